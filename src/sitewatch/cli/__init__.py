@@ -1,0 +1,54 @@
+"""The ``sitewatch`` command: one click group, one module per command.
+
+Each module in :data:`COMMAND_MODULES` exposes ``command`` (a click command
+or group). Commands stay thin: parse options, call the library, print.
+Library errors become ``click.ClickException`` here at the edge only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+import click
+
+from .. import __version__
+
+__all__ = ["main", "COMMAND_MODULES"]
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "init",
+    "sites",
+    "simulate",
+    "ingest",
+    "detect",
+    "detect_image",
+    "timeline",
+    "report",
+    "eval",
+    "demo",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="sitewatch")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.pass_context
+def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Satellite imagery as evidence about ports, naval piers and training grounds."""
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    ctx.ensure_object(dict)
+    ctx.obj["quiet"] = quiet
+    ctx.obj["verbose"] = verbose
+
+
+for _name in COMMAND_MODULES:
+    try:
+        _module = importlib.import_module(f"{__name__}.{_name}")
+    except ModuleNotFoundError as _exc:  # a command whose module is not written yet
+        if _exc.name != f"{__name__}.{_name}":
+            raise
+        continue
+    main.add_command(_module.command)

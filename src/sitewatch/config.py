@@ -1,0 +1,103 @@
+"""Settings as data, one precedence order: flag > SITEWATCH_* env > sitewatch.toml > default.
+
+Every setting is declared once in :data:`SETTINGS` with its default and help;
+``tests/test_config.py`` fails when one is missing from the README.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = ["Setting", "SETTINGS", "load_settings", "CONFIG_FILE"]
+
+CONFIG_FILE = "sitewatch.toml"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its name (also the toml key), type, default and help."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "SITEWATCH_" + self.name.upper().replace(".", "_")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("workers", int, 0, "Parallel workers for detection (0: one per core)."),
+    Setting("scheduler", str, "", "Dask scheduler address (tcp://host:8786); empty runs locally."),
+    Setting("sar_pfa", float, 1e-6, "CFAR probability of false alarm per pixel for SAR detection."),
+    Setting("min_vessel_length_m", float, 20.0, "Shortest object reported as a vessel (metres)."),
+    Setting("max_vessel_length_m", float, 450.0, "Longest object reported as a vessel (metres)."),
+    Setting("max_cloud", float, 100.0, "Default --max-cloud: highest cloud % over the site to ingest."),
+    Setting("catalog", str, "earth-search", "Default STAC catalogue (name or URL)."),
+    Setting("cog_compress", str, "deflate", "Compression of archive COGs (deflate, zstd, lzw)."),
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _coerce(setting: Setting, value: Any, origin: str) -> Any:
+    try:
+        if setting.type is bool and isinstance(value, str):
+            return value.strip().lower() in {"1", "true", "yes", "on"}
+        return setting.type(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"{origin}: {setting.name} must be {setting.type.__name__}, got {value!r}"
+        ) from exc
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a sitewatch.toml, naming the file in any error."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+
+
+def load_settings(
+    workspace: Path | None = None,
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Resolve every setting: flag > SITEWATCH_* env > workspace sitewatch.toml > default.
+
+    Unknown keys in the toml's ``[settings]`` table are an error naming the key,
+    so a typo does not silently fall back to a default. Other tables (such as
+    ``[catalogs.NAME]``) belong to the modules that read them.
+    """
+    env = os.environ if env is None else env
+    flags = flags or {}
+    file_values: dict[str, Any] = {}
+    if workspace is not None:
+        path = workspace / CONFIG_FILE
+        table = read_toml(path).get("settings", {})
+        for key, value in table.items():
+            if key not in _BY_NAME:
+                raise ConfigError(f"{path}: unknown setting {key!r}; known: {sorted(_BY_NAME)}")
+            file_values[key] = _coerce(_BY_NAME[key], value, str(path))
+    out: dict[str, Any] = {}
+    for s in SETTINGS:
+        if flags.get(s.name) is not None:
+            out[s.name] = _coerce(s, flags[s.name], f"--{s.name.replace('_', '-')}")
+        elif s.env in env:
+            out[s.name] = _coerce(s, env[s.env], s.env)
+        elif s.name in file_values:
+            out[s.name] = file_values[s.name]
+        else:
+            out[s.name] = s.default
+    return out

@@ -1,0 +1,142 @@
+"""Detection values in pixel space and the oriented-box measurement they share."""
+
+from __future__ import annotations
+
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+__all__ = ["PixelDetection", "detections_from_measurements", "measure_components", "pixel_size_pair"]
+
+
+@dataclass(frozen=True)
+class PixelDetection:
+    """One object found in an image, in the image's pixel coordinates."""
+
+    row: float
+    """Centroid row (fractional, pixel centres at .5 are not assumed: row 0 is the first row's centre)."""
+    col: float
+    length_m: float
+    width_m: float
+    heading_deg: float
+    """Long axis, degrees clockwise from image up (north on north-up grids), in [0, 180)."""
+    score: float
+    corners: tuple[tuple[float, float], ...]
+    """Oriented box corners as (col, row) pixel coordinates, 4 points, not closed."""
+    kind: str = "vessel"
+    area_px: int = 0
+
+
+def pixel_size_pair(pixel_size: float | tuple[float, float]) -> tuple[float, float]:
+    """Return ``(x, y)`` ground pixel size from a scalar or a pair."""
+    if isinstance(pixel_size, tuple):
+        return float(pixel_size[0]), float(pixel_size[1])
+    return float(pixel_size), float(pixel_size)
+
+
+def measure_components(
+    labels: NDArray[np.integer],
+    index: NDArray[np.integer],
+    pixel_size: float | tuple[float, float],
+    weights: NDArray[np.floating] | None = None,
+) -> dict[str, NDArray[np.float64]]:
+    """Measure an oriented box for each labelled component, vectorised over components.
+
+    The long axis comes from the second moments of the component's pixels
+    (weighted by ``weights`` if given) in metric coordinates; the box is the
+    extent of the pixel footprints projected on that axis and its normal, so a
+    one-pixel object is one pixel long, not zero.
+
+    Returns arrays (one entry per label in ``index``): ``row``, ``col``,
+    ``length_m``, ``width_m``, ``heading_deg``, ``area_px`` and ``corners``
+    (shape ``(n, 4, 2)`` as (col, row)).
+    """
+    px, py = pixel_size_pair(pixel_size)
+    index = np.asarray(index)
+    n = index.size
+    if n == 0:
+        empty = np.zeros(0)
+        return {k: empty for k in ("row", "col", "length_m", "width_m", "heading_deg", "area_px")} | {
+            "corners": np.zeros((0, 4, 2))
+        }
+    rows, cols = np.indices(labels.shape, dtype=np.float64)
+    w = np.ones(labels.shape) if weights is None else np.asarray(weights, dtype=np.float64)
+    wsum = ndimage.sum_labels(w, labels, index)
+    wsum = np.where(wsum > 0, wsum, 1.0)
+    area = ndimage.sum_labels(np.ones(labels.shape), labels, index)
+    r0 = ndimage.sum_labels(w * rows, labels, index) / wsum
+    c0 = ndimage.sum_labels(w * cols, labels, index) / wsum
+    # Second moments in metres (x to the east/right, y to the north/up).
+    xx = ndimage.sum_labels(w * cols * cols, labels, index) / wsum - c0 * c0
+    yy = ndimage.sum_labels(w * rows * rows, labels, index) / wsum - r0 * r0
+    xy = ndimage.sum_labels(w * cols * rows, labels, index) / wsum - c0 * r0
+    sxx, syy, sxy = xx * px * px, yy * py * py, -xy * px * py
+    theta = 0.5 * np.arctan2(2 * sxy, sxx - syy)  # angle of long axis from +x (east), counter-clockwise
+    ux, uy = np.cos(theta), np.sin(theta)  # long axis unit vector, metric (east, north)
+    # Project every pixel of every component on the axes, per label; extents via min/max.
+    lab_pos = np.zeros(int(labels.max()) + 1, dtype=np.int64)
+    lab_pos[index] = np.arange(n)
+    mask = np.isin(labels, index)
+    lr = rows[mask]
+    lc = cols[mask]
+    k = lab_pos[labels[mask]]
+    dx = (lc - c0[k]) * px
+    dy = -(lr - r0[k]) * py
+    along = dx * ux[k] + dy * uy[k]
+    across = -dx * uy[k] + dy * ux[k]
+    # A pixel's footprint reaches half a pixel beyond its centre along either axis.
+    half_along = 0.5 * (np.abs(ux[k]) * px + np.abs(uy[k]) * py)
+    half_across = 0.5 * (np.abs(uy[k]) * px + np.abs(ux[k]) * py)
+    amin = np.full(n, np.inf)
+    amax = np.full(n, -np.inf)
+    cmin = np.full(n, np.inf)
+    cmax = np.full(n, -np.inf)
+    np.minimum.at(amin, k, along - half_along)
+    np.maximum.at(amax, k, along + half_along)
+    np.minimum.at(cmin, k, across - half_across)
+    np.maximum.at(cmax, k, across + half_across)
+    length = amax - amin
+    width = cmax - cmin
+    heading = (90.0 - np.degrees(theta)) % 180.0
+    corners = np.zeros((n, 4, 2))
+    for j, (a, c) in enumerate(((amin, cmin), (amax, cmin), (amax, cmax), (amin, cmax))):
+        ex = a * ux - c * uy
+        ey = a * uy + c * ux
+        corners[:, j, 0] = c0 + ex / px
+        corners[:, j, 1] = r0 - ey / py
+    return {
+        "row": r0,
+        "col": c0,
+        "length_m": length,
+        "width_m": width,
+        "heading_deg": heading,
+        "area_px": area,
+        "corners": corners,
+    }
+
+
+def detections_from_measurements(
+    m: dict[str, NDArray[np.float64]], scores: NDArray[np.floating], kind: str = "vessel"
+) -> list[PixelDetection]:
+    """Pack measurement arrays and scores into :class:`PixelDetection` values."""
+    out = []
+    for i in range(len(m["row"])):
+        out.append(
+            PixelDetection(
+                row=float(m["row"][i]),
+                col=float(m["col"][i]),
+                length_m=float(m["length_m"][i]),
+                width_m=float(m["width_m"][i]),
+                heading_deg=float(m["heading_deg"][i]) % 180.0,
+                score=float(scores[i]),
+                corners=tuple((float(x), float(y)) for x, y in m["corners"][i]),
+                kind=kind,
+                area_px=int(m["area_px"][i]),
+            )
+        )
+    return out
+
+

@@ -1,0 +1,82 @@
+"""One error hierarchy for sitewatch.
+
+Every class is also a builtin exception, so callers that only know Python's
+own exceptions still catch them (``InputError`` is a ``ValueError``...). The
+CLI turns them into ``click.ClickException`` at its edge, nowhere else.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SitewatchError",
+    "ConfigError",
+    "InputError",
+    "ImageReadError",
+    "SiteError",
+    "StoreError",
+    "SourceError",
+    "CredentialError",
+    "MissingExtraError",
+    "SitewatchWarning",
+    "SkippedInputWarning",
+]
+
+
+class SitewatchError(Exception):
+    """Base of every error sitewatch raises on purpose."""
+
+
+class ConfigError(SitewatchError, ValueError):
+    """A setting (flag, environment variable or sitewatch.toml) is invalid."""
+
+
+class InputError(SitewatchError, ValueError):
+    """A user-supplied input (file, scenario, argument) is malformed."""
+
+
+class ImageReadError(SitewatchError, OSError):
+    """An image file could not be read or has no usable georeference."""
+
+
+class SiteError(SitewatchError, KeyError):
+    """A site is unknown or its geometry is invalid."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
+        return str(self.args[0]) if self.args else ""
+
+
+class StoreError(SitewatchError, RuntimeError):
+    """The workspace database is missing, locked or from a newer sitewatch."""
+
+
+class SourceError(SitewatchError, OSError):
+    """An imagery source (STAC API, folder) failed."""
+
+
+class CredentialError(SourceError, PermissionError):
+    """A catalogue refused access; the message names the missing credential."""
+
+
+class MissingExtraError(SitewatchError, ImportError):
+    """An optional dependency is not installed; the message says which extra to install."""
+
+
+class SitewatchWarning(UserWarning):
+    """Base of sitewatch's warnings."""
+
+
+class SkippedInputWarning(SitewatchWarning):
+    """One input was skipped (unreadable, empty over the site); the others proceed."""
+
+
+def require_extra(module: str, extra: str) -> None:
+    """Import ``module`` or raise MissingExtraError telling which extra to install."""
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtraError(
+            f"this needs the optional package {module!r}: install it with "
+            f"`pip install 'sitewatch[{extra}]'`"
+        ) from exc

@@ -1,0 +1,74 @@
+"""Small geodesy helpers shared by the stages: ground pixel size, transforms of geometries."""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+from affine import Affine
+from pyproj import CRS, Transformer
+from shapely import Polygon
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import transform as shapely_transform
+
+__all__ = [
+    "ground_pixel_size",
+    "pixel_corners_to_polygon",
+    "reproject_geometry",
+    "utm_crs_for",
+]
+
+
+@lru_cache(maxsize=64)
+def _transformer(src: str, dst: str) -> Transformer:
+    return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
+
+
+def reproject_geometry(geom: BaseGeometry, src: str, dst: str) -> BaseGeometry:
+    """Reproject a shapely geometry between two CRSs (lon/lat axis order for geographic ones)."""
+    if CRS.from_user_input(src) == CRS.from_user_input(dst):
+        return geom
+    t = _transformer(str(src), str(dst))
+    return shapely_transform(t.transform, geom)
+
+
+def utm_crs_for(lon: float, lat: float) -> str:
+    """``EPSG:326nn``/``EPSG:327nn`` of the UTM zone holding a point."""
+    zone = int(math.floor((lon + 180) / 6)) % 60 + 1
+    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+
+
+def ground_pixel_size(crs: str | None, transform: Affine, width: int, height: int) -> tuple[float, float]:
+    """Ground size (x, y) in metres of one pixel at the raster's centre.
+
+    Projected CRSs in metres give the transform's pixel size, corrected by the
+    projection's scale factor at the centre (Web Mercator pixels are
+    ``cos(latitude)`` smaller on the ground than their nominal size).
+    Geographic CRSs convert degrees to metres at the centre's latitude.
+    """
+    px = math.hypot(transform.a, transform.d)
+    py = math.hypot(transform.b, transform.e)
+    if not crs:
+        return px, py
+    c = CRS.from_user_input(crs)
+    cx, cy = transform * (width / 2, height / 2)
+    if c.is_geographic:
+        lat = math.radians(cy)
+        m_per_deg_lat = 111_132.92 - 559.82 * math.cos(2 * lat) + 1.175 * math.cos(4 * lat)
+        m_per_deg_lon = 111_412.84 * math.cos(lat) - 93.5 * math.cos(3 * lat)
+        return px * m_per_deg_lon, py * m_per_deg_lat
+    unit = c.axis_info[0].unit_conversion_factor if c.axis_info else 1.0
+    lon, lat = _transformer(c.to_string(), "EPSG:4326").transform(cx, cy)
+    try:
+        from pyproj import Proj
+
+        factors = Proj(c).get_factors(lon, lat)
+        kx, ky = factors.parallel_scale, factors.meridional_scale
+    except Exception:  # a CRS pyproj cannot give factors for: take it as true scale
+        kx = ky = 1.0
+    return px * unit / kx, py * unit / ky
+
+
+def pixel_corners_to_polygon(corners: list[tuple[float, float]] | tuple[tuple[float, float], ...], transform: Affine) -> Polygon:
+    """Map (col, row) pixel corners through an affine transform to a polygon in the raster's CRS."""
+    return Polygon([transform * (c, r) for c, r in corners])

@@ -1,0 +1,284 @@
+"""The nouns of sitewatch as frozen dataclasses (see DESIGN.md).
+
+Geometries are shapely objects in WGS84 (lon, lat) unless a field says
+otherwise. Times are timezone-aware UTC datetimes. Each class checks itself
+in ``__post_init__`` so a bad value fails where it is made, not three stages
+later.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from affine import Affine
+from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry.base import BaseGeometry
+
+from .errors import InputError
+
+__all__ = [
+    "Sensor",
+    "SiteKind",
+    "Berth",
+    "Site",
+    "Grid",
+    "SceneRef",
+    "Observation",
+    "Detection",
+    "ClassCandidate",
+    "Change",
+    "Link",
+    "Claim",
+    "utc",
+]
+
+Sensor = Literal["sar", "optical"]
+SiteKind = Literal[
+    "port", "naval_base", "berth", "training_ground", "town", "city", "launch_site", "area", "other"
+]
+SITE_KINDS: tuple[str, ...] = SiteKind.__args__  # type: ignore[attr-defined]
+SENSORS: tuple[str, ...] = Sensor.__args__  # type: ignore[attr-defined]
+
+
+def utc(value: datetime | str) -> datetime:
+    """Return ``value`` as an aware UTC datetime; naive values are taken as UTC."""
+    if isinstance(value, str):
+        text = value.strip().replace("Z", "+00:00")
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise InputError(f"not an ISO 8601 time: {value!r}") from exc
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Berth:
+    """A named mooring place inside a site: a quay line or a berth polygon."""
+
+    id: str
+    """Slug, unique within the site."""
+    geometry: LineString | Polygon
+    """Quay line or berth area, WGS84."""
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise InputError("a berth needs an id")
+        if not isinstance(self.geometry, (LineString, Polygon)) or self.geometry.is_empty:
+            raise InputError(f"berth {self.id!r}: geometry must be a non-empty line or polygon")
+
+
+@dataclass(frozen=True)
+class Site:
+    """A named area of interest."""
+
+    id: str
+    """Slug: lowercase letters, digits, ``-`` and ``_``."""
+    name: str
+    kind: str
+    geometry: Polygon
+    """Area of interest, WGS84. For unresolved places this is a placeholder box."""
+    berths: tuple[Berth, ...] = ()
+    water: BaseGeometry | None = None
+    """Water polygon (WGS84); when absent, water is derived from the imagery."""
+    tags: tuple[str, ...] = ()
+    coord_source: str = ""
+    """Where the coordinates came from (gazetteer, paper, imagery)."""
+    resolved: bool = True
+    """False when the place could not be located; its geometry must not be trusted."""
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        import re
+
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", self.id or ""):
+            raise InputError(
+                f"site id {self.id!r}: use lowercase letters, digits, '-' and '_' (e.g. 'dunai')"
+            )
+        if self.kind not in SITE_KINDS:
+            raise InputError(f"site {self.id!r}: kind {self.kind!r} is not one of {SITE_KINDS}")
+        if not isinstance(self.geometry, Polygon) or self.geometry.is_empty:
+            raise InputError(f"site {self.id!r}: geometry must be a non-empty polygon")
+        minx, miny, maxx, maxy = self.geometry.bounds
+        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+            raise InputError(
+                f"site {self.id!r}: bounds {self.geometry.bounds} are not WGS84 lon/lat "
+                "(did you swap latitude and longitude?)"
+            )
+        if not self.geometry.is_valid:
+            raise InputError(f"site {self.id!r}: polygon is not valid (self-intersecting?)")
+
+    @property
+    def centroid(self) -> Point:
+        return self.geometry.centroid
+
+    def utm_epsg(self) -> int:
+        """EPSG code of the WGS84 UTM zone holding the site's centroid."""
+        lon, lat = self.centroid.x, self.centroid.y
+        zone = int(math.floor((lon + 180) / 6)) % 60 + 1
+        return (32600 if lat >= 0 else 32700) + zone
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A raster grid: CRS, affine transform and shape."""
+
+    crs: str
+    """CRS as ``EPSG:n`` or WKT."""
+    transform: tuple[float, float, float, float, float, float]
+    """Affine coefficients (a, b, c, d, e, f) as in rasterio."""
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        if self.width <= 0 or self.height <= 0:
+            raise InputError(f"grid shape must be positive, got {self.width}x{self.height}")
+
+    @property
+    def affine(self) -> Affine:
+        return Affine(*self.transform)
+
+    @property
+    def pixel_size(self) -> tuple[float, float]:
+        """Pixel size (x, y) in CRS units (metres for projected CRSs)."""
+        a, b, _, d, e, _ = self.transform
+        return math.hypot(a, d), math.hypot(b, e)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.height, self.width
+
+
+@dataclass(frozen=True)
+class SceneRef:
+    """One image somewhere: a STAC item, a local file or a simulated scene."""
+
+    provider: str
+    """'simulator', 'local', 'earth-search', 'planetary-computer', 'cdse', ..."""
+    collection: str
+    item_id: str
+    sensor: str
+    acquired: datetime
+    resolution_m: float
+    hrefs: Mapping[str, str] = field(default_factory=dict)
+    """Band or asset name -> path or URL."""
+    footprint: BaseGeometry | None = None
+    platform: str = ""
+    cloud_cover: float | None = None
+    """Scene-wide cloud cover (%) as the provider states it."""
+    simulated: bool = False
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.sensor not in SENSORS:
+            raise InputError(f"scene {self.item_id!r}: sensor {self.sensor!r} not in {SENSORS}")
+        if self.acquired.tzinfo is None:
+            raise InputError(f"scene {self.item_id!r}: acquisition time must carry a timezone")
+        if not self.resolution_m > 0:
+            raise InputError(f"scene {self.item_id!r}: resolution must be positive")
+
+    @property
+    def id(self) -> str:
+        return f"{self.provider}:{self.collection}:{self.item_id}"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One scene cut to one site, stored as a COG in the archive."""
+
+    id: str
+    site_id: str
+    scene: SceneRef
+    grid: Grid
+    path: str
+    """COG path relative to the workspace."""
+    sha256: str
+    valid_fraction: float
+    cloud_fraction: float | None = None
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.valid_fraction <= 1.0:
+            raise InputError(f"observation {self.id}: valid fraction {self.valid_fraction} not in [0, 1]")
+
+
+@dataclass(frozen=True)
+class ClassCandidate:
+    """One vessel class a detection may belong to, with its likelihood."""
+
+    name: str
+    likelihood: float
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One object found in one observation."""
+
+    id: str
+    observation_id: str
+    kind: str
+    """'vessel', 'crane', ..."""
+    footprint: Polygon
+    """Oriented box, WGS84."""
+    length_m: float
+    width_m: float
+    heading_deg: float
+    """Orientation of the long axis, degrees clockwise from north, in [0, 180)."""
+    score: float
+    detector: str
+    detector_version: str
+    row: float = 0.0
+    col: float = 0.0
+    berth_id: str | None = None
+    class_candidates: tuple[ClassCandidate, ...] = ()
+
+    @property
+    def centroid(self) -> Point:
+        return self.footprint.centroid
+
+
+@dataclass(frozen=True)
+class Change:
+    """A region that changed between two observations of a site."""
+
+    id: str
+    site_id: str
+    before_id: str
+    after_id: str
+    polygon: BaseGeometry
+    area_m2: float
+    magnitude: float
+    direction: Literal["appeared", "disappeared", "altered"]
+    method: str
+
+
+@dataclass(frozen=True)
+class Link:
+    """The same vessel seen at two sites."""
+
+    a_id: str
+    b_id: str
+    hours_apart: float
+    distance_km: float
+    similarity: float
+    feasible: bool
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A statement from a source that imagery can test."""
+
+    id: str
+    text: str
+    source: str
+    start: datetime
+    end: datetime
+    site_ids: tuple[str, ...]
+    verdict: Literal["supported", "contradicted", "not testable", "open"] = "open"
+    evidence: tuple[str, ...] = ()

@@ -82,8 +82,8 @@ class Site:
     """Slug: lowercase letters, digits, ``-`` and ``_``."""
     name: str
     kind: str
-    geometry: Polygon
-    """Area of interest, WGS84. For unresolved places this is a placeholder box."""
+    geometry: Polygon | None
+    """Area of interest, WGS84. None only for an unresolved place with no coordinates at all."""
     berths: tuple[Berth, ...] = ()
     water: BaseGeometry | None = None
     """Water polygon (WGS84); when absent, water is derived from the imagery."""
@@ -103,6 +103,10 @@ class Site:
             )
         if self.kind not in SITE_KINDS:
             raise InputError(f"site {self.id!r}: kind {self.kind!r} is not one of {SITE_KINDS}")
+        if self.geometry is None:
+            if self.resolved:
+                raise InputError(f"site {self.id!r}: a resolved site needs a polygon")
+            return
         if not isinstance(self.geometry, Polygon) or self.geometry.is_empty:
             raise InputError(f"site {self.id!r}: geometry must be a non-empty polygon")
         minx, miny, maxx, maxy = self.geometry.bounds
@@ -114,9 +118,20 @@ class Site:
         if not self.geometry.is_valid:
             raise InputError(f"site {self.id!r}: polygon is not valid (self-intersecting?)")
 
+    def require_geometry(self) -> Polygon:
+        """The site's polygon, or a SiteError saying the place is unresolved."""
+        if self.geometry is None:
+            from .errors import SiteError
+
+            raise SiteError(
+                f"site {self.id!r} is unresolved and has no coordinates; give it a polygon "
+                f"with `sitewatch sites add {self.id} --bbox W,S,E,N` first"
+            )
+        return self.geometry
+
     @property
     def centroid(self) -> Point:
-        return self.geometry.centroid
+        return self.require_geometry().centroid
 
     def utm_epsg(self) -> int:
         """EPSG code of the WGS84 UTM zone holding the site's centroid."""

@@ -1,0 +1,252 @@
+"""The site gazetteer: built-in places, GeoJSON/KML import and export.
+
+A site collection is exchanged as one GeoJSON FeatureCollection in which
+each feature has a ``role``: ``site`` (the area of interest, a polygon),
+``berth`` (a quay line or berth polygon, with ``site_id``) or ``water`` (the
+site's water polygon, with ``site_id``). Plain polygon collections made in
+QGIS import too: each polygon becomes a site named from its ``id`` or
+``name`` property.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from shapely.geometry import LineString, Polygon, box, mapping, shape
+from shapely.geometry.base import BaseGeometry
+
+from .errors import InputError, SiteError
+from .model import Berth, Site
+
+__all__ = [
+    "builtin_sites",
+    "builtin_site",
+    "site_from_bbox",
+    "sites_from_geojson",
+    "sites_to_geojson",
+    "sites_to_kml",
+    "read_sites_file",
+    "slugify",
+]
+
+
+def slugify(text: str) -> str:
+    """A site id from free text: lowercase, ``-`` between words."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug or "site"
+
+
+def builtin_sites() -> dict[str, Site]:
+    """The places of the seed story, with the source of their coordinates.
+
+    Unresolved places are kept with ``resolved=False`` and say why in their
+    note; one with no coordinates at all has no geometry.
+    """
+    text = files("sitewatch").joinpath("data/gazetteer.geojson").read_text()
+    return {s.id: s for s in sites_from_geojson(json.loads(text), origin="built-in gazetteer")}
+
+
+def builtin_site(site_id: str) -> Site:
+    """One built-in site by id."""
+    sites = builtin_sites()
+    if site_id not in sites:
+        raise SiteError(f"no built-in site {site_id!r}; built-in: {', '.join(sorted(sites))}")
+    return sites[site_id]
+
+
+def site_from_bbox(
+    site_id: str, bbox: tuple[float, float, float, float], name: str = "", kind: str = "area", source: str = ""
+) -> Site:
+    """A site from a W,S,E,N box in WGS84 degrees."""
+    w, s, e, n = bbox
+    if not (w < e and s < n):
+        raise InputError(f"bbox {bbox}: expected W,S,E,N with W < E and S < N")
+    return Site(
+        id=site_id,
+        name=name or site_id,
+        kind=kind,
+        geometry=box(w, s, e, n),
+        coord_source=source or "bounding box given by the user",
+    )
+
+
+def _check_geometry(geom: BaseGeometry, where: str) -> None:
+    minx, miny, maxx, maxy = geom.bounds
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise InputError(
+            f"{where}: coordinates {geom.bounds} are not lon/lat degrees "
+            "(GeoJSON is WGS84 longitude, latitude; did you swap them, or export in a projected CRS?)"
+        )
+
+
+def sites_from_geojson(data: dict[str, Any], origin: str = "GeoJSON") -> list[Site]:
+    """Sites from a GeoJSON FeatureCollection, Feature or bare geometry."""
+    if data.get("type") == "Feature":
+        features = [data]
+    elif data.get("type") == "FeatureCollection":
+        features = list(data.get("features") or [])
+    elif data.get("type") in {"Polygon", "MultiPolygon"}:
+        features = [{"type": "Feature", "geometry": data, "properties": {}}]
+    else:
+        raise InputError(f"{origin}: not a GeoJSON FeatureCollection, Feature or Polygon")
+    site_feats: list[dict[str, Any]] = []
+    berths: dict[str, list[Berth]] = defaultdict(list)
+    water: dict[str, BaseGeometry] = {}
+    for i, feat in enumerate(features):
+        props = feat.get("properties") or {}
+        where = f"{origin}, feature {i} ({props.get('id') or props.get('name') or 'no id'})"
+        geom = shape(feat["geometry"]) if feat.get("geometry") else None
+        if geom is not None:
+            _check_geometry(geom, where)
+        role = props.get("role", "site")
+        if role == "berth":
+            if geom is None or not isinstance(geom, (LineString, Polygon)):
+                raise InputError(f"{where}: a berth needs a LineString or Polygon geometry")
+            berths[str(props.get("site_id", ""))].append(
+                Berth(id=str(props.get("id") or f"berth-{i}"), geometry=geom, name=str(props.get("name", "")))
+            )
+        elif role == "water":
+            if geom is None:
+                raise InputError(f"{where}: a water feature needs a polygon")
+            water[str(props.get("site_id", ""))] = geom
+        elif role == "site":
+            site_feats.append({"geometry": geom, "props": props, "where": where, "fid": feat.get("id")})
+        else:
+            raise InputError(f"{where}: unknown role {role!r} (site, berth or water)")
+    out = []
+    for f in site_feats:
+        props, geom, where = f["props"], f["geometry"], f["where"]
+        site_id = str(props.get("id") or f["fid"] or slugify(str(props.get("name", ""))))
+        if geom is not None and geom.geom_type == "MultiPolygon":
+            if len(geom.geoms) != 1:
+                raise InputError(f"{where}: a site is one polygon; split the multipolygon into sites")
+            geom = geom.geoms[0]
+        if geom is not None and not isinstance(geom, Polygon):
+            raise InputError(f"{where}: a site needs a Polygon geometry, got {geom.geom_type}")
+        try:
+            out.append(
+                Site(
+                    id=site_id,
+                    name=str(props.get("name") or site_id),
+                    kind=str(props.get("kind") or "area"),
+                    geometry=geom,
+                    berths=tuple(berths.get(site_id, ())),
+                    water=water.get(site_id),
+                    tags=tuple(props.get("tags") or ()),
+                    coord_source=str(props.get("coord_source") or origin),
+                    resolved=bool(props.get("resolved", True)),
+                    note=str(props.get("note") or ""),
+                )
+            )
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from exc
+    known = {s.id for s in out}
+    orphans = (set(berths) | set(water)) - known
+    if orphans:
+        raise InputError(f"{origin}: berth/water features name unknown site ids {sorted(orphans)}")
+    return out
+
+
+def sites_to_geojson(sites: Iterable[Site]) -> dict[str, Any]:
+    """A FeatureCollection with a ``site`` feature per site plus its berths and water."""
+    feats: list[dict[str, Any]] = []
+    for s in sites:
+        feats.append(
+            {
+                "type": "Feature",
+                "id": s.id,
+                "geometry": mapping(s.geometry) if s.geometry is not None else None,
+                "properties": {
+                    "role": "site",
+                    "id": s.id,
+                    "name": s.name,
+                    "kind": s.kind,
+                    "resolved": s.resolved,
+                    "coord_source": s.coord_source,
+                    "note": s.note,
+                    "tags": list(s.tags),
+                },
+            }
+        )
+        for b in s.berths:
+            feats.append(
+                {
+                    "type": "Feature",
+                    "id": f"{s.id}/{b.id}",
+                    "geometry": mapping(b.geometry),
+                    "properties": {"role": "berth", "site_id": s.id, "id": b.id, "name": b.name},
+                }
+            )
+        if s.water is not None:
+            feats.append(
+                {
+                    "type": "Feature",
+                    "id": f"{s.id}/water",
+                    "geometry": mapping(s.water),
+                    "properties": {"role": "water", "site_id": s.id},
+                }
+            )
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _kml_coords(coords: Iterable[tuple[float, ...]]) -> str:
+    return " ".join(f"{c[0]:.6f},{c[1]:.6f},0" for c in coords)
+
+
+def _kml_geometry(geom: BaseGeometry) -> str:
+    if isinstance(geom, Polygon):
+        inner = "".join(
+            f"<innerBoundaryIs><LinearRing><coordinates>{_kml_coords(r.coords)}</coordinates></LinearRing></innerBoundaryIs>"
+            for r in geom.interiors
+        )
+        return (
+            "<Polygon><outerBoundaryIs><LinearRing><coordinates>"
+            f"{_kml_coords(geom.exterior.coords)}</coordinates></LinearRing></outerBoundaryIs>{inner}</Polygon>"
+        )
+    if isinstance(geom, LineString):
+        return f"<LineString><coordinates>{_kml_coords(geom.coords)}</coordinates></LineString>"
+    if hasattr(geom, "geoms"):
+        return "<MultiGeometry>" + "".join(_kml_geometry(g) for g in geom.geoms) + "</MultiGeometry>"
+    raise InputError(f"cannot write {geom.geom_type} to KML")
+
+
+def sites_to_kml(sites: Iterable[Site]) -> str:
+    """A KML document with a folder per site: the area, its berths and its water."""
+    parts = ['<?xml version="1.0" encoding="UTF-8"?>', '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>']
+    parts.append("<name>sitewatch sites</name>")
+    for s in sites:
+        parts.append(f"<Folder><name>{escape(s.name)}</name>")
+        desc = escape(f"id: {s.id}; kind: {s.kind}; resolved: {s.resolved}; source: {s.coord_source}. {s.note}")
+        if s.geometry is not None:
+            parts.append(
+                f'<Placemark id="{escape(s.id)}"><name>{escape(s.name)}</name>'
+                f"<description>{desc}</description>{_kml_geometry(s.geometry)}</Placemark>"
+            )
+        for b in s.berths:
+            parts.append(
+                f"<Placemark><name>{escape(b.name or b.id)}</name><description>berth of {escape(s.id)}</description>"
+                f"{_kml_geometry(b.geometry)}</Placemark>"
+            )
+        if s.water is not None:
+            parts.append(f"<Placemark><name>water</name>{_kml_geometry(s.water)}</Placemark>")
+        parts.append("</Folder>")
+    parts.append("</Document></kml>")
+    return "\n".join(parts)
+
+
+def read_sites_file(path: Path) -> list[Site]:
+    """Sites from a GeoJSON file, naming the file in any error."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: no such file") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from exc
+    return sites_from_geojson(data, origin=str(path))

@@ -1,0 +1,130 @@
+"""The workspace database schema and its migrations.
+
+The database is an OGC GeoPackage: the GeoPackage core tables plus sitewatch's
+feature tables (sites, berths, site_water, scenes, observations, detections)
+and attribute tables. ``sitewatch_meta.schema_version`` says which
+migrations have run; each migration runs once, in a transaction.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS", "FEATURE_TABLES", "SCHEMA_VERSION"]
+
+_GPKG_CORE = """
+CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
+  srs_name TEXT NOT NULL,
+  srs_id INTEGER PRIMARY KEY,
+  organization TEXT NOT NULL,
+  organization_coordsys_id INTEGER NOT NULL,
+  definition TEXT NOT NULL,
+  description TEXT
+);
+CREATE TABLE IF NOT EXISTS gpkg_contents (
+  table_name TEXT NOT NULL PRIMARY KEY,
+  data_type TEXT NOT NULL,
+  identifier TEXT UNIQUE,
+  description TEXT DEFAULT '',
+  last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE,
+  srs_id INTEGER,
+  CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id)
+);
+CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (
+  table_name TEXT NOT NULL,
+  column_name TEXT NOT NULL,
+  geometry_type_name TEXT NOT NULL,
+  srs_id INTEGER NOT NULL,
+  z TINYINT NOT NULL,
+  m TINYINT NOT NULL,
+  CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),
+  CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
+  CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id)
+);
+INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES
+  ('Undefined cartesian SRS', -1, 'NONE', -1, 'undefined', 'undefined cartesian coordinate reference system'),
+  ('Undefined geographic SRS', 0, 'NONE', 0, 'undefined', 'undefined geographic coordinate reference system'),
+  ('WGS 84 geodetic', 4326, 'EPSG', 4326,
+   'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AXIS["Latitude",NORTH],AXIS["Longitude",EAST],AUTHORITY["EPSG","4326"]]',
+   'longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid');
+CREATE TABLE IF NOT EXISTS sitewatch_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+# (table, geometry column type, description, columns after fid and geom)
+FEATURE_TABLES: dict[str, tuple[str, str, str]] = {
+    "sites": (
+        "POLYGON",
+        "Named areas of interest",
+        """site_id TEXT NOT NULL UNIQUE, name TEXT NOT NULL, kind TEXT NOT NULL,
+           resolved INTEGER NOT NULL, coord_source TEXT, note TEXT, tags TEXT""",
+    ),
+    "berths": (
+        "GEOMETRY",
+        "Berths (quay lines or berth polygons) of the sites",
+        """site_id TEXT NOT NULL, berth_id TEXT NOT NULL, name TEXT,
+           UNIQUE(site_id, berth_id)""",
+    ),
+    "site_water": (
+        "GEOMETRY",
+        "Water polygons of the sites",
+        "site_id TEXT NOT NULL UNIQUE",
+    ),
+    "scenes": (
+        "POLYGON",
+        "Images known to the workspace (STAC items, files, simulated scenes)",
+        """scene_id TEXT NOT NULL UNIQUE, provider TEXT NOT NULL, collection TEXT NOT NULL,
+           item_id TEXT NOT NULL, sensor TEXT NOT NULL, platform TEXT, acquired TEXT NOT NULL,
+           resolution_m REAL NOT NULL, cloud_cover REAL, simulated INTEGER NOT NULL,
+           hrefs TEXT NOT NULL, properties TEXT NOT NULL""",
+    ),
+    "observations": (
+        "POLYGON",
+        "Scenes cut to sites, stored as COGs in the archive",
+        """observation_id TEXT NOT NULL UNIQUE, site_id TEXT NOT NULL, scene_id TEXT NOT NULL,
+           sensor TEXT NOT NULL, acquired TEXT NOT NULL, crs TEXT NOT NULL, transform TEXT NOT NULL,
+           width INTEGER NOT NULL, height INTEGER NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,
+           valid_fraction REAL NOT NULL, cloud_fraction REAL, simulated INTEGER NOT NULL,
+           provenance TEXT NOT NULL, UNIQUE(site_id, scene_id)""",
+    ),
+    "detections": (
+        "POLYGON",
+        "Objects found in observations (oriented boxes)",
+        """detection_id TEXT NOT NULL UNIQUE, observation_id TEXT NOT NULL, site_id TEXT NOT NULL,
+           acquired TEXT NOT NULL, sensor TEXT NOT NULL, kind TEXT NOT NULL,
+           length_m REAL NOT NULL, width_m REAL NOT NULL, heading_deg REAL NOT NULL,
+           score REAL NOT NULL, detector TEXT NOT NULL, detector_version TEXT NOT NULL,
+           row REAL, col REAL, berth_id TEXT, class_candidates TEXT NOT NULL,
+           lon REAL NOT NULL, lat REAL NOT NULL, simulated INTEGER NOT NULL""",
+    ),
+}
+
+
+def _feature_table_sql(table: str, geom_type: str, description: str, columns: str) -> str:
+    return f"""
+CREATE TABLE {table} (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom {geom_type}, {columns});
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)
+  VALUES ('{table}', 'features', '{table}', '{description}', 4326);
+INSERT INTO gpkg_geometry_columns VALUES ('{table}', 'geom', '{geom_type}', 4326, 0, 0);
+"""
+
+
+def _v1() -> str:
+    parts = [_GPKG_CORE]
+    parts += [_feature_table_sql(t, *spec) for t, spec in FEATURE_TABLES.items()]
+    parts.append(
+        """
+CREATE INDEX idx_observations_site ON observations(site_id, acquired);
+CREATE INDEX idx_detections_obs ON detections(observation_id);
+CREATE INDEX idx_detections_site ON detections(site_id, acquired);
+CREATE TABLE runs (run_id INTEGER PRIMARY KEY AUTOINCREMENT, stage TEXT NOT NULL, site_id TEXT,
+  started TEXT NOT NULL, finished TEXT, parameters TEXT NOT NULL, version TEXT NOT NULL, summary TEXT);
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
+  VALUES ('runs', 'attributes', 'runs', 'Stage runs with their parameters and sitewatch version');
+"""
+    )
+    return "\n".join(parts)
+
+
+MIGRATIONS: tuple[str, ...] = (_v1(),)
+"""Migration i brings the schema from version i to i + 1. Append, never edit."""
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,440 @@
+"""The workspace store: one SQLite file that is also an OGC GeoPackage.
+
+Every write goes through :meth:`Store.transaction`, so an interrupted run
+leaves no half rows. Rows have natural keys (site id, scene id, observation
+id, detection id) and writes are upserts or replace-by-owner, so rerunning a
+stage gives the same rows, not twice the rows.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from shapely.geometry import Polygon
+
+from .. import __version__
+from ..errors import SiteError, StoreError
+from ..model import Berth, ClassCandidate, Detection, Grid, Observation, SceneRef, Site, utc
+from .gpkg import APPLICATION_ID, USER_VERSION, from_gpkg_blob, to_gpkg_blob
+from .schema import MIGRATIONS, SCHEMA_VERSION
+
+__all__ = ["Store"]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _iso(t: datetime) -> str:
+    return utc(t).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Store:
+    """A sitewatch GeoPackage database.
+
+    Open with ``Store(path)``; the schema is created or migrated on open.
+    A database written by a newer sitewatch is refused rather than damaged.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot open the workspace database ({exc})") from exc
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA foreign_keys = OFF")
+        self._depth = 0
+        self._migrate()
+
+    # -- schema ---------------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        try:
+            row = self._db.execute("SELECT value FROM sitewatch_meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.OperationalError:
+            return 0
+        return int(row[0]) if row else 0
+
+    def _migrate(self) -> None:
+        try:
+            current = self.schema_version()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a SQLite/GeoPackage file ({exc})") from exc
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: schema version {current} is newer than this sitewatch "
+                f"({SCHEMA_VERSION}); upgrade sitewatch"
+            )
+        for version in range(current, SCHEMA_VERSION):
+            script = MIGRATIONS[version]
+            try:
+                self._db.executescript(
+                    "BEGIN IMMEDIATE;\n"
+                    + script
+                    + f"\nINSERT OR REPLACE INTO sitewatch_meta VALUES ('schema_version', '{version + 1}');"
+                    + f"\nPRAGMA application_id = {APPLICATION_ID};\nPRAGMA user_version = {USER_VERSION};"
+                    + "\nCOMMIT;"
+                )
+            except sqlite3.Error as exc:
+                self._db.execute("ROLLBACK") if self._db.in_transaction else None
+                raise StoreError(f"{self.path}: migration to schema {version + 1} failed ({exc})") from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All writes inside commit together or not at all. Nests (inner blocks join the outer)."""
+        if self._depth == 0:
+            self._db.execute("BEGIN IMMEDIATE")
+        self._depth += 1
+        try:
+            yield self._db
+        except BaseException:
+            self._depth -= 1
+            if self._depth == 0:
+                self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._depth -= 1
+            if self._depth == 0:
+                self._db.execute("COMMIT")
+
+    def _touch(self, db: sqlite3.Connection, table: str) -> None:
+        db.execute(
+            "UPDATE gpkg_contents SET last_change = ? WHERE table_name = ?", (_now(), table)
+        )
+
+    def update_extents(self) -> None:
+        """Recompute each feature table's extent in gpkg_contents from its geometries."""
+        with self.transaction() as db:
+            for (table,) in db.execute(
+                "SELECT table_name FROM gpkg_contents WHERE data_type = 'features'"
+            ).fetchall():
+                bounds = [from_gpkg_blob(r[0]) for r in db.execute(f"SELECT geom FROM {table}")]
+                boxes = [g.bounds for g in bounds if g is not None and not g.is_empty]
+                if boxes:
+                    ext = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+                    db.execute(
+                        "UPDATE gpkg_contents SET min_x=?, min_y=?, max_x=?, max_y=? WHERE table_name=?",
+                        (*ext, table),
+                    )
+
+    # -- sites ----------------------------------------------------------------------------------
+
+    def put_site(self, site: Site) -> None:
+        """Insert or replace a site with its berths and water polygon."""
+        with self.transaction() as db:
+            db.execute(
+                """INSERT INTO sites (geom, site_id, name, kind, resolved, coord_source, note, tags)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(site_id) DO UPDATE SET geom=excluded.geom, name=excluded.name,
+                   kind=excluded.kind, resolved=excluded.resolved, coord_source=excluded.coord_source,
+                   note=excluded.note, tags=excluded.tags""",
+                (
+                    to_gpkg_blob(site.geometry),
+                    site.id,
+                    site.name,
+                    site.kind,
+                    int(site.resolved),
+                    site.coord_source,
+                    site.note,
+                    json.dumps(list(site.tags)),
+                ),
+            )
+            db.execute("DELETE FROM berths WHERE site_id = ?", (site.id,))
+            db.executemany(
+                "INSERT INTO berths (geom, site_id, berth_id, name) VALUES (?, ?, ?, ?)",
+                [(to_gpkg_blob(b.geometry), site.id, b.id, b.name) for b in site.berths],
+            )
+            db.execute("DELETE FROM site_water WHERE site_id = ?", (site.id,))
+            if site.water is not None:
+                db.execute(
+                    "INSERT INTO site_water (geom, site_id) VALUES (?, ?)", (to_gpkg_blob(site.water), site.id)
+                )
+            for t in ("sites", "berths", "site_water"):
+                self._touch(db, t)
+
+    def delete_site(self, site_id: str) -> None:
+        with self.transaction() as db:
+            if db.execute("DELETE FROM sites WHERE site_id = ?", (site_id,)).rowcount == 0:
+                raise SiteError(f"no site {site_id!r} in this workspace")
+            db.execute("DELETE FROM berths WHERE site_id = ?", (site_id,))
+            db.execute("DELETE FROM site_water WHERE site_id = ?", (site_id,))
+
+    def _site_from_row(self, row: sqlite3.Row) -> Site:
+        sid = row["site_id"]
+        berths = tuple(
+            Berth(id=b["berth_id"], geometry=from_gpkg_blob(b["geom"]), name=b["name"] or "")  # type: ignore[arg-type]
+            for b in self._db.execute(
+                "SELECT * FROM berths WHERE site_id = ? ORDER BY berth_id", (sid,)
+            )
+        )
+        w = self._db.execute("SELECT geom FROM site_water WHERE site_id = ?", (sid,)).fetchone()
+        return Site(
+            id=sid,
+            name=row["name"],
+            kind=row["kind"],
+            geometry=from_gpkg_blob(row["geom"]),  # type: ignore[arg-type]
+            berths=berths,
+            water=from_gpkg_blob(w["geom"]) if w else None,
+            tags=tuple(json.loads(row["tags"] or "[]")),
+            coord_source=row["coord_source"] or "",
+            resolved=bool(row["resolved"]),
+            note=row["note"] or "",
+        )
+
+    def get_site(self, site_id: str) -> Site:
+        row = self._db.execute("SELECT * FROM sites WHERE site_id = ?", (site_id,)).fetchone()
+        if row is None:
+            known = [r[0] for r in self._db.execute("SELECT site_id FROM sites ORDER BY site_id")]
+            raise SiteError(
+                f"no site {site_id!r} in this workspace (have: {', '.join(known) or 'none'}); "
+                f"add one with `sitewatch sites add {site_id} --bbox W,S,E,N`"
+            )
+        return self._site_from_row(row)
+
+    def sites(self) -> list[Site]:
+        return [self._site_from_row(r) for r in self._db.execute("SELECT * FROM sites ORDER BY site_id")]
+
+    # -- scenes and observations ---------------------------------------------------------------
+
+    def put_scene(self, scene: SceneRef) -> None:
+        with self.transaction() as db:
+            db.execute(
+                """INSERT INTO scenes (geom, scene_id, provider, collection, item_id, sensor, platform,
+                   acquired, resolution_m, cloud_cover, simulated, hrefs, properties)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(scene_id) DO UPDATE SET geom=excluded.geom, platform=excluded.platform,
+                   acquired=excluded.acquired, resolution_m=excluded.resolution_m,
+                   cloud_cover=excluded.cloud_cover, hrefs=excluded.hrefs, properties=excluded.properties""",
+                (
+                    to_gpkg_blob(scene.footprint),
+                    scene.id,
+                    scene.provider,
+                    scene.collection,
+                    scene.item_id,
+                    scene.sensor,
+                    scene.platform,
+                    _iso(scene.acquired),
+                    scene.resolution_m,
+                    scene.cloud_cover,
+                    int(scene.simulated),
+                    json.dumps(dict(scene.hrefs), sort_keys=True),
+                    json.dumps(dict(scene.properties), sort_keys=True, default=str),
+                ),
+            )
+
+    def _scene_from_row(self, row: sqlite3.Row) -> SceneRef:
+        return SceneRef(
+            provider=row["provider"],
+            collection=row["collection"],
+            item_id=row["item_id"],
+            sensor=row["sensor"],
+            acquired=utc(row["acquired"]),
+            resolution_m=row["resolution_m"],
+            hrefs=json.loads(row["hrefs"]),
+            footprint=from_gpkg_blob(row["geom"]),
+            platform=row["platform"] or "",
+            cloud_cover=row["cloud_cover"],
+            simulated=bool(row["simulated"]),
+            properties=json.loads(row["properties"]),
+        )
+
+    def put_observation(self, obs: Observation, footprint: Polygon | None = None) -> None:
+        """Insert or replace an observation (and its scene) by its id."""
+        with self.transaction() as db:
+            self.put_scene(obs.scene)
+            db.execute(
+                """INSERT INTO observations (geom, observation_id, site_id, scene_id, sensor, acquired, crs,
+                   transform, width, height, path, sha256, valid_fraction, cloud_fraction, simulated,
+                   provenance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(observation_id) DO UPDATE SET geom=excluded.geom, crs=excluded.crs,
+                   transform=excluded.transform, width=excluded.width, height=excluded.height,
+                   path=excluded.path, sha256=excluded.sha256, valid_fraction=excluded.valid_fraction,
+                   cloud_fraction=excluded.cloud_fraction, provenance=excluded.provenance,
+                   acquired=excluded.acquired""",
+                (
+                    to_gpkg_blob(footprint),
+                    obs.id,
+                    obs.site_id,
+                    obs.scene.id,
+                    obs.scene.sensor,
+                    _iso(obs.scene.acquired),
+                    obs.grid.crs,
+                    json.dumps(list(obs.grid.transform)),
+                    obs.grid.width,
+                    obs.grid.height,
+                    obs.path,
+                    obs.sha256,
+                    obs.valid_fraction,
+                    obs.cloud_fraction,
+                    int(obs.scene.simulated),
+                    json.dumps(dict(obs.provenance), sort_keys=True, default=str),
+                ),
+            )
+            self._touch(db, "observations")
+
+    def set_cloud_fraction(self, observation_id: str, cloud_fraction: float | None) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE observations SET cloud_fraction = ? WHERE observation_id = ?",
+                (cloud_fraction, observation_id),
+            )
+
+    def _observation_from_row(self, row: sqlite3.Row) -> Observation:
+        scene_row = self._db.execute("SELECT * FROM scenes WHERE scene_id = ?", (row["scene_id"],)).fetchone()
+        return Observation(
+            id=row["observation_id"],
+            site_id=row["site_id"],
+            scene=self._scene_from_row(scene_row),
+            grid=Grid(
+                crs=row["crs"],
+                transform=tuple(json.loads(row["transform"])),  # type: ignore[arg-type]
+                width=row["width"],
+                height=row["height"],
+            ),
+            path=row["path"],
+            sha256=row["sha256"],
+            valid_fraction=row["valid_fraction"],
+            cloud_fraction=row["cloud_fraction"],
+            provenance=json.loads(row["provenance"]),
+        )
+
+    def observations(self, site_id: str | None = None, sensor: str | None = None) -> list[Observation]:
+        """Observations, oldest first, optionally of one site and/or sensor."""
+        sql = "SELECT * FROM observations WHERE 1=1"
+        args: list[Any] = []
+        if site_id is not None:
+            sql += " AND site_id = ?"
+            args.append(site_id)
+        if sensor is not None:
+            sql += " AND sensor = ?"
+            args.append(sensor)
+        sql += " ORDER BY acquired, observation_id"
+        return [self._observation_from_row(r) for r in self._db.execute(sql, args)]
+
+    def get_observation(self, observation_id: str) -> Observation:
+        row = self._db.execute(
+            "SELECT * FROM observations WHERE observation_id = ?", (observation_id,)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no observation {observation_id!r}; list them with `sitewatch observations`")
+        return self._observation_from_row(row)
+
+    # -- detections -----------------------------------------------------------------------------
+
+    def replace_detections(self, observation: Observation, detections: Iterable[Detection]) -> int:
+        """Replace every detection of an observation with ``detections``, atomically."""
+        rows = []
+        for d in detections:
+            c = d.footprint.centroid
+            rows.append(
+                (
+                    to_gpkg_blob(d.footprint),
+                    d.id,
+                    observation.id,
+                    observation.site_id,
+                    _iso(observation.scene.acquired),
+                    observation.scene.sensor,
+                    d.kind,
+                    d.length_m,
+                    d.width_m,
+                    d.heading_deg,
+                    d.score,
+                    d.detector,
+                    d.detector_version,
+                    d.row,
+                    d.col,
+                    d.berth_id,
+                    json.dumps([[c.name, c.likelihood] for c in d.class_candidates]),
+                    c.x,
+                    c.y,
+                    int(observation.scene.simulated),
+                )
+            )
+        with self.transaction() as db:
+            db.execute("DELETE FROM detections WHERE observation_id = ?", (observation.id,))
+            db.executemany(
+                """INSERT INTO detections (geom, detection_id, observation_id, site_id, acquired, sensor,
+                   kind, length_m, width_m, heading_deg, score, detector, detector_version, row, col,
+                   berth_id, class_candidates, lon, lat, simulated)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                rows,
+            )
+            self._touch(db, "detections")
+        return len(rows)
+
+    def detections(
+        self, site_id: str | None = None, observation_id: str | None = None, kind: str | None = None
+    ) -> list[Detection]:
+        """Detections, in acquisition then id order."""
+        sql = "SELECT * FROM detections WHERE 1=1"
+        args: list[Any] = []
+        for col, val in (("site_id", site_id), ("observation_id", observation_id), ("kind", kind)):
+            if val is not None:
+                sql += f" AND {col} = ?"
+                args.append(val)
+        sql += " ORDER BY acquired, detection_id"
+        return [
+            Detection(
+                id=r["detection_id"],
+                observation_id=r["observation_id"],
+                kind=r["kind"],
+                footprint=from_gpkg_blob(r["geom"]),  # type: ignore[arg-type]
+                length_m=r["length_m"],
+                width_m=r["width_m"],
+                heading_deg=r["heading_deg"],
+                score=r["score"],
+                detector=r["detector"],
+                detector_version=r["detector_version"],
+                row=r["row"] or 0.0,
+                col=r["col"] or 0.0,
+                berth_id=r["berth_id"],
+                class_candidates=tuple(ClassCandidate(n, p) for n, p in json.loads(r["class_candidates"])),
+            )
+            for r in self._db.execute(sql, args)
+        ]
+
+    # -- runs and counts ------------------------------------------------------------------------
+
+    def record_run(self, stage: str, site_id: str | None, parameters: dict[str, Any], summary: dict[str, Any]) -> None:
+        """Keep a row saying which stage ran with which parameters and sitewatch version."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO runs (stage, site_id, started, finished, parameters, version, summary) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    stage,
+                    site_id,
+                    _now(),
+                    _now(),
+                    json.dumps(parameters, sort_keys=True, default=str),
+                    __version__,
+                    json.dumps(summary, sort_keys=True, default=str),
+                ),
+            )
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of the feature tables."""
+        return {
+            t: int(self._db.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+            for t in ("sites", "berths", "site_water", "scenes", "observations", "detections")
+        }
+
+    def execute(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """Read-only query helper for analysis modules."""
+        return self._db.execute(sql, tuple(args)).fetchall()

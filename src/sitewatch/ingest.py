@@ -1,0 +1,424 @@
+"""Ingest: cut a scene to a site, reproject it to the site's grid, archive it as a COG.
+
+The site grid is the site polygon's bounding box in the site's UTM zone,
+snapped outward to whole pixels at the scene's ground resolution. Every
+observation keeps its provenance (source, hashes, acquisition time, sensor,
+resolution, sitewatch version) in the store and in the COG's tags.
+
+Files are written to a temporary name in the archive and renamed into place
+only when complete, then recorded in the store in one transaction: an
+interrupted ingest leaves no half-written COG and no half row, and a rerun
+replaces what it wrote before instead of adding to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from affine import Affine
+from numpy.typing import NDArray
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
+from rasterio.features import geometry_mask
+from rasterio.warp import reproject, transform_bounds
+from shapely.geometry import box
+
+from . import __version__
+from .errors import ImageReadError, InputError, SkippedInputWarning
+from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
+from .model import Grid, Observation, SceneRef, Site, utc
+from .store import Store
+from .workspace import Workspace
+
+__all__ = [
+    "IngestReport",
+    "site_grid",
+    "site_mask",
+    "read_scene_ref",
+    "write_observation",
+    "ingest_file",
+    "ingest_paths",
+    "sha256_file",
+    "RASTER_SUFFIXES",
+]
+
+log = logging.getLogger(__name__)
+
+RASTER_SUFFIXES = (".tif", ".tiff", ".gtiff")
+_SAR_BANDS = {"VV", "VH", "HH", "HV"}
+_OPTICAL_ALIASES = {
+    "b02": "blue", "b2": "blue", "blue": "blue",
+    "b03": "green", "b3": "green", "green": "green",
+    "b04": "red", "b4": "red", "red": "red",
+    "b08": "nir", "b8": "nir", "nir": "nir", "nir08": "nir",
+    "scl": "SCL",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What an ingest run did: observations written and inputs skipped with the reason."""
+
+    observations: tuple[Observation, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
+    """(input path or id, reason) for every input that was not ingested."""
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def site_grid(site: Site, resolution_m: float, crs: str | None = None) -> Grid:
+    """The site's grid: its polygon's bounds in ``crs`` (default: its UTM zone), snapped to pixels."""
+    geom = site.require_geometry()
+    crs = crs or utm_crs_for(geom.centroid.x, geom.centroid.y)
+    minx, miny, maxx, maxy = reproject_geometry(geom, "EPSG:4326", crs).bounds
+    r = float(resolution_m)
+    x0, y1 = math.floor(minx / r) * r, math.ceil(maxy / r) * r
+    width = max(1, math.ceil((maxx - x0) / r))
+    height = max(1, math.ceil((y1 - miny) / r))
+    t = Affine(r, 0.0, x0, 0.0, -r, y1)
+    return Grid(crs=crs, transform=(t.a, t.b, t.c, t.d, t.e, t.f), width=width, height=height)
+
+
+def site_mask(site: Site, grid: Grid) -> NDArray[np.bool_]:
+    """True for pixels of ``grid`` whose centre lies inside the site polygon."""
+    geom = reproject_geometry(site.require_geometry(), "EPSG:4326", grid.crs)
+    return geometry_mask([geom], out_shape=grid.shape, transform=grid.affine, invert=True)
+
+
+# -- reading what a file is -----------------------------------------------------------------------
+
+
+def _acquired_from(tags: Mapping[str, str], path: Path) -> datetime | None:
+    for key in ("SITEWATCH_ACQUIRED", "ACQUISITION_DATETIME", "acquired", "datetime"):
+        if tags.get(key):
+            return utc(tags[key])
+    if tags.get("TIFFTAG_DATETIME"):
+        try:
+            return datetime.strptime(tags["TIFFTAG_DATETIME"], "%Y:%m:%d %H:%M:%S").replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    for sidecar in (path.with_suffix(".json"), path.with_name(path.stem + "_metadata.json")):
+        if sidecar.exists():
+            try:
+                meta = json.loads(sidecar.read_text())
+            except json.JSONDecodeError:
+                continue
+            props = meta.get("properties", meta)
+            for key in ("datetime", "acquired", "acquisition_time"):
+                if isinstance(props, dict) and props.get(key):
+                    return utc(str(props[key]))
+    m = re.search(r"(20\d{2})(\d{2})(\d{2})(?:T?(\d{2})(\d{2})(\d{2})?)?", path.stem)
+    if m:
+        y, mo, d, hh, mm, ss = m.groups()
+        try:
+            return datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0), tzinfo=UTC)
+        except ValueError:
+            return None
+    return None
+
+
+def _band_names(descriptions: Sequence[str | None], count: int, sensor: str) -> list[str]:
+    names = [(d or "").strip() for d in descriptions]
+    if sensor == "sar":
+        return [n.upper() if n.upper() in _SAR_BANDS else (n or f"band{i + 1}") for i, n in enumerate(names)]
+    mapped = [_OPTICAL_ALIASES.get(n.lower(), "") for n in names]
+    if all(mapped) and len(set(mapped)) == len(mapped):
+        return mapped
+    if count == 3:
+        return ["red", "green", "blue"]  # the usual order of an RGB product
+    if count >= 4:
+        # PlanetScope analytic and most 4-band products store blue, green, red, nir.
+        return ["blue", "green", "red", "nir"] + [f"band{i + 5}" for i in range(count - 4)]
+    raise InputError(f"cannot tell which of {count} bands are which; name them blue/green/red/nir")
+
+
+def read_scene_ref(
+    path: Path, *, acquired: datetime | None = None, sensor: str | None = None
+) -> tuple[SceneRef, list[str]]:
+    """Describe a GeoTIFF as a SceneRef plus its band names, from its tags and sidecars."""
+    path = Path(path)
+    try:
+        with rasterio.open(path) as src:
+            tags = src.tags()
+            if src.crs is None:
+                raise ImageReadError(
+                    f"{path}: has no CRS; sitewatch cannot place it on the ground "
+                    "(georeference it first, e.g. with gdal_translate -a_srs / -a_ullr)"
+                )
+            px, py = ground_pixel_size(src.crs.to_string(), src.transform, src.width, src.height)
+            footprint = box(*transform_bounds(src.crs, "EPSG:4326", *src.bounds))
+            descriptions = list(src.descriptions)
+            count = src.count
+    except RasterioError as exc:
+        raise ImageReadError(f"{path}: not a readable raster ({exc})") from exc
+    when = acquired or _acquired_from(tags, path)
+    if when is None:
+        raise InputError(
+            f"{path}: no acquisition time in its tags, a sidecar JSON or its name; pass --acquired"
+        )
+    kind = sensor or tags.get("SITEWATCH_SENSOR")
+    if not kind:
+        upper = {(d or "").upper() for d in descriptions}
+        kind = "sar" if upper & _SAR_BANDS else ("optical" if count >= 3 else "")
+    if kind not in ("sar", "optical"):
+        raise InputError(f"{path}: cannot tell whether it is SAR or optical; pass --sensor")
+    simulated = tags.get("SITEWATCH_SIMULATED", "").lower() == "true"
+    scene = SceneRef(
+        provider="simulator" if simulated else "local",
+        collection=tags.get("SITEWATCH_COLLECTION", "local-geotiff"),
+        item_id=tags.get("SITEWATCH_SCENE_ID", path.stem),
+        sensor=kind,
+        acquired=utc(when),
+        resolution_m=round(float(tags.get("SITEWATCH_RESOLUTION_M", 0)) or min(px, py), 3),
+        hrefs={"data": str(path.resolve())},
+        footprint=footprint,
+        platform=tags.get("SITEWATCH_PLATFORM", ""),
+        simulated=simulated,
+        properties={k: v for k, v in tags.items() if k.startswith("SITEWATCH_") or k.startswith("TIFFTAG_")},
+    )
+    return scene, _band_names(descriptions, count, kind)
+
+
+# -- writing observations -------------------------------------------------------------------------
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "scene"
+
+
+def write_observation(
+    ws: Workspace,
+    store: Store,
+    site: Site,
+    scene: SceneRef,
+    data: NDArray[np.floating],
+    grid: Grid,
+    band_names: Sequence[str],
+    provenance: Mapping[str, Any],
+    *,
+    cloud_fraction: float | None = None,
+    sidecars: Mapping[str, Path] | None = None,
+    compress: str = "deflate",
+) -> Observation | None:
+    """Archive ``data`` (bands × rows × cols, NaN = no data) on ``grid`` as a COG and record it.
+
+    Returns None (and archives nothing) when the site has no valid pixel in it.
+    ``sidecars`` (name → file) are copied next to the COG, e.g. ``{"truth": path}``,
+    and recorded in the provenance as paths relative to the workspace.
+    """
+    data = np.asarray(data, dtype=np.float32)
+    if data.ndim == 2:
+        data = data[None]
+    if data.shape[1:] != grid.shape or data.shape[0] != len(band_names):
+        raise InputError(f"{scene.id}: data shape {data.shape} does not fit grid {grid.shape} × {len(band_names)} bands")
+    inside = site_mask(site, grid)
+    valid = np.all(np.isfinite(data), axis=0) & inside
+    n_inside = int(inside.sum())
+    valid_fraction = float(valid.sum()) / n_inside if n_inside else 0.0
+    if valid_fraction == 0.0:
+        return None
+    folder = ws.archive / site.id
+    folder.mkdir(parents=True, exist_ok=True)
+    name = _safe_name(scene.item_id)
+    final = folder / f"{name}.tif"
+    tmp = folder / f".{name}.tif.partial"
+    prov = dict(provenance) | {
+        "sitewatch_version": __version__,
+        "sensor": scene.sensor,
+        "acquired": scene.acquired.isoformat(),
+        "resolution_m": scene.resolution_m,
+        "scene_id": scene.id,
+        "simulated": scene.simulated,
+        "bands": list(band_names),
+    }
+    try:
+        with rasterio.open(
+            tmp,
+            "w",
+            driver="COG",
+            width=grid.width,
+            height=grid.height,
+            count=data.shape[0],
+            dtype="float32",
+            crs=grid.crs,
+            transform=grid.affine,
+            nodata=float("nan"),
+            compress=compress,
+            predictor=3 if compress in ("deflate", "zstd", "lzw") else None,
+            blocksize=256,
+        ) as dst:
+            dst.write(data)
+            for i, band in enumerate(band_names, start=1):
+                dst.set_band_description(i, band)
+            dst.update_tags(
+                SITEWATCH_SCENE_ID=scene.id,
+                SITEWATCH_SITE=site.id,
+                SITEWATCH_SENSOR=scene.sensor,
+                SITEWATCH_ACQUIRED=scene.acquired.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                SITEWATCH_SIMULATED=str(scene.simulated).lower(),
+                SITEWATCH_VERSION=__version__,
+            )
+        digest = sha256_file(tmp)
+        copied: dict[str, str] = {}
+        for key, src_path in (sidecars or {}).items():
+            dest = folder / f"{name}.{key}{''.join(Path(src_path).suffixes[-1:]) or '.json'}"
+            shutil.copyfile(src_path, dest)
+            copied[key] = dest.relative_to(ws.root).as_posix()
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    obs = Observation(
+        id=f"{site.id}/{scene.item_id}",
+        site_id=site.id,
+        scene=scene,
+        grid=grid,
+        path=final.relative_to(ws.root).as_posix(),
+        sha256=digest,
+        valid_fraction=round(valid_fraction, 6),
+        cloud_fraction=cloud_fraction,
+        provenance=prov | copied,
+    )
+    footprint = reproject_geometry(_grid_box(grid), grid.crs, "EPSG:4326")
+    store.put_observation(obs, footprint=footprint)  # type: ignore[arg-type]
+    return obs
+
+
+def _grid_box(grid: Grid) -> Any:
+    t = grid.affine
+    x0, y0 = t * (0, 0)
+    x1, y1 = t * (grid.width, grid.height)
+    return box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+
+def _resampling(band: str) -> Resampling:
+    # Class maps (SCL) must not be interpolated; intensities and reflectances may be averaged.
+    return Resampling.nearest if band.upper() == "SCL" else Resampling.bilinear
+
+
+def ingest_file(
+    ws: Workspace,
+    store: Store,
+    site: Site,
+    path: Path,
+    *,
+    acquired: datetime | None = None,
+    sensor: str | None = None,
+    resolution_m: float | None = None,
+) -> Observation | None:
+    """Cut one GeoTIFF to the site and archive it. Returns None when it misses the site."""
+    path = Path(path)
+    scene, bands = read_scene_ref(path, acquired=acquired, sensor=sensor)
+    grid = site_grid(site, resolution_m or scene.resolution_m)
+    out = np.full((len(bands), grid.height, grid.width), np.nan, dtype=np.float32)
+    scale = 1.0
+    try:
+        with rasterio.open(path) as src:
+            if not box(*transform_bounds(src.crs, grid.crs, *src.bounds)).intersects(
+                _grid_box(grid)
+            ):
+                return None
+            if scene.sensor == "optical" and src.dtypes[0] in ("uint8", "uint16", "int16"):
+                # Integer reflectance: 8-bit RGB products are 0-255; surface reflectance products
+                # (Sentinel-2 L2A, PlanetScope SR) are scaled by 10,000.
+                scale = 1 / 255.0 if src.dtypes[0] == "uint8" else 1 / 10000.0
+            for i, band in enumerate(bands, start=1):
+                arr = src.read(i, out_dtype="float32", masked=True)
+                src_arr = arr.filled(np.nan)
+                if band.upper() != "SCL":
+                    src_arr = src_arr * np.float32(scale)
+                reproject(
+                    src_arr,
+                    out[i - 1],
+                    src_transform=src.transform,
+                    src_crs=src.crs,
+                    dst_transform=grid.affine,
+                    dst_crs=grid.crs,
+                    src_nodata=np.nan,
+                    dst_nodata=np.nan,
+                    resampling=_resampling(band),
+                )
+    except RasterioError as exc:
+        raise ImageReadError(f"{path}: could not be read ({exc})") from exc
+    sidecars = {}
+    truth = path.with_name(path.stem + ".truth.geojson")
+    if truth.exists():
+        sidecars["truth"] = truth
+    provenance = {
+        "source": "file",
+        "source_path": str(path.resolve()),
+        "source_sha256": sha256_file(path),
+        "ingested_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "scale_applied": scale,
+        "tags": dict(scene.properties),
+    }
+    return write_observation(ws, store, site, scene, out, grid, bands, provenance, sidecars=sidecars)
+
+
+def _expand(paths: Iterable[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            out += sorted(q for q in p.rglob("*") if q.suffix.lower() in RASTER_SUFFIXES and not q.name.startswith("."))
+        else:
+            out.append(p)
+    return out
+
+
+def ingest_paths(
+    ws: Workspace,
+    store: Store,
+    site: Site,
+    paths: Iterable[Path],
+    *,
+    acquired: datetime | None = None,
+    sensor: str | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> IngestReport:
+    """Ingest files and folders of GeoTIFFs into ``site``; a bad file is skipped and named."""
+    files = _expand(paths)
+    done: list[Observation] = []
+    skipped: list[tuple[str, str]] = []
+    for i, f in enumerate(files):
+        try:
+            obs = ingest_file(ws, store, site, f, acquired=acquired, sensor=sensor)
+        except (ImageReadError, InputError) as exc:
+            msg = str(exc)
+            warnings.warn(msg, SkippedInputWarning, stacklevel=2)
+            skipped.append((str(f), msg))
+        else:
+            if obs is None:
+                skipped.append((str(f), f"{f}: no valid pixel over site {site.id!r}"))
+            else:
+                done.append(obs)
+        if progress:
+            progress(i + 1, len(files), f.name)
+    if not files:
+        skipped.append((", ".join(str(p) for p in paths), "no GeoTIFF files found"))
+    store.record_run(
+        "ingest",
+        site.id,
+        {"paths": [str(p) for p in paths], "sensor": sensor},
+        {"observations": len(done), "skipped": len(skipped)},
+    )
+    return IngestReport(tuple(done), tuple(skipped))

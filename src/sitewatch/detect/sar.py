@@ -1,0 +1,481 @@
+"""Vessels in SAR images: a block-wise, censored two-parameter CFAR over water.
+
+How it works, in the order :func:`detect_sar` runs it:
+
+1. **Intensity.** The input becomes linear intensity (see
+   :attr:`SarParams.input_scale`): float images are taken as linear sigma0
+   intensity, integer images (8/16-bit PNG/JPEG/GeoTIFF renderings) as
+   amplitude and squared, images with negative values as dB.
+2. **Water.** ``water`` is used as given, widened by a berth margin so that
+   ships moored alongside a quay stay inside it; with ``water=None`` land is
+   derived from the image (:func:`sitewatch.detect.water.land_from_sar`:
+   large, bright, textured areas; ships alongside are cut off land by a
+   morphological opening narrower than land and wider than a ship). Pixels
+   flagged invalid (``valid`` False, non-finite, or exactly 0 in float input)
+   are neither tested nor used as background.
+3. **Clutter statistics, per block.** The image is cut into square blocks of
+   about :attr:`SarParams.block_m`; for each block the sums of I, I² and the
+   count of water pixels are taken (one pass over the pixels, threaded by row
+   strips). The background of a block is the ring of blocks within
+   :attr:`SarParams.background_m` but outside :attr:`SarParams.guard_m`
+   (box sums by integral images, so the window size costs nothing). Blocks
+   whose mean square is far above their ring's (other ships, quay corners)
+   are censored and the ring statistics taken again without them: a
+   *censored two-parameter CFAR*, ``I > mu + k * sigma``, evaluated with one
+   threshold per block rather than one window per pixel. That is what makes
+   it fast; against a per-pixel sliding-window CFAR it finds the same vessels
+   (``benchmarks/cfar_speed.py``).
+4. **Components.** Pixels above the seed threshold start a component; it
+   grows through connected water pixels above the lower growth threshold
+   (hysteresis), and fragments closer than :attr:`SarParams.merge_m` join.
+   Only blocks holding a seed are visited at full resolution.
+5. **Discrimination and measurement.** Oriented box from second moments
+   (:func:`sitewatch.detect.base.measure_components`); components outside the
+   length/width/elongation limits of vessels are dropped (isolated speckle,
+   quay-wall lines, land edges). Length and width are corrected for the
+   point-spread smearing of the radar return (:func:`correct_size`).
+
+``score`` is the peak's margin over the seed threshold mapped to [0, 1]:
+0.5 at the threshold, 1 at 20 dB above it.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from ..errors import InputError
+from .base import PixelDetection, detections_from_measurements, measure_components, pixel_size_pair
+from .water import land_from_sar, widen_water
+
+__all__ = ["DETECTOR", "VERSION", "SarParams", "detect_sar", "to_intensity", "correct_size"]
+
+DETECTOR = "sar-cfar"
+VERSION = "1.0.0"
+
+InputScale = Literal["auto", "intensity", "amplitude", "db"]
+
+
+@dataclass(frozen=True)
+class SarParams:
+    """Parameters of the SAR detector; one set serves every sensor and resolution.
+
+    Sizes are in metres and converted to pixels with the pixel size given to
+    :func:`detect_sar`, so the same values work at 1 m and at 10 m.
+    """
+
+    input_scale: InputScale = "auto"
+    """How to read pixel values: ``"intensity"`` (linear power, sigma0),
+    ``"amplitude"`` (squared to intensity), ``"db"`` (10·log10 intensity) or
+    ``"auto"``: negative values anywhere → dB, integer dtype → amplitude,
+    otherwise intensity."""
+    k_seed: float = 6.0
+    """Seed threshold: ``mu + k_seed * sigma`` of the block's background ring."""
+    k_grow: float = 2.5
+    """Growth threshold (hysteresis), lower than the seed one, for the vessel's extent."""
+    block_m: float = 80.0
+    """Side of the blocks over which one threshold holds (at least 1, at most 16 pixels)."""
+    guard_m: float = 150.0
+    """Half-width of the guard area around a block kept out of its background."""
+    background_m: float = 700.0
+    """Half-width of the background window around a block."""
+    censor_ratio: float = 4.0
+    """A block whose mean square exceeds this multiple of its ring's is left out of the background."""
+    min_background_blocks: int = 6
+    """Fewer background blocks than this: use the statistics of all water in the image instead."""
+    merge_m: float = 20.0
+    """Fragments of one vessel closer than this are merged."""
+    min_length_m: float = 15.0
+    """Shortest vessel reported (measured length, before the size correction)."""
+    max_length_m: float = 500.0
+    """Longest vessel reported; longer bright lines are quays, breakwaters, land edges."""
+    max_width_m: float = 90.0
+    """Widest vessel reported."""
+    max_elongation: float = 16.0
+    """Largest length/width ratio; thinner objects are quay walls and range sidelobe streaks."""
+    min_pixels: int = 3
+    """Smallest component, in pixels, whatever the pixel size."""
+    berth_margin_m: float = 30.0
+    """A given water mask is widened by this much so ships alongside a quay stay in it."""
+    derive_water: bool = True
+    """With no water mask given, derive land from the image and exclude it."""
+    refine_water: bool = True
+    """With a water mask given, also exclude land derived from the image (imprecise polygons)."""
+    psf_m: float = 10.0
+    """Smearing of the radar return removed from the measured length and width
+    (about one resolution cell of Sentinel-1 IW GRD; the correction never goes
+    below the pixel size)."""
+    land_cell_m: float = 40.0
+    """Cell size of the land/water classification (:func:`~sitewatch.detect.water.land_from_sar`)."""
+    land_open_m: float = 50.0
+    """Opening radius that separates ships alongside from land: wider than a beam, narrower than land."""
+    land_min_m2: float = 50_000.0
+    """Smallest bright area taken as land."""
+    land_contrast_db: float = 4.0
+    """Land is at least this much brighter than the water level."""
+
+    def __post_init__(self) -> None:
+        if self.input_scale not in ("auto", "intensity", "amplitude", "db"):
+            raise InputError(f"input_scale must be auto, intensity, amplitude or db, not {self.input_scale!r}")
+        if not 0 < self.k_grow <= self.k_seed:
+            raise InputError("need 0 < k_grow <= k_seed")
+        if not 0 < self.guard_m < self.background_m:
+            raise InputError("need 0 < guard_m < background_m")
+        if self.min_length_m >= self.max_length_m:
+            raise InputError("need min_length_m < max_length_m")
+
+    def land_kwargs(self) -> dict[str, float]:
+        """Keyword arguments for :func:`~sitewatch.detect.water.land_from_sar`."""
+        return {
+            "cell_m": self.land_cell_m,
+            "open_m": self.land_open_m,
+            "min_land_m2": self.land_min_m2,
+            "min_contrast_db": self.land_contrast_db,
+        }
+
+
+def to_intensity(image: NDArray[np.generic], scale: InputScale = "auto") -> NDArray[np.float32]:
+    """Return linear intensity (float32) from intensity, amplitude or dB pixel values."""
+    a = np.asarray(image)
+    if scale == "auto":
+        if np.issubdtype(a.dtype, np.integer) or a.dtype == np.bool_:
+            scale = "amplitude"
+        elif np.nanmin(a) < 0 if a.size else False:
+            scale = "db"
+        else:
+            scale = "intensity"
+    if scale == "amplitude":
+        f = a.astype(np.float32)
+        return f * f
+    if scale == "db":
+        return np.power(np.float32(10.0), a.astype(np.float32) / np.float32(10.0))
+    return a.astype(np.float32, copy=False)
+
+
+def correct_size(length_m: NDArray[np.float64], width_m: NDArray[np.float64], pixel_size: float, psf_m: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Remove the smearing of the return (one point-spread width) from measured sizes.
+
+    The measured extent is the footprint of every pixel above the growth
+    threshold: the hull plus about half a resolution cell at each end. The
+    correction never shrinks an object below one pixel.
+    """
+    blur = max(psf_m, pixel_size)
+    return (np.maximum(length_m - blur, pixel_size), np.maximum(width_m - blur, pixel_size))
+
+
+def detect_sar(
+    image: NDArray[np.generic],
+    pixel_size: float | tuple[float, float],
+    *,
+    valid: NDArray[np.bool_] | None = None,
+    water: NDArray[np.bool_] | None = None,
+    params: SarParams | None = None,
+    workers: int = 1,
+) -> list[PixelDetection]:
+    """Find vessels in a SAR image and measure them.
+
+    Parameters
+    ----------
+    image:
+        2-D array: linear sigma0 intensity (float), 8/16-bit amplitude
+        renderings (integer dtype) or dB; see :attr:`SarParams.input_scale`.
+    pixel_size:
+        Ground size of a pixel in metres, scalar or ``(x, y)``.
+    valid:
+        False where the image has no data. Non-finite pixels and exact zeros
+        of float input are invalid too.
+    water:
+        True on water (e.g. the site's water polygon rasterised). It is widened
+        by :attr:`SarParams.berth_margin_m` to keep berths. ``None``: land is
+        derived from the image (unless ``params.derive_water`` is False, then
+        every valid pixel is water).
+    params:
+        Detector parameters; the defaults are the tested ones.
+    workers:
+        Threads for the pixel passes (row strips).
+
+    Returns
+    -------
+    One :class:`PixelDetection` per vessel, in pixel coordinates of ``image``.
+    """
+    p = params or SarParams()
+    a = np.asarray(image)
+    if a.ndim != 2:
+        raise InputError(f"detect_sar needs a 2-D image, got shape {a.shape}")
+    px, py = pixel_size_pair(pixel_size)
+    if not (px > 0 and py > 0 and math.isfinite(px * py)):
+        raise InputError(f"pixel size must be positive metres, got {pixel_size!r}")
+    if a.size == 0:
+        return []
+    intensity = to_intensity(a, p.input_scale)
+    ok = _valid_mask(intensity, a, valid)
+    gpx = math.sqrt(px * py)
+    if water is not None:
+        if water.shape != a.shape:
+            raise InputError(f"water mask shape {water.shape} differs from the image's {a.shape}")
+        wmask = widen_water(np.asarray(water, dtype=bool), gpx, p.berth_margin_m)
+        if p.refine_water:
+            wmask &= ~land_from_sar(intensity, gpx, valid=ok, **p.land_kwargs())
+    elif p.derive_water:
+        wmask = ~land_from_sar(intensity, gpx, valid=ok, **p.land_kwargs())
+    else:
+        wmask = None
+    if ok is not None and wmask is not None:
+        use = ok & wmask
+    else:
+        use = ok if ok is not None else wmask
+    if use is not None and not use.any():
+        return []
+    return _detect(intensity, use, (px, py), p, workers)
+
+
+def _valid_mask(intensity: NDArray[np.float32], raw: NDArray[np.generic], valid: NDArray[np.bool_] | None) -> NDArray[np.bool_] | None:
+    """Combine the caller's mask with non-finite and (for float input) zero pixels; None = all valid."""
+    ok = None if valid is None else np.asarray(valid, dtype=bool)
+    if ok is not None and ok.shape != raw.shape:
+        raise InputError(f"valid mask shape {ok.shape} differs from the image's {raw.shape}")
+    if np.issubdtype(raw.dtype, np.floating):
+        # GRD products mark no-data with 0 and reprojection borders with NaN.
+        bad = ~np.isfinite(intensity) | (intensity == 0)
+        if bad.any():
+            ok = ~bad if ok is None else ok & ~bad
+    return ok
+
+
+# ---------------------------------------------------------------- block statistics
+
+
+def _block_px(p: SarParams, gpx: float) -> int:
+    return int(min(16, max(1, round(p.block_m / gpx))))
+
+
+def _block_sums(
+    x: NDArray[np.float32], use: NDArray[np.bool_] | None, b: int, workers: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Per-block sums of I, I² and counts of used pixels (blocks at the edges may be partial)."""
+    h, w = x.shape
+    hb, wb = -(-h // b), -(-w // b)
+    s1 = np.zeros((hb, wb))
+    s2 = np.zeros((hb, wb))
+    n = np.zeros((hb, wb))
+    strip = max(1, (1 << 22) // max(w, 1) // b) * b  # ~4 Mpixel strips, whole blocks
+
+    def one(r0: int) -> None:
+        xs = x[r0 : r0 + strip]
+        us = None if use is None else use[r0 : r0 + strip]
+        rows = xs.shape[0]
+        ph, pw = -(-rows // b) * b - rows, wb * b - w
+        if ph or pw:  # edge strip: pad to whole blocks (zeros count as unused)
+            xs = np.pad(xs, ((0, ph), (0, pw)))
+            us = np.pad(np.ones((rows, w), bool) if us is None else us, ((0, ph), (0, pw)))
+        if us is not None:
+            xs = np.where(us, xs, np.float32(0))
+        v = xs.reshape(xs.shape[0] // b, b, wb, b)
+        i = r0 // b
+        k = v.shape[0]
+        s1[i : i + k] = np.einsum("ijkl->ik", v, dtype=np.float64)
+        s2[i : i + k] = np.einsum("ijkl,ijkl->ik", v, v, dtype=np.float64)
+        if us is None:
+            n[i : i + k] = b * b
+        else:
+            n[i : i + k] = np.einsum("ijkl->ik", us.reshape(v.shape).view(np.uint8), dtype=np.float64)
+
+    starts = range(0, h, strip)
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as ex:
+            list(ex.map(one, starts))
+    else:
+        for r0 in starts:
+            one(r0)
+    return s1, s2, n
+
+
+def _box_sum(a: NDArray[np.float64], r: int) -> NDArray[np.float64]:
+    """Sum over the (2r+1)² window centred on each cell, zero outside (integral image)."""
+    h, w = a.shape
+    c = np.zeros((h + 1, w + 1))
+    np.cumsum(a, axis=0, out=c[1:, 1:])
+    np.cumsum(c[1:, 1:], axis=1, out=c[1:, 1:])
+    i = np.arange(h)
+    j = np.arange(w)
+    i0, i1 = np.clip(i - r, 0, h), np.clip(i + r + 1, 0, h)
+    j0, j1 = np.clip(j - r, 0, w), np.clip(j + r + 1, 0, w)
+    return c[np.ix_(i1, j1)] - c[np.ix_(i0, j1)] - c[np.ix_(i1, j0)] + c[np.ix_(i0, j0)]
+
+
+def _ring_stats(
+    s1: NDArray[np.float64], s2: NDArray[np.float64], n: NDArray[np.float64], g: int, r: int, min_n: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Mean, standard deviation and mean square of the background ring of every block."""
+    rs1 = _box_sum(s1, r) - _box_sum(s1, g)
+    rs2 = _box_sum(s2, r) - _box_sum(s2, g)
+    rn = _box_sum(n, r) - _box_sum(n, g)
+    tot_n = n.sum()
+    glob1 = s1.sum() / max(tot_n, 1.0)
+    glob2 = s2.sum() / max(tot_n, 1.0)
+    few = rn < min_n
+    # Too little water around (a small chip, a narrow channel): the image's water as background.
+    m1 = np.where(few, glob1, rs1 / np.maximum(rn, 1.0))
+    m2 = np.where(few, glob2, rs2 / np.maximum(rn, 1.0))
+    sd = np.sqrt(np.maximum(m2 - m1 * m1, 0.0))
+    return m1, sd, m2
+
+
+def _thresholds(
+    s1: NDArray[np.float64], s2: NDArray[np.float64], n: NDArray[np.float64], p: SarParams, b: int, gpx: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Seed and growth thresholds per block and the background mean, with censoring."""
+    bm = b * gpx
+    g = max(1, math.ceil(p.guard_m / bm))
+    r = max(g + 1, math.ceil(p.background_m / bm))
+    min_n = p.min_background_blocks * b * b
+    blk_m2 = s2 / np.maximum(n, 1.0)
+    keep = n > 0
+    for _ in range(2):
+        # Censor blocks far brighter than their background, then take the ring again without them.
+        c1, c2, cn = (np.where(keep, s, 0.0) for s in (s1, s2, n))
+        if cn.sum() == 0:
+            break
+        mu, sd, m2 = _ring_stats(c1, c2, cn, g, r, min_n)
+        keep = (n > 0) & (blk_m2 <= p.censor_ratio * m2)
+    c1, c2, cn = (np.where(keep, s, 0.0) for s in (s1, s2, n))
+    if cn.sum() == 0:  # every block censored (tiny chip filled by a ship): uncensored image stats
+        c1, c2, cn = s1, s2, n
+    mu, sd, _ = _ring_stats(c1, c2, cn, g, r, min_n)
+    return mu + p.k_seed * sd, mu + p.k_grow * sd, mu
+
+
+# ---------------------------------------------------------------- components
+
+
+def _detect(
+    x: NDArray[np.float32], use: NDArray[np.bool_] | None, pxy: tuple[float, float], p: SarParams, workers: int
+) -> list[PixelDetection]:
+    px, py = pxy
+    gpx = math.sqrt(px * py)
+    b = _block_px(p, gpx)
+    s1, s2, n = _block_sums(x, use, b, workers)
+    t_seed, t_grow, _ = _thresholds(s1, s2, n, p, b, gpx)
+    hits = _hit_blocks(x, use, t_seed.astype(np.float32), b, workers) & (n > 0)
+    if not hits.any():
+        return []
+    h, w = x.shape
+    merge_px = max(1, round(p.merge_m / gpx))
+    pad = 1 + math.ceil((merge_px + 1) / b)
+    coarse, _ = ndimage.label(ndimage.binary_dilation(hits, np.ones((3, 3), bool), iterations=pad))
+    out: list[PixelDetection] = []
+    for lab, sl in enumerate(ndimage.find_objects(coarse), start=1):
+        if sl is None:
+            continue
+        r0, r1 = sl[0].start * b, min(h, sl[0].stop * b)
+        c0, c1 = sl[1].start * b, min(w, sl[1].stop * b)
+        found = _window(x, use, t_seed, t_grow, (r0, r1, c0, c1), b, merge_px, pxy, p)
+        # Bounding boxes of two coarse groups may overlap: each keeps only its own objects.
+        out.extend(d for d in found if coarse[min(int(d.row + 0.5), h - 1) // b, min(int(d.col + 0.5), w - 1) // b] == lab)
+    return out
+
+
+def _window(
+    x: NDArray[np.float32],
+    use: NDArray[np.bool_] | None,
+    t_seed: NDArray[np.float64],
+    t_grow: NDArray[np.float64],
+    win: tuple[int, int, int, int],
+    b: int,
+    merge_px: int,
+    pxy: tuple[float, float],
+    p: SarParams,
+) -> list[PixelDetection]:
+    """Components, discrimination and measurement inside one window of candidate blocks."""
+    r0, r1, c0, c1 = win
+    xs = x[r0:r1, c0:c1]
+    bi = np.arange(r0, r1) // b
+    bj = np.arange(c0, c1) // b
+    ts = t_seed[np.ix_(bi, bj)]
+    tg = t_grow[np.ix_(bi, bj)]
+    grow = xs > tg
+    if use is not None:
+        grow &= use[r0:r1, c0:c1]
+    seed = grow & (xs > ts)
+    lab, nl = ndimage.label(grow, np.ones((3, 3), bool))
+    if nl == 0:
+        return []
+    has_seed = np.zeros(nl + 1, bool)
+    has_seed[lab[seed]] = True
+    has_seed[0] = False
+    kept = has_seed[lab]
+    if merge_px > 1:
+        # Bright parts of one hull often break apart at 10 m; join those within merge_m.
+        joined, nl = ndimage.label(ndimage.binary_dilation(kept, np.ones((merge_px, merge_px), bool)))
+        lab = np.where(kept, joined, 0)
+    else:
+        lab, nl = ndimage.label(kept, np.ones((3, 3), bool))
+    if nl == 0:
+        return []
+    idx = np.arange(1, nl + 1)
+    m = measure_components(lab, idx, pxy)
+    peak_rel = ndimage.maximum(xs / ts, lab, idx)
+    gpx = math.sqrt(pxy[0] * pxy[1])
+    length, width = m["length_m"], m["width_m"]
+    ok = (
+        (m["area_px"] >= p.min_pixels)
+        & (length >= p.min_length_m)
+        & (length <= p.max_length_m)
+        & (width <= p.max_width_m)
+        & (length <= p.max_elongation * np.maximum(width, gpx))
+    )
+    # Components cut by the window edge are whole in a neighbouring window only if the
+    # window was too small; the padding makes that impossible, so no edge test is needed.
+    if not ok.any():
+        return []
+    sel = {k: v[ok] for k, v in m.items()}
+    sel["length_m"], sel["width_m"] = correct_size(sel["length_m"], sel["width_m"], gpx, p.psf_m)
+    sel["row"] = sel["row"] + r0
+    sel["col"] = sel["col"] + c0
+    sel["corners"] = sel["corners"] + np.array([c0, r0], dtype=np.float64)
+    score = np.clip(0.5 + 0.5 * np.log10(np.maximum(peak_rel[ok], 1e-12)) / 2.0, 0.0, 1.0)
+    return detections_from_measurements(sel, score)
+
+
+def _hit_blocks(x: NDArray[np.float32], use: NDArray[np.bool_] | None, t: NDArray[np.float32], b: int, workers: int) -> NDArray[np.bool_]:
+    """Blocks holding at least one pixel above their seed threshold."""
+    h, w = x.shape
+    hb, wb = t.shape
+    hits = np.zeros((hb, wb), bool)
+    strip = max(1, (1 << 22) // max(w, 1) // b) * b
+
+    def one(r0: int) -> None:
+        xs = x[r0 : r0 + strip]
+        rows = xs.shape[0]
+        ph, pw = -(-rows // b) * b - rows, wb * b - w
+        if ph or pw:
+            xs = np.pad(xs, ((0, ph), (0, pw)))
+        i = r0 // b
+        k = xs.shape[0] // b
+        e = xs.reshape(k, b, wb, b) > t[i : i + k, None, :, None]
+        if use is not None:
+            us = use[r0 : r0 + strip]
+            if ph or pw:
+                us = np.pad(us, ((0, ph), (0, pw)))
+            e &= us.reshape(e.shape)
+        hits[i : i + k] = e.reshape(k, b, wb * b).any(axis=1).reshape(k, wb, b).any(axis=-1)
+
+    starts = range(0, h, strip)
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as ex:
+            list(ex.map(one, starts))
+    else:
+        for r0 in starts:
+            one(r0)
+    return hits
+
+
+def with_params(params: SarParams | None, **changes: float) -> SarParams:
+    """A copy of ``params`` (or the defaults) with some fields changed."""
+    return replace(params or SarParams(), **changes)  # type: ignore[arg-type]

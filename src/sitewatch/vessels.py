@@ -1,0 +1,159 @@
+"""Vessel classes by measured size: a small catalogue and honest candidate likelihoods.
+
+A measured length and width carry an error that grows with the pixel size:
+a 10 m Sentinel pixel puts a 112 m landing ship at ~11 x 1.5 pixels, so the
+measurement is good to several metres at best. :func:`class_candidates`
+therefore returns *candidates with likelihoods*, never a single verdict: at
+10 m a Ropucha (112.5 x 15.0 m) and an Alligator (112.8-113.1 x 15.3-15.6 m)
+come out close to 50/50, because size alone cannot separate them.
+
+The error model: the measured length is the true length plus a Gaussian
+error of standard deviation ``sqrt(base**2 + (k * resolution)**2)`` (base
+3 m for length, 2 m for width; ``k`` = 0.8, about a pixel's worth of edge
+uncertainty at each end). A class is a range of true sizes (uniform within
+it), so its likelihood is the Gaussian smeared over that range. An
+"other (not in catalogue)" candidate with a flat density keeps a vessel
+unlike every listed class from being forced into one.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+
+from .errors import InputError
+from .model import ClassCandidate
+
+__all__ = [
+    "VesselClass",
+    "OTHER_CLASS",
+    "catalogue",
+    "class_candidates",
+    "is_ambiguous",
+    "length_sigma_m",
+    "width_sigma_m",
+]
+
+OTHER_CLASS = "other (not in catalogue)"
+"""Name of the catch-all candidate for sizes no listed class explains."""
+
+_LENGTH_BASE_M = 3.0
+_WIDTH_BASE_M = 2.0
+_PIXEL_FACTOR = 0.8
+# The catch-all's flat density spans every size a vessel detector reports
+# (config min/max vessel length), so it never outweighs a class that fits.
+_OTHER_LENGTH = (15.0, 450.0)
+_OTHER_WIDTH = (3.0, 70.0)
+_OTHER_PRIOR = 0.1
+
+
+@dataclass(frozen=True)
+class VesselClass:
+    """One row of the vessel class catalogue."""
+
+    name: str
+    category: str
+    """naval, cargo, tanker, fishing, service..."""
+    length_min_m: float
+    length_max_m: float
+    width_min_m: float
+    """Beam."""
+    width_max_m: float
+    source: str
+    """Where the dimensions come from."""
+
+    def __post_init__(self) -> None:
+        if not (0 < self.length_min_m <= self.length_max_m and 0 < self.width_min_m <= self.width_max_m):
+            raise InputError(f"vessel class {self.name!r}: size ranges must be positive and ordered")
+
+
+@lru_cache(maxsize=1)
+def catalogue() -> tuple[VesselClass, ...]:
+    """The built-in vessel classes (package data ``data/vessel_classes.csv``)."""
+    text = files("sitewatch").joinpath("data/vessel_classes.csv").read_text()
+    return tuple(
+        VesselClass(
+            name=r["name"],
+            category=r["category"],
+            length_min_m=float(r["length_min_m"]),
+            length_max_m=float(r["length_max_m"]),
+            width_min_m=float(r["width_min_m"]),
+            width_max_m=float(r["width_max_m"]),
+            source=r["source"],
+        )
+        for r in csv.DictReader(text.splitlines())
+    )
+
+
+def length_sigma_m(resolution_m: float) -> float:
+    """Standard deviation (m) of a length measured on pixels of ``resolution_m``."""
+    return math.hypot(_LENGTH_BASE_M, _PIXEL_FACTOR * resolution_m)
+
+
+def width_sigma_m(resolution_m: float) -> float:
+    """Standard deviation (m) of a width (beam) measured on pixels of ``resolution_m``."""
+    return math.hypot(_WIDTH_BASE_M, _PIXEL_FACTOR * resolution_m)
+
+
+def _phi(z: float) -> float:
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+
+
+def _range_density(x: float, lo: float, hi: float, sigma: float) -> float:
+    """Density of measuring ``x`` when the true value is uniform on [lo, hi] plus N(0, sigma)."""
+    if hi - lo < 1e-6:
+        z = (x - lo) / sigma
+        return math.exp(-0.5 * z * z) / (sigma * math.sqrt(2 * math.pi))
+    return max(_phi((x - lo) / sigma) - _phi((x - hi) / sigma), 0.0) / (hi - lo)
+
+
+def class_candidates(
+    length_m: float,
+    width_m: float,
+    resolution_m: float,
+    *,
+    classes: Sequence[VesselClass] | None = None,
+    min_likelihood: float = 0.02,
+) -> tuple[ClassCandidate, ...]:
+    """Vessel classes a measured size may belong to, most likely first.
+
+    Likelihoods are posterior probabilities under equal priors for the listed
+    classes (and a small prior for :data:`OTHER_CLASS`); they sum to 1 over
+    all classes, and those below ``min_likelihood`` are left out. At 10 m the
+    Ropucha and Alligator candidates come out about even: the caller should
+    report both, not the first.
+    """
+    if not resolution_m > 0:
+        raise InputError(f"resolution must be positive, got {resolution_m}")
+    if not (length_m > 0 and width_m > 0):
+        raise InputError(f"vessel size must be positive, got {length_m} x {width_m} m")
+    classes = catalogue() if classes is None else classes
+    sl, sw = length_sigma_m(resolution_m), width_sigma_m(resolution_m)
+    # A measured width above the length means the box axes were swapped; size is what matters.
+    length_m, width_m = max(length_m, width_m), min(length_m, width_m)
+    prior = (1.0 - _OTHER_PRIOR) / max(len(classes), 1)
+    scores: dict[str, float] = {}
+    for c in classes:
+        scores[c.name] = prior * _range_density(length_m, c.length_min_m, c.length_max_m, sl) * _range_density(
+            width_m, c.width_min_m, c.width_max_m, sw
+        )
+    scores[OTHER_CLASS] = _OTHER_PRIOR * _range_density(length_m, *_OTHER_LENGTH, sl) * _range_density(
+        width_m, *_OTHER_WIDTH, sw
+    )
+    total = sum(scores.values())
+    if total <= 0:
+        return (ClassCandidate(OTHER_CLASS, 1.0),)
+    ranked = sorted(((v / total, k) for k, v in scores.items()), key=lambda t: (-t[0], t[1]))
+    return tuple(ClassCandidate(name, round(p, 4)) for p, name in ranked if p >= min_likelihood)
+
+
+def is_ambiguous(candidates: Sequence[ClassCandidate], ratio: float = 2.0) -> bool:
+    """True when the two most likely candidates are within ``ratio`` of each other."""
+    if len(candidates) < 2:
+        return False
+    a, b = sorted((c.likelihood for c in candidates), reverse=True)[:2]
+    return b > 0 and a / b < ratio

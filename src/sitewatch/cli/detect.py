@@ -1,0 +1,34 @@
+"""``sitewatch detect``: find vessels in every observation of a site."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..detection import detect_site
+from ..workspace import open_workspace
+from .options import handle_errors, is_quiet, json_option, progress_bar, workspace_option
+
+
+@click.command("detect")
+@click.argument("site_id")
+@click.option("--workers", type=int, help="Worker processes (0: one per core; 1: in-process).")
+@click.option("--scheduler", help="Dask scheduler address (tcp://host:8786); needs sitewatch[dask].")
+@workspace_option
+@json_option
+@handle_errors
+def command(site_id: str, workers: int | None, scheduler: str | None, workspace: Path, as_json: bool) -> None:
+    """Detect vessels in SITE_ID's observations; a rerun replaces, never duplicates."""
+    ws = open_workspace(workspace)
+    settings = ws.settings({"workers": workers, "scheduler": scheduler})
+    with progress_bar("detect", is_quiet() or as_json) as progress:
+        summary = detect_site(ws, site_id, workers=settings["workers"], scheduler=settings["scheduler"], progress=progress)
+    if as_json:
+        click.echo(json.dumps(summary, indent=1))
+    else:
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(summary["detections"].items())) or "nothing"
+        click.echo(f"{site_id}: {summary['observations']} observation(s), found {kinds}")
+        for err in summary["errors"]:
+            click.echo(f"error: {err}", err=True)

@@ -1,0 +1,19 @@
+"""``sitewatch init``: make a workspace folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..workspace import init_workspace
+from .options import handle_errors
+
+
+@click.command("init")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default=".")
+@handle_errors
+def command(folder: Path) -> None:
+    """Make FOLDER (default: here) a workspace: sitewatch.toml, sitewatch.gpkg, archive/."""
+    ws = init_workspace(folder)
+    click.echo(f"workspace ready: {ws.root.resolve()} (database {ws.db_path.name}, archive {ws.archive.name}/)")

@@ -1,0 +1,126 @@
+"""``sitewatch sites``: the workspace's gazetteer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..errors import InputError
+from ..sites import builtin_sites, read_sites_file, site_from_bbox, sites_to_geojson, sites_to_kml
+from ..workspace import open_workspace
+from .options import handle_errors, json_option, workspace_option
+
+
+@click.group("sites")
+def command() -> None:
+    """List, show, add, import and export sites (named areas of interest)."""
+
+
+def _parse_bbox(text: str) -> tuple[float, float, float, float]:
+    try:
+        parts = tuple(float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise InputError(f"--bbox {text!r}: expected four numbers W,S,E,N") from exc
+    if len(parts) != 4:
+        raise InputError(f"--bbox {text!r}: expected four numbers W,S,E,N")
+    return parts  # type: ignore[return-value]
+
+
+@command.command("list")
+@workspace_option
+@json_option
+@click.option("--builtin", is_flag=True, help="List the built-in gazetteer instead of the workspace's sites.")
+@handle_errors
+def list_(workspace: Path, as_json: bool, builtin: bool) -> None:
+    """List the sites of the workspace."""
+    if builtin:
+        sites = list(builtin_sites().values())
+    else:
+        with open_workspace(workspace).store() as store:
+            sites = store.sites()
+    if as_json:
+        click.echo(json.dumps(sites_to_geojson(sites), indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "name", "kind", "resolved", "berths", "centre (lat, lon)")
+    for s in sites:
+        centre = f"{s.geometry.centroid.y:.4f}, {s.geometry.centroid.x:.4f}" if s.geometry is not None else "—"
+        table.add_row(s.id, s.name, s.kind, "yes" if s.resolved else "NO", str(len(s.berths)), centre)
+    Console().print(table)
+
+
+@command.command("show")
+@click.argument("site_id")
+@workspace_option
+@handle_errors
+def show(site_id: str, workspace: Path) -> None:
+    """Show one site as GeoJSON (with its berths and water)."""
+    with open_workspace(workspace).store() as store:
+        click.echo(json.dumps(sites_to_geojson([store.get_site(site_id)]), indent=1))
+
+
+@command.command("add")
+@click.argument("site_id")
+@click.option("--bbox", help="W,S,E,N in degrees (WGS84).")
+@click.option("--geojson", "geojson_path", type=click.Path(dir_okay=False, path_type=Path), help="A GeoJSON polygon file.")
+@click.option("--builtin", "from_builtin", is_flag=True, help="Copy SITE_ID from the built-in gazetteer.")
+@click.option("--name", default="", help="Display name.")
+@click.option("--kind", default="area", show_default=True, help="port, naval_base, training_ground, …")
+@workspace_option
+@handle_errors
+def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin: bool, name: str, kind: str, workspace: Path) -> None:
+    """Add (or replace) a site from a box, a GeoJSON polygon or the built-in gazetteer."""
+    if sum(x is not None and x is not False for x in (bbox, geojson_path, from_builtin or None)) != 1:
+        raise InputError("give exactly one of --bbox W,S,E,N, --geojson FILE or --builtin")
+    if bbox:
+        site = site_from_bbox(site_id, _parse_bbox(bbox), name=name, kind=kind)
+    elif geojson_path:
+        found = read_sites_file(geojson_path)
+        if len(found) != 1:
+            raise InputError(f"{geojson_path}: holds {len(found)} sites; use `sitewatch sites import` for many")
+        import dataclasses
+
+        site = dataclasses.replace(found[0], id=site_id, name=name or found[0].name, kind=kind if kind != "area" else found[0].kind)
+    else:
+        site = builtin_sites().get(site_id) or _no_builtin(site_id)
+    with open_workspace(workspace).store() as store:
+        store.put_site(site)
+    click.echo(f"site {site.id!r} saved")
+
+
+def _no_builtin(site_id: str) -> object:
+    raise InputError(f"no built-in site {site_id!r}; see `sitewatch sites list --builtin`")
+
+
+@command.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@workspace_option
+@handle_errors
+def import_(path: Path, workspace: Path) -> None:
+    """Import sites (with berths and water) from a GeoJSON file."""
+    sites = read_sites_file(path)
+    with open_workspace(workspace).store() as store, store.transaction():
+        for s in sites:
+            store.put_site(s)
+    click.echo(f"imported {len(sites)} site(s): {', '.join(s.id for s in sites)}")
+
+
+@command.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["geojson", "kml"]), help="Default: from the file suffix.")
+@workspace_option
+@handle_errors
+def export(path: Path, fmt: str | None, workspace: Path) -> None:
+    """Export the workspace's sites to GeoJSON or KML."""
+    fmt = fmt or ("kml" if path.suffix.lower() == ".kml" else "geojson")
+    with open_workspace(workspace).store() as store:
+        sites = store.sites()
+    text = sites_to_kml(sites) if fmt == "kml" else json.dumps(sites_to_geojson(sites), indent=1)
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(text)
+    tmp.replace(path)
+    click.echo(f"wrote {len(sites)} site(s) to {path}")

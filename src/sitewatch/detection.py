@@ -1,0 +1,175 @@
+"""The detection stage: run the right detector on each observation of a site and store the result.
+
+The image math lives in :mod:`sitewatch.detect`; this module reads the
+archived COG, builds the masks (site polygon, the site's water polygon when
+it has one, clouds for optical), converts pixel detections to WGS84
+footprints, assigns berths and class candidates, and replaces the
+observation's detections in one transaction (so a rerun gives the same rows).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from numpy.typing import NDArray
+from rasterio.features import geometry_mask
+from shapely.geometry import Polygon
+
+from .detect.base import PixelDetection
+from .errors import ImageReadError
+from .geo import ground_pixel_size, reproject_geometry
+from .ingest import site_mask
+from .model import Detection, Observation, Site
+from .run import map_jobs
+from .workspace import Workspace
+
+__all__ = ["DetectJob", "DetectResult", "detect_observation", "detect_site", "to_detections"]
+
+log = logging.getLogger(__name__)
+
+BERTH_DISTANCE_M = 40.0
+"""A vessel whose box comes this close to a berth line is taken to be at that berth."""
+
+
+@dataclass(frozen=True)
+class DetectJob:
+    """Everything one worker needs to detect in one observation (picklable)."""
+
+    site: Site
+    observation: Observation
+    path: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DetectResult:
+    observation: Observation
+    detections: tuple[Detection, ...]
+    cloud_fraction: float | None
+    error: str = ""
+
+
+def _read(path: str) -> tuple[NDArray[np.float32], list[str]]:
+    try:
+        with rasterio.open(path) as src:
+            return src.read(out_dtype="float32"), [d or f"band{i + 1}" for i, d in enumerate(src.descriptions)]
+    except rasterio.errors.RasterioError as exc:
+        raise ImageReadError(f"{path}: cannot read archived observation ({exc})") from exc
+
+
+def _water_mask(site: Site, obs: Observation) -> NDArray[np.bool_] | None:
+    if site.water is None:
+        return None
+    geom = reproject_geometry(site.water, "EPSG:4326", obs.grid.crs)
+    return geometry_mask([geom], out_shape=obs.grid.shape, transform=obs.grid.affine, invert=True)
+
+
+def to_detections(
+    found: Sequence[PixelDetection], site: Site, obs: Observation, detector: str, version: str
+) -> list[Detection]:
+    """Pixel detections of an observation → stored Detections (WGS84 footprints, berths, classes)."""
+    from .vessels import class_candidates
+
+    t = obs.grid.affine
+    berths = [(b.id, reproject_geometry(b.geometry, "EPSG:4326", obs.grid.crs)) for b in site.berths]
+    out = []
+    # Sort so ids are stable whatever order a detector returns its objects in.
+    for i, d in enumerate(sorted(found, key=lambda d: (round(d.row, 3), round(d.col, 3), d.kind))):
+        # Detector pixel coordinates put pixel centres on integers; the affine maps pixel corners.
+        local = Polygon([t * (c + 0.5, r + 0.5) for c, r in d.corners])
+        berth_id = None
+        if berths and d.kind == "vessel":
+            dist, bid = min((local.distance(g), bid) for bid, g in berths)
+            berth_id = bid if dist <= BERTH_DISTANCE_M else None
+        cands = class_candidates(d.length_m, d.width_m, obs.scene.resolution_m) if d.kind == "vessel" else ()
+        out.append(
+            Detection(
+                id=f"{obs.id}#{i:03d}",
+                observation_id=obs.id,
+                kind=d.kind,
+                footprint=reproject_geometry(local, obs.grid.crs, "EPSG:4326"),  # type: ignore[arg-type]
+                length_m=round(d.length_m, 2),
+                width_m=round(d.width_m, 2),
+                heading_deg=round(d.heading_deg, 1),
+                score=round(d.score, 4),
+                detector=detector,
+                detector_version=version,
+                row=round(d.row, 2),
+                col=round(d.col, 2),
+                berth_id=berth_id,
+                class_candidates=tuple(cands),
+            )
+        )
+    return out
+
+
+def detect_observation(job: DetectJob) -> DetectResult:
+    """Detect objects in one archived observation. Pure apart from reading the COG."""
+    obs, site = job.observation, job.site
+    try:
+        data, names = _read(job.path)
+    except ImageReadError as exc:
+        return DetectResult(obs, (), None, error=str(exc))
+    inside = site_mask(site, obs.grid)
+    valid = inside & np.all(np.isfinite(data), axis=0)
+    water = _water_mask(site, obs)
+    pixel = ground_pixel_size(obs.grid.crs, obs.grid.affine, obs.grid.width, obs.grid.height)
+    cloud_fraction: float | None = None
+    if obs.scene.sensor == "sar":
+        from .detect import sar
+
+        band = names.index("VV") if "VV" in names else 0
+        found = sar.detect_sar(data[band], pixel, valid=valid, water=water)
+        detector, version = sar.DETECTOR, sar.VERSION
+    else:
+        from .detect import clouds, optical
+
+        bands = {n: data[i] for i, n in enumerate(names)}
+        scl = bands.pop("SCL", None)
+        cloudy = clouds.cloud_mask(bands, scl=scl) & valid
+        n_valid = int(valid.sum())
+        cloud_fraction = round(float(cloudy.sum()) / n_valid, 6) if n_valid else None
+        found = optical.detect_optical(bands, pixel, valid=valid & ~cloudy, water=water, scl=scl)
+        detector, version = optical.DETECTOR, optical.VERSION
+    dets = to_detections(found, site, obs, detector, version)
+    return DetectResult(obs, tuple(dets), cloud_fraction)
+
+
+def detect_site(
+    ws: Workspace,
+    site_id: str,
+    *,
+    workers: int = 0,
+    scheduler: str = "",
+    progress: Callable[[int, int, str], None] | None = None,
+) -> dict[str, Any]:
+    """Detect in every observation of a site; replace each observation's detections atomically."""
+    with ws.store() as store:
+        site = store.get_site(site_id)
+        observations = store.observations(site_id)
+        jobs = [DetectJob(site, o, str(Path(ws.root) / o.path), {}) for o in observations]
+        counts: dict[str, int] = {}
+        errors: list[str] = []
+        for i, res in enumerate(map_jobs(detect_observation, jobs, workers=workers, scheduler=scheduler)):
+            if res.error:
+                errors.append(res.error)
+                log.warning(res.error)
+            else:
+                with store.transaction():
+                    store.replace_detections(res.observation, res.detections)
+                    if res.observation.scene.sensor == "optical":
+                        store.set_cloud_fraction(res.observation.id, res.cloud_fraction)
+                for d in res.detections:
+                    counts[d.kind] = counts.get(d.kind, 0) + 1
+            if progress:
+                progress(i + 1, len(jobs), res.observation.id)
+        summary = {"observations": len(jobs), "detections": counts, "errors": errors}
+        store.record_run("detect", site_id, {"workers": workers, "scheduler": scheduler}, summary)
+        store.update_extents()
+    return summary

@@ -1,0 +1,421 @@
+"""Occupancy timeline: which vessels were at a site on each observed date.
+
+Pure functions over observations and detections (``build_timeline``); the
+one function that reads a store (``load_timeline``) sits at the end.
+
+Rules, each a field of :class:`TimelineParams`:
+
+- An observation is **usable** when at least ``min_valid_fraction`` (0.5) of
+  the site has data and, for optical scenes, at most ``max_cloud_fraction``
+  (0.2) of it is cloud: a cloudier scene hides vessels, and counting it would
+  invent departures. Unusable observations are listed as skipped, with why.
+- A **date** (UTC, or shifted by ``utc_offset_hours``) seen by several
+  observations - SAR and optical, or two passes - is one date. Its vessels
+  are the union of what each observation saw, the same vessel counted once
+  (matched by berth, else by position and size).
+- **Arrivals and departures** compare each usable date with the previous
+  usable date of the same period: a vessel matched on both stayed; one only
+  on the later date arrived; one only on the earlier date left. The first
+  date of a period has none (what came before is unknown).
+- **Periods**: usable dates further apart than ``gap_days`` (45) start a new
+  observation period, so separate imaging campaigns are not read as one long
+  stretch. **Presence days** are usable dates with at least one vessel,
+  counted per period.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from ..errors import InputError
+from ..model import Detection, Observation
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+__all__ = [
+    "TimelineParams",
+    "Sighting",
+    "TimelineRow",
+    "Period",
+    "SkippedObservation",
+    "Timeline",
+    "build_timeline",
+    "is_usable",
+    "load_timeline",
+    "match_sightings",
+    "timeline_to_dict",
+]
+
+
+@dataclass(frozen=True)
+class TimelineParams:
+    """The documented knobs of the occupancy timeline."""
+
+    min_valid_fraction: float = 0.5
+    """Least fraction of the site with data for an observation to count."""
+    max_cloud_fraction: float = 0.2
+    """Most cloud over the site for an optical observation to count (unknown cloud counts as clear)."""
+    gap_days: int = 45
+    """Usable dates further apart than this start a new observation period."""
+    match_distance_m: float = 150.0
+    """Two sightings without a shared berth are the same vessel only within this distance."""
+    length_tolerance_m: float = 25.0
+    """...and only when their measured lengths differ by at most this much."""
+    utc_offset_hours: float = 0.0
+    """Shift acquisition times before taking the date (e.g. +10 for Primorsky local dates)."""
+    start: date | None = None
+    """First date kept (inclusive)."""
+    end: date | None = None
+    """Last date kept (inclusive)."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_valid_fraction <= 1 or not 0 <= self.max_cloud_fraction <= 1:
+            raise InputError("valid and cloud fractions must be in [0, 1]")
+        if self.gap_days < 1:
+            raise InputError(f"gap_days must be at least 1, got {self.gap_days}")
+        if self.start and self.end and self.start > self.end:
+            raise InputError(f"--from {self.start} is after --to {self.end}")
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One vessel on one date (one detection stands for it)."""
+
+    detection_id: str
+    observation_id: str
+    sensor: str
+    lon: float
+    lat: float
+    length_m: float
+    berth_id: str | None
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One usable date at one site."""
+
+    site_id: str
+    date: date
+    period: int
+    """Index (from 1) of the observation period holding the date."""
+    sensors: tuple[str, ...]
+    observation_ids: tuple[str, ...]
+    scene_ids: tuple[str, ...]
+    vessels: int
+    """Distinct vessels seen on the date, all sensors together."""
+    at_berth: Mapping[str, int]
+    """Berth id -> vessels at it."""
+    off_berth: int
+    """Vessels at no berth (at anchor, under way)."""
+    by_sensor: Mapping[str, int]
+    """Sensor -> vessels that sensor saw on the date (a vessel seen by both counts under each)."""
+    others: Mapping[str, int]
+    """Other object kinds (crane, ...) -> most seen by one observation of the date."""
+    arrivals: int
+    departures: int
+    arrival_berths: tuple[str, ...] = ()
+    departure_berths: tuple[str, ...] = ()
+    simulated: bool = False
+    sightings: tuple[Sighting, ...] = field(default=(), repr=False)
+
+    @property
+    def present(self) -> bool:
+        return self.vessels > 0
+
+
+@dataclass(frozen=True)
+class Period:
+    """A run of usable dates without a gap longer than ``gap_days``."""
+
+    index: int
+    start: date
+    end: date
+    dates: int
+    """Usable observation dates in the period."""
+    presence_days: int
+    """Usable dates with at least one vessel."""
+    berth_presence_days: int
+    """Usable dates with at least one vessel at a berth."""
+    arrivals: int
+    departures: int
+    max_vessels: int
+    sensors: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SkippedObservation:
+    """An observation left out of the timeline, and why."""
+
+    observation_id: str
+    date: date
+    sensor: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The occupancy timeline of one site."""
+
+    site_id: str
+    params: TimelineParams
+    rows: tuple[TimelineRow, ...]
+    periods: tuple[Period, ...]
+    skipped: tuple[SkippedObservation, ...] = ()
+    simulated: bool = False
+    site_name: str = ""
+
+    @property
+    def presence_days(self) -> int:
+        return sum(p.presence_days for p in self.periods)
+
+    def summary_lines(self) -> list[str]:
+        """One plain sentence per period, e.g. '34 presence days between 2023-08-27 and ...'."""
+        name = self.site_name or self.site_id
+        if not self.periods:
+            return [f"{name}: no usable observations."]
+        lines = []
+        for p in self.periods:
+            lines.append(
+                f"{name}, period {p.index}: {p.presence_days} presence day"
+                f"{'' if p.presence_days == 1 else 's'} between {p.start.isoformat()} and "
+                f"{p.end.isoformat()} ({p.dates} usable observation date{'' if p.dates == 1 else 's'}; "
+                f"{p.arrivals} arrivals, {p.departures} departures, at most {p.max_vessels} vessels at once; "
+                f"sensors: {', '.join(p.sensors)})."
+            )
+        return lines
+
+
+def is_usable(obs: Observation, params: TimelineParams) -> str | None:
+    """None when the observation counts for the timeline, else the reason it does not."""
+    if obs.valid_fraction < params.min_valid_fraction:
+        return f"valid fraction {obs.valid_fraction:.2f} < {params.min_valid_fraction:.2f}"
+    if (
+        obs.scene.sensor == "optical"
+        and obs.cloud_fraction is not None
+        and obs.cloud_fraction > params.max_cloud_fraction
+    ):
+        return f"cloud fraction {obs.cloud_fraction:.2f} > {params.max_cloud_fraction:.2f}"
+    return None
+
+
+def _obs_date(obs: Observation, params: TimelineParams) -> date:
+    return (obs.scene.acquired + timedelta(hours=params.utc_offset_hours)).date()
+
+
+def _distance_m(a: Sighting, b: Sighting) -> float:
+    # Equirectangular is exact enough over a port (a few km) and has no dependencies.
+    k = math.cos(math.radians((a.lat + b.lat) / 2))
+    return math.hypot((a.lon - b.lon) * 111_320.0 * k, (a.lat - b.lat) * 110_540.0)
+
+
+def match_sightings(
+    before: Sequence[Sighting], after: Sequence[Sighting], params: TimelineParams
+) -> list[tuple[int, int]]:
+    """One-to-one pairs (i, j) of the same vessel in ``before`` and ``after``.
+
+    Same vessel: lengths within ``length_tolerance_m`` and either the same
+    berth or, when either has no berth, centroids within ``match_distance_m``.
+    Among the compatible pairings the one with the least total distance wins.
+    """
+    if not before or not after:
+        return []
+    big = 1e12
+    cost = np.full((len(before), len(after)), big)
+    for i, a in enumerate(before):
+        for j, b in enumerate(after):
+            if abs(a.length_m - b.length_m) > params.length_tolerance_m:
+                continue
+            d = _distance_m(a, b)
+            if a.berth_id and b.berth_id:
+                ok = a.berth_id == b.berth_id
+            else:
+                ok = d <= params.match_distance_m
+            if ok:
+                cost[i, j] = d
+    rows, cols = linear_sum_assignment(cost)
+    return [(int(i), int(j)) for i, j in zip(rows, cols, strict=True) if cost[i, j] < big]
+
+
+def _sighting(d: Detection, obs: Observation) -> Sighting:
+    c = d.footprint.centroid
+    return Sighting(d.id, obs.id, obs.scene.sensor, c.x, c.y, d.length_m, d.berth_id)
+
+
+def _merge_date(
+    observations: Sequence[Observation], by_obs: Mapping[str, Sequence[Detection]], params: TimelineParams
+) -> list[Sighting]:
+    """Union of the vessels each observation of one date saw, each vessel once."""
+    per_obs = [
+        [_sighting(d, o) for d in by_obs.get(o.id, ()) if d.kind == "vessel"] for o in observations
+    ]
+    # Start from the observation that saw most (finest pixels on a tie): its sightings stand for the vessels.
+    order = sorted(
+        range(len(observations)),
+        key=lambda k: (-len(per_obs[k]), observations[k].scene.resolution_m, observations[k].id),
+    )
+    merged: list[Sighting] = []
+    for k in order:
+        matched = {j for _, j in match_sightings(merged, per_obs[k], params)}
+        merged += [s for j, s in enumerate(per_obs[k]) if j not in matched]
+    return merged
+
+
+def build_timeline(
+    site_id: str,
+    observations: Iterable[Observation],
+    detections: Iterable[Detection],
+    params: TimelineParams | None = None,
+    *,
+    site_name: str = "",
+) -> Timeline:
+    """The occupancy timeline of one site from its observations and their detections."""
+    params = params or TimelineParams()
+    by_obs: dict[str, list[Detection]] = defaultdict(list)
+    for d in detections:
+        by_obs[d.observation_id].append(d)
+    skipped: list[SkippedObservation] = []
+    by_date: dict[date, list[Observation]] = defaultdict(list)
+    simulated = False
+    for obs in observations:
+        if obs.site_id != site_id:
+            continue
+        day = _obs_date(obs, params)
+        if (params.start and day < params.start) or (params.end and day > params.end):
+            continue
+        simulated = simulated or obs.scene.simulated
+        reason = is_usable(obs, params)
+        if reason:
+            skipped.append(SkippedObservation(obs.id, day, obs.scene.sensor, reason))
+            continue
+        by_date[day].append(obs)
+
+    rows: list[TimelineRow] = []
+    prev: list[Sighting] = []
+    period, prev_day = 0, None
+    for day in sorted(by_date):
+        day_obs = sorted(by_date[day], key=lambda o: (o.scene.acquired, o.id))
+        sightings = _merge_date(day_obs, by_obs, params)
+        new_period = prev_day is None or (day - prev_day).days > params.gap_days
+        if new_period:
+            period += 1
+            arrived, left = [], []
+        else:
+            pairs = match_sightings(prev, sightings, params)
+            arrived = [s for j, s in enumerate(sightings) if j not in {j for _, j in pairs}]
+            left = [s for i, s in enumerate(prev) if i not in {i for i, _ in pairs}]
+        by_sensor: Counter[str] = Counter()
+        others: dict[str, int] = {}
+        for o in day_obs:
+            dets = by_obs.get(o.id, ())
+            by_sensor[o.scene.sensor] = max(
+                by_sensor[o.scene.sensor], sum(1 for d in dets if d.kind == "vessel")
+            )
+            for kind, n in Counter(d.kind for d in dets if d.kind != "vessel").items():
+                others[kind] = max(others.get(kind, 0), n)
+        at_berth = Counter(s.berth_id for s in sightings if s.berth_id)
+        rows.append(
+            TimelineRow(
+                site_id=site_id,
+                date=day,
+                period=period,
+                sensors=tuple(sorted({o.scene.sensor for o in day_obs})),
+                observation_ids=tuple(o.id for o in day_obs),
+                scene_ids=tuple(o.scene.id for o in day_obs),
+                vessels=len(sightings),
+                at_berth=dict(sorted(at_berth.items())),
+                off_berth=sum(1 for s in sightings if not s.berth_id),
+                by_sensor=dict(sorted(by_sensor.items())),
+                others=dict(sorted(others.items())),
+                arrivals=len(arrived),
+                departures=len(left),
+                arrival_berths=tuple(sorted(s.berth_id or "-" for s in arrived)),
+                departure_berths=tuple(sorted(s.berth_id or "-" for s in left)),
+                simulated=any(o.scene.simulated for o in day_obs),
+                sightings=tuple(sightings),
+            )
+        )
+        prev, prev_day = sightings, day
+    return Timeline(
+        site_id=site_id,
+        params=params,
+        rows=tuple(rows),
+        periods=_periods(rows),
+        skipped=tuple(sorted(skipped, key=lambda s: (s.date, s.observation_id))),
+        simulated=simulated,
+        site_name=site_name,
+    )
+
+
+def _periods(rows: Sequence[TimelineRow]) -> tuple[Period, ...]:
+    groups: dict[int, list[TimelineRow]] = defaultdict(list)
+    for r in rows:
+        groups[r.period].append(r)
+    return tuple(
+        Period(
+            index=k,
+            start=g[0].date,
+            end=g[-1].date,
+            dates=len(g),
+            presence_days=sum(1 for r in g if r.present),
+            berth_presence_days=sum(1 for r in g if r.at_berth),
+            arrivals=sum(r.arrivals for r in g),
+            departures=sum(r.departures for r in g),
+            max_vessels=max(r.vessels for r in g),
+            sensors=tuple(sorted({s for r in g for s in r.sensors})),
+        )
+        for k, g in sorted(groups.items())
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def timeline_to_dict(tl: Timeline, *, sightings: bool = False) -> dict[str, Any]:
+    """A JSON-ready dict: site, parameters, periods (with summary lines), rows, skipped observations."""
+    rows = []
+    for r in tl.rows:
+        d = asdict(r)
+        if not sightings:
+            d.pop("sightings")
+        rows.append(d)
+    return _jsonable(
+        {
+            "site_id": tl.site_id,
+            "site_name": tl.site_name,
+            "simulated": tl.simulated,
+            "parameters": asdict(tl.params),
+            "presence_days": tl.presence_days,
+            "summary": tl.summary_lines(),
+            "periods": [asdict(p) for p in tl.periods],
+            "rows": rows,
+            "skipped": [asdict(s) for s in tl.skipped],
+        }
+    )
+
+
+def load_timeline(store: Store, site_id: str, params: TimelineParams | None = None) -> Timeline:
+    """Read a site's observations and detections from a store and build its timeline."""
+    site = store.get_site(site_id)
+    return build_timeline(
+        site_id,
+        store.observations(site_id),
+        store.detections(site_id=site_id),
+        params,
+        site_name=site.name,
+    )

@@ -1,0 +1,129 @@
+"""Occupancy timeline: dates, merging sensors, arrivals/departures, periods."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely.geometry import box
+
+from sitewatch.analysis import TimelineParams, build_timeline, timeline_to_dict
+from sitewatch.model import Detection, Grid, Observation, SceneRef
+
+LON, LAT = 132.338, 42.880
+GRID = Grid("EPSG:32652", (10.0, 0.0, 500000.0, 0.0, -10.0, 4750000.0), 100, 100)
+
+
+def obs(
+    day: date | str,
+    sensor: str = "sar",
+    *,
+    hour: int = 1,
+    valid: float = 1.0,
+    cloud: float | None = None,
+    res: float = 10.0,
+    site: str = "dunai",
+) -> Observation:
+    d = date.fromisoformat(day) if isinstance(day, str) else day
+    t = datetime(d.year, d.month, d.day, hour, tzinfo=UTC)
+    oid = f"{site}-{d.isoformat()}-{sensor}-{hour}"
+    scene = SceneRef("simulator", "sim", oid, sensor, t, res, simulated=True)
+    return Observation(oid, site, scene, GRID, f"archive/{oid}.tif", "0" * 64, valid, cloud)
+
+
+def vessel(o: Observation, n: int, *, berth: str | None = "b1", dx_m: float = 0.0, length: float = 110.0, kind: str = "vessel") -> Detection:
+    lon = LON + dx_m / 81_500.0
+    fp = box(lon - 0.0005, LAT - 0.0001, lon + 0.0005, LAT + 0.0001)
+    return Detection(f"{o.id}-d{n}", o.id, kind, fp, length, 15.0, 90.0, 0.9, "test", "1", berth_id=berth)
+
+
+def test_arrival_and_departure_by_berth() -> None:
+    a, b, c = obs("2024-10-14"), obs("2024-10-17"), obs("2024-10-20")
+    dets = [vessel(b, 0), vessel(b, 1, berth="b2", dx_m=300)]
+    tl = build_timeline("dunai", [a, b, c], dets)
+    assert [r.vessels for r in tl.rows] == [0, 2, 0]
+    assert [(r.arrivals, r.departures) for r in tl.rows] == [(0, 0), (2, 0), (0, 2)]
+    assert tl.rows[1].at_berth == {"b1": 1, "b2": 1}
+    assert tl.rows[2].departure_berths == ("b1", "b2")
+    assert tl.presence_days == 1
+
+
+def test_same_date_seen_by_both_sensors_is_one_date() -> None:
+    s = obs("2024-10-17", "sar", hour=21)
+    o = obs("2024-10-17", "optical", hour=2, res=3.0, cloud=0.0)
+    dets = [vessel(s, 0), vessel(o, 0, length=113.0), vessel(o, 1, kind="crane", berth=None)]
+    tl = build_timeline("dunai", [s, o], dets)
+    assert len(tl.rows) == 1
+    row = tl.rows[0]
+    assert row.sensors == ("optical", "sar")
+    assert row.vessels == 1
+    assert row.by_sensor == {"optical": 1, "sar": 1}
+    assert row.others == {"crane": 1}
+
+
+def test_union_when_one_sensor_misses_a_vessel() -> None:
+    s = obs("2024-10-17", "sar")
+    o = obs("2024-10-17", "optical", res=3.0, cloud=0.1)
+    dets = [vessel(s, 0), vessel(s, 1, berth=None, dx_m=900), vessel(o, 0)]
+    tl = build_timeline("dunai", [s, o], dets)
+    assert tl.rows[0].vessels == 2 and tl.rows[0].off_berth == 1
+
+
+def test_swap_at_berth_is_arrival_and_departure() -> None:
+    a, b = obs("2024-10-17"), obs("2024-10-18")
+    tl = build_timeline("dunai", [a, b], [vessel(a, 0, length=90), vessel(b, 0, length=180)])
+    assert (tl.rows[1].arrivals, tl.rows[1].departures) == (1, 1)
+
+
+def test_unusable_observations_are_skipped_with_reason() -> None:
+    good = obs("2024-10-17")
+    cloudy = obs("2024-10-18", "optical", cloud=0.8)
+    empty = obs("2024-10-19", valid=0.1)
+    tl = build_timeline("dunai", [good, cloudy, empty], [vessel(cloudy, 0)])
+    assert [r.date.isoformat() for r in tl.rows] == ["2024-10-17"]
+    reasons = {s.observation_id: s.reason for s in tl.skipped}
+    assert "cloud" in reasons[cloudy.id] and "valid" in reasons[empty.id]
+
+
+def test_periods_split_at_gaps_and_count_presence_days() -> None:
+    first = [obs(date(2023, 8, 25) + timedelta(days=3 * i), site="rason") for i in range(20)]
+    second = [obs(date(2024, 10, 1) + timedelta(days=3 * i), site="rason") for i in range(5)]
+    dets = [vessel(o, 0) for o in first[::2]] + [vessel(second[0], 0)]
+    tl = build_timeline("rason", first + second, dets, site_name="Rason")
+    assert [p.presence_days for p in tl.periods] == [10, 1]
+    assert tl.periods[0].start == date(2023, 8, 25) and tl.periods[1].start == date(2024, 10, 1)
+    assert tl.rows[len(first)].arrivals == 0  # first date of a period: what came before is unknown
+    assert "10 presence days between 2023-08-25 and" in tl.summary_lines()[0]
+    limited = build_timeline("rason", first + second, dets, TimelineParams(end=date(2024, 1, 1)))
+    assert len(limited.periods) == 1
+
+
+def test_dict_is_json_ready() -> None:
+    import json
+
+    a = obs("2024-10-17")
+    d = timeline_to_dict(build_timeline("dunai", [a], [vessel(a, 0)]))
+    assert json.loads(json.dumps(d))["rows"][0]["date"] == "2024-10-17"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 3)), min_size=1, max_size=25))
+def test_counts_balance(days: list[tuple[int, int]]) -> None:
+    """Within a period, vessels on a date = vessels on the first date + arrivals - departures."""
+    start = date(2024, 1, 1)
+    seen: dict[int, int] = dict(days)
+    observations, dets = [], []
+    for d, n in sorted(seen.items()):
+        o = obs(start + timedelta(days=d))
+        observations.append(o)
+        dets += [vessel(o, k, berth=f"b{k}") for k in range(n)]
+    tl = build_timeline("dunai", observations, dets, TimelineParams(gap_days=10))
+    for p in tl.periods:
+        rows = [r for r in tl.rows if r.period == p.index]
+        total = rows[0].vessels
+        for r in rows[1:]:
+            total += r.arrivals - r.departures
+            assert total == r.vessels
+        assert p.presence_days == sum(1 for r in rows if r.vessels)
+    assert sum(p.dates for p in tl.periods) == len(seen)

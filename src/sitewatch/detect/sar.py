@@ -77,8 +77,11 @@ class SarParams:
     otherwise intensity."""
     k_seed: float = 6.0
     """Seed threshold: ``mu + k_seed * sigma`` of the block's background ring."""
-    k_grow: float = 2.5
+    k_grow: float = 3.0
     """Growth threshold (hysteresis), lower than the seed one, for the vessel's extent."""
+    seed_floor_db: float = 10.0
+    """A seed is also at least this far above the background mean: heavy-tailed or quantised
+    clutter (8-bit renderings whose sea is mostly 0) makes ``sigma`` alone unreliable."""
     block_m: float = 80.0
     """Side of the blocks over which one threshold holds (at least 1, at most 16 pixels)."""
     guard_m: float = 150.0
@@ -101,6 +104,8 @@ class SarParams:
     """Largest length/width ratio; thinner objects are quay walls and range sidelobe streaks."""
     min_pixels: int = 3
     """Smallest component, in pixels, whatever the pixel size."""
+    min_area_m2: float = 100.0
+    """Smallest component area (more pixels than ``min_pixels`` at fine resolution)."""
     berth_margin_m: float = 30.0
     """A given water mask is widened by this much so ships alongside a quay stay in it."""
     derive_water: bool = True
@@ -348,7 +353,8 @@ def _thresholds(
     if cn.sum() == 0:  # every block censored (tiny chip filled by a ship): uncensored image stats
         c1, c2, cn = s1, s2, n
     mu, sd, _ = _ring_stats(c1, c2, cn, g, r, min_n)
-    return mu + p.k_seed * sd, mu + p.k_grow * sd, mu
+    seed = np.maximum(mu + p.k_seed * sd, mu * 10.0 ** (p.seed_floor_db / 10.0))
+    return seed, mu + p.k_grow * sd, mu
 
 
 # ---------------------------------------------------------------- components
@@ -418,22 +424,28 @@ def _window(
         lab, nl = ndimage.label(kept, np.ones((3, 3), bool))
     if nl == 0:
         return []
-    idx = np.arange(1, nl + 1)
-    m = measure_components(lab, idx, pxy)
-    peak_rel = ndimage.maximum(xs / ts, lab, idx)
     gpx = math.sqrt(pxy[0] * pxy[1])
-    length, width = m["length_m"], m["width_m"]
-    ok = (
-        (m["area_px"] >= p.min_pixels)
-        & (length >= p.min_length_m)
-        & (length <= p.max_length_m)
-        & (width <= p.max_width_m)
-        & (length <= p.max_elongation * np.maximum(width, gpx))
-    )
-    # Components cut by the window edge are whole in a neighbouring window only if the
-    # window was too small; the padding makes that impossible, so no edge test is needed.
-    if not ok.any():
+    m, ok = _measure(lab, nl, pxy, p)
+    if not ok.all():
+        # A hull joined to sidelobe streaks or a wake fails the shape test as a whole;
+        # its seed pixels alone (the brightest part: the hull) get a second chance.
+        bad = np.flatnonzero(~ok) + 1
+        lab2, nl2 = ndimage.label(seed & np.isin(lab, bad), np.ones((3, 3), bool))
+        if nl2:
+            m2, ok2 = _measure(lab2, nl2, pxy, p)
+            m = {k: np.concatenate([m[k][ok], m2[k][ok2]]) for k in m}
+            lab_off = nl
+            lab = np.where(lab2 > 0, lab2 + lab_off, np.where(np.isin(lab, bad), 0, lab))
+            ids = np.concatenate([np.flatnonzero(ok) + 1, np.flatnonzero(ok2) + 1 + lab_off])
+        else:
+            m = {k: v[ok] for k, v in m.items()}
+            ids = np.flatnonzero(ok) + 1
+    else:
+        ids = np.arange(1, nl + 1)
+    if ids.size == 0:
         return []
+    peak_rel = ndimage.maximum(xs / ts, lab, ids)
+    ok = np.ones(ids.size, bool)
     sel = {k: v[ok] for k, v in m.items()}
     sel["length_m"], sel["width_m"] = correct_size(sel["length_m"], sel["width_m"], gpx, p.psf_m)
     sel["row"] = sel["row"] + r0
@@ -441,6 +453,21 @@ def _window(
     sel["corners"] = sel["corners"] + np.array([c0, r0], dtype=np.float64)
     score = np.clip(0.5 + 0.5 * np.log10(np.maximum(peak_rel[ok], 1e-12)) / 2.0, 0.0, 1.0)
     return detections_from_measurements(sel, score)
+
+
+def _measure(lab: NDArray[np.integer], nl: int, pxy: tuple[float, float], p: SarParams) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.bool_]]:
+    """Oriented boxes of labels 1..nl and whether each passes the vessel shape tests."""
+    m = measure_components(lab, np.arange(1, nl + 1), pxy)
+    gpx = math.sqrt(pxy[0] * pxy[1])
+    length, width = m["length_m"], m["width_m"]
+    ok = (
+        (m["area_px"] >= max(p.min_pixels, p.min_area_m2 / (pxy[0] * pxy[1])))
+        & (length >= p.min_length_m)
+        & (length <= p.max_length_m)
+        & (width <= p.max_width_m)
+        & (length <= p.max_elongation * np.maximum(width, gpx))
+    )
+    return m, ok
 
 
 def _hit_blocks(x: NDArray[np.float32], use: NDArray[np.bool_] | None, t: NDArray[np.float32], b: int, workers: int) -> NDArray[np.bool_]:

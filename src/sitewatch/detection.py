@@ -82,7 +82,7 @@ def to_detections(
     # Sort so ids are stable whatever order a detector returns its objects in.
     for i, d in enumerate(sorted(found, key=lambda d: (round(d.row, 3), round(d.col, 3), d.kind))):
         # Detector pixel coordinates put pixel centres on integers; the affine maps pixel corners.
-        local = Polygon([t * (c + 0.5, r + 0.5) for c, r in d.corners])
+        local = Polygon([t @ (c + 0.5, r + 0.5) for c, r in d.corners])
         berth_id = None
         if berths and d.kind == "vessel":
             dist, bid = min((local.distance(g), bid) for bid, g in berths)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
+import shapely
 from affine import Affine
 from pyproj import CRS, Transformer
 from shapely import Polygon
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform as shapely_transform
 
 __all__ = [
     "ground_pixel_size",
@@ -29,7 +29,7 @@ def reproject_geometry(geom: BaseGeometry, src: str, dst: str) -> BaseGeometry:
     if CRS.from_user_input(src) == CRS.from_user_input(dst):
         return geom
     t = _transformer(str(src), str(dst))
-    return shapely_transform(t.transform, geom)
+    return shapely.transform(geom, t.transform, interleaved=False)
 
 
 def utm_crs_for(lon: float, lat: float) -> str:
@@ -51,7 +51,7 @@ def ground_pixel_size(crs: str | None, transform: Affine, width: int, height: in
     if not crs:
         return px, py
     c = CRS.from_user_input(crs)
-    cx, cy = transform * (width / 2, height / 2)
+    cx, cy = transform @ (width / 2, height / 2)
     if c.is_geographic:
         lat = math.radians(cy)
         m_per_deg_lat = 111_132.92 - 559.82 * math.cos(2 * lat) + 1.175 * math.cos(4 * lat)
@@ -71,4 +71,4 @@ def ground_pixel_size(crs: str | None, transform: Affine, width: int, height: in
 
 def pixel_corners_to_polygon(corners: list[tuple[float, float]] | tuple[tuple[float, float], ...], transform: Affine) -> Polygon:
     """Map (col, row) pixel corners through an affine transform to a polygon in the raster's CRS."""
-    return Polygon([transform * (c, r) for c, r in corners])
+    return Polygon([transform @ (c, r) for c, r in corners])

@@ -305,8 +305,8 @@ def write_observation(
 
 def _grid_box(grid: Grid) -> Any:
     t = grid.affine
-    x0, y0 = t * (0, 0)
-    x1, y1 = t * (grid.width, grid.height)
+    x0, y0 = t @ (0, 0)
+    x1, y1 = t @ (grid.width, grid.height)
     return box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
 

@@ -1,0 +1,39 @@
+"""Settings: precedence, validation, and every setting documented in the README."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sitewatch.config import SETTINGS, load_settings
+from sitewatch.errors import ConfigError
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def test_precedence_flag_env_file_default(tmp_path: Path) -> None:
+    (tmp_path / "sitewatch.toml").write_text("[settings]\nworkers = 3\nsar_pfa = 1e-5\n")
+    got = load_settings(tmp_path, flags={"workers": 5}, env={"SITEWATCH_SAR_PFA": "1e-7", "SITEWATCH_WORKERS": "4"})
+    assert got["workers"] == 5
+    assert got["sar_pfa"] == 1e-7
+    got = load_settings(tmp_path, env={})
+    assert got["workers"] == 3 and got["catalog"] == "earth-search"
+
+
+def test_unknown_or_bad_settings_are_named(tmp_path: Path) -> None:
+    (tmp_path / "sitewatch.toml").write_text("[settings]\nwrokers = 3\n")
+    with pytest.raises(ConfigError, match="wrokers"):
+        load_settings(tmp_path, env={})
+    (tmp_path / "sitewatch.toml").write_text("[settings]\nworkers = 'many'\n")
+    with pytest.raises(ConfigError, match="workers"):
+        load_settings(tmp_path, env={})
+    (tmp_path / "sitewatch.toml").write_text("[settings\n")
+    with pytest.raises(ConfigError, match="sitewatch.toml"):
+        load_settings(tmp_path, env={})
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    text = README.read_text()
+    missing = [s.name for s in SETTINGS if f"`{s.name}`" not in text or s.env not in text]
+    assert not missing, f"README lacks settings: {missing}"

@@ -1,0 +1,94 @@
+"""Sites: the built-in gazetteer, GeoJSON/KML in and out, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from shapely.geometry import LineString, box
+
+from sitewatch.cli import main
+from sitewatch.errors import InputError
+from sitewatch.model import Berth, Site
+from sitewatch.sites import (
+    builtin_sites,
+    site_from_bbox,
+    sites_from_geojson,
+    sites_to_geojson,
+    sites_to_kml,
+)
+from sitewatch.testing import bboxes
+
+
+def test_builtin_gazetteer_has_the_story_places_with_sources() -> None:
+    sites = builtin_sites()
+    for sid in ("dunai", "rason", "chongjin", "hungnam", "musudan-ri", "vladivostok", "ussuriysk", "khabarovsk"):
+        assert sites[sid].resolved
+        assert "gazetteer" in sites[sid].coord_source
+    dunai = sites["dunai"].geometry
+    assert dunai is not None and dunai.contains(box(132.337, 42.879, 132.339, 42.881))
+    unresolved = {s.id for s in sites.values() if not s.resolved}
+    assert {"lifarevka", "sergeyevka-133e", "sergeyevka-131e"} <= unresolved
+    assert sites["lifarevka"].geometry is None  # not invented
+    assert "UNRESOLVED" in sites["lifarevka"].note
+
+
+def test_geojson_round_trip_with_berths_and_water() -> None:
+    site = Site(
+        id="pier",
+        name="Pier",
+        kind="port",
+        geometry=box(132.0, 42.0, 132.1, 42.1),
+        berths=(Berth("b1", LineString([(132.01, 42.05), (132.02, 42.05)]), "north quay"),),
+        water=box(132.0, 42.0, 132.1, 42.04),
+        coord_source="drawn on imagery",
+    )
+    back = sites_from_geojson(json.loads(json.dumps(sites_to_geojson([site]))))
+    assert back == [site]
+
+
+def test_kml_is_well_formed() -> None:
+    kml = sites_to_kml(builtin_sites().values())
+    root = ET.fromstring(kml)
+    placemarks = root.findall(".//{http://www.opengis.net/kml/2.2}Placemark")
+    assert len(placemarks) == sum(1 for s in builtin_sites().values() if s.geometry is not None)
+
+
+def test_swapped_axes_are_named() -> None:
+    bad = {"type": "Feature", "properties": {"id": "x"}, "geometry": box(42.0, 132.0, 42.1, 132.1).__geo_interface__}
+    with pytest.raises(InputError, match="swap"):
+        sites_from_geojson(bad)
+
+
+@given(bboxes())
+def test_bbox_sites_are_valid(bbox: tuple[float, float, float, float]) -> None:
+    site = site_from_bbox("b", bbox)
+    assert site.geometry is not None and site.geometry.bounds == pytest.approx(bbox)
+    assert 32601 <= site.utm_epsg() <= 32760
+
+
+def test_cli_sites_add_list_export_import(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    assert runner.invoke(main, ["init", ws]).exit_code == 0
+    r = runner.invoke(main, ["sites", "add", "harbour", "--bbox", "132.3,42.8,132.4,42.9", "--name", "Harbour", "-w", ws])
+    assert r.exit_code == 0, r.output
+    assert runner.invoke(main, ["sites", "add", "dunai", "--builtin", "-w", ws]).exit_code == 0
+    r = runner.invoke(main, ["sites", "list", "--json", "-w", ws])
+    assert {f["properties"]["id"] for f in json.loads(r.output)["features"]} == {"harbour", "dunai"}
+    out = tmp_path / "sites.geojson"
+    assert runner.invoke(main, ["sites", "export", str(out), "-w", ws]).exit_code == 0
+    assert runner.invoke(main, ["sites", "export", str(tmp_path / "s.kml"), "-w", ws]).exit_code == 0
+    ET.parse(tmp_path / "s.kml")
+    ws2 = str(tmp_path / "ws2")
+    runner.invoke(main, ["init", ws2])
+    r = runner.invoke(main, ["sites", "import", str(out), "-w", ws2])
+    assert r.exit_code == 0 and "2 site(s)" in r.output
+    r = runner.invoke(main, ["sites", "add", "x", "--bbox", "1,2,3", "-w", ws])
+    assert r.exit_code != 0 and "W,S,E,N" in r.output
+    r = runner.invoke(main, ["sites", "show", "nowhere", "-w", ws])
+    assert r.exit_code != 0 and "sitewatch sites add nowhere" in r.output

@@ -1,0 +1,139 @@
+"""The workspace store: a valid GeoPackage, transactional, idempotent writes, migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from shapely.geometry import LineString, Point, box
+
+from sitewatch.errors import StoreError
+from sitewatch.model import Berth, Detection, Grid, Observation, SceneRef, Site
+from sitewatch.sites import builtin_sites
+from sitewatch.store import Store
+from sitewatch.store.gpkg import from_gpkg_blob, to_gpkg_blob
+from sitewatch.store.schema import SCHEMA_VERSION
+from sitewatch.workspace import init_workspace, open_workspace
+
+
+def _obs(site_id: str = "dunai", item: str = "scene-1") -> Observation:
+    scene = SceneRef(
+        provider="local",
+        collection="test",
+        item_id=item,
+        sensor="sar",
+        acquired=datetime(2024, 10, 17, 9, 30, tzinfo=UTC),
+        resolution_m=10.0,
+        footprint=box(132.3, 42.8, 132.4, 42.9),
+    )
+    return Observation(
+        id=f"{site_id}/{item}",
+        site_id=site_id,
+        scene=scene,
+        grid=Grid("EPSG:32653", (10.0, 0.0, 5e5, 0.0, -10.0, 4.7e6), 10, 10),
+        path="archive/x.tif",
+        sha256="0" * 64,
+        valid_fraction=1.0,
+    )
+
+
+def _det(obs: Observation, i: int) -> Detection:
+    return Detection(
+        id=f"{obs.id}#{i}",
+        observation_id=obs.id,
+        kind="vessel",
+        footprint=box(132.33 + i * 0.001, 42.88, 132.3305 + i * 0.001, 42.881),
+        length_m=110.0,
+        width_m=15.0,
+        heading_deg=30.0,
+        score=5.0,
+        detector="test",
+        detector_version="1",
+    )
+
+
+def test_gpkg_blob_round_trip() -> None:
+    for g in (Point(1, 2), box(0, 0, 1, 1), LineString([(0, 0), (1, 1)])):
+        assert from_gpkg_blob(to_gpkg_blob(g)).equals(g)
+    assert to_gpkg_blob(None) is None
+
+
+def test_workspace_is_a_geopackage_gdal_reads(tmp_path: Path) -> None:
+    pyogrio = pytest.importorskip("pyogrio")
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        site = builtin_sites()["dunai"]
+        site = Site(**{**site.__dict__, "berths": (Berth("pier-1", LineString([(132.33, 42.87), (132.34, 42.87)])),)})
+        store.put_site(site)
+        obs = _obs()
+        store.put_observation(obs, footprint=box(132.3, 42.8, 132.4, 42.9))
+        store.replace_detections(obs, [_det(obs, i) for i in range(3)])
+        store.update_extents()
+    layers = {name for name, _ in pyogrio.list_layers(ws.db_path)}
+    assert {"sites", "berths", "scenes", "observations", "detections"} <= layers
+    info = pyogrio.read_info(ws.db_path, layer="detections")
+    assert info["features"] == 3
+    assert info["crs"] == "EPSG:4326"
+    assert info["driver"] == "GPKG"
+    assert pyogrio.read_info(ws.db_path, layer="berths")["features"] == 1
+    with sqlite3.connect(ws.db_path) as db:
+        assert db.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47
+
+
+def test_rewrites_do_not_duplicate(tmp_path: Path) -> None:
+    with Store(tmp_path / "db.gpkg") as store:
+        obs = _obs()
+        for _ in range(3):
+            store.put_site(builtin_sites()["dunai"])
+            store.put_observation(obs)
+            store.replace_detections(obs, [_det(obs, i) for i in range(4)])
+        assert store.counts()["observations"] == 1
+        assert store.counts()["detections"] == 4
+        assert store.counts()["sites"] == 1
+        store.replace_detections(obs, [_det(obs, 0)])
+        assert [d.id for d in store.detections(site_id="dunai")] == ["dunai/scene-1#0"]
+
+
+def test_interrupted_transaction_leaves_no_half_rows(tmp_path: Path) -> None:
+    with Store(tmp_path / "db.gpkg") as store:
+        obs = _obs()
+        store.put_observation(obs)
+        store.replace_detections(obs, [_det(obs, 0), _det(obs, 1)])
+        with pytest.raises(RuntimeError), store.transaction():
+            store.replace_detections(obs, [_det(obs, 5)])
+            raise RuntimeError("killed half-way")
+        assert [d.id for d in store.detections()] == ["dunai/scene-1#0", "dunai/scene-1#1"]
+
+
+def test_schema_version_and_newer_database_refused(tmp_path: Path) -> None:
+    path = tmp_path / "db.gpkg"
+    with Store(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE sitewatch_meta SET value = '999' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="newer"):
+        Store(path)
+
+
+def test_not_a_workspace_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="sitewatch init"):
+        open_workspace(tmp_path)
+
+
+def test_not_a_database(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.gpkg"
+    bad.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(StoreError, match="bad.gpkg"):
+        Store(bad)
+
+
+def test_observation_round_trip(tmp_path: Path) -> None:
+    with Store(tmp_path / "db.gpkg") as store:
+        obs = _obs()
+        store.put_observation(obs)
+        back = store.get_observation(obs.id)
+        assert back.grid == obs.grid
+        assert back.scene.acquired == obs.scene.acquired
+        assert back.scene.id == obs.scene.id

@@ -1,0 +1,1 @@
+"""Imagery sources: STAC catalogues, local files, the simulator."""

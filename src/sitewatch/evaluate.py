@@ -1,0 +1,347 @@
+"""Evaluation against ground truth: detections of simulated scenes vs the simulator's truth.
+
+Per observation, the truth vessels that are visible (``visible`` true: not
+hidden by cloud) are matched one-to-one with the detections of the same kind
+(Hungarian assignment on centroid distance, scipy's
+``linear_sum_assignment``). A pair counts only when the detection's centroid
+lies inside the truth rectangle grown by one pixel of the scene, so a
+detection beside a ship is not a hit. From the matches: precision, recall,
+F1, and the length error of matched ships longer than ``long_ship_m`` (80 m),
+overall, per sensor and per site.
+
+The pure part is :func:`evaluate_observation`; :func:`evaluate_workspace`
+reads the truth files the ingest copied next to each COG and records the
+figures in the store (a ``runs`` row of stage ``eval``) so the report shows
+them without recomputing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pyproj import CRS
+from scipy.optimize import linear_sum_assignment
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+
+from .errors import InputError
+from .geo import reproject_geometry, utm_crs_for
+from .model import Detection, Observation
+
+if TYPE_CHECKING:
+    from .store import Store
+    from .workspace import Workspace
+
+__all__ = [
+    "EvalParams",
+    "Scores",
+    "ObservationEval",
+    "Evaluation",
+    "evaluate_observation",
+    "evaluate_workspace",
+    "latest_evaluation",
+    "read_truth",
+    "scores_from",
+]
+
+
+@dataclass(frozen=True)
+class EvalParams:
+    """How detections are compared with the truth."""
+
+    kind: str = "vessel"
+    """Object kind evaluated."""
+    buffer_pixels: float = 1.0
+    """Truth rectangles grow by this many pixels of the scene before the centroid test."""
+    long_ship_m: float = 80.0
+    """Length errors are summarised for truth ships longer than this."""
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A truth object matched with a detection."""
+
+    truth_id: str
+    detection_id: str
+    truth_length_m: float
+    length_m: float
+    distance_m: float
+    truth_class: str = ""
+    class_in_candidates: bool | None = None
+    """Whether the truth class is among the detection's class candidates (None: no truth class)."""
+
+
+@dataclass(frozen=True)
+class ObservationEval:
+    """Matches in one observation."""
+
+    observation_id: str
+    site_id: str
+    scene_id: str
+    sensor: str
+    acquired: str
+    resolution_m: float
+    tp: int
+    fp: int
+    fn: int
+    pairs: tuple[Pair, ...] = ()
+    missed: tuple[str, ...] = ()
+    """Truth ids no detection matched."""
+    false_alarms: tuple[str, ...] = ()
+    """Detection ids no truth matched."""
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Detection scores over a set of observations."""
+
+    observations: int
+    tp: int
+    fp: int
+    fn: int
+    precision: float
+    recall: float
+    f1: float
+    long_ships: int
+    """Matched truth ships longer than the threshold (the length figures are over these)."""
+    length_mae_m: float | None
+    length_bias_m: float | None
+    """Mean of detected minus true length: positive when ships are measured too long."""
+    class_in_candidates: float | None = None
+    """Share of matched ships whose true class is among their class candidates."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The evaluation of a workspace (or some of its sites)."""
+
+    params: EvalParams
+    overall: Scores
+    by_sensor: Mapping[str, Scores]
+    by_site: Mapping[str, Scores]
+    observations: tuple[ObservationEval, ...]
+    skipped: tuple[tuple[str, str], ...] = field(default=())
+    """(observation id, reason) for observations with no usable truth."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready figures (also what is recorded in the store)."""
+        return {
+            "params": asdict(self.params),
+            "overall": asdict(self.overall),
+            "by_sensor": {k: asdict(v) for k, v in self.by_sensor.items()},
+            "by_site": {k: asdict(v) for k, v in self.by_site.items()},
+            "observations": [
+                {k: v for k, v in asdict(o).items() if k != "pairs"}
+                | {"length_errors_m": [round(p.length_m - p.truth_length_m, 2) for p in o.pairs]}
+                for o in self.observations
+            ],
+            "skipped": [list(s) for s in self.skipped],
+        }
+
+
+def read_truth(path: Path) -> dict[str, Any]:
+    """Read a simulator truth GeoJSON FeatureCollection, or an InputError naming the file."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read the ground truth ({exc})") from exc
+    if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
+        raise InputError(f"{path}: ground truth must be a GeoJSON FeatureCollection")
+    return data
+
+
+def _metric_crs(obs: Observation) -> str:
+    crs = CRS.from_user_input(obs.grid.crs)
+    if crs.is_projected:
+        return obs.grid.crs
+    x, y = obs.grid.affine * (obs.grid.width / 2, obs.grid.height / 2)
+    return utm_crs_for(x, y)
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in ("false", "0", "no", "")
+    return value is None or bool(value)
+
+
+def _class_hit(truth_class: str, detection: Detection) -> bool | None:
+    if not truth_class:
+        return None
+    words = [w for w in truth_class.lower().replace("/", " ").replace("-", " ").split() if len(w) > 2]
+    names = [c.name.lower() for c in detection.class_candidates]
+    return any(all(w in n for w in words[:1]) for n in names) if words else None
+
+
+def evaluate_observation(
+    obs: Observation,
+    detections: Sequence[Detection],
+    truth: Mapping[str, Any],
+    params: EvalParams | None = None,
+) -> ObservationEval:
+    """Match one observation's detections with its truth, one-to-one."""
+    params = params or EvalParams()
+    crs = _metric_crs(obs)
+    a, b, c, d, e, f = obs.grid.transform
+    x0, y0 = c, f
+    x1, y1 = a * obs.grid.width + b * obs.grid.height + c, d * obs.grid.width + e * obs.grid.height + f
+    minx, maxx, miny, maxy = min(x0, x1), max(x0, x1), min(y0, y1), max(y0, y1)
+    grid_is_metric = crs == obs.grid.crs
+    buffer_m = params.buffer_pixels * obs.scene.resolution_m
+
+    truths: list[tuple[str, BaseGeometry, float, str]] = []
+    for i, feat in enumerate(truth.get("features", [])):
+        props = feat.get("properties") or {}
+        if props.get("kind", "vessel") != params.kind or not _truthy(props.get("visible", True)):
+            continue
+        geom = reproject_geometry(shape(feat["geometry"]), "EPSG:4326", crs)
+        cx, cy = geom.centroid.x, geom.centroid.y
+        if grid_is_metric and not (minx <= cx <= maxx and miny <= cy <= maxy):
+            continue  # outside this cut of the scene
+        truths.append(
+            (str(props.get("id", i)), geom, float(props.get("length_m") or 0.0), str(props.get("class") or ""))
+        )
+    dets = [dd for dd in detections if dd.kind == params.kind]
+    centroids = [reproject_geometry(dd.footprint.centroid, "EPSG:4326", crs) for dd in dets]
+
+    big = 1e12
+    cost = np.full((len(truths), len(dets)), big)
+    for i, (_, geom, _, _) in enumerate(truths):
+        grown = geom.buffer(buffer_m)
+        for j, pt in enumerate(centroids):
+            if grown.contains(pt):
+                cost[i, j] = geom.centroid.distance(pt)
+    pairs: list[Pair] = []
+    if truths and dets:
+        rows, cols = linear_sum_assignment(cost)
+        for i, j in zip(rows, cols, strict=True):
+            if cost[i, j] < big:
+                tid, _, tlen, tclass = truths[i]
+                pairs.append(
+                    Pair(tid, dets[j].id, tlen, dets[j].length_m, round(float(cost[i, j]), 2), tclass,
+                         _class_hit(tclass, dets[j]))
+                )
+    hit_t = {p.truth_id for p in pairs}
+    hit_d = {p.detection_id for p in pairs}
+    return ObservationEval(
+        observation_id=obs.id,
+        site_id=obs.site_id,
+        scene_id=obs.scene.id,
+        sensor=obs.scene.sensor,
+        acquired=obs.scene.acquired.isoformat(),
+        resolution_m=obs.scene.resolution_m,
+        tp=len(pairs),
+        fp=len(dets) - len(pairs),
+        fn=len(truths) - len(pairs),
+        pairs=tuple(pairs),
+        missed=tuple(t[0] for t in truths if t[0] not in hit_t),
+        false_alarms=tuple(dd.id for dd in dets if dd.id not in hit_d),
+    )
+
+
+def scores_from(evals: Iterable[ObservationEval], long_ship_m: float = 80.0) -> Scores:
+    """Precision, recall, F1 and length error over some observation evaluations.
+
+    With nothing detected precision is 1 (nothing claimed wrongly); with
+    nothing to find recall is 1.
+    """
+    evals = list(evals)
+    tp, fp, fn = (sum(getattr(e, k) for e in evals) for k in ("tp", "fp", "fn"))
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    errors = [p.length_m - p.truth_length_m for e in evals for p in e.pairs if p.truth_length_m > long_ship_m]
+    hits = [p.class_in_candidates for e in evals for p in e.pairs if p.class_in_candidates is not None]
+    return Scores(
+        observations=len(evals),
+        tp=tp,
+        fp=fp,
+        fn=fn,
+        precision=round(precision, 4),
+        recall=round(recall, 4),
+        f1=round(f1, 4),
+        long_ships=len(errors),
+        length_mae_m=round(sum(abs(x) for x in errors) / len(errors), 2) if errors else None,
+        length_bias_m=round(sum(errors) / len(errors), 2) if errors else None,
+        class_in_candidates=round(sum(hits) / len(hits), 4) if hits else None,
+    )
+
+
+def _group(evals: Sequence[ObservationEval], key: str, long_ship_m: float) -> dict[str, Scores]:
+    groups: dict[str, list[ObservationEval]] = defaultdict(list)
+    for e in evals:
+        groups[getattr(e, key)].append(e)
+    return {k: scores_from(v, long_ship_m) for k, v in sorted(groups.items())}
+
+
+def evaluate_workspace(
+    ws: Workspace,
+    site_ids: Sequence[str] | None = None,
+    params: EvalParams | None = None,
+    *,
+    record: bool = True,
+) -> Evaluation:
+    """Evaluate every simulated observation of the workspace (or of ``site_ids``) against its truth.
+
+    Observations without a truth file (real imagery) are skipped and listed.
+    With ``record`` the figures are written to the store as an ``eval`` run.
+    """
+    params = params or EvalParams()
+    store = ws.store()
+    try:
+        wanted = list(site_ids) if site_ids else [s.id for s in store.sites()]
+        for sid in wanted:
+            store.get_site(sid)  # an unknown site is an error that names the known ones
+        evals: list[ObservationEval] = []
+        skipped: list[tuple[str, str]] = []
+        for sid in wanted:
+            dets_by_obs: dict[str, list[Detection]] = defaultdict(list)
+            for det in store.detections(site_id=sid):
+                dets_by_obs[det.observation_id].append(det)
+            for obs in store.observations(sid):
+                rel = obs.provenance.get("truth")
+                if not rel:
+                    skipped.append((obs.id, "no ground truth (not a simulated scene)"))
+                    continue
+                path = Path(rel) if Path(rel).is_absolute() else ws.root / rel
+                if not path.exists():
+                    skipped.append((obs.id, f"truth file missing: {rel}"))
+                    continue
+                evals.append(evaluate_observation(obs, dets_by_obs.get(obs.id, []), read_truth(path), params))
+        result = Evaluation(
+            params=params,
+            overall=scores_from(evals, params.long_ship_m),
+            by_sensor=_group(evals, "sensor", params.long_ship_m),
+            by_site=_group(evals, "site_id", params.long_ship_m),
+            observations=tuple(evals),
+            skipped=tuple(skipped),
+        )
+        if record:
+            store.record_run(
+                "eval",
+                ",".join(site_ids) if site_ids else None,
+                asdict(params) | {"sites": wanted},
+                result.to_dict(),
+            )
+        return result
+    finally:
+        store.close()
+
+
+def latest_evaluation(store: Store) -> dict[str, Any] | None:
+    """The most recent recorded ``eval`` run: its summary plus ``version`` and ``finished``, or None."""
+    rows = store.execute(
+        "SELECT summary, version, finished, site_id FROM runs WHERE stage = 'eval' ORDER BY run_id DESC LIMIT 1"
+    )
+    if not rows or not rows[0]["summary"]:
+        return None
+    summary: dict[str, Any] = json.loads(rows[0]["summary"])
+    summary["version"] = rows[0]["version"]
+    summary["finished"] = rows[0]["finished"]
+    summary["site_id"] = rows[0]["site_id"]
+    return summary

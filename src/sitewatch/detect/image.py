@@ -1,0 +1,275 @@
+"""Detect vessels in any image file and write them as GeoJSON (``sitewatch detect-image``).
+
+Reading: anything GDAL reads (GeoTIFF with a CRS and transform, with GCPs
+only as raw Sentinel-1 GRD measurement TIFFs, or with none; PNG/JPEG chips).
+Georeferenced images give their ground pixel size through
+:func:`sitewatch.geo.ground_pixel_size`; images without a georeference need
+``pixel_size``. Multi-band SAR images are read as the mean intensity of
+their bands (an R=G=B rendering gives its grey; a VH+VV pair half the span).
+
+Output: a GeoJSON FeatureCollection, one Feature per vessel with the oriented
+box as geometry (in the image's CRS; in pixel coordinates ``x = col``,
+``y = row``, pixel centres at integers, when the image has no georeference)
+and properties ``row``, ``col``, ``length_m``, ``width_m``, ``heading_deg``,
+``score``. A top-level ``crs`` member names the CRS when it is not WGS84 and a
+``sitewatch`` member records the input, sensor, pixel size and detector.
+
+Sensors plug in at :data:`SENSOR_RUNNERS`: a runner takes the opened image
+and returns pixel detections. ``optical`` is served by
+``sitewatch.detect.optical.detect_optical`` when that module is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from affine import Affine
+from numpy.typing import NDArray
+
+from ..errors import ImageReadError, InputError
+from ..geo import ground_pixel_size
+from .base import PixelDetection
+from .sar import DETECTOR, VERSION, SarParams, detect_sar
+from .tiling import detect_sar_tiled
+
+__all__ = [
+    "ImageInfo",
+    "open_image_info",
+    "detect_image",
+    "detections_to_geojson",
+    "write_geojson",
+    "SENSOR_RUNNERS",
+    "TILE_ABOVE_PIXELS",
+]
+
+TILE_ABOVE_PIXELS = 64_000_000
+"""Images with more pixels than this are processed in tiles (bounded memory)."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What detect-image needs to know about an input image."""
+
+    path: Path
+    width: int
+    height: int
+    count: int
+    crs: str | None
+    """CRS of ``transform`` (None: no CRS known)."""
+    transform: Affine | None
+    """Pixel corner (col, row) → CRS coordinates; None when the image has no georeference."""
+    pixel_size: tuple[float, float]
+    """Ground pixel size (x, y) in metres."""
+    nodata: float | None
+    approximate: bool = False
+    """The transform is fitted to GCPs (raw SAR products): coordinates are approximate."""
+
+
+def open_image_info(path: str | Path, pixel_size: float | None = None) -> ImageInfo:
+    """Read an image's size and georeference; raise a clear error for unusable input."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+    from rasterio.transform import from_gcps
+
+    p = Path(path)
+    if not p.exists():
+        raise ImageReadError(f"{p}: no such file")
+    if p.is_dir():
+        raise ImageReadError(f"{p}: is a folder, not an image")
+    if pixel_size is not None and not (pixel_size > 0 and math.isfinite(pixel_size)):
+        raise InputError(f"--pixel-size must be a positive number of metres, got {pixel_size}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(p) as ds:
+                crs = ds.crs.to_string() if ds.crs else None
+                transform: Affine | None = ds.transform
+                approximate = False
+                gcps, gcp_crs = ds.gcps
+                if ds.transform.is_identity and gcps:
+                    transform, crs, approximate = from_gcps(gcps), (gcp_crs.to_string() if gcp_crs else None), True
+                elif ds.transform.is_identity and crs is None:
+                    transform = None
+                info = dict(width=ds.width, height=ds.height, count=ds.count, nodata=ds.nodata)
+    except RasterioIOError as exc:
+        raise ImageReadError(f"{p}: not a readable image ({exc})") from exc
+    if transform is None:
+        if pixel_size is None:
+            raise InputError(f"{p}: the image has no georeference; pass --pixel-size METRES")
+        pxy = (float(pixel_size), float(pixel_size))
+    elif pixel_size is not None:
+        pxy = (float(pixel_size), float(pixel_size))
+    else:
+        pxy = ground_pixel_size(crs, transform, info["width"], info["height"])
+        if not all(math.isfinite(v) and v > 0 for v in pxy):
+            raise InputError(f"{p}: cannot tell the ground pixel size; pass --pixel-size METRES")
+    return ImageInfo(p, info["width"], info["height"], info["count"], crs, transform, pxy, info["nodata"], approximate)
+
+
+def _sar_window_reader(info: ImageInfo) -> Callable[[tuple[int, int, int, int]], tuple[NDArray[Any], NDArray[np.bool_] | None]]:
+    """A window reader giving SAR intensity (mean over bands) and the valid mask."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.windows import Window
+
+    def read(win: tuple[int, int, int, int]) -> tuple[NDArray[Any], NDArray[np.bool_] | None]:
+        r0, r1, c0, c1 = win
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(info.path) as ds:
+                a = ds.read(window=Window(c0, r0, c1 - c0, r1 - r0))
+        valid = None if info.nodata is None else np.all(a != info.nodata, axis=0)
+        if a.shape[0] == 1:
+            return a[0], valid
+        if np.issubdtype(a.dtype, np.integer) and all(np.array_equal(a[0], b) for b in a[1:]):
+            return a[0], valid  # a grey rendering stored as RGB
+        if np.issubdtype(a.dtype, np.integer):
+            f = a.astype(np.float32)
+            return np.sqrt((f * f).mean(axis=0)).astype(np.float32), valid  # amplitude of the mean power
+        return a.astype(np.float32).mean(axis=0), valid
+
+    return read
+
+
+def _run_sar(info: ImageInfo, params: Any, workers: int, progress: Callable[[int, int], None] | None) -> list[PixelDetection]:
+    read = _sar_window_reader(info)
+    p = params if isinstance(params, SarParams) else SarParams()
+    if info.width * info.height > TILE_ABOVE_PIXELS:
+        return detect_sar_tiled(read, (info.height, info.width), info.pixel_size, params=p, workers=workers, progress=progress)
+    a, valid = read((0, info.height, 0, info.width))
+    return detect_sar(a, info.pixel_size, valid=valid, params=p, workers=workers)
+
+
+def _run_optical(info: ImageInfo, params: Any, workers: int, progress: Callable[[int, int], None] | None) -> list[PixelDetection]:
+    """Optical runner: every band of the image, keyed by its description (or 1-based index)."""
+    try:
+        from .optical import detect_optical  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as exc:
+        raise InputError("--sensor optical is not available yet in this version of sitewatch; use --sensor sar") from exc
+    import rasterio
+
+    with rasterio.open(info.path) as ds:
+        bands = {(ds.descriptions[i] or str(i + 1)): ds.read(i + 1) for i in range(ds.count)}
+    result: list[PixelDetection] = detect_optical(bands, info.pixel_size)
+    return result
+
+
+SENSOR_RUNNERS: dict[str, Callable[[ImageInfo, Any, int, Callable[[int, int], None] | None], list[PixelDetection]]] = {
+    "sar": _run_sar,
+    "optical": _run_optical,
+}
+"""Sensor name → runner(info, params, workers, progress) returning pixel detections."""
+
+DETECTOR_NAMES: dict[str, tuple[str, str]] = {"sar": (DETECTOR, VERSION)}
+
+
+def detect_image(
+    path: str | Path,
+    sensor: str = "sar",
+    *,
+    pixel_size: float | None = None,
+    params: Any = None,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[ImageInfo, list[PixelDetection]]:
+    """Open ``path``, run the detector for ``sensor`` and return the image info and detections."""
+    runner = SENSOR_RUNNERS.get(sensor)
+    if runner is None:
+        raise InputError(f"unknown sensor {sensor!r}: use one of {', '.join(SENSOR_RUNNERS)}")
+    info = open_image_info(path, pixel_size)
+    try:
+        dets = runner(info, params, workers, progress)
+    except (ImageReadError, InputError):
+        raise
+    except Exception as exc:  # a file that opens but fails to decode (truncated JPEG, bad TIFF tile)
+        from rasterio.errors import RasterioError
+
+        if isinstance(exc, RasterioError):
+            raise ImageReadError(f"{info.path}: could not read the pixels ({exc})") from exc
+        raise
+    return info, dets
+
+
+def detections_to_geojson(info: ImageInfo, dets: list[PixelDetection], sensor: str = "sar", extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection of oriented boxes (CRS or pixel coordinates, see the module doc)."""
+    t = info.transform
+    feats = []
+    for d in dets:
+        if t is None:
+            ring = [[round(c, 3), round(r, 3)] for c, r in d.corners]
+        else:
+            # Corners are pixel-centre indices; the transform maps pixel corners.
+            ring = [list(t * (c + 0.5, r + 0.5)) for c, r in d.corners]
+        ring.append(ring[0])
+        feats.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": {
+                    "row": round(d.row, 3),
+                    "col": round(d.col, 3),
+                    "length_m": round(d.length_m, 2),
+                    "width_m": round(d.width_m, 2),
+                    "heading_deg": round(d.heading_deg, 2),
+                    "score": round(d.score, 4),
+                    "kind": d.kind,
+                },
+            }
+        )
+    det_name, det_version = DETECTOR_NAMES.get(sensor, (sensor, ""))
+    meta: dict[str, Any] = {
+        "source": str(info.path),
+        "sensor": sensor,
+        "detector": det_name,
+        "detector_version": det_version,
+        "pixel_size_m": [round(v, 4) for v in info.pixel_size],
+        "coordinates": "pixel (x=col, y=row, pixel centres at integers)" if t is None else "crs",
+        "heading": "degrees clockwise from image up (grid north on north-up images)",
+    }
+    if info.approximate:
+        meta["note"] = "transform fitted to the image's GCPs: coordinates are approximate"
+    if extra:
+        meta |= dict(extra)
+    fc: dict[str, Any] = {"type": "FeatureCollection", "features": feats, "sitewatch": meta}
+    if t is None:
+        fc["crs"] = {"type": "name", "properties": {"name": "pixel"}}
+    elif info.crs and not _is_wgs84(info.crs):
+        fc["crs"] = {"type": "name", "properties": {"name": info.crs}}
+    elif not info.crs:
+        fc["crs"] = {"type": "name", "properties": {"name": "unknown"}}
+    return fc
+
+
+def _is_wgs84(crs: str) -> bool:
+    from pyproj import CRS
+
+    try:
+        return bool(CRS.from_user_input(crs).equals(CRS.from_epsg(4326), ignore_axis_order=True))
+    except Exception:
+        return False
+
+
+def write_geojson(fc: Mapping[str, Any], out: str | Path) -> Path:
+    """Write atomically: a temporary file in the same folder renamed into place."""
+    out = Path(out)
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"{out}: folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(fc, f)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out

@@ -1,0 +1,670 @@
+"""Simulation scenarios: the values a scenario file holds and how they are read and checked.
+
+A scenario (YAML or TOML) describes a *simulated* world: sites with a made-up
+layout (land, built-up areas, berth lines), acquisition series per site and
+sensor, vessels with their visits, quay equipment (cranes, trucks) and clouds.
+:mod:`sitewatch.sources.simulate` renders it into GeoTIFFs with ground truth.
+
+Layout coordinates are **metres relative to the site centre** in the site's
+UTM zone (x to the east, y to the north); the centre is the site polygon's
+centroid projected to UTM and rounded to the metre. Time windows given as
+dates are whole UTC days, both ends included (``start: 2024-10-17``,
+``end: 2024-10-19`` covers 17 Oct 00:00 to 20 Oct 00:00 UTC); full ISO 8601
+times are taken as they are (naive ones as UTC), the end excluded.
+
+Errors are :class:`~sitewatch.errors.InputError` naming the file and the
+field (``seed-story.yaml: vessels[1].visits[0].berth: ...``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from shapely.geometry import LineString, Polygon
+
+from ..errors import InputError, SiteError
+from ..model import SENSORS, SITE_KINDS
+
+__all__ = [
+    "Scenario",
+    "SimSite",
+    "SimBerth",
+    "Layout",
+    "Acquisitions",
+    "Window",
+    "Visit",
+    "Vessel",
+    "Equipment",
+    "Cloud",
+    "PlannedScene",
+    "load_scenario",
+    "scenario_from_mapping",
+    "plan_scenes",
+    "presence_dates",
+    "shorten",
+    "scenario_to_json",
+]
+
+Coords = tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class SimBerth:
+    """A simulated quay face: ships moor alongside it on its water side."""
+
+    id: str
+    line: Coords
+    """Quay face, metres from the site centre; ``at_m`` positions count from its first point."""
+    name: str = ""
+
+    @property
+    def length_m(self) -> float:
+        return float(LineString(self.line).length)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The simulated geography of a site, in metres from its centre."""
+
+    land: tuple[Coords, ...]
+    """Land polygons (piers included); everything else inside the site is water."""
+    built: tuple[Coords, ...] = ()
+    """Built-up (concrete) areas on land: bright in SAR, grey in optical."""
+    berths: tuple[SimBerth, ...] = ()
+    scatterers: int = 40
+    """Number of bright point scatterers (buildings, cranes, containers) on built land."""
+
+
+@dataclass(frozen=True)
+class SimSite:
+    """A site of the scenario: the gazetteer (or scenario) polygon plus its simulated layout."""
+
+    id: str
+    name: str
+    kind: str
+    polygon: Polygon
+    """Area of interest, WGS84."""
+    layout: Layout
+    from_gazetteer: bool = True
+
+
+@dataclass(frozen=True)
+class Acquisitions:
+    """A series of acquisitions of one site by one (simulated) sensor."""
+
+    name: str
+    """Short slug used in scene ids: ``sim-<name>-<site>-<YYYYMMDDTHHMM>``."""
+    site: str
+    sensor: Literal["sar", "optical"]
+    platform: str
+    collection: str
+    resolution_m: float
+    start: date
+    end: date
+    revisit_days: int = 0
+    """Days between acquisitions from ``start`` to ``end`` (0: only the explicit ``dates``)."""
+    dates: tuple[date, ...] = ()
+    """Extra acquisition dates."""
+    time_utc: str = "09:30"
+    """Acquisition time of day, UTC, HH:MM."""
+    cloud_probability: float = 0.0
+    """Optical only: chance that a scene not listed under ``clouds`` gets random clouds."""
+    scl: bool = False
+    """Optical only: write a Sentinel-2 scene classification band ``SCL``."""
+    enl: float = 4.6
+    """SAR only: equivalent number of looks of the speckle."""
+
+    def acquisition_dates(self) -> tuple[date, ...]:
+        out = set(d for d in self.dates if self.start <= d <= self.end)
+        if self.revisit_days > 0:
+            d = self.start
+            while d <= self.end:
+                out.add(d)
+                d += timedelta(days=self.revisit_days)
+        return tuple(sorted(out))
+
+
+@dataclass(frozen=True)
+class Window:
+    """A time interval ``[start, end)`` in UTC, with an optional state label."""
+
+    start: datetime
+    end: datetime
+    state: str = ""
+
+    def contains(self, t: datetime) -> bool:
+        return self.start <= t < self.end
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A vessel's stay at a site: alongside a berth, or at a fixed position."""
+
+    site: str
+    window: Window
+    berth: str | None = None
+    at_m: float | None = None
+    """Position of the ship's centre along the berth line (default: the berth's middle)."""
+    position: tuple[float, float] | None = None
+    """Centre (metres from site centre) when not at a berth."""
+    heading_deg: float | None = None
+    """Long axis when not at a berth, degrees clockwise from north."""
+
+
+@dataclass(frozen=True)
+class Vessel:
+    """A ship with its size and visits."""
+
+    id: str
+    vessel_class: str
+    length_m: float
+    width_m: float
+    visits: tuple[Visit, ...]
+    name: str = ""
+    tone: float = 1.0
+    """Relative brightness (SAR and optical deck), 1 = typical steel ship."""
+
+
+@dataclass(frozen=True)
+class Equipment:
+    """A crane or truck on a quay, rendered only at high resolution (<= 5 m)."""
+
+    id: str
+    kind: Literal["crane", "truck"]
+    site: str
+    berth: str
+    at_m: float
+    length_m: float
+    width_m: float
+    windows: tuple[Window, ...] = ()
+    """Crane: windows when the boom is extended toward the berth (else retracted).
+    Truck: windows when it is on the quay (else absent)."""
+    inset_m: float = 8.0
+    """Distance of the object's centre (crane: its base) from the quay face, land side."""
+
+
+@dataclass(frozen=True)
+class Cloud:
+    """Clouds over one site on one day (optical scenes of that day)."""
+
+    site: str
+    day: date
+    cover: float
+    """Fraction of the site under cloud, 0..1."""
+    centre: tuple[float, float] | None = None
+    """A point (metres from the site centre) the clouds are made to cover."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A simulated world: sites, acquisition series, vessels, equipment and clouds."""
+
+    name: str
+    title: str
+    seed: int
+    revisits: str
+    """Plain-language statement of the revisits chosen and why."""
+    sites: tuple[SimSite, ...]
+    acquisitions: tuple[Acquisitions, ...]
+    vessels: tuple[Vessel, ...] = ()
+    equipment: tuple[Equipment, ...] = ()
+    clouds: tuple[Cloud, ...] = ()
+    description: str = ""
+    source: str = ""
+    """File the scenario was read from."""
+
+    def site(self, site_id: str) -> SimSite:
+        for s in self.sites:
+            if s.id == site_id:
+                return s
+        raise SiteError(f"scenario {self.name!r} has no site {site_id!r}")
+
+
+@dataclass(frozen=True)
+class PlannedScene:
+    """One scene the simulator will write."""
+
+    scene_id: str
+    site: str
+    acquired: datetime
+    series: Acquisitions
+
+
+# ---------------------------------------------------------------- reading
+
+
+class _Reader:
+    """Field access that names the file and field path in every error."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+
+    def fail(self, where: str, msg: str) -> InputError:
+        return InputError(f"{self.origin}: {where}: {msg}")
+
+    @staticmethod
+    def path(where: str, key: str) -> str:
+        return f"{where}.{key}" if where else key
+
+    def get(self, m: Mapping[str, Any], key: str, where: str, default: Any = ..., kind: Any = None) -> Any:
+        if not isinstance(m, Mapping):
+            raise self.fail(where, f"expected a mapping, got {type(m).__name__}")
+        if key not in m or m[key] is None:
+            if default is ...:
+                raise self.fail(self.path(where, key), "missing (required)")
+            return default
+        value = m[key]
+        wrong_type = kind is not None and not isinstance(value, kind)
+        if wrong_type or (isinstance(value, bool) and kind in (int, float, (int, float))):
+            raise self.fail(self.path(where, key), f"expected {_kind_name(kind)}, got {value!r}")
+        return value
+
+    def number(self, m: Mapping[str, Any], key: str, where: str, default: Any = ..., positive: bool = False) -> Any:
+        """A finite number as float (or ``default``, which may be None)."""
+        value = self.get(m, key, where, default, (int, float))
+        if value is not None and (not math.isfinite(value) or (positive and value <= 0)):
+            raise self.fail(self.path(where, key), f"expected a {'positive ' if positive else ''}number, got {value!r}")
+        return float(value) if value is not None else value
+
+    def day(self, value: Any, where: str) -> date:
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            raise self.fail(where, f"expected a date YYYY-MM-DD, got {value!r}") from None
+
+    def moment(self, value: Any, where: str, *, end: bool) -> datetime:
+        """A date (whole day; an end date includes its day) or a full time, as aware UTC."""
+        if isinstance(value, datetime):
+            t = value
+        elif isinstance(value, date):
+            t = datetime.combine(value, time(0), tzinfo=UTC) + (timedelta(days=1) if end else timedelta(0))
+        else:
+            text = str(value).strip()
+            if len(text) == 10:
+                return self.moment(self.day(text, where), where, end=end)
+            try:
+                t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                raise self.fail(where, f"expected a date or ISO 8601 time, got {value!r}") from None
+        return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+    def window(self, m: Mapping[str, Any], where: str, state: str = "") -> Window:
+        start = self.moment(self.get(m, "start", where), f"{where}.start", end=False)
+        end = self.moment(self.get(m, "end", where), f"{where}.end", end=True)
+        if end <= start:
+            raise self.fail(f"{where}.end", f"must be after start ({start:%Y-%m-%d %H:%M})")
+        return Window(start, end, str(m.get("state") or state))
+
+    def coords(self, value: Any, where: str, *, min_points: int) -> Coords:
+        try:
+            pts = tuple((float(p[0]), float(p[1])) for p in value)
+            if any(len(p) != 2 for p in value):
+                raise ValueError
+        except (TypeError, ValueError, IndexError):
+            raise self.fail(where, "expected a list of [x, y] pairs in metres") from None
+        if len(pts) < min_points:
+            raise self.fail(where, f"needs at least {min_points} points, got {len(pts)}")
+        return pts
+
+    def items(self, m: Mapping[str, Any], key: str, where: str, required: bool = False) -> list[Any]:
+        value = self.get(m, key, where, ... if required else [], list)
+        return list(value)
+
+
+def _kind_name(kind: Any) -> str:
+    if isinstance(kind, tuple):
+        return " or ".join(_kind_name(k) for k in kind)
+    return {int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a mapping"}.get(
+        kind, getattr(kind, "__name__", str(kind))
+    )
+
+
+def _polygon(r: _Reader, coords: Coords, where: str) -> Polygon:
+    poly = Polygon(coords)
+    if not poly.is_valid or poly.area <= 0:
+        raise r.fail(where, "polygon is not valid (self-intersecting or empty)")
+    return poly
+
+
+def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
+    from ..sites import builtin_sites
+
+    site_id = str(r.get(m, "id", where, kind=str))
+    lay = r.get(m, "layout", where, kind=dict)
+    lw = f"{where}.layout"
+    land = tuple(r.coords(p, f"{lw}.land[{i}]", min_points=3) for i, p in enumerate(r.items(lay, "land", lw, True)))
+    for i, p in enumerate(land):
+        _polygon(r, p, f"{lw}.land[{i}]")
+    built = tuple(r.coords(p, f"{lw}.built[{i}]", min_points=3) for i, p in enumerate(r.items(lay, "built", lw)))
+    berths = []
+    for i, b in enumerate(r.items(lay, "berths", lw)):
+        bw = f"{lw}.berths[{i}]"
+        line = r.coords(r.get(b, "line", bw, kind=list), f"{bw}.line", min_points=2)
+        berths.append(SimBerth(id=str(r.get(b, "id", bw, kind=str)), line=line, name=str(b.get("name") or "")))
+    ids = [b.id for b in berths]
+    if len(set(ids)) != len(ids):
+        raise r.fail(f"{lw}.berths", f"berth ids must be unique, got {ids}")
+    scatterers = int(r.number(lay, "scatterers", lw, 40))
+    layout = Layout(land=land, built=built, berths=tuple(berths), scatterers=scatterers)
+    if "polygon" in m:
+        pts = r.coords(m["polygon"], f"{where}.polygon", min_points=3)
+        poly = _polygon(r, pts, f"{where}.polygon")
+        minx, miny, maxx, maxy = poly.bounds
+        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+            raise r.fail(f"{where}.polygon", "expected [lon, lat] pairs in WGS84 degrees")
+        kind = str(m.get("kind") or "port")
+        if kind not in SITE_KINDS:
+            raise r.fail(f"{where}.kind", f"{kind!r} is not one of {SITE_KINDS}")
+        return SimSite(site_id, str(m.get("name") or site_id), kind, poly, layout, from_gazetteer=False)
+    known = builtin_sites()
+    if site_id not in known or known[site_id].geometry is None:
+        raise r.fail(
+            f"{where}.id",
+            f"{site_id!r} is not a resolved built-in site; give the site a 'polygon' of [lon, lat] pairs "
+            f"(built-in: {', '.join(sorted(k for k, s in known.items() if s.geometry is not None))})",
+        )
+    s = known[site_id]
+    assert s.geometry is not None
+    return SimSite(site_id, str(m.get("name") or s.name), s.kind, s.geometry, layout, from_gazetteer=True)
+
+
+def _read_series(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[str, SimSite]) -> Acquisitions:
+    site = str(r.get(m, "site", where, kind=str))
+    if site not in sites:
+        raise r.fail(f"{where}.site", f"{site!r} is not a site of this scenario ({', '.join(sites)})")
+    sensor = str(r.get(m, "sensor", where, kind=str))
+    if sensor not in SENSORS:
+        raise r.fail(f"{where}.sensor", f"{sensor!r} is not one of {SENSORS}")
+    start = r.day(r.get(m, "start", where), f"{where}.start")
+    end = r.day(r.get(m, "end", where), f"{where}.end")
+    if end < start:
+        raise r.fail(f"{where}.end", "must not be before start")
+    tod = str(r.get(m, "time_utc", where, "09:30"))
+    try:
+        time.fromisoformat(tod)
+    except ValueError:
+        raise r.fail(f"{where}.time_utc", f"expected HH:MM, got {tod!r}") from None
+    revisit = r.get(m, "revisit_days", where, 0, int)
+    if revisit < 0:
+        raise r.fail(f"{where}.revisit_days", "must be >= 0")
+    dates = tuple(r.day(d, f"{where}.dates[{i}]") for i, d in enumerate(r.items(m, "dates", where)))
+    if revisit == 0 and not dates:
+        raise r.fail(where, "give revisit_days > 0 or a list of dates")
+    prob = r.number(m, "cloud_probability", where, 0.0)
+    if not 0 <= prob <= 1:
+        raise r.fail(f"{where}.cloud_probability", "must be between 0 and 1")
+    name = str(r.get(m, "name", where, sensor, str))
+    return Acquisitions(
+        name=name,
+        site=site,
+        sensor=sensor,  # type: ignore[arg-type]
+        platform=str(r.get(m, "platform", where, f"simulated-{sensor}", str)),
+        collection=str(r.get(m, "collection", where, f"sim-{name}", str)),
+        resolution_m=r.number(m, "resolution_m", where, 10.0, positive=True),
+        start=start,
+        end=end,
+        revisit_days=revisit,
+        dates=dates,
+        time_utc=tod,
+        cloud_probability=prob,
+        scl=bool(r.get(m, "scl", where, False, bool)),
+        enl=r.number(m, "enl", where, 4.6, positive=True),
+    )
+
+
+def _berth(r: _Reader, site: SimSite, berth_id: Any, where: str) -> SimBerth:
+    for b in site.layout.berths:
+        if b.id == berth_id:
+            return b
+    raise r.fail(where, f"{berth_id!r} is not a berth of site {site.id!r} (berths: {', '.join(b.id for b in site.layout.berths) or 'none'})")
+
+
+def _read_vessel(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[str, SimSite]) -> Vessel:
+    visits = []
+    for i, v in enumerate(r.items(m, "visits", where, True)):
+        vw = f"{where}.visits[{i}]"
+        site_id = str(r.get(v, "site", vw, kind=str))
+        if site_id not in sites:
+            raise r.fail(f"{vw}.site", f"{site_id!r} is not a site of this scenario ({', '.join(sites)})")
+        berth_id = r.get(v, "berth", vw, None, str)
+        at_m = r.number(v, "at_m", vw, None)
+        position = None
+        heading = None
+        if berth_id is not None:
+            b = _berth(r, sites[site_id], berth_id, f"{vw}.berth")
+            if at_m is not None and not 0 <= at_m <= b.length_m:
+                raise r.fail(f"{vw}.at_m", f"{at_m} is outside berth {b.id!r} (0..{b.length_m:.0f} m)")
+        else:
+            position = r.coords([r.get(v, "position", vw, kind=list)], f"{vw}.position", min_points=1)[0]
+            heading = r.number(v, "heading_deg", vw, 0.0)
+        visits.append(Visit(site_id, r.window(v, vw), berth_id, at_m, position, heading))
+    return Vessel(
+        id=str(r.get(m, "id", where, kind=str)),
+        vessel_class=str(r.get(m, "class", where, kind=str)),
+        length_m=r.number(m, "length_m", where, positive=True),
+        width_m=r.number(m, "width_m", where, positive=True),
+        visits=tuple(visits),
+        name=str(m.get("name") or ""),
+        tone=r.number(m, "tone", where, 1.0, positive=True),
+    )
+
+
+def _read_equipment(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[str, SimSite]) -> Equipment:
+    kind = str(r.get(m, "kind", where, kind=str))
+    if kind not in ("crane", "truck"):
+        raise r.fail(f"{where}.kind", f"{kind!r} is not one of ('crane', 'truck')")
+    site_id = str(r.get(m, "site", where, kind=str))
+    if site_id not in sites:
+        raise r.fail(f"{where}.site", f"{site_id!r} is not a site of this scenario ({', '.join(sites)})")
+    b = _berth(r, sites[site_id], r.get(m, "berth", where, kind=str), f"{where}.berth")
+    at_m = r.number(m, "at_m", where, b.length_m / 2)
+    if not 0 <= at_m <= b.length_m:
+        raise r.fail(f"{where}.at_m", f"{at_m} is outside berth {b.id!r} (0..{b.length_m:.0f} m)")
+    key = "extended" if kind == "crane" else "present"
+    windows = tuple(
+        r.window(w, f"{where}.{key}[{i}]", "extended" if kind == "crane" else "present")
+        for i, w in enumerate(r.items(m, key, where))
+    )
+    defaults = {"crane": (32.0, 2.5), "truck": (12.0, 2.5)}[kind]
+    return Equipment(
+        id=str(r.get(m, "id", where, kind=str)),
+        kind=kind,  # type: ignore[arg-type]
+        site=site_id,
+        berth=b.id,
+        at_m=at_m,
+        length_m=r.number(m, "length_m", where, defaults[0], positive=True),
+        width_m=r.number(m, "width_m", where, defaults[1], positive=True),
+        windows=windows,
+        inset_m=r.number(m, "inset_m", where, 8.0),
+    )
+
+
+def _read_cloud(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[str, SimSite]) -> Cloud:
+    site_id = str(r.get(m, "site", where, kind=str))
+    if site_id not in sites:
+        raise r.fail(f"{where}.site", f"{site_id!r} is not a site of this scenario ({', '.join(sites)})")
+    cover = r.number(m, "cover", where)
+    if not 0 <= cover <= 1:
+        raise r.fail(f"{where}.cover", f"must be a fraction between 0 and 1, got {cover}")
+    centre = None
+    if m.get("centre") is not None:
+        centre = r.coords([m["centre"]], f"{where}.centre", min_points=1)[0]
+    return Cloud(site_id, r.day(r.get(m, "date", where), f"{where}.date"), cover, centre)
+
+
+def scenario_from_mapping(data: Mapping[str, Any], origin: str = "scenario") -> Scenario:
+    """Build and check a :class:`Scenario` from parsed YAML/TOML; errors name ``origin`` and the field."""
+    r = _Reader(origin)
+    if not isinstance(data, Mapping):
+        raise r.fail("top level", "expected a mapping of scenario fields")
+    sites: dict[str, SimSite] = {}
+    for i, s in enumerate(r.items(data, "sites", "", True)):
+        site = _read_site(r, s, f"sites[{i}]")
+        if site.id in sites:
+            raise r.fail(f"sites[{i}].id", f"duplicate site {site.id!r}")
+        sites[site.id] = site
+    series = tuple(_read_series(r, a, f"acquisitions[{i}]", sites) for i, a in enumerate(r.items(data, "acquisitions", "", True)))
+    vessels = tuple(_read_vessel(r, v, f"vessels[{i}]", sites) for i, v in enumerate(r.items(data, "vessels", "")))
+    equipment = tuple(_read_equipment(r, e, f"equipment[{i}]", sites) for i, e in enumerate(r.items(data, "equipment", "")))
+    clouds = tuple(_read_cloud(r, c, f"clouds[{i}]", sites) for i, c in enumerate(r.items(data, "clouds", "")))
+    for what, objs in (("vessels", vessels), ("equipment", equipment)):
+        ids = [o.id for o in objs]
+        dup = sorted({x for x in ids if ids.count(x) > 1})
+        if dup:
+            raise r.fail(what, f"ids must be unique, repeated: {dup}")
+    scenario = Scenario(
+        name=str(r.get(data, "name", "", kind=str)),
+        title=str(r.get(data, "title", "", "", str)),
+        seed=int(r.get(data, "seed", "", 0, int)),
+        revisits=str(r.get(data, "revisits", "", "", str)).strip(),
+        sites=tuple(sites.values()),
+        acquisitions=series,
+        vessels=vessels,
+        equipment=equipment,
+        clouds=clouds,
+        description=str(r.get(data, "description", "", "", str)).strip(),
+        source=origin,
+    )
+    ids = [p.scene_id for p in plan_scenes(scenario)]
+    dup = sorted({x for x in ids if ids.count(x) > 1})
+    if dup:
+        raise r.fail("acquisitions", f"two series give the same scene ids {dup[:3]}: give them different 'name's")
+    return scenario
+
+
+def _packaged(name: str) -> Path | None:
+    res = files("sitewatch").joinpath(f"data/scenarios/{name}.yaml")
+    return Path(str(res)) if res.is_file() else None
+
+
+def load_scenario(path_or_name: str | Path) -> Scenario:
+    """Read a scenario file (``.yaml``/``.yml``/``.toml``) or a packaged one by name (``seed-story``)."""
+    path = Path(path_or_name)
+    if not path.is_file():
+        packaged = _packaged(str(path_or_name)) if isinstance(path_or_name, str) else None
+        if packaged is None:
+            raise InputError(
+                f"{path_or_name}: no such scenario file or packaged scenario (packaged: {', '.join(packaged_scenarios())})"
+            )
+        path = packaged
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read ({exc})") from exc
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"{path}: not valid {'TOML' if path.suffix.lower() == '.toml' else 'YAML'} ({exc})") from exc
+    return scenario_from_mapping(data, origin=str(path))
+
+
+def packaged_scenarios() -> list[str]:
+    """Names of the scenarios shipped with sitewatch."""
+    folder = files("sitewatch").joinpath("data/scenarios")
+    if not folder.is_dir():
+        return []
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+# ---------------------------------------------------------------- planning
+
+
+def plan_scenes(scenario: Scenario) -> list[PlannedScene]:
+    """Every scene of the scenario, ordered by site, then time, then series name."""
+    out = []
+    for series in scenario.acquisitions:
+        tod = time.fromisoformat(series.time_utc)
+        for d in series.acquisition_dates():
+            t = datetime.combine(d, tod, tzinfo=UTC)
+            sid = f"sim-{series.name}-{series.site}-{t:%Y%m%dT%H%M}"
+            out.append(PlannedScene(sid, series.site, t, series))
+    return sorted(out, key=lambda p: (p.site, p.acquired, p.series.name))
+
+
+def presence_dates(
+    scenario: Scenario, site_id: str, start: date | None = None, end: date | None = None, sensor: str | None = None
+) -> list[date]:
+    """Acquisition dates at a site (optionally of one sensor, within ``start..end``) on which a vessel is present."""
+    days = set()
+    for p in plan_scenes(scenario):
+        if p.site != site_id or (sensor and p.series.sensor != sensor):
+            continue
+        d = p.acquired.date()
+        if (start and d < start) or (end and d > end):
+            continue
+        if any(v.site == site_id and v.window.contains(p.acquired) for vessel in scenario.vessels for v in vessel.visits):
+            days.add(d)
+    return sorted(days)
+
+
+def shorten(
+    scenario: Scenario, days: int, *, start: date | None = None, sites: Iterable[str] | None = None,
+    max_scenes_per_series: int | None = None,
+) -> Scenario:
+    """The scenario cut to ``days`` days from ``start`` (default: its first acquisition), optionally to some sites.
+
+    Made for tests and quick looks; vessels, equipment and clouds are kept
+    (the ones outside the window simply appear in no scene).
+    """
+    keep = set(sites) if sites is not None else {s.id for s in scenario.sites}
+    first = start or min(d for a in scenario.acquisitions for d in a.acquisition_dates())
+    last = first + timedelta(days=days - 1)
+    series = []
+    for a in scenario.acquisitions:
+        if a.site not in keep:
+            continue
+        dates = tuple(d for d in a.acquisition_dates() if first <= d <= last)
+        if max_scenes_per_series is not None:
+            dates = dates[:max_scenes_per_series]
+        if dates:
+            series.append(dataclasses.replace(a, start=dates[0], end=dates[-1], revisit_days=0, dates=dates))
+    return dataclasses.replace(
+        scenario,
+        name=f"{scenario.name}-short",
+        sites=tuple(s for s in scenario.sites if s.id in keep),
+        acquisitions=tuple(series),
+        vessels=tuple(
+            dataclasses.replace(v, visits=tuple(x for x in v.visits if x.site in keep)) for v in scenario.vessels
+        ),
+        equipment=tuple(e for e in scenario.equipment if e.site in keep),
+        clouds=tuple(c for c in scenario.clouds if c.site in keep),
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Polygon):
+        return [[round(x, 7), round(y, 7)] for x, y in value.exterior.coords]
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def scenario_to_json(scenario: Scenario, scenes: Sequence[PlannedScene] | None = None) -> dict[str, Any]:
+    """The resolved scenario as JSON-ready data (``simulated: true``), with its scene list."""
+    out: dict[str, Any] = {"simulated": True}
+    out.update(_jsonable(scenario))
+    out["source"] = Path(scenario.source).name if scenario.source else ""
+    out["scenes"] = [
+        {"scene_id": p.scene_id, "site": p.site, "acquired": _jsonable(p.acquired), "series": p.series.name,
+         "sensor": p.series.sensor, "platform": p.series.platform, "resolution_m": p.series.resolution_m}
+        for p in (scenes if scenes is not None else plan_scenes(scenario))
+    ]
+    return out

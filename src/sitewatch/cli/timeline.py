@@ -1,0 +1,99 @@
+"""``sitewatch timeline SITE``: the occupancy timeline of one site."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from ..analysis.occupancy import Timeline, TimelineParams, load_timeline
+from ..report.exports import timeline_to_csv, timeline_to_json, write_text_atomic
+from ..workspace import open_workspace
+from .options import handle_errors, workspace_option
+
+
+def _print(tl: Timeline) -> None:
+    if tl.simulated:
+        click.echo("Simulated imagery.")
+    click.echo(f"{'date':<10}  {'seen by sensor':<20} {'vessels':>7}  {'arr':>3} {'dep':>3}  at berths / others")
+    for r in tl.rows:
+        berths = ", ".join(f"{b}:{n}" for b, n in r.at_berth.items())
+        if r.off_berth:
+            berths += (", " if berths else "") + f"elsewhere:{r.off_berth}"
+        others = ", ".join(f"{k}:{n}" for k, n in r.others.items())
+        seen = " ".join(f"{s}:{n}" for s, n in r.by_sensor.items())
+        click.echo(
+            f"{r.date.isoformat():<10}  {seen:<20} {r.vessels:>7}  {r.arrivals:>3} {r.departures:>3}  "
+            f"{berths or '-'}{'  [' + others + ']' if others else ''}"
+        )
+    for s in tl.skipped:
+        click.echo(f"skipped {s.date.isoformat()} {s.sensor} {s.observation_id}: {s.reason}")
+    for line in tl.summary_lines():
+        click.echo(line)
+
+
+@click.command("timeline")
+@click.argument("site_id")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the rows as CSV.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the timeline as JSON ('-' for standard output).")
+@click.option("--chart", "chart_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw the timeline chart as PNG.")
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First date kept (UTC).")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last date kept (UTC).")
+@click.option("--gap-days", type=int, default=TimelineParams.gap_days, show_default=True,
+              help="Dates further apart than this start a new observation period.")
+@click.option("--min-valid", type=float, default=TimelineParams.min_valid_fraction, show_default=True,
+              help="Least valid fraction of the site for an observation to count.")
+@click.option("--max-cloud", type=float, default=TimelineParams.max_cloud_fraction, show_default=True,
+              help="Most cloud fraction over the site for an optical observation to count.")
+@click.option("--utc-offset", type=float, default=0.0, show_default=True,
+              help="Hours added to acquisition times before taking the date (10 for Primorsky local dates).")
+@workspace_option
+@handle_errors
+def command(
+    site_id: str,
+    csv_path: Path | None,
+    json_path: str | None,
+    chart_path: Path | None,
+    start: datetime | None,
+    end: datetime | None,
+    gap_days: int,
+    min_valid: float,
+    max_cloud: float,
+    utc_offset: float,
+    workspace: Path,
+) -> None:
+    """Vessels present at SITE_ID on each usable date; arrivals, departures, presence days.
+
+    A date seen by several sensors is one date. Observation periods split at
+    gaps longer than --gap-days; presence days are counted per period.
+    """
+    params = TimelineParams(
+        min_valid_fraction=min_valid,
+        max_cloud_fraction=max_cloud,
+        gap_days=gap_days,
+        utc_offset_hours=utc_offset,
+        start=start.date() if start else None,
+        end=end.date() if end else None,
+    )
+    ws = open_workspace(workspace)
+    with ws.store() as store:
+        tl = load_timeline(store, site_id, params)
+    if json_path == "-":
+        click.echo(timeline_to_json(tl))
+    else:
+        _print(tl)
+        if json_path:
+            click.echo(f"wrote {write_text_atomic(Path(json_path), timeline_to_json(tl))}")
+    if csv_path:
+        write_text_atomic(csv_path, timeline_to_csv(tl))
+        click.echo(f"wrote {csv_path}", err=json_path == "-")
+    if chart_path:
+        from ..report.charts import timeline_chart_png
+
+        write_text_atomic(chart_path, timeline_chart_png(tl))
+        click.echo(f"wrote {chart_path}", err=json_path == "-")
+
+

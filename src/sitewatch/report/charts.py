@@ -1,0 +1,231 @@
+"""Pictures for the report as PNG bytes: timeline chart, site map, image chips with outlines.
+
+matplotlib with the Agg backend (no display needed); every figure says
+"SIMULATED IMAGERY" in its title when its data is simulated, so a picture
+copied out of the report keeps its label. PNGs carry no software URL in
+their metadata: the report must hold no address at all.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot: the report is drawn without a display
+
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from numpy.typing import NDArray  # noqa: E402
+from shapely.geometry import LineString, MultiPolygon, Polygon, box  # noqa: E402
+from shapely.geometry.base import BaseGeometry  # noqa: E402
+
+from ..analysis.occupancy import Timeline  # noqa: E402
+from ..geo import reproject_geometry  # noqa: E402
+from ..model import Detection, Observation, Site  # noqa: E402
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["timeline_chart_png", "site_map_png", "chip_png", "SIMULATED_LABEL"]
+
+SIMULATED_LABEL = "SIMULATED IMAGERY"
+_KIND_COLOURS = {"vessel": "#ff3b30", "crane": "#ffcc00", "truck": "#34c759"}
+
+
+def _png(fig: Figure, dpi: int = 90) -> bytes:
+    buf = io.BytesIO()
+    # metadata Software=None: matplotlib would otherwise write its web address into the PNG.
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _title(text: str, simulated: bool) -> str:
+    return f"{text}\n{SIMULATED_LABEL}" if simulated else text
+
+
+def timeline_chart_png(tl: Timeline) -> bytes:
+    """Vessels per usable date (at berths / elsewhere), arrivals and departures, one panel per period."""
+    periods = tl.periods or ()
+    n = max(len(periods), 1)
+    widths = [max((p.end - p.start).days + 1, 12) for p in periods] or [1]
+    fig, axes = plt.subplots(
+        1, n, figsize=(min(4 + 0.035 * sum(widths), 14), 3.4), sharey=True,
+        gridspec_kw={"width_ratios": widths}, squeeze=False,
+    )
+    ymax = max((r.vessels for r in tl.rows), default=0)
+    for ax, p in zip(axes[0], periods, strict=False):
+        rows = [r for r in tl.rows if r.period == p.index]
+        days = [r.date for r in rows]
+        berth = [sum(r.at_berth.values()) for r in rows]
+        off = [r.off_berth for r in rows]
+        bar_w = max(0.9, ((p.end - p.start).days + 1) / 120)  # stays visible on a half-year axis
+        ax.bar(days, berth, width=bar_w, color="#1f77b4", label="at a berth")
+        ax.bar(days, off, width=bar_w, bottom=berth, color="#9ecae1", label="elsewhere")
+        for r in rows:
+            if r.arrivals:
+                ax.annotate(f"+{r.arrivals}", (r.date, r.vessels), xytext=(0, 3), textcoords="offset points",
+                            ha="center", fontsize=7, color="#2ca02c")
+            if r.departures:
+                ax.annotate(f"-{r.departures}", (r.date, r.vessels), xytext=(0, -9 if r.vessels else 3),
+                            textcoords="offset points", ha="center", fontsize=7, color="#d62728")
+        # Which sensor looked on each date: ticks under the bars.
+        for sensor, y, marker in (("sar", -0.25, "|"), ("optical", -0.5, "^")):
+            xs = [r.date for r in rows if sensor in r.sensors]
+            if xs:
+                ax.scatter(xs, [y] * len(xs), marker=marker, s=14, color="0.3", label=f"{sensor} look")
+        ax.set_xlim(p.start - timedelta(days=1), p.end + timedelta(days=1))
+        ax.set_title(
+            f"period {p.index}: {p.presence_days} presence days\n{p.start.isoformat()} to {p.end.isoformat()}",
+            fontsize=9,
+        )
+        locator = mdates.AutoDateLocator(maxticks=8)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        ax.tick_params(axis="x", labelsize=7)
+        ax.grid(axis="y", alpha=0.3)
+    if not periods:
+        axes[0][0].text(0.5, 0.5, "no usable observations", ha="center", va="center", transform=axes[0][0].transAxes)
+    axes[0][0].set_ylabel("vessels")
+    axes[0][0].set_ylim(-0.8, ymax + 1.2)
+    axes[0][0].yaxis.get_major_locator().set_params(integer=True)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if handles:
+        axes[0][-1].legend(handles, labels, fontsize=7, loc="upper right")
+    fig.suptitle(_title(f"{tl.site_name or tl.site_id}: vessels per usable observation date", tl.simulated),
+                 fontsize=10, y=1.12 if tl.simulated else 1.05)
+    return _png(fig)
+
+
+def _lonlat_aspect(ax: Axes, lat: float) -> None:
+    ax.set_aspect(1 / max(math.cos(math.radians(lat)), 0.05))
+
+
+def _plot_geom(ax: Axes, geom: BaseGeometry, **kw: Any) -> None:
+    if isinstance(geom, Polygon):
+        xs, ys = geom.exterior.xy
+        if kw.pop("fill", False):
+            ax.fill(xs, ys, **kw)
+        else:
+            ax.plot(xs, ys, **kw)
+    elif isinstance(geom, MultiPolygon):
+        for g in geom.geoms:
+            _plot_geom(ax, g, **dict(kw))
+    elif isinstance(geom, LineString):
+        kw.pop("fill", None)
+        ax.plot(*geom.xy, **kw)
+    elif hasattr(geom, "geoms"):
+        for g in geom.geoms:
+            _plot_geom(ax, g, **dict(kw))
+
+
+def site_map_png(site: Site, detections: Sequence[Detection] = (), *, simulated: bool = False) -> bytes:
+    """The site's outline, water, berths (labelled) and every detection's outline."""
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    geom = site.geometry
+    if geom is not None:
+        _plot_geom(ax, geom, color="0.2", linewidth=1.2)
+    if site.water is not None:
+        _plot_geom(ax, site.water, fill=True, color="#cfe8ff", linewidth=0)
+    for b in site.berths:
+        _plot_geom(ax, b.geometry, color="#8c564b", linewidth=2.5)
+        p = b.geometry.centroid
+        ax.annotate(b.name or b.id, (p.x, p.y), fontsize=8, color="#8c564b", xytext=(3, 3),
+                    textcoords="offset points")
+    for d in detections:
+        _plot_geom(ax, d.footprint, color=_KIND_COLOURS.get(d.kind, "#af52de"), linewidth=0.8, alpha=0.6)
+    if geom is not None:
+        _lonlat_aspect(ax, geom.centroid.y)
+    ax.set_xlabel("longitude")
+    ax.set_ylabel("latitude")
+    ax.tick_params(labelsize=7)
+    ax.ticklabel_format(useOffset=False)
+    ax.set_title(_title(f"{site.name or site.id}: berths and all detections", simulated), fontsize=10)
+    return _png(fig)
+
+
+def _stretch(a: NDArray[np.floating]) -> NDArray[np.floating]:
+    finite = a[np.isfinite(a)]
+    if finite.size == 0:
+        return np.zeros_like(a)
+    lo, hi = np.percentile(finite, [2, 98])
+    out = (a - lo) / (hi - lo if hi > lo else 1.0)
+    return np.clip(np.nan_to_num(out, nan=0.0), 0, 1)
+
+
+def _read_window(path: Path, obs: Observation, focus: BaseGeometry) -> tuple[NDArray[np.floating], Any, str]:
+    """The image around ``focus`` (WGS84) as display values, its transform and CRS."""
+    import rasterio
+    from rasterio.windows import Window, from_bounds
+
+    with rasterio.open(path) as src:
+        crs = src.crs.to_string()
+        fx = reproject_geometry(focus, "EPSG:4326", crs).bounds
+        win = from_bounds(*fx, transform=src.transform).round_offsets().round_lengths()
+        win = win.intersection(Window(0, 0, src.width, src.height))
+        names = [(d or "").lower() for d in src.descriptions]
+        if obs.scene.sensor == "optical" and src.count >= 3:
+            idx = [names.index(b) + 1 if b in names else k for k, b in ((3, "red"), (2, "green"), (1, "blue"))]
+            rgb = src.read(idx, window=win).astype("float64")
+            img = np.dstack([_stretch(np.where(np.isfinite(rgb), rgb, np.nan))[i] for i in range(3)])
+        else:
+            band = src.read(1, window=win).astype("float64")
+            with np.errstate(divide="ignore", invalid="ignore"):
+                db = 10 * np.log10(np.where(band > 0, band, np.nan))
+            img = _stretch(db)
+        return img, src.window_transform(win), crs
+
+
+def chip_png(
+    path: Path,
+    obs: Observation,
+    detections: Sequence[Detection],
+    focus: BaseGeometry,
+    *,
+    title: str = "",
+    margin_m: float = 150.0,
+) -> bytes | None:
+    """An image chip of ``obs`` around ``focus`` (WGS84) with the detections outlined; None if unreadable.
+
+    The window is the focus box grown by ``margin_m`` (approximately, in
+    degrees at the site's latitude) so two chips with the same focus show
+    the same ground.
+    """
+    lat = focus.centroid.y
+    dlat = margin_m / 110_540.0
+    dlon = margin_m / (111_320.0 * max(math.cos(math.radians(lat)), 0.05))
+    minx, miny, maxx, maxy = focus.bounds
+    area = box(minx - dlon, miny - dlat, maxx + dlon, maxy + dlat)
+    try:
+        img, transform, crs = _read_window(path, obs, area)
+    except Exception:  # a missing or unreadable COG costs the chip, not the report
+        return None
+    if img.size == 0 or img.shape[0] < 2 or img.shape[1] < 2:
+        return None
+    h, w = img.shape[:2]
+    scale = 4.2 / max(h, w)
+    fig, ax = plt.subplots(figsize=(max(w * scale, 1.5), max(h * scale, 1.5)))
+    ax.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="nearest")
+    inv = ~transform
+    for d in detections:
+        local = reproject_geometry(d.footprint, "EPSG:4326", crs)
+        if isinstance(local, Polygon):
+            cols, rows = zip(*[inv @ xy for xy in local.exterior.coords], strict=True)
+            ax.plot(np.array(cols) - 0.5, np.array(rows) - 0.5, color=_KIND_COLOURS.get(d.kind, "#af52de"),
+                    linewidth=1.2)
+    ax.set_xlim(-0.5, w - 0.5)
+    ax.set_ylim(h - 0.5, -0.5)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    res = obs.scene.resolution_m
+    label = title or f"{obs.scene.acquired:%Y-%m-%d %H:%M} UTC {obs.scene.sensor} {res:g} m"
+    ax.set_title(_title(label, obs.scene.simulated), fontsize=8)
+    return _png(fig)

@@ -1,0 +1,120 @@
+"""Exports: the timeline as CSV/JSON, detections as GeoJSON and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shapely.geometry import mapping
+
+from ..analysis.occupancy import Timeline, timeline_to_dict
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+__all__ = [
+    "TIMELINE_CSV_COLUMNS",
+    "timeline_to_csv",
+    "timeline_to_json",
+    "detections_to_geojson",
+    "write_text_atomic",
+]
+
+TIMELINE_CSV_COLUMNS: tuple[str, ...] = (
+    "site_id",
+    "date",
+    "period",
+    "sensors",
+    "vessels",
+    "at_berth",
+    "off_berth",
+    "by_sensor",
+    "others",
+    "arrivals",
+    "departures",
+    "arrival_berths",
+    "departure_berths",
+    "observation_ids",
+    "scene_ids",
+    "simulated",
+)
+
+
+def _cell(value: Any) -> str:
+    # Mappings as "a:1;b:2" and sequences as "x;y" keep one row per date and stay spreadsheet-friendly.
+    if isinstance(value, dict):
+        return ";".join(f"{k}:{v}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ";".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def timeline_to_csv(tl: Timeline) -> str:
+    """The timeline rows as CSV text, one row per usable date."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(TIMELINE_CSV_COLUMNS)
+    for row in timeline_to_dict(tl)["rows"]:
+        w.writerow([_cell(row[c]) for c in TIMELINE_CSV_COLUMNS])
+    return buf.getvalue()
+
+
+def timeline_to_json(tl: Timeline) -> str:
+    """The timeline (parameters, periods with their summary lines, rows, skipped observations) as JSON."""
+    return json.dumps(timeline_to_dict(tl), indent=1)
+
+
+def write_text_atomic(path: Path, text: str | bytes) -> Path:
+    """Write a file whole or not at all (a temporary file renamed into place)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    if isinstance(text, bytes):
+        tmp.write_bytes(text)
+    else:
+        tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def detections_to_geojson(store: Store, site_ids: Sequence[str] | None = None) -> dict[str, Any]:
+    """Detections with their provenance (scene, time, sensor, file hash) as a GeoJSON FeatureCollection."""
+    sites = list(site_ids) if site_ids else [s.id for s in store.sites()]
+    features = []
+    for sid in sites:
+        obs = {o.id: o for o in store.observations(sid)}
+        for d in store.detections(site_id=sid):
+            o = obs.get(d.observation_id)
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": mapping(d.footprint),
+                    "properties": {
+                        "id": d.id,
+                        "site_id": sid,
+                        "kind": d.kind,
+                        "length_m": d.length_m,
+                        "width_m": d.width_m,
+                        "heading_deg": d.heading_deg,
+                        "score": d.score,
+                        "berth": d.berth_id,
+                        "class_candidates": [[c.name, c.likelihood] for c in d.class_candidates],
+                        "detector": f"{d.detector} {d.detector_version}",
+                        "observation_id": d.observation_id,
+                        "scene_id": o.scene.id if o else None,
+                        "acquired": o.scene.acquired.isoformat() if o else None,
+                        "sensor": o.scene.sensor if o else None,
+                        "resolution_m": o.scene.resolution_m if o else None,
+                        "sha256": o.sha256 if o else None,
+                        "simulated": o.scene.simulated if o else None,
+                    },
+                }
+            )
+    return {"type": "FeatureCollection", "features": features}

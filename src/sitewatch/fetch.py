@@ -1,0 +1,577 @@
+"""Fetch: find a site's scenes in a STAC catalogue, cut them to the site, archive them.
+
+For every item the search returns, only the window of each asset that covers
+the site is read (rasterio windowed reads of the COGs; GCP warping for
+Sentinel-1 GRD), converted to physical values, put on the site's grid and
+handed to :func:`sitewatch.ingest.write_observation`.
+
+Optical scenes are judged over the site, not over the scene: the class band
+(Sentinel-2 SCL, Landsat QA_PIXEL) is read first, the cloud and valid
+fractions *inside the site polygon* are computed from it, and the scene is
+skipped when the site is cloudier than ``max_cloud`` or has no valid pixel —
+before its other bands are downloaded. Those figures are cached under the
+workspace, so ``sitewatch search`` shows them and a rerun does not read the
+class band again.
+
+A fetch is resumable: an item whose observation is already archived is not
+read again, and ``write_observation`` renames a COG into place only when it
+is complete, so a killed fetch leaves nothing half-written. One bad asset
+never stops the others: it is retried (transient errors), re-signed (an
+expired token), then reported at the end with what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from numpy.typing import NDArray
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
+from rasterio.warp import reproject
+from rasterio.windows import Window, from_bounds
+
+from .errors import CredentialError, ImageReadError, InputError, SourceError
+from .ingest import site_grid, site_mask, write_observation
+from .model import Grid, Observation, SceneRef, Site
+from .sources.gcp import gcps_for_window, gcps_window, grid_bounds_in, warp_with_gcps
+from .sources.stac import (
+    Catalog,
+    NoSigner,
+    Profile,
+    Signer,
+    asset_scaling,
+    catalog_credentials,
+    credential_hint,
+    gdal_options,
+    item_to_scene,
+    make_signer,
+    now_utc,
+    profile_for,
+    redact,
+    require_asset_credentials,
+    resolve_collection,
+    search_items,
+)
+from .store import Store
+from .workspace import Workspace
+
+__all__ = [
+    "S2_CLOUD_CLASSES",
+    "S2_NODATA_CLASSES",
+    "SiteStats",
+    "Candidate",
+    "FetchReport",
+    "site_stats",
+    "read_window",
+    "find_scenes",
+    "fetch_scenes",
+    "cache_dir",
+]
+
+log = logging.getLogger(__name__)
+
+S2_CLOUD_CLASSES: Mapping[int, str] = {
+    3: "cloud shadow",
+    8: "cloud, medium probability",
+    9: "cloud, high probability",
+    10: "thin cirrus",
+}
+"""Sentinel-2 SCL classes counted as cloud over the site."""
+S2_NODATA_CLASSES: Mapping[int, str] = {0: "no data", 1: "saturated or defective"}
+"""Sentinel-2 SCL classes counted as not valid (neither clear nor cloud)."""
+LANDSAT_CLOUD_BITS: Mapping[int, str] = {1: "dilated cloud", 2: "cirrus", 3: "cloud", 4: "cloud shadow"}
+"""Landsat C2 QA_PIXEL bits counted as cloud; bit 0 (fill) is not valid."""
+
+CLOUD_RULE = {
+    "SCL": "cloud = SCL classes " + ", ".join(f"{k} ({v})" for k, v in S2_CLOUD_CLASSES.items())
+    + "; not valid = " + ", ".join(f"{k} ({v})" for k, v in S2_NODATA_CLASSES.items()),
+    "QA": "cloud = QA_PIXEL bits " + ", ".join(f"{k} ({v})" for k, v in LANDSAT_CLOUD_BITS.items())
+    + "; not valid = bit 0 (fill)",
+}  # fmt: skip
+
+_STATUS = re.compile(r"HTTP (?:response code|error code|status)[: ]*(\d{3})|\b(40[134]|429|50[0234])\b")
+
+
+# -- nouns ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteStats:
+    """What a scene holds over the site polygon."""
+
+    valid_fraction: float
+    """Share of the site's pixels with data that is not cloud (0..1)."""
+    cloud_fraction: float | None
+    """Share of the site's pixels with data that is cloud (0..1); None for SAR."""
+    rule: str = ""
+    """Which classes counted as cloud and not valid."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One catalogue item as it bears on one site."""
+
+    scene: SceneRef
+    item: Mapping[str, Any] = field(repr=False)
+    coverage: float
+    """Share of the site polygon inside the item's footprint (0..1), from geometry alone."""
+    stats: SiteStats | None = None
+    """Pixel figures over the site, once known (read or cached)."""
+    fetched: bool = False
+    """Already archived as an observation of the site."""
+
+
+@dataclass(frozen=True)
+class FetchReport:
+    """What a fetch did."""
+
+    observations: tuple[Observation, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
+    """(item id, reason): already fetched, cloudier than asked, no valid pixel over the site."""
+    failed: tuple[tuple[str, str], ...] = ()
+    """(item id/asset, what went wrong and what to do)."""
+
+
+# -- pixels ---------------------------------------------------------------------------------------
+
+
+def site_stats(mask_band: str, values: NDArray[np.floating], inside: NDArray[np.bool_]) -> SiteStats:
+    """Cloud and valid fractions of a class band over the site's pixels (``inside``)."""
+    n = int(inside.sum())
+    if n == 0:
+        return SiteStats(0.0, None, CLOUD_RULE.get(mask_band, ""))
+    v = values[inside]
+    finite = np.isfinite(v)
+    codes = np.where(finite, v, 0).astype(np.int64)
+    if mask_band == "SCL":
+        data = finite & ~np.isin(codes, list(S2_NODATA_CLASSES))
+        cloud = data & np.isin(codes, list(S2_CLOUD_CLASSES))
+    else:  # Landsat QA_PIXEL bit flags
+        data = finite & ((codes & 1) == 0)
+        bits = sum(1 << b for b in LANDSAT_CLOUD_BITS)
+        cloud = data & ((codes & bits) != 0)
+    n_data = int(data.sum())
+    clear = n_data - int(cloud.sum())
+    return SiteStats(
+        valid_fraction=round(clear / n, 6),
+        cloud_fraction=round(int(cloud.sum()) / n_data, 6) if n_data else None,
+        rule=CLOUD_RULE.get(mask_band, ""),
+    )
+
+
+def _status_of(message: str) -> int | None:
+    m = _STATUS.search(message)
+    if not m:
+        return None
+    return int(m.group(1) or m.group(2))
+
+
+def read_window(
+    href: str,
+    grid: Grid,
+    *,
+    resampling: Resampling = Resampling.bilinear,
+    convert: Callable[[NDArray[np.float32]], NDArray[np.float32]] | None = None,
+    gcp_method: str = "tps",
+) -> tuple[NDArray[np.float32], str]:
+    """Read the part of one raster asset that covers ``grid`` and put it on ``grid``.
+
+    Returns the array (NaN = no data) and how it was placed (``"affine"`` or
+    ``"gcp-<method>"``). ``convert`` turns stored numbers into physical values
+    before resampling (so averages are of reflectance or intensity, not DNs).
+    """
+    out = np.full(grid.shape, np.nan, dtype=np.float32)
+    with rasterio.open(href) as src:
+        gcps, gcp_crs = src.gcps
+        if src.crs is None and gcps:
+            window = gcps_window(gcps, gcp_crs.to_string(), grid, (src.height, src.width))
+            if window is None:
+                return out, f"gcp-{gcp_method}"
+            raw = _read(src, window, convert)
+            warped = warp_with_gcps(
+                raw, gcps_for_window(gcps, window), gcp_crs.to_string(), grid,
+                method="polynomial" if gcp_method == "polynomial" else "tps", resampling=resampling,
+            )  # fmt: skip
+            return warped, f"gcp-{gcp_method}"
+        if src.crs is None:
+            raise ImageReadError(f"{redact(href)}: no CRS, no GCPs: cannot place it on the ground")
+        left, bottom, right, top = grid_bounds_in(grid, src.crs.to_string())
+        win = from_bounds(left, bottom, right, top, transform=src.transform)
+        col0, row0 = int(np.floor(win.col_off)) - 2, int(np.floor(win.row_off)) - 2
+        col1 = int(np.ceil(win.col_off + win.width)) + 2
+        row1 = int(np.ceil(win.row_off + win.height)) + 2
+        col0, row0 = max(col0, 0), max(row0, 0)
+        col1, row1 = min(col1, src.width), min(row1, src.height)
+        if col1 <= col0 or row1 <= row0:
+            return out, "affine"
+        window = Window(col0, row0, col1 - col0, row1 - row0)
+        raw = _read(src, window, convert)
+        reproject(
+            raw, out,
+            src_transform=src.window_transform(window), src_crs=src.crs, src_nodata=np.nan,
+            dst_transform=grid.affine, dst_crs=grid.crs, dst_nodata=np.nan, resampling=resampling,
+        )  # fmt: skip
+    return out, "affine"
+
+
+def _read(src: Any, window: Window, convert: Callable[[NDArray[np.float32]], NDArray[np.float32]] | None) -> NDArray[np.float32]:
+    arr = src.read(1, window=window, masked=True, out_dtype="float32")
+    data = np.asarray(arr.filled(np.nan), dtype=np.float32)
+    return convert(data) if convert else data
+
+
+# -- finding scenes -------------------------------------------------------------------------------
+
+
+def cache_dir(ws: Workspace) -> Path:
+    """Where search results and per-site scene figures are cached."""
+    return ws.root / "cache" / "stac"
+
+
+def _stats_file(ws: Workspace) -> Path:
+    return cache_dir(ws) / "site-stats.json"
+
+
+def _load_stats(ws: Workspace) -> dict[str, Any]:
+    try:
+        return dict(json.loads(_stats_file(ws).read_text()))
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def _save_stats(ws: Workspace, table: Mapping[str, Any]) -> None:
+    path = _stats_file(ws)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(table, indent=1, sort_keys=True))
+    tmp.replace(path)
+
+
+def _stats_key(site: Site, scene: SceneRef) -> str:
+    return f"{site.id}|{scene.id}"
+
+
+def _archived(ws: Workspace, store: Store, site: Site, scene: SceneRef) -> bool:
+    rows = store.execute("SELECT path FROM observations WHERE observation_id = ?", (f"{site.id}/{scene.item_id}",))
+    return bool(rows) and (ws.root / rows[0]["path"]).exists()
+
+
+def find_scenes(
+    ws: Workspace,
+    store: Store,
+    site: Site,
+    catalog: Catalog,
+    collection: str,
+    start: datetime,
+    end: datetime,
+    *,
+    refresh: bool = False,
+    retries: int = 5,
+    backoff: float = 1.0,
+    env: Mapping[str, str] | None = None,
+) -> list[Candidate]:
+    """The catalogue's items over the site, with coverage and any known site figures."""
+    geom = site.require_geometry()
+    items = search_items(
+        catalog, collection, geom.bounds, start, end,
+        cache_dir=cache_dir(ws), refresh=refresh, retries=retries, backoff=backoff, env=env,
+    )  # fmt: skip
+    known = _load_stats(ws)
+    out = []
+    for item in items:
+        try:
+            scene = item_to_scene(item, catalog)
+        except (SourceError, InputError, KeyError) as exc:
+            log.warning("item %s skipped: %s", item.get("id"), exc)
+            continue
+        coverage = 1.0
+        if scene.footprint is not None and geom.area > 0:
+            coverage = round(float(scene.footprint.intersection(geom).area / geom.area), 4)
+        if coverage <= 0:
+            continue
+        cached = known.get(_stats_key(site, scene))
+        stats = SiteStats(**cached) if cached else None
+        out.append(Candidate(scene, item, coverage, stats, _archived(ws, store, site, scene)))
+    return out
+
+
+# -- fetching -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Reader:
+    """Reads assets of one catalogue with signing, retries and credential errors."""
+
+    catalog: Catalog
+    signer: Signer
+    creds: Mapping[str, str]
+    retries: int
+    backoff: float
+
+    def read(self, href: str, grid: Grid, **kwargs: Any) -> tuple[NDArray[np.float32], str]:
+        refreshed = False
+        attempt = 0
+        while True:
+            signed = self.signer.sign(href, refresh=refreshed)
+            try:
+                with rasterio.Env(**gdal_options(self.catalog, self.creds, [href])):
+                    return read_window(signed, grid, **kwargs)  # rasterio maps http(s):// and s3:// to GDAL's /vsi*/
+            except RasterioError as exc:
+                message = redact(str(exc))
+                status = _status_of(message)
+                if status in (401, 403) and not refreshed and not isinstance(self.signer, NoSigner):
+                    refreshed = True  # the token may have expired since it was issued: sign again once
+                    continue
+                if status in (401, 403):
+                    raise CredentialError(
+                        f"{redact(href)}: access refused (HTTP {status}): {credential_hint(self.catalog)}"
+                    ) from exc
+                transient = status in (429, 500, 502, 503, 504) or "timed out" in message.lower()
+                if transient and attempt < self.retries:
+                    time.sleep(self.backoff * 2**attempt)
+                    attempt += 1
+                    continue
+                raise ImageReadError(f"{redact(href)}: {message[:300]}") from exc
+
+
+def _grd_calibration(reader: _Reader, href: str | None) -> float | None:
+    """Median sigma0 calibration constant A of a GRD product (sigma0 = DN² / A²), or None."""
+    if not href or not href.startswith("http"):
+        return None
+    import xml.etree.ElementTree as ET
+
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    from .sources.stac import _retry
+
+    session = requests.Session()
+    session.mount("http", HTTPAdapter(max_retries=_retry(reader.retries, reader.backoff)))
+    try:
+        resp = session.get(reader.signer.sign(href), timeout=60)
+        resp.raise_for_status()
+        values = [
+            float(v)
+            for el in ET.fromstring(resp.content).iter("sigmaNought")
+            for v in (el.text or "").split()
+        ]
+    except (requests.RequestException, ET.ParseError, ValueError) as exc:
+        log.warning("calibration of %s not read: %s", redact(href), redact(str(exc)))
+        return None
+    return float(np.median(values)) if values else None
+
+
+def _sar_convert(profile: Profile, calibration: float | None) -> tuple[Callable[[NDArray[np.float32]], NDArray[np.float32]], str]:
+    if profile.kind == "sentinel-1-rtc":
+        def rtc(a: NDArray[np.float32]) -> NDArray[np.float32]:
+            return np.where(a > 0, a, np.nan).astype(np.float32)
+        return rtc, "RTC gamma0 linear power as delivered; values <= 0 as no data"
+    if calibration:
+        a2 = np.float32(calibration) ** 2
+
+        def cal(a: NDArray[np.float32]) -> NDArray[np.float32]:
+            return np.where(a > 0, a * a / a2, np.nan).astype(np.float32)
+
+        return cal, (
+            f"sigma0 = DN^2 / A^2 with A = {calibration:.2f}, the median sigmaNought of the product's "
+            "calibration LUT (its variation across range, under ~1 dB, is ignored); DN 0 as no data"
+        )
+
+    def raw(a: NDArray[np.float32]) -> NDArray[np.float32]:
+        return np.where(a > 0, a * a, np.nan).astype(np.float32)
+
+    return raw, "uncalibrated intensity DN^2 (no calibration LUT readable); DN 0 as no data"
+
+
+def _linear(scale: float, offset: float) -> Callable[[NDArray[np.float32]], NDArray[np.float32]]:
+    def convert(a: NDArray[np.float32]) -> NDArray[np.float32]:
+        return (a * np.float32(scale) + np.float32(offset)).astype(np.float32)
+
+    return convert
+
+
+def fetch_scenes(
+    ws: Workspace,
+    store: Store,
+    site: Site,
+    catalog: Catalog,
+    collection: str,
+    start: datetime,
+    end: datetime,
+    *,
+    max_cloud: float = 100.0,
+    signer: Signer | None = None,
+    refresh: bool = False,
+    force: bool = False,
+    retries: int = 5,
+    backoff: float = 1.0,
+    gcp_method: str = "tps",
+    env: Mapping[str, str] | None = None,
+    compress: str = "deflate",
+    progress: Callable[[int, int, str], None] | None = None,
+) -> FetchReport:
+    """Fetch every item of ``collection`` over ``site`` in [start, end] into the workspace.
+
+    ``max_cloud`` is a percentage of the site's valid pixels (not the scene's).
+    ``signer`` overrides the catalogue's signing (tests point it at 127.0.0.1).
+    ``force`` refetches items already archived.
+    """
+    candidates = find_scenes(ws, store, site, catalog, collection, start, end,
+                             refresh=refresh, retries=retries, backoff=backoff, env=env)  # fmt: skip
+    creds = catalog_credentials(catalog, env)
+    if any(c for c in candidates if force or not c.fetched):
+        require_asset_credentials(catalog, creds)
+    reader = _Reader(catalog, signer or make_signer(catalog), creds, retries, backoff)
+    stats_table = _load_stats(ws)
+    done: list[Observation] = []
+    skipped: list[tuple[str, str]] = []
+    failed: list[tuple[str, str]] = []
+    for i, cand in enumerate(candidates):
+        scene = cand.scene
+        try:
+            if cand.fetched and not force:
+                skipped.append((scene.item_id, "already fetched"))
+                continue
+            known = cand.stats
+            if known is not None and (reason := _rejection(known, max_cloud)):
+                skipped.append((scene.item_id, reason + " (cached)"))
+                continue
+            outcome = _fetch_one(ws, store, site, catalog, cand, reader, max_cloud, gcp_method, compress, stats_table)
+            if isinstance(outcome, Observation):
+                done.append(outcome)
+            else:
+                skipped.append((scene.item_id, outcome))
+        except (CredentialError, ImageReadError, SourceError, InputError) as exc:
+            failed.append((scene.item_id, str(exc)))
+            log.warning("%s failed: %s", scene.item_id, exc)
+        finally:
+            _save_stats(ws, stats_table)
+            if progress:
+                progress(i + 1, len(candidates), scene.item_id)
+    store.record_run(
+        "fetch",
+        site.id,
+        {"catalog": catalog.url, "collection": resolve_collection(catalog, collection),
+         "from": start.isoformat(), "to": end.isoformat(), "max_cloud": max_cloud},
+        {"observations": len(done), "skipped": len(skipped), "failed": len(failed)},
+    )  # fmt: skip
+    return FetchReport(tuple(done), tuple(skipped), tuple(failed))
+
+
+def _rejection(stats: SiteStats, max_cloud: float) -> str:
+    if stats.valid_fraction <= 0:
+        return "no valid pixel over the site"
+    if stats.cloud_fraction is not None and stats.cloud_fraction * 100 > max_cloud:
+        return f"cloud {stats.cloud_fraction * 100:.1f}% over the site > --max-cloud {max_cloud:g}"
+    return ""
+
+
+def _fetch_one(
+    ws: Workspace,
+    store: Store,
+    site: Site,
+    catalog: Catalog,
+    cand: Candidate,
+    reader: _Reader,
+    max_cloud: float,
+    gcp_method: str,
+    compress: str,
+    stats_table: dict[str, Any],
+) -> Observation | str:
+    scene, item = cand.scene, cand.item
+    profile = profile_for(scene.collection, item.get("properties") or {})
+    assets = item.get("assets") or {}
+    props = item.get("properties") or {}
+    grid = site_grid(site, profile.resolution_m)
+    inside = site_mask(site, grid)
+    asset_of = {
+        band: next(k for k in keys if k in assets)
+        for band, keys in profile.bands.items()
+        if any(k in assets for k in keys)
+    }
+    missing = [b for b in profile.bands if b not in asset_of and b not in profile.optional]
+    if missing:
+        raise SourceError(f"item {scene.item_id}: no asset for band(s) {missing}; assets: {sorted(assets)}")
+    bands: dict[str, NDArray[np.float32]] = {}
+    notes: dict[str, str] = {}
+    placement = ""
+    stats: SiteStats | None = None
+    if profile.mask_band:
+        mb = profile.mask_band
+        bands[mb], placement = reader.read(scene.hrefs[mb], grid, resampling=Resampling.nearest)
+        stats = site_stats(mb, bands[mb], inside)
+        stats_table[f"{site.id}|{scene.id}"] = {"valid_fraction": stats.valid_fraction,
+                                                 "cloud_fraction": stats.cloud_fraction, "rule": stats.rule}  # fmt: skip
+        notes[mb] = "class codes kept as they are; " + stats.rule
+        if reason := _rejection(stats, max_cloud):
+            return reason
+    failures: list[str] = []
+    calibration = None
+    if profile.kind == "sentinel-1-grd":
+        cal_href = next((v for k, v in scene.hrefs.items() if k.startswith("schema-calibration")), None)
+        calibration = _grd_calibration(reader, cal_href)
+    for band in profile.bands:
+        if band in bands or band not in asset_of:
+            continue
+        if profile.sensor == "sar":
+            convert, note = _sar_convert(profile, calibration)
+        else:
+            scale, offset, note = asset_scaling(profile, band, props, assets[asset_of[band]])
+            convert = _linear(scale, offset)
+        try:
+            bands[band], placement = reader.read(scene.hrefs[band], grid, convert=convert, gcp_method=gcp_method)
+        except (ImageReadError, CredentialError) as exc:
+            if band in profile.optional and profile.sensor == "sar":
+                failures.append(f"{band}: {exc}")  # the other polarisation may still make an observation
+                continue
+            raise
+        notes[band] = note
+    if failures and not any(b in bands for b in ("VV", "VH", "HH", "HV")):
+        raise ImageReadError(f"item {scene.item_id}: no polarisation could be read: {'; '.join(failures)}")
+    order = [b for b in profile.bands if b in bands]
+    # QA bit flags stay for provenance of the cloud figure; detectors read SCL only by name.
+    data = np.stack([bands[b] for b in order])
+    if stats is None:
+        valid = np.isfinite(data).all(axis=0) & inside
+        stats = SiteStats(round(float(valid.sum()) / max(int(inside.sum()), 1), 6), None, "")
+        stats_table[f"{site.id}|{scene.id}"] = {"valid_fraction": stats.valid_fraction, "cloud_fraction": None, "rule": ""}
+        if stats.valid_fraction <= 0:
+            return "no valid pixel over the site"
+    orbit = {k.split(":")[1]: props[k] for k in ("sat:orbit_state", "sat:relative_orbit", "sat:absolute_orbit") if k in props}
+    provenance = {
+        "source": "stac",
+        "catalog": catalog.name,
+        "catalog_url": catalog.url,
+        "collection": scene.collection,
+        "item_id": scene.item_id,
+        "asset_hrefs": {b: redact(scene.hrefs[b]) for b in order},
+        "platform": scene.platform,
+        "orbit": orbit,
+        "retrieved_at": now_utc(),
+        "conversions": notes,
+        "placement": placement,
+        "site_valid_fraction": stats.valid_fraction,
+        "site_cloud_fraction": stats.cloud_fraction,
+        "cloud_rule": stats.rule,
+        "partial_failures": failures,
+        "stac_item": dict(item),
+    }
+    with tempfile.TemporaryDirectory(dir=ws.root) as tmp:
+        item_path = Path(tmp) / "item.json"
+        item_path.write_text(json.dumps(item, indent=1))
+        obs = write_observation(
+            ws, store, site, scene, data, grid, order, provenance,
+            cloud_fraction=stats.cloud_fraction, sidecars={"stac": item_path}, compress=compress,
+        )  # fmt: skip
+    return obs if obs is not None else "no valid pixel over the site"

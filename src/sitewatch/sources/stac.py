@@ -1,0 +1,593 @@
+"""STAC catalogues: which ones exist, how to search them, how to read their assets.
+
+Three catalogues are built in — Element 84 Earth Search v1, Microsoft
+Planetary Computer and Copernicus Data Space (CDSE) — and a workspace can
+name more in ``sitewatch.toml``::
+
+    [catalogs.mine]
+    url = "https://example.org/stac/v1"
+    signing = "none"                 # or "planetary-computer"
+    token_env = "MINE_TOKEN"         # sent as "Authorization: Bearer …" to the API and assets
+    # access_key_env / secret_key_env / s3_endpoint for S3 assets
+
+Any other STAC API URL works as it is. Credentials come from the environment
+(the variable names are part of the catalogue) or from the same toml table
+(``token = "…"``); they never appear in logs, reprs, errors or provenance.
+
+Search goes through pystac-client with retries and backoff on transient
+HTTP errors (429, 5xx), and its results are cached under the workspace so a
+rerun (or a resumed fetch) does not ask again. Collections are described by a
+:class:`Profile` that says which asset holds which band and how its numbers
+become physical values — including the Sentinel-2 processing-baseline 04.00
+offset, decided from each item's own metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from shapely.geometry import shape
+
+from ..config import read_toml
+from ..errors import ConfigError, CredentialError, SourceError, require_extra
+from ..model import SceneRef, utc
+
+__all__ = [
+    "Catalog",
+    "BUILTIN_CATALOGS",
+    "resolve_catalog",
+    "catalog_credentials",
+    "gdal_options",
+    "Signer",
+    "NoSigner",
+    "PlanetaryComputerSigner",
+    "make_signer",
+    "Profile",
+    "profile_for",
+    "resolve_collection",
+    "s2_offset",
+    "asset_scaling",
+    "item_to_scene",
+    "search_items",
+    "SEARCH_CACHE_HOURS",
+    "redact",
+]
+
+log = logging.getLogger(__name__)
+
+SEARCH_CACHE_HOURS = 24.0
+"""How long cached search results are reused before the catalogue is asked again."""
+
+_TRANSIENT = (429, 500, 502, 503, 504)
+
+
+# -- catalogues -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """One STAC API and what reading its assets needs."""
+
+    name: str
+    """Name used on the command line (``--catalog NAME``)."""
+    url: str
+    """STAC API root."""
+    provider: str
+    """Provider slug recorded in each SceneRef."""
+    signing: Literal["none", "planetary-computer"] = "none"
+    """How asset URLs are signed before reading."""
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    """Short collection names (``s1``, ``s2``, ``landsat``) → this catalogue's collection ids."""
+    token_env: str = ""
+    """Environment variable holding a bearer token (API and asset requests)."""
+    access_key_env: str = ""
+    """Environment variable holding an S3 access key for ``s3://`` assets."""
+    secret_key_env: str = ""
+    """Environment variable holding the matching S3 secret key."""
+    s3_endpoint: str = ""
+    """S3 endpoint host for ``s3://`` assets (blank: AWS)."""
+    requester_pays: bool = False
+    """``s3://`` assets are in a requester-pays bucket (AWS bills the reader)."""
+    assets_need_credentials: bool = False
+    """Asset reads fail without the S3 keys or token (CDSE)."""
+    account_hint: str = ""
+    """Where a user gets the credentials, for error messages."""
+    toml_credentials: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """Credentials written in sitewatch.toml (``token``, ``access_key``, ``secret_key``); never shown."""
+
+
+_S2, _S1, _LS = "sentinel-2-l2a", "sentinel-1-grd", "landsat-c2-l2"
+
+BUILTIN_CATALOGS: dict[str, Catalog] = {
+    "earth-search": Catalog(
+        name="earth-search",
+        url="https://earth-search.aws.element84.com/v1",
+        provider="earth-search",
+        aliases={"s2": _S2, "s1": _S1, "landsat": _LS},
+        access_key_env="AWS_ACCESS_KEY_ID",
+        secret_key_env="AWS_SECRET_ACCESS_KEY",
+        # Sentinel-1 GRD and Landsat live in requester-pays buckets there; S2 COGs are public.
+        requester_pays=True,
+        account_hint="an AWS account (Sentinel-1 GRD and Landsat assets are requester-pays)",
+    ),
+    "planetary-computer": Catalog(
+        name="planetary-computer",
+        url="https://planetarycomputer.microsoft.com/api/stac/v1",
+        provider="planetary-computer",
+        signing="planetary-computer",
+        aliases={"s2": _S2, "s1": "sentinel-1-rtc", "s1-grd": _S1, "landsat": _LS},
+        token_env="PC_SDK_SUBSCRIPTION_KEY",
+        account_hint="optional: a Planetary Computer subscription key raises rate limits",
+    ),
+    "cdse": Catalog(
+        name="cdse",
+        url="https://stac.dataspace.copernicus.eu/v1",
+        provider="cdse",
+        aliases={"s2": _S2, "s1": _S1},
+        access_key_env="CDSE_S3_ACCESS_KEY",
+        secret_key_env="CDSE_S3_SECRET_KEY",
+        s3_endpoint="eodata.dataspace.copernicus.eu",
+        assets_need_credentials=True,
+        account_hint="S3 keys of a Copernicus Data Space account "
+        "(https://eodata-s3keysmanager.dataspace.copernicus.eu/)",
+    ),
+}
+
+
+def resolve_catalog(name_or_url: str, workspace: Path | None = None) -> Catalog:
+    """A catalogue by name (``[catalogs.NAME]`` in sitewatch.toml, then built-ins) or by URL."""
+    tables: dict[str, Any] = {}
+    path = None
+    if workspace is not None:
+        path = Path(workspace) / "sitewatch.toml"
+        tables = read_toml(path).get("catalogs", {}) or {}
+    key = name_or_url.strip()
+    if key in tables:
+        return _catalog_from_table(key, tables[key], BUILTIN_CATALOGS.get(key), path)
+    if key in BUILTIN_CATALOGS:
+        return BUILTIN_CATALOGS[key]
+    if re.match(r"https?://", key):
+        for cat in BUILTIN_CATALOGS.values():  # a built-in named by URL keeps its signing and keys
+            if cat.url.rstrip("/") == key.rstrip("/"):
+                return cat
+        host = re.sub(r"^https?://", "", key).split("/")[0]
+        return Catalog(name=key, url=key.rstrip("/"), provider=host)
+    known = sorted(set(BUILTIN_CATALOGS) | set(tables))
+    raise ConfigError(
+        f"unknown catalogue {name_or_url!r}; use one of {', '.join(known)}, a STAC API URL, "
+        "or add [catalogs.NAME] with a url to sitewatch.toml"
+    )
+
+
+def _catalog_from_table(name: str, table: Any, base: Catalog | None, path: Path | None) -> Catalog:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [catalogs.{name}] must be a table")
+    known = {
+        "url", "signing", "provider", "aliases", "token_env", "access_key_env", "secret_key_env",
+        "s3_endpoint", "requester_pays", "assets_need_credentials", "token", "access_key", "secret_key",
+    }  # fmt: skip
+    unknown = set(table) - known
+    if unknown:
+        raise ConfigError(f"{path}: [catalogs.{name}] has unknown keys {sorted(unknown)}; known: {sorted(known)}")
+    if base is None and not table.get("url"):
+        raise ConfigError(f"{path}: [catalogs.{name}] needs a url")
+    signing = table.get("signing", base.signing if base else "none")
+    if signing not in ("none", "planetary-computer"):
+        raise ConfigError(f"{path}: [catalogs.{name}] signing must be 'none' or 'planetary-computer'")
+    creds = {k: str(table[k]) for k in ("token", "access_key", "secret_key") if table.get(k)}
+    values: dict[str, Any] = {k: table[k] for k in known - {"token", "access_key", "secret_key"} if k in table}
+    values["signing"] = signing
+    if base is not None:
+        merged = {f: getattr(base, f) for f in base.__dataclass_fields__} | values
+        merged["toml_credentials"] = creds
+        return Catalog(**merged)
+    return Catalog(
+        name=name,
+        provider=str(table.get("provider", name)),
+        toml_credentials=creds,
+        **{k: v for k, v in values.items() if k != "provider"},
+    )
+
+
+def catalog_credentials(catalog: Catalog, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The catalogue's credentials: environment first, then sitewatch.toml. Values never logged."""
+    env = os.environ if env is None else env
+    out: dict[str, str] = {}
+    for role, var in (("token", catalog.token_env), ("access_key", catalog.access_key_env),
+                      ("secret_key", catalog.secret_key_env)):  # fmt: skip
+        value = (env.get(var) if var else None) or catalog.toml_credentials.get(role)
+        if value:
+            out[role] = value
+    return out
+
+
+def credential_hint(catalog: Catalog) -> str:
+    """Which credential a refused request was missing, named by its variables — never its value."""
+    names = [v for v in (catalog.token_env, catalog.access_key_env, catalog.secret_key_env) if v]
+    where = f" ({catalog.account_hint})" if catalog.account_hint else ""
+    if not names:
+        return (
+            f"catalogue {catalog.name!r} needs a credential sitewatch was not told about; add "
+            f'token_env = "VAR" under [catalogs.{catalog.name}] in sitewatch.toml and set VAR'
+        )
+    return f"set {' and '.join(names)}{where}, or put them under [catalogs.{catalog.name}] in sitewatch.toml"
+
+
+def require_asset_credentials(catalog: Catalog, creds: Mapping[str, str]) -> None:
+    """Fail before any download when the catalogue's assets cannot be read without keys."""
+    if catalog.assets_need_credentials and not ({"access_key", "secret_key"} <= set(creds) or "token" in creds):
+        raise CredentialError(f"downloads from {catalog.name} need an account: {credential_hint(catalog)}")
+
+
+def gdal_options(catalog: Catalog, creds: Mapping[str, str], hrefs: Sequence[str] = ()) -> dict[str, Any]:
+    """GDAL configuration for reading this catalogue's assets — the one place they are set."""
+    opts: dict[str, Any] = {
+        "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",  # no directory listing per COG
+        "GDAL_HTTP_MAX_RETRY": 4,  # GDAL retries 429/5xx itself, with the delay doubling
+        "GDAL_HTTP_RETRY_DELAY": 0.5,
+        "GDAL_HTTP_TIMEOUT": 60,
+        "CPL_VSIL_CURL_USE_HEAD": "NO",
+        "GDAL_HTTP_MULTIRANGE": "SINGLE_GET",
+        "VSI_CACHE": True,
+    }
+    if "token" in creds:
+        opts["GDAL_HTTP_HEADERS"] = f"Authorization: Bearer {creds['token']}"
+    if any(h.startswith("s3://") for h in hrefs):
+        if {"access_key", "secret_key"} <= set(creds):
+            opts["AWS_ACCESS_KEY_ID"] = creds["access_key"]
+            opts["AWS_SECRET_ACCESS_KEY"] = creds["secret_key"]
+        else:
+            opts["AWS_NO_SIGN_REQUEST"] = "YES"
+        if catalog.requester_pays:
+            opts["AWS_REQUEST_PAYER"] = "requester"
+        if catalog.s3_endpoint:
+            opts["AWS_S3_ENDPOINT"] = catalog.s3_endpoint
+            opts["AWS_VIRTUAL_HOSTING"] = "FALSE"
+            opts["AWS_HTTPS"] = "YES"
+    return opts
+
+
+def redact(text: str) -> str:
+    """Strip query strings (SAS tokens, signatures) from URLs in a message."""
+    return re.sub(r"(https?://[^\s?'\"]+)\?[^\s'\"]*", r"\1?…", text)
+
+
+# -- signing --------------------------------------------------------------------------------------
+
+
+class Signer(Protocol):
+    """Turns an asset href into one that can be read now."""
+
+    def sign(self, href: str, *, refresh: bool = False) -> str:
+        """Signed href; ``refresh=True`` after a 403 forces a new token."""
+        ...
+
+
+class NoSigner:
+    """Catalogues whose assets are read as they are."""
+
+    def sign(self, href: str, *, refresh: bool = False) -> str:
+        return href
+
+
+class PlanetaryComputerSigner:
+    """SAS-token signing with the ``planetary-computer`` package.
+
+    Hrefs are signed right before each read, not at search time, so a long
+    fetch never uses a token older than the package's cache allows (it
+    renews tokens within a minute of expiry). ``refresh=True`` drops the
+    cached tokens, for a token that expired between signing and reading.
+    """
+
+    def sign(self, href: str, *, refresh: bool = False) -> str:
+        require_extra("planetary_computer", "stac")
+        import planetary_computer
+        from planetary_computer import sas
+
+        if refresh:
+            sas.TOKEN_CACHE.clear()
+        return str(planetary_computer.sign_url(href))
+
+
+_NO_SIGNER_IS_A_SIGNER: type[Signer] = NoSigner
+_PC_SIGNER_IS_A_SIGNER: type[Signer] = PlanetaryComputerSigner
+
+
+def make_signer(catalog: Catalog) -> Signer:
+    """The signer a catalogue's assets need."""
+    return PlanetaryComputerSigner() if catalog.signing == "planetary-computer" else NoSigner()
+
+
+# -- collections ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How a collection's items become sitewatch bands."""
+
+    kind: Literal["sentinel-2-l2a", "sentinel-1-rtc", "sentinel-1-grd", "landsat-c2-l2"]
+    sensor: Literal["sar", "optical"]
+    resolution_m: float
+    bands: Mapping[str, tuple[str, ...]]
+    """sitewatch band name → asset keys that may hold it, in order of preference."""
+    mask_band: str = ""
+    """Band holding cloud/validity classes (``SCL``, ``QA``), read first to judge the scene."""
+    optional: frozenset[str] = frozenset()
+    """Bands an item may lack (single-polarisation SAR)."""
+
+
+PROFILES: dict[str, Profile] = {
+    "sentinel-2-l2a": Profile(
+        "sentinel-2-l2a", "optical", 10.0,
+        {"blue": ("blue", "B02", "B02_10m"), "green": ("green", "B03", "B03_10m"),
+         "red": ("red", "B04", "B04_10m"), "nir": ("nir", "B08", "B08_10m"),
+         "SCL": ("scl", "SCL", "SCL_20m")},
+        mask_band="SCL",
+    ),
+    "sentinel-1-rtc": Profile(
+        "sentinel-1-rtc", "sar", 10.0,
+        {"VV": ("vv", "VV"), "VH": ("vh", "VH"), "HH": ("hh", "HH"), "HV": ("hv", "HV")},
+        optional=frozenset({"VV", "VH", "HH", "HV"}),
+    ),
+    "sentinel-1-grd": Profile(
+        "sentinel-1-grd", "sar", 10.0,
+        {"VV": ("vv", "VV"), "VH": ("vh", "VH"), "HH": ("hh", "HH"), "HV": ("hv", "HV")},
+        optional=frozenset({"VV", "VH", "HH", "HV"}),
+    ),
+    "landsat-c2-l2": Profile(
+        "landsat-c2-l2", "optical", 30.0,
+        {"blue": ("blue", "SR_B2"), "green": ("green", "SR_B3"), "red": ("red", "SR_B4"),
+         "nir": ("nir08", "SR_B5"), "QA": ("qa_pixel", "QA_PIXEL")},
+        mask_band="QA",
+    ),
+}  # fmt: skip
+
+
+def resolve_collection(catalog: Catalog, collection: str) -> str:
+    """A collection id: the catalogue's alias (``s1``, ``s2``, ``landsat``) or the id as given."""
+    return catalog.aliases.get(collection.lower(), collection)
+
+
+def profile_for(collection: str, properties: Mapping[str, Any] | None = None) -> Profile:
+    """The profile of a collection id (or, failing that, of an item's platform)."""
+    c = collection.lower()
+    if "sentinel-2" in c and "l2a" in c:
+        return PROFILES["sentinel-2-l2a"]
+    if "sentinel-1" in c and "rtc" in c:
+        return PROFILES["sentinel-1-rtc"]
+    if "sentinel-1" in c:
+        return PROFILES["sentinel-1-grd"]
+    if "landsat" in c and ("l2" in c or "sr" in c):
+        return PROFILES["landsat-c2-l2"]
+    platform = str((properties or {}).get("platform", "")).lower()
+    if platform.startswith("sentinel-2"):
+        return PROFILES["sentinel-2-l2a"]
+    if platform.startswith("sentinel-1"):
+        return PROFILES["sentinel-1-grd"]
+    if platform.startswith("landsat"):
+        return PROFILES["landsat-c2-l2"]
+    raise SourceError(
+        f"sitewatch does not know how to read collection {collection!r}; supported: Sentinel-2 L2A "
+        "(sentinel-2-l2a), Sentinel-1 RTC/GRD (sentinel-1-rtc, sentinel-1-grd), Landsat C2 L2 (landsat-c2-l2)"
+    )
+
+
+def _baseline(props: Mapping[str, Any]) -> float | None:
+    for key in ("s2:processing_baseline", "processing:version", "processing_baseline"):
+        if props.get(key) not in (None, ""):
+            try:
+                return float(str(props[key]))
+            except ValueError:
+                continue
+    return None
+
+
+def s2_offset(props: Mapping[str, Any], asset: Mapping[str, Any] | None = None) -> tuple[float, str]:
+    """Reflectance offset of a Sentinel-2 L2A item's bands, and why — from the item's metadata.
+
+    ESA's processing baseline 04.00 (January 2022) added -1000 to the stored
+    numbers (``BOA_ADD_OFFSET``): reflectance = DN / 10000 - 0.1. Earth Search
+    v1 shifts those COGs back and says so with ``earthsearch:boa_offset_applied
+    = true`` (its ``raster:bands`` still list -0.1, which must then be ignored).
+    Otherwise the baseline (``s2:processing_baseline``, ``processing:version``)
+    decides; an item with neither uses its asset's ``raster:bands`` offset.
+    """
+    applied = props.get("earthsearch:boa_offset_applied")
+    if applied is True:
+        return 0.0, "earthsearch:boa_offset_applied is true: the provider already removed the 04.00 offset"
+    baseline = _baseline(props)
+    if baseline is not None:
+        if baseline >= 4.0:
+            return -0.1, f"processing baseline {baseline:05.2f} >= 04.00: reflectance = DN/10000 - 0.1"
+        return 0.0, f"processing baseline {baseline:05.2f} < 04.00: no offset"
+    bands = (asset or {}).get("raster:bands") or [{}]
+    offset = float(bands[0].get("offset", 0.0) or 0.0)
+    return offset, f"no baseline in the item: offset {offset} from the asset's raster:bands"
+
+
+def asset_scaling(profile: Profile, band: str, props: Mapping[str, Any], asset: Mapping[str, Any]) -> tuple[float, float, str]:
+    """(scale, offset, note) turning an asset's stored numbers into the band's physical value."""
+    if band in ("SCL", "QA"):
+        return 1.0, 0.0, "class codes kept as they are"
+    rb = (asset.get("raster:bands") or [{}])[0]
+    if profile.kind == "sentinel-2-l2a":
+        scale = float(rb.get("scale", 1e-4) or 1e-4)
+        offset, why = s2_offset(props, asset)
+        return scale, offset, f"reflectance = DN*{scale:g} + {offset:g} ({why})"
+    if profile.kind == "landsat-c2-l2":
+        scale = float(rb.get("scale", 2.75e-5) or 2.75e-5)
+        offset = float(rb.get("offset", -0.2) if rb.get("offset") is not None else -0.2)
+        return scale, offset, f"Landsat C2 L2 surface reflectance = DN*{scale:g} + {offset:g}"
+    if profile.kind == "sentinel-1-rtc":
+        return 1.0, 0.0, "RTC gamma0 in linear power as delivered (terrain-flattened, not sigma0)"
+    return 1.0, 0.0, "GRD DN; converted to intensity on read"
+
+
+# -- items ----------------------------------------------------------------------------------------
+
+
+def item_to_scene(item: Mapping[str, Any], catalog: Catalog, profile: Profile | None = None) -> SceneRef:
+    """A SceneRef of a STAC item (as JSON), with the hrefs of the bands sitewatch reads."""
+    props = dict(item.get("properties") or {})
+    collection = str(item.get("collection", ""))
+    profile = profile or profile_for(collection, props)
+    when = props.get("datetime") or props.get("start_datetime")
+    if not when:
+        raise SourceError(f"item {item.get('id')!r} has no datetime")
+    assets = item.get("assets") or {}
+    hrefs = {}
+    for band, keys in profile.bands.items():
+        key = next((k for k in keys if k in assets), None)
+        if key is not None:
+            hrefs[band] = str(assets[key]["href"])
+    for key in ("schema-calibration-vv", "schema-calibration-vh", "schema-calibration-hh", "schema-calibration-hv"):
+        if key in assets:
+            hrefs[key] = str(assets[key]["href"])
+    geom = item.get("geometry")
+    keep = (
+        "platform", "constellation", "eo:cloud_cover", "s2:processing_baseline", "processing:version",
+        "earthsearch:boa_offset_applied", "sat:orbit_state", "sat:relative_orbit", "sat:absolute_orbit",
+        "sar:instrument_mode", "sar:polarizations", "sar:product_type", "s2:mgrs_tile", "grid:code",
+        "landsat:wrs_path", "landsat:wrs_row", "proj:epsg", "proj:code",
+    )  # fmt: skip
+    cloud = props.get("eo:cloud_cover")
+    return SceneRef(
+        provider=catalog.provider,
+        collection=collection,
+        item_id=str(item["id"]),
+        sensor=profile.sensor,
+        acquired=utc(str(when)),
+        resolution_m=profile.resolution_m,
+        hrefs=hrefs,
+        footprint=shape(geom) if geom else None,
+        platform=str(props.get("platform", "")),
+        cloud_cover=float(cloud) if cloud is not None else None,
+        properties={k: props[k] for k in keep if k in props},
+    )
+
+
+# -- search ---------------------------------------------------------------------------------------
+
+
+def _cache_key(catalog: Catalog, collection: str, bbox: Sequence[float], start: datetime, end: datetime) -> str:
+    query = {
+        "url": catalog.url,
+        "collection": collection,
+        "bbox": [round(float(v), 6) for v in bbox],
+        "datetime": f"{start.isoformat()}/{end.isoformat()}",
+    }
+    return hashlib.sha256(json.dumps(query, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def _retry(total: int, backoff: float) -> Any:
+    from urllib3.util.retry import Retry
+
+    return Retry(
+        total=total,
+        backoff_factor=backoff,
+        status_forcelist=_TRANSIENT,
+        allowed_methods=None,  # STAC search is a POST; it only reads, so retrying it is safe
+        raise_on_status=False,
+        respect_retry_after_header=True,
+    )
+
+
+def search_items(
+    catalog: Catalog,
+    collection: str,
+    bbox: Sequence[float],
+    start: datetime,
+    end: datetime,
+    *,
+    cache_dir: Path | None = None,
+    refresh: bool = False,
+    limit: int = 100,
+    max_items: int | None = None,
+    retries: int = 5,
+    backoff: float = 1.0,
+    timeout: float = 60.0,
+    env: Mapping[str, str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """STAC items (as JSON dicts, oldest first) of ``collection`` over ``bbox`` between two times.
+
+    Pages are followed to the end (or ``max_items``). Transient HTTP errors are
+    retried with exponential backoff; 401/403 raise :class:`CredentialError`
+    naming the credential to set. With ``cache_dir``, results are kept there for
+    :data:`SEARCH_CACHE_HOURS` and reused unless ``refresh``.
+    """
+    collection = resolve_collection(catalog, collection)
+    cache_file = None
+    if cache_dir is not None:
+        cache_file = Path(cache_dir) / f"search-{_cache_key(catalog, collection, bbox, start, end)}.json"
+        if cache_file.exists() and not refresh:
+            try:
+                cached = json.loads(cache_file.read_text())
+                if time.time() - float(cached["created"]) < SEARCH_CACHE_HOURS * 3600:
+                    log.info("search results from cache %s", cache_file.name)
+                    return list(cached["features"])
+            except (ValueError, KeyError):
+                pass  # a damaged cache file is just asked again
+    require_extra("pystac_client", "stac")
+    import requests
+    from pystac_client import Client
+    from pystac_client.exceptions import APIError
+    from pystac_client.stac_api_io import StacApiIO
+
+    creds = catalog_credentials(catalog, env)
+    headers = {"Authorization": f"Bearer {creds['token']}"} if "token" in creds else {}
+    if catalog.signing == "planetary-computer" and "token" in creds:
+        headers = {"Ocp-Apim-Subscription-Key": creds["token"]}
+    io = StacApiIO(headers=headers, timeout=timeout, max_retries=_retry(retries, backoff))
+    features: list[dict[str, Any]] = []
+    try:
+        client = Client.open(catalog.url, stac_io=io, timeout=timeout)
+        search = client.search(
+            collections=[collection],
+            bbox=list(bbox),
+            datetime=[start, end],
+            limit=limit,
+            max_items=max_items,
+        )
+        for page in search.pages_as_dicts():
+            features.extend(page.get("features", []))
+            if progress:
+                progress(len(features))
+            if max_items is not None and len(features) >= max_items:
+                features = features[:max_items]
+                break
+    except APIError as exc:
+        status = getattr(exc, "status_code", None)
+        if status in (401, 403):
+            raise CredentialError(
+                f"{catalog.name} refused the search (HTTP {status}): {credential_hint(catalog)}"
+            ) from exc
+        raise SourceError(f"{catalog.name} search failed (HTTP {status}): {redact(str(exc))[:300]}") from exc
+    except requests.RequestException as exc:
+        raise SourceError(
+            f"cannot reach catalogue {catalog.name} at {catalog.url} after {retries} retries: "
+            f"{redact(str(exc))[:300]}"
+        ) from exc
+    features.sort(key=lambda f: (str((f.get("properties") or {}).get("datetime") or ""), str(f.get("id"))))
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"created": time.time(), "catalog": catalog.url, "collection": collection,
+                                   "bbox": list(bbox), "features": features}))  # fmt: skip
+        tmp.replace(cache_file)
+    return features
+
+
+def now_utc() -> str:
+    """Retrieval time stamp for provenance."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -52,7 +52,7 @@ from scipy import ndimage
 
 from ..errors import InputError
 from .base import PixelDetection, detections_from_measurements, measure_components, pixel_size_pair
-from .water import land_from_sar, widen_water
+from .water import land_from_cells, widen_water
 
 __all__ = ["DETECTOR", "VERSION", "SarParams", "detect_sar", "to_intensity", "correct_size"]
 
@@ -220,24 +220,16 @@ def detect_sar(
         return []
     intensity = to_intensity(a, p.input_scale)
     ok = _valid_mask(intensity, a, valid)
-    gpx = math.sqrt(px * py)
+    pixmask = ok
     if water is not None:
         if water.shape != a.shape:
             raise InputError(f"water mask shape {water.shape} differs from the image's {a.shape}")
-        wmask = widen_water(np.asarray(water, dtype=bool), gpx, p.berth_margin_m)
-        if p.refine_water:
-            wmask &= ~land_from_sar(intensity, gpx, valid=ok, **p.land_kwargs())
-    elif p.derive_water:
-        wmask = ~land_from_sar(intensity, gpx, valid=ok, **p.land_kwargs())
-    else:
-        wmask = None
-    if ok is not None and wmask is not None:
-        use = ok & wmask
-    else:
-        use = ok if ok is not None else wmask
-    if use is not None and not use.any():
+        wide = widen_water(np.asarray(water, dtype=bool), math.sqrt(px * py), p.berth_margin_m)
+        pixmask = wide if ok is None else ok & wide
+    if pixmask is not None and not pixmask.any():
         return []
-    return _detect(intensity, use, (px, py), p, workers)
+    derive = p.refine_water if water is not None else p.derive_water
+    return _detect(intensity, pixmask, (px, py), p, workers, derive)
 
 
 def _valid_mask(intensity: NDArray[np.float32], raw: NDArray[np.generic], valid: NDArray[np.bool_] | None) -> NDArray[np.bool_] | None:
@@ -256,8 +248,26 @@ def _valid_mask(intensity: NDArray[np.float32], raw: NDArray[np.generic], valid:
 # ---------------------------------------------------------------- block statistics
 
 
+def _cell_block(p: SarParams, gpx: float) -> tuple[int, int]:
+    """Land/water cell side ``f`` in pixels and CFAR block side in cells ``k`` (block = f·k pixels)."""
+    f = int(max(1, round(p.land_cell_m / gpx)))
+    k = int(max(1, round(p.block_m / (f * gpx))))
+    return f, k
+
+
 def _block_px(p: SarParams, gpx: float) -> int:
-    return int(min(16, max(1, round(p.block_m / gpx))))
+    f, k = _cell_block(p, gpx)
+    return f * k
+
+
+def _aggregate(a: NDArray[np.float64], k: int) -> NDArray[np.float64]:
+    """Sum k × k groups of cells (partial groups at the far edges)."""
+    if k == 1:
+        return a
+    h, w = a.shape
+    hb, wb = -(-h // k), -(-w // k)
+    a = np.pad(a, ((0, hb * k - h), (0, wb * k - w)))
+    return np.asarray(a.reshape(hb, k, wb, k).sum(axis=(1, 3)))
 
 
 def _block_sums(
@@ -301,26 +311,29 @@ def _block_sums(
     return s1, s2, n
 
 
-def _box_sum(a: NDArray[np.float64], r: int) -> NDArray[np.float64]:
-    """Sum over the (2r+1)² window centred on each cell, zero outside (integral image)."""
+def _ring_sum(a: NDArray[np.float64], g: int, r: int) -> NDArray[np.float64]:
+    """Sum over the (2r+1)² window minus the (2g+1)² window centred on each cell, zero outside."""
     h, w = a.shape
     c = np.zeros((h + 1, w + 1))
     np.cumsum(a, axis=0, out=c[1:, 1:])
     np.cumsum(c[1:, 1:], axis=1, out=c[1:, 1:])
     i = np.arange(h)
     j = np.arange(w)
-    i0, i1 = np.clip(i - r, 0, h), np.clip(i + r + 1, 0, h)
-    j0, j1 = np.clip(j - r, 0, w), np.clip(j + r + 1, 0, w)
-    return c[np.ix_(i1, j1)] - c[np.ix_(i0, j1)] - c[np.ix_(i1, j0)] + c[np.ix_(i0, j0)]
+
+    def box(q: int) -> NDArray[np.float64]:
+        rows = c[np.clip(i + q + 1, 0, h)] - c[np.clip(i - q, 0, h)]
+        return rows[:, np.clip(j + q + 1, 0, w)] - rows[:, np.clip(j - q, 0, w)]
+
+    return box(r) - box(g)
 
 
 def _ring_stats(
     s1: NDArray[np.float64], s2: NDArray[np.float64], n: NDArray[np.float64], g: int, r: int, min_n: float
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Mean, standard deviation and mean square of the background ring of every block."""
-    rs1 = _box_sum(s1, r) - _box_sum(s1, g)
-    rs2 = _box_sum(s2, r) - _box_sum(s2, g)
-    rn = _box_sum(n, r) - _box_sum(n, g)
+    rs1 = _ring_sum(s1, g, r)
+    rs2 = _ring_sum(s2, g, r)
+    rn = _ring_sum(n, g, r)
     tot_n = n.sum()
     glob1 = s1.sum() / max(tot_n, 1.0)
     glob2 = s2.sum() / max(tot_n, 1.0)
@@ -361,53 +374,81 @@ def _thresholds(
 
 
 def _detect(
-    x: NDArray[np.float32], use: NDArray[np.bool_] | None, pxy: tuple[float, float], p: SarParams, workers: int
+    x: NDArray[np.float32],
+    pixmask: NDArray[np.bool_] | None,
+    pxy: tuple[float, float],
+    p: SarParams,
+    workers: int,
+    derive_land: bool,
 ) -> list[PixelDetection]:
     px, py = pxy
     gpx = math.sqrt(px * py)
-    b = _block_px(p, gpx)
-    s1, s2, n = _block_sums(x, use, b, workers)
-    t_seed, t_grow, _ = _thresholds(s1, s2, n, p, b, gpx)
-    hits = _hit_blocks(x, use, t_seed.astype(np.float32), b, workers) & (n > 0)
+    f, k = _cell_block(p, gpx)
+    b = f * k
+    # One pass over the pixels: sums per land/water cell. Land, CFAR blocks and
+    # their backgrounds are all built from these cells, never from pixels again.
+    s1, s2, n = _block_sums(x, pixmask, f, workers)
+    if derive_land:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            land = land_from_cells(np.where(n > 0, s1 / np.maximum(n, 1), np.nan), f * gpx, **_cells_kwargs(p))
+        water_c = ~land
+    else:
+        water_c = np.ones(n.shape, bool)
+    nw = np.where(water_c, n, 0.0)
+    t_seed, t_grow, _ = _thresholds(
+        _aggregate(np.where(water_c, s1, 0.0), k), _aggregate(np.where(water_c, s2, 0.0), k), _aggregate(nw, k), p, b, gpx
+    )
+    t_seed_c = _expand(t_seed, k, n.shape)
+    t_grow_c = _expand(t_grow, k, n.shape)
+    hits = _hit_blocks(x, pixmask, t_seed_c.astype(np.float32), f, workers) & (nw > 0)
     if not hits.any():
         return []
     h, w = x.shape
     merge_px = max(1, round(p.merge_m / gpx))
-    pad = 1 + math.ceil((merge_px + 1) / b)
+    pad = 1 + math.ceil((merge_px + 1) / f)
     coarse, _ = ndimage.label(ndimage.binary_dilation(hits, np.ones((3, 3), bool), iterations=pad))
     out: list[PixelDetection] = []
     for lab, sl in enumerate(ndimage.find_objects(coarse), start=1):
         if sl is None:
             continue
-        r0, r1 = sl[0].start * b, min(h, sl[0].stop * b)
-        c0, c1 = sl[1].start * b, min(w, sl[1].stop * b)
-        found = _window(x, use, t_seed, t_grow, (r0, r1, c0, c1), b, merge_px, pxy, p)
+        r0, r1 = sl[0].start * f, min(h, sl[0].stop * f)
+        c0, c1 = sl[1].start * f, min(w, sl[1].stop * f)
+        use = _expand(water_c[sl], f, (r1 - r0, c1 - c0))
+        if pixmask is not None:
+            use &= pixmask[r0:r1, c0:c1]
+        found = _window(x[r0:r1, c0:c1], use, t_seed_c[sl], t_grow_c[sl], (r0, c0), f, merge_px, pxy, p)
         # Bounding boxes of two coarse groups may overlap: each keeps only its own objects.
-        out.extend(d for d in found if coarse[min(int(d.row + 0.5), h - 1) // b, min(int(d.col + 0.5), w - 1) // b] == lab)
+        out.extend(d for d in found if coarse[min(int(d.row + 0.5), h - 1) // f, min(int(d.col + 0.5), w - 1) // f] == lab)
     return out
 
 
+def _expand(a: NDArray[Any], k: int, shape: tuple[int, int]) -> NDArray[Any]:
+    """Repeat each cell k × k times and crop to ``shape``."""
+    return np.repeat(np.repeat(a, k, axis=0), k, axis=1)[: shape[0], : shape[1]]
+
+
+def _cells_kwargs(p: SarParams) -> dict[str, float]:
+    kw = p.land_kwargs()
+    kw.pop("cell_m")
+    return kw
+
+
 def _window(
-    x: NDArray[np.float32],
-    use: NDArray[np.bool_] | None,
-    t_seed: NDArray[np.float64],
-    t_grow: NDArray[np.float64],
-    win: tuple[int, int, int, int],
-    b: int,
+    xs: NDArray[np.float32],
+    use: NDArray[np.bool_],
+    t_seed_c: NDArray[np.float64],
+    t_grow_c: NDArray[np.float64],
+    origin: tuple[int, int],
+    f: int,
     merge_px: int,
     pxy: tuple[float, float],
     p: SarParams,
 ) -> list[PixelDetection]:
-    """Components, discrimination and measurement inside one window of candidate blocks."""
-    r0, r1, c0, c1 = win
-    xs = x[r0:r1, c0:c1]
-    bi = np.arange(r0, r1) // b
-    bj = np.arange(c0, c1) // b
-    ts = t_seed[np.ix_(bi, bj)]
-    tg = t_grow[np.ix_(bi, bj)]
-    grow = xs > tg
-    if use is not None:
-        grow &= use[r0:r1, c0:c1]
+    """Components, discrimination and measurement inside one window of candidate cells."""
+    r0, c0 = origin
+    ts = _expand(t_seed_c, f, xs.shape)
+    tg = _expand(t_grow_c, f, xs.shape)
+    grow = (xs > tg) & use
     seed = grow & (xs > ts)
     lab, nl = ndimage.label(grow, np.ones((3, 3), bool))
     if nl == 0:

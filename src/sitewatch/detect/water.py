@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-__all__ = ["land_from_sar", "widen_water", "disk"]
+__all__ = ["land_from_sar", "land_from_cells", "widen_water", "disk"]
 
 
 def disk(radius: int) -> NDArray[np.bool_]:
@@ -64,30 +64,41 @@ def land_from_sar(
     """
     h, w = intensity.shape
     f = int(max(1, round(cell_m / pixel_size)))
-    cell_area = (f * pixel_size) ** 2
-    mean = _cell_mean(intensity, valid, f)
+    land = land_from_cells(_cell_mean(intensity, valid, f), f * pixel_size, open_m=open_m, min_land_m2=min_land_m2, fill_m2=fill_m2, min_contrast_db=min_contrast_db)
+    return np.asarray(np.repeat(np.repeat(land, f, axis=0), f, axis=1)[:h, :w])
+
+
+def land_from_cells(
+    mean: NDArray[np.floating],
+    cell_size_m: float,
+    *,
+    open_m: float = 50.0,
+    min_land_m2: float = 50_000.0,
+    fill_m2: float = 20_000.0,
+    min_contrast_db: float = 4.0,
+) -> NDArray[np.bool_]:
+    """Land per cell from the cells' mean linear intensity (NaN/0 = no data); see :func:`land_from_sar`."""
+    cell_area = cell_size_m**2
     finite = np.isfinite(mean) & (mean > 0)
     if finite.sum() < 16:
-        return np.zeros((h, w), bool)
-    db = np.full(mean.shape, np.nan)
+        return np.zeros(mean.shape, bool)
+    db = np.full(mean.shape, -np.inf)
     db[finite] = 10.0 * np.log10(mean[finite])
     vals = db[finite]
     t = _otsu(vals)
     dark = vals[vals <= t]
     level = float(np.median(dark)) if dark.size else float(np.median(vals))
     t = max(t, level + min_contrast_db)
-    bright = finite & (np.nan_to_num(db, nan=-np.inf) > t)
+    bright = db > t
     if not bright.any():
-        return np.zeros((h, w), bool)
-    r = int(round(open_m / (f * pixel_size)))
+        return np.zeros(mean.shape, bool)
+    r = int(round(open_m / cell_size_m))
     if r > 0:
-        # Pad with "bright" so land touching the image edge is not eroded away from it.
+        # Pad with the edge values so land touching the image edge is not eroded away from it.
         bright = ndimage.binary_opening(np.pad(bright, r, mode="edge"), disk(r))[r:-r, r:-r]
     land = _drop_small(bright, min_land_m2 / cell_area)
     holes = ~land & ~_drop_small(~land, fill_m2 / cell_area)
-    land |= holes
-    full = np.repeat(np.repeat(land, f, axis=0), f, axis=1)[:h, :w]
-    return np.asarray(full)
+    return np.asarray(land | holes)
 
 
 def _cell_mean(x: NDArray[np.floating], valid: NDArray[np.bool_] | None, f: int) -> NDArray[np.float64]:

@@ -1,0 +1,250 @@
+"""The HTML report: one self-contained file that works offline.
+
+Per site: a map with its berths, the occupancy timeline (chart, periods with
+their presence days in words, table of dates), the changes between
+consecutive dates as before/after chips side by side, an image chip with
+outlines for every observation with detections, and a table of every
+detection with its provenance (scene id, time, sensor, resolution, file
+hash). Then the evaluation figures recorded by ``sitewatch eval`` and the
+stage runs with the sitewatch version that made them.
+
+Images are PNGs embedded as base64 ``data:`` URIs; the page loads nothing
+from anywhere (no scripts, fonts or style sheets from the network), so it
+opens the same on an air-gapped machine. Every part showing simulated data
+says "Simulated imagery".
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from shapely.geometry import box
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import unary_union
+
+from .. import __version__
+from ..analysis.occupancy import Timeline, TimelineParams, TimelineRow, build_timeline
+from ..evaluate import latest_evaluation
+from ..model import Detection, Observation, Site
+from ..vessels import is_ambiguous
+from ..workspace import Workspace
+from . import charts
+from .exports import write_text_atomic
+
+__all__ = ["write_report", "render_report", "MAX_CHIPS_PER_SITE", "MAX_CHANGES_PER_SITE"]
+
+MAX_CHIPS_PER_SITE = 80
+"""Observation chips drawn per site; beyond it the table still lists every detection."""
+MAX_CHANGES_PER_SITE = 16
+"""Before/after chip pairs drawn per site; the timeline table lists every change."""
+
+
+@dataclass
+class _Chip:
+    label: str
+    png: str | None
+    observation_id: str = ""
+    scene_id: str = ""
+    sha256: str = ""
+    detections: int = 0
+
+
+@dataclass
+class _Change:
+    text: str
+    before: _Chip
+    after: _Chip
+
+
+@dataclass
+class _SiteSection:
+    site: Site
+    timeline: Timeline
+    map_png: str
+    chart_png: str
+    changes: list[_Change] = field(default_factory=list)
+    changes_omitted: int = 0
+    chips: list[_Chip] = field(default_factory=list)
+    chips_omitted: int = 0
+    detections: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _b64(png: bytes | None) -> str | None:
+    return base64.b64encode(png).decode("ascii") if png else None
+
+
+def _code_version() -> str:
+    """sitewatch's version, plus the git commit when run from a source checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(Path(__file__).parent), "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+    return f"{__version__} (git {out})" if out else __version__
+
+
+def _candidates_text(d: Detection) -> str:
+    if not d.class_candidates:
+        return ""
+    text = " · ".join(f"{c.name} {c.likelihood:.0%}" for c in d.class_candidates[:3])
+    if is_ambiguous(d.class_candidates):
+        text += " (size alone cannot separate the first two)"
+    return text
+
+
+def _obs_label(o: Observation) -> str:
+    return f"{o.scene.acquired:%Y-%m-%d %H:%M} UTC · {o.scene.sensor} {o.scene.resolution_m:g} m"
+
+
+def _best_obs(row: TimelineRow, obs: dict[str, Observation], dets: dict[str, list[Detection]]) -> Observation:
+    # The finest pixels show most (a crane is only seen at a few metres); then the one that saw most.
+    return min(
+        (obs[i] for i in row.observation_ids),
+        key=lambda o: (o.scene.resolution_m, -len(dets.get(o.id, [])), o.id),
+    )
+
+
+def _focus(geoms: Sequence[BaseGeometry], site: Site) -> BaseGeometry:
+    if geoms:
+        return unary_union(list(geoms)).envelope
+    c = site.require_geometry().centroid
+    return box(c.x - 0.002, c.y - 0.0015, c.x + 0.002, c.y + 0.0015)
+
+
+def _change_text(prev: TimelineRow, row: TimelineRow) -> str:
+    parts = []
+    if row.arrivals:
+        parts.append(f"{row.arrivals} arrival{'s' * (row.arrivals > 1)} ({', '.join(row.arrival_berths)})")
+    if row.departures:
+        parts.append(f"{row.departures} departure{'s' * (row.departures > 1)} ({', '.join(row.departure_berths)})")
+    for kind in sorted(set(prev.others) | set(row.others)):
+        a, b = prev.others.get(kind, 0), row.others.get(kind, 0)
+        if a != b:
+            parts.append(f"{kind} {a} → {b}")
+    return (
+        f"{prev.date.isoformat()} → {row.date.isoformat()}: vessels {prev.vessels} → {row.vessels}; "
+        + "; ".join(parts)
+    )
+
+
+def _site_section(ws: Workspace, site: Site, observations: list[Observation], detections: list[Detection],
+                  params: TimelineParams) -> _SiteSection:
+    tl = build_timeline(site.id, observations, detections, params, site_name=site.name)
+    obs = {o.id: o for o in observations}
+    by_obs: dict[str, list[Detection]] = {}
+    for d in detections:
+        by_obs.setdefault(d.observation_id, []).append(d)
+    simulated = any(o.scene.simulated for o in observations)
+    section = _SiteSection(
+        site=site,
+        timeline=tl,
+        map_png=_b64(charts.site_map_png(site, detections, simulated=simulated)) or "",
+        chart_png=_b64(charts.timeline_chart_png(tl)) or "",
+    )
+
+    def chip(o: Observation, focus: BaseGeometry) -> _Chip:
+        ds = by_obs.get(o.id, [])
+        return _Chip(_obs_label(o), _b64(charts.chip_png(ws.root / o.path, o, ds, focus)), o.id, o.scene.id,
+                     o.sha256, len(ds))
+
+    changes = []
+    for prev, row in zip(tl.rows, tl.rows[1:], strict=False):
+        if row.period == prev.period and (row.arrivals or row.departures or row.others != prev.others):
+            changes.append((prev, row))
+    section.changes_omitted = max(len(changes) - MAX_CHANGES_PER_SITE, 0)
+    for prev, row in changes[:MAX_CHANGES_PER_SITE]:
+        a, b = _best_obs(prev, obs, by_obs), _best_obs(row, obs, by_obs)
+        focus = _focus([d.footprint for d in by_obs.get(a.id, []) + by_obs.get(b.id, [])], site)
+        section.changes.append(_Change(_change_text(prev, row), chip(a, focus), chip(b, focus)))
+
+    with_dets = [o for o in observations if by_obs.get(o.id)]
+    section.chips_omitted = max(len(with_dets) - MAX_CHIPS_PER_SITE, 0)
+    for o in with_dets[:MAX_CHIPS_PER_SITE]:
+        section.chips.append(chip(o, _focus([d.footprint for d in by_obs[o.id]], site)))
+
+    for d in detections:
+        src = obs.get(d.observation_id)
+        c = d.centroid
+        section.detections.append(
+            {
+                "id": d.id,
+                "kind": d.kind,
+                "length_m": d.length_m,
+                "width_m": d.width_m,
+                "heading_deg": d.heading_deg,
+                "score": d.score,
+                "berth": d.berth_id or "",
+                "candidates": _candidates_text(d),
+                "detector": f"{d.detector} {d.detector_version}",
+                "lon": c.x,
+                "lat": c.y,
+                "scene_id": src.scene.id if src else d.observation_id,
+                "acquired": f"{src.scene.acquired:%Y-%m-%d %H:%M:%S}Z" if src else "",
+                "sensor": src.scene.sensor if src else "",
+                "resolution_m": src.scene.resolution_m if src else None,
+                "sha256": src.sha256 if src else "",
+                "simulated": src.scene.simulated if src else False,
+            }
+        )
+    return section
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("sitewatch", "report/templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["pct"] = lambda v: "–" if v is None else f"{v:.1%}"
+    env.filters["num"] = lambda v, nd=1: "–" if v is None else f"{v:.{nd}f}"
+    return env
+
+
+def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
+                  params: TimelineParams | None = None) -> str:
+    """The report of ``site_ids`` (default: every site with observations) as one HTML string."""
+    params = params or TimelineParams()
+    with ws.store() as store:
+        sites = [store.get_site(s) for s in site_ids] if site_ids else [
+            s for s in store.sites() if store.observations(s.id)
+        ]
+        sections = [
+            _site_section(ws, s, store.observations(s.id), store.detections(site_id=s.id), params) for s in sites
+        ]
+        evaluation = latest_evaluation(store)
+        runs = [
+            {k: r[k] for k in ("stage", "site_id", "finished", "version")} | {"parameters": r["parameters"]}
+            for r in store.execute(
+                "SELECT stage, site_id, finished, version, parameters FROM runs ORDER BY run_id DESC LIMIT 40"
+            )
+        ]
+    simulated = any(sec.timeline.simulated for sec in sections)
+    return _environment().get_template("report.html.j2").render(
+        sections=sections,
+        evaluation=evaluation,
+        runs=runs,
+        simulated=simulated,
+        params=params,
+        params_json=json.dumps({k: str(v) for k, v in vars(params).items()}),
+        version=_code_version(),
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        workspace=str(ws.root),
+    )
+
+
+def write_report(ws: Workspace, site_ids: Sequence[str] | None, out_path: Path,
+                 params: TimelineParams | None = None) -> Path:
+    """Write the report to ``out_path`` whole or not at all; returns the path."""
+    return write_text_atomic(Path(out_path), render_report(ws, site_ids, params))

@@ -148,6 +148,8 @@ def site_map_png(site: Site, detections: Sequence[Detection] = (), *, simulated:
     ax.set_ylabel("latitude")
     ax.tick_params(labelsize=7)
     ax.ticklabel_format(useOffset=False)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(4))
+    ax.yaxis.set_major_locator(plt.MaxNLocator(5))
     ax.set_title(_title(f"{site.name or site.id}: berths and all detections", simulated), fontsize=10)
     return _png(fig)
 

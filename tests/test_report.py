@@ -1,0 +1,107 @@
+"""The HTML report, its charts and exports, and the timeline/report commands."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from _report_world import build
+from sitewatch.analysis import load_timeline
+from sitewatch.cli import main
+from sitewatch.evaluate import evaluate_workspace
+from sitewatch.report.charts import timeline_chart_png
+from sitewatch.report.exports import detections_to_geojson, timeline_to_csv
+from sitewatch.report.html import write_report
+from sitewatch.workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    w = build(tmp_path_factory.mktemp("report") / "ws")
+    evaluate_workspace(w)
+    return w
+
+
+@pytest.fixture(scope="module")
+def html(ws: Workspace) -> str:
+    return write_report(ws, None, ws.root / "out" / "report.html").read_text()
+
+
+def test_report_is_one_offline_file(html: str) -> None:
+    assert html.startswith("<!DOCTYPE html>")
+    assert not re.search(r"https?://", html), "the report must not reference any address"
+    assert not re.search(r"<(script|link|iframe)\b", html)
+    assert not re.search(r'src="(?!data:image/png;base64,)', html), "every image is embedded"
+    assert html.count("data:image/png;base64,") >= 5  # map, chart, two change chips, observation chips
+
+
+def test_report_says_simulated_everywhere(html: str) -> None:
+    assert html.count("Simulated imagery") >= 3
+
+
+def test_report_lists_provenance_of_each_detection(ws: Workspace, html: str) -> None:
+    with ws.store() as st:
+        dets = st.detections()
+        obs = {o.id: o for o in st.observations()}
+    assert dets
+    for d in dets:
+        o = obs[d.observation_id]
+        assert d.id in html and o.scene.id in html and o.sha256 in html
+    assert "sitewatch 0." in html  # code version
+
+
+def test_report_shows_change_and_eval(html: str) -> None:
+    assert "2024-10-17 → 2024-10-20" in html
+    assert "1 departure (pier-1)" in html and "crane 1 → 0" in html
+    assert "F1 1.000" in html
+    assert "1 presence day between 2024-10-17 and 2024-10-20" in html
+    assert "size alone cannot separate" in html  # landing ship at 10 m: candidates, not a verdict
+
+
+def test_report_works_without_eval_or_images(tmp_path: Path) -> None:
+    w = build(tmp_path / "ws", simulated=False)
+    for tif in (tmp_path / "ws").rglob("*.tif"):
+        tif.unlink()
+    html = write_report(w, ["dunai"], tmp_path / "r.html").read_text()
+    assert "Simulated imagery" not in html and "image not available" in html
+    assert "Evaluation against ground truth" not in html
+
+
+def test_timeline_chart_and_exports(ws: Workspace) -> None:
+    with ws.store() as st:
+        tl = load_timeline(st, "dunai")
+        gj = detections_to_geojson(st)
+    assert timeline_chart_png(tl)[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = list(csv.DictReader(io.StringIO(timeline_to_csv(tl))))
+    assert [r["vessels"] for r in rows] == ["1", "0"] and rows[1]["departure_berths"] == "pier-1"
+    assert len(gj["features"]) == 3 and gj["features"][0]["properties"]["sha256"]
+
+
+def test_cli_timeline_writes_csv_json_chart(ws: Workspace, tmp_path: Path) -> None:
+    res = CliRunner().invoke(
+        main,
+        ["timeline", "dunai", "-w", str(ws.root), "--csv", str(tmp_path / "t.csv"),
+         "--json", str(tmp_path / "t.json"), "--chart", str(tmp_path / "t.png")],
+    )
+    assert res.exit_code == 0, res.output
+    assert "Simulated imagery" in res.output and "2024-10-20" in res.output
+    assert json.loads((tmp_path / "t.json").read_text())["presence_days"] == 1
+    assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
+    res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--json", "-", "--from", "2024-10-18"])
+    assert json.loads(res.output)["rows"][0]["date"] == "2024-10-20"
+
+
+def test_cli_report_and_errors(ws: Workspace, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    res = CliRunner().invoke(main, ["report", "dunai", "-w", str(ws.root), "--out", str(out)])
+    assert res.exit_code == 0, res.output and out.exists()
+    res = CliRunner().invoke(main, ["report", "atlantis", "-w", str(ws.root), "--out", str(out)])
+    assert res.exit_code == 1 and "no site 'atlantis'" in res.output
+    res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(tmp_path / "none")])
+    assert res.exit_code == 1 and "sitewatch init" in res.output

@@ -8,7 +8,9 @@ from .occupancy import (
     TimelineRow,
     build_timeline,
     load_timeline,
+    timeline_for_site,
     timeline_to_dict,
+    write_timeline_files,
 )
 
 __all__ = [
@@ -20,4 +22,6 @@ __all__ = [
     "build_timeline",
     "load_timeline",
     "timeline_to_dict",
+    "timeline_for_site",
+    "write_timeline_files",
 ]

@@ -30,6 +30,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -51,6 +52,8 @@ __all__ = [
     "build_timeline",
     "is_usable",
     "load_timeline",
+    "timeline_for_site",
+    "write_timeline_files",
     "match_sightings",
     "timeline_to_dict",
 ]
@@ -419,3 +422,25 @@ def load_timeline(store: Store, site_id: str, params: TimelineParams | None = No
         params,
         site_name=site.name,
     )
+
+
+def timeline_for_site(store: Store, site_id: str, params: TimelineParams | None = None) -> Timeline:
+    """Alias of :func:`load_timeline` (the name the demo uses)."""
+    return load_timeline(store, site_id, params)
+
+
+def write_timeline_files(tl: Timeline, folder: Path, stem: str | None = None) -> dict[str, Path]:
+    """Write ``<stem>.csv``, ``<stem>.json`` and ``<stem>.png`` (the chart) into ``folder``.
+
+    An edge helper for the demo and scripts; the files are written whole or not at all.
+    """
+    from ..report.charts import timeline_chart_png
+    from ..report.exports import timeline_to_csv, timeline_to_json, write_text_atomic
+
+    stem = stem or tl.site_id
+    folder = Path(folder)
+    return {
+        "csv": write_text_atomic(folder / f"{stem}.csv", timeline_to_csv(tl)),
+        "json": write_text_atomic(folder / f"{stem}.json", timeline_to_json(tl)),
+        "png": write_text_atomic(folder / f"{stem}.png", timeline_chart_png(tl)),
+    }

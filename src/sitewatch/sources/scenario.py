@@ -7,7 +7,8 @@ sensor, vessels with their visits, quay equipment (cranes, trucks) and clouds.
 
 Layout coordinates are **metres relative to the site centre** in the site's
 UTM zone (x to the east, y to the north); the centre is the site polygon's
-centroid projected to UTM and rounded to the metre. Time windows given as
+centroid projected to UTM and rounded to a multiple of 30 m, so that layout
+lines at multiples of 10 m (or 3 m) fall on pixel edges of the scenes. Time windows given as
 dates are whole UTC days, both ends included (``start: 2024-10-17``,
 ``end: 2024-10-19`` covers 17 Oct 00:00 to 20 Oct 00:00 UTC); full ISO 8601
 times are taken as they are (naive ones as UTC), the end excluded.

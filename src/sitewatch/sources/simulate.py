@@ -176,7 +176,9 @@ def _frame(site: SimSite) -> _Frame:
     c = site.polygon.centroid
     crs = utm_crs_for(c.x, c.y)
     cu = reproject_geometry(c, "EPSG:4326", crs)
-    cx, cy = float(round(cu.x)), float(round(cu.y))
+    # The layout origin sits on the grid (multiples of SNAP_M), so layout lines
+    # at multiples of the pixel size (straight quay faces) fall on pixel edges.
+    cx, cy = float(round(cu.x / SNAP_M) * SNAP_M), float(round(cu.y / SNAP_M) * SNAP_M)
 
     def absolute(pts: Sequence[tuple[float, float]]) -> Polygon:
         return Polygon([(cx + x, cy + y) for x, y in pts])

@@ -111,7 +111,7 @@ class SiteStats:
     """What a scene holds over the site polygon."""
 
     valid_fraction: float
-    """Share of the site's pixels with data that is not cloud (0..1)."""
+    """Share of the site's pixels that hold data (clear or cloud; not no-data or defective), 0..1."""
     cloud_fraction: float | None
     """Share of the site's pixels with data that is cloud (0..1); None for SAR."""
     rule: str = ""
@@ -162,9 +162,8 @@ def site_stats(mask_band: str, values: NDArray[np.floating], inside: NDArray[np.
         bits = sum(1 << b for b in LANDSAT_CLOUD_BITS)
         cloud = data & ((codes & bits) != 0)
     n_data = int(data.sum())
-    clear = n_data - int(cloud.sum())
     return SiteStats(
-        valid_fraction=round(clear / n, 6),
+        valid_fraction=round(n_data / n, 6),
         cloud_fraction=round(int(cloud.sum()) / n_data, 6) if n_data else None,
         rule=CLOUD_RULE.get(mask_band, ""),
     )
@@ -279,13 +278,14 @@ def find_scenes(
     refresh: bool = False,
     retries: int = 5,
     backoff: float = 1.0,
+    page_size: int = 100,
     env: Mapping[str, str] | None = None,
 ) -> list[Candidate]:
     """The catalogue's items over the site, with coverage and any known site figures."""
     geom = site.require_geometry()
     items = search_items(
         catalog, collection, geom.bounds, start, end,
-        cache_dir=cache_dir(ws), refresh=refresh, retries=retries, backoff=backoff, env=env,
+        cache_dir=cache_dir(ws), refresh=refresh, retries=retries, backoff=backoff, limit=page_size, env=env,
     )  # fmt: skip
     known = _load_stats(ws)
     out = []
@@ -417,6 +417,7 @@ def fetch_scenes(
     retries: int = 5,
     backoff: float = 1.0,
     gcp_method: str = "tps",
+    page_size: int = 100,
     env: Mapping[str, str] | None = None,
     compress: str = "deflate",
     progress: Callable[[int, int, str], None] | None = None,
@@ -428,7 +429,7 @@ def fetch_scenes(
     ``force`` refetches items already archived.
     """
     candidates = find_scenes(ws, store, site, catalog, collection, start, end,
-                             refresh=refresh, retries=retries, backoff=backoff, env=env)  # fmt: skip
+                             refresh=refresh, retries=retries, backoff=backoff, page_size=page_size, env=env)  # fmt: skip
     creds = catalog_credentials(catalog, env)
     if any(c for c in candidates if force or not c.fetched):
         require_asset_credentials(catalog, creds)

@@ -109,7 +109,7 @@ def gcps_for_window(
         near = np.argsort(dist)[: max(min_count, len(near))]
     return [
         GroundControlPoint(row=gcps[i].row - r0, col=gcps[i].col - c0, x=gcps[i].x, y=gcps[i].y, z=gcps[i].z)
-        for i in sorted(near)
+        for i in sorted(int(j) for j in near)
     ]
 
 
@@ -162,7 +162,7 @@ def warp_with_gcps(
 def grid_bounds_in(grid: Grid, crs: str) -> tuple[float, float, float, float]:
     """The grid's bounds in another CRS (densified edges)."""
     t = grid.affine
-    x0, y0 = t * (0, 0)
-    x1, y1 = t * (grid.width, grid.height)
+    x0, y0 = t @ (0, 0)
+    x1, y1 = t @ (grid.width, grid.height)
     return transform_bounds(grid.crs, crs, min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1), densify_pts=21)
 

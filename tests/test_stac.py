@@ -1,0 +1,595 @@
+"""STAC sources: recorded catalogue items offline, and a fetch against a STAC API on 127.0.0.1.
+
+The end-to-end tests serve a catalogue from this process (see ``StacServer``
+at the bottom): search with paging, a 503 on the first search, signed assets
+whose token expires mid-run, an asset that answers 403, a GRD scene placed by
+GCPs. Nothing here touches the network beyond 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+import pytest
+import rasterio
+import requests
+from affine import Affine
+from click.testing import CliRunner
+from pyproj import Transformer
+from rasterio.control import GroundControlPoint
+from shapely.geometry import box, mapping, shape
+
+from sitewatch.cli import main
+from sitewatch.errors import ConfigError, CredentialError
+from sitewatch.fetch import fetch_scenes, find_scenes, site_stats
+from sitewatch.geo import reproject_geometry
+from sitewatch.ingest import site_grid, site_mask
+from sitewatch.model import utc
+from sitewatch.sources import stac
+from sitewatch.sources.stac import (
+    BUILTIN_CATALOGS,
+    Catalog,
+    asset_scaling,
+    catalog_credentials,
+    gdal_options,
+    item_to_scene,
+    profile_for,
+    require_asset_credentials,
+    resolve_catalog,
+    resolve_collection,
+    s2_offset,
+)
+from sitewatch.testing import tiny_site
+from sitewatch.workspace import init_workspace
+
+DATA = Path(__file__).parent / "data" / "stac"
+SITE = tiny_site("port")
+T0, T1 = utc("2024-10-01T00:00:00Z"), utc("2024-11-30T23:59:59Z")
+
+
+def _recorded(name: str) -> dict[str, Any]:
+    return json.loads((DATA / name).read_text())
+
+
+# -- catalogues -----------------------------------------------------------------------------------
+
+
+def test_builtin_catalogues_named_and_by_url():
+    assert set(BUILTIN_CATALOGS) == {"earth-search", "planetary-computer", "cdse"}
+    assert resolve_catalog("planetary-computer").signing == "planetary-computer"
+    assert resolve_catalog("https://earth-search.aws.element84.com/v1/").name == "earth-search"
+    other = resolve_catalog("https://stac.example.org/api/v1")
+    assert other.url == "https://stac.example.org/api/v1" and other.signing == "none"
+    with pytest.raises(ConfigError, match="unknown catalogue"):
+        resolve_catalog("nowhere")
+
+
+def test_catalogue_from_toml_keeps_secrets_out_of_repr(tmp_path):
+    (tmp_path / "sitewatch.toml").write_text(
+        '[catalogs.mine]\nurl = "https://stac.example.org/v1"\ntoken_env = "MINE_TOKEN"\n'
+        'token = "s3cr3t-from-toml"\n\n[catalogs.cdse]\naccess_key = "AK"\nsecret_key = "SK"\n'
+    )
+    mine = resolve_catalog("mine", tmp_path)
+    assert mine.url == "https://stac.example.org/v1" and mine.token_env == "MINE_TOKEN"
+    assert "s3cr3t" not in repr(mine)
+    assert catalog_credentials(mine, env={}) == {"token": "s3cr3t-from-toml"}
+    assert catalog_credentials(mine, env={"MINE_TOKEN": "from-env"})["token"] == "from-env"  # env wins
+    cdse = resolve_catalog("cdse", tmp_path)  # a built-in given keys in the toml keeps its settings
+    assert cdse.s3_endpoint == "eodata.dataspace.copernicus.eu"
+    opts = gdal_options(cdse, catalog_credentials(cdse, env={}), ["s3://eodata/x.jp2"])
+    assert opts["AWS_S3_ENDPOINT"] == "eodata.dataspace.copernicus.eu" and opts["AWS_ACCESS_KEY_ID"] == "AK"
+    (tmp_path / "sitewatch.toml").write_text('[catalogs.bad]\nurl = "https://x"\npasword = "typo"\n')
+    with pytest.raises(ConfigError, match="unknown keys"):
+        resolve_catalog("bad", tmp_path)
+
+
+def test_cdse_downloads_name_the_missing_credential():
+    cdse = BUILTIN_CATALOGS["cdse"]
+    with pytest.raises(CredentialError) as err:
+        require_asset_credentials(cdse, catalog_credentials(cdse, env={}))
+    assert "CDSE_S3_ACCESS_KEY" in str(err.value) and "CDSE_S3_SECRET_KEY" in str(err.value)
+    creds = catalog_credentials(cdse, env={"CDSE_S3_ACCESS_KEY": "AK", "CDSE_S3_SECRET_KEY": "SK"})
+    require_asset_credentials(cdse, creds)
+
+
+def test_collection_aliases_pick_rtc_where_the_catalogue_has_it():
+    assert resolve_collection(BUILTIN_CATALOGS["planetary-computer"], "s1") == "sentinel-1-rtc"
+    assert resolve_collection(BUILTIN_CATALOGS["earth-search"], "s1") == "sentinel-1-grd"
+    assert resolve_collection(BUILTIN_CATALOGS["cdse"], "s2") == "sentinel-2-l2a"
+    assert resolve_collection(BUILTIN_CATALOGS["cdse"], "sentinel-2-l2a") == "sentinel-2-l2a"
+
+
+def test_planetary_computer_signer_drops_cached_tokens_on_refresh(monkeypatch):
+    import planetary_computer
+    from planetary_computer import sas
+
+    sas.TOKEN_CACHE["x"] = object()  # type: ignore[assignment]
+    monkeypatch.setattr(planetary_computer, "sign_url", lambda href: href + "?sig=1")
+    signer = stac.make_signer(BUILTIN_CATALOGS["planetary-computer"])
+    assert signer.sign("https://a.blob.core.windows.net/c/f.tif") .endswith("?sig=1")
+    assert "x" in sas.TOKEN_CACHE
+    signer.sign("https://a.blob.core.windows.net/c/f.tif", refresh=True)
+    assert "x" not in sas.TOKEN_CACHE
+
+
+# -- recorded items -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "catalog", "sensor", "bands"),
+    [
+        ("earth-search-s2-l2a-item.json", "earth-search", "optical", {"blue", "green", "red", "nir", "SCL"}),
+        ("planetary-computer-s2-l2a-item.json", "planetary-computer", "optical", {"blue", "green", "red", "nir", "SCL"}),
+        ("cdse-s2-l2a-item.json", "cdse", "optical", {"blue", "green", "red", "nir", "SCL"}),
+        ("planetary-computer-s1-rtc-item.json", "planetary-computer", "sar", {"VV", "VH"}),
+        ("earth-search-s1-grd-item.json", "earth-search", "sar", {"VV", "VH", "schema-calibration-vv", "schema-calibration-vh"}),
+        ("planetary-computer-landsat-c2-l2-item.json", "planetary-computer", "optical", {"blue", "green", "red", "nir", "QA"}),
+    ],
+)
+def test_recorded_items_become_scenes(name, catalog, sensor, bands):
+    item = _recorded(name)
+    scene = item_to_scene(item, BUILTIN_CATALOGS[catalog])
+    assert scene.sensor == sensor and set(scene.hrefs) == bands
+    assert scene.acquired.tzinfo is not None and scene.provider == catalog
+    assert scene.footprint is not None and scene.footprint.intersects(SITE.require_geometry())
+
+
+def test_s2_offset_is_read_from_item_metadata_not_the_date():
+    es = _recorded("earth-search-s2-l2a-item.json")
+    # Earth Search already shifted baseline >= 04.00 COGs: its raster:bands -0.1 must not be applied again.
+    assert s2_offset(es["properties"], es["assets"]["red"])[0] == 0.0
+    pc = _recorded("planetary-computer-s2-l2a-item.json")
+    assert s2_offset(pc["properties"])[0] == pytest.approx(-0.1)
+    cd = _recorded("cdse-s2-l2a-item.json")
+    assert s2_offset(cd["properties"])[0] == pytest.approx(-0.1)  # processing:version 05.11
+    # Same date, different baselines: the metadata decides.
+    assert s2_offset({"s2:processing_baseline": "03.01", "datetime": "2022-06-01T00:00:00Z"})[0] == 0.0
+    assert s2_offset({"s2:processing_baseline": "04.00", "datetime": "2022-06-01T00:00:00Z"})[0] == pytest.approx(-0.1)
+    assert s2_offset({"s2:processing_baseline": "05.09", "earthsearch:boa_offset_applied": False})[0] == pytest.approx(-0.1)
+    assert s2_offset({}, {"raster:bands": [{"offset": -0.1}]})[0] == pytest.approx(-0.1)
+    scale, offset, note = asset_scaling(profile_for("sentinel-2-l2a"), "red", pc["properties"], pc["assets"]["B04"])
+    assert (scale, offset) == (pytest.approx(1e-4), pytest.approx(-0.1)) and "05.11" in note
+    ls = _recorded("planetary-computer-landsat-c2-l2-item.json")
+    scale, offset, _ = asset_scaling(profile_for("landsat-c2-l2"), "red", ls["properties"], ls["assets"]["red"])
+    assert (scale, offset) == (pytest.approx(2.75e-5), pytest.approx(-0.2))
+
+
+def test_scl_cloud_and_valid_are_over_the_site_polygon():
+    grid = site_grid(SITE, 10.0)
+    inside = site_mask(SITE, grid)
+    scl = np.full(grid.shape, 4.0, dtype=np.float32)  # vegetation
+    rows = np.flatnonzero(inside.any(axis=1))
+    half = rows[len(rows) // 2]
+    scl[:half] = 9  # cloud, high probability, over the northern part
+    scl[~inside] = 9  # outside the site: must not count
+    stats = site_stats("SCL", scl, inside)
+    expect = (inside[:half].sum()) / inside.sum()
+    assert stats.cloud_fraction == pytest.approx(expect, abs=1e-6)
+    assert stats.valid_fraction == 1.0  # cloud is data: valid, but cloudy
+    assert "9 (cloud, high probability)" in stats.rule and "3 (cloud shadow)" in stats.rule
+    scl[:] = 0
+    assert site_stats("SCL", scl, inside).valid_fraction == 0.0
+
+
+# -- a catalogue on 127.0.0.1 ---------------------------------------------------------------------
+
+UTM = "EPSG:32653"
+TARGET = (150.0, 120.0)  # (row, col) of the bright point in the GRD image
+
+
+def _site_xy() -> tuple[float, float]:
+    c = reproject_geometry(SITE.require_geometry(), "EPSG:4326", UTM).centroid
+    return float(c.x), float(c.y)
+
+
+def _cog(path: Path, data: np.ndarray, transform: Affine, nodata: float | None = 0) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(path, "w", driver="COG", width=data.shape[1], height=data.shape[0], count=1,
+                       dtype=data.dtype.name, crs=UTM, transform=transform, nodata=nodata,
+                       compress="deflate") as dst:  # fmt: skip
+        dst.write(data, 1)
+
+
+def _s2_item(files: Path, base: str, item_id: str, when: str, *, dn: int = 2000, scl: int = 6,
+             folder: str = "cogs", red_folder: str | None = None, scene_cloud: float = 5.0) -> dict[str, Any]:
+    """An Earth-Search-shaped S2 item whose COGs (10 m bands, 20 m SCL) cover the site."""
+    x, y = _site_xy()
+    x0, y1 = np.floor((x - 1500) / 20) * 20, np.ceil((y + 1500) / 20) * 20
+    n = 300
+    assets: dict[str, Any] = {}
+    for key in ("blue", "green", "red", "nir"):
+        sub = red_folder if key == "red" and red_folder else folder
+        _cog(files / sub / f"{item_id}_{key}.tif", np.full((n, n), dn, np.uint16), Affine(10, 0, x0, 0, -10, y1))
+        assets[key] = {"href": f"{base}/files/{sub}/{item_id}_{key}.tif", "type": "image/tiff",
+                       "raster:bands": [{"nodata": 0, "scale": 0.0001, "offset": -0.1}], "roles": ["data"]}
+    _cog(files / folder / f"{item_id}_scl.tif", np.full((n // 2, n // 2), scl, np.uint8), Affine(20, 0, x0, 0, -20, y1))
+    assets["scl"] = {"href": f"{base}/files/{folder}/{item_id}_scl.tif", "type": "image/tiff", "roles": ["data"]}
+    foot = reproject_geometry(box(x0, y1 - n * 10, x0 + n * 10, y1), UTM, "EPSG:4326")
+    return {"type": "Feature", "stac_version": "1.0.0", "id": item_id, "collection": "sentinel-2-l2a",
+            "geometry": mapping(foot), "bbox": list(foot.bounds),
+            "properties": {"datetime": when, "platform": "sentinel-2a", "eo:cloud_cover": scene_cloud,
+                           "s2:processing_baseline": "05.11", "earthsearch:boa_offset_applied": False,
+                           "sat:relative_orbit": 117},
+            "assets": assets, "links": []}  # fmt: skip
+
+
+def _ground(row, col):
+    x, y = _site_xy()
+    row = np.asarray(row, float) - TARGET[0]
+    col = np.asarray(col, float) - TARGET[1]
+    return (x - 10.0 * col + 1.8 * row + 0.004 * col**2,
+            y - 10.0 * row - 2.2 * col + 0.003 * row**2)  # fmt: skip
+
+
+def _grd_item(files: Path, base: str) -> dict[str, Any]:
+    """An ascending GRD scene: GCPs, no transform, a bright point at the site's centre."""
+    rows, cols = 300, 260
+    data = np.full((rows, cols), 50, np.uint16)
+    r, c = int(TARGET[0]), int(TARGET[1])
+    data[r - 1 : r + 2, c - 1 : c + 2] = 3000
+    to_ll = Transformer.from_crs(UTM, "EPSG:4326", always_xy=True)
+    gcps = []
+    for gr in range(0, rows + 1, 50):
+        for gc in range(0, cols + 1, 52):
+            gx, gy = _ground(gr - 0.5, gc - 0.5)
+            lon, lat = to_ll.transform(float(gx), float(gy))
+            gcps.append(GroundControlPoint(row=gr, col=gc, x=lon, y=lat, z=0.0))
+    path = files / "grd" / "iw-vv.tiff"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(path, "w", driver="GTiff", width=cols, height=rows, count=1, dtype="uint16", tiled=True) as dst:
+        dst.write(data, 1)
+        dst.gcps = (gcps, rasterio.crs.CRS.from_epsg(4326))
+    (files / "grd" / "calibration-iw-vv.xml").write_text(
+        "<calibration><calibrationVectorList count='1'><calibrationVector><pixel count='3'>0 100 200</pixel>"
+        "<sigmaNought count='3'>500 500 500</sigmaNought></calibrationVector></calibrationVectorList></calibration>"
+    )
+    xs, ys = _ground(np.array([0, 0, rows, rows]), np.array([0, cols, cols, 0]))
+    foot = reproject_geometry(shape({"type": "Polygon", "coordinates": [list(zip(xs, ys, strict=True)) + [(xs[0], ys[0])]]}), UTM, "EPSG:4326")
+    return {"type": "Feature", "stac_version": "1.0.0", "id": "S1A_IW_GRDH_1SDV_20241020_TEST", "collection": "sentinel-1-grd",
+            "geometry": mapping(foot), "bbox": list(foot.bounds),
+            "properties": {"datetime": "2024-10-20T08:34:14Z", "platform": "sentinel-1a", "sat:orbit_state": "ascending",
+                           "sat:relative_orbit": 54, "sar:polarizations": ["VV"]},
+            "assets": {"vv": {"href": f"{base}/files/grd/iw-vv.tiff", "roles": ["data"]},
+                       "schema-calibration-vv": {"href": f"{base}/files/grd/calibration-iw-vv.xml", "roles": ["metadata"]}},
+            "links": []}  # fmt: skip
+
+
+class TokenSigner:
+    """A signing hook like Planetary Computer's: a token per read, a new one when refused."""
+
+    def __init__(self, server: StacServer) -> None:
+        self.server = server
+        self.token: str | None = None
+        self.refreshes = 0
+
+    def sign(self, href: str, *, refresh: bool = False) -> str:
+        if "/signed/" not in href:
+            return href
+        if self.token is None or refresh:
+            self.refreshes += int(refresh)
+            self.token = requests.get(f"{self.server.url}/token", timeout=10).json()["token"]
+        return f"{href}?token={self.token}"
+
+
+@pytest.fixture()
+def world(tmp_path):
+    files = tmp_path / "files"
+    state = StacServer(files=files, fail_first_searches=1, token_uses=3)
+    server = state.start()
+    base = state.url
+    state.items = [
+        _s2_item(files, base, "S2A_CLEAR_20241005", "2024-10-05T01:53:49Z"),
+        _s2_item(files, base, "S2B_CLOUDY_20241008", "2024-10-08T01:53:49Z", scl=9, scene_cloud=3.0),
+        _s2_item(files, base, "S2A_EMPTY_20241012", "2024-10-12T01:53:49Z", dn=0, scl=0),
+        _s2_item(files, base, "S2B_SIGNED_20241015", "2024-10-15T01:53:49Z", folder="signed"),
+        _s2_item(files, base, "S2A_FORBIDDEN_20241018", "2024-10-18T01:53:49Z", red_folder="forbidden"),
+        _grd_item(files, base),
+        _s2_item(files, base, "S2A_OUTSIDE_RANGE_20241215", "2024-12-15T01:53:49Z"),
+    ]
+    ws = init_workspace(tmp_path / "ws")
+    store = ws.store()
+    store.put_site(SITE)
+    yield state, ws, store
+    store.close()
+    server.shutdown()
+
+
+def test_fetch_end_to_end_against_local_stac_api(world):
+    state, ws, store = world
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    signer = TokenSigner(state)
+    s2 = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, max_cloud=20,
+                      signer=signer, retries=3, backoff=0.01, page_size=2)  # fmt: skip
+    # 503 on the first search, retried; five S2 items in range, paged two at a time.
+    assert state.status_count("/search", 503) == 1
+    assert state.status_count("/search", 200) >= 3
+    assert {o.scene.item_id for o in s2.observations} == {"S2A_CLEAR_20241005", "S2B_SIGNED_20241015"}
+    reasons = dict(s2.skipped)
+    assert "cloud 100.0% over the site > --max-cloud 20" in reasons["S2B_CLOUDY_20241008"]
+    assert "no valid pixel" in reasons["S2A_EMPTY_20241012"]
+    failed = dict(s2.failed)
+    assert list(failed) == ["S2A_FORBIDDEN_20241018"] and "HTTP 403" in failed["S2A_FORBIDDEN_20241018"]
+    assert "token=" not in failed["S2A_FORBIDDEN_20241018"]
+    # the signed item's token ran out mid-item and was renewed by the hook
+    assert signer.refreshes >= 1 and state.status_count("/files/signed/", 403) >= 1
+
+    obs = store.get_observation("port/S2A_CLEAR_20241005")
+    with rasterio.open(ws.root / obs.path) as src:
+        names = list(src.descriptions)
+        red = src.read(names.index("red") + 1)
+        scl = src.read(names.index("SCL") + 1)
+    assert names == ["blue", "green", "red", "nir", "SCL"]
+    assert np.nanmedian(red) == pytest.approx(2000 * 1e-4 - 0.1, abs=1e-6)  # baseline 05.11 offset
+    assert np.nanmax(scl) == 6
+    p = obs.provenance
+    assert p["catalog_url"] == state.url and p["collection"] == "sentinel-2-l2a" and p["item_id"] == "S2A_CLEAR_20241005"
+    assert p["asset_hrefs"]["red"].endswith("S2A_CLEAR_20241005_red.tif") and p["stac_item"]["id"] == "S2A_CLEAR_20241005"
+    assert p["sitewatch_version"] and p["retrieved_at"] and p["acquired"].startswith("2024-10-05")
+    assert "processing baseline 05.11" in p["conversions"]["red"] and "cloud = SCL classes" in p["cloud_rule"]
+    assert obs.cloud_fraction == 0.0 and (ws.root / p["stac"]).exists()
+    signed = store.get_observation("port/S2B_SIGNED_20241015")
+    assert all("token" not in h for h in signed.provenance["asset_hrefs"].values())
+
+    # Sentinel-1 GRD: placed by its GCPs, calibrated to sigma0.
+    s1 = fetch_scenes(ws, store, SITE, catalog, "sentinel-1-grd", T0, T1, retries=1, backoff=0.01)
+    assert not s1.failed, s1.failed
+    grd = s1.observations[0]
+    with rasterio.open(ws.root / grd.path) as src:
+        vv = src.read(1)
+        t = src.transform
+    assert np.nanmedian(vv) == pytest.approx(50**2 / 500**2, rel=1e-3)
+    w = np.clip(np.nan_to_num(vv) - 0.01, 0, None)
+    r, c = np.indices(vv.shape)
+    px, py = t @ (float((w * c).sum() / w.sum()) + 0.5, float((w * r).sum() / w.sum()) + 0.5)
+    tx, ty = _ground(*TARGET)
+    assert np.hypot(px - float(tx), py - float(ty)) < 10.0
+    assert grd.provenance["placement"] == "gcp-tps" and "A = 500.00" in grd.provenance["conversions"]["VV"]
+    assert grd.provenance["orbit"] == {"orbit_state": "ascending", "relative_orbit": 54}
+
+    # Rerun: nothing is searched or downloaded again except the item that failed.
+    before = list(state.log)
+    again = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, max_cloud=20, signer=signer,
+                         retries=1, backoff=0.01)  # fmt: skip
+    new = state.log[len(before):]
+    assert not any(p == "/search" for _, p, _ in new)
+    assert all("FORBIDDEN" in p for _, p, _ in new if p.startswith("/files/"))
+    assert dict(again.skipped)["S2A_CLEAR_20241005"] == "already fetched"
+    assert "(cached)" in dict(again.skipped)["S2B_CLOUDY_20241008"]
+
+
+def test_killed_fetch_resumes_with_what_is_missing(world):
+    state, ws, store = world
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    calls = []
+
+    def die_after_first(done: int, total: int, label: str) -> None:
+        calls.append(label)
+        if done == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=1, backoff=0.01,
+                     progress=die_after_first)  # fmt: skip
+    assert [o.scene.item_id for o in store.observations("port")] == ["S2A_CLEAR_20241005"]
+    assert not list((ws.archive / "port").glob(".*partial"))
+    rest = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=1, backoff=0.01,
+                        signer=TokenSigner(state))  # fmt: skip
+    assert dict(rest.skipped)["S2A_CLEAR_20241005"] == "already fetched"
+    assert "S2B_CLOUDY_20241008" in {o.scene.item_id for o in rest.observations}  # max_cloud 100
+
+
+def test_search_403_names_the_credential(world, monkeypatch):
+    state, ws, store = world
+    state.require_auth = "let-me-in"
+    state.fail_first_searches = 0
+    (ws.root / "sitewatch.toml").write_text(f'[catalogs.private]\nurl = "{state.url}"\ntoken_env = "PRIVATE_STAC_TOKEN"\n')
+    catalog = resolve_catalog("private", ws.root)
+    monkeypatch.delenv("PRIVATE_STAC_TOKEN", raising=False)
+    with pytest.raises(CredentialError, match="PRIVATE_STAC_TOKEN"):
+        find_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+    monkeypatch.setenv("PRIVATE_STAC_TOKEN", "let-me-in")
+    found = find_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+    assert len(found) == 5
+
+
+def test_cli_search_fetch_show(world):
+    state, ws, store = world
+    state.fail_first_searches = 0
+    (ws.root / "sitewatch.toml").write_text(f'[catalogs.local]\nurl = "{state.url}"\n')
+    run = CliRunner().invoke
+    args = ["-w", str(ws.root), "--catalog", "local", "--collection", "s2", "--from", "2024-10-01", "--to", "2024-11-30"]
+    res = run(main, ["search", "port", *args, "--json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)
+    assert len(rows) == 5 and rows[0]["site_cloud_pct"] is None and rows[0]["scene_cloud_pct"] == 5.0
+    res = run(main, ["-q", "fetch", "port", *args, "--max-cloud", "20", "--json"])
+    assert res.exit_code == 1, res.output  # an item failed (403 and the unsigned 'signed' item): exit 1
+    report = json.loads(res.output)
+    assert [o["item_id"] for o in report["observations"]] == ["S2A_CLEAR_20241005"]
+    assert {f["item_id"] for f in report["failed"]} == {"S2A_FORBIDDEN_20241018", "S2B_SIGNED_20241015"}
+    res = run(main, ["search", "port", *args, "--max-cloud", "20", "--json"])
+    rows = {r["item_id"]: r for r in json.loads(res.output)}
+    assert "S2B_CLOUDY_20241008" not in rows  # cloud over the site is known now and filtered on
+    assert rows["S2A_CLEAR_20241005"]["site_cloud_pct"] == 0.0 and rows["S2A_CLEAR_20241005"]["fetched"]
+    res = run(main, ["show", "-w", str(ws.root), "port/S2A_CLEAR_20241005"])
+    assert res.exit_code == 0, res.output
+    for text in (state.url, "sentinel-2-l2a", "S2A_CLEAR_20241005", "sha256", "2024-10-05"):
+        assert text in res.output
+    res = run(main, ["show", "-w", str(ws.root), "port/S2A_CLEAR_20241005", "--json"])
+    assert json.loads(res.output)["provenance"]["stac_item"]["id"] == "S2A_CLEAR_20241005"
+
+
+# -- the server -----------------------------------------------------------------------------------
+
+
+@dataclass
+class StacServer:
+    """State of the fake catalogue; ``url`` is its root once started."""
+
+    files: Path
+    items: list[dict[str, Any]] = field(default_factory=list)
+    fail_first_searches: int = 0
+    require_auth: str = ""
+    """When set, the API answers 403 unless ``Authorization: Bearer <require_auth>``."""
+    token_uses: int = 3
+    """How many signed reads one token allows before it 'expires' (answers 403)."""
+    log: list[tuple[str, str, int]] = field(default_factory=list)
+    tokens: dict[str, int] = field(default_factory=dict)
+    issued: int = 0
+    url: str = ""
+
+    def new_token(self) -> str:
+        self.issued += 1
+        token = f"tok{self.issued}"
+        self.tokens[token] = self.token_uses
+        return token
+
+    def start(self) -> ThreadingHTTPServer:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.url = f"http://127.0.0.1:{server.server_address[1]}"
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server
+
+    def status_count(self, path_part: str, status: int) -> int:
+        return sum(1 for _, p, s in self.log if path_part in p and s == status)
+
+
+def _handler(state: StacServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:  # keep test output clean
+            pass
+
+        def _send(self, status: int, body: bytes = b"", ctype: str = "application/json", headers: dict[str, str] | None = None) -> None:
+            state.log.append((self.command, self.path, status))
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def _json(self, obj: Any, status: int = 200) -> None:
+            self._send(status, json.dumps(obj).encode())
+
+        def _authorised(self) -> bool:
+            if state.require_auth and self.headers.get("Authorization") != f"Bearer {state.require_auth}":
+                self._json({"code": "Forbidden", "description": "missing or bad token"}, 403)
+                return False
+            return True
+
+        def do_HEAD(self) -> None:
+            self.do_GET()
+
+        def do_GET(self) -> None:
+            url = urlparse(self.path)
+            if url.path.startswith("/files/"):
+                return self._file(url.path[len("/files/"):], parse_qs(url.query))
+            if not self._authorised():
+                return
+            if url.path in ("/", ""):
+                return self._json(_landing(state.url))
+            if url.path == "/conformance":
+                return self._json({"conformsTo": _CONFORMS})
+            if url.path == "/token":
+                return self._json({"token": state.new_token()})
+            m = re.fullmatch(r"/collections/([^/]+)", url.path)
+            if m:
+                return self._json({"type": "Collection", "id": m.group(1), "stac_version": "1.0.0",
+                                   "description": "test", "license": "proprietary", "links": [],
+                                   "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
+                                              "temporal": {"interval": [[None, None]]}}})
+            self._json({"code": "NotFound"}, 404)
+
+        def do_POST(self) -> None:
+            if urlparse(self.path).path != "/search":
+                return self._json({"code": "NotFound"}, 404)
+            if not self._authorised():
+                return
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            searches = sum(1 for m, p, _ in state.log if m == "POST" and p == "/search")
+            if searches < state.fail_first_searches:
+                return self._json({"code": "ServiceUnavailable"}, 503)
+            self._json(_search(state, body))
+
+        def _file(self, name: str, query: dict[str, list[str]]) -> None:
+            if name.startswith("forbidden/"):
+                return self._send(403, b"AccessDenied", "text/plain")
+            if name.startswith("signed/"):
+                token = (query.get("token") or [""])[0]
+                if state.tokens.get(token, 0) <= 0:
+                    return self._send(403, b"AuthenticationFailed: token expired", "text/plain")
+                if self.command == "GET":
+                    state.tokens[token] -= 1
+            path = state.files / name
+            if not path.is_file():
+                return self._send(404, b"", "text/plain")
+            data = path.read_bytes()
+            rng = self.headers.get("Range")
+            if rng and (m := re.fullmatch(r"bytes=(\d+)-(\d*)", rng.strip())):
+                start = int(m.group(1))
+                end = min(int(m.group(2)) if m.group(2) else len(data) - 1, len(data) - 1)
+                return self._send(206, data[start : end + 1], "application/octet-stream",
+                                  {"Content-Range": f"bytes {start}-{end}/{len(data)}", "Accept-Ranges": "bytes"})
+            self._send(200, data, "application/octet-stream", {"Accept-Ranges": "bytes"})
+
+    return Handler
+
+
+_CONFORMS = [
+    "https://api.stacspec.org/v1.0.0/core",
+    "https://api.stacspec.org/v1.0.0/item-search",
+    "https://api.stacspec.org/v1.0.0/collections",
+]
+
+
+def _landing(url: str) -> dict[str, Any]:
+    return {
+        "type": "Catalog", "id": "test", "stac_version": "1.0.0", "description": "sitewatch test catalogue",
+        "conformsTo": _CONFORMS,
+        "links": [
+            {"rel": "self", "href": f"{url}/", "type": "application/json"},
+            {"rel": "root", "href": f"{url}/", "type": "application/json"},
+            {"rel": "conformance", "href": f"{url}/conformance", "type": "application/json"},
+            {"rel": "search", "href": f"{url}/search", "type": "application/geo+json", "method": "POST"},
+            {"rel": "search", "href": f"{url}/search", "type": "application/geo+json", "method": "GET"},
+        ],
+    }  # fmt: skip
+
+
+def _search(state: StacServer, body: dict[str, Any]) -> dict[str, Any]:
+    wanted = set(body.get("collections") or [])
+    area = box(*body["bbox"]) if body.get("bbox") else None
+    start = end = None
+    if body.get("datetime"):
+        a, _, b = str(body["datetime"]).partition("/")
+        start = utc(a) if a not in ("", "..") else None
+        end = utc(b) if b not in ("", "..") else None
+    hits = []
+    for item in state.items:
+        if wanted and item["collection"] not in wanted:
+            continue
+        if area is not None and not shape(item["geometry"]).intersects(area):
+            continue
+        t = utc(item["properties"]["datetime"])
+        if (start and t < start) or (end and t > end):
+            continue
+        hits.append(item)
+    limit = int(body.get("limit") or 10)
+    offset = int(body.get("token") or 0)
+    page = hits[offset : offset + limit]
+    links = []
+    if offset + limit < len(hits):
+        links.append({"rel": "next", "href": f"{state.url}/search", "method": "POST", "type": "application/geo+json",
+                      "body": {**body, "token": str(offset + limit)}})
+    return {"type": "FeatureCollection", "features": page, "links": links,
+            "numberMatched": len(hits), "numberReturned": len(page)}

@@ -52,7 +52,7 @@ from scipy import ndimage
 
 from ..errors import InputError
 from .base import PixelDetection, detections_from_measurements, measure_components, pixel_size_pair
-from .water import land_from_cells, widen_water
+from .water import disk, land_from_cells, widen_water
 
 __all__ = ["DETECTOR", "VERSION", "SarParams", "detect_sar", "to_intensity", "correct_size"]
 
@@ -100,6 +100,9 @@ class SarParams:
     """Longest vessel reported; longer bright lines are quays, breakwaters, land edges."""
     max_width_m: float = 90.0
     """Widest vessel reported."""
+    line_m: float = 600.0
+    """Straight bright runs longer than this (quay walls, breakwaters) are removed before
+    components are formed, so a hull alongside is not joined to its quay."""
     max_elongation: float = 16.0
     """Largest length/width ratio; thinner objects are quay walls and range sidelobe streaks."""
     min_pixels: int = 3
@@ -124,6 +127,8 @@ class SarParams:
     """Smallest bright area taken as land."""
     land_contrast_db: float = 4.0
     """Land is at least this much brighter than the water level."""
+    land_berth_m: float = 40.0
+    """Coastline bumps up to this deep (hulls alongside a quay) are water."""
 
     def __post_init__(self) -> None:
         if self.input_scale not in ("auto", "intensity", "amplitude", "db"):
@@ -142,6 +147,7 @@ class SarParams:
             "open_m": self.land_open_m,
             "min_land_m2": self.land_min_m2,
             "min_contrast_db": self.land_contrast_db,
+            "berth_m": self.land_berth_m,
         }
 
 
@@ -389,10 +395,19 @@ def _detect(
     # their backgrounds are all built from these cells, never from pixels again.
     s1, s2, n = _block_sums(x, pixmask, f, workers)
     if derive_land:
+        kw = _cells_kwargs(p)
+        rb = int(round(kw.pop("berth_m") / (f * gpx)))
         with np.errstate(invalid="ignore", divide="ignore"):
-            land = land_from_cells(np.where(n > 0, s1 / np.maximum(n, 1), np.nan), f * gpx, **_cells_kwargs(p))
+            land = land_from_cells(np.where(n > 0, s1 / np.maximum(n, 1), np.nan), f * gpx, berth_m=0.0, **kw)
         water_c = ~land
+        if rb > 0 and land.any():
+            # Hulls alongside make the quay's cells bright, so they come out as land: water
+            # grows back into land by one berth. Those berth cells mix hull, quay wall and
+            # land clutter; they take the stricter of the water-only threshold and one
+            # whose background includes the land around (what land clutter looks like there).
+            water_c = np.asarray(ndimage.binary_dilation(water_c, disk(rb)))
     else:
+        land = np.zeros(n.shape, bool)
         water_c = np.ones(n.shape, bool)
     nw = np.where(water_c, n, 0.0)
     t_seed, t_grow, _ = _thresholds(
@@ -400,6 +415,11 @@ def _detect(
     )
     t_seed_c = _expand(t_seed, k, n.shape)
     t_grow_c = _expand(t_grow, k, n.shape)
+    berth = water_c & land
+    if berth.any():
+        a_seed, a_grow, _ = _thresholds(_aggregate(s1, k), _aggregate(s2, k), _aggregate(n, k), p, b, gpx)
+        t_seed_c = np.where(berth, np.maximum(t_seed_c, _expand(a_seed, k, n.shape)), t_seed_c)
+        t_grow_c = np.where(berth, np.maximum(t_grow_c, _expand(a_grow, k, n.shape)), t_grow_c)
     hits = _hit_blocks(x, pixmask, t_seed_c.astype(np.float32), f, workers) & (nw > 0)
     if not hits.any():
         return []
@@ -449,6 +469,11 @@ def _window(
     ts = _expand(t_seed_c, f, xs.shape)
     tg = _expand(t_grow_c, f, xs.shape)
     grow = (xs > tg) & use
+    line_px = int(round(p.line_m / math.sqrt(pxy[0] * pxy[1])))
+    if line_px >= 3 and min(xs.shape) >= line_px // 2:
+        # Quay walls and breakwaters are long straight runs of bright pixels; a hull
+        # alongside touches them. Taking the runs out first leaves the hull on its own.
+        grow &= ~_long_lines(grow, line_px)
     seed = grow & (xs > ts)
     lab, nl = ndimage.label(grow, np.ones((3, 3), bool))
     if nl == 0:
@@ -494,6 +519,20 @@ def _window(
     sel["corners"] = sel["corners"] + np.array([c0, r0], dtype=np.float64)
     score = np.clip(0.5 + 0.5 * np.log10(np.maximum(peak_rel[ok], 1e-12)) / 2.0, 0.0, 1.0)
     return detections_from_measurements(sel, score)
+
+
+def _long_lines(mask: NDArray[np.bool_], n: int) -> NDArray[np.bool_]:
+    """Pixels on straight runs of at least ``n`` pixels in 8 directions (openings with line elements)."""
+    out = np.zeros(mask.shape, bool)
+    for angle in np.arange(0.0, 180.0, 22.5):
+        t = math.radians(angle)
+        steps = np.arange(n) - (n - 1) / 2
+        rr = np.round(steps * math.sin(t)).astype(int)
+        cc = np.round(steps * math.cos(t)).astype(int)
+        se = np.zeros((rr.max() - rr.min() + 1, cc.max() - cc.min() + 1), bool)
+        se[rr - rr.min(), cc - cc.min()] = True
+        out |= ndimage.binary_opening(mask, se)
+    return out
 
 
 def _measure(lab: NDArray[np.integer], nl: int, pxy: tuple[float, float], p: SarParams) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.bool_]]:

@@ -4,10 +4,12 @@ Calm harbour water is the darkest thing in a SAR image; land (quays, cranes,
 buildings, sheds) is brighter by 5-15 dB and textured. :func:`land_from_sar`
 classifies cells of about ``cell_m`` (40 m) by their mean backscatter, then
 keeps as land only what is wide: a morphological opening of ``open_m``
-removes anything narrower, which is what cuts a ship moored alongside a quay
-off the land it touches (a 15-30 m beam against a 50 m opening radius) while
-the quay line itself stays land. Small bright islands (ships at anchor, buoys)
-fall below ``min_land_m2`` and are water again.
+removes anything narrower (ships at anchor, buoys, small bright islands), and
+components below ``min_land_m2`` are water again. A ship moored alongside
+survives the opening as a shallow bump on the coastline, so water grows back
+into land by ``berth_m`` (40 m, one cell): the berth is water. The quay wall
+then lies in water too; the detector removes long straight lines before it
+forms components, which parts a hull from the wall it lies against.
 
 :func:`widen_water` grows a water mask given from outside (a site's water
 polygon rasterised) by a berth margin, because such polygons are drawn along
@@ -50,6 +52,7 @@ def land_from_sar(
     min_land_m2: float = 50_000.0,
     fill_m2: float = 20_000.0,
     min_contrast_db: float = 4.0,
+    berth_m: float = 40.0,
 ) -> NDArray[np.bool_]:
     """Land mask (True = land) derived from a linear-intensity SAR image.
 
@@ -64,7 +67,15 @@ def land_from_sar(
     """
     h, w = intensity.shape
     f = int(max(1, round(cell_m / pixel_size)))
-    land = land_from_cells(_cell_mean(intensity, valid, f), f * pixel_size, open_m=open_m, min_land_m2=min_land_m2, fill_m2=fill_m2, min_contrast_db=min_contrast_db)
+    land = land_from_cells(
+        _cell_mean(intensity, valid, f),
+        f * pixel_size,
+        open_m=open_m,
+        min_land_m2=min_land_m2,
+        fill_m2=fill_m2,
+        min_contrast_db=min_contrast_db,
+        berth_m=berth_m,
+    )
     return np.asarray(np.repeat(np.repeat(land, f, axis=0), f, axis=1)[:h, :w])
 
 
@@ -76,6 +87,7 @@ def land_from_cells(
     min_land_m2: float = 50_000.0,
     fill_m2: float = 20_000.0,
     min_contrast_db: float = 4.0,
+    berth_m: float = 40.0,
 ) -> NDArray[np.bool_]:
     """Land per cell from the cells' mean linear intensity (NaN/0 = no data); see :func:`land_from_sar`."""
     cell_area = cell_size_m**2
@@ -98,7 +110,15 @@ def land_from_cells(
         bright = ndimage.binary_opening(np.pad(bright, r, mode="edge"), disk(r))[r:-r, r:-r]
     land = _drop_small(bright, min_land_m2 / cell_area)
     holes = ~land & ~_drop_small(~land, fill_m2 / cell_area)
-    return np.asarray(land | holes)
+    land |= holes
+    rb = int(round(berth_m / cell_size_m))
+    if rb > 0 and land.any():
+        # A hull alongside a quay makes the boundary cells bright, so they come out as land.
+        # Water grows by berth_m into land to take them back; the quay wall and whatever
+        # else stands on that strip are then taken apart from the hulls by the detector
+        # (long straight lines are not vessels, see sitewatch.detect.sar).
+        land &= ~ndimage.binary_dilation(~land, disk(rb))
+    return np.asarray(land)
 
 
 def _cell_mean(x: NDArray[np.floating], valid: NDArray[np.bool_] | None, f: int) -> NDArray[np.float64]:

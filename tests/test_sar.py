@@ -1,0 +1,199 @@
+"""The SAR detector on small synthetic scenes: open sea, a pier, chips, tiles, input scales."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from sitewatch.detect.sar import SarParams, detect_sar, to_intensity
+from sitewatch.detect.tiling import detect_sar_tiled, plan_tiles
+from sitewatch.detect.water import land_from_sar, widen_water
+from sitewatch.errors import InputError
+
+PX = 10.0
+SEA = 0.02  # sigma0, linear
+
+
+def ship_fraction(shape: tuple[int, int], row: float, col: float, length_m: float, width_m: float, heading: float, ss: int = 4) -> np.ndarray:
+    """Fraction of each pixel covered by an oriented rectangle (heading clockwise from up)."""
+    h, w = shape
+    rr, cc = np.mgrid[0:h * ss, 0:w * ss]
+    rr = (rr + 0.5) / ss - 0.5
+    cc = (cc + 0.5) / ss - 0.5
+    t = math.radians(heading)
+    dx, dy = (cc - col) * PX, -(rr - row) * PX
+    along = dx * math.sin(t) + dy * math.cos(t)
+    across = dx * math.cos(t) - dy * math.sin(t)
+    inside = (np.abs(along) <= length_m / 2) & (np.abs(across) <= width_m / 2)
+    return inside.reshape(h, ss, w, ss).mean(axis=(1, 3))
+
+
+def speckle(rng: np.random.Generator, mean: np.ndarray | float, shape: tuple[int, int], enl: float = 4.5) -> np.ndarray:
+    return np.asarray(mean * rng.gamma(enl, 1.0 / enl, shape))
+
+
+def sea_with_ships(rng: np.random.Generator, shape: tuple[int, int], ships: list[tuple[float, float, float, float, float]]) -> np.ndarray:
+    mean = np.full(shape, SEA)
+    for r, c, length, width, heading in ships:
+        mean = mean + ship_fraction(shape, r, c, length, width, heading) * SEA * 10 ** 2.0  # 20 dB hulls
+    return speckle(rng, mean, shape).astype(np.float32)
+
+
+def match(dets, ships, tol_px: float = 3.0):
+    """Pairs (detection, ship) within tol_px of each other, one to one."""
+    used: set[int] = set()
+    pairs = []
+    for s in ships:
+        best = min(
+            (i for i in range(len(dets)) if i not in used),
+            key=lambda i: math.hypot(dets[i].row - s[0], dets[i].col - s[1]),
+            default=None,
+        )
+        if best is not None and math.hypot(dets[best].row - s[0], dets[best].col - s[1]) <= tol_px:
+            used.add(best)
+            pairs.append((dets[best], s))
+    return pairs
+
+
+SHIPS = [
+    (40.0, 40.0, 113.0, 15.6, 30.0),
+    (40.0, 120.0, 80.0, 13.0, 90.0),
+    (110.0, 50.0, 95.0, 14.0, 0.0),
+    (120.0, 140.0, 105.0, 16.0, 135.0),
+    (170.0, 90.0, 88.0, 12.0, 60.0),
+]
+
+
+def test_open_sea_ships_found_and_measured() -> None:
+    rng = np.random.default_rng(3)
+    img = sea_with_ships(rng, (200, 200), SHIPS)
+    dets = detect_sar(img, PX)
+    pairs = match(dets, SHIPS)
+    assert len(pairs) == len(SHIPS)
+    assert len(dets) == len(SHIPS)  # no false alarms in the speckle
+    mae = np.mean([abs(d.length_m - s[2]) for d, s in pairs])
+    assert mae <= 15.0
+    for d, s in pairs:
+        diff = abs((d.heading_deg - s[4] + 90) % 180 - 90)
+        assert diff <= 12.0
+        assert 0.5 <= d.score <= 1.0
+        assert len(d.corners) == 4
+
+
+def pier_scene(rng: np.random.Generator) -> tuple[np.ndarray, tuple[float, float, float, float, float]]:
+    """Left half land (bright clutter, cranes as point scatterers, a bright straight quay wall), ship alongside."""
+    h, w = 240, 240
+    quay = 120  # first water column
+    mean = np.full((h, w), SEA)
+    mean[:, :quay] = SEA * 10 ** 1.0  # land 10 dB above the water
+    pts = rng.integers(0, quay - 1, size=(150, 2))
+    pts[:, 0] = rng.integers(0, h, 150)
+    mean[pts[:, 0], pts[:, 1]] = SEA * 10 ** 3.0  # cranes, sheds: 30 dB points
+    mean[:, quay - 1] = SEA * 10 ** 2.5  # quay wall double bounce, 25 dB
+    ship = (120.0, quay + 0.78, 113.0, 15.6, 0.0)  # 15.6 m beam alongside, hull starting at the quay line
+    mean = mean + ship_fraction((h, w), ship[0], ship[1], ship[2], ship[3], ship[4]) * SEA * 10 ** 2.0
+    return speckle(rng, mean, (h, w)).astype(np.float32), ship
+
+
+@pytest.mark.xfail(reason="known gap: with land derived from the image, the quay wall in the berth strip "
+                   "breaks into vessel-sized fragments (see BENCHMARKS.md, SAR detection)", strict=False)
+def test_pier_side_ship_kept_quay_and_cranes_not_reported() -> None:
+    rng = np.random.default_rng(11)
+    img, ship = pier_scene(rng)
+    dets = detect_sar(img, PX)
+    assert len(dets) == 1, [(round(d.row), round(d.col), round(d.length_m)) for d in dets]
+    d = dets[0]
+    assert abs(d.row - ship[0]) <= 2 and abs(d.col - ship[1]) <= 2
+    assert abs(d.length_m - ship[2]) <= 15.0
+    assert abs((d.heading_deg + 90) % 180 - 90) <= 10.0
+
+
+def test_derived_land_holds_land_half_and_frees_the_berth() -> None:
+    img, _ = pier_scene(np.random.default_rng(11))
+    land = land_from_sar(to_intensity(img), PX)
+    assert land[:, :110].mean() > 0.95
+    assert not land[100:140, 121:].any()
+    assert not land[:, 130:].any()
+
+
+def test_pier_with_given_water_polygon_mask() -> None:
+    rng = np.random.default_rng(12)
+    img, ship = pier_scene(rng)
+    water = np.zeros(img.shape, bool)
+    water[:, 123:] = True  # a polygon drawn a little off the quay
+    dets = detect_sar(img, PX, water=water)
+    assert len(dets) == 1
+    assert abs(dets[0].length_m - ship[2]) <= 15.0
+
+
+def test_single_chip_one_ship_no_land() -> None:
+    rng = np.random.default_rng(5)
+    ship = (26.0, 26.0, 140.0, 20.0, 70.0)
+    img = sea_with_ships(rng, (53, 53), [ship])
+    dets = detect_sar(img, PX)
+    assert len(dets) == 1
+    assert abs(dets[0].row - 26) < 1.5 and abs(dets[0].col - 26) < 1.5
+    assert abs(dets[0].length_m - 140) <= 20
+
+
+def test_input_scales_agree() -> None:
+    rng = np.random.default_rng(7)
+    img = sea_with_ships(rng, (120, 120), SHIPS[:2])
+    ref = detect_sar(img, PX)
+    as_db = detect_sar(10 * np.log10(img), PX)
+    as_amp = detect_sar(np.sqrt(img), PX, params=SarParams(input_scale="amplitude"))
+    assert len(ref) == 2
+    for other in (as_db, as_amp):
+        assert [(round(d.row, 3), round(d.col, 3)) for d in other] == [(round(d.row, 3), round(d.col, 3)) for d in ref]
+    u8 = np.clip(np.sqrt(img) / np.sqrt(img).max() * 255, 0, 255).astype(np.uint8)
+    assert len(detect_sar(u8, PX)) == 2  # 8-bit amplitude rendering
+
+
+def test_nodata_is_ignored() -> None:
+    rng = np.random.default_rng(8)
+    img = sea_with_ships(rng, (120, 120), SHIPS[:2])
+    valid = np.ones(img.shape, bool)
+    valid[:, 80:] = False  # the second ship (col 120) is outside anyway; cut the image's right third
+    img[:, 80:] = 0.0
+    dets = detect_sar(img, PX, valid=valid)
+    assert len(dets) == 1 and dets[0].col < 80
+    assert detect_sar(np.zeros((50, 50), np.float32), PX) == []
+    with pytest.raises(InputError):
+        detect_sar(np.zeros((4, 4, 3)), PX)
+    with pytest.raises(InputError):
+        detect_sar(img, -1.0)
+
+
+def test_widen_water_keeps_berth() -> None:
+    water = np.zeros((20, 20), bool)
+    water[:, 10:] = True
+    wide = widen_water(water, 10.0, 30.0)
+    assert wide[:, 7:].all() and not wide[:, :6].any()
+
+
+def test_tiles_partition_and_stitch_without_duplicates() -> None:
+    tiles = plan_tiles(100, 70, 32, 8, align=4)
+    owned = np.zeros((100, 70), int)
+    for t in tiles:
+        r0, r1, c0, c1 = t.core
+        owned[r0:r1, c0:c1] += 1
+        assert t.window[0] % 4 == 0 and t.window[2] % 4 == 0
+    assert (owned == 1).all()
+
+    rng = np.random.default_rng(9)
+    ships = [(64.0, 64.0, 113.0, 15.6, 90.0), (30.0, 100.0, 90.0, 14.0, 0.0), (100.0, 30.0, 100.0, 15.0, 45.0)]
+    img = sea_with_ships(rng, (160, 160), ships)  # first ship straddles the tile corner at (64, 64)
+    whole = detect_sar(img, PX)
+
+    def read(win: tuple[int, int, int, int]):
+        r0, r1, c0, c1 = win
+        return img[r0:r1, c0:c1], None
+
+    tiled = detect_sar_tiled(read, img.shape, PX, tile=64)
+    assert len(tiled) == len(whole) == 3
+    for a in whole:
+        near = [b for b in tiled if math.hypot(a.row - b.row, a.col - b.col) < 1.0]
+        assert len(near) == 1
+        assert abs(near[0].length_m - a.length_m) < 10.0

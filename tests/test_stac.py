@@ -408,15 +408,15 @@ def test_cli_search_fetch_show(world):
     args = ["-w", str(ws.root), "--catalog", "local", "--collection", "s2", "--from", "2024-10-01", "--to", "2024-11-30"]
     res = run(main, ["search", "port", *args, "--json"])
     assert res.exit_code == 0, res.output
-    rows = json.loads(res.output)
+    rows = json.loads(res.stdout)
     assert len(rows) == 5 and rows[0]["site_cloud_pct"] is None and rows[0]["scene_cloud_pct"] == 5.0
     res = run(main, ["-q", "fetch", "port", *args, "--max-cloud", "20", "--json"])
     assert res.exit_code == 1, res.output  # an item failed (403 and the unsigned 'signed' item): exit 1
-    report = json.loads(res.output)
+    report = json.loads(res.stdout)
     assert [o["item_id"] for o in report["observations"]] == ["S2A_CLEAR_20241005"]
     assert {f["item_id"] for f in report["failed"]} == {"S2A_FORBIDDEN_20241018", "S2B_SIGNED_20241015"}
     res = run(main, ["search", "port", *args, "--max-cloud", "20", "--json"])
-    rows = {r["item_id"]: r for r in json.loads(res.output)}
+    rows = {r["item_id"]: r for r in json.loads(res.stdout)}
     assert "S2B_CLOUDY_20241008" not in rows  # cloud over the site is known now and filtered on
     assert rows["S2A_CLEAR_20241005"]["site_cloud_pct"] == 0.0 and rows["S2A_CLEAR_20241005"]["fetched"]
     res = run(main, ["show", "-w", str(ws.root), "port/S2A_CLEAR_20241005"])
@@ -424,7 +424,7 @@ def test_cli_search_fetch_show(world):
     for text in (state.url, "sentinel-2-l2a", "S2A_CLEAR_20241005", "sha256", "2024-10-05"):
         assert text in res.output
     res = run(main, ["show", "-w", str(ws.root), "port/S2A_CLEAR_20241005", "--json"])
-    assert json.loads(res.output)["provenance"]["stac_item"]["id"] == "S2A_CLEAR_20241005"
+    assert json.loads(res.stdout)["provenance"]["stac_item"]["id"] == "S2A_CLEAR_20241005"
 
 
 # -- the server -----------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,7 @@ __all__ = [
     "site_stats",
     "read_window",
     "find_scenes",
+    "measure_site_stats",
     "fetch_scenes",
     "cache_dir",
 ]
@@ -470,6 +471,60 @@ def fetch_scenes(
     return FetchReport(tuple(done), tuple(skipped), tuple(failed))
 
 
+def measure_site_stats(
+    ws: Workspace,
+    site: Site,
+    catalog: Catalog,
+    candidates: list[Candidate],
+    *,
+    signer: Signer | None = None,
+    retries: int = 5,
+    backoff: float = 1.0,
+    env: Mapping[str, str] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> tuple[list[Candidate], list[tuple[str, str]]]:
+    """Learn cloud and valid % over the site of optical candidates not yet measured.
+
+    Only the class band's window is read (SCL at 20 m is a few kB per site);
+    figures are cached like a fetch's. Returns the candidates with their stats
+    and (item id, reason) for the ones that could not be measured.
+    """
+    reader = _Reader(catalog, signer or make_signer(catalog), catalog_credentials(catalog, env), retries, backoff)
+    table = _load_stats(ws)
+    out: list[Candidate] = []
+    problems: list[tuple[str, str]] = []
+    todo = {id(c) for c in candidates if c.stats is None and c.scene.sensor == "optical"}
+    n = 0
+    for cand in candidates:
+        if id(cand) not in todo:
+            out.append(cand)
+            continue
+        try:
+            profile = profile_for(cand.scene.collection, cand.item.get("properties") or {})
+            grid = site_grid(site, profile.resolution_m)
+            stats, _, _ = _measure(reader, profile, cand.scene, grid, site_mask(site, grid))
+            table[_stats_key(site, cand.scene)] = asdict(stats)
+            out.append(replace(cand, stats=stats))
+        except (CredentialError, ImageReadError, SourceError, KeyError) as exc:
+            problems.append((cand.scene.item_id, str(exc)))
+            out.append(cand)
+        n += 1
+        if progress:
+            progress(n, len(todo), cand.scene.item_id)
+    _save_stats(ws, table)
+    return out, problems
+
+
+def _measure(
+    reader: _Reader, profile: Profile, scene: SceneRef, grid: Grid, inside: NDArray[np.bool_]
+) -> tuple[SiteStats, NDArray[np.float32], str]:
+    mb = profile.mask_band
+    if mb not in scene.hrefs:
+        raise SourceError(f"item {scene.item_id}: no {mb} asset to judge clouds by")
+    values, placement = reader.read(scene.hrefs[mb], grid, resampling=Resampling.nearest)
+    return site_stats(mb, values, inside), values, placement
+
+
 def _rejection(stats: SiteStats, max_cloud: float) -> str:
     if stats.valid_fraction <= 0:
         return "no valid pixel over the site"
@@ -510,10 +565,8 @@ def _fetch_one(
     stats: SiteStats | None = None
     if profile.mask_band:
         mb = profile.mask_band
-        bands[mb], placement = reader.read(scene.hrefs[mb], grid, resampling=Resampling.nearest)
-        stats = site_stats(mb, bands[mb], inside)
-        stats_table[f"{site.id}|{scene.id}"] = {"valid_fraction": stats.valid_fraction,
-                                                 "cloud_fraction": stats.cloud_fraction, "rule": stats.rule}  # fmt: skip
+        stats, bands[mb], placement = _measure(reader, profile, scene, grid, inside)
+        stats_table[_stats_key(site, scene)] = asdict(stats)
         notes[mb] = "class codes kept as they are; " + stats.rule
         if reason := _rejection(stats, max_cloud):
             return reason
@@ -546,7 +599,7 @@ def _fetch_one(
     if stats is None:
         valid = np.isfinite(data).all(axis=0) & inside
         stats = SiteStats(round(float(valid.sum()) / max(int(inside.sum()), 1), 6), None, "")
-        stats_table[f"{site.id}|{scene.id}"] = {"valid_fraction": stats.valid_fraction, "cloud_fraction": None, "rule": ""}
+        stats_table[_stats_key(site, scene)] = asdict(stats)
         if stats.valid_fraction <= 0:
             return "no valid pixel over the site"
     orbit = {k.split(":")[1]: props[k] for k in ("sat:orbit_state", "sat:relative_orbit", "sat:absolute_orbit") if k in props}

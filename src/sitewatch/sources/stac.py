@@ -107,6 +107,8 @@ class Catalog:
 
 
 _S2, _S1, _LS = "sentinel-2-l2a", "sentinel-1-grd", "landsat-c2-l2"
+_DEFAULT_ALIASES = {"s2": _S2, "sentinel-2": _S2, "s1": _S1, "sentinel-1": _S1, "landsat": _LS}
+"""Short names any catalogue understands unless its ``aliases`` say otherwise."""
 
 BUILTIN_CATALOGS: dict[str, Catalog] = {
     "earth-search": Catalog(
@@ -355,7 +357,8 @@ PROFILES: dict[str, Profile] = {
 
 def resolve_collection(catalog: Catalog, collection: str) -> str:
     """A collection id: the catalogue's alias (``s1``, ``s2``, ``landsat``) or the id as given."""
-    return catalog.aliases.get(collection.lower(), collection)
+    key = collection.lower()
+    return catalog.aliases.get(key) or _DEFAULT_ALIASES.get(key) or collection
 
 
 def profile_for(collection: str, properties: Mapping[str, Any] | None = None) -> Profile:

@@ -1,0 +1,89 @@
+"""``sitewatch fetch``: cut a catalogue's scenes to a site and archive them as observations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..errors import InputError
+from ..fetch import fetch_scenes
+from ..sources.stac import resolve_catalog
+from ..workspace import open_workspace
+from .options import handle_errors, is_quiet, json_option, progress_bar, workspace_option
+from .search import parse_date, stac_query_options
+
+
+@click.command("fetch")
+@click.argument("site_id")
+@stac_query_options
+@click.option("--force", is_flag=True, help="Fetch again items already archived.")
+@click.option("--gcp-method", type=click.Choice(["tps", "polynomial"]), default="tps", show_default=True,
+              help="How Sentinel-1 GRD scenes are placed by their ground control points.")  # fmt: skip
+@click.option("--retries", type=click.IntRange(0, 20), default=5, show_default=True,
+              help="Retries (with backoff) of transient HTTP errors.")  # fmt: skip
+@workspace_option
+@json_option
+@handle_errors
+def command(
+    site_id: str,
+    catalog_name: str | None,
+    collection: str,
+    date_from: str,
+    date_to: str,
+    max_cloud: float | None,
+    refresh: bool,
+    force: bool,
+    gcp_method: str,
+    retries: int,
+    workspace: Path,
+    as_json: bool,
+) -> None:
+    """Fetch scenes over SITE_ID: only the site's window of each asset is read.
+
+    Optical scenes cloudier over the site than --max-cloud, or with no valid
+    pixel over it, are skipped before their bands are downloaded. A rerun
+    fetches only what is missing. Items that failed are listed at the end and
+    the exit code is 1.
+    """
+    start, end = parse_date(date_from), parse_date(date_to, end=True)
+    if end < start:
+        raise InputError(f"--to {date_to} is before --from {date_from}")
+    ws = open_workspace(workspace)
+    settings = ws.settings({"max_cloud": max_cloud})
+    catalog = resolve_catalog(catalog_name or settings["catalog"], ws.root)
+    with ws.store() as store, progress_bar(f"fetch {site_id}", is_quiet() or as_json) as progress:
+        site = store.get_site(site_id)
+        report = fetch_scenes(
+            ws, store, site, catalog, collection, start, end,
+            max_cloud=float(settings["max_cloud"]), refresh=refresh, force=force, retries=retries,
+            gcp_method=gcp_method, compress=settings["cog_compress"], progress=progress,
+        )  # fmt: skip
+    if as_json:
+        click.echo(json.dumps({
+            "observations": [
+                {"id": o.id, "item_id": o.scene.item_id, "acquired": o.scene.acquired.isoformat(),
+                 "sensor": o.scene.sensor, "valid_pct": round(o.valid_fraction * 100, 1),
+                 "cloud_pct": None if o.cloud_fraction is None else round(o.cloud_fraction * 100, 1),
+                 "path": o.path, "sha256": o.sha256}
+                for o in report.observations
+            ],
+            "skipped": [{"item_id": i, "reason": r} for i, r in report.skipped],
+            "failed": [{"item_id": i, "error": e} for i, e in report.failed],
+        }, indent=1))  # fmt: skip
+    else:
+        for o in report.observations:
+            cloud = "" if o.cloud_fraction is None else f", cloud {o.cloud_fraction * 100:.1f}%"
+            click.echo(f"{o.id}  {o.scene.acquired:%Y-%m-%d %H:%M}Z  valid {o.valid_fraction * 100:.1f}%{cloud}")
+        click.echo(
+            f"fetched {len(report.observations)}, skipped {len(report.skipped)}, failed {len(report.failed)} "
+            f"({catalog.name}, {collection}, {site_id})"
+        )
+        if not is_quiet():
+            for item_id, reason in report.skipped:
+                click.echo(f"  skipped {item_id}: {reason}")
+        for item_id, error in report.failed:
+            click.echo(f"failed {item_id}: {error}", err=True)
+    if report.failed:
+        raise SystemExit(1)

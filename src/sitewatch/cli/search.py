@@ -1,0 +1,132 @@
+"""``sitewatch search``: what a STAC catalogue holds over a site in a period."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import InputError
+from ..fetch import Candidate, find_scenes, measure_site_stats
+from ..model import utc
+from ..sources.stac import resolve_catalog
+from ..workspace import open_workspace
+from .options import handle_errors, is_quiet, json_option, progress_bar, workspace_option
+
+F = Callable[..., Any]
+
+
+def parse_date(text: str, *, end: bool = False) -> datetime:
+    """A date or time (UTC); a bare ``--to`` date means the end of that day."""
+    t = utc(text)
+    if end and len(text.strip()) == 10:
+        t = t + timedelta(days=1) - timedelta(microseconds=1)
+    return t
+
+
+def stac_query_options(func: F) -> F:
+    """The options ``search`` and ``fetch`` share, declared once."""
+    options = [
+        click.option("--catalog", "catalog_name", help="earth-search, planetary-computer, cdse, a [catalogs.NAME] "
+                     "from sitewatch.toml, or a STAC API URL. Default: the `catalog` setting."),
+        click.option("--collection", required=True, help="Collection id (sentinel-2-l2a, sentinel-1-rtc, "
+                     "sentinel-1-grd, landsat-c2-l2) or s2 / s1 (RTC where the catalogue has it) / landsat."),
+        click.option("--from", "date_from", required=True, help="Start date or time (UTC), e.g. 2024-10-01."),
+        click.option("--to", "date_to", required=True, help="End date or time (UTC); a date includes its whole day."),
+        click.option("--max-cloud", type=click.FloatRange(0, 100), default=None,
+                     help="Highest cloud % over the site (SCL/QA inside the site polygon, not the scene)."),
+        click.option("--refresh", is_flag=True, help="Ask the catalogue again instead of the cached search."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _row(c: Candidate) -> dict[str, Any]:
+    s = c.scene
+    return {
+        "item_id": s.item_id,
+        "acquired": s.acquired.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "collection": s.collection,
+        "platform": s.platform,
+        "orbit": s.properties.get("sat:relative_orbit"),
+        "scene_cloud_pct": s.cloud_cover,
+        "coverage_pct": round(c.coverage * 100, 1),
+        "site_valid_pct": round(c.stats.valid_fraction * 100, 1) if c.stats else None,
+        "site_cloud_pct": round(c.stats.cloud_fraction * 100, 1)
+        if c.stats and c.stats.cloud_fraction is not None
+        else None,
+        "fetched": c.fetched,
+    }
+
+
+@click.command("search")
+@click.argument("site_id")
+@stac_query_options
+@click.option("--measure/--no-measure", default=None,
+              help="Read the class band over the site to learn cloud/valid % (default: when --max-cloud is given).")  # fmt: skip
+@workspace_option
+@json_option
+@handle_errors
+def command(
+    site_id: str,
+    catalog_name: str | None,
+    collection: str,
+    date_from: str,
+    date_to: str,
+    max_cloud: float | None,
+    refresh: bool,
+    measure: bool | None,
+    workspace: Path,
+    as_json: bool,
+) -> None:
+    """List the catalogue's scenes over SITE_ID, with cloud and valid % over the site once known.
+
+    Cloud % over the site comes from Sentinel-2 SCL classes 3, 8, 9, 10 (cloud
+    shadow, medium/high-probability cloud, thin cirrus) or Landsat QA_PIXEL
+    cloud bits, counted inside the site polygon; it is known once the class
+    band has been read (by `--measure`, `--max-cloud` or an earlier fetch).
+    """
+    start, end = parse_date(date_from), parse_date(date_to, end=True)
+    if end < start:
+        raise InputError(f"--to {date_to} is before --from {date_from}")
+    ws = open_workspace(workspace)
+    settings = ws.settings()
+    catalog = resolve_catalog(catalog_name or settings["catalog"], ws.root)
+    with ws.store() as store:
+        site = store.get_site(site_id)
+        found = find_scenes(ws, store, site, catalog, collection, start, end, refresh=refresh)
+        if measure or (measure is None and max_cloud is not None):
+            with progress_bar("measuring clouds", is_quiet() or as_json) as progress:
+                found, problems = measure_site_stats(ws, site, catalog, found, progress=progress)
+            for item_id, reason in problems:
+                click.echo(f"{item_id}: site figures unknown: {reason}", err=True)
+    if max_cloud is not None:
+        found = [c for c in found if not (c.stats and c.stats.cloud_fraction is not None
+                                          and c.stats.cloud_fraction * 100 > max_cloud)]  # fmt: skip
+    rows = [_row(c) for c in found]
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    if not rows:
+        click.echo(f"no scenes of {collection} over {site_id} between {start:%Y-%m-%d} and {end:%Y-%m-%d}")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    def pct(v: float | None) -> str:
+        return "?" if v is None else f"{v:.1f}"
+
+    table = Table(title=f"{catalog.name} · {collection} · {site_id}")
+    for col in ("item", "acquired (UTC)", "platform", "orbit", "scene cloud %", "site cover %",
+                "site valid %", "site cloud %", "fetched"):  # fmt: skip
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["item_id"], r["acquired"], r["platform"], str(r["orbit"] or ""), pct(r["scene_cloud_pct"]),
+                      pct(r["coverage_pct"]), pct(r["site_valid_pct"]), pct(r["site_cloud_pct"]),
+                      "yes" if r["fetched"] else "")  # fmt: skip
+    Console().print(table)

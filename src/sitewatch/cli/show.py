@@ -1,0 +1,77 @@
+"""``sitewatch show``: an observation and where it came from."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..workspace import open_workspace
+from .options import handle_errors, json_option, workspace_option
+
+_ORDER = (
+    "source", "catalog", "catalog_url", "collection", "item_id", "platform", "orbit", "acquired",
+    "retrieved_at", "ingested_at", "source_path", "source_sha256", "asset_hrefs", "conversions",
+    "placement", "cloud_rule", "site_valid_fraction", "site_cloud_fraction", "partial_failures",
+    "sitewatch_version", "stac",
+)  # fmt: skip
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        return "\n".join(f"{k}: {v}" for k, v in value.items()) or "-"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "-"
+    return str(value)
+
+
+@click.command("show")
+@click.argument("observation_id")
+@click.option("--item", "show_item", is_flag=True, help="Print the STAC item JSON (or the file's metadata) only.")
+@workspace_option
+@json_option
+@handle_errors
+def command(observation_id: str, show_item: bool, workspace: Path, as_json: bool) -> None:
+    """Print OBSERVATION_ID (SITE/ITEM) with its provenance: catalogue, item, hrefs, times, hash, version."""
+    ws = open_workspace(workspace)
+    with ws.store() as store:
+        obs = store.get_observation(observation_id)
+    prov = dict(obs.provenance)
+    if show_item:
+        click.echo(json.dumps(prov.get("stac_item") or prov.get("tags") or {}, indent=1))
+        return
+    summary = {
+        "id": obs.id,
+        "site": obs.site_id,
+        "scene": obs.scene.id,
+        "sensor": obs.scene.sensor,
+        "acquired": obs.scene.acquired.isoformat(),
+        "platform": obs.scene.platform,
+        "resolution_m": obs.scene.resolution_m,
+        "path": obs.path,
+        "sha256": obs.sha256,
+        "valid_fraction": obs.valid_fraction,
+        "cloud_fraction": obs.cloud_fraction,
+        "grid": {"crs": obs.grid.crs, "width": obs.grid.width, "height": obs.grid.height,
+                 "transform": list(obs.grid.transform)},  # fmt: skip
+        "simulated": obs.scene.simulated,
+    }
+    if as_json:
+        click.echo(json.dumps(summary | {"provenance": prov}, indent=1, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"observation {obs.id}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in summary.items():
+        table.add_row(key, _text(value))
+    keys = [k for k in _ORDER if k in prov] + sorted(k for k in prov if k not in _ORDER and k != "stac_item")
+    for key in keys:
+        table.add_row(key, _text(prov[key]))
+    if "stac_item" in prov:
+        table.add_row("stac_item", "(use --item or --json to print it)")
+    Console(width=max(Console().width, 120)).print(table)

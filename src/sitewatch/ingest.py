@@ -53,6 +53,8 @@ __all__ = [
     "ingest_file",
     "ingest_paths",
     "sha256_file",
+    "metadata_sidecars",
+    "acquired_from_xml",
     "RASTER_SUFFIXES",
 ]
 
@@ -108,6 +110,75 @@ def site_mask(site: Site, grid: Grid) -> NDArray[np.bool_]:
 # -- reading what a file is -----------------------------------------------------------------------
 
 
+# Element names (namespace ignored) holding the acquisition time in providers' XML metadata:
+# Planet (ps:acquisitionDateTime, gml:beginPosition), Maxar/DigitalGlobe (FIRSTLINETIME,
+# EARLIESTACQTIME), Airbus DIMAP (IMAGING_DATE + IMAGING_TIME is handled apart).
+_XML_TIME_TAGS = (
+    "acquisitionDateTime", "acquired", "FIRSTLINETIME", "firstLineTime", "EARLIESTACQTIME",
+    "beginPosition", "acquisitionDate", "DATETIME",
+)  # fmt: skip
+
+
+def metadata_sidecars(path: Path) -> list[Path]:
+    """Metadata files delivered next to a GeoTIFF: JSON, XML, Maxar ``.IMD``, Planet ``*_metadata.*``."""
+    path = Path(path)
+    names = [path.with_suffix(s) for s in (".json", ".xml", ".XML", ".IMD", ".imd")]
+    names += [path.with_name(path.stem + s) for s in ("_metadata.json", "_metadata.xml")]
+    # Planet names the metadata after the scene id, not the asset: 20241015_012345_22_2470_3B_AnalyticMS_SR.tif
+    # comes with 20241015_012345_22_2470_3B_AnalyticMS_metadata.xml.
+    if re.match(r"\d{8}_\d{6}_", path.stem) and path.parent.is_dir():
+        prefix = "_".join(path.stem.split("_")[:4])
+        names += sorted(path.parent.glob(f"{_glob_escape(prefix)}*metadata*.xml"))
+        names += sorted(path.parent.glob(f"{_glob_escape(prefix)}*metadata*.json"))
+    seen: list[Path] = []
+    for n in names:
+        if n.is_file() and n != path and n not in seen:
+            seen.append(n)
+    return seen
+
+
+def _glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def acquired_from_xml(path: Path) -> datetime | None:
+    """Acquisition time from a provider's XML (Planet, Maxar) or Maxar ``.IMD`` text, or None."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return None
+    if Path(path).suffix.lower() == ".imd":  # Maxar ODL: firstLineTime = 2024-10-15T01:23:45.123456Z;
+        m = re.search(r"(?:firstLineTime|earliestAcqTime)\s*=\s*\"?([0-9T:.\-+Z]+)", text, re.I)
+        return _lenient_utc(m.group(1)) if m else None
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError:
+        return None
+    found: dict[str, str] = {}
+    for el in root.iter():
+        local = el.tag.rsplit("}", 1)[-1]
+        if local in _XML_TIME_TAGS and (el.text or "").strip() and local not in found:
+            found[local] = el.text.strip()  # type: ignore[union-attr]
+    for tag in _XML_TIME_TAGS:
+        if tag in found and (when := _lenient_utc(found[tag])) is not None:
+            return when
+    return None
+
+
+def _lenient_utc(text: str) -> datetime | None:
+    text = text.strip().strip('"')
+    m = re.match(r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$", text)
+    if not m:
+        return None
+    frac = (m.group(2) or "")[:7]  # Python takes at most microseconds
+    try:
+        return utc(m.group(1).replace(" ", "T") + frac + (m.group(3) or "Z"))
+    except ValueError:
+        return None
+
+
 def _acquired_from(tags: Mapping[str, str], path: Path) -> datetime | None:
     for key in ("SITEWATCH_ACQUIRED", "ACQUISITION_DATETIME", "acquired", "datetime"):
         if tags.get(key):
@@ -117,16 +188,20 @@ def _acquired_from(tags: Mapping[str, str], path: Path) -> datetime | None:
             return datetime.strptime(tags["TIFFTAG_DATETIME"], "%Y:%m:%d %H:%M:%S").replace(tzinfo=UTC)
         except ValueError:
             pass
-    for sidecar in (path.with_suffix(".json"), path.with_name(path.stem + "_metadata.json")):
-        if sidecar.exists():
+    for sidecar in metadata_sidecars(path):
+        if sidecar.suffix.lower() == ".json":
             try:
                 meta = json.loads(sidecar.read_text())
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, UnicodeDecodeError):
                 continue
-            props = meta.get("properties", meta)
+            props = meta.get("properties", meta) if isinstance(meta, dict) else None
             for key in ("datetime", "acquired", "acquisition_time"):
                 if isinstance(props, dict) and props.get(key):
                     return utc(str(props[key]))
+        else:
+            when = acquired_from_xml(sidecar)
+            if when is not None:
+                return when
     m = re.search(r"(20\d{2})(\d{2})(\d{2})(?:T?(\d{2})(\d{2})(\d{2})?)?", path.stem)
     if m:
         y, mo, d, hh, mm, ss = m.groups()
@@ -363,6 +438,9 @@ def ingest_file(
     truth = path.with_name(path.stem + ".truth.geojson")
     if truth.exists():
         sidecars["truth"] = truth
+    metadata = metadata_sidecars(path)
+    if metadata:
+        sidecars["metadata"] = metadata[0]  # the provider's metadata is archived next to the COG
     provenance = {
         "source": "file",
         "source_path": str(path.resolve()),
@@ -370,6 +448,7 @@ def ingest_file(
         "ingested_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "scale_applied": scale,
         "tags": dict(scene.properties),
+        "metadata_files": [str(m.resolve()) for m in metadata],
     }
     return write_observation(ws, store, site, scene, out, grid, bands, provenance, sidecars=sidecars)
 

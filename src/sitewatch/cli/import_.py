@@ -1,0 +1,88 @@
+"""``sitewatch import``: purchased GeoTIFFs (Planet, Maxar, others) into the sites they cover."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import ImageReadError, InputError
+from ..ingest import RASTER_SUFFIXES, ingest_file, read_scene_ref
+from ..model import utc
+from ..workspace import open_workspace
+from .options import handle_errors, is_quiet, json_option, progress_bar, workspace_option
+
+
+def _files(paths: tuple[Path, ...]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out += sorted(q for q in p.rglob("*") if q.suffix.lower() in RASTER_SUFFIXES and not q.name.startswith("."))
+        else:
+            out.append(p)
+    return out
+
+
+@click.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--site", "site_ids", multiple=True, help="Import into this site (repeatable). Default: every "
+              "workspace site the image covers.")  # fmt: skip
+@click.option("--acquired", help="Acquisition time (ISO 8601, UTC) when neither tags nor sidecar metadata say.")
+@click.option("--sensor", type=click.Choice(["sar", "optical"]), help="When the files do not say.")
+@workspace_option
+@json_option
+@handle_errors
+def command(
+    paths: tuple[Path, ...], site_ids: tuple[str, ...], acquired: str | None, sensor: str | None,
+    workspace: Path, as_json: bool,
+) -> None:  # fmt: skip
+    """Import purchased GeoTIFFs as observations of the sites they cover.
+
+    The acquisition time is read from the file's tags, its sidecar metadata
+    (Planet *_metadata.xml/json, Maxar .XML/.IMD, any .json with a datetime)
+    or its name, else --acquired. Files without a CRS are refused: sitewatch
+    cannot place them on the ground. The provider's metadata file is archived
+    with the observation; `sitewatch show` prints it.
+    """
+    ws = open_workspace(workspace)
+    when = utc(acquired) if acquired else None
+    imported: list[dict[str, Any]] = []
+    refused: list[tuple[str, str]] = []
+    missed: list[tuple[str, str]] = []
+    files = _files(paths)
+    with ws.store() as store, progress_bar("import", is_quiet() or as_json) as progress:
+        sites = [store.get_site(s) for s in site_ids] if site_ids else [s for s in store.sites() if s.geometry is not None]
+        for i, f in enumerate(files):
+            try:
+                scene, _ = read_scene_ref(f, acquired=when, sensor=sensor)
+                targets = [s for s in sites if scene.footprint is None or scene.footprint.intersects(s.geometry)]
+                if not targets:
+                    missed.append((str(f), "covers no site of the workspace" if not site_ids else "misses the site(s) given"))
+                for site in targets:
+                    obs = ingest_file(ws, store, site, f, acquired=when, sensor=sensor)
+                    if obs is None:
+                        missed.append((str(f), f"no valid pixel over site {site.id!r}"))
+                    else:
+                        imported.append({"id": obs.id, "file": str(f), "acquired": obs.scene.acquired.isoformat(),
+                                         "sensor": obs.scene.sensor, "valid_pct": round(obs.valid_fraction * 100, 1)})  # fmt: skip
+            except (ImageReadError, InputError) as exc:
+                refused.append((str(f), str(exc)))
+            progress(i + 1, len(files), f.name)
+        store.record_run("import", None, {"paths": [str(p) for p in paths], "sites": list(site_ids)},
+                         {"observations": len(imported), "refused": len(refused)})  # fmt: skip
+    if as_json:
+        click.echo(json.dumps({"imported": imported,
+                               "refused": [{"file": n, "reason": r} for n, r in refused],
+                               "skipped": [{"file": n, "reason": r} for n, r in missed]}, indent=1))  # fmt: skip
+    else:
+        for row in imported:
+            click.echo(f"{row['id']}  {row['acquired']}  valid {row['valid_pct']}%")
+        click.echo(f"imported {len(imported)} observation(s) from {len(files)} file(s)")
+        for name, reason in missed:
+            click.echo(f"skipped {name}: {reason}", err=True)
+        for name, reason in refused:
+            click.echo(f"refused {name}: {reason}", err=True)
+    if refused:
+        raise SystemExit(1)

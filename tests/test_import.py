@@ -1,0 +1,97 @@
+"""``sitewatch import``: purchased GeoTIFFs with their acquisition time from metadata; no CRS, no entry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from affine import Affine
+from click.testing import CliRunner
+
+from sitewatch.cli import main
+from sitewatch.ingest import acquired_from_xml, metadata_sidecars
+from sitewatch.testing import site_utm_origin, tiny_site, write_tiff
+from sitewatch.workspace import init_workspace
+
+SITE = tiny_site("pier")
+FAR = tiny_site("elsewhere", lon=140.0, lat=45.0)
+
+PLANET_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<ps:EarthObservation xmlns:ps="http://schemas.planet.com/ps/v1/planet_product_metadata_geocorrected_level"
+  xmlns:eop="http://earth.esa.int/eop" xmlns:gml="http://www.opengis.net/gml">
+ <gml:using><eop:EarthObservationEquipment><eop:platform><eop:Platform>
+  <eop:shortName>PlanetScope</eop:shortName><eop:serialIdentifier>2470</eop:serialIdentifier>
+ </eop:Platform></eop:platform>
+ <eop:acquisitionParameters><ps:Acquisition>
+  <ps:acquisitionDateTime>2024-10-15T01:23:45+00:00</ps:acquisitionDateTime>
+ </ps:Acquisition></eop:acquisitionParameters></eop:EarthObservationEquipment></gml:using>
+</ps:EarthObservation>
+"""
+
+MAXAR_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<isd><IMD><PRODUCTTYPE>Basic</PRODUCTTYPE><IMAGE><SATID>WV03</SATID>
+<FIRSTLINETIME>2024-11-02T02:11:07.512345Z</FIRSTLINETIME></IMAGE></IMD></isd>
+"""
+
+
+def _optical(path: Path, **kw) -> Path:  # type: ignore[no-untyped-def]
+    crs, x0, y0 = site_utm_origin(SITE)
+    data = np.full((4, 250, 220), 1200, dtype=np.uint16)
+    return write_tiff(path, data, crs=crs, transform=Affine(3, 0, x0, 0, -3, y0), **kw)
+
+
+@pytest.fixture()
+def ws(tmp_path: Path):  # type: ignore[no-untyped-def]
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(SITE)
+        store.put_site(FAR)
+    return ws
+
+
+def test_xml_sidecars_give_the_acquisition_time(tmp_path):
+    planet = tmp_path / "20241015_012345_22_2470_3B_AnalyticMS_SR.tif"
+    planet.write_bytes(b"")
+    meta = tmp_path / "20241015_012345_22_2470_3B_AnalyticMS_metadata.xml"
+    meta.write_text(PLANET_XML)
+    assert metadata_sidecars(planet) == [meta]
+    assert acquired_from_xml(meta).isoformat() == "2024-10-15T01:23:45+00:00"
+    imd = tmp_path / "scene.IMD"
+    imd.write_text('BEGIN_GROUP = IMAGE_1\n\tsatId = "WV03";\n\tfirstLineTime = 2024-11-02T02:11:07.512345Z;\nEND_GROUP = IMAGE_1\n')
+    assert acquired_from_xml(imd).isoformat() == "2024-11-02T02:11:07.512345+00:00"
+
+
+def test_import_planet_and_maxar_refuse_no_crs(ws, tmp_path):
+    src = tmp_path / "delivery"
+    src.mkdir()
+    planet = _optical(src / "20241015_012345_22_2470_3B_AnalyticMS_SR.tif")
+    (src / "20241015_012345_22_2470_3B_AnalyticMS_metadata.xml").write_text(PLANET_XML.replace("01:23:45", "01:23:47"))
+    maxar = _optical(src / "24NOV02021107-M2AS-012345678010_01_P001.TIF")
+    (src / "24NOV02021107-M2AS-012345678010_01_P001.XML").write_text(MAXAR_XML)
+    bare = write_tiff(src / "no_crs_20241020.tif", np.ones((4, 50, 50), np.uint16), crs=None)
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(src), "--json"])
+    assert res.exit_code == 1, res.output  # one file refused
+    out = json.loads(res.stdout)
+    by_file = {Path(r["file"]).name: r for r in out["imported"]}
+    # Planet: the XML's time wins over the name's; Maxar: FIRSTLINETIME.
+    assert by_file[planet.name]["acquired"] == "2024-10-15T01:23:47+00:00"
+    assert by_file[maxar.name]["acquired"] == "2024-11-02T02:11:07.512345+00:00"
+    assert {r["id"].split("/")[0] for r in out["imported"]} == {"pier"}  # only the site it covers
+    assert [Path(r["file"]).name for r in out["refused"]] == [bare.name]
+    assert "has no CRS" in out["refused"][0]["reason"]
+    res = CliRunner().invoke(main, ["show", "-w", str(ws.root), by_file[maxar.name]["id"], "--json"])
+    prov = json.loads(res.stdout)["provenance"]
+    assert prov["source_path"].endswith(maxar.name) and prov["source_sha256"]
+    assert prov["metadata_files"][0].endswith(".XML") and (ws.root / prov["metadata"]).exists()
+
+
+def test_import_needs_a_time_or_acquired(ws, tmp_path):
+    f = _optical(tmp_path / "mystery.tif")
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(f), "--site", "pier"])
+    assert res.exit_code == 1 and "--acquired" in res.output
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(f), "--site", "pier",
+                                    "--acquired", "2024-10-30T03:00:00Z"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "pier/mystery" in res.output

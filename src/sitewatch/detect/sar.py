@@ -469,10 +469,12 @@ def _window(
     ts = _expand(t_seed_c, f, xs.shape)
     tg = _expand(t_grow_c, f, xs.shape)
     grow = (xs > tg) & use
-    line_px = int(round(p.line_m / math.sqrt(pxy[0] * pxy[1])))
-    if line_px >= 3 and min(xs.shape) >= line_px // 2:
-        # Quay walls and breakwaters are long straight runs of bright pixels; a hull
-        # alongside touches them. Taking the runs out first leaves the hull on its own.
+    gpx_w = math.sqrt(pxy[0] * pxy[1])
+    line_px = int(round(p.line_m / gpx_w))
+    if gpx_w >= 5.0 and line_px >= 3 and max(xs.shape) >= line_px:
+        # Quay walls and breakwaters are long straight runs of bright pixels; at 5 m and
+        # coarser a hull alongside touches them. Taking the runs out first leaves the hull
+        # on its own. (Finer images show the gap between hull and wall.)
         grow &= ~_long_lines(grow, line_px)
     seed = grow & (xs > ts)
     lab, nl = ndimage.label(grow, np.ones((3, 3), bool))

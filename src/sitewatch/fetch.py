@@ -302,7 +302,10 @@ def find_scenes(
         if coverage <= 0:
             continue
         cached = known.get(_stats_key(site, scene))
-        stats = SiteStats(**cached) if cached else None
+        try:
+            stats = SiteStats(**cached) if cached else None
+        except TypeError:  # a cache written by another version: measure again
+            stats = None
         out.append(Candidate(scene, item, coverage, stats, _archived(ws, store, site, scene)))
     return out
 

@@ -242,7 +242,9 @@ def gdal_options(catalog: Catalog, creds: Mapping[str, str], hrefs: Sequence[str
         "GDAL_HTTP_MULTIRANGE": "SINGLE_GET",
         "VSI_CACHE": True,
     }
-    if "token" in creds:
+    if "token" in creds and catalog.signing != "planetary-computer":
+        # A Planetary Computer key goes to its token service (the package reads it), never to blob
+        # storage, which refuses an Authorization header next to a SAS token.
         opts["GDAL_HTTP_HEADERS"] = f"Authorization: Bearer {creds['token']}"
     if any(h.startswith("s3://") for h in hrefs):
         if {"access_key", "secret_key"} <= set(creds):

@@ -101,7 +101,7 @@ CLOUD_RULE = {
     + "; not valid = bit 0 (fill)",
 }  # fmt: skip
 
-_STATUS = re.compile(r"HTTP (?:response code|error code|status)[: ]*(\d{3})|\b(40[134]|429|50[0234])\b")
+_STATUS = re.compile(r"HTTP (?:response code|error code|status)[: ]*(\d{3})")
 
 
 # -- nouns ----------------------------------------------------------------------------------------
@@ -173,8 +173,11 @@ def site_stats(mask_band: str, values: NDArray[np.floating], inside: NDArray[np.
 def _status_of(message: str) -> int | None:
     m = _STATUS.search(message)
     if not m:
+        # /vsis3/ reports S3 error codes rather than HTTP statuses
+        if re.search(r"AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|\bForbidden\b|\bUnauthorized\b", message):
+            return 403
         return None
-    return int(m.group(1) or m.group(2))
+    return int(m.group(1))
 
 
 def read_window(

@@ -549,7 +549,7 @@ def _truth(scene: PlannedScene, frame: _Frame, objects: list[_Object], visible: 
             "name": obj.name,
             "length_m": obj.box.length,
             "width_m": obj.box.width,
-            "heading_deg": round(obj.box.heading_deg % 180.0, 3),
+            "heading_deg": round(obj.box.heading_deg % 180.0, 3) % 180.0,
             "berth": obj.berth,
             "visible": visible.get(obj.id, True),
         }

@@ -179,6 +179,22 @@ def test_scl_cloud_and_valid_are_over_the_site_polygon():
     assert site_stats("SCL", scl, inside).valid_fraction == 0.0
 
 
+def test_one_observation_per_acquisition_when_tiles_overlap_the_site():
+    from sitewatch.fetch import Candidate, _one_per_acquisition
+
+    item = _recorded("earth-search-s2-l2a-item.json")
+    a = item_to_scene(item, BUILTIN_CATALOGS["earth-search"])
+    b = item_to_scene(item | {"id": "S2B_52TGH_20241014_0_L2A"}, BUILTIN_CATALOGS["earth-search"])
+    later = item_to_scene(item | {"id": "S2B_53TMM_20241017_0_L2A",
+                                  "properties": item["properties"] | {"datetime": "2024-10-17T01:53:49Z"}},
+                          BUILTIN_CATALOGS["earth-search"])  # fmt: skip
+    kept, dropped = _one_per_acquisition(
+        [Candidate(b, {}, 0.4), Candidate(a, {}, 1.0), Candidate(later, {}, 0.4)], SITE
+    )
+    assert [c.scene.item_id for c in kept] == [a.item_id, later.item_id]
+    assert dropped[0][0] == b.item_id and a.item_id in dropped[0][1]
+
+
 # -- a catalogue on 127.0.0.1 ---------------------------------------------------------------------
 
 UTM = "EPSG:32653"

@@ -437,13 +437,14 @@ def fetch_scenes(
     """
     candidates = find_scenes(ws, store, site, catalog, collection, start, end,
                              refresh=refresh, retries=retries, backoff=backoff, page_size=page_size, env=env)  # fmt: skip
+    candidates, duplicates = _one_per_acquisition(candidates, site)
     creds = catalog_credentials(catalog, env)
     if any(c for c in candidates if force or not c.fetched):
         require_asset_credentials(catalog, creds)
     reader = _Reader(catalog, signer or make_signer(catalog), creds, retries, backoff)
     stats_table = _load_stats(ws)
     done: list[Observation] = []
-    skipped: list[tuple[str, str]] = []
+    skipped: list[tuple[str, str]] = list(duplicates)
     failed: list[tuple[str, str]] = []
     for i, cand in enumerate(candidates):
         scene = cand.scene
@@ -529,6 +530,32 @@ def _measure(
         raise SourceError(f"item {scene.item_id}: no {mb} asset to judge clouds by")
     values, placement = reader.read(scene.hrefs[mb], grid, resampling=Resampling.nearest)
     return site_stats(mb, values, inside), values, placement
+
+
+def _one_per_acquisition(candidates: list[Candidate], site: Site) -> tuple[list[Candidate], list[tuple[str, str]]]:
+    """Keep one item per acquisition: a site near a tile edge sits in two MGRS tiles (or UTM zones)
+    of the same Sentinel-2 datatake, and two observations of one moment would count it twice.
+    The one covering more of the site wins; on a tie, the one in the site's own UTM zone."""
+    zone = site.utm_epsg()
+    ranked = sorted(
+        candidates,
+        key=lambda c: (-c.coverage, c.fetched is False,
+                       c.scene.properties.get("proj:epsg") != zone, c.scene.item_id),
+    )  # fmt: skip
+    kept: list[Candidate] = []
+    dropped: list[tuple[str, str]] = []
+    for c in ranked:
+        twin = next(
+            (k for k in kept if k.scene.platform == c.scene.platform and k.scene.collection == c.scene.collection
+             and abs((k.scene.acquired - c.scene.acquired).total_seconds()) < 2.0),
+            None,
+        )  # fmt: skip
+        if twin is None:
+            kept.append(c)
+        else:
+            dropped.append((c.scene.item_id, f"same acquisition as {twin.scene.item_id}, which covers more of the site"))
+    kept.sort(key=lambda c: (c.scene.acquired, c.scene.item_id))
+    return kept, dropped
 
 
 def _rejection(stats: SiteStats, max_cloud: float) -> str:

@@ -78,6 +78,11 @@ def gcps_window(
     xs = t.a * edge_c + t.b * edge_r + t.c
     ys = t.d * edge_c + t.e * edge_r + t.f
     cols, rows = _pixel_of(gcps, gcp_crs, grid.crs, xs, ys)
+    # A quadratic over a whole 250 km scene bends away from the truth somewhere; refit it to the
+    # GCPs around the first estimate so the window (and its pad) need not absorb that.
+    near = _near(gcps, float(rows.mean()), float(cols.mean()), 3 * _spacing(gcps))
+    if len(near) >= 12:
+        cols, rows = _pixel_of(near, gcp_crs, grid.crs, xs, ys)
     height, width = src_shape
     c0 = int(np.floor(cols.min())) - pad
     c1 = int(np.ceil(cols.max())) + pad
@@ -111,6 +116,10 @@ def gcps_for_window(
         GroundControlPoint(row=gcps[i].row - r0, col=gcps[i].col - c0, x=gcps[i].x, y=gcps[i].y, z=gcps[i].z)
         for i in sorted(int(j) for j in near)
     ]
+
+
+def _near(gcps: Sequence[GroundControlPoint], row: float, col: float, radius: float) -> list[GroundControlPoint]:
+    return [g for g in gcps if abs(g.row - row) <= radius and abs(g.col - col) <= radius]
 
 
 def _spacing(gcps: Sequence[GroundControlPoint]) -> float:

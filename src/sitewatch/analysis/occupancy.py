@@ -152,6 +152,10 @@ class Period:
     departures: int
     max_vessels: int
     sensors: tuple[str, ...]
+    first_presence: date | None = None
+    """First usable date with a vessel."""
+    last_presence: date | None = None
+    """Last usable date with a vessel."""
 
 
 @dataclass(frozen=True)
@@ -181,16 +185,23 @@ class Timeline:
         return sum(p.presence_days for p in self.periods)
 
     def summary_lines(self) -> list[str]:
-        """One plain sentence per period, e.g. '34 presence days between 2023-08-27 and ...'."""
+        """One plain sentence per period: 'Rason: 34 presence days between 2023-08-25 and 2024-02-13 (...)'."""
         name = self.site_name or self.site_id
         if not self.periods:
             return [f"{name}: no usable observations."]
         lines = []
         for p in self.periods:
+            plural = "" if p.presence_days == 1 else "s"
+            if p.first_presence and p.last_presence:
+                head = (
+                    f"{name}: {p.presence_days} presence day{plural} between "
+                    f"{p.first_presence.isoformat()} and {p.last_presence.isoformat()}"
+                )
+            else:
+                head = f"{name}: no vessel seen"
             lines.append(
-                f"{name}, period {p.index}: {p.presence_days} presence day"
-                f"{'' if p.presence_days == 1 else 's'} between {p.start.isoformat()} and "
-                f"{p.end.isoformat()} ({p.dates} usable observation date{'' if p.dates == 1 else 's'}; "
+                f"{head} (observation period {p.index}, {p.start.isoformat()} to {p.end.isoformat()}: "
+                f"{p.dates} usable observation date{'' if p.dates == 1 else 's'}, "
                 f"{p.arrivals} arrivals, {p.departures} departures, at most {p.max_vessels} vessels at once; "
                 f"sensors: {', '.join(p.sensors)})."
             )
@@ -374,6 +385,8 @@ def _periods(rows: Sequence[TimelineRow]) -> tuple[Period, ...]:
             departures=sum(r.departures for r in g),
             max_vessels=max(r.vessels for r in g),
             sensors=tuple(sorted({s for r in g for s in r.sensors})),
+            first_presence=next((r.date for r in g if r.present), None),
+            last_presence=next((r.date for r in reversed(g) if r.present), None),
         )
         for k, g in sorted(groups.items())
     )

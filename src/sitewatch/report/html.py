@@ -41,9 +41,9 @@ from .exports import write_text_atomic
 
 __all__ = ["write_report", "render_report", "MAX_CHIPS_PER_SITE", "MAX_CHANGES_PER_SITE"]
 
-MAX_CHIPS_PER_SITE = 80
-"""Observation chips drawn per site; beyond it the table still lists every detection."""
-MAX_CHANGES_PER_SITE = 16
+MAX_CHIPS_PER_SITE = 40
+"""Observation chips drawn per site, spread evenly over time; the table still lists every detection."""
+MAX_CHANGES_PER_SITE = 12
 """Before/after chip pairs drawn per site; the timeline table lists every change."""
 
 
@@ -169,7 +169,10 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
 
     with_dets = [o for o in observations if by_obs.get(o.id)]
     section.chips_omitted = max(len(with_dets) - MAX_CHIPS_PER_SITE, 0)
-    for o in with_dets[:MAX_CHIPS_PER_SITE]:
+    if len(with_dets) > MAX_CHIPS_PER_SITE:
+        step = len(with_dets) / MAX_CHIPS_PER_SITE
+        with_dets = [with_dets[int(k * step)] for k in range(MAX_CHIPS_PER_SITE)]
+    for o in with_dets:
         section.chips.append(chip(o, _focus([d.footprint for d in by_obs[o.id]], site)))
 
     for d in detections:

@@ -27,6 +27,8 @@ def test_perfect_detections_score_one_and_are_recorded(tmp_path: Path) -> None:
     assert set(ev.by_sensor) == {"sar", "optical"}
     assert ev.by_sensor["sar"].length_mae_m == pytest.approx(5.0)
     assert ev.overall.class_in_candidates == 1.0
+    pc = ev.presence["dunai"]
+    assert (pc.truth_days, pc.detected_days, pc.agreeing_days) == (1, 1, 1)
     with ws.store() as st:
         rec = latest_evaluation(st)
     assert rec is not None and rec["overall"]["f1"] == 1.0 and rec["version"]

@@ -12,7 +12,8 @@ overall, per sensor and per site.
 The pure part is :func:`evaluate_observation`; :func:`evaluate_workspace`
 reads the truth files the ingest copied next to each COG and records the
 figures in the store (a ``runs`` row of stage ``eval``) so the report shows
-them without recomputing.
+them without recomputing. It also checks each site's presence days (the
+occupancy timeline) against the dates on which the truth has a vessel.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +32,7 @@ from scipy.optimize import linear_sum_assignment
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
+from .analysis.occupancy import TimelineParams, load_timeline
 from .errors import InputError
 from .geo import reproject_geometry, utm_crs_for
 from .model import Detection, Observation
@@ -43,6 +46,7 @@ __all__ = [
     "Scores",
     "ObservationEval",
     "Evaluation",
+    "PresenceCheck",
     "evaluate_observation",
     "evaluate_workspace",
     "latest_evaluation",
@@ -118,6 +122,22 @@ class Scores:
 
 
 @dataclass(frozen=True)
+class PresenceCheck:
+    """Presence days of one site: the occupancy timeline against the truth."""
+
+    truth_days: int
+    """Observation dates on which the truth has a vessel at the site."""
+    detected_days: int
+    """Usable timeline dates with at least one detected vessel."""
+    agreeing_days: int
+    """Dates in both."""
+    missed: tuple[str, ...] = ()
+    """Truth presence dates the timeline does not show (or could not: no usable observation)."""
+    extra: tuple[str, ...] = ()
+    """Timeline presence dates without a vessel in the truth."""
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """The evaluation of a workspace (or some of its sites)."""
 
@@ -128,6 +148,8 @@ class Evaluation:
     observations: tuple[ObservationEval, ...]
     skipped: tuple[tuple[str, str], ...] = field(default=())
     """(observation id, reason) for observations with no usable truth."""
+    presence: Mapping[str, PresenceCheck] = field(default_factory=dict)
+    """Site id -> presence days of the timeline against the truth."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready figures (also what is recorded in the store)."""
@@ -142,6 +164,7 @@ class Evaluation:
                 for o in self.observations
             ],
             "skipped": [list(s) for s in self.skipped],
+            "presence": {k: asdict(v) for k, v in self.presence.items()},
         }
 
 
@@ -285,6 +308,7 @@ def evaluate_workspace(
     params: EvalParams | None = None,
     *,
     record: bool = True,
+    timeline_params: TimelineParams | None = None,
 ) -> Evaluation:
     """Evaluate every simulated observation of the workspace (or of ``site_ids``) against its truth.
 
@@ -299,7 +323,9 @@ def evaluate_workspace(
             store.get_site(sid)  # an unknown site is an error that names the known ones
         evals: list[ObservationEval] = []
         skipped: list[tuple[str, str]] = []
+        presence: dict[str, PresenceCheck] = {}
         for sid in wanted:
+            truth_days: set[str] = set()
             dets_by_obs: dict[str, list[Detection]] = defaultdict(list)
             for det in store.detections(site_id=sid):
                 dets_by_obs[det.observation_id].append(det)
@@ -312,7 +338,13 @@ def evaluate_workspace(
                 if not path.exists():
                     skipped.append((obs.id, f"truth file missing: {rel}"))
                     continue
-                evals.append(evaluate_observation(obs, dets_by_obs.get(obs.id, []), read_truth(path), params))
+                truth = read_truth(path)
+                evals.append(evaluate_observation(obs, dets_by_obs.get(obs.id, []), truth, params))
+                if any((f.get("properties") or {}).get("kind", "vessel") == "vessel" for f in truth.get("features", [])):
+                    offset = timedelta(hours=(timeline_params or TimelineParams()).utc_offset_hours)
+                    truth_days.add((obs.scene.acquired + offset).date().isoformat())
+            if any(e.site_id == sid for e in evals):
+                presence[sid] = _presence_check(store, sid, truth_days, timeline_params)
         result = Evaluation(
             params=params,
             overall=scores_from(evals, params.long_ship_m),
@@ -320,6 +352,7 @@ def evaluate_workspace(
             by_site=_group(evals, "site_id", params.long_ship_m),
             observations=tuple(evals),
             skipped=tuple(skipped),
+            presence=presence,
         )
         if record:
             store.record_run(
@@ -331,6 +364,20 @@ def evaluate_workspace(
         return result
     finally:
         store.close()
+
+
+def _presence_check(
+    store: Store, site_id: str, truth_days: set[str], timeline_params: TimelineParams | None
+) -> PresenceCheck:
+    tl = load_timeline(store, site_id, timeline_params)
+    detected = {r.date.isoformat() for r in tl.rows if r.present}
+    return PresenceCheck(
+        truth_days=len(truth_days),
+        detected_days=len(detected),
+        agreeing_days=len(truth_days & detected),
+        missed=tuple(sorted(truth_days - detected)),
+        extra=tuple(sorted(detected - truth_days)),
+    )
 
 
 def latest_evaluation(store: Store) -> dict[str, Any] | None:

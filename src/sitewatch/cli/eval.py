@@ -56,5 +56,10 @@ def command(
         click.echo(_line(f"sensor {name}", s))
     for name, s in ev.by_site.items():
         click.echo(_line(f"site {name}", s))
+    for name, pc in ev.presence.items():
+        click.echo(
+            f"presence days at {name}: timeline {pc.detected_days}, truth {pc.truth_days}, "
+            f"agreeing {pc.agreeing_days}"
+        )
     if ev.skipped:
         click.echo(f"{len(ev.skipped)} observation(s) without ground truth skipped")

@@ -1,0 +1,209 @@
+"""Train the optical detector's two learned stages on the sen2ships port scenes (CPU, numpy only).
+
+    python benchmarks/optical_train.py            # train on every port, write the shipped weights
+    python benchmarks/optical_train.py --out X.npz --exclude genoa
+
+Stage 1, pixels: a tiny MLP (15 features -> 24 tanh units -> 1). Positives
+are the labelled ship pixels; negatives a random sample of the other pixels
+within reach of water, then (second round) as many again drawn from the
+pixels the first-round model wrongly scores above 0.5 (quay edges,
+container stacks, roofs). Stage 2, objects: logistic regression over the
+candidate components' shape, context and radiometry
+(:data:`OBJECT_FEATURE_NAMES`); a candidate is a positive when its centroid
+falls in a labelled box. Labels are not exhaustive (small boats are often
+unlabelled), so some "negatives" are real boats; the figures are therefore
+a lower bound on precision.
+
+``optical_sen2ships.py`` scores it leave-one-port-out: :func:`fit` is
+called without the scored port, so neither stage has seen it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _sen2ships import Port, load_port, port_names  # noqa: E402
+
+from sitewatch.detect.optical import (  # noqa: E402
+    OpticalParams,
+    _px,
+    candidate_objects,
+    mlp_forward,
+    pixel_features,
+    vessel_probability,
+)
+from sitewatch.detect.optical_water import dilate  # noqa: E402
+
+OUT = Path(__file__).resolve().parents[1] / "src" / "sitewatch" / "data" / "optical_vessel_mlp.npz"
+N_NEG = 40_000
+HIDDEN = 24
+Model = dict[str, NDArray[np.float32]]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One port with its features computed once (training reuses them across folds)."""
+
+    port: Port
+    features: NDArray[np.float32]
+    water: NDArray[np.bool_]
+    search: NDArray[np.bool_]
+    ship: NDArray[np.bool_]
+
+
+def prepare(name: str) -> Prepared:
+    """Load a port and compute its pixel features."""
+    port = load_port(name)
+    feats, water = pixel_features(port.bands, port.pixel_size)
+    p = float(np.mean(port.pixel_size))
+    search = dilate(water, _px(2 * OpticalParams().near_water_m, p))
+    ship = np.any(port.masks, axis=0) if port.masks else np.zeros(water.shape, bool)
+    return Prepared(port, feats, water, search, ship)
+
+
+def pixel_samples(
+    d: Prepared, seed: int = 0, hard: Model | None = None
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Feature rows and 0/1 labels sampled from one port (hard negatives with ``hard``)."""
+    rng = np.random.default_rng(seed)
+    pos = np.flatnonzero(d.ship & d.search)
+    neg_pool = np.flatnonzero(d.search & ~dilate(d.ship, 3))
+    neg = rng.choice(neg_pool, size=min(N_NEG, neg_pool.size), replace=False)
+    flat = d.features.reshape(d.features.shape[0], -1)
+    if hard is not None:
+        prob = mlp_forward(flat[:, neg_pool].T, hard)
+        hard_pool = neg_pool[prob > 0.5]
+        if hard_pool.size:
+            extra = rng.choice(hard_pool, size=min(N_NEG, hard_pool.size), replace=False)
+            neg = np.concatenate([neg, extra])
+    x = np.concatenate([flat[:, pos].T, flat[:, neg].T]).astype(np.float32)
+    y = np.concatenate([np.ones(pos.size), np.zeros(neg.size)]).astype(np.float32)
+    return x, y
+
+
+def object_samples(
+    d: Prepared, model: Model, params: OpticalParams
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Candidate objects of one port under ``model``, labelled by the centroid-in-box rule."""
+    prob = vessel_probability(d.features, d.search, model)
+    hidden = np.zeros(d.water.shape, bool)
+    m, x = candidate_objects(prob, d.features, d.water, hidden, d.port.pixel_size, params)
+    b = d.port.boxes
+    cx, cy = m["col"][:, None] + 0.5, m["row"][:, None] + 0.5
+    inside = (b[:, 0] <= cx) & (cx <= b[:, 2]) & (b[:, 1] <= cy) & (cy <= b[:, 3])
+    return x, inside.any(axis=1).astype(np.float32)
+
+
+def train_mlp(x: NDArray[np.float32], y: NDArray[np.float32], *, epochs: int = 20, seed: int = 0) -> Model:
+    """Fit the one-hidden-layer MLP with class-balanced logistic loss and Adam."""
+    rng = np.random.default_rng(seed)
+    mean = x.mean(axis=0)
+    std = x.std(axis=0) + 1e-6
+    z = (x - mean) / std
+    f = z.shape[1]
+    params = {
+        "w1": rng.normal(0, 1 / np.sqrt(f), (f, HIDDEN)),
+        "b1": np.zeros(HIDDEN),
+        "w2": rng.normal(0, 1 / np.sqrt(HIDDEN), (HIDDEN, 1)),
+        "b2": np.zeros(1),
+    }
+    _adam(params, z, y, epochs, rng, _mlp_grads)
+    out = {k: np.asarray(val, dtype=np.float32) for k, val in params.items()}
+    out["mean"] = mean.astype(np.float32)
+    out["std"] = std.astype(np.float32)
+    return out
+
+
+def train_logistic(x: NDArray[np.float32], y: NDArray[np.float32], *, epochs: int = 200, seed: int = 0) -> Model:
+    """Class-balanced L2 logistic regression for the object stage."""
+    rng = np.random.default_rng(seed)
+    mean = x.mean(axis=0)
+    std = x.std(axis=0) + 1e-6
+    z = (x - mean) / std
+    params = {"w": np.zeros(z.shape[1]), "b": np.zeros(1)}
+    _adam(params, z, y, epochs, rng, _logistic_grads)
+    return {
+        "obj_w": params["w"].astype(np.float32),
+        "obj_b": params["b"].astype(np.float32),
+        "obj_mean": mean.astype(np.float32),
+        "obj_std": std.astype(np.float32),
+    }
+
+
+def _mlp_grads(p: dict, z: NDArray, y: NDArray, wt: NDArray) -> dict:
+    h = np.tanh(z @ p["w1"] + p["b1"])
+    o = 1 / (1 + np.exp(-(h @ p["w2"] + p["b2"])[:, 0]))
+    g_o = (wt * (o - y) / y.size)[:, None]
+    g_h = (g_o @ p["w2"].T) * (1 - h * h)
+    return {
+        "w2": h.T @ g_o + 1e-4 * p["w2"],
+        "b2": g_o.sum(axis=0),
+        "w1": z.T @ g_h + 1e-4 * p["w1"],
+        "b1": g_h.sum(axis=0),
+    }
+
+
+def _logistic_grads(p: dict, z: NDArray, y: NDArray, wt: NDArray) -> dict:
+    o = 1 / (1 + np.exp(-np.clip(z @ p["w"] + p["b"], -30, 30)))
+    g = wt * (o - y) / y.size
+    return {"w": z.T @ g + 1e-3 * p["w"], "b": np.atleast_1d(g.sum())}
+
+
+def _adam(params: dict, z: NDArray, y: NDArray, epochs: int, rng: np.random.Generator, grads_fn) -> None:  # type: ignore[no-untyped-def]
+    m = {k: np.zeros_like(v) for k, v in params.items()}
+    v = {k: np.zeros_like(v) for k, v in params.items()}
+    npos = max(1.0, float(y.sum()))
+    w_pos = 0.5 * y.size / npos
+    w_neg = 0.5 * y.size / max(1.0, y.size - npos)
+    lr, b1, b2, step = 3e-3, 0.9, 0.999, 0
+    for _ in range(epochs):
+        order = rng.permutation(y.size)
+        for start in range(0, y.size, 2048):
+            i = order[start : start + 2048]
+            grads = grads_fn(params, z[i], y[i], np.where(y[i] > 0, w_pos, w_neg))
+            step += 1
+            for k in params:
+                m[k] = b1 * m[k] + (1 - b1) * grads[k]
+                v[k] = b2 * v[k] + (1 - b2) * grads[k] ** 2
+                params[k] -= lr * (m[k] / (1 - b1**step)) / (np.sqrt(v[k] / (1 - b2**step)) + 1e-8)
+
+
+def fit(ports: list[Prepared], params: OpticalParams | None = None) -> Model:
+    """Both stages on these ports: pixel MLP (two rounds) then object logistic model."""
+    params = params or OpticalParams()
+    xs, ys = zip(*(pixel_samples(d) for d in ports), strict=True)
+    first = train_mlp(np.concatenate(xs), np.concatenate(ys))
+    xs, ys = zip(*(pixel_samples(d, hard=first) for d in ports), strict=True)
+    model = train_mlp(np.concatenate(xs), np.concatenate(ys))
+    xs, ys = zip(*(object_samples(d, model, params) for d in ports), strict=True)
+    model.update(train_logistic(np.concatenate(xs), np.concatenate(ys)))
+    return model
+
+
+def save(model: Model, path: Path) -> None:
+    """Write weights as a small npz."""
+    np.savez_compressed(path, **model)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="train the optical detector on sen2ships")
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--exclude", action="append", default=[])
+    args = ap.parse_args()
+    names = [n for n in port_names() if n not in args.exclude]
+    if not names:
+        sys.exit("no sen2ships ports found under ../shared/datasets")
+    save(fit([prepare(n) for n in names]), args.out)
+    print(f"trained on {len(names)} ports ({', '.join(names)}): {args.out}")
+
+
+if __name__ == "__main__":
+    main()

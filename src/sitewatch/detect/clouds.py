@@ -1,0 +1,82 @@
+"""Clouds and cloud shadows in optical scenes.
+
+With a Sentinel-2 scene classification layer (SCL) the mask is its classes
+**3 (cloud shadow), 8 (cloud, medium probability), 9 (cloud, high
+probability) and 10 (thin cirrus)**; 0 (no data) and 1 (saturated or
+defective) count as hidden too. Class 11 (snow) does not: snow is not cloud.
+
+Without SCL a spectral test stands in: clouds are bright and white in the
+visible (mean reflectance above ``bright``, spread between bands small) and
+larger than any ship (an opening with a square wider than a beam removes
+white decks and white roofs narrower than that); shadows are unusually dark
+pixels next to a cloud. Both are widened by ``margin_m`` because cloud edges
+are soft.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .optical_water import dilate, erode
+
+__all__ = ["cloud_mask", "SCL_HIDDEN", "cloud_fraction"]
+
+SCL_HIDDEN: tuple[int, ...] = (0, 1, 3, 8, 9, 10)
+"""SCL classes that hide the ground: no data, defective, shadow, cloud medium/high, cirrus."""
+
+
+def cloud_mask(
+    bands: Mapping[str, NDArray[np.floating]],
+    scl: NDArray[np.integer] | None = None,
+    *,
+    pixel_size: float = 10.0,
+    bright: float = 0.25,
+    whiteness: float = 0.25,
+    min_cloud_m: float = 120.0,
+    margin_m: float = 60.0,
+) -> NDArray[np.bool_]:
+    """Boolean mask of pixels under cloud or cloud shadow.
+
+    ``bands`` are reflectance 0..1 (see :func:`sitewatch.detect.optical.to_reflectance`);
+    ``scl`` a Sentinel-2 SCL array of the same shape, which wins when given.
+    """
+    if scl is not None:
+        s = np.asarray(scl)
+        return np.isin(s, SCL_HIDDEN)
+    vis_names = [k for k in ("blue", "green", "red") if k in bands]
+    if not vis_names:
+        raise ValueError("cloud_mask needs at least one visible band")
+    vis = np.stack([np.asarray(bands[k], dtype=np.float32) for k in vis_names])
+    mean = vis.mean(axis=0)
+    spread = (vis.max(axis=0) - vis.min(axis=0)) / np.maximum(mean, 1e-6)
+    cloudy = (mean > bright) & (spread < whiteness)
+    if "nir" in bands:
+        # Clouds are bright in NIR too; bright white roofs are as well, but snow-free
+        # water-side ships are excluded by the size opening below.
+        cloudy &= np.asarray(bands["nir"], dtype=np.float32) > 0.8 * bright
+    size = max(3, int(round(min_cloud_m / pixel_size)))
+    cloudy = dilate(erode(cloudy, size), size) & cloudy
+    if not cloudy.any():
+        return cloudy
+    margin = max(3, int(round(2 * margin_m / pixel_size)) | 1)
+    near = dilate(cloudy, 4 * margin)
+    dark_ref = float(np.percentile(mean[~cloudy][:: max(1, mean.size // 1_000_000)], 5))
+    shadow = near & (mean < dark_ref * 1.2)
+    if "nir" in bands:
+        # Water is dark in every band; shadow on water cannot be told apart, shadow on
+        # land keeps some NIR: only count dark pixels whose NIR is not water-like low.
+        shadow &= np.asarray(bands["nir"], dtype=np.float32) > np.asarray(bands["green"]) * 0.6
+    return np.asarray(dilate(cloudy | shadow, margin))
+
+
+def cloud_fraction(hidden: NDArray[np.bool_], area: NDArray[np.bool_] | None = None) -> float:
+    """Fraction of ``area`` (default: the whole image) hidden by cloud or shadow."""
+    h = np.asarray(hidden, bool)
+    if area is None:
+        return float(h.mean()) if h.size else 0.0
+    a = np.asarray(area, bool)
+    n = int(a.sum())
+    return float((h & a).sum() / n) if n else 0.0

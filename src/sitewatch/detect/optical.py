@@ -1,0 +1,546 @@
+"""Vessels (and, at 5 m or finer, cranes) in optical imagery: Sentinel-2 10 m, PlanetScope-class 3 m.
+
+How it works
+------------
+1. **Reflectance.** Bands are float reflectance 0..1; :func:`to_reflectance`
+   turns integer exports into that (see its docstring for L2A's offset).
+2. **Water.** NDWI with a scene-adaptive threshold
+   (:mod:`sitewatch.detect.optical_water`); the water fraction around each
+   pixel at three scales tells the detector how close it is to the harbour
+   basin, which is what lets a ship against a quay stay in while the
+   warehouse behind the quay stays out.
+3. **Pixel score.** Fifteen per-pixel features (NDWI, contrast to the scene's
+   water, white top-hats of NIR and visible brightness at a ship's beam,
+   local texture, colour, water fractions) go through a small multilayer
+   perceptron trained on the sen2ships port scenes
+   (``benchmarks/optical_train.py``; weights in
+   ``sitewatch/data/optical_vessel_mlp.npz``; numpy only at run time).
+   Every window is set in metres, so the same weights serve 10 m and 3 m
+   pixels.
+4. **Objects.** Pixels above ``pixel_threshold`` form components; each is
+   measured as an oriented box (:func:`sitewatch.detect.base.measure_components`)
+   and kept when its length is within ``[min_length_m, max_length_m]`` and its
+   peak score above ``object_threshold``.
+5. **Cranes.** At ``crane_max_pixel_m`` (5 m) or finer, long thin objects
+   (narrower than ``crane_max_width_m``) on the quay side of the water line
+   are reported as kind ``"crane"`` and never as vessels.
+6. **Clouds.** Pixels under cloud or cloud shadow
+   (:func:`sitewatch.detect.clouds.cloud_mask`) or outside ``valid`` are not
+   searched; a detection touching them is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from ..errors import InputError
+from .base import PixelDetection, detections_from_measurements, measure_components, pixel_size_pair
+from .clouds import cloud_mask
+from .optical_water import dilate, erode, ndwi, water_threshold
+
+__all__ = [
+    "DETECTOR",
+    "VERSION",
+    "BANDS",
+    "OpticalParams",
+    "detect_optical",
+    "to_reflectance",
+    "pixel_features",
+    "vessel_probability",
+    "FEATURE_NAMES",
+    "OBJECT_FEATURE_NAMES",
+    "candidate_objects",
+    "object_scores",
+    "score_pixels",
+    "PixelScores",
+    "mlp_forward",
+]
+
+DETECTOR = "optical-mlp"
+VERSION = "0.1.0"
+BANDS: tuple[str, ...] = ("blue", "green", "red", "nir")
+MODEL_FILE = "optical_vessel_mlp.npz"
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "ndwi",
+    "ndwi_minus_water",
+    "nir_minus_water",
+    "vis_minus_water",
+    "nir_tophat_beam",
+    "vis_tophat_beam",
+    "nir_tophat_wide",
+    "nir_minus_mean_150m",
+    "nir_std_30m",
+    "ndvi",
+    "blue_red",
+    "water_30m",
+    "water_100m",
+    "water_300m",
+    "not_water_min_30m",
+)
+
+
+@dataclass(frozen=True)
+class OpticalParams:
+    """Parameters of :func:`detect_optical`; one set serves every port and resolution."""
+
+    pixel_threshold: float = 0.9
+    """Score above which a pixel belongs to a vessel."""
+    object_threshold: float = 0.5
+    """Object-model score a candidate needs to be reported as a vessel."""
+    min_length_m: float = 20.0
+    """Shortest object reported as a vessel (metres)."""
+    max_length_m: float = 450.0
+    """Longest object reported as a vessel (metres)."""
+    max_width_m: float = 90.0
+    """Widest object reported as a vessel; wider blobs are quays or roofs."""
+    near_water_m: float = 300.0
+    """Only pixels this close to water are searched (ships are on water, berthed ones beside it)."""
+    crane_max_pixel_m: float = 5.0
+    """Cranes are looked for only when pixels are this fine or finer."""
+    crane_min_length_m: float = 20.0
+    """Shortest boom or gantry reported as a crane."""
+    crane_max_width_m: float = 10.0
+    """A crane is narrower than this; a ship as long is wider."""
+    crane_min_elongation: float = 3.5
+    """Length / width of a crane."""
+    crane_contrast: float = 0.05
+    """Reflectance step (top-hat) a crane needs against the quay around it."""
+    model: str = MODEL_FILE
+    """Weights file in ``sitewatch/data`` (or a path)."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.pixel_threshold < 1.0 or not 0.0 < self.object_threshold <= 1.0:
+            raise InputError("optical thresholds must lie in (0, 1)")
+        if not 0 < self.min_length_m < self.max_length_m:
+            raise InputError("optical min_length_m must be positive and below max_length_m")
+
+
+def to_reflectance(
+    array: NDArray[Any], *, scale: float | None = None, offset: float = 0.0
+) -> NDArray[np.float32]:
+    """Convert a band to float32 reflectance 0..1.
+
+    - float input is taken as reflectance already (values above 2 are
+      rejected: pass ``scale``);
+    - ``uint8`` (RGB PNG/JPEG previews) is divided by 255;
+    - other integers are Sentinel-2 L2A digital numbers: ``(DN - offset) / 10000``.
+      Products of processing baseline 04.00 and later (from 25 January 2022)
+      carry ``BOA_ADD_OFFSET = -1000``: pass ``offset=1000``;
+    - ``scale`` overrides the divisor (e.g. 65535 for 16-bit "Raw" exports
+      stretched to the full range).
+
+    Results are clipped at 0; NaN stays NaN.
+    """
+    a = np.asarray(array)
+    if scale is None:
+        if np.issubdtype(a.dtype, np.floating):
+            out = a.astype(np.float32, copy=False)
+            if out.size and np.nanpercentile(out[:: max(1, out.shape[0] // 64)], 99) > 2.0:
+                raise InputError(
+                    "float band values above 2: not reflectance; pass scale (e.g. 10000)"
+                )
+            return out
+        scale = 255.0 if a.dtype == np.uint8 else 10000.0
+    out = (a.astype(np.float32) - np.float32(offset)) / np.float32(scale)
+    return np.maximum(out, 0.0, where=~np.isnan(out), out=out)
+
+
+# ---------------------------------------------------------------- features
+
+
+def _px(metres: float, pixel: float) -> int:
+    """Odd window size in pixels spanning ``metres`` (at least 3)."""
+    n = max(3, int(round(metres / pixel)))
+    return n + 1 - n % 2
+
+
+def _grey_opening(a: NDArray[np.float32], size: int) -> NDArray[np.float32]:
+    """Flat square grey opening via separable min/max filters (fast on big scenes)."""
+    return np.asarray(
+        ndimage.maximum_filter(ndimage.minimum_filter(a, size=size, mode="nearest"), size=size, mode="nearest")
+    )
+
+
+def _band_set(bands: Mapping[str, NDArray[np.floating]]) -> dict[str, NDArray[np.float32]]:
+    """Check band names and shapes; stand in for missing blue (green) and NIR (red)."""
+    unknown = set(bands) - set(BANDS)
+    if unknown:
+        raise InputError(f"unknown optical band(s) {sorted(unknown)}; use {list(BANDS)}")
+    if "green" not in bands or ("red" not in bands and "nir" not in bands):
+        raise InputError("optical detection needs green and red (or green and nir) bands")
+    shapes = {np.shape(b) for b in bands.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise InputError(f"optical bands must be 2-D and the same shape, got {sorted(shapes)}")
+    out = {k: np.asarray(v, dtype=np.float32) for k, v in bands.items()}
+    if "red" not in out:
+        out["red"] = out["green"]
+    if "nir" not in out:
+        out["nir"] = out["red"]  # RGB only: red is the darkest visible band over water
+    if "blue" not in out:
+        out["blue"] = out["green"]
+    return out
+
+
+def pixel_features(
+    bands: Mapping[str, NDArray[np.floating]],
+    pixel_size: float | tuple[float, float],
+    water: NDArray[np.bool_] | None = None,
+) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+    """Per-pixel features (``(n_features, H, W)`` float32) and the raw water mask used.
+
+    Contrasts are taken against the scene's own water (median over the water
+    mask) so haze and export scaling cancel.
+    """
+    b = _band_set(bands)
+    p = float(np.mean(pixel_size_pair(pixel_size)))
+    blue, green, red, nir = b["blue"], b["green"], b["red"], b["nir"]
+    index = np.nan_to_num(ndwi(green, nir), nan=0.0)
+    nir = np.nan_to_num(nir, nan=0.0)
+    if water is None:
+        water = np.asarray(index > water_threshold(index, nir))
+    vis = (blue + green + red) / np.float32(3.0)
+    vis = np.nan_to_num(vis, nan=0.0)
+    sample = slice(None, None, max(1, water.shape[0] // 1000))
+    ws = water[sample]
+    if ws.any():
+        ref_ndwi = float(np.median(index[sample][ws]))
+        ref_nir = float(np.median(nir[sample][ws]))
+        ref_vis = float(np.median(vis[sample][ws]))
+    else:
+        ref_ndwi, ref_nir, ref_vis = 0.5, 0.0, 0.0
+    beam = _px(60.0, p)
+    wide = _px(150.0, p)
+    wf = water.astype(np.float32)
+    mean30 = ndimage.uniform_filter(nir, _px(30.0, p))
+    sq30 = ndimage.uniform_filter(nir * nir, _px(30.0, p))
+    feats = [
+        index,
+        index - np.float32(ref_ndwi),
+        nir - np.float32(ref_nir),
+        vis - np.float32(ref_vis),
+        nir - _grey_opening(nir, beam),
+        vis - _grey_opening(vis, beam),
+        nir - _grey_opening(nir, wide),
+        nir - ndimage.uniform_filter(nir, wide),
+        np.sqrt(np.maximum(sq30 - mean30 * mean30, 0.0)),
+        (nir - red) / np.maximum(nir + red, 1e-6),
+        (blue - red) / np.maximum(blue + red, 1e-6),
+        ndimage.uniform_filter(wf, _px(30.0, p)),
+        ndimage.uniform_filter(wf, _px(100.0, p)),
+        ndimage.uniform_filter(wf, _px(300.0, p)),
+        erode(~water, _px(30.0, p)).astype(np.float32),
+    ]
+    return np.stack([np.asarray(f, dtype=np.float32) for f in feats]), water
+
+
+@lru_cache(maxsize=4)
+def _load_model(name: str) -> dict[str, NDArray[np.float32]]:
+    """Weights of the pixel MLP: ``mean``, ``std``, ``w1``, ``b1``, ``w2``, ``b2``."""
+    try:
+        if "/" in name or "\\" in name:
+            with open(name, "rb") as fh:
+                data = np.load(fh)
+                return {k: data[k].astype(np.float32) for k in data.files}
+        ref = resources.files("sitewatch").joinpath("data", name)
+        with ref.open("rb") as fh:
+            data = np.load(fh)
+            return {k: data[k].astype(np.float32) for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"optical model {name!r} not found or unreadable; reinstall sitewatch "
+            "or train one with benchmarks/optical_train.py"
+        ) from exc
+
+
+def mlp_forward(x: NDArray[np.float32], model: Mapping[str, NDArray[np.float32]]) -> NDArray[np.float32]:
+    """Probability from standardised features ``x`` (n, f): one hidden tanh layer, sigmoid out."""
+    z = (x - model["mean"]) / model["std"]
+    h = np.tanh(z @ model["w1"] + model["b1"])
+    out = h @ model["w2"] + model["b2"]
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(out[:, 0], -30, 30))), dtype=np.float32)
+
+
+def vessel_probability(
+    features: NDArray[np.float32],
+    search: NDArray[np.bool_],
+    model: Mapping[str, NDArray[np.float32]],
+    chunk: int = 2_000_000,
+) -> NDArray[np.float32]:
+    """Vessel score per pixel, evaluated only where ``search`` is set (0 elsewhere)."""
+    prob = np.zeros(search.shape, dtype=np.float32)
+    idx = np.flatnonzero(search)
+    flat = features.reshape(features.shape[0], -1)
+    out = prob.ravel()
+    for start in range(0, idx.size, chunk):
+        part = idx[start : start + chunk]
+        out[part] = mlp_forward(flat[:, part].T, model)
+    return prob
+
+
+@dataclass(frozen=True)
+class PixelScores:
+    """Intermediate rasters of one scene (kept together so training can reuse them)."""
+
+    bands: Mapping[str, NDArray[np.float32]]
+    features: NDArray[np.float32]
+    water: NDArray[np.bool_]
+    """Raw NDWI water (or the caller's water mask)."""
+    hidden: NDArray[np.bool_]
+    """Cloud, cloud shadow or no data."""
+    prob: NDArray[np.float32]
+    """Pixel vessel score (0 outside the searched area)."""
+
+
+def score_pixels(
+    bands: Mapping[str, NDArray[np.floating]],
+    pixel_size: tuple[float, float],
+    model: Mapping[str, NDArray[np.float32]],
+    *,
+    valid: NDArray[np.bool_] | None = None,
+    water: NDArray[np.bool_] | None = None,
+    scl: NDArray[np.integer] | None = None,
+    params: OpticalParams | None = None,
+) -> PixelScores:
+    """Masks, features and pixel vessel score of one scene (stages 1-3 of the module doc)."""
+    params = params or OpticalParams()
+    b = _band_set(bands)
+    shape = b["green"].shape
+    px, py = pixel_size
+    if not (px > 0 and py > 0):
+        raise InputError(f"pixel size must be positive, got {pixel_size!r}")
+    p = 0.5 * (px + py)
+    ok = np.ones(shape, bool) if valid is None else np.asarray(valid, bool)
+    if ok.shape != shape:
+        raise InputError(f"valid mask shape {ok.shape} differs from the bands' {shape}")
+    ok = ok & np.isfinite(b["green"]) & np.isfinite(b["nir"])
+    hidden = cloud_mask(b, scl=scl, pixel_size=p) | ~ok
+    feats, raw_water = pixel_features(b, (px, py), None if water is None else np.asarray(water, bool))
+    near = dilate(raw_water, _px(2 * params.near_water_m, p))
+    prob = vessel_probability(feats, near & ~hidden, model)
+    return PixelScores(b, feats, raw_water, hidden, prob)
+
+
+# ---------------------------------------------------------------- objects
+
+
+def detect_optical(
+    bands: Mapping[str, NDArray[np.floating]],
+    pixel_size: float | tuple[float, float],
+    *,
+    valid: NDArray[np.bool_] | None = None,
+    water: NDArray[np.bool_] | None = None,
+    scl: NDArray[np.integer] | None = None,
+    params: OpticalParams | None = None,
+) -> list[PixelDetection]:
+    """Find vessels (and cranes at 5 m or finer) in an optical scene.
+
+    ``bands`` maps ``blue``/``green``/``red``/``nir`` to 2-D reflectance
+    arrays of one shape (see :func:`to_reflectance`); RGB alone works,
+    NIR is used when present. ``pixel_size`` is the *ground* size in metres
+    (x, y) — for Web Mercator grids use :func:`sitewatch.geo.ground_pixel_size`.
+    ``valid`` marks pixels with data; ``water`` replaces the NDWI water mask
+    (e.g. a site's water polygon rasterised); ``scl`` is the Sentinel-2 scene
+    classification, used for the cloud mask when given.
+
+    Returns :class:`PixelDetection` values of kind ``"vessel"`` and
+    ``"crane"``, best score first. Detections touching cloud, cloud shadow or
+    invalid pixels are not reported.
+    """
+    params = params or OpticalParams()
+    model = _load_model(params.model)
+    px, py = pixel_size_pair(pixel_size)
+    sc = score_pixels(bands, (px, py), model, valid=valid, water=water, scl=scl, params=params)
+    out = _vessel_objects(sc.prob, sc.features, sc.water, sc.hidden, (px, py), params, model)
+    p = 0.5 * (px + py)
+    b = sc.bands
+    raw_water, hidden = sc.water, sc.hidden
+    if p <= params.crane_max_pixel_m:
+        cranes = _crane_objects(b, raw_water, hidden, (px, py), params)
+        out = _drop_crane_overlaps(out, cranes, (px, py)) + cranes
+    return sorted(out, key=lambda d: -d.score)
+
+
+OBJECT_FEATURE_NAMES: tuple[str, ...] = (
+    "log_length",
+    "log_width",
+    "log_area",
+    "elongation",
+    "fill",
+    "prob_mean",
+    "prob_max",
+    "ring_water",
+    "ring_water_wide",
+    "water_100m",
+    "water_300m",
+    "nir_minus_water",
+    "vis_minus_water",
+    "ndwi",
+    "nir_std_30m",
+)
+
+
+def candidate_objects(
+    prob: NDArray[np.float32],
+    feats: NDArray[np.float32],
+    water: NDArray[np.bool_],
+    hidden: NDArray[np.bool_],
+    pixel_size: tuple[float, float],
+    params: OpticalParams,
+) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.float32]]:
+    """Components of high pixel score that fit a vessel's size, measured, with object features.
+
+    Returns the measurement arrays of :func:`measure_components` and an
+    ``(n, len(OBJECT_FEATURE_NAMES))`` feature matrix. Components touching
+    hidden (cloud, no-data) pixels are dropped: a half-seen ship cannot be
+    measured and may not be a ship.
+    """
+    px, py = pixel_size
+    labels, n = ndimage.label(prob > params.pixel_threshold, structure=np.ones((3, 3), bool))
+    nf = len(OBJECT_FEATURE_NAMES)
+    if n == 0:
+        return measure_components(labels, np.zeros(0, int), pixel_size), np.zeros((0, nf), np.float32)
+    index = np.arange(1, n + 1)
+    area = np.bincount(labels.ravel(), minlength=n + 1)[1:] * px * py
+    touches = np.asarray(ndimage.maximum(dilate(hidden, 3), labels, index)) > 0
+    # Cheap pre-filter on area before the per-pixel measurement.
+    ok = ~touches & (area >= 0.5 * params.min_length_m * min(px, py)) & (
+        area <= params.max_length_m * params.max_width_m
+    )
+    index = index[ok]
+    m = measure_components(labels, index, pixel_size, weights=prob)
+    size_ok = (
+        (m["length_m"] >= params.min_length_m)
+        & (m["length_m"] <= params.max_length_m)
+        & (m["width_m"] <= params.max_width_m)
+    )
+    m = {k: v[size_ok] for k, v in m.items()}
+    index = index[size_ok]
+    if index.size == 0:
+        return m, np.zeros((0, nf), np.float32)
+    # Ring just outside each object: a ship has water along much of its outline.
+    grown = ndimage.grey_dilation(labels, size=(3, 3))
+    ring = (labels == 0) & (grown > 0)
+    ring_lab = np.where(ring, grown, 0)
+    wide = ndimage.grey_dilation(labels, size=(7, 7))
+    ring_w = (labels == 0) & (wide > 0)
+    ring_w_lab = np.where(ring_w, wide, 0)
+    wf = water.astype(np.float32)
+    fi = {name: i for i, name in enumerate(FEATURE_NAMES)}
+
+    def lab_mean(img: NDArray[np.floating], lab: NDArray[np.integer] = labels) -> NDArray[np.float64]:
+        return np.nan_to_num(np.asarray(ndimage.mean(img, lab, index), dtype=np.float64))
+
+    length = m["length_m"]
+    width = np.maximum(m["width_m"], 1e-3)
+    area_m2 = m["area_px"] * px * py
+    x = np.column_stack(
+        [
+            np.log(length),
+            np.log(width),
+            np.log(np.maximum(area_m2, 1.0)),
+            length / width,
+            area_m2 / (length * width),
+            lab_mean(prob),
+            np.asarray(ndimage.maximum(prob, labels, index)),
+            lab_mean(wf, ring_lab),
+            lab_mean(wf, ring_w_lab),
+            lab_mean(feats[fi["water_100m"]]),
+            lab_mean(feats[fi["water_300m"]]),
+            lab_mean(feats[fi["nir_minus_water"]]),
+            lab_mean(feats[fi["vis_minus_water"]]),
+            lab_mean(feats[fi["ndwi"]]),
+            lab_mean(feats[fi["nir_std_30m"]]),
+        ]
+    ).astype(np.float32)
+    return m, x
+
+
+def object_scores(x: NDArray[np.float32], model: Mapping[str, NDArray[np.float32]]) -> NDArray[np.float32]:
+    """Vessel likelihood of each candidate object (logistic model; mean pixel score without one)."""
+    if "obj_w" not in model:
+        return x[:, OBJECT_FEATURE_NAMES.index("prob_mean")].astype(np.float32)
+    z = (x - model["obj_mean"]) / model["obj_std"]
+    out = z @ model["obj_w"] + model["obj_b"]
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(out, -30, 30))), dtype=np.float32)
+
+
+def _vessel_objects(
+    prob: NDArray[np.float32],
+    feats: NDArray[np.float32],
+    water: NDArray[np.bool_],
+    hidden: NDArray[np.bool_],
+    pixel_size: tuple[float, float],
+    params: OpticalParams,
+    model: Mapping[str, NDArray[np.float32]],
+) -> list[PixelDetection]:
+    """Candidate objects kept when the object model scores them above ``object_threshold``."""
+    m, x = candidate_objects(prob, feats, water, hidden, pixel_size, params)
+    if not len(x):
+        return []
+    score = object_scores(x, model)
+    keep = score >= params.object_threshold
+    return detections_from_measurements({k: v[keep] for k, v in m.items()}, score[keep], kind="vessel")
+
+
+def _crane_objects(
+    b: Mapping[str, NDArray[np.float32]],
+    water: NDArray[np.bool_],
+    hidden: NDArray[np.bool_],
+    pixel_size: tuple[float, float],
+    params: OpticalParams,
+) -> list[PixelDetection]:
+    """Long, thin, bright structures on the quay side of the water line (fine pixels only).
+
+    A crane (gantry, boom, jib) is a few metres wide and tens of metres long
+    and stands on the quay: a white top-hat of visible brightness at twice
+    the crane width picks it out from the pavement; geometry separates it
+    from ships, which are as long but several times wider.
+    """
+    px, py = pixel_size
+    p = 0.5 * (px + py)
+    vis = (b["blue"] + b["green"] + b["red"]) / np.float32(3.0)
+    size = _px(2.5 * params.crane_max_width_m, p)
+    tophat = vis - _grey_opening(vis, size)
+    quay = ~water & dilate(water, _px(120.0, p))
+    cand = (tophat > params.crane_contrast) & (quay | dilate(quay, 3)) & ~hidden
+    labels, n = ndimage.label(cand, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return []
+    index = np.arange(1, n + 1)
+    m = measure_components(labels, index, pixel_size)
+    width = np.maximum(m["width_m"], 1e-6)
+    keep = (
+        (m["length_m"] >= params.crane_min_length_m)
+        & (m["width_m"] <= params.crane_max_width_m)
+        & (m["length_m"] / width >= params.crane_min_elongation)
+    )
+    contrast = np.asarray(ndimage.mean(tophat, labels, index))
+    score = np.clip(contrast / (4 * params.crane_contrast), 0.0, 1.0)
+    m = {k: v[keep] for k, v in m.items()}
+    return detections_from_measurements(m, score[keep], kind="crane")
+
+
+def _drop_crane_overlaps(
+    vessels: list[PixelDetection], cranes: list[PixelDetection], pixel_size: tuple[float, float]
+) -> list[PixelDetection]:
+    """Remove vessel detections that are a crane seen again (centroids within half a crane)."""
+    if not cranes or not vessels:
+        return vessels
+    px, py = pixel_size
+    c = np.array([[d.col * px, d.row * py, d.length_m / 2] for d in cranes])
+    keep = []
+    for v in vessels:
+        dist = np.hypot(c[:, 0] - v.col * px, c[:, 1] - v.row * py)
+        thin = v.width_m <= 10.0
+        if not (thin and np.any(dist <= c[:, 2])):
+            keep.append(v)
+    return keep

@@ -127,3 +127,16 @@ def test_counts_balance(days: list[tuple[int, int]]) -> None:
             assert total == r.vessels
         assert p.presence_days == sum(1 for r in rows if r.vessels)
     assert sum(p.dates for p in tl.periods) == len(seen)
+
+
+def test_equipment_changes_compare_fine_looks_only() -> None:
+    from sitewatch.analysis import equipment_changes
+
+    p17 = obs("2024-10-17", "optical", res=3.0, cloud=0.0)
+    s18 = obs("2024-10-18", "sar")
+    p20 = obs("2024-10-20", "optical", res=3.0, cloud=0.0)
+    dets = [vessel(p17, 0), vessel(p17, 1, kind="crane", berth=None), vessel(s18, 0)]
+    tl = build_timeline("dunai", [p17, s18, p20], dets)
+    assert [r.fine for r in tl.rows] == [True, False, True]
+    pairs = equipment_changes(tl)
+    assert [(a.date.day, b.date.day) for a, b in pairs] == [(17, 20)]  # the SAR look on the 18th says nothing of cranes

@@ -61,7 +61,7 @@ def test_report_shows_change_and_eval(html: str) -> None:
     assert "1 departure (pier-1)" in html and "crane 1 → 0" in html
     assert "F1 1.000" in html
     assert "timeline presence days" in html
-    assert "1 presence day between 2024-10-17 and 2024-10-17" in html
+    assert "1 presence day on 2024-10-17" in html
     assert "size alone cannot separate" in html  # landing ship at 10 m: candidates, not a verdict
 
 

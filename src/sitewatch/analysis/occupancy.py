@@ -54,6 +54,7 @@ __all__ = [
     "load_timeline",
     "timeline_for_site",
     "write_timeline_files",
+    "equipment_changes",
     "match_sightings",
     "timeline_to_dict",
 ]
@@ -73,6 +74,8 @@ class TimelineParams:
     """Two sightings without a shared berth are the same vessel only within this distance."""
     length_tolerance_m: float = 25.0
     """...and only when their measured lengths differ by at most this much."""
+    fine_resolution_m: float = 5.0
+    """Pixels this fine or finer show quay equipment (cranes, trucks); coarser looks cannot say it left."""
     utc_offset_hours: float = 0.0
     """Shift acquisition times before taking the date (e.g. +10 for Primorsky local dates)."""
     start: date | None = None
@@ -129,6 +132,8 @@ class TimelineRow:
     departure_berths: tuple[str, ...] = ()
     simulated: bool = False
     sightings: tuple[Sighting, ...] = field(default=(), repr=False)
+    fine: bool = False
+    """True when an observation of the date has pixels of ``fine_resolution_m`` or finer."""
 
     @property
     def present(self) -> bool:
@@ -192,7 +197,9 @@ class Timeline:
         lines = []
         for p in self.periods:
             plural = "" if p.presence_days == 1 else "s"
-            if p.first_presence and p.last_presence:
+            if p.first_presence and p.last_presence and p.first_presence == p.last_presence:
+                head = f"{name}: {p.presence_days} presence day on {p.first_presence.isoformat()}"
+            elif p.first_presence and p.last_presence:
                 head = (
                     f"{name}: {p.presence_days} presence day{plural} between "
                     f"{p.first_presence.isoformat()} and {p.last_presence.isoformat()}"
@@ -355,6 +362,7 @@ def build_timeline(
                 departure_berths=tuple(sorted(s.berth_id or "-" for s in left)),
                 simulated=any(o.scene.simulated for o in day_obs),
                 sightings=tuple(sightings),
+                fine=any(o.scene.resolution_m <= params.fine_resolution_m for o in day_obs),
             )
         )
         prev, prev_day = sightings, day
@@ -367,6 +375,23 @@ def build_timeline(
         simulated=simulated,
         site_name=site_name,
     )
+
+
+def equipment_changes(tl: Timeline) -> list[tuple[TimelineRow, TimelineRow]]:
+    """Consecutive fine-resolution dates of a period whose other objects (cranes, trucks) differ.
+
+    Only fine looks are compared: a 10 m scene that shows no crane says
+    nothing about the crane, so it must not read as "crane gone".
+    """
+    out = []
+    prev: TimelineRow | None = None
+    for row in tl.rows:
+        if not row.fine:
+            continue
+        if prev is not None and prev.period == row.period and prev.others != row.others:
+            out.append((prev, row))
+        prev = row
+    return out
 
 
 def _periods(rows: Sequence[TimelineRow]) -> tuple[Period, ...]:

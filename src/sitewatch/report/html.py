@@ -31,7 +31,13 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from .. import __version__
-from ..analysis.occupancy import Timeline, TimelineParams, TimelineRow, build_timeline
+from ..analysis.occupancy import (
+    Timeline,
+    TimelineParams,
+    TimelineRow,
+    build_timeline,
+    equipment_changes,
+)
 from ..evaluate import latest_evaluation
 from ..model import Detection, Observation, Site
 from ..vessels import is_ambiguous
@@ -121,20 +127,22 @@ def _focus(geoms: Sequence[BaseGeometry], site: Site) -> BaseGeometry:
     return box(c.x - 0.002, c.y - 0.0015, c.x + 0.002, c.y + 0.0015)
 
 
-def _change_text(prev: TimelineRow, row: TimelineRow) -> str:
+def _vessel_change_text(row: TimelineRow) -> str:
     parts = []
     if row.arrivals:
         parts.append(f"{row.arrivals} arrival{'s' * (row.arrivals > 1)} ({', '.join(row.arrival_berths)})")
     if row.departures:
         parts.append(f"{row.departures} departure{'s' * (row.departures > 1)} ({', '.join(row.departure_berths)})")
+    return "; ".join(parts)
+
+
+def _equipment_change_text(prev: TimelineRow, row: TimelineRow) -> str:
+    parts = []
     for kind in sorted(set(prev.others) | set(row.others)):
         a, b = prev.others.get(kind, 0), row.others.get(kind, 0)
         if a != b:
             parts.append(f"{kind} {a} → {b}")
-    return (
-        f"{prev.date.isoformat()} → {row.date.isoformat()}: vessels {prev.vessels} → {row.vessels}; "
-        + "; ".join(parts)
-    )
+    return "; ".join(parts) + " (fine-resolution looks compared)"
 
 
 def _site_section(ws: Workspace, site: Site, observations: list[Observation], detections: list[Detection],
@@ -157,15 +165,32 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
         return _Chip(_obs_label(o), _b64(charts.chip_png(ws.root / o.path, o, ds, focus)), o.id, o.scene.id,
                      o.sha256, len(ds))
 
-    changes = []
-    for prev, row in zip(tl.rows, tl.rows[1:], strict=False):
-        if row.period == prev.period and (row.arrivals or row.departures or row.others != prev.others):
-            changes.append((prev, row))
-    section.changes_omitted = max(len(changes) - MAX_CHANGES_PER_SITE, 0)
-    for prev, row in changes[:MAX_CHANGES_PER_SITE]:
+    # Vessel arrivals/departures between consecutive dates, and equipment (cranes, trucks) changes
+    # between consecutive fine-resolution dates; one before/after pair per pair of dates.
+    vessel_pairs = [
+        (prev, row) for prev, row in zip(tl.rows, tl.rows[1:], strict=False)
+        if row.period == prev.period and (row.arrivals or row.departures)
+    ]
+    equipment_pairs = equipment_changes(tl)
+    section.changes_omitted = max(len(vessel_pairs) - MAX_CHANGES_PER_SITE, 0) + max(
+        len(equipment_pairs) - MAX_CHANGES_PER_SITE, 0
+    )
+    texts: dict[tuple[str, str], list[str]] = {}
+    rows_of: dict[tuple[str, str], tuple[TimelineRow, TimelineRow]] = {}
+    for prev, row in equipment_pairs[:MAX_CHANGES_PER_SITE]:
+        key = (prev.date.isoformat(), row.date.isoformat())
+        texts.setdefault(key, []).append(_equipment_change_text(prev, row))
+        rows_of[key] = (prev, row)
+    for prev, row in vessel_pairs[:MAX_CHANGES_PER_SITE]:
+        key = (prev.date.isoformat(), row.date.isoformat())
+        texts.setdefault(key, []).insert(0, _vessel_change_text(row))
+        rows_of[key] = (prev, row)
+    for key in sorted(rows_of):
+        prev, row = rows_of[key]
         a, b = _best_obs(prev, obs, by_obs), _best_obs(row, obs, by_obs)
         focus = _focus([d.footprint for d in by_obs.get(a.id, []) + by_obs.get(b.id, [])], site)
-        section.changes.append(_Change(_change_text(prev, row), chip(a, focus), chip(b, focus)))
+        text = f"{key[0]} → {key[1]}: vessels {prev.vessels} → {row.vessels}; " + "; ".join(texts[key])
+        section.changes.append(_Change(text, chip(a, focus), chip(b, focus)))
 
     with_dets = [o for o in observations if by_obs.get(o.id)]
     section.chips_omitted = max(len(with_dets) - MAX_CHIPS_PER_SITE, 0)

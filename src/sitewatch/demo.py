@@ -108,7 +108,7 @@ def run_demo(
     site_ids = _import_layouts(ws, simulated)
     with ws.store() as store:
         for sid in site_ids:
-            ingest_paths(ws, store, store.get_site(sid), [simulated / sid], progress=tick(f"ingest {sid}"))
+            ingest_paths(ws, store, store.get_site(sid), [simulated / sid], progress=tick(f"ingest {sid}"), workers=workers)
     timings["ingest"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -20,6 +20,8 @@ import rasterio
 from numpy.typing import NDArray
 from rasterio.features import geometry_mask
 from shapely.geometry import Polygon
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import unary_union
 
 from .detect.base import PixelDetection
 from .errors import ImageReadError
@@ -63,11 +65,37 @@ def _read(path: str) -> tuple[NDArray[np.float32], list[str]]:
         raise ImageReadError(f"{path}: cannot read archived observation ({exc})") from exc
 
 
+SHORE_MARGIN_M = 20.0
+"""Water within this distance of the shore is not searched (mixed land/water pixels, polygon error)."""
+
+
 def _water_mask(site: Site, obs: Observation) -> NDArray[np.bool_] | None:
+    """Where to look for vessels, from the site's water polygon and berths; None without a polygon.
+
+    The polygon's water is shrunk by :data:`SHORE_MARGIN_M` so that bright
+    shore pixels (mixed land and water, or a slightly misdrawn coast) are not
+    taken for ships — except within :data:`BERTH_DISTANCE_M` of a berth line,
+    where ships lie alongside the quay and must stay in.
+    """
     if site.water is None:
         return None
-    geom = reproject_geometry(site.water, "EPSG:4326", obs.grid.crs)
-    return geometry_mask([geom], out_shape=obs.grid.shape, transform=obs.grid.affine, invert=True)
+    from scipy import ndimage
+
+    def raster(geom: BaseGeometry) -> NDArray[np.bool_]:
+        local = reproject_geometry(geom, "EPSG:4326", obs.grid.crs)
+        return geometry_mask([local], out_shape=obs.grid.shape, transform=obs.grid.affine, invert=True)
+
+    water = raster(site.water)
+    px = min(obs.grid.pixel_size)
+    steps = max(1, round(SHORE_MARGIN_M / px))
+    mask = ndimage.binary_erosion(water, iterations=steps)
+    if site.berths:
+        near = unary_union(
+            [reproject_geometry(b.geometry, "EPSG:4326", obs.grid.crs).buffer(BERTH_DISTANCE_M) for b in site.berths]
+        )
+        near_wgs = reproject_geometry(near, obs.grid.crs, "EPSG:4326")
+        mask |= raster(near_wgs) & water
+    return mask
 
 
 def to_detections(
@@ -125,7 +153,10 @@ def detect_observation(job: DetectJob) -> DetectResult:
         from .detect import sar
 
         band = names.index("VV") if "VV" in names else 0
-        found = sar.detect_sar(data[band], pixel, valid=valid, water=water)
+        # A water mask from the site's polygon is trusted as it is; without one the
+        # detector derives land and water from the image itself.
+        params = sar.SarParams(refine_water=False, berth_margin_m=0.0) if water is not None else None
+        found = sar.detect_sar(data[band], pixel, valid=valid, water=water, params=params)
         detector, version = sar.DETECTOR, sar.VERSION
     else:
         from .detect import clouds, optical

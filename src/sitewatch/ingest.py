@@ -35,12 +35,13 @@ from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.features import geometry_mask
 from rasterio.warp import reproject, transform_bounds
-from shapely.geometry import box
+from shapely.geometry import Polygon, box
 
 from . import __version__
 from .errors import ImageReadError, InputError, SkippedInputWarning
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
 from .model import Grid, Observation, SceneRef, Site, utc
+from .run import map_jobs
 from .store import Store
 from .workspace import Workspace
 
@@ -50,6 +51,8 @@ __all__ = [
     "site_mask",
     "read_scene_ref",
     "write_observation",
+    "archive_observation",
+    "archive_file",
     "ingest_file",
     "ingest_paths",
     "sha256_file",
@@ -301,6 +304,35 @@ def write_observation(
     ``sidecars`` (name → file) are copied next to the COG, e.g. ``{"truth": path}``,
     and recorded in the provenance as paths relative to the workspace.
     """
+    archived = archive_observation(
+        ws, site, scene, data, grid, band_names, provenance,
+        cloud_fraction=cloud_fraction, sidecars=sidecars, compress=compress,
+    )  # fmt: skip
+    if archived is None:
+        return None
+    obs, footprint = archived
+    store.put_observation(obs, footprint=footprint)
+    return obs
+
+
+def archive_observation(
+    ws: Workspace,
+    site: Site,
+    scene: SceneRef,
+    data: NDArray[np.floating],
+    grid: Grid,
+    band_names: Sequence[str],
+    provenance: Mapping[str, Any],
+    *,
+    cloud_fraction: float | None = None,
+    sidecars: Mapping[str, Path] | None = None,
+    compress: str = "deflate",
+) -> tuple[Observation, Polygon] | None:
+    """Write the COG (and sidecars) of an observation without touching the store.
+
+    Returns the observation and its WGS84 footprint, or None when the site has
+    no valid pixel in ``data``. Safe to run in a worker process.
+    """
     data = np.asarray(data, dtype=np.float32)
     if data.ndim == 2:
         data = data[None]
@@ -374,8 +406,7 @@ def write_observation(
         provenance=prov | copied,
     )
     footprint = reproject_geometry(_grid_box(grid), grid.crs, "EPSG:4326")
-    store.put_observation(obs, footprint=footprint)  # type: ignore[arg-type]
-    return obs
+    return obs, footprint
 
 
 def _grid_box(grid: Grid) -> Any:
@@ -400,7 +431,25 @@ def ingest_file(
     sensor: str | None = None,
     resolution_m: float | None = None,
 ) -> Observation | None:
-    """Cut one GeoTIFF to the site and archive it. Returns None when it misses the site."""
+    """Cut one GeoTIFF to the site, archive it and record it. None when it misses the site."""
+    archived = archive_file(ws, site, path, acquired=acquired, sensor=sensor, resolution_m=resolution_m)
+    if archived is None:
+        return None
+    obs, footprint = archived
+    store.put_observation(obs, footprint=footprint)
+    return obs
+
+
+def archive_file(
+    ws: Workspace,
+    site: Site,
+    path: Path,
+    *,
+    acquired: datetime | None = None,
+    sensor: str | None = None,
+    resolution_m: float | None = None,
+) -> tuple[Observation, Polygon] | None:
+    """Cut one GeoTIFF to the site and write its COG, without touching the store."""
     path = Path(path)
     scene, bands = read_scene_ref(path, acquired=acquired, sensor=sensor)
     grid = site_grid(site, resolution_m or scene.resolution_m)
@@ -450,7 +499,24 @@ def ingest_file(
         "tags": dict(scene.properties),
         "metadata_files": [str(m.resolve()) for m in metadata],
     }
-    return write_observation(ws, store, site, scene, out, grid, bands, provenance, sidecars=sidecars)
+    return archive_observation(ws, site, scene, out, grid, bands, provenance, sidecars=sidecars)
+
+
+@dataclass(frozen=True)
+class _FileJob:
+    ws: Workspace
+    site: Site
+    path: Path
+    acquired: datetime | None
+    sensor: str | None
+
+
+def _archive_job(job: _FileJob) -> tuple[Observation, Polygon] | None | str:
+    """Worker side of ingest: the archived observation, None, or the error message naming the file."""
+    try:
+        return archive_file(job.ws, job.site, job.path, acquired=job.acquired, sensor=job.sensor)
+    except (ImageReadError, InputError) as exc:
+        return str(exc)
 
 
 def _expand(paths: Iterable[Path]) -> list[Path]:
@@ -473,23 +539,27 @@ def ingest_paths(
     acquired: datetime | None = None,
     sensor: str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    workers: int = 0,
 ) -> IngestReport:
-    """Ingest files and folders of GeoTIFFs into ``site``; a bad file is skipped and named."""
+    """Ingest files and folders of GeoTIFFs into ``site``; a bad file is skipped and named.
+
+    Files are cut and written in parallel (``workers``, 0 = one per core);
+    the store is written here, one observation per transaction, in file order.
+    """
     files = _expand(paths)
     done: list[Observation] = []
     skipped: list[tuple[str, str]] = []
-    for i, f in enumerate(files):
-        try:
-            obs = ingest_file(ws, store, site, f, acquired=acquired, sensor=sensor)
-        except (ImageReadError, InputError) as exc:
-            msg = str(exc)
-            warnings.warn(msg, SkippedInputWarning, stacklevel=2)
-            skipped.append((str(f), msg))
+    jobs = [_FileJob(ws, site, f, acquired, sensor) for f in files]
+    for i, (f, result) in enumerate(zip(files, map_jobs(_archive_job, jobs, workers=workers), strict=True)):
+        if isinstance(result, str):
+            warnings.warn(result, SkippedInputWarning, stacklevel=2)
+            skipped.append((str(f), result))
+        elif result is None:
+            skipped.append((str(f), f"{f}: no valid pixel over site {site.id!r}"))
         else:
-            if obs is None:
-                skipped.append((str(f), f"{f}: no valid pixel over site {site.id!r}"))
-            else:
-                done.append(obs)
+            obs, footprint = result
+            store.put_observation(obs, footprint=footprint)
+            done.append(obs)
         if progress:
             progress(i + 1, len(files), f.name)
     if not files:

@@ -18,6 +18,7 @@ from typing import Any
 from .detection import detect_site
 from .ingest import ingest_paths
 from .sites import builtin_sites, read_sites_file
+from .sources.scenario import Scenario
 from .sources.simulate import load_scenario, simulate
 from .workspace import Workspace, init_workspace
 
@@ -76,7 +77,7 @@ def _scenario_matches(simulated: Path, scenario_json: dict[str, Any]) -> bool:
 def run_demo(
     out: Path,
     *,
-    scenario: str | Path = "seed-story",
+    scenario: str | Path | Scenario = "seed-story",
     seed: int | None = None,
     workers: int = 0,
     progress: Progress | None = None,
@@ -97,7 +98,7 @@ def run_demo(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     ws = init_workspace(out)
-    scen = load_scenario(scenario)
+    scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     simulated = ws.root / "simulated"
     if not _scenario_matches(simulated, scenario_to_json(scen)):
         sim_tick = tick("simulate")

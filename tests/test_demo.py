@@ -1,0 +1,74 @@
+"""End to end: a shortened seed-story scenario through every stage, and the CLI around it."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sitewatch.cli import main
+from sitewatch.demo import run_demo
+from sitewatch.sources.simulate import load_scenario, shorten
+from sitewatch.workspace import open_workspace
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    # Dunai from 16 to 21 October: the Alligator arrives on the 17th and is gone by the 20th.
+    scen = shorten(load_scenario("seed-story"), days=6, start=date(2024, 10, 16), sites=["dunai"])
+    out = tmp_path_factory.mktemp("demo")
+    return run_demo(out, scenario=scen, workers=1)
+
+
+def test_demo_writes_report_database_and_archive(demo) -> None:  # type: ignore[no-untyped-def]
+    assert demo.report.exists() and demo.database.exists()
+    assert list(demo.archive.glob("dunai/*.tif"))
+    html = demo.report.read_text()
+    assert "Simulated imagery" in html or "SIMULATED" in html
+    assert "2024-10-17" in html and "2024-10-20" in html
+
+
+def test_demo_detects_the_landing_ship_and_its_departure(demo) -> None:  # type: ignore[no-untyped-def]
+    from sitewatch.analysis.occupancy import timeline_for_site
+
+    with open_workspace(demo.out).store() as store:
+        tl = timeline_for_site(store, "dunai")
+        by_date = {r.date.isoformat(): r for r in tl.rows}
+        assert by_date["2024-10-17"].vessels >= 1
+        assert by_date["2024-10-20"].departures >= 1 or by_date["2024-10-20"].vessels < by_date["2024-10-19"].vessels
+    sar = demo.evaluation["by_sensor"]["sar"]
+    assert sar["f1"] >= 0.9
+    assert sar["tp"] >= 4
+
+
+def test_rerun_does_not_duplicate(demo) -> None:  # type: ignore[no-untyped-def]
+    with open_workspace(demo.out).store() as store:
+        before = store.counts()
+    scen = shorten(load_scenario("seed-story"), days=6, start=date(2024, 10, 16), sites=["dunai"])
+    run_demo(demo.out, scenario=scen, workers=1)
+    with open_workspace(demo.out).store() as store:
+        assert store.counts() == before
+
+
+def test_stage_commands_run_alone_on_the_workspace(demo) -> None:  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+    ws = str(demo.out)
+    r = runner.invoke(main, ["-q", "detect", "dunai", "-w", ws, "--workers", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(main, ["timeline", "dunai", "-w", ws, "--json", "-"])
+    assert r.exit_code == 0, r.output
+    assert "2024-10-17" in r.output
+    out = demo.out / "again.html"
+    r = runner.invoke(main, ["report", "dunai", "--out", str(out), "-w", ws])
+    assert r.exit_code == 0, r.output
+    assert out.exists()
+
+
+def test_cli_version_and_bad_workspace(tmp_path: Path) -> None:
+    runner = CliRunner()
+    r = runner.invoke(main, ["--version"])
+    assert r.exit_code == 0 and "sitewatch" in r.output
+    r = runner.invoke(main, ["detect", "dunai", "-w", str(tmp_path)])
+    assert r.exit_code == 1 and "sitewatch init" in r.output

@@ -61,7 +61,8 @@ def measure_components(
         return {k: empty for k in ("row", "col", "length_m", "width_m", "heading_deg", "area_px")} | {
             "corners": np.zeros((0, 4, 2))
         }
-    rows, cols = np.indices(labels.shape, dtype=np.float64)
+    grid = np.indices(labels.shape, dtype=np.float64)
+    rows, cols = grid[0], grid[1]
     w = np.ones(labels.shape) if weights is None else np.asarray(weights, dtype=np.float64)
     wsum = ndimage.sum_labels(w, labels, index)
     wsum = np.where(wsum > 0, wsum, 1.0)

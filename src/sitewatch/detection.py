@@ -121,7 +121,7 @@ def to_detections(
                 id=f"{obs.id}#{i:03d}",
                 observation_id=obs.id,
                 kind=d.kind,
-                footprint=reproject_geometry(local, obs.grid.crs, "EPSG:4326"),  # type: ignore[arg-type]
+                footprint=reproject_geometry(local, obs.grid.crs, "EPSG:4326"),
                 length_m=round(d.length_m, 2),
                 width_m=round(d.width_m, 2),
                 heading_deg=round(d.heading_deg, 1),

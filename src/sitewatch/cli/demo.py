@@ -27,7 +27,13 @@ def command(out: Path, scenario: str, seed: int | None, workers: int, as_json: b
     if quiet:
         result = run_demo(out, scenario=scenario, seed=seed, workers=workers)
     else:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True) as bar:
             tasks: dict[str, int] = {}

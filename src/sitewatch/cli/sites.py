@@ -25,7 +25,7 @@ def _parse_bbox(text: str) -> tuple[float, float, float, float]:
         raise InputError(f"--bbox {text!r}: expected four numbers W,S,E,N") from exc
     if len(parts) != 4:
         raise InputError(f"--bbox {text!r}: expected four numbers W,S,E,N")
-    return parts  # type: ignore[return-value]
+    return parts
 
 
 @command.command("list")
@@ -86,14 +86,13 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
 
         site = dataclasses.replace(found[0], id=site_id, name=name or found[0].name, kind=kind if kind != "area" else found[0].kind)
     else:
-        site = builtin_sites().get(site_id) or _no_builtin(site_id)
+        builtin = builtin_sites()
+        if site_id not in builtin:
+            raise InputError(f"no built-in site {site_id!r}; see `sitewatch sites list --builtin`")
+        site = builtin[site_id]
     with open_workspace(workspace).store() as store:
         store.put_site(site)
     click.echo(f"site {site.id!r} saved")
-
-
-def _no_builtin(site_id: str) -> object:
-    raise InputError(f"no built-in site {site_id!r}; see `sitewatch sites list --builtin`")
 
 
 @command.command("import")

@@ -178,7 +178,7 @@ class Store:
     def _site_from_row(self, row: sqlite3.Row) -> Site:
         sid = row["site_id"]
         berths = tuple(
-            Berth(id=b["berth_id"], geometry=from_gpkg_blob(b["geom"]), name=b["name"] or "")  # type: ignore[arg-type]
+            Berth(id=b["berth_id"], geometry=from_gpkg_blob(b["geom"]), name=b["name"] or "")
             for b in self._db.execute(
                 "SELECT * FROM berths WHERE site_id = ? ORDER BY berth_id", (sid,)
             )
@@ -188,7 +188,7 @@ class Store:
             id=sid,
             name=row["name"],
             kind=row["kind"],
-            geometry=from_gpkg_blob(row["geom"]),  # type: ignore[arg-type]
+            geometry=from_gpkg_blob(row["geom"]),
             berths=berths,
             water=from_gpkg_blob(w["geom"]) if w else None,
             tags=tuple(json.loads(row["tags"] or "[]")),
@@ -303,7 +303,7 @@ class Store:
             scene=self._scene_from_row(scene_row),
             grid=Grid(
                 crs=row["crs"],
-                transform=tuple(json.loads(row["transform"])),  # type: ignore[arg-type]
+                transform=tuple(json.loads(row["transform"])),
                 width=row["width"],
                 height=row["height"],
             ),
@@ -394,7 +394,7 @@ class Store:
                 id=r["detection_id"],
                 observation_id=r["observation_id"],
                 kind=r["kind"],
-                footprint=from_gpkg_blob(r["geom"]),  # type: ignore[arg-type]
+                footprint=from_gpkg_blob(r["geom"]),
                 length_m=r["length_m"],
                 width_m=r["width_m"],
                 heading_deg=r["heading_deg"],

@@ -32,8 +32,9 @@ How it works, in the order :func:`detect_sar` runs it:
 5. **Discrimination and measurement.** Oriented box from second moments
    (:func:`sitewatch.detect.base.measure_components`); components outside the
    length/width/elongation limits of vessels are dropped (isolated speckle,
-   quay-wall lines, land edges). Length and width are corrected for the
-   point-spread smearing of the radar return (:func:`correct_size`).
+   quay-wall lines, land edges). Length and width are measured from the
+   target's intensity above the background (:func:`size_from_features`), not
+   from the component's extent, which includes sidelobes and smearing.
 
 ``score`` is the peak's margin over the seed threshold mapped to [0, 1]:
 0.5 at the threshold, 1 at 20 dB above it.
@@ -54,10 +55,10 @@ from ..errors import InputError
 from .base import PixelDetection, detections_from_measurements, measure_components, pixel_size_pair
 from .water import disk, land_from_cells, widen_water
 
-__all__ = ["DETECTOR", "VERSION", "SarParams", "detect_sar", "to_intensity", "correct_size"]
+__all__ = ["DETECTOR", "VERSION", "SarParams", "detect_sar", "detect_sar_with_features", "size_features", "size_from_features", "to_intensity", "correct_size"]
 
 DETECTOR = "sar-cfar"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 
 InputScale = Literal["auto", "intensity", "amplitude", "db"]
 
@@ -180,7 +181,7 @@ def correct_size(length_m: NDArray[np.float64], width_m: NDArray[np.float64], pi
     return (np.maximum(length_m - blur, pixel_size), np.maximum(width_m - blur, pixel_size))
 
 
-def detect_sar(
+def detect_sar_with_features(
     image: NDArray[np.generic],
     pixel_size: float | tuple[float, float],
     *,
@@ -188,8 +189,8 @@ def detect_sar(
     water: NDArray[np.bool_] | None = None,
     params: SarParams | None = None,
     workers: int = 1,
-) -> list[PixelDetection]:
-    """Find vessels in a SAR image and measure them.
+) -> list[tuple[PixelDetection, dict[str, float]]]:
+    """Find vessels in a SAR image and measure them; each with its measures (:func:`size_features`).
 
     Parameters
     ----------
@@ -236,6 +237,19 @@ def detect_sar(
         return []
     derive = p.refine_water if water is not None else p.derive_water
     return _detect(intensity, pixmask, (px, py), p, workers, derive)
+
+
+def detect_sar(
+    image: NDArray[np.generic],
+    pixel_size: float | tuple[float, float],
+    *,
+    valid: NDArray[np.bool_] | None = None,
+    water: NDArray[np.bool_] | None = None,
+    params: SarParams | None = None,
+    workers: int = 1,
+) -> list[PixelDetection]:
+    """Find vessels in a SAR image and measure them (see :func:`detect_sar_with_features`)."""
+    return [d for d, _ in detect_sar_with_features(image, pixel_size, valid=valid, water=water, params=params, workers=workers)]
 
 
 def _valid_mask(intensity: NDArray[np.float32], raw: NDArray[np.generic], valid: NDArray[np.bool_] | None) -> NDArray[np.bool_] | None:
@@ -386,7 +400,7 @@ def _detect(
     p: SarParams,
     workers: int,
     derive_land: bool,
-) -> list[PixelDetection]:
+) -> list[tuple[PixelDetection, dict[str, float]]]:
     px, py = pxy
     gpx = math.sqrt(px * py)
     f, k = _cell_block(p, gpx)
@@ -410,11 +424,12 @@ def _detect(
         land = np.zeros(n.shape, bool)
         water_c = np.ones(n.shape, bool)
     nw = np.where(water_c, n, 0.0)
-    t_seed, t_grow, _ = _thresholds(
+    t_seed, t_grow, t_mu = _thresholds(
         _aggregate(np.where(water_c, s1, 0.0), k), _aggregate(np.where(water_c, s2, 0.0), k), _aggregate(nw, k), p, b, gpx
     )
     t_seed_c = _expand(t_seed, k, n.shape)
     t_grow_c = _expand(t_grow, k, n.shape)
+    mu_c = _expand(t_mu, k, n.shape)
     berth = water_c & land
     if berth.any():
         a_seed, a_grow, _ = _thresholds(_aggregate(s1, k), _aggregate(s2, k), _aggregate(n, k), p, b, gpx)
@@ -427,7 +442,7 @@ def _detect(
     merge_px = max(1, round(p.merge_m / gpx))
     pad = 1 + math.ceil((merge_px + 1) / f)
     coarse, _ = ndimage.label(ndimage.binary_dilation(hits, np.ones((3, 3), bool), iterations=pad))
-    out: list[PixelDetection] = []
+    out: list[tuple[PixelDetection, dict[str, float]]] = []
     for lab, sl in enumerate(ndimage.find_objects(coarse), start=1):
         if sl is None:
             continue
@@ -436,9 +451,11 @@ def _detect(
         use = _expand(water_c[sl], f, (r1 - r0, c1 - c0))
         if pixmask is not None:
             use &= pixmask[r0:r1, c0:c1]
-        found = _window(x[r0:r1, c0:c1], use, t_seed_c[sl], t_grow_c[sl], (r0, c0), f, merge_px, pxy, p)
+        found = _window(x[r0:r1, c0:c1], use, (t_seed_c[sl], t_grow_c[sl], mu_c[sl]), (r0, c0), f, merge_px, pxy, p)
         # Bounding boxes of two coarse groups may overlap: each keeps only its own objects.
-        out.extend(d for d in found if coarse[min(int(d.row + 0.5), h - 1) // f, min(int(d.col + 0.5), w - 1) // f] == lab)
+        out.extend(
+            (d, ft) for d, ft in found if coarse[min(int(d.row + 0.5), h - 1) // f, min(int(d.col + 0.5), w - 1) // f] == lab
+        )
     return out
 
 
@@ -456,18 +473,20 @@ def _cells_kwargs(p: SarParams) -> dict[str, float]:
 def _window(
     xs: NDArray[np.float32],
     use: NDArray[np.bool_],
-    t_seed_c: NDArray[np.float64],
-    t_grow_c: NDArray[np.float64],
+    cells: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
     origin: tuple[int, int],
     f: int,
     merge_px: int,
     pxy: tuple[float, float],
     p: SarParams,
-) -> list[PixelDetection]:
-    """Components, discrimination and measurement inside one window of candidate cells."""
+) -> list[tuple[PixelDetection, dict[str, float]]]:
+    """Components, discrimination and measurement inside one window of candidate cells.
+
+    ``cells`` holds the seed threshold, growth threshold and background mean per cell.
+    """
     r0, c0 = origin
-    ts = _expand(t_seed_c, f, xs.shape)
-    tg = _expand(t_grow_c, f, xs.shape)
+    ts = _expand(cells[0], f, xs.shape)
+    tg = _expand(cells[1], f, xs.shape)
     grow = (xs > tg) & use
     gpx_w = math.sqrt(pxy[0] * pxy[1])
     line_px = int(round(p.line_m / gpx_w))
@@ -512,15 +531,111 @@ def _window(
         ids = np.arange(1, nl + 1)
     if ids.size == 0:
         return []
-    peak_rel = ndimage.maximum(xs / ts, lab, ids)
-    ok = np.ones(ids.size, bool)
-    sel = {k: v[ok] for k, v in m.items()}
-    sel["length_m"], sel["width_m"] = correct_size(sel["length_m"], sel["width_m"], gpx, p.psf_m)
+    peak_rel = np.asarray(ndimage.maximum(xs / ts, lab, ids))
+    feats = size_features(xs, _expand(cells[2], f, xs.shape), ts, lab, ids, m, pxy)
+    sel = dict(m)
+    sel["length_m"], sel["width_m"] = size_from_features(feats, gpx)
     sel["row"] = sel["row"] + r0
     sel["col"] = sel["col"] + c0
     sel["corners"] = sel["corners"] + np.array([c0, r0], dtype=np.float64)
-    score = np.clip(0.5 + 0.5 * np.log10(np.maximum(peak_rel[ok], 1e-12)) / 2.0, 0.0, 1.0)
-    return detections_from_measurements(sel, score)
+    score = np.clip(0.5 + 0.5 * np.log10(np.maximum(peak_rel, 1e-12)) / 2.0, 0.0, 1.0)
+    dets = detections_from_measurements(sel, score)
+    return [(d, {k: float(v[i]) for k, v in feats.items()}) for i, d in enumerate(dets)]
+
+
+def size_from_features(feats: dict[str, NDArray[np.float64]], pixel_m: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Vessel length and width from the target's own intensity, not from the mask's extent.
+
+    The rule: ``sqrt(12 · variance)`` of the pixel positions along (across) the long axis,
+    each weighted by its intensity above the local background mean. For a hull of uniform
+    brightness that is its length; pixels that are only just above the growth threshold
+    (sidelobes, range/azimuth smearing, speckle at the mask's edge) weigh almost nothing,
+    whereas they set the mask's extent. Two effects are left uncorrected because they
+    pull opposite ways and about cancel: the point spread adds its variance (about one
+    resolution cell, so +5 to +10 m on a 100 m hull at 10 m), while the brightest
+    scatterers (superstructure) sit inside the hull ends and make the weighted spread
+    smaller than a uniform hull's. Measured against truth, the rule's bias is -4 m on
+    the simulated scenes (ships 84-130 m) and within -8 m for OpenSARShip GRD ships up
+    to 150 m (AIS lengths), where the mask extent was +17 m and +30 m too long.
+    The result is at least one pixel, and the width never exceeds the length.
+    """
+    length = np.maximum(feats["length_int_m"], pixel_m)
+    width = np.minimum(np.maximum(feats["width_int_m"], pixel_m), length)
+    return length, width
+
+
+def size_features(
+    xs: NDArray[np.float32],
+    mu: NDArray[np.float64],
+    ts: NDArray[np.float64],
+    lab: NDArray[np.integer],
+    ids: NDArray[np.integer],
+    m: dict[str, NDArray[np.float64]],
+    pxy: tuple[float, float],
+) -> dict[str, NDArray[np.float64]]:
+    """Size and brightness measures of components ``ids`` of ``lab`` (one array per feature).
+
+    ``length_ext_m``/``width_ext_m``: extent of the component (every pixel above the growth
+    threshold); ``length_mom_m``/``width_mom_m``: sqrt(12 · variance) of its pixel positions
+    along/across the long axis (a uniform rectangle's length); ``length_int_m``: the same
+    weighted by intensity above the background (``width_int_m`` across); ``length_seed_m``: extent of the pixels above
+    the seed threshold; ``peak_db``/``mean_db``: brightest and mean pixel over the background;
+    ``axis_diag``: |sin 2θ| of the long axis to the image axes (0 along them, 1 diagonal).
+    """
+    px, py = pxy
+    n = ids.size
+    grid = np.indices(lab.shape, dtype=np.float64)
+    y, x = grid[0] * py, grid[1] * px
+    theta = np.radians(90.0 - m["heading_deg"])  # long axis from +x, counter-clockwise (y up)
+    ux, uy = np.cos(theta), np.sin(theta)
+
+    def var_along_across(w: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        s = np.maximum(np.asarray(ndimage.sum_labels(w, lab, ids), dtype=np.float64), 1e-30)
+        my = np.asarray(ndimage.sum_labels(w * y, lab, ids)) / s
+        mx = np.asarray(ndimage.sum_labels(w * x, lab, ids)) / s
+        vyy = np.asarray(ndimage.sum_labels(w * y * y, lab, ids)) / s - my * my
+        vxx = np.asarray(ndimage.sum_labels(w * x * x, lab, ids)) / s - mx * mx
+        vxy = -(np.asarray(ndimage.sum_labels(w * x * y, lab, ids)) / s - mx * my)  # y axis points down
+        along = vxx * ux * ux + 2 * vxy * ux * uy + vyy * uy * uy
+        across = vxx * uy * uy - 2 * vxy * ux * uy + vyy * ux * ux
+        return np.maximum(along, 0.0), np.maximum(across, 0.0)
+
+    inside = lab > 0
+    va, vc = var_along_across(inside.astype(np.float64))
+    wi = np.where(inside, np.maximum(xs - mu, 0.0), 0.0)
+    vai, vci = var_along_across(wi)
+    # Extent along the axis of the seed pixels (a higher threshold, k_seed instead of k_grow).
+    seedlab = np.where(inside & (xs > ts), lab, 0)
+    lab_pos = np.full(int(lab.max()) + 1, -1, dtype=np.int64)
+    lab_pos[ids] = np.arange(n)
+    rr, cc = np.nonzero(seedlab)
+    k = lab_pos[seedlab[rr, cc]]
+    sel = k >= 0
+    rr, cc, k = rr[sel], cc[sel], k[sel]
+    along = (cc - m["col"][k]) * px * ux[k] - (rr - m["row"][k]) * py * uy[k]
+    half = 0.5 * (np.abs(ux[k]) * px + np.abs(uy[k]) * py)
+    amin = np.full(n, np.inf)
+    amax = np.full(n, -np.inf)
+    np.minimum.at(amin, k, along - half)
+    np.maximum.at(amax, k, along + half)
+    seed_len = np.where(np.isfinite(amax - amin), amax - amin, 0.0)
+    bg = np.maximum(np.asarray(ndimage.mean(mu, lab, ids), dtype=np.float64), 1e-30)
+    peak = np.asarray(ndimage.maximum(xs, lab, ids), dtype=np.float64)
+    mean = np.asarray(ndimage.mean(xs, lab, ids), dtype=np.float64)
+    return {
+        "length_ext_m": m["length_m"],
+        "width_ext_m": m["width_m"],
+        "length_mom_m": np.sqrt(12.0 * va),
+        "width_mom_m": np.sqrt(12.0 * vc),
+        "length_int_m": np.sqrt(12.0 * vai),
+        "width_int_m": np.sqrt(12.0 * vci),
+        "length_seed_m": seed_len,
+        "area_m2": m["area_px"] * px * py,
+        "peak_db": 10.0 * np.log10(np.maximum(peak / bg, 1e-12)),
+        "mean_db": 10.0 * np.log10(np.maximum(mean / bg, 1e-12)),
+        "axis_diag": np.abs(np.sin(2.0 * theta)),
+        "pixel_m": np.full(n, math.sqrt(px * py)),
+    }
 
 
 def _long_lines(mask: NDArray[np.bool_], n: int) -> NDArray[np.bool_]:

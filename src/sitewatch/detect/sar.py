@@ -60,6 +60,9 @@ __all__ = ["DETECTOR", "VERSION", "SarParams", "detect_sar", "detect_sar_with_fe
 DETECTOR = "sar-cfar"
 VERSION = "1.1.0"
 
+GEO_CENSOR = 3.0
+"""A block whose mean exceeds this multiple of its ring's geometric block mean is censored first."""
+
 InputScale = Literal["auto", "intensity", "amplitude", "db"]
 
 
@@ -110,6 +113,9 @@ class SarParams:
     """Smallest component, in pixels, whatever the pixel size."""
     min_area_m2: float = 100.0
     """Smallest component area (more pixels than ``min_pixels`` at fine resolution)."""
+    rescue_db: tuple[float, ...] = (15.0, 20.0, 25.0)
+    """Margins over the background mean (dB) at which a component that fails the shape tests,
+    and whose seed pixels fail too, is cut again (bright hulls smeared by sidelobes)."""
     berth_margin_m: float = 30.0
     """A given water mask is widened by this much so ships alongside a quay stay in it."""
     derive_water: bool = True
@@ -375,6 +381,14 @@ def _thresholds(
     min_n = p.min_background_blocks * b * b
     blk_m2 = s2 / np.maximum(n, 1.0)
     keep = n > 0
+    # First guess of the clutter level: the geometric mean of the ring's block means. A large
+    # bright ship fills many blocks of a small chip and inflates the arithmetic ring mean that
+    # censoring compares with (so it censors nothing); the log-mean barely moves.
+    lm = np.where(keep, np.log(np.maximum(s1, 1e-30) / np.maximum(n, 1.0)), 0.0)
+    cnt = _ring_sum(keep.astype(np.float64), g, r)
+    geo = np.exp(_ring_sum(lm, g, r) / np.maximum(cnt, 1.0))
+    blk_m1 = s1 / np.maximum(n, 1.0)
+    keep &= (cnt < p.min_background_blocks) | (blk_m1 <= GEO_CENSOR * geo)
     for _ in range(2):
         # Censor blocks far brighter than their background, then take the ring again without them.
         c1, c2, cn = (np.where(keep, s, 0.0) for s in (s1, s2, n))
@@ -512,27 +526,12 @@ def _window(
     if nl == 0:
         return []
     gpx = math.sqrt(pxy[0] * pxy[1])
-    m, ok = _measure(lab, nl, pxy, p)
-    if not ok.all():
-        # A hull joined to sidelobe streaks or a wake fails the shape test as a whole;
-        # its seed pixels alone (the brightest part: the hull) get a second chance.
-        bad = np.flatnonzero(~ok) + 1
-        lab2, nl2 = ndimage.label(seed & np.isin(lab, bad), np.ones((3, 3), bool))
-        if nl2:
-            m2, ok2 = _measure(lab2, nl2, pxy, p)
-            m = {k: np.concatenate([m[k][ok], m2[k][ok2]]) for k in m}
-            lab_off = nl
-            lab = np.where(lab2 > 0, lab2 + lab_off, np.where(np.isin(lab, bad), 0, lab))
-            ids = np.concatenate([np.flatnonzero(ok) + 1, np.flatnonzero(ok2) + 1 + lab_off])
-        else:
-            m = {k: v[ok] for k, v in m.items()}
-            ids = np.flatnonzero(ok) + 1
-    else:
-        ids = np.arange(1, nl + 1)
+    mu = _expand(cells[2], f, xs.shape)
+    lab, ids, m = _rescue(lab, nl, xs, [seed] + [xs > np.maximum(ts, mu * 10.0 ** (t / 10.0)) for t in p.rescue_db], pxy, p)
     if ids.size == 0:
         return []
     peak_rel = np.asarray(ndimage.maximum(xs / ts, lab, ids))
-    feats = size_features(xs, _expand(cells[2], f, xs.shape), ts, lab, ids, m, pxy)
+    feats = size_features(xs, mu, ts, lab, ids, m, pxy)
     sel = dict(m)
     sel["length_m"], sel["width_m"] = size_from_features(feats, gpx)
     sel["row"] = sel["row"] + r0
@@ -541,6 +540,47 @@ def _window(
     score = np.clip(0.5 + 0.5 * np.log10(np.maximum(peak_rel, 1e-12)) / 2.0, 0.0, 1.0)
     dets = detections_from_measurements(sel, score)
     return [(d, {k: float(v[i]) for k, v in feats.items()}) for i, d in enumerate(dets)]
+
+
+def _rescue(
+    lab: NDArray[np.integer],
+    nl: int,
+    xs: NDArray[np.float32],
+    levels: list[NDArray[np.bool_]],
+    pxy: tuple[float, float],
+    p: SarParams,
+) -> tuple[NDArray[np.integer], NDArray[np.integer], dict[str, NDArray[np.float64]]]:
+    """Components passing the vessel shape tests, giving failed ones more chances.
+
+    A hull joined to sidelobe streaks, azimuth smearing or a wake fails the shape test as
+    a whole (too wide, too long). Its pixels above a stricter threshold (``levels``, in
+    order: the seed threshold, then fixed margins over the background) are labelled again
+    and the pieces that pass kept; a component stops at the first level that gives it a
+    passing piece. Returns the final labels, the kept label ids and their measurements.
+    """
+    m, ok = _measure(lab, nl, pxy, p)
+    keep_ids = [np.flatnonzero(ok) + 1]
+    parts = [{k: v[ok] for k, v in m.items()}]
+    out = np.where(np.isin(lab, keep_ids[0]), lab, 0)
+    remaining = (lab > 0) & ~np.isin(lab, keep_ids[0])
+    offset = nl
+    for i, level in enumerate(levels):
+        if not remaining.any():
+            break
+        lab2, nl2 = ndimage.label(remaining & level, np.ones((3, 3), bool))
+        if nl2 == 0:
+            break
+        m2, ok2 = _measure(lab2, nl2, pxy, p, spread_width=True)
+        passed = np.flatnonzero(ok2) + 1
+        if passed.size:
+            hit = np.isin(lab2, passed)
+            out = np.where(hit, lab2 + offset, out)
+            keep_ids.append(passed + offset)
+            parts.append({k: v[ok2] for k, v in m2.items()})
+            remaining &= ~np.isin(lab, np.unique(lab[hit]))
+        offset += nl2
+    ids = np.concatenate(keep_ids)
+    return out, ids, {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
 
 
 def size_from_features(feats: dict[str, NDArray[np.float64]], pixel_m: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -564,6 +604,26 @@ def size_from_features(feats: dict[str, NDArray[np.float64]], pixel_m: float) ->
     return length, width
 
 
+def _axis_variances(
+    w: NDArray[np.float64], lab: NDArray[np.integer], ids: NDArray[np.integer], pxy: tuple[float, float], heading_deg: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Weighted variance (m²) of each component's pixel positions along and across its long axis."""
+    px, py = pxy
+    grid = np.indices(lab.shape, dtype=np.float64)
+    y, x = grid[0] * py, grid[1] * px
+    theta = np.radians(90.0 - heading_deg)
+    ux, uy = np.cos(theta), np.sin(theta)
+    s = np.maximum(np.asarray(ndimage.sum_labels(w, lab, ids), dtype=np.float64), 1e-30)
+    my = np.asarray(ndimage.sum_labels(w * y, lab, ids)) / s
+    mx = np.asarray(ndimage.sum_labels(w * x, lab, ids)) / s
+    vyy = np.asarray(ndimage.sum_labels(w * y * y, lab, ids)) / s - my * my
+    vxx = np.asarray(ndimage.sum_labels(w * x * x, lab, ids)) / s - mx * mx
+    vxy = -(np.asarray(ndimage.sum_labels(w * x * y, lab, ids)) / s - mx * my)  # rows run down, y up
+    along = vxx * ux * ux + 2 * vxy * ux * uy + vyy * uy * uy
+    across = vxx * uy * uy - 2 * vxy * ux * uy + vyy * ux * ux
+    return np.maximum(along, 0.0), np.maximum(across, 0.0)
+
+
 def size_features(
     xs: NDArray[np.float32],
     mu: NDArray[np.float64],
@@ -584,21 +644,11 @@ def size_features(
     """
     px, py = pxy
     n = ids.size
-    grid = np.indices(lab.shape, dtype=np.float64)
-    y, x = grid[0] * py, grid[1] * px
     theta = np.radians(90.0 - m["heading_deg"])  # long axis from +x, counter-clockwise (y up)
     ux, uy = np.cos(theta), np.sin(theta)
 
     def var_along_across(w: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        s = np.maximum(np.asarray(ndimage.sum_labels(w, lab, ids), dtype=np.float64), 1e-30)
-        my = np.asarray(ndimage.sum_labels(w * y, lab, ids)) / s
-        mx = np.asarray(ndimage.sum_labels(w * x, lab, ids)) / s
-        vyy = np.asarray(ndimage.sum_labels(w * y * y, lab, ids)) / s - my * my
-        vxx = np.asarray(ndimage.sum_labels(w * x * x, lab, ids)) / s - mx * mx
-        vxy = -(np.asarray(ndimage.sum_labels(w * x * y, lab, ids)) / s - mx * my)  # y axis points down
-        along = vxx * ux * ux + 2 * vxy * ux * uy + vyy * uy * uy
-        across = vxx * uy * uy - 2 * vxy * ux * uy + vyy * ux * ux
-        return np.maximum(along, 0.0), np.maximum(across, 0.0)
+        return _axis_variances(w, lab, ids, pxy, m["heading_deg"])
 
     inside = lab > 0
     va, vc = var_along_across(inside.astype(np.float64))
@@ -652,11 +702,23 @@ def _long_lines(mask: NDArray[np.bool_], n: int) -> NDArray[np.bool_]:
     return out
 
 
-def _measure(lab: NDArray[np.integer], nl: int, pxy: tuple[float, float], p: SarParams) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.bool_]]:
-    """Oriented boxes of labels 1..nl and whether each passes the vessel shape tests."""
-    m = measure_components(lab, np.arange(1, nl + 1), pxy)
+def _measure(
+    lab: NDArray[np.integer], nl: int, pxy: tuple[float, float], p: SarParams, spread_width: bool = False
+) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.bool_]]:
+    """Oriented boxes of labels 1..nl and whether each passes the vessel shape tests.
+
+    ``spread_width``: test the width of a rectangle with the component's spread across its
+    axis (plus one pixel footprint) rather than its extent, so sidelobe pixels sticking out
+    of a bright hull do not make it too wide. Used only on the bright cores of components
+    that failed (:func:`_rescue`): on whole components it lets blobs of clutter pass.
+    """
+    ids = np.arange(1, nl + 1)
+    m = measure_components(lab, ids, pxy)
     gpx = math.sqrt(pxy[0] * pxy[1])
     length, width = m["length_m"], m["width_m"]
+    if spread_width:
+        _, v_across = _axis_variances((lab > 0).astype(np.float64), lab, ids, pxy, m["heading_deg"])
+        width = np.minimum(width, np.sqrt(12.0 * v_across) + gpx)
     ok = (
         (m["area_px"] >= max(p.min_pixels, p.min_area_m2 / (pxy[0] * pxy[1])))
         & (length >= p.min_length_m)

@@ -564,7 +564,7 @@ def _rescue(
     out = np.where(np.isin(lab, keep_ids[0]), lab, 0)
     remaining = (lab > 0) & ~np.isin(lab, keep_ids[0])
     offset = nl
-    for i, level in enumerate(levels):
+    for level in levels:
         if not remaining.any():
             break
         lab2, nl2 = ndimage.label(remaining & level, np.ones((3, 3), bool))

@@ -94,7 +94,7 @@ def ssdd_chips(root: Path) -> list[tuple[str, np.ndarray, list[tuple[float, floa
     for jpg in sorted((root / "sar-ship-dataset-samples" / "Raw images").glob("*.jpg")):
         xml = jpg.with_suffix(".xml").read_text()
         boxes = [
-            tuple(float(v) for v in m)
+            (float(m[0]), float(m[1]), float(m[2]), float(m[3]))
             for m in re.findall(r"<xmin>(\d+)</xmin>\s*<ymin>(\d+)</ymin>\s*<xmax>(\d+)</xmax>\s*<ymax>(\d+)</ymax>", xml)
         ]
         out.append((jpg.stem, grey(jpg), boxes))
@@ -229,20 +229,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'all box chips':<17} nominal    boxes {both.tp + both.fn:4d}  P {p:.3f}  R {r:.3f}  F1 {f:.3f}")
     results["box_chips"] = {"precision": p, "recall": r, "f1": f}
 
-    chips = opensarship_chips(root)
+    oss = opensarship_chips(root)
     for kind in ("GRD", "SLC"):
-        sel = [c for c in chips if c.kind == kind]
+        sel = [c for c in oss if c.kind == kind]
         hit = 0
         err = []
-        for c in sel:
-            d = centred_detection(c, detect_sar(c.intensity, c.pixel))
+        for chip in sel:
+            d = centred_detection(chip, detect_sar(chip.intensity, chip.pixel))
             if d is None:
                 if args.verbose:
-                    print(f"    miss {c.scene[:40]} {c.name} ais {c.ais_length:.0f} m")
+                    print(f"    miss {chip.scene[:40]} {chip.name} ais {chip.ais_length:.0f} m")
                 continue
             hit += 1
-            if c.ais_length > 0:
-                err.append((d.length_m - c.ais_length, c.ais_length, c.manual_length))  # type: ignore[attr-defined]
+            if chip.ais_length > 0:
+                err.append((d.length_m - chip.ais_length, chip.ais_length, chip.manual_length))  # type: ignore[attr-defined]
         rate = hit / max(len(sel), 1)
         line = f"opensarship {kind}   chips {len(sel):4d}  centred ship detected {rate:.3f}"
         res: dict[str, float] = {"chips": len(sel), "detection_rate": rate}

@@ -42,9 +42,12 @@ How it works, in the order :func:`detect_sar` runs it:
 
 from __future__ import annotations
 
+import json
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import lru_cache
+from importlib import resources
 from typing import Any, Literal
 
 import numpy as np
@@ -55,7 +58,7 @@ from ..errors import InputError
 from .base import PixelDetection, detections_from_measurements, measure_components, pixel_size_pair
 from .water import disk, land_from_cells, widen_water
 
-__all__ = ["DETECTOR", "VERSION", "SarParams", "detect_sar", "detect_sar_with_features", "size_features", "size_from_features", "to_intensity", "correct_size"]
+__all__ = ["DETECTOR", "VERSION", "SarParams", "detect_sar", "detect_sar_with_features", "size_features", "size_from_features", "candidate_vector", "candidate_probability", "to_intensity", "correct_size"]
 
 DETECTOR = "sar-cfar"
 VERSION = "1.1.0"
@@ -116,6 +119,10 @@ class SarParams:
     rescue_db: tuple[float, ...] = (15.0, 20.0, 25.0)
     """Margins over the background mean (dB) at which a component that fails the shape tests,
     and whose seed pixels fail too, is cut again (bright hulls smeared by sidelobes)."""
+    classify_8bit: bool = True
+    """On 8-bit renderings (uint8 input) keep only candidates the small ship/clutter model
+    (``sitewatch/data/sar_candidate_lr.json``, trained by ``benchmarks/sar_train.py``)
+    scores at least 0.5. Calibrated (float) and 16-bit input is never filtered."""
     berth_margin_m: float = 30.0
     """A given water mask is widened by this much so ships alongside a quay stay in it."""
     derive_water: bool = True
@@ -242,7 +249,11 @@ def detect_sar_with_features(
     if pixmask is not None and not pixmask.any():
         return []
     derive = p.refine_water if water is not None else p.derive_water
-    return _detect(intensity, pixmask, (px, py), p, workers, derive)
+    found = _detect(intensity, pixmask, (px, py), p, workers, derive)
+    if p.classify_8bit and a.dtype == np.uint8 and found:
+        prob = candidate_probability(np.array([candidate_vector(ft) for _, ft in found]))
+        found = [df for df, q in zip(found, prob, strict=True) if q >= 0.5]
+    return found
 
 
 def detect_sar(
@@ -602,6 +613,58 @@ def size_from_features(feats: dict[str, NDArray[np.float64]], pixel_m: float) ->
     length = np.maximum(feats["length_int_m"], pixel_m)
     width = np.minimum(np.maximum(feats["width_int_m"], pixel_m), length)
     return length, width
+
+
+MODEL_FILE = "sar_candidate_lr.json"
+
+CANDIDATE_FEATURES = (
+    "log_length_px",
+    "log_width_px",
+    "log_length_int_px",
+    "log_width_int_px",
+    "log_area_px",
+    "fill",
+    "peak_db",
+    "mean_db",
+    "peak_minus_mean_db",
+    "int_to_ext_length",
+)
+
+
+def candidate_vector(ft: dict[str, float]) -> list[float]:
+    """The ship/clutter model's inputs from one candidate's :func:`size_features`, in pixel units.
+
+    Pixel units because 8-bit chips rarely come with a trustworthy pixel size; brightness
+    ratios are clipped at 40 dB (a sea quantised to 0 puts the background near zero).
+    """
+    px = ft["pixel_m"]
+    le, we = ft["length_ext_m"] / px, ft["width_ext_m"] / px
+    li, wi = max(ft["length_int_m"] / px, 1.0), max(ft["width_int_m"] / px, 1.0)
+    area = ft["area_m2"] / (px * px)
+    peak, mean = min(ft["peak_db"], 40.0), min(ft["mean_db"], 40.0)
+    return [
+        math.log(le), math.log(we), math.log(li), math.log(wi), math.log(area),
+        area / max(le * we, 1.0), peak, mean, peak - mean, li / max(le, 1.0),
+    ]
+
+
+@lru_cache(maxsize=1)
+def _candidate_model() -> dict[str, Any]:
+    text = resources.files("sitewatch").joinpath("data", MODEL_FILE).read_text()
+    m = json.loads(text)
+    if tuple(m["features"]) != CANDIDATE_FEATURES:
+        raise InputError(f"{MODEL_FILE} was trained on other features; rerun benchmarks/sar_train.py")
+    return {k: np.asarray(v, dtype=np.float64) if k != "features" and isinstance(v, list) else v for k, v in m.items()}
+
+
+def candidate_probability(x: NDArray[np.float64], model: dict[str, Any] | None = None) -> NDArray[np.float64]:
+    """Probability that each row of candidate vectors (:func:`candidate_vector`) is a ship.
+
+    A logistic regression on standardised features: ``sigmoid(b + w · (x - mean) / std)``.
+    """
+    m = model or _candidate_model()
+    z = (np.asarray(x, dtype=np.float64) - m["mean"]) / m["std"]
+    return np.asarray(1.0 / (1.0 + np.exp(-(z @ m["coef"] + float(m["intercept"])))))
 
 
 def _axis_variances(

@@ -33,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _sen2ships import Port, load_port, port_names  # noqa: E402
 from optical_train import fit, prepare, save  # noqa: E402
-
 from sitewatch.detect.base import PixelDetection, measure_components  # noqa: E402
 from sitewatch.detect.optical import OpticalParams, detect_optical  # noqa: E402
 

@@ -3,11 +3,11 @@
     python benchmarks/optical_train.py            # train on every port, write the shipped weights
     python benchmarks/optical_train.py --out X.npz --exclude genoa
 
-Stage 1, pixels: a tiny MLP (15 features -> 24 tanh units -> 1). Positives
+Stage 1, pixels: a tiny MLP (15 features -> 16 ReLU units -> 1). Positives
 are the labelled ship pixels; negatives a random sample of the other pixels
 within reach of water, then (second round) as many again drawn from the
 pixels the first-round model wrongly scores above 0.5 (quay edges,
-container stacks, roofs). Stage 2, objects: logistic regression over the
+container stacks, roofs). Stage 2, objects: a small MLP (8 ReLU units) over the
 candidate components' shape, context and radiometry
 (:data:`OBJECT_FEATURE_NAMES`); a candidate is a positive when its centroid
 falls in a labelled box. Labels are not exhaustive (small boats are often
@@ -31,7 +31,6 @@ from numpy.typing import NDArray
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _sen2ships import Port, load_port, port_names  # noqa: E402
-
 from sitewatch.detect.optical import (  # noqa: E402
     OpticalParams,
     _px,
@@ -44,7 +43,7 @@ from sitewatch.detect.optical_water import dilate  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "sitewatch" / "data" / "optical_vessel_mlp.npz"
 N_NEG = 40_000
-HIDDEN = 24
+HIDDEN = 16
 Model = dict[str, NDArray[np.float32]]
 
 
@@ -102,7 +101,9 @@ def object_samples(
     return x, inside.any(axis=1).astype(np.float32)
 
 
-def train_mlp(x: NDArray[np.float32], y: NDArray[np.float32], *, epochs: int = 20, seed: int = 0) -> Model:
+def train_mlp(
+    x: NDArray[np.float32], y: NDArray[np.float32], *, epochs: int = 20, seed: int = 0, hidden: int = HIDDEN
+) -> Model:
     """Fit the one-hidden-layer MLP with class-balanced logistic loss and Adam."""
     rng = np.random.default_rng(seed)
     mean = x.mean(axis=0)
@@ -110,9 +111,9 @@ def train_mlp(x: NDArray[np.float32], y: NDArray[np.float32], *, epochs: int = 2
     z = (x - mean) / std
     f = z.shape[1]
     params = {
-        "w1": rng.normal(0, 1 / np.sqrt(f), (f, HIDDEN)),
-        "b1": np.zeros(HIDDEN),
-        "w2": rng.normal(0, 1 / np.sqrt(HIDDEN), (HIDDEN, 1)),
+        "w1": rng.normal(0, 1 / np.sqrt(f), (f, hidden)),
+        "b1": np.zeros(hidden),
+        "w2": rng.normal(0, 1 / np.sqrt(hidden), (hidden, 1)),
         "b2": np.zeros(1),
     }
     _adam(params, z, y, epochs, rng, _mlp_grads)
@@ -139,10 +140,10 @@ def train_logistic(x: NDArray[np.float32], y: NDArray[np.float32], *, epochs: in
 
 
 def _mlp_grads(p: dict, z: NDArray, y: NDArray, wt: NDArray) -> dict:
-    h = np.tanh(z @ p["w1"] + p["b1"])
-    o = 1 / (1 + np.exp(-(h @ p["w2"] + p["b2"])[:, 0]))
+    h = np.maximum(z @ p["w1"] + p["b1"], 0.0)
+    o = 1 / (1 + np.exp(-np.clip((h @ p["w2"] + p["b2"])[:, 0], -30, 30)))
     g_o = (wt * (o - y) / y.size)[:, None]
-    g_h = (g_o @ p["w2"].T) * (1 - h * h)
+    g_h = (g_o @ p["w2"].T) * (h > 0)
     return {
         "w2": h.T @ g_o + 1e-4 * p["w2"],
         "b2": g_o.sum(axis=0),
@@ -184,7 +185,8 @@ def fit(ports: list[Prepared], params: OpticalParams | None = None) -> Model:
     xs, ys = zip(*(pixel_samples(d, hard=first) for d in ports), strict=True)
     model = train_mlp(np.concatenate(xs), np.concatenate(ys))
     xs, ys = zip(*(object_samples(d, model, params) for d in ports), strict=True)
-    model.update(train_logistic(np.concatenate(xs), np.concatenate(ys)))
+    obj = train_mlp(np.concatenate(xs), np.concatenate(ys), epochs=300, hidden=8)
+    model.update({"obj_" + k: v for k, v in obj.items()})
     return model
 
 

@@ -9,7 +9,7 @@ How it works
    pixel at three scales tells the detector how close it is to the harbour
    basin, which is what lets a ship against a quay stay in while the
    warehouse behind the quay stays out.
-3. **Pixel score.** Fifteen per-pixel features (NDWI, contrast to the scene's
+3. **Pixel score.** Sixteen per-pixel features (NDWI, contrast to the scene's
    water, white top-hats of NIR and visible brightness at a ship's beam,
    local texture, colour, water fractions) go through a small multilayer
    perceptron trained on the sen2ships port scenes
@@ -62,6 +62,10 @@ __all__ = [
     "score_pixels",
     "PixelScores",
     "mlp_forward",
+    "SceneStats",
+    "scene_stats",
+    "OpticalResult",
+    "detect_optical_result",
 ]
 
 DETECTOR = "optical-mlp"
@@ -76,7 +80,6 @@ FEATURE_NAMES: tuple[str, ...] = (
     "vis_minus_water",
     "nir_tophat_beam",
     "vis_tophat_beam",
-    "nir_tophat_wide",
     "nir_minus_mean_150m",
     "nir_std_30m",
     "ndvi",
@@ -85,6 +88,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "water_100m",
     "water_300m",
     "not_water_min_30m",
+    "ndwi_blackhat_beam",
+    "nir_tophat_30m",
 )
 
 
@@ -170,6 +175,13 @@ def _grey_opening(a: NDArray[np.float32], size: int) -> NDArray[np.float32]:
     )
 
 
+def _grey_closing(a: NDArray[np.float32], size: int) -> NDArray[np.float32]:
+    """Flat square grey closing via separable max/min filters."""
+    return np.asarray(
+        ndimage.minimum_filter(ndimage.maximum_filter(a, size=size, mode="nearest"), size=size, mode="nearest")
+    )
+
+
 def _band_set(bands: Mapping[str, NDArray[np.floating]]) -> dict[str, NDArray[np.float32]]:
     """Check band names and shapes; stand in for missing blue (green) and NIR (red)."""
     unknown = set(bands) - set(BANDS)
@@ -190,33 +202,67 @@ def _band_set(bands: Mapping[str, NDArray[np.floating]]) -> dict[str, NDArray[np
     return out
 
 
+@dataclass(frozen=True)
+class SceneStats:
+    """Scene-wide references the features are taken against (one value per scene, not per tile)."""
+
+    water_threshold: float
+    """NDWI above which a pixel is water."""
+    ndwi: float
+    """Median NDWI of the scene's water."""
+    nir: float
+    """Median NIR reflectance of the water."""
+    vis: float
+    """Median visible reflectance of the water."""
+
+
+def scene_stats(bands: Mapping[str, NDArray[np.floating]], water: NDArray[np.bool_] | None = None) -> SceneStats:
+    """Water threshold and water reflectance of a scene (a decimated copy of it is enough).
+
+    Tiled runs compute these once over the whole scene so that a tile of open
+    sea and a tile of quays judge contrast against the same water.
+    """
+    b = _band_set(bands)
+    index = np.nan_to_num(ndwi(b["green"], b["nir"]), nan=0.0)
+    nir = np.nan_to_num(b["nir"], nan=0.0)
+    t = water_threshold(index, nir)
+    w = np.asarray(index > t) if water is None else np.asarray(water, bool)
+    vis = np.nan_to_num((b["blue"] + b["green"] + b["red"]) / np.float32(3.0), nan=0.0)
+    step = max(1, int(np.sqrt(w.size / 1_000_000)))
+    sl = (slice(None, None, step), slice(None, None, step))
+    ws = w[sl]
+    if not ws.any():
+        return SceneStats(t, 0.5, 0.0, 0.0)
+    return SceneStats(
+        t,
+        float(np.median(index[sl][ws])),
+        float(np.median(nir[sl][ws])),
+        float(np.median(vis[sl][ws])),
+    )
+
+
 def pixel_features(
     bands: Mapping[str, NDArray[np.floating]],
     pixel_size: float | tuple[float, float],
     water: NDArray[np.bool_] | None = None,
+    stats: SceneStats | None = None,
 ) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
-    """Per-pixel features (``(n_features, H, W)`` float32) and the raw water mask used.
+    """Per-pixel features (``(n_features, H, W)`` float32, see :data:`FEATURE_NAMES`) and the water mask used.
 
-    Contrasts are taken against the scene's own water (median over the water
-    mask) so haze and export scaling cancel.
+    Contrasts are taken against the scene's own water (``stats``, computed
+    from ``bands`` when not given) so haze and export scaling cancel.
     """
     b = _band_set(bands)
     p = float(np.mean(pixel_size_pair(pixel_size)))
+    stats = stats or scene_stats(b, water)
     blue, green, red, nir = b["blue"], b["green"], b["red"], b["nir"]
     index = np.nan_to_num(ndwi(green, nir), nan=0.0)
     nir = np.nan_to_num(nir, nan=0.0)
     if water is None:
-        water = np.asarray(index > water_threshold(index, nir))
+        water = np.asarray(index > stats.water_threshold)
     vis = (blue + green + red) / np.float32(3.0)
     vis = np.nan_to_num(vis, nan=0.0)
-    sample = slice(None, None, max(1, water.shape[0] // 1000))
-    ws = water[sample]
-    if ws.any():
-        ref_ndwi = float(np.median(index[sample][ws]))
-        ref_nir = float(np.median(nir[sample][ws]))
-        ref_vis = float(np.median(vis[sample][ws]))
-    else:
-        ref_ndwi, ref_nir, ref_vis = 0.5, 0.0, 0.0
+    ref_ndwi, ref_nir, ref_vis = stats.ndwi, stats.nir, stats.vis
     beam = _px(60.0, p)
     wide = _px(150.0, p)
     wf = water.astype(np.float32)
@@ -229,7 +275,6 @@ def pixel_features(
         vis - np.float32(ref_vis),
         nir - _grey_opening(nir, beam),
         vis - _grey_opening(vis, beam),
-        nir - _grey_opening(nir, wide),
         nir - ndimage.uniform_filter(nir, wide),
         np.sqrt(np.maximum(sq30 - mean30 * mean30, 0.0)),
         (nir - red) / np.maximum(nir + red, 1e-6),
@@ -238,8 +283,14 @@ def pixel_features(
         ndimage.uniform_filter(wf, _px(100.0, p)),
         ndimage.uniform_filter(wf, _px(300.0, p)),
         erode(~water, _px(30.0, p)).astype(np.float32),
+        # A ship in water is a narrow dip of NDWI; a shoreline is a step and has no such dip.
+        _grey_closing(index, beam) - index,
+        nir - _grey_opening(nir, _px(30.0, p)),
     ]
-    return np.stack([np.asarray(f, dtype=np.float32) for f in feats]), water
+    out = np.empty((len(feats), *index.shape), dtype=np.float32)
+    for i, f in enumerate(feats):
+        out[i] = f
+    return out, water
 
 
 @lru_cache(maxsize=4)
@@ -261,28 +312,45 @@ def _load_model(name: str) -> dict[str, NDArray[np.float32]]:
         ) from exc
 
 
+def _folded(model: Mapping[str, NDArray[np.float32]]) -> tuple[NDArray[np.float32], ...]:
+    """First-layer weights with the feature standardisation folded in (one matmul, no copies)."""
+    w1 = (model["w1"] / model["std"][:, None]).astype(np.float32)
+    b1 = (model["b1"] - (model["mean"] / model["std"]) @ model["w1"]).astype(np.float32)
+    return w1, b1, model["w2"].astype(np.float32), model["b2"].astype(np.float32)
+
+
 def mlp_forward(x: NDArray[np.float32], model: Mapping[str, NDArray[np.float32]]) -> NDArray[np.float32]:
-    """Probability from standardised features ``x`` (n, f): one hidden tanh layer, sigmoid out."""
-    z = (x - model["mean"]) / model["std"]
-    h = np.tanh(z @ model["w1"] + model["b1"])
-    out = h @ model["w2"] + model["b2"]
-    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(out[:, 0], -30, 30))), dtype=np.float32)
+    """Probability from raw features ``x`` (n, f): one hidden ReLU layer, sigmoid out."""
+    w1, b1, w2, b2 = _folded(model)
+    h = np.maximum(x @ w1 + b1, 0.0)
+    out = (h @ w2 + b2)[:, 0]
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(out, -30, 30))), dtype=np.float32)
 
 
 def vessel_probability(
     features: NDArray[np.float32],
     search: NDArray[np.bool_],
     model: Mapping[str, NDArray[np.float32]],
-    chunk: int = 2_000_000,
+    chunk: int = 1 << 20,
 ) -> NDArray[np.float32]:
-    """Vessel score per pixel, evaluated only where ``search`` is set (0 elsewhere)."""
-    prob = np.zeros(search.shape, dtype=np.float32)
-    idx = np.flatnonzero(search)
+    """Vessel score per pixel where ``search`` is set (0 elsewhere).
+
+    Runs over contiguous column blocks of the ``(f, H*W)`` feature array:
+    scoring every pixel costs less than gathering the searched ones.
+    """
+    w1, b1, w2, b2 = _folded(model)
+    w1t, b1c, w2t = np.ascontiguousarray(w1.T), b1[:, None], np.ascontiguousarray(w2.T)
     flat = features.reshape(features.shape[0], -1)
-    out = prob.ravel()
-    for start in range(0, idx.size, chunk):
-        part = idx[start : start + chunk]
-        out[part] = mlp_forward(flat[:, part].T, model)
+    out = np.empty(flat.shape[1], dtype=np.float32)
+    for start in range(0, flat.shape[1], chunk):
+        h = w1t @ flat[:, start : start + chunk]
+        h += b1c
+        np.maximum(h, 0.0, out=h)
+        z = (w2t @ h)[0] + b2[0]
+        np.clip(z, -30.0, 30.0, out=z)
+        out[start : start + chunk] = 1.0 / (1.0 + np.exp(-z))
+    prob = out.reshape(search.shape)
+    prob[~search] = 0.0
     return prob
 
 
@@ -296,6 +364,8 @@ class PixelScores:
     """Raw NDWI water (or the caller's water mask)."""
     hidden: NDArray[np.bool_]
     """Cloud, cloud shadow or no data."""
+    cloud: NDArray[np.bool_]
+    """Cloud or cloud shadow."""
     prob: NDArray[np.float32]
     """Pixel vessel score (0 outside the searched area)."""
 
@@ -309,6 +379,7 @@ def score_pixels(
     water: NDArray[np.bool_] | None = None,
     scl: NDArray[np.integer] | None = None,
     params: OpticalParams | None = None,
+    stats: SceneStats | None = None,
 ) -> PixelScores:
     """Masks, features and pixel vessel score of one scene (stages 1-3 of the module doc)."""
     params = params or OpticalParams()
@@ -322,11 +393,12 @@ def score_pixels(
     if ok.shape != shape:
         raise InputError(f"valid mask shape {ok.shape} differs from the bands' {shape}")
     ok = ok & np.isfinite(b["green"]) & np.isfinite(b["nir"])
-    hidden = cloud_mask(b, scl=scl, pixel_size=p) | ~ok
-    feats, raw_water = pixel_features(b, (px, py), None if water is None else np.asarray(water, bool))
+    cloud = cloud_mask(b, scl=scl, pixel_size=p)
+    hidden = cloud | ~ok
+    feats, raw_water = pixel_features(b, (px, py), None if water is None else np.asarray(water, bool), stats)
     near = dilate(raw_water, _px(2 * params.near_water_m, p))
     prob = vessel_probability(feats, near & ~hidden, model)
-    return PixelScores(b, feats, raw_water, hidden, prob)
+    return PixelScores(b, feats, raw_water, hidden, cloud, prob)
 
 
 # ---------------------------------------------------------------- objects
@@ -340,6 +412,7 @@ def detect_optical(
     water: NDArray[np.bool_] | None = None,
     scl: NDArray[np.integer] | None = None,
     params: OpticalParams | None = None,
+    stats: SceneStats | None = None,
 ) -> list[PixelDetection]:
     """Find vessels (and cranes at 5 m or finer) in an optical scene.
 
@@ -353,12 +426,41 @@ def detect_optical(
 
     Returns :class:`PixelDetection` values of kind ``"vessel"`` and
     ``"crane"``, best score first. Detections touching cloud, cloud shadow or
-    invalid pixels are not reported.
+    invalid pixels are not reported. ``stats`` (from :func:`scene_stats`)
+    fixes the water references when the scene is processed in tiles.
     """
+    return detect_optical_result(
+        bands, pixel_size, valid=valid, water=water, scl=scl, params=params, stats=stats
+    ).detections
+
+
+@dataclass(frozen=True)
+class OpticalResult:
+    """Detections with the masks the pipeline also needs (cloud fraction, water)."""
+
+    detections: list[PixelDetection]
+    hidden: NDArray[np.bool_]
+    """Cloud, cloud shadow or no data: nothing can be seen there."""
+    cloud: NDArray[np.bool_]
+    """Cloud and cloud shadow only."""
+    water: NDArray[np.bool_]
+
+
+def detect_optical_result(
+    bands: Mapping[str, NDArray[np.floating]],
+    pixel_size: float | tuple[float, float],
+    *,
+    valid: NDArray[np.bool_] | None = None,
+    water: NDArray[np.bool_] | None = None,
+    scl: NDArray[np.integer] | None = None,
+    params: OpticalParams | None = None,
+    stats: SceneStats | None = None,
+) -> OpticalResult:
+    """:func:`detect_optical` that also returns the hidden (cloud/no-data) and water masks."""
     params = params or OpticalParams()
     model = _load_model(params.model)
     px, py = pixel_size_pair(pixel_size)
-    sc = score_pixels(bands, (px, py), model, valid=valid, water=water, scl=scl, params=params)
+    sc = score_pixels(bands, (px, py), model, valid=valid, water=water, scl=scl, params=params, stats=stats)
     out = _vessel_objects(sc.prob, sc.features, sc.water, sc.hidden, (px, py), params, model)
     p = 0.5 * (px + py)
     b = sc.bands
@@ -366,7 +468,7 @@ def detect_optical(
     if p <= params.crane_max_pixel_m:
         cranes = _crane_objects(b, raw_water, hidden, (px, py), params)
         out = _drop_crane_overlaps(out, cranes, (px, py)) + cranes
-    return sorted(out, key=lambda d: -d.score)
+    return OpticalResult(sorted(out, key=lambda d: -d.score), sc.hidden, sc.cloud, sc.water)
 
 
 OBJECT_FEATURE_NAMES: tuple[str, ...] = (
@@ -385,6 +487,8 @@ OBJECT_FEATURE_NAMES: tuple[str, ...] = (
     "vis_minus_water",
     "ndwi",
     "nir_std_30m",
+    "ndwi_blackhat",
+    "nir_tophat_30m",
 )
 
 
@@ -410,7 +514,7 @@ def candidate_objects(
         return measure_components(labels, np.zeros(0, int), pixel_size), np.zeros((0, nf), np.float32)
     index = np.arange(1, n + 1)
     area = np.bincount(labels.ravel(), minlength=n + 1)[1:] * px * py
-    touches = np.asarray(ndimage.maximum(dilate(hidden, 3), labels, index)) > 0
+    touches = np.bincount(labels[dilate(hidden, 3)], minlength=n + 1)[1:] > 0
     # Cheap pre-filter on area before the per-pixel measurement.
     ok = ~touches & (area >= 0.5 * params.min_length_m * min(px, py)) & (
         area <= params.max_length_m * params.max_width_m
@@ -426,19 +530,30 @@ def candidate_objects(
     index = index[size_ok]
     if index.size == 0:
         return m, np.zeros((0, nf), np.float32)
+    # Renumber the kept components 1..k so per-object sums are short bincounts.
+    lut = np.zeros(n + 1, np.int32)
+    lut[index] = np.arange(1, index.size + 1, dtype=np.int32)
+    kept = lut[labels]
+    k = index.size
     # Ring just outside each object: a ship has water along much of its outline.
-    grown = ndimage.grey_dilation(labels, size=(3, 3))
-    ring = (labels == 0) & (grown > 0)
-    ring_lab = np.where(ring, grown, 0)
-    wide = ndimage.grey_dilation(labels, size=(7, 7))
-    ring_w = (labels == 0) & (wide > 0)
-    ring_w_lab = np.where(ring_w, wide, 0)
-    wf = water.astype(np.float32)
+    grown = ndimage.maximum_filter(kept, size=3)
+    wide = ndimage.maximum_filter(kept, size=7)
+    inside = np.flatnonzero(kept)
+    ring = np.flatnonzero((kept == 0) & (grown > 0))
+    ring_w = np.flatnonzero((kept == 0) & (wide > 0))
+    lab_in = kept.ravel()[inside]
     fi = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
-    def lab_mean(img: NDArray[np.floating], lab: NDArray[np.integer] = labels) -> NDArray[np.float64]:
-        return np.nan_to_num(np.asarray(ndimage.mean(img, lab, index), dtype=np.float64))
+    def lab_mean(img: NDArray[np.floating], where: NDArray[np.intp] = inside, lab: NDArray[np.int32] = lab_in) -> NDArray[np.float64]:
+        total = np.bincount(lab, weights=np.asarray(img).ravel()[where], minlength=k + 1)[1:]
+        count = np.bincount(lab, minlength=k + 1)[1:]
+        return total / np.maximum(count, 1)
 
+    wf = water.ravel().astype(np.float32)
+    ring_mean = lab_mean(wf, ring, grown.ravel()[ring])
+    ring_w_mean = lab_mean(wf, ring_w, wide.ravel()[ring_w])
+    peak = np.full(k + 1, -np.inf)
+    np.maximum.at(peak, lab_in, prob.ravel()[inside])
     length = m["length_m"]
     width = np.maximum(m["width_m"], 1e-3)
     area_m2 = m["area_px"] * px * py
@@ -450,27 +565,28 @@ def candidate_objects(
             length / width,
             area_m2 / (length * width),
             lab_mean(prob),
-            np.asarray(ndimage.maximum(prob, labels, index)),
-            lab_mean(wf, ring_lab),
-            lab_mean(wf, ring_w_lab),
+            peak[1:],
+            ring_mean,
+            ring_w_mean,
             lab_mean(feats[fi["water_100m"]]),
             lab_mean(feats[fi["water_300m"]]),
             lab_mean(feats[fi["nir_minus_water"]]),
             lab_mean(feats[fi["vis_minus_water"]]),
             lab_mean(feats[fi["ndwi"]]),
             lab_mean(feats[fi["nir_std_30m"]]),
+            lab_mean(feats[fi["ndwi_blackhat_beam"]]),
+            lab_mean(feats[fi["nir_tophat_30m"]]),
         ]
     ).astype(np.float32)
     return m, x
 
 
 def object_scores(x: NDArray[np.float32], model: Mapping[str, NDArray[np.float32]]) -> NDArray[np.float32]:
-    """Vessel likelihood of each candidate object (logistic model; mean pixel score without one)."""
-    if "obj_w" not in model:
+    """Vessel likelihood of each candidate object (small MLP; mean pixel score without one)."""
+    if "obj_w1" not in model:
         return x[:, OBJECT_FEATURE_NAMES.index("prob_mean")].astype(np.float32)
-    z = (x - model["obj_mean"]) / model["obj_std"]
-    out = z @ model["obj_w"] + model["obj_b"]
-    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(out, -30, 30))), dtype=np.float32)
+    sub = {k: model["obj_" + k] for k in ("mean", "std", "w1", "b1", "w2", "b2")}
+    return mlp_forward(x, sub)
 
 
 def _vessel_objects(

@@ -1,0 +1,251 @@
+"""Optical detection on image files: one multi-band file or one file per band, any size.
+
+This is the file-facing edge of :mod:`sitewatch.detect.optical` used by
+``sitewatch detect-image --sensor optical`` and by the pipeline:
+
+- **Bands.** Either a single file whose bands are named by their
+  descriptions (``blue``/``green``/``red``/``nir``, or Sentinel-2 codes
+  ``B02``/``B03``/``B04``/``B08``, optionally ``SCL``), or ordered by count
+  (3 bands: red, green, blue as in an RGB rendering; 4 bands: blue, green,
+  red, nir as in PlanetScope analytic products); or one file per band
+  (``{"blue": path, ...}``), all on one grid.
+- **Reflectance.** Values go through :func:`~sitewatch.detect.optical.to_reflectance`
+  (floats as is, 8-bit / 255, other integers / 10000 after ``offset``;
+  ``scale`` overrides).
+- **Size.** Scenes are cut into overlapping tiles (bounded memory, run on
+  ``workers`` threads: the filters release the GIL); scene-wide water
+  references come from a decimated read so every tile judges contrast
+  against the same water; each detection is kept by the one tile whose core
+  holds its centroid. Tiles with no water in reach are skipped: a vessel
+  needs water.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import ImageReadError, InputError
+from .base import PixelDetection
+from .clouds import cloud_mask
+from .image import ImageInfo, open_image_info
+from .optical import (
+    BANDS,
+    OpticalParams,
+    SceneStats,
+    detect_optical_result,
+    scene_stats,
+    to_reflectance,
+)
+from .optical_water import ndwi
+from .tiling import plan_tiles, shift_detection
+
+__all__ = ["OpticalSource", "open_optical", "detect_optical_image", "OpticalImageResult", "parse_band_args"]
+
+_ALIASES: dict[str, str] = {
+    "blue": "blue", "b": "blue", "b02": "blue", "b2": "blue",
+    "green": "green", "g": "green", "b03": "green", "b3": "green",
+    "red": "red", "r": "red", "b04": "red", "b4": "red",
+    "nir": "nir", "n": "nir", "b08": "nir", "b8": "nir", "nir08": "nir",
+    "scl": "scl",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class OpticalSource:
+    """Where each band of an optical scene is: band name -> (file, 1-based band index)."""
+
+    bands: Mapping[str, tuple[Path, int]]
+    info: ImageInfo
+    """Grid of the scene (from the first band's file)."""
+    nodata: Mapping[str, float | None]
+
+
+@dataclass(frozen=True)
+class OpticalImageResult:
+    """Detections on a whole scene and how much of it cloud hid."""
+
+    info: ImageInfo
+    detections: list[PixelDetection]
+    cloud_fraction: float
+    """Fraction of valid pixels under cloud or cloud shadow."""
+    valid_fraction: float
+
+
+def parse_band_args(values: tuple[str, ...] | list[str]) -> dict[str, Path]:
+    """``("blue=a.tif", "nir=b.tif")`` -> ``{"blue": Path("a.tif"), ...}``, naming any bad item."""
+    out: dict[str, Path] = {}
+    for v in values:
+        name, sep, path = v.partition("=")
+        key = _ALIASES.get(name.strip().lower())
+        if not sep or not path or key is None:
+            raise InputError(
+                f"--band {v!r}: use NAME=PATH with NAME one of blue, green, red, nir, scl (or B02, B03, B04, B08)"
+            )
+        if key in out:
+            raise InputError(f"--band {key} given twice")
+        out[key] = Path(path)
+    return out
+
+
+def open_optical(
+    source: str | Path | Mapping[str, str | Path], pixel_size: float | tuple[float, float] | None = None
+) -> OpticalSource:
+    """Find the bands of an optical scene and check they share one grid.
+
+    ``pixel_size`` (metres, or an (x, y) pair) overrides the georeference's
+    ground pixel size; it is required for images without one.
+    """
+    import rasterio
+
+    pair = pixel_size if isinstance(pixel_size, tuple) else None
+    scalar: float | None = float(pair[0]) if pair is not None else pixel_size  # type: ignore[assignment]
+
+    if isinstance(source, Mapping):
+        paths = {(_ALIASES.get(k.lower()) or k): Path(v) for k, v in source.items()}
+        unknown = set(paths) - set(BANDS) - {"scl"}
+        if unknown:
+            raise InputError(f"unknown band name(s) {sorted(unknown)}; use {list(BANDS)} and scl")
+        bands = {k: (p, 1) for k, p in paths.items()}
+    else:
+        path = Path(source)
+        open_image_info(path, scalar)  # clear errors for missing / unreadable files
+        with rasterio.open(path) as ds:
+            desc = [(d or "").strip().lower() for d in ds.descriptions]
+            count = ds.count
+        named = {_ALIASES[d]: i + 1 for i, d in enumerate(desc) if d in _ALIASES}
+        if {"green"} <= set(named) and ({"red"} & set(named) or {"nir"} & set(named)):
+            bands = {k: (path, i) for k, i in named.items()}
+        elif count == 3:
+            bands = {"red": (path, 1), "green": (path, 2), "blue": (path, 3)}
+        elif count >= 4:
+            bands = {"blue": (path, 1), "green": (path, 2), "red": (path, 3), "nir": (path, 4)}
+        else:
+            raise InputError(
+                f"{path}: {count} band(s) without blue/green/red/nir descriptions; "
+                "pass one file per band with --band NAME=PATH"
+            )
+    if "green" not in bands or not ({"red", "nir"} & set(bands)):
+        raise InputError("optical detection needs at least green and red (or green and nir) bands")
+    infos = {k: open_image_info(p, scalar) for k, (p, _) in bands.items()}
+    first = infos.get("green") or next(iter(infos.values()))
+    for k, inf in infos.items():
+        if (inf.width, inf.height) != (first.width, first.height):
+            raise InputError(
+                f"band {k} ({inf.path}) is {inf.width}x{inf.height}, "
+                f"green is {first.width}x{first.height}: resample the bands to one grid"
+            )
+    if pair is not None:
+        first = replace(first, pixel_size=(float(pair[0]), float(pair[1])))
+    return OpticalSource(bands, first, {k: inf.nodata for k, inf in infos.items()})
+
+
+def _read(
+    src: OpticalSource,
+    window: tuple[int, int, int, int] | None,
+    scale: float | None,
+    offset: float,
+    out_shape: tuple[int, int] | None = None,
+) -> tuple[dict[str, NDArray[np.float32]], NDArray[np.bool_], NDArray[Any] | None]:
+    """Reflectance bands, valid mask and SCL of a window (or a decimated whole scene)."""
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
+    from rasterio.windows import Window
+
+    win = None if window is None else Window(window[2], window[0], window[3] - window[2], window[1] - window[0])
+    bands: dict[str, NDArray[np.float32]] = {}
+    valid: NDArray[np.bool_] | None = None
+    scl = None
+    for name, (path, idx) in src.bands.items():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                with rasterio.open(path) as ds:
+                    a = ds.read(idx, window=win, out_shape=out_shape, resampling=Resampling.nearest)
+        except RasterioError as exc:
+            raise ImageReadError(f"{path}: could not read band {name} ({exc})") from exc
+        nd = src.nodata.get(name)
+        if name == "scl":
+            scl = a
+            continue
+        ok = np.isfinite(a) if nd is None else (a != nd) & np.isfinite(a)
+        valid = ok if valid is None else valid & ok
+        bands[name] = to_reflectance(a, scale=scale, offset=offset)
+    assert valid is not None
+    return bands, valid, scl
+
+
+def _overlap_px(params: OpticalParams, p: float) -> int:
+    """Context the features and the longest vessel need around a tile's core."""
+    return int(math.ceil((params.near_water_m + 150.0 + params.max_length_m / 2 + 60.0) / p))
+
+
+def detect_optical_image(
+    source: str | Path | Mapping[str, str | Path],
+    *,
+    pixel_size: float | tuple[float, float] | None = None,
+    params: OpticalParams | None = None,
+    scale: float | None = None,
+    offset: float = 0.0,
+    workers: int = 1,
+    tile: int = 2048,
+    progress: Callable[[int, int], None] | None = None,
+) -> OpticalImageResult:
+    """Detect vessels (and cranes at fine resolution) in an optical scene on disk.
+
+    ``source`` is a multi-band file or a mapping band name -> file (see the
+    module doc). The ground pixel size comes from the georeference (with
+    Web Mercator's scale factor) unless ``pixel_size`` is given.
+    """
+    params = params or OpticalParams()
+    src = open_optical(source, pixel_size)
+    info = src.info
+    px, py = info.pixel_size
+    p = 0.5 * (px + py)
+    h, w = info.height, info.width
+    step = max(1, int(math.sqrt(h * w / 1_000_000)))
+    small, small_valid, _ = _read(src, None, scale, offset, out_shape=(max(1, h // step), max(1, w // step)))
+    stats: SceneStats = scene_stats({k: np.where(small_valid, v, np.nan) for k, v in small.items()})
+    overlap = _overlap_px(params, p)
+    tile = max(tile, 6 * overlap)
+    tiles = plan_tiles(h, w, tile, overlap)
+
+    def run(t: Any) -> tuple[list[PixelDetection], int, int]:
+        bands, valid, scl = _read(src, t.window, scale, offset)
+        r0, c0 = t.window[0], t.window[2]
+        core = (slice(t.core[0] - r0, t.core[1] - r0), slice(t.core[2] - c0, t.core[3] - c0))
+        n_valid = int(valid[core].sum())
+        if n_valid == 0:
+            return [], 0, 0
+        nir = bands.get("nir", bands.get("red", bands["green"]))
+        if not np.any(ndwi(bands["green"], nir) > stats.water_threshold):
+            # No water in reach: no vessel, only the cloud count is needed.
+            cloud = cloud_mask(bands, scl, pixel_size=p)
+            return [], int((cloud[core] & valid[core]).sum()), n_valid
+        res = detect_optical_result(bands, (px, py), valid=valid, scl=scl, params=params, stats=stats)
+        n_cloud = int((res.cloud[core] & valid[core]).sum())
+        dets = [shift_detection(d, r0, c0) for d in res.detections]
+        return [d for d in dets if t.owns(d.row, d.col)], n_cloud, n_valid
+
+    out: list[PixelDetection] = []
+    n_cloud = n_valid = 0
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for i, (dets, nc, nv) in enumerate(pool.map(run, tiles)):
+            out.extend(dets)
+            n_cloud += nc
+            n_valid += nv
+            if progress is not None:
+                progress(i + 1, len(tiles))
+    out.sort(key=lambda d: -d.score)
+    return OpticalImageResult(
+        info, out, n_cloud / n_valid if n_valid else 0.0, n_valid / float(h * w)
+    )

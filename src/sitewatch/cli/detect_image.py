@@ -11,7 +11,9 @@ from .options import handle_errors
 
 
 @click.command("detect-image")
-@click.argument("image", type=click.Path(path_type=Path))
+@click.argument("image", type=click.Path(path_type=Path), required=False)
+@click.option("--band", "bands", multiple=True, metavar="NAME=PATH", help="Optical: one file per band (blue, green, red, nir, scl); repeat. Replaces IMAGE.")
+@click.option("--dn-scale", type=float, default=None, metavar="N", help="Optical: integer values are reflectance x N (default 10000; 8-bit 255).")
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), default="sar", show_default=True, help="Which detector to run.")
 @click.option("--pixel-size", type=float, default=None, metavar="METRES", help="Ground pixel size; needed only when the image has no georeference (overrides it otherwise).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="GeoJSON file to write.")
@@ -19,7 +21,7 @@ from .options import handle_errors
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")
 @click.pass_context
 @handle_errors
-def command(ctx: click.Context, image: Path, sensor: str, pixel_size: float | None, out: Path, workers: int, as_json: bool) -> None:
+def command(ctx: click.Context, image: Path | None, bands: tuple[str, ...], dn_scale: float | None, sensor: str, pixel_size: float | None, out: Path, workers: int, as_json: bool) -> None:
     """Detect vessels in IMAGE (GeoTIFF, PNG or JPEG) and write them to --out as GeoJSON.
 
     Each feature is a vessel's oriented box (in the image's CRS, or in pixel
@@ -30,18 +32,34 @@ def command(ctx: click.Context, image: Path, sensor: str, pixel_size: float | No
     from rich.progress import Progress
 
     from ..detect.image import detect_image, detections_to_geojson, write_geojson
+    from ..errors import InputError
+
+    if (image is None) == (not bands):
+        raise InputError("give IMAGE or --band NAME=PATH (optical), not both and not neither")
+    if bands and sensor != "optical":
+        raise InputError("--band is for --sensor optical")
+    extra: dict[str, object] = {}
 
     quiet = bool((ctx.obj or {}).get("quiet")) or as_json
     with Progress(transient=True, disable=quiet) as bar:
-        task = bar.add_task(f"detecting in {image.name}", total=None)
+        task = bar.add_task(f"detecting in {image.name if image else 'bands'}", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        info, dets = detect_image(image, sensor, pixel_size=pixel_size, workers=max(1, workers), progress=progress)
-    fc = detections_to_geojson(info, dets, sensor)
+        if sensor == "optical":
+            from ..detect.optical_image import detect_optical_image, parse_band_args
+
+            res = detect_optical_image(parse_band_args(bands) if bands else image, pixel_size=pixel_size, scale=dn_scale, workers=max(1, workers), progress=progress)  # type: ignore[arg-type]
+            info, dets = res.info, res.detections
+            extra = {"cloud_fraction": round(res.cloud_fraction, 4), "valid_fraction": round(res.valid_fraction, 4)}
+            image = image or info.path
+        else:
+            assert image is not None
+            info, dets = detect_image(image, sensor, pixel_size=pixel_size, workers=max(1, workers), progress=progress)
+    fc = detections_to_geojson(info, dets, sensor, extra=extra)
     write_geojson(fc, out)
     if as_json:
-        click.echo(json.dumps({"image": str(image), "out": str(out), "detections": len(dets), "pixel_size_m": list(info.pixel_size)}))
+        click.echo(json.dumps({"image": str(image), "out": str(out), "detections": len(dets), "pixel_size_m": list(info.pixel_size)} | extra))
     elif not quiet:
         click.echo(f"{len(dets)} vessel(s) in {image} → {out}")

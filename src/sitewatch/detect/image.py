@@ -38,6 +38,8 @@ from numpy.typing import NDArray
 from ..errors import ImageReadError, InputError
 from ..geo import ground_pixel_size
 from .base import PixelDetection
+from .optical import DETECTOR as OPTICAL_DETECTOR
+from .optical import VERSION as OPTICAL_VERSION
 from .sar import DETECTOR, VERSION, SarParams, detect_sar
 from .tiling import detect_sar_tiled
 
@@ -150,17 +152,13 @@ def _run_sar(info: ImageInfo, params: Any, workers: int, progress: Callable[[int
 
 
 def _run_optical(info: ImageInfo, params: Any, workers: int, progress: Callable[[int, int], None] | None) -> list[PixelDetection]:
-    """Optical runner: every band of the image, keyed by its description (or 1-based index)."""
-    try:
-        from .optical import detect_optical  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as exc:
-        raise InputError("--sensor optical is not available yet in this version of sitewatch; use --sensor sar") from exc
-    import rasterio
+    """Optical runner: the image's bands by description (or order), tiled; see :mod:`.optical_image`."""
+    from .optical import OpticalParams
+    from .optical_image import detect_optical_image
 
-    with rasterio.open(info.path) as ds:
-        bands = {(ds.descriptions[i] or str(i + 1)): ds.read(i + 1) for i in range(ds.count)}
-    result: list[PixelDetection] = detect_optical(bands, info.pixel_size)
-    return result
+    p = params if isinstance(params, OpticalParams) else None
+    res = detect_optical_image(info.path, pixel_size=info.pixel_size, params=p, workers=workers, progress=progress)
+    return res.detections
 
 
 SENSOR_RUNNERS: dict[str, Callable[[ImageInfo, Any, int, Callable[[int, int], None] | None], list[PixelDetection]]] = {
@@ -169,7 +167,7 @@ SENSOR_RUNNERS: dict[str, Callable[[ImageInfo, Any, int, Callable[[int, int], No
 }
 """Sensor name → runner(info, params, workers, progress) returning pixel detections."""
 
-DETECTOR_NAMES: dict[str, tuple[str, str]] = {"sar": (DETECTOR, VERSION)}
+DETECTOR_NAMES: dict[str, tuple[str, str]] = {"sar": (DETECTOR, VERSION), "optical": (OPTICAL_DETECTOR, OPTICAL_VERSION)}
 
 
 def detect_image(

@@ -86,6 +86,9 @@ def test_open_sea_ships_found_and_measured() -> None:
         assert diff <= 12.0
         assert 0.5 <= d.score <= 1.0
         assert len(d.corners) == 4
+        (c0, r0), (c1, r1), (c2, r2) = d.corners[:3]
+        assert math.hypot(c1 - c0, r1 - r0) * PX == pytest.approx(d.length_m, rel=1e-6)
+        assert math.hypot(c2 - c1, r2 - r1) * PX == pytest.approx(d.width_m, rel=1e-6)
 
 
 def pier_scene(rng: np.random.Generator) -> tuple[np.ndarray, tuple[float, float, float, float, float]]:

@@ -545,6 +545,10 @@ def _window(
     feats = size_features(xs, mu, ts, lab, ids, m, pxy)
     sel = dict(m)
     sel["length_m"], sel["width_m"] = size_from_features(feats, gpx)
+    # The box: the measured length × width around the component's centroid. (The centre of
+    # the backscatter, weighted like the size, sits further from OpenSARShip's chip centres:
+    # centred-ship detection 0.80 against 0.83.)
+    sel["corners"] = _box_corners(sel["row"], sel["col"], sel["heading_deg"], sel["length_m"], sel["width_m"], pxy)
     sel["row"] = sel["row"] + r0
     sel["col"] = sel["col"] + c0
     sel["corners"] = sel["corners"] + np.array([c0, r0], dtype=np.float64)
@@ -667,6 +671,26 @@ def candidate_probability(x: NDArray[np.float64], model: dict[str, Any] | None =
     return np.asarray(1.0 / (1.0 + np.exp(-(z @ m["coef"] + float(m["intercept"])))))
 
 
+def _box_corners(
+    row: NDArray[np.float64],
+    col: NDArray[np.float64],
+    heading_deg: NDArray[np.float64],
+    length_m: NDArray[np.float64],
+    width_m: NDArray[np.float64],
+    pxy: tuple[float, float],
+) -> NDArray[np.float64]:
+    """Corners (n, 4, 2) as (col, row) of oriented boxes centred on (row, col)."""
+    px, py = pxy
+    theta = np.radians(90.0 - heading_deg)
+    ux, uy = np.cos(theta), np.sin(theta)
+    out = np.zeros((row.size, 4, 2))
+    for j, (sa, sc) in enumerate(((-1, -1), (1, -1), (1, 1), (-1, 1))):
+        a, c = sa * length_m / 2, sc * width_m / 2
+        out[:, j, 0] = col + (a * ux - c * uy) / px
+        out[:, j, 1] = row - (a * uy + c * ux) / py
+    return out
+
+
 def _axis_variances(
     w: NDArray[np.float64], lab: NDArray[np.integer], ids: NDArray[np.integer], pxy: tuple[float, float], heading_deg: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -703,7 +727,8 @@ def size_features(
     along/across the long axis (a uniform rectangle's length); ``length_int_m``: the same
     weighted by intensity above the background (``width_int_m`` across); ``length_seed_m``: extent of the pixels above
     the seed threshold; ``peak_db``/``mean_db``: brightest and mean pixel over the background;
-    ``axis_diag``: |sin 2θ| of the long axis to the image axes (0 along them, 1 diagonal).
+    ``axis_diag``: |sin 2θ| of the long axis to the image axes (0 along them, 1 diagonal);
+    ``row_px``/``col_px``: the intensity-weighted centroid (pixels of the window).
     """
     px, py = pxy
     n = ids.size
@@ -732,6 +757,10 @@ def size_features(
     np.minimum.at(amin, k, along - half)
     np.maximum.at(amax, k, along + half)
     seed_len = np.where(np.isfinite(amax - amin), amax - amin, 0.0)
+    wsum = np.maximum(np.asarray(ndimage.sum_labels(wi, lab, ids), dtype=np.float64), 1e-30)
+    grid = np.indices(lab.shape, dtype=np.float64)
+    row_px = np.asarray(ndimage.sum_labels(wi * grid[0], lab, ids), dtype=np.float64) / wsum
+    col_px = np.asarray(ndimage.sum_labels(wi * grid[1], lab, ids), dtype=np.float64) / wsum
     bg = np.maximum(np.asarray(ndimage.mean(mu, lab, ids), dtype=np.float64), 1e-30)
     peak = np.asarray(ndimage.maximum(xs, lab, ids), dtype=np.float64)
     mean = np.asarray(ndimage.mean(xs, lab, ids), dtype=np.float64)
@@ -748,6 +777,8 @@ def size_features(
         "mean_db": 10.0 * np.log10(np.maximum(mean / bg, 1e-12)),
         "axis_diag": np.abs(np.sin(2.0 * theta)),
         "pixel_m": np.full(n, math.sqrt(px * py)),
+        "row_px": np.where(wsum > 1e-30, row_px, m["row"]),
+        "col_px": np.where(wsum > 1e-30, col_px, m["col"]),
     }
 
 

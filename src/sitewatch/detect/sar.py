@@ -538,7 +538,7 @@ def _window(
         return []
     gpx = math.sqrt(pxy[0] * pxy[1])
     mu = _expand(cells[2], f, xs.shape)
-    lab, ids, m = _rescue(lab, nl, xs, [seed] + [xs > np.maximum(ts, mu * 10.0 ** (t / 10.0)) for t in p.rescue_db], pxy, p)
+    lab, ids, m = _rescue(lab, nl, xs, [seed] + [xs > np.maximum(ts, mu * 10.0 ** (t / 10.0)) for t in p.rescue_db], merge_px, pxy, p)
     if ids.size == 0:
         return []
     peak_rel = np.asarray(ndimage.maximum(xs / ts, lab, ids))
@@ -562,6 +562,7 @@ def _rescue(
     nl: int,
     xs: NDArray[np.float32],
     levels: list[NDArray[np.bool_]],
+    merge_px: int,
     pxy: tuple[float, float],
     p: SarParams,
 ) -> tuple[NDArray[np.integer], NDArray[np.integer], dict[str, NDArray[np.float64]]]:
@@ -582,7 +583,13 @@ def _rescue(
     for level in levels:
         if not remaining.any():
             break
-        lab2, nl2 = ndimage.label(remaining & level, np.ones((3, 3), bool))
+        piece = remaining & level
+        if merge_px > 1:
+            # Pieces of one hull within merge_m join, as in the first pass.
+            joined, nl2 = ndimage.label(ndimage.binary_dilation(piece, np.ones((merge_px, merge_px), bool)))
+            lab2 = np.where(piece, joined, 0)
+        else:
+            lab2, nl2 = ndimage.label(piece, np.ones((3, 3), bool))
         if nl2 == 0:
             break
         m2, ok2 = _measure(lab2, nl2, pxy, p, spread_width=True)

@@ -119,6 +119,12 @@ class OpticalParams:
     """Length / width of a crane."""
     crane_contrast: float = 0.05
     """Reflectance step (top-hat) a crane needs against the quay around it."""
+    crane_min_saturation: float = 0.5
+    """(brightest - darkest visible band) / brightest band of a painted crane."""
+    opaque_nir: float = 0.03
+    """With a known water mask: NIR above the nearby water that makes a pixel opaque (an object)."""
+    cloud_margin_m: float = 100.0
+    """Objects this close to cloud, shadow or no-data are not reported (cloud edges are soft)."""
     model: str = MODEL_FILE
     """Weights file in ``sitewatch/data`` (or a path)."""
 
@@ -395,9 +401,14 @@ def score_pixels(
     ok = ok & np.isfinite(b["green"]) & np.isfinite(b["nir"])
     cloud = cloud_mask(b, scl=scl, pixel_size=p)
     hidden = cloud | ~ok
-    feats, raw_water = pixel_features(b, (px, py), None if water is None else np.asarray(water, bool), stats)
-    near = dilate(raw_water, _px(2 * params.near_water_m, p))
-    prob = vessel_probability(feats, near & ~hidden, model)
+    feats, raw_water = pixel_features(b, (px, py), None, stats)
+    search = dilate(raw_water, _px(2 * params.near_water_m, p)) & ~hidden
+    if water is not None:
+        w = np.asarray(water, bool)
+        if w.shape != shape:
+            raise InputError(f"water mask shape {w.shape} differs from the bands' {shape}")
+        search &= w
+    prob = vessel_probability(feats, search, model)
     return PixelScores(b, feats, raw_water, hidden, cloud, prob)
 
 
@@ -461,14 +472,72 @@ def detect_optical_result(
     model = _load_model(params.model)
     px, py = pixel_size_pair(pixel_size)
     sc = score_pixels(bands, (px, py), model, valid=valid, water=water, scl=scl, params=params, stats=stats)
-    out = _vessel_objects(sc.prob, sc.features, sc.water, sc.hidden, (px, py), params, model)
     p = 0.5 * (px + py)
-    b = sc.bands
-    raw_water, hidden = sc.water, sc.hidden
+    cranes: list[PixelDetection] = []
+    crane_px = np.zeros(sc.water.shape, bool)
     if p <= params.crane_max_pixel_m:
-        cranes = _crane_objects(b, raw_water, hidden, (px, py), params)
-        out = _drop_crane_overlaps(out, cranes, (px, py)) + cranes
+        cranes, crane_px = _crane_objects(sc.bands, sc.water, sc.hidden, (px, py), params)
+    if water is not None:
+        vessels = _site_vessels(sc, np.asarray(water, bool), crane_px, (px, py), params)
+    else:
+        prob = np.where(crane_px, np.float32(0.0), sc.prob)
+        vessels = _vessel_objects(prob, sc.features, sc.water, sc.hidden, (px, py), params, model)
+    out = vessels + cranes
     return OpticalResult(sorted(out, key=lambda d: -d.score), sc.hidden, sc.cloud, sc.water)
+
+
+def _site_vessels(
+    sc: PixelScores,
+    search: NDArray[np.bool_],
+    crane_px: NDArray[np.bool_],
+    pixel_size: tuple[float, float],
+    params: OpticalParams,
+) -> list[PixelDetection]:
+    """Vessels when the caller knows where the water is (a site's water polygon, berths included).
+
+    Inside known water anything opaque is an object on the water: pixels
+    that are not water by NDWI, or whose NIR stands ``opaque_nir`` above the
+    scene's water. Piers and quays are outside the polygon, so they cannot
+    be taken for ships; the pixel model's mean score over the object is its
+    score.
+    """
+    px, py = pixel_size
+    p = 0.5 * (px + py)
+    nir = sc.bands["nir"]
+    # Contrast against the water around each pixel (mean of the water pixels within
+    # ~250 m), not the scene's: thin haze and sun glint vary across a scene but
+    # slowly, a hull stands out from the water right beside it.
+    size = _px(250.0, p)
+    wf = (sc.water & ~sc.hidden).astype(np.float32)
+    num = ndimage.uniform_filter(np.where(wf > 0, nir, np.float32(0.0)), size)
+    den = ndimage.uniform_filter(wf, size)
+    background = np.where(den > 0.05, num / np.maximum(den, 1e-6), np.float32(np.inf))
+    opaque = search & ~sc.hidden & (nir - background > params.opaque_nir)
+    # A one-pixel line along a quay face is mixed quay and water, not a hull.
+    opaque = ndimage.binary_opening(opaque, structure=np.ones((2, 2), bool))
+    if crane_px.any():
+        # A crane boom over a ship is not ship; where the hull lies on both sides
+        # of the boom, the gap it leaves is bridged so the ship stays one object.
+        opaque &= ~crane_px
+        opaque |= ndimage.binary_closing(opaque, structure=np.ones((5, 5), bool)) & crane_px
+    labels, n = ndimage.label(opaque, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return []
+    index = np.arange(1, n + 1)
+    area = np.bincount(labels.ravel(), minlength=n + 1)[1:] * px * py
+    margin = _px(2 * params.cloud_margin_m, p)
+    touches = np.bincount(labels[dilate(sc.hidden, margin)], minlength=n + 1)[1:] > 0
+    index = index[~touches & (area >= params.min_length_m * min(px, py) * 0.5)]
+    m = measure_components(labels, index, pixel_size)
+    ok = (m["length_m"] >= params.min_length_m) & (m["length_m"] <= params.max_length_m) & (
+        m["width_m"] <= params.max_width_m
+    )
+    m = {k: v[ok] for k, v in m.items()}
+    total = np.bincount(labels.ravel(), weights=sc.prob.ravel(), minlength=n + 1)
+    count = np.bincount(labels.ravel(), minlength=n + 1)
+    score = (total / np.maximum(count, 1))[index[ok]]
+    # An opaque object in known water is most likely a vessel whatever the pixel model says.
+    return detections_from_measurements(m, 0.5 + 0.5 * score, kind="vessel")
 
 
 OBJECT_FEATURE_NAMES: tuple[str, ...] = (
@@ -514,7 +583,8 @@ def candidate_objects(
         return measure_components(labels, np.zeros(0, int), pixel_size), np.zeros((0, nf), np.float32)
     index = np.arange(1, n + 1)
     area = np.bincount(labels.ravel(), minlength=n + 1)[1:] * px * py
-    touches = np.bincount(labels[dilate(hidden, 3)], minlength=n + 1)[1:] > 0
+    margin = _px(2 * params.cloud_margin_m, 0.5 * (px + py))
+    touches = np.bincount(labels[dilate(hidden, margin)], minlength=n + 1)[1:] > 0
     # Cheap pre-filter on area before the per-pixel measurement.
     ok = ~touches & (area >= 0.5 * params.min_length_m * min(px, py)) & (
         area <= params.max_length_m * params.max_width_m
@@ -613,25 +683,33 @@ def _crane_objects(
     hidden: NDArray[np.bool_],
     pixel_size: tuple[float, float],
     params: OpticalParams,
-) -> list[PixelDetection]:
-    """Long, thin, bright structures on the quay side of the water line (fine pixels only).
+) -> tuple[list[PixelDetection], NDArray[np.bool_]]:
+    """Long, thin, bright structures at the water line (fine pixels only), and their pixels.
 
     A crane (gantry, boom, jib) is a few metres wide and tens of metres long
-    and stands on the quay: a white top-hat of visible brightness at twice
-    the crane width picks it out from the pavement; geometry separates it
-    from ships, which are as long but several times wider.
+    and stands on the quay. Port cranes are painted (yellow, orange, red,
+    blue): a white top-hat of the brightest band at 2.5 crane widths, where
+    the colour is saturated, picks them out from grey concrete, grey decks
+    and white superstructures; geometry then separates them from ships,
+    which are as long but several times wider. A grey crane on a grey quay
+    is missed.
     """
     px, py = pixel_size
     p = 0.5 * (px + py)
-    vis = (b["blue"] + b["green"] + b["red"]) / np.float32(3.0)
+    hi = np.maximum(np.maximum(b["blue"], b["green"]), b["red"])
+    lo = np.minimum(np.minimum(b["blue"], b["green"]), b["red"])
+    saturated = (hi - lo) > params.crane_min_saturation * hi
     size = _px(2.5 * params.crane_max_width_m, p)
-    tophat = vis - _grey_opening(vis, size)
-    quay = ~water & dilate(water, _px(120.0, p))
-    cand = (tophat > params.crane_contrast) & (quay | dilate(quay, 3)) & ~hidden
+    tophat = hi - _grey_opening(hi, size)
+    # Cranes stand on the quay; an extended boom reaches out over the berth.
+    shore = dilate(water, _px(120.0, p)) & dilate(~water, _px(120.0, p))
+    cand = (tophat > params.crane_contrast) & saturated & shore & ~hidden
     labels, n = ndimage.label(cand, structure=np.ones((3, 3), bool))
     if n == 0:
-        return []
-    index = np.arange(1, n + 1)
+        return [], np.zeros(water.shape, bool)
+    margin = _px(2 * params.cloud_margin_m, p)
+    near_hidden = np.bincount(labels[dilate(hidden, margin)], minlength=n + 1)[1:] > 0
+    index = np.arange(1, n + 1)[~near_hidden]
     m = measure_components(labels, index, pixel_size)
     width = np.maximum(m["width_m"], 1e-6)
     keep = (
@@ -641,22 +719,7 @@ def _crane_objects(
     )
     contrast = np.asarray(ndimage.mean(tophat, labels, index))
     score = np.clip(contrast / (4 * params.crane_contrast), 0.0, 1.0)
+    mask = np.zeros(n + 1, bool)
+    mask[index[keep]] = True
     m = {k: v[keep] for k, v in m.items()}
-    return detections_from_measurements(m, score[keep], kind="crane")
-
-
-def _drop_crane_overlaps(
-    vessels: list[PixelDetection], cranes: list[PixelDetection], pixel_size: tuple[float, float]
-) -> list[PixelDetection]:
-    """Remove vessel detections that are a crane seen again (centroids within half a crane)."""
-    if not cranes or not vessels:
-        return vessels
-    px, py = pixel_size
-    c = np.array([[d.col * px, d.row * py, d.length_m / 2] for d in cranes])
-    keep = []
-    for v in vessels:
-        dist = np.hypot(c[:, 0] - v.col * px, c[:, 1] - v.row * py)
-        thin = v.width_m <= 10.0
-        if not (thin and np.any(dist <= c[:, 2])):
-            keep.append(v)
-    return keep
+    return detections_from_measurements(m, score[keep], kind="crane"), mask[labels]

@@ -1,11 +1,13 @@
 """Water from optical bands: NDWI with a scene-adaptive threshold, keeping berths.
 
 A ship moored at a quay is not water in any band ratio: its deck is as dry
-as the quay. A plain NDWI mask therefore cuts every berthed ship out of the
-area the detector looks at. :func:`water_mask` keeps them: holes in the water
-no larger than a big ship are filled, and non-water strips thinner than a
-beam (``berth_m``) that touch water are added back, while quays, jetties
-wider than that and the land behind them stay land.
+as the quay, and from one image nothing tells a hull alongside from the
+quay's edge. A plain NDWI mask therefore cuts every berthed ship out of the
+area where vessels are looked for. :func:`water_mask` keeps them: holes in
+the water no larger than a big ship are filled (ships at anchor), and a
+strip ``berth_m`` wide along every shore is added (ships alongside; the quay
+edge inside the strip is left to the detector's contrast and shape tests).
+Land farther than ``berth_m`` from water stays out.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ def water_mask(
     berth_m: float = 60.0,
     max_ship_area_m2: float = 400.0 * 70.0,
 ) -> NDArray[np.bool_]:
-    """Water with berths kept: where a moored ship may lie.
+    """Water with berths kept: where a ship, moored or not, may lie.
 
     ``berth_m`` is the widest beam kept when a ship lies against a quay;
     ``max_ship_area_m2`` the largest hole in the water that is taken for a
@@ -97,13 +99,9 @@ def water_mask(
         )
         small[touches_edge] = False
         water |= small[labels]
-    # Non-water thinner than a beam next to water: a ship alongside. An opening
-    # of the land with a beam-sized square keeps quays and land, drops the strip.
-    r = max(1, int(round(berth_m / 2 / min(px, py))))
-    size = 2 * r + 1
-    land_core = dilate(erode(~water, size), size)
-    near = dilate(water, size)
-    return np.asarray(water | (near & ~land_core))
+    # Ships alongside: everything within a beam of the water.
+    r = max(1, int(round(berth_m / min(px, py))))
+    return np.asarray(water | dilate(water, 2 * r + 1))
 
 
 def dilate(mask: NDArray[np.bool_], size: int) -> NDArray[np.bool_]:

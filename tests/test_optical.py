@@ -1,0 +1,292 @@
+"""Optical detector on tiny synthetic port scenes made here: water, a quay, a ship alongside, a crane, a cloud."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from numpy.typing import NDArray
+
+from sitewatch.cli import main
+from sitewatch.detect.clouds import SCL_HIDDEN, cloud_fraction, cloud_mask
+from sitewatch.detect.optical import (
+    DETECTOR,
+    VERSION,
+    OpticalParams,
+    detect_optical,
+    detect_optical_result,
+    to_reflectance,
+)
+from sitewatch.detect.optical_image import parse_band_args
+from sitewatch.detect.optical_water import water_mask
+from sitewatch.errors import InputError
+
+# Reflectance (blue, green, red, nir): harbour water, concrete quay, grey deck, yellow crane, cloud.
+WATER = np.array([0.045, 0.040, 0.022, 0.012])
+QUAY = np.array([0.150, 0.160, 0.170, 0.210])
+DECK = np.array([0.100, 0.105, 0.110, 0.120])
+CRANE = np.array([0.060, 0.300, 0.420, 0.450])
+CLOUD = np.array([0.620, 0.630, 0.640, 0.660])
+SIZE_M = 1200.0
+QUAY_X = 700.0  # land east of this easting (metres from the left edge)
+SHIP = (113.0, 15.6)  # Alligator class, length x beam
+
+
+def coverage(n: int, pixel: float, cx: float, cy: float, length: float, width: float, heading: float) -> NDArray[np.float64]:
+    """Fraction of each pixel inside an oriented box (metres from the top-left, heading from north)."""
+    ss = 4
+    off = (np.arange(ss) + 0.5) / ss
+    coords = ((np.arange(n)[:, None] + off[None, :]).ravel()) * pixel
+    y = coords[:, None]  # metres down
+    x = coords[None, :]
+    t = np.radians(heading)
+    along = (x - cx) * np.sin(t) - (y - cy) * np.cos(t)
+    across = (x - cx) * np.cos(t) + (y - cy) * np.sin(t)
+    inside = (np.abs(along) <= length / 2) & (np.abs(across) <= width / 2)
+    return inside.reshape(n, ss, n, ss).mean(axis=(1, 3))
+
+
+def scene(
+    pixel: float, *, ship: bool = True, crane: bool = False, cloud: bool = False, seed: int = 0
+) -> tuple[dict[str, NDArray[np.float32]], NDArray[np.bool_]]:
+    """Bands and the true water (berth included) of a quay with a ship alongside."""
+    n = int(round(SIZE_M / pixel))
+    x = (np.arange(n) + 0.5) * pixel
+    land = np.broadcast_to((x >= QUAY_X)[None, :], (n, n)).astype(float)
+    img = WATER[:, None, None] * (1 - land) + QUAY[:, None, None] * land
+    cy = SIZE_M / 2
+    if ship:
+        c = coverage(n, pixel, QUAY_X - 2.0 - SHIP[1] / 2, cy, SHIP[0], SHIP[1], 0.0)
+        img = img * (1 - c) + DECK[:, None, None] * c
+    if crane:
+        # A crane's boom on the quay 200 m north of the ship, stowed along the quay.
+        c = coverage(n, pixel, QUAY_X + 20.0, cy - 250.0, 32.0, 3.0, 0.0)
+        img = img * (1 - c) + CRANE[:, None, None] * c
+    if cloud:
+        c = coverage(n, pixel, QUAY_X - 10.0, cy, 400.0, 300.0, 0.0)
+        img = img * (1 - c) + CLOUD[:, None, None] * c
+    rng = np.random.default_rng(seed)
+    img = img + rng.normal(0, 0.004, img.shape)
+    bands = {k: img[i].astype(np.float32) for i, k in enumerate(("blue", "green", "red", "nir"))}
+    return bands, land < 0.5
+
+
+def vessels(dets: list) -> list:  # type: ignore[type-arg]
+    return [d for d in dets if d.kind == "vessel"]
+
+
+@pytest.mark.parametrize("pixel", [10.0, 3.0])
+def test_ship_alongside_quay_is_found_and_measured(pixel: float) -> None:
+    bands, water = scene(pixel)
+    dets = vessels(detect_optical(bands, pixel, water=water))
+    assert len(dets) == 1
+    d = dets[0]
+    # Centroid on the ship; length within two pixels; heading along the quay (north-south).
+    assert abs(d.row * pixel - SIZE_M / 2) < 2 * pixel
+    assert abs(d.col * pixel - (QUAY_X - 2.0 - SHIP[1] / 2)) < 2 * pixel
+    assert abs(d.length_m - SHIP[0]) <= 2 * pixel + 5
+    assert min(d.heading_deg, 180 - d.heading_deg) < 10
+    assert 0 < d.score <= 1
+    assert len(d.corners) == 4
+
+
+def test_empty_quay_gives_no_vessel() -> None:
+    bands, water = scene(10.0, ship=False)
+    assert vessels(detect_optical(bands, 10.0, water=water)) == []
+
+
+def test_pixel_size_in_metres_scales_the_measurement() -> None:
+    # The same pixels read as 5 m pixels (e.g. Web Mercator at 60 degrees) give half the length.
+    bands, water = scene(10.0)
+    at10 = vessels(detect_optical(bands, 10.0, water=water))
+    at5 = vessels(detect_optical(bands, 5.0, water=water, params=OpticalParams(crane_max_pixel_m=1.0)))
+    assert len(at10) == len(at5) == 1
+    assert at5[0].length_m == pytest.approx(at10[0].length_m / 2, rel=0.05)
+
+
+def test_crane_at_3m_is_a_crane_never_a_vessel() -> None:
+    bands, water = scene(3.0, crane=True)
+    dets = detect_optical(bands, 3.0, water=water)
+    cranes = [d for d in dets if d.kind == "crane"]
+    assert len(cranes) == 1
+    c = cranes[0]
+    assert abs(c.row * 3.0 - (SIZE_M / 2 - 250.0)) < 10
+    assert 20 <= c.length_m <= 45
+    # The ship is still one vessel; nothing vessel-like sits on the crane.
+    v = vessels(dets)
+    assert len(v) == 1
+    assert all(abs(d.row * 3.0 - (SIZE_M / 2 - 250.0)) > 30 for d in v)
+
+
+def test_no_crane_kind_at_10m() -> None:
+    bands, water = scene(10.0, crane=True)
+    assert [d for d in detect_optical(bands, 10.0, water=water) if d.kind == "crane"] == []
+
+
+def test_cloud_over_ship_hides_it_and_is_counted() -> None:
+    bands, water = scene(10.0, cloud=True)
+    res = detect_optical_result(bands, 10.0, water=water)
+    assert vessels(res.detections) == []
+    frac = cloud_fraction(res.cloud)
+    assert 0.05 < frac < 0.3  # a 400 x 300 m cloud over 1200 x 1200 m, with its margin
+
+
+def test_scl_cloud_classes_hide_the_ship() -> None:
+    bands, water = scene(10.0)
+    scl = np.full(water.shape, 6, np.uint8)  # water
+    n = water.shape[0]
+    scl[n // 2 - 15 : n // 2 + 15, :] = 9  # high-probability cloud band across the ship
+    assert vessels(detect_optical(bands, 10.0, water=water, scl=scl)) == []
+    assert cloud_mask(bands, scl=scl).sum() == 30 * n
+    assert set(SCL_HIDDEN) >= {3, 8, 9, 10} and 11 not in SCL_HIDDEN
+
+
+def test_spectral_cloud_test_leaves_a_clear_port_clear() -> None:
+    bands, _ = scene(10.0, crane=True)
+    assert cloud_mask(bands, pixel_size=10.0).sum() == 0
+
+
+def test_water_mask_keeps_the_berthed_ship() -> None:
+    bands, true_water = scene(10.0)
+    w = water_mask(bands, 10.0)
+    n = w.shape[0]
+    ship_col = int((QUAY_X - 2.0 - SHIP[1] / 2) / 10.0)
+    assert w[n // 2, ship_col]  # the ship's pixel counts as water (a berth), not land
+    assert not w[n // 2, int((QUAY_X + 100) / 10.0)]  # land behind the berth strip stays land
+    assert w[true_water].all()
+
+
+def test_learned_path_finds_a_ship_at_anchor() -> None:
+    # No water mask: the learned stages decide. A ship in open water is the easy case.
+    n = 150
+    img = np.broadcast_to(WATER[:, None, None], (4, n, n)).copy()
+    img[:, :, 120:] = QUAY[:, None, None]
+    c = coverage(n, 10.0, 500.0, 700.0, 150.0, 25.0, 45.0)
+    img = img * (1 - c) + np.array([0.20, 0.21, 0.22, 0.25])[:, None, None] * c
+    img += np.random.default_rng(1).normal(0, 0.003, img.shape)
+    bands = {k: img[i].astype(np.float32) for i, k in enumerate(("blue", "green", "red", "nir"))}
+    dets = vessels(detect_optical(bands, 10.0))
+    near = [d for d in dets if abs(d.row - 70) < 4 and abs(d.col - 50) < 4]
+    assert len(near) == 1
+    assert abs(near[0].length_m - 150) < 40
+
+
+def test_rgb_only_is_accepted() -> None:
+    bands, water = scene(10.0)
+    del bands["nir"]
+    dets = vessels(detect_optical(bands, 10.0, water=water))
+    assert len(dets) == 1
+
+
+def test_bad_bands_are_named() -> None:
+    bands, _ = scene(10.0)
+    with pytest.raises(InputError, match="swir"):
+        detect_optical({**bands, "swir": bands["red"]}, 10.0)
+    with pytest.raises(InputError, match="green"):
+        detect_optical({"red": bands["red"], "blue": bands["blue"]}, 10.0)
+    with pytest.raises(InputError, match="same shape"):
+        detect_optical({**bands, "red": bands["red"][:-1]}, 10.0)
+
+
+def test_to_reflectance_conventions() -> None:
+    dn = np.array([[1000, 2000, 11000]], np.uint16)
+    assert np.allclose(to_reflectance(dn), [[0.1, 0.2, 1.1]])
+    assert np.allclose(to_reflectance(dn, offset=1000), [[0.0, 0.1, 1.0]])
+    assert np.allclose(to_reflectance(np.array([[0, 255]], np.uint8)), [[0.0, 1.0]])
+    assert np.allclose(to_reflectance(dn, scale=65535.0)[0, 2], 11000 / 65535)
+    with pytest.raises(InputError, match="scale"):
+        to_reflectance(np.full((4, 4), 3000.0, np.float32))
+
+
+def test_parse_band_args() -> None:
+    assert parse_band_args(["blue=a.tif", "B08=b.tif"]) == {"blue": Path("a.tif"), "nir": Path("b.tif")}
+    with pytest.raises(InputError, match="NAME=PATH"):
+        parse_band_args(["swir=a.tif"])
+    with pytest.raises(InputError, match="twice"):
+        parse_band_args(["nir=a.tif", "b8=b.tif"])
+
+
+def _write(path: Path, arrays: list[NDArray[np.float32]], names: list[str], crs: str, transform: object) -> None:
+    import rasterio
+
+    with rasterio.open(
+        path, "w", driver="GTiff", width=arrays[0].shape[1], height=arrays[0].shape[0], count=len(arrays),
+        dtype="float32", crs=crs, transform=transform,
+    ) as ds:
+        for i, (a, n) in enumerate(zip(arrays, names, strict=True), 1):
+            ds.write(a, i)
+            ds.set_band_description(i, n)
+
+
+def test_cli_multiband_and_per_band_files(tmp_path: Path) -> None:
+    from rasterio.transform import from_origin
+
+    bands, _ = scene(10.0, ship=False)
+    n = bands["nir"].shape[0]
+    # A ship at anchor in the basin, so the CLI (no site water) has an easy target.
+    c = coverage(n, 10.0, 400.0, 600.0, 150.0, 25.0, 30.0)
+    bright = {"blue": 0.20, "green": 0.21, "red": 0.22, "nir": 0.25}
+    bands = {k: (v * (1 - c) + bright[k] * c).astype(np.float32) for k, v in bands.items()}
+    names = ["blue", "green", "red", "nir"]
+    transform = from_origin(500000.0, 4750000.0, 10.0, 10.0)
+    multi = tmp_path / "scene.tif"
+    _write(multi, [bands[k] for k in names], names, "EPSG:32653", transform)
+    runner = CliRunner()
+    out = tmp_path / "d.geojson"
+    r = runner.invoke(main, ["detect-image", "--sensor", "optical", str(multi), "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    fc = json.loads(out.read_text())
+    assert fc["sitewatch"]["detector"] == DETECTOR and fc["sitewatch"]["detector_version"] == VERSION
+    assert fc["sitewatch"]["cloud_fraction"] == 0.0
+    v = [f for f in fc["features"] if f["properties"]["kind"] == "vessel"]
+    assert len(v) >= 1
+    props = v[0]["properties"]
+    assert set(props) >= {"row", "col", "length_m", "width_m", "heading_deg", "score"}
+    assert abs(props["row"] - 60) < 4 and abs(props["col"] - 40) < 4
+    assert v[0]["geometry"]["type"] == "Polygon"
+    # One file per band gives the same detections.
+    args = []
+    for k in names:
+        p = tmp_path / f"{k}.tif"
+        _write(p, [bands[k]], [k], "EPSG:32653", transform)
+        args += ["--band", f"{k}={p}"]
+    out2 = tmp_path / "d2.geojson"
+    r = runner.invoke(main, ["detect-image", "--sensor", "optical", *args, "--out", str(out2)])
+    assert r.exit_code == 0, r.output
+    assert json.loads(out2.read_text())["features"] == fc["features"]
+
+
+def test_cli_web_mercator_pixels_are_scaled(tmp_path: Path) -> None:
+    from rasterio.transform import from_origin
+
+    # 10 m Web Mercator pixels at 60 degrees north are 5 m on the ground.
+    bands, _ = scene(10.0, ship=False)
+    n = bands["nir"].shape[0]
+    c = coverage(n, 10.0, 400.0, 600.0, 150.0, 25.0, 30.0)
+    bright = {"blue": 0.20, "green": 0.21, "red": 0.22, "nir": 0.25}
+    bands = {k: (v * (1 - c) + bright[k] * c).astype(np.float32) for k, v in bands.items()}
+    names = ["blue", "green", "red", "nir"]
+    y60 = 8399737.89  # EPSG:3857 northing of 60 degrees north
+    path = tmp_path / "merc.tif"
+    _write(path, [bands[k] for k in names], names, "EPSG:3857", from_origin(1000000.0, y60 + 600, 10.0, 10.0))
+    out = tmp_path / "m.geojson"
+    r = CliRunner().invoke(main, ["detect-image", "--sensor", "optical", str(path), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    fc = json.loads(out.read_text())
+    assert fc["sitewatch"]["pixel_size_m"][0] == pytest.approx(5.0, rel=0.01)
+    px = fc["sitewatch"]["pixel_size_m"]
+    v = [f["properties"] for f in fc["features"] if f["properties"]["kind"] == "vessel"]
+    direct = vessels(detect_optical(bands, (px[0], px[1])))
+    assert v and direct
+    assert v[0]["length_m"] == pytest.approx(direct[0].length_m, abs=0.01)
+    at10 = vessels(detect_optical(bands, 10.0))
+    assert direct[0].length_m < at10[0].length_m  # the same pixels, half as long on the ground
+
+
+def test_cli_band_needs_optical(tmp_path: Path) -> None:
+    r = CliRunner().invoke(main, ["detect-image", "--band", "red=x.tif", "--out", str(tmp_path / "o.geojson")])
+    assert r.exit_code != 0
+    assert "optical" in r.output

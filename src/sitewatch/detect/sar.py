@@ -571,14 +571,19 @@ def _rescue(
     A hull joined to sidelobe streaks, azimuth smearing or a wake fails the shape test as
     a whole (too wide, too long). Its pixels above a stricter threshold (``levels``, in
     order: the seed threshold, then fixed margins over the background) are labelled again
-    and the pieces that pass kept; a component stops at the first level that gives it a
-    passing piece. Returns the final labels, the kept label ids and their measurements.
+    and the pieces that pass kept. A component is done at the first level where the piece
+    holding its brightest pixel (the hull) passes; until then its other passing pieces are
+    kept and taken out, and the rest is cut again at the next level. (Stopping at the first
+    passing piece of any kind left large bright ships as a sidelobe fragment.)
+    Returns the final labels, the kept label ids and their measurements.
     """
     m, ok = _measure(lab, nl, pxy, p)
     keep_ids = [np.flatnonzero(ok) + 1]
     parts = [{k: v[ok] for k, v in m.items()}]
     out = np.where(np.isin(lab, keep_ids[0]), lab, 0)
     remaining = (lab > 0) & ~np.isin(lab, keep_ids[0])
+    failed = np.flatnonzero(~ok) + 1
+    peaks = np.array(ndimage.maximum_position(xs, lab, failed), dtype=np.int64).reshape(-1, 2)
     offset = nl
     for level in levels:
         if not remaining.any():
@@ -599,7 +604,8 @@ def _rescue(
             out = np.where(hit, lab2 + offset, out)
             keep_ids.append(passed + offset)
             parts.append({k: v[ok2] for k, v in m2.items()})
-            remaining &= ~np.isin(lab, np.unique(lab[hit]))
+            done = failed[hit[peaks[:, 0], peaks[:, 1]]]
+            remaining &= ~hit & ~np.isin(lab, done)
         offset += nl2
     ids = np.concatenate(keep_ids)
     return out, ids, {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}

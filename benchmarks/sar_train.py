@@ -1,6 +1,8 @@
-"""Train the SAR ship/clutter candidate model on the 8-bit box chips; print held-out figures.
+"""Train the SAR detector's two small learned parts; print held-out figures.
 
 Run:  python benchmarks/sar_train.py [--datasets DIR] [--write]
+
+**Ship/clutter candidate model** (8-bit renderings only).
 
 Candidates are the detector's own (``classify_8bit`` off) on the SAR-Ship-Dataset
 samples (nominal 5 m) and the HRSID samples (nominal 1 m); a candidate is a ship
@@ -14,7 +16,15 @@ Held-out figures, box-level P/R/F1 with the model's 0.5 cut:
 * cross-dataset: fitted on one dataset, scored on the other (the harsher test:
   other sensor, other rendering, other pixel size).
 
-``--write`` fits on every chip and writes ``src/sitewatch/data/sar_candidate_lr.json``.
+**Length factors per rescue level** (``sitewatch.detect.sar.level_factor``): on
+OpenSARShip GRD chips (10 m, VV, calibrated), for the detection at the chip centre,
+the median of AIS length / measured length over pieces cut at the seed level (1) and
+at the stricter levels (2 and up, pooled: few ships). Held out: leave-one-scene-out
+over the GRD scenes (each zip is one Sentinel-1 acquisition); whole components get
+no factor.
+
+``--write`` fits both on all the data and writes ``src/sitewatch/data/sar_candidate_lr.json``
+and ``src/sitewatch/data/sar_length_levels.json``.
 """
 
 from __future__ import annotations
@@ -27,17 +37,27 @@ from pathlib import Path
 
 import numpy as np
 
-from sar_real import DEFAULT_DATASETS, Counts, hrsid_chips, ssdd_chips
+from sar_real import (
+    DEFAULT_DATASETS,
+    Counts,
+    centred_detection,
+    hrsid_chips,
+    opensarship_chips,
+    ssdd_chips,
+)
 from sitewatch.detect.sar import (
     CANDIDATE_FEATURES,
+    LENGTH_FILE,
     MODEL_FILE,
     SarParams,
     candidate_probability,
     candidate_vector,
     detect_sar_with_features,
+    raw_length,
 )
 
-OUT = Path(__file__).resolve().parents[1] / "src" / "sitewatch" / "data" / MODEL_FILE
+DATA = Path(__file__).resolve().parents[1] / "src" / "sitewatch" / "data"
+OUT = DATA / MODEL_FILE
 L2 = 1.0
 """Ridge penalty on the standardised weights."""
 
@@ -109,6 +129,52 @@ def as_model(m: dict[str, object]) -> dict[str, object]:
     return {k: np.asarray(v) if isinstance(v, list) else v for k, v in m.items()}
 
 
+def level_factors(rows: list[tuple[str, int, float, float]]) -> list[float]:
+    """Factors for levels 0..4 from (scene, level, measured, AIS) rows: 1, seed-level median, stricter median."""
+
+    def med(sel: list[tuple[str, int, float, float]]) -> float:
+        return float(np.exp(np.median([math.log(a / m) for _, _, m, a in sel]))) if len(sel) >= 3 else 1.0
+
+    seed = med([r for r in rows if r[1] == 1])
+    strict = med([r for r in rows if r[1] >= 2])
+    return [1.0, seed, strict, strict, strict]
+
+
+def length_rows(root: Path) -> list[tuple[str, int, float, float]]:
+    """(scene, level, raw length, AIS length) of the centred detection of every OpenSARShip GRD chip with AIS."""
+    out = []
+    for chip in opensarship_chips(root):
+        if chip.kind != "GRD" or chip.ais_length <= 0:
+            continue
+        found = detect_sar_with_features(chip.intensity, chip.pixel)
+        d = centred_detection(chip, [x for x, _ in found])
+        if d is None:
+            continue
+        ft = next(f for x, f in found if x is d)
+        raw = float(raw_length({k: np.array([v]) for k, v in ft.items()}, ft["pixel_m"])[0])
+        out.append((chip.scene, int(ft["level"]), raw, chip.ais_length))
+    return out
+
+
+def train_lengths(root: Path, write: bool) -> None:
+    rows = length_rows(root)
+    scenes = sorted({r[0] for r in rows})
+    err_raw, err_cv = [], []
+    for sc in scenes:
+        f = level_factors([r for r in rows if r[0] != sc])
+        for _, lv, m, a in (r for r in rows if r[0] == sc):
+            err_raw.append(m - a)
+            err_cv.append(m * f[min(lv, 4)] - a)
+        print(f"    held out {sc[:60]:<60} n {sum(r[0] == sc for r in rows):3d}  factors {f[1]:.3f} / {f[2]:.3f}")
+    for label, e in (("no factors", np.array(err_raw)), ("leave-one-scene-out", np.array(err_cv))):
+        print(f"length vs AIS, {label:<20} n {e.size}  MAE {np.abs(e).mean():.1f} m  median {np.median(np.abs(e)):.1f} m  bias {e.mean():+.1f} m")
+    f = level_factors(rows)
+    print(f"factors on all scenes: seed level {f[1]:.3f}, stricter levels {f[2]:.3f}")
+    if write:
+        (DATA / LENGTH_FILE).write_text(json.dumps({"factors": [round(v, 4) for v in f], "levels": "0 whole, 1 seed, 2+ stricter"}) + "\n")
+        print(f"wrote {DATA / LENGTH_FILE}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
@@ -150,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         OUT.write_text(json.dumps(model, indent=1) + "\n")
         print(f"wrote {OUT}")
+    train_lengths(args.datasets, args.write)
     return 0
 
 

@@ -217,3 +217,10 @@ def test_tiles_partition_and_stitch_without_duplicates() -> None:
         near = [b for b in tiled if math.hypot(a.row - b.row, a.col - b.col) < 1.0]
         assert len(near) == 1
         assert abs(near[0].length_m - a.length_m) < 10.0
+
+
+def test_level_factor_leaves_whole_components_alone() -> None:
+    f = level_factor(np.array([0.0, 1.0, 2.0, 7.0]), (1.0, 1.05, 1.3))
+    assert f.tolist() == [1.0, 1.05, 1.3, 1.3]
+    shipped = level_factor(np.array([0.0, 1.0, 3.0]))
+    assert shipped[0] == 1.0 and 1.0 <= shipped[1] <= shipped[2] < 2.0

@@ -575,17 +575,18 @@ def _rescue(
     holding its brightest pixel (the hull) passes; until then its other passing pieces are
     kept and taken out, and the rest is cut again at the next level. (Stopping at the first
     passing piece of any kind left large bright ships as a sidelobe fragment.)
-    Returns the final labels, the kept label ids and their measurements.
+    Returns the final labels, the kept label ids and their measurements (with ``level``:
+    0 for whole components, i for pieces cut at ``levels[i - 1]``).
     """
     m, ok = _measure(lab, nl, pxy, p)
     keep_ids = [np.flatnonzero(ok) + 1]
-    parts = [{k: v[ok] for k, v in m.items()}]
+    parts = [{k: v[ok] for k, v in m.items()} | {"level": np.zeros(int(ok.sum()))}]
     out = np.where(np.isin(lab, keep_ids[0]), lab, 0)
     remaining = (lab > 0) & ~np.isin(lab, keep_ids[0])
     failed = np.flatnonzero(~ok) + 1
     peaks = np.array(ndimage.maximum_position(xs, lab, failed), dtype=np.int64).reshape(-1, 2)
     offset = nl
-    for level in levels:
+    for step, level in enumerate(levels, start=1):
         if not remaining.any():
             break
         piece = remaining & level
@@ -603,12 +604,32 @@ def _rescue(
             hit = np.isin(lab2, passed)
             out = np.where(hit, lab2 + offset, out)
             keep_ids.append(passed + offset)
-            parts.append({k: v[ok2] for k, v in m2.items()})
+            parts.append({k: v[ok2] for k, v in m2.items()} | {"level": np.full(passed.size, float(step))})
             done = failed[hit[peaks[:, 0], peaks[:, 1]]]
             remaining &= ~hit & ~np.isin(lab, done)
         offset += nl2
     ids = np.concatenate(keep_ids)
     return out, ids, {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
+
+
+LENGTH_FILE = "sar_length_levels.json"
+
+
+def raw_length(feats: dict[str, NDArray[np.float64]], pixel_m: float) -> NDArray[np.float64]:
+    """Length before the per-level factor: the intensity-weighted spread, at least one pixel."""
+    return np.maximum(feats["length_int_m"], pixel_m)
+
+
+@lru_cache(maxsize=1)
+def _level_factors() -> tuple[float, ...]:
+    text = resources.files("sitewatch").joinpath("data", LENGTH_FILE).read_text()
+    return tuple(float(v) for v in json.loads(text)["factors"])
+
+
+def level_factor(level: NDArray[np.float64], factors: tuple[float, ...] | None = None) -> NDArray[np.float64]:
+    """Length factor of pieces cut at each ``level`` (0: whole component, factor 1)."""
+    f = np.asarray(factors or _level_factors(), dtype=np.float64)
+    return np.where(level > 0, f[np.clip(level.astype(np.int64), 0, f.size - 1)], 1.0)
 
 
 def size_from_features(feats: dict[str, NDArray[np.float64]], pixel_m: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -626,8 +647,14 @@ def size_from_features(feats: dict[str, NDArray[np.float64]], pixel_m: float) ->
     the simulated scenes (ships 84-130 m) and within -8 m for OpenSARShip GRD ships up
     to 150 m (AIS lengths), where the mask extent was +17 m and +30 m too long.
     The result is at least one pixel, and the width never exceeds the length.
+
+    Pieces cut out of a failed component at a stricter level (:func:`_rescue`, large bright
+    ships smeared by sidelobes) lose the weaker ends of the hull: their length is scaled by
+    a factor per level learned on OpenSARShip GRD against AIS (``sar_length_levels.json``,
+    ``benchmarks/sar_train.py``; about 1.05 for seed-level pieces, 1.3 for stricter ones).
+    Whole components (every simulated ship) are not scaled.
     """
-    length = np.maximum(feats["length_int_m"], pixel_m)
+    length = np.maximum(raw_length(feats, pixel_m) * level_factor(feats["level"]), pixel_m)
     width = np.minimum(np.maximum(feats["width_int_m"], pixel_m), length)
     return length, width
 
@@ -790,6 +817,7 @@ def size_features(
         "mean_db": 10.0 * np.log10(np.maximum(mean / bg, 1e-12)),
         "axis_diag": np.abs(np.sin(2.0 * theta)),
         "pixel_m": np.full(n, math.sqrt(px * py)),
+        "level": m["level"] if "level" in m else np.zeros(n),
         "row_px": np.where(wsum > 1e-30, row_px, m["row"]),
         "col_px": np.where(wsum > 1e-30, col_px, m["col"]),
     }

@@ -11,6 +11,7 @@ from sitewatch.detect.sar import (
     SarParams,
     candidate_probability,
     candidate_vector,
+    level_factor,
     detect_sar,
     to_intensity,
 )

@@ -11,8 +11,8 @@ from sitewatch.detect.sar import (
     SarParams,
     candidate_probability,
     candidate_vector,
-    level_factor,
     detect_sar,
+    level_factor,
     to_intensity,
 )
 from sitewatch.detect.tiling import detect_sar_tiled, plan_tiles

@@ -731,21 +731,46 @@ def _box_corners(
     return out
 
 
+def _pixels(lab: NDArray[np.integer], ids: NDArray[np.integer]) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.int64]]:
+    """Rows, columns and component index (position in ``ids``) of the pixels of components ``ids``."""
+    lab_pos = np.full(int(lab.max()) + 1, -1, dtype=np.int64)
+    lab_pos[ids] = np.arange(ids.size)
+    rr, cc = np.nonzero(lab)
+    k = lab_pos[lab[rr, cc]]
+    sel = k >= 0
+    return rr[sel], cc[sel], k[sel]
+
+
 def _axis_variances(
     w: NDArray[np.float64], lab: NDArray[np.integer], ids: NDArray[np.integer], pxy: tuple[float, float], heading_deg: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Weighted variance (m²) of each component's pixel positions along and across its long axis."""
+    return _axis_variances_px(w, _pixels(lab, ids), ids.size, pxy, heading_deg)
+
+
+def _axis_variances_px(
+    w: NDArray[np.float64],
+    pix: tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.int64]],
+    n: int,
+    pxy: tuple[float, float],
+    heading_deg: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """:func:`_axis_variances` over a pixel list from :func:`_pixels` (sums by bincount: small windows, many calls)."""
     px, py = pxy
-    grid = np.indices(lab.shape, dtype=np.float64)
-    y, x = grid[0] * py, grid[1] * px
+    rr, cc, k = pix
+    wk = w[rr, cc].astype(np.float64)
+    y = rr * py
+    x = cc * px
     theta = np.radians(90.0 - heading_deg)
     ux, uy = np.cos(theta), np.sin(theta)
-    s = np.maximum(np.asarray(ndimage.sum_labels(w, lab, ids), dtype=np.float64), 1e-30)
-    my = np.asarray(ndimage.sum_labels(w * y, lab, ids)) / s
-    mx = np.asarray(ndimage.sum_labels(w * x, lab, ids)) / s
-    vyy = np.asarray(ndimage.sum_labels(w * y * y, lab, ids)) / s - my * my
-    vxx = np.asarray(ndimage.sum_labels(w * x * x, lab, ids)) / s - mx * mx
-    vxy = -(np.asarray(ndimage.sum_labels(w * x * y, lab, ids)) / s - mx * my)  # rows run down, y up
+    s = np.maximum(np.bincount(k, wk, n), 1e-30)
+    my = np.bincount(k, wk * y, n) / s
+    mx = np.bincount(k, wk * x, n) / s
+    dy = y - my[k]
+    dx = x - mx[k]
+    vyy = np.bincount(k, wk * dy * dy, n) / s
+    vxx = np.bincount(k, wk * dx * dx, n) / s
+    vxy = -np.bincount(k, wk * dx * dy, n) / s  # rows run down, y up
     along = vxx * ux * ux + 2 * vxy * ux * uy + vyy * uy * uy
     across = vxx * uy * uy - 2 * vxy * ux * uy + vyy * ux * ux
     return np.maximum(along, 0.0), np.maximum(across, 0.0)
@@ -775,35 +800,36 @@ def size_features(
     theta = np.radians(90.0 - m["heading_deg"])  # long axis from +x, counter-clockwise (y up)
     ux, uy = np.cos(theta), np.sin(theta)
 
+    pix = _pixels(lab, ids)
+    rr, cc, k = pix
+
     def var_along_across(w: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        return _axis_variances(w, lab, ids, pxy, m["heading_deg"])
+        return _axis_variances_px(w, pix, n, pxy, m["heading_deg"])
 
     inside = lab > 0
     va, vc = var_along_across(inside.astype(np.float64))
     wi = np.where(inside, np.maximum(xs - mu, 0.0), 0.0)
     vai, vci = var_along_across(wi)
     # Extent along the axis of the seed pixels (a higher threshold, k_seed instead of k_grow).
-    seedlab = np.where(inside & (xs > ts), lab, 0)
-    lab_pos = np.full(int(lab.max()) + 1, -1, dtype=np.int64)
-    lab_pos[ids] = np.arange(n)
-    rr, cc = np.nonzero(seedlab)
-    k = lab_pos[seedlab[rr, cc]]
-    sel = k >= 0
-    rr, cc, k = rr[sel], cc[sel], k[sel]
-    along = (cc - m["col"][k]) * px * ux[k] - (rr - m["row"][k]) * py * uy[k]
-    half = 0.5 * (np.abs(ux[k]) * px + np.abs(uy[k]) * py)
+    seed = xs[rr, cc] > ts[rr, cc]
+    rs, cs, ks = rr[seed], cc[seed], k[seed]
+    along = (cs - m["col"][ks]) * px * ux[ks] - (rs - m["row"][ks]) * py * uy[ks]
+    half = 0.5 * (np.abs(ux[ks]) * px + np.abs(uy[ks]) * py)
     amin = np.full(n, np.inf)
     amax = np.full(n, -np.inf)
-    np.minimum.at(amin, k, along - half)
-    np.maximum.at(amax, k, along + half)
+    np.minimum.at(amin, ks, along - half)
+    np.maximum.at(amax, ks, along + half)
     seed_len = np.where(np.isfinite(amax - amin), amax - amin, 0.0)
-    wsum = np.maximum(np.asarray(ndimage.sum_labels(wi, lab, ids), dtype=np.float64), 1e-30)
-    grid = np.indices(lab.shape, dtype=np.float64)
-    row_px = np.asarray(ndimage.sum_labels(wi * grid[0], lab, ids), dtype=np.float64) / wsum
-    col_px = np.asarray(ndimage.sum_labels(wi * grid[1], lab, ids), dtype=np.float64) / wsum
-    bg = np.maximum(np.asarray(ndimage.mean(mu, lab, ids), dtype=np.float64), 1e-30)
-    peak = np.asarray(ndimage.maximum(xs, lab, ids), dtype=np.float64)
-    mean = np.asarray(ndimage.mean(xs, lab, ids), dtype=np.float64)
+    wk = wi[rr, cc]
+    wsum = np.maximum(np.bincount(k, wk, n), 1e-30)
+    row_px = np.bincount(k, wk * rr, n) / wsum
+    col_px = np.bincount(k, wk * cc, n) / wsum
+    cnt = np.maximum(np.bincount(k, None, n), 1.0)
+    bg = np.maximum(np.bincount(k, mu[rr, cc], n) / cnt, 1e-30)
+    xk = xs[rr, cc].astype(np.float64)
+    peak = np.full(n, -np.inf)
+    np.maximum.at(peak, k, xk)
+    mean = np.bincount(k, xk, n) / cnt
     return {
         "length_ext_m": m["length_m"],
         "width_ext_m": m["width_m"],

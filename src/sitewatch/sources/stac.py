@@ -577,6 +577,12 @@ def search_items(
             raise CredentialError(
                 f"{catalog.name} refused the search (HTTP {status}): {credential_hint(catalog)}"
             ) from exc
+        if status is None:
+            # pystac-client wraps connection failures in APIError without a status.
+            raise SourceError(
+                f"{catalog.name}: could not reach {redact(catalog.url)} (no network, or the "
+                f"catalogue is down): {redact(str(exc))[:200]}"
+            ) from exc
         raise SourceError(f"{catalog.name} search failed (HTTP {status}): {redact(str(exc))[:300]}") from exc
     except requests.RequestException as exc:
         raise SourceError(

@@ -67,7 +67,8 @@ def load_port(name: str) -> Port:
         files = list(d.glob(f"*_{code}_(Raw).tiff"))
         if not files:
             continue
-        with rasterio.open(files[0]) as src:
+        # The files' GeoTIFF keys carry a non-standard WGS84 definition; the EPSG code is right.
+        with rasterio.Env(GTIFF_SRS_SOURCE="EPSG"), rasterio.open(files[0]) as src:
             bands[band] = src.read(1).astype(np.float32) / DN_SCALE
             pixel_size = ground_pixel_size(
                 src.crs.to_string(), src.transform, src.width, src.height

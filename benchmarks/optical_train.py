@@ -34,8 +34,8 @@ from _sen2ships import Port, load_port, port_names  # noqa: E402
 from sitewatch.detect.optical import (  # noqa: E402
     OpticalParams,
     _px,
-    candidate_objects,
     mlp_forward,
+    multi_candidates,
     pixel_features,
     vessel_probability,
 )
@@ -94,7 +94,7 @@ def object_samples(
     """Candidate objects of one port under ``model``, labelled by the centroid-in-box rule."""
     prob = vessel_probability(d.features, d.search, model)
     hidden = np.zeros(d.water.shape, bool)
-    m, x = candidate_objects(prob, d.features, d.water, hidden, d.port.pixel_size, params)
+    m, x = multi_candidates(prob, d.features, d.water, hidden, d.port.pixel_size, params)
     b = d.port.boxes
     cx, cy = m["col"][:, None] + 0.5, m["row"][:, None] + 0.5
     inside = (b[:, 0] <= cx) & (cx <= b[:, 2]) & (b[:, 1] <= cy) & (cy <= b[:, 3])

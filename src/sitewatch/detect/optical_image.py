@@ -48,7 +48,14 @@ from .optical import (
 from .optical_water import ndwi
 from .tiling import plan_tiles, shift_detection
 
-__all__ = ["OpticalSource", "open_optical", "detect_optical_image", "OpticalImageResult", "parse_band_args"]
+__all__ = [
+    "OpticalSource",
+    "open_optical",
+    "detect_optical_image",
+    "detect_optical_tiled",
+    "OpticalImageResult",
+    "parse_band_args",
+]
 
 _ALIASES: dict[str, str] = {
     "blue": "blue", "b": "blue", "b02": "blue", "b2": "blue",
@@ -206,21 +213,51 @@ def detect_optical_image(
     module doc). The ground pixel size comes from the georeference (with
     Web Mercator's scale factor) unless ``pixel_size`` is given.
     """
-    params = params or OpticalParams()
     src = open_optical(source, pixel_size)
     info = src.info
-    px, py = info.pixel_size
-    p = 0.5 * (px + py)
     h, w = info.height, info.width
     step = max(1, int(math.sqrt(h * w / 1_000_000)))
     small, small_valid, _ = _read(src, None, scale, offset, out_shape=(max(1, h // step), max(1, w // step)))
-    stats: SceneStats = scene_stats({k: np.where(small_valid, v, np.nan) for k, v in small.items()})
+    stats = scene_stats({k: np.where(small_valid, v, np.nan) for k, v in small.items()})
+    dets, cloud, valid = detect_optical_tiled(
+        lambda win: _read(src, win, scale, offset), (h, w), info.pixel_size, stats,
+        params=params, workers=workers, tile=tile, progress=progress,
+    )
+    return OpticalImageResult(info, dets, cloud, valid)
+
+
+Window = tuple[int, int, int, int]
+Reader = Callable[[Window], tuple[dict[str, NDArray[np.float32]], NDArray[np.bool_], "NDArray[Any] | None"]]
+
+
+def detect_optical_tiled(
+    read_window: Reader,
+    shape: tuple[int, int],
+    pixel_size: tuple[float, float],
+    stats: SceneStats,
+    *,
+    params: OpticalParams | None = None,
+    workers: int = 1,
+    tile: int = 2048,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[PixelDetection], float, float]:
+    """Run the detector tile by tile over a scene read by window; stitch without duplicates.
+
+    ``read_window((row0, row1, col0, col1))`` returns reflectance bands, the
+    valid mask and the SCL (or None) of that window. Returns the detections
+    (raster pixel coordinates, best first), the cloud fraction of the valid
+    pixels and the valid fraction of the scene.
+    """
+    params = params or OpticalParams()
+    px, py = pixel_size
+    p = 0.5 * (px + py)
+    h, w = shape
     overlap = _overlap_px(params, p)
     tile = max(tile, 6 * overlap)
     tiles = plan_tiles(h, w, tile, overlap)
 
     def run(t: Any) -> tuple[list[PixelDetection], int, int]:
-        bands, valid, scl = _read(src, t.window, scale, offset)
+        bands, valid, scl = read_window(t.window)
         r0, c0 = t.window[0], t.window[2]
         core = (slice(t.core[0] - r0, t.core[1] - r0), slice(t.core[2] - c0, t.core[3] - c0))
         n_valid = int(valid[core].sum())
@@ -246,6 +283,4 @@ def detect_optical_image(
             if progress is not None:
                 progress(i + 1, len(tiles))
     out.sort(key=lambda d: -d.score)
-    return OpticalImageResult(
-        info, out, n_cloud / n_valid if n_valid else 0.0, n_valid / float(h * w)
-    )
+    return out, (n_cloud / n_valid if n_valid else 0.0), n_valid / float(h * w)

@@ -239,17 +239,18 @@ def detect_sar_with_features(
     if a.size == 0:
         return []
     intensity = to_intensity(a, p.input_scale)
-    ok = _valid_mask(intensity, a, valid)
-    pixmask = ok
+    given = None if valid is None else np.asarray(valid, dtype=bool)
+    if given is not None and given.shape != a.shape:
+        raise InputError(f"valid mask shape {given.shape} differs from the image's {a.shape}")
     if water is not None:
         if water.shape != a.shape:
             raise InputError(f"water mask shape {water.shape} differs from the image's {a.shape}")
         wide = widen_water(np.asarray(water, dtype=bool), math.sqrt(px * py), p.berth_margin_m)
-        pixmask = wide if ok is None else ok & wide
-    if pixmask is not None and not pixmask.any():
-        return []
+        given = wide if given is None else given & wide
     derive = p.refine_water if water is not None else p.derive_water
-    found = _detect(intensity, pixmask, (px, py), p, workers, derive)
+    # GRD products mark no-data with 0 and reprojection borders with NaN: in float input
+    # those pixels are invalid too (found in the same pass as the cell sums).
+    found = _detect(intensity, given, bool(np.issubdtype(a.dtype, np.floating)), (px, py), p, workers, derive)
     if p.classify_8bit and a.dtype == np.uint8 and found:
         prob = candidate_probability(np.array([candidate_vector(ft) for _, ft in found]))
         found = [df for df, q in zip(found, prob, strict=True) if q >= 0.5]
@@ -269,19 +270,6 @@ def detect_sar(
     return [d for d, _ in detect_sar_with_features(image, pixel_size, valid=valid, water=water, params=params, workers=workers)]
 
 
-def _valid_mask(intensity: NDArray[np.float32], raw: NDArray[np.generic], valid: NDArray[np.bool_] | None) -> NDArray[np.bool_] | None:
-    """Combine the caller's mask with non-finite and (for float input) zero pixels; None = all valid."""
-    ok = None if valid is None else np.asarray(valid, dtype=bool)
-    if ok is not None and ok.shape != raw.shape:
-        raise InputError(f"valid mask shape {ok.shape} differs from the image's {raw.shape}")
-    if np.issubdtype(raw.dtype, np.floating):
-        # GRD products mark no-data with 0 and reprojection borders with NaN.
-        bad = ~np.isfinite(intensity) | (intensity == 0)
-        if bad.any():
-            ok = ~bad if ok is None else ok & ~bad
-    return ok
-
-
 # ---------------------------------------------------------------- block statistics
 
 
@@ -297,46 +285,71 @@ def _block_px(p: SarParams, gpx: float) -> int:
     return f * k
 
 
+def _fold(a: NDArray[Any], f: int, op: np.ufunc, dtype: Any = None) -> NDArray[Any]:
+    """Reduce f × f groups of ``a`` (shape a multiple of f) with ``op``, by strided slices (fast for small f)."""
+    h, w = a.shape
+    v = a.reshape(h // f, f, w)
+    r = v[:, 0].astype(dtype or a.dtype, copy=True)
+    for j in range(1, f):
+        op(r, v[:, j], out=r)
+    c = r[:, 0::f].copy()
+    for j in range(1, f):
+        op(c, r[:, j::f], out=c)
+    return c
+
+
 def _aggregate(a: NDArray[np.float64], k: int) -> NDArray[np.float64]:
     """Sum k × k groups of cells (partial groups at the far edges)."""
     if k == 1:
         return a
     h, w = a.shape
     hb, wb = -(-h // k), -(-w // k)
-    a = np.pad(a, ((0, hb * k - h), (0, wb * k - w)))
-    return np.asarray(a.reshape(hb, k, wb, k).sum(axis=(1, 3)))
+    if hb * k != h or wb * k != w:
+        a = np.pad(a, ((0, hb * k - h), (0, wb * k - w)))
+    return _fold(a, k, np.add)
 
 
-def _block_sums(
-    x: NDArray[np.float32], use: NDArray[np.bool_] | None, b: int, workers: int
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Per-block sums of I, I² and counts of used pixels (blocks at the edges may be partial)."""
+def _cell_pass(
+    x: NDArray[np.float32], given: NDArray[np.bool_] | None, check_float: bool, f: int, workers: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float32], NDArray[np.bool_] | None]:
+    """The one pass over all pixels: per f × f cell the sums of I and I², the count and the
+    maximum of the used pixels, and the mask of used pixels (None: all used).
+
+    Used: ``given`` (valid and water) and, for float input, finite and non-zero. Row strips of
+    about half a megapixel stay in the CPU cache while they are squared and folded; with
+    ``workers`` > 1 strips run in threads (numpy releases the GIL inside its loops).
+    """
     h, w = x.shape
-    hb, wb = -(-h // b), -(-w // b)
-    s1 = np.zeros((hb, wb))
-    s2 = np.zeros((hb, wb))
-    n = np.zeros((hb, wb))
-    strip = max(1, (1 << 22) // max(w, 1) // b) * b  # ~4 Mpixel strips, whole blocks
+    hc, wc = -(-h // f), -(-w // f)
+    s1 = np.zeros((hc, wc))
+    s2 = np.zeros((hc, wc))
+    n = np.zeros((hc, wc))
+    mx = np.zeros((hc, wc), np.float32)
+    strip = max(1, (1 << 19) // max(w, 1) // f) * f
+    bad: dict[int, NDArray[np.bool_]] = {}
 
     def one(r0: int) -> None:
         xs = x[r0 : r0 + strip]
-        us = None if use is None else use[r0 : r0 + strip]
-        rows = xs.shape[0]
-        ph, pw = -(-rows // b) * b - rows, wb * b - w
-        if ph or pw:  # edge strip: pad to whole blocks (zeros count as unused)
-            xs = np.pad(xs, ((0, ph), (0, pw)))
-            us = np.pad(np.ones((rows, w), bool) if us is None else us, ((0, ph), (0, pw)))
+        us = None if given is None else given[r0 : r0 + strip]
+        if check_float:
+            good = np.isfinite(xs)
+            good &= xs != 0
+            if not good.all():
+                bad[r0] = good
+                us = good if us is None else us & good
         if us is not None:
             xs = np.where(us, xs, np.float32(0))
-        v = xs.reshape(xs.shape[0] // b, b, wb, b)
-        i = r0 // b
-        k = v.shape[0]
-        s1[i : i + k] = np.einsum("ijkl->ik", v, dtype=np.float64)
-        s2[i : i + k] = np.einsum("ijkl,ijkl->ik", v, v, dtype=np.float64)
-        if us is None:
-            n[i : i + k] = b * b
-        else:
-            n[i : i + k] = np.einsum("ijkl->ik", us.reshape(v.shape).view(np.uint8), dtype=np.float64)
+        rows = xs.shape[0]
+        ph, pw = -(-rows // f) * f - rows, wc * f - w
+        if ph or pw:  # edge strip: pad to whole cells (zeros count as unused)
+            xs = np.pad(xs, ((0, ph), (0, pw)))
+            us = np.pad(np.ones((rows, w), bool) if us is None else us, ((0, ph), (0, pw)))
+        i = r0 // f
+        k = xs.shape[0] // f
+        s1[i : i + k] = _fold(xs, f, np.add)
+        s2[i : i + k] = _fold(np.square(xs), f, np.add)
+        mx[i : i + k] = _fold(xs, f, np.maximum)
+        n[i : i + k] = f * f if us is None else _fold(us.view(np.uint8), f, np.add, np.float32)
 
     starts = range(0, h, strip)
     if workers > 1:
@@ -345,21 +358,25 @@ def _block_sums(
     else:
         for r0 in starts:
             one(r0)
-    return s1, s2, n
+    if not bad:
+        return s1, s2, n, mx, given
+    used = np.ones((h, w), bool) if given is None else given.copy()
+    for r0, good in bad.items():
+        used[r0 : r0 + good.shape[0]] &= good
+    return s1, s2, n, mx, used
 
 
 def _ring_sum(a: NDArray[np.float64], g: int, r: int) -> NDArray[np.float64]:
     """Sum over the (2r+1)² window minus the (2g+1)² window centred on each cell, zero outside."""
     h, w = a.shape
-    c = np.zeros((h + 1, w + 1))
-    np.cumsum(a, axis=0, out=c[1:, 1:])
-    np.cumsum(c[1:, 1:], axis=1, out=c[1:, 1:])
-    i = np.arange(h)
-    j = np.arange(w)
+    c = np.zeros((h + 2 * r + 1, w + 2 * r + 1))
+    c[r + 1 : r + 1 + h, r + 1 : r + 1 + w] = a
+    np.cumsum(c, axis=0, out=c)
+    np.cumsum(c, axis=1, out=c)
 
     def box(q: int) -> NDArray[np.float64]:
-        rows = c[np.clip(i + q + 1, 0, h)] - c[np.clip(i - q, 0, h)]
-        return rows[:, np.clip(j + q + 1, 0, w)] - rows[:, np.clip(j - q, 0, w)]
+        o, e = r - q, r + q + 1
+        return c[e : e + h, e : e + w] - c[o : o + h, e : e + w] - c[e : e + h, o : o + w] + c[o : o + h, o : o + w]
 
     return box(r) - box(g)
 
@@ -420,7 +437,8 @@ def _thresholds(
 
 def _detect(
     x: NDArray[np.float32],
-    pixmask: NDArray[np.bool_] | None,
+    given: NDArray[np.bool_] | None,
+    check_float: bool,
     pxy: tuple[float, float],
     p: SarParams,
     workers: int,
@@ -430,9 +448,12 @@ def _detect(
     gpx = math.sqrt(px * py)
     f, k = _cell_block(p, gpx)
     b = f * k
-    # One pass over the pixels: sums per land/water cell. Land, CFAR blocks and
-    # their backgrounds are all built from these cells, never from pixels again.
-    s1, s2, n = _block_sums(x, pixmask, f, workers)
+    # One pass over the pixels: sums and maxima per land/water cell. Land, CFAR blocks, their
+    # backgrounds and the cells worth a closer look are all built from these cells; pixels are
+    # read again only inside the windows around candidate cells.
+    s1, s2, n, mx, pixmask = _cell_pass(x, given, check_float, f, workers)
+    if not n.any():
+        return []
     if derive_land:
         kw = _cells_kwargs(p)
         rb = int(round(kw.pop("berth_m") / (f * gpx)))
@@ -448,10 +469,13 @@ def _detect(
     else:
         land = np.zeros(n.shape, bool)
         water_c = np.ones(n.shape, bool)
-    nw = np.where(water_c, n, 0.0)
-    t_seed, t_grow, t_mu = _thresholds(
-        _aggregate(np.where(water_c, s1, 0.0), k), _aggregate(np.where(water_c, s2, 0.0), k), _aggregate(nw, k), p, b, gpx
-    )
+    all_water = not land.any()
+    nw = n if all_water else np.where(water_c, n, 0.0)
+    if all_water:
+        agg = (_aggregate(s1, k), _aggregate(s2, k), _aggregate(n, k))
+    else:
+        agg = (_aggregate(np.where(water_c, s1, 0.0), k), _aggregate(np.where(water_c, s2, 0.0), k), _aggregate(nw, k))
+    t_seed, t_grow, t_mu = _thresholds(*agg, p, b, gpx)
     t_seed_c = _expand(t_seed, k, n.shape)
     t_grow_c = _expand(t_grow, k, n.shape)
     mu_c = _expand(t_mu, k, n.shape)
@@ -460,33 +484,69 @@ def _detect(
         a_seed, a_grow, _ = _thresholds(_aggregate(s1, k), _aggregate(s2, k), _aggregate(n, k), p, b, gpx)
         t_seed_c = np.where(berth, np.maximum(t_seed_c, _expand(a_seed, k, n.shape)), t_seed_c)
         t_grow_c = np.where(berth, np.maximum(t_grow_c, _expand(a_grow, k, n.shape)), t_grow_c)
-    hits = _hit_blocks(x, pixmask, t_seed_c.astype(np.float32), f, workers) & (nw > 0)
+    # A cell holds a seed when its brightest used pixel beats the cell's seed threshold.
+    hits = (mx > t_seed_c.astype(np.float32)) & (nw > 0)
     if not hits.any():
         return []
     h, w = x.shape
     merge_px = max(1, round(p.merge_m / gpx))
     pad = 1 + math.ceil((merge_px + 1) / f)
-    coarse, _ = ndimage.label(ndimage.binary_dilation(hits, np.ones((3, 3), bool), iterations=pad))
-    out: list[tuple[PixelDetection, dict[str, float]]] = []
-    for lab, sl in enumerate(ndimage.find_objects(coarse), start=1):
-        if sl is None:
-            continue
-        r0, r1 = sl[0].start * f, min(h, sl[0].stop * f)
-        c0, c1 = sl[1].start * f, min(w, sl[1].stop * f)
-        use = _expand(water_c[sl], f, (r1 - r0, c1 - c0))
-        if pixmask is not None:
-            use &= pixmask[r0:r1, c0:c1]
-        found = _window(x[r0:r1, c0:c1], use, (t_seed_c[sl], t_grow_c[sl], mu_c[sl]), (r0, c0), f, merge_px, pxy, p)
-        # Bounding boxes of two coarse groups may overlap: each keeps only its own objects.
-        out.extend(
-            (d, ft) for d, ft in found if coarse[min(int(d.row + 0.5), h - 1) // f, min(int(d.col + 0.5), w - 1) // f] == lab
-        )
+    coarse, _ = ndimage.label(ndimage.maximum_filter(hits, size=2 * pad + 1, mode="constant", cval=False))
+    wins = [
+        (lab, (sl[0].start * f, min(h, sl[0].stop * f), sl[1].start * f, min(w, sl[1].stop * f)))
+        for lab, sl in enumerate(ndimage.find_objects(coarse), start=1)
+        if sl is not None
+    ]
+    cells = (water_c, t_seed_c, t_grow_c, mu_c)
+    out: list[tuple[int, PixelDetection, dict[str, float]]] = []
+    for batch in _batches(wins, CANVAS_PIXELS):
+        out.extend(_objects(x, pixmask, cells, coarse, batch, f, merge_px, pxy, p))
+    out.sort(key=lambda t: t[0])  # stable: the order of the windows, then of the objects in each
+    return [(d, ft) for _, d, ft in out]
+
+
+CANVAS_PIXELS = 4_000_000
+"""Candidate windows are measured together on canvases of about this many pixels (bounded memory)."""
+
+
+def _batches(wins: list[tuple[int, tuple[int, int, int, int]]], limit: int) -> list[list[tuple[int, tuple[int, int, int, int]]]]:
+    """Consecutive groups of windows whose areas add up to about ``limit`` pixels (a bigger window alone)."""
+    out: list[list[tuple[int, tuple[int, int, int, int]]]] = [[]]
+    total = 0
+    for lab, (r0, r1, c0, c1) in wins:
+        a = (r1 - r0) * (c1 - c0)
+        if out[-1] and total + a > limit:
+            out.append([])
+            total = 0
+        out[-1].append((lab, (r0, r1, c0, c1)))
+        total += a
     return out
+
+
+def _pack(sizes: list[tuple[int, int]], gap: int) -> tuple[list[tuple[int, int]], tuple[int, int]]:
+    """Top-left corners of rectangles ``sizes`` (h, w) placed on shelves ``gap`` apart, and the canvas shape."""
+    order = sorted(range(len(sizes)), key=lambda i: -sizes[i][0])
+    area = sum((hh + gap) * (ww + gap) for hh, ww in sizes)
+    shelf_w = max(max(ww for _, ww in sizes), int(math.sqrt(area) * 1.2))
+    pos = [(0, 0)] * len(sizes)
+    y = x = shelf_h = 0
+    for i in order:
+        hh, ww = sizes[i]
+        if x and x + ww > shelf_w:
+            y, x, shelf_h = y + shelf_h + gap, 0, 0
+        pos[i] = (y, x)
+        x += ww + gap
+        shelf_h = max(shelf_h, hh)
+    return pos, (y + shelf_h, shelf_w)
 
 
 def _expand(a: NDArray[Any], k: int, shape: tuple[int, int]) -> NDArray[Any]:
     """Repeat each cell k × k times and crop to ``shape``."""
-    return np.repeat(np.repeat(a, k, axis=0), k, axis=1)[: shape[0], : shape[1]]
+    if k == 1:
+        return a[: shape[0], : shape[1]]
+    hb, wb = a.shape
+    full = np.broadcast_to(a[:, None, :, None], (hb, k, wb, k)).reshape(hb * k, wb * k)
+    return full[: shape[0], : shape[1]]
 
 
 def _cells_kwargs(p: SarParams) -> dict[str, float]:
@@ -495,31 +555,59 @@ def _cells_kwargs(p: SarParams) -> dict[str, float]:
     return kw
 
 
-def _window(
-    xs: NDArray[np.float32],
-    use: NDArray[np.bool_],
-    cells: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
-    origin: tuple[int, int],
+def _objects(
+    x: NDArray[np.float32],
+    pixmask: NDArray[np.bool_] | None,
+    cells: tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
+    coarse: NDArray[np.integer],
+    wins: list[tuple[int, tuple[int, int, int, int]]],
     f: int,
     merge_px: int,
     pxy: tuple[float, float],
     p: SarParams,
-) -> list[tuple[PixelDetection, dict[str, float]]]:
-    """Components, discrimination and measurement inside one window of candidate cells.
+) -> list[tuple[int, PixelDetection, dict[str, float]]]:
+    """Components, discrimination and measurement in windows of candidate cells, all at once.
 
-    ``cells`` holds the seed threshold, growth threshold and background mean per cell.
+    The windows are copied side by side onto one canvas, ``merge_px + 2`` pixels apart, so one
+    labelling and one set of label-indexed reductions serve all of them; no component or merge
+    reaches across a gap. ``cells`` holds water, seed threshold, growth threshold and background
+    mean per cell; ``wins`` the (coarse label, pixel window) of each window. Returns (window
+    position, detection in image pixels, features) for the objects each window owns (the coarse
+    label at its centroid: bounding boxes of two coarse groups may overlap).
     """
-    r0, c0 = origin
-    ts = _expand(cells[0], f, xs.shape)
-    tg = _expand(cells[1], f, xs.shape)
+    water_c, t_seed_c, t_grow_c, mu_c = cells
+    h, w = x.shape
+    gpx = math.sqrt(pxy[0] * pxy[1])
+    sizes = [(r1 - r0, c1 - c0) for _, (r0, r1, c0, c1) in wins]
+    pos, shape = _pack(sizes, merge_px + 2)
+    xs = np.zeros(shape, np.float32)
+    use = np.zeros(shape, bool)
+    ts = np.full(shape, np.inf)
+    tg = np.full(shape, np.inf)
+    mu = np.zeros(shape)
+    owner = np.full(shape, -1, np.int32)
+    line_px = int(round(p.line_m / gpx))
+    lines = gpx >= 5.0 and line_px >= 3
+    big = []
+    for j, ((_, (r0, r1, c0, c1)), (y, x0)) in enumerate(zip(wins, pos, strict=True)):
+        hh, ww = r1 - r0, c1 - c0
+        dst = (slice(y, y + hh), slice(x0, x0 + ww))
+        sl = (slice(r0 // f, -(-r1 // f)), slice(c0 // f, -(-c1 // f)))
+        xs[dst] = x[r0:r1, c0:c1]
+        u = _expand(water_c[sl], f, (hh, ww))
+        use[dst] = u if pixmask is None else u & pixmask[r0:r1, c0:c1]
+        ts[dst] = _expand(t_seed_c[sl], f, (hh, ww))
+        tg[dst] = _expand(t_grow_c[sl], f, (hh, ww))
+        mu[dst] = _expand(mu_c[sl], f, (hh, ww))
+        owner[dst] = j
+        if lines and max(hh, ww) >= line_px:
+            big.append(dst)
     grow = (xs > tg) & use
-    gpx_w = math.sqrt(pxy[0] * pxy[1])
-    line_px = int(round(p.line_m / gpx_w))
-    if gpx_w >= 5.0 and line_px >= 3 and max(xs.shape) >= line_px:
+    for dst in big:
         # Quay walls and breakwaters are long straight runs of bright pixels; at 5 m and
         # coarser a hull alongside touches them. Taking the runs out first leaves the hull
         # on its own. (Finer images show the gap between hull and wall.)
-        grow &= ~_long_lines(grow, line_px)
+        grow[dst] &= ~_long_lines(grow[dst], line_px)
     seed = grow & (xs > ts)
     lab, nl = ndimage.label(grow, np.ones((3, 3), bool))
     if nl == 0:
@@ -536,8 +624,6 @@ def _window(
         lab, nl = ndimage.label(kept, np.ones((3, 3), bool))
     if nl == 0:
         return []
-    gpx = math.sqrt(pxy[0] * pxy[1])
-    mu = _expand(cells[2], f, xs.shape)
     lab, ids, m = _rescue(lab, nl, xs, [seed] + [xs > np.maximum(ts, mu * 10.0 ** (t / 10.0)) for t in p.rescue_db], merge_px, pxy, p)
     if ids.size == 0:
         return []
@@ -549,12 +635,21 @@ def _window(
     # the backscatter, weighted like the size, sits further from OpenSARShip's chip centres:
     # centred-ship detection 0.80 against 0.83.)
     sel["corners"] = _box_corners(sel["row"], sel["col"], sel["heading_deg"], sel["length_m"], sel["width_m"], pxy)
-    sel["row"] = sel["row"] + r0
-    sel["col"] = sel["col"] + c0
-    sel["corners"] = sel["corners"] + np.array([c0, r0], dtype=np.float64)
+    wi = owner[np.clip((sel["row"] + 0.5).astype(np.int64), 0, shape[0] - 1), np.clip((sel["col"] + 0.5).astype(np.int64), 0, shape[1] - 1)]
+    top = np.array([y for y, _ in pos], dtype=np.float64)[wi]
+    left = np.array([x0 for _, x0 in pos], dtype=np.float64)[wi]
+    dr = np.array([win[0] for _, win in wins], dtype=np.float64)[wi] - top
+    dc = np.array([win[2] for _, win in wins], dtype=np.float64)[wi] - left
+    sel["row"] = sel["row"] + dr
+    sel["col"] = sel["col"] + dc
+    sel["corners"] = sel["corners"] + np.stack([dc, dr], axis=-1)[:, None, :]
+    feats["row_px"] = feats["row_px"] - top  # in pixels of the window, as before
+    feats["col_px"] = feats["col_px"] - left
+    labs = np.array([lab_ for lab_, _ in wins])[wi]
+    own = coarse[np.minimum((sel["row"] + 0.5).astype(np.int64), h - 1) // f, np.minimum((sel["col"] + 0.5).astype(np.int64), w - 1) // f] == labs
     score = np.clip(0.5 + 0.5 * np.log10(np.maximum(peak_rel, 1e-12)) / 2.0, 0.0, 1.0)
     dets = detections_from_measurements(sel, score)
-    return [(d, {k: float(v[i]) for k, v in feats.items()}) for i, d in enumerate(dets)]
+    return [(int(labs[i]), d, {key: float(v[i]) for key, v in feats.items()}) for i, d in enumerate(dets) if own[i]]
 
 
 def _rescue(
@@ -888,39 +983,6 @@ def _measure(
         & (length <= p.max_elongation * np.maximum(width, gpx))
     )
     return m, ok
-
-
-def _hit_blocks(x: NDArray[np.float32], use: NDArray[np.bool_] | None, t: NDArray[np.float32], b: int, workers: int) -> NDArray[np.bool_]:
-    """Blocks holding at least one pixel above their seed threshold."""
-    h, w = x.shape
-    hb, wb = t.shape
-    hits = np.zeros((hb, wb), bool)
-    strip = max(1, (1 << 22) // max(w, 1) // b) * b
-
-    def one(r0: int) -> None:
-        xs = x[r0 : r0 + strip]
-        rows = xs.shape[0]
-        ph, pw = -(-rows // b) * b - rows, wb * b - w
-        if ph or pw:
-            xs = np.pad(xs, ((0, ph), (0, pw)))
-        i = r0 // b
-        k = xs.shape[0] // b
-        e = xs.reshape(k, b, wb, b) > t[i : i + k, None, :, None]
-        if use is not None:
-            us = use[r0 : r0 + strip]
-            if ph or pw:
-                us = np.pad(us, ((0, ph), (0, pw)))
-            e &= us.reshape(e.shape)
-        hits[i : i + k] = e.reshape(k, b, wb * b).any(axis=1).reshape(k, wb, b).any(axis=-1)
-
-    starts = range(0, h, strip)
-    if workers > 1:
-        with ThreadPoolExecutor(workers) as ex:
-            list(ex.map(one, starts))
-    else:
-        for r0 in starts:
-            one(r0)
-    return hits
 
 
 def with_params(params: SarParams | None, **changes: float) -> SarParams:

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
 
 __all__ = ["PixelDetection", "detections_from_measurements", "measure_components", "pixel_size_pair"]
 
@@ -61,28 +60,30 @@ def measure_components(
         return {k: empty for k in ("row", "col", "length_m", "width_m", "heading_deg", "area_px")} | {
             "corners": np.zeros((0, 4, 2))
         }
-    grid = np.indices(labels.shape, dtype=np.float64)
-    rows, cols = grid[0], grid[1]
-    w = np.ones(labels.shape) if weights is None else np.asarray(weights, dtype=np.float64)
-    wsum = ndimage.sum_labels(w, labels, index)
+    # Sums over each component's pixel list (bincount), not over the whole label image per
+    # moment: the work follows the labelled pixels, however large the image around them.
+    lab_pos = np.full(max(int(labels.max()), int(index.max())) + 1, -1, dtype=np.int64)
+    lab_pos[index] = np.arange(n)
+    rr, cc = np.nonzero(labels)
+    k = lab_pos[labels[rr, cc]]
+    sel = k >= 0
+    lr = rr[sel].astype(np.float64)
+    lc = cc[sel].astype(np.float64)
+    k = k[sel]
+    w = np.ones(lr.size) if weights is None else np.asarray(weights, dtype=np.float64)[rr[sel], cc[sel]]
+    wsum = np.bincount(k, w, n)
     wsum = np.where(wsum > 0, wsum, 1.0)
-    area = ndimage.sum_labels(np.ones(labels.shape), labels, index)
-    r0 = ndimage.sum_labels(w * rows, labels, index) / wsum
-    c0 = ndimage.sum_labels(w * cols, labels, index) / wsum
+    area = np.bincount(k, None, n).astype(np.float64)
+    r0 = np.bincount(k, w * lr, n) / wsum
+    c0 = np.bincount(k, w * lc, n) / wsum
     # Second moments in metres (x to the east/right, y to the north/up).
-    xx = ndimage.sum_labels(w * cols * cols, labels, index) / wsum - c0 * c0
-    yy = ndimage.sum_labels(w * rows * rows, labels, index) / wsum - r0 * r0
-    xy = ndimage.sum_labels(w * cols * rows, labels, index) / wsum - c0 * r0
+    xx = np.bincount(k, w * lc * lc, n) / wsum - c0 * c0
+    yy = np.bincount(k, w * lr * lr, n) / wsum - r0 * r0
+    xy = np.bincount(k, w * lc * lr, n) / wsum - c0 * r0
     sxx, syy, sxy = xx * px * px, yy * py * py, -xy * px * py
     theta = 0.5 * np.arctan2(2 * sxy, sxx - syy)  # angle of long axis from +x (east), counter-clockwise
     ux, uy = np.cos(theta), np.sin(theta)  # long axis unit vector, metric (east, north)
     # Project every pixel of every component on the axes, per label; extents via min/max.
-    lab_pos = np.zeros(int(labels.max()) + 1, dtype=np.int64)
-    lab_pos[index] = np.arange(n)
-    mask = np.isin(labels, index)
-    lr = rows[mask]
-    lc = cols[mask]
-    k = lab_pos[labels[mask]]
     dx = (lc - c0[k]) * px
     dy = -(lr - r0[k]) * py
     along = dx * ux[k] + dy * uy[k]

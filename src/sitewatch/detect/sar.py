@@ -627,7 +627,9 @@ def _objects(
     lab, ids, m = _rescue(lab, nl, xs, [seed] + [xs > np.maximum(ts, mu * 10.0 ** (t / 10.0)) for t in p.rescue_db], merge_px, pxy, p)
     if ids.size == 0:
         return []
-    peak_rel = np.asarray(ndimage.maximum(xs / ts, lab, ids))
+    rr, cc, kk = _pixels(lab, ids)
+    peak_rel = np.full(ids.size, -np.inf)
+    np.maximum.at(peak_rel, kk, xs[rr, cc] / ts[rr, cc])
     feats = size_features(xs, mu, ts, lab, ids, m, pxy)
     sel = dict(m)
     sel["length_m"], sel["width_m"] = size_from_features(feats, gpx)
@@ -676,10 +678,11 @@ def _rescue(
     m, ok = _measure(lab, nl, pxy, p)
     keep_ids = [np.flatnonzero(ok) + 1]
     parts = [{k: v[ok] for k, v in m.items()} | {"level": np.zeros(int(ok.sum()))}]
-    out = np.where(np.isin(lab, keep_ids[0]), lab, 0)
-    remaining = (lab > 0) & ~np.isin(lab, keep_ids[0])
+    # Label → flag lookups (``table[lab]``) instead of np.isin: one gather, no sort.
+    out = np.where(np.concatenate([[False], ok])[lab], lab, 0)
+    remaining = np.concatenate([[False], ~ok])[lab]
     failed = np.flatnonzero(~ok) + 1
-    peaks = np.array(ndimage.maximum_position(xs, lab, failed), dtype=np.int64).reshape(-1, 2)
+    peaks = _max_positions(xs, lab, failed)
     offset = nl
     for step, level in enumerate(levels, start=1):
         if not remaining.any():
@@ -696,15 +699,28 @@ def _rescue(
         m2, ok2 = _measure(lab2, nl2, pxy, p, spread_width=True)
         passed = np.flatnonzero(ok2) + 1
         if passed.size:
-            hit = np.isin(lab2, passed)
+            hit = np.concatenate([[False], ok2])[lab2]
             out = np.where(hit, lab2 + offset, out)
             keep_ids.append(passed + offset)
             parts.append({k: v[ok2] for k, v in m2.items()} | {"level": np.full(passed.size, float(step))})
             done = failed[hit[peaks[:, 0], peaks[:, 1]]]
-            remaining &= ~hit & ~np.isin(lab, done)
+            gone = np.zeros(nl + 1, bool)
+            gone[done] = True
+            remaining &= ~hit & ~gone[lab]
         offset += nl2
     ids = np.concatenate(keep_ids)
     return out, ids, {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
+
+
+def _max_positions(xs: NDArray[np.float32], lab: NDArray[np.integer], ids: NDArray[np.integer]) -> NDArray[np.int64]:
+    """(row, col) of the brightest pixel of each component ``ids``; on ties the first in raster
+    order (``scipy.ndimage.maximum_position`` leaves ties to an unstable sort of the whole image)."""
+    rr, cc, k = _pixels(lab, ids)
+    if ids.size == 0:
+        return np.zeros((0, 2), np.int64)
+    order = np.lexsort((-xs[rr, cc], k))  # stable: raster order among equal values
+    first = order[np.searchsorted(k[order], np.arange(ids.size))]
+    return np.stack([rr[first], cc[first]], axis=-1).astype(np.int64)
 
 
 LENGTH_FILE = "sar_length_levels.json"

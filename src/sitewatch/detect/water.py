@@ -95,8 +95,9 @@ def land_from_cells(
     if finite.sum() < 16:
         return np.zeros(mean.shape, bool)
     db = np.full(mean.shape, -np.inf)
-    db[finite] = 10.0 * np.log10(mean[finite])
-    vals = db[finite]
+    np.log10(mean, out=db, where=finite)
+    db *= 10.0
+    vals = db.ravel() if finite.all() else db[finite]
     t = _otsu(vals)
     dark = vals[vals <= t]
     level = float(np.median(dark)) if dark.size else float(np.median(vals))
@@ -107,8 +108,10 @@ def land_from_cells(
     r = int(round(open_m / cell_size_m))
     if r > 0:
         # Pad with the edge values so land touching the image edge is not eroded away from it.
-        bright = ndimage.binary_opening(np.pad(bright, r, mode="edge"), disk(r))[r:-r, r:-r]
+        bright = _opening(np.pad(bright, r, mode="edge"), r)[r:-r, r:-r]
     land = _drop_small(bright, min_land_m2 / cell_area)
+    if not land.any() and land.size >= fill_m2 / cell_area:
+        return land  # no land, and the water is one component too large to be a hole
     holes = ~land & ~_drop_small(~land, fill_m2 / cell_area)
     land |= holes
     rb = int(round(berth_m / cell_size_m))
@@ -144,7 +147,7 @@ def _otsu(v: NDArray[np.float64], bins: int = 256) -> float:
     lo, hi = float(v.min()), float(v.max())
     if not math.isfinite(lo) or hi - lo < 1e-9:
         return hi
-    hist, edges = np.histogram(v, bins=bins, range=(lo, hi))
+    hist, edges = _histogram(v, bins, lo, hi)
     centres = 0.5 * (edges[:-1] + edges[1:])
     w0 = np.cumsum(hist)
     w1 = w0[-1] - w0
@@ -161,7 +164,31 @@ def _drop_small(mask: NDArray[np.bool_], min_cells: float) -> NDArray[np.bool_]:
     lab, n = ndimage.label(mask, np.ones((3, 3), bool))
     if n == 0:
         return mask
-    sizes = np.bincount(lab.ravel())
+    sizes = np.bincount(lab[mask], minlength=n + 1)
     keep = sizes >= min_cells
     keep[0] = False
+    if keep[1:].all():
+        return mask
+    if not keep.any():
+        return np.zeros(mask.shape, bool)
     return np.asarray(keep[lab])
+
+
+def _opening(mask: NDArray[np.bool_], r: int) -> NDArray[np.bool_]:
+    """``binary_opening(mask, disk(r))``; for r = 1 the disk is the 3 × 3 square, opened by
+    separable minimum and maximum filters (the same result, several times faster)."""
+    if r == 1:
+        eroded = ndimage.minimum_filter(mask, 3, mode="constant", cval=False)
+        return np.asarray(ndimage.maximum_filter(eroded, 3, mode="constant", cval=False))
+    return np.asarray(ndimage.binary_opening(mask, disk(r)))
+
+
+def _histogram(v: NDArray[np.float64], bins: int, lo: float, hi: float) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """``np.histogram(v, bins, range=(lo, hi))`` for finite ``v`` within the range, in one
+    vectorised pass (the same bin of every value, edge corrections included)."""
+    edges = np.linspace(lo, hi, bins + 1)
+    idx = ((v - lo) * (bins / (hi - lo))).astype(np.intp)
+    np.minimum(idx, bins - 1, out=idx)
+    idx -= v < edges[idx]
+    idx += (v >= edges[idx + 1]) & (idx != bins - 1)
+    return np.bincount(idx, minlength=bins), edges

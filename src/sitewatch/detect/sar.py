@@ -44,7 +44,8 @@ from __future__ import annotations
 
 import json
 import math
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
@@ -310,14 +311,14 @@ def _aggregate(a: NDArray[np.float64], k: int) -> NDArray[np.float64]:
 
 
 def _cell_pass(
-    x: NDArray[np.float32], given: NDArray[np.bool_] | None, check_float: bool, f: int, workers: int
+    x: NDArray[np.float32], given: NDArray[np.bool_] | None, check_float: bool, f: int, pool: Executor | None
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float32], NDArray[np.bool_] | None]:
     """The one pass over all pixels: per f × f cell the sums of I and I², the count and the
     maximum of the used pixels, and the mask of used pixels (None: all used).
 
     Used: ``given`` (valid and water) and, for float input, finite and non-zero. Row strips of
-    about half a megapixel stay in the CPU cache while they are squared and folded; with
-    ``workers`` > 1 strips run in threads (numpy releases the GIL inside its loops).
+    about half a megapixel stay in the CPU cache while they are squared and folded; with a
+    ``pool`` strips run in threads (numpy releases the GIL inside its loops).
     """
     h, w = x.shape
     hc, wc = -(-h // f), -(-w // f)
@@ -352,9 +353,8 @@ def _cell_pass(
         n[i : i + k] = f * f if us is None else _fold(us.view(np.uint8), f, np.add, np.float32)
 
     starts = range(0, h, strip)
-    if workers > 1:
-        with ThreadPoolExecutor(workers) as ex:
-            list(ex.map(one, starts))
+    if pool is not None:
+        list(pool.map(one, starts))
     else:
         for r0 in starts:
             one(r0)
@@ -382,12 +382,10 @@ def _ring_sum(a: NDArray[np.float64], g: int, r: int) -> NDArray[np.float64]:
 
 
 def _ring_stats(
-    s1: NDArray[np.float64], s2: NDArray[np.float64], n: NDArray[np.float64], g: int, r: int, min_n: float
+    s1: NDArray[np.float64], s2: NDArray[np.float64], n: NDArray[np.float64], g: int, r: int, min_n: float, pool: Executor | None = None
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Mean, standard deviation and mean square of the background ring of every block."""
-    rs1 = _ring_sum(s1, g, r)
-    rs2 = _ring_sum(s2, g, r)
-    rn = _ring_sum(n, g, r)
+    rs1, rs2, rn = _ring_sums((s1, s2, n), g, r, pool)
     tot_n = n.sum()
     glob1 = s1.sum() / max(tot_n, 1.0)
     glob2 = s2.sum() / max(tot_n, 1.0)
@@ -399,8 +397,15 @@ def _ring_stats(
     return m1, sd, m2
 
 
+def _ring_sums(arrays: tuple[NDArray[np.float64], ...], g: int, r: int, pool: Executor | None) -> list[NDArray[np.float64]]:
+    """:func:`_ring_sum` of several arrays, in the thread pool if there is one."""
+    if pool is None:
+        return [_ring_sum(a, g, r) for a in arrays]
+    return list(pool.map(lambda a: _ring_sum(a, g, r), arrays))
+
+
 def _thresholds(
-    s1: NDArray[np.float64], s2: NDArray[np.float64], n: NDArray[np.float64], p: SarParams, b: int, gpx: float
+    s1: NDArray[np.float64], s2: NDArray[np.float64], n: NDArray[np.float64], p: SarParams, b: int, gpx: float, pool: Executor | None = None
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Seed and growth thresholds per block and the background mean, with censoring."""
     bm = b * gpx
@@ -413,8 +418,8 @@ def _thresholds(
     # bright ship fills many blocks of a small chip and inflates the arithmetic ring mean that
     # censoring compares with (so it censors nothing); the log-mean barely moves.
     lm = np.where(keep, np.log(np.maximum(s1, 1e-30) / np.maximum(n, 1.0)), 0.0)
-    cnt = _ring_sum(keep.astype(np.float64), g, r)
-    geo = np.exp(_ring_sum(lm, g, r) / np.maximum(cnt, 1.0))
+    cnt, lsum = _ring_sums((keep.astype(np.float64), lm), g, r, pool)
+    geo = np.exp(lsum / np.maximum(cnt, 1.0))
     blk_m1 = s1 / np.maximum(n, 1.0)
     keep &= (cnt < p.min_background_blocks) | (blk_m1 <= GEO_CENSOR * geo)
     for _ in range(2):
@@ -422,12 +427,12 @@ def _thresholds(
         c1, c2, cn = (np.where(keep, s, 0.0) for s in (s1, s2, n))
         if cn.sum() == 0:
             break
-        mu, sd, m2 = _ring_stats(c1, c2, cn, g, r, min_n)
+        mu, sd, m2 = _ring_stats(c1, c2, cn, g, r, min_n, pool)
         keep = (n > 0) & (blk_m2 <= p.censor_ratio * m2)
     c1, c2, cn = (np.where(keep, s, 0.0) for s in (s1, s2, n))
     if cn.sum() == 0:  # every block censored (tiny chip filled by a ship): uncensored image stats
         c1, c2, cn = s1, s2, n
-    mu, sd, _ = _ring_stats(c1, c2, cn, g, r, min_n)
+    mu, sd, _ = _ring_stats(c1, c2, cn, g, r, min_n, pool)
     seed = np.maximum(mu + p.k_seed * sd, mu * 10.0 ** (p.seed_floor_db / 10.0))
     return seed, mu + p.k_grow * sd, mu
 
@@ -447,43 +452,16 @@ def _detect(
     px, py = pxy
     gpx = math.sqrt(px * py)
     f, k = _cell_block(p, gpx)
-    b = f * k
     # One pass over the pixels: sums and maxima per land/water cell. Land, CFAR blocks, their
     # backgrounds and the cells worth a closer look are all built from these cells; pixels are
     # read again only inside the windows around candidate cells.
-    s1, s2, n, mx, pixmask = _cell_pass(x, given, check_float, f, workers)
-    if not n.any():
-        return []
-    if derive_land:
-        kw = _cells_kwargs(p)
-        rb = int(round(kw.pop("berth_m") / (f * gpx)))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            land = land_from_cells(np.where(n > 0, s1 / np.maximum(n, 1), np.nan), f * gpx, berth_m=0.0, **kw)
-        water_c = ~land
-        if rb > 0 and land.any():
-            # Hulls alongside make the quay's cells bright, so they come out as land: water
-            # grows back into land by one berth. Those berth cells mix hull, quay wall and
-            # land clutter; they take the stricter of the water-only threshold and one
-            # whose background includes the land around (what land clutter looks like there).
-            water_c = np.asarray(ndimage.binary_dilation(water_c, disk(rb)))
-    else:
-        land = np.zeros(n.shape, bool)
-        water_c = np.ones(n.shape, bool)
-    all_water = not land.any()
-    nw = n if all_water else np.where(water_c, n, 0.0)
-    if all_water:
-        agg = (_aggregate(s1, k), _aggregate(s2, k), _aggregate(n, k))
-    else:
-        agg = (_aggregate(np.where(water_c, s1, 0.0), k), _aggregate(np.where(water_c, s2, 0.0), k), _aggregate(nw, k))
-    t_seed, t_grow, t_mu = _thresholds(*agg, p, b, gpx)
-    t_seed_c = _expand(t_seed, k, n.shape)
-    t_grow_c = _expand(t_grow, k, n.shape)
-    mu_c = _expand(t_mu, k, n.shape)
-    berth = water_c & land
-    if berth.any():
-        a_seed, a_grow, _ = _thresholds(_aggregate(s1, k), _aggregate(s2, k), _aggregate(n, k), p, b, gpx)
-        t_seed_c = np.where(berth, np.maximum(t_seed_c, _expand(a_seed, k, n.shape)), t_seed_c)
-        t_grow_c = np.where(berth, np.maximum(t_grow_c, _expand(a_grow, k, n.shape)), t_grow_c)
+    with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+        s1, s2, n, mx, pixmask = _cell_pass(x, given, check_float, f, pool)
+        if not n.any():
+            return []
+        cells = _cell_thresholds(s1, s2, n, k, p, gpx, derive_land, pool)
+    water_c, land, t_seed_c, t_grow_c, mu_c = cells
+    nw = n if not land.any() else np.where(water_c, n, 0.0)
     # A cell holds a seed when its brightest used pixel beats the cell's seed threshold.
     hits = (mx > t_seed_c.astype(np.float32)) & (nw > 0)
     if not hits.any():
@@ -497,12 +475,74 @@ def _detect(
         for lab, sl in enumerate(ndimage.find_objects(coarse), start=1)
         if sl is not None
     ]
-    cells = (water_c, t_seed_c, t_grow_c, mu_c)
+    cells_w = (water_c, t_seed_c, t_grow_c, mu_c)
     out: list[tuple[int, PixelDetection, dict[str, float]]] = []
     for batch in _batches(wins, CANVAS_PIXELS):
-        out.extend(_objects(x, pixmask, cells, coarse, batch, f, merge_px, pxy, p))
+        out.extend(_objects(x, pixmask, cells_w, coarse, batch, f, merge_px, pxy, p))
     out.sort(key=lambda t: t[0])  # stable: the order of the windows, then of the objects in each
     return [(d, ft) for _, d, ft in out]
+
+
+def _cell_thresholds(
+    s1: NDArray[np.float64],
+    s2: NDArray[np.float64],
+    n: NDArray[np.float64],
+    k: int,
+    p: SarParams,
+    gpx: float,
+    derive_land: bool,
+    pool: Executor | None,
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Water, land, and the seed threshold, growth threshold and background mean of every cell.
+
+    The thresholds over all cells (no land taken out) are what an open-sea image uses and what
+    berth cells are held to; with a pool they are computed while land is being derived.
+    """
+    cell_m = gpx * _cell_block(p, gpx)[0]
+    b = _block_px(p, gpx)
+
+    def all_cells() -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        return _thresholds(_aggregate(s1, k), _aggregate(s2, k), _aggregate(n, k), p, b, gpx, pool=None if pending is not None else pool)
+
+    pending = None
+    if derive_land:
+        kw = _cells_kwargs(p)
+        rb = int(round(kw.pop("berth_m") / cell_m))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(n > 0, s1 / np.maximum(n, 1), np.nan)
+        if pool is not None:
+            pending = pool.submit(land_from_cells, mean, cell_m, berth_m=0.0, **kw)
+            whole = all_cells()
+            land = pending.result()
+        else:
+            land = land_from_cells(mean, cell_m, berth_m=0.0, **kw)
+        water_c = ~land
+        if rb > 0 and land.any():
+            # Hulls alongside make the quay's cells bright, so they come out as land: water
+            # grows back into land by one berth. Those berth cells mix hull, quay wall and
+            # land clutter; they take the stricter of the water-only threshold and one
+            # whose background includes the land around (what land clutter looks like there).
+            water_c = np.asarray(ndimage.binary_dilation(water_c, disk(rb)))
+    else:
+        land = np.zeros(n.shape, bool)
+        water_c = np.ones(n.shape, bool)
+    if pending is None and (not land.any() or (water_c & land).any()):
+        whole = all_cells()
+    if not land.any():
+        t_seed, t_grow, t_mu = whole
+    else:
+        nw = np.where(water_c, n, 0.0)
+        t_seed, t_grow, t_mu = _thresholds(
+            _aggregate(np.where(water_c, s1, 0.0), k), _aggregate(np.where(water_c, s2, 0.0), k), _aggregate(nw, k), p, b, gpx, pool
+        )
+    t_seed_c = _expand(t_seed, k, n.shape)
+    t_grow_c = _expand(t_grow, k, n.shape)
+    mu_c = _expand(t_mu, k, n.shape)
+    berth = water_c & land
+    if berth.any():
+        t_seed_c = np.where(berth, np.maximum(t_seed_c, _expand(whole[0], k, n.shape)), t_seed_c)
+        t_grow_c = np.where(berth, np.maximum(t_grow_c, _expand(whole[1], k, n.shape)), t_grow_c)
+    return water_c, land, t_seed_c, t_grow_c, mu_c
 
 
 CANVAS_PIXELS = 4_000_000

@@ -4,29 +4,42 @@ How it works
 ------------
 1. **Reflectance.** Bands are float reflectance 0..1; :func:`to_reflectance`
    turns integer exports into that (see its docstring for L2A's offset).
-2. **Water.** NDWI with a scene-adaptive threshold
-   (:mod:`sitewatch.detect.optical_water`); the water fraction around each
-   pixel at three scales tells the detector how close it is to the harbour
-   basin, which is what lets a ship against a quay stay in while the
-   warehouse behind the quay stays out.
-3. **Pixel score.** Sixteen per-pixel features (NDWI, contrast to the scene's
-   water, white top-hats of NIR and visible brightness at a ship's beam,
-   local texture, colour, water fractions) go through a small multilayer
-   perceptron trained on the sen2ships port scenes
-   (``benchmarks/optical_train.py``; weights in
-   ``sitewatch/data/optical_vessel_mlp.npz``; numpy only at run time).
-   Every window is set in metres, so the same weights serve 10 m and 3 m
-   pixels.
-4. **Objects.** Pixels above each of ``pixel_thresholds`` form candidate
-   components; each is measured as an oriented box (:func:`sitewatch.detect.base.measure_components`)
-   and kept when its length is within ``[min_length_m, max_length_m]`` and its
-   peak score above ``object_threshold``.
-5. **Cranes.** At ``crane_max_pixel_m`` (5 m) or finer, long thin objects
-   (narrower than ``crane_max_width_m``) on the quay side of the water line
-   are reported as kind ``"crane"`` and never as vessels.
-6. **Clouds.** Pixels under cloud or cloud shadow
-   (:func:`sitewatch.detect.clouds.cloud_mask`) or outside ``valid`` are not
-   searched; a detection touching them is dropped.
+2. **Water.** NDWI with a scene-adaptive threshold, and NIR below a
+   scene-adaptive ceiling (:mod:`sitewatch.detect.optical_water`).
+3. **Clouds.** Pixels under cloud or cloud shadow
+   (:func:`sitewatch.detect.clouds.cloud_mask`: SCL when given, a spectral
+   test otherwise) or outside ``valid`` are not searched, and an object
+   within ``cloud_margin_m`` of them is not reported.
+4. **Cranes** (pixels of ``crane_max_pixel_m`` = 5 m or finer): painted,
+   long, thin objects at the water line (:func:`_crane_objects`) are kind
+   ``"crane"``; their pixels are taken out of the vessel search, so a crane
+   is never a vessel and a boom over a ship does not change the ship.
+5. **Vessels, two ways.**
+
+   - *Known water* (``water=`` given, e.g. the site's water polygon with its
+     berths, as the pipeline passes it): anything opaque inside it — NIR
+     ``opaque_nir`` above the water around it — is an object on the water;
+     components of ship size are vessels. Piers and quays are outside the
+     polygon and cannot be taken for ships.
+   - *Image only* (no water mask: ``sitewatch detect-image``, the
+     benchmark): a learned pixel score, then learned object scoring.
+     Sixteen per-pixel features (NDWI, contrast to the scene's water,
+     white top-hats of NIR and visible brightness at a ship's beam, local
+     texture, colour, water fractions at 30/100/300 m) go through a small
+     MLP (16 ReLU units); components cut at each of ``pixel_thresholds``
+     are candidates, each described by 18 object features (size, shape,
+     score, water in a ring around it, contrast) and scored by a second
+     small MLP; overlapping candidates keep the best score and are
+     measured on the largest candidate that holds them alone. Ship-sized
+     islands of non-water with water all around are added as ships at
+     anchor. Both MLPs are trained on the sen2ships port scenes by
+     ``benchmarks/optical_train.py`` (weights in
+     ``sitewatch/data/optical_vessel_mlp.npz``, numpy only at run time;
+     figures leave-one-port-out in BENCHMARKS.md).
+
+   Every window is set in metres, so one parameter set serves 10 m and
+   3 m pixels. Boxes are measured with the oriented-box moments of
+   :func:`sitewatch.detect.base.measure_components`.
 """
 
 from __future__ import annotations
@@ -44,7 +57,7 @@ from scipy import ndimage
 from ..errors import InputError
 from .base import PixelDetection, detections_from_measurements, measure_components, pixel_size_pair
 from .clouds import cloud_mask
-from .optical_water import dilate, erode, ndwi, water_threshold
+from .optical_water import dilate, erode, ndwi, nir_ceiling, water_threshold
 
 __all__ = [
     "DETECTOR",
@@ -102,15 +115,16 @@ class OpticalParams:
     """Pixel scores at which components are cut. Each level proposes candidates (a low
     level keeps whole hulls, a high one splits ships moored side by side or against a
     quay); the object model scores them all and overlapping candidates keep the best."""
-    object_threshold: float = 0.5
-    """Object-model score a candidate needs to be reported as a vessel."""
+    object_threshold: float = 0.85
+    """Object-model score a candidate needs to be reported as a vessel (the best pooled F1
+    of the leave-one-port-out sweep in BENCHMARKS.md)."""
     min_length_m: float = 20.0
     """Shortest object reported as a vessel (metres)."""
     max_length_m: float = 450.0
     """Longest object reported as a vessel (metres)."""
     max_width_m: float = 90.0
     """Widest object reported as a vessel; wider blobs are quays or roofs."""
-    near_water_m: float = 300.0
+    near_water_m: float = 150.0
     """Only pixels this close to water are searched (ships are on water, berthed ones beside it)."""
     crane_max_pixel_m: float = 5.0
     """Cranes are looked for only when pixels are this fine or finer."""
@@ -216,7 +230,9 @@ class SceneStats:
     """Scene-wide references the features are taken against (one value per scene, not per tile)."""
 
     water_threshold: float
-    """NDWI above which a pixel is water."""
+    """NDWI above which a pixel is water..."""
+    nir_ceiling: float
+    """...and NIR reflectance below which (see :func:`~sitewatch.detect.optical_water.nir_ceiling`)."""
     ndwi: float
     """Median NDWI of the scene's water."""
     nir: float
@@ -235,15 +251,17 @@ def scene_stats(bands: Mapping[str, NDArray[np.floating]], water: NDArray[np.boo
     index = np.nan_to_num(ndwi(b["green"], b["nir"]), nan=0.0)
     nir = np.nan_to_num(b["nir"], nan=0.0)
     t = water_threshold(index, nir)
-    w = np.asarray(index > t) if water is None else np.asarray(water, bool)
+    ceiling = nir_ceiling(nir)
+    w = np.asarray((index > t) & (nir < ceiling)) if water is None else np.asarray(water, bool)
     vis = np.nan_to_num((b["blue"] + b["green"] + b["red"]) / np.float32(3.0), nan=0.0)
     step = max(1, int(np.sqrt(w.size / 1_000_000)))
     sl = (slice(None, None, step), slice(None, None, step))
     ws = w[sl]
     if not ws.any():
-        return SceneStats(t, 0.5, 0.0, 0.0)
+        return SceneStats(t, ceiling, 0.5, 0.0, 0.0)
     return SceneStats(
         t,
+        ceiling,
         float(np.median(index[sl][ws])),
         float(np.median(nir[sl][ws])),
         float(np.median(vis[sl][ws])),
@@ -268,7 +286,7 @@ def pixel_features(
     index = np.nan_to_num(ndwi(green, nir), nan=0.0)
     nir = np.nan_to_num(nir, nan=0.0)
     if water is None:
-        water = np.asarray(index > stats.water_threshold)
+        water = np.asarray((index > stats.water_threshold) & (nir < stats.nir_ceiling))
     vis = (blue + green + red) / np.float32(3.0)
     vis = np.nan_to_num(vis, nan=0.0)
     ref_ndwi, ref_nir, ref_vis = stats.ndwi, stats.nir, stats.vis
@@ -769,11 +787,13 @@ def _vessel_objects(
             if cand.size:
                 source[j] = cand[np.argmax(ms["length_m"][cand])]
     out = detections_from_measurements({k: v[source] for k, v in ms.items()}, score[keep], kind="vessel")
-    return out + _anchored(prob, water, hidden, pixel_size, params, out)
+    nir = feats[FEATURE_NAMES.index("nir_minus_water")]  # NIR up to a constant: differences suffice
+    return out + _anchored(prob, nir, water, hidden, pixel_size, params, out)
 
 
 def _anchored(
     prob: NDArray[np.float32],
+    nir: NDArray[np.float32],
     water: NDArray[np.bool_],
     hidden: NDArray[np.bool_],
     pixel_size: tuple[float, float],
@@ -783,8 +803,9 @@ def _anchored(
     """Ships at anchor the object model passed over: non-water islands of ship size in open water.
 
     Something opaque of a ship's length with water all around it (every pixel
-    of a two-pixel ring is water) is a vessel, an oil platform or a rock;
-    the size limits leave mostly vessels. Objects already found are not
+    of a two-pixel ring is water), ``opaque_nir`` brighter in the NIR than
+    that ring and with a mean pixel score of at least 0.5 is a vessel, an oil
+    platform or a rock; the size limits leave mostly vessels. Objects already found are not
     repeated. The score is the mean pixel score, floored at ``object_threshold``.
     """
     px, py = pixel_size
@@ -803,8 +824,18 @@ def _anchored(
     ring_lab = grown[ring]
     ring_wet = np.bincount(ring_lab, weights=(water[ring] & ~hidden[ring]).astype(np.float64), minlength=n + 1)
     ring_all = np.bincount(ring_lab, minlength=n + 1)
+    # A hull is bright against the water around it and scores as a ship; a speck of
+    # noise in a hazy water mask is neither.
+    ring_nir = np.bincount(ring_lab, weights=nir[ring].astype(np.float64), minlength=n + 1) / np.maximum(ring_all, 1)
+    in_nir = np.bincount(labels.ravel(), weights=nir.ravel().astype(np.float64), minlength=n + 1) / np.maximum(area, 1)
+    mean = np.bincount(labels.ravel(), weights=prob.ravel(), minlength=n + 1) / np.maximum(area, 1)
     edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    ok = small & (ring_wet >= 0.999 * np.maximum(ring_all, 1))
+    ok = (
+        small
+        & (ring_wet >= 0.999 * np.maximum(ring_all, 1))
+        & (in_nir - ring_nir > params.opaque_nir)
+        & (mean >= 0.5)
+    )
     ok[edge] = False
     index = np.flatnonzero(ok)
     m = _measure(labels, index, pixel_size)
@@ -815,7 +846,6 @@ def _anchored(
     index = index[size_ok]
     if not index.size:
         return []
-    mean = np.bincount(labels.ravel(), weights=prob.ravel(), minlength=n + 1) / np.maximum(area, 1)
     score = np.maximum(mean[index], params.object_threshold)
     if found:
         quads = np.array([d.corners for d in found])

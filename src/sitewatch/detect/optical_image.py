@@ -264,7 +264,7 @@ def detect_optical_tiled(
         if n_valid == 0:
             return [], 0, 0
         nir = bands.get("nir", bands.get("red", bands["green"]))
-        if not np.any(ndwi(bands["green"], nir) > stats.water_threshold):
+        if not np.any((ndwi(bands["green"], nir) > stats.water_threshold) & (nir < stats.nir_ceiling)):
             # No water in reach: no vessel, only the cloud count is needed.
             cloud = cloud_mask(bands, scl, pixel_size=p)
             return [], int((cloud[core] & valid[core]).sum()), n_valid

@@ -20,7 +20,7 @@ from scipy import ndimage
 
 from .base import pixel_size_pair
 
-__all__ = ["ndwi", "water_threshold", "raw_water", "water_mask", "dilate", "erode"]
+__all__ = ["ndwi", "water_threshold", "nir_ceiling", "raw_water", "water_mask", "dilate", "erode"]
 
 _EPS = 1e-6
 
@@ -61,14 +61,35 @@ def water_threshold(index: NDArray[np.floating], nir: NDArray[np.floating]) -> f
     return float(np.clip(0.5 * (water + land), -0.2, 0.35))
 
 
+def nir_ceiling(nir: NDArray[np.floating]) -> float:
+    """NIR reflectance above which a pixel is not water whatever its NDWI.
+
+    Dark roofs, asphalt and shadowed ground can have a water-like NDWI in a
+    port; they are still brighter in the NIR than the harbour. The ceiling
+    sits 30 % of the way from water's typical NIR (darkest 10 % of pixels)
+    to land's (brightest half).
+    """
+    s = _sample(nir)
+    s = s[np.isfinite(s)]
+    if s.size == 0:
+        return float("inf")
+    lo, mid = np.percentile(s, [10, 50])
+    water = float(np.median(s[s <= lo]))
+    land = float(np.median(s[s >= mid]))
+    return water + 0.3 * max(land - water, 0.0)
+
+
 def raw_water(bands: Mapping[str, NDArray[np.floating]], threshold: float | None = None) -> NDArray[np.bool_]:
-    """Pixels whose NDWI exceeds the scene threshold (red stands in for a missing NIR band)."""
+    """Pixels whose NDWI exceeds the scene threshold and whose NIR is water-dark.
+
+    Red stands in for a missing NIR band.
+    """
     nir = bands.get("nir")
     if nir is None:
         nir = bands["red"]  # RGB only: red is the darkest visible band over water
     index = ndwi(bands["green"], nir)
     t = water_threshold(index, nir) if threshold is None else threshold
-    return np.asarray(index > t)
+    return np.asarray((index > t) & (np.asarray(nir) < nir_ceiling(nir)))
 
 
 def water_mask(

@@ -1,12 +1,13 @@
 """A Sentinel-1 GRD scene-sized raster through ``sitewatch detect-image``: tiles, memory, stitching.
 
-Run:  python benchmarks/sar_scene_tiles.py [--width 25000 --height 17000] [--ships 400]
+Run:  python benchmarks/sar_scene_tiles.py [--width 25000 --height 17000] [--ships 400] [--dtype float32]
 
-Writes a synthetic uint16 amplitude GeoTIFF (like a GRD measurement file,
-10 m pixels, tiled, written strip by strip) with ships placed on purpose
-across tile seams, runs the CLI in a child process, and prints wall time,
-the child's peak resident memory, detections against drawn ships (within
-2 pixels) and duplicates (two detections within 3 pixels).
+Writes a synthetic GeoTIFF to a temporary folder (deleted afterwards): float32 linear
+sigma0 (default; 1.7 GB at full size) or uint16 amplitude digital numbers like a GRD
+measurement file, 10 m pixels, tiled, written strip by strip, with ships placed on
+purpose across tile seams. Runs the CLI in a child process and prints wall time, the
+child's peak resident memory, detections against drawn ships (within 2 pixels) and
+duplicates (two detections within 3 pixels).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from rasterio.windows import Window
 PX = 10.0
 
 
-def write_scene(path: Path, width: int, height: int, ships: int, seed: int = 3) -> np.ndarray:
+def write_scene(path: Path, width: int, height: int, ships: int, seed: int = 3, dtype: str = "float32") -> np.ndarray:
     rng = np.random.default_rng(seed)
     centres = []
     for i in range(ships):
@@ -40,7 +41,7 @@ def write_scene(path: Path, width: int, height: int, ships: int, seed: int = 3) 
             r, c = rng.uniform(100, height - 100), rng.uniform(100, width - 100)
         centres.append((r, c, rng.uniform(60, 250) / PX, rng.uniform(0, 180)))
     centres_arr = np.array(centres)
-    profile = dict(driver="GTiff", width=width, height=height, count=1, dtype="uint16", crs="EPSG:32652",
+    profile = dict(driver="GTiff", width=width, height=height, count=1, dtype=dtype, crs="EPSG:32652",
                    transform=from_origin(300000, 4300000, PX, PX), tiled=True, blockxsize=512, blockysize=512)
     strip = 1024
     with rasterio.open(path, "w", **profile) as ds:
@@ -57,8 +58,10 @@ def write_scene(path: Path, width: int, height: int, ships: int, seed: int = 3) 
                 cc = np.round(c + a * math.sin(t) + w * math.cos(t)).astype(int)
                 ok = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < width)
                 inten[rr[ok], cc[ok]] = 0.03 * 10 ** 2.0 * rng.gamma(4.5, 1 / 4.5, int(ok.sum()))
-            # GRD-like digital numbers: amplitude scaled into uint16.
-            ds.write(np.clip(np.sqrt(inten) * 2000, 1, 65535).astype(np.uint16), 1, window=Window(0, r0, width, h))
+            if dtype == "uint16":  # GRD-like digital numbers: amplitude scaled into uint16
+                ds.write(np.clip(np.sqrt(inten) * 2000, 1, 65535).astype(np.uint16), 1, window=Window(0, r0, width, h))
+            else:
+                ds.write(inten, 1, window=Window(0, r0, width, h))
     return centres_arr[:, :2]
 
 
@@ -68,12 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--height", type=int, default=17000)
     ap.add_argument("--ships", type=int, default=400)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--dtype", choices=("float32", "uint16"), default="float32")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         tif, out = Path(tmp) / "scene.tif", Path(tmp) / "d.geojson"
         t = time.perf_counter()
-        truth = write_scene(tif, args.width, args.height, args.ships)
-        print(f"wrote {args.width} x {args.height} uint16 scene ({args.width * args.height / 1e6:.0f} Mpix, {tif.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - t:.0f} s")
+        truth = write_scene(tif, args.width, args.height, args.ships, dtype=args.dtype)
+        print(f"wrote {args.width} x {args.height} {args.dtype} scene ({args.width * args.height / 1e6:.0f} Mpix, {tif.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - t:.0f} s")
         t = time.perf_counter()
         cmd = [sys.executable, "-c", "from sitewatch.cli import main; main()", "-q", "detect-image", str(tif), "--out", str(out), "--workers", str(args.workers)]
         subprocess.run(cmd, check=True)

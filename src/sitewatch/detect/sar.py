@@ -460,10 +460,9 @@ def _detect(
         if not n.any():
             return []
         cells = _cell_thresholds(s1, s2, n, k, p, gpx, derive_land, pool)
-    water_c, land, t_seed_c, t_grow_c, mu_c = cells
+    water_c, land, maps = cells
     nw = n if not land.any() else np.where(water_c, n, 0.0)
-    # A cell holds a seed when its brightest used pixel beats the cell's seed threshold.
-    hits = (mx > t_seed_c.astype(np.float32)) & (nw > 0)
+    hits = maps.seed_hits(mx) & (nw > 0)
     if not hits.any():
         return []
     h, w = x.shape
@@ -475,10 +474,9 @@ def _detect(
         for lab, sl in enumerate(ndimage.find_objects(coarse), start=1)
         if sl is not None
     ]
-    cells_w = (water_c, t_seed_c, t_grow_c, mu_c)
     out: list[tuple[int, PixelDetection, dict[str, float]]] = []
     for batch in _batches(wins, CANVAS_PIXELS):
-        out.extend(_objects(x, pixmask, cells_w, coarse, batch, f, merge_px, pxy, p))
+        out.extend(_objects(x, pixmask, water_c, maps, coarse, batch, f, merge_px, pxy, p))
     out.sort(key=lambda t: t[0])  # stable: the order of the windows, then of the objects in each
     return [(d, ft) for _, d, ft in out]
 
@@ -492,17 +490,18 @@ def _cell_thresholds(
     gpx: float,
     derive_land: bool,
     pool: Executor | None,
-) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_], _CellMaps]:
     """Water, land, and the seed threshold, growth threshold and background mean of every cell.
 
     The thresholds over all cells (no land taken out) are what an open-sea image uses and what
-    berth cells are held to; with a pool they are computed while land is being derived.
+    berth cells are held to; with a pool they are computed while land is being derived (in the
+    pool's other thread, then in both).
     """
     cell_m = gpx * _cell_block(p, gpx)[0]
     b = _block_px(p, gpx)
 
     def all_cells() -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        return _thresholds(_aggregate(s1, k), _aggregate(s2, k), _aggregate(n, k), p, b, gpx, pool=None if pending is not None else pool)
+        return _thresholds(_aggregate(s1, k), _aggregate(s2, k), _aggregate(n, k), p, b, gpx, pool)
 
     pending = None
     if derive_land:
@@ -535,14 +534,56 @@ def _cell_thresholds(
         t_seed, t_grow, t_mu = _thresholds(
             _aggregate(np.where(water_c, s1, 0.0), k), _aggregate(np.where(water_c, s2, 0.0), k), _aggregate(nw, k), p, b, gpx, pool
         )
-    t_seed_c = _expand(t_seed, k, n.shape)
-    t_grow_c = _expand(t_grow, k, n.shape)
-    mu_c = _expand(t_mu, k, n.shape)
     berth = water_c & land
-    if berth.any():
-        t_seed_c = np.where(berth, np.maximum(t_seed_c, _expand(whole[0], k, n.shape)), t_seed_c)
-        t_grow_c = np.where(berth, np.maximum(t_grow_c, _expand(whole[1], k, n.shape)), t_grow_c)
-    return water_c, land, t_seed_c, t_grow_c, mu_c
+    maps = _CellMaps(k, (t_seed, t_grow, t_mu), berth if berth.any() else None, (whole[0], whole[1]))
+    return water_c, land, maps
+
+
+@dataclass(frozen=True)
+class _CellMaps:
+    """Seed threshold, growth threshold and background mean per cell, kept per CFAR block
+    (``k`` × ``k`` cells) and expanded only where asked; berth cells take the stricter of
+    their block's value and the all-cells one."""
+
+    k: int
+    blocks: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
+    berth: NDArray[np.bool_] | None
+    whole: tuple[NDArray[np.float64], NDArray[np.float64]]
+
+    def window(self, sl: tuple[slice, slice]) -> list[NDArray[np.float64]]:
+        """Cell values of the three maps over the cell slice ``sl``."""
+        k = self.k
+        (r0, r1), (c0, c1) = (sl[0].start, sl[0].stop), (sl[1].start, sl[1].stop)
+        bsl = (slice(r0 // k, -(-r1 // k)), slice(c0 // k, -(-c1 // k)))
+        dr, dc = r0 - bsl[0].start * k, c0 - bsl[1].start * k
+
+        def cells(a: NDArray[np.float64]) -> NDArray[np.float64]:
+            blk = a[bsl]
+            return _expand(blk, k, (blk.shape[0] * k, blk.shape[1] * k))[dr : dr + r1 - r0, dc : dc + c1 - c0]
+
+        out = [cells(a) for a in self.blocks]
+        if self.berth is not None:
+            b = self.berth[sl]
+            if b.any():
+                out[0] = np.where(b, np.maximum(out[0], cells(self.whole[0])), out[0])
+                out[1] = np.where(b, np.maximum(out[1], cells(self.whole[1])), out[1])
+        return out
+
+    def seed_hits(self, mx: NDArray[np.float32]) -> NDArray[np.bool_]:
+        """Cells whose brightest used pixel ``mx`` beats their seed threshold."""
+        hc, wc = mx.shape
+        if self.berth is not None:
+            return np.asarray(mx > self.window((slice(0, hc), slice(0, wc)))[0].astype(np.float32))
+        k = self.k
+        t = self.blocks[0].astype(np.float32)
+        hb, wb = t.shape
+        if hb * k == hc and wb * k == wc:
+            m = mx
+        else:
+            m = np.zeros((hb * k, wb * k), np.float32)
+            m[:hc, :wc] = mx
+        hit = m.reshape(hb, k, wb, k) > t[:, None, :, None]
+        return hit.reshape(hb * k, wb * k)[:hc, :wc]
 
 
 CANVAS_PIXELS = 4_000_000
@@ -598,7 +639,8 @@ def _cells_kwargs(p: SarParams) -> dict[str, float]:
 def _objects(
     x: NDArray[np.float32],
     pixmask: NDArray[np.bool_] | None,
-    cells: tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
+    water_c: NDArray[np.bool_],
+    maps: _CellMaps,
     coarse: NDArray[np.integer],
     wins: list[tuple[int, tuple[int, int, int, int]]],
     f: int,
@@ -610,12 +652,11 @@ def _objects(
 
     The windows are copied side by side onto one canvas, ``merge_px + 2`` pixels apart, so one
     labelling and one set of label-indexed reductions serve all of them; no component or merge
-    reaches across a gap. ``cells`` holds water, seed threshold, growth threshold and background
-    mean per cell; ``wins`` the (coarse label, pixel window) of each window. Returns (window
+    reaches across a gap. ``water_c`` and ``maps`` give water and the thresholds per cell;
+    ``wins`` the (coarse label, pixel window) of each window. Returns (window
     position, detection in image pixels, features) for the objects each window owns (the coarse
     label at its centroid: bounding boxes of two coarse groups may overlap).
     """
-    water_c, t_seed_c, t_grow_c, mu_c = cells
     h, w = x.shape
     gpx = math.sqrt(pxy[0] * pxy[1])
     sizes = [(r1 - r0, c1 - c0) for _, (r0, r1, c0, c1) in wins]
@@ -636,9 +677,8 @@ def _objects(
         xs[dst] = x[r0:r1, c0:c1]
         u = _expand(water_c[sl], f, (hh, ww))
         use[dst] = u if pixmask is None else u & pixmask[r0:r1, c0:c1]
-        ts[dst] = _expand(t_seed_c[sl], f, (hh, ww))
-        tg[dst] = _expand(t_grow_c[sl], f, (hh, ww))
-        mu[dst] = _expand(mu_c[sl], f, (hh, ww))
+        for canvas, cell_values in zip((ts, tg, mu), maps.window(sl), strict=True):
+            canvas[dst] = _expand(cell_values, f, (hh, ww))
         owner[dst] = j
         if lines and max(hh, ww) >= line_px:
             big.append(dst)

@@ -185,14 +185,18 @@ def _opening(mask: NDArray[np.bool_], r: int) -> NDArray[np.bool_]:
 def _square3(a: NDArray[np.bool_], op: np.ufunc, outside: bool) -> NDArray[np.bool_]:
     """Erosion (``logical_and``) or dilation (``logical_or``) by the 3 × 3 square, by shifted
     slices, with ``outside`` beyond the edges (False: scipy's default border)."""
+    erode = op is np.logical_and and not outside
+    src = a.copy()
     out = a.copy()
-    for t in (out, out.T):  # columns, then rows (a transposed view writes through)
-        src = t.copy()
-        op(t[:, 1:], src[:, :-1], out=t[:, 1:])
-        op(t[:, :-1], src[:, 1:], out=t[:, :-1])
-        if op is np.logical_and and not outside:
-            t[:, 0] = False
-            t[:, -1] = False
+    op(out[:, 1:], src[:, :-1], out=out[:, 1:])  # along rows
+    op(out[:, :-1], src[:, 1:], out=out[:, :-1])
+    if erode:
+        out[:, 0] = out[:, -1] = False
+    src[...] = out
+    op(out[1:], src[:-1], out=out[1:])  # along columns
+    op(out[:-1], src[1:], out=out[:-1])
+    if erode:
+        out[0] = out[-1] = False
     return out
 
 

@@ -1,0 +1,101 @@
+"""The fast paths of the SAR detector against their plain definitions."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from sitewatch.detect.sar import _cell_pass, _CellMaps, _expand, _max_positions, _pack, _ring_sum
+from sitewatch.detect.water import _histogram, _opening, disk
+
+
+def _plain_cells(x: np.ndarray, used: np.ndarray, f: int) -> tuple[np.ndarray, ...]:
+    h, w = x.shape
+    hc, wc = -(-h // f), -(-w // f)
+    s1, s2, n, mx = (np.zeros((hc, wc)) for _ in range(4))
+    for i in range(hc):
+        for j in range(wc):
+            v = x[i * f : (i + 1) * f, j * f : (j + 1) * f].astype(np.float64)
+            u = used[i * f : (i + 1) * f, j * f : (j + 1) * f]
+            s1[i, j], s2[i, j], n[i, j] = v[u].sum(), (v[u] ** 2).sum(), u.sum()
+            mx[i, j] = v[u].max(initial=0.0)
+    return s1, s2, n, mx
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("shape", [(37, 29), (40, 40), (5, 61)])
+def test_cell_pass_matches_plain_sums(workers: int, shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(shape[0] * 100 + workers)
+    x = rng.gamma(4.5, 0.01, shape).astype(np.float32)
+    x[rng.random(shape) < 0.05] = 0.0  # no-data zeros
+    x[rng.random(shape) < 0.05] = np.nan
+    given = rng.random(shape) > 0.1
+    used = given & np.isfinite(x) & (x != 0)
+    with ThreadPoolExecutor(workers) as pool:
+        s1, s2, n, mx, mask = _cell_pass(x, given, True, 4, pool if workers > 1 else None)
+    assert mask is not None and np.array_equal(mask, used)
+    got: tuple[np.ndarray, ...] = (s1, s2, n, mx)
+    for a, b in zip(got, _plain_cells(x, used, 4), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-9)
+
+
+def test_cell_pass_without_masks_reports_all_used() -> None:
+    x = np.full((9, 10), 2.0, np.float32)
+    s1, s2, n, mx, mask = _cell_pass(x, None, True, 4, None)
+    assert mask is None
+    assert n.tolist() == [[16, 16, 8], [16, 16, 8], [4, 4, 2]]
+    assert s1[2, 2] == 4.0 and s2[0, 0] == 64.0 and mx.max() == 2.0
+
+
+def test_ring_sum_is_box_minus_guard() -> None:
+    a = np.random.default_rng(1).random((23, 17))
+    g, r = 1, 4
+    got = _ring_sum(a, g, r)
+    pad = np.pad(a, r)
+    for i, j in [(0, 0), (5, 7), (22, 16), (11, 3)]:
+        win = pad[i : i + 2 * r + 1, j : j + 2 * r + 1]
+        assert got[i, j] == pytest.approx(win.sum() - win[r - g : r + g + 1, r - g : r + g + 1].sum())
+
+
+def test_opening_and_histogram_match_scipy_and_numpy() -> None:
+    rng = np.random.default_rng(2)
+    for _ in range(30):
+        m = rng.random(tuple(rng.integers(2, 30, 2))) > rng.uniform(0.2, 0.8)
+        assert np.array_equal(_opening(m, 1), ndimage.binary_opening(m, disk(1)))
+        v = np.round(rng.normal(size=500), 1)
+        want = np.histogram(v, 64, range=(v.min(), v.max()))
+        got = _histogram(v, 64, float(v.min()), float(v.max()))
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+def test_max_positions_first_in_raster_order() -> None:
+    xs = np.array([[1, 3, 3], [3, 0, 5], [2, 2, 0]], np.float32)
+    lab = np.array([[1, 1, 1], [1, 0, 2], [3, 3, 0]])
+    got = _max_positions(xs, lab, np.array([1, 3, 2]))
+    assert got.tolist() == [[0, 1], [2, 0], [1, 2]]
+
+
+def test_pack_keeps_rectangles_apart() -> None:
+    rng = np.random.default_rng(3)
+    sizes = [(int(rng.integers(1, 40)), int(rng.integers(1, 40))) for _ in range(60)]
+    pos, shape = _pack(sizes, 3)
+    grown = np.zeros(shape, np.int32)
+    for (y, x), (h, w) in zip(pos, sizes, strict=True):
+        assert y + h <= shape[0] and x + w <= shape[1]
+        grown[y : y + h + 3, x : x + w + 3] += 1  # each rectangle with its gap below and right
+    assert grown.max() == 1
+
+
+def test_cell_maps_expand_blocks_to_cells() -> None:
+    rng = np.random.default_rng(4)
+    blocks = tuple(rng.random((4, 5)) for _ in range(3))
+    maps = _CellMaps(3, blocks, None, (blocks[0], blocks[1]))  # type: ignore[arg-type]
+    sl = (slice(2, 10), slice(4, 13))
+    full = [_expand(b, 3, (11, 14)) for b in blocks]
+    for got, want in zip(maps.window(sl), full, strict=True):
+        assert np.array_equal(got, want[sl])
+    mx = rng.random((11, 14)).astype(np.float32)
+    assert np.array_equal(maps.seed_hits(mx), mx > full[0].astype(np.float32))

@@ -98,9 +98,8 @@ def land_from_cells(
     np.log10(mean, out=db, where=finite)
     db *= 10.0
     vals = db.ravel() if finite.all() else db[finite]
-    t = _otsu(vals)
-    dark = vals[vals <= t]
-    level = float(np.median(dark)) if dark.size else float(np.median(vals))
+    t, hist, edges = _otsu_hist(vals)
+    level = _median_at_most(vals, t, hist, edges)
     t = max(t, level + min_contrast_db)
     bright = db > t
     if not bright.any():
@@ -144,10 +143,15 @@ def _cell_mean(x: NDArray[np.floating], valid: NDArray[np.bool_] | None, f: int)
 
 def _otsu(v: NDArray[np.float64], bins: int = 256) -> float:
     """Otsu's threshold of a sample (between-class variance maximised over a histogram)."""
+    return _otsu_hist(v, bins)[0]
+
+
+def _otsu_hist(v: NDArray[np.float64], bins: int = 256) -> tuple[float, NDArray[np.int64] | None, NDArray[np.float64] | None]:
+    """:func:`_otsu` with the histogram it was found on (None for a constant sample)."""
     lo, hi = float(v.min()), float(v.max())
     if not math.isfinite(lo) or hi - lo < 1e-9:
-        return hi
-    hist, edges = _histogram(v, bins, lo, hi)
+        return hi, None, None
+    hist, edges = np.histogram(v, bins=bins, range=(lo, hi))
     centres = 0.5 * (edges[:-1] + edges[1:])
     w0 = np.cumsum(hist)
     w1 = w0[-1] - w0
@@ -156,7 +160,33 @@ def _otsu(v: NDArray[np.float64], bins: int = 256) -> float:
     with np.errstate(invalid="ignore", divide="ignore"):
         between = (mt * w0 / w0[-1] - m0) ** 2 / (w0 * w1)
     between = np.nan_to_num(between[:-1], nan=-1.0)
-    return float(edges[1:][int(np.argmax(between))])
+    return float(edges[1:][int(np.argmax(between))]), hist, edges
+
+
+def _median_at_most(v: NDArray[np.float64], t: float, hist: NDArray[np.int64] | None, edges: NDArray[np.float64] | None) -> float:
+    """``np.median(v[v <= t])`` (of all ``v`` if none is), for ``t`` an inner edge of ``v``'s
+    histogram: the bins below ``t`` give the ranks, so only the one or two bins holding the
+    middle values are read and sorted, not half the sample."""
+    if hist is None or edges is None:
+        dark = v[v <= t]
+        return float(np.median(dark)) if dark.size else float(np.median(v))
+    j = int(np.searchsorted(edges, t)) - 1  # t == edges[j + 1]; bins 0..j lie below it
+    cum = np.cumsum(hist[: j + 1])
+    n_lt = int(cum[-1]) if cum.size else 0
+    total = n_lt + int(np.count_nonzero(v == t))  # a value on an inner edge is in the bin above
+    if total == 0:
+        return float(np.median(v))
+
+    def nth(rank: int) -> float:
+        if rank >= n_lt:
+            return t
+        b = int(np.searchsorted(cum, rank, side="right"))
+        inside = v[(v >= edges[b]) & (v < edges[b + 1])]
+        return float(np.partition(inside, rank - (int(cum[b - 1]) if b else 0))[rank - (int(cum[b - 1]) if b else 0)])
+
+    lo_r, hi_r = (total - 1) // 2, total // 2
+    a = nth(lo_r)
+    return a if lo_r == hi_r else (a + nth(hi_r)) / 2
 
 
 def _drop_small(mask: NDArray[np.bool_], min_cells: float) -> NDArray[np.bool_]:
@@ -198,14 +228,3 @@ def _square3(a: NDArray[np.bool_], op: np.ufunc, outside: bool) -> NDArray[np.bo
     if erode:
         out[0] = out[-1] = False
     return out
-
-
-def _histogram(v: NDArray[np.float64], bins: int, lo: float, hi: float) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """``np.histogram(v, bins, range=(lo, hi))`` for finite ``v`` within the range, in one
-    vectorised pass (the same bin of every value, edge corrections included)."""
-    edges = np.linspace(lo, hi, bins + 1)
-    idx = ((v - lo) * (bins / (hi - lo))).astype(np.intp)
-    np.minimum(idx, bins - 1, out=idx)
-    idx -= v < edges[idx]
-    idx += (v >= edges[idx + 1]) & (idx != bins - 1)
-    return np.bincount(idx, minlength=bins), edges

@@ -28,6 +28,9 @@ def test_unknown_or_bad_settings_are_named(tmp_path: Path) -> None:
     (tmp_path / "sitewatch.toml").write_text("[settings]\nworkers = 'many'\n")
     with pytest.raises(ConfigError, match="workers"):
         load_settings(tmp_path, env={})
+    (tmp_path / "sitewatch.toml").write_text("[setings]\nworkers = 2\n")
+    with pytest.raises(ConfigError, match="setings"):
+        load_settings(tmp_path, env={})
     (tmp_path / "sitewatch.toml").write_text("[settings\n")
     with pytest.raises(ConfigError, match="sitewatch.toml"):
         load_settings(tmp_path, env={})

@@ -46,8 +46,13 @@ def test_demo_detects_the_landing_ship_and_its_departure(demo) -> None:  # type:
 def test_rerun_does_not_duplicate(demo) -> None:  # type: ignore[no-untyped-def]
     with open_workspace(demo.out).store() as store:
         before = store.counts()
+    # As if the last simulation had been interrupted: no completion marker, a scene missing.
+    (demo.out / "simulated" / ".complete.json").unlink()
+    victim = sorted((demo.out / "simulated" / "dunai").glob("*.tif"))[0]
+    victim.unlink()
     scen = shorten(load_scenario("seed-story"), days=6, start=date(2024, 10, 16), sites=["dunai"])
     run_demo(demo.out, scenario=scen, workers=1)
+    assert victim.exists()
     with open_workspace(demo.out).store() as store:
         assert store.counts() == before
 

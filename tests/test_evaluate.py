@@ -71,3 +71,17 @@ def test_cli_eval_json(tmp_path: Path) -> None:
     assert data["overall"]["f1"] == 1.0
     res = CliRunner().invoke(main, ["eval", "-w", str(ws.root), "nowhere"])
     assert res.exit_code == 1 and "no site 'nowhere'" in res.output
+
+
+def test_nothing_to_evaluate_is_an_error_not_a_perfect_score(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+    from sitewatch.evaluate import latest_evaluation
+    from sitewatch.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / "empty")
+    r = CliRunner().invoke(main, ["eval", "-w", str(ws.root)])
+    assert r.exit_code == 1 and "nothing to evaluate" in r.output
+    with ws.store() as store:
+        assert latest_evaluation(store) is None

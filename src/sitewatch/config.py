@@ -18,6 +18,8 @@ from .errors import ConfigError
 __all__ = ["Setting", "SETTINGS", "load_settings", "CONFIG_FILE"]
 
 CONFIG_FILE = "sitewatch.toml"
+TABLES = ("settings", "catalogs")
+"""Top-level tables of sitewatch.toml; anything else is a typo and an error."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,13 @@ def load_settings(
     file_values: dict[str, Any] = {}
     if workspace is not None:
         path = workspace / CONFIG_FILE
-        table = read_toml(path).get("settings", {})
+        doc = read_toml(path)
+        unknown_tables = sorted(set(doc) - set(TABLES))
+        if unknown_tables:
+            raise ConfigError(
+                f"{path}: unknown table(s) {unknown_tables}; sitewatch reads {list(TABLES)}"
+            )
+        table = doc.get("settings", {})
         for key, value in table.items():
             if key not in _BY_NAME:
                 raise ConfigError(f"{path}: unknown setting {key!r}; known: {sorted(_BY_NAME)}")

@@ -64,14 +64,26 @@ def _import_layouts(ws: Workspace, simulated: Path) -> list[str]:
     return site_ids
 
 
+_COMPLETE = ".complete.json"
+"""Written into the simulated folder only after every scene of the scenario is on disk."""
+
+
 def _scenario_matches(simulated: Path, scenario_json: dict[str, Any]) -> bool:
-    marker = simulated / "scenario.json"
+    # scenario.json is written by the simulator before it renders anything, so it
+    # says nothing about completeness; the demo's own marker does.
+    marker = simulated / _COMPLETE
     if not marker.exists():
         return False
     try:
-        return bool(json.loads(marker.read_text()) == scenario_json)
+        return bool(json.loads(marker.read_text()) == json.loads(json.dumps(scenario_json, default=str)))
     except json.JSONDecodeError:
         return False
+
+
+def _mark_complete(simulated: Path, scenario_json: dict[str, Any]) -> None:
+    tmp = simulated / (_COMPLETE + ".partial")
+    tmp.write_text(json.dumps(scenario_json, default=str, sort_keys=True))
+    tmp.replace(simulated / _COMPLETE)
 
 
 def run_demo(
@@ -100,9 +112,12 @@ def run_demo(
     ws = init_workspace(out)
     scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     simulated = ws.root / "simulated"
-    if not _scenario_matches(simulated, scenario_to_json(scen)):
+    scen_json = scenario_to_json(scen) | {"seed_override": seed}
+    if not _scenario_matches(simulated, scen_json):
+        (simulated / _COMPLETE).unlink(missing_ok=True)
         sim_tick = tick("simulate")
         simulate(scen, simulated, seed=seed, progress=lambda done, total: sim_tick(done, total, ""))
+        _mark_complete(simulated, scen_json)
     timings["simulate"] = time.perf_counter() - t0
 
     t = time.perf_counter()

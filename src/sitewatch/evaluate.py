@@ -313,7 +313,8 @@ def evaluate_workspace(
     """Evaluate every simulated observation of the workspace (or of ``site_ids``) against its truth.
 
     Observations without a truth file (real imagery) are skipped and listed.
-    With ``record`` the figures are written to the store as an ``eval`` run.
+    With ``record`` the figures are written to the store as an ``eval`` run
+    (only when at least one observation had ground truth).
     """
     params = params or EvalParams()
     store = ws.store()
@@ -354,7 +355,9 @@ def evaluate_workspace(
             skipped=tuple(skipped),
             presence=presence,
         )
-        if record:
+        # Nothing evaluated is not a perfect score: record nothing, so the report
+        # does not show figures that rest on no observation.
+        if record and evals:
             store.record_run(
                 "eval",
                 ",".join(site_ids) if site_ids else None,

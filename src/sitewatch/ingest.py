@@ -32,7 +32,7 @@ import rasterio
 from affine import Affine
 from numpy.typing import NDArray
 from rasterio.enums import Resampling
-from rasterio.errors import RasterioError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.features import geometry_mask
 from rasterio.warp import reproject, transform_bounds
 from shapely.geometry import Polygon, box
@@ -53,6 +53,9 @@ __all__ = [
     "write_observation",
     "archive_observation",
     "archive_file",
+    "commit_archived",
+    "partial_path",
+    "remove_partials",
     "ingest_file",
     "ingest_paths",
     "sha256_file",
@@ -236,7 +239,9 @@ def read_scene_ref(
     """Describe a GeoTIFF as a SceneRef plus its band names, from its tags and sidecars."""
     path = Path(path)
     try:
-        with rasterio.open(path) as src:
+        with warnings.catch_warnings(), rasterio.open(path) as src:
+            # A missing georeference is reported below as our own error, naming the file.
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
             tags = src.tags()
             if src.crs is None:
                 raise ImageReadError(
@@ -310,9 +315,35 @@ def write_observation(
     )  # fmt: skip
     if archived is None:
         return None
-    obs, footprint = archived
-    store.put_observation(obs, footprint=footprint)
-    return obs
+    commit_archived(ws, store, *archived)
+    return archived[0]
+
+
+def partial_path(final: Path) -> Path:
+    """Where a COG is written before it is committed: a hidden name beside its final one."""
+    return final.with_name(f".{final.name}.partial")
+
+
+def commit_archived(ws: Workspace, store: Store, obs: Observation, footprint: Polygon) -> None:
+    """Record an archived observation and move its COG into place, together.
+
+    The row and the rename happen in one transaction (the rename last, just
+    before the commit), so an interrupted run leaves either both or, at worst,
+    a ``.partial`` file that the next ingest of the site removes.
+    """
+    final = ws.root / obs.path
+    with store.transaction():
+        store.put_observation(obs, footprint=footprint)
+        os.replace(partial_path(final), final)
+
+
+def remove_partials(ws: Workspace, site_id: str) -> int:
+    """Delete COGs left half-done by an interrupted run in a site's archive folder."""
+    n = 0
+    for p in (ws.archive / site_id).glob(".*.partial"):
+        p.unlink(missing_ok=True)
+        n += 1
+    return n
 
 
 def archive_observation(
@@ -331,7 +362,9 @@ def archive_observation(
     """Write the COG (and sidecars) of an observation without touching the store.
 
     Returns the observation and its WGS84 footprint, or None when the site has
-    no valid pixel in ``data``. Safe to run in a worker process.
+    no valid pixel in ``data``. The COG is left at :func:`partial_path` of its
+    final name until :func:`commit_archived` records it. Safe to run in a
+    worker process.
     """
     data = np.asarray(data, dtype=np.float32)
     if data.ndim == 2:
@@ -348,7 +381,7 @@ def archive_observation(
     folder.mkdir(parents=True, exist_ok=True)
     name = _safe_name(scene.item_id)
     final = folder / f"{name}.tif"
-    tmp = folder / f".{name}.tif.partial"
+    tmp = partial_path(final)
     prov = dict(provenance) | {
         "sitewatch_version": __version__,
         "sensor": scene.sensor,
@@ -391,9 +424,9 @@ def archive_observation(
             dest = folder / f"{name}.{key}{''.join(Path(src_path).suffixes[-1:]) or '.json'}"
             shutil.copyfile(src_path, dest)
             copied[key] = dest.relative_to(ws.root).as_posix()
-        os.replace(tmp, final)
-    finally:
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
     obs = Observation(
         id=f"{site.id}/{scene.item_id}",
         site_id=site.id,
@@ -435,9 +468,8 @@ def ingest_file(
     archived = archive_file(ws, site, path, acquired=acquired, sensor=sensor, resolution_m=resolution_m)
     if archived is None:
         return None
-    obs, footprint = archived
-    store.put_observation(obs, footprint=footprint)
-    return obs
+    commit_archived(ws, store, *archived)
+    return archived[0]
 
 
 def archive_file(
@@ -547,6 +579,7 @@ def ingest_paths(
     the store is written here, one observation per transaction, in file order.
     """
     files = _expand(paths)
+    remove_partials(ws, site.id)
     done: list[Observation] = []
     skipped: list[tuple[str, str]] = []
     jobs = [_FileJob(ws, site, f, acquired, sensor) for f in files]
@@ -557,9 +590,8 @@ def ingest_paths(
         elif result is None:
             skipped.append((str(f), f"{f}: no valid pixel over site {site.id!r}"))
         else:
-            obs, footprint = result
-            store.put_observation(obs, footprint=footprint)
-            done.append(obs)
+            commit_archived(ws, store, *result)
+            done.append(result[0])
         if progress:
             progress(i + 1, len(files), f.name)
     if not files:

@@ -85,4 +85,5 @@ def open_workspace(root: Path) -> Workspace:
             f"{ws.root.resolve()} is not a sitewatch workspace (no {DB_FILE}); "
             "run `sitewatch init` there, or pass --workspace DIR / set SITEWATCH_WORKSPACE"
         )
+    load_settings(ws.root)  # a typo in sitewatch.toml fails every command, not only some
     return ws

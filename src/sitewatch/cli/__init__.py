@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "fetch",
     "import_",
     "show",
+    "observations",
     "detect",
     "detect_image",
     "timeline",

@@ -46,11 +46,14 @@ def command(
     ev = evaluate_workspace(
         ws, list(site_ids) or None, EvalParams(kind=kind, long_ship_m=long_ship_m), record=not no_record
     )
+    if not ev.observations:
+        raise click.ClickException(
+            "nothing to evaluate: no observation has ground truth (eval needs simulated scenes, "
+            "e.g. from `sitewatch simulate` or `sitewatch demo`)"
+        )
     if as_json:
         click.echo(json.dumps(ev.to_dict(), indent=1, default=str))
         return
-    if not ev.observations:
-        click.echo("no observation with ground truth (eval needs simulated scenes)")
     click.echo(_line("all", ev.overall))
     for name, s in ev.by_sensor.items():
         click.echo(_line(f"sensor {name}", s))

@@ -332,7 +332,7 @@ class Store:
             "SELECT * FROM observations WHERE observation_id = ?", (observation_id,)
         ).fetchone()
         if row is None:
-            raise StoreError(f"no observation {observation_id!r}; list them with `sitewatch observations`")
+            raise StoreError(f"no observation {observation_id!r}; list them with `sitewatch observations [SITE]`")
         return self._observation_from_row(row)
 
     # -- detections -----------------------------------------------------------------------------

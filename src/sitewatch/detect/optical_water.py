@@ -13,6 +13,7 @@ Land farther than ``berth_m`` from water stays out.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,7 +21,7 @@ from scipy import ndimage
 
 from .base import pixel_size_pair
 
-__all__ = ["ndwi", "water_threshold", "nir_ceiling", "raw_water", "water_mask", "dilate", "erode"]
+__all__ = ["ndwi", "water_threshold", "nir_ceiling", "raw_water", "water_mask", "dilate", "erode", "square_filter"]
 
 _EPS = 1e-6
 
@@ -126,10 +127,47 @@ def water_mask(
 
 
 def dilate(mask: NDArray[np.bool_], size: int) -> NDArray[np.bool_]:
-    """Square dilation; separable max filter, much faster than binary_dilation on big scenes."""
-    return np.asarray(ndimage.maximum_filter(mask.view(np.uint8), size=size) > 0)
+    """Square dilation (``size`` pixels, edges padded with the nearest value)."""
+    return np.asarray(square_filter(np.asarray(mask, bool), size, np.logical_or))
 
 
 def erode(mask: NDArray[np.bool_], size: int) -> NDArray[np.bool_]:
-    """Square erosion (pixels outside the image count as set, so the edge does not erode)."""
-    return np.asarray(ndimage.minimum_filter(mask.view(np.uint8), size=size, mode="nearest") > 0)
+    """Square erosion (pixels outside the image repeat the edge, so the edge does not erode)."""
+    return np.asarray(square_filter(np.asarray(mask, bool), size, np.logical_and))
+
+
+def square_filter(a: NDArray[Any], size: int, op: Any) -> NDArray[Any]:
+    """Min/max-type filter over a ``size`` x ``size`` square, edges padded with the nearest value.
+
+    ``op`` is a binary ufunc (``np.minimum``, ``np.maximum``, ``np.logical_or``,
+    ...). Separable, and along each axis the window grows by doubling, so a
+    window of k pixels costs about log2(k) whole-array ``op`` passes: several
+    times faster than ``scipy.ndimage.minimum_filter`` on large tiles, with
+    identical results.
+    """
+    out = a
+    for axis in (0, 1):
+        out = _window_1d(out, size, op, axis)
+    return out
+
+
+def _window_1d(a: NDArray[Any], k: int, op: Any, axis: int) -> NDArray[Any]:
+    if k <= 1:
+        return a
+    before = k // 2  # as scipy.ndimage (origin 0): window [i - k//2, i + (k-1)//2]
+    pad = [(0, 0), (0, 0)]
+    pad[axis] = (before, k - 1 - before)
+    cur = np.pad(a, pad, mode="edge")
+
+    def cut(x: NDArray[Any], start: int, stop: int | None) -> NDArray[Any]:
+        idx = [slice(None), slice(None)]
+        idx[axis] = slice(start, stop)
+        return x[tuple(idx)]
+
+    w = 1
+    while 2 * w <= k:  # cur[i] = op over padded[i : i + w]
+        cur = op(cut(cur, 0, -w), cut(cur, w, None))
+        w *= 2
+    if w < k:
+        cur = op(cut(cur, 0, -(k - w)), cut(cur, k - w, None))
+    return cur

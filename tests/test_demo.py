@@ -28,6 +28,8 @@ def test_demo_writes_report_database_and_archive(demo) -> None:  # type: ignore[
     html = demo.report.read_text()
     assert "Simulated imagery" in html or "SIMULATED" in html
     assert "2024-10-17" in html and "2024-10-20" in html
+    assert "Revisits chosen for the simulation" in html and "daily" in html
+    assert "revisit as simulated" in html
 
 
 def test_demo_detects_the_landing_ship_and_its_departure(demo) -> None:  # type: ignore[no-untyped-def]

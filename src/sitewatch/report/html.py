@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import statistics
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -81,6 +82,33 @@ class _SiteSection:
     chips: list[_Chip] = field(default_factory=list)
     chips_omitted: int = 0
     detections: list[dict[str, Any]] = field(default_factory=list)
+    imagery: list[str] = field(default_factory=list)
+    """One line per image series: sensor, platform, resolution, count, revisit (stated and measured)."""
+    revisit_note: str = ""
+    """The simulation scenario's own statement of the revisits it chose, if any."""
+
+
+def _imagery_lines(observations: Sequence[Observation]) -> tuple[list[str], str]:
+    """Describe each image series of a site, with its revisit as stated and as measured."""
+    groups: dict[tuple[str, str, float], list[Observation]] = {}
+    note = ""
+    for o in observations:
+        groups.setdefault((o.scene.sensor, o.scene.platform or o.scene.provider, o.scene.resolution_m), []).append(o)
+        note = note or str((o.provenance.get("tags") or {}).get("SITEWATCH_REVISITS_NOTE", ""))
+    lines = []
+    for (sensor, platform, res), obs in sorted(groups.items()):
+        days = sorted({o.scene.acquired.date() for o in obs})
+        gaps = [(b - a).days for a, b in zip(days, days[1:], strict=False)]
+        measured = f"median {statistics.median(gaps):g} day(s) between dates" if gaps else "a single date"
+        stated = sorted({str((o.provenance.get("tags") or {}).get("SITEWATCH_REVISIT", "")) for o in obs} - {""})
+        sim = " (SIMULATED)" if any(o.scene.simulated for o in obs) else ""
+        line = (
+            f"{sensor} · {platform}{sim} · {res:g} m: {len(obs)} scene(s), {days[0]} to {days[-1]}, {measured}"
+        )
+        if stated:
+            line += "; revisit as simulated: " + "; ".join(stated)
+        lines.append(line)
+    return lines, note
 
 
 def _b64(png: bytes | None) -> str | None:
@@ -159,6 +187,7 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
         map_png=_b64(charts.site_map_png(site, detections, simulated=simulated)) or "",
         chart_png=_b64(charts.timeline_chart_png(tl)) or "",
     )
+    section.imagery, section.revisit_note = _imagery_lines(observations)
 
     def chip(o: Observation, focus: BaseGeometry) -> _Chip:
         ds = by_obs.get(o.id, [])

@@ -40,7 +40,9 @@ Contract of the output (the ingest and detection stages rely on it):
     ``SITEWATCH_SITE``, ``SITEWATCH_SENSOR`` (sar|optical),
     ``SITEWATCH_PLATFORM``, ``SITEWATCH_COLLECTION``, ``SITEWATCH_ACQUIRED``
     (``YYYY-MM-DDTHH:MM:SSZ``), ``SITEWATCH_RESOLUTION_M``,
-    ``SITEWATCH_SCENARIO``, ``SITEWATCH_SEED``, ``TIFFTAG_DATETIME``; optical
+    ``SITEWATCH_SCENARIO``, ``SITEWATCH_REVISIT`` (the series' revisit in words),
+    ``SITEWATCH_REVISITS_NOTE`` (the scenario's revisit statement),
+    ``SITEWATCH_SEED``, ``TIFFTAG_DATETIME``; optical
     adds ``SITEWATCH_CLOUD_COVER`` (percent of the scene), SAR adds
     ``SITEWATCH_POLARIZATION=VV`` and ``SITEWATCH_ENL``.
 
@@ -571,6 +573,17 @@ def _truth(scene: PlannedScene, frame: _Frame, objects: list[_Object], visible: 
     }
 
 
+def _revisit_text(s: Acquisitions) -> str:
+    """The series' revisit in words, as the report states it."""
+    if s.revisit_days == 1:
+        every = "daily"
+    elif s.revisit_days > 1:
+        every = f"every {s.revisit_days} days"
+    else:
+        every = f"on {len(s.dates)} listed dates"
+    return f"{every} at {s.time_utc} UTC, {s.start.isoformat()} to {s.end.isoformat()} ({s.platform}, {s.resolution_m:g} m)"
+
+
 def _tags(scenario: Scenario, scene: PlannedScene, seed: int) -> dict[str, str]:
     s: Acquisitions = scene.series
     return {
@@ -583,6 +596,8 @@ def _tags(scenario: Scenario, scene: PlannedScene, seed: int) -> dict[str, str]:
         "SITEWATCH_ACQUIRED": scene.acquired.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "SITEWATCH_RESOLUTION_M": f"{s.resolution_m:g}",
         "SITEWATCH_SCENARIO": scenario.name,
+        "SITEWATCH_REVISIT": _revisit_text(s),
+        "SITEWATCH_REVISITS_NOTE": " ".join(scenario.revisits.split()),
         "SITEWATCH_SEED": str(seed),
         "TIFFTAG_DATETIME": scene.acquired.strftime("%Y:%m:%d %H:%M:%S"),
     }

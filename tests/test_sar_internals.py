@@ -100,3 +100,15 @@ def test_cell_maps_expand_blocks_to_cells() -> None:
         assert np.array_equal(got, want[sl])
     mx = rng.random((11, 14)).astype(np.float32)
     assert np.array_equal(maps.seed_hits(mx), mx > full[0].astype(np.float32))
+
+
+def test_ring_count_and_sparse_rings_match_dense() -> None:
+    from sitewatch.detect.sar import _ring_count, _sparse_ring_sums
+
+    rng = np.random.default_rng(5)
+    keep = rng.random((31, 44)) > 0.02
+    assert np.array_equal(_ring_count(keep, 2, 6), _ring_sum(keep.astype(np.float64), 2, 6))
+    a = np.zeros((31, 44))
+    idx = rng.choice(a.size, 12, replace=False)
+    a.ravel()[idx] = rng.random(12)
+    np.testing.assert_allclose(_sparse_ring_sums((a,), np.sort(idx), 2, 6)[0], _ring_sum(a, 2, 6), atol=1e-12)

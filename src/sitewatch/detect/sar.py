@@ -386,9 +386,16 @@ def _ring_stats(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Mean, standard deviation and mean square of the background ring of every block."""
     rs1, rs2, rn = _ring_sums((s1, s2, n), g, r, pool)
-    tot_n = n.sum()
-    glob1 = s1.sum() / max(tot_n, 1.0)
-    glob2 = s2.sum() / max(tot_n, 1.0)
+    return _stats_from_rings(rs1, rs2, rn, (float(s1.sum()), float(s2.sum()), float(n.sum())), min_n)
+
+
+def _stats_from_rings(
+    rs1: NDArray[np.float64], rs2: NDArray[np.float64], rn: NDArray[np.float64], totals: tuple[float, float, float], min_n: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """:func:`_ring_stats` from the ring sums and the image totals of I, I² and the count."""
+    tot1, tot2, tot_n = totals
+    glob1 = tot1 / max(tot_n, 1.0)
+    glob2 = tot2 / max(tot_n, 1.0)
     few = rn < min_n
     # Too little water around (a small chip, a narrow channel): the image's water as background.
     m1 = np.where(few, glob1, rs1 / np.maximum(rn, 1.0))
@@ -402,6 +409,77 @@ def _ring_sums(arrays: tuple[NDArray[np.float64], ...], g: int, r: int, pool: Ex
     if pool is None:
         return [_ring_sum(a, g, r) for a in arrays]
     return list(pool.map(lambda a: _ring_sum(a, g, r), arrays))
+
+
+def _sparse_ring_sums(arrays: tuple[NDArray[np.float64], ...], idx: NDArray[np.intp], g: int, r: int) -> list[NDArray[np.float64]]:
+    """:func:`_ring_sum` of arrays that are zero except at the flat indices ``idx``: each of those
+    blocks adds its value over its own ring (the ring is symmetric), by one bincount."""
+    h, w = arrays[0].shape
+    d = np.arange(-r, r + 1)
+    dy, dx = np.meshgrid(d, d, indexing="ij")
+    ring = (np.abs(dy) > g) | (np.abs(dx) > g)
+    iy, ix = np.divmod(idx, w)
+    yy = iy[:, None] + dy[ring]
+    xx = ix[:, None] + dx[ring]
+    ok = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+    flat = (yy * w + xx)[ok]
+    src = np.broadcast_to(np.arange(idx.size)[:, None], ok.shape)[ok]
+    return [np.bincount(flat, a.ravel()[idx][src], h * w).astype(np.float64, copy=False).reshape(h, w) for a in arrays]
+
+
+def _ring_count(keep: NDArray[np.bool_], g: int, r: int) -> NDArray[np.float64]:
+    """:func:`_ring_sum` of ``keep`` as 0/1: for all-True the product of the window's row and
+    column counts (clipped at the edges), less the few False blocks' rings."""
+    h, w = keep.shape
+    off = np.flatnonzero(~keep)
+    if off.size * ((2 * r + 1) ** 2 - (2 * g + 1) ** 2) > 2 * keep.size:
+        return _ring_sum(keep.astype(np.float64), g, r)
+
+    def span(m: int, q: int) -> NDArray[np.float64]:
+        i = np.arange(m)
+        return (np.minimum(i + q, m - 1) - np.maximum(i - q, 0) + 1).astype(np.float64)
+
+    out = np.outer(span(h, r), span(w, r)) - np.outer(span(h, g), span(w, g))
+    if off.size:
+        out -= _sparse_ring_sums((np.ones((h, w)),), off, g, r)[0]
+    return out
+
+
+class _CensoredRings:
+    """Ring statistics over the blocks not censored, for a series of censoring masks.
+
+    Censored blocks are few (ships, bright corners): the ring sums over all blocks are taken
+    once and the censored blocks' share, spread over their own rings, subtracted. With many
+    censored blocks (coasts, land) the sums are taken again over the kept ones.
+    """
+
+    def __init__(self, s: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]], g: int, r: int, min_n: float, pool: Executor | None):
+        self.s, self.g, self.r, self.min_n, self.pool = s, g, r, min_n, pool
+        self.ring_cells = (2 * r + 1) ** 2 - (2 * g + 1) ** 2
+        self.full: list[NDArray[np.float64]] | None = None
+        self.totals = tuple(float(a.sum()) for a in s)
+
+    def stats(self, keep: NDArray[np.bool_]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float] | None:
+        """(mean, sd, mean square, kept count) of the rings, None when no block is kept."""
+        s1, s2, n = self.s
+        drop = np.flatnonzero(~keep & (n > 0))
+        if drop.size * self.ring_cells > 2 * n.size:
+            c = tuple(np.where(keep, a, 0.0) for a in self.s)
+            tot = (float(c[0].sum()), float(c[1].sum()), float(c[2].sum()))
+            if tot[2] == 0:
+                return None
+            rs = _ring_sums(c, self.g, self.r, self.pool)
+            return (*_stats_from_rings(rs[0], rs[1], rs[2], tot, self.min_n), tot[2])
+        t1, t2, tn = (t - float(a.ravel()[drop].sum()) for t, a in zip(self.totals, self.s, strict=True))
+        tot = (t1, t2, tn)
+        if tot[2] == 0:
+            return None
+        if self.full is None:
+            self.full = _ring_sums(self.s, self.g, self.r, self.pool)
+        rings = self.full
+        if drop.size:
+            rings = [f - c for f, c in zip(self.full, _sparse_ring_sums(self.s, drop, self.g, self.r), strict=True)]
+        return (*_stats_from_rings(rings[0], rings[1], rings[2], (tot[0], tot[1], tot[2]), self.min_n), tot[2])
 
 
 def _thresholds(
@@ -418,21 +496,22 @@ def _thresholds(
     # bright ship fills many blocks of a small chip and inflates the arithmetic ring mean that
     # censoring compares with (so it censors nothing); the log-mean barely moves.
     lm = np.where(keep, np.log(np.maximum(s1, 1e-30) / np.maximum(n, 1.0)), 0.0)
-    cnt, lsum = _ring_sums((keep.astype(np.float64), lm), g, r, pool)
+    cnt, lsum = _ring_count(keep, g, r), _ring_sum(lm, g, r)
     geo = np.exp(lsum / np.maximum(cnt, 1.0))
     blk_m1 = s1 / np.maximum(n, 1.0)
     keep &= (cnt < p.min_background_blocks) | (blk_m1 <= GEO_CENSOR * geo)
+    rings = _CensoredRings((s1, s2, n), g, r, min_n, pool)
     for _ in range(2):
         # Censor blocks far brighter than their background, then take the ring again without them.
-        c1, c2, cn = (np.where(keep, s, 0.0) for s in (s1, s2, n))
-        if cn.sum() == 0:
+        st = rings.stats(keep)
+        if st is None:
             break
-        mu, sd, m2 = _ring_stats(c1, c2, cn, g, r, min_n, pool)
-        keep = (n > 0) & (blk_m2 <= p.censor_ratio * m2)
-    c1, c2, cn = (np.where(keep, s, 0.0) for s in (s1, s2, n))
-    if cn.sum() == 0:  # every block censored (tiny chip filled by a ship): uncensored image stats
-        c1, c2, cn = s1, s2, n
-    mu, sd, _ = _ring_stats(c1, c2, cn, g, r, min_n, pool)
+        keep = (n > 0) & (blk_m2 <= p.censor_ratio * st[2])
+    st = rings.stats(keep)
+    if st is None:  # every block censored (tiny chip filled by a ship): uncensored image stats
+        st = rings.stats(n >= 0)
+    assert st is not None
+    mu, sd = st[0], st[1]
     seed = np.maximum(mu + p.k_seed * sd, mu * 10.0 ** (p.seed_floor_db / 10.0))
     return seed, mu + p.k_grow * sd, mu
 

@@ -29,6 +29,7 @@ from .geo import ground_pixel_size, reproject_geometry
 from .ingest import site_mask
 from .model import Detection, Observation, Site
 from .run import map_jobs
+from .store import now_utc
 from .workspace import Workspace
 
 __all__ = ["DetectJob", "DetectResult", "detect_observation", "detect_site", "to_detections"]
@@ -181,6 +182,7 @@ def detect_site(
     progress: Callable[[int, int, str], None] | None = None,
 ) -> dict[str, Any]:
     """Detect in every observation of a site; replace each observation's detections atomically."""
+    started = now_utc()
     with ws.store() as store:
         site = store.get_site(site_id)
         observations = store.observations(site_id)
@@ -201,6 +203,6 @@ def detect_site(
             if progress:
                 progress(i + 1, len(jobs), res.observation.id)
         summary = {"observations": len(jobs), "detections": counts, "errors": errors}
-        store.record_run("detect", site_id, {"workers": workers, "scheduler": scheduler}, summary)
+        store.record_run("detect", site_id, {"workers": workers, "scheduler": scheduler}, summary, started=started)
         store.update_extents()
     return summary

@@ -42,7 +42,7 @@ from .errors import ImageReadError, InputError, SkippedInputWarning
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
 from .model import Grid, Observation, SceneRef, Site, utc
 from .run import map_jobs
-from .store import Store
+from .store import Store, now_utc
 from .workspace import Workspace
 
 __all__ = [
@@ -578,6 +578,7 @@ def ingest_paths(
     Files are cut and written in parallel (``workers``, 0 = one per core);
     the store is written here, one observation per transaction, in file order.
     """
+    started = now_utc()
     files = _expand(paths)
     remove_partials(ws, site.id)
     done: list[Observation] = []
@@ -601,5 +602,6 @@ def ingest_paths(
         site.id,
         {"paths": [str(p) for p in paths], "sensor": sensor},
         {"observations": len(done), "skipped": len(skipped)},
+        started=started,
     )
     return IngestReport(tuple(done), tuple(skipped))

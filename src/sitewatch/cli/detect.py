@@ -28,7 +28,7 @@ def command(site_id: str, workers: int | None, scheduler: str | None, workspace:
     if as_json:
         click.echo(json.dumps(summary, indent=1))
     else:
-        kinds = ", ".join(f"{n} {k}" for k, n in sorted(summary["detections"].items())) or "nothing"
+        kinds = ", ".join(f"{n} {k}{'' if n == 1 else 's'}" for k, n in sorted(summary["detections"].items())) or "nothing"
         click.echo(f"{site_id}: {summary['observations']} observation(s), found {kinds}")
         for err in summary["errors"]:
             click.echo(f"error: {err}", err=True)

@@ -91,8 +91,9 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
             raise InputError(f"no built-in site {site_id!r}; see `sitewatch sites list --builtin`")
         site = builtin[site_id]
     with open_workspace(workspace).store() as store:
+        existed = site.id in {s.id for s in store.sites()}
         store.put_site(site)
-    click.echo(f"site {site.id!r} saved")
+    click.echo(f"site {site.id!r} {'replaced' if existed else 'added'}")
 
 
 @command.command("import")

@@ -297,7 +297,7 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         params_json=json.dumps({k: str(v) for k, v in vars(params).items()}),
         version=_code_version(),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        workspace=str(ws.root),
+        workspace=str(ws.root.resolve()),
     )
 
 

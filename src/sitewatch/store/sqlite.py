@@ -24,7 +24,12 @@ from ..model import Berth, ClassCandidate, Detection, Grid, Observation, SceneRe
 from .gpkg import APPLICATION_ID, USER_VERSION, from_gpkg_blob, to_gpkg_blob
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
-__all__ = ["Store"]
+__all__ = ["Store", "now_utc"]
+
+
+def now_utc() -> str:
+    """The current time as stored in the database (UTC, ISO 8601, microseconds)."""
+    return _now()
 
 
 def _now() -> str:
@@ -411,8 +416,18 @@ class Store:
 
     # -- runs and counts ------------------------------------------------------------------------
 
-    def record_run(self, stage: str, site_id: str | None, parameters: dict[str, Any], summary: dict[str, Any]) -> None:
-        """Keep a row saying which stage ran with which parameters and sitewatch version."""
+    def record_run(
+        self,
+        stage: str,
+        site_id: str | None,
+        parameters: dict[str, Any],
+        summary: dict[str, Any],
+        started: str | None = None,
+    ) -> None:
+        """Keep a row saying which stage ran, when, with which parameters and sitewatch version.
+
+        ``started`` is the stage's start (UTC ISO time, from :func:`now_utc`); default: now.
+        """
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO runs (stage, site_id, started, finished, parameters, version, summary) "
@@ -420,7 +435,7 @@ class Store:
                 (
                     stage,
                     site_id,
-                    _now(),
+                    started or _now(),
                     _now(),
                     json.dumps(parameters, sort_keys=True, default=str),
                     __version__,

@@ -13,22 +13,28 @@ How it works, in the order :func:`detect_sar` runs it:
    morphological opening narrower than land and wider than a ship). Pixels
    flagged invalid (``valid`` False, non-finite, or exactly 0 in float input)
    are neither tested nor used as background.
-3. **Clutter statistics, per block.** The image is cut into square blocks of
-   about :attr:`SarParams.block_m`; for each block the sums of I, I² and the
-   count of water pixels are taken (one pass over the pixels, threaded by row
-   strips). The background of a block is the ring of blocks within
-   :attr:`SarParams.background_m` but outside :attr:`SarParams.guard_m`
-   (box sums by integral images, so the window size costs nothing). Blocks
-   whose mean square is far above their ring's (other ships, quay corners)
-   are censored and the ring statistics taken again without them: a
+3. **Clutter statistics, per block.** One pass over the pixels (float32, row
+   strips that stay in the CPU cache, threaded) gives per land/water cell
+   (:attr:`SarParams.land_cell_m`) the sums of I and I², the count of used
+   pixels and the brightest one, by reshape-and-fold sums; land, CFAR blocks
+   (:attr:`SarParams.block_m`, k × k cells) and their backgrounds are built
+   from these cells, never from pixels again. The background of a block is the
+   ring of blocks within :attr:`SarParams.background_m` but outside
+   :attr:`SarParams.guard_m` (box sums by integral images, so the window size
+   costs nothing). Blocks whose mean square is far above their ring's (other
+   ships, quay corners) are censored and the ring statistics taken again
+   without them (the all-block rings less the censored blocks' own rings): a
    *censored two-parameter CFAR*, ``I > mu + k * sigma``, evaluated with one
    threshold per block rather than one window per pixel. That is what makes
    it fast; against a per-pixel sliding-window CFAR it finds the same vessels
    (``benchmarks/cfar_speed.py``).
-4. **Components.** Pixels above the seed threshold start a component; it
-   grows through connected water pixels above the lower growth threshold
-   (hysteresis), and fragments closer than :attr:`SarParams.merge_m` join.
-   Only blocks holding a seed are visited at full resolution.
+4. **Components.** A cell whose brightest pixel beats its seed threshold is a
+   candidate; only windows around candidate cells are read again at full
+   resolution, all packed side by side on one canvas (:func:`_objects`) so a
+   single labelling and label-indexed reductions serve every window. Pixels
+   above the seed threshold start a component; it grows through connected
+   water pixels above the lower growth threshold (hysteresis), and fragments
+   closer than :attr:`SarParams.merge_m` join.
 5. **Discrimination and measurement.** Oriented box from second moments
    (:func:`sitewatch.detect.base.measure_components`); components outside the
    length/width/elongation limits of vessels are dropped (isolated speckle,

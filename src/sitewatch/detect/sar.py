@@ -794,7 +794,8 @@ def _objects(
         return []
     rr, cc, kk = _pixels(lab, ids)
     peak_rel = np.full(ids.size, -np.inf)
-    np.maximum.at(peak_rel, kk, xs[rr, cc] / ts[rr, cc])
+    with np.errstate(divide="ignore", invalid="ignore"):  # a sea quantised to 0 (8-bit) gives ts = 0: score 1
+        np.maximum.at(peak_rel, kk, xs[rr, cc] / ts[rr, cc])
     feats = size_features(xs, mu, ts, lab, ids, m, pxy)
     sel = dict(m)
     sel["length_m"], sel["width_m"] = size_from_features(feats, gpx)

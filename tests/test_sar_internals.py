@@ -112,3 +112,18 @@ def test_ring_count_and_sparse_rings_match_dense() -> None:
     idx = rng.choice(a.size, 12, replace=False)
     a.ravel()[idx] = rng.random(12)
     np.testing.assert_allclose(_sparse_ring_sums((a,), np.sort(idx), 2, 6)[0], _ring_sum(a, 2, 6), atol=1e-12)
+
+
+def test_threads_do_not_change_detections_on_a_coast_with_nodata() -> None:
+    from sitewatch.detect.sar import detect_sar
+
+    rng = np.random.default_rng(6)
+    img = rng.gamma(4.5, 0.02 / 4.5, (600, 640)).astype(np.float32)
+    img[:, 420:] = rng.gamma(2.0, 0.5, (600, 220)).astype(np.float32)  # bright land
+    for r, c in [(100, 150), (300, 260), (480, 405)]:  # ships, the last alongside the coast
+        img[r - 6 : r + 6, c - 2 : c + 2] = 2.0
+    img[:, :5] = np.nan
+    one = detect_sar(img, 10.0, workers=1)
+    two = detect_sar(img, 10.0, workers=2)
+    assert len(one) >= 2
+    assert [(d.row, d.col, d.length_m) for d in one] == [(d.row, d.col, d.length_m) for d in two]

@@ -403,11 +403,16 @@ def _stats_from_rings(
     glob1 = tot1 / max(tot_n, 1.0)
     glob2 = tot2 / max(tot_n, 1.0)
     few = rn < min_n
-    # Too little water around (a small chip, a narrow channel): the image's water as background.
-    m1 = np.where(few, glob1, rs1 / np.maximum(rn, 1.0))
-    m2 = np.where(few, glob2, rs2 / np.maximum(rn, 1.0))
-    sd = np.sqrt(np.maximum(m2 - m1 * m1, 0.0))
-    return m1, sd, m2
+    div = np.maximum(rn, 1.0)
+    m1 = rs1 / div
+    m2 = rs2 / div
+    if few.any():
+        # Too little water around (a small chip, a narrow channel): the image's water as background.
+        m1[few] = glob1
+        m2[few] = glob2
+    var = m2 - m1 * m1
+    np.maximum(var, 0.0, out=var)
+    return m1, np.sqrt(var, out=var), m2
 
 
 def _ring_sums(arrays: tuple[NDArray[np.float64], ...], g: int, r: int, pool: Executor | None) -> list[NDArray[np.float64]]:
@@ -593,7 +598,7 @@ def _cell_thresholds(
         kw = _cells_kwargs(p)
         rb = int(round(kw.pop("berth_m") / cell_m))
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(n > 0, s1 / np.maximum(n, 1), np.nan)
+            mean = s1 / n  # NaN (0 / 0) where a cell has no used pixel
         if pool is not None:
             pending = pool.submit(land_from_cells, mean, cell_m, berth_m=0.0, **kw)
             whole = all_cells()

@@ -387,18 +387,12 @@ def _ring_sum(a: NDArray[np.float64], g: int, r: int) -> NDArray[np.float64]:
     return box(r) - box(g)
 
 
-def _ring_stats(
-    s1: NDArray[np.float64], s2: NDArray[np.float64], n: NDArray[np.float64], g: int, r: int, min_n: float, pool: Executor | None = None
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Mean, standard deviation and mean square of the background ring of every block."""
-    rs1, rs2, rn = _ring_sums((s1, s2, n), g, r, pool)
-    return _stats_from_rings(rs1, rs2, rn, (float(s1.sum()), float(s2.sum()), float(n.sum())), min_n)
-
-
 def _stats_from_rings(
     rs1: NDArray[np.float64], rs2: NDArray[np.float64], rn: NDArray[np.float64], totals: tuple[float, float, float], min_n: float
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """:func:`_ring_stats` from the ring sums and the image totals of I, I² and the count."""
+    """Mean, standard deviation and mean square of the background ring of every block, from the
+    ring sums of I, I² and the count and their image totals (the fallback where the ring holds
+    too few pixels)."""
     tot1, tot2, tot_n = totals
     glob1 = tot1 / max(tot_n, 1.0)
     glob2 = tot2 / max(tot_n, 1.0)

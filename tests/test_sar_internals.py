@@ -127,3 +127,13 @@ def test_threads_do_not_change_detections_on_a_coast_with_nodata() -> None:
     two = detect_sar(img, 10.0, workers=2)
     assert len(one) >= 2
     assert [(d.row, d.col, d.length_m) for d in one] == [(d.row, d.col, d.length_m) for d in two]
+
+
+def test_dilate_square_matches_scipy() -> None:
+    from sitewatch.detect.sar import _dilate_square
+
+    rng = np.random.default_rng(7)
+    for q in (1, 2, 3):
+        m = rng.random((int(rng.integers(1, 40)), int(rng.integers(1, 40)))) > 0.95
+        want = ndimage.binary_dilation(m, np.ones((2 * q + 1, 2 * q + 1), bool))
+        assert np.array_equal(_dilate_square(m, q), want)

@@ -552,7 +552,7 @@ def _detect(
     h, w = x.shape
     merge_px = max(1, round(p.merge_m / gpx))
     pad = 1 + math.ceil((merge_px + 1) / f)
-    coarse, _ = ndimage.label(ndimage.maximum_filter(hits, size=2 * pad + 1, mode="constant", cval=False))
+    coarse, _ = ndimage.label(_dilate_square(hits, pad))
     wins = [
         (lab, (sl[0].start * f, min(h, sl[0].stop * f), sl[1].start * f, min(w, sl[1].stop * f)))
         for lab, sl in enumerate(ndimage.find_objects(coarse), start=1)
@@ -703,6 +703,19 @@ def _pack(sizes: list[tuple[int, int]], gap: int) -> tuple[list[tuple[int, int]]
         x += ww + gap
         shelf_h = max(shelf_h, hh)
     return pos, (y + shelf_h, shelf_w)
+
+
+def _dilate_square(mask: NDArray[np.bool_], q: int) -> NDArray[np.bool_]:
+    """Dilation by the (2q+1)² square, by shifted ORs along rows then columns (separable)."""
+    rows = mask.copy()
+    for s in range(1, q + 1):
+        rows[:, s:] |= mask[:, :-s]
+        rows[:, :-s] |= mask[:, s:]
+    out = rows.copy()
+    for s in range(1, q + 1):
+        out[s:] |= rows[:-s]
+        out[:-s] |= rows[s:]
+    return out
 
 
 def _expand(a: NDArray[Any], k: int, shape: tuple[int, int]) -> NDArray[Any]:

@@ -1,0 +1,71 @@
+"""The SAR detector on real labelled Sentinel-1 imagery (OpenSARShip, SAR-Ship-Dataset); skipped without the datasets.
+
+Floors that catch a broken or badly regressed detector; the honest figures
+(held-out where a stage was learned) are in BENCHMARKS.md, "SAR detection".
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import sys
+from pathlib import Path
+
+import pytest
+
+DATASETS = Path(__file__).parents[1].parent / "shared" / "datasets"
+
+pytestmark = [
+    pytest.mark.dataset,
+    pytest.mark.skipif(
+        not (DATASETS / "opensarship-s1-subset").is_dir(), reason="../shared/datasets/opensarship-s1-subset not present"
+    ),
+]
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+
+
+@pytest.fixture(scope="module")
+def grd_chips():  # type: ignore[no-untyped-def]
+    from sar_real import opensarship_chips
+
+    return [c for c in opensarship_chips(DATASETS) if c.kind == "GRD" and c.ais_length > 0]
+
+
+def test_opensarship_grd_centred_ship_found_and_measured(grd_chips) -> None:  # type: ignore[no-untyped-def]
+    from sar_real import centred_detection
+
+    from sitewatch.detect.sar import detect_sar
+
+    assert len(grd_chips) > 100  # the subset as SOURCE.md describes it, read from the zips
+    found, errors = 0, []
+    for chip in grd_chips:
+        d = centred_detection(chip, detect_sar(chip.intensity, chip.pixel))
+        if d is not None:
+            found += 1
+            errors.append(d.length_m - chip.ais_length)  # type: ignore[attr-defined]
+    rate = found / len(grd_chips)
+    mae = statistics.fmean(abs(e) for e in errors)
+    # Measured 0.888 and 20.9 m (BENCHMARKS.md); the issue's targets are 0.95 and 17 m.
+    assert rate >= 0.85, rate
+    assert mae <= 25.0, mae
+    assert abs(statistics.median(errors)) <= 15.0
+
+
+def test_sentinel1_box_chips_precision(tmp_path: Path) -> None:
+    from sar_real import match_boxes, ssdd_chips
+
+    from sitewatch.detect.sar import detect_sar
+
+    chips = ssdd_chips(DATASETS)
+    if not chips:
+        pytest.skip("sar-ship-dataset-samples not present")
+    tp = fp = fn = 0
+    for _name, img, boxes in chips:
+        dets = detect_sar(img, 5.0)
+        t = match_boxes([(d.row, d.col, d.score) for d in dets], boxes)
+        tp, fp, fn = tp + t[0], fp + t[1], fn + t[2]
+    precision = tp / (tp + fp) if tp + fp else math.nan
+    # 8-bit display renderings: the detector is weak here (BENCHMARKS.md); keep it from getting worse.
+    assert tp >= 5
+    assert precision >= 0.4, precision

@@ -3,7 +3,7 @@
     python benchmarks/optical_train.py            # train on every port, write the shipped weights
     python benchmarks/optical_train.py --out X.npz --exclude genoa
 
-Stage 1, pixels: a tiny MLP (15 features -> 16 ReLU units -> 1). Positives
+Stage 1, pixels: a tiny MLP (16 features -> 16 ReLU units -> 1). Positives
 are the labelled ship pixels; negatives a random sample of the other pixels
 within reach of water, then (second round) as many again drawn from the
 pixels the first-round model wrongly scores above 0.5 (quay edges,

@@ -164,7 +164,7 @@ def detect_observation(job: DetectJob) -> DetectResult:
 
         bands = {n: data[i] for i, n in enumerate(names)}
         scl = bands.pop("SCL", None)
-        cloudy = clouds.cloud_mask(bands, scl=scl) & valid
+        cloudy = clouds.cloud_mask(bands, scl=scl, pixel_size=min(pixel)) & valid
         n_valid = int(valid.sum())
         cloud_fraction = round(float(cloudy.sum()) / n_valid, 6) if n_valid else None
         found = optical.detect_optical(bands, pixel, valid=valid & ~cloudy, water=water, scl=scl)

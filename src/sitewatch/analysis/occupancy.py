@@ -378,17 +378,22 @@ def build_timeline(
 
 
 def equipment_changes(tl: Timeline) -> list[tuple[TimelineRow, TimelineRow]]:
-    """Consecutive fine-resolution dates of a period whose other objects (cranes, trucks) differ.
+    """Consecutive fine-resolution dates of a period whose vessels or other objects (cranes, trucks) differ.
 
     Only fine looks are compared: a 10 m scene that shows no crane says
-    nothing about the crane, so it must not read as "crane gone".
+    nothing about the crane, so it must not read as "crane gone". Vessel
+    counts are compared too, so the before/after of a pier is shown at the
+    finest resolution available (a ship and its crane on one look, the empty
+    berth on the next), not only between the coarse daily looks.
     """
     out = []
     prev: TimelineRow | None = None
     for row in tl.rows:
         if not row.fine:
             continue
-        if prev is not None and prev.period == row.period and prev.others != row.others:
+        if prev is not None and prev.period == row.period and (
+            prev.others != row.others or prev.vessels != row.vessels
+        ):
             out.append((prev, row))
         prev = row
     return out

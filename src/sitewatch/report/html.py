@@ -165,12 +165,13 @@ def _vessel_change_text(row: TimelineRow) -> str:
 
 
 def _equipment_change_text(prev: TimelineRow, row: TimelineRow) -> str:
+    # The vessel counts are already in the change's heading; name the other objects.
     parts = []
     for kind in sorted(set(prev.others) | set(row.others)):
         a, b = prev.others.get(kind, 0), row.others.get(kind, 0)
         if a != b:
             parts.append(f"{kind} {a} → {b}")
-    return "; ".join(parts) + " (fine-resolution looks compared)"
+    return "; ".join(parts + ["fine-resolution looks compared"])
 
 
 def _site_section(ws: Workspace, site: Site, observations: list[Observation], detections: list[Detection],

@@ -30,6 +30,8 @@ def test_demo_writes_report_database_and_archive(demo) -> None:  # type: ignore[
     assert "2024-10-17" in html and "2024-10-20" in html
     assert "Revisits chosen for the simulation" in html and "daily" in html
     assert "revisit as simulated" in html
+    # The pier before and after, on the two 3 m looks: ship and crane on the 17th, berth empty on the 20th.
+    assert "2024-10-17 → 2024-10-20: vessels 1 → 0" in html
 
 
 def test_demo_detects_the_landing_ship_and_its_departure(demo) -> None:  # type: ignore[no-untyped-def]

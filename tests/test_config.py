@@ -13,10 +13,14 @@ README = Path(__file__).parents[1] / "README.md"
 
 
 def test_precedence_flag_env_file_default(tmp_path: Path) -> None:
-    (tmp_path / "sitewatch.toml").write_text("[settings]\nworkers = 3\nsar_pfa = 1e-5\n")
-    got = load_settings(tmp_path, flags={"workers": 5}, env={"SITEWATCH_SAR_PFA": "1e-7", "SITEWATCH_WORKERS": "4"})
+    (tmp_path / "sitewatch.toml").write_text("[settings]\nworkers = 3\nmin_vessel_length_m = 30\n")
+    got = load_settings(
+        tmp_path, flags={"workers": 5}, env={"SITEWATCH_MIN_VESSEL_LENGTH_M": "40", "SITEWATCH_WORKERS": "4"}
+    )
     assert got["workers"] == 5
-    assert got["sar_pfa"] == 1e-7
+    assert got["min_vessel_length_m"] == 40.0
+    assert load_settings(tmp_path, env={})["min_vessel_length_m"] == 30.0
+    assert load_settings(None, env={})["min_vessel_length_m"] is None  # the detector's own default
     got = load_settings(tmp_path, env={})
     assert got["workers"] == 3 and got["catalog"] == "earth-search"
 

@@ -34,7 +34,6 @@ def grd_chips():  # type: ignore[no-untyped-def]
 
 def test_opensarship_grd_centred_ship_found_and_measured(grd_chips) -> None:  # type: ignore[no-untyped-def]
     from sar_real import centred_detection
-
     from sitewatch.detect.sar import detect_sar
 
     assert len(grd_chips) > 100  # the subset as SOURCE.md describes it, read from the zips
@@ -54,7 +53,6 @@ def test_opensarship_grd_centred_ship_found_and_measured(grd_chips) -> None:  # 
 
 def test_sentinel1_box_chips_precision(tmp_path: Path) -> None:
     from sar_real import match_boxes, ssdd_chips
-
     from sitewatch.detect.sar import detect_sar
 
     chips = ssdd_chips(DATASETS)

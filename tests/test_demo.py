@@ -81,3 +81,15 @@ def test_cli_version_and_bad_workspace(tmp_path: Path) -> None:
     assert r.exit_code == 0 and "sitewatch" in r.output
     r = runner.invoke(main, ["detect", "dunai", "-w", str(tmp_path)])
     assert r.exit_code == 1 and "sitewatch init" in r.output
+
+
+def test_length_limits_from_settings_reach_the_detectors(demo) -> None:  # type: ignore[no-untyped-def]
+    # A minimum longer than every ship leaves no vessel; the cranes (not vessels) are unaffected.
+    from sitewatch.detection import detect_site
+
+    ws = open_workspace(demo.out)
+    summary = detect_site(ws, "dunai", workers=1, min_length_m=300.0)
+    assert "vessel" not in summary["detections"]
+    detect_site(ws, "dunai", workers=1)  # back to the defaults for the other tests
+    with ws.store() as store:
+        assert store.detections(site_id="dunai", kind="vessel")

@@ -37,11 +37,10 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("workers", int, 0, "Parallel workers for detection (0: one per core)."),
+    Setting("workers", int, 0, "Parallel worker processes for ingest and detection (0: one per core)."),
     Setting("scheduler", str, "", "Dask scheduler address (tcp://host:8786); empty runs locally."),
-    Setting("sar_pfa", float, 1e-6, "CFAR probability of false alarm per pixel for SAR detection."),
-    Setting("min_vessel_length_m", float, 20.0, "Shortest object reported as a vessel (metres)."),
-    Setting("max_vessel_length_m", float, 450.0, "Longest object reported as a vessel (metres)."),
+    Setting("min_vessel_length_m", float, None, "Shortest object reported as a vessel, metres (default: the detector's own, SAR 15, optical 20)."),
+    Setting("max_vessel_length_m", float, None, "Longest object reported as a vessel, metres (default: the detector's own, SAR 500, optical 450)."),
     Setting("max_cloud", float, 100.0, "Default --max-cloud: highest cloud % over the site to ingest."),
     Setting("catalog", str, "earth-search", "Default STAC catalogue (name or URL)."),
     Setting("cog_compress", str, "deflate", "Compression of archive COGs (deflate, zstd, lzw)."),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -150,13 +150,15 @@ def detect_observation(job: DetectJob) -> DetectResult:
     water = _water_mask(site, obs)
     pixel = ground_pixel_size(obs.grid.crs, obs.grid.affine, obs.grid.width, obs.grid.height)
     cloud_fraction: float | None = None
+    limits = {k: v for k, v in job.params.items() if k in ("min_length_m", "max_length_m") and v is not None}
     if obs.scene.sensor == "sar":
         from .detect import sar
 
         band = names.index("VV") if "VV" in names else 0
         # A water mask from the site's polygon is trusted as it is; without one the
         # detector derives land and water from the image itself.
-        params = sar.SarParams(refine_water=False, berth_margin_m=0.0) if water is not None else None
+        params = sar.SarParams(refine_water=False, berth_margin_m=0.0) if water is not None else sar.SarParams()
+        params = replace(params, **limits)
         found = sar.detect_sar(data[band], pixel, valid=valid, water=water, params=params)
         detector, version = sar.DETECTOR, sar.VERSION
     else:
@@ -167,7 +169,9 @@ def detect_observation(job: DetectJob) -> DetectResult:
         cloudy = clouds.cloud_mask(bands, scl=scl, pixel_size=min(pixel)) & valid
         n_valid = int(valid.sum())
         cloud_fraction = round(float(cloudy.sum()) / n_valid, 6) if n_valid else None
-        found = optical.detect_optical(bands, pixel, valid=valid & ~cloudy, water=water, scl=scl)
+        found = optical.detect_optical(
+            bands, pixel, valid=valid & ~cloudy, water=water, scl=scl, params=replace(optical.OpticalParams(), **limits)
+        )
         detector, version = optical.DETECTOR, optical.VERSION
     dets = to_detections(found, site, obs, detector, version)
     return DetectResult(obs, tuple(dets), cloud_fraction)
@@ -180,13 +184,19 @@ def detect_site(
     workers: int = 0,
     scheduler: str = "",
     progress: Callable[[int, int, str], None] | None = None,
+    min_length_m: float | None = None,
+    max_length_m: float | None = None,
 ) -> dict[str, Any]:
-    """Detect in every observation of a site; replace each observation's detections atomically."""
+    """Detect in every observation of a site; replace each observation's detections atomically.
+
+    ``min_length_m``/``max_length_m`` override the detectors' own vessel length limits.
+    """
     started = now_utc()
     with ws.store() as store:
         site = store.get_site(site_id)
         observations = store.observations(site_id)
-        jobs = [DetectJob(site, o, str(Path(ws.root) / o.path), {}) for o in observations]
+        limits = {"min_length_m": min_length_m, "max_length_m": max_length_m}
+        jobs = [DetectJob(site, o, str(Path(ws.root) / o.path), limits) for o in observations]
         counts: dict[str, int] = {}
         errors: list[str] = []
         for i, res in enumerate(map_jobs(detect_observation, jobs, workers=workers, scheduler=scheduler)):
@@ -203,6 +213,6 @@ def detect_site(
             if progress:
                 progress(i + 1, len(jobs), res.observation.id)
         summary = {"observations": len(jobs), "detections": counts, "errors": errors}
-        store.record_run("detect", site_id, {"workers": workers, "scheduler": scheduler}, summary, started=started)
+        store.record_run("detect", site_id, {"workers": workers, "scheduler": scheduler} | limits, summary, started=started)
         store.update_extents()
     return summary

@@ -480,6 +480,7 @@ def archive_file(
     acquired: datetime | None = None,
     sensor: str | None = None,
     resolution_m: float | None = None,
+    compress: str = "deflate",
 ) -> tuple[Observation, Polygon] | None:
     """Cut one GeoTIFF to the site and write its COG, without touching the store."""
     path = Path(path)
@@ -531,7 +532,7 @@ def archive_file(
         "tags": dict(scene.properties),
         "metadata_files": [str(m.resolve()) for m in metadata],
     }
-    return archive_observation(ws, site, scene, out, grid, bands, provenance, sidecars=sidecars)
+    return archive_observation(ws, site, scene, out, grid, bands, provenance, sidecars=sidecars, compress=compress)
 
 
 @dataclass(frozen=True)
@@ -541,12 +542,13 @@ class _FileJob:
     path: Path
     acquired: datetime | None
     sensor: str | None
+    compress: str = "deflate"
 
 
 def _archive_job(job: _FileJob) -> tuple[Observation, Polygon] | None | str:
     """Worker side of ingest: the archived observation, None, or the error message naming the file."""
     try:
-        return archive_file(job.ws, job.site, job.path, acquired=job.acquired, sensor=job.sensor)
+        return archive_file(job.ws, job.site, job.path, acquired=job.acquired, sensor=job.sensor, compress=job.compress)
     except (ImageReadError, InputError) as exc:
         return str(exc)
 
@@ -572,6 +574,7 @@ def ingest_paths(
     sensor: str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     workers: int = 0,
+    compress: str = "deflate",
 ) -> IngestReport:
     """Ingest files and folders of GeoTIFFs into ``site``; a bad file is skipped and named.
 
@@ -583,7 +586,7 @@ def ingest_paths(
     remove_partials(ws, site.id)
     done: list[Observation] = []
     skipped: list[tuple[str, str]] = []
-    jobs = [_FileJob(ws, site, f, acquired, sensor) for f in files]
+    jobs = [_FileJob(ws, site, f, acquired, sensor, compress) for f in files]
     for i, (f, result) in enumerate(zip(files, map_jobs(_archive_job, jobs, workers=workers), strict=True)):
         if isinstance(result, str):
             warnings.warn(result, SkippedInputWarning, stacklevel=2)

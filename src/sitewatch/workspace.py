@@ -23,6 +23,9 @@ def _default_toml() -> str:
     ]
     for s in SETTINGS:
         lines.append(f"# {s.help}")
+        if s.default is None:
+            lines.append(f"# {s.name} = ...")
+            continue
         value = f'"{s.default}"' if isinstance(s.default, str) else repr(s.default)
         lines.append(f"# {s.name} = {value}")
     lines += [

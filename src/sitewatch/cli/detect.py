@@ -24,7 +24,15 @@ def command(site_id: str, workers: int | None, scheduler: str | None, workspace:
     ws = open_workspace(workspace)
     settings = ws.settings({"workers": workers, "scheduler": scheduler})
     with progress_bar("detect", is_quiet() or as_json) as progress:
-        summary = detect_site(ws, site_id, workers=settings["workers"], scheduler=settings["scheduler"], progress=progress)
+        summary = detect_site(
+            ws,
+            site_id,
+            workers=settings["workers"],
+            scheduler=settings["scheduler"],
+            progress=progress,
+            min_length_m=settings["min_vessel_length_m"],
+            max_length_m=settings["max_vessel_length_m"],
+        )
     if as_json:
         click.echo(json.dumps(summary, indent=1))
     else:

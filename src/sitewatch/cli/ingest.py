@@ -34,7 +34,10 @@ def command(site_id: str, paths: tuple[Path, ...], sensor: str | None, acquired:
         # Skipped files are listed below with their reason; no second, raw warning.
         warnings.simplefilter("ignore", SkippedInputWarning)
         site = store.get_site(site_id)
-        report = ingest_paths(ws, store, site, paths, acquired=when, sensor=sensor, progress=progress)
+        report = ingest_paths(
+            ws, store, site, paths, acquired=when, sensor=sensor, progress=progress,
+            workers=ws.settings()["workers"], compress=ws.settings()["cog_compress"],
+        )  # fmt: skip
     click.echo(f"ingested {len(report.observations)} observation(s) into {site_id!r}")
     for _path, reason in report.skipped:
         click.echo(f"skipped: {reason}", err=True)

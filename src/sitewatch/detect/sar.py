@@ -63,7 +63,7 @@ from scipy import ndimage
 
 from ..errors import InputError
 from .base import PixelDetection, detections_from_measurements, measure_components, pixel_size_pair
-from .water import disk, land_from_cells, widen_water
+from .water import LandLevels, disk, land_and_levels_from_cells, widen_water
 
 __all__ = ["DETECTOR", "VERSION", "SarParams", "detect_sar", "detect_sar_with_features", "size_features", "size_from_features", "candidate_vector", "candidate_probability", "to_intensity", "correct_size"]
 
@@ -150,6 +150,33 @@ class SarParams:
     """Land is at least this much brighter than the water level."""
     land_berth_m: float = 40.0
     """Coastline bumps up to this deep (hulls alongside a quay) are water."""
+    shore_smooth_m: float = 30.0
+    """With derived land: pixels whose mean over a square of this side is above the land/water
+    threshold and that connect to land are *shore land* (quay edges, piers narrower than the
+    land opening, ships alongside), found at pixel resolution in the candidate windows."""
+    shore_run_m: float = 300.0
+    """Shore land is also *straight-sided at this scale*: only pixels on a straight run of
+    land-like pixels at least this long (in one of 8 directions) count. Quay faces, pier sides
+    and coasts are; a hull alongside, a bump shorter than this on the land's edge, is not, so it
+    is tested (and grown) against the water like a ship in the open."""
+    shore_level_m: float = 150.0
+    """Side of the square over which the local land level (geometric mean) around a shore
+    land pixel is taken."""
+    shore_seed_db: float = 10.0
+    """A seed on shore land is at least this far above the local land level: a ship alongside
+    must stand out from the land it touches as it would from water (hull metal, superstructure);
+    land clutter does not."""
+    shore_peak_db: float = 3.0
+    """A candidate bordering shore land (a fifth of the pixels around it or more) peaks at least
+    this far above the local land level: a hull alongside is brighter than the quay it lies
+    against, pixels half land and half water along the shore are darker than land."""
+    shore_water_frac: float = 0.2
+    """With derived land, at least this fraction of the pixels around a candidate is water (a
+    vessel floats: water along one long side at least); bright spots on land near the
+    shore are surrounded by land."""
+    shore_grow_db: float = 5.0
+    """Growth threshold on shore land, over the local land level: the hull grows, the pier or
+    quay it lies against does not."""
 
     def __post_init__(self) -> None:
         if self.input_scale not in ("auto", "intensity", "amplitude", "db"):
@@ -544,7 +571,7 @@ def _detect(
         if not n.any():
             return []
         cells = _cell_thresholds(s1, s2, n, k, p, gpx, derive_land, pool)
-    water_c, land, maps = cells
+    water_c, land, maps, levels = cells
     nw = n if not land.any() else np.where(water_c, n, 0.0)
     hits = maps.seed_hits(mx) & (nw > 0)
     if not hits.any():
@@ -560,7 +587,7 @@ def _detect(
     ]
     out: list[tuple[int, PixelDetection, dict[str, float]]] = []
     for batch in _batches(wins, CANVAS_PIXELS):
-        out.extend(_objects(x, pixmask, water_c, maps, coarse, batch, f, merge_px, pxy, p))
+        out.extend(_objects(x, pixmask, water_c, maps, coarse, batch, f, merge_px, pxy, p, (land, levels)))
     out.sort(key=lambda t: t[0])  # stable: the order of the windows, then of the objects in each
     return [(d, ft) for _, d, ft in out]
 
@@ -574,8 +601,8 @@ def _cell_thresholds(
     gpx: float,
     derive_land: bool,
     pool: Executor | None,
-) -> tuple[NDArray[np.bool_], NDArray[np.bool_], _CellMaps]:
-    """Water, land, and the seed threshold, growth threshold and background mean of every cell.
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_], _CellMaps, LandLevels | None]:
+    """Water, land (before the berth growth), the levels it was found with, and the seed threshold, growth threshold and background mean of every cell.
 
     The thresholds over all cells (no land taken out) are what an open-sea image uses and what
     berth cells are held to; with a pool they are computed while land is being derived (in the
@@ -588,17 +615,18 @@ def _cell_thresholds(
         return _thresholds(_aggregate(s1, k), _aggregate(s2, k), _aggregate(n, k), p, b, gpx, pool)
 
     pending = None
+    levels: LandLevels | None = None
     if derive_land:
         kw = _cells_kwargs(p)
         rb = int(round(kw.pop("berth_m") / cell_m))
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = s1 / n  # NaN (0 / 0) where a cell has no used pixel
         if pool is not None:
-            pending = pool.submit(land_from_cells, mean, cell_m, berth_m=0.0, **kw)
+            pending = pool.submit(land_and_levels_from_cells, mean, cell_m, berth_m=0.0, **kw)
             whole = all_cells()
-            land = pending.result()
+            land, levels = pending.result()
         else:
-            land = land_from_cells(mean, cell_m, berth_m=0.0, **kw)
+            land, levels = land_and_levels_from_cells(mean, cell_m, berth_m=0.0, **kw)
         water_c = ~land
         if rb > 0 and land.any():
             # Hulls alongside make the quay's cells bright, so they come out as land: water
@@ -620,7 +648,7 @@ def _cell_thresholds(
         )
     berth = water_c & land
     maps = _CellMaps(k, (t_seed, t_grow, t_mu), berth if berth.any() else None, (whole[0], whole[1]))
-    return water_c, land, maps
+    return water_c, land, maps, levels
 
 
 @dataclass(frozen=True)
@@ -744,6 +772,7 @@ def _objects(
     merge_px: int,
     pxy: tuple[float, float],
     p: SarParams,
+    derived: tuple[NDArray[np.bool_], LandLevels | None] | None = None,
 ) -> list[tuple[int, PixelDetection, dict[str, float]]]:
     """Components, discrimination and measurement in windows of candidate cells, all at once.
 
@@ -764,6 +793,8 @@ def _objects(
     tg = np.full(shape, np.inf)
     mu = np.zeros(shape)
     owner = np.full(shape, -1, np.int32)
+    land_c, levels = derived if derived is not None else (None, None)
+    core = np.zeros(shape, bool) if levels is not None else None
     line_px = int(round(p.line_m / gpx))
     lines = gpx >= 5.0 and line_px >= 3
     big = []
@@ -777,8 +808,13 @@ def _objects(
         for canvas, cell_values in zip((ts, tg, mu), maps.window(sl), strict=True):
             canvas[dst] = _expand(cell_values, f, (hh, ww))
         owner[dst] = j
+        if core is not None and land_c is not None:
+            core[dst] = _expand(land_c[sl], f, (hh, ww))
         if lines and max(hh, ww) >= line_px:
             big.append(dst)
+    shore = None
+    if core is not None and levels is not None and core.any():
+        shore = _shore_thresholds(xs, use, core, ts, tg, levels, gpx, p)
     grow = (xs > tg) & use
     for dst in big:
         # Quay walls and breakwaters are long straight runs of bright pixels; at 5 m and
@@ -802,6 +838,10 @@ def _objects(
     if nl == 0:
         return []
     lab, ids, m = _rescue(lab, nl, xs, [seed] + [xs > np.maximum(ts, mu * 10.0 ** (t / 10.0)) for t in p.rescue_db], merge_px, pxy, p)
+    if shore is not None and ids.size:
+        ok = _floats_and_stands_out(xs, lab, ids, shore, p)
+        ids = ids[ok]
+        m = {key: v[ok] for key, v in m.items()}
     if ids.size == 0:
         return []
     rr, cc, kk = _pixels(lab, ids)
@@ -830,6 +870,102 @@ def _objects(
     score = np.clip(0.5 + 0.5 * np.log10(np.maximum(peak_rel, 1e-12)) / 2.0, 0.0, 1.0)
     dets = detections_from_measurements(sel, score)
     return [(int(labs[i]), d, {key: float(v[i]) for key, v in feats.items()}) for i, d in enumerate(dets) if own[i]]
+
+
+def _shore_thresholds(
+    xs: NDArray[np.float32],
+    use: NDArray[np.bool_],
+    core: NDArray[np.bool_],
+    ts: NDArray[np.float64],
+    tg: NDArray[np.float64],
+    levels: LandLevels,
+    gpx: float,
+    p: SarParams,
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.float32]] | None:
+    """Hold pixels on *shore land* to thresholds over the local land level (in place).
+
+    Land is derived in cells of ``land_cell_m`` (40 m), opened by ``land_open_m`` and given back
+    to the water by one berth, so the strip of land along every coast, and piers narrower than
+    the opening, are tested as water: their pixels, 10 dB above the water, were seeds, and
+    coastline and pier fragments came out as vessels. Here the searched pixels whose local
+    mean (``shore_smooth_m``) is above the land/water threshold and that connect to land cells
+    are shore land, and there a pixel is a seed only ``shore_seed_db`` above the land level
+    around it (geometric mean over ``shore_level_m``, pixels brighter than the land class
+    median + 5 dB capped, so a hull alongside does not raise its own background much), and
+    grows only ``shore_grow_db`` above it. Ships alongside stand out from the quay that much;
+    the quay and the pier do not.
+
+    Returns the land-like pixels (shore land and land cells), the water-like ones and the
+    local land level, for :func:`_floats_and_stands_out`; None when there is no shore land.
+    """
+    q = max(3, int(round(p.shore_smooth_m / gpx)) | 1)
+    x0 = np.where(np.isfinite(xs), xs, np.float32(0))
+    sm = ndimage.uniform_filter(x0, q, mode="constant")
+    bright = sm > np.float32(10.0 ** (levels.threshold_db / 10.0))
+    like = bright & _long_lines(bright, max(3, int(round(p.shore_run_m / gpx))))
+    lab, nl = ndimage.label(like, np.ones((3, 3), bool))
+    if nl == 0:
+        return None
+    touch = np.zeros(nl + 1, bool)
+    touch[lab[like & core]] = True
+    touch[0] = False
+    landish = touch[lab]
+    shore = landish & use
+    if not shore.any():
+        return None
+    cap = np.float32(10.0 ** ((levels.land_db + 5.0) / 10.0))
+    lg = np.where(shore, np.log(np.maximum(np.minimum(sm, cap), np.float32(1e-30))), np.float32(0))
+    qw = max(3, int(round(p.shore_level_m / gpx)) | 1)
+    num = ndimage.uniform_filter(lg, qw, mode="constant")
+    den = ndimage.uniform_filter(shore.astype(np.float32), qw, mode="constant")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        level = np.exp(num / den)
+    seed = level * np.float32(10.0 ** (p.shore_seed_db / 10.0))
+    grow = level * np.float32(10.0 ** (p.shore_grow_db / 10.0))
+    np.maximum(ts, np.where(shore, seed, 0.0), out=ts)
+    np.maximum(tg, np.where(shore, grow, 0.0), out=tg)
+    land = landish | core
+    return land, ~land & (x0 > 0), level.astype(np.float32)
+
+
+def _floats_and_stands_out(
+    xs: NDArray[np.float32],
+    lab: NDArray[np.integer],
+    ids: NDArray[np.integer],
+    shore: tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.float32]],
+    p: SarParams,
+) -> NDArray[np.bool_]:
+    """Which components ``ids`` have water around them (``shore_water_frac`` of the pixels
+    bordering them) and, where they border land, peak ``shore_peak_db`` over its level."""
+    landish, waterish, level = shore
+    inside = np.zeros(int(lab.max()) + 1, bool)
+    inside[ids] = True
+    comp = inside[lab]
+    # The ring: pixels next to a component (8-neighbours), owned by the neighbour's label.
+    near = np.zeros(lab.shape, lab.dtype)
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            if dr or dc:
+                src = np.where(comp, lab, 0)
+                sh = np.zeros_like(src)
+                r0, r1 = max(dr, 0), lab.shape[0] + min(dr, 0)
+                c0, c1 = max(dc, 0), lab.shape[1] + min(dc, 0)
+                sh[r0:r1, c0:c1] = src[r0 - dr : r1 - dr, c0 - dc : c1 - dc]
+                np.maximum(near, sh, out=near)
+    ring = (near > 0) & ~comp
+    pos = np.zeros(inside.size, np.int64)
+    pos[ids] = np.arange(ids.size)
+    k = pos[near[ring]]
+    n = np.maximum(np.bincount(k, None, ids.size), 1.0)
+    water = np.bincount(k, waterish[ring], ids.size) / n
+    land = np.bincount(k, landish[ring], ids.size) / n
+    lev = np.zeros(ids.size)
+    np.maximum.at(lev, k, np.nan_to_num(level[ring]) * landish[ring])
+    rr, cc, kk = _pixels(lab, ids)
+    peak = np.zeros(ids.size)
+    np.maximum.at(peak, kk, xs[rr, cc])
+    stands_out = (land < 0.2) | (peak >= lev * 10.0 ** (p.shore_peak_db / 10.0))
+    return np.asarray((water >= p.shore_water_frac) & stands_out)
 
 
 def _rescue(

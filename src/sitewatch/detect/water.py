@@ -19,12 +19,25 @@ the quay and a berthed hull half on the line would otherwise be cut in two.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-__all__ = ["land_from_sar", "land_from_cells", "widen_water", "disk"]
+__all__ = ["LandLevels", "land_from_sar", "land_from_cells", "land_and_levels_from_cells", "widen_water", "disk"]
+
+
+@dataclass(frozen=True)
+class LandLevels:
+    """The intensity levels (dB) a land/water classification was made with."""
+
+    threshold_db: float
+    """Cells (and, in the detector, smoothed pixels) above this are land-like."""
+    water_db: float
+    """Median of the dark class: the water level."""
+    land_db: float
+    """Median of the bright class: the land level (``threshold_db`` when there is none)."""
 
 
 def disk(radius: int) -> NDArray[np.bool_]:
@@ -90,10 +103,26 @@ def land_from_cells(
     berth_m: float = 40.0,
 ) -> NDArray[np.bool_]:
     """Land per cell from the cells' mean linear intensity (NaN/0 = no data); see :func:`land_from_sar`."""
+    return land_and_levels_from_cells(
+        mean, cell_size_m, open_m=open_m, min_land_m2=min_land_m2, fill_m2=fill_m2, min_contrast_db=min_contrast_db, berth_m=berth_m
+    )[0]
+
+
+def land_and_levels_from_cells(
+    mean: NDArray[np.floating],
+    cell_size_m: float,
+    *,
+    open_m: float = 50.0,
+    min_land_m2: float = 50_000.0,
+    fill_m2: float = 20_000.0,
+    min_contrast_db: float = 4.0,
+    berth_m: float = 40.0,
+) -> tuple[NDArray[np.bool_], LandLevels | None]:
+    """:func:`land_from_cells` and the levels it classified with (None: too few cells, or no land)."""
     cell_area = cell_size_m**2
     finite = np.isfinite(mean) & (mean > 0)
     if finite.sum() < 16:
-        return np.zeros(mean.shape, bool)
+        return np.zeros(mean.shape, bool), None
     db = np.full(mean.shape, -np.inf)
     np.log10(mean, out=db, where=finite)
     db *= 10.0
@@ -103,14 +132,15 @@ def land_from_cells(
     t = max(t, level + min_contrast_db)
     bright = db > t
     if not bright.any():
-        return np.zeros(mean.shape, bool)
+        return np.zeros(mean.shape, bool), None
+    levels = LandLevels(t, level, float(np.median(db[bright])))
     r = int(round(open_m / cell_size_m))
     if r > 0:
         # Pad with the edge values so land touching the image edge is not eroded away from it.
         bright = _opening(np.pad(bright, r, mode="edge"), r)[r:-r, r:-r]
     land = _drop_small(bright, min_land_m2 / cell_area)
     if not land.any() and land.size >= fill_m2 / cell_area:
-        return land  # no land, and the water is one component too large to be a hole
+        return land, None  # no land, and the water is one component too large to be a hole
     holes = ~land & ~_drop_small(~land, fill_m2 / cell_area)
     land |= holes
     rb = int(round(berth_m / cell_size_m))
@@ -120,7 +150,7 @@ def land_from_cells(
         # else stands on that strip are then taken apart from the hulls by the detector
         # (long straight lines are not vessels, see sitewatch.detect.sar).
         land &= ~ndimage.binary_dilation(~land, disk(rb))
-    return np.asarray(land)
+    return np.asarray(land), (levels if land.any() else None)
 
 
 def _cell_mean(x: NDArray[np.floating], valid: NDArray[np.bool_] | None, f: int) -> NDArray[np.float64]:

@@ -166,7 +166,7 @@ class SarParams:
     """A seed on shore land is at least this far above the local land level: a ship alongside
     must stand out from the land it touches as it would from water (hull metal, superstructure);
     land clutter does not."""
-    shore_peak_db: float = 3.0
+    shore_peak_db: float = 6.0
     """A candidate bordering shore land (a fifth of the pixels around it or more) peaks at least
     this far above the local land level: a hull alongside is brighter than the quay it lies
     against, pixels half land and half water along the shore are darker than land."""
@@ -914,18 +914,27 @@ def _shore_thresholds(
     if not shore.any():
         return None
     cap = np.float32(10.0 ** ((levels.land_db + 5.0) / 10.0))
-    lg = np.where(shore, np.log(np.maximum(np.minimum(sm, cap), np.float32(1e-30))), np.float32(0))
+    onland = landish | core
+    lg = np.where(onland, np.log(np.maximum(np.minimum(sm, cap), np.float32(1e-30))), np.float32(0))
     qw = max(3, int(round(p.shore_level_m / gpx)) | 1)
     num = ndimage.uniform_filter(lg, qw, mode="constant")
-    den = ndimage.uniform_filter(shore.astype(np.float32), qw, mode="constant")
+    den = ndimage.uniform_filter(onland.astype(np.float32), qw, mode="constant")
     with np.errstate(invalid="ignore", divide="ignore"):
         level = np.exp(num / den)
     seed = level * np.float32(10.0 ** (p.shore_seed_db / 10.0))
     grow = level * np.float32(10.0 ** (p.shore_grow_db / 10.0))
     np.maximum(ts, np.where(shore, seed, 0.0), out=ts)
     np.maximum(tg, np.where(shore, grow, 0.0), out=tg)
-    land = landish | core
-    return land, ~land & (x0 > 0), level.astype(np.float32)
+    # Around candidates, pixels are told apart one by one (the smoothed image is raised next to
+    # a hull): above the land/water threshold and in the land-like region that reaches land
+    # cells is land, at or below it water.
+    blab, nb = ndimage.label(bright, np.ones((3, 3), bool))
+    btouch = np.zeros(nb + 1, bool)
+    btouch[blab[bright & core]] = True
+    btouch[0] = False
+    t = np.float32(10.0 ** (levels.threshold_db / 10.0))
+    land = ((x0 > t) & btouch[blab]) | core
+    return land, (x0 <= t) & (x0 > 0) & ~core, level.astype(np.float32)
 
 
 def _floats_and_stands_out(
@@ -964,7 +973,7 @@ def _floats_and_stands_out(
     rr, cc, kk = _pixels(lab, ids)
     peak = np.zeros(ids.size)
     np.maximum.at(peak, kk, xs[rr, cc])
-    stands_out = (land < 0.2) | (peak >= lev * 10.0 ** (p.shore_peak_db / 10.0))
+    stands_out = (land < p.shore_water_frac) | (peak >= lev * 10.0 ** (p.shore_peak_db / 10.0))
     return np.asarray((water >= p.shore_water_frac) & stands_out)
 
 

@@ -159,7 +159,7 @@ class SarParams:
     land-like pixels at least this long (in one of 8 directions) count. Quay faces, pier sides
     and coasts are; a hull alongside, a bump shorter than this on the land's edge, is not, so it
     is tested (and grown) against the water like a ship in the open."""
-    shore_level_m: float = 150.0
+    shore_level_m: float = 70.0
     """Side of the square over which the local land level (geometric mean) around a shore
     land pixel is taken."""
     shore_seed_db: float = 10.0
@@ -913,7 +913,7 @@ def _shore_thresholds(
     shore = landish & use
     if not shore.any():
         return None
-    cap = np.float32(10.0 ** ((levels.land_db + 5.0) / 10.0))
+    cap = np.float32(10.0 ** ((levels.land_db + 10.0) / 10.0))
     onland = landish | core
     lg = np.where(onland, np.log(np.maximum(np.minimum(sm, cap), np.float32(1e-30))), np.float32(0))
     qw = max(3, int(round(p.shore_level_m / gpx)) | 1)

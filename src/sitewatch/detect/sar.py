@@ -812,15 +812,18 @@ def _objects(
             core[dst] = _expand(land_c[sl], f, (hh, ww))
         if lines and max(hh, ww) >= line_px:
             big.append(dst)
+    grow = (xs > tg) & use
+    walls = [(dst, _long_lines(grow[dst], line_px)) for dst in big]
     shore = None
     if core is not None and levels is not None and core.any():
         shore = _shore_thresholds(xs, use, core, ts, tg, levels, gpx, p)
-    grow = (xs > tg) & use
-    for dst in big:
+        grow = (xs > tg) & use
+    for dst, wall in walls:
         # Quay walls and breakwaters are long straight runs of bright pixels; at 5 m and
         # coarser a hull alongside touches them. Taking the runs out first leaves the hull
-        # on its own. (Finer images show the gap between hull and wall.)
-        grow[dst] &= ~_long_lines(grow[dst], line_px)
+        # on its own. (Finer images show the gap between hull and wall.) The runs are found
+        # over the water thresholds: against the shore's, speckle breaks a wall into pieces.
+        grow[dst] &= ~wall
     seed = grow & (xs > ts)
     lab, nl = ndimage.label(grow, np.ones((3, 3), bool))
     if nl == 0:
@@ -901,7 +904,10 @@ def _shore_thresholds(
     q = max(3, int(round(p.shore_smooth_m / gpx)) | 1)
     x0 = np.where(np.isfinite(xs), xs, np.float32(0))
     sm = ndimage.uniform_filter(x0, q, mode="constant")
-    bright = sm > np.float32(10.0 ** (levels.threshold_db / 10.0))
+    t = np.float32(10.0 ** (levels.threshold_db / 10.0))
+    # Land-like: most pixels of the square above the land/water threshold (a median, not the
+    # mean, so a bright quay wall does not make the water next to it land).
+    bright = ndimage.uniform_filter((x0 > t).astype(np.float32), q, mode="constant") > np.float32(0.5)
     like = bright & _long_lines(bright, max(3, int(round(p.shore_run_m / gpx))))
     lab, nl = ndimage.label(like, np.ones((3, 3), bool))
     if nl == 0:
@@ -932,7 +938,6 @@ def _shore_thresholds(
     btouch = np.zeros(nb + 1, bool)
     btouch[blab[bright & core]] = True
     btouch[0] = False
-    t = np.float32(10.0 ** (levels.threshold_db / 10.0))
     land = ((x0 > t) & btouch[blab]) | core
     return land, (x0 <= t) & (x0 > 0) & ~core, level.astype(np.float32)
 

@@ -44,7 +44,7 @@ How it works
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -67,6 +67,7 @@ __all__ = [
     "detect_optical",
     "to_reflectance",
     "pixel_features",
+    "feature_planes",
     "vessel_probability",
     "FEATURE_NAMES",
     "OBJECT_FEATURE_NAMES",
@@ -275,6 +276,21 @@ def pixel_features(
     Contrasts are taken against the scene's own water (``stats``, computed
     from ``bands`` when not given) so haze and export scaling cancel.
     """
+    feats, water = feature_planes(bands, pixel_size, water, stats)
+    return np.stack(feats), water
+
+
+def feature_planes(
+    bands: Mapping[str, NDArray[np.floating]],
+    pixel_size: float | tuple[float, float],
+    water: NDArray[np.bool_] | None = None,
+    stats: SceneStats | None = None,
+) -> tuple[list[NDArray[np.float32]], NDArray[np.bool_]]:
+    """:func:`pixel_features` as a list of 2-D planes: the detector never stacks them.
+
+    Stacking sixteen tile-sized planes into one array costs a fresh
+    allocation of 16 planes and a copy, as much as computing half of them.
+    """
     b = _band_set(bands)
     p = float(np.mean(pixel_size_pair(pixel_size)))
     stats = stats or scene_stats(b, water)
@@ -310,10 +326,7 @@ def pixel_features(
         _grey_closing(index, beam) - index,
         nir - _grey_opening(nir, _px(30.0, p)),
     ]
-    out = np.empty((len(feats), *index.shape), dtype=np.float32)
-    for i, f in enumerate(feats):
-        out[i] = f
-    return out, water
+    return [np.asarray(f, dtype=np.float32) for f in feats], water
 
 
 @lru_cache(maxsize=4)
@@ -351,28 +364,41 @@ def mlp_forward(x: NDArray[np.float32], model: Mapping[str, NDArray[np.float32]]
 
 
 def vessel_probability(
-    features: NDArray[np.float32],
+    features: NDArray[np.float32] | Sequence[NDArray[np.float32]],
     search: NDArray[np.bool_],
     model: Mapping[str, NDArray[np.float32]],
-    chunk: int = 1 << 20,
+    chunk: int = 1 << 18,
 ) -> NDArray[np.float32]:
     """Vessel score per pixel where ``search`` is set (0 elsewhere).
 
-    Runs over contiguous column blocks of the ``(f, H*W)`` feature array:
-    scoring every pixel costs less than gathering the searched ones.
+    ``features`` is the ``(f, H, W)`` array of :func:`pixel_features` or the
+    planes of :func:`feature_planes`. Runs over blocks of rows of about
+    ``chunk`` pixels (the block's features fit in cache); blocks with nothing
+    to search are skipped, and scoring every pixel of a block costs less
+    than gathering the searched ones.
     """
     w1, b1, w2, b2 = _folded(model)
     w1t, b1c, w2t = np.ascontiguousarray(w1.T), b1[:, None], np.ascontiguousarray(w2.T)
-    flat = features.reshape(features.shape[0], -1)
-    out = np.empty(flat.shape[1], dtype=np.float32)
-    for start in range(0, flat.shape[1], chunk):
-        h = w1t @ flat[:, start : start + chunk]
+    nf = len(features)
+    h_, w_ = search.shape
+    rows = max(1, chunk // max(1, w_))
+    prob = np.zeros((h_, w_), dtype=np.float32)
+    any_row = search.any(axis=1)
+    block = np.empty((nf, rows * w_), dtype=np.float32)
+    for r0 in range(0, h_, rows):
+        r1 = min(h_, r0 + rows)
+        if not np.asarray(any_row)[r0:r1].any():
+            continue
+        n = (r1 - r0) * w_
+        x = block[:, :n]
+        for i in range(nf):
+            x[i] = features[i][r0:r1].ravel()
+        h = w1t @ x
         h += b1c
         np.maximum(h, 0.0, out=h)
         z = (w2t @ h)[0] + b2[0]
         np.clip(z, -30.0, 30.0, out=z)
-        out[start : start + chunk] = 1.0 / (1.0 + np.exp(-z))
-    prob = out.reshape(search.shape)
+        prob[r0:r1] = (1.0 / (1.0 + np.exp(-z))).reshape(r1 - r0, w_)
     prob[~search] = 0.0
     return prob
 
@@ -382,7 +408,8 @@ class PixelScores:
     """Intermediate rasters of one scene (kept together so training can reuse them)."""
 
     bands: Mapping[str, NDArray[np.float32]]
-    features: NDArray[np.float32]
+    features: Sequence[NDArray[np.float32]]
+    """Feature planes in :data:`FEATURE_NAMES` order."""
     water: NDArray[np.bool_]
     """Raw NDWI water (or the caller's water mask)."""
     hidden: NDArray[np.bool_]
@@ -418,7 +445,7 @@ def score_pixels(
     ok = ok & np.isfinite(b["green"]) & np.isfinite(b["nir"])
     cloud = cloud_mask(b, scl=scl, pixel_size=p)
     hidden = cloud | ~ok
-    feats, raw_water = pixel_features(b, (px, py), None, stats)
+    feats, raw_water = feature_planes(b, (px, py), None, stats)
     search = dilate(raw_water, _px(2 * params.near_water_m, p)) & ~hidden
     if water is not None:
         w = np.asarray(water, bool)
@@ -581,7 +608,7 @@ OBJECT_FEATURE_NAMES: tuple[str, ...] = (
 
 def candidate_objects(
     prob: NDArray[np.float32],
-    feats: NDArray[np.float32],
+    feats: NDArray[np.float32] | Sequence[NDArray[np.float32]],
     water: NDArray[np.bool_],
     hidden: NDArray[np.bool_],
     pixel_size: tuple[float, float],
@@ -603,7 +630,7 @@ def candidate_objects(
     index = np.arange(1, n + 1)
     area = np.bincount(labels.ravel(), minlength=n + 1)[1:] * px * py
     margin = _px(2 * params.cloud_margin_m, 0.5 * (px + py))
-    touches = np.bincount(labels[dilate(hidden, margin)], minlength=n + 1)[1:] > 0
+    touches = _touching(labels, n, hidden, margin)
     # Cheap pre-filter on area before the per-pixel measurement.
     ok = ~touches & (area >= 0.5 * params.min_length_m * min(px, py)) & (
         area <= params.max_length_m * params.max_width_m
@@ -620,10 +647,10 @@ def candidate_objects(
     if index.size == 0:
         return m, np.zeros((0, nf), np.float32)
     # Renumber the kept components 1..k so per-object sums are short bincounts.
-    lut = np.zeros(n + 1, np.int32)
-    lut[index] = np.arange(1, index.size + 1, dtype=np.int32)
-    kept = lut[labels]
     k = index.size
+    lut = np.zeros(n + 1, _label_dtype(k))
+    lut[index] = np.arange(1, k + 1)
+    kept = lut[labels]
     # Ring just outside each object: a ship has water along much of its outline.
     grown = square_filter(kept, 3, np.maximum)
     wide = square_filter(kept, 7, np.maximum)
@@ -669,6 +696,18 @@ def candidate_objects(
         ]
     ).astype(np.float32)
     return m, x
+
+
+def _label_dtype(k: int) -> type[np.signedinteger[Any]]:
+    """Narrowest integer type holding labels 0..k (halves the traffic of max filters over labels)."""
+    return np.int16 if k < np.iinfo(np.int16).max else np.int32
+
+
+def _touching(labels: NDArray[np.integer], n: int, hidden: NDArray[np.bool_], margin: int) -> NDArray[np.bool_]:
+    """Which of components 1..n come within ``margin`` pixels of a hidden pixel."""
+    if not hidden.any():
+        return np.zeros(n, bool)
+    return np.asarray(np.bincount(labels[dilate(hidden, margin)], minlength=n + 1)[1:] > 0)
 
 
 def _measure(
@@ -756,7 +795,7 @@ def object_scores(x: NDArray[np.float32], model: Mapping[str, NDArray[np.float32
 
 def _vessel_objects(
     prob: NDArray[np.float32],
-    feats: NDArray[np.float32],
+    feats: NDArray[np.float32] | Sequence[NDArray[np.float32]],
     water: NDArray[np.bool_],
     hidden: NDArray[np.bool_],
     pixel_size: tuple[float, float],
@@ -812,28 +851,36 @@ def _anchored(
     max_area = params.max_length_m * params.max_width_m / (px * py)
     small = (area <= max_area) & (area * px * py >= 0.5 * params.min_length_m * min(px, py))
     small[0] = False
-    # Ring of each small island: pixels within two of it that are not in it.
-    lut = np.where(small, np.arange(n + 1), 0)
+    ids = np.flatnonzero(small)
+    k = ids.size
+    if k == 0:
+        return []
+    # Renumber the small islands 1..k (in order, so the ring's max picks the same island):
+    # short bincounts, and a narrow integer type for the ring's max filter.
+    lut = np.zeros(n + 1, _label_dtype(k))
+    lut[ids] = np.arange(1, k + 1)
     kept = lut[labels]
+    # Ring of each small island: pixels within two of it that are not in it.
     grown = square_filter(kept, 5, np.maximum)
     ring = (kept == 0) & (grown > 0)
     ring_lab = grown[ring]
-    ring_wet = np.bincount(ring_lab, weights=(water[ring] & ~hidden[ring]).astype(np.float64), minlength=n + 1)
-    ring_all = np.bincount(ring_lab, minlength=n + 1)
+    ring_wet = np.bincount(ring_lab, weights=(water[ring] & ~hidden[ring]).astype(np.float64), minlength=k + 1)
+    ring_all = np.bincount(ring_lab, minlength=k + 1)
     # A hull is bright against the water around it and scores as a ship; a speck of
     # noise in a hazy water mask is neither.
-    ring_nir = np.bincount(ring_lab, weights=nir[ring].astype(np.float64), minlength=n + 1) / np.maximum(ring_all, 1)
-    in_nir = np.bincount(labels.ravel(), weights=nir.ravel().astype(np.float64), minlength=n + 1) / np.maximum(area, 1)
-    mean = np.bincount(labels.ravel(), weights=prob.ravel(), minlength=n + 1) / np.maximum(area, 1)
-    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    ok = (
-        small
-        & (ring_wet >= 0.999 * np.maximum(ring_all, 1))
-        & (in_nir - ring_nir > params.opaque_nir)
-        & (mean >= 0.5)
-    )
+    ring_nir = np.bincount(ring_lab, weights=nir[ring].astype(np.float64), minlength=k + 1) / np.maximum(ring_all, 1)
+    inside = np.flatnonzero(kept)
+    lab_in = kept.ravel()[inside]
+    area_k = np.concatenate([[0], area[ids]])
+    in_nir = np.bincount(lab_in, weights=nir.ravel()[inside].astype(np.float64), minlength=k + 1) / np.maximum(area_k, 1)
+    mean_k = np.bincount(lab_in, weights=prob.ravel()[inside], minlength=k + 1) / np.maximum(area_k, 1)
+    edge = np.unique(np.concatenate([kept[0], kept[-1], kept[:, 0], kept[:, -1]]))
+    ok = (ring_wet >= 0.999 * np.maximum(ring_all, 1)) & (in_nir - ring_nir > params.opaque_nir) & (mean_k >= 0.5)
+    ok[0] = False
     ok[edge] = False
-    index = np.flatnonzero(ok)
+    index = ids[np.flatnonzero(ok[1:])]
+    mean = np.zeros(n + 1)
+    mean[ids] = mean_k[1:]
     m = _measure(labels, index, pixel_size)
     size_ok = (m["length_m"] >= params.min_length_m) & (m["length_m"] <= params.max_length_m) & (
         m["width_m"] <= params.max_width_m
@@ -857,7 +904,7 @@ def _anchored(
 
 def multi_candidates(
     prob: NDArray[np.float32],
-    feats: NDArray[np.float32],
+    feats: NDArray[np.float32] | Sequence[NDArray[np.float32]],
     water: NDArray[np.bool_],
     hidden: NDArray[np.bool_],
     pixel_size: tuple[float, float],

@@ -299,8 +299,35 @@ def _run_job(key: int, item: Any) -> Any:
     return _JOBS[key](item)
 
 
+def _worker_setup() -> None:
+    """Worker start-up: one BLAS thread per worker, freed memory kept (see below)."""
+    _one_blas_thread()
+    _keep_freed_memory()
+
+
+def _one_blas_thread() -> None:
+    """The workers already fill the cores; OpenBLAS threads on top of them only contend."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as fh:
+            libs = {line.split()[-1] for line in fh if "openblas" in line.lower() and line.rstrip().endswith(".so")}
+    except OSError:
+        return
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads"):
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                fn(1)
+                break
+
+
 def _keep_freed_memory() -> None:
-    """Worker start-up: let glibc reuse freed heap memory instead of returning it to the system.
+    """Let glibc reuse freed heap memory instead of returning it to the system.
 
     Each tile allocates and frees dozens of tile-sized arrays; by default glibc
     gives big blocks back to the kernel and takes them again, and every page of
@@ -336,7 +363,7 @@ def _map_tiles(fn: Callable[[Any], Any], items: list[Any], workers: int) -> Iter
     _JOBS[key] = fn
     try:
         with ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("fork"), initializer=_keep_freed_memory
+            workers, mp_context=multiprocessing.get_context("fork"), initializer=_worker_setup
         ) as pool:
             yield from pool.map(_run_job, itertools.repeat(key), items)
     finally:

@@ -10,11 +10,19 @@ the figure is the detector's, not the disk's. Printed: seconds for the whole
 scene with ``--workers`` threads and with one, and as a baseline measured in
 the same run the cost of one NDWI pass plus one 3x3 mean filter over the
 scene (the least any per-pixel detector must spend).
+
+The machine is shared, so the load average is printed before and after, and
+so is the CPU time the detector used (this process and its worker
+processes): CPU seconds / workers is what the run would take on that many
+idle cores with perfect sharing of tiles, an estimate the wall clock of a
+loaded machine cannot give.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -67,6 +75,13 @@ def mosaic(size: int) -> tuple[dict[str, NDArray[np.float32]], str]:
     return out, "synthetic harbour pattern"
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and of its finished children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description="optical detector speed")
     ap.add_argument("--size", type=int, default=10_000)
@@ -90,11 +105,16 @@ def main() -> None:
     stats = scene_stats({k: v[::step, ::step] for k, v in bands.items()})
     print(f"scene: {args.size} x {args.size} x 4 float32 ({what}), pixel {pixel[0]} m; {args.workers} worker(s)")
     print(f"baseline (NDWI + 3x3 mean): {base:6.1f} s")
+    print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    cpu0 = _cpu_seconds()
     t0 = time.perf_counter()
     dets, cloud, _ = detect_optical_tiled(read, shape, pixel, stats, workers=args.workers)
     t = time.perf_counter() - t0
+    cpu = _cpu_seconds() - cpu0
     print(f"detector, {args.workers} worker(s):   {t:6.1f} s  ({t / base:4.1f}x baseline; "
           f"{t / (shape[0] * shape[1] / 1e6) * 1000:.0f} ms per megapixel; {len(dets)} detections)")
+    print(f"detector CPU time:      {cpu:6.1f} s  (/ {args.workers} workers = {cpu / args.workers:.1f} s on idle cores)")
+    print("load average after:  {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     if args.single and args.workers != 1:
         t0 = time.perf_counter()
         detect_optical_tiled(read, shape, pixel, stats, workers=1)

@@ -290,3 +290,56 @@ def test_cli_band_needs_optical(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["detect-image", "--band", "red=x.tif", "--out", str(tmp_path / "o.geojson")])
     assert r.exit_code != 0
     assert "optical" in r.output
+
+
+def _anchorage(n: int = 700) -> dict[str, NDArray[np.float32]]:
+    """Open water with a quay down the east side and a ship at anchor every 300 m (10 m pixels)."""
+    img = np.broadcast_to(WATER[:, None, None], (4, n, n)).copy()
+    img[:, :, n - 60 :] = QUAY[:, None, None]
+    for cy in range(150, n * 10 - 150, 1500):
+        for cx in range(150, n * 10 - 1000, 1500):
+            c = coverage(n, 10.0, float(cx), float(cy), 150.0, 25.0, 45.0)
+            img = img * (1 - c) + np.array([0.20, 0.21, 0.22, 0.25])[:, None, None] * c
+    img += np.random.default_rng(2).normal(0, 0.003, img.shape)
+    return {k: img[i].astype(np.float32) for i, k in enumerate(("blue", "green", "red", "nir"))}
+
+
+def test_tiles_on_worker_processes_match_one_worker() -> None:
+    from sitewatch.detect.optical import scene_stats
+    from sitewatch.detect.optical_image import detect_optical_tiled
+
+    bands = _anchorage()
+    shape = bands["green"].shape
+
+    def read(win: tuple[int, int, int, int]) -> tuple[dict[str, NDArray[np.float32]], NDArray[np.bool_], None]:
+        r0, r1, c0, c1 = win
+        return {k: v[r0:r1, c0:c1] for k, v in bands.items()}, np.ones((r1 - r0, c1 - c0), bool), None
+
+    stats = scene_stats(bands)
+    one, _, _ = detect_optical_tiled(read, shape, (10.0, 10.0), stats, workers=1, tile=300)
+    two, _, _ = detect_optical_tiled(read, shape, (10.0, 10.0), stats, workers=2, tile=300)
+    assert len(vessels(one)) == 20  # 5 x 4 ships at anchor over 2 x 2 tiles
+    assert [(d.row, d.col, d.score) for d in one] == [(d.row, d.col, d.score) for d in two]
+
+
+def test_feature_planes_and_row_blocks_match_the_stacked_features() -> None:
+    from sitewatch.detect.optical import (
+        MODEL_FILE,
+        _load_model,
+        feature_planes,
+        pixel_features,
+        vessel_probability,
+    )
+
+    bands = _anchorage(200)
+    stacked, water = pixel_features(bands, 10.0)
+    planes, water2 = feature_planes(bands, 10.0)
+    assert np.array_equal(water, water2)
+    assert np.array_equal(stacked, np.stack(planes))
+    search = np.zeros(water.shape, bool)
+    search[20:150, 30:] = True
+    model = _load_model(MODEL_FILE)
+    a = vessel_probability(stacked, search, model, chunk=1000)
+    b = vessel_probability(planes, search, model)
+    assert np.allclose(a, b, atol=1e-6)
+    assert (a[~search] == 0).all() and a[search].max() > 0.5

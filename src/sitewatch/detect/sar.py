@@ -154,11 +154,15 @@ class SarParams:
     """With derived land: pixels whose mean over a square of this side is above the land/water
     threshold and that connect to land are *shore land* (quay edges, piers narrower than the
     land opening, ships alongside), found at pixel resolution in the candidate windows."""
-    shore_run_m: float = 300.0
-    """Shore land is also *straight-sided at this scale*: only pixels on a straight run of
-    land-like pixels at least this long (in one of 8 directions) count. Quay faces, pier sides
-    and coasts are; a hull alongside, a bump shorter than this on the land's edge, is not, so it
-    is tested (and grown) against the water like a ship in the open."""
+    shore_band_m: float = 50.0
+    """Edge band of the land-like region (wider than a beam): there shore land must also be
+    straight (:attr:`shore_run_m`); deeper inside, land-like is land."""
+    shore_run_m: float = 250.0
+    """In the edge band, only pixels on a straight run of band pixels at least this long (in
+    one of 8 directions) are shore land. Quay faces, pier sides and coasts are; a hull
+    alongside, a bump shorter than this on the land's edge, is not, so it is tested (and
+    grown) against the water like a ship in the open. (Runs at most 11.25° off a coast fit
+    in the band: 250 m · sin 11.25° < 50 m.)"""
     shore_level_m: float = 70.0
     """Side of the square over which the local land level (geometric mean) around a shore
     land pixel is taken."""
@@ -793,6 +797,7 @@ def _objects(
     tg = np.full(shape, np.inf)
     mu = np.zeros(shape)
     owner = np.full(shape, -1, np.int32)
+    dsts = []
     land_c, levels = derived if derived is not None else (None, None)
     core = np.zeros(shape, bool) if levels is not None else None
     line_px = int(round(p.line_m / gpx))
@@ -808,6 +813,7 @@ def _objects(
         for canvas, cell_values in zip((ts, tg, mu), maps.window(sl), strict=True):
             canvas[dst] = _expand(cell_values, f, (hh, ww))
         owner[dst] = j
+        dsts.append(dst)
         if core is not None and land_c is not None:
             core[dst] = _expand(land_c[sl], f, (hh, ww))
         if lines and max(hh, ww) >= line_px:
@@ -816,7 +822,7 @@ def _objects(
     walls = [(dst, _long_lines(grow[dst], line_px)) for dst in big]
     shore = None
     if core is not None and levels is not None and core.any():
-        shore = _shore_thresholds(xs, use, core, ts, tg, levels, gpx, p)
+        shore = _shore_thresholds(xs, use, core, ts, tg, levels, gpx, p, dsts)
         grow = (xs > tg) & use
     for dst, wall in walls:
         # Quay walls and breakwaters are long straight runs of bright pixels; at 5 m and
@@ -884,6 +890,7 @@ def _shore_thresholds(
     levels: LandLevels,
     gpx: float,
     p: SarParams,
+    dsts: list[tuple[slice, slice]],
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.float32]] | None:
     """Hold pixels on *shore land* to thresholds over the local land level (in place).
 
@@ -908,7 +915,21 @@ def _shore_thresholds(
     # Land-like: most pixels of the square above the land/water threshold (a median, not the
     # mean, so a bright quay wall does not make the water next to it land).
     bright = ndimage.uniform_filter((x0 > t).astype(np.float32), q, mode="constant") > np.float32(0.5)
-    like = bright & _long_lines(bright, max(3, int(round(p.shore_run_m / gpx))))
+    # Land deeper than shore_band_m from its edge is land; in the edge band, only pixels on
+    # straight runs along it (a quay face, a pier, a coast). A hull alongside is a bump on the
+    # band shorter than the run: it is left to the water thresholds.
+    # Window by window (``dsts``, the windows on the canvas), each padded by repeating its edge
+    # pixels: a coast cut by the window's border goes on straight beyond it.
+    kb = max(1, int(round(p.shore_band_m / gpx)))
+    n = max(3, int(round(p.shore_run_m / gpx)))
+    like = np.zeros_like(bright)
+    for dst in dsts:
+        b = bright[dst]
+        if not b.any():
+            continue
+        bp = np.pad(b, n, mode="edge")
+        band = bp & _dilate_square(~bp, kb)
+        like[dst] = ((bp & ~band) | (band & _long_lines(band, n)))[n:-n, n:-n]
     lab, nl = ndimage.label(like, np.ones((3, 3), bool))
     if nl == 0:
         return None
@@ -920,7 +941,7 @@ def _shore_thresholds(
     if not shore.any():
         return None
     cap = np.float32(10.0 ** ((levels.land_db + 10.0) / 10.0))
-    onland = landish | core
+    onland = landish | (core & bright)  # land cells hold some water along the coast
     lg = np.where(onland, np.log(np.maximum(np.minimum(sm, cap), np.float32(1e-30))), np.float32(0))
     qw = max(3, int(round(p.shore_level_m / gpx)) | 1)
     num = ndimage.uniform_filter(lg, qw, mode="constant")
@@ -938,8 +959,8 @@ def _shore_thresholds(
     btouch = np.zeros(nb + 1, bool)
     btouch[blab[bright & core]] = True
     btouch[0] = False
-    land = ((x0 > t) & btouch[blab]) | core
-    return land, (x0 <= t) & (x0 > 0) & ~core, level.astype(np.float32)
+    # (Not by cell: a hull alongside often makes its cells land.)
+    return (x0 > t) & btouch[blab], (x0 <= t) & (x0 > 0), level.astype(np.float32)
 
 
 def _floats_and_stands_out(

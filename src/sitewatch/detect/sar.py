@@ -170,7 +170,7 @@ class SarParams:
     """A seed on shore land is at least this far above the local land level: a ship alongside
     must stand out from the land it touches as it would from water (hull metal, superstructure);
     land clutter does not."""
-    shore_peak_db: float = 6.0
+    shore_peak_db: float = 7.5
     """A candidate bordering shore land (a fifth of the pixels around it or more) peaks at least
     this far above the local land level: a hull alongside is brighter than the quay it lies
     against, pixels half land and half water along the shore are darker than land."""
@@ -891,7 +891,7 @@ def _shore_thresholds(
     gpx: float,
     p: SarParams,
     dsts: list[tuple[slice, slice]],
-) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.float32]] | None:
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.float32], NDArray[np.bool_]] | None:
     """Hold pixels on *shore land* to thresholds over the local land level (in place).
 
     Land is derived in cells of ``land_cell_m`` (40 m), opened by ``land_open_m`` and given back
@@ -920,16 +920,11 @@ def _shore_thresholds(
     # band shorter than the run: it is left to the water thresholds.
     # Window by window (``dsts``, the windows on the canvas), each padded by repeating its edge
     # pixels: a coast cut by the window's border goes on straight beyond it.
-    kb = max(1, int(round(p.shore_band_m / gpx)))
-    n = max(3, int(round(p.shore_run_m / gpx)))
     like = np.zeros_like(bright)
     for dst in dsts:
         b = bright[dst]
-        if not b.any():
-            continue
-        bp = np.pad(b, n, mode="edge")
-        band = bp & _dilate_square(~bp, kb)
-        like[dst] = ((bp & ~band) | (band & _long_lines(band, n)))[n:-n, n:-n]
+        if b.any():
+            like[dst] = _straight_land(b, gpx, p)
     lab, nl = ndimage.label(like, np.ones((3, 3), bool))
     if nl == 0:
         return None
@@ -960,19 +955,43 @@ def _shore_thresholds(
     btouch[blab[bright & core]] = True
     btouch[0] = False
     # (Not by cell: a hull alongside often makes its cells land.)
-    return (x0 > t) & btouch[blab], (x0 <= t) & (x0 > 0), level.astype(np.float32)
+    return (x0 > t) & btouch[blab], (x0 <= t) & (x0 > 0), level.astype(np.float32), landish
+
+
+SHORE_GRID_M = 10.0
+"""Finer images are reduced to about this pixel size (majority of each block) to find straight
+shore land: the line openings cost the run length in pixels per pixel."""
+
+
+def _straight_land(bright: NDArray[np.bool_], gpx: float, p: SarParams) -> NDArray[np.bool_]:
+    """Land-like pixels of one window that are deep inside land or on straight runs of its edge
+    band (see :func:`_shore_thresholds`), the window padded by repeating its edge pixels."""
+    d = max(1, int(SHORE_GRID_M // gpx))
+    b = bright
+    if d > 1:
+        h, w = b.shape
+        b = np.pad(b, ((0, -h % d), (0, -w % d)), mode="edge")
+        b = b.reshape(b.shape[0] // d, d, b.shape[1] // d, d).mean(axis=(1, 3)) > 0.5
+    kb = max(1, int(round(p.shore_band_m / (gpx * d))))
+    n = max(3, int(round(p.shore_run_m / (gpx * d))))
+    bp = np.pad(b, n, mode="edge")
+    band = bp & _dilate_square(~bp, kb)
+    out = ((bp & ~band) | (band & _long_lines(band, n)))[n:-n, n:-n]
+    if d > 1:
+        out = np.repeat(np.repeat(out, d, axis=0), d, axis=1)[: bright.shape[0], : bright.shape[1]] & bright
+    return np.asarray(out)
 
 
 def _floats_and_stands_out(
     xs: NDArray[np.float32],
     lab: NDArray[np.integer],
     ids: NDArray[np.integer],
-    shore: tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.float32]],
+    shore: tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.float32], NDArray[np.bool_]],
     p: SarParams,
 ) -> NDArray[np.bool_]:
     """Which components ``ids`` have water around them (``shore_water_frac`` of the pixels
     bordering them) and, where they border land, peak ``shore_peak_db`` over its level."""
-    landish, waterish, level = shore
+    landish, waterish, level, _ = shore
     inside = np.zeros(int(lab.max()) + 1, bool)
     inside[ids] = True
     comp = inside[lab]

@@ -955,7 +955,8 @@ def _shore_thresholds(
     btouch[blab[bright & core]] = True
     btouch[0] = False
     # (Not by cell: a hull alongside often makes its cells land.)
-    return (x0 > t) & btouch[blab], (x0 <= t) & (x0 > 0), level.astype(np.float32), landish
+    # (Zeros are water too: 8-bit renderings quantise calm sea to 0.)
+    return (x0 > t) & btouch[blab], (x0 <= t) & np.isfinite(xs), level.astype(np.float32), landish
 
 
 SHORE_GRID_M = 10.0

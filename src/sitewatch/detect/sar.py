@@ -897,20 +897,22 @@ def _shore_thresholds(
     Land is derived in cells of ``land_cell_m`` (40 m), opened by ``land_open_m`` and given back
     to the water by one berth, so the strip of land along every coast, and piers narrower than
     the opening, are tested as water: their pixels, 10 dB above the water, were seeds, and
-    coastline and pier fragments came out as vessels. Here the searched pixels whose local
-    mean (``shore_smooth_m``) is above the land/water threshold and that connect to land cells
-    are shore land, and there a pixel is a seed only ``shore_seed_db`` above the land level
-    around it (geometric mean over ``shore_level_m``, pixels brighter than the land class
-    median + 5 dB capped, so a hull alongside does not raise its own background much), and
-    grows only ``shore_grow_db`` above it. Ships alongside stand out from the quay that much;
-    the quay and the pier do not.
+    coastline and pier fragments came out as vessels. Here, at pixel resolution in the
+    candidate windows, *shore land* is what is land-like (most pixels of a ``shore_smooth_m``
+    square above the land/water threshold), connects to land cells and is either deeper than
+    ``shore_band_m`` inside the land or on a straight run (``shore_run_m``) of its edge band
+    (:func:`_straight_land`): quay faces, pier sides and coasts, but not a hull alongside,
+    which is a short bump on the edge. On shore land a pixel is a seed only ``shore_seed_db``
+    above the land level around it (geometric mean of the land pixels over
+    ``shore_level_m``, each capped at the land class median + 10 dB so quay walls and cranes
+    weigh little) and grows only ``shore_grow_db`` above it.
 
-    Returns the land-like pixels (shore land and land cells), the water-like ones and the
-    local land level, for :func:`_floats_and_stands_out`; None when there is no shore land.
+    Returns the land pixels (above the threshold, in the land-like region that reaches land
+    cells), the water pixels, the local land level and the shore land, for
+    :func:`_floats_and_stands_out`; None when there is no shore land.
     """
     q = max(3, int(round(p.shore_smooth_m / gpx)) | 1)
     x0 = np.where(np.isfinite(xs), xs, np.float32(0))
-    sm = ndimage.uniform_filter(x0, q, mode="constant")
     t = np.float32(10.0 ** (levels.threshold_db / 10.0))
     # Land-like: most pixels of the square above the land/water threshold (a median, not the
     # mean, so a bright quay wall does not make the water next to it land).
@@ -937,7 +939,7 @@ def _shore_thresholds(
         return None
     cap = np.float32(10.0 ** ((levels.land_db + 10.0) / 10.0))
     onland = landish | (core & bright)  # land cells hold some water along the coast
-    lg = np.where(onland, np.log(np.maximum(np.minimum(sm, cap), np.float32(1e-30))), np.float32(0))
+    lg = np.where(onland, np.log(np.maximum(np.minimum(x0, cap), np.float32(1e-30))), np.float32(0))
     qw = max(3, int(round(p.shore_level_m / gpx)) | 1)
     num = ndimage.uniform_filter(lg, qw, mode="constant")
     den = ndimage.uniform_filter(onland.astype(np.float32), qw, mode="constant")

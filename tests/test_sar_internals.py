@@ -137,3 +137,22 @@ def test_dilate_square_matches_scipy() -> None:
         m = rng.random((int(rng.integers(1, 40)), int(rng.integers(1, 40)))) > 0.95
         want = ndimage.binary_dilation(m, np.ones((2 * q + 1, 2 * q + 1), bool))
         assert np.array_equal(_dilate_square(m, q), want)
+
+
+def test_long_runs_match_scipy_openings_with_the_same_line_elements() -> None:
+    from sitewatch.detect.sar import _RUN_DIRECTIONS, _long_runs
+
+    rng = np.random.default_rng(0)
+    for trial in range(12):
+        a = rng.random((40, 50)) < (0.9 if trial % 2 else 0.7)
+        n = int(rng.integers(3, 14))
+        ref = np.zeros_like(a)
+        for step, piece in _RUN_DIRECTIONS:
+            m = max(1, -(-n // len(piece)))
+            pts = [(k * step[0] + pr, k * step[1] + pc) for k in range(m) for pr, pc in piece]
+            r = max(max(abs(y), abs(x)) for y, x in pts)
+            se = np.zeros((2 * r + 1, 2 * r + 1), bool)
+            for y, x in pts:
+                se[r + y, r + x] = True
+            ref |= ndimage.binary_opening(a, se)
+        assert (_long_runs(a, n) == ref).all()

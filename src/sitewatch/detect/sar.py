@@ -68,7 +68,7 @@ from .water import LandLevels, disk, land_and_levels_from_cells, widen_water
 __all__ = ["DETECTOR", "VERSION", "SarParams", "detect_sar", "detect_sar_with_features", "size_features", "size_from_features", "candidate_vector", "candidate_probability", "to_intensity", "correct_size"]
 
 DETECTOR = "sar-cfar"
-VERSION = "1.1.0"
+VERSION = "1.2.0"
 
 GEO_CENSOR = 3.0
 """A block whose mean exceeds this multiple of its ring's geometric block mean is censored first."""
@@ -819,7 +819,7 @@ def _objects(
         if lines and max(hh, ww) >= line_px:
             big.append(dst)
     grow = (xs > tg) & use
-    walls = [(dst, _long_lines(grow[dst], line_px)) for dst in big]
+    walls = [(dst, _long_runs(grow[dst], line_px)) for dst in big]
     shore = None
     if core is not None and levels is not None and core.any():
         shore = _shore_thresholds(xs, use, core, ts, tg, levels, gpx, p, dsts)
@@ -1381,20 +1381,6 @@ def size_features(
         "row_px": np.where(wsum > 1e-30, row_px, m["row"]),
         "col_px": np.where(wsum > 1e-30, col_px, m["col"]),
     }
-
-
-def _long_lines(mask: NDArray[np.bool_], n: int) -> NDArray[np.bool_]:
-    """Pixels on straight runs of at least ``n`` pixels in 8 directions (openings with line elements)."""
-    out = np.zeros(mask.shape, bool)
-    for angle in np.arange(0.0, 180.0, 22.5):
-        t = math.radians(angle)
-        steps = np.arange(n) - (n - 1) / 2
-        rr = np.round(steps * math.sin(t)).astype(int)
-        cc = np.round(steps * math.cos(t)).astype(int)
-        se = np.zeros((rr.max() - rr.min() + 1, cc.max() - cc.min() + 1), bool)
-        se[rr - rr.min(), cc - cc.min()] = True
-        out |= ndimage.binary_opening(mask, se)
-    return out
 
 
 def _measure(

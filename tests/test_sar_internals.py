@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from sitewatch.detect.sar import _cell_pass, _CellMaps, _expand, _max_positions, _pack, _ring_sum
+from sitewatch.detect.sar import _CellMaps, _expand, _max_positions, _pack
+from sitewatch.detect.sar_cells import _cell_pass, _ring_sum
 from sitewatch.detect.water import _median_at_most, _opening, _otsu_hist, disk
 
 
@@ -103,7 +104,7 @@ def test_cell_maps_expand_blocks_to_cells() -> None:
 
 
 def test_ring_count_and_sparse_rings_match_dense() -> None:
-    from sitewatch.detect.sar import _ring_count, _sparse_ring_sums
+    from sitewatch.detect.sar_cells import _ring_count, _sparse_ring_sums
 
     rng = np.random.default_rng(5)
     keep = rng.random((31, 44)) > 0.02
@@ -130,7 +131,7 @@ def test_threads_do_not_change_detections_on_a_coast_with_nodata() -> None:
 
 
 def test_dilate_square_matches_scipy() -> None:
-    from sitewatch.detect.sar import _dilate_square
+    from sitewatch.detect.sar_shore import _dilate_square
 
     rng = np.random.default_rng(7)
     for q in (1, 2, 3):
@@ -140,7 +141,7 @@ def test_dilate_square_matches_scipy() -> None:
 
 
 def test_long_runs_match_scipy_openings_with_the_same_line_elements() -> None:
-    from sitewatch.detect.sar import _RUN_DIRECTIONS, _long_runs
+    from sitewatch.detect.sar_shore import _RUN_DIRECTIONS, _long_runs
 
     rng = np.random.default_rng(0)
     for trial in range(12):

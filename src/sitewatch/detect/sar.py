@@ -63,6 +63,19 @@ from scipy import ndimage
 
 from ..errors import InputError
 from .base import PixelDetection, detections_from_measurements, measure_components, pixel_size_pair
+from .sar_cells import (
+    _aggregate,
+    _block_px,
+    _cell_block,
+    _cell_pass,
+    _thresholds,
+)
+from .sar_shore import (
+    _dilate_square,
+    _floats_and_stands_out,
+    _long_runs,
+    _shore_thresholds,
+)
 from .water import LandLevels, disk, land_and_levels_from_cells, widen_water
 
 __all__ = ["DETECTOR", "VERSION", "SarParams", "detect_sar", "detect_sar_with_features", "size_features", "size_from_features", "candidate_vector", "candidate_probability", "to_intensity", "correct_size"]
@@ -70,8 +83,6 @@ __all__ = ["DETECTOR", "VERSION", "SarParams", "detect_sar", "detect_sar_with_fe
 DETECTOR = "sar-cfar"
 VERSION = "1.2.0"
 
-GEO_CENSOR = 3.0
-"""A block whose mean exceeds this multiple of its ring's geometric block mean is censored first."""
 
 InputScale = Literal["auto", "intensity", "amplitude", "db"]
 
@@ -308,251 +319,9 @@ def detect_sar(
     return [d for d, _ in detect_sar_with_features(image, pixel_size, valid=valid, water=water, params=params, workers=workers)]
 
 
-# ---------------------------------------------------------------- block statistics
-
-
-def _cell_block(p: SarParams, gpx: float) -> tuple[int, int]:
-    """Land/water cell side ``f`` in pixels and CFAR block side in cells ``k`` (block = f·k pixels)."""
-    f = int(max(1, round(p.land_cell_m / gpx)))
-    k = int(max(1, round(p.block_m / (f * gpx))))
-    return f, k
-
-
-def _block_px(p: SarParams, gpx: float) -> int:
-    f, k = _cell_block(p, gpx)
-    return f * k
-
-
-def _fold(a: NDArray[Any], f: int, op: np.ufunc, dtype: Any = None) -> NDArray[Any]:
-    """Reduce f × f groups of ``a`` (shape a multiple of f) with ``op``, by strided slices (fast for small f)."""
-    h, w = a.shape
-    v = a.reshape(h // f, f, w)
-    r = v[:, 0].astype(dtype or a.dtype, copy=True)
-    for j in range(1, f):
-        op(r, v[:, j], out=r)
-    c = r[:, 0::f].copy()
-    for j in range(1, f):
-        op(c, r[:, j::f], out=c)
-    return c
-
-
-def _aggregate(a: NDArray[np.float64], k: int) -> NDArray[np.float64]:
-    """Sum k × k groups of cells (partial groups at the far edges)."""
-    if k == 1:
-        return a
-    h, w = a.shape
-    hb, wb = -(-h // k), -(-w // k)
-    if hb * k != h or wb * k != w:
-        a = np.pad(a, ((0, hb * k - h), (0, wb * k - w)))
-    return _fold(a, k, np.add)
-
-
-def _cell_pass(
-    x: NDArray[np.float32], given: NDArray[np.bool_] | None, check_float: bool, f: int, pool: Executor | None
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float32], NDArray[np.bool_] | None]:
-    """The one pass over all pixels: per f × f cell the sums of I and I², the count and the
-    maximum of the used pixels, and the mask of used pixels (None: all used).
-
-    Used: ``given`` (valid and water) and, for float input, finite and non-zero. Row strips of
-    about half a megapixel stay in the CPU cache while they are squared and folded; with a
-    ``pool`` strips run in threads (numpy releases the GIL inside its loops).
-    """
-    h, w = x.shape
-    hc, wc = -(-h // f), -(-w // f)
-    s1 = np.zeros((hc, wc))
-    s2 = np.zeros((hc, wc))
-    n = np.zeros((hc, wc))
-    mx = np.zeros((hc, wc), np.float32)
-    strip = max(1, (1 << 19) // max(w, 1) // f) * f
-    bad: dict[int, NDArray[np.bool_]] = {}
-
-    def one(r0: int) -> None:
-        xs = x[r0 : r0 + strip]
-        us = None if given is None else given[r0 : r0 + strip]
-        if check_float:
-            good = np.isfinite(xs)
-            good &= xs != 0
-            if not good.all():
-                bad[r0] = good
-                us = good if us is None else us & good
-        if us is not None:
-            xs = np.where(us, xs, np.float32(0))
-        rows = xs.shape[0]
-        ph, pw = -(-rows // f) * f - rows, wc * f - w
-        if ph or pw:  # edge strip: pad to whole cells (zeros count as unused)
-            xs = np.pad(xs, ((0, ph), (0, pw)))
-            us = np.pad(np.ones((rows, w), bool) if us is None else us, ((0, ph), (0, pw)))
-        i = r0 // f
-        k = xs.shape[0] // f
-        s1[i : i + k] = _fold(xs, f, np.add)
-        s2[i : i + k] = _fold(np.square(xs), f, np.add)
-        mx[i : i + k] = _fold(xs, f, np.maximum)
-        n[i : i + k] = f * f if us is None else _fold(us.view(np.uint8), f, np.add, np.float32)
-
-    starts = range(0, h, strip)
-    if pool is not None:
-        list(pool.map(one, starts))
-    else:
-        for r0 in starts:
-            one(r0)
-    if not bad:
-        return s1, s2, n, mx, given
-    used = np.ones((h, w), bool) if given is None else given.copy()
-    for r0, good in bad.items():
-        used[r0 : r0 + good.shape[0]] &= good
-    return s1, s2, n, mx, used
-
-
-def _ring_sum(a: NDArray[np.float64], g: int, r: int) -> NDArray[np.float64]:
-    """Sum over the (2r+1)² window minus the (2g+1)² window centred on each cell, zero outside."""
-    h, w = a.shape
-    c = np.zeros((h + 2 * r + 1, w + 2 * r + 1))
-    c[r + 1 : r + 1 + h, r + 1 : r + 1 + w] = a
-    np.cumsum(c, axis=0, out=c)
-    np.cumsum(c, axis=1, out=c)
-
-    def box(q: int) -> NDArray[np.float64]:
-        o, e = r - q, r + q + 1
-        return c[e : e + h, e : e + w] - c[o : o + h, e : e + w] - c[e : e + h, o : o + w] + c[o : o + h, o : o + w]
-
-    return box(r) - box(g)
-
-
-def _stats_from_rings(
-    rs1: NDArray[np.float64], rs2: NDArray[np.float64], rn: NDArray[np.float64], totals: tuple[float, float, float], min_n: float
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Mean, standard deviation and mean square of the background ring of every block, from the
-    ring sums of I, I² and the count and their image totals (the fallback where the ring holds
-    too few pixels)."""
-    tot1, tot2, tot_n = totals
-    glob1 = tot1 / max(tot_n, 1.0)
-    glob2 = tot2 / max(tot_n, 1.0)
-    few = rn < min_n
-    div = np.maximum(rn, 1.0)
-    m1 = rs1 / div
-    m2 = rs2 / div
-    if few.any():
-        # Too little water around (a small chip, a narrow channel): the image's water as background.
-        m1[few] = glob1
-        m2[few] = glob2
-    var = m2 - m1 * m1
-    np.maximum(var, 0.0, out=var)
-    return m1, np.sqrt(var, out=var), m2
-
-
-def _ring_sums(arrays: tuple[NDArray[np.float64], ...], g: int, r: int, pool: Executor | None) -> list[NDArray[np.float64]]:
-    """:func:`_ring_sum` of several arrays, in the thread pool if there is one."""
-    if pool is None:
-        return [_ring_sum(a, g, r) for a in arrays]
-    return list(pool.map(lambda a: _ring_sum(a, g, r), arrays))
-
-
-def _sparse_ring_sums(arrays: tuple[NDArray[np.float64], ...], idx: NDArray[np.intp], g: int, r: int) -> list[NDArray[np.float64]]:
-    """:func:`_ring_sum` of arrays that are zero except at the flat indices ``idx``: each of those
-    blocks adds its value over its own ring (the ring is symmetric), by one bincount."""
-    h, w = arrays[0].shape
-    d = np.arange(-r, r + 1)
-    dy, dx = np.meshgrid(d, d, indexing="ij")
-    ring = (np.abs(dy) > g) | (np.abs(dx) > g)
-    iy, ix = np.divmod(idx, w)
-    yy = iy[:, None] + dy[ring]
-    xx = ix[:, None] + dx[ring]
-    ok = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
-    flat = (yy * w + xx)[ok]
-    src = np.broadcast_to(np.arange(idx.size)[:, None], ok.shape)[ok]
-    return [np.bincount(flat, a.ravel()[idx][src], h * w).astype(np.float64, copy=False).reshape(h, w) for a in arrays]
-
-
-def _ring_count(keep: NDArray[np.bool_], g: int, r: int) -> NDArray[np.float64]:
-    """:func:`_ring_sum` of ``keep`` as 0/1: for all-True the product of the window's row and
-    column counts (clipped at the edges), less the few False blocks' rings."""
-    h, w = keep.shape
-    off = np.flatnonzero(~keep)
-    if off.size * ((2 * r + 1) ** 2 - (2 * g + 1) ** 2) > 2 * keep.size:
-        return _ring_sum(keep.astype(np.float64), g, r)
-
-    def span(m: int, q: int) -> NDArray[np.float64]:
-        i = np.arange(m)
-        return (np.minimum(i + q, m - 1) - np.maximum(i - q, 0) + 1).astype(np.float64)
-
-    out = np.outer(span(h, r), span(w, r)) - np.outer(span(h, g), span(w, g))
-    if off.size:
-        out -= _sparse_ring_sums((np.ones((h, w)),), off, g, r)[0]
-    return out
-
-
-class _CensoredRings:
-    """Ring statistics over the blocks not censored, for a series of censoring masks.
-
-    Censored blocks are few (ships, bright corners): the ring sums over all blocks are taken
-    once and the censored blocks' share, spread over their own rings, subtracted. With many
-    censored blocks (coasts, land) the sums are taken again over the kept ones.
-    """
-
-    def __init__(self, s: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]], g: int, r: int, min_n: float, pool: Executor | None):
-        self.s, self.g, self.r, self.min_n, self.pool = s, g, r, min_n, pool
-        self.ring_cells = (2 * r + 1) ** 2 - (2 * g + 1) ** 2
-        self.full: list[NDArray[np.float64]] | None = None
-        self.totals = tuple(float(a.sum()) for a in s)
-
-    def stats(self, keep: NDArray[np.bool_]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float] | None:
-        """(mean, sd, mean square, kept count) of the rings, None when no block is kept."""
-        s1, s2, n = self.s
-        drop = np.flatnonzero(~keep & (n > 0))
-        if drop.size * self.ring_cells > 2 * n.size:
-            c = tuple(np.where(keep, a, 0.0) for a in self.s)
-            tot = (float(c[0].sum()), float(c[1].sum()), float(c[2].sum()))
-            if tot[2] == 0:
-                return None
-            rs = _ring_sums(c, self.g, self.r, self.pool)
-            return (*_stats_from_rings(rs[0], rs[1], rs[2], tot, self.min_n), tot[2])
-        t1, t2, tn = (t - float(a.ravel()[drop].sum()) for t, a in zip(self.totals, self.s, strict=True))
-        tot = (t1, t2, tn)
-        if tot[2] == 0:
-            return None
-        if self.full is None:
-            self.full = _ring_sums(self.s, self.g, self.r, self.pool)
-        rings = self.full
-        if drop.size:
-            rings = [f - c for f, c in zip(self.full, _sparse_ring_sums(self.s, drop, self.g, self.r), strict=True)]
-        return (*_stats_from_rings(rings[0], rings[1], rings[2], (tot[0], tot[1], tot[2]), self.min_n), tot[2])
-
-
-def _thresholds(
-    s1: NDArray[np.float64], s2: NDArray[np.float64], n: NDArray[np.float64], p: SarParams, b: int, gpx: float, pool: Executor | None = None
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Seed and growth thresholds per block and the background mean, with censoring."""
-    bm = b * gpx
-    g = max(1, math.ceil(p.guard_m / bm))
-    r = max(g + 1, math.ceil(p.background_m / bm))
-    min_n = p.min_background_blocks * b * b
-    blk_m2 = s2 / np.maximum(n, 1.0)
-    keep = n > 0
-    # First guess of the clutter level: the geometric mean of the ring's block means. A large
-    # bright ship fills many blocks of a small chip and inflates the arithmetic ring mean that
-    # censoring compares with (so it censors nothing); the log-mean barely moves.
-    lm = np.where(keep, np.log(np.maximum(s1, 1e-30) / np.maximum(n, 1.0)), 0.0)
-    cnt, lsum = _ring_count(keep, g, r), _ring_sum(lm, g, r)
-    geo = np.exp(lsum / np.maximum(cnt, 1.0))
-    blk_m1 = s1 / np.maximum(n, 1.0)
-    keep &= (cnt < p.min_background_blocks) | (blk_m1 <= GEO_CENSOR * geo)
-    rings = _CensoredRings((s1, s2, n), g, r, min_n, pool)
-    for _ in range(2):
-        # Censor blocks far brighter than their background, then take the ring again without them.
-        st = rings.stats(keep)
-        if st is None:
-            break
-        keep = (n > 0) & (blk_m2 <= p.censor_ratio * st[2])
-    st = rings.stats(keep)
-    if st is None:  # every block censored (tiny chip filled by a ship): uncensored image stats
-        st = rings.stats(n >= 0)
-    assert st is not None
-    mu, sd = st[0], st[1]
-    seed = np.maximum(mu + p.k_seed * sd, mu * 10.0 ** (p.seed_floor_db / 10.0))
-    return seed, mu + p.k_grow * sd, mu
-
-
 # ---------------------------------------------------------------- components
+# (clutter statistics per cell and block: sitewatch.detect.sar_cells; shore land with
+# derived water: sitewatch.detect.sar_shore)
 
 
 def _detect(
@@ -737,19 +506,6 @@ def _pack(sizes: list[tuple[int, int]], gap: int) -> tuple[list[tuple[int, int]]
     return pos, (y + shelf_h, shelf_w)
 
 
-def _dilate_square(mask: NDArray[np.bool_], q: int) -> NDArray[np.bool_]:
-    """Dilation by the (2q+1)² square, by shifted ORs along rows then columns (separable)."""
-    rows = mask.copy()
-    for s in range(1, q + 1):
-        rows[:, s:] |= mask[:, :-s]
-        rows[:, :-s] |= mask[:, s:]
-    out = rows.copy()
-    for s in range(1, q + 1):
-        out[s:] |= rows[:-s]
-        out[:-s] |= rows[s:]
-    return out
-
-
 def _expand(a: NDArray[Any], k: int, shape: tuple[int, int]) -> NDArray[Any]:
     """Repeat each cell k × k times and crop to ``shape``."""
     if k == 1:
@@ -879,202 +635,6 @@ def _objects(
     score = np.clip(0.5 + 0.5 * np.log10(np.maximum(peak_rel, 1e-12)) / 2.0, 0.0, 1.0)
     dets = detections_from_measurements(sel, score)
     return [(int(labs[i]), d, {key: float(v[i]) for key, v in feats.items()}) for i, d in enumerate(dets) if own[i]]
-
-
-def _shore_thresholds(
-    xs: NDArray[np.float32],
-    use: NDArray[np.bool_],
-    core: NDArray[np.bool_],
-    ts: NDArray[np.float64],
-    tg: NDArray[np.float64],
-    levels: LandLevels,
-    gpx: float,
-    p: SarParams,
-    dsts: list[tuple[slice, slice]],
-) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.float32], NDArray[np.bool_]] | None:
-    """Hold pixels on *shore land* to thresholds over the local land level (in place).
-
-    Land is derived in cells of ``land_cell_m`` (40 m), opened by ``land_open_m`` and given back
-    to the water by one berth, so the strip of land along every coast, and piers narrower than
-    the opening, are tested as water: their pixels, 10 dB above the water, were seeds, and
-    coastline and pier fragments came out as vessels. Here, at pixel resolution in the
-    candidate windows, *shore land* is what is land-like (most pixels of a ``shore_smooth_m``
-    square above the land/water threshold), connects to land cells and is either deeper than
-    ``shore_band_m`` inside the land or on a straight run (``shore_run_m``) of its edge band
-    (:func:`_straight_land`): quay faces, pier sides and coasts, but not a hull alongside,
-    which is a short bump on the edge. On shore land a pixel is a seed only ``shore_seed_db``
-    above the land level around it (geometric mean of the land pixels over
-    ``shore_level_m``, each capped at the land class median + 10 dB so quay walls and cranes
-    weigh little) and grows only ``shore_grow_db`` above it.
-
-    Returns the land pixels (above the threshold, in the land-like region that reaches land
-    cells), the water pixels, the local land level and the shore land, for
-    :func:`_floats_and_stands_out`; None when there is no shore land.
-    """
-    q = max(3, int(round(p.shore_smooth_m / gpx)) | 1)
-    x0 = np.where(np.isfinite(xs), xs, np.float32(0))
-    t = np.float32(10.0 ** (levels.threshold_db / 10.0))
-    # Land-like: most pixels of the square above the land/water threshold (a median, not the
-    # mean, so a bright quay wall does not make the water next to it land).
-    bright = ndimage.uniform_filter((x0 > t).astype(np.float32), q, mode="constant") > np.float32(0.5)
-    # Land deeper than shore_band_m from its edge is land; in the edge band, only pixels on
-    # straight runs along it (a quay face, a pier, a coast). A hull alongside is a bump on the
-    # band shorter than the run: it is left to the water thresholds.
-    # Window by window (``dsts``, the windows on the canvas), each padded by repeating its edge
-    # pixels: a coast cut by the window's border goes on straight beyond it.
-    like = np.zeros_like(bright)
-    for dst in dsts:
-        b = bright[dst]
-        if b.any():
-            like[dst] = _straight_land(b, gpx, p)
-    lab, nl = ndimage.label(like, np.ones((3, 3), bool))
-    if nl == 0:
-        return None
-    touch = np.zeros(nl + 1, bool)
-    touch[lab[like & core]] = True
-    touch[0] = False
-    landish = touch[lab]
-    shore = landish & use
-    if not shore.any():
-        return None
-    cap = np.float32(10.0 ** ((levels.land_db + 10.0) / 10.0))
-    onland = landish | (core & bright)  # land cells hold some water along the coast
-    lg = np.where(onland, np.log(np.maximum(np.minimum(x0, cap), np.float32(1e-30))), np.float32(0))
-    qw = max(3, int(round(p.shore_level_m / gpx)) | 1)
-    num = ndimage.uniform_filter(lg, qw, mode="constant")
-    den = ndimage.uniform_filter(onland.astype(np.float32), qw, mode="constant")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        level = np.exp(num / den)
-    seed = level * np.float32(10.0 ** (p.shore_seed_db / 10.0))
-    grow = level * np.float32(10.0 ** (p.shore_grow_db / 10.0))
-    np.maximum(ts, np.where(shore, seed, 0.0), out=ts)
-    np.maximum(tg, np.where(shore, grow, 0.0), out=tg)
-    # Around candidates, pixels are told apart one by one (the smoothed image is raised next to
-    # a hull): above the land/water threshold and in the land-like region that reaches land
-    # cells is land, at or below it water.
-    blab, nb = ndimage.label(bright, np.ones((3, 3), bool))
-    btouch = np.zeros(nb + 1, bool)
-    btouch[blab[bright & core]] = True
-    btouch[0] = False
-    # (Not by cell: a hull alongside often makes its cells land.)
-    # (Zeros are water too: 8-bit renderings quantise calm sea to 0.)
-    return (x0 > t) & btouch[blab], (x0 <= t) & np.isfinite(xs), level.astype(np.float32), landish
-
-
-SHORE_GRID_M = 10.0
-"""Finer images are reduced to about this pixel size (majority of each block) to find straight
-shore land: the line openings cost the run length in pixels per pixel."""
-
-
-def _straight_land(bright: NDArray[np.bool_], gpx: float, p: SarParams) -> NDArray[np.bool_]:
-    """Land-like pixels of one window that are deep inside land or on straight runs of its edge
-    band (see :func:`_shore_thresholds`), the window padded by repeating its edge pixels."""
-    d = max(1, int(SHORE_GRID_M // gpx))
-    b = bright
-    if d > 1:
-        h, w = b.shape
-        b = np.pad(b, ((0, -h % d), (0, -w % d)), mode="edge")
-        b = b.reshape(b.shape[0] // d, d, b.shape[1] // d, d).mean(axis=(1, 3)) > 0.5
-    kb = max(1, int(round(p.shore_band_m / (gpx * d))))
-    n = max(3, int(round(p.shore_run_m / (gpx * d))))
-    bp = np.pad(b, n, mode="edge")
-    band = bp & _dilate_square(~bp, kb)
-    out = ((bp & ~band) | (band & _long_runs(band, n)))[n:-n, n:-n]
-    if d > 1:
-        out = np.repeat(np.repeat(out, d, axis=0), d, axis=1)[: bright.shape[0], : bright.shape[1]] & bright
-    return np.asarray(out)
-
-
-# Line elements in 8 directions as (step between pieces, piece): pieces repeated along the step.
-_RUN_DIRECTIONS: tuple[tuple[tuple[int, int], tuple[tuple[int, int], ...]], ...] = (
-    ((0, 1), ((0, 0),)),
-    ((-1, 2), ((0, 0), (0, 1))),
-    ((-1, 1), ((0, 0),)),
-    ((-2, 1), ((0, 0), (-1, 0))),
-    ((1, 0), ((0, 0),)),
-    ((2, 1), ((0, 0), (1, 0))),
-    ((1, 1), ((0, 0),)),
-    ((1, 2), ((0, 0), (0, 1))),
-)
-
-
-def _shifted(a: NDArray[np.bool_], dr: int, dc: int) -> NDArray[np.bool_]:
-    """``out[r, c] = a[r + dr, c + dc]``, False beyond the edges."""
-    h, w = a.shape
-    out = np.zeros_like(a)
-    if abs(dr) < h and abs(dc) < w:
-        out[max(0, -dr) : h - max(0, dr), max(0, -dc) : w - max(0, dc)] = a[max(0, dr) : h - max(0, -dr), max(0, dc) : w - max(0, -dc)]
-    return out
-
-
-def _along(a: NDArray[np.bool_], step: tuple[int, int], m: int, op: np.ufunc, sign: int) -> NDArray[np.bool_]:
-    """``op`` over ``a`` shifted by ``sign · k · step`` for k < m, by doubling (log m shifts)."""
-    r, j = a, 1
-    while 2 * j <= m:
-        r = op(r, _shifted(r, sign * j * step[0], sign * j * step[1]))
-        j *= 2
-    if j < m:
-        r = op(r, _shifted(r, sign * (m - j) * step[0], sign * (m - j) * step[1]))
-    return r
-
-
-def _long_runs(mask: NDArray[np.bool_], n: int) -> NDArray[np.bool_]:
-    """Pixels on straight runs of about ``n`` pixels or more in 8 directions: openings with
-    line elements, each a piece of one or two pixels repeated along a step, eroded and dilated
-    by doubling shifts (log n array operations per direction, not n per pixel)."""
-    out = np.zeros(mask.shape, bool)
-    for step, piece in _RUN_DIRECTIONS:
-        m = max(1, -(-n // len(piece)))
-        e = _along(mask, step, m, np.logical_and, 1)
-        for dr, dc in piece[1:]:
-            e = e & _shifted(e, dr, dc)
-        if not e.any():
-            continue
-        d = e
-        for dr, dc in piece[1:]:
-            d = d | _shifted(e, -dr, -dc)
-        out |= _along(d, step, m, np.logical_or, -1)
-    return out
-
-
-def _floats_and_stands_out(
-    xs: NDArray[np.float32],
-    lab: NDArray[np.integer],
-    ids: NDArray[np.integer],
-    shore: tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.float32], NDArray[np.bool_]],
-    p: SarParams,
-) -> NDArray[np.bool_]:
-    """Which components ``ids`` have water around them (``shore_water_frac`` of the pixels
-    bordering them) and, where they border land, peak ``shore_peak_db`` over its level."""
-    landish, waterish, level, _ = shore
-    inside = np.zeros(int(lab.max()) + 1, bool)
-    inside[ids] = True
-    comp = inside[lab]
-    # The ring: pixels next to a component (8-neighbours), owned by the neighbour's label.
-    near = np.zeros(lab.shape, lab.dtype)
-    for dr in (-1, 0, 1):
-        for dc in (-1, 0, 1):
-            if dr or dc:
-                src = np.where(comp, lab, 0)
-                sh = np.zeros_like(src)
-                r0, r1 = max(dr, 0), lab.shape[0] + min(dr, 0)
-                c0, c1 = max(dc, 0), lab.shape[1] + min(dc, 0)
-                sh[r0:r1, c0:c1] = src[r0 - dr : r1 - dr, c0 - dc : c1 - dc]
-                np.maximum(near, sh, out=near)
-    ring = (near > 0) & ~comp
-    pos = np.zeros(inside.size, np.int64)
-    pos[ids] = np.arange(ids.size)
-    k = pos[near[ring]]
-    n = np.maximum(np.bincount(k, None, ids.size), 1.0)
-    water = np.bincount(k, waterish[ring], ids.size) / n
-    land = np.bincount(k, landish[ring], ids.size) / n
-    lev = np.zeros(ids.size)
-    np.maximum.at(lev, k, np.nan_to_num(level[ring]) * landish[ring])
-    rr, cc, kk = _pixels(lab, ids)
-    peak = np.zeros(ids.size)
-    np.maximum.at(peak, kk, xs[rr, cc])
-    stands_out = (land < p.shore_water_frac) | (peak >= lev * 10.0 ** (p.shore_peak_db / 10.0))
-    return np.asarray((water >= p.shore_water_frac) & stands_out)
 
 
 def _rescue(

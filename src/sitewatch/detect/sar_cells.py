@@ -1,0 +1,265 @@
+"""Clutter statistics of the SAR detector, per land/water cell and per CFAR block.
+
+One pass over the pixels (:func:`_cell_pass`) gives per cell of ``land_cell_m`` the sums of
+I and I², the count of used pixels and the brightest one; CFAR blocks (k × k cells) and the
+background ring of every block (:func:`_ring_sum`, integral images) are built from these
+cells, with censoring of bright blocks (:class:`_CensoredRings`, :func:`_thresholds`). See
+:mod:`sitewatch.detect.sar` for how the detector uses them.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from .sar import SarParams
+
+
+GEO_CENSOR = 3.0
+"""A block whose mean exceeds this multiple of its ring's geometric block mean is censored first."""
+
+
+def _cell_block(p: SarParams, gpx: float) -> tuple[int, int]:
+    """Land/water cell side ``f`` in pixels and CFAR block side in cells ``k`` (block = f·k pixels)."""
+    f = int(max(1, round(p.land_cell_m / gpx)))
+    k = int(max(1, round(p.block_m / (f * gpx))))
+    return f, k
+
+
+def _block_px(p: SarParams, gpx: float) -> int:
+    f, k = _cell_block(p, gpx)
+    return f * k
+
+
+def _fold(a: NDArray[Any], f: int, op: np.ufunc, dtype: Any = None) -> NDArray[Any]:
+    """Reduce f × f groups of ``a`` (shape a multiple of f) with ``op``, by strided slices (fast for small f)."""
+    h, w = a.shape
+    v = a.reshape(h // f, f, w)
+    r = v[:, 0].astype(dtype or a.dtype, copy=True)
+    for j in range(1, f):
+        op(r, v[:, j], out=r)
+    c = r[:, 0::f].copy()
+    for j in range(1, f):
+        op(c, r[:, j::f], out=c)
+    return c
+
+
+def _aggregate(a: NDArray[np.float64], k: int) -> NDArray[np.float64]:
+    """Sum k × k groups of cells (partial groups at the far edges)."""
+    if k == 1:
+        return a
+    h, w = a.shape
+    hb, wb = -(-h // k), -(-w // k)
+    if hb * k != h or wb * k != w:
+        a = np.pad(a, ((0, hb * k - h), (0, wb * k - w)))
+    return _fold(a, k, np.add)
+
+
+def _cell_pass(
+    x: NDArray[np.float32], given: NDArray[np.bool_] | None, check_float: bool, f: int, pool: Executor | None
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float32], NDArray[np.bool_] | None]:
+    """The one pass over all pixels: per f × f cell the sums of I and I², the count and the
+    maximum of the used pixels, and the mask of used pixels (None: all used).
+
+    Used: ``given`` (valid and water) and, for float input, finite and non-zero. Row strips of
+    about half a megapixel stay in the CPU cache while they are squared and folded; with a
+    ``pool`` strips run in threads (numpy releases the GIL inside its loops).
+    """
+    h, w = x.shape
+    hc, wc = -(-h // f), -(-w // f)
+    s1 = np.zeros((hc, wc))
+    s2 = np.zeros((hc, wc))
+    n = np.zeros((hc, wc))
+    mx = np.zeros((hc, wc), np.float32)
+    strip = max(1, (1 << 19) // max(w, 1) // f) * f
+    bad: dict[int, NDArray[np.bool_]] = {}
+
+    def one(r0: int) -> None:
+        xs = x[r0 : r0 + strip]
+        us = None if given is None else given[r0 : r0 + strip]
+        if check_float:
+            good = np.isfinite(xs)
+            good &= xs != 0
+            if not good.all():
+                bad[r0] = good
+                us = good if us is None else us & good
+        if us is not None:
+            xs = np.where(us, xs, np.float32(0))
+        rows = xs.shape[0]
+        ph, pw = -(-rows // f) * f - rows, wc * f - w
+        if ph or pw:  # edge strip: pad to whole cells (zeros count as unused)
+            xs = np.pad(xs, ((0, ph), (0, pw)))
+            us = np.pad(np.ones((rows, w), bool) if us is None else us, ((0, ph), (0, pw)))
+        i = r0 // f
+        k = xs.shape[0] // f
+        s1[i : i + k] = _fold(xs, f, np.add)
+        s2[i : i + k] = _fold(np.square(xs), f, np.add)
+        mx[i : i + k] = _fold(xs, f, np.maximum)
+        n[i : i + k] = f * f if us is None else _fold(us.view(np.uint8), f, np.add, np.float32)
+
+    starts = range(0, h, strip)
+    if pool is not None:
+        list(pool.map(one, starts))
+    else:
+        for r0 in starts:
+            one(r0)
+    if not bad:
+        return s1, s2, n, mx, given
+    used = np.ones((h, w), bool) if given is None else given.copy()
+    for r0, good in bad.items():
+        used[r0 : r0 + good.shape[0]] &= good
+    return s1, s2, n, mx, used
+
+
+def _ring_sum(a: NDArray[np.float64], g: int, r: int) -> NDArray[np.float64]:
+    """Sum over the (2r+1)² window minus the (2g+1)² window centred on each cell, zero outside."""
+    h, w = a.shape
+    c = np.zeros((h + 2 * r + 1, w + 2 * r + 1))
+    c[r + 1 : r + 1 + h, r + 1 : r + 1 + w] = a
+    np.cumsum(c, axis=0, out=c)
+    np.cumsum(c, axis=1, out=c)
+
+    def box(q: int) -> NDArray[np.float64]:
+        o, e = r - q, r + q + 1
+        return c[e : e + h, e : e + w] - c[o : o + h, e : e + w] - c[e : e + h, o : o + w] + c[o : o + h, o : o + w]
+
+    return box(r) - box(g)
+
+
+def _stats_from_rings(
+    rs1: NDArray[np.float64], rs2: NDArray[np.float64], rn: NDArray[np.float64], totals: tuple[float, float, float], min_n: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Mean, standard deviation and mean square of the background ring of every block, from the
+    ring sums of I, I² and the count and their image totals (the fallback where the ring holds
+    too few pixels)."""
+    tot1, tot2, tot_n = totals
+    glob1 = tot1 / max(tot_n, 1.0)
+    glob2 = tot2 / max(tot_n, 1.0)
+    few = rn < min_n
+    div = np.maximum(rn, 1.0)
+    m1 = rs1 / div
+    m2 = rs2 / div
+    if few.any():
+        # Too little water around (a small chip, a narrow channel): the image's water as background.
+        m1[few] = glob1
+        m2[few] = glob2
+    var = m2 - m1 * m1
+    np.maximum(var, 0.0, out=var)
+    return m1, np.sqrt(var, out=var), m2
+
+
+def _ring_sums(arrays: tuple[NDArray[np.float64], ...], g: int, r: int, pool: Executor | None) -> list[NDArray[np.float64]]:
+    """:func:`_ring_sum` of several arrays, in the thread pool if there is one."""
+    if pool is None:
+        return [_ring_sum(a, g, r) for a in arrays]
+    return list(pool.map(lambda a: _ring_sum(a, g, r), arrays))
+
+
+def _sparse_ring_sums(arrays: tuple[NDArray[np.float64], ...], idx: NDArray[np.intp], g: int, r: int) -> list[NDArray[np.float64]]:
+    """:func:`_ring_sum` of arrays that are zero except at the flat indices ``idx``: each of those
+    blocks adds its value over its own ring (the ring is symmetric), by one bincount."""
+    h, w = arrays[0].shape
+    d = np.arange(-r, r + 1)
+    dy, dx = np.meshgrid(d, d, indexing="ij")
+    ring = (np.abs(dy) > g) | (np.abs(dx) > g)
+    iy, ix = np.divmod(idx, w)
+    yy = iy[:, None] + dy[ring]
+    xx = ix[:, None] + dx[ring]
+    ok = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+    flat = (yy * w + xx)[ok]
+    src = np.broadcast_to(np.arange(idx.size)[:, None], ok.shape)[ok]
+    return [np.bincount(flat, a.ravel()[idx][src], h * w).astype(np.float64, copy=False).reshape(h, w) for a in arrays]
+
+
+def _ring_count(keep: NDArray[np.bool_], g: int, r: int) -> NDArray[np.float64]:
+    """:func:`_ring_sum` of ``keep`` as 0/1: for all-True the product of the window's row and
+    column counts (clipped at the edges), less the few False blocks' rings."""
+    h, w = keep.shape
+    off = np.flatnonzero(~keep)
+    if off.size * ((2 * r + 1) ** 2 - (2 * g + 1) ** 2) > 2 * keep.size:
+        return _ring_sum(keep.astype(np.float64), g, r)
+
+    def span(m: int, q: int) -> NDArray[np.float64]:
+        i = np.arange(m)
+        return (np.minimum(i + q, m - 1) - np.maximum(i - q, 0) + 1).astype(np.float64)
+
+    out = np.outer(span(h, r), span(w, r)) - np.outer(span(h, g), span(w, g))
+    if off.size:
+        out -= _sparse_ring_sums((np.ones((h, w)),), off, g, r)[0]
+    return out
+
+
+class _CensoredRings:
+    """Ring statistics over the blocks not censored, for a series of censoring masks.
+
+    Censored blocks are few (ships, bright corners): the ring sums over all blocks are taken
+    once and the censored blocks' share, spread over their own rings, subtracted. With many
+    censored blocks (coasts, land) the sums are taken again over the kept ones.
+    """
+
+    def __init__(self, s: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]], g: int, r: int, min_n: float, pool: Executor | None):
+        self.s, self.g, self.r, self.min_n, self.pool = s, g, r, min_n, pool
+        self.ring_cells = (2 * r + 1) ** 2 - (2 * g + 1) ** 2
+        self.full: list[NDArray[np.float64]] | None = None
+        self.totals = tuple(float(a.sum()) for a in s)
+
+    def stats(self, keep: NDArray[np.bool_]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float] | None:
+        """(mean, sd, mean square, kept count) of the rings, None when no block is kept."""
+        s1, s2, n = self.s
+        drop = np.flatnonzero(~keep & (n > 0))
+        if drop.size * self.ring_cells > 2 * n.size:
+            c = tuple(np.where(keep, a, 0.0) for a in self.s)
+            tot = (float(c[0].sum()), float(c[1].sum()), float(c[2].sum()))
+            if tot[2] == 0:
+                return None
+            rs = _ring_sums(c, self.g, self.r, self.pool)
+            return (*_stats_from_rings(rs[0], rs[1], rs[2], tot, self.min_n), tot[2])
+        t1, t2, tn = (t - float(a.ravel()[drop].sum()) for t, a in zip(self.totals, self.s, strict=True))
+        tot = (t1, t2, tn)
+        if tot[2] == 0:
+            return None
+        if self.full is None:
+            self.full = _ring_sums(self.s, self.g, self.r, self.pool)
+        rings = self.full
+        if drop.size:
+            rings = [f - c for f, c in zip(self.full, _sparse_ring_sums(self.s, drop, self.g, self.r), strict=True)]
+        return (*_stats_from_rings(rings[0], rings[1], rings[2], (tot[0], tot[1], tot[2]), self.min_n), tot[2])
+
+
+def _thresholds(
+    s1: NDArray[np.float64], s2: NDArray[np.float64], n: NDArray[np.float64], p: SarParams, b: int, gpx: float, pool: Executor | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Seed and growth thresholds per block and the background mean, with censoring."""
+    bm = b * gpx
+    g = max(1, math.ceil(p.guard_m / bm))
+    r = max(g + 1, math.ceil(p.background_m / bm))
+    min_n = p.min_background_blocks * b * b
+    blk_m2 = s2 / np.maximum(n, 1.0)
+    keep = n > 0
+    # First guess of the clutter level: the geometric mean of the ring's block means. A large
+    # bright ship fills many blocks of a small chip and inflates the arithmetic ring mean that
+    # censoring compares with (so it censors nothing); the log-mean barely moves.
+    lm = np.where(keep, np.log(np.maximum(s1, 1e-30) / np.maximum(n, 1.0)), 0.0)
+    cnt, lsum = _ring_count(keep, g, r), _ring_sum(lm, g, r)
+    geo = np.exp(lsum / np.maximum(cnt, 1.0))
+    blk_m1 = s1 / np.maximum(n, 1.0)
+    keep &= (cnt < p.min_background_blocks) | (blk_m1 <= GEO_CENSOR * geo)
+    rings = _CensoredRings((s1, s2, n), g, r, min_n, pool)
+    for _ in range(2):
+        # Censor blocks far brighter than their background, then take the ring again without them.
+        st = rings.stats(keep)
+        if st is None:
+            break
+        keep = (n > 0) & (blk_m2 <= p.censor_ratio * st[2])
+    st = rings.stats(keep)
+    if st is None:  # every block censored (tiny chip filled by a ship): uncensored image stats
+        st = rings.stats(n >= 0)
+    assert st is not None
+    mu, sd = st[0], st[1]
+    seed = np.maximum(mu + p.k_seed * sd, mu * 10.0 ** (p.seed_floor_db / 10.0))
+    return seed, mu + p.k_grow * sd, mu

@@ -71,15 +71,12 @@ def test_bad_input_is_named(tmp_path: Path, name: str, content: bytes | None) ->
     assert not (tmp_path / "o.geojson").exists()
 
 
-def test_optical_dispatch_is_clear(tmp_path: Path) -> None:
-    pytest.importorskip("sitewatch.detect.image")
-    try:
-        import sitewatch.detect.optical  # noqa: F401
-
-        pytest.skip("optical detector installed")
-    except ImportError:
-        pass
+def test_optical_bad_inputs_are_named(tmp_path: Path) -> None:
     png = tmp_path / "c.png"
     Image.fromarray(np.zeros((20, 20), np.uint8)).save(png)
-    r = CliRunner().invoke(main, ["detect-image", str(png), "--sensor", "optical", "--pixel-size", "10", "--out", str(tmp_path / "o.geojson")])
-    assert r.exit_code != 0 and "optical" in r.output
+    out = tmp_path / "o.geojson"
+    r = CliRunner().invoke(main, ["detect-image", "--sensor", "optical", "--out", str(out)])
+    assert r.exit_code == 1 and "--band NAME=PATH" in r.output
+    r = CliRunner().invoke(main, ["detect-image", str(png), "--sensor", "optical", "--pixel-size", "10", "--out", str(out)])
+    assert r.exit_code == 1 and "c.png" in r.output and "1 band" in r.output
+    assert not out.exists()

@@ -82,11 +82,11 @@ def _water_mask(site: Site, obs: Observation) -> NDArray[np.bool_] | None:
         return None
     from scipy import ndimage
 
-    def raster(geom: BaseGeometry) -> NDArray[np.bool_]:
-        local = reproject_geometry(geom, "EPSG:4326", obs.grid.crs)
+    def raster(local: BaseGeometry) -> NDArray[np.bool_]:
+        """Pixels of the observation grid inside a geometry given in the grid's CRS."""
         return geometry_mask([local], out_shape=obs.grid.shape, transform=obs.grid.affine, invert=True)
 
-    water = raster(site.water)
+    water = raster(reproject_geometry(site.water, "EPSG:4326", obs.grid.crs))
     px = min(obs.grid.pixel_size)
     steps = max(1, round(SHORE_MARGIN_M / px))
     mask = ndimage.binary_erosion(water, iterations=steps)
@@ -94,8 +94,7 @@ def _water_mask(site: Site, obs: Observation) -> NDArray[np.bool_] | None:
         near = unary_union(
             [reproject_geometry(b.geometry, "EPSG:4326", obs.grid.crs).buffer(BERTH_DISTANCE_M) for b in site.berths]
         )
-        near_wgs = reproject_geometry(near, obs.grid.crs, "EPSG:4326")
-        mask |= raster(near_wgs) & water
+        mask |= raster(near) & water
     return mask
 
 

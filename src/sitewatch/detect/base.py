@@ -7,7 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["PixelDetection", "detections_from_measurements", "measure_components", "pixel_size_pair"]
+__all__ = [
+    "PixelDetection",
+    "detections_from_measurements",
+    "measure_components",
+    "measure_pixel_lists",
+    "pixel_size_pair",
+]
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,23 @@ def measure_components(
     lc = cc[sel].astype(np.float64)
     k = k[sel]
     w = np.ones(lr.size) if weights is None else np.asarray(weights, dtype=np.float64)[rr[sel], cc[sel]]
+    return measure_pixel_lists(lr, lc, k, n, (px, py), w)
+
+
+def measure_pixel_lists(
+    lr: NDArray[np.float64],
+    lc: NDArray[np.float64],
+    k: NDArray[np.integer],
+    n: int,
+    pixel_size: tuple[float, float],
+    w: NDArray[np.float64],
+) -> dict[str, NDArray[np.float64]]:
+    """:func:`measure_components` on pixel lists: rows ``lr``, cols ``lc``, component ``k`` (0..n-1), weights ``w``.
+
+    For callers that already hold their components as pixel lists (sparse
+    candidates in a large image) and need not build a label image.
+    """
+    px, py = pixel_size
     wsum = np.bincount(k, w, n)
     wsum = np.where(wsum > 0, wsum, 1.0)
     area = np.bincount(k, None, n).astype(np.float64)

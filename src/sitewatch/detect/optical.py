@@ -55,7 +55,13 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from ..errors import InputError
-from .base import PixelDetection, detections_from_measurements, measure_components, pixel_size_pair
+from .base import (
+    PixelDetection,
+    detections_from_measurements,
+    measure_components,
+    measure_pixel_lists,
+    pixel_size_pair,
+)
 from .clouds import cloud_mask
 from .optical_water import dilate, erode, ndwi, nir_ceiling, square_filter, water_threshold
 
@@ -742,47 +748,10 @@ def _measure(
         m["col"] = m["col"] + c0
         m["corners"] = m["corners"] + np.array([c0, r0], np.float64)
         return m
-    px, py = pixel_size
     w = np.ones(sel.size) if weights is None else np.asarray(weights, np.float64).ravel()[sel]
-    rf, cf = rows.astype(np.float64), cols.astype(np.float64)
-    wsum = np.bincount(k, weights=w, minlength=n)
-    wsum = np.where(wsum > 0, wsum, 1.0)
-    area = np.bincount(k, minlength=n).astype(np.float64)
-    r_0 = np.bincount(k, weights=w * rf, minlength=n) / wsum
-    c_0 = np.bincount(k, weights=w * cf, minlength=n) / wsum
-    xx = np.bincount(k, weights=w * cf * cf, minlength=n) / wsum - c_0 * c_0
-    yy = np.bincount(k, weights=w * rf * rf, minlength=n) / wsum - r_0 * r_0
-    xy = np.bincount(k, weights=w * cf * rf, minlength=n) / wsum - c_0 * r_0
-    sxx, syy, sxy = xx * px * px, yy * py * py, -xy * px * py
-    theta = 0.5 * np.arctan2(2 * sxy, sxx - syy)
-    ux, uy = np.cos(theta), np.sin(theta)
-    dx = (cf - c_0[k]) * px
-    dy = -(rf - r_0[k]) * py
-    along = dx * ux[k] + dy * uy[k]
-    across = -dx * uy[k] + dy * ux[k]
-    half_along = 0.5 * (np.abs(ux[k]) * px + np.abs(uy[k]) * py)
-    half_across = 0.5 * (np.abs(uy[k]) * px + np.abs(ux[k]) * py)
-    amin = np.full(n, np.inf)
-    amax = np.full(n, -np.inf)
-    cmin = np.full(n, np.inf)
-    cmax = np.full(n, -np.inf)
-    np.minimum.at(amin, k, along - half_along)
-    np.maximum.at(amax, k, along + half_along)
-    np.minimum.at(cmin, k, across - half_across)
-    np.maximum.at(cmax, k, across + half_across)
-    corners = np.zeros((n, 4, 2))
-    for j, (a, c) in enumerate(((amin, cmin), (amax, cmin), (amax, cmax), (amin, cmax))):
-        corners[:, j, 0] = c_0 + (a * ux - c * uy) / px
-        corners[:, j, 1] = r_0 - (a * uy + c * ux) / py
-    return {
-        "row": r_0,
-        "col": c_0,
-        "length_m": amax - amin,
-        "width_m": cmax - cmin,
-        "heading_deg": (90.0 - np.degrees(theta)) % 180.0,
-        "area_px": area,
-        "corners": corners,
-    }
+    return measure_pixel_lists(
+        rows.astype(np.float64), cols.astype(np.float64), k, n, pixel_size_pair(pixel_size), w
+    )
 
 
 def object_scores(x: NDArray[np.float32], model: Mapping[str, NDArray[np.float32]]) -> NDArray[np.float32]:

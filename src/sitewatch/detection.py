@@ -161,16 +161,18 @@ def detect_observation(job: DetectJob) -> DetectResult:
         found = sar.detect_sar(data[band], pixel, valid=valid, water=water, params=params)
         detector, version = sar.DETECTOR, sar.VERSION
     else:
-        from .detect import clouds, optical
+        from .detect import optical
 
         bands = {n: data[i] for i, n in enumerate(names)}
         scl = bands.pop("SCL", None)
-        cloudy = clouds.cloud_mask(bands, scl=scl, pixel_size=min(pixel)) & valid
-        n_valid = int(valid.sum())
-        cloud_fraction = round(float(cloudy.sum()) / n_valid, 6) if n_valid else None
-        found = optical.detect_optical(
-            bands, pixel, valid=valid & ~cloudy, water=water, scl=scl, params=replace(optical.OpticalParams(), **limits)
+        # The detector masks clouds itself (nothing is reported under or beside cloud);
+        # the site's cloud fraction comes from that same mask, not a second pass.
+        result = optical.detect_optical_result(
+            bands, pixel, valid=valid, water=water, scl=scl, params=replace(optical.OpticalParams(), **limits)
         )
+        n_valid = int(valid.sum())
+        cloud_fraction = round(float((result.cloud & valid).sum()) / n_valid, 6) if n_valid else None
+        found = result.detections
         detector, version = optical.DETECTOR, optical.VERSION
     dets = to_detections(found, site, obs, detector, version)
     return DetectResult(obs, tuple(dets), cloud_fraction)

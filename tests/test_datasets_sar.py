@@ -45,8 +45,9 @@ def test_opensarship_grd_centred_ship_found_and_measured(grd_chips) -> None:  # 
             errors.append(d.length_m - chip.ais_length)  # type: ignore[attr-defined]
     rate = found / len(grd_chips)
     mae = statistics.fmean(abs(e) for e in errors)
-    # Measured 0.888 and 20.9 m (BENCHMARKS.md); the targets are 0.95 and 17 m.
-    assert rate >= 0.85, rate
+    # Measured 0.944 and 21.5 m (1.3.0, ship = within 30 m of the annotated bow-stern line;
+    # BENCHMARKS.md); the targets are 0.95 and 17 m.
+    assert rate >= 0.92, rate
     assert mae <= 25.0, mae
     assert abs(statistics.median(errors)) <= 15.0
 

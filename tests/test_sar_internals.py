@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from sitewatch.detect.sar import _CellMaps, _expand, _max_positions, _pack
+from sitewatch.detect.sar import SarParams, _CellMaps, _expand, _join_pieces, _max_positions, _pack
 from sitewatch.detect.sar_cells import _cell_pass, _ring_sum
 from sitewatch.detect.water import _median_at_most, _opening, _otsu_hist, disk
 
@@ -157,3 +157,21 @@ def test_long_runs_match_scipy_openings_with_the_same_line_elements() -> None:
                 se[r + y, r + x] = True
             ref |= ndimage.binary_opening(a, se)
         assert (_long_runs(a, n) == ref).all()
+
+
+def test_join_pieces_makes_one_hull_of_collinear_pieces_only() -> None:
+    # One failed component (label 1) holding three pieces along a row, 10 m pixels: bow,
+    # superstructure and stern of a ~250 m hull. Component 2 holds two pieces side by side
+    # 150 m apart across their axis: a union too wide for a vessel, so they stay apart.
+    lab = np.zeros((60, 60), np.int32)
+    lab2 = np.zeros_like(lab)
+    lab[8:13, 2:30] = 1
+    lab2[9:12, 3:9], lab2[9:12, 12:19], lab2[9:12, 22:28] = 1, 2, 3
+    lab[30:50, 20:60] = 2
+    lab2[31:34, 22:40], lab2[45:48, 22:40] = 4, 5
+    out, n = _join_pieces(lab, lab2, 5, (10.0, 10.0), SarParams())
+    assert n == 3  # the hull and the two pieces of component 2
+    assert len(np.unique(out[10, 3:28][lab2[10, 3:28] > 0])) == 1
+    assert out[31, 30] != out[46, 30] and out[31, 30] > 0 and out[46, 30] > 0
+    assert ((out > 0) == (lab2 > 0)).all()
+    assert set(np.unique(out)) == {0, 1, 2, 3}

@@ -81,7 +81,7 @@ from .water import LandLevels, disk, land_and_levels_from_cells, widen_water
 __all__ = ["DETECTOR", "VERSION", "SarParams", "detect_sar", "detect_sar_with_features", "size_features", "size_from_features", "candidate_vector", "candidate_probability", "to_intensity", "correct_size"]
 
 DETECTOR = "sar-cfar"
-VERSION = "1.2.0"
+VERSION = "1.3.0"
 
 
 InputScale = Literal["auto", "intensity", "amplitude", "db"]
@@ -137,6 +137,9 @@ class SarParams:
     rescue_db: tuple[float, ...] = (15.0, 20.0, 25.0)
     """Margins over the background mean (dB) at which a component that fails the shape tests,
     and whose seed pixels fail too, is cut again (bright hulls smeared by sidelobes)."""
+    join_pieces: bool = True
+    """Rescued pieces of one component whose union passes the shape tests become one vessel
+    (a long hull broken into bow, superstructure and stern at the seed level)."""
     classify_8bit: bool = True
     """On 8-bit renderings (uint8 input) keep only candidates the small ship/clutter model
     (``sitewatch/data/sar_candidate_lr.json``, trained by ``benchmarks/sar_train.py``)
@@ -679,6 +682,8 @@ def _rescue(
             lab2, nl2 = ndimage.label(piece, np.ones((3, 3), bool))
         if nl2 == 0:
             break
+        if p.join_pieces:
+            lab2, nl2 = _join_pieces(lab, lab2, nl2, pxy, p)
         m2, ok2 = _measure(lab2, nl2, pxy, p, spread_width=True)
         passed = np.flatnonzero(ok2) + 1
         if passed.size:
@@ -693,6 +698,50 @@ def _rescue(
         offset += nl2
     ids = np.concatenate(keep_ids)
     return out, ids, {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
+
+
+def _join_pieces(
+    lab: NDArray[np.integer],
+    lab2: NDArray[np.integer],
+    nl2: int,
+    pxy: tuple[float, float],
+    p: SarParams,
+) -> tuple[NDArray[np.integer], int]:
+    """Pieces of one failed component relabelled as one object where their union is a vessel.
+
+    A long hull at 10 m often breaks at the seed level into bow, superstructure and stern
+    a few pixels apart, beyond ``merge_m``; each piece passes the shape tests on its own, so
+    one ship came out as two or three short vessels (OpenSARShip GRD ships over 200 m:
+    pieces of 20-70 m). The pieces' union, without the sidelobe and wake pixels that made
+    the whole component fail, passes the tests when the pieces lie along one hull; pieces
+    of two ships side by side make a union too wide and stay apart.
+    """
+    piece = lab2 > 0
+    pk = lab[piece]
+    if pk.size == 0:
+        return lab2, nl2
+    pairs = np.unique(np.stack([pk, lab2[piece]], axis=1), axis=0)
+    count = np.bincount(pairs[:, 0], minlength=int(lab.max()) + 1)
+    multi = np.flatnonzero(count >= 2)
+    if multi.size == 0:
+        return lab2, nl2
+    # Compact labels 1..len(multi) for the parents cut into two or more pieces.
+    compact = np.zeros(count.size, np.int64)
+    compact[multi] = np.arange(1, multi.size + 1)
+    union = np.where(piece, compact[lab], 0)
+    _, ok_u = _measure(union, multi.size, pxy, p, spread_width=True)
+    if not ok_u.any():
+        return lab2, nl2
+    # Joined parents take new labels after nl2, then all labels are made consecutive again.
+    new_id = np.zeros(multi.size + 1, np.int64)
+    new_id[1:][ok_u] = nl2 + np.arange(1, int(ok_u.sum()) + 1)
+    joined = new_id[union]
+    out = np.where(joined > 0, joined, lab2)
+    used = np.zeros(nl2 + int(ok_u.sum()) + 1, bool)
+    used[out] = True
+    used[0] = False
+    remap = np.cumsum(used) * used
+    return remap[out], int(used.sum())
 
 
 def _max_positions(xs: NDArray[np.float32], lab: NDArray[np.integer], ids: NDArray[np.integer]) -> NDArray[np.int64]:

@@ -4,7 +4,7 @@ Run:  python benchmarks/sar_train.py [--datasets DIR] [--write]
 
 **Ship/clutter candidate model** (8-bit renderings only).
 
-Candidates are the detector's own (``classify_8bit`` off) on the SAR-Ship-Dataset
+Candidates are the metric CFAR's own (``classify_8bit`` and ``render_8bit`` off) on the SAR-Ship-Dataset
 samples (nominal 5 m) and the HRSID samples (nominal 1 m); a candidate is a ship
 when its centroid falls inside a labelled box (one-to-one, as in
 ``benchmarks/sar_real.py``). The model is a logistic regression (L2, Newton
@@ -65,7 +65,7 @@ L2 = 1.0
 def labelled_candidates(chips: list, pixel: float, group: str) -> list[tuple[str, str, list[float], int, int]]:
     """(dataset, chip, vector, is_ship, boxes in chip) per candidate; boxes without candidates as vector-less rows."""
     rows = []
-    params = SarParams(classify_8bit=False)
+    params = SarParams(classify_8bit=False, render_8bit=False)
     for name, img, boxes in chips:
         found = detect_sar_with_features(img, pixel, params=params)
         used = [False] * len(boxes)

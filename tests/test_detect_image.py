@@ -80,3 +80,23 @@ def test_optical_bad_inputs_are_named(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["detect-image", str(png), "--sensor", "optical", "--pixel-size", "10", "--out", str(out)])
     assert r.exit_code == 1 and "c.png" in r.output and "1 band" in r.output
     assert not out.exists()
+
+
+def test_colour_jpeg_rendering_is_detected_as_a_rendering(tmp_path: Path) -> None:
+    # An RGB JPEG of a SAR chip whose channels differ slightly (as many dataset chips do) is read
+    # as one 8-bit rendering, not as float amplitude: same ship as the grey PNG.
+    img = _scene()
+    grey = (np.sqrt(img) / np.sqrt(img).max() * 255).astype(np.uint8)
+    rgb = np.stack([grey, np.clip(grey.astype(int) + 1, 0, 255).astype(np.uint8), grey], axis=-1)
+    jpg = tmp_path / "chip.jpg"
+    Image.fromarray(rgb).save(jpg, quality=95)
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(jpg), "--sensor", "sar", "--pixel-size", "10", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    feats = json.loads(out.read_text())["features"]
+    assert len(feats) == 1
+    assert abs(feats[0]["properties"]["row"] - 60) < 1.5 and abs(feats[0]["properties"]["col"] - 60) < 1.5
+    from sitewatch.detect.image import _sar_window_reader, open_image_info
+
+    a, _ = _sar_window_reader(open_image_info(jpg, 10.0))((0, 120, 0, 120))
+    assert a.dtype == np.uint8 and a.shape == (120, 120)

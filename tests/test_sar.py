@@ -156,9 +156,10 @@ def test_input_scales_agree() -> None:
     for other in (as_db, as_amp):
         assert [(round(d.row, 3), round(d.col, 3)) for d in other] == [(round(d.row, 3), round(d.col, 3)) for d in ref]
     u8 = np.clip(np.sqrt(img) / np.sqrt(img).max() * 255, 0, 255).astype(np.uint8)
-    assert len(detect_sar(u8, PX, params=SarParams(classify_8bit=False))) == 2  # 8-bit amplitude rendering
-    # The candidate model (8-bit input only) keeps the whole ship; the one cut by the edge may go.
-    kept = detect_sar(u8, PX)
+    # 8-bit amplitude rendering through the metric CFAR (the rendering detector switched off)
+    assert len(detect_sar(u8, PX, params=SarParams(classify_8bit=False, render_8bit=False))) == 2
+    # The CFAR's candidate model keeps the whole ship; the one cut by the edge may go.
+    kept = detect_sar(u8, PX, params=SarParams(render_8bit=False))
     assert any(abs(d.row - SHIPS[0][0]) < 2 and abs(d.col - SHIPS[0][1]) < 2 for d in kept)
 
 

@@ -136,7 +136,12 @@ def _sar_window_reader(info: ImageInfo) -> Callable[[tuple[int, int, int, int]],
             return a[0], valid  # a grey rendering stored as RGB
         if np.issubdtype(a.dtype, np.integer):
             f = a.astype(np.float32)
-            return np.sqrt((f * f).mean(axis=0)).astype(np.float32), valid  # amplitude of the mean power
+            amp = np.sqrt((f * f).mean(axis=0))  # amplitude of the mean power
+            if a.dtype == np.uint8:
+                # An 8-bit colour rendering (e.g. a JPEG whose channels differ a little) stays
+                # a rendering, for the detector made for renderings (SarParams.render_8bit).
+                return np.clip(np.rint(amp), 0, 255).astype(np.uint8), valid
+            return amp.astype(np.float32), valid
         return a.astype(np.float32).mean(axis=0), valid
 
     return read

@@ -5,7 +5,9 @@ How it works, in the order :func:`detect_sar` runs it:
 1. **Intensity.** The input becomes linear intensity (see
    :attr:`SarParams.input_scale`): float images are taken as linear sigma0
    intensity, integer images (8/16-bit PNG/JPEG/GeoTIFF renderings) as
-   amplitude and squared, images with negative values as dB.
+   amplitude and squared, images with negative values as dB. **uint8 input** is taken for
+   a display rendering and goes to :mod:`sitewatch.detect.sar_render` instead (grey levels
+   and pixels, a small learned ship/clutter stage; :attr:`SarParams.render_8bit`).
 2. **Water.** ``water`` is used as given, widened by a berth margin so that
    ships moored alongside a quay stay inside it; with ``water=None`` land is
    derived from the image (:func:`sitewatch.detect.water.land_from_sar`:
@@ -81,7 +83,7 @@ from .water import LandLevels, disk, land_and_levels_from_cells, widen_water
 __all__ = ["DETECTOR", "VERSION", "SarParams", "detect_sar", "detect_sar_with_features", "size_features", "size_from_features", "candidate_vector", "candidate_probability", "to_intensity", "correct_size"]
 
 DETECTOR = "sar-cfar"
-VERSION = "1.3.0"
+VERSION = "1.4.0"
 
 
 InputScale = Literal["auto", "intensity", "amplitude", "db"]
@@ -140,6 +142,11 @@ class SarParams:
     join_pieces: bool = True
     """Rescued pieces of one component whose union passes the shape tests become one vessel
     (a long hull broken into bow, superstructure and stern at the seed level)."""
+    render_8bit: bool = True
+    """Take uint8 input for a display rendering (PNG/JPEG chip: amplitude or dB, stretched and
+    clipped, pixel size often only nominal) and detect with :mod:`sitewatch.detect.sar_render`,
+    in grey levels and pixels, instead of the metric CFAR. The pixel size then only scales the
+    measured lengths. With it off, uint8 input is squared amplitude for the CFAR."""
     classify_8bit: bool = True
     """On 8-bit renderings (uint8 input) keep only candidates the small ship/clutter model
     (``sitewatch/data/sar_candidate_lr.json``, trained by ``benchmarks/sar_train.py``)
@@ -290,6 +297,8 @@ def detect_sar_with_features(
         raise InputError(f"pixel size must be positive metres, got {pixel_size!r}")
     if a.size == 0:
         return []
+    if p.render_8bit and a.dtype == np.uint8:
+        return _detect_rendering(a, valid, water, (px, py))
     intensity = to_intensity(a, p.input_scale)
     given = None if valid is None else np.asarray(valid, dtype=bool)
     if given is not None and given.shape != a.shape:
@@ -307,6 +316,27 @@ def detect_sar_with_features(
         prob = candidate_probability(np.array([candidate_vector(ft) for _, ft in found]))
         found = [df for df, q in zip(found, prob, strict=True) if q >= 0.5]
     return found
+
+
+def _detect_rendering(
+    a: NDArray[np.uint8], valid: NDArray[np.bool_] | None, water: NDArray[np.bool_] | None, pxy: tuple[float, float]
+) -> list[tuple[PixelDetection, dict[str, float]]]:
+    """The rendering detector, keeping detections whose centroid is valid and (if given) on water."""
+    from .sar_render import detect_rendering
+
+    keep = None if valid is None else np.asarray(valid, dtype=bool)
+    if water is not None:
+        if water.shape != a.shape:
+            raise InputError(f"water mask shape {water.shape} differs from the image's {a.shape}")
+        wide = widen_water(np.asarray(water, dtype=bool), math.sqrt(pxy[0] * pxy[1]), SarParams().berth_margin_m)
+        keep = wide if keep is None else keep & wide
+    if keep is not None and keep.shape != a.shape:
+        raise InputError(f"valid mask shape {keep.shape} differs from the image's {a.shape}")
+    found = detect_rendering(a, pxy)
+    if keep is None:
+        return found
+    h, w = a.shape
+    return [(d, ft) for d, ft in found if keep[min(max(round(d.row), 0), h - 1), min(max(round(d.col), 0), w - 1)]]
 
 
 def detect_sar(

@@ -1,0 +1,250 @@
+"""Vessels in 8-bit display renderings of SAR images (PNG/JPEG chips), in pixel units.
+
+An 8-bit SAR chip is a *rendering*: amplitude or dB, stretched and clipped by whoever
+made it (sea quantised to 0, ships saturated at 255), and its pixel size is rarely
+stated. The metric CFAR of :mod:`sitewatch.detect.sar` depends on both (its blocks,
+guard and background rings and size limits are in metres), so on such chips at a
+nominal pixel size it found a candidate for only a quarter of the labelled ships.
+This detector works on the grey values as they are and in pixels:
+
+1. **Background, per block.** Median and 90th percentile of 8 × 8 pixel blocks, each
+   smoothed by a median over 9 × 9 blocks (72 px: wider than the ships of these chips,
+   so a cluster of ships does not lift its own background); the spread is their
+   difference. The chip's water level is the 10th percentile of the block medians.
+2. **Candidates.** Hysteresis: a component of pixels above ``median + max(1.5 spread, 20)``
+   holding one above ``median + max(3 spread, 40)`` (grey levels), at least 6 pixels.
+3. **Ship or clutter.** Gradient-boosted depth-2 trees (numpy inference; weights in
+   ``sitewatch/data/sar_render_gb.json``, trained by ``benchmarks/sar_render_train.py``
+   on the SAR-Ship-Dataset and HRSID samples) over :data:`RENDER_FEATURES`: the
+   candidate's size and shape in pixels, its contrast, saturation, and its context
+   (how far its background and the 25/65 px neighbourhood lie above the chip's water:
+   land clutter sits on bright textured ground, ships on dark water).
+4. **Measure.** Oriented box from the pixels' second moments; length and width are
+   ``sqrt(12 · variance)`` of the pixel positions weighted by grey level above the
+   background (as :func:`sitewatch.detect.sar.size_from_features`), times the pixel size.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from ..errors import InputError
+from .base import PixelDetection, detections_from_measurements, measure_components
+
+__all__ = ["RENDER_FEATURES", "RENDER_MODEL_FILE", "RenderParams", "detect_rendering", "rendering_candidates", "render_probability"]
+
+RENDER_MODEL_FILE = "sar_render_gb.json"
+
+RENDER_FEATURES = (
+    "log_area_px",
+    "elongation",
+    "fill",
+    "contrast_mean",
+    "contrast_peak",
+    "saturated",
+    "background_over_water",
+    "block_over_water",
+    "bright_25px",
+    "bright_65px",
+    "spread_over_background",
+    "mean_over_background",
+    "log_length_px",
+)
+"""Inputs of the ship/clutter trees, in this order (see :func:`rendering_candidates`)."""
+
+
+@dataclass(frozen=True)
+class RenderParams:
+    """Parameters of the rendering detector (grey levels and pixels; one set for every chip)."""
+
+    block_px: int = 8
+    """Side of the blocks whose median and 90th percentile make the background."""
+    smooth_blocks: int = 9
+    """The block statistics are smoothed by a median over this many blocks square."""
+    k_seed: float = 3.0
+    """A seed pixel lies this many spreads above the background median..."""
+    seed_min: float = 40.0
+    """...and at least this many grey levels."""
+    k_grow: float = 1.5
+    """A component grows through pixels this many spreads above the background median..."""
+    grow_min: float = 20.0
+    """...and at least this many grey levels."""
+    min_area_px: int = 6
+    """Smallest candidate."""
+    cut: float | None = None
+    """Keep candidates the trees score at least this high; ``None``: the model file's cut."""
+
+    def __post_init__(self) -> None:
+        if self.block_px < 2 or self.smooth_blocks < 1:
+            raise InputError("need block_px >= 2 and smooth_blocks >= 1")
+        if not 0 < self.k_grow <= self.k_seed:
+            raise InputError("need 0 < k_grow <= k_seed")
+
+
+def _block_background(v: NDArray[np.float32], p: RenderParams) -> tuple[NDArray[np.float32], NDArray[np.float32], float, NDArray[np.float32]]:
+    """Smoothed block median and 90th percentile at pixel resolution, the water level, raw block medians."""
+    b = p.block_px
+    h, w = v.shape
+    hb, wb = -(-h // b), -(-w // b)
+    pad = np.pad(v, ((0, hb * b - h), (0, wb * b - w)), mode="reflect")
+    blocks = pad.reshape(hb, b, wb, b).transpose(0, 2, 1, 3).reshape(hb, wb, b * b)
+    med, q90 = np.percentile(blocks, [50, 90], axis=2)
+    water = float(np.percentile(med, 10))
+    meds = ndimage.median_filter(med, p.smooth_blocks, mode="reflect")
+    q90s = ndimage.median_filter(q90, p.smooth_blocks, mode="reflect")
+
+    def up(a: NDArray[Any]) -> NDArray[np.float32]:
+        return np.repeat(np.repeat(a.astype(np.float32), b, 0), b, 1)[:h, :w]
+
+    return up(meds), up(q90s), water, up(med)
+
+
+def rendering_candidates(
+    image: NDArray[np.generic], params: RenderParams | None = None
+) -> tuple[NDArray[np.int32], NDArray[np.float64], dict[str, NDArray[np.float64]]]:
+    """Candidate labels, their feature rows (:data:`RENDER_FEATURES`) and per-candidate arrays.
+
+    Returns ``(labels, features, extra)``: ``labels`` numbers the candidates 1..n in raster
+    order of their first pixel; ``features`` has one row per candidate; ``extra`` holds the
+    pixel-unit centroid (``row``, ``col``) and the grey-level weights image (``weights``,
+    grey level above the background) used for the measurement.
+    """
+    p = params or RenderParams()
+    v = np.asarray(image, dtype=np.float32)
+    med, q90, water, bmed = _block_background(v, p)
+    spread = np.maximum(q90 - med, 1.0)
+    seed = v >= med + np.maximum(p.k_seed * spread, p.seed_min)
+    grow = v >= med + np.maximum(p.k_grow * spread, p.grow_min)
+    lab, n = ndimage.label(grow, np.ones((3, 3), bool))
+    has = np.zeros(n + 1, bool)
+    has[lab[seed]] = True
+    has[0] = False
+    area_all = np.bincount(lab.ravel(), minlength=n + 1)
+    has &= area_all >= p.min_area_px
+    remap = (np.cumsum(has) * has).astype(np.int32)
+    lab = remap[lab]
+    n = int(has.sum())
+    empty = np.zeros((0, len(RENDER_FEATURES)))
+    if n == 0:
+        return lab, empty, {"row": np.zeros(0), "col": np.zeros(0), "weights": np.zeros_like(v)}
+    rr, cc = np.nonzero(lab)
+    k = lab[rr, cc].astype(np.int64) - 1
+    cnt = np.bincount(k, minlength=n).astype(np.float64)
+    r0 = np.bincount(k, rr, n) / cnt
+    c0 = np.bincount(k, cc, n) / cnt
+    dr, dc = rr - r0[k], cc - c0[k]
+    srr = np.bincount(k, dr * dr, n) / cnt
+    scc = np.bincount(k, dc * dc, n) / cnt
+    src = np.bincount(k, dr * dc, n) / cnt
+    # Eigenvalues of the 2 × 2 covariance: the spreads along and across the long axis.
+    mid = (srr + scc) / 2
+    rad = np.sqrt(((srr - scc) / 2) ** 2 + src**2)
+    length = np.sqrt(12 * np.maximum(mid + rad, 0)) + 1
+    width = np.sqrt(12 * np.maximum(mid - rad, 0)) + 1
+    vals = v[rr, cc].astype(np.float64)
+    mk, sk = med[rr, cc].astype(np.float64), spread[rr, cc].astype(np.float64)
+    contrast = (vals - mk) / sk
+    peak = np.full(n, -np.inf)
+    np.maximum.at(peak, k, contrast)
+    mean_md = np.bincount(k, mk, n) / cnt
+    mean_sp = np.bincount(k, sk, n) / cnt
+    mean_v = np.bincount(k, vals, n) / cnt
+    bright = (v >= water + p.grow_min).astype(np.float32)
+    ri = np.clip(r0.astype(np.int64), 0, v.shape[0] - 1)
+    ci = np.clip(c0.astype(np.int64), 0, v.shape[1] - 1)
+    d25 = ndimage.uniform_filter(bright, 25, mode="reflect")[ri, ci] - cnt / 25**2
+    d65 = ndimage.uniform_filter(bright, 65, mode="reflect")[ri, ci] - cnt / 65**2
+    feats = np.column_stack(
+        [
+            np.log(cnt),
+            length / width,
+            cnt / (length * width),
+            np.bincount(k, contrast, n) / cnt,
+            peak,
+            np.bincount(k, (vals >= 250).astype(np.float64), n) / cnt,
+            np.log((mean_md + 1) / (water + 1)),
+            np.log((bmed[ri, ci].astype(np.float64) + 1) / (water + 1)),
+            d25,
+            d65,
+            np.log(mean_sp / (mean_md + 1)),
+            np.log((mean_v + 1) / (mean_md + 1)),
+            np.log(length),
+        ]
+    )
+    weights = np.where(lab > 0, np.maximum(v - med, 0.0), 0.0)
+    return lab, feats, {"row": r0, "col": c0, "weights": weights}
+
+
+@lru_cache(maxsize=1)
+def _render_model() -> dict[str, Any]:
+    text = resources.files("sitewatch").joinpath("data", RENDER_MODEL_FILE).read_text()
+    m = json.loads(text)
+    if tuple(m["features"]) != RENDER_FEATURES:
+        raise InputError(f"{RENDER_MODEL_FILE} was trained on other features; rerun benchmarks/sar_render_train.py")
+    return dict(m)
+
+
+def render_probability(x: NDArray[np.float64], model: dict[str, Any] | None = None) -> NDArray[np.float64]:
+    """Ship probability of each feature row under the boosted trees (``model`` or the shipped one).
+
+    A tree is ``[feature, threshold, [left, right]]`` with each side ``[feature, threshold,
+    value_if_at_most, value_if_above]`` (feature -1: a leaf, both values equal); the score
+    is the logistic of ``rate`` times the sum of the leaves reached.
+    """
+    m = model or _render_model()
+    x = np.asarray(x, dtype=np.float64)
+    raw = np.full(len(x), float(m.get("base", 0.0)))
+    for j, t, sides in m["trees"]:
+        left = x[:, j] <= t
+        for side, (j2, t2, a, b) in zip((left, ~left), sides, strict=True):
+            if j2 < 0:
+                raw[side] += m["rate"] * a
+            else:
+                low = x[:, j2] <= t2
+                raw[side & low] += m["rate"] * a
+                raw[side & ~low] += m["rate"] * b
+    return np.asarray(1.0 / (1.0 + np.exp(-raw)), dtype=np.float64)
+
+
+def detect_rendering(
+    image: NDArray[np.generic], pxy: tuple[float, float], params: RenderParams | None = None, model: dict[str, Any] | None = None
+) -> list[tuple[PixelDetection, dict[str, float]]]:
+    """Vessels in an 8-bit rendering; each with its feature values (and ``probability``)."""
+    from .sar import (  # shared measurement; sar imports this module lazily
+        _axis_variances,
+        _box_corners,
+    )
+
+    p = params or RenderParams()
+    lab, feats, extra = rendering_candidates(image, p)
+    if len(feats) == 0:
+        return []
+    m_ = model or _render_model()
+    prob = render_probability(feats, m_)
+    cut = float(m_["cut"]) if p.cut is None else p.cut
+    keep = np.flatnonzero(prob >= cut)
+    if keep.size == 0:
+        return []
+    ids = keep + 1
+    m = measure_components(lab, ids, pxy)
+    v_along, v_across = _axis_variances(extra["weights"], lab, ids, pxy, m["heading_deg"])
+    gpx = math.sqrt(pxy[0] * pxy[1])
+    length = np.maximum(np.sqrt(12.0 * v_along), gpx)
+    width = np.minimum(np.maximum(np.sqrt(12.0 * v_across), gpx), length)
+    sel = dict(m)
+    sel["length_m"], sel["width_m"] = length, width
+    sel["corners"] = _box_corners(m["row"], m["col"], m["heading_deg"], length, width, pxy)
+    dets = detections_from_measurements(sel, prob[keep])
+    return [
+        (d, {name: float(feats[i, j]) for j, name in enumerate(RENDER_FEATURES)} | {"probability": float(prob[i])})
+        for d, i in zip(dets, keep, strict=True)
+    ]

@@ -1,0 +1,89 @@
+"""The detector for 8-bit SAR renderings (``sitewatch.detect.sar_render``) on chips made here."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sitewatch.detect.sar import SarParams, detect_sar
+from sitewatch.detect.sar_render import (
+    RENDER_FEATURES,
+    RenderParams,
+    detect_rendering,
+    render_probability,
+    rendering_candidates,
+)
+
+
+def _chip(rng: np.random.Generator, ships: list[tuple[int, int, int, int]], land: bool = False) -> np.ndarray:
+    """A 256² dB-like rendering: dark speckled sea, bright rectangular hulls, optionally a textured coast."""
+    a = rng.gamma(2.0, 6.0, (256, 256))
+    if land:
+        # Right third: brighter ground with buildings, small bright blocks (an urban coast).
+        a[:, 170:] = rng.gamma(2.0, 20.0, (256, 86))
+        for r, c in rng.integers(0, 80, (60, 2)):
+            a[r * 3 : r * 3 + 3, 172 + c : 172 + c + 5] = 230
+    for r, c, h, w in ships:
+        a[r : r + h, c : c + w] = rng.uniform(200, 255, (h, w))
+    return np.clip(a, 0, 255).astype(np.uint8)
+
+
+SHIPS = [(40, 40, 22, 8), (120, 60, 8, 26), (200, 110, 18, 7)]
+
+
+def test_ships_on_open_sea_found_and_measured() -> None:
+    img = _chip(np.random.default_rng(3), SHIPS)
+    found = detect_rendering(img, (5.0, 5.0))
+    assert len(found) == len(SHIPS)
+    for r, c, h, w in SHIPS:
+        d = min((d for d, _ in found), key=lambda d: abs(d.row - (r + h / 2 - 0.5)) + abs(d.col - (c + w / 2 - 0.5)))
+        assert abs(d.row - (r + h / 2 - 0.5)) < 1 and abs(d.col - (c + w / 2 - 0.5)) < 1
+        assert abs(d.length_m - 5.0 * max(h, w)) <= 0.2 * 5.0 * max(h, w)  # pixel size only scales
+
+
+def test_pixel_size_scales_lengths_not_detections() -> None:
+    img = _chip(np.random.default_rng(4), SHIPS)
+    at5 = detect_rendering(img, (5.0, 5.0))
+    at1 = detect_rendering(img, (1.0, 1.0))
+    assert [(d.row, d.col) for d, _ in at5] == [(d.row, d.col) for d, _ in at1]
+    assert all(abs(a.length_m - 5 * b.length_m) < 1e-6 for (a, _), (b, _) in zip(at5, at1, strict=True))
+
+
+def test_uint8_goes_to_the_rendering_detector_and_masks_apply() -> None:
+    img = _chip(np.random.default_rng(5), SHIPS)
+    assert len(detect_sar(img, 5.0)) == len(SHIPS)
+    valid = np.ones(img.shape, bool)
+    valid[:100] = False  # the first ship's rows
+    assert len(detect_sar(img, 5.0, valid=valid)) == len(SHIPS) - 1
+    # Switched off: the metric CFAR (squared amplitude), another detector.
+    assert detect_sar(img, 5.0, params=SarParams(render_8bit=False)) != detect_sar(img, 5.0)
+
+
+def test_land_clutter_is_mostly_rejected() -> None:
+    img = _chip(np.random.default_rng(6), SHIPS, land=True)
+    _, feats, _ = rendering_candidates(img)
+    found = detect_rendering(img, (5.0, 5.0))
+    on_land = [d for d, _ in found if d.col >= 170]
+    assert len(feats) > 20  # the coast gives many candidates...
+    assert len(on_land) <= 3  # ...the trees drop almost all
+    assert sum(d.col < 170 for d, _ in found) == len(SHIPS)
+
+
+def test_tree_inference_by_hand() -> None:
+    # One tree: feature 0 <= 1 -> (feature 1 <= 0: -2 else 4); > 1 -> leaf 1.
+    model = {"features": list(RENDER_FEATURES), "rate": 0.5, "base": 0.0, "cut": 0.5,
+             "trees": [[0, 1.0, [[1, 0.0, -2.0, 4.0], [-1, 0.0, 1.0, 1.0]]]]}
+    x = np.zeros((3, len(RENDER_FEATURES)))
+    x[0, :2] = (0.0, -1.0)
+    x[1, :2] = (0.0, 1.0)
+    x[2, :2] = (2.0, 0.0)
+    p = render_probability(x, model)
+    assert np.allclose(p, 1 / (1 + np.exp(-np.array([-1.0, 2.0, 0.5]))))
+
+
+def test_params_checked() -> None:
+    import pytest
+
+    from sitewatch.errors import InputError
+
+    with pytest.raises(InputError):
+        RenderParams(k_grow=4.0, k_seed=3.0)

@@ -175,3 +175,11 @@ def test_join_pieces_makes_one_hull_of_collinear_pieces_only() -> None:
     assert out[31, 30] != out[46, 30] and out[31, 30] > 0 and out[46, 30] > 0
     assert ((out > 0) == (lab2 > 0)).all()
     assert set(np.unique(out)) == {0, 1, 2, 3}
+
+
+def test_raw_length_is_bounded_by_the_extent() -> None:
+    from sitewatch.detect.sar import raw_length
+
+    # Bright bow and stern, dim amidships: the weighted spread (330 m) exceeds the 240 m extent.
+    feats = {"length_int_m": np.array([330.0, 120.0, 2.0]), "length_ext_m": np.array([240.0, 150.0, 4.0])}
+    assert raw_length(feats, 10.0).tolist() == [240.0, 120.0, 10.0]

@@ -83,7 +83,7 @@ from .water import LandLevels, disk, land_and_levels_from_cells, widen_water
 __all__ = ["DETECTOR", "VERSION", "SarParams", "detect_sar", "detect_sar_with_features", "size_features", "size_from_features", "candidate_vector", "candidate_probability", "to_intensity", "correct_size"]
 
 DETECTOR = "sar-cfar"
-VERSION = "1.4.0"
+VERSION = "1.5.0"
 
 
 InputScale = Literal["auto", "intensity", "amplitude", "db"]
@@ -789,8 +789,13 @@ LENGTH_FILE = "sar_length_levels.json"
 
 
 def raw_length(feats: dict[str, NDArray[np.float64]], pixel_m: float) -> NDArray[np.float64]:
-    """Length before the per-level factor: the intensity-weighted spread, at least one pixel."""
-    return np.maximum(feats["length_int_m"], pixel_m)
+    """Length before the per-level factor: the intensity-weighted spread, at most the component's
+    extent, at least one pixel.
+
+    The weighted spread of a hull bright at bow and stern and dim amidships (tankers, bulk
+    carriers at 10 m) exceeds its length (two points at the ends: sqrt(12) / 2 = 1.7 × the
+    distance); the extent of the pixels above the growth threshold bounds it."""
+    return np.maximum(np.minimum(feats["length_int_m"], feats["length_ext_m"]), pixel_m)
 
 
 @lru_cache(maxsize=1)

@@ -177,15 +177,15 @@ def _adam(params: dict, z: NDArray, y: NDArray, epochs: int, rng: np.random.Gene
                 params[k] -= lr * (m[k] / (1 - b1**step)) / (np.sqrt(v[k] / (1 - b2**step)) + 1e-8)
 
 
-def fit(ports: list[Prepared], params: OpticalParams | None = None) -> Model:
-    """Both stages on these ports: pixel MLP (two rounds) then object logistic model."""
+def fit(ports: list[Prepared], params: OpticalParams | None = None, seed: int = 0) -> Model:
+    """Both stages on these ports: pixel MLP (two rounds) then the object MLP."""
     params = params or OpticalParams()
-    xs, ys = zip(*(pixel_samples(d) for d in ports), strict=True)
-    first = train_mlp(np.concatenate(xs), np.concatenate(ys))
-    xs, ys = zip(*(pixel_samples(d, hard=first) for d in ports), strict=True)
-    model = train_mlp(np.concatenate(xs), np.concatenate(ys))
+    xs, ys = zip(*(pixel_samples(d, seed) for d in ports), strict=True)
+    first = train_mlp(np.concatenate(xs), np.concatenate(ys), seed=seed)
+    xs, ys = zip(*(pixel_samples(d, seed, hard=first) for d in ports), strict=True)
+    model = train_mlp(np.concatenate(xs), np.concatenate(ys), seed=seed)
     xs, ys = zip(*(object_samples(d, model, params) for d in ports), strict=True)
-    obj = train_mlp(np.concatenate(xs), np.concatenate(ys), epochs=300, hidden=8)
+    obj = train_mlp(np.concatenate(xs), np.concatenate(ys), epochs=300, hidden=8, seed=seed)
     model.update({"obj_" + k: v for k, v in obj.items()})
     return model
 

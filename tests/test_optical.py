@@ -343,3 +343,26 @@ def test_feature_planes_and_row_blocks_match_the_stacked_features() -> None:
     b = vessel_probability(planes, search, model)
     assert np.allclose(a, b, atol=1e-6)
     assert (a[~search] == 0).all() and a[search].max() > 0.5
+
+
+@pytest.mark.parametrize("sea_fraction", [0.3, 0.6, 0.85])
+def test_water_threshold_holds_when_the_scene_is_mostly_hazy_sea(sea_fraction: float) -> None:
+    from sitewatch.detect.optical_water import nir_ceiling, raw_water, water_threshold
+
+    # Haze lifts the sea's NIR and flattens its NDWI (Algiers: water NDWI about 0.05);
+    # when the sea covers most of the scene, "the brightest half" of the pixels is sea too.
+    rng = np.random.default_rng(1)
+    n = 200
+    sea = np.zeros((n, n), bool)
+    sea[:, : int(sea_fraction * n)] = True
+    haze = np.array([0.04, 0.04, 0.04, 0.045])
+    bands = {}
+    for i, k in enumerate(("blue", "green", "red", "nir")):
+        b = np.where(sea, WATER[i], QUAY[i]) + haze[i] + rng.normal(0, 0.003, (n, n))
+        bands[k] = b.astype(np.float32)
+    index = (bands["green"] - bands["nir"]) / (bands["green"] + bands["nir"])
+    t = water_threshold(index, bands["nir"])
+    assert float(np.median(index[~sea])) < t < float(np.median(index[sea]))
+    assert float(np.median(bands["nir"][sea])) < nir_ceiling(bands["nir"]) < float(np.median(bands["nir"][~sea]))
+    w = raw_water(bands)
+    assert w[sea].mean() > 0.98 and w[~sea].mean() < 0.02

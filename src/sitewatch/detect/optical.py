@@ -90,7 +90,7 @@ __all__ = [
 ]
 
 DETECTOR = "optical-mlp"
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 BANDS: tuple[str, ...] = ("blue", "green", "red", "nir")
 MODEL_FILE = "optical_vessel_mlp.npz"
 

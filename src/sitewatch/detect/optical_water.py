@@ -47,8 +47,8 @@ def water_threshold(index: NDArray[np.floating], nir: NDArray[np.floating]) -> f
     move NDWI by tenths, so no fixed threshold holds across ports. Water is
     the darkest surface in the near infrared, land the brightest: the median
     NDWI of the darkest 10 % of NIR pixels stands for water, that of the
-    brightest half for land, and the threshold sits half-way, never below
-    -0.2 nor above 0.35.
+    pixels above the NIR's two-class split (:func:`_land_split`) for land,
+    and the threshold sits half-way, never below -0.2 nor above 0.35.
     """
     s_idx = _sample(index)
     s_nir = _sample(nir)
@@ -56,10 +56,32 @@ def water_threshold(index: NDArray[np.floating], nir: NDArray[np.floating]) -> f
     s_idx, s_nir = s_idx[ok], s_nir[ok]
     if s_idx.size == 0:
         return 0.0
-    lo, mid = np.percentile(s_nir, [10, 50])
+    lo = np.percentile(s_nir, 10)
     water = float(np.median(s_idx[s_nir <= lo]))
-    land = float(np.median(s_idx[s_nir >= mid]))
+    land = float(np.median(s_idx[s_nir > _land_split(s_nir)]))
     return float(np.clip(0.5 * (water + land), -0.2, 0.35))
+
+
+def _land_split(nir: NDArray[np.floating]) -> float:
+    """NIR value that splits a scene's pixels into water and land (Otsu's two-class threshold).
+
+    Land used to be "the brightest half" of the pixels; in a scene that is
+    mostly sea (Algiers: three quarters) that half is largely water, and
+    under haze its NDWI and NIR pulled the water threshold into the sea.
+    Otsu's split between the dark and the bright mode does not depend on
+    how much of the scene each covers.
+    """
+    lo, hi = np.percentile(nir, [1, 99])
+    if not hi > lo:
+        return float(np.median(nir))
+    hist, edges = np.histogram(np.clip(nir, lo, hi), 256, (lo, hi))
+    centre = 0.5 * (edges[:-1] + edges[1:])
+    w0 = np.cumsum(hist).astype(np.float64)
+    w1 = w0[-1] - w0
+    s0 = np.cumsum(hist * centre)
+    m0 = s0 / np.maximum(w0, 1)
+    m1 = (s0[-1] - s0) / np.maximum(w1, 1)
+    return float(centre[np.argmax(w0 * w1 * (m0 - m1) ** 2)])
 
 
 def nir_ceiling(nir: NDArray[np.floating]) -> float:
@@ -68,15 +90,15 @@ def nir_ceiling(nir: NDArray[np.floating]) -> float:
     Dark roofs, asphalt and shadowed ground can have a water-like NDWI in a
     port; they are still brighter in the NIR than the harbour. The ceiling
     sits 30 % of the way from water's typical NIR (darkest 10 % of pixels)
-    to land's (brightest half).
+    to land's (pixels above the two-class split, :func:`_land_split`).
     """
     s = _sample(nir)
     s = s[np.isfinite(s)]
     if s.size == 0:
         return float("inf")
-    lo, mid = np.percentile(s, [10, 50])
+    lo = np.percentile(s, 10)
     water = float(np.median(s[s <= lo]))
-    land = float(np.median(s[s >= mid]))
+    land = float(np.median(s[s > _land_split(s)]))
     return water + 0.3 * max(land - water, 0.0)
 
 

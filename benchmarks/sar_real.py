@@ -12,8 +12,10 @@ Run:  python benchmarks/sar_real.py [--datasets DIR] [--json]
   HRSID: 0.5-3 m, nominal 1 m) and the figures at half and double that are
   printed too, so the sensitivity shows.
 * OpenSARShip (read straight from the zip files): per chip, whether the
-  centred ship is detected (a detection within a quarter of the AIS length,
-  at least 3 pixels, of the chip centre) and, for GRD chips, the length error
+  centred ship is detected (a detection whose centroid lies within 30 m of the
+  annotators' bow-stern line, ``Head``/``Tail`` in ``Ship.xml``; the rule up to
+  sitewatch-sar 1.2.0 — within a quarter of the AIS length, at least 3 pixels,
+  of the chip centre — is printed too) and, for GRD chips, the length error
   of that detection against AIS: mean absolute, median absolute, mean
   relative. Calibrated chips (``Patch_Cal``), VV band, 10 m pixels; SLC chips
   are counted for detection only (calibrated intensity, ground pixel size

@@ -17,7 +17,7 @@ Held-out figures, box-level P/R/F1 with the model's 0.5 cut:
   other sensor, other rendering, other pixel size).
 
 **Length factors per rescue level** (``sitewatch.detect.sar.level_factor``): on
-OpenSARShip GRD chips (10 m, VV, calibrated), for the detection at the chip centre,
+OpenSARShip GRD chips (10 m, VV, calibrated), for the chip's ship (``sar_real.centred_detection``),
 the median of AIS length / measured length over pieces cut at the seed level (1) and
 at the stricter levels (2 and up, pooled: few ships). Held out: leave-one-scene-out
 over the GRD scenes (each zip is one Sentinel-1 acquisition); whole components get

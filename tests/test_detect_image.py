@@ -100,3 +100,64 @@ def test_colour_jpeg_rendering_is_detected_as_a_rendering(tmp_path: Path) -> Non
 
     a, _ = _sar_window_reader(open_image_info(jpg, 10.0))((0, 120, 0, 120))
     assert a.dtype == np.uint8 and a.shape == (120, 120)
+
+
+def _dual_pol(tmp_path: Path) -> tuple[Path, Path, np.ndarray, np.ndarray]:
+    """A VV and a VH GeoTIFF of one ship that is faint in VV (3 dB) and bright in VH (20 dB)."""
+    from test_sar_dual import _pair
+
+    co, cross = _pair(np.random.default_rng(3), 3.0, 20.0)
+    paths = []
+    for name, a in (("vv", co), ("vh", cross)):
+        p = tmp_path / f"{name}.tif"
+        with rasterio.open(p, "w", driver="GTiff", width=120, height=120, count=1, dtype="float32", crs="EPSG:32633", transform=from_origin(500000.0, 4000000.0, PX, PX)) as ds:
+            ds.write(a, 1)
+        paths.append(p)
+    return paths[0], paths[1], co, cross
+
+
+def test_sar_band_pair_is_detected_in_both_polarisations(tmp_path: Path) -> None:
+    vv, vh, _, _ = _dual_pol(tmp_path)
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(vv), "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["detections"] == 0  # VV alone: nothing to see
+    r = CliRunner().invoke(main, ["detect-image", "--band", f"vv={vv}", "--band", f"VH={vh}", "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["detections"] == 1
+    props = json.loads(out.read_text())["features"][0]["properties"]
+    assert abs(props["row"] - 60) < 1.5 and abs(props["col"] - 60) < 1.5
+    for bad, msg in ((["--band", f"vv={vv}"], "one co-polarised"), (["--band", f"vv={vv}", "--band", f"xx={vh}"], "vv, vh, hh, hv")):
+        r = CliRunner().invoke(main, ["detect-image", *bad, "--out", str(out)])
+        assert r.exit_code != 0 and msg in r.output, r.output
+
+
+@pytest.mark.parametrize("names", [("VV", "VH"), ("Sigma0_VH", "Sigma0_VV"), (None, None)])
+def test_two_band_sar_geotiff_is_a_polarisation_pair(tmp_path: Path, names: tuple[str | None, str | None]) -> None:
+    _, _, co, cross = _dual_pol(tmp_path)
+    # Band order from the names (VH first in the second case, as in Sentinel-1 SAFE order);
+    # without names the darker band is the cross-polarised one.
+    first, second = (cross, co) if names[0] and "VH" in names[0] else (co, cross)
+    tif = tmp_path / "pair.tif"
+    with rasterio.open(tif, "w", driver="GTiff", width=120, height=120, count=2, dtype="float32", crs="EPSG:32633", transform=from_origin(500000.0, 4000000.0, PX, PX)) as ds:
+        ds.write(np.stack([first, second]))
+        if names[0]:
+            ds.descriptions = names
+    from sitewatch.detect.image import _polarisation_bands, detect_image, open_image_info
+
+    assert _polarisation_bands(open_image_info(tif)) == ((2, 1) if first is cross else (1, 2))
+    _, dets = detect_image(tif)
+    assert len(dets) == 1 and abs(dets[0].row - 60) < 1.5
+
+
+def test_big_polarisation_pair_runs_tiled_with_the_same_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sitewatch.detect.image as image_mod
+
+    vv, vh, _, _ = _dual_pol(tmp_path)
+    _, whole = image_mod.detect_sar_bands({"vv": vv, "vh": vh})
+    monkeypatch.setattr(image_mod, "TILE_ABOVE_PIXELS", 100)
+    calls: list[tuple[int, int]] = []
+    _, tiled = image_mod.detect_sar_bands({"vv": vv, "vh": vh}, progress=lambda d, t: calls.append((d, t)))
+    assert len(tiled) == len(whole) == 1
+    assert abs(tiled[0].row - whole[0].row) < 1e-6 and tiled[0].length_m == pytest.approx(whole[0].length_m)
+    assert calls[-1][0] == calls[-1][1]  # progress over both channels ends at its total

@@ -12,7 +12,7 @@ from .options import handle_errors
 
 @click.command("detect-image")
 @click.argument("image", type=click.Path(path_type=Path), required=False)
-@click.option("--band", "bands", multiple=True, metavar="NAME=PATH", help="Optical: one file per band (blue, green, red, nir, scl); repeat. Replaces IMAGE.")
+@click.option("--band", "bands", multiple=True, metavar="NAME=PATH", help="One file per band, replaces IMAGE; repeat. Optical: blue, green, red, nir, scl. SAR: a dual-polarisation pair, vv=PATH vh=PATH (or hh, hv).")
 @click.option("--dn-scale", type=float, default=None, metavar="N", help="Optical: integer values are reflectance x N (default 10000; 8-bit 255).")
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), default="sar", show_default=True, help="Which detector to run.")
 @click.option("--pixel-size", type=float, default=None, metavar="METRES", help="Ground pixel size; needed only when the image has no georeference (overrides it otherwise).")
@@ -35,9 +35,7 @@ def command(ctx: click.Context, image: Path | None, bands: tuple[str, ...], dn_s
     from ..errors import InputError
 
     if (image is None) == (not bands):
-        raise InputError("give IMAGE or --band NAME=PATH (optical), not both and not neither")
-    if bands and sensor != "optical":
-        raise InputError("--band is for --sensor optical")
+        raise InputError("give IMAGE or --band NAME=PATH, not both and not neither")
     extra: dict[str, object] = {}
 
     quiet = bool((ctx.obj or {}).get("quiet")) or as_json
@@ -54,6 +52,11 @@ def command(ctx: click.Context, image: Path | None, bands: tuple[str, ...], dn_s
             info, dets = res.info, res.detections
             extra = {"cloud_fraction": round(res.cloud_fraction, 4), "valid_fraction": round(res.valid_fraction, 4)}
             image = image or info.path
+        elif bands:
+            from ..detect.image import detect_sar_bands, parse_sar_band_args
+
+            info, dets = detect_sar_bands(parse_sar_band_args(bands), pixel_size=pixel_size, workers=max(1, workers), progress=progress)
+            image = info.path
         else:
             assert image is not None
             info, dets = detect_image(image, sensor, pixel_size=pixel_size, workers=max(1, workers), progress=progress)

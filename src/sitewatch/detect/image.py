@@ -4,8 +4,14 @@ Reading: anything GDAL reads (GeoTIFF with a CRS and transform, with GCPs
 only as raw Sentinel-1 GRD measurement TIFFs, or with none; PNG/JPEG chips).
 Georeferenced images give their ground pixel size through
 :func:`sitewatch.geo.ground_pixel_size`; images without a georeference need
-``pixel_size``. Multi-band SAR images are read as the mean intensity of
-their bands (an R=G=B rendering gives its grey; a VH+VV pair half the span).
+``pixel_size``. A two-band SAR image whose bands are a co- and a cross-polarised
+channel (band descriptions ``VV``/``VH`` or ``HH``/``HV``; without names, any
+two-band image that is not 8-bit, the band with the darker median taken for the
+cross-polarised one) is detected in both and fused
+(:func:`sitewatch.detect.sar_dual.detect_sar_dual`); so are two single-band files
+given as ``{"vv": path, "vh": path}`` (:func:`detect_sar_bands`, the CLI's
+``--band``). Other multi-band SAR images are read as the mean intensity of their
+bands (an R=G=B rendering gives its grey).
 
 Output: a GeoJSON FeatureCollection, one Feature per vessel with the oriented
 box as geometry (in the image's CRS; in pixel coordinates ``x = col``,
@@ -47,6 +53,8 @@ __all__ = [
     "ImageInfo",
     "open_image_info",
     "detect_image",
+    "detect_sar_bands",
+    "parse_sar_band_args",
     "detections_to_geojson",
     "write_geojson",
     "SENSOR_RUNNERS",
@@ -117,8 +125,8 @@ def open_image_info(path: str | Path, pixel_size: float | None = None) -> ImageI
     return ImageInfo(p, info["width"], info["height"], info["count"], crs, transform, pxy, info["nodata"], approximate)
 
 
-def _sar_window_reader(info: ImageInfo) -> Callable[[tuple[int, int, int, int]], tuple[NDArray[Any], NDArray[np.bool_] | None]]:
-    """A window reader giving SAR intensity (mean over bands) and the valid mask."""
+def _sar_window_reader(info: ImageInfo, band: int | None = None) -> Callable[[tuple[int, int, int, int]], tuple[NDArray[Any], NDArray[np.bool_] | None]]:
+    """A window reader giving SAR intensity (mean over bands, or band ``band``, 1-based) and the valid mask."""
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning
     from rasterio.windows import Window
@@ -128,7 +136,7 @@ def _sar_window_reader(info: ImageInfo) -> Callable[[tuple[int, int, int, int]],
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(info.path) as ds:
-                a = ds.read(window=Window(c0, r0, c1 - c0, r1 - r0))
+                a = ds.read(None if band is None else [band], window=Window(c0, r0, c1 - c0, r1 - r0))
         valid = None if info.nodata is None else np.all(a != info.nodata, axis=0)
         if a.shape[0] == 1:
             return a[0], valid
@@ -148,12 +156,120 @@ def _sar_window_reader(info: ImageInfo) -> Callable[[tuple[int, int, int, int]],
 
 
 def _run_sar(info: ImageInfo, params: Any, workers: int, progress: Callable[[int, int], None] | None) -> list[PixelDetection]:
-    read = _sar_window_reader(info)
     p = params if isinstance(params, SarParams) else SarParams()
+    pols = _polarisation_bands(info)
+    if pols is not None:
+        return _run_sar_dual((info, pols[0]), (info, pols[1]), p, workers, progress)
+    read = _sar_window_reader(info)
     if info.width * info.height > TILE_ABOVE_PIXELS:
         return detect_sar_tiled(read, (info.height, info.width), info.pixel_size, params=p, workers=workers, progress=progress)
     a, valid = read((0, info.height, 0, info.width))
     return detect_sar(a, info.pixel_size, valid=valid, params=p, workers=workers)
+
+
+def _polarisation_bands(info: ImageInfo) -> tuple[int, int] | None:
+    """(co, cross) band numbers (1-based) of a dual-polarisation image, or None.
+
+    Band descriptions name the channels (``VV``/``VH``, ``HH``/``HV``, any case, also inside a
+    longer description such as ``Sigma0_VH``); two unnamed bands that are not 8-bit (a
+    rendering) are a pair too, the one with the darker median the cross-polarised channel
+    (sea clutter is 5-10 dB lower in cross-pol).
+    """
+    import re
+
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    if info.count != 2:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(info.path) as ds:
+            if ds.dtypes[0] == "uint8":
+                return None
+            names = [re.findall(r"(?<![a-z])(vv|vh|hh|hv)(?![a-z])", (d or "").lower()) for d in ds.descriptions]
+            if all(len(n) == 1 for n in names):
+                kinds = [n[0] in ("vv", "hh") for n in names]
+                if kinds[0] != kinds[1]:
+                    return (1, 2) if kinds[0] else (2, 1)
+                return None
+            step = max(1, math.ceil(max(info.width, info.height) / 1024))
+            a = ds.read(out_shape=(2, max(1, info.height // step), max(1, info.width // step))).astype(np.float64)
+    a = np.abs(a)  # dB would be negative: compare magnitudes of intensity or amplitude
+    med = [float(np.median(b[np.isfinite(b) & (b != 0)])) if np.any(np.isfinite(b) & (b != 0)) else 0.0 for b in a]
+    return (1, 2) if med[0] >= med[1] else (2, 1)
+
+
+def _run_sar_dual(
+    co: tuple[ImageInfo, int | None],
+    cross: tuple[ImageInfo, int | None],
+    p: SarParams,
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+) -> list[PixelDetection]:
+    """Detect in a co- and a cross-polarised channel ((image, band or None)) and fuse; tiled when big."""
+    from .sar_dual import detect_sar_dual, fuse_polarisations
+
+    info = co[0]
+    reads = [_sar_window_reader(i, b) for i, b in (co, cross)]
+    if info.width * info.height > TILE_ABOVE_PIXELS:
+        # One channel after the other, each tiled with bounded memory; fused in image coordinates.
+        found = []
+        for k, read in enumerate(reads):
+            step = None if progress is None else (lambda d, t, k=k: progress(k * t + d, 2 * t))
+            found.append(detect_sar_tiled(read, (info.height, info.width), info.pixel_size, params=p, workers=workers, progress=step))
+        return fuse_polarisations(found[0], found[1], info.pixel_size, p)
+    (a, va), (b, vb) = (r((0, info.height, 0, info.width)) for r in reads)
+    valid = va if vb is None else vb if va is None else va & vb
+    return detect_sar_dual(a, b, info.pixel_size, valid=valid, params=p, workers=workers)
+
+
+def parse_sar_band_args(values: tuple[str, ...] | list[str]) -> dict[str, Path]:
+    """``("vv=a.tif", "vh=b.tif")`` -> ``{"vv": Path("a.tif"), "vh": Path("b.tif")}``, naming any bad item."""
+    from .sar_dual import CO_POL, CROSS_POL
+
+    out: dict[str, Path] = {}
+    for v in values:
+        name, sep, path = v.partition("=")
+        key = name.strip().lower()
+        if not sep or not path or key not in CO_POL + CROSS_POL:
+            raise InputError(f"--band {v!r}: for SAR use NAME=PATH with NAME one of vv, vh, hh, hv (optical bands need --sensor optical)")
+        if key in out:
+            raise InputError(f"--band {key} given twice")
+        out[key] = Path(path)
+    return out
+
+
+def detect_sar_bands(
+    bands: Mapping[str, str | Path],
+    *,
+    pixel_size: float | None = None,
+    params: SarParams | None = None,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[ImageInfo, list[PixelDetection]]:
+    """Vessels in a dual-polarisation pair given as one single-band file per channel.
+
+    ``bands`` maps a co-polarised name (``vv`` or ``hh``) and a cross-polarised one (``vh`` or
+    ``hv``) to co-registered files of the same size; the georeference is the co-polarised
+    file's. Returns the co-polarised image's info and the fused detections.
+    """
+    from .sar_dual import CO_POL, CROSS_POL
+
+    names = {k.lower(): Path(v) for k, v in bands.items()}
+    co = [k for k in names if k in CO_POL]
+    cross = [k for k in names if k in CROSS_POL]
+    unknown = sorted(set(names) - set(CO_POL) - set(CROSS_POL))
+    if unknown or len(co) != 1 or len(cross) != 1:
+        raise InputError(f"SAR --band takes one co-polarised (vv or hh) and one cross-polarised (vh or hv) file, got {', '.join(sorted(names)) or 'none'}")
+    ci, xi = open_image_info(names[co[0]], pixel_size), open_image_info(names[cross[0]], pixel_size)
+    for i in (ci, xi):
+        if i.count != 1:
+            raise InputError(f"{i.path}: a --band file holds one band, this one has {i.count}")
+    if (ci.height, ci.width) != (xi.height, xi.width):
+        raise InputError(f"{ci.path} is {ci.width} x {ci.height} px but {xi.path} is {xi.width} x {xi.height}: the two polarisations must be co-registered")
+    p = params or SarParams()
+    return ci, _run_sar_dual((ci, None), (xi, None), p, workers, progress)
 
 
 def _run_optical(info: ImageInfo, params: Any, workers: int, progress: Callable[[int, int], None] | None) -> list[PixelDetection]:

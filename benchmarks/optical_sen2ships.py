@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _sen2ships import Port, load_port, port_names  # noqa: E402
-from optical_train import fit, prepare, save  # noqa: E402
+from optical_train import Prepared, fit, prepare, save  # noqa: E402
 from sitewatch.detect.base import PixelDetection, measure_components  # noqa: E402
 from sitewatch.detect.optical import OpticalParams, detect_optical  # noqa: E402
 
@@ -118,12 +118,45 @@ def _line(name: str, s: Score, seconds: float | None = None) -> str:
 HEADER = "port         ships  tp   fp   fn   prec  rec   F1    len_err_med  |err|_med (m)"
 
 
+def nested_threshold(
+    prepared: dict[str, Prepared], train: list[str], params: OpticalParams, folder: Path, groups: int = 2
+) -> float:
+    """Object threshold with the best pooled F1 over ``train`` alone (inner cross-validation).
+
+    The training ports are split into ``groups`` groups; each group is scored
+    by models fitted on the other groups (run at the sweep's lowest
+    threshold and filtered), and the threshold of the best pooled F1 over
+    all of them is returned (ties: the higher). The scored port plays no
+    part, so a threshold chosen this way is honest for it.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    sweep = [float(t) for t in np.round(np.arange(0.5, 0.96, 0.05), 2)]
+    swept: dict[float, list[Score]] = {t: [] for t in sweep}
+    for g in range(groups):
+        held = train[g::groups]
+        path = folder / f"group_{g}.npz"
+        if not path.exists():
+            save(fit([prepared[k] for k in train if k not in held], params), path)
+        for k in held:
+            port = prepared[k].port
+            low = replace(params, model=str(path), object_threshold=sweep[0])
+            dets = detect_optical(port.bands, port.pixel_size, params=low)
+            for t in sweep:
+                swept[t].append(score(port, [d for d in dets if d.score >= t]))
+    f1 = {t: pooled(sc).f1 for t, sc in swept.items()}
+    best = max(f1.values())
+    return max(t for t, v in f1.items() if v >= best - 1e-12)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description="optical detector on sen2ships")
     ap.add_argument("--shipped", action="store_true", help="also score the shipped (all-port) model")
     ap.add_argument("--ports", nargs="*", default=None)
     ap.add_argument("--models", type=Path, default=None, help="keep the fold models here and reuse them")
     ap.add_argument("--sweep", action="store_true", help="also print pooled figures over object thresholds")
+    ap.add_argument(
+        "--nested", action="store_true", help="also score each port at an object threshold chosen without it"
+    )
     args = ap.parse_args()
     names = args.ports or port_names()
     if not names:
@@ -160,6 +193,19 @@ def main() -> None:
                     swept[t].append(score(port, [d for d in dets if d.score >= t]))
             print(_line(n, s, seconds))
         print(_line("POOLED", pooled(scores)))
+        if args.nested:
+            print("\nleave-one-port-out, object threshold chosen inside the training ports (nested)")
+            print(HEADER + "  threshold")
+            if not prepared:
+                prepared = {k: prepare(k) for k in port_names()}
+            nested = []
+            for n in names:
+                t = nested_threshold(prepared, [k for k in prepared if k != n], params, folder / f"inner_{n}")  # type: ignore[arg-type]
+                port = load_port(n)
+                run = replace(params, model=str(folder / f"lopo_{n}.npz"), object_threshold=t)
+                nested.append(score(port, detect_optical(port.bands, port.pixel_size, params=run)))
+                print(_line(n, nested[-1]) + f"  {t:.2f}")
+            print(_line("POOLED", pooled(nested)))
     if args.sweep:
         print("\npooled over object thresholds (one run at 0.5, filtered; leave-one-port-out)")
         for t, sc in swept.items():

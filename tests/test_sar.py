@@ -13,6 +13,7 @@ from sitewatch.detect.sar import (
     candidate_vector,
     detect_sar,
     level_factor,
+    size_from_features,
     to_intensity,
 )
 from sitewatch.detect.tiling import detect_sar_tiled, plan_tiles
@@ -226,3 +227,16 @@ def test_level_factor_leaves_whole_components_alone() -> None:
     assert f.tolist() == [1.0, 1.05, 1.3, 1.3]
     shipped = level_factor(np.array([0.0, 1.0, 3.0]))
     assert shipped[0] == 1.0 and 1.0 <= shipped[1] <= shipped[2] < 2.0
+
+
+def test_size_from_features_takes_factors_for_held_out_fits() -> None:
+    feats = {
+        "length_int_m": np.array([100.0, 100.0]),
+        "length_ext_m": np.array([120.0, 120.0]),
+        "width_int_m": np.array([20.0, 20.0]),
+        "level": np.array([0.0, 1.0]),
+    }
+    length, width = size_from_features(feats, 10.0, factors=(1.0, 1.5))
+    assert length.tolist() == [100.0, 150.0]
+    assert width.tolist() == [20.0, 20.0]
+    assert size_from_features(feats, 10.0)[0][0] == 100.0

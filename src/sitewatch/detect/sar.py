@@ -810,7 +810,9 @@ def level_factor(level: NDArray[np.float64], factors: tuple[float, ...] | None =
     return np.where(level > 0, f[np.clip(level.astype(np.int64), 0, f.size - 1)], 1.0)
 
 
-def size_from_features(feats: dict[str, NDArray[np.float64]], pixel_m: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def size_from_features(
+    feats: dict[str, NDArray[np.float64]], pixel_m: float, factors: tuple[float, ...] | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Vessel length and width from the target's own intensity, not from the mask's extent.
 
     The rule: ``sqrt(12 · variance)`` of the pixel positions along (across) the long axis,
@@ -830,9 +832,10 @@ def size_from_features(feats: dict[str, NDArray[np.float64]], pixel_m: float) ->
     ships smeared by sidelobes) lose the weaker ends of the hull: their length is scaled by
     a factor per level learned on OpenSARShip GRD against AIS (``sar_length_levels.json``,
     ``benchmarks/sar_train.py``; about 1.05 for seed-level pieces, 1.3 for stricter ones).
-    Whole components (every simulated ship) are not scaled.
+    Whole components (every simulated ship) are not scaled. ``factors``: per level, instead of
+    the shipped ones (for held-out fits).
     """
-    length = np.maximum(raw_length(feats, pixel_m) * level_factor(feats["level"]), pixel_m)
+    length = np.maximum(raw_length(feats, pixel_m) * level_factor(feats["level"], factors), pixel_m)
     width = np.minimum(np.maximum(feats["width_int_m"], pixel_m), length)
     return length, width
 

@@ -341,6 +341,11 @@ def main(argv: list[str] | None = None) -> int:
             big = e[:, 1] > 200
             line += f"\n    length vs AIS ≤ 200 m: n {int((~big).sum())} MAE {np.mean(np.abs(e[~big, 0])):.1f} m;  > 200 m: n {int(big.sum())} MAE {np.mean(np.abs(e[big, 0])) if big.any() else math.nan:.1f} m"
             line += f"\n    length vs AIS (n {len(e)}): MAE {mae:.1f} m  median {med:.1f} m  mean rel {rel:.3f}  bias {bias:+.1f} m  (annotators' manual length: MAE {manual:.1f} m)"
+            for lo, hi in ((0, 100), (100, 150), (150, 200), (200, math.inf)):
+                m = (e[:, 1] > lo) & (e[:, 1] <= hi)
+                if m.any():
+                    a = np.abs(e[m, 0])
+                    line += f"\n      AIS {lo:3.0f}-{hi:<4.0f} m: n {int(m.sum()):3d}  MAE {a.mean():5.1f}  median {np.median(a):5.1f}  rel {np.mean(a / e[m, 1]):.3f}  bias {e[m, 0].mean():+6.1f}  (manual MAE {np.mean(np.abs(e[m, 2] - e[m, 1])):5.1f})"
             res |= {"n_length": len(e), "length_mae_m": mae, "length_median_ae_m": med, "length_mean_rel": rel, "length_bias_m": bias, "manual_mae_m": manual}
         print(line)
         results[f"opensarship_{kind}" + ("" if pols == "dual" else "_vv")] = res

@@ -13,6 +13,7 @@ from sitewatch.detect.sar import (
     candidate_vector,
     detect_sar,
     level_factor,
+    raw_length,
     size_from_features,
     to_intensity,
 )
@@ -226,7 +227,8 @@ def test_level_factor_leaves_whole_components_alone() -> None:
     f = level_factor(np.array([0.0, 1.0, 2.0, 7.0]), (1.0, 1.05, 1.3))
     assert f.tolist() == [1.0, 1.05, 1.3, 1.3]
     shipped = level_factor(np.array([0.0, 1.0, 3.0]))
-    assert shipped[0] == 1.0 and 1.0 <= shipped[1] <= shipped[2] < 2.0
+    # 1.7.0: pieces mix in the dB-weighted spread (longer), so seed-level pieces need about 0.98.
+    assert shipped[0] == 1.0 and 0.9 <= shipped[1] <= shipped[2] < 2.0
 
 
 def test_size_from_features_takes_factors_for_held_out_fits() -> None:
@@ -240,3 +242,16 @@ def test_size_from_features_takes_factors_for_held_out_fits() -> None:
     assert length.tolist() == [100.0, 150.0]
     assert width.tolist() == [20.0, 20.0]
     assert size_from_features(feats, 10.0)[0][0] == 100.0
+
+
+def test_raw_length_mixes_the_db_weighted_spread_into_pieces_only() -> None:
+    feats = {
+        "length_int_m": np.array([50.0, 50.0, 50.0]),
+        "length_db_m": np.array([200.0, 200.0, 400.0]),
+        "length_ext_m": np.array([300.0, 300.0, 200.0]),
+        "level": np.array([0.0, 1.0, 2.0]),
+    }
+    # Whole component: the intensity-weighted spread; pieces: sqrt(spread × dB spread), each at
+    # most the extent.
+    assert raw_length(feats, 10.0).tolist() == [50.0, 100.0, 100.0]
+    assert raw_length({k: v for k, v in feats.items() if k != "length_db_m"}, 10.0).tolist() == [50.0, 50.0, 50.0]

@@ -115,8 +115,9 @@ def rendering_candidates(
 
     Returns ``(labels, features, extra)``: ``labels`` numbers the candidates 1..n in raster
     order of their first pixel; ``features`` has one row per candidate; ``extra`` holds the
-    pixel-unit centroid (``row``, ``col``) and the grey-level weights image (``weights``,
-    grey level above the background) used for the measurement.
+    pixel-unit centroid (``row``, ``col``), the mean background grey level under each
+    candidate (``background``) and the grey-level weights image (``weights``, grey level
+    above the background) used for the measurement.
     """
     p = params or RenderParams()
     v = np.asarray(image, dtype=np.float32)
@@ -135,7 +136,7 @@ def rendering_candidates(
     n = int(has.sum())
     empty = np.zeros((0, len(RENDER_FEATURES)))
     if n == 0:
-        return lab, empty, {"row": np.zeros(0), "col": np.zeros(0), "weights": np.zeros_like(v)}
+        return lab, empty, {"row": np.zeros(0), "col": np.zeros(0), "background": np.zeros(0), "weights": np.zeros_like(v)}
     rr, cc = np.nonzero(lab)
     k = lab[rr, cc].astype(np.int64) - 1
     cnt = np.bincount(k, minlength=n).astype(np.float64)
@@ -181,7 +182,7 @@ def rendering_candidates(
         ]
     )
     weights = np.where(lab > 0, np.maximum(v - med, 0.0), 0.0)
-    return lab, feats, {"row": r0, "col": c0, "weights": weights}
+    return lab, feats, {"row": r0, "col": c0, "background": mean_md, "weights": weights}
 
 
 @lru_cache(maxsize=1)

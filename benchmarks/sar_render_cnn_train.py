@@ -2,10 +2,10 @@
 
 Run:  python benchmarks/sar_render_cnn_train.py [--datasets DIR] [--write] [--epochs N]
 
-Needs ``pip install torch==2.13.0`` (only here: the package runs the network with numpy,
-:mod:`sitewatch.detect.sar_render_cnn`). Candidates and labels as in ``sar_render_train.py``
+Needs ``pip install torch==2.13.0`` (only here: ``_sar_render_cnn.py`` runs the network with numpy; the
+detector does not use it, the boosted trees scored better held out). Candidates and labels as in ``sar_render_train.py``
 (a candidate is a ship when its centroid falls in a labelled box); each candidate is seen
-through :func:`~sitewatch.detect.sar_render_cnn.candidate_patches` (two scales, grey levels
+through ``_sar_render_cnn.candidate_patches`` (two scales, grey levels
 over the local background), with the eight rot90/flip copies drawn at random in training.
 Box-level P/R/F1 as ``sar_real.py`` counts them, every chip scored by models that never saw it:
 
@@ -13,7 +13,7 @@ Box-level P/R/F1 as ``sar_real.py`` counts them, every chip scored by models tha
 * for the CNN alone, the boosted trees alone and the shipped blend (mean of the two
   probabilities), at the cuts 0.5-0.9.
 
-``--write`` fits on all 16 chips and writes ``src/sitewatch/data/sar_render_cnn.npz``.
+``--write`` fits on all 16 chips and writes ``benchmarks/sar_render_cnn.npz``.
 """
 
 from __future__ import annotations
@@ -28,23 +28,23 @@ import torch
 from torch import nn
 
 import sar_render_train as gb
-from sar_real import DEFAULT_DATASETS
-from sitewatch.detect.sar_render import rendering_candidates
-from sitewatch.detect.sar_render_cnn import (
-    CNN_MODEL_FILE,
+from _sar_render_cnn import (
     GREY_SCALE,
+    MODEL_PATH,
     PATCH_PX,
     SCALES,
     candidate_patches,
     cnn_probability,
 )
+from sar_real import DEFAULT_DATASETS
+from sitewatch.detect.sar_render import rendering_candidates
 
-OUT = Path(__file__).resolve().parents[1] / "src" / "sitewatch" / "data" / CNN_MODEL_FILE
+OUT = MODEL_PATH
 CUTS = (0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 class Net(nn.Module):
-    """The architecture :func:`sitewatch.detect.sar_render_cnn.cnn_probability` runs."""
+    """The architecture ``_sar_render_cnn.cnn_probability`` runs."""
 
     def __init__(self, width: tuple[int, int, int] = (8, 16, 32)) -> None:
         super().__init__()

@@ -87,34 +87,3 @@ def test_params_checked() -> None:
 
     with pytest.raises(InputError):
         RenderParams(k_grow=4.0, k_seed=3.0)
-
-
-def test_cnn_forward_by_hand() -> None:
-    # Only the centre tap of the first kernel is 1, every other weight 0 except the read-out:
-    # the network's output is then fc_w[max-pool part] * max(relu(patch)) + fc_b.
-    from sitewatch.detect.sar_render_cnn import cnn_probability
-
-    m = {f"conv{k}_w": np.zeros((1, 3 if k == 0 else 1, 3, 3), np.float32) for k in range(3)}
-    m |= {f"conv{k}_b": np.zeros(1, np.float32) for k in range(3)}
-    for k in range(3):
-        m[f"conv{k}_w"][0, 0, 1, 1] = 1.0
-    m["fc_w"] = np.array([[0.0, 2.0]], np.float32)
-    m["fc_b"] = np.array([-1.0], np.float32)
-    x = np.zeros((2, 3, 32, 32), np.float32)
-    x[0, 0, 5, 7] = 1.5
-    x[1, 1, 5, 7] = 1.5  # second channel: the centre tap does not read it
-    p = cnn_probability(x, m)
-    assert np.allclose(p, 1 / (1 + np.exp(-np.array([2.0, -1.0]))))
-
-
-def test_cnn_windows_centred_and_relative_to_background() -> None:
-    from sitewatch.detect.sar_render_cnn import GREY_SCALE, PATCH_PX, SCALES, candidate_patches
-
-    img = np.full((300, 300), 10, np.uint8)
-    img[200, 210] = 138
-    w = candidate_patches(img, np.array([200.0, 0.0]), np.array([210.0, 0.0]), np.array([10.0, 10.0]))
-    assert w.shape == (2, SCALES, PATCH_PX, PATCH_PX)
-    assert w[0, 0, PATCH_PX // 2, PATCH_PX // 2] == 128 / GREY_SCALE
-    assert [np.count_nonzero(w[0, k]) for k in range(SCALES)] == [1] * SCALES  # coarse: one 2 x 2, 4 x 4 mean
-    assert w[0, 2].max() == 128 / GREY_SCALE / 16
-    assert not np.any(w[1])  # a corner candidate gets a full (reflected) window of background

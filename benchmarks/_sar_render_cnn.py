@@ -1,5 +1,8 @@
 """A small convolutional ship/clutter scorer for candidates in 8-bit SAR renderings (numpy only).
 
+An experiment, not part of the package: held out it scored far below the boosted trees
+the detector ships (BENCHMARKS.md, "SAR detection"), so the detector does not use it.
+
 Each candidate of :func:`sitewatch.detect.sar_render.rendering_candidates` is seen through a
 window centred on its centroid at :data:`SCALES` scales: :data:`PATCH_PX` pixels square at
 the chip's resolution, and two and four times that side averaged down to the same size
@@ -8,24 +11,26 @@ water or land). Grey levels are expressed over the candidate's local background
 (block median) in units of :data:`GREY_SCALE`, so a rendering's stretch matters less.
 The network (three 3 × 3 convolutions with ReLU and 2 × 2 max pooling, global mean and max
 pooling, one logistic unit) is trained with PyTorch by ``benchmarks/sar_render_cnn_train.py``
-and shipped as a small ``.npz``; inference here needs only numpy.
+and written to a small ``.npz``; inference here needs only numpy.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
-from ..errors import InputError
+from sitewatch.errors import InputError
 
 __all__ = ["CNN_MODEL_FILE", "GREY_SCALE", "PATCH_PX", "SCALES", "candidate_patches", "cnn_probability"]
 
 CNN_MODEL_FILE = "sar_render_cnn.npz"
+MODEL_PATH = Path(__file__).resolve().parent / CNN_MODEL_FILE
+"""Where ``sar_render_cnn_train.py --write`` puts the weights (not committed)."""
 PATCH_PX = 32
 """Side of the window the network sees, in pixels, at each of the two scales."""
 SCALES = 3
@@ -75,8 +80,7 @@ def _pool2(x: NDArray[np.float32]) -> NDArray[np.float32]:
 
 @lru_cache(maxsize=1)
 def _cnn_model() -> dict[str, Any]:
-    path = resources.files("sitewatch").joinpath("data", CNN_MODEL_FILE)
-    with path.open("rb") as fh, np.load(fh) as z:
+    with np.load(MODEL_PATH) as z:
         m = {k: z[k] for k in z.files}
     if int(m["patch_px"]) != PATCH_PX or float(m["grey_scale"]) != GREY_SCALE:
         raise InputError(f"{CNN_MODEL_FILE} was trained on other windows; rerun benchmarks/sar_render_cnn_train.py")
@@ -84,7 +88,7 @@ def _cnn_model() -> dict[str, Any]:
 
 
 def cnn_probability(patches: NDArray[np.float32], model: dict[str, Any] | None = None, batch: int = 256) -> NDArray[np.float64]:
-    """Ship probability of each window (``model``: arrays as in the shipped ``.npz``)."""
+    """Ship probability of each window (``model``: arrays as in the written ``.npz``)."""
     m = model or _cnn_model()
     out = np.zeros(len(patches))
     for s in range(0, len(patches), batch):

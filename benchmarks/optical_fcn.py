@@ -38,7 +38,7 @@ from _sen2ships import Port, load_port, port_names  # noqa: E402
 from optical_sen2ships import HEADER, Score, _line, pooled, score  # noqa: E402
 from sitewatch.detect.base import PixelDetection, detections_from_measurements, measure_components  # noqa: E402
 from sitewatch.detect.optical import OpticalParams, _px  # noqa: E402
-from sitewatch.detect.optical_water import dilate, raw_water  # noqa: E402
+from sitewatch.detect.optical_water import dilate, ndwi, raw_water, water_threshold  # noqa: E402
 
 THRESHOLD = 0.5
 """Pixel probability threshold, chosen before any held-out figure was seen."""
@@ -48,16 +48,34 @@ PATCH = 64
 BATCH = 16
 
 
-def fcn_inputs(bands: dict[str, NDArray[np.float32]]) -> NDArray[np.float32]:
-    """(5, H, W) net input: blue, green, red, NIR scaled to the scene's 2nd-98th percentile, NDWI."""
+def fcn_inputs(bands: dict[str, NDArray[np.float32]], kind: str = "percentile") -> NDArray[np.float32]:
+    """Net input, (5, H, W) or (6, H, W).
+
+    ``percentile``: blue, green, red, NIR scaled to the scene's 2nd-98th
+    percentile, and NDWI. ``water``: the four bands minus their median over
+    the scene's NDWI water, over 0.05 reflectance; NDWI minus the scene's
+    water threshold; the water mask (what the hand features of the pixel
+    MLP are relative to).
+    """
     green, nir = bands["green"], bands["nir"]
     blue = bands.get("blue", green)  # santos has no blue band; the detector stands in green too
+    index = ndwi(green, nir)
     planes = []
-    for b in (blue, green, bands["red"], nir):
-        sample = b[::4, ::4]
-        lo, hi = np.percentile(sample[np.isfinite(sample)], [2, 98])
-        planes.append((b - lo) / max(float(hi - lo), 1e-4))
-    planes.append((green - nir) / np.maximum(green + nir, 1e-6))
+    if kind == "water":
+        water = raw_water({"green": green, "nir": nir})
+        ref = water[::2, ::2]
+        for b in (blue, green, bands["red"], nir):
+            sample = b[::2, ::2][ref] if ref.any() else b[::4, ::4]
+            base = np.percentile(sample, 50 if ref.any() else 2)
+            planes.append((b - base) / np.float32(0.05))
+        planes.append(index - np.float32(water_threshold(index, nir)))
+        planes.append(water.astype(np.float32))
+    else:
+        for b in (blue, green, bands["red"], nir):
+            sample = b[::4, ::4]
+            lo, hi = np.percentile(sample[np.isfinite(sample)], [2, 98])
+            planes.append((b - lo) / max(float(hi - lo), 1e-4))
+        planes.append(index)
     return np.nan_to_num(np.stack(planes).astype(np.float32))
 
 
@@ -69,7 +87,7 @@ def ship_mask(port: Port) -> NDArray[np.uint8]:
     return out
 
 
-def build_net(c1: int = 8, c2: int = 16, c3: int = 32) -> Any:
+def build_net(c1: int = 8, c2: int = 16, c3: int = 32, channels: int = 5) -> Any:
     import torch
     from torch import nn
 
@@ -79,7 +97,7 @@ def build_net(c1: int = 8, c2: int = 16, c3: int = 32) -> Any:
     class TinyUNet(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.e1 = block(5, c1)
+            self.e1 = block(channels, c1)
             self.e2 = block(c1, c2)
             self.e3 = block(c2, c3)
             self.d2 = nn.Sequential(nn.Conv2d(c3 + c2, c2, 3, padding=1), nn.ReLU())
@@ -118,15 +136,19 @@ def _batch(
         px, py = np.rot90(px, k, (1, 2)), np.rot90(py, k)
         if rng.random() < 0.5:
             px, py = px[:, :, ::-1], py[:, ::-1]
-        gain = rng.uniform(0.8, 1.2, (5, 1, 1)).astype(np.float32)
-        off = rng.normal(0, 0.05, (5, 1, 1)).astype(np.float32)
+        nc = px.shape[0]
+        gain = rng.uniform(0.8, 1.2, (nc, 1, 1)).astype(np.float32)
+        off = rng.normal(0, 0.05, (nc, 1, 1)).astype(np.float32)
         gain[4], off[4] = 1.0, rng.normal(0, 0.03)  # NDWI: shift only (haze)
+        gain[5:], off[5:] = 1.0, 0.0  # the water mask stays 0/1
         xs.append(px * gain + off)
         ys.append(py)
     return np.ascontiguousarray(np.stack(xs)), np.ascontiguousarray(np.stack(ys)[:, None])
 
 
-def train_fold(held: str, names: list[str], out: Path, seconds: float, seed: int = 0, pos_weight: float = 5.0) -> None:
+def train_fold(
+    held: str, names: list[str], out: Path, seconds: float, seed: int = 0, pos_weight: float = 5.0, inputs: str = "percentile"
+) -> None:
     """Fit on every port but ``held``; save the weights and the held-out probability map."""
     import torch
 
@@ -139,8 +161,8 @@ def train_fold(held: str, names: list[str], out: Path, seconds: float, seed: int
             continue
         p = load_port(n)
         y = ship_mask(p)
-        data.append((fcn_inputs(p.bands), y, np.argwhere(y > 0)))
-    net = build_net()
+        data.append((fcn_inputs(p.bands, inputs), y, np.argwhere(y > 0)))
+    net = build_net(channels=data[0][0].shape[0])
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight))
     t0 = time.perf_counter()
@@ -159,7 +181,7 @@ def train_fold(held: str, names: list[str], out: Path, seconds: float, seed: int
         step += 1
     torch.save(net.state_dict(), out / f"fold_{held}.pt")
     p = load_port(held)
-    prob = predict(net, fcn_inputs(p.bands))
+    prob = predict(net, fcn_inputs(p.bands, inputs))
     np.save(out / f"prob_{held}.npy", prob.astype(np.float16))
     print(f"{held}: {step} steps in {time.perf_counter() - t0:.0f}s, last loss {np.mean(losses[-50:]):.4f}", flush=True)
 
@@ -216,7 +238,7 @@ def _train(args: argparse.Namespace) -> None:
     names = port_names()
     held = args.ports or names
     args.out.mkdir(parents=True, exist_ok=True)
-    jobs = [(h, names, args.out, args.seconds, args.seed, args.pos_weight) for h in held if not (args.out / f"prob_{h}.npy").exists()]
+    jobs = [(h, names, args.out, args.seconds, args.seed, args.pos_weight, args.inputs) for h in held if not (args.out / f"prob_{h}.npy").exists()]
     with mp.get_context("fork").Pool(args.workers) as pool:
         pool.starmap(train_fold, jobs)
 
@@ -298,6 +320,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--inputs", choices=["percentile", "water"], default="percentile", help="input planes (fcn_inputs)")
     ap.add_argument("--pos-weight", type=float, default=5.0, help="weight of ship pixels in the logistic loss")
     args = ap.parse_args()
     {"train": _train, "score": _score, "speed": _speed}[args.command](args)

@@ -68,6 +68,31 @@ def test_land_clutter_is_mostly_rejected() -> None:
     assert sum(d.col < 170 for d, _ in found) == len(SHIPS)
 
 
+def test_speckled_hull_is_one_candidate() -> None:
+    # A fine-resolution hull crossed by one-pixel speckle dips (dark columns) every 8 px, on open sea.
+    rng = np.random.default_rng(7)
+    img = _chip(rng, [])
+    hull = rng.uniform(200, 255, (8, 40))
+    hull[:, 7::8] = 15
+    img[100:108, 100:140] = hull.astype(np.uint8)
+    lab, _, _ = rendering_candidates(img)
+    assert len(np.unique(lab[100:108, 100:140])) - 1 == 1  # despeckled: one hull, one candidate
+    raw, _, _ = rendering_candidates(img, RenderParams(despeckle_px=1))
+    assert len(np.unique(raw[100:108, 100:140])) - 1 > 1  # without: fragments, each a false alarm
+
+
+def test_ring_features_tell_sea_from_land() -> None:
+    img = _chip(np.random.default_rng(6), SHIPS, land=True)
+    _, feats, extra = rendering_candidates(img)
+    low = feats[:, RENDER_FEATURES.index("ring_median_over_water")]
+    sea = [i for i, (r, c) in enumerate(zip(extra["row"], extra["col"], strict=True)) if any(
+        abs(r - (r0 + h / 2)) < h and abs(c - (c0 + w / 2)) < w for r0, c0, h, w in SHIPS)]
+    land = extra["col"] > 180
+    assert len(sea) == len(SHIPS) and land.sum() > 10
+    assert np.all(np.abs(low[sea]) < 2)  # open sea around the ships: the water level, in noise units
+    assert np.median(low[land]) > 3 * np.max(np.abs(low[sea]))
+
+
 def test_tree_inference_by_hand() -> None:
     # One tree: feature 0 <= 1 -> (feature 1 <= 0: -2 else 4); > 1 -> leaf 1.
     model = {"features": list(RENDER_FEATURES), "rate": 0.5, "base": 0.0, "cut": 0.5,
@@ -87,3 +112,5 @@ def test_params_checked() -> None:
 
     with pytest.raises(InputError):
         RenderParams(k_grow=4.0, k_seed=3.0)
+    with pytest.raises(InputError):
+        RenderParams(despeckle_px=0)

@@ -11,14 +11,21 @@ This detector works on the grey values as they are and in pixels:
    smoothed by a median over 9 × 9 blocks (72 px: wider than the ships of these chips,
    so a cluster of ships does not lift its own background); the spread is their
    difference. The chip's water level is the 10th percentile of the block medians.
-2. **Candidates.** Hysteresis: a component of pixels above ``median + max(1.5 spread, 20)``
-   holding one above ``median + max(3 spread, 40)`` (grey levels), at least 6 pixels.
+2. **Candidates.** Hysteresis on the image despeckled by a 3 × 3 median (fine-resolution
+   hulls are speckle, dark pixels between bright ones, and would fall apart into fragments
+   that each count as a false alarm): a component of pixels above
+   ``median + max(1.5 spread, 20)`` holding one above ``median + max(3 spread, 40)`` (grey
+   levels), at least 6 pixels. Grey values for the features and the measurement are the
+   original ones.
 3. **Ship or clutter.** Gradient-boosted depth-2 trees (numpy inference; weights in
    ``sitewatch/data/sar_render_gb.json``, trained by ``benchmarks/sar_render_train.py``
-   on the SAR-Ship-Dataset and HRSID samples) over :data:`RENDER_FEATURES`: the
+   on the SAR-Ship-Dataset and HRSID samples and OpenSARShip's own 8-bit renderings) over
+   :data:`RENDER_FEATURES`: the
    candidate's size and shape in pixels, its contrast, saturation, and its context
    (how far its background and the 25/65 px neighbourhood lie above the chip's water:
-   land clutter sits on bright textured ground, ships on dark water).
+   land clutter sits on bright textured ground, ships on dark water), and the ring of
+   pixels around it outside any candidate, in units of the chip's sea noise (the display
+   stretch differs between renderings; noise units make contrast comparable across them).
 4. **Measure.** Oriented box from the pixels' second moments; length and width are
    ``sqrt(12 · variance)`` of the pixel positions weighted by grey level above the
    background (as :func:`sitewatch.detect.sar.size_from_features`), times the pixel size.
@@ -58,6 +65,12 @@ RENDER_FEATURES = (
     "spread_over_background",
     "mean_over_background",
     "log_length_px",
+    "ring_low_over_water",
+    "ring_median_over_water",
+    "mean_over_ring",
+    "ring_occupied",
+    "peak_over_ring_spread",
+    "log_sea_noise",
 )
 """Inputs of the ship/clutter trees, in this order (see :func:`rendering_candidates`)."""
 
@@ -80,18 +93,21 @@ class RenderParams:
     """...and at least this many grey levels."""
     min_area_px: int = 6
     """Smallest candidate."""
+    despeckle_px: int = 3
+    """Side of the median filter applied before the hysteresis (1: none)."""
     cut: float | None = None
     """Keep candidates the trees score at least this high; ``None``: the model file's cut."""
 
     def __post_init__(self) -> None:
-        if self.block_px < 2 or self.smooth_blocks < 1:
-            raise InputError("need block_px >= 2 and smooth_blocks >= 1")
+        if self.block_px < 2 or self.smooth_blocks < 1 or self.despeckle_px < 1:
+            raise InputError("need block_px >= 2, smooth_blocks >= 1 and despeckle_px >= 1")
         if not 0 < self.k_grow <= self.k_seed:
             raise InputError("need 0 < k_grow <= k_seed")
 
 
-def _block_background(v: NDArray[np.float32], p: RenderParams) -> tuple[NDArray[np.float32], NDArray[np.float32], float, NDArray[np.float32]]:
-    """Smoothed block median and 90th percentile at pixel resolution, the water level, raw block medians."""
+def _block_background(v: NDArray[np.float32], p: RenderParams) -> tuple[NDArray[np.float32], NDArray[np.float32], float, NDArray[np.float32], float]:
+    """Smoothed block median and 90th percentile at pixel resolution, the water level, raw block
+    medians, and the sea noise (median spread of the darkest fifth of the blocks, at least 2)."""
     b = p.block_px
     h, w = v.shape
     hb, wb = -(-h // b), -(-w // b)
@@ -99,13 +115,51 @@ def _block_background(v: NDArray[np.float32], p: RenderParams) -> tuple[NDArray[
     blocks = pad.reshape(hb, b, wb, b).transpose(0, 2, 1, 3).reshape(hb, wb, b * b)
     med, q90 = np.percentile(blocks, [50, 90], axis=2)
     water = float(np.percentile(med, 10))
+    dark = med <= np.percentile(med, 20)
+    noise = max(float(np.median(q90[dark] - med[dark])), 2.0)
     meds = ndimage.median_filter(med, p.smooth_blocks, mode="reflect")
     q90s = ndimage.median_filter(q90, p.smooth_blocks, mode="reflect")
 
     def up(a: NDArray[Any]) -> NDArray[np.float32]:
         return np.repeat(np.repeat(a.astype(np.float32), b, 0), b, 1)[:h, :w]
 
-    return up(meds), up(q90s), water, up(med)
+    return up(meds), up(q90s), water, up(med), noise
+
+
+def _ring_features(v: NDArray[np.float32], lab: NDArray[np.int32], length: NDArray[np.float64], water: float, noise: float) -> NDArray[np.float64]:
+    """Per candidate, its surroundings: the pixels 3 to ``max(6, length)`` px from it that belong
+    to no candidate. Columns: ring 25th percentile and median over the water level (sea noise
+    units: near 0 on open sea, large on land), the candidate's mean over the ring median, the
+    share of the ring taken by other candidates (a crowded anchorage or a built-up coast), the
+    candidate's 90th percentile over the ring median in units of the ring's own spread, and
+    the log of the sea noise (how coarse the rendering's grey levels are)."""
+    out = np.zeros((int(lab.max()), 6))
+    out[:, 5] = math.log(noise)
+    taken = lab > 0
+    h, w = v.shape
+    for i, sl in enumerate(ndimage.find_objects(lab)):
+        if sl is None:
+            continue
+        reach = int(max(6.0, length[i]))
+        r1, r2 = max(sl[0].start - reach, 0), min(sl[0].stop + reach, h)
+        c1, c2 = max(sl[1].start - reach, 0), min(sl[1].stop + reach, w)
+        own = lab[r1:r2, c1:c2] == i + 1
+        dist = ndimage.distance_transform_edt(~own)
+        near = (dist > 2) & (dist <= reach)
+        ring = near & ~taken[r1:r2, c1:c2]
+        if ring.sum() < 5:
+            continue
+        sub = v[r1:r2, c1:c2]
+        q25, q50, q90 = np.percentile(sub[ring], [25, 50, 90])
+        inner = sub[own]
+        out[i, :5] = (
+            (q25 - water) / noise,
+            (q50 - water) / noise,
+            (float(inner.mean()) - q50) / noise,
+            1.0 - ring.sum() / max(int(near.sum()), 1),
+            (float(np.percentile(inner, 90)) - q50) / max(q90 - q25, 1.0),
+        )
+    return out
 
 
 def rendering_candidates(
@@ -121,10 +175,11 @@ def rendering_candidates(
     """
     p = params or RenderParams()
     v = np.asarray(image, dtype=np.float32)
-    med, q90, water, bmed = _block_background(v, p)
+    med, q90, water, bmed, noise = _block_background(v, p)
     spread = np.maximum(q90 - med, 1.0)
-    seed = v >= med + np.maximum(p.k_seed * spread, p.seed_min)
-    grow = v >= med + np.maximum(p.k_grow * spread, p.grow_min)
+    vs = ndimage.median_filter(v, p.despeckle_px, mode="reflect") if p.despeckle_px > 1 else v
+    seed = vs >= med + np.maximum(p.k_seed * spread, p.seed_min)
+    grow = vs >= med + np.maximum(p.k_grow * spread, p.grow_min)
     lab, n = ndimage.label(grow, np.ones((3, 3), bool))
     has = np.zeros(n + 1, bool)
     has[lab[seed]] = True
@@ -179,6 +234,7 @@ def rendering_candidates(
             np.log(mean_sp / (mean_md + 1)),
             np.log((mean_v + 1) / (mean_md + 1)),
             np.log(length),
+            _ring_features(v, lab, length, water, noise),
         ]
     )
     weights = np.where(lab > 0, np.maximum(v - med, 0.0), 0.0)

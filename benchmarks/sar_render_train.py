@@ -7,7 +7,7 @@ chips (12 SAR-Ship-Dataset samples, 4 HRSID samples); a candidate is a ship when
 falls inside a labelled box. The model is gradient boosting of depth-2 trees on the logistic
 loss (numpy, 150 trees, rate 0.1, split thresholds at 33 quantiles of each feature, at least 5
 candidates a leaf, classes weighted to equal total weight: ships are about one candidate in
-five; split search by cumulative histograms over the threshold ranks, so a run takes seconds).
+five; split search by cumulative histograms over the threshold ranks).
 Box-level P/R/F1 as ``benchmarks/sar_real.py`` counts them (one-to-one, centroid in box):
 
 * leave-one-chip-out: each chip scored by trees fitted on the other 15;

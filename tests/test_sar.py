@@ -255,3 +255,39 @@ def test_raw_length_mixes_the_db_weighted_spread_into_pieces_only() -> None:
     # most the extent.
     assert raw_length(feats, 10.0).tolist() == [50.0, 100.0, 100.0]
     assert raw_length({k: v for k, v in feats.items() if k != "length_db_m"}, 10.0).tolist() == [50.0, 50.0, 50.0]
+
+
+def _in_line(rng: np.random.Generator, gap_m: float, heading: float) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Two 100 m hulls end to end, ``gap_m`` of water between them, in a 140 × 140 sea."""
+    t = math.radians(heading)
+    off = (100.0 + gap_m) / 2 / PX
+    centres = [(70.0 - s * off * math.cos(t), 70.0 + s * off * math.sin(t)) for s in (-1, 1)]
+    return sea_with_ships(rng, (140, 140), [(r, c, 100.0, 16.0, heading) for r, c in centres]), centres
+
+
+@pytest.mark.parametrize(("gap_m", "heading"), [(10.0, 0.0), (20.0, 90.0), (20.0, 60.0)])
+def test_ships_end_to_end_are_cut_at_the_water_between_them(gap_m: float, heading: float) -> None:
+    """Moored in line a pixel or two apart, two hulls merge into one component; the strip
+    across them falls to the sea between them and they come out as two vessels of their length."""
+    img, centres = _in_line(np.random.default_rng(11), gap_m, heading)
+    merged = detect_sar(img, PX, params=SarParams(split_water=False))
+    assert len(merged) == 1 and merged[0].length_m > 180.0  # what the split repairs
+    dets = detect_sar(img, PX)
+    assert len(dets) == 2
+    assert len(match(dets, [(r, c) for r, c in centres], tol_px=2.0)) == 2
+    for d in dets:
+        assert abs(d.length_m - 100.0) <= 15.0
+
+
+@pytest.mark.parametrize("middle_db", [6.0, 10.0])
+def test_hull_with_a_dim_middle_stays_one_vessel(middle_db: float) -> None:
+    """A tanker is bright at bow and stern and dim amidships; its deck is still over the sea,
+    so it is one vessel of its whole length."""
+    rng = np.random.default_rng(5)
+    shape = (140, 80)
+    hull = ship_fraction(shape, 70.0, 40.0, 240.0, 30.0, 0.0)
+    middle = ship_fraction(shape, 70.0, 40.0, 140.0, 30.0, 0.0)
+    mean = SEA + (hull - middle) * SEA * 100.0 + middle * SEA * 10 ** (middle_db / 10.0)
+    dets = detect_sar(speckle(rng, mean, shape).astype(np.float32), PX)
+    assert len(dets) == 1
+    assert abs(dets[0].length_m - 240.0) <= 25.0

@@ -36,7 +36,9 @@ How it works, in the order :func:`detect_sar` runs it:
    single labelling and label-indexed reductions serve every window. Pixels
    above the seed threshold start a component; it grows through connected
    water pixels above the lower growth threshold (hysteresis), and fragments
-   closer than :attr:`SarParams.merge_m` join.
+   closer than :attr:`SarParams.merge_m` join. A component is cut across its axis where a
+   strip across it falls to the sea's level between two targets (ships end to end,
+   :mod:`sitewatch.detect.sar_split`).
 5. **Discrimination and measurement.** Oriented box from second moments
    (:func:`sitewatch.detect.base.measure_components`); components outside the
    length/width/elongation limits of vessels are dropped (isolated speckle,
@@ -78,12 +80,13 @@ from .sar_shore import (
     _long_runs,
     _shore_thresholds,
 )
+from .sar_split import split_at_water
 from .water import LandLevels, disk, land_and_levels_from_cells, widen_water
 
 __all__ = ["DETECTOR", "VERSION", "SarParams", "detect_sar", "detect_sar_with_features", "size_features", "size_from_features", "candidate_vector", "candidate_probability", "to_intensity", "correct_size"]
 
 DETECTOR = "sar-cfar"
-VERSION = "1.7.0"
+VERSION = "1.8.0"
 
 
 InputScale = Literal["auto", "intensity", "amplitude", "db"]
@@ -142,6 +145,9 @@ class SarParams:
     join_pieces: bool = True
     """Rescued pieces of one component whose union passes the shape tests become one vessel
     (a long hull broken into bow, superstructure and stern at the seed level)."""
+    split_water: bool = True
+    """Cut a component across its axis where a strip across it falls to the sea's level
+    between two targets (ships moored or anchored end to end; :mod:`sitewatch.detect.sar_split`)."""
     render_8bit: bool = True
     """Take uint8 input for a display rendering (PNG/JPEG chip: amplitude or dB, stretched and
     clipped, pixel size often only nominal) and detect with :mod:`sitewatch.detect.sar_render`,
@@ -610,7 +616,9 @@ def _objects(
     grow = (xs > tg) & use
     walls = [(dst, _long_runs(grow[dst], line_px)) for dst in big]
     shore = None
+    tg_water = tg  # the water's growth threshold: the sea's speckle for the split at water gaps
     if core is not None and levels is not None and core.any():
+        tg_water = tg.copy() if p.split_water else tg
         shore = _shore_thresholds(xs, use, core, ts, tg, levels, gpx, p, dsts)
         grow = (xs > tg) & use
     for dst, wall in walls:
@@ -635,6 +643,10 @@ def _objects(
         lab, nl = ndimage.label(kept, np.ones((3, 3), bool))
     if nl == 0:
         return []
+    if p.split_water:
+        lab, nl = split_at_water(
+            lab, nl, xs, mu, tg_water, p.k_grow, seed, use, pxy, p.min_length_m, merge_px, lambda parts, n: _measure(parts, n, pxy, p, spread_width=True)[1]
+        )
     lab, ids, m = _rescue(lab, nl, xs, [seed] + [xs > np.maximum(ts, mu * 10.0 ** (t / 10.0)) for t in p.rescue_db], merge_px, pxy, p)
     if shore is not None and ids.size:
         ok = _floats_and_stands_out(xs, lab, ids, shore, p)

@@ -645,7 +645,7 @@ def _objects(
         return []
     if p.split_water:
         lab, nl = split_at_water(
-            lab, nl, xs, mu, tg_water, p.k_grow, seed, use, pxy, p.min_length_m, merge_px, lambda parts, n: _measure(parts, n, pxy, p, spread_width=True)[1]
+            lab, nl, xs, mu, tg_water, p.k_grow, seed, use, pxy, p.min_length_m + max(p.psf_m, gpx), merge_px, lambda parts, n: _measure(parts, n, pxy, p, spread_width=True)[1]
         )
     lab, ids, m = _rescue(lab, nl, xs, [seed] + [xs > np.maximum(ts, mu * 10.0 ** (t / 10.0)) for t in p.rescue_db], merge_px, pxy, p)
     if shore is not None and ids.size:

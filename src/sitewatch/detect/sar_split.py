@@ -17,7 +17,9 @@ than ``sd / sqrt(n)`` and the test finds water less often than the nominal rate:
 towards not cutting.
 
 A cut is kept only when each stretch it separates holds seed pixels (a target in its own
-right, not a dim tail), is at least a vessel's shortest length, and each part passes the vessel
+right, not a dim tail), is a vessel's shortest length once the point spread is taken off
+its ends (as :func:`sitewatch.detect.sar.correct_size` does; a cut must not leave two blobs
+of a few pixels, e.g. a small hull with a one-pixel hole), and each part passes the vessel
 shape tests as the rescued pieces do (width from the spread across the axis) - the mirror of
 :func:`sitewatch.detect.sar._join_pieces`, which joins pieces whose union passes. The parts
 then go through the shape tests and the rescue levels like any component; the join never
@@ -55,7 +57,7 @@ def split_at_water(
     seed: NDArray[np.bool_],
     use: NDArray[np.bool_],
     pxy: tuple[float, float],
-    min_length_m: float,
+    min_stretch_m: float,
     reach_px: int,
     passes: Callable[[NDArray[np.integer], int], NDArray[np.bool_]],
 ) -> tuple[NDArray[np.integer], int]:
@@ -63,7 +65,8 @@ def split_at_water(
 
     ``mu``: background mean per pixel; ``tg``: growth threshold ``mu + k_grow * sd``, from which
     the background's standard deviation ``sd`` is taken; ``seed``: pixels above the
-    seed threshold; ``use``: pixels that may be tested (water, valid); ``reach_px``: how far
+    seed threshold; ``min_stretch_m``: shortest stretch along the axis that is a hull (a
+    vessel's shortest length plus the point spread that smears each end by half a cell); ``use``: pixels that may be tested (water, valid); ``reach_px``: how far
     from a component its strip may take pixels (the gap of fragments merged within
     ``merge_m``); ``passes(labels, n)``: which of labels ``1..n`` pass the vessel shape tests.
     Returns new labels (cut parts take labels after ``nl``) and their count.
@@ -71,7 +74,7 @@ def split_at_water(
     if nl == 0:
         return lab, nl
     axes = _axes(lab, nl, xs, mu, pxy)
-    long_enough = (axes["tmax"] - axes["tmin"]) >= 2.0 * min_length_m + _bin_m(pxy)
+    long_enough = (axes["tmax"] - axes["tmin"]) >= 2.0 * min_stretch_m + _bin_m(pxy)
     if not long_enough.any():
         return lab, nl
     cand = np.concatenate([[0], np.where(long_enough, np.arange(1, nl + 1), 0)])[lab]
@@ -86,7 +89,7 @@ def split_at_water(
         if not w.any() or sl is None:
             continue
         mine = lab[sl] == k + 1
-        cuts = _cuts(w, mine, seed[sl], (sl[0].start, sl[1].start), k, axes, pxy, min_length_m)
+        cuts = _cuts(w, mine, seed[sl], (sl[0].start, sl[1].start), k, axes, pxy, min_stretch_m)
         if not cuts:
             continue
         rr, cc = np.nonzero(mine)
@@ -192,10 +195,10 @@ def _cuts(
     k: int,
     axes: dict[str, NDArray[np.float64]],
     pxy: tuple[float, float],
-    min_length_m: float,
+    min_stretch_m: float,
 ) -> list[int]:
     """Bins at which component ``k`` (``mine``, in a box whose first pixel is ``corner``) is cut: the middle of the water between consecutive
-    stretches that are each a target (seed pixels of the component) at least ``min_length_m``
+    stretches that are each a target (seed pixels of the component) at least ``min_stretch_m``
     long. Empty when fewer than two such stretches."""
     gpx = _bin_m(pxy)
     rr, cc = np.nonzero(seed & mine)
@@ -206,6 +209,6 @@ def _cuts(
     keep = [
         (sl.start, sl.stop)
         for i, (sl,) in enumerate(found, start=1)
-        if (sl.stop - sl.start) * gpx >= min_length_m and seeded[sl.start : sl.stop][runs[sl.start : sl.stop] == i].any()
+        if (sl.stop - sl.start) * gpx >= min_stretch_m and seeded[sl.start : sl.stop][runs[sl.start : sl.stop] == i].any()
     ]
     return [(a_stop + b_start) // 2 for (_, a_stop), (b_start, _) in zip(keep, keep[1:], strict=False)] if n >= 2 else []

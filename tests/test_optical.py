@@ -18,6 +18,7 @@ from sitewatch.detect.optical import (
     OpticalParams,
     detect_optical,
     detect_optical_result,
+    infer_dn_scale,
     to_reflectance,
 )
 from sitewatch.detect.optical_image import parse_band_args
@@ -201,6 +202,22 @@ def test_to_reflectance_conventions() -> None:
         to_reflectance(np.full((4, 4), 3000.0, np.float32))
 
 
+def test_dn_scale_is_inferred_from_the_value_range() -> None:
+    rng = np.random.default_rng(3)
+    refl = np.concatenate([rng.uniform(0.01, 0.05, 6000), rng.uniform(0.1, 0.45, 4000)])  # water + land
+    assert infer_dn_scale([(refl * 10000).astype(np.uint16)]) == 10000.0
+    assert infer_dn_scale([(refl * 10000 + 1000).astype(np.uint16)]) == 10000.0  # L2A offset
+    assert infer_dn_scale([(refl * 65535).astype(np.uint16)]) == 65535.0
+    # A cloudy Sentinel-2 scene: a fifth of it at reflectance 0.9 stays x 10000.
+    cloudy = np.concatenate([refl, np.full(2500, 0.9)])
+    assert infer_dn_scale([(cloudy * 10000 + 1000).astype(np.uint16)]) == 10000.0
+    # No data (0) and saturation (65535) do not count, however much of the scene they fill.
+    padded = np.concatenate([(refl * 10000).astype(np.uint16), np.full(9000, 65535, np.uint16)])
+    assert infer_dn_scale([padded, np.zeros(100, np.uint16)]) == 10000.0
+    assert infer_dn_scale([np.zeros(10, np.uint8)]) == 255.0
+    assert infer_dn_scale([refl.astype(np.float32)]) is None
+
+
 def test_parse_band_args() -> None:
     assert parse_band_args(["blue=a.tif", "B08=b.tif"]) == {"blue": Path("a.tif"), "nir": Path("b.tif")}
     with pytest.raises(InputError, match="NAME=PATH"):
@@ -284,6 +301,44 @@ def test_cli_web_mercator_pixels_are_scaled(tmp_path: Path) -> None:
     assert v[0]["length_m"] == pytest.approx(direct[0].length_m, abs=0.01)
     at10 = vessels(detect_optical(bands, 10.0))
     assert direct[0].length_m < at10[0].length_m  # the same pixels, half as long on the ground
+
+
+def test_cli_full_range_16_bit_export_reads_as_reflectance(tmp_path: Path) -> None:
+    import rasterio
+    from rasterio.transform import from_origin
+
+    bands, _ = scene(10.0, ship=False)
+    n = bands["nir"].shape[0]
+    c = coverage(n, 10.0, 400.0, 600.0, 150.0, 25.0, 30.0)
+    bright = {"blue": 0.20, "green": 0.21, "red": 0.22, "nir": 0.25}
+    bands = {k: (v * (1 - c) + bright[k] * c).astype(np.float32) for k, v in bands.items()}
+    # Town behind the quay, as bright as a port's land (NIR ~0.35): what tells the two exports apart.
+    town = {"blue": 0.12, "green": 0.15, "red": 0.18, "nir": 0.35}
+    for k, v in bands.items():
+        v[:, -8:] = town[k]
+    transform = from_origin(500000.0, 4750000.0, 10.0, 10.0)
+    runs = {}
+    for scale in (10000, 65535):
+        args = []
+        for k, v in bands.items():
+            p = tmp_path / f"{k}-{scale}.tif"
+            with rasterio.open(
+                p, "w", driver="GTiff", width=n, height=n, count=1, dtype="uint16", crs="EPSG:32653", transform=transform
+            ) as ds:
+                ds.write(np.round(v * scale).astype(np.uint16), 1)
+            args += ["--band", f"{k}={p}"]
+        out = tmp_path / f"{scale}.geojson"
+        r = CliRunner().invoke(main, ["detect-image", "--sensor", "optical", *args, "--out", str(out)])
+        assert r.exit_code == 0, r.output
+        runs[scale] = json.loads(out.read_text())
+    assert runs[10000]["sitewatch"]["dn_scale"] == 10000.0
+    assert runs[65535]["sitewatch"]["dn_scale"] == 65535.0
+    assert runs[65535]["sitewatch"]["dn_scale_from"] == "values"
+    v = [f for f in runs[65535]["features"] if f["properties"]["kind"] == "vessel"]
+    assert len(v) == len([f for f in runs[10000]["features"] if f["properties"]["kind"] == "vessel"]) >= 1
+    assert v[0]["properties"]["length_m"] == pytest.approx(
+        runs[10000]["features"][0]["properties"]["length_m"], abs=1.0
+    )
 
 
 def test_cli_band_needs_optical(tmp_path: Path) -> None:

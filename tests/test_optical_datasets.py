@@ -79,3 +79,24 @@ def test_shipped_detector_finds_the_ships_at_anchor_off_algiers() -> None:
     # In-sample floor (0.2.0 finds 13 of 27 with 3 false alarms; 0.1.0 found none).
     assert s.tp >= 8
     assert s.precision >= 0.5
+
+
+def test_band_files_as_exported_read_as_reflectance_without_a_scale() -> None:
+    import rasterio
+
+    from sitewatch.detect.optical import infer_dn_scale
+
+    # The sen2ships bands are 16-bit exports stretched to the full range (reflectance x 65535),
+    # which `sitewatch detect-image` must see without --dn-scale; the OSCD Sentinel-2 tiles are
+    # ordinary digital numbers (x 10000).
+    for port in sorted(p for p in SEN2SHIPS.iterdir() if p.is_dir()):
+        files = sorted(port.glob("*_B0[2348]_(Raw).tiff"))
+        if files:
+            samples = [rasterio.open(f).read(1)[::4, ::4] for f in files]
+            assert infer_dn_scale(samples) == 65535.0, port.name
+    oscd = sorted((DATASETS / "oscd").glob("*Images/*/imgs_1/"))
+    assert oscd
+    for city in oscd:
+        files = sorted(city.glob("*_B0[2348].tif"))
+        if files:
+            assert infer_dn_scale([rasterio.open(f).read(1) for f in files]) == 10000.0, city.parent.name

@@ -496,8 +496,14 @@ def archive_file(
                 return None
             if scene.sensor == "optical" and src.dtypes[0] in ("uint8", "uint16", "int16"):
                 # Integer reflectance: 8-bit RGB products are 0-255; surface reflectance products
-                # (Sentinel-2 L2A, PlanetScope SR) are scaled by 10,000.
-                scale = 1 / 255.0 if src.dtypes[0] == "uint8" else 1 / 10000.0
+                # (Sentinel-2 L2A, PlanetScope SR) are scaled by 10,000, full-range 16-bit exports
+                # by 65,535 (told apart by their range, on a decimated read).
+                step = max(1, int((src.width * src.height / 1_000_000) ** 0.5))
+                shape = (max(1, src.height // step), max(1, src.width // step))
+                samples = [src.read(i, out_shape=shape) for i, b in enumerate(bands, 1) if b.upper() != "SCL"]
+                from .detect.optical import infer_dn_scale
+
+                scale = 1 / (infer_dn_scale(samples) or 1.0)
             for i, band in enumerate(bands, start=1):
                 arr = src.read(i, out_dtype="float32", masked=True)
                 src_arr = arr.filled(np.nan)

@@ -44,6 +44,10 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Satellite imagery as evidence about ports, naval piers and training grounds."""
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if verbose == 0:
+        # GDAL's remarks on a file's own CRS keys (e.g. EO Browser exports) repeat for every
+        # band and window read and ask nothing of the user; -v shows them.
+        logging.getLogger("rasterio._env").setLevel(logging.ERROR)
     ctx.ensure_object(dict)
     ctx.obj["quiet"] = quiet
     ctx.obj["verbose"] = verbose

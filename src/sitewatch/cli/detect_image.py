@@ -13,7 +13,8 @@ from .options import handle_errors
 @click.command("detect-image")
 @click.argument("image", type=click.Path(path_type=Path), required=False)
 @click.option("--band", "bands", multiple=True, metavar="NAME=PATH", help="One file per band, replaces IMAGE; repeat. Optical: blue, green, red, nir, scl. SAR: a dual-polarisation pair, vv=PATH vh=PATH (or hh, hv).")
-@click.option("--dn-scale", type=float, default=None, metavar="N", help="Optical: integer values are reflectance x N (default 10000; 8-bit 255).")
+@click.option("--dn-scale", type=float, default=None, metavar="N", help="Optical: integer values are reflectance x N (default: 255 for 8-bit; 65535 when the values fill the 16-bit range, else 10000).")
+@click.option("--dn-offset", type=float, default=0.0, show_default=True, metavar="N", help="Optical: subtracted from integer values first (1000 for Sentinel-2 L2A from processing baseline 04.00).")
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), default="sar", show_default=True, help="Which detector to run.")
 @click.option("--pixel-size", type=float, default=None, metavar="METRES", help="Ground pixel size; needed only when the image has no georeference (overrides it otherwise).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="GeoJSON file to write.")
@@ -21,7 +22,7 @@ from .options import handle_errors
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")
 @click.pass_context
 @handle_errors
-def command(ctx: click.Context, image: Path | None, bands: tuple[str, ...], dn_scale: float | None, sensor: str, pixel_size: float | None, out: Path, workers: int, as_json: bool) -> None:
+def command(ctx: click.Context, image: Path | None, bands: tuple[str, ...], dn_scale: float | None, dn_offset: float, sensor: str, pixel_size: float | None, out: Path, workers: int, as_json: bool) -> None:
     """Detect vessels in IMAGE (GeoTIFF, PNG or JPEG) and write them to --out as GeoJSON.
 
     Each feature is a vessel's oriented box (in the image's CRS, or in pixel
@@ -48,9 +49,15 @@ def command(ctx: click.Context, image: Path | None, bands: tuple[str, ...], dn_s
         if sensor == "optical":
             from ..detect.optical_image import detect_optical_image, parse_band_args
 
-            res = detect_optical_image(parse_band_args(bands) if bands else image, pixel_size=pixel_size, scale=dn_scale, workers=max(1, workers), progress=progress)  # type: ignore[arg-type]
+            res = detect_optical_image(parse_band_args(bands) if bands else image, pixel_size=pixel_size, scale=dn_scale, offset=dn_offset, workers=max(1, workers), progress=progress)  # type: ignore[arg-type]
             info, dets = res.info, res.detections
-            extra = {"cloud_fraction": round(res.cloud_fraction, 4), "valid_fraction": round(res.valid_fraction, 4)}
+            extra = {
+                "cloud_fraction": round(res.cloud_fraction, 4),
+                "valid_fraction": round(res.valid_fraction, 4),
+                "dn_scale": res.dn_scale,
+                "dn_scale_from": res.dn_scale_from,
+                "dn_offset": dn_offset,
+            }
             image = image or info.path
         elif bands:
             from ..detect.image import detect_sar_bands, parse_sar_band_args

@@ -72,6 +72,7 @@ __all__ = [
     "OpticalParams",
     "detect_optical",
     "to_reflectance",
+    "infer_dn_scale",
     "pixel_features",
     "feature_planes",
     "vessel_probability",
@@ -187,6 +188,38 @@ def to_reflectance(
         scale = 255.0 if a.dtype == np.uint8 else 10000.0
     out = (a.astype(np.float32) - np.float32(offset)) / np.float32(scale)
     return np.maximum(out, 0.0, where=~np.isnan(out), out=out)
+
+
+# A scene's brightest percent stays below reflectance ~1.3 (cloud tops, snow, glint): as
+# Sentinel-2 digital numbers (x 10000, + 1000 from baseline 04.00) under 15000.
+# Exports stretched to the full 16-bit range (x 65535, e.g. EO Browser "Raw") put a port's
+# land there: sen2ships' ports have a 99th percentile of 13,800-33,000 in their brightest
+# band, Sentinel-2 L1C city scenes (OSCD) 2,200-4,500.
+_STRETCHED_P99 = 15000.0
+
+
+def infer_dn_scale(samples: Sequence[NDArray[Any]]) -> float | None:
+    """The divisor that turns a scene's integer band values into reflectance, from their range.
+
+    ``samples`` holds each band (a decimated read is enough). Floats need none
+    (``None``); ``uint8`` is 255; other integers are 65535 when the brightest
+    band's 99th percentile (0 and 65535 left out: no data, saturation) is above
+    15000 — reflectance 1.4-1.5 as Sentinel-2 digital numbers, which a scene's
+    brightest percent does not reach, but land of reflectance 0.23 in a full-range
+    16-bit export — and 10000 (Sentinel-2, Landsat-style and Planet surface reflectance)
+    otherwise. A scene of open water alone cannot be told apart; pass the scale.
+    """
+    if not samples or any(np.issubdtype(np.asarray(a).dtype, np.floating) for a in samples):
+        return None
+    if all(np.asarray(a).dtype == np.uint8 for a in samples):
+        return 255.0
+    p99 = 0.0
+    for a in samples:
+        v = np.asarray(a).ravel()
+        v = v[(v > 0) & (v < 65535)]
+        if v.size:
+            p99 = max(p99, float(np.percentile(v, 99)))
+    return 65535.0 if p99 > _STRETCHED_P99 else 10000.0
 
 
 # ---------------------------------------------------------------- features

@@ -10,7 +10,9 @@ This is the file-facing edge of :mod:`sitewatch.detect.optical` used by
   red, nir as in PlanetScope analytic products); or one file per band
   (``{"blue": path, ...}``), all on one grid.
 - **Reflectance.** Values go through :func:`~sitewatch.detect.optical.to_reflectance`
-  (floats as is, 8-bit / 255, other integers / 10000 after ``offset``;
+  (floats as is, 8-bit / 255, other integers / 10000 after ``offset``, or / 65535
+  when their range says the export was stretched to the full 16 bits:
+  :func:`~sitewatch.detect.optical.infer_dn_scale`, judged once a scene;
   ``scale`` overrides).
 - **Size.** Scenes are cut into overlapping tiles (bounded memory); scene-wide water
   references come from a decimated read so every tile judges contrast
@@ -46,6 +48,7 @@ from .optical import (
     OpticalParams,
     SceneStats,
     detect_optical_result,
+    infer_dn_scale,
     scene_stats,
     to_reflectance,
 )
@@ -89,6 +92,10 @@ class OpticalImageResult:
     cloud_fraction: float
     """Fraction of valid pixels under cloud or cloud shadow."""
     valid_fraction: float
+    dn_scale: float | None = None
+    """Divisor that turned the stored values into reflectance (None: they were floats)."""
+    dn_scale_from: str = "given"
+    """``"given"`` by the caller, or ``"values"``: inferred from the value range (:func:`infer_dn_scale`)."""
 
 
 def parse_band_args(values: tuple[str, ...] | list[str]) -> dict[str, Path]:
@@ -159,6 +166,30 @@ def open_optical(
     return OpticalSource(bands, first, {k: inf.nodata for k, inf in infos.items()})
 
 
+def _read_raw(
+    src: OpticalSource,
+    window: tuple[int, int, int, int] | None,
+    out_shape: tuple[int, int] | None = None,
+) -> dict[str, NDArray[Any]]:
+    """Each band's values as stored, in a window (or a decimated whole scene)."""
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
+    from rasterio.windows import Window
+
+    win = None if window is None else Window(window[2], window[0], window[3] - window[2], window[1] - window[0])
+    out: dict[str, NDArray[Any]] = {}
+    for name, (path, idx) in src.bands.items():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                with rasterio.open(path) as ds:
+                    out[name] = ds.read(idx, window=win, out_shape=out_shape, resampling=Resampling.nearest)
+        except RasterioError as exc:
+            raise ImageReadError(f"{path}: could not read band {name} ({exc})") from exc
+    return out
+
+
 def _read(
     src: OpticalSource,
     window: tuple[int, int, int, int] | None,
@@ -167,32 +198,23 @@ def _read(
     out_shape: tuple[int, int] | None = None,
 ) -> tuple[dict[str, NDArray[np.float32]], NDArray[np.bool_], NDArray[Any] | None]:
     """Reflectance bands, valid mask and SCL of a window (or a decimated whole scene)."""
-    import rasterio
-    from rasterio.enums import Resampling
-    from rasterio.errors import NotGeoreferencedWarning, RasterioError
-    from rasterio.windows import Window
+    return _to_reflectance(src, _read_raw(src, window, out_shape), scale, offset)
 
-    win = None if window is None else Window(window[2], window[0], window[3] - window[2], window[1] - window[0])
+
+def _to_reflectance(
+    src: OpticalSource, raw: Mapping[str, NDArray[Any]], scale: float | None, offset: float
+) -> tuple[dict[str, NDArray[np.float32]], NDArray[np.bool_], NDArray[Any] | None]:
     bands: dict[str, NDArray[np.float32]] = {}
     valid: NDArray[np.bool_] | None = None
-    scl = None
-    for name, (path, idx) in src.bands.items():
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", NotGeoreferencedWarning)
-                with rasterio.open(path) as ds:
-                    a = ds.read(idx, window=win, out_shape=out_shape, resampling=Resampling.nearest)
-        except RasterioError as exc:
-            raise ImageReadError(f"{path}: could not read band {name} ({exc})") from exc
-        nd = src.nodata.get(name)
+    for name, a in raw.items():
         if name == "scl":
-            scl = a
             continue
+        nd = src.nodata.get(name)
         ok = np.isfinite(a) if nd is None else (a != nd) & np.isfinite(a)
         valid = ok if valid is None else valid & ok
         bands[name] = to_reflectance(a, scale=scale, offset=offset)
     assert valid is not None
-    return bands, valid, scl
+    return bands, valid, raw.get("scl")
 
 
 def _overlap_px(params: OpticalParams, p: float) -> int:
@@ -221,13 +243,16 @@ def detect_optical_image(
     info = src.info
     h, w = info.height, info.width
     step = max(1, int(math.sqrt(h * w / 1_000_000)))
-    small, small_valid, _ = _read(src, None, scale, offset, out_shape=(max(1, h // step), max(1, w // step)))
+    raw = _read_raw(src, None, out_shape=(max(1, h // step), max(1, w // step)))
+    # One divisor for the whole scene, judged on the decimated read: every tile must agree.
+    used = scale if scale is not None else infer_dn_scale([a for k, a in raw.items() if k != "scl"])
+    small, small_valid, _ = _to_reflectance(src, raw, used, offset)
     stats = scene_stats({k: np.where(small_valid, v, np.nan) for k, v in small.items()})
     dets, cloud, valid = detect_optical_tiled(
-        lambda win: _read(src, win, scale, offset), (h, w), info.pixel_size, stats,
+        lambda win: _read(src, win, used, offset), (h, w), info.pixel_size, stats,
         params=params, workers=workers, tile=tile, progress=progress,
     )
-    return OpticalImageResult(info, dets, cloud, valid)
+    return OpticalImageResult(info, dets, cloud, valid, used, "given" if scale is not None else "values")
 
 
 Window = tuple[int, int, int, int]

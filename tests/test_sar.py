@@ -148,6 +148,26 @@ def test_single_chip_one_ship_no_land() -> None:
     assert abs(dets[0].length_m - 140) <= 20
 
 
+def test_float_digital_numbers_are_read_as_amplitude() -> None:
+    rng = np.random.default_rng(8)
+    img = sea_with_ships(rng, (120, 120), SHIPS[:2])
+    ref = detect_sar(img, PX)
+    # An uncalibrated GRD export: 16-bit amplitude DN (sea about 40) stored in a float file.
+    dn = np.round(np.sqrt(img / SEA) * 40.0).astype(np.float32)
+    assert dn.max() <= 65535
+    assert np.allclose(to_intensity(dn), dn.astype(np.float64) ** 2)
+    got = detect_sar(dn, PX)
+    assert len(got) == len(ref) == 2
+    for a, b in zip(got, ref, strict=True):
+        assert abs(a.row - b.row) < 1 and abs(a.col - b.col) < 1 and abs(a.length_m - b.length_m) < 15
+    # DN intensity (amplitude squared: all perfect squares) and calibrated sigma0 stay intensity.
+    assert np.array_equal(to_intensity(dn * dn), dn * dn)
+    assert np.array_equal(to_intensity(img), img)
+    # Whole numbers past the 16-bit range cannot be GRD amplitude DN.
+    big = np.array([[70000.0, 3.0], [5.0, 7.0]], np.float32)
+    assert np.array_equal(to_intensity(big), big)
+
+
 def test_input_scales_agree() -> None:
     rng = np.random.default_rng(7)
     img = sea_with_ships(rng, (120, 120), SHIPS[:2])

@@ -123,6 +123,7 @@ def open_optical(
     ground pixel size; it is required for images without one.
     """
     import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
 
     pair = pixel_size if isinstance(pixel_size, tuple) else None
     scalar: float | None = float(pair[0]) if pair is not None else pixel_size  # type: ignore[assignment]
@@ -136,9 +137,11 @@ def open_optical(
     else:
         path = Path(source)
         open_image_info(path, scalar)  # clear errors for missing / unreadable files
-        with rasterio.open(path) as ds:
-            desc = [(d or "").strip().lower() for d in ds.descriptions]
-            count = ds.count
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # open_image_info has judged that
+            with rasterio.open(path) as ds:
+                desc = [(d or "").strip().lower() for d in ds.descriptions]
+                count = ds.count
         named = {_ALIASES[d]: i + 1 for i, d in enumerate(desc) if d in _ALIASES}
         if {"green"} <= set(named) and ({"red"} & set(named) or {"nir"} & set(named)):
             bands = {k: (path, i) for k, i in named.items()}

@@ -847,19 +847,27 @@ def _join_along(
         ids = ids[ok2[ids - 1]]
         if ids.size < 2:
             continue
-        sl = (slice(max(int(r.min()) - pad, 0), int(r.max()) + pad + 1), slice(max(int(c.min()) - pad, 0), int(c.max()) + pad + 1))
-        crop = np.where(lab[sl] == par, lab2[sl], 0)
         size = np.array([np.count_nonzero(q == i) for i in ids])
         cy = np.array([r[q == i].mean() for i in ids]) * pxy[1]
         cx = np.array([c[q == i].mean() for i in ids]) * pxy[0]
         first = int(np.argmax(size))
+        dist = np.hypot(cy - cy[first], cx - cx[first])
         group = [int(ids[first])]
-        for j in np.argsort(np.hypot(cy - cy[first], cx - cx[first]), kind="stable"):
-            if j == first:
+        grouped = ids[first] == q
+        for j in np.argsort(dist, kind="stable"):
+            # Farther than a vessel's length plus its width from the largest piece: the union
+            # cannot pass the shape tests (this only saves work on large clutter components).
+            if j == first or dist[j] > p.max_length_m + p.max_width_m:
                 continue
-            trial = np.isin(crop, group + [int(ids[j])]).astype(np.int64)
+            mine = grouped | (q == ids[j])
+            sl = (
+                slice(max(int(r[mine].min()) - pad, 0), int(r[mine].max()) + pad + 1),
+                slice(max(int(c[mine].min()) - pad, 0), int(c[mine].max()) + pad + 1),
+            )
+            trial = (np.isin(lab2[sl], group + [int(ids[j])]) & (lab[sl] == par)).astype(np.int64)
             if _measure(trial, 1, pxy, p, spread_width=True)[1][0] and not _water_between(trial, tuple(a[sl] for a in (xs, mu, tg, use)), k_grow, pxy):  # type: ignore[arg-type]
                 group.append(int(ids[j]))
+                grouped = mine
         if len(group) >= 2:
             groups.append(np.array(group, np.int64))
     return groups

@@ -197,7 +197,7 @@ def _hull_with_a_speck(deck: float) -> tuple[np.ndarray, np.ndarray, tuple[np.nd
 def test_join_pieces_joins_the_pieces_along_a_hull_without_the_speck() -> None:
     lab, lab2, sea = _hull_with_a_speck(deck=5.0)
     out, n = _join_pieces(lab, lab2, 4, (10.0, 10.0), SarParams())
-    assert n == 4  # the union of all four is too wide: nothing joined (sitewatch-sar 1.8.0)
+    assert n == 4  # without the sea (as in sitewatch-sar 1.8.0): the union of all four is too wide, nothing joined
     out, n = _join_pieces(lab, lab2, 4, (10.0, 10.0), SarParams(), sea)
     assert n == 2
     assert len(np.unique(out[10, 3:28][lab2[10, 3:28] > 0])) == 1

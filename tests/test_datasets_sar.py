@@ -73,6 +73,23 @@ def test_opensarship_dual_pol_chips_gain_from_the_cross_polarised_channel() -> N
     assert statistics.fmean(abs(e) for e in errors) <= 19.5
 
 
+
+def test_opensarship_long_hulls_are_not_reported_as_one_of_their_pieces(grd_chips) -> None:  # type: ignore[no-untyped-def]
+    # sitewatch-sar 1.8.0 reported these two as a piece (BENCHMARKS.md, "Hull pieces (1.9.0)"): a
+    # 333 m tanker touching a second ship as its 51 m bow piece (VV only; its pieces along the
+    # hull are joined now), and a 363 m ship seen whole in VV as its 273 m VH piece (VV+VH).
+    from sar_real import centred_detection
+    from sitewatch.detect.sar import detect_sar
+    from sitewatch.detect.sar_dual import detect_sar_dual
+
+    chips = {c.name: c for c in grd_chips}
+    tanker = chips["Tanker_x11818_y9503.tif"]
+    d = centred_detection(tanker, detect_sar(tanker.intensity, tanker.pixel))
+    assert d is not None and d.length_m > 150.0  # type: ignore[attr-defined]
+    cargo = chips["Cargo_x5258_y11247.tif"]
+    d = centred_detection(cargo, detect_sar_dual(cargo.intensity, cargo.cross, cargo.pixel))
+    assert d is not None and d.length_m > 290.0  # type: ignore[attr-defined]
+
 def test_sentinel1_box_chips_precision(tmp_path: Path) -> None:
     from sar_real import match_boxes, ssdd_chips
     from sitewatch.detect.sar import detect_sar

@@ -59,6 +59,33 @@ def test_ships_apart_in_the_two_channels_are_both_kept() -> None:
     assert fuse_polarisations([], far, PX) == far and fuse_polarisations(far, [], PX) == far
 
 
+
+def test_a_co_pol_hull_cut_into_pieces_in_cross_pol_is_one_detection() -> None:
+    # VV sees the hull whole; VH sees it as a body and a fragment at the stern (OpenSARShip GRD
+    # Cargo_x5258_y11247, 363 m: 342 m in VV, 273 m + pieces in VH). Before sitewatch-sar 1.9.0
+    # the VH pieces were reported and the VV hull lost.
+    co, cross = _pair(np.random.default_rng(4), 20.0, 20.0)
+    a, b = detect_sar(co, PX), detect_sar(cross, PX)
+    assert len(a) == 1 and len(b) == 1
+    body = b[0]
+    shift = 0.55 * body.length_m / PX
+    t = np.radians(SHIP[4])
+    dr, dc = -shift * np.cos(t), shift * np.sin(t)
+    fragment = replace(
+        body,
+        row=body.row + dr,
+        col=body.col + dc,
+        length_m=20.0,
+        corners=tuple((x + dc, y + dr) for x, y in np.array(body.corners) * 0.2 + 0.8 * np.array([body.col, body.row])),
+    )
+    fused = fuse_polarisations(a, [body, fragment], PX)
+    assert len(fused) == 1
+    assert fused[0].length_m == pytest.approx((a[0].length_m + body.length_m) / 2)
+    assert (fused[0].row, fused[0].col) == (body.row, body.col)
+    # Two cross-polarised ships, each also pairing with a co-polarised detection of its own: kept.
+    other = replace(a[0], row=a[0].row + 1.5 * dr, col=a[0].col + 1.5 * dc, corners=tuple((x + 1.5 * dc, y + 1.5 * dr) for x, y in a[0].corners))
+    assert len(fuse_polarisations([a[0], other], [body, fragment], PX)) >= 2
+
 def test_channels_of_different_shapes_are_refused() -> None:
     with pytest.raises(InputError, match="differ in shape"):
         detect_sar_dual(np.ones((10, 10), np.float32), np.ones((10, 11), np.float32), PX)

@@ -177,6 +177,40 @@ def test_join_pieces_makes_one_hull_of_collinear_pieces_only() -> None:
     assert set(np.unique(out)) == {0, 1, 2, 3}
 
 
+
+def _hull_with_a_speck(deck: float) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+    """One failed component (label 1): three pieces along a row (bow, superstructure, stern of
+    a ~250 m hull, 10 m pixels) and a sidelobe speck 150 m off the axis that makes the union
+    of all four too wide. The deck between the pieces is ``deck`` times the sea's mean."""
+    lab = np.zeros((40, 40), np.int32)
+    lab2 = np.zeros_like(lab)
+    lab[5:26, 2:30] = 1
+    lab2[9:12, 3:9], lab2[9:12, 12:19], lab2[9:12, 22:28], lab2[24:26, 14:17] = 1, 2, 3, 4
+    xs = np.ones(lab.shape, np.float32)
+    xs[9:12, 3:28] = deck
+    xs[lab2 > 0] = 100.0
+    mu = np.ones(lab.shape)
+    tg = mu + 3.0  # sea standard deviation 1 with k_grow 3
+    return lab, lab2, (xs, mu, tg, np.ones(lab.shape, bool), 3.0)
+
+
+def test_join_pieces_joins_the_pieces_along_a_hull_without_the_speck() -> None:
+    lab, lab2, sea = _hull_with_a_speck(deck=5.0)
+    out, n = _join_pieces(lab, lab2, 4, (10.0, 10.0), SarParams())
+    assert n == 4  # without the sea (as in sitewatch-sar 1.8.0): the union of all four is too wide, nothing joined
+    out, n = _join_pieces(lab, lab2, 4, (10.0, 10.0), SarParams(), sea)
+    assert n == 2
+    assert len(np.unique(out[10, 3:28][lab2[10, 3:28] > 0])) == 1
+    assert out[25, 15] not in (0, out[10, 5])
+    assert ((out > 0) == (lab2 > 0)).all()
+
+
+def test_join_pieces_leaves_pieces_with_water_between_them_apart() -> None:
+    lab, lab2, sea = _hull_with_a_speck(deck=1.0)  # sea level between the pieces: two ships or more
+    out, n = _join_pieces(lab, lab2, 4, (10.0, 10.0), SarParams(), sea)
+    assert n == 4
+    assert len(np.unique(out[lab2 > 0])) == 4
+
 def test_raw_length_is_bounded_by_the_extent() -> None:
     from sitewatch.detect.sar import raw_length
 

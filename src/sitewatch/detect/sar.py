@@ -81,13 +81,13 @@ from .sar_shore import (
     _long_runs,
     _shore_thresholds,
 )
-from .sar_split import split_at_water
+from .sar_split import _axes, _water_bins, split_at_water
 from .water import LandLevels, disk, land_and_levels_from_cells, widen_water
 
 __all__ = ["DETECTOR", "VERSION", "SarParams", "detect_sar", "detect_sar_with_features", "size_features", "size_from_features", "candidate_vector", "candidate_probability", "to_intensity", "correct_size"]
 
 DETECTOR = "sar-cfar"
-VERSION = "1.8.1"
+VERSION = "1.9.0"
 
 
 InputScale = Literal["auto", "intensity", "amplitude", "db"]
@@ -146,6 +146,11 @@ class SarParams:
     join_pieces: bool = True
     """Rescued pieces of one component whose union passes the shape tests become one vessel
     (a long hull broken into bow, superstructure and stern at the seed level)."""
+    join_along: bool = True
+    """Where the union of all a failed component's pieces is no vessel (a sidelobe speck or a
+    neighbour in the same component), join those of its pieces that lie along one hull: added
+    one by one to the largest while their union passes the shape tests and no water shows
+    between them (:func:`_join_along`)."""
     split_water: bool = True
     """Cut a component across its axis where a strip across it falls to the sea's level
     between two targets (ships moored or anchored end to end; :mod:`sitewatch.detect.sar_split`)."""
@@ -669,7 +674,7 @@ def _objects(
         lab, nl = split_at_water(
             lab, nl, xs, mu, tg_water, p.k_grow, seed, use, pxy, p.min_length_m + max(p.psf_m, gpx), merge_px, lambda parts, n: _measure(parts, n, pxy, p, spread_width=True)[1]
         )
-    lab, ids, m = _rescue(lab, nl, xs, [seed] + [xs > np.maximum(ts, mu * 10.0 ** (t / 10.0)) for t in p.rescue_db], merge_px, pxy, p)
+    lab, ids, m = _rescue(lab, nl, xs, [seed] + [xs > np.maximum(ts, mu * 10.0 ** (t / 10.0)) for t in p.rescue_db], merge_px, pxy, p, (xs, mu, tg_water, use, p.k_grow) if p.join_along else None)
     if shore is not None and ids.size:
         ok = _floats_and_stands_out(xs, lab, ids, shore, p)
         ids = ids[ok]
@@ -712,6 +717,7 @@ def _rescue(
     merge_px: int,
     pxy: tuple[float, float],
     p: SarParams,
+    sea: Sea | None = None,
 ) -> tuple[NDArray[np.integer], NDArray[np.integer], dict[str, NDArray[np.float64]]]:
     """Components passing the vessel shape tests, giving failed ones more chances.
 
@@ -747,7 +753,7 @@ def _rescue(
         if nl2 == 0:
             break
         if p.join_pieces:
-            lab2, nl2 = _join_pieces(lab, lab2, nl2, pxy, p)
+            lab2, nl2 = _join_pieces(lab, lab2, nl2, pxy, p, sea)
         m2, ok2 = _measure(lab2, nl2, pxy, p, spread_width=True)
         passed = np.flatnonzero(ok2) + 1
         if passed.size:
@@ -770,6 +776,7 @@ def _join_pieces(
     nl2: int,
     pxy: tuple[float, float],
     p: SarParams,
+    sea: Sea | None = None,
 ) -> tuple[NDArray[np.integer], int]:
     """Pieces of one failed component relabelled as one object where their union is a vessel.
 
@@ -778,7 +785,9 @@ def _join_pieces(
     one ship came out as two or three short vessels (OpenSARShip GRD ships over 200 m:
     pieces of 20-70 m). The pieces' union, without the sidelobe and wake pixels that made
     the whole component fail, passes the tests when the pieces lie along one hull; pieces
-    of two ships side by side make a union too wide and stay apart.
+    of two ships side by side make a union too wide and stay apart. Where that union fails
+    and ``sea`` is given, the pieces along one hull are joined without the rest
+    (:func:`_join_along`).
     """
     piece = lab2 > 0
     pk = lab[piece]
@@ -794,18 +803,106 @@ def _join_pieces(
     compact[multi] = np.arange(1, multi.size + 1)
     union = np.where(piece, compact[lab], 0)
     _, ok_u = _measure(union, multi.size, pxy, p, spread_width=True)
-    if not ok_u.any():
+    groups = _join_along(lab, lab2, nl2, multi[~ok_u], pxy, p, sea) if sea is not None and not ok_u.all() else []
+    if not ok_u.any() and not groups:
         return lab2, nl2
     # Joined parents take new labels after nl2, then all labels are made consecutive again.
     new_id = np.zeros(multi.size + 1, np.int64)
     new_id[1:][ok_u] = nl2 + np.arange(1, int(ok_u.sum()) + 1)
     joined = new_id[union]
     out = np.where(joined > 0, joined, lab2)
-    used = np.zeros(nl2 + int(ok_u.sum()) + 1, bool)
+    if groups:
+        table = np.arange(nl2 + 1)
+        for j, g in enumerate(groups, start=int(ok_u.sum()) + 1):
+            table[g] = nl2 + j
+        out = np.where(joined > 0, out, table[lab2])
+        ok_count = int(ok_u.sum()) + len(groups)
+    else:
+        ok_count = int(ok_u.sum())
+    used = np.zeros(nl2 + ok_count + 1, bool)
     used[out] = True
     used[0] = False
     remap = np.cumsum(used) * used
     return remap[out], int(used.sum())
+
+
+Sea = tuple[NDArray[np.float32], NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_], float]
+"""What the water test between pieces needs, on the canvas: intensity, background mean, the
+water's growth threshold, usable pixels and ``k_grow`` (see :mod:`sitewatch.detect.sar_split`)."""
+
+
+def _join_along(
+    lab: NDArray[np.integer],
+    lab2: NDArray[np.integer],
+    nl2: int,
+    parents: NDArray[np.integer],
+    pxy: tuple[float, float],
+    p: SarParams,
+    sea: Sea,
+) -> list[NDArray[np.int64]]:
+    """Groups of pieces (labels of ``lab2``) of one failed component each that are one vessel,
+    where the union of *all* that component's pieces is not.
+
+    A bright hull cut at a rescue level can come apart into several pieces along it while
+    sidelobe specks or a neighbour in the same component make the union of all its pieces
+    fail the shape tests: the hull was reported as its pieces (OpenSARShip GRD: a 333 m
+    tanker touching a second ship, cut at the seed level into pieces of 40-75 m along its
+    hull, reported as one 51 m piece). Here the pieces that pass the shape tests on their own are added, nearest first,
+    to the largest one while the union still passes (the tests of :func:`_join_pieces`) and
+    no strip across the union's axis between them is water (the test of
+    :mod:`sitewatch.detect.sar_split`, whose cuts this never undoes: it joins pieces of one
+    component). Nothing is fitted.
+    """
+    piece = lab2 > 0
+    rr, cc = np.nonzero(piece & np.isin(lab, parents))
+    if rr.size == 0:
+        return []
+    pk, pl = lab[rr, cc], lab2[rr, cc]
+    _, ok2 = _measure(lab2, nl2, pxy, p, spread_width=True)
+    pad = 2 + int(math.ceil(p.max_width_m / 2.0 / min(pxy)))
+    xs, mu, tg, use, k_grow = sea
+    groups: list[NDArray[np.int64]] = []
+    for par in np.unique(pk):
+        m = pk == par
+        r, c, q = rr[m], cc[m], pl[m]
+        ids = np.unique(q)
+        ids = ids[ok2[ids - 1]]
+        if ids.size < 2:
+            continue
+        size = np.array([np.count_nonzero(q == i) for i in ids])
+        cy = np.array([r[q == i].mean() for i in ids]) * pxy[1]
+        cx = np.array([c[q == i].mean() for i in ids]) * pxy[0]
+        first = int(np.argmax(size))
+        dist = np.hypot(cy - cy[first], cx - cx[first])
+        group = [int(ids[first])]
+        grouped = ids[first] == q
+        for j in np.argsort(dist, kind="stable"):
+            # Farther than a vessel's length plus its width from the largest piece: the union
+            # cannot pass the shape tests (this only saves work on large clutter components).
+            if j == first or dist[j] > p.max_length_m + p.max_width_m:
+                continue
+            mine = grouped | (q == ids[j])
+            sl = (
+                slice(max(int(r[mine].min()) - pad, 0), int(r[mine].max()) + pad + 1),
+                slice(max(int(c[mine].min()) - pad, 0), int(c[mine].max()) + pad + 1),
+            )
+            trial = (np.isin(lab2[sl], group + [int(ids[j])]) & (lab[sl] == par)).astype(np.int64)
+            if _measure(trial, 1, pxy, p, spread_width=True)[1][0] and not _water_between(trial, tuple(a[sl] for a in (xs, mu, tg, use)), k_grow, pxy):  # type: ignore[arg-type]
+                group.append(int(ids[j]))
+                grouped = mine
+        if len(group) >= 2:
+            groups.append(np.array(group, np.int64))
+    return groups
+
+
+def _water_between(
+    trial: NDArray[np.int64], sea: tuple[NDArray[np.float32], NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]], k_grow: float, pxy: tuple[float, float]
+) -> bool:
+    """Whether a strip across the axis of the pieces ``trial`` (label 1) is water anywhere along them."""
+    xs, mu, tg, use = sea
+    axes = _axes(trial, 1, xs, mu, pxy)
+    water, _ = _water_bins(np.ones_like(trial), xs, mu, tg, k_grow, use, axes, pxy)
+    return bool(water.any())
 
 
 def _max_positions(xs: NDArray[np.float32], lab: NDArray[np.integer], ids: NDArray[np.integer]) -> NDArray[np.int64]:

@@ -14,8 +14,15 @@ channel and fuses the two lists:
   lengths and widths (two measurements of one hull with partly independent clutter and
   sidelobes: OpenSARShip GRD, 107 dual-pol ships, MAE vs AIS 21.4 m VV, 19.4 m VH, 17.6 m
   mean) and the higher score;
+* a co-polarised detection whose cross-polarised mates (two or more) pair with it alone is one
+  object that the cross-polarised channel cut into pieces (a hull and a fragment at its end):
+  it is reported once, at its longest cross-polarised mate, with the mean of the two, and the
+  other mates are dropped (before sitewatch-sar 1.9.0 the pieces were kept and the co-polarised
+  detection lost: OpenSARShip GRD, a 363 m ship seen whole in VV, 342 m, reported as its 273 m
+  VH piece);
 * everything else is kept as found in its own channel (a detection seen in only one channel
-  is a detection).
+  is a detection; a co-polarised detection pairing with cross-polarised detections that also
+  pair with other co-polarised ones is dropped, its mates kept).
 
 Single-band input never comes here: :func:`sitewatch.detect.sar.detect_sar` is unchanged.
 """
@@ -81,12 +88,26 @@ def fuse_polarisations(
     for i, j in pairs:
         of_co.setdefault(i, []).append(j)
         of_cross.setdefault(j, []).append(i)
+    # A co-polarised detection whose cross-polarised mates pair with it alone: one object the
+    # cross-polarised channel cut into pieces (its hull and a fragment at one end). Its longest
+    # mate stands for it, as the longest co-polarised piece does in the mirror case below.
+    main: dict[int, int] = {}
+    pieces: set[int] = set()
+    for i, mates in of_co.items():
+        if len(mates) >= 2 and all(len(of_cross[j]) == 1 for j in mates):
+            longest = max(mates, key=lambda j: cross[j].length_m)
+            main[longest] = i
+            pieces.update(j for j in mates if j != longest)
     out = []
     for j, d in enumerate(cross):
+        if j in pieces:
+            continue
         mates = of_cross.get(j, [])
+        if j in main:
+            d = _mean_of(d, co[main[j]], pxy)
         # Co-polarised pieces of this one object only (one of them also pairing with another
         # cross-polarised detection means two ships or a split hull: no mean then).
-        if mates and all(len(of_co[i]) == 1 for i in mates):
+        elif mates and all(len(of_co[i]) == 1 for i in mates):
             m = max((co[i] for i in mates), key=lambda e: e.length_m)
             d = _mean_of(d, m, pxy)
         out.append(d)

@@ -341,6 +341,31 @@ def test_cli_full_range_16_bit_export_reads_as_reflectance(tmp_path: Path) -> No
     )
 
 
+def test_display_rendering_sea_is_not_cloud_but_a_white_cloud_is(tmp_path: Path) -> None:
+    from PIL import Image
+
+    # An 8-bit colour rendering as Planet visual products look: grey-green harbour water at a
+    # third of the range (reflectance's cloud level), a quay, a ship at anchor, a cloud.
+    n = 150
+    img = np.empty((n, n, 3), np.uint8)
+    img[:] = (70, 85, 75)
+    img[:, -25:] = (180, 178, 170)
+    img[60:64, 30:52] = (165, 160, 150)  # 10 m pixels: a 220 m ship
+    out = tmp_path / "clear.geojson"
+    Image.fromarray(img).save(tmp_path / "clear.png")
+    r = CliRunner().invoke(main, ["detect-image", "--sensor", "optical", str(tmp_path / "clear.png"), "--pixel-size", "10", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    fc = json.loads(out.read_text())
+    assert fc["sitewatch"]["dn_scale"] == 255.0
+    assert fc["sitewatch"]["cloud_fraction"] < 0.02  # the reflectance threshold hid the whole sea
+    img[100:140, 20:70] = (250, 250, 248)
+    Image.fromarray(img).save(tmp_path / "cloudy.png")
+    out = tmp_path / "cloudy.geojson"
+    r = CliRunner().invoke(main, ["detect-image", "--sensor", "optical", str(tmp_path / "cloudy.png"), "--pixel-size", "10", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert json.loads(out.read_text())["sitewatch"]["cloud_fraction"] > 40 * 50 / n**2
+
+
 def test_cli_band_needs_optical(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["detect-image", "--band", "red=x.tif", "--out", str(tmp_path / "o.geojson")])
     assert r.exit_code != 0

@@ -73,6 +73,7 @@ __all__ = [
     "detect_optical",
     "to_reflectance",
     "infer_dn_scale",
+    "RENDERING_CLOUD_BRIGHT",
     "pixel_features",
     "feature_planes",
     "vessel_probability",
@@ -91,7 +92,7 @@ __all__ = [
 ]
 
 DETECTOR = "optical-mlp"
-VERSION = "0.2.0"
+VERSION = "0.2.1"
 BANDS: tuple[str, ...] = ("blue", "green", "red", "nir")
 MODEL_FILE = "optical_vessel_mlp.npz"
 
@@ -150,6 +151,9 @@ class OpticalParams:
     """With a known water mask: NIR above the nearby water that makes a pixel opaque (an object)."""
     cloud_margin_m: float = 100.0
     """Objects this close to cloud, shadow or no-data are not reported (cloud edges are soft)."""
+    cloud_bright: float = 0.25
+    """Spectral cloud test (no SCL): mean visible reflectance above which white pixels may be cloud.
+    8-bit display renderings use :data:`RENDERING_CLOUD_BRIGHT` instead."""
     model: str = MODEL_FILE
     """Weights file in ``sitewatch/data`` (or a path)."""
 
@@ -188,6 +192,17 @@ def to_reflectance(
         scale = 255.0 if a.dtype == np.uint8 else 10000.0
     out = (a.astype(np.float32) - np.float32(offset)) / np.float32(scale)
     return np.maximum(out, 0.0, where=~np.isnan(out), out=out)
+
+
+RENDERING_CLOUD_BRIGHT = 0.85
+"""Spectral cloud threshold for 8-bit display renderings (``uint8`` / 255, not reflectance).
+
+A display stretch (Sentinel Hub true colour is reflectance x 2.5; Planet visual products
+are colour-balanced 8-bit) puts harbour water at 0.25-0.35 of the range and clouds at
+saturation, so the reflectance threshold 0.25 took the sea for cloud: 74 % of a clear
+PlanetScope rendering of San Francisco Bay (shipsnet scene 1) was hidden and no ship was
+reported. At 0.85 the four clear shipsnet scenes keep 0-5.2 % (beach sand, white roofs:
+as bright and white as cloud in three bands; 0.7 kept 0-6.6 %, 0.9 0-3.9 %)."""
 
 
 # A scene's brightest percent stays below reflectance ~1.3 (cloud tops, snow, glint): as
@@ -482,7 +497,7 @@ def score_pixels(
     if ok.shape != shape:
         raise InputError(f"valid mask shape {ok.shape} differs from the bands' {shape}")
     ok = ok & np.isfinite(b["green"]) & np.isfinite(b["nir"])
-    cloud = cloud_mask(b, scl=scl, pixel_size=p)
+    cloud = cloud_mask(b, scl=scl, pixel_size=p, bright=params.cloud_bright)
     hidden = cloud | ~ok
     feats, raw_water = feature_planes(b, (px, py), None, stats)
     search = dilate(raw_water, _px(2 * params.near_water_m, p)) & ~hidden

@@ -45,6 +45,7 @@ from .clouds import cloud_mask
 from .image import ImageInfo, open_image_info
 from .optical import (
     BANDS,
+    RENDERING_CLOUD_BRIGHT,
     OpticalParams,
     SceneStats,
     detect_optical_result,
@@ -249,6 +250,9 @@ def detect_optical_image(
     raw = _read_raw(src, None, out_shape=(max(1, h // step), max(1, w // step)))
     # One divisor for the whole scene, judged on the decimated read: every tile must agree.
     used = scale if scale is not None else infer_dn_scale([a for k, a in raw.items() if k != "scl"])
+    if used == 255.0:
+        # A display rendering: clouds saturate, harbour water sits near reflectance's cloud level.
+        params = replace(params or OpticalParams(), cloud_bright=RENDERING_CLOUD_BRIGHT)
     small, small_valid, _ = _to_reflectance(src, raw, used, offset)
     stats = scene_stats({k: np.where(small_valid, v, np.nan) for k, v in small.items()})
     dets, cloud, valid = detect_optical_tiled(
@@ -298,7 +302,7 @@ def detect_optical_tiled(
         nir = bands.get("nir", bands.get("red", bands["green"]))
         if not np.any((ndwi(bands["green"], nir) > stats.water_threshold) & (nir < stats.nir_ceiling)):
             # No water in reach: no vessel, only the cloud count is needed.
-            cloud = cloud_mask(bands, scl, pixel_size=p)
+            cloud = cloud_mask(bands, scl, pixel_size=p, bright=params.cloud_bright)
             return [], int((cloud[core] & valid[core]).sum()), n_valid
         res = detect_optical_result(bands, (px, py), valid=valid, scl=scl, params=params, stats=stats)
         n_cloud = int((res.cloud[core] & valid[core]).sum())

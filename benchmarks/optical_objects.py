@@ -18,7 +18,15 @@ with the variant's object scorer in place of the object MLP. Variants:
 - ``gbt_rank``: the same trees on the 18 features and each candidate's rank
   (0..1) among the scene's candidates in each radiometric feature, so a
   port-to-port shift of a feature cancels;
-- ``mlp_rank``: the object MLP on those same 18 + 12 features.
+- ``mlp_rank``: the object MLP on those same 18 + 12 features;
+- ``mlp_noprob``: the object MLP without the two pixel-score features
+  (``prob_mean``, ``prob_max``): on its training ports the pixel model is
+  in-sample, so those are more confident there than on a held-out port.
+
+``--oof`` trains the object scorers on out-of-fold candidates: port k's
+candidates in fold n come from a pixel model trained without n and k (55
+pair models, cached), so the object stage learns from pixel scores as
+unsure as the held-out port's. Every variant's threshold is then nested.
 
 The object threshold of the trees is chosen inside the training ports
 (``--threshold nested``, default): the ten training ports are split in two
@@ -70,6 +78,7 @@ RANKED = tuple(
     for i, n in enumerate(OBJECT_FEATURE_NAMES)
     if n not in ("log_length", "log_width", "log_area", "elongation", "fill", "threshold")
 )
+NO_PROB = tuple(i for i, n in enumerate(OBJECT_FEATURE_NAMES) if n not in ("prob_mean", "prob_max"))
 Scorer = Callable[[NDArray[np.float32]], NDArray[np.float32]]
 
 
@@ -100,8 +109,14 @@ def candidates(d: Prepared, model: Model, params: OpticalParams) -> dict[str, ND
     return {"x": x, "y": inside.any(axis=1).astype(np.float32), "corners": m["corners"], "row": m["row"], "col": m["col"]}
 
 
-def fold_cache(n: str, prepared: dict[str, Prepared], folder: Path, seed: int) -> tuple[Path, dict[str, dict[str, NDArray]]]:
-    """Pixel model without port ``n`` and its candidates on every other port (cached in ``folder``)."""
+def fold_cache(
+    n: str, prepared: dict[str, Prepared], folder: Path, seed: int, oof: bool = False
+) -> tuple[Path, dict[str, dict[str, NDArray]]]:
+    """Pixel model without port ``n`` and its candidates on every other port (cached in ``folder``).
+
+    With ``oof`` each training port's candidates come from a pixel model that did not see
+    that port either (out-of-fold), as the held-out port's do.
+    """
     params = OpticalParams()
     pix = folder / f"pix_{n}_s{seed}.npz"
     if not pix.exists():
@@ -111,7 +126,14 @@ def fold_cache(n: str, prepared: dict[str, Prepared], folder: Path, seed: int) -
     for k, d in prepared.items():
         if k == n:
             continue
-        path = folder / f"cand_{n}_s{seed}_{k}.npz"
+        if oof:
+            # Port k's candidates under a pixel model that saw neither n nor k (shared by folds n and k).
+            a, b = sorted((n, k))
+            pair = folder / f"pix_{a}_{b}_s{seed}.npz"
+            if not pair.exists():
+                save(pixel_stage([e for j, e in prepared.items() if j not in (n, k)], seed), pair)
+            model = optical._load_model(str(pair))
+        path = folder / f"{'oof' if oof else 'cand'}_{n}_s{seed}_{k}.npz"
         if not path.exists():
             np.savez(path, **candidates(d, model, params))
         with np.load(path) as z:
@@ -124,6 +146,9 @@ def fit_scorer(variant: str, x: NDArray[np.float32], y: NDArray[np.float32], see
     if variant == "mlp":
         m = train_mlp(x, y, epochs=300, hidden=8, seed=seed)
         return lambda z: optical.mlp_forward(z, m)
+    if variant == "mlp_noprob":
+        m = train_mlp(x[:, NO_PROB], y, epochs=300, hidden=8, seed=seed)
+        return lambda z: optical.mlp_forward(z[:, NO_PROB], m)
     if variant == "mlp_rank":
         m = train_mlp(x, y, epochs=300, hidden=8, seed=seed)
         return lambda z: optical.mlp_forward(with_ranks(z), m)
@@ -261,6 +286,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threshold", default="nested", help="'nested' (chosen inside the training ports) or a number")
     ap.add_argument("--scale", type=float, default=None, help="resample scored ports to this ground pixel (m)")
+    ap.add_argument("--oof", action="store_true", help="train object scorers on out-of-fold pixel scores")
     ap.add_argument("--split", action="store_true", help="also cut over-size components at narrow necks")
     args = ap.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -273,14 +299,15 @@ def main() -> None:
     results: dict[str, list[Score]] = {v: [] for v in args.variants}
     for n in names:
         t0 = time.perf_counter()
-        pix, cands = fold_cache(n, prepared, args.cache, args.seed)
+        pix, cands = fold_cache(n, prepared, args.cache, args.seed, args.oof)
         port = prepared[n].port if args.scale is None else resample(prepared[n].port, args.scale)
         x_all = {v: np.concatenate([design(v, c["x"]) for c in cands.values()]) for v in args.variants}
         y_all = np.concatenate([c["y"] for c in cands.values()])
         line = []
         for v in args.variants:
             if args.threshold == "nested":
-                t = 0.85 if v in ("mlp", "mlp_rank") else inner_threshold(v, cands, boxes, args.seed)
+                fixed = v.startswith("mlp") and not args.oof
+                t = 0.85 if fixed else inner_threshold(v, cands, boxes, args.seed)
             else:
                 t = float(args.threshold)
             scorer = fit_scorer(v, x_all[v], y_all, args.seed)

@@ -19,6 +19,7 @@ with the variant's object scorer in place of the object MLP. Variants:
   (0..1) among the scene's candidates in each radiometric feature, so a
   port-to-port shift of a feature cancels;
 - ``mlp_rank``: the object MLP on those same 18 + 12 features;
+- ``mean``: the mean of the ``mlp`` and ``gbt`` scores;
 - ``mlp_noprob``: the object MLP without the two pixel-score features
   (``prob_mean``, ``prob_max``): on its training ports the pixel model is
   in-sample, so those are more confident there than on a held-out port.
@@ -152,6 +153,9 @@ def fit_scorer(variant: str, x: NDArray[np.float32], y: NDArray[np.float32], see
     if variant == "mlp_rank":
         m = train_mlp(x, y, epochs=300, hidden=8, seed=seed)
         return lambda z: optical.mlp_forward(with_ranks(z), m)
+    if variant == "mean":
+        a, b = fit_scorer("mlp", x, y, seed), fit_scorer("gbt", x, y, seed)
+        return lambda z: 0.5 * (a(z) + b(z))
     if variant.startswith("gbt"):
         g = sar_render_train.fit(x.astype(np.float64), y)
         prep = with_ranks if variant == "gbt_rank" else (lambda z: z)

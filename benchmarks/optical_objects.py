@@ -1,6 +1,6 @@
 """Object-stage variants of the image-only optical detector, scored leave-one-port-out on sen2ships.
 
-    python benchmarks/optical_objects.py                      # every variant
+    python benchmarks/optical_objects.py                      # mlp, gbt, gbt_rank, mlp_rank
     python benchmarks/optical_objects.py --variants mlp gbt   # some of them
     python benchmarks/optical_objects.py --scale 5.8 --ports genoa   # a port resampled to 5.8 m pixels
 
@@ -24,12 +24,18 @@ with the variant's object scorer in place of the object MLP. Variants:
   (``prob_mean``, ``prob_max``): on its training ports the pixel model is
   in-sample, so those are more confident there than on a held-out port.
 
+``--split`` adds candidates cut from over-size components at narrow necks
+(:func:`split_candidates`; ships moored end to end or against a wharf),
+for training and at run time. ``--split`` and ``--oof`` change the
+candidates: give each its own ``--cache``.
+
 ``--oof`` trains the object scorers on out-of-fold candidates: port k's
 candidates in fold n come from a pixel model trained without n and k (55
 pair models, cached), so the object stage learns from pixel scores as
 unsure as the held-out port's. Every variant's threshold is then nested.
 
-The object threshold of the trees is chosen inside the training ports
+The MLPs keep the shipped object threshold 0.85 (except with ``--oof``);
+every other scorer's is chosen inside the training ports
 (``--threshold nested``, default): the ten training ports are split in two
 groups, each group's candidates scored by a scorer fitted on the other's,
 and the threshold of the best pooled F1 over the ten (overlap suppression
@@ -39,6 +45,9 @@ anchorage stage) is used. ``--threshold 0.85`` fixes it instead.
 ``--scale M`` resamples each scored port to M-metre ground pixels
 (bilinear bands, nearest masks, boxes scaled) before running the fold
 models: the check that windows and limits are set in metres.
+
+Figures (3 Dec, issue 4): BENCHMARKS.md, "Issue 4, second round". None of
+these variants beat the shipped detector by more than the seed spread.
 """
 
 from __future__ import annotations

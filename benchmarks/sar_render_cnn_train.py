@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                     cnn[r[1]] = cnn_probability(patches[r[1]], m) if len(r[4]) else np.zeros(0)
         runs = {"cnn": cnn}
         if not args.no_trees:
-            trees = gb.held_out(data, key, gb.opensarship_rows(args.datasets))
+            trees = gb.held_out(data, key, gb.opensarship_training(gb.opensarship_rows(args.datasets)))
             runs["trees"] = trees
             runs["blend"] = {k: (cnn[k] + trees[k]) / 2 for k in cnn}
         for what, prob in runs.items():

@@ -20,7 +20,10 @@ This detector works on the grey values as they are and in pixels:
 3. **Ship or clutter.** Gradient-boosted depth-2 trees (numpy inference; weights in
    ``sitewatch/data/sar_render_gb.json``, trained by ``benchmarks/sar_render_train.py``
    on the SAR-Ship-Dataset and HRSID samples and OpenSARShip's own 8-bit renderings) over
-   :data:`RENDER_FEATURES`: the
+   :data:`RENDER_FEATURES`, the mean score of 16 boosted models each of which also saw every
+   training chip re-rendered at two display gammas drawn from 0.5-2 (a rendering's stretch is
+   the renderer's choice; trees fitted on a few chips' stretches alone found dim ships at some
+   gammas and none at others): the
    candidate's size and shape in pixels, its contrast, saturation, and its context
    (how far its background and the 25/65 px neighbourhood lie above the chip's water:
    land clutter sits on bright textured ground, ships on dark water), and the ring of

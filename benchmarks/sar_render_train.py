@@ -9,7 +9,7 @@ falls inside a labelled box. One model is gradient boosting of depth-2 trees on 
 loss (numpy, 150 trees, rate 0.1, split thresholds at 33 quantiles of each feature, at least 5
 candidates a leaf, classes weighted to equal total weight: ships are about one candidate in
 five; split search by cumulative histograms over the threshold ranks). The shipped model
-(sar-cfar 1.9.0) is the mean raw score of ``MEMBERS`` = 16 such models: member ``s`` is fitted
+(sar-cfar 1.10.0) is the mean raw score of ``MEMBERS`` = 16 such models: member ``s`` is fitted
 on every training chip as it is plus ``PER_CHIP`` = 2 re-renderings of it, ``255 (v/255)^gamma``
 with gammas drawn (seed ``s``) from 8 log-spaced values in 0.5-2 (:data:`GAMMAS`; the range
 fixed before any figure was seen); OpenSARShip's renderings (below) are re-rendered the same way.
@@ -28,7 +28,7 @@ Box-level P/R/F1 as ``benchmarks/sar_real.py`` counts them (one-to-one, centroid
   leave-one-source-out on the fold's training chips (best of 0.5-0.9 in steps of 0.05); the
   shipped ``CUT`` is what that rule picks on all 16 chips (printed after the source split).
 
-Figures (1.9.0, cut 0.75; 1.8.0 in brackets, single model, cut 0.8), P / R / F1:
+Figures (1.10.0, cut 0.75; 1.8.0 in brackets, single model, cut 0.8), P / R / F1:
 leave-one-chip-out 0.791 / 0.724 / 0.756 (0.863 / 0.589 / 0.700), leave-one-dataset-out
 0.779 / 0.724 / 0.751 (0.859 / 0.626 / 0.724), leave-one-source-out 0.785 / 0.734 / 0.758
 (0.873 / 0.579 / 0.697); nested cut F1 0.740 / 0.722 / 0.742 (0.699 / 0.734 / 0.687);
@@ -44,7 +44,7 @@ clutter, the ring between left out (other ships of busy chips are unlabelled);
 0.747 / 0.759 / 0.752 at 0.8, but OpenSARShip 0.896 → 0.856 in-sample: not shipped).
 ``--opensarship-held-out`` also scores those renderings (centred ship found, GRD chips) with each
 of the four scenes left out of the fit: a check of the Sentinel-1 small-ship case that the box
-chips hardly hold (13-feature model 0.864 at 0.8, 1.8.0 0.840, 1.9.0 0.832 at 0.75: the
+chips hardly hold (13-feature model 0.864 at 0.8, 1.8.0 0.840, 1.10.0 0.832 at 0.75: the
 despeckling loses a few ships of 2-3 px width). ``--write`` fits on all 16 chips (plus those)
 and writes ``src/sitewatch/data/sar_render_gb.json`` (270 KB).
 """

@@ -87,7 +87,7 @@ from .water import LandLevels, disk, land_and_levels_from_cells, widen_water
 __all__ = ["DETECTOR", "VERSION", "SarParams", "detect_sar", "detect_sar_with_features", "size_features", "size_from_features", "candidate_vector", "candidate_probability", "to_intensity", "correct_size"]
 
 DETECTOR = "sar-cfar"
-VERSION = "1.9.0"
+VERSION = "1.10.0"
 
 
 InputScale = Literal["auto", "intensity", "amplitude", "db"]

@@ -412,7 +412,7 @@ def length_summary(e: np.ndarray) -> str:
 def held_out_dual(root: Path, rows: list[LengthRow], fit_sizer: Callable[[list[LengthRow]], Sizer], label: str = "shipped, level factors") -> None:
     """The shipped detector (VV+VH fused where the chip has both), each scene's lengths from a
     sizing rule fitted on the other scenes' ``rows`` (patched in for :func:`size_from_features`)."""
-    import sitewatch.detect.sar as sar_mod
+    import sitewatch.detect.sar_components as sar_mod  # where the detector looks up size_from_features
     from sitewatch.detect.sar_dual import detect_sar_dual
 
     chips = [c for c in opensarship_chips(root) if c.kind == "GRD" and c.ais_length > 0]

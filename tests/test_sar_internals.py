@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from sitewatch.detect.sar import SarParams, _CellMaps, _expand, _join_pieces, _max_positions, _pack
+from sitewatch.detect.sar import SarParams
 from sitewatch.detect.sar_cells import _cell_pass, _ring_sum
+from sitewatch.detect.sar_components import _pack
+from sitewatch.detect.sar_pieces import _join_pieces, _max_positions
+from sitewatch.detect.sar_thresholds import _CellMaps, _expand
 from sitewatch.detect.water import _median_at_most, _opening, _otsu_hist, disk
 
 

@@ -36,7 +36,8 @@ from numpy.typing import NDArray
 
 from ..errors import InputError
 from .base import PixelDetection, pixel_size_pair
-from .sar import SarParams, _box_corners, detect_sar
+from .sar import SarParams, detect_sar
+from .sar_size import _box_corners
 
 __all__ = ["detect_sar_dual", "fuse_polarisations", "CO_POL", "CROSS_POL"]
 

@@ -279,10 +279,7 @@ def detect_rendering(
     image: NDArray[np.generic], pxy: tuple[float, float], params: RenderParams | None = None, model: dict[str, Any] | None = None
 ) -> list[tuple[PixelDetection, dict[str, float]]]:
     """Vessels in an 8-bit rendering; each with its feature values (and ``probability``)."""
-    from .sar import (  # shared measurement; sar imports this module lazily
-        _axis_variances,
-        _box_corners,
-    )
+    from .sar_size import _axis_variances, _box_corners  # shared measurement
 
     p = params or RenderParams()
     lab, feats, extra = rendering_candidates(image, p)

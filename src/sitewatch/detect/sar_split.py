@@ -18,10 +18,10 @@ towards not cutting.
 
 A cut is kept only when each stretch it separates holds seed pixels (a target in its own
 right, not a dim tail), is a vessel's shortest length once the point spread is taken off
-its ends (as :func:`sitewatch.detect.sar.correct_size` does; a cut must not leave two blobs
+its ends (as :func:`sitewatch.detect.sar_size.correct_size` does; a cut must not leave two blobs
 of a few pixels, e.g. a small hull with a one-pixel hole), and each part passes the vessel
 shape tests as the rescued pieces do (width from the spread across the axis) - the mirror of
-:func:`sitewatch.detect.sar._join_pieces`, which joins pieces whose union passes. The parts
+:func:`sitewatch.detect.sar_pieces._join_pieces`, which joins pieces whose union passes. The parts
 then go through the shape tests and the rescue levels like any component; the join never
 reaches across a cut, since it joins pieces of one parent. On shore land the growth threshold
 is the land's, so the sea's spread is taken from the water's threshold there.

@@ -27,7 +27,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .base import PixelDetection, pixel_size_pair
-from .sar import SarParams, _block_px, detect_sar
+from .sar import SarParams, detect_sar
+from .sar_cells import _block_px
 
 __all__ = ["Tile", "plan_tiles", "detect_sar_tiled", "shift_detection"]
 

@@ -1,0 +1,145 @@
+"""Water, land and the thresholds of every land/water cell of the SAR detector.
+
+From the per-cell sums of :mod:`sitewatch.detect.sar_cells`, :func:`_cell_thresholds` derives
+land (when asked), grows water back into it by one berth, and computes the seed threshold,
+growth threshold and background mean of every cell, kept per CFAR block in a
+:class:`_CellMaps` and expanded to cells (:func:`_expand`) only where a window needs them.
+See :mod:`sitewatch.detect.sar` for how the detector uses them.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from .sar_cells import _aggregate, _block_px, _cell_block, _thresholds
+from .water import LandLevels, disk, land_and_levels_from_cells
+
+if TYPE_CHECKING:
+    from .sar import SarParams
+
+
+def _cell_thresholds(
+    s1: NDArray[np.float64],
+    s2: NDArray[np.float64],
+    n: NDArray[np.float64],
+    k: int,
+    p: SarParams,
+    gpx: float,
+    derive_land: bool,
+    pool: Executor | None,
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_], _CellMaps, LandLevels | None]:
+    """Water, land (before the berth growth), the levels it was found with, and the seed threshold, growth threshold and background mean of every cell.
+
+    The thresholds over all cells (no land taken out) are what an open-sea image uses and what
+    berth cells are held to; with a pool they are computed while land is being derived (in the
+    pool's other thread, then in both).
+    """
+    cell_m = gpx * _cell_block(p, gpx)[0]
+    b = _block_px(p, gpx)
+
+    def all_cells() -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        return _thresholds(_aggregate(s1, k), _aggregate(s2, k), _aggregate(n, k), p, b, gpx, pool)
+
+    pending = None
+    levels: LandLevels | None = None
+    if derive_land:
+        kw = _cells_kwargs(p)
+        rb = int(round(kw.pop("berth_m") / cell_m))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = s1 / n  # NaN (0 / 0) where a cell has no used pixel
+        if pool is not None:
+            pending = pool.submit(land_and_levels_from_cells, mean, cell_m, berth_m=0.0, **kw)
+            whole = all_cells()
+            land, levels = pending.result()
+        else:
+            land, levels = land_and_levels_from_cells(mean, cell_m, berth_m=0.0, **kw)
+        water_c = ~land
+        if rb > 0 and land.any():
+            # Hulls alongside make the quay's cells bright, so they come out as land: water
+            # grows back into land by one berth. Those berth cells mix hull, quay wall and
+            # land clutter; they take the stricter of the water-only threshold and one
+            # whose background includes the land around (what land clutter looks like there).
+            water_c = np.asarray(ndimage.binary_dilation(water_c, disk(rb)))
+    else:
+        land = np.zeros(n.shape, bool)
+        water_c = np.ones(n.shape, bool)
+    if pending is None and (not land.any() or (water_c & land).any()):
+        whole = all_cells()
+    if not land.any():
+        t_seed, t_grow, t_mu = whole
+    else:
+        nw = np.where(water_c, n, 0.0)
+        t_seed, t_grow, t_mu = _thresholds(
+            _aggregate(np.where(water_c, s1, 0.0), k), _aggregate(np.where(water_c, s2, 0.0), k), _aggregate(nw, k), p, b, gpx, pool
+        )
+    berth = water_c & land
+    maps = _CellMaps(k, (t_seed, t_grow, t_mu), berth if berth.any() else None, (whole[0], whole[1]))
+    return water_c, land, maps, levels
+
+
+@dataclass(frozen=True)
+class _CellMaps:
+    """Seed threshold, growth threshold and background mean per cell, kept per CFAR block
+    (``k`` × ``k`` cells) and expanded only where asked; berth cells take the stricter of
+    their block's value and the all-cells one."""
+
+    k: int
+    blocks: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
+    berth: NDArray[np.bool_] | None
+    whole: tuple[NDArray[np.float64], NDArray[np.float64]]
+
+    def window(self, sl: tuple[slice, slice]) -> list[NDArray[np.float64]]:
+        """Cell values of the three maps over the cell slice ``sl``."""
+        k = self.k
+        (r0, r1), (c0, c1) = (sl[0].start, sl[0].stop), (sl[1].start, sl[1].stop)
+        bsl = (slice(r0 // k, -(-r1 // k)), slice(c0 // k, -(-c1 // k)))
+        dr, dc = r0 - bsl[0].start * k, c0 - bsl[1].start * k
+
+        def cells(a: NDArray[np.float64]) -> NDArray[np.float64]:
+            blk = a[bsl]
+            return _expand(blk, k, (blk.shape[0] * k, blk.shape[1] * k))[dr : dr + r1 - r0, dc : dc + c1 - c0]
+
+        out = [cells(a) for a in self.blocks]
+        if self.berth is not None:
+            b = self.berth[sl]
+            if b.any():
+                out[0] = np.where(b, np.maximum(out[0], cells(self.whole[0])), out[0])
+                out[1] = np.where(b, np.maximum(out[1], cells(self.whole[1])), out[1])
+        return out
+
+    def seed_hits(self, mx: NDArray[np.float32]) -> NDArray[np.bool_]:
+        """Cells whose brightest used pixel ``mx`` beats their seed threshold."""
+        hc, wc = mx.shape
+        if self.berth is not None:
+            return np.asarray(mx > self.window((slice(0, hc), slice(0, wc)))[0].astype(np.float32))
+        k = self.k
+        t = self.blocks[0].astype(np.float32)
+        hb, wb = t.shape
+        if hb * k == hc and wb * k == wc:
+            m = mx
+        else:
+            m = np.zeros((hb * k, wb * k), np.float32)
+            m[:hc, :wc] = mx
+        hit = m.reshape(hb, k, wb, k) > t[:, None, :, None]
+        return hit.reshape(hb * k, wb * k)[:hc, :wc]
+
+
+def _expand(a: NDArray[Any], k: int, shape: tuple[int, int]) -> NDArray[Any]:
+    """Repeat each cell k × k times and crop to ``shape``."""
+    if k == 1:
+        return a[: shape[0], : shape[1]]
+    hb, wb = a.shape
+    full = np.broadcast_to(a[:, None, :, None], (hb, k, wb, k)).reshape(hb * k, wb * k)
+    return full[: shape[0], : shape[1]]
+
+
+def _cells_kwargs(p: SarParams) -> dict[str, float]:
+    kw = p.land_kwargs()
+    kw.pop("cell_m")
+    return kw

@@ -88,12 +88,31 @@ def gain(bands: Mapping[str, NDArray[np.float32]], factor: float = 2.5) -> Bands
     return {k: _eight_bit(factor * v) for k, v in rgb(bands).items()}
 
 
+def jpeg(bands: Mapping[str, NDArray[np.float32]], quality: int = 75) -> Bands:
+    """8-bit RGB bands through a JPEG file (PIL's default quality, 4:2:0 chroma) and back."""
+    import io
+
+    from PIL import Image
+
+    order = ("red", "green", "blue")
+    # A port without blue (the detector stands green in for it) is written with green there.
+    u8 = np.stack(
+        [np.round(np.clip(bands.get(k, bands["green"]), 0.0, 1.0) * 255.0) for k in order], axis=-1
+    ).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(u8).save(buf, format="JPEG", quality=quality)
+    back = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    return {k: (back[..., i] / np.float32(255.0)).astype(np.float32) for i, k in enumerate(order) if k in bands}
+
+
 VIEWS: dict[str, Callable[[Mapping[str, NDArray[np.float32]]], Bands]] = {
     "rgb": rgb,
     "stretch": stretch,
     "gain": gain,
+    "stretch_jpeg": lambda b: jpeg(stretch(b)),
+    "gain_jpeg": lambda b: jpeg(gain(b)),
 }
-TRAIN_VIEWS = ("rgb", "stretch", "gain")
+TRAIN_VIEWS = ("rgb", "stretch_jpeg", "gain_jpeg")
 
 
 def prepare_view(port: Port, view: str) -> Prepared:
@@ -134,6 +153,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--models", type=Path, default=None, help="keep the fold models here and reuse them")
     ap.add_argument("--variants", nargs="*", default=["all"], help="'all' (rgb+stretch+gain) and/or 'rgb'")
+    ap.add_argument("--views", nargs="*", default=list(VIEWS), help=f"inputs to score, of {list(VIEWS)}")
     ap.add_argument("--ports", nargs="*", default=None)
     ap.add_argument("--no-lopo", action="store_true", help="only Qingdao")
     ap.add_argument("--seed", type=int, default=0)
@@ -142,7 +162,7 @@ def main() -> None:
     if not names:
         sys.exit("sen2ships imagery not found under ../shared/datasets; nothing to do")
     params = OpticalParams()
-    train_views = {"all": TRAIN_VIEWS, "rgb": ("rgb",)}
+    train_views = {"all": ("rgb", "stretch", "gain"), "rgb": ("rgb",), "jpeg": TRAIN_VIEWS}
     if args.train:
         ports = [load_port(n) for n in names]
         save(fit([prepare_view(p, v) for p in ports for v in TRAIN_VIEWS], params, seed=args.seed), args.out)
@@ -153,7 +173,7 @@ def main() -> None:
         folder = args.models or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         if not args.no_lopo:
-            lopo(args.ports or names, names, params, folder, args.variants, train_views, suffix, args.seed)
+            lopo(args.ports or names, names, params, folder, args.variants, train_views, args.views, suffix, args.seed)
     if not OUT.exists():
         print(f"\n{OUT.name} not trained yet (--train): Qingdao not scored")
     elif QINGDAO.is_dir():
@@ -170,6 +190,7 @@ def lopo(
     folder: Path,
     variants: list[str],
     train_views: dict[str, tuple[str, ...]],
+    views: list[str],
     suffix: str,
     seed: int,
 ) -> None:
@@ -198,7 +219,7 @@ def lopo(
         prepared.clear()
         print(f"fold models '{v}' ready", flush=True)
     results: dict[tuple[str, str], list[Score]] = {}
-    for view in VIEWS:
+    for view in views:
         for m in models:
             print(f"\nleave-one-port-out, held-out port given as '{view}', model '{m}'")
             print(HEADER)

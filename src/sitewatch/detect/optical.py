@@ -35,7 +35,10 @@ How it works
      anchor. Both MLPs are trained on the sen2ships port scenes by
      ``benchmarks/optical_train.py`` (weights in
      ``sitewatch/data/optical_vessel_mlp.npz``, numpy only at run time;
-     figures leave-one-port-out in BENCHMARKS.md).
+     figures leave-one-port-out in BENCHMARKS.md). Input without NIR runs
+     a second pair trained on the same ports without NIR and on 8-bit JPEG
+     renderings of them (``optical_vessel_mlp_rgb.npz``, :func:`model_for`;
+     ``benchmarks/optical_rgb.py``).
 
    Every window is set in metres, so one parameter set serves 10 m and
    3 m pixels. Boxes are measured with the oriented-box moments of

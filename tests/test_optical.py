@@ -14,11 +14,16 @@ from sitewatch.cli import main
 from sitewatch.detect.clouds import SCL_HIDDEN, cloud_fraction, cloud_mask
 from sitewatch.detect.optical import (
     DETECTOR,
+    MODEL_FILE,
+    RGB_MODEL_FILE,
     VERSION,
     OpticalParams,
+    _load_model,
     detect_optical,
     detect_optical_result,
     infer_dn_scale,
+    model_for,
+    score_pixels,
     to_reflectance,
 )
 from sitewatch.detect.optical_image import parse_band_args
@@ -182,6 +187,40 @@ def test_rgb_only_is_accepted() -> None:
     assert len(dets) == 1
 
 
+def test_rgb_only_input_runs_the_rgb_model() -> None:
+    bands, _ = scene(10.0)
+    rgb = {k: v for k, v in bands.items() if k != "nir"}
+    assert model_for(bands) == MODEL_FILE
+    assert model_for(rgb) == RGB_MODEL_FILE
+    # Routing, seen through a missing file: only the RGB-only run asks for the RGB weights.
+    params = OpticalParams(rgb_model="/nonexistent/rgb_weights.npz")
+    detect_optical(bands, 10.0, params=params)
+    with pytest.raises(InputError, match="rgb_weights"):
+        detect_optical(rgb, 10.0, params=params)
+    # The shipped RGB weights load and score a ship at anchor's pixels well above the rest.
+    rgb = {k: v for k, v in anchored_scene().items() if k != "nir"}
+    ship = coverage(rgb["red"].shape[0], 10.0, 400.0, 600.0, 150.0, 25.0, 30.0) > 0.5
+    prob = score_pixels(rgb, (10.0, 10.0), _load_model(RGB_MODEL_FILE)).prob
+    assert prob[ship].mean() > 0.6
+    assert np.median(prob[~ship]) < 0.2
+
+
+def test_cli_records_which_model_ran(tmp_path: Path) -> None:
+    from rasterio.transform import from_origin
+
+    bands, _ = scene(10.0)
+    transform = from_origin(500000.0, 4750000.0, 10.0, 10.0)
+    models = {}
+    for names in (["blue", "green", "red", "nir"], ["blue", "green", "red"]):
+        path = tmp_path / f"{len(names)}.tif"
+        _write(path, [bands[k] for k in names], names, "EPSG:32653", transform)
+        out = tmp_path / f"{len(names)}.geojson"
+        r = CliRunner().invoke(main, ["detect-image", "--sensor", "optical", str(path), "--out", str(out)])
+        assert r.exit_code == 0, r.output
+        models[len(names)] = json.loads(out.read_text())["sitewatch"]["model"]
+    assert models == {4: MODEL_FILE, 3: RGB_MODEL_FILE}
+
+
 def test_bad_bands_are_named() -> None:
     bands, _ = scene(10.0)
     with pytest.raises(InputError, match="swir"):
@@ -236,6 +275,14 @@ def _write(path: Path, arrays: list[NDArray[np.float32]], names: list[str], crs:
         for i, (a, n) in enumerate(zip(arrays, names, strict=True), 1):
             ds.write(a, i)
             ds.set_band_description(i, n)
+
+
+def anchored_scene() -> dict[str, NDArray[np.float32]]:
+    """The quay scene without the ship alongside, with a 150 m ship at anchor in the basin."""
+    bands, _ = scene(10.0, ship=False)
+    c = coverage(bands["nir"].shape[0], 10.0, 400.0, 600.0, 150.0, 25.0, 30.0)
+    bright = {"blue": 0.20, "green": 0.21, "red": 0.22, "nir": 0.25}
+    return {k: (v * (1 - c) + bright[k] * c).astype(np.float32) for k, v in bands.items()}
 
 
 def test_cli_multiband_and_per_band_files(tmp_path: Path) -> None:

@@ -57,6 +57,7 @@ def command(ctx: click.Context, image: Path | None, bands: tuple[str, ...], dn_s
                 "dn_scale": res.dn_scale,
                 "dn_scale_from": res.dn_scale_from,
                 "dn_offset": dn_offset,
+                "model": res.model,
             }
             image = image or info.path
         elif bands:

@@ -35,7 +35,10 @@ How it works
      anchor. Both MLPs are trained on the sen2ships port scenes by
      ``benchmarks/optical_train.py`` (weights in
      ``sitewatch/data/optical_vessel_mlp.npz``, numpy only at run time;
-     figures leave-one-port-out in BENCHMARKS.md).
+     figures leave-one-port-out in BENCHMARKS.md). Input without NIR runs
+     a second pair trained on the same ports without NIR and on 8-bit JPEG
+     renderings of them (``optical_vessel_mlp_rgb.npz``, :func:`model_for`;
+     ``benchmarks/optical_rgb.py``).
 
    Every window is set in metres, so one parameter set serves 10 m and
    3 m pixels. Boxes are measured with the oriented-box moments of
@@ -44,7 +47,7 @@ How it works
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -89,12 +92,15 @@ __all__ = [
     "scene_stats",
     "OpticalResult",
     "detect_optical_result",
+    "RGB_MODEL_FILE",
+    "model_for",
 ]
 
 DETECTOR = "optical-mlp"
-VERSION = "0.2.1"
+VERSION = "0.3.0"
 BANDS: tuple[str, ...] = ("blue", "green", "red", "nir")
 MODEL_FILE = "optical_vessel_mlp.npz"
+RGB_MODEL_FILE = "optical_vessel_mlp_rgb.npz"
 
 FEATURE_NAMES: tuple[str, ...] = (
     "ndwi",
@@ -156,6 +162,9 @@ class OpticalParams:
     8-bit display renderings use :data:`RENDERING_CLOUD_BRIGHT` instead."""
     model: str = MODEL_FILE
     """Weights file in ``sitewatch/data`` (or a path)."""
+    rgb_model: str = RGB_MODEL_FILE
+    """Weights used instead of ``model`` when the input has no NIR band (RGB only, e.g. an
+    8-bit preview): trained on the same ports with NIR removed, see :func:`model_for`."""
 
     def __post_init__(self) -> None:
         if not all(0.0 < t < 1.0 for t in self.pixel_thresholds) or not 0.0 < self.object_threshold <= 1.0:
@@ -567,7 +576,7 @@ def detect_optical_result(
 ) -> OpticalResult:
     """:func:`detect_optical` that also returns the hidden (cloud/no-data) and water masks."""
     params = params or OpticalParams()
-    model = _load_model(params.model)
+    model = _load_model(model_for(bands, params))
     px, py = pixel_size_pair(pixel_size)
     sc = score_pixels(bands, (px, py), model, valid=valid, water=water, scl=scl, params=params, stats=stats)
     p = 0.5 * (px + py)
@@ -582,6 +591,17 @@ def detect_optical_result(
         vessels = _vessel_objects(prob, sc.features, sc.water, sc.hidden, (px, py), params, model)
     out = vessels + cranes
     return OpticalResult(sorted(out, key=lambda d: -d.score), sc.hidden, sc.cloud, sc.water)
+
+
+def model_for(bands: Iterable[str], params: OpticalParams | None = None) -> str:
+    """Weights file the detector runs on for these band names: ``rgb_model`` without ``nir``.
+
+    Without NIR, red stands in for it (:func:`_band_set`) and every NIR feature is a
+    visible one; the four-band model never saw such inputs, so a model trained on the
+    same ports with NIR removed (and on 8-bit renderings of them) scores them instead.
+    """
+    params = params or OpticalParams()
+    return params.model if "nir" in set(bands) else params.rgb_model
 
 
 def _site_vessels(

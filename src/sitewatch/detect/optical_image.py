@@ -50,6 +50,7 @@ from .optical import (
     SceneStats,
     detect_optical_result,
     infer_dn_scale,
+    model_for,
     scene_stats,
     to_reflectance,
 )
@@ -97,6 +98,9 @@ class OpticalImageResult:
     """Divisor that turned the stored values into reflectance (None: they were floats)."""
     dn_scale_from: str = "given"
     """``"given"`` by the caller, or ``"values"``: inferred from the value range (:func:`infer_dn_scale`)."""
+    model: str = ""
+    """Weights file the learned stages ran on (:func:`~sitewatch.detect.optical.model_for`): the
+    four-band model, or the RGB model when the input has no NIR band."""
 
 
 def parse_band_args(values: tuple[str, ...] | list[str]) -> dict[str, Path]:
@@ -259,7 +263,8 @@ def detect_optical_image(
         lambda win: _read(src, win, used, offset), (h, w), info.pixel_size, stats,
         params=params, workers=workers, tile=tile, progress=progress,
     )
-    return OpticalImageResult(info, dets, cloud, valid, used, "given" if scale is not None else "values")
+    model = model_for([k for k in src.bands if k != "scl"], params)
+    return OpticalImageResult(info, dets, cloud, valid, used, "given" if scale is not None else "values", model)
 
 
 Window = tuple[int, int, int, int]

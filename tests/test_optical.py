@@ -288,12 +288,7 @@ def anchored_scene() -> dict[str, NDArray[np.float32]]:
 def test_cli_multiband_and_per_band_files(tmp_path: Path) -> None:
     from rasterio.transform import from_origin
 
-    bands, _ = scene(10.0, ship=False)
-    n = bands["nir"].shape[0]
-    # A ship at anchor in the basin, so the CLI (no site water) has an easy target.
-    c = coverage(n, 10.0, 400.0, 600.0, 150.0, 25.0, 30.0)
-    bright = {"blue": 0.20, "green": 0.21, "red": 0.22, "nir": 0.25}
-    bands = {k: (v * (1 - c) + bright[k] * c).astype(np.float32) for k, v in bands.items()}
+    bands = anchored_scene()  # a ship at anchor: the CLI (no site water) has an easy target
     names = ["blue", "green", "red", "nir"]
     transform = from_origin(500000.0, 4750000.0, 10.0, 10.0)
     multi = tmp_path / "scene.tif"
@@ -327,11 +322,7 @@ def test_cli_web_mercator_pixels_are_scaled(tmp_path: Path) -> None:
     from rasterio.transform import from_origin
 
     # 10 m Web Mercator pixels at 60 degrees north are 5 m on the ground.
-    bands, _ = scene(10.0, ship=False)
-    n = bands["nir"].shape[0]
-    c = coverage(n, 10.0, 400.0, 600.0, 150.0, 25.0, 30.0)
-    bright = {"blue": 0.20, "green": 0.21, "red": 0.22, "nir": 0.25}
-    bands = {k: (v * (1 - c) + bright[k] * c).astype(np.float32) for k, v in bands.items()}
+    bands = anchored_scene()
     names = ["blue", "green", "red", "nir"]
     y60 = 8399737.89  # EPSG:3857 northing of 60 degrees north
     path = tmp_path / "merc.tif"
@@ -354,11 +345,8 @@ def test_cli_full_range_16_bit_export_reads_as_reflectance(tmp_path: Path) -> No
     import rasterio
     from rasterio.transform import from_origin
 
-    bands, _ = scene(10.0, ship=False)
+    bands = anchored_scene()
     n = bands["nir"].shape[0]
-    c = coverage(n, 10.0, 400.0, 600.0, 150.0, 25.0, 30.0)
-    bright = {"blue": 0.20, "green": 0.21, "red": 0.22, "nir": 0.25}
-    bands = {k: (v * (1 - c) + bright[k] * c).astype(np.float32) for k, v in bands.items()}
     # Town behind the quay, as bright as a port's land (NIR ~0.35): what tells the two exports apart.
     town = {"blue": 0.12, "green": 0.15, "red": 0.18, "nir": 0.35}
     for k, v in bands.items():

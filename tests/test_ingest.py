@@ -153,3 +153,27 @@ def test_interrupted_commit_leaves_no_cog_and_is_cleaned(ws, tmp_path: Path) -> 
         assert store.counts()["observations"] == 0
         ingest_paths(ws, store, SITE, [tmp_path / "nothing-here.tif"])
         assert not partial_path(final).exists()
+
+
+def test_8bit_rendering_ingested_and_detected_is_not_cloud(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from sitewatch.detection import detect_site
+
+    # A Planet-visual-like 8-bit RGB rendering over the site: grey-green water at a third of
+    # the range (reflectance's cloud level), with a 200 m ship at anchor.
+    crs, x0, y0 = site_utm_origin(SITE)
+    data = np.empty((3, 260, 220), np.uint8)
+    data[:] = np.array([70, 85, 75], np.uint8)[:, None, None]
+    data[:, 120:124, 100:120] = np.array([180, 176, 170], np.uint8)[:, None, None]
+    src = write_tiff(
+        tmp_path / "visual_20241017.tif", data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0),
+        descriptions=["red", "green", "blue"],
+    )
+    with ws.store() as store:
+        obs = ingest_file(ws, store, SITE, src)
+    assert obs is not None and obs.scene.sensor == "optical"
+    assert obs.provenance["scale_applied"] == pytest.approx(1 / 255)
+    detect_site(ws, SITE.id, workers=1)
+    with ws.store() as store:
+        (stored,) = store.observations(SITE.id)
+    # With the reflectance cloud test the whole sea was "cloud" and the scene unusable.
+    assert stored.cloud_fraction is not None and stored.cloud_fraction < 0.05

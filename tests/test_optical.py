@@ -150,6 +150,13 @@ def test_scl_cloud_classes_hide_the_ship() -> None:
     assert set(SCL_HIDDEN) >= {3, 8, 9, 10} and 11 not in SCL_HIDDEN
 
 
+def test_overcast_scene_is_all_cloud_and_reports_nothing() -> None:
+    overcast = {k: np.full((120, 120), 0.6, np.float32) for k in ("blue", "green", "red", "nir")}
+    assert cloud_mask(overcast, pixel_size=10.0).all()  # used to fail looking for shadows
+    res = detect_optical_result(overcast, 10.0)
+    assert res.detections == [] and res.cloud.all()
+
+
 def test_spectral_cloud_test_leaves_a_clear_port_clear() -> None:
     bands, _ = scene(10.0, crane=True)
     assert cloud_mask(bands, pixel_size=10.0).sum() == 0

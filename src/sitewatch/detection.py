@@ -10,6 +10,7 @@ observation's detections in one transaction (so a rerun gives the same rows).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -137,6 +138,12 @@ def to_detections(
     return out
 
 
+def _was_8bit(obs: Observation) -> bool:
+    """Whether ingest turned this observation's values into reflectance by dividing by 255."""
+    scale = obs.provenance.get("scale_applied")
+    return isinstance(scale, int | float) and math.isclose(float(scale), 1 / 255.0)
+
+
 def detect_observation(job: DetectJob) -> DetectResult:
     """Detect objects in one archived observation. Pure apart from reading the COG."""
     obs, site = job.observation, job.site
@@ -167,9 +174,12 @@ def detect_observation(job: DetectJob) -> DetectResult:
         scl = bands.pop("SCL", None)
         # The detector masks clouds itself (nothing is reported under or beside cloud);
         # the site's cloud fraction comes from that same mask, not a second pass.
-        result = optical.detect_optical_result(
-            bands, pixel, valid=valid, water=water, scl=scl, params=replace(optical.OpticalParams(), **limits)
-        )
+        oparams = replace(optical.OpticalParams(), **limits)
+        if _was_8bit(obs):
+            # An 8-bit display rendering went in (ingest divided it by 255): its clouds
+            # saturate the stretch and its water sits near reflectance's cloud level.
+            oparams = replace(oparams, cloud_bright=optical.RENDERING_CLOUD_BRIGHT)
+        result = optical.detect_optical_result(bands, pixel, valid=valid, water=water, scl=scl, params=oparams)
         n_valid = int(valid.sum())
         cloud_fraction = round(float((result.cloud & valid).sum()) / n_valid, 6) if n_valid else None
         found = result.detections

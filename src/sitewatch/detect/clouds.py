@@ -59,8 +59,8 @@ def cloud_mask(
         cloudy &= np.asarray(bands["nir"], dtype=np.float32) > 0.8 * bright
     size = max(3, int(round(min_cloud_m / pixel_size)))
     cloudy = dilate(erode(cloudy, size), size) & cloudy
-    if not cloudy.any():
-        return cloudy
+    if not cloudy.any() or cloudy.all():
+        return cloudy  # all clear, or overcast: no shadow to look for beside it
     margin = max(3, int(round(2 * margin_m / pixel_size)) | 1)
     near = dilate(cloudy, 4 * margin)
     dark_ref = float(np.percentile(mean[~cloudy][:: max(1, mean.size // 1_000_000)], 5))

@@ -58,7 +58,8 @@ def water_threshold(index: NDArray[np.floating], nir: NDArray[np.floating]) -> f
         return 0.0
     lo = np.percentile(s_nir, 10)
     water = float(np.median(s_idx[s_nir <= lo]))
-    land = float(np.median(s_idx[s_nir > _land_split(s_nir)]))
+    above = s_idx[s_nir > _land_split(s_nir)]
+    land = float(np.median(above)) if above.size else water  # one flat surface (overcast)
     return float(np.clip(0.5 * (water + land), -0.2, 0.35))
 
 
@@ -98,7 +99,8 @@ def nir_ceiling(nir: NDArray[np.floating]) -> float:
         return float("inf")
     lo = np.percentile(s, 10)
     water = float(np.median(s[s <= lo]))
-    land = float(np.median(s[s > _land_split(s)]))
+    above = s[s > _land_split(s)]
+    land = float(np.median(above)) if above.size else water
     return water + 0.3 * max(land - water, 0.0)
 
 

@@ -97,7 +97,7 @@ __all__ = [
 ]
 
 DETECTOR = "optical-mlp"
-VERSION = "0.3.0"
+VERSION = "0.3.1"
 BANDS: tuple[str, ...] = ("blue", "green", "red", "nir")
 MODEL_FILE = "optical_vessel_mlp.npz"
 RGB_MODEL_FILE = "optical_vessel_mlp_rgb.npz"

@@ -1,0 +1,180 @@
+"""Per-pixel features of the optical vessel model, against the scene's own water."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from ..errors import InputError
+from .base import pixel_size_pair
+from .optical_water import erode, ndwi, nir_ceiling, square_filter, water_threshold
+
+__all__ = ["BANDS", "FEATURE_NAMES", "SceneStats", "feature_planes", "pixel_features", "scene_stats"]
+
+BANDS: tuple[str, ...] = ("blue", "green", "red", "nir")
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "ndwi",
+    "ndwi_minus_water",
+    "nir_minus_water",
+    "vis_minus_water",
+    "nir_tophat_beam",
+    "vis_tophat_beam",
+    "nir_minus_mean_150m",
+    "nir_std_30m",
+    "ndvi",
+    "blue_red",
+    "water_30m",
+    "water_100m",
+    "water_300m",
+    "not_water_min_30m",
+    "ndwi_blackhat_beam",
+    "nir_tophat_30m",
+)
+
+
+def _px(metres: float, pixel: float) -> int:
+    """Odd window size in pixels spanning ``metres`` (at least 3)."""
+    n = max(3, int(round(metres / pixel)))
+    return n + 1 - n % 2
+
+
+def _grey_opening(a: NDArray[np.float32], size: int) -> NDArray[np.float32]:
+    """Flat square grey opening via separable min/max filters (fast on big scenes)."""
+    return np.asarray(square_filter(square_filter(a, size, np.minimum), size, np.maximum))
+
+
+def _grey_closing(a: NDArray[np.float32], size: int) -> NDArray[np.float32]:
+    """Flat square grey closing via separable max/min filters."""
+    return np.asarray(square_filter(square_filter(a, size, np.maximum), size, np.minimum))
+
+
+def _band_set(bands: Mapping[str, NDArray[np.floating]]) -> dict[str, NDArray[np.float32]]:
+    """Check band names and shapes; stand in for missing blue (green) and NIR (red)."""
+    unknown = set(bands) - set(BANDS)
+    if unknown:
+        raise InputError(f"unknown optical band(s) {sorted(unknown)}; use {list(BANDS)}")
+    if "green" not in bands or ("red" not in bands and "nir" not in bands):
+        raise InputError("optical detection needs green and red (or green and nir) bands")
+    shapes = {np.shape(b) for b in bands.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise InputError(f"optical bands must be 2-D and the same shape, got {sorted(shapes)}")
+    out = {k: np.asarray(v, dtype=np.float32) for k, v in bands.items()}
+    if "red" not in out:
+        out["red"] = out["green"]
+    if "nir" not in out:
+        out["nir"] = out["red"]  # RGB only: red is the darkest visible band over water
+    if "blue" not in out:
+        out["blue"] = out["green"]
+    return out
+
+
+@dataclass(frozen=True)
+class SceneStats:
+    """Scene-wide references the features are taken against (one value per scene, not per tile)."""
+
+    water_threshold: float
+    """NDWI above which a pixel is water..."""
+    nir_ceiling: float
+    """...and NIR reflectance below which (see :func:`~sitewatch.detect.optical_water.nir_ceiling`)."""
+    ndwi: float
+    """Median NDWI of the scene's water."""
+    nir: float
+    """Median NIR reflectance of the water."""
+    vis: float
+    """Median visible reflectance of the water."""
+
+
+def scene_stats(bands: Mapping[str, NDArray[np.floating]], water: NDArray[np.bool_] | None = None) -> SceneStats:
+    """Water threshold and water reflectance of a scene (a decimated copy of it is enough).
+
+    Tiled runs compute these once over the whole scene so that a tile of open
+    sea and a tile of quays judge contrast against the same water.
+    """
+    b = _band_set(bands)
+    index = np.nan_to_num(ndwi(b["green"], b["nir"]), nan=0.0)
+    nir = np.nan_to_num(b["nir"], nan=0.0)
+    t = water_threshold(index, nir)
+    ceiling = nir_ceiling(nir)
+    w = np.asarray((index > t) & (nir < ceiling)) if water is None else np.asarray(water, bool)
+    vis = np.nan_to_num((b["blue"] + b["green"] + b["red"]) / np.float32(3.0), nan=0.0)
+    step = max(1, int(np.sqrt(w.size / 1_000_000)))
+    sl = (slice(None, None, step), slice(None, None, step))
+    ws = w[sl]
+    if not ws.any():
+        return SceneStats(t, ceiling, 0.5, 0.0, 0.0)
+    return SceneStats(
+        t,
+        ceiling,
+        float(np.median(index[sl][ws])),
+        float(np.median(nir[sl][ws])),
+        float(np.median(vis[sl][ws])),
+    )
+
+
+def pixel_features(
+    bands: Mapping[str, NDArray[np.floating]],
+    pixel_size: float | tuple[float, float],
+    water: NDArray[np.bool_] | None = None,
+    stats: SceneStats | None = None,
+) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+    """Per-pixel features (``(n_features, H, W)`` float32, see :data:`FEATURE_NAMES`) and the water mask used.
+
+    Contrasts are taken against the scene's own water (``stats``, computed
+    from ``bands`` when not given) so haze and export scaling cancel.
+    """
+    feats, water = feature_planes(bands, pixel_size, water, stats)
+    return np.stack(feats), water
+
+
+def feature_planes(
+    bands: Mapping[str, NDArray[np.floating]],
+    pixel_size: float | tuple[float, float],
+    water: NDArray[np.bool_] | None = None,
+    stats: SceneStats | None = None,
+) -> tuple[list[NDArray[np.float32]], NDArray[np.bool_]]:
+    """:func:`pixel_features` as a list of 2-D planes: the detector never stacks them.
+
+    Stacking sixteen tile-sized planes into one array costs a fresh
+    allocation of 16 planes and a copy, as much as computing half of them.
+    """
+    b = _band_set(bands)
+    p = float(np.mean(pixel_size_pair(pixel_size)))
+    stats = stats or scene_stats(b, water)
+    blue, green, red, nir = b["blue"], b["green"], b["red"], b["nir"]
+    index = np.nan_to_num(ndwi(green, nir), nan=0.0)
+    nir = np.nan_to_num(nir, nan=0.0)
+    if water is None:
+        water = np.asarray((index > stats.water_threshold) & (nir < stats.nir_ceiling))
+    vis = (blue + green + red) / np.float32(3.0)
+    vis = np.nan_to_num(vis, nan=0.0)
+    ref_ndwi, ref_nir, ref_vis = stats.ndwi, stats.nir, stats.vis
+    beam = _px(60.0, p)
+    wide = _px(150.0, p)
+    wf = water.astype(np.float32)
+    mean30 = ndimage.uniform_filter(nir, _px(30.0, p))
+    sq30 = ndimage.uniform_filter(nir * nir, _px(30.0, p))
+    feats = [
+        index,
+        index - np.float32(ref_ndwi),
+        nir - np.float32(ref_nir),
+        vis - np.float32(ref_vis),
+        nir - _grey_opening(nir, beam),
+        vis - _grey_opening(vis, beam),
+        nir - ndimage.uniform_filter(nir, wide),
+        np.sqrt(np.maximum(sq30 - mean30 * mean30, 0.0)),
+        (nir - red) / np.maximum(nir + red, 1e-6),
+        (blue - red) / np.maximum(blue + red, 1e-6),
+        ndimage.uniform_filter(wf, _px(30.0, p)),
+        ndimage.uniform_filter(wf, _px(100.0, p)),
+        ndimage.uniform_filter(wf, _px(300.0, p)),
+        erode(~water, _px(30.0, p)).astype(np.float32),
+        # A ship in water is a narrow dip of NDWI; a shoreline is a step and has no such dip.
+        _grey_closing(index, beam) - index,
+        nir - _grey_opening(nir, _px(30.0, p)),
+    ]
+    return [np.asarray(f, dtype=np.float32) for f in feats], water

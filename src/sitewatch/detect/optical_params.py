@@ -1,0 +1,63 @@
+"""Parameters of the optical detector, and the weight files it runs on by default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import InputError
+
+__all__ = ["MODEL_FILE", "RGB_MODEL_FILE", "OpticalParams"]
+
+MODEL_FILE = "optical_vessel_mlp.npz"
+RGB_MODEL_FILE = "optical_vessel_mlp_rgb.npz"
+
+
+@dataclass(frozen=True)
+class OpticalParams:
+    """Parameters of :func:`~sitewatch.detect.optical.detect_optical`; one set serves every port and resolution."""
+
+    pixel_thresholds: tuple[float, ...] = (0.8, 0.9, 0.97)
+    """Pixel scores at which components are cut. Each level proposes candidates (a low
+    level keeps whole hulls, a high one splits ships moored side by side or against a
+    quay); the object model scores them all and overlapping candidates keep the best."""
+    object_threshold: float = 0.85
+    """Object-model score a candidate needs to be reported as a vessel (the best pooled F1
+    of the leave-one-port-out sweep in BENCHMARKS.md)."""
+    min_length_m: float = 20.0
+    """Shortest object reported as a vessel (metres)."""
+    max_length_m: float = 450.0
+    """Longest object reported as a vessel (metres)."""
+    max_width_m: float = 90.0
+    """Widest object reported as a vessel; wider blobs are quays or roofs."""
+    near_water_m: float = 150.0
+    """Only pixels this close to water are searched (ships are on water, berthed ones beside it)."""
+    crane_max_pixel_m: float = 5.0
+    """Cranes are looked for only when pixels are this fine or finer."""
+    crane_min_length_m: float = 20.0
+    """Shortest boom or gantry reported as a crane."""
+    crane_max_width_m: float = 10.0
+    """A crane is narrower than this; a ship as long is wider."""
+    crane_min_elongation: float = 3.5
+    """Length / width of a crane."""
+    crane_contrast: float = 0.05
+    """Reflectance step (top-hat) a crane needs against the quay around it."""
+    crane_min_saturation: float = 0.5
+    """(brightest - darkest visible band) / brightest band of a painted crane."""
+    opaque_nir: float = 0.03
+    """With a known water mask: NIR above the nearby water that makes a pixel opaque (an object)."""
+    cloud_margin_m: float = 100.0
+    """Objects this close to cloud, shadow or no-data are not reported (cloud edges are soft)."""
+    cloud_bright: float = 0.25
+    """Spectral cloud test (no SCL): mean visible reflectance above which white pixels may be cloud.
+    8-bit display renderings use :data:`~sitewatch.detect.optical_reflectance.RENDERING_CLOUD_BRIGHT` instead."""
+    model: str = MODEL_FILE
+    """Weights file in ``sitewatch/data`` (or a path)."""
+    rgb_model: str = RGB_MODEL_FILE
+    """Weights used instead of ``model`` when the input has no NIR band (RGB only, e.g. an
+    8-bit preview): trained on the same ports with NIR removed, see :func:`~sitewatch.detect.optical_model.model_for`."""
+
+    def __post_init__(self) -> None:
+        if not all(0.0 < t < 1.0 for t in self.pixel_thresholds) or not 0.0 < self.object_threshold <= 1.0:
+            raise InputError("optical thresholds must lie in (0, 1)")
+        if not 0 < self.min_length_m < self.max_length_m:
+            raise InputError("optical min_length_m must be positive and below max_length_m")

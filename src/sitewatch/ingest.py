@@ -501,7 +501,7 @@ def archive_file(
                 step = max(1, int((src.width * src.height / 1_000_000) ** 0.5))
                 shape = (max(1, src.height // step), max(1, src.width // step))
                 samples = [src.read(i, out_shape=shape) for i, b in enumerate(bands, 1) if b.upper() != "SCL"]
-                from .detect.optical import infer_dn_scale
+                from .detect.optical_reflectance import infer_dn_scale
 
                 scale = 1 / (infer_dn_scale(samples) or 1.0)
             for i, band in enumerate(bands, start=1):

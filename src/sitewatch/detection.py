@@ -10,7 +10,6 @@ observation's detections in one transaction (so a rerun gives the same rows).
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -138,10 +137,10 @@ def to_detections(
     return out
 
 
-def _was_8bit(obs: Observation) -> bool:
-    """Whether ingest turned this observation's values into reflectance by dividing by 255."""
+def _dn_scale(obs: Observation) -> float | None:
+    """The divisor ingest turned this observation's values into reflectance with, if it recorded one."""
     scale = obs.provenance.get("scale_applied")
-    return isinstance(scale, int | float) and math.isclose(float(scale), 1 / 255.0)
+    return 1.0 / float(scale) if isinstance(scale, int | float) and scale > 0 else None
 
 
 def detect_observation(job: DetectJob) -> DetectResult:
@@ -174,11 +173,8 @@ def detect_observation(job: DetectJob) -> DetectResult:
         scl = bands.pop("SCL", None)
         # The detector masks clouds itself (nothing is reported under or beside cloud);
         # the site's cloud fraction comes from that same mask, not a second pass.
-        oparams = replace(optical.OpticalParams(), **limits)
-        if _was_8bit(obs):
-            # An 8-bit display rendering went in (ingest divided it by 255): its clouds
-            # saturate the stretch and its water sits near reflectance's cloud level.
-            oparams = replace(oparams, cloud_bright=optical.RENDERING_CLOUD_BRIGHT)
+        # Ingest's divisor says whether an 8-bit display rendering went in.
+        oparams = optical.params_for_dn_scale(replace(optical.OpticalParams(), **limits), _dn_scale(obs))
         result = optical.detect_optical_result(bands, pixel, valid=valid, water=water, scl=scl, params=oparams)
         n_valid = int(valid.sum())
         cloud_fraction = round(float((result.cloud & valid).sum()) / n_valid, 6) if n_valid else None

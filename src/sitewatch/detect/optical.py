@@ -88,7 +88,7 @@ from .optical_objects import (
     multi_candidates,
 )
 from .optical_params import MODEL_FILE as MODEL_FILE  # for tests and benchmarks, not in __all__
-from .optical_params import RGB_MODEL_FILE, OpticalParams
+from .optical_params import RGB_MODEL_FILE, OpticalParams, params_for_dn_scale
 from .optical_reflectance import RENDERING_CLOUD_BRIGHT, infer_dn_scale, to_reflectance
 from .optical_water import dilate
 
@@ -101,6 +101,7 @@ __all__ = [
     "to_reflectance",
     "infer_dn_scale",
     "RENDERING_CLOUD_BRIGHT",
+    "params_for_dn_scale",
     "pixel_features",
     "feature_planes",
     "vessel_probability",

@@ -45,12 +45,12 @@ from .clouds import cloud_mask
 from .image import ImageInfo, open_image_info
 from .optical import (
     BANDS,
-    RENDERING_CLOUD_BRIGHT,
     OpticalParams,
     SceneStats,
     detect_optical_result,
     infer_dn_scale,
     model_for,
+    params_for_dn_scale,
     scene_stats,
     to_reflectance,
 )
@@ -254,9 +254,7 @@ def detect_optical_image(
     raw = _read_raw(src, None, out_shape=(max(1, h // step), max(1, w // step)))
     # One divisor for the whole scene, judged on the decimated read: every tile must agree.
     used = scale if scale is not None else infer_dn_scale([a for k, a in raw.items() if k != "scl"])
-    if used == 255.0:
-        # A display rendering: clouds saturate, harbour water sits near reflectance's cloud level.
-        params = replace(params or OpticalParams(), cloud_bright=RENDERING_CLOUD_BRIGHT)
+    params = params_for_dn_scale(params or OpticalParams(), used)
     small, small_valid, _ = _to_reflectance(src, raw, used, offset)
     stats = scene_stats({k: np.where(small_valid, v, np.nan) for k, v in small.items()})
     dets, cloud, valid = detect_optical_tiled(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 from ..errors import InputError
 
@@ -61,3 +62,17 @@ class OpticalParams:
             raise InputError("optical thresholds must lie in (0, 1)")
         if not 0 < self.min_length_m < self.max_length_m:
             raise InputError("optical min_length_m must be positive and below max_length_m")
+
+
+def params_for_dn_scale(params: OpticalParams, dn_scale: float | None) -> OpticalParams:
+    """``params`` for bands that were turned into reflectance by dividing by ``dn_scale``.
+
+    Values divided by 255 were an 8-bit display rendering: its clouds saturate the stretch
+    and its harbour water sits near reflectance's cloud level, so the spectral cloud test
+    takes :data:`~sitewatch.detect.optical_reflectance.RENDERING_CLOUD_BRIGHT`.
+    """
+    from .optical_reflectance import RENDERING_CLOUD_BRIGHT
+
+    if dn_scale is not None and math.isclose(dn_scale, 255.0):
+        return replace(params, cloud_bright=RENDERING_CLOUD_BRIGHT)
+    return params

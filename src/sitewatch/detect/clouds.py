@@ -49,14 +49,24 @@ def cloud_mask(
     vis_names = [k for k in ("blue", "green", "red") if k in bands]
     if not vis_names:
         raise ValueError("cloud_mask needs at least one visible band")
-    vis = np.stack([np.asarray(bands[k], dtype=np.float32) for k in vis_names])
-    mean = vis.mean(axis=0)
-    spread = (vis.max(axis=0) - vis.min(axis=0)) / np.maximum(mean, 1e-6)
-    cloudy = (mean > bright) & (spread < whiteness)
+    vis = [np.asarray(bands[k], dtype=np.float32) for k in vis_names]
+    # The mean as np.mean over the stacked bands sums them (in order, float32), without the stack.
+    mean = vis[0].copy()
+    for v in vis[1:]:
+        mean += v
+    mean /= np.float32(len(vis))
+    # The whiteness and NIR tests only where the mean is bright (a few pixels in a hundred).
+    cloudy = mean > bright
+    at = np.nonzero(cloudy)
+    hi = lo = vis[0][at]
+    for v in vis[1:]:
+        hi, lo = np.maximum(hi, v[at]), np.minimum(lo, v[at])
+    white = (hi - lo) / np.maximum(mean[at], 1e-6) < whiteness
     if "nir" in bands:
         # Clouds are bright in NIR too; bright white roofs are as well, but snow-free
         # water-side ships are excluded by the size opening below.
-        cloudy &= np.asarray(bands["nir"], dtype=np.float32) > 0.8 * bright
+        white &= np.asarray(bands["nir"], dtype=np.float32)[at] > 0.8 * bright
+    cloudy[at] = white
     size = max(3, int(round(min_cloud_m / pixel_size)))
     cloudy = dilate(erode(cloudy, size), size) & cloudy
     if not cloudy.any() or cloudy.all():

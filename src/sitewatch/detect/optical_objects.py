@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -60,21 +61,122 @@ def candidate_objects(
     hidden (cloud, no-data) pixels are dropped: a half-seen ship cannot be
     measured and may not be a ship.
     """
+    near = _Near.around(prob > threshold, prob, _near_hidden(hidden, pixel_size, params))
+    return _candidates_near(near, feats, water, pixel_size, params, threshold)
+
+
+# The widest window run over candidate labels is the 7 x 7 outer ring: 3 pixels either side.
+_RING_REACH = 3
+
+
+def _near_lines(used: NDArray[np.intp], length: int, reach: int = _RING_REACH) -> NDArray[np.intp]:
+    """Line numbers (0..length-1) within ``reach`` of a line in ``used``."""
+    flags = np.zeros(length, np.int32)
+    flags[used] = 1
+    return np.flatnonzero(np.convolve(flags, np.ones(2 * reach + 1, np.int32), "same"))
+
+
+def _image_near(
+    r: NDArray[np.intp], c: NDArray[np.intp], values: NDArray[Any], shape: tuple[int, int], reach: int
+) -> tuple[NDArray[Any], NDArray[np.intp], NDArray[np.intp]]:
+    """An image of ``shape`` holding ``values`` at pixels (r, c) and 0 elsewhere, on only its rows and
+    columns within ``reach`` of those pixels (as :class:`_Near`), and these rows and columns."""
+    rows, cols = _near_lines(r, shape[0], reach), _near_lines(c, shape[1], reach)
+    at_row = np.zeros(shape[0], np.intp)
+    at_row[rows] = np.arange(rows.size)
+    at_col = np.zeros(shape[1], np.intp)
+    at_col[cols] = np.arange(cols.size)
+    sub = np.zeros((rows.size, cols.size), values.dtype)
+    sub[at_row[r], at_col[c]] = values
+    return sub, rows, cols
+
+
+def _flat_index(flat: NDArray[np.intp], rows: NDArray[np.intp], cols: NDArray[np.intp], width: int) -> NDArray[np.intp]:
+    """Flat indices into an image ``width`` wide of flat indices into its sub-image ``rows`` x ``cols``."""
+    r, c = np.divmod(flat, cols.size)
+    return np.asarray(rows[r] * width + cols[c])
+
+
+@dataclass(frozen=True)
+class _Near:
+    """The rows and columns of a tile within reach of its candidate pixels, and the pixel score there.
+
+    Candidate pixels are a few per thousand of a tile; the object stage runs on
+    the image of these rows and columns alone. That image keeps everything the
+    stage looks at: the dropped rows and columns hold no candidate pixel, and
+    every run of kept ones starts and ends with :data:`_RING_REACH` rows
+    (columns) without any, so 8-connectivity, windows up to the outer ring's
+    7 x 7 and the raster order of the pixels are those of the whole tile.
+    """
+
+    rows: NDArray[np.intp]
+    cols: NDArray[np.intp]
+    shape: tuple[int, int]
+    """Shape of the tile."""
+    prob: NDArray[np.float32]
+    """Pixel score on ``rows`` x ``cols``."""
+    hidden: NDArray[np.bool_] | None
+    """Within the cloud margin of a hidden pixel, on ``rows`` x ``cols`` (None: nothing hidden)."""
+
+    @classmethod
+    def around(cls, mask: NDArray[np.bool_], prob: NDArray[np.float32], near_hidden: NDArray[np.bool_] | None) -> _Near:
+        rows = _near_lines(np.flatnonzero(mask.any(axis=1)), mask.shape[0])
+        cols = _near_lines(np.flatnonzero(mask.any(axis=0)), mask.shape[1])
+        return cls(
+            rows,
+            cols,
+            (mask.shape[0], mask.shape[1]),
+            np.take(prob[rows], cols, axis=1),  # C order (prob[rows][:, cols] is not): ravel() without a copy
+            None if near_hidden is None else np.take(near_hidden[rows], cols, axis=1),
+        )
+
+
+def _near_hidden(hidden: NDArray[np.bool_], pixel_size: tuple[float, float], params: OpticalParams) -> NDArray[np.bool_] | None:
+    """Pixels within the cloud margin of a hidden pixel (None: nothing is hidden)."""
+    if not hidden.any():
+        return None
+    return dilate(hidden, _px(2 * params.cloud_margin_m, 0.5 * (pixel_size[0] + pixel_size[1])))
+
+
+def _candidates_near(
+    near: _Near,
+    feats: NDArray[np.float32] | Sequence[NDArray[np.float32]],
+    water: NDArray[np.bool_],
+    pixel_size: tuple[float, float],
+    params: OpticalParams,
+    threshold: float,
+) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.float32]]:
+    """:func:`candidate_objects` on the rows and columns of ``near`` (taken around a superset of its pixels)."""
     px, py = pixel_size
-    labels, n = ndimage.label(prob > threshold, structure=np.ones((3, 3), bool))
     nf = len(OBJECT_FEATURE_NAMES)
+    empty = measure_components(np.zeros((1, 1), int), np.zeros(0, int), pixel_size), np.zeros((0, nf), np.float32)
+    if near.rows.size == 0:
+        return empty
+    labels, n = ndimage.label(near.prob > threshold, structure=np.ones((3, 3), bool))
     if n == 0:
-        return measure_components(labels, np.zeros(0, int), pixel_size), np.zeros((0, nf), np.float32)
+        return empty
+    hc, wc = labels.shape
+    # From here on, the components' pixels as lists (raster order).
+    pix = np.flatnonzero(labels)
+    lab = labels.ravel()[pix]
     index = np.arange(1, n + 1)
-    area = np.bincount(labels.ravel(), minlength=n + 1)[1:] * px * py
-    margin = _px(2 * params.cloud_margin_m, 0.5 * (px + py))
-    touches = _touching(labels, n, hidden, margin)
+    area = np.bincount(lab, minlength=n + 1)[1:] * px * py
+    if near.hidden is None:
+        touches = np.zeros(n, bool)
+    else:
+        touches = np.bincount(lab[near.hidden.ravel()[pix]], minlength=n + 1)[1:] > 0
     # Cheap pre-filter on area before the per-pixel measurement.
     ok = ~touches & (area >= 0.5 * params.min_length_m * min(px, py)) & (
         area <= params.max_length_m * params.max_width_m
     )
     index = index[ok]
-    m = _measure(labels, index, pixel_size, weights=prob)
+    lut = np.zeros(n + 1, np.int64)
+    lut[index] = np.arange(1, index.size + 1)
+    k_all = lut[lab]
+    sel = np.flatnonzero(k_all)
+    r, c = np.divmod(pix[sel], wc)
+    w = near.prob.ravel()[pix[sel]].astype(np.float64)
+    m = _measure_pixels(near.rows[r], near.cols[c], k_all[sel] - 1, index.size, near.shape, pixel_size, w)
     size_ok = (
         (m["length_m"] >= params.min_length_m)
         & (m["length_m"] <= params.max_length_m)
@@ -84,30 +186,39 @@ def candidate_objects(
     index = index[size_ok]
     if index.size == 0:
         return m, np.zeros((0, nf), np.float32)
-    # Renumber the kept components 1..k so per-object sums are short bincounts.
+    # Renumber the kept components 1..k so per-object sums are short bincounts, and cut the
+    # image down again, to the rows and columns around them.
     k = index.size
     lut = np.zeros(n + 1, _label_dtype(k))
     lut[index] = np.arange(1, k + 1)
-    kept = lut[labels]
+    lab_all = lut[lab]
+    held = np.flatnonzero(lab_all)
+    lab_in = lab_all[held]
+    r, c = np.divmod(pix[held], wc)
+    kept, sub_rows, sub_cols = _image_near(r, c, lab_in, (hc, wc), _RING_REACH)
     # Ring just outside each object: a ship has water along much of its outline.
     grown = square_filter(kept, 3, np.maximum)
-    wide = square_filter(kept, 7, np.maximum)
-    inside = np.flatnonzero(kept)
+    wide = square_filter(kept, 2 * _RING_REACH + 1, np.maximum)
     ring = np.flatnonzero((kept == 0) & (grown > 0))
     ring_w = np.flatnonzero((kept == 0) & (wide > 0))
-    lab_in = kept.ravel()[inside]
+    inside_t = near.rows[r] * near.shape[1] + near.cols[c]
     fi = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
-    def lab_mean(img: NDArray[np.floating], where: NDArray[np.intp] = inside, lab: NDArray[np.int32] = lab_in) -> NDArray[np.float64]:
-        total = np.bincount(lab, weights=np.asarray(img).ravel()[where], minlength=k + 1)[1:]
+    def lab_mean(values: NDArray[np.floating], lab: NDArray[np.integer] = lab_in) -> NDArray[np.float64]:
+        total = np.bincount(lab, weights=values, minlength=k + 1)[1:]
         count = np.bincount(lab, minlength=k + 1)[1:]
         return total / np.maximum(count, 1)
 
-    wf = water.ravel().astype(np.float32)
-    ring_mean = lab_mean(wf, ring, grown.ravel()[ring])
-    ring_w_mean = lab_mean(wf, ring_w, wide.ravel()[ring_w])
+    def inside_mean(img: NDArray[np.floating]) -> NDArray[np.float64]:
+        return lab_mean(np.asarray(img).ravel()[inside_t])
+
+    wf = water.ravel()
+    rows, cols = near.rows[sub_rows], near.cols[sub_cols]
+    ring_mean = lab_mean(wf[_flat_index(ring, rows, cols, near.shape[1])].astype(np.float32), grown.ravel()[ring])
+    ring_w_mean = lab_mean(wf[_flat_index(ring_w, rows, cols, near.shape[1])].astype(np.float32), wide.ravel()[ring_w])
+    prob_in = near.prob.ravel()[pix[held]]
     peak = np.full(k + 1, -np.inf)
-    np.maximum.at(peak, lab_in, prob.ravel()[inside])
+    np.maximum.at(peak, lab_in, prob_in)
     length = m["length_m"]
     width = np.maximum(m["width_m"], 1e-3)
     area_m2 = m["area_px"] * px * py
@@ -118,18 +229,18 @@ def candidate_objects(
             np.log(np.maximum(area_m2, 1.0)),
             length / width,
             area_m2 / (length * width),
-            lab_mean(prob),
+            lab_mean(prob_in),
             peak[1:],
             ring_mean,
             ring_w_mean,
-            lab_mean(feats[fi["water_100m"]]),
-            lab_mean(feats[fi["water_300m"]]),
-            lab_mean(feats[fi["nir_minus_water"]]),
-            lab_mean(feats[fi["vis_minus_water"]]),
-            lab_mean(feats[fi["ndwi"]]),
-            lab_mean(feats[fi["nir_std_30m"]]),
-            lab_mean(feats[fi["ndwi_blackhat_beam"]]),
-            lab_mean(feats[fi["nir_tophat_30m"]]),
+            inside_mean(feats[fi["water_100m"]]),
+            inside_mean(feats[fi["water_300m"]]),
+            inside_mean(feats[fi["nir_minus_water"]]),
+            inside_mean(feats[fi["vis_minus_water"]]),
+            inside_mean(feats[fi["ndwi"]]),
+            inside_mean(feats[fi["nir_std_30m"]]),
+            inside_mean(feats[fi["ndwi_blackhat_beam"]]),
+            inside_mean(feats[fi["nir_tophat_30m"]]),
             np.full(k, threshold),
         ]
     ).astype(np.float32)
@@ -139,13 +250,6 @@ def candidate_objects(
 def _label_dtype(k: int) -> type[np.signedinteger[Any]]:
     """Narrowest integer type holding labels 0..k (halves the traffic of max filters over labels)."""
     return np.int16 if k < np.iinfo(np.int16).max else np.int32
-
-
-def _touching(labels: NDArray[np.integer], n: int, hidden: NDArray[np.bool_], margin: int) -> NDArray[np.bool_]:
-    """Which of components 1..n come within ``margin`` pixels of a hidden pixel."""
-    if not hidden.any():
-        return np.zeros(n, bool)
-    return np.asarray(np.bincount(labels[dilate(hidden, margin)], minlength=n + 1)[1:] > 0)
 
 
 def _measure(
@@ -167,20 +271,36 @@ def _measure(
     lut[index] = np.arange(1, n + 1)
     flat = lut[labels.ravel()]
     sel = np.flatnonzero(flat)
-    k = flat[sel] - 1
     rows, cols = np.divmod(sel, labels.shape[1])
-    # Sub-image of the candidates with a one-pixel frame: measure_components works on it unchanged.
+    w = None if weights is None else np.asarray(weights)[rows, cols].astype(np.float64)
+    return _measure_pixels(rows, cols, flat[sel] - 1, n, labels.shape, pixel_size, w)
+
+
+def _measure_pixels(
+    rows: NDArray[np.intp],
+    cols: NDArray[np.intp],
+    k: NDArray[np.integer],
+    n: int,
+    shape: tuple[int, ...],
+    pixel_size: tuple[float, float],
+    w: NDArray[np.float64] | None = None,
+) -> dict[str, NDArray[np.float64]]:
+    """:func:`_measure` of components 0..n-1 given as pixel lists (raster order, weights ``w``) in an image of ``shape``."""
+    if n == 0:
+        return measure_components(np.zeros((1, 1), int), np.zeros(0, int), pixel_size)
+    # Moments about the corner of the candidates' box when it is small (as measure_components
+    # on the sub-image would take them): the same figures to the last bit.
     r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
-    if (r1 - r0) * (c1 - c0) < 0.25 * labels.size:
-        sub = np.zeros((r1 - r0, c1 - c0), np.int64)
-        sub[rows - r0, cols - c0] = k + 1
-        w = None if weights is None else np.asarray(weights)[r0:r1, c0:c1]
-        m = measure_components(sub, np.arange(1, n + 1), pixel_size, weights=w)
+    if w is None:
+        w = np.ones(rows.size)
+    if (r1 - r0) * (c1 - c0) < 0.25 * shape[0] * shape[1]:
+        m = measure_pixel_lists(
+            (rows - r0).astype(np.float64), (cols - c0).astype(np.float64), k, n, pixel_size_pair(pixel_size), w
+        )
         m["row"] = m["row"] + r0
         m["col"] = m["col"] + c0
         m["corners"] = m["corners"] + np.array([c0, r0], np.float64)
         return m
-    w = np.ones(sel.size) if weights is None else np.asarray(weights, np.float64).ravel()[sel]
     return measure_pixel_lists(
         rows.astype(np.float64), cols.astype(np.float64), k, n, pixel_size_pair(pixel_size), w
     )
@@ -220,17 +340,25 @@ def _anchored(
     lut = np.zeros(n + 1, _label_dtype(k))
     lut[ids] = np.arange(1, k + 1)
     kept = lut[labels]
-    # Ring of each small island: pixels within two of it that are not in it.
-    grown = square_filter(kept, 5, np.maximum)
-    ring = (kept == 0) & (grown > 0)
-    ring_lab = grown[ring]
-    ring_wet = np.bincount(ring_lab, weights=(water[ring] & ~hidden[ring]).astype(np.float64), minlength=k + 1)
+    inside = np.flatnonzero(kept)
+    lab_in = kept.ravel()[inside]
+    # Ring of each small island: pixels within two of it that are not in it. Worked out on
+    # the rows and columns within two of an island only (see _Near: the same ring).
+    h, w = kept.shape
+    r, c = np.divmod(inside, w)
+    sub, near_rows, near_cols = _image_near(r, c, lab_in, (h, w), 2)
+    grown = square_filter(sub, 5, np.maximum)
+    ring = np.flatnonzero((sub == 0) & (grown > 0))
+    ring_lab = grown.ravel()[ring]
+    ring_t = _flat_index(ring, near_rows, near_cols, w)
+    wet = water.ravel()[ring_t] & ~hidden.ravel()[ring_t]
+    ring_wet = np.bincount(ring_lab, weights=wet.astype(np.float64), minlength=k + 1)
     ring_all = np.bincount(ring_lab, minlength=k + 1)
     # A hull is bright against the water around it and scores as a ship; a speck of
     # noise in a hazy water mask is neither.
-    ring_nir = np.bincount(ring_lab, weights=nir[ring].astype(np.float64), minlength=k + 1) / np.maximum(ring_all, 1)
-    inside = np.flatnonzero(kept)
-    lab_in = kept.ravel()[inside]
+    ring_nir = np.bincount(ring_lab, weights=nir.ravel()[ring_t].astype(np.float64), minlength=k + 1) / np.maximum(
+        ring_all, 1
+    )
     area_k = np.concatenate([[0], area[ids]])
     in_nir = np.bincount(lab_in, weights=nir.ravel()[inside].astype(np.float64), minlength=k + 1) / np.maximum(area_k, 1)
     mean_k = np.bincount(lab_in, weights=prob.ravel()[inside], minlength=k + 1) / np.maximum(area_k, 1)
@@ -238,10 +366,15 @@ def _anchored(
     ok = (ring_wet >= 0.999 * np.maximum(ring_all, 1)) & (in_nir - ring_nir > params.opaque_nir) & (mean_k >= 0.5)
     ok[0] = False
     ok[edge] = False
-    index = ids[np.flatnonzero(ok[1:])]
+    chosen = np.flatnonzero(ok[1:])
+    index = ids[chosen]
     mean = np.zeros(n + 1)
     mean[ids] = mean_k[1:]
-    m = _measure(labels, index, pixel_size)
+    at = np.full(k + 1, -1, np.intp)
+    at[chosen + 1] = np.arange(chosen.size)
+    pos = at[lab_in]
+    sel = pos >= 0
+    m = _measure_pixels(r[sel], c[sel], pos[sel], index.size, (h, w), pixel_size)
     size_ok = (m["length_m"] >= params.min_length_m) & (m["length_m"] <= params.max_length_m) & (
         m["width_m"] <= params.max_width_m
     )
@@ -271,7 +404,9 @@ def multi_candidates(
     params: OpticalParams,
 ) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.float32]]:
     """:func:`candidate_objects` at every level of ``params.pixel_thresholds``, concatenated."""
-    parts = [candidate_objects(prob, feats, water, hidden, pixel_size, params, t) for t in params.pixel_thresholds]
+    # One cut-down image (around the lowest level's pixels) and one cloud margin serve every level.
+    near = _Near.around(prob > min(params.pixel_thresholds), prob, _near_hidden(hidden, pixel_size, params))
+    parts = [_candidates_near(near, feats, water, pixel_size, params, t) for t in params.pixel_thresholds]
     ms = {k: np.concatenate([m[k] for m, _ in parts]) for k in parts[0][0]}
     return ms, np.concatenate([x for _, x in parts]).astype(np.float32)
 

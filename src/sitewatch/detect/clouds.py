@@ -68,7 +68,8 @@ def cloud_mask(
         white &= np.asarray(bands["nir"], dtype=np.float32)[at] > 0.8 * bright
     cloudy[at] = white
     size = max(3, int(round(min_cloud_m / pixel_size)))
-    cloudy = dilate(erode(cloudy, size), size) & cloudy
+    core = erode(cloudy, size)
+    cloudy = dilate(core, size) & cloudy if core.any() else core
     if not cloudy.any() or cloudy.all():
         return cloudy  # all clear, or overcast: no shadow to look for beside it
     margin = max(3, int(round(2 * margin_m / pixel_size)) | 1)

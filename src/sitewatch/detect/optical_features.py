@@ -55,8 +55,12 @@ def _grey_closing(a: NDArray[np.float32], size: int) -> NDArray[np.float32]:
 
 
 def _finite(a: NDArray[np.float32]) -> NDArray[np.float32]:
-    """``np.nan_to_num(a, nan=0.0)``, without its four passes and copy when every value is finite already."""
-    return a if np.isfinite(a).all() else np.nan_to_num(a, nan=0.0)
+    """``np.nan_to_num(a, nan=0.0)``, without its passes and copy when every value is finite already.
+
+    A finite sum means finite values (a NaN or an infinity would carry into it); an
+    overflowing sum only sends the array through ``nan_to_num``, which leaves it as it is.
+    """
+    return a if np.isfinite(a.sum()) else np.nan_to_num(a, nan=0.0)
 
 
 def _transposed(a: NDArray[Any], block: int = 512) -> NDArray[Any]:

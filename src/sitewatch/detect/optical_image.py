@@ -302,8 +302,7 @@ def detect_optical_tiled(
         n_valid = int(valid[core].sum())
         if n_valid == 0:
             return [], 0, 0
-        nir = bands.get("nir", bands.get("red", bands["green"]))
-        if not np.any((ndwi(bands["green"], nir) > stats.water_threshold) & (nir < stats.nir_ceiling)):
+        if not _has_water(bands, stats):
             # No water in reach: no vessel, only the cloud count is needed.
             cloud = cloud_mask(bands, scl, pixel_size=p, bright=params.cloud_bright)
             return [], int((cloud[core] & valid[core]).sum()), n_valid
@@ -322,6 +321,18 @@ def detect_optical_tiled(
             progress(i + 1, len(tiles))
     out.sort(key=lambda d: -d.score)
     return out, (n_cloud / n_valid if n_valid else 0.0), n_valid / float(h * w)
+
+
+def _has_water(bands: Mapping[str, NDArray[np.float32]], stats: SceneStats) -> bool:
+    """Whether any pixel is water by the scene's thresholds (every 16th row first: a port tile
+    has water there, and the whole tile need not be scanned to say so)."""
+    nir = bands.get("nir", bands.get("red", bands["green"]))
+    green = bands["green"]
+    for rows in (slice(None, None, 16), slice(None)):
+        n = nir[rows]
+        if np.any((ndwi(green[rows], n) > stats.water_threshold) & (n < stats.nir_ceiling)):
+            return True
+    return False
 
 
 # Jobs handed to forked workers: a closure (over an in-memory reader, say) cannot be

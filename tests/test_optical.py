@@ -488,3 +488,47 @@ def test_water_threshold_holds_when_the_scene_is_mostly_hazy_sea(sea_fraction: f
     assert float(np.median(bands["nir"][sea])) < nir_ceiling(bands["nir"]) < float(np.median(bands["nir"][~sea]))
     w = raw_water(bands)
     assert w[sea].mean() > 0.98 and w[~sea].mean() < 0.02
+
+
+def test_box_means_match_scipy_uniform_filter_bit_for_bit() -> None:
+    from scipy import ndimage
+
+    from sitewatch.detect.optical_features import _box_means, _transposed
+
+    rng = np.random.default_rng(3)
+    for a in (rng.random((301, 517), dtype=np.float32), (rng.random((517, 301)) > 0.4).astype(np.float32)):
+        sizes = (3, 13, 35)
+        for size, got in zip(sizes, _box_means(_transposed(a, block=64), sizes), strict=True):
+            want = ndimage.uniform_filter(a, size)
+            assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_object_stage_on_the_cut_down_image_sees_what_the_whole_image_holds(seed: int) -> None:
+    from scipy import ndimage
+
+    from sitewatch.detect.base import measure_components
+    from sitewatch.detect.optical_objects import _flat_index, _measure, _Near
+    from sitewatch.detect.optical_water import square_filter
+
+    # Sparse blobs (a few touching the edges): labels, 7 x 7 rings and measurements must be
+    # those of the whole image, in the same raster order.
+    rng = np.random.default_rng(seed)
+    prob = np.zeros((160, 230), np.float32)
+    for _ in range(12):
+        r, c = rng.integers(-2, 160), rng.integers(-2, 230)
+        h, w = rng.integers(1, 8, 2)
+        prob[max(r, 0) : r + h, max(c, 0) : c + w] = rng.uniform(0.5, 1.0)
+    near = _Near.around(prob > 0.5, prob, None)
+    whole, n = ndimage.label(prob > 0.5, structure=np.ones((3, 3), bool))
+    cut, n_cut = ndimage.label(near.prob > 0.5, structure=np.ones((3, 3), bool))
+    assert n_cut == n
+    full_ring = square_filter(whole, 7, np.maximum)
+    cut_ring = square_filter(cut, 7, np.maximum)
+    at = np.flatnonzero(cut_ring)
+    assert np.array_equal(full_ring.ravel()[_flat_index(at, near.rows, near.cols, prob.shape[1])], cut_ring.ravel()[at])
+    assert np.count_nonzero(full_ring) == at.size
+    index = np.arange(1, n + 1)
+    got, want = _measure(whole, index, (8.5, 8.5), prob), measure_components(whole, index, (8.5, 8.5), prob)
+    for k in want:
+        assert np.allclose(got[k], want[k], rtol=0, atol=1e-9)

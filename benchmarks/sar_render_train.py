@@ -1,7 +1,7 @@
 """Train the ship/clutter trees of the 8-bit rendering detector; print held-out figures.
 
 Run:  python benchmarks/sar_render_train.py [--datasets DIR] [--opensarship-held-out] [--nested]
-      [--quick] [--members M] [--seed N] [--write]
+      [--quick] [--members M] [--seed N] [--write] [--diagnose]
 
 Candidates are :func:`sitewatch.detect.sar_render.rendering_candidates` on the 16 box-labelled
 chips (12 SAR-Ship-Dataset samples, 4 HRSID samples); a candidate is a ship when its centroid
@@ -46,7 +46,9 @@ clutter, the ring between left out (other ships of busy chips are unlabelled);
 of the four scenes left out of the fit: a check of the Sentinel-1 small-ship case that the box
 chips hardly hold (13-feature model 0.864 at 0.8, 1.8.0 0.840, 1.10.0 0.832 at 0.75: the
 despeckling loses a few ships of 2-3 px width). ``--write`` fits on all 16 chips (plus those)
-and writes ``src/sitewatch/data/sar_render_gb.json`` (270 KB).
+and writes ``src/sitewatch/data/sar_render_gb.json`` (270 KB). ``--diagnose`` says, for each box
+that no candidate matches, why (merged with a neighbour ship or with land, or below the hysteresis
+levels; BENCHMARKS.md, "Splitting merged candidates") and stops.
 """
 
 from __future__ import annotations
@@ -300,6 +302,87 @@ def held_out(data: list, key: int, extra: tuple[np.ndarray, np.ndarray], members
     return prob
 
 
+def _box_slices(box: tuple[float, float, float, float], shape: tuple[int, ...]) -> tuple[slice, slice]:
+    """Rows and columns of a box ``(xmin, ymin, xmax, ymax)`` inside an image of ``shape``."""
+    x0, y0, x1, y1 = (int(round(t)) for t in box)
+    return slice(max(y0, 0), min(y1 + 1, shape[0])), slice(max(x0, 0), min(x1 + 1, shape[1]))
+
+
+def _matched(pos: np.ndarray, boxes: list) -> list[bool]:
+    """The boxes a one-to-one match of every candidate takes (:func:`match_boxes`, all scores equal)."""
+    used = [False] * len(boxes)
+    for r, c in pos:
+        best, bestd = -1, np.inf
+        for i, (x0, y0, x1, y1) in enumerate(boxes):
+            if not used[i] and x0 - 0.5 <= c <= x1 + 0.5 and y0 - 0.5 <= r <= y1 + 0.5:
+                d = (c - (x0 + x1) / 2) ** 2 + (r - (y0 + y1) / 2) ** 2
+                if d < bestd:
+                    best, bestd = i, d
+        if best >= 0:
+            used[best] = True
+    return used
+
+
+def diagnose(root: Path) -> None:
+    """Each box no candidate matches (every candidate kept, one-to-one as :func:`score`), and why:
+    the component covering most of it lies mostly outside every box (merged with land or clutter),
+    or covers another box too (merged with a neighbour ship; its centroid may lie in this box but
+    be taken by an overlapping one), or no component touches it (below the hysteresis levels: grey
+    levels above the grow level but no seed pixel, or fewer than ``min_area_px``). For the merged
+    ones, whether a piece of the component above the seed level (at least ``min_area_px``) has
+    its centroid in the box: what a split at the seed level could give."""
+    from collections import Counter
+
+    from scipy import ndimage
+
+    from sitewatch.detect.sar_render import RenderParams, _block_background
+
+    p = RenderParams()
+    tally: Counter[str] = Counter()
+    piece_in_box: Counter[str] = Counter()
+    total = 0
+    for name, img, boxes in ssdd_chips(root) + hrsid_chips(root):
+        total += len(boxes)
+        lab, _, extra = rendering_candidates(img)
+        used = _matched(np.column_stack([extra["row"], extra["col"]]), boxes)
+        v = img.astype(np.float32)
+        med, q90, *_ = _block_background(v, p)
+        vs = ndimage.median_filter(v, p.despeckle_px, mode="reflect")
+        seed = vs >= med + np.maximum(p.k_seed * np.maximum(q90 - med, 1.0), p.seed_min)
+        inside = np.zeros(lab.shape, bool)
+        for b in boxes:
+            inside[_box_slices(b, lab.shape)] = True
+        for i, b in enumerate(boxes):
+            if used[i]:
+                continue
+            sl = _box_slices(b, lab.shape)
+            ids = np.unique(lab[sl][lab[sl] > 0])
+            piece = False
+            if ids.size == 0:
+                why = "below the hysteresis levels"
+            else:
+                j = int(max(ids, key=lambda t: int((lab[sl] == t).sum())))
+                comp = lab == j
+                touched = sum(int(comp[_box_slices(bb, lab.shape)].sum()) >= 10 for bb in boxes)
+                if int((comp & ~inside).sum()) >= comp.sum() / 2:
+                    why = "merged with land or clutter"
+                elif touched >= 2:
+                    why = "merged with a neighbour ship"
+                else:
+                    why = "one component, centroid outside the box"
+                pieces, m = ndimage.label(seed & comp, np.ones((3, 3), bool))
+                for k in range(1, m + 1):
+                    rr, cc = np.nonzero(pieces == k)
+                    if rr.size >= p.min_area_px and b[0] - 0.5 <= cc.mean() <= b[2] + 0.5 and b[1] - 0.5 <= rr.mean() <= b[3] + 0.5:
+                        piece = True
+            tally[why] += 1
+            piece_in_box[why] += piece
+            print(f"  {name:<32} box {i:3d} ({b[2] - b[0] + 1:.0f} x {b[3] - b[1] + 1:.0f} px): {why}{'; a seed-level piece in it' if piece else ''}")
+    print(f"{sum(tally.values())} of {total} boxes without a candidate:")
+    for why, k in tally.most_common():
+        print(f"  {why}: {k} (a seed-level piece of the component has its centroid in {piece_in_box[why]})")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
@@ -311,7 +394,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="first member's seed (others than 0: the spread of the figures over the draws)")
     ap.add_argument("--box-gamma-only", action="store_true", help="re-render the box chips only, not OpenSARShip's (not shipped)")
     ap.add_argument("--nested", action="store_true", help="also the cut chosen in each fold by an inner leave-one-source-out (slow)")
+    ap.add_argument("--diagnose", action="store_true", help="say why each box without a candidate has none, and stop")
     args = ap.parse_args(argv)
+    if args.diagnose:
+        diagnose(args.datasets)
+        return 0
     SEED[0] = args.seed
     data = rows(args.datasets, GAMMAS if args.members > 1 else ())
     osr = [] if args.no_opensarship else opensarship_rows(args.datasets, GAMMAS if args.members > 1 and not args.box_gamma_only else ())

@@ -532,3 +532,14 @@ def test_object_stage_on_the_cut_down_image_sees_what_the_whole_image_holds(seed
     got, want = _measure(whole, index, (8.5, 8.5), prob), measure_components(whole, index, (8.5, 8.5), prob)
     for k in want:
         assert np.allclose(got[k], want[k], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("length", [1, 3, 5, 7, 12])
+def test_near_lines_are_within_reach_also_on_images_narrower_than_the_window(length: int) -> None:
+    from sitewatch.detect.optical_objects import _near_lines
+
+    rng = np.random.default_rng(length)
+    for _ in range(5):
+        used = np.unique(rng.integers(0, length, rng.integers(1, 3)))
+        want = [i for i in range(length) if np.abs(used - i).min() <= 3]
+        assert _near_lines(used, length).tolist() == want

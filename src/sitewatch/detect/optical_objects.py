@@ -73,7 +73,8 @@ def _near_lines(used: NDArray[np.intp], length: int, reach: int = _RING_REACH) -
     """Line numbers (0..length-1) within ``reach`` of a line in ``used``."""
     flags = np.zeros(length, np.int32)
     flags[used] = 1
-    return np.flatnonzero(np.convolve(flags, np.ones(2 * reach + 1, np.int32), "same"))
+    # "full" cut to the lines' own length ("same" would centre on the window when there are fewer lines than it).
+    return np.flatnonzero(np.convolve(flags, np.ones(2 * reach + 1, np.int32))[reach : reach + length])
 
 
 def _image_near(

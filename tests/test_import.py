@@ -72,7 +72,7 @@ def test_import_planet_and_maxar_refuse_no_crs(ws, tmp_path):
     (src / "24NOV02021107-M2AS-012345678010_01_P001.XML").write_text(MAXAR_XML)
     bare = write_tiff(src / "no_crs_20241020.tif", np.ones((4, 50, 50), np.uint16), crs=None)
     res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(src), "--json"])
-    assert res.exit_code == 1, res.output  # one file refused
+    assert res.exit_code == 3, res.output  # one file refused, the others in
     out = json.loads(res.stdout)
     by_file = {Path(r["file"]).name: r for r in out["imported"]}
     # Planet: the XML's time wins over the name's; Maxar: FIRSTLINETIME.

@@ -177,3 +177,154 @@ def test_8bit_rendering_ingested_and_detected_is_not_cloud(ws, tmp_path: Path) -
         (stored,) = store.observations(SITE.id)
     # With the reflectance cloud test the whole sea was "cloud" and the scene unusable.
     assert stored.cloud_fraction is not None and stored.cloud_fraction < 0.05
+
+
+def _ship_sar(path: Path, when: str, ship: bool = True) -> Path:
+    """A SAR scene over the site with (or without) one bright 150 m ship in open water."""
+    crs, x0, y0 = site_utm_origin(SITE)
+    rng = np.random.default_rng(3)
+    data = rng.gamma(4.5, 0.01 / 4.5, (260, 220)).astype("float32")
+    if ship:
+        data[120:123, 100:115] = 2.0
+    return write_tiff(
+        path, data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0), descriptions=["VV"],
+        tags={"SITEWATCH_ACQUIRED": when},
+    )  # fmt: skip
+
+
+def test_same_file_name_in_two_folders_makes_two_observations_and_reruns_add_none(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Sentinel Hub names every download response.tiff.
+    for sub, when in (("a", "2023-08-21T10:00:00Z"), ("b", "2023-09-05T10:00:00Z")):
+        (tmp_path / sub).mkdir()
+        _sar(tmp_path / sub / "response.tif", when)
+    with ws.store() as store:
+        report = ingest_paths(ws, store, SITE, [tmp_path / "a", tmp_path / "b"])
+        ids = sorted(o.id for o in report.observations)
+        assert ids == [f"{SITE.id}/response", f"{SITE.id}/response_20230905T100000"]
+        ingest_paths(ws, store, SITE, [tmp_path / "b"])  # a later run, one folder: same ids
+        ingest_paths(ws, store, SITE, [tmp_path / "a", tmp_path / "b"])
+        assert sorted(o.id for o in store.observations(SITE.id)) == ids
+        days = {o.id: o.scene.acquired.day for o in store.observations(SITE.id)}
+        assert days == {ids[0]: 21, ids[1]: 5}
+
+
+def test_replacing_an_image_drops_its_detections_until_detect_runs(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from sitewatch.analysis.occupancy import NOT_DETECTED, load_timeline
+    from sitewatch.detection import detect_site
+
+    src = _ship_sar(tmp_path / "pier.tif", "2024-10-17T09:30:00Z")
+    with ws.store() as store:
+        (obs,) = ingest_paths(ws, store, SITE, [src]).observations
+        assert store.undetected(SITE.id) == {obs.id}
+        tl = load_timeline(store, SITE.id)
+        assert not tl.rows and tl.skipped[0].reason == NOT_DETECTED  # not "no vessel seen"
+    detect_site(ws, SITE.id, workers=1)
+    with ws.store() as store:
+        assert store.detections(observation_id=obs.id) and not store.undetected(SITE.id)
+        ingest_paths(ws, store, SITE, [src])  # the same file again: its detections stand
+        assert store.detections(observation_id=obs.id)
+        _ship_sar(src, "2024-10-20T09:30:00Z", ship=False)  # another image under the same name
+        ingest_paths(ws, store, SITE, [src])
+        (again,) = store.observations(SITE.id)
+        assert again.id == obs.id and again.scene.acquired.day == 20
+        assert not store.detections(observation_id=obs.id)
+        assert store.undetected(SITE.id) == {obs.id}
+
+
+def test_reingest_with_another_sensor_changes_it(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    crs, x0, y0 = site_utm_origin(SITE)
+    src = write_tiff(
+        tmp_path / "stack_20241017.tif", np.full((4, 60, 60), 0.05, "float32"), crs=crs,
+        transform=Affine(10, 0, x0, 0, -10, y0),
+    )  # fmt: skip
+    with ws.store() as store:
+        ingest_paths(ws, store, SITE, [src], sensor="sar")
+        ingest_paths(ws, store, SITE, [src], sensor="optical")
+        (obs,) = store.observations(SITE.id)
+        assert obs.scene.sensor == "optical" and store.observations(SITE.id, sensor="optical")
+
+
+def test_dates_and_scene_names_read_from_file_names() -> None:
+    from sitewatch.ingest import _acquired_from, band_files_name
+
+    assert band_files_name({"blue": Path("B02_scene.tif"), "red": Path("B04_scene.tif")}) == "scene"
+    assert band_files_name({"vv": Path("a.tif"), "vh": Path("b.tif")}) == "a"
+
+    eo_browser = Path("2023-07-10-00:00_2023-07-10-23:59_Sentinel-2_L2A_B02_(Raw).tiff")
+    assert _acquired_from({}, eo_browser) == datetime(2023, 7, 10, tzinfo=UTC)
+    assert _acquired_from({}, Path("pier_2024-10-17T09:30:05.tif")) == datetime(2024, 10, 17, 9, 30, 5, tzinfo=UTC)
+    assert _acquired_from({}, Path("pier_20241017T093005.tif")) == datetime(2024, 10, 17, 9, 30, 5, tzinfo=UTC)
+
+
+def test_bands_one_file_each_ingest_as_one_observation(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    crs, x0, y0 = site_utm_origin(SITE)
+    files = []
+    for name, value in (("B02", 900), ("B03", 800), ("B04", 700), ("B08", 600)):
+        files.append(write_tiff(
+            tmp_path / f"2024-10-17-00:00_2024-10-17-23:59_Sentinel-2_L2A_{name}_(Raw).tiff",
+            np.full((60, 60), value, np.uint16), crs=crs, transform=Affine(10, 0, x0, 0, -10, y0),
+        ))  # fmt: skip
+    single = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(files[0]), "-w", str(ws.root)])
+    assert single.exit_code == 1 and files[0].name in single.output and "--band" in single.output
+    args = [f"--band={b}={f}" for b, f in zip(("blue", "green", "red", "B08"), files, strict=True)]
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    assert obs.scene.sensor == "optical" and obs.scene.acquired == datetime(2024, 10, 17, tzinfo=UTC)
+    assert obs.id == f"{SITE.id}/2024-10-17-00:00_2024-10-17-23:59_Sentinel-2_L2A_(Raw)"  # the band cut out
+    assert list(obs.provenance["bands"]) == ["blue", "green", "red", "nir"]
+    assert set(obs.provenance["band_files"]) == {"blue", "green", "red", "nir"}
+    with rasterio.open(ws.root / obs.path) as cog:
+        assert cog.descriptions == ("blue", "green", "red", "nir")
+        assert cog.read(4)[30, 30] == pytest.approx(600 / 10_000)  # L2A scaled by 10,000
+    both = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(files[0]), args[0], "-w", str(ws.root)])
+    assert both.exit_code != 0 and "not both" in both.output
+
+
+def test_detect_names_a_missing_or_changed_cog_exits_nonzero_and_drops_its_detections(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from sitewatch.analysis.occupancy import NOT_DETECTED, load_timeline
+
+    a = _ship_sar(tmp_path / "a_20241017.tif", "2024-10-17T09:30:00Z")
+    b = _ship_sar(tmp_path / "b_20241018.tif", "2024-10-18T09:30:00Z")
+    with ws.store() as store:
+        oa, ob = ingest_paths(ws, store, SITE, [a, b]).observations
+    run = ["-q", "detect", SITE.id, "-w", str(ws.root), "--workers", "1"]
+    assert CliRunner().invoke(main, run).exit_code == 0
+    with ws.store() as store:
+        assert store.detections(observation_id=oa.id)
+    cog = ws.root / oa.path
+    cog.write_bytes(cog.read_bytes()[:-10] + b"0123456789")  # changed behind sitewatch's back
+    r = CliRunner().invoke(main, run)
+    assert r.exit_code == 3 and oa.id in r.output and "sha256" in r.output
+    with ws.store() as store:
+        assert not store.detections(observation_id=oa.id) and store.detections(observation_id=ob.id)
+        assert [s.reason for s in load_timeline(store, SITE.id).skipped] == [NOT_DETECTED]
+    cog.unlink()
+    (ws.root / ob.path).unlink()
+    r = CliRunner().invoke(main, run)
+    assert r.exit_code == 1 and ob.path in r.output
+
+
+def test_workspace_of_schema_1_learns_which_observations_were_detected(tmp_path: Path) -> None:
+    import sqlite3
+
+    from sitewatch.store import Store
+    from sitewatch.store.schema import MIGRATIONS
+
+    path = tmp_path / "old.gpkg"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0] + "\nINSERT INTO sitewatch_meta VALUES ('schema_version', '1');")
+    db.execute("INSERT INTO runs (stage, site_id, started, finished, parameters, version) "
+               "VALUES ('detect', 'pier', 'a', '2024-10-20T00:00:00Z', '{}', 'x')")  # fmt: skip
+    for oid, site in (("pier/a", "pier"), ("bay/b", "bay")):
+        db.execute(
+            "INSERT INTO observations (observation_id, site_id, scene_id, sensor, acquired, crs, transform, width, "
+            "height, path, sha256, valid_fraction, simulated, provenance) "
+            "VALUES (?, ?, ?, 'sar', 't', 'EPSG:4326', '[]', 1, 1, 'p', 's', 1, 0, '{}')",
+            (oid, site, oid),
+        )
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        assert store.undetected() == {"bay/b"}  # its site never had a detect run

@@ -27,3 +27,18 @@ def test_dask_cluster_gives_the_same_results() -> None:
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         items = list(range(7))
         assert list(map_jobs(_identity, items, scheduler=cluster.scheduler_address)) == items
+
+
+def test_unreachable_scheduler_is_named_without_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    pytest.importorskip("distributed")
+    from sitewatch import run
+    from sitewatch.errors import ConfigError
+
+    monkeypatch.setattr(run, "_CONNECT_TIMEOUT_S", 1)
+    with socket.socket() as s:  # a loopback port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ConfigError, match=rf"tcp://127.0.0.1:{port}.*dask scheduler"):
+        list(map_jobs(_identity, [1], scheduler=f"tcp://127.0.0.1:{port}"))

@@ -26,7 +26,7 @@ from shapely.ops import unary_union
 from .detect.base import PixelDetection
 from .errors import ImageReadError
 from .geo import ground_pixel_size, reproject_geometry
-from .ingest import site_mask
+from .ingest import sha256_file, site_mask
 from .model import Detection, Observation, Site
 from .run import map_jobs
 from .store import now_utc
@@ -147,8 +147,13 @@ def detect_observation(job: DetectJob) -> DetectResult:
     """Detect objects in one archived observation. Pure apart from reading the COG."""
     obs, site = job.observation, job.site
     try:
+        if sha256_file(Path(job.path)) != obs.sha256:
+            raise ImageReadError(
+                f"{job.path}: archived observation {obs.id} changed since it was ingested "
+                "(sha256 differs); ingest its source again"
+            )
         data, names = _read(job.path)
-    except ImageReadError as exc:
+    except (ImageReadError, OSError) as exc:
         return DetectResult(obs, (), None, error=str(exc))
     inside = site_mask(site, obs.grid)
     valid = inside & np.all(np.isfinite(data), axis=0)
@@ -210,6 +215,8 @@ def detect_site(
             if res.error:
                 errors.append(res.error)
                 log.warning(res.error)
+                # Detections of an image that cannot be read or has changed are no evidence.
+                store.clear_detections(res.observation.id)
             else:
                 with store.transaction():
                     store.replace_detections(res.observation, res.detections)

@@ -21,8 +21,9 @@ import os
 import re
 import shutil
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ __all__ = [
     "remove_partials",
     "ingest_file",
     "ingest_paths",
+    "unique_item_id",
     "sha256_file",
     "metadata_sidecars",
     "acquired_from_xml",
@@ -208,7 +210,10 @@ def _acquired_from(tags: Mapping[str, str], path: Path) -> datetime | None:
             when = acquired_from_xml(sidecar)
             if when is not None:
                 return when
-    m = re.search(r"(20\d{2})(\d{2})(\d{2})(?:T?(\d{2})(\d{2})(\d{2})?)?", path.stem)
+    # 20241015, 20241015T012345, 2024-10-15, 2024-10-15T01:23:45
+    m = re.search(r"(20\d{2})(\d{2})(\d{2})(?:T?(\d{2})(\d{2})(\d{2})?)?", path.stem) or re.search(
+        r"(20\d{2})-(\d{2})-(\d{2})(?:T(\d{2}):?(\d{2})(?::?(\d{2}))?)?", path.stem
+    )
     if m:
         y, mo, d, hh, mm, ss = m.groups()
         try:
@@ -218,7 +223,7 @@ def _acquired_from(tags: Mapping[str, str], path: Path) -> datetime | None:
     return None
 
 
-def _band_names(descriptions: Sequence[str | None], count: int, sensor: str) -> list[str]:
+def _band_names(descriptions: Sequence[str | None], count: int, sensor: str, path: Path) -> list[str]:
     names = [(d or "").strip() for d in descriptions]
     if sensor == "sar":
         return [n.upper() if n.upper() in _SAR_BANDS else (n or f"band{i + 1}") for i, n in enumerate(names)]
@@ -230,18 +235,28 @@ def _band_names(descriptions: Sequence[str | None], count: int, sensor: str) -> 
     if count >= 4:
         # PlanetScope analytic and most 4-band products store blue, green, red, nir.
         return ["blue", "green", "red", "nir"] + [f"band{i + 5}" for i in range(count - 4)]
-    raise InputError(f"cannot tell which of {count} bands are which; name them blue/green/red/nir")
+    if count == 1:
+        raise InputError(
+            f"{path}: one band, and sitewatch cannot tell which; for an optical scene delivered "
+            "as one file a band, give each with --band NAME=PATH (blue, green, red, nir)"
+        )
+    raise InputError(f"{path}: cannot tell which of {count} bands are which; name them blue/green/red/nir")
 
 
 def read_scene_ref(
-    path: Path, *, acquired: datetime | None = None, sensor: str | None = None
+    path: Path, *, acquired: datetime | None = None, sensor: str | None = None, name_bands: bool = True
 ) -> tuple[SceneRef, list[str]]:
-    """Describe a GeoTIFF as a SceneRef plus its band names, from its tags and sidecars."""
+    """Describe a GeoTIFF as a SceneRef plus its band names, from its tags and sidecars.
+
+    ``name_bands=False`` (the bands are named by the caller) returns no band names.
+    """
     path = Path(path)
     try:
-        with warnings.catch_warnings(), rasterio.open(path) as src:
+        with warnings.catch_warnings():
             # A missing georeference is reported below as our own error, naming the file.
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            src = rasterio.open(path)
+        with src:
             tags = src.tags()
             if src.crs is None:
                 raise ImageReadError(
@@ -264,6 +279,11 @@ def read_scene_ref(
         upper = {(d or "").upper() for d in descriptions}
         kind = "sar" if upper & _SAR_BANDS else ("optical" if count >= 3 else "")
     if kind not in ("sar", "optical"):
+        if count == 1:
+            raise InputError(
+                f"{path}: one unnamed band, SAR or optical?  Pass --sensor sar for a SAR image; give the "
+                "bands of an optical scene delivered one file a band together with --band NAME=PATH"
+            )
         raise InputError(f"{path}: cannot tell whether it is SAR or optical; pass --sensor")
     simulated = tags.get("SITEWATCH_SIMULATED", "").lower() == "true"
     scene = SceneRef(
@@ -279,7 +299,7 @@ def read_scene_ref(
         simulated=simulated,
         properties={k: v for k, v in tags.items() if k.startswith("SITEWATCH_") or k.startswith("TIFFTAG_")},
     )
-    return scene, _band_names(descriptions, count, kind)
+    return scene, _band_names(descriptions, count, kind, path) if name_bands else []
 
 
 # -- writing observations -------------------------------------------------------------------------
@@ -465,7 +485,9 @@ def ingest_file(
     resolution_m: float | None = None,
 ) -> Observation | None:
     """Cut one GeoTIFF to the site, archive it and record it. None when it misses the site."""
-    archived = archive_file(ws, site, path, acquired=acquired, sensor=sensor, resolution_m=resolution_m)
+    scene, _ = read_scene_ref(path, acquired=acquired, sensor=sensor)
+    item = unique_item_id(store, site, path, scene, ())
+    archived = archive_file(ws, site, path, acquired=acquired, sensor=sensor, resolution_m=resolution_m, item_id=item)
     if archived is None:
         return None
     commit_archived(ws, store, *archived)
@@ -481,37 +503,60 @@ def archive_file(
     sensor: str | None = None,
     resolution_m: float | None = None,
     compress: str = "deflate",
+    item_id: str | None = None,
+    band_files: Mapping[str, Path] | None = None,
 ) -> tuple[Observation, Polygon] | None:
-    """Cut one GeoTIFF to the site and write its COG, without touching the store."""
+    """Cut one GeoTIFF to the site and write its COG, without touching the store.
+
+    ``band_files`` (band name → single-band file, e.g. Sentinel-2 bands delivered
+    one file each) makes one observation of several files; ``path`` is then the
+    one its acquisition time and id are read from. ``item_id`` overrides the id
+    the file would get (see :func:`ingest_paths`).
+    """
     path = Path(path)
-    scene, bands = read_scene_ref(path, acquired=acquired, sensor=sensor)
+    if band_files:
+        sensor = sensor or band_files_sensor(band_files)
+    scene, bands = read_scene_ref(path, acquired=acquired, sensor=sensor, name_bands=not band_files)
+    sources = [(path, i) for i in range(1, len(bands) + 1)]
+    if band_files:
+        bands = list(band_files)
+        sources = [(Path(f), 1) for f in band_files.values()]
+    if item_id:
+        scene = replace(scene, item_id=item_id)
+    elif band_files:
+        scene = replace(scene, item_id=band_files_name(band_files))
     grid = site_grid(site, resolution_m or scene.resolution_m)
     out = np.full((len(bands), grid.height, grid.width), np.nan, dtype=np.float32)
     scale = 1.0
     try:
-        with rasterio.open(path) as src:
-            if not box(*transform_bounds(src.crs, grid.crs, *src.bounds)).intersects(
-                _grid_box(grid)
-            ):
+        with ExitStack() as stack:
+            opened = {f: stack.enter_context(rasterio.open(f)) for f, _ in sources}
+            for f, src in opened.items():
+                if src.crs is None:
+                    raise ImageReadError(f"{f}: has no CRS; sitewatch cannot place it on the ground")
+            first = opened[sources[0][0]]
+            if not box(*transform_bounds(first.crs, grid.crs, *first.bounds)).intersects(_grid_box(grid)):
                 return None
-            if scene.sensor == "optical" and src.dtypes[0] in ("uint8", "uint16", "int16"):
+            if scene.sensor == "optical" and first.dtypes[0] in ("uint8", "uint16", "int16"):
                 # Integer reflectance: 8-bit RGB products are 0-255; surface reflectance products
                 # (Sentinel-2 L2A, PlanetScope SR) are scaled by 10,000, full-range 16-bit exports
                 # by 65,535 (told apart by their range, on a decimated read).
-                step = max(1, int((src.width * src.height / 1_000_000) ** 0.5))
-                shape = (max(1, src.height // step), max(1, src.width // step))
-                samples = [src.read(i, out_shape=shape) for i, b in enumerate(bands, 1) if b.upper() != "SCL"]
+                step = max(1, int((first.width * first.height / 1_000_000) ** 0.5))
+                shape = (max(1, first.height // step), max(1, first.width // step))
+                samples = [
+                    opened[f].read(i, out_shape=shape) for (f, i), b in zip(sources, bands, strict=True) if b.upper() != "SCL"
+                ]
                 from .detect.optical_reflectance import infer_dn_scale
 
                 scale = 1 / (infer_dn_scale(samples) or 1.0)
-            for i, band in enumerate(bands, start=1):
-                arr = src.read(i, out_dtype="float32", masked=True)
-                src_arr = arr.filled(np.nan)
+            for k, ((f, i), band) in enumerate(zip(sources, bands, strict=True)):
+                src = opened[f]
+                src_arr = src.read(i, out_dtype="float32", masked=True).filled(np.nan)
                 if band.upper() != "SCL":
                     src_arr = src_arr * np.float32(scale)
                 reproject(
                     src_arr,
-                    out[i - 1],
+                    out[k],
                     src_transform=src.transform,
                     src_crs=src.crs,
                     dst_transform=grid.affine,
@@ -529,7 +574,7 @@ def archive_file(
     metadata = metadata_sidecars(path)
     if metadata:
         sidecars["metadata"] = metadata[0]  # the provider's metadata is archived next to the COG
-    provenance = {
+    provenance: dict[str, Any] = {
         "source": "file",
         "source_path": str(path.resolve()),
         "source_sha256": sha256_file(path),
@@ -538,6 +583,10 @@ def archive_file(
         "tags": dict(scene.properties),
         "metadata_files": [str(m.resolve()) for m in metadata],
     }
+    if band_files:
+        provenance["band_files"] = {
+            b: {"path": str(Path(f).resolve()), "sha256": sha256_file(Path(f))} for b, f in band_files.items()
+        }
     return archive_observation(ws, site, scene, out, grid, bands, provenance, sidecars=sidecars, compress=compress)
 
 
@@ -549,14 +598,65 @@ class _FileJob:
     acquired: datetime | None
     sensor: str | None
     compress: str = "deflate"
+    item_id: str | None = None
+    band_files: Mapping[str, Path] | None = None
 
 
 def _archive_job(job: _FileJob) -> tuple[Observation, Polygon] | None | str:
     """Worker side of ingest: the archived observation, None, or the error message naming the file."""
     try:
-        return archive_file(job.ws, job.site, job.path, acquired=job.acquired, sensor=job.sensor, compress=job.compress)
+        return archive_file(
+            job.ws, job.site, job.path, acquired=job.acquired, sensor=job.sensor, compress=job.compress,
+            item_id=job.item_id, band_files=job.band_files,
+        )  # fmt: skip
     except (ImageReadError, InputError) as exc:
         return str(exc)
+
+
+def band_files_sensor(band_files: Mapping[str, Path]) -> str:
+    """``sar`` when the bands given one file each are polarisations (VV, VH, …), else ``optical``."""
+    return "sar" if {b.upper() for b in band_files} <= _SAR_BANDS else "optical"
+
+
+def band_files_name(band_files: Mapping[str, Path]) -> str:
+    """What the names of one scene's band files share, the band part cut out.
+
+    ``S2_L2A_B02_(Raw).tiff`` and ``S2_L2A_B03_(Raw).tiff`` → ``S2_L2A_(Raw)``; the first
+    file's name when they share nothing.
+    """
+    stems = [Path(f).stem for f in band_files.values()]
+    head = os.path.commonprefix(stems)
+    tail = os.path.commonprefix([x[::-1] for x in stems])[::-1]
+    if len(stems) < 2 or len(head) + len(tail) >= min(len(x) for x in stems):
+        return stems[0]
+    head = head[: max((head.rfind(c) for c in "_-. "), default=-1) + 1]
+    cut = [i for i in (tail.find(c) for c in "_-. ") if i >= 0]
+    tail = tail[min(cut) :] if cut else ""
+    return (head.rstrip("_-. ") + tail).strip("_-. ") or stems[0]
+
+
+def unique_item_id(store: Store, site: Site, path: Path, scene: SceneRef, taken: Collection[str]) -> str:
+    """The id a file's observation gets in ``site``: its name, unless another image holds that.
+
+    Files are named after themselves (``harbour_20241017.tif`` → ``harbour_20241017``). When
+    that observation already comes from another file, or another file of this run
+    (``taken``) claims it — Sentinel Hub names every download ``response.tiff`` — the
+    acquisition time is added, then a digest of the path. The same file always lands on
+    the same id again, so a rerun replaces instead of adding.
+    """
+    base = scene.item_id
+    source = str(Path(path).resolve())
+    stamp = scene.acquired.strftime("%Y%m%dT%H%M%S")
+    digest = hashlib.sha256(source.encode()).hexdigest()[:8]
+    for item in (base, f"{base}_{stamp}", f"{base}_{stamp}_{digest}"):
+        if item in taken:
+            continue
+        held = store.execute(
+            "SELECT provenance FROM observations WHERE observation_id = ?", (f"{site.id}/{item}",)
+        )
+        if not held or json.loads(held[0]["provenance"]).get("source_path") in (None, source):
+            return item
+    return f"{base}_{stamp}_{digest}"
 
 
 def _expand(paths: Iterable[Path]) -> list[Path]:
@@ -581,18 +681,39 @@ def ingest_paths(
     progress: Callable[[int, int, str], None] | None = None,
     workers: int = 0,
     compress: str = "deflate",
+    band_files: Mapping[str, Path] | None = None,
 ) -> IngestReport:
     """Ingest files and folders of GeoTIFFs into ``site``; a bad file is skipped and named.
 
     Files are cut and written in parallel (``workers``, 0 = one per core);
     the store is written here, one observation per transaction, in file order.
+    Each file's observation id comes from :func:`unique_item_id`. With
+    ``band_files`` (band name → single-band file) those files make one
+    observation and ``paths`` is ignored.
     """
     started = now_utc()
     files = _expand(paths)
+    if band_files:
+        files = [next(iter(band_files.values()))]
     remove_partials(ws, site.id)
     done: list[Observation] = []
     skipped: list[tuple[str, str]] = []
-    jobs = [_FileJob(ws, site, f, acquired, sensor, compress) for f in files]
+    jobs: list[_FileJob] = []
+    taken: set[str] = set()
+    for f in files:
+        try:
+            scene, _ = read_scene_ref(
+                f, acquired=acquired, sensor=sensor or (band_files_sensor(band_files) if band_files else None),
+                name_bands=not band_files,
+            )  # fmt: skip
+        except (ImageReadError, InputError):
+            item = None  # the job names the file and the reason
+        else:
+            if band_files:
+                scene = replace(scene, item_id=band_files_name(band_files))
+            item = unique_item_id(store, site, f, scene, taken)
+            taken.add(item)
+        jobs.append(_FileJob(ws, site, f, acquired, sensor, compress, item, band_files))
     for i, (f, result) in enumerate(zip(files, map_jobs(_archive_job, jobs, workers=workers), strict=True)):
         if isinstance(result, str):
             warnings.warn(result, SkippedInputWarning, stacklevel=2)
@@ -609,7 +730,8 @@ def ingest_paths(
     store.record_run(
         "ingest",
         site.id,
-        {"paths": [str(p) for p in paths], "sensor": sensor},
+        {"paths": [str(p) for p in paths], "sensor": sensor}
+        | ({"band_files": {b: str(f) for b, f in band_files.items()}} if band_files else {}),
         {"observations": len(done), "skipped": len(skipped)},
         started=started,
     )

@@ -13,9 +13,12 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
-from .errors import require_extra
+from .errors import ConfigError, require_extra
 
 __all__ = ["map_jobs"]
+
+_CONNECT_TIMEOUT_S = 10
+"""How long to try a Dask scheduler's address before giving up (Dask's own default is 30 s)."""
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -34,7 +37,15 @@ def map_jobs(
         require_extra("distributed", "dask")
         from distributed import Client
 
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler, timeout=_CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ConfigError(
+                f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); start one with "
+                "`dask scheduler` and workers with `dask worker ADDRESS`, or check --scheduler / the "
+                "`scheduler` setting"
+            ) from exc
+        with client:
             futures = client.map(func, list(items), pure=False)
             for fut in futures:
                 yield fut.result()

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -51,6 +51,7 @@ __all__ = [
     "Timeline",
     "build_timeline",
     "is_usable",
+    "NOT_DETECTED",
     "load_timeline",
     "timeline_for_site",
     "write_timeline_files",
@@ -215,6 +216,9 @@ class Timeline:
         return lines
 
 
+NOT_DETECTED = "not run through detection yet (run `sitewatch detect`)"
+
+
 def is_usable(obs: Observation, params: TimelineParams) -> str | None:
     """None when the observation counts for the timeline, else the reason it does not."""
     if obs.valid_fraction < params.min_valid_fraction:
@@ -297,8 +301,13 @@ def build_timeline(
     params: TimelineParams | None = None,
     *,
     site_name: str = "",
+    undetected: Collection[str] = (),
 ) -> Timeline:
-    """The occupancy timeline of one site from its observations and their detections."""
+    """The occupancy timeline of one site from its observations and their detections.
+
+    ``undetected`` names observations that detection has not run on (or not since their
+    image was replaced): they are skipped with that reason, not read as "no vessel".
+    """
     params = params or TimelineParams()
     by_obs: dict[str, list[Detection]] = defaultdict(list)
     for d in detections:
@@ -313,7 +322,7 @@ def build_timeline(
         if (params.start and day < params.start) or (params.end and day > params.end):
             continue
         simulated = simulated or obs.scene.simulated
-        reason = is_usable(obs, params)
+        reason = NOT_DETECTED if obs.id in undetected else is_usable(obs, params)
         if reason:
             skipped.append(SkippedObservation(obs.id, day, obs.scene.sensor, reason))
             continue
@@ -464,6 +473,7 @@ def load_timeline(store: Store, site_id: str, params: TimelineParams | None = No
         store.detections(site_id=site_id),
         params,
         site_name=site.name,
+        undetected=store.undetected(site_id),
     )
 
 

@@ -14,13 +14,18 @@ from .options import handle_errors, is_quiet, json_option, progress_bar, workspa
 
 @click.command("detect")
 @click.argument("site_id")
-@click.option("--workers", type=int, help="Worker processes (0: one per core; 1: in-process).")
+@click.option("--workers", type=click.IntRange(min=0), help="Worker processes (0: one per core; 1: in-process).")
 @click.option("--scheduler", help="Dask scheduler address (tcp://host:8786); needs sitewatch[dask].")
 @workspace_option
 @json_option
 @handle_errors
 def command(site_id: str, workers: int | None, scheduler: str | None, workspace: Path, as_json: bool) -> None:
-    """Detect vessels in SITE_ID's observations; a rerun replaces, never duplicates."""
+    """Detect vessels in SITE_ID's observations; a rerun replaces, never duplicates.
+
+    Exit code 0 when every observation was read, 3 when some could not be
+    (missing, unreadable or changed since ingest: each is named, and its old
+    detections are dropped), 1 when none could.
+    """
     ws = open_workspace(workspace)
     settings = ws.settings({"workers": workers, "scheduler": scheduler})
     with progress_bar("detect", is_quiet() or as_json) as progress:
@@ -40,3 +45,6 @@ def command(site_id: str, workers: int | None, scheduler: str | None, workspace:
         click.echo(f"{site_id}: {summary['observations']} observation(s), found {kinds}")
         for err in summary["errors"]:
             click.echo(f"error: {err}", err=True)
+    if summary["errors"]:
+        # As ingest: 3 when some observations failed (each named above), 1 when all did.
+        raise SystemExit(3 if len(summary["errors"]) < summary["observations"] else 1)

@@ -45,6 +45,10 @@ def command(
     or its name, else --acquired. Files without a CRS are refused: sitewatch
     cannot place them on the ground. The provider's metadata file is archived
     with the observation; `sitewatch show` prints it.
+
+    Exit code 0 when every file went in (without --site: into every site it
+    covers, or none), 3 when some were refused or missed the --site given, 1
+    when nothing went in.
     """
     ws = open_workspace(workspace)
     when = utc(acquired) if acquired else None
@@ -84,5 +88,8 @@ def command(
             click.echo(f"skipped {name}: {reason}", err=True)
         for name, reason in refused:
             click.echo(f"refused {name}: {reason}", err=True)
-    if refused:
+    # As ingest: 3 when some files were refused or missed the sites named, 1 when nothing went in.
+    if not imported and files:
         raise SystemExit(1)
+    if refused or (site_ids and missed):
+        raise SystemExit(3)

@@ -8,26 +8,53 @@ from pathlib import Path
 
 import click
 
-from ..errors import SkippedInputWarning
+from ..errors import InputError, SkippedInputWarning
 from ..ingest import ingest_paths
 from ..model import utc
 from ..workspace import open_workspace
 from .options import handle_errors, is_quiet, progress_bar, workspace_option
 
 
+def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
+    """``--band`` values as the band names the archive uses (blue…nir, SCL; VV, VH, HH, HV)."""
+    from ..detect.image import parse_sar_band_args
+    from ..detect.optical_image import parse_band_args
+
+    sar_names = {"vv", "vh", "hh", "hv"}
+    if sensor == "sar" or (sensor is None and {v.partition("=")[0].strip().lower() for v in values} <= sar_names):
+        return {k.upper(): p for k, p in parse_sar_band_args(values).items()}
+    return {("SCL" if k == "scl" else k): p for k, p in parse_band_args(values).items()}
+
+
 @click.command("ingest")
 @click.argument("site_id")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--band", "bands", multiple=True, metavar="NAME=PATH",
+              help="One file per band, all of one acquisition, ingested as one observation (instead of "
+              "PATHS); repeat. Optical: blue, green, red, nir, scl (or B02, B03, B04, B08). SAR: vv, vh, hh, hv.")  # fmt: skip
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), help="When the files do not say.")
 @click.option("--acquired", help="Acquisition time (ISO 8601, UTC) when the files do not say.")
 @workspace_option
 @handle_errors
-def command(site_id: str, paths: tuple[Path, ...], sensor: str | None, acquired: str | None, workspace: Path) -> None:
+def command(
+    site_id: str, paths: tuple[Path, ...], bands: tuple[str, ...], sensor: str | None, acquired: str | None,
+    workspace: Path,
+) -> None:  # fmt: skip
     """Ingest GeoTIFF files or folders (any CRS) into SITE_ID as observations.
+
+    Each file is one observation, named after the file (the acquisition time
+    is added when another image already holds that name). Bands delivered
+    one file each go in together with --band NAME=PATH.
 
     Exit code 0 when every file went in, 3 when some were skipped (each is
     named with the reason), 1 when none went in.
     """
+    if bool(paths) == bool(bands):
+        raise InputError("give PATHS or --band NAME=PATH, not both and not neither")
+    band_files = _band_files(bands, sensor) if bands else None
+    for path in (band_files or {}).values():
+        if not path.is_file():
+            raise InputError(f"--band: no such file {path}")
     ws = open_workspace(workspace)
     when: datetime | None = utc(acquired) if acquired else None
     with ws.store() as store, progress_bar("ingest", is_quiet()) as progress, warnings.catch_warnings():
@@ -36,7 +63,7 @@ def command(site_id: str, paths: tuple[Path, ...], sensor: str | None, acquired:
         site = store.get_site(site_id)
         report = ingest_paths(
             ws, store, site, paths, acquired=when, sensor=sensor, progress=progress,
-            workers=ws.settings()["workers"], compress=ws.settings()["cog_compress"],
+            workers=ws.settings()["workers"], compress=ws.settings()["cog_compress"], band_files=band_files,
         )  # fmt: skip
     click.echo(f"ingested {len(report.observations)} observation(s) into {site_id!r}")
     for _path, reason in report.skipped:

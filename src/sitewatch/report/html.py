@@ -175,8 +175,8 @@ def _equipment_change_text(prev: TimelineRow, row: TimelineRow) -> str:
 
 
 def _site_section(ws: Workspace, site: Site, observations: list[Observation], detections: list[Detection],
-                  params: TimelineParams) -> _SiteSection:
-    tl = build_timeline(site.id, observations, detections, params, site_name=site.name)
+                  params: TimelineParams, undetected: set[str]) -> _SiteSection:
+    tl = build_timeline(site.id, observations, detections, params, site_name=site.name, undetected=undetected)
     obs = {o.id: o for o in observations}
     by_obs: dict[str, list[Detection]] = {}
     for d in detections:
@@ -279,7 +279,8 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
             s for s in store.sites() if store.observations(s.id)
         ]
         sections = [
-            _site_section(ws, s, store.observations(s.id), store.detections(site_id=s.id), params) for s in sites
+            _site_section(ws, s, store.observations(s.id), store.detections(site_id=s.id), params, store.undetected(s.id))
+            for s in sites
         ]
         evaluation = latest_evaluation(store)
         runs = [

@@ -124,7 +124,17 @@ INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
     return "\n".join(parts)
 
 
-MIGRATIONS: tuple[str, ...] = (_v1(),)
+# Version 2: when detection last ran on an observation's current COG (NULL: never, or the
+# COG was replaced since). Workspaces from version 1 count an observation as detected when
+# its site had a detect run, the only record they kept.
+_V2 = """
+ALTER TABLE observations ADD COLUMN detected_at TEXT;
+UPDATE observations SET detected_at = (
+  SELECT max(finished) FROM runs WHERE runs.stage = 'detect' AND runs.site_id = observations.site_id
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_v1(), _V2)
 """Migration i brings the schema from version i to i + 1. Append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -224,6 +224,7 @@ class Store:
                    acquired, resolution_m, cloud_cover, simulated, hrefs, properties)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(scene_id) DO UPDATE SET geom=excluded.geom, platform=excluded.platform,
+                   sensor=excluded.sensor, simulated=excluded.simulated,
                    acquired=excluded.acquired, resolution_m=excluded.resolution_m,
                    cloud_cover=excluded.cloud_cover, hrefs=excluded.hrefs, properties=excluded.properties""",
                 (
@@ -260,18 +261,31 @@ class Store:
         )
 
     def put_observation(self, obs: Observation, footprint: Polygon | None = None) -> None:
-        """Insert or replace an observation (and its scene) by its id."""
+        """Insert or replace an observation (and its scene) by its id.
+
+        Replacing it with a different COG (another sha256) deletes the detections made on
+        the old one: they no longer describe the image on record, and the observation
+        waits for ``sitewatch detect`` again (:meth:`undetected`).
+        """
         with self.transaction() as db:
             self.put_scene(obs.scene)
+            db.execute(
+                """DELETE FROM detections WHERE observation_id IN
+                   (SELECT observation_id FROM observations WHERE observation_id = ? AND sha256 != ?)""",
+                (obs.id, obs.sha256),
+            )
             db.execute(
                 """INSERT INTO observations (geom, observation_id, site_id, scene_id, sensor, acquired, crs,
                    transform, width, height, path, sha256, valid_fraction, cloud_fraction, simulated,
                    provenance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(observation_id) DO UPDATE SET geom=excluded.geom, crs=excluded.crs,
                    transform=excluded.transform, width=excluded.width, height=excluded.height,
-                   path=excluded.path, sha256=excluded.sha256, valid_fraction=excluded.valid_fraction,
+                   path=excluded.path, valid_fraction=excluded.valid_fraction,
                    cloud_fraction=excluded.cloud_fraction, provenance=excluded.provenance,
-                   acquired=excluded.acquired""",
+                   acquired=excluded.acquired, sensor=excluded.sensor, simulated=excluded.simulated,
+                   scene_id=excluded.scene_id,
+                   detected_at=CASE WHEN sha256 = excluded.sha256 THEN detected_at END,
+                   sha256=excluded.sha256""",
                 (
                     to_gpkg_blob(footprint),
                     obs.id,
@@ -373,6 +387,7 @@ class Store:
             )
         with self.transaction() as db:
             db.execute("DELETE FROM detections WHERE observation_id = ?", (observation.id,))
+            db.execute("UPDATE observations SET detected_at = ? WHERE observation_id = ?", (_now(), observation.id))
             db.executemany(
                 """INSERT INTO detections (geom, detection_id, observation_id, site_id, acquired, sensor,
                    kind, length_m, width_m, heading_deg, score, detector, detector_version, row, col,
@@ -382,6 +397,22 @@ class Store:
             )
             self._touch(db, "detections")
         return len(rows)
+
+    def clear_detections(self, observation_id: str) -> None:
+        """Drop an observation's detections and mark it as waiting for detection (its COG failed)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM detections WHERE observation_id = ?", (observation_id,))
+            db.execute("UPDATE observations SET detected_at = NULL WHERE observation_id = ?", (observation_id,))
+            self._touch(db, "detections")
+
+    def undetected(self, site_id: str | None = None) -> set[str]:
+        """Ids of the observations that detection has not run on since their COG was written."""
+        sql = "SELECT observation_id FROM observations WHERE detected_at IS NULL"
+        args: tuple[str, ...] = ()
+        if site_id is not None:
+            sql += " AND site_id = ?"
+            args = (site_id,)
+        return {r[0] for r in self._db.execute(sql, args)}
 
     def detections(
         self, site_id: str | None = None, observation_id: str | None = None, kind: str | None = None

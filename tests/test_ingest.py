@@ -328,3 +328,11 @@ def test_workspace_of_schema_1_learns_which_observations_were_detected(tmp_path:
     db.close()
     with Store(path) as store:
         assert store.undetected() == {"bay/b"}  # its site never had a detect run
+
+
+def test_a_site_wider_than_a_place_is_refused_by_name(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from sitewatch.sites import site_from_bbox
+
+    huge = site_from_bbox("huge", (-180, -90, 180, 90))
+    with pytest.raises(InputError, match=r"site 'huge' spans 360.0° × 180.0°"):
+        site_grid(huge, 10)

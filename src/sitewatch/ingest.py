@@ -96,9 +96,20 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+MAX_SITE_DEG = 2.0
+"""Widest site (degrees of longitude or latitude): a site's grid lies in one UTM zone (6° wide)."""
+
+
 def site_grid(site: Site, resolution_m: float, crs: str | None = None) -> Grid:
     """The site's grid: its polygon's bounds in ``crs`` (default: its UTM zone), snapped to pixels."""
     geom = site.require_geometry()
+    lon0, lat0, lon1, lat1 = geom.bounds
+    if lon1 - lon0 > MAX_SITE_DEG or lat1 - lat0 > MAX_SITE_DEG:
+        raise InputError(
+            f"site {site.id!r} spans {lon1 - lon0:.1f}° × {lat1 - lat0:.1f}° of longitude × latitude; "
+            f"a site is one place (a port, a base: at most {MAX_SITE_DEG:g}° across), cut to one "
+            "grid — redraw it smaller, or make several sites"
+        )
     crs = crs or utm_crs_for(geom.centroid.x, geom.centroid.y)
     minx, miny, maxx, maxy = reproject_geometry(geom, "EPSG:4326", crs).bounds
     r = float(resolution_m)

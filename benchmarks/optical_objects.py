@@ -29,6 +29,15 @@ with the variant's object scorer in place of the object MLP. Variants:
 for training and at run time. ``--split`` and ``--oof`` change the
 candidates: give each its own ``--cache``.
 
+``--deep 35 60`` gives every candidate (training ports and the held-out run
+alike) the deep-land features of ``OpticalParams.deep_radii_m`` at those
+radii after the 18 (``sitewatch.detect.optical_deep``); a variant name
+ending ``_deep35`` or ``_deep35_60`` (``mlp_deep35``, ``gbt_deep35_60``)
+uses the 18 and those radii's features, a plain name the 18 alone, so one
+run scores the baseline and the additions on the same candidates. The
+candidates change: give it its own ``--cache`` (the ``pix_*`` files of
+another cache may be copied in, the pixel models are the same).
+
 ``--oof`` trains the object scorers on out-of-fold candidates: port k's
 candidates in fold n come from a pixel model trained without n and k (55
 pair models, cached), so the object stage learns from pixel scores as
@@ -46,8 +55,9 @@ anchorage stage) is used. ``--threshold 0.85`` fixes it instead.
 (bilinear bands, nearest masks, boxes scaled) before running the fold
 models: the check that windows and limits are set in metres.
 
-Figures (3 Dec, issue 4): BENCHMARKS.md, "Issue 4, second round". None of
-these variants beat the shipped detector by more than the seed spread.
+Figures (3 Dec, issue 4): BENCHMARKS.md, "Issue 4, second round" and "Deep
+land". None of these variants beat the shipped detector by more than the
+seed spread.
 """
 
 from __future__ import annotations
@@ -80,6 +90,7 @@ from sitewatch.detect.optical import (  # noqa: E402
     detect_optical,
     vessel_probability,
 )
+from sitewatch.detect.optical_deep import deep_feature_names  # noqa: E402
 from sitewatch.detect.optical_water import erode  # noqa: E402
 from sitewatch.detect.sar_render import render_probability  # noqa: E402
 
@@ -90,6 +101,23 @@ RANKED = tuple(
 )
 NO_PROB = tuple(i for i, n in enumerate(OBJECT_FEATURE_NAMES) if n not in ("prob_mean", "prob_max"))
 Scorer = Callable[[NDArray[np.float32]], NDArray[np.float32]]
+DEEP_RADII: tuple[float, ...] = ()
+"""``--deep``: radii of the deep-land features the candidates carry after the 18 (``OpticalParams.deep_radii_m``)."""
+
+
+def columns(variant: str) -> NDArray[np.intp]:
+    """Feature columns a variant uses: the 18, and with ``_deep35`` / ``_deep35_60`` the deep-land
+    features of those radii (``--deep`` must have computed them)."""
+    base = np.arange(len(OBJECT_FEATURE_NAMES))
+    if "_deep" not in variant:
+        return base
+    radii = tuple(float(r) for r in variant.split("_deep", 1)[1].split("_"))
+    names = deep_feature_names(DEEP_RADII)
+    want = deep_feature_names(radii)
+    missing = set(want) - set(names)
+    if missing:
+        raise SystemExit(f"{variant}: run with --deep covering {sorted(missing)}")
+    return np.concatenate([base, [len(OBJECT_FEATURE_NAMES) + names.index(n) for n in want]])
 
 
 def with_ranks(x: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -127,7 +155,7 @@ def fold_cache(
     With ``oof`` each training port's candidates come from a pixel model that did not see
     that port either (out-of-fold), as the held-out port's do.
     """
-    params = OpticalParams()
+    params = OpticalParams(deep_radii_m=DEEP_RADII)
     pix = folder / f"pix_{n}_s{seed}.npz"
     if not pix.exists():
         save(pixel_stage([d for k, d in prepared.items() if k != n], seed), pix)
@@ -152,7 +180,14 @@ def fold_cache(
 
 
 def fit_scorer(variant: str, x: NDArray[np.float32], y: NDArray[np.float32], seed: int) -> Scorer:
-    """Fit one variant's object scorer; it maps a scene's candidate features to scores."""
+    """Fit one variant's object scorer on its design rows ``x``; it maps a scene's candidates
+    (every feature column) to scores."""
+    cols = columns(variant)
+    inner = _fit(variant.split("_deep", 1)[0], x, y, seed)
+    return lambda z: inner(z[:, cols])
+
+
+def _fit(variant: str, x: NDArray[np.float32], y: NDArray[np.float32], seed: int) -> Scorer:
     if variant == "mlp":
         m = train_mlp(x, y, epochs=300, hidden=8, seed=seed)
         return lambda z: optical.mlp_forward(z, m)
@@ -174,6 +209,9 @@ def fit_scorer(variant: str, x: NDArray[np.float32], y: NDArray[np.float32], see
 
 def design(variant: str, x: NDArray[np.float32]) -> NDArray[np.float32]:
     """Training rows of one port's candidates for a variant (ranks are taken within the port)."""
+    # C order whatever the columns: x[:, index] is laid out column by column, and the
+    # object MLP's float32 standardisation (hence its whole fit) changes with the layout.
+    x = np.ascontiguousarray(x[:, columns(variant)])
     return with_ranks(x) if variant.endswith("_rank") else x
 
 
@@ -285,7 +323,7 @@ def run_detector(port: Port, pix: Path, scorer: Scorer, threshold: float) -> lis
     original = optical.object_scores
     optical.object_scores = lambda x, model: scorer(x)  # type: ignore[assignment]
     try:
-        params = replace(OpticalParams(), model=str(pix), object_threshold=threshold)
+        params = replace(OpticalParams(), model=str(pix), object_threshold=threshold, deep_radii_m=DEEP_RADII)
         return detect_optical(port.bands, port.pixel_size, params=params)
     finally:
         optical.object_scores = original  # type: ignore[assignment]
@@ -301,7 +339,10 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=None, help="resample scored ports to this ground pixel (m)")
     ap.add_argument("--oof", action="store_true", help="train object scorers on out-of-fold pixel scores")
     ap.add_argument("--split", action="store_true", help="also cut over-size components at narrow necks")
+    ap.add_argument("--deep", type=float, nargs="*", default=[], help="deep-land radii (m) the candidates carry")
     args = ap.parse_args()
+    global DEEP_RADII
+    DEEP_RADII = tuple(args.deep)
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.split:
         optical.multi_candidates = with_splits  # type: ignore[assignment]

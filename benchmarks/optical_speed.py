@@ -33,7 +33,8 @@ from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sitewatch.detect.optical import scene_stats  # noqa: E402
+from sitewatch.detect import optical  # noqa: E402
+from sitewatch.detect.optical import OBJECT_FEATURE_NAMES, OpticalParams, scene_stats  # noqa: E402
 from sitewatch.detect.optical_image import detect_optical_tiled  # noqa: E402
 from sitewatch.detect.optical_water import ndwi  # noqa: E402
 
@@ -87,7 +88,17 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=10_000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--single", action="store_true", help="also time one worker (slow)")
+    ap.add_argument(
+        "--deep", type=float, nargs="*", default=[],
+        help="also compute the deep-land object features at these radii (m; issue 4 experiment, the object "
+        "model still sees the 18 shipped features: the cost of the features alone)",
+    )
     args = ap.parse_args()
+    params = OpticalParams(deep_radii_m=tuple(args.deep))
+    if args.deep:
+        shipped = optical.object_scores
+        n = len(OBJECT_FEATURE_NAMES)
+        optical.object_scores = lambda x, model: shipped(x[:, :n], model)  # type: ignore[assignment]
     bands, what = mosaic(args.size)
     shape = (args.size, args.size)
     pixel = (8.5, 8.5)
@@ -103,12 +114,13 @@ def main() -> None:
     base = time.perf_counter() - t0
     step = max(1, args.size // 1000)
     stats = scene_stats({k: v[::step, ::step] for k, v in bands.items()})
-    print(f"scene: {args.size} x {args.size} x 4 float32 ({what}), pixel {pixel[0]} m; {args.workers} worker(s)")
+    print(f"scene: {args.size} x {args.size} x 4 float32 ({what}), pixel {pixel[0]} m; {args.workers} worker(s)"
+          + (f"; deep-land features at {args.deep} m" if args.deep else ""))
     print(f"baseline (NDWI + 3x3 mean): {base:6.1f} s")
     print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     cpu0 = _cpu_seconds()
     t0 = time.perf_counter()
-    dets, cloud, _ = detect_optical_tiled(read, shape, pixel, stats, workers=args.workers)
+    dets, cloud, _ = detect_optical_tiled(read, shape, pixel, stats, params=params, workers=args.workers)
     t = time.perf_counter() - t0
     cpu = _cpu_seconds() - cpu0
     print(f"detector, {args.workers} worker(s):   {t:6.1f} s  ({t / base:4.1f}x baseline; "
@@ -117,7 +129,7 @@ def main() -> None:
     print("load average after:  {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     if args.single and args.workers != 1:
         t0 = time.perf_counter()
-        detect_optical_tiled(read, shape, pixel, stats, workers=1)
+        detect_optical_tiled(read, shape, pixel, stats, params=params, workers=1)
         t1 = time.perf_counter() - t0
         print(f"detector, 1 worker:     {t1:6.1f} s  (threads give {t1 / t:.1f}x)")
 

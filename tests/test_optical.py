@@ -543,3 +543,53 @@ def test_near_lines_are_within_reach_also_on_images_narrower_than_the_window(len
         used = np.unique(rng.integers(0, length, rng.integers(1, 3)))
         want = [i for i in range(length) if np.abs(used - i).min() <= 3]
         assert _near_lines(used, length).tolist() == want
+
+
+def test_deep_land_features_tell_a_pier_from_a_land_mass() -> None:
+    from sitewatch.detect.optical_deep import deep_feature_names
+    from sitewatch.detect.optical_features import FEATURE_NAMES
+    from sitewatch.detect.optical_objects import OBJECT_FEATURE_NAMES, candidate_objects
+
+    # 10 m pixels: land in rows 0-39 (thick), a 30 m pier down from it, water elsewhere.
+    water = np.ones((100, 100), bool)
+    water[:40] = False
+    water[40:80, 60:63] = False
+    prob = np.zeros(water.shape, np.float32)
+    prob[60:76, 60:63] = 0.95  # on the pier
+    prob[10:26, 20:23] = 0.95  # inside the land mass
+    feats = np.zeros((len(FEATURE_NAMES), *water.shape), np.float32)
+    hidden = np.zeros(water.shape, bool)
+    params = OpticalParams(deep_radii_m=(35.0,))
+    m, x = candidate_objects(prob, feats, water, hidden, (10.0, 10.0), params)
+    m0, x0 = candidate_objects(prob, feats, water, hidden, (10.0, 10.0), OpticalParams())
+    assert x0.shape == (2, len(OBJECT_FEATURE_NAMES)) and np.array_equal(x[:, : x0.shape[1]], x0)
+    deep = dict(zip(deep_feature_names((35.0,)), x[:, x0.shape[1] :].T, strict=True))
+    pier, block = (0, 1) if m["row"][0] > m["row"][1] else (1, 0)
+    assert deep["deep_land_35m"][pier] == 0.0 and deep["deep_land_35m"][block] == 1.0
+    assert deep["deep_land_ring_35m"][block] == 1.0 and deep["deep_water_ring_35m"][block] == 0.0
+    assert deep["deep_water_ring_35m"][pier] > 0.5
+    assert deep["deep_land_dist_35m"][block] == 0.0 and deep["deep_land_dist_35m"][pier] > 200.0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_deep_land_on_the_cut_down_image_is_that_of_the_whole_tile(seed: int) -> None:
+    from scipy import ndimage
+
+    from sitewatch.detect.optical_deep import _disk
+    from sitewatch.detect.optical_objects import _deep_around
+
+    rng = np.random.default_rng(seed)
+    water = ndimage.uniform_filter(rng.random((180, 240)), 9) > 0.5
+    mask = np.zeros(water.shape, bool)
+    mask[rng.integers(0, 180, 6), rng.integers(0, 240, 6)] = True
+    pixel = (8.0, 9.5)
+    params = OpticalParams(deep_radii_m=(35.0,), deep_distance_cap_m=120.0)
+    deep = _deep_around(mask, water, np.zeros(water.shape, bool), pixel, params)
+    assert deep is not None
+    disk = _disk(35.0, pixel)
+    whole = ndimage.binary_dilation(ndimage.binary_erosion(~water, disk, border_value=1), disk)
+    r, c = np.nonzero(ndimage.binary_dilation(mask, np.ones((5, 5), bool)))
+    assert np.array_equal(deep._at(deep.land[0], r, c), whole[r, c])
+    r, c = np.nonzero(mask)
+    dist = ndimage.distance_transform_edt(~whole, sampling=(pixel[1], pixel[0]))[r, c]  # rows, columns
+    assert np.allclose(deep._distance(deep.land[0], r, c), np.minimum(dist, 120.0))

@@ -17,6 +17,7 @@ from .base import (
     measure_pixel_lists,
     pixel_size_pair,
 )
+from .optical_deep import DeepContext, deep_feature_names, deep_reach
 from .optical_features import FEATURE_NAMES, _px
 from .optical_params import OpticalParams
 from .optical_water import dilate, square_filter
@@ -61,8 +62,10 @@ def candidate_objects(
     hidden (cloud, no-data) pixels are dropped: a half-seen ship cannot be
     measured and may not be a ship.
     """
-    near = _Near.around(prob > threshold, prob, _near_hidden(hidden, pixel_size, params))
-    return _candidates_near(near, feats, water, pixel_size, params, threshold)
+    mask = prob > threshold
+    near = _Near.around(mask, prob, _near_hidden(hidden, pixel_size, params))
+    deep = _deep_around(mask, water, hidden, pixel_size, params)
+    return _candidates_near(near, feats, water, pixel_size, params, threshold, deep)
 
 
 # The widest window run over candidate labels is the 7 x 7 outer ring: 3 pixels either side.
@@ -132,6 +135,22 @@ class _Near:
         )
 
 
+def _deep_around(
+    mask: NDArray[np.bool_],
+    water: NDArray[np.bool_],
+    hidden: NDArray[np.bool_],
+    pixel_size: tuple[float, float],
+    params: OpticalParams,
+) -> DeepContext | None:
+    """Deep land and water on the rows and columns within reach of ``mask`` (None: not asked for)."""
+    if not params.deep_radii_m:
+        return None
+    reach = deep_reach(params, pixel_size)
+    rows = _near_lines(np.flatnonzero(mask.any(axis=1)), mask.shape[0], reach)
+    cols = _near_lines(np.flatnonzero(mask.any(axis=0)), mask.shape[1], reach)
+    return DeepContext.on_lines(rows, cols, water, hidden, pixel_size, params)
+
+
 def _near_hidden(hidden: NDArray[np.bool_], pixel_size: tuple[float, float], params: OpticalParams) -> NDArray[np.bool_] | None:
     """Pixels within the cloud margin of a hidden pixel (None: nothing is hidden)."""
     if not hidden.any():
@@ -146,10 +165,11 @@ def _candidates_near(
     pixel_size: tuple[float, float],
     params: OpticalParams,
     threshold: float,
+    deep: DeepContext | None = None,
 ) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.float32]]:
     """:func:`candidate_objects` on the rows and columns of ``near`` (taken around a superset of its pixels)."""
     px, py = pixel_size
-    nf = len(OBJECT_FEATURE_NAMES)
+    nf = len(OBJECT_FEATURE_NAMES) + len(deep_feature_names(params.deep_radii_m))
     empty = measure_components(np.zeros((1, 1), int), np.zeros(0, int), pixel_size), np.zeros((0, nf), np.float32)
     if near.rows.size == 0:
         return empty
@@ -245,6 +265,10 @@ def _candidates_near(
             np.full(k, threshold),
         ]
     ).astype(np.float32)
+    if deep is not None:
+        tr, tc = near.rows[r], near.cols[c]
+        ring_t = _flat_index(ring, rows, cols, near.shape[1])
+        x = np.hstack([x, deep.features(lab_in, tr, tc, grown.ravel()[ring], ring_t, m, k)])
     return m, x
 
 
@@ -406,8 +430,10 @@ def multi_candidates(
 ) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.float32]]:
     """:func:`candidate_objects` at every level of ``params.pixel_thresholds``, concatenated."""
     # One cut-down image (around the lowest level's pixels) and one cloud margin serve every level.
-    near = _Near.around(prob > min(params.pixel_thresholds), prob, _near_hidden(hidden, pixel_size, params))
-    parts = [_candidates_near(near, feats, water, pixel_size, params, t) for t in params.pixel_thresholds]
+    mask = prob > min(params.pixel_thresholds)
+    near = _Near.around(mask, prob, _near_hidden(hidden, pixel_size, params))
+    deep = _deep_around(mask, water, hidden, pixel_size, params)
+    parts = [_candidates_near(near, feats, water, pixel_size, params, t, deep) for t in params.pixel_thresholds]
     ms = {k: np.concatenate([m[k] for m, _ in parts]) for k in parts[0][0]}
     return ms, np.concatenate([x for _, x in parts]).astype(np.float32)
 

@@ -51,6 +51,13 @@ class OpticalParams:
     cloud_bright: float = 0.25
     """Spectral cloud test (no SCL): mean visible reflectance above which white pixels may be cloud.
     8-bit display renderings use :data:`~sitewatch.detect.optical_reflectance.RENDERING_CLOUD_BRIGHT` instead."""
+    deep_radii_m: tuple[float, ...] = ()
+    """Experimental (issue 4, not used by the shipped weights): for each radius, four object
+    features of the land around a candidate are appended to :data:`OBJECT_FEATURE_NAMES`
+    (:func:`~sitewatch.detect.optical_objects.deep_feature_names`): "deep" land and water are
+    the NDWI land and water opened by a disk of this radius on the ground."""
+    deep_distance_cap_m: float = 300.0
+    """Distance to deep land (a ``deep_radii_m`` feature) is cut at this many metres."""
     model: str = MODEL_FILE
     """Weights file in ``sitewatch/data`` (or a path)."""
     rgb_model: str = RGB_MODEL_FILE

@@ -206,6 +206,10 @@ def test_same_file_name_in_two_folders_makes_two_observations_and_reruns_add_non
         assert sorted(o.id for o in store.observations(SITE.id)) == ids
         days = {o.id: o.scene.acquired.day for o in store.observations(SITE.id)}
         assert days == {ids[0]: 21, ids[1]: 5}
+        (tmp_path / "c").mkdir()
+        (tmp_path / "b" / "response.tif").rename(tmp_path / "c" / "response.tif")  # the same image, moved
+        ingest_paths(ws, store, SITE, [tmp_path / "c"])
+        assert sorted(o.id for o in store.observations(SITE.id)) == ids
 
 
 def test_replacing_an_image_drops_its_detections_until_detect_runs(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -652,20 +652,30 @@ def unique_item_id(store: Store, site: Site, path: Path, scene: SceneRef, taken:
     Files are named after themselves (``harbour_20241017.tif`` → ``harbour_20241017``). When
     that observation already comes from another file, or another file of this run
     (``taken``) claims it — Sentinel Hub names every download ``response.tiff`` — the
-    acquisition time is added, then a digest of the path. The same file always lands on
-    the same id again, so a rerun replaces instead of adding.
+    acquisition time is added, then a digest of the path. The same file (by path, or by
+    content when it has moved) always lands on the same id again, so a rerun replaces
+    instead of adding.
     """
     base = scene.item_id
     source = str(Path(path).resolve())
     stamp = scene.acquired.strftime("%Y%m%dT%H%M%S")
     digest = hashlib.sha256(source.encode()).hexdigest()[:8]
+    content: list[str] = []  # this file's sha256, read only if a name is held by another path
+
+    def same_file(prov: Mapping[str, Any]) -> bool:
+        if prov.get("source_path") in (None, source):
+            return True
+        if not content:
+            content.append(sha256_file(Path(path)))
+        return bool(prov.get("source_sha256") == content[0])
+
     for item in (base, f"{base}_{stamp}", f"{base}_{stamp}_{digest}"):
         if item in taken:
             continue
         held = store.execute(
             "SELECT provenance FROM observations WHERE observation_id = ?", (f"{site.id}/{item}",)
         )
-        if not held or json.loads(held[0]["provenance"]).get("source_path") in (None, source):
+        if not held or same_file(json.loads(held[0]["provenance"])):
             return item
     return f"{base}_{stamp}_{digest}"
 

@@ -101,8 +101,23 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
 @workspace_option
 @handle_errors
 def import_(path: Path, workspace: Path) -> None:
-    """Import sites (with berths and water) from a GeoJSON file."""
-    sites = read_sites_file(path)
+    """Import sites (with berths and water) from a GeoJSON file.
+
+    A site without an id takes one from its name; a missing or repeated name
+    gets a suffix (site, site-2, ...), and each such site is named here.
+    """
+    import warnings
+
+    from ..errors import RenamedSiteWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RenamedSiteWarning)
+        sites = read_sites_file(path)
+    for w in caught:
+        if issubclass(w.category, RenamedSiteWarning):
+            click.echo(f"note: {w.message}", err=True)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     with open_workspace(workspace).store() as store, store.transaction():
         for s in sites:
             store.put_site(s)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .options import handle_errors
+from .options import existing_folder, handle_errors
 
 
 @click.command("detect-image")
@@ -17,7 +17,7 @@ from .options import handle_errors
 @click.option("--dn-offset", type=float, default=0.0, show_default=True, metavar="N", help="Optical: subtracted from integer values first (1000 for Sentinel-2 L2A from processing baseline 04.00).")
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), default=None, help="Which detector to run (default: optical when the --band names or the image's band descriptions are blue/green/red/nir or B02/B03/B04/B08, else sar).")
 @click.option("--pixel-size", type=click.FloatRange(min=0, min_open=True), default=None, metavar="METRES", help="Ground pixel size; needed only when the image has no georeference (overrides it otherwise).")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="GeoJSON file to write.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, callback=existing_folder, help="GeoJSON file to write (its folder must exist).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Threads for the pixel passes.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")
 @click.pass_context

@@ -130,3 +130,25 @@ def test_cli_import_keeps_every_unnamed_polygon(tmp_path: Path) -> None:
     assert "imported as site 'site-2' (it has no id or name)" in r.output
     r = runner.invoke(main, ["sites", "list", "--json", "-w", ws])
     assert len(json.loads(r.output)["features"]) == 3
+
+
+@pytest.mark.parametrize("name", ["all.shp", "all.gpkg", "all"])
+def test_cli_export_refuses_an_unknown_suffix(tmp_path: Path, name: str) -> None:
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    assert runner.invoke(main, ["init", ws]).exit_code == 0
+    r = runner.invoke(main, ["sites", "export", str(tmp_path / name), "-w", ws])
+    assert r.exit_code == 1, r.output
+    assert (Path(name).suffix or "without a suffix") in r.output and ".geojson, .json, .kml" in r.output
+    assert not (tmp_path / name).exists()
+    r = runner.invoke(main, ["sites", "export", str(tmp_path / name), "--format", "geojson", "-w", ws])
+    assert r.exit_code == 0 and json.loads((tmp_path / name).read_text())["type"] == "FeatureCollection"
+
+
+@pytest.mark.parametrize("columns", ["80", "60"])
+def test_cli_list_never_cuts_an_id(columns: str) -> None:
+    r = CliRunner().invoke(main, ["sites", "list", "--builtin"], env={"COLUMNS": columns})
+    assert r.exit_code == 0, r.output
+    cells = {c.strip() for line in r.output.splitlines() for c in line.split("│")}
+    missing = [sid for sid in builtin_sites() if sid not in cells]
+    assert not missing, f"ids cut in a {columns}-column table: {missing}"

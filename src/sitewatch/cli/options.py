@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -156,3 +156,13 @@ def timeline_params(
         start=start.date() if start else None,
         end=end.date() if end else None,
     )
+
+
+def add_id_column(table: Any, header: str, ids: Iterable[str]) -> None:
+    """Add an id column to a rich table that is never cut or wrapped, however narrow the terminal.
+
+    Ids are copied into other commands (`sitewatch show ID`), so the other columns
+    wrap instead.
+    """
+    widest = max([len(header), *(len(i) for i in ids)])
+    table.add_column(header, no_wrap=True, min_width=widest, overflow="fold")

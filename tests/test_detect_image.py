@@ -177,6 +177,19 @@ def test_pixel_geojson_is_not_read_as_wgs84(tmp_path: Path) -> None:
     assert "4326" not in crs and crs.startswith('LOCAL_CS["pixel"')
 
 
+def test_image_coordinates_without_a_crs_are_not_read_as_wgs84(tmp_path: Path) -> None:
+    import pyogrio
+
+    tif = tmp_path / "nocrs.tif"
+    with rasterio.open(tif, "w", driver="GTiff", width=120, height=120, count=1, dtype="float32",
+                       transform=from_origin(500000.0, 4000000.0, PX, PX)) as ds:  # fmt: skip
+        ds.write(_scene(), 1)
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert pyogrio.read_info(out)["crs"].startswith('LOCAL_CS["unknown"')
+
+
 def _optical_tif(path: Path, descriptions: list[str]) -> Path:
     data = np.random.default_rng(3).integers(300, 900, (len(descriptions), 40, 40)).astype(np.uint16)
     with rasterio.open(

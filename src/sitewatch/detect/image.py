@@ -17,7 +17,9 @@ Output: a GeoJSON FeatureCollection, one Feature per vessel with the oriented
 box as geometry (in the image's CRS; in pixel coordinates ``x = col``,
 ``y = row``, pixel centres at integers, when the image has no georeference)
 and properties ``row``, ``col``, ``length_m``, ``width_m``, ``heading_deg``,
-``score``. A top-level ``crs`` member names the CRS when it is not WGS84 and a
+``score``. A top-level ``crs`` member names the CRS when it is not WGS84 (a local
+CRS, :data:`PIXEL_CRS_WKT`, for pixel coordinates, so GDAL does not read them as
+lon/lat) and a
 ``sitewatch`` member records the input, sensor, pixel size and detector.
 
 Sensors plug in at :data:`SENSOR_RUNNERS`: a runner takes the opened image

@@ -44,3 +44,35 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     text = README.read_text()
     missing = [s.name for s in SETTINGS if f"`{s.name}`" not in text or s.env not in text]
     assert not missing, f"README lacks settings: {missing}"
+
+
+@pytest.mark.parametrize("value", ["jpeg", "foo", "webp"])
+def test_cog_compress_must_be_a_lossless_codec(tmp_path: Path, value: str) -> None:
+    (tmp_path / "sitewatch.toml").write_text(f"[settings]\ncog_compress = '{value}'\n")
+    with pytest.raises(ConfigError, match=rf"cog_compress must be one of deflate, zstd, lzw, got '{value}'"):
+        load_settings(tmp_path, env={})
+    with pytest.raises(ConfigError, match="SITEWATCH_COG_COMPRESS: cog_compress must be one of"):
+        load_settings(None, env={"SITEWATCH_COG_COMPRESS": value})
+
+
+def test_cog_compress_accepts_any_case() -> None:
+    assert load_settings(None, env={"SITEWATCH_COG_COMPRESS": "ZSTD"})["cog_compress"] == "zstd"
+
+
+def test_number_settings_are_range_checked() -> None:
+    with pytest.raises(ConfigError, match="--workers: workers must be at least 0, got -3"):
+        load_settings(None, flags={"workers": -3}, env={})
+    with pytest.raises(ConfigError, match="SITEWATCH_MIN_VESSEL_LENGTH_M: min_vessel_length_m must be above 0"):
+        load_settings(None, env={"SITEWATCH_MIN_VESSEL_LENGTH_M": "-5"})
+    with pytest.raises(ConfigError, match="SITEWATCH_MAX_CLOUD: max_cloud must be at most 100"):
+        load_settings(None, env={"SITEWATCH_MAX_CLOUD": "130"})
+
+
+def test_vessel_length_limits_must_be_ordered(tmp_path: Path) -> None:
+    (tmp_path / "sitewatch.toml").write_text("[settings]\nmax_vessel_length_m = 100\n")
+    with pytest.raises(
+        ConfigError,
+        match=r"min_vessel_length_m \(200, from SITEWATCH_MIN_VESSEL_LENGTH_M\) must be below "
+        r"max_vessel_length_m \(100, from .*sitewatch.toml: \[settings\] max_vessel_length_m\)",
+    ):
+        load_settings(tmp_path, env={"SITEWATCH_MIN_VESSEL_LENGTH_M": "200"})

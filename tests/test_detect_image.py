@@ -32,7 +32,7 @@ def test_png_chip_needs_pixel_size_then_writes_pixel_geojson(tmp_path: Path) -> 
     r = CliRunner().invoke(main, ["detect-image", str(png), "--pixel-size", "10", "--out", str(out)])
     assert r.exit_code == 0, r.output
     fc = json.loads(out.read_text())
-    assert fc["crs"]["properties"]["name"] == "pixel"
+    assert fc["crs"]["properties"]["name"].startswith('LOCAL_CS["pixel"')
     assert len(fc["features"]) == 1
     f = fc["features"][0]
     props = f["properties"]
@@ -161,3 +161,118 @@ def test_big_polarisation_pair_runs_tiled_with_the_same_result(tmp_path: Path, m
     assert len(tiled) == len(whole) == 1
     assert abs(tiled[0].row - whole[0].row) < 1e-6 and tiled[0].length_m == pytest.approx(whole[0].length_m)
     assert calls[-1][0] == calls[-1][1]  # progress over both channels ends at its total
+
+
+def test_pixel_geojson_is_not_read_as_wgs84(tmp_path: Path) -> None:
+    # GDAL reads an unknown crs name ("pixel") as EPSG:4326, misplacing boxes at latitude 100-800.
+    import pyogrio
+
+    png = tmp_path / "chip.png"
+    img = _scene()
+    Image.fromarray((np.sqrt(img) / np.sqrt(img).max() * 255).astype(np.uint8)).save(png)
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(png), "--pixel-size", "10", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    crs = pyogrio.read_info(out)["crs"]
+    assert "4326" not in crs and crs.startswith('LOCAL_CS["pixel"')
+
+
+def test_image_coordinates_without_a_crs_are_not_read_as_wgs84(tmp_path: Path) -> None:
+    import pyogrio
+
+    tif = tmp_path / "nocrs.tif"
+    with rasterio.open(tif, "w", driver="GTiff", width=120, height=120, count=1, dtype="float32",
+                       transform=from_origin(500000.0, 4000000.0, PX, PX)) as ds:  # fmt: skip
+        ds.write(_scene(), 1)
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert pyogrio.read_info(out)["crs"].startswith('LOCAL_CS["unknown"')
+
+
+def _optical_tif(path: Path, descriptions: list[str]) -> Path:
+    data = np.random.default_rng(3).integers(300, 900, (len(descriptions), 40, 40)).astype(np.uint16)
+    with rasterio.open(
+        path, "w", driver="GTiff", width=40, height=40, count=len(descriptions), dtype="uint16",
+        crs="EPSG:32633", transform=from_origin(500000.0, 4000000.0, 10, 10),
+    ) as ds:  # fmt: skip
+        ds.write(data)
+        for i, d in enumerate(descriptions):
+            ds.set_band_description(i + 1, d)
+    return path
+
+
+@pytest.mark.parametrize("names", [["blue", "green", "red", "nir"], ["B02", "B03", "B04", "B08"]])
+def test_named_optical_bands_pick_the_optical_detector_and_say_so(tmp_path: Path, names: list[str]) -> None:
+    tif = _optical_tif(tmp_path / "stack.tif", names)
+    out = tmp_path / "y.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "sensor: optical, from the band descriptions blue, green, red, nir" in r.output
+    assert json.loads(out.read_text())["sitewatch"]["sensor"] == "optical"
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--sensor", "sar", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "warning: --sensor sar on optical bands" in r.output
+    assert json.loads(out.read_text())["sitewatch"]["sensor"] == "sar"
+
+
+def test_unnamed_bands_keep_the_sar_default(tmp_path: Path) -> None:
+    tif = _optical_tif(tmp_path / "stack.tif", ["", "", "", ""])
+    out = tmp_path / "y.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "sensor: sar, the default" in r.output
+    assert json.loads(out.read_text())["sitewatch"]["sensor"] == "sar"
+
+
+def test_every_band_file_is_recorded_as_a_source(tmp_path: Path) -> None:
+    paths = {n: _optical_tif(tmp_path / f"{n}.tif", [n]) for n in ("blue", "green", "red", "nir")}
+    out = tmp_path / "y.geojson"
+    args = [a for n, p in paths.items() for a in ("--band", f"{n}={p}")]
+    r = CliRunner().invoke(main, ["detect-image", *args, "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "sensor: optical, from the --band names" in r.output
+    want = {n: str(p) for n, p in paths.items()}
+    assert json.loads(out.read_text())["sitewatch"]["source"] == want
+    assert ", ".join(f"{n}={p}" for n, p in want.items()) in r.output
+    r = CliRunner().invoke(main, ["detect-image", *args, "--out", str(out), "--json"])
+    assert json.loads(r.output)["source"] == want
+
+
+@pytest.mark.parametrize(
+    "args, option",
+    [(["--dn-scale", "0"], "--dn-scale"), (["--pixel-size", "-1"], "--pixel-size"), (["--workers", "0"], "--workers")],
+)
+def test_out_of_range_numbers_are_refused_by_name(tmp_path: Path, args: list[str], option: str) -> None:
+    tif = _optical_tif(tmp_path / "stack.tif", ["blue", "green", "red", "nir"])
+    out = tmp_path / "y.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(tif), *args, "--out", str(out)])
+    assert r.exit_code == 2 and f"Invalid value for '{option}'" in r.output
+    assert not out.exists()
+
+
+def test_not_georeferenced_warning_shown_only_with_verbose(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # rasterio warns on every open of a file without a georeference; detect-image has
+    # judged that already (--pixel-size), so a warning that slips through one of its reads
+    # (a thread's warnings filter is process-wide and racy) must stay quiet without -v.
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
+
+    import sitewatch.detect.image as image_mod
+
+    real = image_mod.detect_image
+
+    def leaky(*a, **k):  # type: ignore[no-untyped-def]
+        warnings.warn(NotGeoreferencedWarning("Dataset has no geotransform, gcps, or rpcs."), stacklevel=1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(image_mod, "detect_image", leaky)
+    png = tmp_path / "chip.png"
+    Image.fromarray(np.zeros((30, 30), np.uint8)).save(png)
+    for verbose, shown in (([], False), (["-v"], True)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            r = CliRunner().invoke(main, [*verbose, "detect-image", str(png), "--pixel-size", "10", "--out", str(tmp_path / "o.geojson")])
+        assert r.exit_code == 0, r.output
+        assert any(issubclass(w.category, NotGeoreferencedWarning) for w in caught) == shown

@@ -106,3 +106,39 @@ def test_cli_report_and_errors(ws: Workspace, tmp_path: Path) -> None:
     assert res.exit_code == 1 and "no site 'atlantis'" in res.output
     res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(tmp_path / "none")])
     assert res.exit_code == 1 and "sitewatch init" in res.output
+
+
+def test_cloud_and_valid_options_are_percent_as_in_search_and_fetch(ws: Workspace) -> None:
+    from sitewatch.cli.options import timeline_params
+
+    p = timeline_params(gap_days=45, min_valid=50, max_cloud=30, utc_offset=0)
+    assert (p.min_valid_fraction, p.max_cloud_fraction) == (0.5, 0.3)
+    res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--max-cloud", "30", "--json", "-"])
+    assert res.exit_code == 0, res.output
+    for cmd in (["timeline", "dunai"], ["report", "dunai", "--out", str(ws.root / "r.html")]):
+        res = CliRunner().invoke(main, [*cmd, "-w", str(ws.root), "--max-cloud", "130"])
+        assert res.exit_code == 2 and "Invalid value for '--max-cloud'" in res.output and "0<=x<=100" in res.output
+    res = CliRunner().invoke(main, ["timeline", "--help"])
+    assert "Most cloud % over the site" in res.output
+
+
+def test_report_takes_the_timeline_rules(ws: Workspace, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    args = ["--min-valid", "100", "--utc-offset", "10", "--gap-days", "30", "--max-cloud", "20"]
+    res = CliRunner().invoke(main, ["report", "dunai", "-w", str(ws.root), "--out", str(out), *args])
+    assert res.exit_code == 0, res.output
+    text = out.read_text().replace("&#34;", '"')
+    assert '"min_valid_fraction": "1.0"' in text and '"utc_offset_hours": "10.0"' in text
+
+
+@pytest.mark.parametrize(
+    "cmd, option",
+    [(["timeline", "dunai", "--csv"], "--csv"), (["timeline", "dunai", "--json"], "--json"),
+     (["timeline", "dunai", "--chart"], "--chart"), (["report", "dunai", "--out"], "--out")],
+)  # fmt: skip
+def test_outputs_into_a_missing_folder_are_refused(ws: Workspace, tmp_path: Path, cmd: list[str], option: str) -> None:
+    target = tmp_path / "nonexistent" / "x.out"
+    res = CliRunner().invoke(main, [*cmd, str(target), "-w", str(ws.root)])
+    assert res.exit_code == 2, res.output
+    assert f"Invalid value for '{option}'" in res.output and f"folder {target.parent} does not exist" in res.output
+    assert not target.parent.exists()

@@ -12,7 +12,7 @@ from hypothesis import given
 from shapely.geometry import LineString, box
 
 from sitewatch.cli import main
-from sitewatch.errors import InputError
+from sitewatch.errors import InputError, RenamedSiteWarning
 from sitewatch.model import Berth, Site
 from sitewatch.sites import (
     builtin_sites,
@@ -92,3 +92,63 @@ def test_cli_sites_add_list_export_import(tmp_path: Path) -> None:
     assert r.exit_code != 0 and "W,S,E,N" in r.output
     r = runner.invoke(main, ["sites", "show", "nowhere", "-w", ws])
     assert r.exit_code != 0 and "sitewatch sites add nowhere" in r.output
+
+
+def _polygon_fc(props: list[dict[str, object]]) -> dict[str, object]:
+    """Square polygons side by side, one per properties dict, as QGIS saves a drawn layer."""
+    feats = []
+    for i, p in enumerate(props):
+        x = 132.30 + 0.02 * i
+        ring = [[x, 42.86], [x + 0.01, 42.86], [x + 0.01, 42.87], [x, 42.87], [x, 42.86]]
+        feats.append({"type": "Feature", "properties": p, "geometry": {"type": "Polygon", "coordinates": [ring]}})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def test_unnamed_and_same_named_polygons_become_distinct_sites(tmp_path: Path) -> None:
+    fc = _polygon_fc([{}, {}, {}, {"name": "Port A"}, {"name": "Port A"}])
+    with pytest.warns(RenamedSiteWarning) as caught:
+        sites = sites_from_geojson(fc, "drawn.geojson")
+    assert [s.id for s in sites] == ["site", "site-2", "site-3", "port-a", "port-a-2"]
+    assert [s.name for s in sites][3:] == ["Port A", "Port A"]
+    assert len(caught) == 3 and "feature 4 (Port A)" in str(caught[2].message)
+
+
+def test_a_repeated_explicit_id_is_an_error_naming_it() -> None:
+    with pytest.raises(InputError, match="site id 'a' is given twice"):
+        sites_from_geojson(_polygon_fc([{"id": "a"}, {"id": "a", "name": "other"}]), "x.geojson")
+
+
+def test_cli_import_keeps_every_unnamed_polygon(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    assert runner.invoke(main, ["init", ws]).exit_code == 0
+    src = tmp_path / "unnamed.geojson"
+    src.write_text(json.dumps(_polygon_fc([{}, {}, {}])))
+    r = runner.invoke(main, ["sites", "import", str(src), "-w", ws])
+    assert r.exit_code == 0, r.output
+    assert "imported 3 site(s): site, site-2, site-3" in r.output
+    assert "imported as site 'site-2' (it has no id or name)" in r.output
+    r = runner.invoke(main, ["sites", "list", "--json", "-w", ws])
+    assert len(json.loads(r.output)["features"]) == 3
+
+
+@pytest.mark.parametrize("name", ["all.shp", "all.gpkg", "all"])
+def test_cli_export_refuses_an_unknown_suffix(tmp_path: Path, name: str) -> None:
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    assert runner.invoke(main, ["init", ws]).exit_code == 0
+    r = runner.invoke(main, ["sites", "export", str(tmp_path / name), "-w", ws])
+    assert r.exit_code == 1, r.output
+    assert (Path(name).suffix or "without a suffix") in r.output and ".geojson, .json, .kml" in r.output
+    assert not (tmp_path / name).exists()
+    r = runner.invoke(main, ["sites", "export", str(tmp_path / name), "--format", "geojson", "-w", ws])
+    assert r.exit_code == 0 and json.loads((tmp_path / name).read_text())["type"] == "FeatureCollection"
+
+
+@pytest.mark.parametrize("columns", ["80", "60"])
+def test_cli_list_never_cuts_an_id(columns: str) -> None:
+    r = CliRunner().invoke(main, ["sites", "list", "--builtin"], env={"COLUMNS": columns})
+    assert r.exit_code == 0, r.output
+    cells = {c.strip() for line in r.output.splitlines() for c in line.split("│")}
+    missing = [sid for sid in builtin_sites() if sid not in cells]
+    assert not missing, f"ids cut in a {columns}-column table: {missing}"

@@ -28,7 +28,7 @@ from rasterio.control import GroundControlPoint
 from shapely.geometry import box, mapping, shape
 
 from sitewatch.cli import main
-from sitewatch.errors import ConfigError, CredentialError
+from sitewatch.errors import ConfigError, CredentialError, InputError, SourceError
 from sitewatch.fetch import fetch_scenes, find_scenes, site_stats
 from sitewatch.geo import reproject_geometry
 from sitewatch.ingest import site_grid, site_mask
@@ -105,6 +105,49 @@ def test_collection_aliases_pick_rtc_where_the_catalogue_has_it():
     assert resolve_collection(BUILTIN_CATALOGS["earth-search"], "s1") == "sentinel-1-grd"
     assert resolve_collection(BUILTIN_CATALOGS["cdse"], "s2") == "sentinel-2-l2a"
     assert resolve_collection(BUILTIN_CATALOGS["cdse"], "sentinel-2-l2a") == "sentinel-2-l2a"
+
+
+def test_unknown_collection_of_a_builtin_catalogue_is_refused_before_any_request(tmp_path, monkeypatch):
+    import pystac_client
+
+    def no_network(*a, **k):  # type: ignore[no-untyped-def]
+        raise AssertionError("no request may be made for a collection sitewatch cannot read")
+
+    monkeypatch.setattr(pystac_client.Client, "open", no_network)
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(SITE)
+    for cmd in ("search", "fetch"):
+        res = CliRunner().invoke(main, [cmd, "port", "-w", str(ws.root), "--catalog", "earth-search",
+                                        "--collection", "foo", "--from", "2024-10-01", "--to", "2024-10-02"])  # fmt: skip
+        assert res.exit_code == 1, res.output
+        assert "--collection 'foo'" in res.output and "sentinel-2-l2a" in res.output and "s2" in res.output
+    with pytest.raises(InputError, match="landsat-c2-l2"):
+        resolve_collection(BUILTIN_CATALOGS["cdse"], "sentinel-3")
+    assert resolve_collection(Catalog(name="mine", url="https://example.org/stac", provider="generic"), "my-s2") == "my-s2"
+
+
+def test_unresolvable_host_fails_fast_and_says_so_in_full(monkeypatch):
+    import socket
+    import time
+
+    real = socket.getaddrinfo
+
+    def no_dns(host, *a, **k):  # type: ignore[no-untyped-def]
+        if str(host).endswith(".invalid"):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *a, **k)
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    catalog = Catalog(name="offline", url="https://stac.example.invalid/v1", provider="generic")
+    t0 = time.monotonic()
+    with pytest.raises(SourceError) as caught:
+        stac.search_items(catalog, "sentinel-2-l2a", (0, 0, 1, 1), T0, T1, retries=5, backoff=1.0)
+    assert time.monotonic() - t0 < 3  # 5 retries with backoff 1 s took about 31 s
+    assert str(caught.value) == (
+        "offline: cannot resolve host stac.example.invalid (Name or service not known): "
+        "no network, or a mistyped catalogue URL"
+    )
 
 
 def test_planetary_computer_signer_drops_cached_tokens_on_refresh(monkeypatch):

@@ -18,6 +18,9 @@ from .errors import ConfigError
 __all__ = ["Setting", "SETTINGS", "load_settings", "CONFIG_FILE"]
 
 CONFIG_FILE = "sitewatch.toml"
+COG_COMPRESSIONS = ("deflate", "zstd", "lzw")
+"""Lossless codecs for archive COGs; ingest writes float32 with a floating-point predictor,
+which JPEG/WebP cannot hold."""
 TABLES = ("settings", "catalogs")
 """Top-level tables of sitewatch.toml; anything else is a typo and an error."""
 
@@ -30,6 +33,14 @@ class Setting:
     type: type
     default: Any
     help: str
+    choices: tuple[str, ...] = ()
+    """Allowed values of a str setting; empty allows any."""
+    minimum: float | None = None
+    """Smallest allowed value of a number setting (inclusive)."""
+    maximum: float | None = None
+    """Largest allowed value of a number setting (inclusive)."""
+    positive: bool = False
+    """A number setting must be above zero."""
 
     @property
     def env(self) -> str:
@@ -37,13 +48,13 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("workers", int, 0, "Parallel worker processes for ingest and detection (0: one per core)."),
+    Setting("workers", int, 0, "Parallel worker processes for ingest and detection (0: one per core).", minimum=0),
     Setting("scheduler", str, "", "Dask scheduler address (tcp://host:8786); empty runs locally."),
-    Setting("min_vessel_length_m", float, None, "Shortest object reported as a vessel, metres (default: the detector's own, SAR 15, optical 20)."),
-    Setting("max_vessel_length_m", float, None, "Longest object reported as a vessel, metres (default: the detector's own, SAR 500, optical 450)."),
-    Setting("max_cloud", float, 100.0, "Default --max-cloud: highest cloud % over the site to ingest."),
+    Setting("min_vessel_length_m", float, None, "Shortest object reported as a vessel, metres (default: the detector's own, SAR 15, optical 20).", positive=True),
+    Setting("max_vessel_length_m", float, None, "Longest object reported as a vessel, metres (default: the detector's own, SAR 500, optical 450).", positive=True),
+    Setting("max_cloud", float, 100.0, "Default --max-cloud: highest cloud % over the site to ingest.", minimum=0, maximum=100),
     Setting("catalog", str, "earth-search", "Default STAC catalogue (name or URL)."),
-    Setting("cog_compress", str, "deflate", "Compression of archive COGs (deflate, zstd, lzw)."),
+    Setting("cog_compress", str, "deflate", "Compression of archive COGs (deflate, zstd, lzw).", choices=COG_COMPRESSIONS),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -52,11 +63,33 @@ def _coerce(setting: Setting, value: Any, origin: str) -> Any:
     try:
         if setting.type is bool and isinstance(value, str):
             return value.strip().lower() in {"1", "true", "yes", "on"}
-        return setting.type(value)
+        out = setting.type(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(
             f"{origin}: {setting.name} must be {setting.type.__name__}, got {value!r}"
         ) from exc
+    if setting.choices:
+        out = out.strip().lower()
+        if out not in setting.choices:
+            raise ConfigError(
+                f"{origin}: {setting.name} must be one of {', '.join(setting.choices)}, got {value!r}"
+            )
+    if setting.minimum is not None and not out >= setting.minimum:
+        raise ConfigError(f"{origin}: {setting.name} must be at least {setting.minimum:g}, got {value!r}")
+    if setting.maximum is not None and not out <= setting.maximum:
+        raise ConfigError(f"{origin}: {setting.name} must be at most {setting.maximum:g}, got {value!r}")
+    if setting.positive and not out > 0:  # also refuses NaN
+        raise ConfigError(f"{origin}: {setting.name} must be above 0, got {value!r}")
+    return out
+
+
+def _origin(setting: Setting, flags: Mapping[str, Any], env: Mapping[str, str], path: Path | None) -> str:
+    """Where a resolved setting came from, for error messages."""
+    if flags.get(setting.name) is not None:
+        return f"--{setting.name.replace('_', '-')}"
+    if setting.env in env:
+        return setting.env
+    return f"{path}: [settings] {setting.name}" if path is not None else setting.name
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -98,6 +131,7 @@ def load_settings(
                 raise ConfigError(f"{path}: unknown setting {key!r}; known: {sorted(_BY_NAME)}")
             file_values[key] = _coerce(_BY_NAME[key], value, str(path))
     out: dict[str, Any] = {}
+    toml_path = workspace / CONFIG_FILE if workspace is not None else None
     for s in SETTINGS:
         if flags.get(s.name) is not None:
             out[s.name] = _coerce(s, flags[s.name], f"--{s.name.replace('_', '-')}")
@@ -107,4 +141,12 @@ def load_settings(
             out[s.name] = file_values[s.name]
         else:
             out[s.name] = s.default
+    lo, hi = out["min_vessel_length_m"], out["max_vessel_length_m"]
+    if lo is not None and hi is not None and lo >= hi:
+        lo_from = _origin(_BY_NAME["min_vessel_length_m"], flags, env, toml_path if "min_vessel_length_m" in file_values else None)
+        hi_from = _origin(_BY_NAME["max_vessel_length_m"], flags, env, toml_path if "max_vessel_length_m" in file_values else None)
+        raise ConfigError(
+            f"min_vessel_length_m ({lo:g}, from {lo_from}) must be below "
+            f"max_vessel_length_m ({hi:g}, from {hi_from})"
+        )
     return out

@@ -24,7 +24,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from .detect.base import PixelDetection
-from .errors import ImageReadError
+from .errors import ConfigError, ImageReadError, InputError
 from .geo import ground_pixel_size, reproject_geometry
 from .ingest import sha256_file, site_mask
 from .model import Detection, Observation, Site
@@ -32,7 +32,7 @@ from .run import map_jobs
 from .store import now_utc
 from .workspace import Workspace
 
-__all__ = ["DetectJob", "DetectResult", "detect_observation", "detect_site", "to_detections"]
+__all__ = ["DetectJob", "DetectResult", "check_length_limits", "detect_observation", "detect_site", "to_detections"]
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +189,36 @@ def detect_observation(job: DetectJob) -> DetectResult:
     return DetectResult(obs, tuple(dets), cloud_fraction)
 
 
+def check_length_limits(
+    min_length_m: float | None, max_length_m: float | None, sensors: Sequence[str] = ("sar", "optical")
+) -> None:
+    """Refuse vessel length limits that a detector to be run cannot use, naming the settings.
+
+    One limit may be set alone, so it must also fit the other end of the detector's
+    own range (a minimum of 480 m leaves the SAR detector, whose longest vessel is
+    500 m, a range but the optical one, whose longest is 450 m, none).
+    """
+    from .detect import optical, sar
+
+    limits = {k: v for k, v in (("min_length_m", min_length_m), ("max_length_m", max_length_m)) if v is not None}
+    detectors: dict[str, tuple[str, Any]] = {
+        "sar": ("SAR", sar.SarParams()),
+        "optical": ("optical", optical.OpticalParams()),
+    }
+    for name, params in (detectors[s] for s in dict.fromkeys(sensors) if s in detectors):
+        try:
+            replace(params, **limits)
+        except InputError as exc:
+            lo = min_length_m if min_length_m is not None else params.min_length_m
+            hi = max_length_m if max_length_m is not None else params.max_length_m
+            raise ConfigError(
+                f"vessel length limits {lo:g}–{hi:g} m leave the {name} detector no range: "
+                "min_vessel_length_m (SITEWATCH_MIN_VESSEL_LENGTH_M) must be below "
+                "max_vessel_length_m (SITEWATCH_MAX_VESSEL_LENGTH_M); "
+                f"the {name} detector's own are {params.min_length_m:g} and {params.max_length_m:g}"
+            ) from exc
+
+
 def detect_site(
     ws: Workspace,
     site_id: str,
@@ -207,6 +237,7 @@ def detect_site(
     with ws.store() as store:
         site = store.get_site(site_id)
         observations = store.observations(site_id)
+        check_length_limits(min_length_m, max_length_m, [o.scene.sensor for o in observations])
         limits = {"min_length_m": min_length_m, "max_length_m": max_length_m}
         jobs = [DetectJob(site, o, str(Path(ws.root) / o.path), limits) for o in observations]
         counts: dict[str, int] = {}

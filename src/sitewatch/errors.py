@@ -19,6 +19,7 @@ __all__ = [
     "MissingExtraError",
     "SitewatchWarning",
     "SkippedInputWarning",
+    "RenamedSiteWarning",
 ]
 
 
@@ -67,6 +68,10 @@ class SitewatchWarning(UserWarning):
 
 class SkippedInputWarning(SitewatchWarning):
     """One input was skipped (unreadable, empty over the site); the others proceed."""
+
+
+class RenamedSiteWarning(SitewatchWarning):
+    """An imported site got a suffixed id because its name was missing or already taken."""
 
 
 def require_extra(module: str, extra: str) -> None:

@@ -4,14 +4,15 @@ A site collection is exchanged as one GeoJSON FeatureCollection in which
 each feature has a ``role``: ``site`` (the area of interest, a polygon),
 ``berth`` (a quay line or berth polygon, with ``site_id``) or ``water`` (the
 site's water polygon, with ``site_id``). Plain polygon collections made in
-QGIS import too: each polygon becomes a site named from its ``id`` or
-``name`` property.
+QGIS import too: each polygon becomes a site with its ``id``, or an id made
+from its ``name`` (suffixed ``-2``, ``-3``... when missing or repeated).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable
 from importlib.resources import files
@@ -22,7 +23,7 @@ from xml.sax.saxutils import escape
 from shapely.geometry import LineString, Polygon, box, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
-from .errors import InputError, SiteError
+from .errors import InputError, RenamedSiteWarning, SiteError
 from .model import Berth, Site
 
 __all__ = [
@@ -121,9 +122,8 @@ def sites_from_geojson(data: dict[str, Any], origin: str = "GeoJSON") -> list[Si
         else:
             raise InputError(f"{where}: unknown role {role!r} (site, berth or water)")
     out = []
-    for f in site_feats:
+    for f, site_id in zip(site_feats, _site_ids(site_feats, origin), strict=True):
         props, geom, where = f["props"], f["geometry"], f["where"]
-        site_id = str(props.get("id") or f["fid"] or slugify(str(props.get("name", ""))))
         if geom is not None and geom.geom_type == "MultiPolygon":
             if len(geom.geoms) != 1:
                 raise InputError(f"{where}: a site is one polygon; split the multipolygon into sites")
@@ -152,6 +152,48 @@ def sites_from_geojson(data: dict[str, Any], origin: str = "GeoJSON") -> list[Si
     if orphans:
         raise InputError(f"{origin}: berth/water features name unknown site ids {sorted(orphans)}")
     return out
+
+
+def _site_ids(site_feats: list[dict[str, Any]], origin: str) -> list[str]:
+    """One distinct id per site feature.
+
+    An explicit ``id`` (property or feature id) is a key that berths and water
+    refer to, so a repeated one is an error. A site without one takes its id from
+    its name, as a QGIS layer of drawn polygons has it; a missing or repeated
+    name gets ``-2``, ``-3``... so every polygon is kept, with a
+    :class:`RenamedSiteWarning` saying which.
+    """
+    explicit: dict[str, str] = {}
+    for f in site_feats:
+        given = f["props"].get("id") or f["fid"]
+        if given:
+            if str(given) in explicit:
+                raise InputError(
+                    f"{origin}: site id {str(given)!r} is given twice "
+                    f"({explicit[str(given)]}; {f['where']}); site ids must be unique"
+                )
+            explicit[str(given)] = f["where"]
+    used = set(explicit)
+    ids = []
+    for f in site_feats:
+        given = f["props"].get("id") or f["fid"]
+        if given:
+            ids.append(str(given))
+            continue
+        name = str(f["props"].get("name") or "")
+        base = site_id = slugify(name)
+        n = 2
+        while site_id in used:
+            site_id, n = f"{base}-{n}", n + 1
+        if site_id != base:
+            why = f"the name {name!r} is already taken" if name else "it has no id or name"
+            warnings.warn(
+                RenamedSiteWarning(f"{f['where']}: imported as site {site_id!r} ({why})"),
+                stacklevel=3,
+            )
+        used.add(site_id)
+        ids.append(site_id)
+    return ids
 
 
 def sites_to_geojson(sites: Iterable[Site]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import warnings
 
 import click
 
@@ -48,6 +49,10 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
         # GDAL's remarks on a file's own CRS keys (e.g. EO Browser exports) repeat for every
         # band and window read and ask nothing of the user; -v shows them.
         logging.getLogger("rasterio._env").setLevel(logging.ERROR)
+        # Likewise rasterio's NotGeoreferencedWarning: every command judges a missing
+        # georeference itself and says what to do (--pixel-size, or the file is skipped
+        # by name). Matched by message, so the group need not import rasterio.
+        warnings.filterwarnings("ignore", message="Dataset has no geotransform")
     ctx.ensure_object(dict)
     ctx.obj["quiet"] = quiet
     ctx.obj["verbose"] = verbose

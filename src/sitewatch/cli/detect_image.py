@@ -7,22 +7,22 @@ from pathlib import Path
 
 import click
 
-from .options import handle_errors
+from .options import existing_folder, handle_errors
 
 
 @click.command("detect-image")
 @click.argument("image", type=click.Path(path_type=Path), required=False)
 @click.option("--band", "bands", multiple=True, metavar="NAME=PATH", help="One file per band, replaces IMAGE; repeat. Optical: blue, green, red, nir, scl. SAR: a dual-polarisation pair, vv=PATH vh=PATH (or hh, hv).")
-@click.option("--dn-scale", type=float, default=None, metavar="N", help="Optical: integer values are reflectance x N (default: 255 for 8-bit; 65535 when the values fill the 16-bit range, else 10000).")
+@click.option("--dn-scale", type=click.FloatRange(min=0, min_open=True), default=None, metavar="N", help="Optical: integer values are reflectance x N (default: 255 for 8-bit; 65535 when the values fill the 16-bit range, else 10000).")
 @click.option("--dn-offset", type=float, default=0.0, show_default=True, metavar="N", help="Optical: subtracted from integer values first (1000 for Sentinel-2 L2A from processing baseline 04.00).")
-@click.option("--sensor", type=click.Choice(["sar", "optical"]), default="sar", show_default=True, help="Which detector to run.")
-@click.option("--pixel-size", type=float, default=None, metavar="METRES", help="Ground pixel size; needed only when the image has no georeference (overrides it otherwise).")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="GeoJSON file to write.")
-@click.option("--workers", type=int, default=1, show_default=True, help="Threads for the pixel passes.")
+@click.option("--sensor", type=click.Choice(["sar", "optical"]), default=None, help="Which detector to run (default: optical when the --band names or the image's band descriptions are blue/green/red/nir or B02/B03/B04/B08, else sar).")
+@click.option("--pixel-size", type=click.FloatRange(min=0, min_open=True), default=None, metavar="METRES", help="Ground pixel size; needed only when the image has no georeference (overrides it otherwise).")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, callback=existing_folder, help="GeoJSON file to write (its folder must exist).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Threads for the pixel passes.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")
 @click.pass_context
 @handle_errors
-def command(ctx: click.Context, image: Path | None, bands: tuple[str, ...], dn_scale: float | None, dn_offset: float, sensor: str, pixel_size: float | None, out: Path, workers: int, as_json: bool) -> None:
+def command(ctx: click.Context, image: Path | None, bands: tuple[str, ...], dn_scale: float | None, dn_offset: float, sensor: str | None, pixel_size: float | None, out: Path, workers: int, as_json: bool) -> None:
     """Detect vessels in IMAGE (GeoTIFF, PNG or JPEG) and write them to --out as GeoJSON.
 
     Each feature is a vessel's oriented box (in the image's CRS, or in pixel
@@ -38,8 +38,14 @@ def command(ctx: click.Context, image: Path | None, bands: tuple[str, ...], dn_s
     if (image is None) == (not bands):
         raise InputError("give IMAGE or --band NAME=PATH, not both and not neither")
     extra: dict[str, object] = {}
-
     quiet = bool((ctx.obj or {}).get("quiet")) or as_json
+    sensor = _choose_sensor(sensor, image, bands, quiet)
+    source: dict[str, str] = {}
+    if bands:
+        # Every band file is a source, not only the one whose grid the output uses.
+        source = {name: str(path) for name, path in _band_paths(sensor, bands).items()}
+        extra["source"] = source
+
     with Progress(transient=True, disable=quiet) as bar:
         task = bar.add_task(f"detecting in {image.name if image else 'bands'}", total=None)
 
@@ -51,7 +57,7 @@ def command(ctx: click.Context, image: Path | None, bands: tuple[str, ...], dn_s
 
             res = detect_optical_image(parse_band_args(bands) if bands else image, pixel_size=pixel_size, scale=dn_scale, offset=dn_offset, workers=max(1, workers), progress=progress)  # type: ignore[arg-type]
             info, dets = res.info, res.detections
-            extra = {
+            extra |= {
                 "cloud_fraction": round(res.cloud_fraction, 4),
                 "valid_fraction": round(res.valid_fraction, 4),
                 "dn_scale": res.dn_scale,
@@ -73,4 +79,30 @@ def command(ctx: click.Context, image: Path | None, bands: tuple[str, ...], dn_s
     if as_json:
         click.echo(json.dumps({"image": str(image), "out": str(out), "detections": len(dets), "pixel_size_m": list(info.pixel_size)} | extra))
     elif not quiet:
-        click.echo(f"{len(dets)} vessel(s) in {image} → {out}")
+        what = ", ".join(f"{k}={v}" for k, v in source.items()) if source else str(image)
+        click.echo(f"{len(dets)} vessel(s) in {what} → {out}")
+
+
+def _band_paths(sensor: str, bands: tuple[str, ...]) -> dict[str, Path]:
+    """``--band`` values parsed for the detector that will run, naming any bad item."""
+    if sensor == "optical":
+        from ..detect.optical_image import parse_band_args
+
+        return parse_band_args(bands)
+    from ..detect.image import parse_sar_band_args
+
+    return parse_sar_band_args(bands)
+
+
+def _choose_sensor(sensor: str | None, image: Path | None, bands: tuple[str, ...], quiet: bool) -> str:
+    """The --sensor given, or the one the band names point to; say which when it was not given."""
+    from ..detect.optical_image import sensor_from_band_names
+
+    guess, why = sensor_from_band_names(image, bands)
+    if sensor is None:
+        if not quiet:
+            click.echo(f"sensor: {guess}, {why} (--sensor to choose)", err=True)
+        return guess
+    if sensor == "sar" and guess == "optical":
+        click.echo(f"warning: --sensor sar on optical bands ({why}); --sensor optical runs the optical detector on them", err=True)
+    return sensor

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..workspace import open_workspace
-from .options import handle_errors, json_option, workspace_option
+from .options import add_id_column, handle_errors, json_option, workspace_option
 
 
 @click.command("observations")
@@ -48,7 +48,7 @@ def command(site_id: str | None, sensor: str | None, workspace: Path, as_json: b
     from rich.table import Table
 
     table = Table("acquired (UTC)", "sensor", "platform", "res. m", "valid %", "cloud %", "detections")
-    table.add_column("id", no_wrap=True)
+    add_id_column(table, "id", [str(r["id"]) for r in rows])
     for r in rows:
         plat = str(r["platform"]) + (" (SIMULATED)" if r["simulated"] else "")
         cloud = "" if r["cloud_pct"] is None else str(r["cloud_pct"])

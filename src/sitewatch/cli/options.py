@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from ..errors import SitewatchError
+
+if TYPE_CHECKING:
+    from ..analysis.occupancy import TimelineParams
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -25,6 +29,20 @@ workspace_option = click.option(
 )
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def existing_folder(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Click callback: an output file's folder must exist (``-``, standard output, passes).
+
+    Commands never make folders for their outputs: a typo in a path should not
+    leave a stray tree behind, and the error names the folder before any work is done.
+    """
+    if value is None or str(value) == "-":
+        return value
+    folder = Path(value).parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"{value}: folder {folder} does not exist", ctx=ctx, param=param)
+    return value
 
 
 @contextmanager
@@ -79,3 +97,72 @@ def is_quiet() -> bool:
             return bool(ctx.obj["quiet"])
         ctx = ctx.parent
     return False
+
+
+def timeline_options(*, dates: bool = True) -> Callable[[F], F]:
+    """The timeline rules ``timeline`` and ``report`` share, declared once.
+
+    Cloud and valid shares are percent, as ``--max-cloud`` is in ``search`` and
+    ``fetch`` and the ``max_cloud`` setting; :func:`timeline_params` turns them
+    into the fractions of :class:`~sitewatch.analysis.occupancy.TimelineParams`.
+    ``dates`` adds ``--from``/``--to``.
+    """
+    from ..analysis.occupancy import TimelineParams
+
+    d = TimelineParams()
+    options = [
+        click.option("--gap-days", type=click.IntRange(min=1), default=d.gap_days, show_default=True,
+                     help="Dates further apart than this start a new observation period."),
+        click.option("--min-valid", type=click.FloatRange(0, 100), default=d.min_valid_fraction * 100,
+                     show_default=True, metavar="PCT",
+                     help="Least % of the site with data for an observation to count."),
+        click.option("--max-cloud", type=click.FloatRange(0, 100), default=d.max_cloud_fraction * 100,
+                     show_default=True, metavar="PCT",
+                     help="Most cloud % over the site for an optical observation to count."),
+        click.option("--utc-offset", type=click.FloatRange(-24, 24), default=0.0, show_default=True, metavar="HOURS",
+                     help="Hours added to acquisition times before taking the date (10 for Primorsky local dates)."),
+    ]  # fmt: skip
+    if dates:
+        options[:0] = [
+            click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First date kept (UTC)."),
+            click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last date kept (UTC)."),
+        ]
+
+    def decorate(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def timeline_params(
+    *,
+    gap_days: int,
+    min_valid: float,
+    max_cloud: float,
+    utc_offset: float,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> TimelineParams:
+    """TimelineParams from the options of :func:`timeline_options` (percent to fractions)."""
+    from ..analysis.occupancy import TimelineParams
+
+    return TimelineParams(
+        min_valid_fraction=min_valid / 100,
+        max_cloud_fraction=max_cloud / 100,
+        gap_days=gap_days,
+        utc_offset_hours=utc_offset,
+        start=start.date() if start else None,
+        end=end.date() if end else None,
+    )
+
+
+def add_id_column(table: Any, header: str, ids: Iterable[str]) -> None:
+    """Add an id column to a rich table that is never cut or wrapped, however narrow the terminal.
+
+    Ids are copied into other commands (`sitewatch show ID`), so the other columns
+    wrap instead.
+    """
+    widest = max([len(header), *(len(i) for i in ids)])
+    table.add_column(header, no_wrap=True, min_width=widest, overflow="fold")

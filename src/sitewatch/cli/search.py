@@ -15,7 +15,14 @@ from ..fetch import Candidate, find_scenes, measure_site_stats
 from ..model import utc
 from ..sources.stac import resolve_catalog
 from ..workspace import open_workspace
-from .options import handle_errors, is_quiet, json_option, progress_bar, workspace_option
+from .options import (
+    add_id_column,
+    handle_errors,
+    is_quiet,
+    json_option,
+    progress_bar,
+    workspace_option,
+)
 
 F = Callable[..., Any]
 
@@ -122,7 +129,8 @@ def command(
         return "?" if v is None else f"{v:.1f}"
 
     table = Table(title=f"{catalog.name} · {collection} · {site_id}")
-    for col in ("item", "acquired (UTC)", "platform", "orbit", "scene cloud %", "site cover %",
+    add_id_column(table, "item", [r["item_id"] for r in rows])
+    for col in ("acquired (UTC)", "platform", "orbit", "scene cloud %", "site cover %",
                 "site valid %", "site cloud %", "fetched"):  # fmt: skip
         table.add_column(col)
     for r in rows:

@@ -10,7 +10,7 @@ import click
 from ..errors import InputError
 from ..sites import builtin_sites, read_sites_file, site_from_bbox, sites_to_geojson, sites_to_kml
 from ..workspace import open_workspace
-from .options import handle_errors, json_option, workspace_option
+from .options import add_id_column, existing_folder, handle_errors, json_option, workspace_option
 
 
 @click.group("sites")
@@ -46,7 +46,10 @@ def list_(workspace: Path, as_json: bool, builtin: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("id", "name", "kind", "resolved", "berths", "centre (lat, lon)")
+    table = Table()
+    add_id_column(table, "id", [s.id for s in sites])
+    for col in ("name", "kind", "resolved", "berths", "centre (lat, lon)"):
+        table.add_column(col, overflow="fold")  # a cut kind or centre would read as a value
     for s in sites:
         centre = f"{s.geometry.centroid.y:.4f}, {s.geometry.centroid.x:.4f}" if s.geometry is not None else "—"
         table.add_row(s.id, s.name, s.kind, "yes" if s.resolved else "NO", str(len(s.berths)), centre)
@@ -101,22 +104,48 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
 @workspace_option
 @handle_errors
 def import_(path: Path, workspace: Path) -> None:
-    """Import sites (with berths and water) from a GeoJSON file."""
-    sites = read_sites_file(path)
+    """Import sites (with berths and water) from a GeoJSON file.
+
+    A site without an id takes one from its name; a missing or repeated name
+    gets a suffix (site, site-2, ...), and each such site is named here.
+    """
+    import warnings
+
+    from ..errors import RenamedSiteWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RenamedSiteWarning)
+        sites = read_sites_file(path)
+    for w in caught:
+        if issubclass(w.category, RenamedSiteWarning):
+            click.echo(f"note: {w.message}", err=True)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     with open_workspace(workspace).store() as store, store.transaction():
         for s in sites:
             store.put_site(s)
     click.echo(f"imported {len(sites)} site(s): {', '.join(s.id for s in sites)}")
 
 
+EXPORT_SUFFIXES = {".geojson": "geojson", ".json": "geojson", ".kml": "kml"}
+"""File suffixes ``sites export`` knows, and the format each means."""
+
+
 @command.command("export")
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["geojson", "kml"]), help="Default: from the file suffix.")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path), callback=existing_folder)
+@click.option("--format", "fmt", type=click.Choice(["geojson", "kml"]),
+              help="Default: from the file suffix (.geojson, .json or .kml).")  # fmt: skip
 @workspace_option
 @handle_errors
 def export(path: Path, fmt: str | None, workspace: Path) -> None:
-    """Export the workspace's sites to GeoJSON or KML."""
-    fmt = fmt or ("kml" if path.suffix.lower() == ".kml" else "geojson")
+    """Export the workspace's sites to GeoJSON (.geojson, .json) or KML (.kml)."""
+    if fmt is None:
+        fmt = EXPORT_SUFFIXES.get(path.suffix.lower())
+        if fmt is None:
+            raise InputError(
+                f"{path}: cannot write {path.suffix or 'a file without a suffix'}; sites export writes "
+                f"{', '.join(EXPORT_SUFFIXES)} (or name the format with --format geojson|kml)"
+            )
     with open_workspace(workspace).store() as store:
         sites = store.sites()
     text = sites_to_kml(sites) if fmt == "kml" else json.dumps(sites_to_geojson(sites), indent=1)

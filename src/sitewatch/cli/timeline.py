@@ -7,10 +7,16 @@ from pathlib import Path
 
 import click
 
-from ..analysis.occupancy import Timeline, TimelineParams, load_timeline
+from ..analysis.occupancy import Timeline, load_timeline
 from ..report.exports import timeline_to_csv, timeline_to_json, write_text_atomic
 from ..workspace import open_workspace
-from .options import handle_errors, workspace_option
+from .options import (
+    existing_folder,
+    handle_errors,
+    timeline_options,
+    timeline_params,
+    workspace_option,
+)
 
 
 def _print(tl: Timeline) -> None:
@@ -35,21 +41,13 @@ def _print(tl: Timeline) -> None:
 
 @click.command("timeline")
 @click.argument("site_id")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the rows as CSV.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True),
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), callback=existing_folder,
+              help="Write the rows as CSV.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True), callback=existing_folder,
               help="Write the timeline as JSON ('-' for standard output).")
-@click.option("--chart", "chart_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--chart", "chart_path", type=click.Path(dir_okay=False, path_type=Path), callback=existing_folder,
               help="Draw the timeline chart as PNG.")
-@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First date kept (UTC).")
-@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last date kept (UTC).")
-@click.option("--gap-days", type=int, default=TimelineParams.gap_days, show_default=True,
-              help="Dates further apart than this start a new observation period.")
-@click.option("--min-valid", type=float, default=TimelineParams.min_valid_fraction, show_default=True,
-              help="Least valid fraction of the site for an observation to count.")
-@click.option("--max-cloud", type=float, default=TimelineParams.max_cloud_fraction, show_default=True,
-              help="Most cloud fraction over the site for an optical observation to count.")
-@click.option("--utc-offset", type=float, default=0.0, show_default=True,
-              help="Hours added to acquisition times before taking the date (10 for Primorsky local dates).")
+@timeline_options()
 @workspace_option
 @handle_errors
 def command(
@@ -70,13 +68,8 @@ def command(
     A date seen by several sensors is one date. Observation periods split at
     gaps longer than --gap-days; presence days are counted per period.
     """
-    params = TimelineParams(
-        min_valid_fraction=min_valid,
-        max_cloud_fraction=max_cloud,
-        gap_days=gap_days,
-        utc_offset_hours=utc_offset,
-        start=start.date() if start else None,
-        end=end.date() if end else None,
+    params = timeline_params(
+        gap_days=gap_days, min_valid=min_valid, max_cloud=max_cloud, utc_offset=utc_offset, start=start, end=end
     )
     ws = open_workspace(workspace)
     with ws.store() as store:

@@ -17,7 +17,9 @@ Output: a GeoJSON FeatureCollection, one Feature per vessel with the oriented
 box as geometry (in the image's CRS; in pixel coordinates ``x = col``,
 ``y = row``, pixel centres at integers, when the image has no georeference)
 and properties ``row``, ``col``, ``length_m``, ``width_m``, ``heading_deg``,
-``score``. A top-level ``crs`` member names the CRS when it is not WGS84 and a
+``score``. A top-level ``crs`` member names the CRS when it is not WGS84 (a local
+CRS, :data:`PIXEL_CRS_WKT`, for pixel coordinates, so GDAL does not read them as
+lon/lat) and a
 ``sitewatch`` member records the input, sensor, pixel size and detector.
 
 Sensors plug in at :data:`SENSOR_RUNNERS`: a runner takes the opened image
@@ -59,7 +61,20 @@ __all__ = [
     "write_geojson",
     "SENSOR_RUNNERS",
     "TILE_ABOVE_PIXELS",
+    "PIXEL_CRS_WKT",
+    "UNKNOWN_CRS_WKT",
 ]
+
+PIXEL_CRS_WKT = 'LOCAL_CS["pixel",LOCAL_DATUM["image",0],UNIT["unknown",1],AXIS["x",EAST],AXIS["y",SOUTH]]'
+"""The ``crs`` member of a GeoJSON in pixel coordinates (x = col, y = row, rows downward).
+
+RFC 7946 GeoJSON has no ``crs`` member and means WGS84, and GDAL (so QGIS, pyogrio,
+fiona) reads a name it cannot resolve, such as ``"pixel"``, as WGS84 too, putting
+boxes at latitude 100-800. A local (engineering) CRS in WKT is what GDAL honours:
+the layer opens with that CRS, which no map reprojects it into."""
+
+UNKNOWN_CRS_WKT = 'LOCAL_CS["unknown",LOCAL_DATUM["image",0],UNIT["unknown",1],AXIS["x",EAST],AXIS["y",NORTH]]'
+"""The ``crs`` member when the image has a transform but no CRS: its own coordinates."""
 
 TILE_ABOVE_PIXELS = 64_000_000
 """Images with more pixels than this are processed in tiles (bounded memory)."""
@@ -360,11 +375,11 @@ def detections_to_geojson(info: ImageInfo, dets: list[PixelDetection], sensor: s
         meta |= dict(extra)
     fc: dict[str, Any] = {"type": "FeatureCollection", "features": feats, "sitewatch": meta}
     if t is None:
-        fc["crs"] = {"type": "name", "properties": {"name": "pixel"}}
+        fc["crs"] = {"type": "name", "properties": {"name": PIXEL_CRS_WKT}}
     elif info.crs and not _is_wgs84(info.crs):
         fc["crs"] = {"type": "name", "properties": {"name": info.crs}}
     elif not info.crs:
-        fc["crs"] = {"type": "name", "properties": {"name": "unknown"}}
+        fc["crs"] = {"type": "name", "properties": {"name": UNKNOWN_CRS_WKT}}
     return fc
 
 

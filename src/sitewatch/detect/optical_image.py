@@ -30,7 +30,7 @@ import itertools
 import math
 import multiprocessing
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -64,6 +64,8 @@ __all__ = [
     "detect_optical_tiled",
     "OpticalImageResult",
     "parse_band_args",
+    "named_optical_bands",
+    "sensor_from_band_names",
 ]
 
 _ALIASES: dict[str, str] = {
@@ -119,6 +121,50 @@ def parse_band_args(values: tuple[str, ...] | list[str]) -> dict[str, Path]:
     return out
 
 
+def named_optical_bands(path: str | Path) -> tuple[dict[str, int], int]:
+    """The optical bands a file's band descriptions name (name -> 1-based index), and its band count.
+
+    Empty unless green and red (or green and NIR) are named: enough to run the
+    optical detector on the file by its names alone.
+    """
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a question for open_image_info
+        with rasterio.open(path) as ds:
+            desc = [(d or "").strip().lower() for d in ds.descriptions]
+            count = ds.count
+    named = {_ALIASES[d]: i + 1 for i, d in enumerate(desc) if d in _ALIASES}
+    if "green" in named and ({"red", "nir"} & set(named)):
+        return named, count
+    return {}, count
+
+
+def sensor_from_band_names(image: str | Path | None, bands: Sequence[str] = ()) -> tuple[str, str]:
+    """The detector to run when the user did not say, and why: ``(sensor, reason)``.
+
+    ``optical`` when the ``--band NAME=PATH`` names are optical bands, or when the
+    image's band descriptions name them (blue/green/red/nir, B02/B03/B04/B08);
+    otherwise ``sar``, the default. An unreadable image is left to the detector
+    to report.
+    """
+    names = [b.partition("=")[0].strip().lower() for b in bands]
+    if names:
+        if all(n in _ALIASES for n in names):
+            return "optical", f"from the --band names {', '.join(names)}"
+        return "sar", "from the --band names"
+    if image is not None:
+        try:
+            named, _ = named_optical_bands(image)
+        except Exception:  # missing or unreadable: open_image_info names it later
+            named = {}
+        if named:
+            by_index = sorted(named, key=named.__getitem__)
+            return "optical", f"from the band descriptions {', '.join(by_index)}"
+    return "sar", "the default: no band is named blue, green, red or nir"
+
+
 def open_optical(
     source: str | Path | Mapping[str, str | Path], pixel_size: float | tuple[float, float] | None = None
 ) -> OpticalSource:
@@ -127,9 +173,6 @@ def open_optical(
     ``pixel_size`` (metres, or an (x, y) pair) overrides the georeference's
     ground pixel size; it is required for images without one.
     """
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning
-
     pair = pixel_size if isinstance(pixel_size, tuple) else None
     scalar: float | None = float(pair[0]) if pair is not None else pixel_size  # type: ignore[assignment]
 
@@ -142,13 +185,8 @@ def open_optical(
     else:
         path = Path(source)
         open_image_info(path, scalar)  # clear errors for missing / unreadable files
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # open_image_info has judged that
-            with rasterio.open(path) as ds:
-                desc = [(d or "").strip().lower() for d in ds.descriptions]
-                count = ds.count
-        named = {_ALIASES[d]: i + 1 for i, d in enumerate(desc) if d in _ALIASES}
-        if {"green"} <= set(named) and ({"red"} & set(named) or {"nir"} & set(named)):
+        named, count = named_optical_bands(path)
+        if named:
             bands = {k: (path, i) for k, i in named.items()}
         elif count == 3:
             bands = {"red": (path, 1), "green": (path, 2), "blue": (path, 3)}

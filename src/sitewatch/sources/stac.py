@@ -24,6 +24,7 @@ offset, decided from each item's own metadata.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -39,7 +40,7 @@ from typing import Any, Literal, Protocol
 from shapely.geometry import shape
 
 from ..config import read_toml
-from ..errors import ConfigError, CredentialError, SourceError, require_extra
+from ..errors import ConfigError, CredentialError, InputError, SourceError, require_extra
 from ..model import SceneRef, utc
 
 __all__ = [
@@ -358,9 +359,22 @@ PROFILES: dict[str, Profile] = {
 
 
 def resolve_collection(catalog: Catalog, collection: str) -> str:
-    """A collection id: the catalogue's alias (``s1``, ``s2``, ``landsat``) or the id as given."""
+    """A collection id: the catalogue's alias (``s1``, ``s2``, ``landsat``) or the id as given.
+
+    For a built-in catalogue the id must be one sitewatch reads (an :data:`InputError`
+    naming the allowed ones, before any request). Another catalogue may name its
+    collections as it likes: their items are read by their platform.
+    """
     key = collection.lower()
-    return catalog.aliases.get(key) or _DEFAULT_ALIASES.get(key) or collection
+    resolved = catalog.aliases.get(key) or _DEFAULT_ALIASES.get(key) or collection
+    if catalog.name in BUILTIN_CATALOGS and catalog.url == BUILTIN_CATALOGS[catalog.name].url:
+        if resolved not in PROFILES:
+            names = sorted(PROFILES) + sorted(set(catalog.aliases) | set(_DEFAULT_ALIASES))
+            raise InputError(
+                f"--collection {collection!r}: {catalog.name} has no collection sitewatch reads by that "
+                f"name; use one of {', '.join(names)}"
+            )
+    return resolved
 
 
 def profile_for(collection: str, properties: Mapping[str, Any] | None = None) -> Profile:
@@ -495,9 +509,7 @@ def _cache_key(catalog: Catalog, collection: str, bbox: Sequence[float], start: 
 
 
 def _retry(total: int, backoff: float) -> Any:
-    from urllib3.util.retry import Retry
-
-    return Retry(
+    return _retry_class()(
         total=total,
         backoff_factor=backoff,
         status_forcelist=_TRANSIENT,
@@ -505,6 +517,59 @@ def _retry(total: int, backoff: float) -> Any:
         raise_on_status=False,
         respect_retry_after_header=True,
     )
+
+
+@functools.cache
+def _retry_class() -> Any:
+    """urllib3's Retry, except that a host name that does not resolve is not retried.
+
+    A failed DNS lookup means no network or a mistyped URL: waiting for the backoff
+    (about 31 s over 5 retries) only delays saying so. Everything else is retried as before.
+    """
+    from urllib3.exceptions import MaxRetryError, NameResolutionError
+    from urllib3.util.retry import Retry
+
+    class FailFastOnDns(Retry):
+        def increment(self, method: Any = None, url: Any = None, response: Any = None, error: Any = None,
+                      _pool: Any = None, _stacktrace: Any = None) -> Any:  # fmt: skip
+            if isinstance(error, NameResolutionError):
+                raise MaxRetryError(_pool, url, error) from error
+            return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    return FailFastOnDns
+
+
+def unreachable_message(catalog: Catalog, exc: BaseException) -> str:
+    """Why ``catalog`` could not be reached, in full and short: the host and the root cause.
+
+    urllib3 nests the cause in several layers of reprs (hundreds of characters); the
+    innermost exception says it plainly.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    host = urlsplit(catalog.url).hostname or catalog.url
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        nxt = seen.__cause__ or seen.__context__
+        if nxt is None and seen.args and isinstance(seen.args[0], BaseException):
+            nxt = seen.args[0]  # requests wraps urllib3's error as an argument
+        reason = getattr(seen, "reason", None)  # urllib3's MaxRetryError
+        if nxt is None and isinstance(reason, BaseException):
+            nxt = reason
+        seen = nxt
+    if any(isinstance(e, socket.gaierror) or type(e).__name__ == "NameResolutionError" for e in chain):
+        why = next((e.strerror for e in chain if isinstance(e, socket.gaierror) and e.strerror), "")
+        return (
+            f"{catalog.name}: cannot resolve host {host}{f' ({why})' if why else ''}: "
+            "no network, or a mistyped catalogue URL"
+        )
+    root = chain[-1]
+    reason = str(root.strerror) if isinstance(root, OSError) and root.strerror else str(root)
+    reason = re.sub(r"^<[^>]*>: ", "", reason)  # urllib3's '<connection object at 0x…>: ' prefix
+    return f"{catalog.name}: could not reach {host} ({type(root).__name__}: {redact(reason)}); no network, or the catalogue is down"
 
 
 def search_items(
@@ -579,16 +644,10 @@ def search_items(
             ) from exc
         if status is None:
             # pystac-client wraps connection failures in APIError without a status.
-            raise SourceError(
-                f"{catalog.name}: could not reach {redact(catalog.url)} (no network, or the "
-                f"catalogue is down): {redact(str(exc))[:200]}"
-            ) from exc
+            raise SourceError(unreachable_message(catalog, exc)) from exc
         raise SourceError(f"{catalog.name} search failed (HTTP {status}): {redact(str(exc))[:300]}") from exc
     except requests.RequestException as exc:
-        raise SourceError(
-            f"cannot reach catalogue {catalog.name} at {catalog.url} after {retries} retries: "
-            f"{redact(str(exc))[:300]}"
-        ) from exc
+        raise SourceError(unreachable_message(catalog, exc)) from exc
     features.sort(key=lambda f: (str((f.get("properties") or {}).get("datetime") or ""), str(f.get("id"))))
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)

@@ -85,8 +85,10 @@ class TimelineParams:
     """Last date kept (inclusive)."""
 
     def __post_init__(self) -> None:
-        if not 0 <= self.min_valid_fraction <= 1 or not 0 <= self.max_cloud_fraction <= 1:
-            raise InputError("valid and cloud fractions must be in [0, 1]")
+        for name in ("min_valid_fraction", "max_cloud_fraction"):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise InputError(f"TimelineParams.{name} must be a fraction in [0, 1], got {value}")
         if self.gap_days < 1:
             raise InputError(f"gap_days must be at least 1, got {self.gap_days}")
         if self.start and self.end and self.start > self.end:

@@ -152,3 +152,26 @@ def test_cli_list_never_cuts_an_id(columns: str) -> None:
     cells = {c.strip() for line in r.output.splitlines() for c in line.split("│")}
     missing = [sid for sid in builtin_sites() if sid not in cells]
     assert not missing, f"ids cut in a {columns}-column table: {missing}"
+
+
+def test_cli_redrawing_a_site_keeps_its_name_and_warns_of_observations_cut_to_the_old_area(tmp_path: Path) -> None:
+    import numpy as np
+    from affine import Affine
+
+    from sitewatch.testing import site_utm_origin, write_tiff
+
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    add = ["sites", "add", "harbour", "--bbox", "132.33,42.87,132.35,42.89", "-w", ws]
+    assert runner.invoke(main, [*add, "--name", "Harbour"]).exit_code == 0
+    assert "warning" not in runner.invoke(main, add).output  # the same area again: nothing to redo
+    site = site_from_bbox("harbour", (132.33, 42.87, 132.35, 42.89))
+    crs, x0, y0 = site_utm_origin(site)
+    tif = write_tiff(tmp_path / "s1_20241017.tif", np.full((260, 220), 0.01, "float32"), crs=crs,
+                     transform=Affine(10, 0, x0, 0, -10, y0), descriptions=["VV"])  # fmt: skip
+    assert runner.invoke(main, ["-q", "ingest", "harbour", str(tif), "-w", ws]).exit_code == 0
+    r = runner.invoke(main, ["sites", "add", "harbour", "--bbox", "132.33,42.87,132.34,42.88", "-w", ws])
+    assert r.exit_code == 0 and "1 observation(s) of 'harbour' were cut to its old area" in r.output
+    shown = json.loads(runner.invoke(main, ["sites", "show", "harbour", "-w", ws]).output)
+    assert shown["features"][0]["properties"]["name"] == "Harbour"

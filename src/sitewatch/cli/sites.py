@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import click
 
 from ..errors import InputError
+from ..model import Site
 from ..sites import builtin_sites, read_sites_file, site_from_bbox, sites_to_geojson, sites_to_kml
 from ..workspace import open_workspace
 from .options import add_id_column, existing_folder, handle_errors, json_option, workspace_option
@@ -66,6 +68,12 @@ def show(site_id: str, workspace: Path) -> None:
         click.echo(json.dumps(sites_to_geojson([store.get_site(site_id)]), indent=1))
 
 
+def _same_area(a: Site, b: Site) -> bool:
+    if a.geometry is None or b.geometry is None:
+        return a.geometry is b.geometry
+    return bool(a.geometry.equals(b.geometry))
+
+
 @command.command("add")
 @click.argument("site_id")
 @click.option("--bbox", help="W,S,E,N in degrees (WGS84).")
@@ -85,8 +93,6 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
         found = read_sites_file(geojson_path)
         if len(found) != 1:
             raise InputError(f"{geojson_path}: holds {len(found)} sites; use `sitewatch sites import` for many")
-        import dataclasses
-
         site = dataclasses.replace(found[0], id=site_id, name=name or found[0].name, kind=kind if kind != "area" else found[0].kind)
     else:
         builtin = builtin_sites()
@@ -94,9 +100,20 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
             raise InputError(f"no built-in site {site_id!r}; see `sitewatch sites list --builtin`")
         site = builtin[site_id]
     with open_workspace(workspace).store() as store:
-        existed = site.id in {s.id for s in store.sites()}
+        old = next((s for s in store.sites() if s.id == site.id), None)
+        if old is not None and bbox and not name:
+            site = dataclasses.replace(site, name=old.name)  # a new box keeps the site's name
         store.put_site(site)
-    click.echo(f"site {site.id!r} {'replaced' if existed else 'added'}")
+        moved = old is not None and not _same_area(old, site)
+        kept = len(store.observations(site.id)) if moved else 0
+    click.echo(f"site {site.id!r} {'replaced' if old is not None else 'added'}")
+    if kept:
+        click.echo(
+            f"warning: {kept} observation(s) of {site.id!r} were cut to its old area; the timeline and "
+            f"report still use them. Ingest or fetch them again to cut them to the new one "
+            f"(`sitewatch fetch {site.id} --force`, `sitewatch ingest {site.id} PATH…`), then `sitewatch detect {site.id}`",
+            err=True,
+        )
 
 
 @command.command("import")

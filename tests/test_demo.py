@@ -93,3 +93,14 @@ def test_length_limits_from_settings_reach_the_detectors(demo) -> None:  # type:
     detect_site(ws, "dunai", workers=1)  # back to the defaults for the other tests
     with ws.store() as store:
         assert store.detections(site_id="dunai", kind="vessel")
+
+
+def test_demo_refuses_a_workspace_with_the_analysts_own_sites(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ws = tmp_path / "mine"
+    runner.invoke(main, ["init", str(ws)])
+    # An analyst's own drawing of a site the demo also has, under the same id.
+    runner.invoke(main, ["sites", "add", "dunai", "--bbox", "132.30,42.86,132.37,42.90", "--name", "My Dunai", "-w", str(ws)])
+    r = runner.invoke(main, ["demo", "--out", str(ws)])
+    assert r.exit_code != 0 and "site(s) of its own (dunai)" in r.output and "another --out" in r.output
+    assert not (ws / "simulated").exists() and not (ws / "report.html").exists()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .detection import detect_site
+from .errors import InputError
 from .ingest import ingest_paths
 from .sites import builtin_sites, read_sites_file
 from .sources.scenario import Scenario
@@ -43,6 +44,10 @@ class DemoResult:
     presence: dict[str, Any] = field(default_factory=dict)
 
 
+_DEMO_NOTE = "Berths and water: SIMULATED layout from the demo scenario."
+"""Ends the note of every site the demo writes: how a demo folder is told from an analyst's."""
+
+
 def _import_layouts(ws: Workspace, simulated: Path) -> list[str]:
     """Put each simulated site (its built-in record with the simulated berths and water) in the store."""
     builtin = builtin_sites()
@@ -57,7 +62,7 @@ def _import_layouts(ws: Workspace, simulated: Path) -> list[str]:
                         base,
                         berths=site.berths,
                         water=site.water,
-                        note=(base.note + " Berths and water: SIMULATED layout from the demo scenario.").strip(),
+                        note=(base.note + " " + _DEMO_NOTE).strip(),
                     )
                 store.put_site(site)
                 site_ids.append(site.id)
@@ -86,6 +91,33 @@ def _mark_complete(simulated: Path, scenario_json: dict[str, Any]) -> None:
     tmp.replace(simulated / _COMPLETE)
 
 
+def _refuse_own_workspace(out: Path, demo_sites: set[str]) -> None:
+    """Refuse to write the demo into a workspace that holds an analyst's own sites or imagery.
+
+    The demo puts the scenario's sites (replacing any of the same id), simulated imagery and
+    a report into its folder; a folder it made itself may be run again.
+    """
+    ws = Workspace(out)
+    if not ws.db_path.exists():
+        return
+    with ws.store() as store:
+        own_sites = sorted(s.id for s in store.sites() if s.id not in demo_sites or _DEMO_NOTE not in s.note)
+        real = [o.id for o in store.observations() if not o.scene.simulated]
+    if own_sites or real:
+        what = ", ".join(
+            part
+            for part in (
+                f"{len(own_sites)} site(s) of its own ({', '.join(own_sites[:3])}{', …' if len(own_sites) > 3 else ''})" if own_sites else "",
+                f"{len(real)} observation(s) of real imagery" if real else "",
+            )
+            if part
+        )
+        raise InputError(
+            f"{out} is a workspace with {what}; the demo writes simulated imagery and its own sites "
+            "into its folder, so give it another --out"
+        )
+
+
 def run_demo(
     out: Path,
     *,
@@ -109,8 +141,9 @@ def run_demo(
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    ws = init_workspace(out)
     scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    _refuse_own_workspace(Path(out), {s.id for s in scen.sites})
+    ws = init_workspace(out)
     simulated = ws.root / "simulated"
     scen_json = scenario_to_json(scen) | {"seed_override": seed}
     if not _scenario_matches(simulated, scen_json):

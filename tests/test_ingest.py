@@ -67,7 +67,7 @@ def test_ingest_reprojects_from_geographic_crs(ws, tmp_path: Path) -> None:  # t
     with ws.store() as store:
         obs = ingest_file(ws, store, SITE, src)
     assert obs is not None
-    assert obs.scene.acquired == datetime(2024, 10, 18, tzinfo=UTC)
+    assert obs.scene.acquired == datetime(2024, 10, 18, 12, tzinfo=UTC)  # a date-only name: noon
     with rasterio.open(ws.root / obs.path) as cog:
         assert cog.crs.to_epsg() == 32653
         arr = cog.read(1)
@@ -255,9 +255,11 @@ def test_dates_and_scene_names_read_from_file_names() -> None:
     assert band_files_name({"vv": Path("a.tif"), "vh": Path("b.tif")}) == "a"
 
     eo_browser = Path("2023-07-10-00:00_2023-07-10-23:59_Sentinel-2_L2A_B02_(Raw).tiff")
-    assert _acquired_from({}, eo_browser) == datetime(2023, 7, 10, tzinfo=UTC)
-    assert _acquired_from({}, Path("pier_2024-10-17T09:30:05.tif")) == datetime(2024, 10, 17, 9, 30, 5, tzinfo=UTC)
-    assert _acquired_from({}, Path("pier_20241017T093005.tif")) == datetime(2024, 10, 17, 9, 30, 5, tzinfo=UTC)
+    # A name that gives only the date (here EO Browser's search window) is taken as noon UTC, and says so.
+    assert _acquired_from({}, eo_browser) == (datetime(2023, 7, 10, 12, tzinfo=UTC), "file name, date only (12:00 UTC assumed)")
+    exact = (datetime(2024, 10, 17, 9, 30, 5, tzinfo=UTC), "file name")
+    assert _acquired_from({}, Path("pier_2024-10-17T09:30:05.tif")) == exact
+    assert _acquired_from({}, Path("pier_20241017T093005.tif")) == exact
 
 
 def test_bands_one_file_each_ingest_as_one_observation(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -275,7 +277,8 @@ def test_bands_one_file_each_ingest_as_one_observation(ws, tmp_path: Path) -> No
     assert r.exit_code == 0, r.output
     with ws.store() as store:
         (obs,) = store.observations(SITE.id)
-    assert obs.scene.sensor == "optical" and obs.scene.acquired == datetime(2024, 10, 17, tzinfo=UTC)
+    assert obs.scene.sensor == "optical" and obs.scene.acquired == datetime(2024, 10, 17, 12, tzinfo=UTC)
+    assert obs.provenance["acquired_from"] == "file name, date only (12:00 UTC assumed)"
     assert obs.id == f"{SITE.id}/2024-10-17-00:00_2024-10-17-23:59_Sentinel-2_L2A_(Raw)"  # the band cut out
     assert list(obs.provenance["bands"]) == ["blue", "green", "red", "nir"]
     assert set(obs.provenance["band_files"]) == {"blue", "green", "red", "nir"}

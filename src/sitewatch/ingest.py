@@ -198,13 +198,19 @@ def _lenient_utc(text: str) -> datetime | None:
         return None
 
 
-def _acquired_from(tags: Mapping[str, str], path: Path) -> datetime | None:
+DATE_ONLY_HOUR = 12
+"""Hour (UTC) given to an acquisition known only by its date, from a file name: noon keeps
+the date for any --utc-offset within ±12 h, where midnight put western sites a day early."""
+
+
+def _acquired_from(tags: Mapping[str, str], path: Path) -> tuple[datetime, str] | None:
+    """The acquisition time from a file's tags, sidecar metadata or name, and where it came from."""
     for key in ("SITEWATCH_ACQUIRED", "ACQUISITION_DATETIME", "acquired", "datetime"):
         if tags.get(key):
-            return utc(tags[key])
+            return utc(tags[key]), f"tag {key}"
     if tags.get("TIFFTAG_DATETIME"):
         try:
-            return datetime.strptime(tags["TIFFTAG_DATETIME"], "%Y:%m:%d %H:%M:%S").replace(tzinfo=UTC)
+            return datetime.strptime(tags["TIFFTAG_DATETIME"], "%Y:%m:%d %H:%M:%S").replace(tzinfo=UTC), "tag TIFFTAG_DATETIME"
         except ValueError:
             pass
     for sidecar in metadata_sidecars(path):
@@ -216,11 +222,11 @@ def _acquired_from(tags: Mapping[str, str], path: Path) -> datetime | None:
             props = meta.get("properties", meta) if isinstance(meta, dict) else None
             for key in ("datetime", "acquired", "acquisition_time"):
                 if isinstance(props, dict) and props.get(key):
-                    return utc(str(props[key]))
+                    return utc(str(props[key])), f"sidecar {sidecar.name}"
         else:
             when = acquired_from_xml(sidecar)
             if when is not None:
-                return when
+                return when, f"sidecar {sidecar.name}"
     # 20241015, 20241015T012345, 2024-10-15, 2024-10-15T01:23:45
     m = re.search(r"(20\d{2})(\d{2})(\d{2})(?:T?(\d{2})(\d{2})(\d{2})?)?", path.stem) or re.search(
         r"(20\d{2})-(\d{2})-(\d{2})(?:T(\d{2}):?(\d{2})(?::?(\d{2}))?)?", path.stem
@@ -228,7 +234,10 @@ def _acquired_from(tags: Mapping[str, str], path: Path) -> datetime | None:
     if m:
         y, mo, d, hh, mm, ss = m.groups()
         try:
-            return datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0), tzinfo=UTC)
+            if hh is None:
+                when = datetime(int(y), int(mo), int(d), DATE_ONLY_HOUR, tzinfo=UTC)
+                return when, f"file name, date only ({DATE_ONLY_HOUR}:00 UTC assumed)"
+            return datetime(int(y), int(mo), int(d), int(hh), int(mm), int(ss or 0), tzinfo=UTC), "file name"
         except ValueError:
             return None
     return None
@@ -280,7 +289,8 @@ def read_scene_ref(
             count = src.count
     except RasterioError as exc:
         raise ImageReadError(f"{path}: not a readable raster ({exc})") from exc
-    when = acquired or _acquired_from(tags, path)
+    found = (acquired, "--acquired") if acquired else _acquired_from(tags, path)
+    when, when_from = found or (None, "")
     if when is None:
         raise InputError(
             f"{path}: no acquisition time in its tags, a sidecar JSON or its name; pass --acquired"
@@ -308,7 +318,8 @@ def read_scene_ref(
         footprint=footprint,
         platform=tags.get("SITEWATCH_PLATFORM", ""),
         simulated=simulated,
-        properties={k: v for k, v in tags.items() if k.startswith("SITEWATCH_") or k.startswith("TIFFTAG_")},
+        properties={k: v for k, v in tags.items() if k.startswith("SITEWATCH_") or k.startswith("TIFFTAG_")}
+        | {"acquired_from": when_from},
     )
     return scene, _band_names(descriptions, count, kind, path) if name_bands else []
 
@@ -591,7 +602,8 @@ def archive_file(
         "source_sha256": sha256_file(path),
         "ingested_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "scale_applied": scale,
-        "tags": dict(scene.properties),
+        "acquired_from": scene.properties.get("acquired_from", ""),
+        "tags": {k: v for k, v in scene.properties.items() if k != "acquired_from"},
         "metadata_files": [str(m.resolve()) for m in metadata],
     }
     if band_files:

@@ -304,6 +304,7 @@ def test_detect_names_a_missing_or_changed_cog_exits_nonzero_and_drops_its_detec
     cog.write_bytes(cog.read_bytes()[:-10] + b"0123456789")  # changed behind sitewatch's back
     r = CliRunner().invoke(main, run)
     assert r.exit_code == 3 and oa.id in r.output and "sha256" in r.output
+    assert "2 observation(s), 1 could not be read" in r.output
     with ws.store() as store:
         assert not store.detections(observation_id=oa.id) and store.detections(observation_id=ob.id)
         assert [s.reason for s in load_timeline(store, SITE.id).skipped] == [NOT_DETECTED]

@@ -84,6 +84,7 @@ def test_unusable_observations_are_skipped_with_reason() -> None:
     assert [r.date.isoformat() for r in tl.rows] == ["2024-10-17"]
     reasons = {s.observation_id: s.reason for s in tl.skipped}
     assert "cloud" in reasons[cloudy.id] and "valid" in reasons[empty.id]
+    assert reasons[cloudy.id].endswith("% of the site > 20%")  # in percent, as --max-cloud takes it
 
 
 def test_periods_split_at_gaps_and_count_presence_days() -> None:

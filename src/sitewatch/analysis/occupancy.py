@@ -218,19 +218,23 @@ class Timeline:
         return lines
 
 
-NOT_DETECTED = "not run through detection yet (run `sitewatch detect`)"
+NOT_DETECTED = (
+    "no current detections: run `sitewatch detect` (when it reports the image changed or "
+    "unreadable, ingest the source again)"
+)
 
 
 def is_usable(obs: Observation, params: TimelineParams) -> str | None:
     """None when the observation counts for the timeline, else the reason it does not."""
+    # In percent, as --min-valid and --max-cloud take them.
     if obs.valid_fraction < params.min_valid_fraction:
-        return f"valid fraction {obs.valid_fraction:.2f} < {params.min_valid_fraction:.2f}"
+        return f"valid {obs.valid_fraction:.0%} of the site < {params.min_valid_fraction:.0%}"
     if (
         obs.scene.sensor == "optical"
         and obs.cloud_fraction is not None
         and obs.cloud_fraction > params.max_cloud_fraction
     ):
-        return f"cloud fraction {obs.cloud_fraction:.2f} > {params.max_cloud_fraction:.2f}"
+        return f"cloud {obs.cloud_fraction:.0%} of the site > {params.max_cloud_fraction:.0%}"
     return None
 
 

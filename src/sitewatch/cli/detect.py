@@ -42,7 +42,8 @@ def command(site_id: str, workers: int | None, scheduler: str | None, workspace:
         click.echo(json.dumps(summary, indent=1))
     else:
         kinds = ", ".join(f"{n} {k}{'' if n == 1 else 's'}" for k, n in sorted(summary["detections"].items())) or "nothing"
-        click.echo(f"{site_id}: {summary['observations']} observation(s), found {kinds}")
+        failed = f", {len(summary['errors'])} could not be read" if summary["errors"] else ""
+        click.echo(f"{site_id}: {summary['observations']} observation(s){failed}, found {kinds}")
         for err in summary["errors"]:
             click.echo(f"error: {err}", err=True)
     if summary["errors"]:

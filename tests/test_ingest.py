@@ -314,7 +314,7 @@ def test_detect_names_a_missing_or_changed_cog_exits_nonzero_and_drops_its_detec
     assert r.exit_code == 1 and ob.path in r.output
 
 
-def test_workspace_of_schema_1_learns_which_observations_were_detected(tmp_path: Path) -> None:
+def test_workspace_of_schema_1_learns_which_observations_were_detected_and_gets_datetime_columns(tmp_path: Path) -> None:
     import sqlite3
 
     from sitewatch.store import Store
@@ -329,13 +329,18 @@ def test_workspace_of_schema_1_learns_which_observations_were_detected(tmp_path:
         db.execute(
             "INSERT INTO observations (observation_id, site_id, scene_id, sensor, acquired, crs, transform, width, "
             "height, path, sha256, valid_fraction, simulated, provenance) "
-            "VALUES (?, ?, ?, 'sar', 't', 'EPSG:4326', '[]', 1, 1, 'p', 's', 1, 0, '{}')",
+            "VALUES (?, ?, ?, 'sar', '2024-10-17T09:30:00.123456Z', 'EPSG:4326', '[]', 1, 1, 'p', 's', 1, 0, '{}')",
             (oid, site, oid),
         )
     db.commit()
     db.close()
     with Store(path) as store:
         assert store.undetected() == {"bay/b"}  # its site never had a detect run
+        types = {r[1]: r[2] for r in store.execute("PRAGMA table_info(observations)")}
+        assert (types["acquired"], types["simulated"], types["detected_at"]) == ("DATETIME", "BOOLEAN", "DATETIME")
+        # GeoPackage DATETIME: milliseconds, as GDAL reads them without a "non-conformant" remark.
+        assert store.execute("SELECT acquired FROM observations")[0][0] == "2024-10-17T09:30:00.123Z"
+        assert store.execute("SELECT detected_at FROM observations WHERE observation_id = 'pier/a'")[0][0] == "2024-10-20T00:00:00Z"
 
 
 def test_a_site_wider_than_a_place_is_refused_by_name(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

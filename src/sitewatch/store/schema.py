@@ -134,7 +134,40 @@ UPDATE observations SET detected_at = (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_v1(), _V2)
+
+def _v3() -> str:
+    """Acquisition times as GeoPackage DATETIME (ISO 8601 with milliseconds, "…T09:30:00.000Z")
+    and the simulated flags as BOOLEAN, so QGIS's temporal controller and GDAL read them as such.
+
+    SQLite cannot change a column's declared type: each table is made again from its columns
+    in :data:`FEATURE_TABLES` with the new types, its rows copied (fids kept) with the times cut
+    from microseconds to milliseconds, and its indexes made again.
+    """
+    parts = []
+    for table in ("scenes", "observations", "detections"):
+        geom, _, columns = FEATURE_TABLES[table]
+        columns = columns.replace("acquired TEXT", "acquired DATETIME").replace("simulated INTEGER", "simulated BOOLEAN")
+        if table == "observations":  # version 2's column, before the table constraint
+            columns = columns.replace(", UNIQUE(site_id, scene_id)", ", detected_at DATETIME, UNIQUE(site_id, scene_id)")
+        parts.append(
+            f"""
+CREATE TABLE {table}_v3 (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom {geom}, {columns});
+INSERT INTO {table}_v3 SELECT * FROM {table};
+UPDATE {table}_v3 SET acquired = substr(acquired, 1, 23) || 'Z' WHERE length(acquired) = 27;
+DROP TABLE {table};
+ALTER TABLE {table}_v3 RENAME TO {table};"""
+        )
+    parts.append(
+        """
+UPDATE observations SET detected_at = substr(detected_at, 1, 23) || 'Z' WHERE length(detected_at) = 27;
+CREATE INDEX idx_observations_site ON observations(site_id, acquired);
+CREATE INDEX idx_detections_obs ON detections(observation_id);
+CREATE INDEX idx_detections_site ON detections(site_id, acquired);"""
+    )
+    return "\n".join(parts)
+
+
+MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3())
 """Migration i brings the schema from version i to i + 1. Append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -33,11 +33,12 @@ def now_utc() -> str:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return _iso(datetime.now(UTC))
 
 
 def _iso(t: datetime) -> str:
-    return utc(t).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """GeoPackage's DATETIME form: ISO 8601 in UTC with milliseconds."""
+    return utc(t).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z"
 
 
 class Store:

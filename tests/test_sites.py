@@ -56,6 +56,12 @@ def test_kml_is_well_formed() -> None:
     root = ET.fromstring(kml)
     placemarks = root.findall(".//{http://www.opengis.net/kml/2.2}Placemark")
     assert len(placemarks) == sum(1 for s in builtin_sites().values() if s.geometry is not None)
+    # A site with no coordinates keeps its note on its folder.
+    unplaced = next(s for s in builtin_sites().values() if s.geometry is None)
+    ns = "{http://www.opengis.net/kml/2.2}"
+    folder = next(f for f in root.iter(f"{ns}Folder") if f.findtext(f"{ns}name") == unplaced.name)
+    assert f"id: {unplaced.id}" in (folder.findtext(f"{ns}description") or "")
+    assert unplaced.note[:30] in (folder.findtext(f"{ns}description") or "")
 
 
 def test_swapped_axes_are_named() -> None:

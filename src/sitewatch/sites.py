@@ -264,8 +264,10 @@ def sites_to_kml(sites: Iterable[Site]) -> str:
     parts = ['<?xml version="1.0" encoding="UTF-8"?>', '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>']
     parts.append("<name>sitewatch sites</name>")
     for s in sites:
-        parts.append(f"<Folder><name>{escape(s.name)}</name>")
         desc = escape(f"id: {s.id}; kind: {s.kind}; resolved: {s.resolved}; source: {s.coord_source}. {s.note}")
+        # The folder carries the description too: a site without coordinates has no placemark,
+        # and its note (why it is unresolved) must not be lost.
+        parts.append(f"<Folder><name>{escape(s.name)}</name><description>{desc}</description>")
         if s.geometry is not None:
             parts.append(
                 f'<Placemark id="{escape(s.id)}"><name>{escape(s.name)}</name>'
@@ -273,7 +275,8 @@ def sites_to_kml(sites: Iterable[Site]) -> str:
             )
         for b in s.berths:
             parts.append(
-                f"<Placemark><name>{escape(b.name or b.id)}</name><description>berth of {escape(s.id)}</description>"
+                f"<Placemark><name>{escape(b.name or b.id)}</name>"
+                f"<description>berth {escape(b.id)} of {escape(s.id)}</description>"
                 f"{_kml_geometry(b.geometry)}</Placemark>"
             )
         if s.water is not None:

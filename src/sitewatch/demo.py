@@ -55,15 +55,10 @@ def _import_layouts(ws: Workspace, simulated: Path) -> list[str]:
     with ws.store() as store, store.transaction():
         for layout in sorted(simulated.glob("*/layout.geojson")):
             for site in read_sites_file(layout):
-                base = builtin.get(site.id)
-                if base is not None:
-                    # Keep the gazetteer's record (name, coordinates source) and add the simulated layout.
-                    site = replace(
-                        base,
-                        berths=site.berths,
-                        water=site.water,
-                        note=(base.note + " " + _DEMO_NOTE).strip(),
-                    )
+                # Keep the gazetteer's record (name, coordinates source) and add the simulated layout;
+                # a scenario's own site is taken as it is. Either way the note marks it as the demo's.
+                base = builtin.get(site.id, site)
+                site = replace(base, berths=site.berths, water=site.water, note=(base.note + " " + _DEMO_NOTE).strip())
                 store.put_site(site)
                 site_ids.append(site.id)
     return site_ids

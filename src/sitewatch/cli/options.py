@@ -54,13 +54,25 @@ def errors_to_click() -> Iterator[None]:
         raise click.ClickException(str(exc)) from exc
 
 
+INTERRUPTED_EXIT_CODE = 130
+"""Exit code after Ctrl-C, as shells report a process ended by SIGINT (128 + 2)."""
+
+
 def handle_errors(func: F) -> F:
-    """Decorator form of :func:`errors_to_click`."""
+    """Decorator form of :func:`errors_to_click`; Ctrl-C prints "interrupted" and exits 130.
+
+    Click's own Ctrl-C handling says "Aborted!" and exits 1, which a script
+    cannot tell from a failure.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with errors_to_click():
-            return func(*args, **kwargs)
+        try:
+            with errors_to_click():
+                return func(*args, **kwargs)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            raise SystemExit(INTERRUPTED_EXIT_CODE) from None
 
     return wrapper  # type: ignore[return-value]
 

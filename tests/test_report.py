@@ -65,6 +65,17 @@ def test_report_shows_change_and_eval(html: str) -> None:
     assert "size alone cannot separate" in html  # landing ship at 10 m: candidates, not a verdict
 
 
+def test_report_never_calls_nothing_to_match_a_perfect_score(tmp_path: Path) -> None:
+    w = build(tmp_path / "ws", detections=False)
+    for truth in (w.root / "archive").rglob("*.truth.geojson"):
+        truth.write_text(json.dumps(json.loads(truth.read_text()) | {"features": []}))
+    evaluate_workspace(w)
+    html = write_report(w, None, tmp_path / "r.html").read_text()
+    assert "1.000" not in html and 'class="num good"' not in html
+    assert "nothing to match" in html and "precision, recall and F1 are undefined" in html
+    assert "over 0 ships" not in html and "no matched ship longer than 80 m" in html
+
+
 def test_report_works_without_eval_or_images(tmp_path: Path) -> None:
     w = build(tmp_path / "ws", simulated=False)
     for tif in (tmp_path / "ws").rglob("*.tif"):

@@ -5,7 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -153,3 +156,26 @@ def test_outputs_into_a_missing_folder_are_refused(ws: Workspace, tmp_path: Path
     assert res.exit_code == 2, res.output
     assert f"Invalid value for '{option}'" in res.output and f"folder {target.parent} does not exist" in res.output
     assert not target.parent.exists()
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_code_version_names_only_sitewatchs_own_checkout(tmp_path: Path) -> None:
+    """An installed package inside some other repository (a venv in the user's project) gets no commit."""
+    from sitewatch import __version__
+    from sitewatch.report.html import _code_version
+
+    def repo(root: Path, project: str, package: str) -> Path:
+        (root / package).mkdir(parents=True)
+        (root / package / "__init__.py").write_text("")
+        (root / "pyproject.toml").write_text(f'[project]\nname = "{project}"\n')
+        env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+        for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "x"]):
+            subprocess.run(["git", "-C", str(root), *args], check=True, env=os.environ | env, capture_output=True)
+        return root / package
+
+    checkout = repo(tmp_path / "sitewatch", "sitewatch", "src/sitewatch")
+    assert re.fullmatch(re.escape(__version__) + r" \(git [0-9a-f]{4,}\)", _code_version(checkout))
+    venv = repo(tmp_path / "investigation", "my-investigation", ".venv/lib/python3.11/site-packages/sitewatch")
+    assert _code_version(venv) == __version__
+    other_src = repo(tmp_path / "other", "other", "src/sitewatch")  # same layout, another project
+    assert _code_version(other_src) == __version__

@@ -115,16 +115,39 @@ def _b64(png: bytes | None) -> str | None:
     return base64.b64encode(png).decode("ascii") if png else None
 
 
-def _code_version() -> str:
-    """sitewatch's version, plus the git commit when run from a source checkout."""
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(Path(__file__).parent), "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, timeout=5, check=True,
+def _code_version(package_dir: Path | None = None) -> str:
+    """sitewatch's version, plus the git commit when run from sitewatch's own source checkout.
+
+    An installed package may sit inside some other repository (a virtualenv in
+    the user's own project); that repository's commit says nothing about this
+    code, so a commit is named only when the repository's top level holds this
+    package as ``src/sitewatch`` and its ``pyproject.toml`` names the project sitewatch.
+    """
+    package_dir = (package_dir or Path(__file__).parents[1]).resolve()
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(package_dir), *args], capture_output=True, text=True, timeout=5, check=True
         ).stdout.strip()
+
+    try:
+        top = Path(git("rev-parse", "--show-toplevel")).resolve()
+        if package_dir != top / "src" / "sitewatch" or _project_name(top / "pyproject.toml") != "sitewatch":
+            return __version__
+        out = git("rev-parse", "--short", "HEAD")
     except (OSError, subprocess.SubprocessError):
         return __version__
     return f"{__version__} (git {out})" if out else __version__
+
+
+def _project_name(pyproject: Path) -> str:
+    import tomllib
+
+    try:
+        name = tomllib.loads(pyproject.read_text()).get("project", {}).get("name", "")
+    except (OSError, ValueError):
+        return ""
+    return name.lower() if isinstance(name, str) else ""
 
 
 def _candidates_text(d: Detection) -> str:

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from shapely.geometry.base import BaseGeometry
 
 from _report_world import build
 from sitewatch.analysis import load_timeline
 from sitewatch.cli import main
 from sitewatch.evaluate import evaluate_workspace
+from sitewatch.model import Observation
 from sitewatch.report.charts import timeline_chart_png
 from sitewatch.report.exports import detections_to_geojson, timeline_to_csv
 from sitewatch.report.html import write_report
@@ -179,3 +181,51 @@ def test_code_version_names_only_sitewatchs_own_checkout(tmp_path: Path) -> None
     assert _code_version(venv) == __version__
     other_src = repo(tmp_path / "other", "other", "src/sitewatch")  # same layout, another project
     assert _code_version(other_src) == __version__
+
+
+def _png_size(b64: str) -> tuple[int, int]:
+    import base64
+    import struct
+
+    head = base64.b64decode(b64[:40])
+    return struct.unpack(">II", head[16:24])  # the PNG IHDR: width, height
+
+
+def _scene_box(o: Observation) -> BaseGeometry:
+    from shapely.geometry import box
+
+    from sitewatch.geo import reproject_geometry
+
+    t = o.grid.transform
+    x0, y0 = t[2], t[5]
+    x1, y1 = x0 + t[0] * o.grid.width, y0 + t[4] * o.grid.height
+    return reproject_geometry(box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)), o.grid.crs, "EPSG:4326")
+
+
+def test_observation_chip_of_a_port_wide_window_keeps_its_pixels(ws: Workspace) -> None:
+    """A wide window is drawn at two screen pixels per image pixel up to 960 px, not squeezed into ~270 px."""
+    import base64
+
+    from sitewatch.report.charts import chip_png
+    from sitewatch.report.html import OVERVIEW_CHIP_PX
+
+    with ws.store() as st:
+        o = next(o for o in st.observations("dunai") if o.scene.sensor == "optical")  # 400 x 400 px of 3 m
+    png = chip_png(ws.root / o.path, o, [], _scene_box(o), margin_m=0, size_px=OVERVIEW_CHIP_PX)
+    assert png is not None
+    width, height = _png_size(base64.b64encode(png).decode())
+    assert width >= 790 and height >= 790
+
+
+def test_report_has_close_ups_of_detections_naming_observation_and_image(ws: Workspace, html: str) -> None:
+    assert "Close-ups of the strongest detections" in html
+    section = html.split("Close-ups of the strongest detections", 1)[1].split("<h3>", 1)[0]
+    with ws.store() as st:
+        dets = st.detections(site_id="dunai")
+        obs = {o.id: o for o in st.observations("dunai")}
+    assert section.count("<figure>") == len(dets)  # 3 detections, under the cap of 12
+    for d in dets:
+        assert d.id in section and obs[d.observation_id].path in section
+        assert f"observation {d.observation_id}" in section
+    for b64 in re.findall(r'base64,([A-Za-z0-9+/=]+)"', section):
+        assert min(_png_size(b64)) >= 200  # big enough to see the outline on the ship

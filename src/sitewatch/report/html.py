@@ -3,7 +3,8 @@
 Per site: a map with its berths, the occupancy timeline (chart, periods with
 their presence days in words, table of dates), the changes between
 consecutive dates as before/after chips side by side, an image chip with
-outlines for every observation with detections, and a table of every
+outlines for every observation with detections, close-ups of the
+highest-scoring detections, and a table of every
 detection with its provenance (scene id, time, sensor, resolution, file
 hash). Then the evaluation figures recorded by ``sitewatch eval`` and the
 stage runs with the sitewatch version that made them.
@@ -46,12 +47,18 @@ from ..workspace import Workspace
 from . import charts
 from .exports import write_text_atomic
 
-__all__ = ["write_report", "render_report", "MAX_CHIPS_PER_SITE", "MAX_CHANGES_PER_SITE"]
+__all__ = ["write_report", "render_report", "MAX_CHIPS_PER_SITE", "MAX_CHANGES_PER_SITE", "MAX_CLOSE_UPS_PER_SITE"]
 
 MAX_CHIPS_PER_SITE = 40
 """Observation chips drawn per site, spread evenly over time; the table still lists every detection."""
 MAX_CHANGES_PER_SITE = 12
 """Before/after chip pairs drawn per site; the timeline table lists every change."""
+MAX_CLOSE_UPS_PER_SITE = 12
+"""Close-up chips per site, one per detection, highest scores first."""
+OVERVIEW_CHIP_PX = (270, 960)
+"""Bounds of an observation chip's longer side (px): a port-wide window keeps its pixels."""
+CLOSE_UP_CHIP_PX = (300, 300)
+"""Size of a close-up chip (px)."""
 
 
 @dataclass
@@ -62,6 +69,10 @@ class _Chip:
     scene_id: str = ""
     sha256: str = ""
     detections: int = 0
+    path: str = ""
+    """The image in the workspace's archive."""
+    detection: str = ""
+    """For a close-up: the detection it centres on, in words."""
 
 
 @dataclass
@@ -81,6 +92,7 @@ class _SiteSection:
     changes_omitted: int = 0
     chips: list[_Chip] = field(default_factory=list)
     chips_omitted: int = 0
+    close_ups: list[_Chip] = field(default_factory=list)
     detections: list[dict[str, Any]] = field(default_factory=list)
     imagery: list[str] = field(default_factory=list)
     """One line per image series: sensor, platform, resolution, count, revisit (stated and measured)."""
@@ -213,10 +225,10 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
     )
     section.imagery, section.revisit_note = _imagery_lines(observations)
 
-    def chip(o: Observation, focus: BaseGeometry) -> _Chip:
+    def chip(o: Observation, focus: BaseGeometry, **kw: Any) -> _Chip:
         ds = by_obs.get(o.id, [])
-        return _Chip(_obs_label(o), _b64(charts.chip_png(ws.root / o.path, o, ds, focus)), o.id, o.scene.id,
-                     o.sha256, len(ds))
+        return _Chip(_obs_label(o), _b64(charts.chip_png(ws.root / o.path, o, ds, focus, **kw)), o.id, o.scene.id,
+                     o.sha256, len(ds), o.path)
 
     # Vessel arrivals/departures between consecutive dates, and equipment (cranes, trucks) changes
     # between consecutive fine-resolution dates; one before/after pair per pair of dates.
@@ -251,7 +263,16 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
         step = len(with_dets) / MAX_CHIPS_PER_SITE
         with_dets = [with_dets[int(k * step)] for k in range(MAX_CHIPS_PER_SITE)]
     for o in with_dets:
-        section.chips.append(chip(o, _focus([d.footprint for d in by_obs[o.id]], site)))
+        section.chips.append(chip(o, _focus([d.footprint for d in by_obs[o.id]], site), size_px=OVERVIEW_CHIP_PX))
+    # A port-wide chip shows a 100 m ship as a few pixels: close-ups of the strongest
+    # detections let a reader check them by eye.
+    for d in sorted((d for d in detections if d.observation_id in obs), key=lambda d: (-d.score, d.id))[
+        :MAX_CLOSE_UPS_PER_SITE
+    ]:
+        o = obs[d.observation_id]
+        close = chip(o, d.footprint.envelope, margin_m=max(120.0, d.length_m), size_px=CLOSE_UP_CHIP_PX)
+        close.detection = f"{d.id} · {d.kind} {d.length_m:.0f} m · score {d.score:.2f}"
+        section.close_ups.append(close)
 
     for d in detections:
         src = obs.get(d.observation_id)

@@ -147,6 +147,24 @@ def test_report_takes_the_timeline_rules(ws: Workspace, tmp_path: Path) -> None:
     assert '"min_valid_fraction": "1.0"' in text and '"utc_offset_hours": "10.0"' in text
 
 
+def test_utc_offset_dates_are_labelled_local(ws: Workspace, tmp_path: Path) -> None:
+    from sitewatch.report.exports import date_zone
+
+    assert [date_zone(h) for h in (0, 10, -3.5, 5.75)] == ["UTC", "UTC+10", "UTC-3:30", "UTC+5:45"]
+    out = tmp_path / "r.html"
+    res = CliRunner().invoke(main, ["report", "dunai", "-w", str(ws.root), "--out", str(out), "--utc-offset", "10"])
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    assert "<th>date (local, UTC+10)</th>" in text and "date (UTC)" not in text
+    assert "Dates are local dates at UTC+10" in text
+    assert "<th>date (UTC)</th>" in write_report(ws, ["dunai"], tmp_path / "utc.html").read_text()
+    res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--utc-offset", "10"])
+    assert res.exit_code == 0 and "Dates are local dates at UTC+10." in res.output
+    helptext = " ".join(CliRunner().invoke(main, ["timeline", "--help"]).output.split())
+    assert "First date kept: a UTC date, or with --utc-offset a local date" in helptext
+    assert "(UTC)." not in helptext
+
+
 @pytest.mark.parametrize(
     "cmd, option",
     [(["timeline", "dunai", "--csv"], "--csv"), (["timeline", "dunai", "--json"], "--json"),

@@ -132,12 +132,15 @@ def timeline_options(*, dates: bool = True) -> Callable[[F], F]:
                      show_default=True, metavar="PCT",
                      help="Most cloud % over the site for an optical observation to count."),
         click.option("--utc-offset", type=click.FloatRange(-24, 24), default=0.0, show_default=True, metavar="HOURS",
-                     help="Hours added to acquisition times before taking the date (10 for Primorsky local dates)."),
+                     help="Hours added to acquisition times before taking the date (10 for Primorsky local dates); "
+                          + ("dates, --from and --to are then local dates." if dates else "dates are then local dates.")),
     ]  # fmt: skip
     if dates:
         options[:0] = [
-            click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First date kept (UTC)."),
-            click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last date kept (UTC)."),
+            click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]),
+                         help="First date kept: a UTC date, or with --utc-offset a local date at UTC+HOURS."),
+            click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]),
+                         help="Last date kept: a UTC date, or with --utc-offset a local date at UTC+HOURS."),
         ]
 
     def decorate(func: F) -> F:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..analysis.occupancy import Timeline, load_timeline
-from ..report.exports import timeline_to_csv, timeline_to_json, write_text_atomic
+from ..report.exports import date_zone, timeline_to_csv, timeline_to_json, write_text_atomic
 from ..workspace import open_workspace
 from .options import (
     existing_folder,
@@ -19,9 +19,11 @@ from .options import (
 )
 
 
-def _print(tl: Timeline) -> None:
+def _print(tl: Timeline, zone: str) -> None:
     if tl.simulated:
         click.echo("Simulated imagery.")
+    if zone != "UTC":
+        click.echo(f"Dates are local dates at {zone}.")
     click.echo(f"{'date':<10}  {'seen by sensor':<20} {'vessels':>7}  {'arr':>3} {'dep':>3}  at berths / others")
     for r in tl.rows:
         berths = ", ".join(f"{b}:{n}" for b, n in r.at_berth.items())
@@ -77,7 +79,7 @@ def command(
     if json_path == "-":
         click.echo(timeline_to_json(tl))
     else:
-        _print(tl)
+        _print(tl, date_zone(utc_offset))
         if json_path:
             click.echo(f"wrote {write_text_atomic(Path(json_path), timeline_to_json(tl))}")
     if csv_path:

@@ -45,7 +45,7 @@ from ..model import Detection, Observation, Site
 from ..vessels import is_ambiguous
 from ..workspace import Workspace
 from . import charts
-from .exports import write_text_atomic
+from .exports import date_zone, write_text_atomic
 
 __all__ = ["write_report", "render_report", "MAX_CHIPS_PER_SITE", "MAX_CHANGES_PER_SITE", "MAX_CLOSE_UPS_PER_SITE"]
 
@@ -340,6 +340,7 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         runs=runs,
         simulated=simulated,
         params=params,
+        date_zone=date_zone(params.utc_offset_hours),
         params_json=json.dumps({k: str(v) for k, v in vars(params).items()}),
         version=_code_version(),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -247,3 +247,19 @@ def test_report_has_close_ups_of_detections_naming_observation_and_image(ws: Wor
         assert f"observation {d.observation_id}" in section
     for b64 in re.findall(r'base64,([A-Za-z0-9+/=]+)"', section):
         assert min(_png_size(b64)) >= 200  # big enough to see the outline on the ship
+
+
+def test_timeline_dash_means_standard_output_for_csv_too(ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--csv", "-"])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert rows and rows[0]["site_id"] == "dunai" and "seen by sensor" not in res.stdout
+    assert not (tmp_path / "-").exists()
+    res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--csv", "-", "--json", "t.json"])
+    assert res.exit_code == 0 and res.stdout.startswith("site_id,") and "wrote t.json" in res.stderr
+    res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--csv", "-", "--json", "-"])
+    assert res.exit_code == 2 and "both want standard output" in res.output
+    res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--chart", "-"])
+    assert res.exit_code == 2 and "needs a file name" in res.output
+    assert not (tmp_path / "-").exists()

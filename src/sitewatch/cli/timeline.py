@@ -41,20 +41,28 @@ def _print(tl: Timeline, zone: str) -> None:
         click.echo(line)
 
 
+def _chart_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    # PNG bytes on standard output would garble a terminal and mix with the table or CSV/JSON there.
+    if value is not None and str(value) == "-":
+        raise click.BadParameter("the chart is a PNG and needs a file name, e.g. --chart timeline.png", ctx=ctx,
+                                 param=param)  # fmt: skip
+    return existing_folder(ctx, param, value)
+
+
 @click.command("timeline")
 @click.argument("site_id")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), callback=existing_folder,
-              help="Write the rows as CSV.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, allow_dash=True), callback=existing_folder,
+              help="Write the rows as CSV ('-' for standard output).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True), callback=existing_folder,
               help="Write the timeline as JSON ('-' for standard output).")
-@click.option("--chart", "chart_path", type=click.Path(dir_okay=False, path_type=Path), callback=existing_folder,
-              help="Draw the timeline chart as PNG.")
+@click.option("--chart", "chart_path", type=click.Path(dir_okay=False, path_type=Path), callback=_chart_file,
+              help="Draw the timeline chart as PNG into a file.")
 @timeline_options()
 @workspace_option
 @handle_errors
 def command(
     site_id: str,
-    csv_path: Path | None,
+    csv_path: str | None,
     json_path: str | None,
     chart_path: Path | None,
     start: datetime | None,
@@ -76,19 +84,21 @@ def command(
     ws = open_workspace(workspace)
     with ws.store() as store:
         tl = load_timeline(store, site_id, params)
+    if json_path == "-" and csv_path == "-":
+        raise click.UsageError("--json - and --csv - both want standard output; send one of them to a file")
+    to_stdout = "-" in (json_path, csv_path)  # then stdout holds that document alone; messages go to stderr
     if json_path == "-":
         click.echo(timeline_to_json(tl))
+    elif csv_path == "-":
+        click.echo(timeline_to_csv(tl), nl=False)
     else:
         _print(tl, date_zone(utc_offset))
-        if json_path:
-            click.echo(f"wrote {write_text_atomic(Path(json_path), timeline_to_json(tl))}")
-    if csv_path:
-        write_text_atomic(csv_path, timeline_to_csv(tl))
-        click.echo(f"wrote {csv_path}", err=json_path == "-")
+    if json_path and json_path != "-":
+        click.echo(f"wrote {write_text_atomic(Path(json_path), timeline_to_json(tl))}", err=to_stdout)
+    if csv_path and csv_path != "-":
+        click.echo(f"wrote {write_text_atomic(Path(csv_path), timeline_to_csv(tl))}", err=to_stdout)
     if chart_path:
         from ..report.charts import timeline_chart_png
 
         write_text_atomic(chart_path, timeline_chart_png(tl))
-        click.echo(f"wrote {chart_path}", err=json_path == "-")
-
-
+        click.echo(f"wrote {chart_path}", err=to_stdout)

@@ -263,3 +263,21 @@ def test_timeline_dash_means_standard_output_for_csv_too(ws: Workspace, tmp_path
     res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--chart", "-"])
     assert res.exit_code == 2 and "needs a file name" in res.output
     assert not (tmp_path / "-").exists()
+
+
+def test_report_names_observations_by_the_ids_show_accepts(tmp_path: Path) -> None:
+    import sqlite3
+
+    w = build(tmp_path / "ws")
+    with sqlite3.connect(w.root / "sitewatch.gpkg") as db:  # day 20 not detected yet: both looks left out
+        db.execute("UPDATE observations SET detected_at = NULL WHERE observation_id LIKE '%-20-%'")
+    html = write_report(w, ["dunai"], tmp_path / "r.html").read_text()
+    not_used = html.split("Observations not used:", 1)[1].split("</p>", 1)[0]
+    for sensor in ("sar", "optical"):
+        assert f"dunai:sim-dunai-2024-10-20-{sensor}" in not_used
+    timeline = html.split("<h3>Timeline</h3>", 1)[1].split("</table>", 1)[0]
+    assert "dunai:sim-dunai-2024-10-17-sar" in timeline and "seed-story" not in timeline  # not the scene id
+    assert "observation dunai:sim-dunai-2024-10-17-optical" in html  # chip captions
+    with w.store() as st:
+        for d in st.detections(site_id="dunai"):
+            assert f"{d.observation_id} · {st.get_observation(d.observation_id).scene.id}" in html

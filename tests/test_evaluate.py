@@ -54,11 +54,44 @@ def test_real_scenes_are_skipped(tmp_path: Path) -> None:
     assert ev.overall.observations == 0 and len(ev.skipped) == 4
 
 
-def test_scores_of_nothing() -> None:
-    s = scores_from([])
-    assert (s.precision, s.recall) == (1.0, 1.0) and s.length_mae_m is None
+def test_scores_of_nothing_are_undefined_not_perfect() -> None:
+    for evals in ([], [ObservationEval("o", "s", "sc", "sar", "t", 10.0, tp=0, fp=0, fn=0)]):
+        s = scores_from(evals)
+        assert (s.precision, s.recall, s.f1) == (None, None, None) and s.length_mae_m is None
     e = ObservationEval("o", "s", "sc", "sar", "t", 10.0, tp=8, fp=2, fn=0)
     assert scores_from([e]).precision == 0.8
+    assert scores_from([ObservationEval("o", "s", "sc", "sar", "t", 10.0, tp=0, fp=0, fn=3)]).f1 == 0.0
+
+
+def test_kind_must_be_one_the_detectors_produce_and_long_ship_positive(tmp_path: Path) -> None:
+    from sitewatch.cli import main
+    from sitewatch.errors import InputError
+
+    with pytest.raises(InputError, match="'ship'.*vessel, crane"):
+        EvalParams(kind="ship")
+    with pytest.raises(InputError, match="more than 0"):
+        EvalParams(long_ship_m=-5)
+    ws = build(tmp_path / "ws")
+    for args, option in ((["--kind", "ship"], "--kind"), (["--long-ship", "-5"], "--long-ship"),
+                         (["--long-ship", "0"], "--long-ship")):
+        res = CliRunner().invoke(main, ["eval", "-w", str(ws.root), *args])
+        assert res.exit_code == 2 and option in res.output, res.output
+    with ws.store() as st:
+        assert latest_evaluation(st) is None  # nothing recorded
+
+
+def test_nothing_to_match_shows_a_dash_and_null(tmp_path: Path) -> None:
+    from sitewatch.cli import main
+
+    ws = build(tmp_path / "ws", detections=False)
+    for truth in (ws.root / "archive").rglob("*.truth.geojson"):  # no ship, no crane anywhere
+        data = json.loads(truth.read_text())
+        truth.write_text(json.dumps(data | {"features": []}))
+    res = CliRunner().invoke(main, ["eval", "-w", str(ws.root), "--kind", "crane"])
+    assert res.exit_code == 0, res.output
+    assert "1.000" not in res.output and "F1     –" in res.output
+    data = json.loads(CliRunner().invoke(main, ["eval", "-w", str(ws.root), "--json"]).output)
+    assert data["overall"]["f1"] is None and data["by_sensor"]["sar"]["precision"] is None
 
 
 def test_cli_eval_json(tmp_path: Path) -> None:

@@ -5,16 +5,21 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from shapely.geometry.base import BaseGeometry
 
 from _report_world import build
 from sitewatch.analysis import load_timeline
 from sitewatch.cli import main
 from sitewatch.evaluate import evaluate_workspace
+from sitewatch.model import Observation
 from sitewatch.report.charts import timeline_chart_png
 from sitewatch.report.exports import detections_to_geojson, timeline_to_csv
 from sitewatch.report.html import write_report
@@ -63,6 +68,17 @@ def test_report_shows_change_and_eval(html: str) -> None:
     assert "timeline presence days" in html
     assert "1 presence day on 2024-10-17" in html
     assert "size alone cannot separate" in html  # landing ship at 10 m: candidates, not a verdict
+
+
+def test_report_never_calls_nothing_to_match_a_perfect_score(tmp_path: Path) -> None:
+    w = build(tmp_path / "ws", detections=False)
+    for truth in (w.root / "archive").rglob("*.truth.geojson"):
+        truth.write_text(json.dumps(json.loads(truth.read_text()) | {"features": []}))
+    evaluate_workspace(w)
+    html = write_report(w, None, tmp_path / "r.html").read_text()
+    assert "1.000" not in html and 'class="num good"' not in html
+    assert "nothing to match" in html and "precision, recall and F1 are undefined" in html
+    assert "over 0 ships" not in html and "no matched ship longer than 80 m" in html
 
 
 def test_report_works_without_eval_or_images(tmp_path: Path) -> None:
@@ -131,6 +147,24 @@ def test_report_takes_the_timeline_rules(ws: Workspace, tmp_path: Path) -> None:
     assert '"min_valid_fraction": "1.0"' in text and '"utc_offset_hours": "10.0"' in text
 
 
+def test_utc_offset_dates_are_labelled_local(ws: Workspace, tmp_path: Path) -> None:
+    from sitewatch.report.exports import date_zone
+
+    assert [date_zone(h) for h in (0, 10, -3.5, 5.75)] == ["UTC", "UTC+10", "UTC-3:30", "UTC+5:45"]
+    out = tmp_path / "r.html"
+    res = CliRunner().invoke(main, ["report", "dunai", "-w", str(ws.root), "--out", str(out), "--utc-offset", "10"])
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    assert "<th>date (local, UTC+10)</th>" in text and "date (UTC)" not in text
+    assert "Dates are local dates at UTC+10" in text
+    assert "<th>date (UTC)</th>" in write_report(ws, ["dunai"], tmp_path / "utc.html").read_text()
+    res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--utc-offset", "10"])
+    assert res.exit_code == 0 and "Dates are local dates at UTC+10." in res.output
+    helptext = " ".join(CliRunner().invoke(main, ["timeline", "--help"]).output.split())
+    assert "First date kept: a UTC date, or with --utc-offset a local date" in helptext
+    assert "(UTC)." not in helptext
+
+
 @pytest.mark.parametrize(
     "cmd, option",
     [(["timeline", "dunai", "--csv"], "--csv"), (["timeline", "dunai", "--json"], "--json"),
@@ -142,3 +176,108 @@ def test_outputs_into_a_missing_folder_are_refused(ws: Workspace, tmp_path: Path
     assert res.exit_code == 2, res.output
     assert f"Invalid value for '{option}'" in res.output and f"folder {target.parent} does not exist" in res.output
     assert not target.parent.exists()
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_code_version_names_only_sitewatchs_own_checkout(tmp_path: Path) -> None:
+    """An installed package inside some other repository (a venv in the user's project) gets no commit."""
+    from sitewatch import __version__
+    from sitewatch.report.html import _code_version
+
+    def repo(root: Path, project: str, package: str) -> Path:
+        (root / package).mkdir(parents=True)
+        (root / package / "__init__.py").write_text("")
+        (root / "pyproject.toml").write_text(f'[project]\nname = "{project}"\n')
+        env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+        for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "x"]):
+            subprocess.run(["git", "-C", str(root), *args], check=True, env=os.environ | env, capture_output=True)
+        return root / package
+
+    checkout = repo(tmp_path / "sitewatch", "sitewatch", "src/sitewatch")
+    assert re.fullmatch(re.escape(__version__) + r" \(git [0-9a-f]{4,}\)", _code_version(checkout))
+    venv = repo(tmp_path / "investigation", "my-investigation", ".venv/lib/python3.11/site-packages/sitewatch")
+    assert _code_version(venv) == __version__
+    other_src = repo(tmp_path / "other", "other", "src/sitewatch")  # same layout, another project
+    assert _code_version(other_src) == __version__
+
+
+def _png_size(b64: str) -> tuple[int, int]:
+    import base64
+    import struct
+
+    head = base64.b64decode(b64[:40])
+    return struct.unpack(">II", head[16:24])  # the PNG IHDR: width, height
+
+
+def _scene_box(o: Observation) -> BaseGeometry:
+    from shapely.geometry import box
+
+    from sitewatch.geo import reproject_geometry
+
+    t = o.grid.transform
+    x0, y0 = t[2], t[5]
+    x1, y1 = x0 + t[0] * o.grid.width, y0 + t[4] * o.grid.height
+    return reproject_geometry(box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)), o.grid.crs, "EPSG:4326")
+
+
+def test_observation_chip_of_a_port_wide_window_keeps_its_pixels(ws: Workspace) -> None:
+    """A wide window is drawn at two screen pixels per image pixel up to 960 px, not squeezed into ~270 px."""
+    import base64
+
+    from sitewatch.report.charts import chip_png
+    from sitewatch.report.html import OVERVIEW_CHIP_PX
+
+    with ws.store() as st:
+        o = next(o for o in st.observations("dunai") if o.scene.sensor == "optical")  # 400 x 400 px of 3 m
+    png = chip_png(ws.root / o.path, o, [], _scene_box(o), margin_m=0, size_px=OVERVIEW_CHIP_PX)
+    assert png is not None
+    width, height = _png_size(base64.b64encode(png).decode())
+    assert width >= 790 and height >= 790
+
+
+def test_report_has_close_ups_of_detections_naming_observation_and_image(ws: Workspace, html: str) -> None:
+    assert "Close-ups of the strongest detections" in html
+    section = html.split("Close-ups of the strongest detections", 1)[1].split("<h3>", 1)[0]
+    with ws.store() as st:
+        dets = st.detections(site_id="dunai")
+        obs = {o.id: o for o in st.observations("dunai")}
+    assert section.count("<figure>") == len(dets)  # 3 detections, under the cap of 12
+    for d in dets:
+        assert d.id in section and obs[d.observation_id].path in section
+        assert f"observation {d.observation_id}" in section
+    for b64 in re.findall(r'base64,([A-Za-z0-9+/=]+)"', section):
+        assert min(_png_size(b64)) >= 200  # big enough to see the outline on the ship
+
+
+def test_timeline_dash_means_standard_output_for_csv_too(ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--csv", "-"])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert rows and rows[0]["site_id"] == "dunai" and "seen by sensor" not in res.stdout
+    assert not (tmp_path / "-").exists()
+    res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--csv", "-", "--json", "t.json"])
+    assert res.exit_code == 0 and res.stdout.startswith("site_id,") and "wrote t.json" in res.stderr
+    res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--csv", "-", "--json", "-"])
+    assert res.exit_code == 2 and "both want standard output" in res.output
+    res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--chart", "-"])
+    assert res.exit_code == 2 and "needs a file name" in res.output
+    assert not (tmp_path / "-").exists()
+
+
+def test_report_names_observations_by_the_ids_show_accepts(tmp_path: Path) -> None:
+    import sqlite3
+
+    w = build(tmp_path / "ws")
+    with sqlite3.connect(w.root / "sitewatch.gpkg") as db:  # day 20 not detected yet: both looks left out
+        db.execute("UPDATE observations SET detected_at = NULL WHERE observation_id LIKE '%-20-%'")
+    html = write_report(w, ["dunai"], tmp_path / "r.html").read_text()
+    not_used = html.split("Observations not used:", 1)[1].split("</p>", 1)[0]
+    for sensor in ("sar", "optical"):
+        assert f"dunai:sim-dunai-2024-10-20-{sensor}" in not_used
+    timeline = html.split("<h3>Timeline</h3>", 1)[1].split("</table>", 1)[0]
+    assert "dunai:sim-dunai-2024-10-17-sar" in timeline and "seed-story" not in timeline  # not the scene id
+    assert "observation dunai:sim-dunai-2024-10-17-optical" in html  # chip captions
+    with w.store() as st:
+        for d in st.detections(site_id="dunai"):
+            assert f"{d.observation_id} · {st.get_observation(d.observation_id).scene.id}" in html

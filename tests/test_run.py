@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
+import sitewatch
 from sitewatch.errors import MissingExtraError
 from sitewatch.run import _identity, map_jobs
 
@@ -42,3 +49,68 @@ def test_unreachable_scheduler_is_named_without_a_traceback(monkeypatch: pytest.
         port = s.getsockname()[1]
     with pytest.raises(ConfigError, match=rf"tcp://127.0.0.1:{port}.*dask scheduler"):
         list(map_jobs(_identity, [1], scheduler=f"tcp://127.0.0.1:{port}"))
+
+
+_SLOW_JOBS = """
+import sys, time
+from pathlib import Path
+
+from sitewatch.run import map_jobs
+
+def job(i):
+    Path(sys.argv[1], f"started-{i}").touch()
+    time.sleep(120)
+    return i
+
+if __name__ == "__main__":
+    try:
+        list(map_jobs(job, list(range(8)), workers=2))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+"""
+
+
+def test_ctrl_c_stops_the_pool_at_once(tmp_path: Path) -> None:
+    """SIGINT to the process group (what a terminal's Ctrl-C sends) ends parent and workers, without tracebacks."""
+    script = tmp_path / "slow_jobs.py"
+    script.write_text(_SLOW_JOBS)
+    src = str(Path(sitewatch.__file__).parents[1])
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.glob("started-*"))) < 2:  # both workers are inside a job
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the workers never started"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=20)  # the jobs would take 120 s each
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert len(list(tmp_path.glob("started-*"))) == 2  # the pending jobs were dropped
+    with pytest.raises(ProcessLookupError):  # no worker left behind in the group
+        os.killpg(proc.pid, 0)
+
+
+def test_cli_says_interrupted_and_exits_130() -> None:
+    import click
+    from click.testing import CliRunner
+
+    from sitewatch.cli.options import handle_errors
+
+    @click.command()
+    @handle_errors
+    def stopped() -> None:
+        raise KeyboardInterrupt
+
+    result = CliRunner().invoke(stopped)
+    assert result.exit_code == 130
+    assert result.stderr == "interrupted\n"

@@ -153,11 +153,16 @@ def test_cli_export_refuses_an_unknown_suffix(tmp_path: Path, name: str) -> None
 
 @pytest.mark.parametrize("columns", ["80", "60"])
 def test_cli_list_never_cuts_an_id(columns: str) -> None:
+    from _tables import column_text
+
     r = CliRunner().invoke(main, ["sites", "list", "--builtin"], env={"COLUMNS": columns})
     assert r.exit_code == 0, r.output
-    cells = {c.strip() for line in r.output.splitlines() for c in line.split("│")}
-    missing = [sid for sid in builtin_sites() if sid not in cells]
+    assert "…" not in r.output and max(len(line) for line in r.output.splitlines()) <= int(columns)
+    ids = column_text(r.output, 0)  # long ids fold onto more lines, whole
+    missing = [sid for sid in builtin_sites() if sid not in ids]
     assert not missing, f"ids cut in a {columns}-column table: {missing}"
+    if columns == "80":  # room for every other word: kinds and coordinates whole
+        assert "training_ground" in r.output and "132.3380" in r.output
 
 
 def test_cli_redrawing_a_site_keeps_its_name_and_warns_of_observations_cut_to_the_old_area(tmp_path: Path) -> None:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from .workspace import Workspace
 
 __all__ = [
+    "EVAL_KINDS",
     "EvalParams",
     "Scores",
     "ObservationEval",
@@ -55,16 +56,29 @@ __all__ = [
 ]
 
 
+EVAL_KINDS: tuple[str, ...] = ("vessel", "crane")
+"""The object kinds the detectors produce, so the kinds an evaluation can score."""
+
+
 @dataclass(frozen=True)
 class EvalParams:
     """How detections are compared with the truth."""
 
     kind: str = "vessel"
-    """Object kind evaluated."""
+    """Object kind evaluated: one of :data:`EVAL_KINDS`."""
     buffer_pixels: float = 1.0
     """Truth rectangles grow by this many pixels of the scene before the centroid test."""
     long_ship_m: float = 80.0
     """Length errors are summarised for truth ships longer than this."""
+
+    def __post_init__(self) -> None:
+        # A kind no detector makes would match nothing and score a perfect nothing.
+        if self.kind not in EVAL_KINDS:
+            raise InputError(f"kind {self.kind!r} is not one the detectors produce: {', '.join(EVAL_KINDS)}")
+        if not self.long_ship_m > 0:
+            raise InputError(f"long_ship_m must be more than 0 m, not {self.long_ship_m:g}")
+        if not self.buffer_pixels >= 0:
+            raise InputError(f"buffer_pixels must be 0 or more, not {self.buffer_pixels:g}")
 
 
 @dataclass(frozen=True)
@@ -109,9 +123,10 @@ class Scores:
     tp: int
     fp: int
     fn: int
-    precision: float
-    recall: float
-    f1: float
+    precision: float | None
+    """None (undefined) when there was nothing to match: no detection and no truth object."""
+    recall: float | None
+    f1: float | None
     long_ships: int
     """Matched truth ships longer than the threshold (the length figures are over these)."""
     length_mae_m: float | None
@@ -271,13 +286,16 @@ def scores_from(evals: Iterable[ObservationEval], long_ship_m: float = 80.0) -> 
     """Precision, recall, F1 and length error over some observation evaluations.
 
     With nothing detected precision is 1 (nothing claimed wrongly); with
-    nothing to find recall is 1.
+    nothing to find recall is 1. With neither (nothing to match) all three are
+    None: no evidence is not a perfect score.
     """
     evals = list(evals)
     tp, fp, fn = (sum(getattr(e, k) for e in evals) for k in ("tp", "fp", "fn"))
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / (tp + fn) if tp + fn else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    precision = recall = f1 = None
+    if tp + fp + fn:
+        precision = tp / (tp + fp) if tp + fp else 1.0
+        recall = tp / (tp + fn) if tp + fn else 1.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     errors = [p.length_m - p.truth_length_m for e in evals for p in e.pairs if p.truth_length_m > long_ship_m]
     hits = [p.class_in_candidates for e in evals for p in e.pairs if p.class_in_candidates is not None]
     return Scores(
@@ -285,9 +303,9 @@ def scores_from(evals: Iterable[ObservationEval], long_ship_m: float = 80.0) -> 
         tp=tp,
         fp=fp,
         fn=fn,
-        precision=round(precision, 4),
-        recall=round(recall, 4),
-        f1=round(f1, 4),
+        precision=None if precision is None else round(precision, 4),
+        recall=None if recall is None else round(recall, 4),
+        f1=None if f1 is None else round(f1, 4),
         long_ships=len(errors),
         length_mae_m=round(sum(abs(x) for x in errors) / len(errors), 2) if errors else None,
         length_bias_m=round(sum(errors) / len(errors), 2) if errors else None,

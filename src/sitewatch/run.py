@@ -9,8 +9,10 @@ back in input order so downstream writes are deterministic.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from .errors import ConfigError, require_extra
@@ -32,6 +34,11 @@ def map_jobs(
     ``workers`` 0 means one per core; 1 runs in this process (easiest to
     debug, and what small batches want). ``scheduler`` is a Dask scheduler
     address; it needs the ``dask`` extra.
+
+    Ctrl-C (SIGINT, which a terminal sends to the whole process group) stops
+    the run at once: worker processes ignore it, and this process, on
+    KeyboardInterrupt, drops the pending jobs, ends the workers and re-raises.
+    The same happens when the caller stops iterating early.
     """
     if scheduler:
         require_extra("distributed", "dask")
@@ -47,16 +54,62 @@ def map_jobs(
             ) from exc
         with client:
             futures = client.map(func, list(items), pure=False)
-            for fut in futures:
-                yield fut.result()
+            try:
+                for fut in futures:
+                    yield fut.result()
+            except BaseException:
+                client.cancel(futures)
+                raise
         return
     n = workers or (os.cpu_count() or 1)
     if n <= 1 or len(items) <= 2:
         for item in items:
             yield func(item)
         return
-    with ProcessPoolExecutor(max_workers=min(n, len(items))) as pool:
-        yield from pool.map(func, items, chunksize=max(1, len(items) // (4 * n)))
+    # Workers are started while submitting; SIGINT stays blocked until each has set
+    # it to be ignored, so a Ctrl-C at that moment cannot kill one mid-start (the
+    # parent gets it once the jobs are submitted).
+    with _sigint_blocked():
+        pool = ProcessPoolExecutor(max_workers=min(n, len(items)), initializer=_ignore_sigint)
+        results = pool.map(func, items, chunksize=max(1, len(items) // (4 * n)))
+    try:
+        yield from results
+    except BaseException:  # KeyboardInterrupt, or GeneratorExit when the caller stops early
+        _stop_pool(pool)
+        raise
+    pool.shutdown()
+
+
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT held pending in this thread (and in processes started meanwhile), delivered on exit."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _ignore_sigint() -> None:
+    """Pool initializer: Ctrl-C is the parent's to handle, so a worker neither dies nor prints a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel the jobs not started and end the workers without waiting for the running ones."""
+    # The executor has no public way to end its workers before Python 3.14 (terminate_workers).
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in procs:
+        proc.join(timeout=5)
 
 
 def _identity(x: Any) -> Any:  # used by tests to check the pool plumbing

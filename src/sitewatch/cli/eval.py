@@ -7,9 +7,13 @@ from pathlib import Path
 
 import click
 
-from ..evaluate import EvalParams, Scores, evaluate_workspace
+from ..evaluate import EVAL_KINDS, EvalParams, Scores, evaluate_workspace
 from ..workspace import open_workspace
 from .options import handle_errors, json_option, workspace_option
+
+
+def _ratio(value: float | None) -> str:
+    return f"{'–':>5}" if value is None else f"{value:.3f}"
 
 
 def _line(label: str, s: Scores) -> str:
@@ -20,14 +24,16 @@ def _line(label: str, s: Scores) -> str:
     )
     return (
         f"{label:<12} obs {s.observations:>4}  TP {s.tp:>4}  FP {s.fp:>4}  FN {s.fn:>4}  "
-        f"P {s.precision:.3f}  R {s.recall:.3f}  F1 {s.f1:.3f}  {length}"
+        f"P {_ratio(s.precision)}  R {_ratio(s.recall)}  F1 {_ratio(s.f1)}  {length}"
     )
 
 
 @click.command("eval")
 @click.argument("site_ids", nargs=-1)
-@click.option("--kind", default="vessel", show_default=True, help="Object kind to evaluate (vessel, crane).")
-@click.option("--long-ship", "long_ship_m", type=float, default=80.0, show_default=True,
+@click.option("--kind", type=click.Choice(EVAL_KINDS), default="vessel", show_default=True,
+              help="Object kind to evaluate (the kinds the detectors produce).")
+@click.option("--long-ship", "long_ship_m", type=click.FloatRange(min=0, min_open=True), default=80.0,
+              show_default=True, metavar="METRES",
               help="Length errors are summarised for true ships longer than this (m).")
 @click.option("--no-record", is_flag=True, help="Do not record the figures in the workspace.")
 @workspace_option
@@ -40,7 +46,9 @@ def command(
 
     Matching is one-to-one per observation; a detection matches a visible
     truth object when its centroid lies inside the object grown by one pixel.
-    The figures are recorded so `sitewatch report` shows them.
+    The figures are recorded so `sitewatch report` shows them. Where there is
+    nothing to match (no detection and no truth object of the kind), precision,
+    recall and F1 are undefined and shown as "–" (null in JSON).
     """
     ws = open_workspace(workspace)
     ev = evaluate_workspace(

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..workspace import open_workspace
-from .options import add_id_column, handle_errors, json_option, workspace_option
+from .options import add_id_column, handle_errors, json_option, print_table, workspace_option
 
 
 @click.command("observations")
@@ -44,18 +44,21 @@ def command(site_id: str | None, sensor: str | None, workspace: Path, as_json: b
     if as_json:
         click.echo(json.dumps(rows, indent=1))
         return
-    from rich.console import Console
     from rich.table import Table
 
-    table = Table("acquired (UTC)", "sensor", "platform", "res. m", "valid %", "cloud %", "detections")
+    # Sensor and resolution, valid and cloud share a column: at 80 columns the
+    # table then still has room for the id and every other word whole.
+    table = Table()
     add_id_column(table, "id", [str(r["id"]) for r in rows])
+    for header in ("acquired (UTC)", "sensor", "platform", "valid / cloud %", "detections"):
+        table.add_column(header)
     for r in rows:
         plat = str(r["platform"]) + (" (SIMULATED)" if r["simulated"] else "")
-        cloud = "" if r["cloud_pct"] is None else str(r["cloud_pct"])
+        cloud = "–" if r["cloud_pct"] is None else str(r["cloud_pct"])
         table.add_row(
-            str(r["acquired"]), str(r["sensor"]), plat, str(r["resolution_m"]),
-            str(r["valid_pct"]), cloud, str(r["detections"]), str(r["id"]),
+            str(r["id"]), str(r["acquired"]), f"{r['sensor']} {r['resolution_m']:g} m", plat,
+            f"{r['valid_pct']} / {cloud}", str(r["detections"]),
         )  # fmt: skip
-    Console().print(table)
+    print_table(table)
     if not rows:
         click.echo("no observations; add some with `sitewatch ingest`, `sitewatch fetch` or `sitewatch import`")

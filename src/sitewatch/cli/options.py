@@ -54,13 +54,25 @@ def errors_to_click() -> Iterator[None]:
         raise click.ClickException(str(exc)) from exc
 
 
+INTERRUPTED_EXIT_CODE = 130
+"""Exit code after Ctrl-C, as shells report a process ended by SIGINT (128 + 2)."""
+
+
 def handle_errors(func: F) -> F:
-    """Decorator form of :func:`errors_to_click`."""
+    """Decorator form of :func:`errors_to_click`; Ctrl-C prints "interrupted" and exits 130.
+
+    Click's own Ctrl-C handling says "Aborted!" and exits 1, which a script
+    cannot tell from a failure.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with errors_to_click():
-            return func(*args, **kwargs)
+        try:
+            with errors_to_click():
+                return func(*args, **kwargs)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            raise SystemExit(INTERRUPTED_EXIT_CODE) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -120,12 +132,15 @@ def timeline_options(*, dates: bool = True) -> Callable[[F], F]:
                      show_default=True, metavar="PCT",
                      help="Most cloud % over the site for an optical observation to count."),
         click.option("--utc-offset", type=click.FloatRange(-24, 24), default=0.0, show_default=True, metavar="HOURS",
-                     help="Hours added to acquisition times before taking the date (10 for Primorsky local dates)."),
+                     help="Hours added to acquisition times before taking the date (10 for Primorsky local dates); "
+                          + ("dates, --from and --to are then local dates." if dates else "dates are then local dates.")),
     ]  # fmt: skip
     if dates:
         options[:0] = [
-            click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First date kept (UTC)."),
-            click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last date kept (UTC)."),
+            click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]),
+                         help="First date kept: a UTC date, or with --utc-offset a local date at UTC+HOURS."),
+            click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]),
+                         help="Last date kept: a UTC date, or with --utc-offset a local date at UTC+HOURS."),
         ]
 
     def decorate(func: F) -> F:
@@ -158,11 +173,60 @@ def timeline_params(
     )
 
 
-def add_id_column(table: Any, header: str, ids: Iterable[str]) -> None:
-    """Add an id column to a rich table that is never cut or wrapped, however narrow the terminal.
+ID_MIN_WIDTH = 12
+"""An id column is never narrower than this (or its widest id); longer ids fold onto more lines."""
 
-    Ids are copied into other commands (`sitewatch show ID`), so the other columns
-    wrap instead.
+
+def add_id_column(table: Any, header: str, ids: Iterable[str]) -> None:
+    """Add an id column to a rich table: ids are folded onto more lines when space is short, never cut.
+
+    Ids are copied into other commands (`sitewatch show ID`). Print the table
+    with :func:`print_table`, which gives the other columns room for their
+    longest word first and the id column the rest.
     """
-    widest = max([len(header), *(len(i) for i in ids)])
-    table.add_column(header, no_wrap=True, min_width=widest, overflow="fold")
+    del ids  # the widths are settled by print_table, once every row is in
+    table.add_column(header, overflow="fold")
+
+
+def print_table(table: Any, id_header: str = "id", width: int | None = None) -> None:
+    """Print a rich table that fits the terminal (``width`` columns) without cutting any value.
+
+    Rich, short of room, cuts cells with "…", which hides whole values (a
+    platform's SIMULATED marker, dates). Here every column keeps its longest
+    word (headers included) whole; the ``id_header`` column gets the remaining
+    room, up to its widest id, and folds ids that do not fit; room left after
+    that widens the other columns. On a terminal too narrow even for that,
+    every column folds: cramped, but nothing is cut.
+    """
+    from rich.cells import cell_len
+    from rich.console import Console
+
+    console = Console() if width is None else Console(width=width)
+    columns = table.columns
+    for column in columns:
+        column.overflow = "fold"
+        column.no_wrap = False
+    texts = [[str(column.header), *(str(c) for c in column.cells)] for column in columns]
+    widest = [max(cell_len(line) for t in col for line in t.splitlines() or [""]) for col in texts]
+    longest_word = [max((cell_len(w) for t in col for w in t.split()), default=1) for col in texts]
+    ids = [str(column.header) == id_header for column in columns]
+    low = [min(w, ID_MIN_WIDTH) if is_id else lw for w, lw, is_id in zip(widest, longest_word, ids, strict=True)]
+    chrome = table._extra_width + sum(table._get_padding_width(i) for i in range(len(columns)))
+    room = console.width - chrome
+    if sum(widest) <= room or sum(low) > room:
+        console.print(table)
+        return
+    widths = list(low)
+    spare = room - sum(low)
+    for i in (i for i, is_id in enumerate(ids) if is_id):
+        extra = min(spare, widest[i] - widths[i])
+        widths[i] += extra
+        spare -= extra
+    # Then unwrap whole columns, those needing least first: one line per cell reads best.
+    for i in sorted(range(len(columns)), key=lambda i: widest[i] - widths[i]):
+        if widest[i] - widths[i] <= spare:
+            spare -= widest[i] - widths[i]
+            widths[i] = widest[i]
+    for column, w in zip(columns, widths, strict=True):
+        column.width = w
+    console.print(table)

@@ -20,6 +20,7 @@ from .options import (
     handle_errors,
     is_quiet,
     json_option,
+    print_table,
     progress_bar,
     workspace_option,
 )
@@ -122,7 +123,6 @@ def command(
     if not rows:
         click.echo(f"no scenes of {collection} over {site_id} between {start:%Y-%m-%d} and {end:%Y-%m-%d}")
         return
-    from rich.console import Console
     from rich.table import Table
 
     def pct(v: float | None) -> str:
@@ -134,7 +134,8 @@ def command(
                 "site valid %", "site cloud %", "fetched"):  # fmt: skip
         table.add_column(col)
     for r in rows:
-        table.add_row(r["item_id"], r["acquired"], r["platform"], str(r["orbit"] or ""), pct(r["scene_cloud_pct"]),
+        when = r["acquired"][:16].replace("T", " ")  # a space to wrap at; seconds say nothing here
+        table.add_row(r["item_id"], when, r["platform"], str(r["orbit"] or ""), pct(r["scene_cloud_pct"]),
                       pct(r["coverage_pct"]), pct(r["site_valid_pct"]), pct(r["site_cloud_pct"]),
                       "yes" if r["fetched"] else "")  # fmt: skip
-    Console().print(table)
+    print_table(table, id_header="item")

@@ -12,7 +12,14 @@ from ..errors import InputError
 from ..model import Site
 from ..sites import builtin_sites, read_sites_file, site_from_bbox, sites_to_geojson, sites_to_kml
 from ..workspace import open_workspace
-from .options import add_id_column, existing_folder, handle_errors, json_option, workspace_option
+from .options import (
+    add_id_column,
+    existing_folder,
+    handle_errors,
+    json_option,
+    print_table,
+    workspace_option,
+)
 
 
 @click.group("sites")
@@ -45,7 +52,6 @@ def list_(workspace: Path, as_json: bool, builtin: bool) -> None:
     if as_json:
         click.echo(json.dumps(sites_to_geojson(sites), indent=1))
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table()
@@ -55,7 +61,7 @@ def list_(workspace: Path, as_json: bool, builtin: bool) -> None:
     for s in sites:
         centre = f"{s.geometry.centroid.y:.4f}, {s.geometry.centroid.x:.4f}" if s.geometry is not None else "—"
         table.add_row(s.id, s.name, s.kind, "yes" if s.resolved else "NO", str(len(s.berths)), centre)
-    Console().print(table)
+    print_table(table)
 
 
 @command.command("show")

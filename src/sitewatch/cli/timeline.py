@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..analysis.occupancy import Timeline, load_timeline
-from ..report.exports import timeline_to_csv, timeline_to_json, write_text_atomic
+from ..report.exports import date_zone, timeline_to_csv, timeline_to_json, write_text_atomic
 from ..workspace import open_workspace
 from .options import (
     existing_folder,
@@ -19,9 +19,11 @@ from .options import (
 )
 
 
-def _print(tl: Timeline) -> None:
+def _print(tl: Timeline, zone: str) -> None:
     if tl.simulated:
         click.echo("Simulated imagery.")
+    if zone != "UTC":
+        click.echo(f"Dates are local dates at {zone}.")
     click.echo(f"{'date':<10}  {'seen by sensor':<20} {'vessels':>7}  {'arr':>3} {'dep':>3}  at berths / others")
     for r in tl.rows:
         berths = ", ".join(f"{b}:{n}" for b, n in r.at_berth.items())
@@ -39,20 +41,28 @@ def _print(tl: Timeline) -> None:
         click.echo(line)
 
 
+def _chart_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    # PNG bytes on standard output would garble a terminal and mix with the table or CSV/JSON there.
+    if value is not None and str(value) == "-":
+        raise click.BadParameter("the chart is a PNG and needs a file name, e.g. --chart timeline.png", ctx=ctx,
+                                 param=param)  # fmt: skip
+    return existing_folder(ctx, param, value)
+
+
 @click.command("timeline")
 @click.argument("site_id")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), callback=existing_folder,
-              help="Write the rows as CSV.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, allow_dash=True), callback=existing_folder,
+              help="Write the rows as CSV ('-' for standard output).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True), callback=existing_folder,
               help="Write the timeline as JSON ('-' for standard output).")
-@click.option("--chart", "chart_path", type=click.Path(dir_okay=False, path_type=Path), callback=existing_folder,
-              help="Draw the timeline chart as PNG.")
+@click.option("--chart", "chart_path", type=click.Path(dir_okay=False, path_type=Path), callback=_chart_file,
+              help="Draw the timeline chart as PNG into a file.")
 @timeline_options()
 @workspace_option
 @handle_errors
 def command(
     site_id: str,
-    csv_path: Path | None,
+    csv_path: str | None,
     json_path: str | None,
     chart_path: Path | None,
     start: datetime | None,
@@ -74,19 +84,21 @@ def command(
     ws = open_workspace(workspace)
     with ws.store() as store:
         tl = load_timeline(store, site_id, params)
+    if json_path == "-" and csv_path == "-":
+        raise click.UsageError("--json - and --csv - both want standard output; send one of them to a file")
+    to_stdout = "-" in (json_path, csv_path)  # then stdout holds that document alone; messages go to stderr
     if json_path == "-":
         click.echo(timeline_to_json(tl))
+    elif csv_path == "-":
+        click.echo(timeline_to_csv(tl), nl=False)
     else:
-        _print(tl)
-        if json_path:
-            click.echo(f"wrote {write_text_atomic(Path(json_path), timeline_to_json(tl))}")
-    if csv_path:
-        write_text_atomic(csv_path, timeline_to_csv(tl))
-        click.echo(f"wrote {csv_path}", err=json_path == "-")
+        _print(tl, date_zone(utc_offset))
+    if json_path and json_path != "-":
+        click.echo(f"wrote {write_text_atomic(Path(json_path), timeline_to_json(tl))}", err=to_stdout)
+    if csv_path and csv_path != "-":
+        click.echo(f"wrote {write_text_atomic(Path(csv_path), timeline_to_csv(tl))}", err=to_stdout)
     if chart_path:
         from ..report.charts import timeline_chart_png
 
         write_text_atomic(chart_path, timeline_chart_png(tl))
-        click.echo(f"wrote {chart_path}", err=json_path == "-")
-
-
+        click.echo(f"wrote {chart_path}", err=to_stdout)

@@ -35,6 +35,7 @@ __all__ = ["timeline_chart_png", "site_map_png", "chip_png", "SIMULATED_LABEL"]
 
 SIMULATED_LABEL = "SIMULATED IMAGERY"
 _KIND_COLOURS = {"vessel": "#ff3b30", "crane": "#ffcc00", "truck": "#34c759"}
+_CHIP_DPI = 80
 
 
 def _png(fig: Figure, dpi: int = 90) -> bytes:
@@ -193,12 +194,15 @@ def chip_png(
     *,
     title: str = "",
     margin_m: float = 150.0,
+    size_px: tuple[int, int] = (270, 270),
 ) -> bytes | None:
     """An image chip of ``obs`` around ``focus`` (WGS84) with the detections outlined; None if unreadable.
 
     The window is the focus box grown by ``margin_m`` (approximately, in
     degrees at the site's latitude) so two chips with the same focus show
-    the same ground.
+    the same ground. ``size_px`` bounds the chip's longer side: between the
+    two, it shows each image pixel as two screen pixels, so a wide window
+    keeps its detail and a small one is not blown up beyond use.
     """
     lat = focus.centroid.y
     dlat = margin_m / 110_540.0
@@ -212,9 +216,11 @@ def chip_png(
     if img.size == 0 or img.shape[0] < 2 or img.shape[1] < 2:
         return None
     h, w = img.shape[:2]
-    scale = 3.4 / max(h, w)  # ~270 px: speckled SAR compresses badly, and a season has many chips
+    # Speckled SAR compresses badly and a season has many chips: no bigger than asked.
+    side_px = min(max(2 * max(h, w), size_px[0]), size_px[1])
+    scale = side_px / _CHIP_DPI / max(h, w)
     fig = Figure(figsize=(max(w * scale, 1.5), max(h * scale, 1.5)))
-    ax = fig.subplots()
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))  # the image fills the figure: no margins shrinking it
     ax.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="nearest")
     inv = ~transform
     for d in detections:
@@ -230,4 +236,4 @@ def chip_png(
     res = obs.scene.resolution_m
     label = title or f"{obs.scene.acquired:%Y-%m-%d %H:%M} UTC {obs.scene.sensor} {res:g} m"
     ax.set_title(_title(label, obs.scene.simulated), fontsize=8)
-    return _png(fig, dpi=80)
+    return _png(fig, dpi=_CHIP_DPI)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TIMELINE_CSV_COLUMNS",
+    "date_zone",
     "timeline_to_csv",
     "timeline_to_json",
     "detections_to_geojson",
@@ -43,6 +44,19 @@ TIMELINE_CSV_COLUMNS: tuple[str, ...] = (
     "scene_ids",
     "simulated",
 )
+
+
+def date_zone(utc_offset_hours: float) -> str:
+    """What a timeline date is: ``UTC``, or ``UTC+10``, ``UTC-3:30`` with ``--utc-offset``.
+
+    The timeline takes the date of each acquisition time plus the offset, so
+    with one its dates (and --from/--to) are local dates, not UTC dates.
+    """
+    if not utc_offset_hours:
+        return "UTC"
+    minutes = round(abs(utc_offset_hours) * 60)
+    hours, rest = divmod(minutes, 60)
+    return f"UTC{'+' if utc_offset_hours > 0 else '-'}{hours}" + (f":{rest:02d}" if rest else "")
 
 
 def _cell(value: Any) -> str:

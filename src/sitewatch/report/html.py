@@ -3,7 +3,8 @@
 Per site: a map with its berths, the occupancy timeline (chart, periods with
 their presence days in words, table of dates), the changes between
 consecutive dates as before/after chips side by side, an image chip with
-outlines for every observation with detections, and a table of every
+outlines for every observation with detections, close-ups of the
+highest-scoring detections, and a table of every
 detection with its provenance (scene id, time, sensor, resolution, file
 hash). Then the evaluation figures recorded by ``sitewatch eval`` and the
 stage runs with the sitewatch version that made them.
@@ -44,14 +45,20 @@ from ..model import Detection, Observation, Site
 from ..vessels import is_ambiguous
 from ..workspace import Workspace
 from . import charts
-from .exports import write_text_atomic
+from .exports import date_zone, write_text_atomic
 
-__all__ = ["write_report", "render_report", "MAX_CHIPS_PER_SITE", "MAX_CHANGES_PER_SITE"]
+__all__ = ["write_report", "render_report", "MAX_CHIPS_PER_SITE", "MAX_CHANGES_PER_SITE", "MAX_CLOSE_UPS_PER_SITE"]
 
 MAX_CHIPS_PER_SITE = 40
 """Observation chips drawn per site, spread evenly over time; the table still lists every detection."""
 MAX_CHANGES_PER_SITE = 12
 """Before/after chip pairs drawn per site; the timeline table lists every change."""
+MAX_CLOSE_UPS_PER_SITE = 12
+"""Close-up chips per site, one per detection, highest scores first."""
+OVERVIEW_CHIP_PX = (270, 960)
+"""Bounds of an observation chip's longer side (px): a port-wide window keeps its pixels."""
+CLOSE_UP_CHIP_PX = (300, 300)
+"""Size of a close-up chip (px)."""
 
 
 @dataclass
@@ -62,6 +69,10 @@ class _Chip:
     scene_id: str = ""
     sha256: str = ""
     detections: int = 0
+    path: str = ""
+    """The image in the workspace's archive."""
+    detection: str = ""
+    """For a close-up: the detection it centres on, in words."""
 
 
 @dataclass
@@ -81,6 +92,7 @@ class _SiteSection:
     changes_omitted: int = 0
     chips: list[_Chip] = field(default_factory=list)
     chips_omitted: int = 0
+    close_ups: list[_Chip] = field(default_factory=list)
     detections: list[dict[str, Any]] = field(default_factory=list)
     imagery: list[str] = field(default_factory=list)
     """One line per image series: sensor, platform, resolution, count, revisit (stated and measured)."""
@@ -115,16 +127,39 @@ def _b64(png: bytes | None) -> str | None:
     return base64.b64encode(png).decode("ascii") if png else None
 
 
-def _code_version() -> str:
-    """sitewatch's version, plus the git commit when run from a source checkout."""
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(Path(__file__).parent), "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, timeout=5, check=True,
+def _code_version(package_dir: Path | None = None) -> str:
+    """sitewatch's version, plus the git commit when run from sitewatch's own source checkout.
+
+    An installed package may sit inside some other repository (a virtualenv in
+    the user's own project); that repository's commit says nothing about this
+    code, so a commit is named only when the repository's top level holds this
+    package as ``src/sitewatch`` and its ``pyproject.toml`` names the project sitewatch.
+    """
+    package_dir = (package_dir or Path(__file__).parents[1]).resolve()
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(package_dir), *args], capture_output=True, text=True, timeout=5, check=True
         ).stdout.strip()
+
+    try:
+        top = Path(git("rev-parse", "--show-toplevel")).resolve()
+        if package_dir != top / "src" / "sitewatch" or _project_name(top / "pyproject.toml") != "sitewatch":
+            return __version__
+        out = git("rev-parse", "--short", "HEAD")
     except (OSError, subprocess.SubprocessError):
         return __version__
     return f"{__version__} (git {out})" if out else __version__
+
+
+def _project_name(pyproject: Path) -> str:
+    import tomllib
+
+    try:
+        name = tomllib.loads(pyproject.read_text()).get("project", {}).get("name", "")
+    except (OSError, ValueError):
+        return ""
+    return name.lower() if isinstance(name, str) else ""
 
 
 def _candidates_text(d: Detection) -> str:
@@ -190,10 +225,10 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
     )
     section.imagery, section.revisit_note = _imagery_lines(observations)
 
-    def chip(o: Observation, focus: BaseGeometry) -> _Chip:
+    def chip(o: Observation, focus: BaseGeometry, **kw: Any) -> _Chip:
         ds = by_obs.get(o.id, [])
-        return _Chip(_obs_label(o), _b64(charts.chip_png(ws.root / o.path, o, ds, focus)), o.id, o.scene.id,
-                     o.sha256, len(ds))
+        return _Chip(_obs_label(o), _b64(charts.chip_png(ws.root / o.path, o, ds, focus, **kw)), o.id, o.scene.id,
+                     o.sha256, len(ds), o.path)
 
     # Vessel arrivals/departures between consecutive dates, and equipment (cranes, trucks) changes
     # between consecutive fine-resolution dates; one before/after pair per pair of dates.
@@ -228,7 +263,16 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
         step = len(with_dets) / MAX_CHIPS_PER_SITE
         with_dets = [with_dets[int(k * step)] for k in range(MAX_CHIPS_PER_SITE)]
     for o in with_dets:
-        section.chips.append(chip(o, _focus([d.footprint for d in by_obs[o.id]], site)))
+        section.chips.append(chip(o, _focus([d.footprint for d in by_obs[o.id]], site), size_px=OVERVIEW_CHIP_PX))
+    # A port-wide chip shows a 100 m ship as a few pixels: close-ups of the strongest
+    # detections let a reader check them by eye.
+    for d in sorted((d for d in detections if d.observation_id in obs), key=lambda d: (-d.score, d.id))[
+        :MAX_CLOSE_UPS_PER_SITE
+    ]:
+        o = obs[d.observation_id]
+        close = chip(o, d.footprint.envelope, margin_m=max(120.0, d.length_m), size_px=CLOSE_UP_CHIP_PX)
+        close.detection = f"{d.id} · {d.kind} {d.length_m:.0f} m · score {d.score:.2f}"
+        section.close_ups.append(close)
 
     for d in detections:
         src = obs.get(d.observation_id)
@@ -246,7 +290,8 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
                 "detector": f"{d.detector} {d.detector_version}",
                 "lon": c.x,
                 "lat": c.y,
-                "scene_id": src.scene.id if src else d.observation_id,
+                "observation_id": d.observation_id,
+                "scene_id": src.scene.id if src else "",
                 "acquired": f"{src.scene.acquired:%Y-%m-%d %H:%M:%S}Z" if src else "",
                 "sensor": src.scene.sensor if src else "",
                 "resolution_m": src.scene.resolution_m if src else None,
@@ -296,6 +341,7 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         runs=runs,
         simulated=simulated,
         params=params,
+        date_zone=date_zone(params.utc_offset_hours),
         params_json=json.dumps({k: str(v) for k, v in vars(params).items()}),
         version=_code_version(),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

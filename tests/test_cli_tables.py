@@ -1,0 +1,44 @@
+"""Tables in the terminal: every value whole at 80-100 columns, ids folded rather than cut."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from rich.table import Table
+
+from _report_world import build
+from _tables import column_text
+from sitewatch.cli import main
+from sitewatch.cli.options import add_id_column, print_table
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_observations_are_readable_and_say_simulated(tmp_path: Path, columns: int) -> None:
+    ws = build(tmp_path / "ws")
+    r = CliRunner().invoke(main, ["observations", "-w", str(ws.root)], env={"COLUMNS": str(columns)})
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert "…" not in r.output and max(len(line) for line in lines) <= columns
+    assert r.output.count("(SIMULATED)") == 4  # one per observation, never cut
+    for word in ("acquired", "(UTC)", "sensor", "platform", "detections", "2024-10-17", "optical", "100.0"):
+        assert word in r.output
+    ids = column_text(r.output, 0)
+    for day in (17, 20):
+        for sensor in ("sar", "optical"):
+            assert f"dunai:sim-dunai-2024-10-{day}-{sensor}" in ids
+
+
+def test_print_table_folds_only_the_id_when_the_other_words_fit(capsys: pytest.CaptureFixture[str]) -> None:
+    table = Table()
+    long_id = "genoa:S2A_MSIL2A_20240510T101601_R065_T32TMQ_20240510T161604"
+    add_id_column(table, "id", [long_id])
+    for header in ("acquired (UTC)", "platform"):
+        table.add_column(header)
+    table.add_row(long_id, "2024-05-10 10:16", "sentinel-2a (SIMULATED)")
+    print_table(table, width=60)
+    out = capsys.readouterr().out
+    assert "sentinel-2a" in out and "(SIMULATED)" in out and "2024-05-10" in out and "acquired" in out
+    assert column_text(out, 0) == long_id
+    assert max(len(line) for line in out.splitlines()) <= 60

@@ -349,3 +349,19 @@ def test_a_site_wider_than_a_place_is_refused_by_name(ws, tmp_path: Path) -> Non
     huge = site_from_bbox("huge", (-180, -90, 180, 90))
     with pytest.raises(InputError, match=r"site 'huge' spans 360.0° × 180.0°"):
         site_grid(huge, 10)
+
+
+def test_an_observation_the_detector_cannot_use_is_named_and_the_others_proceed(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    crs, x0, y0 = site_utm_origin(SITE)
+    red = write_tiff(tmp_path / "S2_20241018_red.tif", np.full((60, 60), 700, np.uint16), crs=crs,
+                     transform=Affine(10, 0, x0, 0, -10, y0))  # fmt: skip
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, f"--band=red={red}", "-w", str(ws.root)])
+    assert r.exit_code != 0 and "needs at least green and red" in r.output
+    sar = _ship_sar(tmp_path / "s1_20241017.tif", "2024-10-17T09:30:00Z")
+    with ws.store() as store:
+        ingest_paths(ws, store, SITE, [sar])
+        (red_only,) = ingest_paths(ws, store, SITE, [], band_files={"red": red}).observations  # the library allows it
+    r = CliRunner().invoke(main, ["-q", "detect", SITE.id, "-w", str(ws.root), "--workers", "1"])
+    assert r.exit_code == 3 and f"{red_only.id}: optical detection needs" in r.output
+    with ws.store() as store:
+        assert store.undetected(SITE.id) == {red_only.id} and store.detections(site_id=SITE.id)

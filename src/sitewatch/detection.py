@@ -180,7 +180,10 @@ def detect_observation(job: DetectJob) -> DetectResult:
         # the site's cloud fraction comes from that same mask, not a second pass.
         # Ingest's divisor says whether an 8-bit display rendering went in.
         oparams = optical.params_for_dn_scale(replace(optical.OpticalParams(), **limits), _dn_scale(obs))
-        result = optical.detect_optical_result(bands, pixel, valid=valid, water=water, scl=scl, params=oparams)
+        try:
+            result = optical.detect_optical_result(bands, pixel, valid=valid, water=water, scl=scl, params=oparams)
+        except InputError as exc:  # e.g. an observation without the bands the detector needs
+            return DetectResult(obs, (), None, error=f"{obs.id}: {exc}")
         n_valid = int(valid.sum())
         cloud_fraction = round(float((result.cloud & valid).sum()) / n_valid, 6) if n_valid else None
         found = result.detections

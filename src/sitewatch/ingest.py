@@ -303,7 +303,8 @@ def read_scene_ref(
         if count == 1:
             raise InputError(
                 f"{path}: one unnamed band, SAR or optical?  Pass --sensor sar for a SAR image; give the "
-                "bands of an optical scene delivered one file a band together with --band NAME=PATH"
+                "bands of an optical scene delivered one file a band together: `sitewatch ingest SITE "
+                "--band NAME=PATH …`"
             )
         raise InputError(f"{path}: cannot tell whether it is SAR or optical; pass --sensor")
     simulated = tags.get("SITEWATCH_SIMULATED", "").lower() == "true"

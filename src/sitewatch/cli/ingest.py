@@ -23,7 +23,16 @@ def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
     sar_names = {"vv", "vh", "hh", "hv"}
     if sensor == "sar" or (sensor is None and {v.partition("=")[0].strip().lower() for v in values} <= sar_names):
         return {k.upper(): p for k, p in parse_sar_band_args(values).items()}
-    return {("SCL" if k == "scl" else k): p for k, p in parse_band_args(values).items()}
+    try:
+        named = {("SCL" if k == "scl" else k): p for k, p in parse_band_args(values).items()}
+    except InputError as exc:
+        raise InputError(f"{exc}; for SAR: vv, vh, hh, hv") from exc
+    if "green" not in named or not {"red", "nir"} & set(named):
+        raise InputError(
+            f"--band gave {', '.join(named)}: an optical observation needs at least green and red "
+            "(or green and nir) for the detector; blue and nir are used when given"
+        )
+    return named
 
 
 @click.command("ingest")

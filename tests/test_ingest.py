@@ -346,9 +346,10 @@ def test_workspace_of_schema_1_learns_which_observations_were_detected_and_gets_
 def test_a_site_wider_than_a_place_is_refused_by_name(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from sitewatch.sites import site_from_bbox
 
-    huge = site_from_bbox("huge", (-180, -90, 180, 90))
     with pytest.raises(InputError, match=r"site 'huge' spans 360.0° × 180.0°"):
-        site_grid(huge, 10)
+        site_from_bbox("huge", (-180, -90, 180, 90))
+    r = CliRunner().invoke(main, ["sites", "add", "wide", "--bbox", "-10,0,10,1", "-w", str(ws.root)])
+    assert r.exit_code != 0 and "site 'wide' spans 20.0°" in r.output
 
 
 def test_an_observation_the_detector_cannot_use_is_named_and_the_others_proceed(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

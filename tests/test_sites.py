@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from hypothesis import given
-from shapely.geometry import LineString, box
+from shapely.geometry import LineString, box, mapping
 
 from sitewatch.cli import main
 from sitewatch.errors import InputError, RenamedSiteWarning
@@ -186,3 +186,31 @@ def test_cli_redrawing_a_site_keeps_its_name_and_warns_of_observations_cut_to_th
     assert r.exit_code == 0 and "1 observation(s) of 'harbour' were cut to its old area" in r.output
     shown = json.loads(runner.invoke(main, ["sites", "show", "harbour", "-w", ws]).output)
     assert shown["features"][0]["properties"]["name"] == "Harbour"
+
+
+def _with_extras(extras: list[dict[str, object]]) -> dict[str, object]:
+    site = box(132.30, 42.86, 132.37, 42.90)
+    feats = [{"type": "Feature", "properties": {"id": "p1"}, "geometry": mapping(site)}]
+    feats += [{"type": "Feature", "properties": {"site_id": "p1", **e["props"]}, "geometry": e["geom"]} for e in extras]  # type: ignore[dict-item]
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def test_water_is_every_water_polygon_of_a_site_and_must_be_a_valid_polygon() -> None:
+    basin, approach = box(132.31, 42.87, 132.33, 42.88), box(132.33, 42.87, 132.36, 42.875)
+    (site,) = sites_from_geojson(_with_extras([
+        {"props": {"role": "water"}, "geom": mapping(basin)},
+        {"props": {"role": "water"}, "geom": mapping(approach)},
+    ]))  # fmt: skip
+    assert site.water is not None and abs(site.water.area - (basin.area + approach.area)) < 1e-12
+    line = {"type": "LineString", "coordinates": [[132.31, 42.87], [132.33, 42.88]]}
+    with pytest.raises(InputError, match="water feature needs a Polygon"):
+        sites_from_geojson(_with_extras([{"props": {"role": "water"}, "geom": line}]))
+    bowtie = {"type": "Polygon", "coordinates": [[[132.31, 42.87], [132.33, 42.88], [132.33, 42.87], [132.31, 42.88], [132.31, 42.87]]]}
+    with pytest.raises(InputError, match="water polygon is not valid"):
+        sites_from_geojson(_with_extras([{"props": {"role": "water"}, "geom": bowtie}]))
+
+
+def test_a_repeated_berth_id_is_named() -> None:
+    quay = {"type": "LineString", "coordinates": [[132.31, 42.87], [132.33, 42.88]]}
+    with pytest.raises(InputError, match="berth id 'b1' is given twice"):
+        sites_from_geojson(_with_extras([{"props": {"role": "berth", "id": "b1"}, "geom": quay}] * 2))

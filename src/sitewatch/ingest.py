@@ -41,7 +41,7 @@ from shapely.geometry import Polygon, box
 from . import __version__
 from .errors import ImageReadError, InputError, SkippedInputWarning
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
-from .model import Grid, Observation, SceneRef, Site, utc
+from .model import MAX_SITE_DEG, Grid, Observation, SceneRef, Site, utc  # noqa: F401 (MAX_SITE_DEG: re-exported)
 from .run import map_jobs
 from .store import Store, now_utc
 from .workspace import Workspace
@@ -96,20 +96,13 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-MAX_SITE_DEG = 2.0
-"""Widest site (degrees of longitude or latitude): a site's grid lies in one UTM zone (6° wide)."""
-
-
 def site_grid(site: Site, resolution_m: float, crs: str | None = None) -> Grid:
-    """The site's grid: its polygon's bounds in ``crs`` (default: its UTM zone), snapped to pixels."""
+    """The site's grid: its polygon's bounds in ``crs`` (default: its UTM zone), snapped to pixels.
+
+    A site is at most :data:`MAX_SITE_DEG` across (:class:`Site` refuses wider ones), so its
+    grid fits one UTM zone.
+    """
     geom = site.require_geometry()
-    lon0, lat0, lon1, lat1 = geom.bounds
-    if lon1 - lon0 > MAX_SITE_DEG or lat1 - lat0 > MAX_SITE_DEG:
-        raise InputError(
-            f"site {site.id!r} spans {lon1 - lon0:.1f}° × {lat1 - lat0:.1f}° of longitude × latitude; "
-            f"a site is one place (a port, a base: at most {MAX_SITE_DEG:g}° across), cut to one "
-            "grid — redraw it smaller, or make several sites"
-        )
     crs = crs or utm_crs_for(geom.centroid.x, geom.centroid.y)
     minx, miny, maxx, maxy = reproject_geometry(geom, "EPSG:4326", crs).bounds
     r = float(resolution_m)

@@ -74,6 +74,10 @@ class Berth:
             raise InputError(f"berth {self.id!r}: geometry must be a non-empty line or polygon")
 
 
+MAX_SITE_DEG = 2.0
+"""Widest site (degrees of longitude or latitude): a site's grid lies in one UTM zone (6° wide)."""
+
+
 @dataclass(frozen=True)
 class Site:
     """A named area of interest."""
@@ -117,6 +121,24 @@ class Site:
             )
         if not self.geometry.is_valid:
             raise InputError(f"site {self.id!r}: polygon is not valid (self-intersecting?)")
+        if maxx - minx > MAX_SITE_DEG or maxy - miny > MAX_SITE_DEG:
+            raise InputError(
+                f"site {self.id!r} spans {maxx - minx:.1f}° × {maxy - miny:.1f}° of longitude × latitude; "
+                f"a site is one place (a port, a base: at most {MAX_SITE_DEG:g}° across), cut to one "
+                "grid — redraw it smaller, or make several sites"
+            )
+        if self.water is not None and (
+            self.water.geom_type not in ("Polygon", "MultiPolygon") or self.water.is_empty or not self.water.is_valid
+        ):
+            raise InputError(
+                f"site {self.id!r}: its water must be a valid, non-empty polygon or multipolygon "
+                f"(got {'an invalid ' if not self.water.is_valid else 'a '}{self.water.geom_type})"
+            )
+        seen: set[str] = set()
+        for b in self.berths:
+            if b.id in seen:
+                raise InputError(f"site {self.id!r}: berth id {b.id!r} is given twice; berth ids must be unique")
+            seen.add(b.id)
 
     def require_geometry(self) -> Polygon:
         """The site's polygon, or a SiteError saying the place is unresolved."""

@@ -22,6 +22,8 @@ from xml.sax.saxutils import escape
 
 from shapely.geometry import LineString, Polygon, box, mapping, shape
 from shapely.geometry.base import BaseGeometry
+from shapely.ops import unary_union
+from shapely.validation import explain_validity
 
 from .errors import InputError, RenamedSiteWarning, SiteError
 from .model import Berth, Site
@@ -79,6 +81,8 @@ def site_from_bbox(
 
 
 def _check_geometry(geom: BaseGeometry, where: str) -> None:
+    if geom.is_empty:
+        raise InputError(f"{where}: the geometry is empty")
     minx, miny, maxx, maxy = geom.bounds
     if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
         raise InputError(
@@ -114,9 +118,13 @@ def sites_from_geojson(data: dict[str, Any], origin: str = "GeoJSON") -> list[Si
                 Berth(id=str(props.get("id") or f"berth-{i}"), geometry=geom, name=str(props.get("name", "")))
             )
         elif role == "water":
-            if geom is None:
-                raise InputError(f"{where}: a water feature needs a polygon")
-            water[str(props.get("site_id", ""))] = geom
+            if geom is None or geom.geom_type not in ("Polygon", "MultiPolygon"):
+                raise InputError(f"{where}: a water feature needs a Polygon or MultiPolygon geometry")
+            if not geom.is_valid:
+                raise InputError(f"{where}: the water polygon is not valid ({explain_validity(geom)})")
+            key = str(props.get("site_id", ""))
+            # Several water polygons of one site (a harbour basin and its approach) are one water.
+            water[key] = unary_union([water[key], geom]) if key in water else geom
         elif role == "site":
             site_feats.append({"geometry": geom, "props": props, "where": where, "fid": feat.get("id")})
         else:

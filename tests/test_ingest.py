@@ -366,3 +366,14 @@ def test_an_observation_the_detector_cannot_use_is_named_and_the_others_proceed(
     assert r.exit_code == 3 and f"{red_only.id}: optical detection needs" in r.output
     with ws.store() as store:
         assert store.undetected(SITE.id) == {red_only.id} and store.detections(site_id=SITE.id)
+
+
+def test_a_utm_file_keeps_its_own_pixel_size_not_the_scale_factors(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    crs, x0, y0 = site_utm_origin(SITE)
+    src = write_tiff(tmp_path / "s1_20241017.tif", np.full((260, 220), 0.01, "float32"), crs=crs,
+                     transform=Affine(10, 0, x0 - 3, 0, -10, y0 + 7), descriptions=["VV"])  # fmt: skip
+    scene, _ = read_scene_ref(src)
+    assert scene.resolution_m == 10.0  # the ground size at the site is 10 m × the zone's scale factor
+    with ws.store() as store:
+        (obs,) = ingest_paths(ws, store, SITE, [src]).observations
+    assert obs.grid.transform[0] == 10.0

@@ -256,6 +256,22 @@ def _band_names(descriptions: Sequence[str | None], count: int, sensor: str, pat
     raise InputError(f"{path}: cannot tell which of {count} bands are which; name them blue/green/red/nir")
 
 
+def _nominal_when_close(ground: tuple[float, float], src: Any) -> tuple[float, float]:
+    """The file's own pixel size in metres when the ground size is within 0.5 % of it.
+
+    A UTM grid's ground size differs from its nominal one by the zone's scale factor
+    (0.9996-1.001): a 10 m Sentinel-2 tile measures 10.003 m, and cutting it to a 10.003 m
+    site grid would interpolate every pixel for nothing. Web Mercator's factor (1/cos
+    latitude) is far larger and is kept.
+    """
+    if not (src.crs.is_projected and src.crs.linear_units in ("metre", "meter")):
+        return ground
+    nominal = (abs(src.transform.a), abs(src.transform.e))
+    if all(n > 0 and abs(g / n - 1) < 0.005 for g, n in zip(ground, nominal, strict=True)):
+        return nominal
+    return ground
+
+
 def read_scene_ref(
     path: Path, *, acquired: datetime | None = None, sensor: str | None = None, name_bands: bool = True
 ) -> tuple[SceneRef, list[str]]:
@@ -276,7 +292,9 @@ def read_scene_ref(
                     f"{path}: has no CRS; sitewatch cannot place it on the ground "
                     "(georeference it first, e.g. with gdal_translate -a_srs / -a_ullr)"
                 )
-            px, py = ground_pixel_size(src.crs.to_string(), src.transform, src.width, src.height)
+            px, py = _nominal_when_close(
+                ground_pixel_size(src.crs.to_string(), src.transform, src.width, src.height), src
+            )
             footprint = box(*transform_bounds(src.crs, "EPSG:4326", *src.bounds))
             descriptions = list(src.descriptions)
             count = src.count

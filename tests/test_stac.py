@@ -89,6 +89,9 @@ def test_catalogue_from_toml_keeps_secrets_out_of_repr(tmp_path):
     (tmp_path / "sitewatch.toml").write_text('[catalogs.bad]\nurl = "https://x"\npasword = "typo"\n')
     with pytest.raises(ConfigError, match="unknown keys"):
         resolve_catalog("bad", tmp_path)
+    (tmp_path / "sitewatch.toml").write_text('[catalogs.bad]\nurl = "not a url"\n')
+    with pytest.raises(ConfigError, match=r"\[catalogs.bad\] url must be .* got 'not a url'"):
+        resolve_catalog("bad", tmp_path)
 
 
 def test_cdse_downloads_name_the_missing_credential():

@@ -184,6 +184,8 @@ def _catalog_from_table(name: str, table: Any, base: Catalog | None, path: Path 
         raise ConfigError(f"{path}: [catalogs.{name}] has unknown keys {sorted(unknown)}; known: {sorted(known)}")
     if base is None and not table.get("url"):
         raise ConfigError(f"{path}: [catalogs.{name}] needs a url")
+    if "url" in table and not re.match(r"https?://[^/\s]+", str(table["url"])):
+        raise ConfigError(f"{path}: [catalogs.{name}] url must be a STAC API's http:// or https:// address, got {table['url']!r}")
     signing = table.get("signing", base.signing if base else "none")
     if signing not in ("none", "planetary-computer"):
         raise ConfigError(f"{path}: [catalogs.{name}] signing must be 'none' or 'planetary-computer'")

@@ -32,6 +32,10 @@ def test_unknown_or_bad_settings_are_named(tmp_path: Path) -> None:
     (tmp_path / "sitewatch.toml").write_text("[settings]\nworkers = 'many'\n")
     with pytest.raises(ConfigError, match="workers"):
         load_settings(tmp_path, env={})
+    for value in ("2.5", "true"):  # int() would take them as 2 and 1
+        (tmp_path / "sitewatch.toml").write_text(f"[settings]\nworkers = {value}\n")
+        with pytest.raises(ConfigError, match=f"workers must be int, got {value.capitalize() if value == 'true' else value}"):
+            load_settings(tmp_path, env={})
     (tmp_path / "sitewatch.toml").write_text("[setings]\nworkers = 2\n")
     with pytest.raises(ConfigError, match="setings"):
         load_settings(tmp_path, env={})

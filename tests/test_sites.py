@@ -214,3 +214,12 @@ def test_a_repeated_berth_id_is_named() -> None:
     quay = {"type": "LineString", "coordinates": [[132.31, 42.87], [132.33, 42.88]]}
     with pytest.raises(InputError, match="berth id 'b1' is given twice"):
         sites_from_geojson(_with_extras([{"props": {"role": "berth", "id": "b1"}, "geom": quay}] * 2))
+
+
+def test_a_kml_file_is_refused_with_the_way_to_geojson(tmp_path: Path) -> None:
+    from sitewatch.sites import read_sites_file
+
+    kml = tmp_path / "sites.kml"
+    kml.write_text(sites_to_kml(builtin_sites().values()))
+    with pytest.raises(InputError, match="sites.kml: sitewatch reads sites from GeoJSON.*ogr2ogr"):
+        read_sites_file(kml)

@@ -63,6 +63,8 @@ def _coerce(setting: Setting, value: Any, origin: str) -> Any:
     try:
         if setting.type is bool and isinstance(value, str):
             return value.strip().lower() in {"1", "true", "yes", "on"}
+        if setting.type is int and (isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())):
+            raise ValueError(value)  # int() would take true as 1 and 2.5 as 2
         out = setting.type(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(

@@ -296,6 +296,11 @@ def sites_to_kml(sites: Iterable[Site]) -> str:
 
 def read_sites_file(path: Path) -> list[Site]:
     """Sites from a GeoJSON file, naming the file in any error."""
+    if Path(path).suffix.lower() in (".kml", ".kmz"):
+        raise InputError(
+            f"{path}: sitewatch reads sites from GeoJSON (it writes KML, but does not read it); "
+            "save the layer as GeoJSON in QGIS, or convert with `ogr2ogr -f GeoJSON sites.geojson sites.kml`"
+        )
     try:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError as exc:

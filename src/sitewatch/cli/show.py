@@ -27,6 +27,9 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+_ABSENT = object()
+
+
 @click.command("show")
 @click.argument("observation_id")
 @click.option("--item", "show_item", is_flag=True, help="Print the STAC item JSON (or the file's metadata) only.")
@@ -70,6 +73,8 @@ def command(observation_id: str, show_item: bool, workspace: Path, as_json: bool
     for key, value in summary.items():
         table.add_row(key, _text(value))
     keys = [k for k in _ORDER if k in prov] + sorted(k for k in prov if k not in _ORDER and k != "stac_item")
+    # The provenance repeats some of the summary's fields (as written into the COG): print them once.
+    keys = [k for k in keys if _text(prov[k]) != _text(summary.get(k, _ABSENT)) and not (k == "scene_id" and prov[k] == obs.scene.id)]
     for key in keys:
         table.add_row(key, _text(prov[key]))
     if "stac_item" in prov:

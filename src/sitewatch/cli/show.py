@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ..model import utc
 from ..workspace import open_workspace
 from .options import handle_errors, json_option, workspace_option
 
@@ -27,7 +28,18 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-_ABSENT = object()
+def _repeats(key: str, value: Any, summary: dict[str, Any], scene_id: str) -> bool:
+    """Whether a provenance entry says what the summary already says."""
+    if key == "scene_id":
+        return bool(value == scene_id)
+    if key not in summary:
+        return False
+    if key == "acquired":  # the database keeps milliseconds, the provenance what the source said
+        try:
+            return abs((utc(str(value)) - utc(str(summary[key]))).total_seconds()) < 1e-3
+        except ValueError:
+            return False
+    return _text(value) == _text(summary[key])
 
 
 @click.command("show")
@@ -74,7 +86,7 @@ def command(observation_id: str, show_item: bool, workspace: Path, as_json: bool
         table.add_row(key, _text(value))
     keys = [k for k in _ORDER if k in prov] + sorted(k for k in prov if k not in _ORDER and k != "stac_item")
     # The provenance repeats some of the summary's fields (as written into the COG): print them once.
-    keys = [k for k in keys if _text(prov[k]) != _text(summary.get(k, _ABSENT)) and not (k == "scene_id" and prov[k] == obs.scene.id)]
+    keys = [k for k in keys if not _repeats(k, prov[k], summary, obs.scene.id)]
     for key in keys:
         table.add_row(key, _text(prov[key]))
     if "stac_item" in prov:

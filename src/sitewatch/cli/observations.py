@@ -59,6 +59,7 @@ def command(site_id: str | None, sensor: str | None, workspace: Path, as_json: b
             str(r["id"]), str(r["acquired"]), f"{r['sensor']} {r['resolution_m']:g} m", plat,
             f"{r['valid_pct']} / {cloud}", str(r["detections"]),
         )  # fmt: skip
-    print_table(table)
     if not rows:
         click.echo("no observations; add some with `sitewatch ingest`, `sitewatch fetch` or `sitewatch import`")
+        return
+    print_table(table)

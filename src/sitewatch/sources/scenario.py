@@ -33,6 +33,7 @@ import yaml
 from shapely.geometry import LineString, Polygon
 
 from ..errors import InputError, SiteError
+from ..ingest import MAX_SITE_DEG
 from ..model import SENSORS, SITE_KINDS
 
 __all__ = [
@@ -366,6 +367,14 @@ def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
         minx, miny, maxx, maxy = poly.bounds
         if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
             raise r.fail(f"{where}.polygon", "expected [lon, lat] pairs in WGS84 degrees")
+        if maxx - minx > MAX_SITE_DEG or maxy - miny > MAX_SITE_DEG:
+            # Refused here, before anything is rendered: the simulator would
+            # allocate a grid of the whole box (8+ GB for a few degrees).
+            raise r.fail(
+                f"{where}.polygon",
+                f"site {site_id!r} spans {maxx - minx:.2f}° × {maxy - miny:.2f}° of longitude × latitude; "
+                f"a site is at most {MAX_SITE_DEG:g}° across: draw it smaller, or make several sites",
+            )
         kind = str(m.get("kind") or "port")
         if kind not in SITE_KINDS:
             raise r.fail(f"{where}.kind", f"{kind!r} is not one of {SITE_KINDS}")

@@ -1,0 +1,50 @@
+"""Custom scenarios: what reading a scenario file refuses, naming the file and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sitewatch.errors import InputError
+from sitewatch.sources.scenario import load_scenario
+
+
+def _scenario(**changes: Any) -> dict[str, Any]:
+    """A small valid scenario with one 0.03° site; ``changes`` replace top-level keys."""
+    site = {
+        "id": "myport",
+        "polygon": [[130.0, 42.0], [130.03, 42.0], [130.03, 42.03], [130.0, 42.03]],
+        "layout": {
+            "land": [[[-1700, 0], [1700, 0], [1700, 1700], [-1700, 1700]]],
+            "built": [[[-500, 0], [500, 0], [500, 400], [-500, 400]]],
+            "berths": [{"id": "quay", "line": [[-400, 0], [400, 0]]}],
+        },
+    }
+    series = {"site": "myport", "sensor": "sar", "start": "2024-10-01", "end": "2024-10-03", "revisit_days": 1}
+    data: dict[str, Any] = {"name": "test-a", "sites": [site], "acquisitions": [series]}
+    data.update(changes)
+    return data
+
+
+def _write(tmp_path: Path, data: dict[str, Any], name: str = "custom.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_small_scenario_reads(tmp_path: Path) -> None:
+    scen = load_scenario(_write(tmp_path, _scenario()))
+    assert [s.id for s in scen.sites] == ["myport"]
+
+
+def test_site_wider_than_the_limit_is_refused_when_read(tmp_path: Path) -> None:
+    data = _scenario()
+    data["sites"][0]["polygon"] = [[10, 54], [13.5, 54], [13.5, 54.5], [10, 54.5]]
+    path = _write(tmp_path, data)
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    msg = str(err.value)
+    assert str(path) in msg and "sites[0].polygon" in msg and "'myport'" in msg and "at most 2°" in msg

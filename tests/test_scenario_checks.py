@@ -48,3 +48,27 @@ def test_site_wider_than_the_limit_is_refused_when_read(tmp_path: Path) -> None:
         load_scenario(path)
     msg = str(err.value)
     assert str(path) in msg and "sites[0].polygon" in msg and "'myport'" in msg and "at most 2°" in msg
+
+
+@pytest.mark.parametrize("bad", ["my/port", "My Port", "../up", "-port"])
+def test_site_id_that_is_not_a_slug_is_refused_before_anything_is_written(tmp_path: Path, bad: str) -> None:
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    data = _scenario()
+    data["sites"][0]["id"] = bad
+    data["acquisitions"][0]["site"] = bad
+    path = _write(tmp_path, data)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["simulate", str(path), "--out", str(out)])
+    assert result.exit_code != 0 and not isinstance(result.exception, FileNotFoundError), result.output
+    assert str(path) in result.output and "sites[0].id" in result.output and repr(bad) in result.output
+    assert not out.exists()
+
+
+def test_series_name_that_is_not_a_slug_is_refused(tmp_path: Path) -> None:
+    data = _scenario()
+    data["acquisitions"][0]["name"] = "sar/daily"
+    with pytest.raises(InputError, match=r"acquisitions\[0\]\.name: 'sar/daily'"):
+        load_scenario(_write(tmp_path, data))

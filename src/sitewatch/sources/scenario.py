@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -57,6 +58,10 @@ __all__ = [
 ]
 
 Coords = tuple[tuple[float, float], ...]
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
+"""The rule for site ids everywhere in sitewatch (:class:`sitewatch.model.Site`); a series name too,
+since both become folder and file names."""
 
 
 @dataclass(frozen=True)
@@ -321,9 +326,24 @@ class _Reader:
             raise self.fail(where, f"needs at least {min_points} points, got {len(pts)}")
         return pts
 
+    def slug(self, m: Mapping[str, Any], key: str, where: str, default: Any = ...) -> str:
+        """An id that becomes a folder or file name: lowercase letters, digits, ``-`` and ``_``."""
+        value = str(self.get(m, key, where, default, str))
+        if not _SLUG.fullmatch(value):
+            raise self.fail(
+                self.path(where, key),
+                f"{value!r}: use lowercase letters, digits, '-' and '_', starting with a letter or digit "
+                f"(e.g. {_suggest_slug(value)!r})",
+            )
+        return value
+
     def items(self, m: Mapping[str, Any], key: str, where: str, required: bool = False) -> list[Any]:
         value = self.get(m, key, where, ... if required else [], list)
         return list(value)
+
+
+def _suggest_slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9_]+", "-", text.lower()).strip("-_") or "site"
 
 
 def _kind_name(kind: Any) -> str:
@@ -344,7 +364,7 @@ def _polygon(r: _Reader, coords: Coords, where: str) -> Polygon:
 def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
     from ..sites import builtin_sites
 
-    site_id = str(r.get(m, "id", where, kind=str))
+    site_id = r.slug(m, "id", where)
     lay = r.get(m, "layout", where, kind=dict)
     lw = f"{where}.layout"
     land = tuple(r.coords(p, f"{lw}.land[{i}]", min_points=3) for i, p in enumerate(r.items(lay, "land", lw, True)))
@@ -416,7 +436,7 @@ def _read_series(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[st
     prob = r.number(m, "cloud_probability", where, 0.0)
     if not 0 <= prob <= 1:
         raise r.fail(f"{where}.cloud_probability", "must be between 0 and 1")
-    name = str(r.get(m, "name", where, sensor, str))
+    name = r.slug(m, "name", where, sensor)
     return Acquisitions(
         name=name,
         site=site,

@@ -72,3 +72,47 @@ def test_series_name_that_is_not_a_slug_is_refused(tmp_path: Path) -> None:
     data["acquisitions"][0]["name"] = "sar/daily"
     with pytest.raises(InputError, match=r"acquisitions\[0\]\.name: 'sar/daily'"):
         load_scenario(_write(tmp_path, data))
+
+
+@pytest.mark.parametrize(
+    ("where", "key", "field"),
+    [
+        ("series", "revisit_dayz", "acquisitions[0].revisit_dayz"),
+        ("series", "cloud_probabilty", "acquisitions[0].cloud_probabilty"),
+        ("top", "vesels", "vesels"),
+        ("site", "polgon", "sites[0].polgon"),
+        ("layout", "scaterers", "sites[0].layout.scaterers"),
+        ("berth", "lien", "sites[0].layout.berths[0].lien"),
+    ],
+)
+def test_unknown_key_is_refused_naming_it_and_the_known_keys(tmp_path: Path, where: str, key: str, field: str) -> None:
+    data = _scenario()
+    target = {
+        "series": data["acquisitions"][0],
+        "top": data,
+        "site": data["sites"][0],
+        "layout": data["sites"][0]["layout"],
+        "berth": data["sites"][0]["layout"]["berths"][0],
+    }[where]
+    target[key] = 1
+    path = _write(tmp_path, data)
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: {field}: unknown key {key!r}") and "known: " in msg
+
+
+def test_unknown_key_says_the_close_one(tmp_path: Path) -> None:
+    data = _scenario()
+    data["acquisitions"][0]["revisit_dayz"] = 2
+    with pytest.raises(InputError, match=r"did you mean 'revisit_days'\?\); known: .*cloud_probability"):
+        load_scenario(_write(tmp_path, data))
+
+
+def test_truck_with_crane_windows_is_refused(tmp_path: Path) -> None:
+    data = _scenario(
+        equipment=[{"id": "t1", "kind": "truck", "site": "myport", "berth": "quay",
+                    "extended": [{"start": "2024-10-01", "end": "2024-10-02"}]}]
+    )
+    with pytest.raises(InputError, match=r"equipment\[0\]\.extended: unknown key 'extended'.*present"):
+        load_scenario(_write(tmp_path, data))

@@ -20,6 +20,7 @@ field (``seed-story.yaml: vessels[1].visits[0].berth: ...``).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import re
 import tomllib
@@ -326,6 +327,19 @@ class _Reader:
             raise self.fail(where, f"needs at least {min_points} points, got {len(pts)}")
         return pts
 
+    def known(self, m: Any, where: str, keys: Iterable[str]) -> None:
+        """Refuse keys of ``m`` not in ``keys``: a misspelt key would otherwise be ignored silently."""
+        if not isinstance(m, Mapping):
+            raise self.fail(where or "top level", f"expected a mapping, got {type(m).__name__}")
+        known = list(keys)
+        for key in m:
+            if key not in known:
+                close = difflib.get_close_matches(str(key), known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.fail(
+                    self.path(where, str(key)), f"unknown key {key!r}{hint}; known: {', '.join(sorted(known))}"
+                )
+
     def slug(self, m: Mapping[str, Any], key: str, where: str, default: Any = ...) -> str:
         """An id that becomes a folder or file name: lowercase letters, digits, ``-`` and ``_``."""
         value = str(self.get(m, key, where, default, str))
@@ -354,6 +368,21 @@ def _kind_name(kind: Any) -> str:
     )
 
 
+# The keys each part of a scenario file may hold (anything else is refused, naming the key).
+_TOP_KEYS = ("name", "title", "seed", "description", "revisits", "sites", "acquisitions", "vessels", "equipment", "clouds")
+_SITE_KEYS = ("id", "name", "kind", "polygon", "layout")
+_LAYOUT_KEYS = ("land", "built", "berths", "scatterers")
+_BERTH_KEYS = ("id", "name", "line")
+_SERIES_KEYS = (
+    "name", "site", "sensor", "platform", "collection", "resolution_m", "start", "end", "revisit_days", "dates",
+    "time_utc", "cloud_probability", "scl", "enl",
+)
+_VESSEL_KEYS = ("id", "name", "class", "length_m", "width_m", "tone", "visits")
+_VISIT_KEYS = ("site", "start", "end", "state", "berth", "at_m", "position", "heading_deg")
+_EQUIPMENT_KEYS: tuple[str, ...] = ("id", "kind", "site", "berth", "at_m", "length_m", "width_m", "inset_m")
+_CLOUD_KEYS = ("site", "date", "cover", "centre")
+
+
 def _polygon(r: _Reader, coords: Coords, where: str) -> Polygon:
     poly = Polygon(coords)
     if not poly.is_valid or poly.area <= 0:
@@ -364,9 +393,11 @@ def _polygon(r: _Reader, coords: Coords, where: str) -> Polygon:
 def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
     from ..sites import builtin_sites
 
+    r.known(m, where, _SITE_KEYS)
     site_id = r.slug(m, "id", where)
     lay = r.get(m, "layout", where, kind=dict)
     lw = f"{where}.layout"
+    r.known(lay, lw, _LAYOUT_KEYS)
     land = tuple(r.coords(p, f"{lw}.land[{i}]", min_points=3) for i, p in enumerate(r.items(lay, "land", lw, True)))
     for i, p in enumerate(land):
         _polygon(r, p, f"{lw}.land[{i}]")
@@ -374,6 +405,7 @@ def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
     berths = []
     for i, b in enumerate(r.items(lay, "berths", lw)):
         bw = f"{lw}.berths[{i}]"
+        r.known(b, bw, _BERTH_KEYS)
         line = r.coords(r.get(b, "line", bw, kind=list), f"{bw}.line", min_points=2)
         berths.append(SimBerth(id=str(r.get(b, "id", bw, kind=str)), line=line, name=str(b.get("name") or "")))
     ids = [b.id for b in berths]
@@ -412,6 +444,7 @@ def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
 
 
 def _read_series(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[str, SimSite]) -> Acquisitions:
+    r.known(m, where, _SERIES_KEYS)
     site = str(r.get(m, "site", where, kind=str))
     if site not in sites:
         raise r.fail(f"{where}.site", f"{site!r} is not a site of this scenario ({', '.join(sites)})")
@@ -463,9 +496,11 @@ def _berth(r: _Reader, site: SimSite, berth_id: Any, where: str) -> SimBerth:
 
 
 def _read_vessel(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[str, SimSite]) -> Vessel:
+    r.known(m, where, _VESSEL_KEYS)
     visits = []
     for i, v in enumerate(r.items(m, "visits", where, True)):
         vw = f"{where}.visits[{i}]"
+        r.known(v, vw, _VISIT_KEYS)
         site_id = str(r.get(v, "site", vw, kind=str))
         if site_id not in sites:
             raise r.fail(f"{vw}.site", f"{site_id!r} is not a site of this scenario ({', '.join(sites)})")
@@ -504,10 +539,11 @@ def _read_equipment(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping
     if not 0 <= at_m <= b.length_m:
         raise r.fail(f"{where}.at_m", f"{at_m} is outside berth {b.id!r} (0..{b.length_m:.0f} m)")
     key = "extended" if kind == "crane" else "present"
-    windows = tuple(
-        r.window(w, f"{where}.{key}[{i}]", "extended" if kind == "crane" else "present")
-        for i, w in enumerate(r.items(m, key, where))
-    )
+    r.known(m, where, _EQUIPMENT_KEYS + (key,))
+    windows = []
+    for i, w in enumerate(r.items(m, key, where)):
+        r.known(w, f"{where}.{key}[{i}]", ("start", "end", "state"))
+        windows.append(r.window(w, f"{where}.{key}[{i}]", "extended" if kind == "crane" else "present"))
     defaults = {"crane": (32.0, 2.5), "truck": (12.0, 2.5)}[kind]
     return Equipment(
         id=str(r.get(m, "id", where, kind=str)),
@@ -517,12 +553,13 @@ def _read_equipment(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping
         at_m=at_m,
         length_m=r.number(m, "length_m", where, defaults[0], positive=True),
         width_m=r.number(m, "width_m", where, defaults[1], positive=True),
-        windows=windows,
+        windows=tuple(windows),
         inset_m=r.number(m, "inset_m", where, 8.0),
     )
 
 
 def _read_cloud(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[str, SimSite]) -> Cloud:
+    r.known(m, where, _CLOUD_KEYS)
     site_id = str(r.get(m, "site", where, kind=str))
     if site_id not in sites:
         raise r.fail(f"{where}.site", f"{site_id!r} is not a site of this scenario ({', '.join(sites)})")
@@ -540,6 +577,7 @@ def scenario_from_mapping(data: Mapping[str, Any], origin: str = "scenario") -> 
     r = _Reader(origin)
     if not isinstance(data, Mapping):
         raise r.fail("top level", "expected a mapping of scenario fields")
+    r.known(data, "", _TOP_KEYS)
     sites: dict[str, SimSite] = {}
     for i, s in enumerate(r.items(data, "sites", "", True)):
         site = _read_site(r, s, f"sites[{i}]")

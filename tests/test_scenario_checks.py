@@ -116,3 +116,55 @@ def test_truck_with_crane_windows_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(InputError, match=r"equipment\[0\]\.extended: unknown key 'extended'.*present"):
         load_scenario(_write(tmp_path, data))
+
+
+def _one_scene(name: str, day: str) -> dict[str, Any]:
+    data = _scenario(name=name)
+    data["acquisitions"][0].update(start=day, end=day)
+    return data
+
+
+def test_folder_with_another_scenarios_scenes_is_refused_or_replaced(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    a = _write(tmp_path, _one_scene("test-a", "2024-10-01"), "a.yaml")
+    b = _write(tmp_path, _one_scene("toml-a", "2024-10-02"), "b.yaml")
+    out = tmp_path / "ot"
+    run = CliRunner().invoke
+    assert run(main, ["-q", "simulate", str(a), "--out", str(out)]).exit_code == 0
+    (out / "myport" / "notes.txt").write_text("mine")
+    # The same scenario again overwrites its own scenes.
+    assert run(main, ["-q", "simulate", str(a), "--out", str(out)]).exit_code == 0
+    before = sorted(p.name for p in (out / "myport").iterdir())
+
+    refused = run(main, ["simulate", str(b), "--out", str(out)])
+    assert refused.exit_code != 0
+    assert str(out) in refused.output and "'test-a'" in refused.output and "--replace" in refused.output
+    assert sorted(p.name for p in (out / "myport").iterdir()) == before  # nothing written
+
+    assert run(main, ["-q", "simulate", str(b), "--out", str(out), "--replace"]).exit_code == 0
+    assert sorted(p.name for p in (out / "myport").iterdir()) == [
+        "layout.geojson",
+        "notes.txt",
+        "sim-sar-myport-20241002T0930.tif",
+        "sim-sar-myport-20241002T0930.truth.geojson",
+    ]
+
+
+def test_replace_removes_the_other_scenarios_site_folder_but_not_foreign_files(tmp_path: Path) -> None:
+    from sitewatch.sources.simulate import simulate
+
+    other = _one_scene("test-a", "2024-10-01")
+    other["sites"][0]["id"] = other["acquisitions"][0]["site"] = "otherport"
+    out = tmp_path / "ot"
+    simulate(load_scenario(_write(tmp_path, other, "a.yaml")), out)
+    simulate(load_scenario(_write(tmp_path, _one_scene("toml-a", "2024-10-01"), "c.yaml")), out, replace=True)
+    assert not (out / "otherport").exists()
+    simulate(load_scenario(_write(tmp_path, other, "a.yaml")), out, replace=True)
+    assert not (out / "myport").exists()
+    (out / "myport").mkdir()
+    (out / "myport" / "keep.tif").write_bytes(b"not a scene")
+    simulate(load_scenario(_write(tmp_path, _one_scene("toml-a", "2024-10-01"), "c.yaml")), out, replace=True)
+    assert (out / "myport" / "keep.tif").exists() and not (out / "otherport").exists()

@@ -73,6 +73,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
+import rasterio.errors
 from numpy.typing import NDArray
 from rasterio.features import rasterize
 from rasterio.transform import from_origin
@@ -80,6 +81,7 @@ from scipy import ndimage
 from shapely.geometry import LineString, Point, Polygon, mapping
 from shapely.ops import unary_union
 
+from ..errors import InputError
 from ..geo import reproject_geometry, utm_crs_for
 from ..model import Berth, Site
 from ..sites import sites_to_geojson
@@ -603,20 +605,75 @@ def _tags(scenario: Scenario, scene: PlannedScene, seed: int) -> dict[str, str]:
     }
 
 
+def _foreign_scenes(out_dir: Path, scenario_name: str) -> dict[str, list[Path]]:
+    """Scenes in ``out_dir`` that the simulator wrote for *another* scenario, by scenario name.
+
+    Only ``<site>/sim-*.tif`` files tagged ``SITEWATCH_SIMULATED=true`` count: anything
+    else in the folder was not written by the simulator and is left alone.
+    """
+    found: dict[str, list[Path]] = {}
+    for path in sorted(out_dir.glob("*/sim-*.tif")):
+        try:
+            with rasterio.open(path) as src:
+                tags = src.tags()
+        except rasterio.errors.RasterioError:
+            continue
+        other = tags.get("SITEWATCH_SCENARIO")
+        if tags.get("SITEWATCH_SIMULATED") == "true" and other and other != scenario_name:
+            found.setdefault(other, []).append(path)
+    return found
+
+
+def _remove_scenes(out_dir: Path, foreign: dict[str, list[Path]], keep_sites: set[str]) -> None:
+    """Delete another scenario's simulated scenes, their truth files, and its layouts in folders left empty of scenes."""
+    for name, paths in foreign.items():
+        folders = set()
+        for path in paths:
+            path.unlink()
+            path.with_name(f"{path.stem}.truth.geojson").unlink(missing_ok=True)
+            folders.add(path.parent)
+        for folder in folders:
+            layout = folder / "layout.geojson"
+            if folder.name in keep_sites or any(folder.glob("sim-*.tif")) or not layout.is_file():
+                continue
+            if f"scenario {name!r}" in layout.read_text(encoding="utf-8"):
+                layout.unlink()
+            if not any(folder.iterdir()):
+                folder.rmdir()
+
+
 def simulate(
     scenario: Scenario,
     out_dir: Path,
     *,
     seed: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    replace: bool = False,
 ) -> list[Path]:
     """Render every scene of ``scenario`` into ``out_dir``; return the GeoTIFF paths in scene order.
 
     ``seed`` defaults to the scenario's own. ``progress(done, total)`` is
     called after each scene. See the module docstring for the files written.
+
+    A folder already holding scenes the simulator wrote for another scenario is
+    refused (an :class:`~sitewatch.errors.InputError` naming it), as mixing them
+    would pass one scenario's scenes off as the other's; with ``replace=True``
+    those scenes, their truth files and that scenario's layouts are deleted
+    first. Files the simulator did not write are never touched. Scenes of the
+    same scenario are overwritten in place.
     """
     seed = scenario.seed if seed is None else int(seed)
     out_dir = Path(out_dir)
+    foreign = _foreign_scenes(out_dir, scenario.name) if out_dir.is_dir() else {}
+    if foreign and not replace:
+        listed = ", ".join(f"{name!r} ({len(p)} scene(s), e.g. {p[0].relative_to(out_dir)})" for name, p in foreign.items())
+        raise InputError(
+            f"{out_dir}: holds simulated scenes of another scenario: {listed}; simulating {scenario.name!r} "
+            "into it would mix the two. Simulate into another folder, or replace them "
+            "(`sitewatch simulate --replace`; simulate(..., replace=True))"
+        )
+    if foreign:
+        _remove_scenes(out_dir, foreign, {s.id for s in scenario.sites})
     out_dir.mkdir(parents=True, exist_ok=True)
     scenes = plan_scenes(scenario)
     resolved = scenario_to_json(scenario, scenes)

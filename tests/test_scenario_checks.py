@@ -168,3 +168,66 @@ def test_replace_removes_the_other_scenarios_site_folder_but_not_foreign_files(t
     (out / "myport" / "keep.tif").write_bytes(b"not a scene")
     simulate(load_scenario(_write(tmp_path, _one_scene("toml-a", "2024-10-01"), "c.yaml")), out, replace=True)
     assert (out / "myport" / "keep.tif").exists() and not (out / "otherport").exists()
+
+
+def _refused(tmp_path: Path, data: dict[str, Any], field: str) -> str:
+    path = _write(tmp_path, data)
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: {field}: "), msg
+    return msg
+
+
+def test_time_utc_with_an_offset_is_refused_with_the_utc_time(tmp_path: Path) -> None:
+    data = _scenario()
+    data["acquisitions"][0]["time_utc"] = "09:30+05:00"
+    msg = _refused(tmp_path, data, "acquisitions[0].time_utc")
+    assert "'09:30+05:00' has a UTC offset" in msg and '"04:30"' in msg
+
+
+def test_time_utc_read_by_yaml_as_a_number_says_to_quote_it(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    text = yaml.safe_dump(_scenario()).replace("revisit_days: 1", "revisit_days: 1\n  time_utc: 10:30")
+    path.write_text(text)
+    with pytest.raises(InputError, match=r"acquisitions\[0\]\.time_utc: got the number 630; write the time in quotes"):
+        load_scenario(path)
+
+
+@pytest.mark.parametrize("value", [-5, 2.5])
+def test_scatterers_must_be_a_count(tmp_path: Path, value: float) -> None:
+    data = _scenario()
+    data["sites"][0]["layout"]["scatterers"] = value
+    _refused(tmp_path, data, "sites[0].layout.scatterers")
+
+
+def test_self_intersecting_built_polygon_is_refused(tmp_path: Path) -> None:
+    data = _scenario()
+    data["sites"][0]["layout"]["built"] = [[[0, 0], [400, 400], [400, 0], [0, 400]]]  # a bow tie
+    msg = _refused(tmp_path, data, "sites[0].layout.built[0]")
+    assert "self-intersecting" in msg
+
+
+@pytest.mark.parametrize(
+    ("line", "partly"), [([[5000, 0], [5400, 0]], False), ([[1000, 0], [3000, 0]], True)]
+)
+def test_berth_line_outside_the_site_polygon_is_refused(tmp_path: Path, line: list[list[int]], partly: bool) -> None:
+    data = _scenario()
+    data["sites"][0]["layout"]["berths"][0]["line"] = line
+    msg = _refused(tmp_path, data, "sites[0].layout.berths[0].line")
+    assert "berth 'quay' lies" in msg and ("partly outside" in msg) == partly
+
+
+def test_berth_line_outside_a_gazetteer_site_is_refused(tmp_path: Path) -> None:
+    data = _scenario()
+    del data["sites"][0]["polygon"]
+    data["sites"][0]["id"] = data["acquisitions"][0]["site"] = "dunai"
+    data["sites"][0]["layout"]["berths"][0]["line"] = [[5000, 0], [5400, 0]]
+    _refused(tmp_path, data, "sites[0].layout.berths[0].line")
+
+
+def test_dates_outside_start_end_are_refused_naming_them(tmp_path: Path) -> None:
+    data = _scenario()
+    data["acquisitions"][0].update(revisit_days=0, dates=["2024-10-02", "2024-11-05", "2024-09-30"])
+    msg = _refused(tmp_path, data, "acquisitions[0].dates")
+    assert "2024-11-05, 2024-09-30 outside start..end (2024-10-01..2024-10-03)" in msg

@@ -32,9 +32,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from shapely import affinity
 from shapely.geometry import LineString, Polygon
 
 from ..errors import InputError, SiteError
+from ..geo import reproject_geometry, utm_crs_for
 from ..ingest import MAX_SITE_DEG
 from ..model import SENSORS, SITE_KINDS
 
@@ -59,6 +61,9 @@ __all__ = [
 ]
 
 Coords = tuple[tuple[float, float], ...]
+
+SNAP_M = 30.0
+"""The layout origin (site centre) and scene grids sit on multiples of this many metres."""
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
 """The rule for site ids everywhere in sitewatch (:class:`sitewatch.model.Site`); a series name too,
@@ -390,6 +395,31 @@ def _polygon(r: _Reader, coords: Coords, where: str) -> Polygon:
     return poly
 
 
+def layout_origin(polygon: Polygon) -> tuple[str, float, float]:
+    """The UTM CRS of a site and its layout origin there: the polygon's centroid rounded to :data:`SNAP_M`."""
+    c = polygon.centroid
+    crs = utm_crs_for(c.x, c.y)
+    cu = reproject_geometry(c, "EPSG:4326", crs)
+    return crs, float(round(cu.x / SNAP_M) * SNAP_M), float(round(cu.y / SNAP_M) * SNAP_M)
+
+
+def _check_berths_inside(r: _Reader, layout: Layout, polygon: Polygon, where: str) -> None:
+    """A berth line must lie inside the site polygon (with 1 m of slack for rounding)."""
+    if not layout.berths:
+        return
+    crs, cx, cy = layout_origin(polygon)
+    local = affinity.translate(reproject_geometry(polygon, "EPSG:4326", crs), -cx, -cy).buffer(1.0)
+    for i, b in enumerate(layout.berths):
+        line = LineString(b.line)
+        if not local.covers(line):
+            minx, miny, maxx, maxy = local.buffer(-1.0).bounds
+            raise r.fail(
+                f"{where}.berths[{i}].line",
+                f"berth {b.id!r} lies {'partly ' if local.intersects(line) else ''}outside the site polygon "
+                f"(which spans x {minx:.0f}..{maxx:.0f} m, y {miny:.0f}..{maxy:.0f} m from the site centre)",
+            )
+
+
 def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
     from ..sites import builtin_sites
 
@@ -402,6 +432,8 @@ def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
     for i, p in enumerate(land):
         _polygon(r, p, f"{lw}.land[{i}]")
     built = tuple(r.coords(p, f"{lw}.built[{i}]", min_points=3) for i, p in enumerate(r.items(lay, "built", lw)))
+    for i, p in enumerate(built):
+        _polygon(r, p, f"{lw}.built[{i}]")
     berths = []
     for i, b in enumerate(r.items(lay, "berths", lw)):
         bw = f"{lw}.berths[{i}]"
@@ -411,7 +443,9 @@ def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
     ids = [b.id for b in berths]
     if len(set(ids)) != len(ids):
         raise r.fail(f"{lw}.berths", f"berth ids must be unique, got {ids}")
-    scatterers = int(r.number(lay, "scatterers", lw, 40))
+    scatterers = r.get(lay, "scatterers", lw, 40, int)
+    if scatterers < 0:
+        raise r.fail(f"{lw}.scatterers", f"expected a count >= 0, got {scatterers}")
     layout = Layout(land=land, built=built, berths=tuple(berths), scatterers=scatterers)
     if "polygon" in m:
         pts = r.coords(m["polygon"], f"{where}.polygon", min_points=3)
@@ -430,6 +464,7 @@ def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
         kind = str(m.get("kind") or "port")
         if kind not in SITE_KINDS:
             raise r.fail(f"{where}.kind", f"{kind!r} is not one of {SITE_KINDS}")
+        _check_berths_inside(r, layout, poly, lw)
         return SimSite(site_id, str(m.get("name") or site_id), kind, poly, layout, from_gazetteer=False)
     known = builtin_sites()
     if site_id not in known or known[site_id].geometry is None:
@@ -440,6 +475,7 @@ def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
         )
     s = known[site_id]
     assert s.geometry is not None
+    _check_berths_inside(r, layout, s.geometry, lw)
     return SimSite(site_id, str(m.get("name") or s.name), s.kind, s.geometry, layout, from_gazetteer=True)
 
 
@@ -455,15 +491,35 @@ def _read_series(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[st
     end = r.day(r.get(m, "end", where), f"{where}.end")
     if end < start:
         raise r.fail(f"{where}.end", "must not be before start")
-    tod = str(r.get(m, "time_utc", where, "09:30"))
+    raw_tod = r.get(m, "time_utc", where, "09:30")
+    if isinstance(raw_tod, int) and not isinstance(raw_tod, bool):
+        # YAML 1.1 reads an unquoted 10:30 as sexagesimal 630.
+        raise r.fail(f"{where}.time_utc", f"got the number {raw_tod}; write the time in quotes, e.g. \"10:30\"")
+    tod = str(raw_tod)
     try:
-        time.fromisoformat(tod)
+        parsed = time.fromisoformat(tod)
     except ValueError:
-        raise r.fail(f"{where}.time_utc", f"expected HH:MM, got {tod!r}") from None
+        raise r.fail(f"{where}.time_utc", f"expected HH:MM (UTC), got {tod!r}") from None
+    if parsed.tzinfo is not None:
+        # Refused rather than converted: a scenario states UTC times, and a silent
+        # conversion would move the scenes' dates near midnight.
+        offset = parsed.utcoffset() or timedelta(0)
+        as_utc = (datetime.combine(date(2000, 1, 1), parsed.replace(tzinfo=None)) - offset).time()
+        raise r.fail(
+            f"{where}.time_utc",
+            f"{tod!r} has a UTC offset; time_utc is UTC without one (here {as_utc:%H:%M}: time_utc: \"{as_utc:%H:%M}\")",
+        )
     revisit = r.get(m, "revisit_days", where, 0, int)
     if revisit < 0:
         raise r.fail(f"{where}.revisit_days", "must be >= 0")
     dates = tuple(r.day(d, f"{where}.dates[{i}]") for i, d in enumerate(r.items(m, "dates", where)))
+    outside = [d.isoformat() for d in dates if not start <= d <= end]
+    if outside:
+        raise r.fail(
+            f"{where}.dates",
+            f"{', '.join(outside)} outside start..end ({start.isoformat()}..{end.isoformat()}); "
+            "widen start/end or drop those dates",
+        )
     if revisit == 0 and not dates:
         raise r.fail(where, "give revisit_days > 0 or a list of dates")
     prob = r.number(m, "cloud_probability", where, 0.0)

@@ -82,10 +82,11 @@ from shapely.geometry import LineString, Point, Polygon, mapping
 from shapely.ops import unary_union
 
 from ..errors import InputError
-from ..geo import reproject_geometry, utm_crs_for
+from ..geo import reproject_geometry
 from ..model import Berth, Site
 from ..sites import sites_to_geojson
 from .scenario import (
+    SNAP_M,
     Acquisitions,
     Cloud,
     Equipment,
@@ -95,6 +96,7 @@ from .scenario import (
     SimSite,
     Vessel,
     Visit,
+    layout_origin,
     load_scenario,
     plan_scenes,
     presence_dates,
@@ -126,8 +128,6 @@ __all__ = [
 
 F64 = NDArray[np.float64]
 
-SNAP_M = 30.0
-"""Grids start on multiples of this many metres, so scenes of 10 m and 3 m align."""
 
 # Reflectance (blue, green, red, nir) of the surfaces: clear coastal water,
 # autumn vegetation, concrete, a grey-painted deck, cloud tops.
@@ -177,12 +177,9 @@ class _Frame:
 
 
 def _frame(site: SimSite) -> _Frame:
-    c = site.polygon.centroid
-    crs = utm_crs_for(c.x, c.y)
-    cu = reproject_geometry(c, "EPSG:4326", crs)
     # The layout origin sits on the grid (multiples of SNAP_M), so layout lines
     # at multiples of the pixel size (straight quay faces) fall on pixel edges.
-    cx, cy = float(round(cu.x / SNAP_M) * SNAP_M), float(round(cu.y / SNAP_M) * SNAP_M)
+    crs, cx, cy = layout_origin(site.polygon)
 
     def absolute(pts: Sequence[tuple[float, float]]) -> Polygon:
         return Polygon([(cx + x, cy + y) for x, y in pts])

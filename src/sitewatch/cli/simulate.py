@@ -24,10 +24,19 @@ from .options import handle_errors, is_quiet, json_option, progress_bar
     help="Folder to write <site>/<scene>.tif, truth files, layouts and scenario.json into.",
 )
 @click.option("--seed", type=int, default=None, help="Random seed (default: the scenario's own).")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Delete the simulated scenes of another scenario found in --out first (without it they are refused). "
+    "Files simulate did not write are never touched.",
+)
 @json_option
 @handle_errors
-def command(scenario: str, out: Path, seed: int | None, as_json: bool) -> None:
+def command(scenario: str, out: Path, seed: int | None, replace: bool, as_json: bool) -> None:
     """Simulate the imagery of SCENARIO (a .yaml/.toml file, or a packaged name such as `seed-story`).
+
+    A folder holding another scenario's simulated scenes is refused unless
+    --replace is given; rerunning the same scenario overwrites its scenes.
 
     Everything written is SIMULATED and tagged so (SITEWATCH_SIMULATED=true).
     The same scenario and seed give byte-identical files.
@@ -35,7 +44,7 @@ def command(scenario: str, out: Path, seed: int | None, as_json: bool) -> None:
     scen = load_scenario(scenario)
     t0 = time.perf_counter()
     with progress_bar("simulate", is_quiet() or as_json) as progress:
-        paths = simulate(scen, out, seed=seed, progress=lambda done, total: progress(done, total, ""))
+        paths = simulate(scen, out, seed=seed, replace=replace, progress=lambda done, total: progress(done, total, ""))
     elapsed = time.perf_counter() - t0
     counts = Counter((p.site, p.series.name) for p in plan_scenes(scen))
     if as_json:

@@ -20,7 +20,9 @@ field (``seed-story.yaml: vessels[1].visits[0].berth: ...``).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
+import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,9 +32,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from shapely import affinity
 from shapely.geometry import LineString, Polygon
 
 from ..errors import InputError, SiteError
+from ..geo import reproject_geometry, utm_crs_for
+from ..ingest import MAX_SITE_DEG
 from ..model import SENSORS, SITE_KINDS
 
 __all__ = [
@@ -56,6 +61,13 @@ __all__ = [
 ]
 
 Coords = tuple[tuple[float, float], ...]
+
+SNAP_M = 30.0
+"""The layout origin (site centre) and scene grids sit on multiples of this many metres."""
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
+"""The rule for site ids everywhere in sitewatch (:class:`sitewatch.model.Site`); a series name too,
+since both become folder and file names."""
 
 
 @dataclass(frozen=True)
@@ -320,9 +332,37 @@ class _Reader:
             raise self.fail(where, f"needs at least {min_points} points, got {len(pts)}")
         return pts
 
+    def known(self, m: Any, where: str, keys: Iterable[str]) -> None:
+        """Refuse keys of ``m`` not in ``keys``: a misspelt key would otherwise be ignored silently."""
+        if not isinstance(m, Mapping):
+            raise self.fail(where or "top level", f"expected a mapping, got {type(m).__name__}")
+        known = list(keys)
+        for key in m:
+            if key not in known:
+                close = difflib.get_close_matches(str(key), known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.fail(
+                    self.path(where, str(key)), f"unknown key {key!r}{hint}; known: {', '.join(sorted(known))}"
+                )
+
+    def slug(self, m: Mapping[str, Any], key: str, where: str, default: Any = ...) -> str:
+        """An id that becomes a folder or file name: lowercase letters, digits, ``-`` and ``_``."""
+        value = str(self.get(m, key, where, default, str))
+        if not _SLUG.fullmatch(value):
+            raise self.fail(
+                self.path(where, key),
+                f"{value!r}: use lowercase letters, digits, '-' and '_', starting with a letter or digit "
+                f"(e.g. {_suggest_slug(value)!r})",
+            )
+        return value
+
     def items(self, m: Mapping[str, Any], key: str, where: str, required: bool = False) -> list[Any]:
         value = self.get(m, key, where, ... if required else [], list)
         return list(value)
+
+
+def _suggest_slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9_]+", "-", text.lower()).strip("-_") or "site"
 
 
 def _kind_name(kind: Any) -> str:
@@ -333,6 +373,21 @@ def _kind_name(kind: Any) -> str:
     )
 
 
+# The keys each part of a scenario file may hold (anything else is refused, naming the key).
+_TOP_KEYS = ("name", "title", "seed", "description", "revisits", "sites", "acquisitions", "vessels", "equipment", "clouds")
+_SITE_KEYS = ("id", "name", "kind", "polygon", "layout")
+_LAYOUT_KEYS = ("land", "built", "berths", "scatterers")
+_BERTH_KEYS = ("id", "name", "line")
+_SERIES_KEYS = (
+    "name", "site", "sensor", "platform", "collection", "resolution_m", "start", "end", "revisit_days", "dates",
+    "time_utc", "cloud_probability", "scl", "enl",
+)
+_VESSEL_KEYS = ("id", "name", "class", "length_m", "width_m", "tone", "visits")
+_VISIT_KEYS = ("site", "start", "end", "state", "berth", "at_m", "position", "heading_deg")
+_EQUIPMENT_KEYS: tuple[str, ...] = ("id", "kind", "site", "berth", "at_m", "length_m", "width_m", "inset_m")
+_CLOUD_KEYS = ("site", "date", "cover", "centre")
+
+
 def _polygon(r: _Reader, coords: Coords, where: str) -> Polygon:
     poly = Polygon(coords)
     if not poly.is_valid or poly.area <= 0:
@@ -340,25 +395,57 @@ def _polygon(r: _Reader, coords: Coords, where: str) -> Polygon:
     return poly
 
 
+def layout_origin(polygon: Polygon) -> tuple[str, float, float]:
+    """The UTM CRS of a site and its layout origin there: the polygon's centroid rounded to :data:`SNAP_M`."""
+    c = polygon.centroid
+    crs = utm_crs_for(c.x, c.y)
+    cu = reproject_geometry(c, "EPSG:4326", crs)
+    return crs, float(round(cu.x / SNAP_M) * SNAP_M), float(round(cu.y / SNAP_M) * SNAP_M)
+
+
+def _check_berths_inside(r: _Reader, layout: Layout, polygon: Polygon, where: str) -> None:
+    """A berth line must lie inside the site polygon (with 1 m of slack for rounding)."""
+    if not layout.berths:
+        return
+    crs, cx, cy = layout_origin(polygon)
+    local = affinity.translate(reproject_geometry(polygon, "EPSG:4326", crs), -cx, -cy).buffer(1.0)
+    for i, b in enumerate(layout.berths):
+        line = LineString(b.line)
+        if not local.covers(line):
+            minx, miny, maxx, maxy = local.buffer(-1.0).bounds
+            raise r.fail(
+                f"{where}.berths[{i}].line",
+                f"berth {b.id!r} lies {'partly ' if local.intersects(line) else ''}outside the site polygon "
+                f"(which spans x {minx:.0f}..{maxx:.0f} m, y {miny:.0f}..{maxy:.0f} m from the site centre)",
+            )
+
+
 def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
     from ..sites import builtin_sites
 
-    site_id = str(r.get(m, "id", where, kind=str))
+    r.known(m, where, _SITE_KEYS)
+    site_id = r.slug(m, "id", where)
     lay = r.get(m, "layout", where, kind=dict)
     lw = f"{where}.layout"
+    r.known(lay, lw, _LAYOUT_KEYS)
     land = tuple(r.coords(p, f"{lw}.land[{i}]", min_points=3) for i, p in enumerate(r.items(lay, "land", lw, True)))
     for i, p in enumerate(land):
         _polygon(r, p, f"{lw}.land[{i}]")
     built = tuple(r.coords(p, f"{lw}.built[{i}]", min_points=3) for i, p in enumerate(r.items(lay, "built", lw)))
+    for i, p in enumerate(built):
+        _polygon(r, p, f"{lw}.built[{i}]")
     berths = []
     for i, b in enumerate(r.items(lay, "berths", lw)):
         bw = f"{lw}.berths[{i}]"
+        r.known(b, bw, _BERTH_KEYS)
         line = r.coords(r.get(b, "line", bw, kind=list), f"{bw}.line", min_points=2)
         berths.append(SimBerth(id=str(r.get(b, "id", bw, kind=str)), line=line, name=str(b.get("name") or "")))
     ids = [b.id for b in berths]
     if len(set(ids)) != len(ids):
         raise r.fail(f"{lw}.berths", f"berth ids must be unique, got {ids}")
-    scatterers = int(r.number(lay, "scatterers", lw, 40))
+    scatterers = r.get(lay, "scatterers", lw, 40, int)
+    if scatterers < 0:
+        raise r.fail(f"{lw}.scatterers", f"expected a count >= 0, got {scatterers}")
     layout = Layout(land=land, built=built, berths=tuple(berths), scatterers=scatterers)
     if "polygon" in m:
         pts = r.coords(m["polygon"], f"{where}.polygon", min_points=3)
@@ -366,9 +453,18 @@ def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
         minx, miny, maxx, maxy = poly.bounds
         if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
             raise r.fail(f"{where}.polygon", "expected [lon, lat] pairs in WGS84 degrees")
+        if maxx - minx > MAX_SITE_DEG or maxy - miny > MAX_SITE_DEG:
+            # Refused here, before anything is rendered: the simulator would
+            # allocate a grid of the whole box (8+ GB for a few degrees).
+            raise r.fail(
+                f"{where}.polygon",
+                f"site {site_id!r} spans {maxx - minx:.2f}° × {maxy - miny:.2f}° of longitude × latitude; "
+                f"a site is at most {MAX_SITE_DEG:g}° across: draw it smaller, or make several sites",
+            )
         kind = str(m.get("kind") or "port")
         if kind not in SITE_KINDS:
             raise r.fail(f"{where}.kind", f"{kind!r} is not one of {SITE_KINDS}")
+        _check_berths_inside(r, layout, poly, lw)
         return SimSite(site_id, str(m.get("name") or site_id), kind, poly, layout, from_gazetteer=False)
     known = builtin_sites()
     if site_id not in known or known[site_id].geometry is None:
@@ -379,10 +475,12 @@ def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
         )
     s = known[site_id]
     assert s.geometry is not None
+    _check_berths_inside(r, layout, s.geometry, lw)
     return SimSite(site_id, str(m.get("name") or s.name), s.kind, s.geometry, layout, from_gazetteer=True)
 
 
 def _read_series(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[str, SimSite]) -> Acquisitions:
+    r.known(m, where, _SERIES_KEYS)
     site = str(r.get(m, "site", where, kind=str))
     if site not in sites:
         raise r.fail(f"{where}.site", f"{site!r} is not a site of this scenario ({', '.join(sites)})")
@@ -393,21 +491,41 @@ def _read_series(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[st
     end = r.day(r.get(m, "end", where), f"{where}.end")
     if end < start:
         raise r.fail(f"{where}.end", "must not be before start")
-    tod = str(r.get(m, "time_utc", where, "09:30"))
+    raw_tod = r.get(m, "time_utc", where, "09:30")
+    if isinstance(raw_tod, int) and not isinstance(raw_tod, bool):
+        # YAML 1.1 reads an unquoted 10:30 as sexagesimal 630.
+        raise r.fail(f"{where}.time_utc", f"got the number {raw_tod}; write the time in quotes, e.g. \"10:30\"")
+    tod = str(raw_tod)
     try:
-        time.fromisoformat(tod)
+        parsed = time.fromisoformat(tod)
     except ValueError:
-        raise r.fail(f"{where}.time_utc", f"expected HH:MM, got {tod!r}") from None
+        raise r.fail(f"{where}.time_utc", f"expected HH:MM (UTC), got {tod!r}") from None
+    if parsed.tzinfo is not None:
+        # Refused rather than converted: a scenario states UTC times, and a silent
+        # conversion would move the scenes' dates near midnight.
+        offset = parsed.utcoffset() or timedelta(0)
+        as_utc = (datetime.combine(date(2000, 1, 1), parsed.replace(tzinfo=None)) - offset).time()
+        raise r.fail(
+            f"{where}.time_utc",
+            f"{tod!r} has a UTC offset; time_utc is UTC without one (here {as_utc:%H:%M}: time_utc: \"{as_utc:%H:%M}\")",
+        )
     revisit = r.get(m, "revisit_days", where, 0, int)
     if revisit < 0:
         raise r.fail(f"{where}.revisit_days", "must be >= 0")
     dates = tuple(r.day(d, f"{where}.dates[{i}]") for i, d in enumerate(r.items(m, "dates", where)))
+    outside = [d.isoformat() for d in dates if not start <= d <= end]
+    if outside:
+        raise r.fail(
+            f"{where}.dates",
+            f"{', '.join(outside)} outside start..end ({start.isoformat()}..{end.isoformat()}); "
+            "widen start/end or drop those dates",
+        )
     if revisit == 0 and not dates:
         raise r.fail(where, "give revisit_days > 0 or a list of dates")
     prob = r.number(m, "cloud_probability", where, 0.0)
     if not 0 <= prob <= 1:
         raise r.fail(f"{where}.cloud_probability", "must be between 0 and 1")
-    name = str(r.get(m, "name", where, sensor, str))
+    name = r.slug(m, "name", where, sensor)
     return Acquisitions(
         name=name,
         site=site,
@@ -434,9 +552,11 @@ def _berth(r: _Reader, site: SimSite, berth_id: Any, where: str) -> SimBerth:
 
 
 def _read_vessel(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[str, SimSite]) -> Vessel:
+    r.known(m, where, _VESSEL_KEYS)
     visits = []
     for i, v in enumerate(r.items(m, "visits", where, True)):
         vw = f"{where}.visits[{i}]"
+        r.known(v, vw, _VISIT_KEYS)
         site_id = str(r.get(v, "site", vw, kind=str))
         if site_id not in sites:
             raise r.fail(f"{vw}.site", f"{site_id!r} is not a site of this scenario ({', '.join(sites)})")
@@ -475,10 +595,11 @@ def _read_equipment(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping
     if not 0 <= at_m <= b.length_m:
         raise r.fail(f"{where}.at_m", f"{at_m} is outside berth {b.id!r} (0..{b.length_m:.0f} m)")
     key = "extended" if kind == "crane" else "present"
-    windows = tuple(
-        r.window(w, f"{where}.{key}[{i}]", "extended" if kind == "crane" else "present")
-        for i, w in enumerate(r.items(m, key, where))
-    )
+    r.known(m, where, _EQUIPMENT_KEYS + (key,))
+    windows = []
+    for i, w in enumerate(r.items(m, key, where)):
+        r.known(w, f"{where}.{key}[{i}]", ("start", "end", "state"))
+        windows.append(r.window(w, f"{where}.{key}[{i}]", "extended" if kind == "crane" else "present"))
     defaults = {"crane": (32.0, 2.5), "truck": (12.0, 2.5)}[kind]
     return Equipment(
         id=str(r.get(m, "id", where, kind=str)),
@@ -488,12 +609,13 @@ def _read_equipment(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping
         at_m=at_m,
         length_m=r.number(m, "length_m", where, defaults[0], positive=True),
         width_m=r.number(m, "width_m", where, defaults[1], positive=True),
-        windows=windows,
+        windows=tuple(windows),
         inset_m=r.number(m, "inset_m", where, 8.0),
     )
 
 
 def _read_cloud(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[str, SimSite]) -> Cloud:
+    r.known(m, where, _CLOUD_KEYS)
     site_id = str(r.get(m, "site", where, kind=str))
     if site_id not in sites:
         raise r.fail(f"{where}.site", f"{site_id!r} is not a site of this scenario ({', '.join(sites)})")
@@ -511,6 +633,7 @@ def scenario_from_mapping(data: Mapping[str, Any], origin: str = "scenario") -> 
     r = _Reader(origin)
     if not isinstance(data, Mapping):
         raise r.fail("top level", "expected a mapping of scenario fields")
+    r.known(data, "", _TOP_KEYS)
     sites: dict[str, SimSite] = {}
     for i, s in enumerate(r.items(data, "sites", "", True)):
         site = _read_site(r, s, f"sites[{i}]")

@@ -73,6 +73,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
+import rasterio.errors
 from numpy.typing import NDArray
 from rasterio.features import rasterize
 from rasterio.transform import from_origin
@@ -80,10 +81,12 @@ from scipy import ndimage
 from shapely.geometry import LineString, Point, Polygon, mapping
 from shapely.ops import unary_union
 
-from ..geo import reproject_geometry, utm_crs_for
+from ..errors import InputError
+from ..geo import reproject_geometry
 from ..model import Berth, Site
 from ..sites import sites_to_geojson
 from .scenario import (
+    SNAP_M,
     Acquisitions,
     Cloud,
     Equipment,
@@ -93,6 +96,7 @@ from .scenario import (
     SimSite,
     Vessel,
     Visit,
+    layout_origin,
     load_scenario,
     plan_scenes,
     presence_dates,
@@ -124,8 +128,6 @@ __all__ = [
 
 F64 = NDArray[np.float64]
 
-SNAP_M = 30.0
-"""Grids start on multiples of this many metres, so scenes of 10 m and 3 m align."""
 
 # Reflectance (blue, green, red, nir) of the surfaces: clear coastal water,
 # autumn vegetation, concrete, a grey-painted deck, cloud tops.
@@ -175,12 +177,9 @@ class _Frame:
 
 
 def _frame(site: SimSite) -> _Frame:
-    c = site.polygon.centroid
-    crs = utm_crs_for(c.x, c.y)
-    cu = reproject_geometry(c, "EPSG:4326", crs)
     # The layout origin sits on the grid (multiples of SNAP_M), so layout lines
     # at multiples of the pixel size (straight quay faces) fall on pixel edges.
-    cx, cy = float(round(cu.x / SNAP_M) * SNAP_M), float(round(cu.y / SNAP_M) * SNAP_M)
+    crs, cx, cy = layout_origin(site.polygon)
 
     def absolute(pts: Sequence[tuple[float, float]]) -> Polygon:
         return Polygon([(cx + x, cy + y) for x, y in pts])
@@ -603,20 +602,75 @@ def _tags(scenario: Scenario, scene: PlannedScene, seed: int) -> dict[str, str]:
     }
 
 
+def _foreign_scenes(out_dir: Path, scenario_name: str) -> dict[str, list[Path]]:
+    """Scenes in ``out_dir`` that the simulator wrote for *another* scenario, by scenario name.
+
+    Only ``<site>/sim-*.tif`` files tagged ``SITEWATCH_SIMULATED=true`` count: anything
+    else in the folder was not written by the simulator and is left alone.
+    """
+    found: dict[str, list[Path]] = {}
+    for path in sorted(out_dir.glob("*/sim-*.tif")):
+        try:
+            with rasterio.open(path) as src:
+                tags = src.tags()
+        except rasterio.errors.RasterioError:
+            continue
+        other = tags.get("SITEWATCH_SCENARIO")
+        if tags.get("SITEWATCH_SIMULATED") == "true" and other and other != scenario_name:
+            found.setdefault(other, []).append(path)
+    return found
+
+
+def _remove_scenes(out_dir: Path, foreign: dict[str, list[Path]], keep_sites: set[str]) -> None:
+    """Delete another scenario's simulated scenes, their truth files, and its layouts in folders left empty of scenes."""
+    for name, paths in foreign.items():
+        folders = set()
+        for path in paths:
+            path.unlink()
+            path.with_name(f"{path.stem}.truth.geojson").unlink(missing_ok=True)
+            folders.add(path.parent)
+        for folder in folders:
+            layout = folder / "layout.geojson"
+            if folder.name in keep_sites or any(folder.glob("sim-*.tif")) or not layout.is_file():
+                continue
+            if f"scenario {name!r}" in layout.read_text(encoding="utf-8"):
+                layout.unlink()
+            if not any(folder.iterdir()):
+                folder.rmdir()
+
+
 def simulate(
     scenario: Scenario,
     out_dir: Path,
     *,
     seed: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    replace: bool = False,
 ) -> list[Path]:
     """Render every scene of ``scenario`` into ``out_dir``; return the GeoTIFF paths in scene order.
 
     ``seed`` defaults to the scenario's own. ``progress(done, total)`` is
     called after each scene. See the module docstring for the files written.
+
+    A folder already holding scenes the simulator wrote for another scenario is
+    refused (an :class:`~sitewatch.errors.InputError` naming it), as mixing them
+    would pass one scenario's scenes off as the other's; with ``replace=True``
+    those scenes, their truth files and that scenario's layouts are deleted
+    first. Files the simulator did not write are never touched. Scenes of the
+    same scenario are overwritten in place.
     """
     seed = scenario.seed if seed is None else int(seed)
     out_dir = Path(out_dir)
+    foreign = _foreign_scenes(out_dir, scenario.name) if out_dir.is_dir() else {}
+    if foreign and not replace:
+        listed = ", ".join(f"{name!r} ({len(p)} scene(s), e.g. {p[0].relative_to(out_dir)})" for name, p in foreign.items())
+        raise InputError(
+            f"{out_dir}: holds simulated scenes of another scenario: {listed}; simulating {scenario.name!r} "
+            "into it would mix the two. Simulate into another folder, or replace them "
+            "(`sitewatch simulate --replace`; simulate(..., replace=True))"
+        )
+    if foreign:
+        _remove_scenes(out_dir, foreign, {s.id for s in scenario.sites})
     out_dir.mkdir(parents=True, exist_ok=True)
     scenes = plan_scenes(scenario)
     resolved = scenario_to_json(scenario, scenes)

@@ -1,0 +1,233 @@
+"""Custom scenarios: what reading a scenario file refuses, naming the file and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sitewatch.errors import InputError
+from sitewatch.sources.scenario import load_scenario
+
+
+def _scenario(**changes: Any) -> dict[str, Any]:
+    """A small valid scenario with one 0.03° site; ``changes`` replace top-level keys."""
+    site = {
+        "id": "myport",
+        "polygon": [[130.0, 42.0], [130.03, 42.0], [130.03, 42.03], [130.0, 42.03]],
+        "layout": {
+            "land": [[[-1700, 0], [1700, 0], [1700, 1700], [-1700, 1700]]],
+            "built": [[[-500, 0], [500, 0], [500, 400], [-500, 400]]],
+            "berths": [{"id": "quay", "line": [[-400, 0], [400, 0]]}],
+        },
+    }
+    series = {"site": "myport", "sensor": "sar", "start": "2024-10-01", "end": "2024-10-03", "revisit_days": 1}
+    data: dict[str, Any] = {"name": "test-a", "sites": [site], "acquisitions": [series]}
+    data.update(changes)
+    return data
+
+
+def _write(tmp_path: Path, data: dict[str, Any], name: str = "custom.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_small_scenario_reads(tmp_path: Path) -> None:
+    scen = load_scenario(_write(tmp_path, _scenario()))
+    assert [s.id for s in scen.sites] == ["myport"]
+
+
+def test_site_wider_than_the_limit_is_refused_when_read(tmp_path: Path) -> None:
+    data = _scenario()
+    data["sites"][0]["polygon"] = [[10, 54], [13.5, 54], [13.5, 54.5], [10, 54.5]]
+    path = _write(tmp_path, data)
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    msg = str(err.value)
+    assert str(path) in msg and "sites[0].polygon" in msg and "'myport'" in msg and "at most 2°" in msg
+
+
+@pytest.mark.parametrize("bad", ["my/port", "My Port", "../up", "-port"])
+def test_site_id_that_is_not_a_slug_is_refused_before_anything_is_written(tmp_path: Path, bad: str) -> None:
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    data = _scenario()
+    data["sites"][0]["id"] = bad
+    data["acquisitions"][0]["site"] = bad
+    path = _write(tmp_path, data)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["simulate", str(path), "--out", str(out)])
+    assert result.exit_code != 0 and not isinstance(result.exception, FileNotFoundError), result.output
+    assert str(path) in result.output and "sites[0].id" in result.output and repr(bad) in result.output
+    assert not out.exists()
+
+
+def test_series_name_that_is_not_a_slug_is_refused(tmp_path: Path) -> None:
+    data = _scenario()
+    data["acquisitions"][0]["name"] = "sar/daily"
+    with pytest.raises(InputError, match=r"acquisitions\[0\]\.name: 'sar/daily'"):
+        load_scenario(_write(tmp_path, data))
+
+
+@pytest.mark.parametrize(
+    ("where", "key", "field"),
+    [
+        ("series", "revisit_dayz", "acquisitions[0].revisit_dayz"),
+        ("series", "cloud_probabilty", "acquisitions[0].cloud_probabilty"),
+        ("top", "vesels", "vesels"),
+        ("site", "polgon", "sites[0].polgon"),
+        ("layout", "scaterers", "sites[0].layout.scaterers"),
+        ("berth", "lien", "sites[0].layout.berths[0].lien"),
+    ],
+)
+def test_unknown_key_is_refused_naming_it_and_the_known_keys(tmp_path: Path, where: str, key: str, field: str) -> None:
+    data = _scenario()
+    target = {
+        "series": data["acquisitions"][0],
+        "top": data,
+        "site": data["sites"][0],
+        "layout": data["sites"][0]["layout"],
+        "berth": data["sites"][0]["layout"]["berths"][0],
+    }[where]
+    target[key] = 1
+    path = _write(tmp_path, data)
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: {field}: unknown key {key!r}") and "known: " in msg
+
+
+def test_unknown_key_says_the_close_one(tmp_path: Path) -> None:
+    data = _scenario()
+    data["acquisitions"][0]["revisit_dayz"] = 2
+    with pytest.raises(InputError, match=r"did you mean 'revisit_days'\?\); known: .*cloud_probability"):
+        load_scenario(_write(tmp_path, data))
+
+
+def test_truck_with_crane_windows_is_refused(tmp_path: Path) -> None:
+    data = _scenario(
+        equipment=[{"id": "t1", "kind": "truck", "site": "myport", "berth": "quay",
+                    "extended": [{"start": "2024-10-01", "end": "2024-10-02"}]}]
+    )
+    with pytest.raises(InputError, match=r"equipment\[0\]\.extended: unknown key 'extended'.*present"):
+        load_scenario(_write(tmp_path, data))
+
+
+def _one_scene(name: str, day: str) -> dict[str, Any]:
+    data = _scenario(name=name)
+    data["acquisitions"][0].update(start=day, end=day)
+    return data
+
+
+def test_folder_with_another_scenarios_scenes_is_refused_or_replaced(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    a = _write(tmp_path, _one_scene("test-a", "2024-10-01"), "a.yaml")
+    b = _write(tmp_path, _one_scene("toml-a", "2024-10-02"), "b.yaml")
+    out = tmp_path / "ot"
+    run = CliRunner().invoke
+    assert run(main, ["-q", "simulate", str(a), "--out", str(out)]).exit_code == 0
+    (out / "myport" / "notes.txt").write_text("mine")
+    # The same scenario again overwrites its own scenes.
+    assert run(main, ["-q", "simulate", str(a), "--out", str(out)]).exit_code == 0
+    before = sorted(p.name for p in (out / "myport").iterdir())
+
+    refused = run(main, ["simulate", str(b), "--out", str(out)])
+    assert refused.exit_code != 0
+    assert str(out) in refused.output and "'test-a'" in refused.output and "--replace" in refused.output
+    assert sorted(p.name for p in (out / "myport").iterdir()) == before  # nothing written
+
+    assert run(main, ["-q", "simulate", str(b), "--out", str(out), "--replace"]).exit_code == 0
+    assert sorted(p.name for p in (out / "myport").iterdir()) == [
+        "layout.geojson",
+        "notes.txt",
+        "sim-sar-myport-20241002T0930.tif",
+        "sim-sar-myport-20241002T0930.truth.geojson",
+    ]
+
+
+def test_replace_removes_the_other_scenarios_site_folder_but_not_foreign_files(tmp_path: Path) -> None:
+    from sitewatch.sources.simulate import simulate
+
+    other = _one_scene("test-a", "2024-10-01")
+    other["sites"][0]["id"] = other["acquisitions"][0]["site"] = "otherport"
+    out = tmp_path / "ot"
+    simulate(load_scenario(_write(tmp_path, other, "a.yaml")), out)
+    simulate(load_scenario(_write(tmp_path, _one_scene("toml-a", "2024-10-01"), "c.yaml")), out, replace=True)
+    assert not (out / "otherport").exists()
+    simulate(load_scenario(_write(tmp_path, other, "a.yaml")), out, replace=True)
+    assert not (out / "myport").exists()
+    (out / "myport").mkdir()
+    (out / "myport" / "keep.tif").write_bytes(b"not a scene")
+    simulate(load_scenario(_write(tmp_path, _one_scene("toml-a", "2024-10-01"), "c.yaml")), out, replace=True)
+    assert (out / "myport" / "keep.tif").exists() and not (out / "otherport").exists()
+
+
+def _refused(tmp_path: Path, data: dict[str, Any], field: str) -> str:
+    path = _write(tmp_path, data)
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: {field}: "), msg
+    return msg
+
+
+def test_time_utc_with_an_offset_is_refused_with_the_utc_time(tmp_path: Path) -> None:
+    data = _scenario()
+    data["acquisitions"][0]["time_utc"] = "09:30+05:00"
+    msg = _refused(tmp_path, data, "acquisitions[0].time_utc")
+    assert "'09:30+05:00' has a UTC offset" in msg and '"04:30"' in msg
+
+
+def test_time_utc_read_by_yaml_as_a_number_says_to_quote_it(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    text = yaml.safe_dump(_scenario()).replace("revisit_days: 1", "revisit_days: 1\n  time_utc: 10:30")
+    path.write_text(text)
+    with pytest.raises(InputError, match=r"acquisitions\[0\]\.time_utc: got the number 630; write the time in quotes"):
+        load_scenario(path)
+
+
+@pytest.mark.parametrize("value", [-5, 2.5])
+def test_scatterers_must_be_a_count(tmp_path: Path, value: float) -> None:
+    data = _scenario()
+    data["sites"][0]["layout"]["scatterers"] = value
+    _refused(tmp_path, data, "sites[0].layout.scatterers")
+
+
+def test_self_intersecting_built_polygon_is_refused(tmp_path: Path) -> None:
+    data = _scenario()
+    data["sites"][0]["layout"]["built"] = [[[0, 0], [400, 400], [400, 0], [0, 400]]]  # a bow tie
+    msg = _refused(tmp_path, data, "sites[0].layout.built[0]")
+    assert "self-intersecting" in msg
+
+
+@pytest.mark.parametrize(
+    ("line", "partly"), [([[5000, 0], [5400, 0]], False), ([[1000, 0], [3000, 0]], True)]
+)
+def test_berth_line_outside_the_site_polygon_is_refused(tmp_path: Path, line: list[list[int]], partly: bool) -> None:
+    data = _scenario()
+    data["sites"][0]["layout"]["berths"][0]["line"] = line
+    msg = _refused(tmp_path, data, "sites[0].layout.berths[0].line")
+    assert "berth 'quay' lies" in msg and ("partly outside" in msg) == partly
+
+
+def test_berth_line_outside_a_gazetteer_site_is_refused(tmp_path: Path) -> None:
+    data = _scenario()
+    del data["sites"][0]["polygon"]
+    data["sites"][0]["id"] = data["acquisitions"][0]["site"] = "dunai"
+    data["sites"][0]["layout"]["berths"][0]["line"] = [[5000, 0], [5400, 0]]
+    _refused(tmp_path, data, "sites[0].layout.berths[0].line")
+
+
+def test_dates_outside_start_end_are_refused_naming_them(tmp_path: Path) -> None:
+    data = _scenario()
+    data["acquisitions"][0].update(revisit_days=0, dates=["2024-10-02", "2024-11-05", "2024-09-30"])
+    msg = _refused(tmp_path, data, "acquisitions[0].dates")
+    assert "2024-11-05, 2024-09-30 outside start..end (2024-10-01..2024-10-03)" in msg

@@ -104,3 +104,20 @@ def test_demo_refuses_a_workspace_with_the_analysts_own_sites(tmp_path: Path) ->
     r = runner.invoke(main, ["demo", "--out", str(ws)])
     assert r.exit_code != 0 and "site(s) of its own (dunai)" in r.output and "another --out" in r.output
     assert not (ws / "simulated").exists() and not (ws / "report.html").exists()
+
+
+def test_demo_with_another_scenario_replaces_the_simulated_scenes_in_its_own_folder(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    one = shorten(load_scenario("seed-story"), days=1, start=date(2024, 10, 17), sites=["dunai"])
+    run_demo(tmp_path / "d", scenario=one, workers=1)
+    other = replace(one, name="other-story")
+    run_demo(tmp_path / "d", scenario=other, workers=1)  # refused by simulate without replace=True
+    import rasterio
+
+    scenes = sorted((tmp_path / "d" / "simulated" / "dunai").glob("*.tif"))
+    names = set()
+    for scene in scenes:
+        with rasterio.open(scene) as ds:
+            names.add(ds.tags().get("SITEWATCH_SCENARIO"))
+    assert scenes and names == {"other-story"}  # the first scenario's scenes were replaced

@@ -144,7 +144,8 @@ def run_demo(
     if not _scenario_matches(simulated, scen_json):
         (simulated / _COMPLETE).unlink(missing_ok=True)
         sim_tick = tick("simulate")
-        simulate(scen, simulated, seed=seed, progress=lambda done, total: sim_tick(done, total, ""))
+        # The demo's simulated/ folder is its own: another scenario's scenes there are replaced.
+        simulate(scen, simulated, seed=seed, replace=True, progress=lambda done, total: sim_tick(done, total, ""))
         _mark_complete(simulated, scen_json)
     timings["simulate"] = time.perf_counter() - t0
 

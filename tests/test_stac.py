@@ -125,8 +125,14 @@ def test_unknown_collection_of_a_builtin_catalogue_is_refused_before_any_request
                                         "--collection", "foo", "--from", "2024-10-01", "--to", "2024-10-02"])  # fmt: skip
         assert res.exit_code == 1, res.output
         assert "--collection 'foo'" in res.output and "sentinel-2-l2a" in res.output and "s2" in res.output
-    with pytest.raises(InputError, match="landsat-c2-l2"):
+    with pytest.raises(InputError, match="use one of sentinel-1-grd, sentinel-2-l2a, s1, s2$"):
         resolve_collection(BUILTIN_CATALOGS["cdse"], "sentinel-3")
+    # Each built-in catalogue offers its own collections: RTC is Planetary Computer's, Landsat not CDSE's.
+    for name, coll in (("earth-search", "sentinel-1-rtc"), ("cdse", "sentinel-1-rtc"), ("cdse", "landsat")):
+        with pytest.raises(InputError, match=f"{name} has no collection"):
+            resolve_collection(BUILTIN_CATALOGS[name], coll)
+    assert resolve_collection(BUILTIN_CATALOGS["planetary-computer"], "sentinel-1-rtc") == "sentinel-1-rtc"
+    assert resolve_collection(BUILTIN_CATALOGS["earth-search"], "landsat") == "landsat-c2-l2"
     assert resolve_collection(Catalog(name="mine", url="https://example.org/stac", provider="generic"), "my-s2") == "my-s2"
 
 

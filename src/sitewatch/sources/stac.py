@@ -368,15 +368,19 @@ def resolve_collection(catalog: Catalog, collection: str) -> str:
     collections as it likes: their items are read by their platform.
     """
     key = collection.lower()
-    resolved = catalog.aliases.get(key) or _DEFAULT_ALIASES.get(key) or collection
     if catalog.name in BUILTIN_CATALOGS and catalog.url == BUILTIN_CATALOGS[catalog.name].url:
-        if resolved not in PROFILES:
-            names = sorted(PROFILES) + sorted(set(catalog.aliases) | set(_DEFAULT_ALIASES))
+        # A built-in catalogue offers the collections its aliases name, no others
+        # (Sentinel-1 RTC is Planetary Computer's; Landsat is not on CDSE).
+        resolved = catalog.aliases.get(key) or _DEFAULT_ALIASES.get(key) or collection
+        offered = sorted(set(catalog.aliases.values()))
+        if resolved not in offered:
+            names = offered + sorted(catalog.aliases)
             raise InputError(
                 f"--collection {collection!r}: {catalog.name} has no collection sitewatch reads by that "
                 f"name; use one of {', '.join(names)}"
             )
-    return resolved
+        return resolved
+    return catalog.aliases.get(key) or _DEFAULT_ALIASES.get(key) or collection
 
 
 def profile_for(collection: str, properties: Mapping[str, Any] | None = None) -> Profile:

@@ -53,6 +53,9 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
         # georeference itself and says what to do (--pixel-size, or the file is skipped
         # by name). Matched by message, so the group need not import rasterio.
         warnings.filterwarnings("ignore", message="Dataset has no geotransform")
+        # urllib3 logs each retry of a refused or dropped connection; the command's own
+        # error names the host and the reason once the retries are spent.
+        logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     ctx.ensure_object(dict)
     ctx.obj["quiet"] = quiet
     ctx.obj["verbose"] = verbose

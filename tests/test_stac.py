@@ -661,3 +661,14 @@ def _search(state: StacServer, body: dict[str, Any]) -> dict[str, Any]:
                       "body": {**body, "token": str(offset + limit)}})
     return {"type": "FeatureCollection", "features": page, "links": links,
             "numberMatched": len(hits), "numberReturned": len(page)}
+
+
+def test_urllib3_retry_warnings_only_with_verbose() -> None:
+    import logging
+
+    pool_log = logging.getLogger("urllib3.connectionpool")
+    pool_log.setLevel(logging.NOTSET)
+    CliRunner().invoke(main, ["-v", "sites", "list", "--builtin", "--json"])
+    assert pool_log.level == logging.NOTSET
+    CliRunner().invoke(main, ["sites", "list", "--builtin", "--json"])
+    assert pool_log.level == logging.ERROR

@@ -148,6 +148,10 @@ def test_two_band_sar_geotiff_is_a_polarisation_pair(tmp_path: Path, names: tupl
     assert _polarisation_bands(open_image_info(tif)) == ((2, 1) if first is cross else (1, 2))
     _, dets = detect_image(tif)
     assert len(dets) == 1 and abs(dets[0].row - 60) < 1.5
+    out = tmp_path / "d.geojson"
+    assert CliRunner().invoke(main, ["detect-image", str(tif), "--sensor", "sar", "--out", str(out)]).exit_code == 0
+    recorded = json.loads(out.read_text())["sitewatch"]["polarisation_bands"]
+    assert recorded == ({"co": 2, "cross": 1} if first is cross else {"co": 1, "cross": 2})
 
 
 def test_big_polarisation_pair_runs_tiled_with_the_same_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

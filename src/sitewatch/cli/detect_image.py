@@ -74,6 +74,12 @@ def command(ctx: click.Context, image: Path | None, bands: tuple[str, ...], dn_s
         else:
             assert image is not None
             info, dets = detect_image(image, sensor, pixel_size=pixel_size, workers=max(1, workers), progress=progress)
+            if sensor == "sar":
+                from ..detect.image import _polarisation_bands
+
+                pols = _polarisation_bands(info)
+                if pols is not None:  # which band was taken for which channel, so it can be checked
+                    extra["polarisation_bands"] = {"co": pols[0], "cross": pols[1]}
     fc = detections_to_geojson(info, dets, sensor, extra=extra)
     write_geojson(fc, out)
     if as_json:

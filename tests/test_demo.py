@@ -121,3 +121,19 @@ def test_demo_with_another_scenario_replaces_the_simulated_scenes_in_its_own_fol
         with rasterio.open(scene) as ds:
             names.add(ds.tags().get("SITEWATCH_SCENARIO"))
     assert scenes and names == {"other-story"}  # the first scenario's scenes were replaced
+
+
+def test_demo_notices_a_simulate_run_into_its_folder_after_it(tmp_path: Path) -> None:
+    import os
+
+    from sitewatch.demo import _COMPLETE, _scenario_matches
+    from sitewatch.sources.scenario import scenario_to_json
+
+    one = shorten(load_scenario("seed-story"), days=1, start=date(2024, 10, 17), sites=["dunai"])
+    run_demo(tmp_path / "d", scenario=one, workers=1)
+    simulated = tmp_path / "d" / "simulated"
+    wanted = scenario_to_json(one) | {"seed_override": None}
+    assert _scenario_matches(simulated, wanted)
+    marker = (simulated / _COMPLETE).stat().st_mtime_ns
+    os.utime(simulated / "scenario.json", ns=(marker + 10**9, marker + 10**9))  # simulate ran since
+    assert not _scenario_matches(simulated, wanted)

@@ -74,6 +74,9 @@ def _scenario_matches(simulated: Path, scenario_json: dict[str, Any]) -> bool:
     marker = simulated / _COMPLETE
     if not marker.exists():
         return False
+    written = simulated / "scenario.json"
+    if written.exists() and written.stat().st_mtime_ns > marker.stat().st_mtime_ns:
+        return False  # `sitewatch simulate` ran in the folder after the demo finished it
     try:
         return bool(json.loads(marker.read_text()) == json.loads(json.dumps(scenario_json, default=str)))
     except json.JSONDecodeError:

@@ -280,3 +280,10 @@ def test_not_georeferenced_warning_shown_only_with_verbose(tmp_path: Path, monke
             r = CliRunner().invoke(main, [*verbose, "detect-image", str(png), "--pixel-size", "10", "--out", str(tmp_path / "o.geojson")])
         assert r.exit_code == 0, r.output
         assert any(issubclass(w.category, NotGeoreferencedWarning) for w in caught) == shown
+
+
+def test_sar_with_optical_band_names_is_refused_without_a_promise_to_run(tmp_path: Path) -> None:
+    r = CliRunner().invoke(main, ["detect-image", "--sensor", "sar", "--band", f"blue={tmp_path / 'b.tif'}",
+                                  "--band", f"green={tmp_path / 'g.tif'}", "--out", str(tmp_path / "x.geojson")])  # fmt: skip
+    assert r.exit_code != 0 and "vv, vh, hh, hv" in r.output
+    assert "warning" not in r.output  # no "runs SAR" warning before the refusal

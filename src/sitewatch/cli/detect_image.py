@@ -109,6 +109,6 @@ def _choose_sensor(sensor: str | None, image: Path | None, bands: tuple[str, ...
         if not quiet:
             click.echo(f"sensor: {guess}, {why} (--sensor to choose)", err=True)
         return guess
-    if sensor == "sar" and guess == "optical":
+    if sensor == "sar" and guess == "optical" and not bands:  # optical --band names are refused below
         click.echo(f"warning: --sensor sar on optical bands ({why}); --sensor optical runs the optical detector on them", err=True)
     return sensor

@@ -188,9 +188,9 @@ def test_time_utc_with_an_offset_is_refused_with_the_utc_time(tmp_path: Path) ->
 
 def test_time_utc_read_by_yaml_as_a_number_says_to_quote_it(tmp_path: Path) -> None:
     path = tmp_path / "t.yaml"
-    text = yaml.safe_dump(_scenario()).replace("revisit_days: 1", "revisit_days: 1\n  time_utc: 10:30")
+    text = yaml.safe_dump(_scenario()).replace("revisit_days: 1", "revisit_days: 1\n  time_utc: 9:30")
     path.write_text(text)
-    with pytest.raises(InputError, match=r"acquisitions\[0\]\.time_utc: got the number 630; write the time in quotes"):
+    with pytest.raises(InputError, match=r"acquisitions\[0\]\.time_utc: got the number 570; write the time in quotes, e.g. \"09:30\""):
         load_scenario(path)
 
 

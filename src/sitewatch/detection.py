@@ -248,7 +248,7 @@ def detect_site(
         for i, res in enumerate(map_jobs(detect_observation, jobs, workers=workers, scheduler=scheduler)):
             if res.error:
                 errors.append(res.error)
-                log.warning(res.error)
+                log.info(res.error)  # reported once, in the summary's errors (the CLI prints them)
                 # Detections of an image that cannot be read or has changed are no evidence.
                 store.clear_detections(res.observation.id)
             else:

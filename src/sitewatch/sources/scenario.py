@@ -494,7 +494,8 @@ def _read_series(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[st
     raw_tod = r.get(m, "time_utc", where, "09:30")
     if isinstance(raw_tod, int) and not isinstance(raw_tod, bool):
         # YAML 1.1 reads an unquoted 10:30 as sexagesimal 630.
-        raise r.fail(f"{where}.time_utc", f"got the number {raw_tod}; write the time in quotes, e.g. \"10:30\"")
+        hh, mm = divmod(raw_tod, 60) if 0 <= raw_tod < 24 * 60 else (10, 30)  # the time meant
+        raise r.fail(f"{where}.time_utc", f"got the number {raw_tod}; write the time in quotes, e.g. \"{hh:02d}:{mm:02d}\"")
     tod = str(raw_tod)
     try:
         parsed = time.fromisoformat(tod)

@@ -667,7 +667,7 @@ def simulate(
         raise InputError(
             f"{out_dir}: holds simulated scenes of another scenario: {listed}; simulating {scenario.name!r} "
             "into it would mix the two. Simulate into another folder, or replace them "
-            "(`sitewatch simulate --replace`; simulate(..., replace=True))"
+            "(`sitewatch simulate --replace`)"
         )
     if foreign:
         _remove_scenes(out_dir, foreign, {s.id for s in scenario.sites})

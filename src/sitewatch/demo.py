@@ -100,13 +100,13 @@ def _refuse_own_workspace(out: Path, demo_sites: set[str]) -> None:
         return
     with ws.store() as store:
         own_sites = sorted(s.id for s in store.sites() if s.id not in demo_sites or _DEMO_NOTE not in s.note)
-        real = [o.id for o in store.observations() if not o.scene.simulated]
+        real = int(store.execute("SELECT count(*) FROM observations WHERE NOT simulated")[0][0])
     if own_sites or real:
         what = ", ".join(
             part
             for part in (
                 f"{len(own_sites)} site(s) of its own ({', '.join(own_sites[:3])}{', …' if len(own_sites) > 3 else ''})" if own_sites else "",
-                f"{len(real)} observation(s) of real imagery" if real else "",
+                f"{real} observation(s) of real imagery" if real else "",
             )
             if part
         )

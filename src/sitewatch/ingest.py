@@ -41,7 +41,7 @@ from shapely.geometry import Polygon, box
 from . import __version__
 from .errors import ImageReadError, InputError, SkippedInputWarning
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
-from .model import MAX_SITE_DEG, Grid, Observation, SceneRef, Site, utc  # noqa: F401 (MAX_SITE_DEG: re-exported)
+from .model import Grid, Observation, SceneRef, Site, utc
 from .run import map_jobs
 from .store import Store, now_utc
 from .workspace import Workspace
@@ -99,7 +99,7 @@ def sha256_file(path: Path) -> str:
 def site_grid(site: Site, resolution_m: float, crs: str | None = None) -> Grid:
     """The site's grid: its polygon's bounds in ``crs`` (default: its UTM zone), snapped to pixels.
 
-    A site is at most :data:`MAX_SITE_DEG` across (:class:`Site` refuses wider ones), so its
+    A site is at most :data:`~sitewatch.model.MAX_SITE_DEG` across (:class:`Site` refuses wider ones), so its
     grid fits one UTM zone.
     """
     geom = site.require_geometry()

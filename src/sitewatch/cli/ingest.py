@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import InputError, SkippedInputWarning
-from ..ingest import ingest_paths
+from ..ingest import band_files_sensor, ingest_paths
 from ..model import utc
 from ..workspace import open_workspace
 from .options import handle_errors, is_quiet, progress_bar, workspace_option
@@ -20,8 +20,8 @@ def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
     from ..detect.image import parse_sar_band_args
     from ..detect.optical_image import parse_band_args
 
-    sar_names = {"vv", "vh", "hh", "hv"}
-    if sensor == "sar" or (sensor is None and {v.partition("=")[0].strip().lower() for v in values} <= sar_names):
+    names = {v.partition("=")[0].strip(): Path() for v in values}
+    if (sensor or band_files_sensor(names)) == "sar":
         return {k.upper(): p for k, p in parse_sar_band_args(values).items()}
     try:
         named = {("SCL" if k == "scl" else k): p for k, p in parse_band_args(values).items()}

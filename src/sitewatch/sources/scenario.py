@@ -37,8 +37,7 @@ from shapely.geometry import LineString, Polygon
 
 from ..errors import InputError, SiteError
 from ..geo import reproject_geometry, utm_crs_for
-from ..ingest import MAX_SITE_DEG
-from ..model import SENSORS, SITE_KINDS
+from ..model import MAX_SITE_DEG, SENSORS, SITE_KINDS
 
 __all__ = [
     "Scenario",

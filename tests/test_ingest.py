@@ -212,6 +212,24 @@ def test_same_file_name_in_two_folders_makes_two_observations_and_reruns_add_non
         assert sorted(o.id for o in store.observations(SITE.id)) == ids
 
 
+def test_one_image_in_two_folders_of_one_run_makes_one_observation(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+    first = _sar(tmp_path / "a" / "response.tif", "2023-08-21T10:00:00Z")
+    copy = tmp_path / "b" / "response.tif"
+    copy.write_bytes(first.read_bytes())
+    with ws.store() as store:
+        report = ingest_paths(ws, store, SITE, [tmp_path / "a", tmp_path / "b"])
+        assert [o.id for o in report.observations] == [f"{SITE.id}/response"]
+        assert report.duplicates == ((str(copy), str(first)),) and not report.skipped
+        assert [o.id for o in store.observations(SITE.id)] == [f"{SITE.id}/response"]
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(tmp_path / "a"), str(copy), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    assert f"duplicate: {copy} is the same image as {first}, ingested once" in r.output
+    with ws.store() as store:
+        assert [o.id for o in store.observations(SITE.id)] == [f"{SITE.id}/response"]
+
+
 def test_replacing_an_image_drops_its_detections_until_detect_runs(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from sitewatch.analysis.occupancy import NOT_DETECTED, load_timeline
     from sitewatch.detection import detect_site

@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import warnings
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -86,6 +87,9 @@ class IngestReport:
     observations: tuple[Observation, ...] = ()
     skipped: tuple[tuple[str, str], ...] = ()
     """(input path or id, reason) for every input that was not ingested."""
+    duplicates: tuple[tuple[str, str], ...] = ()
+    """(input path, earlier input path) for every file that is the same image as an earlier one
+    of the run: it went in once, as that one."""
 
 
 def sha256_file(path: Path) -> str:
@@ -715,6 +719,46 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
+def _same_images(files: list[Path]) -> tuple[list[Path], list[tuple[Path, Path]]]:
+    """``files`` with every repeat of an image left out, and (repeat, first) for each one left out.
+
+    The same file given twice (a folder and a file in it) or byte-identical copies in two
+    folders are one image: one observation, as a moved file is on a rerun. Only files that
+    share a size are hashed.
+    """
+    sizes = [_size(f) for f in files]
+    count = Counter(sizes)
+    digests: dict[Path, str] = {}  # resolved path -> sha256: a path given twice is hashed once
+    first: dict[str, Path] = {}
+    kept: list[Path] = []
+    repeats: list[tuple[Path, Path]] = []
+    for f, n in zip(files, sizes, strict=True):
+        if n is None or count[n] < 2:
+            kept.append(f)
+            continue
+        real = f.resolve()
+        try:
+            if real not in digests:
+                digests[real] = sha256_file(f)
+        except OSError:
+            kept.append(f)
+            continue
+        digest = digests[real]
+        if digest in first:
+            repeats.append((f, first[digest]))
+        else:
+            first[digest] = f
+            kept.append(f)
+    return kept, repeats
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:  # a missing file is named by its job
+        return None
+
+
 def ingest_paths(
     ws: Workspace,
     store: Store,
@@ -732,12 +776,13 @@ def ingest_paths(
 
     Files are cut and written in parallel (``workers``, 0 = one per core);
     the store is written here, one observation per transaction, in file order.
-    Each file's observation id comes from :func:`unique_item_id`. With
+    Each file's observation id comes from :func:`unique_item_id`; a file that is the same
+    image as an earlier one of the run goes in once (``IngestReport.duplicates``). With
     ``band_files`` (band name → single-band file) those files make one
     observation and ``paths`` is ignored.
     """
     started = now_utc()
-    files = _expand(paths)
+    files, repeats = _same_images(_expand(paths))
     if band_files:
         files = [next(iter(band_files.values()))]
     remove_partials(ws, site.id)
@@ -777,7 +822,7 @@ def ingest_paths(
         site.id,
         {"paths": [str(p) for p in paths], "sensor": sensor}
         | ({"band_files": {b: str(f) for b, f in band_files.items()}} if band_files else {}),
-        {"observations": len(done), "skipped": len(skipped)},
+        {"observations": len(done), "skipped": len(skipped), "duplicates": len(repeats)},
         started=started,
     )
-    return IngestReport(tuple(done), tuple(skipped))
+    return IngestReport(tuple(done), tuple(skipped), tuple((str(f), str(g)) for f, g in repeats))

@@ -75,6 +75,8 @@ def command(
             workers=ws.settings()["workers"], compress=ws.settings()["cog_compress"], band_files=band_files,
         )  # fmt: skip
     click.echo(f"ingested {len(report.observations)} observation(s) into {site_id!r}")
+    for repeat, earlier in report.duplicates:
+        click.echo(f"duplicate: {repeat} is the same image as {earlier}, ingested once")
     for _path, reason in report.skipped:
         click.echo(f"skipped: {reason}", err=True)
     if report.skipped:

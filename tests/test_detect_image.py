@@ -229,6 +229,51 @@ def test_unnamed_bands_keep_the_sar_default(tmp_path: Path) -> None:
     assert json.loads(out.read_text())["sitewatch"]["sensor"] == "sar"
 
 
+@pytest.mark.parametrize(
+    "dtype, colours, why",
+    [
+        ("uint8", None, "red, green, blue"),  # GDAL's own: every 3-band 8-bit GeoTIFF is RGB
+        ("uint8", ["red", "green", "blue", "alpha"], "red, green, blue (band 4 not read: no band is named nir)"),
+        ("uint16", ["blue", "green", "red", "undefined"], "blue, green, red (band 4 not read: no band is named nir)"),
+    ],
+)
+def test_colour_interpretation_picks_the_optical_detector_and_its_bands(
+    tmp_path: Path, dtype: str, colours: list[str] | None, why: str
+) -> None:
+    from rasterio.enums import ColorInterp
+
+    from sitewatch.detect.optical_image import open_optical
+
+    count = len(colours or "rgb")
+    data = np.random.default_rng(3).integers(30, 90, (count, 40, 40)).astype(dtype)
+    tif = tmp_path / "rgb.tif"
+    with rasterio.open(
+        tif, "w", driver="GTiff", width=40, height=40, count=count, dtype=dtype,
+        crs="EPSG:32633", transform=from_origin(500000.0, 4000000.0, 10, 10),
+    ) as ds:  # fmt: skip
+        ds.write(data)
+        if colours:
+            ds.colorinterp = [ColorInterp[c] for c in colours]
+    out = tmp_path / "y.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert f"sensor: optical, from the colour interpretation {why}" in r.output
+    meta = json.loads(out.read_text())["sitewatch"]
+    assert meta["sensor"] == "optical" and "rgb" in meta["model"]  # no band was taken for NIR
+    order = colours or ["red", "green", "blue"]
+    assert {k: i for k, (_, i) in open_optical(tif).bands.items()} == {c: order.index(c) + 1 for c in ("red", "green", "blue")}
+
+
+def test_colour_png_chip_keeps_the_sar_default(tmp_path: Path) -> None:
+    amp = np.sqrt(_scene())
+    grey = (amp / amp.max() * 255).astype(np.uint8)
+    png = tmp_path / "chip.png"
+    Image.fromarray(np.stack([grey] * 3, axis=-1)).save(png)
+    r = CliRunner().invoke(main, ["detect-image", str(png), "--pixel-size", "10", "--out", str(tmp_path / "d.geojson")])
+    assert r.exit_code == 0, r.output
+    assert "sensor: sar, the default" in r.output
+
+
 def test_every_band_file_is_recorded_as_a_source(tmp_path: Path) -> None:
     paths = {n: _optical_tif(tmp_path / f"{n}.tif", [n]) for n in ("blue", "green", "red", "nir")}
     out = tmp_path / "y.geojson"

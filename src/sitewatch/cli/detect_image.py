@@ -15,7 +15,7 @@ from .options import existing_folder, handle_errors
 @click.option("--band", "bands", multiple=True, metavar="NAME=PATH", help="One file per band, replaces IMAGE; repeat. Optical: blue, green, red, nir, scl. SAR: a dual-polarisation pair, vv=PATH vh=PATH (or hh, hv).")
 @click.option("--dn-scale", type=click.FloatRange(min=0, min_open=True), default=None, metavar="N", help="Optical: integer values are reflectance x N (default: 255 for 8-bit; 65535 when the values fill the 16-bit range, else 10000).")
 @click.option("--dn-offset", type=float, default=0.0, show_default=True, metavar="N", help="Optical: subtracted from integer values first (1000 for Sentinel-2 L2A from processing baseline 04.00).")
-@click.option("--sensor", type=click.Choice(["sar", "optical"]), default=None, help="Which detector to run (default: optical when the --band names or the image's band descriptions are blue/green/red/nir or B02/B03/B04/B08, else sar).")
+@click.option("--sensor", type=click.Choice(["sar", "optical"]), default=None, help="Which detector to run (default: optical when the --band names or the image's band descriptions are blue/green/red/nir or B02/B03/B04/B08, or a GeoTIFF without descriptions has red, green and blue colour interpretations; else sar).")
 @click.option("--pixel-size", type=click.FloatRange(min=0, min_open=True), default=None, metavar="METRES", help="Ground pixel size; needed only when the image has no georeference (overrides it otherwise).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, callback=existing_folder, help="GeoJSON file to write (its folder must exist).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Threads for the pixel passes.")

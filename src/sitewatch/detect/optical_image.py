@@ -5,7 +5,9 @@ This is the file-facing edge of :mod:`sitewatch.detect.optical` used by
 
 - **Bands.** Either a single file whose bands are named by their
   descriptions (``blue``/``green``/``red``/``nir``, or Sentinel-2 codes
-  ``B02``/``B03``/``B04``/``B08``, optionally ``SCL``), or ordered by count
+  ``B02``/``B03``/``B04``/``B08``, optionally ``SCL``), or, without descriptions,
+  by their colour interpretation (red, green and blue only: a fourth band,
+  ``undefined`` or ``alpha``, is not taken for NIR), or ordered by count
   (3 bands: red, green, blue as in an RGB rendering; 4 bands: blue, green,
   red, nir as in PlanetScope analytic products); or one file per band
   (``{"blue": path, ...}``), all on one grid.
@@ -121,33 +123,64 @@ def parse_band_args(values: tuple[str, ...] | list[str]) -> dict[str, Path]:
     return out
 
 
-def named_optical_bands(path: str | Path) -> tuple[dict[str, int], int]:
-    """The optical bands a file's band descriptions name (name -> 1-based index), and its band count.
+@dataclass(frozen=True)
+class _BandLabels:
+    """What a file says about its bands, read once."""
 
-    Empty unless green and red (or green and NIR) are named: enough to run the
-    optical detector on the file by its names alone.
-    """
+    descriptions: list[str]
+    """Each band's description, stripped and lower-case ("" when it has none)."""
+    colours: list[str]
+    """Each band's GDAL colour interpretation (``red``, ``green``, ``undefined``, ``alpha``, …)."""
+    driver: str
+
+
+def _band_labels(path: str | Path) -> _BandLabels:
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a question for open_image_info
         with rasterio.open(path) as ds:
-            desc = [(d or "").strip().lower() for d in ds.descriptions]
-            count = ds.count
-    named = {_ALIASES[d]: i + 1 for i, d in enumerate(desc) if d in _ALIASES}
-    if "green" in named and ({"red", "nir"} & set(named)):
-        return named, count
-    return {}, count
+            return _BandLabels(
+                [(d or "").strip().lower() for d in ds.descriptions], [c.name for c in ds.colorinterp], ds.driver
+            )
+
+
+def _named_bands(labels: _BandLabels) -> dict[str, int]:
+    named = {_ALIASES[d]: i + 1 for i, d in enumerate(labels.descriptions) if d in _ALIASES}
+    return named if "green" in named and ({"red", "nir"} & set(named)) else {}
+
+
+def _colour_bands(labels: _BandLabels) -> dict[str, int]:
+    # Only when no band has a description: a description says what a band holds, while GDAL
+    # gives every 3- or 4-band 8-bit GeoTIFF red, green, blue unless told otherwise.
+    if any(labels.descriptions):
+        return {}
+    rgb = ("red", "green", "blue")
+    if any(labels.colours.count(c) != 1 for c in rgb):
+        return {}
+    return {c: labels.colours.index(c) + 1 for c in rgb}
+
+
+def named_optical_bands(path: str | Path) -> tuple[dict[str, int], int]:
+    """The optical bands a file's band descriptions name (name -> 1-based index), and its band count.
+
+    Empty unless green and red (or green and NIR) are named: enough to run the
+    optical detector on the file by its names alone.
+    """
+    labels = _band_labels(path)
+    return _named_bands(labels), len(labels.descriptions)
 
 
 def sensor_from_band_names(image: str | Path | None, bands: Sequence[str] = ()) -> tuple[str, str]:
     """The detector to run when the user did not say, and why: ``(sensor, reason)``.
 
-    ``optical`` when the ``--band NAME=PATH`` names are optical bands, or when the
-    image's band descriptions name them (blue/green/red/nir, B02/B03/B04/B08);
-    otherwise ``sar``, the default. An unreadable image is left to the detector
-    to report.
+    ``optical`` when the ``--band NAME=PATH`` names are optical bands, when the
+    image's band descriptions name them (blue/green/red/nir, B02/B03/B04/B08), or
+    when a GeoTIFF without band descriptions has red, green and blue colour
+    interpretations; otherwise ``sar``, the default. (A PNG or JPEG chip's colour
+    is its format's, not a statement about the bands: colour chips stay SAR
+    renderings by default.) An unreadable image is left to the detector to report.
     """
     names = [b.partition("=")[0].strip().lower() for b in bands]
     if names:
@@ -156,12 +189,20 @@ def sensor_from_band_names(image: str | Path | None, bands: Sequence[str] = ()) 
         return "sar", "from the --band names"
     if image is not None:
         try:
-            named, _ = named_optical_bands(image)
+            labels = _band_labels(image)
         except Exception:  # missing or unreadable: open_image_info names it later
-            named = {}
+            labels = _BandLabels([], [], "")
+        named = _named_bands(labels)
         if named:
             by_index = sorted(named, key=named.__getitem__)
             return "optical", f"from the band descriptions {', '.join(by_index)}"
+        colour = _colour_bands(labels) if labels.driver == "GTiff" else {}
+        if colour:
+            why = f"from the colour interpretation {', '.join(sorted(colour, key=colour.__getitem__))}"
+            unread = [str(i + 1) for i in range(len(labels.colours)) if i + 1 not in colour.values()]
+            if unread:
+                why += f" (band {', '.join(unread)} not read: no band is named nir)"
+            return "optical", why
     return "sar", "the default: no band is named blue, green, red or nir"
 
 
@@ -185,9 +226,12 @@ def open_optical(
     else:
         path = Path(source)
         open_image_info(path, scalar)  # clear errors for missing / unreadable files
-        named, count = named_optical_bands(path)
+        labels = _band_labels(path)
+        named, colour, count = _named_bands(labels), _colour_bands(labels), len(labels.descriptions)
         if named:
             bands = {k: (path, i) for k, i in named.items()}
+        elif colour:
+            bands = {k: (path, i) for k, i in colour.items()}
         elif count == 3:
             bands = {"red": (path, 1), "green": (path, 2), "blue": (path, 3)}
         elif count >= 4:

@@ -132,6 +132,31 @@ def test_sar_band_pair_is_detected_in_both_polarisations(tmp_path: Path) -> None
         assert r.exit_code != 0 and msg in r.output, r.output
 
 
+def test_gdal_virtual_paths_are_read_for_image_and_band(tmp_path: Path) -> None:
+    import zipfile
+
+    vv, vh, _, _ = _dual_pol(tmp_path)
+    chips = tmp_path / "chips.zip"
+    with zipfile.ZipFile(chips, "w") as z:
+        z.write(vv, "vv.tif")
+        z.write(vh, "vh.tif")
+    inside = f"/vsizip/{chips}"  # chips is absolute: /vsizip//tmp/.../chips.zip
+    assert inside.startswith("/vsizip//")
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", f"{inside}/vv.tif", "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["image"] == f"{inside}/vv.tif"
+    assert json.loads(out.read_text())["sitewatch"]["source"] == f"{inside}/vv.tif"
+    r = CliRunner().invoke(main, ["detect-image", "--band", f"vv={inside}/vv.tif", "--band", f"vh={inside}/vh.tif", "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["detections"] == 1
+    assert json.loads(r.output)["source"] == {"vv": f"{inside}/vv.tif", "vh": f"{inside}/vh.tif"}
+    for args in ([f"{inside}/missing.tif"], ["--band", f"vv={inside}/missing.tif", "--band", f"vh={inside}/vh.tif"]):
+        r = CliRunner().invoke(main, ["detect-image", *args, "--out", str(out)])
+        assert r.exit_code == 1, r.output
+        assert f"{inside}/missing.tif: GDAL cannot open this virtual path" in r.output
+
+
 @pytest.mark.parametrize("names", [("VV", "VH"), ("Sigma0_VH", "Sigma0_VV"), (None, None)])
 def test_two_band_sar_geotiff_is_a_polarisation_pair(tmp_path: Path, names: tuple[str | None, str | None]) -> None:
     _, _, co, cross = _dual_pol(tmp_path)

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
-from .options import existing_folder, handle_errors
+from .options import ImagePath, existing_folder, handle_errors
 
 
 @click.command("detect-image")
-@click.argument("image", type=click.Path(path_type=Path), required=False)
-@click.option("--band", "bands", multiple=True, metavar="NAME=PATH", help="One file per band, replaces IMAGE; repeat. Optical: blue, green, red, nir, scl. SAR: a dual-polarisation pair, vv=PATH vh=PATH (or hh, hv).")
+@click.argument("image", type=ImagePath(path_type=Path), required=False)
+@click.option("--band", "bands", multiple=True, metavar="NAME=PATH", help="One file per band, replaces IMAGE; repeat (GDAL virtual paths such as /vsizip//abs/a.zip/b.tif work here and for IMAGE). Optical: blue, green, red, nir, scl. SAR: a dual-polarisation pair, vv=PATH vh=PATH (or hh, hv).")
 @click.option("--dn-scale", type=click.FloatRange(min=0, min_open=True), default=None, metavar="N", help="Optical: integer values are reflectance x N (default: 255 for 8-bit; 65535 when the values fill the 16-bit range, else 10000).")
 @click.option("--dn-offset", type=float, default=0.0, show_default=True, metavar="N", help="Optical: subtracted from integer values first (1000 for Sentinel-2 L2A from processing baseline 04.00).")
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), default=None, help="Which detector to run (default: optical when the --band names or the image's band descriptions are blue/green/red/nir or B02/B03/B04/B08, or a GeoTIFF without descriptions has red, green and blue colour interpretations; else sar).")
@@ -22,7 +22,7 @@ from .options import existing_folder, handle_errors
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")
 @click.pass_context
 @handle_errors
-def command(ctx: click.Context, image: Path | None, bands: tuple[str, ...], dn_scale: float | None, dn_offset: float, sensor: str | None, pixel_size: float | None, out: Path, workers: int, as_json: bool) -> None:
+def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...], dn_scale: float | None, dn_offset: float, sensor: str | None, pixel_size: float | None, out: Path, workers: int, as_json: bool) -> None:
     """Detect vessels in IMAGE (GeoTIFF, PNG or JPEG) and write them to --out as GeoJSON.
 
     Each feature is a vessel's oriented box (in the image's CRS, or in pixel
@@ -47,7 +47,7 @@ def command(ctx: click.Context, image: Path | None, bands: tuple[str, ...], dn_s
         extra["source"] = source
 
     with Progress(transient=True, disable=quiet) as bar:
-        task = bar.add_task(f"detecting in {image.name if image else 'bands'}", total=None)
+        task = bar.add_task(f"detecting in {_name(image) if image else 'bands'}", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
@@ -89,7 +89,11 @@ def command(ctx: click.Context, image: Path | None, bands: tuple[str, ...], dn_s
         click.echo(f"{len(dets)} vessel(s) in {what} → {out}")
 
 
-def _band_paths(sensor: str, bands: tuple[str, ...]) -> dict[str, Path]:
+def _name(image: Path | str) -> str:
+    return image.name if isinstance(image, Path) else image.rsplit("/", 1)[-1]
+
+
+def _band_paths(sensor: str, bands: tuple[str, ...]) -> dict[str, Path | str]:
     """``--band`` values parsed for the detector that will run, naming any bad item."""
     if sensor == "optical":
         from ..detect.optical_image import parse_band_args
@@ -100,7 +104,7 @@ def _band_paths(sensor: str, bands: tuple[str, ...]) -> dict[str, Path]:
     return parse_sar_band_args(bands)
 
 
-def _choose_sensor(sensor: str | None, image: Path | None, bands: tuple[str, ...], quiet: bool) -> str:
+def _choose_sensor(sensor: str | None, image: Path | str | None, bands: tuple[str, ...], quiet: bool) -> str:
     """The --sensor given, or the one the band names point to; say which when it was not given."""
     from ..detect.optical_image import sensor_from_band_names
 

@@ -22,9 +22,9 @@ def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
 
     names = {v.partition("=")[0].strip(): Path() for v in values}
     if (sensor or band_files_sensor(names)) == "sar":
-        return {k.upper(): p for k, p in parse_sar_band_args(values).items()}
+        return {k.upper(): Path(p) for k, p in parse_sar_band_args(values).items()}
     try:
-        named = {("SCL" if k == "scl" else k): p for k, p in parse_band_args(values).items()}
+        named = {("SCL" if k == "scl" else k): Path(p) for k, p in parse_band_args(values).items()}
     except InputError as exc:
         raise InputError(f"{exc}; for SAR: vv, vh, hh, hv") from exc
     if "green" not in named or not {"red", "nir"} & set(named):

@@ -45,6 +45,17 @@ def existing_folder(ctx: click.Context, param: click.Parameter, value: Any) -> A
     return value
 
 
+class ImagePath(click.Path):
+    """``click.Path`` that passes a GDAL virtual path (``/vsizip//abs/a.zip/b.tif``) through as a
+    string, unchecked: it names no file on disk, and ``Path`` would fold its double slash.
+    The command's own open names it when GDAL cannot read it."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value.startswith("/vsi"):
+            return value
+        return super().convert(value, param, ctx)
+
+
 @contextmanager
 def errors_to_click() -> Iterator[None]:
     """Turn sitewatch errors into ClickException (exit code 1) with the message alone."""

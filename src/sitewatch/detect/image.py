@@ -53,6 +53,7 @@ from .tiling import detect_sar_tiled
 
 __all__ = [
     "ImageInfo",
+    "image_path",
     "open_image_info",
     "detect_image",
     "detect_sar_bands",
@@ -84,7 +85,8 @@ TILE_ABOVE_PIXELS = 64_000_000
 class ImageInfo:
     """What detect-image needs to know about an input image."""
 
-    path: Path
+    path: Path | str
+    """The file, or a GDAL virtual path (a string: see :func:`image_path`)."""
     width: int
     height: int
     count: int
@@ -99,16 +101,23 @@ class ImageInfo:
     """The transform is fitted to GCPs (raw SAR products): coordinates are approximate."""
 
 
+def image_path(path: str | Path) -> Path | str:
+    """``path`` as an image is opened: a GDAL virtual path (``/vsizip//abs/a.zip/b.tif``,
+    ``/vsigzip/``, ``/vsitar/``, ``/vsicurl/``) stays a string, since ``Path`` would fold its
+    double slash; any other path becomes a ``Path``."""
+    return path if isinstance(path, str) and path.startswith("/vsi") else Path(path)
+
+
 def open_image_info(path: str | Path, pixel_size: float | None = None) -> ImageInfo:
     """Read an image's size and georeference; raise a clear error for unusable input."""
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
     from rasterio.transform import from_gcps
 
-    p = Path(path)
-    if not p.exists():
+    p = image_path(path)
+    if isinstance(p, Path) and not p.exists():
         raise ImageReadError(f"{p}: no such file")
-    if p.is_dir():
+    if isinstance(p, Path) and p.is_dir():
         raise ImageReadError(f"{p}: is a folder, not an image")
     if pixel_size is not None and not (pixel_size > 0 and math.isfinite(pixel_size)):
         raise InputError(f"--pixel-size must be a positive number of metres, got {pixel_size}")
@@ -126,7 +135,8 @@ def open_image_info(path: str | Path, pixel_size: float | None = None) -> ImageI
                     transform = None
                 info = dict(width=ds.width, height=ds.height, count=ds.count, nodata=ds.nodata)
     except RasterioIOError as exc:
-        raise ImageReadError(f"{p}: not a readable image ({exc})") from exc
+        what = "GDAL cannot open this virtual path" if isinstance(p, str) else "not a readable image"
+        raise ImageReadError(f"{p}: {what} ({exc})") from exc
     if transform is None:
         if pixel_size is None:
             raise InputError(f"{p}: the image has no georeference; pass --pixel-size METRES")
@@ -239,11 +249,13 @@ def _run_sar_dual(
     return detect_sar_dual(a, b, info.pixel_size, valid=valid, params=p, workers=workers)
 
 
-def parse_sar_band_args(values: tuple[str, ...] | list[str]) -> dict[str, Path]:
-    """``("vv=a.tif", "vh=b.tif")`` -> ``{"vv": Path("a.tif"), "vh": Path("b.tif")}``, naming any bad item."""
+def parse_sar_band_args(values: tuple[str, ...] | list[str]) -> dict[str, Path | str]:
+    """``("vv=a.tif", "vh=b.tif")`` -> ``{"vv": Path("a.tif"), "vh": Path("b.tif")}``, naming any bad item.
+
+    A GDAL virtual path stays a string (:func:`image_path`)."""
     from .sar_dual import CO_POL, CROSS_POL
 
-    out: dict[str, Path] = {}
+    out: dict[str, Path | str] = {}
     for v in values:
         name, sep, path = v.partition("=")
         key = name.strip().lower()
@@ -251,7 +263,7 @@ def parse_sar_band_args(values: tuple[str, ...] | list[str]) -> dict[str, Path]:
             raise InputError(f"--band {v!r}: for SAR use NAME=PATH with NAME one of vv, vh, hh, hv (optical bands need --sensor optical)")
         if key in out:
             raise InputError(f"--band {key} given twice")
-        out[key] = Path(path)
+        out[key] = image_path(path)
     return out
 
 
@@ -271,7 +283,7 @@ def detect_sar_bands(
     """
     from .sar_dual import CO_POL, CROSS_POL
 
-    names = {k.lower(): Path(v) for k, v in bands.items()}
+    names = {k.lower(): image_path(v) for k, v in bands.items()}
     co = [k for k in names if k in CO_POL]
     cross = [k for k in names if k in CROSS_POL]
     unknown = sorted(set(names) - set(CO_POL) - set(CROSS_POL))

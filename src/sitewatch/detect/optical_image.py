@@ -44,7 +44,7 @@ from numpy.typing import NDArray
 from ..errors import ImageReadError, InputError
 from .base import PixelDetection
 from .clouds import cloud_mask
-from .image import ImageInfo, open_image_info
+from .image import ImageInfo, image_path, open_image_info
 from .optical import (
     BANDS,
     OpticalParams,
@@ -83,7 +83,7 @@ _ALIASES: dict[str, str] = {
 class OpticalSource:
     """Where each band of an optical scene is: band name -> (file, 1-based band index)."""
 
-    bands: Mapping[str, tuple[Path, int]]
+    bands: Mapping[str, tuple[Path | str, int]]
     info: ImageInfo
     """Grid of the scene (from the first band's file)."""
     nodata: Mapping[str, float | None]
@@ -107,9 +107,11 @@ class OpticalImageResult:
     four-band model, or the RGB model when the input has no NIR band."""
 
 
-def parse_band_args(values: tuple[str, ...] | list[str]) -> dict[str, Path]:
-    """``("blue=a.tif", "nir=b.tif")`` -> ``{"blue": Path("a.tif"), ...}``, naming any bad item."""
-    out: dict[str, Path] = {}
+def parse_band_args(values: tuple[str, ...] | list[str]) -> dict[str, Path | str]:
+    """``("blue=a.tif", "nir=b.tif")`` -> ``{"blue": Path("a.tif"), ...}``, naming any bad item.
+
+    A GDAL virtual path stays a string (:func:`~sitewatch.detect.image.image_path`)."""
+    out: dict[str, Path | str] = {}
     for v in values:
         name, sep, path = v.partition("=")
         key = _ALIASES.get(name.strip().lower())
@@ -119,7 +121,7 @@ def parse_band_args(values: tuple[str, ...] | list[str]) -> dict[str, Path]:
             )
         if key in out:
             raise InputError(f"--band {key} given twice")
-        out[key] = Path(path)
+        out[key] = image_path(path)
     return out
 
 
@@ -218,13 +220,13 @@ def open_optical(
     scalar: float | None = float(pair[0]) if pair is not None else pixel_size  # type: ignore[assignment]
 
     if isinstance(source, Mapping):
-        paths = {(_ALIASES.get(k.lower()) or k): Path(v) for k, v in source.items()}
+        paths = {(_ALIASES.get(k.lower()) or k): image_path(v) for k, v in source.items()}
         unknown = set(paths) - set(BANDS) - {"scl"}
         if unknown:
             raise InputError(f"unknown band name(s) {sorted(unknown)}; use {list(BANDS)} and scl")
         bands = {k: (p, 1) for k, p in paths.items()}
     else:
-        path = Path(source)
+        path = image_path(source)
         open_image_info(path, scalar)  # clear errors for missing / unreadable files
         labels = _band_labels(path)
         named, colour, count = _named_bands(labels), _colour_bands(labels), len(labels.descriptions)

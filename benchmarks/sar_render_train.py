@@ -117,15 +117,87 @@ def _candidates(img: np.ndarray, boxes: list) -> tuple[np.ndarray, np.ndarray, n
     return pos, feats, y
 
 
+def anchorage(img: np.ndarray, boxes: list, rng: np.random.Generator) -> tuple[np.ndarray, list] | None:
+    """The chip with copies of its own ships pasted close together on its open water: an
+    anchorage. Each copy is a labelled box (2 px of margin) turned by a multiple of 90° or
+    mirrored, laid by the brighter pixel (``max``) so its water blends with the sea, its centre
+    drawn round a random point of open water at a spacing of 1-2 ship sizes, never over a
+    candidate, another copy or land (blocks whose median is over the water level by more than
+    2 sea-noise units). ``None`` when the chip has too little open water. Training only."""
+    from scipy import ndimage
+
+    from sitewatch.detect.sar_render import RenderParams, _block_background
+
+    v = img.astype(np.float32)
+    _, _, water, bmed, noise = _block_background(v, RenderParams())
+    lab, _, extra = rendering_candidates(img)
+    free = (bmed <= water + 2 * noise) & (lab == 0)
+    for x0, y0, x1, y1 in boxes:
+        free[max(int(y0) - 3, 0) : int(y1) + 4, max(int(x0) - 3, 0) : int(x1) + 4] = False
+    h, w = v.shape
+    patches = []
+    for x0, y0, x1, y1 in boxes:
+        r0, r1, c0, c1 = max(int(y0) - 2, 0), min(int(y1) + 3, h), max(int(x0) - 2, 0), min(int(x1) + 3, w)
+        inside = np.nonzero((extra["col"] >= x0 - 0.5) & (extra["col"] <= x1 + 0.5) & (extra["row"] >= y0 - 0.5) & (extra["row"] <= y1 + 0.5))[0]
+        if not len(inside) or (r1 - r0) * (c1 - c0) > 0.05 * h * w:
+            continue
+        # Only the ship's own candidate pixels (and one pixel round them) travel: a ship at a
+        # quay would otherwise carry a rectangle of land into the sea.
+        own = ndimage.binary_dilation(np.isin(lab[r0:r1, c0:c1], inside + 1), np.ones((3, 3), bool))
+        patches.append(np.where(own, img[r0:r1, c0:c1], 0).astype(img.dtype))
+    cells = np.argwhere(free)
+    if not patches or len(cells) < 0.05 * h * w:
+        return None
+    out, new = img.copy(), list(boxes)
+    size = float(np.median([max(p.shape) for p in patches]))
+    centre = cells[rng.integers(len(cells))].astype(float)
+    angle = rng.uniform(0, np.pi)
+    axis = np.array([np.cos(angle), np.sin(angle)])
+    placed = 0
+    want = int(rng.integers(10, 41))
+    for _ in range(40 * want):
+        if placed >= want:
+            break
+        p = patches[int(rng.integers(len(patches)))]
+        p = np.rot90(p, int(rng.integers(4)))
+        if rng.random() < 0.5:
+            p = p[:, ::-1]
+        spread = size * (1.0 + rng.random()) * np.sqrt(want) / 2
+        at = centre + axis * rng.normal(0, 2 * spread) + axis[::-1] * np.array([1, -1]) * rng.normal(0, spread / 2)
+        r, c = int(at[0]) - p.shape[0] // 2, int(at[1]) - p.shape[1] // 2
+        if r < 0 or c < 0 or r + p.shape[0] > h or c + p.shape[1] > w or not free[r : r + p.shape[0], c : c + p.shape[1]].all():
+            continue
+        out[r : r + p.shape[0], c : c + p.shape[1]] = np.maximum(out[r : r + p.shape[0], c : c + p.shape[1]], p)
+        free[max(r - 2, 0) : r + p.shape[0] + 2, max(c - 2, 0) : c + p.shape[1] + 2] = False
+        new.append((float(c + 2), float(r + 2), float(c + p.shape[1] - 3), float(r + p.shape[0] - 3)))
+        placed += 1
+    return (out, new) if placed >= 5 else None
+
+
+SYNTH: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+"""Per chip, the candidates (features, is_ship) of its synthetic anchorages (:func:`anchorage`;
+training only, and only in folds that train on that chip)."""
+ANCHORAGES = [0]
+"""Synthetic anchorages made of each chip (``--anchorages``; 0: none)."""
+
+
 def rows(root: Path, gammas: tuple[float, ...] = ()) -> list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray, list, str]]:
     """(dataset, chip, centroids (n, 2), features (n, k), is_ship (n,), boxes, source) per chip;
-    with ``gammas``, also each chip's re-renderings ``(features, is_ship)`` in :data:`VARIANTS`."""
+    with ``gammas``, also each chip's re-renderings ``(features, is_ship)`` in :data:`VARIANTS`;
+    with :data:`ANCHORAGES`, its synthetic anchorages in :data:`SYNTH`."""
     out = []
     for group, chips in (("sar-ship-dataset", ssdd_chips(root)), ("hrsid", hrsid_chips(root))):
         for name, img, boxes in chips:
             pos, feats, y = _candidates(img, boxes)
             out.append((group, name, pos, feats, y, boxes, source(name)))
             VARIANTS[name] = [_candidates(regamma(img, g), boxes)[1:] for g in gammas]
+            rng = np.random.default_rng(sum(map(ord, name)))
+            SYNTH[name] = []
+            for _ in range(ANCHORAGES[0]):
+                made = anchorage(img, boxes, rng)
+                if made is not None:
+                    g = float(rng.choice((1.0,) + GAMMAS))
+                    SYNTH[name].append(_candidates(regamma(made[0], g) if g != 1.0 else made[0], made[1])[1:])
     return out
 
 
@@ -250,6 +322,9 @@ def fit_ensemble(train: list, extra: tuple[np.ndarray, np.ndarray], members: int
     for seed in range(SEED[0], SEED[0] + members):
         rng = np.random.default_rng(seed)
         xs, ys = [r[3] for r in train] + [extra[0]], [r[4] for r in train] + [extra[1]]
+        for r in train:
+            xs += [f for f, _ in SYNTH.get(r[1], [])]
+            ys += [t for _, t in SYNTH.get(r[1], [])]
         for key in [r[1] for r in train] + list(extra_keys):
             for i in rng.choice(len(VARIANTS[key]), PER_CHIP, replace=False):
                 xs.append(VARIANTS[key][i][0])
@@ -394,12 +469,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="first member's seed (others than 0: the spread of the figures over the draws)")
     ap.add_argument("--box-gamma-only", action="store_true", help="re-render the box chips only, not OpenSARShip's (not shipped)")
     ap.add_argument("--nested", action="store_true", help="also the cut chosen in each fold by an inner leave-one-source-out (slow)")
+    ap.add_argument("--anchorages", type=int, default=0, help="synthetic anchorages made of each chip's own ships, for training (default 0)")
     ap.add_argument("--diagnose", action="store_true", help="say why each box without a candidate has none, and stop")
     args = ap.parse_args(argv)
     if args.diagnose:
         diagnose(args.datasets)
         return 0
     SEED[0] = args.seed
+    ANCHORAGES[0] = args.anchorages
     data = rows(args.datasets, GAMMAS if args.members > 1 else ())
     osr = [] if args.no_opensarship else opensarship_rows(args.datasets, GAMMAS if args.members > 1 and not args.box_gamma_only else ())
     extra, extra_keys = opensarship_training(osr), opensarship_keys(osr) if args.members > 1 else []
@@ -418,6 +495,9 @@ def main(argv: list[str] | None = None) -> int:
         for g in ("sar-ship-dataset", "hrsid"):
             sub = [r for r in data if r[0] == g]
             print(f"    {g:<18} at cut {CUT}: P %.3f  R %.3f  F1 %.3f" % score(sub, prob, CUT).prf())
+        for r in data:
+            c = score([r], prob, CUT)
+            print(f"      {r[1]:<34} tp {c.tp:3d} fp {c.fp:3d} fn {c.fn:3d}")
         if args.nested:
             cuts = nested_cuts(data, key, extra, args.members, extra_keys)
             print(f"{label:<22} nested cut (chosen {', '.join(sorted({f'{c:.2f}' for c in cuts.values()}))})  P %.3f  R %.3f  F1 %.3f" % score(data, prob, cuts).prf(), flush=True)

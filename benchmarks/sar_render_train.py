@@ -107,9 +107,15 @@ def regamma(img: np.ndarray, gamma: float) -> np.ndarray:
     return np.clip(np.round(255.0 * (img / 255.0) ** gamma), 0, 255).astype(np.uint8)
 
 
+DROP: list[str] = []
+"""``--drop``: features left out (their columns set to 0, so no tree splits on them; not shipped)."""
+
+
 def _candidates(img: np.ndarray, boxes: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Centroids, features and is_ship (centroid inside a box) of a chip's candidates."""
     _, feats, extra = rendering_candidates(img)
+    for name in DROP:
+        feats[:, RENDER_FEATURES.index(name)] = 0.0
     pos = np.column_stack([extra["row"], extra["col"]])
     y = np.zeros(len(pos))
     for x0, y0, x1, y1 in boxes:
@@ -276,10 +282,16 @@ def _best_split(bins: np.ndarray, nb: list[int], idx: np.ndarray, g: np.ndarray,
     return arg
 
 
-def fit(x: np.ndarray, y: np.ndarray) -> dict[str, object]:
-    """Boosted depth-2 trees (Newton leaves, L2 1 on the leaf values) in the shipped JSON form."""
-    pos = max(float(y.sum()), 1.0)
-    sw = np.where(y > 0, 0.5 * len(y) / pos, 0.5 * len(y) / max(len(y) - pos, 1.0))
+def fit(x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> dict[str, object]:
+    """Boosted depth-2 trees (Newton leaves, L2 1 on the leaf values) in the shipped JSON form.
+    Classes weighted to equal totals, over all rows or (``groups``) within each group."""
+    sw = np.ones(len(y))
+    for gi in np.unique(groups) if groups is not None else [None]:
+        m = np.ones(len(y), bool) if gi is None else groups == gi
+        pos = float(y[m].sum())
+        if pos == 0 or pos == m.sum():
+            continue
+        sw[m] = np.where(y[m] > 0, 0.5 * m.sum() / pos, 0.5 * m.sum() / (m.sum() - pos))
     qs = [np.unique(np.quantile(x[:, j], np.linspace(0.02, 0.98, QUANTILES))) for j in range(x.shape[1])]
     bins = np.column_stack([np.searchsorted(q, x[:, j], side="left") for j, q in enumerate(qs)])
     nb = [len(q) + 1 for q in qs]
@@ -329,7 +341,8 @@ def fit_ensemble(train: list, extra: tuple[np.ndarray, np.ndarray], members: int
             for i in rng.choice(len(VARIANTS[key]), PER_CHIP, replace=False):
                 xs.append(VARIANTS[key][i][0])
                 ys.append(VARIANTS[key][i][1])
-        models.append(fit(np.vstack(xs), np.concatenate(ys)))
+        groups = np.concatenate([np.full(len(t), i) for i, t in enumerate(ys)]) if CHIP_BALANCE[0] else None
+        models.append(fit(np.vstack(xs), np.concatenate(ys), groups))
     trees = [[j, t, [[j2, t2, a / members, b / members] for j2, t2, a, b in sides]] for m in models for j, t, sides in m["trees"]]  # type: ignore[attr-defined]
     return models[0] | {"trees": trees}
 
@@ -364,6 +377,42 @@ def _compact(model: dict[str, object]) -> dict[str, object]:
     return model | {"trees": trees}
 
 
+CHIP_BALANCE = [False]
+"""``--chip-balance``: classes weighted to equal totals within each training chip (and each
+re-rendering of it), not over all rows (not shipped)."""
+SELF_TRAIN = [False]
+"""``--self-train``: each scored chip's scores adapted to the chip (:func:`self_trained`)."""
+
+
+def self_trained(x: np.ndarray, s: np.ndarray, hi: float = 0.9, lo: float = 0.2, ridge: float = 1.0) -> np.ndarray:
+    """Scores adapted to one chip without its labels (self-training): the chip's own candidates
+    the trees are sure of (score at least ``hi``: ships; at most ``lo``: clutter), at least 5 of
+    each, fit a ridge logistic regression on the features standardised over the chip (classes
+    weighted equally, Newton steps); the result is the mean of the trees' score and its score.
+    Otherwise the trees' scores as they are. Rules fixed before any figure was seen."""
+    pos, neg = s >= hi, s <= lo
+    if pos.sum() < 5 or neg.sum() < 5:
+        return s
+    z = (x - x.mean(axis=0)) / np.maximum(x.std(axis=0), 1e-9)
+    a = np.column_stack([np.ones(len(z)), z])
+    sel = pos | neg
+    xa, y = a[sel], pos[sel].astype(float)
+    w = np.where(y > 0, 0.5 / y.sum(), 0.5 / (1 - y).sum()) * len(y)
+    beta = np.zeros(a.shape[1])
+    pen = np.full(a.shape[1], ridge)
+    pen[0] = 0.0
+    for _ in range(25):
+        p = 1.0 / (1.0 + np.exp(-(xa @ beta)))
+        g = xa.T @ (w * (p - y)) + pen * beta
+        h = (xa * (w * p * (1 - p))[:, None]).T @ xa + np.diag(pen + 1e-9)
+        step = np.linalg.solve(h, g)
+        beta -= step
+        if np.abs(step).max() < 1e-6:
+            break
+    local = 1.0 / (1.0 + np.exp(-(a @ beta)))
+    return (s + local) / 2
+
+
 def held_out(data: list, key: int, extra: tuple[np.ndarray, np.ndarray], members: int = 1, extra_keys: list[str] | tuple[str, ...] = ()) -> dict[str, np.ndarray]:
     """Probabilities of every chip's candidates from trees fitted without its group (``key``: 1 chip, 0 dataset, 6 source)
     on the other chips (and their re-renderings) plus the training-only rows ``extra``."""
@@ -374,6 +423,8 @@ def held_out(data: list, key: int, extra: tuple[np.ndarray, np.ndarray], members
         for r in data:
             if r[key] == g:
                 prob[r[1]] = render_probability(r[3], m) if len(r[3]) else np.zeros(0)
+                if SELF_TRAIN[0] and len(r[3]):
+                    prob[r[1]] = self_trained(r[3], prob[r[1]])
     return prob
 
 
@@ -470,6 +521,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--box-gamma-only", action="store_true", help="re-render the box chips only, not OpenSARShip's (not shipped)")
     ap.add_argument("--nested", action="store_true", help="also the cut chosen in each fold by an inner leave-one-source-out (slow)")
     ap.add_argument("--anchorages", type=int, default=0, help="synthetic anchorages made of each chip's own ships, for training (default 0)")
+    ap.add_argument("--self-train", action="store_true", help="adapt each scored chip's scores to the chip (self-training; not shipped)")
+    ap.add_argument("--drop", nargs="*", default=[], choices=RENDER_FEATURES, help="features left out (not shipped)")
+    ap.add_argument("--chip-balance", action="store_true", help="weight the classes equally within each training chip (not shipped)")
     ap.add_argument("--diagnose", action="store_true", help="say why each box without a candidate has none, and stop")
     args = ap.parse_args(argv)
     if args.diagnose:
@@ -477,6 +531,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     SEED[0] = args.seed
     ANCHORAGES[0] = args.anchorages
+    SELF_TRAIN[0] = args.self_train
+    DROP[:] = args.drop
+    CHIP_BALANCE[0] = args.chip_balance
     data = rows(args.datasets, GAMMAS if args.members > 1 else ())
     osr = [] if args.no_opensarship else opensarship_rows(args.datasets, GAMMAS if args.members > 1 and not args.box_gamma_only else ())
     extra, extra_keys = opensarship_training(osr), opensarship_keys(osr) if args.members > 1 else []

@@ -20,6 +20,13 @@ with the variant's object scorer in place of the object MLP. Variants:
   port-to-port shift of a feature cancels;
 - ``mlp_rank``: the object MLP on those same 18 + 12 features;
 - ``mean``: the mean of the ``mlp`` and ``gbt`` scores;
+- ``mlp_self``, ``gbt_self``: per-scene self-training on ``mlp`` / ``gbt``
+  (:func:`self_trained`): each scene's candidates scored >= 0.9 by the fold's
+  scorer are taken for ships, <= 0.2 for clutter; with at least 5 of each a
+  local L2 logistic regression on the 18 features (standardised on the
+  scene's candidates) is fitted to them and the score becomes the mean of
+  the two. ``gbt_self``'s nested threshold applies the same rule to each
+  training-port scene. Tried 4 Dec (issue 4); see the commit message;
 - ``mlp_noprob``: the object MLP without the two pixel-score features
   (``prob_mean``, ``prob_max``): on its training ports the pixel model is
   in-sample, so those are more confident there than on a held-out port.
@@ -179,9 +186,62 @@ def fold_cache(
     return pix, cands
 
 
+SELF_HI, SELF_LO, SELF_MIN = 0.9, 0.2, 5
+"""Self-training rule, fixed in advance: pseudo-ship at or above HI, pseudo-clutter at or below LO, MIN of each."""
+SELF_LOG: list[tuple[str, int, int, int, bool]] = []
+"""One row per self-trained scorer call: (context, candidates, pseudo-ships, pseudo-clutter, fired)."""
+SELF_CONTEXT = "inner"
+"""Which call is being logged: ``inner`` (threshold search on training ports) or the held-out port's name."""
+
+
+def local_logistic(x: NDArray[np.float64], y: NDArray[np.float64], ridge: float = 1.0) -> NDArray[np.float64]:
+    """L2 logistic regression (intercept unpenalised, class-balanced weights), Newton's method; returns [w, b]."""
+    n = len(y)
+    npos = max(1.0, float(y.sum()))
+    nneg = max(1.0, float(n - y.sum()))
+    sw = np.where(y > 0.5, n / (2 * npos), n / (2 * nneg))
+    a = np.hstack([x, np.ones((n, 1))])
+    pen = np.full(a.shape[1], ridge)
+    pen[-1] = 0.0
+    w = np.zeros(a.shape[1])
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-np.clip(a @ w, -30, 30)))
+        g = a.T @ (sw * (p - y)) + pen * w
+        h = (a * (sw * p * (1 - p))[:, None]).T @ a + np.diag(pen) + 1e-9 * np.eye(a.shape[1])
+        step = np.linalg.solve(h, g)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w
+
+
+def self_trained(base: Scorer) -> Scorer:
+    """``base`` adapted to each scene it scores: a local logistic regression fitted on the scene's own
+    confident candidates (pseudo-labels from ``base``) is averaged with ``base``."""
+
+    def scorer(z: NDArray[np.float32]) -> NDArray[np.float32]:
+        s = np.asarray(base(z), np.float32)
+        pos, neg = s >= SELF_HI, s <= SELF_LO
+        fired = int(pos.sum()) >= SELF_MIN and int(neg.sum()) >= SELF_MIN
+        SELF_LOG.append((SELF_CONTEXT, len(s), int(pos.sum()), int(neg.sum()), fired))
+        if not fired:
+            return s
+        f = z[:, : len(OBJECT_FEATURE_NAMES)].astype(np.float64)
+        sd = f.std(axis=0)
+        f = (f - f.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+        lab = pos | neg
+        w = local_logistic(f[lab], pos[lab].astype(np.float64))
+        loc = 1.0 / (1.0 + np.exp(-np.clip(f @ w[:-1] + w[-1], -30, 30)))
+        return (0.5 * (s + loc)).astype(np.float32)
+
+    return scorer
+
+
 def fit_scorer(variant: str, x: NDArray[np.float32], y: NDArray[np.float32], seed: int) -> Scorer:
     """Fit one variant's object scorer on its design rows ``x``; it maps a scene's candidates
     (every feature column) to scores."""
+    if variant.endswith("_self"):
+        return self_trained(fit_scorer(variant[: -len("_self")], x, y, seed))
     cols = columns(variant)
     inner = _fit(variant.split("_deep", 1)[0], x, y, seed)
     return lambda z: inner(z[:, cols])
@@ -341,7 +401,7 @@ def main() -> None:
     ap.add_argument("--split", action="store_true", help="also cut over-size components at narrow necks")
     ap.add_argument("--deep", type=float, nargs="*", default=[], help="deep-land radii (m) the candidates carry")
     args = ap.parse_args()
-    global DEEP_RADII
+    global DEEP_RADII, SELF_CONTEXT
     DEEP_RADII = tuple(args.deep)
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.split:
@@ -365,7 +425,9 @@ def main() -> None:
             else:
                 t = float(args.threshold)
             scorer = fit_scorer(v, x_all[v], y_all, args.seed)
+            SELF_CONTEXT = f"{v}:{n}"
             s = score(port, run_detector(port, pix, scorer, t))
+            SELF_CONTEXT = "inner"
             results[v].append(s)
             line.append(f"{v} F1 {s.f1:.2f} (P {s.precision:.2f} R {s.recall:.2f}, t {t:.2f})")
         print(f"{n:<11} {time.perf_counter() - t0:5.0f}s  " + "; ".join(line), flush=True)
@@ -374,6 +436,17 @@ def main() -> None:
         for n, s in zip(names, sc, strict=True):
             print(_line(n, s))
         print(_line("POOLED", pooled(sc)))
+    for v in args.variants:
+        if not v.endswith("_self"):
+            continue
+        rows = [r for r in SELF_LOG if r[0].startswith(f"{v}:")]
+        inner = [r for r in SELF_LOG if r[0] == "inner"]
+        print(f"\n{v}: self-training fired on {sum(r[4] for r in rows)} of {len(rows)} held-out scenes")
+        for r in rows:
+            print(f"  {r[0].split(':')[1]:<11} candidates {r[1]:5d}  pseudo-ships {r[2]:4d}  pseudo-clutter {r[3]:5d}  {'fired' if r[4] else 'not fired'}")
+    inner = [r for r in SELF_LOG if r[0] == "inner"]
+    if inner:
+        print(f"inner threshold scenes (all _self variants): fired on {sum(r[4] for r in inner)} of {len(inner)}")
 
 
 if __name__ == "__main__":

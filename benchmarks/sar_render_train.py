@@ -2,6 +2,7 @@
 
 Run:  python benchmarks/sar_render_train.py [--datasets DIR] [--opensarship-held-out] [--nested]
       [--quick] [--members M] [--seed N] [--write] [--diagnose]
+      [--anchorages N] [--self-train] [--drop FEATURE ...] [--chip-balance]   (tried, not shipped)
 
 Candidates are :func:`sitewatch.detect.sar_render.rendering_candidates` on the 16 box-labelled
 chips (12 SAR-Ship-Dataset samples, 4 HRSID samples); a candidate is a ship when its centroid
@@ -48,7 +49,11 @@ chips hardly hold (13-feature model 0.864 at 0.8, 1.8.0 0.840, 1.10.0 0.832 at 0
 despeckling loses a few ships of 2-3 px width). ``--write`` fits on all 16 chips (plus those)
 and writes ``src/sitewatch/data/sar_render_gb.json`` (270 KB). ``--diagnose`` says, for each box
 that no candidate matches, why (merged with a neighbour ship or with land, or below the hysteresis
-levels; BENCHMARKS.md, "Splitting merged candidates") and stops.
+levels; BENCHMARKS.md, "Splitting merged candidates") and stops. The last four flags are ideas
+tried for HRSID P0119's misses (4 Dec), none better (BENCHMARKS.md, "P0119's misses"):
+``--anchorages N`` adds N synthetic anchorages of each training chip to its rows (:func:`anchorage`),
+``--self-train`` adapts each scored chip's scores to the chip (:func:`self_trained`), ``--drop``
+leaves features out, ``--chip-balance`` weights the classes equally within each training chip.
 """
 
 from __future__ import annotations

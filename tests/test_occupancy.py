@@ -96,6 +96,7 @@ def test_periods_split_at_gaps_and_count_presence_days() -> None:
     assert tl.periods[0].start == date(2023, 8, 25) and tl.periods[1].start == date(2024, 10, 1)
     assert tl.rows[len(first)].arrivals == 0  # first date of a period: what came before is unknown
     assert "Rason: 10 presence days between 2023-08-25 and 2023-10-18" in tl.summary_lines()[0]
+    assert "0 arrivals, 1 departure, at most 1 vessel at once" in tl.summary_lines()[1]  # counts agree with their nouns
     limited = build_timeline("rason", first + second, dets, TimelineParams(end=date(2024, 1, 1)))
     assert len(limited.periods) == 1
 

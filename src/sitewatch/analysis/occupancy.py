@@ -212,10 +212,15 @@ class Timeline:
             lines.append(
                 f"{head} (observation period {p.index}, {p.start.isoformat()} to {p.end.isoformat()}: "
                 f"{p.dates} usable observation date{'' if p.dates == 1 else 's'}, "
-                f"{p.arrivals} arrivals, {p.departures} departures, at most {p.max_vessels} vessels at once; "
+                f"{_count(p.arrivals, 'arrival')}, {_count(p.departures, 'departure')}, "
+                f"at most {_count(p.max_vessels, 'vessel')} at once; "
                 f"sensors: {', '.join(p.sensors)})."
             )
         return lines
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 NOT_DETECTED = (

@@ -132,11 +132,16 @@ def site_map_png(site: Site, detections: Sequence[Detection] = (), *, simulated:
         _plot_geom(ax, geom, color="0.2", linewidth=1.2)
     if site.water is not None:
         _plot_geom(ax, site.water, fill=True, color="#cfe8ff", linewidth=0)
-    for b in site.berths:
+    centres = [b.geometry.centroid for b in site.berths]
+    near = 0.08 * max(geom.bounds[2] - geom.bounds[0], geom.bounds[3] - geom.bounds[1]) if geom is not None else 0.0
+    for i, b in enumerate(site.berths):
         _plot_geom(ax, b.geometry, color="#8c564b", linewidth=2.5)
-        p = b.geometry.centroid
-        ax.annotate(b.name or b.id, (p.x, p.y), fontsize=8, color="#8c564b", xytext=(3, 3),
-                    textcoords="offset points")
+        p = centres[i]
+        # Two faces of one pier have nearly the same centre: the western one is labelled on its
+        # left, so the two names do not print over each other.
+        left = any(j != i and p.distance(q) < near and p.x < q.x for j, q in enumerate(centres))
+        ax.annotate(b.name or b.id, (p.x, p.y), fontsize=8, color="#8c564b", xytext=(-3 if left else 3, 3),
+                    textcoords="offset points", ha="right" if left else "left")
     # One collection for all outlines: a busy port has thousands of detections over a season.
     polys = [np.asarray(d.footprint.exterior.coords) for d in detections if isinstance(d.footprint, Polygon)]
     colours = [_KIND_COLOURS.get(d.kind, "#af52de") for d in detections if isinstance(d.footprint, Polygon)]

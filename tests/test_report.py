@@ -68,6 +68,7 @@ def test_report_shows_change_and_eval(html: str) -> None:
     assert "timeline presence days" in html
     assert "1 presence day on 2024-10-17" in html
     assert "size alone cannot separate" in html  # landing ship at 10 m: candidates, not a verdict
+    assert "· 1 vessel, 1 crane<br>" in html and "· 0 vessels<br>" in html  # captions count by kind: a crane is no vessel
 
 
 def test_report_never_calls_nothing_to_match_a_perfect_score(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ import base64
 import json
 import statistics
 import subprocess
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -68,11 +69,19 @@ class _Chip:
     observation_id: str = ""
     scene_id: str = ""
     sha256: str = ""
-    detections: int = 0
+    detections: str = ""
+    """What was detected in the image, by kind ("1 vessel, 2 cranes")."""
     path: str = ""
     """The image in the workspace's archive."""
     detection: str = ""
     """For a close-up: the detection it centres on, in words."""
+
+
+def _by_kind(detections: Sequence[Detection]) -> str:
+    """``"1 vessel, 2 cranes"``: vessels always (a crane is not a vessel), other kinds when present."""
+    counts = Counter(d.kind for d in detections)
+    kinds = ["vessel"] + sorted(k for k in counts if k != "vessel")
+    return ", ".join(f"{counts[k]} {k}{'' if counts[k] == 1 else 's'}" for k in kinds)
 
 
 @dataclass
@@ -228,7 +237,7 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
     def chip(o: Observation, focus: BaseGeometry, **kw: Any) -> _Chip:
         ds = by_obs.get(o.id, [])
         return _Chip(_obs_label(o), _b64(charts.chip_png(ws.root / o.path, o, ds, focus, **kw)), o.id, o.scene.id,
-                     o.sha256, len(ds), o.path)
+                     o.sha256, _by_kind(ds), o.path)
 
     # Vessel arrivals/departures between consecutive dates, and equipment (cranes, trucks) changes
     # between consecutive fine-resolution dates; one before/after pair per pair of dates.

@@ -15,9 +15,9 @@ from numpy.typing import NDArray
 
 from sitewatch.cli import main
 from sitewatch.errors import InputError
-from sitewatch.sources.safe import is_safe_product, open_s2_l2a
+from sitewatch.sources.safe import is_s1_product, is_safe_product, open_s1_grd, open_s2_l2a
 from sitewatch.testing import site_utm_origin, tiny_site, write_tiff
-from sitewatch.testing.safe import write_s2_safe
+from sitewatch.testing.safe import write_s1_grd_safe, write_s2_safe
 from sitewatch.workspace import init_workspace
 from test_optical import QUAY, WATER, coverage
 
@@ -108,7 +108,7 @@ def test_l1c_s1_and_broken_products_are_refused_by_name(tmp_path: Path) -> None:
     with zipfile.ZipFile(not_safe, "w") as zf:
         zf.writestr("a.tif", b"x")
     for path, says in (
-        (l1c, "Level-1C"), (s1, "Sentinel-1"), (empty, "MTD_MSIL2A.xml"), (broken, "S2B_MSIL2A_X.SAFE"),
+        (l1c, "Level-1C"), (s1, "could not read"), (empty, "MTD_MSIL2A.xml"), (broken, "S2B_MSIL2A_X.SAFE"),
         (not_safe, "without a Sentinel .SAFE product"),
     ):  # fmt: skip
         r = CliRunner().invoke(main, ["detect-image", str(path), "--out", str(tmp_path / "o.geojson")])
@@ -204,3 +204,69 @@ def test_ingest_refuses_l1c_by_name_and_detect_runs_on_the_observation(ws, tmp_p
     with ws.store() as store:
         (obs,) = store.observations(SITE.id)
     assert obs.cloud_fraction is not None and obs.cloud_fraction > 0  # from the SCL band
+
+
+# -- Sentinel-1 GRD ---------------------------------------------------------------------------------
+
+
+def _s1_product(tmp_path: Path, *, as_zip: bool, pols: tuple[str, ...] = ("VV", "VH"), ship: bool = True) -> Path:
+    """A GRD product over the test site: sea (sigma0 0.02) with a 113 m ship, DN = sqrt(sigma0) × 500."""
+    from test_sar import sea_with_ships
+
+    crs, x0, y0 = site_utm_origin(SITE)
+    ships = [(130.0, 110.0, 113.0, 15.6, 30.0)] if ship else []
+    sigma0 = sea_with_ships(np.random.default_rng(21), (260, 220), ships)
+    dn = np.clip(np.sqrt(sigma0) * 500, 1, 65535).astype(np.uint16)
+    bands = {p: (dn if p in ("VV", "HH") else (dn * 0.4).astype(np.uint16)) for p in pols}
+    folder = tmp_path / ("s1zip" if as_zip else "s1")
+    folder.mkdir(exist_ok=True)
+    return write_s1_grd_safe(folder, bands, crs=crs, west=x0, north=y0, as_zip=as_zip)
+
+
+@pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
+def test_detect_image_reads_a_dual_pol_grd_product_as_sigma0_by_its_gcps(tmp_path: Path, as_zip: bool) -> None:
+    product = _s1_product(tmp_path, as_zip=as_zip)
+    assert is_s1_product(product)
+    fc = _detect(product, tmp_path / "s1.geojson")
+    meta = fc["sitewatch"]
+    assert meta["sensor"] == "sar" and meta["source"] == str(product)
+    assert meta["polarisation_bands"] == {"co": "VV", "cross": "VH"}
+    assert "A = 500.00" in meta["safe"]["calibration"]["VV"] and set(meta["safe"]["band_sources"]) == {"VV", "VH"}
+    assert "GCPs" in meta["note"] and "crs" not in fc  # lon/lat from the GCPs: GeoJSON's own CRS
+    (f,) = fc["features"]
+    assert abs(f["properties"]["row"] - 130) < 2 and abs(f["properties"]["col"] - 110) < 2
+    assert abs(f["properties"]["length_m"] - 113) < 20
+
+
+def test_single_pol_grd_product_runs_the_single_channel_detector(tmp_path: Path) -> None:
+    product = _s1_product(tmp_path, as_zip=False, pols=("VV",))
+    product_info = open_s1_grd(product)
+    with rasterio.open(product_info.bands["VV"]) as vrt:  # sigma0 = (DN / A)^2, with the GCPs
+        assert vrt.dtypes[0] == "float32" and vrt.nodata == 0 and len(vrt.gcps[0]) == 25
+        assert np.median(vrt.read(1)) == pytest.approx(0.02, rel=0.3)  # the sea's sigma0, not its DN
+    fc = _detect(product, tmp_path / "s1.geojson")
+    assert "polarisation_bands" not in fc["sitewatch"] and len(fc["features"]) == 1
+    r = CliRunner().invoke(main, ["detect-image", str(product), "--sensor", "optical", "--out", str(tmp_path / "o.geojson")])
+    assert r.exit_code == 1 and "SAR" in r.output
+
+
+@pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
+def test_ingest_takes_a_grd_product_as_one_sar_observation_once(ws, tmp_path: Path, as_zip: bool) -> None:  # type: ignore[no-untyped-def]
+    product = _s1_product(tmp_path, as_zip=as_zip)
+    for _ in range(2):
+        r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(product), "-w", str(ws.root)])
+        assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    assert obs.id == f"{SITE.id}/{product.name.removesuffix('.SAFE').removesuffix('.zip')}"
+    assert obs.scene.sensor == "sar" and obs.scene.platform == "sentinel-1a"
+    assert obs.scene.acquired.replace(microsecond=0) == datetime(2024, 10, 17, 9, 30, 5, tzinfo=UTC)
+    assert obs.provenance["acquired_from"] == "manifest.safe acquisitionPeriod/startTime"
+    assert obs.provenance["bands"] == ["VV", "VH"] and "VV" in obs.provenance["safe"]["calibration"]
+    with rasterio.open(ws.root / obs.path) as cog:
+        vv = cog.read(1)
+    assert np.nanmedian(vv) == pytest.approx(0.02, rel=0.3)  # sigma0 of the sea, not DN
+    r = CliRunner().invoke(main, ["-q", "detect", SITE.id, "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        assert len(store.detections(observation_id=obs.id)) == 1

@@ -45,8 +45,11 @@ from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
 from .model import Grid, Observation, SceneRef, Site, utc
 from .run import map_jobs
 from .sources.safe import (
+    S1Product,
     S2Product,
+    is_s1_product,
     is_safe_product,
+    open_s1_grd,
     open_s2_l2a,
     safe_product_name,
     safe_products_in,
@@ -298,6 +301,8 @@ def read_scene_ref(
     A Sentinel-2 L2A SAFE product (folder or zip) is described from its metadata.
     """
     path = Path(path)
+    if is_s1_product(path):
+        return _s1_scene_ref(open_s1_grd(path), acquired, sensor)
     if is_safe_product(path):
         return _safe_scene_ref(open_s2_l2a(path), acquired, sensor)
     try:
@@ -384,6 +389,24 @@ def _safe_scene_ref(product: S2Product, acquired: datetime | None, sensor: str |
         resolution_m=round(min(px, py), 3),
         hrefs={"data": str(product.path.resolve())},
         footprint=footprint,
+        platform=product.platform,
+        properties={"acquired_from": "--acquired" if acquired else product.acquired_from},
+    )
+    return scene, list(product.bands)
+
+
+def _s1_scene_ref(product: S1Product, acquired: datetime | None, sensor: str | None) -> tuple[SceneRef, list[str]]:
+    if sensor == "optical":
+        raise InputError(f"{product.path}: a Sentinel-1 product is SAR; drop --sensor optical")
+    scene = SceneRef(
+        provider="local",
+        collection="sentinel-1-grd-safe",
+        item_id=product.name,
+        sensor="sar",
+        acquired=acquired or product.acquired,
+        resolution_m=product.resolution_m,
+        hrefs={"data": str(product.path.resolve())},
+        footprint=box(*product.footprint),
         platform=product.platform,
         properties={"acquired_from": "--acquired" if acquired else product.acquired_from},
     )
@@ -557,6 +580,21 @@ def _grid_box(grid: Grid) -> Any:
     return box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
 
+def _read_s1(product: S1Product, grid: Grid, out: NDArray[np.float32]) -> None:
+    """Each polarisation of a Sentinel-1 GRD product as sigma0 on ``grid``, placed by its GCPs
+    over the window that covers the grid (as ``sitewatch fetch`` places GRD)."""
+    from .fetch import read_window
+
+    def positive(a: NDArray[np.float32]) -> NDArray[np.float32]:
+        return np.where(a > 0, a, np.nan).astype(np.float32)  # DN 0 is no data
+
+    try:
+        for k, vrt in enumerate(product.bands.values()):
+            out[k], _ = read_window(vrt, grid, convert=positive, gcp_method="tps")
+    except RasterioError as exc:
+        raise ImageReadError(f"{product.path}: could not be read ({exc})") from exc
+
+
 def _window_over(src: Any, grid: Grid) -> Any:
     """The window of ``src`` that covers ``grid`` with a few pixels to spare, so that a site
     is cut from a 10,980-pixel Sentinel-2 band without decoding all of it."""
@@ -616,7 +654,8 @@ def archive_file(
     the file would get (see :func:`ingest_paths`).
     """
     path = Path(path)
-    product = open_s2_l2a(path) if not band_files and is_safe_product(path) else None
+    s1 = open_s1_grd(path) if not band_files and is_s1_product(path) else None
+    product = open_s2_l2a(path) if not band_files and s1 is None and is_safe_product(path) else None
     if band_files:
         sensor = sensor or band_files_sensor(band_files)
     scene, bands = read_scene_ref(path, acquired=acquired, sensor=sensor, name_bands=not band_files)
@@ -633,16 +672,20 @@ def archive_file(
     grid = site_grid(site, resolution_m or scene.resolution_m)
     out = np.full((len(bands), grid.height, grid.width), np.nan, dtype=np.float32)
     scale = 1.0
+    if s1 is not None:
+        _read_s1(s1, grid, out)
     try:
         with ExitStack() as stack:
-            opened = {f: stack.enter_context(rasterio.open(f)) for f, _ in sources}
+            opened = {f: stack.enter_context(rasterio.open(f)) for f, _ in (sources if s1 is None else [])}
             for f, src in opened.items():
                 if src.crs is None:
                     raise ImageReadError(f"{f}: has no CRS; sitewatch cannot place it on the ground")
-            first = opened[sources[0][0]]
-            if not box(*transform_bounds(first.crs, grid.crs, *first.bounds)).intersects(_grid_box(grid)):
+            first = opened[sources[0][0]] if s1 is None else None
+            if first is not None and not box(*transform_bounds(first.crs, grid.crs, *first.bounds)).intersects(_grid_box(grid)):
                 return None
-            if product is not None:
+            if first is None:  # Sentinel-1 SAFE: read above, as sigma0
+                pass
+            elif product is not None:
                 # The product says how its values are scaled: (DN + BOA_ADD_OFFSET) / QUANTIFICATION_VALUE.
                 scale = 1 / product.quantification
             elif scene.sensor == "optical" and first.dtypes[0] in ("uint8", "uint16", "int16"):
@@ -657,7 +700,7 @@ def archive_file(
                 from .detect.optical_reflectance import infer_dn_scale
 
                 scale = 1 / (infer_dn_scale(samples) or 1.0)
-            for k, ((f, i), band) in enumerate(zip(sources, bands, strict=True)):
+            for k, ((f, i), band) in enumerate(zip(sources if s1 is None else [], bands if s1 is None else [], strict=True)):
                 src = opened[f]
                 window = _window_over(src, grid) if product is not None else None
                 src_arr = src.read(i, out_dtype="float32", masked=True, window=window).filled(np.nan)
@@ -683,11 +726,11 @@ def archive_file(
     truth = path.with_name(path.stem + ".truth.geojson")
     if truth.exists():
         sidecars["truth"] = truth
-    metadata = metadata_sidecars(path) if product is None else []  # a product's own metadata is recorded below
+    metadata = metadata_sidecars(path) if product is None and s1 is None else []  # a product's own metadata is recorded below
     if metadata:
         sidecars["metadata"] = metadata[0]  # the provider's metadata is archived next to the COG
     provenance: dict[str, Any] = {
-        "source": "file" if product is None else "sentinel-2 safe",
+        "source": "sentinel-1 safe" if s1 else "file" if product is None else "sentinel-2 safe",
         "source_path": str(path.resolve()),
         "source_sha256": sha256_file(path),
         "ingested_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -703,6 +746,8 @@ def archive_file(
     if product is not None:
         provenance["safe"] = product.provenance()
         provenance["offset_applied"] = product.offset
+    if s1 is not None:
+        provenance["safe"] = s1.provenance()
     return archive_observation(ws, site, scene, out, grid, bands, provenance, sidecars=sidecars, compress=compress)
 
 

@@ -23,8 +23,8 @@ from .options import ImagePath, existing_folder, handle_errors
 @click.pass_context
 @handle_errors
 def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...], dn_scale: float | None, dn_offset: float | None, sensor: str | None, pixel_size: float | None, out: Path, workers: int, as_json: bool) -> None:
-    """Detect vessels in IMAGE (GeoTIFF, PNG or JPEG, or a Sentinel-2 L2A .SAFE folder or its .zip)
-    and write them to --out as GeoJSON.
+    """Detect vessels in IMAGE (GeoTIFF, PNG or JPEG, or a Sentinel-2 L2A or Sentinel-1 GRD
+    .SAFE folder or its .zip) and write them to --out as GeoJSON.
 
     Each feature is a vessel's oriented box (in the image's CRS, or in pixel
     coordinates when the image has none) with row, col, length_m, width_m,
@@ -36,14 +36,23 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     from ..detect.image import detect_image, detections_to_geojson, write_geojson
     from ..detect.optical_image import optical_source_from_safe, parse_band_args
     from ..errors import InputError
-    from ..sources.safe import is_safe_product, open_s2_l2a
+    from ..sources.safe import is_s1_product, is_safe_product, open_s1_grd, open_s2_l2a
 
     if (image is None) == (not bands):
         raise InputError("give IMAGE or --band NAME=PATH, not both and not neither")
     extra: dict[str, object] = {}
     quiet = bool((ctx.obj or {}).get("quiet")) or as_json
     optical_input: object = None  # a SAFE product's bands, found below
-    if image is not None and (is_safe_product(image) or (isinstance(image, Path) and image.suffix.lower() == ".zip")):
+    s1 = open_s1_grd(image) if image is not None and is_s1_product(image) else None
+    if s1 is not None:
+        if sensor == "optical":
+            raise InputError(f"{image}: a Sentinel-1 product is SAR; drop --sensor optical")
+        sensor = "sar"
+        if not quiet:
+            click.echo(f"sensor: sar, a Sentinel-1 GRD SAFE product ({s1.name}: {', '.join(s1.bands)})", err=True)
+        extra["source"] = str(image)
+        extra["safe"] = s1.provenance()
+    elif image is not None and (is_safe_product(image) or (isinstance(image, Path) and image.suffix.lower() == ".zip")):
         product = open_s2_l2a(image)  # refuses L1C, Sentinel-1 and zips without a product, naming them
         if sensor == "sar":
             raise InputError(f"{image}: a Sentinel-2 product is optical; drop --sensor sar")
@@ -87,6 +96,14 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
                 "model": res.model,
             }
             image = image or info.path
+        elif s1 is not None and len(s1.bands) > 1:
+            from ..detect.image import detect_sar_bands
+
+            pair = dict(list(s1.bands.items())[:2])  # co-polarised first
+            info, dets = detect_sar_bands({k.lower(): v for k, v in pair.items()}, pixel_size=pixel_size, workers=max(1, workers), progress=progress)
+            extra["polarisation_bands"] = {"co": list(pair)[0], "cross": list(pair)[1]}
+        elif s1 is not None:
+            info, dets = detect_image(next(iter(s1.bands.values())), "sar", pixel_size=pixel_size, workers=max(1, workers), progress=progress)
         elif bands:
             from ..detect.image import detect_sar_bands, parse_sar_band_args
 

@@ -31,6 +31,9 @@ __all__ = [
     "safe_products_in",
     "safe_product_name",
     "resampled_band_vrt",
+    "S1Product",
+    "open_s1_grd",
+    "is_s1_product",
 ]
 
 _MTD_L2A = "MTD_MSIL2A.xml"
@@ -181,11 +184,7 @@ def open_s2_l2a(path: str | Path) -> S2Product:
             "download the L2A product of the same date"
         )
     if kind == "S1":
-        raise InputError(
-            f"{path}: a Sentinel-1 SAFE product; sitewatch reads Sentinel-2 L2A SAFE products only. Give "
-            "the measurement GeoTIFF (measurement/*-vv-*.tiff) with --sensor sar to detect-image, or use "
-            "`sitewatch fetch --collection sentinel-1-grd`"
-        )
+        raise InputError(f"{path}: a Sentinel-1 SAFE product, not Sentinel-2 (read it with open_s1_grd)")
     if kind != "S2_L2A":
         raise InputError(f"{path}: not a Sentinel-2 L2A SAFE product (no {_MTD_L2A} in {top})")
     metadata = f"{folder}/{_MTD_L2A}"
@@ -288,4 +287,167 @@ def resampled_band_vrt(subdataset: str, band: int, size: tuple[int, int], src_si
         f'<SourceFilename relativeToVRT="0">{escape(subdataset)}</SourceFilename><SourceBand>{band}</SourceBand>'
         f'<SrcRect xOff="0" yOff="0" xSize="{sw}" ySize="{sh}"/><DstRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>'
         f"</SimpleSource></VRTRasterBand></VRTDataset>"
+    )
+
+
+# -- Sentinel-1 GRD -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class S1Product:
+    """A Sentinel-1 GRD SAFE product: each polarisation's measurement as sigma0, placed by its GCPs."""
+
+    path: Path
+    """The ``.SAFE`` folder or ``.zip`` the user gave."""
+    name: str
+    manifest: str
+    """GDAL path of ``manifest.safe``."""
+    bands: dict[str, str]
+    """``VV``/``VH`` (or ``HH``/``HV``), co-polarised first → a VRT (XML text) of sigma0 with the GCPs."""
+    calibration: dict[str, float]
+    """Per polarisation, the median sigmaNought A of the calibration LUT: sigma0 = DN² / A²."""
+    acquired: datetime
+    acquired_from: str
+    platform: str
+    """``sentinel-1a`` … (from the annotation's MISSION_ID)."""
+    resolution_m: float
+    footprint: tuple[float, float, float, float]
+    """lon/lat bounds of the GCPs."""
+    subdatasets: dict[str, str] = field(default_factory=dict)
+    """Polarisation → GDAL's (uncalibrated amplitude) subdataset the VRT reads."""
+
+    def provenance(self) -> dict[str, Any]:
+        """What the archive records about the product and the conversion applied."""
+        return {
+            "product": self.name,
+            "metadata": self.manifest,
+            "band_sources": dict(self.subdatasets),
+            "calibration": {
+                p: f"sigma0 = DN^2 / A^2 with A = {a:.2f}, the median sigmaNought of the product's calibration "
+                "LUT (its variation across range, under ~1 dB, is ignored); DN 0 as no data"
+                for p, a in self.calibration.items()
+            },
+            "placement": "GCPs of the annotation (thin-plate spline)",
+            "acquired_from": self.acquired_from,
+        }
+
+
+_CO_FIRST = ("VV", "HH", "VH", "HV")
+
+
+def open_s1_grd(path: str | Path) -> S1Product:
+    """Open a Sentinel-1 GRD SAFE product (folder or zip) through GDAL's SAFE driver.
+
+    GDAL 3.10 offers calibrated (``SENTINEL1_CALIB:SIGMA0:…``) subdatasets for SLC products only,
+    so each polarisation is read from its uncalibrated amplitude subdataset and calibrated with
+    the median sigmaNought of its calibration LUT (as ``sitewatch fetch`` does for GRD), in a VRT.
+    """
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
+
+    path = Path(path)
+    kind, top, folder = _product_location(path)
+    if kind != "S1":
+        raise InputError(f"{path}: not a Sentinel-1 SAFE product (no {_S1_MANIFEST} in {top})")
+    manifest = f"{folder}/{_S1_MANIFEST}"
+    subdatasets: dict[str, str] = {}
+    calibration: dict[str, float] = {}
+    vrts: dict[str, str] = {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(manifest) as ds:
+                tags = dict(ds.tags())
+                names = list(ds.subdatasets)
+                gcps, _ = ds.gcps
+            if tags.get("PRODUCT_TYPE", "GRD") != "GRD":
+                raise InputError(
+                    f"{path}: a Sentinel-1 {tags.get('PRODUCT_TYPE')} product; sitewatch reads GRD (ground range) products"
+                )
+            for sds in names:
+                m = re.search(r":[A-Z0-9]+_(VV|VH|HH|HV):AMPLITUDE$", sds)
+                if m:
+                    subdatasets[m.group(1)] = sds
+            for pol in sorted(subdatasets, key=_CO_FIRST.index):
+                with rasterio.open(subdatasets[pol]) as ds:
+                    files = list(ds.files)
+                    pol_gcps, gcp_crs = ds.gcps
+                    size = (ds.width, ds.height)
+                cal_file = next((f for f in files if "/calibration/calibration-" in f.replace("\\", "/")), None)
+                if cal_file is None:
+                    raise InputError(f"{path}: no calibration file for {pol}")
+                calibration[pol] = _median_sigma_nought(cal_file, path)
+                vrts[pol] = _sigma0_vrt(subdatasets[pol], size, calibration[pol], pol_gcps, gcp_crs.to_string() if gcp_crs else "EPSG:4326")
+    except RasterioError as exc:
+        raise ImageReadError(f"{path}: GDAL could not read the product ({exc})") from exc
+    if not vrts:
+        raise InputError(f"{path}: GDAL finds no VV, VH, HH or HV measurement in the product")
+    when_text = tags.get("ACQUISITION_START_TIME", "")
+    try:
+        when = utc(when_text if when_text.endswith("Z") else when_text + "Z")
+    except ValueError:
+        raise InputError(f"{path}: no acquisition start time in {_S1_MANIFEST}; pass --acquired") from None
+    lons, lats = [g.x for g in gcps], [g.y for g in gcps]
+    mission = tags.get("MISSION_ID", "")
+    return S1Product(
+        path=path,
+        name=re.sub(r"\.SAFE$", "", top, flags=re.I),
+        manifest=manifest,
+        bands=vrts,
+        calibration=calibration,
+        acquired=when,
+        acquired_from=f"{_S1_MANIFEST} acquisitionPeriod/startTime",
+        platform=f"sentinel-1{mission[2:].lower()}" if mission.startswith("S1") else "sentinel-1",
+        resolution_m=float(tags.get("PIXEL_SPACING", 10) or 10),
+        footprint=(min(lons), min(lats), max(lons), max(lats)) if gcps else (0.0, 0.0, 0.0, 0.0),
+        subdatasets=subdatasets,
+    )
+
+
+def is_s1_product(path: str | Path) -> bool:
+    """Whether ``path`` is a Sentinel-1 SAFE product (folder or zip)."""
+    if not is_safe_product(path):
+        return False
+    try:
+        return _product_location(Path(path))[0] == "S1"
+    except InputError:
+        return False
+
+
+def _median_sigma_nought(gdal_path: str, product: Path) -> float:
+    import xml.etree.ElementTree as ET
+
+    try:
+        if gdal_path.startswith("/vsizip/"):
+            zip_path, member = re.split(r"(?i)(?<=\.zip)/", gdal_path[len("/vsizip/") :], maxsplit=1)
+            with zipfile.ZipFile(zip_path) as zf:
+                text = zf.read(member)
+        else:
+            text = Path(gdal_path).read_bytes()
+        values = [float(v) for el in ET.fromstring(text).iter("sigmaNought") for v in (el.text or "").split()]
+    except (OSError, KeyError, ET.ParseError, ValueError, zipfile.BadZipFile) as exc:
+        raise InputError(f"{product}: the calibration LUT {gdal_path} could not be read ({exc})") from exc
+    if not values or not all(v > 0 for v in values):
+        raise InputError(f"{product}: the calibration LUT {gdal_path} holds no positive sigmaNought values")
+    return float(sorted(values)[len(values) // 2])
+
+
+def _sigma0_vrt(subdataset: str, size: tuple[int, int], a: float, gcps: list[Any], gcp_crs: str) -> str:
+    """VRT (XML text) of sigma0 = (DN / A)²: the source scaled by 1/A, then GDAL's ``intensity``
+    pixel function (x² for real values); DN 0 stays 0, the no-data value; the GCPs kept."""
+    from xml.sax.saxutils import escape
+
+    w, h = size
+    points = "".join(
+        f'<GCP Id="{i}" Pixel="{g.col!r}" Line="{g.row!r}" X="{g.x!r}" Y="{g.y!r}" Z="{(g.z or 0.0)!r}"/>'
+        for i, g in enumerate(gcps, start=1)
+    )
+    return (
+        f'<VRTDataset rasterXSize="{w}" rasterYSize="{h}"><GCPList Projection="{escape(gcp_crs)}">{points}</GCPList>'
+        f'<VRTRasterBand dataType="Float32" band="1" subClass="VRTDerivedRasterBand"><NoDataValue>0</NoDataValue>'
+        f"<PixelFunctionType>intensity</PixelFunctionType><SourceTransferType>Float64</SourceTransferType>"
+        f'<ComplexSource><SourceFilename relativeToVRT="0">{escape(subdataset)}</SourceFilename>'
+        f"<SourceBand>1</SourceBand><ScaleOffset>0</ScaleOffset><ScaleRatio>{1.0 / a!r}</ScaleRatio>"
+        f'<SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/><DstRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>'
+        f"</ComplexSource></VRTRasterBand></VRTDataset>"
     )

@@ -44,6 +44,16 @@ from .errors import ImageReadError, InputError, SkippedInputWarning
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
 from .model import Grid, Observation, SceneRef, Site, utc
 from .run import map_jobs
+from .sources.safe import (
+    S1Product,
+    S2Product,
+    is_s1_product,
+    is_safe_product,
+    open_s1_grd,
+    open_s2_l2a,
+    safe_product_name,
+    safe_products_in,
+)
 from .store import Store, now_utc
 from .workspace import Workspace
 
@@ -93,6 +103,12 @@ class IngestReport:
 
 
 def sha256_file(path: Path) -> str:
+    """sha256 of a file; of a folder (a SAFE product), over each file's relative path and sha256."""
+    if Path(path).is_dir():
+        h = hashlib.sha256()
+        for f in sorted(q for q in Path(path).rglob("*") if q.is_file()):
+            h.update(f"{f.relative_to(path).as_posix()}\0{sha256_file(f)}\n".encode())
+        return h.hexdigest()
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -282,8 +298,13 @@ def read_scene_ref(
     """Describe a GeoTIFF as a SceneRef plus its band names, from its tags and sidecars.
 
     ``name_bands=False`` (the bands are named by the caller) returns no band names.
+    A Sentinel-2 L2A SAFE product (folder or zip) is described from its metadata.
     """
     path = Path(path)
+    if is_s1_product(path):
+        return _s1_scene_ref(open_s1_grd(path), acquired, sensor)
+    if is_safe_product(path):
+        return _safe_scene_ref(open_s2_l2a(path), acquired, sensor)
     try:
         with warnings.catch_warnings():
             # A missing georeference is reported below as our own error, naming the file.
@@ -338,6 +359,58 @@ def read_scene_ref(
         | {"acquired_from": when_from},
     )
     return scene, _band_names(descriptions, count, kind, path) if name_bands else []
+
+
+def _safe_scene_ref(product: S2Product, acquired: datetime | None, sensor: str | None) -> tuple[SceneRef, list[str]]:
+    if sensor == "sar":
+        raise InputError(f"{product.path}: a Sentinel-2 product is optical; drop --sensor sar")
+    import shapely.wkt
+
+    sds, _ = product.bands["green"]
+    try:
+        with rasterio.open(sds) as src:
+            px, py = _nominal_when_close(
+                ground_pixel_size(src.crs.to_string(), src.transform, src.width, src.height), src
+            )
+            footprint = box(*transform_bounds(src.crs, "EPSG:4326", *src.bounds))
+    except RasterioError as exc:
+        raise ImageReadError(f"{product.path}: GDAL could not read the 10 m bands ({exc})") from exc
+    if product.footprint_wkt:
+        try:
+            footprint = shapely.wkt.loads(product.footprint_wkt)
+        except Exception:  # shapely's parse errors have no common base; the grid's box stands
+            pass
+    scene = SceneRef(
+        provider="local",
+        collection="sentinel-2-l2a-safe",
+        item_id=product.name,
+        sensor="optical",
+        acquired=acquired or product.acquired,
+        resolution_m=round(min(px, py), 3),
+        hrefs={"data": str(product.path.resolve())},
+        footprint=footprint,
+        platform=product.platform,
+        properties={"acquired_from": "--acquired" if acquired else product.acquired_from},
+    )
+    return scene, list(product.bands)
+
+
+def _s1_scene_ref(product: S1Product, acquired: datetime | None, sensor: str | None) -> tuple[SceneRef, list[str]]:
+    if sensor == "optical":
+        raise InputError(f"{product.path}: a Sentinel-1 product is SAR; drop --sensor optical")
+    scene = SceneRef(
+        provider="local",
+        collection="sentinel-1-grd-safe",
+        item_id=product.name,
+        sensor="sar",
+        acquired=acquired or product.acquired,
+        resolution_m=product.resolution_m,
+        hrefs={"data": str(product.path.resolve())},
+        footprint=box(*product.footprint),
+        platform=product.platform,
+        properties={"acquired_from": "--acquired" if acquired else product.acquired_from},
+    )
+    return scene, list(product.bands)
 
 
 # -- writing observations -------------------------------------------------------------------------
@@ -507,6 +580,35 @@ def _grid_box(grid: Grid) -> Any:
     return box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
 
+def _read_s1(product: S1Product, grid: Grid, out: NDArray[np.float32]) -> None:
+    """Each polarisation of a Sentinel-1 GRD product as sigma0 on ``grid``, placed by its GCPs
+    over the window that covers the grid (as ``sitewatch fetch`` places GRD)."""
+    from .fetch import read_window
+
+    def positive(a: NDArray[np.float32]) -> NDArray[np.float32]:
+        return np.where(a > 0, a, np.nan).astype(np.float32)  # DN 0 is no data
+
+    try:
+        for k, vrt in enumerate(product.bands.values()):
+            out[k], _ = read_window(vrt, grid, convert=positive, gcp_method="tps")
+    except RasterioError as exc:
+        raise ImageReadError(f"{product.path}: could not be read ({exc})") from exc
+
+
+def _window_over(src: Any, grid: Grid) -> Any:
+    """The window of ``src`` that covers ``grid`` with a few pixels to spare, so that a site
+    is cut from a 10,980-pixel Sentinel-2 band without decoding all of it."""
+    from rasterio.windows import Window, from_bounds
+
+    x0, y0, x1, y1 = transform_bounds(grid.crs, src.crs, *_grid_box(grid).bounds)
+    pad = 3 * max(abs(src.transform.a), abs(grid.transform[0]))
+    win = from_bounds(x0 - pad, y0 - pad, x1 + pad, y1 + pad, src.transform).round_offsets().round_lengths()
+    try:
+        return win.intersection(Window(0, 0, src.width, src.height))
+    except Exception:  # rasterio's WindowError: no overlap, the whole band is read and found empty
+        return None
+
+
 def _resampling(band: str) -> Resampling:
     # Class maps (SCL) must not be interpolated; intensities and reflectances may be averaged.
     return Resampling.nearest if band.upper() == "SCL" else Resampling.bilinear
@@ -552,13 +654,17 @@ def archive_file(
     the file would get (see :func:`ingest_paths`).
     """
     path = Path(path)
+    s1 = open_s1_grd(path) if not band_files and is_s1_product(path) else None
+    product = open_s2_l2a(path) if not band_files and s1 is None and is_safe_product(path) else None
     if band_files:
         sensor = sensor or band_files_sensor(band_files)
     scene, bands = read_scene_ref(path, acquired=acquired, sensor=sensor, name_bands=not band_files)
-    sources = [(path, i) for i in range(1, len(bands) + 1)]
+    sources: list[tuple[Path | str, int]] = [(path, i) for i in range(1, len(bands) + 1)]
     if band_files:
         bands = list(band_files)
         sources = [(Path(f), 1) for f in band_files.values()]
+    if product is not None:
+        sources = list(product.bands.values())
     if item_id:
         scene = replace(scene, item_id=item_id)
     elif band_files:
@@ -566,16 +672,23 @@ def archive_file(
     grid = site_grid(site, resolution_m or scene.resolution_m)
     out = np.full((len(bands), grid.height, grid.width), np.nan, dtype=np.float32)
     scale = 1.0
+    if s1 is not None:
+        _read_s1(s1, grid, out)
     try:
         with ExitStack() as stack:
-            opened = {f: stack.enter_context(rasterio.open(f)) for f, _ in sources}
+            opened = {f: stack.enter_context(rasterio.open(f)) for f, _ in (sources if s1 is None else [])}
             for f, src in opened.items():
                 if src.crs is None:
                     raise ImageReadError(f"{f}: has no CRS; sitewatch cannot place it on the ground")
-            first = opened[sources[0][0]]
-            if not box(*transform_bounds(first.crs, grid.crs, *first.bounds)).intersects(_grid_box(grid)):
+            first = opened[sources[0][0]] if s1 is None else None
+            if first is not None and not box(*transform_bounds(first.crs, grid.crs, *first.bounds)).intersects(_grid_box(grid)):
                 return None
-            if scene.sensor == "optical" and first.dtypes[0] in ("uint8", "uint16", "int16"):
+            if first is None:  # Sentinel-1 SAFE: read above, as sigma0
+                pass
+            elif product is not None:
+                # The product says how its values are scaled: (DN + BOA_ADD_OFFSET) / QUANTIFICATION_VALUE.
+                scale = 1 / product.quantification
+            elif scene.sensor == "optical" and first.dtypes[0] in ("uint8", "uint16", "int16"):
                 # Integer reflectance: 8-bit RGB products are 0-255; surface reflectance products
                 # (Sentinel-2 L2A, PlanetScope SR) are scaled by 10,000, full-range 16-bit exports
                 # by 65,535 (told apart by their range, on a decimated read).
@@ -587,15 +700,19 @@ def archive_file(
                 from .detect.optical_reflectance import infer_dn_scale
 
                 scale = 1 / (infer_dn_scale(samples) or 1.0)
-            for k, ((f, i), band) in enumerate(zip(sources, bands, strict=True)):
+            for k, ((f, i), band) in enumerate(zip(sources if s1 is None else [], bands if s1 is None else [], strict=True)):
                 src = opened[f]
-                src_arr = src.read(i, out_dtype="float32", masked=True).filled(np.nan)
+                window = _window_over(src, grid) if product is not None else None
+                src_arr = src.read(i, out_dtype="float32", masked=True, window=window).filled(np.nan)
+                if product is not None and band.upper() != "SCL":
+                    src_arr[src_arr == 0] = np.nan  # DN 0 is the product's no-data value
+                    src_arr += np.float32(product.offset)
                 if band.upper() != "SCL":
                     src_arr = src_arr * np.float32(scale)
                 reproject(
                     src_arr,
                     out[k],
-                    src_transform=src.transform,
+                    src_transform=src.transform if window is None else src.window_transform(window),
                     src_crs=src.crs,
                     dst_transform=grid.affine,
                     dst_crs=grid.crs,
@@ -609,11 +726,11 @@ def archive_file(
     truth = path.with_name(path.stem + ".truth.geojson")
     if truth.exists():
         sidecars["truth"] = truth
-    metadata = metadata_sidecars(path)
+    metadata = metadata_sidecars(path) if product is None and s1 is None else []  # a product's own metadata is recorded below
     if metadata:
         sidecars["metadata"] = metadata[0]  # the provider's metadata is archived next to the COG
     provenance: dict[str, Any] = {
-        "source": "file",
+        "source": "sentinel-1 safe" if s1 else "file" if product is None else "sentinel-2 safe",
         "source_path": str(path.resolve()),
         "source_sha256": sha256_file(path),
         "ingested_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -626,6 +743,11 @@ def archive_file(
         provenance["band_files"] = {
             b: {"path": str(Path(f).resolve()), "sha256": sha256_file(Path(f))} for b, f in band_files.items()
         }
+    if product is not None:
+        provenance["safe"] = product.provenance()
+        provenance["offset_applied"] = product.offset
+    if s1 is not None:
+        provenance["safe"] = s1.provenance()
     return archive_observation(ws, site, scene, out, grid, bands, provenance, sidecars=sidecars, compress=compress)
 
 
@@ -693,6 +815,9 @@ def unique_item_id(store: Store, site: Site, path: Path, scene: SceneRef, taken:
     def same_file(prov: Mapping[str, Any]) -> bool:
         if prov.get("source_path") in (None, source):
             return True
+        if isinstance(prov.get("safe"), dict) and is_safe_product(path):
+            # A SAFE product is the same image as its folder, its zip or a copy of either.
+            return bool(prov["safe"].get("product") == safe_product_name(path))
         if not content:
             content.append(sha256_file(Path(path)))
         return bool(prov.get("source_sha256") == content[0])
@@ -712,8 +837,17 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         p = Path(p)
-        if p.is_dir():
-            out += sorted(q for q in p.rglob("*") if q.suffix.lower() in RASTER_SUFFIXES and not q.name.startswith("."))
+        if p.is_dir() and is_safe_product(p):
+            out.append(p)
+        elif p.is_dir():
+            # SAFE products in the folder go in whole; the files inside them are theirs, not scenes.
+            products = safe_products_in(p)
+            out += sorted(
+                q for q in p.rglob("*")
+                if q.suffix.lower() in RASTER_SUFFIXES and not q.name.startswith(".")
+                and not any(d in products for d in q.parents)
+            )  # fmt: skip
+            out += products
         else:
             out.append(p)
     return out
@@ -733,6 +867,20 @@ def _same_images(files: list[Path]) -> tuple[list[Path], list[tuple[Path, Path]]
     kept: list[Path] = []
     repeats: list[tuple[Path, Path]] = []
     for f, n in zip(files, sizes, strict=True):
+        if f.is_dir() or f.suffix.lower() == ".zip":
+            # SAFE products (folder or zip) are one image by their product name; one that is not
+            # a product is named by its job.
+            try:
+                key = f"safe:{safe_product_name(f)}"
+            except InputError:
+                kept.append(f)
+                continue
+            if key in first:
+                repeats.append((f, first[key]))
+            else:
+                first[key] = f
+                kept.append(f)
+            continue
         if n is None or count[n] < 2:
             kept.append(f)
             continue
@@ -816,7 +964,7 @@ def ingest_paths(
         if progress:
             progress(i + 1, len(files), f.name)
     if not files:
-        skipped.append((", ".join(str(p) for p in paths), "no GeoTIFF files found"))
+        skipped.append((", ".join(str(p) for p in paths), "no GeoTIFF files or SAFE products found"))
     store.record_run(
         "ingest",
         site.id,

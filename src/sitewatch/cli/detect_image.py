@@ -14,7 +14,7 @@ from .options import ImagePath, existing_folder, handle_errors
 @click.argument("image", type=ImagePath(path_type=Path), required=False)
 @click.option("--band", "bands", multiple=True, metavar="NAME=PATH", help="One file per band, replaces IMAGE; repeat (GDAL virtual paths such as /vsizip//abs/a.zip/b.tif work here and for IMAGE). Optical: blue, green, red, nir, scl. SAR: a dual-polarisation pair, vv=PATH vh=PATH (or hh, hv).")
 @click.option("--dn-scale", type=click.FloatRange(min=0, min_open=True), default=None, metavar="N", help="Optical: integer values are reflectance x N (default: 255 for 8-bit; 65535 when the values fill the 16-bit range, else 10000).")
-@click.option("--dn-offset", type=float, default=0.0, show_default=True, metavar="N", help="Optical: subtracted from integer values first (1000 for Sentinel-2 L2A from processing baseline 04.00).")
+@click.option("--dn-offset", type=float, default=None, metavar="N", help="Optical: subtracted from integer values first (default 0; 1000 for Sentinel-2 L2A from processing baseline 04.00; a SAFE product's own BOA_ADD_OFFSET).")
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), default=None, help="Which detector to run (default: optical when the --band names or the image's band descriptions are blue/green/red/nir or B02/B03/B04/B08, or a GeoTIFF without descriptions has red, green and blue colour interpretations; else sar).")
 @click.option("--pixel-size", type=click.FloatRange(min=0, min_open=True), default=None, metavar="METRES", help="Ground pixel size; needed only when the image has no georeference (overrides it otherwise).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, callback=existing_folder, help="GeoJSON file to write (its folder must exist).")
@@ -22,8 +22,9 @@ from .options import ImagePath, existing_folder, handle_errors
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")
 @click.pass_context
 @handle_errors
-def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...], dn_scale: float | None, dn_offset: float, sensor: str | None, pixel_size: float | None, out: Path, workers: int, as_json: bool) -> None:
-    """Detect vessels in IMAGE (GeoTIFF, PNG or JPEG) and write them to --out as GeoJSON.
+def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...], dn_scale: float | None, dn_offset: float | None, sensor: str | None, pixel_size: float | None, out: Path, workers: int, as_json: bool) -> None:
+    """Detect vessels in IMAGE (GeoTIFF, PNG or JPEG, or a Sentinel-2 L2A or Sentinel-1 GRD
+    .SAFE folder or its .zip) and write them to --out as GeoJSON.
 
     Each feature is a vessel's oriented box (in the image's CRS, or in pixel
     coordinates when the image has none) with row, col, length_m, width_m,
@@ -33,13 +34,42 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     from rich.progress import Progress
 
     from ..detect.image import detect_image, detections_to_geojson, write_geojson
+    from ..detect.optical_image import optical_source_from_safe, parse_band_args
     from ..errors import InputError
+    from ..sources.safe import is_s1_product, is_safe_product, open_s1_grd, open_s2_l2a
 
     if (image is None) == (not bands):
         raise InputError("give IMAGE or --band NAME=PATH, not both and not neither")
     extra: dict[str, object] = {}
     quiet = bool((ctx.obj or {}).get("quiet")) or as_json
-    sensor = _choose_sensor(sensor, image, bands, quiet)
+    optical_input: object = None  # a SAFE product's bands, found below
+    s1 = open_s1_grd(image) if image is not None and is_s1_product(image) else None
+    if s1 is not None:
+        if sensor == "optical":
+            raise InputError(f"{image}: a Sentinel-1 product is SAR; drop --sensor optical")
+        sensor = "sar"
+        if not quiet:
+            click.echo(f"sensor: sar, a Sentinel-1 GRD SAFE product ({s1.name}: {', '.join(s1.bands)})", err=True)
+        extra["source"] = str(image)
+        extra["safe"] = s1.provenance()
+    elif image is not None and (is_safe_product(image) or (isinstance(image, Path) and image.suffix.lower() == ".zip")):
+        product = open_s2_l2a(image)  # refuses L1C, Sentinel-1 and zips without a product, naming them
+        if sensor == "sar":
+            raise InputError(f"{image}: a Sentinel-2 product is optical; drop --sensor sar")
+        sensor = "optical"
+        if not quiet:
+            click.echo(f"sensor: optical, a Sentinel-2 L2A SAFE product ({product.name})", err=True)
+        optical_input = optical_source_from_safe(product, pixel_size)
+        extra["source"] = str(image)
+        extra["safe"] = product.provenance() | {
+            "dn_scale_from": "given" if dn_scale else "MTD_MSIL2A.xml",
+            "dn_offset_from": "given" if dn_offset is not None else "MTD_MSIL2A.xml",
+        }
+        dn_scale = dn_scale or product.quantification
+        dn_offset = -product.offset if dn_offset is None else dn_offset
+    else:
+        sensor = _choose_sensor(sensor, image, bands, quiet)
+    dn_offset = dn_offset or 0.0
     source: dict[str, str] = {}
     if bands:
         # Every band file is a source, not only the one whose grid the output uses.
@@ -53,9 +83,9 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
             bar.update(task, completed=done, total=total)
 
         if sensor == "optical":
-            from ..detect.optical_image import detect_optical_image, parse_band_args
+            from ..detect.optical_image import detect_optical_image
 
-            res = detect_optical_image(parse_band_args(bands) if bands else image, pixel_size=pixel_size, scale=dn_scale, offset=dn_offset, workers=max(1, workers), progress=progress)  # type: ignore[arg-type]
+            res = detect_optical_image(optical_input or (parse_band_args(bands) if bands else image), pixel_size=pixel_size, scale=dn_scale, offset=dn_offset, workers=max(1, workers), progress=progress)  # type: ignore[arg-type]
             info, dets = res.info, res.detections
             extra |= {
                 "cloud_fraction": round(res.cloud_fraction, 4),
@@ -66,6 +96,14 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
                 "model": res.model,
             }
             image = image or info.path
+        elif s1 is not None and len(s1.bands) > 1:
+            from ..detect.image import detect_sar_bands
+
+            pair = dict(list(s1.bands.items())[:2])  # co-polarised first
+            info, dets = detect_sar_bands({k.lower(): v for k, v in pair.items()}, pixel_size=pixel_size, workers=max(1, workers), progress=progress)
+            extra["polarisation_bands"] = {"co": list(pair)[0], "cross": list(pair)[1]}
+        elif s1 is not None:
+            info, dets = detect_image(next(iter(s1.bands.values())), "sar", pixel_size=pixel_size, workers=max(1, workers), progress=progress)
         elif bands:
             from ..detect.image import detect_sar_bands, parse_sar_band_args
 

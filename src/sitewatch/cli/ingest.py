@@ -51,7 +51,9 @@ def command(
 ) -> None:  # fmt: skip
     """Ingest GeoTIFF files or folders (any CRS) into SITE_ID as observations.
 
-    Each file is one observation, named after the file (the acquisition time
+    A Sentinel-2 L2A or Sentinel-1 GRD SAFE product (the .SAFE folder or its
+    .zip) is one observation, named after the product. Each other file is one observation,
+    named after the file (the acquisition time
     is added when another image already holds that name). Bands delivered
     one file each go in together with --band NAME=PATH.
 

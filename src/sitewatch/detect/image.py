@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Callable, Mapping
@@ -104,8 +105,11 @@ class ImageInfo:
 def image_path(path: str | Path) -> Path | str:
     """``path`` as an image is opened: a GDAL virtual path (``/vsizip//abs/a.zip/b.tif``,
     ``/vsigzip/``, ``/vsitar/``, ``/vsicurl/``) stays a string, since ``Path`` would fold its
-    double slash; any other path becomes a ``Path``."""
-    return path if isinstance(path, str) and path.startswith("/vsi") else Path(path)
+    double slash. So do a driver's subdataset name (``SENTINEL2_L2A:/vsizip//abs/p.zip/…:10m:EPSG_32633``)
+    and a VRT given as its XML text. Any other path becomes a ``Path``."""
+    if isinstance(path, str) and (path.startswith(("/vsi", "<VRTDataset")) or re.match(r"[A-Z][A-Z0-9_]{2,}:", path)):
+        return path
+    return Path(path)
 
 
 def open_image_info(path: str | Path, pixel_size: float | None = None) -> ImageInfo:

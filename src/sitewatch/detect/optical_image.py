@@ -42,6 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ImageReadError, InputError
+from ..sources.safe import S2Product
 from .base import PixelDetection
 from .clouds import cloud_mask
 from .image import ImageInfo, image_path, open_image_info
@@ -68,6 +69,7 @@ __all__ = [
     "parse_band_args",
     "named_optical_bands",
     "sensor_from_band_names",
+    "optical_source_from_safe",
 ]
 
 _ALIASES: dict[str, str] = {
@@ -258,6 +260,31 @@ def open_optical(
     return OpticalSource(bands, first, {k: inf.nodata for k, inf in infos.items()})
 
 
+def optical_source_from_safe(product: S2Product, pixel_size: float | tuple[float, float] | None = None) -> OpticalSource:
+    """The bands of a Sentinel-2 L2A SAFE product as one optical scene on its 10 m grid.
+
+    The 20 m SCL is put on the 10 m grid by nearest neighbour (a VRT over GDAL's 20 m
+    subdataset); DN 0 is the product's no-data value in every reflectance band.
+    """
+    from ..sources.safe import resampled_band_vrt
+
+    pair = pixel_size if isinstance(pixel_size, tuple) else None
+    scalar: float | None = float(pair[0]) if pair is not None else pixel_size  # type: ignore[assignment]
+    ten = product.bands["green"][0]
+    info = open_image_info(ten, scalar)
+    bands: dict[str, tuple[Path | str, int]] = {k: v for k, v in product.bands.items() if k != "SCL"}
+    if "SCL" in product.bands and info.crs is not None and info.transform is not None:
+        sds, idx = product.bands["SCL"]
+        scl = open_image_info(sds)
+        bands["scl"] = (
+            resampled_band_vrt(sds, idx, (info.width, info.height), (scl.width, scl.height), info.crs, info.transform.to_gdal()),
+            1,
+        )
+    if pair is not None:
+        info = replace(info, pixel_size=(float(pair[0]), float(pair[1])))
+    return OpticalSource(bands, info, {k: (None if k == "scl" else 0.0) for k in bands})
+
+
 def _read_raw(
     src: OpticalSource,
     window: tuple[int, int, int, int] | None,
@@ -315,7 +342,7 @@ def _overlap_px(params: OpticalParams, p: float) -> int:
 
 
 def detect_optical_image(
-    source: str | Path | Mapping[str, str | Path],
+    source: str | Path | Mapping[str, str | Path] | OpticalSource,
     *,
     pixel_size: float | tuple[float, float] | None = None,
     params: OpticalParams | None = None,
@@ -327,11 +354,12 @@ def detect_optical_image(
 ) -> OpticalImageResult:
     """Detect vessels (and cranes at fine resolution) in an optical scene on disk.
 
-    ``source`` is a multi-band file or a mapping band name -> file (see the
-    module doc). The ground pixel size comes from the georeference (with
-    Web Mercator's scale factor) unless ``pixel_size`` is given.
+    ``source`` is a multi-band file, a mapping band name -> file (see the
+    module doc) or an :class:`OpticalSource` already found (a SAFE product's,
+    :func:`optical_source_from_safe`). The ground pixel size comes from the
+    georeference (with Web Mercator's scale factor) unless ``pixel_size`` is given.
     """
-    src = open_optical(source, pixel_size)
+    src = source if isinstance(source, OpticalSource) else open_optical(source, pixel_size)
     info = src.info
     h, w = info.height, info.width
     step = max(1, int(math.sqrt(h * w / 1_000_000)))

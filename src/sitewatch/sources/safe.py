@@ -1,0 +1,453 @@
+"""Sentinel SAFE products on disk (a ``.SAFE`` folder or its ``.zip``), read through GDAL's drivers.
+
+Users who download from the Copernicus Browser / Data Space get SAFE products, and QGIS
+opens them with GDAL's ``SENTINEL2`` driver. This module meets them there: it finds the
+product's main metadata file (inside the zip through ``/vsizip/``), lets the driver list
+the subdatasets and name the bands, and reads from the XML only what the driver does not
+give (the reflectance offset per band comes from the driver's band metadata; the
+acquisition time from the product's ``PRODUCT_START_TIME``).
+
+Only Sentinel-2 Level-2A (surface reflectance) is supported: Level-1C is top-of-atmosphere
+reflectance, and the optical detector's models were trained on L2A.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..errors import ImageReadError, InputError
+from ..model import utc
+
+__all__ = [
+    "S2Product",
+    "is_safe_product",
+    "open_s2_l2a",
+    "safe_products_in",
+    "safe_product_name",
+    "resampled_band_vrt",
+    "S1Product",
+    "open_s1_grd",
+    "is_s1_product",
+]
+
+_MTD_L2A = "MTD_MSIL2A.xml"
+_MTD_L1C = "MTD_MSIL1C.xml"
+_S1_MANIFEST = "manifest.safe"
+_OPTICAL_CODES = {"blue": "B2", "green": "B3", "red": "B4", "nir": "B8"}
+"""Band names sitewatch uses → the SENTINEL2 driver's BANDNAME in the 10 m subdataset."""
+
+
+@dataclass(frozen=True)
+class S2Product:
+    """A Sentinel-2 L2A SAFE product as sitewatch reads it: where each band is, and how to scale it."""
+
+    path: Path
+    """The ``.SAFE`` folder or ``.zip`` the user gave."""
+    name: str
+    """Product name without ``.SAFE`` (``S2B_MSIL2A_20241017T093005_N0511_R136_T33TUG_20241017T120000``)."""
+    metadata: str
+    """GDAL path of ``MTD_MSIL2A.xml`` (``/vsizip//abs/p.zip/NAME.SAFE/MTD_MSIL2A.xml`` inside a zip)."""
+    bands: dict[str, tuple[str, int]]
+    """blue/green/red/nir (10 m subdataset) and, when present, SCL (20 m subdataset) → (subdataset, band index)."""
+    acquired: datetime
+    acquired_from: str
+    """Which metadata item gave ``acquired`` (``MTD_MSIL2A.xml PRODUCT_START_TIME``)."""
+    quantification: float
+    """BOA_QUANTIFICATION_VALUE: reflectance = (DN + offset) / quantification."""
+    offsets: dict[str, float]
+    """BOA_ADD_OFFSET per band (DN; −1000 from processing baseline 04.00, 0 before)."""
+    processing_baseline: str
+    platform: str
+    """``sentinel-2a`` / ``sentinel-2b`` / ``sentinel-2c`` (from SPACECRAFT_NAME)."""
+    footprint_wkt: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.quantification > 0:
+            raise InputError(f"{self.path}: BOA_QUANTIFICATION_VALUE {self.quantification} is not a positive number")
+        if not {"green", "red"} <= set(self.bands):
+            raise InputError(f"{self.path}: the 10 m subdataset lacks B03 or B04")
+
+    @property
+    def offset(self) -> float:
+        """The one BOA offset of the bands read (they share it in every baseline so far)."""
+        values = {v for k, v in self.offsets.items() if k in self.bands}
+        if len(values) > 1:
+            raise InputError(f"{self.path}: the bands have different BOA_ADD_OFFSET values {sorted(values)}")
+        return values.pop() if values else 0.0
+
+    def provenance(self) -> dict[str, Any]:
+        """What the archive records about the product and the conversion applied."""
+        return {
+            "product": self.name,
+            "metadata": self.metadata,
+            "processing_baseline": self.processing_baseline,
+            "quantification_value": self.quantification,
+            "boa_add_offset": self.offset,
+            "band_sources": {b: f"{sds} band {i}" for b, (sds, i) in self.bands.items()},
+            "acquired_from": self.acquired_from,
+        }
+
+
+def _safe_folder_kind(folder: Path) -> str | None:
+    for name, kind in ((_MTD_L2A, "S2_L2A"), (_MTD_L1C, "S2_L1C"), (_S1_MANIFEST, "S1")):
+        if (folder / name).is_file():
+            return kind
+    return "unknown" if folder.suffix.upper() == ".SAFE" else None
+
+
+def _zip_product(path: Path) -> tuple[str, str] | None:
+    """(``NAME.SAFE``, kind) of the product a zip holds, or None when it holds no SAFE product."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return None
+    tops = sorted({n.split("/", 1)[0] for n in names if n.split("/", 1)[0].upper().endswith(".SAFE")})
+    if not tops:
+        return None
+    top = tops[0]
+    inside = {n[len(top) + 1 :] for n in names if n.startswith(top + "/")}
+    for name, kind in ((_MTD_L2A, "S2_L2A"), (_MTD_L1C, "S2_L1C"), (_S1_MANIFEST, "S1")):
+        if name in inside:
+            return top, kind
+    return top, "unknown"
+
+
+def is_safe_product(path: str | Path) -> bool:
+    """Whether ``path`` is a SAFE product: a ``.SAFE`` folder (or one holding a product's main
+    metadata file), or a zip with a ``.SAFE`` folder at its top."""
+    if isinstance(path, str) and path.startswith("/vsi"):
+        return False
+    p = Path(path)
+    if p.is_dir():
+        return _safe_folder_kind(p) is not None
+    return p.suffix.lower() == ".zip" and p.is_file() and _zip_product(p) is not None
+
+
+def safe_products_in(folder: Path) -> list[Path]:
+    """SAFE products (folders and zips) anywhere under ``folder``, not looking inside them."""
+    found: list[Path] = []
+    for p in sorted(folder.rglob("*")):
+        if any(parent in found for parent in p.parents):
+            continue
+        if (p.is_dir() and p.suffix.upper() == ".SAFE") or (p.suffix.lower() == ".zip" and is_safe_product(p)):
+            found.append(p)
+    return found
+
+
+def safe_product_name(path: str | Path) -> str:
+    """The product's name without ``.SAFE``, the same for its folder and its zip."""
+    return re.sub(r"\.SAFE$", "", _product_location(Path(path))[1], flags=re.I)
+
+
+def _product_location(path: Path) -> tuple[str, str, str]:
+    """(kind, product name, GDAL folder path of the ``.SAFE``) of a SAFE folder or zip."""
+    if path.is_dir():
+        kind = _safe_folder_kind(path) or "unknown"
+        return kind, path.name, str(path.resolve())
+    if path.suffix.lower() == ".zip":
+        found = _zip_product(path)
+        if found is None:
+            raise InputError(
+                f"{path}: a zip file without a Sentinel .SAFE product at its top; give the GeoTIFFs "
+                "inside as /vsizip//ABSOLUTE/PATH.zip/FILE.tif, or unzip it"
+            )
+        top, kind = found
+        return kind, top, f"/vsizip/{path.resolve()}/{top}"
+    raise InputError(f"{path}: not a SAFE product (a .SAFE folder or its .zip)")
+
+
+def open_s2_l2a(path: str | Path) -> S2Product:
+    """Open a Sentinel-2 L2A SAFE product (folder or zip) through GDAL's SENTINEL2 driver.
+
+    Raises :class:`InputError` naming the product when it is not an L2A product
+    (L1C is refused: top-of-atmosphere reflectance, while the detector was trained on
+    L2A; Sentinel-1 and unknown SAFE products are refused too) and
+    :class:`ImageReadError` when GDAL cannot read it.
+    """
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
+
+    path = Path(path)
+    kind, top, folder = _product_location(path)
+    if kind == "S2_L1C":
+        raise InputError(
+            f"{path}: a Sentinel-2 Level-1C product (top-of-atmosphere reflectance); sitewatch takes "
+            "Level-2A (surface reflectance, S2X_MSIL2A_…), which its optical models were trained on: "
+            "download the L2A product of the same date"
+        )
+    if kind == "S1":
+        raise InputError(f"{path}: a Sentinel-1 SAFE product, not Sentinel-2 (read it with open_s1_grd)")
+    if kind != "S2_L2A":
+        raise InputError(f"{path}: not a Sentinel-2 L2A SAFE product (no {_MTD_L2A} in {top})")
+    metadata = f"{folder}/{_MTD_L2A}"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # the product file has no grid of its own
+            with rasterio.open(metadata) as ds:
+                tags = dict(ds.tags())
+                subdatasets = list(ds.subdatasets)
+            sds10 = _subdataset(subdatasets, "10m", path)
+            bands: dict[str, tuple[str, int]] = {}
+            offsets: dict[str, float] = {}
+            with rasterio.open(sds10) as ds:
+                by_code = {ds.tags(i).get("BANDNAME", ""): i for i in range(1, ds.count + 1)}
+                for name, code in _OPTICAL_CODES.items():
+                    if code in by_code:
+                        bands[name] = (sds10, by_code[code])
+                        offsets[name] = float(ds.tags(by_code[code]).get("BOA_ADD_OFFSET", 0) or 0)
+            sds20 = next((s for s in subdatasets if _resolution_of(s) == "20m"), None)
+            if sds20 is not None:
+                with rasterio.open(sds20) as ds:
+                    scl = [i for i in range(1, ds.count + 1) if ds.tags(i).get("BANDNAME") == "SCL"]
+                if scl:
+                    bands["SCL"] = (sds20, scl[0])
+    except RasterioError as exc:
+        raise ImageReadError(f"{path}: GDAL could not read the product ({exc})") from exc
+    when, when_from = _acquired(tags, path)
+    baseline = tags.get("PROCESSING_BASELINE", "")
+    _check_offsets(offsets, baseline, path)
+    spacecraft = next((v for k, v in tags.items() if k.endswith("SPACECRAFT_NAME")), "")
+    return S2Product(
+        path=path,
+        name=safe_product_name(path),
+        metadata=metadata,
+        bands=bands,
+        acquired=when,
+        acquired_from=when_from,
+        quantification=float(tags.get("BOA_QUANTIFICATION_VALUE", 10000) or 10000),
+        offsets=offsets,
+        processing_baseline=baseline,
+        platform=spacecraft.lower(),
+        footprint_wkt=tags.get("FOOTPRINT", ""),
+        tags=tags,
+    )
+
+
+def _resolution_of(subdataset: str) -> str:
+    # SENTINEL2_L2A:<metadata path>:10m:EPSG_32633 (the path itself may hold colons only in /vsi… prefixes)
+    parts = subdataset.rsplit(":", 2)
+    return parts[1] if len(parts) == 3 else ""
+
+
+def _subdataset(subdatasets: list[str], resolution: str, path: Path) -> str:
+    matching = [s for s in subdatasets if _resolution_of(s) == resolution]
+    if not matching:
+        raise ImageReadError(f"{path}: GDAL lists no {resolution} subdataset (is the GRANULE folder complete?)")
+    if len(matching) > 1:
+        # A product spanning two UTM zones; the first is read (the other zone's pixels are left out).
+        warnings.warn(f"{path}: {len(matching)} {resolution} subdatasets (UTM zones); reading {matching[0]}", stacklevel=3)
+    return matching[0]
+
+
+def _acquired(tags: dict[str, str], path: Path) -> tuple[datetime, str]:
+    candidates = [("PRODUCT_START_TIME", tags.get("PRODUCT_START_TIME"))]
+    candidates += [(k, v) for k, v in sorted(tags.items()) if k.endswith("DATATAKE_SENSING_START")]
+    for key, value in candidates:
+        if value:
+            try:
+                return utc(value), f"{_MTD_L2A} {key}"
+            except ValueError:
+                continue
+    raise InputError(f"{path}: no PRODUCT_START_TIME or DATATAKE_SENSING_START in {_MTD_L2A}; pass --acquired")
+
+
+def _check_offsets(offsets: dict[str, float], baseline: str, path: Path) -> None:
+    """From baseline 04.00 every L2A product carries BOA_ADD_OFFSET; without it the values would be
+    read 0.1 too bright, so its absence there is an error, not a default."""
+    try:
+        major = float(baseline)
+    except ValueError:
+        return
+    if major >= 4.0 and offsets and not any(offsets.values()):
+        raise InputError(
+            f"{path}: processing baseline {baseline} but no BOA_ADD_OFFSET in {_MTD_L2A}; "
+            "the product's metadata looks incomplete"
+        )
+
+
+def resampled_band_vrt(subdataset: str, band: int, size: tuple[int, int], src_size: tuple[int, int],
+                       crs: str, transform: tuple[float, ...]) -> str:  # fmt: skip
+    """A VRT (XML text, which GDAL opens as a file name) of one band resampled by nearest
+    neighbour onto a finer grid covering the same extent: the 20 m SCL on the 10 m grid."""
+    from xml.sax.saxutils import escape
+
+    (w, h), (sw, sh) = size, src_size
+    gt = ",".join(repr(float(v)) for v in transform)
+    return (
+        f'<VRTDataset rasterXSize="{w}" rasterYSize="{h}"><SRS>{escape(crs)}</SRS><GeoTransform>{gt}</GeoTransform>'
+        f'<VRTRasterBand dataType="UInt16" band="1"><SimpleSource resampling="nearest">'
+        f'<SourceFilename relativeToVRT="0">{escape(subdataset)}</SourceFilename><SourceBand>{band}</SourceBand>'
+        f'<SrcRect xOff="0" yOff="0" xSize="{sw}" ySize="{sh}"/><DstRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>'
+        f"</SimpleSource></VRTRasterBand></VRTDataset>"
+    )
+
+
+# -- Sentinel-1 GRD -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class S1Product:
+    """A Sentinel-1 GRD SAFE product: each polarisation's measurement as sigma0, placed by its GCPs."""
+
+    path: Path
+    """The ``.SAFE`` folder or ``.zip`` the user gave."""
+    name: str
+    manifest: str
+    """GDAL path of ``manifest.safe``."""
+    bands: dict[str, str]
+    """``VV``/``VH`` (or ``HH``/``HV``), co-polarised first → a VRT (XML text) of sigma0 with the GCPs."""
+    calibration: dict[str, float]
+    """Per polarisation, the median sigmaNought A of the calibration LUT: sigma0 = DN² / A²."""
+    acquired: datetime
+    acquired_from: str
+    platform: str
+    """``sentinel-1a`` … (from the annotation's MISSION_ID)."""
+    resolution_m: float
+    footprint: tuple[float, float, float, float]
+    """lon/lat bounds of the GCPs."""
+    subdatasets: dict[str, str] = field(default_factory=dict)
+    """Polarisation → GDAL's (uncalibrated amplitude) subdataset the VRT reads."""
+
+    def provenance(self) -> dict[str, Any]:
+        """What the archive records about the product and the conversion applied."""
+        return {
+            "product": self.name,
+            "metadata": self.manifest,
+            "band_sources": dict(self.subdatasets),
+            "calibration": {
+                p: f"sigma0 = DN^2 / A^2 with A = {a:.2f}, the median sigmaNought of the product's calibration "
+                "LUT (its variation across range, under ~1 dB, is ignored); DN 0 as no data"
+                for p, a in self.calibration.items()
+            },
+            "placement": "GCPs of the annotation (thin-plate spline)",
+            "acquired_from": self.acquired_from,
+        }
+
+
+_CO_FIRST = ("VV", "HH", "VH", "HV")
+
+
+def open_s1_grd(path: str | Path) -> S1Product:
+    """Open a Sentinel-1 GRD SAFE product (folder or zip) through GDAL's SAFE driver.
+
+    GDAL 3.10 offers calibrated (``SENTINEL1_CALIB:SIGMA0:…``) subdatasets for SLC products only,
+    so each polarisation is read from its uncalibrated amplitude subdataset and calibrated with
+    the median sigmaNought of its calibration LUT (as ``sitewatch fetch`` does for GRD), in a VRT.
+    """
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
+
+    path = Path(path)
+    kind, top, folder = _product_location(path)
+    if kind != "S1":
+        raise InputError(f"{path}: not a Sentinel-1 SAFE product (no {_S1_MANIFEST} in {top})")
+    manifest = f"{folder}/{_S1_MANIFEST}"
+    subdatasets: dict[str, str] = {}
+    calibration: dict[str, float] = {}
+    vrts: dict[str, str] = {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(manifest) as ds:
+                tags = dict(ds.tags())
+                names = list(ds.subdatasets)
+                gcps, _ = ds.gcps
+            if tags.get("PRODUCT_TYPE", "GRD") != "GRD":
+                raise InputError(
+                    f"{path}: a Sentinel-1 {tags.get('PRODUCT_TYPE')} product; sitewatch reads GRD (ground range) products"
+                )
+            for sds in names:
+                m = re.search(r":[A-Z0-9]+_(VV|VH|HH|HV):AMPLITUDE$", sds)
+                if m:
+                    subdatasets[m.group(1)] = sds
+            for pol in sorted(subdatasets, key=_CO_FIRST.index):
+                with rasterio.open(subdatasets[pol]) as ds:
+                    files = list(ds.files)
+                    pol_gcps, gcp_crs = ds.gcps
+                    size = (ds.width, ds.height)
+                cal_file = next((f for f in files if "/calibration/calibration-" in f.replace("\\", "/")), None)
+                if cal_file is None:
+                    raise InputError(f"{path}: no calibration file for {pol}")
+                calibration[pol] = _median_sigma_nought(cal_file, path)
+                vrts[pol] = _sigma0_vrt(subdatasets[pol], size, calibration[pol], pol_gcps, gcp_crs.to_string() if gcp_crs else "EPSG:4326")
+    except RasterioError as exc:
+        raise ImageReadError(f"{path}: GDAL could not read the product ({exc})") from exc
+    if not vrts:
+        raise InputError(f"{path}: GDAL finds no VV, VH, HH or HV measurement in the product")
+    when_text = tags.get("ACQUISITION_START_TIME", "")
+    try:
+        when = utc(when_text if when_text.endswith("Z") else when_text + "Z")
+    except ValueError:
+        raise InputError(f"{path}: no acquisition start time in {_S1_MANIFEST}; pass --acquired") from None
+    lons, lats = [g.x for g in gcps], [g.y for g in gcps]
+    mission = tags.get("MISSION_ID", "")
+    return S1Product(
+        path=path,
+        name=re.sub(r"\.SAFE$", "", top, flags=re.I),
+        manifest=manifest,
+        bands=vrts,
+        calibration=calibration,
+        acquired=when,
+        acquired_from=f"{_S1_MANIFEST} acquisitionPeriod/startTime",
+        platform=f"sentinel-1{mission[2:].lower()}" if mission.startswith("S1") else "sentinel-1",
+        resolution_m=float(tags.get("PIXEL_SPACING", 10) or 10),
+        footprint=(min(lons), min(lats), max(lons), max(lats)) if gcps else (0.0, 0.0, 0.0, 0.0),
+        subdatasets=subdatasets,
+    )
+
+
+def is_s1_product(path: str | Path) -> bool:
+    """Whether ``path`` is a Sentinel-1 SAFE product (folder or zip)."""
+    if not is_safe_product(path):
+        return False
+    try:
+        return _product_location(Path(path))[0] == "S1"
+    except InputError:
+        return False
+
+
+def _median_sigma_nought(gdal_path: str, product: Path) -> float:
+    import xml.etree.ElementTree as ET
+
+    try:
+        if gdal_path.startswith("/vsizip/"):
+            zip_path, member = re.split(r"(?i)(?<=\.zip)/", gdal_path[len("/vsizip/") :], maxsplit=1)
+            with zipfile.ZipFile(zip_path) as zf:
+                text = zf.read(member)
+        else:
+            text = Path(gdal_path).read_bytes()
+        values = [float(v) for el in ET.fromstring(text).iter("sigmaNought") for v in (el.text or "").split()]
+    except (OSError, KeyError, ET.ParseError, ValueError, zipfile.BadZipFile) as exc:
+        raise InputError(f"{product}: the calibration LUT {gdal_path} could not be read ({exc})") from exc
+    if not values or not all(v > 0 for v in values):
+        raise InputError(f"{product}: the calibration LUT {gdal_path} holds no positive sigmaNought values")
+    return float(sorted(values)[len(values) // 2])
+
+
+def _sigma0_vrt(subdataset: str, size: tuple[int, int], a: float, gcps: list[Any], gcp_crs: str) -> str:
+    """VRT (XML text) of sigma0 = (DN / A)²: the source scaled by 1/A, then GDAL's ``intensity``
+    pixel function (x² for real values); DN 0 stays 0, the no-data value; the GCPs kept."""
+    from xml.sax.saxutils import escape
+
+    w, h = size
+    points = "".join(
+        f'<GCP Id="{i}" Pixel="{g.col!r}" Line="{g.row!r}" X="{g.x!r}" Y="{g.y!r}" Z="{(g.z or 0.0)!r}"/>'
+        for i, g in enumerate(gcps, start=1)
+    )
+    return (
+        f'<VRTDataset rasterXSize="{w}" rasterYSize="{h}"><GCPList Projection="{escape(gcp_crs)}">{points}</GCPList>'
+        f'<VRTRasterBand dataType="Float32" band="1" subClass="VRTDerivedRasterBand"><NoDataValue>0</NoDataValue>'
+        f"<PixelFunctionType>intensity</PixelFunctionType><SourceTransferType>Float64</SourceTransferType>"
+        f'<ComplexSource><SourceFilename relativeToVRT="0">{escape(subdataset)}</SourceFilename>'
+        f"<SourceBand>1</SourceBand><ScaleOffset>0</ScaleOffset><ScaleRatio>{1.0 / a!r}</ScaleRatio>"
+        f'<SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/><DstRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>'
+        f"</ComplexSource></VRTRasterBand></VRTDataset>"
+    )

@@ -1,0 +1,272 @@
+"""Sentinel-2 L2A SAFE products (folder or zip) through GDAL's SENTINEL2 driver: detect-image and ingest."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from click.testing import CliRunner
+from numpy.typing import NDArray
+
+from sitewatch.cli import main
+from sitewatch.errors import InputError
+from sitewatch.sources.safe import is_s1_product, is_safe_product, open_s1_grd, open_s2_l2a
+from sitewatch.testing import site_utm_origin, tiny_site, write_tiff
+from sitewatch.testing.safe import write_s1_grd_safe, write_s2_safe
+from sitewatch.workspace import init_workspace
+from test_optical import QUAY, WATER, coverage
+
+SITE = tiny_site()
+BANDS = ("blue", "green", "red", "nir")
+
+
+def _anchored_ship() -> NDArray[np.float64]:
+    """Reflectance (4 × 150 × 150) of open water with a quay to the east and a ship at anchor."""
+    n = 150
+    img = np.broadcast_to(WATER[:, None, None], (4, n, n)).copy()
+    img[:, :, 120:] = QUAY[:, None, None]
+    c = coverage(n, 10.0, 500.0, 700.0, 150.0, 25.0, 45.0)
+    img = img * (1 - c) + np.array([0.20, 0.21, 0.22, 0.25])[:, None, None] * c
+    return img + np.random.default_rng(1).normal(0, 0.003, img.shape)
+
+
+def _dn(refl: NDArray[np.float64], offset: int = 1000) -> dict[str, NDArray[np.uint16]]:
+    dn = (np.clip(refl, 0, None) * 10_000 + offset).round().astype(np.uint16)
+    return {k: dn[i] for i, k in enumerate(BANDS)}
+
+
+def _product(tmp_path: Path, *, as_zip: bool, scl: NDArray[np.uint8] | None = None, **kw: object) -> Path:
+    scl = np.full((75, 75), 6, np.uint8) if scl is None else scl
+    folder = tmp_path / ("zip" if as_zip else "folder")
+    folder.mkdir(exist_ok=True)
+    return write_s2_safe(
+        folder, _dn(_anchored_ship(), 1000 if str(kw.get("baseline", "05.11")) >= "04" else 0),
+        crs="EPSG:32652", west=600000.0, north=4750000.0, scl=scl, as_zip=as_zip, **kw,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def _detect(path: Path | str, out: Path, *args: str) -> dict:  # type: ignore[type-arg]
+    r = CliRunner().invoke(main, ["detect-image", str(path), "--out", str(out), *args])
+    assert r.exit_code == 0, r.output
+    return json.loads(out.read_text())  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
+def test_detect_image_reads_an_l2a_product_with_its_own_scale_and_offset(tmp_path: Path, as_zip: bool) -> None:
+    product = _product(tmp_path, as_zip=as_zip)
+    assert is_safe_product(product)
+    fc = _detect(product, tmp_path / "safe.geojson")
+    meta = fc["sitewatch"]
+    assert meta["sensor"] == "optical" and meta["source"] == str(product)
+    assert (meta["dn_scale"], meta["dn_offset"], meta["dn_scale_from"]) == (10000.0, 1000.0, "given")
+    assert meta["safe"]["processing_baseline"] == "05.11" and meta["safe"]["boa_add_offset"] == -1000.0
+    assert meta["safe"]["dn_scale_from"] == meta["safe"]["dn_offset_from"] == "MTD_MSIL2A.xml"
+    assert set(meta["safe"]["band_sources"]) == {*BANDS, "SCL"}
+    assert fc["crs"]["properties"]["name"] == "EPSG:32652"
+    # The same bands as a GeoTIFF with --dn-offset 1000 give the same vessel.
+    dn = _dn(_anchored_ship())
+    tif = write_tiff(
+        tmp_path / "same.tif", np.stack([dn[k] for k in BANDS]), crs="EPSG:32652",
+        transform=rasterio.transform.from_origin(600000.0, 4750000.0, 10, 10), descriptions=list(BANDS),
+    )  # fmt: skip
+    ref = _detect(tif, tmp_path / "tif.geojson", "--dn-offset", "1000")
+    assert len(fc["features"]) == len(ref["features"]) == 1
+    a, b = fc["features"][0]["properties"], ref["features"][0]["properties"]
+    assert (a["row"], a["col"], a["length_m"]) == pytest.approx((b["row"], b["col"], b["length_m"]))
+
+
+def test_scl_from_the_20m_subdataset_hides_the_ship_under_cloud(tmp_path: Path) -> None:
+    scl = np.full((75, 75), 6, np.uint8)
+    scl[25:45, 15:35] = 9  # cloud, high probability, over the ship (row 70, col 50 at 10 m)
+    fc = _detect(_product(tmp_path, as_zip=False, scl=scl), tmp_path / "o.geojson")
+    assert fc["features"] == [] and fc["sitewatch"]["cloud_fraction"] > 0.05
+
+
+def test_a_product_before_baseline_4_has_no_offset(tmp_path: Path) -> None:
+    product = _product(tmp_path, as_zip=False, baseline="02.08")
+    assert open_s2_l2a(product).offset == 0.0
+    fc = _detect(product, tmp_path / "o.geojson")
+    assert fc["sitewatch"]["dn_offset"] == 0.0 and len(fc["features"]) == 1
+
+
+def test_l1c_s1_and_broken_products_are_refused_by_name(tmp_path: Path) -> None:
+    l1c = _product(tmp_path, as_zip=True, level="L1C")
+    s1 = tmp_path / "S1A_IW_GRDH_1SDV_20241017T093005.SAFE"
+    s1.mkdir()
+    (s1 / "manifest.safe").write_text("<xfdu/>")
+    empty = tmp_path / "S2B_MSIL2A_EMPTY.SAFE"
+    empty.mkdir()
+    broken = tmp_path / "broken" / "S2B_MSIL2A_X.SAFE"
+    broken.mkdir(parents=True)
+    (broken / "MTD_MSIL2A.xml").write_text("<not-a-product/>")
+    not_safe = tmp_path / "tiffs.zip"
+    with zipfile.ZipFile(not_safe, "w") as zf:
+        zf.writestr("a.tif", b"x")
+    for path, says in (
+        (l1c, "Level-1C"), (s1, "could not read"), (empty, "MTD_MSIL2A.xml"), (broken, "S2B_MSIL2A_X.SAFE"),
+        (not_safe, "without a Sentinel .SAFE product"),
+    ):  # fmt: skip
+        r = CliRunner().invoke(main, ["detect-image", str(path), "--out", str(tmp_path / "o.geojson")])
+        assert r.exit_code == 1, (path, r.output)
+        assert path.name in r.output and says in r.output, r.output
+    with pytest.raises(InputError, match="trained on"):
+        open_s2_l2a(l1c)
+    r = CliRunner().invoke(main, ["detect-image", str(_product(tmp_path, as_zip=False)), "--sensor", "sar",
+                                  "--out", str(tmp_path / "o.geojson")])  # fmt: skip
+    assert r.exit_code == 1 and "optical" in r.output
+
+
+@pytest.fixture()
+def ws(tmp_path: Path):  # type: ignore[no-untyped-def]
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(SITE)
+    return ws
+
+
+def _site_product(tmp_path: Path, *, as_zip: bool, level: str = "L2A") -> Path:
+    """A product over the test site: 10 m bands of known DN, SCL 20 m with a cloud block."""
+    crs, x0, y0 = site_utm_origin(SITE)
+    x0, y0 = float(np.floor(x0 / 20) * 20), float(np.ceil(y0 / 20) * 20)
+    rows, cols = 260, 220
+    bands = {k: np.full((rows, cols), v, np.uint16) for k, v in zip(BANDS, (1450, 1400, 1220, 1120), strict=True)}
+    bands["red"][:, 150:] = 0  # no data east of column 150
+    scl = np.full((rows // 2, cols // 2), 6, np.uint8)
+    scl[:20, :20] = 9
+    folder = tmp_path / ("zip" if as_zip else "folder")
+    folder.mkdir(exist_ok=True)
+    return write_s2_safe(folder, bands, crs=crs, west=x0, north=y0, scl=scl, as_zip=as_zip, level=level)
+
+
+@pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
+def test_ingest_takes_a_product_as_one_optical_observation_once(ws, tmp_path: Path, as_zip: bool) -> None:  # type: ignore[no-untyped-def]
+    product = _site_product(tmp_path, as_zip=as_zip)
+    for _ in range(2):
+        r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(product), "-w", str(ws.root)])
+        assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    name = "S2B_MSIL2A_20241017T093005_N0511_R136_T52TGN_20241017T120000"
+    assert obs.id == f"{SITE.id}/{name}"
+    assert obs.scene.sensor == "optical" and obs.scene.platform == "sentinel-2b"
+    assert obs.scene.acquired == datetime(2024, 10, 17, 9, 30, 5, 24000, tzinfo=UTC)
+    prov = obs.provenance
+    assert prov["acquired_from"] == "MTD_MSIL2A.xml PRODUCT_START_TIME"
+    assert prov["safe"]["product"] == name and prov["safe"]["quantification_value"] == 10000.0
+    assert prov["offset_applied"] == -1000.0 and prov["scale_applied"] == pytest.approx(1e-4)
+    assert prov["source_path"] == str(product.resolve()) and len(prov["source_sha256"]) == 64
+    with rasterio.open(ws.root / obs.path) as cog:
+        assert cog.descriptions == ("blue", "green", "red", "nir", "SCL")
+        data = cog.read()
+        t = cog.transform
+    valid = np.isfinite(data).all(axis=0)
+    # (DN - 1000) / 10000, from the product's BOA_ADD_OFFSET and QUANTIFICATION_VALUE
+    for i, refl in enumerate((0.045, 0.040, 0.022, 0.012)):
+        assert np.nanmedian(data[i][valid]) == pytest.approx(refl, abs=1e-6)
+    assert set(np.unique(data[4][valid])) <= {6.0, 9.0} and (data[4] == 9).any()
+    # DN 0 (the red band's east strip) is no data, not reflectance -0.1.
+    crs, x0, _ = site_utm_origin(SITE)
+    east = np.floor(x0 / 20) * 20 + 150 * 10
+    cols_east = (np.arange(data.shape[2]) + 0.5) * t.a + t.c > east + 20
+    assert cols_east.any() and np.isnan(data[2][:, cols_east]).all()
+    assert np.nanmin(data[:4]) >= 0
+
+
+def test_ingest_folder_and_zip_of_one_product_is_one_observation(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = _site_product(tmp_path, as_zip=False)
+    zipped = _site_product(tmp_path, as_zip=True)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "note.tif").write_bytes(b"not a tiff")  # a bad file beside the products is named, the rest go in
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(folder), str(zipped), str(inbox), "-w", str(ws.root)])
+    assert r.exit_code == 3 and "note.tif" in r.output
+    assert f"{zipped} is the same image as {folder}" in r.output
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(zipped.parent), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    assert obs.provenance["source_path"] == str(zipped.resolve())
+
+
+def test_ingest_refuses_l1c_by_name_and_detect_runs_on_the_observation(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    l1c = _site_product(tmp_path, as_zip=False, level="L1C")
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(l1c), "-w", str(ws.root)])
+    assert r.exit_code == 1 and l1c.name in r.output and "Level-1C" in r.output
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(_site_product(tmp_path, as_zip=True)), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["-q", "detect", SITE.id, "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    assert obs.cloud_fraction is not None and obs.cloud_fraction > 0  # from the SCL band
+
+
+# -- Sentinel-1 GRD ---------------------------------------------------------------------------------
+
+
+def _s1_product(tmp_path: Path, *, as_zip: bool, pols: tuple[str, ...] = ("VV", "VH"), ship: bool = True) -> Path:
+    """A GRD product over the test site: sea (sigma0 0.02) with a 113 m ship, DN = sqrt(sigma0) × 500."""
+    from test_sar import sea_with_ships
+
+    crs, x0, y0 = site_utm_origin(SITE)
+    ships = [(130.0, 110.0, 113.0, 15.6, 30.0)] if ship else []
+    sigma0 = sea_with_ships(np.random.default_rng(21), (260, 220), ships)
+    dn = np.clip(np.sqrt(sigma0) * 500, 1, 65535).astype(np.uint16)
+    bands = {p: (dn if p in ("VV", "HH") else (dn * 0.4).astype(np.uint16)) for p in pols}
+    folder = tmp_path / ("s1zip" if as_zip else "s1")
+    folder.mkdir(exist_ok=True)
+    return write_s1_grd_safe(folder, bands, crs=crs, west=x0, north=y0, as_zip=as_zip)
+
+
+@pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
+def test_detect_image_reads_a_dual_pol_grd_product_as_sigma0_by_its_gcps(tmp_path: Path, as_zip: bool) -> None:
+    product = _s1_product(tmp_path, as_zip=as_zip)
+    assert is_s1_product(product)
+    fc = _detect(product, tmp_path / "s1.geojson")
+    meta = fc["sitewatch"]
+    assert meta["sensor"] == "sar" and meta["source"] == str(product)
+    assert meta["polarisation_bands"] == {"co": "VV", "cross": "VH"}
+    assert "A = 500.00" in meta["safe"]["calibration"]["VV"] and set(meta["safe"]["band_sources"]) == {"VV", "VH"}
+    assert "GCPs" in meta["note"] and "crs" not in fc  # lon/lat from the GCPs: GeoJSON's own CRS
+    (f,) = fc["features"]
+    assert abs(f["properties"]["row"] - 130) < 2 and abs(f["properties"]["col"] - 110) < 2
+    assert abs(f["properties"]["length_m"] - 113) < 20
+
+
+def test_single_pol_grd_product_runs_the_single_channel_detector(tmp_path: Path) -> None:
+    product = _s1_product(tmp_path, as_zip=False, pols=("VV",))
+    product_info = open_s1_grd(product)
+    with rasterio.open(product_info.bands["VV"]) as vrt:  # sigma0 = (DN / A)^2, with the GCPs
+        assert vrt.dtypes[0] == "float32" and vrt.nodata == 0 and len(vrt.gcps[0]) == 25
+        assert np.median(vrt.read(1)) == pytest.approx(0.02, rel=0.3)  # the sea's sigma0, not its DN
+    fc = _detect(product, tmp_path / "s1.geojson")
+    assert "polarisation_bands" not in fc["sitewatch"] and len(fc["features"]) == 1
+    r = CliRunner().invoke(main, ["detect-image", str(product), "--sensor", "optical", "--out", str(tmp_path / "o.geojson")])
+    assert r.exit_code == 1 and "SAR" in r.output
+
+
+@pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
+def test_ingest_takes_a_grd_product_as_one_sar_observation_once(ws, tmp_path: Path, as_zip: bool) -> None:  # type: ignore[no-untyped-def]
+    product = _s1_product(tmp_path, as_zip=as_zip)
+    for _ in range(2):
+        r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(product), "-w", str(ws.root)])
+        assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    assert obs.id == f"{SITE.id}/{product.name.removesuffix('.SAFE').removesuffix('.zip')}"
+    assert obs.scene.sensor == "sar" and obs.scene.platform == "sentinel-1a"
+    assert obs.scene.acquired.replace(microsecond=0) == datetime(2024, 10, 17, 9, 30, 5, tzinfo=UTC)
+    assert obs.provenance["acquired_from"] == "manifest.safe acquisitionPeriod/startTime"
+    assert obs.provenance["bands"] == ["VV", "VH"] and "VV" in obs.provenance["safe"]["calibration"]
+    with rasterio.open(ws.root / obs.path) as cog:
+        vv = cog.read(1)
+    assert np.nanmedian(vv) == pytest.approx(0.02, rel=0.3)  # sigma0 of the sea, not DN
+    r = CliRunner().invoke(main, ["-q", "detect", SITE.id, "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        assert len(store.detections(observation_id=obs.id)) == 1

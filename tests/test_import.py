@@ -36,9 +36,9 @@ MAXAR_XML = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def _optical(path: Path, **kw) -> Path:  # type: ignore[no-untyped-def]
+def _optical(path: Path, value: int = 1200, **kw) -> Path:  # type: ignore[no-untyped-def]
     crs, x0, y0 = site_utm_origin(SITE)
-    data = np.full((4, 250, 220), 1200, dtype=np.uint16)
+    data = np.full((4, 250, 220), value, dtype=np.uint16)
     return write_tiff(path, data, crs=crs, transform=Affine(3, 0, x0, 0, -3, y0), **kw)
 
 
@@ -68,7 +68,7 @@ def test_import_planet_and_maxar_refuse_no_crs(ws, tmp_path):
     src.mkdir()
     planet = _optical(src / "20241015_012345_22_2470_3B_AnalyticMS_SR.tif")
     (src / "20241015_012345_22_2470_3B_AnalyticMS_metadata.xml").write_text(PLANET_XML.replace("01:23:45", "01:23:47"))
-    maxar = _optical(src / "24NOV02021107-M2AS-012345678010_01_P001.TIF")
+    maxar = _optical(src / "24NOV02021107-M2AS-012345678010_01_P001.TIF", 1300)  # another image: other bytes
     (src / "24NOV02021107-M2AS-012345678010_01_P001.XML").write_text(MAXAR_XML)
     bare = write_tiff(src / "no_crs_20241020.tif", np.ones((4, 50, 50), np.uint16), crs=None)
     res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(src), "--json"])
@@ -97,3 +97,18 @@ def test_import_needs_a_time_or_acquired(ws, tmp_path):
                                     "--acquired", "2024-10-30T03:00:00Z"])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "pier/mystery" in res.output
+
+
+def test_one_delivery_in_two_folders_of_one_run_is_imported_once(ws, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = _optical(tmp_path / "a" / "20241015_012345_22_2470_3B_AnalyticMS_SR.tif")
+    copy = tmp_path / "b" / first.name
+    copy.write_bytes(first.read_bytes())
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(first.parent), str(copy.parent), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert len(out["imported"]) == 1
+    assert out["duplicates"] == [{"file": str(copy), "same_as": str(first)}]
+    with ws.store() as store:
+        assert len(store.observations("pier")) == 1

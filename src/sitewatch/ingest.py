@@ -71,6 +71,7 @@ __all__ = [
     "ingest_file",
     "ingest_paths",
     "unique_item_id",
+    "same_images",
     "sha256_file",
     "metadata_sidecars",
     "acquired_from_xml",
@@ -853,7 +854,7 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
-def _same_images(files: list[Path]) -> tuple[list[Path], list[tuple[Path, Path]]]:
+def same_images(files: list[Path]) -> tuple[list[Path], list[tuple[Path, Path]]]:
     """``files`` with every repeat of an image left out, and (repeat, first) for each one left out.
 
     The same file given twice (a folder and a file in it) or byte-identical copies in two
@@ -930,7 +931,7 @@ def ingest_paths(
     observation and ``paths`` is ignored.
     """
     started = now_utc()
-    files, repeats = _same_images(_expand(paths))
+    files, repeats = same_images(_expand(paths))
     if band_files:
         files = [next(iter(band_files.values()))]
     remove_partials(ws, site.id)

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ..errors import ImageReadError, InputError
-from ..ingest import RASTER_SUFFIXES, ingest_file, read_scene_ref
+from ..ingest import RASTER_SUFFIXES, ingest_file, read_scene_ref, same_images
 from ..model import utc
 from ..workspace import open_workspace
 from .options import handle_errors, is_quiet, json_option, progress_bar, workspace_option
@@ -55,7 +55,7 @@ def command(
     imported: list[dict[str, Any]] = []
     refused: list[tuple[str, str]] = []
     missed: list[tuple[str, str]] = []
-    files = _files(paths)
+    files, repeats = same_images(_files(paths))
     with ws.store() as store, progress_bar("import", is_quiet() or as_json) as progress:
         sites = [store.get_site(s) for s in site_ids] if site_ids else [s for s in store.sites() if s.geometry is not None]
         for i, f in enumerate(files):
@@ -75,15 +75,18 @@ def command(
                 refused.append((str(f), str(exc)))
             progress(i + 1, len(files), f.name)
         store.record_run("import", None, {"paths": [str(p) for p in paths], "sites": list(site_ids)},
-                         {"observations": len(imported), "refused": len(refused)})  # fmt: skip
+                         {"observations": len(imported), "refused": len(refused), "duplicates": len(repeats)})  # fmt: skip
     if as_json:
         click.echo(json.dumps({"imported": imported,
                                "refused": [{"file": n, "reason": r} for n, r in refused],
-                               "skipped": [{"file": n, "reason": r} for n, r in missed]}, indent=1))  # fmt: skip
+                               "skipped": [{"file": n, "reason": r} for n, r in missed],
+                               "duplicates": [{"file": str(a), "same_as": str(b)} for a, b in repeats]}, indent=1))  # fmt: skip
     else:
         for row in imported:
             click.echo(f"{row['id']}  {row['acquired']}  valid {row['valid_pct']}%")
         click.echo(f"imported {len(imported)} observation(s) from {len(files)} file(s)")
+        for repeat, earlier in repeats:
+            click.echo(f"duplicate: {repeat} is the same image as {earlier}, imported once")
         for name, reason in missed:
             click.echo(f"skipped {name}: {reason}", err=True)
         for name, reason in refused:

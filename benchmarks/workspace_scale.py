@@ -80,6 +80,34 @@ def _replicate(db: Path, repeat: int) -> None:
                 con.execute(f"INSERT INTO {table} ({', '.join(c)}) SELECT {exprs} FROM {table} WHERE fid <= ?",
                             (originals[table],))  # fmt: skip
     con.close()
+    _extend_detect_state(db)
+
+
+def _extend_detect_state(db: Path) -> None:
+    """Record the copies as detected by the demo's last run, as if it had detected in them too.
+
+    Then a `detect` rerun on the large workspace is one in which nothing changed. (Before
+    sitewatch kept this state, every rerun detected in every observation.)
+    """
+    try:
+        from sitewatch.detection_state import (
+            detect_key,
+            load_state,
+            observation_fingerprint,
+            save_state,
+        )
+    except ImportError:
+        return
+    from sitewatch.store import Store
+
+    with Store(db) as store:
+        for site in store.sites():
+            key = detect_key(site, {"min_length_m": None, "max_length_m": None})
+            state = load_state(store, site.id, key)
+            if state:  # the copies carry the detected_at of their original
+                undetected = store.undetected(site.id)
+                fresh = {o.id: observation_fingerprint(o) for o in store.observations(site.id) if o.id not in undetected}
+                save_state(store, site.id, key, fresh)
 
 
 def build(root: Path, repeat: int) -> tuple[Path, Path]:

@@ -74,3 +74,87 @@ def test_cli_ingest_names_a_bad_cog_compress(ws_with_sar, tmp_path: Path) -> Non
     assert res.exit_code == 1, res.output
     assert "cog_compress must be one of deflate, zstd, lzw, got 'jpeg'" in res.output
     assert "Traceback" not in res.output and "JPEGSetupEncode" not in res.output
+
+
+def _count_detections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make detection record the observations it runs on (still detecting in them)."""
+    from sitewatch import detection
+
+    seen: list[str] = []
+    real = detection.detect_observation
+
+    def counting(job: detection.DetectJob) -> detection.DetectResult:
+        seen.append(job.observation.id)
+        return real(job)
+
+    monkeypatch.setattr(detection, "detect_observation", counting)
+    return seen
+
+
+def _rows(ws) -> list[tuple[object, ...]]:  # type: ignore[no-untyped-def]
+    with ws.store() as store:
+        return [
+            tuple(r)
+            for r in store.execute("SELECT * FROM detections ORDER BY detection_id")
+        ] + [tuple(r) for r in store.execute("SELECT observation_id, detected_at, cloud_fraction FROM observations")]
+
+
+def test_detect_rerun_keeps_what_did_not_change(ws_with_sar, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from sitewatch.detection import detect_site
+
+    seen = _count_detections(monkeypatch)
+    first = detect_site(ws_with_sar, SITE.id, workers=1)
+    rows = _rows(ws_with_sar)
+    assert len(seen) == 1
+    again = detect_site(ws_with_sar, SITE.id, workers=1)
+    assert len(seen) == 1  # nothing changed: nothing detected again
+    assert again == first and _rows(ws_with_sar) == rows
+    detect_site(ws_with_sar, SITE.id, workers=1, force=True)
+    assert len(seen) == 2
+    detect_site(ws_with_sar, SITE.id, workers=1, min_length_m=30.0)  # other limits: detected again
+    assert len(seen) == 3
+    detect_site(ws_with_sar, SITE.id, workers=1)  # and back to the defaults
+    assert len(seen) == 4
+
+
+def test_detect_rerun_follows_the_site(ws_with_sar, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from shapely.geometry import LineString
+
+    from sitewatch.detection import detect_site
+    from sitewatch.model import Berth
+
+    seen = _count_detections(monkeypatch)
+    detect_site(ws_with_sar, SITE.id, workers=1)
+    c = SITE.require_geometry().centroid
+    with ws_with_sar.store() as store:
+        store.put_site(replace(SITE, berths=(Berth("quay", LineString([(c.x, c.y), (c.x + 0.001, c.y)]), "Quay"),)))
+    detect_site(ws_with_sar, SITE.id, workers=1)
+    assert len(seen) == 2
+
+
+def test_detect_rerun_still_checks_the_archived_file(ws_with_sar, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from sitewatch.detection import detect_site
+
+    detect_site(ws_with_sar, SITE.id, workers=1)
+    with ws_with_sar.store() as store:
+        (obs,) = store.observations(SITE.id)
+    with open(ws_with_sar.root / obs.path, "ab") as fh:
+        fh.write(b"\0")
+    summary = detect_site(ws_with_sar, SITE.id, workers=1)
+    assert len(summary["errors"]) == 1 and "sha256 differs" in summary["errors"][0]
+    with ws_with_sar.store() as store:
+        assert store.undetected(SITE.id) == {obs.id}
+
+
+def test_a_run_under_another_key_forgets_the_last_state(ws_with_sar) -> None:  # type: ignore[no-untyped-def]
+    from sitewatch.detection import detect_site
+    from sitewatch.detection_state import detect_key, load_state
+
+    detect_site(ws_with_sar, SITE.id, workers=1)
+    key = detect_key(SITE, {"min_length_m": None, "max_length_m": None})
+    with ws_with_sar.store() as store:
+        assert len(load_state(store, SITE.id, key)) == 1
+        assert load_state(store, SITE.id, "another key") == {}
+        assert load_state(store, SITE.id, key) == {}  # forgotten: an interrupted run cannot leave it behind

@@ -109,6 +109,16 @@ def test_dict_is_json_ready() -> None:
     assert json.loads(json.dumps(d))["rows"][0]["date"] == "2024-10-17"
 
 
+def test_dict_without_sightings_is_the_dict_with_them_less_the_sightings() -> None:
+    a, b = obs("2024-10-17"), obs("2024-10-18")
+    tl = build_timeline("dunai", [a, b], [vessel(a, 0), vessel(b, 0), vessel(b, 1, berth="b2", dx_m=300)])
+    full = timeline_to_dict(tl, sightings=True)
+    assert [len(r["sightings"]) for r in full["rows"]] == [1, 2]
+    for r in full["rows"]:
+        r.pop("sightings")
+    assert timeline_to_dict(tl) == full
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 3)), min_size=1, max_size=25))
 def test_counts_balance(days: list[tuple[int, int]]) -> None:

@@ -82,6 +82,18 @@ def test_report_never_calls_nothing_to_match_a_perfect_score(tmp_path: Path) -> 
     assert "over 0 ships" not in html and "no matched ship longer than 80 m" in html
 
 
+def test_report_by_default_covers_the_sites_with_observations(tmp_path: Path) -> None:
+    from shapely.geometry import box
+
+    from sitewatch.model import Site
+
+    w = build(tmp_path / "ws")
+    with w.store() as store:
+        store.put_site(Site(id="empty-port", name="Empty port", kind="port", geometry=box(10.0, 40.0, 10.02, 40.02)))
+    html = write_report(w, None, tmp_path / "r.html").read_text()
+    assert "Dunai" in html and "Empty port" not in html
+
+
 def test_report_works_without_eval_or_images(tmp_path: Path) -> None:
     w = build(tmp_path / "ws", simulated=False)
     for tif in (tmp_path / "ws").rglob("*.tif"):

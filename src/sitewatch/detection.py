@@ -231,21 +231,49 @@ def detect_site(
     progress: Callable[[int, int, str], None] | None = None,
     min_length_m: float | None = None,
     max_length_m: float | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Detect in every observation of a site; replace each observation's detections atomically.
 
     ``min_length_m``/``max_length_m`` override the detectors' own vessel length limits.
+    An observation whose detections were made by the last complete run from the same
+    inputs (COG, observation row, site, limits, sitewatch code: see
+    :mod:`sitewatch.detection_state`) keeps them unless ``force``; its archived file is
+    still checked against its sha256. The summary counts kept and new detections alike.
     """
+    from .detection_state import detect_key, load_state, observation_fingerprint, save_state
+
     started = now_utc()
     with ws.store() as store:
         site = store.get_site(site_id)
         observations = store.observations(site_id)
         check_length_limits(min_length_m, max_length_m, [o.scene.sensor for o in observations])
         limits = {"min_length_m": min_length_m, "max_length_m": max_length_m}
-        jobs = [DetectJob(site, o, str(Path(ws.root) / o.path), limits) for o in observations]
-        counts: dict[str, int] = {}
+        key = detect_key(site, limits)
+        previous = load_state(store, site_id, key)
+        if force:
+            previous = {}
+        undetected = store.undetected(site_id)
+        prints = {o.id: observation_fingerprint(o) for o in observations}
+        paths = {o.id: str(Path(ws.root) / o.path) for o in observations}
+        kept = {
+            o.id for o in observations
+            if o.id not in undetected and previous.get(o.id) == prints[o.id] and _file_unchanged(paths[o.id], o)
+        }  # fmt: skip
+        if kept:
+            log.info("%s: %d observation(s) unchanged since the last detect, kept", site_id, len(kept))
+        jobs = [DetectJob(site, o, paths[o.id], limits) for o in observations if o.id not in kept]
+        kinds: dict[str, list[str]] = {oid: [] for oid in kept}
+        for oid, kind in store.execute(
+            "SELECT observation_id, kind FROM detections WHERE site_id = ? ORDER BY fid", (site_id,)
+        ):
+            if oid in kinds:
+                kinds[oid].append(kind)
+        done = len(kept)
+        if progress and kept:
+            progress(done, len(observations), "")
         errors: list[str] = []
-        for i, res in enumerate(map_jobs(detect_observation, jobs, workers=workers, scheduler=scheduler)):
+        for res in map_jobs(detect_observation, jobs, workers=workers, scheduler=scheduler):
             if res.error:
                 errors.append(res.error)
                 log.info(res.error)  # reported once, in the summary's errors (the CLI prints them)
@@ -256,11 +284,25 @@ def detect_site(
                     store.replace_detections(res.observation, res.detections)
                     if res.observation.scene.sensor == "optical":
                         store.set_cloud_fraction(res.observation.id, res.cloud_fraction)
-                for d in res.detections:
-                    counts[d.kind] = counts.get(d.kind, 0) + 1
+                kinds[res.observation.id] = [d.kind for d in res.detections]
+            done += 1
             if progress:
-                progress(i + 1, len(jobs), res.observation.id)
-        summary = {"observations": len(jobs), "detections": counts, "errors": errors}
+                progress(done, len(observations), res.observation.id)
+        # Counted in observation order, kept or not, so the summary is that of detecting them all.
+        counts: dict[str, int] = {}
+        for o in observations:
+            for kind in kinds.get(o.id, ()):
+                counts[kind] = counts.get(kind, 0) + 1
+        summary = {"observations": len(observations), "detections": counts, "errors": errors}
         store.record_run("detect", site_id, {"workers": workers, "scheduler": scheduler} | limits, summary, started=started)
         store.update_extents()
+        save_state(store, site_id, key, {oid: prints[oid] for oid in kinds})
     return summary
+
+
+def _file_unchanged(path: str, obs: Observation) -> bool:
+    """Whether the archived COG is still there with the sha256 on record (else detection reports it)."""
+    try:
+        return sha256_file(Path(path)) == obs.sha256
+    except OSError:
+        return False

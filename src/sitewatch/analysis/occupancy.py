@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -456,7 +456,8 @@ def timeline_to_dict(tl: Timeline, *, sightings: bool = False) -> dict[str, Any]
     """A JSON-ready dict: site, parameters, periods (with summary lines), rows, skipped observations."""
     rows = []
     for r in tl.rows:
-        d = asdict(r)
+        # asdict copies every sighting of the row: skip them when they are to be dropped.
+        d = asdict(r if sightings else replace(r, sightings=()))
         if not sightings:
             d.pop("sightings")
         rows.append(d)

@@ -16,11 +16,18 @@ from .options import handle_errors, is_quiet, json_option, progress_bar, workspa
 @click.argument("site_id")
 @click.option("--workers", type=click.IntRange(min=0), help="Worker processes (0: one per core; 1: in-process).")
 @click.option("--scheduler", help="Dask scheduler address (tcp://host:8786); needs sitewatch[dask].")
+@click.option("--force", is_flag=True, help="Detect again in observations whose inputs have not changed since the last run.")
 @workspace_option
 @json_option
 @handle_errors
-def command(site_id: str, workers: int | None, scheduler: str | None, workspace: Path, as_json: bool) -> None:
+def command(
+    site_id: str, workers: int | None, scheduler: str | None, force: bool, workspace: Path, as_json: bool
+) -> None:
     """Detect vessels in SITE_ID's observations; a rerun replaces, never duplicates.
+
+    An observation whose image, record, site, length limits and sitewatch code are
+    those of the last run keeps its detections (its archived file is still checked);
+    --force detects in it again.
 
     Exit code 0 when every observation was read, 3 when some could not be
     (missing, unreadable or changed since ingest: each is named, and its old
@@ -37,6 +44,7 @@ def command(site_id: str, workers: int | None, scheduler: str | None, workspace:
             progress=progress,
             min_length_m=settings["min_vessel_length_m"],
             max_length_m=settings["max_vessel_length_m"],
+            force=force,
         )
     if as_json:
         click.echo(json.dumps(summary, indent=1))

@@ -330,7 +330,8 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
     params = params or TimelineParams()
     with ws.store() as store:
         sites = [store.get_site(s) for s in site_ids] if site_ids else [
-            s for s in store.sites() if store.observations(s.id)
+            s for s in store.sites()
+            if store.execute("SELECT 1 FROM observations WHERE site_id = ? LIMIT 1", (s.id,))
         ]
         sections = [
             _site_section(ws, s, store.observations(s.id), store.detections(site_id=s.id), params, store.undetected(s.id))

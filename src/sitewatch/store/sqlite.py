@@ -92,6 +92,19 @@ class Store:
                 self._db.execute("ROLLBACK") if self._db.in_transaction else None
                 raise StoreError(f"{self.path}: migration to schema {version + 1} failed ({exc})") from exc
 
+    def meta(self, key: str) -> str | None:
+        """A value kept in ``sitewatch_meta`` (None when there is none)."""
+        row = self._db.execute("SELECT value FROM sitewatch_meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Keep ``value`` under ``key`` in ``sitewatch_meta``; None deletes it."""
+        with self.transaction() as db:
+            if value is None:
+                db.execute("DELETE FROM sitewatch_meta WHERE key = ?", (key,))
+            else:
+                db.execute("INSERT OR REPLACE INTO sitewatch_meta VALUES (?, ?)", (key, value))
+
     def close(self) -> None:
         self._db.close()
 

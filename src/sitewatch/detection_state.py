@@ -1,0 +1,96 @@
+"""What a site's stored detections were made from, so that a rerun of ``detect`` can skip
+the observations whose inputs have not changed.
+
+An observation's detections depend on its archived COG (its sha256), its row (grid,
+sensor, resolution, acquisition time, provenance: ingest's divisor picks the optical
+parameters), the site (polygon, water, berths), the vessel length limits and the code
+(detectors, their models, the conversion to footprints and classes). The site, limits
+and code go into one key per site; each observation gets a fingerprint of its row. Both
+are kept in ``sitewatch_meta`` under ``detect:<site id>`` after a complete run, and an
+observation is skipped only when the key and its fingerprint match, detection has run on
+its current COG (``detected_at`` set) and the archived file still has its sha256.
+
+The code part of the key hashes every source and data file of the installed package, so
+any change to sitewatch (a release or an edit) makes the next run detect everything again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .model import Observation, Site
+from .store import Store
+
+__all__ = ["DetectState", "detect_key", "load_state", "observation_fingerprint", "save_state"]
+
+_CODE_SUFFIXES = (".py", ".npz", ".json", ".csv")
+"""The package files detection can depend on: code, model weights, tables."""
+
+
+@cache
+def _code_hash() -> str:
+    root = Path(__file__).parent
+    h = hashlib.sha256(__version__.encode())
+    for path in sorted(p for p in root.rglob("*") if p.suffix in _CODE_SUFFIXES and p.is_file()):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _wkb(geom: Any) -> str:
+    return "" if geom is None else str(geom.wkb_hex)
+
+
+def detect_key(site: Site, limits: Mapping[str, float | None]) -> str:
+    """The site's part of what its detections depend on: polygon, water, berths, limits, code."""
+    site_part = [site.id, _wkb(site.geometry), _wkb(site.water), [[b.id, _wkb(b.geometry)] for b in site.berths]]
+    text = json.dumps({"code": _code_hash(), "site": site_part, "limits": dict(limits)}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def observation_fingerprint(obs: Observation) -> str:
+    """The observation's part: its COG's sha256 and every field of its row that detection reads or copies."""
+    scene = obs.scene
+    fields = [
+        obs.id, obs.site_id, obs.path, obs.sha256, obs.grid.crs, list(obs.grid.transform), obs.grid.width,
+        obs.grid.height, scene.id, scene.sensor, scene.resolution_m, scene.acquired.isoformat(), scene.simulated,
+        obs.provenance,
+    ]  # fmt: skip
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+DetectState = dict[str, str]
+"""Observation id → fingerprint of the observations whose stored detections are current."""
+
+
+def _meta_key(site_id: str) -> str:
+    return f"detect:{site_id}"
+
+
+def load_state(store: Store, site_id: str, key: str) -> DetectState:
+    """The observations detected under ``key`` by the last complete run; empty (and forgotten) otherwise.
+
+    A run under another key forgets the stored state before it starts, so that one it
+    leaves half done cannot be mistaken for a complete run under the old key.
+    """
+    raw = store.meta(_meta_key(site_id))
+    if raw is None:
+        return {}
+    try:
+        state = json.loads(raw)
+    except json.JSONDecodeError:
+        state = {}
+    if not isinstance(state, dict) or state.get("key") != key:
+        store.set_meta(_meta_key(site_id), None)
+        return {}
+    return {str(k): str(v) for k, v in state.get("observations", {}).items()}
+
+
+def save_state(store: Store, site_id: str, key: str, state: DetectState) -> None:
+    """Keep the observations whose detections are now current under ``key``."""
+    store.set_meta(_meta_key(site_id), json.dumps({"key": key, "observations": state}, sort_keys=True))

@@ -42,3 +42,12 @@ def test_print_table_folds_only_the_id_when_the_other_words_fit(capsys: pytest.C
     assert "sentinel-2a" in out and "(SIMULATED)" in out and "2024-05-10" in out and "acquired" in out
     assert column_text(out, 0) == long_id
     assert max(len(line) for line in out.splitlines()) <= 60
+
+
+def test_piped_tables_keep_one_line_per_row(tmp_path: Path) -> None:
+    ws = build(tmp_path / "ws")
+    r = CliRunner().invoke(main, ["observations", "-w", str(ws.root)], env={"COLUMNS": None})
+    assert r.exit_code == 0, r.output
+    rows = [line for line in r.output.splitlines() if "dunai/" in line or "dunai:" in line]
+    assert len(rows) == 4 and all("(SIMULATED)" in line for line in rows)  # no word folded onto a next line
+    assert max(len(line) for line in r.output.splitlines()) > 80

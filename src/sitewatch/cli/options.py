@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -212,7 +213,6 @@ def print_table(table: Any, id_header: str = "id", width: int | None = None) -> 
     from rich.cells import cell_len
     from rich.console import Console
 
-    console = Console() if width is None else Console(width=width)
     columns = table.columns
     for column in columns:
         column.overflow = "fold"
@@ -223,6 +223,10 @@ def print_table(table: Any, id_header: str = "id", width: int | None = None) -> 
     ids = [str(column.header) == id_header for column in columns]
     low = [min(w, ID_MIN_WIDTH) if is_id else lw for w, lw, is_id in zip(widest, longest_word, ids, strict=True)]
     chrome = table._extra_width + sum(table._get_padding_width(i) for i in range(len(columns)))
+    console = Console() if width is None else Console(width=width)
+    if width is None and not console.is_terminal and "COLUMNS" not in os.environ:
+        # Piped into a file, grep or awk: one line per row, however wide (COLUMNS still sets a width).
+        console = Console(width=max(console.width, sum(widest) + chrome))
     room = console.width - chrome
     if sum(widest) <= room or sum(low) > room:
         console.print(table)

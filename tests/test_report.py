@@ -23,6 +23,7 @@ from sitewatch.model import Observation
 from sitewatch.report.charts import timeline_chart_png
 from sitewatch.report.exports import detections_to_geojson, timeline_to_csv
 from sitewatch.report.html import write_report
+from sitewatch.vessels import catalogue
 from sitewatch.workspace import Workspace
 
 
@@ -68,6 +69,7 @@ def test_report_shows_change_and_eval(html: str) -> None:
     assert "timeline presence days" in html
     assert "1 presence day on 2024-10-17" in html
     assert "size alone cannot separate" in html  # landing ship at 10 m: candidates, not a verdict
+    assert f"shares among the {len(catalogue())} classes of sitewatch's catalogue" in html  # what a likelihood is relative to
     assert "· 1 vessel, 1 crane<br>" in html and "· 0 vessels<br>" in html  # captions count by kind: a crane is no vessel
 
 

@@ -43,7 +43,7 @@ from ..analysis.occupancy import (
 )
 from ..evaluate import latest_evaluation
 from ..model import Detection, Observation, Site
-from ..vessels import is_ambiguous
+from ..vessels import catalogue, is_ambiguous
 from ..workspace import Workspace
 from . import charts
 from .exports import date_zone, write_text_atomic
@@ -356,6 +356,7 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         version=_code_version(),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         workspace=str(ws.root.resolve()),
+        catalogue_size=len(catalogue()),
     )
 
 

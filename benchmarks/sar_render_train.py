@@ -2,7 +2,7 @@
 
 Run:  python benchmarks/sar_render_train.py [--datasets DIR] [--opensarship-held-out] [--nested]
       [--quick] [--members M] [--seed N] [--write] [--diagnose]
-      [--anchorages N] [--self-train] [--drop FEATURE ...] [--chip-balance]   (tried, not shipped)
+      [--anchorages N] [--speckle N] [--self-train] [--drop FEATURE ...] [--chip-balance]   (tried, not shipped)
 
 Candidates are :func:`sitewatch.detect.sar_render.rendering_candidates` on the 16 box-labelled
 chips (12 SAR-Ship-Dataset samples, 4 HRSID samples); a candidate is a ship when its centroid
@@ -49,9 +49,10 @@ chips hardly hold (13-feature model 0.864 at 0.8, 1.8.0 0.840, 1.10.0 0.832 at 0
 despeckling loses a few ships of 2-3 px width). ``--write`` fits on all 16 chips (plus those)
 and writes ``src/sitewatch/data/sar_render_gb.json`` (270 KB). ``--diagnose`` says, for each box
 that no candidate matches, why (merged with a neighbour ship or with land, or below the hysteresis
-levels; BENCHMARKS.md, "Splitting merged candidates") and stops. The last four flags are ideas
+levels; BENCHMARKS.md, "Splitting merged candidates") and stops. The last five flags are ideas
 tried for HRSID P0119's misses (4 Dec), none better (BENCHMARKS.md, "P0119's misses"):
 ``--anchorages N`` adds N synthetic anchorages of each training chip to its rows (:func:`anchorage`),
+``--speckle N`` N noisier re-renderings of it (:func:`respeckle`),
 ``--self-train`` adapts each scored chip's scores to the chip (:func:`self_trained`), ``--drop``
 leaves features out, ``--chip-balance`` weights the classes equally within each training chip.
 """
@@ -185,6 +186,16 @@ def anchorage(img: np.ndarray, boxes: list, rng: np.random.Generator) -> tuple[n
     return (out, new) if placed >= 5 else None
 
 
+def respeckle(img: np.ndarray, looks: float, rng: np.random.Generator) -> np.ndarray:
+    """The 8-bit chip as a noisier rendering: its intensity (grey level squared) times unit-mean
+    gamma speckle of ``looks`` looks, back to grey levels (0 and 255 stay put). Training only."""
+    intensity = (img.astype(np.float64) / 255.0) ** 2 * rng.gamma(looks, 1.0 / looks, img.shape)
+    return np.clip(np.round(255.0 * np.sqrt(intensity)), 0, 255).astype(np.uint8)
+
+
+SPECKLE = [0]
+"""Noisier re-renderings of each chip for training (``--speckle``; 0: none)."""
+
 SYNTH: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
 """Per chip, the candidates (features, is_ship) of its synthetic anchorages (:func:`anchorage`;
 training only, and only in folds that train on that chip)."""
@@ -204,6 +215,9 @@ def rows(root: Path, gammas: tuple[float, ...] = ()) -> list[tuple[str, str, np.
             VARIANTS[name] = [_candidates(regamma(img, g), boxes)[1:] for g in gammas]
             rng = np.random.default_rng(sum(map(ord, name)))
             SYNTH[name] = []
+            for _ in range(SPECKLE[0]):
+                looks = float(rng.choice((1.0, 2.0, 4.0)))
+                SYNTH[name].append(_candidates(respeckle(img, looks, rng), boxes)[1:])
             for _ in range(ANCHORAGES[0]):
                 made = anchorage(img, boxes, rng)
                 if made is not None:
@@ -529,6 +543,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--self-train", action="store_true", help="adapt each scored chip's scores to the chip (self-training; not shipped)")
     ap.add_argument("--drop", nargs="*", default=[], choices=RENDER_FEATURES, help="features left out (not shipped)")
     ap.add_argument("--chip-balance", action="store_true", help="weight the classes equally within each training chip (not shipped)")
+    ap.add_argument("--speckle", type=int, default=0, help="noisier re-renderings (multiplicative speckle) of each chip, for training (not shipped)")
     ap.add_argument("--diagnose", action="store_true", help="say why each box without a candidate has none, and stop")
     args = ap.parse_args(argv)
     if args.diagnose:
@@ -536,6 +551,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     SEED[0] = args.seed
     ANCHORAGES[0] = args.anchorages
+    SPECKLE[0] = args.speckle
     SELF_TRAIN[0] = args.self_train
     DROP[:] = args.drop
     CHIP_BALANCE[0] = args.chip_balance

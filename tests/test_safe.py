@@ -94,6 +94,19 @@ def test_a_product_before_baseline_4_has_no_offset(tmp_path: Path) -> None:
     assert fc["sitewatch"]["dn_offset"] == 0.0 and len(fc["features"]) == 1
 
 
+@pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
+def test_a_product_without_its_scl_file_falls_back_to_the_spectral_cloud_test(tmp_path: Path, as_zip: bool) -> None:
+    # GDAL's SENTINEL2 driver lists SCL in the 20 m subdataset even when its file is missing,
+    # and reads it as zeros: no data everywhere, which the cloud mask took for all cloud.
+    product = write_s2_safe(
+        tmp_path, _dn(_anchored_ship()), crs="EPSG:32652", west=600000.0, north=4750000.0, as_zip=as_zip
+    )
+    assert "SCL" not in open_s2_l2a(product).bands
+    fc = _detect(product, tmp_path / "o.geojson")
+    assert fc["sitewatch"]["cloud_fraction"] < 0.05 and len(fc["features"]) == 1
+    assert "SCL" not in fc["sitewatch"]["safe"]["band_sources"]
+
+
 def test_l1c_s1_and_broken_products_are_refused_by_name(tmp_path: Path) -> None:
     l1c = _product(tmp_path, as_zip=True, level="L1C")
     s1 = tmp_path / "S1A_IW_GRDH_1SDV_20241017T093005.SAFE"

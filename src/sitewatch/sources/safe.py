@@ -199,15 +199,17 @@ def open_s2_l2a(path: str | Path) -> S2Product:
             offsets: dict[str, float] = {}
             with rasterio.open(sds10) as ds:
                 by_code = {ds.tags(i).get("BANDNAME", ""): i for i in range(1, ds.count + 1)}
+                files10 = list(ds.files)
                 for name, code in _OPTICAL_CODES.items():
-                    if code in by_code:
+                    if code in by_code and _band_file_present(files10, code):
                         bands[name] = (sds10, by_code[code])
                         offsets[name] = float(ds.tags(by_code[code]).get("BOA_ADD_OFFSET", 0) or 0)
             sds20 = next((s for s in subdatasets if _resolution_of(s) == "20m"), None)
             if sds20 is not None:
                 with rasterio.open(sds20) as ds:
                     scl = [i for i in range(1, ds.count + 1) if ds.tags(i).get("BANDNAME") == "SCL"]
-                if scl:
+                    files20 = list(ds.files)
+                if scl and _band_file_present(files20, "SCL"):
                     bands["SCL"] = (sds20, scl[0])
     except RasterioError as exc:
         raise ImageReadError(f"{path}: GDAL could not read the product ({exc})") from exc
@@ -229,6 +231,19 @@ def open_s2_l2a(path: str | Path) -> S2Product:
         footprint_wkt=tags.get("FOOTPRINT", ""),
         tags=tags,
     )
+
+
+def _band_file_present(files: list[str], code: str) -> bool:
+    """Whether GDAL found the image file of band ``code`` (``B2``, ``SCL``) among a subdataset's files.
+
+    The SENTINEL2 driver lists every band of a resolution whether or not its file is in
+    the product, and reads a missing one as zeros: a missing SCL would read as no data
+    everywhere (all cloud), a missing B08 as an empty NIR band. ``files`` holds only the
+    files that exist.
+    """
+    padded = re.sub(r"^B(\d)$", r"B0\1", code)
+    pattern = re.compile(rf"_{padded}(_\d+m)?\.jp2$", re.I)
+    return any(pattern.search(f) for f in files)
 
 
 def _resolution_of(subdataset: str) -> str:

@@ -283,3 +283,40 @@ def test_ingest_takes_a_grd_product_as_one_sar_observation_once(ws, tmp_path: Pa
     assert r.exit_code == 0, r.output
     with ws.store() as store:
         assert len(store.detections(observation_id=obs.id)) == 1
+
+
+def _rezip(product: Path, archive: Path, prefix: str) -> Path:
+    """The product's files zipped again by hand, under ``prefix`` instead of ``NAME.SAFE/``."""
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in sorted(product.rglob("*")):
+            zf.write(f, prefix + f.relative_to(product).as_posix())
+    return archive
+
+
+def test_a_product_zipped_again_under_another_folder_is_still_the_product(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    product = _site_product(tmp_path, as_zip=False)
+    renamed = _rezip(product, tmp_path / "download.zip", "my_product/")
+    nested = _rezip(product, tmp_path / "nested.zip", f"outer/{product.name}/")
+    flat = _rezip(product, tmp_path / "flat.zip", "")
+    name = product.name.removesuffix(".SAFE")
+    for archive in (renamed, nested, flat):
+        assert is_safe_product(archive)
+        assert open_s2_l2a(archive).name == name  # PRODUCT_URI when the folder is not NAME.SAFE
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(renamed), str(nested), str(flat), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    assert f"{nested} is the same image as {renamed}" in r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    assert obs.id == f"{SITE.id}/{name}"
+
+
+def test_a_damaged_zip_is_named_as_such_and_the_others_go_in(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    good = _site_product(tmp_path, as_zip=True)
+    cut = tmp_path / "cut" / good.name
+    cut.parent.mkdir()
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])  # an unfinished download
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(cut), str(good), "-w", str(ws.root)])
+    assert r.exit_code == 3, r.output
+    assert f"{cut}: not a readable zip file" in r.output
+    r = CliRunner().invoke(main, ["detect-image", str(cut), "--out", str(tmp_path / "o.geojson")])
+    assert r.exit_code == 1 and "not a readable zip file" in r.output, r.output

@@ -306,6 +306,8 @@ def read_scene_ref(
         return _s1_scene_ref(open_s1_grd(path), acquired, sensor)
     if is_safe_product(path):
         return _safe_scene_ref(open_s2_l2a(path), acquired, sensor)
+    if path.suffix.lower() == ".zip" and path.is_file():
+        safe_product_name(path)  # names a damaged zip, or one without a product, as such
     try:
         with warnings.catch_warnings():
             # A missing georeference is reported below as our own error, naming the file.
@@ -873,7 +875,7 @@ def same_images(files: list[Path]) -> tuple[list[Path], list[tuple[Path, Path]]]
             # a product is named by its job.
             try:
                 key = f"safe:{safe_product_name(f)}"
-            except InputError:
+            except (InputError, ImageReadError):  # a damaged zip, say: named by its job
                 kept.append(f)
                 continue
             if key in first:

@@ -95,34 +95,52 @@ class S2Product:
         }
 
 
+_MAIN_FILES = ((_MTD_L2A, "S2_L2A"), (_MTD_L1C, "S2_L1C"), (_S1_MANIFEST, "S1"))
+"""A product's main metadata file, which names its kind."""
+
+
 def _safe_folder_kind(folder: Path) -> str | None:
-    for name, kind in ((_MTD_L2A, "S2_L2A"), (_MTD_L1C, "S2_L1C"), (_S1_MANIFEST, "S1")):
+    for name, kind in _MAIN_FILES:
         if (folder / name).is_file():
             return kind
     return "unknown" if folder.suffix.upper() == ".SAFE" else None
 
 
 def _zip_product(path: Path) -> tuple[str, str] | None:
-    """(``NAME.SAFE``, kind) of the product a zip holds, or None when it holds no SAFE product."""
+    """(folder of the product in the zip, kind) of the product a zip holds, or None when it holds none.
+
+    The folder is the ``NAME.SAFE`` at the zip's top, as the Copernicus Browser delivers it;
+    else the shallowest folder holding a product's main metadata file (a zip made again by
+    hand: the product in another folder, or under another name), "" when that file is at
+    the zip's top.
+    """
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
     except (zipfile.BadZipFile, OSError):
         return None
     tops = sorted({n.split("/", 1)[0] for n in names if n.split("/", 1)[0].upper().endswith(".SAFE")})
-    if not tops:
+    if tops:
+        top = tops[0]
+        inside = {n[len(top) + 1 :] for n in names if n.startswith(top + "/")}
+        for name, kind in _MAIN_FILES:
+            if name in inside:
+                return top, kind
+        return top, "unknown"
+    found = [
+        (n.count("/"), i, n.rpartition("/")[0], kind)
+        for n in names for i, (name, kind) in enumerate(_MAIN_FILES) if n.rpartition("/")[2] == name
+    ]  # fmt: skip
+    if not found:
         return None
-    top = tops[0]
-    inside = {n[len(top) + 1 :] for n in names if n.startswith(top + "/")}
-    for name, kind in ((_MTD_L2A, "S2_L2A"), (_MTD_L1C, "S2_L1C"), (_S1_MANIFEST, "S1")):
-        if name in inside:
-            return top, kind
-    return top, "unknown"
+    _, _, folder, kind = min(found)
+    return folder, kind
 
 
 def is_safe_product(path: str | Path) -> bool:
     """Whether ``path`` is a SAFE product: a ``.SAFE`` folder (or one holding a product's main
-    metadata file), or a zip with a ``.SAFE`` folder at its top."""
+    metadata file), or a zip with a ``.SAFE`` folder at its top or a product's main metadata
+    file in any folder."""
     if isinstance(path, str) and path.startswith("/vsi"):
         return False
     p = Path(path)
@@ -137,7 +155,7 @@ def safe_products_in(folder: Path) -> list[Path]:
     for p in sorted(folder.rglob("*")):
         if any(parent in found for parent in p.parents):
             continue
-        if (p.is_dir() and p.suffix.upper() == ".SAFE") or (p.suffix.lower() == ".zip" and is_safe_product(p)):
+        if (p.is_dir() and _safe_folder_kind(p) is not None) or (p.suffix.lower() == ".zip" and is_safe_product(p)):
             found.append(p)
     return found
 
@@ -147,20 +165,40 @@ def safe_product_name(path: str | Path) -> str:
     return re.sub(r"\.SAFE$", "", _product_location(Path(path))[1], flags=re.I)
 
 
+def _product_uri(mtd: bytes) -> str:
+    """The product's own name (``PRODUCT_URI``) in ``MTD_MSIL2A.xml``, for a product whose folder
+    was renamed: its folder and zip are then still one image by name."""
+    m = re.search(rb"<PRODUCT_URI>\s*([^<\s]+?)\s*</PRODUCT_URI>", mtd)
+    return m.group(1).decode(errors="replace") if m else ""
+
+
 def _product_location(path: Path) -> tuple[str, str, str]:
     """(kind, product name, GDAL folder path of the ``.SAFE``) of a SAFE folder or zip."""
     if path.is_dir():
         kind = _safe_folder_kind(path) or "unknown"
-        return kind, path.name, str(path.resolve())
+        name = path.name
+        if kind == "S2_L2A" and not name.upper().endswith(".SAFE"):
+            name = _product_uri((path / _MTD_L2A).read_bytes()) or name
+        return kind, name, str(path.resolve())
     if path.suffix.lower() == ".zip":
         found = _zip_product(path)
+        if found is None and not zipfile.is_zipfile(path):
+            raise ImageReadError(
+                f"{path}: not a readable zip file (damaged or cut short, as an unfinished download is); "
+                "download it again"
+            )
         if found is None:
             raise InputError(
-                f"{path}: a zip file without a Sentinel .SAFE product at its top; give the GeoTIFFs "
+                f"{path}: a zip file without a Sentinel .SAFE product in it; give the GeoTIFFs "
                 "inside as /vsizip//ABSOLUTE/PATH.zip/FILE.tif, or unzip it"
             )
         top, kind = found
-        return kind, top, f"/vsizip/{path.resolve()}/{top}"
+        name = top.rpartition("/")[2]
+        if kind == "S2_L2A" and not name.upper().endswith(".SAFE"):
+            with zipfile.ZipFile(path) as zf:
+                name = _product_uri(zf.read(f"{top}/{_MTD_L2A}" if top else _MTD_L2A)) or name
+        name = name or re.sub(r"(\.SAFE)?\.zip$", "", path.name, flags=re.I)
+        return kind, name, f"/vsizip/{path.resolve()}" + (f"/{top}" if top else "")
     raise InputError(f"{path}: not a SAFE product (a .SAFE folder or its .zip)")
 
 

@@ -230,6 +230,20 @@ def test_one_image_in_two_folders_of_one_run_makes_one_observation(ws, tmp_path:
         assert [o.id for o in store.observations(SITE.id)] == [f"{SITE.id}/response"]
 
 
+def test_a_repeat_is_not_said_to_have_gone_in_when_its_first_did_not(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+    first = tmp_path / "a" / "x.tif"
+    first.write_bytes(b"not a tiff")
+    copy = tmp_path / "b" / "x.tif"
+    copy.write_bytes(first.read_bytes())
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(tmp_path / "a"), str(copy), str(first), "-w", str(ws.root)])
+    assert r.exit_code == 1, r.output
+    assert "ingested once" not in r.output
+    assert f"duplicate: {copy} is the same image as {first}, not read again ({first} did not go in" in r.output
+    assert f"duplicate: {first} given more than once" in r.output
+
+
 def test_replacing_an_image_drops_its_detections_until_detect_runs(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from sitewatch.analysis.occupancy import NOT_DETECTED, load_timeline
     from sitewatch.detection import detect_site

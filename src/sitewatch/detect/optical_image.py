@@ -31,6 +31,7 @@ from __future__ import annotations
 import itertools
 import math
 import multiprocessing
+import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -155,10 +156,15 @@ def _named_bands(labels: _BandLabels) -> dict[str, int]:
     return named if "green" in named and ({"red", "nir"} & set(named)) else {}
 
 
+_PLACEHOLDER = re.compile(r"band[ _-]?\d+")
+"""A band description that only numbers the band (descriptions are compared lower-case)."""
+
+
 def _colour_bands(labels: _BandLabels) -> dict[str, int]:
     # Only when no band has a description: a description says what a band holds, while GDAL
-    # gives every 3- or 4-band 8-bit GeoTIFF red, green, blue unless told otherwise.
-    if any(labels.descriptions):
+    # gives every 3- or 4-band 8-bit GeoTIFF red, green, blue unless told otherwise. The
+    # placeholders some tools write ("Band 1", "band_2") say nothing, and count as none.
+    if any(d and not _PLACEHOLDER.fullmatch(d) for d in labels.descriptions):
         return {}
     rgb = ("red", "green", "blue")
     if any(labels.colours.count(c) != 1 for c in rgb):

@@ -320,3 +320,22 @@ def test_a_damaged_zip_is_named_as_such_and_the_others_go_in(ws, tmp_path: Path)
     assert f"{cut}: not a readable zip file" in r.output
     r = CliRunner().invoke(main, ["detect-image", str(cut), "--out", str(tmp_path / "o.geojson")])
     assert r.exit_code == 1 and "not a readable zip file" in r.output, r.output
+
+
+def test_a_product_given_by_its_main_metadata_file_is_the_product(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # QGIS opens a product by its MTD_MSIL2A.xml (or manifest.safe); that file was taken for an
+    # image without a georeference.
+    product = _site_product(tmp_path, as_zip=False)
+    mtd = product / "MTD_MSIL2A.xml"
+    assert is_safe_product(mtd)
+    fc = _detect(mtd, tmp_path / "o.geojson")
+    assert fc["sitewatch"]["safe"]["processing_baseline"] == "05.11"
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(mtd), str(product), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    assert f"{product} is the same image as {product}" not in r.output and "given more than once" in r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    assert obs.provenance["source_path"] == str(product.resolve())
+    s1 = _s1_product(tmp_path, as_zip=False, pols=("VV",))
+    fc = _detect(s1 / "manifest.safe", tmp_path / "s1.geojson")
+    assert "A = 500.00" in fc["sitewatch"]["safe"]["calibration"]["VV"]  # calibrated, not read as DN

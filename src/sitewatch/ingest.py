@@ -51,6 +51,7 @@ from .sources.safe import (
     is_safe_product,
     open_s1_grd,
     open_s2_l2a,
+    product_root,
     safe_product_name,
     safe_products_in,
 )
@@ -852,7 +853,7 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
             )  # fmt: skip
             out += products
         else:
-            out.append(p)
+            out.append(product_root(p))  # a product's MTD_MSIL2A.xml or manifest.safe: the product
     return out
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "open_s2_l2a",
     "safe_products_in",
     "safe_product_name",
+    "product_root",
     "resampled_band_vrt",
     "S1Product",
     "open_s1_grd",
@@ -143,7 +144,7 @@ def is_safe_product(path: str | Path) -> bool:
     file in any folder."""
     if isinstance(path, str) and path.startswith("/vsi"):
         return False
-    p = Path(path)
+    p = product_root(Path(path))
     if p.is_dir():
         return _safe_folder_kind(p) is not None
     return p.suffix.lower() == ".zip" and p.is_file() and _zip_product(p) is not None
@@ -172,8 +173,17 @@ def _product_uri(mtd: bytes) -> str:
     return m.group(1).decode(errors="replace") if m else ""
 
 
+def product_root(path: Path) -> Path:
+    """The product folder of its main metadata file (``MTD_MSIL2A.xml``, ``manifest.safe``), the
+    file QGIS opens a product by; any other path as it is."""
+    if path.name in {name for name, _ in _MAIN_FILES} and path.is_file():
+        return path.parent
+    return path
+
+
 def _product_location(path: Path) -> tuple[str, str, str]:
     """(kind, product name, GDAL folder path of the ``.SAFE``) of a SAFE folder or zip."""
+    path = product_root(path)
     if path.is_dir():
         kind = _safe_folder_kind(path) or "unknown"
         name = path.name

@@ -339,3 +339,14 @@ def test_a_product_given_by_its_main_metadata_file_is_the_product(ws, tmp_path: 
     s1 = _s1_product(tmp_path, as_zip=False, pols=("VV",))
     fc = _detect(s1 / "manifest.safe", tmp_path / "s1.geojson")
     assert "A = 500.00" in fc["sitewatch"]["safe"]["calibration"]["VV"]  # calibrated, not read as DN
+
+
+def test_a_vsizip_path_to_a_product_zip_is_the_product(tmp_path: Path) -> None:
+    # Someone who writes GeoTIFFs in zips as /vsizip//abs/x.zip/chip.tif writes a product's zip
+    # so too; GDAL opened the product file itself, and the error asked for --pixel-size.
+    archive = _product(tmp_path, as_zip=True)
+    top = archive.name.removesuffix(".zip")
+    for path in (f"/vsizip/{archive}", f"/vsizip/{archive}/{top}", f"/vsizip/{archive}/{top}/MTD_MSIL2A.xml"):
+        fc = _detect(path, tmp_path / "o.geojson")
+        assert fc["sitewatch"]["source"] == path and fc["sitewatch"]["safe"]["processing_baseline"] == "05.11"
+        assert len(fc["features"]) == 1

@@ -31,6 +31,7 @@ __all__ = [
     "safe_products_in",
     "safe_product_name",
     "product_root",
+    "vsizip_product",
     "resampled_band_vrt",
     "S1Product",
     "open_s1_grd",
@@ -136,6 +137,21 @@ def _zip_product(path: Path) -> tuple[str, str] | None:
         return None
     _, _, folder, kind = min(found)
     return folder, kind
+
+
+def vsizip_product(path: str | Path) -> Path | None:
+    """The local zip a ``/vsizip/`` path names when it points at a SAFE product in it (the zip
+    itself, its ``NAME.SAFE`` folder or its main metadata file), else None: such a path is the
+    product, not an image GDAL opens."""
+    m = re.fullmatch(r"/vsizip/(.+?\.zip)(/.*)?", str(path), flags=re.I)
+    if m is None:
+        return None
+    member = (m.group(2) or "").strip("/")
+    local = Path(m.group(1))
+    last = member.rpartition("/")[2]
+    if member and not (last.upper().endswith(".SAFE") or last in {name for name, _ in _MAIN_FILES}):
+        return None
+    return local if is_safe_product(local) else None
 
 
 def is_safe_product(path: str | Path) -> bool:

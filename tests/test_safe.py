@@ -320,6 +320,10 @@ def test_a_damaged_zip_is_named_as_such_and_the_others_go_in(ws, tmp_path: Path)
     assert f"{cut}: not a readable zip file" in r.output
     r = CliRunner().invoke(main, ["detect-image", str(cut), "--out", str(tmp_path / "o.geojson")])
     assert r.exit_code == 1 and "not a readable zip file" in r.output, r.output
+    # In a folder it is named too, not passed over in silence.
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(tmp_path / "cut"), str(good.parent), "-w", str(ws.root)])
+    assert r.exit_code == 3, r.output
+    assert f"{cut}: not a readable zip file" in r.output
 
 
 def test_a_product_given_by_its_main_metadata_file_is_the_product(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

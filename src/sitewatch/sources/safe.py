@@ -167,12 +167,15 @@ def is_safe_product(path: str | Path) -> bool:
 
 
 def safe_products_in(folder: Path) -> list[Path]:
-    """SAFE products (folders and zips) anywhere under ``folder``, not looking inside them."""
+    """SAFE products (folders and zips) anywhere under ``folder``, not looking inside them, and
+    zip files that cannot be read as zips (an unfinished download): reading them names them."""
     found: list[Path] = []
     for p in sorted(folder.rglob("*")):
         if any(parent in found for parent in p.parents):
             continue
-        if (p.is_dir() and _safe_folder_kind(p) is not None) or (p.suffix.lower() == ".zip" and is_safe_product(p)):
+        if (p.is_dir() and _safe_folder_kind(p) is not None) or (
+            p.suffix.lower() == ".zip" and p.is_file() and (is_safe_product(p) or not zipfile.is_zipfile(p))
+        ):
             found.append(p)
     return found
 

@@ -230,6 +230,24 @@ def test_one_image_in_two_folders_of_one_run_makes_one_observation(ws, tmp_path:
         assert [o.id for o in store.observations(SITE.id)] == [f"{SITE.id}/response"]
 
 
+def test_a_copy_under_another_name_in_a_later_run_is_the_same_observation(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+    first = _sar(tmp_path / "a" / "pier.tif", "2023-08-21T10:00:00Z")
+    other = _sar(tmp_path / "b" / "other.tif", "2023-08-21T10:00:00Z", seed=1)  # same time, another image
+    (tmp_path / "b" / "delivery_copy.tif").write_bytes(first.read_bytes())
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(first), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    # The copy sorts before pier.tif in b/ and went in as a second observation of the same image.
+    (tmp_path / "b" / "pier.tif").write_bytes(first.read_bytes())
+    for command in (["ingest", SITE.id, str(tmp_path / "b")], ["import", str(tmp_path / "b" / "delivery_copy.tif")]):
+        r = CliRunner().invoke(main, ["-q", *command, "-w", str(ws.root)])
+        assert r.exit_code == 0, r.output
+        with ws.store() as store:
+            assert sorted(o.id for o in store.observations(SITE.id)) == [f"{SITE.id}/other", f"{SITE.id}/pier"]
+    assert other.exists()
+
+
 def test_a_repeat_is_not_said_to_have_gone_in_when_its_first_did_not(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     for sub in ("a", "b"):
         (tmp_path / sub).mkdir()

@@ -800,7 +800,9 @@ def band_files_name(band_files: Mapping[str, Path]) -> str:
     return (head.rstrip("_-. ") + tail).strip("_-. ") or stems[0]
 
 
-def unique_item_id(store: Store, site: Site, path: Path, scene: SceneRef, taken: Collection[str]) -> str:
+def unique_item_id(
+    store: Store, site: Site, path: Path, scene: SceneRef, taken: Collection[str], *, copies: bool = True
+) -> str:
     """The id a file's observation gets in ``site``: its name, unless another image holds that.
 
     Files are named after themselves (``harbour_20241017.tif`` → ``harbour_20241017``). When
@@ -808,7 +810,9 @@ def unique_item_id(store: Store, site: Site, path: Path, scene: SceneRef, taken:
     (``taken``) claims it — Sentinel Hub names every download ``response.tiff`` — the
     acquisition time is added, then a digest of the path. The same file (by path, or by
     content when it has moved) always lands on the same id again, so a rerun replaces
-    instead of adding.
+    instead of adding; with ``copies``, so does a byte-identical copy under another name
+    (only observations of the same acquisition time and sensor are compared, so a file is
+    hashed here only when one of them could be its copy).
     """
     base = scene.item_id
     source = str(Path(path).resolve())
@@ -826,6 +830,20 @@ def unique_item_id(store: Store, site: Site, path: Path, scene: SceneRef, taken:
             content.append(sha256_file(Path(path)))
         return bool(prov.get("source_sha256") == content[0])
 
+    if copies:
+        rows = store.execute(
+            "SELECT observation_id, provenance FROM observations WHERE site_id = ? AND sensor = ? "
+            "AND substr(acquired, 1, 19) = ? ORDER BY observation_id",
+            (site.id, scene.sensor, scene.acquired.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")),
+        )
+        for row in rows:
+            prov = json.loads(row["provenance"])
+            item = str(row["observation_id"]).split("/", 1)[1]
+            if (
+                item not in taken and prov.get("source_path") and prov.get("source_sha256")
+                and "band_files" not in prov and same_file(prov)
+            ):  # fmt: skip
+                return item  # this file's observation, or that of a copy of it under another name
     for item in (base, f"{base}_{stamp}", f"{base}_{stamp}_{digest}"):
         if item in taken:
             continue
@@ -953,7 +971,7 @@ def ingest_paths(
         else:
             if band_files:
                 scene = replace(scene, item_id=band_files_name(band_files))
-            item = unique_item_id(store, site, f, scene, taken)
+            item = unique_item_id(store, site, f, scene, taken, copies=not band_files)
             taken.add(item)
         jobs.append(_FileJob(ws, site, f, acquired, sensor, compress, item, band_files))
     for i, (f, result) in enumerate(zip(files, map_jobs(_archive_job, jobs, workers=workers), strict=True)):

@@ -427,3 +427,38 @@ def test_a_utm_file_keeps_its_own_pixel_size_not_the_scale_factors(ws, tmp_path:
     with ws.store() as store:
         (obs,) = ingest_paths(ws, store, SITE, [src]).observations
     assert obs.grid.transform[0] == 10.0
+
+
+@pytest.mark.parametrize(
+    "colours, dtype, names",
+    [
+        (["red", "green", "blue", "alpha"], "uint8", ("red", "green", "blue", "alpha")),  # not blue/green/red/nir
+        (["blue", "green", "red"], "uint16", ("blue", "green", "red")),  # not red/green/blue
+    ],
+)
+def test_unnamed_bands_are_named_by_their_colour_interpretation(
+    ws, tmp_path: Path, colours: list[str], dtype: str, names: tuple[str, ...]  # type: ignore[no-untyped-def]
+) -> None:
+    from rasterio.enums import ColorInterp
+
+    from sitewatch.detection import detect_site
+
+    crs, x0, y0 = site_utm_origin(SITE)
+    values = {"red": 60, "green": 40, "blue": 20, "alpha": 255}
+    data = np.stack([np.full((260, 220), values[c], dtype) for c in colours])
+    path = tmp_path / "visual_20241017.tif"
+    with rasterio.open(
+        path, "w", driver="GTiff", width=220, height=260, count=len(colours), dtype=dtype, crs=crs,
+        transform=Affine(10, 0, x0, 0, -10, y0),
+    ) as dst:  # fmt: skip
+        dst.write(data)
+        dst.colorinterp = [ColorInterp[c] for c in colours]
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(path), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    with rasterio.open(ws.root / obs.path) as cog:
+        assert cog.descriptions == names
+        red, blue = cog.read(names.index("red") + 1), cog.read(names.index("blue") + 1)
+    assert np.nanmedian(red) > np.nanmedian(blue)  # red is the band the file says is red
+    assert detect_site(ws, SITE.id)["errors"] == []  # the alpha band is archived, not read as a band

@@ -258,13 +258,21 @@ def _acquired_from(tags: Mapping[str, str], path: Path) -> tuple[datetime, str] 
     return None
 
 
-def _band_names(descriptions: Sequence[str | None], count: int, sensor: str, path: Path) -> list[str]:
+def _band_names(
+    descriptions: Sequence[str | None], count: int, sensor: str, path: Path, colours: Sequence[str] = ()
+) -> list[str]:
     names = [(d or "").strip() for d in descriptions]
     if sensor == "sar":
         return [n.upper() if n.upper() in _SAR_BANDS else (n or f"band{i + 1}") for i, n in enumerate(names)]
     mapped = [_OPTICAL_ALIASES.get(n.lower(), "") for n in names]
     if all(mapped) and len(set(mapped)) == len(mapped):
         return mapped
+    from .detect.optical_image import bands_by_colour
+
+    by_colour = {i: c for c, i in bands_by_colour(descriptions, colours).items()}
+    if by_colour:
+        # As detect-image reads it: an RGBA file's alpha band is not NIR, a BGR file is not RGB.
+        return [by_colour.get(i + 1) or (colours[i] if colours[i] == "alpha" else f"band{i + 1}") for i in range(count)]
     if count == 3:
         return ["red", "green", "blue"]  # the usual order of an RGB product
     if count >= 4:
@@ -326,6 +334,7 @@ def read_scene_ref(
             )
             footprint = box(*transform_bounds(src.crs, "EPSG:4326", *src.bounds))
             descriptions = list(src.descriptions)
+            colours = [c.name for c in src.colorinterp] if src.driver == "GTiff" else []
             count = src.count
     except RasterioError as exc:
         raise ImageReadError(f"{path}: not a readable raster ({exc})") from exc
@@ -362,7 +371,7 @@ def read_scene_ref(
         properties={k: v for k, v in tags.items() if k.startswith("SITEWATCH_") or k.startswith("TIFFTAG_")}
         | {"acquired_from": when_from},
     )
-    return scene, _band_names(descriptions, count, kind, path) if name_bands else []
+    return scene, _band_names(descriptions, count, kind, path, colours) if name_bands else []
 
 
 def _safe_scene_ref(product: S2Product, acquired: datetime | None, sensor: str | None) -> tuple[SceneRef, list[str]]:

@@ -255,15 +255,17 @@ def test_unnamed_bands_keep_the_sar_default(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "dtype, colours, why",
+    "dtype, colours, why, descriptions",
     [
-        ("uint8", None, "red, green, blue"),  # GDAL's own: every 3-band 8-bit GeoTIFF is RGB
-        ("uint8", ["red", "green", "blue", "alpha"], "red, green, blue (band 4 not read: no band is named nir)"),
-        ("uint16", ["blue", "green", "red", "undefined"], "blue, green, red (band 4 not read: no band is named nir)"),
+        ("uint8", None, "red, green, blue", None),  # GDAL's own: every 3-band 8-bit GeoTIFF is RGB
+        ("uint8", ["red", "green", "blue", "alpha"], "red, green, blue (band 4 not read: no band is named nir)", None),
+        ("uint16", ["blue", "green", "red", "undefined"], "blue, green, red (band 4 not read: no band is named nir)", None),
+        # Placeholder descriptions, as some exports write them, name nothing: the colours still count.
+        ("uint8", ["blue", "green", "red"], "blue, green, red", ["Band 1", "Band 2", "band_3"]),
     ],
 )
 def test_colour_interpretation_picks_the_optical_detector_and_its_bands(
-    tmp_path: Path, dtype: str, colours: list[str] | None, why: str
+    tmp_path: Path, dtype: str, colours: list[str] | None, why: str, descriptions: list[str] | None
 ) -> None:
     from rasterio.enums import ColorInterp
 
@@ -279,6 +281,8 @@ def test_colour_interpretation_picks_the_optical_detector_and_its_bands(
         ds.write(data)
         if colours:
             ds.colorinterp = [ColorInterp[c] for c in colours]
+        if descriptions:
+            ds.descriptions = tuple(descriptions)
     out = tmp_path / "y.geojson"
     r = CliRunner().invoke(main, ["detect-image", str(tif), "--out", str(out)])
     assert r.exit_code == 0, r.output

@@ -230,6 +230,38 @@ def test_one_image_in_two_folders_of_one_run_makes_one_observation(ws, tmp_path:
         assert [o.id for o in store.observations(SITE.id)] == [f"{SITE.id}/response"]
 
 
+def test_a_copy_under_another_name_in_a_later_run_is_the_same_observation(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+    first = _sar(tmp_path / "a" / "pier.tif", "2023-08-21T10:00:00Z")
+    other = _sar(tmp_path / "b" / "other.tif", "2023-08-21T10:00:00Z", seed=1)  # same time, another image
+    (tmp_path / "b" / "delivery_copy.tif").write_bytes(first.read_bytes())
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(first), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    # The copy sorts before pier.tif in b/ and went in as a second observation of the same image.
+    (tmp_path / "b" / "pier.tif").write_bytes(first.read_bytes())
+    for command in (["ingest", SITE.id, str(tmp_path / "b")], ["import", str(tmp_path / "b" / "delivery_copy.tif")]):
+        r = CliRunner().invoke(main, ["-q", *command, "-w", str(ws.root)])
+        assert r.exit_code == 0, r.output
+        with ws.store() as store:
+            assert sorted(o.id for o in store.observations(SITE.id)) == [f"{SITE.id}/other", f"{SITE.id}/pier"]
+    assert other.exists()
+
+
+def test_a_repeat_is_not_said_to_have_gone_in_when_its_first_did_not(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+    first = tmp_path / "a" / "x.tif"
+    first.write_bytes(b"not a tiff")
+    copy = tmp_path / "b" / "x.tif"
+    copy.write_bytes(first.read_bytes())
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(tmp_path / "a"), str(copy), str(first), "-w", str(ws.root)])
+    assert r.exit_code == 1, r.output
+    assert "ingested once" not in r.output
+    assert f"duplicate: {copy} is the same image as {first}, not read again ({first} did not go in" in r.output
+    assert f"duplicate: {first} given more than once" in r.output
+
+
 def test_replacing_an_image_drops_its_detections_until_detect_runs(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from sitewatch.analysis.occupancy import NOT_DETECTED, load_timeline
     from sitewatch.detection import detect_site
@@ -395,3 +427,38 @@ def test_a_utm_file_keeps_its_own_pixel_size_not_the_scale_factors(ws, tmp_path:
     with ws.store() as store:
         (obs,) = ingest_paths(ws, store, SITE, [src]).observations
     assert obs.grid.transform[0] == 10.0
+
+
+@pytest.mark.parametrize(
+    "colours, dtype, names",
+    [
+        (["red", "green", "blue", "alpha"], "uint8", ("red", "green", "blue", "alpha")),  # not blue/green/red/nir
+        (["blue", "green", "red"], "uint16", ("blue", "green", "red")),  # not red/green/blue
+    ],
+)
+def test_unnamed_bands_are_named_by_their_colour_interpretation(
+    ws, tmp_path: Path, colours: list[str], dtype: str, names: tuple[str, ...]  # type: ignore[no-untyped-def]
+) -> None:
+    from rasterio.enums import ColorInterp
+
+    from sitewatch.detection import detect_site
+
+    crs, x0, y0 = site_utm_origin(SITE)
+    values = {"red": 60, "green": 40, "blue": 20, "alpha": 255}
+    data = np.stack([np.full((260, 220), values[c], dtype) for c in colours])
+    path = tmp_path / "visual_20241017.tif"
+    with rasterio.open(
+        path, "w", driver="GTiff", width=220, height=260, count=len(colours), dtype=dtype, crs=crs,
+        transform=Affine(10, 0, x0, 0, -10, y0),
+    ) as dst:  # fmt: skip
+        dst.write(data)
+        dst.colorinterp = [ColorInterp[c] for c in colours]
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(path), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    with rasterio.open(ws.root / obs.path) as cog:
+        assert cog.descriptions == names
+        red, blue = cog.read(names.index("red") + 1), cog.read(names.index("blue") + 1)
+    assert np.nanmedian(red) > np.nanmedian(blue)  # red is the band the file says is red
+    assert detect_site(ws, SITE.id)["errors"] == []  # the alpha band is archived, not read as a band

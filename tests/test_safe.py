@@ -94,6 +94,19 @@ def test_a_product_before_baseline_4_has_no_offset(tmp_path: Path) -> None:
     assert fc["sitewatch"]["dn_offset"] == 0.0 and len(fc["features"]) == 1
 
 
+@pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
+def test_a_product_without_its_scl_file_falls_back_to_the_spectral_cloud_test(tmp_path: Path, as_zip: bool) -> None:
+    # GDAL's SENTINEL2 driver lists SCL in the 20 m subdataset even when its file is missing,
+    # and reads it as zeros: no data everywhere, which the cloud mask took for all cloud.
+    product = write_s2_safe(
+        tmp_path, _dn(_anchored_ship()), crs="EPSG:32652", west=600000.0, north=4750000.0, as_zip=as_zip
+    )
+    assert "SCL" not in open_s2_l2a(product).bands
+    fc = _detect(product, tmp_path / "o.geojson")
+    assert fc["sitewatch"]["cloud_fraction"] < 0.05 and len(fc["features"]) == 1
+    assert "SCL" not in fc["sitewatch"]["safe"]["band_sources"]
+
+
 def test_l1c_s1_and_broken_products_are_refused_by_name(tmp_path: Path) -> None:
     l1c = _product(tmp_path, as_zip=True, level="L1C")
     s1 = tmp_path / "S1A_IW_GRDH_1SDV_20241017T093005.SAFE"
@@ -270,3 +283,74 @@ def test_ingest_takes_a_grd_product_as_one_sar_observation_once(ws, tmp_path: Pa
     assert r.exit_code == 0, r.output
     with ws.store() as store:
         assert len(store.detections(observation_id=obs.id)) == 1
+
+
+def _rezip(product: Path, archive: Path, prefix: str) -> Path:
+    """The product's files zipped again by hand, under ``prefix`` instead of ``NAME.SAFE/``."""
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in sorted(product.rglob("*")):
+            zf.write(f, prefix + f.relative_to(product).as_posix())
+    return archive
+
+
+def test_a_product_zipped_again_under_another_folder_is_still_the_product(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    product = _site_product(tmp_path, as_zip=False)
+    renamed = _rezip(product, tmp_path / "download.zip", "my_product/")
+    nested = _rezip(product, tmp_path / "nested.zip", f"outer/{product.name}/")
+    flat = _rezip(product, tmp_path / "flat.zip", "")
+    name = product.name.removesuffix(".SAFE")
+    for archive in (renamed, nested, flat):
+        assert is_safe_product(archive)
+        assert open_s2_l2a(archive).name == name  # PRODUCT_URI when the folder is not NAME.SAFE
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(renamed), str(nested), str(flat), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    assert f"{nested} is the same image as {renamed}" in r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    assert obs.id == f"{SITE.id}/{name}"
+
+
+def test_a_damaged_zip_is_named_as_such_and_the_others_go_in(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    good = _site_product(tmp_path, as_zip=True)
+    cut = tmp_path / "cut" / good.name
+    cut.parent.mkdir()
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])  # an unfinished download
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(cut), str(good), "-w", str(ws.root)])
+    assert r.exit_code == 3, r.output
+    assert f"{cut}: not a readable zip file" in r.output
+    r = CliRunner().invoke(main, ["detect-image", str(cut), "--out", str(tmp_path / "o.geojson")])
+    assert r.exit_code == 1 and "not a readable zip file" in r.output, r.output
+    # In a folder it is named too, not passed over in silence.
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(tmp_path / "cut"), str(good.parent), "-w", str(ws.root)])
+    assert r.exit_code == 3, r.output
+    assert f"{cut}: not a readable zip file" in r.output
+
+
+def test_a_product_given_by_its_main_metadata_file_is_the_product(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # QGIS opens a product by its MTD_MSIL2A.xml (or manifest.safe); that file was taken for an
+    # image without a georeference.
+    product = _site_product(tmp_path, as_zip=False)
+    mtd = product / "MTD_MSIL2A.xml"
+    assert is_safe_product(mtd)
+    fc = _detect(mtd, tmp_path / "o.geojson")
+    assert fc["sitewatch"]["safe"]["processing_baseline"] == "05.11"
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(mtd), str(product), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    assert f"{product} is the same image as {product}" not in r.output and "given more than once" in r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    assert obs.provenance["source_path"] == str(product.resolve())
+    s1 = _s1_product(tmp_path, as_zip=False, pols=("VV",))
+    fc = _detect(s1 / "manifest.safe", tmp_path / "s1.geojson")
+    assert "A = 500.00" in fc["sitewatch"]["safe"]["calibration"]["VV"]  # calibrated, not read as DN
+
+
+def test_a_vsizip_path_to_a_product_zip_is_the_product(tmp_path: Path) -> None:
+    # Someone who writes GeoTIFFs in zips as /vsizip//abs/x.zip/chip.tif writes a product's zip
+    # so too; GDAL opened the product file itself, and the error asked for --pixel-size.
+    archive = _product(tmp_path, as_zip=True)
+    top = archive.name.removesuffix(".zip")
+    for path in (f"/vsizip/{archive}", f"/vsizip/{archive}/{top}", f"/vsizip/{archive}/{top}/MTD_MSIL2A.xml"):
+        fc = _detect(path, tmp_path / "o.geojson")
+        assert fc["sitewatch"]["source"] == path and fc["sitewatch"]["safe"]["processing_baseline"] == "05.11"
+        assert len(fc["features"]) == 1

@@ -223,3 +223,20 @@ def test_a_kml_file_is_refused_with_the_way_to_geojson(tmp_path: Path) -> None:
     kml.write_text(sites_to_kml(builtin_sites().values()))
     with pytest.raises(InputError, match="sites.kml: sitewatch reads sites from GeoJSON.*ogr2ogr"):
         read_sites_file(kml)
+
+
+def test_cli_redrawing_a_site_says_which_berths_and_water_it_no_longer_has(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    fc = _with_extras([
+        {"props": {"role": "berth", "id": "east"}, "geom": mapping(LineString([(132.32, 42.87), (132.33, 42.87)]))},
+        {"props": {"role": "water"}, "geom": mapping(box(132.31, 42.865, 132.36, 42.875))},
+    ])  # fmt: skip
+    (tmp_path / "p1.geojson").write_text(json.dumps(fc))
+    assert runner.invoke(main, ["sites", "import", str(tmp_path / "p1.geojson"), "-w", ws]).exit_code == 0
+    r = runner.invoke(main, ["sites", "add", "p1", "--bbox", "132.30,42.86,132.37,42.90", "-w", ws])
+    assert r.exit_code == 0
+    assert "'p1' no longer has 1 berth(s) or its water polygon" in r.output  # it was dropped in silence
+    r = runner.invoke(main, ["sites", "add", "p1", "--bbox", "132.30,42.86,132.37,42.90", "-w", ws])
+    assert "no longer has" not in r.output

@@ -176,6 +176,8 @@ def detect_observation(job: DetectJob) -> DetectResult:
 
         bands = {n: data[i] for i, n in enumerate(names)}
         scl = bands.pop("SCL", None)
+        # An RGBA file's alpha band or a fifth band of a product is archived but is no input.
+        bands = {n: a for n, a in bands.items() if n in optical.BANDS}
         # The detector masks clouds itself (nothing is reported under or beside cloud);
         # the site's cloud fraction comes from that same mask, not a second pass.
         # Ingest's divisor says whether an 8-bit display rendering went in.

@@ -51,6 +51,7 @@ from .sources.safe import (
     is_safe_product,
     open_s1_grd,
     open_s2_l2a,
+    product_root,
     safe_product_name,
     safe_products_in,
 )
@@ -257,13 +258,21 @@ def _acquired_from(tags: Mapping[str, str], path: Path) -> tuple[datetime, str] 
     return None
 
 
-def _band_names(descriptions: Sequence[str | None], count: int, sensor: str, path: Path) -> list[str]:
+def _band_names(
+    descriptions: Sequence[str | None], count: int, sensor: str, path: Path, colours: Sequence[str] = ()
+) -> list[str]:
     names = [(d or "").strip() for d in descriptions]
     if sensor == "sar":
         return [n.upper() if n.upper() in _SAR_BANDS else (n or f"band{i + 1}") for i, n in enumerate(names)]
     mapped = [_OPTICAL_ALIASES.get(n.lower(), "") for n in names]
     if all(mapped) and len(set(mapped)) == len(mapped):
         return mapped
+    from .detect.optical_image import bands_by_colour
+
+    by_colour = {i: c for c, i in bands_by_colour(descriptions, colours).items()}
+    if by_colour:
+        # As detect-image reads it: an RGBA file's alpha band is not NIR, a BGR file is not RGB.
+        return [by_colour.get(i + 1) or (colours[i] if colours[i] == "alpha" else f"band{i + 1}") for i in range(count)]
     if count == 3:
         return ["red", "green", "blue"]  # the usual order of an RGB product
     if count >= 4:
@@ -306,6 +315,8 @@ def read_scene_ref(
         return _s1_scene_ref(open_s1_grd(path), acquired, sensor)
     if is_safe_product(path):
         return _safe_scene_ref(open_s2_l2a(path), acquired, sensor)
+    if path.suffix.lower() == ".zip" and path.is_file():
+        safe_product_name(path)  # names a damaged zip, or one without a product, as such
     try:
         with warnings.catch_warnings():
             # A missing georeference is reported below as our own error, naming the file.
@@ -323,6 +334,7 @@ def read_scene_ref(
             )
             footprint = box(*transform_bounds(src.crs, "EPSG:4326", *src.bounds))
             descriptions = list(src.descriptions)
+            colours = [c.name for c in src.colorinterp] if src.driver == "GTiff" else []
             count = src.count
     except RasterioError as exc:
         raise ImageReadError(f"{path}: not a readable raster ({exc})") from exc
@@ -359,7 +371,7 @@ def read_scene_ref(
         properties={k: v for k, v in tags.items() if k.startswith("SITEWATCH_") or k.startswith("TIFFTAG_")}
         | {"acquired_from": when_from},
     )
-    return scene, _band_names(descriptions, count, kind, path) if name_bands else []
+    return scene, _band_names(descriptions, count, kind, path, colours) if name_bands else []
 
 
 def _safe_scene_ref(product: S2Product, acquired: datetime | None, sensor: str | None) -> tuple[SceneRef, list[str]]:
@@ -797,7 +809,9 @@ def band_files_name(band_files: Mapping[str, Path]) -> str:
     return (head.rstrip("_-. ") + tail).strip("_-. ") or stems[0]
 
 
-def unique_item_id(store: Store, site: Site, path: Path, scene: SceneRef, taken: Collection[str]) -> str:
+def unique_item_id(
+    store: Store, site: Site, path: Path, scene: SceneRef, taken: Collection[str], *, copies: bool = True
+) -> str:
     """The id a file's observation gets in ``site``: its name, unless another image holds that.
 
     Files are named after themselves (``harbour_20241017.tif`` → ``harbour_20241017``). When
@@ -805,7 +819,9 @@ def unique_item_id(store: Store, site: Site, path: Path, scene: SceneRef, taken:
     (``taken``) claims it — Sentinel Hub names every download ``response.tiff`` — the
     acquisition time is added, then a digest of the path. The same file (by path, or by
     content when it has moved) always lands on the same id again, so a rerun replaces
-    instead of adding.
+    instead of adding; with ``copies``, so does a byte-identical copy under another name
+    (only observations of the same acquisition time and sensor are compared, so a file is
+    hashed here only when one of them could be its copy).
     """
     base = scene.item_id
     source = str(Path(path).resolve())
@@ -823,6 +839,20 @@ def unique_item_id(store: Store, site: Site, path: Path, scene: SceneRef, taken:
             content.append(sha256_file(Path(path)))
         return bool(prov.get("source_sha256") == content[0])
 
+    if copies:
+        rows = store.execute(
+            "SELECT observation_id, provenance FROM observations WHERE site_id = ? AND sensor = ? "
+            "AND substr(acquired, 1, 19) = ? ORDER BY observation_id",
+            (site.id, scene.sensor, scene.acquired.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")),
+        )
+        for row in rows:
+            prov = json.loads(row["provenance"])
+            item = str(row["observation_id"]).split("/", 1)[1]
+            if (
+                item not in taken and prov.get("source_path") and prov.get("source_sha256")
+                and "band_files" not in prov and same_file(prov)
+            ):  # fmt: skip
+                return item  # this file's observation, or that of a copy of it under another name
     for item in (base, f"{base}_{stamp}", f"{base}_{stamp}_{digest}"):
         if item in taken:
             continue
@@ -850,7 +880,7 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
             )  # fmt: skip
             out += products
         else:
-            out.append(p)
+            out.append(product_root(p))  # a product's MTD_MSIL2A.xml or manifest.safe: the product
     return out
 
 
@@ -873,7 +903,7 @@ def same_images(files: list[Path]) -> tuple[list[Path], list[tuple[Path, Path]]]
             # a product is named by its job.
             try:
                 key = f"safe:{safe_product_name(f)}"
-            except InputError:
+            except (InputError, ImageReadError):  # a damaged zip, say: named by its job
                 kept.append(f)
                 continue
             if key in first:
@@ -950,7 +980,7 @@ def ingest_paths(
         else:
             if band_files:
                 scene = replace(scene, item_id=band_files_name(band_files))
-            item = unique_item_id(store, site, f, scene, taken)
+            item = unique_item_id(store, site, f, scene, taken, copies=not band_files)
             taken.add(item)
         jobs.append(_FileJob(ws, site, f, acquired, sensor, compress, item, band_files))
     for i, (f, result) in enumerate(zip(files, map_jobs(_archive_job, jobs, workers=workers), strict=True)):

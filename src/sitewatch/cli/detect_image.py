@@ -36,10 +36,19 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     from ..detect.image import detect_image, detections_to_geojson, write_geojson
     from ..detect.optical_image import optical_source_from_safe, parse_band_args
     from ..errors import InputError
-    from ..sources.safe import is_s1_product, is_safe_product, open_s1_grd, open_s2_l2a
+    from ..sources.safe import (
+        is_s1_product,
+        is_safe_product,
+        open_s1_grd,
+        open_s2_l2a,
+        vsizip_product,
+    )
 
     if (image is None) == (not bands):
         raise InputError("give IMAGE or --band NAME=PATH, not both and not neither")
+    given = image
+    if image is not None and vsizip_product(image) is not None:
+        image = vsizip_product(image)  # /vsizip//abs/p.zip names the product, read as the zip is
     extra: dict[str, object] = {}
     quiet = bool((ctx.obj or {}).get("quiet")) or as_json
     optical_input: object = None  # a SAFE product's bands, found below
@@ -50,7 +59,7 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
         sensor = "sar"
         if not quiet:
             click.echo(f"sensor: sar, a Sentinel-1 GRD SAFE product ({s1.name}: {', '.join(s1.bands)})", err=True)
-        extra["source"] = str(image)
+        extra["source"] = str(given)
         extra["safe"] = s1.provenance()
     elif image is not None and (is_safe_product(image) or (isinstance(image, Path) and image.suffix.lower() == ".zip")):
         product = open_s2_l2a(image)  # refuses L1C, Sentinel-1 and zips without a product, naming them
@@ -60,7 +69,7 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
         if not quiet:
             click.echo(f"sensor: optical, a Sentinel-2 L2A SAFE product ({product.name})", err=True)
         optical_input = optical_source_from_safe(product, pixel_size)
-        extra["source"] = str(image)
+        extra["source"] = str(given)
         extra["safe"] = product.provenance() | {
             "dn_scale_from": "given" if dn_scale else "MTD_MSIL2A.xml",
             "dn_offset_from": "given" if dn_offset is not None else "MTD_MSIL2A.xml",

@@ -12,7 +12,14 @@ from ..errors import ImageReadError, InputError
 from ..ingest import RASTER_SUFFIXES, ingest_file, read_scene_ref, same_images
 from ..model import utc
 from ..workspace import open_workspace
-from .options import handle_errors, is_quiet, json_option, progress_bar, workspace_option
+from .options import (
+    duplicate_line,
+    handle_errors,
+    is_quiet,
+    json_option,
+    progress_bar,
+    workspace_option,
+)
 
 
 def _files(paths: tuple[Path, ...]) -> list[Path]:
@@ -85,8 +92,10 @@ def command(
         for row in imported:
             click.echo(f"{row['id']}  {row['acquired']}  valid {row['valid_pct']}%")
         click.echo(f"imported {len(imported)} observation(s) from {len(files)} file(s)")
+        failed = {name for name, _ in (*refused, *missed)}
         for repeat, earlier in repeats:
-            click.echo(f"duplicate: {repeat} is the same image as {earlier}, imported once")
+            click.echo(duplicate_line(str(repeat), str(earlier), "imported", str(earlier) in failed and not any(
+                row["file"] == str(earlier) for row in imported)))
         for name, reason in missed:
             click.echo(f"skipped {name}: {reason}", err=True)
         for name, reason in refused:

@@ -12,7 +12,7 @@ from ..errors import InputError, SkippedInputWarning
 from ..ingest import band_files_sensor, ingest_paths
 from ..model import utc
 from ..workspace import open_workspace
-from .options import handle_errors, is_quiet, progress_bar, workspace_option
+from .options import duplicate_line, handle_errors, is_quiet, progress_bar, workspace_option
 
 
 def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
@@ -77,8 +77,9 @@ def command(
             workers=ws.settings()["workers"], compress=ws.settings()["cog_compress"], band_files=band_files,
         )  # fmt: skip
     click.echo(f"ingested {len(report.observations)} observation(s) into {site_id!r}")
+    failed = {path for path, _ in report.skipped}
     for repeat, earlier in report.duplicates:
-        click.echo(f"duplicate: {repeat} is the same image as {earlier}, ingested once")
+        click.echo(duplicate_line(repeat, earlier, "ingested", earlier in failed))
     for _path, reason in report.skipped:
         click.echo(f"skipped: {reason}", err=True)
     if report.skipped:

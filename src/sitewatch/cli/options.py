@@ -245,3 +245,17 @@ def print_table(table: Any, id_header: str = "id", width: int | None = None) -> 
     for column, w in zip(columns, widths, strict=True):
         column.width = w
     console.print(table)
+
+
+def duplicate_line(repeat: str, earlier: str, verb: str, earlier_failed: bool) -> str:
+    """The line naming a repeat that ``ingest``/``import`` left out of a run.
+
+    ``verb`` is ``ingested`` or ``imported``. The same path given twice is said to be given
+    twice, and a repeat of a file that did not go in is not said to have gone in once.
+    """
+    if str(Path(repeat).resolve()) == str(Path(earlier).resolve()):
+        head = f"duplicate: {repeat} given more than once"
+    else:
+        head = f"duplicate: {repeat} is the same image as {earlier}"
+    return f"{head}, not read again ({earlier} did not go in: see below)" if earlier_failed else f"{head}, {verb} once"
+

@@ -113,6 +113,19 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
         moved = old is not None and not _same_area(old, site)
         kept = len(store.observations(site.id)) if moved else 0
     click.echo(f"site {site.id!r} {'replaced' if old is not None else 'added'}")
+    dropped = [] if old is None else [
+        what for what, had, has in (
+            (f"{len(old.berths)} berth(s)", old.berths, site.berths), ("its water polygon", old.water, site.water),
+        ) if had and not has
+    ]  # fmt: skip
+    if dropped:
+        # The new area comes without them; detection now runs without the water polygon.
+        click.echo(
+            f"warning: {site.id!r} no longer has {' or '.join(dropped)}; import what you need again with "
+            "`sitewatch sites import FILE` (features with role berth / water and site_id "
+            f"{site.id!r}), then `sitewatch detect {site.id}`",
+            err=True,
+        )
     if kept:
         click.echo(
             f"warning: {kept} observation(s) of {site.id!r} were cut to its old area; the timeline and "

@@ -31,6 +31,7 @@ from __future__ import annotations
 import itertools
 import math
 import multiprocessing
+import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -70,6 +71,7 @@ __all__ = [
     "named_optical_bands",
     "sensor_from_band_names",
     "optical_source_from_safe",
+    "bands_by_colour",
 ]
 
 _ALIASES: dict[str, str] = {
@@ -155,15 +157,27 @@ def _named_bands(labels: _BandLabels) -> dict[str, int]:
     return named if "green" in named and ({"red", "nir"} & set(named)) else {}
 
 
+_PLACEHOLDER = re.compile(r"band[ _-]?\d+")
+"""A band description that only numbers the band (descriptions are compared lower-case)."""
+
+
 def _colour_bands(labels: _BandLabels) -> dict[str, int]:
+    return bands_by_colour(labels.descriptions, labels.colours)
+
+
+def bands_by_colour(descriptions: Sequence[str | None], colours: Sequence[str]) -> dict[str, int]:
+    """red/green/blue → 1-based band index from GDAL's colour interpretations (``colours``: the
+    ``ColorInterp`` names), or empty when the bands are described or are not one each of red,
+    green and blue. Other bands (alpha, undefined) are left out: none of them is NIR."""
     # Only when no band has a description: a description says what a band holds, while GDAL
-    # gives every 3- or 4-band 8-bit GeoTIFF red, green, blue unless told otherwise.
-    if any(labels.descriptions):
+    # gives every 3- or 4-band 8-bit GeoTIFF red, green, blue unless told otherwise. The
+    # placeholders some tools write ("Band 1", "band_2") say nothing, and count as none.
+    if any(d and not _PLACEHOLDER.fullmatch(d.strip().lower()) for d in descriptions if d and d.strip()):
         return {}
     rgb = ("red", "green", "blue")
-    if any(labels.colours.count(c) != 1 for c in rgb):
+    if any(list(colours).count(c) != 1 for c in rgb):
         return {}
-    return {c: labels.colours.index(c) + 1 for c in rgb}
+    return {c: list(colours).index(c) + 1 for c in rgb}
 
 
 def named_optical_bands(path: str | Path) -> tuple[dict[str, int], int]:

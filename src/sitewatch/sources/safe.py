@@ -30,6 +30,8 @@ __all__ = [
     "open_s2_l2a",
     "safe_products_in",
     "safe_product_name",
+    "product_root",
+    "vsizip_product",
     "resampled_band_vrt",
     "S1Product",
     "open_s1_grd",
@@ -95,49 +97,85 @@ class S2Product:
         }
 
 
+_MAIN_FILES = ((_MTD_L2A, "S2_L2A"), (_MTD_L1C, "S2_L1C"), (_S1_MANIFEST, "S1"))
+"""A product's main metadata file, which names its kind."""
+
+
 def _safe_folder_kind(folder: Path) -> str | None:
-    for name, kind in ((_MTD_L2A, "S2_L2A"), (_MTD_L1C, "S2_L1C"), (_S1_MANIFEST, "S1")):
+    for name, kind in _MAIN_FILES:
         if (folder / name).is_file():
             return kind
     return "unknown" if folder.suffix.upper() == ".SAFE" else None
 
 
 def _zip_product(path: Path) -> tuple[str, str] | None:
-    """(``NAME.SAFE``, kind) of the product a zip holds, or None when it holds no SAFE product."""
+    """(folder of the product in the zip, kind) of the product a zip holds, or None when it holds none.
+
+    The folder is the ``NAME.SAFE`` at the zip's top, as the Copernicus Browser delivers it;
+    else the shallowest folder holding a product's main metadata file (a zip made again by
+    hand: the product in another folder, or under another name), "" when that file is at
+    the zip's top.
+    """
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
     except (zipfile.BadZipFile, OSError):
         return None
     tops = sorted({n.split("/", 1)[0] for n in names if n.split("/", 1)[0].upper().endswith(".SAFE")})
-    if not tops:
+    if tops:
+        top = tops[0]
+        inside = {n[len(top) + 1 :] for n in names if n.startswith(top + "/")}
+        for name, kind in _MAIN_FILES:
+            if name in inside:
+                return top, kind
+        return top, "unknown"
+    found = [
+        (n.count("/"), i, n.rpartition("/")[0], kind)
+        for n in names for i, (name, kind) in enumerate(_MAIN_FILES) if n.rpartition("/")[2] == name
+    ]  # fmt: skip
+    if not found:
         return None
-    top = tops[0]
-    inside = {n[len(top) + 1 :] for n in names if n.startswith(top + "/")}
-    for name, kind in ((_MTD_L2A, "S2_L2A"), (_MTD_L1C, "S2_L1C"), (_S1_MANIFEST, "S1")):
-        if name in inside:
-            return top, kind
-    return top, "unknown"
+    _, _, folder, kind = min(found)
+    return folder, kind
+
+
+def vsizip_product(path: str | Path) -> Path | None:
+    """The local zip a ``/vsizip/`` path names when it points at a SAFE product in it (the zip
+    itself, its ``NAME.SAFE`` folder or its main metadata file), else None: such a path is the
+    product, not an image GDAL opens."""
+    m = re.fullmatch(r"/vsizip/(.+?\.zip)(/.*)?", str(path), flags=re.I)
+    if m is None:
+        return None
+    member = (m.group(2) or "").strip("/")
+    local = Path(m.group(1))
+    last = member.rpartition("/")[2]
+    if member and not (last.upper().endswith(".SAFE") or last in {name for name, _ in _MAIN_FILES}):
+        return None
+    return local if is_safe_product(local) else None
 
 
 def is_safe_product(path: str | Path) -> bool:
     """Whether ``path`` is a SAFE product: a ``.SAFE`` folder (or one holding a product's main
-    metadata file), or a zip with a ``.SAFE`` folder at its top."""
+    metadata file), or a zip with a ``.SAFE`` folder at its top or a product's main metadata
+    file in any folder."""
     if isinstance(path, str) and path.startswith("/vsi"):
         return False
-    p = Path(path)
+    p = product_root(Path(path))
     if p.is_dir():
         return _safe_folder_kind(p) is not None
     return p.suffix.lower() == ".zip" and p.is_file() and _zip_product(p) is not None
 
 
 def safe_products_in(folder: Path) -> list[Path]:
-    """SAFE products (folders and zips) anywhere under ``folder``, not looking inside them."""
+    """SAFE products (folders and zips) anywhere under ``folder``, not looking inside them, and
+    zip files that cannot be read as zips (an unfinished download): reading them names them."""
     found: list[Path] = []
     for p in sorted(folder.rglob("*")):
         if any(parent in found for parent in p.parents):
             continue
-        if (p.is_dir() and p.suffix.upper() == ".SAFE") or (p.suffix.lower() == ".zip" and is_safe_product(p)):
+        if (p.is_dir() and _safe_folder_kind(p) is not None) or (
+            p.suffix.lower() == ".zip" and p.is_file() and (is_safe_product(p) or not zipfile.is_zipfile(p))
+        ):
             found.append(p)
     return found
 
@@ -147,20 +185,49 @@ def safe_product_name(path: str | Path) -> str:
     return re.sub(r"\.SAFE$", "", _product_location(Path(path))[1], flags=re.I)
 
 
+def _product_uri(mtd: bytes) -> str:
+    """The product's own name (``PRODUCT_URI``) in ``MTD_MSIL2A.xml``, for a product whose folder
+    was renamed: its folder and zip are then still one image by name."""
+    m = re.search(rb"<PRODUCT_URI>\s*([^<\s]+?)\s*</PRODUCT_URI>", mtd)
+    return m.group(1).decode(errors="replace") if m else ""
+
+
+def product_root(path: Path) -> Path:
+    """The product folder of its main metadata file (``MTD_MSIL2A.xml``, ``manifest.safe``), the
+    file QGIS opens a product by; any other path as it is."""
+    if path.name in {name for name, _ in _MAIN_FILES} and path.is_file():
+        return path.parent
+    return path
+
+
 def _product_location(path: Path) -> tuple[str, str, str]:
     """(kind, product name, GDAL folder path of the ``.SAFE``) of a SAFE folder or zip."""
+    path = product_root(path)
     if path.is_dir():
         kind = _safe_folder_kind(path) or "unknown"
-        return kind, path.name, str(path.resolve())
+        name = path.name
+        if kind == "S2_L2A" and not name.upper().endswith(".SAFE"):
+            name = _product_uri((path / _MTD_L2A).read_bytes()) or name
+        return kind, name, str(path.resolve())
     if path.suffix.lower() == ".zip":
         found = _zip_product(path)
+        if found is None and not zipfile.is_zipfile(path):
+            raise ImageReadError(
+                f"{path}: not a readable zip file (damaged or cut short, as an unfinished download is); "
+                "download it again"
+            )
         if found is None:
             raise InputError(
-                f"{path}: a zip file without a Sentinel .SAFE product at its top; give the GeoTIFFs "
+                f"{path}: a zip file without a Sentinel .SAFE product in it; give the GeoTIFFs "
                 "inside as /vsizip//ABSOLUTE/PATH.zip/FILE.tif, or unzip it"
             )
         top, kind = found
-        return kind, top, f"/vsizip/{path.resolve()}/{top}"
+        name = top.rpartition("/")[2]
+        if kind == "S2_L2A" and not name.upper().endswith(".SAFE"):
+            with zipfile.ZipFile(path) as zf:
+                name = _product_uri(zf.read(f"{top}/{_MTD_L2A}" if top else _MTD_L2A)) or name
+        name = name or re.sub(r"(\.SAFE)?\.zip$", "", path.name, flags=re.I)
+        return kind, name, f"/vsizip/{path.resolve()}" + (f"/{top}" if top else "")
     raise InputError(f"{path}: not a SAFE product (a .SAFE folder or its .zip)")
 
 
@@ -199,15 +266,17 @@ def open_s2_l2a(path: str | Path) -> S2Product:
             offsets: dict[str, float] = {}
             with rasterio.open(sds10) as ds:
                 by_code = {ds.tags(i).get("BANDNAME", ""): i for i in range(1, ds.count + 1)}
+                files10 = list(ds.files)
                 for name, code in _OPTICAL_CODES.items():
-                    if code in by_code:
+                    if code in by_code and _band_file_present(files10, code):
                         bands[name] = (sds10, by_code[code])
                         offsets[name] = float(ds.tags(by_code[code]).get("BOA_ADD_OFFSET", 0) or 0)
             sds20 = next((s for s in subdatasets if _resolution_of(s) == "20m"), None)
             if sds20 is not None:
                 with rasterio.open(sds20) as ds:
                     scl = [i for i in range(1, ds.count + 1) if ds.tags(i).get("BANDNAME") == "SCL"]
-                if scl:
+                    files20 = list(ds.files)
+                if scl and _band_file_present(files20, "SCL"):
                     bands["SCL"] = (sds20, scl[0])
     except RasterioError as exc:
         raise ImageReadError(f"{path}: GDAL could not read the product ({exc})") from exc
@@ -229,6 +298,19 @@ def open_s2_l2a(path: str | Path) -> S2Product:
         footprint_wkt=tags.get("FOOTPRINT", ""),
         tags=tags,
     )
+
+
+def _band_file_present(files: list[str], code: str) -> bool:
+    """Whether GDAL found the image file of band ``code`` (``B2``, ``SCL``) among a subdataset's files.
+
+    The SENTINEL2 driver lists every band of a resolution whether or not its file is in
+    the product, and reads a missing one as zeros: a missing SCL would read as no data
+    everywhere (all cloud), a missing B08 as an empty NIR band. ``files`` holds only the
+    files that exist.
+    """
+    padded = re.sub(r"^B(\d)$", r"B0\1", code)
+    pattern = re.compile(rf"_{padded}(_\d+m)?\.jp2$", re.I)
+    return any(pattern.search(f) for f in files)
 
 
 def _resolution_of(subdataset: str) -> str:

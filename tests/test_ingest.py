@@ -362,6 +362,7 @@ def test_detect_names_a_missing_or_changed_cog_exits_nonzero_and_drops_its_detec
     (ws.root / ob.path).unlink()
     r = CliRunner().invoke(main, run)
     assert r.exit_code == 1 and ob.path in r.output
+    assert f"{ob.id}: its archived image" in r.output and "missing" in r.output  # named by the observation's id
 
 
 def test_workspace_of_schema_1_learns_which_observations_were_detected_and_gets_datetime_columns(tmp_path: Path) -> None:

@@ -153,8 +153,10 @@ def detect_observation(job: DetectJob) -> DetectResult:
                 "(sha256 differs); ingest its source again"
             )
         data, names = _read(job.path)
+    except FileNotFoundError:
+        return DetectResult(obs, (), None, error=f"{obs.id}: its archived image {job.path} is missing; ingest its source again")
     except (ImageReadError, OSError) as exc:
-        return DetectResult(obs, (), None, error=str(exc))
+        return DetectResult(obs, (), None, error=str(exc) if obs.id in str(exc) else f"{obs.id}: {exc}")
     inside = site_mask(site, obs.grid)
     valid = inside & np.all(np.isfinite(data), axis=0)
     water = _water_mask(site, obs)

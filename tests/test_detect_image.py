@@ -68,6 +68,7 @@ def test_bad_input_is_named(tmp_path: Path, name: str, content: bytes | None) ->
     r = CliRunner().invoke(main, ["detect-image", str(path), "--pixel-size", "10", "--out", str(tmp_path / "o.geojson")])
     assert r.exit_code != 0
     assert name in r.output
+    assert "sensor:" not in r.output  # the bad file is named first, without a word on which detector would have run
     assert not (tmp_path / "o.geojson").exists()
 
 

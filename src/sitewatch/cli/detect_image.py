@@ -77,6 +77,10 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
         dn_scale = dn_scale or product.quantification
         dn_offset = -product.offset if dn_offset is None else dn_offset
     else:
+        if image is not None:
+            from ..detect.image import open_image_info
+
+            open_image_info(image, pixel_size)  # a missing or unreadable file is named before any "sensor:" line
         sensor = _choose_sensor(sensor, image, bands, quiet)
     dn_offset = dn_offset or 0.0
     source: dict[str, str] = {}

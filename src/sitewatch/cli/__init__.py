@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "observations",
     "detect",
     "detect_image",
+    "score",
     "timeline",
     "report",
     "eval",

@@ -1,0 +1,290 @@
+"""Score ``detect-image`` output against labelled boxes, so anyone can measure the detector on
+imagery sitewatch never saw.
+
+The rule is the one the benchmarks use (``benchmarks/sar_real.py``, ``optical_sen2ships.py``):
+one-to-one matching per image, a detection counts when its centroid falls inside a labelled
+box, detections taken best score first, each matched to the free box whose centre is nearest.
+
+Labels come as the datasets publish them:
+
+- **Pascal VOC XML** (one file per image, ``<object><bndbox>``; SAR-Ship-Dataset, SSDD):
+  ``xmin..xmax`` are taken as the image's pixel indices, inclusive, so the box spans
+  ``xmin - 0.5 .. xmax + 0.5`` in the pixel-centre coordinates of ``row``/``col``. (Sources
+  that count from 1 put their boxes one pixel off; a centroid seldom depends on it.)
+- **COCO JSON** (one file for many images, ``bbox = [x, y, w, h]`` in pixel-edge
+  coordinates): ``x - 0.5 .. x + w - 0.5``. An image is found by its ``file_name`` stem.
+- **GeoJSON** polygons (or boxes) in the detections' own coordinates: each feature's bounding
+  box, compared with the centroid of each detection's box geometry. The two files must be in
+  the same CRS (both pixel coordinates, or the same ``crs`` member).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+__all__ = ["Box", "Counts", "Detected", "match_boxes", "pair_files", "read_detections", "read_labels", "score_files"]
+
+LABEL_SUFFIXES = (".xml", ".json", ".geojson")
+
+
+@dataclass(frozen=True)
+class Box:
+    """A labelled box, ``x0 <= x <= x1`` and ``y0 <= y <= y1`` in the coordinates compared."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    def __post_init__(self) -> None:
+        if not (self.x0 <= self.x1 and self.y0 <= self.y1):
+            raise InputError(f"a labelled box has its corners the wrong way round: {self}")
+
+    def holds(self, x: float, y: float) -> bool:
+        return self.x0 <= x <= self.x1 and self.y0 <= y <= self.y1
+
+
+@dataclass(frozen=True)
+class Detected:
+    """One detection as scored: its centroid in the coordinates compared, and its score."""
+
+    x: float
+    y: float
+    score: float
+
+
+@dataclass
+class Counts:
+    """True positives, false positives and misses, summed over images."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    images: int = 0
+    per_image: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+
+    def add(self, name: str, t: tuple[int, int, int]) -> None:
+        self.tp, self.fp, self.fn, self.images = self.tp + t[0], self.fp + t[1], self.fn + t[2], self.images + 1
+        self.per_image[name] = t
+
+    @property
+    def precision(self) -> float | None:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
+
+    @property
+    def f1(self) -> float | None:
+        n = 2 * self.tp + self.fp + self.fn
+        return 2 * self.tp / n if n else None
+
+
+def match_boxes(dets: Sequence[Detected], boxes: Sequence[Box]) -> tuple[int, int, int]:
+    """``(tp, fp, fn)``: best score first, each detection to the free box holding its centroid
+    whose centre is nearest."""
+    used = [False] * len(boxes)
+    tp = 0
+    for d in sorted(dets, key=lambda d: -d.score):
+        best, bestd = -1, math.inf
+        for i, b in enumerate(boxes):
+            if used[i] or not b.holds(d.x, d.y):
+                continue
+            dist = (d.x - (b.x0 + b.x1) / 2) ** 2 + (d.y - (b.y0 + b.y1) / 2) ** 2
+            if dist < bestd:
+                best, bestd = i, dist
+        if best >= 0:
+            used[best] = True
+            tp += 1
+    return tp, len(dets) - tp, len(boxes) - tp
+
+
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not readable JSON ({exc})") from exc
+
+
+def _crs_name(fc: dict[str, Any]) -> str | None:
+    crs = fc.get("crs")
+    return str(crs.get("properties", {}).get("name")) if isinstance(crs, dict) else None
+
+
+def read_detections(path: Path, kinds: Iterable[str] = ("vessel",), min_score: float = 0.0) -> tuple[list[Detected], list[Detected], str | None]:
+    """A ``detect-image`` GeoJSON's detections of ``kinds`` scoring at least ``min_score``:
+    ``(by pixel (col, row), by geometry centroid, crs member)``."""
+    from shapely.geometry import shape
+
+    fc = _json(path)
+    if not isinstance(fc, dict) or fc.get("type") != "FeatureCollection":
+        raise InputError(f"{path}: not a GeoJSON FeatureCollection (a `sitewatch detect-image --out` file)")
+    wanted = set(kinds)
+    pixel, geo = [], []
+    for i, f in enumerate(fc.get("features", [])):
+        p = f.get("properties") or {}
+        try:
+            if p.get("kind", "vessel") not in wanted or float(p.get("score", 1.0)) < min_score:
+                continue
+            score = float(p.get("score", 1.0))
+            pixel.append(Detected(float(p["col"]), float(p["row"]), score))
+            c = shape(f["geometry"]).centroid
+            geo.append(Detected(float(c.x), float(c.y), score))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InputError(f"{path}: feature {i} lacks what detect-image writes (row, col, geometry): {exc}") from exc
+    return pixel, geo, _crs_name(fc)
+
+
+def _voc(path: Path, classes: set[str]) -> list[Box]:
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError) as exc:
+        raise InputError(f"{path}: not readable XML ({exc})") from exc
+    boxes = []
+    for obj in root.iter("object"):
+        name = (obj.findtext("name") or "").strip()
+        bb = obj.find("bndbox")
+        if bb is None or (classes and name not in classes):
+            continue
+        try:
+            x0, y0, x1, y1 = (float(bb.findtext(k) or "") for k in ("xmin", "ymin", "xmax", "ymax"))
+        except ValueError as exc:
+            raise InputError(f"{path}: an object's bndbox is not four numbers ({exc})") from exc
+        boxes.append(Box(x0 - 0.5, y0 - 0.5, x1 + 0.5, y1 + 0.5))
+    if root.tag != "annotation":
+        raise InputError(f"{path}: not a Pascal VOC annotation (root element <{root.tag}>)")
+    return boxes
+
+
+def _coco(path: Path, data: dict[str, Any], classes: set[str]) -> dict[str, list[Box]]:
+    cats = {c["id"]: c.get("name", "") for c in data.get("categories", [])}
+    images = {im["id"]: Path(str(im.get("file_name", im["id"]))).stem for im in data["images"]}
+    out: dict[str, list[Box]] = {stem: [] for stem in images.values()}
+    for a in data.get("annotations", []):
+        if classes and cats.get(a.get("category_id")) not in classes:
+            continue
+        try:
+            x, y, w, h = (float(v) for v in a["bbox"])
+            out[images[a["image_id"]]].append(Box(x - 0.5, y - 0.5, x + w - 0.5, y + h - 0.5))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"{path}: annotation {a.get('id')} has no usable bbox or image_id ({exc})") from exc
+    return out
+
+
+def _geojson_boxes(path: Path, data: dict[str, Any], classes: set[str], class_key: str) -> list[Box]:
+    from shapely.geometry import shape
+
+    boxes = []
+    for i, f in enumerate(data.get("features", [])):
+        if classes and str((f.get("properties") or {}).get(class_key)) not in classes:
+            continue
+        try:
+            x0, y0, x1, y1 = shape(f["geometry"]).bounds
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InputError(f"{path}: feature {i} has no usable geometry ({exc})") from exc
+        boxes.append(Box(x0, y0, x1, y1))
+    return boxes
+
+
+def read_labels(path: Path, classes: Iterable[str] = (), class_key: str = "class") -> tuple[str, dict[str, list[Box]] | list[Box], str | None]:
+    """``(format, boxes, crs)``: ``"voc"`` or ``"geojson"`` with one image's boxes, ``"coco"`` with
+    boxes per image stem; ``crs`` the GeoJSON's ``crs`` member (None for the others and for
+    WGS84 GeoJSON)."""
+    wanted = set(classes)
+    if path.suffix.lower() == ".xml":
+        return "voc", _voc(path, wanted), None
+    if path.suffix.lower() not in (".json", ".geojson"):
+        raise InputError(f"{path}: labels must be Pascal VOC .xml, COCO .json or GeoJSON")
+    data = _json(path)
+    if isinstance(data, dict) and "images" in data and "annotations" in data:
+        return "coco", _coco(path, data, wanted), None
+    if isinstance(data, dict) and data.get("type") == "FeatureCollection":
+        return "geojson", _geojson_boxes(path, data, wanted, class_key), _crs_name(data)
+    raise InputError(f"{path}: neither COCO (images, annotations) nor a GeoJSON FeatureCollection")
+
+
+def _image_stem(det_path: Path) -> str:
+    """The image a detections file belongs to: its ``sitewatch.source`` member's stem, else its own."""
+    try:
+        source = _json(det_path).get("sitewatch", {}).get("source")
+    except (InputError, AttributeError):
+        source = None
+    return Path(str(source)).stem if isinstance(source, str) and source else det_path.stem
+
+
+def score_files(
+    pairs: Sequence[tuple[Path, Path]], *, classes: Iterable[str] = (), kinds: Iterable[str] = ("vessel",),
+    min_score: float = 0.0, class_key: str = "class",
+) -> Counts:
+    """Counts over ``(detections, labels)`` pairs (a COCO file may serve many detections files)."""
+    counts = Counts()
+    cache: dict[Path, tuple[str, dict[str, list[Box]] | list[Box], str | None]] = {}
+    for det_path, label_path in pairs:
+        if label_path not in cache:
+            cache[label_path] = read_labels(label_path, classes, class_key)
+        fmt, labels, label_crs = cache[label_path]
+        pixel, geo, det_crs = read_detections(det_path, kinds, min_score)
+        name = det_path.stem
+        if fmt == "coco":
+            assert isinstance(labels, dict)
+            stem = _image_stem(det_path)
+            if stem not in labels and det_path.stem not in labels:
+                raise InputError(
+                    f"{label_path}: no image named {stem!r} (the source of {det_path.name}); "
+                    "COCO images are found by their file_name"
+                )
+            boxes = labels.get(stem, labels.get(det_path.stem, []))
+            counts.add(name, match_boxes(pixel, boxes))
+        elif fmt == "geojson":
+            assert isinstance(labels, list)
+            if (label_crs or "WGS84") != (det_crs or "WGS84"):
+                raise InputError(
+                    f"{label_path} and {det_path} are in different coordinates "
+                    f"({label_crs or 'WGS84'} against {det_crs or 'WGS84'}); reproject the labels"
+                )
+            counts.add(name, match_boxes(geo, labels))
+        else:
+            assert isinstance(labels, list)
+            counts.add(name, match_boxes(pixel, labels))
+    return counts
+
+
+def pair_files(detections: Path, labels: Path) -> list[tuple[Path, Path]]:
+    """``(detections file, labels file)`` pairs from two files or folders.
+
+    A folder of detections goes with one COCO file, or with a folder of labels in which each
+    detections file finds the label file named after its image (``sitewatch.source``) or after
+    itself, with a ``.xml``, ``.json`` or ``.geojson`` suffix.
+    """
+    dets = sorted(detections.glob("*.geojson")) if detections.is_dir() else [detections]
+    if not dets:
+        raise InputError(f"{detections}: no .geojson detections in this folder")
+    if not labels.is_dir():
+        return [(d, labels) for d in dets]
+    by_stem: dict[str, Path] = {}
+    for p in sorted(labels.iterdir()):
+        if p.suffix.lower() in LABEL_SUFFIXES:
+            by_stem.setdefault(p.stem, p)
+    pairs, missing = [], []
+    for d in dets:
+        found = by_stem.get(_image_stem(d)) or by_stem.get(d.stem)
+        if found is None:
+            missing.append(d.name)
+        else:
+            pairs.append((d, found))
+    if missing:
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise InputError(
+            f"{labels}: no label file for {', '.join(missing[:5])}{more} (looked for the image's name "
+            f"with {', '.join(LABEL_SUFFIXES)}); an image without ships needs an empty label file"
+        )
+    return pairs

@@ -1,0 +1,57 @@
+"""``sitewatch score``: detect-image output against labelled boxes (VOC, COCO, GeoJSON)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .options import handle_errors, json_option
+
+
+def _ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+@click.command("score")
+@click.argument("detections", type=click.Path(exists=True, path_type=Path))
+@click.argument("labels", type=click.Path(exists=True, path_type=Path))
+@click.option("--class", "classes", multiple=True, metavar="NAME",
+              help="Count only labelled objects of this class (VOC <name>, COCO category, GeoJSON --class-key); repeat. Default: all.")  # fmt: skip
+@click.option("--class-key", default="class", show_default=True, help="GeoJSON labels: the property that holds the class.")
+@click.option("--kind", "kinds", multiple=True, default=("vessel",), show_default=True,
+              help="Detected kinds scored (detect-image writes vessel, and crane at 5 m or finer); repeat.")  # fmt: skip
+@click.option("--min-score", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Leave out detections scoring below this.")  # fmt: skip
+@click.option("--per-image", is_flag=True, help="Also print each image's counts.")
+@json_option
+@handle_errors
+def command(
+    detections: Path, labels: Path, classes: tuple[str, ...], class_key: str, kinds: tuple[str, ...],
+    min_score: float, per_image: bool, as_json: bool,
+) -> None:  # fmt: skip
+    """Score DETECTIONS (a `detect-image --out` GeoJSON, or a folder of them) against LABELS.
+
+    LABELS is a Pascal VOC .xml, a COCO .json or a GeoJSON of boxes, or a
+    folder of label files named after the images. Matching is one-to-one per
+    image: a detection counts when its centroid falls inside a labelled box,
+    best score first, as the benchmarks count. Prints precision, recall and F1.
+    """
+    from ..boxscore import pair_files, score_files
+
+    counts = score_files(pair_files(detections, labels), classes=classes, kinds=kinds, min_score=min_score, class_key=class_key)
+    if as_json:
+        out = {
+            "images": counts.images, "tp": counts.tp, "fp": counts.fp, "fn": counts.fn,
+            "precision": counts.precision, "recall": counts.recall, "f1": counts.f1,
+        } | ({"per_image": {k: dict(zip(("tp", "fp", "fn"), v, strict=True)) for k, v in counts.per_image.items()}} if per_image else {})  # fmt: skip
+        click.echo(json.dumps(out, indent=1))
+        return
+    if per_image:
+        for name, (tp, fp, fn) in counts.per_image.items():
+            click.echo(f"{name:<40} TP {tp:>4}  FP {fp:>4}  FN {fn:>4}")
+    click.echo(
+        f"{counts.images} image(s): TP {counts.tp}  FP {counts.fp}  FN {counts.fn}  "
+        f"P {_ratio(counts.precision)}  R {_ratio(counts.recall)}  F1 {_ratio(counts.f1)}"
+    )

@@ -1,0 +1,101 @@
+"""``sitewatch score``: detect-image output against VOC, COCO and GeoJSON labels, as the benchmarks count."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sitewatch.boxscore import Box, Detected, match_boxes, score_files
+from sitewatch.cli import main
+from sitewatch.errors import InputError
+
+
+def _dets(path: Path, points: list[tuple[float, float, float]], source: str = "chip.png", kind: str = "vessel") -> Path:
+    feats = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Polygon", "coordinates": [[[c - 1, r - 1], [c + 1, r - 1], [c + 1, r + 1], [c - 1, r + 1], [c - 1, r - 1]]]},
+            "properties": {"row": r, "col": c, "score": s, "kind": kind, "length_m": 20.0, "width_m": 5.0, "heading_deg": 0.0},
+        }
+        for r, c, s in points
+    ]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats, "sitewatch": {"source": source}}))
+    return path
+
+
+VOC = """<annotation><filename>chip</filename>
+<object><name>ship</name><bndbox><xmin>10</xmin><ymin>10</ymin><xmax>20</xmax><ymax>14</ymax></bndbox></object>
+<object><name>ship</name><bndbox><xmin>40</xmin><ymin>40</ymin><xmax>44</xmax><ymax>60</ymax></bndbox></object>
+<object><name>buoy</name><bndbox><xmin>80</xmin><ymin>80</ymin><xmax>82</xmax><ymax>82</ymax></bndbox></object>
+</annotation>"""
+
+
+def test_one_to_one_best_score_first_nearest_centre() -> None:
+    boxes = [Box(0, 0, 10, 10), Box(5, 0, 15, 10)]
+    # Both detections fall in both boxes; the better one takes the box whose centre is nearer.
+    assert match_boxes([Detected(9, 5, 0.9), Detected(6, 5, 0.5)], boxes) == (2, 0, 0)
+    assert match_boxes([Detected(7, 5, 0.9), Detected(7.5, 5, 0.8), Detected(8, 5, 0.7)], boxes) == (2, 1, 0)
+    assert match_boxes([], boxes) == (0, 0, 2)
+
+
+def test_voc_counts_and_classes(tmp_path: Path) -> None:
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "chip.xml").write_text(VOC)
+    (tmp_path / "dets").mkdir()
+    # Inside the first ship (edge pixel 20 + 0.5 still counts), two on the second (one too many), one at sea.
+    _dets(tmp_path / "dets" / "chip.geojson", [(12, 20.4, 0.9), (50, 42, 0.8), (52, 42, 0.7), (100, 100, 0.6)])
+    r = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels"), "--json", "--class", "ship"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert (out["tp"], out["fp"], out["fn"]) == (2, 2, 0) and out["f1"] == pytest.approx(4 / 6)
+    every = score_files([(tmp_path / "dets" / "chip.geojson", tmp_path / "labels" / "chip.xml")])
+    assert (every.tp, every.fp, every.fn) == (2, 2, 1)  # the buoy counts when no --class is given
+    high = score_files([(tmp_path / "dets" / "chip.geojson", tmp_path / "labels" / "chip.xml")], classes=["ship"], min_score=0.75)
+    assert (high.tp, high.fp, high.fn) == (2, 0, 0)
+
+
+def test_coco_finds_the_image_by_the_detections_source(tmp_path: Path) -> None:
+    coco = {
+        "images": [{"id": 1, "file_name": "a.tif", "width": 50, "height": 50}, {"id": 2, "file_name": "b.tif"}],
+        "categories": [{"id": 1, "name": "ship"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 5, 5]}, {"id": 2, "image_id": 2, "category_id": 1, "bbox": [0, 0, 3, 3]}],
+    }
+    labels = tmp_path / "coco.json"
+    labels.write_text(json.dumps(coco))
+    # Pixel 14 is the box's last column (edges 10..15); pixel 15 is outside.
+    inside = _dets(tmp_path / "out1.geojson", [(12, 14, 0.9)], source="/data/a.tif")
+    outside = _dets(tmp_path / "out2.geojson", [(12, 15, 0.9)], source="/data/a.tif")
+    assert (score_files([(inside, labels)]).tp, score_files([(outside, labels)]).tp) == (1, 0)
+    r = CliRunner().invoke(main, ["score", str(_dets(tmp_path / "c.geojson", [], source="c.tif")), str(labels)])
+    assert r.exit_code == 1 and "no image named 'c'" in r.output
+
+
+def test_geojson_labels_must_share_the_detections_coordinates(tmp_path: Path) -> None:
+    labels = tmp_path / "truth.geojson"
+    box = [[[9, 9], [15, 9], [15, 15], [9, 15], [9, 9]]]
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": box}, "properties": {}}]}))
+    dets = _dets(tmp_path / "d.geojson", [(12, 12, 0.9)])
+    assert score_files([(dets, labels)]).tp == 1
+    fc = json.loads(dets.read_text())
+    fc["crs"] = {"type": "name", "properties": {"name": "EPSG:32652"}}
+    dets.write_text(json.dumps(fc))
+    with pytest.raises(InputError, match="different coordinates"):
+        score_files([(dets, labels)])
+
+
+def test_bad_inputs_are_named(tmp_path: Path) -> None:
+    dets = _dets(tmp_path / "d.geojson", [(1, 1, 0.5)])
+    (tmp_path / "labels").mkdir()
+    r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "labels")])
+    assert r.exit_code == 1 and "no label file for d.geojson" in r.output
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<annotation><object>")
+    r = CliRunner().invoke(main, ["score", str(dets), str(bad)])
+    assert r.exit_code == 1 and "bad.xml: not readable XML" in r.output
+    txt = tmp_path / "labels.txt"
+    txt.write_text("x")
+    r = CliRunner().invoke(main, ["score", str(dets), str(txt)])
+    assert r.exit_code == 1 and "Pascal VOC .xml, COCO .json or GeoJSON" in r.output

@@ -22,7 +22,7 @@ def _dets(path: Path, points: list[tuple[float, float, float]], source: str = "c
         }
         for r, c, s in points
     ]
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats, "sitewatch": {"source": source}}))
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats, "sitewatch": {"source": source, "detector": "sar-cfar"}}))
     return path
 
 
@@ -99,3 +99,16 @@ def test_bad_inputs_are_named(tmp_path: Path) -> None:
     txt.write_text("x")
     r = CliRunner().invoke(main, ["score", str(dets), str(txt)])
     assert r.exit_code == 1 and "Pascal VOC .xml, COCO .json or GeoJSON" in r.output
+
+
+def test_a_detections_file_is_never_its_own_labels(tmp_path: Path) -> None:
+    # detect-image --out written next to the chips: chip.geojson and chip.xml side by side.
+    (tmp_path / "chip.xml").write_text(VOC)
+    _dets(tmp_path / "chip.geojson", [(12, 15, 0.9), (100, 100, 0.6)])
+    for dets in (tmp_path, tmp_path / "chip.geojson"):
+        r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path), "--json"])
+        assert r.exit_code == 0, r.output
+        out = json.loads(r.output)
+        assert (out["tp"], out["fp"], out["fn"]) == (1, 1, 2)
+    with pytest.raises(InputError, match="detect-image output, not labels"):
+        score_files([(tmp_path / "chip.geojson", tmp_path / "chip.geojson")])

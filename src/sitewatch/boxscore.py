@@ -115,6 +115,13 @@ def _json(path: Path) -> Any:
         raise InputError(f"{path}: not readable JSON ({exc})") from exc
 
 
+def _json_or_none(path: Path) -> Any:
+    try:
+        return _json(path)
+    except InputError:
+        return None
+
+
 def _crs_name(fc: dict[str, Any]) -> str | None:
     crs = fc.get("crs")
     return str(crs.get("properties", {}).get("name")) if isinstance(crs, dict) else None
@@ -208,8 +215,14 @@ def read_labels(path: Path, classes: Iterable[str] = (), class_key: str = "class
     if isinstance(data, dict) and "images" in data and "annotations" in data:
         return "coco", _coco(path, data, wanted), None
     if isinstance(data, dict) and data.get("type") == "FeatureCollection":
+        if _is_detect_image_output(data):
+            raise InputError(f"{path}: a detect-image output, not labels (pass the label file or folder as LABELS)")
         return "geojson", _geojson_boxes(path, data, wanted, class_key), _crs_name(data)
     raise InputError(f"{path}: neither COCO (images, annotations) nor a GeoJSON FeatureCollection")
+
+
+def _is_detect_image_output(data: Any) -> bool:
+    return isinstance(data, dict) and isinstance(data.get("sitewatch"), dict) and "detector" in data["sitewatch"]
 
 
 def _image_stem(det_path: Path) -> str:
@@ -271,9 +284,14 @@ def pair_files(detections: Path, labels: Path) -> list[tuple[Path, Path]]:
     if not labels.is_dir():
         return [(d, labels) for d in dets]
     by_stem: dict[str, Path] = {}
+    det_files = {d.resolve() for d in dets}
     for p in sorted(labels.iterdir()):
-        if p.suffix.lower() in LABEL_SUFFIXES:
-            by_stem.setdefault(p.stem, p)
+        if p.suffix.lower() not in LABEL_SUFFIXES or p.resolve() in det_files:
+            continue
+        # detect-image --out written next to the chips must not stand in for their labels
+        if p.suffix.lower() != ".xml" and _is_detect_image_output(_json_or_none(p)):
+            continue
+        by_stem.setdefault(p.stem, p)
     pairs, missing = [], []
     for d in dets:
         found = by_stem.get(_image_stem(d)) or by_stem.get(d.stem)

@@ -112,3 +112,40 @@ def test_a_detections_file_is_never_its_own_labels(tmp_path: Path) -> None:
         assert (out["tp"], out["fp"], out["fn"]) == (1, 1, 2)
     with pytest.raises(InputError, match="detect-image output, not labels"):
         score_files([(tmp_path / "chip.geojson", tmp_path / "chip.geojson")])
+
+
+PIXEL_CRS = 'LOCAL_CS["pixel",LOCAL_DATUM["image",0],UNIT["unknown",1],AXIS["x",EAST],AXIS["y",SOUTH]]'
+
+
+def _with_crs(path: Path, name: str | None, coordinates: str | None = None) -> Path:
+    fc = json.loads(path.read_text())
+    if name is not None:
+        fc["crs"] = {"type": "name", "properties": {"name": name}}
+    if coordinates is not None:
+        fc.setdefault("sitewatch", {})["coordinates"] = coordinates
+    path.write_text(json.dumps(fc))
+    return path
+
+
+def test_geojson_crs_spelled_differently_is_the_same_crs(tmp_path: Path) -> None:
+    box = [[[500009, 9], [500015, 9], [500015, 15], [500009, 15], [500009, 9]]]
+    truth = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": box}, "properties": {}}]}
+    labels = tmp_path / "truth.geojson"
+    # GDAL, QGIS and geopandas write the OGC URN; detect-image writes EPSG:32633.
+    labels.write_text(json.dumps(truth | {"crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32633"}}}))
+    dets = _dets(tmp_path / "d.geojson", [(12, 12, 0.9)])
+    fc = json.loads(dets.read_text())
+    fc["features"][0]["geometry"]["coordinates"] = box
+    dets.write_text(json.dumps(fc))
+    assert score_files([(_with_crs(dets, "EPSG:32633", "crs"), labels)]).tp == 1
+    with pytest.raises(InputError, match="different coordinates"):
+        score_files([(_with_crs(dets, "EPSG:32634", "crs"), labels)])
+
+
+def test_pixel_geojson_labels_need_no_crs_member(tmp_path: Path) -> None:
+    # Boxes drawn over a JPEG carry no crs; detect-image's pixel output names its LOCAL_CS.
+    labels = tmp_path / "truth.geojson"
+    box = [[[9, 9], [15, 9], [15, 15], [9, 15], [9, 9]]]
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": box}, "properties": {}}]}))
+    dets = _with_crs(_dets(tmp_path / "d.geojson", [(12, 12, 0.9)]), PIXEL_CRS, "pixel (x=col, y=row, pixel centres at integers)")
+    assert score_files([(dets, labels)]).tp == 1

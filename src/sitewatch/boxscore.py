@@ -15,7 +15,8 @@ Labels come as the datasets publish them:
   coordinates): ``x - 0.5 .. x + w - 0.5``. An image is found by its ``file_name`` stem.
 - **GeoJSON** polygons (or boxes) in the detections' own coordinates: each feature's bounding
   box, compared with the centroid of each detection's box geometry. The two files must be in
-  the same CRS (both pixel coordinates, or the same ``crs`` member).
+  the same CRS (compared as CRSs, however the ``crs`` member spells it; labels without one are
+  WGS84, or pixel coordinates when the detections are in pixels).
 """
 
 from __future__ import annotations
@@ -125,6 +126,27 @@ def _json_or_none(path: Path) -> Any:
 def _crs_name(fc: dict[str, Any]) -> str | None:
     crs = fc.get("crs")
     return str(crs.get("properties", {}).get("name")) if isinstance(crs, dict) else None
+
+
+def _same_crs(label_crs: str | None, det_crs: str | None) -> bool:
+    """Whether two GeoJSON ``crs`` members name one CRS (None: WGS84 lon/lat, as RFC 7946 has it).
+
+    Spellings differ between writers (``EPSG:32633`` from detect-image, the OGC URN from GDAL and
+    QGIS), so they are compared as CRSs; labels drawn over an image without a georeference carry
+    no ``crs`` at all, and go with detect-image's pixel coordinates.
+    """
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    if label_crs == det_crs:
+        return True
+    if label_crs is None and det_crs is not None and det_crs.startswith('LOCAL_CS["pixel"'):
+        return True
+    try:
+        a, b = (CRS.from_user_input(c or "OGC:CRS84") for c in (label_crs, det_crs))
+    except CRSError:
+        return False
+    return bool(a.equals(b, ignore_axis_order=True))
 
 
 def read_detections(path: Path, kinds: Iterable[str] = ("vessel",), min_score: float = 0.0) -> tuple[list[Detected], list[Detected], str | None]:
@@ -259,7 +281,7 @@ def score_files(
             counts.add(name, match_boxes(pixel, boxes))
         elif fmt == "geojson":
             assert isinstance(labels, list)
-            if (label_crs or "WGS84") != (det_crs or "WGS84"):
+            if not _same_crs(label_crs, det_crs):
                 raise InputError(
                     f"{label_path} and {det_path} are in different coordinates "
                     f"({label_crs or 'WGS84'} against {det_crs or 'WGS84'}); reproject the labels"

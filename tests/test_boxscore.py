@@ -149,3 +149,12 @@ def test_pixel_geojson_labels_need_no_crs_member(tmp_path: Path) -> None:
     labels.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": box}, "properties": {}}]}))
     dets = _with_crs(_dets(tmp_path / "d.geojson", [(12, 12, 0.9)]), PIXEL_CRS, "pixel (x=col, y=row, pixel centres at integers)")
     assert score_files([(dets, labels)]).tp == 1
+
+
+def test_a_class_no_label_has_is_an_error_not_a_zero(tmp_path: Path) -> None:
+    (tmp_path / "chip.xml").write_text(VOC)
+    dets = _dets(tmp_path / "chip.geojson", [(12, 15, 0.9)])
+    r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.xml"), "--class", "Ship"])
+    assert r.exit_code == 1 and "no labelled object of class 'Ship'" in r.output and "buoy, ship" in r.output
+    r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.xml"), "--kind", "vessels"])
+    assert r.exit_code == 2 and "vessels" in r.output

@@ -173,7 +173,7 @@ def read_detections(path: Path, kinds: Iterable[str] = ("vessel",), min_score: f
     return pixel, geo, _crs_name(fc)
 
 
-def _voc(path: Path, classes: set[str]) -> list[Box]:
+def _voc(path: Path, classes: set[str], seen: set[str]) -> list[Box]:
     try:
         root = ET.parse(path).getroot()
     except (OSError, ET.ParseError) as exc:
@@ -181,6 +181,7 @@ def _voc(path: Path, classes: set[str]) -> list[Box]:
     boxes = []
     for obj in root.iter("object"):
         name = (obj.findtext("name") or "").strip()
+        seen.add(name)
         bb = obj.find("bndbox")
         if bb is None or (classes and name not in classes):
             continue
@@ -194,11 +195,12 @@ def _voc(path: Path, classes: set[str]) -> list[Box]:
     return boxes
 
 
-def _coco(path: Path, data: dict[str, Any], classes: set[str]) -> dict[str, list[Box]]:
+def _coco(path: Path, data: dict[str, Any], classes: set[str], seen: set[str]) -> dict[str, list[Box]]:
     cats = {c["id"]: c.get("name", "") for c in data.get("categories", [])}
     images = {im["id"]: Path(str(im.get("file_name", im["id"]))).stem for im in data["images"]}
     out: dict[str, list[Box]] = {stem: [] for stem in images.values()}
     for a in data.get("annotations", []):
+        seen.add(str(cats.get(a.get("category_id"))))
         if classes and cats.get(a.get("category_id")) not in classes:
             continue
         try:
@@ -209,11 +211,12 @@ def _coco(path: Path, data: dict[str, Any], classes: set[str]) -> dict[str, list
     return out
 
 
-def _geojson_boxes(path: Path, data: dict[str, Any], classes: set[str], class_key: str) -> list[Box]:
+def _geojson_boxes(path: Path, data: dict[str, Any], classes: set[str], class_key: str, seen: set[str]) -> list[Box]:
     from shapely.geometry import shape
 
     boxes = []
     for i, f in enumerate(data.get("features", [])):
+        seen.add(str((f.get("properties") or {}).get(class_key)))
         if classes and str((f.get("properties") or {}).get(class_key)) not in classes:
             continue
         try:
@@ -224,22 +227,25 @@ def _geojson_boxes(path: Path, data: dict[str, Any], classes: set[str], class_ke
     return boxes
 
 
-def read_labels(path: Path, classes: Iterable[str] = (), class_key: str = "class") -> tuple[str, dict[str, list[Box]] | list[Box], str | None]:
+def read_labels(
+    path: Path, classes: Iterable[str] = (), class_key: str = "class", seen: set[str] | None = None,
+) -> tuple[str, dict[str, list[Box]] | list[Box], str | None]:
     """``(format, boxes, crs)``: ``"voc"`` or ``"geojson"`` with one image's boxes, ``"coco"`` with
     boxes per image stem; ``crs`` the GeoJSON's ``crs`` member (None for the others and for
-    WGS84 GeoJSON)."""
+    WGS84 GeoJSON). The class of every labelled object, wanted or not, is added to ``seen``."""
     wanted = set(classes)
+    seen = set() if seen is None else seen
     if path.suffix.lower() == ".xml":
-        return "voc", _voc(path, wanted), None
+        return "voc", _voc(path, wanted, seen), None
     if path.suffix.lower() not in (".json", ".geojson"):
         raise InputError(f"{path}: labels must be Pascal VOC .xml, COCO .json or GeoJSON")
     data = _json(path)
     if isinstance(data, dict) and "images" in data and "annotations" in data:
-        return "coco", _coco(path, data, wanted), None
+        return "coco", _coco(path, data, wanted, seen), None
     if isinstance(data, dict) and data.get("type") == "FeatureCollection":
         if _is_detect_image_output(data):
             raise InputError(f"{path}: a detect-image output, not labels (pass the label file or folder as LABELS)")
-        return "geojson", _geojson_boxes(path, data, wanted, class_key), _crs_name(data)
+        return "geojson", _geojson_boxes(path, data, wanted, class_key, seen), _crs_name(data)
     raise InputError(f"{path}: neither COCO (images, annotations) nor a GeoJSON FeatureCollection")
 
 
@@ -262,10 +268,11 @@ def score_files(
 ) -> Counts:
     """Counts over ``(detections, labels)`` pairs (a COCO file may serve many detections files)."""
     counts = Counts()
+    wanted, seen = set(classes), set[str]()
     cache: dict[Path, tuple[str, dict[str, list[Box]] | list[Box], str | None]] = {}
     for det_path, label_path in pairs:
         if label_path not in cache:
-            cache[label_path] = read_labels(label_path, classes, class_key)
+            cache[label_path] = read_labels(label_path, wanted, class_key, seen)
         fmt, labels, label_crs = cache[label_path]
         pixel, geo, det_crs = read_detections(det_path, kinds, min_score)
         name = det_path.stem
@@ -290,6 +297,13 @@ def score_files(
         else:
             assert isinstance(labels, list)
             counts.add(name, match_boxes(pixel, labels))
+    if wanted and seen and not wanted & seen:
+        # Every box left out: the figures would read as if nothing had been labelled.
+        where = pairs[0][1] if len({lp for _, lp in pairs}) == 1 else pairs[0][1].parent
+        raise InputError(
+            f"{where}: no labelled object of class {', '.join(map(repr, sorted(wanted)))} "
+            f"(classes found: {', '.join(sorted(seen))})"
+        )
     return counts
 
 

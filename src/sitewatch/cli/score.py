@@ -20,7 +20,7 @@ def _ratio(value: float | None) -> str:
 @click.option("--class", "classes", multiple=True, metavar="NAME",
               help="Count only labelled objects of this class (VOC <name>, COCO category, GeoJSON --class-key); repeat. Default: all.")  # fmt: skip
 @click.option("--class-key", default="class", show_default=True, help="GeoJSON labels: the property that holds the class.")
-@click.option("--kind", "kinds", multiple=True, default=("vessel",), show_default=True,
+@click.option("--kind", "kinds", multiple=True, default=("vessel",), show_default=True, type=click.Choice(["vessel", "crane"]),
               help="Detected kinds scored (detect-image writes vessel, and crane at 5 m or finer); repeat.")  # fmt: skip
 @click.option("--min-score", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Leave out detections scoring below this.")  # fmt: skip

@@ -158,3 +158,28 @@ def test_a_class_no_label_has_is_an_error_not_a_zero(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "no labelled object of class 'Ship'" in r.output and "buoy, ship" in r.output
     r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.xml"), "--kind", "vessels"])
     assert r.exit_code == 2 and "vessels" in r.output
+
+
+def test_an_empty_label_file_is_an_image_without_objects(tmp_path: Path) -> None:
+    # The message for a missing label file asks for an empty one; it must then be accepted.
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "dets").mkdir()
+    _dets(tmp_path / "dets" / "calm.geojson", [(5, 5, 0.9)], source="calm.jpg")
+    r = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels")])
+    assert r.exit_code == 1 and "needs an empty label file" in r.output
+    for suffix in (".xml", ".json"):
+        (tmp_path / "labels" / f"calm{suffix}").write_text("\n")
+        r = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels"), "--json"])
+        assert r.exit_code == 0, r.output
+        assert (json.loads(r.output)["fp"], json.loads(r.output)["fn"]) == (1, 0)
+        (tmp_path / "labels" / f"calm{suffix}").unlink()
+
+
+def test_label_files_named_in_another_case_are_found(tmp_path: Path) -> None:
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "dets").mkdir()
+    (tmp_path / "labels" / "CHIP.XML").write_text(VOC)
+    _dets(tmp_path / "dets" / "chip.geojson", [(12, 15, 0.9)], source="chip.jpg")
+    r = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["tp"] == 1

@@ -230,11 +230,17 @@ def _geojson_boxes(path: Path, data: dict[str, Any], classes: set[str], class_ke
 def read_labels(
     path: Path, classes: Iterable[str] = (), class_key: str = "class", seen: set[str] | None = None,
 ) -> tuple[str, dict[str, list[Box]] | list[Box], str | None]:
-    """``(format, boxes, crs)``: ``"voc"`` or ``"geojson"`` with one image's boxes, ``"coco"`` with
+    """``(format, boxes, crs)``: ``"voc"``, ``"geojson"`` or ``"empty"`` (a blank file) with one image's boxes, ``"coco"`` with
     boxes per image stem; ``crs`` the GeoJSON's ``crs`` member (None for the others and for
     WGS84 GeoJSON). The class of every labelled object, wanted or not, is added to ``seen``."""
     wanted = set(classes)
     seen = set() if seen is None else seen
+    try:
+        blank = path.stat().st_size < 4096 and not path.read_bytes().strip()
+    except OSError as exc:
+        raise InputError(f"{path}: not readable ({exc})") from exc
+    if blank and path.suffix.lower() in LABEL_SUFFIXES:
+        return "empty", [], None  # an image without objects, as the missing-label message suggests
     if path.suffix.lower() == ".xml":
         return "voc", _voc(path, wanted, seen), None
     if path.suffix.lower() not in (".json", ".geojson"):
@@ -312,7 +318,8 @@ def pair_files(detections: Path, labels: Path) -> list[tuple[Path, Path]]:
 
     A folder of detections goes with one COCO file, or with a folder of labels in which each
     detections file finds the label file named after its image (``sitewatch.source``) or after
-    itself, with a ``.xml``, ``.json`` or ``.geojson`` suffix.
+    itself (in any case), with a ``.xml``, ``.json`` or ``.geojson`` suffix; a blank label file
+    stands for an image without objects.
     """
     dets = sorted(detections.glob("*.geojson")) if detections.is_dir() else [detections]
     if not dets:
@@ -320,6 +327,7 @@ def pair_files(detections: Path, labels: Path) -> list[tuple[Path, Path]]:
     if not labels.is_dir():
         return [(d, labels) for d in dets]
     by_stem: dict[str, Path] = {}
+    by_lower: dict[str, Path] = {}  # labels named CHIP.XML for chip.jpg, as case-blind file systems allow
     det_files = {d.resolve() for d in dets}
     for p in sorted(labels.iterdir()):
         if p.suffix.lower() not in LABEL_SUFFIXES or p.resolve() in det_files:
@@ -328,9 +336,13 @@ def pair_files(detections: Path, labels: Path) -> list[tuple[Path, Path]]:
         if p.suffix.lower() != ".xml" and _is_detect_image_output(_json_or_none(p)):
             continue
         by_stem.setdefault(p.stem, p)
+        by_lower.setdefault(p.stem.lower(), p)
     pairs, missing = [], []
     for d in dets:
-        found = by_stem.get(_image_stem(d)) or by_stem.get(d.stem)
+        stems = (_image_stem(d), d.stem)
+        found = next((by_stem[s] for s in stems if s in by_stem), None) or next(
+            (by_lower[s.lower()] for s in stems if s.lower() in by_lower), None
+        )
         if found is None:
             missing.append(d.name)
         else:

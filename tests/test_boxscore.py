@@ -183,3 +183,24 @@ def test_label_files_named_in_another_case_are_found(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels"), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["tp"] == 1
+
+
+def test_coco_problems_are_told_plainly(tmp_path: Path) -> None:
+    coco = {
+        "images": [{"id": 1, "file_name": "algiers_rgb.tiff"}],
+        "categories": [{"id": 1, "name": "ship"}],
+        "annotations": [{"id": 7, "image_id": 12, "category_id": 1, "bbox": [10, 10, 5, 5]}],
+    }
+    labels = tmp_path / "coco.json"
+    labels.write_text(json.dumps(coco))
+    dets = _dets(tmp_path / "algiers_rgb.geojson", [], source="algiers_rgb.tiff")
+    with pytest.raises(InputError, match="annotation 7 is of image_id 12, which is not among its images"):
+        score_files([(dets, labels)])
+    coco["annotations"][0]["image_id"] = 1
+    labels.write_text(json.dumps(coco))
+    # --band runs record a source per band: the image is then found by the detections file's name.
+    fc = json.loads(dets.read_text())
+    fc["sitewatch"]["source"] = {"red": "/x/B04.tif", "green": "/x/B03.tif"}
+    (tmp_path / "algiers.geojson").write_text(json.dumps(fc))
+    with pytest.raises(InputError, match=r"no image named 'algiers' \(the name of algiers.geojson\).*algiers_rgb"):
+        score_files([(tmp_path / "algiers.geojson", labels)])

@@ -203,6 +203,8 @@ def _coco(path: Path, data: dict[str, Any], classes: set[str], seen: set[str]) -
         seen.add(str(cats.get(a.get("category_id"))))
         if classes and cats.get(a.get("category_id")) not in classes:
             continue
+        if a.get("image_id") not in images:
+            raise InputError(f"{path}: annotation {a.get('id')} is of image_id {a.get('image_id')}, which is not among its images")
         try:
             x, y, w, h = (float(v) for v in a["bbox"])
             out[images[a["image_id"]]].append(Box(x - 0.5, y - 0.5, x + w - 0.5, y + h - 0.5))
@@ -286,9 +288,11 @@ def score_files(
             assert isinstance(labels, dict)
             stem = _image_stem(det_path)
             if stem not in labels and det_path.stem not in labels:
+                whose = f"the name of {det_path.name}" if stem == det_path.stem else f"the source of {det_path.name}"
+                some = ", ".join(sorted(labels)[:5]) + (" …" if len(labels) > 5 else "")
                 raise InputError(
-                    f"{label_path}: no image named {stem!r} (the source of {det_path.name}); "
-                    "COCO images are found by their file_name"
+                    f"{label_path}: no image named {stem!r} ({whose}); COCO images are found by their "
+                    f"file_name ({some}): name the detections file after its image"
                 )
             boxes = labels.get(stem, labels.get(det_path.stem, []))
             counts.add(name, match_boxes(pixel, boxes))

@@ -204,3 +204,18 @@ def test_coco_problems_are_told_plainly(tmp_path: Path) -> None:
     (tmp_path / "algiers.geojson").write_text(json.dumps(fc))
     with pytest.raises(InputError, match=r"no image named 'algiers' \(the name of algiers.geojson\).*algiers_rgb"):
         score_files([(tmp_path / "algiers.geojson", labels)])
+
+
+def test_a_box_the_wrong_way_round_names_its_file(tmp_path: Path) -> None:
+    dets = _dets(tmp_path / "chip.geojson", [])
+    bad = tmp_path / "chip.xml"
+    bad.write_text("<annotation><object><name>ship</name><bndbox><xmin>20</xmin><ymin>10</ymin><xmax>10</xmax><ymax>14</ymax></bndbox></object></annotation>")
+    with pytest.raises(InputError, match=r"chip.xml: an object's bndbox has xmin > xmax or ymin > ymax \(20, 10, 10, 14\)"):
+        score_files([(dets, bad)])
+    coco = tmp_path / "coco.json"
+    coco.write_text(json.dumps({"images": [{"id": 1, "file_name": "chip.png"}], "annotations": [{"id": 3, "image_id": 1, "bbox": [5, 5, -2, 4]}]}))
+    with pytest.raises(InputError, match=r"^\S*coco.json: annotation 3 has a negative width or height"):
+        score_files([(dets, coco)])
+    coco.write_text(json.dumps({"images": [{"file_name": "chip.png"}], "annotations": []}))
+    with pytest.raises(InputError, match=r"coco.json: its images and categories need an id each"):
+        score_files([(dets, coco)])

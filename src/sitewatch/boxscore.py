@@ -189,6 +189,8 @@ def _voc(path: Path, classes: set[str], seen: set[str]) -> list[Box]:
             x0, y0, x1, y1 = (float(bb.findtext(k) or "") for k in ("xmin", "ymin", "xmax", "ymax"))
         except ValueError as exc:
             raise InputError(f"{path}: an object's bndbox is not four numbers ({exc})") from exc
+        if x0 > x1 or y0 > y1:
+            raise InputError(f"{path}: an object's bndbox has xmin > xmax or ymin > ymax ({x0:g}, {y0:g}, {x1:g}, {y1:g})")
         boxes.append(Box(x0 - 0.5, y0 - 0.5, x1 + 0.5, y1 + 0.5))
     if root.tag != "annotation":
         raise InputError(f"{path}: not a Pascal VOC annotation (root element <{root.tag}>)")
@@ -196,8 +198,11 @@ def _voc(path: Path, classes: set[str], seen: set[str]) -> list[Box]:
 
 
 def _coco(path: Path, data: dict[str, Any], classes: set[str], seen: set[str]) -> dict[str, list[Box]]:
-    cats = {c["id"]: c.get("name", "") for c in data.get("categories", [])}
-    images = {im["id"]: Path(str(im.get("file_name", im["id"]))).stem for im in data["images"]}
+    try:
+        cats = {c["id"]: c.get("name", "") for c in data.get("categories", [])}
+        images = {im["id"]: Path(str(im.get("file_name", im["id"]))).stem for im in data["images"]}
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"{path}: its images and categories need an id each ({exc!r})") from exc
     out: dict[str, list[Box]] = {stem: [] for stem in images.values()}
     for a in data.get("annotations", []):
         seen.add(str(cats.get(a.get("category_id"))))
@@ -207,9 +212,11 @@ def _coco(path: Path, data: dict[str, Any], classes: set[str], seen: set[str]) -
             raise InputError(f"{path}: annotation {a.get('id')} is of image_id {a.get('image_id')}, which is not among its images")
         try:
             x, y, w, h = (float(v) for v in a["bbox"])
-            out[images[a["image_id"]]].append(Box(x - 0.5, y - 0.5, x + w - 0.5, y + h - 0.5))
         except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"{path}: annotation {a.get('id')} has no usable bbox or image_id ({exc})") from exc
+            raise InputError(f"{path}: annotation {a.get('id')} has no usable bbox ({exc})") from exc
+        if w < 0 or h < 0:
+            raise InputError(f"{path}: annotation {a.get('id')} has a negative width or height (bbox {a['bbox']})")
+        out[images[a["image_id"]]].append(Box(x - 0.5, y - 0.5, x + w - 0.5, y + h - 0.5))
     return out
 
 

@@ -219,3 +219,16 @@ def test_a_box_the_wrong_way_round_names_its_file(tmp_path: Path) -> None:
     coco.write_text(json.dumps({"images": [{"file_name": "chip.png"}], "annotations": []}))
     with pytest.raises(InputError, match=r"coco.json: its images and categories need an id each"):
         score_files([(dets, coco)])
+
+
+def test_a_geojson_detect_image_did_not_write_is_named_as_such(tmp_path: Path) -> None:
+    (tmp_path / "dets").mkdir()
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "chip.xml").write_text(VOC)
+    _dets(tmp_path / "dets" / "chip.geojson", [(12, 15, 0.9)], source="chip.jpg")
+    # A sites export or hand-drawn boxes left in the detections folder, with or without features.
+    for features in ([], [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [1, 2]}, "properties": {"class": "ship"}}]):
+        (tmp_path / "dets" / "chip_truth.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+        (tmp_path / "labels" / "chip_truth.xml").write_text(VOC)
+        r = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels")])
+        assert r.exit_code == 1 and "chip_truth.geojson: not a `sitewatch detect-image --out` file" in r.output, r.output

@@ -149,14 +149,25 @@ def _same_crs(label_crs: str | None, det_crs: str | None) -> bool:
     return bool(a.equals(b, ignore_axis_order=True))
 
 
+def _detections_json(path: Path) -> dict[str, Any]:
+    fc = _json(path)
+    if not isinstance(fc, dict) or fc.get("type") != "FeatureCollection":
+        raise InputError(f"{path}: not a GeoJSON FeatureCollection (a `sitewatch detect-image --out` file)")
+    if not _is_detect_image_output(fc):
+        # Scored as it stands, hand-drawn boxes or an empty collection would count as detections.
+        raise InputError(
+            f"{path}: not a `sitewatch detect-image --out` file (no `sitewatch` member naming the "
+            "detector); DETECTIONS holds only those"
+        )
+    return fc
+
+
 def read_detections(path: Path, kinds: Iterable[str] = ("vessel",), min_score: float = 0.0) -> tuple[list[Detected], list[Detected], str | None]:
     """A ``detect-image`` GeoJSON's detections of ``kinds`` scoring at least ``min_score``:
     ``(by pixel (col, row), by geometry centroid, crs member)``."""
     from shapely.geometry import shape
 
-    fc = _json(path)
-    if not isinstance(fc, dict) or fc.get("type") != "FeatureCollection":
-        raise InputError(f"{path}: not a GeoJSON FeatureCollection (a `sitewatch detect-image --out` file)")
+    fc = _detections_json(path)
     wanted = set(kinds)
     pixel, geo = [], []
     for i, f in enumerate(fc.get("features", [])):
@@ -335,6 +346,8 @@ def pair_files(detections: Path, labels: Path) -> list[tuple[Path, Path]]:
     dets = sorted(detections.glob("*.geojson")) if detections.is_dir() else [detections]
     if not dets:
         raise InputError(f"{detections}: no .geojson detections in this folder")
+    for d in dets:
+        _detections_json(d)
     if not labels.is_dir():
         return [(d, labels) for d in dets]
     by_stem: dict[str, Path] = {}

@@ -232,3 +232,15 @@ def test_a_geojson_detect_image_did_not_write_is_named_as_such(tmp_path: Path) -
         (tmp_path / "labels" / "chip_truth.xml").write_text(VOC)
         r = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels")])
         assert r.exit_code == 1 and "chip_truth.geojson: not a `sitewatch detect-image --out` file" in r.output, r.output
+
+
+def test_label_files_left_unscored_are_reported(tmp_path: Path) -> None:
+    # detect-image failed on one chip: its ships must not vanish from the misses unnoticed.
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.xml").write_text(VOC)
+    (tmp_path / "out").mkdir()
+    _dets(tmp_path / "out" / "a.geojson", [(12, 15, 0.9)], source="a.jpg")
+    r = CliRunner().invoke(main, ["score", str(tmp_path / "out"), str(tmp_path), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["images"] == 1
+    assert "2 label file(s) have no detections and are not scored: b.xml, c.xml" in r.stderr

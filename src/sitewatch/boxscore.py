@@ -31,7 +31,10 @@ from typing import Any
 
 from .errors import InputError
 
-__all__ = ["Box", "Counts", "Detected", "match_boxes", "pair_files", "read_detections", "read_labels", "score_files"]
+__all__ = [
+    "Box", "Counts", "Detected", "match_boxes", "pair_files", "read_detections", "read_labels", "score_files",
+    "unscored_labels",
+]  # fmt: skip
 
 LABEL_SUFFIXES = (".xml", ".json", ".geojson")
 
@@ -333,6 +336,19 @@ def score_files(
             f"(classes found: {', '.join(sorted(seen))})"
         )
     return counts
+
+
+def unscored_labels(labels: Path, pairs: Sequence[tuple[Path, Path]]) -> list[Path]:
+    """Label files in the folder ``labels`` that no detections file was paired with (none when
+    ``labels`` is a file): an image detect-image failed on, or was never run on."""
+    if not labels.is_dir():
+        return []
+    used = {p.resolve() for pair in pairs for p in pair}
+    return [
+        p for p in sorted(labels.iterdir())
+        if p.suffix.lower() in LABEL_SUFFIXES and p.resolve() not in used
+        and (p.suffix.lower() == ".xml" or not _is_detect_image_output(_json_or_none(p)))
+    ]  # fmt: skip
 
 
 def pair_files(detections: Path, labels: Path) -> list[tuple[Path, Path]]:

@@ -38,9 +38,16 @@ def command(
     image: a detection counts when its centroid falls inside a labelled box,
     best score first, as the benchmarks count. Prints precision, recall and F1.
     """
-    from ..boxscore import pair_files, score_files
+    from ..boxscore import pair_files, score_files, unscored_labels
 
-    counts = score_files(pair_files(detections, labels), classes=classes, kinds=kinds, min_score=min_score, class_key=class_key)
+    pairs = pair_files(detections, labels)
+    counts = score_files(pairs, classes=classes, kinds=kinds, min_score=min_score, class_key=class_key)
+    if unscored := unscored_labels(labels, pairs):
+        more = f" and {len(unscored) - 5} more" if len(unscored) > 5 else ""
+        click.echo(
+            f"note: {len(unscored)} label file(s) have no detections and are not scored: "
+            f"{', '.join(p.name for p in unscored[:5])}{more}", err=True,
+        )  # fmt: skip
     if as_json:
         out = {
             "images": counts.images, "tp": counts.tp, "fp": counts.fp, "fn": counts.fn,

@@ -244,3 +244,17 @@ def test_label_files_left_unscored_are_reported(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["images"] == 1
     assert "2 label file(s) have no detections and are not scored: b.xml, c.xml" in r.stderr
+
+
+def test_malformed_features_are_named_not_a_traceback(tmp_path: Path) -> None:
+    dets = _dets(tmp_path / "chip.geojson", [(12, 15, 0.9)])
+    bad_dets = tmp_path / "bad.geojson"
+    bad_dets.write_text(json.dumps({"type": "FeatureCollection", "features": [1], "sitewatch": {"detector": "sar-cfar"}}))
+    (tmp_path / "chip.xml").write_text(VOC)
+    labels = tmp_path / "labels.geojson"
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [1]}))
+    coco = tmp_path / "coco.json"
+    coco.write_text(json.dumps({"images": [], "annotations": [3]}))
+    for d, lab, what in ((bad_dets, tmp_path / "chip.xml", "bad.geojson: feature 0 is not"), (dets, labels, "labels.geojson: feature 0 is not"), (dets, coco, "coco.json: annotation 0 is not")):
+        r = CliRunner().invoke(main, ["score", str(d), str(lab)])
+        assert r.exit_code == 1 and what in r.output, r.output

@@ -174,6 +174,8 @@ def read_detections(path: Path, kinds: Iterable[str] = ("vessel",), min_score: f
     wanted = set(kinds)
     pixel, geo = [], []
     for i, f in enumerate(fc.get("features", [])):
+        if not isinstance(f, dict):
+            raise InputError(f"{path}: feature {i} is not a GeoJSON Feature")
         p = f.get("properties") or {}
         try:
             if p.get("kind", "vessel") not in wanted or float(p.get("score", 1.0)) < min_score:
@@ -218,7 +220,9 @@ def _coco(path: Path, data: dict[str, Any], classes: set[str], seen: set[str]) -
     except (KeyError, TypeError, AttributeError) as exc:
         raise InputError(f"{path}: its images and categories need an id each ({exc!r})") from exc
     out: dict[str, list[Box]] = {stem: [] for stem in images.values()}
-    for a in data.get("annotations", []):
+    for i, a in enumerate(data.get("annotations", [])):
+        if not isinstance(a, dict):
+            raise InputError(f"{path}: annotation {i} is not a JSON object")
         seen.add(str(cats.get(a.get("category_id"))))
         if classes and cats.get(a.get("category_id")) not in classes:
             continue
@@ -239,6 +243,8 @@ def _geojson_boxes(path: Path, data: dict[str, Any], classes: set[str], class_ke
 
     boxes = []
     for i, f in enumerate(data.get("features", [])):
+        if not isinstance(f, dict):
+            raise InputError(f"{path}: feature {i} is not a GeoJSON Feature")
         seen.add(str((f.get("properties") or {}).get(class_key)))
         if classes and str((f.get("properties") or {}).get(class_key)) not in classes:
             continue

@@ -258,3 +258,14 @@ def test_malformed_features_are_named_not_a_traceback(tmp_path: Path) -> None:
     for d, lab, what in ((bad_dets, tmp_path / "chip.xml", "bad.geojson: feature 0 is not"), (dets, labels, "labels.geojson: feature 0 is not"), (dets, coco, "coco.json: annotation 0 is not")):
         r = CliRunner().invoke(main, ["score", str(d), str(lab)])
         assert r.exit_code == 1 and what in r.output, r.output
+
+
+def test_one_image_labels_are_not_shared_by_many_detections_files(tmp_path: Path) -> None:
+    (tmp_path / "chip.xml").write_text(VOC)
+    (tmp_path / "out").mkdir()
+    for name in ("chip", "other"):
+        _dets(tmp_path / "out" / f"{name}.geojson", [(12, 15, 0.9)], source=f"{name}.jpg")
+    r = CliRunner().invoke(main, ["score", str(tmp_path / "out"), str(tmp_path / "chip.xml")])
+    assert r.exit_code == 1 and "chip.xml holds one image's labels" in r.output, r.output
+    r = CliRunner().invoke(main, ["score", str(tmp_path / "out" / "chip.geojson"), str(tmp_path / "chip.xml")])
+    assert r.exit_code == 0, r.output

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -304,11 +305,17 @@ def score_files(
     """Counts over ``(detections, labels)`` pairs (a COCO file may serve many detections files)."""
     counts = Counts()
     wanted, seen = set(classes), set[str]()
+    users = Counter(lp for _, lp in dict(pairs).items())
     cache: dict[Path, tuple[str, dict[str, list[Box]] | list[Box], str | None]] = {}
     for det_path, label_path in pairs:
         if label_path not in cache:
             cache[label_path] = read_labels(label_path, wanted, class_key, seen)
         fmt, labels, label_crs = cache[label_path]
+        if fmt != "coco" and users[label_path] > 1:
+            raise InputError(
+                f"{label_path} holds one image's labels, and {users[label_path]} detections files would be scored "
+                "against it: pass the folder of label files, or one detections file"
+            )
         pixel, geo, det_crs = read_detections(det_path, kinds, min_score)
         name = det_path.stem
         if fmt == "coco":

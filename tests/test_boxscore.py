@@ -269,3 +269,10 @@ def test_one_image_labels_are_not_shared_by_many_detections_files(tmp_path: Path
     assert r.exit_code == 1 and "chip.xml holds one image's labels" in r.output, r.output
     r = CliRunner().invoke(main, ["score", str(tmp_path / "out" / "chip.geojson"), str(tmp_path / "chip.xml")])
     assert r.exit_code == 0, r.output
+
+
+def test_an_empty_detections_file_is_called_empty(tmp_path: Path) -> None:
+    (tmp_path / "chip.xml").write_text(VOC)
+    (tmp_path / "chip.geojson").write_text("")
+    r = CliRunner().invoke(main, ["score", str(tmp_path / "chip.geojson"), str(tmp_path / "chip.xml")])
+    assert r.exit_code == 1 and "chip.geojson: an empty file, not a `sitewatch detect-image --out` file" in r.output, r.output

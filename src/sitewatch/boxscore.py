@@ -154,6 +154,12 @@ def _same_crs(label_crs: str | None, det_crs: str | None) -> bool:
 
 
 def _detections_json(path: Path) -> dict[str, Any]:
+    try:
+        empty = path.stat().st_size < 4096 and not path.read_bytes().strip()
+    except OSError as exc:
+        raise InputError(f"{path}: not readable ({exc})") from exc
+    if empty:
+        raise InputError(f"{path}: an empty file, not a `sitewatch detect-image --out` file (run detect-image again)")
     fc = _json(path)
     if not isinstance(fc, dict) or fc.get("type") != "FeatureCollection":
         raise InputError(f"{path}: not a GeoJSON FeatureCollection (a `sitewatch detect-image --out` file)")

@@ -276,3 +276,11 @@ def test_an_empty_detections_file_is_called_empty(tmp_path: Path) -> None:
     (tmp_path / "chip.geojson").write_text("")
     r = CliRunner().invoke(main, ["score", str(tmp_path / "chip.geojson"), str(tmp_path / "chip.xml")])
     assert r.exit_code == 1 and "chip.geojson: an empty file, not a `sitewatch detect-image --out` file" in r.output, r.output
+
+
+def test_a_voc_object_without_bndbox_is_an_error_not_a_skip(tmp_path: Path) -> None:
+    # Rotated-box datasets (RBox-SSDD, HRSC) write <robndbox>; skipping them would score every detection false.
+    rotated = tmp_path / "chip.xml"
+    rotated.write_text("<annotation><object><name>ship</name><robndbox><cx>12</cx><cy>15</cy><w>8</w><h>3</h><angle>0.3</angle></robndbox></object></annotation>")
+    with pytest.raises(InputError, match=r"chip.xml: object 0 \(.ship.\) has no <bndbox>"):
+        score_files([(_dets(tmp_path / "chip.geojson", [(12, 15, 0.9)]), rotated)])

@@ -202,11 +202,16 @@ def _voc(path: Path, classes: set[str], seen: set[str]) -> list[Box]:
     except (OSError, ET.ParseError) as exc:
         raise InputError(f"{path}: not readable XML ({exc})") from exc
     boxes = []
-    for obj in root.iter("object"):
+    for i, obj in enumerate(root.iter("object")):
         name = (obj.findtext("name") or "").strip()
         seen.add(name)
         bb = obj.find("bndbox")
-        if bb is None or (classes and name not in classes):
+        if bb is None:
+            raise InputError(
+                f"{path}: object {i} ({name!r}) has no <bndbox>; only axis-aligned boxes are read "
+                "(rotated ones such as <robndbox> are not)"
+            )
+        if classes and name not in classes:
             continue
         try:
             x0, y0, x1, y1 = (float(bb.findtext(k) or "") for k in ("xmin", "ymin", "xmax", "ymax"))

@@ -284,3 +284,11 @@ def test_a_voc_object_without_bndbox_is_an_error_not_a_skip(tmp_path: Path) -> N
     rotated.write_text("<annotation><object><name>ship</name><robndbox><cx>12</cx><cy>15</cy><w>8</w><h>3</h><angle>0.3</angle></robndbox></object></annotation>")
     with pytest.raises(InputError, match=r"chip.xml: object 0 \(.ship.\) has no <bndbox>"):
         score_files([(_dets(tmp_path / "chip.geojson", [(12, 15, 0.9)]), rotated)])
+
+
+def test_point_or_line_geojson_labels_are_refused(tmp_path: Path) -> None:
+    # A centroid never falls exactly on a point: point labels would all count as misses.
+    labels = tmp_path / "truth.geojson"
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [12, 12]}, "properties": {}}]}))
+    with pytest.raises(InputError, match="truth.geojson: feature 0 is a Point, not an area"):
+        score_files([(_dets(tmp_path / "d.geojson", [(12, 12, 0.9)]), labels)])

@@ -261,9 +261,12 @@ def _geojson_boxes(path: Path, data: dict[str, Any], classes: set[str], class_ke
         if classes and str((f.get("properties") or {}).get(class_key)) not in classes:
             continue
         try:
-            x0, y0, x1, y1 = shape(f["geometry"]).bounds
+            geom = shape(f["geometry"])
+            x0, y0, x1, y1 = geom.bounds
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InputError(f"{path}: feature {i} has no usable geometry ({exc})") from exc
+        if geom.area <= 0:
+            raise InputError(f"{path}: feature {i} is a {geom.geom_type}, not an area: labels are boxes or polygons")
         boxes.append(Box(x0, y0, x1, y1))
     return boxes
 

@@ -292,3 +292,13 @@ def test_point_or_line_geojson_labels_are_refused(tmp_path: Path) -> None:
     labels.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [12, 12]}, "properties": {}}]}))
     with pytest.raises(InputError, match="truth.geojson: feature 0 is a Point, not an area"):
         score_files([(_dets(tmp_path / "d.geojson", [(12, 12, 0.9)]), labels)])
+
+
+def test_pixel_labels_with_y_running_negative_are_explained(tmp_path: Path) -> None:
+    # QGIS shows an image without georeference with y = -row; boxes drawn there lie above the image.
+    labels = tmp_path / "truth.geojson"
+    box = [[[9, -9], [15, -9], [15, -15], [9, -15], [9, -9]]]
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": box}, "properties": {}}]}))
+    dets = _with_crs(_dets(tmp_path / "d.geojson", [(12, 12, 0.9)]), PIXEL_CRS, "pixel (x=col, y=row, pixel centres at integers)")
+    with pytest.raises(InputError, match="truth.geojson: every box lies at y < 0.*y = -row"):
+        score_files([(dets, labels)])

@@ -351,6 +351,12 @@ def score_files(
                     f"{label_path} and {det_path} are in different coordinates "
                     f"({label_crs or 'WGS84'} against {det_crs or 'WGS84'}); reproject the labels"
                 )
+            if det_crs is not None and det_crs.startswith('LOCAL_CS["pixel"') and labels and all(b.y1 <= 0 for b in labels):
+                raise InputError(
+                    f"{label_path}: every box lies at y < 0, above the image: detect-image's pixel coordinates "
+                    "run y = row downwards, while QGIS draws an image without georeference at y = -row "
+                    "(flip the labels' y)"
+                )
             counts.add(name, match_boxes(geo, labels))
         else:
             assert isinstance(labels, list)

@@ -302,3 +302,16 @@ def test_pixel_labels_with_y_running_negative_are_explained(tmp_path: Path) -> N
     dets = _with_crs(_dets(tmp_path / "d.geojson", [(12, 12, 0.9)]), PIXEL_CRS, "pixel (x=col, y=row, pixel centres at integers)")
     with pytest.raises(InputError, match="truth.geojson: every box lies at y < 0.*y = -row"):
         score_files([(dets, labels)])
+
+
+def test_coco_images_sharing_a_name_are_not_merged(tmp_path: Path) -> None:
+    coco = {
+        "images": [{"id": 1, "file_name": "train/x.jpg"}, {"id": 2, "file_name": "val/x.jpg"}, {"id": 3, "file_name": "val/y.jpg"}],
+        "categories": [{"id": 1, "name": "ship"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 5, 5]}, {"id": 2, "image_id": 2, "category_id": 1, "bbox": [30, 30, 5, 5]}],
+    }
+    labels = tmp_path / "coco.json"
+    labels.write_text(json.dumps(coco))
+    assert score_files([(_dets(tmp_path / "y.geojson", [], source="y.jpg"), labels)]).fn == 0
+    with pytest.raises(InputError, match=r"coco.json: 2 images are named 'x' \(train/x.jpg, val/x.jpg\)"):
+        score_files([(_dets(tmp_path / "x.geojson", [(12, 12, 0.9)], source="x.jpg"), labels)])

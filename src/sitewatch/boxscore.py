@@ -225,13 +225,25 @@ def _voc(path: Path, classes: set[str], seen: set[str]) -> list[Box]:
     return boxes
 
 
-def _coco(path: Path, data: dict[str, Any], classes: set[str], seen: set[str]) -> dict[str, list[Box]]:
+class _CocoBoxes(dict[str, list[Box]]):
+    """Boxes per image name, with the names more than one image has (file name → images)."""
+
+    shared: dict[str, list[str]]
+
+
+def _coco(path: Path, data: dict[str, Any], classes: set[str], seen: set[str]) -> _CocoBoxes:
     try:
         cats = {c["id"]: c.get("name", "") for c in data.get("categories", [])}
-        images = {im["id"]: Path(str(im.get("file_name", im["id"]))).stem for im in data["images"]}
+        names = {im["id"]: str(im.get("file_name", im["id"])) for im in data["images"]}
     except (KeyError, TypeError, AttributeError) as exc:
         raise InputError(f"{path}: its images and categories need an id each ({exc!r})") from exc
-    out: dict[str, list[Box]] = {stem: [] for stem in images.values()}
+    images = {i: Path(n).stem for i, n in names.items()}
+    out = _CocoBoxes({stem: [] for stem in images.values()})
+    by_stem: dict[str, list[str]] = {}
+    for i, stem in images.items():
+        by_stem.setdefault(stem, []).append(names[i])
+    # Images in different folders may share a name; their boxes must not be pooled into one image.
+    out.shared = {stem: files for stem, files in by_stem.items() if len(files) > 1}
     for i, a in enumerate(data.get("annotations", [])):
         if not isinstance(a, dict):
             raise InputError(f"{path}: annotation {i} is not a JSON object")
@@ -342,7 +354,14 @@ def score_files(
                     f"{label_path}: no image named {stem!r} ({whose}); COCO images are found by their "
                     f"file_name ({some}): name the detections file after its image"
                 )
-            boxes = labels.get(stem, labels.get(det_path.stem, []))
+            key = stem if stem in labels else det_path.stem
+            if isinstance(labels, _CocoBoxes) and key in labels.shared:
+                files = labels.shared[key]
+                raise InputError(
+                    f"{label_path}: {len(files)} images are named {key!r} ({', '.join(files[:5])}), "
+                    f"so {det_path.name} cannot be told which it is: split the COCO file"
+                )
+            boxes = labels[key]
             counts.add(name, match_boxes(pixel, boxes))
         elif fmt == "geojson":
             assert isinstance(labels, list)

@@ -315,3 +315,15 @@ def test_coco_images_sharing_a_name_are_not_merged(tmp_path: Path) -> None:
     assert score_files([(_dets(tmp_path / "y.geojson", [], source="y.jpg"), labels)]).fn == 0
     with pytest.raises(InputError, match=r"coco.json: 2 images are named 'x' \(train/x.jpg, val/x.jpg\)"):
         score_files([(_dets(tmp_path / "x.geojson", [(12, 12, 0.9)], source="x.jpg"), labels)])
+
+
+def test_an_image_is_scored_once(tmp_path: Path) -> None:
+    coco = {"images": [{"id": 1, "file_name": "x.jpg"}], "annotations": [{"id": 1, "image_id": 1, "bbox": [10, 10, 5, 5]}]}
+    (tmp_path / "coco.json").write_text(json.dumps(coco))
+    (tmp_path / "x.xml").write_text(VOC)
+    (tmp_path / "out").mkdir()
+    _dets(tmp_path / "out" / "x.geojson", [(12, 12, 0.9)], source="x.jpg")
+    _dets(tmp_path / "out" / "x_again.geojson", [(12, 12, 0.9)], source="/other/x.jpg")
+    for labels in ("coco.json", "x.xml"):
+        with pytest.raises(InputError, match="x.geojson and x_again.geojson are both detections of image 'x'"):
+            score_files([(tmp_path / "out" / "x.geojson", tmp_path / labels), (tmp_path / "out" / "x_again.geojson", tmp_path / labels)])

@@ -331,17 +331,28 @@ def score_files(
     """Counts over ``(detections, labels)`` pairs (a COCO file may serve many detections files)."""
     counts = Counts()
     wanted, seen = set(classes), set[str]()
-    users = Counter(lp for _, lp in dict(pairs).items())
+    users = Counter(lp for _, lp in pairs)
+    scored: dict[tuple[Path, str], Path] = {}  # (labels, image) → the detections file scored as it
     cache: dict[Path, tuple[str, dict[str, list[Box]] | list[Box], str | None]] = {}
     for det_path, label_path in pairs:
         if label_path not in cache:
             cache[label_path] = read_labels(label_path, wanted, class_key, seen)
         fmt, labels, label_crs = cache[label_path]
-        if fmt != "coco" and users[label_path] > 1:
+        image = _image_stem(det_path)
+        if fmt != "coco":
+            if users[label_path] > 1 and len({_image_stem(d) for d, lp in pairs if lp == label_path}) > 1:
+                raise InputError(
+                    f"{label_path} holds one image's labels, and {users[label_path]} detections files would be "
+                    "scored against it: pass the folder of label files, or one detections file"
+                )
+        elif image not in labels:
+            image = det_path.stem
+        if (label_path, image) in scored:
             raise InputError(
-                f"{label_path} holds one image's labels, and {users[label_path]} detections files would be scored "
-                "against it: pass the folder of label files, or one detections file"
+                f"{scored[label_path, image].name} and {det_path.name} are both detections of image {image!r} "
+                f"({label_path}): keep one detections file per image"
             )
+        scored[label_path, image] = det_path
         pixel, geo, det_crs = read_detections(det_path, kinds, min_score)
         name = det_path.stem
         if fmt == "coco":

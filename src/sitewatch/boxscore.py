@@ -324,6 +324,26 @@ def _image_stem(det_path: Path) -> str:
     return Path(str(source)).stem if isinstance(source, str) and source else det_path.stem
 
 
+def _coco_image(label_path: Path, labels: dict[str, list[Box]], det_path: Path) -> str:
+    """The COCO image a detections file is of: named after its source, else after itself."""
+    stem = _image_stem(det_path)
+    if stem not in labels and det_path.stem not in labels:
+        whose = f"the name of {det_path.name}" if stem == det_path.stem else f"the source of {det_path.name}"
+        some = ", ".join(sorted(labels)[:5]) + (" …" if len(labels) > 5 else "")
+        raise InputError(
+            f"{label_path}: no image named {stem!r} ({whose}); COCO images are found by their "
+            f"file_name ({some}): name the detections file after its image"
+        )
+    key = stem if stem in labels else det_path.stem
+    if isinstance(labels, _CocoBoxes) and key in labels.shared:
+        files = labels.shared[key]
+        raise InputError(
+            f"{label_path}: {len(files)} images are named {key!r} ({', '.join(files[:5])}), "
+            f"so {det_path.name} cannot be told which it is: split the COCO file"
+        )
+    return key
+
+
 def score_files(
     pairs: Sequence[tuple[Path, Path]], *, classes: Iterable[str] = (), kinds: Iterable[str] = ("vessel",),
     min_score: float = 0.0, class_key: str = "class",
@@ -338,15 +358,16 @@ def score_files(
         if label_path not in cache:
             cache[label_path] = read_labels(label_path, wanted, class_key, seen)
         fmt, labels, label_crs = cache[label_path]
-        image = _image_stem(det_path)
-        if fmt != "coco":
+        if fmt == "coco":
+            assert isinstance(labels, dict)
+            image = _coco_image(label_path, labels, det_path)
+        else:
+            image = _image_stem(det_path)
             if users[label_path] > 1 and len({_image_stem(d) for d, lp in pairs if lp == label_path}) > 1:
                 raise InputError(
                     f"{label_path} holds one image's labels, and {users[label_path]} detections files would be "
                     "scored against it: pass the folder of label files, or one detections file"
                 )
-        elif image not in labels:
-            image = det_path.stem
         if (label_path, image) in scored:
             raise InputError(
                 f"{scored[label_path, image].name} and {det_path.name} are both detections of image {image!r} "
@@ -357,23 +378,7 @@ def score_files(
         name = det_path.stem
         if fmt == "coco":
             assert isinstance(labels, dict)
-            stem = _image_stem(det_path)
-            if stem not in labels and det_path.stem not in labels:
-                whose = f"the name of {det_path.name}" if stem == det_path.stem else f"the source of {det_path.name}"
-                some = ", ".join(sorted(labels)[:5]) + (" …" if len(labels) > 5 else "")
-                raise InputError(
-                    f"{label_path}: no image named {stem!r} ({whose}); COCO images are found by their "
-                    f"file_name ({some}): name the detections file after its image"
-                )
-            key = stem if stem in labels else det_path.stem
-            if isinstance(labels, _CocoBoxes) and key in labels.shared:
-                files = labels.shared[key]
-                raise InputError(
-                    f"{label_path}: {len(files)} images are named {key!r} ({', '.join(files[:5])}), "
-                    f"so {det_path.name} cannot be told which it is: split the COCO file"
-                )
-            boxes = labels[key]
-            counts.add(name, match_boxes(pixel, boxes))
+            counts.add(name, match_boxes(pixel, labels[image]))
         elif fmt == "geojson":
             assert isinstance(labels, list)
             if not _same_crs(label_crs, det_crs):

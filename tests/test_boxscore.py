@@ -327,3 +327,11 @@ def test_an_image_is_scored_once(tmp_path: Path) -> None:
     for labels in ("coco.json", "x.xml"):
         with pytest.raises(InputError, match="x.geojson and x_again.geojson are both detections of image 'x'"):
             score_files([(tmp_path / "out" / "x.geojson", tmp_path / labels), (tmp_path / "out" / "x_again.geojson", tmp_path / labels)])
+
+
+def test_a_missing_class_key_is_named(tmp_path: Path) -> None:
+    labels = tmp_path / "truth.geojson"
+    box = [[[9, 9], [15, 9], [15, 15], [9, 15], [9, 9]]]
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": box}, "properties": {"class": "ship"}}]}))
+    with pytest.raises(InputError, match=r"no labelled object of class 'ship' \(classes found: \(no 'type' property; see --class-key\)\)"):
+        score_files([(_dets(tmp_path / "d.geojson", [(12, 12, 0.9)]), labels)], classes=["ship"], class_key="type")

@@ -269,8 +269,9 @@ def _geojson_boxes(path: Path, data: dict[str, Any], classes: set[str], class_ke
     for i, f in enumerate(data.get("features", [])):
         if not isinstance(f, dict):
             raise InputError(f"{path}: feature {i} is not a GeoJSON Feature")
-        seen.add(str((f.get("properties") or {}).get(class_key)))
-        if classes and str((f.get("properties") or {}).get(class_key)) not in classes:
+        props = f.get("properties") or {}
+        seen.add(str(props[class_key]) if class_key in props else f"(no {class_key!r} property; see --class-key)")
+        if classes and str(props.get(class_key)) not in classes:
             continue
         try:
             geom = shape(f["geometry"])

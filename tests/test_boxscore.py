@@ -335,3 +335,13 @@ def test_a_missing_class_key_is_named(tmp_path: Path) -> None:
     labels.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": box}, "properties": {"class": "ship"}}]}))
     with pytest.raises(InputError, match=r"no labelled object of class 'ship' \(classes found: \(no 'type' property; see --class-key\)\)"):
         score_files([(_dets(tmp_path / "d.geojson", [(12, 12, 0.9)]), labels)], classes=["ship"], class_key="type")
+
+
+def test_a_voc_file_named_after_another_image_is_pointed_out(tmp_path: Path) -> None:
+    (tmp_path / "b.xml").write_text(VOC)
+    (tmp_path / "a.xml").write_text(VOC)
+    dets = _dets(tmp_path / "a.geojson", [(12, 15, 0.9)], source="a.jpg")
+    r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "b.xml")])
+    assert r.exit_code == 0 and "note: a.geojson (image 'a') is scored against b.xml" in r.stderr, r.output
+    r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "a.xml")])
+    assert r.exit_code == 0 and "note:" not in r.stderr

@@ -34,7 +34,7 @@ from .errors import InputError
 
 __all__ = [
     "Box", "Counts", "Detected", "match_boxes", "pair_files", "read_detections", "read_labels", "score_files",
-    "unscored_labels",
+    "image_name", "unscored_labels",
 ]  # fmt: skip
 
 LABEL_SUFFIXES = (".xml", ".json", ".geojson")
@@ -314,6 +314,11 @@ def read_labels(
 
 def _is_detect_image_output(data: Any) -> bool:
     return isinstance(data, dict) and isinstance(data.get("sitewatch"), dict) and "detector" in data["sitewatch"]
+
+
+def image_name(det_path: Path) -> str:
+    """The name (stem) of the image a detections file is of, as labels are paired with it."""
+    return _image_stem(det_path)
 
 
 def _image_stem(det_path: Path) -> str:

@@ -38,10 +38,15 @@ def command(
     image: a detection counts when its centroid falls inside a labelled box,
     best score first, as the benchmarks count. Prints precision, recall and F1.
     """
-    from ..boxscore import pair_files, score_files, unscored_labels
+    from ..boxscore import image_name, pair_files, score_files, unscored_labels
 
     pairs = pair_files(detections, labels)
     counts = score_files(pairs, classes=classes, kinds=kinds, min_score=min_score, class_key=class_key)
+    if labels.is_file() and labels.suffix.lower() == ".xml" and detections.is_file():
+        # A VOC file is one image's: a tab-completed neighbour would give figures of the wrong image.
+        image = image_name(detections)
+        if labels.stem.lower() not in (image.lower(), detections.stem.lower()):
+            click.echo(f"note: {detections.name} (image {image!r}) is scored against {labels.name}", err=True)
     if unscored := unscored_labels(labels, pairs):
         more = f" and {len(unscored) - 5} more" if len(unscored) > 5 else ""
         click.echo(

@@ -345,3 +345,13 @@ def test_a_voc_file_named_after_another_image_is_pointed_out(tmp_path: Path) -> 
     assert r.exit_code == 0 and "note: a.geojson (image 'a') is scored against b.xml" in r.stderr, r.output
     r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "a.xml")])
     assert r.exit_code == 0 and "note:" not in r.stderr
+
+
+def test_detections_named_in_upper_case_are_found_in_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "chip.xml").write_text(VOC)
+    (tmp_path / "dets").mkdir()
+    _dets(tmp_path / "dets" / "CHIP.GEOJSON", [(12, 15, 0.9)])
+    r = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["tp"] == 1

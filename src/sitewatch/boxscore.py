@@ -433,7 +433,7 @@ def pair_files(detections: Path, labels: Path) -> list[tuple[Path, Path]]:
     itself (in any case), with a ``.xml``, ``.json`` or ``.geojson`` suffix; a blank label file
     stands for an image without objects.
     """
-    dets = sorted(detections.glob("*.geojson")) if detections.is_dir() else [detections]
+    dets = sorted(p for p in detections.iterdir() if p.suffix.lower() == ".geojson" and p.is_file()) if detections.is_dir() else [detections]
     if not dets:
         raise InputError(f"{detections}: no .geojson detections in this folder")
     for d in dets:

@@ -354,3 +354,20 @@ def test_a_vsizip_path_to_a_product_zip_is_the_product(tmp_path: Path) -> None:
         fc = _detect(path, tmp_path / "o.geojson")
         assert fc["sitewatch"]["source"] == path and fc["sitewatch"]["safe"]["processing_baseline"] == "05.11"
         assert len(fc["features"]) == 1
+
+
+@pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
+def test_import_takes_a_product_into_the_sites_it_covers_once(ws, tmp_path: Path, as_zip: bool) -> None:  # type: ignore[no-untyped-def]
+    product = _site_product(tmp_path, as_zip=as_zip)
+    # The product itself, then the folder holding it: one observation, found both ways.
+    for path in (product, product.parent):
+        r = CliRunner().invoke(main, ["import", str(path), "-w", str(ws.root), "--json"])
+        assert r.exit_code == 0, r.output
+        (row,) = json.loads(r.stdout)["imported"]
+        assert row["id"] == f"{SITE.id}/S2B_MSIL2A_20241017T093005_N0511_R136_T52TGN_20241017T120000"
+    with ws.store() as store:
+        assert len(store.observations(SITE.id)) == 1
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = CliRunner().invoke(main, ["import", str(empty), "-w", str(ws.root)])
+    assert r.exit_code == 1 and "no GeoTIFF files or SAFE products found" in r.output

@@ -73,6 +73,7 @@ __all__ = [
     "ingest_paths",
     "unique_item_id",
     "same_images",
+    "expand_paths",
     "sha256_file",
     "metadata_sidecars",
     "acquired_from_xml",
@@ -864,7 +865,9 @@ def unique_item_id(
     return f"{base}_{stamp}_{digest}"
 
 
-def _expand(paths: Iterable[Path]) -> list[Path]:
+def expand_paths(paths: Iterable[Path]) -> list[Path]:
+    """The images PATHS name: GeoTIFFs, and SAFE products (folders and zips) taken whole; a
+    folder is searched for both, without looking inside the products it holds."""
     out: list[Path] = []
     for p in paths:
         p = Path(p)
@@ -961,7 +964,7 @@ def ingest_paths(
     observation and ``paths`` is ignored.
     """
     started = now_utc()
-    files, repeats = same_images(_expand(paths))
+    files, repeats = same_images(expand_paths(paths))
     if band_files:
         files = [next(iter(band_files.values()))]
     remove_partials(ws, site.id)

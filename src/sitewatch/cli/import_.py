@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ..errors import ImageReadError, InputError
-from ..ingest import RASTER_SUFFIXES, ingest_file, read_scene_ref, same_images
+from ..ingest import expand_paths, ingest_file, read_scene_ref, same_images
 from ..model import utc
 from ..workspace import open_workspace
 from .options import (
@@ -20,16 +20,6 @@ from .options import (
     progress_bar,
     workspace_option,
 )
-
-
-def _files(paths: tuple[Path, ...]) -> list[Path]:
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            out += sorted(q for q in p.rglob("*") if q.suffix.lower() in RASTER_SUFFIXES and not q.name.startswith("."))
-        else:
-            out.append(p)
-    return out
 
 
 @click.command("import")
@@ -47,6 +37,8 @@ def command(
 ) -> None:  # fmt: skip
     """Import purchased GeoTIFFs as observations of the sites they cover.
 
+    Sentinel-1 GRD and Sentinel-2 L2A SAFE products (a .SAFE folder or its .zip)
+    go in the same way, one product into every site its scene covers.
     The acquisition time is read from the file's tags, its sidecar metadata
     (Planet *_metadata.xml/json, Maxar .XML/.IMD, any .json with a datetime)
     or its name, else --acquired. Files without a CRS are refused: sitewatch
@@ -62,7 +54,9 @@ def command(
     imported: list[dict[str, Any]] = []
     refused: list[tuple[str, str]] = []
     missed: list[tuple[str, str]] = []
-    files, repeats = same_images(_files(paths))
+    files, repeats = same_images(expand_paths(paths))
+    if not files:
+        raise InputError(f"no GeoTIFF files or SAFE products found in {', '.join(str(p) for p in paths)}")
     with ws.store() as store, progress_bar("import", is_quiet() or as_json) as progress:
         sites = [store.get_site(s) for s in site_ids] if site_ids else [s for s in store.sites() if s.geometry is not None]
         for i, f in enumerate(files):

@@ -41,6 +41,7 @@ import numpy as np
 from PIL import Image
 from rasterio.io import MemoryFile
 
+from sitewatch import boxscore
 from sitewatch.detect.sar import SarParams, detect_sar, to_intensity
 from sitewatch.detect.sar_dual import detect_sar_dual
 from sitewatch.detect.water import land_from_sar
@@ -52,21 +53,13 @@ DEFAULT_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "data
 
 
 def match_boxes(dets: list[tuple[float, float, float]], boxes: list[tuple[float, float, float, float]]) -> tuple[int, int, int]:
-    """(tp, fp, fn) of detections ``(row, col, score)`` against boxes ``(xmin, ymin, xmax, ymax)``."""
-    used = [False] * len(boxes)
-    tp = 0
-    for r, c, _ in sorted(dets, key=lambda d: -d[2]):
-        best, bestd = -1, math.inf
-        for i, (x0, y0, x1, y1) in enumerate(boxes):
-            if used[i] or not (x0 - 0.5 <= c <= x1 + 0.5 and y0 - 0.5 <= r <= y1 + 0.5):
-                continue
-            d = (c - (x0 + x1) / 2) ** 2 + (r - (y0 + y1) / 2) ** 2
-            if d < bestd:
-                best, bestd = i, d
-        if best >= 0:
-            used[best] = True
-            tp += 1
-    return tp, len(dets) - tp, len(boxes) - tp
+    """(tp, fp, fn) of detections ``(row, col, score)`` against boxes ``(xmin, ymin, xmax, ymax)``
+    of inclusive pixel indices: ``sitewatch score``'s rule (:func:`sitewatch.boxscore.match_boxes`),
+    so the benchmark and the command count alike."""
+    return boxscore.match_boxes(
+        [boxscore.Detected(c, r, s) for r, c, s in dets],
+        [boxscore.Box(x0 - 0.5, y0 - 0.5, x1 + 0.5, y1 + 0.5) for x0, y0, x1, y1 in boxes],
+    )
 
 
 @dataclass

@@ -172,12 +172,14 @@ def _detections_json(path: Path) -> dict[str, Any]:
     return fc
 
 
-def read_detections(path: Path, kinds: Iterable[str] = ("vessel",), min_score: float = 0.0) -> tuple[list[Detected], list[Detected], str | None]:
+def read_detections(
+    path: Path, kinds: Iterable[str] = ("vessel",), min_score: float = 0.0, fc: dict[str, Any] | None = None
+) -> tuple[list[Detected], list[Detected], str | None]:
     """A ``detect-image`` GeoJSON's detections of ``kinds`` scoring at least ``min_score``:
-    ``(by pixel (col, row), by geometry centroid, crs member)``."""
+    ``(by pixel (col, row), by geometry centroid, crs member)``; ``fc``: the file already read."""
     from shapely.geometry import shape
 
-    fc = _detections_json(path)
+    fc = _detections_json(path) if fc is None else fc
     wanted = set(kinds)
     pixel, geo = [], []
     for i, f in enumerate(fc.get("features", [])):
@@ -321,18 +323,18 @@ def image_name(det_path: Path) -> str:
     return _image_stem(det_path)
 
 
-def _image_stem(det_path: Path) -> str:
-    """The image a detections file belongs to: its ``sitewatch.source`` member's stem, else its own."""
+def _image_stem(det_path: Path, fc: Any = None) -> str:
+    """The image a detections file belongs to: its ``sitewatch.source`` member's stem, else its
+    own; ``fc``: the file already read."""
     try:
-        source = _json(det_path).get("sitewatch", {}).get("source")
+        source = (_json(det_path) if fc is None else fc).get("sitewatch", {}).get("source")
     except (InputError, AttributeError):
         source = None
     return Path(str(source)).stem if isinstance(source, str) and source else det_path.stem
 
 
-def _coco_image(label_path: Path, labels: dict[str, list[Box]], det_path: Path) -> str:
-    """The COCO image a detections file is of: named after its source, else after itself."""
-    stem = _image_stem(det_path)
+def _coco_image(label_path: Path, labels: dict[str, list[Box]], det_path: Path, stem: str) -> str:
+    """The COCO image a detections file is of: named after its source (``stem``), else after itself."""
     if stem not in labels and det_path.stem not in labels:
         whose = f"the name of {det_path.name}" if stem == det_path.stem else f"the source of {det_path.name}"
         some = ", ".join(sorted(labels)[:5]) + (" …" if len(labels) > 5 else "")
@@ -360,16 +362,18 @@ def score_files(
     users = Counter(lp for _, lp in pairs)
     scored: dict[tuple[Path, str], Path] = {}  # (labels, image) → the detections file scored as it
     cache: dict[Path, tuple[str, dict[str, list[Box]] | list[Box], str | None]] = {}
+    sharers = {lp: {_image_stem(d) for d, q in pairs if q == lp} for lp, n in users.items() if n > 1}
     for det_path, label_path in pairs:
         if label_path not in cache:
             cache[label_path] = read_labels(label_path, wanted, class_key, seen)
         fmt, labels, label_crs = cache[label_path]
+        fc = _detections_json(det_path)  # read once, for its image's name and its detections
         if fmt == "coco":
             assert isinstance(labels, dict)
-            image = _coco_image(label_path, labels, det_path)
+            image = _coco_image(label_path, labels, det_path, _image_stem(det_path, fc))
         else:
-            image = _image_stem(det_path)
-            if users[label_path] > 1 and len({_image_stem(d) for d, lp in pairs if lp == label_path}) > 1:
+            image = _image_stem(det_path, fc)
+            if len(sharers.get(label_path, ())) > 1:
                 raise InputError(
                     f"{label_path} holds one image's labels, and {users[label_path]} detections files would be "
                     "scored against it: pass the folder of label files, or one detections file"
@@ -380,7 +384,7 @@ def score_files(
                 f"({label_path}): keep one detections file per image"
             )
         scored[label_path, image] = det_path
-        pixel, geo, det_crs = read_detections(det_path, kinds, min_score)
+        pixel, geo, det_crs = read_detections(det_path, kinds, min_score, fc)
         name = det_path.stem
         if fmt == "coco":
             assert isinstance(labels, dict)
@@ -436,8 +440,7 @@ def pair_files(detections: Path, labels: Path) -> list[tuple[Path, Path]]:
     dets = sorted(p for p in detections.iterdir() if p.suffix.lower() == ".geojson" and p.is_file()) if detections.is_dir() else [detections]
     if not dets:
         raise InputError(f"{detections}: no .geojson detections in this folder")
-    for d in dets:
-        _detections_json(d)
+    stems = {d: _image_stem(d, _detections_json(d)) for d in dets}  # each read once: checked, and named
     if not labels.is_dir():
         return [(d, labels) for d in dets]
     by_stem: dict[str, Path] = {}
@@ -453,9 +456,9 @@ def pair_files(detections: Path, labels: Path) -> list[tuple[Path, Path]]:
         by_lower.setdefault(p.stem.lower(), p)
     pairs, missing = [], []
     for d in dets:
-        stems = (_image_stem(d), d.stem)
-        found = next((by_stem[s] for s in stems if s in by_stem), None) or next(
-            (by_lower[s.lower()] for s in stems if s.lower() in by_lower), None
+        names = (stems[d], d.stem)
+        found = next((by_stem[s] for s in names if s in by_stem), None) or next(
+            (by_lower[s.lower()] for s in names if s.lower() in by_lower), None
         )
         if found is None:
             missing.append(d.name)

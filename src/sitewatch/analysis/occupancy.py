@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from ..store import Store
 
 __all__ = [
+    "count_noun",
     "TimelineParams",
     "Sighting",
     "TimelineRow",
@@ -212,14 +213,15 @@ class Timeline:
             lines.append(
                 f"{head} (observation period {p.index}, {p.start.isoformat()} to {p.end.isoformat()}: "
                 f"{p.dates} usable observation date{'' if p.dates == 1 else 's'}, "
-                f"{_count(p.arrivals, 'arrival')}, {_count(p.departures, 'departure')}, "
-                f"at most {_count(p.max_vessels, 'vessel')} at once; "
+                f"{count_noun(p.arrivals, 'arrival')}, {count_noun(p.departures, 'departure')}, "
+                f"at most {count_noun(p.max_vessels, 'vessel')} at once; "
                 f"sensors: {', '.join(p.sensors)})."
             )
         return lines
 
 
-def _count(n: int, noun: str) -> str:
+def count_noun(n: int, noun: str) -> str:
+    """``"1 arrival"``, ``"2 arrivals"``: a count with its noun in agreement."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 

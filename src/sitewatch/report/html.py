@@ -39,6 +39,7 @@ from ..analysis.occupancy import (
     TimelineParams,
     TimelineRow,
     build_timeline,
+    count_noun,
     equipment_changes,
 )
 from ..evaluate import latest_evaluation
@@ -81,7 +82,7 @@ def _by_kind(detections: Sequence[Detection]) -> str:
     """``"1 vessel, 2 cranes"``: vessels always (a crane is not a vessel), other kinds when present."""
     counts = Counter(d.kind for d in detections)
     kinds = ["vessel"] + sorted(k for k in counts if k != "vessel")
-    return ", ".join(f"{counts[k]} {k}{'' if counts[k] == 1 else 's'}" for k in kinds)
+    return ", ".join(count_noun(counts[k], k) for k in kinds)
 
 
 @dataclass

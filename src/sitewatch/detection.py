@@ -137,6 +137,16 @@ def to_detections(
     return out
 
 
+def _polarisations(names: Sequence[str]) -> tuple[int | None, int | None]:
+    """Indexes of the co-polarised (VV, else HH) and cross-polarised (VH, else HV) bands, if named."""
+    upper = [n.upper() for n in names]
+
+    def first(*wanted: str) -> int | None:
+        return next((upper.index(w) for w in wanted if w in upper), None)
+
+    return first("VV", "HH"), first("VH", "HV")
+
+
 def _dn_scale(obs: Observation) -> float | None:
     """The divisor ingest turned this observation's values into reflectance with, if it recorded one."""
     scale = obs.provenance.get("scale_applied")
@@ -164,14 +174,18 @@ def detect_observation(job: DetectJob) -> DetectResult:
     cloud_fraction: float | None = None
     limits = {k: v for k, v in job.params.items() if k in ("min_length_m", "max_length_m") and v is not None}
     if obs.scene.sensor == "sar":
-        from .detect import sar
+        from .detect import sar, sar_dual
 
-        band = names.index("VV") if "VV" in names else 0
         # A water mask from the site's polygon is trusted as it is; without one the
         # detector derives land and water from the image itself.
         params = sar.SarParams(refine_water=False, berth_margin_m=0.0) if water is not None else sar.SarParams()
         params = replace(params, **limits)
-        found = sar.detect_sar(data[band], pixel, valid=valid, water=water, params=params)
+        co, cross = _polarisations(names)
+        if co is not None and cross is not None:
+            # VV+VH (or HH+HV) archived together: detect in both and fuse, as detect-image does.
+            found = sar_dual.detect_sar_dual(data[co], data[cross], pixel, valid=valid, water=water, params=params)
+        else:
+            found = sar.detect_sar(data[0 if co is None else co], pixel, valid=valid, water=water, params=params)
         detector, version = sar.DETECTOR, sar.VERSION
     else:
         from .detect import optical

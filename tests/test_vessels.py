@@ -44,6 +44,21 @@ def test_unlike_every_class_is_other() -> None:
     assert class_candidates(320.0, 55.0, 10.0)[0].name == OTHER_CLASS
 
 
+def test_a_size_that_fits_a_class_loosely_is_not_called_that_class() -> None:
+    """HRSID P0094's 68 x 16 m ship: at the edge of the trawler range, it is most likely a vessel not listed."""
+    cands = {c.name: c.likelihood for c in class_candidates(68.0, 16.0, 10.0)}
+    assert next(iter(cands)) == OTHER_CLASS and cands["fishing trawler"] < 0.5
+
+
+def test_other_is_a_fleet_of_plausible_shapes_not_a_flat_box() -> None:
+    """A 100 m hull 60 m wide is no vessel's shape, a 100 x 16 m one is: "other" weighs them differently."""
+    from sitewatch.vessels import _other_density
+
+    assert _other_density(100.0, 16.0, 3.0, 2.0) > 20 * _other_density(100.0, 60.0, 3.0, 2.0)
+    # log-uniform in length: a 30 m vessel is more likely than a 300 m one, per metre
+    assert _other_density(30.0, 6.0, 3.0, 2.0) > _other_density(300.0, 60.0, 3.0, 2.0)
+
+
 def test_error_grows_with_pixel_size() -> None:
     assert length_sigma_m(10) > length_sigma_m(3) > length_sigma_m(0.5)
 

@@ -11,9 +11,18 @@ The error model: the measured length is the true length plus a Gaussian
 error of standard deviation ``sqrt(base**2 + (k * resolution)**2)`` (base
 3 m for length, 2 m for width; ``k`` = 0.8, about a pixel's worth of edge
 uncertainty at each end). A class is a range of true sizes (uniform within
-it), so its likelihood is the Gaussian smeared over that range. An
-"other (not in catalogue)" candidate with a flat density keeps a vessel
-unlike every listed class from being forced into one.
+it), so its likelihood is the Gaussian smeared over that range.
+
+"Other (not in catalogue)" stands for every vessel the catalogue does not list,
+and most vessels in a port are such. It takes half the prior (as likely as not,
+before measuring, that a vessel is of a listed class) and a density that looks
+like a fleet, not a flat box: length log-uniform over 15-450 m (as many vessels
+between 20 and 40 m as between 200 and 400 m) and beam between a tenth and
+four tenths of the length (length/beam from about 2.5, a harbour tug, to 10, a
+fast warship). So a 68 x 16 m ship at 10 m is "other" about two to one against
+"fishing trawler" (a flat "other" with a tenth of the prior made it a trawler at
+97 %), while a measured size that sits on a listed class still comes out as that
+class, ahead of "other".
 """
 
 from __future__ import annotations
@@ -24,6 +33,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
+
+import numpy as np
+from scipy.special import ndtr
 
 from .errors import InputError
 from .model import ClassCandidate
@@ -44,11 +56,12 @@ OTHER_CLASS = "other (not in catalogue)"
 _LENGTH_BASE_M = 3.0
 _WIDTH_BASE_M = 2.0
 _PIXEL_FACTOR = 0.8
-# The catch-all's flat density spans every size a vessel detector reports
-# (config min/max vessel length), so it never outweighs a class that fits.
+# The catch-all: every size a vessel detector reports (config min/max vessel
+# length), log-uniform in length, beam a fixed range of fractions of the length.
 _OTHER_LENGTH = (15.0, 450.0)
-_OTHER_WIDTH = (3.0, 70.0)
-_OTHER_PRIOR = 0.1
+_OTHER_BEAM_RATIO = (0.1, 0.4)
+_OTHER_PRIOR = 0.5
+_OTHER_STEPS = 400
 
 
 @dataclass(frozen=True)
@@ -111,6 +124,24 @@ def _range_density(x: float, lo: float, hi: float, sigma: float) -> float:
     return max(_phi((x - lo) / sigma) - _phi((x - hi) / sigma), 0.0) / (hi - lo)
 
 
+def _other_density(length_m: float, width_m: float, sl: float, sw: float) -> float:
+    """Density of measuring ``length_m`` x ``width_m`` for a vessel of the catch-all fleet.
+
+    The true length is log-uniform on :data:`_OTHER_LENGTH`, the true beam uniform between
+    the :data:`_OTHER_BEAM_RATIO` fractions of it; both are measured with Gaussian errors.
+    Summed over true lengths on a log grid (a midpoint rule; its error is far below the
+    model's own).
+    """
+    lo, hi = _OTHER_LENGTH
+    edges = np.linspace(math.log(lo), math.log(hi), _OTHER_STEPS + 1)
+    true_l = np.exp(0.5 * (edges[:-1] + edges[1:]))
+    weight = np.diff(edges) / (edges[-1] - edges[0])  # log-uniform mass of each step
+    length_pdf = np.exp(-0.5 * ((length_m - true_l) / sl) ** 2) / (sl * math.sqrt(2 * math.pi))
+    b_lo, b_hi = _OTHER_BEAM_RATIO[0] * true_l, _OTHER_BEAM_RATIO[1] * true_l
+    width_pdf = (ndtr((width_m - b_lo) / sw) - ndtr((width_m - b_hi) / sw)) / (b_hi - b_lo)
+    return float(np.sum(weight * length_pdf * width_pdf))
+
+
 def class_candidates(
     length_m: float,
     width_m: float,
@@ -121,8 +152,8 @@ def class_candidates(
 ) -> tuple[ClassCandidate, ...]:
     """Vessel classes a measured size may belong to, most likely first.
 
-    Likelihoods are posterior probabilities under equal priors for the listed
-    classes (and a small prior for :data:`OTHER_CLASS`); they sum to 1 over
+    Likelihoods are posterior probabilities, half the prior on :data:`OTHER_CLASS`
+    and the other half shared equally by the listed classes; they sum to 1 over
     all classes, and those below ``min_likelihood`` are left out. At 10 m the
     Ropucha and Alligator candidates come out about even: the caller should
     report both, not the first.
@@ -141,9 +172,7 @@ def class_candidates(
         scores[c.name] = prior * _range_density(length_m, c.length_min_m, c.length_max_m, sl) * _range_density(
             width_m, c.width_min_m, c.width_max_m, sw
         )
-    scores[OTHER_CLASS] = _OTHER_PRIOR * _range_density(length_m, *_OTHER_LENGTH, sl) * _range_density(
-        width_m, *_OTHER_WIDTH, sw
-    )
+    scores[OTHER_CLASS] = _OTHER_PRIOR * _other_density(length_m, width_m, sl, sw)
     total = sum(scores.values())
     if total <= 0:
         return (ClassCandidate(OTHER_CLASS, 1.0),)

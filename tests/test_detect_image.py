@@ -362,3 +362,19 @@ def test_sar_with_optical_band_names_is_refused_without_a_promise_to_run(tmp_pat
                                   "--band", f"green={tmp_path / 'g.tif'}", "--out", str(tmp_path / "x.geojson")])  # fmt: skip
     assert r.exit_code != 0 and "vv, vh, hh, hv" in r.output
     assert "warning" not in r.output  # no "runs SAR" warning before the refusal
+
+
+def test_vessels_carry_class_candidates_by_measured_size(tmp_path: Path) -> None:
+    """A 113 x 15.6 m hull at 10 m: the two landing-ship classes lead, with likelihoods that are shares."""
+    tif = tmp_path / "scene.tif"
+    with rasterio.open(tif, "w", driver="GTiff", width=120, height=120, count=1, dtype="float32", crs="EPSG:32633",
+                       transform=from_origin(500000.0, 4000000.0, PX, PX)) as ds:  # fmt: skip
+        ds.write(_scene(), 1)
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    (f,) = json.loads(out.read_text())["features"]
+    cands = f["properties"]["class_candidates"]
+    likelihoods = [p for _, p in cands]
+    assert likelihoods == sorted(likelihoods, reverse=True) and 0.9 <= sum(likelihoods) <= 1.001  # below 0.02 left out
+    assert {n.split()[0] for n, _ in cands[:2]} == {"Ropucha", "Alligator/Tapir"}

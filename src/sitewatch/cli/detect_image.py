@@ -28,7 +28,7 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
 
     Each feature is a vessel's oriented box (in the image's CRS, or in pixel
     coordinates when the image has none) with row, col, length_m, width_m,
-    heading_deg and score. Big rasters (a whole Sentinel-1 scene) run in
+    heading_deg, score and (vessels) class_candidates. Big rasters (a whole Sentinel-1 scene) run in
     tiles with bounded memory.
     """
     from rich.progress import Progress

@@ -17,7 +17,8 @@ Output: a GeoJSON FeatureCollection, one Feature per vessel with the oriented
 box as geometry (in the image's CRS; in pixel coordinates ``x = col``,
 ``y = row``, pixel centres at integers, when the image has no georeference)
 and properties ``row``, ``col``, ``length_m``, ``width_m``, ``heading_deg``,
-``score``. A top-level ``crs`` member names the CRS when it is not WGS84 (a local
+``score``, and for vessels ``class_candidates`` (``[name, likelihood]`` pairs by
+measured size, :func:`sitewatch.vessels.class_candidates`). A top-level ``crs`` member names the CRS when it is not WGS84 (a local
 CRS, :data:`PIXEL_CRS_WKT`, for pixel coordinates, so GDAL does not read them as
 lon/lat) and a
 ``sitewatch`` member records the input, sensor, pixel size and detector.
@@ -351,7 +352,10 @@ def detect_image(
 
 def detections_to_geojson(info: ImageInfo, dets: list[PixelDetection], sensor: str = "sar", extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A GeoJSON FeatureCollection of oriented boxes (CRS or pixel coordinates, see the module doc)."""
+    from ..vessels import class_candidates
+
     t = info.transform
+    resolution = sum(info.pixel_size) / 2
     feats = []
     for d in dets:
         if t is None:
@@ -372,7 +376,12 @@ def detections_to_geojson(info: ImageInfo, dets: list[PixelDetection], sensor: s
                     "heading_deg": round(d.heading_deg, 2),
                     "score": round(d.score, 4),
                     "kind": d.kind,
-                },
+                }
+                | (
+                    {"class_candidates": [[c.name, c.likelihood] for c in class_candidates(d.length_m, d.width_m, resolution)]}
+                    if d.kind == "vessel"
+                    else {}
+                ),
             }
         )
     det_name, det_version = DETECTOR_NAMES.get(sensor, (sensor, ""))

@@ -159,6 +159,21 @@ def test_unresolvable_host_fails_fast_and_says_so_in_full(monkeypatch):
     )
 
 
+def test_refused_connection_is_not_retried_for_half_a_minute():
+    """Nothing listens at the URL: said within seconds, naming the host, not after the full backoff."""
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port that was free a moment ago: connections to it are refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    catalog = Catalog(name="local", url=f"http://127.0.0.1:{port}/stac", provider="generic")
+    t0 = time.monotonic()
+    with pytest.raises(SourceError, match=r"could not reach 127\.0\.0\.1.*refused"):
+        stac.search_items(catalog, "sentinel-2-l2a", (0, 0, 1, 1), T0, T1, retries=5, backoff=1.0)
+    assert time.monotonic() - t0 < 6  # 5 retries with backoff 1 s took about 31 s
+
+
 def test_planetary_computer_signer_drops_cached_tokens_on_refresh(monkeypatch):
     import planetary_computer
     from planetary_computer import sas

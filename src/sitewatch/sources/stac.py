@@ -514,9 +514,18 @@ def _cache_key(catalog: Catalog, collection: str, bbox: Sequence[float], start: 
     return hashlib.sha256(json.dumps(query, sort_keys=True).encode()).hexdigest()[:24]
 
 
+_CONNECT_RETRIES = 2
+"""A refused or failed connection is tried twice more (about 2 s), not ``retries`` times.
+
+Nothing listening at the URL (a catalogue down, a wrong port) does not change in the
+half minute a full backoff takes; busy servers answer 429/503, which keep every retry.
+"""
+
+
 def _retry(total: int, backoff: float) -> Any:
     return _retry_class()(
         total=total,
+        connect=min(total, _CONNECT_RETRIES),
         backoff_factor=backoff,
         status_forcelist=_TRANSIENT,
         allowed_methods=None,  # STAC search is a POST; it only reads, so retrying it is safe

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from shapely.geometry import LineString, MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
-from ..analysis.occupancy import Timeline
+from ..analysis.occupancy import Timeline, count_noun
 from ..geo import reproject_geometry
 from ..model import Detection, Observation, Site
 
@@ -78,9 +78,11 @@ def timeline_chart_png(tl: Timeline) -> bytes:
             xs = [r.date for r in rows if sensor in r.sensors]
             if xs:
                 ax.scatter(xs, [y] * len(xs), marker=marker, s=14, color="0.3", label=f"{sensor} look")
-        ax.set_xlim(p.start - timedelta(days=1), p.end + timedelta(days=1))
+        # At least a week wide, so a period of a date or two gets day ticks, not hours.
+        pad = timedelta(days=max(1.0, (7 - (p.end - p.start).days) / 2))
+        ax.set_xlim(p.start - pad, p.end + pad)
         ax.set_title(
-            f"period {p.index}: {p.presence_days} presence days\n{p.start.isoformat()} to {p.end.isoformat()}",
+            f"period {p.index}: {count_noun(p.presence_days, 'presence day')}\n{p.start.isoformat()} to {p.end.isoformat()}",
             fontsize=9,
         )
         locator = mdates.AutoDateLocator(maxticks=8)

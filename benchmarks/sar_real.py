@@ -149,6 +149,8 @@ class Chip:
     cross: np.ndarray | None = None
     """The cross-polarised (VH) intensity of dual-polarisation (1SDV) chips, co-registered with
     ``intensity``; None for single-polarisation (1SSV) chips."""
+    ais_width: float = 0.0
+    """Beam (m) of the AIS record; 0 when it has none."""
 
 
 def opensarship_chips(root: Path) -> list[Chip]:
@@ -194,7 +196,8 @@ def opensarship_chips(root: Path) -> list[Chip]:
                     with MemoryFile(zf.read(u8_member)) as mf, mf.open() as ds:
                         rendering = ds.read(1)
                 chips.append(
-                    Chip(scene, member.rsplit("/", 1)[-1], kind, inten.astype(np.float32), pixel, ais, float(_tag(block, "Manual_Length") or 0), ht, rendering, cross)  # type: ignore[arg-type]
+                    Chip(scene, member.rsplit("/", 1)[-1], kind, inten.astype(np.float32), pixel, ais, float(_tag(block, "Manual_Length") or 0), ht, rendering, cross,  # type: ignore[arg-type]
+                         float(_tag(block, "Width") or 0))  # fmt: skip
                 )
     return chips
 
@@ -302,12 +305,15 @@ def main(argv: list[str] | None = None) -> int:
         hit = 0
         hit_old = 0
         err = []
+        werr: list[tuple[float, float]] = []  # detected minus AIS beam: shipped, and widths as measured
         n_dets = 0
         for chip in sel:
-            if pols == "dual" and chip.cross is not None:
-                dets = detect_sar_dual(chip.intensity, chip.cross, chip.pixel)
-            else:
-                dets = detect_sar(chip.intensity, chip.pixel)
+            def run(params: SarParams | None = None, chip: Chip = chip, pols: str = pols) -> list:
+                if pols == "dual" and chip.cross is not None:
+                    return detect_sar_dual(chip.intensity, chip.cross, chip.pixel, params=params)
+                return detect_sar(chip.intensity, chip.pixel, params=params)
+
+            dets = run()
             n_dets += len(dets)
             hit_old += near_chip_centre(chip, dets) is not None
             d = centred_detection(chip, dets)
@@ -318,6 +324,10 @@ def main(argv: list[str] | None = None) -> int:
             hit += 1
             if chip.ais_length > 0:
                 err.append((d.length_m - chip.ais_length, chip.ais_length, chip.manual_length))  # type: ignore[attr-defined]
+            if chip.ais_width > 0:
+                raw = centred_detection(chip, run(SarParams(resolution_m=0.0)))
+                if raw is not None:
+                    werr.append((d.width_m - chip.ais_width, raw.width_m - chip.ais_width))  # type: ignore[attr-defined]
         rate = hit / max(len(sel), 1)
         old = hit_old / max(len(sel), 1)
         n_dual = sum(c.cross is not None for c in sel)
@@ -340,6 +350,14 @@ def main(argv: list[str] | None = None) -> int:
                     a = np.abs(e[m, 0])
                     line += f"\n      AIS {lo:3.0f}-{hi:<4.0f} m: n {int(m.sum()):3d}  MAE {a.mean():5.1f}  median {np.median(a):5.1f}  rel {np.mean(a / e[m, 1]):.3f}  bias {e[m, 0].mean():+6.1f}  (manual MAE {np.mean(np.abs(e[m, 2] - e[m, 1])):5.1f})"
             res |= {"n_length": len(e), "length_mae_m": mae, "length_median_ae_m": med, "length_mean_rel": rel, "length_bias_m": bias, "manual_mae_m": manual}
+        if werr:
+            w = np.array(werr)
+            line += (
+                f"\n    width vs AIS beam (n {len(w)}): MAE {np.mean(np.abs(w[:, 0])):.1f} m  median error {np.median(w[:, 0]):+.1f} m"
+                f"  (as measured, resolution_m=0: MAE {np.mean(np.abs(w[:, 1])):.1f} m  median error {np.median(w[:, 1]):+.1f} m)"
+            )
+            res |= {"n_width": len(w), "width_mae_m": float(np.mean(np.abs(w[:, 0]))), "width_median_error_m": float(np.median(w[:, 0])),
+                    "width_mae_as_measured_m": float(np.mean(np.abs(w[:, 1])))}  # fmt: skip
         print(line)
         results[f"opensarship_{kind}" + ("" if pols == "dual" else "_vv")] = res
         # The same ships in the dataset's own 8-bit renderings: the rendering detector against the

@@ -34,6 +34,7 @@ def test_png_chip_needs_pixel_size_then_writes_pixel_geojson(tmp_path: Path) -> 
     fc = json.loads(out.read_text())
     assert fc["crs"]["properties"]["name"].startswith('LOCAL_CS["pixel"')
     assert len(fc["features"]) == 1
+    assert "8-bit rendering" in fc["sitewatch"]["impulse_response_m"]  # its widths are not deconvolved
     f = fc["features"][0]
     props = f["properties"]
     assert abs(props["row"] - 60) < 1.5 and abs(props["col"] - 60) < 1.5
@@ -378,3 +379,42 @@ def test_vessels_carry_class_candidates_by_measured_size(tmp_path: Path) -> None
     likelihoods = [p for _, p in cands]
     assert likelihoods == sorted(likelihoods, reverse=True) and 0.9 <= sum(likelihoods) <= 1.001  # below 0.02 left out
     assert {n.split()[0] for n, _ in cands[:2]} == {"Ropucha", "Alligator/Tapir"}
+
+
+def _scene_tif(tmp_path: Path, tags: dict[str, str] | None = None) -> Path:
+    tif = tmp_path / "scene.tif"
+    with rasterio.open(tif, "w", driver="GTiff", width=120, height=120, count=1, dtype="float32", crs="EPSG:32633",
+                       transform=from_origin(500000.0, 4000000.0, PX, PX)) as ds:  # fmt: skip
+        ds.write(_scene(), 1)
+        ds.update_tags(**(tags or {}))
+    return tif
+
+
+def _width(tif: Path, tmp_path: Path, *args: str) -> tuple[float, object]:
+    out = tmp_path / "w.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--out", str(out), *args])
+    assert r.exit_code == 0, r.output
+    fc = json.loads(out.read_text())
+    (f,) = fc["features"]
+    return f["properties"]["width_m"], fc["sitewatch"]["impulse_response_m"]
+
+
+def test_widths_lose_the_impulse_response_given_tagged_or_by_default(tmp_path: Path) -> None:
+    """Default: a detected product's response, twice the pixel; --resolution 0 or the image's own tag 0: as measured."""
+    tif = _scene_tif(tmp_path)
+    default, used = _width(tif, tmp_path)
+    assert "twice the pixel size" in str(used)
+    measured, used0 = _width(tif, tmp_path, "--resolution", "0")
+    assert used0 == 0 and measured > default
+    narrower, _ = _width(tif, tmp_path, "--resolution", "10")
+    assert default <= narrower <= measured
+    tagged, used_tag = _width(_scene_tif(tmp_path, {"SITEWATCH_IMPULSE_RESPONSE_M": "0"}), tmp_path)
+    assert tagged == measured and used_tag == 0.0
+
+
+def test_resolution_is_refused_for_optical_and_when_negative(tmp_path: Path) -> None:
+    tif = _optical_tif(tmp_path / "o.tif", ["blue", "green", "red", "nir"])
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--resolution", "20", "--out", str(tmp_path / "o.geojson")])
+    assert r.exit_code != 0 and "--resolution applies to SAR" in r.output
+    r = CliRunner().invoke(main, ["detect-image", str(_scene_tif(tmp_path)), "--resolution", "-1", "--out", str(tmp_path / "x.geojson")])
+    assert r.exit_code != 0 and "--resolution" in r.output

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
 from affine import Affine
 from click.testing import CliRunner
 from shapely.geometry import Point
@@ -214,3 +215,34 @@ def test_detect_on_the_co_polarised_band_alone_misses_that_ship(tmp_path: Path) 
     with ws.store() as store:
         (obs,) = store.observations(SITE.id)
         assert not [d for d in store.detections(observation_id=obs.id) if d.kind == "vessel"]
+
+
+@pytest.mark.parametrize("tag", [None, "0"])
+def test_detect_takes_the_impulse_response_the_image_states(tmp_path: Path, tag: str | None) -> None:
+    """Widths lose a detected product's response unless the image says it has none (the simulator's scenes)."""
+    from test_sar import sea_with_ships
+
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(SITE)
+    crs, x0, y0 = site_utm_origin(SITE)
+    tags = {"SITEWATCH_ACQUIRED": "2024-10-18T09:30:00Z", "SITEWATCH_SENSOR": "sar"}
+    if tag is not None:
+        tags["SITEWATCH_IMPULSE_RESPONSE_M"] = tag
+    data = sea_with_ships(np.random.default_rng(3), (260, 220), [(130.0, 110.0, 113.0, 15.6, 30.0)])
+    tif = write_tiff(tmp_path / "one.tif", data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0), descriptions=["VV"], tags=tags)
+    with ws.store() as store:
+        ingest_file(ws, store, SITE, tif)
+    assert CliRunner().invoke(main, ["-q", "detect", SITE.id, "-w", str(ws.root)]).exit_code == 0
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+        (d,) = [d for d in store.detections(observation_id=obs.id) if d.kind == "vessel"]
+    from sitewatch.detect.sar import SarParams, detect_sar
+
+    with rasterio.open(ws.root / obs.path) as cog:
+        img = cog.read(1)
+    (raw,) = detect_sar(np.nan_to_num(img), 10.0, params=SarParams(resolution_m=0.0))
+    if tag == "0":
+        assert d.width_m == pytest.approx(raw.width_m, abs=0.01)
+    else:
+        assert d.width_m < raw.width_m - 3

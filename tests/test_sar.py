@@ -311,3 +311,24 @@ def test_hull_with_a_dim_middle_stays_one_vessel(middle_db: float) -> None:
     dets = detect_sar(speckle(rng, mean, shape).astype(np.float32), PX)
     assert len(dets) == 1
     assert abs(dets[0].length_m - 240.0) <= 25.0
+
+
+def test_width_deconvolution_takes_the_impulse_response_out_in_quadrature() -> None:
+    from sitewatch.detect.sar_size import deconvolve_width
+
+    spread = 20.0 * math.sqrt(12.0) / 2.3548  # a 20 m response: 29.4 m of spread
+    w = np.array([math.hypot(13.0, spread), math.hypot(13.0, spread), 10.0, 40.0])
+    out = deconvolve_width(w, np.array([0.0, 90.0, 0.0, 45.0]), (20.0, 20.0), 5.0)
+    assert out[0] == pytest.approx(13.0, abs=0.05) and out[1] == pytest.approx(13.0, abs=0.05)
+    assert out[2] == 5.0  # narrower than the response itself: the floor, never below it
+    assert out[3] < 40.0
+    # Across a hull heading north the response across is the columns' (x); heading east, the rows'.
+    a, b = deconvolve_width(np.array([40.0, 40.0]), np.array([0.0, 90.0]), (30.0, 10.0), 5.0)
+    assert a < b
+    assert (deconvolve_width(np.array([3.0]), np.array([0.0]), (20.0, 20.0), 5.0) == 3.0).all()  # never wider
+
+
+def test_resolution_setting_is_checked() -> None:
+    with pytest.raises(InputError, match="resolution"):
+        SarParams(resolution_m=-1.0)
+    assert SarParams(resolution_m=0.0).resolution_m == 0.0

@@ -175,11 +175,12 @@ def detect_observation(job: DetectJob) -> DetectResult:
     limits = {k: v for k, v in job.params.items() if k in ("min_length_m", "max_length_m") and v is not None}
     if obs.scene.sensor == "sar":
         from .detect import sar, sar_dual
+        from .detect.image import impulse_response_from_tags
 
         # A water mask from the site's polygon is trusted as it is; without one the
         # detector derives land and water from the image itself.
         params = sar.SarParams(refine_water=False, berth_margin_m=0.0) if water is not None else sar.SarParams()
-        params = replace(params, **limits)
+        params = replace(params, **limits, resolution_m=impulse_response_from_tags(obs.provenance.get("tags") or {}))
         co, cross = _polarisations(names)
         if co is not None and cross is not None:
             # VV+VH (or HH+HV) archived together: detect in both and fuse, as detect-image does.

@@ -17,12 +17,13 @@ from .options import ImagePath, existing_folder, handle_errors
 @click.option("--dn-offset", type=float, default=None, metavar="N", help="Optical: subtracted from integer values first (default 0; 1000 for Sentinel-2 L2A from processing baseline 04.00; a SAFE product's own BOA_ADD_OFFSET).")
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), default=None, help="Which detector to run (default: optical when the --band names or the image's band descriptions are blue/green/red/nir or B02/B03/B04/B08, or a GeoTIFF without descriptions has red, green and blue colour interpretations; else sar).")
 @click.option("--pixel-size", type=click.FloatRange(min=0, min_open=True), default=None, metavar="METRES", help="Ground pixel size; needed only when the image has no georeference (overrides it otherwise).")
+@click.option("--resolution", type=click.FloatRange(min=0), default=None, metavar="METRES", help="SAR: the image's resolution (impulse response width at half maximum), taken out of measured widths; default: the image's SITEWATCH_IMPULSE_RESPONSE_M tag, else twice the pixel size (detected products such as Sentinel-1 GRD); 0 keeps widths as measured.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, callback=existing_folder, help="GeoJSON file to write (its folder must exist).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Threads for the pixel passes.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")
 @click.pass_context
 @handle_errors
-def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...], dn_scale: float | None, dn_offset: float | None, sensor: str | None, pixel_size: float | None, out: Path, workers: int, as_json: bool) -> None:
+def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...], dn_scale: float | None, dn_offset: float | None, sensor: str | None, pixel_size: float | None, resolution: float | None, out: Path, workers: int, as_json: bool) -> None:
     """Detect vessels in IMAGE (GeoTIFF, PNG or JPEG, or a Sentinel-2 L2A or Sentinel-1 GRD
     .SAFE folder or its .zip) and write them to --out as GeoJSON.
 
@@ -46,6 +47,9 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
 
     if (image is None) == (not bands):
         raise InputError("give IMAGE or --band NAME=PATH, not both and not neither")
+    from ..detect.sar import SarParams
+
+    sar_params = SarParams(resolution_m=resolution)
     given = image
     if image is not None and vsizip_product(image) is not None:
         image = vsizip_product(image)  # /vsizip//abs/p.zip names the product, read as the zip is
@@ -82,6 +86,8 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
 
             open_image_info(image, pixel_size)  # a missing or unreadable file is named before any "sensor:" line
         sensor = _choose_sensor(sensor, image, bands, quiet)
+    if resolution is not None and sensor == "optical":
+        raise InputError("--resolution applies to SAR images; the optical detector measures widths as they are")
     dn_offset = dn_offset or 0.0
     source: dict[str, str] = {}
     if bands:
@@ -113,24 +119,32 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
             from ..detect.image import detect_sar_bands
 
             pair = dict(list(s1.bands.items())[:2])  # co-polarised first
-            info, dets = detect_sar_bands({k.lower(): v for k, v in pair.items()}, pixel_size=pixel_size, workers=max(1, workers), progress=progress)
+            info, dets = detect_sar_bands({k.lower(): v for k, v in pair.items()}, pixel_size=pixel_size, params=sar_params, workers=max(1, workers), progress=progress)
             extra["polarisation_bands"] = {"co": list(pair)[0], "cross": list(pair)[1]}
         elif s1 is not None:
-            info, dets = detect_image(next(iter(s1.bands.values())), "sar", pixel_size=pixel_size, workers=max(1, workers), progress=progress)
+            info, dets = detect_image(next(iter(s1.bands.values())), "sar", pixel_size=pixel_size, params=sar_params, workers=max(1, workers), progress=progress)
         elif bands:
             from ..detect.image import detect_sar_bands, parse_sar_band_args
 
-            info, dets = detect_sar_bands(parse_sar_band_args(bands), pixel_size=pixel_size, workers=max(1, workers), progress=progress)
+            info, dets = detect_sar_bands(parse_sar_band_args(bands), pixel_size=pixel_size, params=sar_params, workers=max(1, workers), progress=progress)
             image = info.path
         else:
             assert image is not None
-            info, dets = detect_image(image, sensor, pixel_size=pixel_size, workers=max(1, workers), progress=progress)
+            info, dets = detect_image(image, sensor, pixel_size=pixel_size, params=sar_params if sensor == "sar" else None, workers=max(1, workers), progress=progress)
             if sensor == "sar":
                 from ..detect.image import _polarisation_bands
 
                 pols = _polarisation_bands(info)
                 if pols is not None:  # which band was taken for which channel, so it can be checked
                     extra["polarisation_bands"] = {"co": pols[0], "cross": pols[1]}
+    if sensor == "sar":
+        used = resolution if resolution is not None else info.impulse_response_m
+        if _is_8bit(info.path):
+            extra["impulse_response_m"] = "none taken out: widths of an 8-bit rendering are as measured"
+        else:
+            extra["impulse_response_m"] = (
+                used if used is not None else f"twice the pixel size, {2 * info.pixel_size[0]:.4g} x {2 * info.pixel_size[1]:.4g} m (default)"
+            )
     fc = detections_to_geojson(info, dets, sensor, extra=extra)
     write_geojson(fc, out)
     if as_json:
@@ -167,3 +181,16 @@ def _choose_sensor(sensor: str | None, image: Path | str | None, bands: tuple[st
     if sensor == "sar" and guess == "optical" and not bands:  # optical --band names are refused below
         click.echo(f"warning: --sensor sar on optical bands ({why}); --sensor optical runs the optical detector on them", err=True)
     return sensor
+
+
+def _is_8bit(path: Path | str) -> bool:
+    """Whether the image is a display rendering (uint8), which the SAR detector reads in grey levels."""
+    import warnings
+
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path) as ds:
+            return ds.dtypes[0] == "uint8"

@@ -37,7 +37,7 @@ import re
 import tempfile
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,30 @@ class ImageInfo:
     nodata: float | None
     approximate: bool = False
     """The transform is fitted to GCPs (raw SAR products): coordinates are approximate."""
+    impulse_response_m: float | None = None
+    """The image's own statement of its SAR impulse response (tag :data:`IMPULSE_RESPONSE_TAG`), if any."""
+
+
+IMPULSE_RESPONSE_TAG = "SITEWATCH_IMPULSE_RESPONSE_M"
+"""GeoTIFF tag: full width at half maximum (m) of a SAR image's impulse response, which the
+detector takes out of measured widths (``SarParams.resolution_m``); 0 for an image whose
+objects are drawn without one (sitewatch's simulator)."""
+
+
+def impulse_response_from_tags(tags: Mapping[str, str]) -> float | None:
+    """The :data:`IMPULSE_RESPONSE_TAG` value in metres, or None when absent or not a number >= 0."""
+    try:
+        value = float(tags.get(IMPULSE_RESPONSE_TAG, ""))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def with_image_resolution(params: SarParams, info: ImageInfo) -> SarParams:
+    """``params`` with the image's own impulse response when the caller set none."""
+    if params.resolution_m is None and info.impulse_response_m is not None:
+        return replace(params, resolution_m=info.impulse_response_m)
+    return params
 
 
 def image_path(path: str | Path) -> Path | str:
@@ -139,6 +163,7 @@ def open_image_info(path: str | Path, pixel_size: float | None = None) -> ImageI
                 elif ds.transform.is_identity and crs is None:
                     transform = None
                 info = dict(width=ds.width, height=ds.height, count=ds.count, nodata=ds.nodata)
+                impulse = impulse_response_from_tags(ds.tags())
     except RasterioIOError as exc:
         what = "GDAL cannot open this virtual path" if isinstance(p, str) else "not a readable image"
         raise ImageReadError(f"{p}: {what} ({exc})") from exc
@@ -152,7 +177,7 @@ def open_image_info(path: str | Path, pixel_size: float | None = None) -> ImageI
         pxy = ground_pixel_size(crs, transform, info["width"], info["height"])
         if not all(math.isfinite(v) and v > 0 for v in pxy):
             raise InputError(f"{p}: cannot tell the ground pixel size; pass --pixel-size METRES")
-    return ImageInfo(p, info["width"], info["height"], info["count"], crs, transform, pxy, info["nodata"], approximate)
+    return ImageInfo(p, info["width"], info["height"], info["count"], crs, transform, pxy, info["nodata"], approximate, impulse)
 
 
 def _sar_window_reader(info: ImageInfo, band: int | None = None) -> Callable[[tuple[int, int, int, int]], tuple[NDArray[Any], NDArray[np.bool_] | None]]:
@@ -186,7 +211,7 @@ def _sar_window_reader(info: ImageInfo, band: int | None = None) -> Callable[[tu
 
 
 def _run_sar(info: ImageInfo, params: Any, workers: int, progress: Callable[[int, int], None] | None) -> list[PixelDetection]:
-    p = params if isinstance(params, SarParams) else SarParams()
+    p = with_image_resolution(params if isinstance(params, SarParams) else SarParams(), info)
     pols = _polarisation_bands(info)
     if pols is not None:
         return _run_sar_dual((info, pols[0]), (info, pols[1]), p, workers, progress)
@@ -300,7 +325,7 @@ def detect_sar_bands(
             raise InputError(f"{i.path}: a --band file holds one band, this one has {i.count}")
     if (ci.height, ci.width) != (xi.height, xi.width):
         raise InputError(f"{ci.path} is {ci.width} x {ci.height} px but {xi.path} is {xi.width} x {xi.height}: the two polarisations must be co-registered")
-    p = params or SarParams()
+    p = with_image_resolution(params or SarParams(), ci)
     return ci, _run_sar_dual((ci, None), (xi, None), p, workers, progress)
 
 

@@ -100,7 +100,7 @@ __all__ = [
 ]
 
 DETECTOR = "sar-cfar"
-VERSION = "1.10.0"
+VERSION = "1.11.0"
 
 
 InputScale = Literal["auto", "intensity", "amplitude", "db"]
@@ -182,6 +182,13 @@ class SarParams:
     """With no water mask given, derive land from the image and exclude it."""
     refine_water: bool = True
     """With a water mask given, also exclude land derived from the image (imprecise polygons)."""
+    resolution_m: float | None = None
+    """Full width at half maximum (m) of the image's impulse response, taken out of measured
+    widths (:func:`~sitewatch.detect.sar_size.deconvolve_width`). None: twice the pixel size
+    along each axis, the sampling of detected ground-range products (Sentinel-1 IW GRDH:
+    10 m pixels, 20 × 22 m resolution; EW GRDM: 40 m, about 90 m); give the product's own for
+    others (SLC chips: about the pixel size). 0: widths as measured. Lengths are not changed:
+    their rule was fitted against AIS as measured (:func:`size_from_features`)."""
     psf_m: float = 10.0
     """Smearing of the radar return removed from the measured length and width
     (about one resolution cell of Sentinel-1 IW GRD; the correction never goes
@@ -237,6 +244,8 @@ class SarParams:
             raise InputError("need 0 < guard_m < background_m")
         if self.min_length_m >= self.max_length_m:
             raise InputError("need min_length_m < max_length_m")
+        if self.resolution_m is not None and not (math.isfinite(self.resolution_m) and self.resolution_m >= 0):
+            raise InputError(f"resolution must be 0 (widths as measured) or positive metres, got {self.resolution_m!r}")
 
     def land_kwargs(self) -> dict[str, float]:
         """Keyword arguments for :func:`~sitewatch.detect.water.land_from_sar`."""

@@ -20,7 +20,14 @@ from scipy import ndimage
 from .base import PixelDetection, detections_from_measurements
 from .sar_pieces import _rescue
 from .sar_shore import _floats_and_stands_out, _long_runs, _shore_thresholds
-from .sar_size import _box_corners, _measure, _pixels, size_features, size_from_features
+from .sar_size import (
+    _box_corners,
+    _measure,
+    _pixels,
+    deconvolve_width,
+    size_features,
+    size_from_features,
+)
 from .sar_split import split_at_water
 from .sar_thresholds import _CellMaps, _expand
 from .water import LandLevels
@@ -165,6 +172,9 @@ def _objects(
     feats = size_features(xs, mu, ts, lab, ids, m, pxy)
     sel = dict(m)
     sel["length_m"], sel["width_m"] = size_from_features(feats, gpx)
+    res = (2.0 * pxy[0], 2.0 * pxy[1]) if p.resolution_m is None else (p.resolution_m, p.resolution_m)
+    if max(res) > 0:
+        sel["width_m"] = deconvolve_width(sel["width_m"], sel["heading_deg"], res, gpx / 2)
     # The box: the measured length × width around the component's centroid. (The centre of
     # the backscatter, weighted like the size, sits further from OpenSARShip's chip centres:
     # centred-ship detection 0.80 against 0.83.)

@@ -44,7 +44,9 @@ Contract of the output (the ingest and detection stages rely on it):
     ``SITEWATCH_REVISITS_NOTE`` (the scenario's revisit statement),
     ``SITEWATCH_SEED``, ``TIFFTAG_DATETIME``; optical
     adds ``SITEWATCH_CLOUD_COVER`` (percent of the scene), SAR adds
-    ``SITEWATCH_POLARIZATION=VV`` and ``SITEWATCH_ENL``.
+    ``SITEWATCH_POLARIZATION=VV``, ``SITEWATCH_ENL`` and ``SITEWATCH_IMPULSE_RESPONSE_M=0``
+    (hulls are drawn without the radar's impulse response, so the detector takes their
+    widths as measured).
 
 * ``out_dir/<site>/<scene_id>.truth.geojson`` -- WGS84 FeatureCollection with
   properties ``scene_id``, ``acquired``, ``sensor``, ``site``, ``resolution_m``,
@@ -694,7 +696,8 @@ def simulate(
         path = out_dir / site.id / f"{scene.scene_id}.tif"
         if scene.series.sensor == "sar":
             sigma = _render_sar(base, objects, rng, scene.series.enl)
-            tags |= {"SITEWATCH_POLARIZATION": "VV", "SITEWATCH_ENL": f"{scene.series.enl:g}"}
+            # Hulls are drawn sharp (no impulse response): widths are to be taken as measured.
+            tags |= {"SITEWATCH_POLARIZATION": "VV", "SITEWATCH_ENL": f"{scene.series.enl:g}", "SITEWATCH_IMPULSE_RESPONSE_M": "0"}
             _write_tif(path, [sigma], ["VV"], base.grid, base.frame.crs, tags, float("nan"))
             visible = {o.id: True for o in objects}
         else:

@@ -648,58 +648,32 @@ def ingest_file(
     return archived[0]
 
 
-def archive_file(
-    ws: Workspace,
-    site: Site,
+def _cut_to_grid(
     path: Path,
-    *,
-    acquired: datetime | None = None,
-    sensor: str | None = None,
-    resolution_m: float | None = None,
-    compress: str = "deflate",
-    item_id: str | None = None,
-    band_files: Mapping[str, Path] | None = None,
-) -> tuple[Observation, Polygon] | None:
-    """Cut one GeoTIFF to the site and write its COG, without touching the store.
+    scene: SceneRef,
+    bands: Sequence[str],
+    sources: Sequence[tuple[Path | str, int]],
+    grid: Grid,
+    product: S2Product | None,
+) -> tuple[NDArray[np.float32], float] | None:
+    """Each band (``sources``: file and band number) reprojected onto ``grid``, NaN where no data,
+    and the factor that turned its values into reflectance; None when the files miss the grid.
 
-    ``band_files`` (band name → single-band file, e.g. Sentinel-2 bands delivered
-    one file each) makes one observation of several files; ``path`` is then the
-    one its acquisition time and id are read from. ``item_id`` overrides the id
-    the file would get (see :func:`ingest_paths`).
+    ``product``: the Sentinel-2 SAFE product the files belong to, whose own offset and
+    quantification apply and of whose 10,980-pixel bands only the site's window is read.
     """
-    path = Path(path)
-    s1 = open_s1_grd(path) if not band_files and is_s1_product(path) else None
-    product = open_s2_l2a(path) if not band_files and s1 is None and is_safe_product(path) else None
-    if band_files:
-        sensor = sensor or band_files_sensor(band_files)
-    scene, bands = read_scene_ref(path, acquired=acquired, sensor=sensor, name_bands=not band_files)
-    sources: list[tuple[Path | str, int]] = [(path, i) for i in range(1, len(bands) + 1)]
-    if band_files:
-        bands = list(band_files)
-        sources = [(Path(f), 1) for f in band_files.values()]
-    if product is not None:
-        sources = list(product.bands.values())
-    if item_id:
-        scene = replace(scene, item_id=item_id)
-    elif band_files:
-        scene = replace(scene, item_id=band_files_name(band_files))
-    grid = site_grid(site, resolution_m or scene.resolution_m)
     out = np.full((len(bands), grid.height, grid.width), np.nan, dtype=np.float32)
     scale = 1.0
-    if s1 is not None:
-        _read_s1(s1, grid, out)
     try:
         with ExitStack() as stack:
-            opened = {f: stack.enter_context(rasterio.open(f)) for f, _ in (sources if s1 is None else [])}
+            opened = {f: stack.enter_context(rasterio.open(f)) for f, _ in sources}
             for f, src in opened.items():
                 if src.crs is None:
                     raise ImageReadError(f"{f}: has no CRS; sitewatch cannot place it on the ground")
-            first = opened[sources[0][0]] if s1 is None else None
-            if first is not None and not box(*transform_bounds(first.crs, grid.crs, *first.bounds)).intersects(_grid_box(grid)):
+            first = opened[sources[0][0]]
+            if not box(*transform_bounds(first.crs, grid.crs, *first.bounds)).intersects(_grid_box(grid)):
                 return None
-            if first is None:  # Sentinel-1 SAFE: read above, as sigma0
-                pass
-            elif product is not None:
+            if product is not None:
                 # The product says how its values are scaled: (DN + BOA_ADD_OFFSET) / QUANTIFICATION_VALUE.
                 scale = 1 / product.quantification
             elif scene.sensor == "optical" and first.dtypes[0] in ("uint8", "uint16", "int16"):
@@ -714,7 +688,7 @@ def archive_file(
                 from .detect.optical_reflectance import infer_dn_scale
 
                 scale = 1 / (infer_dn_scale(samples) or 1.0)
-            for k, ((f, i), band) in enumerate(zip(sources if s1 is None else [], bands if s1 is None else [], strict=True)):
+            for k, ((f, i), band) in enumerate(zip(sources, bands, strict=True)):
                 src = opened[f]
                 window = _window_over(src, grid) if product is not None else None
                 src_arr = src.read(i, out_dtype="float32", masked=True, window=window).filled(np.nan)
@@ -736,6 +710,56 @@ def archive_file(
                 )
     except RasterioError as exc:
         raise ImageReadError(f"{path}: could not be read ({exc})") from exc
+    return out, scale
+
+
+def archive_file(
+    ws: Workspace,
+    site: Site,
+    path: Path,
+    *,
+    acquired: datetime | None = None,
+    sensor: str | None = None,
+    resolution_m: float | None = None,
+    compress: str = "deflate",
+    item_id: str | None = None,
+    band_files: Mapping[str, Path] | None = None,
+) -> tuple[Observation, Polygon] | None:
+    """Cut one image to the site and write its COG, without touching the store.
+
+    The image is a GeoTIFF, a Sentinel-2 L2A or Sentinel-1 GRD SAFE product (read as
+    reflectance or sigma0, :mod:`sitewatch.sources.safe`) or, with ``band_files``, a set of
+    single-band files. ``band_files`` (band name → single-band file, e.g. Sentinel-2 bands delivered
+    one file each) makes one observation of several files; ``path`` is then the
+    one its acquisition time and id are read from. ``item_id`` overrides the id
+    the file would get (see :func:`ingest_paths`).
+    """
+    path = Path(path)
+    s1 = open_s1_grd(path) if not band_files and is_s1_product(path) else None
+    product = open_s2_l2a(path) if not band_files and s1 is None and is_safe_product(path) else None
+    if band_files:
+        sensor = sensor or band_files_sensor(band_files)
+    scene, bands = read_scene_ref(path, acquired=acquired, sensor=sensor, name_bands=not band_files)
+    sources: list[tuple[Path | str, int]] = [(path, i) for i in range(1, len(bands) + 1)]
+    if band_files:
+        bands = list(band_files)
+        sources = [(Path(f), 1) for f in band_files.values()]
+    if product is not None:
+        sources = list(product.bands.values())
+    if item_id:
+        scene = replace(scene, item_id=item_id)
+    elif band_files:
+        scene = replace(scene, item_id=band_files_name(band_files))
+    grid = site_grid(site, resolution_m or scene.resolution_m)
+    if s1 is not None:
+        out = np.full((len(bands), grid.height, grid.width), np.nan, dtype=np.float32)
+        _read_s1(s1, grid, out)  # as sigma0, placed by its GCPs
+        scale = 1.0
+    else:
+        cut = _cut_to_grid(path, scene, bands, sources, grid, product)
+        if cut is None:
+            return None
+        out, scale = cut
     sidecars = {}
     truth = path.with_name(path.stem + ".truth.geojson")
     if truth.exists():

@@ -2,7 +2,8 @@
 
 Run:  python benchmarks/sar_render_train.py [--datasets DIR] [--opensarship-held-out] [--nested]
       [--quick] [--members M] [--seed N] [--write] [--diagnose]
-      [--anchorages N] [--speckle N] [--self-train] [--drop FEATURE ...] [--chip-balance]   (tried, not shipped)
+      [--anchorages N] [--speckle N] [--self-train] [--drop FEATURE ...] [--chip-balance]
+      [--relative FEATURE ...]   (tried, not shipped)
 
 Candidates are :func:`sitewatch.detect.sar_render.rendering_candidates` on the 16 box-labelled
 chips (12 SAR-Ship-Dataset samples, 4 HRSID samples); a candidate is a ship when its centroid
@@ -49,12 +50,13 @@ chips hardly hold (13-feature model 0.864 at 0.8, 1.8.0 0.840, 1.10.0 0.832 at 0
 despeckling loses a few ships of 2-3 px width). ``--write`` fits on all 16 chips (plus those)
 and writes ``src/sitewatch/data/sar_render_gb.json`` (270 KB). ``--diagnose`` says, for each box
 that no candidate matches, why (merged with a neighbour ship or with land, or below the hysteresis
-levels; BENCHMARKS.md, "Splitting merged candidates") and stops. The last five flags are ideas
+levels; BENCHMARKS.md, "Splitting merged candidates") and stops. The last six flags are ideas
 tried for HRSID P0119's misses (4 Dec), none better (BENCHMARKS.md, "P0119's misses"):
 ``--anchorages N`` adds N synthetic anchorages of each training chip to its rows (:func:`anchorage`),
 ``--speckle N`` N noisier re-renderings of it (:func:`respeckle`),
 ``--self-train`` adapts each scored chip's scores to the chip (:func:`self_trained`), ``--drop``
-leaves features out, ``--chip-balance`` weights the classes equally within each training chip.
+leaves features out, ``--chip-balance`` weights the classes equally within each training chip,
+``--relative`` adds features minus their median over the chip's candidates.
 """
 
 from __future__ import annotations
@@ -117,9 +119,22 @@ DROP: list[str] = []
 """``--drop``: features left out (their columns set to 0, so no tree splits on them; not shipped)."""
 
 
+RELATIVE: list[str] = []
+"""``--relative``: features also given relative to the chip (minus the median over its candidates; not shipped)."""
+
+
+def _with_relative(feats: np.ndarray) -> np.ndarray:
+    """``feats`` with a column per :data:`RELATIVE` feature: its value minus the chip's median."""
+    if not RELATIVE or not len(feats):
+        return feats if not RELATIVE else np.zeros((0, feats.shape[1] + len(RELATIVE)))
+    cols = [feats[:, RENDER_FEATURES.index(n)] - np.median(feats[:, RENDER_FEATURES.index(n)]) for n in RELATIVE]
+    return np.column_stack([feats, *cols])
+
+
 def _candidates(img: np.ndarray, boxes: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Centroids, features and is_ship (centroid inside a box) of a chip's candidates."""
     _, feats, extra = rendering_candidates(img)
+    feats = _with_relative(feats)
     for name in DROP:
         feats[:, RENDER_FEATURES.index(name)] = 0.0
     pos = np.column_stack([extra["row"], extra["col"]])
@@ -243,6 +258,7 @@ def opensarship_rows(root: Path, gammas: tuple[float, ...] = ()) -> list[tuple[s
         variants = []
         for g in (1.0,) + gammas:
             _, feats, extra = rendering_candidates(c.rendering if g == 1.0 else regamma(c.rendering, g))
+            feats = _with_relative(feats)
             d = np.array([_to_line_m(c, r, cc) for r, cc in zip(extra["row"], extra["col"], strict=True)])
             if g == 1.0:
                 out.append((c.scene, c.kind == "GRD", feats, d, key))
@@ -264,7 +280,7 @@ def opensarship_training(osr: list, skip_scene: str | None = None) -> tuple[np.n
     xs = [r[2][(r[3] <= 30) | (r[3] >= 150)] for r in osr if r[0] != skip_scene and len(r[3])]
     ys = [(r[3][(r[3] <= 30) | (r[3] >= 150)] <= 30).astype(float) for r in osr if r[0] != skip_scene and len(r[3])]
     if not xs:
-        return np.zeros((0, len(RENDER_FEATURES))), np.zeros(0)
+        return np.zeros((0, len(RENDER_FEATURES) + len(RELATIVE))), np.zeros(0)
     return np.vstack(xs), np.concatenate(ys)
 
 
@@ -544,6 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--drop", nargs="*", default=[], choices=RENDER_FEATURES, help="features left out (not shipped)")
     ap.add_argument("--chip-balance", action="store_true", help="weight the classes equally within each training chip (not shipped)")
     ap.add_argument("--speckle", type=int, default=0, help="noisier re-renderings (multiplicative speckle) of each chip, for training (not shipped)")
+    ap.add_argument("--relative", nargs="*", default=[], choices=RENDER_FEATURES, help="features also given relative to the chip's median candidate (not shipped)")
     ap.add_argument("--diagnose", action="store_true", help="say why each box without a candidate has none, and stop")
     args = ap.parse_args(argv)
     if args.diagnose:
@@ -554,6 +571,7 @@ def main(argv: list[str] | None = None) -> int:
     SPECKLE[0] = args.speckle
     SELF_TRAIN[0] = args.self_train
     DROP[:] = args.drop
+    RELATIVE[:] = args.relative
     CHIP_BALANCE[0] = args.chip_balance
     data = rows(args.datasets, GAMMAS if args.members > 1 else ())
     osr = [] if args.no_opensarship else opensarship_rows(args.datasets, GAMMAS if args.members > 1 and not args.box_gamma_only else ())

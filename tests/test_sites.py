@@ -240,3 +240,31 @@ def test_cli_redrawing_a_site_says_which_berths_and_water_it_no_longer_has(tmp_p
     assert "'p1' no longer has 1 berth(s) or its water polygon" in r.output  # it was dropped in silence
     r = runner.invoke(main, ["sites", "add", "p1", "--bbox", "132.30,42.86,132.37,42.90", "-w", ws])
     assert "no longer has" not in r.output
+
+
+def test_a_legacy_crs_member_is_reprojected_and_an_unknown_one_named() -> None:
+    # QGIS and ogr2ogr write a "crs" member for a layer saved in EPSG:3857; its metres are not degrees.
+    from pyproj import Transformer
+
+    to_merc = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
+    (x0, x1), (y0, y1) = to_merc.transform([131.88, 131.90], [43.10, 43.12])
+    ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
+    crs = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3857"}}
+    fc = {"type": "FeatureCollection", "crs": crs, "features": [
+        {"type": "Feature", "properties": {"id": "vl"}, "geometry": {"type": "Polygon", "coordinates": [ring]}},
+    ]}  # fmt: skip
+    (site,) = sites_from_geojson(fc, origin="merc.geojson")
+    assert site.geometry is not None
+    assert site.geometry.bounds == pytest.approx((131.88, 43.10, 131.90, 43.12), abs=1e-9)
+    # metres small enough to pass for degrees are still metres
+    small = {**fc, "features": [{**fc["features"][0], "geometry": box(10, 10, 50, 60).__geo_interface__}]}
+    (tiny,) = sites_from_geojson(small)
+    assert tiny.geometry is not None and tiny.geometry.bounds[2] < 0.001
+    crs84 = {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}
+    (same,) = sites_from_geojson({**fc, "crs": crs84, "features": [
+        {"type": "Feature", "properties": {"id": "a"}, "geometry": mapping(box(131.88, 43.10, 131.90, 43.12))},
+    ]})  # fmt: skip
+    assert same.geometry is not None and same.geometry.bounds == (131.88, 43.10, 131.90, 43.12)
+    bogus = {"type": "name", "properties": {"name": "EPSG:999999"}}
+    with pytest.raises(InputError, match=r"merc\.geojson: unknown CRS 'EPSG:999999'"):
+        sites_from_geojson({**fc, "crs": bogus}, origin="merc.geojson")

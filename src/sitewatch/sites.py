@@ -26,6 +26,7 @@ from shapely.ops import unary_union
 from shapely.validation import explain_validity
 
 from .errors import InputError, RenamedSiteWarning, SiteError
+from .geo import reproject_geometry
 from .model import Berth, Site
 
 __all__ = [
@@ -91,8 +92,32 @@ def _check_geometry(geom: BaseGeometry, where: str) -> None:
         )
 
 
+def _geojson_crs(data: dict[str, Any], origin: str) -> str | None:
+    """The CRS a pre-RFC 7946 ``crs`` member names (QGIS and GDAL write one), or None for lon/lat."""
+    member = data.get("crs")
+    if member is None:
+        return None
+    props = member.get("properties") if isinstance(member, dict) else None
+    name = props.get("name") if isinstance(props, dict) else None
+    if not isinstance(name, str):
+        raise InputError(f"{origin}: cannot read its 'crs' member {json.dumps(member)}; save the layer in EPSG:4326")
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        crs = CRS.from_user_input(name)
+    except CRSError as exc:
+        raise InputError(f"{origin}: unknown CRS {name!r} in its 'crs' member; save the layer in EPSG:4326") from exc
+    return None if crs.equals(CRS("OGC:CRS84"), ignore_axis_order=True) else name
+
+
 def sites_from_geojson(data: dict[str, Any], origin: str = "GeoJSON") -> list[Site]:
-    """Sites from a GeoJSON FeatureCollection, Feature or bare geometry."""
+    """Sites from a GeoJSON FeatureCollection, Feature or bare geometry.
+
+    Coordinates are WGS84 lon/lat, or in the CRS a legacy ``crs`` member names
+    (a layer QGIS saved in EPSG:3857, say), reprojected to lon/lat.
+    """
+    crs = _geojson_crs(data, origin)
     if data.get("type") == "Feature":
         features = [data]
     elif data.get("type") == "FeatureCollection":
@@ -108,6 +133,8 @@ def sites_from_geojson(data: dict[str, Any], origin: str = "GeoJSON") -> list[Si
         props = feat.get("properties") or {}
         where = f"{origin}, feature {i} ({props.get('id') or props.get('name') or 'no id'})"
         geom = shape(feat["geometry"]) if feat.get("geometry") else None
+        if geom is not None and crs is not None:
+            geom = reproject_geometry(geom, crs, "EPSG:4326")
         if geom is not None:
             _check_geometry(geom, where)
         role = props.get("role", "site")

@@ -268,3 +268,15 @@ def test_a_legacy_crs_member_is_reprojected_and_an_unknown_one_named() -> None:
     bogus = {"type": "name", "properties": {"name": "EPSG:999999"}}
     with pytest.raises(InputError, match=r"merc\.geojson: unknown CRS 'EPSG:999999'"):
         sites_from_geojson({**fc, "crs": bogus}, origin="merc.geojson")
+
+
+def test_ids_from_names_keep_accented_letters_and_say_when_a_name_gives_none() -> None:
+    names = ["Port Ångström", "São Tomé", "Tromsø", "Владивосток", "Два острова", "port-angstrom"]
+    with pytest.warns(RenamedSiteWarning) as caught:
+        sites = sites_from_geojson(_polygon_fc([{"name": n} for n in names]), "drawn.geojson")
+    assert [s.id for s in sites] == ["port-angstrom", "sao-tome", "tromso", "site", "site-2", "port-angstrom-2"]
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 3
+    assert "feature 3 (Владивосток): imported as site 'site' (its name 'Владивосток' has no Latin letters" in messages[0]
+    assert "imported as site 'site-2' (its name 'Два острова' has no Latin letters" in messages[1]
+    assert "'port-angstrom-2' (the id 'port-angstrom' made from its name 'port-angstrom' is already taken)" in messages[2]

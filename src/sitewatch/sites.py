@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable
@@ -41,10 +42,18 @@ __all__ = [
 ]
 
 
+# Latin letters that Unicode does not decompose into a base letter and an accent.
+_ASCII_LETTERS = str.maketrans({"ß": "ss", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ł": "l", "þ": "th", "ı": "i"})
+
+
+def _ascii_slug(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text.lower().translate(_ASCII_LETTERS))
+    return re.sub(r"[^a-z0-9]+", "-", folded.encode("ascii", "ignore").decode()).strip("-")
+
+
 def slugify(text: str) -> str:
-    """A site id from free text: lowercase, ``-`` between words."""
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug or "site"
+    """A site id from free text: lowercase ASCII, accents dropped (``Ångström`` → ``angstrom``), ``-`` between words."""
+    return _ascii_slug(text) or "site"
 
 
 def builtin_sites() -> dict[str, Site]:
@@ -220,8 +229,14 @@ def _site_ids(site_feats: list[dict[str, Any]], origin: str) -> list[str]:
         n = 2
         while site_id in used:
             site_id, n = f"{base}-{n}", n + 1
-        if site_id != base:
-            why = f"the name {name!r} is already taken" if name else "it has no id or name"
+        unspellable = bool(name) and not _ascii_slug(name)
+        if site_id != base or unspellable:
+            if unspellable:  # a name in Cyrillic, say: its id is not made from it
+                why = f"its name {name!r} has no Latin letters or digits to make an id from; give it an id"
+            elif name:
+                why = f"the id {base!r} made from its name {name!r} is already taken"
+            else:
+                why = "it has no id or name"
             warnings.warn(
                 RenamedSiteWarning(f"{f['where']}: imported as site {site_id!r} ({why})"),
                 stacklevel=3,

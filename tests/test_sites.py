@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from hypothesis import given
-from shapely.geometry import LineString, box, mapping
+from shapely.geometry import LineString, box, mapping, shape
 
 from sitewatch.cli import main
 from sitewatch.errors import InputError, RenamedSiteWarning
@@ -280,3 +280,27 @@ def test_ids_from_names_keep_accented_letters_and_say_when_a_name_gives_none() -
     assert "feature 3 (Владивосток): imported as site 'site' (its name 'Владивосток' has no Latin letters" in messages[0]
     assert "imported as site 'site-2' (its name 'Два острова' has no Latin letters" in messages[1]
     assert "'port-angstrom-2' (the id 'port-angstrom' made from its name 'port-angstrom' is already taken)" in messages[2]
+
+
+def test_cli_import_of_berths_and_water_alone_goes_to_the_workspace_site(tmp_path: Path) -> None:
+    # What `sites add ID --bbox` tells a user who redrew a site: import its berths and water again.
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    assert runner.invoke(main, ["sites", "add", "p1", "--bbox", "132.30,42.86,132.37,42.90", "-w", ws]).exit_code == 0
+    extras = _with_extras([
+        {"props": {"role": "berth", "id": "east"}, "geom": mapping(LineString([(132.32, 42.87), (132.33, 42.87)]))},
+        {"props": {"role": "water"}, "geom": mapping(box(132.31, 42.865, 132.36, 42.875))},
+    ])["features"][1:]  # type: ignore[index]  # fmt: skip
+    (tmp_path / "extras.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": extras}))
+    for _ in range(2):  # a rerun gives the same berths, not twice the berths
+        r = runner.invoke(main, ["sites", "import", str(tmp_path / "extras.geojson"), "-w", ws])
+        assert r.exit_code == 0, r.output
+        feats = json.loads(runner.invoke(main, ["sites", "show", "p1", "-w", ws]).output)["features"]
+        assert [f["properties"]["role"] for f in feats] == ["site", "berth", "water"]
+        assert shape(feats[0]["geometry"]).equals(box(132.30, 42.86, 132.37, 42.90))  # the area stays
+    (tmp_path / "bad.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {**extras[0], "properties": {**extras[0]["properties"], "site_id": "nowhere"}},
+    ]}))  # fmt: skip
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "bad.geojson"), "-w", ws])
+    assert r.exit_code != 0 and "bad.geojson: berth/water features name site ids ['nowhere']" in r.output

@@ -10,12 +10,13 @@ from its ``name`` (suffixed ``-2``, ``-3``... when missing or repeated).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import unicodedata
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -120,11 +121,15 @@ def _geojson_crs(data: dict[str, Any], origin: str) -> str | None:
     return None if crs.equals(CRS("OGC:CRS84"), ignore_axis_order=True) else name
 
 
-def sites_from_geojson(data: dict[str, Any], origin: str = "GeoJSON") -> list[Site]:
+def sites_from_geojson(
+    data: dict[str, Any], origin: str = "GeoJSON", known: Mapping[str, Site] | None = None
+) -> list[Site]:
     """Sites from a GeoJSON FeatureCollection, Feature or bare geometry.
 
     Coordinates are WGS84 lon/lat, or in the CRS a legacy ``crs`` member names
-    (a layer QGIS saved in EPSG:3857, say), reprojected to lon/lat.
+    (a layer QGIS saved in EPSG:3857, say), reprojected to lon/lat. Berths and
+    water of a site not in the collection but in ``known`` (the workspace's
+    sites) come back as that site with its berths, or its water, replaced.
     """
     crs = _geojson_crs(data, origin)
     if data.get("type") == "Feature":
@@ -191,10 +196,23 @@ def sites_from_geojson(data: dict[str, Any], origin: str = "GeoJSON") -> list[Si
             )
         except InputError as exc:
             raise InputError(f"{where}: {exc}") from exc
-    known = {s.id for s in out}
-    orphans = (set(berths) | set(water)) - known
-    if orphans:
-        raise InputError(f"{origin}: berth/water features name unknown site ids {sorted(orphans)}")
+    orphans = sorted((set(berths) | set(water)) - {s.id for s in out})
+    unknown = [sid for sid in orphans if sid not in (known or {})]
+    if unknown:
+        raise InputError(
+            f"{origin}: berth/water features name site ids {unknown} that are neither in the file nor "
+            "in the workspace; give each a site_id of a site (`sitewatch sites list`)"
+        )
+    for sid in orphans:
+        site = (known or {})[sid]
+        try:
+            out.append(
+                dataclasses.replace(
+                    site, berths=tuple(berths[sid]) if sid in berths else site.berths, water=water.get(sid, site.water)
+                )
+            )
+        except InputError as exc:
+            raise InputError(f"{origin}: {exc}") from exc
     return out
 
 
@@ -336,8 +354,8 @@ def sites_to_kml(sites: Iterable[Site]) -> str:
     return "\n".join(parts)
 
 
-def read_sites_file(path: Path) -> list[Site]:
-    """Sites from a GeoJSON file, naming the file in any error."""
+def read_sites_file(path: Path, known: Mapping[str, Site] | None = None) -> list[Site]:
+    """Sites from a GeoJSON file, naming the file in any error (``known``: see :func:`sites_from_geojson`)."""
     if Path(path).suffix.lower() in (".kml", ".kmz"):
         raise InputError(
             f"{path}: sitewatch reads sites from GeoJSON (it writes KML, but does not read it); "
@@ -349,4 +367,4 @@ def read_sites_file(path: Path) -> list[Site]:
         raise InputError(f"{path}: no such file") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not valid JSON ({exc})") from exc
-    return sites_from_geojson(data, origin=str(path))
+    return sites_from_geojson(data, origin=str(path), known=known)

@@ -149,17 +149,19 @@ def import_(path: Path, workspace: Path) -> None:
 
     from ..errors import RenamedSiteWarning
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RenamedSiteWarning)
-        sites = read_sites_file(path)
-    for w in caught:
-        if issubclass(w.category, RenamedSiteWarning):
-            click.echo(f"note: {w.message}", err=True)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    with open_workspace(workspace).store() as store, store.transaction():
-        for s in sites:
-            store.put_site(s)
+    with open_workspace(workspace).store() as store:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RenamedSiteWarning)
+            # Berths and water of a site already in the workspace may come without its area.
+            sites = read_sites_file(path, known={s.id: s for s in store.sites()})
+        for w in caught:
+            if issubclass(w.category, RenamedSiteWarning):
+                click.echo(f"note: {w.message}", err=True)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        with store.transaction():
+            for s in sites:
+                store.put_site(s)
     click.echo(f"imported {len(sites)} site(s): {', '.join(s.id for s in sites)}")
 
 

@@ -304,3 +304,23 @@ def test_cli_import_of_berths_and_water_alone_goes_to_the_workspace_site(tmp_pat
     ]}))  # fmt: skip
     r = runner.invoke(main, ["sites", "import", str(tmp_path / "bad.geojson"), "-w", ws])
     assert r.exit_code != 0 and "bad.geojson: berth/water features name site ids ['nowhere']" in r.output
+
+
+def test_qgis_text_fields_for_tags_and_resolved_are_read_as_meant() -> None:
+    fc = _polygon_fc([{"id": "a", "tags": "navy, pier", "resolved": "false"}, {"id": "b", "resolved": 1, "tags": ["x"]}])
+    a, b = sites_from_geojson(fc)
+    assert a.tags == ("navy", "pier") and not a.resolved  # were ('n', 'a', 'v', ...) and True
+    assert b.tags == ("x",) and b.resolved
+    with pytest.raises(InputError, match=r"x\.geojson, feature 0 \(a\): resolved: 'maybe' is not true or false"):
+        sites_from_geojson(_polygon_fc([{"id": "a", "resolved": "maybe"}]), "x.geojson")
+
+
+def test_a_bow_tie_berth_and_a_berth_outside_its_site_are_named() -> None:
+    bow_tie = {"type": "Polygon", "coordinates": [[[132.32, 42.87], [132.33, 42.88], [132.33, 42.87], [132.32, 42.88], [132.32, 42.87]]]}
+    with pytest.raises(InputError, match=r"x\.geojson, feature 1 \(bow\): the berth polygon is not valid \(Self-intersection"):
+        sites_from_geojson(_with_extras([{"props": {"role": "berth", "id": "bow"}, "geom": bow_tie}]), "x.geojson")
+    far = mapping(LineString([(10, 10), (10.1, 10.1)]))
+    with pytest.raises(InputError, match=r"x\.geojson: berth 'far' of site 'p1', at lon 10\.0500 lat 10\.0500, lies outside"):
+        sites_from_geojson(_with_extras([{"props": {"role": "berth", "id": "far"}, "geom": far}]), "x.geojson")
+    with pytest.raises(InputError, match="the water polygon of site 'p1'.* lies outside"):
+        sites_from_geojson(_with_extras([{"props": {"role": "water"}, "geom": mapping(box(10, 10, 11, 11))}]), "x.geojson")

@@ -155,6 +155,8 @@ def sites_from_geojson(
         if role == "berth":
             if geom is None or not isinstance(geom, (LineString, Polygon)):
                 raise InputError(f"{where}: a berth needs a LineString or Polygon geometry")
+            if not geom.is_valid:
+                raise InputError(f"{where}: the berth polygon is not valid ({explain_validity(geom)})")
             berths[str(props.get("site_id", ""))].append(
                 Berth(id=str(props.get("id") or f"berth-{i}"), geometry=geom, name=str(props.get("name", "")))
             )
@@ -188,14 +190,15 @@ def sites_from_geojson(
                     geometry=geom,
                     berths=tuple(berths.get(site_id, ())),
                     water=water.get(site_id),
-                    tags=tuple(props.get("tags") or ()),
+                    tags=_tags(props.get("tags")),
                     coord_source=str(props.get("coord_source") or origin),
-                    resolved=bool(props.get("resolved", True)),
+                    resolved=_flag(props.get("resolved", True), f"{where}: resolved"),
                     note=str(props.get("note") or ""),
                 )
             )
         except InputError as exc:
             raise InputError(f"{where}: {exc}") from exc
+        _check_inside(out[-1], origin)
     orphans = sorted((set(berths) | set(water)) - {s.id for s in out})
     unknown = [sid for sid in orphans if sid not in (known or {})]
     if unknown:
@@ -213,7 +216,42 @@ def sites_from_geojson(
             )
         except InputError as exc:
             raise InputError(f"{origin}: {exc}") from exc
+        _check_inside(out[-1], origin)
     return out
+
+
+def _check_inside(site: Site, origin: str) -> None:
+    """A berth or water polygon outside its site's area (a wrong site_id, say) is never in its images."""
+    if site.geometry is None:
+        return
+    extras = [(f"berth {b.id!r}", b.geometry) for b in site.berths]
+    extras += [("the water polygon", site.water)] if site.water is not None else []
+    for what, geom in extras:
+        if not geom.intersects(site.geometry):
+            c = geom.centroid
+            raise InputError(
+                f"{origin}: {what} of site {site.id!r}, at lon {c.x:.4f} lat {c.y:.4f}, lies outside the "
+                "site's area; is its site_id right?"
+            )
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    # A QGIS text field holds "navy, pier"; GeoJSON written by sitewatch holds a list.
+    if isinstance(value, str):
+        return tuple(t.strip() for t in re.split(r"[,;]", value) if t.strip())
+    return tuple(str(t) for t in value or ())
+
+
+def _flag(value: Any, where: str) -> bool:
+    # Text and 0/1 fields from QGIS or a spreadsheet as well as JSON booleans; bool("false") is True.
+    if isinstance(value, bool | int) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1", "t", "y"):
+        return True
+    if text in ("false", "no", "0", "f", "n"):
+        return False
+    raise InputError(f"{where}: {value!r} is not true or false")
 
 
 def _site_ids(site_feats: list[dict[str, Any]], origin: str) -> list[str]:

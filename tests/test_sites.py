@@ -324,3 +324,27 @@ def test_a_bow_tie_berth_and_a_berth_outside_its_site_are_named() -> None:
         sites_from_geojson(_with_extras([{"props": {"role": "berth", "id": "far"}, "geom": far}]), "x.geojson")
     with pytest.raises(InputError, match="the water polygon of site 'p1'.* lies outside"):
         sites_from_geojson(_with_extras([{"props": {"role": "water"}, "geom": mapping(box(10, 10, 11, 11))}]), "x.geojson")
+
+
+def test_cli_remove_keeps_evidence_unless_asked_and_then_leaves_nothing_of_the_site(tmp_path: Path) -> None:
+    from _report_world import build
+
+    ws = build(tmp_path / "ws")
+    w = str(ws.root)
+    runner = CliRunner()
+    assert runner.invoke(main, ["sites", "add", "spare", "--bbox", "131.0,42.0,131.1,42.1", "-w", w]).exit_code == 0
+    r = runner.invoke(main, ["sites", "remove", "spare", "nosuch", "-w", w])
+    assert r.exit_code == 1 and "no site 'nosuch'" in r.output
+    r = runner.invoke(main, ["sites", "remove", "spare", "dunai", "-w", w])
+    assert r.exit_code == 1 and "nothing removed: 'dunai' has 4 observation(s)" in r.output
+    with ws.store() as store:
+        assert {s.id for s in store.sites()} == {"dunai", "spare"}  # neither removed
+    assert any((ws.archive / "dunai").glob("*.tif"))
+    r = runner.invoke(main, ["sites", "remove", "spare", "dunai", "--with-observations", "-w", w])
+    assert r.exit_code == 0 and "removed 2 site(s): spare, dunai and 4 observation(s)" in r.output
+    with ws.store() as store:
+        counts = store.counts()
+        assert store.sites() == [] and store.execute("SELECT count(*) FROM berths")[0][0] == 0
+    assert counts["observations"] == 0 and counts["detections"] == 0
+    assert not (ws.archive / "dunai").exists()
+    assert runner.invoke(main, ["sites", "remove", "dunai", "-w", w]).exit_code == 1  # gone: a rerun says so

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import click
@@ -24,7 +25,7 @@ from .options import (
 
 @click.group("sites")
 def command() -> None:
-    """List, show, add, import and export sites (named areas of interest)."""
+    """List, show, add, import, export and remove sites (named areas of interest)."""
 
 
 def _parse_bbox(text: str) -> tuple[float, float, float, float]:
@@ -191,3 +192,38 @@ def export(path: Path, fmt: str | None, workspace: Path) -> None:
     tmp.write_text(text)
     tmp.replace(path)
     click.echo(f"wrote {len(sites)} site(s) to {path}")
+
+
+@command.command("remove")
+@click.argument("site_ids", nargs=-1, required=True)
+@click.option("--with-observations", is_flag=True,
+              help="Also remove the sites' observations, their detections and their images in the archive.")  # fmt: skip
+@workspace_option
+@handle_errors
+def remove(site_ids: tuple[str, ...], with_observations: bool, workspace: Path) -> None:
+    """Remove sites with their berths and water polygons.
+
+    A site with observations is kept unless --with-observations says to drop
+    them too; nothing is removed when any SITE_ID is unknown or kept.
+    """
+    ws = open_workspace(workspace)
+    with ws.store() as store:
+        held = {sid: (store.get_site(sid), store.observations(sid))[1] for sid in dict.fromkeys(site_ids)}
+        kept = {sid: len(obs) for sid, obs in held.items() if obs}
+        if kept and not with_observations:
+            raise InputError(
+                "nothing removed: " + ", ".join(f"{sid!r} has {n} observation(s)" for sid, n in kept.items())
+                + "; pass --with-observations to remove them, their detections and archived images too"
+            )
+        with store.transaction() as db:
+            for sid in held:
+                db.execute("DELETE FROM detections WHERE site_id = ?", (sid,))
+                db.execute("DELETE FROM observations WHERE site_id = ?", (sid,))
+                store.delete_site(sid)
+    # Images (and their sidecars) go once the rows that name them are gone: an interrupted run
+    # leaves files, never rows naming missing files.
+    for sid in held:
+        if (ws.archive / sid).is_dir():
+            shutil.rmtree(ws.archive / sid)
+    n_obs = sum(len(obs) for obs in held.values())
+    click.echo(f"removed {len(held)} site(s): {', '.join(held)}" + (f" and {n_obs} observation(s)" if n_obs else ""))

@@ -348,3 +348,34 @@ def test_cli_remove_keeps_evidence_unless_asked_and_then_leaves_nothing_of_the_s
     assert counts["observations"] == 0 and counts["detections"] == 0
     assert not (ws.archive / "dunai").exists()
     assert runner.invoke(main, ["sites", "remove", "dunai", "-w", w]).exit_code == 1  # gone: a rerun says so
+
+
+def test_sites_files_are_utf_8_whatever_the_locale(tmp_path: Path) -> None:
+    # Windows and LANG=C read and write text in a locale encoding; GeoJSON and KML are UTF-8.
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "in.geojson").write_text(json.dumps(_polygon_fc([{"id": "v", "name": "Порт Ångström"}]), ensure_ascii=False), encoding="utf-8")
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0",
+           "PYTHONIOENCODING": "utf-8", "SITEWATCH_WORKSPACE": str(tmp_path / "ws")}  # fmt: skip
+    for args in (["init", str(tmp_path / "ws")], ["sites", "import", str(tmp_path / "in.geojson")],
+                 ["sites", "export", str(tmp_path / "out.kml")]):  # fmt: skip
+        r = subprocess.run([sys.executable, "-m", "sitewatch", *args], env=env, capture_output=True, text=True, encoding="utf-8")
+        assert r.returncode == 0, r.stderr
+    assert "<name>Порт Ångström</name>" in (tmp_path / "out.kml").read_text(encoding="utf-8")
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+def test_an_export_that_fails_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from sitewatch.report.exports import write_text_atomic
+
+    def fail(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        write_text_atomic(tmp_path / "sites.kml", "<kml/>")
+    assert list(tmp_path.iterdir()) == []

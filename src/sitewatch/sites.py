@@ -63,7 +63,7 @@ def builtin_sites() -> dict[str, Site]:
     Unresolved places are kept with ``resolved=False`` and say why in their
     note; one with no coordinates at all has no geometry.
     """
-    text = files("sitewatch").joinpath("data/gazetteer.geojson").read_text()
+    text = files("sitewatch").joinpath("data/gazetteer.geojson").read_text(encoding="utf-8")
     return {s.id: s for s in sites_from_geojson(json.loads(text), origin="built-in gazetteer")}
 
 
@@ -400,7 +400,7 @@ def read_sites_file(path: Path, known: Mapping[str, Site] | None = None) -> list
             "save the layer as GeoJSON in QGIS, or convert with `ogr2ogr -f GeoJSON sites.geojson sites.kml`"
         )
     try:
-        data = json.loads(Path(path).read_text())
+        data = json.loads(Path(path).read_text(encoding="utf-8"))  # JSON is UTF-8 (RFC 8259), whatever the locale
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -11,6 +11,7 @@ import click
 
 from ..errors import InputError
 from ..model import Site
+from ..report.exports import write_text_atomic
 from ..sites import builtin_sites, read_sites_file, site_from_bbox, sites_to_geojson, sites_to_kml
 from ..workspace import open_workspace
 from .options import (
@@ -188,9 +189,7 @@ def export(path: Path, fmt: str | None, workspace: Path) -> None:
     with open_workspace(workspace).store() as store:
         sites = store.sites()
     text = sites_to_kml(sites) if fmt == "kml" else json.dumps(sites_to_geojson(sites), indent=1)
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(text)
-    tmp.replace(path)
+    write_text_atomic(path, text)  # UTF-8, as the KML header says, whatever the locale
     click.echo(f"wrote {len(sites)} site(s) to {path}")
 
 

@@ -379,3 +379,16 @@ def test_an_export_that_fails_leaves_no_partial_file(tmp_path: Path, monkeypatch
     with pytest.raises(OSError, match="disk full"):
         write_text_atomic(tmp_path / "sites.kml", "<kml/>")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_site_across_the_antimeridian_is_named_as_such() -> None:
+    ring = [[179.9, -16.5], [-179.9, -16.5], [-179.9, -16.4], [179.9, -16.4], [179.9, -16.5]]
+    fc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"id": "fiji"}, "geometry": {"type": "Polygon", "coordinates": [ring]}},
+    ]}  # fmt: skip
+    with pytest.raises(InputError, match=r"fiji.*crosses the antimeridian \(180°\).*split it at 180°"):
+        sites_from_geojson(fc, "x.geojson")  # was: "spans 359.8° ... redraw it smaller"
+    with pytest.raises(InputError, match="across the antimeridian"):
+        site_from_bbox("fiji", (179.9, -16.5, -179.9, -16.4))
+    (east,) = sites_from_geojson({"type": "Feature", "properties": {"id": "east"}, "geometry": mapping(box(179.9, -16.5, 180, -16.4))})
+    assert east.geometry is not None  # up to 180° itself is one site

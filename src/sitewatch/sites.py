@@ -81,7 +81,8 @@ def site_from_bbox(
     """A site from a W,S,E,N box in WGS84 degrees."""
     w, s, e, n = bbox
     if not (w < e and s < n):
-        raise InputError(f"bbox {bbox}: expected W,S,E,N with W < E and S < N")
+        across = " (a box across the antimeridian, 180°, cannot be a site: make two)" if w > e and s < n else ""
+        raise InputError(f"bbox {bbox}: expected W,S,E,N with W < E and S < N{across}")
     return Site(
         id=site_id,
         name=name or site_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -392,3 +393,25 @@ def test_a_site_across_the_antimeridian_is_named_as_such() -> None:
         site_from_bbox("fiji", (179.9, -16.5, -179.9, -16.4))
     (east,) = sites_from_geojson({"type": "Feature", "properties": {"id": "east"}, "geometry": mapping(box(179.9, -16.5, 180, -16.4))})
     assert east.geometry is not None  # up to 180° itself is one site
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"type": "FeatureCollection", "features": []}', r"in\.geojson: the collection holds no features"),
+        ("[1, 2]", r"in\.geojson: not a GeoJSON FeatureCollection, Feature or Polygon \(a JSON list\)"),
+        ('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"id": "x"}, '
+         '"geometry": {"type": "Polygon", "coordinates": [[[132.3, 42.8]]]}}]}',
+         r"in\.geojson, feature 0 \(x\): cannot read its geometry \(A linearring requires at least 4"),
+        ('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"id": "x"}, '
+         '"geometry": {"type": "Blob", "coordinates": []}}]}', r"feature 0 \(x\): cannot read its geometry"),
+        ('{"type": "FeatureCollection", "features": [5]}', r"in\.geojson, feature 0: not a GeoJSON Feature"),
+    ],
+)  # fmt: skip
+def test_cli_import_of_a_malformed_file_is_an_error_naming_it(tmp_path: Path, text: str, message: str) -> None:
+    runner = CliRunner()
+    runner.invoke(main, ["init", str(tmp_path / "ws")])
+    (tmp_path / "in.geojson").write_text(text)
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "in.geojson"), "-w", str(tmp_path / "ws")])
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.exception  # an error, not a traceback
+    assert re.search(message, r.output), r.output  # was a traceback, or "imported 0 site(s)" and exit 0

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+import shapely.errors
 from shapely.geometry import LineString, Polygon, box, mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
@@ -132,6 +133,8 @@ def sites_from_geojson(
     water of a site not in the collection but in ``known`` (the workspace's
     sites) come back as that site with its berths, or its water, replaced.
     """
+    if not isinstance(data, dict):
+        raise InputError(f"{origin}: not a GeoJSON FeatureCollection, Feature or Polygon (a JSON {type(data).__name__})")
     crs = _geojson_crs(data, origin)
     if data.get("type") == "Feature":
         features = [data]
@@ -141,13 +144,20 @@ def sites_from_geojson(
         features = [{"type": "Feature", "geometry": data, "properties": {}}]
     else:
         raise InputError(f"{origin}: not a GeoJSON FeatureCollection, Feature or Polygon")
+    if not features:
+        raise InputError(f"{origin}: the collection holds no features")
     site_feats: list[dict[str, Any]] = []
     berths: dict[str, list[Berth]] = defaultdict(list)
     water: dict[str, BaseGeometry] = {}
     for i, feat in enumerate(features):
+        if not isinstance(feat, dict) or not isinstance(feat.get("properties") or {}, dict):
+            raise InputError(f"{origin}, feature {i}: not a GeoJSON Feature with a properties object")
         props = feat.get("properties") or {}
         where = f"{origin}, feature {i} ({props.get('id') or props.get('name') or 'no id'})"
-        geom = shape(feat["geometry"]) if feat.get("geometry") else None
+        try:
+            geom = shape(feat["geometry"]) if feat.get("geometry") else None
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, shapely.errors.ShapelyError) as exc:
+            raise InputError(f"{where}: cannot read its geometry ({exc or type(exc).__name__})") from exc
         if geom is not None and crs is not None:
             geom = reproject_geometry(geom, crs, "EPSG:4326")
         if geom is not None:

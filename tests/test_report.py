@@ -296,3 +296,22 @@ def test_report_names_observations_by_the_ids_show_accepts(tmp_path: Path) -> No
     with w.store() as st:
         for d in st.detections(site_id="dunai"):
             assert f"{d.observation_id} · {st.get_observation(d.observation_id).scene.id}" in html
+
+
+def test_the_date_axis_names_the_year_not_the_month_of_its_last_tick() -> None:
+    from datetime import date
+
+    import matplotlib.dates as mdates
+    from matplotlib.figure import Figure
+
+    from sitewatch.report.charts import _date_formatter
+
+    ax = Figure().subplots()
+    ax.plot([date(2024, 10, 1), date(2024, 11, 30)], [0, 1])
+    locator = mdates.AutoDateLocator(maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    formatter = _date_formatter(locator)
+    ax.xaxis.set_major_formatter(formatter)
+    labels = formatter.format_ticks(locator())
+    assert labels[0] == "Oct" and "Dec" in labels
+    assert formatter.get_offset() == "2024"  # was "2024-Dec" for an October-November period

@@ -49,6 +49,12 @@ def _title(text: str, simulated: bool) -> str:
     return f"{text}\n{SIMULATED_LABEL}" if simulated else text
 
 
+def _date_formatter(locator: mdates.DateLocator) -> mdates.ConciseDateFormatter:
+    # Day ticks under a month name need only the year beside the axis; matplotlib's "2024-Dec"
+    # (the month of the last tick) under an October-November period reads as a December date.
+    return mdates.ConciseDateFormatter(locator, offset_formats=["", "%Y", "%Y", "%Y-%b-%d", "%Y-%b-%d", "%Y-%b-%d %H:%M"])
+
+
 def timeline_chart_png(tl: Timeline) -> bytes:
     """Vessels per usable date (at berths / elsewhere), arrivals and departures, one panel per period."""
     periods = tl.periods or ()
@@ -85,7 +91,7 @@ def timeline_chart_png(tl: Timeline) -> bytes:
         )
         locator = mdates.AutoDateLocator(maxticks=8)
         ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        ax.xaxis.set_major_formatter(_date_formatter(locator))
         ax.tick_params(axis="x", labelsize=7)
         ax.grid(axis="y", alpha=0.3)
     if not periods:

@@ -217,13 +217,61 @@ def test_a_repeated_berth_id_is_named() -> None:
         sites_from_geojson(_with_extras([{"props": {"role": "berth", "id": "b1"}, "geom": quay}] * 2))
 
 
-def test_a_kml_file_is_refused_with_the_way_to_geojson(tmp_path: Path) -> None:
+def test_exported_kml_and_kmz_read_back_to_the_same_sites(tmp_path: Path) -> None:
+    # It was refused ("sitewatch reads sites from GeoJSON"): Google Earth users could not bring their sites back.
+    import zipfile
+
     from sitewatch.sites import read_sites_file
 
-    kml = tmp_path / "sites.kml"
-    kml.write_text(sites_to_kml(builtin_sites().values()))
-    with pytest.raises(InputError, match="sites.kml: sitewatch reads sites from GeoJSON.*ogr2ogr"):
-        read_sites_file(kml)
+    quay = Berth(id="quay-1", geometry=LineString([(132.32, 42.87), (132.33, 42.87)]), name="Quay 1 & 2")
+    site = Site(id="p1", name="Порт <Ångström>", kind="port", geometry=box(132.30, 42.86, 132.37, 42.90),
+                berths=(quay,), water=box(132.31, 42.865, 132.36, 42.875), tags=("navy", "pier"),
+                coord_source="drawn", note="see: notes")  # fmt: skip
+    unresolved = Site(id="far", name="Far", kind="area", geometry=box(10, 10, 10.1, 10.1), resolved=False)
+    (tmp_path / "sites.kml").write_text(sites_to_kml([site, unresolved]), encoding="utf-8")
+    with zipfile.ZipFile(tmp_path / "sites.kmz", "w") as kmz:
+        kmz.writestr("doc.kml", sites_to_kml([site, unresolved]))
+    for name in ("sites.kml", "sites.kmz"):
+        back = read_sites_file(tmp_path / name)
+        assert [s.id for s in back] == ["p1", "far"]
+        got = back[0]
+        assert (got.name, got.kind, got.tags, got.coord_source, got.note) == (site.name, "port", ("navy", "pier"), "drawn", "see: notes")
+        assert got.geometry is not None and got.geometry.equals(site.geometry)
+        assert [(b.id, b.name) for b in got.berths] == [("quay-1", "Quay 1 & 2")]
+        assert got.water is not None and got.water.equals(site.water)
+        assert not back[1].resolved
+
+
+def test_google_earth_kml_with_folders_altitudes_and_pins(tmp_path: Path) -> None:
+    from sitewatch.errors import SkippedInputWarning
+    from sitewatch.sites import read_sites_file
+
+    kml = tmp_path / "My Places.kml"
+    kml.write_text("""<?xml version="1.0" encoding="UTF-8"?>
+<kml xmlns="http://www.opengis.net/kml/2.2" xmlns:gx="http://www.google.com/kml/ext/2.2"><Document><name>Ports</name>
+<Folder><name>My places</name><Folder><name>Primorye</name>
+ <Placemark><name>Bolshoy Kamen</name><styleUrl>#s</styleUrl><Polygon><tessellate>1</tessellate>
+  <outerBoundaryIs><LinearRing><coordinates>
+    132.33,43.10,0 132.36,43.10,0 132.36,43.12,12.5 132.33,43.12,0 132.33,43.10,0
+  </coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark>
+ <Placemark><name>Pin</name><Point><coordinates>132.34,43.11,0</coordinates></Point></Placemark>
+</Folder>
+<Placemark id="qgis.2"><name>Находка</name><ExtendedData><SchemaData schemaUrl="#q"><SimpleData name="kind">port</SimpleData>
+ </SchemaData></ExtendedData><MultiGeometry><Polygon><outerBoundaryIs><LinearRing><coordinates>132.88,42.80 132.90,42.80
+ 132.90,42.82 132.88,42.80</coordinates></LinearRing></outerBoundaryIs></Polygon></MultiGeometry></Placemark>
+</Folder></Document></kml>""", encoding="utf-8")  # fmt: skip
+    with pytest.warns(SkippedInputWarning, match="placemark 'Pin': skipped, .* \\(Point\\)"), pytest.warns(RenamedSiteWarning):
+        kamen, nakhodka = read_sites_file(kml)
+    assert kamen.id == "bolshoy-kamen" and kamen.geometry is not None
+    assert kamen.geometry.bounds == (132.33, 43.10, 132.36, 43.12) and not kamen.geometry.has_z
+    assert (nakhodka.id, nakhodka.name, nakhodka.kind) == ("site", "Находка", "port")
+    bad = tmp_path / "bad.kml"
+    bad.write_text("<kml><Document><Placemark>")
+    with pytest.raises(InputError, match=r"bad\.kml: not a valid KML \(XML\) file"):
+        read_sites_file(bad)
+    bad.write_text("<gpx/>")
+    with pytest.raises(InputError, match=r"bad\.kml: not a KML file \(its root element is <gpx>"):
+        read_sites_file(bad)
 
 
 def test_cli_redrawing_a_site_says_which_berths_and_water_it_no_longer_has(tmp_path: Path) -> None:
@@ -415,3 +463,17 @@ def test_cli_import_of_a_malformed_file_is_an_error_naming_it(tmp_path: Path, te
     r = runner.invoke(main, ["sites", "import", str(tmp_path / "in.geojson"), "-w", str(tmp_path / "ws")])
     assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.exception  # an error, not a traceback
     assert re.search(message, r.output), r.output  # was a traceback, or "imported 0 site(s)" and exit 0
+
+
+def test_cli_import_of_kml_notes_the_skipped_pins_and_a_rerun_does_not_duplicate(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    pin = "<Placemark><name>Pin</name><Point><coordinates>132.34,42.87,0</coordinates></Point></Placemark>"
+    kml = sites_to_kml([site_from_bbox("p1", (132.30, 42.86, 132.37, 42.90), name="P1")])
+    (tmp_path / "in.kml").write_text(kml.replace("</Folder>", pin + "</Folder>"), encoding="utf-8")
+    for _ in range(2):
+        r = runner.invoke(main, ["sites", "import", str(tmp_path / "in.kml"), "-w", ws])
+        assert r.exit_code == 0, r.output
+        assert "note: " in r.output and "placemark 'Pin': skipped" in r.output and "imported 1 site(s): p1" in r.output
+    assert [f["id"] for f in json.loads(runner.invoke(main, ["sites", "list", "--json", "-w", ws]).output)["features"]] == ["p1"]

@@ -30,6 +30,7 @@ from shapely.validation import explain_validity
 
 from .errors import InputError, RenamedSiteWarning, SiteError
 from .geo import reproject_geometry
+from .kml import read_kml
 from .model import Berth, Site
 
 __all__ = [
@@ -376,8 +377,18 @@ def _kml_geometry(geom: BaseGeometry) -> str:
     raise InputError(f"cannot write {geom.geom_type} to KML")
 
 
+def _kml_data(props: dict[str, Any]) -> str:
+    # ExtendedData carries what GeoJSON's properties do, so `sites import` reads the file back whole.
+    cells = "".join(
+        f'<Data name="{escape(k)}"><value>{escape(",".join(v) if isinstance(v, (list, tuple)) else str(v))}</value></Data>'
+        for k, v in props.items()
+        if v not in ("", None, (), [])
+    )
+    return f"<ExtendedData>{cells}</ExtendedData>"
+
+
 def sites_to_kml(sites: Iterable[Site]) -> str:
-    """A KML document with a folder per site: the area, its berths and its water."""
+    """A KML document with a folder per site: the area, its berths and its water (read back by :func:`read_sites_file`)."""
     parts = ['<?xml version="1.0" encoding="UTF-8"?>', '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>']
     parts.append("<name>sitewatch sites</name>")
     for s in sites:
@@ -386,32 +397,35 @@ def sites_to_kml(sites: Iterable[Site]) -> str:
         # and its note (why it is unresolved) must not be lost.
         parts.append(f"<Folder><name>{escape(s.name)}</name><description>{desc}</description>")
         if s.geometry is not None:
+            site_data = {"role": "site", "id": s.id, "kind": s.kind, "resolved": str(s.resolved).lower(),
+                         "coord_source": s.coord_source, "note": s.note, "tags": s.tags}  # fmt: skip
             parts.append(
                 f'<Placemark id="{escape(s.id)}"><name>{escape(s.name)}</name>'
-                f"<description>{desc}</description>{_kml_geometry(s.geometry)}</Placemark>"
+                f"<description>{desc}</description>{_kml_data(site_data)}{_kml_geometry(s.geometry)}</Placemark>"
             )
         for b in s.berths:
             parts.append(
                 f"<Placemark><name>{escape(b.name or b.id)}</name>"
                 f"<description>berth {escape(b.id)} of {escape(s.id)}</description>"
-                f"{_kml_geometry(b.geometry)}</Placemark>"
+                f"{_kml_data({'role': 'berth', 'site_id': s.id, 'id': b.id})}{_kml_geometry(b.geometry)}</Placemark>"
             )
         if s.water is not None:
-            parts.append(f"<Placemark><name>water</name>{_kml_geometry(s.water)}</Placemark>")
+            parts.append(
+                f"<Placemark><name>water</name><description>water of {escape(s.id)}</description>"
+                f"{_kml_data({'role': 'water', 'site_id': s.id})}{_kml_geometry(s.water)}</Placemark>"
+            )
         parts.append("</Folder>")
     parts.append("</Document></kml>")
     return "\n".join(parts)
 
 
 def read_sites_file(path: Path, known: Mapping[str, Site] | None = None) -> list[Site]:
-    """Sites from a GeoJSON file, naming the file in any error (``known``: see :func:`sites_from_geojson`)."""
-    if Path(path).suffix.lower() in (".kml", ".kmz"):
-        raise InputError(
-            f"{path}: sitewatch reads sites from GeoJSON (it writes KML, but does not read it); "
-            "save the layer as GeoJSON in QGIS, or convert with `ogr2ogr -f GeoJSON sites.geojson sites.kml`"
-        )
+    """Sites from a GeoJSON, KML or KMZ file, naming the file in any error (``known``: see :func:`sites_from_geojson`)."""
+    path = Path(path)
+    if path.suffix.lower() in (".kml", ".kmz"):
+        return sites_from_geojson(read_kml(path), origin=str(path), known=known)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))  # JSON is UTF-8 (RFC 8259), whatever the locale
+        data = json.loads(path.read_text(encoding="utf-8"))  # JSON is UTF-8 (RFC 8259), whatever the locale
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -142,22 +142,23 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
 @workspace_option
 @handle_errors
 def import_(path: Path, workspace: Path) -> None:
-    """Import sites (with berths and water) from a GeoJSON file.
+    """Import sites (with berths and water) from a GeoJSON, KML or KMZ file.
 
     A site without an id takes one from its name; a missing or repeated name
     gets a suffix (site, site-2, ...), and each such site is named here.
     """
     import warnings
 
-    from ..errors import RenamedSiteWarning
+    from ..errors import RenamedSiteWarning, SkippedInputWarning
 
     with open_workspace(workspace).store() as store:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RenamedSiteWarning)
+            warnings.simplefilter("always", SkippedInputWarning)
             # Berths and water of a site already in the workspace may come without its area.
             sites = read_sites_file(path, known={s.id: s for s in store.sites()})
         for w in caught:
-            if issubclass(w.category, RenamedSiteWarning):
+            if issubclass(w.category, (RenamedSiteWarning, SkippedInputWarning)):
                 click.echo(f"note: {w.message}", err=True)
             else:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

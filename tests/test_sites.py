@@ -477,3 +477,17 @@ def test_cli_import_of_kml_notes_the_skipped_pins_and_a_rerun_does_not_duplicate
         assert r.exit_code == 0, r.output
         assert "note: " in r.output and "placemark 'Pin': skipped" in r.output and "imported 1 site(s): p1" in r.output
     assert [f["id"] for f in json.loads(runner.invoke(main, ["sites", "list", "--json", "-w", ws]).output)["features"]] == ["p1"]
+
+
+def test_cli_import_says_which_sites_it_replaced_and_what_they_lost(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    fc = _with_extras([{"props": {"role": "berth", "id": "east"}, "geom": mapping(LineString([(132.32, 42.87), (132.33, 42.87)]))}])
+    (tmp_path / "full.geojson").write_text(json.dumps(fc))
+    (tmp_path / "drawn.geojson").write_text(json.dumps({"type": "Feature", "properties": {"name": "P1"}, "geometry": fc["features"][0]["geometry"]}))  # type: ignore[index]
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "full.geojson"), "-w", ws])
+    assert "imported 1 site(s): p1\n" in r.output and "warning" not in r.output
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "drawn.geojson"), "-w", ws])
+    assert r.exit_code == 0 and "imported 1 site(s): p1 (replaced)" in r.output  # was said as if new
+    assert f"warning: 'p1' no longer has 1 berth(s): {tmp_path / 'drawn.geojson'} has none for it" in r.output

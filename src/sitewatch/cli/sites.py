@@ -82,6 +82,12 @@ def _same_area(a: Site, b: Site) -> bool:
     return bool(a.geometry.equals(b.geometry))
 
 
+def _dropped(old: Site, new: Site) -> list[str]:
+    """What ``old`` had that ``new``, replacing it, has not: its berths, its water polygon."""
+    had = ((f"{len(old.berths)} berth(s)", old.berths, new.berths), ("its water polygon", old.water, new.water))
+    return [what for what, before, after in had if before and not after]
+
+
 @command.command("add")
 @click.argument("site_id")
 @click.option("--bbox", help="W,S,E,N in degrees (WGS84).")
@@ -115,11 +121,7 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
         moved = old is not None and not _same_area(old, site)
         kept = len(store.observations(site.id)) if moved else 0
     click.echo(f"site {site.id!r} {'replaced' if old is not None else 'added'}")
-    dropped = [] if old is None else [
-        what for what, had, has in (
-            (f"{len(old.berths)} berth(s)", old.berths, site.berths), ("its water polygon", old.water, site.water),
-        ) if had and not has
-    ]  # fmt: skip
+    dropped = [] if old is None else _dropped(old, site)
     if dropped:
         # The new area comes without them; detection now runs without the water polygon.
         click.echo(
@@ -156,7 +158,8 @@ def import_(path: Path, workspace: Path) -> None:
             warnings.simplefilter("always", RenamedSiteWarning)
             warnings.simplefilter("always", SkippedInputWarning)
             # Berths and water of a site already in the workspace may come without its area.
-            sites = read_sites_file(path, known={s.id: s for s in store.sites()})
+            before = {s.id: s for s in store.sites()}
+            sites = read_sites_file(path, known=before)
         for w in caught:
             if issubclass(w.category, (RenamedSiteWarning, SkippedInputWarning)):
                 click.echo(f"note: {w.message}", err=True)
@@ -165,7 +168,12 @@ def import_(path: Path, workspace: Path) -> None:
         with store.transaction():
             for s in sites:
                 store.put_site(s)
-    click.echo(f"imported {len(sites)} site(s): {', '.join(s.id for s in sites)}")
+    # A site replaced says so: a polygon named "Dunai" replaces the workspace's dunai, berths and all.
+    names = [f"{s.id} (replaced)" if s.id in before else s.id for s in sites]
+    click.echo(f"imported {len(sites)} site(s): {', '.join(names)}")
+    for s in sites:
+        if s.id in before and (dropped := _dropped(before[s.id], s)):
+            click.echo(f"warning: {s.id!r} no longer has {' or '.join(dropped)}: {path} has none for it", err=True)
 
 
 EXPORT_SUFFIXES = {".geojson": "geojson", ".json": "geojson", ".kml": "kml"}

@@ -91,7 +91,7 @@ def _dropped(old: Site, new: Site) -> list[str]:
 @command.command("add")
 @click.argument("site_id")
 @click.option("--bbox", help="W,S,E,N in degrees (WGS84).")
-@click.option("--geojson", "geojson_path", type=click.Path(dir_okay=False, path_type=Path), help="A GeoJSON polygon file.")
+@click.option("--geojson", "geojson_path", type=click.Path(dir_okay=False, path_type=Path), help="A GeoJSON or KML polygon file.")
 @click.option("--builtin", "from_builtin", is_flag=True, help="Copy SITE_ID from the built-in gazetteer.")
 @click.option("--name", default="", help="Display name.")
 @click.option("--kind", default="area", show_default=True, help="port, naval_base, training_ground, …")

@@ -491,3 +491,22 @@ def test_cli_import_says_which_sites_it_replaced_and_what_they_lost(tmp_path: Pa
     r = runner.invoke(main, ["sites", "import", str(tmp_path / "drawn.geojson"), "-w", ws])
     assert r.exit_code == 0 and "imported 1 site(s): p1 (replaced)" in r.output  # was said as if new
     assert f"warning: 'p1' no longer has 1 berth(s): {tmp_path / 'drawn.geojson'} has none for it" in r.output
+
+
+def test_cli_import_that_moves_a_site_warns_of_observations_cut_to_the_old_area(tmp_path: Path) -> None:
+    from _report_world import build
+
+    ws = build(tmp_path / "ws")
+    with ws.store() as store:
+        old = store.get_site("dunai")
+    assert old.geometry is not None
+    runner = CliRunner()
+    same = sites_to_geojson([old])
+    (tmp_path / "same.geojson").write_text(json.dumps(same))
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "same.geojson"), "-w", str(ws.root)])
+    assert r.exit_code == 0 and "warning" not in r.output  # a rerun of the same area says nothing
+    same["features"][0]["geometry"] = mapping(old.geometry.buffer(0.001, join_style="mitre"))
+    (tmp_path / "moved.geojson").write_text(json.dumps(same))
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "moved.geojson"), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    assert "warning: 4 observation(s) of 'dunai' were cut to its old area" in r.output  # was silent

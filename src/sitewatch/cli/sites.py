@@ -131,12 +131,16 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
             err=True,
         )
     if kept:
-        click.echo(
-            f"warning: {kept} observation(s) of {site.id!r} were cut to its old area; the timeline and "
-            f"report still use them. Ingest or fetch them again to cut them to the new one "
-            f"(`sitewatch fetch {site.id} --force`, `sitewatch ingest {site.id} PATH…`), then `sitewatch detect {site.id}`",
-            err=True,
-        )
+        _warn_old_area(site.id, kept)
+
+
+def _warn_old_area(site_id: str, kept: int) -> None:
+    click.echo(
+        f"warning: {kept} observation(s) of {site_id!r} were cut to its old area; the timeline and "
+        f"report still use them. Ingest or fetch them again to cut them to the new one "
+        f"(`sitewatch fetch {site_id} --force`, `sitewatch ingest {site_id} PATH…`), then `sitewatch detect {site_id}`",
+        err=True,
+    )
 
 
 @command.command("import")
@@ -168,12 +172,16 @@ def import_(path: Path, workspace: Path) -> None:
         with store.transaction():
             for s in sites:
                 store.put_site(s)
+        moved = {s.id: len(store.observations(s.id)) for s in sites if s.id in before and not _same_area(before[s.id], s)}
     # A site replaced says so: a polygon named "Dunai" replaces the workspace's dunai, berths and all.
     names = [f"{s.id} (replaced)" if s.id in before else s.id for s in sites]
     click.echo(f"imported {len(sites)} site(s): {', '.join(names)}")
     for s in sites:
         if s.id in before and (dropped := _dropped(before[s.id], s)):
             click.echo(f"warning: {s.id!r} no longer has {' or '.join(dropped)}: {path} has none for it", err=True)
+    for sid, kept in moved.items():
+        if kept:
+            _warn_old_area(sid, kept)
 
 
 EXPORT_SUFFIXES = {".geojson": "geojson", ".json": "geojson", ".kml": "kml"}

@@ -315,3 +315,13 @@ def test_the_date_axis_names_the_year_not_the_month_of_its_last_tick() -> None:
     labels = formatter.format_ticks(locator())
     assert labels[0] == "Oct" and "Dec" in labels
     assert formatter.get_offset() == "2024"  # was "2024-Dec" for an October-November period
+
+
+def test_a_name_with_dollar_signs_is_drawn_as_written_not_as_mathtext() -> None:
+    from matplotlib.text import Text
+
+    from sitewatch.report.charts import _title
+
+    title = _title("Pier $1$ and $2$", simulated=False)
+    drawn, math = Text(text=title)._preprocess_math(title)
+    assert (drawn, math) == ("Pier $1$ and $2$", False)  # was mathtext: "Pier 1 and 2" in italics

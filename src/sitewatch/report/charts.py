@@ -45,8 +45,13 @@ def _png(fig: Figure, dpi: int = 90) -> bytes:
     return buf.getvalue()
 
 
+def _plain(text: str) -> str:
+    # Names are the user's: "Pier $1$" must not turn into matplotlib mathtext.
+    return text.replace("$", r"\$")
+
+
 def _title(text: str, simulated: bool) -> str:
-    return f"{text}\n{SIMULATED_LABEL}" if simulated else text
+    return f"{_plain(text)}\n{SIMULATED_LABEL}" if simulated else _plain(text)
 
 
 def _date_formatter(locator: mdates.DateLocator) -> mdates.ConciseDateFormatter:
@@ -146,7 +151,7 @@ def site_map_png(site: Site, detections: Sequence[Detection] = (), *, simulated:
         # Two faces of one pier have nearly the same centre: the western one is labelled on its
         # left, so the two names do not print over each other.
         left = any(j != i and p.distance(q) < near and p.x < q.x for j, q in enumerate(centres))
-        ax.annotate(b.name or b.id, (p.x, p.y), fontsize=8, color="#8c564b", xytext=(-3 if left else 3, 3),
+        ax.annotate(_plain(b.name or b.id), (p.x, p.y), fontsize=8, color="#8c564b", xytext=(-3 if left else 3, 3),
                     textcoords="offset points", ha="right" if left else "left")
     # One collection for all outlines: a busy port has thousands of detections over a season.
     polys = [np.asarray(d.footprint.exterior.coords) for d in detections if isinstance(d.footprint, Polygon)]

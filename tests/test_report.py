@@ -325,3 +325,13 @@ def test_a_name_with_dollar_signs_is_drawn_as_written_not_as_mathtext() -> None:
     title = _title("Pier $1$ and $2$", simulated=False)
     drawn, math = Text(text=title)._preprocess_math(title)
     assert (drawn, math) == ("Pier $1$ and $2$", False)  # was mathtext: "Pier 1 and 2" in italics
+
+
+def test_report_gives_the_timeline_parameters_as_json_values(html: str) -> None:
+    import html as html_lib
+
+    found = re.search(r"Timeline parameters: <code>(.*?)</code>", html)
+    assert found is not None
+    params = json.loads(html_lib.unescape(found.group(1)))
+    assert params["min_valid_fraction"] == 0.5 and params["gap_days"] == 45  # were "0.5", "45"
+    assert params["start"] is None and params["end"] is None  # were "None"

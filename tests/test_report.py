@@ -159,7 +159,7 @@ def test_report_takes_the_timeline_rules(ws: Workspace, tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["report", "dunai", "-w", str(ws.root), "--out", str(out), *args])
     assert res.exit_code == 0, res.output
     text = out.read_text().replace("&#34;", '"')
-    assert '"min_valid_fraction": "1.0"' in text and '"utc_offset_hours": "10.0"' in text
+    assert '"min_valid_fraction": 1.0' in text and '"utc_offset_hours": 10.0' in text
 
 
 def test_utc_offset_dates_are_labelled_local(ws: Workspace, tmp_path: Path) -> None:

@@ -335,3 +335,13 @@ def test_report_gives_the_timeline_parameters_as_json_values(html: str) -> None:
     params = json.loads(html_lib.unescape(found.group(1)))
     assert params["min_valid_fraction"] == 0.5 and params["gap_days"] == 45  # were "0.5", "45"
     assert params["start"] is None and params["end"] is None  # were "None"
+
+
+def test_timeline_csv_says_which_dates_are_local(ws: Workspace) -> None:
+    from sitewatch.analysis.occupancy import TimelineParams
+
+    with ws.store() as store:
+        utc = list(csv.DictReader(io.StringIO(timeline_to_csv(load_timeline(store, "dunai")))))
+        local = list(csv.DictReader(io.StringIO(timeline_to_csv(load_timeline(store, "dunai", TimelineParams(utc_offset_hours=-3.5))))))
+    assert {r["date_zone"] for r in utc} == {"UTC"}
+    assert {r["date_zone"] for r in local} == {"UTC-3:30"}  # the file alone did not say its dates were shifted

@@ -29,6 +29,7 @@ __all__ = [
 TIMELINE_CSV_COLUMNS: tuple[str, ...] = (
     "site_id",
     "date",
+    "date_zone",
     "period",
     "sensors",
     "vessels",
@@ -75,8 +76,10 @@ def timeline_to_csv(tl: Timeline) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(TIMELINE_CSV_COLUMNS)
+    # Each row says whether its date is a UTC date or a local one (--utc-offset): CSVs get combined.
+    zone = date_zone(tl.params.utc_offset_hours)
     for row in timeline_to_dict(tl)["rows"]:
-        w.writerow([_cell(row[c]) for c in TIMELINE_CSV_COLUMNS])
+        w.writerow([_cell(row[c]) if c != "date_zone" else zone for c in TIMELINE_CSV_COLUMNS])
     return buf.getvalue()
 
 

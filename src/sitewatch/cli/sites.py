@@ -236,6 +236,7 @@ def remove(site_ids: tuple[str, ...], with_observations: bool, workspace: Path) 
                 db.execute("DELETE FROM detections WHERE site_id = ?", (sid,))
                 db.execute("DELETE FROM observations WHERE site_id = ?", (sid,))
                 store.delete_site(sid)
+            store.update_extents(("observations", "detections"))
     # Images (and their sidecars) go once the rows that name them are gone: an interrupted run
     # leaves files, never rows naming missing files.
     for sid in held:

@@ -510,3 +510,18 @@ def test_cli_import_that_moves_a_site_warns_of_observations_cut_to_the_old_area(
     r = runner.invoke(main, ["sites", "import", str(tmp_path / "moved.geojson"), "-w", str(ws.root)])
     assert r.exit_code == 0, r.output
     assert "warning: 4 observation(s) of 'dunai' were cut to its old area" in r.output  # was silent
+
+
+def test_a_rerun_import_keeps_the_id_older_sitewatch_made_from_an_accented_name(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    fc = _polygon_fc([{"name": "Port Ångström"}])
+    (tmp_path / "in.geojson").write_text(json.dumps(fc), encoding="utf-8")
+    from sitewatch.workspace import open_workspace
+
+    with open_workspace(tmp_path / "ws").store() as store:  # as the import before accents were folded left it
+        store.put_site(sites_from_geojson({**fc, "features": [{**fc["features"][0], "id": "port-ngstr-m"}]})[0])  # type: ignore[dict-item]
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "in.geojson"), "-w", ws])
+    assert r.exit_code == 0 and "imported 1 site(s): port-ngstr-m (replaced)" in r.output  # not a second site
+    assert (sites_from_geojson(fc)[0].id) == "port-angstrom"  # a workspace without it gets the new id

@@ -185,7 +185,7 @@ def sites_from_geojson(
         else:
             raise InputError(f"{where}: unknown role {role!r} (site, berth or water)")
     out = []
-    for f, site_id in zip(site_feats, _site_ids(site_feats, origin), strict=True):
+    for f, site_id in zip(site_feats, _site_ids(site_feats, origin, known or {}), strict=True):
         props, geom, where = f["props"], f["geometry"], f["where"]
         if geom is not None and geom.geom_type == "MultiPolygon":
             if len(geom.geoms) != 1:
@@ -266,14 +266,16 @@ def _flag(value: Any, where: str) -> bool:
     raise InputError(f"{where}: {value!r} is not true or false")
 
 
-def _site_ids(site_feats: list[dict[str, Any]], origin: str) -> list[str]:
+def _site_ids(site_feats: list[dict[str, Any]], origin: str, known: Mapping[str, Site]) -> list[str]:
     """One distinct id per site feature.
 
     An explicit ``id`` (property or feature id) is a key that berths and water
     refer to, so a repeated one is an error. A site without one takes its id from
     its name, as a QGIS layer of drawn polygons has it; a missing or repeated
     name gets ``-2``, ``-3``... so every polygon is kept, with a
-    :class:`RenamedSiteWarning` saying which.
+    :class:`RenamedSiteWarning` saying which. A workspace site (in ``known``) of
+    the same name whose id older sitewatch made from it, dropping accented letters
+    (``port-ngstr-m``), keeps that id, so importing the file again replaces it.
     """
     explicit: dict[str, str] = {}
     for f in site_feats:
@@ -294,6 +296,9 @@ def _site_ids(site_feats: list[dict[str, Any]], origin: str) -> list[str]:
             continue
         name = str(f["props"].get("name") or "")
         base = site_id = slugify(name)
+        legacy = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+        if legacy and legacy != base and legacy not in used and legacy in known and known[legacy].name == name:
+            base = site_id = legacy
         n = 2
         while site_id in used:
             site_id, n = f"{base}-{n}", n + 1

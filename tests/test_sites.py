@@ -525,3 +525,14 @@ def test_a_rerun_import_keeps_the_id_older_sitewatch_made_from_an_accented_name(
     r = runner.invoke(main, ["sites", "import", str(tmp_path / "in.geojson"), "-w", ws])
     assert r.exit_code == 0 and "imported 1 site(s): port-ngstr-m (replaced)" in r.output  # not a second site
     assert (sites_from_geojson(fc)[0].id) == "port-angstrom"  # a workspace without it gets the new id
+
+
+def test_cli_add_builtin_takes_the_name_and_kind_given(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    r = runner.invoke(main, ["sites", "add", "dunai", "--builtin", "--name", "Dunai piers", "--kind", "port", "-w", ws])
+    assert r.exit_code == 0, r.output
+    (feat,) = json.loads(runner.invoke(main, ["sites", "show", "dunai", "-w", ws]).output)["features"]
+    assert (feat["properties"]["name"], feat["properties"]["kind"]) == ("Dunai piers", "port")  # were ignored
+    assert "gazetteer" in feat["properties"]["coord_source"]

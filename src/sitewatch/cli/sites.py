@@ -112,7 +112,8 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
         builtin = builtin_sites()
         if site_id not in builtin:
             raise InputError(f"no built-in site {site_id!r}; see `sitewatch sites list --builtin`")
-        site = builtin[site_id]
+        known = builtin[site_id]  # --name and --kind apply here too, as with --geojson
+        site = dataclasses.replace(known, name=name or known.name, kind=kind if kind != "area" else known.kind)
     with open_workspace(workspace).store() as store:
         old = next((s for s in store.sites() if s.id == site.id), None)
         if old is not None and bbox and not name:

@@ -345,3 +345,12 @@ def test_timeline_csv_says_which_dates_are_local(ws: Workspace) -> None:
         local = list(csv.DictReader(io.StringIO(timeline_to_csv(load_timeline(store, "dunai", TimelineParams(utc_offset_hours=-3.5))))))
     assert {r["date_zone"] for r in utc} == {"UTC"}
     assert {r["date_zone"] for r in local} == {"UTC-3:30"}  # the file alone did not say its dates were shifted
+
+
+def test_a_report_without_sites_has_no_dangling_separator(tmp_path: Path) -> None:
+    from sitewatch.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / "empty")
+    text = (write_report(ws, None, tmp_path / "r.html")).read_text(encoding="utf-8")
+    assert "No site with observations." in text
+    assert "Sites: ·" not in text and '<p class="meta"><a href="#provenance">provenance</a></p>' in text

@@ -536,3 +536,12 @@ def test_cli_add_builtin_takes_the_name_and_kind_given(tmp_path: Path) -> None:
     (feat,) = json.loads(runner.invoke(main, ["sites", "show", "dunai", "-w", ws]).output)["features"]
     assert (feat["properties"]["name"], feat["properties"]["kind"]) == ("Dunai piers", "port")  # were ignored
     assert "gazetteer" in feat["properties"]["coord_source"]
+
+
+def test_cli_list_of_an_empty_workspace_says_how_to_add_a_site(tmp_path: Path) -> None:
+    runner = CliRunner()
+    runner.invoke(main, ["init", str(tmp_path / "ws")])
+    r = runner.invoke(main, ["sites", "list", "-w", str(tmp_path / "ws")])
+    assert r.exit_code == 0 and r.output.startswith("no sites; add one with `sitewatch sites add")  # was an empty table
+    r = runner.invoke(main, ["sites", "list", "--json", "-w", str(tmp_path / "ws")])
+    assert json.loads(r.output) == {"type": "FeatureCollection", "features": []}

@@ -54,6 +54,10 @@ def list_(workspace: Path, as_json: bool, builtin: bool) -> None:
     if as_json:
         click.echo(json.dumps(sites_to_geojson(sites), indent=1))
         return
+    if not sites:
+        click.echo("no sites; add one with `sitewatch sites add ID --bbox W,S,E,N` or `--builtin` "
+                   "(see `sitewatch sites list --builtin`), or `sitewatch sites import FILE`")  # fmt: skip
+        return
     from rich.table import Table
 
     table = Table()

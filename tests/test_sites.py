@@ -356,10 +356,15 @@ def test_cli_import_of_berths_and_water_alone_goes_to_the_workspace_site(tmp_pat
 
 
 def test_qgis_text_fields_for_tags_and_resolved_are_read_as_meant() -> None:
-    fc = _polygon_fc([{"id": "a", "tags": "navy, pier", "resolved": "false"}, {"id": "b", "resolved": 1, "tags": ["x"]}])
-    a, b = sites_from_geojson(fc)
+    fc = _polygon_fc([{"id": "a", "tags": "navy, pier", "resolved": "false"}, {"id": "b", "resolved": 1, "tags": ["x"]},
+                      {"id": "c", "resolved": None, "tags": None}, {"id": "d", "resolved": 0.0}])  # fmt: skip
+    a, b, c, d = sites_from_geojson(fc)
     assert a.tags == ("navy", "pier") and not a.resolved  # were ('n', 'a', 'v', ...) and True
     assert b.tags == ("x",) and b.resolved
+    assert c.tags == () and c.resolved and not d.resolved  # NULL fields as QGIS writes them
+    (site,) = sites_from_geojson(_with_extras([{"props": {"role": "berth", "id": "q", "name": None},
+                                                "geom": mapping(LineString([(132.32, 42.87), (132.33, 42.87)]))}]))  # fmt: skip
+    assert site.berths[0].name == ""  # was "None"
     with pytest.raises(InputError, match=r"x\.geojson, feature 0 \(a\): resolved: 'maybe' is not true or false"):
         sites_from_geojson(_polygon_fc([{"id": "a", "resolved": "maybe"}]), "x.geojson")
 

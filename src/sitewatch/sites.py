@@ -170,7 +170,7 @@ def sites_from_geojson(
             if not geom.is_valid:
                 raise InputError(f"{where}: the berth polygon is not valid ({explain_validity(geom)})")
             berths[str(props.get("site_id", ""))].append(
-                Berth(id=str(props.get("id") or f"berth-{i}"), geometry=geom, name=str(props.get("name", "")))
+                Berth(id=str(props.get("id") or f"berth-{i}"), geometry=geom, name=str(props.get("name") or ""))
             )
         elif role == "water":
             if geom is None or geom.geom_type not in ("Polygon", "MultiPolygon"):
@@ -256,7 +256,9 @@ def _tags(value: Any) -> tuple[str, ...]:
 
 def _flag(value: Any, where: str) -> bool:
     # Text and 0/1 fields from QGIS or a spreadsheet as well as JSON booleans; bool("false") is True.
-    if isinstance(value, bool | int) and value in (0, 1):
+    if value is None:  # a NULL field: not said, so the default
+        return True
+    if isinstance(value, bool | int | float) and value in (0, 1):
         return bool(value)
     text = str(value).strip().lower()
     if text in ("true", "yes", "1", "t", "y"):

@@ -550,3 +550,10 @@ def test_cli_list_of_an_empty_workspace_says_how_to_add_a_site(tmp_path: Path) -
     assert r.exit_code == 0 and r.output.startswith("no sites; add one with `sitewatch sites add")  # was an empty table
     r = runner.invoke(main, ["sites", "list", "--json", "-w", str(tmp_path / "ws")])
     assert json.loads(r.output) == {"type": "FeatureCollection", "features": []}
+
+
+def test_a_berth_without_a_site_id_is_named_as_such() -> None:
+    fc = _with_extras([{"props": {"role": "berth", "id": "q", "site_id": None},
+                        "geom": mapping(LineString([(132.32, 42.87), (132.33, 42.87)]))}])  # fmt: skip
+    with pytest.raises(InputError, match=r"x\.geojson: berth/water features without a site_id"):
+        sites_from_geojson(fc, "x.geojson")  # was "name unknown site ids ['None']"

@@ -169,7 +169,7 @@ def sites_from_geojson(
                 raise InputError(f"{where}: a berth needs a LineString or Polygon geometry")
             if not geom.is_valid:
                 raise InputError(f"{where}: the berth polygon is not valid ({explain_validity(geom)})")
-            berths[str(props.get("site_id", ""))].append(
+            berths[str(props.get("site_id") or "")].append(
                 Berth(id=str(props.get("id") or f"berth-{i}"), geometry=geom, name=str(props.get("name") or ""))
             )
         elif role == "water":
@@ -177,7 +177,7 @@ def sites_from_geojson(
                 raise InputError(f"{where}: a water feature needs a Polygon or MultiPolygon geometry")
             if not geom.is_valid:
                 raise InputError(f"{where}: the water polygon is not valid ({explain_validity(geom)})")
-            key = str(props.get("site_id", ""))
+            key = str(props.get("site_id") or "")
             # Several water polygons of one site (a harbour basin and its approach) are one water.
             water[key] = unary_union([water[key], geom]) if key in water else geom
         elif role == "site":
@@ -213,6 +213,8 @@ def sites_from_geojson(
         _check_inside(out[-1], origin)
     orphans = sorted((set(berths) | set(water)) - {s.id for s in out})
     unknown = [sid for sid in orphans if sid not in (known or {})]
+    if "" in unknown:
+        raise InputError(f"{origin}: berth/water features without a site_id; give each the id of its site")
     if unknown:
         raise InputError(
             f"{origin}: berth/water features name site ids {unknown} that are neither in the file nor "

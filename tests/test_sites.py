@@ -557,3 +557,20 @@ def test_a_berth_without_a_site_id_is_named_as_such() -> None:
                         "geom": mapping(LineString([(132.32, 42.87), (132.33, 42.87)]))}])  # fmt: skip
     with pytest.raises(InputError, match=r"x\.geojson: berth/water features without a site_id"):
         sites_from_geojson(fc, "x.geojson")  # was "name unknown site ids ['None']"
+
+
+def test_the_geopackage_sites_layer_saved_as_geojson_imports_to_the_same_ids(tmp_path: Path) -> None:
+    # QGIS: open sitewatch.gpkg, edit the sites layer, "Save Features As" GeoJSON, `sites import` it.
+    import pyogrio
+
+    runner = CliRunner()
+    ws = tmp_path / "ws"
+    runner.invoke(main, ["init", str(ws)])
+    runner.invoke(main, ["sites", "add", "dunai", "--builtin", "-w", str(ws)])
+    meta, _, geoms, fields = pyogrio.raw.read(ws / "sitewatch.gpkg", layer="sites")
+    pyogrio.raw.write(tmp_path / "edited.geojson", geoms, fields, meta["fields"], driver="GeoJSON", crs="EPSG:4326",
+                      geometry_type="Polygon")  # fmt: skip
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "edited.geojson"), "-w", str(ws)])
+    assert r.exit_code == 0 and "imported 1 site(s): dunai (replaced)" in r.output  # was a second site, 'dunai-dunay-naval-port'
+    (feat,) = json.loads(runner.invoke(main, ["sites", "list", "--json", "-w", str(ws)]).output)["features"]
+    assert feat["properties"]["tags"] == list(builtin_sites()["dunai"].tags)  # was split at each comma of '["…", …]'

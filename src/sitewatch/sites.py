@@ -181,7 +181,9 @@ def sites_from_geojson(
             # Several water polygons of one site (a harbour basin and its approach) are one water.
             water[key] = unary_union([water[key], geom]) if key in water else geom
         elif role == "site":
-            site_feats.append({"geometry": geom, "props": props, "where": where, "fid": feat.get("id")})
+            # site_id is the id in the GeoPackage's sites layer, exported from QGIS as it stands.
+            given = props.get("id") or props.get("site_id") or feat.get("id")
+            site_feats.append({"geometry": geom, "props": props, "where": where, "given": given})
         else:
             raise InputError(f"{where}: unknown role {role!r} (site, berth or water)")
     out = []
@@ -251,6 +253,11 @@ def _check_inside(site: Site, origin: str) -> None:
 
 def _tags(value: Any) -> tuple[str, ...]:
     # A QGIS text field holds "navy, pier"; GeoJSON written by sitewatch holds a list.
+    if isinstance(value, str) and value.startswith("["):  # the GeoPackage's JSON list, as QGIS exports it
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            pass
     if isinstance(value, str):
         return tuple(t.strip() for t in re.split(r"[,;]", value) if t.strip())
     return tuple(str(t) for t in value or ())
@@ -273,7 +280,7 @@ def _flag(value: Any, where: str) -> bool:
 def _site_ids(site_feats: list[dict[str, Any]], origin: str, known: Mapping[str, Site]) -> list[str]:
     """One distinct id per site feature.
 
-    An explicit ``id`` (property or feature id) is a key that berths and water
+    An explicit ``id`` (property, ``site_id`` property or feature id) is a key that berths and water
     refer to, so a repeated one is an error. A site without one takes its id from
     its name, as a QGIS layer of drawn polygons has it; a missing or repeated
     name gets ``-2``, ``-3``... so every polygon is kept, with a
@@ -283,7 +290,7 @@ def _site_ids(site_feats: list[dict[str, Any]], origin: str, known: Mapping[str,
     """
     explicit: dict[str, str] = {}
     for f in site_feats:
-        given = f["props"].get("id") or f["fid"]
+        given = f["given"]
         if given:
             if str(given) in explicit:
                 raise InputError(
@@ -294,7 +301,7 @@ def _site_ids(site_feats: list[dict[str, Any]], origin: str, known: Mapping[str,
     used = set(explicit)
     ids = []
     for f in site_feats:
-        given = f["props"].get("id") or f["fid"]
+        given = f["given"]
         if given:
             ids.append(str(given))
             continue

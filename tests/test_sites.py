@@ -574,3 +574,27 @@ def test_the_geopackage_sites_layer_saved_as_geojson_imports_to_the_same_ids(tmp
     assert r.exit_code == 0 and "imported 1 site(s): dunai (replaced)" in r.output  # was a second site, 'dunai-dunay-naval-port'
     (feat,) = json.loads(runner.invoke(main, ["sites", "list", "--json", "-w", str(ws)]).output)["features"]
     assert feat["properties"]["tags"] == list(builtin_sites()["dunai"].tags)  # was split at each comma of '["…", …]'
+
+
+def test_the_geopackage_berths_and_water_layers_saved_as_geojson_import_as_berths_and_water(tmp_path: Path) -> None:
+    import pyogrio
+
+    runner = CliRunner()
+    ws = tmp_path / "ws"
+    runner.invoke(main, ["init", str(ws)])
+    fc = _with_extras([
+        {"props": {"role": "berth", "id": "east", "name": "East"}, "geom": mapping(LineString([(132.32, 42.87), (132.33, 42.87)]))},
+        {"props": {"role": "water"}, "geom": mapping(box(132.31, 42.865, 132.36, 42.875))},
+    ])  # fmt: skip
+    (tmp_path / "p1.geojson").write_text(json.dumps(fc))
+    runner.invoke(main, ["sites", "import", str(tmp_path / "p1.geojson"), "-w", str(ws)])
+    for layer in ("berths", "site_water"):
+        meta, _, geoms, fields = pyogrio.raw.read(ws / "sitewatch.gpkg", layer=layer)
+        pyogrio.raw.write(tmp_path / f"{layer}.geojson", geoms, fields, meta["fields"], driver="GeoJSON", crs="EPSG:4326",
+                          geometry_type="Unknown")  # fmt: skip
+        r = runner.invoke(main, ["sites", "import", str(tmp_path / f"{layer}.geojson"), "-w", str(ws)])
+        assert r.exit_code == 0 and "warning" not in r.output, r.output  # the water layer was a site 'site' before
+    feats = json.loads(runner.invoke(main, ["sites", "list", "--json", "-w", str(ws)]).output)["features"]
+    assert [(f["properties"]["role"], f["properties"]["id"] if "id" in f["properties"] else None) for f in feats] == [
+        ("site", "p1"), ("berth", "east"), ("water", None)]  # fmt: skip
+    assert shape(feats[0]["geometry"]).equals(box(132.30, 42.86, 132.37, 42.90))

@@ -163,14 +163,15 @@ def sites_from_geojson(
             geom = reproject_geometry(geom, crs, "EPSG:4326")
         if geom is not None:
             _check_geometry(geom, where)
-        role = props.get("role", "site")
+        role = props.get("role") or _layer_role(props)
         if role == "berth":
             if geom is None or not isinstance(geom, (LineString, Polygon)):
                 raise InputError(f"{where}: a berth needs a LineString or Polygon geometry")
             if not geom.is_valid:
                 raise InputError(f"{where}: the berth polygon is not valid ({explain_validity(geom)})")
             berths[str(props.get("site_id") or "")].append(
-                Berth(id=str(props.get("id") or f"berth-{i}"), geometry=geom, name=str(props.get("name") or ""))
+                Berth(id=str(props.get("id") or props.get("berth_id") or f"berth-{i}"), geometry=geom,
+                      name=str(props.get("name") or ""))  # fmt: skip
             )
         elif role == "water":
             if geom is None or geom.geom_type not in ("Polygon", "MultiPolygon"):
@@ -182,7 +183,7 @@ def sites_from_geojson(
             water[key] = unary_union([water[key], geom]) if key in water else geom
         elif role == "site":
             # site_id is the id in the GeoPackage's sites layer, exported from QGIS as it stands.
-            given = props.get("id") or props.get("site_id") or feat.get("id")
+            given = props.get("id") or (props.get("site_id") if "name" in props else None) or feat.get("id")
             site_feats.append({"geometry": geom, "props": props, "where": where, "given": given})
         else:
             raise InputError(f"{where}: unknown role {role!r} (site, berth or water)")
@@ -234,6 +235,15 @@ def sites_from_geojson(
             raise InputError(f"{origin}: {exc}") from exc
         _check_inside(out[-1], origin)
     return out
+
+
+def _layer_role(props: dict[str, Any]) -> str:
+    """The role of a feature without one, from the fields of the GeoPackage layer it was saved from."""
+    if "berth_id" in props:  # the berths layer: site_id, berth_id, name
+        return "berth"
+    if "site_id" in props and set(props) <= {"site_id", "fid"}:  # the site_water layer
+        return "water"
+    return "site"
 
 
 def _check_inside(site: Site, origin: str) -> None:

@@ -31,7 +31,7 @@ def command(site_id: str | None, sensor: str | None, workspace: Path, as_json: b
         {
             "id": o.id,
             # ISO 8601 in UTC, whole, for scripts; the table shows it to the minute
-            "acquired": o.scene.acquired.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "acquired": o.scene.acquired.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             "sensor": o.scene.sensor,
             "platform": o.scene.platform,
             "resolution_m": o.scene.resolution_m,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,17 @@ def test_piped_tables_keep_one_line_per_row(tmp_path: Path) -> None:
     rows = [line for line in r.output.splitlines() if "dunai/" in line or "dunai:" in line]
     assert len(rows) == 4 and all("(SIMULATED)" in line for line in rows)  # no word folded onto a next line
     assert max(len(line) for line in r.output.splitlines()) > 80
+
+
+def test_observations_json_gives_the_time_in_iso_8601_utc(tmp_path: Path) -> None:
+    import json
+
+    ws = build(tmp_path / "ws")
+    r = CliRunner().invoke(main, ["observations", "dunai", "--json", "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    with ws.store() as store:
+        want = {o.id: o.scene.acquired for o in store.observations("dunai")}
+    for row in rows:
+        assert row["acquired"].endswith("Z") and "T" in row["acquired"]
+        assert datetime.fromisoformat(row["acquired"]) == want[row["id"]]

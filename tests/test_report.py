@@ -159,7 +159,7 @@ def test_report_takes_the_timeline_rules(ws: Workspace, tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["report", "dunai", "-w", str(ws.root), "--out", str(out), *args])
     assert res.exit_code == 0, res.output
     text = out.read_text().replace("&#34;", '"')
-    assert '"min_valid_fraction": "1.0"' in text and '"utc_offset_hours": "10.0"' in text
+    assert '"min_valid_fraction": 1.0' in text and '"utc_offset_hours": 10.0' in text
 
 
 def test_utc_offset_dates_are_labelled_local(ws: Workspace, tmp_path: Path) -> None:
@@ -296,3 +296,61 @@ def test_report_names_observations_by_the_ids_show_accepts(tmp_path: Path) -> No
     with w.store() as st:
         for d in st.detections(site_id="dunai"):
             assert f"{d.observation_id} · {st.get_observation(d.observation_id).scene.id}" in html
+
+
+def test_the_date_axis_names_the_year_not_the_month_of_its_last_tick() -> None:
+    from datetime import date
+
+    import matplotlib.dates as mdates
+    from matplotlib.figure import Figure
+
+    from sitewatch.report.charts import _date_formatter
+
+    ax = Figure().subplots()
+    ax.plot([date(2024, 10, 1), date(2024, 11, 30)], [0, 1])
+    locator = mdates.AutoDateLocator(maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    formatter = _date_formatter(locator)
+    ax.xaxis.set_major_formatter(formatter)
+    labels = formatter.format_ticks(locator())
+    assert labels[0] == "Oct" and "Dec" in labels
+    assert formatter.get_offset() == "2024"  # was "2024-Dec" for an October-November period
+
+
+def test_a_name_with_dollar_signs_is_drawn_as_written_not_as_mathtext() -> None:
+    from matplotlib.text import Text
+
+    from sitewatch.report.charts import _title
+
+    title = _title("Pier $1$ and $2$", simulated=False)
+    drawn, math = Text(text=title)._preprocess_math(title)
+    assert (drawn, math) == ("Pier $1$ and $2$", False)  # was mathtext: "Pier 1 and 2" in italics
+
+
+def test_report_gives_the_timeline_parameters_as_json_values(html: str) -> None:
+    import html as html_lib
+
+    found = re.search(r"Timeline parameters: <code>(.*?)</code>", html)
+    assert found is not None
+    params = json.loads(html_lib.unescape(found.group(1)))
+    assert params["min_valid_fraction"] == 0.5 and params["gap_days"] == 45  # were "0.5", "45"
+    assert params["start"] is None and params["end"] is None  # were "None"
+
+
+def test_timeline_csv_says_which_dates_are_local(ws: Workspace) -> None:
+    from sitewatch.analysis.occupancy import TimelineParams
+
+    with ws.store() as store:
+        utc = list(csv.DictReader(io.StringIO(timeline_to_csv(load_timeline(store, "dunai")))))
+        local = list(csv.DictReader(io.StringIO(timeline_to_csv(load_timeline(store, "dunai", TimelineParams(utc_offset_hours=-3.5))))))
+    assert {r["date_zone"] for r in utc} == {"UTC"}
+    assert {r["date_zone"] for r in local} == {"UTC-3:30"}  # the file alone did not say its dates were shifted
+
+
+def test_a_report_without_sites_has_no_dangling_separator(tmp_path: Path) -> None:
+    from sitewatch.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / "empty")
+    text = (write_report(ws, None, tmp_path / "r.html")).read_text(encoding="utf-8")
+    assert "No site with observations." in text
+    assert "Sites: ·" not in text and '<p class="meta"><a href="#provenance">provenance</a></p>' in text

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from hypothesis import given
-from shapely.geometry import LineString, box, mapping
+from shapely.geometry import LineString, box, mapping, shape
 
 from sitewatch.cli import main
 from sitewatch.errors import InputError, RenamedSiteWarning
@@ -216,13 +217,61 @@ def test_a_repeated_berth_id_is_named() -> None:
         sites_from_geojson(_with_extras([{"props": {"role": "berth", "id": "b1"}, "geom": quay}] * 2))
 
 
-def test_a_kml_file_is_refused_with_the_way_to_geojson(tmp_path: Path) -> None:
+def test_exported_kml_and_kmz_read_back_to_the_same_sites(tmp_path: Path) -> None:
+    # It was refused ("sitewatch reads sites from GeoJSON"): Google Earth users could not bring their sites back.
+    import zipfile
+
     from sitewatch.sites import read_sites_file
 
-    kml = tmp_path / "sites.kml"
-    kml.write_text(sites_to_kml(builtin_sites().values()))
-    with pytest.raises(InputError, match="sites.kml: sitewatch reads sites from GeoJSON.*ogr2ogr"):
-        read_sites_file(kml)
+    quay = Berth(id="quay-1", geometry=LineString([(132.32, 42.87), (132.33, 42.87)]), name="Quay 1 & 2")
+    site = Site(id="p1", name="Порт <Ångström>", kind="port", geometry=box(132.30, 42.86, 132.37, 42.90),
+                berths=(quay,), water=box(132.31, 42.865, 132.36, 42.875), tags=("navy", "pier"),
+                coord_source="drawn", note="see: notes")  # fmt: skip
+    unresolved = Site(id="far", name="Far", kind="area", geometry=box(10, 10, 10.1, 10.1), resolved=False)
+    (tmp_path / "sites.kml").write_text(sites_to_kml([site, unresolved]), encoding="utf-8")
+    with zipfile.ZipFile(tmp_path / "sites.kmz", "w") as kmz:
+        kmz.writestr("doc.kml", sites_to_kml([site, unresolved]))
+    for name in ("sites.kml", "sites.kmz"):
+        back = read_sites_file(tmp_path / name)
+        assert [s.id for s in back] == ["p1", "far"]
+        got = back[0]
+        assert (got.name, got.kind, got.tags, got.coord_source, got.note) == (site.name, "port", ("navy", "pier"), "drawn", "see: notes")
+        assert got.geometry is not None and got.geometry.equals(site.geometry)
+        assert [(b.id, b.name) for b in got.berths] == [("quay-1", "Quay 1 & 2")]
+        assert got.water is not None and got.water.equals(site.water)
+        assert not back[1].resolved
+
+
+def test_google_earth_kml_with_folders_altitudes_and_pins(tmp_path: Path) -> None:
+    from sitewatch.errors import SkippedInputWarning
+    from sitewatch.sites import read_sites_file
+
+    kml = tmp_path / "My Places.kml"
+    kml.write_text("""<?xml version="1.0" encoding="UTF-8"?>
+<kml xmlns="http://www.opengis.net/kml/2.2" xmlns:gx="http://www.google.com/kml/ext/2.2"><Document><name>Ports</name>
+<Folder><name>My places</name><Folder><name>Primorye</name>
+ <Placemark><name>Bolshoy Kamen</name><styleUrl>#s</styleUrl><Polygon><tessellate>1</tessellate>
+  <outerBoundaryIs><LinearRing><coordinates>
+    132.33,43.10,0 132.36,43.10,0 132.36,43.12,12.5 132.33,43.12,0 132.33,43.10,0
+  </coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark>
+ <Placemark><name>Pin</name><Point><coordinates>132.34,43.11,0</coordinates></Point></Placemark>
+</Folder>
+<Placemark id="qgis.2"><name>Находка</name><ExtendedData><SchemaData schemaUrl="#q"><SimpleData name="kind">port</SimpleData>
+ </SchemaData></ExtendedData><MultiGeometry><Polygon><outerBoundaryIs><LinearRing><coordinates>132.88,42.80 132.90,42.80
+ 132.90,42.82 132.88,42.80</coordinates></LinearRing></outerBoundaryIs></Polygon></MultiGeometry></Placemark>
+</Folder></Document></kml>""", encoding="utf-8")  # fmt: skip
+    with pytest.warns(SkippedInputWarning, match="placemark 'Pin': skipped, .* \\(Point\\)"), pytest.warns(RenamedSiteWarning):
+        kamen, nakhodka = read_sites_file(kml)
+    assert kamen.id == "bolshoy-kamen" and kamen.geometry is not None
+    assert kamen.geometry.bounds == (132.33, 43.10, 132.36, 43.12) and not kamen.geometry.has_z
+    assert (nakhodka.id, nakhodka.name, nakhodka.kind) == ("site", "Находка", "port")
+    bad = tmp_path / "bad.kml"
+    bad.write_text("<kml><Document><Placemark>")
+    with pytest.raises(InputError, match=r"bad\.kml: not a valid KML \(XML\) file"):
+        read_sites_file(bad)
+    bad.write_text("<gpx/>")
+    with pytest.raises(InputError, match=r"bad\.kml: not a KML file \(its root element is <gpx>"):
+        read_sites_file(bad)
 
 
 def test_cli_redrawing_a_site_says_which_berths_and_water_it_no_longer_has(tmp_path: Path) -> None:
@@ -240,3 +289,312 @@ def test_cli_redrawing_a_site_says_which_berths_and_water_it_no_longer_has(tmp_p
     assert "'p1' no longer has 1 berth(s) or its water polygon" in r.output  # it was dropped in silence
     r = runner.invoke(main, ["sites", "add", "p1", "--bbox", "132.30,42.86,132.37,42.90", "-w", ws])
     assert "no longer has" not in r.output
+
+
+def test_a_legacy_crs_member_is_reprojected_and_an_unknown_one_named() -> None:
+    # QGIS and ogr2ogr write a "crs" member for a layer saved in EPSG:3857; its metres are not degrees.
+    from pyproj import Transformer
+
+    to_merc = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
+    (x0, x1), (y0, y1) = to_merc.transform([131.88, 131.90], [43.10, 43.12])
+    ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
+    crs = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3857"}}
+    fc = {"type": "FeatureCollection", "crs": crs, "features": [
+        {"type": "Feature", "properties": {"id": "vl"}, "geometry": {"type": "Polygon", "coordinates": [ring]}},
+    ]}  # fmt: skip
+    (site,) = sites_from_geojson(fc, origin="merc.geojson")
+    assert site.geometry is not None
+    assert site.geometry.bounds == pytest.approx((131.88, 43.10, 131.90, 43.12), abs=1e-9)
+    # metres small enough to pass for degrees are still metres
+    small = {**fc, "features": [{**fc["features"][0], "geometry": box(10, 10, 50, 60).__geo_interface__}]}
+    (tiny,) = sites_from_geojson(small)
+    assert tiny.geometry is not None and tiny.geometry.bounds[2] < 0.001
+    crs84 = {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}
+    (same,) = sites_from_geojson({**fc, "crs": crs84, "features": [
+        {"type": "Feature", "properties": {"id": "a"}, "geometry": mapping(box(131.88, 43.10, 131.90, 43.12))},
+    ]})  # fmt: skip
+    assert same.geometry is not None and same.geometry.bounds == (131.88, 43.10, 131.90, 43.12)
+    bogus = {"type": "name", "properties": {"name": "EPSG:999999"}}
+    with pytest.raises(InputError, match=r"merc\.geojson: unknown CRS 'EPSG:999999'"):
+        sites_from_geojson({**fc, "crs": bogus}, origin="merc.geojson")
+
+
+def test_ids_from_names_keep_accented_letters_and_say_when_a_name_gives_none() -> None:
+    names = ["Port Ångström", "São Tomé", "Tromsø", "Владивосток", "Два острова", "port-angstrom"]
+    with pytest.warns(RenamedSiteWarning) as caught:
+        sites = sites_from_geojson(_polygon_fc([{"name": n} for n in names]), "drawn.geojson")
+    assert [s.id for s in sites] == ["port-angstrom", "sao-tome", "tromso", "site", "site-2", "port-angstrom-2"]
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 3
+    assert "feature 3 (Владивосток): imported as site 'site' (its name 'Владивосток' has no Latin letters" in messages[0]
+    assert "imported as site 'site-2' (its name 'Два острова' has no Latin letters" in messages[1]
+    assert "'port-angstrom-2' (the id 'port-angstrom' made from its name 'port-angstrom' is already taken)" in messages[2]
+
+
+def test_cli_import_of_berths_and_water_alone_goes_to_the_workspace_site(tmp_path: Path) -> None:
+    # What `sites add ID --bbox` tells a user who redrew a site: import its berths and water again.
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    assert runner.invoke(main, ["sites", "add", "p1", "--bbox", "132.30,42.86,132.37,42.90", "-w", ws]).exit_code == 0
+    extras = _with_extras([
+        {"props": {"role": "berth", "id": "east"}, "geom": mapping(LineString([(132.32, 42.87), (132.33, 42.87)]))},
+        {"props": {"role": "water"}, "geom": mapping(box(132.31, 42.865, 132.36, 42.875))},
+    ])["features"][1:]  # type: ignore[index]  # fmt: skip
+    (tmp_path / "extras.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": extras}))
+    for _ in range(2):  # a rerun gives the same berths, not twice the berths
+        r = runner.invoke(main, ["sites", "import", str(tmp_path / "extras.geojson"), "-w", ws])
+        assert r.exit_code == 0, r.output
+        feats = json.loads(runner.invoke(main, ["sites", "show", "p1", "-w", ws]).output)["features"]
+        assert [f["properties"]["role"] for f in feats] == ["site", "berth", "water"]
+        assert shape(feats[0]["geometry"]).equals(box(132.30, 42.86, 132.37, 42.90))  # the area stays
+    (tmp_path / "bad.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {**extras[0], "properties": {**extras[0]["properties"], "site_id": "nowhere"}},
+    ]}))  # fmt: skip
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "bad.geojson"), "-w", ws])
+    assert r.exit_code != 0 and "bad.geojson: berth/water features name site ids ['nowhere']" in r.output
+
+
+def test_qgis_text_fields_for_tags_and_resolved_are_read_as_meant() -> None:
+    fc = _polygon_fc([{"id": "a", "tags": "navy, pier", "resolved": "false"}, {"id": "b", "resolved": 1, "tags": ["x"]},
+                      {"id": "c", "resolved": None, "tags": None}, {"id": "d", "resolved": 0.0}])  # fmt: skip
+    a, b, c, d = sites_from_geojson(fc)
+    assert a.tags == ("navy", "pier") and not a.resolved  # were ('n', 'a', 'v', ...) and True
+    assert b.tags == ("x",) and b.resolved
+    assert c.tags == () and c.resolved and not d.resolved  # NULL fields as QGIS writes them
+    (site,) = sites_from_geojson(_with_extras([{"props": {"role": "berth", "id": "q", "name": None},
+                                                "geom": mapping(LineString([(132.32, 42.87), (132.33, 42.87)]))}]))  # fmt: skip
+    assert site.berths[0].name == ""  # was "None"
+    with pytest.raises(InputError, match=r"x\.geojson, feature 0 \(a\): resolved: 'maybe' is not true or false"):
+        sites_from_geojson(_polygon_fc([{"id": "a", "resolved": "maybe"}]), "x.geojson")
+
+
+def test_a_bow_tie_berth_and_a_berth_outside_its_site_are_named() -> None:
+    bow_tie = {"type": "Polygon", "coordinates": [[[132.32, 42.87], [132.33, 42.88], [132.33, 42.87], [132.32, 42.88], [132.32, 42.87]]]}
+    with pytest.raises(InputError, match=r"x\.geojson, feature 1 \(bow\): the berth polygon is not valid \(Self-intersection"):
+        sites_from_geojson(_with_extras([{"props": {"role": "berth", "id": "bow"}, "geom": bow_tie}]), "x.geojson")
+    far = mapping(LineString([(10, 10), (10.1, 10.1)]))
+    with pytest.raises(InputError, match=r"x\.geojson: berth 'far' of site 'p1', at lon 10\.0500 lat 10\.0500, lies outside"):
+        sites_from_geojson(_with_extras([{"props": {"role": "berth", "id": "far"}, "geom": far}]), "x.geojson")
+    with pytest.raises(InputError, match="the water polygon of site 'p1'.* lies outside"):
+        sites_from_geojson(_with_extras([{"props": {"role": "water"}, "geom": mapping(box(10, 10, 11, 11))}]), "x.geojson")
+
+
+def test_cli_remove_keeps_evidence_unless_asked_and_then_leaves_nothing_of_the_site(tmp_path: Path) -> None:
+    from _report_world import build
+
+    ws = build(tmp_path / "ws")
+    w = str(ws.root)
+    runner = CliRunner()
+    assert runner.invoke(main, ["sites", "add", "spare", "--bbox", "131.0,42.0,131.1,42.1", "-w", w]).exit_code == 0
+    r = runner.invoke(main, ["sites", "remove", "spare", "nosuch", "-w", w])
+    assert r.exit_code == 1 and "no site 'nosuch'" in r.output
+    r = runner.invoke(main, ["sites", "remove", "spare", "dunai", "-w", w])
+    assert r.exit_code == 1 and "nothing removed: 'dunai' has 4 observation(s)" in r.output
+    with ws.store() as store:
+        assert {s.id for s in store.sites()} == {"dunai", "spare"}  # neither removed
+    assert any((ws.archive / "dunai").glob("*.tif"))
+    r = runner.invoke(main, ["sites", "remove", "spare", "dunai", "--with-observations", "-w", w])
+    assert r.exit_code == 0 and "removed 2 site(s): spare, dunai and 4 observation(s)" in r.output
+    with ws.store() as store:
+        counts = store.counts()
+        assert store.sites() == [] and store.execute("SELECT count(*) FROM berths")[0][0] == 0
+    assert counts["observations"] == 0 and counts["detections"] == 0
+    assert not (ws.archive / "dunai").exists()
+    assert runner.invoke(main, ["sites", "remove", "dunai", "-w", w]).exit_code == 1  # gone: a rerun says so
+
+
+def test_sites_files_are_utf_8_whatever_the_locale(tmp_path: Path) -> None:
+    # Windows and LANG=C read and write text in a locale encoding; GeoJSON and KML are UTF-8.
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "in.geojson").write_text(json.dumps(_polygon_fc([{"id": "v", "name": "Порт Ångström"}]), ensure_ascii=False), encoding="utf-8")
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0",
+           "PYTHONIOENCODING": "utf-8", "SITEWATCH_WORKSPACE": str(tmp_path / "ws")}  # fmt: skip
+    for args in (["init", str(tmp_path / "ws")], ["sites", "import", str(tmp_path / "in.geojson")],
+                 ["sites", "export", str(tmp_path / "out.kml")]):  # fmt: skip
+        r = subprocess.run([sys.executable, "-m", "sitewatch", *args], env=env, capture_output=True, text=True, encoding="utf-8")
+        assert r.returncode == 0, r.stderr
+    assert "<name>Порт Ångström</name>" in (tmp_path / "out.kml").read_text(encoding="utf-8")
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+def test_an_export_that_fails_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from sitewatch.report.exports import write_text_atomic
+
+    def fail(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        write_text_atomic(tmp_path / "sites.kml", "<kml/>")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_site_across_the_antimeridian_is_named_as_such() -> None:
+    ring = [[179.9, -16.5], [-179.9, -16.5], [-179.9, -16.4], [179.9, -16.4], [179.9, -16.5]]
+    fc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"id": "fiji"}, "geometry": {"type": "Polygon", "coordinates": [ring]}},
+    ]}  # fmt: skip
+    with pytest.raises(InputError, match=r"fiji.*crosses the antimeridian \(180°\).*split it at 180°"):
+        sites_from_geojson(fc, "x.geojson")  # was: "spans 359.8° ... redraw it smaller"
+    with pytest.raises(InputError, match="across the antimeridian"):
+        site_from_bbox("fiji", (179.9, -16.5, -179.9, -16.4))
+    (east,) = sites_from_geojson({"type": "Feature", "properties": {"id": "east"}, "geometry": mapping(box(179.9, -16.5, 180, -16.4))})
+    assert east.geometry is not None  # up to 180° itself is one site
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"type": "FeatureCollection", "features": []}', r"in\.geojson: the collection holds no features"),
+        ("[1, 2]", r"in\.geojson: not a GeoJSON FeatureCollection, Feature or Polygon \(a JSON list\)"),
+        ('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"id": "x"}, '
+         '"geometry": {"type": "Polygon", "coordinates": [[[132.3, 42.8]]]}}]}',
+         r"in\.geojson, feature 0 \(x\): cannot read its geometry \(A linearring requires at least 4"),
+        ('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"id": "x"}, '
+         '"geometry": {"type": "Blob", "coordinates": []}}]}', r"feature 0 \(x\): cannot read its geometry"),
+        ('{"type": "FeatureCollection", "features": [5]}', r"in\.geojson, feature 0: not a GeoJSON Feature"),
+    ],
+)  # fmt: skip
+def test_cli_import_of_a_malformed_file_is_an_error_naming_it(tmp_path: Path, text: str, message: str) -> None:
+    runner = CliRunner()
+    runner.invoke(main, ["init", str(tmp_path / "ws")])
+    (tmp_path / "in.geojson").write_text(text)
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "in.geojson"), "-w", str(tmp_path / "ws")])
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.exception  # an error, not a traceback
+    assert re.search(message, r.output), r.output  # was a traceback, or "imported 0 site(s)" and exit 0
+
+
+def test_cli_import_of_kml_notes_the_skipped_pins_and_a_rerun_does_not_duplicate(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    pin = "<Placemark><name>Pin</name><Point><coordinates>132.34,42.87,0</coordinates></Point></Placemark>"
+    kml = sites_to_kml([site_from_bbox("p1", (132.30, 42.86, 132.37, 42.90), name="P1")])
+    (tmp_path / "in.kml").write_text(kml.replace("</Folder>", pin + "</Folder>"), encoding="utf-8")
+    for _ in range(2):
+        r = runner.invoke(main, ["sites", "import", str(tmp_path / "in.kml"), "-w", ws])
+        assert r.exit_code == 0, r.output
+        assert "note: " in r.output and "placemark 'Pin': skipped" in r.output and "imported 1 site(s): p1" in r.output
+    assert [f["id"] for f in json.loads(runner.invoke(main, ["sites", "list", "--json", "-w", ws]).output)["features"]] == ["p1"]
+
+
+def test_cli_import_says_which_sites_it_replaced_and_what_they_lost(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    fc = _with_extras([{"props": {"role": "berth", "id": "east"}, "geom": mapping(LineString([(132.32, 42.87), (132.33, 42.87)]))}])
+    (tmp_path / "full.geojson").write_text(json.dumps(fc))
+    (tmp_path / "drawn.geojson").write_text(json.dumps({"type": "Feature", "properties": {"name": "P1"}, "geometry": fc["features"][0]["geometry"]}))  # type: ignore[index]
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "full.geojson"), "-w", ws])
+    assert "imported 1 site(s): p1\n" in r.output and "warning" not in r.output
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "drawn.geojson"), "-w", ws])
+    assert r.exit_code == 0 and "imported 1 site(s): p1 (replaced)" in r.output  # was said as if new
+    assert f"warning: 'p1' no longer has 1 berth(s): {tmp_path / 'drawn.geojson'} has none for it" in r.output
+
+
+def test_cli_import_that_moves_a_site_warns_of_observations_cut_to_the_old_area(tmp_path: Path) -> None:
+    from _report_world import build
+
+    ws = build(tmp_path / "ws")
+    with ws.store() as store:
+        old = store.get_site("dunai")
+    assert old.geometry is not None
+    runner = CliRunner()
+    same = sites_to_geojson([old])
+    (tmp_path / "same.geojson").write_text(json.dumps(same))
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "same.geojson"), "-w", str(ws.root)])
+    assert r.exit_code == 0 and "warning" not in r.output  # a rerun of the same area says nothing
+    same["features"][0]["geometry"] = mapping(old.geometry.buffer(0.001, join_style="mitre"))
+    (tmp_path / "moved.geojson").write_text(json.dumps(same))
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "moved.geojson"), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    assert "warning: 4 observation(s) of 'dunai' were cut to its old area" in r.output  # was silent
+
+
+def test_a_rerun_import_keeps_the_id_older_sitewatch_made_from_an_accented_name(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    fc = _polygon_fc([{"name": "Port Ångström"}])
+    (tmp_path / "in.geojson").write_text(json.dumps(fc), encoding="utf-8")
+    from sitewatch.workspace import open_workspace
+
+    with open_workspace(tmp_path / "ws").store() as store:  # as the import before accents were folded left it
+        store.put_site(sites_from_geojson({**fc, "features": [{**fc["features"][0], "id": "port-ngstr-m"}]})[0])  # type: ignore[dict-item]
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "in.geojson"), "-w", ws])
+    assert r.exit_code == 0 and "imported 1 site(s): port-ngstr-m (replaced)" in r.output  # not a second site
+    assert (sites_from_geojson(fc)[0].id) == "port-angstrom"  # a workspace without it gets the new id
+
+
+def test_cli_add_builtin_takes_the_name_and_kind_given(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    r = runner.invoke(main, ["sites", "add", "dunai", "--builtin", "--name", "Dunai piers", "--kind", "port", "-w", ws])
+    assert r.exit_code == 0, r.output
+    (feat,) = json.loads(runner.invoke(main, ["sites", "show", "dunai", "-w", ws]).output)["features"]
+    assert (feat["properties"]["name"], feat["properties"]["kind"]) == ("Dunai piers", "port")  # were ignored
+    assert "gazetteer" in feat["properties"]["coord_source"]
+
+
+def test_cli_list_of_an_empty_workspace_says_how_to_add_a_site(tmp_path: Path) -> None:
+    runner = CliRunner()
+    runner.invoke(main, ["init", str(tmp_path / "ws")])
+    r = runner.invoke(main, ["sites", "list", "-w", str(tmp_path / "ws")])
+    assert r.exit_code == 0 and r.output.startswith("no sites; add one with `sitewatch sites add")  # was an empty table
+    r = runner.invoke(main, ["sites", "list", "--json", "-w", str(tmp_path / "ws")])
+    assert json.loads(r.output) == {"type": "FeatureCollection", "features": []}
+
+
+def test_a_berth_without_a_site_id_is_named_as_such() -> None:
+    fc = _with_extras([{"props": {"role": "berth", "id": "q", "site_id": None},
+                        "geom": mapping(LineString([(132.32, 42.87), (132.33, 42.87)]))}])  # fmt: skip
+    with pytest.raises(InputError, match=r"x\.geojson: berth/water features without a site_id"):
+        sites_from_geojson(fc, "x.geojson")  # was "name unknown site ids ['None']"
+
+
+def test_the_geopackage_sites_layer_saved_as_geojson_imports_to_the_same_ids(tmp_path: Path) -> None:
+    # QGIS: open sitewatch.gpkg, edit the sites layer, "Save Features As" GeoJSON, `sites import` it.
+    import pyogrio
+
+    runner = CliRunner()
+    ws = tmp_path / "ws"
+    runner.invoke(main, ["init", str(ws)])
+    runner.invoke(main, ["sites", "add", "dunai", "--builtin", "-w", str(ws)])
+    meta, _, geoms, fields = pyogrio.raw.read(ws / "sitewatch.gpkg", layer="sites")
+    pyogrio.raw.write(tmp_path / "edited.geojson", geoms, fields, meta["fields"], driver="GeoJSON", crs="EPSG:4326",
+                      geometry_type="Polygon")  # fmt: skip
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "edited.geojson"), "-w", str(ws)])
+    assert r.exit_code == 0 and "imported 1 site(s): dunai (replaced)" in r.output  # was a second site, 'dunai-dunay-naval-port'
+    (feat,) = json.loads(runner.invoke(main, ["sites", "list", "--json", "-w", str(ws)]).output)["features"]
+    assert feat["properties"]["tags"] == list(builtin_sites()["dunai"].tags)  # was split at each comma of '["…", …]'
+
+
+def test_the_geopackage_berths_and_water_layers_saved_as_geojson_import_as_berths_and_water(tmp_path: Path) -> None:
+    import pyogrio
+
+    runner = CliRunner()
+    ws = tmp_path / "ws"
+    runner.invoke(main, ["init", str(ws)])
+    fc = _with_extras([
+        {"props": {"role": "berth", "id": "east", "name": "East"}, "geom": mapping(LineString([(132.32, 42.87), (132.33, 42.87)]))},
+        {"props": {"role": "water"}, "geom": mapping(box(132.31, 42.865, 132.36, 42.875))},
+    ])  # fmt: skip
+    (tmp_path / "p1.geojson").write_text(json.dumps(fc))
+    runner.invoke(main, ["sites", "import", str(tmp_path / "p1.geojson"), "-w", str(ws)])
+    for layer in ("berths", "site_water"):
+        meta, _, geoms, fields = pyogrio.raw.read(ws / "sitewatch.gpkg", layer=layer)
+        pyogrio.raw.write(tmp_path / f"{layer}.geojson", geoms, fields, meta["fields"], driver="GeoJSON", crs="EPSG:4326",
+                          geometry_type="Unknown")  # fmt: skip
+        r = runner.invoke(main, ["sites", "import", str(tmp_path / f"{layer}.geojson"), "-w", str(ws)])
+        assert r.exit_code == 0 and "warning" not in r.output, r.output  # the water layer was a site 'site' before
+    feats = json.loads(runner.invoke(main, ["sites", "list", "--json", "-w", str(ws)]).output)["features"]
+    assert [(f["properties"]["role"], f["properties"]["id"] if "id" in f["properties"] else None) for f in feats] == [
+        ("site", "p1"), ("berth", "east"), ("water", None)]  # fmt: skip
+    assert shape(feats[0]["geometry"]).equals(box(132.30, 42.86, 132.37, 42.90))

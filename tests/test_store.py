@@ -137,3 +137,41 @@ def test_observation_round_trip(tmp_path: Path) -> None:
         assert back.grid == obs.grid
         assert back.scene.acquired == obs.scene.acquired
         assert back.scene.id == obs.scene.id
+
+
+def test_site_flags_read_as_booleans_in_gdal_also_after_migration(tmp_path: Path) -> None:
+    import pyogrio
+
+    from sitewatch.store.schema import MIGRATIONS
+
+    path = tmp_path / "old.gpkg"
+    db = sqlite3.connect(path)
+    db.executescript("\n".join(MIGRATIONS[:3]) + "\nINSERT INTO sitewatch_meta VALUES ('schema_version', '3');")
+    db.execute("INSERT INTO sites (site_id, name, kind, resolved) VALUES ('old', 'Old', 'area', 0)")
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        store.put_site(Site(id="new", name="New", kind="port", geometry=box(132.3, 42.8, 132.4, 42.9)))
+    meta, _, _, fields = pyogrio.raw.read(path, layer="sites")
+    types = dict(zip(meta["fields"], meta["dtypes"], strict=True))
+    assert types["resolved"] == "bool"  # was int64: QGIS showed 0 and 1
+    resolved = dict(zip(fields[list(meta["fields"]).index("site_id")], fields[list(meta["fields"]).index("resolved")], strict=True))
+    assert resolved == {"old": False, "new": True}
+
+
+def test_layer_extents_follow_the_sites_as_gdal_reads_them(tmp_path: Path) -> None:
+    # GDAL (and QGIS's "zoom to layer") takes a layer's extent from gpkg_contents, which only detect updated.
+    import pyogrio
+
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(Site(id="a", name="A", kind="port", geometry=box(132.3, 42.8, 132.4, 42.9),
+                            berths=(Berth(id="q", geometry=LineString([(132.31, 42.81), (132.32, 42.81)])),)))  # fmt: skip
+        store.update_extents()  # as detect leaves it
+        store.put_site(Site(id="far", name="Far", kind="area", geometry=box(10.0, 10.0, 10.1, 10.1)))
+    assert pyogrio.read_info(ws.db_path, layer="sites")["total_bounds"] == (10.0, 10.0, 132.4, 42.9)
+    assert pyogrio.read_info(ws.db_path, layer="berths")["total_bounds"] == (132.31, 42.81, 132.32, 42.81)
+    with ws.store() as store:
+        store.delete_site("a")
+    assert pyogrio.read_info(ws.db_path, layer="sites")["total_bounds"] == (10.0, 10.0, 10.1, 10.1)
+    assert pyogrio.read_info(ws.db_path, layer="berths")["total_bounds"] is None

@@ -121,6 +121,11 @@ class Site:
             )
         if not self.geometry.is_valid:
             raise InputError(f"site {self.id!r}: polygon is not valid (self-intersecting?)")
+        if maxx - minx > 180 and maxy - miny <= MAX_SITE_DEG:
+            raise InputError(
+                f"site {self.id!r} runs from longitude {minx:g} to {maxx:g}: it crosses the antimeridian (180°), "
+                "which a site cannot; split it at 180° into two sites"
+            )
         if maxx - minx > MAX_SITE_DEG or maxy - miny > MAX_SITE_DEG:
             raise InputError(
                 f"site {self.id!r} spans {maxx - minx:.1f}° × {maxy - miny:.1f}° of longitude × latitude; "

@@ -10,22 +10,27 @@ from its ``name`` (suffixed ``-2``, ``-3``... when missing or repeated).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+import unicodedata
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+import shapely.errors
 from shapely.geometry import LineString, Polygon, box, mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 from shapely.validation import explain_validity
 
 from .errors import InputError, RenamedSiteWarning, SiteError
+from .geo import reproject_geometry
+from .kml import read_kml
 from .model import Berth, Site
 
 __all__ = [
@@ -40,10 +45,18 @@ __all__ = [
 ]
 
 
+# Latin letters that Unicode does not decompose into a base letter and an accent.
+_ASCII_LETTERS = str.maketrans({"ß": "ss", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ł": "l", "þ": "th", "ı": "i"})
+
+
+def _ascii_slug(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text.lower().translate(_ASCII_LETTERS))
+    return re.sub(r"[^a-z0-9]+", "-", folded.encode("ascii", "ignore").decode()).strip("-")
+
+
 def slugify(text: str) -> str:
-    """A site id from free text: lowercase, ``-`` between words."""
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug or "site"
+    """A site id from free text: lowercase ASCII, accents dropped (``Ångström`` → ``angstrom``), ``-`` between words."""
+    return _ascii_slug(text) or "site"
 
 
 def builtin_sites() -> dict[str, Site]:
@@ -52,7 +65,7 @@ def builtin_sites() -> dict[str, Site]:
     Unresolved places are kept with ``resolved=False`` and say why in their
     note; one with no coordinates at all has no geometry.
     """
-    text = files("sitewatch").joinpath("data/gazetteer.geojson").read_text()
+    text = files("sitewatch").joinpath("data/gazetteer.geojson").read_text(encoding="utf-8")
     return {s.id: s for s in sites_from_geojson(json.loads(text), origin="built-in gazetteer")}
 
 
@@ -70,7 +83,8 @@ def site_from_bbox(
     """A site from a W,S,E,N box in WGS84 degrees."""
     w, s, e, n = bbox
     if not (w < e and s < n):
-        raise InputError(f"bbox {bbox}: expected W,S,E,N with W < E and S < N")
+        across = " (a box across the antimeridian, 180°, cannot be a site: make two)" if w > e and s < n else ""
+        raise InputError(f"bbox {bbox}: expected W,S,E,N with W < E and S < N{across}")
     return Site(
         id=site_id,
         name=name or site_id,
@@ -91,8 +105,38 @@ def _check_geometry(geom: BaseGeometry, where: str) -> None:
         )
 
 
-def sites_from_geojson(data: dict[str, Any], origin: str = "GeoJSON") -> list[Site]:
-    """Sites from a GeoJSON FeatureCollection, Feature or bare geometry."""
+def _geojson_crs(data: dict[str, Any], origin: str) -> str | None:
+    """The CRS a pre-RFC 7946 ``crs`` member names (QGIS and GDAL write one), or None for lon/lat."""
+    member = data.get("crs")
+    if member is None:
+        return None
+    props = member.get("properties") if isinstance(member, dict) else None
+    name = props.get("name") if isinstance(props, dict) else None
+    if not isinstance(name, str):
+        raise InputError(f"{origin}: cannot read its 'crs' member {json.dumps(member)}; save the layer in EPSG:4326")
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        crs = CRS.from_user_input(name)
+    except CRSError as exc:
+        raise InputError(f"{origin}: unknown CRS {name!r} in its 'crs' member; save the layer in EPSG:4326") from exc
+    return None if crs.equals(CRS("OGC:CRS84"), ignore_axis_order=True) else name
+
+
+def sites_from_geojson(
+    data: dict[str, Any], origin: str = "GeoJSON", known: Mapping[str, Site] | None = None
+) -> list[Site]:
+    """Sites from a GeoJSON FeatureCollection, Feature or bare geometry.
+
+    Coordinates are WGS84 lon/lat, or in the CRS a legacy ``crs`` member names
+    (a layer QGIS saved in EPSG:3857, say), reprojected to lon/lat. Berths and
+    water of a site not in the collection but in ``known`` (the workspace's
+    sites) come back as that site with its berths, or its water, replaced.
+    """
+    if not isinstance(data, dict):
+        raise InputError(f"{origin}: not a GeoJSON FeatureCollection, Feature or Polygon (a JSON {type(data).__name__})")
+    crs = _geojson_crs(data, origin)
     if data.get("type") == "Feature":
         features = [data]
     elif data.get("type") == "FeatureCollection":
@@ -101,36 +145,50 @@ def sites_from_geojson(data: dict[str, Any], origin: str = "GeoJSON") -> list[Si
         features = [{"type": "Feature", "geometry": data, "properties": {}}]
     else:
         raise InputError(f"{origin}: not a GeoJSON FeatureCollection, Feature or Polygon")
+    if not features:
+        raise InputError(f"{origin}: the collection holds no features")
     site_feats: list[dict[str, Any]] = []
     berths: dict[str, list[Berth]] = defaultdict(list)
     water: dict[str, BaseGeometry] = {}
     for i, feat in enumerate(features):
+        if not isinstance(feat, dict) or not isinstance(feat.get("properties") or {}, dict):
+            raise InputError(f"{origin}, feature {i}: not a GeoJSON Feature with a properties object")
         props = feat.get("properties") or {}
         where = f"{origin}, feature {i} ({props.get('id') or props.get('name') or 'no id'})"
-        geom = shape(feat["geometry"]) if feat.get("geometry") else None
+        try:
+            geom = shape(feat["geometry"]) if feat.get("geometry") else None
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, shapely.errors.ShapelyError) as exc:
+            raise InputError(f"{where}: cannot read its geometry ({exc or type(exc).__name__})") from exc
+        if geom is not None and crs is not None:
+            geom = reproject_geometry(geom, crs, "EPSG:4326")
         if geom is not None:
             _check_geometry(geom, where)
-        role = props.get("role", "site")
+        role = props.get("role") or _layer_role(props)
         if role == "berth":
             if geom is None or not isinstance(geom, (LineString, Polygon)):
                 raise InputError(f"{where}: a berth needs a LineString or Polygon geometry")
-            berths[str(props.get("site_id", ""))].append(
-                Berth(id=str(props.get("id") or f"berth-{i}"), geometry=geom, name=str(props.get("name", "")))
+            if not geom.is_valid:
+                raise InputError(f"{where}: the berth polygon is not valid ({explain_validity(geom)})")
+            berths[str(props.get("site_id") or "")].append(
+                Berth(id=str(props.get("id") or props.get("berth_id") or f"berth-{i}"), geometry=geom,
+                      name=str(props.get("name") or ""))  # fmt: skip
             )
         elif role == "water":
             if geom is None or geom.geom_type not in ("Polygon", "MultiPolygon"):
                 raise InputError(f"{where}: a water feature needs a Polygon or MultiPolygon geometry")
             if not geom.is_valid:
                 raise InputError(f"{where}: the water polygon is not valid ({explain_validity(geom)})")
-            key = str(props.get("site_id", ""))
+            key = str(props.get("site_id") or "")
             # Several water polygons of one site (a harbour basin and its approach) are one water.
             water[key] = unary_union([water[key], geom]) if key in water else geom
         elif role == "site":
-            site_feats.append({"geometry": geom, "props": props, "where": where, "fid": feat.get("id")})
+            # site_id is the id in the GeoPackage's sites layer, exported from QGIS as it stands.
+            given = props.get("id") or (props.get("site_id") if "name" in props else None) or feat.get("id")
+            site_feats.append({"geometry": geom, "props": props, "where": where, "given": given})
         else:
             raise InputError(f"{where}: unknown role {role!r} (site, berth or water)")
     out = []
-    for f, site_id in zip(site_feats, _site_ids(site_feats, origin), strict=True):
+    for f, site_id in zip(site_feats, _site_ids(site_feats, origin, known or {}), strict=True):
         props, geom, where = f["props"], f["geometry"], f["where"]
         if geom is not None and geom.geom_type == "MultiPolygon":
             if len(geom.geoms) != 1:
@@ -147,33 +205,102 @@ def sites_from_geojson(data: dict[str, Any], origin: str = "GeoJSON") -> list[Si
                     geometry=geom,
                     berths=tuple(berths.get(site_id, ())),
                     water=water.get(site_id),
-                    tags=tuple(props.get("tags") or ()),
+                    tags=_tags(props.get("tags")),
                     coord_source=str(props.get("coord_source") or origin),
-                    resolved=bool(props.get("resolved", True)),
+                    resolved=_flag(props.get("resolved", True), f"{where}: resolved"),
                     note=str(props.get("note") or ""),
                 )
             )
         except InputError as exc:
             raise InputError(f"{where}: {exc}") from exc
-    known = {s.id for s in out}
-    orphans = (set(berths) | set(water)) - known
-    if orphans:
-        raise InputError(f"{origin}: berth/water features name unknown site ids {sorted(orphans)}")
+        _check_inside(out[-1], origin)
+    orphans = sorted((set(berths) | set(water)) - {s.id for s in out})
+    unknown = [sid for sid in orphans if sid not in (known or {})]
+    if "" in unknown:
+        raise InputError(f"{origin}: berth/water features without a site_id; give each the id of its site")
+    if unknown:
+        raise InputError(
+            f"{origin}: berth/water features name site ids {unknown} that are neither in the file nor "
+            "in the workspace; give each a site_id of a site (`sitewatch sites list`)"
+        )
+    for sid in orphans:
+        site = (known or {})[sid]
+        try:
+            out.append(
+                dataclasses.replace(
+                    site, berths=tuple(berths[sid]) if sid in berths else site.berths, water=water.get(sid, site.water)
+                )
+            )
+        except InputError as exc:
+            raise InputError(f"{origin}: {exc}") from exc
+        _check_inside(out[-1], origin)
     return out
 
 
-def _site_ids(site_feats: list[dict[str, Any]], origin: str) -> list[str]:
+def _layer_role(props: dict[str, Any]) -> str:
+    """The role of a feature without one, from the fields of the GeoPackage layer it was saved from."""
+    if "berth_id" in props:  # the berths layer: site_id, berth_id, name
+        return "berth"
+    if "site_id" in props and set(props) <= {"site_id", "fid"}:  # the site_water layer
+        return "water"
+    return "site"
+
+
+def _check_inside(site: Site, origin: str) -> None:
+    """A berth or water polygon outside its site's area (a wrong site_id, say) is never in its images."""
+    if site.geometry is None:
+        return
+    extras = [(f"berth {b.id!r}", b.geometry) for b in site.berths]
+    extras += [("the water polygon", site.water)] if site.water is not None else []
+    for what, geom in extras:
+        if not geom.intersects(site.geometry):
+            c = geom.centroid
+            raise InputError(
+                f"{origin}: {what} of site {site.id!r}, at lon {c.x:.4f} lat {c.y:.4f}, lies outside the "
+                "site's area; is its site_id right?"
+            )
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    # A QGIS text field holds "navy, pier"; GeoJSON written by sitewatch holds a list.
+    if isinstance(value, str) and value.startswith("["):  # the GeoPackage's JSON list, as QGIS exports it
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            pass
+    if isinstance(value, str):
+        return tuple(t.strip() for t in re.split(r"[,;]", value) if t.strip())
+    return tuple(str(t) for t in value or ())
+
+
+def _flag(value: Any, where: str) -> bool:
+    # Text and 0/1 fields from QGIS or a spreadsheet as well as JSON booleans; bool("false") is True.
+    if value is None:  # a NULL field: not said, so the default
+        return True
+    if isinstance(value, bool | int | float) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1", "t", "y"):
+        return True
+    if text in ("false", "no", "0", "f", "n"):
+        return False
+    raise InputError(f"{where}: {value!r} is not true or false")
+
+
+def _site_ids(site_feats: list[dict[str, Any]], origin: str, known: Mapping[str, Site]) -> list[str]:
     """One distinct id per site feature.
 
-    An explicit ``id`` (property or feature id) is a key that berths and water
+    An explicit ``id`` (property, ``site_id`` property or feature id) is a key that berths and water
     refer to, so a repeated one is an error. A site without one takes its id from
     its name, as a QGIS layer of drawn polygons has it; a missing or repeated
     name gets ``-2``, ``-3``... so every polygon is kept, with a
-    :class:`RenamedSiteWarning` saying which.
+    :class:`RenamedSiteWarning` saying which. A workspace site (in ``known``) of
+    the same name whose id older sitewatch made from it, dropping accented letters
+    (``port-ngstr-m``), keeps that id, so importing the file again replaces it.
     """
     explicit: dict[str, str] = {}
     for f in site_feats:
-        given = f["props"].get("id") or f["fid"]
+        given = f["given"]
         if given:
             if str(given) in explicit:
                 raise InputError(
@@ -184,17 +311,26 @@ def _site_ids(site_feats: list[dict[str, Any]], origin: str) -> list[str]:
     used = set(explicit)
     ids = []
     for f in site_feats:
-        given = f["props"].get("id") or f["fid"]
+        given = f["given"]
         if given:
             ids.append(str(given))
             continue
         name = str(f["props"].get("name") or "")
         base = site_id = slugify(name)
+        legacy = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+        if legacy and legacy != base and legacy not in used and legacy in known and known[legacy].name == name:
+            base = site_id = legacy
         n = 2
         while site_id in used:
             site_id, n = f"{base}-{n}", n + 1
-        if site_id != base:
-            why = f"the name {name!r} is already taken" if name else "it has no id or name"
+        unspellable = bool(name) and not _ascii_slug(name)
+        if site_id != base or unspellable:
+            if unspellable:  # a name in Cyrillic, say: its id is not made from it
+                why = f"its name {name!r} has no Latin letters or digits to make an id from; give it an id"
+            elif name:
+                why = f"the id {base!r} made from its name {name!r} is already taken"
+            else:
+                why = "it has no id or name"
             warnings.warn(
                 RenamedSiteWarning(f"{f['where']}: imported as site {site_id!r} ({why})"),
                 stacklevel=3,
@@ -267,8 +403,18 @@ def _kml_geometry(geom: BaseGeometry) -> str:
     raise InputError(f"cannot write {geom.geom_type} to KML")
 
 
+def _kml_data(props: dict[str, Any]) -> str:
+    # ExtendedData carries what GeoJSON's properties do, so `sites import` reads the file back whole.
+    cells = "".join(
+        f'<Data name="{escape(k)}"><value>{escape(",".join(v) if isinstance(v, (list, tuple)) else str(v))}</value></Data>'
+        for k, v in props.items()
+        if v not in ("", None, (), [])
+    )
+    return f"<ExtendedData>{cells}</ExtendedData>"
+
+
 def sites_to_kml(sites: Iterable[Site]) -> str:
-    """A KML document with a folder per site: the area, its berths and its water."""
+    """A KML document with a folder per site: the area, its berths and its water (read back by :func:`read_sites_file`)."""
     parts = ['<?xml version="1.0" encoding="UTF-8"?>', '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>']
     parts.append("<name>sitewatch sites</name>")
     for s in sites:
@@ -277,34 +423,37 @@ def sites_to_kml(sites: Iterable[Site]) -> str:
         # and its note (why it is unresolved) must not be lost.
         parts.append(f"<Folder><name>{escape(s.name)}</name><description>{desc}</description>")
         if s.geometry is not None:
+            site_data = {"role": "site", "id": s.id, "kind": s.kind, "resolved": str(s.resolved).lower(),
+                         "coord_source": s.coord_source, "note": s.note, "tags": s.tags}  # fmt: skip
             parts.append(
                 f'<Placemark id="{escape(s.id)}"><name>{escape(s.name)}</name>'
-                f"<description>{desc}</description>{_kml_geometry(s.geometry)}</Placemark>"
+                f"<description>{desc}</description>{_kml_data(site_data)}{_kml_geometry(s.geometry)}</Placemark>"
             )
         for b in s.berths:
             parts.append(
                 f"<Placemark><name>{escape(b.name or b.id)}</name>"
                 f"<description>berth {escape(b.id)} of {escape(s.id)}</description>"
-                f"{_kml_geometry(b.geometry)}</Placemark>"
+                f"{_kml_data({'role': 'berth', 'site_id': s.id, 'id': b.id})}{_kml_geometry(b.geometry)}</Placemark>"
             )
         if s.water is not None:
-            parts.append(f"<Placemark><name>water</name>{_kml_geometry(s.water)}</Placemark>")
+            parts.append(
+                f"<Placemark><name>water</name><description>water of {escape(s.id)}</description>"
+                f"{_kml_data({'role': 'water', 'site_id': s.id})}{_kml_geometry(s.water)}</Placemark>"
+            )
         parts.append("</Folder>")
     parts.append("</Document></kml>")
     return "\n".join(parts)
 
 
-def read_sites_file(path: Path) -> list[Site]:
-    """Sites from a GeoJSON file, naming the file in any error."""
-    if Path(path).suffix.lower() in (".kml", ".kmz"):
-        raise InputError(
-            f"{path}: sitewatch reads sites from GeoJSON (it writes KML, but does not read it); "
-            "save the layer as GeoJSON in QGIS, or convert with `ogr2ogr -f GeoJSON sites.geojson sites.kml`"
-        )
+def read_sites_file(path: Path, known: Mapping[str, Site] | None = None) -> list[Site]:
+    """Sites from a GeoJSON, KML or KMZ file, naming the file in any error (``known``: see :func:`sites_from_geojson`)."""
+    path = Path(path)
+    if path.suffix.lower() in (".kml", ".kmz"):
+        return sites_from_geojson(read_kml(path), origin=str(path), known=known)
     try:
-        data = json.loads(Path(path).read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))  # JSON is UTF-8 (RFC 8259), whatever the locale
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not valid JSON ({exc})") from exc
-    return sites_from_geojson(data, origin=str(path))
+    return sites_from_geojson(data, origin=str(path), known=known)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from pathlib import Path
 
 import click
@@ -29,7 +30,8 @@ def command(site_id: str | None, sensor: str | None, workspace: Path, as_json: b
     rows = [
         {
             "id": o.id,
-            "acquired": o.scene.acquired.strftime("%Y-%m-%d %H:%M"),
+            # ISO 8601 in UTC, whole, for scripts; the table shows it to the minute
+            "acquired": o.scene.acquired.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             "sensor": o.scene.sensor,
             "platform": o.scene.platform,
             "resolution_m": o.scene.resolution_m,
@@ -56,7 +58,7 @@ def command(site_id: str | None, sensor: str | None, workspace: Path, as_json: b
         plat = str(r["platform"]) + (" (SIMULATED)" if r["simulated"] else "")
         cloud = "–" if r["cloud_pct"] is None else str(r["cloud_pct"])
         table.add_row(
-            str(r["id"]), str(r["acquired"]), f"{r['sensor']} {r['resolution_m']:g} m", plat,
+            str(r["id"]), str(r["acquired"])[:16].replace("T", " "), f"{r['sensor']} {r['resolution_m']:g} m", plat,
             f"{r['valid_pct']} / {cloud}", str(r["detections"]),
         )  # fmt: skip
     if not rows:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import click
 
 from ..errors import InputError
 from ..model import Site
+from ..report.exports import write_text_atomic
 from ..sites import builtin_sites, read_sites_file, site_from_bbox, sites_to_geojson, sites_to_kml
 from ..workspace import open_workspace
 from .options import (
@@ -24,7 +26,7 @@ from .options import (
 
 @click.group("sites")
 def command() -> None:
-    """List, show, add, import and export sites (named areas of interest)."""
+    """List, show, add, import, export and remove sites (named areas of interest)."""
 
 
 def _parse_bbox(text: str) -> tuple[float, float, float, float]:
@@ -51,6 +53,10 @@ def list_(workspace: Path, as_json: bool, builtin: bool) -> None:
             sites = store.sites()
     if as_json:
         click.echo(json.dumps(sites_to_geojson(sites), indent=1))
+        return
+    if not sites:
+        click.echo("no sites; add one with `sitewatch sites add ID --bbox W,S,E,N` or `--builtin` "
+                   "(see `sitewatch sites list --builtin`), or `sitewatch sites import FILE`")  # fmt: skip
         return
     from rich.table import Table
 
@@ -80,10 +86,16 @@ def _same_area(a: Site, b: Site) -> bool:
     return bool(a.geometry.equals(b.geometry))
 
 
+def _dropped(old: Site, new: Site) -> list[str]:
+    """What ``old`` had that ``new``, replacing it, has not: its berths, its water polygon."""
+    had = ((f"{len(old.berths)} berth(s)", old.berths, new.berths), ("its water polygon", old.water, new.water))
+    return [what for what, before, after in had if before and not after]
+
+
 @command.command("add")
 @click.argument("site_id")
 @click.option("--bbox", help="W,S,E,N in degrees (WGS84).")
-@click.option("--geojson", "geojson_path", type=click.Path(dir_okay=False, path_type=Path), help="A GeoJSON polygon file.")
+@click.option("--geojson", "geojson_path", type=click.Path(dir_okay=False, path_type=Path), help="A GeoJSON or KML polygon file.")
 @click.option("--builtin", "from_builtin", is_flag=True, help="Copy SITE_ID from the built-in gazetteer.")
 @click.option("--name", default="", help="Display name.")
 @click.option("--kind", default="area", show_default=True, help="port, naval_base, training_ground, …")
@@ -104,7 +116,8 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
         builtin = builtin_sites()
         if site_id not in builtin:
             raise InputError(f"no built-in site {site_id!r}; see `sitewatch sites list --builtin`")
-        site = builtin[site_id]
+        known = builtin[site_id]  # --name and --kind apply here too, as with --geojson
+        site = dataclasses.replace(known, name=name or known.name, kind=kind if kind != "area" else known.kind)
     with open_workspace(workspace).store() as store:
         old = next((s for s in store.sites() if s.id == site.id), None)
         if old is not None and bbox and not name:
@@ -113,11 +126,7 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
         moved = old is not None and not _same_area(old, site)
         kept = len(store.observations(site.id)) if moved else 0
     click.echo(f"site {site.id!r} {'replaced' if old is not None else 'added'}")
-    dropped = [] if old is None else [
-        what for what, had, has in (
-            (f"{len(old.berths)} berth(s)", old.berths, site.berths), ("its water polygon", old.water, site.water),
-        ) if had and not has
-    ]  # fmt: skip
+    dropped = [] if old is None else _dropped(old, site)
     if dropped:
         # The new area comes without them; detection now runs without the water polygon.
         click.echo(
@@ -127,12 +136,16 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
             err=True,
         )
     if kept:
-        click.echo(
-            f"warning: {kept} observation(s) of {site.id!r} were cut to its old area; the timeline and "
-            f"report still use them. Ingest or fetch them again to cut them to the new one "
-            f"(`sitewatch fetch {site.id} --force`, `sitewatch ingest {site.id} PATH…`), then `sitewatch detect {site.id}`",
-            err=True,
-        )
+        _warn_old_area(site.id, kept)
+
+
+def _warn_old_area(site_id: str, kept: int) -> None:
+    click.echo(
+        f"warning: {kept} observation(s) of {site_id!r} were cut to its old area; the timeline and "
+        f"report still use them. Ingest or fetch them again to cut them to the new one "
+        f"(`sitewatch fetch {site_id} --force`, `sitewatch ingest {site_id} PATH…`), then `sitewatch detect {site_id}`",
+        err=True,
+    )
 
 
 @command.command("import")
@@ -140,27 +153,40 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
 @workspace_option
 @handle_errors
 def import_(path: Path, workspace: Path) -> None:
-    """Import sites (with berths and water) from a GeoJSON file.
+    """Import sites (with berths and water) from a GeoJSON, KML or KMZ file.
 
     A site without an id takes one from its name; a missing or repeated name
     gets a suffix (site, site-2, ...), and each such site is named here.
     """
     import warnings
 
-    from ..errors import RenamedSiteWarning
+    from ..errors import RenamedSiteWarning, SkippedInputWarning
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RenamedSiteWarning)
-        sites = read_sites_file(path)
-    for w in caught:
-        if issubclass(w.category, RenamedSiteWarning):
-            click.echo(f"note: {w.message}", err=True)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    with open_workspace(workspace).store() as store, store.transaction():
-        for s in sites:
-            store.put_site(s)
-    click.echo(f"imported {len(sites)} site(s): {', '.join(s.id for s in sites)}")
+    with open_workspace(workspace).store() as store:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RenamedSiteWarning)
+            warnings.simplefilter("always", SkippedInputWarning)
+            # Berths and water of a site already in the workspace may come without its area.
+            before = {s.id: s for s in store.sites()}
+            sites = read_sites_file(path, known=before)
+        for w in caught:
+            if issubclass(w.category, (RenamedSiteWarning, SkippedInputWarning)):
+                click.echo(f"note: {w.message}", err=True)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        with store.transaction():
+            for s in sites:
+                store.put_site(s)
+        moved = {s.id: len(store.observations(s.id)) for s in sites if s.id in before and not _same_area(before[s.id], s)}
+    # A site replaced says so: a polygon named "Dunai" replaces the workspace's dunai, berths and all.
+    names = [f"{s.id} (replaced)" if s.id in before else s.id for s in sites]
+    click.echo(f"imported {len(sites)} site(s): {', '.join(names)}")
+    for s in sites:
+        if s.id in before and (dropped := _dropped(before[s.id], s)):
+            click.echo(f"warning: {s.id!r} no longer has {' or '.join(dropped)}: {path} has none for it", err=True)
+    for sid, kept in moved.items():
+        if kept:
+            _warn_old_area(sid, kept)
 
 
 EXPORT_SUFFIXES = {".geojson": "geojson", ".json": "geojson", ".kml": "kml"}
@@ -185,7 +211,41 @@ def export(path: Path, fmt: str | None, workspace: Path) -> None:
     with open_workspace(workspace).store() as store:
         sites = store.sites()
     text = sites_to_kml(sites) if fmt == "kml" else json.dumps(sites_to_geojson(sites), indent=1)
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(text)
-    tmp.replace(path)
+    write_text_atomic(path, text)  # UTF-8, as the KML header says, whatever the locale
     click.echo(f"wrote {len(sites)} site(s) to {path}")
+
+
+@command.command("remove")
+@click.argument("site_ids", nargs=-1, required=True)
+@click.option("--with-observations", is_flag=True,
+              help="Also remove the sites' observations, their detections and their images in the archive.")  # fmt: skip
+@workspace_option
+@handle_errors
+def remove(site_ids: tuple[str, ...], with_observations: bool, workspace: Path) -> None:
+    """Remove sites with their berths and water polygons.
+
+    A site with observations is kept unless --with-observations says to drop
+    them too; nothing is removed when any SITE_ID is unknown or kept.
+    """
+    ws = open_workspace(workspace)
+    with ws.store() as store:
+        held = {sid: (store.get_site(sid), store.observations(sid))[1] for sid in dict.fromkeys(site_ids)}
+        kept = {sid: len(obs) for sid, obs in held.items() if obs}
+        if kept and not with_observations:
+            raise InputError(
+                "nothing removed: " + ", ".join(f"{sid!r} has {n} observation(s)" for sid, n in kept.items())
+                + "; pass --with-observations to remove them, their detections and archived images too"
+            )
+        with store.transaction() as db:
+            for sid in held:
+                db.execute("DELETE FROM detections WHERE site_id = ?", (sid,))
+                db.execute("DELETE FROM observations WHERE site_id = ?", (sid,))
+                store.delete_site(sid)
+            store.update_extents(("observations", "detections"))
+    # Images (and their sidecars) go once the rows that name them are gone: an interrupted run
+    # leaves files, never rows naming missing files.
+    for sid in held:
+        if (ws.archive / sid).is_dir():
+            shutil.rmtree(ws.archive / sid)
+    n_obs = sum(len(obs) for obs in held.values())
+    click.echo(f"removed {len(held)} site(s): {', '.join(held)}" + (f" and {n_obs} observation(s)" if n_obs else ""))

@@ -45,8 +45,19 @@ def _png(fig: Figure, dpi: int = 90) -> bytes:
     return buf.getvalue()
 
 
+def _plain(text: str) -> str:
+    # Names are the user's: "Pier $1$" must not turn into matplotlib mathtext.
+    return text.replace("$", r"\$")
+
+
 def _title(text: str, simulated: bool) -> str:
-    return f"{text}\n{SIMULATED_LABEL}" if simulated else text
+    return f"{_plain(text)}\n{SIMULATED_LABEL}" if simulated else _plain(text)
+
+
+def _date_formatter(locator: mdates.DateLocator) -> mdates.ConciseDateFormatter:
+    # Day ticks under a month name need only the year beside the axis; matplotlib's "2024-Dec"
+    # (the month of the last tick) under an October-November period reads as a December date.
+    return mdates.ConciseDateFormatter(locator, offset_formats=["", "%Y", "%Y", "%Y-%b-%d", "%Y-%b-%d", "%Y-%b-%d %H:%M"])
 
 
 def timeline_chart_png(tl: Timeline) -> bytes:
@@ -87,7 +98,7 @@ def timeline_chart_png(tl: Timeline) -> bytes:
         )
         locator = mdates.AutoDateLocator(maxticks=8)
         ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        ax.xaxis.set_major_formatter(_date_formatter(locator))
         ax.tick_params(axis="x", labelsize=7)
         ax.grid(axis="y", alpha=0.3)
     if not periods:
@@ -142,7 +153,7 @@ def site_map_png(site: Site, detections: Sequence[Detection] = (), *, simulated:
         # Two faces of one pier have nearly the same centre: the western one is labelled on its
         # left, so the two names do not print over each other.
         left = any(j != i and p.distance(q) < near and p.x < q.x for j, q in enumerate(centres))
-        ax.annotate(b.name or b.id, (p.x, p.y), fontsize=8, color="#8c564b", xytext=(-3 if left else 3, 3),
+        ax.annotate(_plain(b.name or b.id), (p.x, p.y), fontsize=8, color="#8c564b", xytext=(-3 if left else 3, 3),
                     textcoords="offset points", ha="right" if left else "left")
     # One collection for all outlines: a busy port has thousands of detections over a season.
     polys = [np.asarray(d.footprint.exterior.coords) for d in detections if isinstance(d.footprint, Polygon)]

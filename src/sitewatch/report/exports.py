@@ -29,6 +29,7 @@ __all__ = [
 TIMELINE_CSV_COLUMNS: tuple[str, ...] = (
     "site_id",
     "date",
+    "date_zone",
     "period",
     "sensors",
     "vessels",
@@ -75,8 +76,10 @@ def timeline_to_csv(tl: Timeline) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(TIMELINE_CSV_COLUMNS)
+    # Each row says whether its date is a UTC date or a local one (--utc-offset): CSVs get combined.
+    zone = date_zone(tl.params.utc_offset_hours)
     for row in timeline_to_dict(tl)["rows"]:
-        w.writerow([_cell(row[c]) for c in TIMELINE_CSV_COLUMNS])
+        w.writerow([_cell(row[c]) if c != "date_zone" else zone for c in TIMELINE_CSV_COLUMNS])
     return buf.getvalue()
 
 
@@ -90,11 +93,15 @@ def write_text_atomic(path: Path, text: str | bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")
-    if isinstance(text, bytes):
-        tmp.write_bytes(text)
-    else:
-        tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        if isinstance(text, bytes):
+            tmp.write_bytes(text)
+        else:
+            tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk or Ctrl-C leaves no half file behind
+        raise
     return path
 
 

@@ -353,7 +353,7 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         simulated=simulated,
         params=params,
         date_zone=date_zone(params.utc_offset_hours),
-        params_json=json.dumps({k: str(v) for k, v in vars(params).items()}),
+        params_json=json.dumps(vars(params), default=str),  # numbers as numbers, no dates as null
         version=_code_version(),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         workspace=str(ws.root.resolve()),

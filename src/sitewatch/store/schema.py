@@ -167,7 +167,18 @@ CREATE INDEX idx_detections_site ON detections(site_id, acquired);"""
     return "\n".join(parts)
 
 
-MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3())
+def _v4() -> str:
+    """The sites' ``resolved`` flag as BOOLEAN, as version 3 made ``simulated``: QGIS showed 0 and 1."""
+    geom, _, columns = FEATURE_TABLES["sites"]
+    columns = columns.replace("resolved INTEGER", "resolved BOOLEAN")
+    return f"""
+CREATE TABLE sites_v4 (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom {geom}, {columns});
+INSERT INTO sites_v4 SELECT * FROM sites;
+DROP TABLE sites;
+ALTER TABLE sites_v4 RENAME TO sites;"""
+
+
+MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3(), _v4())
 """Migration i brings the schema from version i to i + 1. Append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

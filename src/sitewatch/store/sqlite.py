@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from shapely.geometry import Polygon
+from shapely.geometry.base import BaseGeometry
 
 from .. import __version__
 from ..errors import SiteError, StoreError
@@ -137,20 +138,36 @@ class Store:
             "UPDATE gpkg_contents SET last_change = ? WHERE table_name = ?", (_now(), table)
         )
 
-    def update_extents(self) -> None:
-        """Recompute each feature table's extent in gpkg_contents from its geometries."""
+    def _extend(self, db: sqlite3.Connection, table: str, geoms: Iterable[BaseGeometry | None]) -> None:
+        # GDAL, and so QGIS's "zoom to layer", take a layer's extent from gpkg_contents: grow it
+        # with every geometry written, or a new site far from the others lies outside it.
+        boxes = [g.bounds for g in geoms if g is not None and not g.is_empty]
+        if not boxes:
+            return
+        db.execute(
+            """UPDATE gpkg_contents SET min_x = min(coalesce(min_x, :a), :a), min_y = min(coalesce(min_y, :b), :b),
+               max_x = max(coalesce(max_x, :c), :c), max_y = max(coalesce(max_y, :d), :d) WHERE table_name = :t""",
+            {"a": min(b[0] for b in boxes), "b": min(b[1] for b in boxes), "c": max(b[2] for b in boxes),
+             "d": max(b[3] for b in boxes), "t": table},
+        )  # fmt: skip
+
+    def update_extents(self, tables: Iterable[str] | None = None) -> None:
+        """Recompute the extent in gpkg_contents of ``tables`` (default: every feature table) from their geometries."""
         with self.transaction() as db:
-            for (table,) in db.execute(
+            names = list(tables) if tables is not None else [r[0] for r in db.execute(
                 "SELECT table_name FROM gpkg_contents WHERE data_type = 'features'"
-            ).fetchall():
+            ).fetchall()]  # fmt: skip
+            for table in names:
                 bounds = [from_gpkg_blob(r[0]) for r in db.execute(f"SELECT geom FROM {table}")]
                 boxes = [g.bounds for g in bounds if g is not None and not g.is_empty]
-                if boxes:
-                    ext = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
-                    db.execute(
-                        "UPDATE gpkg_contents SET min_x=?, min_y=?, max_x=?, max_y=? WHERE table_name=?",
-                        (*ext, table),
-                    )
+                ext = (
+                    (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+                    if boxes else (None, None, None, None)  # an empty layer has no extent, not its old one
+                )  # fmt: skip
+                db.execute(
+                    "UPDATE gpkg_contents SET min_x=?, min_y=?, max_x=?, max_y=? WHERE table_name=?",
+                    (*ext, table),
+                )
 
     # -- sites ----------------------------------------------------------------------------------
 
@@ -186,6 +203,9 @@ class Store:
                 )
             for t in ("sites", "berths", "site_water"):
                 self._touch(db, t)
+            self._extend(db, "sites", [site.geometry])
+            self._extend(db, "berths", [b.geometry for b in site.berths])
+            self._extend(db, "site_water", [site.water])
 
     def delete_site(self, site_id: str) -> None:
         with self.transaction() as db:
@@ -193,6 +213,7 @@ class Store:
                 raise SiteError(f"no site {site_id!r} in this workspace")
             db.execute("DELETE FROM berths WHERE site_id = ?", (site_id,))
             db.execute("DELETE FROM site_water WHERE site_id = ?", (site_id,))
+            self.update_extents(("sites", "berths", "site_water"))
 
     def _site_from_row(self, row: sqlite3.Row) -> Site:
         sid = row["site_id"]
@@ -257,6 +278,7 @@ class Store:
                     json.dumps(dict(scene.properties), sort_keys=True, default=str),
                 ),
             )
+            self._extend(db, "scenes", [scene.footprint])
 
     def _scene_from_row(self, row: sqlite3.Row) -> SceneRef:
         return SceneRef(
@@ -320,6 +342,7 @@ class Store:
                 ),
             )
             self._touch(db, "observations")
+            self._extend(db, "observations", [footprint])
 
     def set_cloud_fraction(self, observation_id: str, cloud_fraction: float | None) -> None:
         with self.transaction() as db:
@@ -372,6 +395,7 @@ class Store:
 
     def replace_detections(self, observation: Observation, detections: Iterable[Detection]) -> int:
         """Replace every detection of an observation with ``detections``, atomically."""
+        detections = list(detections)  # read twice: the rows, then the layer's extent
         rows = []
         for d in detections:
             c = d.footprint.centroid
@@ -410,6 +434,7 @@ class Store:
                 rows,
             )
             self._touch(db, "detections")
+            self._extend(db, "detections", [d.footprint for d in detections])
         return len(rows)
 
     def clear_detections(self, observation_id: str) -> None:

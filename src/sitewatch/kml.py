@@ -1,0 +1,128 @@
+"""KML (Google Earth, QGIS, ``sitewatch sites export``) read as a GeoJSON FeatureCollection of sites.
+
+Every Placemark with a polygon or a line is a feature, however deep its
+Folders nest; altitudes are dropped. ``ExtendedData`` (``Data`` or
+``SimpleData``, as sitewatch and QGIS write it) gives the properties
+(``role``, ``site_id``, ``id``, ``kind``...); a Placemark without them is a
+site named by its ``<name>``. Pins (Points) and other geometries are skipped,
+each with a :class:`~sitewatch.errors.SkippedInputWarning`.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, SkippedInputWarning
+
+__all__ = ["kml_to_geojson", "read_kml"]
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_OTHER_GEOMETRIES = ("Point", "MultiGeometry", "Model", "Track", "MultiTrack", "LinearRing")
+
+
+def _local(tag: str) -> str:
+    # KML 2.2, Google's older 2.1 namespace and none at all read the same.
+    return tag.rsplit("}", 1)[-1]
+
+
+def _child(el: ET.Element, name: str) -> ET.Element | None:
+    return next((c for c in el if _local(c.tag) == name), None)
+
+
+def _coords(el: ET.Element | None, where: str) -> list[list[float]]:
+    text = "" if el is None else "".join(el.itertext())
+    out = []
+    for tup in text.split():
+        try:
+            lon, lat = (float(v) for v in tup.split(",")[:2])  # lon,lat[,alt]
+        except ValueError as exc:
+            raise InputError(f"{where}: coordinates {tup!r} are not lon,lat[,alt]") from exc
+        out.append([lon, lat])
+    return out
+
+
+def _ring(boundary: ET.Element | None, where: str) -> list[list[float]]:
+    ring = None if boundary is None else _child(boundary, "LinearRing")
+    return _coords(None if ring is None else _child(ring, "coordinates"), where)
+
+
+def _geometry(el: ET.Element, where: str) -> dict[str, Any] | None:
+    kind = _local(el.tag)
+    if kind == "Polygon":
+        inner = [_ring(b, where) for b in el if _local(b.tag) == "innerBoundaryIs"]
+        return {"type": "Polygon", "coordinates": [_ring(_child(el, "outerBoundaryIs"), where), *inner]}
+    if kind == "LineString":
+        return {"type": "LineString", "coordinates": _coords(_child(el, "coordinates"), where)}
+    if kind == "MultiGeometry":
+        parts = [g for g in (_geometry(c, where) for c in el) if g is not None]
+        types = {g["type"] for g in parts}
+        if len(parts) == 1:
+            return parts[0]
+        if types == {"Polygon"}:
+            return {"type": "MultiPolygon", "coordinates": [g["coordinates"] for g in parts]}
+        if types == {"LineString"}:
+            return {"type": "MultiLineString", "coordinates": [g["coordinates"] for g in parts]}
+        return None
+    return None
+
+
+def _properties(placemark: ET.Element) -> dict[str, str]:
+    props = {}
+    name = _child(placemark, "name")
+    if name is not None and (name.text or "").strip():
+        props["name"] = (name.text or "").strip()
+    data = _child(placemark, "ExtendedData")
+    for el in [] if data is None else data.iter():
+        if _local(el.tag) == "Data" and el.get("name"):
+            value = _child(el, "value")
+            props[str(el.get("name"))] = "" if value is None else (value.text or "")
+        elif _local(el.tag) == "SimpleData" and el.get("name"):
+            props[str(el.get("name"))] = el.text or ""
+    return {k: v for k, v in props.items() if v != ""}
+
+
+def kml_to_geojson(text: str | bytes, origin: str = "KML") -> dict[str, Any]:
+    """The Placemarks of a KML document as a GeoJSON FeatureCollection (lon/lat)."""
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise InputError(f"{origin}: not a valid KML (XML) file ({exc})") from exc
+    if _local(root.tag) != "kml":
+        raise InputError(f"{origin}: not a KML file (its root element is <{_local(root.tag)}>, not <kml>)")
+    features = []
+    for pm in (el for el in root.iter() if _local(el.tag) == "Placemark"):
+        props = _properties(pm)
+        where = f"{origin}, placemark {props.get('name', '(no name)')!r}"
+        geom = next((g for g in (_geometry(c, where) for c in pm) if g is not None), None)
+        if geom is None:
+            found = next((_local(c.tag) for c in pm if _local(c.tag) in _OTHER_GEOMETRIES), "no geometry")
+            warnings.warn(SkippedInputWarning(f"{where}: skipped, a site or berth needs a polygon or line ({found})"),
+                          stacklevel=2)  # fmt: skip
+            continue
+        feature: dict[str, Any] = {"type": "Feature", "properties": props, "geometry": geom}
+        if "id" not in props and _SLUG.fullmatch(pm.get("id") or ""):
+            feature["id"] = pm.get("id")
+        features.append(feature)
+    return {"type": "FeatureCollection", "features": features}
+
+
+def read_kml(path: Path) -> dict[str, Any]:
+    """A ``.kml`` file, or the first ``.kml`` inside a ``.kmz``, as :func:`kml_to_geojson` gives it."""
+    try:
+        if path.suffix.lower() != ".kmz":
+            return kml_to_geojson(path.read_bytes(), origin=str(path))
+        with zipfile.ZipFile(path) as kmz:
+            names = [n for n in kmz.namelist() if n.lower().endswith(".kml")]
+            if not names:
+                raise InputError(f"{path}: the KMZ holds no .kml document")
+            doc = "doc.kml" if "doc.kml" in names else names[0]  # Google Earth's main document
+            return kml_to_geojson(kmz.read(doc), origin=f"{path}!{doc}")
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: no such file") from exc
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"{path}: not a KMZ (zip) file ({exc})") from exc

@@ -236,12 +236,9 @@ def remove(site_ids: tuple[str, ...], with_observations: bool, workspace: Path) 
                 "nothing removed: " + ", ".join(f"{sid!r} has {n} observation(s)" for sid, n in kept.items())
                 + "; pass --with-observations to remove them, their detections and archived images too"
             )
-        with store.transaction() as db:
+        with store.transaction():
             for sid in held:
-                db.execute("DELETE FROM detections WHERE site_id = ?", (sid,))
-                db.execute("DELETE FROM observations WHERE site_id = ?", (sid,))
-                store.delete_site(sid)
-            store.update_extents(("observations", "detections"))
+                store.delete_site(sid, observations=True)
     # Images (and their sidecars) go once the rows that name them are gone: an interrupted run
     # leaves files, never rows naming missing files.
     for sid in held:

@@ -207,13 +207,20 @@ class Store:
             self._extend(db, "berths", [b.geometry for b in site.berths])
             self._extend(db, "site_water", [site.water])
 
-    def delete_site(self, site_id: str) -> None:
+    def delete_site(self, site_id: str, *, observations: bool = False) -> None:
+        """Drop a site with its berths and water; with ``observations``, its observations and
+        detections too (their archived files are the caller's to remove, after this commits)."""
         with self.transaction() as db:
             if db.execute("DELETE FROM sites WHERE site_id = ?", (site_id,)).rowcount == 0:
                 raise SiteError(f"no site {site_id!r} in this workspace")
             db.execute("DELETE FROM berths WHERE site_id = ?", (site_id,))
             db.execute("DELETE FROM site_water WHERE site_id = ?", (site_id,))
-            self.update_extents(("sites", "berths", "site_water"))
+            tables = ("sites", "berths", "site_water")
+            if observations:
+                db.execute("DELETE FROM detections WHERE site_id = ?", (site_id,))
+                db.execute("DELETE FROM observations WHERE site_id = ?", (site_id,))
+                tables += ("observations", "detections")
+            self.update_extents(tables)
 
     def _site_from_row(self, row: sqlite3.Row) -> Site:
         sid = row["site_id"]

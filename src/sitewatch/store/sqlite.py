@@ -215,7 +215,7 @@ class Store:
                 raise SiteError(f"no site {site_id!r} in this workspace")
             db.execute("DELETE FROM berths WHERE site_id = ?", (site_id,))
             db.execute("DELETE FROM site_water WHERE site_id = ?", (site_id,))
-            tables = ("sites", "berths", "site_water")
+            tables: tuple[str, ...] = ("sites", "berths", "site_water")
             if observations:
                 db.execute("DELETE FROM detections WHERE site_id = ?", (site_id,))
                 db.execute("DELETE FROM observations WHERE site_id = ?", (site_id,))

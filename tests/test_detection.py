@@ -156,7 +156,7 @@ def test_a_run_under_another_key_forgets_the_last_state(ws_with_sar) -> None:  #
     from sitewatch.detection_state import detect_key, load_state
 
     detect_site(ws_with_sar, SITE.id, workers=1)
-    key = detect_key(SITE, {"min_length_m": None, "max_length_m": None})
+    key = detect_key(SITE, {"min_length_m": None, "max_length_m": None, "optical_mode": "auto"})
     with ws_with_sar.store() as store:
         assert len(load_state(store, SITE.id, key)) == 1
         assert load_state(store, SITE.id, "another key") == {}
@@ -246,3 +246,70 @@ def test_detect_takes_the_impulse_response_the_image_states(tmp_path: Path, tag:
         assert d.width_m == pytest.approx(raw.width_m, abs=0.01)
     else:
         assert d.width_m < raw.width_m - 3
+
+
+def _optical_ws(tmp_path: Path, *, simulated: bool):  # type: ignore[no-untyped-def]
+    """A workspace whose site has a water polygon (its west half) and one four-band optical observation."""
+    from dataclasses import replace
+
+    from shapely.geometry import box
+
+    west, south, east, north = SITE.require_geometry().bounds
+    site = replace(SITE, water=box(west, south, (west + east) / 2, north))
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(site)
+    crs, x0, y0 = site_utm_origin(SITE)
+    data = np.full((4, 260, 220), 0.05, np.float32)
+    tags = {"SITEWATCH_ACQUIRED": "2024-10-18T02:00:00Z", "SITEWATCH_SENSOR": "optical"}
+    if simulated:
+        tags["SITEWATCH_SIMULATED"] = "true"
+    tif = write_tiff(tmp_path / "s2.tif", data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0),
+                     descriptions=["blue", "green", "red", "nir"], tags=tags)  # fmt: skip
+    with ws.store() as store:
+        ingest_file(ws, store, site, tif)
+    return ws
+
+
+@pytest.mark.parametrize(
+    ("simulated", "mode", "known_water", "vessels_left"),
+    [(False, "auto", False, 1), (True, "auto", True, 2), (False, "water", True, 2), (False, "image", False, 2)],
+)
+def test_optical_mode_decides_how_the_water_polygon_is_used(  # type: ignore[no-untyped-def]
+    tmp_path: Path, monkeypatch, simulated: bool, mode: str, known_water: bool, vessels_left: int
+) -> None:
+    """Real imagery: the learned detector, vessels far from the polygon dropped; simulated, or asked: known water."""
+    from sitewatch.detect import optical
+    from sitewatch.detect.base import PixelDetection
+
+    ws = _optical_ws(tmp_path, simulated=simulated)
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    h, w = obs.grid.shape
+    given: list[object] = []
+
+    def fake(bands, pixel, *, valid, water, scl, params):  # type: ignore[no-untyped-def]
+        given.append(water)
+        box_ = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
+        dets = [
+            PixelDetection(h / 2, w * 0.1, 80.0, 14.0, 0.0, 0.9, box_),  # in the water (the west half)
+            PixelDetection(h / 2, w * 0.9, 80.0, 14.0, 0.0, 0.9, box_),  # on land, far from it
+            PixelDetection(h / 2, w * 0.9, 30.0, 8.0, 0.0, 0.9, box_, kind="crane"),  # cranes stand on land
+        ]
+        return optical.OpticalResult(dets, np.zeros((h, w), bool), np.zeros((h, w), bool), np.zeros((h, w), bool))
+
+    monkeypatch.setattr(optical, "detect_optical_result", fake)
+    r = CliRunner().invoke(main, ["-q", "detect", SITE.id, "--optical-mode", mode, "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    (water,) = given
+    assert (water is not None) == known_water
+    with ws.store() as store:
+        kinds = [d.kind for d in store.detections(observation_id=obs.id)]
+    assert kinds.count("vessel") == vessels_left and kinds.count("crane") == 1
+
+
+def test_optical_mode_setting_is_checked(tmp_path: Path) -> None:
+    ws = _optical_ws(tmp_path, simulated=False)
+    (ws.root / "sitewatch.toml").write_text('[settings]\noptical_mode = "polygon"\n')
+    r = CliRunner().invoke(main, ["-q", "detect", SITE.id, "-w", str(ws.root)])
+    assert r.exit_code != 0 and "optical_mode" in r.output and "auto" in r.output

@@ -55,6 +55,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_cloud", float, 100.0, "Default --max-cloud: highest cloud % over the site to ingest.", minimum=0, maximum=100),
     Setting("catalog", str, "earth-search", "Default STAC catalogue (name or URL)."),
     Setting("cog_compress", str, "deflate", "Compression of archive COGs (deflate, zstd, lzw).", choices=COG_COMPRESSIONS),
+    Setting("optical_mode", str, "auto", "How optical detection uses a site's water polygon: auto (the learned detector, vessels kept within 40 m of the polygon; on simulated scenes, water), water (anything opaque inside the polygon is a vessel), image (the polygon is not used).", choices=("auto", "water", "image")),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 

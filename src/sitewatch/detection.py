@@ -98,6 +98,42 @@ def _water_mask(site: Site, obs: Observation) -> NDArray[np.bool_] | None:
     return mask
 
 
+OPTICAL_MODES = ("auto", "water", "image")
+"""How optical detection uses a site's water polygon (setting ``optical_mode``)."""
+
+
+def _optical_water(mode: str, obs: Observation) -> bool:
+    """Whether optical detection takes the site's water polygon as known water.
+
+    Known water (anything opaque inside the polygon is a vessel) is what the simulator's
+    scenes need: their decks are unlike real hulls and the learned detector, trained on
+    real ports, misses them. On real Sentinel-2 ports it does far worse than the learned
+    detector unless the polygon follows every quay and berth (sen2ships, 11 ports, with
+    polygons made from each scene's own water: F1 0.21-0.22 against 0.45;
+    ``benchmarks/optical_known_water.py``), so ``auto`` runs it on simulated scenes only.
+    """
+    return mode == "water" or (mode == "auto" and obs.scene.simulated)
+
+
+def _near_water(site: Site, obs: Observation) -> NDArray[np.bool_] | None:
+    """Pixels within :data:`BERTH_DISTANCE_M` of the site's water polygon; None without one."""
+    if site.water is None:
+        return None
+    local = reproject_geometry(site.water, "EPSG:4326", obs.grid.crs).buffer(BERTH_DISTANCE_M)
+    return geometry_mask([local], out_shape=obs.grid.shape, transform=obs.grid.affine, invert=True)
+
+
+def _vessels_near_water(found: Sequence[PixelDetection], near: NDArray[np.bool_]) -> list[PixelDetection]:
+    """Vessels whose centroid lies in ``near``; other kinds (cranes on the quay) kept as they are."""
+    h, w = near.shape
+
+    def inside(d: PixelDetection) -> bool:
+        r, c = round(d.row), round(d.col)
+        return 0 <= r < h and 0 <= c < w and bool(near[r, c])
+
+    return [d for d in found if d.kind != "vessel" or inside(d)]
+
+
 def to_detections(
     found: Sequence[PixelDetection], site: Site, obs: Observation, detector: str, version: str
 ) -> list[Detection]:
@@ -199,13 +235,20 @@ def detect_observation(job: DetectJob) -> DetectResult:
         # the site's cloud fraction comes from that same mask, not a second pass.
         # Ingest's divisor says whether an 8-bit display rendering went in.
         oparams = optical.params_for_dn_scale(replace(optical.OpticalParams(), **limits), _dn_scale(obs))
+        mode = job.params.get("optical_mode") or "auto"
+        known = water is not None and _optical_water(mode, obs)
         try:
-            result = optical.detect_optical_result(bands, pixel, valid=valid, water=water, scl=scl, params=oparams)
+            result = optical.detect_optical_result(
+                bands, pixel, valid=valid, water=water if known else None, scl=scl, params=oparams
+            )
         except InputError as exc:  # e.g. an observation without the bands the detector needs
             return DetectResult(obs, (), None, error=f"{obs.id}: {exc}")
         n_valid = int(valid.sum())
         cloud_fraction = round(float((result.cloud & valid).sum()) / n_valid, 6) if n_valid else None
         found = result.detections
+        near = _near_water(site, obs) if water is not None and not known and mode == "auto" else None
+        if near is not None:
+            found = _vessels_near_water(found, near)
         detector, version = optical.DETECTOR, optical.VERSION
     dets = to_detections(found, site, obs, detector, version)
     return DetectResult(obs, tuple(dets), cloud_fraction)
@@ -250,13 +293,15 @@ def detect_site(
     progress: Callable[[int, int, str], None] | None = None,
     min_length_m: float | None = None,
     max_length_m: float | None = None,
+    optical_mode: str = "auto",
     force: bool = False,
 ) -> dict[str, Any]:
     """Detect in every observation of a site; replace each observation's detections atomically.
 
-    ``min_length_m``/``max_length_m`` override the detectors' own vessel length limits.
+    ``min_length_m``/``max_length_m`` override the detectors' own vessel length limits;
+    ``optical_mode`` is one of :data:`OPTICAL_MODES` (:func:`_optical_water`).
     An observation whose detections were made by the last complete run from the same
-    inputs (COG, observation row, site, limits, sitewatch code: see
+    inputs (COG, observation row, site, limits, optical mode, sitewatch code: see
     :mod:`sitewatch.detection_state`) keeps them unless ``force``; its archived file is
     still checked against its sha256. The summary counts kept and new detections alike.
     """
@@ -267,7 +312,9 @@ def detect_site(
         site = store.get_site(site_id)
         observations = store.observations(site_id)
         check_length_limits(min_length_m, max_length_m, [o.scene.sensor for o in observations])
-        limits = {"min_length_m": min_length_m, "max_length_m": max_length_m}
+        if optical_mode not in OPTICAL_MODES:
+            raise ConfigError(f"optical_mode must be one of {', '.join(OPTICAL_MODES)}, got {optical_mode!r}")
+        limits: dict[str, Any] = {"min_length_m": min_length_m, "max_length_m": max_length_m, "optical_mode": optical_mode}
         key = detect_key(site, limits)
         previous = load_state(store, site_id, key)
         if force:

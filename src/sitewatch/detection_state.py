@@ -46,8 +46,8 @@ def _wkb(geom: Any) -> str:
     return "" if geom is None else str(geom.wkb_hex)
 
 
-def detect_key(site: Site, limits: Mapping[str, float | None]) -> str:
-    """The site's part of what its detections depend on: polygon, water, berths, limits, code."""
+def detect_key(site: Site, limits: Mapping[str, Any]) -> str:
+    """The site's part of what its detections depend on: polygon, water, berths, limits and mode, code."""
     site_part = [site.id, _wkb(site.geometry), _wkb(site.water), [[b.id, _wkb(b.geometry)] for b in site.berths]]
     text = json.dumps({"code": _code_hash(), "site": site_part, "limits": dict(limits)}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()

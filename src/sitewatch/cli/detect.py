@@ -16,12 +16,14 @@ from .options import handle_errors, is_quiet, json_option, progress_bar, workspa
 @click.argument("site_id")
 @click.option("--workers", type=click.IntRange(min=0), help="Worker processes (0: one per core; 1: in-process).")
 @click.option("--scheduler", help="Dask scheduler address (tcp://host:8786); needs sitewatch[dask].")
+@click.option("--optical-mode", type=click.Choice(["auto", "water", "image"]), default=None,
+              help="How optical detection uses the site's water polygon (setting optical_mode; default auto: the learned detector, vessels kept within 40 m of the polygon; known water on simulated scenes).")
 @click.option("--force", is_flag=True, help="Detect again in observations whose inputs have not changed since the last run.")
 @workspace_option
 @json_option
 @handle_errors
 def command(
-    site_id: str, workers: int | None, scheduler: str | None, force: bool, workspace: Path, as_json: bool
+    site_id: str, workers: int | None, scheduler: str | None, optical_mode: str | None, force: bool, workspace: Path, as_json: bool
 ) -> None:
     """Detect vessels in SITE_ID's observations; a rerun replaces, never duplicates.
 
@@ -34,7 +36,7 @@ def command(
     detections are dropped), 1 when none could.
     """
     ws = open_workspace(workspace)
-    settings = ws.settings({"workers": workers, "scheduler": scheduler})
+    settings = ws.settings({"workers": workers, "scheduler": scheduler, "optical_mode": optical_mode})
     with progress_bar("detect", is_quiet() or as_json) as progress:
         summary = detect_site(
             ws,
@@ -44,6 +46,7 @@ def command(
             progress=progress,
             min_length_m=settings["min_vessel_length_m"],
             max_length_m=settings["max_vessel_length_m"],
+            optical_mode=settings["optical_mode"],
             force=force,
         )
     if as_json:

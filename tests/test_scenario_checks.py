@@ -231,3 +231,34 @@ def test_dates_outside_start_end_are_refused_naming_them(tmp_path: Path) -> None
     data["acquisitions"][0].update(revisit_days=0, dates=["2024-10-02", "2024-11-05", "2024-09-30"])
     msg = _refused(tmp_path, data, "acquisitions[0].dates")
     assert "2024-11-05, 2024-09-30 outside start..end (2024-10-01..2024-10-03)" in msg
+
+
+@pytest.mark.parametrize(
+    ("where", "text"),
+    [("acquisitions[0].start", "start: 2024-02-30"), ("acquisitions[0].end", "end: 2024-13-03")],
+)
+def test_impossible_unquoted_date_names_its_field_and_value(tmp_path: Path, where: str, text: str) -> None:
+    # Written by hand, as a user edits a copy of seed-story.yaml: the dates are not quoted,
+    # so PyYAML itself used to parse them and fail with a bare "day is out of range for month".
+    path = tmp_path / "custom.yaml"
+    yaml_text = yaml.safe_dump(_scenario()).replace("'2024-10-01'", "2024-10-01").replace("'2024-10-03'", "2024-10-03")
+    key = text.split(":")[0]
+    yaml_text = yaml_text.replace(f"{key}: {'2024-10-01' if key == 'start' else '2024-10-03'}", text)
+    assert text in yaml_text
+    path.write_text(yaml_text, encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    msg = str(err.value)
+    assert str(path) in msg and where in msg and repr(text.split(": ")[1]) in msg
+
+
+def test_unquoted_dates_and_times_still_read(tmp_path: Path) -> None:
+    path = tmp_path / "custom.yaml"
+    text = yaml.safe_dump(_scenario()).replace("'2024-10-01'", "2024-10-01").replace("'2024-10-03'", "2024-10-03")
+    path.write_text(text + "vessels:\n- {id: a, class: tug, length_m: 30, width_m: 8, visits: [{site: myport, "
+                    "berth: quay, at_m: 100, start: 2024-10-01T06:00:00Z, end: 2024-10-02}]}\n", encoding="utf-8")  # fmt: skip
+    scen = load_scenario(path)
+    visit = scen.vessels[0].visits[0]
+    assert (visit.window.start.isoformat(), visit.window.end.isoformat()) == (
+        "2024-10-01T06:00:00+00:00", "2024-10-03T00:00:00+00:00",
+    )  # fmt: skip

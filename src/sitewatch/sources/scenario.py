@@ -292,8 +292,9 @@ class _Reader:
             return value.date()
         if isinstance(value, date):
             return value
+        text = str(value).strip()
         try:
-            return date.fromisoformat(str(value))
+            return date.fromisoformat(text) if len(text) <= 10 else datetime.fromisoformat(text).date()
         except ValueError:
             raise self.fail(where, f"expected a date YYYY-MM-DD, got {value!r}") from None
 
@@ -669,6 +670,18 @@ def scenario_from_mapping(data: Mapping[str, Any], origin: str = "scenario") -> 
     return scenario
 
 
+class _YamlLoader(yaml.SafeLoader):
+    """YAML without implicit timestamps: a date is text that :meth:`_Reader.day` and
+    :meth:`_Reader.moment` check, so an impossible one (``2024-02-30``) is an error naming its
+    field and value rather than PyYAML's bare "day is out of range for month"."""
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _packaged(name: str) -> Path | None:
     res = files("sitewatch").joinpath(f"data/scenarios/{name}.yaml")
     return Path(str(res)) if res.is_file() else None
@@ -686,7 +699,7 @@ def load_scenario(path_or_name: str | Path) -> Scenario:
         path = packaged
     try:
         text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.load(text, Loader=_YamlLoader)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read ({exc})") from exc
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:

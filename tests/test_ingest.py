@@ -463,3 +463,73 @@ def test_unnamed_bands_are_named_by_their_colour_interpretation(
         red, blue = cog.read(names.index("red") + 1), cog.read(names.index("blue") + 1)
     assert np.nanmedian(red) > np.nanmedian(blue)  # red is the band the file says is red
     assert detect_site(ws, SITE.id)["errors"] == []  # the alpha band is archived, not read as a band
+
+
+def _band_tiffs(tmp_path: Path, x_shift_m: float = 0.0) -> list[Path]:
+    crs, x0, y0 = site_utm_origin(SITE)
+    return [
+        write_tiff(
+            tmp_path / f"2024-10-17-00:00_2024-10-17-23:59_Sentinel-2_L2A_{name}_(Raw).tiff",
+            np.full((60, 60), value, np.uint16), crs=crs, transform=Affine(10, 0, x0 + x_shift_m, 0, -10, y0),
+        )  # fmt: skip
+        for name, value in (("B02", 900), ("B03", 800), ("B04", 700), ("B08", 600))
+    ]
+
+
+def test_band_files_rerun_in_another_order_or_with_other_bands_replaces_not_adds(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    files = _band_tiffs(tmp_path)
+    names = ("blue", "green", "red", "nir")
+    runs = [
+        [f"--band={b}={f}" for b, f in zip(names, files, strict=True)],
+        [f"--band={b}={f}" for b, f in reversed(list(zip(names, files, strict=True)))],  # flags in another order
+        [f"--band=green={files[1]}", f"--band=red={files[2]}", "--acquired", "2024-10-17T02:10:00Z"],  # time corrected
+    ]
+    for args in runs:
+        r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "-w", str(ws.root)])
+        assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    assert obs.id == f"{SITE.id}/2024-10-17-00:00_2024-10-17-23:59_Sentinel-2_L2A_(Raw)"
+    assert obs.scene.acquired == datetime(2024, 10, 17, 2, 10, tzinfo=UTC)
+    assert list(obs.provenance["bands"]) == ["green", "red"]
+    assert [p.name for p in (ws.root / "archive" / SITE.id).glob("*.tif")] == [Path(obs.path).name]
+
+
+def test_band_files_in_any_flag_order_are_stored_in_band_order(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    files = _band_tiffs(tmp_path)
+    args = [f"--band=nir={files[3]}", f"--band=red={files[2]}", f"--band=green={files[1]}", f"--band=blue={files[0]}"]
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    assert list(obs.provenance["bands"]) == ["blue", "green", "red", "nir"]
+    assert obs.provenance["source_path"] == str(files[0].resolve())
+
+
+def test_one_file_given_as_two_bands_is_refused_and_the_observation_kept(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    files = _band_tiffs(tmp_path)
+    good = [f"--band={b}={f}" for b, f in zip(("blue", "green", "red", "nir"), files, strict=True)]
+    assert CliRunner().invoke(main, ["-q", "ingest", SITE.id, *good, "-w", str(ws.root)]).exit_code == 0
+    with ws.store() as store:
+        (before,) = store.observations(SITE.id)
+    slip = [f"--band=blue={files[0]}", f"--band=green={files[0]}", f"--band=red={files[2]}"]  # B02 twice
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *slip, "-w", str(ws.root)])
+    assert r.exit_code == 1
+    assert "--band blue and --band green are the same file" in r.output and files[0].name in r.output
+    twice = CliRunner().invoke(main, ["-q", "ingest", SITE.id, f"--band=blue={files[0]}", f"--band=blue={files[1]}"])
+    assert "given twice" in twice.output and "for SAR" not in twice.output
+    with ws.store() as store:
+        (after,) = store.observations(SITE.id)
+    assert after.sha256 == before.sha256
+
+
+def test_band_file_of_another_place_is_named(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    here = _band_tiffs(tmp_path)
+    away_dir = tmp_path / "away"
+    away_dir.mkdir()
+    away = _band_tiffs(away_dir, x_shift_m=500_000)  # the same names, 500 km east
+    args = [f"--band=green={here[1]}", f"--band=red={away[2]}"]
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "-w", str(ws.root)])
+    assert r.exit_code == 1
+    assert f"{away[2]}: does not cover the site" in r.output
+    assert f"{here[1]}: no valid pixel" not in r.output

@@ -84,6 +84,8 @@ log = logging.getLogger(__name__)
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".gtiff")
 _SAR_BANDS = {"VV", "VH", "HH", "HV"}
+_BAND_ORDER = {b: i for i, b in enumerate(("BLUE", "GREEN", "RED", "NIR", "SCL", "VV", "HH", "VH", "HV"))}
+"""The order in which bands given one file each are read and stored."""
 _OPTICAL_ALIASES = {
     "b02": "blue", "b2": "blue", "blue": "blue",
     "b03": "green", "b3": "green", "green": "green",
@@ -671,8 +673,12 @@ def _cut_to_grid(
                 if src.crs is None:
                     raise ImageReadError(f"{f}: has no CRS; sitewatch cannot place it on the ground")
             first = opened[sources[0][0]]
-            if not box(*transform_bounds(first.crs, grid.crs, *first.bounds)).intersects(_grid_box(grid)):
-                return None
+            for f, src in opened.items():
+                if not box(*transform_bounds(src.crs, grid.crs, *src.bounds)).intersects(_grid_box(grid)):
+                    if src is first:
+                        return None
+                    # One band file of another place: name it, not the first file, which does cover the site.
+                    raise ImageReadError(f"{f}: does not cover the site, though {sources[0][0]} does")
             if product is not None:
                 # The product says how its values are scaled: (DN + BOA_ADD_OFFSET) / QUANTIFICATION_VALUE.
                 scale = 1 / product.quantification
@@ -835,7 +841,8 @@ def band_files_name(band_files: Mapping[str, Path]) -> str:
 
 
 def unique_item_id(
-    store: Store, site: Site, path: Path, scene: SceneRef, taken: Collection[str], *, copies: bool = True
+    store: Store, site: Site, path: Path, scene: SceneRef, taken: Collection[str], *, copies: bool = True,
+    band_paths: Collection[str] = (),
 ) -> str:
     """The id a file's observation gets in ``site``: its name, unless another image holds that.
 
@@ -846,7 +853,9 @@ def unique_item_id(
     content when it has moved) always lands on the same id again, so a rerun replaces
     instead of adding; with ``copies``, so does a byte-identical copy under another name
     (only observations of the same acquisition time and sensor are compared, so a file is
-    hashed here only when one of them could be its copy).
+    hashed here only when one of them could be its copy). Bands given one file each
+    (``band_paths``, resolved) are the same image as an observation made of any of those files,
+    whatever the order or the set of bands given.
     """
     base = scene.item_id
     source = str(Path(path).resolve())
@@ -855,6 +864,8 @@ def unique_item_id(
     content: list[str] = []  # this file's sha256, read only if a name is held by another path
 
     def same_file(prov: Mapping[str, Any]) -> bool:
+        if band_paths and isinstance(prov.get("band_files"), dict):
+            return bool({str(b.get("path")) for b in prov["band_files"].values()} & set(band_paths))
         if prov.get("source_path") in (None, source):
             return True
         if isinstance(prov.get("safe"), dict) and is_safe_product(path):
@@ -990,6 +1001,8 @@ def ingest_paths(
     started = now_utc()
     files, repeats = same_images(expand_paths(paths))
     if band_files:
+        # In one order whatever the order of the flags, so that a rerun reads the same first file.
+        band_files = dict(sorted(band_files.items(), key=lambda kv: _BAND_ORDER.get(kv[0].upper(), len(_BAND_ORDER))))
         files = [next(iter(band_files.values()))]
     remove_partials(ws, site.id)
     done: list[Observation] = []
@@ -1007,7 +1020,10 @@ def ingest_paths(
         else:
             if band_files:
                 scene = replace(scene, item_id=band_files_name(band_files))
-            item = unique_item_id(store, site, f, scene, taken, copies=not band_files)
+            item = unique_item_id(
+                store, site, f, scene, taken, copies=not band_files,
+                band_paths={str(Path(b).resolve()) for b in (band_files or {}).values()},
+            )  # fmt: skip
             taken.add(item)
         jobs.append(_FileJob(ws, site, f, acquired, sensor, compress, item, band_files))
     for i, (f, result) in enumerate(zip(files, map_jobs(_archive_job, jobs, workers=workers), strict=True)):

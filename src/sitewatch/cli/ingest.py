@@ -26,6 +26,8 @@ def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
     try:
         named = {("SCL" if k == "scl" else k): Path(p) for k, p in parse_band_args(values).items()}
     except InputError as exc:
+        if "given twice" in str(exc):
+            raise
         raise InputError(f"{exc}; for SAR: vv, vh, hh, hv") from exc
     if "green" not in named or not {"red", "nir"} & set(named):
         raise InputError(
@@ -63,6 +65,13 @@ def command(
     if bool(paths) == bool(bands):
         raise InputError("give PATHS or --band NAME=PATH, not both and not neither")
     band_files = _band_files(bands, sensor) if bands else None
+    first_band: dict[Path, str] = {}
+    for band, path in (band_files or {}).items():
+        if path.resolve() in first_band:
+            raise InputError(
+                f"--band {first_band[path.resolve()]} and --band {band} are the same file {path}: each band needs its own file"
+            )
+        first_band[path.resolve()] = band
     for path in (band_files or {}).values():
         if not path.is_file():
             raise InputError(f"--band: no such file {path}")

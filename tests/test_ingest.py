@@ -533,3 +533,18 @@ def test_band_file_of_another_place_is_named(ws, tmp_path: Path) -> None:  # typ
     assert r.exit_code == 1
     assert f"{away[2]}: does not cover the site" in r.output
     assert f"{here[1]}: no valid pixel" not in r.output
+
+
+def test_acquired_date_alone_is_noon_and_a_future_time_is_refused(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    files = _band_tiffs(tmp_path)
+    args = [f"--band=green={files[1]}", f"--band=red={files[2]}"]
+    future = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "--acquired", "2099-01-01", "-w", str(ws.root)])
+    assert future.exit_code == 1 and "--acquired '2099-01-01' is in the future" in future.output
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "--acquired", "2024-10-16", "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    # As for a date in a file name: noon keeps the local date for any --utc-offset within ±12 h.
+    assert obs.scene.acquired == datetime(2024, 10, 16, 12, tzinfo=UTC)
+    imp = CliRunner().invoke(main, ["-q", "import", str(files[1]), "--acquired", "2099-01-01", "-w", str(ws.root)])
+    assert imp.exit_code == 1 and "in the future" in imp.output

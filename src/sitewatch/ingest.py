@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,7 @@ __all__ = [
     "sha256_file",
     "metadata_sidecars",
     "acquired_from_xml",
+    "parse_acquired",
     "RASTER_SUFFIXES",
 ]
 
@@ -219,6 +220,17 @@ def _lenient_utc(text: str) -> datetime | None:
 DATE_ONLY_HOUR = 12
 """Hour (UTC) given to an acquisition known only by its date, from a file name: noon keeps
 the date for any --utc-offset within ±12 h, where midnight put western sites a day early."""
+
+
+def parse_acquired(text: str) -> datetime:
+    """An ``--acquired`` value as aware UTC: a date alone is noon, as in a file name; refused in the future."""
+    value = text.strip()
+    when = utc(value)
+    if len(value) == 10:  # YYYY-MM-DD: no time of day given
+        when = when.replace(hour=DATE_ONLY_HOUR)
+    if when > datetime.now(UTC) + timedelta(days=1):
+        raise InputError(f"--acquired {text!r} is in the future; give the time the image was taken (ISO 8601, UTC)")
+    return when
 
 
 def _acquired_from(tags: Mapping[str, str], path: Path) -> tuple[datetime, str] | None:

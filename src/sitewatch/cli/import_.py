@@ -9,8 +9,7 @@ from typing import Any
 import click
 
 from ..errors import ImageReadError, InputError
-from ..ingest import expand_paths, ingest_file, read_scene_ref, same_images
-from ..model import utc
+from ..ingest import expand_paths, ingest_file, parse_acquired, read_scene_ref, same_images
 from ..workspace import open_workspace
 from .options import (
     duplicate_line,
@@ -26,7 +25,8 @@ from .options import (
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--site", "site_ids", multiple=True, help="Import into this site (repeatable). Default: every "
               "workspace site the image covers.")  # fmt: skip
-@click.option("--acquired", help="Acquisition time (ISO 8601, UTC) when neither tags nor sidecar metadata say.")
+@click.option("--acquired", help="Acquisition time (ISO 8601, UTC; a date alone is 12:00 UTC) when neither tags "
+              "nor sidecar metadata say; it overrides what they say.")  # fmt: skip
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), help="When the files do not say.")
 @workspace_option
 @json_option
@@ -50,7 +50,7 @@ def command(
     when nothing went in.
     """
     ws = open_workspace(workspace)
-    when = utc(acquired) if acquired else None
+    when = parse_acquired(acquired) if acquired else None
     imported: list[dict[str, Any]] = []
     refused: list[tuple[str, str]] = []
     missed: list[tuple[str, str]] = []

@@ -80,3 +80,21 @@ def test_vessel_length_limits_must_be_ordered(tmp_path: Path) -> None:
         r"max_vessel_length_m \(100, from .*sitewatch.toml: \[settings\] max_vessel_length_m\)",
     ):
         load_settings(tmp_path, env={"SITEWATCH_MIN_VESSEL_LENGTH_M": "200"})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("settings = 3\n", "settings must be a table"),  # was an AttributeError traceback
+        ("workers = 2\n", "workers must be under [settings]"),  # [settings] forgotten
+        ("[settings]\nscheduler = 8786\n", "scheduler must be str, got 8786"),  # was taken as the address '8786'
+        ("[settings]\nmin_vessel_length_m = inf\n", "min_vessel_length_m must be a finite number, got inf"),
+    ],
+)
+def test_misplaced_or_wrongly_typed_toml_values_are_named(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "sitewatch.toml").write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_settings(tmp_path, env={})
+    assert message in str(err.value) and "sitewatch.toml" in str(err.value)
+    with pytest.raises(ConfigError, match="SITEWATCH_MAX_VESSEL_LENGTH_M: max_vessel_length_m must be a finite number, got 'inf'"):
+        load_settings(None, env={"SITEWATCH_MAX_VESSEL_LENGTH_M": "inf"})

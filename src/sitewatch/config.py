@@ -6,6 +6,7 @@ Every setting is declared once in :data:`SETTINGS` with its default and help;
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -65,11 +66,15 @@ def _coerce(setting: Setting, value: Any, origin: str) -> Any:
             return value.strip().lower() in {"1", "true", "yes", "on"}
         if setting.type is int and (isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())):
             raise ValueError(value)  # int() would take true as 1 and 2.5 as 2
+        if setting.type is str and not isinstance(value, str):
+            raise ValueError(value)  # str() would take scheduler = 8786 as the address "8786"
         out = setting.type(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(
             f"{origin}: {setting.name} must be {setting.type.__name__}, got {value!r}"
         ) from exc
+    if isinstance(out, float) and not math.isfinite(out):  # min_vessel_length_m = inf would report no vessel at all
+        raise ConfigError(f"{origin}: {setting.name} must be a finite number, got {value!r}")
     if setting.choices:
         out = out.strip().lower()
         if out not in setting.choices:
@@ -123,11 +128,16 @@ def load_settings(
         path = workspace / CONFIG_FILE
         doc = read_toml(path)
         unknown_tables = sorted(set(doc) - set(TABLES))
+        stray = [k for k in unknown_tables if k in _BY_NAME]
+        if stray:  # `workers = 2` above any table, where [settings] was meant
+            raise ConfigError(f"{path}: {', '.join(stray)} must be under [settings]")
         if unknown_tables:
             raise ConfigError(
                 f"{path}: unknown table(s) {unknown_tables}; sitewatch reads {list(TABLES)}"
             )
         table = doc.get("settings", {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: settings must be a table ([settings] with one key = value a line), got {table!r}")
         for key, value in table.items():
             if key not in _BY_NAME:
                 raise ConfigError(f"{path}: unknown setting {key!r}; known: {sorted(_BY_NAME)}")

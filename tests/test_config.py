@@ -98,3 +98,20 @@ def test_misplaced_or_wrongly_typed_toml_values_are_named(tmp_path: Path, text: 
     assert message in str(err.value) and "sitewatch.toml" in str(err.value)
     with pytest.raises(ConfigError, match="SITEWATCH_MAX_VESSEL_LENGTH_M: max_vessel_length_m must be a finite number, got 'inf'"):
         load_settings(None, env={"SITEWATCH_MAX_VESSEL_LENGTH_M": "inf"})
+
+
+def test_init_refuses_a_folder_whose_sitewatch_toml_is_broken_and_makes_nothing(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    (folder / "sitewatch.toml").write_text("[settings]\nwrokers = 2\n")
+    r = CliRunner().invoke(main, ["init", str(folder)])
+    assert r.exit_code != 0 and "wrokers" in r.output and "sitewatch.toml" in r.output
+    assert "workspace ready" not in r.output
+    assert sorted(p.name for p in folder.iterdir()) == ["sitewatch.toml"]  # no database, no archive/
+    (folder / "sitewatch.toml").write_text("[settings]\nworkers = 2\n")
+    assert CliRunner().invoke(main, ["init", str(folder)]).exit_code == 0
+    assert (folder / "sitewatch.toml").read_text() == "[settings]\nworkers = 2\n"  # kept as it was

@@ -262,3 +262,32 @@ def test_unquoted_dates_and_times_still_read(tmp_path: Path) -> None:
     assert (visit.window.start.isoformat(), visit.window.end.isoformat()) == (
         "2024-10-01T06:00:00+00:00", "2024-10-03T00:00:00+00:00",
     )  # fmt: skip
+
+
+def _with_vessel(**vessel: Any) -> dict[str, Any]:
+    base = {"id": "ship-a", "class": "general cargo", "length_m": 90, "width_m": 14,
+            "visits": [{"site": "myport", "berth": "quay", "at_m": 300, "start": "2024-10-01", "end": "2024-10-02"}]}  # fmt: skip
+    base.update(vessel)
+    return _scenario(vessels=[base])
+
+
+def test_overlapping_visits_of_one_vessel_are_refused_naming_both(tmp_path: Path) -> None:
+    # Copied a visit and changed the berth, not the dates: the renderer drew only the first, silently.
+    visits = [
+        {"site": "myport", "berth": "quay", "at_m": 300, "start": "2024-10-01", "end": "2024-10-02"},
+        {"site": "myport", "berth": "quay", "at_m": 600, "start": "2024-10-02", "end": "2024-10-03"},
+    ]
+    path = _write(tmp_path, _with_vessel(visits=visits))
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    msg = str(err.value)
+    assert str(path) in msg and "vessels[0].visits[1]: overlaps visits[0]" in msg
+    visits[1].update(start="2024-10-03")  # the day after the first visit ends: fine
+    assert len(load_scenario(_write(tmp_path, _with_vessel(visits=visits))).vessels[0].visits) == 2
+
+
+def test_vessel_wider_than_long_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, _with_vessel(length_m=14, width_m=90))  # length and width swapped
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    assert "vessels[0].width_m: 90 is more than length_m 14" in str(err.value)

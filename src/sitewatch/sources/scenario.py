@@ -573,11 +573,24 @@ def _read_vessel(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[st
             position = r.coords([r.get(v, "position", vw, kind=list)], f"{vw}.position", min_points=1)[0]
             heading = r.number(v, "heading_deg", vw, 0.0)
         visits.append(Visit(site_id, r.window(v, vw), berth_id, at_m, position, heading))
+    for i, a in enumerate(visits):
+        for j, b in enumerate(visits[:i]):
+            if a.window.start < b.window.end and b.window.start < a.window.end:
+                # The renderer draws a ship at one place per scene: the later visit would vanish.
+                raise r.fail(
+                    f"{where}.visits[{i}]",
+                    f"overlaps visits[{j}] ({b.window.start:%Y-%m-%d %H:%M}..{b.window.end:%Y-%m-%d %H:%M} UTC, "
+                    "end excluded); a vessel is at one place at a time",
+                )
+    length_m = r.number(m, "length_m", where, positive=True)
+    width_m = r.number(m, "width_m", where, positive=True)
+    if width_m > length_m:
+        raise r.fail(f"{where}.width_m", f"{width_m:g} is more than length_m {length_m:g} (width is the beam)")
     return Vessel(
         id=str(r.get(m, "id", where, kind=str)),
         vessel_class=str(r.get(m, "class", where, kind=str)),
-        length_m=r.number(m, "length_m", where, positive=True),
-        width_m=r.number(m, "width_m", where, positive=True),
+        length_m=length_m,
+        width_m=width_m,
         visits=tuple(visits),
         name=str(m.get("name") or ""),
         tone=r.number(m, "tone", where, 1.0, positive=True),

@@ -573,13 +573,14 @@ def _read_vessel(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[st
             position = r.coords([r.get(v, "position", vw, kind=list)], f"{vw}.position", min_points=1)[0]
             heading = r.number(v, "heading_deg", vw, 0.0)
         visits.append(Visit(site_id, r.window(v, vw), berth_id, at_m, position, heading))
-    for i, a in enumerate(visits):
-        for j, b in enumerate(visits[:i]):
-            if a.window.start < b.window.end and b.window.start < a.window.end:
+    for i, later in enumerate(visits):
+        for j, earlier in enumerate(visits[:i]):
+            w = earlier.window
+            if later.window.start < w.end and w.start < later.window.end:
                 # The renderer draws a ship at one place per scene: the later visit would vanish.
                 raise r.fail(
                     f"{where}.visits[{i}]",
-                    f"overlaps visits[{j}] ({b.window.start:%Y-%m-%d %H:%M}..{b.window.end:%Y-%m-%d %H:%M} UTC, "
+                    f"overlaps visits[{j}] ({w.start:%Y-%m-%d %H:%M}..{w.end:%Y-%m-%d %H:%M} UTC, "
                     "end excluded); a vessel is at one place at a time",
                 )
     length_m = r.number(m, "length_m", where, positive=True)

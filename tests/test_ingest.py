@@ -548,3 +548,18 @@ def test_acquired_date_alone_is_noon_and_a_future_time_is_refused(ws, tmp_path: 
     assert obs.scene.acquired == datetime(2024, 10, 16, 12, tzinfo=UTC)
     imp = CliRunner().invoke(main, ["-q", "import", str(files[1]), "--acquired", "2099-01-01", "-w", str(ws.root)])
     assert imp.exit_code == 1 and "in the future" in imp.output
+
+
+def test_zip_of_geotiffs_gives_advice_that_ingest_can_follow(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import zipfile
+
+    chips = tmp_path / "chips.zip"  # as OpenSARShip delivers its chips
+    with zipfile.ZipFile(chips, "w") as zf:
+        zf.write(_sar(tmp_path / "a_20241017.tif"), "Patch/a_20241017.tif")
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(chips), "-w", str(ws.root)])
+    assert r.exit_code == 1 and "chips.zip" in r.output and "unzip it" in r.output
+    # The advice used to be a /vsizip/ path, which ingest refuses before reading anything:
+    vsi = f"/vsizip/{chips}/Patch/a_20241017.tif"
+    refused = CliRunner().invoke(main, ["-q", "ingest", SITE.id, vsi, "-w", str(ws.root)])
+    assert refused.exit_code == 2 and "does not exist" in refused.output
+    assert "ingest` and `import` take files on disk only" in r.output

@@ -93,7 +93,8 @@ def command(
         for name, reason in missed:
             click.echo(f"skipped {name}: {reason}", err=True)
         for name, reason in refused:
-            click.echo(f"refused {name}: {reason}", err=True)
+            # Most reasons begin with the file already ("a.tif: has no CRS"): name it once.
+            click.echo(f"refused {reason}" if reason.startswith(f"{name}:") else f"refused {name}: {reason}", err=True)
     # As ingest: 3 when some files were refused or missed the sites named, 1 when nothing went in.
     if not imported and files:
         raise SystemExit(1)

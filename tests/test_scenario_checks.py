@@ -291,3 +291,22 @@ def test_vessel_wider_than_long_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         load_scenario(path)
     assert "vessels[0].width_m: 90 is more than length_m 14" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("visit", "message"),
+    [
+        ({"position": [50_000, 800]}, "vessels[0].visits[0].position: [50000, 800] is outside site 'myport'"),
+        ({"berth": "quay", "at_m": 300, "position": [0, -800]}, "give berth (with at_m) or position, not both"),
+    ],
+)
+def test_visit_position_outside_the_site_or_beside_a_berth_is_refused(
+    tmp_path: Path, visit: dict[str, Any], message: str
+) -> None:
+    # Both were accepted: a ship 50 km away was in no scene, and a position next to a berth was ignored.
+    path = _write(tmp_path, _with_vessel(visits=[{"site": "myport", "start": "2024-10-01", "end": "2024-10-02", **visit}]))
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    assert str(path) in str(err.value) and message in str(err.value)
+    inside = {"site": "myport", "start": "2024-10-01", "end": "2024-10-02", "position": [0, -800]}
+    assert load_scenario(_write(tmp_path, _with_vessel(visits=[inside]))).vessels[0].visits[0].position == (0, -800)

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 import yaml
 from shapely import affinity
-from shapely.geometry import LineString, Polygon
+from shapely.geometry import LineString, Point, Polygon
 
 from ..errors import InputError, SiteError
 from ..geo import reproject_geometry, utm_crs_for
@@ -420,6 +420,19 @@ def _check_berths_inside(r: _Reader, layout: Layout, polygon: Polygon, where: st
             )
 
 
+def _check_position_inside(r: _Reader, site: SimSite, position: tuple[float, float], where: str) -> None:
+    """A ship placed away from berths must be inside the site, or no scene would ever show it."""
+    crs, cx, cy = layout_origin(site.polygon)
+    local = affinity.translate(reproject_geometry(site.polygon, "EPSG:4326", crs), -cx, -cy)
+    if not local.buffer(1.0).covers(Point(position)):
+        minx, miny, maxx, maxy = local.bounds
+        raise r.fail(
+            where,
+            f"[{position[0]:g}, {position[1]:g}] is outside site {site.id!r} (which spans x {minx:.0f}..{maxx:.0f} m, "
+            f"y {miny:.0f}..{maxy:.0f} m from its centre)",
+        )
+
+
 def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
     from ..sites import builtin_sites
 
@@ -565,6 +578,8 @@ def _read_vessel(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[st
         at_m = r.number(v, "at_m", vw, None)
         position = None
         heading = None
+        if berth_id is not None and v.get("position") is not None:
+            raise r.fail(f"{vw}.position", "give berth (with at_m) or position, not both: a ship at a berth lies along it")
         if berth_id is not None:
             b = _berth(r, sites[site_id], berth_id, f"{vw}.berth")
             if at_m is not None and not 0 <= at_m <= b.length_m:
@@ -572,6 +587,7 @@ def _read_vessel(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[st
         else:
             position = r.coords([r.get(v, "position", vw, kind=list)], f"{vw}.position", min_points=1)[0]
             heading = r.number(v, "heading_deg", vw, 0.0)
+            _check_position_inside(r, sites[site_id], position, f"{vw}.position")
         visits.append(Visit(site_id, r.window(v, vw), berth_id, at_m, position, heading))
     for i, later in enumerate(visits):
         for j, earlier in enumerate(visits[:i]):

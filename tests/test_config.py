@@ -115,3 +115,21 @@ def test_init_refuses_a_folder_whose_sitewatch_toml_is_broken_and_makes_nothing(
     (folder / "sitewatch.toml").write_text("[settings]\nworkers = 2\n")
     assert CliRunner().invoke(main, ["init", str(folder)]).exit_code == 0
     assert (folder / "sitewatch.toml").read_text() == "[settings]\nworkers = 2\n"  # kept as it was
+
+
+def test_a_flag_overrides_a_bad_environment_value(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+    from sitewatch.testing import tiny_site
+    from sitewatch.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(tiny_site())
+    run = ["detect", tiny_site().id, "-w", str(ws.root)]
+    env = {"SITEWATCH_WORKERS": "-1"}  # left in a shell profile
+    bad = CliRunner().invoke(main, run, env=env)
+    assert bad.exit_code == 1 and "SITEWATCH_WORKERS: workers must be at least 0, got '-1'" in bad.output
+    overridden = CliRunner().invoke(main, [*run, "--workers", "1"], env=env)  # flag > env
+    assert overridden.exit_code == 0, overridden.output

@@ -92,5 +92,7 @@ def open_workspace(root: Path) -> Workspace:
             f"{ws.root.resolve()} is not a sitewatch workspace (no {DB_FILE}); "
             "run `sitewatch init` there, or pass --workspace DIR / set SITEWATCH_WORKSPACE"
         )
-    load_settings(ws.root)  # a typo in sitewatch.toml fails every command, not only some
+    # A typo in sitewatch.toml fails every command, not only some. The environment is checked
+    # where a command reads its settings, with its flags: a flag overrides a bad SITEWATCH_* value.
+    load_settings(ws.root, env={})
     return ws

@@ -310,3 +310,22 @@ def test_visit_position_outside_the_site_or_beside_a_berth_is_refused(
     assert str(path) in str(err.value) and message in str(err.value)
     inside = {"site": "myport", "start": "2024-10-01", "end": "2024-10-02", "position": [0, -800]}
     assert load_scenario(_write(tmp_path, _with_vessel(visits=[inside]))).vessels[0].visits[0].position == (0, -800)
+
+
+def test_rerun_after_shortening_the_scenario_drops_its_scenes_no_longer_planned(tmp_path: Path) -> None:
+    from sitewatch.sources.simulate import simulate
+
+    out = tmp_path / "out"
+    simulate(load_scenario(_write(tmp_path, _scenario(), "s.yaml")), out)  # 2024-10-01..03
+    (out / "myport" / "notes.txt").write_text("mine")
+    shorter = _scenario()
+    shorter["acquisitions"][0]["end"] = "2024-10-01"  # the user edits the period and simulates again
+    written = simulate(load_scenario(_write(tmp_path, shorter, "s.yaml")), out)
+    assert [p.name for p in written] == ["sim-sar-myport-20241001T0930.tif"]
+    # The scenes of 2 and 3 October, with truth the scenario no longer says, used to stay and be ingested.
+    assert sorted(p.name for p in (out / "myport").iterdir()) == [
+        "layout.geojson",
+        "notes.txt",
+        "sim-sar-myport-20241001T0930.tif",
+        "sim-sar-myport-20241001T0930.truth.geojson",
+    ]

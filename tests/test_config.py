@@ -133,3 +133,27 @@ def test_a_flag_overrides_a_bad_environment_value(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "SITEWATCH_WORKERS: workers must be at least 0, got '-1'" in bad.output
     overridden = CliRunner().invoke(main, [*run, "--workers", "1"], env=env)  # flag > env
     assert overridden.exit_code == 0, overridden.output
+
+
+def test_toml_saved_with_a_byte_order_mark_reads(tmp_path: Path) -> None:
+    # Windows Notepad saves UTF-8 with a BOM and CRLF lines: 'Invalid statement (at line 1, column 1)' before.
+    (tmp_path / "sitewatch.toml").write_bytes(b"\xef\xbb\xbf[settings]\r\nworkers = 3\r\n")
+    assert load_settings(tmp_path, env={})["workers"] == 3
+    from sitewatch.sources.scenario import load_scenario
+
+    scenario = tmp_path / "s.toml"
+    scenario.write_bytes(b"\xef\xbb\xbf" + (
+        b'name = "bom"\n[[sites]]\nid = "dunai"\n[sites.layout]\nland = [[[-1700, 0], [1700, 0], [1700, 1700]]]\n'
+        b'[[acquisitions]]\nsite = "dunai"\nsensor = "sar"\nstart = 2024-10-01\nend = 2024-10-02\nrevisit_days = 1\n'
+    ))  # fmt: skip
+    assert load_scenario(scenario).name == "bom"
+
+
+def test_unreadable_toml_is_named(tmp_path: Path) -> None:
+    (tmp_path / "sitewatch.toml").write_bytes(b"[settings]\nscheduler = '\xff'\n")
+    with pytest.raises(ConfigError, match="sitewatch.toml: not UTF-8 text"):
+        load_settings(tmp_path, env={})
+    (tmp_path / "sitewatch.toml").unlink()
+    (tmp_path / "sitewatch.toml").mkdir()
+    with pytest.raises(ConfigError, match="sitewatch.toml: cannot read"):
+        load_settings(tmp_path, env={})

@@ -102,10 +102,14 @@ def _origin(setting: Setting, flags: Mapping[str, Any], env: Mapping[str, str], 
 def read_toml(path: Path) -> dict[str, Any]:
     """Read a sitewatch.toml, naming the file in any error."""
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        # utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark, which TOML does not allow.
+        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
         return {}
+    except OSError as exc:  # a folder named sitewatch.toml, say
+        raise ConfigError(f"{path}: cannot read ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc}); save it as UTF-8") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
 

@@ -157,3 +157,19 @@ def test_unreadable_toml_is_named(tmp_path: Path) -> None:
     (tmp_path / "sitewatch.toml").mkdir()
     with pytest.raises(ConfigError, match="sitewatch.toml: cannot read"):
         load_settings(tmp_path, env={})
+
+
+def test_init_without_folder_makes_the_workspace_that_sitewatch_workspace_names(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    named = tmp_path / "investigation"
+    runner = CliRunner()
+    with runner.isolated_filesystem(temp_dir=tmp_path) as here:
+        env = {"SITEWATCH_WORKSPACE": str(named)}
+        r = runner.invoke(main, ["init"], env=env)
+        assert r.exit_code == 0 and str(named) in r.output
+        assert (named / "sitewatch.gpkg").is_file() and not (Path(here) / "sitewatch.gpkg").exists()
+        # ...so that the next command, which reads the same variable, finds it.
+        assert runner.invoke(main, ["sites", "list"], env=env).exit_code == 0

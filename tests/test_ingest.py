@@ -563,3 +563,17 @@ def test_zip_of_geotiffs_gives_advice_that_ingest_can_follow(ws, tmp_path: Path)
     refused = CliRunner().invoke(main, ["-q", "ingest", SITE.id, vsi, "-w", str(ws.root)])
     assert refused.exit_code == 2 and "does not exist" in refused.output
     assert "ingest` and `import` take files on disk only" in r.output
+
+
+def test_unreadable_time_in_a_tag_or_sidecar_names_the_file_and_where(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    tagged = _sar(tmp_path / "tagged.tif", when="17/10/2024 09:30")  # a day-first date written by hand
+    side = _sar(tmp_path / "side.tif", seed=1)
+    import json as _json
+
+    with rasterio.open(side, "r+") as ds:
+        ds.update_tags(SITEWATCH_ACQUIRED="")
+    (tmp_path / "side.json").write_text(_json.dumps({"datetime": "yesterday"}))
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(tagged), str(side), "-w", str(ws.root)])
+    assert r.exit_code == 1
+    assert f"{tagged}: tag SITEWATCH_ACQUIRED '17/10/2024 09:30' is not an ISO 8601 time; pass --acquired" in r.output
+    assert f"{side}: side.json: datetime 'yesterday' is not an ISO 8601 time" in r.output

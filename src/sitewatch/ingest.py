@@ -235,9 +235,15 @@ def parse_acquired(text: str) -> datetime:
 
 def _acquired_from(tags: Mapping[str, str], path: Path) -> tuple[datetime, str] | None:
     """The acquisition time from a file's tags, sidecar metadata or name, and where it came from."""
+    def read(value: str, source: str) -> datetime:
+        try:
+            return utc(value)
+        except InputError:
+            raise InputError(f"{path}: {source} {value!r} is not an ISO 8601 time; pass --acquired") from None
+
     for key in ("SITEWATCH_ACQUIRED", "ACQUISITION_DATETIME", "acquired", "datetime"):
         if tags.get(key):
-            return utc(tags[key]), f"tag {key}"
+            return read(tags[key], f"tag {key}"), f"tag {key}"
     if tags.get("TIFFTAG_DATETIME"):
         try:
             return datetime.strptime(tags["TIFFTAG_DATETIME"], "%Y:%m:%d %H:%M:%S").replace(tzinfo=UTC), "tag TIFFTAG_DATETIME"
@@ -252,7 +258,7 @@ def _acquired_from(tags: Mapping[str, str], path: Path) -> tuple[datetime, str] 
             props = meta.get("properties", meta) if isinstance(meta, dict) else None
             for key in ("datetime", "acquired", "acquisition_time"):
                 if isinstance(props, dict) and props.get(key):
-                    return utc(str(props[key])), f"sidecar {sidecar.name}"
+                    return read(str(props[key]), f"{sidecar.name}: {key}"), f"sidecar {sidecar.name}"
         else:
             when = acquired_from_xml(sidecar)
             if when is not None:

@@ -548,6 +548,8 @@ def test_acquired_date_alone_is_noon_and_a_future_time_is_refused(ws, tmp_path: 
     assert obs.scene.acquired == datetime(2024, 10, 16, 12, tzinfo=UTC)
     imp = CliRunner().invoke(main, ["-q", "import", str(files[1]), "--acquired", "2099-01-01", "-w", str(ws.root)])
     assert imp.exit_code == 1 and "in the future" in imp.output
+    typo = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "--acquired", "2024-13-01", "-w", str(ws.root)])
+    assert typo.exit_code == 1 and "--acquired '2024-13-01' is not an ISO 8601 time" in typo.output
 
 
 def test_zip_of_geotiffs_gives_advice_that_ingest_can_follow(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -225,7 +225,10 @@ the date for any --utc-offset within ±12 h, where midnight put western sites a 
 def parse_acquired(text: str) -> datetime:
     """An ``--acquired`` value as aware UTC: a date alone is noon, as in a file name; refused in the future."""
     value = text.strip()
-    when = utc(value)
+    try:
+        when = utc(value)
+    except InputError:
+        raise InputError(f"--acquired {text!r} is not an ISO 8601 time (e.g. 2024-10-17T09:30:00Z or 2024-10-17)") from None
     if len(value) == 10:  # YYYY-MM-DD: no time of day given
         when = when.replace(hour=DATE_ONLY_HOUR)
     if when > datetime.now(UTC) + timedelta(days=1):

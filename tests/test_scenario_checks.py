@@ -329,3 +329,13 @@ def test_rerun_after_shortening_the_scenario_drops_its_scenes_no_longer_planned(
         "sim-sar-myport-20241001T0930.tif",
         "sim-sar-myport-20241001T0930.truth.geojson",
     ]
+
+
+def test_site_polygon_across_the_antimeridian_is_named_as_such(tmp_path: Path) -> None:
+    data = _scenario()
+    data["sites"][0]["polygon"] = [[179.99, 42.0], [-179.98, 42.0], [-179.98, 42.03], [179.99, 42.03]]
+    path = _write(tmp_path, data)
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    msg = str(err.value)  # was "spans 359.97° × 0.03°", as if the site were drawn around the world
+    assert "sites[0].polygon" in msg and "crosses the antimeridian" in msg and "359" not in msg

@@ -466,6 +466,12 @@ def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
         minx, miny, maxx, maxy = poly.bounds
         if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
             raise r.fail(f"{where}.polygon", "expected [lon, lat] pairs in WGS84 degrees")
+        if maxx - minx > 180 and maxy - miny <= MAX_SITE_DEG:  # as sitewatch.model.Site says it
+            raise r.fail(
+                f"{where}.polygon",
+                f"site {site_id!r} runs from longitude {minx:g} to {maxx:g}: it crosses the antimeridian (180°), "
+                "which a site cannot; split it at 180° into two sites",
+            )
         if maxx - minx > MAX_SITE_DEG or maxy - miny > MAX_SITE_DEG:
             # Refused here, before anything is rendered: the simulator would
             # allocate a grid of the whole box (8+ GB for a few degrees).

@@ -579,3 +579,16 @@ def test_unreadable_time_in_a_tag_or_sidecar_names_the_file_and_where(ws, tmp_pa
     assert r.exit_code == 1
     assert f"{tagged}: tag SITEWATCH_ACQUIRED '17/10/2024 09:30' is not an ISO 8601 time; pass --acquired" in r.output
     assert f"{side}: side.json: datetime 'yesterday' is not an ISO 8601 time" in r.output
+
+
+def test_band_files_of_two_dates_are_refused_naming_them(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    first = _band_tiffs(tmp_path)  # 2024-10-17
+    later_dir = tmp_path / "later"
+    later_dir.mkdir()
+    later = [f.rename(later_dir / f.name.replace("2024-10-17", "2024-10-22")) for f in _band_tiffs(later_dir)]
+    args = [f"--band=green={first[1]}", f"--band=red={later[2]}"]  # one download of each day, picked by mistake
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "-w", str(ws.root)])
+    assert r.exit_code == 1 and "different dates" in r.output
+    assert f"--band green {first[1]} is of 2024-10-17" in r.output and f"--band red {later[2]} is of 2024-10-22" in r.output
+    with ws.store() as store:
+        assert not store.observations(SITE.id)

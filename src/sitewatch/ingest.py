@@ -839,6 +839,26 @@ def _archive_job(job: _FileJob) -> tuple[Observation, Polygon] | None | str:
         return str(exc)
 
 
+def _check_one_date(band_files: Mapping[str, Path]) -> None:
+    """Refuse band files whose own tags, sidecars or names give different acquisition dates:
+    bands of two scenes (a slip among EO Browser downloads) would make one false image."""
+    dates: dict[str, tuple[str, Path]] = {}
+    for band, f in band_files.items():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                with rasterio.open(f) as src:
+                    tags = src.tags()
+        except RasterioError:
+            continue  # named as unreadable by its job
+        found = _acquired_from(tags, Path(f))
+        if found is not None:
+            dates.setdefault(found[0].date().isoformat(), (band, Path(f)))
+    if len(dates) > 1:
+        listed = "; ".join(f"--band {band} {f} is of {day}" for day, (band, f) in sorted(dates.items()))
+        raise InputError(f"the band files are of different dates ({listed}): give the bands of one acquisition")
+
+
 def band_files_sensor(band_files: Mapping[str, Path]) -> str:
     """``sar`` when the bands given one file each are polarisations (VV, VH, …), else ``optical``."""
     return "sar" if {b.upper() for b in band_files} <= _SAR_BANDS else "optical"
@@ -1024,6 +1044,7 @@ def ingest_paths(
     if band_files:
         # In one order whatever the order of the flags, so that a rerun reads the same first file.
         band_files = dict(sorted(band_files.items(), key=lambda kv: _BAND_ORDER.get(kv[0].upper(), len(_BAND_ORDER))))
+        _check_one_date(band_files)
         files = [next(iter(band_files.values()))]
     remove_partials(ws, site.id)
     done: list[Observation] = []

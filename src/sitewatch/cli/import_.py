@@ -59,6 +59,11 @@ def command(
         raise InputError(f"no GeoTIFF files or SAFE products found in {', '.join(str(p) for p in paths)}")
     with ws.store() as store, progress_bar("import", is_quiet() or as_json) as progress:
         sites = [store.get_site(s) for s in site_ids] if site_ids else [s for s in store.sites() if s.geometry is not None]
+        if not sites:
+            raise InputError(
+                "the workspace has no site with an area to import into; add one with "
+                "`sitewatch sites add ID --bbox W,S,E,N` (or `sites import`) first"
+            )
         for i, f in enumerate(files):
             try:
                 scene, _ = read_scene_ref(f, acquired=when, sensor=sensor)

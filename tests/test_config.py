@@ -80,3 +80,96 @@ def test_vessel_length_limits_must_be_ordered(tmp_path: Path) -> None:
         r"max_vessel_length_m \(100, from .*sitewatch.toml: \[settings\] max_vessel_length_m\)",
     ):
         load_settings(tmp_path, env={"SITEWATCH_MIN_VESSEL_LENGTH_M": "200"})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("settings = 3\n", "settings must be a table"),  # was an AttributeError traceback
+        ("workers = 2\n", "workers must be under [settings]"),  # [settings] forgotten
+        ("[settings]\nscheduler = 8786\n", "scheduler must be str, got 8786"),  # was taken as the address '8786'
+        ("[settings]\nmin_vessel_length_m = inf\n", "min_vessel_length_m must be a finite number, got inf"),
+    ],
+)
+def test_misplaced_or_wrongly_typed_toml_values_are_named(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "sitewatch.toml").write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_settings(tmp_path, env={})
+    assert message in str(err.value) and "sitewatch.toml" in str(err.value)
+    with pytest.raises(ConfigError, match="SITEWATCH_MAX_VESSEL_LENGTH_M: max_vessel_length_m must be a finite number, got 'inf'"):
+        load_settings(None, env={"SITEWATCH_MAX_VESSEL_LENGTH_M": "inf"})
+
+
+def test_init_refuses_a_folder_whose_sitewatch_toml_is_broken_and_makes_nothing(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    (folder / "sitewatch.toml").write_text("[settings]\nwrokers = 2\n")
+    r = CliRunner().invoke(main, ["init", str(folder)])
+    assert r.exit_code != 0 and "wrokers" in r.output and "sitewatch.toml" in r.output
+    assert "workspace ready" not in r.output
+    assert sorted(p.name for p in folder.iterdir()) == ["sitewatch.toml"]  # no database, no archive/
+    (folder / "sitewatch.toml").write_text("[settings]\nworkers = 2\n")
+    assert CliRunner().invoke(main, ["init", str(folder)]).exit_code == 0
+    assert (folder / "sitewatch.toml").read_text() == "[settings]\nworkers = 2\n"  # kept as it was
+
+
+def test_a_flag_overrides_a_bad_environment_value(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+    from sitewatch.testing import tiny_site
+    from sitewatch.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(tiny_site())
+    run = ["detect", tiny_site().id, "-w", str(ws.root)]
+    env = {"SITEWATCH_WORKERS": "-1"}  # left in a shell profile
+    bad = CliRunner().invoke(main, run, env=env)
+    assert bad.exit_code == 1 and "SITEWATCH_WORKERS: workers must be at least 0, got '-1'" in bad.output
+    overridden = CliRunner().invoke(main, [*run, "--workers", "1"], env=env)  # flag > env
+    assert overridden.exit_code == 0, overridden.output
+
+
+def test_toml_saved_with_a_byte_order_mark_reads(tmp_path: Path) -> None:
+    # Windows Notepad saves UTF-8 with a BOM and CRLF lines: 'Invalid statement (at line 1, column 1)' before.
+    (tmp_path / "sitewatch.toml").write_bytes(b"\xef\xbb\xbf[settings]\r\nworkers = 3\r\n")
+    assert load_settings(tmp_path, env={})["workers"] == 3
+    from sitewatch.sources.scenario import load_scenario
+
+    scenario = tmp_path / "s.toml"
+    scenario.write_bytes(b"\xef\xbb\xbf" + (
+        b'name = "bom"\n[[sites]]\nid = "dunai"\n[sites.layout]\nland = [[[-1700, 0], [1700, 0], [1700, 1700]]]\n'
+        b'[[acquisitions]]\nsite = "dunai"\nsensor = "sar"\nstart = 2024-10-01\nend = 2024-10-02\nrevisit_days = 1\n'
+    ))  # fmt: skip
+    assert load_scenario(scenario).name == "bom"
+
+
+def test_unreadable_toml_is_named(tmp_path: Path) -> None:
+    (tmp_path / "sitewatch.toml").write_bytes(b"[settings]\nscheduler = '\xff'\n")
+    with pytest.raises(ConfigError, match="sitewatch.toml: not UTF-8 text"):
+        load_settings(tmp_path, env={})
+    (tmp_path / "sitewatch.toml").unlink()
+    (tmp_path / "sitewatch.toml").mkdir()
+    with pytest.raises(ConfigError, match="sitewatch.toml: cannot read"):
+        load_settings(tmp_path, env={})
+
+
+def test_init_without_folder_makes_the_workspace_that_sitewatch_workspace_names(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    named = tmp_path / "investigation"
+    runner = CliRunner()
+    with runner.isolated_filesystem(temp_dir=tmp_path) as here:
+        env = {"SITEWATCH_WORKSPACE": str(named)}
+        r = runner.invoke(main, ["init"], env=env)
+        assert r.exit_code == 0 and str(named) in r.output
+        assert (named / "sitewatch.gpkg").is_file() and not (Path(here) / "sitewatch.gpkg").exists()
+        # ...so that the next command, which reads the same variable, finds it.
+        assert runner.invoke(main, ["sites", "list"], env=env).exit_code == 0

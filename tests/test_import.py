@@ -112,3 +112,21 @@ def test_one_delivery_in_two_folders_of_one_run_is_imported_once(ws, tmp_path):
     assert out["duplicates"] == [{"file": str(copy), "same_as": str(first)}]
     with ws.store() as store:
         assert len(store.observations("pier")) == 1
+
+
+def test_refused_file_is_named_once(ws, tmp_path):
+    bare = write_tiff(tmp_path / "no_crs_20241020.tif", np.ones((4, 50, 50), np.uint16), crs=None)
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(bare)])
+    assert res.exit_code == 1
+    line = next(x for x in res.output.splitlines() if x.startswith("refused"))
+    assert line.count(str(bare)) == 1 and "has no CRS" in line, line
+
+
+def test_import_into_a_workspace_without_sites_says_to_add_one(tmp_path):
+    from sitewatch.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / "empty")
+    f = _optical(tmp_path / "scene_20241015.tif")
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(f)])
+    # was: "skipped …: covers no site of the workspace", as if the image were in the wrong place
+    assert res.exit_code == 1 and "has no site" in res.output and "sitewatch sites add" in res.output

@@ -463,3 +463,132 @@ def test_unnamed_bands_are_named_by_their_colour_interpretation(
         red, blue = cog.read(names.index("red") + 1), cog.read(names.index("blue") + 1)
     assert np.nanmedian(red) > np.nanmedian(blue)  # red is the band the file says is red
     assert detect_site(ws, SITE.id)["errors"] == []  # the alpha band is archived, not read as a band
+
+
+def _band_tiffs(tmp_path: Path, x_shift_m: float = 0.0) -> list[Path]:
+    crs, x0, y0 = site_utm_origin(SITE)
+    return [
+        write_tiff(
+            tmp_path / f"2024-10-17-00:00_2024-10-17-23:59_Sentinel-2_L2A_{name}_(Raw).tiff",
+            np.full((60, 60), value, np.uint16), crs=crs, transform=Affine(10, 0, x0 + x_shift_m, 0, -10, y0),
+        )  # fmt: skip
+        for name, value in (("B02", 900), ("B03", 800), ("B04", 700), ("B08", 600))
+    ]
+
+
+def test_band_files_rerun_in_another_order_or_with_other_bands_replaces_not_adds(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    files = _band_tiffs(tmp_path)
+    names = ("blue", "green", "red", "nir")
+    runs = [
+        [f"--band={b}={f}" for b, f in zip(names, files, strict=True)],
+        [f"--band={b}={f}" for b, f in reversed(list(zip(names, files, strict=True)))],  # flags in another order
+        [f"--band=green={files[1]}", f"--band=red={files[2]}", "--acquired", "2024-10-17T02:10:00Z"],  # time corrected
+    ]
+    for args in runs:
+        r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "-w", str(ws.root)])
+        assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    assert obs.id == f"{SITE.id}/2024-10-17-00:00_2024-10-17-23:59_Sentinel-2_L2A_(Raw)"
+    assert obs.scene.acquired == datetime(2024, 10, 17, 2, 10, tzinfo=UTC)
+    assert list(obs.provenance["bands"]) == ["green", "red"]
+    assert [p.name for p in (ws.root / "archive" / SITE.id).glob("*.tif")] == [Path(obs.path).name]
+
+
+def test_band_files_in_any_flag_order_are_stored_in_band_order(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    files = _band_tiffs(tmp_path)
+    args = [f"--band=nir={files[3]}", f"--band=red={files[2]}", f"--band=green={files[1]}", f"--band=blue={files[0]}"]
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    assert list(obs.provenance["bands"]) == ["blue", "green", "red", "nir"]
+    assert obs.provenance["source_path"] == str(files[0].resolve())
+
+
+def test_one_file_given_as_two_bands_is_refused_and_the_observation_kept(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    files = _band_tiffs(tmp_path)
+    good = [f"--band={b}={f}" for b, f in zip(("blue", "green", "red", "nir"), files, strict=True)]
+    assert CliRunner().invoke(main, ["-q", "ingest", SITE.id, *good, "-w", str(ws.root)]).exit_code == 0
+    with ws.store() as store:
+        (before,) = store.observations(SITE.id)
+    slip = [f"--band=blue={files[0]}", f"--band=green={files[0]}", f"--band=red={files[2]}"]  # B02 twice
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *slip, "-w", str(ws.root)])
+    assert r.exit_code == 1
+    assert "--band blue and --band green are the same file" in r.output and files[0].name in r.output
+    twice = CliRunner().invoke(main, ["-q", "ingest", SITE.id, f"--band=blue={files[0]}", f"--band=blue={files[1]}"])
+    assert "given twice" in twice.output and "for SAR" not in twice.output
+    with ws.store() as store:
+        (after,) = store.observations(SITE.id)
+    assert after.sha256 == before.sha256
+
+
+def test_band_file_of_another_place_is_named(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    here = _band_tiffs(tmp_path)
+    away_dir = tmp_path / "away"
+    away_dir.mkdir()
+    away = _band_tiffs(away_dir, x_shift_m=500_000)  # the same names, 500 km east
+    args = [f"--band=green={here[1]}", f"--band=red={away[2]}"]
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "-w", str(ws.root)])
+    assert r.exit_code == 1
+    assert f"{away[2]}: does not cover the site" in r.output
+    assert f"{here[1]}: no valid pixel" not in r.output
+
+
+def test_acquired_date_alone_is_noon_and_a_future_time_is_refused(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    files = _band_tiffs(tmp_path)
+    args = [f"--band=green={files[1]}", f"--band=red={files[2]}"]
+    future = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "--acquired", "2099-01-01", "-w", str(ws.root)])
+    assert future.exit_code == 1 and "--acquired '2099-01-01' is in the future" in future.output
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "--acquired", "2024-10-16", "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    # As for a date in a file name: noon keeps the local date for any --utc-offset within ±12 h.
+    assert obs.scene.acquired == datetime(2024, 10, 16, 12, tzinfo=UTC)
+    imp = CliRunner().invoke(main, ["-q", "import", str(files[1]), "--acquired", "2099-01-01", "-w", str(ws.root)])
+    assert imp.exit_code == 1 and "in the future" in imp.output
+    typo = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "--acquired", "2024-13-01", "-w", str(ws.root)])
+    assert typo.exit_code == 1 and "--acquired '2024-13-01' is not an ISO 8601 time" in typo.output
+
+
+def test_zip_of_geotiffs_gives_advice_that_ingest_can_follow(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import zipfile
+
+    chips = tmp_path / "chips.zip"  # as OpenSARShip delivers its chips
+    with zipfile.ZipFile(chips, "w") as zf:
+        zf.write(_sar(tmp_path / "a_20241017.tif"), "Patch/a_20241017.tif")
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(chips), "-w", str(ws.root)])
+    assert r.exit_code == 1 and "chips.zip" in r.output and "unzip it" in r.output
+    # The advice used to be a /vsizip/ path, which ingest refuses before reading anything:
+    vsi = f"/vsizip/{chips}/Patch/a_20241017.tif"
+    refused = CliRunner().invoke(main, ["-q", "ingest", SITE.id, vsi, "-w", str(ws.root)])
+    assert refused.exit_code == 2 and "does not exist" in refused.output
+    assert "ingest` and `import` take files on disk only" in r.output
+
+
+def test_unreadable_time_in_a_tag_or_sidecar_names_the_file_and_where(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    tagged = _sar(tmp_path / "tagged.tif", when="17/10/2024 09:30")  # a day-first date written by hand
+    side = _sar(tmp_path / "side.tif", seed=1)
+    import json as _json
+
+    with rasterio.open(side, "r+") as ds:
+        ds.update_tags(SITEWATCH_ACQUIRED="")
+    (tmp_path / "side.json").write_text(_json.dumps({"datetime": "yesterday"}))
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(tagged), str(side), "-w", str(ws.root)])
+    assert r.exit_code == 1
+    assert f"{tagged}: tag SITEWATCH_ACQUIRED '17/10/2024 09:30' is not an ISO 8601 time; pass --acquired" in r.output
+    assert f"{side}: side.json: datetime 'yesterday' is not an ISO 8601 time" in r.output
+
+
+def test_band_files_of_two_dates_are_refused_naming_them(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    first = _band_tiffs(tmp_path)  # 2024-10-17
+    later_dir = tmp_path / "later"
+    later_dir.mkdir()
+    later = [f.rename(later_dir / f.name.replace("2024-10-17", "2024-10-22")) for f in _band_tiffs(later_dir)]
+    args = [f"--band=green={first[1]}", f"--band=red={later[2]}"]  # one download of each day, picked by mistake
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "-w", str(ws.root)])
+    assert r.exit_code == 1 and "different dates" in r.output
+    assert f"--band green {first[1]} is of 2024-10-17" in r.output and f"--band red {later[2]} is of 2024-10-22" in r.output
+    with ws.store() as store:
+        assert not store.observations(SITE.id)

@@ -152,3 +152,20 @@ def test_equipment_changes_compare_fine_looks_only() -> None:
     assert [r.fine for r in tl.rows] == [True, False, True]
     pairs = equipment_changes(tl)
     assert [(a.date.day, b.date.day) for a, b in pairs] == [(17, 20)]  # the SAR look on the 18th says nothing of cranes
+
+
+def test_from_to_window_compares_its_first_date_with_the_usable_date_before_it() -> None:
+    # A ship arrives on 17 Oct and leaves by 20 Oct; `timeline --from 2024-10-17 --to 2024-10-17`
+    # used to start afresh on the 17th and report no arrival, and --from 20 Oct no departure.
+    a, b, c = obs("2024-10-14"), obs("2024-10-17"), obs("2024-10-20")
+    unusable = obs("2024-10-16", valid=0.1)
+    dets = [vessel(b, 0)]
+    full = build_timeline("dunai", [a, b, c, unusable], dets)
+    assert [(r.arrivals, r.departures) for r in full.rows] == [(0, 0), (1, 0), (0, 1)]
+    only_17 = build_timeline("dunai", [a, b, c, unusable], dets, TimelineParams(start=date(2024, 10, 17), end=date(2024, 10, 17)))
+    assert [(r.date.isoformat(), r.arrivals, r.departures, r.period) for r in only_17.rows] == [("2024-10-17", 1, 0, 1)]
+    assert only_17.periods[0].arrivals == 1 and only_17.skipped == ()  # 16 Oct is outside the window
+    from_20 = build_timeline("dunai", [a, b, c], dets, TimelineParams(start=date(2024, 10, 20)))
+    assert [(r.arrivals, r.departures, r.period) for r in from_20.rows] == [(0, 1, 1)]
+    far = [obs("2024-06-01"), a, b]  # periods before the window do not shift its numbering
+    assert [r.period for r in build_timeline("dunai", far, dets, TimelineParams(start=date(2024, 10, 1))).rows] == [1, 1]

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -354,3 +355,16 @@ def test_a_report_without_sites_has_no_dangling_separator(tmp_path: Path) -> Non
     text = (write_report(ws, None, tmp_path / "r.html")).read_text(encoding="utf-8")
     assert "No site with observations." in text
     assert "Sites: ·" not in text and '<p class="meta"><a href="#provenance">provenance</a></p>' in text
+
+
+def test_utc_offset_is_read_as_zones_are_written_and_must_exist(ws: Workspace) -> None:
+    def run(offset: str) -> Any:
+        return CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--json", "-", f"--utc-offset={offset}"])
+
+    for text, hours in (("10", 10.0), ("+05:30", 5.5), ("-03:00", -3.0), ("UTC+10", 10.0), ("-3.5", -3.5)):
+        res = run(text)
+        assert res.exit_code == 0, (text, res.output)
+        assert json.loads(res.stdout)["parameters"]["utc_offset_hours"] == hours
+    for text in ("20", "-13", "5:75", "+-5", "ten"):  # 20 was taken as UTC+20, which no place keeps
+        res = run(text)
+        assert res.exit_code == 2 and f"'{text}'" in res.output, (text, res.output)

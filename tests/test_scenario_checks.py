@@ -231,3 +231,111 @@ def test_dates_outside_start_end_are_refused_naming_them(tmp_path: Path) -> None
     data["acquisitions"][0].update(revisit_days=0, dates=["2024-10-02", "2024-11-05", "2024-09-30"])
     msg = _refused(tmp_path, data, "acquisitions[0].dates")
     assert "2024-11-05, 2024-09-30 outside start..end (2024-10-01..2024-10-03)" in msg
+
+
+@pytest.mark.parametrize(
+    ("where", "text"),
+    [("acquisitions[0].start", "start: 2024-02-30"), ("acquisitions[0].end", "end: 2024-13-03")],
+)
+def test_impossible_unquoted_date_names_its_field_and_value(tmp_path: Path, where: str, text: str) -> None:
+    # Written by hand, as a user edits a copy of seed-story.yaml: the dates are not quoted,
+    # so PyYAML itself used to parse them and fail with a bare "day is out of range for month".
+    path = tmp_path / "custom.yaml"
+    yaml_text = yaml.safe_dump(_scenario()).replace("'2024-10-01'", "2024-10-01").replace("'2024-10-03'", "2024-10-03")
+    key = text.split(":")[0]
+    yaml_text = yaml_text.replace(f"{key}: {'2024-10-01' if key == 'start' else '2024-10-03'}", text)
+    assert text in yaml_text
+    path.write_text(yaml_text, encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    msg = str(err.value)
+    assert str(path) in msg and where in msg and repr(text.split(": ")[1]) in msg
+
+
+def test_unquoted_dates_and_times_still_read(tmp_path: Path) -> None:
+    path = tmp_path / "custom.yaml"
+    text = yaml.safe_dump(_scenario()).replace("'2024-10-01'", "2024-10-01").replace("'2024-10-03'", "2024-10-03")
+    path.write_text(text + "vessels:\n- {id: a, class: tug, length_m: 30, width_m: 8, visits: [{site: myport, "
+                    "berth: quay, at_m: 100, start: 2024-10-01T06:00:00Z, end: 2024-10-02}]}\n", encoding="utf-8")  # fmt: skip
+    scen = load_scenario(path)
+    visit = scen.vessels[0].visits[0]
+    assert (visit.window.start.isoformat(), visit.window.end.isoformat()) == (
+        "2024-10-01T06:00:00+00:00", "2024-10-03T00:00:00+00:00",
+    )  # fmt: skip
+
+
+def _with_vessel(**vessel: Any) -> dict[str, Any]:
+    base = {"id": "ship-a", "class": "general cargo", "length_m": 90, "width_m": 14,
+            "visits": [{"site": "myport", "berth": "quay", "at_m": 300, "start": "2024-10-01", "end": "2024-10-02"}]}  # fmt: skip
+    base.update(vessel)
+    return _scenario(vessels=[base])
+
+
+def test_overlapping_visits_of_one_vessel_are_refused_naming_both(tmp_path: Path) -> None:
+    # Copied a visit and changed the berth, not the dates: the renderer drew only the first, silently.
+    visits = [
+        {"site": "myport", "berth": "quay", "at_m": 300, "start": "2024-10-01", "end": "2024-10-02"},
+        {"site": "myport", "berth": "quay", "at_m": 600, "start": "2024-10-02", "end": "2024-10-03"},
+    ]
+    path = _write(tmp_path, _with_vessel(visits=visits))
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    msg = str(err.value)
+    assert str(path) in msg and "vessels[0].visits[1]: overlaps visits[0]" in msg
+    visits[1].update(start="2024-10-03")  # the day after the first visit ends: fine
+    assert len(load_scenario(_write(tmp_path, _with_vessel(visits=visits))).vessels[0].visits) == 2
+
+
+def test_vessel_wider_than_long_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, _with_vessel(length_m=14, width_m=90))  # length and width swapped
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    assert "vessels[0].width_m: 90 is more than length_m 14" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("visit", "message"),
+    [
+        ({"position": [50_000, 800]}, "vessels[0].visits[0].position: [50000, 800] is outside site 'myport'"),
+        ({"berth": "quay", "at_m": 300, "position": [0, -800]}, "give berth (with at_m) or position, not both"),
+    ],
+)
+def test_visit_position_outside_the_site_or_beside_a_berth_is_refused(
+    tmp_path: Path, visit: dict[str, Any], message: str
+) -> None:
+    # Both were accepted: a ship 50 km away was in no scene, and a position next to a berth was ignored.
+    path = _write(tmp_path, _with_vessel(visits=[{"site": "myport", "start": "2024-10-01", "end": "2024-10-02", **visit}]))
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    assert str(path) in str(err.value) and message in str(err.value)
+    inside = {"site": "myport", "start": "2024-10-01", "end": "2024-10-02", "position": [0, -800]}
+    assert load_scenario(_write(tmp_path, _with_vessel(visits=[inside]))).vessels[0].visits[0].position == (0, -800)
+
+
+def test_rerun_after_shortening_the_scenario_drops_its_scenes_no_longer_planned(tmp_path: Path) -> None:
+    from sitewatch.sources.simulate import simulate
+
+    out = tmp_path / "out"
+    simulate(load_scenario(_write(tmp_path, _scenario(), "s.yaml")), out)  # 2024-10-01..03
+    (out / "myport" / "notes.txt").write_text("mine")
+    shorter = _scenario()
+    shorter["acquisitions"][0]["end"] = "2024-10-01"  # the user edits the period and simulates again
+    written = simulate(load_scenario(_write(tmp_path, shorter, "s.yaml")), out)
+    assert [p.name for p in written] == ["sim-sar-myport-20241001T0930.tif"]
+    # The scenes of 2 and 3 October, with truth the scenario no longer says, used to stay and be ingested.
+    assert sorted(p.name for p in (out / "myport").iterdir()) == [
+        "layout.geojson",
+        "notes.txt",
+        "sim-sar-myport-20241001T0930.tif",
+        "sim-sar-myport-20241001T0930.truth.geojson",
+    ]
+
+
+def test_site_polygon_across_the_antimeridian_is_named_as_such(tmp_path: Path) -> None:
+    data = _scenario()
+    data["sites"][0]["polygon"] = [[179.99, 42.0], [-179.98, 42.0], [-179.98, 42.03], [179.99, 42.03]]
+    path = _write(tmp_path, data)
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    msg = str(err.value)  # was "spans 359.97° × 0.03°", as if the site were drawn around the world
+    assert "sites[0].polygon" in msg and "crosses the antimeridian" in msg and "359" not in msg

@@ -6,6 +6,7 @@ Every setting is declared once in :data:`SETTINGS` with its default and help;
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -66,11 +67,15 @@ def _coerce(setting: Setting, value: Any, origin: str) -> Any:
             return value.strip().lower() in {"1", "true", "yes", "on"}
         if setting.type is int and (isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())):
             raise ValueError(value)  # int() would take true as 1 and 2.5 as 2
+        if setting.type is str and not isinstance(value, str):
+            raise ValueError(value)  # str() would take scheduler = 8786 as the address "8786"
         out = setting.type(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(
             f"{origin}: {setting.name} must be {setting.type.__name__}, got {value!r}"
         ) from exc
+    if isinstance(out, float) and not math.isfinite(out):  # min_vessel_length_m = inf would report no vessel at all
+        raise ConfigError(f"{origin}: {setting.name} must be a finite number, got {value!r}")
     if setting.choices:
         out = out.strip().lower()
         if out not in setting.choices:
@@ -98,10 +103,14 @@ def _origin(setting: Setting, flags: Mapping[str, Any], env: Mapping[str, str], 
 def read_toml(path: Path) -> dict[str, Any]:
     """Read a sitewatch.toml, naming the file in any error."""
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        # utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark, which TOML does not allow.
+        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
         return {}
+    except OSError as exc:  # a folder named sitewatch.toml, say
+        raise ConfigError(f"{path}: cannot read ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc}); save it as UTF-8") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
 
@@ -124,11 +133,16 @@ def load_settings(
         path = workspace / CONFIG_FILE
         doc = read_toml(path)
         unknown_tables = sorted(set(doc) - set(TABLES))
+        stray = [k for k in unknown_tables if k in _BY_NAME]
+        if stray:  # `workers = 2` above any table, where [settings] was meant
+            raise ConfigError(f"{path}: {', '.join(stray)} must be under [settings]")
         if unknown_tables:
             raise ConfigError(
                 f"{path}: unknown table(s) {unknown_tables}; sitewatch reads {list(TABLES)}"
             )
         table = doc.get("settings", {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: settings must be a table ([settings] with one key = value a line), got {table!r}")
         for key, value in table.items():
             if key not in _BY_NAME:
                 raise ConfigError(f"{path}: unknown setting {key!r}; known: {sorted(_BY_NAME)}")

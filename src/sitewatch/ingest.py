@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,7 @@ __all__ = [
     "sha256_file",
     "metadata_sidecars",
     "acquired_from_xml",
+    "parse_acquired",
     "RASTER_SUFFIXES",
 ]
 
@@ -84,6 +85,8 @@ log = logging.getLogger(__name__)
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".gtiff")
 _SAR_BANDS = {"VV", "VH", "HH", "HV"}
+_BAND_ORDER = {b: i for i, b in enumerate(("BLUE", "GREEN", "RED", "NIR", "SCL", "VV", "HH", "VH", "HV"))}
+"""The order in which bands given one file each are read and stored."""
 _OPTICAL_ALIASES = {
     "b02": "blue", "b2": "blue", "blue": "blue",
     "b03": "green", "b3": "green", "green": "green",
@@ -219,11 +222,31 @@ DATE_ONLY_HOUR = 12
 the date for any --utc-offset within ±12 h, where midnight put western sites a day early."""
 
 
+def parse_acquired(text: str) -> datetime:
+    """An ``--acquired`` value as aware UTC: a date alone is noon, as in a file name; refused in the future."""
+    value = text.strip()
+    try:
+        when = utc(value)
+    except InputError:
+        raise InputError(f"--acquired {text!r} is not an ISO 8601 time (e.g. 2024-10-17T09:30:00Z or 2024-10-17)") from None
+    if len(value) == 10:  # YYYY-MM-DD: no time of day given
+        when = when.replace(hour=DATE_ONLY_HOUR)
+    if when > datetime.now(UTC) + timedelta(days=1):
+        raise InputError(f"--acquired {text!r} is in the future; give the time the image was taken (ISO 8601, UTC)")
+    return when
+
+
 def _acquired_from(tags: Mapping[str, str], path: Path) -> tuple[datetime, str] | None:
     """The acquisition time from a file's tags, sidecar metadata or name, and where it came from."""
+    def read(value: str, source: str) -> datetime:
+        try:
+            return utc(value)
+        except InputError:
+            raise InputError(f"{path}: {source} {value!r} is not an ISO 8601 time; pass --acquired") from None
+
     for key in ("SITEWATCH_ACQUIRED", "ACQUISITION_DATETIME", "acquired", "datetime"):
         if tags.get(key):
-            return utc(tags[key]), f"tag {key}"
+            return read(tags[key], f"tag {key}"), f"tag {key}"
     if tags.get("TIFFTAG_DATETIME"):
         try:
             return datetime.strptime(tags["TIFFTAG_DATETIME"], "%Y:%m:%d %H:%M:%S").replace(tzinfo=UTC), "tag TIFFTAG_DATETIME"
@@ -238,7 +261,7 @@ def _acquired_from(tags: Mapping[str, str], path: Path) -> tuple[datetime, str] 
             props = meta.get("properties", meta) if isinstance(meta, dict) else None
             for key in ("datetime", "acquired", "acquisition_time"):
                 if isinstance(props, dict) and props.get(key):
-                    return utc(str(props[key])), f"sidecar {sidecar.name}"
+                    return read(str(props[key]), f"{sidecar.name}: {key}"), f"sidecar {sidecar.name}"
         else:
             when = acquired_from_xml(sidecar)
             if when is not None:
@@ -671,8 +694,12 @@ def _cut_to_grid(
                 if src.crs is None:
                     raise ImageReadError(f"{f}: has no CRS; sitewatch cannot place it on the ground")
             first = opened[sources[0][0]]
-            if not box(*transform_bounds(first.crs, grid.crs, *first.bounds)).intersects(_grid_box(grid)):
-                return None
+            for f, src in opened.items():
+                if not box(*transform_bounds(src.crs, grid.crs, *src.bounds)).intersects(_grid_box(grid)):
+                    if src is first:
+                        return None
+                    # One band file of another place: name it, not the first file, which does cover the site.
+                    raise ImageReadError(f"{f}: does not cover the site, though {sources[0][0]} does")
             if product is not None:
                 # The product says how its values are scaled: (DN + BOA_ADD_OFFSET) / QUANTIFICATION_VALUE.
                 scale = 1 / product.quantification
@@ -812,6 +839,26 @@ def _archive_job(job: _FileJob) -> tuple[Observation, Polygon] | None | str:
         return str(exc)
 
 
+def _check_one_date(band_files: Mapping[str, Path]) -> None:
+    """Refuse band files whose own tags, sidecars or names give different acquisition dates:
+    bands of two scenes (a slip among EO Browser downloads) would make one false image."""
+    dates: dict[str, tuple[str, Path]] = {}
+    for band, f in band_files.items():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                with rasterio.open(f) as src:
+                    tags = src.tags()
+        except RasterioError:
+            continue  # named as unreadable by its job
+        found = _acquired_from(tags, Path(f))
+        if found is not None:
+            dates.setdefault(found[0].date().isoformat(), (band, Path(f)))
+    if len(dates) > 1:
+        listed = "; ".join(f"--band {band} {f} is of {day}" for day, (band, f) in sorted(dates.items()))
+        raise InputError(f"the band files are of different dates ({listed}): give the bands of one acquisition")
+
+
 def band_files_sensor(band_files: Mapping[str, Path]) -> str:
     """``sar`` when the bands given one file each are polarisations (VV, VH, …), else ``optical``."""
     return "sar" if {b.upper() for b in band_files} <= _SAR_BANDS else "optical"
@@ -835,7 +882,8 @@ def band_files_name(band_files: Mapping[str, Path]) -> str:
 
 
 def unique_item_id(
-    store: Store, site: Site, path: Path, scene: SceneRef, taken: Collection[str], *, copies: bool = True
+    store: Store, site: Site, path: Path, scene: SceneRef, taken: Collection[str], *, copies: bool = True,
+    band_paths: Collection[str] = (),
 ) -> str:
     """The id a file's observation gets in ``site``: its name, unless another image holds that.
 
@@ -846,7 +894,9 @@ def unique_item_id(
     content when it has moved) always lands on the same id again, so a rerun replaces
     instead of adding; with ``copies``, so does a byte-identical copy under another name
     (only observations of the same acquisition time and sensor are compared, so a file is
-    hashed here only when one of them could be its copy).
+    hashed here only when one of them could be its copy). Bands given one file each
+    (``band_paths``, resolved) are the same image as an observation made of any of those files,
+    whatever the order or the set of bands given.
     """
     base = scene.item_id
     source = str(Path(path).resolve())
@@ -855,6 +905,8 @@ def unique_item_id(
     content: list[str] = []  # this file's sha256, read only if a name is held by another path
 
     def same_file(prov: Mapping[str, Any]) -> bool:
+        if band_paths and isinstance(prov.get("band_files"), dict):
+            return bool({str(b.get("path")) for b in prov["band_files"].values()} & set(band_paths))
         if prov.get("source_path") in (None, source):
             return True
         if isinstance(prov.get("safe"), dict) and is_safe_product(path):
@@ -990,6 +1042,9 @@ def ingest_paths(
     started = now_utc()
     files, repeats = same_images(expand_paths(paths))
     if band_files:
+        # In one order whatever the order of the flags, so that a rerun reads the same first file.
+        band_files = dict(sorted(band_files.items(), key=lambda kv: _BAND_ORDER.get(kv[0].upper(), len(_BAND_ORDER))))
+        _check_one_date(band_files)
         files = [next(iter(band_files.values()))]
     remove_partials(ws, site.id)
     done: list[Observation] = []
@@ -1007,7 +1062,10 @@ def ingest_paths(
         else:
             if band_files:
                 scene = replace(scene, item_id=band_files_name(band_files))
-            item = unique_item_id(store, site, f, scene, taken, copies=not band_files)
+            item = unique_item_id(
+                store, site, f, scene, taken, copies=not band_files,
+                band_paths={str(Path(b).resolve()) for b in (band_files or {}).values()},
+            )  # fmt: skip
             taken.add(item)
         jobs.append(_FileJob(ws, site, f, acquired, sensor, compress, item, band_files))
     for i, (f, result) in enumerate(zip(files, map_jobs(_archive_job, jobs, workers=workers), strict=True)):

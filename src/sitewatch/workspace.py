@@ -69,6 +69,10 @@ def init_workspace(root: Path) -> Workspace:
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise StoreError(f"{root}: exists and is not a folder")
+    if (root / CONFIG_FILE).exists():
+        # A sitewatch.toml already there is checked before anything is made: a typo in it
+        # would fail every later command of a workspace that init had called ready.
+        load_settings(root, env={})
     root.mkdir(parents=True, exist_ok=True)
     ws = Workspace(root)
     if not ws.config_path.exists():
@@ -88,5 +92,7 @@ def open_workspace(root: Path) -> Workspace:
             f"{ws.root.resolve()} is not a sitewatch workspace (no {DB_FILE}); "
             "run `sitewatch init` there, or pass --workspace DIR / set SITEWATCH_WORKSPACE"
         )
-    load_settings(ws.root)  # a typo in sitewatch.toml fails every command, not only some
+    # A typo in sitewatch.toml fails every command, not only some. The environment is checked
+    # where a command reads its settings, with its flags: a flag overrides a bad SITEWATCH_* value.
+    load_settings(ws.root, env={})
     return ws

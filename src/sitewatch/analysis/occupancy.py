@@ -328,17 +328,22 @@ def build_timeline(
     skipped: list[SkippedObservation] = []
     by_date: dict[date, list[Observation]] = defaultdict(list)
     simulated = False
+    def in_window(day: date) -> bool:
+        return not ((params.start and day < params.start) or (params.end and day > params.end))
+
     for obs in observations:
         if obs.site_id != site_id:
             continue
         day = _obs_date(obs, params)
-        if (params.start and day < params.start) or (params.end and day > params.end):
-            continue
-        simulated = simulated or obs.scene.simulated
+        if in_window(day):
+            simulated = simulated or obs.scene.simulated
         reason = NOT_DETECTED if obs.id in undetected else is_usable(obs, params)
         if reason:
-            skipped.append(SkippedObservation(obs.id, day, obs.scene.sensor, reason))
+            if in_window(day):
+                skipped.append(SkippedObservation(obs.id, day, obs.scene.sensor, reason))
             continue
+        # Dates before --from are kept until the rows are cut below: the first date of the window
+        # is compared with the usable date before it, so an arrival on that date is one.
         by_date[day].append(obs)
 
     rows: list[TimelineRow] = []
@@ -388,6 +393,9 @@ def build_timeline(
             )
         )
         prev, prev_day = sightings, day
+    rows = [r for r in rows if in_window(r.date)]
+    renumber = {k: i for i, k in enumerate(dict.fromkeys(r.period for r in rows), start=1)}
+    rows = [replace(r, period=renumber[r.period]) for r in rows]
     return Timeline(
         site_id=site_id,
         params=params,

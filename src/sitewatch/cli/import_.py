@@ -9,8 +9,7 @@ from typing import Any
 import click
 
 from ..errors import ImageReadError, InputError
-from ..ingest import expand_paths, ingest_file, read_scene_ref, same_images
-from ..model import utc
+from ..ingest import expand_paths, ingest_file, parse_acquired, read_scene_ref, same_images
 from ..workspace import open_workspace
 from .options import (
     duplicate_line,
@@ -26,7 +25,8 @@ from .options import (
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--site", "site_ids", multiple=True, help="Import into this site (repeatable). Default: every "
               "workspace site the image covers.")  # fmt: skip
-@click.option("--acquired", help="Acquisition time (ISO 8601, UTC) when neither tags nor sidecar metadata say.")
+@click.option("--acquired", help="Acquisition time (ISO 8601, UTC; a date alone is 12:00 UTC) when neither tags "
+              "nor sidecar metadata say; it overrides what they say.")  # fmt: skip
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), help="When the files do not say.")
 @workspace_option
 @json_option
@@ -50,7 +50,7 @@ def command(
     when nothing went in.
     """
     ws = open_workspace(workspace)
-    when = utc(acquired) if acquired else None
+    when = parse_acquired(acquired) if acquired else None
     imported: list[dict[str, Any]] = []
     refused: list[tuple[str, str]] = []
     missed: list[tuple[str, str]] = []
@@ -59,6 +59,11 @@ def command(
         raise InputError(f"no GeoTIFF files or SAFE products found in {', '.join(str(p) for p in paths)}")
     with ws.store() as store, progress_bar("import", is_quiet() or as_json) as progress:
         sites = [store.get_site(s) for s in site_ids] if site_ids else [s for s in store.sites() if s.geometry is not None]
+        if not sites:
+            raise InputError(
+                "the workspace has no site with an area to import into; add one with "
+                "`sitewatch sites add ID --bbox W,S,E,N` (or `sites import`) first"
+            )
         for i, f in enumerate(files):
             try:
                 scene, _ = read_scene_ref(f, acquired=when, sensor=sensor)
@@ -93,7 +98,8 @@ def command(
         for name, reason in missed:
             click.echo(f"skipped {name}: {reason}", err=True)
         for name, reason in refused:
-            click.echo(f"refused {name}: {reason}", err=True)
+            # Most reasons begin with the file already ("a.tif: has no CRS"): name it once.
+            click.echo(f"refused {reason}" if reason.startswith(f"{name}:") else f"refused {name}: {reason}", err=True)
     # As ingest: 3 when some files were refused or missed the sites named, 1 when nothing went in.
     if not imported and files:
         raise SystemExit(1)

@@ -9,8 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import InputError, SkippedInputWarning
-from ..ingest import band_files_sensor, ingest_paths
-from ..model import utc
+from ..ingest import band_files_sensor, ingest_paths, parse_acquired
 from ..workspace import open_workspace
 from .options import duplicate_line, handle_errors, is_quiet, progress_bar, workspace_option
 
@@ -26,6 +25,8 @@ def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
     try:
         named = {("SCL" if k == "scl" else k): Path(p) for k, p in parse_band_args(values).items()}
     except InputError as exc:
+        if "given twice" in str(exc):
+            raise
         raise InputError(f"{exc}; for SAR: vv, vh, hh, hv") from exc
     if "green" not in named or not {"red", "nir"} & set(named):
         raise InputError(
@@ -42,7 +43,8 @@ def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
               help="One file per band, all of one acquisition, ingested as one observation (instead of "
               "PATHS); repeat. Optical: blue, green, red, nir, scl (or B02, B03, B04, B08). SAR: vv, vh, hh, hv.")  # fmt: skip
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), help="When the files do not say.")
-@click.option("--acquired", help="Acquisition time (ISO 8601, UTC) when the files do not say.")
+@click.option("--acquired", help="Acquisition time (ISO 8601, UTC; a date alone is 12:00 UTC), for files that do not say; "
+              "it overrides what they say.")  # fmt: skip
 @workspace_option
 @handle_errors
 def command(
@@ -63,11 +65,18 @@ def command(
     if bool(paths) == bool(bands):
         raise InputError("give PATHS or --band NAME=PATH, not both and not neither")
     band_files = _band_files(bands, sensor) if bands else None
+    first_band: dict[Path, str] = {}
+    for band, path in (band_files or {}).items():
+        if path.resolve() in first_band:
+            raise InputError(
+                f"--band {first_band[path.resolve()]} and --band {band} are the same file {path}: each band needs its own file"
+            )
+        first_band[path.resolve()] = band
     for path in (band_files or {}).values():
         if not path.is_file():
             raise InputError(f"--band: no such file {path}")
     ws = open_workspace(workspace)
-    when: datetime | None = utc(acquired) if acquired else None
+    when: datetime | None = parse_acquired(acquired) if acquired else None
     with ws.store() as store, progress_bar("ingest", is_quiet()) as progress, warnings.catch_warnings():
         # Skipped files are listed below with their reason; no second, raw warning.
         warnings.simplefilter("ignore", SkippedInputWarning)

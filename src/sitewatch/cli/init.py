@@ -11,9 +11,10 @@ from .options import handle_errors
 
 
 @click.command("init")
-@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default=".", envvar="SITEWATCH_WORKSPACE")
 @handle_errors
 def command(folder: Path) -> None:
-    """Make FOLDER (default: here) a workspace: sitewatch.toml, sitewatch.gpkg, archive/."""
+    """Make FOLDER (default: SITEWATCH_WORKSPACE when set, else here) a workspace: sitewatch.toml,
+    sitewatch.gpkg, archive/."""
     ws = init_workspace(folder)
     click.echo(f"workspace ready: {ws.root.resolve()} (database {ws.db_path.name}, archive {ws.archive.name}/)")

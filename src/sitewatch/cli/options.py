@@ -123,6 +123,31 @@ def is_quiet() -> bool:
     return False
 
 
+class UtcOffset(click.ParamType):
+    """Hours east of UTC, as ``10``, ``-3.5``, or as zones are written, ``+05:30`` / ``-03:00``;
+    only offsets that exist on Earth (−12 to +14 h), so a slip such as ``20`` is refused."""
+
+    name = "hours"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, (int, float)):
+            hours = float(value)
+        else:
+            text = str(value).strip().upper().removeprefix("UTC")
+            hh, colon, mm = text[1:].partition(":") if text[:1] in "+-" else text.partition(":")
+            if hh.startswith(("+", "-")) or (colon and not (hh.isdigit() and mm.isdigit() and int(mm) < 60)):
+                self.fail(f"{value!r}: give hours east of UTC, e.g. 10, -3.5 or +05:30", param, ctx)
+            try:
+                hours = float(hh) + (int(mm) / 60 if colon else 0.0)
+            except ValueError:
+                self.fail(f"{value!r}: give hours east of UTC, e.g. 10, -3.5 or +05:30", param, ctx)
+            if text.startswith("-"):
+                hours = -hours
+        if not -12 <= hours <= 14:
+            self.fail(f"{value!r}: UTC offsets run from -12 to +14 hours", param, ctx)
+        return hours
+
+
 def timeline_options(*, dates: bool = True) -> Callable[[F], F]:
     """The timeline rules ``timeline`` and ``report`` share, declared once.
 
@@ -143,8 +168,8 @@ def timeline_options(*, dates: bool = True) -> Callable[[F], F]:
         click.option("--max-cloud", type=click.FloatRange(0, 100), default=d.max_cloud_fraction * 100,
                      show_default=True, metavar="PCT",
                      help="Most cloud % over the site for an optical observation to count."),
-        click.option("--utc-offset", type=click.FloatRange(-24, 24), default=0.0, show_default=True, metavar="HOURS",
-                     help="Hours added to acquisition times before taking the date (10 for Primorsky local dates); "
+        click.option("--utc-offset", type=UtcOffset(), default=0.0, show_default=True, metavar="HOURS",
+                     help="Hours added to acquisition times before taking the date (10 or +10:00 for Primorsky local dates); "
                           + ("dates, --from and --to are then local dates." if dates else "dates are then local dates.")),
     ]  # fmt: skip
     if dates:

@@ -218,8 +218,9 @@ def _product_location(path: Path) -> tuple[str, str, str]:
             )
         if found is None:
             raise InputError(
-                f"{path}: a zip file without a Sentinel .SAFE product in it; give the GeoTIFFs "
-                "inside as /vsizip//ABSOLUTE/PATH.zip/FILE.tif, or unzip it"
+                f"{path}: a zip file without a Sentinel .SAFE product in it; unzip it and give the GeoTIFFs "
+                "inside (`detect-image` also reads one in place as /vsizip//ABSOLUTE/PATH.zip/FILE.tif; "
+                "`ingest` and `import` take files on disk only)"
             )
         top, kind = found
         name = top.rpartition("/")[2]

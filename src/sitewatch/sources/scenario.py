@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 import yaml
 from shapely import affinity
-from shapely.geometry import LineString, Polygon
+from shapely.geometry import LineString, Point, Polygon
 
 from ..errors import InputError, SiteError
 from ..geo import reproject_geometry, utm_crs_for
@@ -292,8 +292,9 @@ class _Reader:
             return value.date()
         if isinstance(value, date):
             return value
+        text = str(value).strip()
         try:
-            return date.fromisoformat(str(value))
+            return date.fromisoformat(text) if len(text) <= 10 else datetime.fromisoformat(text).date()
         except ValueError:
             raise self.fail(where, f"expected a date YYYY-MM-DD, got {value!r}") from None
 
@@ -419,6 +420,19 @@ def _check_berths_inside(r: _Reader, layout: Layout, polygon: Polygon, where: st
             )
 
 
+def _check_position_inside(r: _Reader, site: SimSite, position: tuple[float, float], where: str) -> None:
+    """A ship placed away from berths must be inside the site, or no scene would ever show it."""
+    crs, cx, cy = layout_origin(site.polygon)
+    local = affinity.translate(reproject_geometry(site.polygon, "EPSG:4326", crs), -cx, -cy)
+    if not local.buffer(1.0).covers(Point(position)):
+        minx, miny, maxx, maxy = local.bounds
+        raise r.fail(
+            where,
+            f"[{position[0]:g}, {position[1]:g}] is outside site {site.id!r} (which spans x {minx:.0f}..{maxx:.0f} m, "
+            f"y {miny:.0f}..{maxy:.0f} m from its centre)",
+        )
+
+
 def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
     from ..sites import builtin_sites
 
@@ -452,6 +466,12 @@ def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
         minx, miny, maxx, maxy = poly.bounds
         if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
             raise r.fail(f"{where}.polygon", "expected [lon, lat] pairs in WGS84 degrees")
+        if maxx - minx > 180 and maxy - miny <= MAX_SITE_DEG:  # as sitewatch.model.Site says it
+            raise r.fail(
+                f"{where}.polygon",
+                f"site {site_id!r} runs from longitude {minx:g} to {maxx:g}: it crosses the antimeridian (180°), "
+                "which a site cannot; split it at 180° into two sites",
+            )
         if maxx - minx > MAX_SITE_DEG or maxy - miny > MAX_SITE_DEG:
             # Refused here, before anything is rendered: the simulator would
             # allocate a grid of the whole box (8+ GB for a few degrees).
@@ -564,6 +584,8 @@ def _read_vessel(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[st
         at_m = r.number(v, "at_m", vw, None)
         position = None
         heading = None
+        if berth_id is not None and v.get("position") is not None:
+            raise r.fail(f"{vw}.position", "give berth (with at_m) or position, not both: a ship at a berth lies along it")
         if berth_id is not None:
             b = _berth(r, sites[site_id], berth_id, f"{vw}.berth")
             if at_m is not None and not 0 <= at_m <= b.length_m:
@@ -571,12 +593,27 @@ def _read_vessel(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[st
         else:
             position = r.coords([r.get(v, "position", vw, kind=list)], f"{vw}.position", min_points=1)[0]
             heading = r.number(v, "heading_deg", vw, 0.0)
+            _check_position_inside(r, sites[site_id], position, f"{vw}.position")
         visits.append(Visit(site_id, r.window(v, vw), berth_id, at_m, position, heading))
+    for i, later in enumerate(visits):
+        for j, earlier in enumerate(visits[:i]):
+            w = earlier.window
+            if later.window.start < w.end and w.start < later.window.end:
+                # The renderer draws a ship at one place per scene: the later visit would vanish.
+                raise r.fail(
+                    f"{where}.visits[{i}]",
+                    f"overlaps visits[{j}] ({w.start:%Y-%m-%d %H:%M}..{w.end:%Y-%m-%d %H:%M} UTC, "
+                    "end excluded); a vessel is at one place at a time",
+                )
+    length_m = r.number(m, "length_m", where, positive=True)
+    width_m = r.number(m, "width_m", where, positive=True)
+    if width_m > length_m:
+        raise r.fail(f"{where}.width_m", f"{width_m:g} is more than length_m {length_m:g} (width is the beam)")
     return Vessel(
         id=str(r.get(m, "id", where, kind=str)),
         vessel_class=str(r.get(m, "class", where, kind=str)),
-        length_m=r.number(m, "length_m", where, positive=True),
-        width_m=r.number(m, "width_m", where, positive=True),
+        length_m=length_m,
+        width_m=width_m,
         visits=tuple(visits),
         name=str(m.get("name") or ""),
         tone=r.number(m, "tone", where, 1.0, positive=True),
@@ -669,6 +706,18 @@ def scenario_from_mapping(data: Mapping[str, Any], origin: str = "scenario") -> 
     return scenario
 
 
+class _YamlLoader(yaml.SafeLoader):
+    """YAML without implicit timestamps: a date is text that :meth:`_Reader.day` and
+    :meth:`_Reader.moment` check, so an impossible one (``2024-02-30``) is an error naming its
+    field and value rather than PyYAML's bare "day is out of range for month"."""
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _packaged(name: str) -> Path | None:
     res = files("sitewatch").joinpath(f"data/scenarios/{name}.yaml")
     return Path(str(res)) if res.is_file() else None
@@ -685,8 +734,8 @@ def load_scenario(path_or_name: str | Path) -> Scenario:
             )
         path = packaged
     try:
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows Notepad) is not TOML
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.load(text, Loader=_YamlLoader)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read ({exc})") from exc
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:

@@ -604,8 +604,8 @@ def _tags(scenario: Scenario, scene: PlannedScene, seed: int) -> dict[str, str]:
     }
 
 
-def _foreign_scenes(out_dir: Path, scenario_name: str) -> dict[str, list[Path]]:
-    """Scenes in ``out_dir`` that the simulator wrote for *another* scenario, by scenario name.
+def _simulated_scenes(out_dir: Path) -> dict[str, list[Path]]:
+    """Scenes in ``out_dir`` that the simulator wrote, by scenario name.
 
     Only ``<site>/sim-*.tif`` files tagged ``SITEWATCH_SIMULATED=true`` count: anything
     else in the folder was not written by the simulator and is left alone.
@@ -617,9 +617,9 @@ def _foreign_scenes(out_dir: Path, scenario_name: str) -> dict[str, list[Path]]:
                 tags = src.tags()
         except rasterio.errors.RasterioError:
             continue
-        other = tags.get("SITEWATCH_SCENARIO")
-        if tags.get("SITEWATCH_SIMULATED") == "true" and other and other != scenario_name:
-            found.setdefault(other, []).append(path)
+        name = tags.get("SITEWATCH_SCENARIO")
+        if tags.get("SITEWATCH_SIMULATED") == "true" and name:
+            found.setdefault(name, []).append(path)
     return found
 
 
@@ -659,11 +659,13 @@ def simulate(
     would pass one scenario's scenes off as the other's; with ``replace=True``
     those scenes, their truth files and that scenario's layouts are deleted
     first. Files the simulator did not write are never touched. Scenes of the
-    same scenario are overwritten in place.
+    same scenario are overwritten in place, and those it no longer plans (its dates or
+    sites edited since) are deleted with their truth files.
     """
     seed = scenario.seed if seed is None else int(seed)
     out_dir = Path(out_dir)
-    foreign = _foreign_scenes(out_dir, scenario.name) if out_dir.is_dir() else {}
+    found = _simulated_scenes(out_dir) if out_dir.is_dir() else {}
+    foreign = {name: paths for name, paths in found.items() if name != scenario.name}
     if foreign and not replace:
         listed = ", ".join(f"{name!r} ({len(p)} scene(s), e.g. {p[0].relative_to(out_dir)})" for name, p in foreign.items())
         raise InputError(
@@ -675,6 +677,12 @@ def simulate(
         _remove_scenes(out_dir, foreign, {s.id for s in scenario.sites})
     out_dir.mkdir(parents=True, exist_ok=True)
     scenes = plan_scenes(scenario)
+    planned = {out_dir / s.site / f"{s.scene_id}.tif" for s in scenes}
+    stale = [p for p in found.get(scenario.name, []) if p not in planned]
+    if stale:
+        # Scenes an earlier run wrote for this scenario before its dates or sites were edited:
+        # left in place they would be ingested with truth the scenario no longer says.
+        _remove_scenes(out_dir, {scenario.name: stale}, {s.id for s in scenario.sites})
     resolved = scenario_to_json(scenario, scenes)
     resolved["seed"] = seed
     _write_json(out_dir / "scenario.json", resolved)

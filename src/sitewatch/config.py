@@ -53,7 +53,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("scheduler", str, "", "Dask scheduler address (tcp://host:8786); empty runs locally."),
     Setting("min_vessel_length_m", float, None, "Shortest object reported as a vessel, metres (default: the detector's own, SAR 15, optical 20).", positive=True),
     Setting("max_vessel_length_m", float, None, "Longest object reported as a vessel, metres (default: the detector's own, SAR 500, optical 450).", positive=True),
-    Setting("max_cloud", float, 100.0, "Default --max-cloud: highest cloud % over the site to ingest.", minimum=0, maximum=100),
+    Setting("max_cloud", float, 100.0, "Default fetch --max-cloud: highest cloud % over the site of a scene fetch archives.", minimum=0, maximum=100),
     Setting("catalog", str, "earth-search", "Default STAC catalogue (name or URL)."),
     Setting("cog_compress", str, "deflate", "Compression of archive COGs (deflate, zstd, lzw).", choices=COG_COMPRESSIONS),
     Setting("optical_mode", str, "auto", "How optical detection uses a site's water polygon: auto (the learned detector, vessels kept within 40 m of the polygon; on simulated scenes, water), water (anything opaque inside the polygon is a vessel), image (the polygon is not used).", choices=("auto", "water", "image")),

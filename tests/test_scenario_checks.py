@@ -339,3 +339,20 @@ def test_site_polygon_across_the_antimeridian_is_named_as_such(tmp_path: Path) -
         load_scenario(path)
     msg = str(err.value)  # was "spans 359.97° × 0.03°", as if the site were drawn around the world
     assert "sites[0].polygon" in msg and "crosses the antimeridian" in msg and "359" not in msg
+
+
+def test_a_visit_no_acquisition_sees_is_named_when_simulating(tmp_path: Path) -> None:
+    """A ship that comes and goes between two looks is allowed, but simulate says no scene shows it."""
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+    from sitewatch.sources.scenario import unseen_visits
+
+    seen = {"site": "myport", "berth": "quay", "at_m": 300, "start": "2024-10-01", "end": "2024-10-02"}
+    late = {"site": "myport", "berth": "quay", "at_m": 300, "start": "2024-11-01", "end": "2024-11-05"}  # after the last look
+    path = _write(tmp_path, _with_vessel(visits=[seen, late]))
+    assert unseen_visits(load_scenario(path)) == ["vessels[0].visits[1] (ship-a at myport from 2024-11-01 00:00 until 2024-11-06 00:00 UTC)"]
+    r = CliRunner().invoke(main, ["simulate", str(path), "--out", str(tmp_path / "sim")])
+    assert r.exit_code == 0, r.output
+    assert "warning: vessels[0].visits[1]" in r.output and "no scene shows it" in r.output
+    assert unseen_visits(load_scenario(_write(tmp_path, _with_vessel(visits=[seen]), "ok.yaml"))) == []

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ..sources.scenario import plan_scenes
+from ..sources.scenario import plan_scenes, unseen_visits
 from ..sources.simulate import load_scenario, simulate
 from .options import handle_errors, is_quiet, json_option, progress_bar
 
@@ -46,7 +46,11 @@ def command(scenario: str, out: Path, seed: int | None, replace: bool, as_json: 
     with progress_bar("simulate", is_quiet() or as_json) as progress:
         paths = simulate(scen, out, seed=seed, replace=replace, progress=lambda done, total: progress(done, total, ""))
     elapsed = time.perf_counter() - t0
-    counts = Counter((p.site, p.series.name) for p in plan_scenes(scen))
+    planned = plan_scenes(scen)
+    counts = Counter((p.site, p.series.name) for p in planned)
+    for visit in unseen_visits(scen, planned):
+        # Not an error: a ship may come and go between looks. But it is in no image.
+        click.echo(f"warning: {visit} falls between the acquisitions of its site: no scene shows it", err=True)
     if as_json:
         click.echo(
             json.dumps(

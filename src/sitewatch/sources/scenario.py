@@ -766,6 +766,20 @@ def plan_scenes(scenario: Scenario) -> list[PlannedScene]:
     return sorted(out, key=lambda p: (p.site, p.acquired, p.series.name))
 
 
+def unseen_visits(scenario: Scenario, scenes: Sequence[PlannedScene] | None = None) -> list[str]:
+    """``vessels[i].visits[j]`` (with the vessel id) of every visit that no planned scene of its site sees."""
+    planned = plan_scenes(scenario) if scenes is None else scenes
+    out = []
+    for i, vessel in enumerate(scenario.vessels):
+        for j, v in enumerate(vessel.visits):
+            if not any(p.site == v.site and v.window.contains(p.acquired) for p in planned):
+                out.append(
+                    f"vessels[{i}].visits[{j}] ({vessel.id} at {v.site} from {v.window.start:%Y-%m-%d %H:%M}"
+                    f" until {v.window.end:%Y-%m-%d %H:%M} UTC)"
+                )
+    return out
+
+
 def presence_dates(
     scenario: Scenario, site_id: str, start: date | None = None, end: date | None = None, sensor: str | None = None
 ) -> list[date]:

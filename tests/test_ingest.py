@@ -310,6 +310,7 @@ def test_dates_and_scene_names_read_from_file_names() -> None:
     exact = (datetime(2024, 10, 17, 9, 30, 5, tzinfo=UTC), "file name")
     assert _acquired_from({}, Path("pier_2024-10-17T09:30:05.tif")) == exact
     assert _acquired_from({}, Path("pier_20241017T093005.tif")) == exact
+    assert _acquired_from({}, Path("chip_20481024.tif")) is None  # a future "date" is another number: ask for --acquired
 
 
 def test_bands_one_file_each_ingest_as_one_observation(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

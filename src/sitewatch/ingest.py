@@ -274,11 +274,13 @@ def _acquired_from(tags: Mapping[str, str], path: Path) -> tuple[datetime, str] 
         y, mo, d, hh, mm, ss = m.groups()
         try:
             if hh is None:
-                when = datetime(int(y), int(mo), int(d), DATE_ONLY_HOUR, tzinfo=UTC)
-                return when, f"file name, date only ({DATE_ONLY_HOUR}:00 UTC assumed)"
-            return datetime(int(y), int(mo), int(d), int(hh), int(mm), int(ss or 0), tzinfo=UTC), "file name"
+                when, how = datetime(int(y), int(mo), int(d), DATE_ONLY_HOUR, tzinfo=UTC), f"file name, date only ({DATE_ONLY_HOUR}:00 UTC assumed)"
+            else:
+                when, how = datetime(int(y), int(mo), int(d), int(hh), int(mm), int(ss or 0), tzinfo=UTC), "file name"
         except ValueError:
             return None
+        # Digits of a future day are some other number in the name (a tile or orbit id), not its date.
+        return (when, how) if when <= datetime.now(UTC) + timedelta(days=1) else None
     return None
 
 

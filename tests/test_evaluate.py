@@ -90,6 +90,7 @@ def test_nothing_to_match_shows_a_dash_and_null(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["eval", "-w", str(ws.root), "--kind", "crane"])
     assert res.exit_code == 0, res.output
     assert "1.000" not in res.output and "F1     –" in res.output
+    assert "no matched crane longer than --long-ship" in res.output and "ships" not in res.output
     data = json.loads(CliRunner().invoke(main, ["eval", "-w", str(ws.root), "--json"]).output)
     assert data["overall"]["f1"] is None and data["by_sensor"]["sar"]["precision"] is None
 

@@ -16,11 +16,12 @@ def _ratio(value: float | None) -> str:
     return f"{'–':>5}" if value is None else f"{value:.3f}"
 
 
-def _line(label: str, s: Scores) -> str:
+def _line(label: str, s: Scores, kind: str = "vessel") -> str:
+    noun = "ships" if kind == "vessel" else f"{kind}s"
     length = (
-        f"length MAE {s.length_mae_m:.1f} m (bias {s.length_bias_m:+.1f} m) over {s.long_ships} ships"
+        f"length MAE {s.length_mae_m:.1f} m (bias {s.length_bias_m:+.1f} m) over {s.long_ships} {noun}"
         if s.length_mae_m is not None and s.length_bias_m is not None
-        else "no matched long ships"
+        else f"no matched {kind} longer than --long-ship" if kind != "vessel" else "no matched long ships"
     )
     return (
         f"{label:<12} obs {s.observations:>4}  TP {s.tp:>4}  FP {s.fp:>4}  FN {s.fn:>4}  "
@@ -62,11 +63,11 @@ def command(
     if as_json:
         click.echo(json.dumps(ev.to_dict(), indent=1, default=str))
         return
-    click.echo(_line("all", ev.overall))
+    click.echo(_line("all", ev.overall, kind))
     for name, s in ev.by_sensor.items():
-        click.echo(_line(f"sensor {name}", s))
+        click.echo(_line(f"sensor {name}", s, kind))
     for name, s in ev.by_site.items():
-        click.echo(_line(f"site {name}", s))
+        click.echo(_line(f"site {name}", s, kind))
     for name, pc in ev.presence.items():
         click.echo(
             f"presence days at {name}: timeline {pc.detected_days}, truth {pc.truth_days}, "

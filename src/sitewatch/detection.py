@@ -70,6 +70,11 @@ SHORE_MARGIN_M = 20.0
 """Water within this distance of the shore is not searched (mixed land/water pixels, polygon error)."""
 
 
+def _grid_mask(local: BaseGeometry, obs: Observation) -> NDArray[np.bool_]:
+    """Pixels of the observation grid inside a geometry given in the grid's CRS."""
+    return geometry_mask([local], out_shape=obs.grid.shape, transform=obs.grid.affine, invert=True)
+
+
 def _water_mask(site: Site, obs: Observation) -> NDArray[np.bool_] | None:
     """Where to look for vessels, from the site's water polygon and berths; None without a polygon.
 
@@ -82,11 +87,7 @@ def _water_mask(site: Site, obs: Observation) -> NDArray[np.bool_] | None:
         return None
     from scipy import ndimage
 
-    def raster(local: BaseGeometry) -> NDArray[np.bool_]:
-        """Pixels of the observation grid inside a geometry given in the grid's CRS."""
-        return geometry_mask([local], out_shape=obs.grid.shape, transform=obs.grid.affine, invert=True)
-
-    water = raster(reproject_geometry(site.water, "EPSG:4326", obs.grid.crs))
+    water = _grid_mask(reproject_geometry(site.water, "EPSG:4326", obs.grid.crs), obs)
     px = min(obs.grid.pixel_size)
     steps = max(1, round(SHORE_MARGIN_M / px))
     mask = ndimage.binary_erosion(water, iterations=steps)
@@ -94,7 +95,7 @@ def _water_mask(site: Site, obs: Observation) -> NDArray[np.bool_] | None:
         near = unary_union(
             [reproject_geometry(b.geometry, "EPSG:4326", obs.grid.crs).buffer(BERTH_DISTANCE_M) for b in site.berths]
         )
-        mask |= raster(near) & water
+        mask |= _grid_mask(near, obs) & water
     return mask
 
 
@@ -115,12 +116,9 @@ def _optical_water(mode: str, obs: Observation) -> bool:
     return mode == "water" or (mode == "auto" and obs.scene.simulated)
 
 
-def _near_water(site: Site, obs: Observation) -> NDArray[np.bool_] | None:
-    """Pixels within :data:`BERTH_DISTANCE_M` of the site's water polygon; None without one."""
-    if site.water is None:
-        return None
-    local = reproject_geometry(site.water, "EPSG:4326", obs.grid.crs).buffer(BERTH_DISTANCE_M)
-    return geometry_mask([local], out_shape=obs.grid.shape, transform=obs.grid.affine, invert=True)
+def _near_water(water: BaseGeometry, obs: Observation) -> NDArray[np.bool_]:
+    """Pixels within :data:`BERTH_DISTANCE_M` of a site's water polygon (WGS84)."""
+    return _grid_mask(reproject_geometry(water, "EPSG:4326", obs.grid.crs).buffer(BERTH_DISTANCE_M), obs)
 
 
 def _vessels_near_water(found: Sequence[PixelDetection], near: NDArray[np.bool_]) -> list[PixelDetection]:
@@ -205,7 +203,6 @@ def detect_observation(job: DetectJob) -> DetectResult:
         return DetectResult(obs, (), None, error=str(exc) if obs.id in str(exc) else f"{obs.id}: {exc}")
     inside = site_mask(site, obs.grid)
     valid = inside & np.all(np.isfinite(data), axis=0)
-    water = _water_mask(site, obs)
     pixel = ground_pixel_size(obs.grid.crs, obs.grid.affine, obs.grid.width, obs.grid.height)
     cloud_fraction: float | None = None
     limits = {k: v for k, v in job.params.items() if k in ("min_length_m", "max_length_m") and v is not None}
@@ -213,6 +210,7 @@ def detect_observation(job: DetectJob) -> DetectResult:
         from .detect import sar, sar_dual
         from .detect.image import impulse_response_from_tags
 
+        water = _water_mask(site, obs)
         # A water mask from the site's polygon is trusted as it is; without one the
         # detector derives land and water from the image itself.
         params = sar.SarParams(refine_water=False, berth_margin_m=0.0) if water is not None else sar.SarParams()
@@ -236,19 +234,19 @@ def detect_observation(job: DetectJob) -> DetectResult:
         # Ingest's divisor says whether an 8-bit display rendering went in.
         oparams = optical.params_for_dn_scale(replace(optical.OpticalParams(), **limits), _dn_scale(obs))
         mode = job.params.get("optical_mode") or "auto"
-        known = water is not None and _optical_water(mode, obs)
+        # The polygon as known water, or (auto, real imagery) only to drop vessels far from it.
+        known = site.water is not None and _optical_water(mode, obs)
         try:
             result = optical.detect_optical_result(
-                bands, pixel, valid=valid, water=water if known else None, scl=scl, params=oparams
+                bands, pixel, valid=valid, water=_water_mask(site, obs) if known else None, scl=scl, params=oparams
             )
         except InputError as exc:  # e.g. an observation without the bands the detector needs
             return DetectResult(obs, (), None, error=f"{obs.id}: {exc}")
         n_valid = int(valid.sum())
         cloud_fraction = round(float((result.cloud & valid).sum()) / n_valid, 6) if n_valid else None
         found = result.detections
-        near = _near_water(site, obs) if water is not None and not known and mode == "auto" else None
-        if near is not None:
-            found = _vessels_near_water(found, near)
+        if site.water is not None and not known and mode == "auto":
+            found = _vessels_near_water(found, _near_water(site.water, obs))
         detector, version = optical.DETECTOR, optical.VERSION
     dets = to_detections(found, site, obs, detector, version)
     return DetectResult(obs, tuple(dets), cloud_fraction)

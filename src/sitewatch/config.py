@@ -48,6 +48,10 @@ class Setting:
         return "SITEWATCH_" + self.name.upper().replace(".", "_")
 
 
+OPTICAL_MODES = ("auto", "water", "image")
+"""How optical detection uses a site's water polygon (setting ``optical_mode``; see
+:func:`sitewatch.detection._optical_water`)."""
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("workers", int, 0, "Parallel worker processes for ingest and detection (0: one per core).", minimum=0),
     Setting("scheduler", str, "", "Dask scheduler address (tcp://host:8786); empty runs locally."),
@@ -56,7 +60,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_cloud", float, 100.0, "Default fetch --max-cloud: highest cloud % over the site of a scene fetch archives.", minimum=0, maximum=100),
     Setting("catalog", str, "earth-search", "Default STAC catalogue (name or URL)."),
     Setting("cog_compress", str, "deflate", "Compression of archive COGs (deflate, zstd, lzw).", choices=COG_COMPRESSIONS),
-    Setting("optical_mode", str, "auto", "How optical detection uses a site's water polygon: auto (the learned detector, vessels kept within 40 m of the polygon; on simulated scenes, water), water (anything opaque inside the polygon is a vessel), image (the polygon is not used).", choices=("auto", "water", "image")),
+    Setting("optical_mode", str, "auto", "How optical detection uses a site's water polygon: auto (the learned detector, vessels kept within 40 m of the polygon; on simulated scenes, water), water (anything opaque inside the polygon is a vessel), image (the polygon is not used).", choices=OPTICAL_MODES),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 

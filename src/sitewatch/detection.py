@@ -23,6 +23,7 @@ from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
+from .config import OPTICAL_MODES
 from .detect.base import PixelDetection
 from .errors import ConfigError, ImageReadError, InputError
 from .geo import ground_pixel_size, reproject_geometry
@@ -97,10 +98,6 @@ def _water_mask(site: Site, obs: Observation) -> NDArray[np.bool_] | None:
         )
         mask |= _grid_mask(near, obs) & water
     return mask
-
-
-OPTICAL_MODES = ("auto", "water", "image")
-"""How optical detection uses a site's water polygon (setting ``optical_mode``)."""
 
 
 def _optical_water(mode: str, obs: Observation) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..config import OPTICAL_MODES
 from ..detection import detect_site
 from ..workspace import open_workspace
 from .options import handle_errors, is_quiet, json_option, progress_bar, workspace_option
@@ -16,7 +17,7 @@ from .options import handle_errors, is_quiet, json_option, progress_bar, workspa
 @click.argument("site_id")
 @click.option("--workers", type=click.IntRange(min=0), help="Worker processes (0: one per core; 1: in-process).")
 @click.option("--scheduler", help="Dask scheduler address (tcp://host:8786); needs sitewatch[dask].")
-@click.option("--optical-mode", type=click.Choice(["auto", "water", "image"]), default=None,
+@click.option("--optical-mode", type=click.Choice(OPTICAL_MODES), default=None,
               help="How optical detection uses the site's water polygon (setting optical_mode; default auto: the learned detector, vessels kept within 40 m of the polygon; known water on simulated scenes).")
 @click.option("--force", is_flag=True, help="Detect again in observations whose inputs have not changed since the last run.")
 @workspace_option

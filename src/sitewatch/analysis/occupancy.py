@@ -25,7 +25,6 @@ Rules, each a field of :class:`TimelineParams`:
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -249,12 +248,6 @@ def _obs_date(obs: Observation, params: TimelineParams) -> date:
     return (obs.scene.acquired + timedelta(hours=params.utc_offset_hours)).date()
 
 
-def _distance_m(a: Sighting, b: Sighting) -> float:
-    # Equirectangular is exact enough over a port (a few km) and has no dependencies.
-    k = math.cos(math.radians((a.lat + b.lat) / 2))
-    return math.hypot((a.lon - b.lon) * 111_320.0 * k, (a.lat - b.lat) * 110_540.0)
-
-
 def match_sightings(
     before: Sequence[Sighting], after: Sequence[Sighting], params: TimelineParams
 ) -> list[tuple[int, int]]:
@@ -267,18 +260,18 @@ def match_sightings(
     if not before or not after:
         return []
     big = 1e12
-    cost = np.full((len(before), len(after)), big)
-    for i, a in enumerate(before):
-        for j, b in enumerate(after):
-            if abs(a.length_m - b.length_m) > params.length_tolerance_m:
-                continue
-            d = _distance_m(a, b)
-            if a.berth_id and b.berth_id:
-                ok = a.berth_id == b.berth_id
-            else:
-                ok = d <= params.match_distance_m
-            if ok:
-                cost[i, j] = d
+    a = np.array([(s.lon, s.lat, s.length_m) for s in before], float).T[:, :, None]
+    b = np.array([(s.lon, s.lat, s.length_m) for s in after], float).T[:, None, :]
+    (lon_a, lat_a, len_a), (lon_b, lat_b, len_b) = a, b
+    # Equirectangular distance: exact enough over a port (a few km), no dependencies.
+    k = np.cos(np.radians((lat_a + lat_b) / 2))
+    d = np.hypot((lon_a - lon_b) * 111_320.0 * k, (lat_a - lat_b) * 110_540.0)
+    berth_a = np.array([s.berth_id or "" for s in before], object)[:, None]
+    berth_b = np.array([s.berth_id or "" for s in after], object)[None, :]
+    both = (berth_a != "") & (berth_b != "")
+    ok = np.where(both, berth_a == berth_b, d <= params.match_distance_m)
+    ok &= np.abs(len_a - len_b) <= params.length_tolerance_m
+    cost = np.where(ok, d, big)
     rows, cols = linear_sum_assignment(cost)
     return [(int(i), int(j)) for i, j in zip(rows, cols, strict=True) if cost[i, j] < big]
 

@@ -9,19 +9,22 @@ import os
 import re
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from matplotlib import font_manager
 from shapely.geometry.base import BaseGeometry
 
 from _report_world import build
 from sitewatch.analysis import load_timeline
+from sitewatch.analysis.occupancy import Timeline, TimelineParams
 from sitewatch.cli import main
 from sitewatch.evaluate import evaluate_workspace
 from sitewatch.model import Observation
-from sitewatch.report.charts import timeline_chart_png
+from sitewatch.report.charts import fallback_families, timeline_chart_png
 from sitewatch.report.exports import detections_to_geojson, timeline_to_csv
 from sitewatch.report.html import write_report
 from sitewatch.vessels import catalogue
@@ -368,3 +371,30 @@ def test_utc_offset_is_read_as_zones_are_written_and_must_exist(ws: Workspace) -
     for text in ("20", "-13", "5:75", "+-5", "ten"):  # 20 was taken as UTC+20, which no place keeps
         res = run(text)
         assert res.exit_code == 2 and f"'{text}'" in res.output, (text, res.output)
+
+
+def test_chart_fonts_fall_back_only_to_installed_families() -> None:
+    assert fallback_families({"DejaVu Sans", "Droid Sans Fallback", "Arial"}) == ["Droid Sans Fallback"]
+    assert fallback_families({"Noto Sans CJK JP", "Noto Sans CJK KR"}) == ["Noto Sans CJK KR", "Noto Sans CJK JP"]
+    assert fallback_families(set()) == []
+
+
+_DROID = Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")
+
+
+def test_chart_draws_a_cjk_site_name_when_a_cjk_font_is_installed() -> None:
+    """Rason in hanja: every glyph drawn, none missing (CI installs fonts-droid-fallback).
+
+    Hanja, not hangul: the package's DroidSansFallbackFull.ttf has no hangul syllables.
+    """
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    if not fallback_families(installed):
+        if not _DROID.is_file():
+            pytest.skip("no CJK font on this machine (apt-get install fonts-droid-fallback)")
+        font_manager.fontManager.addfont(str(_DROID))
+    tl = Timeline("rason", TimelineParams(), (), (), site_name="羅先港 (Rason)")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        png = timeline_chart_png(tl)
+    assert png.startswith(b"\x89PNG")
+    assert not [w for w in caught if "missing from font" in str(w.message)]

@@ -8,15 +8,17 @@ their metadata: the report must hold no address at all.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import matplotlib.dates as mdates
 import numpy as np
+from matplotlib import font_manager, rc_context
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -36,6 +38,45 @@ __all__ = ["timeline_chart_png", "site_map_png", "chip_png", "SIMULATED_LABEL"]
 SIMULATED_LABEL = "SIMULATED IMAGERY"
 _KIND_COLOURS = {"vessel": "#ff3b30", "crane": "#ffcc00", "truck": "#34c759"}
 _CHIP_DPI = 80
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+# Families that hold the glyphs matplotlib's DejaVu Sans lacks (Korean, Japanese, Chinese site
+# names), tried in this order for each missing glyph when the machine has them.
+_FALLBACK_FAMILIES = (
+    "Noto Sans CJK KR",
+    "Noto Sans CJK JP",
+    "Noto Sans CJK SC",
+    "Noto Sans CJK TC",
+    "Source Han Sans",
+    "NanumGothic",
+    "WenQuanYi Zen Hei",
+    "Droid Sans Fallback",
+)
+
+
+def fallback_families(installed: Collection[str]) -> list[str]:
+    """The families of :data:`_FALLBACK_FAMILIES` in ``installed``: naming absent ones makes matplotlib warn."""
+    return [f for f in _FALLBACK_FAMILIES if f in installed]
+
+
+def _with_fonts(draw: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run a chart function with the installed fallback families after DejaVu Sans.
+
+    A text's family is fixed when the text is made, and matplotlib falls back glyph by
+    glyph only among families named outright (a generic "sans-serif" stands for one font).
+    """
+
+    @functools.wraps(draw)
+    def drawn(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        extra = fallback_families({f.name for f in font_manager.fontManager.ttflist})
+        if not extra:
+            return draw(*args, **kwargs)
+        with rc_context({"font.family": ["DejaVu Sans", *extra]}):
+            return draw(*args, **kwargs)
+
+    return drawn
 
 
 def _png(fig: Figure, dpi: int = 90) -> bytes:
@@ -60,6 +101,7 @@ def _date_formatter(locator: mdates.DateLocator) -> mdates.ConciseDateFormatter:
     return mdates.ConciseDateFormatter(locator, offset_formats=["", "%Y", "%Y", "%Y-%b-%d", "%Y-%b-%d", "%Y-%b-%d %H:%M"])
 
 
+@_with_fonts
 def timeline_chart_png(tl: Timeline) -> bytes:
     """Vessels per usable date (at berths / elsewhere), arrivals and departures, one panel per period."""
     periods = tl.periods or ()
@@ -136,6 +178,7 @@ def _plot_geom(ax: Axes, geom: BaseGeometry, **kw: Any) -> None:
             _plot_geom(ax, g, **dict(kw))
 
 
+@_with_fonts
 def site_map_png(site: Site, detections: Sequence[Detection] = (), *, simulated: bool = False) -> bytes:
     """The site's outline, water, berths (labelled) and every detection's outline."""
     fig = Figure(figsize=(5.2, 4.6))
@@ -204,6 +247,7 @@ def _read_window(path: Path, obs: Observation, focus: BaseGeometry) -> tuple[NDA
         return img, src.window_transform(win), crs
 
 
+@_with_fonts
 def chip_png(
     path: Path,
     obs: Observation,

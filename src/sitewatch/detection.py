@@ -106,8 +106,8 @@ def _optical_water(mode: str, obs: Observation) -> bool:
     Known water (anything opaque inside the polygon is a vessel) is what the simulator's
     scenes need: their decks are as bright as real hulls (sen2ships medians), but their
     ships lie alongside narrow bright piers, and the learned detector, trained on real
-    ports, takes ship and pier for one object and drops it. On real Sentinel-2 ports it does far worse than the learned
-    detector unless the polygon follows every quay and berth (sen2ships, 11 ports, with
+    ports, takes ship and pier for one object and drops it. On real Sentinel-2 ports
+    known water does far worse than the learned detector unless the polygon follows every quay and berth (sen2ships, 11 ports, with
     polygons made from each scene's own water: F1 0.21-0.22 against 0.45;
     ``benchmarks/optical_known_water.py``), so ``auto`` runs it on simulated scenes only.
     """

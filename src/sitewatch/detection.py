@@ -107,9 +107,10 @@ def _optical_water(mode: str, obs: Observation) -> bool:
     scenes need: their decks are as bright as real hulls (sen2ships medians), but their
     ships lie alongside narrow bright piers, and the learned detector, trained on real
     ports, takes ship and pier for one object and drops it. On real Sentinel-2 ports
-    known water does far worse than the learned detector unless the polygon follows every quay and berth (sen2ships, 11 ports, with
-    polygons made from each scene's own water: F1 0.21-0.22 against 0.45;
-    ``benchmarks/optical_known_water.py``), so ``auto`` runs it on simulated scenes only.
+    known water does far worse than the learned detector unless the polygon follows
+    every quay and berth (sen2ships, 11 ports, with polygons made from each scene's own
+    water: F1 0.21-0.22 against 0.45; ``benchmarks/optical_known_water.py``), so
+    ``auto`` runs it on simulated scenes only.
     """
     return mode == "water" or (mode == "auto" and obs.scene.simulated)
 

@@ -402,6 +402,17 @@ def test_cli_remove_keeps_evidence_unless_asked_and_then_leaves_nothing_of_the_s
     assert counts["observations"] == 0 and counts["detections"] == 0
     assert not (ws.archive / "dunai").exists()
     assert runner.invoke(main, ["sites", "remove", "dunai", "-w", w]).exit_code == 1  # gone: a rerun says so
+    # A run stopped after the database commit leaves the folder: asking again removes it.
+    (ws.archive / "dunai").mkdir()
+    (ws.archive / "dunai" / "left.tif").write_bytes(b"x")
+    assert runner.invoke(main, ["sites", "remove", "dunai", "-w", w]).exit_code == 1
+    assert (ws.archive / "dunai" / "left.tif").exists()  # not without --with-observations
+    r = runner.invoke(main, ["sites", "remove", "dunai", "--with-observations", "-w", w])
+    assert r.exit_code == 0 and "removed the archive folder" in r.output
+    assert not (ws.archive / "dunai").exists()
+    (ws.archive / "x").mkdir()  # only a site id names a folder to remove, never a path
+    r = runner.invoke(main, ["sites", "remove", "../archive/x", "--with-observations", "-w", w])
+    assert r.exit_code == 1 and (ws.archive / "x").is_dir()
 
 
 def test_sites_files_are_utf_8_whatever_the_locale(tmp_path: Path) -> None:

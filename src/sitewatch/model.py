@@ -9,6 +9,7 @@ later.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ __all__ = [
     "Link",
     "Claim",
     "utc",
+    "SITE_ID_PATTERN",
 ]
 
 Sensor = Literal["sar", "optical"]
@@ -42,6 +44,8 @@ SiteKind = Literal[
 ]
 SITE_KINDS: tuple[str, ...] = SiteKind.__args__  # type: ignore[attr-defined]
 SENSORS: tuple[str, ...] = Sensor.__args__  # type: ignore[attr-defined]
+SITE_ID_PATTERN = r"[a-z0-9][a-z0-9_-]*"
+"""What a site id may be (whole match): it names the site's folder in the archive."""
 
 
 def utc(value: datetime | str) -> datetime:
@@ -99,9 +103,7 @@ class Site:
     note: str = ""
 
     def __post_init__(self) -> None:
-        import re
-
-        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", self.id or ""):
+        if not re.fullmatch(SITE_ID_PATTERN, self.id or ""):
             raise InputError(
                 f"site id {self.id!r}: use lowercase letters, digits, '-' and '_' (e.g. 'dunai')"
             )

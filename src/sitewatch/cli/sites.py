@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 from pathlib import Path
 
 import click
 
 from ..errors import InputError
-from ..model import Site
+from ..model import SITE_ID_PATTERN, Site
 from ..report.exports import write_text_atomic
 from ..sites import builtin_sites, read_sites_file, site_from_bbox, sites_to_geojson, sites_to_kml
 from ..workspace import open_workspace
@@ -225,10 +226,26 @@ def remove(site_ids: tuple[str, ...], with_observations: bool, workspace: Path) 
     """Remove sites with their berths and water polygons.
 
     A site with observations is kept unless --with-observations says to drop
-    them too; nothing is removed when any SITE_ID is unknown or kept.
+    them too; nothing is removed when any SITE_ID is unknown or kept. With
+    --with-observations, a site already removed whose archive folder a stopped
+    run left behind has that folder removed.
     """
     ws = open_workspace(workspace)
     with ws.store() as store:
+        known = {s.id for s in store.sites()}
+        # A site already removed whose archive folder stayed (the run was stopped before the
+        # files went): --with-observations finishes the job, nothing names those files any more.
+        leftover = [
+            sid for sid in dict.fromkeys(site_ids)
+            if sid not in known and re.fullmatch(SITE_ID_PATTERN, sid) and (ws.archive / sid).is_dir()
+        ]
+        if with_observations and leftover and len(leftover) == len(set(site_ids) - known):
+            site_ids = tuple(sid for sid in site_ids if sid not in leftover)
+            for sid in leftover:
+                shutil.rmtree(ws.archive / sid)
+                click.echo(f"no site {sid!r}: removed the archive folder a stopped `sites remove` left")
+            if not site_ids:
+                return
         held = {sid: (store.get_site(sid), store.observations(sid))[1] for sid in dict.fromkeys(site_ids)}
         kept = {sid: len(obs) for sid, obs in held.items() if obs}
         if kept and not with_observations:

@@ -209,6 +209,67 @@ def test_recorded_items_become_scenes(name, catalog, sensor, bands):
     assert scene.footprint is not None and scene.footprint.intersects(SITE.require_geometry())
 
 
+def test_malformed_items_are_named_and_the_others_proceed(world, caplog):
+    """One item with a broken geometry, a missing href or a bad date is skipped by name, not fatal."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    es = BUILTIN_CATALOGS["earth-search"]
+    item = _recorded("earth-search-s2-l2a-item.json")
+    bad_geom = {**item, "geometry": {"type": "Polygon", "coordinates": [[[1, 2]]]}}
+    with pytest.raises(SourceError, match=r"item 'S2B_.*': its geometry is not a valid GeoJSON geometry"):
+        item_to_scene(bad_geom, es)
+    no_href = {**item, "assets": {**item["assets"], "red": {"type": "image/tiff"}}}
+    with pytest.raises(SourceError, match=r"item 'S2B_.*': asset 'red' has no href"):
+        item_to_scene(no_href, es)
+    no_date = {**item, "properties": {**item["properties"], "datetime": None, "start_datetime": "soon"}}
+    with pytest.raises(SourceError, match=r"item 'S2B_.*': datetime 'soon' is not an ISO 8601 time"):
+        item_to_scene(no_date, es)
+    bowtie = {**item, "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}}
+    assert item_to_scene(bowtie, es).footprint.is_valid  # a self-crossing ring is repaired, not fatal
+    # Through the catalogue: a cloud figure that is not a number is unknown; an item without an href is named.
+    state.items[0]["properties"]["eo:cloud_cover"] = "n/a"
+    state.items[3]["assets"]["nir"].pop("href")
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    with caplog.at_level("WARNING"):
+        found = find_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+    ids = [c.scene.item_id for c in found]
+    assert "S2B_SIGNED_20241015" not in ids and len(ids) == 4
+    assert found[0].scene.item_id == "S2A_CLEAR_20241005" and found[0].scene.cloud_cover is None
+    assert "S2B_SIGNED_20241015" in caplog.text and "asset 'nir' has no href" in caplog.text
+
+
+def test_a_url_that_is_not_a_stac_api_is_named(tmp_path):
+    """An HTML page or a JSON answer that is not a STAC catalogue: a clear error naming the URL."""
+
+    class NotStac(BaseHTTPRequestHandler):
+        body = b"<html>login</html>"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(self.body)))
+            self.end_headers()
+            self.wfile.write(self.body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotStac)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/stac"
+    try:
+        ws = init_workspace(tmp_path / "ws")
+        with ws.store() as store:
+            store.put_site(SITE)
+        for body in (b"<html>login</html>", b"[1, 2]", b"{}"):
+            NotStac.body = body
+            res = CliRunner().invoke(main, ["search", "port", "-w", str(ws.root), "--catalog", url, "--collection",
+                                            "s2", "--from", "2024-10-01", "--to", "2024-10-02"])  # fmt: skip
+            assert res.exit_code == 1 and not isinstance(res.exception, (ValueError, AttributeError)), res.output
+            assert f"Error: {url} did not answer as a STAC API does" in res.output
+    finally:
+        server.shutdown()
+
+
 def test_s2_offset_is_read_from_item_metadata_not_the_date():
     es = _recorded("earth-search-s2-l2a-item.json")
     # Earth Search already shifted baseline >= 04.00 COGs: its raster:bands -0.1 must not be applied again.

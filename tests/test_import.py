@@ -99,6 +99,17 @@ def test_import_needs_a_time_or_acquired(ws, tmp_path):
     assert "pier/mystery" in res.output
 
 
+def test_acquired_date_alone_in_basic_form_is_noon_too(ws, tmp_path):
+    """``--acquired 20241030`` is a date alone, as ``2024-10-30`` is: noon, not midnight."""
+    f = _optical(tmp_path / "mystery.tif")
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(f), "--site", "pier",
+                                    "--acquired", "20241030", "--json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    with ws.store() as store:
+        (obs,) = store.observations("pier")
+    assert obs.scene.acquired.isoformat() == "2024-10-30T12:00:00+00:00"
+
+
 def test_one_delivery_in_two_folders_of_one_run_is_imported_once(ws, tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

@@ -571,6 +571,21 @@ def test_cli_search_fetch_show(world):
     assert json.loads(res.stdout)["provenance"]["stac_item"]["id"] == "S2A_CLEAR_20241005"
 
 
+def test_dates_in_other_iso_forms_and_bad_dates_name_their_option(world):
+    """``--to 20241005`` is the whole of 5 October, as ``--to 2024-10-05`` is; a bad date names its option."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    base = ["search", "port", "-w", str(ws.root), "--catalog", state.url, "--collection", "s2", "--json"]
+    for to in ("2024-10-05", "20241005"):
+        res = CliRunner().invoke(main, [*base, "--from", "20241005", "--to", to])
+        assert res.exit_code == 0, res.output
+        assert [r["item_id"] for r in json.loads(res.stdout)] == ["S2A_CLEAR_20241005"], to
+    res = CliRunner().invoke(main, [*base, "--from", "2024/10/01", "--to", "2024-10-05"])
+    assert res.exit_code == 1 and "--from '2024/10/01' is not an ISO 8601 date or time" in res.output
+    res = CliRunner().invoke(main, [*base, "--from", "2024-10-01", "--to", "2024-10-32"])
+    assert res.exit_code == 1 and "--to '2024-10-32' is not an ISO 8601 date or time" in res.output
+
+
 # -- the server -----------------------------------------------------------------------------------
 
 

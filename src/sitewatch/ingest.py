@@ -42,7 +42,7 @@ from shapely.geometry import Polygon, box
 from . import __version__
 from .errors import ImageReadError, InputError, SkippedInputWarning
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
-from .model import Grid, Observation, SceneRef, Site, utc
+from .model import Grid, Observation, SceneRef, Site, is_date_only, utc
 from .run import map_jobs
 from .sources.safe import (
     S1Product,
@@ -229,7 +229,7 @@ def parse_acquired(text: str) -> datetime:
         when = utc(value)
     except InputError:
         raise InputError(f"--acquired {text!r} is not an ISO 8601 time (e.g. 2024-10-17T09:30:00Z or 2024-10-17)") from None
-    if len(value) == 10:  # YYYY-MM-DD: no time of day given
+    if is_date_only(value):  # 2024-10-17 or 20241017: no time of day given
         when = when.replace(hour=DATE_ONLY_HOUR)
     if when > datetime.now(UTC) + timedelta(days=1):
         raise InputError(f"--acquired {text!r} is in the future; give the time the image was taken (ISO 8601, UTC)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from affine import Affine
@@ -34,6 +34,7 @@ __all__ = [
     "Link",
     "Claim",
     "utc",
+    "is_date_only",
 ]
 
 Sensor = Literal["sar", "optical"]
@@ -55,6 +56,15 @@ def utc(value: datetime | str) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def is_date_only(text: str) -> bool:
+    """True when an ISO 8601 text names a day without a time (``2024-10-17``, ``20241017``)."""
+    try:
+        date.fromisoformat(text.strip())
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

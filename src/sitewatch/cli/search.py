@@ -12,7 +12,7 @@ import click
 
 from ..errors import InputError
 from ..fetch import Candidate, find_scenes, measure_site_stats
-from ..model import utc
+from ..model import is_date_only, utc
 from ..sources.stac import resolve_catalog
 from ..workspace import open_workspace
 from .options import (
@@ -29,9 +29,13 @@ F = Callable[..., Any]
 
 
 def parse_date(text: str, *, end: bool = False) -> datetime:
-    """A date or time (UTC); a bare ``--to`` date means the end of that day."""
-    t = utc(text)
-    if end and len(text.strip()) == 10:
+    """A date or time (UTC); a bare ``--to`` date (``2024-10-31`` or ``20241031``) means the end of that day."""
+    option = "--to" if end else "--from"
+    try:
+        t = utc(text)
+    except InputError:
+        raise InputError(f"{option} {text!r} is not an ISO 8601 date or time (e.g. 2024-10-01 or 2024-10-01T09:30Z)") from None
+    if end and is_date_only(text):
         t = t + timedelta(days=1) - timedelta(microseconds=1)
     return t
 

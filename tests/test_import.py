@@ -87,6 +87,9 @@ def test_import_planet_and_maxar_refuse_no_crs(ws, tmp_path):
     prov = json.loads(res.stdout)["provenance"]
     assert prov["source_path"].endswith(maxar.name) and prov["source_sha256"]
     assert prov["metadata_files"][0].endswith(".XML") and (ws.root / prov["metadata"]).exists()
+    # --item prints the provider's metadata as delivered (it printed {}: the file's GeoTIFF tags, none here)
+    res = CliRunner().invoke(main, ["show", "-w", str(ws.root), by_file[maxar.name]["id"], "--item"])
+    assert res.exit_code == 0 and res.output.strip() == MAXAR_XML.strip()
 
 
 def test_import_needs_a_time_or_acquired(ws, tmp_path):

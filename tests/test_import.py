@@ -113,6 +113,33 @@ def test_acquired_date_alone_in_basic_form_is_noon_too(ws, tmp_path):
     assert obs.scene.acquired.isoformat() == "2024-10-30T12:00:00+00:00"
 
 
+def test_image_across_the_antimeridian_goes_into_the_sites_on_both_sides(tmp_path):
+    """A Fiji scene in UTM zone 60 runs from 179.7 to -179.7: it covers sites on both sides of 180°.
+
+    Its footprint used to be one box from -179.7 to 179.7 (the rest of the world): "covers no site".
+    """
+    from pyproj import Transformer
+
+    from sitewatch.sites import site_from_bbox
+
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(site_from_bbox("west", (179.80, -17.02, 179.83, -17.0), name="west"))
+        store.put_site(site_from_bbox("east", (-179.9, -17.02, -179.87, -17.0), name="east"))
+        store.put_site(site_from_bbox("away", (0.0, -17.02, 0.03, -17.0), name="away"))
+    to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32760", always_xy=True)
+    x0, y0 = to_utm.transform(179.7, -16.9)
+    x1, y1 = to_utm.transform(-179.7, -17.1)
+    shape = (4, int((y0 - y1) / 20) + 1, int((x1 - x0) / 20) + 1)
+    f = write_tiff(tmp_path / "fiji_20241015.tif", np.full(shape, 1200, np.uint16), crs="EPSG:32760",
+                   transform=Affine(20, 0, x0, 0, -20, y0))  # fmt: skip
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(f), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert sorted(r["id"] for r in out["imported"]) == ["east/fiji_20241015", "west/fiji_20241015"]
+    assert out["skipped"] == []
+
+
 def test_one_delivery_in_two_folders_of_one_run_is_imported_once(ws, tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

@@ -37,7 +37,7 @@ from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.features import geometry_mask
 from rasterio.warp import reproject, transform_bounds
-from shapely.geometry import Polygon, box
+from shapely.geometry import MultiPolygon, Polygon, box
 
 from . import __version__
 from .errors import ImageReadError, InputError, SkippedInputWarning
@@ -328,6 +328,18 @@ def _nominal_when_close(ground: tuple[float, float], src: Any) -> tuple[float, f
     return ground
 
 
+def _wgs84_footprint(crs: Any, bounds: Sequence[float]) -> Polygon | MultiPolygon:
+    """The lon/lat box of ``bounds`` (in ``crs``); one across the antimeridian is two boxes.
+
+    ``transform_bounds`` gives west > east for such an image (a Fiji scene in UTM zone 60
+    runs from 179.7 to -179.7): one box from those would span the rest of the world instead.
+    """
+    w, s, e, n = transform_bounds(crs, "EPSG:4326", *bounds)
+    if w > e:
+        return MultiPolygon([box(w, s, 180.0, n), box(-180.0, s, e, n)])
+    return box(w, s, e, n)
+
+
 def read_scene_ref(
     path: Path, *, acquired: datetime | None = None, sensor: str | None = None, name_bands: bool = True
 ) -> tuple[SceneRef, list[str]]:
@@ -358,7 +370,7 @@ def read_scene_ref(
             px, py = _nominal_when_close(
                 ground_pixel_size(src.crs.to_string(), src.transform, src.width, src.height), src
             )
-            footprint = box(*transform_bounds(src.crs, "EPSG:4326", *src.bounds))
+            footprint = _wgs84_footprint(src.crs, src.bounds)
             descriptions = list(src.descriptions)
             colours = [c.name for c in src.colorinterp] if src.driver == "GTiff" else []
             count = src.count
@@ -411,7 +423,7 @@ def _safe_scene_ref(product: S2Product, acquired: datetime | None, sensor: str |
             px, py = _nominal_when_close(
                 ground_pixel_size(src.crs.to_string(), src.transform, src.width, src.height), src
             )
-            footprint = box(*transform_bounds(src.crs, "EPSG:4326", *src.bounds))
+            footprint = _wgs84_footprint(src.crs, src.bounds)
     except RasterioError as exc:
         raise ImageReadError(f"{product.path}: GDAL could not read the 10 m bands ({exc})") from exc
     if product.footprint_wkt:

@@ -155,6 +155,16 @@ def test_one_delivery_in_two_folders_of_one_run_is_imported_once(ws, tmp_path):
         assert len(store.observations("pier")) == 1
 
 
+def test_import_removes_a_cog_a_killed_run_left_half_written(ws, tmp_path):
+    stale = ws.archive / "pier" / ".scene_20241015.tif.partial"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"II*\x00half")
+    f = _optical(tmp_path / "other_20241016.tif")
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(f)])
+    assert res.exit_code == 0, res.output
+    assert not stale.exists()
+
+
 def test_refused_file_is_named_once(ws, tmp_path):
     bare = write_tiff(tmp_path / "no_crs_20241020.tif", np.ones((4, 50, 50), np.uint16), crs=None)
     res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(bare)])

@@ -530,6 +530,19 @@ def test_killed_fetch_resumes_with_what_is_missing(world):
     assert "S2B_CLOUDY_20241008" in {o.scene.item_id for o in rest.observations}  # max_cloud 100
 
 
+def test_fetch_removes_a_cog_a_killed_run_left_half_written(world):
+    """SIGKILL mid-write leaves a .partial COG; the next fetch removes it even when it skips that item."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    stale = ws.archive / "port" / ".S2B_CLOUDY_20241008.tif.partial"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"II*\x00half")
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, max_cloud=20, retries=0, backoff=0.01,
+                          signer=TokenSigner(state))  # fmt: skip
+    assert "S2B_CLOUDY_20241008" in dict(report.skipped) and not stale.exists()
+
+
 def test_search_403_names_the_credential(world, monkeypatch):
     state, ws, store = world
     state.require_auth = "let-me-in"

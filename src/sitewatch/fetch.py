@@ -42,7 +42,7 @@ from rasterio.warp import reproject
 from rasterio.windows import Window, from_bounds
 
 from .errors import CredentialError, ImageReadError, InputError, SourceError
-from .ingest import site_grid, site_mask, write_observation
+from .ingest import remove_partials, site_grid, site_mask, write_observation
 from .model import Grid, Observation, SceneRef, Site
 from .sources.gcp import gcps_for_window, gcps_window, grid_bounds_in, warp_with_gcps
 from .sources.stac import (
@@ -438,6 +438,7 @@ def fetch_scenes(
     candidates = find_scenes(ws, store, site, catalog, collection, start, end,
                              refresh=refresh, retries=retries, backoff=backoff, page_size=page_size, env=env)  # fmt: skip
     candidates, duplicates = _one_per_acquisition(candidates, site)
+    remove_partials(ws, site.id)  # COGs a killed run left half-written (as ingest does)
     creds = catalog_credentials(catalog, env)
     if any(c for c in candidates if force or not c.fetched):
         require_asset_credentials(catalog, creds)

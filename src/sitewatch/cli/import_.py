@@ -9,7 +9,14 @@ from typing import Any
 import click
 
 from ..errors import ImageReadError, InputError
-from ..ingest import expand_paths, ingest_file, parse_acquired, read_scene_ref, same_images
+from ..ingest import (
+    expand_paths,
+    ingest_file,
+    parse_acquired,
+    read_scene_ref,
+    remove_partials,
+    same_images,
+)
 from ..workspace import open_workspace
 from .options import (
     duplicate_line,
@@ -64,6 +71,8 @@ def command(
                 "the workspace has no site with an area to import into; add one with "
                 "`sitewatch sites add ID --bbox W,S,E,N` (or `sites import`) first"
             )
+        for site in sites:
+            remove_partials(ws, site.id)  # COGs a killed run left half-written (as ingest does)
         for i, f in enumerate(files):
             try:
                 scene, _ = read_scene_ref(f, acquired=when, sensor=sensor)

@@ -16,6 +16,7 @@ from ..model import is_date_only, utc
 from ..sources.stac import resolve_catalog
 from ..workspace import open_workspace
 from .options import (
+    FiniteFloatRange,
     add_id_column,
     handle_errors,
     is_quiet,
@@ -49,7 +50,7 @@ def stac_query_options(func: F) -> F:
                      "sentinel-1-grd, landsat-c2-l2) or s2 / s1 (RTC where the catalogue has it) / landsat."),
         click.option("--from", "date_from", required=True, help="Start date or time (UTC), e.g. 2024-10-01."),
         click.option("--to", "date_to", required=True, help="End date or time (UTC); a date includes its whole day."),
-        click.option("--max-cloud", type=click.FloatRange(0, 100), default=None,
+        click.option("--max-cloud", type=FiniteFloatRange(0, 100), default=None,
                      help="Highest cloud % over the site (SCL/QA inside the site polygon, not the scene)."),
         click.option("--refresh", is_flag=True, help="Ask the catalogue again instead of the cached search."),
     ]  # fmt: skip

@@ -29,7 +29,7 @@ from shapely.geometry import box, mapping, shape
 
 from sitewatch.cli import main
 from sitewatch.errors import ConfigError, CredentialError, InputError, SourceError
-from sitewatch.fetch import fetch_scenes, find_scenes, site_stats
+from sitewatch.fetch import fetch_scenes, find_scenes, measure_site_stats, site_stats
 from sitewatch.geo import reproject_geometry
 from sitewatch.ingest import site_grid, site_mask
 from sitewatch.model import utc
@@ -541,6 +541,22 @@ def test_fetch_removes_a_cog_a_killed_run_left_half_written(world):
     report = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, max_cloud=20, retries=0, backoff=0.01,
                           signer=TokenSigner(state))  # fmt: skip
     assert "S2B_CLOUDY_20241008" in dict(report.skipped) and not stale.exists()
+
+
+def test_cached_site_figures_are_not_reused_for_a_site_given_a_new_polygon(world):
+    """Cloud % over the site is over its polygon: after `sites add` replaces it, the scene is measured again."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    found = find_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+    measured, problems = measure_site_stats(ws, SITE, catalog, found, retries=0, backoff=0.01, signer=TokenSigner(state))
+    assert measured[0].stats is not None and len([p for p in problems if "FORBIDDEN" not in p[0]]) == 0
+    assert find_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0)[0].stats is not None
+    lon, lat = SITE.require_geometry().centroid.coords[0]
+    moved = tiny_site("port", lon=lon + 0.002, lat=lat, half_deg=0.005)
+    store.put_site(moved)
+    again = find_scenes(ws, store, moved, catalog, "sentinel-2-l2a", T0, T1, retries=0)
+    assert all(c.stats is None for c in again)
 
 
 def test_search_403_names_the_credential(world, monkeypatch):

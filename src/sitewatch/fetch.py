@@ -22,6 +22,7 @@ expired token), then reported at the end with what to do.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -262,7 +263,9 @@ def _save_stats(ws: Workspace, table: Mapping[str, Any]) -> None:
 
 
 def _stats_key(site: Site, scene: SceneRef) -> str:
-    return f"{site.id}|{scene.id}"
+    # The figures are over the site's polygon: a site given a new polygon (`sites add` again) is measured again.
+    shape_id = hashlib.sha256(site.require_geometry().wkb).hexdigest()[:12]
+    return f"{site.id}|{shape_id}|{scene.id}"
 
 
 def _archived(ws: Workspace, store: Store, site: Site, scene: SceneRef) -> bool:

@@ -559,6 +559,26 @@ def test_cached_site_figures_are_not_reused_for_a_site_given_a_new_polygon(world
     assert all(c.stats is None for c in again)
 
 
+def test_one_acquisition_from_a_second_catalogue_is_not_archived_twice(world):
+    """Earth Search and Planetary Computer name one Sentinel-2 pass differently: fetched from both, one observation."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    clear = state.items[0]
+    state.items = [clear]
+    first = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+    assert [o.id for o in first.observations] == ["port/S2A_CLEAR_20241005"]
+    other = json.loads(json.dumps(clear))  # the same pass as another catalogue lists it
+    other["id"] = "S2A_MSIL2A_20241005T015349_R117_T53TNK"
+    other["properties"]["platform"] = "Sentinel-2A"
+    state.items = [other]
+    second = fetch_scenes(ws, store, SITE, Catalog(name="other", url=state.url, provider="other-stac"),
+                          "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01, refresh=True)  # fmt: skip
+    assert not second.observations and not second.failed
+    assert "same acquisition as port/S2A_CLEAR_20241005" in dict(second.skipped)[other["id"]]
+    assert [o.id for o in store.observations("port")] == ["port/S2A_CLEAR_20241005"]
+
+
 def test_search_403_names_the_credential(world, monkeypatch):
     state, ws, store = world
     state.require_auth = "let-me-in"

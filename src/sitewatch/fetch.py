@@ -447,6 +447,7 @@ def fetch_scenes(
         require_asset_credentials(catalog, creds)
     reader = _Reader(catalog, signer or make_signer(catalog), creds, retries, backoff)
     stats_table = _load_stats(ws)
+    held = store.observations(site.id)
     done: list[Observation] = []
     skipped: list[tuple[str, str]] = list(duplicates)
     failed: list[tuple[str, str]] = []
@@ -455,6 +456,10 @@ def fetch_scenes(
         try:
             if cand.fetched and not force:
                 skipped.append((scene.item_id, "already fetched"))
+                continue
+            if twin := _archived_twin(held, site, scene):
+                skipped.append((scene.item_id, f"same acquisition as {twin}, already archived (another catalogue "
+                                               "or collection): one observation per moment"))  # fmt: skip
                 continue
             known = cand.stats
             if known is not None and (reason := _rejection(known, max_cloud)):
@@ -560,6 +565,21 @@ def _one_per_acquisition(candidates: list[Candidate], site: Site) -> tuple[list[
             dropped.append((c.scene.item_id, f"same acquisition as {twin.scene.item_id}, which covers more of the site"))
     kept.sort(key=lambda c: (c.scene.acquired, c.scene.item_id))
     return kept, dropped
+
+
+def _archived_twin(held: list[Observation], site: Site, scene: SceneRef) -> str | None:
+    """The id of another observation of the site that holds the same acquisition as ``scene``.
+
+    The same Sentinel-2 pass has other item ids on Earth Search and Planetary Computer (and a
+    Sentinel-1 pass is both RTC and GRD): fetched from both, it would count twice.
+    """
+    own = f"{site.id}/{scene.item_id}"
+    platform = scene.platform.lower()
+    for obs in held:
+        if (obs.id != own and platform and obs.scene.platform.lower() == platform and obs.scene.sensor == scene.sensor
+                and abs((obs.scene.acquired - scene.acquired).total_seconds()) < 2.0):  # fmt: skip
+            return obs.id
+    return None
 
 
 def _rejection(stats: SiteStats, max_cloud: float) -> str:

@@ -579,6 +579,31 @@ def test_one_acquisition_from_a_second_catalogue_is_not_archived_twice(world):
     assert [o.id for o in store.observations("port")] == ["port/S2A_CLEAR_20241005"]
 
 
+def test_grd_scene_whose_gcps_cannot_place_it_fails_alone(world):
+    """GDAL's 'matrix not invertible' (a CPLE error, not a RasterioError) failed the whole fetch with a traceback."""
+    from rasterio.control import GroundControlPoint as Gcp
+
+    state, ws, store = world
+    state.fail_first_searches = 0
+    files = state.files
+    path = files / "grd" / "iw-vv.tiff"
+    with rasterio.open(path, "r+") as ds:
+        gcps, crs = ds.gcps
+        # every pixel of the lattice twice, at two places: no thin-plate spline through them
+        ds.gcps = (list(gcps) + [Gcp(row=g.row, col=g.col, x=g.x + 0.001, y=g.y, z=0.0) for g in gcps], crs)
+    good = json.loads(json.dumps(state.items[5]))
+    good["id"] = "S1A_IW_GRDH_1SDV_20241022_GOOD"
+    good["properties"]["datetime"] = "2024-10-22T08:34:14Z"
+    _grd_item(files / "good", state.url)
+    good["assets"]["vv"]["href"] = f"{state.url}/files/good/grd/iw-vv.tiff"
+    state.items.append(good)
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-1-grd", T0, T1, retries=0, backoff=0.01)
+    assert [o.scene.item_id for o in report.observations] == ["S1A_IW_GRDH_1SDV_20241022_GOOD"]
+    (failed,) = report.failed
+    assert failed[0] == "S1A_IW_GRDH_1SDV_20241020_TEST" and "ground control points cannot place it" in failed[1]
+
+
 def test_search_403_names_the_credential(world, monkeypatch):
     state, ws, store = world
     state.require_auth = "let-me-in"

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import rasterio
 from numpy.typing import NDArray
+from rasterio._err import CPLE_BaseError
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.warp import reproject
@@ -203,10 +204,13 @@ def read_window(
             if window is None:
                 return out, f"gcp-{gcp_method}"
             raw = _read(src, window, convert)
-            warped = warp_with_gcps(
-                raw, gcps_for_window(gcps, window), gcp_crs.to_string(), grid,
-                method="polynomial" if gcp_method == "polynomial" else "tps", resampling=resampling,
-            )  # fmt: skip
+            try:
+                warped = warp_with_gcps(
+                    raw, gcps_for_window(gcps, window), gcp_crs.to_string(), grid,
+                    method="polynomial" if gcp_method == "polynomial" else "tps", resampling=resampling,
+                )  # fmt: skip
+            except CPLE_BaseError as exc:  # GDAL's own error class, not a RasterioError
+                raise ImageReadError(f"{redact(href)}: its ground control points cannot place it ({exc})") from exc
             return warped, f"gcp-{gcp_method}"
         if src.crs is None:
             raise ImageReadError(f"{redact(href)}: no CRS, no GCPs: cannot place it on the ground")
@@ -221,11 +225,14 @@ def read_window(
             return out, "affine"
         window = Window(col0, row0, col1 - col0, row1 - row0)
         raw = _read(src, window, convert)
-        reproject(
-            raw, out,
-            src_transform=src.window_transform(window), src_crs=src.crs, src_nodata=np.nan,
-            dst_transform=grid.affine, dst_crs=grid.crs, dst_nodata=np.nan, resampling=resampling,
-        )  # fmt: skip
+        try:
+            reproject(
+                raw, out,
+                src_transform=src.window_transform(window), src_crs=src.crs, src_nodata=np.nan,
+                dst_transform=grid.affine, dst_crs=grid.crs, dst_nodata=np.nan, resampling=resampling,
+            )  # fmt: skip
+        except CPLE_BaseError as exc:
+            raise ImageReadError(f"{redact(href)}: cannot be put on the site's grid ({exc})") from exc
     return out, "affine"
 
 

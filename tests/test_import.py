@@ -165,6 +165,26 @@ def test_import_removes_a_cog_a_killed_run_left_half_written(ws, tmp_path):
     assert not stale.exists()
 
 
+def test_a_file_in_a_crs_without_a_way_to_lon_lat_is_refused_by_name_and_the_others_go_in(ws, tmp_path):
+    """A local engineering CRS (or another planet's) ended the whole import in a pyproj/GDAL traceback."""
+    import rasterio
+
+    folder = tmp_path / "delivery"
+    folder.mkdir()
+    good = _optical(folder / "good_20241015.tif")
+    local = rasterio.crs.CRS.from_wkt('LOCAL_CS["site grid",UNIT["metre",1],AXIS["Easting",EAST],AXIS["Northing",NORTH]]')
+    odd = write_tiff(folder / "local_20241016.tif", np.full((4, 50, 50), 1000, np.uint16), crs=None,
+                     transform=Affine(3, 0, 1000, 0, -3, 5000))  # fmt: skip
+    with rasterio.open(odd, "r+") as dst:
+        dst.crs = local
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(folder), "--json"])
+    assert res.exit_code == 3, res.output
+    out = json.loads(res.stdout)
+    assert [Path(r["file"]).name for r in out["imported"]] == [good.name]
+    (refused,) = out["refused"]
+    assert refused["file"] == str(odd) and "its CRS (site grid) cannot be turned into longitude/latitude" in refused["reason"]
+
+
 def test_refused_file_is_named_once(ws, tmp_path):
     bare = write_tiff(tmp_path / "no_crs_20241020.tif", np.ones((4, 50, 50), np.uint16), crs=None)
     res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(bare)])

@@ -33,6 +33,8 @@ import numpy as np
 import rasterio
 from affine import Affine
 from numpy.typing import NDArray
+from pyproj.exceptions import ProjError
+from rasterio._err import CPLE_BaseError
 from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.features import geometry_mask
@@ -367,10 +369,17 @@ def read_scene_ref(
                     f"{path}: has no CRS; sitewatch cannot place it on the ground "
                     "(georeference it first, e.g. with gdal_translate -a_srs / -a_ullr)"
                 )
-            px, py = _nominal_when_close(
-                ground_pixel_size(src.crs.to_string(), src.transform, src.width, src.height), src
-            )
-            footprint = _wgs84_footprint(src.crs, src.bounds)
+            try:
+                px, py = _nominal_when_close(
+                    ground_pixel_size(src.crs.to_string(), src.transform, src.width, src.height), src
+                )
+                footprint = _wgs84_footprint(src.crs, src.bounds)
+            except (ProjError, CPLE_BaseError) as exc:  # a local or non-Earth CRS: no way to lon/lat
+                name = re.search(r'"([^"]*)"', src.crs.to_wkt())
+                raise ImageReadError(
+                    f"{path}: its CRS ({name.group(1) if name else src.crs.to_string()[:80]}) cannot be turned "
+                    "into longitude/latitude; reproject it to a standard one (e.g. gdalwarp -t_srs EPSG:4326)"
+                ) from exc
             descriptions = list(src.descriptions)
             colours = [c.name for c in src.colorinterp] if src.driver == "GTiff" else []
             count = src.count

@@ -185,6 +185,17 @@ def test_a_file_in_a_crs_without_a_way_to_lon_lat_is_refused_by_name_and_the_oth
     assert refused["file"] == str(odd) and "its CRS (site grid) cannot be turned into longitude/latitude" in refused["reason"]
 
 
+def test_import_into_a_site_without_coordinates_names_the_site(ws, tmp_path):
+    from sitewatch.sites import builtin_sites
+
+    with ws.store() as store:
+        store.put_site(builtin_sites()["lifarevka"])  # unresolved: no geometry
+    f = _optical(tmp_path / "scene_20241015.tif")
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(f), "--site", "lifarevka"])
+    # was: "skipped …: misses the site(s) given", as if the image were elsewhere
+    assert res.exit_code == 1 and "site 'lifarevka' is unresolved and has no coordinates" in res.output
+
+
 def test_refused_file_is_named_once(ws, tmp_path):
     bare = write_tiff(tmp_path / "no_crs_20241020.tif", np.ones((4, 50, 50), np.uint16), crs=None)
     res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(bare)])

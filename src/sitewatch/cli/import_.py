@@ -66,6 +66,8 @@ def command(
         raise InputError(f"no GeoTIFF files or SAFE products found in {', '.join(str(p) for p in paths)}")
     with ws.store() as store, progress_bar("import", is_quiet() or as_json) as progress:
         sites = [store.get_site(s) for s in site_ids] if site_ids else [s for s in store.sites() if s.geometry is not None]
+        for site in sites:
+            site.require_geometry()  # a --site without coordinates is named, not "missed" by every file
         if not sites:
             raise InputError(
                 "the workspace has no site with an area to import into; add one with "

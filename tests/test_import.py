@@ -196,6 +196,23 @@ def test_import_into_a_site_without_coordinates_names_the_site(ws, tmp_path):
     assert res.exit_code == 1 and "site 'lifarevka' is unresolved and has no coordinates" in res.output
 
 
+def test_two_names_that_differ_only_in_unsafe_characters_keep_their_own_cogs(ws, tmp_path):
+    """'harbour east.tif' and 'harbour_east.tif' were both archived as harbour_east.tif: the second
+    overwrote the first, whose row then pointed at another image (its sha256 no longer matching)."""
+    from sitewatch.ingest import sha256_file
+
+    (tmp_path / "a").mkdir()
+    first = _optical(tmp_path / "a" / "harbour east.tif", 1200)
+    second = _optical(tmp_path / "harbour_east.tif", 1700)
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(first), str(second), "--acquired", "2024-10-20"])
+    assert res.exit_code == 0, res.output
+    with ws.store() as store:
+        observations = store.observations("pier")
+    assert sorted(o.id for o in observations) == ["pier/harbour east", "pier/harbour_east"]
+    assert len({o.path for o in observations}) == 2
+    assert all(sha256_file(ws.root / o.path) == o.sha256 for o in observations)
+
+
 def test_refused_file_is_named_once(ws, tmp_path):
     bare = write_tiff(tmp_path / "no_crs_20241020.tif", np.ones((4, 50, 50), np.uint16), crs=None)
     res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(bare)])

@@ -477,7 +477,12 @@ def _s1_scene_ref(product: S1Product, acquired: datetime | None, sensor: str | N
 
 
 def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "scene"
+    """A file name for an item id: the id itself when it is safe, else made safe plus a digest of
+    the id, so that two ids (``harbour east``, ``harbour_east``) never share one archive file."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "scene"
+    if safe == text:
+        return safe
+    return f"{safe}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
 def write_observation(

@@ -604,6 +604,18 @@ def test_grd_scene_whose_gcps_cannot_place_it_fails_alone(world):
     assert failed[0] == "S1A_IW_GRDH_1SDV_20241020_TEST" and "ground control points cannot place it" in failed[1]
 
 
+def test_a_catalogue_whose_next_page_repeats_itself_is_not_asked_forever(world, caplog):
+    """The search used to follow a looping "next" link without end (thousands of requests, growing memory)."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    state.loop_pages = True
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    with caplog.at_level("WARNING"):
+        items = stac.search_items(catalog, "sentinel-2-l2a", SITE.require_geometry().bounds, T0, T1, limit=2, retries=0)
+    assert [i["id"] for i in items] == ["S2A_CLEAR_20241005", "S2B_CLOUDY_20241008"]
+    assert state.status_count("/search", 200) == 2 and "paging stopped" in caplog.text
+
+
 def test_search_403_names_the_credential(world, monkeypatch):
     state, ws, store = world
     state.require_auth = "let-me-in"
@@ -675,6 +687,8 @@ class StacServer:
     fail_first_searches: int = 0
     require_auth: str = ""
     """When set, the API answers 403 unless ``Authorization: Bearer <require_auth>``."""
+    loop_pages: bool = False
+    """When set, every search page links to itself as the next one (a catalogue whose paging loops)."""
     token_uses: int = 3
     """How many signed reads one token allows before it 'expires' (answers 403)."""
     log: list[tuple[str, str, int]] = field(default_factory=list)
@@ -824,9 +838,10 @@ def _search(state: StacServer, body: dict[str, Any]) -> dict[str, Any]:
     offset = int(body.get("token") or 0)
     page = hits[offset : offset + limit]
     links = []
-    if offset + limit < len(hits):
+    if offset + limit < len(hits) or state.loop_pages:
+        token = offset if state.loop_pages else offset + limit
         links.append({"rel": "next", "href": f"{state.url}/search", "method": "POST", "type": "application/geo+json",
-                      "body": {**body, "token": str(offset + limit)}})
+                      "body": {**body, "token": str(token)}})
     return {"type": "FeatureCollection", "features": page, "links": links,
             "numberMatched": len(hits), "numberReturned": len(page)}
 

@@ -666,6 +666,7 @@ def search_items(
         headers = {"Ocp-Apim-Subscription-Key": creds["token"]}
     io = StacApiIO(headers=headers, timeout=timeout, max_retries=_retry(retries, backoff))
     features: list[dict[str, Any]] = []
+    seen: set[str] = set()
     try:
         client = Client.open(catalog.url, stac_io=io, timeout=timeout)
         search = client.search(
@@ -679,7 +680,15 @@ def search_items(
             found = page.get("features", []) if isinstance(page, dict) else None
             if not isinstance(found, list) or not all(isinstance(f, dict) for f in found):
                 raise SourceError(f"{catalog.name}: the search answer is not a GeoJSON FeatureCollection of items")
-            features.extend(found)
+            new = [f for f in found if str(f.get("id")) not in seen]
+            if not new:
+                # An empty page, or a "next" link that serves the same items again: a catalogue
+                # whose paging loops would otherwise be asked forever.
+                if found:
+                    log.warning("%s: a next page repeats items already listed; paging stopped there", catalog.name)
+                break
+            seen.update(str(f.get("id")) for f in new)
+            features.extend(new)
             if progress:
                 progress(len(features))
             if max_items is not None and len(features) >= max_items:

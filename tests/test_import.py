@@ -96,10 +96,11 @@ def test_import_needs_a_time_or_acquired(ws, tmp_path):
     f = _optical(tmp_path / "mystery.tif")
     res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(f), "--site", "pier"])
     assert res.exit_code == 1 and "--acquired" in res.output
-    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(f), "--site", "pier",
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(f), "--site", "pier", "--site", "pier",
                                     "--acquired", "2024-10-30T03:00:00Z"])  # fmt: skip
     assert res.exit_code == 0, res.output
-    assert "pier/mystery" in res.output
+    assert res.output.count("pier/mystery") == 1  # a site given twice is imported into once
+    assert "imported 1 observation(s)" in res.output
 
 
 def test_acquired_date_alone_in_basic_form_is_noon_too(ws, tmp_path):

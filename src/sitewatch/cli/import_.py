@@ -57,6 +57,7 @@ def command(
     when nothing went in.
     """
     ws = open_workspace(workspace)
+    site_ids = tuple(dict.fromkeys(site_ids))  # --site a --site a: one import into a, not two
     when = parse_acquired(acquired) if acquired else None
     imported: list[dict[str, Any]] = []
     refused: list[tuple[str, str]] = []

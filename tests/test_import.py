@@ -214,6 +214,28 @@ def test_two_names_that_differ_only_in_unsafe_characters_keep_their_own_cogs(ws,
     assert all(sha256_file(ws.root / o.path) == o.sha256 for o in observations)
 
 
+def test_an_interrupted_reimport_leaves_the_recorded_metadata_whole(ws, tmp_path, monkeypatch):
+    """The provider's metadata was copied straight over the archived one: Ctrl-C mid-copy left it cut short."""
+    import shutil
+
+    src = tmp_path / "delivery"
+    src.mkdir()
+    maxar = _optical(src / "24NOV02021107-M2AS-012345678010_01_P001.TIF", 1300)
+    (src / "24NOV02021107-M2AS-012345678010_01_P001.XML").write_text(MAXAR_XML)
+    assert CliRunner().invoke(main, ["import", "-w", str(ws.root), str(maxar)]).exit_code == 0
+    archived = next((ws.archive / "pier").glob("*.metadata.XML"))
+
+    def cut_short(a, b, *args, **kw):  # type: ignore[no-untyped-def]
+        Path(b).write_text(Path(a).read_text()[:40])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shutil, "copyfile", cut_short)
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(maxar)])
+    assert res.exit_code == 130, res.output
+    assert archived.read_text() == MAXAR_XML
+    assert sorted(p.name for p in (ws.archive / "pier").iterdir() if p.name.startswith(".")) == []
+
+
 def test_refused_file_is_named_once(ws, tmp_path):
     bare = write_tiff(tmp_path / "no_crs_20241020.tif", np.ones((4, 50, 50), np.uint16), crs=None)
     res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(bare)])

@@ -617,11 +617,16 @@ def archive_observation(
         digest = sha256_file(tmp)
         copied: dict[str, str] = {}
         for key, src_path in (sidecars or {}).items():
-            dest = folder / f"{name}.{key}{''.join(Path(src_path).suffixes[-1:]) or '.json'}"
-            shutil.copyfile(src_path, dest)
+            dest = _sidecar_path(folder, name, key, src_path)
+            # Beside its final name first, as the COG: an interrupted copy never leaves a cut sidecar
+            # where the one an earlier run recorded was (remove_partials clears what it leaves).
+            shutil.copyfile(src_path, partial_path(dest))
+            os.replace(partial_path(dest), dest)
             copied[key] = dest.relative_to(ws.root).as_posix()
     except BaseException:
         tmp.unlink(missing_ok=True)
+        for key, src_path in (sidecars or {}).items():
+            partial_path(_sidecar_path(folder, name, key, src_path)).unlink(missing_ok=True)
         raise
     obs = Observation(
         id=f"{site.id}/{scene.item_id}",
@@ -636,6 +641,10 @@ def archive_observation(
     )
     footprint = reproject_geometry(_grid_box(grid), grid.crs, "EPSG:4326")
     return obs, footprint
+
+
+def _sidecar_path(folder: Path, name: str, key: str, src_path: Path) -> Path:
+    return folder / f"{name}.{key}{''.join(Path(src_path).suffixes[-1:]) or '.json'}"
 
 
 def _grid_box(grid: Grid) -> Any:

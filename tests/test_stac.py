@@ -616,6 +616,20 @@ def test_a_catalogue_whose_next_page_repeats_itself_is_not_asked_forever(world, 
     assert state.status_count("/search", 200) == 2 and "paging stopped" in caplog.text
 
 
+def test_a_retry_after_of_an_hour_is_not_waited_for_in_full(world, monkeypatch):
+    """urllib3 honours Retry-After up to six hours: a rate-limited catalogue froze the search silently."""
+    import time
+
+    state, ws, store = world
+    state.retry_after = "3600"
+    monkeypatch.setattr(stac, "RETRY_AFTER_MAX_S", 0.2)
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    t0 = time.monotonic()
+    found = find_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=2, backoff=0.01)
+    assert len(found) == 5 and time.monotonic() - t0 < 10
+    assert state.status_count("/search", 429) == 1
+
+
 def test_search_403_names_the_credential(world, monkeypatch):
     state, ws, store = world
     state.require_auth = "let-me-in"
@@ -687,6 +701,8 @@ class StacServer:
     fail_first_searches: int = 0
     require_auth: str = ""
     """When set, the API answers 403 unless ``Authorization: Bearer <require_auth>``."""
+    retry_after: str = ""
+    """``Retry-After`` header of the failing first searches (then answered 429, not 503)."""
     loop_pages: bool = False
     """When set, every search page links to itself as the next one (a catalogue whose paging loops)."""
     token_uses: int = 3
@@ -767,6 +783,9 @@ def _handler(state: StacServer) -> type[BaseHTTPRequestHandler]:
                 return
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             searches = sum(1 for m, p, _ in state.log if m == "POST" and p == "/search")
+            if searches < state.fail_first_searches and state.retry_after:
+                body_ = json.dumps({"code": "TooManyRequests"}).encode()
+                return self._send(429, body_, headers={"Retry-After": state.retry_after})
             if searches < state.fail_first_searches:
                 return self._json({"code": "ServiceUnavailable"}, 503)
             self._json(_search(state, body))

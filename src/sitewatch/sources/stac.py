@@ -543,6 +543,13 @@ def _cache_key(catalog: Catalog, collection: str, bbox: Sequence[float], start: 
     return hashlib.sha256(json.dumps(query, sort_keys=True).encode()).hexdigest()[:24]
 
 
+RETRY_AFTER_MAX_S = 60.0
+"""Longest wait before a retry that a catalogue's ``Retry-After`` header may ask for.
+
+urllib3 honours up to six hours; a rate-limited API asking for an hour would freeze a
+search without a word. Past this, the retry comes sooner and, refused again, says so.
+"""
+
 _CONNECT_RETRIES = 2
 """A refused or failed connection is tried twice more (about 2 s), not ``retries`` times.
 
@@ -565,7 +572,8 @@ def _retry(total: int, backoff: float) -> Any:
 
 @functools.cache
 def _retry_class() -> Any:
-    """urllib3's Retry, except that a host name that does not resolve is not retried.
+    """urllib3's Retry, except that a host name that does not resolve is not retried, and a
+    ``Retry-After`` longer than :data:`RETRY_AFTER_MAX_S` is not waited for in full.
 
     A failed DNS lookup means no network or a mistyped URL: waiting for the backoff
     (about 31 s over 5 retries) only delays saying so. Everything else is retried as before.
@@ -579,6 +587,9 @@ def _retry_class() -> Any:
             if isinstance(error, NameResolutionError):
                 raise MaxRetryError(_pool, url, error) from error
             return super().increment(method, url, response, error, _pool, _stacktrace)
+
+        def parse_retry_after(self, retry_after: str) -> float:
+            return float(min(super().parse_retry_after(retry_after), RETRY_AFTER_MAX_S))
 
     return FailFastOnDns
 

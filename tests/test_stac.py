@@ -630,6 +630,28 @@ def test_a_retry_after_of_an_hour_is_not_waited_for_in_full(world, monkeypatch):
     assert state.status_count("/search", 429) == 1
 
 
+def test_a_fetch_killed_while_archiving_leaves_no_stray_folder_in_the_workspace(world, monkeypatch):
+    """The STAC item was staged in a temporary folder inside the workspace: SIGKILL there left it behind."""
+    from sitewatch import fetch as fetch_module
+
+    state, ws, store = world
+    state.fail_first_searches = 0
+    state.items = state.items[:1]
+    seen: list[list[str]] = []
+    real = fetch_module.write_observation
+
+    def write(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(sorted(p.name for p in ws.root.iterdir()))  # what a kill at this moment would leave
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fetch_module, "write_observation", write)
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+    assert len(report.observations) == 1
+    (names,) = seen
+    assert set(names) <= {"archive", "cache", "sitewatch.gpkg", "sitewatch.toml"}, names
+
+
 def test_search_403_names_the_credential(world, monkeypatch):
     state, ws, store = world
     state.require_auth = "let-me-in"

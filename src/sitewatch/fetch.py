@@ -685,7 +685,8 @@ def _fetch_one(
         "partial_failures": failures,
         "stac_item": dict(item),
     }
-    with tempfile.TemporaryDirectory(dir=ws.root) as tmp:
+    # Outside the workspace: a run killed here (SIGKILL) leaves no stray folder beside sitewatch.gpkg.
+    with tempfile.TemporaryDirectory(prefix="sitewatch-item-") as tmp:
         item_path = Path(tmp) / "item.json"
         item_path.write_text(json.dumps(item, indent=1))
         obs = write_observation(

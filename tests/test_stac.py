@@ -580,7 +580,8 @@ def test_one_acquisition_from_a_second_catalogue_is_not_archived_twice(world):
 
 
 def test_grd_scene_whose_gcps_cannot_place_it_fails_alone(world):
-    """GDAL's 'matrix not invertible' (a CPLE error, not a RasterioError) failed the whole fetch with a traceback."""
+    """GDAL's 'matrix not invertible' (a CPLE error, not a RasterioError), and an item without any
+    polarisation asset, failed the whole fetch with a traceback."""
     from rasterio.control import GroundControlPoint as Gcp
 
     state, ws, store = world
@@ -597,11 +598,17 @@ def test_grd_scene_whose_gcps_cannot_place_it_fails_alone(world):
     _grd_item(files / "good", state.url)
     good["assets"]["vv"]["href"] = f"{state.url}/files/good/grd/iw-vv.tiff"
     state.items.append(good)
+    no_pol = json.loads(json.dumps(good))  # a SAR item without any polarisation asset (np.stack of nothing)
+    no_pol["id"] = "S1A_IW_GRDH_1SDV_20241024_NOPOL"
+    no_pol["properties"]["datetime"] = "2024-10-24T08:34:14Z"
+    no_pol["assets"] = {"thumbnail": good["assets"]["vv"]}
+    state.items.append(no_pol)
     catalog = Catalog(name="local", url=state.url, provider="local-stac")
     report = fetch_scenes(ws, store, SITE, catalog, "sentinel-1-grd", T0, T1, retries=0, backoff=0.01)
     assert [o.scene.item_id for o in report.observations] == ["S1A_IW_GRDH_1SDV_20241022_GOOD"]
-    (failed,) = report.failed
-    assert failed[0] == "S1A_IW_GRDH_1SDV_20241020_TEST" and "ground control points cannot place it" in failed[1]
+    failed = dict(report.failed)
+    assert "ground control points cannot place it" in failed["S1A_IW_GRDH_1SDV_20241020_TEST"]
+    assert "no asset for band(s) ['VV', 'VH', 'HH', 'HV']" in failed["S1A_IW_GRDH_1SDV_20241024_NOPOL"]
 
 
 def test_a_catalogue_whose_next_page_repeats_itself_is_not_asked_forever(world, caplog):

@@ -621,8 +621,9 @@ def _fetch_one(
         if any(k in assets for k in keys)
     }
     missing = [b for b in profile.bands if b not in asset_of and b not in profile.optional]
-    if missing:
-        raise SourceError(f"item {scene.item_id}: no asset for band(s) {missing}; assets: {sorted(assets)}")
+    if missing or not asset_of:  # a SAR item's polarisations are each optional, but not all of them
+        raise SourceError(f"item {scene.item_id}: no asset for band(s) {missing or list(profile.bands)}; "
+                          f"assets: {sorted(assets)}")  # fmt: skip
     bands: dict[str, NDArray[np.float32]] = {}
     notes: dict[str, str] = {}
     placement = ""

@@ -87,16 +87,58 @@ def test_import_planet_and_maxar_refuse_no_crs(ws, tmp_path):
     prov = json.loads(res.stdout)["provenance"]
     assert prov["source_path"].endswith(maxar.name) and prov["source_sha256"]
     assert prov["metadata_files"][0].endswith(".XML") and (ws.root / prov["metadata"]).exists()
+    # --item prints the provider's metadata as delivered (it printed {}: the file's GeoTIFF tags, none here)
+    res = CliRunner().invoke(main, ["show", "-w", str(ws.root), by_file[maxar.name]["id"], "--item"])
+    assert res.exit_code == 0 and res.output.strip() == MAXAR_XML.strip()
 
 
 def test_import_needs_a_time_or_acquired(ws, tmp_path):
     f = _optical(tmp_path / "mystery.tif")
     res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(f), "--site", "pier"])
     assert res.exit_code == 1 and "--acquired" in res.output
-    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(f), "--site", "pier",
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(f), "--site", "pier", "--site", "pier",
                                     "--acquired", "2024-10-30T03:00:00Z"])  # fmt: skip
     assert res.exit_code == 0, res.output
-    assert "pier/mystery" in res.output
+    assert res.output.count("pier/mystery") == 1  # a site given twice is imported into once
+    assert "imported 1 observation(s)" in res.output
+
+
+def test_acquired_date_alone_in_basic_form_is_noon_too(ws, tmp_path):
+    """``--acquired 20241030`` is a date alone, as ``2024-10-30`` is: noon, not midnight."""
+    f = _optical(tmp_path / "mystery.tif")
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(f), "--site", "pier",
+                                    "--acquired", "20241030", "--json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    with ws.store() as store:
+        (obs,) = store.observations("pier")
+    assert obs.scene.acquired.isoformat() == "2024-10-30T12:00:00+00:00"
+
+
+def test_image_across_the_antimeridian_goes_into_the_sites_on_both_sides(tmp_path):
+    """A Fiji scene in UTM zone 60 runs from 179.7 to -179.7: it covers sites on both sides of 180°.
+
+    Its footprint used to be one box from -179.7 to 179.7 (the rest of the world): "covers no site".
+    """
+    from pyproj import Transformer
+
+    from sitewatch.sites import site_from_bbox
+
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(site_from_bbox("west", (179.80, -17.02, 179.83, -17.0), name="west"))
+        store.put_site(site_from_bbox("east", (-179.9, -17.02, -179.87, -17.0), name="east"))
+        store.put_site(site_from_bbox("away", (0.0, -17.02, 0.03, -17.0), name="away"))
+    to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32760", always_xy=True)
+    x0, y0 = to_utm.transform(179.7, -16.9)
+    x1, y1 = to_utm.transform(-179.7, -17.1)
+    shape = (4, int((y0 - y1) / 20) + 1, int((x1 - x0) / 20) + 1)
+    f = write_tiff(tmp_path / "fiji_20241015.tif", np.full(shape, 1200, np.uint16), crs="EPSG:32760",
+                   transform=Affine(20, 0, x0, 0, -20, y0))  # fmt: skip
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(f), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert sorted(r["id"] for r in out["imported"]) == ["east/fiji_20241015", "west/fiji_20241015"]
+    assert out["skipped"] == []
 
 
 def test_one_delivery_in_two_folders_of_one_run_is_imported_once(ws, tmp_path):
@@ -112,6 +154,86 @@ def test_one_delivery_in_two_folders_of_one_run_is_imported_once(ws, tmp_path):
     assert out["duplicates"] == [{"file": str(copy), "same_as": str(first)}]
     with ws.store() as store:
         assert len(store.observations("pier")) == 1
+
+
+def test_import_removes_a_cog_a_killed_run_left_half_written(ws, tmp_path):
+    stale = ws.archive / "pier" / ".scene_20241015.tif.partial"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"II*\x00half")
+    f = _optical(tmp_path / "other_20241016.tif")
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(f)])
+    assert res.exit_code == 0, res.output
+    assert not stale.exists()
+
+
+def test_a_file_in_a_crs_without_a_way_to_lon_lat_is_refused_by_name_and_the_others_go_in(ws, tmp_path):
+    """A local engineering CRS (or another planet's) ended the whole import in a pyproj/GDAL traceback."""
+    import rasterio
+
+    folder = tmp_path / "delivery"
+    folder.mkdir()
+    good = _optical(folder / "good_20241015.tif")
+    local = rasterio.crs.CRS.from_wkt('LOCAL_CS["site grid",UNIT["metre",1],AXIS["Easting",EAST],AXIS["Northing",NORTH]]')
+    odd = write_tiff(folder / "local_20241016.tif", np.full((4, 50, 50), 1000, np.uint16), crs=None,
+                     transform=Affine(3, 0, 1000, 0, -3, 5000))  # fmt: skip
+    with rasterio.open(odd, "r+") as dst:
+        dst.crs = local
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(folder), "--json"])
+    assert res.exit_code == 3, res.output
+    out = json.loads(res.stdout)
+    assert [Path(r["file"]).name for r in out["imported"]] == [good.name]
+    (refused,) = out["refused"]
+    assert refused["file"] == str(odd) and "its CRS (site grid) cannot be turned into longitude/latitude" in refused["reason"]
+
+
+def test_import_into_a_site_without_coordinates_names_the_site(ws, tmp_path):
+    from sitewatch.sites import builtin_sites
+
+    with ws.store() as store:
+        store.put_site(builtin_sites()["lifarevka"])  # unresolved: no geometry
+    f = _optical(tmp_path / "scene_20241015.tif")
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(f), "--site", "lifarevka"])
+    # was: "skipped …: misses the site(s) given", as if the image were elsewhere
+    assert res.exit_code == 1 and "site 'lifarevka' is unresolved and has no coordinates" in res.output
+
+
+def test_two_names_that_differ_only_in_unsafe_characters_keep_their_own_cogs(ws, tmp_path):
+    """'harbour east.tif' and 'harbour_east.tif' were both archived as harbour_east.tif: the second
+    overwrote the first, whose row then pointed at another image (its sha256 no longer matching)."""
+    from sitewatch.ingest import sha256_file
+
+    (tmp_path / "a").mkdir()
+    first = _optical(tmp_path / "a" / "harbour east.tif", 1200)
+    second = _optical(tmp_path / "harbour_east.tif", 1700)
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(first), str(second), "--acquired", "2024-10-20"])
+    assert res.exit_code == 0, res.output
+    with ws.store() as store:
+        observations = store.observations("pier")
+    assert sorted(o.id for o in observations) == ["pier/harbour east", "pier/harbour_east"]
+    assert len({o.path for o in observations}) == 2
+    assert all(sha256_file(ws.root / o.path) == o.sha256 for o in observations)
+
+
+def test_an_interrupted_reimport_leaves_the_recorded_metadata_whole(ws, tmp_path, monkeypatch):
+    """The provider's metadata was copied straight over the archived one: Ctrl-C mid-copy left it cut short."""
+    import shutil
+
+    src = tmp_path / "delivery"
+    src.mkdir()
+    maxar = _optical(src / "24NOV02021107-M2AS-012345678010_01_P001.TIF", 1300)
+    (src / "24NOV02021107-M2AS-012345678010_01_P001.XML").write_text(MAXAR_XML)
+    assert CliRunner().invoke(main, ["import", "-w", str(ws.root), str(maxar)]).exit_code == 0
+    archived = next((ws.archive / "pier").glob("*.metadata.XML"))
+
+    def cut_short(a, b, *args, **kw):  # type: ignore[no-untyped-def]
+        Path(b).write_text(Path(a).read_text()[:40])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shutil, "copyfile", cut_short)
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(maxar)])
+    assert res.exit_code == 130, res.output
+    assert archived.read_text() == MAXAR_XML
+    assert sorted(p.name for p in (ws.archive / "pier").iterdir() if p.name.startswith(".")) == []
 
 
 def test_refused_file_is_named_once(ws, tmp_path):

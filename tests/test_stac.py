@@ -29,7 +29,7 @@ from shapely.geometry import box, mapping, shape
 
 from sitewatch.cli import main
 from sitewatch.errors import ConfigError, CredentialError, InputError, SourceError
-from sitewatch.fetch import fetch_scenes, find_scenes, site_stats
+from sitewatch.fetch import fetch_scenes, find_scenes, measure_site_stats, site_stats
 from sitewatch.geo import reproject_geometry
 from sitewatch.ingest import site_grid, site_mask
 from sitewatch.model import utc
@@ -207,6 +207,67 @@ def test_recorded_items_become_scenes(name, catalog, sensor, bands):
     assert scene.sensor == sensor and set(scene.hrefs) == bands
     assert scene.acquired.tzinfo is not None and scene.provider == catalog
     assert scene.footprint is not None and scene.footprint.intersects(SITE.require_geometry())
+
+
+def test_malformed_items_are_named_and_the_others_proceed(world, caplog):
+    """One item with a broken geometry, a missing href or a bad date is skipped by name, not fatal."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    es = BUILTIN_CATALOGS["earth-search"]
+    item = _recorded("earth-search-s2-l2a-item.json")
+    bad_geom = {**item, "geometry": {"type": "Polygon", "coordinates": [[[1, 2]]]}}
+    with pytest.raises(SourceError, match=r"item 'S2B_.*': its geometry is not a valid GeoJSON geometry"):
+        item_to_scene(bad_geom, es)
+    no_href = {**item, "assets": {**item["assets"], "red": {"type": "image/tiff"}}}
+    with pytest.raises(SourceError, match=r"item 'S2B_.*': asset 'red' has no href"):
+        item_to_scene(no_href, es)
+    no_date = {**item, "properties": {**item["properties"], "datetime": None, "start_datetime": "soon"}}
+    with pytest.raises(SourceError, match=r"item 'S2B_.*': datetime 'soon' is not an ISO 8601 time"):
+        item_to_scene(no_date, es)
+    bowtie = {**item, "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}}
+    assert item_to_scene(bowtie, es).footprint.is_valid  # a self-crossing ring is repaired, not fatal
+    # Through the catalogue: a cloud figure that is not a number is unknown; an item without an href is named.
+    state.items[0]["properties"]["eo:cloud_cover"] = "n/a"
+    state.items[3]["assets"]["nir"].pop("href")
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    with caplog.at_level("WARNING"):
+        found = find_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+    ids = [c.scene.item_id for c in found]
+    assert "S2B_SIGNED_20241015" not in ids and len(ids) == 4
+    assert found[0].scene.item_id == "S2A_CLEAR_20241005" and found[0].scene.cloud_cover is None
+    assert "S2B_SIGNED_20241015" in caplog.text and "asset 'nir' has no href" in caplog.text
+
+
+def test_a_url_that_is_not_a_stac_api_is_named(tmp_path):
+    """An HTML page or a JSON answer that is not a STAC catalogue: a clear error naming the URL."""
+
+    class NotStac(BaseHTTPRequestHandler):
+        body = b"<html>login</html>"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(self.body)))
+            self.end_headers()
+            self.wfile.write(self.body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotStac)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/stac"
+    try:
+        ws = init_workspace(tmp_path / "ws")
+        with ws.store() as store:
+            store.put_site(SITE)
+        for body in (b"<html>login</html>", b"[1, 2]", b"{}"):
+            NotStac.body = body
+            res = CliRunner().invoke(main, ["search", "port", "-w", str(ws.root), "--catalog", url, "--collection",
+                                            "s2", "--from", "2024-10-01", "--to", "2024-10-02"])  # fmt: skip
+            assert res.exit_code == 1 and not isinstance(res.exception, (ValueError, AttributeError)), res.output
+            assert f"Error: {url} did not answer as a STAC API does" in res.output
+    finally:
+        server.shutdown()
 
 
 def test_s2_offset_is_read_from_item_metadata_not_the_date():
@@ -469,6 +530,135 @@ def test_killed_fetch_resumes_with_what_is_missing(world):
     assert "S2B_CLOUDY_20241008" in {o.scene.item_id for o in rest.observations}  # max_cloud 100
 
 
+def test_fetch_removes_a_cog_a_killed_run_left_half_written(world):
+    """SIGKILL mid-write leaves a .partial COG; the next fetch removes it even when it skips that item."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    stale = ws.archive / "port" / ".S2B_CLOUDY_20241008.tif.partial"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"II*\x00half")
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, max_cloud=20, retries=0, backoff=0.01,
+                          signer=TokenSigner(state))  # fmt: skip
+    assert "S2B_CLOUDY_20241008" in dict(report.skipped) and not stale.exists()
+
+
+def test_cached_site_figures_are_not_reused_for_a_site_given_a_new_polygon(world):
+    """Cloud % over the site is over its polygon: after `sites add` replaces it, the scene is measured again."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    found = find_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+    measured, problems = measure_site_stats(ws, SITE, catalog, found, retries=0, backoff=0.01, signer=TokenSigner(state))
+    assert measured[0].stats is not None and len([p for p in problems if "FORBIDDEN" not in p[0]]) == 0
+    assert find_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0)[0].stats is not None
+    lon, lat = SITE.require_geometry().centroid.coords[0]
+    moved = tiny_site("port", lon=lon + 0.002, lat=lat, half_deg=0.005)
+    store.put_site(moved)
+    again = find_scenes(ws, store, moved, catalog, "sentinel-2-l2a", T0, T1, retries=0)
+    assert all(c.stats is None for c in again)
+
+
+def test_one_acquisition_from_a_second_catalogue_is_not_archived_twice(world):
+    """Earth Search and Planetary Computer name one Sentinel-2 pass differently: fetched from both, one observation."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    clear = state.items[0]
+    state.items = [clear]
+    first = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+    assert [o.id for o in first.observations] == ["port/S2A_CLEAR_20241005"]
+    other = json.loads(json.dumps(clear))  # the same pass as another catalogue lists it
+    other["id"] = "S2A_MSIL2A_20241005T015349_R117_T53TNK"
+    other["properties"]["platform"] = "Sentinel-2A"
+    state.items = [other]
+    second = fetch_scenes(ws, store, SITE, Catalog(name="other", url=state.url, provider="other-stac"),
+                          "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01, refresh=True)  # fmt: skip
+    assert not second.observations and not second.failed
+    assert "same acquisition as port/S2A_CLEAR_20241005" in dict(second.skipped)[other["id"]]
+    assert [o.id for o in store.observations("port")] == ["port/S2A_CLEAR_20241005"]
+
+
+def test_grd_scene_whose_gcps_cannot_place_it_fails_alone(world):
+    """GDAL's 'matrix not invertible' (a CPLE error, not a RasterioError), and an item without any
+    polarisation asset, failed the whole fetch with a traceback."""
+    from rasterio.control import GroundControlPoint as Gcp
+
+    state, ws, store = world
+    state.fail_first_searches = 0
+    files = state.files
+    path = files / "grd" / "iw-vv.tiff"
+    with rasterio.open(path, "r+") as ds:
+        gcps, crs = ds.gcps
+        # every pixel of the lattice twice, at two places: no thin-plate spline through them
+        ds.gcps = (list(gcps) + [Gcp(row=g.row, col=g.col, x=g.x + 0.001, y=g.y, z=0.0) for g in gcps], crs)
+    good = json.loads(json.dumps(state.items[5]))
+    good["id"] = "S1A_IW_GRDH_1SDV_20241022_GOOD"
+    good["properties"]["datetime"] = "2024-10-22T08:34:14Z"
+    _grd_item(files / "good", state.url)
+    good["assets"]["vv"]["href"] = f"{state.url}/files/good/grd/iw-vv.tiff"
+    state.items.append(good)
+    no_pol = json.loads(json.dumps(good))  # a SAR item without any polarisation asset (np.stack of nothing)
+    no_pol["id"] = "S1A_IW_GRDH_1SDV_20241024_NOPOL"
+    no_pol["properties"]["datetime"] = "2024-10-24T08:34:14Z"
+    no_pol["assets"] = {"thumbnail": good["assets"]["vv"]}
+    state.items.append(no_pol)
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-1-grd", T0, T1, retries=0, backoff=0.01)
+    assert [o.scene.item_id for o in report.observations] == ["S1A_IW_GRDH_1SDV_20241022_GOOD"]
+    failed = dict(report.failed)
+    assert "ground control points cannot place it" in failed["S1A_IW_GRDH_1SDV_20241020_TEST"]
+    assert "no asset for band(s) ['VV', 'VH', 'HH', 'HV']" in failed["S1A_IW_GRDH_1SDV_20241024_NOPOL"]
+
+
+def test_a_catalogue_whose_next_page_repeats_itself_is_not_asked_forever(world, caplog):
+    """The search used to follow a looping "next" link without end (thousands of requests, growing memory)."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    state.loop_pages = True
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    with caplog.at_level("WARNING"):
+        items = stac.search_items(catalog, "sentinel-2-l2a", SITE.require_geometry().bounds, T0, T1, limit=2, retries=0)
+    assert [i["id"] for i in items] == ["S2A_CLEAR_20241005", "S2B_CLOUDY_20241008"]
+    assert state.status_count("/search", 200) == 2 and "paging stopped" in caplog.text
+
+
+def test_a_retry_after_of_an_hour_is_not_waited_for_in_full(world, monkeypatch):
+    """urllib3 honours Retry-After up to six hours: a rate-limited catalogue froze the search silently."""
+    import time
+
+    state, ws, store = world
+    state.retry_after = "3600"
+    monkeypatch.setattr(stac, "RETRY_AFTER_MAX_S", 0.2)
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    t0 = time.monotonic()
+    found = find_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=2, backoff=0.01)
+    assert len(found) == 5 and time.monotonic() - t0 < 10
+    assert state.status_count("/search", 429) == 1
+
+
+def test_a_fetch_killed_while_archiving_leaves_no_stray_folder_in_the_workspace(world, monkeypatch):
+    """The STAC item was staged in a temporary folder inside the workspace: SIGKILL there left it behind."""
+    from sitewatch import fetch as fetch_module
+
+    state, ws, store = world
+    state.fail_first_searches = 0
+    state.items = state.items[:1]
+    seen: list[list[str]] = []
+    real = fetch_module.write_observation
+
+    def write(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(sorted(p.name for p in ws.root.iterdir()))  # what a kill at this moment would leave
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fetch_module, "write_observation", write)
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+    assert len(report.observations) == 1
+    (names,) = seen
+    assert set(names) <= {"archive", "cache", "sitewatch.gpkg", "sitewatch.toml"}, names
+
+
 def test_search_403_names_the_credential(world, monkeypatch):
     state, ws, store = world
     state.require_auth = "let-me-in"
@@ -510,6 +700,24 @@ def test_cli_search_fetch_show(world):
     assert json.loads(res.stdout)["provenance"]["stac_item"]["id"] == "S2A_CLEAR_20241005"
 
 
+def test_dates_in_other_iso_forms_and_bad_dates_name_their_option(world):
+    """``--to 20241005`` is the whole of 5 October, as ``--to 2024-10-05`` is; a bad date names its option."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    base = ["search", "port", "-w", str(ws.root), "--catalog", state.url, "--collection", "s2", "--json"]
+    for to in ("2024-10-05", "20241005"):
+        res = CliRunner().invoke(main, [*base, "--from", "20241005", "--to", to])
+        assert res.exit_code == 0, res.output
+        assert [r["item_id"] for r in json.loads(res.stdout)] == ["S2A_CLEAR_20241005"], to
+    res = CliRunner().invoke(main, [*base, "--from", "2024/10/01", "--to", "2024-10-05"])
+    assert res.exit_code == 1 and "--from '2024/10/01' is not an ISO 8601 date or time" in res.output
+    res = CliRunner().invoke(main, [*base, "--from", "2024-10-01", "--to", "2024-10-32"])
+    assert res.exit_code == 1 and "--to '2024-10-32' is not an ISO 8601 date or time" in res.output
+    for cmd in ("search", "fetch"):  # NaN passed FloatRange(0, 100) and filtered nothing
+        res = CliRunner().invoke(main, [cmd, *base[1:], "--from", "2024-10-01", "--to", "2024-10-05", "--max-cloud", "nan"])
+        assert res.exit_code == 2 and "--max-cloud" in res.output and "'nan' is not a number" in res.output
+
+
 # -- the server -----------------------------------------------------------------------------------
 
 
@@ -522,6 +730,10 @@ class StacServer:
     fail_first_searches: int = 0
     require_auth: str = ""
     """When set, the API answers 403 unless ``Authorization: Bearer <require_auth>``."""
+    retry_after: str = ""
+    """``Retry-After`` header of the failing first searches (then answered 429, not 503)."""
+    loop_pages: bool = False
+    """When set, every search page links to itself as the next one (a catalogue whose paging loops)."""
     token_uses: int = 3
     """How many signed reads one token allows before it 'expires' (answers 403)."""
     log: list[tuple[str, str, int]] = field(default_factory=list)
@@ -600,6 +812,9 @@ def _handler(state: StacServer) -> type[BaseHTTPRequestHandler]:
                 return
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             searches = sum(1 for m, p, _ in state.log if m == "POST" and p == "/search")
+            if searches < state.fail_first_searches and state.retry_after:
+                body_ = json.dumps({"code": "TooManyRequests"}).encode()
+                return self._send(429, body_, headers={"Retry-After": state.retry_after})
             if searches < state.fail_first_searches:
                 return self._json({"code": "ServiceUnavailable"}, 503)
             self._json(_search(state, body))
@@ -671,9 +886,10 @@ def _search(state: StacServer, body: dict[str, Any]) -> dict[str, Any]:
     offset = int(body.get("token") or 0)
     page = hits[offset : offset + limit]
     links = []
-    if offset + limit < len(hits):
+    if offset + limit < len(hits) or state.loop_pages:
+        token = offset if state.loop_pages else offset + limit
         links.append({"rel": "next", "href": f"{state.url}/search", "method": "POST", "type": "application/geo+json",
-                      "body": {**body, "token": str(offset + limit)}})
+                      "body": {**body, "token": str(token)}})
     return {"type": "FeatureCollection", "features": page, "links": links,
             "numberMatched": len(hits), "numberReturned": len(page)}
 

@@ -175,3 +175,19 @@ def test_layer_extents_follow_the_sites_as_gdal_reads_them(tmp_path: Path) -> No
         store.delete_site("a")
     assert pyogrio.read_info(ws.db_path, layer="sites")["total_bounds"] == (10.0, 10.0, 10.1, 10.1)
     assert pyogrio.read_info(ws.db_path, layer="berths")["total_bounds"] is None
+
+
+def test_a_database_another_process_is_writing_is_named_not_a_traceback(tmp_path, monkeypatch):
+    """A write that waits out the busy timeout is a StoreError naming the file (was sqlite3's own error)."""
+    from sitewatch.store import sqlite as store_sqlite
+
+    monkeypatch.setattr(store_sqlite, "BUSY_TIMEOUT_S", 0.1)
+    ws = init_workspace(tmp_path / "ws")
+    other = sqlite3.connect(ws.root / "sitewatch.gpkg", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another command in the middle of a write
+    try:
+        with ws.store() as store, pytest.raises(StoreError, match=r"sitewatch.gpkg: cannot write .*database is locked"):
+            store.put_site(builtin_sites()["dunai"])
+    finally:
+        other.execute("ROLLBACK")
+        other.close()

@@ -22,6 +22,7 @@ expired token), then reported at the end with what to do.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -36,13 +37,14 @@ from typing import Any
 import numpy as np
 import rasterio
 from numpy.typing import NDArray
+from rasterio._err import CPLE_BaseError
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.warp import reproject
 from rasterio.windows import Window, from_bounds
 
 from .errors import CredentialError, ImageReadError, InputError, SourceError
-from .ingest import site_grid, site_mask, write_observation
+from .ingest import remove_partials, site_grid, site_mask, write_observation
 from .model import Grid, Observation, SceneRef, Site
 from .sources.gcp import gcps_for_window, gcps_window, grid_bounds_in, warp_with_gcps
 from .sources.stac import (
@@ -202,10 +204,13 @@ def read_window(
             if window is None:
                 return out, f"gcp-{gcp_method}"
             raw = _read(src, window, convert)
-            warped = warp_with_gcps(
-                raw, gcps_for_window(gcps, window), gcp_crs.to_string(), grid,
-                method="polynomial" if gcp_method == "polynomial" else "tps", resampling=resampling,
-            )  # fmt: skip
+            try:
+                warped = warp_with_gcps(
+                    raw, gcps_for_window(gcps, window), gcp_crs.to_string(), grid,
+                    method="polynomial" if gcp_method == "polynomial" else "tps", resampling=resampling,
+                )  # fmt: skip
+            except CPLE_BaseError as exc:  # GDAL's own error class, not a RasterioError
+                raise ImageReadError(f"{redact(href)}: its ground control points cannot place it ({exc})") from exc
             return warped, f"gcp-{gcp_method}"
         if src.crs is None:
             raise ImageReadError(f"{redact(href)}: no CRS, no GCPs: cannot place it on the ground")
@@ -220,11 +225,14 @@ def read_window(
             return out, "affine"
         window = Window(col0, row0, col1 - col0, row1 - row0)
         raw = _read(src, window, convert)
-        reproject(
-            raw, out,
-            src_transform=src.window_transform(window), src_crs=src.crs, src_nodata=np.nan,
-            dst_transform=grid.affine, dst_crs=grid.crs, dst_nodata=np.nan, resampling=resampling,
-        )  # fmt: skip
+        try:
+            reproject(
+                raw, out,
+                src_transform=src.window_transform(window), src_crs=src.crs, src_nodata=np.nan,
+                dst_transform=grid.affine, dst_crs=grid.crs, dst_nodata=np.nan, resampling=resampling,
+            )  # fmt: skip
+        except CPLE_BaseError as exc:
+            raise ImageReadError(f"{redact(href)}: cannot be put on the site's grid ({exc})") from exc
     return out, "affine"
 
 
@@ -262,7 +270,9 @@ def _save_stats(ws: Workspace, table: Mapping[str, Any]) -> None:
 
 
 def _stats_key(site: Site, scene: SceneRef) -> str:
-    return f"{site.id}|{scene.id}"
+    # The figures are over the site's polygon: a site given a new polygon (`sites add` again) is measured again.
+    shape_id = hashlib.sha256(site.require_geometry().wkb).hexdigest()[:12]
+    return f"{site.id}|{shape_id}|{scene.id}"
 
 
 def _archived(ws: Workspace, store: Store, site: Site, scene: SceneRef) -> bool:
@@ -438,11 +448,13 @@ def fetch_scenes(
     candidates = find_scenes(ws, store, site, catalog, collection, start, end,
                              refresh=refresh, retries=retries, backoff=backoff, page_size=page_size, env=env)  # fmt: skip
     candidates, duplicates = _one_per_acquisition(candidates, site)
+    remove_partials(ws, site.id)  # COGs a killed run left half-written (as ingest does)
     creds = catalog_credentials(catalog, env)
     if any(c for c in candidates if force or not c.fetched):
         require_asset_credentials(catalog, creds)
     reader = _Reader(catalog, signer or make_signer(catalog), creds, retries, backoff)
     stats_table = _load_stats(ws)
+    held = store.observations(site.id)
     done: list[Observation] = []
     skipped: list[tuple[str, str]] = list(duplicates)
     failed: list[tuple[str, str]] = []
@@ -451,6 +463,10 @@ def fetch_scenes(
         try:
             if cand.fetched and not force:
                 skipped.append((scene.item_id, "already fetched"))
+                continue
+            if twin := _archived_twin(held, site, scene):
+                skipped.append((scene.item_id, f"same acquisition as {twin}, already archived (another catalogue "
+                                               "or collection): one observation per moment"))  # fmt: skip
                 continue
             known = cand.stats
             if known is not None and (reason := _rejection(known, max_cloud)):
@@ -558,6 +574,21 @@ def _one_per_acquisition(candidates: list[Candidate], site: Site) -> tuple[list[
     return kept, dropped
 
 
+def _archived_twin(held: list[Observation], site: Site, scene: SceneRef) -> str | None:
+    """The id of another observation of the site that holds the same acquisition as ``scene``.
+
+    The same Sentinel-2 pass has other item ids on Earth Search and Planetary Computer (and a
+    Sentinel-1 pass is both RTC and GRD): fetched from both, it would count twice.
+    """
+    own = f"{site.id}/{scene.item_id}"
+    platform = scene.platform.lower()
+    for obs in held:
+        if (obs.id != own and platform and obs.scene.platform.lower() == platform and obs.scene.sensor == scene.sensor
+                and abs((obs.scene.acquired - scene.acquired).total_seconds()) < 2.0):  # fmt: skip
+            return obs.id
+    return None
+
+
 def _rejection(stats: SiteStats, max_cloud: float) -> str:
     if stats.valid_fraction <= 0:
         return "no valid pixel over the site"
@@ -590,8 +621,9 @@ def _fetch_one(
         if any(k in assets for k in keys)
     }
     missing = [b for b in profile.bands if b not in asset_of and b not in profile.optional]
-    if missing:
-        raise SourceError(f"item {scene.item_id}: no asset for band(s) {missing}; assets: {sorted(assets)}")
+    if missing or not asset_of:  # a SAR item's polarisations are each optional, but not all of them
+        raise SourceError(f"item {scene.item_id}: no asset for band(s) {missing or list(profile.bands)}; "
+                          f"assets: {sorted(assets)}")  # fmt: skip
     bands: dict[str, NDArray[np.float32]] = {}
     notes: dict[str, str] = {}
     placement = ""
@@ -654,7 +686,8 @@ def _fetch_one(
         "partial_failures": failures,
         "stac_item": dict(item),
     }
-    with tempfile.TemporaryDirectory(dir=ws.root) as tmp:
+    # Outside the workspace: a run killed here (SIGKILL) leaves no stray folder beside sitewatch.gpkg.
+    with tempfile.TemporaryDirectory(prefix="sitewatch-item-") as tmp:
         item_path = Path(tmp) / "item.json"
         item_path.write_text(json.dumps(item, indent=1))
         obs = write_observation(

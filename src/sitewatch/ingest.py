@@ -33,16 +33,18 @@ import numpy as np
 import rasterio
 from affine import Affine
 from numpy.typing import NDArray
+from pyproj.exceptions import ProjError
+from rasterio._err import CPLE_BaseError
 from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.features import geometry_mask
 from rasterio.warp import reproject, transform_bounds
-from shapely.geometry import Polygon, box
+from shapely.geometry import MultiPolygon, Polygon, box
 
 from . import __version__
 from .errors import ImageReadError, InputError, SkippedInputWarning
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
-from .model import Grid, Observation, SceneRef, Site, utc
+from .model import Grid, Observation, SceneRef, Site, is_date_only, utc
 from .run import map_jobs
 from .sources.safe import (
     S1Product,
@@ -229,7 +231,7 @@ def parse_acquired(text: str) -> datetime:
         when = utc(value)
     except InputError:
         raise InputError(f"--acquired {text!r} is not an ISO 8601 time (e.g. 2024-10-17T09:30:00Z or 2024-10-17)") from None
-    if len(value) == 10:  # YYYY-MM-DD: no time of day given
+    if is_date_only(value):  # 2024-10-17 or 20241017: no time of day given
         when = when.replace(hour=DATE_ONLY_HOUR)
     if when > datetime.now(UTC) + timedelta(days=1):
         raise InputError(f"--acquired {text!r} is in the future; give the time the image was taken (ISO 8601, UTC)")
@@ -328,6 +330,18 @@ def _nominal_when_close(ground: tuple[float, float], src: Any) -> tuple[float, f
     return ground
 
 
+def _wgs84_footprint(crs: Any, bounds: Sequence[float]) -> Polygon | MultiPolygon:
+    """The lon/lat box of ``bounds`` (in ``crs``); one across the antimeridian is two boxes.
+
+    ``transform_bounds`` gives west > east for such an image (a Fiji scene in UTM zone 60
+    runs from 179.7 to -179.7): one box from those would span the rest of the world instead.
+    """
+    w, s, e, n = transform_bounds(crs, "EPSG:4326", *bounds)
+    if w > e:
+        return MultiPolygon([box(w, s, 180.0, n), box(-180.0, s, e, n)])
+    return box(w, s, e, n)
+
+
 def read_scene_ref(
     path: Path, *, acquired: datetime | None = None, sensor: str | None = None, name_bands: bool = True
 ) -> tuple[SceneRef, list[str]]:
@@ -355,10 +369,17 @@ def read_scene_ref(
                     f"{path}: has no CRS; sitewatch cannot place it on the ground "
                     "(georeference it first, e.g. with gdal_translate -a_srs / -a_ullr)"
                 )
-            px, py = _nominal_when_close(
-                ground_pixel_size(src.crs.to_string(), src.transform, src.width, src.height), src
-            )
-            footprint = box(*transform_bounds(src.crs, "EPSG:4326", *src.bounds))
+            try:
+                px, py = _nominal_when_close(
+                    ground_pixel_size(src.crs.to_string(), src.transform, src.width, src.height), src
+                )
+                footprint = _wgs84_footprint(src.crs, src.bounds)
+            except (ProjError, CPLE_BaseError) as exc:  # a local or non-Earth CRS: no way to lon/lat
+                name = re.search(r'"([^"]*)"', src.crs.to_wkt())
+                raise ImageReadError(
+                    f"{path}: its CRS ({name.group(1) if name else src.crs.to_string()[:80]}) cannot be turned "
+                    "into longitude/latitude; reproject it to a standard one (e.g. gdalwarp -t_srs EPSG:4326)"
+                ) from exc
             descriptions = list(src.descriptions)
             colours = [c.name for c in src.colorinterp] if src.driver == "GTiff" else []
             count = src.count
@@ -411,7 +432,7 @@ def _safe_scene_ref(product: S2Product, acquired: datetime | None, sensor: str |
             px, py = _nominal_when_close(
                 ground_pixel_size(src.crs.to_string(), src.transform, src.width, src.height), src
             )
-            footprint = box(*transform_bounds(src.crs, "EPSG:4326", *src.bounds))
+            footprint = _wgs84_footprint(src.crs, src.bounds)
     except RasterioError as exc:
         raise ImageReadError(f"{product.path}: GDAL could not read the 10 m bands ({exc})") from exc
     if product.footprint_wkt:
@@ -456,7 +477,12 @@ def _s1_scene_ref(product: S1Product, acquired: datetime | None, sensor: str | N
 
 
 def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "scene"
+    """A file name for an item id: the id itself when it is safe, else made safe plus a digest of
+    the id, so that two ids (``harbour east``, ``harbour_east``) never share one archive file."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "scene"
+    if safe == text:
+        return safe
+    return f"{safe}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
 def write_observation(
@@ -591,11 +617,16 @@ def archive_observation(
         digest = sha256_file(tmp)
         copied: dict[str, str] = {}
         for key, src_path in (sidecars or {}).items():
-            dest = folder / f"{name}.{key}{''.join(Path(src_path).suffixes[-1:]) or '.json'}"
-            shutil.copyfile(src_path, dest)
+            dest = _sidecar_path(folder, name, key, src_path)
+            # Beside its final name first, as the COG: an interrupted copy never leaves a cut sidecar
+            # where the one an earlier run recorded was (remove_partials clears what it leaves).
+            shutil.copyfile(src_path, partial_path(dest))
+            os.replace(partial_path(dest), dest)
             copied[key] = dest.relative_to(ws.root).as_posix()
     except BaseException:
         tmp.unlink(missing_ok=True)
+        for key, src_path in (sidecars or {}).items():
+            partial_path(_sidecar_path(folder, name, key, src_path)).unlink(missing_ok=True)
         raise
     obs = Observation(
         id=f"{site.id}/{scene.item_id}",
@@ -610,6 +641,10 @@ def archive_observation(
     )
     footprint = reproject_geometry(_grid_box(grid), grid.crs, "EPSG:4326")
     return obs, footprint
+
+
+def _sidecar_path(folder: Path, name: str, key: str, src_path: Path) -> Path:
+    return folder / f"{name}.{key}{''.join(Path(src_path).suffixes[-1:]) or '.json'}"
 
 
 def _grid_box(grid: Grid) -> Any:

@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from affine import Affine
@@ -36,6 +36,7 @@ __all__ = [
     "Claim",
     "utc",
     "SITE_ID_PATTERN",
+    "is_date_only",
 ]
 
 Sensor = Literal["sar", "optical"]
@@ -59,6 +60,15 @@ def utc(value: datetime | str) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def is_date_only(text: str) -> bool:
+    """True when an ISO 8601 text names a day without a time (``2024-10-17``, ``20241017``)."""
+    try:
+        date.fromisoformat(text.strip())
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -42,10 +42,11 @@ def command(
 ) -> None:
     """Fetch scenes over SITE_ID: only the site's window of each asset is read.
 
-    Optical scenes cloudier over the site than --max-cloud, or with no valid
-    pixel over it, are skipped before their bands are downloaded. A rerun
-    fetches only what is missing. Items that failed are listed at the end and
-    the exit code is 1.
+    Optical scenes cloudier over the site than --max-cloud (default: the
+    `max_cloud` setting, 100), or with no valid pixel over it, are skipped
+    before their bands are downloaded. A rerun fetches only what is missing;
+    an acquisition the site already holds from another catalogue or collection
+    is skipped. Items that failed are listed at the end and the exit code is 1.
     """
     start, end = parse_date(date_from), parse_date(date_to, end=True)
     if end < start:

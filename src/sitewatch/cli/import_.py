@@ -9,7 +9,14 @@ from typing import Any
 import click
 
 from ..errors import ImageReadError, InputError
-from ..ingest import expand_paths, ingest_file, parse_acquired, read_scene_ref, same_images
+from ..ingest import (
+    expand_paths,
+    ingest_file,
+    parse_acquired,
+    read_scene_ref,
+    remove_partials,
+    same_images,
+)
 from ..workspace import open_workspace
 from .options import (
     duplicate_line,
@@ -50,6 +57,7 @@ def command(
     when nothing went in.
     """
     ws = open_workspace(workspace)
+    site_ids = tuple(dict.fromkeys(site_ids))  # --site a --site a: one import into a, not two
     when = parse_acquired(acquired) if acquired else None
     imported: list[dict[str, Any]] = []
     refused: list[tuple[str, str]] = []
@@ -59,11 +67,15 @@ def command(
         raise InputError(f"no GeoTIFF files or SAFE products found in {', '.join(str(p) for p in paths)}")
     with ws.store() as store, progress_bar("import", is_quiet() or as_json) as progress:
         sites = [store.get_site(s) for s in site_ids] if site_ids else [s for s in store.sites() if s.geometry is not None]
+        for site in sites:
+            site.require_geometry()  # a --site without coordinates is named, not "missed" by every file
         if not sites:
             raise InputError(
                 "the workspace has no site with an area to import into; add one with "
                 "`sitewatch sites add ID --bbox W,S,E,N` (or `sites import`) first"
             )
+        for site in sites:
+            remove_partials(ws, site.id)  # COGs a killed run left half-written (as ingest does)
         for i, f in enumerate(files):
             try:
                 scene, _ = read_scene_ref(f, acquired=when, sensor=sensor)

@@ -57,6 +57,17 @@ class ImagePath(click.Path):
         return super().convert(value, param, ctx)
 
 
+class FiniteFloatRange(click.FloatRange):
+    """``click.FloatRange`` that refuses ``nan``: NaN compares False with both bounds, so
+    FloatRange lets it through, and a NaN threshold would silently filter nothing."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        rv = super().convert(value, param, ctx)
+        if rv != rv:  # NaN
+            self.fail(f"{value!r} is not a number", param, ctx)
+        return rv
+
+
 @contextmanager
 def errors_to_click() -> Iterator[None]:
     """Turn sitewatch errors into ClickException (exit code 1) with the message alone."""

@@ -12,10 +12,11 @@ import click
 
 from ..errors import InputError
 from ..fetch import Candidate, find_scenes, measure_site_stats
-from ..model import utc
+from ..model import is_date_only, utc
 from ..sources.stac import resolve_catalog
 from ..workspace import open_workspace
 from .options import (
+    FiniteFloatRange,
     add_id_column,
     handle_errors,
     is_quiet,
@@ -29,9 +30,13 @@ F = Callable[..., Any]
 
 
 def parse_date(text: str, *, end: bool = False) -> datetime:
-    """A date or time (UTC); a bare ``--to`` date means the end of that day."""
-    t = utc(text)
-    if end and len(text.strip()) == 10:
+    """A date or time (UTC); a bare ``--to`` date (``2024-10-31`` or ``20241031``) means the end of that day."""
+    option = "--to" if end else "--from"
+    try:
+        t = utc(text)
+    except InputError:
+        raise InputError(f"{option} {text!r} is not an ISO 8601 date or time (e.g. 2024-10-01 or 2024-10-01T09:30Z)") from None
+    if end and is_date_only(text):
         t = t + timedelta(days=1) - timedelta(microseconds=1)
     return t
 
@@ -45,7 +50,7 @@ def stac_query_options(func: F) -> F:
                      "sentinel-1-grd, landsat-c2-l2) or s2 / s1 (RTC where the catalogue has it) / landsat."),
         click.option("--from", "date_from", required=True, help="Start date or time (UTC), e.g. 2024-10-01."),
         click.option("--to", "date_to", required=True, help="End date or time (UTC); a date includes its whole day."),
-        click.option("--max-cloud", type=click.FloatRange(0, 100), default=None,
+        click.option("--max-cloud", type=FiniteFloatRange(0, 100), default=None,
                      help="Highest cloud % over the site (SCL/QA inside the site polygon, not the scene)."),
         click.option("--refresh", is_flag=True, help="Ask the catalogue again instead of the cached search."),
     ]  # fmt: skip

@@ -55,6 +55,11 @@ def command(observation_id: str, show_item: bool, workspace: Path, as_json: bool
         obs = store.get_observation(observation_id)
     prov = dict(obs.provenance)
     if show_item:
+        metadata = ws.root / str(prov.get("metadata") or "")
+        if not prov.get("stac_item") and prov.get("metadata") and metadata.is_file():
+            # An imported file's provider metadata (Planet XML/JSON, Maxar XML/IMD), archived as delivered
+            click.echo(metadata.read_text(errors="replace").rstrip("\n"))
+            return
         click.echo(json.dumps(prov.get("stac_item") or prov.get("tags") or {}, indent=1))
         return
     summary = {

@@ -37,6 +37,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from shapely import make_valid
+from shapely.errors import GEOSException
 from shapely.geometry import shape
 
 from ..config import read_toml
@@ -466,19 +468,31 @@ def item_to_scene(item: Mapping[str, Any], catalog: Catalog, profile: Profile | 
     props = dict(item.get("properties") or {})
     collection = str(item.get("collection", ""))
     profile = profile or profile_for(collection, props)
+    if not item.get("id"):
+        raise SourceError(f"an item of {collection or 'no collection'} has no id")
     when = props.get("datetime") or props.get("start_datetime")
     if not when:
         raise SourceError(f"item {item.get('id')!r} has no datetime")
+    try:
+        acquired = utc(str(when))
+    except InputError as exc:
+        raise SourceError(f"item {item['id']!r}: datetime {when!r} is not an ISO 8601 time") from exc
     assets = item.get("assets") or {}
     hrefs = {}
     for band, keys in profile.bands.items():
         key = next((k for k in keys if k in assets), None)
         if key is not None:
-            hrefs[band] = str(assets[key]["href"])
+            hrefs[band] = _href(item, key)
     for key in ("schema-calibration-vv", "schema-calibration-vh", "schema-calibration-hh", "schema-calibration-hv"):
         if key in assets:
-            hrefs[key] = str(assets[key]["href"])
+            hrefs[key] = _href(item, key)
     geom = item.get("geometry")
+    try:
+        footprint = shape(geom) if geom else None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, GEOSException) as exc:
+        raise SourceError(f"item {item['id']!r}: its geometry is not a valid GeoJSON geometry ({exc})") from exc
+    if footprint is not None and not footprint.is_valid:
+        footprint = make_valid(footprint)  # a self-crossing ring would fail the coverage intersection
     keep = (
         "platform", "constellation", "eo:cloud_cover", "s2:processing_baseline", "processing:version",
         "earthsearch:boa_offset_applied", "sat:orbit_state", "sat:relative_orbit", "sat:absolute_orbit",
@@ -491,14 +505,29 @@ def item_to_scene(item: Mapping[str, Any], catalog: Catalog, profile: Profile | 
         collection=collection,
         item_id=str(item["id"]),
         sensor=profile.sensor,
-        acquired=utc(str(when)),
+        acquired=acquired,
         resolution_m=profile.resolution_m,
         hrefs=hrefs,
-        footprint=shape(geom) if geom else None,
+        footprint=footprint,
         platform=str(props.get("platform", "")),
-        cloud_cover=float(cloud) if cloud is not None else None,
+        cloud_cover=_number(cloud),
         properties={k: props[k] for k in keep if k in props},
     )
+
+
+def _href(item: Mapping[str, Any], key: str) -> str:
+    asset = (item.get("assets") or {})[key]
+    if not isinstance(asset, Mapping) or not asset.get("href"):
+        raise SourceError(f"item {item.get('id')!r}: asset {key!r} has no href")
+    return str(asset["href"])
+
+
+def _number(value: Any) -> float | None:
+    """A provider's figure as a float; one that is not a number is unknown, not an error."""
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 # -- search ---------------------------------------------------------------------------------------
@@ -513,6 +542,13 @@ def _cache_key(catalog: Catalog, collection: str, bbox: Sequence[float], start: 
     }
     return hashlib.sha256(json.dumps(query, sort_keys=True).encode()).hexdigest()[:24]
 
+
+RETRY_AFTER_MAX_S = 60.0
+"""Longest wait before a retry that a catalogue's ``Retry-After`` header may ask for.
+
+urllib3 honours up to six hours; a rate-limited API asking for an hour would freeze a
+search without a word. Past this, the retry comes sooner and, refused again, says so.
+"""
 
 _CONNECT_RETRIES = 2
 """A refused or failed connection is tried twice more (about 2 s), not ``retries`` times.
@@ -536,7 +572,8 @@ def _retry(total: int, backoff: float) -> Any:
 
 @functools.cache
 def _retry_class() -> Any:
-    """urllib3's Retry, except that a host name that does not resolve is not retried.
+    """urllib3's Retry, except that a host name that does not resolve is not retried, and a
+    ``Retry-After`` longer than :data:`RETRY_AFTER_MAX_S` is not waited for in full.
 
     A failed DNS lookup means no network or a mistyped URL: waiting for the backoff
     (about 31 s over 5 retries) only delays saying so. Everything else is retried as before.
@@ -550,6 +587,9 @@ def _retry_class() -> Any:
             if isinstance(error, NameResolutionError):
                 raise MaxRetryError(_pool, url, error) from error
             return super().increment(method, url, response, error, _pool, _stacktrace)
+
+        def parse_retry_after(self, retry_after: str) -> float:
+            return float(min(super().parse_retry_after(retry_after), RETRY_AFTER_MAX_S))
 
     return FailFastOnDns
 
@@ -625,7 +665,9 @@ def search_items(
                 pass  # a damaged cache file is just asked again
     require_extra("pystac_client", "stac")
     import requests
+    from pystac.errors import STACError, STACTypeError
     from pystac_client import Client
+    from pystac_client.errors import ClientTypeError
     from pystac_client.exceptions import APIError
     from pystac_client.stac_api_io import StacApiIO
 
@@ -635,6 +677,7 @@ def search_items(
         headers = {"Ocp-Apim-Subscription-Key": creds["token"]}
     io = StacApiIO(headers=headers, timeout=timeout, max_retries=_retry(retries, backoff))
     features: list[dict[str, Any]] = []
+    seen: set[str] = set()
     try:
         client = Client.open(catalog.url, stac_io=io, timeout=timeout)
         search = client.search(
@@ -645,7 +688,18 @@ def search_items(
             max_items=max_items,
         )
         for page in search.pages_as_dicts():
-            features.extend(page.get("features", []))
+            found = page.get("features", []) if isinstance(page, dict) else None
+            if not isinstance(found, list) or not all(isinstance(f, dict) for f in found):
+                raise SourceError(f"{catalog.name}: the search answer is not a GeoJSON FeatureCollection of items")
+            new = [f for f in found if str(f.get("id")) not in seen]
+            if not new:
+                # An empty page, or a "next" link that serves the same items again: a catalogue
+                # whose paging loops would otherwise be asked forever.
+                if found:
+                    log.warning("%s: a next page repeats items already listed; paging stopped there", catalog.name)
+                break
+            seen.update(str(f.get("id")) for f in new)
+            features.extend(new)
             if progress:
                 progress(len(features))
             if max_items is not None and len(features) >= max_items:
@@ -663,6 +717,12 @@ def search_items(
         raise SourceError(f"{catalog.name} search failed (HTTP {status}): {redact(str(exc))[:300]}") from exc
     except requests.RequestException as exc:
         raise SourceError(unreachable_message(catalog, exc)) from exc
+    except (ValueError, TypeError, AttributeError, KeyError, ClientTypeError, STACError, STACTypeError) as exc:
+        # An answer that is not JSON, or JSON that is not a STAC API (an HTML page, a proxy's error)
+        raise SourceError(
+            f"{catalog.name} did not answer as a STAC API does ({type(exc).__name__}: {redact(str(exc))[:200]}); "
+            "check that the URL is a STAC API root"
+        ) from exc
     features.sort(key=lambda f: (str((f.get("properties") or {}).get("datetime") or ""), str(f.get("id"))))
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)

@@ -42,6 +42,10 @@ def _iso(t: datetime) -> str:
     return utc(t).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z"
 
 
+BUSY_TIMEOUT_S = 30.0
+"""How long a write waits for another process's write transaction before the store says it is busy."""
+
+
 class Store:
     """A sitewatch GeoPackage database.
 
@@ -52,7 +56,7 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the workspace database ({exc})") from exc
         self._db.row_factory = sqlite3.Row
@@ -119,7 +123,14 @@ class Store:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """All writes inside commit together or not at all. Nests (inner blocks join the outer)."""
         if self._depth == 0:
-            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                # "database is locked" after BUSY_TIMEOUT_S; "readonly database", "disk I/O error"
+                raise StoreError(
+                    f"{self.path}: cannot write to the workspace database ({exc}); another sitewatch "
+                    "command may be writing to it: try again when it has finished"
+                ) from exc
         self._depth += 1
         try:
             yield self._db

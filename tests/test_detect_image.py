@@ -418,3 +418,58 @@ def test_resolution_is_refused_for_optical_and_when_negative(tmp_path: Path) -> 
     assert r.exit_code != 0 and "--resolution applies to SAR" in r.output
     r = CliRunner().invoke(main, ["detect-image", str(_scene_tif(tmp_path)), "--resolution", "-1", "--out", str(tmp_path / "x.geojson")])
     assert r.exit_code != 0 and "--resolution" in r.output
+
+
+def test_negative_nodata_of_a_float_image_is_not_read_as_db(tmp_path: Path) -> None:
+    """A float sigma0 GeoTIFF with nodata -9999 (a common fill): the fill is invalid, not a sign of dB values."""
+    img = _scene()
+    img[:20] = -9999.0
+    tif = tmp_path / "filled.tif"
+    with rasterio.open(tif, "w", driver="GTiff", width=120, height=120, count=1, dtype="float32", crs="EPSG:32633",
+                       transform=from_origin(500000.0, 4000000.0, PX, PX), nodata=-9999.0) as ds:  # fmt: skip
+        ds.write(img, 1)
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["detections"] == 1
+
+
+def test_output_file_is_readable_as_other_outputs_are(tmp_path: Path) -> None:
+    """The atomic write's temporary file is private (0600); the output takes the umask's mode like any new file."""
+    import os
+
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(_scene_tif(tmp_path)), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_out_to_a_device_or_pipe_writes_into_it_without_replacing_it(tmp_path: Path) -> None:
+    """--out /dev/stdout (or a named pipe) is written into; renaming a file over it would replace the device."""
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe.geojson"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    r = CliRunner().invoke(main, ["detect-image", str(_scene_tif(tmp_path)), "--out", str(fifo)])
+    reader.join(timeout=60)
+    assert r.exit_code == 0, r.output
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert len(json.loads(got[0])["features"]) == 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_out_dash_writes_the_geojson_to_standard_output(tmp_path: Path) -> None:
+    """'-' is standard output, as for timeline --csv/--json; not a file named '-'."""
+    r = CliRunner().invoke(main, ["detect-image", str(_scene_tif(tmp_path)), "--out", "-"])
+    assert r.exit_code == 0, r.output
+    assert len(json.loads(r.stdout)["features"]) == 1
+    assert not Path("-").exists() and not (tmp_path / "-").exists()
+    r = CliRunner().invoke(main, ["detect-image", str(_scene_tif(tmp_path)), "--out", "-", "--json"])
+    assert r.exit_code != 0 and "--out -" in r.output

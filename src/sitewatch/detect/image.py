@@ -193,6 +193,9 @@ def _sar_window_reader(info: ImageInfo, band: int | None = None) -> Callable[[tu
             with rasterio.open(info.path) as ds:
                 a = ds.read(None if band is None else [band], window=Window(c0, r0, c1 - c0, r1 - r0))
         valid = None if info.nodata is None else np.all(a != info.nodata, axis=0)
+        if valid is not None and np.issubdtype(a.dtype, np.floating):
+            # A negative fill (-9999) left in would make the detector take the image for dB.
+            a = np.where(a == info.nodata, np.nan, a).astype(a.dtype, copy=False)
         if a.shape[0] == 1:
             return a[0], valid
         if np.issubdtype(a.dtype, np.integer) and all(np.array_equal(a[0], b) for b in a[1:]):
@@ -443,13 +446,23 @@ def _is_wgs84(crs: str) -> bool:
 
 
 def write_geojson(fc: Mapping[str, Any], out: str | Path) -> Path:
-    """Write atomically: a temporary file in the same folder renamed into place."""
+    """Write atomically: a temporary file in the same folder renamed into place.
+
+    A device or pipe (``/dev/stdout``, a FIFO) is written into instead: renaming a
+    file over it would replace it."""
     out = Path(out)
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(f"{out}: folder {folder} does not exist")
+    if out.exists() and not out.is_file() and not out.is_dir():
+        with out.open("w") as f:
+            json.dump(fc, f)
+        return out
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=folder)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private; the output is not
         with os.fdopen(fd, "w") as f:
             json.dump(fc, f)
         os.replace(tmp, out)

@@ -355,3 +355,15 @@ def test_detections_named_in_upper_case_are_found_in_a_folder(tmp_path: Path) ->
     r = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels"), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["tp"] == 1
+
+
+def test_detect_image_outputs_named_json_are_found_in_a_folder(tmp_path: Path) -> None:
+    """detect-image --out x.json writes the same GeoJSON; a folder of them is scored, other .json files left alone."""
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "chip.xml").write_text(VOC)
+    (tmp_path / "dets").mkdir()
+    _dets(tmp_path / "dets" / "chip.json", [(12, 15, 0.9)])
+    (tmp_path / "dets" / "notes.json").write_text("{}")
+    r = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["tp"] == 1

@@ -119,3 +119,10 @@ def test_nothing_to_evaluate_is_an_error_not_a_perfect_score(tmp_path: Path) -> 
     assert r.exit_code == 1 and "nothing to evaluate" in r.output
     with ws.store() as store:
         assert latest_evaluation(store) is None
+
+
+def test_a_site_named_twice_is_evaluated_once(tmp_path: Path) -> None:
+    ws = build(tmp_path / "ws")
+    once = evaluate_workspace(ws, ["dunai"], record=False)
+    twice = evaluate_workspace(ws, ["dunai", "dunai"], record=False)
+    assert twice.overall == once.overall and len(twice.observations) == len(once.observations)

@@ -337,7 +337,8 @@ def evaluate_workspace(
     params = params or EvalParams()
     store = ws.store()
     try:
-        wanted = list(site_ids) if site_ids else [s.id for s in store.sites()]
+        # A site named twice is evaluated once: its observations would otherwise count twice.
+        wanted = list(dict.fromkeys(site_ids)) if site_ids else [s.id for s in store.sites()]
         for sid in wanted:
             store.get_site(sid)  # an unknown site is an error that names the known ones
         evals: list[ObservationEval] = []
@@ -378,7 +379,7 @@ def evaluate_workspace(
         if record and evals:
             store.record_run(
                 "eval",
-                ",".join(site_ids) if site_ids else None,
+                ",".join(wanted) if site_ids else None,
                 asdict(params) | {"sites": wanted},
                 result.to_dict(),
             )

@@ -42,6 +42,8 @@ class DemoResult:
     timings_s: dict[str, float] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
     presence: dict[str, Any] = field(default_factory=dict)
+    scenario: str = ""
+    """The name of the scenario that ran."""
 
 
 _DEMO_NOTE = "Berths and water: SIMULATED layout from the demo scenario."
@@ -124,7 +126,7 @@ def run_demo(
     workers: int = 0,
     progress: Progress | None = None,
 ) -> DemoResult:
-    """Run the seed-story scenario end to end into the workspace ``out``.
+    """Run a scenario (by default the seed story) end to end into the workspace ``out``.
 
     Rerunning into the same folder reuses simulated scenes that are already
     there for the same scenario and reruns every stage idempotently.
@@ -194,4 +196,5 @@ def run_demo(
         timings_s={k: round(v, 2) for k, v in timings.items()},
         evaluation=evaluation,
         presence=presence,
+        scenario=scen.name,
     )

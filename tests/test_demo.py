@@ -151,3 +151,10 @@ def test_demo_names_the_scenario_it_ran_and_refuses_negative_workers(demo, monke
     assert "(other-story scenario)" in r.output and "seed-story" not in r.output
     r = CliRunner().invoke(main, ["demo", "--out", str(demo.out), "--workers", "-1"])
     assert r.exit_code == 2 and "--workers" in r.output
+
+
+def test_detect_prints_its_summary_alone_on_standard_output(demo) -> None:  # type: ignore[no-untyped-def]
+    """The progress bar is on standard error: a script reading detect's output gets no stray blank line."""
+    r = CliRunner().invoke(main, ["detect", "dunai", "-w", str(demo.out), "--workers", "1"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("dunai: "), repr(r.stdout)

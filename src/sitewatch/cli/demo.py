@@ -27,6 +27,7 @@ def command(out: Path, scenario: str, seed: int | None, workers: int, as_json: b
     if quiet:
         result = run_demo(out, scenario=scenario, seed=seed, workers=workers)
     else:
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -35,7 +36,7 @@ def command(out: Path, scenario: str, seed: int | None, workers: int, as_json: b
             TimeElapsedColumn,
         )
 
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True) as bar:
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True, console=Console(stderr=True)) as bar:
             tasks: dict[str, int] = {}
 
             def progress(stage: str, done: int, total: int, what: str) -> None:

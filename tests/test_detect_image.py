@@ -473,3 +473,15 @@ def test_out_dash_writes_the_geojson_to_standard_output(tmp_path: Path) -> None:
     assert not Path("-").exists() and not (tmp_path / "-").exists()
     r = CliRunner().invoke(main, ["detect-image", str(_scene_tif(tmp_path)), "--out", "-", "--json"])
     assert r.exit_code != 0 and "--out -" in r.output
+
+
+def test_out_naming_an_input_file_is_refused_before_it_is_overwritten(tmp_path: Path) -> None:
+    tif = _scene_tif(tmp_path)
+    before = tif.read_bytes()
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--out", str(tmp_path / "." / "scene.tif")])
+    assert r.exit_code != 0 and "scene.tif" in r.output and "input" in r.output
+    vh = tmp_path / "vh.tif"
+    vh.write_bytes(before)
+    r = CliRunner().invoke(main, ["detect-image", "--band", f"vv={tif}", "--band", f"vh={vh}", "--out", str(vh)])
+    assert r.exit_code != 0 and "vh.tif" in r.output and "input" in r.output
+    assert tif.read_bytes() == before and vh.read_bytes() == before

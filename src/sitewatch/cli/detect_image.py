@@ -51,6 +51,8 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     to_stdout = str(out) == "-"
     if to_stdout and as_json:
         raise InputError("--out - writes the GeoJSON to standard output; drop --json or give --out a file")
+    if not to_stdout:
+        _refuse_an_input_as_out(out, [image, *(b.partition("=")[2] for b in bands)])
     from ..detect.sar import SarParams
 
     sar_params = SarParams(resolution_m=resolution)
@@ -159,6 +161,19 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     elif not quiet:
         what = ", ".join(f"{k}={v}" for k, v in source.items()) if source else str(image)
         click.echo(f"{len(dets)} vessel(s) in {what} → {'standard output' if to_stdout else out}", err=to_stdout)
+
+
+def _refuse_an_input_as_out(out: Path, inputs: list[Path | str | None]) -> None:
+    """--out must not be the image or a band file: the GeoJSON would be written over it."""
+    import os
+
+    from ..errors import InputError
+
+    if not out.exists():
+        return
+    for given in inputs:
+        if given and not str(given).startswith("/vsi") and Path(given).exists() and os.path.samefile(out, given):
+            raise InputError(f"--out {out} is the input {given}: writing the GeoJSON would overwrite it; give another file")
 
 
 def _name(image: Path | str) -> str:

@@ -485,3 +485,15 @@ def test_out_naming_an_input_file_is_refused_before_it_is_overwritten(tmp_path: 
     r = CliRunner().invoke(main, ["detect-image", "--band", f"vv={tif}", "--band", f"vh={vh}", "--out", str(vh)])
     assert r.exit_code != 0 and "vh.tif" in r.output and "input" in r.output
     assert tif.read_bytes() == before and vh.read_bytes() == before
+
+
+def test_band_pair_on_different_grids_is_refused_by_name(tmp_path: Path) -> None:
+    """Two files of one size are not a pair when they cover different ground: fused, their ships would be false."""
+    vv, vh, _, cross = _dual_pol(tmp_path)
+    moved = tmp_path / "vh_moved.tif"
+    with rasterio.open(moved, "w", driver="GTiff", width=120, height=120, count=1, dtype="float32", crs="EPSG:32633",
+                       transform=from_origin(510000.0, 4000000.0, PX, PX)) as ds:  # fmt: skip
+        ds.write(cross, 1)
+    r = CliRunner().invoke(main, ["detect-image", "--band", f"vv={vv}", "--band", f"vh={moved}", "--out", str(tmp_path / "d.geojson")])
+    assert r.exit_code != 0 and "vh_moved.tif" in r.output and "co-registered" in r.output
+    assert not (tmp_path / "d.geojson").exists()

@@ -328,8 +328,28 @@ def detect_sar_bands(
             raise InputError(f"{i.path}: a --band file holds one band, this one has {i.count}")
     if (ci.height, ci.width) != (xi.height, xi.width):
         raise InputError(f"{ci.path} is {ci.width} x {ci.height} px but {xi.path} is {xi.width} x {xi.height}: the two polarisations must be co-registered")
+    if not _same_grid(ci, xi):
+        raise InputError(f"{ci.path} and {xi.path} are of one size but not on one grid (CRS or corners differ): the two polarisations must be co-registered")
     p = with_image_resolution(params or SarParams(), ci)
     return ci, _run_sar_dual((ci, None), (xi, None), p, workers, progress)
+
+
+def _same_grid(a: ImageInfo, b: ImageInfo) -> bool:
+    """Whether two images of one size lie on one grid: same CRS, corners within half a pixel
+    (True when either has no georeference: nothing says otherwise)."""
+    if a.transform is None or b.transform is None:
+        return True
+    if a.crs != b.crs:
+        from pyproj import CRS
+
+        try:
+            if not (a.crs and b.crs and CRS.from_user_input(a.crs).equals(CRS.from_user_input(b.crs))):
+                return False
+        except Exception:
+            return False
+    ta, tb = a.transform, b.transform
+    half = 0.5 * min(math.hypot(ta.a, ta.d), math.hypot(ta.b, ta.e))
+    return all(math.dist(ta * xy, tb * xy) <= half for xy in ((0, 0), (a.width, 0), (0, a.height), (a.width, a.height)))
 
 
 def _run_optical(info: ImageInfo, params: Any, workers: int, progress: Callable[[int, int], None] | None) -> list[PixelDetection]:

@@ -497,3 +497,16 @@ def test_band_pair_on_different_grids_is_refused_by_name(tmp_path: Path) -> None
     r = CliRunner().invoke(main, ["detect-image", "--band", f"vv={vv}", "--band", f"vh={moved}", "--out", str(tmp_path / "d.geojson")])
     assert r.exit_code != 0 and "vh_moved.tif" in r.output and "co-registered" in r.output
     assert not (tmp_path / "d.geojson").exists()
+
+
+def test_alpha_band_of_a_png_chip_is_not_read_as_sar(tmp_path: Path) -> None:
+    """An RGBA (or grey + alpha) rendering is read as its grey: the alpha band is no radar channel."""
+    from sitewatch.detect.image import _sar_window_reader, open_image_info
+
+    img = _scene()
+    grey = (np.sqrt(img) / np.sqrt(img).max() * 255).astype(np.uint8)
+    for mode in ("RGBA", "LA"):
+        png = tmp_path / f"chip_{mode}.png"
+        Image.fromarray(grey).convert(mode).save(png)
+        a, _ = _sar_window_reader(open_image_info(png, 10.0))((0, 120, 0, 120))
+        assert a.dtype == np.uint8 and np.array_equal(a, grey), mode

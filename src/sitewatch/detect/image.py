@@ -11,7 +11,7 @@ cross-polarised one) is detected in both and fused
 (:func:`sitewatch.detect.sar_dual.detect_sar_dual`); so are two single-band files
 given as ``{"vv": path, "vh": path}`` (:func:`detect_sar_bands`, the CLI's
 ``--band``). Other multi-band SAR images are read as the mean intensity of their
-bands (an R=G=B rendering gives its grey).
+bands, an alpha band left out (an R=G=B rendering, with or without alpha, gives its grey).
 
 Output: a GeoJSON FeatureCollection, one Feature per vessel with the oriented
 box as geometry (in the image's CRS; in pixel coordinates ``x = col``,
@@ -191,7 +191,7 @@ def _sar_window_reader(info: ImageInfo, band: int | None = None) -> Callable[[tu
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(info.path) as ds:
-                a = ds.read(None if band is None else [band], window=Window(c0, r0, c1 - c0, r1 - r0))
+                a = ds.read([band] if band is not None else _radar_bands(ds), window=Window(c0, r0, c1 - c0, r1 - r0))
         valid = None if info.nodata is None else np.all(a != info.nodata, axis=0)
         if valid is not None and np.issubdtype(a.dtype, np.floating):
             # A negative fill (-9999) left in would make the detector take the image for dB.
@@ -211,6 +211,13 @@ def _sar_window_reader(info: ImageInfo, band: int | None = None) -> Callable[[tu
         return a.astype(np.float32).mean(axis=0), valid
 
     return read
+
+
+def _radar_bands(ds: Any) -> list[int]:
+    """The band numbers of an open dataset that hold pixel values: all but alpha (an RGBA or grey + alpha chip)."""
+    from rasterio.enums import ColorInterp
+
+    return [i for i, c in zip(ds.indexes, ds.colorinterp, strict=True) if c != ColorInterp.alpha] or list(ds.indexes)
 
 
 def _run_sar(info: ImageInfo, params: Any, workers: int, progress: Callable[[int, int], None] | None) -> list[PixelDetection]:
@@ -243,7 +250,7 @@ def _polarisation_bands(info: ImageInfo) -> tuple[int, int] | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with rasterio.open(info.path) as ds:
-            if ds.dtypes[0] == "uint8":
+            if ds.dtypes[0] == "uint8" or len(_radar_bands(ds)) != 2:
                 return None
             names = [re.findall(r"(?<![a-z])(vv|vh|hh|hv)(?![a-z])", (d or "").lower()) for d in ds.descriptions]
             if all(len(n) == 1 for n in names):

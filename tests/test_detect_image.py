@@ -510,3 +510,18 @@ def test_alpha_band_of_a_png_chip_is_not_read_as_sar(tmp_path: Path) -> None:
         Image.fromarray(grey).convert(mode).save(png)
         a, _ = _sar_window_reader(open_image_info(png, 10.0))((0, 120, 0, 120))
         assert a.dtype == np.uint8 and np.array_equal(a, grey), mode
+
+
+def test_a_transform_in_degrees_without_a_crs_is_not_taken_for_metres(tmp_path: Path) -> None:
+    """0.0001-unit pixels with no CRS are not 0.1 mm pixels (the detector asked for hundreds of GiB): named, with the way out."""
+    tif = tmp_path / "nocrs.tif"
+    with rasterio.open(tif, "w", driver="GTiff", width=120, height=120, count=1, dtype="float32",
+                       transform=from_origin(130.0, 42.0, 0.0001, 0.0001)) as ds:  # fmt: skip
+        ds.write(_scene(), 1)
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--out", str(out)])
+    assert r.exit_code == 1 and "nocrs.tif" in r.output and "--pixel-size" in r.output, r.output
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--pixel-size", "0.0001", "--out", str(out)])
+    assert r.exit_code == 1 and "--pixel-size" in r.output, r.output
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--pixel-size", str(PX), "--out", str(out), "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["detections"] == 1, r.output

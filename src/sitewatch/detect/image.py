@@ -79,6 +79,11 @@ the layer opens with that CRS, which no map reprojects it into."""
 UNKNOWN_CRS_WKT = 'LOCAL_CS["unknown",LOCAL_DATUM["image",0],UNIT["unknown",1],AXIS["x",EAST],AXIS["y",NORTH]]'
 """The ``crs`` member when the image has a transform but no CRS: its own coordinates."""
 
+MIN_PIXEL_SIZE_M = 0.01
+"""Ground pixels smaller than this are refused: no imagery has them, and the detector's windows (metres
+turned into pixels) would take all memory. They come from a transform without a CRS in degrees,
+or a slip in ``--pixel-size``."""
+
 TILE_ABOVE_PIXELS = 64_000_000
 """Images with more pixels than this are processed in tiles (bounded memory)."""
 
@@ -150,6 +155,8 @@ def open_image_info(path: str | Path, pixel_size: float | None = None) -> ImageI
         raise ImageReadError(f"{p}: is a folder, not an image")
     if pixel_size is not None and not (pixel_size > 0 and math.isfinite(pixel_size)):
         raise InputError(f"--pixel-size must be a positive number of metres, got {pixel_size}")
+    if pixel_size is not None and pixel_size < MIN_PIXEL_SIZE_M:
+        raise InputError(f"--pixel-size {pixel_size:g}: the ground pixel size in metres is at least {MIN_PIXEL_SIZE_M:g}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -177,6 +184,9 @@ def open_image_info(path: str | Path, pixel_size: float | None = None) -> ImageI
         pxy = ground_pixel_size(crs, transform, info["width"], info["height"])
         if not all(math.isfinite(v) and v > 0 for v in pxy):
             raise InputError(f"{p}: cannot tell the ground pixel size; pass --pixel-size METRES")
+        if min(pxy) < MIN_PIXEL_SIZE_M:
+            why = "its transform has no CRS, and its units (degrees?) are not metres" if crs is None else f"its CRS ({crs}) gives it"
+            raise InputError(f"{p}: a ground pixel of {min(pxy):.3g} m is too small to be real ({why}); pass --pixel-size METRES")
     return ImageInfo(p, info["width"], info["height"], info["count"], crs, transform, pxy, info["nodata"], approximate, impulse)
 
 

@@ -525,3 +525,19 @@ def test_a_transform_in_degrees_without_a_crs_is_not_taken_for_metres(tmp_path: 
     assert r.exit_code == 1 and "--pixel-size" in r.output, r.output
     r = CliRunner().invoke(main, ["detect-image", str(tif), "--pixel-size", str(PX), "--out", str(out), "--json"])
     assert r.exit_code == 0 and json.loads(r.output)["detections"] == 1, r.output
+
+
+def test_complex_slc_is_read_as_intensity_and_signed_negative_integers_are_named(tmp_path: Path) -> None:
+    """A complex (SLC) image is |z|², not its real part; int16 with negative values (scaled dB?) is no amplitude."""
+    img = _scene()
+    phase = np.exp(1j * np.random.default_rng(5).uniform(0, 2 * np.pi, img.shape))
+    for name, data, dtype in (("slc.tif", np.sqrt(img) * phase, "complex64"), ("db100.tif", 1000 * np.log10(img), "int16")):
+        with rasterio.open(tmp_path / name, "w", driver="GTiff", width=120, height=120, count=1, dtype=dtype, crs="EPSG:32633",
+                           transform=from_origin(500000.0, 4000000.0, PX, PX)) as ds:  # fmt: skip
+            ds.write(data.astype(dtype), 1)
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(tmp_path / "slc.tif"), "--out", str(out), "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["detections"] == 1, r.output
+    r = CliRunner().invoke(main, ["detect-image", str(tmp_path / "db100.tif"), "--out", str(out)])
+    assert r.exit_code == 1 and "db100.tif" in r.output and "negative" in r.output, r.output
+    assert "Traceback" not in r.output

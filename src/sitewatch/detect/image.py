@@ -203,6 +203,15 @@ def _sar_window_reader(info: ImageInfo, band: int | None = None) -> Callable[[tu
             with rasterio.open(info.path) as ds:
                 a = ds.read([band] if band is not None else _radar_bands(ds), window=Window(c0, r0, c1 - c0, r1 - r0))
         valid = None if info.nodata is None else np.all(a != info.nodata, axis=0)
+        if np.iscomplexobj(a):  # single-look complex: the intensity is |z|², not the real part
+            a = (np.square(a.real, dtype=np.float32) + np.square(a.imag, dtype=np.float32)).astype(np.float32)
+            if valid is not None:
+                a[:, ~valid] = np.nan
+        elif np.issubdtype(a.dtype, np.signedinteger) and (a if valid is None else a[:, valid]).min(initial=0) < 0:
+            raise InputError(
+                f"{info.path}: signed integer pixels with negative values are neither amplitude nor intensity "
+                "(dB scaled to integers?); convert the image to float sigma0 or dB"
+            )
         if valid is not None and np.issubdtype(a.dtype, np.floating):
             # A negative fill (-9999) left in would make the detector take the image for dB.
             a = np.where(a == info.nodata, np.nan, a).astype(a.dtype, copy=False)

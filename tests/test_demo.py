@@ -158,3 +158,14 @@ def test_detect_prints_its_summary_alone_on_standard_output(demo) -> None:  # ty
     r = CliRunner().invoke(main, ["detect", "dunai", "-w", str(demo.out), "--workers", "1"])
     assert r.exit_code == 0, r.output
     assert r.stdout.startswith("dunai: "), repr(r.stdout)
+
+
+def test_demo_refuses_a_folder_of_other_files(tmp_path: Path) -> None:
+    """A folder that holds files and is no workspace is someone's: its report.html is not overwritten."""
+    mine = tmp_path / "study"
+    mine.mkdir()
+    (mine / "report.html").write_text("my own report")
+    r = CliRunner().invoke(main, ["demo", "--out", str(mine)])
+    assert r.exit_code == 1 and str(mine) in r.output and "another --out" in r.output, r.output
+    assert (mine / "report.html").read_text() == "my own report"
+    assert sorted(p.name for p in mine.iterdir()) == ["report.html"]

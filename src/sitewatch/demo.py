@@ -95,10 +95,17 @@ def _refuse_own_workspace(out: Path, demo_sites: set[str]) -> None:
     """Refuse to write the demo into a workspace that holds an analyst's own sites or imagery.
 
     The demo puts the scenario's sites (replacing any of the same id), simulated imagery and
-    a report into its folder; a folder it made itself may be run again.
+    a report into its folder; a folder it made itself may be run again, and a new or empty
+    one is made a workspace. A folder of other files (no workspace) is refused: its own
+    ``report.html`` would be overwritten.
     """
     ws = Workspace(out)
     if not ws.db_path.exists():
+        if out.is_dir() and any(out.iterdir()):
+            raise InputError(
+                f"{out} holds files and is not a sitewatch workspace; the demo writes a workspace "
+                "(sitewatch.gpkg, archive/, report.html …) into its folder, so give it another --out"
+            )
         return
     with ws.store() as store:
         own_sites = sorted(s.id for s in store.sites() if s.id not in demo_sites or _DEMO_NOTE not in s.note)

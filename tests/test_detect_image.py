@@ -541,3 +541,17 @@ def test_complex_slc_is_read_as_intensity_and_signed_negative_integers_are_named
     r = CliRunner().invoke(main, ["detect-image", str(tmp_path / "db100.tif"), "--out", str(out)])
     assert r.exit_code == 1 and "db100.tif" in r.output and "negative" in r.output, r.output
     assert "Traceback" not in r.output
+
+
+def test_an_unwritable_out_is_named_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only folder (simulated: tests may run as root, who may write anywhere)."""
+    import tempfile
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(_scene_tif(tmp_path)), "--out", str(out)])
+    assert r.exit_code == 1 and not isinstance(r.exception, PermissionError), r.exception
+    assert "d.geojson" in r.output and "Permission denied" in r.output

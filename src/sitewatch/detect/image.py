@@ -500,19 +500,22 @@ def write_geojson(fc: Mapping[str, Any], out: str | Path) -> Path:
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(f"{out}: folder {folder} does not exist")
-    if out.exists() and not out.is_file() and not out.is_dir():
-        with out.open("w") as f:
-            json.dump(fc, f)
-        return out
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=folder)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private; the output is not
-        with os.fdopen(fd, "w") as f:
-            json.dump(fc, f)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        if out.exists() and not out.is_file() and not out.is_dir():
+            with out.open("w") as f:
+                json.dump(fc, f)
+            return out
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=folder)
+        try:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private; the output is not
+            with os.fdopen(fd, "w") as f:
+                json.dump(fc, f)
+            os.replace(tmp, out)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:  # a read-only folder, a full disk
+        raise InputError(f"{out}: cannot write it ({exc.strerror or exc})") from exc
     return out

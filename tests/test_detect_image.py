@@ -461,6 +461,7 @@ def test_out_to_a_device_or_pipe_writes_into_it_without_replacing_it(tmp_path: P
     reader.join(timeout=60)
     assert r.exit_code == 0, r.output
     assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert "vessel(s)" not in r.stdout and "vessel(s)" in r.stderr  # --out /dev/stdout: the GeoJSON alone
     assert len(json.loads(got[0])["features"]) == 1
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 

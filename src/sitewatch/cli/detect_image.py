@@ -160,7 +160,9 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
         click.echo(json.dumps({"image": str(image), "out": str(out), "detections": len(dets), "pixel_size_m": list(info.pixel_size)} | extra))
     elif not quiet:
         what = ", ".join(f"{k}={v}" for k, v in source.items()) if source else str(image)
-        click.echo(f"{len(dets)} vessel(s) in {what} → {'standard output' if to_stdout else out}", err=to_stdout)
+        # Written to a stream (-, /dev/stdout, a pipe), the GeoJSON is read from it: the line goes to standard error.
+        stream = to_stdout or not out.is_file()
+        click.echo(f"{len(dets)} vessel(s) in {what} → {'standard output' if to_stdout else out}", err=stream)
 
 
 def _refuse_an_input_as_out(out: Path, inputs: list[Path | str | None]) -> None:

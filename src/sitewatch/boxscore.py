@@ -429,6 +429,17 @@ def unscored_labels(labels: Path, pairs: Sequence[tuple[Path, Path]]) -> list[Pa
     ]  # fmt: skip
 
 
+def unscored_coco_images(labels: Path, pairs: Sequence[tuple[Path, Path]]) -> list[str]:
+    """Images of the COCO file ``labels`` that no detections file went with (none for other labels)."""
+    if not labels.is_file() or labels.suffix.lower() != ".json":
+        return []
+    fmt, boxes, _ = read_labels(labels)
+    if fmt != "coco" or not isinstance(boxes, dict):
+        return []
+    used = {_coco_image(labels, boxes, d, _image_stem(d)) for d, _ in pairs}
+    return sorted(set(boxes) - used)
+
+
 def _detections_suffix(path: Path) -> bool:
     """A detections file in a folder: any ``.geojson``, or a ``.json`` detect-image wrote (``--out x.json``)."""
     suffix = path.suffix.lower()

@@ -556,3 +556,10 @@ def test_an_unwritable_out_is_named_not_a_traceback(tmp_path: Path, monkeypatch:
     r = CliRunner().invoke(main, ["detect-image", str(_scene_tif(tmp_path)), "--out", str(out)])
     assert r.exit_code == 1 and not isinstance(r.exception, PermissionError), r.exception
     assert "d.geojson" in r.output and "Permission denied" in r.output
+
+
+def test_dn_scale_and_offset_are_refused_for_sar_as_resolution_is_for_optical(tmp_path: Path) -> None:
+    for option in ("--dn-scale", "--dn-offset"):
+        r = CliRunner().invoke(main, ["detect-image", str(_scene_tif(tmp_path)), "--sensor", "sar", option, "100", "--out", str(tmp_path / "o.geojson")])
+        assert r.exit_code != 0 and option in r.output and "optical" in r.output, r.output
+        assert not (tmp_path / "o.geojson").exists()

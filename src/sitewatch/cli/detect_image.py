@@ -94,6 +94,9 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
         sensor = _choose_sensor(sensor, image, bands, quiet)
     if resolution is not None and sensor == "optical":
         raise InputError("--resolution applies to SAR images; the optical detector measures widths as they are")
+    if sensor == "sar" and (dn_scale is not None or dn_offset is not None):
+        given_dn = " and ".join(o for o, v in (("--dn-scale", dn_scale), ("--dn-offset", dn_offset)) if v is not None)
+        raise InputError(f"{given_dn}: for optical images (reflectance); the SAR detector reads its values as they are")
     dn_offset = dn_offset or 0.0
     source: dict[str, str] = {}
     if bands:

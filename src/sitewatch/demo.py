@@ -101,7 +101,7 @@ def _refuse_own_workspace(out: Path, demo_sites: set[str]) -> None:
     """
     ws = Workspace(out)
     if not ws.db_path.exists():
-        if out.is_dir() and any(out.iterdir()):
+        if out.is_dir() and any(out.iterdir()) and not ws.config_path.exists():  # (a demo stopped while making it)
             raise InputError(
                 f"{out} holds files and is not a sitewatch workspace; the demo writes a workspace "
                 "(sitewatch.gpkg, archive/, report.html …) into its folder, so give it another --out"

@@ -355,3 +355,29 @@ def test_detections_named_in_upper_case_are_found_in_a_folder(tmp_path: Path) ->
     r = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels"), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["tp"] == 1
+
+
+def test_detect_image_outputs_named_json_are_found_in_a_folder(tmp_path: Path) -> None:
+    """detect-image --out x.json writes the same GeoJSON; a folder of them is scored, other .json files left alone."""
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "chip.xml").write_text(VOC)
+    (tmp_path / "dets").mkdir()
+    _dets(tmp_path / "dets" / "chip.json", [(12, 15, 0.9)])
+    (tmp_path / "dets" / "notes.json").write_text("{}")
+    r = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["tp"] == 1
+
+
+def test_coco_images_without_detections_are_named_when_a_folder_is_scored(tmp_path: Path) -> None:
+    """As label files left over in a folder are: images detect-image failed on must not vanish from the count silently."""
+    coco = {
+        "images": [{"id": 1, "file_name": "a.jpg"}, {"id": 2, "file_name": "b.jpg"}],
+        "annotations": [{"id": 1, "image_id": 1, "bbox": [10, 10, 5, 5]}, {"id": 2, "image_id": 2, "bbox": [10, 10, 5, 5]}],
+    }
+    (tmp_path / "coco.json").write_text(json.dumps(coco))
+    (tmp_path / "out").mkdir()
+    _dets(tmp_path / "out" / "a.geojson", [(12, 12, 0.9)], source="a.jpg")
+    r = CliRunner().invoke(main, ["score", str(tmp_path / "out"), str(tmp_path / "coco.json")])
+    assert r.exit_code == 0, r.output
+    assert "1 image(s) of coco.json have no detections and are not scored: b" in r.stderr

@@ -137,3 +137,35 @@ def test_demo_notices_a_simulate_run_into_its_folder_after_it(tmp_path: Path) ->
     marker = (simulated / _COMPLETE).stat().st_mtime_ns
     os.utime(simulated / "scenario.json", ns=(marker + 10**9, marker + 10**9))  # simulate ran since
     assert not _scenario_matches(simulated, wanted)
+
+
+def test_demo_names_the_scenario_it_ran_and_refuses_negative_workers(demo, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    import sitewatch.cli.demo as demo_cli
+
+    assert demo.scenario == "seed-story-short"  # the shortened scenario of the fixture
+    monkeypatch.setattr(demo_cli, "run_demo", lambda out, **kw: replace(demo, scenario="other-story"))
+    r = CliRunner().invoke(main, ["demo", "--out", str(demo.out), "--scenario", "other.yaml"])
+    assert r.exit_code == 0, r.output
+    assert "(other-story scenario)" in r.output and "seed-story" not in r.output
+    r = CliRunner().invoke(main, ["demo", "--out", str(demo.out), "--workers", "-1"])
+    assert r.exit_code == 2 and "--workers" in r.output
+
+
+def test_detect_prints_its_summary_alone_on_standard_output(demo) -> None:  # type: ignore[no-untyped-def]
+    """The progress bar is on standard error: a script reading detect's output gets no stray blank line."""
+    r = CliRunner().invoke(main, ["detect", "dunai", "-w", str(demo.out), "--workers", "1"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("dunai: "), repr(r.stdout)
+
+
+def test_demo_refuses_a_folder_of_other_files(tmp_path: Path) -> None:
+    """A folder that holds files and is no workspace is someone's: its report.html is not overwritten."""
+    mine = tmp_path / "study"
+    mine.mkdir()
+    (mine / "report.html").write_text("my own report")
+    r = CliRunner().invoke(main, ["demo", "--out", str(mine)])
+    assert r.exit_code == 1 and str(mine) in r.output and "another --out" in r.output, r.output
+    assert (mine / "report.html").read_text() == "my own report"
+    assert sorted(p.name for p in mine.iterdir()) == ["report.html"]

@@ -418,3 +418,148 @@ def test_resolution_is_refused_for_optical_and_when_negative(tmp_path: Path) -> 
     assert r.exit_code != 0 and "--resolution applies to SAR" in r.output
     r = CliRunner().invoke(main, ["detect-image", str(_scene_tif(tmp_path)), "--resolution", "-1", "--out", str(tmp_path / "x.geojson")])
     assert r.exit_code != 0 and "--resolution" in r.output
+
+
+def test_negative_nodata_of_a_float_image_is_not_read_as_db(tmp_path: Path) -> None:
+    """A float sigma0 GeoTIFF with nodata -9999 (a common fill): the fill is invalid, not a sign of dB values."""
+    img = _scene()
+    img[:20] = -9999.0
+    tif = tmp_path / "filled.tif"
+    with rasterio.open(tif, "w", driver="GTiff", width=120, height=120, count=1, dtype="float32", crs="EPSG:32633",
+                       transform=from_origin(500000.0, 4000000.0, PX, PX), nodata=-9999.0) as ds:  # fmt: skip
+        ds.write(img, 1)
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["detections"] == 1
+
+
+def test_output_file_is_readable_as_other_outputs_are(tmp_path: Path) -> None:
+    """The atomic write's temporary file is private (0600); the output takes the umask's mode like any new file."""
+    import os
+
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(_scene_tif(tmp_path)), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_out_to_a_device_or_pipe_writes_into_it_without_replacing_it(tmp_path: Path) -> None:
+    """--out /dev/stdout (or a named pipe) is written into; renaming a file over it would replace the device."""
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe.geojson"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    r = CliRunner().invoke(main, ["detect-image", str(_scene_tif(tmp_path)), "--out", str(fifo)])
+    reader.join(timeout=60)
+    assert r.exit_code == 0, r.output
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert "vessel(s)" not in r.stdout and "vessel(s)" in r.stderr  # --out /dev/stdout: the GeoJSON alone
+    assert len(json.loads(got[0])["features"]) == 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_out_dash_writes_the_geojson_to_standard_output(tmp_path: Path) -> None:
+    """'-' is standard output, as for timeline --csv/--json; not a file named '-'."""
+    r = CliRunner().invoke(main, ["detect-image", str(_scene_tif(tmp_path)), "--out", "-"])
+    assert r.exit_code == 0, r.output
+    assert len(json.loads(r.stdout)["features"]) == 1
+    assert not Path("-").exists() and not (tmp_path / "-").exists()
+    r = CliRunner().invoke(main, ["detect-image", str(_scene_tif(tmp_path)), "--out", "-", "--json"])
+    assert r.exit_code != 0 and "--out -" in r.output
+
+
+def test_out_naming_an_input_file_is_refused_before_it_is_overwritten(tmp_path: Path) -> None:
+    tif = _scene_tif(tmp_path)
+    before = tif.read_bytes()
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--out", str(tmp_path / "." / "scene.tif")])
+    assert r.exit_code != 0 and "scene.tif" in r.output and "input" in r.output
+    vh = tmp_path / "vh.tif"
+    vh.write_bytes(before)
+    r = CliRunner().invoke(main, ["detect-image", "--band", f"vv={tif}", "--band", f"vh={vh}", "--out", str(vh)])
+    assert r.exit_code != 0 and "vh.tif" in r.output and "input" in r.output
+    assert tif.read_bytes() == before and vh.read_bytes() == before
+
+
+def test_band_pair_on_different_grids_is_refused_by_name(tmp_path: Path) -> None:
+    """Two files of one size are not a pair when they cover different ground: fused, their ships would be false."""
+    vv, vh, _, cross = _dual_pol(tmp_path)
+    moved = tmp_path / "vh_moved.tif"
+    with rasterio.open(moved, "w", driver="GTiff", width=120, height=120, count=1, dtype="float32", crs="EPSG:32633",
+                       transform=from_origin(510000.0, 4000000.0, PX, PX)) as ds:  # fmt: skip
+        ds.write(cross, 1)
+    r = CliRunner().invoke(main, ["detect-image", "--band", f"vv={vv}", "--band", f"vh={moved}", "--out", str(tmp_path / "d.geojson")])
+    assert r.exit_code != 0 and "vh_moved.tif" in r.output and "co-registered" in r.output
+    assert not (tmp_path / "d.geojson").exists()
+
+
+def test_alpha_band_of_a_png_chip_is_not_read_as_sar(tmp_path: Path) -> None:
+    """An RGBA (or grey + alpha) rendering is read as its grey: the alpha band is no radar channel."""
+    from sitewatch.detect.image import _sar_window_reader, open_image_info
+
+    img = _scene()
+    grey = (np.sqrt(img) / np.sqrt(img).max() * 255).astype(np.uint8)
+    for mode in ("RGBA", "LA"):
+        png = tmp_path / f"chip_{mode}.png"
+        Image.fromarray(grey).convert(mode).save(png)
+        a, _ = _sar_window_reader(open_image_info(png, 10.0))((0, 120, 0, 120))
+        assert a.dtype == np.uint8 and np.array_equal(a, grey), mode
+
+
+def test_a_transform_in_degrees_without_a_crs_is_not_taken_for_metres(tmp_path: Path) -> None:
+    """0.0001-unit pixels with no CRS are not 0.1 mm pixels (the detector asked for hundreds of GiB): named, with the way out."""
+    tif = tmp_path / "nocrs.tif"
+    with rasterio.open(tif, "w", driver="GTiff", width=120, height=120, count=1, dtype="float32",
+                       transform=from_origin(130.0, 42.0, 0.0001, 0.0001)) as ds:  # fmt: skip
+        ds.write(_scene(), 1)
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--out", str(out)])
+    assert r.exit_code == 1 and "nocrs.tif" in r.output and "--pixel-size" in r.output, r.output
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--pixel-size", "0.0001", "--out", str(out)])
+    assert r.exit_code == 1 and "--pixel-size" in r.output, r.output
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--pixel-size", str(PX), "--out", str(out), "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["detections"] == 1, r.output
+
+
+def test_complex_slc_is_read_as_intensity_and_signed_negative_integers_are_named(tmp_path: Path) -> None:
+    """A complex (SLC) image is |z|², not its real part; int16 with negative values (scaled dB?) is no amplitude."""
+    img = _scene()
+    phase = np.exp(1j * np.random.default_rng(5).uniform(0, 2 * np.pi, img.shape))
+    for name, data, dtype in (("slc.tif", np.sqrt(img) * phase, "complex64"), ("db100.tif", 1000 * np.log10(img), "int16")):
+        with rasterio.open(tmp_path / name, "w", driver="GTiff", width=120, height=120, count=1, dtype=dtype, crs="EPSG:32633",
+                           transform=from_origin(500000.0, 4000000.0, PX, PX)) as ds:  # fmt: skip
+            ds.write(data.astype(dtype), 1)
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(tmp_path / "slc.tif"), "--out", str(out), "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["detections"] == 1, r.output
+    r = CliRunner().invoke(main, ["detect-image", str(tmp_path / "db100.tif"), "--out", str(out)])
+    assert r.exit_code == 1 and "db100.tif" in r.output and "negative" in r.output, r.output
+    assert "Traceback" not in r.output
+
+
+def test_an_unwritable_out_is_named_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only folder (simulated: tests may run as root, who may write anywhere)."""
+    import tempfile
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(_scene_tif(tmp_path)), "--out", str(out)])
+    assert r.exit_code == 1 and not isinstance(r.exception, PermissionError), r.exception
+    assert "d.geojson" in r.output and "Permission denied" in r.output
+
+
+def test_dn_scale_and_offset_are_refused_for_sar_as_resolution_is_for_optical(tmp_path: Path) -> None:
+    for option in ("--dn-scale", "--dn-offset"):
+        r = CliRunner().invoke(main, ["detect-image", str(_scene_tif(tmp_path)), "--sensor", "sar", option, "100", "--out", str(tmp_path / "o.geojson")])
+        assert r.exit_code != 0 and option in r.output and "optical" in r.output, r.output
+        assert not (tmp_path / "o.geojson").exists()

@@ -119,3 +119,26 @@ def test_nothing_to_evaluate_is_an_error_not_a_perfect_score(tmp_path: Path) -> 
     assert r.exit_code == 1 and "nothing to evaluate" in r.output
     with ws.store() as store:
         assert latest_evaluation(store) is None
+
+
+def test_a_site_named_twice_is_evaluated_once(tmp_path: Path) -> None:
+    ws = build(tmp_path / "ws")
+    once = evaluate_workspace(ws, ["dunai"], record=False)
+    twice = evaluate_workspace(ws, ["dunai", "dunai"], record=False)
+    assert twice.overall == once.overall and len(twice.observations) == len(once.observations)
+
+
+def test_an_unreadable_truth_file_is_named_and_the_others_proceed(tmp_path: Path) -> None:
+    from sitewatch.cli import main
+
+    ws = build(tmp_path / "ws")
+    truths = sorted((ws.root / "archive" / "dunai").glob("*.truth.geojson"))
+    assert len(truths) > 1
+    for bad in ("garbage", '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}}]}'):
+        truths[0].write_text(bad)
+        ev = evaluate_workspace(ws, record=False)
+        assert len(ev.observations) == len(truths) - 1
+        assert any(truths[0].name in why for _, why in ev.skipped), ev.skipped
+    r = CliRunner().invoke(main, ["eval", "-w", str(ws.root), "--no-record"])
+    assert r.exit_code == 0, r.output
+    assert truths[0].name in r.stderr

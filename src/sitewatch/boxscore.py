@@ -429,6 +429,23 @@ def unscored_labels(labels: Path, pairs: Sequence[tuple[Path, Path]]) -> list[Pa
     ]  # fmt: skip
 
 
+def unscored_coco_images(labels: Path, pairs: Sequence[tuple[Path, Path]]) -> list[str]:
+    """Images of the COCO file ``labels`` that no detections file went with (none for other labels)."""
+    if not labels.is_file() or labels.suffix.lower() != ".json":
+        return []
+    fmt, boxes, _ = read_labels(labels)
+    if fmt != "coco" or not isinstance(boxes, dict):
+        return []
+    used = {_coco_image(labels, boxes, d, _image_stem(d)) for d, _ in pairs}
+    return sorted(set(boxes) - used)
+
+
+def _detections_suffix(path: Path) -> bool:
+    """A detections file in a folder: any ``.geojson``, or a ``.json`` detect-image wrote (``--out x.json``)."""
+    suffix = path.suffix.lower()
+    return suffix == ".geojson" or (suffix == ".json" and _is_detect_image_output(_json_or_none(path)))
+
+
 def pair_files(detections: Path, labels: Path) -> list[tuple[Path, Path]]:
     """``(detections file, labels file)`` pairs from two files or folders.
 
@@ -437,9 +454,9 @@ def pair_files(detections: Path, labels: Path) -> list[tuple[Path, Path]]:
     itself (in any case), with a ``.xml``, ``.json`` or ``.geojson`` suffix; a blank label file
     stands for an image without objects.
     """
-    dets = sorted(p for p in detections.iterdir() if p.suffix.lower() == ".geojson" and p.is_file()) if detections.is_dir() else [detections]
+    dets = sorted(p for p in detections.iterdir() if p.is_file() and _detections_suffix(p)) if detections.is_dir() else [detections]
     if not dets:
-        raise InputError(f"{detections}: no .geojson detections in this folder")
+        raise InputError(f"{detections}: no detections in this folder (.geojson, or .json written by detect-image)")
     stems = {d: _image_stem(d, _detections_json(d)) for d in dets}  # each read once: checked, and named
     if not labels.is_dir():
         return [(d, labels) for d in dets]

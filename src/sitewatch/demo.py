@@ -42,6 +42,8 @@ class DemoResult:
     timings_s: dict[str, float] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
     presence: dict[str, Any] = field(default_factory=dict)
+    scenario: str = ""
+    """The name of the scenario that ran."""
 
 
 _DEMO_NOTE = "Berths and water: SIMULATED layout from the demo scenario."
@@ -93,10 +95,17 @@ def _refuse_own_workspace(out: Path, demo_sites: set[str]) -> None:
     """Refuse to write the demo into a workspace that holds an analyst's own sites or imagery.
 
     The demo puts the scenario's sites (replacing any of the same id), simulated imagery and
-    a report into its folder; a folder it made itself may be run again.
+    a report into its folder; a folder it made itself may be run again, and a new or empty
+    one is made a workspace. A folder of other files (no workspace) is refused: its own
+    ``report.html`` would be overwritten.
     """
     ws = Workspace(out)
     if not ws.db_path.exists():
+        if out.is_dir() and any(out.iterdir()) and not ws.config_path.exists():  # (a demo stopped while making it)
+            raise InputError(
+                f"{out} holds files and is not a sitewatch workspace; the demo writes a workspace "
+                "(sitewatch.gpkg, archive/, report.html …) into its folder, so give it another --out"
+            )
         return
     with ws.store() as store:
         own_sites = sorted(s.id for s in store.sites() if s.id not in demo_sites or _DEMO_NOTE not in s.note)
@@ -124,7 +133,7 @@ def run_demo(
     workers: int = 0,
     progress: Progress | None = None,
 ) -> DemoResult:
-    """Run the seed-story scenario end to end into the workspace ``out``.
+    """Run a scenario (by default the seed story) end to end into the workspace ``out``.
 
     Rerunning into the same folder reuses simulated scenes that are already
     there for the same scenario and reruns every stage idempotently.
@@ -194,4 +203,5 @@ def run_demo(
         timings_s={k: round(v, 2) for k, v in timings.items()},
         evaluation=evaluation,
         presence=presence,
+        scenario=scen.name,
     )

@@ -237,7 +237,10 @@ def evaluate_observation(
         props = feat.get("properties") or {}
         if props.get("kind", "vessel") != params.kind or not _truthy(props.get("visible", True)):
             continue
-        geom = reproject_geometry(shape(feat["geometry"]), "EPSG:4326", crs)
+        try:
+            geom = reproject_geometry(shape(feat["geometry"]), "EPSG:4326", crs)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InputError(f"ground truth feature {i} has no usable geometry ({exc!r})") from exc
         cx, cy = geom.centroid.x, geom.centroid.y
         if grid_is_metric and not (minx <= cx <= maxx and miny <= cy <= maxy):
             continue  # outside this cut of the scene
@@ -337,7 +340,8 @@ def evaluate_workspace(
     params = params or EvalParams()
     store = ws.store()
     try:
-        wanted = list(site_ids) if site_ids else [s.id for s in store.sites()]
+        # A site named twice is evaluated once: its observations would otherwise count twice.
+        wanted = list(dict.fromkeys(site_ids)) if site_ids else [s.id for s in store.sites()]
         for sid in wanted:
             store.get_site(sid)  # an unknown site is an error that names the known ones
         evals: list[ObservationEval] = []
@@ -357,8 +361,12 @@ def evaluate_workspace(
                 if not path.exists():
                     skipped.append((obs.id, f"truth file missing: {rel}"))
                     continue
-                truth = read_truth(path)
-                evals.append(evaluate_observation(obs, dets_by_obs.get(obs.id, []), truth, params))
+                try:
+                    truth = read_truth(path)
+                    evals.append(evaluate_observation(obs, dets_by_obs.get(obs.id, []), truth, params))
+                except InputError as exc:  # one bad file is named; the other observations proceed
+                    skipped.append((obs.id, str(exc) if str(path) in str(exc) else f"{path}: {exc}"))
+                    continue
                 if any((f.get("properties") or {}).get("kind", "vessel") == "vessel" for f in truth.get("features", [])):
                     offset = timedelta(hours=(timeline_params or TimelineParams()).utc_offset_hours)
                     truth_days.add((obs.scene.acquired + offset).date().isoformat())
@@ -378,7 +386,7 @@ def evaluate_workspace(
         if record and evals:
             store.record_run(
                 "eval",
-                ",".join(site_ids) if site_ids else None,
+                ",".join(wanted) if site_ids else None,
                 asdict(params) | {"sites": wanted},
                 result.to_dict(),
             )

@@ -15,11 +15,11 @@ from .options import handle_errors, is_quiet
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("sitewatch-demo"), show_default=True, help="Folder to write (a workspace).")
 @click.option("--scenario", default="seed-story", show_default=True, help="Packaged scenario name or a YAML file.")
 @click.option("--seed", type=int, help="Override the scenario's random seed.")
-@click.option("--workers", type=int, default=0, help="Detection worker processes (0: one per core).")
+@click.option("--workers", type=click.IntRange(min=0), default=0, help="Detection worker processes (0: one per core).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @handle_errors
 def command(out: Path, scenario: str, seed: int | None, workers: int, as_json: bool) -> None:
-    """Simulate the seed story's imagery and run every stage on it; writes report.html.
+    """Simulate a scenario's imagery (default: the seed story) and run every stage on it; writes report.html.
 
     Needs no network and no account. All imagery is SIMULATED and labelled so.
     """
@@ -27,6 +27,7 @@ def command(out: Path, scenario: str, seed: int | None, workers: int, as_json: b
     if quiet:
         result = run_demo(out, scenario=scenario, seed=seed, workers=workers)
     else:
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -35,7 +36,7 @@ def command(out: Path, scenario: str, seed: int | None, workers: int, as_json: b
             TimeElapsedColumn,
         )
 
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True) as bar:
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True, console=Console(stderr=True)) as bar:
             tasks: dict[str, int] = {}
 
             def progress(stage: str, done: int, total: int, what: str) -> None:
@@ -46,6 +47,7 @@ def command(out: Path, scenario: str, seed: int | None, workers: int, as_json: b
             result = run_demo(out, scenario=scenario, seed=seed, workers=workers, progress=progress)
     if as_json:
         click.echo(json.dumps({
+            "scenario": result.scenario,
             "out": str(result.out.resolve()),
             "report": str(result.report.resolve()),
             "database": str(result.database.resolve()),
@@ -55,7 +57,7 @@ def command(out: Path, scenario: str, seed: int | None, workers: int, as_json: b
             "presence": result.presence,
         }, indent=1, default=str))
         return
-    click.echo("sitewatch demo — SIMULATED imagery (seed-story scenario)")
+    click.echo(f"sitewatch demo — SIMULATED imagery ({result.scenario} scenario)")
     for sid, periods in result.presence.items():
         for p in periods:
             click.echo(f"  {sid}: {p['presence_days']} presence day(s) {p['start'][:10]} → {p['end'][:10]}")

@@ -18,7 +18,7 @@ from .options import ImagePath, existing_folder, handle_errors
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), default=None, help="Which detector to run (default: optical when the --band names or the image's band descriptions are blue/green/red/nir or B02/B03/B04/B08, or a GeoTIFF without descriptions has red, green and blue colour interpretations; else sar).")
 @click.option("--pixel-size", type=click.FloatRange(min=0, min_open=True), default=None, metavar="METRES", help="Ground pixel size; needed only when the image has no georeference (overrides it otherwise).")
 @click.option("--resolution", type=click.FloatRange(min=0), default=None, metavar="METRES", help="SAR: the image's resolution (impulse response width at half maximum), taken out of measured widths; default: the image's SITEWATCH_IMPULSE_RESPONSE_M tag, else twice the pixel size (detected products such as Sentinel-1 GRD); 0 keeps widths as measured.")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, callback=existing_folder, help="GeoJSON file to write (its folder must exist).")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, callback=existing_folder, help="GeoJSON file to write (its folder must exist); - for standard output.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Threads for the pixel passes.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")
 @click.pass_context
@@ -32,6 +32,7 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     heading_deg, score and (vessels) class_candidates. Big rasters (a whole Sentinel-1 scene) run in
     tiles with bounded memory.
     """
+    from rich.console import Console
     from rich.progress import Progress
 
     from ..detect.image import detect_image, detections_to_geojson, write_geojson
@@ -47,6 +48,11 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
 
     if (image is None) == (not bands):
         raise InputError("give IMAGE or --band NAME=PATH, not both and not neither")
+    to_stdout = str(out) == "-"
+    if to_stdout and as_json:
+        raise InputError("--out - writes the GeoJSON to standard output; drop --json or give --out a file")
+    if not to_stdout:
+        _refuse_an_input_as_out(out, [image, *(b.partition("=")[2] for b in bands)])
     from ..detect.sar import SarParams
 
     sar_params = SarParams(resolution_m=resolution)
@@ -88,6 +94,9 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
         sensor = _choose_sensor(sensor, image, bands, quiet)
     if resolution is not None and sensor == "optical":
         raise InputError("--resolution applies to SAR images; the optical detector measures widths as they are")
+    if sensor == "sar" and (dn_scale is not None or dn_offset is not None):
+        given_dn = " and ".join(o for o, v in (("--dn-scale", dn_scale), ("--dn-offset", dn_offset)) if v is not None)
+        raise InputError(f"{given_dn}: for optical images (reflectance); the SAR detector reads its values as they are")
     dn_offset = dn_offset or 0.0
     source: dict[str, str] = {}
     if bands:
@@ -95,7 +104,7 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
         source = {name: str(path) for name, path in _band_paths(sensor, bands).items()}
         extra["source"] = source
 
-    with Progress(transient=True, disable=quiet) as bar:
+    with Progress(transient=True, disable=quiet, console=Console(stderr=True)) as bar:
         task = bar.add_task(f"detecting in {_name(image) if image else 'bands'}", total=None)
 
         def progress(done: int, total: int) -> None:
@@ -146,12 +155,30 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
                 used if used is not None else f"twice the pixel size, {2 * info.pixel_size[0]:.4g} x {2 * info.pixel_size[1]:.4g} m (default)"
             )
     fc = detections_to_geojson(info, dets, sensor, extra=extra)
-    write_geojson(fc, out)
+    if to_stdout:
+        click.echo(json.dumps(fc))
+    else:
+        write_geojson(fc, out)
     if as_json:
         click.echo(json.dumps({"image": str(image), "out": str(out), "detections": len(dets), "pixel_size_m": list(info.pixel_size)} | extra))
     elif not quiet:
         what = ", ".join(f"{k}={v}" for k, v in source.items()) if source else str(image)
-        click.echo(f"{len(dets)} vessel(s) in {what} → {out}")
+        # Written to a stream (-, /dev/stdout, a pipe), the GeoJSON is read from it: the line goes to standard error.
+        stream = to_stdout or not out.is_file()
+        click.echo(f"{len(dets)} vessel(s) in {what} → {'standard output' if to_stdout else out}", err=stream)
+
+
+def _refuse_an_input_as_out(out: Path, inputs: list[Path | str | None]) -> None:
+    """--out must not be the image or a band file: the GeoJSON would be written over it."""
+    import os
+
+    from ..errors import InputError
+
+    if not out.exists():
+        return
+    for given in inputs:
+        if given and not str(given).startswith("/vsi") and Path(given).exists() and os.path.samefile(out, given):
+            raise InputError(f"--out {out} is the input {given}: writing the GeoJSON would overwrite it; give another file")
 
 
 def _name(image: Path | str) -> str:

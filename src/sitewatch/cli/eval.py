@@ -55,6 +55,9 @@ def command(
     ev = evaluate_workspace(
         ws, list(site_ids) or None, EvalParams(kind=kind, long_ship_m=long_ship_m), record=not no_record
     )
+    for obs_id, why in ev.skipped:
+        if not why.startswith("no ground truth"):  # real scenes are only counted, below
+            click.echo(f"skipped {obs_id}: {why}", err=True)
     if not ev.observations:
         raise click.ClickException(
             "nothing to evaluate: no observation has ground truth (eval needs simulated scenes, "
@@ -74,4 +77,4 @@ def command(
             f"agreeing {pc.agreeing_days}"
         )
     if ev.skipped:
-        click.echo(f"{len(ev.skipped)} observation(s) without ground truth skipped")
+        click.echo(f"{len(ev.skipped)} observation(s) without usable ground truth skipped")

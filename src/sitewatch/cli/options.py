@@ -106,6 +106,7 @@ def progress_bar(label: str, quiet: bool = False) -> Iterator[Callable[[int, int
     if quiet:
         yield lambda done, total, what: None
         return
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
@@ -115,6 +116,7 @@ def progress_bar(label: str, quiet: bool = False) -> Iterator[Callable[[int, int
         TimeElapsedColumn(),
         TextColumn("{task.fields[what]}"),
         transient=True,
+        console=Console(stderr=True),  # standard output holds the command's result alone
     ) as bar:
         task = bar.add_task(label, total=None, what="")
 

@@ -38,7 +38,13 @@ def command(
     image: a detection counts when its centroid falls inside a labelled box,
     best score first, as the benchmarks count. Prints precision, recall and F1.
     """
-    from ..boxscore import image_name, pair_files, score_files, unscored_labels
+    from ..boxscore import (
+        image_name,
+        pair_files,
+        score_files,
+        unscored_coco_images,
+        unscored_labels,
+    )
 
     pairs = pair_files(detections, labels)
     counts = score_files(pairs, classes=classes, kinds=kinds, min_score=min_score, class_key=class_key)
@@ -52,6 +58,12 @@ def command(
         click.echo(
             f"note: {len(unscored)} label file(s) have no detections and are not scored: "
             f"{', '.join(p.name for p in unscored[:5])}{more}", err=True,
+        )  # fmt: skip
+    if detections.is_dir() and (images := unscored_coco_images(labels, pairs)):
+        more = f" and {len(images) - 5} more" if len(images) > 5 else ""
+        click.echo(
+            f"note: {len(images)} image(s) of {labels.name} have no detections and are not scored: "
+            f"{', '.join(images[:5])}{more}", err=True,
         )  # fmt: skip
     if as_json:
         out = {

@@ -11,7 +11,7 @@ cross-polarised one) is detected in both and fused
 (:func:`sitewatch.detect.sar_dual.detect_sar_dual`); so are two single-band files
 given as ``{"vv": path, "vh": path}`` (:func:`detect_sar_bands`, the CLI's
 ``--band``). Other multi-band SAR images are read as the mean intensity of their
-bands (an R=G=B rendering gives its grey).
+bands, an alpha band left out (an R=G=B rendering, with or without alpha, gives its grey).
 
 Output: a GeoJSON FeatureCollection, one Feature per vessel with the oriented
 box as geometry (in the image's CRS; in pixel coordinates ``x = col``,
@@ -78,6 +78,11 @@ the layer opens with that CRS, which no map reprojects it into."""
 
 UNKNOWN_CRS_WKT = 'LOCAL_CS["unknown",LOCAL_DATUM["image",0],UNIT["unknown",1],AXIS["x",EAST],AXIS["y",NORTH]]'
 """The ``crs`` member when the image has a transform but no CRS: its own coordinates."""
+
+MIN_PIXEL_SIZE_M = 0.01
+"""Ground pixels smaller than this are refused: no imagery has them, and the detector's windows (metres
+turned into pixels) would take all memory. They come from a transform without a CRS in degrees,
+or a slip in ``--pixel-size``."""
 
 TILE_ABOVE_PIXELS = 64_000_000
 """Images with more pixels than this are processed in tiles (bounded memory)."""
@@ -150,6 +155,8 @@ def open_image_info(path: str | Path, pixel_size: float | None = None) -> ImageI
         raise ImageReadError(f"{p}: is a folder, not an image")
     if pixel_size is not None and not (pixel_size > 0 and math.isfinite(pixel_size)):
         raise InputError(f"--pixel-size must be a positive number of metres, got {pixel_size}")
+    if pixel_size is not None and pixel_size < MIN_PIXEL_SIZE_M:
+        raise InputError(f"--pixel-size {pixel_size:g}: the ground pixel size in metres is at least {MIN_PIXEL_SIZE_M:g}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -177,6 +184,9 @@ def open_image_info(path: str | Path, pixel_size: float | None = None) -> ImageI
         pxy = ground_pixel_size(crs, transform, info["width"], info["height"])
         if not all(math.isfinite(v) and v > 0 for v in pxy):
             raise InputError(f"{p}: cannot tell the ground pixel size; pass --pixel-size METRES")
+        if min(pxy) < MIN_PIXEL_SIZE_M:
+            why = "its transform has no CRS, and its units (degrees?) are not metres" if crs is None else f"its CRS ({crs}) gives it"
+            raise InputError(f"{p}: a ground pixel of {min(pxy):.3g} m is too small to be real ({why}); pass --pixel-size METRES")
     return ImageInfo(p, info["width"], info["height"], info["count"], crs, transform, pxy, info["nodata"], approximate, impulse)
 
 
@@ -191,8 +201,20 @@ def _sar_window_reader(info: ImageInfo, band: int | None = None) -> Callable[[tu
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(info.path) as ds:
-                a = ds.read(None if band is None else [band], window=Window(c0, r0, c1 - c0, r1 - r0))
+                a = ds.read([band] if band is not None else _radar_bands(ds), window=Window(c0, r0, c1 - c0, r1 - r0))
         valid = None if info.nodata is None else np.all(a != info.nodata, axis=0)
+        if np.iscomplexobj(a):  # single-look complex: the intensity is |z|², not the real part
+            a = (np.square(a.real, dtype=np.float32) + np.square(a.imag, dtype=np.float32)).astype(np.float32)
+            if valid is not None:
+                a[:, ~valid] = np.nan
+        elif np.issubdtype(a.dtype, np.signedinteger) and (a if valid is None else a[:, valid]).min(initial=0) < 0:
+            raise InputError(
+                f"{info.path}: signed integer pixels with negative values are neither amplitude nor intensity "
+                "(dB scaled to integers?); convert the image to float sigma0 or dB"
+            )
+        if valid is not None and np.issubdtype(a.dtype, np.floating):
+            # A negative fill (-9999) left in would make the detector take the image for dB.
+            a = np.where(a == info.nodata, np.nan, a).astype(a.dtype, copy=False)
         if a.shape[0] == 1:
             return a[0], valid
         if np.issubdtype(a.dtype, np.integer) and all(np.array_equal(a[0], b) for b in a[1:]):
@@ -208,6 +230,13 @@ def _sar_window_reader(info: ImageInfo, band: int | None = None) -> Callable[[tu
         return a.astype(np.float32).mean(axis=0), valid
 
     return read
+
+
+def _radar_bands(ds: Any) -> list[int]:
+    """The band numbers of an open dataset that hold pixel values: all but alpha (an RGBA or grey + alpha chip)."""
+    from rasterio.enums import ColorInterp
+
+    return [i for i, c in zip(ds.indexes, ds.colorinterp, strict=True) if c != ColorInterp.alpha] or list(ds.indexes)
 
 
 def _run_sar(info: ImageInfo, params: Any, workers: int, progress: Callable[[int, int], None] | None) -> list[PixelDetection]:
@@ -240,7 +269,7 @@ def _polarisation_bands(info: ImageInfo) -> tuple[int, int] | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with rasterio.open(info.path) as ds:
-            if ds.dtypes[0] == "uint8":
+            if ds.dtypes[0] == "uint8" or len(_radar_bands(ds)) != 2:
                 return None
             names = [re.findall(r"(?<![a-z])(vv|vh|hh|hv)(?![a-z])", (d or "").lower()) for d in ds.descriptions]
             if all(len(n) == 1 for n in names):
@@ -325,8 +354,28 @@ def detect_sar_bands(
             raise InputError(f"{i.path}: a --band file holds one band, this one has {i.count}")
     if (ci.height, ci.width) != (xi.height, xi.width):
         raise InputError(f"{ci.path} is {ci.width} x {ci.height} px but {xi.path} is {xi.width} x {xi.height}: the two polarisations must be co-registered")
+    if not _same_grid(ci, xi):
+        raise InputError(f"{ci.path} and {xi.path} are of one size but not on one grid (CRS or corners differ): the two polarisations must be co-registered")
     p = with_image_resolution(params or SarParams(), ci)
     return ci, _run_sar_dual((ci, None), (xi, None), p, workers, progress)
+
+
+def _same_grid(a: ImageInfo, b: ImageInfo) -> bool:
+    """Whether two images of one size lie on one grid: same CRS, corners within half a pixel
+    (True when either has no georeference: nothing says otherwise)."""
+    if a.transform is None or b.transform is None:
+        return True
+    if a.crs != b.crs:
+        from pyproj import CRS
+
+        try:
+            if not (a.crs and b.crs and CRS.from_user_input(a.crs).equals(CRS.from_user_input(b.crs))):
+                return False
+        except Exception:
+            return False
+    ta, tb = a.transform, b.transform
+    half = 0.5 * min(math.hypot(ta.a, ta.d), math.hypot(ta.b, ta.e))
+    return all(math.dist(ta * xy, tb * xy) <= half for xy in ((0, 0), (a.width, 0), (0, a.height), (a.width, a.height)))
 
 
 def _run_optical(info: ImageInfo, params: Any, workers: int, progress: Callable[[int, int], None] | None) -> list[PixelDetection]:
@@ -443,17 +492,30 @@ def _is_wgs84(crs: str) -> bool:
 
 
 def write_geojson(fc: Mapping[str, Any], out: str | Path) -> Path:
-    """Write atomically: a temporary file in the same folder renamed into place."""
+    """Write atomically: a temporary file in the same folder renamed into place.
+
+    A device or pipe (``/dev/stdout``, a FIFO) is written into instead: renaming a
+    file over it would replace it."""
     out = Path(out)
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(f"{out}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=folder)
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(fc, f)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        if out.exists() and not out.is_file() and not out.is_dir():
+            with out.open("w") as f:
+                json.dump(fc, f)
+            return out
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=folder)
+        try:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private; the output is not
+            with os.fdopen(fd, "w") as f:
+                json.dump(fc, f)
+            os.replace(tmp, out)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:  # a read-only folder, a full disk
+        raise InputError(f"{out}: cannot write it ({exc.strerror or exc})") from exc
     return out

@@ -332,3 +332,13 @@ def test_resolution_setting_is_checked() -> None:
     with pytest.raises(InputError, match="resolution"):
         SarParams(resolution_m=-1.0)
     assert SarParams(resolution_m=0.0).resolution_m == 0.0
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_coarse_pixels_with_derived_land_and_no_berth_cells_do_not_crash(workers: int) -> None:
+    """At 80 m a berth is under one cell: none grows back, and the all-cells values are not needed."""
+    rng = np.random.default_rng(0)
+    sea = (rng.gamma(1.0, 1.0, (200, 200)) * 0.01).astype(np.float32)
+    sea[100:103, 95:100] = 3.0
+    for pixel in (80.0, 200.0, 1000.0):
+        detect_sar(sea, pixel, workers=workers)  # UnboundLocalError ('whole') before

@@ -79,6 +79,10 @@ def _cell_thresholds(
             _aggregate(np.where(water_c, s1, 0.0), k), _aggregate(np.where(water_c, s2, 0.0), k), _aggregate(nw, k), p, b, gpx, pool
         )
     berth = water_c & land
+    if not berth.any():
+        # No berth cells (none grown back: at coarse pixels a berth is under one cell) need the
+        # all-cells values, so they may not have been computed.
+        whole = (t_seed, t_grow, t_mu)
     maps = _CellMaps(k, (t_seed, t_grow, t_mu), berth if berth.any() else None, (whole[0], whole[1]))
     return water_c, land, maps, levels
 

@@ -546,16 +546,18 @@ def test_complex_slc_is_read_as_intensity_and_signed_negative_integers_are_named
 
 def test_an_unwritable_out_is_named_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A read-only folder (simulated: tests may run as root, who may write anywhere)."""
-    import tempfile
+    import os
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    image = _scene_tif(tmp_path)
+    monkeypatch.setattr(os, "replace", refuse)
     out = tmp_path / "d.geojson"
-    r = CliRunner().invoke(main, ["detect-image", str(_scene_tif(tmp_path)), "--out", str(out)])
+    r = CliRunner().invoke(main, ["detect-image", str(image), "--out", str(out)])
     assert r.exit_code == 1 and not isinstance(r.exception, PermissionError), r.exception
     assert "d.geojson" in r.output and "Permission denied" in r.output
+    assert not out.exists() and not list(tmp_path.glob(".d.geojson*"))  # nothing half-written
 
 
 def test_dn_scale_and_offset_are_refused_for_sar_as_resolution_is_for_optical(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from hypothesis import given
 from shapely.geometry import LineString, box, mapping, shape
 
 from sitewatch.cli import main
-from sitewatch.errors import InputError, RenamedSiteWarning
+from sitewatch.errors import InputError, OutputError, RenamedSiteWarning
 from sitewatch.model import Berth, Site
 from sitewatch.sites import (
     builtin_sites,
@@ -441,9 +441,24 @@ def test_an_export_that_fails_leaves_no_partial_file(tmp_path: Path, monkeypatch
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match=r"sites\.kml: cannot write it \(disk full\)"):
         write_text_atomic(tmp_path / "sites.kml", "<kml/>")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_export_to_a_device_writes_into_it_without_replacing_it(tmp_path: Path) -> None:
+    import stat
+
+    from sitewatch.files import write_text_atomic
+
+    null = Path("/dev/null")
+    if not null.exists():
+        pytest.skip("no /dev/null here")
+    write_text_atomic(null, "<kml/>")
+    assert stat.S_ISCHR(null.stat().st_mode)  # as root, a rename would have made it a plain file
+    with pytest.raises(InputError, match="does not exist"):
+        write_text_atomic(tmp_path / "no" / "x.csv", "a", make_folder=False)
+    assert write_text_atomic(tmp_path / "made" / "x.csv", "a").read_text() == "a"
 
 
 def test_a_site_across_the_antimeridian_is_named_as_such() -> None:

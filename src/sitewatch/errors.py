@@ -12,6 +12,7 @@ __all__ = [
     "ConfigError",
     "InputError",
     "ImageReadError",
+    "OutputError",
     "SiteError",
     "StoreError",
     "SourceError",
@@ -37,6 +38,10 @@ class InputError(SitewatchError, ValueError):
 
 class ImageReadError(SitewatchError, OSError):
     """An image file could not be read or has no usable georeference."""
+
+
+class OutputError(SitewatchError, OSError):
+    """A file sitewatch was asked to write cannot be written (read-only folder, full disk)."""
 
 
 class SiteError(SitewatchError, KeyError):

@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -46,6 +44,7 @@ from affine import Affine
 from numpy.typing import NDArray
 
 from ..errors import ImageReadError, InputError
+from ..files import write_text_atomic
 from ..geo import ground_pixel_size
 from .base import PixelDetection
 from .optical import DETECTOR as OPTICAL_DETECTOR
@@ -492,30 +491,5 @@ def _is_wgs84(crs: str) -> bool:
 
 
 def write_geojson(fc: Mapping[str, Any], out: str | Path) -> Path:
-    """Write atomically: a temporary file in the same folder renamed into place.
-
-    A device or pipe (``/dev/stdout``, a FIFO) is written into instead: renaming a
-    file over it would replace it."""
-    out = Path(out)
-    folder = out.parent if str(out.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError(f"{out}: folder {folder} does not exist")
-    try:
-        if out.exists() and not out.is_file() and not out.is_dir():
-            with out.open("w") as f:
-                json.dump(fc, f)
-            return out
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=folder)
-        try:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private; the output is not
-            with os.fdopen(fd, "w") as f:
-                json.dump(fc, f)
-            os.replace(tmp, out)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:  # a read-only folder, a full disk
-        raise InputError(f"{out}: cannot write it ({exc.strerror or exc})") from exc
-    return out
+    """Write atomically (see :func:`~sitewatch.files.write_text_atomic`); the folder must exist."""
+    return write_text_atomic(out, json.dumps(fc), make_folder=False)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shapely.geometry import mapping
 
 from ..analysis.occupancy import Timeline, timeline_to_dict
+from ..files import write_text_atomic
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -86,23 +85,6 @@ def timeline_to_csv(tl: Timeline) -> str:
 def timeline_to_json(tl: Timeline) -> str:
     """The timeline (parameters, periods with their summary lines, rows, skipped observations) as JSON."""
     return json.dumps(timeline_to_dict(tl), indent=1)
-
-
-def write_text_atomic(path: Path, text: str | bytes) -> Path:
-    """Write a file whole or not at all (a temporary file renamed into place)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        if isinstance(text, bytes):
-            tmp.write_bytes(text)
-        else:
-            tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # a full disk or Ctrl-C leaves no half file behind
-        raise
-    return path
 
 
 def detections_to_geojson(store: Store, site_ids: Sequence[str] | None = None) -> dict[str, Any]:

@@ -66,3 +66,24 @@ def test_observations_json_gives_the_time_in_iso_8601_utc(tmp_path: Path) -> Non
     for row in rows:
         assert row["acquired"].endswith("Z") and "T" in row["acquired"]
         assert datetime.fromisoformat(row["acquired"]) == want[row["id"]]
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (["timeline", "x"], "--min-valid"),
+        (["timeline", "x"], "--max-cloud"),
+        (["score", "d.geojson", "t.json"], "--min-score"),
+        (["eval"], "--long-ship"),
+        (["detect-image", "i.tif", "--out", "o.geojson"], "--pixel-size"),
+        (["detect-image", "i.tif", "--out", "o.geojson"], "--resolution"),
+        (["detect-image", "i.tif", "--out", "o.geojson"], "--dn-scale"),
+        (["detect-image", "i.tif", "--out", "o.geojson"], "--dn-offset"),
+    ],
+)
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_number_options_refuse_nan_and_infinity(command: list[str], option: str, value: str) -> None:
+    """NaN passes any range check (it compares False) and inf any range open above: both are named."""
+    r = CliRunner().invoke(main, [*command, option, value])
+    said = f"{value!r} is not a finite number" in r.output or f"{value} is not in the range" in r.output
+    assert r.exit_code == 2 and option in r.output and said, r.output

@@ -715,7 +715,7 @@ def test_dates_in_other_iso_forms_and_bad_dates_name_their_option(world):
     assert res.exit_code == 1 and "--to '2024-10-32' is not an ISO 8601 date or time" in res.output
     for cmd in ("search", "fetch"):  # NaN passed FloatRange(0, 100) and filtered nothing
         res = CliRunner().invoke(main, [cmd, *base[1:], "--from", "2024-10-01", "--to", "2024-10-05", "--max-cloud", "nan"])
-        assert res.exit_code == 2 and "--max-cloud" in res.output and "'nan' is not a number" in res.output
+        assert res.exit_code == 2 and "--max-cloud" in res.output and "'nan' is not a finite number" in res.output
 
 
 # -- the server -----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import click
 
 from ..evaluate import EVAL_KINDS, EvalParams, Scores, evaluate_workspace
 from ..workspace import open_workspace
-from .options import handle_errors, json_option, workspace_option
+from .options import FiniteFloatRange, handle_errors, json_option, workspace_option
 
 
 def _ratio(value: float | None) -> str:
@@ -33,7 +33,7 @@ def _line(label: str, s: Scores, kind: str = "vessel") -> str:
 @click.argument("site_ids", nargs=-1)
 @click.option("--kind", type=click.Choice(EVAL_KINDS), default="vessel", show_default=True,
               help="Object kind to evaluate (the kinds the detectors produce).")
-@click.option("--long-ship", "long_ship_m", type=click.FloatRange(min=0, min_open=True), default=80.0,
+@click.option("--long-ship", "long_ship_m", type=FiniteFloatRange(min=0, min_open=True), default=80.0,
               show_default=True, metavar="METRES",
               help="Length errors are summarised for true ships longer than this (m).")
 @click.option("--no-record", is_flag=True, help="Do not record the figures in the workspace.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -58,13 +59,14 @@ class ImagePath(click.Path):
 
 
 class FiniteFloatRange(click.FloatRange):
-    """``click.FloatRange`` that refuses ``nan``: NaN compares False with both bounds, so
-    FloatRange lets it through, and a NaN threshold would silently filter nothing."""
+    """``click.FloatRange`` that refuses ``nan`` and infinities: NaN compares False with both
+    bounds, so FloatRange lets it through (a NaN threshold would silently filter nothing), and
+    ``inf`` passes any range open above (a pixel size of ``inf`` metres)."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         rv = super().convert(value, param, ctx)
-        if rv != rv:  # NaN
-            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(rv):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
         return rv
 
 
@@ -175,10 +177,10 @@ def timeline_options(*, dates: bool = True) -> Callable[[F], F]:
     options = [
         click.option("--gap-days", type=click.IntRange(min=1), default=d.gap_days, show_default=True,
                      help="Dates further apart than this start a new observation period."),
-        click.option("--min-valid", type=click.FloatRange(0, 100), default=d.min_valid_fraction * 100,
+        click.option("--min-valid", type=FiniteFloatRange(0, 100), default=d.min_valid_fraction * 100,
                      show_default=True, metavar="PCT",
                      help="Least % of the site with data for an observation to count."),
-        click.option("--max-cloud", type=click.FloatRange(0, 100), default=d.max_cloud_fraction * 100,
+        click.option("--max-cloud", type=FiniteFloatRange(0, 100), default=d.max_cloud_fraction * 100,
                      show_default=True, metavar="PCT",
                      help="Most cloud % over the site for an optical observation to count."),
         click.option("--utc-offset", type=UtcOffset(), default=0.0, show_default=True, metavar="HOURS",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .options import handle_errors, json_option
+from .options import FiniteFloatRange, handle_errors, json_option
 
 
 def _ratio(value: float | None) -> str:
@@ -22,7 +22,7 @@ def _ratio(value: float | None) -> str:
 @click.option("--class-key", default="class", show_default=True, help="GeoJSON labels: the property that holds the class.")
 @click.option("--kind", "kinds", multiple=True, default=("vessel",), show_default=True, type=click.Choice(["vessel", "crane"]),
               help="Detected kinds scored (detect-image writes vessel, and crane at 5 m or finer); repeat.")  # fmt: skip
-@click.option("--min-score", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+@click.option("--min-score", type=FiniteFloatRange(0, 1), default=0.0, show_default=True,
               help="Leave out detections scoring below this.")  # fmt: skip
 @click.option("--per-image", is_flag=True, help="Also print each image's counts.")
 @json_option

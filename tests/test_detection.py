@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from click.testing import CliRunner
 from shapely.geometry import Point
 
 from sitewatch.cli import main
-from sitewatch.detection import check_length_limits
+from sitewatch.detection import check_length_limits, detect_site
 from sitewatch.errors import ConfigError
 from sitewatch.geo import reproject_geometry
 from sitewatch.ingest import ingest_file
@@ -248,14 +249,14 @@ def test_detect_takes_the_impulse_response_the_image_states(tmp_path: Path, tag:
         assert d.width_m < raw.width_m - 3
 
 
-def _optical_ws(tmp_path: Path, *, simulated: bool):  # type: ignore[no-untyped-def]
+def _optical_ws(tmp_path: Path, *, simulated: bool, water: bool = True):  # type: ignore[no-untyped-def]
     """A workspace whose site has a water polygon (its west half) and one four-band optical observation."""
     from dataclasses import replace
 
     from shapely.geometry import box
 
     west, south, east, north = SITE.require_geometry().bounds
-    site = replace(SITE, water=box(west, south, (west + east) / 2, north))
+    site = replace(SITE, water=box(west, south, (west + east) / 2, north) if water else None)
     ws = init_workspace(tmp_path / "ws")
     with ws.store() as store:
         store.put_site(site)
@@ -306,6 +307,17 @@ def test_optical_mode_decides_how_the_water_polygon_is_used(  # type: ignore[no-
     with ws.store() as store:
         kinds = [d.kind for d in store.detections(observation_id=obs.id)]
     assert kinds.count("vessel") == vessels_left and kinds.count("crane") == 1
+
+
+def test_optical_mode_water_without_a_water_polygon_says_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    ws = _optical_ws(tmp_path, simulated=False, water=False)
+    with caplog.at_level(logging.WARNING, logger="sitewatch.detection"):
+        detect_site(ws, SITE.id, workers=1, optical_mode="water")
+    assert any("has no water polygon" in m and "'water' cannot be used" in m for m in caplog.messages)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="sitewatch.detection"):
+        detect_site(ws, SITE.id, workers=1, optical_mode="auto", force=True)
+    assert not any("water polygon" in m for m in caplog.messages)
 
 
 def test_optical_mode_setting_is_checked(tmp_path: Path) -> None:

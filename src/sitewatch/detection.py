@@ -311,6 +311,12 @@ def detect_site(
         check_length_limits(min_length_m, max_length_m, [o.scene.sensor for o in observations])
         if optical_mode not in OPTICAL_MODES:
             raise ConfigError(f"optical_mode must be one of {', '.join(OPTICAL_MODES)}, got {optical_mode!r}")
+        if optical_mode == "water" and site.water is None and any(o.scene.sensor == "optical" for o in observations):
+            log.warning(
+                "%s has no water polygon, so optical_mode 'water' cannot be used: its optical observations are "
+                "searched by the learned detector alone (as 'image'); `sitewatch sites import` can give it one",
+                site_id,
+            )
         limits: dict[str, Any] = {"min_length_m": min_length_m, "max_length_m": max_length_m, "optical_mode": optical_mode}
         key = detect_key(site, limits)
         previous = load_state(store, site_id, key)

@@ -91,6 +91,8 @@ def test_nothing_to_match_shows_a_dash_and_null(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "1.000" not in res.output and "F1     –" in res.output
     assert "no matched crane longer than --long-ship" in res.output and "ships" not in res.output
+    assert "presence days" not in res.output  # the timeline's days are vessels' days
+    assert "presence days" in CliRunner().invoke(main, ["eval", "-w", str(ws.root)]).output
     data = json.loads(CliRunner().invoke(main, ["eval", "-w", str(ws.root), "--json"]).output)
     assert data["overall"]["f1"] is None and data["by_sensor"]["sar"]["precision"] is None
 

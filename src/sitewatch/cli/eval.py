@@ -71,7 +71,7 @@ def command(
         click.echo(_line(f"sensor {name}", s, kind))
     for name, s in ev.by_site.items():
         click.echo(_line(f"site {name}", s, kind))
-    for name, pc in ev.presence.items():
+    for name, pc in ev.presence.items() if kind == "vessel" else ():  # the timeline counts vessels only
         click.echo(
             f"presence days at {name}: timeline {pc.detected_days}, truth {pc.truth_days}, "
             f"agreeing {pc.agreeing_days}"

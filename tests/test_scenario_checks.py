@@ -356,3 +356,12 @@ def test_a_visit_no_acquisition_sees_is_named_when_simulating(tmp_path: Path) ->
     assert r.exit_code == 0, r.output
     assert "warning: vessels[0].visits[1]" in r.output and "no scene shows it" in r.output
     assert unseen_visits(load_scenario(_write(tmp_path, _with_vessel(visits=[seen]), "ok.yaml"))) == []
+
+
+@pytest.mark.parametrize("end", ["2024-10-02", "20241002"])
+def test_a_visit_ending_on_a_date_in_either_iso_form_includes_that_day(tmp_path: Path, end: str) -> None:
+    vessel = {"id": "v1", "class": "trawler", "length_m": 60.0, "width_m": 10.0,
+              "visits": [{"site": "myport", "berth": "quay", "at_m": 0, "start": "2024-10-01", "end": end}]}  # fmt: skip
+    scen = load_scenario(_write(tmp_path, _scenario(vessels=[vessel])))
+    (visit,) = scen.vessels[0].visits
+    assert visit.window.end.isoformat() == "2024-10-03T00:00:00+00:00"  # the end day is whole

@@ -37,7 +37,7 @@ from shapely.geometry import LineString, Point, Polygon
 
 from ..errors import InputError, SiteError
 from ..geo import reproject_geometry, utm_crs_for
-from ..model import MAX_SITE_DEG, SENSORS, SITE_KINDS
+from ..model import MAX_SITE_DEG, SENSORS, SITE_KINDS, is_date_only
 
 __all__ = [
     "Scenario",
@@ -306,8 +306,8 @@ class _Reader:
             t = datetime.combine(value, time(0), tzinfo=UTC) + (timedelta(days=1) if end else timedelta(0))
         else:
             text = str(value).strip()
-            if len(text) == 10:
-                return self.moment(self.day(text, where), where, end=end)
+            if is_date_only(text):  # 2024-10-17 or 20241017: the whole day
+                return self.moment(date.fromisoformat(text), where, end=end)
             try:
                 t = datetime.fromisoformat(text.replace("Z", "+00:00"))
             except ValueError:

@@ -565,3 +565,19 @@ def test_dn_scale_and_offset_are_refused_for_sar_as_resolution_is_for_optical(tm
         r = CliRunner().invoke(main, ["detect-image", str(_scene_tif(tmp_path)), "--sensor", "sar", option, "100", "--out", str(tmp_path / "o.geojson")])
         assert r.exit_code != 0 and option in r.output and "optical" in r.output, r.output
         assert not (tmp_path / "o.geojson").exists()
+
+
+@pytest.mark.parametrize(("sensor", "bands"), [("sar", 1), ("optical", 4)])
+def test_an_image_with_no_finite_pixel_finds_nothing_without_numpy_warnings(tmp_path: Path, sensor: str, bands: int) -> None:
+    import warnings
+
+    from sitewatch.detect.image import detect_image
+
+    path = tmp_path / "nan.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=bands, dtype="float32",
+                       crs="EPSG:32652", transform=from_origin(600000, 4680000, 10, 10)) as ds:  # fmt: skip
+        ds.write(np.full((bands, 64, 64), np.nan, np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # "All-NaN slice encountered" reached users
+        _, dets = detect_image(path, sensor)
+    assert dets == []

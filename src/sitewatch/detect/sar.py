@@ -54,6 +54,7 @@ How it works, in the order :func:`detect_sar` runs it:
 from __future__ import annotations
 
 import math
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -258,13 +259,20 @@ class SarParams:
         }
 
 
+def _nan_min(a: NDArray[np.generic]) -> float:
+    """``np.nanmin``, NaN for an image with no finite value, without numpy's warning about it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice encountered"
+        return float(np.nanmin(a))
+
+
 def to_intensity(image: NDArray[np.generic], scale: InputScale = "auto") -> NDArray[np.float32]:
     """Return linear intensity (float32) from intensity, amplitude or dB pixel values."""
     a = np.asarray(image)
     if scale == "auto":
         if np.issubdtype(a.dtype, np.integer) or a.dtype == np.bool_:
             scale = "amplitude"
-        elif np.nanmin(a) < 0 if a.size else False:
+        elif a.size and _nan_min(a) < 0:
             scale = "db"
         elif _digital_numbers(a):
             scale = "amplitude"

@@ -90,6 +90,40 @@ def test_import_planet_and_maxar_refuse_no_crs(ws, tmp_path):
     # --item prints the provider's metadata as delivered (it printed {}: the file's GeoTIFF tags, none here)
     res = CliRunner().invoke(main, ["show", "-w", str(ws.root), by_file[maxar.name]["id"], "--item"])
     assert res.exit_code == 0 and res.output.strip() == MAXAR_XML.strip()
+    # The satellite, from the providers' metadata, is recorded with where it was read.
+    with ws.store() as store:
+        scenes = {o.id: o.scene for o in store.observations("pier")}
+    assert scenes[by_file[maxar.name]["id"]].platform == "worldview-3"
+    assert scenes[by_file[planet.name]["id"]].platform == "planetscope"
+    assert scenes[by_file[planet.name]["id"]].properties["platform_from"].startswith("sidecar ")
+
+
+def test_platform_is_read_from_metadata_and_documented_file_names(tmp_path):
+    from sitewatch.platforms import platform_from_metadata, platform_from_name, platform_of
+
+    names = {
+        "S2B_MSIL2A_20241017T012345_N0511_R031_T52TGM_20241017T034512.tif": "sentinel-2b",
+        "S1A_IW_GRDH_1SDV_20241017T093012_20241017T093037_056123_06DE5F_1A2B.tif": "sentinel-1a",
+        "LC09_L2SP_116031_20241017_20241018_02_T1_SR_B4.TIF": "landsat-9",
+        "2023-08-21-00:00_2023-08-21-23:59_Sentinel-2_L2A_B03_(Raw).tiff": "sentinel-2",
+        "20241015_012345_22_2470_3B_AnalyticMS_SR.tif": "",  # Planet's name says no satellite type
+        "harbour_2024-10-17.tif": "",
+        "XS2A_MSI.tif": "",  # only at the start of a name part
+    }
+    assert {n: platform_from_name(n) for n in names} == names
+    imd = tmp_path / "scene.IMD"
+    imd.write_text('BEGIN_GROUP = IMAGE_1\n\tsatId = "GE01";\nEND_GROUP = IMAGE_1\n')
+    planet_json = tmp_path / "item.json"
+    planet_json.write_text(json.dumps({"properties": {"provider": "planetscope", "satellite_id": "2470"}}))
+    stac_json = tmp_path / "stac.json"
+    stac_json.write_text(json.dumps({"type": "Feature", "properties": {"platform": "Sentinel-2A"}}))
+    other = tmp_path / "other.xml"
+    other.write_text("<a><b>nothing</b></a>")
+    assert [platform_from_metadata(p) for p in (imd, planet_json, stac_json, other)] == ["geoeye-1", "planetscope", "sentinel-2a", ""]
+    tif = tmp_path / "S2A_MSIL2A_x.tif"
+    assert platform_of({"SITEWATCH_PLATFORM": "simulated-sar"}, tif, [imd]) == ("simulated-sar", "tag SITEWATCH_PLATFORM")
+    assert platform_of({}, tif, [other, imd]) == ("geoeye-1", "sidecar scene.IMD")
+    assert platform_of({}, tif, [other]) == ("sentinel-2a", "file name")
 
 
 def test_import_needs_a_time_or_acquired(ws, tmp_path):

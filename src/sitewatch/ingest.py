@@ -45,6 +45,7 @@ from . import __version__
 from .errors import ImageReadError, InputError, SkippedInputWarning
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
 from .model import Grid, Observation, SceneRef, Site, is_date_only, utc
+from .platforms import platform_of
 from .run import map_jobs
 from .sources.safe import (
     S1Product,
@@ -404,6 +405,7 @@ def read_scene_ref(
             )
         raise InputError(f"{path}: cannot tell whether it is SAR or optical; pass --sensor")
     simulated = tags.get("SITEWATCH_SIMULATED", "").lower() == "true"
+    platform, platform_from = platform_of(tags, path, metadata_sidecars(path))
     scene = SceneRef(
         provider="simulator" if simulated else "local",
         collection=tags.get("SITEWATCH_COLLECTION", "local-geotiff"),
@@ -413,10 +415,11 @@ def read_scene_ref(
         resolution_m=round(float(tags.get("SITEWATCH_RESOLUTION_M", 0)) or min(px, py), 3),
         hrefs={"data": str(path.resolve())},
         footprint=footprint,
-        platform=tags.get("SITEWATCH_PLATFORM", ""),
+        platform=platform,
         simulated=simulated,
         properties={k: v for k, v in tags.items() if k.startswith("SITEWATCH_") or k.startswith("TIFFTAG_")}
-        | {"acquired_from": when_from},
+        | {"acquired_from": when_from}
+        | ({"platform_from": platform_from} if platform_from else {}),
     )
     return scene, _band_names(descriptions, count, kind, path, colours) if name_bands else []
 

@@ -1,0 +1,84 @@
+"""Which satellite took an image, from its tags, its provider's metadata or its file name.
+
+Names follow STAC's ``platform`` (lower case: ``sentinel-2a``, ``landsat-9``,
+``worldview-3``), so files and catalogue items read alike in the report.
+Only naming schemes the providers document are recognised; anything else is
+left unknown rather than guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+__all__ = ["platform_from_name", "platform_from_metadata", "platform_of"]
+
+# Maxar / DigitalGlobe satellite ids (IMD ``satId``, XML ``SATID``).
+_MAXAR = {
+    "WV01": "worldview-1",
+    "WV02": "worldview-2",
+    "WV03": "worldview-3",
+    "WV04": "worldview-4",
+    "GE01": "geoeye-1",
+    "QB02": "quickbird-2",
+    "IK02": "ikonos",
+}
+
+# File name schemes: ESA product names (S2B_MSIL2A_…, S1A_IW_GRDH_…), USGS Landsat product ids
+# (LC09_L2SP_…), EO Browser exports ("…_Sentinel-2_L2A_B03_(Raw).tiff").
+_NAME_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?<![A-Za-z0-9])S2([ABCD])_MSI"), "sentinel-2{}"),
+    (re.compile(r"(?<![A-Za-z0-9])S1([ABCD])_(?:IW|EW|SM|WV)_"), "sentinel-1{}"),
+    (re.compile(r"(?<![A-Za-z0-9])L[COT]0([789])_L"), "landsat-{}"),
+    (re.compile(r"Sentinel-2(?![0-9])", re.I), "sentinel-2"),
+    (re.compile(r"Sentinel-1(?![0-9])", re.I), "sentinel-1"),
+)
+
+
+def platform_from_name(name: str) -> str:
+    """The platform a file name states in a documented scheme, or ``""``."""
+    for pattern, platform in _NAME_RULES:
+        if m := pattern.search(name):
+            return platform.format(*(g.lower() for g in m.groups()))
+    return ""
+
+
+def platform_from_metadata(path: Path) -> str:
+    """The platform a provider's metadata file names: Maxar ``.IMD``/XML, Planet XML/JSON, STAC JSON."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".json":
+        try:
+            meta = json.loads(text)
+        except json.JSONDecodeError:
+            return ""
+        props = meta.get("properties", meta) if isinstance(meta, dict) else None
+        if not isinstance(props, dict):
+            return ""
+        if props.get("platform"):  # a STAC item
+            return str(props["platform"]).lower()
+        if str(props.get("provider", "")).lower() == "planetscope":  # Planet's item JSON
+            return "planetscope"
+        return ""
+    if m := re.search(r"\bsatId\s*=\s*\"?([A-Z]{2}\d{2})", text) or re.search(r"<SATID>\s*([A-Z]{2}\d{2})\s*<", text):
+        return _MAXAR.get(m.group(1), "")
+    if re.search(r"<(?:\w+:)?shortName>\s*PlanetScope\s*<", text, re.I):
+        return "planetscope"
+    return ""
+
+
+def platform_of(tags: Mapping[str, str], path: Path, sidecars: Sequence[Path] = ()) -> tuple[str, str]:
+    """The platform of an image file and where it was read: its tag, a metadata sidecar, its name."""
+    if tags.get("SITEWATCH_PLATFORM"):
+        return tags["SITEWATCH_PLATFORM"], "tag SITEWATCH_PLATFORM"
+    for sidecar in sidecars:
+        if platform := platform_from_metadata(sidecar):
+            return platform, f"sidecar {sidecar.name}"
+    if platform := platform_from_name(Path(path).name):
+        return platform, "file name"
+    return "", ""

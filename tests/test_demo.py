@@ -169,3 +169,18 @@ def test_demo_refuses_a_folder_of_other_files(tmp_path: Path) -> None:
     assert r.exit_code == 1 and str(mine) in r.output and "another --out" in r.output, r.output
     assert (mine / "report.html").read_text() == "my own report"
     assert sorted(p.name for p in mine.iterdir()) == ["report.html"]
+
+
+def test_demo_rerun_applies_the_workspace_settings_as_detect_does(tmp_path: Path) -> None:
+    """`sitewatch demo` is the stage commands in order: a limit edited into its sitewatch.toml holds."""
+    one = shorten(load_scenario("seed-story"), days=1, start=date(2024, 10, 17), sites=["dunai"])
+    run_demo(tmp_path / "d", scenario=one, workers=1)
+    ws = open_workspace(tmp_path / "d")
+    with ws.store() as store:
+        assert store.detections(site_id="dunai", kind="vessel")  # the Alligator, 113 m
+    toml = ws.config_path.read_text()
+    ws.config_path.write_text(toml.replace("[settings]", "[settings]\nmin_vessel_length_m = 300", 1))
+    run_demo(tmp_path / "d", scenario=one, workers=1)
+    with ws.store() as store:
+        assert not store.detections(site_id="dunai", kind="vessel")
+        assert store.detections(site_id="dunai", kind="crane")  # cranes are no vessels: no length limit

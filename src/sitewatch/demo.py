@@ -169,8 +169,14 @@ def run_demo(
     timings["ingest"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    # As `sitewatch detect` does: the workspace's settings (sitewatch.toml, SITEWATCH_*) apply.
+    settings = ws.settings()
     for sid in site_ids:
-        detect_site(ws, sid, workers=workers, progress=tick(f"detect {sid}"))
+        detect_site(
+            ws, sid, workers=workers, progress=tick(f"detect {sid}"),
+            min_length_m=settings["min_vessel_length_m"], max_length_m=settings["max_vessel_length_m"],
+            optical_mode=settings["optical_mode"],
+        )  # fmt: skip
     timings["detect"] = time.perf_counter() - t
 
     t = time.perf_counter()

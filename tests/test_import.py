@@ -76,8 +76,8 @@ def test_import_planet_and_maxar_refuse_no_crs(ws, tmp_path):
     out = json.loads(res.stdout)
     by_file = {Path(r["file"]).name: r for r in out["imported"]}
     # Planet: the XML's time wins over the name's; Maxar: FIRSTLINETIME.
-    assert by_file[planet.name]["acquired"] == "2024-10-15T01:23:47+00:00"
-    assert by_file[maxar.name]["acquired"] == "2024-11-02T02:11:07.512345+00:00"
+    assert by_file[planet.name]["acquired"] == "2024-10-15T01:23:47Z"
+    assert by_file[maxar.name]["acquired"] == "2024-11-02T02:11:07.512345Z"
     assert {r["id"].split("/")[0] for r in out["imported"]} == {"pier"}  # only the site it covers
     assert [Path(r["file"]).name for r in out["refused"]] == [bare.name]
     assert "has no CRS" in out["refused"][0]["reason"]

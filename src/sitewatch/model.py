@@ -37,6 +37,7 @@ __all__ = [
     "utc",
     "SITE_ID_PATTERN",
     "is_date_only",
+    "iso_utc",
 ]
 
 Sensor = Literal["sar", "optical"]
@@ -47,6 +48,11 @@ SITE_KINDS: tuple[str, ...] = SiteKind.__args__  # type: ignore[attr-defined]
 SENSORS: tuple[str, ...] = Sensor.__args__  # type: ignore[attr-defined]
 SITE_ID_PATTERN = r"[a-z0-9][a-z0-9_-]*"
 """What a site id may be (whole match): it names the site's folder in the archive."""
+
+
+def iso_utc(value: datetime) -> str:
+    """An aware time as ISO 8601 in UTC with a ``Z`` (``2024-10-17T09:30:00Z``), as every ``--json`` prints times."""
+    return utc(value).isoformat().replace("+00:00", "Z")
 
 
 def utc(value: datetime | str) -> datetime:

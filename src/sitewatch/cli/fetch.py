@@ -9,6 +9,7 @@ import click
 
 from ..errors import InputError
 from ..fetch import fetch_scenes
+from ..model import iso_utc
 from ..sources.stac import resolve_catalog
 from ..workspace import open_workspace
 from .options import handle_errors, is_quiet, json_option, progress_bar, workspace_option
@@ -64,7 +65,7 @@ def command(
     if as_json:
         click.echo(json.dumps({
             "observations": [
-                {"id": o.id, "item_id": o.scene.item_id, "acquired": o.scene.acquired.isoformat(),
+                {"id": o.id, "item_id": o.scene.item_id, "acquired": iso_utc(o.scene.acquired),
                  "sensor": o.scene.sensor, "valid_pct": round(o.valid_fraction * 100, 1),
                  "cloud_pct": None if o.cloud_fraction is None else round(o.cloud_fraction * 100, 1),
                  "path": o.path, "sha256": o.sha256}

@@ -17,6 +17,7 @@ from ..ingest import (
     remove_partials,
     same_images,
 )
+from ..model import iso_utc
 from ..workspace import open_workspace
 from .options import (
     duplicate_line,
@@ -87,7 +88,7 @@ def command(
                     if obs is None:
                         missed.append((str(f), f"no valid pixel over site {site.id!r}"))
                     else:
-                        imported.append({"id": obs.id, "file": str(f), "acquired": obs.scene.acquired.isoformat(),
+                        imported.append({"id": obs.id, "file": str(f), "acquired": iso_utc(obs.scene.acquired),
                                          "sensor": obs.scene.sensor, "valid_pct": round(obs.valid_fraction * 100, 1)})  # fmt: skip
             except (ImageReadError, InputError) as exc:
                 refused.append((str(f), str(exc)))

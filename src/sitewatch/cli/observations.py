@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC
 from pathlib import Path
 
 import click
 
+from ..model import iso_utc
 from ..workspace import open_workspace
 from .options import add_id_column, handle_errors, json_option, print_table, workspace_option
 
@@ -31,7 +31,7 @@ def command(site_id: str | None, sensor: str | None, workspace: Path, as_json: b
         {
             "id": o.id,
             # ISO 8601 in UTC, whole, for scripts; the table shows it to the minute
-            "acquired": o.scene.acquired.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "acquired": iso_utc(o.scene.acquired),
             "sensor": o.scene.sensor,
             "platform": o.scene.platform,
             "resolution_m": o.scene.resolution_m,

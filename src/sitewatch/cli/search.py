@@ -12,7 +12,7 @@ import click
 
 from ..errors import InputError
 from ..fetch import Candidate, find_scenes, measure_site_stats
-from ..model import is_date_only, utc
+from ..model import is_date_only, iso_utc, utc
 from ..sources.stac import resolve_catalog
 from ..workspace import open_workspace
 from .options import (
@@ -63,7 +63,7 @@ def _row(c: Candidate) -> dict[str, Any]:
     s = c.scene
     return {
         "item_id": s.item_id,
-        "acquired": s.acquired.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "acquired": iso_utc(s.acquired),
         "collection": s.collection,
         "platform": s.platform,
         "orbit": s.properties.get("sat:relative_orbit"),

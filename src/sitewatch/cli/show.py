@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ..model import utc
+from ..model import iso_utc, utc
 from ..workspace import open_workspace
 from .options import handle_errors, json_option, workspace_option
 
@@ -67,7 +67,7 @@ def command(observation_id: str, show_item: bool, workspace: Path, as_json: bool
         "site": obs.site_id,
         "scene": obs.scene.id,
         "sensor": obs.scene.sensor,
-        "acquired": obs.scene.acquired.isoformat(),
+        "acquired": iso_utc(obs.scene.acquired),
         "platform": obs.scene.platform,
         "resolution_m": obs.scene.resolution_m,
         "path": obs.path,

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,21 @@ def test_cli_timeline_writes_csv_json_chart(ws: Workspace, tmp_path: Path) -> No
     assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
     res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--json", "-", "--from", "2024-10-18"])
     assert json.loads(res.output)["rows"][0]["date"] == "2024-10-20"
+
+
+def test_cli_timeline_writes_its_files_when_standard_output_is_closed(ws: Workspace, tmp_path: Path) -> None:
+    # `sitewatch timeline SITE --csv t.csv | head -1`: head leaves after one line of the table.
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to standard output fails with EPIPE
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    outs = [tmp_path / "t.csv", tmp_path / "t.json", tmp_path / "t.png"]
+    cmd = [sys.executable, "-m", "sitewatch", "timeline", "dunai", "-w", str(ws.root),
+           "--csv", str(outs[0]), "--json", str(outs[1]), "--chart", str(outs[2])]  # fmt: skip
+    try:
+        subprocess.run(cmd, stdout=write_end, stderr=subprocess.DEVNULL, env=env, timeout=120, check=False)
+    finally:
+        os.close(write_end)
+    assert [p.name for p in outs if p.exists()] == ["t.csv", "t.json", "t.png"]  # none was written
 
 
 def test_cli_report_and_errors(ws: Workspace, tmp_path: Path) -> None:

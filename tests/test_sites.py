@@ -569,6 +569,22 @@ def test_cli_add_builtin_takes_the_name_and_kind_given(tmp_path: Path) -> None:
     assert "gazetteer" in feat["properties"]["coord_source"]
 
 
+def test_cli_add_bbox_on_an_existing_site_keeps_its_kind_and_tags(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    assert runner.invoke(main, ["sites", "add", "dunai", "--builtin", "-w", ws]).exit_code == 0
+    r = runner.invoke(main, ["sites", "add", "dunai", "--bbox", "132.31,42.86,132.36,42.90", "-w", ws])
+    assert r.exit_code == 0, r.output
+    (feat,) = json.loads(runner.invoke(main, ["sites", "show", "dunai", "-w", ws]).output)["features"]
+    props = feat["properties"]
+    assert (props["name"], props["kind"]) == ("Dunai (Dunay) naval port", "naval_base")  # kind became "area"
+    assert "seed-story" in props["tags"]  # tags were dropped
+    r = runner.invoke(main, ["sites", "add", "dunai", "--bbox", "132.31,42.86,132.36,42.90", "--kind", "area", "-w", ws])
+    (feat,) = json.loads(runner.invoke(main, ["sites", "show", "dunai", "-w", ws]).output)["features"]
+    assert r.exit_code == 0 and feat["properties"]["kind"] == "area"  # --kind given still applies
+
+
 def test_cli_list_of_an_empty_workspace_says_how_to_add_a_site(tmp_path: Path) -> None:
     runner = CliRunner()
     runner.invoke(main, ["init", str(tmp_path / "ws")])

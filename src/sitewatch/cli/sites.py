@@ -99,30 +99,30 @@ def _dropped(old: Site, new: Site) -> list[str]:
 @click.option("--geojson", "geojson_path", type=click.Path(dir_okay=False, path_type=Path), help="A GeoJSON or KML polygon file.")
 @click.option("--builtin", "from_builtin", is_flag=True, help="Copy SITE_ID from the built-in gazetteer.")
 @click.option("--name", default="", help="Display name.")
-@click.option("--kind", default="area", show_default=True, help="port, naval_base, training_ground, …")
+@click.option("--kind", default=None, help="port, naval_base, training_ground, … [default: area, or the kind the site or its source has]")
 @workspace_option
 @handle_errors
-def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin: bool, name: str, kind: str, workspace: Path) -> None:
+def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin: bool, name: str, kind: str | None, workspace: Path) -> None:
     """Add (or replace) a site from a box, a GeoJSON polygon or the built-in gazetteer."""
     if sum(x is not None and x is not False for x in (bbox, geojson_path, from_builtin or None)) != 1:
         raise InputError("give exactly one of --bbox W,S,E,N, --geojson FILE or --builtin")
     if bbox:
-        site = site_from_bbox(site_id, _parse_bbox(bbox), name=name, kind=kind)
+        site = site_from_bbox(site_id, _parse_bbox(bbox), name=name, kind=kind or "area")
     elif geojson_path:
         found = read_sites_file(geojson_path)
         if len(found) != 1:
             raise InputError(f"{geojson_path}: holds {len(found)} sites; use `sitewatch sites import` for many")
-        site = dataclasses.replace(found[0], id=site_id, name=name or found[0].name, kind=kind if kind != "area" else found[0].kind)
+        site = dataclasses.replace(found[0], id=site_id, name=name or found[0].name, kind=kind or found[0].kind)
     else:
         builtin = builtin_sites()
         if site_id not in builtin:
             raise InputError(f"no built-in site {site_id!r}; see `sitewatch sites list --builtin`")
         known = builtin[site_id]  # --name and --kind apply here too, as with --geojson
-        site = dataclasses.replace(known, name=name or known.name, kind=kind if kind != "area" else known.kind)
+        site = dataclasses.replace(known, name=name or known.name, kind=kind or known.kind)
     with open_workspace(workspace).store() as store:
         old = next((s for s in store.sites() if s.id == site.id), None)
-        if old is not None and bbox and not name:
-            site = dataclasses.replace(site, name=old.name)  # a new box keeps the site's name
+        if old is not None and bbox:  # a new box keeps the site's name, kind and tags
+            site = dataclasses.replace(site, name=name or old.name, kind=kind or old.kind, tags=old.tags)
         store.put_site(site)
         moved = old is not None and not _same_area(old, site)
         kept = len(store.observations(site.id)) if moved else 0

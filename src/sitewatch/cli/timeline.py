@@ -87,18 +87,22 @@ def command(
     if json_path == "-" and csv_path == "-":
         raise click.UsageError("--json - and --csv - both want standard output; send one of them to a file")
     to_stdout = "-" in (json_path, csv_path)  # then stdout holds that document alone; messages go to stderr
+    # Files first: `timeline SITE --csv t.csv | head` closes standard output under the table.
+    written: list[Path] = []
+    if json_path and json_path != "-":
+        written.append(write_text_atomic(Path(json_path), timeline_to_json(tl)))
+    if csv_path and csv_path != "-":
+        written.append(write_text_atomic(Path(csv_path), timeline_to_csv(tl)))
+    if chart_path:
+        from ..report.charts import timeline_chart_png
+
+        write_text_atomic(chart_path, timeline_chart_png(tl))
+        written.append(chart_path)
     if json_path == "-":
         click.echo(timeline_to_json(tl))
     elif csv_path == "-":
         click.echo(timeline_to_csv(tl), nl=False)
     else:
         _print(tl, date_zone(utc_offset))
-    if json_path and json_path != "-":
-        click.echo(f"wrote {write_text_atomic(Path(json_path), timeline_to_json(tl))}", err=to_stdout)
-    if csv_path and csv_path != "-":
-        click.echo(f"wrote {write_text_atomic(Path(csv_path), timeline_to_csv(tl))}", err=to_stdout)
-    if chart_path:
-        from ..report.charts import timeline_chart_png
-
-        write_text_atomic(chart_path, timeline_chart_png(tl))
-        click.echo(f"wrote {chart_path}", err=to_stdout)
+    for path in written:
+        click.echo(f"wrote {path}", err=to_stdout)

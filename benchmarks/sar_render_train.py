@@ -3,7 +3,7 @@
 Run:  python benchmarks/sar_render_train.py [--datasets DIR] [--opensarship-held-out] [--nested]
       [--quick] [--members M] [--seed N] [--write] [--diagnose]
       [--anchorages N] [--speckle N] [--self-train] [--drop FEATURE ...] [--chip-balance]
-      [--relative FEATURE ...]   (tried, not shipped)
+      [--relative FEATURE ...] [--downscale N]   (tried, not shipped)
 
 Candidates are :func:`sitewatch.detect.sar_render.rendering_candidates` on the 16 box-labelled
 chips (12 SAR-Ship-Dataset samples, 4 HRSID samples); a candidate is a ship when its centroid
@@ -50,13 +50,13 @@ chips hardly hold (13-feature model 0.864 at 0.8, 1.8.0 0.840, 1.10.0 0.832 at 0
 despeckling loses a few ships of 2-3 px width). ``--write`` fits on all 16 chips (plus those)
 and writes ``src/sitewatch/data/sar_render_gb.json`` (270 KB). ``--diagnose`` says, for each box
 that no candidate matches, why (merged with a neighbour ship or with land, or below the hysteresis
-levels; BENCHMARKS.md, "Splitting merged candidates") and stops. The last six flags are ideas
+levels; BENCHMARKS.md, "Splitting merged candidates") and stops. The last seven flags are ideas
 tried for HRSID P0119's misses (4 Dec), none better (BENCHMARKS.md, "P0119's misses"):
 ``--anchorages N`` adds N synthetic anchorages of each training chip to its rows (:func:`anchorage`),
 ``--speckle N`` N noisier re-renderings of it (:func:`respeckle`),
 ``--self-train`` adapts each scored chip's scores to the chip (:func:`self_trained`), ``--drop``
 leaves features out, ``--chip-balance`` weights the classes equally within each training chip,
-``--relative`` adds features minus their median over the chip's candidates.
+``--relative`` adds features minus their median over the chip's candidates, ``--downscale N`` N half-resolution copies of each training chip (:func:`downscaled`).
 """
 
 from __future__ import annotations
@@ -211,6 +211,18 @@ def respeckle(img: np.ndarray, looks: float, rng: np.random.Generator) -> np.nda
 SPECKLE = [0]
 """Noisier re-renderings of each chip for training (``--speckle``; 0: none)."""
 
+DOWNSCALE = [0]
+"""Half-resolution copies of each chip for training (``--downscale``; 0: none)."""
+
+
+def downscaled(img: np.ndarray, boxes: list) -> tuple[np.ndarray, list]:
+    """The 8-bit chip at half its resolution (mean of each 2 × 2 block of grey levels) and its
+    boxes halved: the same ships, smaller in pixels, as a coarser sensor shows them. Training only."""
+    h, w = img.shape[0] // 2 * 2, img.shape[1] // 2 * 2
+    small = img[:h, :w].astype(np.float32).reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+    return np.round(small).astype(np.uint8), [tuple(v / 2 for v in b) for b in boxes]
+
+
 SYNTH: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
 """Per chip, the candidates (features, is_ship) of its synthetic anchorages (:func:`anchorage`;
 training only, and only in folds that train on that chip)."""
@@ -233,6 +245,10 @@ def rows(root: Path, gammas: tuple[float, ...] = ()) -> list[tuple[str, str, np.
             for _ in range(SPECKLE[0]):
                 looks = float(rng.choice((1.0, 2.0, 4.0)))
                 SYNTH[name].append(_candidates(respeckle(img, looks, rng), boxes)[1:])
+            for _ in range(DOWNSCALE[0]):
+                small, small_boxes = downscaled(img, boxes)
+                g = float(rng.choice((1.0,) + GAMMAS))
+                SYNTH[name].append(_candidates(regamma(small, g) if g != 1.0 else small, small_boxes)[1:])
             for _ in range(ANCHORAGES[0]):
                 made = anchorage(img, boxes, rng)
                 if made is not None:
@@ -560,6 +576,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--drop", nargs="*", default=[], choices=RENDER_FEATURES, help="features left out (not shipped)")
     ap.add_argument("--chip-balance", action="store_true", help="weight the classes equally within each training chip (not shipped)")
     ap.add_argument("--speckle", type=int, default=0, help="noisier re-renderings (multiplicative speckle) of each chip, for training (not shipped)")
+    ap.add_argument("--downscale", type=int, default=0, help="half-resolution copies of each chip, for training (not shipped)")
     ap.add_argument("--relative", nargs="*", default=[], choices=RENDER_FEATURES, help="features also given relative to the chip's median candidate (not shipped)")
     ap.add_argument("--diagnose", action="store_true", help="say why each box without a candidate has none, and stop")
     args = ap.parse_args(argv)
@@ -569,6 +586,7 @@ def main(argv: list[str] | None = None) -> int:
     SEED[0] = args.seed
     ANCHORAGES[0] = args.anchorages
     SPECKLE[0] = args.speckle
+    DOWNSCALE[0] = args.downscale
     SELF_TRAIN[0] = args.self_train
     DROP[:] = args.drop
     RELATIVE[:] = args.relative

@@ -87,3 +87,9 @@ def test_number_options_refuse_nan_and_infinity(command: list[str], option: str,
     r = CliRunner().invoke(main, [*command, option, value])
     said = f"{value!r} is not a finite number" in r.output or f"{value} is not in the range" in r.output
     assert r.exit_code == 2 and option in r.output and said, r.output
+
+
+def test_unbounded_number_option_help_names_no_range() -> None:
+    """--dn-offset has no bounds: its help said "[x<=None]"."""
+    r = CliRunner().invoke(main, ["detect-image", "--help"])
+    assert r.exit_code == 0 and "None]" not in r.output and "[x>0]" in r.output

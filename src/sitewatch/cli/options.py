@@ -69,6 +69,10 @@ class FiniteFloatRange(click.FloatRange):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         return rv
 
+    def _describe_range(self) -> str:
+        # click writes "[x<=None]" in --help for a range with neither bound.
+        return "" if self.min is None and self.max is None else super()._describe_range()
+
 
 @contextmanager
 def errors_to_click() -> Iterator[None]:

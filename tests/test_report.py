@@ -414,3 +414,15 @@ def test_chart_draws_a_cjk_site_name_when_a_cjk_font_is_installed() -> None:
         png = timeline_chart_png(tl)
     assert png.startswith(b"\x89PNG")
     assert not [w for w in caught if "missing from font" in str(w.message)]
+
+
+def test_change_chips_name_their_image_and_say_simulated(ws: Workspace, html: str) -> None:
+    section = html.split("Changes between consecutive dates", 1)[1].split("<h3>", 1)[0]
+    with ws.store() as st:
+        obs = {o.id: o for o in st.observations("dunai")}
+    figures = re.findall(r"<figure>.*?</figure>", section, re.S)
+    assert len(figures) == 2  # before and after of 2024-10-17 -> 2024-10-20
+    for fig in figures:
+        oid = re.search(r"observation (\S+)", fig)
+        assert oid and f"image {obs[oid.group(1)].path}" in fig  # a reader can open the picture's own file
+    assert '<p class="sim">Simulated imagery</p>' in section

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -169,3 +170,11 @@ def test_from_to_window_compares_its_first_date_with_the_usable_date_before_it()
     assert [(r.arrivals, r.departures, r.period) for r in from_20.rows] == [(0, 1, 1)]
     far = [obs("2024-06-01"), a, b]  # periods before the window do not shift its numbering
     assert [r.period for r in build_timeline("dunai", far, dets, TimelineParams(start=date(2024, 10, 1))).rows] == [1, 1]
+
+
+def test_a_time_given_in_another_zone_is_dated_in_utc_or_at_the_offset() -> None:
+    o = obs("2024-10-16", hour=17)  # 17:00 UTC is 02:00 on the 17th in Korea
+    kst = replace(o, scene=replace(o.scene, acquired=o.scene.acquired.astimezone(timezone(timedelta(hours=9)))))
+    assert [r.date for r in build_timeline("dunai", [kst], []).rows] == [date(2024, 10, 16)]
+    local = TimelineParams(utc_offset_hours=-3)
+    assert [r.date for r in build_timeline("dunai", [kst], [], local).rows] == [date(2024, 10, 16)]

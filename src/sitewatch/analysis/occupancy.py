@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -245,7 +245,8 @@ def is_usable(obs: Observation, params: TimelineParams) -> str | None:
 
 
 def _obs_date(obs: Observation, params: TimelineParams) -> date:
-    return (obs.scene.acquired + timedelta(hours=params.utc_offset_hours)).date()
+    # An aware time in another zone (+09:00) would otherwise give that zone's date, not the UTC one.
+    return (obs.scene.acquired.astimezone(UTC) + timedelta(hours=params.utc_offset_hours)).date()
 
 
 def match_sightings(

@@ -426,3 +426,8 @@ def test_change_chips_name_their_image_and_say_simulated(ws: Workspace, html: st
         oid = re.search(r"observation (\S+)", fig)
         assert oid and f"image {obs[oid.group(1)].path}" in fig  # a reader can open the picture's own file
     assert '<p class="sim">Simulated imagery</p>' in section
+
+
+def test_a_site_named_twice_is_reported_once(ws: Workspace, tmp_path: Path) -> None:
+    html = write_report(ws, ["dunai", "dunai"], tmp_path / "r.html").read_text()
+    assert html.count('id="site-dunai"') == 1

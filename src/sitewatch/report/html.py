@@ -330,7 +330,8 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
     """The report of ``site_ids`` (default: every site with observations) as one HTML string."""
     params = params or TimelineParams()
     with ws.store() as store:
-        sites = [store.get_site(s) for s in site_ids] if site_ids else [
+        # A site named twice is shown once: two sections would share their HTML anchors and chips.
+        sites = [store.get_site(s) for s in dict.fromkeys(site_ids)] if site_ids else [
             s for s in store.sites()
             if store.execute("SELECT 1 FROM observations WHERE site_id = ? LIMIT 1", (s.id,))
         ]

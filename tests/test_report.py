@@ -431,3 +431,12 @@ def test_change_chips_name_their_image_and_say_simulated(ws: Workspace, html: st
 def test_a_site_named_twice_is_reported_once(ws: Workspace, tmp_path: Path) -> None:
     html = write_report(ws, ["dunai", "dunai"], tmp_path / "r.html").read_text()
     assert html.count('id="site-dunai"') == 1
+
+
+def test_timeline_chart_says_whether_its_dates_are_utc_or_local() -> None:
+    from sitewatch.report.charts import _timeline_heading
+
+    utc = Timeline("rason", TimelineParams(), (), (), site_name="Rason")
+    local = Timeline("rason", TimelineParams(utc_offset_hours=9), (), (), site_name="Rason")
+    assert _timeline_heading(utc) == "Rason: vessels per usable observation date (UTC dates)"
+    assert _timeline_heading(local).endswith("(local dates, UTC+9)")  # a PNG copied out keeps what its dates are

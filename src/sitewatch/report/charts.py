@@ -29,6 +29,7 @@ from shapely.geometry.base import BaseGeometry
 from ..analysis.occupancy import Timeline, count_noun
 from ..geo import reproject_geometry
 from ..model import Detection, Observation, Site
+from .exports import date_zone
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -151,9 +152,15 @@ def timeline_chart_png(tl: Timeline) -> bytes:
     handles, labels = axes[0][0].get_legend_handles_labels()
     if handles:
         axes[0][-1].legend(handles, labels, fontsize=7, loc="upper right")
-    fig.suptitle(_title(f"{tl.site_name or tl.site_id}: vessels per usable observation date", tl.simulated),
-                 fontsize=10, y=1.12 if tl.simulated else 1.05)
+    fig.suptitle(_title(_timeline_heading(tl), tl.simulated), fontsize=10, y=1.12 if tl.simulated else 1.05)
     return _png(fig)
+
+
+def _timeline_heading(tl: Timeline) -> str:
+    # With --utc-offset the bars stand on local dates: a chart copied out must say so, as the CSV does.
+    zone = date_zone(tl.params.utc_offset_hours)
+    dates = "UTC dates" if zone == "UTC" else f"local dates, {zone}"
+    return f"{tl.site_name or tl.site_id}: vessels per usable observation date ({dates})"
 
 
 def _lonlat_aspect(ax: Axes, lat: float) -> None:

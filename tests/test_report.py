@@ -440,3 +440,19 @@ def test_timeline_chart_says_whether_its_dates_are_utc_or_local() -> None:
     local = Timeline("rason", TimelineParams(utc_offset_hours=9), (), (), site_name="Rason")
     assert _timeline_heading(utc) == "Rason: vessels per usable observation date (UTC dates)"
     assert _timeline_heading(local).endswith("(local dates, UTC+9)")  # a PNG copied out keeps what its dates are
+
+
+def test_chart_legend_keys_sensors_seen_only_in_a_later_period(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sitewatch.analysis import build_timeline
+    from sitewatch.report import charts
+    from test_occupancy import obs, vessel
+
+    first = [obs("2023-09-01"), obs("2023-09-05")]
+    later = [obs("2024-10-01"), obs("2024-10-02", "optical", cloud=0.0)]
+    tl = build_timeline("dunai", first + later, [vessel(first[0], 0)])
+    assert len(tl.periods) == 2
+    figures: list[Any] = []
+    monkeypatch.setattr(charts, "_png", lambda fig, dpi=90: figures.append(fig) or b"")
+    timeline_chart_png(tl)
+    legends = [ax.get_legend() for ax in figures[0].axes if ax.get_legend()]
+    assert "optical look" in [t.get_text() for t in legends[0].get_texts()]  # its triangles are in period 2 only

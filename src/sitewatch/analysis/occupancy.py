@@ -12,7 +12,7 @@ Rules, each a field of :class:`TimelineParams`:
 - A **date** (UTC, or shifted by ``utc_offset_hours``) seen by several
   observations - SAR and optical, or two passes - is one date. Its vessels
   are the union of what each observation saw, the same vessel counted once
-  (matched by berth, else by position and size).
+  (matched by berth and length, else by position and length).
 - **Arrivals and departures** compare each usable date with the previous
   usable date of the same period: a vessel matched on both stayed; one only
   on the later date arrived; one only on the earlier date left. The first

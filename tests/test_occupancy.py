@@ -178,3 +178,12 @@ def test_a_time_given_in_another_zone_is_dated_in_utc_or_at_the_offset() -> None
     assert [r.date for r in build_timeline("dunai", [kst], []).rows] == [date(2024, 10, 16)]
     local = TimelineParams(utc_offset_hours=-3)
     assert [r.date for r in build_timeline("dunai", [kst], [], local).rows] == [date(2024, 10, 16)]
+
+
+def test_a_skip_reason_near_the_limit_does_not_read_as_equal_to_it() -> None:
+    from sitewatch.analysis.occupancy import is_usable
+
+    p = TimelineParams()
+    assert is_usable(obs("2024-10-17", "optical", cloud=0.204), p) == "cloud 20.4% of the site > 20.0%"
+    assert is_usable(obs("2024-10-17", valid=0.497), p) == "valid 49.7% of the site < 50.0%"
+    assert is_usable(obs("2024-10-17", "optical", cloud=0.92), p) == "cloud 92% of the site > 20%"

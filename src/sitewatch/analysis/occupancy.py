@@ -230,17 +230,28 @@ NOT_DETECTED = (
 )
 
 
+def _percents(value: float, limit: float) -> tuple[str, str]:
+    """Two fractions as percent, with the fewest decimals that tell them apart (not "20% > 20%")."""
+    for digits in range(5):
+        a, b = f"{value:.{digits}%}", f"{limit:.{digits}%}"
+        if a != b:
+            break
+    return a, b
+
+
 def is_usable(obs: Observation, params: TimelineParams) -> str | None:
     """None when the observation counts for the timeline, else the reason it does not."""
     # In percent, as --min-valid and --max-cloud take them.
     if obs.valid_fraction < params.min_valid_fraction:
-        return f"valid {obs.valid_fraction:.0%} of the site < {params.min_valid_fraction:.0%}"
+        valid, least = _percents(obs.valid_fraction, params.min_valid_fraction)
+        return f"valid {valid} of the site < {least}"
     if (
         obs.scene.sensor == "optical"
         and obs.cloud_fraction is not None
         and obs.cloud_fraction > params.max_cloud_fraction
     ):
-        return f"cloud {obs.cloud_fraction:.0%} of the site > {params.max_cloud_fraction:.0%}"
+        cloud, most = _percents(obs.cloud_fraction, params.max_cloud_fraction)
+        return f"cloud {cloud} of the site > {most}"
     return None
 
 

@@ -187,3 +187,10 @@ def test_a_skip_reason_near_the_limit_does_not_read_as_equal_to_it() -> None:
     assert is_usable(obs("2024-10-17", "optical", cloud=0.204), p) == "cloud 20.4% of the site > 20.0%"
     assert is_usable(obs("2024-10-17", valid=0.497), p) == "valid 49.7% of the site < 50.0%"
     assert is_usable(obs("2024-10-17", "optical", cloud=0.92), p) == "cloud 92% of the site > 20%"
+
+
+def test_two_passes_of_one_sensor_count_the_vessels_of_both() -> None:
+    morning, evening = obs("2024-10-17", hour=1), obs("2024-10-17", hour=13)
+    dets = [vessel(morning, 0), vessel(evening, 0, berth="b2", dx_m=300)]  # one ship left, another came
+    row = build_timeline("dunai", [morning, evening], dets).rows[0]
+    assert row.vessels == 2 and row.by_sensor == {"sar": 2}  # was sar:1 beside 2 vessels seen by SAR alone

@@ -126,7 +126,7 @@ class TimelineRow:
     off_berth: int
     """Vessels at no berth (at anchor, under way)."""
     by_sensor: Mapping[str, int]
-    """Sensor -> vessels that sensor saw on the date (a vessel seen by both counts under each)."""
+    """Sensor -> vessels that sensor saw on the date, all its passes together (a vessel seen by both counts under each)."""
     others: Mapping[str, int]
     """Other object kinds (crane, ...) -> most seen by one observation of the date."""
     arrivals: int
@@ -365,13 +365,14 @@ def build_timeline(
             pairs = match_sightings(prev, sightings, params)
             arrived = [s for j, s in enumerate(sightings) if j not in {j for _, j in pairs}]
             left = [s for i, s in enumerate(prev) if i not in {i for i, _ in pairs}]
-        by_sensor: Counter[str] = Counter()
+        # Two passes of one sensor on a date (morning, evening) saw the union of their vessels.
+        by_sensor = {
+            sensor: len(_merge_date([o for o in day_obs if o.scene.sensor == sensor], by_obs, params))
+            for sensor in sorted({o.scene.sensor for o in day_obs})
+        }
         others: dict[str, int] = {}
         for o in day_obs:
             dets = by_obs.get(o.id, ())
-            by_sensor[o.scene.sensor] = max(
-                by_sensor[o.scene.sensor], sum(1 for d in dets if d.kind == "vessel")
-            )
             for kind, n in Counter(d.kind for d in dets if d.kind != "vessel").items():
                 others[kind] = max(others.get(kind, 0), n)
         at_berth = Counter(s.berth_id for s in sightings if s.berth_id)

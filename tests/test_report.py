@@ -456,3 +456,24 @@ def test_chart_legend_keys_sensors_seen_only_in_a_later_period(monkeypatch: pyte
     timeline_chart_png(tl)
     legends = [ax.get_legend() for ax in figures[0].axes if ax.get_legend()]
     assert "optical look" in [t.get_text() for t in legends[0].get_texts()]  # its triangles are in period 2 only
+
+
+def test_a_busy_early_period_does_not_crowd_a_later_one_out_of_the_changes_shown() -> None:
+    from datetime import date, timedelta
+
+    from sitewatch.analysis import build_timeline
+    from sitewatch.report.html import MAX_CHANGES_PER_SITE, _shared_among_periods
+    from test_occupancy import obs, vessel
+
+    # 2023: a ship every other date (20 changes); October 2024: one arrival and one departure.
+    early = [obs(date(2023, 8, 1) + timedelta(days=2 * i), site="rason") for i in range(21)]
+    late = [obs(date(2024, 10, d), site="rason") for d in (8, 10, 13)]
+    dets = [vessel(o, 0) for o in early[1::2]] + [vessel(late[1], 0)]
+    tl = build_timeline("rason", early + late, dets)
+    pairs = [(a, b) for a, b in zip(tl.rows, tl.rows[1:], strict=False) if a.period == b.period and (b.arrivals or b.departures)]
+    assert len(pairs) == 22
+    shown = _shared_among_periods(pairs, MAX_CHANGES_PER_SITE)
+    assert len(shown) == MAX_CHANGES_PER_SITE
+    assert [b.date for _, b in shown if b.period == 2] == [date(2024, 10, 10), date(2024, 10, 13)]  # were all left out
+    first = [b.date for _, b in shown if b.period == 1]
+    assert first[0] == pairs[0][1].date and first[-1] == pairs[19][1].date  # spread over the period, ends kept

@@ -194,3 +194,15 @@ def test_two_passes_of_one_sensor_count_the_vessels_of_both() -> None:
     dets = [vessel(morning, 0), vessel(evening, 0, berth="b2", dx_m=300)]  # one ship left, another came
     row = build_timeline("dunai", [morning, evening], dets).rows[0]
     assert row.vessels == 2 and row.by_sensor == {"sar": 2}  # was sar:1 beside 2 vessels seen by SAR alone
+
+
+def test_length_tolerance_grows_with_the_pixel_size() -> None:
+    # One 100 m ship at one berth, measured 100 m and then 135 m: on 30 m pixels (a ship of 3 pixels)
+    # that is well within the measurement error, so it stayed; on 3 m pixels it is another ship.
+    for res, swapped in ((30.0, False), (10.0, False), (3.0, True)):
+        a, b = obs("2024-10-17", res=res), obs("2024-10-18", res=res)
+        tl = build_timeline("dunai", [a, b], [vessel(a, 0, length=100), vessel(b, 0, length=135)])
+        assert (tl.rows[1].arrivals, tl.rows[1].departures) == ((1, 1) if swapped else (0, 0)), res
+    a, b = obs("2024-10-17"), obs("2024-10-18")  # 10 m: 60 m apart is still two ships
+    tl = build_timeline("dunai", [a, b], [vessel(a, 0, length=90), vessel(b, 0, length=150)])
+    assert (tl.rows[1].arrivals, tl.rows[1].departures) == (1, 1)

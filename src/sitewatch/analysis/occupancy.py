@@ -37,6 +37,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ..errors import InputError
 from ..model import Detection, Observation
+from ..vessels import length_sigma_m
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -74,7 +75,9 @@ class TimelineParams:
     match_distance_m: float = 150.0
     """Two sightings without a shared berth are the same vessel only within this distance."""
     length_tolerance_m: float = 25.0
-    """...and only when their measured lengths differ by at most this much."""
+    """...and only when their measured lengths differ by at most this much, or, on coarser pixels,
+    by three standard deviations of the difference of two measurements (the length error of
+    :func:`sitewatch.vessels.length_sigma_m` grows with the pixel size: 36 m between two 10 m looks)."""
     fine_resolution_m: float = 5.0
     """Pixels this fine or finer show quay equipment (cranes, trucks); coarser looks cannot say it left."""
     utc_offset_hours: float = 0.0
@@ -106,6 +109,8 @@ class Sighting:
     lat: float
     length_m: float
     berth_id: str | None
+    resolution_m: float | None = None
+    """Pixel size of the image the vessel was measured on (None: not known, the length taken as exact)."""
 
 
 @dataclass(frozen=True)
@@ -265,8 +270,9 @@ def match_sightings(
 ) -> list[tuple[int, int]]:
     """One-to-one pairs (i, j) of the same vessel in ``before`` and ``after``.
 
-    Same vessel: lengths within ``length_tolerance_m`` and either the same
-    berth or, when either has no berth, centroids within ``match_distance_m``.
+    Same vessel: lengths within ``length_tolerance_m`` (or within three standard deviations
+    of the difference of the two measurements, which grows with their pixel sizes) and either
+    the same berth or, when either has no berth, centroids within ``match_distance_m``.
     Among the compatible pairings the one with the least total distance wins.
     """
     if not before or not after:
@@ -282,7 +288,11 @@ def match_sightings(
     berth_b = np.array([s.berth_id or "" for s in after], object)[None, :]
     both = (berth_a != "") & (berth_b != "")
     ok = np.where(both, berth_a == berth_b, d <= params.match_distance_m)
-    ok &= np.abs(len_a - len_b) <= params.length_tolerance_m
+    # A fixed tolerance would split one ship into a departure and an arrival whenever coarse
+    # pixels mis-measure it: 25 m is two standard deviations at 10 m, less than one at 30 m.
+    sigma_a = np.array([length_sigma_m(s.resolution_m) if s.resolution_m else 0.0 for s in before])[:, None]
+    sigma_b = np.array([length_sigma_m(s.resolution_m) if s.resolution_m else 0.0 for s in after])[None, :]
+    ok &= np.abs(len_a - len_b) <= np.maximum(params.length_tolerance_m, 3.0 * np.hypot(sigma_a, sigma_b))
     cost = np.where(ok, d, big)
     rows, cols = linear_sum_assignment(cost)
     return [(int(i), int(j)) for i, j in zip(rows, cols, strict=True) if cost[i, j] < big]
@@ -290,7 +300,7 @@ def match_sightings(
 
 def _sighting(d: Detection, obs: Observation) -> Sighting:
     c = d.footprint.centroid
-    return Sighting(d.id, obs.id, obs.scene.sensor, c.x, c.y, d.length_m, d.berth_id)
+    return Sighting(d.id, obs.id, obs.scene.sensor, c.x, c.y, d.length_m, d.berth_id, obs.scene.resolution_m)
 
 
 def _merge_date(

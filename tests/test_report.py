@@ -477,3 +477,10 @@ def test_a_busy_early_period_does_not_crowd_a_later_one_out_of_the_changes_shown
     assert [b.date for _, b in shown if b.period == 2] == [date(2024, 10, 10), date(2024, 10, 13)]  # were all left out
     first = [b.date for _, b in shown if b.period == 1]
     assert first[0] == pairs[0][1].date and first[-1] == pairs[19][1].date  # spread over the period, ends kept
+
+
+def test_timeline_refuses_one_file_for_two_outputs(ws: Workspace, tmp_path: Path) -> None:
+    out = tmp_path / "t.out"
+    res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--csv", str(out), "--json", str(out)])
+    assert res.exit_code == 2 and "--json and --csv both name" in res.output
+    assert not out.exists()  # the JSON used to be written there, then overwritten by the CSV

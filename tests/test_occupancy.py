@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -169,3 +170,39 @@ def test_from_to_window_compares_its_first_date_with_the_usable_date_before_it()
     assert [(r.arrivals, r.departures, r.period) for r in from_20.rows] == [(0, 1, 1)]
     far = [obs("2024-06-01"), a, b]  # periods before the window do not shift its numbering
     assert [r.period for r in build_timeline("dunai", far, dets, TimelineParams(start=date(2024, 10, 1))).rows] == [1, 1]
+
+
+def test_a_time_given_in_another_zone_is_dated_in_utc_or_at_the_offset() -> None:
+    o = obs("2024-10-16", hour=17)  # 17:00 UTC is 02:00 on the 17th in Korea
+    kst = replace(o, scene=replace(o.scene, acquired=o.scene.acquired.astimezone(timezone(timedelta(hours=9)))))
+    assert [r.date for r in build_timeline("dunai", [kst], []).rows] == [date(2024, 10, 16)]
+    local = TimelineParams(utc_offset_hours=-3)
+    assert [r.date for r in build_timeline("dunai", [kst], [], local).rows] == [date(2024, 10, 16)]
+
+
+def test_a_skip_reason_near_the_limit_does_not_read_as_equal_to_it() -> None:
+    from sitewatch.analysis.occupancy import is_usable
+
+    p = TimelineParams()
+    assert is_usable(obs("2024-10-17", "optical", cloud=0.204), p) == "cloud 20.4% of the site > 20.0%"
+    assert is_usable(obs("2024-10-17", valid=0.497), p) == "valid 49.7% of the site < 50.0%"
+    assert is_usable(obs("2024-10-17", "optical", cloud=0.92), p) == "cloud 92% of the site > 20%"
+
+
+def test_two_passes_of_one_sensor_count_the_vessels_of_both() -> None:
+    morning, evening = obs("2024-10-17", hour=1), obs("2024-10-17", hour=13)
+    dets = [vessel(morning, 0), vessel(evening, 0, berth="b2", dx_m=300)]  # one ship left, another came
+    row = build_timeline("dunai", [morning, evening], dets).rows[0]
+    assert row.vessels == 2 and row.by_sensor == {"sar": 2}  # was sar:1 beside 2 vessels seen by SAR alone
+
+
+def test_length_tolerance_grows_with_the_pixel_size() -> None:
+    # One 100 m ship at one berth, measured 100 m and then 135 m: on 30 m pixels (a ship of 3 pixels)
+    # that is well within the measurement error, so it stayed; on 3 m pixels it is another ship.
+    for res, swapped in ((30.0, False), (10.0, False), (3.0, True)):
+        a, b = obs("2024-10-17", res=res), obs("2024-10-18", res=res)
+        tl = build_timeline("dunai", [a, b], [vessel(a, 0, length=100), vessel(b, 0, length=135)])
+        assert (tl.rows[1].arrivals, tl.rows[1].departures) == ((1, 1) if swapped else (0, 0)), res
+    a, b = obs("2024-10-17"), obs("2024-10-18")  # 10 m: 60 m apart is still two ships
+    tl = build_timeline("dunai", [a, b], [vessel(a, 0, length=90), vessel(b, 0, length=150)])
+    assert (tl.rows[1].arrivals, tl.rows[1].departures) == (1, 1)

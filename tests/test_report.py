@@ -414,3 +414,73 @@ def test_chart_draws_a_cjk_site_name_when_a_cjk_font_is_installed() -> None:
         png = timeline_chart_png(tl)
     assert png.startswith(b"\x89PNG")
     assert not [w for w in caught if "missing from font" in str(w.message)]
+
+
+def test_change_chips_name_their_image_and_say_simulated(ws: Workspace, html: str) -> None:
+    section = html.split("Changes between consecutive dates", 1)[1].split("<h3>", 1)[0]
+    with ws.store() as st:
+        obs = {o.id: o for o in st.observations("dunai")}
+    figures = re.findall(r"<figure>.*?</figure>", section, re.S)
+    assert len(figures) == 2  # before and after of 2024-10-17 -> 2024-10-20
+    for fig in figures:
+        oid = re.search(r"observation (\S+)", fig)
+        assert oid and f"image {obs[oid.group(1)].path}" in fig  # a reader can open the picture's own file
+    assert '<p class="sim">Simulated imagery</p>' in section
+
+
+def test_a_site_named_twice_is_reported_once(ws: Workspace, tmp_path: Path) -> None:
+    html = write_report(ws, ["dunai", "dunai"], tmp_path / "r.html").read_text()
+    assert html.count('id="site-dunai"') == 1
+
+
+def test_timeline_chart_says_whether_its_dates_are_utc_or_local() -> None:
+    from sitewatch.report.charts import _timeline_heading
+
+    utc = Timeline("rason", TimelineParams(), (), (), site_name="Rason")
+    local = Timeline("rason", TimelineParams(utc_offset_hours=9), (), (), site_name="Rason")
+    assert _timeline_heading(utc) == "Rason: vessels per usable observation date (UTC dates)"
+    assert _timeline_heading(local).endswith("(local dates, UTC+9)")  # a PNG copied out keeps what its dates are
+
+
+def test_chart_legend_keys_sensors_seen_only_in_a_later_period(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sitewatch.analysis import build_timeline
+    from sitewatch.report import charts
+    from test_occupancy import obs, vessel
+
+    first = [obs("2023-09-01"), obs("2023-09-05")]
+    later = [obs("2024-10-01"), obs("2024-10-02", "optical", cloud=0.0)]
+    tl = build_timeline("dunai", first + later, [vessel(first[0], 0)])
+    assert len(tl.periods) == 2
+    figures: list[Any] = []
+    monkeypatch.setattr(charts, "_png", lambda fig, dpi=90: figures.append(fig) or b"")
+    timeline_chart_png(tl)
+    legends = [ax.get_legend() for ax in figures[0].axes if ax.get_legend()]
+    assert "optical look" in [t.get_text() for t in legends[0].get_texts()]  # its triangles are in period 2 only
+
+
+def test_a_busy_early_period_does_not_crowd_a_later_one_out_of_the_changes_shown() -> None:
+    from datetime import date, timedelta
+
+    from sitewatch.analysis import build_timeline
+    from sitewatch.report.html import MAX_CHANGES_PER_SITE, _shared_among_periods
+    from test_occupancy import obs, vessel
+
+    # 2023: a ship every other date (20 changes); October 2024: one arrival and one departure.
+    early = [obs(date(2023, 8, 1) + timedelta(days=2 * i), site="rason") for i in range(21)]
+    late = [obs(date(2024, 10, d), site="rason") for d in (8, 10, 13)]
+    dets = [vessel(o, 0) for o in early[1::2]] + [vessel(late[1], 0)]
+    tl = build_timeline("rason", early + late, dets)
+    pairs = [(a, b) for a, b in zip(tl.rows, tl.rows[1:], strict=False) if a.period == b.period and (b.arrivals or b.departures)]
+    assert len(pairs) == 22
+    shown = _shared_among_periods(pairs, MAX_CHANGES_PER_SITE)
+    assert len(shown) == MAX_CHANGES_PER_SITE
+    assert [b.date for _, b in shown if b.period == 2] == [date(2024, 10, 10), date(2024, 10, 13)]  # were all left out
+    first = [b.date for _, b in shown if b.period == 1]
+    assert first[0] == pairs[0][1].date and first[-1] == pairs[19][1].date  # spread over the period, ends kept
+
+
+def test_timeline_refuses_one_file_for_two_outputs(ws: Workspace, tmp_path: Path) -> None:
+    out = tmp_path / "t.out"
+    res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--csv", str(out), "--json", str(out)])
+    assert res.exit_code == 2 and "--json and --csv both name" in res.output
+    assert not out.exists()  # the JSON used to be written there, then overwritten by the CSV

@@ -12,7 +12,7 @@ Rules, each a field of :class:`TimelineParams`:
 - A **date** (UTC, or shifted by ``utc_offset_hours``) seen by several
   observations - SAR and optical, or two passes - is one date. Its vessels
   are the union of what each observation saw, the same vessel counted once
-  (matched by berth, else by position and size).
+  (matched by berth and length, else by position and length).
 - **Arrivals and departures** compare each usable date with the previous
   usable date of the same period: a vessel matched on both stayed; one only
   on the later date arrived; one only on the earlier date left. The first
@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ..errors import InputError
 from ..model import Detection, Observation
+from ..vessels import length_sigma_m
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -74,7 +75,9 @@ class TimelineParams:
     match_distance_m: float = 150.0
     """Two sightings without a shared berth are the same vessel only within this distance."""
     length_tolerance_m: float = 25.0
-    """...and only when their measured lengths differ by at most this much."""
+    """...and only when their measured lengths differ by at most this much, or, on coarser pixels,
+    by three standard deviations of the difference of two measurements (the length error of
+    :func:`sitewatch.vessels.length_sigma_m` grows with the pixel size: 36 m between two 10 m looks)."""
     fine_resolution_m: float = 5.0
     """Pixels this fine or finer show quay equipment (cranes, trucks); coarser looks cannot say it left."""
     utc_offset_hours: float = 0.0
@@ -106,6 +109,8 @@ class Sighting:
     lat: float
     length_m: float
     berth_id: str | None
+    resolution_m: float | None = None
+    """Pixel size of the image the vessel was measured on (None: not known, the length taken as exact)."""
 
 
 @dataclass(frozen=True)
@@ -126,7 +131,7 @@ class TimelineRow:
     off_berth: int
     """Vessels at no berth (at anchor, under way)."""
     by_sensor: Mapping[str, int]
-    """Sensor -> vessels that sensor saw on the date (a vessel seen by both counts under each)."""
+    """Sensor -> vessels that sensor saw on the date, all its passes together (a vessel seen by both counts under each)."""
     others: Mapping[str, int]
     """Other object kinds (crane, ...) -> most seen by one observation of the date."""
     arrivals: int
@@ -230,22 +235,34 @@ NOT_DETECTED = (
 )
 
 
+def _percents(value: float, limit: float) -> tuple[str, str]:
+    """Two fractions as percent, with the fewest decimals that tell them apart (not "20% > 20%")."""
+    for digits in range(5):
+        a, b = f"{value:.{digits}%}", f"{limit:.{digits}%}"
+        if a != b:
+            break
+    return a, b
+
+
 def is_usable(obs: Observation, params: TimelineParams) -> str | None:
     """None when the observation counts for the timeline, else the reason it does not."""
     # In percent, as --min-valid and --max-cloud take them.
     if obs.valid_fraction < params.min_valid_fraction:
-        return f"valid {obs.valid_fraction:.0%} of the site < {params.min_valid_fraction:.0%}"
+        valid, least = _percents(obs.valid_fraction, params.min_valid_fraction)
+        return f"valid {valid} of the site < {least}"
     if (
         obs.scene.sensor == "optical"
         and obs.cloud_fraction is not None
         and obs.cloud_fraction > params.max_cloud_fraction
     ):
-        return f"cloud {obs.cloud_fraction:.0%} of the site > {params.max_cloud_fraction:.0%}"
+        cloud, most = _percents(obs.cloud_fraction, params.max_cloud_fraction)
+        return f"cloud {cloud} of the site > {most}"
     return None
 
 
 def _obs_date(obs: Observation, params: TimelineParams) -> date:
-    return (obs.scene.acquired + timedelta(hours=params.utc_offset_hours)).date()
+    # An aware time in another zone (+09:00) would otherwise give that zone's date, not the UTC one.
+    return (obs.scene.acquired.astimezone(UTC) + timedelta(hours=params.utc_offset_hours)).date()
 
 
 def match_sightings(
@@ -253,8 +270,9 @@ def match_sightings(
 ) -> list[tuple[int, int]]:
     """One-to-one pairs (i, j) of the same vessel in ``before`` and ``after``.
 
-    Same vessel: lengths within ``length_tolerance_m`` and either the same
-    berth or, when either has no berth, centroids within ``match_distance_m``.
+    Same vessel: lengths within ``length_tolerance_m`` (or within three standard deviations
+    of the difference of the two measurements, which grows with their pixel sizes) and either
+    the same berth or, when either has no berth, centroids within ``match_distance_m``.
     Among the compatible pairings the one with the least total distance wins.
     """
     if not before or not after:
@@ -270,7 +288,11 @@ def match_sightings(
     berth_b = np.array([s.berth_id or "" for s in after], object)[None, :]
     both = (berth_a != "") & (berth_b != "")
     ok = np.where(both, berth_a == berth_b, d <= params.match_distance_m)
-    ok &= np.abs(len_a - len_b) <= params.length_tolerance_m
+    # A fixed tolerance would split one ship into a departure and an arrival whenever coarse
+    # pixels mis-measure it: 25 m is two standard deviations at 10 m, less than one at 30 m.
+    sigma_a = np.array([length_sigma_m(s.resolution_m) if s.resolution_m else 0.0 for s in before])[:, None]
+    sigma_b = np.array([length_sigma_m(s.resolution_m) if s.resolution_m else 0.0 for s in after])[None, :]
+    ok &= np.abs(len_a - len_b) <= np.maximum(params.length_tolerance_m, 3.0 * np.hypot(sigma_a, sigma_b))
     cost = np.where(ok, d, big)
     rows, cols = linear_sum_assignment(cost)
     return [(int(i), int(j)) for i, j in zip(rows, cols, strict=True) if cost[i, j] < big]
@@ -278,7 +300,7 @@ def match_sightings(
 
 def _sighting(d: Detection, obs: Observation) -> Sighting:
     c = d.footprint.centroid
-    return Sighting(d.id, obs.id, obs.scene.sensor, c.x, c.y, d.length_m, d.berth_id)
+    return Sighting(d.id, obs.id, obs.scene.sensor, c.x, c.y, d.length_m, d.berth_id, obs.scene.resolution_m)
 
 
 def _merge_date(
@@ -353,13 +375,14 @@ def build_timeline(
             pairs = match_sightings(prev, sightings, params)
             arrived = [s for j, s in enumerate(sightings) if j not in {j for _, j in pairs}]
             left = [s for i, s in enumerate(prev) if i not in {i for i, _ in pairs}]
-        by_sensor: Counter[str] = Counter()
+        # Two passes of one sensor on a date (morning, evening) saw the union of their vessels.
+        by_sensor = {
+            sensor: len(_merge_date([o for o in day_obs if o.scene.sensor == sensor], by_obs, params))
+            for sensor in sorted({o.scene.sensor for o in day_obs})
+        }
         others: dict[str, int] = {}
         for o in day_obs:
             dets = by_obs.get(o.id, ())
-            by_sensor[o.scene.sensor] = max(
-                by_sensor[o.scene.sensor], sum(1 for d in dets if d.kind == "vessel")
-            )
             for kind, n in Counter(d.kind for d in dets if d.kind != "vessel").items():
                 others[kind] = max(others.get(kind, 0), n)
         at_berth = Counter(s.berth_id for s in sightings if s.berth_id)

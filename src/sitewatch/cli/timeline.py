@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 from pathlib import Path
 
@@ -78,14 +79,20 @@ def command(
     A date seen by several sensors is one date. Observation periods split at
     gaps longer than --gap-days; presence days are counted per period.
     """
+    if json_path == "-" and csv_path == "-":
+        raise click.UsageError("--json - and --csv - both want standard output; send one of them to a file")
+    # One file named twice would silently hold only the last document written into it.
+    outputs = (("--json", json_path), ("--csv", csv_path), ("--chart", chart_path))
+    files = {name: Path(path).resolve() for name, path in outputs if path and str(path) != "-"}
+    for (name_a, a), (name_b, b) in itertools.combinations(files.items(), 2):
+        if a == b:
+            raise click.UsageError(f"{name_a} and {name_b} both name {a}; give each its own file")
     params = timeline_params(
         gap_days=gap_days, min_valid=min_valid, max_cloud=max_cloud, utc_offset=utc_offset, start=start, end=end
     )
     ws = open_workspace(workspace)
     with ws.store() as store:
         tl = load_timeline(store, site_id, params)
-    if json_path == "-" and csv_path == "-":
-        raise click.UsageError("--json - and --csv - both want standard output; send one of them to a file")
     to_stdout = "-" in (json_path, csv_path)  # then stdout holds that document alone; messages go to stderr
     # Files first: `timeline SITE --csv t.csv | head` closes standard output under the table.
     written: list[Path] = []

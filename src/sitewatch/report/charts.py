@@ -29,6 +29,7 @@ from shapely.geometry.base import BaseGeometry
 from ..analysis.occupancy import Timeline, count_noun
 from ..geo import reproject_geometry
 from ..model import Detection, Observation, Site
+from .exports import date_zone
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -148,12 +149,23 @@ def timeline_chart_png(tl: Timeline) -> bytes:
     axes[0][0].set_ylabel("vessels")
     axes[0][0].set_ylim(-0.8, ymax + 1.2)
     axes[0][0].yaxis.get_major_locator().set_params(integer=True)
-    handles, labels = axes[0][0].get_legend_handles_labels()
+    # Every panel's entries, once each: optical looks only in a later period still need their key.
+    legend: dict[str, Any] = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    handles, labels = list(legend.values()), list(legend)
     if handles:
         axes[0][-1].legend(handles, labels, fontsize=7, loc="upper right")
-    fig.suptitle(_title(f"{tl.site_name or tl.site_id}: vessels per usable observation date", tl.simulated),
-                 fontsize=10, y=1.12 if tl.simulated else 1.05)
+    fig.suptitle(_title(_timeline_heading(tl), tl.simulated), fontsize=10, y=1.12 if tl.simulated else 1.05)
     return _png(fig)
+
+
+def _timeline_heading(tl: Timeline) -> str:
+    # With --utc-offset the bars stand on local dates: a chart copied out must say so, as the CSV does.
+    zone = date_zone(tl.params.utc_offset_hours)
+    dates = "UTC dates" if zone == "UTC" else f"local dates, {zone}"
+    return f"{tl.site_name or tl.site_id}: vessels per usable observation date ({dates})"
 
 
 def _lonlat_aspect(ax: Axes, lat: float) -> None:

@@ -54,7 +54,7 @@ __all__ = ["write_report", "render_report", "MAX_CHIPS_PER_SITE", "MAX_CHANGES_P
 MAX_CHIPS_PER_SITE = 40
 """Observation chips drawn per site, spread evenly over time; the table still lists every detection."""
 MAX_CHANGES_PER_SITE = 12
-"""Before/after chip pairs drawn per site; the timeline table lists every change."""
+"""Before/after chip pairs drawn per site (shared among its observation periods); the timeline table lists every change."""
 MAX_CLOSE_UPS_PER_SITE = 12
 """Close-up chips per site, one per detection, highest scores first."""
 OVERVIEW_CHIP_PX = (270, 960)
@@ -83,6 +83,9 @@ def _by_kind(detections: Sequence[Detection]) -> str:
     counts = Counter(d.kind for d in detections)
     kinds = ["vessel"] + sorted(k for k in counts if k != "vessel")
     return ", ".join(count_noun(counts[k], k) for k in kinds)
+
+
+_Pair = tuple[TimelineRow, TimelineRow]
 
 
 @dataclass
@@ -219,6 +222,34 @@ def _equipment_change_text(prev: TimelineRow, row: TimelineRow) -> str:
     return "; ".join(parts + ["fine-resolution looks compared"])
 
 
+def _spread(items: Sequence[_Pair], n: int) -> list[_Pair]:
+    """At most ``n`` of ``items``, evenly spread over them, the first and the last included."""
+    if len(items) <= n:
+        return list(items)
+    if n <= 1:
+        return list(items[:n])
+    return [items[round(k * (len(items) - 1) / (n - 1))] for k in range(n)]
+
+
+def _shared_among_periods(pairs: Sequence[_Pair], cap: int) -> list[_Pair]:
+    """At most ``cap`` changes, shared in turn among the observation periods and spread evenly over each.
+
+    Taking the first ``cap`` would let a busy early campaign crowd a later one out of the
+    report altogether (Rason 2023 hid Rason October 2024).
+    """
+    groups: dict[int, list[_Pair]] = {}
+    for pair in pairs:
+        groups.setdefault(pair[1].period, []).append(pair)
+    quota = dict.fromkeys(groups, 0)
+    left = cap
+    while left and any(quota[k] < len(g) for k, g in groups.items()):
+        for k, g in groups.items():
+            if left and quota[k] < len(g):
+                quota[k] += 1
+                left -= 1
+    return [pair for k, g in groups.items() for pair in _spread(g, quota[k])]
+
+
 def _site_section(ws: Workspace, site: Site, observations: list[Observation], detections: list[Detection],
                   params: TimelineParams, undetected: set[str]) -> _SiteSection:
     tl = build_timeline(site.id, observations, detections, params, site_name=site.name, undetected=undetected)
@@ -252,11 +283,11 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
     )
     texts: dict[tuple[str, str], list[str]] = {}
     rows_of: dict[tuple[str, str], tuple[TimelineRow, TimelineRow]] = {}
-    for prev, row in equipment_pairs[:MAX_CHANGES_PER_SITE]:
+    for prev, row in _shared_among_periods(equipment_pairs, MAX_CHANGES_PER_SITE):
         key = (prev.date.isoformat(), row.date.isoformat())
         texts.setdefault(key, []).append(_equipment_change_text(prev, row))
         rows_of[key] = (prev, row)
-    for prev, row in vessel_pairs[:MAX_CHANGES_PER_SITE]:
+    for prev, row in _shared_among_periods(vessel_pairs, MAX_CHANGES_PER_SITE):
         key = (prev.date.isoformat(), row.date.isoformat())
         texts.setdefault(key, []).insert(0, _vessel_change_text(row))
         rows_of[key] = (prev, row)
@@ -330,7 +361,8 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
     """The report of ``site_ids`` (default: every site with observations) as one HTML string."""
     params = params or TimelineParams()
     with ws.store() as store:
-        sites = [store.get_site(s) for s in site_ids] if site_ids else [
+        # A site named twice is shown once: two sections would share their HTML anchors and chips.
+        sites = [store.get_site(s) for s in dict.fromkeys(site_ids)] if site_ids else [
             s for s in store.sites()
             if store.execute("SELECT 1 FROM observations WHERE site_id = ? LIMIT 1", (s.id,))
         ]

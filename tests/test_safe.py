@@ -263,6 +263,22 @@ def test_single_pol_grd_product_runs_the_single_channel_detector(tmp_path: Path)
     assert r.exit_code == 1 and "SAR" in r.output
 
 
+@pytest.mark.parametrize("lost", ["calibration/calibration-", "annotation/s1a-"], ids=["calibration", "annotation"])
+@pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
+def test_a_dual_pol_product_missing_a_polarisations_file_is_refused_not_read_as_single_pol(ws, tmp_path: Path, as_zip: bool, lost: str) -> None:  # type: ignore[no-untyped-def]
+    product = _s1_product(tmp_path, as_zip=False)
+    (gone,) = [f for f in product.rglob("*-vh-*.xml") if lost in f.as_posix()]
+    gone.unlink()  # GDAL's SAFE driver then offers VV alone, without a word
+    if as_zip:
+        product = _rezip(product, tmp_path / product.name.replace(".SAFE", ".zip"), product.name + "/")
+    with pytest.raises(InputError, match=r"manifest lists VH \(measurement/s1a-iw-grd-vh-.*download the product again"):
+        open_s1_grd(product)
+    r = CliRunner().invoke(main, ["ingest", SITE.id, str(product), "-w", str(ws.root)])
+    assert r.exit_code == 1 and product.name in r.output and "VH" in r.output, r.output
+    with ws.store() as store:
+        assert store.observations(SITE.id) == []
+
+
 @pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
 def test_ingest_takes_a_grd_product_as_one_sar_observation_once(ws, tmp_path: Path, as_zip: bool) -> None:  # type: ignore[no-untyped-def]
     product = _s1_product(tmp_path, as_zip=as_zip)

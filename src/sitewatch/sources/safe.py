@@ -465,6 +465,7 @@ def open_s1_grd(path: str | Path) -> S1Product:
         raise ImageReadError(f"{path}: GDAL could not read the product ({exc})") from exc
     if not vrts:
         raise InputError(f"{path}: GDAL finds no VV, VH, HH or HV measurement in the product")
+    _check_all_polarisations(manifest, set(vrts), path)
     when_text = tags.get("ACQUISITION_START_TIME", "")
     try:
         when = utc(when_text if when_text.endswith("Z") else when_text + "Z")
@@ -497,16 +498,45 @@ def is_s1_product(path: str | Path) -> bool:
         return False
 
 
+def _read_bytes(gdal_path: str) -> bytes:
+    """The bytes of a file GDAL names, on disk or (``/vsizip/``) in a zip."""
+    if gdal_path.startswith("/vsizip/"):
+        zip_path, member = re.split(r"(?i)(?<=\.zip)/", gdal_path[len("/vsizip/") :], maxsplit=1)
+        with zipfile.ZipFile(zip_path) as zf:
+            return zf.read(member)
+    return Path(gdal_path).read_bytes()
+
+
+def _check_all_polarisations(manifest: str, read: set[str], product: Path) -> None:
+    """Refuse a product whose manifest lists a measurement GDAL did not offer.
+
+    GDAL's SAFE driver leaves out, without a word, a polarisation whose annotation or
+    calibration file is missing or unreadable: a dual-pol product would be read as
+    single-pol, and run through the other detector, as if nothing were amiss.
+    """
+    try:
+        text = _read_bytes(manifest).decode("utf-8", errors="replace")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return  # GDAL read the manifest; what it offered stands
+    listed: dict[str, str] = {}
+    for href in re.findall(r'href="\.?/?(measurement/[^"]+)"', text):
+        m = re.search(r"-(vv|vh|hh|hv)-", href.rpartition("/")[2], flags=re.I)
+        if m:
+            listed.setdefault(m.group(1).upper(), href)
+    missing = {pol: href for pol, href in listed.items() if pol not in read}
+    if missing:
+        pols = ", ".join(sorted(missing, key=_CO_FIRST.index))
+        raise InputError(
+            f"{product}: its manifest lists {pols} ({', '.join(missing.values())}), which GDAL cannot read: "
+            "the measurement, its annotation or its calibration file is missing or damaged; download the product again"
+        )
+
+
 def _median_sigma_nought(gdal_path: str, product: Path) -> float:
     import xml.etree.ElementTree as ET
 
     try:
-        if gdal_path.startswith("/vsizip/"):
-            zip_path, member = re.split(r"(?i)(?<=\.zip)/", gdal_path[len("/vsizip/") :], maxsplit=1)
-            with zipfile.ZipFile(zip_path) as zf:
-                text = zf.read(member)
-        else:
-            text = Path(gdal_path).read_bytes()
+        text = _read_bytes(gdal_path)
         values = [float(v) for el in ET.fromstring(text).iter("sigmaNought") for v in (el.text or "").split()]
     except (OSError, KeyError, ET.ParseError, ValueError, zipfile.BadZipFile) as exc:
         raise InputError(f"{product}: the calibration LUT {gdal_path} could not be read ({exc})") from exc

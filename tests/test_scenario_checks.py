@@ -218,6 +218,23 @@ def test_berth_line_outside_the_site_polygon_is_refused(tmp_path: Path, line: li
     assert "berth 'quay' lies" in msg and ("partly outside" in msg) == partly
 
 
+@pytest.mark.parametrize("line", [[[0, 0], [0, 0]], [[-400, 0], [400, 0], [400, 0]]], ids=["no-length", "end-repeated"])
+def test_berth_line_with_a_repeated_point_is_refused_before_anything_is_written(tmp_path: Path, line: list[list[int]]) -> None:
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    # A segment of no length has no direction: simulate failed half-way with "cannot convert float NaN".
+    data = _scenario(vessels=[{"id": "v1", "class": "cargo", "length_m": 100, "width_m": 20, "visits": [
+        {"site": "myport", "start": "2024-10-01", "end": "2024-10-02", "berth": "quay", "at_m": 0 if len(line) == 2 else 800},
+    ]}])  # fmt: skip
+    data["sites"][0]["layout"]["berths"][0]["line"] = line
+    msg = _refused(tmp_path, data, "sites[0].layout.berths[0].line")
+    assert "repeats point" in msg
+    r = CliRunner().invoke(main, ["simulate", str(_write(tmp_path, data)), "--out", str(tmp_path / "sim")])
+    assert r.exit_code == 1 and "berths[0].line" in r.output and not (tmp_path / "sim").exists(), r.output
+
+
 def test_berth_line_outside_a_gazetteer_site_is_refused(tmp_path: Path) -> None:
     data = _scenario()
     del data["sites"][0]["polygon"]

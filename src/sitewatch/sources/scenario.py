@@ -452,6 +452,10 @@ def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
         bw = f"{lw}.berths[{i}]"
         r.known(b, bw, _BERTH_KEYS)
         line = r.coords(r.get(b, "line", bw, kind=list), f"{bw}.line", min_points=2)
+        repeated = [i for i in range(1, len(line)) if line[i] == line[i - 1]]
+        if repeated:
+            # A segment of no length has no direction: the ship or crane placed on it would be NaN.
+            raise r.fail(f"{bw}.line", f"point {repeated[0]} repeats point {repeated[0] - 1} {list(line[repeated[0]])}; drop it")
         berths.append(SimBerth(id=str(r.get(b, "id", bw, kind=str)), line=line, name=str(b.get("name") or "")))
     ids = [b.id for b in berths]
     if len(set(ids)) != len(ids):

@@ -329,6 +329,24 @@ def test_visit_position_outside_the_site_or_beside_a_berth_is_refused(
     assert load_scenario(_write(tmp_path, _with_vessel(visits=[inside]))).vessels[0].visits[0].position == (0, -800)
 
 
+@pytest.mark.parametrize(
+    ("visit", "field"),
+    [({"berth": "quay", "heading_deg": 45}, "heading_deg"), ({"position": [0, -800], "at_m": 100}, "at_m")],
+    ids=["heading-at-berth", "at_m-at-position"],
+)
+def test_visit_field_that_would_be_ignored_is_refused(tmp_path: Path, visit: dict[str, Any], field: str) -> None:
+    # Both were read and then dropped: the ship lay along the quay, or sat at the position, regardless.
+    data = _with_vessel(visits=[{"site": "myport", "start": "2024-10-01", "end": "2024-10-02", **visit}])
+    _refused(tmp_path, data, f"vessels[0].visits[0].{field}")
+
+
+def test_two_cloud_entries_for_one_site_and_day_are_refused(tmp_path: Path) -> None:
+    # The renderer took the first one of a site and day, and the second was dropped without a word.
+    clouds = [{"site": "myport", "date": "2024-10-02", "cover": c} for c in (0.2, 0.9)]
+    msg = _refused(tmp_path, _scenario(clouds=clouds), "clouds[1]")
+    assert "repeats clouds[0]" in msg and "2024-10-02" in msg
+
+
 def test_rerun_after_shortening_the_scenario_drops_its_scenes_no_longer_planned(tmp_path: Path) -> None:
     from sitewatch.sources.simulate import simulate
 

@@ -590,6 +590,10 @@ def _read_vessel(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[st
         heading = None
         if berth_id is not None and v.get("position") is not None:
             raise r.fail(f"{vw}.position", "give berth (with at_m) or position, not both: a ship at a berth lies along it")
+        if berth_id is not None and v.get("heading_deg") is not None:
+            raise r.fail(f"{vw}.heading_deg", "a ship at a berth lies along it; heading_deg is for a visit at a position")
+        if berth_id is None and at_m is not None:
+            raise r.fail(f"{vw}.at_m", "a place along a berth: give the berth too, or drop at_m for a visit at a position")
         if berth_id is not None:
             b = _berth(r, sites[site_id], berth_id, f"{vw}.berth")
             if at_m is not None and not 0 <= at_m <= b.length_m:
@@ -685,6 +689,12 @@ def scenario_from_mapping(data: Mapping[str, Any], origin: str = "scenario") -> 
     vessels = tuple(_read_vessel(r, v, f"vessels[{i}]", sites) for i, v in enumerate(r.items(data, "vessels", "")))
     equipment = tuple(_read_equipment(r, e, f"equipment[{i}]", sites) for i, e in enumerate(r.items(data, "equipment", "")))
     clouds = tuple(_read_cloud(r, c, f"clouds[{i}]", sites) for i, c in enumerate(r.items(data, "clouds", "")))
+    seen: dict[tuple[str, date], int] = {}
+    for i, c in enumerate(clouds):
+        j = seen.setdefault((c.site, c.day), i)
+        if j != i:
+            # The renderer takes the first entry of a site and day: the other would be dropped unseen.
+            raise r.fail(f"clouds[{i}]", f"repeats clouds[{j}] (site {c.site!r}, {c.day.isoformat()}); give one entry per site and day")
     for what, objs in (("vessels", vessels), ("equipment", equipment)):
         ids = [o.id for o in objs]
         dup = sorted({x for x in ids if ids.count(x) > 1})

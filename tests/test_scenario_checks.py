@@ -347,6 +347,14 @@ def test_two_cloud_entries_for_one_site_and_day_are_refused(tmp_path: Path) -> N
     assert "repeats clouds[0]" in msg and "2024-10-02" in msg
 
 
+@pytest.mark.parametrize("name", ["", "  "])
+def test_empty_scenario_name_is_refused(tmp_path: Path, name: str) -> None:
+    # Scenes tagged with an empty name were nobody's: a rerun left the dropped ones behind, and
+    # another scenario simulated into the same folder was not refused but mixed with them.
+    msg = _refused(tmp_path, _scenario(name=name), "name")
+    assert "empty" in msg
+
+
 def test_rerun_after_shortening_the_scenario_drops_its_scenes_no_longer_planned(tmp_path: Path) -> None:
     from sitewatch.sources.simulate import simulate
 

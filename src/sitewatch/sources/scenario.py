@@ -700,8 +700,13 @@ def scenario_from_mapping(data: Mapping[str, Any], origin: str = "scenario") -> 
         dup = sorted({x for x in ids if ids.count(x) > 1})
         if dup:
             raise r.fail(what, f"ids must be unique, repeated: {dup}")
+    name = str(r.get(data, "name", "", kind=str))
+    if not name.strip():
+        # The name tags every scene: simulate tells its own scenes (to rewrite or drop on a rerun)
+        # from another scenario's (refused) by it, and an empty one is neither.
+        raise r.fail("name", "empty; give the scenario a name (it tags every scene it simulates)")
     scenario = Scenario(
-        name=str(r.get(data, "name", "", kind=str)),
+        name=name,
         title=str(r.get(data, "title", "", "", str)),
         seed=int(r.get(data, "seed", "", 0, int)),
         revisits=str(r.get(data, "revisits", "", "", str)).strip(),

@@ -326,6 +326,25 @@ def test_a_product_zipped_again_under_another_folder_is_still_the_product(ws, tm
     assert obs.id == f"{SITE.id}/{name}"
 
 
+def test_a_zip_of_two_products_is_refused_naming_both_not_read_as_the_first(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "two"
+    folder.mkdir()
+    products = [
+        write_s2_safe(folder, _dn(_anchored_ship()), crs="EPSG:32652", west=600000.0, north=4750000.0, acquired=when)
+        for when in ("2024-10-17T09:30:05Z", "2024-10-20T09:30:05Z")
+    ]
+    archive = tmp_path / "both.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for product in products:
+            for f in sorted(product.rglob("*")):
+                zf.write(f, f.relative_to(folder).as_posix())
+    with pytest.raises(InputError, match="holds 2 SAFE products") as err:
+        open_s2_l2a(archive)  # read the 17 October product and passed over the other
+    assert all(p.name in str(err.value) for p in products)
+    r = CliRunner().invoke(main, ["ingest", SITE.id, str(archive), "-w", str(ws.root)])
+    assert r.exit_code == 1 and "both.zip" in r.output and "holds 2 SAFE products" in r.output, r.output
+
+
 def test_a_damaged_zip_is_named_as_such_and_the_others_go_in(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     good = _site_product(tmp_path, as_zip=True)
     cut = tmp_path / "cut" / good.name

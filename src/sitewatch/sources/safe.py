@@ -99,6 +99,7 @@ class S2Product:
 
 _MAIN_FILES = ((_MTD_L2A, "S2_L2A"), (_MTD_L1C, "S2_L1C"), (_S1_MANIFEST, "S1"))
 """A product's main metadata file, which names its kind."""
+_MAIN_NAMES = {name for name, _ in _MAIN_FILES}
 
 
 def _safe_folder_kind(folder: Path) -> str | None:
@@ -221,6 +222,14 @@ def _product_location(path: Path) -> tuple[str, str, str]:
                 f"{path}: a zip file without a Sentinel .SAFE product in it; unzip it and give the GeoTIFFs "
                 "inside (`detect-image` also reads one in place as /vsizip//ABSOLUTE/PATH.zip/FILE.tif; "
                 "`ingest` and `import` take files on disk only)"
+            )
+        with zipfile.ZipFile(path) as zf:
+            folders = sorted({n.rpartition("/")[0] for n in zf.namelist() if n.rpartition("/")[2] in _MAIN_NAMES})
+        if len(folders) > 1:
+            # Only one would be read, and the others passed over without a word.
+            raise InputError(
+                f"{path}: holds {len(folders)} SAFE products ({', '.join(f or '(top)' for f in folders)}); "
+                "sitewatch reads one product a zip: unzip it and give the .SAFE folders"
             )
         top, kind = found
         name = top.rpartition("/")[2]

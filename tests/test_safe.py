@@ -326,6 +326,19 @@ def test_a_product_zipped_again_under_another_folder_is_still_the_product(ws, tm
     assert obs.id == f"{SITE.id}/{name}"
 
 
+def test_a_product_with_a_damaged_band_file_names_the_band_and_archives_nothing(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    s2 = _site_product(tmp_path, as_zip=False)
+    (b04,) = s2.rglob("*_B04_10m.jp2")
+    s1 = _s1_product(tmp_path, as_zip=False)
+    (vh,) = (s1 / "measurement").glob("*-vh-*.tiff")
+    for f in (b04, vh):
+        f.write_bytes(f.read_bytes()[:300])  # cut short; GDAL says only "Read failed"
+    for product, says in ((s2, "could not read its red band"), (s1, "could not read its VH measurement")):
+        r = CliRunner().invoke(main, ["ingest", SITE.id, str(product), "-w", str(ws.root)])
+        assert r.exit_code == 1 and f"{product.name}: {says}" in r.output, r.output
+    assert ws.archive.is_dir() and not [f for f in ws.archive.rglob("*") if f.is_file()]
+
+
 def test_a_zip_of_two_products_is_refused_naming_both_not_read_as_the_first(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     folder = tmp_path / "two"
     folder.mkdir()

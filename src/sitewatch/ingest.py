@@ -665,11 +665,11 @@ def _read_s1(product: S1Product, grid: Grid, out: NDArray[np.float32]) -> None:
     def positive(a: NDArray[np.float32]) -> NDArray[np.float32]:
         return np.where(a > 0, a, np.nan).astype(np.float32)  # DN 0 is no data
 
-    try:
-        for k, vrt in enumerate(product.bands.values()):
+    for k, (pol, vrt) in enumerate(product.bands.items()):
+        try:
             out[k], _ = read_window(vrt, grid, convert=positive, gcp_method="tps")
-    except RasterioError as exc:
-        raise ImageReadError(f"{product.path}: could not be read ({exc})") from exc
+        except RasterioError as exc:
+            raise ImageReadError(f"{product.path}: could not read its {pol} measurement ({exc})") from exc
 
 
 def _window_over(src: Any, grid: Grid) -> Any:
@@ -758,7 +758,11 @@ def _cut_to_grid(
             for k, ((f, i), band) in enumerate(zip(sources, bands, strict=True)):
                 src = opened[f]
                 window = _window_over(src, grid) if product is not None else None
-                src_arr = src.read(i, out_dtype="float32", masked=True, window=window).filled(np.nan)
+                try:
+                    src_arr = src.read(i, out_dtype="float32", masked=True, window=window).filled(np.nan)
+                except RasterioError as exc:
+                    # Name the band: GDAL's own message ("Read failed") does not say which file is damaged.
+                    raise ImageReadError(f"{path}: could not read its {band} band ({exc})") from exc
                 if product is not None and band.upper() != "SCL":
                     src_arr[src_arr == 0] = np.nan  # DN 0 is the product's no-data value
                     src_arr += np.float32(product.offset)

@@ -355,6 +355,26 @@ def test_empty_scenario_name_is_refused(tmp_path: Path, name: str) -> None:
     assert "empty" in msg
 
 
+def test_yaml_key_given_twice_is_refused_naming_it_and_its_lines(tmp_path: Path) -> None:
+    # PyYAML keeps the last of two equal keys: a series pasted as a second `acquisitions:` block
+    # replaced the first without a word. YAML anchors and merges (`<<: *series`) still read.
+    text = yaml.safe_dump(_scenario(), sort_keys=False)
+    twice = text + "acquisitions:\n- {site: myport, sensor: optical, start: '2024-10-01', end: '2024-10-03', revisit_days: 2}\n"
+    path = tmp_path / "twice.yaml"
+    path.write_text(twice, encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    first = 1 + text.splitlines().index("acquisitions:")
+    assert str(path) in str(err.value) and f"key 'acquisitions' given twice (lines {first} and" in str(err.value)
+    anchored = (
+        "name: test-a\nsites: " + yaml.safe_dump(_scenario()["sites"], default_flow_style=True)
+        + "acquisitions:\n- &s {site: myport, sensor: sar, start: '2024-10-01', end: '2024-10-03', revisit_days: 1}\n"
+        + "- {<<: *s, name: opt, sensor: optical}\n"
+    )
+    path.write_text(anchored, encoding="utf-8")
+    assert [a.sensor for a in load_scenario(path).acquisitions] == ["sar", "optical"]
+
+
 def test_rerun_after_shortening_the_scenario_drops_its_scenes_no_longer_planned(tmp_path: Path) -> None:
     from sitewatch.sources.simulate import simulate
 

@@ -375,6 +375,22 @@ def test_yaml_key_given_twice_is_refused_naming_it_and_its_lines(tmp_path: Path)
     assert [a.sensor for a in load_scenario(path).acquisitions] == ["sar", "optical"]
 
 
+def test_an_out_folder_that_cannot_be_written_is_named_not_a_traceback(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    path = _write(tmp_path, _scenario())
+    (tmp_path / "a-file").write_text("x")
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "myport").write_text("x")  # a file where the site's folder goes
+    for out, named in ((tmp_path / "a-file" / "sim", tmp_path / "a-file" / "sim"), (blocked, blocked / "myport")):
+        r = CliRunner().invoke(main, ["simulate", str(path), "--out", str(out)])
+        assert r.exit_code == 1 and f"{named}: cannot write the simulated scenes there" in r.output, r.output
+    assert not [f.name for f in blocked.iterdir() if f.name.endswith(".partial")]
+
+
 def test_rerun_after_shortening_the_scenario_drops_its_scenes_no_longer_planned(tmp_path: Path) -> None:
     from sitewatch.sources.simulate import simulate
 

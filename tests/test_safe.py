@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -337,6 +338,16 @@ def test_a_product_with_a_damaged_band_file_names_the_band_and_archives_nothing(
         r = CliRunner().invoke(main, ["ingest", SITE.id, str(product), "-w", str(ws.root)])
         assert r.exit_code == 1 and f"{product.name}: {says}" in r.output, r.output
     assert ws.archive.is_dir() and not [f for f in ws.archive.rglob("*") if f.is_file()]
+
+
+def test_a_grd_product_without_pixel_spacing_is_named_not_a_traceback(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    product = _s1_product(tmp_path, as_zip=False)
+    for f in (product / "annotation").glob("*.xml"):
+        f.write_text(re.sub(r"<rangePixelSpacing>.*?</rangePixelSpacing>", "", f.read_text()))
+    with pytest.raises(InputError, match="no pixel spacing in its annotation"):
+        open_s1_grd(product)  # was ValueError: could not convert string to float: 'UNK'
+    r = CliRunner().invoke(main, ["ingest", SITE.id, str(product), "-w", str(ws.root)])
+    assert r.exit_code == 1 and f"{product.name}: no pixel spacing" in r.output, r.output
 
 
 def test_a_zip_of_two_products_is_refused_naming_both_not_read_as_the_first(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ reflectance, and the optical detector's models were trained on L2A.
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 import zipfile
@@ -480,6 +481,15 @@ def open_s1_grd(path: str | Path) -> S1Product:
         when = utc(when_text if when_text.endswith("Z") else when_text + "Z")
     except ValueError:
         raise InputError(f"{path}: no acquisition start time in {_S1_MANIFEST}; pass --acquired") from None
+    try:
+        spacing = float(tags.get("PIXEL_SPACING") or 10)  # GDAL says "UNK" when the annotation lacks it
+    except ValueError:
+        spacing = 0.0
+    if not (math.isfinite(spacing) and spacing > 0):
+        raise InputError(
+            f"{path}: no pixel spacing in its annotation (rangePixelSpacing {tags.get('PIXEL_SPACING')!r}); "
+            "the product looks damaged: download it again"
+        )
     lons, lats = [g.x for g in gcps], [g.y for g in gcps]
     mission = tags.get("MISSION_ID", "")
     return S1Product(
@@ -491,7 +501,7 @@ def open_s1_grd(path: str | Path) -> S1Product:
         acquired=when,
         acquired_from=f"{_S1_MANIFEST} acquisitionPeriod/startTime",
         platform=f"sentinel-1{mission[2:].lower()}" if mission.startswith("S1") else "sentinel-1",
-        resolution_m=float(tags.get("PIXEL_SPACING", 10) or 10),
+        resolution_m=spacing,
         footprint=(min(lons), min(lats), max(lons), max(lats)) if gcps else (0.0, 0.0, 0.0, 0.0),
         subdatasets=subdatasets,
     )

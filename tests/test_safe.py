@@ -170,7 +170,7 @@ def test_ingest_takes_a_product_as_one_optical_observation_once(ws, tmp_path: Pa
     assert obs.scene.sensor == "optical" and obs.scene.platform == "sentinel-2b"
     assert obs.scene.acquired == datetime(2024, 10, 17, 9, 30, 5, 24000, tzinfo=UTC)
     prov = obs.provenance
-    assert prov["acquired_from"] == "MTD_MSIL2A.xml PRODUCT_START_TIME"
+    assert prov["acquired_from"] == "MTD_TL.xml SENSING_TIME"
     assert prov["safe"]["product"] == name and prov["safe"]["quantification_value"] == 10000.0
     assert prov["offset_applied"] == -1000.0 and prov["scale_applied"] == pytest.approx(1e-4)
     assert prov["source_path"] == str(product.resolve()) and len(prov["source_sha256"]) == 64
@@ -189,6 +189,26 @@ def test_ingest_takes_a_product_as_one_optical_observation_once(ws, tmp_path: Pa
     cols_east = (np.arange(data.shape[2]) + 0.5) * t.a + t.c > east + 20
     assert cols_east.any() and np.isnan(data[2][:, cols_east]).all()
     assert np.nanmin(data[:4]) >= 0
+
+
+@pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
+def test_the_acquisition_time_is_the_granules_sensing_time_not_the_datatakes_start(ws, tmp_path: Path, as_zip: bool) -> None:  # type: ignore[no-untyped-def]
+    # The datatake began at 23:58:30 on the 17th (the time in the product's name); this tile was
+    # sensed three minutes later, on the 18th (UTC), which is the day its ships were seen.
+    crs, x0, y0 = site_utm_origin(SITE)
+    bands = {k: np.full((260, 220), 1400, np.uint16) for k in BANDS}
+    product = write_s2_safe(
+        tmp_path, bands, crs=crs, west=x0, north=y0, as_zip=as_zip,
+        acquired="2024-10-17T23:58:30.024Z", sensed="2024-10-18T00:01:32.511Z",
+    )  # fmt: skip
+    opened = open_s2_l2a(product)
+    assert opened.acquired == datetime(2024, 10, 18, 0, 1, 32, 511000, tzinfo=UTC)
+    assert opened.acquired_from == "MTD_TL.xml SENSING_TIME" and "20241017T" in opened.name
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(product), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    assert obs.scene.acquired == opened.acquired and obs.provenance["acquired_from"] == "MTD_TL.xml SENSING_TIME"
 
 
 def test_ingest_folder_and_zip_of_one_product_is_one_observation(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ opens them with GDAL's ``SENTINEL2`` driver. This module meets them there: it fi
 product's main metadata file (inside the zip through ``/vsizip/``), lets the driver list
 the subdatasets and name the bands, and reads from the XML only what the driver does not
 give (the reflectance offset per band comes from the driver's band metadata; the
-acquisition time from the product's ``PRODUCT_START_TIME``).
+acquisition time from the granule's ``SENSING_TIME``).
 
 Only Sentinel-2 Level-2A (surface reflectance) is supported: Level-1C is top-of-atmosphere
 reflectance, and the optical detector's models were trained on L2A.
@@ -60,7 +60,7 @@ class S2Product:
     """blue/green/red/nir (10 m subdataset) and, when present, SCL (20 m subdataset) → (subdataset, band index)."""
     acquired: datetime
     acquired_from: str
-    """Which metadata item gave ``acquired`` (``MTD_MSIL2A.xml PRODUCT_START_TIME``)."""
+    """Which metadata item gave ``acquired`` (``MTD_TL.xml SENSING_TIME``, the granule's)."""
     quantification: float
     """BOA_QUANTIFICATION_VALUE: reflectance = (DN + offset) / quantification."""
     offsets: dict[str, float]
@@ -291,7 +291,7 @@ def open_s2_l2a(path: str | Path) -> S2Product:
                     bands["SCL"] = (sds20, scl[0])
     except RasterioError as exc:
         raise ImageReadError(f"{path}: GDAL could not read the product ({exc})") from exc
-    when, when_from = _acquired(tags, path)
+    when, when_from = _acquired(tags, path, _granule_sensing_time(files10))
     baseline = tags.get("PROCESSING_BASELINE", "")
     _check_offsets(offsets, baseline, path)
     spacecraft = next((v for k, v in tags.items() if k.endswith("SPACECRAFT_NAME")), "")
@@ -340,16 +340,35 @@ def _subdataset(subdatasets: list[str], resolution: str, path: Path) -> str:
     return matching[0]
 
 
-def _acquired(tags: dict[str, str], path: Path) -> tuple[datetime, str]:
-    candidates = [("PRODUCT_START_TIME", tags.get("PRODUCT_START_TIME"))]
-    candidates += [(k, v) for k, v in sorted(tags.items()) if k.endswith("DATATAKE_SENSING_START")]
-    for key, value in candidates:
+def _granule_sensing_time(files: list[str]) -> str:
+    """``SENSING_TIME`` of the product's one granule (``GRANULE/…/MTD_TL.xml``), "" when not found."""
+    tiles = [f for f in files if f.replace("\\", "/").endswith("/MTD_TL.xml")]
+    if len(tiles) != 1:
+        return ""
+    try:
+        text = _read_bytes(tiles[0])
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return ""
+    m = re.search(rb"<SENSING_TIME[^>]*>\s*([^<\s]+)\s*</SENSING_TIME>", text)
+    return m.group(1).decode(errors="replace") if m else ""
+
+
+def _acquired(tags: dict[str, str], path: Path, sensed: str = "") -> tuple[datetime, str]:
+    """The acquisition time: the granule's sensing time, else the datatake's start.
+
+    ``PRODUCT_START_TIME`` (the time in the product's name) is when the datatake began; the
+    tile itself was sensed minutes later, as far along the datatake as it lies, and near
+    midnight UTC on another day. STAC catalogues (Earth Search) date an item by the granule too.
+    """
+    candidates = [("MTD_TL.xml SENSING_TIME", sensed), (f"{_MTD_L2A} PRODUCT_START_TIME", tags.get("PRODUCT_START_TIME"))]
+    candidates += [(f"{_MTD_L2A} {k}", v) for k, v in sorted(tags.items()) if k.endswith("DATATAKE_SENSING_START")]
+    for source, value in candidates:
         if value:
             try:
-                return utc(value), f"{_MTD_L2A} {key}"
+                return utc(value), source
             except ValueError:
                 continue
-    raise InputError(f"{path}: no PRODUCT_START_TIME or DATATAKE_SENSING_START in {_MTD_L2A}; pass --acquired")
+    raise InputError(f"{path}: no SENSING_TIME in MTD_TL.xml, nor PRODUCT_START_TIME or DATATAKE_SENSING_START in {_MTD_L2A}; pass --acquired")
 
 
 def _check_offsets(offsets: dict[str, float], baseline: str, path: Path) -> None:

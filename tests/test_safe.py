@@ -266,6 +266,7 @@ def test_detect_image_reads_a_dual_pol_grd_product_as_sigma0_by_its_gcps(tmp_pat
     assert meta["sensor"] == "sar" and meta["source"] == str(product)
     assert meta["polarisation_bands"] == {"co": "VV", "cross": "VH"}
     assert "A = 500.00" in meta["safe"]["calibration"]["VV"] and set(meta["safe"]["band_sources"]) == {"VV", "VH"}
+    assert "thermal noise not subtracted" in meta["safe"]["calibration"]["VH"]  # the record says what was not done
     assert "GCPs" in meta["note"] and "crs" not in fc  # lon/lat from the GCPs: GeoJSON's own CRS
     (f,) = fc["features"]
     assert abs(f["properties"]["row"] - 130) < 2 and abs(f["properties"]["col"] - 110) < 2

@@ -436,7 +436,9 @@ class S1Product:
             "band_sources": dict(self.subdatasets),
             "calibration": {
                 p: f"sigma0 = DN^2 / A^2 with A = {a:.2f}, the median sigmaNought of the product's calibration "
-                "LUT (its variation across range, under ~1 dB, is ignored); DN 0 as no data"
+                "LUT (its variation across range, under ~1 dB, is ignored); thermal noise not subtracted "
+                "(the noise LUT is not read: dark sea, VH above all, reads brighter than noise-corrected "
+                "sigma0); DN 0 as no data"
                 for p, a in self.calibration.items()
             },
             "placement": "GCPs of the annotation (thin-plate spline)",

@@ -391,6 +391,13 @@ def test_an_out_folder_that_cannot_be_written_is_named_not_a_traceback(tmp_path:
     assert not [f.name for f in blocked.iterdir() if f.name.endswith(".partial")]
 
 
+@pytest.mark.parametrize("key", ["sites", "acquisitions"])
+def test_a_scenario_without_sites_or_acquisitions_is_refused(tmp_path: Path, key: str) -> None:
+    # Both were accepted, and simulate wrote a scenario.json of no scene ("simulated 0 scene(s)").
+    msg = _refused(tmp_path, _scenario(**{key: []}), key)
+    assert "empty" in msg
+
+
 def test_rerun_after_shortening_the_scenario_drops_its_scenes_no_longer_planned(tmp_path: Path) -> None:
     from sitewatch.sources.simulate import simulate
 

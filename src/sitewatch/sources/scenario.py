@@ -679,6 +679,9 @@ def scenario_from_mapping(data: Mapping[str, Any], origin: str = "scenario") -> 
     if not isinstance(data, Mapping):
         raise r.fail("top level", "expected a mapping of scenario fields")
     r.known(data, "", _TOP_KEYS)
+    for key in ("sites", "acquisitions"):
+        if r.items(data, key, "", True) == []:
+            raise r.fail(key, "empty; a scenario needs at least one (it would simulate nothing)")
     sites: dict[str, SimSite] = {}
     for i, s in enumerate(r.items(data, "sites", "", True)):
         site = _read_site(r, s, f"sites[{i}]")

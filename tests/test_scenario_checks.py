@@ -398,6 +398,18 @@ def test_a_scenario_without_sites_or_acquisitions_is_refused(tmp_path: Path, key
     assert "empty" in msg
 
 
+def test_two_ships_over_each_other_at_one_berth_are_refused(tmp_path: Path) -> None:
+    # Both without at_m: both at the berth's middle. The scene showed one hull, the truth two ships.
+    visit = {"site": "myport", "berth": "quay", "start": "2024-10-01", "end": "2024-10-02"}
+    ships = [{"id": n, "class": "cargo", "length_m": 90, "width_m": 14, "visits": [dict(visit)]} for n in ("a", "b")]
+    msg = _refused(tmp_path, _scenario(vessels=ships), "vessels[1].visits[0]")
+    assert "b (90 m, at_m 400) lies over a (90 m, at_m 400; vessels[0].visits[0]) at berth 'quay'" in msg
+    ships[1]["visits"][0]["at_m"] = 400 + 90  # bow to stern: fine
+    assert len(load_scenario(_write(tmp_path, _scenario(vessels=ships))).vessels) == 2
+    ships[1]["visits"][0].update(at_m=400, start="2024-10-03", end="2024-10-03")  # a day after: fine
+    assert len(load_scenario(_write(tmp_path, _scenario(vessels=ships))).vessels) == 2
+
+
 def test_rerun_after_shortening_the_scenario_drops_its_scenes_no_longer_planned(tmp_path: Path) -> None:
     from sitewatch.sources.simulate import simulate
 

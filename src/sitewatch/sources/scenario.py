@@ -673,6 +673,32 @@ def _read_cloud(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[str
     return Cloud(site_id, r.day(r.get(m, "date", where), f"{where}.date"), cover, centre)
 
 
+def _check_berths_not_shared(r: _Reader, vessels: Sequence[Vessel], sites: Mapping[str, SimSite]) -> None:
+    """Refuse two ships alongside one berth at once whose hulls would lie over each other.
+
+    The renderer would draw one blob where the truth lists two ships (``at_m`` defaults to the
+    berth's middle, so two visits without it always collide), and every detector would be
+    scored a miss for it.
+    """
+    placed = []
+    for i, vessel in enumerate(vessels):
+        for j, v in enumerate(vessel.visits):
+            if v.berth is not None:
+                berth = next(b for b in sites[v.site].layout.berths if b.id == v.berth)
+                placed.append((f"vessels[{i}].visits[{j}]", vessel, v, berth.length_m / 2 if v.at_m is None else v.at_m))
+    for k, (where, vessel, v, at) in enumerate(placed):
+        for other_where, other, w, other_at in placed[:k]:
+            if other is vessel or (v.site, v.berth) != (w.site, w.berth):
+                continue
+            if v.window.start < w.window.end and w.window.start < v.window.end and abs(at - other_at) < (vessel.length_m + other.length_m) / 2:
+                raise r.fail(
+                    where,
+                    f"{vessel.id} ({vessel.length_m:g} m, at_m {at:g}) lies over {other.id} ({other.length_m:g} m, "
+                    f"at_m {other_at:g}; {other_where}) at berth {v.berth!r} of {v.site!r} while both are there; "
+                    "give them at_m values at least half their lengths summed apart, or other times",
+                )
+
+
 def scenario_from_mapping(data: Mapping[str, Any], origin: str = "scenario") -> Scenario:
     """Build and check a :class:`Scenario` from parsed YAML/TOML; errors name ``origin`` and the field."""
     r = _Reader(origin)
@@ -698,6 +724,7 @@ def scenario_from_mapping(data: Mapping[str, Any], origin: str = "scenario") -> 
         if j != i:
             # The renderer takes the first entry of a site and day: the other would be dropped unseen.
             raise r.fail(f"clouds[{i}]", f"repeats clouds[{j}] (site {c.site!r}, {c.day.isoformat()}); give one entry per site and day")
+    _check_berths_not_shared(r, vessels, sites)
     for what, objs in (("vessels", vessels), ("equipment", equipment)):
         ids = [o.id for o in objs]
         dup = sorted({x for x in ids if ids.count(x) > 1})

@@ -371,6 +371,24 @@ def test_a_grd_product_without_pixel_spacing_is_named_not_a_traceback(ws, tmp_pa
     assert r.exit_code == 1 and f"{product.name}: no pixel spacing" in r.output, r.output
 
 
+def test_band_files_taken_from_a_product_are_refused_pointing_to_the_product(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Read one file a band, baseline 05.11's DN went in without BOA_ADD_OFFSET: water at 0.145
+    # instead of 0.045, and as a second observation of the acquisition beside the product's.
+    product = _site_product(tmp_path, as_zip=False)
+    flags = [
+        arg for name, code in zip(BANDS, ("B02", "B03", "B04", "B08"), strict=True)
+        for arg in ("--band", f"{name}={next(product.rglob(f'*_{code}_10m.jp2'))}")
+    ]  # fmt: skip
+    r = CliRunner().invoke(main, ["ingest", SITE.id, *flags, "-w", str(ws.root)])
+    assert r.exit_code == 1 and f"a file of the SAFE product {product}; give the product itself" in r.output, r.output
+    s1 = _s1_product(tmp_path, as_zip=False)
+    (vv,) = (s1 / "measurement").glob("*-vv-*.tiff")
+    r = CliRunner().invoke(main, ["ingest", SITE.id, "--band", f"vv={vv}", "-w", str(ws.root)])
+    assert r.exit_code == 1 and f"a file of the SAFE product {s1}" in r.output, r.output
+    with ws.store() as store:
+        assert store.observations(SITE.id) == []
+
+
 def test_a_zip_of_two_products_is_refused_naming_both_not_read_as_the_first(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     folder = tmp_path / "two"
     folder.mkdir()

@@ -54,6 +54,7 @@ from .sources.safe import (
     is_safe_product,
     open_s1_grd,
     open_s2_l2a,
+    product_holding,
     product_root,
     safe_product_name,
     safe_products_in,
@@ -883,6 +884,20 @@ def _archive_job(job: _FileJob) -> tuple[Observation, Polygon] | None | str:
         return str(exc)
 
 
+def _refuse_bands_of_a_product(band_files: Mapping[str, Path]) -> None:
+    """Refuse band files taken out of a SAFE product: read alone they go without the product's
+    scaling (a Sentinel-2 L2A band from baseline 04.00 reads 0.1 too bright without its
+    BOA_ADD_OFFSET; a Sentinel-1 measurement is uncalibrated DN), and they would go in as a
+    second observation of the acquisition beside the product's."""
+    for band, f in band_files.items():
+        root = product_holding(Path(f))
+        if root is not None:
+            raise InputError(
+                f"--band {band} {f}: a file of the SAFE product {root}; give the product itself "
+                f"(`sitewatch ingest SITE {root}`), which is read with its own offset, scale or calibration"
+            )
+
+
 def _check_one_date(band_files: Mapping[str, Path]) -> None:
     """Refuse band files whose own tags, sidecars or names give different acquisition dates:
     bands of two scenes (a slip among EO Browser downloads) would make one false image."""
@@ -1088,6 +1103,7 @@ def ingest_paths(
     if band_files:
         # In one order whatever the order of the flags, so that a rerun reads the same first file.
         band_files = dict(sorted(band_files.items(), key=lambda kv: _BAND_ORDER.get(kv[0].upper(), len(_BAND_ORDER))))
+        _refuse_bands_of_a_product(band_files)
         _check_one_date(band_files)
         files = [next(iter(band_files.values()))]
     remove_partials(ws, site.id)

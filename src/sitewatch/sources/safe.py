@@ -37,6 +37,7 @@ __all__ = [
     "S1Product",
     "open_s1_grd",
     "is_s1_product",
+    "product_holding",
 ]
 
 _MTD_L2A = "MTD_MSIL2A.xml"
@@ -180,6 +181,15 @@ def safe_products_in(folder: Path) -> list[Path]:
         ):
             found.append(p)
     return found
+
+
+def product_holding(path: Path) -> Path | None:
+    """The SAFE product folder ``path`` lies inside (a band file in its ``GRANULE`` or
+    ``measurement`` folder), or None."""
+    for parent in Path(path).resolve().parents:
+        if _safe_folder_kind(parent) not in (None, "unknown"):
+            return parent
+    return None
 
 
 def safe_product_name(path: str | Path) -> str:

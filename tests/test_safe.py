@@ -387,6 +387,11 @@ def test_band_files_taken_from_a_product_are_refused_pointing_to_the_product(ws,
     assert r.exit_code == 1 and f"a file of the SAFE product {s1}" in r.output, r.output
     with ws.store() as store:
         assert store.observations(SITE.id) == []
+    for bands, says in ((flags, f"a file of the SAFE product {product}"), (["--band", f"vv={vv}"], f"a file of the SAFE product {s1}")):
+        r = CliRunner().invoke(main, ["detect-image", *bands, "--out", str(tmp_path / "o.geojson")])
+        assert r.exit_code == 1 and says in r.output, r.output
+    r = CliRunner().invoke(main, ["detect-image", *flags, "--dn-offset", "1000", "--out", str(tmp_path / "o.geojson")])
+    assert r.exit_code == 0, r.output  # the offset given: the files are read as told
 
 
 def test_a_zip_of_two_products_is_refused_naming_both_not_read_as_the_first(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

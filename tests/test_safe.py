@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,7 +170,7 @@ def test_ingest_takes_a_product_as_one_optical_observation_once(ws, tmp_path: Pa
     assert obs.scene.sensor == "optical" and obs.scene.platform == "sentinel-2b"
     assert obs.scene.acquired == datetime(2024, 10, 17, 9, 30, 5, 24000, tzinfo=UTC)
     prov = obs.provenance
-    assert prov["acquired_from"] == "MTD_MSIL2A.xml PRODUCT_START_TIME"
+    assert prov["acquired_from"] == "MTD_TL.xml SENSING_TIME"
     assert prov["safe"]["product"] == name and prov["safe"]["quantification_value"] == 10000.0
     assert prov["offset_applied"] == -1000.0 and prov["scale_applied"] == pytest.approx(1e-4)
     assert prov["source_path"] == str(product.resolve()) and len(prov["source_sha256"]) == 64
@@ -188,6 +189,26 @@ def test_ingest_takes_a_product_as_one_optical_observation_once(ws, tmp_path: Pa
     cols_east = (np.arange(data.shape[2]) + 0.5) * t.a + t.c > east + 20
     assert cols_east.any() and np.isnan(data[2][:, cols_east]).all()
     assert np.nanmin(data[:4]) >= 0
+
+
+@pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
+def test_the_acquisition_time_is_the_granules_sensing_time_not_the_datatakes_start(ws, tmp_path: Path, as_zip: bool) -> None:  # type: ignore[no-untyped-def]
+    # The datatake began at 23:58:30 on the 17th (the time in the product's name); this tile was
+    # sensed three minutes later, on the 18th (UTC), which is the day its ships were seen.
+    crs, x0, y0 = site_utm_origin(SITE)
+    bands = {k: np.full((260, 220), 1400, np.uint16) for k in BANDS}
+    product = write_s2_safe(
+        tmp_path, bands, crs=crs, west=x0, north=y0, as_zip=as_zip,
+        acquired="2024-10-17T23:58:30.024Z", sensed="2024-10-18T00:01:32.511Z",
+    )  # fmt: skip
+    opened = open_s2_l2a(product)
+    assert opened.acquired == datetime(2024, 10, 18, 0, 1, 32, 511000, tzinfo=UTC)
+    assert opened.acquired_from == "MTD_TL.xml SENSING_TIME" and "20241017T" in opened.name
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(product), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    assert obs.scene.acquired == opened.acquired and obs.provenance["acquired_from"] == "MTD_TL.xml SENSING_TIME"
 
 
 def test_ingest_folder_and_zip_of_one_product_is_one_observation(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -245,6 +266,7 @@ def test_detect_image_reads_a_dual_pol_grd_product_as_sigma0_by_its_gcps(tmp_pat
     assert meta["sensor"] == "sar" and meta["source"] == str(product)
     assert meta["polarisation_bands"] == {"co": "VV", "cross": "VH"}
     assert "A = 500.00" in meta["safe"]["calibration"]["VV"] and set(meta["safe"]["band_sources"]) == {"VV", "VH"}
+    assert "thermal noise not subtracted" in meta["safe"]["calibration"]["VH"]  # the record says what was not done
     assert "GCPs" in meta["note"] and "crs" not in fc  # lon/lat from the GCPs: GeoJSON's own CRS
     (f,) = fc["features"]
     assert abs(f["properties"]["row"] - 130) < 2 and abs(f["properties"]["col"] - 110) < 2
@@ -261,6 +283,22 @@ def test_single_pol_grd_product_runs_the_single_channel_detector(tmp_path: Path)
     assert "polarisation_bands" not in fc["sitewatch"] and len(fc["features"]) == 1
     r = CliRunner().invoke(main, ["detect-image", str(product), "--sensor", "optical", "--out", str(tmp_path / "o.geojson")])
     assert r.exit_code == 1 and "SAR" in r.output
+
+
+@pytest.mark.parametrize("lost", ["calibration/calibration-", "annotation/s1a-"], ids=["calibration", "annotation"])
+@pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
+def test_a_dual_pol_product_missing_a_polarisations_file_is_refused_not_read_as_single_pol(ws, tmp_path: Path, as_zip: bool, lost: str) -> None:  # type: ignore[no-untyped-def]
+    product = _s1_product(tmp_path, as_zip=False)
+    (gone,) = [f for f in product.rglob("*-vh-*.xml") if lost in f.as_posix()]
+    gone.unlink()  # GDAL's SAFE driver then offers VV alone, without a word
+    if as_zip:
+        product = _rezip(product, tmp_path / product.name.replace(".SAFE", ".zip"), product.name + "/")
+    with pytest.raises(InputError, match=r"manifest lists VH \(measurement/s1a-iw-grd-vh-.*download the product again"):
+        open_s1_grd(product)
+    r = CliRunner().invoke(main, ["ingest", SITE.id, str(product), "-w", str(ws.root)])
+    assert r.exit_code == 1 and product.name in r.output and "VH" in r.output, r.output
+    with ws.store() as store:
+        assert store.observations(SITE.id) == []
 
 
 @pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
@@ -308,6 +346,71 @@ def test_a_product_zipped_again_under_another_folder_is_still_the_product(ws, tm
     with ws.store() as store:
         (obs,) = store.observations(SITE.id)
     assert obs.id == f"{SITE.id}/{name}"
+
+
+def test_a_product_with_a_damaged_band_file_names_the_band_and_archives_nothing(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    s2 = _site_product(tmp_path, as_zip=False)
+    (b04,) = s2.rglob("*_B04_10m.jp2")
+    s1 = _s1_product(tmp_path, as_zip=False)
+    (vh,) = (s1 / "measurement").glob("*-vh-*.tiff")
+    for f in (b04, vh):
+        f.write_bytes(f.read_bytes()[:300])  # cut short; GDAL says only "Read failed"
+    for product, says in ((s2, "could not read its red band"), (s1, "could not read its VH measurement")):
+        r = CliRunner().invoke(main, ["ingest", SITE.id, str(product), "-w", str(ws.root)])
+        assert r.exit_code == 1 and f"{product.name}: {says}" in r.output, r.output
+    assert ws.archive.is_dir() and not [f for f in ws.archive.rglob("*") if f.is_file()]
+
+
+def test_a_grd_product_without_pixel_spacing_is_named_not_a_traceback(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    product = _s1_product(tmp_path, as_zip=False)
+    for f in (product / "annotation").glob("*.xml"):
+        f.write_text(re.sub(r"<rangePixelSpacing>.*?</rangePixelSpacing>", "", f.read_text()))
+    with pytest.raises(InputError, match="no pixel spacing in its annotation"):
+        open_s1_grd(product)  # was ValueError: could not convert string to float: 'UNK'
+    r = CliRunner().invoke(main, ["ingest", SITE.id, str(product), "-w", str(ws.root)])
+    assert r.exit_code == 1 and f"{product.name}: no pixel spacing" in r.output, r.output
+
+
+def test_band_files_taken_from_a_product_are_refused_pointing_to_the_product(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Read one file a band, baseline 05.11's DN went in without BOA_ADD_OFFSET: water at 0.145
+    # instead of 0.045, and as a second observation of the acquisition beside the product's.
+    product = _site_product(tmp_path, as_zip=False)
+    flags = [
+        arg for name, code in zip(BANDS, ("B02", "B03", "B04", "B08"), strict=True)
+        for arg in ("--band", f"{name}={next(product.rglob(f'*_{code}_10m.jp2'))}")
+    ]  # fmt: skip
+    r = CliRunner().invoke(main, ["ingest", SITE.id, *flags, "-w", str(ws.root)])
+    assert r.exit_code == 1 and f"a file of the SAFE product {product}; give the product itself" in r.output, r.output
+    s1 = _s1_product(tmp_path, as_zip=False)
+    (vv,) = (s1 / "measurement").glob("*-vv-*.tiff")
+    r = CliRunner().invoke(main, ["ingest", SITE.id, "--band", f"vv={vv}", "-w", str(ws.root)])
+    assert r.exit_code == 1 and f"a file of the SAFE product {s1}" in r.output, r.output
+    with ws.store() as store:
+        assert store.observations(SITE.id) == []
+    for bands, says in ((flags, f"a file of the SAFE product {product}"), (["--band", f"vv={vv}"], f"a file of the SAFE product {s1}")):
+        r = CliRunner().invoke(main, ["detect-image", *bands, "--out", str(tmp_path / "o.geojson")])
+        assert r.exit_code == 1 and says in r.output, r.output
+    r = CliRunner().invoke(main, ["detect-image", *flags, "--dn-offset", "1000", "--out", str(tmp_path / "o.geojson")])
+    assert r.exit_code == 0, r.output  # the offset given: the files are read as told
+
+
+def test_a_zip_of_two_products_is_refused_naming_both_not_read_as_the_first(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "two"
+    folder.mkdir()
+    products = [
+        write_s2_safe(folder, _dn(_anchored_ship()), crs="EPSG:32652", west=600000.0, north=4750000.0, acquired=when)
+        for when in ("2024-10-17T09:30:05Z", "2024-10-20T09:30:05Z")
+    ]
+    archive = tmp_path / "both.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for product in products:
+            for f in sorted(product.rglob("*")):
+                zf.write(f, f.relative_to(folder).as_posix())
+    with pytest.raises(InputError, match="holds 2 SAFE products") as err:
+        open_s2_l2a(archive)  # read the 17 October product and passed over the other
+    assert all(p.name in str(err.value) for p in products)
+    r = CliRunner().invoke(main, ["ingest", SITE.id, str(archive), "-w", str(ws.root)])
+    assert r.exit_code == 1 and "both.zip" in r.output and "holds 2 SAFE products" in r.output, r.output
 
 
 def test_a_damaged_zip_is_named_as_such_and_the_others_go_in(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

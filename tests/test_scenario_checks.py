@@ -218,6 +218,23 @@ def test_berth_line_outside_the_site_polygon_is_refused(tmp_path: Path, line: li
     assert "berth 'quay' lies" in msg and ("partly outside" in msg) == partly
 
 
+@pytest.mark.parametrize("line", [[[0, 0], [0, 0]], [[-400, 0], [400, 0], [400, 0]]], ids=["no-length", "end-repeated"])
+def test_berth_line_with_a_repeated_point_is_refused_before_anything_is_written(tmp_path: Path, line: list[list[int]]) -> None:
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    # A segment of no length has no direction: simulate failed half-way with "cannot convert float NaN".
+    data = _scenario(vessels=[{"id": "v1", "class": "cargo", "length_m": 100, "width_m": 20, "visits": [
+        {"site": "myport", "start": "2024-10-01", "end": "2024-10-02", "berth": "quay", "at_m": 0 if len(line) == 2 else 800},
+    ]}])  # fmt: skip
+    data["sites"][0]["layout"]["berths"][0]["line"] = line
+    msg = _refused(tmp_path, data, "sites[0].layout.berths[0].line")
+    assert "repeats point" in msg
+    r = CliRunner().invoke(main, ["simulate", str(_write(tmp_path, data)), "--out", str(tmp_path / "sim")])
+    assert r.exit_code == 1 and "berths[0].line" in r.output and not (tmp_path / "sim").exists(), r.output
+
+
 def test_berth_line_outside_a_gazetteer_site_is_refused(tmp_path: Path) -> None:
     data = _scenario()
     del data["sites"][0]["polygon"]
@@ -310,6 +327,87 @@ def test_visit_position_outside_the_site_or_beside_a_berth_is_refused(
     assert str(path) in str(err.value) and message in str(err.value)
     inside = {"site": "myport", "start": "2024-10-01", "end": "2024-10-02", "position": [0, -800]}
     assert load_scenario(_write(tmp_path, _with_vessel(visits=[inside]))).vessels[0].visits[0].position == (0, -800)
+
+
+@pytest.mark.parametrize(
+    ("visit", "field"),
+    [({"berth": "quay", "heading_deg": 45}, "heading_deg"), ({"position": [0, -800], "at_m": 100}, "at_m")],
+    ids=["heading-at-berth", "at_m-at-position"],
+)
+def test_visit_field_that_would_be_ignored_is_refused(tmp_path: Path, visit: dict[str, Any], field: str) -> None:
+    # Both were read and then dropped: the ship lay along the quay, or sat at the position, regardless.
+    data = _with_vessel(visits=[{"site": "myport", "start": "2024-10-01", "end": "2024-10-02", **visit}])
+    _refused(tmp_path, data, f"vessels[0].visits[0].{field}")
+
+
+def test_two_cloud_entries_for_one_site_and_day_are_refused(tmp_path: Path) -> None:
+    # The renderer took the first one of a site and day, and the second was dropped without a word.
+    clouds = [{"site": "myport", "date": "2024-10-02", "cover": c} for c in (0.2, 0.9)]
+    msg = _refused(tmp_path, _scenario(clouds=clouds), "clouds[1]")
+    assert "repeats clouds[0]" in msg and "2024-10-02" in msg
+
+
+@pytest.mark.parametrize("name", ["", "  "])
+def test_empty_scenario_name_is_refused(tmp_path: Path, name: str) -> None:
+    # Scenes tagged with an empty name were nobody's: a rerun left the dropped ones behind, and
+    # another scenario simulated into the same folder was not refused but mixed with them.
+    msg = _refused(tmp_path, _scenario(name=name), "name")
+    assert "empty" in msg
+
+
+def test_yaml_key_given_twice_is_refused_naming_it_and_its_lines(tmp_path: Path) -> None:
+    # PyYAML keeps the last of two equal keys: a series pasted as a second `acquisitions:` block
+    # replaced the first without a word. YAML anchors and merges (`<<: *series`) still read.
+    text = yaml.safe_dump(_scenario(), sort_keys=False)
+    twice = text + "acquisitions:\n- {site: myport, sensor: optical, start: '2024-10-01', end: '2024-10-03', revisit_days: 2}\n"
+    path = tmp_path / "twice.yaml"
+    path.write_text(twice, encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    first = 1 + text.splitlines().index("acquisitions:")
+    assert str(path) in str(err.value) and f"key 'acquisitions' given twice (lines {first} and" in str(err.value)
+    anchored = (
+        "name: test-a\nsites: " + yaml.safe_dump(_scenario()["sites"], default_flow_style=True)
+        + "acquisitions:\n- &s {site: myport, sensor: sar, start: '2024-10-01', end: '2024-10-03', revisit_days: 1}\n"
+        + "- {<<: *s, name: opt, sensor: optical}\n"
+    )
+    path.write_text(anchored, encoding="utf-8")
+    assert [a.sensor for a in load_scenario(path).acquisitions] == ["sar", "optical"]
+
+
+def test_an_out_folder_that_cannot_be_written_is_named_not_a_traceback(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    path = _write(tmp_path, _scenario())
+    (tmp_path / "a-file").write_text("x")
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "myport").write_text("x")  # a file where the site's folder goes
+    for out, named in ((tmp_path / "a-file" / "sim", tmp_path / "a-file" / "sim"), (blocked, blocked / "myport")):
+        r = CliRunner().invoke(main, ["simulate", str(path), "--out", str(out)])
+        assert r.exit_code == 1 and f"{named}: cannot write the simulated scenes there" in r.output, r.output
+    assert not [f.name for f in blocked.iterdir() if f.name.endswith(".partial")]
+
+
+@pytest.mark.parametrize("key", ["sites", "acquisitions"])
+def test_a_scenario_without_sites_or_acquisitions_is_refused(tmp_path: Path, key: str) -> None:
+    # Both were accepted, and simulate wrote a scenario.json of no scene ("simulated 0 scene(s)").
+    msg = _refused(tmp_path, _scenario(**{key: []}), key)
+    assert "empty" in msg
+
+
+def test_two_ships_over_each_other_at_one_berth_are_refused(tmp_path: Path) -> None:
+    # Both without at_m: both at the berth's middle. The scene showed one hull, the truth two ships.
+    visit = {"site": "myport", "berth": "quay", "start": "2024-10-01", "end": "2024-10-02"}
+    ships = [{"id": n, "class": "cargo", "length_m": 90, "width_m": 14, "visits": [dict(visit)]} for n in ("a", "b")]
+    msg = _refused(tmp_path, _scenario(vessels=ships), "vessels[1].visits[0]")
+    assert "b (90 m, at_m 400) lies over a (90 m, at_m 400; vessels[0].visits[0]) at berth 'quay'" in msg
+    ships[1]["visits"][0]["at_m"] = 400 + 90  # bow to stern: fine
+    assert len(load_scenario(_write(tmp_path, _scenario(vessels=ships))).vessels) == 2
+    ships[1]["visits"][0].update(at_m=400, start="2024-10-03", end="2024-10-03")  # a day after: fine
+    assert len(load_scenario(_write(tmp_path, _scenario(vessels=ships))).vessels) == 2
 
 
 def test_rerun_after_shortening_the_scenario_drops_its_scenes_no_longer_planned(tmp_path: Path) -> None:

@@ -54,6 +54,7 @@ from .sources.safe import (
     is_safe_product,
     open_s1_grd,
     open_s2_l2a,
+    product_holding,
     product_root,
     safe_product_name,
     safe_products_in,
@@ -665,11 +666,11 @@ def _read_s1(product: S1Product, grid: Grid, out: NDArray[np.float32]) -> None:
     def positive(a: NDArray[np.float32]) -> NDArray[np.float32]:
         return np.where(a > 0, a, np.nan).astype(np.float32)  # DN 0 is no data
 
-    try:
-        for k, vrt in enumerate(product.bands.values()):
+    for k, (pol, vrt) in enumerate(product.bands.items()):
+        try:
             out[k], _ = read_window(vrt, grid, convert=positive, gcp_method="tps")
-    except RasterioError as exc:
-        raise ImageReadError(f"{product.path}: could not be read ({exc})") from exc
+        except RasterioError as exc:
+            raise ImageReadError(f"{product.path}: could not read its {pol} measurement ({exc})") from exc
 
 
 def _window_over(src: Any, grid: Grid) -> Any:
@@ -758,7 +759,11 @@ def _cut_to_grid(
             for k, ((f, i), band) in enumerate(zip(sources, bands, strict=True)):
                 src = opened[f]
                 window = _window_over(src, grid) if product is not None else None
-                src_arr = src.read(i, out_dtype="float32", masked=True, window=window).filled(np.nan)
+                try:
+                    src_arr = src.read(i, out_dtype="float32", masked=True, window=window).filled(np.nan)
+                except RasterioError as exc:
+                    # Name the band: GDAL's own message ("Read failed") does not say which file is damaged.
+                    raise ImageReadError(f"{path}: could not read its {band} band ({exc})") from exc
                 if product is not None and band.upper() != "SCL":
                     src_arr[src_arr == 0] = np.nan  # DN 0 is the product's no-data value
                     src_arr += np.float32(product.offset)
@@ -877,6 +882,20 @@ def _archive_job(job: _FileJob) -> tuple[Observation, Polygon] | None | str:
         )  # fmt: skip
     except (ImageReadError, InputError) as exc:
         return str(exc)
+
+
+def _refuse_bands_of_a_product(band_files: Mapping[str, Path]) -> None:
+    """Refuse band files taken out of a SAFE product: read alone they go without the product's
+    scaling (a Sentinel-2 L2A band from baseline 04.00 reads 0.1 too bright without its
+    BOA_ADD_OFFSET; a Sentinel-1 measurement is uncalibrated DN), and they would go in as a
+    second observation of the acquisition beside the product's."""
+    for band, f in band_files.items():
+        root = product_holding(Path(f))
+        if root is not None:
+            raise InputError(
+                f"--band {band} {f}: a file of the SAFE product {root}; give the product itself "
+                f"(`sitewatch ingest SITE {root}`), which is read with its own offset, scale or calibration"
+            )
 
 
 def _check_one_date(band_files: Mapping[str, Path]) -> None:
@@ -1084,6 +1103,7 @@ def ingest_paths(
     if band_files:
         # In one order whatever the order of the flags, so that a rerun reads the same first file.
         band_files = dict(sorted(band_files.items(), key=lambda kv: _BAND_ORDER.get(kv[0].upper(), len(_BAND_ORDER))))
+        _refuse_bands_of_a_product(band_files)
         _check_one_date(band_files)
         files = [next(iter(band_files.values()))]
     remove_partials(ws, site.id)

@@ -97,6 +97,8 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     if sensor == "sar" and (dn_scale is not None or dn_offset is not None):
         given_dn = " and ".join(o for o, v in (("--dn-scale", dn_scale), ("--dn-offset", dn_offset)) if v is not None)
         raise InputError(f"{given_dn}: for optical images (reflectance); the SAR detector reads its values as they are")
+    if bands and (sensor == "sar" or dn_offset is None):
+        _refuse_bands_of_a_product(_band_paths(sensor, bands))
     dn_offset = dn_offset or 0.0
     source: dict[str, str] = {}
     if bands:
@@ -183,6 +185,22 @@ def _refuse_an_input_as_out(out: Path, inputs: list[Path | str | None]) -> None:
 
 def _name(image: Path | str) -> str:
     return image.name if isinstance(image, Path) else image.rsplit("/", 1)[-1]
+
+
+def _refuse_bands_of_a_product(paths: dict[str, Path | str]) -> None:
+    """Refuse band files taken out of a SAFE product: read alone they go without its scaling
+    (a Sentinel-2 band from baseline 04.00 reads 0.1 too bright without BOA_ADD_OFFSET, a
+    Sentinel-1 measurement is uncalibrated DN)."""
+    from ..errors import InputError
+    from ..sources.safe import product_holding
+
+    for name, path in paths.items():
+        root = None if str(path).startswith("/vsi") else product_holding(Path(path))
+        if root is not None:
+            raise InputError(
+                f"--band {name} {path}: a file of the SAFE product {root}; give the product itself as IMAGE, "
+                "which is read with its own offset, scale or calibration (or, optical, pass --dn-offset)"
+            )
 
 
 def _band_paths(sensor: str, bands: tuple[str, ...]) -> dict[str, Path | str]:

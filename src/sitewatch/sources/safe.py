@@ -5,7 +5,7 @@ opens them with GDAL's ``SENTINEL2`` driver. This module meets them there: it fi
 product's main metadata file (inside the zip through ``/vsizip/``), lets the driver list
 the subdatasets and name the bands, and reads from the XML only what the driver does not
 give (the reflectance offset per band comes from the driver's band metadata; the
-acquisition time from the product's ``PRODUCT_START_TIME``).
+acquisition time from the granule's ``SENSING_TIME``).
 
 Only Sentinel-2 Level-2A (surface reflectance) is supported: Level-1C is top-of-atmosphere
 reflectance, and the optical detector's models were trained on L2A.
@@ -13,6 +13,7 @@ reflectance, and the optical detector's models were trained on L2A.
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 import zipfile
@@ -36,6 +37,7 @@ __all__ = [
     "S1Product",
     "open_s1_grd",
     "is_s1_product",
+    "product_holding",
 ]
 
 _MTD_L2A = "MTD_MSIL2A.xml"
@@ -59,7 +61,7 @@ class S2Product:
     """blue/green/red/nir (10 m subdataset) and, when present, SCL (20 m subdataset) → (subdataset, band index)."""
     acquired: datetime
     acquired_from: str
-    """Which metadata item gave ``acquired`` (``MTD_MSIL2A.xml PRODUCT_START_TIME``)."""
+    """Which metadata item gave ``acquired`` (``MTD_TL.xml SENSING_TIME``, the granule's)."""
     quantification: float
     """BOA_QUANTIFICATION_VALUE: reflectance = (DN + offset) / quantification."""
     offsets: dict[str, float]
@@ -99,6 +101,7 @@ class S2Product:
 
 _MAIN_FILES = ((_MTD_L2A, "S2_L2A"), (_MTD_L1C, "S2_L1C"), (_S1_MANIFEST, "S1"))
 """A product's main metadata file, which names its kind."""
+_MAIN_NAMES = {name for name, _ in _MAIN_FILES}
 
 
 def _safe_folder_kind(folder: Path) -> str | None:
@@ -180,6 +183,15 @@ def safe_products_in(folder: Path) -> list[Path]:
     return found
 
 
+def product_holding(path: Path) -> Path | None:
+    """The SAFE product folder ``path`` lies inside (a band file in its ``GRANULE`` or
+    ``measurement`` folder), or None."""
+    for parent in Path(path).resolve().parents:
+        if _safe_folder_kind(parent) not in (None, "unknown"):
+            return parent
+    return None
+
+
 def safe_product_name(path: str | Path) -> str:
     """The product's name without ``.SAFE``, the same for its folder and its zip."""
     return re.sub(r"\.SAFE$", "", _product_location(Path(path))[1], flags=re.I)
@@ -221,6 +233,14 @@ def _product_location(path: Path) -> tuple[str, str, str]:
                 f"{path}: a zip file without a Sentinel .SAFE product in it; unzip it and give the GeoTIFFs "
                 "inside (`detect-image` also reads one in place as /vsizip//ABSOLUTE/PATH.zip/FILE.tif; "
                 "`ingest` and `import` take files on disk only)"
+            )
+        with zipfile.ZipFile(path) as zf:
+            folders = sorted({n.rpartition("/")[0] for n in zf.namelist() if n.rpartition("/")[2] in _MAIN_NAMES})
+        if len(folders) > 1:
+            # Only one would be read, and the others passed over without a word.
+            raise InputError(
+                f"{path}: holds {len(folders)} SAFE products ({', '.join(f or '(top)' for f in folders)}); "
+                "sitewatch reads one product a zip: unzip it and give the .SAFE folders"
             )
         top, kind = found
         name = top.rpartition("/")[2]
@@ -281,7 +301,7 @@ def open_s2_l2a(path: str | Path) -> S2Product:
                     bands["SCL"] = (sds20, scl[0])
     except RasterioError as exc:
         raise ImageReadError(f"{path}: GDAL could not read the product ({exc})") from exc
-    when, when_from = _acquired(tags, path)
+    when, when_from = _acquired(tags, path, _granule_sensing_time(files10))
     baseline = tags.get("PROCESSING_BASELINE", "")
     _check_offsets(offsets, baseline, path)
     spacecraft = next((v for k, v in tags.items() if k.endswith("SPACECRAFT_NAME")), "")
@@ -330,16 +350,35 @@ def _subdataset(subdatasets: list[str], resolution: str, path: Path) -> str:
     return matching[0]
 
 
-def _acquired(tags: dict[str, str], path: Path) -> tuple[datetime, str]:
-    candidates = [("PRODUCT_START_TIME", tags.get("PRODUCT_START_TIME"))]
-    candidates += [(k, v) for k, v in sorted(tags.items()) if k.endswith("DATATAKE_SENSING_START")]
-    for key, value in candidates:
+def _granule_sensing_time(files: list[str]) -> str:
+    """``SENSING_TIME`` of the product's one granule (``GRANULE/…/MTD_TL.xml``), "" when not found."""
+    tiles = [f for f in files if f.replace("\\", "/").endswith("/MTD_TL.xml")]
+    if len(tiles) != 1:
+        return ""
+    try:
+        text = _read_bytes(tiles[0])
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return ""
+    m = re.search(rb"<SENSING_TIME[^>]*>\s*([^<\s]+)\s*</SENSING_TIME>", text)
+    return m.group(1).decode(errors="replace") if m else ""
+
+
+def _acquired(tags: dict[str, str], path: Path, sensed: str = "") -> tuple[datetime, str]:
+    """The acquisition time: the granule's sensing time, else the datatake's start.
+
+    ``PRODUCT_START_TIME`` (the time in the product's name) is when the datatake began; the
+    tile itself was sensed minutes later, as far along the datatake as it lies, and near
+    midnight UTC on another day. STAC catalogues (Earth Search) date an item by the granule too.
+    """
+    candidates = [("MTD_TL.xml SENSING_TIME", sensed), (f"{_MTD_L2A} PRODUCT_START_TIME", tags.get("PRODUCT_START_TIME"))]
+    candidates += [(f"{_MTD_L2A} {k}", v) for k, v in sorted(tags.items()) if k.endswith("DATATAKE_SENSING_START")]
+    for source, value in candidates:
         if value:
             try:
-                return utc(value), f"{_MTD_L2A} {key}"
+                return utc(value), source
             except ValueError:
                 continue
-    raise InputError(f"{path}: no PRODUCT_START_TIME or DATATAKE_SENSING_START in {_MTD_L2A}; pass --acquired")
+    raise InputError(f"{path}: no SENSING_TIME in MTD_TL.xml, nor PRODUCT_START_TIME or DATATAKE_SENSING_START in {_MTD_L2A}; pass --acquired")
 
 
 def _check_offsets(offsets: dict[str, float], baseline: str, path: Path) -> None:
@@ -407,7 +446,9 @@ class S1Product:
             "band_sources": dict(self.subdatasets),
             "calibration": {
                 p: f"sigma0 = DN^2 / A^2 with A = {a:.2f}, the median sigmaNought of the product's calibration "
-                "LUT (its variation across range, under ~1 dB, is ignored); DN 0 as no data"
+                "LUT (its variation across range, under ~1 dB, is ignored); thermal noise not subtracted "
+                "(the noise LUT is not read: dark sea, VH above all, reads brighter than noise-corrected "
+                "sigma0); DN 0 as no data"
                 for p, a in self.calibration.items()
             },
             "placement": "GCPs of the annotation (thin-plate spline)",
@@ -465,11 +506,21 @@ def open_s1_grd(path: str | Path) -> S1Product:
         raise ImageReadError(f"{path}: GDAL could not read the product ({exc})") from exc
     if not vrts:
         raise InputError(f"{path}: GDAL finds no VV, VH, HH or HV measurement in the product")
+    _check_all_polarisations(manifest, set(vrts), path)
     when_text = tags.get("ACQUISITION_START_TIME", "")
     try:
         when = utc(when_text if when_text.endswith("Z") else when_text + "Z")
     except ValueError:
         raise InputError(f"{path}: no acquisition start time in {_S1_MANIFEST}; pass --acquired") from None
+    try:
+        spacing = float(tags.get("PIXEL_SPACING") or 10)  # GDAL says "UNK" when the annotation lacks it
+    except ValueError:
+        spacing = 0.0
+    if not (math.isfinite(spacing) and spacing > 0):
+        raise InputError(
+            f"{path}: no pixel spacing in its annotation (rangePixelSpacing {tags.get('PIXEL_SPACING')!r}); "
+            "the product looks damaged: download it again"
+        )
     lons, lats = [g.x for g in gcps], [g.y for g in gcps]
     mission = tags.get("MISSION_ID", "")
     return S1Product(
@@ -481,7 +532,7 @@ def open_s1_grd(path: str | Path) -> S1Product:
         acquired=when,
         acquired_from=f"{_S1_MANIFEST} acquisitionPeriod/startTime",
         platform=f"sentinel-1{mission[2:].lower()}" if mission.startswith("S1") else "sentinel-1",
-        resolution_m=float(tags.get("PIXEL_SPACING", 10) or 10),
+        resolution_m=spacing,
         footprint=(min(lons), min(lats), max(lons), max(lats)) if gcps else (0.0, 0.0, 0.0, 0.0),
         subdatasets=subdatasets,
     )
@@ -497,16 +548,45 @@ def is_s1_product(path: str | Path) -> bool:
         return False
 
 
+def _read_bytes(gdal_path: str) -> bytes:
+    """The bytes of a file GDAL names, on disk or (``/vsizip/``) in a zip."""
+    if gdal_path.startswith("/vsizip/"):
+        zip_path, member = re.split(r"(?i)(?<=\.zip)/", gdal_path[len("/vsizip/") :], maxsplit=1)
+        with zipfile.ZipFile(zip_path) as zf:
+            return zf.read(member)
+    return Path(gdal_path).read_bytes()
+
+
+def _check_all_polarisations(manifest: str, read: set[str], product: Path) -> None:
+    """Refuse a product whose manifest lists a measurement GDAL did not offer.
+
+    GDAL's SAFE driver leaves out, without a word, a polarisation whose annotation or
+    calibration file is missing or unreadable: a dual-pol product would be read as
+    single-pol, and run through the other detector, as if nothing were amiss.
+    """
+    try:
+        text = _read_bytes(manifest).decode("utf-8", errors="replace")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return  # GDAL read the manifest; what it offered stands
+    listed: dict[str, str] = {}
+    for href in re.findall(r'href="\.?/?(measurement/[^"]+)"', text):
+        m = re.search(r"-(vv|vh|hh|hv)-", href.rpartition("/")[2], flags=re.I)
+        if m:
+            listed.setdefault(m.group(1).upper(), href)
+    missing = {pol: href for pol, href in listed.items() if pol not in read}
+    if missing:
+        pols = ", ".join(sorted(missing, key=_CO_FIRST.index))
+        raise InputError(
+            f"{product}: its manifest lists {pols} ({', '.join(missing.values())}), which GDAL cannot read: "
+            "the measurement, its annotation or its calibration file is missing or damaged; download the product again"
+        )
+
+
 def _median_sigma_nought(gdal_path: str, product: Path) -> float:
     import xml.etree.ElementTree as ET
 
     try:
-        if gdal_path.startswith("/vsizip/"):
-            zip_path, member = re.split(r"(?i)(?<=\.zip)/", gdal_path[len("/vsizip/") :], maxsplit=1)
-            with zipfile.ZipFile(zip_path) as zf:
-                text = zf.read(member)
-        else:
-            text = Path(gdal_path).read_bytes()
+        text = _read_bytes(gdal_path)
         values = [float(v) for el in ET.fromstring(text).iter("sigmaNought") for v in (el.text or "").split()]
     except (OSError, KeyError, ET.ParseError, ValueError, zipfile.BadZipFile) as exc:
         raise InputError(f"{product}: the calibration LUT {gdal_path} could not be read ({exc})") from exc

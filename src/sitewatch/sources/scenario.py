@@ -452,6 +452,10 @@ def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
         bw = f"{lw}.berths[{i}]"
         r.known(b, bw, _BERTH_KEYS)
         line = r.coords(r.get(b, "line", bw, kind=list), f"{bw}.line", min_points=2)
+        repeated = [i for i in range(1, len(line)) if line[i] == line[i - 1]]
+        if repeated:
+            # A segment of no length has no direction: the ship or crane placed on it would be NaN.
+            raise r.fail(f"{bw}.line", f"point {repeated[0]} repeats point {repeated[0] - 1} {list(line[repeated[0]])}; drop it")
         berths.append(SimBerth(id=str(r.get(b, "id", bw, kind=str)), line=line, name=str(b.get("name") or "")))
     ids = [b.id for b in berths]
     if len(set(ids)) != len(ids):
@@ -586,6 +590,10 @@ def _read_vessel(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[st
         heading = None
         if berth_id is not None and v.get("position") is not None:
             raise r.fail(f"{vw}.position", "give berth (with at_m) or position, not both: a ship at a berth lies along it")
+        if berth_id is not None and v.get("heading_deg") is not None:
+            raise r.fail(f"{vw}.heading_deg", "a ship at a berth lies along it; heading_deg is for a visit at a position")
+        if berth_id is None and at_m is not None:
+            raise r.fail(f"{vw}.at_m", "a place along a berth: give the berth too, or drop at_m for a visit at a position")
         if berth_id is not None:
             b = _berth(r, sites[site_id], berth_id, f"{vw}.berth")
             if at_m is not None and not 0 <= at_m <= b.length_m:
@@ -665,12 +673,41 @@ def _read_cloud(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[str
     return Cloud(site_id, r.day(r.get(m, "date", where), f"{where}.date"), cover, centre)
 
 
+def _check_berths_not_shared(r: _Reader, vessels: Sequence[Vessel], sites: Mapping[str, SimSite]) -> None:
+    """Refuse two ships alongside one berth at once whose hulls would lie over each other.
+
+    The renderer would draw one blob where the truth lists two ships (``at_m`` defaults to the
+    berth's middle, so two visits without it always collide), and every detector would be
+    scored a miss for it.
+    """
+    placed = []
+    for i, vessel in enumerate(vessels):
+        for j, v in enumerate(vessel.visits):
+            if v.berth is not None:
+                berth = next(b for b in sites[v.site].layout.berths if b.id == v.berth)
+                placed.append((f"vessels[{i}].visits[{j}]", vessel, v, berth.length_m / 2 if v.at_m is None else v.at_m))
+    for k, (where, vessel, v, at) in enumerate(placed):
+        for other_where, other, w, other_at in placed[:k]:
+            if other is vessel or (v.site, v.berth) != (w.site, w.berth):
+                continue
+            if v.window.start < w.window.end and w.window.start < v.window.end and abs(at - other_at) < (vessel.length_m + other.length_m) / 2:
+                raise r.fail(
+                    where,
+                    f"{vessel.id} ({vessel.length_m:g} m, at_m {at:g}) lies over {other.id} ({other.length_m:g} m, "
+                    f"at_m {other_at:g}; {other_where}) at berth {v.berth!r} of {v.site!r} while both are there; "
+                    "give them at_m values at least half their lengths summed apart, or other times",
+                )
+
+
 def scenario_from_mapping(data: Mapping[str, Any], origin: str = "scenario") -> Scenario:
     """Build and check a :class:`Scenario` from parsed YAML/TOML; errors name ``origin`` and the field."""
     r = _Reader(origin)
     if not isinstance(data, Mapping):
         raise r.fail("top level", "expected a mapping of scenario fields")
     r.known(data, "", _TOP_KEYS)
+    for key in ("sites", "acquisitions"):
+        if r.items(data, key, "", True) == []:
+            raise r.fail(key, "empty; a scenario needs at least one (it would simulate nothing)")
     sites: dict[str, SimSite] = {}
     for i, s in enumerate(r.items(data, "sites", "", True)):
         site = _read_site(r, s, f"sites[{i}]")
@@ -681,13 +718,25 @@ def scenario_from_mapping(data: Mapping[str, Any], origin: str = "scenario") -> 
     vessels = tuple(_read_vessel(r, v, f"vessels[{i}]", sites) for i, v in enumerate(r.items(data, "vessels", "")))
     equipment = tuple(_read_equipment(r, e, f"equipment[{i}]", sites) for i, e in enumerate(r.items(data, "equipment", "")))
     clouds = tuple(_read_cloud(r, c, f"clouds[{i}]", sites) for i, c in enumerate(r.items(data, "clouds", "")))
+    seen: dict[tuple[str, date], int] = {}
+    for i, c in enumerate(clouds):
+        j = seen.setdefault((c.site, c.day), i)
+        if j != i:
+            # The renderer takes the first entry of a site and day: the other would be dropped unseen.
+            raise r.fail(f"clouds[{i}]", f"repeats clouds[{j}] (site {c.site!r}, {c.day.isoformat()}); give one entry per site and day")
+    _check_berths_not_shared(r, vessels, sites)
     for what, objs in (("vessels", vessels), ("equipment", equipment)):
         ids = [o.id for o in objs]
         dup = sorted({x for x in ids if ids.count(x) > 1})
         if dup:
             raise r.fail(what, f"ids must be unique, repeated: {dup}")
+    name = str(r.get(data, "name", "", kind=str))
+    if not name.strip():
+        # The name tags every scene: simulate tells its own scenes (to rewrite or drop on a rerun)
+        # from another scenario's (refused) by it, and an empty one is neither.
+        raise r.fail("name", "empty; give the scenario a name (it tags every scene it simulates)")
     scenario = Scenario(
-        name=str(r.get(data, "name", "", kind=str)),
+        name=name,
         title=str(r.get(data, "title", "", "", str)),
         seed=int(r.get(data, "seed", "", 0, int)),
         revisits=str(r.get(data, "revisits", "", "", str)).strip(),
@@ -712,6 +761,24 @@ class _YamlLoader(yaml.SafeLoader):
     field and value rather than PyYAML's bare "day is out of range for month"."""
 
 
+def _mapping_without_repeats(loader: _YamlLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    """A YAML mapping, refusing a key given twice: PyYAML keeps the last one, so a block pasted
+    twice (two ``acquisitions:``) would drop the first without a word. TOML refuses it too."""
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # `<<: *defaults` merges keys that the mapping's own may override
+        key = loader.construct_object(key_node, deep=deep)
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} given twice (lines {seen[key]} and {line}); keep one", key_node.start_mark
+            )
+        seen[key] = line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_YamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_repeats)
 _YamlLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()

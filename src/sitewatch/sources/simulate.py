@@ -83,7 +83,7 @@ from scipy import ndimage
 from shapely.geometry import LineString, Point, Polygon, mapping
 from shapely.ops import unary_union
 
-from ..errors import InputError
+from ..errors import InputError, OutputError, SitewatchError
 from ..geo import reproject_geometry
 from ..model import Berth, Site
 from ..sites import sites_to_geojson
@@ -539,8 +539,11 @@ def _write_tif(path: Path, bands: list[F64], names: Sequence[str], grid: PixelGr
 
 def _write_json(path: Path, data: Any) -> None:
     tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half file behind
 
 
 def _truth(scene: PlannedScene, frame: _Frame, objects: list[_Object], visible: dict[str, bool]) -> dict[str, Any]:
@@ -663,8 +666,27 @@ def simulate(
     those scenes, their truth files and that scenario's layouts are deleted
     first. Files the simulator did not write are never touched. Scenes of the
     same scenario are overwritten in place, and those it no longer plans (its dates or
-    sites edited since) are deleted with their truth files.
+    sites edited since) are deleted with their truth files. A folder or file that cannot be
+    written (read-only, a file in the way, a full disk) is an
+    :class:`~sitewatch.errors.OutputError` naming it.
     """
+    try:
+        return _simulate(scenario, Path(out_dir), seed=seed, progress=progress, replace=replace)
+    except SitewatchError:
+        raise
+    except OSError as exc:  # rasterio's write errors are OSErrors too
+        where = exc.filename or out_dir
+        raise OutputError(f"{where}: cannot write the simulated scenes there ({exc.strerror or exc})") from exc
+
+
+def _simulate(
+    scenario: Scenario,
+    out_dir: Path,
+    *,
+    seed: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    replace: bool = False,
+) -> list[Path]:
     seed = scenario.seed if seed is None else int(seed)
     out_dir = Path(out_dir)
     found = _simulated_scenes(out_dir) if out_dir.is_dir() else {}

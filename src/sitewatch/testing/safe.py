@@ -36,8 +36,13 @@ def write_s2_safe(
     level: str = "L2A",
     as_zip: bool = False,
     tile: str = "T52TGN",
+    sensed: str | None = None,
 ) -> Path:
     """Write a fake Sentinel-2 SAFE product (10 m ``bands`` blue/green/red/nir, 20 m ``scl``).
+
+    ``acquired`` is the datatake's start (``PRODUCT_START_TIME``, the time in the product's
+    name); ``sensed`` the granule's ``SENSING_TIME`` in ``MTD_TL.xml`` (default: ``acquired``),
+    which in real products is minutes later, as far as the tile lies along the datatake.
 
     ``baseline`` ≥ 04.00 writes BOA_ADD_OFFSET −1000 for every band, as real products
     carry. Returns the ``.SAFE`` folder, or its ``.zip`` (the folder removed) with ``as_zip``.
@@ -100,7 +105,7 @@ def write_s2_safe(
     )
     tl = f"""<?xml version="1.0" encoding="UTF-8"?>
 <n1:Level-{level[1:]}_Tile_ID xmlns:n1="https://psd-14.sentinel2.eo.esa.int/PSD/S2_PDI_Level-{level[1:]}_Tile_Metadata.xsd">
-<n1:General_Info><SENSING_TIME>{acquired}</SENSING_TIME></n1:General_Info>
+<n1:General_Info><SENSING_TIME metadataLevel="Standard">{sensed or acquired}</SENSING_TIME></n1:General_Info>
 <n1:Geometric_Info><Tile_Geocoding><HORIZONTAL_CS_NAME>WGS84 / UTM</HORIZONTAL_CS_NAME>
 <HORIZONTAL_CS_CODE>EPSG:{epsg}</HORIZONTAL_CS_CODE>{sizes}{geopos}</Tile_Geocoding></n1:Geometric_Info>
 </n1:Level-{level[1:]}_Tile_ID>

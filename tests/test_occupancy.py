@@ -85,7 +85,7 @@ def test_unusable_observations_are_skipped_with_reason() -> None:
     assert [r.date.isoformat() for r in tl.rows] == ["2024-10-17"]
     reasons = {s.observation_id: s.reason for s in tl.skipped}
     assert "cloud" in reasons[cloudy.id] and "valid" in reasons[empty.id]
-    assert reasons[cloudy.id].endswith("% of the site > 20%")  # in percent, as --max-cloud takes it
+    assert reasons[cloudy.id].endswith("% of the site's valid pixels > 20%")  # in percent, as --max-cloud takes it
 
 
 def test_periods_split_at_gaps_and_count_presence_days() -> None:
@@ -184,9 +184,9 @@ def test_a_skip_reason_near_the_limit_does_not_read_as_equal_to_it() -> None:
     from sitewatch.analysis.occupancy import is_usable
 
     p = TimelineParams()
-    assert is_usable(obs("2024-10-17", "optical", cloud=0.204), p) == "cloud 20.4% of the site > 20.0%"
+    assert is_usable(obs("2024-10-17", "optical", cloud=0.204), p) == "cloud over 20.4% of the site's valid pixels > 20.0%"
     assert is_usable(obs("2024-10-17", valid=0.497), p) == "valid 49.7% of the site < 50.0%"
-    assert is_usable(obs("2024-10-17", "optical", cloud=0.92), p) == "cloud 92% of the site > 20%"
+    assert is_usable(obs("2024-10-17", "optical", cloud=0.92), p) == "cloud over 92% of the site's valid pixels > 20%"
 
 
 def test_two_passes_of_one_sensor_count_the_vessels_of_both() -> None:

@@ -256,7 +256,7 @@ def is_usable(obs: Observation, params: TimelineParams) -> str | None:
         and obs.cloud_fraction > params.max_cloud_fraction
     ):
         cloud, most = _percents(obs.cloud_fraction, params.max_cloud_fraction)
-        return f"cloud {cloud} of the site > {most}"
+        return f"cloud over {cloud} of the site's valid pixels > {most}"
     return None
 
 

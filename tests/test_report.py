@@ -484,3 +484,13 @@ def test_timeline_refuses_one_file_for_two_outputs(ws: Workspace, tmp_path: Path
     res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--csv", str(out), "--json", str(out)])
     assert res.exit_code == 2 and "--json and --csv both name" in res.output
     assert not out.exists()  # the JSON used to be written there, then overwritten by the CSV
+
+
+def test_imagery_lines_date_scenes_as_the_timeline_does() -> None:
+    """With --utc-offset the timeline's dates are local; the Imagery lines gave UTC dates beside them."""
+    from sitewatch.report.html import _imagery_lines
+    from test_occupancy import obs
+
+    scenes = [obs("2024-10-16", hour=22), obs("2024-10-19", hour=22)]  # 07:00 the next day at UTC+9
+    assert "2024-10-16 to 2024-10-19" in _imagery_lines(scenes)[0][0]
+    assert "2024-10-17 to 2024-10-20" in _imagery_lines(scenes, utc_offset_hours=9)[0][0]

@@ -24,7 +24,7 @@ import subprocess
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -113,8 +113,9 @@ class _SiteSection:
     """The simulation scenario's own statement of the revisits it chose, if any."""
 
 
-def _imagery_lines(observations: Sequence[Observation]) -> tuple[list[str], str]:
-    """Describe each image series of a site, with its revisit as stated and as measured."""
+def _imagery_lines(observations: Sequence[Observation], utc_offset_hours: float = 0.0) -> tuple[list[str], str]:
+    """Describe each image series of a site, with its revisit as stated and as measured; dates
+    shifted by ``utc_offset_hours`` as the timeline's are (the report names its date zone)."""
     groups: dict[tuple[str, str, float], list[Observation]] = {}
     note = ""
     for o in observations:
@@ -122,7 +123,7 @@ def _imagery_lines(observations: Sequence[Observation]) -> tuple[list[str], str]
         note = note or str((o.provenance.get("tags") or {}).get("SITEWATCH_REVISITS_NOTE", ""))
     lines = []
     for (sensor, platform, res), obs in sorted(groups.items()):
-        days = sorted({o.scene.acquired.date() for o in obs})
+        days = sorted({(o.scene.acquired.astimezone(UTC) + timedelta(hours=utc_offset_hours)).date() for o in obs})
         gaps = [(b - a).days for a, b in zip(days, days[1:], strict=False)]
         measured = f"median {statistics.median(gaps):g} day(s) between dates" if gaps else "a single date"
         stated = sorted({str((o.provenance.get("tags") or {}).get("SITEWATCH_REVISIT", "")) for o in obs} - {""})
@@ -264,7 +265,7 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
         map_png=_b64(charts.site_map_png(site, detections, simulated=simulated)) or "",
         chart_png=_b64(charts.timeline_chart_png(tl)) or "",
     )
-    section.imagery, section.revisit_note = _imagery_lines(observations)
+    section.imagery, section.revisit_note = _imagery_lines(observations, params.utc_offset_hours)
 
     def chip(o: Observation, focus: BaseGeometry, **kw: Any) -> _Chip:
         ds = by_obs.get(o.id, [])

@@ -144,3 +144,16 @@ def test_an_unreadable_truth_file_is_named_and_the_others_proceed(tmp_path: Path
     r = CliRunner().invoke(main, ["eval", "-w", str(ws.root), "--no-record"])
     assert r.exit_code == 0, r.output
     assert truths[0].name in r.stderr
+
+
+def test_report_takes_an_evaluation_of_its_own_sites_and_says_when_detection_ran_since(tmp_path: Path) -> None:
+    """The report showed the latest eval whatever sites it covered, and after a new detect run."""
+    ws = build(tmp_path / "ws")
+    evaluate_workspace(ws, ["dunai"])
+    with ws.store() as st:
+        assert latest_evaluation(st, ["elsewhere"]) is None  # dunai's figures are not another site's
+        rec = latest_evaluation(st, ["dunai"])
+        assert rec is not None and rec["sites"] == ["dunai"] and not rec["stale"]
+        st.execute("UPDATE observations SET detected_at = '2999-01-01T00:00:00.000Z' WHERE site_id = 'dunai'")
+        rec = latest_evaluation(st, ["dunai"])
+        assert rec is not None and rec["stale"]

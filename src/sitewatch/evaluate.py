@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -409,15 +409,26 @@ def _presence_check(
     )
 
 
-def latest_evaluation(store: Store) -> dict[str, Any] | None:
-    """The most recent recorded ``eval`` run: its summary plus ``version`` and ``finished``, or None."""
-    rows = store.execute(
-        "SELECT summary, version, finished, site_id FROM runs WHERE stage = 'eval' ORDER BY run_id DESC LIMIT 1"
-    )
-    if not rows or not rows[0]["summary"]:
-        return None
-    summary: dict[str, Any] = json.loads(rows[0]["summary"])
-    summary["version"] = rows[0]["version"]
-    summary["finished"] = rows[0]["finished"]
-    summary["site_id"] = rows[0]["site_id"]
-    return summary
+def latest_evaluation(store: Store, site_ids: Collection[str] | None = None) -> dict[str, Any] | None:
+    """The most recent recorded ``eval`` run (of one of ``site_ids``, when given): its summary
+    plus ``version``, ``finished``, ``site_id``, ``sites`` (the sites it covered) and ``stale``
+    (an observation of those sites was detected again after it, so its figures may not be the
+    current detections'), or None."""
+    for row in store.execute(
+        "SELECT run_id, summary, version, finished, site_id, parameters FROM runs WHERE stage = 'eval' ORDER BY run_id DESC"
+    ):
+        if not row["summary"]:
+            continue
+        sites = json.loads(row["parameters"] or "{}").get("sites") or []
+        if site_ids is not None and sites and not set(sites) & set(site_ids):
+            continue  # another site's figures would read as this report's
+        summary: dict[str, Any] = json.loads(row["summary"])
+        summary |= {"version": row["version"], "finished": row["finished"], "site_id": row["site_id"], "sites": sites}
+        # Detections written after the figures (both times are GeoPackage DATETIME text, comparable).
+        marks = ", ".join("?" * len(sites))
+        summary["stale"] = bool(sites) and bool(store.execute(
+            f"SELECT 1 FROM observations WHERE detected_at > ? AND site_id IN ({marks}) LIMIT 1",
+            (row["finished"], *sites),
+        ))  # fmt: skip
+        return summary
+    return None

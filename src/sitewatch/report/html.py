@@ -371,7 +371,7 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
             _site_section(ws, s, store.observations(s.id), store.detections(site_id=s.id), params, store.undetected(s.id))
             for s in sites
         ]
-        evaluation = latest_evaluation(store)
+        evaluation = latest_evaluation(store, [s.id for s in sites])
         runs = [
             {k: r[k] for k in ("stage", "site_id", "finished", "version")} | {"parameters": r["parameters"]}
             for r in store.execute(

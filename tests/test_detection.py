@@ -325,3 +325,29 @@ def test_optical_mode_setting_is_checked(tmp_path: Path) -> None:
     (ws.root / "sitewatch.toml").write_text('[settings]\noptical_mode = "polygon"\n')
     r = CliRunner().invoke(main, ["-q", "detect", SITE.id, "-w", str(ws.root)])
     assert r.exit_code != 0 and "optical_mode" in r.output and "auto" in r.output
+
+
+def test_detect_names_files_a_worker_in_another_folder_finds(ws_with_sar, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """A workspace opened by a relative path (the default, `-w .`) still gives a Dask worker
+    started in another folder files it can read; it found none and dropped every detection."""
+    import os
+
+    from sitewatch import detection
+    from sitewatch.workspace import open_workspace
+
+    real = detection.detect_observation
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    def in_another_folder(job: detection.DetectJob) -> detection.DetectResult:
+        here = os.getcwd()
+        os.chdir(elsewhere)
+        try:
+            return real(job)
+        finally:
+            os.chdir(here)
+
+    monkeypatch.setattr(detection, "detect_observation", in_another_folder)
+    monkeypatch.chdir(ws_with_sar.root)
+    summary = detect_site(open_workspace(Path(".")), SITE.id, workers=1)
+    assert summary["errors"] == []

@@ -324,7 +324,9 @@ def detect_site(
             previous = {}
         undetected = store.undetected(site_id)
         prints = {o.id: observation_fingerprint(o) for o in observations}
-        paths = {o.id: str(Path(ws.root) / o.path) for o in observations}
+        # Absolute: a Dask worker started in another folder must find the same files.
+        root = Path(ws.root).resolve()
+        paths = {o.id: str(root / o.path) for o in observations}
         kept = {
             o.id for o in observations
             if o.id not in undetected and previous.get(o.id) == prints[o.id] and _file_unchanged(paths[o.id], o)

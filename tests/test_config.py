@@ -173,3 +173,18 @@ def test_init_without_folder_makes_the_workspace_that_sitewatch_workspace_names(
         assert (named / "sitewatch.gpkg").is_file() and not (Path(here) / "sitewatch.gpkg").exists()
         # ...so that the next command, which reads the same variable, finds it.
         assert runner.invoke(main, ["sites", "list"], env=env).exit_code == 0
+
+
+def test_init_where_no_folder_can_be_made_is_named_without_a_traceback(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    (tmp_path / "notes.txt").write_text("")
+    r = CliRunner().invoke(main, ["init", str(tmp_path / "notes.txt" / "ws")])
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.output
+    assert f"{tmp_path / 'notes.txt' / 'ws'}: cannot make a workspace there" in r.output
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "archive").write_text("")  # a file where archive/ goes
+    r = CliRunner().invoke(main, ["init", str(tmp_path / "ws")])
+    assert r.exit_code == 1 and "archive" in r.output and "Traceback" not in r.output, r.output

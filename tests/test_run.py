@@ -114,3 +114,20 @@ def test_cli_says_interrupted_and_exits_130() -> None:
     result = CliRunner().invoke(stopped)
     assert result.exit_code == 130
     assert result.stderr == "interrupted\n"
+
+
+def test_a_scheduler_without_workers_is_said_to_have_none(caplog: pytest.LogCaptureFixture) -> None:
+    """A scheduler no worker has joined held the jobs without a word; now it is named, and the
+    jobs still run once a worker joins."""
+    import threading
+
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
+        timer = threading.Timer(1.0, cluster.scale, (1,))
+        timer.start()
+        try:
+            with caplog.at_level("WARNING", logger="sitewatch.run"):
+                assert list(map_jobs(_identity, [1, 2], scheduler=cluster.scheduler_address)) == [1, 2]
+        finally:
+            timer.cancel()
+    assert f"the Dask scheduler at {cluster.scheduler_address} has no workers" in caplog.text

@@ -8,6 +8,7 @@ back in input order so downstream writes are deterministic.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
@@ -18,6 +19,8 @@ from typing import Any, TypeVar
 from .errors import ConfigError, require_extra
 
 __all__ = ["map_jobs"]
+
+log = logging.getLogger(__name__)
 
 _CONNECT_TIMEOUT_S = 10
 """How long to try a Dask scheduler's address before giving up (Dask's own default is 30 s)."""
@@ -54,6 +57,13 @@ def map_jobs(
             ) from exc
         with client:
             futures = client.map(func, list(items), pure=False)
+            if futures and not client.scheduler_info().get("workers"):
+                # Dask would wait for one without a word; an adaptive cluster may yet start one.
+                log.warning(
+                    "the Dask scheduler at %s has no workers: the jobs wait until one joins "
+                    "(start one with `dask worker %s`, or press Ctrl-C)",
+                    scheduler, scheduler,
+                )  # fmt: skip
             try:
                 for fut in futures:
                     yield fut.result()

@@ -351,3 +351,24 @@ def test_detect_names_files_a_worker_in_another_folder_finds(ws_with_sar, tmp_pa
     monkeypatch.chdir(ws_with_sar.root)
     summary = detect_site(open_workspace(Path(".")), SITE.id, workers=1)
     assert summary["errors"] == []
+
+
+def test_ingesting_the_same_file_again_leaves_its_detection_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ingest again (a folder with one new file in it) made the next detect run on every file, and
+    until then the optical observations had lost their cloud fraction (the timeline counted them clear)."""
+    from dataclasses import replace
+
+    ws = _optical_ws(tmp_path, simulated=False)
+    seen = _count_detections(monkeypatch)
+    detect_site(ws, SITE.id, workers=1)
+    with ws.store() as store:
+        (before,) = store.observations(SITE.id)
+        site = store.get_site(SITE.id)
+        ingest_file(ws, store, site, tmp_path / "s2.tif")
+        (again,) = store.observations(SITE.id)
+    assert before.cloud_fraction is not None and again.cloud_fraction == before.cloud_fraction
+    assert again.sha256 == before.sha256
+    with ws.store() as store:  # as ingested a second later (its time has whole seconds)
+        store.put_observation(replace(again, provenance={**again.provenance, "ingested_at": "2099-01-01T00:00:00Z"}))
+    detect_site(ws, SITE.id, workers=1)
+    assert len(seen) == 1  # nothing new to detect in

@@ -2,8 +2,8 @@
 the observations whose inputs have not changed.
 
 An observation's detections depend on its archived COG (its sha256), its row (grid,
-sensor, resolution, acquisition time, provenance: ingest's divisor picks the optical
-parameters), the site (polygon, water, berths), the vessel length limits and the code
+sensor, resolution, acquisition time, provenance but for when it came in: ingest's divisor
+picks the optical parameters), the site (polygon, water, berths), the vessel length limits and the code
 (detectors, their models, the conversion to footprints and classes). The site, limits
 and code go into one key per site; each observation gets a fingerprint of its row. Both
 are kept in ``sitewatch_meta`` under ``detect:<site id>`` after a complete run, and an
@@ -53,13 +53,19 @@ def detect_key(site: Site, limits: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+_BOOKKEEPING = ("ingested_at", "retrieved_at")
+"""Provenance that says when a file came in, not what it holds: ingesting or fetching the
+same files again (a folder with one new file in it) must not make detect run on them all."""
+
+
 def observation_fingerprint(obs: Observation) -> str:
     """The observation's part: its COG's sha256 and every field of its row that detection reads or copies."""
     scene = obs.scene
+    provenance = {k: v for k, v in obs.provenance.items() if k not in _BOOKKEEPING}
     fields = [
         obs.id, obs.site_id, obs.path, obs.sha256, obs.grid.crs, list(obs.grid.transform), obs.grid.width,
         obs.grid.height, scene.id, scene.sensor, scene.resolution_m, scene.acquired.isoformat(), scene.simulated,
-        obs.provenance,
+        provenance,
     ]  # fmt: skip
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 

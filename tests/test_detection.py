@@ -119,6 +119,8 @@ def test_detect_rerun_keeps_what_did_not_change(ws_with_sar, monkeypatch: pytest
     assert len(seen) == 3
     detect_site(ws_with_sar, SITE.id, workers=1)  # and back to the defaults
     assert len(seen) == 4
+    detect_site(ws_with_sar, SITE.id, workers=1, optical_mode="image")  # a SAR observation's detections do not depend on it
+    assert len(seen) == 4
 
 
 def test_detect_rerun_follows_the_site(ws_with_sar, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
@@ -157,7 +159,7 @@ def test_a_run_under_another_key_forgets_the_last_state(ws_with_sar) -> None:  #
     from sitewatch.detection_state import detect_key, load_state
 
     detect_site(ws_with_sar, SITE.id, workers=1)
-    key = detect_key(SITE, {"min_length_m": None, "max_length_m": None, "optical_mode": "auto"})
+    key = detect_key(SITE, {"min_length_m": None, "max_length_m": None})  # no optical_mode: SAR alone
     with ws_with_sar.store() as store:
         assert len(load_state(store, SITE.id, key)) == 1
         assert load_state(store, SITE.id, "another key") == {}

@@ -318,7 +318,10 @@ def detect_site(
                 site_id,
             )
         limits: dict[str, Any] = {"min_length_m": min_length_m, "max_length_m": max_length_m, "optical_mode": optical_mode}
-        key = detect_key(site, limits)
+        # The optical mode changes nothing in SAR observations: a site with none of the
+        # other kind keeps its detections whatever the mode.
+        optical = any(o.scene.sensor == "optical" for o in observations)
+        key = detect_key(site, limits if optical else {k: v for k, v in limits.items() if k != "optical_mode"})
         previous = load_state(store, site_id, key)
         if force:
             previous = {}

@@ -89,6 +89,8 @@ def test_vessel_length_limits_must_be_ordered(tmp_path: Path) -> None:
         ("workers = 2\n", "workers must be under [settings]"),  # [settings] forgotten
         ("[settings]\nscheduler = 8786\n", "scheduler must be str, got 8786"),  # was taken as the address '8786'
         ("[settings]\nmin_vessel_length_m = inf\n", "min_vessel_length_m must be a finite number, got inf"),
+        ("[settings]\nmax_cloud = false\n", "max_cloud must be float, got False"),  # was taken as 0 %
+        ("[settings]\nmin_vessel_length_m = true\n", "min_vessel_length_m must be float, got True"),  # as 1 m
     ],
 )
 def test_misplaced_or_wrongly_typed_toml_values_are_named(tmp_path: Path, text: str, message: str) -> None:

@@ -131,3 +131,35 @@ def test_a_scheduler_without_workers_is_said_to_have_none(caplog: pytest.LogCapt
         finally:
             timer.cancel()
     assert f"the Dask scheduler at {cluster.scheduler_address} has no workers" in caplog.text
+
+
+def _die_on_3(x: int) -> int:
+    if x == 3:
+        os._exit(1)  # as the kernel's out-of-memory killer ends a process
+    return x
+
+
+def test_a_worker_that_dies_is_named_without_a_traceback() -> None:
+    """A worker killed mid-job (out of memory) gave a BrokenProcessPool traceback."""
+    from sitewatch.errors import WorkerError
+
+    with pytest.raises(WorkerError, match=r"worker process ended before it finished its job.*fewer workers"):
+        list(map_jobs(_die_on_3, list(range(6)), workers=2))
+
+
+def _killed_worker(x: int) -> int:
+    from types import SimpleNamespace
+
+    from distributed import KilledWorker
+
+    # What the client gets when the job's workers died, each in turn, up to the allowed failures.
+    raise KilledWorker(f"job {x}", SimpleNamespace(address="tcp://127.0.0.1:1"), 3)
+
+
+def test_a_job_that_kills_dask_workers_is_named_without_a_traceback() -> None:
+    distributed = pytest.importorskip("distributed")
+    from sitewatch.errors import WorkerError
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        with pytest.raises(WorkerError, match="Dask workers died running a job"):
+            list(map_jobs(_killed_worker, [1, 2], scheduler=cluster.scheduler_address))

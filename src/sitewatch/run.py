@@ -13,14 +13,21 @@ import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from .errors import ConfigError, require_extra
+from .errors import ConfigError, WorkerError, require_extra
 
 __all__ = ["map_jobs"]
 
 log = logging.getLogger(__name__)
+
+_WORKER_DIED = (
+    "a worker process ended before it finished its job (killed, or out of memory); what was "
+    "finished is kept: run again with fewer workers (--workers, or the `workers` setting; "
+    "1 works in this process)"
+)
 
 _CONNECT_TIMEOUT_S = 10
 """How long to try a Dask scheduler's address before giving up (Dask's own default is 30 s)."""
@@ -55,6 +62,8 @@ def map_jobs(
                 "`dask scheduler` and workers with `dask worker ADDRESS`, or check --scheduler / the "
                 "`scheduler` setting"
             ) from exc
+        from distributed import KilledWorker
+
         with client:
             futures = client.map(func, list(items), pure=False)
             if futures and not client.scheduler_info().get("workers"):
@@ -67,6 +76,12 @@ def map_jobs(
             try:
                 for fut in futures:
                     yield fut.result()
+            except KilledWorker as exc:  # Dask gave up on a job after it killed several workers
+                client.cancel(futures)
+                raise WorkerError(
+                    f"Dask workers died running a job ({exc}): out of memory, or killed; what was finished "
+                    "is kept: give the workers more memory (`dask worker --memory-limit`) and run again"
+                ) from exc
             except BaseException:
                 client.cancel(futures)
                 raise
@@ -84,6 +99,9 @@ def map_jobs(
         results = pool.map(func, items, chunksize=max(1, len(items) // (4 * n)))
     try:
         yield from results
+    except BrokenProcessPool as exc:
+        _stop_pool(pool)
+        raise WorkerError(_WORKER_DIED) from exc
     except BaseException:  # KeyboardInterrupt, or GeneratorExit when the caller stops early
         _stop_pool(pool)
         raise

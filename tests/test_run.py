@@ -163,3 +163,16 @@ def test_a_job_that_kills_dask_workers_is_named_without_a_traceback() -> None:
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         with pytest.raises(WorkerError, match="Dask workers died running a job"):
             list(map_jobs(_killed_worker, [1, 2], scheduler=cluster.scheduler_address))
+
+
+def _pid(_: int) -> int:
+    return os.getpid()
+
+
+def test_one_worker_per_core_counts_the_cores_this_process_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    """workers 0 under `taskset -c 0` (or a container's cpuset) started one process per core of the machine."""
+    if not hasattr(os, "sched_getaffinity"):
+        pytest.skip("no CPU affinity on this system")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert set(map_jobs(_pid, list(range(6)), workers=0)) == {os.getpid()}  # one core: in this process

@@ -86,7 +86,7 @@ def map_jobs(
                 client.cancel(futures)
                 raise
         return
-    n = workers or (os.cpu_count() or 1)
+    n = workers or _cores()
     if n <= 1 or len(items) <= 2:
         for item in items:
             yield func(item)
@@ -106,6 +106,13 @@ def map_jobs(
         _stop_pool(pool)
         raise
     pool.shutdown()
+
+
+def _cores() -> int:
+    """The cores this process may run on (``taskset``, ``docker --cpuset-cpus``), not all the machine's."""
+    if hasattr(os, "sched_getaffinity"):  # Linux
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 @contextmanager

@@ -179,7 +179,7 @@ def _ingest_pair(ws, tmp_path: Path, descriptions: list[str]) -> None:  # type: 
     bands = {"VV": co, "VH": cross, "HH": co, "HV": cross}
     tif = write_tiff(
         tmp_path / "pair.tif",
-        np.stack([bands[d] for d in descriptions]),
+        np.stack([bands[d.upper()[-2:]] for d in descriptions]),  # SNAP names them Sigma0_VV
         crs=crs,
         transform=Affine(10, 0, x0, 0, -10, y0),
         descriptions=descriptions,
@@ -189,7 +189,7 @@ def _ingest_pair(ws, tmp_path: Path, descriptions: list[str]) -> None:  # type: 
         ingest_file(ws, store, SITE, tif)
 
 
-@pytest.mark.parametrize("descriptions", [["VH", "VV"], ["HH", "HV"]])
+@pytest.mark.parametrize("descriptions", [["VH", "VV"], ["HH", "HV"], ["Sigma0_VV", "Sigma0_VH"], ["sigma0_hh", "sigma0_hv"]])
 def test_detect_fuses_co_and_cross_polarised_bands(tmp_path: Path, descriptions: list[str]) -> None:
     """A ship faint in VV but clear in VH is found by the site pipeline, as by detect-image."""
     ws = init_workspace(tmp_path / "ws")

@@ -171,8 +171,15 @@ def to_detections(
 
 
 def _polarisations(names: Sequence[str]) -> tuple[int | None, int | None]:
-    """Indexes of the co-polarised (VV, else HH) and cross-polarised (VH, else HV) bands, if named."""
-    upper = [n.upper() for n in names]
+    """Indexes of the co-polarised (VV, else HH) and cross-polarised (VH, else HV) bands, if named.
+
+    A name holds its channel alone (``VV``) or as a word of a longer one (SNAP's ``Sigma0_VV``),
+    as detect-image reads band descriptions.
+    """
+    import re
+
+    found = [re.findall(r"(?<![A-Z])(VV|VH|HH|HV)(?![A-Z])", n.upper()) for n in names]
+    upper = [f[0] if len(f) == 1 else "" for f in found]
 
     def first(*wanted: str) -> int | None:
         return next((upper.index(w) for w in wanted if w in upper), None)

@@ -176,3 +176,12 @@ def test_one_worker_per_core_counts_the_cores_this_process_may_use(monkeypatch: 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     assert set(map_jobs(_pid, list(range(6)), workers=0)) == {os.getpid()}  # one core: in this process
+
+
+def test_no_jobs_need_no_scheduler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rerun of detect with every observation kept failed when the scheduler setting named one that was down."""
+    pytest.importorskip("distributed")
+    from sitewatch import run
+
+    monkeypatch.setattr(run, "_CONNECT_TIMEOUT_S", 1)
+    assert list(map_jobs(_identity, [], scheduler="tcp://127.0.0.1:1")) == []

@@ -50,7 +50,7 @@ def map_jobs(
     KeyboardInterrupt, drops the pending jobs, ends the workers and re-raises.
     The same happens when the caller stops iterating early.
     """
-    if scheduler:
+    if scheduler and items:  # nothing to run (a rerun that keeps everything) needs no cluster
         require_extra("distributed", "dask")
         from distributed import Client
 

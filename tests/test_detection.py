@@ -374,3 +374,27 @@ def test_ingesting_the_same_file_again_leaves_its_detection_as_it_was(tmp_path: 
         store.put_observation(replace(again, provenance={**again.provenance, "ingested_at": "2099-01-01T00:00:00Z"}))
     detect_site(ws, SITE.id, workers=1)
     assert len(seen) == 1  # nothing new to detect in
+
+
+def test_an_observation_replaced_while_detect_runs_does_not_get_the_old_images_detections(ws_with_sar, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """An ingest of another file under the same name during detect had its new record given the detections
+    of the image detect had read (and marked as detected), until the next detect."""
+    from dataclasses import replace
+
+    from sitewatch import detection
+
+    real = detection.detect_observation
+
+    def meanwhile_ingested_again(job: detection.DetectJob) -> detection.DetectResult:
+        result = real(job)
+        with ws_with_sar.store() as store:  # as `ingest` in another terminal, with a changed file
+            store.put_observation(replace(job.observation, sha256="0" * 64))
+        return result
+
+    monkeypatch.setattr(detection, "detect_observation", meanwhile_ingested_again)
+    summary = detect_site(ws_with_sar, SITE.id, workers=1)
+    (error,) = summary["errors"]
+    assert "replaced or removed by another command while detect ran" in error
+    with ws_with_sar.store() as store:
+        (obs,) = store.observations(SITE.id)
+        assert store.undetected(SITE.id) == {obs.id} and store.detections(SITE.id) == []

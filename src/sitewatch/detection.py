@@ -362,10 +362,24 @@ def detect_site(
                 store.clear_detections(res.observation.id)
             else:
                 with store.transaction():
-                    store.replace_detections(res.observation, res.detections)
-                    if res.observation.scene.sensor == "optical":
-                        store.set_cloud_fraction(res.observation.id, res.cloud_fraction)
-                kinds[res.observation.id] = [d.kind for d in res.detections]
+                    # Another command (ingest, fetch --force, sites remove) may have replaced or
+                    # removed the observation while it was detected in: its result describes
+                    # an image no longer on record.
+                    row = store.execute(
+                        "SELECT sha256 FROM observations WHERE observation_id = ?", (res.observation.id,)
+                    )
+                    current = bool(row) and row[0][0] == res.observation.sha256
+                    if current:
+                        store.replace_detections(res.observation, res.detections)
+                        if res.observation.scene.sensor == "optical":
+                            store.set_cloud_fraction(res.observation.id, res.cloud_fraction)
+                if current:
+                    kinds[res.observation.id] = [d.kind for d in res.detections]
+                else:
+                    errors.append(
+                        f"{res.observation.id}: replaced or removed by another command while detect ran; "
+                        "its result was not stored: run detect again"
+                    )
             done += 1
             if progress:
                 progress(done, len(observations), res.observation.id)

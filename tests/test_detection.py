@@ -179,7 +179,7 @@ def _ingest_pair(ws, tmp_path: Path, descriptions: list[str]) -> None:  # type: 
     bands = {"VV": co, "VH": cross, "HH": co, "HV": cross}
     tif = write_tiff(
         tmp_path / "pair.tif",
-        np.stack([bands[d.upper()[-2:]] for d in descriptions]),  # SNAP names them Sigma0_VV
+        np.stack([bands[d.upper()[-2:]] if d else (co, cross)[i] for i, d in enumerate(descriptions)]),  # SNAP: Sigma0_VV
         crs=crs,
         transform=Affine(10, 0, x0, 0, -10, y0),
         descriptions=descriptions,
@@ -189,7 +189,7 @@ def _ingest_pair(ws, tmp_path: Path, descriptions: list[str]) -> None:  # type: 
         ingest_file(ws, store, SITE, tif)
 
 
-@pytest.mark.parametrize("descriptions", [["VH", "VV"], ["HH", "HV"], ["Sigma0_VV", "Sigma0_VH"], ["sigma0_hh", "sigma0_hv"]])
+@pytest.mark.parametrize("descriptions", [["VH", "VV"], ["HH", "HV"], ["Sigma0_VV", "Sigma0_VH"], ["sigma0_hh", "sigma0_hv"], ["", ""]])
 def test_detect_fuses_co_and_cross_polarised_bands(tmp_path: Path, descriptions: list[str]) -> None:
     """A ship faint in VV but clear in VH is found by the site pipeline, as by detect-image."""
     ws = init_workspace(tmp_path / "ws")
@@ -398,3 +398,14 @@ def test_an_observation_replaced_while_detect_runs_does_not_get_the_old_images_d
     with ws_with_sar.store() as store:
         (obs,) = store.observations(SITE.id)
         assert store.undetected(SITE.id) == {obs.id} and store.detections(SITE.id) == []
+
+
+def test_an_unnamed_8_bit_pair_is_no_dual_polarisation_pair() -> None:
+    """Grey and alpha of an 8-bit rendering, archived as band1 and band2, stay one channel (as in detect-image)."""
+    from sitewatch.detection import _unnamed_pair
+
+    grey = np.random.default_rng(0).integers(20, 60, (40, 40)).astype("float32")
+    assert _unnamed_pair(np.stack([grey, np.full_like(grey, 255)]), ["band1", "band2"]) == (None, None)
+    assert _unnamed_pair(np.stack([grey / 100, grey / 1000]), ["band1", "band2"]) == (0, 1)
+    assert _unnamed_pair(np.stack([grey / 1000, grey / 100]), ["band1", "band2"]) == (1, 0)
+    assert _unnamed_pair(np.stack([grey / 100, grey / 1000]), ["VV", "band2"]) == (None, None)

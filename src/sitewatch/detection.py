@@ -187,6 +187,23 @@ def _polarisations(names: Sequence[str]) -> tuple[int | None, int | None]:
     return first("VV", "HH"), first("VH", "HV")
 
 
+def _unnamed_pair(data: NDArray[np.float32], names: Sequence[str]) -> tuple[int | None, int | None]:
+    """(co, cross) of two SAR bands without names, as detect-image takes them: the band with the
+    darker median is the cross-polarised one (sea clutter is 5-10 dB lower there); else (None, None)."""
+    import re
+
+    if len(names) != 2 or not all(re.fullmatch(r"band\d+", n) for n in names):
+        return None, None
+    pair = data[:2][np.isfinite(data[:2])]
+    if pair.size == 0 or (pair.min() >= 0 and pair.max() <= 255 and np.all(pair == np.round(pair))):
+        return None, None  # an 8-bit rendering (grey and alpha, say), which detect-image leaves alone too
+    med = []
+    for band in np.abs(data[:2]):  # dB would be negative: compare magnitudes
+        ok = band[np.isfinite(band) & (band != 0)]
+        med.append(float(np.median(ok)) if ok.size else 0.0)
+    return (0, 1) if med[0] >= med[1] else (1, 0)
+
+
 def _dn_scale(obs: Observation) -> float | None:
     """The divisor ingest turned this observation's values into reflectance with, if it recorded one."""
     scale = obs.provenance.get("scale_applied")
@@ -222,6 +239,8 @@ def detect_observation(job: DetectJob) -> DetectResult:
         params = sar.SarParams(refine_water=False, berth_margin_m=0.0) if water is not None else sar.SarParams()
         params = replace(params, **limits, resolution_m=impulse_response_from_tags(obs.provenance.get("tags") or {}))
         co, cross = _polarisations(names)
+        if co is None and cross is None:
+            co, cross = _unnamed_pair(data, names)
         if co is not None and cross is not None:
             # VV+VH (or HH+HV) archived together: detect in both and fuse, as detect-image does.
             found = sar_dual.detect_sar_dual(data[co], data[cross], pixel, valid=valid, water=water, params=params)

@@ -48,7 +48,8 @@ def map_jobs(
     Ctrl-C (SIGINT, which a terminal sends to the whole process group) stops
     the run at once: worker processes ignore it, and this process, on
     KeyboardInterrupt, drops the pending jobs, ends the workers and re-raises.
-    The same happens when the caller stops iterating early.
+    The same happens when the caller stops iterating early. A worker that dies mid-job
+    (killed, out of memory) ends the run with a :class:`~sitewatch.errors.WorkerError`.
     """
     if scheduler and items:  # nothing to run (a rerun that keeps everything) needs no cluster
         require_extra("distributed", "dask")

@@ -190,3 +190,17 @@ def test_init_where_no_folder_can_be_made_is_named_without_a_traceback(tmp_path:
     (tmp_path / "ws" / "archive").write_text("")  # a file where archive/ goes
     r = CliRunner().invoke(main, ["init", str(tmp_path / "ws")])
     assert r.exit_code == 1 and "archive" in r.output and "Traceback" not in r.output, r.output
+
+
+def test_init_refuses_a_folder_whose_database_is_unusable_and_makes_nothing(tmp_path: Path) -> None:
+    """A sitewatch.gpkg that is not a database was named, but only after sitewatch.toml and archive/ were made."""
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    (folder / "sitewatch.gpkg").write_text("notes, not a database\n")
+    r = CliRunner().invoke(main, ["init", str(folder)])
+    assert r.exit_code == 1 and "sitewatch.gpkg" in r.output, r.output
+    assert sorted(p.name for p in folder.iterdir()) == ["sitewatch.gpkg"]

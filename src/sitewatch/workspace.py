@@ -74,6 +74,9 @@ def init_workspace(root: Path) -> Workspace:
         # would fail every later command of a workspace that init had called ready.
         load_settings(root, env={})
     ws = Workspace(root)
+    if ws.db_path.exists():
+        # So is a database already there (not SQLite, a folder, from a newer sitewatch).
+        ws.store().close()
     try:
         root.mkdir(parents=True, exist_ok=True)
         if not ws.config_path.exists():

@@ -103,4 +103,3 @@ def test_number_options_refuse_nan_and_infinity(command: list[str], option: str,
     r = CliRunner().invoke(main, [*command, option, value])
     said = f"{value!r} is not a finite number" in r.output or f"{value} is not in the range" in r.output
     assert r.exit_code == 2 and option in r.output and said, r.output
-

@@ -159,11 +159,11 @@ def test_a_run_under_another_key_forgets_the_last_state(ws_with_sar) -> None:  #
     from sitewatch.detection_state import detect_key, load_state
 
     detect_site(ws_with_sar, SITE.id, workers=1)
-    key = detect_key(SITE, {"min_length_m": None, "max_length_m": None})  # no optical_mode: SAR alone
+    key = detect_key(SITE, {"min_length_m": None, "max_length_m": None})  # no optical_mode: SAR
     with ws_with_sar.store() as store:
-        assert len(load_state(store, SITE.id, key)) == 1
-        assert load_state(store, SITE.id, "another key") == {}
-        assert load_state(store, SITE.id, key) == {}  # forgotten: an interrupted run cannot leave it behind
+        assert len(load_state(store, SITE.id, key, "sar")) == 1
+        assert load_state(store, SITE.id, "another key", "sar") == {}
+        assert load_state(store, SITE.id, key, "sar") == {}  # forgotten: an interrupted run cannot leave it behind
 
 
 def _ingest_pair(ws, tmp_path: Path, descriptions: list[str]) -> None:  # type: ignore[no-untyped-def]
@@ -409,3 +409,24 @@ def test_an_unnamed_8_bit_pair_is_no_dual_polarisation_pair() -> None:
     assert _unnamed_pair(np.stack([grey / 100, grey / 1000]), ["band1", "band2"]) == (0, 1)
     assert _unnamed_pair(np.stack([grey / 1000, grey / 100]), ["band1", "band2"]) == (1, 0)
     assert _unnamed_pair(np.stack([grey / 100, grey / 1000]), ["VV", "band2"]) == (None, None)
+
+
+def test_a_new_optical_mode_leaves_the_sar_observations_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a site with SAR and optical observations a new optical mode made detect run again on every
+    SAR observation too, which the mode does not touch."""
+    ws = _optical_ws(tmp_path, simulated=False)
+    crs, x0, y0 = site_utm_origin(SITE)
+    data = np.random.default_rng(0).gamma(4.5, 0.01 / 4.5, (260, 220)).astype("float32")
+    tif = write_tiff(tmp_path / "s1.tif", data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0), descriptions=["VV"],
+                     tags={"SITEWATCH_ACQUIRED": "2024-10-17T09:30:00Z", "SITEWATCH_SENSOR": "sar"})  # fmt: skip
+    with ws.store() as store:
+        ingest_file(ws, store, store.get_site(SITE.id), tif)
+    seen = _count_detections(monkeypatch)
+    detect_site(ws, SITE.id, workers=1)
+    assert sorted(seen) == ["tiny/s1", "tiny/s2"]
+    detect_site(ws, SITE.id, workers=1, optical_mode="image")
+    assert seen[2:] == ["tiny/s2"]
+    detect_site(ws, SITE.id, workers=1)
+    assert seen[3:] == ["tiny/s2"]
+    detect_site(ws, SITE.id, workers=1, min_length_m=30.0)  # the limits concern both
+    assert sorted(seen[4:]) == ["tiny/s1", "tiny/s2"]

@@ -344,11 +344,14 @@ def detect_site(
                 site_id,
             )
         limits: dict[str, Any] = {"min_length_m": min_length_m, "max_length_m": max_length_m, "optical_mode": optical_mode}
-        # The optical mode changes nothing in SAR observations: a site with none of the
-        # other kind keeps its detections whatever the mode.
-        optical = any(o.scene.sensor == "optical" for o in observations)
-        key = detect_key(site, limits if optical else {k: v for k, v in limits.items() if k != "optical_mode"})
-        previous = load_state(store, site_id, key)
+        # One key per sensor: the optical mode changes nothing in SAR observations, so a
+        # new mode detects again in the optical ones alone.
+        sensor_of = {o.id: o.scene.sensor for o in observations}
+        no_mode = {k: v for k, v in limits.items() if k != "optical_mode"}
+        keys = {s: detect_key(site, limits if s == "optical" else no_mode) for s in sorted(set(sensor_of.values()))}
+        previous: dict[str, str] = {}
+        for sensor, key in keys.items():
+            previous |= load_state(store, site_id, key, sensor)
         if force:
             previous = {}
         undetected = store.undetected(site_id)
@@ -410,7 +413,9 @@ def detect_site(
         summary = {"observations": len(observations), "detections": counts, "errors": errors}
         store.record_run("detect", site_id, {"workers": workers, "scheduler": scheduler} | limits, summary, started=started)
         store.update_extents()
-        save_state(store, site_id, key, {oid: prints[oid] for oid in kinds})
+        for sensor, key in keys.items():
+            save_state(store, site_id, key, {oid: prints[oid] for oid in kinds if sensor_of[oid] == sensor}, sensor)
+        store.set_meta(f"detect:{site_id}", None)  # the one state of all sensors that sitewatch kept before
     return summary
 
 

@@ -409,6 +409,9 @@ def test_an_unnamed_8_bit_pair_is_no_dual_polarisation_pair() -> None:
     assert _unnamed_pair(np.stack([grey / 100, grey / 1000]), ["band1", "band2"]) == (0, 1)
     assert _unnamed_pair(np.stack([grey / 1000, grey / 100]), ["band1", "band2"]) == (1, 0)
     assert _unnamed_pair(np.stack([grey / 100, grey / 1000]), ["VV", "band2"]) == (None, None)
+    vv_db, vh_db = 10 * np.log10(grey / 100), 10 * np.log10(grey / 1000)  # about -4 and -14 dB
+    assert _unnamed_pair(np.stack([vv_db, vh_db]), ["band1", "band2"]) == (0, 1)
+    assert _unnamed_pair(np.stack([vh_db, vv_db]), ["band1", "band2"]) == (1, 0)
 
 
 def test_a_new_optical_mode_leaves_the_sar_observations_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -198,9 +198,9 @@ def _unnamed_pair(data: NDArray[np.float32], names: Sequence[str]) -> tuple[int 
     if pair.size == 0 or (pair.min() >= 0 and pair.max() <= 255 and np.all(pair == np.round(pair))):
         return None, None  # an 8-bit rendering (grey and alpha, say), which detect-image leaves alone too
     med = []
-    for band in np.abs(data[:2]):  # dB would be negative: compare magnitudes
+    for band in data[:2]:  # the darker is the lower in linear units and in dB alike (-22 dB < -15 dB)
         ok = band[np.isfinite(band) & (band != 0)]
-        med.append(float(np.median(ok)) if ok.size else 0.0)
+        med.append(float(np.median(ok)) if ok.size else -np.inf)
     return (0, 1) if med[0] >= med[1] else (1, 0)
 
 

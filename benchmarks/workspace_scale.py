@@ -102,12 +102,18 @@ def _extend_detect_state(db: Path) -> None:
 
     with Store(db) as store:
         for site in store.sites():
-            key = detect_key(site, {"min_length_m": None, "max_length_m": None})
-            state = load_state(store, site.id, key)
-            if state:  # the copies carry the detected_at of their original
-                undetected = store.undetected(site.id)
-                fresh = {o.id: observation_fingerprint(o) for o in store.observations(site.id) if o.id not in undetected}
-                save_state(store, site.id, key, fresh)
+            undetected = store.undetected(site.id)  # the copies carry the detected_at of their original
+            for sensor in ("sar", "optical"):
+                # The demo's settings: the detectors' own limits, optical_mode auto (optical only).
+                limits = {"min_length_m": None, "max_length_m": None}
+                key = detect_key(site, limits | {"optical_mode": "auto"} if sensor == "optical" else limits)
+                if load_state(store, site.id, key, sensor):
+                    fresh = {
+                        o.id: observation_fingerprint(o)
+                        for o in store.observations(site.id, sensor=sensor)
+                        if o.id not in undetected
+                    }
+                    save_state(store, site.id, key, fresh, sensor)
 
 
 def build(root: Path, repeat: int) -> tuple[Path, Path]:

@@ -68,6 +68,22 @@ def test_observations_json_gives_the_time_in_iso_8601_utc(tmp_path: Path) -> Non
         assert datetime.fromisoformat(row["acquired"]) == want[row["id"]]
 
 
+def test_observations_not_yet_detected_have_no_detection_count(tmp_path: Path) -> None:
+    """An observation detection has not run on said "0 detections", which reads as "no vessel"."""
+    import json
+
+    ws = build(tmp_path / "ws")
+    with ws.store() as store:
+        first, *rest = store.observations("dunai")
+        store.clear_detections(first.id)  # as when its image failed the sha256 check
+    r = CliRunner().invoke(main, ["observations", "dunai", "--json", "-w", str(ws.root)])
+    rows = {row["id"]: row["detections"] for row in json.loads(r.output)}
+    assert rows[first.id] is None and all(isinstance(rows[o.id], int) for o in rest)
+    r = CliRunner().invoke(main, ["observations", "dunai", "-w", str(ws.root)], env={"COLUMNS": None})
+    line = next(line for line in r.output.splitlines() if first.id in line)
+    assert line.rstrip(" │").endswith("–"), line
+
+
 @pytest.mark.parametrize(
     ("command", "option"),
     [

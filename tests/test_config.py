@@ -89,6 +89,8 @@ def test_vessel_length_limits_must_be_ordered(tmp_path: Path) -> None:
         ("workers = 2\n", "workers must be under [settings]"),  # [settings] forgotten
         ("[settings]\nscheduler = 8786\n", "scheduler must be str, got 8786"),  # was taken as the address '8786'
         ("[settings]\nmin_vessel_length_m = inf\n", "min_vessel_length_m must be a finite number, got inf"),
+        ("[settings]\nmax_cloud = false\n", "max_cloud must be float, got False"),  # was taken as 0 %
+        ("[settings]\nmin_vessel_length_m = true\n", "min_vessel_length_m must be float, got True"),  # as 1 m
     ],
 )
 def test_misplaced_or_wrongly_typed_toml_values_are_named(tmp_path: Path, text: str, message: str) -> None:
@@ -173,3 +175,32 @@ def test_init_without_folder_makes_the_workspace_that_sitewatch_workspace_names(
         assert (named / "sitewatch.gpkg").is_file() and not (Path(here) / "sitewatch.gpkg").exists()
         # ...so that the next command, which reads the same variable, finds it.
         assert runner.invoke(main, ["sites", "list"], env=env).exit_code == 0
+
+
+def test_init_where_no_folder_can_be_made_is_named_without_a_traceback(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    (tmp_path / "notes.txt").write_text("")
+    r = CliRunner().invoke(main, ["init", str(tmp_path / "notes.txt" / "ws")])
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.output
+    assert f"{tmp_path / 'notes.txt' / 'ws'}: cannot make a workspace there" in r.output
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "archive").write_text("")  # a file where archive/ goes
+    r = CliRunner().invoke(main, ["init", str(tmp_path / "ws")])
+    assert r.exit_code == 1 and "archive" in r.output and "Traceback" not in r.output, r.output
+
+
+def test_init_refuses_a_folder_whose_database_is_unusable_and_makes_nothing(tmp_path: Path) -> None:
+    """A sitewatch.gpkg that is not a database was named, but only after sitewatch.toml and archive/ were made."""
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    (folder / "sitewatch.gpkg").write_text("notes, not a database\n")
+    r = CliRunner().invoke(main, ["init", str(folder)])
+    assert r.exit_code == 1 and "sitewatch.gpkg" in r.output, r.output
+    assert sorted(p.name for p in folder.iterdir()) == ["sitewatch.gpkg"]

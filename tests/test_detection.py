@@ -119,6 +119,8 @@ def test_detect_rerun_keeps_what_did_not_change(ws_with_sar, monkeypatch: pytest
     assert len(seen) == 3
     detect_site(ws_with_sar, SITE.id, workers=1)  # and back to the defaults
     assert len(seen) == 4
+    detect_site(ws_with_sar, SITE.id, workers=1, optical_mode="image")  # a SAR observation's detections do not depend on it
+    assert len(seen) == 4
 
 
 def test_detect_rerun_follows_the_site(ws_with_sar, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
@@ -157,11 +159,11 @@ def test_a_run_under_another_key_forgets_the_last_state(ws_with_sar) -> None:  #
     from sitewatch.detection_state import detect_key, load_state
 
     detect_site(ws_with_sar, SITE.id, workers=1)
-    key = detect_key(SITE, {"min_length_m": None, "max_length_m": None, "optical_mode": "auto"})
+    key = detect_key(SITE, {"min_length_m": None, "max_length_m": None})  # no optical_mode: SAR
     with ws_with_sar.store() as store:
-        assert len(load_state(store, SITE.id, key)) == 1
-        assert load_state(store, SITE.id, "another key") == {}
-        assert load_state(store, SITE.id, key) == {}  # forgotten: an interrupted run cannot leave it behind
+        assert len(load_state(store, SITE.id, key, "sar")) == 1
+        assert load_state(store, SITE.id, "another key", "sar") == {}
+        assert load_state(store, SITE.id, key, "sar") == {}  # forgotten: an interrupted run cannot leave it behind
 
 
 def _ingest_pair(ws, tmp_path: Path, descriptions: list[str]) -> None:  # type: ignore[no-untyped-def]
@@ -177,7 +179,7 @@ def _ingest_pair(ws, tmp_path: Path, descriptions: list[str]) -> None:  # type: 
     bands = {"VV": co, "VH": cross, "HH": co, "HV": cross}
     tif = write_tiff(
         tmp_path / "pair.tif",
-        np.stack([bands[d] for d in descriptions]),
+        np.stack([bands[d.upper()[-2:]] if d else (co, cross)[i] for i, d in enumerate(descriptions)]),  # SNAP: Sigma0_VV
         crs=crs,
         transform=Affine(10, 0, x0, 0, -10, y0),
         descriptions=descriptions,
@@ -187,7 +189,7 @@ def _ingest_pair(ws, tmp_path: Path, descriptions: list[str]) -> None:  # type: 
         ingest_file(ws, store, SITE, tif)
 
 
-@pytest.mark.parametrize("descriptions", [["VH", "VV"], ["HH", "HV"]])
+@pytest.mark.parametrize("descriptions", [["VH", "VV"], ["HH", "HV"], ["Sigma0_VV", "Sigma0_VH"], ["sigma0_hh", "sigma0_hv"], ["", ""]])
 def test_detect_fuses_co_and_cross_polarised_bands(tmp_path: Path, descriptions: list[str]) -> None:
     """A ship faint in VV but clear in VH is found by the site pipeline, as by detect-image."""
     ws = init_workspace(tmp_path / "ws")
@@ -325,3 +327,109 @@ def test_optical_mode_setting_is_checked(tmp_path: Path) -> None:
     (ws.root / "sitewatch.toml").write_text('[settings]\noptical_mode = "polygon"\n')
     r = CliRunner().invoke(main, ["-q", "detect", SITE.id, "-w", str(ws.root)])
     assert r.exit_code != 0 and "optical_mode" in r.output and "auto" in r.output
+
+
+def test_detect_names_files_a_worker_in_another_folder_finds(ws_with_sar, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """A workspace opened by a relative path (the default, `-w .`) still gives a Dask worker
+    started in another folder files it can read; it found none and dropped every detection."""
+    import os
+
+    from sitewatch import detection
+    from sitewatch.workspace import open_workspace
+
+    real = detection.detect_observation
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    def in_another_folder(job: detection.DetectJob) -> detection.DetectResult:
+        here = os.getcwd()
+        os.chdir(elsewhere)
+        try:
+            return real(job)
+        finally:
+            os.chdir(here)
+
+    monkeypatch.setattr(detection, "detect_observation", in_another_folder)
+    monkeypatch.chdir(ws_with_sar.root)
+    summary = detect_site(open_workspace(Path(".")), SITE.id, workers=1)
+    assert summary["errors"] == []
+
+
+def test_ingesting_the_same_file_again_leaves_its_detection_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ingest again (a folder with one new file in it) made the next detect run on every file, and
+    until then the optical observations had lost their cloud fraction (the timeline counted them clear)."""
+    from dataclasses import replace
+
+    ws = _optical_ws(tmp_path, simulated=False)
+    seen = _count_detections(monkeypatch)
+    detect_site(ws, SITE.id, workers=1)
+    with ws.store() as store:
+        (before,) = store.observations(SITE.id)
+        site = store.get_site(SITE.id)
+        ingest_file(ws, store, site, tmp_path / "s2.tif")
+        (again,) = store.observations(SITE.id)
+    assert before.cloud_fraction is not None and again.cloud_fraction == before.cloud_fraction
+    assert again.sha256 == before.sha256
+    with ws.store() as store:  # as ingested a second later (its time has whole seconds)
+        store.put_observation(replace(again, provenance={**again.provenance, "ingested_at": "2099-01-01T00:00:00Z"}))
+    detect_site(ws, SITE.id, workers=1)
+    assert len(seen) == 1  # nothing new to detect in
+
+
+def test_an_observation_replaced_while_detect_runs_does_not_get_the_old_images_detections(ws_with_sar, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """An ingest of another file under the same name during detect had its new record given the detections
+    of the image detect had read (and marked as detected), until the next detect."""
+    from dataclasses import replace
+
+    from sitewatch import detection
+
+    real = detection.detect_observation
+
+    def meanwhile_ingested_again(job: detection.DetectJob) -> detection.DetectResult:
+        result = real(job)
+        with ws_with_sar.store() as store:  # as `ingest` in another terminal, with a changed file
+            store.put_observation(replace(job.observation, sha256="0" * 64))
+        return result
+
+    monkeypatch.setattr(detection, "detect_observation", meanwhile_ingested_again)
+    summary = detect_site(ws_with_sar, SITE.id, workers=1)
+    (error,) = summary["errors"]
+    assert "replaced or removed by another command while detect ran" in error
+    with ws_with_sar.store() as store:
+        (obs,) = store.observations(SITE.id)
+        assert store.undetected(SITE.id) == {obs.id} and store.detections(SITE.id) == []
+
+
+def test_an_unnamed_8_bit_pair_is_no_dual_polarisation_pair() -> None:
+    """Grey and alpha of an 8-bit rendering, archived as band1 and band2, stay one channel (as in detect-image)."""
+    from sitewatch.detection import _unnamed_pair
+
+    grey = np.random.default_rng(0).integers(20, 60, (40, 40)).astype("float32")
+    assert _unnamed_pair(np.stack([grey, np.full_like(grey, 255)]), ["band1", "band2"]) == (None, None)
+    assert _unnamed_pair(np.stack([grey / 100, grey / 1000]), ["band1", "band2"]) == (0, 1)
+    assert _unnamed_pair(np.stack([grey / 1000, grey / 100]), ["band1", "band2"]) == (1, 0)
+    assert _unnamed_pair(np.stack([grey / 100, grey / 1000]), ["VV", "band2"]) == (None, None)
+    vv_db, vh_db = 10 * np.log10(grey / 100), 10 * np.log10(grey / 1000)  # about -4 and -14 dB
+    assert _unnamed_pair(np.stack([vv_db, vh_db]), ["band1", "band2"]) == (0, 1)
+    assert _unnamed_pair(np.stack([vh_db, vv_db]), ["band1", "band2"]) == (1, 0)
+
+
+def test_a_new_optical_mode_leaves_the_sar_observations_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a site with SAR and optical observations a new optical mode made detect run again on every
+    SAR observation too, which the mode does not touch."""
+    ws = _optical_ws(tmp_path, simulated=False)
+    crs, x0, y0 = site_utm_origin(SITE)
+    data = np.random.default_rng(0).gamma(4.5, 0.01 / 4.5, (260, 220)).astype("float32")
+    tif = write_tiff(tmp_path / "s1.tif", data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0), descriptions=["VV"],
+                     tags={"SITEWATCH_ACQUIRED": "2024-10-17T09:30:00Z", "SITEWATCH_SENSOR": "sar"})  # fmt: skip
+    with ws.store() as store:
+        ingest_file(ws, store, store.get_site(SITE.id), tif)
+    seen = _count_detections(monkeypatch)
+    detect_site(ws, SITE.id, workers=1)
+    assert sorted(seen) == ["tiny/s1", "tiny/s2"]
+    detect_site(ws, SITE.id, workers=1, optical_mode="image")
+    assert seen[2:] == ["tiny/s2"]
+    detect_site(ws, SITE.id, workers=1)
+    assert seen[3:] == ["tiny/s2"]
+    detect_site(ws, SITE.id, workers=1, min_length_m=30.0)  # the limits concern both
+    assert sorted(seen[4:]) == ["tiny/s1", "tiny/s2"]

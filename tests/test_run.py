@@ -114,3 +114,74 @@ def test_cli_says_interrupted_and_exits_130() -> None:
     result = CliRunner().invoke(stopped)
     assert result.exit_code == 130
     assert result.stderr == "interrupted\n"
+
+
+def test_a_scheduler_without_workers_is_said_to_have_none(caplog: pytest.LogCaptureFixture) -> None:
+    """A scheduler no worker has joined held the jobs without a word; now it is named, and the
+    jobs still run once a worker joins."""
+    import threading
+
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
+        timer = threading.Timer(1.0, cluster.scale, (1,))
+        timer.start()
+        try:
+            with caplog.at_level("WARNING", logger="sitewatch.run"):
+                assert list(map_jobs(_identity, [1, 2], scheduler=cluster.scheduler_address)) == [1, 2]
+        finally:
+            timer.cancel()
+    assert f"the Dask scheduler at {cluster.scheduler_address} has no workers" in caplog.text
+
+
+def _die_on_3(x: int) -> int:
+    if x == 3:
+        os._exit(1)  # as the kernel's out-of-memory killer ends a process
+    return x
+
+
+def test_a_worker_that_dies_is_named_without_a_traceback() -> None:
+    """A worker killed mid-job (out of memory) gave a BrokenProcessPool traceback."""
+    from sitewatch.errors import WorkerError
+
+    with pytest.raises(WorkerError, match=r"worker process ended before it finished its job.*fewer workers"):
+        list(map_jobs(_die_on_3, list(range(6)), workers=2))
+
+
+def _killed_worker(x: int) -> int:
+    from types import SimpleNamespace
+
+    from distributed import KilledWorker
+
+    # What the client gets when the job's workers died, each in turn, up to the allowed failures.
+    raise KilledWorker(f"job {x}", SimpleNamespace(address="tcp://127.0.0.1:1"), 3)
+
+
+def test_a_job_that_kills_dask_workers_is_named_without_a_traceback() -> None:
+    distributed = pytest.importorskip("distributed")
+    from sitewatch.errors import WorkerError
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        with pytest.raises(WorkerError, match="Dask workers died running a job"):
+            list(map_jobs(_killed_worker, [1, 2], scheduler=cluster.scheduler_address))
+
+
+def _pid(_: int) -> int:
+    return os.getpid()
+
+
+def test_one_worker_per_core_counts_the_cores_this_process_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    """workers 0 under `taskset -c 0` (or a container's cpuset) started one process per core of the machine."""
+    if not hasattr(os, "sched_getaffinity"):
+        pytest.skip("no CPU affinity on this system")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert set(map_jobs(_pid, list(range(6)), workers=0)) == {os.getpid()}  # one core: in this process
+
+
+def test_no_jobs_need_no_scheduler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rerun of detect with every observation kept failed when the scheduler setting named one that was down."""
+    pytest.importorskip("distributed")
+    from sitewatch import run
+
+    monkeypatch.setattr(run, "_CONNECT_TIMEOUT_S", 1)
+    assert list(map_jobs(_identity, [], scheduler="tcp://127.0.0.1:1")) == []

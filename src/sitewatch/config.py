@@ -71,6 +71,8 @@ def _coerce(setting: Setting, value: Any, origin: str) -> Any:
             return value.strip().lower() in {"1", "true", "yes", "on"}
         if setting.type is int and (isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())):
             raise ValueError(value)  # int() would take true as 1 and 2.5 as 2
+        if setting.type is float and isinstance(value, bool):
+            raise ValueError(value)  # float() would take max_cloud = false as 0 %
         if setting.type is str and not isinstance(value, str):
             raise ValueError(value)  # str() would take scheduler = 8786 as the address "8786"
         out = setting.type(value)

@@ -171,13 +171,37 @@ def to_detections(
 
 
 def _polarisations(names: Sequence[str]) -> tuple[int | None, int | None]:
-    """Indexes of the co-polarised (VV, else HH) and cross-polarised (VH, else HV) bands, if named."""
-    upper = [n.upper() for n in names]
+    """Indexes of the co-polarised (VV, else HH) and cross-polarised (VH, else HV) bands, if named.
+
+    A name holds its channel alone (``VV``) or as a word of a longer one (SNAP's ``Sigma0_VV``),
+    as detect-image reads band descriptions.
+    """
+    import re
+
+    found = [re.findall(r"(?<![A-Z])(VV|VH|HH|HV)(?![A-Z])", n.upper()) for n in names]
+    upper = [f[0] if len(f) == 1 else "" for f in found]
 
     def first(*wanted: str) -> int | None:
         return next((upper.index(w) for w in wanted if w in upper), None)
 
     return first("VV", "HH"), first("VH", "HV")
+
+
+def _unnamed_pair(data: NDArray[np.float32], names: Sequence[str]) -> tuple[int | None, int | None]:
+    """(co, cross) of two SAR bands without names, as detect-image takes them: the band with the
+    darker median is the cross-polarised one (sea clutter is 5-10 dB lower there); else (None, None)."""
+    import re
+
+    if len(names) != 2 or not all(re.fullmatch(r"band\d+", n) for n in names):
+        return None, None
+    pair = data[:2][np.isfinite(data[:2])]
+    if pair.size == 0 or (pair.min() >= 0 and pair.max() <= 255 and np.all(pair == np.round(pair))):
+        return None, None  # an 8-bit rendering (grey and alpha, say), which detect-image leaves alone too
+    med = []
+    for band in data[:2]:  # the darker is the lower in linear units and in dB alike (-22 dB < -15 dB)
+        ok = band[np.isfinite(band) & (band != 0)]
+        med.append(float(np.median(ok)) if ok.size else -np.inf)
+    return (0, 1) if med[0] >= med[1] else (1, 0)
 
 
 def _dn_scale(obs: Observation) -> float | None:
@@ -215,6 +239,8 @@ def detect_observation(job: DetectJob) -> DetectResult:
         params = sar.SarParams(refine_water=False, berth_margin_m=0.0) if water is not None else sar.SarParams()
         params = replace(params, **limits, resolution_m=impulse_response_from_tags(obs.provenance.get("tags") or {}))
         co, cross = _polarisations(names)
+        if co is None and cross is None:
+            co, cross = _unnamed_pair(data, names)
         if co is not None and cross is not None:
             # VV+VH (or HH+HV) archived together: detect in both and fuse, as detect-image does.
             found = sar_dual.detect_sar_dual(data[co], data[cross], pixel, valid=valid, water=water, params=params)
@@ -318,13 +344,21 @@ def detect_site(
                 site_id,
             )
         limits: dict[str, Any] = {"min_length_m": min_length_m, "max_length_m": max_length_m, "optical_mode": optical_mode}
-        key = detect_key(site, limits)
-        previous = load_state(store, site_id, key)
+        # One key per sensor: the optical mode changes nothing in SAR observations, so a
+        # new mode detects again in the optical ones alone.
+        sensor_of = {o.id: o.scene.sensor for o in observations}
+        no_mode = {k: v for k, v in limits.items() if k != "optical_mode"}
+        keys = {s: detect_key(site, limits if s == "optical" else no_mode) for s in sorted(set(sensor_of.values()))}
+        previous: dict[str, str] = {}
+        for sensor, key in keys.items():
+            previous |= load_state(store, site_id, key, sensor)
         if force:
             previous = {}
         undetected = store.undetected(site_id)
         prints = {o.id: observation_fingerprint(o) for o in observations}
-        paths = {o.id: str(Path(ws.root) / o.path) for o in observations}
+        # Absolute: a Dask worker started in another folder must find the same files.
+        root = Path(ws.root).resolve()
+        paths = {o.id: str(root / o.path) for o in observations}
         kept = {
             o.id for o in observations
             if o.id not in undetected and previous.get(o.id) == prints[o.id] and _file_unchanged(paths[o.id], o)
@@ -350,10 +384,24 @@ def detect_site(
                 store.clear_detections(res.observation.id)
             else:
                 with store.transaction():
-                    store.replace_detections(res.observation, res.detections)
-                    if res.observation.scene.sensor == "optical":
-                        store.set_cloud_fraction(res.observation.id, res.cloud_fraction)
-                kinds[res.observation.id] = [d.kind for d in res.detections]
+                    # Another command (ingest, fetch --force, sites remove) may have replaced or
+                    # removed the observation while it was detected in: its result describes
+                    # an image no longer on record.
+                    row = store.execute(
+                        "SELECT sha256 FROM observations WHERE observation_id = ?", (res.observation.id,)
+                    )
+                    current = bool(row) and row[0][0] == res.observation.sha256
+                    if current:
+                        store.replace_detections(res.observation, res.detections)
+                        if res.observation.scene.sensor == "optical":
+                            store.set_cloud_fraction(res.observation.id, res.cloud_fraction)
+                if current:
+                    kinds[res.observation.id] = [d.kind for d in res.detections]
+                else:
+                    errors.append(
+                        f"{res.observation.id}: replaced or removed by another command while detect ran; "
+                        "its result was not stored: run detect again"
+                    )
             done += 1
             if progress:
                 progress(done, len(observations), res.observation.id)
@@ -365,7 +413,9 @@ def detect_site(
         summary = {"observations": len(observations), "detections": counts, "errors": errors}
         store.record_run("detect", site_id, {"workers": workers, "scheduler": scheduler} | limits, summary, started=started)
         store.update_extents()
-        save_state(store, site_id, key, {oid: prints[oid] for oid in kinds})
+        for sensor, key in keys.items():
+            save_state(store, site_id, key, {oid: prints[oid] for oid in kinds if sensor_of[oid] == sensor}, sensor)
+        store.set_meta(f"detect:{site_id}", None)  # the one state of all sensors that sitewatch kept before
     return summary
 
 

@@ -2,11 +2,13 @@
 the observations whose inputs have not changed.
 
 An observation's detections depend on its archived COG (its sha256), its row (grid,
-sensor, resolution, acquisition time, provenance: ingest's divisor picks the optical
-parameters), the site (polygon, water, berths), the vessel length limits and the code
-(detectors, their models, the conversion to footprints and classes). The site, limits
-and code go into one key per site; each observation gets a fingerprint of its row. Both
-are kept in ``sitewatch_meta`` under ``detect:<site id>`` after a complete run, and an
+sensor, resolution, acquisition time, provenance but for when it came in: ingest's divisor
+picks the optical parameters), the site (polygon, water, berths), the vessel length limits and the code
+(detectors, their models, the conversion to footprints and classes), and for optical
+observations the optical mode. The site, limits, mode and code go into one key per site and
+sensor (so a new optical mode leaves SAR observations alone); each observation gets a
+fingerprint of its row. Both are kept in ``sitewatch_meta`` under ``detect:<site id>:<sensor>``
+after a complete run, and an
 observation is skipped only when the key and its fingerprint match, detection has run on
 its current COG (``detected_at`` set) and the archived file still has its sha256.
 
@@ -53,13 +55,19 @@ def detect_key(site: Site, limits: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+_BOOKKEEPING = ("ingested_at", "retrieved_at")
+"""Provenance that says when a file came in, not what it holds: ingesting or fetching the
+same files again (a folder with one new file in it) must not make detect run on them all."""
+
+
 def observation_fingerprint(obs: Observation) -> str:
     """The observation's part: its COG's sha256 and every field of its row that detection reads or copies."""
     scene = obs.scene
+    provenance = {k: v for k, v in obs.provenance.items() if k not in _BOOKKEEPING}
     fields = [
         obs.id, obs.site_id, obs.path, obs.sha256, obs.grid.crs, list(obs.grid.transform), obs.grid.width,
         obs.grid.height, scene.id, scene.sensor, scene.resolution_m, scene.acquired.isoformat(), scene.simulated,
-        obs.provenance,
+        provenance,
     ]  # fmt: skip
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -68,17 +76,18 @@ DetectState = dict[str, str]
 """Observation id → fingerprint of the observations whose stored detections are current."""
 
 
-def _meta_key(site_id: str) -> str:
-    return f"detect:{site_id}"
+def _meta_key(site_id: str, sensor: str) -> str:
+    return f"detect:{site_id}:{sensor}"
 
 
-def load_state(store: Store, site_id: str, key: str) -> DetectState:
-    """The observations detected under ``key`` by the last complete run; empty (and forgotten) otherwise.
+def load_state(store: Store, site_id: str, key: str, sensor: str) -> DetectState:
+    """The ``sensor`` observations detected under ``key`` by the last complete run; empty (and
+    forgotten) otherwise.
 
     A run under another key forgets the stored state before it starts, so that one it
     leaves half done cannot be mistaken for a complete run under the old key.
     """
-    raw = store.meta(_meta_key(site_id))
+    raw = store.meta(_meta_key(site_id, sensor))
     if raw is None:
         return {}
     try:
@@ -86,11 +95,11 @@ def load_state(store: Store, site_id: str, key: str) -> DetectState:
     except json.JSONDecodeError:
         state = {}
     if not isinstance(state, dict) or state.get("key") != key:
-        store.set_meta(_meta_key(site_id), None)
+        store.set_meta(_meta_key(site_id, sensor), None)
         return {}
     return {str(k): str(v) for k, v in state.get("observations", {}).items()}
 
 
-def save_state(store: Store, site_id: str, key: str, state: DetectState) -> None:
-    """Keep the observations whose detections are now current under ``key``."""
-    store.set_meta(_meta_key(site_id), json.dumps({"key": key, "observations": state}, sort_keys=True))
+def save_state(store: Store, site_id: str, key: str, state: DetectState, sensor: str) -> None:
+    """Keep the ``sensor`` observations whose detections are now current under ``key``."""
+    store.set_meta(_meta_key(site_id, sensor), json.dumps({"key": key, "observations": state}, sort_keys=True))

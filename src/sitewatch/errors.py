@@ -15,6 +15,7 @@ __all__ = [
     "OutputError",
     "SiteError",
     "StoreError",
+    "WorkerError",
     "SourceError",
     "CredentialError",
     "MissingExtraError",
@@ -53,6 +54,10 @@ class SiteError(SitewatchError, KeyError):
 
 class StoreError(SitewatchError, RuntimeError):
     """The workspace database is missing, locked or from a newer sitewatch."""
+
+
+class WorkerError(SitewatchError, RuntimeError):
+    """A worker process ended before it returned its job's result (killed, out of memory)."""
 
 
 class SourceError(SitewatchError, OSError):

@@ -8,16 +8,26 @@ back in input order so downstream writes are deterministic.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from .errors import ConfigError, require_extra
+from .errors import ConfigError, WorkerError, require_extra
 
 __all__ = ["map_jobs"]
+
+log = logging.getLogger(__name__)
+
+_WORKER_DIED = (
+    "a worker process ended before it finished its job (killed, or out of memory); what was "
+    "finished is kept: run again with fewer workers (--workers, or the `workers` setting; "
+    "1 works in this process)"
+)
 
 _CONNECT_TIMEOUT_S = 10
 """How long to try a Dask scheduler's address before giving up (Dask's own default is 30 s)."""
@@ -38,9 +48,10 @@ def map_jobs(
     Ctrl-C (SIGINT, which a terminal sends to the whole process group) stops
     the run at once: worker processes ignore it, and this process, on
     KeyboardInterrupt, drops the pending jobs, ends the workers and re-raises.
-    The same happens when the caller stops iterating early.
+    The same happens when the caller stops iterating early. A worker that dies mid-job
+    (killed, out of memory) ends the run with a :class:`~sitewatch.errors.WorkerError`.
     """
-    if scheduler:
+    if scheduler and items:  # nothing to run (a rerun that keeps everything) needs no cluster
         require_extra("distributed", "dask")
         from distributed import Client
 
@@ -52,16 +63,31 @@ def map_jobs(
                 "`dask scheduler` and workers with `dask worker ADDRESS`, or check --scheduler / the "
                 "`scheduler` setting"
             ) from exc
+        from distributed import KilledWorker
+
         with client:
             futures = client.map(func, list(items), pure=False)
+            if futures and not client.scheduler_info().get("workers"):
+                # Dask would wait for one without a word; an adaptive cluster may yet start one.
+                log.warning(
+                    "the Dask scheduler at %s has no workers: the jobs wait until one joins "
+                    "(start one with `dask worker %s`, or press Ctrl-C)",
+                    scheduler, scheduler,
+                )  # fmt: skip
             try:
                 for fut in futures:
                     yield fut.result()
+            except KilledWorker as exc:  # Dask gave up on a job after it killed several workers
+                client.cancel(futures)
+                raise WorkerError(
+                    f"Dask workers died running a job ({exc}): out of memory, or killed; what was finished "
+                    "is kept: give the workers more memory (`dask worker --memory-limit`) and run again"
+                ) from exc
             except BaseException:
                 client.cancel(futures)
                 raise
         return
-    n = workers or (os.cpu_count() or 1)
+    n = workers or _cores()
     if n <= 1 or len(items) <= 2:
         for item in items:
             yield func(item)
@@ -74,10 +100,20 @@ def map_jobs(
         results = pool.map(func, items, chunksize=max(1, len(items) // (4 * n)))
     try:
         yield from results
+    except BrokenProcessPool as exc:
+        _stop_pool(pool)
+        raise WorkerError(_WORKER_DIED) from exc
     except BaseException:  # KeyboardInterrupt, or GeneratorExit when the caller stops early
         _stop_pool(pool)
         raise
     pool.shutdown()
+
+
+def _cores() -> int:
+    """The cores this process may run on (``taskset``, ``docker --cpuset-cpus``), not all the machine's."""
+    if hasattr(os, "sched_getaffinity"):  # Linux
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 @contextmanager

@@ -73,13 +73,20 @@ def init_workspace(root: Path) -> Workspace:
         # A sitewatch.toml already there is checked before anything is made: a typo in it
         # would fail every later command of a workspace that init had called ready.
         load_settings(root, env={})
-    root.mkdir(parents=True, exist_ok=True)
     ws = Workspace(root)
-    if not ws.config_path.exists():
-        tmp = ws.config_path.with_suffix(".toml.tmp")
-        tmp.write_text(_default_toml())
-        tmp.replace(ws.config_path)
-    ws.archive.mkdir(exist_ok=True)
+    if ws.db_path.exists():
+        # So is a database already there (not SQLite, a folder, from a newer sitewatch).
+        ws.store().close()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        if not ws.config_path.exists():
+            tmp = ws.config_path.with_suffix(".toml.tmp")
+            tmp.write_text(_default_toml())
+            tmp.replace(ws.config_path)
+        ws.archive.mkdir(exist_ok=True)
+    except OSError as exc:  # a file where a folder goes, a read-only or missing place
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(root) else ""
+        raise StoreError(f"{root}: cannot make a workspace there: {exc.strerror or exc}{where}") from exc
     ws.store().close()
     return ws
 

@@ -28,9 +28,9 @@ def command(
 ) -> None:
     """Detect vessels in SITE_ID's observations; a rerun replaces, never duplicates.
 
-    An observation whose image, record, site, length limits and sitewatch code are
-    those of the last run keeps its detections (its archived file is still checked);
-    --force detects in it again.
+    An observation whose image, record, site, length limits, optical mode and sitewatch
+    code are those of the last run keeps its detections (its archived file is still
+    checked); --force detects in it again.
 
     Exit code 0 when every observation was read, 3 when some could not be
     (missing, unreadable or changed since ingest: each is named, and its old

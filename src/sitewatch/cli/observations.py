@@ -27,6 +27,8 @@ def command(site_id: str | None, sensor: str | None, workspace: Path, as_json: b
         counts: dict[str, int] = {}
         for row in store.execute("SELECT observation_id, count(*) AS n FROM detections GROUP BY observation_id"):
             counts[row["observation_id"]] = int(row["n"])
+        # Not detected yet (or its image failed detection): no count, which 0 would claim.
+        undetected = store.undetected(site_id)
     rows = [
         {
             "id": o.id,
@@ -37,7 +39,7 @@ def command(site_id: str | None, sensor: str | None, workspace: Path, as_json: b
             "resolution_m": o.scene.resolution_m,
             "valid_pct": round(100 * o.valid_fraction, 1),
             "cloud_pct": None if o.cloud_fraction is None else round(100 * o.cloud_fraction, 1),
-            "detections": counts.get(o.id, 0),
+            "detections": None if o.id in undetected else counts.get(o.id, 0),
             "simulated": o.scene.simulated,
             "sha256": o.sha256,
         }
@@ -59,7 +61,7 @@ def command(site_id: str | None, sensor: str | None, workspace: Path, as_json: b
         cloud = "–" if r["cloud_pct"] is None else str(r["cloud_pct"])
         table.add_row(
             str(r["id"]), str(r["acquired"])[:16].replace("T", " "), f"{r['sensor']} {r['resolution_m']:g} m", plat,
-            f"{r['valid_pct']} / {cloud}", str(r["detections"]),
+            f"{r['valid_pct']} / {cloud}", "–" if r["detections"] is None else str(r["detections"]),
         )  # fmt: skip
     if not rows:
         click.echo("no observations; add some with `sitewatch ingest`, `sitewatch fetch` or `sitewatch import`")

@@ -319,7 +319,8 @@ class Store:
 
         Replacing it with a different COG (another sha256) deletes the detections made on
         the old one: they no longer describe the image on record, and the observation
-        waits for ``sitewatch detect`` again (:meth:`undetected`).
+        waits for ``sitewatch detect`` again (:meth:`undetected`). With the same COG the
+        detections stay, and so does the cloud fraction detection measured with them.
         """
         with self.transaction() as db:
             self.put_scene(obs.scene)
@@ -335,7 +336,9 @@ class Store:
                    ON CONFLICT(observation_id) DO UPDATE SET geom=excluded.geom, crs=excluded.crs,
                    transform=excluded.transform, width=excluded.width, height=excluded.height,
                    path=excluded.path, valid_fraction=excluded.valid_fraction,
-                   cloud_fraction=excluded.cloud_fraction, provenance=excluded.provenance,
+                   cloud_fraction=CASE WHEN sha256 = excluded.sha256 AND detected_at IS NOT NULL
+                                  THEN cloud_fraction ELSE excluded.cloud_fraction END,
+                   provenance=excluded.provenance,
                    acquired=excluded.acquired, sensor=excluded.sensor, simulated=excluded.simulated,
                    scene_id=excluded.scene_id,
                    detected_at=CASE WHEN sha256 = excluded.sha256 THEN detected_at END,

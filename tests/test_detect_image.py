@@ -181,6 +181,17 @@ def test_two_band_sar_geotiff_is_a_polarisation_pair(tmp_path: Path, names: tupl
     assert recorded == ({"co": 2, "cross": 1} if first is cross else {"co": 1, "cross": 2})
 
 
+def test_unnamed_db_pair_takes_the_darker_band_for_cross_pol(tmp_path: Path) -> None:
+    """In dB the cross-polarised band is the more negative: comparing magnitudes took it for co-pol."""
+    _, _, co, cross = _dual_pol(tmp_path)
+    tif = tmp_path / "pair_db.tif"
+    with rasterio.open(tif, "w", driver="GTiff", width=120, height=120, count=2, dtype="float32", crs="EPSG:32633", transform=from_origin(500000.0, 4000000.0, PX, PX)) as ds:
+        ds.write(10 * np.log10(np.stack([co, cross])).astype(np.float32))
+    from sitewatch.detect.image import _polarisation_bands, open_image_info
+
+    assert _polarisation_bands(open_image_info(tif)) == (1, 2)
+
+
 def test_big_polarisation_pair_runs_tiled_with_the_same_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sitewatch.detect.image as image_mod
 

@@ -278,7 +278,7 @@ def _polarisation_bands(info: ImageInfo) -> tuple[int, int] | None:
                 return None
             step = max(1, math.ceil(max(info.width, info.height) / 1024))
             a = ds.read(out_shape=(2, max(1, info.height // step), max(1, info.width // step))).astype(np.float64)
-    a = np.abs(a)  # dB would be negative: compare magnitudes of intensity or amplitude
+    # The darker is the lower in intensity, amplitude and dB alike (-22 dB < -15 dB): no magnitudes.
     med = [float(np.median(b[np.isfinite(b) & (b != 0)])) if np.any(np.isfinite(b) & (b != 0)) else 0.0 for b in a]
     return (1, 2) if med[0] >= med[1] else (2, 1)
 

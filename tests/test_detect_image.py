@@ -581,3 +581,28 @@ def test_an_image_with_no_finite_pixel_finds_nothing_without_numpy_warnings(tmp_
         warnings.simplefilter("error", RuntimeWarning)  # "All-NaN slice encountered" reached users
         _, dets = detect_image(path, sensor)
     assert dets == []
+
+
+def test_cranes_are_not_counted_as_vessels_in_the_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At 3 m a PlanetScope scene gave 20 vessels and 1 crane; detect-image said '21 vessel(s)'."""
+    import dataclasses
+
+    import sitewatch.detect.image as image_mod
+
+    real = image_mod.detect_image
+
+    def with_a_crane(*args: object, **kwargs: object) -> tuple[object, list[object]]:
+        info, dets = real(*args, **kwargs)  # type: ignore[arg-type]
+        return info, [*dets, dataclasses.replace(dets[0], kind="crane")]
+
+    monkeypatch.setattr(image_mod, "detect_image", with_a_crane)
+    png = tmp_path / "chip.png"
+    img = _scene()
+    Image.fromarray((np.sqrt(img) / np.sqrt(img).max() * 255).astype(np.uint8)).save(png)
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(png), "--sensor", "sar", "--pixel-size", "10", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "1 vessel(s) and 1 crane(s) in" in r.output
+    r = CliRunner().invoke(main, ["detect-image", str(png), "--sensor", "sar", "--pixel-size", "10", "--out", str(out), "--json"])
+    summary = json.loads(r.output.strip().splitlines()[-1])
+    assert summary["detections"] == 2 and summary["vessels"] == 1

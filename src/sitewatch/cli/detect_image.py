@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -161,13 +162,16 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
         click.echo(json.dumps(fc))
     else:
         write_geojson(fc, out)
+    kinds = Counter(d.kind for d in dets)
     if as_json:
-        click.echo(json.dumps({"image": str(image), "out": str(out), "detections": len(dets), "pixel_size_m": list(info.pixel_size)} | extra))
+        click.echo(json.dumps({"image": str(image), "out": str(out), "detections": len(dets), "vessels": kinds["vessel"], "pixel_size_m": list(info.pixel_size)} | extra))
     elif not quiet:
         what = ", ".join(f"{k}={v}" for k, v in source.items()) if source else str(image)
+        # Cranes (optical, 5 m or finer) are written too but are not vessels: counted apart.
+        others = "".join(f" and {n} {kind}(s)" for kind, n in sorted(kinds.items()) if kind != "vessel")
         # Written to a stream (-, /dev/stdout, a pipe), the GeoJSON is read from it: the line goes to standard error.
         stream = to_stdout or not out.is_file()
-        click.echo(f"{len(dets)} vessel(s) in {what} → {'standard output' if to_stdout else out}", err=stream)
+        click.echo(f"{kinds['vessel']} vessel(s){others} in {what} → {'standard output' if to_stdout else out}", err=stream)
 
 
 def _refuse_an_input_as_out(out: Path, inputs: list[Path | str | None]) -> None:

@@ -593,3 +593,33 @@ def test_band_files_of_two_dates_are_refused_naming_them(ws, tmp_path: Path) -> 
     assert f"--band green {first[1]} is of 2024-10-17" in r.output and f"--band red {later[2]} is of 2024-10-22" in r.output
     with ws.store() as store:
         assert not store.observations(SITE.id)
+
+
+def test_same_file_name_in_two_sites_keeps_each_sites_scene(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """EO Browser names a day's exports alike in every port: hedland's and cartagena's 2023-07-30
+    bands made one scene row, so hedland's observation read cartagena's file and resolution."""
+    from sitewatch.testing import tiny_site
+
+    other = tiny_site("other", lon=-75.53, lat=10.40)
+    files = {}
+    for site, px in ((SITE, 10.0), (other, 20.0)):
+        crs, x0, y0 = site_utm_origin(site)
+        (tmp_path / site.id).mkdir()
+        files[site.id] = write_tiff(
+            tmp_path / site.id / "response.tif",
+            np.random.default_rng(1).gamma(4.5, 0.01 / 4.5, (200, 200)).astype("float32"),
+            crs=crs, transform=Affine(px, 0, x0, 0, -px, y0), descriptions=["VV"],
+            tags={"SITEWATCH_ACQUIRED": "2023-07-30T12:00:00Z"},
+        )  # fmt: skip
+    with ws.store() as store:
+        store.put_site(other)
+        for site in (SITE, other):
+            ingest_paths(ws, store, site, [files[site.id]])
+        for site in (SITE, other):  # a rerun replaces, in each site
+            ingest_paths(ws, store, site, [files[site.id]])
+        a, b = store.observations(SITE.id) + store.observations(other.id)
+        assert len(store.observations()) == 2
+    assert a.scene.id != b.scene.id
+    assert (a.scene.resolution_m, b.scene.resolution_m) == (10.0, 20.0)
+    assert a.scene.hrefs["data"] == str(files[SITE.id].resolve())
+    assert b.scene.hrefs["data"] == str(files[other.id].resolve())

@@ -995,6 +995,15 @@ def unique_item_id(
         held = store.execute(
             "SELECT provenance FROM observations WHERE observation_id = ?", (f"{site.id}/{item}",)
         )
+        # The scene id (provider:collection:item) is one row of the workspace's scenes: another
+        # site's observation of another image under that name (EO Browser names a day's exports
+        # alike in every port) would have its scene, resolution and file taken over by this one.
+        elsewhere = store.execute(
+            "SELECT provenance FROM observations WHERE scene_id = ? AND site_id != ?",
+            (replace(scene, item_id=item).id, site.id),
+        )
+        if any(not same_file(json.loads(row["provenance"])) for row in elsewhere):
+            continue
         if not held or same_file(json.loads(held[0]["provenance"])):
             return item
     return f"{base}_{stamp}_{digest}"

@@ -606,3 +606,24 @@ def test_cranes_are_not_counted_as_vessels_in_the_summary(tmp_path: Path, monkey
     r = CliRunner().invoke(main, ["detect-image", str(png), "--sensor", "sar", "--pixel-size", "10", "--out", str(out), "--json"])
     summary = json.loads(r.output.strip().splitlines()[-1])
     assert summary["detections"] == 2 and summary["vessels"] == 1
+
+
+def test_real_and_imaginary_parts_of_a_complex_chip_are_refused_not_read_as_db(tmp_path: Path) -> None:
+    """OpenSARShip's SLC Patch chips hold I and Q as float bands (-1824..1913): read as dB they
+    overflowed and gave 0 vessels with exit 0."""
+    rng = np.random.default_rng(5)
+    z = (rng.normal(size=(80, 80)) + 1j * rng.normal(size=(80, 80))) * 300
+    z[38:42, 30:50] *= 8  # a ship
+    tif = tmp_path / "slc.tif"
+    with rasterio.open(tif, "w", driver="GTiff", width=80, height=80, count=2, dtype="float32") as ds:
+        ds.write(np.stack([z.real, z.imag]).astype("float32"))
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--sensor", "sar", "--pixel-size", "10", "--out", str(out)])
+    assert r.exit_code == 1, r.output
+    assert "slc.tif" in r.output and "complex" in r.output and "dB" in r.output
+    assert not out.exists()
+    db = tmp_path / "db.tif"  # a dB image (negative values, none above 100) is still read as dB
+    with rasterio.open(db, "w", driver="GTiff", width=80, height=80, count=1, dtype="float32") as ds:
+        ds.write((10 * np.log10(np.abs(z) ** 2 / 1e6)).astype("float32")[None])
+    r = CliRunner().invoke(main, ["detect-image", str(db), "--sensor", "sar", "--pixel-size", "10", "--out", str(out)])
+    assert r.exit_code == 0, r.output

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from affine import Affine
 from click.testing import CliRunner
 from PIL import Image
 from rasterio.transform import from_origin
@@ -627,3 +628,28 @@ def test_real_and_imaginary_parts_of_a_complex_chip_are_refused_not_read_as_db(t
         ds.write((10 * np.log10(np.abs(z) ** 2 / 1e6)).astype("float32")[None])
     r = CliRunner().invoke(main, ["detect-image", str(db), "--sensor", "sar", "--pixel-size", "10", "--out", str(out)])
     assert r.exit_code == 0, r.output
+
+
+def test_no_empty_line_is_left_by_the_progress_bar_off_a_terminal(tmp_path: Path) -> None:
+    """Run into a log or a pipe, detect-image and ingest printed an empty line where the bar had been."""
+    from sitewatch.testing import site_utm_origin, tiny_site, write_tiff
+    from sitewatch.workspace import init_workspace
+
+    png = tmp_path / "chip.png"
+    img = _scene()
+    Image.fromarray((np.sqrt(img) / np.sqrt(img).max() * 255).astype(np.uint8)).save(png)
+    r = CliRunner().invoke(main, ["detect-image", str(png), "--sensor", "sar", "--pixel-size", "10", "--out", str(tmp_path / "d.geojson")])
+    assert r.exit_code == 0, r.output
+    assert "" not in r.output.splitlines(), r.output
+    site = tiny_site()
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(site)
+    crs, x0, y0 = site_utm_origin(site)
+    tif = write_tiff(
+        tmp_path / "s1.tif", np.full((260, 220), 0.01, np.float32), crs=crs, transform=Affine(10, 0, x0, 0, -10, y0),
+        descriptions=["VV"], tags={"SITEWATCH_ACQUIRED": "2024-10-17T09:30:00Z"},
+    )  # fmt: skip
+    r = CliRunner().invoke(main, ["ingest", site.id, str(tif), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    assert "" not in r.output.splitlines(), r.output

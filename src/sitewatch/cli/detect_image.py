@@ -107,7 +107,9 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
         source = {name: str(path) for name, path in _band_paths(sensor, bands).items()}
         extra["source"] = source
 
-    with Progress(transient=True, disable=quiet, console=Console(stderr=True)) as bar:
+    # Off a terminal (a log, a pipe) a transient bar would leave an empty line behind.
+    console = Console(stderr=True)
+    with Progress(transient=True, disable=quiet or not console.is_terminal, console=console) as bar:
         task = bar.add_task(f"detecting in {_name(image) if image else 'bands'}", total=None)
 
         def progress(done: int, total: int) -> None:

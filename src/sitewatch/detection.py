@@ -10,6 +10,7 @@ observation's detections in one transaction (so a rerun gives the same rows).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -170,14 +171,32 @@ def to_detections(
     return out
 
 
-def _polarisations(names: Sequence[str]) -> tuple[int | None, int | None]:
-    """Indexes of the co-polarised (VV, else HH) and cross-polarised (VH, else HV) bands, if named."""
-    upper = [n.upper() for n in names]
+def _polarisations(names: Sequence[str], data: NDArray[np.float32] | None = None) -> tuple[int | None, int | None]:
+    """Indexes of the co-polarised (VV, else HH) and cross-polarised (VH, else HV) bands.
+
+    As ``detect-image`` reads a file: a band is named by its description, also inside a longer
+    one (``Sigma0_VH``); two unnamed bands (``band1``, ``band2``, as ingest archives a file without
+    descriptions) are a pair, the darker one cross-polarised, unless one is constant (an alpha or
+    mask band), so that the pipeline detects such a file as detect-image does, not in its first band alone.
+    """
+    found = [re.findall(r"(?<![a-z])(vv|vh|hh|hv)(?![a-z])", n.lower()) for n in names]
+    tokens = [f[0] if len(f) == 1 else "" for f in found]
 
     def first(*wanted: str) -> int | None:
-        return next((upper.index(w) for w in wanted if w in upper), None)
+        return next((tokens.index(w) for w in wanted if w in tokens), None)
 
-    return first("VV", "HH"), first("VH", "HV")
+    co, cross = first("vv", "hh"), first("vh", "hv")
+    if co is not None or cross is not None or data is None or data.shape[0] != 2:
+        return co, cross
+    if not all(re.fullmatch(r"band\d+", n) for n in names):
+        return None, None
+    med = []
+    for band in data:
+        vals = np.abs(band[np.isfinite(band) & (band != 0)])
+        if vals.size == 0 or float(vals.min()) == float(vals.max()):
+            return None, None  # an alpha or mask band: one channel, not a pair
+        med.append(float(np.median(vals)))
+    return (0, 1) if med[0] >= med[1] else (1, 0)
 
 
 def _dn_scale(obs: Observation) -> float | None:
@@ -214,7 +233,7 @@ def detect_observation(job: DetectJob) -> DetectResult:
         # detector derives land and water from the image itself.
         params = sar.SarParams(refine_water=False, berth_margin_m=0.0) if water is not None else sar.SarParams()
         params = replace(params, **limits, resolution_m=impulse_response_from_tags(obs.provenance.get("tags") or {}))
-        co, cross = _polarisations(names)
+        co, cross = _polarisations(names, data)
         if co is not None and cross is not None:
             # VV+VH (or HH+HV) archived together: detect in both and fuse, as detect-image does.
             found = sar_dual.detect_sar_dual(data[co], data[cross], pixel, valid=valid, water=water, params=params)

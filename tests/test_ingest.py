@@ -623,3 +623,24 @@ def test_same_file_name_in_two_sites_keeps_each_sites_scene(ws, tmp_path: Path) 
     assert (a.scene.resolution_m, b.scene.resolution_m) == (10.0, 20.0)
     assert a.scene.hrefs["data"] == str(files[SITE.id].resolve())
     assert b.scene.hrefs["data"] == str(files[other.id].resolve())
+
+
+def test_sar_half_a_pixel_off_the_site_grid_is_not_interpolated(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Bilinear resampling of OpenSARShip GRD chips half a pixel off the site grid smoothed speckle and
+    hulls: 3 ships of 4 found, 15-31 m short, where detect-image found 4 on the chips themselves."""
+    crs, x0, y0 = site_utm_origin(SITE)
+    x0, y0 = 10 * round(x0 / 10) + 5, 10 * round(y0 / 10) + 5
+    data = np.random.default_rng(4).gamma(4.5, 0.01 / 4.5, (260, 220)).astype("float32")
+    data[120:123, 100:115] = 2.0
+    tif = write_tiff(
+        tmp_path / "s1.tif", data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0), descriptions=["VV"],
+        tags={"SITEWATCH_ACQUIRED": "2024-10-17T09:30:00Z"},
+    )  # fmt: skip
+    with ws.store() as store:
+        (obs,) = ingest_paths(ws, store, SITE, [tif]).observations
+    assert obs.grid.affine.c % 10 == 0  # the site's grid, half a pixel from the file's
+    with rasterio.open(ws.root / obs.path) as src:
+        archived = src.read(1)
+    archived = archived[np.isfinite(archived)]
+    assert np.isin(archived, data).all()  # each value is one of the file's, none an average
+    assert archived.max() == 2.0

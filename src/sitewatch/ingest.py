@@ -687,9 +687,12 @@ def _window_over(src: Any, grid: Grid) -> Any:
         return None
 
 
-def _resampling(band: str) -> Resampling:
-    # Class maps (SCL) must not be interpolated; intensities and reflectances may be averaged.
-    return Resampling.nearest if band.upper() == "SCL" else Resampling.bilinear
+def _resampling(band: str, sensor: str) -> Resampling:
+    """Class maps (SCL) must not be interpolated, nor SAR: averaging neighbours smooths the speckle
+    and the hull's peaks that the CFAR detector measures (OpenSARShip GRD chips half a pixel off the
+    site grid: 3 ships of 4 found, 15-31 m short and half as wide, against detect-image's 4 on the
+    chips themselves, which nearest-neighbour reproduces). Reflectances may be averaged."""
+    return Resampling.nearest if band.upper() == "SCL" or sensor == "sar" else Resampling.bilinear
 
 
 def ingest_file(
@@ -778,7 +781,7 @@ def _cut_to_grid(
                     dst_crs=grid.crs,
                     src_nodata=np.nan,
                     dst_nodata=np.nan,
-                    resampling=_resampling(band),
+                    resampling=_resampling(band, scene.sensor),
                 )
     except RasterioError as exc:
         raise ImageReadError(f"{path}: could not be read ({exc})") from exc

@@ -653,3 +653,20 @@ def test_no_empty_line_is_left_by_the_progress_bar_off_a_terminal(tmp_path: Path
     r = CliRunner().invoke(main, ["ingest", site.id, str(tif), "-w", str(ws.root)])
     assert r.exit_code == 0, r.output
     assert "" not in r.output.splitlines(), r.output
+
+
+def test_one_band_file_of_an_optical_satellite_is_not_run_as_sar_by_default(tmp_path: Path) -> None:
+    """detect-image on EO Browser's Genoa B08 file ran the SAR detector (35 "vessels") by default."""
+    from sitewatch.testing import write_tiff
+
+    tif = write_tiff(
+        tmp_path / "2023-07-10-00:00_2023-07-10-23:59_Sentinel-2_L2A_B08_(Raw).tiff",
+        np.full((60, 60), 1500, np.uint16), crs="EPSG:3857", transform=Affine(10, 0, 990000, 0, -10, 5530000),
+    )  # fmt: skip
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--out", str(out)])
+    assert r.exit_code == 1, r.output
+    assert "sentinel-2" in r.output and "--band blue=" in r.output and "--sensor sar" in r.output
+    assert not out.exists()
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--sensor", "sar", "--out", str(out)])
+    assert r.exit_code == 0, r.output  # asked for, it runs

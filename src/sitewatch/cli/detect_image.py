@@ -225,6 +225,8 @@ def _choose_sensor(sensor: str | None, image: Path | str | None, bands: tuple[st
     from ..detect.optical_image import sensor_from_band_names
 
     guess, why = sensor_from_band_names(image, bands)
+    if sensor is None and guess == "sar" and image is not None and not bands:
+        _refuse_an_optical_platform(image)
     if sensor is None:
         if not quiet:
             click.echo(f"sensor: {guess}, {why} (--sensor to choose)", err=True)
@@ -232,6 +234,25 @@ def _choose_sensor(sensor: str | None, image: Path | str | None, bands: tuple[st
     if sensor == "sar" and guess == "optical" and not bands:  # optical --band names are refused below
         click.echo(f"warning: --sensor sar on optical bands ({why}); --sensor optical runs the optical detector on them", err=True)
     return sensor
+
+
+def _refuse_an_optical_platform(image: Path | str) -> None:
+    """An image whose name says an optical satellite took it is not run as SAR by default.
+
+    EO Browser's one-band files (``…_Sentinel-2_L2A_B08_(Raw).tiff``) have no band named blue,
+    green, red or nir, and a true-colour JPEG is a colour chip: the SAR default gave 35
+    "vessels" in Genoa's B08 band. Only the documented name schemes count (platforms.py).
+    """
+    from ..errors import InputError
+    from ..platforms import platform_from_name
+
+    platform = platform_from_name(Path(str(image)).name)
+    if platform.startswith(("sentinel-2", "landsat")):
+        raise InputError(
+            f"{image}: a {platform} image (from its file name) without bands named blue, green, red or nir; "
+            "give a scene's band files together (--band blue=… --band green=… --band red=… --band nir=…), "
+            "--sensor optical for a colour rendering, or --sensor sar to run the SAR detector on it anyway"
+        )
 
 
 def _is_8bit(path: Path | str) -> bool:

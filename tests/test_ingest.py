@@ -644,3 +644,20 @@ def test_sar_half_a_pixel_off_the_site_grid_is_not_interpolated(ws, tmp_path: Pa
     archived = archived[np.isfinite(archived)]
     assert np.isin(archived, data).all()  # each value is one of the file's, none an average
     assert archived.max() == 2.0
+
+
+def test_an_esa_name_of_before_2016_gives_its_sensing_start_or_asks_for_the_time(tmp_path: Path) -> None:
+    """OSCD's Hong Kong bands (S2A_OPER_MSI_L1C_TL_SGS__20160927T081713_…) went in as acquired at 08:17,
+    the time the tile was made (the pass was at about 02:50 UTC), and with no platform."""
+    from sitewatch.ingest import _acquired_from
+    from sitewatch.platforms import platform_from_name
+
+    tile = "S2A_OPER_MSI_L1C_TL_SGS__20160927T081713_A006607_T49QHE_B02.tif"
+    assert _acquired_from({}, Path(tile)) is None
+    product = Path("S2A_OPER_PRD_MSIL1C_PDMC_20160927T081713_R089_V20160927T025222_20160927T025222.tif")
+    assert _acquired_from({}, product) == (datetime(2016, 9, 27, 2, 52, 22, tzinfo=UTC), "file name, sensing start (_V)")
+    assert platform_from_name(tile) == platform_from_name(product.name) == "sentinel-2a"
+    crs, x0, y0 = site_utm_origin(SITE)
+    path = write_tiff(tmp_path / tile, np.full((3, 40, 40), 900, np.uint16), crs=crs, transform=Affine(10, 0, x0, 0, -10, y0))
+    with pytest.raises(InputError, match="when the file was made.*pass --acquired"):
+        read_scene_ref(path)

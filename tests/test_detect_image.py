@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from affine import Affine
 from click.testing import CliRunner
 from PIL import Image
 from rasterio.transform import from_origin
@@ -592,3 +593,91 @@ def test_an_image_with_no_finite_pixel_finds_nothing_without_numpy_warnings(tmp_
         warnings.simplefilter("error", RuntimeWarning)  # "All-NaN slice encountered" reached users
         _, dets = detect_image(path, sensor)
     assert dets == []
+
+
+def test_cranes_are_not_counted_as_vessels_in_the_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At 3 m a PlanetScope scene gave 20 vessels and 1 crane; detect-image said '21 vessel(s)'."""
+    import dataclasses
+
+    import sitewatch.detect.image as image_mod
+
+    real = image_mod.detect_image
+
+    def with_a_crane(*args: object, **kwargs: object) -> tuple[object, list[object]]:
+        info, dets = real(*args, **kwargs)  # type: ignore[arg-type]
+        return info, [*dets, dataclasses.replace(dets[0], kind="crane")]
+
+    monkeypatch.setattr(image_mod, "detect_image", with_a_crane)
+    png = tmp_path / "chip.png"
+    img = _scene()
+    Image.fromarray((np.sqrt(img) / np.sqrt(img).max() * 255).astype(np.uint8)).save(png)
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(png), "--sensor", "sar", "--pixel-size", "10", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "1 vessel(s) and 1 crane(s) in" in r.output
+    r = CliRunner().invoke(main, ["detect-image", str(png), "--sensor", "sar", "--pixel-size", "10", "--out", str(out), "--json"])
+    summary = json.loads(r.output.strip().splitlines()[-1])
+    assert summary["detections"] == 2 and summary["vessels"] == 1
+
+
+def test_real_and_imaginary_parts_of_a_complex_chip_are_refused_not_read_as_db(tmp_path: Path) -> None:
+    """OpenSARShip's SLC Patch chips hold I and Q as float bands (-1824..1913): read as dB they
+    overflowed and gave 0 vessels with exit 0."""
+    rng = np.random.default_rng(5)
+    z = (rng.normal(size=(80, 80)) + 1j * rng.normal(size=(80, 80))) * 300
+    z[38:42, 30:50] *= 8  # a ship
+    tif = tmp_path / "slc.tif"
+    with rasterio.open(tif, "w", driver="GTiff", width=80, height=80, count=2, dtype="float32") as ds:
+        ds.write(np.stack([z.real, z.imag]).astype("float32"))
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--sensor", "sar", "--pixel-size", "10", "--out", str(out)])
+    assert r.exit_code == 1, r.output
+    assert "slc.tif" in r.output and "complex" in r.output and "dB" in r.output
+    assert not out.exists()
+    db = tmp_path / "db.tif"  # a dB image (negative values, none above 100) is still read as dB
+    with rasterio.open(db, "w", driver="GTiff", width=80, height=80, count=1, dtype="float32") as ds:
+        ds.write((10 * np.log10(np.abs(z) ** 2 / 1e6)).astype("float32")[None])
+    r = CliRunner().invoke(main, ["detect-image", str(db), "--sensor", "sar", "--pixel-size", "10", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+
+
+def test_no_empty_line_is_left_by_the_progress_bar_off_a_terminal(tmp_path: Path) -> None:
+    """Run into a log or a pipe, detect-image and ingest printed an empty line where the bar had been."""
+    from sitewatch.testing import site_utm_origin, tiny_site, write_tiff
+    from sitewatch.workspace import init_workspace
+
+    png = tmp_path / "chip.png"
+    img = _scene()
+    Image.fromarray((np.sqrt(img) / np.sqrt(img).max() * 255).astype(np.uint8)).save(png)
+    r = CliRunner().invoke(main, ["detect-image", str(png), "--sensor", "sar", "--pixel-size", "10", "--out", str(tmp_path / "d.geojson")])
+    assert r.exit_code == 0, r.output
+    assert "" not in r.output.splitlines(), r.output
+    site = tiny_site()
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(site)
+    crs, x0, y0 = site_utm_origin(site)
+    tif = write_tiff(
+        tmp_path / "s1.tif", np.full((260, 220), 0.01, np.float32), crs=crs, transform=Affine(10, 0, x0, 0, -10, y0),
+        descriptions=["VV"], tags={"SITEWATCH_ACQUIRED": "2024-10-17T09:30:00Z"},
+    )  # fmt: skip
+    r = CliRunner().invoke(main, ["ingest", site.id, str(tif), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    assert "" not in r.output.splitlines(), r.output
+
+
+def test_one_band_file_of_an_optical_satellite_is_not_run_as_sar_by_default(tmp_path: Path) -> None:
+    """detect-image on EO Browser's Genoa B08 file ran the SAR detector (35 "vessels") by default."""
+    from sitewatch.testing import write_tiff
+
+    tif = write_tiff(
+        tmp_path / "2023-07-10-00:00_2023-07-10-23:59_Sentinel-2_L2A_B08_(Raw).tiff",
+        np.full((60, 60), 1500, np.uint16), crs="EPSG:3857", transform=Affine(10, 0, 990000, 0, -10, 5530000),
+    )  # fmt: skip
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--out", str(out)])
+    assert r.exit_code == 1, r.output
+    assert "sentinel-2" in r.output and "--band blue=" in r.output and "--sensor sar" in r.output
+    assert not out.exists()
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--sensor", "sar", "--out", str(out)])
+    assert r.exit_code == 0, r.output  # asked for, it runs

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,3 +91,36 @@ def test_a_co_pol_hull_cut_into_pieces_in_cross_pol_is_one_detection() -> None:
 def test_channels_of_different_shapes_are_refused() -> None:
     with pytest.raises(InputError, match="differ in shape"):
         detect_sar_dual(np.ones((10, 10), np.float32), np.ones((10, 11), np.float32), PX)
+
+
+def test_the_pipeline_reads_two_unnamed_bands_as_a_pair_as_detect_image_does(tmp_path: Path) -> None:
+    """An OpenSARShip GRD chip (two bands, no descriptions) was detected by `sitewatch detect` in
+    its first band alone (159 x 5 m for a 181 x 28 m ship that detect-image measured 191 x 27 m);
+    a ship faint in that band was lost."""
+    from affine import Affine
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+    from sitewatch.testing import site_utm_origin, tiny_site, write_tiff
+    from sitewatch.workspace import init_workspace
+
+    site = tiny_site(half_deg=0.004)
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(site)
+    co, cross = _pair(np.random.default_rng(3), 3.0, 20.0)
+    crs, x0, y0 = site_utm_origin(site, margin_m=150.0)
+    x0, y0 = 10 * round(x0 / 10), 10 * round(y0 / 10)  # on the site's grid: no resampling in between
+    tif = write_tiff(
+        tmp_path / "chip.tif", np.stack([co, cross]), crs=crs, transform=Affine(10, 0, x0, 0, -10, y0),
+        tags={"SITEWATCH_ACQUIRED": "2016-01-31T10:17:00Z"},
+    )  # fmt: skip
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--out", str(tmp_path / "d.geojson"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output.strip().splitlines()[-1])["vessels"] == 1
+    for args in (["ingest", site.id, str(tif), "--sensor", "sar"], ["detect", site.id]):
+        r = CliRunner().invoke(main, [*args, "-w", str(ws.root)])
+        assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(site.id)
+        assert len(store.detections(observation_id=obs.id)) == 1

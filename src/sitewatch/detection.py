@@ -10,6 +10,7 @@ observation's detections in one transaction (so a rerun gives the same rows).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -176,8 +177,6 @@ def _polarisations(names: Sequence[str]) -> tuple[int | None, int | None]:
     A name holds its channel alone (``VV``) or as a word of a longer one (SNAP's ``Sigma0_VV``),
     as detect-image reads band descriptions.
     """
-    import re
-
     found = [re.findall(r"(?<![A-Z])(VV|VH|HH|HV)(?![A-Z])", n.upper()) for n in names]
     upper = [f[0] if len(f) == 1 else "" for f in found]
 
@@ -190,8 +189,6 @@ def _polarisations(names: Sequence[str]) -> tuple[int | None, int | None]:
 def _unnamed_pair(data: NDArray[np.float32], names: Sequence[str]) -> tuple[int | None, int | None]:
     """(co, cross) of two SAR bands without names, as detect-image takes them: the band with the
     darker median is the cross-polarised one (sea clutter is 5-10 dB lower there); else (None, None)."""
-    import re
-
     if len(names) != 2 or not all(re.fullmatch(r"band\d+", n) for n in names):
         return None, None
     pair = data[:2][np.isfinite(data[:2])]
@@ -200,6 +197,8 @@ def _unnamed_pair(data: NDArray[np.float32], names: Sequence[str]) -> tuple[int 
     med = []
     for band in data[:2]:  # the darker is the lower in linear units and in dB alike (-22 dB < -15 dB)
         ok = band[np.isfinite(band) & (band != 0)]
+        if ok.size and float(ok.min()) == float(ok.max()):
+            return None, None  # an alpha or mask band: one channel, not a pair
         med.append(float(np.median(ok)) if ok.size else -np.inf)
     return (0, 1) if med[0] >= med[1] else (1, 0)
 

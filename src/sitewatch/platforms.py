@@ -29,7 +29,7 @@ _MAXAR = {
 # File name schemes: ESA product names (S2B_MSIL2A_…, S1A_IW_GRDH_…), USGS Landsat product ids
 # (LC09_L2SP_…), EO Browser exports ("…_Sentinel-2_L2A_B03_(Raw).tiff").
 _NAME_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"(?<![A-Za-z0-9])S2([ABCD])_MSI"), "sentinel-2{}"),
+    (re.compile(r"(?<![A-Za-z0-9])S2([ABCD])_(?:OPER_(?:[A-Z]{3}_)?)?MSI"), "sentinel-2{}"),
     (re.compile(r"(?<![A-Za-z0-9])S1([ABCD])_(?:IW|EW|SM|WV)_"), "sentinel-1{}"),
     (re.compile(r"(?<![A-Za-z0-9])L[COT]0([789])_L"), "landsat-{}"),
     (re.compile(r"Sentinel-2(?![0-9])", re.I), "sentinel-2"),

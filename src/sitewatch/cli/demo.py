@@ -36,7 +36,7 @@ def command(out: Path, scenario: str, seed: int | None, workers: int, as_json: b
             TimeElapsedColumn,
         )
 
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True, console=Console(stderr=True)) as bar:
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True, console=(console := Console(stderr=True)), disable=not console.is_terminal) as bar:
             tasks: dict[str, int] = {}
 
             def progress(stage: str, done: int, total: int, what: str) -> None:

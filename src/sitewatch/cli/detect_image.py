@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -106,7 +107,9 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
         source = {name: str(path) for name, path in _band_paths(sensor, bands).items()}
         extra["source"] = source
 
-    with Progress(transient=True, disable=quiet, console=Console(stderr=True)) as bar:
+    # Off a terminal (a log, a pipe) a transient bar would leave an empty line behind.
+    console = Console(stderr=True)
+    with Progress(transient=True, disable=quiet or not console.is_terminal, console=console) as bar:
         task = bar.add_task(f"detecting in {_name(image) if image else 'bands'}", total=None)
 
         def progress(done: int, total: int) -> None:
@@ -161,13 +164,16 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
         click.echo(json.dumps(fc))
     else:
         write_geojson(fc, out)
+    kinds = Counter(d.kind for d in dets)
     if as_json:
-        click.echo(json.dumps({"image": str(image), "out": str(out), "detections": len(dets), "pixel_size_m": list(info.pixel_size)} | extra))
+        click.echo(json.dumps({"image": str(image), "out": str(out), "detections": len(dets), "vessels": kinds["vessel"], "pixel_size_m": list(info.pixel_size)} | extra))
     elif not quiet:
         what = ", ".join(f"{k}={v}" for k, v in source.items()) if source else str(image)
+        # Cranes (optical, 5 m or finer) are written too but are not vessels: counted apart.
+        others = "".join(f" and {n} {kind}(s)" for kind, n in sorted(kinds.items()) if kind != "vessel")
         # Written to a stream (-, /dev/stdout, a pipe), the GeoJSON is read from it: the line goes to standard error.
         stream = to_stdout or not out.is_file()
-        click.echo(f"{len(dets)} vessel(s) in {what} → {'standard output' if to_stdout else out}", err=stream)
+        click.echo(f"{kinds['vessel']} vessel(s){others} in {what} → {'standard output' if to_stdout else out}", err=stream)
 
 
 def _refuse_an_input_as_out(out: Path, inputs: list[Path | str | None]) -> None:
@@ -219,6 +225,8 @@ def _choose_sensor(sensor: str | None, image: Path | str | None, bands: tuple[st
     from ..detect.optical_image import sensor_from_band_names
 
     guess, why = sensor_from_band_names(image, bands)
+    if sensor is None and guess == "sar" and image is not None and not bands:
+        _refuse_an_optical_platform(image)
     if sensor is None:
         if not quiet:
             click.echo(f"sensor: {guess}, {why} (--sensor to choose)", err=True)
@@ -226,6 +234,25 @@ def _choose_sensor(sensor: str | None, image: Path | str | None, bands: tuple[st
     if sensor == "sar" and guess == "optical" and not bands:  # optical --band names are refused below
         click.echo(f"warning: --sensor sar on optical bands ({why}); --sensor optical runs the optical detector on them", err=True)
     return sensor
+
+
+def _refuse_an_optical_platform(image: Path | str) -> None:
+    """An image whose name says an optical satellite took it is not run as SAR by default.
+
+    EO Browser's one-band files (``…_Sentinel-2_L2A_B08_(Raw).tiff``) have no band named blue,
+    green, red or nir, and a true-colour JPEG is a colour chip: the SAR default gave 35
+    "vessels" in Genoa's B08 band. Only the documented name schemes count (platforms.py).
+    """
+    from ..errors import InputError
+    from ..platforms import platform_from_name
+
+    platform = platform_from_name(Path(str(image)).name)
+    if platform.startswith(("sentinel-2", "landsat")):
+        raise InputError(
+            f"{image}: a {platform} image (from its file name) without bands named blue, green, red or nir; "
+            "give a scene's band files together (--band blue=… --band green=… --band red=… --band nir=…), "
+            "--sensor optical for a colour rendering, or --sensor sar to run the SAR detector on it anyway"
+        )
 
 
 def _is_8bit(path: Path | str) -> bool:

@@ -115,6 +115,7 @@ def progress_bar(label: str, quiet: bool = False) -> Iterator[Callable[[int, int
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    console = Console(stderr=True)  # standard output holds the command's result alone
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -122,7 +123,8 @@ def progress_bar(label: str, quiet: bool = False) -> Iterator[Callable[[int, int
         TimeElapsedColumn(),
         TextColumn("{task.fields[what]}"),
         transient=True,
-        console=Console(stderr=True),  # standard output holds the command's result alone
+        console=console,
+        disable=not console.is_terminal,  # off a terminal a transient bar leaves an empty line behind
     ) as bar:
         task = bar.add_task(label, total=None, what="")
 

@@ -214,6 +214,8 @@ def _sar_window_reader(info: ImageInfo, band: int | None = None) -> Callable[[tu
         if valid is not None and np.issubdtype(a.dtype, np.floating):
             # A negative fill (-9999) left in would make the detector take the image for dB.
             a = np.where(a == info.nodata, np.nan, a).astype(a.dtype, copy=False)
+        if np.issubdtype(a.dtype, np.floating):
+            _refuse_implausible_db(info.path, a)
         if a.shape[0] == 1:
             return a[0], valid
         if np.issubdtype(a.dtype, np.integer) and all(np.array_equal(a[0], b) for b in a[1:]):
@@ -229,6 +231,28 @@ def _sar_window_reader(info: ImageInfo, band: int | None = None) -> Callable[[tu
         return a.astype(np.float32).mean(axis=0), valid
 
     return read
+
+
+_MAX_DB = 100.0
+"""Highest value a float image read as dB may hold: 10^10 sigma0 is no scene's (10·log10 of 16-bit
+amplitude squared stays below 96.4), while the real and imaginary parts of a complex image reach hundreds."""
+
+
+def _refuse_implausible_db(path: str | Path, a: NDArray[Any]) -> None:
+    """Float pixels with negative values are read as dB; values far above any dB are refused.
+
+    OpenSARShip's SLC ``Patch/`` chips store a single-look complex image as float bands of its
+    real and imaginary parts (-1824 to 1913): read as dB they overflowed and gave no detection, silently.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN window
+        lo, hi = float(np.nanmin(a, initial=np.inf)), float(np.nanmax(a, initial=-np.inf))
+    if lo < 0 and hi > _MAX_DB:
+        raise InputError(
+            f"{path}: float pixels from {lo:.4g} to {hi:.4g} are neither sigma0 (negative values) nor dB "
+            f"(above {_MAX_DB:.0f} dB): the real and imaginary parts of a complex (SLC) image? Detect in its "
+            "intensity (real² + imaginary²) or in a detected (GRD) image"
+        )
 
 
 def _radar_bands(ds: Any) -> list[int]:

@@ -659,6 +659,24 @@ def test_a_fetch_killed_while_archiving_leaves_no_stray_folder_in_the_workspace(
     assert set(names) <= {"archive", "cache", "sitewatch.gpkg", "sitewatch.toml"}, names
 
 
+def test_assets_that_name_local_files_are_refused(world):
+    """A catalogue's answer named a file of this machine as an asset and fetch read and archived it."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    es = BUILTIN_CATALOGS["earth-search"]
+    item = _recorded("earth-search-s2-l2a-item.json")
+    for href in ("/etc/passwd", "file:///etc/passwd", "../secret.tif", "/vsicurl/http://x/y.tif", "C:/x.tif"):
+        local = {**item, "assets": {**item["assets"], "red": {"href": href}}}
+        with pytest.raises(SourceError, match=r"asset 'red' is not a remote URL"):
+            item_to_scene(local, es)
+    clear = state.items[0]
+    clear["assets"]["red"]["href"] = str(state.files / "cogs" / "S2A_CLEAR_20241005_red.tif")  # on this disk
+    state.items = [clear]
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+    assert not report.observations and not list(ws.archive.rglob("*.tif"))
+
+
 def test_search_403_names_the_credential(world, monkeypatch):
     state, ws, store = world
     state.require_auth = "let-me-in"

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 from shapely import make_valid
 from shapely.errors import GEOSException
@@ -63,11 +64,14 @@ __all__ = [
     "item_to_scene",
     "search_items",
     "SEARCH_CACHE_HOURS",
+    "REMOTE_SCHEMES",
     "redact",
 ]
 
 log = logging.getLogger(__name__)
 
+REMOTE_SCHEMES = ("https", "http", "s3")
+"""URL schemes an asset href may have; any other (a local path, ``file://``) is refused."""
 SEARCH_CACHE_HOURS = 24.0
 """How long cached search results are reused before the catalogue is asked again."""
 
@@ -519,7 +523,15 @@ def _href(item: Mapping[str, Any], key: str) -> str:
     asset = (item.get("assets") or {})[key]
     if not isinstance(asset, Mapping) or not asset.get("href"):
         raise SourceError(f"item {item.get('id')!r}: asset {key!r} has no href")
-    return str(asset["href"])
+    href = str(asset["href"])
+    if urlsplit(href).scheme.lower() not in REMOTE_SCHEMES:
+        # A catalogue's answer must not make fetch read (and archive) a file of this machine:
+        # a local path, file://, a relative href or a GDAL /vsi… name is refused.
+        raise SourceError(
+            f"item {item.get('id')!r}: asset {key!r} is not a remote URL ({redact(href)[:200]!r}); "
+            f"sitewatch reads catalogue assets over {', '.join(s + '://' for s in REMOTE_SCHEMES)} only"
+        )
+    return href
 
 
 def _number(value: Any) -> float | None:

@@ -677,6 +677,29 @@ def test_assets_that_name_local_files_are_refused(world):
     assert not report.observations and not list(ws.archive.rglob("*.tif"))
 
 
+def test_the_token_goes_to_the_catalogue_host_only(world):
+    """The bearer token went with every asset read and "next" page, to whatever host the catalogue's answer named."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    elsewhere = state.url.replace("127.0.0.1", "localhost")  # the same server under another host name
+    state.next_url = elsewhere
+    state.items = [_s2_item(state.files, elsewhere, f"S2A_ELSE_202410{d:02d}", f"2024-10-{d:02d}T01:53:49Z") for d in (5, 6, 7)]
+    env = {"MINE_TOKEN": "s3cr3t"}
+    catalog = Catalog(name="mine", url=state.url, provider="local-stac", token_env="MINE_TOKEN")
+    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01, page_size=2, env=env)
+    assert len(report.observations) == 3  # two search pages, every asset read, without the token
+    assert state.authorised and all(h.startswith("127.0.0.1:") for h in state.authorised), set(state.authorised)
+    assert gdal_options(catalog, env, [f"{elsewhere}/x.tif"]).get("GDAL_HTTP_HEADERS") is None
+    assert gdal_options(catalog, {"token": "t"}, [f"{state.url}/x.tif"])["GDAL_HTTP_HEADERS"] == "Authorization: Bearer t"
+    (ws.root / "sitewatch.toml").write_text(f'[catalogs.mine]\nurl = "{state.url}"\ntoken_hosts = ["localhost"]\n')
+    listed = resolve_catalog("mine", ws.root)
+    assert stac.token_goes_to(listed, f"{elsewhere}/x.tif") and stac.token_goes_to(listed, "https://cdn.localhost/x")
+    assert not stac.token_goes_to(listed, "https://localhost.evil.example/x")
+    (ws.root / "sitewatch.toml").write_text(f'[catalogs.mine]\nurl = "{state.url}"\ntoken_hosts = "localhost"\n')
+    with pytest.raises(ConfigError, match="token_hosts must be a list of host names"):
+        resolve_catalog("mine", ws.root)
+
+
 def test_search_403_names_the_credential(world, monkeypatch):
     state, ws, store = world
     state.require_auth = "let-me-in"
@@ -755,6 +778,10 @@ class StacServer:
     token_uses: int = 3
     """How many signed reads one token allows before it 'expires' (answers 403)."""
     log: list[tuple[str, str, int]] = field(default_factory=list)
+    next_url: str = ""
+    """Root that search pages' "next" links name (blank: ``url``)."""
+    authorised: list[str] = field(default_factory=list)
+    """``Host`` of every request that carried an ``Authorization`` header."""
     tokens: dict[str, int] = field(default_factory=dict)
     issued: int = 0
     url: str = ""
@@ -782,6 +809,8 @@ def _handler(state: StacServer) -> type[BaseHTTPRequestHandler]:
 
         def _send(self, status: int, body: bytes = b"", ctype: str = "application/json", headers: dict[str, str] | None = None) -> None:
             state.log.append((self.command, self.path, status))
+            if self.headers.get("Authorization"):
+                state.authorised.append(self.headers.get("Host", ""))
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
@@ -906,7 +935,7 @@ def _search(state: StacServer, body: dict[str, Any]) -> dict[str, Any]:
     links = []
     if offset + limit < len(hits) or state.loop_pages:
         token = offset if state.loop_pages else offset + limit
-        links.append({"rel": "next", "href": f"{state.url}/search", "method": "POST", "type": "application/geo+json",
+        links.append({"rel": "next", "href": f"{state.next_url or state.url}/search", "method": "POST", "type": "application/geo+json",
                       "body": {**body, "token": str(token)}})
     return {"type": "FeatureCollection", "features": page, "links": links,
             "numberMatched": len(hits), "numberReturned": len(page)}

@@ -9,6 +9,7 @@ GCPs. Nothing here touches the network beyond 127.0.0.1.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from dataclasses import dataclass, field
@@ -698,6 +699,17 @@ def test_the_token_goes_to_the_catalogue_host_only(world):
     (ws.root / "sitewatch.toml").write_text(f'[catalogs.mine]\nurl = "{state.url}"\ntoken_hosts = "localhost"\n')
     with pytest.raises(ConfigError, match="token_hosts must be a list of host names"):
         resolve_catalog("mine", ws.root)
+
+
+def test_the_token_stays_out_of_debug_logs(world, caplog):
+    """``sitewatch -vv search`` logged pystac-client's request headers, the bearer token among them."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    state.require_auth = "s3cr3t"
+    catalog = Catalog(name="mine", url=state.url, provider="local-stac", token_env="MINE_TOKEN")
+    with caplog.at_level(logging.DEBUG):
+        found = find_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, env={"MINE_TOKEN": "s3cr3t"})
+    assert found and "Authorization': '(hidden)" in caplog.text and "s3cr3t" not in caplog.text
 
 
 def test_search_403_names_the_credential(world, monkeypatch):

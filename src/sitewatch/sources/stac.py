@@ -660,6 +660,20 @@ def unreachable_message(catalog: Catalog, exc: BaseException) -> str:
     return f"{catalog.name}: could not reach {host} ({type(root).__name__}: {redact(reason)}); no network, or the catalogue is down"
 
 
+class _HideCredentials(logging.Filter):
+    """pystac-client logs every request with its headers at debug level (``-vv``), the token among them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        hidden = re.sub(r"""(['"](?:Authorization|Ocp-Apim-Subscription-Key)['"]:\s*['"])[^'"]*""", r"\1(hidden)", text)
+        if hidden != text:
+            record.msg, record.args = hidden, ()
+        return True
+
+
+_HIDE_CREDENTIALS = _HideCredentials()
+
+
 def search_items(
     catalog: Catalog,
     collection: str,
@@ -704,6 +718,7 @@ def search_items(
     from pystac_client.exceptions import APIError
     from pystac_client.stac_api_io import StacApiIO
 
+    logging.getLogger("pystac_client.stac_api_io").addFilter(_HIDE_CREDENTIALS)  # once: a filter is added once
     creds = catalog_credentials(catalog, env)
     headers = {"Authorization": f"Bearer {creds['token']}"} if "token" in creds else {}
     if catalog.signing == "planetary-computer" and "token" in creds:

@@ -117,6 +117,19 @@ def test_missing_crs_and_time_are_refused(tmp_path: Path) -> None:
         read_scene_ref(notime)
 
 
+def test_a_file_claiming_millimetre_pixels_is_refused_by_name(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A GeoTIFF claiming 1 mm pixels made ingest allocate the site at that pixel size (terabytes) and die."""
+    crs, x0, y0 = site_utm_origin(SITE)
+    src = write_tiff(tmp_path / "mm_20241017.tif", np.ones((10, 10), "float32"), crs=crs,
+                     transform=Affine(0.001, 0, x0, 0, -0.001, y0), descriptions=["VV"])  # fmt: skip
+    with ws.store() as store:
+        report = ingest_paths(ws, store, SITE, [src])
+    assert not report.observations
+    assert "at 0.001 m pixels would be" in report.skipped[0][1] and "is the image's pixel size right?" in report.skipped[0][1]
+    widest = tiny_site("wide", lon=0.0, lat=0.0, half_deg=1.0)  # the widest site there is, at the equator
+    assert site_grid(widest, 10.0).width * site_grid(widest, 10.0).height < 2**30
+
+
 def test_scene_outside_site_is_not_ingested(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     far = write_tiff(
         tmp_path / "far_20241017.tif",

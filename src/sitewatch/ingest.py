@@ -65,6 +65,7 @@ from .workspace import Workspace
 __all__ = [
     "IngestReport",
     "site_grid",
+    "MAX_GRID_PIXELS",
     "site_mask",
     "read_scene_ref",
     "write_observation",
@@ -88,6 +89,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".gtiff")
+MAX_GRID_PIXELS = 2**30
+"""Most pixels a site's grid may have (32768 × 32768): a largest site (2° across) at 10 m fits; a file
+claiming millimetre pixels gets an error naming its pixel size, not an allocation of tens of GB."""
 _SAR_BANDS = {"VV", "VH", "HH", "HV"}
 _BAND_ORDER = {b: i for i, b in enumerate(("BLUE", "GREEN", "RED", "NIR", "SCL", "VV", "HH", "VH", "HV"))}
 """The order in which bands given one file each are read and stored."""
@@ -139,6 +143,12 @@ def site_grid(site: Site, resolution_m: float, crs: str | None = None) -> Grid:
     x0, y1 = math.floor(minx / r) * r, math.ceil(maxy / r) * r
     width = max(1, math.ceil((maxx - x0) / r))
     height = max(1, math.ceil((y1 - miny) / r))
+    if width * height > MAX_GRID_PIXELS:
+        raise InputError(
+            f"site {site.id!r} ({(maxx - minx) / 1000:.1f} × {(maxy - miny) / 1000:.1f} km) at {r:g} m pixels would be "
+            f"{width} × {height} pixels, more than sitewatch handles ({MAX_GRID_PIXELS:,}); is the image's pixel size "
+            "right? Resample it coarser (gdalwarp -tr) or cut the site smaller"
+        )
     t = Affine(r, 0.0, x0, 0.0, -r, y1)
     return Grid(crs=crs, transform=(t.a, t.b, t.c, t.d, t.e, t.f), width=width, height=height)
 

@@ -474,3 +474,17 @@ def test_import_takes_a_product_into_the_sites_it_covers_once(ws, tmp_path: Path
     empty.mkdir()
     r = CliRunner().invoke(main, ["import", str(empty), "-w", str(ws.root)])
     assert r.exit_code == 1 and "no GeoTIFF files or SAFE products found" in r.output
+
+
+def test_a_zip_member_that_unpacks_too_big_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SAFE zip's metadata or calibration file was read whole into memory, whatever it unpacked to."""
+    from sitewatch import untrusted
+    from sitewatch.sources.safe import _read_bytes
+
+    monkeypatch.setattr(untrusted, "MAX_MEMBER_BYTES", 2**20)
+    with zipfile.ZipFile(tmp_path / "p.SAFE.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("p.SAFE/annotation/calibration/cal.xml", b" " * 2 * 2**20)
+        zf.writestr("p.SAFE/manifest.safe", b"<xfdu/>")
+    assert _read_bytes(f"/vsizip/{tmp_path}/p.SAFE.zip/p.SAFE/manifest.safe") == b"<xfdu/>"
+    with pytest.raises(InputError, match=r"cal.xml unpacks to 2,097,152 bytes"):
+        _read_bytes(f"/vsizip/{tmp_path}/p.SAFE.zip/p.SAFE/annotation/calibration/cal.xml")

@@ -242,6 +242,21 @@ def test_exported_kml_and_kmz_read_back_to_the_same_sites(tmp_path: Path) -> Non
         assert not back[1].resolved
 
 
+def test_a_kmz_whose_document_unpacks_too_big_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A KMZ of a few kB holding a doc.kml that unpacks to gigabytes was read whole into memory."""
+    import zipfile
+
+    from sitewatch import untrusted
+    from sitewatch.sites import read_sites_file
+
+    monkeypatch.setattr(untrusted, "MAX_MEMBER_BYTES", 2**20)  # 1 MiB stands for the real bound
+    with zipfile.ZipFile(tmp_path / "bomb.kmz", "w", zipfile.ZIP_DEFLATED) as kmz:
+        kmz.writestr("doc.kml", b"<kml>" + b" " * 2 * 2**20 + b"</kml>")
+    assert (tmp_path / "bomb.kmz").stat().st_size < 20_000
+    with pytest.raises(InputError, match=r"bomb.kmz: doc.kml unpacks to 2,097,163 bytes, more than sitewatch reads"):
+        read_sites_file(tmp_path / "bomb.kmz")
+
+
 def test_google_earth_kml_with_folders_altitudes_and_pins(tmp_path: Path) -> None:
     from sitewatch.errors import SkippedInputWarning
     from sitewatch.sites import read_sites_file

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, SkippedInputWarning
+from .untrusted import read_zip_member
 
 __all__ = ["kml_to_geojson", "read_kml"]
 
@@ -121,7 +122,7 @@ def read_kml(path: Path) -> dict[str, Any]:
             if not names:
                 raise InputError(f"{path}: the KMZ holds no .kml document")
             doc = "doc.kml" if "doc.kml" in names else names[0]  # Google Earth's main document
-            return kml_to_geojson(kmz.read(doc), origin=f"{path}!{doc}")
+            return kml_to_geojson(read_zip_member(kmz, doc, str(path)), origin=f"{path}!{doc}")
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file") from exc
     except zipfile.BadZipFile as exc:

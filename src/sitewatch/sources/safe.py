@@ -24,6 +24,7 @@ from typing import Any
 
 from ..errors import ImageReadError, InputError
 from ..model import utc
+from ..untrusted import read_zip_member
 
 __all__ = [
     "S2Product",
@@ -246,7 +247,7 @@ def _product_location(path: Path) -> tuple[str, str, str]:
         name = top.rpartition("/")[2]
         if kind == "S2_L2A" and not name.upper().endswith(".SAFE"):
             with zipfile.ZipFile(path) as zf:
-                name = _product_uri(zf.read(f"{top}/{_MTD_L2A}" if top else _MTD_L2A)) or name
+                name = _product_uri(read_zip_member(zf, f"{top}/{_MTD_L2A}" if top else _MTD_L2A, str(path))) or name
         name = name or re.sub(r"(\.SAFE)?\.zip$", "", path.name, flags=re.I)
         return kind, name, f"/vsizip/{path.resolve()}" + (f"/{top}" if top else "")
     raise InputError(f"{path}: not a SAFE product (a .SAFE folder or its .zip)")
@@ -553,7 +554,7 @@ def _read_bytes(gdal_path: str) -> bytes:
     if gdal_path.startswith("/vsizip/"):
         zip_path, member = re.split(r"(?i)(?<=\.zip)/", gdal_path[len("/vsizip/") :], maxsplit=1)
         with zipfile.ZipFile(zip_path) as zf:
-            return zf.read(member)
+            return read_zip_member(zf, member, zip_path)
     return Path(gdal_path).read_bytes()
 
 

@@ -257,6 +257,20 @@ def test_a_kmz_whose_document_unpacks_too_big_is_refused(tmp_path: Path, monkeyp
         read_sites_file(tmp_path / "bomb.kmz")
 
 
+def test_a_kml_declaring_entities_is_refused(tmp_path: Path) -> None:
+    """A gazetteer KML's declared entities were expanded as it was parsed: 20 MB made 1.2 GB under expat's cap."""
+    from sitewatch.sites import read_sites_file
+
+    body = '<kml><Placemark><name>&a;</name><Polygon><outerBoundaryIs><LinearRing><coordinates>' \
+           "1,1 1,2 2,2 1,1</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark></kml>"
+    (tmp_path / "x.kml").write_text(f'<?xml version="1.0"?><!DOCTYPE kml [<!ENTITY a "{"x" * 90}">]>{body}')
+    with pytest.raises(InputError, match=r"x.kml: declares XML entities"):
+        read_sites_file(tmp_path / "x.kml")
+    (tmp_path / "p.kml").write_text(f'<!DOCTYPE kml [<!ENTITY % p "x">]>{body.replace("&a;", "P")}')  # a parameter entity
+    with pytest.raises(InputError, match=r"p.kml: declares XML entities"):
+        read_sites_file(tmp_path / "p.kml")
+
+
 def test_google_earth_kml_with_folders_altitudes_and_pins(tmp_path: Path) -> None:
     from sitewatch.errors import SkippedInputWarning
     from sitewatch.sites import read_sites_file

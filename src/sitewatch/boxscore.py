@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .untrusted import parse_xml
 
 __all__ = [
     "Box", "Counts", "Detected", "match_boxes", "pair_files", "read_detections", "read_labels", "score_files",
@@ -200,7 +201,7 @@ def read_detections(
 
 def _voc(path: Path, classes: set[str], seen: set[str]) -> list[Box]:
     try:
-        root = ET.parse(path).getroot()
+        root = parse_xml(path.read_bytes(), str(path))
     except (OSError, ET.ParseError) as exc:
         raise InputError(f"{path}: not readable XML ({exc})") from exc
     boxes = []

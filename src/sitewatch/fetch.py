@@ -66,6 +66,7 @@ from .sources.stac import (
     search_items,
 )
 from .store import Store
+from .untrusted import parse_xml
 from .workspace import Workspace
 
 __all__ = [
@@ -380,10 +381,10 @@ def _grd_calibration(reader: _Reader, href: str | None) -> float | None:
         resp.raise_for_status()
         values = [
             float(v)
-            for el in ET.fromstring(resp.content).iter("sigmaNought")
+            for el in parse_xml(resp.content, redact(href)).iter("sigmaNought")
             for v in (el.text or "").split()
         ]
-    except (requests.RequestException, ET.ParseError, ValueError) as exc:
+    except (requests.RequestException, ET.ParseError, ValueError) as exc:  # InputError is a ValueError
         log.warning("calibration of %s not read: %s", redact(href), redact(str(exc)))
         return None
     return float(np.median(values)) if values else None

@@ -60,6 +60,7 @@ from .sources.safe import (
     safe_products_in,
 )
 from .store import Store, now_utc
+from .untrusted import parse_xml
 from .workspace import Workspace
 
 __all__ = [
@@ -205,8 +206,8 @@ def acquired_from_xml(path: Path) -> datetime | None:
     import xml.etree.ElementTree as ET
 
     try:
-        root = ET.fromstring(text)
-    except ET.ParseError:
+        root = parse_xml(text, str(path))
+    except (ET.ParseError, InputError):
         return None
     found: dict[str, str] = {}
     for el in root.iter():

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, SkippedInputWarning
-from .untrusted import read_zip_member
+from .untrusted import parse_xml, read_zip_member
 
 __all__ = ["kml_to_geojson", "read_kml"]
 
@@ -90,7 +90,7 @@ def _properties(placemark: ET.Element) -> dict[str, str]:
 def kml_to_geojson(text: str | bytes, origin: str = "KML") -> dict[str, Any]:
     """The Placemarks of a KML document as a GeoJSON FeatureCollection (lon/lat)."""
     try:
-        root = ET.fromstring(text)
+        root = parse_xml(text, origin)
     except ET.ParseError as exc:
         raise InputError(f"{origin}: not a valid KML (XML) file ({exc})") from exc
     if _local(root.tag) != "kml":

@@ -1,21 +1,49 @@
-"""Reading files from untrusted sources within bounds: zip members of a bounded size.
+"""Reading files from untrusted sources within bounds: XML without entity declarations, zip members of a bounded size.
 
-KMZ gazetteers from the web and SAFE zips have members read whole into memory;
-a zip of a few kB can hold a member that unpacks to gigabytes. No file
-sitewatch reads is that big, so such a member is refused with an
-:class:`~sitewatch.errors.InputError`.
+KML gazetteers from the web, label files, providers' sidecar XML and SAFE
+metadata are parsed whole into memory. Entities declared in a document expand
+as it is parsed: expat 2.4+ stops a "billion laughs" but lets a 20 MB file
+with an amplification of 30 through (1.2 GB in memory), and older expat
+versions, which a Python may be linked against, stop nothing. KMZ and SAFE
+zips have members read whole into memory; a zip of a few kB can hold a member
+that unpacks to gigabytes. No file sitewatch reads needs either, so both are
+refused with an :class:`~sitewatch.errors.InputError`.
 """
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+import xml.parsers.expat
 import zipfile
 
 from .errors import InputError
 
-__all__ = ["MAX_MEMBER_BYTES", "read_zip_member"]
+__all__ = ["MAX_MEMBER_BYTES", "parse_xml", "read_zip_member"]
 
 MAX_MEMBER_BYTES = 256 * 2**20
 """Most bytes a zip member read into memory (a KML, a SAFE metadata file) may unpack to."""
+
+
+def parse_xml(data: str | bytes, origin: str) -> ET.Element:
+    """The root element of an XML document; one declaring entities is an :class:`InputError`.
+
+    Raises :class:`xml.etree.ElementTree.ParseError` for text that is not XML, as
+    ``ET.fromstring`` does.
+    """
+
+    def refuse(*_: object) -> None:
+        raise InputError(f"{origin}: declares XML entities (<!ENTITY …>), which sitewatch does not expand; "
+                         "no KML, label or metadata file needs them")  # fmt: skip
+
+    # A first pass that stops at the first declaration, before any entity is used (whatever the
+    # document's encoding, which a search of its bytes would miss); ET has no hook for them.
+    check = xml.parsers.expat.ParserCreate()
+    check.EntityDeclHandler = refuse
+    try:
+        check.Parse(data, True)
+    except xml.parsers.expat.ExpatError:
+        pass  # not XML: ET.fromstring says so below, as a ParseError
+    return ET.fromstring(data)
 
 
 def read_zip_member(zf: zipfile.ZipFile, name: str, origin: str, limit: int | None = None) -> bytes:

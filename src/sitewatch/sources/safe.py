@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import ImageReadError, InputError
 from ..model import utc
-from ..untrusted import read_zip_member
+from ..untrusted import parse_xml, read_zip_member
 
 __all__ = [
     "S2Product",
@@ -588,7 +588,7 @@ def _median_sigma_nought(gdal_path: str, product: Path) -> float:
 
     try:
         text = _read_bytes(gdal_path)
-        values = [float(v) for el in ET.fromstring(text).iter("sigmaNought") for v in (el.text or "").split()]
+        values = [float(v) for el in parse_xml(text, gdal_path).iter("sigmaNought") for v in (el.text or "").split()]
     except (OSError, KeyError, ET.ParseError, ValueError, zipfile.BadZipFile) as exc:
         raise InputError(f"{product}: the calibration LUT {gdal_path} could not be read ({exc})") from exc
     if not values or not all(v > 0 for v in values):

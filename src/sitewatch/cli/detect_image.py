@@ -33,6 +33,7 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     tiles with bounded memory.
     """
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import Progress
 
     from ..detect.image import detect_image, detections_to_geojson, write_geojson
@@ -107,7 +108,7 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
         extra["source"] = source
 
     with Progress(transient=True, disable=quiet, console=Console(stderr=True)) as bar:
-        task = bar.add_task(f"detecting in {_name(image) if image else 'bands'}", total=None)
+        task = bar.add_task(escape(f"detecting in {_name(image) if image else 'bands'}"), total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)

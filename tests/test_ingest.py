@@ -130,6 +130,25 @@ def test_a_file_claiming_millimetre_pixels_is_refused_by_name(ws, tmp_path: Path
     assert site_grid(widest, 10.0).width * site_grid(widest, 10.0).height < 2**30
 
 
+def test_a_tif_that_is_vrt_xml_is_refused_unless_named_vrt(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """GDAL picks the format by content: an "image.tif" that was VRT XML read any file it named (or fetched a URL)."""
+    (tmp_path / "private").mkdir()
+    secret = _sar(tmp_path / "private" / "elsewhere_20241017.tif")  # a raster of this machine, not given
+    vrt = f'''<VRTDataset rasterXSize="220" rasterYSize="260"><SRS>{rasterio.open(secret).crs.to_wkt()}</SRS>
+<GeoTransform>{", ".join(map(str, rasterio.open(secret).transform.to_gdal()))}</GeoTransform>
+<VRTRasterBand dataType="Float32" band="1"><Description>VV</Description><SimpleSource>
+<SourceFilename relativeToVRT="0">{secret}</SourceFilename><SourceBand>1</SourceBand></SimpleSource></VRTRasterBand></VRTDataset>'''
+    disguised = tmp_path / "bought_20241017.tif"
+    disguised.write_text(vrt)
+    (tmp_path / "mosaic_20241017.vrt").write_text(vrt)
+    with ws.store() as store:
+        report = ingest_paths(ws, store, SITE, [disguised])
+        assert not report.observations and "GDAL reads it as VRT" in report.skipped[0][1]
+        assert ingest_file(ws, store, SITE, tmp_path / "mosaic_20241017.vrt") is not None  # named so: yours
+    r = CliRunner().invoke(main, ["detect-image", str(disguised), "--out", str(tmp_path / "o.geojson")])
+    assert r.exit_code == 1 and "GDAL reads it as VRT" in r.output
+
+
 def test_scene_outside_site_is_not_ingested(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     far = write_tiff(
         tmp_path / "far_20241017.tif",

@@ -678,6 +678,25 @@ def test_assets_that_name_local_files_are_refused(world):
     assert not report.observations and not list(ws.archive.rglob("*.tif"))
 
 
+def test_an_asset_that_is_vrt_xml_is_refused(world):
+    """A remote asset that was VRT XML made GDAL read the local files (or other URLs) it named and fetch archive them."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    clear = state.items[0]
+    local = state.files / "cogs" / "S2A_CLEAR_20241005_red.tif"  # stands for any raster of this machine
+    with rasterio.open(local) as src:
+        vrt = (f'<VRTDataset rasterXSize="{src.width}" rasterYSize="{src.height}"><SRS>{src.crs.to_wkt()}</SRS>'
+               f'<GeoTransform>{", ".join(map(str, src.transform.to_gdal()))}</GeoTransform>'
+               f'<VRTRasterBand dataType="UInt16" band="1"><SimpleSource><SourceFilename relativeToVRT="0">{local}'
+               "</SourceFilename><SourceBand>1</SourceBand></SimpleSource></VRTRasterBand></VRTDataset>")  # fmt: skip
+    (state.files / "cogs" / "vrt_red.tif").write_text(vrt)
+    clear["assets"]["red"]["href"] = f"{state.url}/files/cogs/vrt_red.tif"
+    state.items = [clear]
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+    assert not report.observations and "GDAL reads it as VRT" in str(report.failed), report.failed
+
+
 def test_the_token_goes_to_the_catalogue_host_only(world):
     """The bearer token went with every asset read and "next" page, to whatever host the catalogue's answer named."""
     state, ws, store = world

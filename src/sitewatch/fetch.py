@@ -66,7 +66,7 @@ from .sources.stac import (
     search_items,
 )
 from .store import Store
-from .untrusted import parse_xml
+from .untrusted import check_not_linking, parse_xml
 from .workspace import Workspace
 
 __all__ = [
@@ -199,6 +199,8 @@ def read_window(
     """
     out = np.full(grid.shape, np.nan, dtype=np.float32)
     with rasterio.open(href) as src:
+        # A catalogue's asset is never a VRT (ingest passes its own VRT text for Sentinel-1 here).
+        check_not_linking(src.driver, redact(href), by_name=not href.lower().startswith(("https://", "http://", "s3://")))
         gcps, gcp_crs = src.gcps
         if src.crs is None and gcps:
             window = gcps_window(gcps, gcp_crs.to_string(), grid, (src.height, src.width))

@@ -60,7 +60,7 @@ from .sources.safe import (
     safe_products_in,
 )
 from .store import Store, now_utc
-from .untrusted import parse_xml
+from .untrusted import check_not_linking, parse_xml
 from .workspace import Workspace
 
 __all__ = [
@@ -376,6 +376,7 @@ def read_scene_ref(
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             src = rasterio.open(path)
         with src:
+            check_not_linking(src.driver, path)
             tags = src.tags()
             if src.crs is None:
                 raise ImageReadError(
@@ -743,6 +744,7 @@ def _cut_to_grid(
         with ExitStack() as stack:
             opened = {f: stack.enter_context(rasterio.open(f)) for f, _ in sources}
             for f, src in opened.items():
+                check_not_linking(src.driver, f)
                 if src.crs is None:
                     raise ImageReadError(f"{f}: has no CRS; sitewatch cannot place it on the ground")
             first = opened[sources[0][0]]

@@ -16,9 +16,9 @@ import xml.etree.ElementTree as ET
 import xml.parsers.expat
 import zipfile
 
-from .errors import InputError
+from .errors import ImageReadError, InputError
 
-__all__ = ["MAX_MEMBER_BYTES", "parse_xml", "read_zip_member"]
+__all__ = ["LINKING_DRIVERS", "MAX_MEMBER_BYTES", "check_not_linking", "parse_xml", "read_zip_member"]
 
 MAX_MEMBER_BYTES = 256 * 2**20
 """Most bytes a zip member read into memory (a KML, a SAFE metadata file) may unpack to."""
@@ -61,3 +61,28 @@ def read_zip_member(zf: zipfile.ZipFile, name: str, origin: str, limit: int | No
     if len(data) > limit:
         raise InputError(f"{origin}: {name} unpacks to more than {limit:,} bytes, more than sitewatch reads")
     return data
+
+
+LINKING_DRIVERS = frozenset({
+    "VRT", "WMS", "WMTS", "WCS", "GTI", "STACIT", "STACTA", "OGCAPI", "EEDAI", "PLMOSAIC", "DAAS", "DERIVED",
+})  # fmt: skip
+"""GDAL formats whose file names other files or URLs that GDAL then reads (a VRT's ``SourceFilename``)."""
+
+
+def check_not_linking(driver: str, path: object, *, by_name: bool = True) -> None:
+    """Refuse a raster that GDAL reads as a format naming other files or URLs, unless its name says so.
+
+    GDAL picks the format from the contents, not the name: an "image.tif" that is VRT XML makes
+    GDAL read any file of this machine, or fetch any URL (telling its owner when the image was
+    opened), as it is read. A ``.vrt`` file (a mosaic of your own) or VRT text in place of a
+    path (as sitewatch builds for a Sentinel-1 product) is read when ``by_name``; a catalogue's
+    asset (``by_name=False``) never.
+    """
+    name = str(path)
+    if driver not in LINKING_DRIVERS or (by_name and (name.lower().endswith(".vrt") or name.startswith("<VRTDataset"))):
+        return
+    raise ImageReadError(
+        f"{path}: GDAL reads it as {driver}, a format that reads other files or URLs named inside it; "
+        + ("refused for a catalogue's asset" if not by_name else "sitewatch reads such a file only when its name ends in .vrt")
+    )
+

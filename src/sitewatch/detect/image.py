@@ -46,6 +46,7 @@ from numpy.typing import NDArray
 from ..errors import ImageReadError, InputError
 from ..files import write_text_atomic
 from ..geo import ground_pixel_size
+from ..untrusted import check_not_linking
 from .base import PixelDetection
 from .optical import DETECTOR as OPTICAL_DETECTOR
 from .optical import VERSION as OPTICAL_VERSION
@@ -160,6 +161,7 @@ def open_image_info(path: str | Path, pixel_size: float | None = None) -> ImageI
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(p) as ds:
+                check_not_linking(ds.driver, p)
                 crs = ds.crs.to_string() if ds.crs else None
                 transform: Affine | None = ds.transform
                 approximate = False

@@ -14,6 +14,7 @@ reflectance, and the optical detector's models were trained on L2A.
 from __future__ import annotations
 
 import math
+import posixpath
 import re
 import warnings
 import zipfile
@@ -289,6 +290,7 @@ def open_s2_l2a(path: str | Path) -> S2Product:
             with rasterio.open(sds10) as ds:
                 by_code = {ds.tags(i).get("BANDNAME", ""): i for i in range(1, ds.count + 1)}
                 files10 = list(ds.files)
+                _check_inside(files10, folder, path)
                 for name, code in _OPTICAL_CODES.items():
                     if code in by_code and _band_file_present(files10, code):
                         bands[name] = (sds10, by_code[code])
@@ -298,6 +300,7 @@ def open_s2_l2a(path: str | Path) -> S2Product:
                 with rasterio.open(sds20) as ds:
                     scl = [i for i in range(1, ds.count + 1) if ds.tags(i).get("BANDNAME") == "SCL"]
                     files20 = list(ds.files)
+                    _check_inside(files20, folder, path)
                 if scl and _band_file_present(files20, "SCL"):
                     bands["SCL"] = (sds20, scl[0])
     except RasterioError as exc:
@@ -496,6 +499,7 @@ def open_s1_grd(path: str | Path) -> S1Product:
             for pol in sorted(subdatasets, key=_CO_FIRST.index):
                 with rasterio.open(subdatasets[pol]) as ds:
                     files = list(ds.files)
+                    _check_inside(files, folder, path)
                     pol_gcps, gcp_crs = ds.gcps
                     size = (ds.width, ds.height)
                 cal_file = next((f for f in files if "/calibration/calibration-" in f.replace("\\", "/")), None)
@@ -547,6 +551,22 @@ def is_s1_product(path: str | Path) -> bool:
         return _product_location(Path(path))[0] == "S1"
     except InputError:
         return False
+
+
+def _check_inside(files: list[str], folder: str, product: Path) -> None:
+    """Refuse a product whose metadata names a file outside it.
+
+    GDAL follows the hrefs of ``manifest.safe`` (and the granule paths of ``MTD_MSIL2A.xml``) as
+    they are: ``./measurement/../../../elsewhere.tiff`` read a raster (and calibration) of this
+    machine as the product's measurement.
+    """
+    root = posixpath.normpath(folder.replace("\\", "/")) + "/"
+    outside = [f for f in files if not posixpath.normpath(f.replace("\\", "/")).startswith(root)]
+    if outside:
+        raise InputError(
+            f"{product}: its metadata names a file outside the product ({outside[0]}); "
+            "a product from ESA names only its own files: download it again from a source you trust"
+        )
 
 
 def _read_bytes(gdal_path: str) -> bytes:

@@ -271,6 +271,17 @@ def test_a_kml_declaring_entities_is_refused(tmp_path: Path) -> None:
         read_sites_file(tmp_path / "p.kml")
 
 
+def test_terminal_escape_sequences_in_a_gazetteer_are_dropped(tmp_path: Path) -> None:
+    """A site name with ESC/CSI sequences recoloured the terminal (or planted a hyperlink) in `sites list`."""
+    from sitewatch.sites import read_sites_file
+
+    props = {"name": "Pier\x1b[2J\x9b31m 7\x1b]8;;https://evil.example\x07", "tags": ["navy\x1b[5m"], "note": "line 1\nline 2"}
+    fc = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": props, "geometry": mapping(box(10, 10, 10.01, 10.01))}]}
+    (tmp_path / "g.geojson").write_text(json.dumps(fc))
+    (site,) = read_sites_file(tmp_path / "g.geojson")
+    assert (site.name, site.tags, site.note) == ("Pier[2J31m 7]8;;https://evil.example", ("navy[5m",), "line 1\nline 2")
+
+
 def test_google_earth_kml_with_folders_altitudes_and_pins(tmp_path: Path) -> None:
     from sitewatch.errors import SkippedInputWarning
     from sitewatch.sites import read_sites_file

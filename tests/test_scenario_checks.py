@@ -388,6 +388,14 @@ def test_yaml_aliases_of_aliases_are_refused_before_they_expand(tmp_path: Path) 
         load_scenario(path)
 
 
+def test_deeply_nested_yaml_is_an_input_error(tmp_path: Path) -> None:
+    """A scenario of "[[[[…" 20 000 deep ended simulate in a RecursionError traceback."""
+    path = tmp_path / "deep.yaml"
+    path.write_text("name: " + "[" * 20_000 + "]" * 20_000, encoding="utf-8")
+    with pytest.raises(InputError, match=r"deep.yaml: nested too deeply to read"):
+        load_scenario(path)
+
+
 def test_an_out_folder_that_cannot_be_written_is_named_not_a_traceback(tmp_path: Path) -> None:
     from click.testing import CliRunner
 

@@ -282,6 +282,18 @@ def test_terminal_escape_sequences_in_a_gazetteer_are_dropped(tmp_path: Path) ->
     assert (site.name, site.tags, site.note) == ("Pier[2J31m 7]8;;https://evil.example", ("navy[5m",), "line 1\nline 2")
 
 
+def test_deeply_nested_gazetteers_are_input_errors_not_tracebacks(tmp_path: Path) -> None:
+    """JSON arrays or KML MultiGeometries 100 000 deep ended `sites import` in a RecursionError traceback."""
+    from sitewatch.sites import read_sites_file
+
+    (tmp_path / "deep.geojson").write_text('{"type": "FeatureCollection", "features": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(InputError, match=r"deep.geojson: its JSON is nested too deeply to read"):
+        read_sites_file(tmp_path / "deep.geojson")
+    (tmp_path / "deep.kml").write_text("<kml><Placemark>" + "<MultiGeometry>" * 50_000 + "</MultiGeometry>" * 50_000 + "</Placemark></kml>")
+    with pytest.raises(InputError, match=r"deep.kml, placemark '\(no name\)': its geometry is nested too deeply"):
+        read_sites_file(tmp_path / "deep.kml")
+
+
 def test_google_earth_kml_with_folders_altitudes_and_pins(tmp_path: Path) -> None:
     from sitewatch.errors import SkippedInputWarning
     from sitewatch.sites import read_sites_file

@@ -119,6 +119,8 @@ def _json(path: Path) -> Any:
         return json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: not readable JSON ({exc})") from exc
+    except RecursionError as exc:  # "[[[[…" a hundred thousand deep: Python's parser recurses
+        raise InputError(f"{path}: its JSON is nested too deeply to read") from exc
 
 
 def _json_or_none(path: Path) -> Any:

@@ -99,7 +99,10 @@ def kml_to_geojson(text: str | bytes, origin: str = "KML") -> dict[str, Any]:
     for pm in (el for el in root.iter() if _local(el.tag) == "Placemark"):
         props = _properties(pm)
         where = f"{origin}, placemark {props.get('name', '(no name)')!r}"
-        geom = next((g for g in (_geometry(c, where) for c in pm) if g is not None), None)
+        try:
+            geom = next((g for g in (_geometry(c, where) for c in pm) if g is not None), None)
+        except RecursionError as exc:  # MultiGeometry in MultiGeometry thousands deep
+            raise InputError(f"{where}: its geometry is nested too deeply to read") from exc
         if geom is None:
             found = next((_local(c.tag) for c in pm if _local(c.tag) in _OTHER_GEOMETRIES), "no geometry")
             warnings.warn(SkippedInputWarning(f"{where}: skipped, a site or berth needs a polygon or line ({found})"),

@@ -279,7 +279,7 @@ def _tags(value: Any) -> tuple[str, ...]:
     if isinstance(value, str) and value.startswith("["):  # the GeoPackage's JSON list, as QGIS exports it
         try:
             value = json.loads(value)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             pass
     if isinstance(value, str):
         return tuple(t.strip() for t in re.split(r"[,;]", value) if t.strip())
@@ -469,4 +469,6 @@ def read_sites_file(path: Path, known: Mapping[str, Site] | None = None) -> list
         raise InputError(f"{path}: no such file") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not valid JSON ({exc})") from exc
+    except RecursionError as exc:  # "[[[[…" a hundred thousand deep: Python's parser recurses
+        raise InputError(f"{path}: its JSON is nested too deeply to read") from exc
     return sites_from_geojson(data, origin=str(path), known=known)

@@ -840,6 +840,8 @@ def load_scenario(path_or_name: str | Path) -> Scenario:
         raise InputError(f"{path}: cannot read ({exc})") from exc
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
         raise InputError(f"{path}: not valid {'TOML' if path.suffix.lower() == '.toml' else 'YAML'} ({exc})") from exc
+    except RecursionError as exc:  # "[[[[…" thousands deep: the parsers recurse
+        raise InputError(f"{path}: nested too deeply to read") from exc
     return scenario_from_mapping(data, origin=str(path))
 
 

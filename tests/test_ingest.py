@@ -149,6 +149,25 @@ def test_a_tif_that_is_vrt_xml_is_refused_unless_named_vrt(ws, tmp_path: Path) -
     assert r.exit_code == 1 and "GDAL reads it as VRT" in r.output
 
 
+def test_a_header_claiming_a_huge_image_is_cut_over_the_site_not_read_whole(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Ingest read every file whole: a 12 kB GeoTIFF claiming 100 000 × 100 000 pixels asked for 40 GB and died."""
+    from rasterio.windows import Window
+
+    crs, x0, y0 = site_utm_origin(SITE)
+    huge = tmp_path / "huge_20241017.tif"
+    with rasterio.open(huge, "w", driver="GTiff", width=100_000, height=100_000, count=1, dtype="float32", crs=crs,
+                       transform=Affine(10, 0, x0, 0, -10, y0), tiled=True, blockxsize=512, blockysize=512,
+                       sparse_ok=True, BIGTIFF="YES") as dst:  # fmt: skip
+        dst.set_band_description(1, "VV")
+        dst.write(np.full((1, 512, 512), 0.05, "float32"), window=Window(0, 0, 512, 512))  # the rest: sparse tiles
+    assert huge.stat().st_size < 2_000_000
+    with ws.store() as store:
+        obs = ingest_file(ws, store, SITE, huge)
+    assert obs is not None
+    with rasterio.open(ws.root / obs.path) as src:
+        assert np.nanmax(src.read(1)) == pytest.approx(0.05)
+
+
 def test_scene_outside_site_is_not_ingested(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     far = write_tiff(
         tmp_path / "far_20241017.tif",

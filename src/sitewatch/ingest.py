@@ -90,6 +90,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".gtiff")
+MAX_WHOLE_READ_PIXELS = 2**28
+"""A file with more pixels a band than this (1 GB as float32) is read over the site's window only, not whole:
+a purchased strip is cut without decoding all of it, and a header claiming 10⁶ × 10⁶ pixels allocates nothing."""
 MAX_GRID_PIXELS = 2**30
 """Most pixels a site's grid may have (32768 × 32768): a largest site (2° across) at 10 m fits; a file
 claiming millimetre pixels gets an error naming its pixel size, not an allocation of tens of GB."""
@@ -699,6 +702,22 @@ def _window_over(src: Any, grid: Grid) -> Any:
         return None
 
 
+def _big_file_window(src: Any, grid: Grid, path: Path | str) -> Any:
+    """The window over the site of a file too big to read whole (see :data:`MAX_WHOLE_READ_PIXELS`)."""
+    if src.width * src.height <= MAX_WHOLE_READ_PIXELS:
+        return None
+    try:
+        window = _window_over(src, grid)
+    except Exception:  # rasterio's WindowError: a rotated grid, which from_bounds cannot cut
+        window = None
+    if window is None:
+        raise ImageReadError(
+            f"{path}: {src.width} × {src.height} pixels, too many to read whole, and its part over the site "
+            "could not be cut (a rotated grid?); cut it first (gdal_translate -projwin)"
+        )
+    return window
+
+
 def _resampling(band: str) -> Resampling:
     # Class maps (SCL) must not be interpolated; intensities and reflectances may be averaged.
     return Resampling.nearest if band.upper() == "SCL" else Resampling.bilinear
@@ -754,24 +773,28 @@ def _cut_to_grid(
                         return None
                     # One band file of another place: name it, not the first file, which does cover the site.
                     raise ImageReadError(f"{f}: does not cover the site, though {sources[0][0]} does")
+            big = product is None and any(s.width * s.height > MAX_WHOLE_READ_PIXELS for s in opened.values())
             if product is not None:
                 # The product says how its values are scaled: (DN + BOA_ADD_OFFSET) / QUANTIFICATION_VALUE.
                 scale = 1 / product.quantification
             elif scene.sensor == "optical" and first.dtypes[0] in ("uint8", "uint16", "int16"):
                 # Integer reflectance: 8-bit RGB products are 0-255; surface reflectance products
                 # (Sentinel-2 L2A, PlanetScope SR) are scaled by 10,000, full-range 16-bit exports
-                # by 65,535 (told apart by their range, on a decimated read).
-                step = max(1, int((first.width * first.height / 1_000_000) ** 0.5))
-                shape = (max(1, first.height // step), max(1, first.width // step))
+                # by 65,535 (told apart by their range, on a decimated read; of the site's window in a big file).
+                sample_window = _big_file_window(first, grid, path) if big else None
+                height, width = (first.height, first.width) if sample_window is None else (sample_window.height, sample_window.width)
+                step = max(1, int((width * height / 1_000_000) ** 0.5))
+                shape = (max(1, int(height) // step), max(1, int(width) // step))
                 samples = [
-                    opened[f].read(i, out_shape=shape) for (f, i), b in zip(sources, bands, strict=True) if b.upper() != "SCL"
-                ]
+                    opened[f].read(i, out_shape=shape, window=sample_window)
+                    for (f, i), b in zip(sources, bands, strict=True) if b.upper() != "SCL"
+                ]  # fmt: skip
                 from .detect.optical_reflectance import infer_dn_scale
 
                 scale = 1 / (infer_dn_scale(samples) or 1.0)
             for k, ((f, i), band) in enumerate(zip(sources, bands, strict=True)):
                 src = opened[f]
-                window = _window_over(src, grid) if product is not None else None
+                window = _window_over(src, grid) if product is not None else _big_file_window(src, grid, path) if big else None
                 try:
                     src_arr = src.read(i, out_dtype="float32", masked=True, window=window).filled(np.nan)
                 except RasterioError as exc:

@@ -86,6 +86,9 @@ or a slip in ``--pixel-size``."""
 
 TILE_ABOVE_PIXELS = 64_000_000
 """Images with more pixels than this are processed in tiles (bounded memory)."""
+MAX_IMAGE_PIXELS = 2**36
+"""Most pixels an image may have (about 262 000 × 262 000; a whole WorldView strip has under 10¹⁰): a header
+claiming 10⁶ × 10⁶ pixels is an error at once, not days of tiles over empty pixels."""
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,11 @@ def open_image_info(path: str | Path, pixel_size: float | None = None) -> ImageI
     except RasterioIOError as exc:
         what = "GDAL cannot open this virtual path" if isinstance(p, str) else "not a readable image"
         raise ImageReadError(f"{p}: {what} ({exc})") from exc
+    if info["width"] * info["height"] > MAX_IMAGE_PIXELS:
+        raise InputError(
+            f"{p}: {info['width']} × {info['height']} pixels, more than sitewatch reads ({MAX_IMAGE_PIXELS:,}); "
+            "is the file damaged? Otherwise cut the part you need first (gdal_translate -srcwin or -projwin)"
+        )
     if transform is None:
         if pixel_size is None:
             raise InputError(f"{p}: the image has no georeference; pass --pixel-size METRES")

@@ -580,6 +580,20 @@ def test_one_acquisition_from_a_second_catalogue_is_not_archived_twice(world):
     assert [o.id for o in store.observations("port")] == ["port/S2A_CLEAR_20241005"]
 
 
+def test_a_calibration_lut_larger_than_any_is_not_read_whole(world, monkeypatch, caplog):
+    """The GRD calibration asset was read whole into memory, however many GB the catalogue's server sent."""
+    from sitewatch import fetch as fetch_module
+
+    state, ws, store = world
+    state.fail_first_searches = 0
+    monkeypatch.setattr(fetch_module, "MAX_CALIBRATION_BYTES", 100)  # the test LUT is 250 bytes
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    with caplog.at_level(logging.WARNING):
+        s1 = fetch_scenes(ws, store, SITE, catalog, "sentinel-1-grd", T0, T1, retries=0, backoff=0.01)
+    assert "calibration-iw-vv.xml not read: larger than 100 bytes" in caplog.text
+    assert s1.observations and "A = 500.00" not in s1.observations[0].provenance["conversions"]["VV"]
+
+
 def test_grd_scene_whose_gcps_cannot_place_it_fails_alone(world):
     """GDAL's 'matrix not invertible' (a CPLE error, not a RasterioError), and an item without any
     polarisation asset, failed the whole fetch with a traceback."""

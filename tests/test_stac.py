@@ -711,6 +711,19 @@ def test_an_asset_that_is_vrt_xml_is_refused(world):
     assert not report.observations and "GDAL reads it as VRT" in str(report.failed), report.failed
 
 
+def test_an_item_id_too_long_for_a_file_name_is_archived(world):
+    """A catalogue's item id of 400 characters ended the whole fetch in OSError "File name too long"."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    clear = state.items[0]
+    clear["id"] = "S2A_" + "A" * 400
+    state.items = [clear]
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+    (obs,) = report.observations
+    assert obs.id == f"port/{clear['id']}" and len(Path(obs.path).name) < 255 and (ws.root / obs.path).exists()
+
+
 def test_the_token_goes_to_the_catalogue_host_only(world):
     """The bearer token went with every asset read and "next" page, to whatever host the catalogue's answer named."""
     state, ws, store = world

@@ -495,13 +495,20 @@ def _s1_scene_ref(product: S1Product, acquired: datetime | None, sensor: str | N
 # -- writing observations -------------------------------------------------------------------------
 
 
+_MAX_NAME = 200
+"""Longest archive file name taken from an id as it is: with ``.`` before it and ``.stac.json.partial``
+after, a name stays under the 255 bytes file systems allow."""
+
+
 def _safe_name(text: str) -> str:
-    """A file name for an item id: the id itself when it is safe, else made safe plus a digest of
-    the id, so that two ids (``harbour east``, ``harbour_east``) never share one archive file."""
+    """A file name for an item id: the id itself when it is safe (and not too long), else made safe
+    (cut to :data:`_MAX_NAME`) plus a digest of the id, so that two ids (``harbour east``,
+    ``harbour_east``) never share one archive file."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "scene"
-    if safe == text:
+    if safe == text and len(safe) <= _MAX_NAME:
         return safe
-    return f"{safe}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+    # A catalogue's id of 400 characters ended the whole fetch in "File name too long".
+    return f"{safe[:_MAX_NAME]}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
 def write_observation(

@@ -101,6 +101,24 @@ def test_bad_inputs_are_named(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "Pascal VOC .xml, COCO .json or GeoJSON" in r.output
 
 
+def test_a_label_file_declaring_entities_is_refused(tmp_path: Path) -> None:
+    """Entities declared in a downloaded VOC file were expanded as it was parsed (up to expat's amplification cap)."""
+    dets = _dets(tmp_path / "chip.geojson", [(12, 15, 0.9)])
+    laughs = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 9}">' for i in range(1, 4))
+    xml = f'<!DOCTYPE annotation [<!ENTITY l0 "ship">{laughs}]>' + VOC.replace("<name>buoy</name>", "<name>&l3;</name>")
+    (tmp_path / "chip.xml").write_text(xml)
+    r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.xml")])
+    assert r.exit_code == 1 and "chip.xml: declares XML entities" in r.output, r.output
+
+
+def test_a_label_file_nested_too_deeply_is_named(tmp_path: Path) -> None:
+    """COCO/GeoJSON labels of "[[[[…" 100 000 deep ended `score` in a RecursionError traceback."""
+    dets = _dets(tmp_path / "chip.geojson", [(12, 15, 0.9)])
+    (tmp_path / "chip.json").write_text("[" * 100_000 + "]" * 100_000)
+    r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.json")])
+    assert r.exit_code == 1 and "chip.json: its JSON is nested too deeply to read" in r.output, r.output
+
+
 def test_a_detections_file_is_never_its_own_labels(tmp_path: Path) -> None:
     # detect-image --out written next to the chips: chip.geojson and chip.xml side by side.
     (tmp_path / "chip.xml").write_text(VOC)

@@ -109,3 +109,20 @@ def test_unbounded_number_option_help_names_no_range() -> None:
     """--dn-offset has no bounds: its help said "[x<=None]"."""
     r = CliRunner().invoke(main, ["detect-image", "--help"])
     assert r.exit_code == 0 and "None]" not in r.output and "[x>0]" in r.output
+
+
+def test_names_that_look_like_rich_markup_are_printed_as_they_are(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A site name (or item id) with "[/b]" made `sites list` die with rich's MarkupError; "[link=…]" made a hyperlink."""
+    from sitewatch.cli.options import progress_bar
+
+    name = "Pier [/b] [link=https://evil.example]7[/link] [red]"
+    ws = tmp_path / "ws"
+    assert CliRunner().invoke(main, ["init", str(ws)]).exit_code == 0
+    r = CliRunner().invoke(main, ["sites", "add", "-w", str(ws), "p", "--bbox", "10,10,10.01,10.01", "--name", name])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["sites", "list", "-w", str(ws)], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert name in r.output
+    monkeypatch.setenv("FORCE_COLOR", "1")  # the bar renders as on a terminal
+    with progress_bar(name) as progress:
+        progress(1, 2, "[/i] item")  # rendered as text, not markup: no MarkupError

@@ -681,3 +681,14 @@ def test_one_band_file_of_an_optical_satellite_is_not_run_as_sar_by_default(tmp_
     assert not out.exists()
     r = CliRunner().invoke(main, ["detect-image", str(tif), "--sensor", "sar", "--out", str(out)])
     assert r.exit_code == 0, r.output  # asked for, it runs
+
+def test_a_header_claiming_an_absurd_size_is_an_error_at_once(tmp_path: Path) -> None:
+    """A 1 MB GeoTIFF claiming 300 000 × 300 000 pixels set detect-image tiling empty pixels for days."""
+    huge = tmp_path / "huge.tif"
+    with rasterio.open(huge, "w", driver="GTiff", width=300_000, height=300_000, count=1, dtype="uint8",
+                       crs="EPSG:32652", transform=from_origin(600000, 4750000, 1, 1), tiled=True,
+                       blockxsize=4096, blockysize=4096, sparse_ok=True, BIGTIFF="YES"):  # fmt: skip
+        pass
+    assert huge.stat().st_size < 1_000_000
+    r = CliRunner().invoke(main, ["detect-image", str(huge), "--out", str(tmp_path / "o.geojson")])
+    assert r.exit_code == 1 and "huge.tif: 300000 × 300000 pixels, more than sitewatch reads" in r.output, r.output

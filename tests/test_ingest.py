@@ -117,6 +117,57 @@ def test_missing_crs_and_time_are_refused(tmp_path: Path) -> None:
         read_scene_ref(notime)
 
 
+def test_a_file_claiming_millimetre_pixels_is_refused_by_name(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A GeoTIFF claiming 1 mm pixels made ingest allocate the site at that pixel size (terabytes) and die."""
+    crs, x0, y0 = site_utm_origin(SITE)
+    src = write_tiff(tmp_path / "mm_20241017.tif", np.ones((10, 10), "float32"), crs=crs,
+                     transform=Affine(0.001, 0, x0, 0, -0.001, y0), descriptions=["VV"])  # fmt: skip
+    with ws.store() as store:
+        report = ingest_paths(ws, store, SITE, [src])
+    assert not report.observations
+    assert "at 0.001 m pixels would be" in report.skipped[0][1] and "is the image's pixel size right?" in report.skipped[0][1]
+    widest = tiny_site("wide", lon=0.0, lat=0.0, half_deg=1.0)  # the widest site there is, at the equator
+    assert site_grid(widest, 10.0).width * site_grid(widest, 10.0).height < 2**30
+
+
+def test_a_tif_that_is_vrt_xml_is_refused_unless_named_vrt(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """GDAL picks the format by content: an "image.tif" that was VRT XML read any file it named (or fetched a URL)."""
+    (tmp_path / "private").mkdir()
+    secret = _sar(tmp_path / "private" / "elsewhere_20241017.tif")  # a raster of this machine, not given
+    vrt = f'''<VRTDataset rasterXSize="220" rasterYSize="260"><SRS>{rasterio.open(secret).crs.to_wkt()}</SRS>
+<GeoTransform>{", ".join(map(str, rasterio.open(secret).transform.to_gdal()))}</GeoTransform>
+<VRTRasterBand dataType="Float32" band="1"><Description>VV</Description><SimpleSource>
+<SourceFilename relativeToVRT="0">{secret}</SourceFilename><SourceBand>1</SourceBand></SimpleSource></VRTRasterBand></VRTDataset>'''
+    disguised = tmp_path / "bought_20241017.tif"
+    disguised.write_text(vrt)
+    (tmp_path / "mosaic_20241017.vrt").write_text(vrt)
+    with ws.store() as store:
+        report = ingest_paths(ws, store, SITE, [disguised])
+        assert not report.observations and "GDAL reads it as VRT" in report.skipped[0][1]
+        assert ingest_file(ws, store, SITE, tmp_path / "mosaic_20241017.vrt") is not None  # named so: yours
+    r = CliRunner().invoke(main, ["detect-image", str(disguised), "--out", str(tmp_path / "o.geojson")])
+    assert r.exit_code == 1 and "GDAL reads it as VRT" in r.output
+
+
+def test_a_header_claiming_a_huge_image_is_cut_over_the_site_not_read_whole(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Ingest read every file whole: a 12 kB GeoTIFF claiming 100 000 × 100 000 pixels asked for 40 GB and died."""
+    from rasterio.windows import Window
+
+    crs, x0, y0 = site_utm_origin(SITE)
+    huge = tmp_path / "huge_20241017.tif"
+    with rasterio.open(huge, "w", driver="GTiff", width=100_000, height=100_000, count=1, dtype="float32", crs=crs,
+                       transform=Affine(10, 0, x0, 0, -10, y0), tiled=True, blockxsize=512, blockysize=512,
+                       sparse_ok=True, BIGTIFF="YES") as dst:  # fmt: skip
+        dst.set_band_description(1, "VV")
+        dst.write(np.full((1, 512, 512), 0.05, "float32"), window=Window(0, 0, 512, 512))  # the rest: sparse tiles
+    assert huge.stat().st_size < 2_000_000
+    with ws.store() as store:
+        obs = ingest_file(ws, store, SITE, huge)
+    assert obs is not None
+    with rasterio.open(ws.root / obs.path) as src:
+        assert np.nanmax(src.read(1)) == pytest.approx(0.05)
+
+
 def test_scene_outside_site_is_not_ingested(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     far = write_tiff(
         tmp_path / "far_20241017.tif",

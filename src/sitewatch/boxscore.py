@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .untrusted import parse_xml
 
 __all__ = [
     "Box", "Counts", "Detected", "match_boxes", "pair_files", "read_detections", "read_labels", "score_files",
@@ -118,6 +119,8 @@ def _json(path: Path) -> Any:
         return json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: not readable JSON ({exc})") from exc
+    except RecursionError as exc:  # "[[[[…" a hundred thousand deep: Python's parser recurses
+        raise InputError(f"{path}: its JSON is nested too deeply to read") from exc
 
 
 def _json_or_none(path: Path) -> Any:
@@ -200,7 +203,7 @@ def read_detections(
 
 def _voc(path: Path, classes: set[str], seen: set[str]) -> list[Box]:
     try:
-        root = ET.parse(path).getroot()
+        root = parse_xml(path.read_bytes(), str(path))
     except (OSError, ET.ParseError) as exc:
         raise InputError(f"{path}: not readable XML ({exc})") from exc
     boxes = []

@@ -187,7 +187,7 @@ def read_truth(path: Path) -> dict[str, Any]:
     """Read a simulator truth GeoJSON FeatureCollection, or an InputError naming the file."""
     try:
         data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise InputError(f"{path}: cannot read the ground truth ({exc})") from exc
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
         raise InputError(f"{path}: ground truth must be a GeoJSON FeatureCollection")

@@ -66,6 +66,7 @@ from .sources.stac import (
     search_items,
 )
 from .store import Store
+from .untrusted import check_not_linking, parse_xml
 from .workspace import Workspace
 
 __all__ = [
@@ -198,6 +199,8 @@ def read_window(
     """
     out = np.full(grid.shape, np.nan, dtype=np.float32)
     with rasterio.open(href) as src:
+        # A catalogue's asset is never a VRT (ingest passes its own VRT text for Sentinel-1 here).
+        check_not_linking(src.driver, redact(href), by_name=not href.lower().startswith(("https://", "http://", "s3://")))
         gcps, gcp_crs = src.gcps
         if src.crs is None and gcps:
             window = gcps_window(gcps, gcp_crs.to_string(), grid, (src.height, src.width))
@@ -362,6 +365,10 @@ class _Reader:
                 raise ImageReadError(f"{redact(href)}: {message[:300]}") from exc
 
 
+MAX_CALIBRATION_BYTES = 64 * 2**20
+"""Most bytes of a GRD calibration LUT fetch reads (Sentinel-1's are a few MB)."""
+
+
 def _grd_calibration(reader: _Reader, href: str | None) -> float | None:
     """Median sigma0 calibration constant A of a GRD product (sigma0 = DN² / A²), or None."""
     if not href or not href.startswith("http"):
@@ -376,14 +383,20 @@ def _grd_calibration(reader: _Reader, href: str | None) -> float | None:
     session = requests.Session()
     session.mount("http", HTTPAdapter(max_retries=_retry(reader.retries, reader.backoff)))
     try:
-        resp = session.get(reader.signer.sign(href), timeout=60)
+        resp = session.get(reader.signer.sign(href), timeout=60, stream=True)
         resp.raise_for_status()
+        content = bytearray()
+        for chunk in resp.iter_content(1 << 20):
+            # The catalogue's answer is read whole into memory: a few MB is a calibration LUT, no more.
+            content += chunk
+            if len(content) > MAX_CALIBRATION_BYTES:
+                raise ValueError(f"larger than {MAX_CALIBRATION_BYTES:,} bytes")
         values = [
             float(v)
-            for el in ET.fromstring(resp.content).iter("sigmaNought")
+            for el in parse_xml(bytes(content), redact(href)).iter("sigmaNought")
             for v in (el.text or "").split()
         ]
-    except (requests.RequestException, ET.ParseError, ValueError) as exc:
+    except (requests.RequestException, ET.ParseError, ValueError) as exc:  # InputError is a ValueError
         log.warning("calibration of %s not read: %s", redact(href), redact(str(exc)))
         return None
     return float(np.median(values)) if values else None

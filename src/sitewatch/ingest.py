@@ -60,11 +60,13 @@ from .sources.safe import (
     safe_products_in,
 )
 from .store import Store, now_utc
+from .untrusted import check_not_linking, parse_xml
 from .workspace import Workspace
 
 __all__ = [
     "IngestReport",
     "site_grid",
+    "MAX_GRID_PIXELS",
     "site_mask",
     "read_scene_ref",
     "write_observation",
@@ -88,6 +90,12 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".gtiff")
+MAX_WHOLE_READ_PIXELS = 2**28
+"""A file with more pixels a band than this (1 GB as float32) is read over the site's window only, not whole:
+a purchased strip is cut without decoding all of it, and a header claiming 10⁶ × 10⁶ pixels allocates nothing."""
+MAX_GRID_PIXELS = 2**30
+"""Most pixels a site's grid may have (32768 × 32768): a largest site (2° across) at 10 m fits; a file
+claiming millimetre pixels gets an error naming its pixel size, not an allocation of tens of GB."""
 _SAR_BANDS = {"VV", "VH", "HH", "HV"}
 _BAND_ORDER = {b: i for i, b in enumerate(("BLUE", "GREEN", "RED", "NIR", "SCL", "VV", "HH", "VH", "HV"))}
 """The order in which bands given one file each are read and stored."""
@@ -139,6 +147,12 @@ def site_grid(site: Site, resolution_m: float, crs: str | None = None) -> Grid:
     x0, y1 = math.floor(minx / r) * r, math.ceil(maxy / r) * r
     width = max(1, math.ceil((maxx - x0) / r))
     height = max(1, math.ceil((y1 - miny) / r))
+    if width * height > MAX_GRID_PIXELS:
+        raise InputError(
+            f"site {site.id!r} ({(maxx - minx) / 1000:.1f} × {(maxy - miny) / 1000:.1f} km) at {r:g} m pixels would be "
+            f"{width} × {height} pixels, more than sitewatch handles ({MAX_GRID_PIXELS:,}); is the image's pixel size "
+            "right? Resample it coarser (gdalwarp -tr) or cut the site smaller"
+        )
     t = Affine(r, 0.0, x0, 0.0, -r, y1)
     return Grid(crs=crs, transform=(t.a, t.b, t.c, t.d, t.e, t.f), width=width, height=height)
 
@@ -195,8 +209,8 @@ def acquired_from_xml(path: Path) -> datetime | None:
     import xml.etree.ElementTree as ET
 
     try:
-        root = ET.fromstring(text)
-    except ET.ParseError:
+        root = parse_xml(text, str(path))
+    except (ET.ParseError, InputError):
         return None
     found: dict[str, str] = {}
     for el in root.iter():
@@ -264,7 +278,7 @@ def _acquired_from(tags: Mapping[str, str], path: Path) -> tuple[datetime, str] 
         if sidecar.suffix.lower() == ".json":
             try:
                 meta = json.loads(sidecar.read_text())
-            except (json.JSONDecodeError, UnicodeDecodeError):
+            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
                 continue
             props = meta.get("properties", meta) if isinstance(meta, dict) else None
             for key in ("datetime", "acquired", "acquisition_time"):
@@ -377,6 +391,7 @@ def read_scene_ref(
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             src = rasterio.open(path)
         with src:
+            check_not_linking(src.driver, path)
             tags = src.tags()
             if src.crs is None:
                 raise ImageReadError(
@@ -496,13 +511,20 @@ def _s1_scene_ref(product: S1Product, acquired: datetime | None, sensor: str | N
 # -- writing observations -------------------------------------------------------------------------
 
 
+_MAX_NAME = 200
+"""Longest archive file name taken from an id as it is: with ``.`` before it and ``.stac.json.partial``
+after, a name stays under the 255 bytes file systems allow."""
+
+
 def _safe_name(text: str) -> str:
-    """A file name for an item id: the id itself when it is safe, else made safe plus a digest of
-    the id, so that two ids (``harbour east``, ``harbour_east``) never share one archive file."""
+    """A file name for an item id: the id itself when it is safe (and not too long), else made safe
+    (cut to :data:`_MAX_NAME`) plus a digest of the id, so that two ids (``harbour east``,
+    ``harbour_east``) never share one archive file."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "scene"
-    if safe == text:
+    if safe == text and len(safe) <= _MAX_NAME:
         return safe
-    return f"{safe}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+    # A catalogue's id of 400 characters ended the whole fetch in "File name too long".
+    return f"{safe[:_MAX_NAME]}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
 def write_observation(
@@ -703,6 +725,22 @@ def _window_over(src: Any, grid: Grid) -> Any:
         return None
 
 
+def _big_file_window(src: Any, grid: Grid, path: Path | str) -> Any:
+    """The window over the site of a file too big to read whole (see :data:`MAX_WHOLE_READ_PIXELS`)."""
+    if src.width * src.height <= MAX_WHOLE_READ_PIXELS:
+        return None
+    try:
+        window = _window_over(src, grid)
+    except Exception:  # rasterio's WindowError: a rotated grid, which from_bounds cannot cut
+        window = None
+    if window is None:
+        raise ImageReadError(
+            f"{path}: {src.width} × {src.height} pixels, too many to read whole, and its part over the site "
+            "could not be cut (a rotated grid?); cut it first (gdal_translate -projwin)"
+        )
+    return window
+
+
 def _resampling(band: str, sensor: str) -> Resampling:
     """Class maps (SCL) must not be interpolated, nor SAR: averaging neighbours smooths the speckle
     and the hull's peaks that the CFAR detector measures (OpenSARShip GRD chips half a pixel off the
@@ -751,6 +789,7 @@ def _cut_to_grid(
         with ExitStack() as stack:
             opened = {f: stack.enter_context(rasterio.open(f)) for f, _ in sources}
             for f, src in opened.items():
+                check_not_linking(src.driver, f)
                 if src.crs is None:
                     raise ImageReadError(f"{f}: has no CRS; sitewatch cannot place it on the ground")
             first = opened[sources[0][0]]
@@ -760,24 +799,28 @@ def _cut_to_grid(
                         return None
                     # One band file of another place: name it, not the first file, which does cover the site.
                     raise ImageReadError(f"{f}: does not cover the site, though {sources[0][0]} does")
+            big = product is None and any(s.width * s.height > MAX_WHOLE_READ_PIXELS for s in opened.values())
             if product is not None:
                 # The product says how its values are scaled: (DN + BOA_ADD_OFFSET) / QUANTIFICATION_VALUE.
                 scale = 1 / product.quantification
             elif scene.sensor == "optical" and first.dtypes[0] in ("uint8", "uint16", "int16"):
                 # Integer reflectance: 8-bit RGB products are 0-255; surface reflectance products
                 # (Sentinel-2 L2A, PlanetScope SR) are scaled by 10,000, full-range 16-bit exports
-                # by 65,535 (told apart by their range, on a decimated read).
-                step = max(1, int((first.width * first.height / 1_000_000) ** 0.5))
-                shape = (max(1, first.height // step), max(1, first.width // step))
+                # by 65,535 (told apart by their range, on a decimated read; of the site's window in a big file).
+                sample_window = _big_file_window(first, grid, path) if big else None
+                height, width = (first.height, first.width) if sample_window is None else (sample_window.height, sample_window.width)
+                step = max(1, int((width * height / 1_000_000) ** 0.5))
+                shape = (max(1, int(height) // step), max(1, int(width) // step))
                 samples = [
-                    opened[f].read(i, out_shape=shape) for (f, i), b in zip(sources, bands, strict=True) if b.upper() != "SCL"
-                ]
+                    opened[f].read(i, out_shape=shape, window=sample_window)
+                    for (f, i), b in zip(sources, bands, strict=True) if b.upper() != "SCL"
+                ]  # fmt: skip
                 from .detect.optical_reflectance import infer_dn_scale
 
                 scale = 1 / (infer_dn_scale(samples) or 1.0)
             for k, ((f, i), band) in enumerate(zip(sources, bands, strict=True)):
                 src = opened[f]
-                window = _window_over(src, grid) if product is not None else None
+                window = _window_over(src, grid) if product is not None else _big_file_window(src, grid, path) if big else None
                 try:
                     src_arr = src.read(i, out_dtype="float32", masked=True, window=window).filled(np.nan)
                 except RasterioError as exc:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, SkippedInputWarning
+from .untrusted import parse_xml, read_zip_member
 
 __all__ = ["kml_to_geojson", "read_kml"]
 
@@ -89,7 +90,7 @@ def _properties(placemark: ET.Element) -> dict[str, str]:
 def kml_to_geojson(text: str | bytes, origin: str = "KML") -> dict[str, Any]:
     """The Placemarks of a KML document as a GeoJSON FeatureCollection (lon/lat)."""
     try:
-        root = ET.fromstring(text)
+        root = parse_xml(text, origin)
     except ET.ParseError as exc:
         raise InputError(f"{origin}: not a valid KML (XML) file ({exc})") from exc
     if _local(root.tag) != "kml":
@@ -98,7 +99,10 @@ def kml_to_geojson(text: str | bytes, origin: str = "KML") -> dict[str, Any]:
     for pm in (el for el in root.iter() if _local(el.tag) == "Placemark"):
         props = _properties(pm)
         where = f"{origin}, placemark {props.get('name', '(no name)')!r}"
-        geom = next((g for g in (_geometry(c, where) for c in pm) if g is not None), None)
+        try:
+            geom = next((g for g in (_geometry(c, where) for c in pm) if g is not None), None)
+        except RecursionError as exc:  # MultiGeometry in MultiGeometry thousands deep
+            raise InputError(f"{where}: its geometry is nested too deeply to read") from exc
         if geom is None:
             found = next((_local(c.tag) for c in pm if _local(c.tag) in _OTHER_GEOMETRIES), "no geometry")
             warnings.warn(SkippedInputWarning(f"{where}: skipped, a site or berth needs a polygon or line ({found})"),
@@ -121,7 +125,7 @@ def read_kml(path: Path) -> dict[str, Any]:
             if not names:
                 raise InputError(f"{path}: the KMZ holds no .kml document")
             doc = "doc.kml" if "doc.kml" in names else names[0]  # Google Earth's main document
-            return kml_to_geojson(kmz.read(doc), origin=f"{path}!{doc}")
+            return kml_to_geojson(read_zip_member(kmz, doc, str(path)), origin=f"{path}!{doc}")
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file") from exc
     except zipfile.BadZipFile as exc:

@@ -55,7 +55,7 @@ def platform_from_metadata(path: Path) -> str:
     if suffix == ".json":
         try:
             meta = json.loads(text)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return ""
         props = meta.get("properties", meta) if isinstance(meta, dict) else None
         if not isinstance(props, dict):

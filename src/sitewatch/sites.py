@@ -105,6 +105,19 @@ def _check_geometry(geom: BaseGeometry, where: str) -> None:
         )
 
 
+def _without_controls(value: Any) -> Any:
+    """A property with control characters (but tab and newline) removed from its text.
+
+    Names, notes and berth ids of a downloaded gazetteer are printed to the terminal: an escape
+    sequence in one (ESC, CSI) recoloured the screen, rewrote lines or planted a hyperlink there.
+    """
+    if isinstance(value, str):
+        return "".join(c for c in value if c in "\t\n" or unicodedata.category(c) != "Cc")
+    if isinstance(value, list):
+        return [_without_controls(v) for v in value]
+    return value
+
+
 def _geojson_crs(data: dict[str, Any], origin: str) -> str | None:
     """The CRS a pre-RFC 7946 ``crs`` member names (QGIS and GDAL write one), or None for lon/lat."""
     member = data.get("crs")
@@ -153,7 +166,7 @@ def sites_from_geojson(
     for i, feat in enumerate(features):
         if not isinstance(feat, dict) or not isinstance(feat.get("properties") or {}, dict):
             raise InputError(f"{origin}, feature {i}: not a GeoJSON Feature with a properties object")
-        props = feat.get("properties") or {}
+        props = {k: _without_controls(v) for k, v in (feat.get("properties") or {}).items()}
         where = f"{origin}, feature {i} ({props.get('id') or props.get('name') or 'no id'})"
         try:
             geom = shape(feat["geometry"]) if feat.get("geometry") else None
@@ -266,7 +279,7 @@ def _tags(value: Any) -> tuple[str, ...]:
     if isinstance(value, str) and value.startswith("["):  # the GeoPackage's JSON list, as QGIS exports it
         try:
             value = json.loads(value)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             pass
     if isinstance(value, str):
         return tuple(t.strip() for t in re.split(r"[,;]", value) if t.strip())
@@ -456,4 +469,6 @@ def read_sites_file(path: Path, known: Mapping[str, Site] | None = None) -> list
         raise InputError(f"{path}: no such file") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not valid JSON ({exc})") from exc
+    except RecursionError as exc:  # "[[[[…" a hundred thousand deep: Python's parser recurses
+        raise InputError(f"{path}: its JSON is nested too deeply to read") from exc
     return sites_from_geojson(data, origin=str(path), known=known)

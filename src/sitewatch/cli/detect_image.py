@@ -34,6 +34,7 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     tiles with bounded memory.
     """
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import Progress
 
     from ..detect.image import detect_image, detections_to_geojson, write_geojson
@@ -110,7 +111,7 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     # Off a terminal (a log, a pipe) a transient bar would leave an empty line behind.
     console = Console(stderr=True)
     with Progress(transient=True, disable=quiet or not console.is_terminal, console=console) as bar:
-        task = bar.add_task(f"detecting in {_name(image) if image else 'bands'}", total=None)
+        task = bar.add_task(escape(f"detecting in {_name(image) if image else 'bands'}"), total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)

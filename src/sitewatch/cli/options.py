@@ -113,6 +113,7 @@ def progress_bar(label: str, quiet: bool = False) -> Iterator[Callable[[int, int
         yield lambda done, total, what: None
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)  # standard output holds the command's result alone
@@ -126,10 +127,10 @@ def progress_bar(label: str, quiet: bool = False) -> Iterator[Callable[[int, int
         console=console,
         disable=not console.is_terminal,  # off a terminal a transient bar leaves an empty line behind
     ) as bar:
-        task = bar.add_task(label, total=None, what="")
+        task = bar.add_task(escape(label), total=None, what="")
 
         def update(done: int, total: int, what: str) -> None:
-            bar.update(task, completed=done, total=total, what=what)
+            bar.update(task, completed=done, total=total, what=escape(what))  # an item id or file name, not markup
 
         yield update
 
@@ -269,10 +270,12 @@ def print_table(table: Any, id_header: str = "id", width: int | None = None) -> 
     ids = [str(column.header) == id_header for column in columns]
     low = [min(w, ID_MIN_WIDTH) if is_id else lw for w, lw, is_id in zip(widest, longest_word, ids, strict=True)]
     chrome = table._extra_width + sum(table._get_padding_width(i) for i in range(len(columns)))
-    console = Console() if width is None else Console(width=width)
+    # markup=False: cells hold names and ids from files and catalogues, where "[/b]" made rich raise
+    # MarkupError and "[link=…]" made a terminal hyperlink; they are printed as they are.
+    console = Console(markup=False) if width is None else Console(width=width, markup=False)
     if width is None and not console.is_terminal and "COLUMNS" not in os.environ:
         # Piped into a file, grep or awk: one line per row, however wide (COLUMNS still sets a width).
-        console = Console(width=max(console.width, sum(widest) + chrome))
+        console = Console(width=max(console.width, sum(widest) + chrome), markup=False)
     room = console.width - chrome
     if sum(widest) <= room or sum(low) > room:
         console.print(table)

@@ -96,4 +96,4 @@ def command(observation_id: str, show_item: bool, workspace: Path, as_json: bool
         table.add_row(key, _text(prov[key]))
     if "stac_item" in prov:
         table.add_row("stac_item", "(use --item or --json to print it)")
-    Console(width=max(Console().width, 120)).print(table)
+    Console(width=max(Console().width, 120), markup=False).print(table)  # values as they are, not rich markup

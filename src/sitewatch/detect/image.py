@@ -46,6 +46,7 @@ from numpy.typing import NDArray
 from ..errors import ImageReadError, InputError
 from ..files import write_text_atomic
 from ..geo import ground_pixel_size
+from ..untrusted import check_not_linking
 from .base import PixelDetection
 from .optical import DETECTOR as OPTICAL_DETECTOR
 from .optical import VERSION as OPTICAL_VERSION
@@ -85,6 +86,9 @@ or a slip in ``--pixel-size``."""
 
 TILE_ABOVE_PIXELS = 64_000_000
 """Images with more pixels than this are processed in tiles (bounded memory)."""
+MAX_IMAGE_PIXELS = 2**36
+"""Most pixels an image may have (about 262 000 × 262 000; a whole WorldView strip has under 10¹⁰): a header
+claiming 10⁶ × 10⁶ pixels is an error at once, not days of tiles over empty pixels."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,7 @@ def open_image_info(path: str | Path, pixel_size: float | None = None) -> ImageI
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(p) as ds:
+                check_not_linking(ds.driver, p)
                 crs = ds.crs.to_string() if ds.crs else None
                 transform: Affine | None = ds.transform
                 approximate = False
@@ -173,6 +178,11 @@ def open_image_info(path: str | Path, pixel_size: float | None = None) -> ImageI
     except RasterioIOError as exc:
         what = "GDAL cannot open this virtual path" if isinstance(p, str) else "not a readable image"
         raise ImageReadError(f"{p}: {what} ({exc})") from exc
+    if info["width"] * info["height"] > MAX_IMAGE_PIXELS:
+        raise InputError(
+            f"{p}: {info['width']} × {info['height']} pixels, more than sitewatch reads ({MAX_IMAGE_PIXELS:,}); "
+            "is the file damaged? Otherwise cut the part you need first (gdal_translate -srcwin or -projwin)"
+        )
     if transform is None:
         if pixel_size is None:
             raise InputError(f"{p}: the image has no georeference; pass --pixel-size METRES")

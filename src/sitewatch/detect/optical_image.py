@@ -44,6 +44,7 @@ from numpy.typing import NDArray
 
 from ..errors import ImageReadError, InputError
 from ..sources.safe import S2Product
+from ..untrusted import check_not_linking
 from .base import PixelDetection
 from .clouds import cloud_mask
 from .image import ImageInfo, image_path, open_image_info
@@ -147,6 +148,7 @@ def _band_labels(path: str | Path) -> _BandLabels:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a question for open_image_info
         with rasterio.open(path) as ds:
+            check_not_linking(ds.driver, path)
             return _BandLabels(
                 [(d or "").strip().lower() for d in ds.descriptions], [c.name for c in ds.colorinterp], ds.driver
             )

@@ -62,12 +62,19 @@ def date_zone(utc_offset_hours: float) -> str:
 def _cell(value: Any) -> str:
     # Mappings as "a:1;b:2" and sequences as "x;y" keep one row per date and stay spreadsheet-friendly.
     if isinstance(value, dict):
-        return ";".join(f"{k}:{v}" for k, v in value.items())
+        return _not_formula(";".join(f"{k}:{v}" for k, v in value.items()))
     if isinstance(value, (list, tuple)):
-        return ";".join(str(v) for v in value)
+        return _not_formula(";".join(str(v) for v in value))
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return str(value) if isinstance(value, (int, float)) else _not_formula(str(value))
+
+
+def _not_formula(text: str) -> str:
+    # Berth ids and scene ids come from downloaded gazetteers and catalogues: a spreadsheet opening
+    # the CSV runs a cell starting "=", "+", "-" or "@" as a formula (=HYPERLINK(…), =WEBSERVICE(…)).
+    # A leading apostrophe is the spreadsheets' own "this is text" mark (OWASP's CSV-injection advice).
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def timeline_to_csv(tl: Timeline) -> str:

@@ -14,6 +14,7 @@ reflectance, and the optical detector's models were trained on L2A.
 from __future__ import annotations
 
 import math
+import posixpath
 import re
 import warnings
 import zipfile
@@ -24,6 +25,7 @@ from typing import Any
 
 from ..errors import ImageReadError, InputError
 from ..model import utc
+from ..untrusted import parse_xml, read_zip_member
 
 __all__ = [
     "S2Product",
@@ -246,7 +248,7 @@ def _product_location(path: Path) -> tuple[str, str, str]:
         name = top.rpartition("/")[2]
         if kind == "S2_L2A" and not name.upper().endswith(".SAFE"):
             with zipfile.ZipFile(path) as zf:
-                name = _product_uri(zf.read(f"{top}/{_MTD_L2A}" if top else _MTD_L2A)) or name
+                name = _product_uri(read_zip_member(zf, f"{top}/{_MTD_L2A}" if top else _MTD_L2A, str(path))) or name
         name = name or re.sub(r"(\.SAFE)?\.zip$", "", path.name, flags=re.I)
         return kind, name, f"/vsizip/{path.resolve()}" + (f"/{top}" if top else "")
     raise InputError(f"{path}: not a SAFE product (a .SAFE folder or its .zip)")
@@ -288,6 +290,7 @@ def open_s2_l2a(path: str | Path) -> S2Product:
             with rasterio.open(sds10) as ds:
                 by_code = {ds.tags(i).get("BANDNAME", ""): i for i in range(1, ds.count + 1)}
                 files10 = list(ds.files)
+                _check_inside(files10, folder, path)
                 for name, code in _OPTICAL_CODES.items():
                     if code in by_code and _band_file_present(files10, code):
                         bands[name] = (sds10, by_code[code])
@@ -297,6 +300,7 @@ def open_s2_l2a(path: str | Path) -> S2Product:
                 with rasterio.open(sds20) as ds:
                     scl = [i for i in range(1, ds.count + 1) if ds.tags(i).get("BANDNAME") == "SCL"]
                     files20 = list(ds.files)
+                    _check_inside(files20, folder, path)
                 if scl and _band_file_present(files20, "SCL"):
                     bands["SCL"] = (sds20, scl[0])
     except RasterioError as exc:
@@ -495,6 +499,7 @@ def open_s1_grd(path: str | Path) -> S1Product:
             for pol in sorted(subdatasets, key=_CO_FIRST.index):
                 with rasterio.open(subdatasets[pol]) as ds:
                     files = list(ds.files)
+                    _check_inside(files, folder, path)
                     pol_gcps, gcp_crs = ds.gcps
                     size = (ds.width, ds.height)
                 cal_file = next((f for f in files if "/calibration/calibration-" in f.replace("\\", "/")), None)
@@ -548,12 +553,28 @@ def is_s1_product(path: str | Path) -> bool:
         return False
 
 
+def _check_inside(files: list[str], folder: str, product: Path) -> None:
+    """Refuse a product whose metadata names a file outside it.
+
+    GDAL follows the hrefs of ``manifest.safe`` (and the granule paths of ``MTD_MSIL2A.xml``) as
+    they are: ``./measurement/../../../elsewhere.tiff`` read a raster (and calibration) of this
+    machine as the product's measurement.
+    """
+    root = posixpath.normpath(folder.replace("\\", "/")) + "/"
+    outside = [f for f in files if not posixpath.normpath(f.replace("\\", "/")).startswith(root)]
+    if outside:
+        raise InputError(
+            f"{product}: its metadata names a file outside the product ({outside[0]}); "
+            "a product from ESA names only its own files: download it again from a source you trust"
+        )
+
+
 def _read_bytes(gdal_path: str) -> bytes:
     """The bytes of a file GDAL names, on disk or (``/vsizip/``) in a zip."""
     if gdal_path.startswith("/vsizip/"):
         zip_path, member = re.split(r"(?i)(?<=\.zip)/", gdal_path[len("/vsizip/") :], maxsplit=1)
         with zipfile.ZipFile(zip_path) as zf:
-            return zf.read(member)
+            return read_zip_member(zf, member, zip_path)
     return Path(gdal_path).read_bytes()
 
 
@@ -587,7 +608,7 @@ def _median_sigma_nought(gdal_path: str, product: Path) -> float:
 
     try:
         text = _read_bytes(gdal_path)
-        values = [float(v) for el in ET.fromstring(text).iter("sigmaNought") for v in (el.text or "").split()]
+        values = [float(v) for el in parse_xml(text, gdal_path).iter("sigmaNought") for v in (el.text or "").split()]
     except (OSError, KeyError, ET.ParseError, ValueError, zipfile.BadZipFile) as exc:
         raise InputError(f"{product}: the calibration LUT {gdal_path} could not be read ({exc})") from exc
     if not values or not all(v > 0 for v in values):

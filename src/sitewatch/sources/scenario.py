@@ -755,10 +755,43 @@ def scenario_from_mapping(data: Mapping[str, Any], origin: str = "scenario") -> 
     return scenario
 
 
+MAX_YAML_EXPANDED = 10_000_000
+"""Most characters a scenario's YAML may hold once its aliases are expanded (``*a`` counted as a copy of ``&a``)."""
+
+
 class _YamlLoader(yaml.SafeLoader):
     """YAML without implicit timestamps: a date is text that :meth:`_Reader.day` and
     :meth:`_Reader.moment` check, so an impossible one (``2024-02-30``) is an error naming its
     field and value rather than PyYAML's bare "day is out of range for month"."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        # Aliases of aliases ("billion laughs": nine lines of nine aliases are 9**9 strings) build a
+        # small shared structure that the first repr, str or walk of it expands past any memory.
+        size = _expanded_size(node, {}, set())
+        if size > MAX_YAML_EXPANDED:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"its aliases expand to more than {MAX_YAML_EXPANDED:,} characters; write the values out",
+                node.start_mark,
+            )
+        return super().construct_document(node)
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_: set[int]) -> int:
+    """Characters of ``node`` with every alias written out (capped just above the limit); a node holding itself is refused."""
+    if id(node) in sizes:
+        return sizes[id(node)]
+    if isinstance(node, yaml.ScalarNode):
+        return len(str(node.value)) + 1
+    if id(node) in open_:
+        raise yaml.constructor.ConstructorError(None, None, "an alias refers to a value that holds it", node.start_mark)
+    open_.add(id(node))
+    children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else list(node.value)
+    total = 1
+    for child in children:
+        total = min(total + _expanded_size(child, sizes, open_), MAX_YAML_EXPANDED + 1)
+    open_.discard(id(node))
+    sizes[id(node)] = total
+    return total
 
 
 def _mapping_without_repeats(loader: _YamlLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -807,6 +840,8 @@ def load_scenario(path_or_name: str | Path) -> Scenario:
         raise InputError(f"{path}: cannot read ({exc})") from exc
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
         raise InputError(f"{path}: not valid {'TOML' if path.suffix.lower() == '.toml' else 'YAML'} ({exc})") from exc
+    except RecursionError as exc:  # "[[[[…" thousands deep: the parsers recurse
+        raise InputError(f"{path}: nested too deeply to read") from exc
     return scenario_from_mapping(data, origin=str(path))
 
 

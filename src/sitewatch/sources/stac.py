@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 from shapely import make_valid
 from shapely.errors import GEOSException
@@ -50,6 +51,7 @@ __all__ = [
     "BUILTIN_CATALOGS",
     "resolve_catalog",
     "catalog_credentials",
+    "token_goes_to",
     "gdal_options",
     "Signer",
     "NoSigner",
@@ -63,11 +65,14 @@ __all__ = [
     "item_to_scene",
     "search_items",
     "SEARCH_CACHE_HOURS",
+    "REMOTE_SCHEMES",
     "redact",
 ]
 
 log = logging.getLogger(__name__)
 
+REMOTE_SCHEMES = ("https", "http", "s3")
+"""URL schemes an asset href may have; any other (a local path, ``file://``) is refused."""
 SEARCH_CACHE_HOURS = 24.0
 """How long cached search results are reused before the catalogue is asked again."""
 
@@ -93,6 +98,8 @@ class Catalog:
     """Short collection names (``s1``, ``s2``, ``landsat``) → this catalogue's collection ids."""
     token_env: str = ""
     """Environment variable holding a bearer token (API and asset requests)."""
+    token_hosts: tuple[str, ...] = ()
+    """Hosts besides the catalogue's own (and their subdomains) the token may be sent to, e.g. an asset CDN."""
     access_key_env: str = ""
     """Environment variable holding an S3 access key for ``s3://`` assets."""
     secret_key_env: str = ""
@@ -180,6 +187,7 @@ def _catalog_from_table(name: str, table: Any, base: Catalog | None, path: Path 
     known = {
         "url", "signing", "provider", "aliases", "token_env", "access_key_env", "secret_key_env",
         "s3_endpoint", "requester_pays", "assets_need_credentials", "token", "access_key", "secret_key",
+        "token_hosts",
     }  # fmt: skip
     unknown = set(table) - known
     if unknown:
@@ -194,6 +202,11 @@ def _catalog_from_table(name: str, table: Any, base: Catalog | None, path: Path 
     creds = {k: str(table[k]) for k in ("token", "access_key", "secret_key") if table.get(k)}
     values: dict[str, Any] = {k: table[k] for k in known - {"token", "access_key", "secret_key"} if k in table}
     values["signing"] = signing
+    if "token_hosts" in table:
+        hosts = table["token_hosts"]
+        if not isinstance(hosts, list) or not all(isinstance(h, str) and re.fullmatch(r"[\w.-]+", h) for h in hosts):
+            raise ConfigError(f'{path}: [catalogs.{name}] token_hosts must be a list of host names, e.g. ["data.example.org"]')
+        values["token_hosts"] = tuple(h.lower() for h in hosts)
     if base is not None:
         merged = {f: getattr(base, f) for f in base.__dataclass_fields__} | values
         merged["toml_credentials"] = creds
@@ -230,6 +243,18 @@ def credential_hint(catalog: Catalog) -> str:
     return f"set {' and '.join(names)}{where}, or put them under [catalogs.{catalog.name}] in sitewatch.toml"
 
 
+def token_goes_to(catalog: Catalog, url: str) -> bool:
+    """Whether the catalogue's token may be sent with a request for ``url``.
+
+    Only to the catalogue's own host, the hosts of ``token_hosts`` and their subdomains:
+    an item, a search page's "next" link or an asset href naming another host (any
+    catalogue's answer can) must not receive the token.
+    """
+    host = (urlsplit(url).hostname or "").lower()
+    allowed = [(urlsplit(catalog.url).hostname or "").lower(), *catalog.token_hosts]
+    return bool(host) and any(host == h or host.endswith("." + h) for h in allowed if h)
+
+
 def require_asset_credentials(catalog: Catalog, creds: Mapping[str, str]) -> None:
     """Fail before any download when the catalogue's assets cannot be read without keys."""
     if catalog.assets_need_credentials and not ({"access_key", "secret_key"} <= set(creds) or "token" in creds):
@@ -247,7 +272,7 @@ def gdal_options(catalog: Catalog, creds: Mapping[str, str], hrefs: Sequence[str
         "GDAL_HTTP_MULTIRANGE": "SINGLE_GET",
         "VSI_CACHE": True,
     }
-    if "token" in creds and catalog.signing != "planetary-computer":
+    if "token" in creds and catalog.signing != "planetary-computer" and hrefs and all(token_goes_to(catalog, h) for h in hrefs):
         # A Planetary Computer key goes to its token service (the package reads it), never to blob
         # storage, which refuses an Authorization header next to a SAS token.
         opts["GDAL_HTTP_HEADERS"] = f"Authorization: Bearer {creds['token']}"
@@ -519,7 +544,15 @@ def _href(item: Mapping[str, Any], key: str) -> str:
     asset = (item.get("assets") or {})[key]
     if not isinstance(asset, Mapping) or not asset.get("href"):
         raise SourceError(f"item {item.get('id')!r}: asset {key!r} has no href")
-    return str(asset["href"])
+    href = str(asset["href"])
+    if urlsplit(href).scheme.lower() not in REMOTE_SCHEMES:
+        # A catalogue's answer must not make fetch read (and archive) a file of this machine:
+        # a local path, file://, a relative href or a GDAL /vsi… name is refused.
+        raise SourceError(
+            f"item {item.get('id')!r}: asset {key!r} is not a remote URL ({redact(href)[:200]!r}); "
+            f"sitewatch reads catalogue assets over {', '.join(s + '://' for s in REMOTE_SCHEMES)} only"
+        )
+    return href
 
 
 def _number(value: Any) -> float | None:
@@ -627,6 +660,20 @@ def unreachable_message(catalog: Catalog, exc: BaseException) -> str:
     return f"{catalog.name}: could not reach {host} ({type(root).__name__}: {redact(reason)}); no network, or the catalogue is down"
 
 
+class _HideCredentials(logging.Filter):
+    """pystac-client logs every request with its headers at debug level (``-vv``), the token among them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        hidden = re.sub(r"""(['"](?:Authorization|Ocp-Apim-Subscription-Key)['"]:\s*['"])[^'"]*""", r"\1(hidden)", text)
+        if hidden != text:
+            record.msg, record.args = hidden, ()
+        return True
+
+
+_HIDE_CREDENTIALS = _HideCredentials()
+
+
 def search_items(
     catalog: Catalog,
     collection: str,
@@ -671,15 +718,24 @@ def search_items(
     from pystac_client.exceptions import APIError
     from pystac_client.stac_api_io import StacApiIO
 
+    logging.getLogger("pystac_client.stac_api_io").addFilter(_HIDE_CREDENTIALS)  # once: a filter is added once
     creds = catalog_credentials(catalog, env)
     headers = {"Authorization": f"Bearer {creds['token']}"} if "token" in creds else {}
     if catalog.signing == "planetary-computer" and "token" in creds:
         headers = {"Ocp-Apim-Subscription-Key": creds["token"]}
-    io = StacApiIO(headers=headers, timeout=timeout, max_retries=_retry(retries, backoff))
+
+    def with_token(request: requests.Request) -> requests.Request:
+        # Per request, not StacApiIO(headers=…): those go to every URL, a "next" link's host too.
+        if token_goes_to(catalog, str(request.url)):
+            request.headers = {**(request.headers or {}), **headers}
+        return request
+
+    io = StacApiIO(timeout=timeout, max_retries=_retry(retries, backoff))
     features: list[dict[str, Any]] = []
     seen: set[str] = set()
     try:
-        client = Client.open(catalog.url, stac_io=io, timeout=timeout)
+        # Client.open sets the stac_io's request modifier: given to StacApiIO, it was dropped.
+        client = Client.open(catalog.url, stac_io=io, timeout=timeout, request_modifier=with_token)
         search = client.search(
             collections=[collection],
             bbox=list(bbox),

@@ -1,0 +1,88 @@
+"""Reading files from untrusted sources within bounds: XML without entity declarations, zip members of a bounded size.
+
+KML gazetteers from the web, label files, providers' sidecar XML and SAFE
+metadata are parsed whole into memory. Entities declared in a document expand
+as it is parsed: expat 2.4+ stops a "billion laughs" but lets a 20 MB file
+with an amplification of 30 through (1.2 GB in memory), and older expat
+versions, which a Python may be linked against, stop nothing. KMZ and SAFE
+zips have members read whole into memory; a zip of a few kB can hold a member
+that unpacks to gigabytes. No file sitewatch reads needs either, so both are
+refused with an :class:`~sitewatch.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+import xml.parsers.expat
+import zipfile
+
+from .errors import ImageReadError, InputError
+
+__all__ = ["LINKING_DRIVERS", "MAX_MEMBER_BYTES", "check_not_linking", "parse_xml", "read_zip_member"]
+
+MAX_MEMBER_BYTES = 256 * 2**20
+"""Most bytes a zip member read into memory (a KML, a SAFE metadata file) may unpack to."""
+
+
+def parse_xml(data: str | bytes, origin: str) -> ET.Element:
+    """The root element of an XML document; one declaring entities is an :class:`InputError`.
+
+    Raises :class:`xml.etree.ElementTree.ParseError` for text that is not XML, as
+    ``ET.fromstring`` does.
+    """
+
+    def refuse(*_: object) -> None:
+        raise InputError(f"{origin}: declares XML entities (<!ENTITY …>), which sitewatch does not expand; "
+                         "no KML, label or metadata file needs them")  # fmt: skip
+
+    # A first pass that stops at the first declaration, before any entity is used (whatever the
+    # document's encoding, which a search of its bytes would miss); ET has no hook for them.
+    check = xml.parsers.expat.ParserCreate()
+    check.EntityDeclHandler = refuse
+    try:
+        check.Parse(data, True)
+    except xml.parsers.expat.ExpatError:
+        pass  # not XML: ET.fromstring says so below, as a ParseError
+    return ET.fromstring(data)
+
+
+def read_zip_member(zf: zipfile.ZipFile, name: str, origin: str, limit: int | None = None) -> bytes:
+    """The bytes of member ``name``; one unpacking to more than ``limit`` (default :data:`MAX_MEMBER_BYTES`) bytes is an :class:`InputError`.
+
+    Raises ``KeyError`` for a member the zip does not hold, as ``ZipFile.read`` does.
+    """
+    limit = MAX_MEMBER_BYTES if limit is None else limit
+    info = zf.getinfo(name)
+    if info.file_size > limit:
+        raise InputError(f"{origin}: {name} unpacks to {info.file_size:,} bytes, more than sitewatch reads "
+                         f"({limit:,}); is the zip damaged or made to exhaust memory?")  # fmt: skip
+    with zf.open(info) as f:
+        data = f.read(limit + 1)  # the size in the header is checked by zipfile, but read no more regardless
+    if len(data) > limit:
+        raise InputError(f"{origin}: {name} unpacks to more than {limit:,} bytes, more than sitewatch reads")
+    return data
+
+
+LINKING_DRIVERS = frozenset({
+    "VRT", "WMS", "WMTS", "WCS", "GTI", "STACIT", "STACTA", "OGCAPI", "EEDAI", "PLMOSAIC", "DAAS", "DERIVED",
+})  # fmt: skip
+"""GDAL formats whose file names other files or URLs that GDAL then reads (a VRT's ``SourceFilename``)."""
+
+
+def check_not_linking(driver: str, path: object, *, by_name: bool = True) -> None:
+    """Refuse a raster that GDAL reads as a format naming other files or URLs, unless its name says so.
+
+    GDAL picks the format from the contents, not the name: an "image.tif" that is VRT XML makes
+    GDAL read any file of this machine, or fetch any URL (telling its owner when the image was
+    opened), as it is read. A ``.vrt`` file (a mosaic of your own) or VRT text in place of a
+    path (as sitewatch builds for a Sentinel-1 product) is read when ``by_name``; a catalogue's
+    asset (``by_name=False``) never.
+    """
+    name = str(path)
+    if driver not in LINKING_DRIVERS or (by_name and (name.lower().endswith(".vrt") or name.startswith("<VRTDataset"))):
+        return
+    raise ImageReadError(
+        f"{path}: GDAL reads it as {driver}, a format that reads other files or URLs named inside it; "
+        + ("refused for a catalogue's asset" if not by_name else "sitewatch reads such a file only when its name ends in .vrt")
+    )
+

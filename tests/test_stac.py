@@ -747,6 +747,19 @@ def test_the_token_goes_to_the_catalogue_host_only(world):
         resolve_catalog("mine", ws.root)
 
 
+def test_an_asset_host_refusing_without_the_token_names_token_hosts(world):
+    """Assets on a host the token is kept from (a CDN of the catalogue) failed with 'set MINE_TOKEN',
+    which was set: the message now says the token was not sent there and how to allow the host."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    elsewhere = state.url.replace("127.0.0.1", "localhost")
+    state.items = [_s2_item(state.files, elsewhere, "S2A_CDN_20241005", "2024-10-05T01:53:49Z", red_folder="forbidden")]
+    catalog = Catalog(name="mine", url=state.url, provider="local-stac", token_env="MINE_TOKEN")
+    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01, env={"MINE_TOKEN": "s3cr3t"})
+    ((_, why),) = report.failed
+    assert "not to localhost" in why and 'token_hosts = ["localhost"]' in why and "s3cr3t" not in why, why
+
+
 def test_the_token_stays_out_of_debug_logs(world, caplog):
     """``sitewatch -vv search`` logged pystac-client's request headers, the bearer token among them."""
     state, ws, store = world

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import rasterio
@@ -64,6 +65,7 @@ from .sources.stac import (
     require_asset_credentials,
     resolve_collection,
     search_items,
+    token_goes_to,
 )
 from .store import Store
 from .untrusted import check_not_linking, parse_xml
@@ -354,9 +356,15 @@ class _Reader:
                     refreshed = True  # the token may have expired since it was issued: sign again once
                     continue
                 if status in (401, 403):
-                    raise CredentialError(
-                        f"{redact(href)}: access refused (HTTP {status}): {credential_hint(self.catalog)}"
-                    ) from exc
+                    host = urlsplit(href).hostname or href
+                    hint = (  # the token exists but was kept from a host the catalogue did not name as its own
+                        f"the catalogue's token is sent only to its own host and token_hosts, not to {host}; "
+                        f"if {host} serves this catalogue's assets, add it: token_hosts = [\"{host}\"] "
+                        f"under [catalogs.{self.catalog.name}] in sitewatch.toml"
+                        if self.catalog.token_env and self.creds.get("token") and not token_goes_to(self.catalog, href)
+                        else credential_hint(self.catalog)
+                    )
+                    raise CredentialError(f"{redact(href)}: access refused (HTTP {status}): {hint}") from exc
                 transient = status in (429, 500, 502, 503, 504) or "timed out" in message.lower()
                 if transient and attempt < self.retries:
                     time.sleep(self.backoff * 2**attempt)

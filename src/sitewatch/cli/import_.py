@@ -33,8 +33,8 @@ from .options import (
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--site", "site_ids", multiple=True, help="Import into this site (repeatable). Default: every "
               "workspace site the image covers.")  # fmt: skip
-@click.option("--acquired", help="Acquisition time (ISO 8601, UTC; a date alone is 12:00 UTC) when neither tags "
-              "nor sidecar metadata say; it overrides what they say.")  # fmt: skip
+@click.option("--acquired", help="Acquisition time (ISO 8601, UTC; a date alone is 12:00 UTC), for files that "
+              "do not say; it overrides what they say.")  # fmt: skip
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), help="When the files do not say.")
 @workspace_option
 @json_option
@@ -49,7 +49,7 @@ def command(
     go in the same way, one product into every site its scene covers.
     The acquisition time is read from the file's tags, its sidecar metadata
     (Planet *_metadata.xml/json, Maxar .XML/.IMD, any .json with a datetime)
-    or its name, else --acquired. Files without a CRS are refused: sitewatch
+    or its name; --acquired overrides them. Files without a CRS are refused: sitewatch
     cannot place them on the ground. The provider's metadata file is archived
     with the observation; `sitewatch show` prints it.
 

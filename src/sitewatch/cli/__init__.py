@@ -40,7 +40,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="sitewatch")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars, and only errors in the log (results are still printed).")
 @click.pass_context
 def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Satellite imagery as evidence about ports, naval piers and training grounds."""

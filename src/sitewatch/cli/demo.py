@@ -13,7 +13,7 @@ from .options import handle_errors, is_quiet
 
 @click.command("demo")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("sitewatch-demo"), show_default=True, help="Folder to write (a workspace).")
-@click.option("--scenario", default="seed-story", show_default=True, help="Packaged scenario name or a YAML file.")
+@click.option("--scenario", default="seed-story", show_default=True, help="Packaged scenario name or a .yaml/.toml file.")
 @click.option("--seed", type=int, help="Override the scenario's random seed.")
 @click.option("--workers", type=click.IntRange(min=0), default=0, help="Detection worker processes (0: one per core).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")

@@ -692,3 +692,22 @@ def test_the_geopackage_berths_and_water_layers_saved_as_geojson_import_as_berth
     assert [(f["properties"]["role"], f["properties"]["id"] if "id" in f["properties"] else None) for f in feats] == [
         ("site", "p1"), ("berth", "east"), ("water", None)]  # fmt: skip
     assert shape(feats[0]["geometry"]).equals(box(132.30, 42.86, 132.37, 42.90))
+
+
+def test_cli_add_from_kml_notes_a_skipped_pin_as_import_does(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    kml = tmp_path / "place.kml"
+    kml.write_text(
+        '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+        "<Placemark><name>Pin</name><Point><coordinates>132.34,43.11,0</coordinates></Point></Placemark>"
+        "<Placemark><name>Area</name><Polygon><outerBoundaryIs><LinearRing><coordinates>"
+        "132.33,43.10 132.36,43.10 132.36,43.12 132.33,43.12 132.33,43.10"
+        "</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark></Document></kml>"
+    )
+    r = runner.invoke(main, ["sites", "add", "kamen", "--geojson", str(kml), "-w", ws])
+    assert r.exit_code == 0, r.output
+    # A note like sites import's, not Python's warning line with sitewatch's source path.
+    assert "note: " in r.output and "placemark 'Pin': skipped" in r.output
+    assert "imported as site" not in r.output  # the id is the one given, so no rename to report

@@ -93,6 +93,24 @@ def _dropped(old: Site, new: Site) -> list[str]:
     return [what for what, before, after in had if before and not after]
 
 
+def _read_with_notes(path: Path, known: dict[str, Site] | None = None, renames: bool = True) -> list[Site]:
+    """:func:`read_sites_file`, its skipped placemarks (and renamed sites) printed as notes."""
+    import warnings
+
+    from ..errors import RenamedSiteWarning, SkippedInputWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RenamedSiteWarning)
+        warnings.simplefilter("always", SkippedInputWarning)
+        sites = read_sites_file(path, known=known)
+    for w in caught:
+        if issubclass(w.category, SkippedInputWarning) or (renames and issubclass(w.category, RenamedSiteWarning)):
+            click.echo(f"note: {w.message}", err=True)
+        elif not issubclass(w.category, RenamedSiteWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return sites
+
+
 @command.command("add")
 @click.argument("site_id")
 @click.option("--bbox", help="W,S,E,N in degrees (WGS84).")
@@ -109,7 +127,8 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
     if bbox:
         site = site_from_bbox(site_id, _parse_bbox(bbox), name=name, kind=kind or "area")
     elif geojson_path:
-        found = read_sites_file(geojson_path)
+        # The id is the one given, so a rename the file would have needed is no news here.
+        found = _read_with_notes(geojson_path, renames=False)
         if len(found) != 1:
             raise InputError(f"{geojson_path}: holds {len(found)} sites; use `sitewatch sites import` for many")
         site = dataclasses.replace(found[0], id=site_id, name=name or found[0].name, kind=kind or found[0].kind)
@@ -159,22 +178,10 @@ def import_(path: Path, workspace: Path) -> None:
     A site without an id takes one from its name; a missing or repeated name
     gets a suffix (site, site-2, ...), and each such site is named here.
     """
-    import warnings
-
-    from ..errors import RenamedSiteWarning, SkippedInputWarning
-
     with open_workspace(workspace).store() as store:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", RenamedSiteWarning)
-            warnings.simplefilter("always", SkippedInputWarning)
-            # Berths and water of a site already in the workspace may come without its area.
-            before = {s.id: s for s in store.sites()}
-            sites = read_sites_file(path, known=before)
-        for w in caught:
-            if issubclass(w.category, (RenamedSiteWarning, SkippedInputWarning)):
-                click.echo(f"note: {w.message}", err=True)
-            else:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        # Berths and water of a site already in the workspace may come without its area.
+        before = {s.id: s for s in store.sites()}
+        sites = _read_with_notes(path, known=before)
         with store.transaction():
             for s in sites:
                 store.put_site(s)

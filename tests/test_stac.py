@@ -740,7 +740,7 @@ def test_the_token_goes_to_the_catalogue_host_only(world):
     assert gdal_options(catalog, {"token": "t"}, [f"{state.url}/x.tif"])["GDAL_HTTP_HEADERS"] == "Authorization: Bearer t"
     (ws.root / "sitewatch.toml").write_text(f'[catalogs.mine]\nurl = "{state.url}"\ntoken_hosts = ["localhost"]\n')
     listed = resolve_catalog("mine", ws.root)
-    assert stac.token_goes_to(listed, f"{elsewhere}/x.tif") and stac.token_goes_to(listed, "https://cdn.localhost/x")
+    assert stac.token_goes_to(listed, f"{elsewhere}/x.tif") and stac.token_goes_to(listed, "https://assets.localhost/x")
     assert not stac.token_goes_to(listed, "https://localhost.evil.example/x")
     (ws.root / "sitewatch.toml").write_text(f'[catalogs.mine]\nurl = "{state.url}"\ntoken_hosts = "localhost"\n')
     with pytest.raises(ConfigError, match="token_hosts must be a list of host names"):

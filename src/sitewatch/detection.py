@@ -172,35 +172,33 @@ def to_detections(
 
 
 def _polarisations(names: Sequence[str]) -> tuple[int | None, int | None]:
-    """Indexes of the co-polarised (VV, else HH) and cross-polarised (VH, else HV) bands, if named.
+    """Indexes of the co-polarised (VV, else HH) and cross-polarised (VH, else HV) bands, if named,
+    as detect-image reads band descriptions (:func:`~sitewatch.detect.sar_dual.polarisation_of`)."""
+    from .detect.sar_dual import polarisation_of
 
-    A name holds its channel alone (``VV``) or as a word of a longer one (SNAP's ``Sigma0_VV``),
-    as detect-image reads band descriptions.
-    """
-    found = [re.findall(r"(?<![A-Z])(VV|VH|HH|HV)(?![A-Z])", n.upper()) for n in names]
-    upper = [f[0] if len(f) == 1 else "" for f in found]
+    tokens = [polarisation_of(n) for n in names]
 
     def first(*wanted: str) -> int | None:
-        return next((upper.index(w) for w in wanted if w in upper), None)
+        return next((tokens.index(w) for w in wanted if w in tokens), None)
 
-    return first("VV", "HH"), first("VH", "HV")
+    return first("vv", "hh"), first("vh", "hv")
 
 
 def _unnamed_pair(data: NDArray[np.float32], names: Sequence[str]) -> tuple[int | None, int | None]:
-    """(co, cross) of two SAR bands without names, as detect-image takes them: the band with the
-    darker median is the cross-polarised one (sea clutter is 5-10 dB lower there); else (None, None)."""
+    """(co, cross) of two SAR bands without names, as detect-image takes them (the darker one
+    cross-polarised, :func:`~sitewatch.detect.sar_dual.darker_is_cross`); else (None, None)."""
+    from .detect.sar_dual import darker_is_cross
+
     if len(names) != 2 or not all(re.fullmatch(r"band\d+", n) for n in names):
         return None, None
     pair = data[:2][np.isfinite(data[:2])]
     if pair.size == 0 or (pair.min() >= 0 and pair.max() <= 255 and np.all(pair == np.round(pair))):
         return None, None  # an 8-bit rendering (grey and alpha, say), which detect-image leaves alone too
-    med = []
-    for band in data[:2]:  # the darker is the lower in linear units and in dB alike (-22 dB < -15 dB)
+    for band in data[:2]:
         ok = band[np.isfinite(band) & (band != 0)]
         if ok.size and float(ok.min()) == float(ok.max()):
             return None, None  # an alpha or mask band: one channel, not a pair
-        med.append(float(np.median(ok)) if ok.size else -np.inf)
-    return (0, 1) if med[0] >= med[1] else (1, 0)
+    return darker_is_cross(data)
 
 
 def _dn_scale(obs: Observation) -> float | None:

@@ -292,10 +292,10 @@ def _polarisation_bands(info: ImageInfo) -> tuple[int, int] | None:
     rendering) are a pair too, the one with the darker median the cross-polarised channel
     (sea clutter is 5-10 dB lower in cross-pol).
     """
-    import re
-
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning
+
+    from .sar_dual import CO_POL, darker_is_cross, polarisation_of
 
     if info.count != 2:
         return None
@@ -304,17 +304,16 @@ def _polarisation_bands(info: ImageInfo) -> tuple[int, int] | None:
         with rasterio.open(info.path) as ds:
             if ds.dtypes[0] == "uint8" or len(_radar_bands(ds)) != 2:
                 return None
-            names = [re.findall(r"(?<![a-z])(vv|vh|hh|hv)(?![a-z])", (d or "").lower()) for d in ds.descriptions]
-            if all(len(n) == 1 for n in names):
-                kinds = [n[0] in ("vv", "hh") for n in names]
+            names = [polarisation_of(d) for d in ds.descriptions]
+            if all(names):
+                kinds = [n in CO_POL for n in names]
                 if kinds[0] != kinds[1]:
                     return (1, 2) if kinds[0] else (2, 1)
                 return None
             step = max(1, math.ceil(max(info.width, info.height) / 1024))
             a = ds.read(out_shape=(2, max(1, info.height // step), max(1, info.width // step))).astype(np.float64)
-    # The darker is the lower in intensity, amplitude and dB alike (-22 dB < -15 dB): no magnitudes.
-    med = [float(np.median(b[np.isfinite(b) & (b != 0)])) if np.any(np.isfinite(b) & (b != 0)) else 0.0 for b in a]
-    return (1, 2) if med[0] >= med[1] else (2, 1)
+    co, cross = darker_is_cross(a)
+    return co + 1, cross + 1
 
 
 def _run_sar_dual(

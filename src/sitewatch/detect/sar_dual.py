@@ -29,6 +29,7 @@ Single-band input never comes here: :func:`sitewatch.detect.sar.detect_sar` is u
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -39,12 +40,30 @@ from .base import PixelDetection, pixel_size_pair
 from .sar import SarParams, detect_sar
 from .sar_size import _box_corners
 
-__all__ = ["detect_sar_dual", "fuse_polarisations", "CO_POL", "CROSS_POL"]
+__all__ = ["detect_sar_dual", "fuse_polarisations", "polarisation_of", "darker_is_cross", "CO_POL", "CROSS_POL"]
 
 CO_POL = ("vv", "hh")
 """Names of co-polarised channels."""
 CROSS_POL = ("vh", "hv")
 """Names of cross-polarised channels."""
+
+
+def polarisation_of(name: str | None) -> str:
+    """The channel a band name or description states (``vv``, ``vh``, ``hh``, ``hv``), alone (``VV``)
+    or as a word of a longer one (SNAP's ``Sigma0_VH``); ``""`` when it names none, or several."""
+    found = re.findall(r"(?<![a-z])(vv|vh|hh|hv)(?![a-z])", (name or "").lower())
+    return found[0] if len(found) == 1 else ""
+
+
+def darker_is_cross(bands: NDArray[np.generic]) -> tuple[int, int]:
+    """(co, cross) indexes of two unnamed SAR bands: the one with the darker median (finite, non-zero
+    values) is cross-polarised, sea clutter being 5-10 dB lower there. The darker is the lower in
+    intensity, amplitude and dB alike (-22 dB < -15 dB), so values are compared as they are."""
+    med = []
+    for band in bands[:2]:
+        ok = band[np.isfinite(band) & (band != 0)]
+        med.append(float(np.median(ok)) if ok.size else -np.inf)
+    return (0, 1) if med[0] >= med[1] else (1, 0)
 
 
 def detect_sar_dual(

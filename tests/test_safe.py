@@ -285,6 +285,36 @@ def test_single_pol_grd_product_runs_the_single_channel_detector(tmp_path: Path)
     assert r.exit_code == 1 and "SAR" in r.output
 
 
+def test_grd_gcps_number_pixel_centres_as_sentinel_1_does(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """ESA's geolocation grid names pixel centres by sample and line number; GDAL reads the numbers
+    as corner coordinates. Left so, the image lands half a pixel (7 m diagonally) up and left."""
+    from pyproj import Transformer
+    from rasterio.transform import from_gcps
+
+    crs, x0, y0 = site_utm_origin(SITE)
+    dn = np.full((260, 220), 70, np.uint16)
+    dn[129:132, 99:102] = 3000  # a bright 3 x 3 target centred on pixel (130, 100)
+    folder = tmp_path / "s1"
+    folder.mkdir()
+    product = write_s1_grd_safe(folder, {"VV": dn}, crs=crs, west=x0, north=y0)
+    truth = (x0 + 100.5 * 10.0, y0 - 130.5 * 10.0)  # the centre of pixel (130, 100), in UTM
+    to_utm = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    with rasterio.open(open_s1_grd(product).bands["VV"]) as vrt:
+        lon, lat = from_gcps(vrt.gcps[0]) * (100.5, 130.5)  # GDAL's convention: the centre is +0.5
+    assert np.hypot(*np.subtract(to_utm.transform(lon, lat), truth)) < 0.5
+
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(product), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    with rasterio.open(ws.root / obs.path) as cog:
+        vv, t = cog.read(1), cog.transform
+    w = np.clip(np.nan_to_num(vv) - 1.0, 0, None)  # the target only (sigma0 36; the sea 0.02)
+    rows, cols = np.indices(vv.shape)
+    x, y = t * (float((w * cols).sum() / w.sum()) + 0.5, float((w * rows).sum() / w.sum()) + 0.5)
+    assert np.hypot(x - truth[0], y - truth[1]) < 2.0
+
+
 @pytest.mark.parametrize("lost", ["calibration/calibration-", "annotation/s1a-"], ids=["calibration", "annotation"])
 @pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
 def test_a_dual_pol_product_missing_a_polarisations_file_is_refused_not_read_as_single_pol(ws, tmp_path: Path, as_zip: bool, lost: str) -> None:  # type: ignore[no-untyped-def]

@@ -47,7 +47,13 @@ from rasterio.windows import Window, from_bounds
 from .errors import CredentialError, ImageReadError, InputError, SourceError
 from .ingest import remove_partials, site_grid, site_mask, write_observation
 from .model import Grid, Observation, SceneRef, Site
-from .sources.gcp import gcps_for_window, gcps_window, grid_bounds_in, warp_with_gcps
+from .sources.gcp import (
+    gcps_for_window,
+    gcps_window,
+    grid_bounds_in,
+    sentinel1_centred,
+    warp_with_gcps,
+)
 from .sources.stac import (
     Catalog,
     NoSigner,
@@ -192,18 +198,23 @@ def read_window(
     resampling: Resampling = Resampling.bilinear,
     convert: Callable[[NDArray[np.float32]], NDArray[np.float32]] | None = None,
     gcp_method: str = "tps",
+    sentinel1_gcps: bool = False,
 ) -> tuple[NDArray[np.float32], str]:
     """Read the part of one raster asset that covers ``grid`` and put it on ``grid``.
 
     Returns the array (NaN = no data) and how it was placed (``"affine"`` or
     ``"gcp-<method>"``). ``convert`` turns stored numbers into physical values
     before resampling (so averages are of reflectance or intensity, not DNs).
+    ``sentinel1_gcps``: the asset's GCPs number samples and lines as Sentinel-1 does
+    (:func:`~sitewatch.sources.gcp.sentinel1_centred`).
     """
     out = np.full(grid.shape, np.nan, dtype=np.float32)
     with rasterio.open(href) as src:
         # A catalogue's asset is never a VRT (ingest passes its own VRT text for Sentinel-1 here).
         check_not_linking(src.driver, redact(href), by_name=not href.lower().startswith(("https://", "http://", "s3://")))
         gcps, gcp_crs = src.gcps
+        if sentinel1_gcps:
+            gcps = sentinel1_centred(gcps)
         if src.crs is None and gcps:
             window = gcps_window(gcps, gcp_crs.to_string(), grid, (src.height, src.width))
             if window is None:
@@ -670,7 +681,10 @@ def _fetch_one(
             scale, offset, note = asset_scaling(profile, band, props, assets[asset_of[band]])
             convert = _linear(scale, offset)
         try:
-            bands[band], placement = reader.read(scene.hrefs[band], grid, convert=convert, gcp_method=gcp_method)
+            bands[band], placement = reader.read(
+                scene.hrefs[band], grid, convert=convert, gcp_method=gcp_method,
+                sentinel1_gcps=profile.kind == "sentinel-1-grd",
+            )  # fmt: skip
         except (ImageReadError, CredentialError) as exc:
             if band in profile.optional and profile.sensor == "sar":
                 failures.append(f"{band}: {exc}")  # the other polarisation may still make an observation

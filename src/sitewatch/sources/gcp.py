@@ -8,6 +8,15 @@ item's bbox lands kilometres away from the truth. We warp with the GCPs
 instead — a thin-plate spline through them (exact at every GCP) or a
 polynomial of order ≥ 2 fitted to the ones near the site — and only over
 the window of source pixels that covers the site, never the whole scene.
+
+Sentinel-1 numbers its geolocation grid by sample and line: (0, 0) is the
+centre of the first pixel, and the grid's last point sits at (samples − 1,
+lines − 1). GDAL passes those numbers on unchanged (its SAFE driver, and the
+tie points of the measurement GeoTIFFs, which declare PixelIsArea), while its
+own convention puts (0, 0) at the first pixel's outer corner. Left as read, a
+GRD image lands half a pixel (5 m) off; :func:`sentinel1_centred` moves the
+points onto GDAL's convention, as ESA's SNAP reader does (its Sentinel-1
+tie-point grids start at 0.5, 0.5).
 """
 
 from __future__ import annotations
@@ -25,11 +34,17 @@ from rasterio.windows import Window
 from ..errors import InputError
 from ..model import Grid
 
-__all__ = ["GcpMethod", "gcps_window", "gcps_for_window", "warp_with_gcps", "grid_bounds_in"]
+__all__ = ["GcpMethod", "sentinel1_centred", "gcps_window", "gcps_for_window", "warp_with_gcps", "grid_bounds_in"]
 
 GcpMethod = Literal["tps", "polynomial"]
 
 _MIN_GCPS = {1: 3, 2: 6, 3: 10}
+
+
+def sentinel1_centred(gcps: Sequence[GroundControlPoint]) -> list[GroundControlPoint]:
+    """Sentinel-1 GCPs as GDAL reads them (sample and line numbers) moved to GDAL's pixel
+    convention: half a pixel down and right, onto the centres they name."""
+    return [GroundControlPoint(row=g.row + 0.5, col=g.col + 0.5, x=g.x, y=g.y, z=g.z, id=g.id) for g in gcps]
 
 
 def _design(x: NDArray[np.float64], y: NDArray[np.float64], order: int) -> NDArray[np.float64]:

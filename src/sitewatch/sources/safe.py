@@ -473,6 +473,8 @@ def open_s1_grd(path: str | Path) -> S1Product:
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
+    from .gcp import sentinel1_centred
+
     path = Path(path)
     kind, top, folder = _product_location(path)
     if kind != "S1":
@@ -506,7 +508,10 @@ def open_s1_grd(path: str | Path) -> S1Product:
                 if cal_file is None:
                     raise InputError(f"{path}: no calibration file for {pol}")
                 calibration[pol] = _median_sigma_nought(cal_file, path)
-                vrts[pol] = _sigma0_vrt(subdatasets[pol], size, calibration[pol], pol_gcps, gcp_crs.to_string() if gcp_crs else "EPSG:4326")
+                vrts[pol] = _sigma0_vrt(
+                    subdatasets[pol], size, calibration[pol], sentinel1_centred(pol_gcps),
+                    gcp_crs.to_string() if gcp_crs else "EPSG:4326",
+                )  # fmt: skip
     except RasterioError as exc:
         raise ImageReadError(f"{path}: GDAL could not read the product ({exc})") from exc
     if not vrts:
@@ -618,7 +623,8 @@ def _median_sigma_nought(gdal_path: str, product: Path) -> float:
 
 def _sigma0_vrt(subdataset: str, size: tuple[int, int], a: float, gcps: list[Any], gcp_crs: str) -> str:
     """VRT (XML text) of sigma0 = (DN / A)²: the source scaled by 1/A, then GDAL's ``intensity``
-    pixel function (x² for real values); DN 0 stays 0, the no-data value; the GCPs kept."""
+    pixel function (x² for real values); DN 0 stays 0, the no-data value; ``gcps`` already
+    moved to GDAL's pixel convention."""
     from xml.sax.saxutils import escape
 
     w, h = size

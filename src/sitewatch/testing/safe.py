@@ -136,7 +136,8 @@ def write_s1_grd_safe(
 ) -> Path:
     """Write a fake Sentinel-1 IW GRD SAFE product: ``manifest.safe``, annotation and calibration
     XML per polarisation, and a GeoTIFF measurement per polarisation (``bands``: ``VV``/``VH``…)
-    placed by a 5 × 5 lattice of GCPs (lon/lat) of a north-up grid at ``west``/``north`` in ``crs``.
+    placed by a 5 × 5 lattice of GCPs (lon/lat) of a north-up grid at ``west``/``north`` in ``crs``
+    (the outer corner of the first pixel).
 
     The calibration LUT holds one ``sigma_nought`` value everywhere, so sigma0 = DN² / sigma_nought².
     """
@@ -151,12 +152,14 @@ def write_s1_grd_safe(
     h, w = next(iter(bands.values())).shape
     to_ll = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     gcps, points = [], []
-    for r in np.linspace(0, h - 1, 5):
-        for c in np.linspace(0, w - 1, 5):
+    # As ESA writes them: the grid numbers samples and lines, (0, 0) naming the centre of the
+    # first pixel, and the last point is at (w - 1, h - 1); the GeoTIFF's tie points repeat them.
+    for r in np.linspace(0, h - 1, 5).round().astype(int):
+        for c in np.linspace(0, w - 1, 5).round().astype(int):
             lon, lat = to_ll.transform(west + (c + 0.5) * pixel, north - (r + 0.5) * pixel)
-            gcps.append(GroundControlPoint(row=r + 0.5, col=c + 0.5, x=lon, y=lat, z=0.0))
+            gcps.append(GroundControlPoint(row=float(r), col=float(c), x=lon, y=lat, z=0.0))
             points.append(
-                f"<geolocationGridPoint><line>{r + 0.5}</line><pixel>{c + 0.5}</pixel>"
+                f"<geolocationGridPoint><line>{r}</line><pixel>{c}</pixel>"
                 f"<latitude>{lat}</latitude><longitude>{lon}</longitude><height>0</height></geolocationGridPoint>"
             )
     units, meta, data = [], [], []

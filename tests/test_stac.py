@@ -95,6 +95,57 @@ def test_catalogue_from_toml_keeps_secrets_out_of_repr(tmp_path):
         resolve_catalog("bad", tmp_path)
 
 
+def test_s3_keys_sign_only_the_catalogues_own_buckets(tmp_path):
+    """The S3 keys signed a request to any bucket a catalogue's answer named: with requester-pays
+    set, someone else's bucket could bill the keys' owner for every read."""
+    keys = {"access_key": "AK", "secret_key": "SK"}
+    es = BUILTIN_CATALOGS["earth-search"]
+    own = gdal_options(es, keys, ["s3://sentinel-s1-l1c/GRD/2024/10/17/IW/DV/x/measurement/iw-vv.tiff"])
+    assert own["AWS_ACCESS_KEY_ID"] == "AK" and own["AWS_REQUEST_PAYER"] == "requester"
+    other = gdal_options(es, keys, ["s3://someone-elses-bucket/x.tif"])
+    assert "AWS_ACCESS_KEY_ID" not in other and "AWS_REQUEST_PAYER" not in other and other["AWS_NO_SIGN_REQUEST"] == "YES"
+    mixed = gdal_options(es, keys, ["s3://usgs-landsat/x.tif", "s3://sentinel-s1-l1c.evil/x.tif"])
+    assert "AWS_ACCESS_KEY_ID" not in mixed
+    # rasterio refuses the keys as Env options ("can not be directly set"): every S3 read with keys failed
+    with stac.gdal_env(es, keys, ["s3://usgs-landsat/x.tif"]):
+        config = rasterio.env.getenv()
+        assert config["AWS_ACCESS_KEY_ID"] == "AK" and config["AWS_SECRET_ACCESS_KEY"] == "SK"
+        assert config["AWS_REQUEST_PAYER"] == "requester" and "AWS_NO_SIGN_REQUEST" not in config
+    with stac.gdal_env(es, keys, ["s3://someone-elses-bucket/x.tif"]):
+        config = rasterio.env.getenv()
+        assert config["AWS_NO_SIGN_REQUEST"] == "YES" and config.get("AWS_ACCESS_KEY_ID") != "AK"
+    (tmp_path / "sitewatch.toml").write_text(
+        '[catalogs.mine]\nurl = "https://stac.example.org/v1"\naccess_key_env = "K"\nsecret_key_env = "S"\n'
+        's3_buckets = ["my-imagery"]\n'
+    )
+    mine = resolve_catalog("mine", tmp_path)
+    assert stac.keys_go_to(mine, "s3://my-imagery/a.tif") and not stac.keys_go_to(mine, "https://my-imagery/a.tif")
+    assert gdal_options(mine, keys, ["s3://my-imagery/a.tif"])["AWS_SECRET_ACCESS_KEY"] == "SK"
+    (tmp_path / "sitewatch.toml").write_text('[catalogs.mine]\nurl = "https://stac.example.org/v1"\ns3_buckets = "my-imagery"\n')
+    with pytest.raises(ConfigError, match=r"s3_buckets must be a list of bucket names"):
+        resolve_catalog("mine", tmp_path)
+
+
+def test_a_bucket_refused_for_want_of_keys_says_how_to_allow_it(monkeypatch):
+    from rasterio.errors import RasterioError
+
+    from sitewatch import fetch
+    from sitewatch.model import Grid
+
+    def refused(href, grid, **kwargs):
+        raise RasterioError(f"{href}: AccessDenied")
+
+    monkeypatch.setattr(fetch, "read_window", refused)
+    es = BUILTIN_CATALOGS["earth-search"]
+    reader = fetch._Reader(es, stac.NoSigner(), {"access_key": "AK", "secret_key": "SK"}, retries=0, backoff=0.0)
+    grid = Grid(crs="EPSG:32653", transform=(10.0, 0.0, 0.0, 0.0, -10.0, 0.0), width=2, height=2)
+    with pytest.raises(CredentialError, match=r's3_buckets = \["their-bucket"\] under \[catalogs.earth-search\]'):
+        reader.read("s3://their-bucket/x.tif", grid)
+    with pytest.raises(CredentialError) as err:  # a bucket of its own refused: the account is what to check
+        reader.read("s3://sentinel-s1-l1c/x.tif", grid)
+    assert "s3_buckets" not in str(err.value) and "AWS account" in str(err.value)
+
+
 def test_cdse_downloads_name_the_missing_credential():
     cdse = BUILTIN_CATALOGS["cdse"]
     with pytest.raises(CredentialError) as err:

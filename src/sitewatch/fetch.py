@@ -62,8 +62,9 @@ from .sources.stac import (
     asset_scaling,
     catalog_credentials,
     credential_hint,
-    gdal_options,
+    gdal_env,
     item_to_scene,
+    keys_go_to,
     make_signer,
     now_utc,
     profile_for,
@@ -358,7 +359,7 @@ class _Reader:
         while True:
             signed = self.signer.sign(href, refresh=refreshed)
             try:
-                with rasterio.Env(**gdal_options(self.catalog, self.creds, [href])):
+                with gdal_env(self.catalog, self.creds, [href]):
                     return read_window(signed, grid, **kwargs)  # rasterio maps http(s):// and s3:// to GDAL's /vsi*/
             except RasterioError as exc:
                 message = redact(str(exc))
@@ -368,13 +369,20 @@ class _Reader:
                     continue
                 if status in (401, 403):
                     host = urlsplit(href).hostname or href
-                    hint = (  # the token exists but was kept from a host the catalogue did not name as its own
-                        f"the catalogue's token is sent only to its own host and token_hosts, not to {host}; "
-                        f"if {host} serves this catalogue's assets, add it: token_hosts = [\"{host}\"] "
-                        f"under [catalogs.{self.catalog.name}] in sitewatch.toml"
-                        if self.catalog.token_env and self.creds.get("token") and not token_goes_to(self.catalog, href)
-                        else credential_hint(self.catalog)
-                    )
+                    if href.startswith("s3://") and {"access_key", "secret_key"} <= set(self.creds) and not keys_go_to(self.catalog, href):
+                        hint = (  # the keys exist but were kept from a bucket the catalogue did not name
+                            f"the S3 keys sign requests only to the buckets in s3_buckets, not to {host}; "
+                            f"if {host} holds this catalogue's assets, add it: s3_buckets = [\"{host}\"] "
+                            f"under [catalogs.{self.catalog.name}] in sitewatch.toml"
+                        )
+                    elif self.catalog.token_env and self.creds.get("token") and not token_goes_to(self.catalog, href):
+                        hint = (  # the token exists but was kept from a host the catalogue did not name as its own
+                            f"the catalogue's token is sent only to its own host and token_hosts, not to {host}; "
+                            f"if {host} serves this catalogue's assets, add it: token_hosts = [\"{host}\"] "
+                            f"under [catalogs.{self.catalog.name}] in sitewatch.toml"
+                        )
+                    else:
+                        hint = credential_hint(self.catalog)
                     raise CredentialError(f"{redact(href)}: access refused (HTTP {status}): {hint}") from exc
                 transient = status in (429, 500, 502, 503, 504) or "timed out" in message.lower()
                 if transient and attempt < self.retries:

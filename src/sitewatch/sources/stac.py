@@ -52,7 +52,9 @@ __all__ = [
     "resolve_catalog",
     "catalog_credentials",
     "token_goes_to",
+    "keys_go_to",
     "gdal_options",
+    "gdal_env",
     "Signer",
     "NoSigner",
     "PlanetaryComputerSigner",
@@ -104,6 +106,8 @@ class Catalog:
     """Environment variable holding an S3 access key for ``s3://`` assets."""
     secret_key_env: str = ""
     """Environment variable holding the matching S3 secret key."""
+    s3_buckets: tuple[str, ...] = ()
+    """Buckets the S3 keys are used for (``s3://BUCKET/…``); an asset in any other bucket is read without them."""
     s3_endpoint: str = ""
     """S3 endpoint host for ``s3://`` assets (blank: AWS)."""
     requester_pays: bool = False
@@ -129,6 +133,7 @@ BUILTIN_CATALOGS: dict[str, Catalog] = {
         access_key_env="AWS_ACCESS_KEY_ID",
         secret_key_env="AWS_SECRET_ACCESS_KEY",
         # Sentinel-1 GRD and Landsat live in requester-pays buckets there; S2 COGs are public.
+        s3_buckets=("sentinel-s1-l1c", "usgs-landsat"),
         requester_pays=True,
         account_hint="an AWS account (Sentinel-1 GRD and Landsat assets are requester-pays)",
     ),
@@ -148,6 +153,7 @@ BUILTIN_CATALOGS: dict[str, Catalog] = {
         aliases={"s2": _S2, "s1": _S1},
         access_key_env="CDSE_S3_ACCESS_KEY",
         secret_key_env="CDSE_S3_SECRET_KEY",
+        s3_buckets=("eodata",),
         s3_endpoint="eodata.dataspace.copernicus.eu",
         assets_need_credentials=True,
         account_hint="S3 keys of a Copernicus Data Space account "
@@ -187,7 +193,7 @@ def _catalog_from_table(name: str, table: Any, base: Catalog | None, path: Path 
     known = {
         "url", "signing", "provider", "aliases", "token_env", "access_key_env", "secret_key_env",
         "s3_endpoint", "requester_pays", "assets_need_credentials", "token", "access_key", "secret_key",
-        "token_hosts",
+        "token_hosts", "s3_buckets",
     }  # fmt: skip
     unknown = set(table) - known
     if unknown:
@@ -207,6 +213,11 @@ def _catalog_from_table(name: str, table: Any, base: Catalog | None, path: Path 
         if not isinstance(hosts, list) or not all(isinstance(h, str) and re.fullmatch(r"[\w.-]+", h) for h in hosts):
             raise ConfigError(f'{path}: [catalogs.{name}] token_hosts must be a list of host names, e.g. ["data.example.org"]')
         values["token_hosts"] = tuple(h.lower() for h in hosts)
+    if "s3_buckets" in table:
+        buckets = table["s3_buckets"]
+        if not isinstance(buckets, list) or not all(isinstance(b, str) and re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", b) for b in buckets):
+            raise ConfigError(f'{path}: [catalogs.{name}] s3_buckets must be a list of bucket names, e.g. ["my-imagery"]')
+        values["s3_buckets"] = tuple(buckets)
     if base is not None:
         merged = {f: getattr(base, f) for f in base.__dataclass_fields__} | values
         merged["toml_credentials"] = creds
@@ -255,6 +266,14 @@ def token_goes_to(catalog: Catalog, url: str) -> bool:
     return bool(host) and any(host == h or host.endswith("." + h) for h in allowed if h)
 
 
+def keys_go_to(catalog: Catalog, url: str) -> bool:
+    """Whether the catalogue's S3 keys may sign a request for ``url``: only ``s3://`` URLs of the
+    buckets in ``s3_buckets``. Any catalogue's answer can name any bucket, and a signed request to
+    a requester-pays bucket of someone else's bills the key's owner."""
+    parts = urlsplit(url)
+    return parts.scheme == "s3" and parts.netloc in catalog.s3_buckets
+
+
 def require_asset_credentials(catalog: Catalog, creds: Mapping[str, str]) -> None:
     """Fail before any download when the catalogue's assets cannot be read without keys."""
     if catalog.assets_need_credentials and not ({"access_key", "secret_key"} <= set(creds) or "token" in creds):
@@ -276,19 +295,43 @@ def gdal_options(catalog: Catalog, creds: Mapping[str, str], hrefs: Sequence[str
         # A Planetary Computer key goes to its token service (the package reads it), never to blob
         # storage, which refuses an Authorization header next to a SAS token.
         opts["GDAL_HTTP_HEADERS"] = f"Authorization: Bearer {creds['token']}"
-    if any(h.startswith("s3://") for h in hrefs):
-        if {"access_key", "secret_key"} <= set(creds):
+    s3 = [h for h in hrefs if h.startswith("s3://")]
+    if s3:
+        if {"access_key", "secret_key"} <= set(creds) and all(keys_go_to(catalog, h) for h in s3):
             opts["AWS_ACCESS_KEY_ID"] = creds["access_key"]
             opts["AWS_SECRET_ACCESS_KEY"] = creds["secret_key"]
+            if catalog.requester_pays:
+                opts["AWS_REQUEST_PAYER"] = "requester"
         else:
             opts["AWS_NO_SIGN_REQUEST"] = "YES"
-        if catalog.requester_pays:
-            opts["AWS_REQUEST_PAYER"] = "requester"
         if catalog.s3_endpoint:
             opts["AWS_S3_ENDPOINT"] = catalog.s3_endpoint
             opts["AWS_VIRTUAL_HOSTING"] = "FALSE"
             opts["AWS_HTTPS"] = "YES"
     return opts
+
+
+def gdal_env(catalog: Catalog, creds: Mapping[str, str], hrefs: Sequence[str] = ()) -> Any:
+    """A ``rasterio.Env`` with :func:`gdal_options` for reading ``hrefs``.
+
+    rasterio refuses S3 keys as configuration options (it hands them to GDAL from a session
+    object), so the keys, when they may go with these hrefs, travel in a session of their own.
+    """
+    import rasterio
+    from rasterio.session import Session
+
+    opts = gdal_options(catalog, creds, hrefs)
+    keys: dict[str, str] = {k: str(opts.pop(k)) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if k in opts}
+
+    class _S3Keys(Session):
+        @classmethod
+        def hascreds(cls, config: Mapping[str, Any]) -> bool:
+            return "AWS_ACCESS_KEY_ID" in config and "AWS_SECRET_ACCESS_KEY" in config
+
+        def get_credential_options(self) -> dict[str, str]:
+            return dict(keys)
+
+    return rasterio.Env(session=_S3Keys() if keys else None, **opts)
 
 
 def redact(text: str) -> str:

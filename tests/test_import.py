@@ -90,6 +90,11 @@ def test_import_planet_and_maxar_refuse_no_crs(ws, tmp_path):
     # --item prints the provider's metadata as delivered (it printed {}: the file's GeoTIFF tags, none here)
     res = CliRunner().invoke(main, ["show", "-w", str(ws.root), by_file[maxar.name]["id"], "--item"])
     assert res.exit_code == 0 and res.output.strip() == MAXAR_XML.strip()
+    # ... but never a control character from it to the terminal (an escape sequence rewrote the screen)
+    archived = ws.root / prov["metadata"]
+    archived.write_text(MAXAR_XML.replace("<SATID>", "<SATID>\x1b]8;;https://example.org\x1b\\\x1b[2J", 1))
+    res = CliRunner().invoke(main, ["show", "-w", str(ws.root), by_file[maxar.name]["id"], "--item"])
+    assert res.exit_code == 0 and "\x1b" not in res.output and "]8;;https://example.org" in res.output
     # The satellite, from the providers' metadata, is recorded with where it was read.
     with ws.store() as store:
         scenes = {o.id: o.scene for o in store.observations("pier")}

@@ -12,13 +12,14 @@ refused with an :class:`~sitewatch.errors.InputError`.
 
 from __future__ import annotations
 
+import unicodedata
 import xml.etree.ElementTree as ET
 import xml.parsers.expat
 import zipfile
 
 from .errors import ImageReadError, InputError
 
-__all__ = ["LINKING_DRIVERS", "MAX_MEMBER_BYTES", "check_not_linking", "parse_xml", "read_zip_member"]
+__all__ = ["LINKING_DRIVERS", "MAX_MEMBER_BYTES", "check_not_linking", "parse_xml", "read_zip_member", "without_controls"]
 
 MAX_MEMBER_BYTES = 256 * 2**20
 """Most bytes a zip member read into memory (a KML, a SAFE metadata file) may unpack to."""
@@ -86,3 +87,9 @@ def check_not_linking(driver: str, path: object, *, by_name: bool = True) -> Non
         + ("refused for a catalogue's asset" if not by_name else "sitewatch reads such a file only when its name ends in .vrt")
     )
 
+
+def without_controls(text: str) -> str:
+    """``text`` without control characters other than tab and newline, for the terminal: an
+    escape sequence (ESC, CSI) in a delivered file would recolour the screen, rewrite lines or
+    plant a hyperlink there."""
+    return "".join(c for c in text if c in "\t\n" or unicodedata.category(c) != "Cc")

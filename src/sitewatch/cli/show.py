@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ..model import iso_utc, utc
+from ..untrusted import without_controls
 from ..workspace import open_workspace
 from .options import handle_errors, json_option, workspace_option
 
@@ -57,8 +58,9 @@ def command(observation_id: str, show_item: bool, workspace: Path, as_json: bool
     if show_item:
         metadata = ws.root / str(prov.get("metadata") or "")
         if not prov.get("stac_item") and prov.get("metadata") and metadata.is_file():
-            # An imported file's provider metadata (Planet XML/JSON, Maxar XML/IMD), archived as delivered
-            click.echo(metadata.read_text(errors="replace").rstrip("\n"))
+            # An imported file's provider metadata (Planet XML/JSON, Maxar XML/IMD), archived as delivered;
+            # the archived file keeps every byte, the terminal gets none of its control characters.
+            click.echo(without_controls(metadata.read_text(errors="replace")).rstrip("\n"))
             return
         click.echo(json.dumps(prov.get("stac_item") or prov.get("tags") or {}, indent=1))
         return

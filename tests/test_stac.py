@@ -542,11 +542,13 @@ def test_fetch_end_to_end_against_local_stac_api(world):
         vv = src.read(1)
         t = src.transform
     assert np.nanmedian(vv) == pytest.approx(50**2 / 500**2, rel=1e-3)
+    assert {round(float(v), 4) for v in np.unique(vv[np.isfinite(vv)])} <= {0.01, 36.0}  # SAR: nearest neighbour
     w = np.clip(np.nan_to_num(vv) - 0.01, 0, None)
     r, c = np.indices(vv.shape)
     px, py = t @ (float((w * c).sum() / w.sum()) + 0.5, float((w * r).sum() / w.sum()) + 0.5)
     tx, ty = _ground(*TARGET)
-    assert np.hypot(px - float(tx), py - float(ty)) < 2.5  # half a pixel off (7 m) if GCPs were read as corners
+    # Nearest neighbour (SAR) puts it on the site grid: 2.9 m off here; GCPs read as corners, 5.7 m
+    assert np.hypot(px - float(tx), py - float(ty)) < 4.0
     assert grd.provenance["placement"] == "gcp-tps" and "A = 500.00" in grd.provenance["conversions"]["VV"]
     assert grd.provenance["orbit"] == {"orbit_state": "ascending", "relative_orbit": 54}
 

@@ -45,7 +45,7 @@ from rasterio.warp import reproject
 from rasterio.windows import Window, from_bounds
 
 from .errors import CredentialError, ImageReadError, InputError, SourceError
-from .ingest import remove_partials, site_grid, site_mask, write_observation
+from .ingest import band_resampling, remove_partials, site_grid, site_mask, write_observation
 from .model import Grid, Observation, SceneRef, Site
 from .sources.gcp import (
     gcps_for_window,
@@ -691,7 +691,7 @@ def _fetch_one(
         try:
             bands[band], placement = reader.read(
                 scene.hrefs[band], grid, convert=convert, gcp_method=gcp_method,
-                sentinel1_gcps=profile.kind == "sentinel-1-grd",
+                resampling=band_resampling(band, profile.sensor), sentinel1_gcps=profile.kind == "sentinel-1-grd",
             )  # fmt: skip
         except (ImageReadError, CredentialError) as exc:
             if band in profile.optional and profile.sensor == "sar":

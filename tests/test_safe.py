@@ -428,6 +428,14 @@ def test_band_files_taken_from_a_product_are_refused_pointing_to_the_product(ws,
         assert r.exit_code == 1 and says in r.output, r.output
     r = CliRunner().invoke(main, ["detect-image", *flags, "--dn-offset", "1000", "--out", str(tmp_path / "o.geojson")])
     assert r.exit_code == 0, r.output  # the offset given: the files are read as told
+    # A measurement given alone, not as --band: ingest said "has no CRS ... georeference it first",
+    # and detect-image read its DN placed half a pixel off.
+    r = CliRunner().invoke(main, ["ingest", SITE.id, str(vv), "-w", str(ws.root)])
+    assert r.exit_code == 1 and f"{vv}: a file of the SAFE product {s1}; give the product itself" in r.output, r.output
+    r = CliRunner().invoke(main, ["detect-image", str(vv), "--out", str(tmp_path / "o.geojson")])
+    assert r.exit_code == 1 and f"{vv}: a file of the SAFE product {s1}; give the product itself as IMAGE" in r.output, r.output
+    with ws.store() as store:
+        assert store.observations(SITE.id) == []
 
 
 def test_a_zip_of_two_products_is_refused_naming_both_not_read_as_the_first(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -875,6 +875,8 @@ def archive_file(
     product = open_s2_l2a(path) if not band_files and s1 is None and is_safe_product(path) else None
     if band_files:
         sensor = sensor or band_files_sensor(band_files)
+    elif s1 is None and product is None:
+        _refuse_bands_of_a_product({"": path})
     scene, bands = read_scene_ref(path, acquired=acquired, sensor=sensor, name_bands=not band_files)
     sources: list[tuple[Path | str, int]] = [(path, i) for i in range(1, len(bands) + 1)]
     if band_files:
@@ -949,15 +951,16 @@ def _archive_job(job: _FileJob) -> tuple[Observation, Polygon] | None | str:
 
 
 def _refuse_bands_of_a_product(band_files: Mapping[str, Path]) -> None:
-    """Refuse band files taken out of a SAFE product: read alone they go without the product's
-    scaling (a Sentinel-2 L2A band from baseline 04.00 reads 0.1 too bright without its
-    BOA_ADD_OFFSET; a Sentinel-1 measurement is uncalibrated DN), and they would go in as a
-    second observation of the acquisition beside the product's."""
+    """Refuse band files (key ``""``: a file given alone) taken out of a SAFE product: read alone
+    they go without the product's scaling (a Sentinel-2 L2A band from baseline 04.00 reads 0.1
+    too bright without its BOA_ADD_OFFSET; a Sentinel-1 measurement is uncalibrated DN, its GCPs
+    half a pixel off), and they would go in as a second observation of the acquisition beside
+    the product's."""
     for band, f in band_files.items():
         root = product_holding(Path(f))
         if root is not None:
             raise InputError(
-                f"--band {band} {f}: a file of the SAFE product {root}; give the product itself "
+                f"{f'--band {band} ' if band else ''}{f}: a file of the SAFE product {root}; give the product itself "
                 f"(`sitewatch ingest SITE {root}`), which is read with its own offset, scale or calibration"
             )
 

@@ -92,6 +92,8 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
         if image is not None:
             from ..detect.image import open_image_info
 
+            if dn_offset is None:
+                _refuse_bands_of_a_product({"": image})
             open_image_info(image, pixel_size)  # a missing or unreadable file is named before any "sensor:" line
         sensor = _choose_sensor(sensor, image, bands, quiet)
     if resolution is not None and sensor == "optical":
@@ -195,9 +197,9 @@ def _name(image: Path | str) -> str:
 
 
 def _refuse_bands_of_a_product(paths: dict[str, Path | str]) -> None:
-    """Refuse band files taken out of a SAFE product: read alone they go without its scaling
-    (a Sentinel-2 band from baseline 04.00 reads 0.1 too bright without BOA_ADD_OFFSET, a
-    Sentinel-1 measurement is uncalibrated DN)."""
+    """Refuse band files (key ``""``: IMAGE itself) taken out of a SAFE product: read alone they go
+    without its scaling (a Sentinel-2 band from baseline 04.00 reads 0.1 too bright without
+    BOA_ADD_OFFSET; a Sentinel-1 measurement is uncalibrated DN, its GCPs half a pixel off)."""
     from ..errors import InputError
     from ..sources.safe import product_holding
 
@@ -205,7 +207,7 @@ def _refuse_bands_of_a_product(paths: dict[str, Path | str]) -> None:
         root = None if str(path).startswith("/vsi") else product_holding(Path(path))
         if root is not None:
             raise InputError(
-                f"--band {name} {path}: a file of the SAFE product {root}; give the product itself as IMAGE, "
+                f"{f'--band {name} ' if name else ''}{path}: a file of the SAFE product {root}; give the product itself as IMAGE, "
                 "which is read with its own offset, scale or calibration (or, optical, pass --dn-offset)"
             )
 

@@ -711,3 +711,31 @@ def test_cli_add_from_kml_notes_a_skipped_pin_as_import_does(tmp_path: Path) -> 
     # A note like sites import's, not Python's warning line with sitewatch's source path.
     assert "note: " in r.output and "placemark 'Pin': skipped" in r.output
     assert "imported as site" not in r.output  # the id is the one given, so no rename to report
+
+
+def test_exports_follow_the_right_hand_rule_whatever_the_winding_read() -> None:
+    """A polygon drawn clockwise (as shapefiles store it) was written clockwise: RFC 7946 requires
+    anticlockwise outer rings and clockwise holes, and KML anticlockwise outer boundaries."""
+    from shapely.geometry import LinearRing, MultiPolygon, Polygon
+
+    cw = Polygon([(132.30, 42.86), (132.30, 42.90), (132.37, 42.90), (132.37, 42.86)],
+                 holes=[[(132.32, 42.87), (132.33, 42.87), (132.33, 42.88), (132.32, 42.88)]])  # fmt: skip
+    assert not cw.exterior.is_ccw and cw.interiors[0].is_ccw
+    water = MultiPolygon([Polygon(list(box(132.31, 42.865, 132.315, 42.87).exterior.coords)[::-1]),
+                          box(132.34, 42.865, 132.35, 42.87)])  # fmt: skip
+    basin = Berth("basin", Polygon(list(box(132.35, 42.88, 132.36, 42.89).exterior.coords)[::-1]))
+    site = Site(id="p1", name="P1", kind="port", geometry=cw, water=water, berths=(basin,))
+    rings = []
+    for feat in sites_to_geojson([site])["features"]:
+        geom = feat["geometry"]
+        for polygon in geom["coordinates"] if geom["type"] == "MultiPolygon" else [geom["coordinates"]]:
+            rings += [(i == 0, LinearRing(ring).is_ccw) for i, ring in enumerate(polygon)]
+    assert len(rings) == 5 and all(outer == ccw for outer, ccw in rings)
+    (back,) = sites_from_geojson(sites_to_geojson([site]))
+    assert back.geometry is not None and back.geometry.equals(cw)  # the same area, only the winding changed
+    ns = "{http://www.opengis.net/kml/2.2}"
+    root = ET.fromstring(sites_to_kml([site]))
+    outers = [e.findtext(f"{ns}LinearRing/{ns}coordinates") or "" for e in root.iter(f"{ns}outerBoundaryIs")]
+    assert len(outers) == 4
+    for text in outers:
+        assert LinearRing([tuple(map(float, c.split(",")[:2])) for c in text.split()]).is_ccw

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+import shapely
 import shapely.errors
 from shapely.geometry import LineString, Polygon, box, mapping, shape
 from shapely.geometry.base import BaseGeometry
@@ -41,6 +42,7 @@ __all__ = [
     "sites_to_geojson",
     "sites_to_kml",
     "read_sites_file",
+    "right_handed",
     "slugify",
 ]
 
@@ -353,15 +355,25 @@ def _site_ids(site_feats: list[dict[str, Any]], origin: str, known: Mapping[str,
     return ids
 
 
+def right_handed(geom: BaseGeometry) -> dict[str, Any]:
+    """A geometry as GeoJSON with its polygons' outer rings anticlockwise and holes clockwise.
+
+    RFC 7946 (3.1.6) requires the right-hand rule, and KML asks for anticlockwise outer
+    boundaries; a polygon drawn clockwise (as shapefiles, and so many QGIS layers, store
+    them) was written as read, and strict readers and d3 take it for the rest of the globe.
+    """
+    return mapping(shapely.orient_polygons(geom))
+
+
 def sites_to_geojson(sites: Iterable[Site]) -> dict[str, Any]:
-    """A FeatureCollection with a ``site`` feature per site plus its berths and water."""
+    """A FeatureCollection with a ``site`` feature per site plus its berths and water (RFC 7946)."""
     feats: list[dict[str, Any]] = []
     for s in sites:
         feats.append(
             {
                 "type": "Feature",
                 "id": s.id,
-                "geometry": mapping(s.geometry) if s.geometry is not None else None,
+                "geometry": right_handed(s.geometry) if s.geometry is not None else None,
                 "properties": {
                     "role": "site",
                     "id": s.id,
@@ -379,7 +391,7 @@ def sites_to_geojson(sites: Iterable[Site]) -> dict[str, Any]:
                 {
                     "type": "Feature",
                     "id": f"{s.id}/{b.id}",
-                    "geometry": mapping(b.geometry),
+                    "geometry": right_handed(b.geometry),
                     "properties": {"role": "berth", "site_id": s.id, "id": b.id, "name": b.name},
                 }
             )
@@ -388,7 +400,7 @@ def sites_to_geojson(sites: Iterable[Site]) -> dict[str, Any]:
                 {
                     "type": "Feature",
                     "id": f"{s.id}/water",
-                    "geometry": mapping(s.water),
+                    "geometry": right_handed(s.water),
                     "properties": {"role": "water", "site_id": s.id},
                 }
             )
@@ -400,6 +412,7 @@ def _kml_coords(coords: Iterable[tuple[float, ...]]) -> str:
 
 
 def _kml_geometry(geom: BaseGeometry) -> str:
+    geom = shapely.orient_polygons(geom)  # KML's outer boundaries run anticlockwise
     if isinstance(geom, Polygon):
         inner = "".join(
             f"<innerBoundaryIs><LinearRing><coordinates>{_kml_coords(r.coords)}</coordinates></LinearRing></innerBoundaryIs>"

@@ -739,3 +739,14 @@ def test_exports_follow_the_right_hand_rule_whatever_the_winding_read() -> None:
     assert len(outers) == 4
     for text in outers:
         assert LinearRing([tuple(map(float, c.split(",")[:2])) for c in text.split()]).is_ccw
+
+
+def test_a_geojson_file_with_a_byte_order_mark_and_crlf_lines_imports(tmp_path: Path) -> None:
+    """Saved by Notepad or PowerShell, a file began with a UTF-8 BOM and was 'not valid JSON (Unexpected UTF-8 BOM)'."""
+    from sitewatch.sites import read_sites_file
+
+    text = json.dumps(_polygon_fc([{"name": "Порт"}, {"id": "b", "name": "B"}]), indent=1, ensure_ascii=False)
+    (tmp_path / "bom.geojson").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"))
+    with pytest.warns(RenamedSiteWarning):
+        a, b = read_sites_file(tmp_path / "bom.geojson")
+    assert (a.name, b.id) == ("Порт", "b")

@@ -477,7 +477,8 @@ def read_sites_file(path: Path, known: Mapping[str, Site] | None = None) -> list
     if path.suffix.lower() in (".kml", ".kmz"):
         return sites_from_geojson(read_kml(path), origin=str(path), known=known)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))  # JSON is UTF-8 (RFC 8259), whatever the locale
+        # JSON is UTF-8 (RFC 8259), whatever the locale; a byte order mark (Notepad, PowerShell) is ignored, as it allows.
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

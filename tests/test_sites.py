@@ -750,3 +750,9 @@ def test_a_geojson_file_with_a_byte_order_mark_and_crlf_lines_imports(tmp_path: 
     with pytest.warns(RenamedSiteWarning):
         a, b = read_sites_file(tmp_path / "bom.geojson")
     assert (a.name, b.id) == ("Порт", "b")
+
+
+def test_a_name_field_spelled_name_or_name_in_capitals_names_the_site() -> None:
+    """A QGIS layer that came through a shapefile has NAME or Name: each site was 'site', 'site-2'... instead."""
+    sites = sites_from_geojson(_polygon_fc([{"NAME": "Port A", "fid": 1}, {"Name": "Port B"}, {"name": "Port C", "NAME": "x"}]))
+    assert [(s.id, s.name) for s in sites] == [("port-a", "Port A"), ("port-b", "Port B"), ("port-c", "Port C")]

@@ -168,7 +168,7 @@ def sites_from_geojson(
     for i, feat in enumerate(features):
         if not isinstance(feat, dict) or not isinstance(feat.get("properties") or {}, dict):
             raise InputError(f"{origin}, feature {i}: not a GeoJSON Feature with a properties object")
-        props = {k: _without_controls(v) for k, v in (feat.get("properties") or {}).items()}
+        props = _with_name({k: _without_controls(v) for k, v in (feat.get("properties") or {}).items()})
         where = f"{origin}, feature {i} ({props.get('id') or props.get('name') or 'no id'})"
         try:
             geom = shape(feat["geometry"]) if feat.get("geometry") else None
@@ -250,6 +250,15 @@ def sites_from_geojson(
             raise InputError(f"{origin}: {exc}") from exc
         _check_inside(out[-1], origin)
     return out
+
+
+def _with_name(props: dict[str, Any]) -> dict[str, Any]:
+    """``props`` with a ``name``: a layer that came through a shapefile calls it ``NAME`` or ``Name``."""
+    if "name" not in props:
+        variant = next((k for k in props if k.lower() == "name"), None)
+        if variant is not None:
+            return {**props, "name": props[variant]}
+    return props
 
 
 def _layer_role(props: dict[str, Any]) -> str:

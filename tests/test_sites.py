@@ -841,3 +841,15 @@ def test_berths_refused_for_a_workspace_site_leave_its_berths_as_they_were(tmp_p
     with pytest.warns(RefusedFeatureWarning, match="berth 'far' of site 'p1'"):
         (back,) = sites_from_geojson({"type": "FeatureCollection", "features": [far, water]}, known={"p1": site})
     assert [b.id for b in back.berths] == ["east"] and back.water is not None  # not emptied by the refused one
+
+
+def test_kml_keeps_tags_that_hold_commas(tmp_path: Path) -> None:
+    """Tags were joined with ',' in ExtendedData: 'Sea of Japan, north' came back as two tags."""
+    from sitewatch.sites import read_sites_file
+
+    tags = [("navy", "pier"), ("Sea of Japan, north", "a;b"), ("[1]",)]
+    sites = [site_from_bbox(f"p{i}", (132.30 + i, 42.86, 132.37 + i, 42.90)) for i in range(len(tags))]
+    sites = [Site(**{**s.__dict__, "tags": t}) for s, t in zip(sites, tags, strict=True)]
+    (tmp_path / "s.kml").write_text(sites_to_kml(sites), encoding="utf-8")
+    assert [s.tags for s in read_sites_file(tmp_path / "s.kml")] == tags
+    assert "<value>navy,pier</value>" in (tmp_path / "s.kml").read_text(encoding="utf-8")  # plain where it can be

@@ -526,10 +526,19 @@ def _kml_geometry(geom: BaseGeometry) -> str:
     raise InputError(f"cannot write {geom.geom_type} to KML")
 
 
+def _kml_list(values: Iterable[str]) -> str:
+    # "navy,pier" reads well in Google Earth's balloon; a tag holding "," or ";" (split on reading)
+    # or starting "[" (read as JSON) goes as the JSON list the GeoPackage holds, which reads back whole.
+    values = list(values)
+    if any(re.search(r"[,;]", v) or v.startswith("[") for v in values):
+        return json.dumps(values, ensure_ascii=False)
+    return ",".join(values)
+
+
 def _kml_data(props: dict[str, Any]) -> str:
     # ExtendedData carries what GeoJSON's properties do, so `sites import` reads the file back whole.
     cells = "".join(
-        f'<Data name="{escape(k)}"><value>{escape(",".join(v) if isinstance(v, (list, tuple)) else str(v))}</value></Data>'
+        f'<Data name="{escape(k)}"><value>{escape(_kml_list(v) if isinstance(v, (list, tuple)) else str(v))}</value></Data>'
         for k, v in props.items()
         if v not in ("", None, (), [])
     )

@@ -508,3 +508,26 @@ def test_imagery_lines_date_scenes_as_the_timeline_does() -> None:
     scenes = [obs("2024-10-16", hour=22), obs("2024-10-19", hour=22)]  # 07:00 the next day at UTC+9
     assert "2024-10-16 to 2024-10-19" in _imagery_lines(scenes)[0][0]
     assert "2024-10-17 to 2024-10-20" in _imagery_lines(scenes, utc_offset_hours=9)[0][0]
+
+
+def test_detections_geojson_follows_rfc_7946(tmp_path: Path) -> None:
+    """Oriented boxes came out wound as measured, half of them clockwise (RFC 7946 wants anticlockwise),
+    and their times with '+00:00' where sitewatch's JSON writes UTC as 'Z'."""
+    from datetime import UTC, datetime
+
+    from shapely.geometry import LinearRing, Polygon, box
+
+    from sitewatch.model import Detection, Grid, SceneRef, Site
+    from sitewatch.store import Store
+
+    with Store(tmp_path / "db.gpkg") as st:
+        st.put_site(Site(id="p1", name="P1", kind="port", geometry=box(132.3, 42.8, 132.4, 42.9)))
+        scene = SceneRef("local", "test", "s1", "sar", datetime(2024, 10, 17, 9, 30, 5, tzinfo=UTC), 10.0)
+        obs = Observation("p1/s1", "p1", scene, Grid("EPSG:32653", (10.0, 0.0, 5e5, 0.0, -10.0, 4.7e6), 10, 10),
+                          "archive/x.tif", "0" * 64, 1.0)  # fmt: skip
+        st.put_observation(obs)
+        clockwise = Polygon([(132.33, 42.88), (132.33, 42.881), (132.3305, 42.881), (132.3305, 42.88)])
+        st.replace_detections(obs, [Detection("p1/s1#0", obs.id, "vessel", clockwise, 110.0, 15.0, 0.0, 5.0, "t", "1")])
+        (feat,) = detections_to_geojson(st)["features"]
+    assert LinearRing(feat["geometry"]["coordinates"][0]).is_ccw
+    assert feat["properties"]["acquired"] == "2024-10-17T09:30:05Z"

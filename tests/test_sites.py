@@ -13,7 +13,7 @@ from hypothesis import given
 from shapely.geometry import LineString, box, mapping, shape
 
 from sitewatch.cli import main
-from sitewatch.errors import InputError, OutputError, RenamedSiteWarning
+from sitewatch.errors import InputError, OutputError, RefusedFeatureWarning, RenamedSiteWarning
 from sitewatch.model import Berth, Site
 from sitewatch.sites import (
     builtin_sites,
@@ -204,17 +204,20 @@ def test_water_is_every_water_polygon_of_a_site_and_must_be_a_valid_polygon() ->
     ]))  # fmt: skip
     assert site.water is not None and abs(site.water.area - (basin.area + approach.area)) < 1e-12
     line = {"type": "LineString", "coordinates": [[132.31, 42.87], [132.33, 42.88]]}
-    with pytest.raises(InputError, match="water feature needs a Polygon"):
-        sites_from_geojson(_with_extras([{"props": {"role": "water"}, "geom": line}]))
+    with pytest.warns(RefusedFeatureWarning, match="water feature needs a Polygon"):
+        (site,) = sites_from_geojson(_with_extras([{"props": {"role": "water"}, "geom": line}]))
+    assert site.water is None  # the site goes in without it
     bowtie = {"type": "Polygon", "coordinates": [[[132.31, 42.87], [132.33, 42.88], [132.33, 42.87], [132.31, 42.88], [132.31, 42.87]]]}
-    with pytest.raises(InputError, match="water polygon is not valid"):
-        sites_from_geojson(_with_extras([{"props": {"role": "water"}, "geom": bowtie}]))
+    with pytest.warns(RefusedFeatureWarning, match="water polygon is not valid"):
+        (site,) = sites_from_geojson(_with_extras([{"props": {"role": "water"}, "geom": bowtie}, {"props": {"role": "water"}, "geom": mapping(basin)}]))
+    assert site.water == basin
 
 
 def test_a_repeated_berth_id_is_named() -> None:
     quay = {"type": "LineString", "coordinates": [[132.31, 42.87], [132.33, 42.88]]}
-    with pytest.raises(InputError, match="berth id 'b1' is given twice"):
-        sites_from_geojson(_with_extras([{"props": {"role": "berth", "id": "b1"}, "geom": quay}] * 2))
+    with pytest.warns(RefusedFeatureWarning, match=r"feature 2 \(b1\): berth id 'b1' is given twice for site 'p1'"):
+        (site,) = sites_from_geojson(_with_extras([{"props": {"role": "berth", "id": "b1"}, "geom": quay}] * 2))
+    assert [b.id for b in site.berths] == ["b1"]
 
 
 def test_exported_kml_and_kmz_read_back_to_the_same_sites(tmp_path: Path) -> None:
@@ -404,7 +407,7 @@ def test_cli_import_of_berths_and_water_alone_goes_to_the_workspace_site(tmp_pat
         {**extras[0], "properties": {**extras[0]["properties"], "site_id": "nowhere"}},
     ]}))  # fmt: skip
     r = runner.invoke(main, ["sites", "import", str(tmp_path / "bad.geojson"), "-w", ws])
-    assert r.exit_code != 0 and "bad.geojson: berth/water features name site ids ['nowhere']" in r.output
+    assert r.exit_code == 1 and "bad.geojson, feature 0 (east): its site_id 'nowhere' is neither a site in the file nor in the workspace" in r.output
 
 
 def test_qgis_text_fields_for_tags_and_resolved_are_read_as_meant() -> None:
@@ -423,13 +426,16 @@ def test_qgis_text_fields_for_tags_and_resolved_are_read_as_meant() -> None:
 
 def test_a_bow_tie_berth_and_a_berth_outside_its_site_are_named() -> None:
     bow_tie = {"type": "Polygon", "coordinates": [[[132.32, 42.87], [132.33, 42.88], [132.33, 42.87], [132.32, 42.88], [132.32, 42.87]]]}
-    with pytest.raises(InputError, match=r"x\.geojson, feature 1 \(bow\): the berth polygon is not valid \(Self-intersection"):
-        sites_from_geojson(_with_extras([{"props": {"role": "berth", "id": "bow"}, "geom": bow_tie}]), "x.geojson")
+    with pytest.warns(RefusedFeatureWarning, match=r"x\.geojson, feature 1 \(bow\): the berth polygon is not valid \(Self-intersection"):
+        (site,) = sites_from_geojson(_with_extras([{"props": {"role": "berth", "id": "bow"}, "geom": bow_tie}]), "x.geojson")
+    assert site.berths == ()
     far = mapping(LineString([(10, 10), (10.1, 10.1)]))
-    with pytest.raises(InputError, match=r"x\.geojson: berth 'far' of site 'p1', at lon 10\.0500 lat 10\.0500, lies outside"):
-        sites_from_geojson(_with_extras([{"props": {"role": "berth", "id": "far"}, "geom": far}]), "x.geojson")
-    with pytest.raises(InputError, match="the water polygon of site 'p1'.* lies outside"):
-        sites_from_geojson(_with_extras([{"props": {"role": "water"}, "geom": mapping(box(10, 10, 11, 11))}]), "x.geojson")
+    with pytest.warns(RefusedFeatureWarning, match=r"x\.geojson, feature 1 \(far\): berth 'far' of site 'p1', at lon 10\.0500 lat 10\.0500, lies outside"):
+        (site,) = sites_from_geojson(_with_extras([{"props": {"role": "berth", "id": "far"}, "geom": far}]), "x.geojson")
+    assert site.berths == ()
+    with pytest.warns(RefusedFeatureWarning, match="the water polygon of site 'p1'.* lies outside"):
+        (site,) = sites_from_geojson(_with_extras([{"props": {"role": "water"}, "geom": mapping(box(10, 10, 11, 11))}]), "x.geojson")
+    assert site.water is None
 
 
 def test_cli_remove_keeps_evidence_unless_asked_and_then_leaves_nothing_of_the_site(tmp_path: Path) -> None:
@@ -649,8 +655,9 @@ def test_cli_list_of_an_empty_workspace_says_how_to_add_a_site(tmp_path: Path) -
 def test_a_berth_without_a_site_id_is_named_as_such() -> None:
     fc = _with_extras([{"props": {"role": "berth", "id": "q", "site_id": None},
                         "geom": mapping(LineString([(132.32, 42.87), (132.33, 42.87)]))}])  # fmt: skip
-    with pytest.raises(InputError, match=r"x\.geojson: berth/water features without a site_id"):
-        sites_from_geojson(fc, "x.geojson")  # was "name unknown site ids ['None']"
+    with pytest.warns(RefusedFeatureWarning, match=r"x\.geojson, feature 1 \(q\): it has no site_id; give it the id of its site"):
+        (site,) = sites_from_geojson(fc, "x.geojson")  # was "name unknown site ids ['None']"
+    assert site.id == "p1" and site.berths == ()
 
 
 def test_the_geopackage_sites_layer_saved_as_geojson_imports_to_the_same_ids(tmp_path: Path) -> None:
@@ -711,3 +718,138 @@ def test_cli_add_from_kml_notes_a_skipped_pin_as_import_does(tmp_path: Path) -> 
     # A note like sites import's, not Python's warning line with sitewatch's source path.
     assert "note: " in r.output and "placemark 'Pin': skipped" in r.output
     assert "imported as site" not in r.output  # the id is the one given, so no rename to report
+
+
+def test_exports_follow_the_right_hand_rule_whatever_the_winding_read() -> None:
+    """A polygon drawn clockwise (as shapefiles store it) was written clockwise: RFC 7946 requires
+    anticlockwise outer rings and clockwise holes, and KML anticlockwise outer boundaries."""
+    from shapely.geometry import LinearRing, MultiPolygon, Polygon
+
+    cw = Polygon([(132.30, 42.86), (132.30, 42.90), (132.37, 42.90), (132.37, 42.86)],
+                 holes=[[(132.32, 42.87), (132.33, 42.87), (132.33, 42.88), (132.32, 42.88)]])  # fmt: skip
+    assert not cw.exterior.is_ccw and cw.interiors[0].is_ccw
+    water = MultiPolygon([Polygon(list(box(132.31, 42.865, 132.315, 42.87).exterior.coords)[::-1]),
+                          box(132.34, 42.865, 132.35, 42.87)])  # fmt: skip
+    basin = Berth("basin", Polygon(list(box(132.35, 42.88, 132.36, 42.89).exterior.coords)[::-1]))
+    site = Site(id="p1", name="P1", kind="port", geometry=cw, water=water, berths=(basin,))
+    rings = []
+    for feat in sites_to_geojson([site])["features"]:
+        geom = feat["geometry"]
+        for polygon in geom["coordinates"] if geom["type"] == "MultiPolygon" else [geom["coordinates"]]:
+            rings += [(i == 0, LinearRing(ring).is_ccw) for i, ring in enumerate(polygon)]
+    assert len(rings) == 5 and all(outer == ccw for outer, ccw in rings)
+    (back,) = sites_from_geojson(sites_to_geojson([site]))
+    assert back.geometry is not None and back.geometry.equals(cw)  # the same area, only the winding changed
+    ns = "{http://www.opengis.net/kml/2.2}"
+    root = ET.fromstring(sites_to_kml([site]))
+    outers = [e.findtext(f"{ns}LinearRing/{ns}coordinates") or "" for e in root.iter(f"{ns}outerBoundaryIs")]
+    assert len(outers) == 4
+    for text in outers:
+        assert LinearRing([tuple(map(float, c.split(",")[:2])) for c in text.split()]).is_ccw
+
+
+def test_a_geojson_file_with_a_byte_order_mark_and_crlf_lines_imports(tmp_path: Path) -> None:
+    """Saved by Notepad or PowerShell, a file began with a UTF-8 BOM and was 'not valid JSON (Unexpected UTF-8 BOM)'."""
+    from sitewatch.sites import read_sites_file
+
+    text = json.dumps(_polygon_fc([{"name": "Порт"}, {"id": "b", "name": "B"}]), indent=1, ensure_ascii=False)
+    (tmp_path / "bom.geojson").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"))
+    with pytest.warns(RenamedSiteWarning):
+        a, b = read_sites_file(tmp_path / "bom.geojson")
+    assert (a.name, b.id) == ("Порт", "b")
+
+
+def test_a_name_field_spelled_name_or_name_in_capitals_names_the_site() -> None:
+    """A QGIS layer that came through a shapefile has NAME or Name: each site was 'site', 'site-2'... instead."""
+    sites = sites_from_geojson(_polygon_fc([{"NAME": "Port A", "fid": 1}, {"Name": "Port B"}, {"name": "Port C", "NAME": "x"}]))
+    assert [(s.id, s.name) for s in sites] == [("port-a", "Port A"), ("port-b", "Port B"), ("port-c", "Port C")]
+
+
+def _qgis_export() -> dict[str, object]:
+    """A polygon layer as QGIS saves it in EPSG:3857: a Name field, a row without geometry, 3D vertices,
+    a pin, a self-crossing polygon with a berth, a quay line without a role, a GeometryCollection."""
+    from pyproj import Transformer
+
+    to_merc = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
+
+    def merc(ring: list[tuple[float, float]], z: float | None = None) -> list[list[float]]:
+        return [[*to_merc.transform(x, y), *([] if z is None else [z])] for x, y in ring]
+
+    def square(x: float) -> list[tuple[float, float]]:
+        return [(x, 42.86), (x + 0.01, 42.86), (x + 0.01, 42.87), (x, 42.87), (x, 42.86)]
+
+    bow_tie = [(132.40, 42.86), (132.41, 42.87), (132.41, 42.86), (132.40, 42.87), (132.40, 42.86)]
+    feats = [
+        {"Name": "Port A", "geometry": {"type": "MultiPolygon", "coordinates": [[merc(square(132.30), z=0.0)]]}},
+        {"Name": "Nowhere", "geometry": None},
+        {"Name": "Pin", "geometry": {"type": "Point", "coordinates": merc([(132.31, 42.865)])[0]}},
+        {"Name": "Crossed", "id": "crossed", "geometry": {"type": "Polygon", "coordinates": [merc(bow_tie)]}},
+        {"role": "berth", "site_id": "crossed", "id": "q", "geometry": {"type": "LineString", "coordinates": merc(bow_tie[:2])}},
+        {"Name": "Quay", "geometry": {"type": "LineString", "coordinates": merc(square(132.34)[:2])}},
+        {"Name": "Port B", "geometry": {"type": "GeometryCollection", "geometries": [
+            {"type": "Polygon", "coordinates": [merc(square(132.36))]}]}},
+    ]  # fmt: skip
+    return {"type": "FeatureCollection", "name": "ports", "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3857"}},
+            "features": [{"type": "Feature", "properties": {k: v for k, v in f.items() if k != "geometry"},
+                          "geometry": f["geometry"]} for f in feats]}  # fmt: skip
+
+
+def test_cli_import_names_each_bad_feature_and_imports_the_others(tmp_path: Path) -> None:
+    """One row without geometry, or one self-crossing polygon, refused the whole file: none of its sites went in."""
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    (tmp_path / "ports.geojson").write_text(json.dumps(_qgis_export()))
+    for replaced in ("", " (replaced)"):  # a rerun gives the same sites
+        r = runner.invoke(main, ["sites", "import", str(tmp_path / "ports.geojson"), "-w", ws])
+        assert r.exit_code == 3, r.output
+        assert f"imported 2 site(s): port-a{replaced}, port-b{replaced}\n" in r.output
+        (pin,) = [line for line in r.output.splitlines() if line.startswith("note:")]
+        assert "feature 2 (Pin): skipped, a site or berth needs a polygon or line (Point)" in pin  # as in KML
+        lines = [line for line in r.output.splitlines() if line.startswith("skipped:")]
+        assert [re.sub(r"^.*?ports\.geojson, ", "", line).split(":")[0] for line in lines] == [
+            "feature 1 (Nowhere)", "feature 3 (crossed)", "feature 4 (q)", "feature 5 (Quay)"]  # fmt: skip
+        assert "it has no geometry" in lines[0]
+        assert "the site polygon is not valid (Self-intersection" in lines[1]
+        assert "its site 'crossed' was refused" in lines[2]
+        assert "a line is a berth when it has role berth and the site_id of its site" in lines[3]
+    sites = json.loads(runner.invoke(main, ["sites", "list", "--json", "-w", ws]).output)["features"]
+    assert [(f["id"], f["properties"]["name"]) for f in sites] == [("port-a", "Port A"), ("port-b", "Port B")]
+    assert shape(sites[0]["geometry"]).bounds == pytest.approx((132.30, 42.86, 132.31, 42.87))
+    assert len(sites[0]["geometry"]["coordinates"][0][0]) == 2  # the 3D vertices lost their heights
+
+
+def test_cli_import_of_nothing_but_bad_features_names_each_and_imports_nothing(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    fc = _qgis_export()
+    fc["features"] = fc["features"][1:2] + fc["features"][3:6]  # type: ignore[index]
+    (tmp_path / "bad.geojson").write_text(json.dumps(fc))
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "bad.geojson"), "-w", ws])
+    assert r.exit_code == 1 and "bad.geojson: nothing to import; each feature was refused:" in r.output
+    assert all(f"feature {i} (" in r.output for i in range(4))
+    assert json.loads(runner.invoke(main, ["sites", "list", "--json", "-w", ws]).output)["features"] == []
+
+
+def test_berths_refused_for_a_workspace_site_leave_its_berths_as_they_were(tmp_path: Path) -> None:
+    quay = {"props": {"role": "berth", "id": "east"}, "geom": mapping(LineString([(132.32, 42.87), (132.33, 42.87)]))}
+    (site,) = sites_from_geojson(_with_extras([quay]))
+    far = {"type": "Feature", "properties": {"role": "berth", "site_id": "p1", "id": "far"},
+           "geometry": mapping(LineString([(10, 10), (10.1, 10.1)]))}  # fmt: skip
+    water = {"type": "Feature", "properties": {"role": "water", "site_id": "p1"}, "geometry": mapping(box(132.31, 42.865, 132.36, 42.875))}
+    with pytest.warns(RefusedFeatureWarning, match="berth 'far' of site 'p1'"):
+        (back,) = sites_from_geojson({"type": "FeatureCollection", "features": [far, water]}, known={"p1": site})
+    assert [b.id for b in back.berths] == ["east"] and back.water is not None  # not emptied by the refused one
+
+
+def test_kml_keeps_tags_that_hold_commas(tmp_path: Path) -> None:
+    """Tags were joined with ',' in ExtendedData: 'Sea of Japan, north' came back as two tags."""
+    from sitewatch.sites import read_sites_file
+
+    tags = [("navy", "pier"), ("Sea of Japan, north", "a;b"), ("[1]",)]
+    sites = [site_from_bbox(f"p{i}", (132.30 + i, 42.86, 132.37 + i, 42.90)) for i in range(len(tags))]
+    sites = [Site(**{**s.__dict__, "tags": t}) for s, t in zip(sites, tags, strict=True)]
+    (tmp_path / "s.kml").write_text(sites_to_kml(sites), encoding="utf-8")
+    assert [s.tags for s in read_sites_file(tmp_path / "s.kml")] == tags
+    assert "<value>navy,pier</value>" in (tmp_path / "s.kml").read_text(encoding="utf-8")  # plain where it can be

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from shapely.geometry import LineString, Point, box
+from shapely.geometry import LineString, MultiPolygon, Point, box
 
 from sitewatch.errors import StoreError
 from sitewatch.model import Berth, Detection, Grid, Observation, SceneRef, Site
@@ -191,3 +191,81 @@ def test_a_database_another_process_is_writing_is_named_not_a_traceback(tmp_path
     finally:
         other.execute("ROLLBACK")
         other.close()
+
+
+_ASSIGNABLE = {"GEOMETRY": None, "POLYGON": {"Polygon"}, "MULTIPOLYGON": {"MultiPolygon"}, "LINESTRING": {"LineString"}}
+
+
+def _geometry_type_problems(path: Path) -> list[str]:
+    """What breaks GeoPackage's rules on geometry columns: the declared type (gpkg_geometry_columns and the
+    column's own), the SRS of each blob, and each stored geometry assignable to the declared type."""
+    problems = []
+    with sqlite3.connect(path) as db:
+        srs_ids = {r[0] for r in db.execute("SELECT srs_id FROM gpkg_spatial_ref_sys")}
+        for table, column, declared, srs_id in db.execute(
+            "SELECT table_name, column_name, geometry_type_name, srs_id FROM gpkg_geometry_columns"
+        ).fetchall():
+            column_type = next(r[2] for r in db.execute(f"PRAGMA table_info({table})") if r[1] == column)
+            if column_type != declared:
+                problems.append(f"{table}.{column}: column type {column_type}, gpkg_geometry_columns {declared}")
+            if srs_id not in srs_ids:
+                problems.append(f"{table}: srs_id {srs_id} is not in gpkg_spatial_ref_sys")
+            for (blob,) in db.execute(f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL"):
+                if int.from_bytes(blob[4:8], "little") != srs_id:
+                    problems.append(f"{table}: a geometry with srs_id {int.from_bytes(blob[4:8], 'little')}")
+                kind = from_gpkg_blob(blob).geom_type
+                if _ASSIGNABLE[declared] is not None and kind not in _ASSIGNABLE[declared]:
+                    problems.append(f"{table}: a {kind} in a {declared} layer")
+    return problems
+
+
+_ACROSS_180 = MultiPolygon([box(179.5, -17.0, 180.0, -16.0), box(-180.0, -17.0, -179.5, -16.0)])
+
+
+def test_scene_footprints_across_the_antimeridian_fit_the_scenes_layer(tmp_path: Path) -> None:
+    """The scenes layer was declared POLYGON and held a MultiPolygon for a scene across 180°."""
+    import pyogrio
+    import shapely
+
+    ws = init_workspace(tmp_path / "ws")
+    fiji = Site(id="fiji", name="Suva", kind="port", geometry=box(178.40, -18.16, 178.46, -18.11),
+                berths=(Berth("q", LineString([(178.42, -18.14), (178.43, -18.14)])), Berth("b", box(178.44, -18.14, 178.45, -18.13))),
+                water=MultiPolygon([box(178.41, -18.15, 178.42, -18.14), box(178.43, -18.13, 178.44, -18.12)]))  # fmt: skip
+    across = _obs("fiji", "across")
+    across = Observation(**{**across.__dict__, "scene": SceneRef(**{**across.scene.__dict__, "footprint": _ACROSS_180})})
+    with ws.store() as store:
+        store.put_site(fiji)
+        for obs in (across, _obs("fiji", "plain")):
+            store.put_observation(obs, footprint=box(178.40, -18.16, 178.46, -18.11))
+            store.replace_detections(obs, [_det(obs, 0)])
+        assert store.get_observation(across.id).scene.footprint.equals(_ACROSS_180)
+        assert store.get_observation("fiji/plain").scene.footprint == box(132.3, 42.8, 132.4, 42.9)  # a Polygon, as given
+    assert _geometry_type_problems(ws.db_path) == []
+    info = pyogrio.read_info(ws.db_path, layer="scenes")
+    assert info["geometry_type"] == "MultiPolygon" and info["features"] == 2
+    assert info["total_bounds"] == (-180.0, -17.0, 180.0, 42.9)
+    _, _, geoms, _ = pyogrio.raw.read(ws.db_path, layer="scenes")
+    assert {shapely.from_wkb(g).geom_type for g in geoms} == {"MultiPolygon"}
+
+
+def test_scenes_of_an_older_workspace_become_multipolygons(tmp_path: Path) -> None:
+    from sitewatch.store.schema import MIGRATIONS
+
+    path = tmp_path / "old.gpkg"
+    db = sqlite3.connect(path)
+    db.executescript("\n".join(MIGRATIONS[:4]) + "\nINSERT INTO sitewatch_meta VALUES ('schema_version', '4');")
+    for item, footprint in (("a", box(132.3, 42.8, 132.4, 42.9)), ("b", _ACROSS_180), ("c", None)):
+        db.execute(
+            "INSERT INTO scenes (geom, scene_id, provider, collection, item_id, sensor, acquired, resolution_m, simulated,"
+            " hrefs, properties) VALUES (?, ?, 'local', 'test', ?, 'sar', '2024-10-17T09:30:00.000Z', 10, 0, '{}', '{}')",
+            (to_gpkg_blob(footprint), f"local:test:{item}", item),
+        )
+    db.commit()
+    db.close()
+    assert _geometry_type_problems(path) == ["scenes: a MultiPolygon in a POLYGON layer"]
+    with Store(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        rows = {r["scene_id"]: store._scene_from_row(r).footprint for r in store.execute("SELECT * FROM scenes")}
+    assert rows["local:test:a"] == box(132.3, 42.8, 132.4, 42.9) and rows["local:test:b"].equals(_ACROSS_180)
+    assert rows["local:test:c"] is None
+    assert _geometry_type_problems(path) == []

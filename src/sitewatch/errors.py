@@ -21,6 +21,7 @@ __all__ = [
     "MissingExtraError",
     "SitewatchWarning",
     "SkippedInputWarning",
+    "RefusedFeatureWarning",
     "RenamedSiteWarning",
 ]
 
@@ -78,6 +79,10 @@ class SitewatchWarning(UserWarning):
 
 class SkippedInputWarning(SitewatchWarning):
     """One input was skipped (unreadable, empty over the site); the others proceed."""
+
+
+class RefusedFeatureWarning(SitewatchWarning):
+    """One feature of a sites file was refused (named, with why); the others were imported."""
 
 
 class RenamedSiteWarning(SitewatchWarning):

@@ -22,13 +22,20 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+import shapely
 import shapely.errors
-from shapely.geometry import LineString, Polygon, box, mapping, shape
+from shapely.geometry import LineString, MultiPolygon, Polygon, box, mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 from shapely.validation import explain_validity
 
-from .errors import InputError, RenamedSiteWarning, SiteError
+from .errors import (
+    InputError,
+    RefusedFeatureWarning,
+    RenamedSiteWarning,
+    SiteError,
+    SkippedInputWarning,
+)
 from .geo import reproject_geometry
 from .kml import read_kml
 from .model import Berth, Site
@@ -41,6 +48,7 @@ __all__ = [
     "sites_to_geojson",
     "sites_to_kml",
     "read_sites_file",
+    "right_handed",
     "slugify",
 ]
 
@@ -146,7 +154,13 @@ def sites_from_geojson(
     (a layer QGIS saved in EPSG:3857, say), reprojected to lon/lat. Berths and
     water of a site not in the collection but in ``known`` (the workspace's
     sites) come back as that site with its berths, or its water, replaced.
+
+    A feature that cannot be one (no geometry, a bow-tie polygon, a berth outside its
+    site...) is left out with a :class:`~sitewatch.errors.RefusedFeatureWarning` naming
+    it, and the others are read; when nothing is left, the error names each. Pins
+    (points) are skipped with a :class:`~sitewatch.errors.SkippedInputWarning`, as in KML.
     """
+    known = known or {}
     if not isinstance(data, dict):
         raise InputError(f"{origin}: not a GeoJSON FeatureCollection, Feature or Polygon (a JSON {type(data).__name__})")
     crs = _geojson_crs(data, origin)
@@ -160,94 +174,194 @@ def sites_from_geojson(
         raise InputError(f"{origin}: not a GeoJSON FeatureCollection, Feature or Polygon")
     if not features:
         raise InputError(f"{origin}: the collection holds no features")
+    refused: list[tuple[int, str]] = []  # (feature index, why), said in the file's order
+    refused_ids: set[str] = set()
     site_feats: list[dict[str, Any]] = []
-    berths: dict[str, list[Berth]] = defaultdict(list)
-    water: dict[str, BaseGeometry] = {}
+    berths: dict[str, list[tuple[int, str, Berth]]] = defaultdict(list)
+    water: dict[str, list[tuple[int, str, BaseGeometry]]] = defaultdict(list)
     for i, feat in enumerate(features):
-        if not isinstance(feat, dict) or not isinstance(feat.get("properties") or {}, dict):
-            raise InputError(f"{origin}, feature {i}: not a GeoJSON Feature with a properties object")
-        props = {k: _without_controls(v) for k, v in (feat.get("properties") or {}).items()}
-        where = f"{origin}, feature {i} ({props.get('id') or props.get('name') or 'no id'})"
         try:
-            geom = shape(feat["geometry"]) if feat.get("geometry") else None
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError, shapely.errors.ShapelyError) as exc:
-            raise InputError(f"{where}: cannot read its geometry ({exc or type(exc).__name__})") from exc
-        if geom is not None and crs is not None:
-            geom = reproject_geometry(geom, crs, "EPSG:4326")
-        if geom is not None:
-            _check_geometry(geom, where)
-        role = props.get("role") or _layer_role(props)
-        if role == "berth":
-            if geom is None or not isinstance(geom, (LineString, Polygon)):
-                raise InputError(f"{where}: a berth needs a LineString or Polygon geometry")
-            if not geom.is_valid:
-                raise InputError(f"{where}: the berth polygon is not valid ({explain_validity(geom)})")
-            berths[str(props.get("site_id") or "")].append(
-                Berth(id=str(props.get("id") or props.get("berth_id") or f"berth-{i}"), geometry=geom,
-                      name=str(props.get("name") or ""))  # fmt: skip
-            )
-        elif role == "water":
-            if geom is None or geom.geom_type not in ("Polygon", "MultiPolygon"):
-                raise InputError(f"{where}: a water feature needs a Polygon or MultiPolygon geometry")
-            if not geom.is_valid:
-                raise InputError(f"{where}: the water polygon is not valid ({explain_validity(geom)})")
-            key = str(props.get("site_id") or "")
-            # Several water polygons of one site (a harbour basin and its approach) are one water.
-            water[key] = unary_union([water[key], geom]) if key in water else geom
-        elif role == "site":
-            # site_id is the id in the GeoPackage's sites layer, exported from QGIS as it stands.
-            given = props.get("id") or (props.get("site_id") if "name" in props else None) or feat.get("id")
-            site_feats.append({"geometry": geom, "props": props, "where": where, "given": given})
+            read = _read_feature(feat, i, origin, crs)
+        except InputError as exc:
+            refused.append((i, str(exc)))
+            if (given := _refused_site_id(feat)) is not None:
+                refused_ids.add(given)  # its berths and water go with it, not to the workspace's site
+            continue
+        if read is None:  # a pin, skipped with a note
+            continue
+        role, site_key, where, value = read
+        if role == "site":
+            site_feats.append({**value, "i": i})
         else:
-            raise InputError(f"{where}: unknown role {role!r} (site, berth or water)")
+            (berths if role == "berth" else water)[site_key].append((i, where, value))
     out = []
-    for f, site_id in zip(site_feats, _site_ids(site_feats, origin, known or {}), strict=True):
+    for f, site_id in zip(site_feats, _site_ids(site_feats, origin, known), strict=True):
         props, geom, where = f["props"], f["geometry"], f["where"]
-        if geom is not None and geom.geom_type == "MultiPolygon":
-            if len(geom.geoms) != 1:
-                raise InputError(f"{where}: a site is one polygon; split the multipolygon into sites")
-            geom = geom.geoms[0]
-        if geom is not None and not isinstance(geom, Polygon):
-            raise InputError(f"{where}: a site needs a Polygon geometry, got {geom.geom_type}")
         try:
-            out.append(
-                Site(
-                    id=site_id,
-                    name=str(props.get("name") or site_id),
-                    kind=str(props.get("kind") or "area"),
-                    geometry=geom,
-                    berths=tuple(berths.get(site_id, ())),
-                    water=water.get(site_id),
-                    tags=_tags(props.get("tags")),
-                    coord_source=str(props.get("coord_source") or origin),
-                    resolved=_flag(props.get("resolved", True), f"{where}: resolved"),
-                    note=str(props.get("note") or ""),
-                )
+            site = Site(
+                id=site_id,
+                name=str(props.get("name") or site_id),
+                kind=str(props.get("kind") or "area"),
+                geometry=geom,
+                tags=_tags(props.get("tags")),
+                coord_source=str(props.get("coord_source") or origin),
+                resolved=f["resolved"],
+                note=str(props.get("note") or ""),
             )
         except InputError as exc:
-            raise InputError(f"{where}: {exc}") from exc
-        _check_inside(out[-1], origin)
-    orphans = sorted((set(berths) | set(water)) - {s.id for s in out})
-    unknown = [sid for sid in orphans if sid not in (known or {})]
-    if "" in unknown:
-        raise InputError(f"{origin}: berth/water features without a site_id; give each the id of its site")
-    if unknown:
-        raise InputError(
-            f"{origin}: berth/water features name site ids {unknown} that are neither in the file nor "
-            "in the workspace; give each a site_id of a site (`sitewatch sites list`)"
-        )
-    for sid in orphans:
-        site = (known or {})[sid]
-        try:
-            out.append(
-                dataclasses.replace(
-                    site, berths=tuple(berths[sid]) if sid in berths else site.berths, water=water.get(sid, site.water)
-                )
+            refused.append((f["i"], f"{where}: {exc}"))
+            refused_ids.add(site_id)
+            continue
+        out.append(_with_extras(site, berths.pop(site_id, None), water.pop(site_id, None), refused))
+    for site_key in sorted(set(berths) | set(water)):
+        extras = [*berths.get(site_key, []), *water.get(site_key, [])]
+        if site_key in refused_ids:
+            refused += [(i, f"{w}: its site {site_key!r} was refused") for i, w, _ in extras]
+        elif site_key not in known:
+            why = (
+                "it has no site_id; give it the id of its site"
+                if not site_key
+                else f"its site_id {site_key!r} is neither a site in the file nor in the workspace; "
+                "give it the id of its site (`sitewatch sites list`)"
             )
-        except InputError as exc:
-            raise InputError(f"{origin}: {exc}") from exc
-        _check_inside(out[-1], origin)
+            refused += [(i, f"{w}: {why}") for i, w, _ in extras]
+        else:
+            site = _with_extras(known[site_key], berths.get(site_key), water.get(site_key), refused, keep_refused=True)
+            if site != known[site_key]:
+                out.append(site)
+    messages = [why for _, why in sorted(refused, key=lambda r: r[0])]
+    if messages and not out:
+        if len(messages) == 1:
+            raise InputError(messages[0])
+        raise InputError(f"{origin}: nothing to import; each feature was refused:\n  " + "\n  ".join(messages))
+    for message in messages:
+        warnings.warn(RefusedFeatureWarning(f"{message}; the other features were imported"), stacklevel=2)
     return out
+
+
+def _read_feature(
+    feat: Any, i: int, origin: str, crs: str | None
+) -> tuple[str, str, str, Any] | None:
+    """One feature as (role, site id of a berth or water, where, value); None for a pin. InputError names it."""
+    if not isinstance(feat, dict) or not isinstance(feat.get("properties") or {}, dict):
+        raise InputError(f"{origin}, feature {i}: not a GeoJSON Feature with a properties object")
+    props = _with_name({k: _without_controls(v) for k, v in (feat.get("properties") or {}).items()})
+    where = f"{origin}, feature {i} ({props.get('id') or props.get('name') or 'no id'})"
+    try:
+        geom = shapely.force_2d(shape(feat["geometry"])) if feat.get("geometry") else None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, shapely.errors.ShapelyError) as exc:
+        raise InputError(f"{where}: cannot read its geometry ({exc or type(exc).__name__})") from exc
+    if geom is not None and crs is not None:
+        geom = reproject_geometry(geom, crs, "EPSG:4326")
+    if geom is not None:
+        _check_geometry(geom, where)
+        if geom.geom_type == "GeometryCollection" and all(g.geom_type in ("Polygon", "MultiPolygon") for g in geom.geoms):
+            geom = MultiPolygon([p for g in geom.geoms for p in getattr(g, "geoms", [g])])  # QGIS may write one
+    role = props.get("role") or _layer_role(props)
+    site_key = str(props.get("site_id") or "")
+    if role == "berth":
+        if geom is None or not isinstance(geom, (LineString, Polygon)):
+            raise InputError(f"{where}: a berth needs a LineString or Polygon geometry")
+        if not geom.is_valid:
+            raise InputError(f"{where}: the berth polygon is not valid ({explain_validity(geom)})")
+        berth = Berth(id=str(props.get("id") or props.get("berth_id") or f"berth-{i}"), geometry=geom,
+                      name=str(props.get("name") or ""))  # fmt: skip
+        return "berth", site_key, where, berth
+    if role == "water":
+        if geom is None or geom.geom_type not in ("Polygon", "MultiPolygon"):
+            raise InputError(f"{where}: a water feature needs a Polygon or MultiPolygon geometry")
+        if not geom.is_valid:
+            raise InputError(f"{where}: the water polygon is not valid ({explain_validity(geom)})")
+        return "water", site_key, where, geom
+    if role != "site":
+        raise InputError(f"{where}: unknown role {role!r} (site, berth or water)")
+    if geom is not None and geom.geom_type in ("Point", "MultiPoint") and not props.get("role"):
+        warnings.warn(SkippedInputWarning(f"{where}: skipped, a site or berth needs a polygon or line ({geom.geom_type})"),
+                      stacklevel=3)  # fmt: skip
+        return None
+    if isinstance(geom, MultiPolygon):
+        if len(geom.geoms) != 1:
+            raise InputError(f"{where}: a site is one polygon; split the multipolygon into sites")
+        geom = geom.geoms[0]
+    if isinstance(geom, Polygon) and not geom.is_valid:  # a bow-tie: where it crosses itself
+        raise InputError(f"{where}: the site polygon is not valid ({explain_validity(geom)}); redraw it")
+    if geom is not None and not isinstance(geom, Polygon):
+        hint = "; a line is a berth when it has role berth and the site_id of its site" if isinstance(geom, LineString) else ""
+        raise InputError(f"{where}: a site needs a Polygon geometry, got {geom.geom_type}{hint}")
+    resolved = _flag(props.get("resolved", True), f"{where}: resolved")
+    if geom is None and resolved:
+        raise InputError(f"{where}: it has no geometry; a site needs a polygon (resolved: false for a place not located yet)")
+    given = _given_id(props, feat)
+    return "site", "", where, {"geometry": geom, "props": props, "where": where, "given": given, "resolved": resolved}
+
+
+def _given_id(props: dict[str, Any], feat: dict[str, Any]) -> Any:
+    # site_id is the id in the GeoPackage's sites layer, exported from QGIS as it stands.
+    return props.get("id") or (props.get("site_id") if "name" in props else None) or feat.get("id")
+
+
+def _refused_site_id(feat: Any) -> str | None:
+    """The id a refused site feature gave, if it is a site and gave one."""
+    props = feat.get("properties") if isinstance(feat, dict) else None
+    if not isinstance(props, dict) or (props.get("role") or _layer_role(props)) != "site":
+        return None
+    given = _given_id(_with_name(props), feat)
+    return str(given) if given else None
+
+
+def _with_extras(
+    site: Site,
+    berths: list[tuple[int, str, Berth]] | None,
+    water: list[tuple[int, str, BaseGeometry]] | None,
+    refused: list[tuple[int, str]],
+    keep_refused: bool = False,
+) -> Site:
+    """``site`` with the berths and water read for it (None: keep its own), each checked; those refused are added to ``refused``.
+
+    With ``keep_refused`` (a workspace site whose berths or water alone the file brings), berths or water
+    of which every feature was refused are kept as they were rather than removed.
+    """
+    kept_berths: list[Berth] = []
+    for i, where, berth in berths or []:
+        if any(b.id == berth.id for b in kept_berths):
+            refused.append((i, f"{where}: berth id {berth.id!r} is given twice for site {site.id!r}; berth ids must be unique"))
+        elif (outside := _outside(site, f"berth {berth.id!r}", berth.geometry)) is not None:
+            refused.append((i, f"{where}: {outside}"))
+        else:
+            kept_berths.append(berth)
+    pieces = []
+    for i, where, geom in water or []:
+        if (outside := _outside(site, "the water polygon", geom)) is not None:
+            refused.append((i, f"{where}: {outside}"))
+        else:
+            pieces.append(geom)
+    # Several water polygons of one site (a harbour basin and its approach) are one water.
+    new_water = (unary_union(pieces) if len(pieces) > 1 else pieces[0]) if pieces else None
+    return dataclasses.replace(
+        site,
+        berths=tuple(kept_berths) if berths is not None and (kept_berths or not keep_refused) else site.berths,
+        water=new_water if water is not None and (pieces or not keep_refused) else site.water,
+    )
+
+
+def _outside(site: Site, what: str, geom: BaseGeometry) -> str | None:
+    """Why a berth or water polygon outside its site's area (a wrong site_id, say) is refused: it is never in its images."""
+    if site.geometry is None or geom.intersects(site.geometry):
+        return None
+    c = geom.centroid
+    return (
+        f"{what} of site {site.id!r}, at lon {c.x:.4f} lat {c.y:.4f}, lies outside the "
+        "site's area; is its site_id right?"
+    )
+
+
+def _with_name(props: dict[str, Any]) -> dict[str, Any]:
+    """``props`` with a ``name``: a layer that came through a shapefile calls it ``NAME`` or ``Name``."""
+    if "name" not in props:
+        variant = next((k for k in props if k.lower() == "name"), None)
+        if variant is not None:
+            return {**props, "name": props[variant]}
+    return props
 
 
 def _layer_role(props: dict[str, Any]) -> str:
@@ -257,21 +371,6 @@ def _layer_role(props: dict[str, Any]) -> str:
     if "site_id" in props and set(props) <= {"site_id", "fid"}:  # the site_water layer
         return "water"
     return "site"
-
-
-def _check_inside(site: Site, origin: str) -> None:
-    """A berth or water polygon outside its site's area (a wrong site_id, say) is never in its images."""
-    if site.geometry is None:
-        return
-    extras = [(f"berth {b.id!r}", b.geometry) for b in site.berths]
-    extras += [("the water polygon", site.water)] if site.water is not None else []
-    for what, geom in extras:
-        if not geom.intersects(site.geometry):
-            c = geom.centroid
-            raise InputError(
-                f"{origin}: {what} of site {site.id!r}, at lon {c.x:.4f} lat {c.y:.4f}, lies outside the "
-                "site's area; is its site_id right?"
-            )
 
 
 def _tags(value: Any) -> tuple[str, ...]:
@@ -353,15 +452,25 @@ def _site_ids(site_feats: list[dict[str, Any]], origin: str, known: Mapping[str,
     return ids
 
 
+def right_handed(geom: BaseGeometry) -> dict[str, Any]:
+    """A geometry as GeoJSON with its polygons' outer rings anticlockwise and holes clockwise.
+
+    RFC 7946 (3.1.6) requires the right-hand rule, and KML asks for anticlockwise outer
+    boundaries; a polygon drawn clockwise (as shapefiles, and so many QGIS layers, store
+    them) was written as read, and strict readers and d3 take it for the rest of the globe.
+    """
+    return mapping(shapely.orient_polygons(geom))
+
+
 def sites_to_geojson(sites: Iterable[Site]) -> dict[str, Any]:
-    """A FeatureCollection with a ``site`` feature per site plus its berths and water."""
+    """A FeatureCollection with a ``site`` feature per site plus its berths and water (RFC 7946)."""
     feats: list[dict[str, Any]] = []
     for s in sites:
         feats.append(
             {
                 "type": "Feature",
                 "id": s.id,
-                "geometry": mapping(s.geometry) if s.geometry is not None else None,
+                "geometry": right_handed(s.geometry) if s.geometry is not None else None,
                 "properties": {
                     "role": "site",
                     "id": s.id,
@@ -379,7 +488,7 @@ def sites_to_geojson(sites: Iterable[Site]) -> dict[str, Any]:
                 {
                     "type": "Feature",
                     "id": f"{s.id}/{b.id}",
-                    "geometry": mapping(b.geometry),
+                    "geometry": right_handed(b.geometry),
                     "properties": {"role": "berth", "site_id": s.id, "id": b.id, "name": b.name},
                 }
             )
@@ -388,7 +497,7 @@ def sites_to_geojson(sites: Iterable[Site]) -> dict[str, Any]:
                 {
                     "type": "Feature",
                     "id": f"{s.id}/water",
-                    "geometry": mapping(s.water),
+                    "geometry": right_handed(s.water),
                     "properties": {"role": "water", "site_id": s.id},
                 }
             )
@@ -400,6 +509,7 @@ def _kml_coords(coords: Iterable[tuple[float, ...]]) -> str:
 
 
 def _kml_geometry(geom: BaseGeometry) -> str:
+    geom = shapely.orient_polygons(geom)  # KML's outer boundaries run anticlockwise
     if isinstance(geom, Polygon):
         inner = "".join(
             f"<innerBoundaryIs><LinearRing><coordinates>{_kml_coords(r.coords)}</coordinates></LinearRing></innerBoundaryIs>"
@@ -416,10 +526,19 @@ def _kml_geometry(geom: BaseGeometry) -> str:
     raise InputError(f"cannot write {geom.geom_type} to KML")
 
 
+def _kml_list(values: Iterable[str]) -> str:
+    # "navy,pier" reads well in Google Earth's balloon; a tag holding "," or ";" (split on reading)
+    # or starting "[" (read as JSON) goes as the JSON list the GeoPackage holds, which reads back whole.
+    values = list(values)
+    if any(re.search(r"[,;]", v) or v.startswith("[") for v in values):
+        return json.dumps(values, ensure_ascii=False)
+    return ",".join(values)
+
+
 def _kml_data(props: dict[str, Any]) -> str:
     # ExtendedData carries what GeoJSON's properties do, so `sites import` reads the file back whole.
     cells = "".join(
-        f'<Data name="{escape(k)}"><value>{escape(",".join(v) if isinstance(v, (list, tuple)) else str(v))}</value></Data>'
+        f'<Data name="{escape(k)}"><value>{escape(_kml_list(v) if isinstance(v, (list, tuple)) else str(v))}</value></Data>'
         for k, v in props.items()
         if v not in ("", None, (), [])
     )
@@ -464,7 +583,8 @@ def read_sites_file(path: Path, known: Mapping[str, Site] | None = None) -> list
     if path.suffix.lower() in (".kml", ".kmz"):
         return sites_from_geojson(read_kml(path), origin=str(path), known=known)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))  # JSON is UTF-8 (RFC 8259), whatever the locale
+        # JSON is UTF-8 (RFC 8259), whatever the locale; a byte order mark (Notepad, PowerShell) is ignored, as it allows.
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -93,22 +93,25 @@ def _dropped(old: Site, new: Site) -> list[str]:
     return [what for what, before, after in had if before and not after]
 
 
-def _read_with_notes(path: Path, known: dict[str, Site] | None = None, renames: bool = True) -> list[Site]:
-    """:func:`read_sites_file`, its skipped placemarks (and renamed sites) printed as notes."""
+def _read_with_notes(path: Path, known: dict[str, Site] | None = None, renames: bool = True) -> tuple[list[Site], int]:
+    """:func:`read_sites_file`, its skipped placemarks (and renamed sites) printed as notes, and
+    each feature it refused on a ``skipped:`` line; with how many it refused."""
     import warnings
 
-    from ..errors import RenamedSiteWarning, SkippedInputWarning
+    from ..errors import RefusedFeatureWarning, RenamedSiteWarning, SkippedInputWarning
 
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RenamedSiteWarning)
-        warnings.simplefilter("always", SkippedInputWarning)
+        for category in (RenamedSiteWarning, SkippedInputWarning, RefusedFeatureWarning):
+            warnings.simplefilter("always", category)
         sites = read_sites_file(path, known=known)
     for w in caught:
-        if issubclass(w.category, SkippedInputWarning) or (renames and issubclass(w.category, RenamedSiteWarning)):
+        if issubclass(w.category, RefusedFeatureWarning):
+            click.echo(f"skipped: {w.message}", err=True)
+        elif issubclass(w.category, SkippedInputWarning) or (renames and issubclass(w.category, RenamedSiteWarning)):
             click.echo(f"note: {w.message}", err=True)
         elif not issubclass(w.category, RenamedSiteWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return sites
+    return sites, sum(issubclass(w.category, RefusedFeatureWarning) for w in caught)
 
 
 @command.command("add")
@@ -124,11 +127,12 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
     """Add (or replace) a site from a box, a GeoJSON polygon or the built-in gazetteer."""
     if sum(x is not None and x is not False for x in (bbox, geojson_path, from_builtin or None)) != 1:
         raise InputError("give exactly one of --bbox W,S,E,N, --geojson FILE or --builtin")
+    refused = 0  # features of the --geojson file skipped by name
     if bbox:
         site = site_from_bbox(site_id, _parse_bbox(bbox), name=name, kind=kind or "area")
     elif geojson_path:
         # The id is the one given, so a rename the file would have needed is no news here.
-        found = _read_with_notes(geojson_path, renames=False)
+        found, refused = _read_with_notes(geojson_path, renames=False)
         if len(found) != 1:
             raise InputError(f"{geojson_path}: holds {len(found)} sites; use `sitewatch sites import` for many")
         site = dataclasses.replace(found[0], id=site_id, name=name or found[0].name, kind=kind or found[0].kind)
@@ -157,6 +161,8 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
         )
     if kept:
         _warn_old_area(site.id, kept)
+    if refused:
+        raise SystemExit(3)
 
 
 def _warn_old_area(site_id: str, kept: int) -> None:
@@ -177,11 +183,15 @@ def import_(path: Path, workspace: Path) -> None:
 
     A site without an id takes one from its name; a missing or repeated name
     gets a suffix (site, site-2, ...), and each such site is named here.
+    A feature that cannot be read (no geometry, a self-crossing polygon, a
+    berth outside its site) is named on a 'skipped:' line and the others are
+    imported: exit code 0 when every feature went in, 3 when some were
+    skipped, 1 when none went in.
     """
     with open_workspace(workspace).store() as store:
         # Berths and water of a site already in the workspace may come without its area.
         before = {s.id: s for s in store.sites()}
-        sites = _read_with_notes(path, known=before)
+        sites, refused = _read_with_notes(path, known=before)
         with store.transaction():
             for s in sites:
                 store.put_site(s)
@@ -195,6 +205,8 @@ def import_(path: Path, workspace: Path) -> None:
     for sid, kept in moved.items():
         if kept:
             _warn_old_area(sid, kept)
+    if refused:
+        raise SystemExit(3)
 
 
 EXPORT_SUFFIXES = {".geojson": "geojson", ".json": "geojson", ".kml": "kml"}

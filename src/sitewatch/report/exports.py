@@ -8,10 +8,10 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from shapely.geometry import mapping
-
 from ..analysis.occupancy import Timeline, timeline_to_dict
 from ..files import write_text_atomic
+from ..model import iso_utc
+from ..sites import right_handed
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -105,7 +105,7 @@ def detections_to_geojson(store: Store, site_ids: Sequence[str] | None = None) -
             features.append(
                 {
                     "type": "Feature",
-                    "geometry": mapping(d.footprint),
+                    "geometry": right_handed(d.footprint),
                     "properties": {
                         "id": d.id,
                         "site_id": sid,
@@ -119,7 +119,7 @@ def detections_to_geojson(store: Store, site_ids: Sequence[str] | None = None) -
                         "detector": f"{d.detector} {d.detector_version}",
                         "observation_id": d.observation_id,
                         "scene_id": o.scene.id if o else None,
-                        "acquired": o.scene.acquired.isoformat() if o else None,
+                        "acquired": iso_utc(o.scene.acquired) if o else None,
                         "sensor": o.scene.sensor if o else None,
                         "resolution_m": o.scene.resolution_m if o else None,
                         "sha256": o.sha256 if o else None,

@@ -178,7 +178,25 @@ DROP TABLE sites;
 ALTER TABLE sites_v4 RENAME TO sites;"""
 
 
-MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3(), _v4())
+def _v5() -> str:
+    """The scenes layer declared MULTIPOLYGON: a footprint across the antimeridian is two boxes, which
+    a POLYGON layer may not hold (QGIS refused to edit the layer, and GeoPackage validators flag it).
+
+    The footprints already stored become MultiPolygons through ``sitewatch_multipolygon``, a function
+    :class:`~sitewatch.store.Store` gives its connection (SQL cannot rewrite WKB).
+    """
+    _, _, columns = FEATURE_TABLES["scenes"]
+    columns = columns.replace("acquired TEXT", "acquired DATETIME").replace("simulated INTEGER", "simulated BOOLEAN")
+    return f"""
+CREATE TABLE scenes_v5 (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom MULTIPOLYGON, {columns});
+INSERT INTO scenes_v5 SELECT * FROM scenes;
+UPDATE scenes_v5 SET geom = sitewatch_multipolygon(geom) WHERE geom IS NOT NULL;
+DROP TABLE scenes;
+ALTER TABLE scenes_v5 RENAME TO scenes;
+UPDATE gpkg_geometry_columns SET geometry_type_name = 'MULTIPOLYGON' WHERE table_name = 'scenes';"""
+
+
+MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3(), _v4(), _v5())
 """Migration i brings the schema from version i to i + 1. Append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

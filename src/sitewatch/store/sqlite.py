@@ -16,13 +16,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shapely.geometry import Polygon
+from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from .. import __version__
 from ..errors import SiteError, StoreError
 from ..model import Berth, ClassCandidate, Detection, Grid, Observation, SceneRef, Site, utc
-from .gpkg import APPLICATION_ID, USER_VERSION, from_gpkg_blob, to_gpkg_blob
+from .gpkg import (
+    APPLICATION_ID,
+    USER_VERSION,
+    as_multipolygon,
+    from_gpkg_blob,
+    multipolygon_blob,
+    to_gpkg_blob,
+)
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["Store", "now_utc"]
@@ -40,6 +47,13 @@ def _now() -> str:
 def _iso(t: datetime) -> str:
     """GeoPackage's DATETIME form: ISO 8601 in UTC with milliseconds."""
     return utc(t).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z"
+
+
+def _footprint(geom: BaseGeometry | None) -> BaseGeometry | None:
+    """A scene footprint as read from the MULTIPOLYGON layer: one part is the Polygon it was."""
+    if isinstance(geom, MultiPolygon) and len(geom.geoms) == 1:
+        return geom.geoms[0]
+    return geom
 
 
 BUSY_TIMEOUT_S = 30.0
@@ -61,6 +75,7 @@ class Store:
             raise StoreError(f"{self.path}: cannot open the workspace database ({exc})") from exc
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA foreign_keys = OFF")
+        self._db.create_function("sitewatch_multipolygon", 1, multipolygon_blob, deterministic=True)  # migration 5
         self._depth = 0
         self._migrate()
 
@@ -271,6 +286,7 @@ class Store:
     # -- scenes and observations ---------------------------------------------------------------
 
     def put_scene(self, scene: SceneRef) -> None:
+        footprint = as_multipolygon(scene.footprint)  # the layer is MULTIPOLYGON (antimeridian footprints)
         with self.transaction() as db:
             db.execute(
                 """INSERT INTO scenes (geom, scene_id, provider, collection, item_id, sensor, platform,
@@ -281,7 +297,7 @@ class Store:
                    acquired=excluded.acquired, resolution_m=excluded.resolution_m,
                    cloud_cover=excluded.cloud_cover, hrefs=excluded.hrefs, properties=excluded.properties""",
                 (
-                    to_gpkg_blob(scene.footprint),
+                    to_gpkg_blob(footprint),
                     scene.id,
                     scene.provider,
                     scene.collection,
@@ -296,7 +312,7 @@ class Store:
                     json.dumps(dict(scene.properties), sort_keys=True, default=str),
                 ),
             )
-            self._extend(db, "scenes", [scene.footprint])
+            self._extend(db, "scenes", [footprint])
 
     def _scene_from_row(self, row: sqlite3.Row) -> SceneRef:
         return SceneRef(
@@ -307,7 +323,7 @@ class Store:
             acquired=utc(row["acquired"]),
             resolution_m=row["resolution_m"],
             hrefs=json.loads(row["hrefs"]),
-            footprint=from_gpkg_blob(row["geom"]),
+            footprint=_footprint(from_gpkg_blob(row["geom"])),
             platform=row["platform"] or "",
             cloud_cover=row["cloud_cover"],
             simulated=bool(row["simulated"]),

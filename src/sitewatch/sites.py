@@ -39,6 +39,7 @@ from .errors import (
 from .geo import reproject_geometry
 from .kml import read_kml
 from .model import Berth, Site
+from .untrusted import without_controls
 
 __all__ = [
     "builtin_sites",
@@ -114,13 +115,10 @@ def _check_geometry(geom: BaseGeometry, where: str) -> None:
 
 
 def _without_controls(value: Any) -> Any:
-    """A property with control characters (but tab and newline) removed from its text.
-
-    Names, notes and berth ids of a downloaded gazetteer are printed to the terminal: an escape
-    sequence in one (ESC, CSI) recoloured the screen, rewrote lines or planted a hyperlink there.
-    """
+    """A property (a text, or a list of texts) through :func:`~sitewatch.untrusted.without_controls`:
+    names, notes and berth ids of a downloaded gazetteer are printed to the terminal."""
     if isinstance(value, str):
-        return "".join(c for c in value if c in "\t\n" or unicodedata.category(c) != "Cc")
+        return without_controls(value)
     if isinstance(value, list):
         return [_without_controls(v) for v in value]
     return value

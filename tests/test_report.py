@@ -531,3 +531,28 @@ def test_detections_geojson_follows_rfc_7946(tmp_path: Path) -> None:
         (feat,) = detections_to_geojson(st)["features"]
     assert LinearRing(feat["geometry"]["coordinates"][0]).is_ccw
     assert feat["properties"]["acquired"] == "2024-10-17T09:30:05Z"
+
+
+def test_observation_chips_spread_over_time_keep_the_latest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With more observations than chips, every int(k × step)-th was drawn: the latest, often the
+    one an investigation turns on, was left out."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from sitewatch.report import html as report_html
+
+    w = build(tmp_path / "w")
+    with w.store() as st:
+        base = next(o for o in st.observations("dunai") if o.scene.sensor == "optical" and st.detections(observation_id=o.id))
+        (det,) = [d for d in st.detections(observation_id=base.id) if d.kind == "vessel"]
+        for day in (21, 22, 23):
+            scene = replace(base.scene, item_id=f"sim-dunai-2024-10-{day}-optical", acquired=base.scene.acquired + timedelta(days=day - 17))
+            o = replace(base, id=f"dunai:sim-dunai-2024-10-{day}-optical", scene=scene)
+            st.put_observation(o)
+            st.replace_detections(o, [replace(det, id=f"{o.id}#0", observation_id=o.id)])
+    monkeypatch.setattr(report_html, "MAX_CHIPS_PER_SITE", 3)
+    html = report_html.render_report(w, ["dunai"])
+    overview = html.split('<div class="chips">', 1)[1].split("</div>", 1)[0]
+    shown = re.findall(r'alt="chip ([^"]+)"', overview)
+    assert len(shown) == 3 and shown[0].endswith("2024-10-17-optical") and shown[-1].endswith("2024-10-23-optical"), shown
+    assert "2 more observation(s) with detections" in html

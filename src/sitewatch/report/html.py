@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 from shapely.geometry import box
@@ -223,7 +223,10 @@ def _equipment_change_text(prev: TimelineRow, row: TimelineRow) -> str:
     return "; ".join(parts + ["fine-resolution looks compared"])
 
 
-def _spread(items: Sequence[_Pair], n: int) -> list[_Pair]:
+_T = TypeVar("_T")
+
+
+def _spread(items: Sequence[_T], n: int) -> list[_T]:
     """At most ``n`` of ``items``, evenly spread over them, the first and the last included."""
     if len(items) <= n:
         return list(items)
@@ -301,10 +304,7 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
 
     with_dets = [o for o in observations if by_obs.get(o.id)]
     section.chips_omitted = max(len(with_dets) - MAX_CHIPS_PER_SITE, 0)
-    if len(with_dets) > MAX_CHIPS_PER_SITE:
-        step = len(with_dets) / MAX_CHIPS_PER_SITE
-        with_dets = [with_dets[int(k * step)] for k in range(MAX_CHIPS_PER_SITE)]
-    for o in with_dets:
+    for o in _spread(with_dets, MAX_CHIPS_PER_SITE):  # the latest observation among them
         section.chips.append(chip(o, _focus([d.footprint for d in by_obs[o.id]], site), size_px=OVERVIEW_CHIP_PX))
     # A port-wide chip shows a 100 m ship as a few pixels: close-ups of the strongest
     # detections let a reader check them by eye.

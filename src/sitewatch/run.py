@@ -13,7 +13,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -40,7 +40,7 @@ R = TypeVar("R")
 
 def map_jobs(
     func: Callable[[T], R], items: Sequence[T], *, workers: int = 0, scheduler: str = ""
-) -> Iterator[R]:
+) -> Generator[R, None, None]:
     """Yield ``func(item)`` for each item, in order.
 
     ``workers`` 0 means one per core; 1 runs in this process (easiest to

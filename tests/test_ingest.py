@@ -813,3 +813,21 @@ def test_gdal_temporary_files_of_a_killed_ingest_are_removed(ws, tmp_path: Path)
     with ws.store() as store:
         ingest_paths(ws, store, SITE, [_sar(tmp_path / "b_20241017.tif")])
     assert sorted(p.name for p in folder.iterdir()) == ["b_20241017.tif"]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_full_disk_is_named_and_leaves_nothing(ws, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A full disk (or read-only archive) ended ingest in GDAL's raw 'CPLE_AppDefinedError:
+    TIFFWriteDirectoryTagData:IO error writing tag data', naming no file."""
+    import sitewatch.ingest as ingest
+
+    src = _sar(tmp_path / "a_20241017.tif")
+    full = tmp_path / "full.tif"
+    full.symlink_to("/dev/full")  # every write fails with "No space left on device"
+    monkeypatch.setattr(ingest, "partial_path", lambda final: full)
+    res = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(src), "-w", str(ws.root)])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.exception
+    assert f"{ws.archive / SITE.id / 'a_20241017.tif'}: cannot write it into the archive" in res.output
+    assert not full.is_symlink() and list((ws.archive / SITE.id).iterdir()) == []
+    with ws.store() as store:
+        assert store.counts()["observations"] == 0

@@ -42,7 +42,7 @@ from rasterio.warp import reproject, transform_bounds
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from . import __version__
-from .errors import ImageReadError, InputError, SkippedInputWarning
+from .errors import ImageReadError, InputError, OutputError, SitewatchError, SkippedInputWarning
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
 from .model import Grid, Observation, SceneRef, Site, is_date_only, utc
 from .platforms import platform_of
@@ -590,10 +590,12 @@ def commit_archived(
         with store.transaction():
             store.put_observation(obs, footprint=footprint)
             for partial, dest in moves:
-                os.replace(partial, dest)
+                try:
+                    os.replace(partial, dest)
+                except OSError as exc:
+                    raise OutputError(f"{dest}: cannot move it into place in the archive ({exc.strerror or exc})") from exc
     except BaseException:
-        for partial, _ in moves:
-            partial.unlink(missing_ok=True)
+        _discard(partial for partial, _ in moves)
         raise
 
 
@@ -621,8 +623,8 @@ def remove_partials(ws: Workspace, site_id: str) -> int:
     n = 0
     for p in (ws.archive / site_id).glob(".*.partial*"):
         if not _writer_running(p):
-            p.unlink(missing_ok=True)
-            n += 1
+            _discard([p])  # (on a read-only workspace, the write that follows names the problem)
+            n += not p.exists()
     return n
 
 
@@ -658,10 +660,10 @@ def archive_observation(
     if valid_fraction == 0.0:
         return None
     folder = ws.archive / site.id
-    folder.mkdir(parents=True, exist_ok=True)
     name = _safe_name(scene.item_id)
     final = folder / f"{name}.tif"
     tmp = partial_path(final)
+    written = [tmp, *(partial_path(_sidecar_path(folder, name, k, p)) for k, p in (sidecars or {}).items())]
     prov = dict(provenance) | {
         "sitewatch_version": __version__,
         "sensor": scene.sensor,
@@ -672,6 +674,7 @@ def archive_observation(
         "bands": list(band_names),
     }
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         with rasterio.open(
             tmp,
             "w",
@@ -709,10 +712,15 @@ def archive_observation(
             moves.append((partial_path(dest), dest))
             copied[key] = dest.relative_to(ws.root).as_posix()
         moves.append((tmp, final))
+    except (OSError, RasterioError, CPLE_BaseError) as exc:
+        _discard(written)
+        if isinstance(exc, SitewatchError):
+            raise
+        # A full disk, a read-only or vanished workspace: GDAL's or the system's words, and the file.
+        why = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise OutputError(f"{final}: cannot write it into the archive ({why})") from exc
     except BaseException:
-        tmp.unlink(missing_ok=True)
-        for key, src_path in (sidecars or {}).items():
-            partial_path(_sidecar_path(folder, name, key, src_path)).unlink(missing_ok=True)
+        _discard(written)
         raise
     obs = Observation(
         id=f"{site.id}/{scene.item_id}",
@@ -727,6 +735,15 @@ def archive_observation(
     )
     footprint = reproject_geometry(_grid_box(grid), grid.crs, "EPSG:4326")
     return obs, footprint, tuple(moves)
+
+
+def _discard(partials: Iterable[Path]) -> None:
+    """Remove partial files after a failed write, as far as the file system lets (it may be read-only)."""
+    for p in partials:
+        try:
+            p.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def _sidecar_path(folder: Path, name: str, key: str, src_path: Path) -> Path:

@@ -128,7 +128,7 @@ def handle_errors(func: F) -> F:
             click.echo("interrupted", err=True)
             raise SystemExit(INTERRUPTED_EXIT_CODE) from None
         finally:
-            if main_thread:
+            if main_thread and previous is not None:  # (None: a handler set outside Python, kept)
                 signal.signal(signal.SIGTERM, previous)
 
     return wrapper  # type: ignore[return-value]

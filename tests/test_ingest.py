@@ -831,3 +831,24 @@ def test_a_full_disk_is_named_and_leaves_nothing(ws, tmp_path: Path, monkeypatch
     assert not full.is_symlink() and list((ws.archive / SITE.id).iterdir()) == []
     with ws.store() as store:
         assert store.counts()["observations"] == 0
+
+
+def test_partial_files_of_a_writer_that_ended_during_the_run_are_removed(ws, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Run again at once after a kill, ingest found the killed run's workers still finishing a file
+    (they end within a second of their parent) and kept their partial files, for good."""
+    import sitewatch.ingest as ingest
+
+    folder = ws.archive / SITE.id
+    folder.mkdir(parents=True)
+    left = folder / ".a.tif.4242.partial"
+    left.write_bytes(b"half")
+    checked: list[Path] = []
+
+    def ends_after_the_start(p: Path) -> bool:  # the writer runs when the ingest starts, then ends
+        checked.append(p)
+        return len(checked) == 1
+
+    monkeypatch.setattr(ingest, "_writer_running", ends_after_the_start)
+    with ws.store() as store:
+        ingest_paths(ws, store, SITE, [_sar(tmp_path / "b_20241017.tif")])
+    assert sorted(p.name for p in folder.iterdir()) == ["b_20241017.tif"]

@@ -1278,6 +1278,9 @@ def ingest_paths(
         results.close()
         remove_partials(ws, site.id)
         raise
+    # Again at the end: the workers of a run killed just before this one started may have
+    # been finishing a file then (they end within a second of their parent).
+    remove_partials(ws, site.id)
     if not files:
         skipped.append((", ".join(str(p) for p in paths), "no GeoTIFF files or SAFE products found"))
     store.record_run(

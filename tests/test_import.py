@@ -291,3 +291,22 @@ def test_import_into_a_workspace_without_sites_says_to_add_one(tmp_path):
     res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(f)])
     # was: "skipped …: covers no site of the workspace", as if the image were in the wrong place
     assert res.exit_code == 1 and "has no site" in res.output and "sitewatch sites add" in res.output
+
+
+def test_an_interrupted_import_leaves_no_metadata_file(ws, tmp_path, monkeypatch):
+    """The provider's metadata was moved to its archive name before the observation was
+    recorded: Ctrl-C at the commit left it there, named by no observation."""
+    from sitewatch.store import Store
+
+    src = tmp_path / "delivery"
+    src.mkdir()
+    maxar = _optical(src / "24NOV02021107-M2AS-012345678010_01_P001.TIF", 1300)
+    (src / "24NOV02021107-M2AS-012345678010_01_P001.XML").write_text(MAXAR_XML)
+
+    def stopped(*args, **kw):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Store, "put_observation", stopped)
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(maxar)])
+    assert res.exit_code == 130, res.output
+    assert sorted(p.name for p in (ws.archive / "pier").iterdir()) == []

@@ -712,3 +712,143 @@ def test_an_esa_name_of_before_2016_gives_its_sensing_start_or_asks_for_the_time
     path = write_tiff(tmp_path / tile, np.full((3, 40, 40), 900, np.uint16), crs=crs, transform=Affine(10, 0, x0, 0, -10, y0))
     with pytest.raises(InputError, match="when the file was made.*pass --acquired"):
         read_scene_ref(path)
+
+
+_PAUSED_INGEST = """
+import sys, time
+from pathlib import Path
+
+import sitewatch.ingest as ingest
+from sitewatch.cli import main
+
+folder = Path(sys.argv[1])
+commit = ingest.commit_archived
+
+def paused(*args, **kw):
+    (folder / "ready").touch()  # its COG is written, not yet committed
+    deadline = time.monotonic() + 60
+    while not (folder / "go").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return commit(*args, **kw)
+
+ingest.commit_archived = paused
+main(sys.argv[2:])
+"""
+
+
+def test_two_ingests_of_one_site_at_once_keep_their_own_files(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A second ingest into a site removed the first one's COG, not yet committed, as left by a
+    killed run (the first then ended in a FileNotFoundError traceback); both wrote one
+    temporary name, so one could commit the other's half-written file."""
+    import os
+    import subprocess
+    import sys
+
+    import sitewatch
+    from sitewatch.ingest import sha256_file
+
+    src = _sar(tmp_path / "a_20241017.tif")
+    script = tmp_path / "paused_ingest.py"
+    script.write_text(_PAUSED_INGEST)
+    lib = str(Path(sitewatch.__file__).parents[1])
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([lib, os.environ.get("PYTHONPATH", "")])}
+    first = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path), "-q", "ingest", SITE.id, str(src), "-w", str(ws.root)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = datetime.now(UTC).timestamp() + 60
+        while not (tmp_path / "ready").exists():
+            assert first.poll() is None, first.communicate()
+            assert datetime.now(UTC).timestamp() < deadline, "the first ingest never got to its commit"
+        second = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(src), "-w", str(ws.root)])
+        (tmp_path / "go").touch()
+        out, err = first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+    assert second.exit_code == 0, second.output
+    assert first.returncode == 0, err
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    assert sha256_file(ws.root / obs.path) == obs.sha256
+    assert [p.name for p in (ws.archive / SITE.id).iterdir()] == [Path(obs.path).name]
+
+
+def test_ctrl_c_in_a_parallel_ingest_leaves_no_partial_file(ws, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Workers had written COGs not yet committed when Ctrl-C came: they stayed in the archive
+    (hidden ``.partial`` files) until the next ingest of the site."""
+    import time
+
+    import sitewatch.ingest as ingest
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for day in range(10, 16):
+        _sar(folder / f"s_202410{day}.tif", seed=day)
+
+    def interrupted(*args, **kw):  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + 60
+        while len(list((ws.archive / SITE.id).glob(".*.partial"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)  # until a worker has written another COG
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ingest, "commit_archived", interrupted)
+    monkeypatch.setenv("SITEWATCH_WORKERS", "2")
+    res = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(folder), "-w", str(ws.root)])
+    assert res.exit_code == 130, res.output
+    assert sorted(p.name for p in (ws.archive / SITE.id).iterdir()) == []
+
+
+def test_gdal_temporary_files_of_a_killed_ingest_are_removed(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A worker killed while GDAL built a COG's overviews left ``….partial.ovr.tmp`` beside the
+    partial COG; the next ingest removed the partial but kept that file for ever."""
+    folder = ws.archive / SITE.id
+    folder.mkdir(parents=True)
+    dead = 99_999_999  # above any process id Linux gives (pid_max is at most 2**22)
+    left = [folder / f".a.tif.{dead}.partial", folder / f".a.tif.{dead}.partial.ovr.tmp"]
+    for p in left:
+        p.write_bytes(b"half")
+    with ws.store() as store:
+        ingest_paths(ws, store, SITE, [_sar(tmp_path / "b_20241017.tif")])
+    assert sorted(p.name for p in folder.iterdir()) == ["b_20241017.tif"]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_full_disk_is_named_and_leaves_nothing(ws, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A full disk (or read-only archive) ended ingest in GDAL's raw 'CPLE_AppDefinedError:
+    TIFFWriteDirectoryTagData:IO error writing tag data', naming no file."""
+    import sitewatch.ingest as ingest
+
+    src = _sar(tmp_path / "a_20241017.tif")
+    full = tmp_path / "full.tif"
+    full.symlink_to("/dev/full")  # every write fails with "No space left on device"
+    monkeypatch.setattr(ingest, "partial_path", lambda final: full)
+    res = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(src), "-w", str(ws.root)])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.exception
+    assert f"{ws.archive / SITE.id / 'a_20241017.tif'}: cannot write it into the archive" in res.output
+    assert not full.is_symlink() and list((ws.archive / SITE.id).iterdir()) == []
+    with ws.store() as store:
+        assert store.counts()["observations"] == 0
+
+
+def test_partial_files_of_a_writer_that_ended_during_the_run_are_removed(ws, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Run again at once after a kill, ingest found the killed run's workers still finishing a file
+    (they end within a second of their parent) and kept their partial files, for good."""
+    import sitewatch.ingest as ingest
+
+    folder = ws.archive / SITE.id
+    folder.mkdir(parents=True)
+    left = folder / ".a.tif.4242.partial"
+    left.write_bytes(b"half")
+    checked: list[Path] = []
+
+    def ends_after_the_start(p: Path) -> bool:  # the writer runs when the ingest starts, then ends
+        checked.append(p)
+        return len(checked) == 1
+
+    monkeypatch.setattr(ingest, "_writer_running", ends_after_the_start)
+    with ws.store() as store:
+        ingest_paths(ws, store, SITE, [_sar(tmp_path / "b_20241017.tif")])
+    assert sorted(p.name for p in folder.iterdir()) == ["b_20241017.tif"]

@@ -100,6 +100,106 @@ def test_ctrl_c_stops_the_pool_at_once(tmp_path: Path) -> None:
         os.killpg(proc.pid, 0)
 
 
+_SLOW_COMMAND = """
+import sys, time
+from pathlib import Path
+
+import click
+
+from sitewatch.cli.options import handle_errors
+from sitewatch.run import map_jobs
+
+def job(i):
+    Path(sys.argv[1], f"started-{i}").write_text(str(__import__("os").getpid()))
+    time.sleep(120)
+    return i
+
+@click.command()
+@click.argument("folder")
+@handle_errors
+def slow(folder):
+    list(map_jobs(job, list(range(8)), workers=2))
+
+if __name__ == "__main__":
+    slow()
+"""
+
+
+def _start_slow_command(tmp_path: Path) -> subprocess.Popen[str]:
+    """A CLI command running two workers in slow jobs, once both are inside a job."""
+    script = tmp_path / "slow_command.py"
+    script.write_text(_SLOW_COMMAND)
+    src = str(Path(sitewatch.__file__).parents[1])
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("started-*"))) < 2:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the workers never started"
+        time.sleep(0.05)
+    return proc
+
+
+def _live_in_group(pgid: int) -> list[int]:
+    """Processes of a process group that still run (a zombie, ended but not yet reaped, does not)."""
+    live = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            live.append(int(stat.parent.name))
+    return live
+
+
+def _group_gone(proc: subprocess.Popen[str], within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        proc.poll()  # reaps the command once it has ended
+        if not _live_in_group(proc.pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
+def test_sigterm_stops_the_command_and_its_workers(tmp_path: Path) -> None:
+    """`kill PID`, `timeout`, systemd and `docker stop` send SIGTERM to sitewatch alone: it
+    died at once and left its workers behind for ever (blocked on a pipe nobody read); now it
+    stops as on Ctrl-C, says so and exits 143."""
+    proc = _start_slow_command(tmp_path)
+    try:
+        os.kill(proc.pid, signal.SIGTERM)  # the command alone, not its group
+        gone = _group_gone(proc, 20)
+        _, err = proc.communicate(timeout=20) if gone else ("", "")
+    finally:
+        if not gone:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert gone, "workers left behind after SIGTERM"
+    assert proc.returncode == 143, err
+    assert err == "terminated\n"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
+def test_workers_end_when_the_command_is_killed(tmp_path: Path) -> None:
+    """SIGKILL (or the out-of-memory killer) cannot be caught: the workers notice their parent
+    has gone and end, rather than wait for ever."""
+    proc = _start_slow_command(tmp_path)
+    try:
+        os.kill(proc.pid, signal.SIGKILL)
+        gone = _group_gone(proc, 20)
+    finally:
+        if not gone:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    assert gone, "workers left behind after their parent was killed"
+
+
 def test_cli_says_interrupted_and_exits_130() -> None:
     import click
     from click.testing import CliRunner

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from shapely.geometry import LineString, MultiPolygon, Point, box
@@ -269,3 +270,27 @@ def test_scenes_of_an_older_workspace_become_multipolygons(tmp_path: Path) -> No
     assert rows["local:test:a"] == box(132.3, 42.8, 132.4, 42.9) and rows["local:test:b"].equals(_ACROSS_180)
     assert rows["local:test:c"] is None
     assert _geometry_type_problems(path) == []
+
+
+def test_a_read_only_database_is_named_without_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A workspace on a read-only disk (or a database file the user may not write): every command
+    that writes ended in sqlite3's 'attempt to write a readonly database' traceback."""
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    ws = init_workspace(tmp_path / "ws")
+    connect = sqlite3.connect
+
+    def read_only(path: Path, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        # As a file on a read-only disk opens (file modes bind no root): BEGIN passes, the first write fails.
+        return connect(f"file:{path}?mode=ro", *args, uri=True, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", read_only)
+    res = CliRunner().invoke(main, ["sites", "add", "harbour", "--bbox", "132.30,42.86,132.37,42.90", "-w", str(ws.root)])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.exception
+    assert f"{ws.db_path}: cannot write to the workspace database (attempt to write a readonly database)" in res.output
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    with ws.store() as store:
+        assert store.counts()["sites"] == 0
+        store.put_site(builtin_sites()["dunai"])  # the failed transaction was rolled back, not left open

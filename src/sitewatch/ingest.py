@@ -42,7 +42,7 @@ from rasterio.warp import reproject, transform_bounds
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from . import __version__
-from .errors import ImageReadError, InputError, SkippedInputWarning
+from .errors import ImageReadError, InputError, OutputError, SitewatchError, SkippedInputWarning
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
 from .model import Grid, Observation, SceneRef, Site, is_date_only, utc
 from .platforms import platform_of
@@ -71,6 +71,7 @@ __all__ = [
     "site_mask",
     "read_scene_ref",
     "write_observation",
+    "Archived",
     "archive_observation",
     "archive_file",
     "commit_archived",
@@ -513,8 +514,8 @@ def _s1_scene_ref(product: S1Product, acquired: datetime | None, sensor: str | N
 
 
 _MAX_NAME = 200
-"""Longest archive file name taken from an id as it is: with ``.`` before it and ``.stac.json.partial``
-after, a name stays under the 255 bytes file systems allow."""
+"""Longest archive file name taken from an id as it is: with ``.`` before it and ``.stac.json.PID.partial``
+after (:func:`partial_path`), a name stays under the 255 bytes file systems allow."""
 
 
 def _safe_name(text: str) -> str:
@@ -526,6 +527,11 @@ def _safe_name(text: str) -> str:
         return safe
     # A catalogue's id of 400 characters ended the whole fetch in "File name too long".
     return f"{safe[:_MAX_NAME]}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+Archived = tuple[Observation, Polygon, tuple[tuple[Path, Path], ...]]
+"""An observation written to the archive but not yet recorded: the observation, its WGS84
+footprint, and the files to move into place when it is (each partial file and its final name)."""
 
 
 def write_observation(
@@ -559,29 +565,67 @@ def write_observation(
 
 
 def partial_path(final: Path) -> Path:
-    """Where a COG is written before it is committed: a hidden name beside its final one."""
-    return final.with_name(f".{final.name}.partial")
+    """Where a file of the archive is written before it is committed: a hidden name beside its final
+    one, with the id of the process writing it, so that two commands writing the same image into a
+    site at once each write their own, and neither removes the other's (:func:`remove_partials`)."""
+    return final.with_name(f".{final.name}.{os.getpid()}.partial")
 
 
-def commit_archived(ws: Workspace, store: Store, obs: Observation, footprint: Polygon) -> None:
-    """Record an archived observation and move its COG into place, together.
+def commit_archived(
+    ws: Workspace,
+    store: Store,
+    obs: Observation,
+    footprint: Polygon,
+    files: Sequence[tuple[Path, Path]] | None = None,
+) -> None:
+    """Record an archived observation and move its COG and sidecars into place, together.
 
-    The row and the rename happen in one transaction (the rename last, just
-    before the commit), so an interrupted run leaves either both or, at worst,
-    a ``.partial`` file that the next ingest of the site removes.
+    ``files`` are the (partial, final) pairs of :data:`Archived` (default: the COG written by this
+    process). The row and the renames happen in one transaction (the renames last, just before
+    the commit), so an interrupted run leaves either both or neither: the partial files of a
+    commit that fails are removed, and those of a killed run by the next ingest of the site.
     """
     final = ws.root / obs.path
-    with store.transaction():
-        store.put_observation(obs, footprint=footprint)
-        os.replace(partial_path(final), final)
+    moves = list(files) if files is not None else [(partial_path(final), final)]
+    try:
+        with store.transaction():
+            store.put_observation(obs, footprint=footprint)
+            for partial, dest in moves:
+                try:
+                    os.replace(partial, dest)
+                except OSError as exc:
+                    raise OutputError(f"{dest}: cannot move it into place in the archive ({exc.strerror or exc})") from exc
+    except BaseException:
+        _discard(partial for partial, _ in moves)
+        raise
+
+
+def _writer_running(partial: Path) -> bool:
+    """Whether the process that is writing a partial file (its id is in the name) is another one, still running."""
+    pid = partial.name[: partial.name.rindex(".partial")].rpartition(".")[2]
+    if os.name == "nt" or not pid.isdigit() or int(pid) == os.getpid():
+        return False  # (Windows: os.kill would end the process, not test it)
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
 
 
 def remove_partials(ws: Workspace, site_id: str) -> int:
-    """Delete COGs left half-done by an interrupted run in a site's archive folder."""
+    """Delete the files an interrupted or killed run left half-done in a site's archive folder.
+
+    The partial files of another command writing into the site at this moment are left alone.
+    GDAL's own temporary files beside a partial COG (``….partial.ovr.tmp``, the overviews being
+    built when the writer was killed) go with it.
+    """
     n = 0
-    for p in (ws.archive / site_id).glob(".*.partial"):
-        p.unlink(missing_ok=True)
-        n += 1
+    for p in (ws.archive / site_id).glob(".*.partial*"):
+        if not _writer_running(p):
+            _discard([p])  # (on a read-only workspace, the write that follows names the problem)
+            n += not p.exists()
     return n
 
 
@@ -597,12 +641,12 @@ def archive_observation(
     cloud_fraction: float | None = None,
     sidecars: Mapping[str, Path] | None = None,
     compress: str = "deflate",
-) -> tuple[Observation, Polygon] | None:
+) -> Archived | None:
     """Write the COG (and sidecars) of an observation without touching the store.
 
-    Returns the observation and its WGS84 footprint, or None when the site has
-    no valid pixel in ``data``. The COG is left at :func:`partial_path` of its
-    final name until :func:`commit_archived` records it. Safe to run in a
+    Returns the observation, its WGS84 footprint and the files written, or None when the
+    site has no valid pixel in ``data``. The COG and sidecars are left at :func:`partial_path`
+    of their final names until :func:`commit_archived` records them. Safe to run in a
     worker process.
     """
     data = np.asarray(data, dtype=np.float32)
@@ -617,10 +661,10 @@ def archive_observation(
     if valid_fraction == 0.0:
         return None
     folder = ws.archive / site.id
-    folder.mkdir(parents=True, exist_ok=True)
     name = _safe_name(scene.item_id)
     final = folder / f"{name}.tif"
     tmp = partial_path(final)
+    written = [tmp, *(partial_path(_sidecar_path(folder, name, k, p)) for k, p in (sidecars or {}).items())]
     prov = dict(provenance) | {
         "sitewatch_version": __version__,
         "sensor": scene.sensor,
@@ -631,6 +675,7 @@ def archive_observation(
         "bands": list(band_names),
     }
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         with rasterio.open(
             tmp,
             "w",
@@ -659,17 +704,24 @@ def archive_observation(
             )
         digest = sha256_file(tmp)
         copied: dict[str, str] = {}
+        moves: list[tuple[Path, Path]] = []
         for key, src_path in (sidecars or {}).items():
             dest = _sidecar_path(folder, name, key, src_path)
-            # Beside its final name first, as the COG: an interrupted copy never leaves a cut sidecar
-            # where the one an earlier run recorded was (remove_partials clears what it leaves).
+            # Beside its final name until the commit, as the COG: an interrupted copy never leaves a cut
+            # sidecar where the one an earlier run recorded was, nor one that no observation names.
             shutil.copyfile(src_path, partial_path(dest))
-            os.replace(partial_path(dest), dest)
+            moves.append((partial_path(dest), dest))
             copied[key] = dest.relative_to(ws.root).as_posix()
+        moves.append((tmp, final))
+    except (OSError, RasterioError, CPLE_BaseError) as exc:
+        _discard(written)
+        if isinstance(exc, SitewatchError):
+            raise
+        # A full disk, a read-only or vanished workspace: GDAL's or the system's words, and the file.
+        why = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise OutputError(f"{final}: cannot write it into the archive ({why})") from exc
     except BaseException:
-        tmp.unlink(missing_ok=True)
-        for key, src_path in (sidecars or {}).items():
-            partial_path(_sidecar_path(folder, name, key, src_path)).unlink(missing_ok=True)
+        _discard(written)
         raise
     obs = Observation(
         id=f"{site.id}/{scene.item_id}",
@@ -683,7 +735,16 @@ def archive_observation(
         provenance=prov | copied,
     )
     footprint = reproject_geometry(_grid_box(grid), grid.crs, "EPSG:4326")
-    return obs, footprint
+    return obs, footprint, tuple(moves)
+
+
+def _discard(partials: Iterable[Path]) -> None:
+    """Remove partial files after a failed write, as far as the file system lets (it may be read-only)."""
+    for p in partials:
+        try:
+            p.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def _sidecar_path(folder: Path, name: str, key: str, src_path: Path) -> Path:
@@ -860,7 +921,7 @@ def archive_file(
     compress: str = "deflate",
     item_id: str | None = None,
     band_files: Mapping[str, Path] | None = None,
-) -> tuple[Observation, Polygon] | None:
+) -> Archived | None:
     """Cut one image to the site and write its COG, without touching the store.
 
     The image is a GeoTIFF, a Sentinel-2 L2A or Sentinel-1 GRD SAFE product (read as
@@ -939,7 +1000,7 @@ class _FileJob:
     band_files: Mapping[str, Path] | None = None
 
 
-def _archive_job(job: _FileJob) -> tuple[Observation, Polygon] | None | str:
+def _archive_job(job: _FileJob) -> Archived | None | str:
     """Worker side of ingest: the archived observation, None, or the error message naming the file."""
     try:
         return archive_file(
@@ -1204,17 +1265,27 @@ def ingest_paths(
             )  # fmt: skip
             taken.add(item)
         jobs.append(_FileJob(ws, site, f, acquired, sensor, compress, item, band_files))
-    for i, (f, result) in enumerate(zip(files, map_jobs(_archive_job, jobs, workers=workers), strict=True)):
-        if isinstance(result, str):
-            warnings.warn(result, SkippedInputWarning, stacklevel=2)
-            skipped.append((str(f), result))
-        elif result is None:
-            skipped.append((str(f), f"{f}: no valid pixel over site {site.id!r}"))
-        else:
-            commit_archived(ws, store, *result)
-            done.append(result[0])
-        if progress:
-            progress(i + 1, len(files), f.name)
+    results = map_jobs(_archive_job, jobs, workers=workers)
+    try:
+        for i, (f, result) in enumerate(zip(files, results, strict=True)):
+            if isinstance(result, str):
+                warnings.warn(result, SkippedInputWarning, stacklevel=2)
+                skipped.append((str(f), result))
+            elif result is None:
+                skipped.append((str(f), f"{f}: no valid pixel over site {site.id!r}"))
+            else:
+                commit_archived(ws, store, *result)
+                done.append(result[0])
+            if progress:
+                progress(i + 1, len(files), f.name)
+    except BaseException:
+        # Ctrl-C: the workers are ended first, then the COGs they wrote that were not committed go.
+        results.close()
+        remove_partials(ws, site.id)
+        raise
+    # Again at the end: the workers of a run killed just before this one started may have
+    # been finishing a file then (they end within a second of their parent).
+    remove_partials(ws, site.id)
     if not files:
         skipped.append((", ".join(str(p) for p in paths), "no GeoTIFF files or SAFE products found"))
     store.record_run(

@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from collections.abc import Callable, Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -38,7 +40,7 @@ R = TypeVar("R")
 
 def map_jobs(
     func: Callable[[T], R], items: Sequence[T], *, workers: int = 0, scheduler: str = ""
-) -> Iterator[R]:
+) -> Generator[R, None, None]:
     """Yield ``func(item)`` for each item, in order.
 
     ``workers`` 0 means one per core; 1 runs in this process (easiest to
@@ -48,7 +50,8 @@ def map_jobs(
     Ctrl-C (SIGINT, which a terminal sends to the whole process group) stops
     the run at once: worker processes ignore it, and this process, on
     KeyboardInterrupt, drops the pending jobs, ends the workers and re-raises.
-    The same happens when the caller stops iterating early. A worker that dies mid-job
+    The same happens when the caller stops iterating early (and on SIGTERM, which the CLI
+    raises as a KeyboardInterrupt). Workers end by themselves when this process has gone. A worker that dies mid-job
     (killed, out of memory) ends the run with a :class:`~sitewatch.errors.WorkerError`.
     """
     if scheduler and items:  # nothing to run (a rerun that keeps everything) needs no cluster
@@ -96,7 +99,7 @@ def map_jobs(
     # it to be ignored, so a Ctrl-C at that moment cannot kill one mid-start (the
     # parent gets it once the jobs are submitted).
     with _sigint_blocked():
-        pool = ProcessPoolExecutor(max_workers=min(n, len(items)), initializer=_ignore_sigint)
+        pool = ProcessPoolExecutor(max_workers=min(n, len(items)), initializer=_init_worker)
         results = pool.map(func, items, chunksize=max(1, len(items) // (4 * n)))
     try:
         yield from results
@@ -129,11 +132,31 @@ def _sigint_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
-def _ignore_sigint() -> None:
-    """Pool initializer: Ctrl-C is the parent's to handle, so a worker neither dies nor prints a traceback."""
+_PARENT_CHECK_S = 1.0
+"""How often a worker checks that the process that started it is still there."""
+
+
+def _init_worker() -> None:
+    """Pool initializer: Ctrl-C is the parent's to handle, so a worker neither dies nor prints a
+    traceback; SIGTERM (the parent ending it) ends it at once; and it ends when the parent has gone.
+
+    A parent killed outright (SIGKILL, out of memory) cannot stop its workers, and they would wait
+    for ever on the pool's pipes, which they hold open themselves.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's handler (cli.options.Terminated) is inherited
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    # The process that started it: sitewatch's own, or the fork server of the forkserver start
+    # method, which ends with it.
+    parent = os.getppid()
+    threading.Thread(target=_end_with_parent, args=(parent,), daemon=True, name="sitewatch-parent-watch").start()
+
+
+def _end_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(_PARENT_CHECK_S)
+    os._exit(1)
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:

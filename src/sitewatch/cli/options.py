@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import math
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -86,9 +88,26 @@ def errors_to_click() -> Iterator[None]:
 INTERRUPTED_EXIT_CODE = 130
 """Exit code after Ctrl-C, as shells report a process ended by SIGINT (128 + 2)."""
 
+TERMINATED_EXIT_CODE = 143
+"""Exit code after SIGTERM, as shells report a process ended by it (128 + 15)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill PID``, ``timeout``, systemd, ``docker stop``), raised where the command is.
+
+    A KeyboardInterrupt, so that everything that cleans up after Ctrl-C (rolled-back
+    transactions, removed partial files, stopped worker processes) does so after SIGTERM too:
+    by default Python dies on it at once, leaving its worker processes waiting for ever.
+    """
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
 
 def handle_errors(func: F) -> F:
-    """Decorator form of :func:`errors_to_click`; Ctrl-C prints "interrupted" and exits 130.
+    """Decorator form of :func:`errors_to_click`; Ctrl-C prints "interrupted" and exits 130,
+    SIGTERM prints "terminated" and exits 143, each after the same clean-up.
 
     Click's own Ctrl-C handling says "Aborted!" and exits 1, which a script
     cannot tell from a failure.
@@ -96,12 +115,21 @@ def handle_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        # Signal handlers can only be set in the main thread (a test may invoke from another).
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
         try:
             with errors_to_click():
                 return func(*args, **kwargs)
+        except Terminated:
+            click.echo("terminated", err=True)
+            raise SystemExit(TERMINATED_EXIT_CODE) from None
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             raise SystemExit(INTERRUPTED_EXIT_CODE) from None
+        finally:
+            if main_thread and previous is not None:  # (None: a handler set outside Python, kept)
+                signal.signal(signal.SIGTERM, previous)
 
     return wrapper  # type: ignore[return-value]
 

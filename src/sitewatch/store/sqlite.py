@@ -60,6 +60,17 @@ BUSY_TIMEOUT_S = 30.0
 """How long a write waits for another process's write transaction before the store says it is busy."""
 
 
+_CANNOT_WRITE = ("SQLITE_READONLY", "SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN")
+"""SQLite's error codes (and their extended forms) for a database that cannot be written at the moment:
+a read-only file or folder, a full disk, an I/O error, another writer."""
+
+
+def _cannot_write(exc: BaseException) -> bool:
+    """Whether a write failed because of where the database is, not what was written."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return isinstance(exc, sqlite3.OperationalError) and name.startswith(_CANNOT_WRITE)
+
+
 class Store:
     """A sitewatch GeoPackage database.
 
@@ -149,15 +160,22 @@ class Store:
         self._depth += 1
         try:
             yield self._db
-        except BaseException:
+        except BaseException as exc:
             self._depth -= 1
             if self._depth == 0:
                 self._db.execute("ROLLBACK")
+                if _cannot_write(exc):
+                    raise StoreError(f"{self.path}: cannot write to the workspace database ({exc})") from exc
             raise
         else:
             self._depth -= 1
             if self._depth == 0:
-                self._db.execute("COMMIT")
+                try:
+                    self._db.execute("COMMIT")
+                except sqlite3.OperationalError as exc:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise StoreError(f"{self.path}: cannot write to the workspace database ({exc})") from exc
 
     def _touch(self, db: sqlite3.Connection, table: str) -> None:
         db.execute(

@@ -1074,3 +1074,17 @@ def test_urllib3_retry_warnings_only_with_verbose() -> None:
     assert pool_log.level == logging.NOTSET
     CliRunner().invoke(main, ["sites", "list", "--builtin", "--json"])
     assert pool_log.level == logging.ERROR
+
+
+def test_two_fetches_keep_each_others_site_figures(tmp_path: Path) -> None:
+    """The per-site cloud figures were read at the start of a fetch and written whole at its end
+    through one fixed .tmp name: a second fetch running at once lost the first one's figures, or
+    crashed when the first renamed the shared temporary file away."""
+    from sitewatch import fetch
+
+    ws = init_workspace(tmp_path / "ws")
+    first, second = fetch._load_stats(ws), fetch._load_stats(ws)  # both runs read an empty cache
+    fetch._save_stats(ws, first | {"port|a|s1": {"valid_fraction": 1.0}})
+    fetch._save_stats(ws, second | {"pier|b|s2": {"valid_fraction": 0.5}})
+    assert set(fetch._load_stats(ws)) == {"port|a|s1", "pier|b|s2"}
+    assert not [p.name for p in fetch._stats_file(ws).parent.iterdir() if p.name != "site-stats.json"]

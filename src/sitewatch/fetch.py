@@ -45,6 +45,7 @@ from rasterio.warp import reproject
 from rasterio.windows import Window, from_bounds
 
 from .errors import CredentialError, ImageReadError, InputError, SourceError
+from .files import write_text_atomic
 from .ingest import band_resampling, remove_partials, site_grid, site_mask, write_observation
 from .model import Grid, Observation, SceneRef, Site
 from .sources.gcp import (
@@ -279,11 +280,9 @@ def _load_stats(ws: Workspace) -> dict[str, Any]:
 
 
 def _save_stats(ws: Workspace, table: Mapping[str, Any]) -> None:
-    path = _stats_file(ws)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(table, indent=1, sort_keys=True))
-    tmp.replace(path)
+    """Add ``table``'s figures to the cache; another fetch may have saved its own since this one read it."""
+    merged = _load_stats(ws) | dict(table)
+    write_text_atomic(_stats_file(ws), json.dumps(merged, indent=1, sort_keys=True))
 
 
 def _stats_key(site: Site, scene: SceneRef) -> str:

@@ -29,7 +29,7 @@ def write_text_atomic(path: Path | str, text: str | bytes, *, make_folder: bool 
             with path.open("wb") as f:
                 f.write(data)
             return path
-        tmp = path.with_name(f".{path.name}.partial")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")  # two writers at once: two names
         try:
             tmp.write_bytes(data)
             os.replace(tmp, path)

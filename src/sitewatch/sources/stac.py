@@ -824,11 +824,10 @@ def search_items(
         ) from exc
     features.sort(key=lambda f: (str((f.get("properties") or {}).get("datetime") or ""), str(f.get("id"))))
     if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"created": time.time(), "catalog": catalog.url, "collection": collection,
-                                   "bbox": list(bbox), "features": features}))  # fmt: skip
-        tmp.replace(cache_file)
+        from ..files import write_text_atomic
+
+        write_text_atomic(cache_file, json.dumps({"created": time.time(), "catalog": catalog.url, "collection": collection,
+                                                  "bbox": list(bbox), "features": features}))  # fmt: skip
     return features
 
 

@@ -39,7 +39,7 @@ from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _sen2ships import ROOT, Port, load_port, port_names  # noqa: E402
+from _sen2ships import Port, load_port, select_ports  # noqa: E402
 from optical_sen2ships import HEADER, Score, _line, pooled, score  # noqa: E402
 from sitewatch.detect.base import PixelDetection, detections_from_measurements, measure_components  # noqa: E402
 from sitewatch.detect.optical import OpticalParams, _px  # noqa: E402
@@ -245,20 +245,12 @@ def _need_torch() -> None:
         sys.exit("optical_fcn.py train / speed need PyTorch, which is not installed: pip install torch==2.13.0")
 
 
-def _need_ports() -> list[str]:
-    """The sen2ships ports with bands, or stop with a clear message when there are none."""
-    names = port_names()
-    if not names:
-        sys.exit(f"no sen2ships ports in {ROOT}")
-    return names
-
-
 def _train(args: argparse.Namespace) -> None:
     import multiprocessing as mp
 
     _need_torch()
-    names = _need_ports()
-    held = args.ports or names
+    names = select_ports()
+    held = select_ports(args.ports)
     args.out.mkdir(parents=True, exist_ok=True)
     jobs = [(h, names, args.out, args.seconds, args.seed, args.pos_weight, args.inputs) for h in held if not (args.out / f"prob_{h}.npy").exists()]
     with mp.get_context("fork").Pool(args.workers) as pool:
@@ -266,7 +258,7 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _score(args: argparse.Namespace) -> None:
-    names = [n for n in (args.ports or _need_ports()) if (args.out / f"prob_{n}.npy").exists()]
+    names = [n for n in select_ports(args.ports) if (args.out / f"prob_{n}.npy").exists()]
     if not names:
         sys.exit(f"no probability maps (prob_PORT.npy) in {args.out}: run `optical_fcn.py train --out {args.out}` first")
     sweep = [float(t) for t in np.round(np.arange(0.5, 0.96, 0.05), 2)]

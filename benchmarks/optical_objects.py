@@ -83,7 +83,7 @@ from scipy import ndimage
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import sar_render_train  # noqa: E402
-from _sen2ships import Port, port_names  # noqa: E402
+from _sen2ships import Port, select_ports  # noqa: E402
 from optical_sen2ships import HEADER, Score, _line, pooled, score  # noqa: E402
 from optical_train import Model, Prepared, pixel_samples, prepare, save, train_mlp  # noqa: E402
 from sitewatch.detect import optical  # noqa: E402
@@ -403,11 +403,11 @@ def main() -> None:
     args = ap.parse_args()
     global DEEP_RADII, SELF_CONTEXT
     DEEP_RADII = tuple(args.deep)
+    everyone = select_ports()
+    names = select_ports(args.ports)
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.split:
         optical.multi_candidates = with_splits  # type: ignore[assignment]
-    everyone = port_names()
-    names = args.ports or everyone
     prepared = {k: prepare(k) for k in everyone}
     boxes = {k: d.port.boxes for k, d in prepared.items()}
     results: dict[str, list[Score]] = {v: [] for v in args.variants}

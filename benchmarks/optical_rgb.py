@@ -50,7 +50,7 @@ from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _sen2ships import ROOT, Port, load_port, port_names  # noqa: E402
+from _sen2ships import ROOT, Port, load_port, select_ports  # noqa: E402
 from optical_sen2ships import HEADER, Score, _line, pooled, score  # noqa: E402
 from optical_train import Prepared, fit, prepare, save  # noqa: E402
 from sitewatch.detect.optical import (  # noqa: E402
@@ -163,9 +163,8 @@ def main() -> None:
     ap.add_argument("--no-lopo", action="store_true", help="only Qingdao")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    names = port_names()
-    if not names:
-        sys.exit("sen2ships imagery not found under ../shared/datasets; nothing to do")
+    names = select_ports()
+    select_ports(args.ports)
     params = OpticalParams()
     train_views = {"all": ("rgb", "stretch", "gain"), "rgb": ("rgb",), "jpeg": TRAIN_VIEWS}
     if args.train:

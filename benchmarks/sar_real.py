@@ -47,6 +47,17 @@ from sitewatch.detect.sar_dual import detect_sar_dual
 from sitewatch.detect.water import land_from_sar
 
 DEFAULT_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+BOX_CHIPS = ("sar-ship-dataset-samples", "hrsid-samples")
+"""The folders of the box-labelled 8-bit chips under the datasets folder."""
+OPENSARSHIP = "opensarship-s1-subset"
+
+
+def missing_datasets(root: Path, folders: tuple[str, ...]) -> str | None:
+    """A message naming the dataset folders ``root`` lacks; ``None`` when it has them all.
+
+    Without them the scores would be divisions by zero or all-zero lines."""
+    absent = [f for f in folders if not (root / f).is_dir()]
+    return f"no {' or '.join(absent)} under {root}" if absent else None
 
 
 # ------------------------------------------------------------------ box matching
@@ -261,8 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
     root: Path = args.datasets
-    if not root.is_dir():
-        print(f"no datasets at {root}", file=sys.stderr)
+    if message := missing_datasets(root, (*BOX_CHIPS, OPENSARSHIP)):
+        print(message, file=sys.stderr)
         return 2
     t0 = time.perf_counter()
     results: dict[str, object] = {}

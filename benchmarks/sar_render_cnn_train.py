@@ -35,7 +35,7 @@ from _sar_render_cnn import (
     candidate_patches,
     cnn_probability,
 )
-from sar_real import DEFAULT_DATASETS
+from sar_real import BOX_CHIPS, DEFAULT_DATASETS, OPENSARSHIP, missing_datasets
 from sitewatch.detect.sar_render import rendering_candidates
 
 OUT = MODEL_PATH
@@ -112,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("sar_render_cnn_train.py needs PyTorch, which is not installed: pip install torch==2.13.0", file=sys.stderr)
         return 2
-    if not args.datasets.is_dir():
-        print(f"no datasets at {args.datasets}", file=sys.stderr)
+    if message := missing_datasets(args.datasets, BOX_CHIPS if args.no_trees else (*BOX_CHIPS, OPENSARSHIP)):
+        print(message, file=sys.stderr)
         return 2
     torch.set_num_threads(1)
     t0 = time.time()

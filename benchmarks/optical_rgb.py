@@ -157,8 +157,8 @@ def main() -> None:
     ap.add_argument("--train", action="store_true", help=f"fit on every port and write {OUT.name}")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--models", type=Path, default=None, help="keep the fold models here and reuse them")
-    ap.add_argument("--variants", nargs="*", default=["jpeg"], help="training sets: jpeg (shipped), all, rgb")
-    ap.add_argument("--views", nargs="*", default=list(VIEWS), help=f"inputs to score, of {list(VIEWS)}")
+    ap.add_argument("--variants", nargs="*", default=["jpeg"], choices=["jpeg", "all", "rgb"], help="training sets: jpeg (shipped), all, rgb")
+    ap.add_argument("--views", nargs="*", default=list(VIEWS), choices=list(VIEWS), help=f"inputs to score, of {list(VIEWS)}")
     ap.add_argument("--ports", nargs="*", default=None)
     ap.add_argument("--no-lopo", action="store_true", help="only Qingdao")
     ap.add_argument("--seed", type=int, default=0)
@@ -185,6 +185,8 @@ def main() -> None:
         print(HEADER)
         print(_line("current", score_qingdao(replace(params, rgb_model=MODEL_FILE))))
         print(_line("rgb model", score_qingdao(params)))
+    else:
+        print(f"\nno Qingdao preview at {QINGDAO}: not scored")
 
 
 def lopo(

@@ -34,12 +34,14 @@ import math
 import re
 import sys
 import time
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 
 from sitewatch import boxscore
@@ -167,6 +169,12 @@ class Chip:
 
 def opensarship_chips(root: Path) -> list[Chip]:
     """Every chip with its AIS record, read from the zips (quirks: ``<\\ShipList>``, swapped corner names)."""
+    with warnings.catch_warnings():  # the chips are plain rasters: rasterio's warning would be noise in the output
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        return _opensarship_chips(root)
+
+
+def _opensarship_chips(root: Path) -> list[Chip]:
     chips = []
     for zp in sorted((root / "opensarship-s1-subset").glob("*/*.zip")):
         scene = zp.stem

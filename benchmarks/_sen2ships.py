@@ -8,6 +8,7 @@ place and skipped when absent.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,22 @@ def port_names() -> list[str]:
         if {"green", "red", "nir"} <= have:
             out.append(d.name)
     return out
+
+
+def select_ports(requested: list[str] | None = None) -> list[str]:
+    """``requested`` (every port when none), checked against :func:`port_names`.
+
+    Exits with a message that names the folder when it holds no port, or names
+    the requested ports it does not hold, instead of a traceback from
+    :func:`load_port`.
+    """
+    names = port_names()
+    if not names:
+        sys.exit(f"sen2ships imagery not found under {ROOT}; nothing to do")
+    unknown = [n for n in requested or [] if n not in names]
+    if unknown:
+        sys.exit(f"no sen2ships port {', '.join(unknown)} under {ROOT} (ports there: {', '.join(names)})")
+    return list(requested or names)
 
 
 def load_port(name: str) -> Port:

@@ -9,6 +9,7 @@ stage's seconds, the total, the ratio serial/parallel, and peak RSS.
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import subprocess
@@ -35,6 +36,7 @@ def _run(workers: int) -> tuple[float, dict[str, float], float]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     serial, serial_t, peak1 = _run(1)
     parallel, parallel_t, peak2 = _run(0)
     print(f"{'stage':<10}{'1 worker (s)':>14}{'default (s)':>14}")

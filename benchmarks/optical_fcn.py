@@ -39,7 +39,7 @@ from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _sen2ships import Port, load_port, port_names  # noqa: E402
+from _sen2ships import Port, load_port, select_ports  # noqa: E402
 from optical_sen2ships import HEADER, Score, _line, pooled, score  # noqa: E402
 from sitewatch.detect.base import PixelDetection, detections_from_measurements, measure_components  # noqa: E402
 from sitewatch.detect.optical import OpticalParams, _px  # noqa: E402
@@ -237,11 +237,20 @@ def constrained(
     ]
 
 
+def _need_torch() -> None:
+    """Stop with a clear message when PyTorch is not installed (``train`` and ``speed`` need it)."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        sys.exit("optical_fcn.py train / speed need PyTorch, which is not installed: pip install torch==2.13.0")
+
+
 def _train(args: argparse.Namespace) -> None:
     import multiprocessing as mp
 
-    names = port_names()
-    held = args.ports or names
+    _need_torch()
+    names = select_ports()
+    held = select_ports(args.ports)
     args.out.mkdir(parents=True, exist_ok=True)
     jobs = [(h, names, args.out, args.seconds, args.seed, args.pos_weight, args.inputs) for h in held if not (args.out / f"prob_{h}.npy").exists()]
     with mp.get_context("fork").Pool(args.workers) as pool:
@@ -249,7 +258,9 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _score(args: argparse.Namespace) -> None:
-    names = [n for n in (args.ports or port_names()) if (args.out / f"prob_{n}.npy").exists()]
+    names = [n for n in select_ports(args.ports) if (args.out / f"prob_{n}.npy").exists()]
+    if not names:
+        sys.exit(f"no probability maps (prob_PORT.npy) in {args.out}: run `optical_fcn.py train --out {args.out}` first")
     sweep = [float(t) for t in np.round(np.arange(0.5, 0.96, 0.05), 2)]
     runs: dict[str, list[Score]] = {"raw": [], "constrained": []}
     swept: dict[str, dict[float, list[Score]]] = {k: {t: [] for t in sweep} for k in runs}
@@ -277,6 +288,7 @@ def _score(args: argparse.Namespace) -> None:
 
 def _speed(args: argparse.Namespace) -> None:
     """Forward throughput on a 1024 x 1024 input: torch, and onnxruntime when it (and onnx) are installed."""
+    _need_torch()
     import torch
 
     torch.set_num_threads(args.threads)

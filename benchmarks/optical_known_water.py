@@ -33,7 +33,7 @@ from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _sen2ships import load_port, port_names  # noqa: E402
+from _sen2ships import load_port, select_ports  # noqa: E402
 from optical_sen2ships import HEADER, Score, _line, pooled, score  # noqa: E402
 from optical_train import fit, prepare, save  # noqa: E402
 from sitewatch.detect.optical import OpticalParams, detect_optical, detect_optical_result  # noqa: E402
@@ -53,9 +53,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", type=Path, default=None, help="fold models to reuse or keep (optical_sen2ships.py --models)")
     args = ap.parse_args()
-    names = port_names()
-    if not names:
-        sys.exit("sen2ships imagery not found under ../shared/datasets; nothing to score")
+    names = select_ports()
     rows: dict[str, list[Score]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.models or Path(tmp)

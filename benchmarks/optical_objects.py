@@ -83,7 +83,7 @@ from scipy import ndimage
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import sar_render_train  # noqa: E402
-from _sen2ships import Port, port_names  # noqa: E402
+from _sen2ships import Port, select_ports  # noqa: E402
 from optical_sen2ships import HEADER, Score, _line, pooled, score  # noqa: E402
 from optical_train import Model, Prepared, pixel_samples, prepare, save, train_mlp  # noqa: E402
 from sitewatch.detect import optical  # noqa: E402
@@ -247,6 +247,18 @@ def fit_scorer(variant: str, x: NDArray[np.float32], y: NDArray[np.float32], see
     return lambda z: inner(z[:, cols])
 
 
+SCORERS = ("mlp", "mlp_noprob", "mlp_rank", "mean", "gbt", "gbt_rank")
+"""The object scorers of :func:`_fit`; a variant is one of them, or one with ``_deep<r>[_<r>…]`` or ``_self``."""
+
+
+def check_variant(variant: str) -> None:
+    """Stop with a message naming ``variant`` when it is not a scorer of :data:`SCORERS` (or one with a suffix)."""
+    base, _, radii = variant.removesuffix("_self").partition("_deep")
+    deep_ok = not radii or (variant == variant.removesuffix("_self") and all(r.replace(".", "", 1).isdigit() for r in radii.split("_")))
+    if base not in SCORERS or not deep_ok or (variant.partition("_deep")[1] and not radii):
+        raise SystemExit(f"unknown variant {variant!r}: one of {', '.join(SCORERS)}, or one of them with _deep35[_60] or _self")
+
+
 def _fit(variant: str, x: NDArray[np.float32], y: NDArray[np.float32], seed: int) -> Scorer:
     if variant == "mlp":
         m = train_mlp(x, y, epochs=300, hidden=8, seed=seed)
@@ -403,11 +415,13 @@ def main() -> None:
     args = ap.parse_args()
     global DEEP_RADII, SELF_CONTEXT
     DEEP_RADII = tuple(args.deep)
+    for v in args.variants:  # before the minutes of fitting pixel models
+        check_variant(v)
+    everyone = select_ports()
+    names = select_ports(args.ports)
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.split:
         optical.multi_candidates = with_splits  # type: ignore[assignment]
-    everyone = port_names()
-    names = args.ports or everyone
     prepared = {k: prepare(k) for k in everyone}
     boxes = {k: d.port.boxes for k, d in prepared.items()}
     results: dict[str, list[Score]] = {v: [] for v in args.variants}

@@ -46,7 +46,7 @@ from rasterio.warp import reproject, transform
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _sen2ships import BAND_FILES, ROOT, Port, load_port, port_names  # noqa: E402
+from _sen2ships import BAND_FILES, ROOT, Port, load_port, select_ports  # noqa: E402
 from optical_sen2ships import HEADER, Score, _line, pooled, score  # noqa: E402
 from sitewatch.detect.base import PixelDetection  # noqa: E402
 from sitewatch.detect.optical import OpticalParams, detect_optical  # noqa: E402
@@ -139,9 +139,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description="optical resampling at ingest, on sen2ships")
     ap.add_argument("--ports", nargs="*", default=None)
     args = ap.parse_args()
-    names = args.ports or port_names()
-    if not names:
-        sys.exit("sen2ships imagery not found under ../shared/datasets; nothing to score")
+    names = select_ports(args.ports)
     params = OpticalParams()
     rows = ["original", *METHODS]
     per: dict[str, dict[str, Score]] = {r: {} for r in rows}

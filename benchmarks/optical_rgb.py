@@ -50,7 +50,7 @@ from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _sen2ships import ROOT, Port, load_port, port_names  # noqa: E402
+from _sen2ships import ROOT, Port, load_port, select_ports  # noqa: E402
 from optical_sen2ships import HEADER, Score, _line, pooled, score  # noqa: E402
 from optical_train import Prepared, fit, prepare, save  # noqa: E402
 from sitewatch.detect.optical import (  # noqa: E402
@@ -157,15 +157,14 @@ def main() -> None:
     ap.add_argument("--train", action="store_true", help=f"fit on every port and write {OUT.name}")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--models", type=Path, default=None, help="keep the fold models here and reuse them")
-    ap.add_argument("--variants", nargs="*", default=["jpeg"], help="training sets: jpeg (shipped), all, rgb")
-    ap.add_argument("--views", nargs="*", default=list(VIEWS), help=f"inputs to score, of {list(VIEWS)}")
+    ap.add_argument("--variants", nargs="*", default=["jpeg"], choices=["jpeg", "all", "rgb"], help="training sets: jpeg (shipped), all, rgb")
+    ap.add_argument("--views", nargs="*", default=list(VIEWS), choices=list(VIEWS), help=f"inputs to score, of {list(VIEWS)}")
     ap.add_argument("--ports", nargs="*", default=None)
     ap.add_argument("--no-lopo", action="store_true", help="only Qingdao")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    names = port_names()
-    if not names:
-        sys.exit("sen2ships imagery not found under ../shared/datasets; nothing to do")
+    names = select_ports()
+    select_ports(args.ports)
     params = OpticalParams()
     train_views = {"all": ("rgb", "stretch", "gain"), "rgb": ("rgb",), "jpeg": TRAIN_VIEWS}
     if args.train:
@@ -186,6 +185,8 @@ def main() -> None:
         print(HEADER)
         print(_line("current", score_qingdao(replace(params, rgb_model=MODEL_FILE))))
         print(_line("rgb model", score_qingdao(params)))
+    else:
+        print(f"\nno Qingdao preview at {QINGDAO}: not scored")
 
 
 def lopo(

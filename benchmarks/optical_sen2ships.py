@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _sen2ships import Port, load_port, port_names  # noqa: E402
+from _sen2ships import Port, load_port, port_names, select_ports  # noqa: E402
 from optical_train import Prepared, fit, prepare, save  # noqa: E402
 from sitewatch.detect.base import PixelDetection, measure_components  # noqa: E402
 from sitewatch.detect.optical import (  # noqa: E402
@@ -224,9 +224,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="training seed of the fold models")
     ap.add_argument("--diagnose", action="store_true", help="also count the labelled ships each stage lost")
     args = ap.parse_args()
-    names = args.ports or port_names()
-    if not names:
-        sys.exit("sen2ships imagery not found under ../shared/datasets; nothing to score")
+    names = select_ports(args.ports)
     params = OpticalParams()
     print(f"optical detector on sen2ships ({len(names)} ports), params: {params}")
     prepared: dict[str, object] = {}

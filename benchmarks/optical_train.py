@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _sen2ships import Port, load_port, port_names  # noqa: E402
+from _sen2ships import Port, load_port, select_ports  # noqa: E402
 from sitewatch.detect.optical import (  # noqa: E402
     OpticalParams,
     _px,
@@ -200,9 +200,11 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--exclude", action="append", default=[])
     args = ap.parse_args()
-    names = [n for n in port_names() if n not in args.exclude]
+    if args.exclude:
+        select_ports(args.exclude)  # a misspelt port would be trained on, not left out
+    names = [n for n in select_ports() if n not in args.exclude]
     if not names:
-        sys.exit("no sen2ships ports found under ../shared/datasets")
+        sys.exit("every sen2ships port is excluded: nothing to train on")
     save(fit([prepare(n) for n in names]), args.out)
     print(f"trained on {len(names)} ports ({', '.join(names)}): {args.out}")
 

@@ -28,7 +28,7 @@ from rasterio.io import MemoryFile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sar_real import centred_detection, opensarship_chips  # noqa: E402
+from sar_real import OPENSARSHIP, centred_detection, missing_datasets, opensarship_chips  # noqa: E402
 from sitewatch.detect.sar import SarParams, detect_sar  # noqa: E402
 from sitewatch.detect.sar_dual import detect_sar_dual  # noqa: E402
 
@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets")
     args = ap.parse_args(argv)
+    if message := missing_datasets(args.datasets, (OPENSARSHIP,)):
+        print(message, file=sys.stderr)
+        return 2
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         chips = [c for c in opensarship_chips(args.datasets) if c.kind == "GRD"]

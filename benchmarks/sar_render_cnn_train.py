@@ -10,8 +10,8 @@ over the local background), with the eight rot90/flip copies drawn at random in 
 Box-level P/R/F1 as ``sar_real.py`` counts them, every chip scored by models that never saw it:
 
 * leave-one-chip-out (16 folds) and leave-one-dataset-out (SAR-Ship-Dataset ↔ HRSID);
-* for the CNN alone, the boosted trees alone and the shipped blend (mean of the two
-  probabilities), at the cuts 0.5-0.9.
+* for the CNN alone, the boosted trees alone and their blend (mean of the two
+  probabilities; not shipped), at the cuts 0.5-0.9.
 
 ``--write`` fits on all 16 chips and writes ``benchmarks/sar_render_cnn.npz``.
 """
@@ -22,10 +22,9 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
 import sar_render_train as gb
 from _sar_render_cnn import (
@@ -36,32 +35,37 @@ from _sar_render_cnn import (
     candidate_patches,
     cnn_probability,
 )
-from sar_real import DEFAULT_DATASETS
+from sar_real import BOX_CHIPS, DEFAULT_DATASETS, OPENSARSHIP, missing_datasets
 from sitewatch.detect.sar_render import rendering_candidates
 
 OUT = MODEL_PATH
 CUTS = (0.5, 0.6, 0.7, 0.8, 0.9)
 
 
-class Net(nn.Module):
-    """The architecture ``_sar_render_cnn.cnn_probability`` runs."""
+def build_net(width: tuple[int, int, int] = (8, 16, 32)) -> Any:
+    """The architecture ``_sar_render_cnn.cnn_probability`` runs (PyTorch imported here only)."""
+    import torch
+    from torch import nn
 
-    def __init__(self, width: tuple[int, int, int] = (8, 16, 32)) -> None:
-        super().__init__()
-        a, b, c = width
-        self.convs = nn.ModuleList([nn.Conv2d(SCALES, a, 3, padding=1), nn.Conv2d(a, b, 3, padding=1), nn.Conv2d(b, c, 3, padding=1)])
-        self.fc = nn.Linear(2 * c, 1)
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            a, b, c = width
+            self.convs = nn.ModuleList([nn.Conv2d(SCALES, a, 3, padding=1), nn.Conv2d(a, b, 3, padding=1), nn.Conv2d(b, c, 3, padding=1)])
+            self.fc = nn.Linear(2 * c, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for k, conv in enumerate(self.convs):
-            x = torch.relu(conv(x))
-            if k < 2:
-                x = torch.max_pool2d(x, 2)
-        z = torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
-        return self.fc(z)[:, 0]
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            for k, conv in enumerate(self.convs):
+                x = torch.relu(conv(x))
+                if k < 2:
+                    x = torch.max_pool2d(x, 2)
+            z = torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
+            return self.fc(z)[:, 0]
+
+    return Net()
 
 
-def export(net: Net) -> dict[str, np.ndarray]:
+def export(net: Any) -> dict[str, np.ndarray]:
     m = {f"conv{k}_{t}": getattr(c, "weight" if t == "w" else "bias").detach().numpy().astype(np.float32) for k, c in enumerate(net.convs) for t in ("w", "b")}
     m["fc_w"] = net.fc.weight.detach().numpy().astype(np.float32)
     m["fc_b"] = net.fc.bias.detach().numpy().astype(np.float32)
@@ -72,9 +76,12 @@ def export(net: Net) -> dict[str, np.ndarray]:
 
 def train(x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Adam on the class-weighted logistic loss, random rot90/flip per batch; the numpy weights."""
+    import torch
+    from torch import nn
+
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    net = Net()
+    net = build_net()
     opt = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-4)
     pos = max(float(y.sum()), 1.0)
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(y) - pos) / pos))
@@ -100,6 +107,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--no-trees", action="store_true", help="skip the boosted trees (CNN figures only)")
     args = ap.parse_args(argv)
+    try:
+        import torch
+    except ImportError:
+        print("sar_render_cnn_train.py needs PyTorch, which is not installed: pip install torch==2.13.0", file=sys.stderr)
+        return 2
+    if message := missing_datasets(args.datasets, BOX_CHIPS if args.no_trees else (*BOX_CHIPS, OPENSARSHIP)):
+        print(message, file=sys.stderr)
+        return 2
     torch.set_num_threads(1)
     t0 = time.time()
     data = gb.rows(args.datasets)

@@ -69,11 +69,14 @@ from pathlib import Path
 import numpy as np
 
 from sar_real import (
+    BOX_CHIPS,
     DEFAULT_DATASETS,
+    OPENSARSHIP,
     Counts,
     _to_line_m,
     hrsid_chips,
     match_boxes,
+    missing_datasets,
     opensarship_chips,
     ssdd_chips,
 )
@@ -580,6 +583,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--relative", nargs="*", default=[], choices=RENDER_FEATURES, help="features also given relative to the chip's median candidate (not shipped)")
     ap.add_argument("--diagnose", action="store_true", help="say why each box without a candidate has none, and stop")
     args = ap.parse_args(argv)
+    needed = BOX_CHIPS if args.no_opensarship or args.diagnose else (*BOX_CHIPS, OPENSARSHIP)
+    if message := missing_datasets(args.datasets, needed):
+        print(message, file=sys.stderr)
+        return 2
     if args.diagnose:
         diagnose(args.datasets)
         return 0

@@ -5,7 +5,10 @@ Run:  sitewatch demo --out /tmp/demo-sar   (once; makes the simulated workspace)
 
 Only the SAR observations are detected again (the optical ones keep whatever
 detections they had), so the SAR figures do not depend on the optical
-detector's state. Prints the evaluation's ``by_sensor["sar"]`` scores: precision,
+detector's state. They are detected by the pipeline's own call
+(:func:`sitewatch.detection.detect_observation`, default length limits), so the
+parameters are the pipeline's: the site's water polygon as given, the impulse
+response the archived image's tags state (the simulator's: none). Prints the evaluation's ``by_sensor["sar"]`` scores: precision,
 recall, and length MAE / bias of matched ships longer than 80 m.
 
 ``--features`` writes one row per detection with the detector's size measures
@@ -20,12 +23,14 @@ import csv
 import json
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from sitewatch.detect import sar
-from sitewatch.detection import _read, _water_mask, to_detections
+from sitewatch.detect.image import impulse_response_from_tags
+from sitewatch.detection import DetectJob, _read, _water_mask, detect_observation
 from sitewatch.evaluate import evaluate_workspace
 from sitewatch.geo import ground_pixel_size
 from sitewatch.ingest import site_mask
@@ -68,17 +73,22 @@ def main(argv: list[str] | None = None) -> int:
             for obs in store.observations(site_id):
                 if obs.scene.sensor != "sar":
                     continue
-                path = Path(ws.root) / obs.path
-                data, names = _read(str(path))
-                valid = site_mask(site, obs.grid) & np.all(np.isfinite(data), axis=0)
-                water = _water_mask(site, obs)
-                pixel = ground_pixel_size(obs.grid.crs, obs.grid.affine, obs.grid.width, obs.grid.height)
-                band = names.index("VV") if "VV" in names else 0
-                params = sar.SarParams(refine_water=False, berth_margin_m=0.0) if water is not None else None
-                found = sar.detect_sar_with_features(data[band], pixel, valid=valid, water=water, params=params)
+                path = Path(ws.root).resolve() / obs.path
+                result = detect_observation(DetectJob(site, obs, str(path), {}))
+                if result.error:
+                    raise SystemExit(result.error)
                 with store.transaction():
-                    store.replace_detections(obs, to_detections([d for d, _ in found], site, obs, sar.DETECTOR, sar.VERSION))
+                    store.replace_detections(obs, result.detections)
                 if args.features:
+                    # The measures need the detector's own call; its parameters as the pipeline sets them.
+                    data, names = _read(str(path))
+                    valid = site_mask(site, obs.grid) & np.all(np.isfinite(data), axis=0)
+                    water = _water_mask(site, obs)
+                    pixel = ground_pixel_size(obs.grid.crs, obs.grid.affine, obs.grid.width, obs.grid.height)
+                    band = names.index("VV") if "VV" in names else 0
+                    params = sar.SarParams(refine_water=False, berth_margin_m=0.0) if water is not None else sar.SarParams()
+                    params = replace(params, resolution_m=impulse_response_from_tags(obs.provenance.get("tags") or {}))
+                    found = sar.detect_sar_with_features(data[band], pixel, valid=valid, water=water, params=params)
                     truth = _truth(path, obs.grid)
                     for d, ft in found:
                         near = min(truth, key=lambda t: math.hypot(t[0] - d.row, t[1] - d.col), default=None)

@@ -76,10 +76,13 @@ from pathlib import Path
 import numpy as np
 
 from sar_real import (
+    BOX_CHIPS,
     DEFAULT_DATASETS,
+    OPENSARSHIP,
     Counts,
     centred_detection,
     hrsid_chips,
+    missing_datasets,
     opensarship_chips,
     ssdd_chips,
 )
@@ -441,6 +444,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args(argv)
+    if message := missing_datasets(args.datasets, (*BOX_CHIPS, OPENSARSHIP)):
+        print(message, file=sys.stderr)
+        return 2
     rows = labelled_candidates(ssdd_chips(args.datasets), 5.0, "sar-ship-dataset") + labelled_candidates(
         hrsid_chips(args.datasets), 1.0, "hrsid"
     )

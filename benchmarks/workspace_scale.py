@@ -208,6 +208,10 @@ def main() -> None:
         print(json.dumps({"seconds": seconds, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
         return
 
+    stages = args.stages.split(",")
+    unknown = [n for n in stages if n not in _STAGES]
+    if unknown:  # before the minutes of building, not a silent 0 s afterwards
+        ap.error(f"unknown stage {', '.join(unknown)}; stages: {', '.join(_STAGES)}")
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
@@ -222,7 +226,7 @@ def main() -> None:
         print(f"small: {n_small} observations, {d_small} detections (baseline)")
         print(f"large: {n_large} observations, {d_large} detections (x{size_ratio:.1f})")
         print(f"{'stage':<14}{'small s':>9}{'large s':>9}{'ratio':>8}{'small MiB':>11}{'large MiB':>11}")
-        for name in args.stages.split(","):
+        for name in stages:
             s_t, s_m = _measure(name, small)
             l_t, l_m = _measure(name, large)
             print(f"{name:<14}{s_t:>9.2f}{l_t:>9.2f}{l_t / s_t:>7.1f}x{s_m:>11.0f}{l_m:>11.0f}")

@@ -399,3 +399,109 @@ def test_coco_images_without_detections_are_named_when_a_folder_is_scored(tmp_pa
     r = CliRunner().invoke(main, ["score", str(tmp_path / "out"), str(tmp_path / "coco.json")])
     assert r.exit_code == 0, r.output
     assert "1 image(s) of coco.json have no detections and are not scored: b" in r.stderr
+
+
+def test_the_better_score_chooses_first_whatever_the_order_given() -> None:
+    # b (7) lies in both boxes, nearer A's centre; a (3) lies in A only. Taken first, b takes A and
+    # leaves a nothing; taken second, it finds A gone and takes B.
+    boxes = [Box(0, 0, 10, 10), Box(5, 0, 15, 10)]
+    a, b = (3.0, 5.0), (7.0, 5.0)
+    assert match_boxes([Detected(*a, 0.5), Detected(*b, 0.9)], boxes) == (1, 1, 1)
+    assert match_boxes([Detected(*b, 0.5), Detected(*a, 0.9)], boxes) == (2, 0, 0)
+
+
+def test_a_detection_takes_the_box_with_the_nearest_centre_in_x_and_y() -> None:
+    # (9, 5) lies in both, nearer B's centre (10, 5); A is left for (3, 5), which only A holds.
+    assert match_boxes([Detected(9, 5, 0.9), Detected(3, 5, 0.5)], [Box(0, 0, 10, 10), Box(5, 0, 15, 10)]) == (2, 0, 0)
+    # The same stacked in y.
+    assert match_boxes([Detected(5, 9, 0.9), Detected(5, 3, 0.5)], [Box(0, 0, 10, 10), Box(0, 5, 10, 15)]) == (2, 0, 0)
+
+
+def test_a_box_holds_its_edges_and_only_points_inside_in_both_axes() -> None:
+    b = Box(0, 0, 10, 4)
+    assert b.holds(10, 4) and b.holds(0, 0)
+    assert not b.holds(5, 4.01) and not b.holds(5, -1) and not b.holds(10.01, 2)
+    with pytest.raises(InputError, match="wrong way round"):
+        Box(5, 0, 1, 4)
+
+
+def test_figures_of_nothing_are_undefined() -> None:
+    from sitewatch.boxscore import Counts
+
+    c = Counts()
+    assert (c.precision, c.recall, c.f1) == (None, None, None)
+    c.add("a", (0, 2, 0))
+    assert (c.precision, c.recall, c.f1) == (0.0, None, 0.0)
+    c.add("b", (3, 1, 2))
+    assert (c.tp, c.fp, c.fn, c.images) == (3, 3, 2, 2) and c.f1 == pytest.approx(6 / 11)
+
+
+def test_min_score_is_inclusive_and_other_kinds_are_not_scored(tmp_path: Path) -> None:
+    (tmp_path / "chip.xml").write_text(VOC)
+    pair = [(_dets(tmp_path / "chip.geojson", [(12, 15, 0.75), (50, 42, 0.7)]), tmp_path / "chip.xml")]
+    assert score_files(pair, classes=["ship"], min_score=0.75).tp == 1
+    crane = [(_dets(tmp_path / "c.geojson", [(12, 15, 0.9)], kind="crane"), tmp_path / "chip.xml")]
+    assert (score_files(crane).tp, score_files(crane).fp) == (0, 0)
+    assert score_files(crane, kinds=["crane"]).tp == 1
+
+
+def test_voc_boxes_reach_half_a_pixel_beyond_both_edges_and_read_x_as_columns(tmp_path: Path) -> None:
+    (tmp_path / "chip.xml").write_text(VOC)  # first ship: columns 10..20, rows 10..14
+    for row, col, hit in ((12, 9.6, 1), (9.6, 15, 1), (12, 9.4, 0), (15, 15, 0)):
+        dets = _dets(tmp_path / "chip.geojson", [(row, col, 0.9)])
+        assert score_files([(dets, tmp_path / "chip.xml")], classes=["ship"]).tp == hit, (row, col)
+
+
+def test_voc_boxes_are_compared_with_row_and_col_not_the_geometry(tmp_path: Path) -> None:
+    # detect-image on a georeferenced image writes the box in the image's CRS and row/col in pixels.
+    (tmp_path / "chip.xml").write_text(VOC)
+    dets = _with_crs(_dets(tmp_path / "chip.geojson", [(12, 15, 0.9)]), "EPSG:32652", "crs")
+    fc = json.loads(dets.read_text())
+    fc["features"][0]["geometry"]["coordinates"] = [[[500000, 4750000], [500010, 4750000], [500010, 4750010], [500000, 4750000]]]
+    dets.write_text(json.dumps(fc))
+    assert score_files([(dets, tmp_path / "chip.xml")], classes=["ship"]).tp == 1
+
+
+def test_a_xml_file_that_is_not_voc_is_named(tmp_path: Path) -> None:
+    (tmp_path / "chip.xml").write_text("<kml><object><name>ship</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>2</xmax><ymax>2</ymax></bndbox></object></kml>")
+    with pytest.raises(InputError, match="not a Pascal VOC annotation"):
+        score_files([(_dets(tmp_path / "chip.geojson", []), tmp_path / "chip.xml")])
+
+
+def test_coco_boxes_are_x_y_width_height_and_filtered_by_class(tmp_path: Path) -> None:
+    coco = {
+        "images": [{"id": 1, "file_name": "a.tif"}],
+        "categories": [{"id": 1, "name": "ship"}, {"id": 2, "name": "buoy"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 20, 30, 4]},  # cols 10..39, rows 20..23
+                        {"id": 2, "image_id": 1, "category_id": 2, "bbox": [60, 60, 2, 2]}],
+    }
+    labels = tmp_path / "coco.json"
+    labels.write_text(json.dumps(coco))
+    wide = _dets(tmp_path / "a.geojson", [(22, 35, 0.9)], source="a.tif")
+    assert (score_files([(wide, labels)], classes=["ship"]).tp, score_files([(wide, labels)], classes=["ship"]).fn) == (1, 0)
+    assert score_files([(wide, labels)]).fn == 1  # the buoy too when no class is named
+
+
+def test_geojson_labels_are_filtered_by_class(tmp_path: Path) -> None:
+    def feat(x: float, cls: str) -> dict[str, object]:
+        ring = [[x, 0], [x + 4, 0], [x + 4, 4], [x, 4], [x, 0]]
+        return {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {"class": cls}}
+
+    labels = tmp_path / "truth.geojson"
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [feat(0, "ship"), feat(20, "buoy")]}))
+    dets = _dets(tmp_path / "d.geojson", [(2, 2, 0.9)])
+    assert (score_files([(dets, labels)], classes=["ship"]).fn, score_files([(dets, labels)]).fn) == (0, 1)
+
+
+def test_wgs84_labels_named_epsg_4326_go_with_detections_without_a_crs(tmp_path: Path) -> None:
+    # detect-image writes no crs member for WGS84 (GeoJSON's own lon/lat); EPSG:4326 names lat/lon axes,
+    # but a GeoJSON file that names it still holds lon/lat.
+    ring = [[132.0, 42.0], [132.1, 42.0], [132.1, 42.1], [132.0, 42.1], [132.0, 42.0]]
+    labels = tmp_path / "truth.geojson"
+    labels.write_text(json.dumps({"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "EPSG:4326"}},
+                                  "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {}}]}))
+    dets = _dets(tmp_path / "d.geojson", [(42.05, 132.05, 0.9)])
+    fc = json.loads(dets.read_text())
+    fc["features"][0]["geometry"]["coordinates"] = [[[132.04, 42.04], [132.06, 42.04], [132.06, 42.06], [132.04, 42.06], [132.04, 42.04]]]
+    dets.write_text(json.dumps(fc))
+    assert score_files([(dets, labels)]).tp == 1

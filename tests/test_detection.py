@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -433,3 +434,71 @@ def test_a_new_optical_mode_leaves_the_sar_observations_alone(tmp_path: Path, mo
     assert seen[3:] == ["tiny/s2"]
     detect_site(ws, SITE.id, workers=1, min_length_m=30.0)  # the limits concern both
     assert sorted(seen[4:]) == ["tiny/s1", "tiny/s2"]
+
+
+def _obs_on_grid(res: float = 10.0):  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from sitewatch.model import Grid, Observation, SceneRef
+
+    crs, x0, y0 = site_utm_origin(SITE)
+    scene = SceneRef("local", "files", "s1", "sar", datetime(2024, 10, 17, tzinfo=UTC), res)
+    grid = Grid(crs, (res, 0.0, x0, 0.0, -res, y0), 200, 200)
+    return Observation("tiny:s1", SITE.id, scene, grid, "a.tif", "0" * 64, 1.0, None), crs, x0, y0
+
+
+def _pixel_box(row: float, col: float, half_len: float, half_wid: float, kind: str = "vessel", length_m: float = 113.0):  # type: ignore[no-untyped-def]
+    from sitewatch.detect.base import PixelDetection
+
+    corners = ((col - half_len, row - half_wid), (col + half_len, row - half_wid), (col + half_len, row + half_wid), (col - half_len, row + half_wid))
+    return PixelDetection(row, col, length_m, 15.3, 90.0, 0.9, corners, kind)
+
+
+def test_footprints_put_pixel_centres_where_the_grid_does() -> None:
+    # Row 0, col 0 is the first pixel's centre: half a pixel in from the grid's corner.
+    from sitewatch.detection import to_detections
+
+    obs, crs, x0, y0 = _obs_on_grid()
+    (d,) = to_detections([_pixel_box(40, 30, 5, 1)], SITE, obs, "t", "1")
+    c = reproject_geometry(d.footprint, "EPSG:4326", crs).centroid
+    assert c.x == pytest.approx(x0 + 305.0, abs=0.2) and c.y == pytest.approx(y0 - 405.0, abs=0.2)
+    assert (d.row, d.col) == (40, 30)
+
+
+def test_a_vessel_is_at_the_nearest_berth_within_40_m_and_a_crane_at_none() -> None:
+    from shapely.geometry import LineString
+
+    from sitewatch.detection import to_detections
+    from sitewatch.model import Berth
+
+    obs, crs, x0, y0 = _obs_on_grid()
+    # Berth lines along x at y0 - 300 m and y0 - 1000 m; the ship's box spans rows 39.5..40.5 plus
+    # its half width of 1 pixel: its north edge at row 38.5 lies 385 + 5 = 390 m below y0 + 0.
+    def line(y: float) -> LineString:
+        return reproject_geometry(LineString([(x0 + 100, y0 - y), (x0 + 600, y0 - y)]), crs, "EPSG:4326")
+
+    def berth_of(row: float, *ys: float, kind: str = "vessel") -> str | None:
+        site = replace(SITE, berths=tuple(Berth(f"b{y:g}", line(y), "") for y in ys))
+        (d,) = to_detections([_pixel_box(row, 30, 5, 1, kind)], site, obs, "t", "1")
+        return d.berth_id
+
+    # The box's north edge is at y0 - (row - 1 + 0.5) * 10 m.
+    assert berth_of(33.5, 300) == "b300"  # edge 330 m down: 30 m from the line
+    assert berth_of(34.45, 300) == "b300"  # 39.5 m: still at it
+    assert berth_of(35.0, 300) is None  # 45 m
+    assert berth_of(33.5, 1000, 300) == "b300"  # the nearer of two
+    assert berth_of(33.5, 300, kind="crane") is None
+
+
+def test_ids_follow_the_position_and_classes_the_vessels_at_the_scenes_resolution() -> None:
+    from sitewatch.detection import to_detections
+    from sitewatch.vessels import class_candidates
+
+    obs, *_ = _obs_on_grid(3.0)
+    found = [_pixel_box(90, 10, 5, 1), _pixel_box(20, 50, 2, 1, "crane"), _pixel_box(20, 10, 5, 1, length_m=113.456)]
+    dets = to_detections(found, SITE, obs, "t", "1")
+    assert [(d.id, d.row, d.col, d.kind) for d in dets] == [
+        ("tiny:s1#000", 20, 10, "vessel"), ("tiny:s1#001", 20, 50, "crane"), ("tiny:s1#002", 90, 10, "vessel")]
+    assert dets[0].length_m == 113.46
+    assert dets[0].class_candidates == class_candidates(113.456, 15.3, 3.0) != class_candidates(113.456, 15.3, 10.0)
+    assert dets[1].class_candidates == ()

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from shapely.geometry import box, mapping
 
-from _report_world import build
+from _report_world import CRS, CX, CY, _wgs, build
 from sitewatch.evaluate import (
     EvalParams,
     ObservationEval,
+    evaluate_observation,
     evaluate_workspace,
     latest_evaluation,
     scores_from,
 )
+from sitewatch.model import ClassCandidate, Detection, Grid, Observation, SceneRef
 
 
 def test_perfect_detections_score_one_and_are_recorded(tmp_path: Path) -> None:
@@ -157,3 +161,120 @@ def test_report_takes_an_evaluation_of_its_own_sites_and_says_when_detection_ran
         st.execute("UPDATE observations SET detected_at = '2999-01-01T00:00:00.000Z' WHERE site_id = 'dunai'")
         rec = latest_evaluation(st, ["dunai"])
         assert rec is not None and rec["stale"]
+
+
+# evaluate_observation on hand-made truth: the scoring rules themselves.
+
+
+def _obs(res: float = 10.0, *, crs: str = CRS, transform: tuple[float, float, float, float, float, float] | None = None, size: int = 120) -> Observation:
+    scene = SceneRef("simulator", "sim", "s1", "sar", datetime(2024, 10, 17, 1, tzinfo=UTC), res, simulated=True)
+    t = transform or (res, 0.0, CX - 600.0, 0.0, -res, CY + 600.0)
+    return Observation("o1", "dunai", scene, Grid(crs, t, size, size), "a.tif", "0" * 64, 1.0, None)
+
+
+def _truth(*ships: tuple[str, float, float, float], **props: object) -> dict[str, object]:
+    """Ships (id, dx, dy, length) 16 m wide along x around the grid's centre, in WGS84."""
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": mapping(_wgs(box(CX + dx - n / 2, CY + dy - 8, CX + dx + n / 2, CY + dy + 8))),
+         "properties": {"id": sid, "kind": "vessel", "length_m": n, "class": "Alligator"} | props}
+        for sid, dx, dy, n in ships
+    ]}
+
+
+def _det(did: str, dx: float, dy: float, length: float = 100.0, classes: tuple[str, ...] = ("Alligator",)) -> Detection:
+    fp = _wgs(box(CX + dx - length / 2, CY + dy - 2, CX + dx + length / 2, CY + dy + 2))
+    cands = tuple(ClassCandidate(c, 1.0 / len(classes)) for c in classes)
+    return Detection(did, "o1", "vessel", fp, length, 16.0, 90.0, 0.9, "t", "1", class_candidates=cands)
+
+
+def test_a_hit_needs_the_centroid_inside_the_truth_box_grown_by_one_pixel() -> None:
+    truth = _truth(("a", 0, 0, 100))
+    # The box reaches 8 m north of its centre; one 10 m pixel more is 18 m.
+    inside = evaluate_observation(_obs(), [_det("d", 0, 16)], truth)
+    assert (inside.tp, inside.fp, inside.fn) == (1, 0, 0)
+    assert inside.pairs[0].distance_m == pytest.approx(16.0, abs=0.05)
+    beside = evaluate_observation(_obs(), [_det("d", 0, 25)], truth)
+    assert (beside.tp, beside.fp, beside.fn) == (0, 1, 1)
+    assert (beside.missed, beside.false_alarms) == (("a",), ("d",))
+    # On 3 m pixels the margin is 3 m: 16 m north of the centre is beside the ship.
+    assert evaluate_observation(_obs(3.0), [_det("d", 0, 16)], truth).tp == 0
+    assert evaluate_observation(_obs(), [_det("d", 0, 16)], truth, EvalParams(buffer_pixels=0)).tp == 0
+    with pytest.raises(Exception, match="buffer_pixels"):
+        EvalParams(buffer_pixels=-1)
+
+
+def test_a_detection_matches_one_ship_at_most_and_the_best_pairing_wins() -> None:
+    # Two ships side by side (centres 20 m apart); d1 lies between them, nearer to both than d2 is to b.
+    # Each ship taking its nearest detection would match d1 twice; one-to-one gives a-d1, b-d2.
+    truth = _truth(("a", 0, 0, 100), ("b", 0, 20, 100))
+    ev = evaluate_observation(_obs(), [_det("d1", 0, 9), _det("d2", 0, 33)], truth)
+    assert sorted((p.truth_id, p.detection_id) for p in ev.pairs) == [("a", "d1"), ("b", "d2")]
+    assert (ev.tp, ev.fp, ev.fn) == (2, 0, 0)
+    two_on_one = evaluate_observation(_obs(), [_det("d1", 0, 1), _det("d2", 0, -2)], _truth(("a", 0, 0, 100)))
+    assert (two_on_one.tp, two_on_one.fp, two_on_one.fn) == (1, 1, 0)
+    assert [p.detection_id for p in two_on_one.pairs] == ["d1"] and two_on_one.false_alarms == ("d2",)
+
+
+def test_hidden_ships_and_ships_outside_the_cut_are_not_counted() -> None:
+    dets = [_det("d", 0, 0)]
+    for visible in (False, "false", "no", 0):
+        ev = evaluate_observation(_obs(), [], _truth(("a", 0, 0, 100), visible=visible))
+        assert ev.fn == 0, visible
+    for visible in (True, None, "yes"):
+        assert evaluate_observation(_obs(), dets, _truth(("a", 0, 0, 100), visible=visible)).tp == 1, visible
+    outside = evaluate_observation(_obs(), [], _truth(("far", 900, 0, 100)))  # the cut spans +-600 m
+    assert outside.fn == 0
+
+
+def test_a_geographic_grid_is_scored_in_metres() -> None:
+    # A grid in degrees: the one-pixel margin is the scene's resolution in metres, not in degrees.
+    lon0, lat0 = _wgs(box(CX - 600, CY - 600, CX - 600, CY - 600)).bounds[:2]
+    grid = (0.0001, 0.0, lon0, 0.0, -0.0001, lat0 + 0.011)
+    truth = _truth(("a", 0, 0, 100))
+    assert evaluate_observation(_obs(transform=grid, crs="EPSG:4326"), [_det("d", 0, 16)], truth).tp == 1
+    assert evaluate_observation(_obs(transform=grid, crs="EPSG:4326"), [_det("d", 0, 40)], truth).tp == 0
+
+
+def test_length_error_is_signed_per_ship_and_only_over_long_ships() -> None:
+    truth = _truth(("a", -300, 0, 100), ("b", 0, -200, 120), ("c", 300, 0, 80))
+    dets = [_det("da", -300, 0, 105), _det("db", 0, -200, 117), _det("dc", 300, 0, 95, classes=("Ropucha",))]
+    ev = evaluate_observation(_obs(), dets, truth)
+    assert ev.tp == 3
+    s = scores_from([ev])
+    # a: +5, b: -3; c is 80 m, not longer than 80 m, so its +15 m is left out.
+    assert (s.long_ships, s.length_mae_m, s.length_bias_m) == (2, 4.0, 1.0)
+    assert s.class_in_candidates == pytest.approx(2 / 3, abs=1e-4)  # c's candidates miss its class
+    short = _truth(("s", 0, 0, 70))
+    assert scores_from([evaluate_observation(_obs(), [_det("d", 0, 0, 95)], short)]).long_ships == 0  # by the true length
+
+
+def test_with_nothing_to_find_recall_is_one_and_false_alarms_cost_precision() -> None:
+    s = scores_from([ObservationEval("o", "s", "sc", "sar", "t", 10.0, tp=0, fp=2, fn=0)])
+    assert (s.precision, s.recall, s.f1) == (0.0, 1.0, 0.0)
+
+
+def test_workspace_figures_use_the_long_ship_threshold_and_sign_of_errors(tmp_path: Path) -> None:
+    ws = build(tmp_path / "ws")
+    ev = evaluate_workspace(ws, params=EvalParams(long_ship_m=120), record=False)
+    assert ev.overall.long_ships == 0 and ev.by_sensor["sar"].long_ships == 0 and ev.by_site["dunai"].long_ships == 0
+    d = evaluate_workspace(ws, record=False).to_dict()
+    assert sorted(e for o in d["observations"] for e in o["length_errors_m"]) == [1.0, 5.0]  # measured - true
+    assert d["overall"]["length_bias_m"] == pytest.approx(3.0)
+
+
+def test_presence_check_names_missed_and_extra_days(tmp_path: Path) -> None:
+    from sitewatch.analysis import TimelineParams
+
+    missed = evaluate_workspace(build(tmp_path / "a", detections=False), record=False).presence["dunai"]
+    assert (missed.truth_days, missed.detected_days, missed.missed, missed.extra) == (1, 0, ("2024-10-17",), ())
+    ws = build(tmp_path / "b")
+    for truth in (ws.root / "archive").rglob("*.truth.geojson"):  # the crane stays, the ship goes
+        data = json.loads(truth.read_text())
+        data["features"] = [f for f in data["features"] if f["properties"]["kind"] != "vessel"]
+        truth.write_text(json.dumps(data))
+    extra = evaluate_workspace(ws, record=False).presence["dunai"]
+    assert (extra.truth_days, extra.extra, extra.missed) == (0, ("2024-10-17",), ())
+    # At UTC+10 the SAR pass (21:00 UTC) is on the 18th: truth and timeline move together.
+    local = evaluate_workspace(build(tmp_path / "c"), record=False, timeline_params=TimelineParams(utc_offset_hours=10))
+    pc = local.presence["dunai"]
+    assert (pc.truth_days, pc.detected_days, pc.agreeing_days) == (2, 2, 2)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from shapely.geometry import box
 
 from sitewatch.analysis import TimelineParams, build_timeline, timeline_to_dict
+from sitewatch.analysis.occupancy import NOT_DETECTED
 from sitewatch.model import Detection, Grid, Observation, SceneRef
 
 LON, LAT = 132.338, 42.880
@@ -206,3 +207,155 @@ def test_length_tolerance_grows_with_the_pixel_size() -> None:
     a, b = obs("2024-10-17"), obs("2024-10-18")  # 10 m: 60 m apart is still two ships
     tl = build_timeline("dunai", [a, b], [vessel(a, 0, length=90), vessel(b, 0, length=150)])
     assert (tl.rows[1].arrivals, tl.rows[1].departures) == (1, 1)
+
+
+def test_the_limits_of_a_usable_observation_are_themselves_usable() -> None:
+    # "at least 50 % valid", "at most 20 % cloud": a scene exactly at a limit counts.
+    from sitewatch.analysis.occupancy import is_usable
+
+    p = TimelineParams()
+    assert is_usable(obs("2024-10-17", valid=0.5), p) is None
+    assert is_usable(obs("2024-10-17", "optical", cloud=0.2), p) is None
+    assert is_usable(obs("2024-10-17", "sar", cloud=0.9), p) is None  # cloud does not hide a ship from radar
+
+
+def test_bad_parameters_are_refused_by_name() -> None:
+    import pytest
+
+    from sitewatch.errors import InputError
+
+    with pytest.raises(InputError, match="gap_days"):
+        TimelineParams(gap_days=0)
+    with pytest.raises(InputError, match="max_cloud_fraction"):
+        TimelineParams(max_cloud_fraction=20)  # percent given where a fraction is meant
+    with pytest.raises(InputError, match="--from 2024-10-18 is after --to 2024-10-17"):
+        TimelineParams(start=date(2024, 10, 18), end=date(2024, 10, 17))
+
+
+def test_a_positive_utc_offset_moves_a_late_pass_to_the_next_local_date() -> None:
+    o = obs("2024-10-16", hour=17)  # 17:00 UTC is 03:00 on the 17th in Primorsky (UTC+10)
+    assert [r.date for r in build_timeline("dunai", [o], [], TimelineParams(utc_offset_hours=10)).rows] == [date(2024, 10, 17)]
+
+
+def test_dates_exactly_gap_days_apart_stay_in_one_period() -> None:
+    # "further apart than gap_days" starts a new period; 45 days apart is not further.
+    a, b, c = obs("2024-01-01"), obs("2024-02-15"), obs("2024-04-01")  # 45, then 46 days
+    tl = build_timeline("dunai", [a, b, c], [vessel(a, 0)])
+    assert [r.period for r in tl.rows] == [1, 1, 2]
+    assert (tl.rows[1].arrivals, tl.rows[1].departures) == (0, 1)
+
+
+def test_observations_given_out_of_order_give_rows_in_date_order() -> None:
+    a, b, c = obs("2024-10-14"), obs("2024-10-17"), obs("2024-10-20")
+    tl = build_timeline("dunai", [c, a, b], [vessel(b, 0)])
+    assert [r.date.day for r in tl.rows] == [14, 17, 20]
+    assert [(r.arrivals, r.departures) for r in tl.rows] == [(0, 0), (1, 0), (0, 1)]
+
+
+def test_observations_of_other_sites_and_undetected_ones_are_left_out() -> None:
+    mine, theirs = obs("2024-10-17"), obs("2024-10-18", site="rason")
+    later = obs("2024-10-19")
+    tl = build_timeline("dunai", [mine, theirs, later], [vessel(mine, 0), vessel(theirs, 0)], undetected={later.id})
+    assert [r.date.day for r in tl.rows] == [17]  # not read as "the ship left on the 19th"
+    assert [(s.observation_id, s.reason) for s in tl.skipped] == [(later.id, NOT_DETECTED)]
+
+
+def test_skipped_observations_and_departure_berths_are_listed_in_order() -> None:
+    a, b = obs("2024-10-17"), obs("2024-10-20")
+    late, early = obs("2024-10-19", valid=0.1), obs("2024-10-18", valid=0.1)
+    dets = [vessel(a, 0, berth="b3"), vessel(a, 1, berth="b1", dx_m=300), vessel(a, 2, berth=None, dx_m=900)]
+    tl = build_timeline("dunai", [a, b, late, early], dets)
+    assert [s.date.day for s in tl.skipped] == [18, 19]
+    assert tl.rows[1].departure_berths == ("-", "b1", "b3")
+    back = build_timeline("dunai", [b, a], [vessel(b, k, berth=f"b{3 - k}", dx_m=300 * k) for k in range(3)])
+    assert back.rows[1].arrival_berths == ("b1", "b2", "b3")
+
+
+def test_presence_counts_only_dates_with_vessels_and_berth_presence_only_berthed_ones() -> None:
+    a, b, c, d = obs("2024-10-14"), obs("2024-10-17"), obs("2024-10-20"), obs("2024-10-23")
+    dets = [vessel(b, 0, berth=None), vessel(c, 0)]  # at anchor on the 17th, at the berth on the 20th
+    p = build_timeline("dunai", [a, b, c, d], dets).periods[0]
+    assert (p.dates, p.presence_days, p.berth_presence_days) == (4, 2, 1)
+    assert (p.first_presence, p.last_presence) == (date(2024, 10, 17), date(2024, 10, 20))
+
+
+def test_others_are_the_most_one_observation_saw_not_the_sum() -> None:
+    # Two looks at one quay on one date both show its crane: one crane, not two.
+    s = obs("2024-10-17", "optical", hour=1, res=3.0, cloud=0.0)
+    t = obs("2024-10-17", "optical", hour=5, res=3.0, cloud=0.0)
+    dets = [vessel(s, 0, kind="crane", berth=None), vessel(t, 0, kind="crane", berth=None)]
+    assert build_timeline("dunai", [s, t], dets).rows[0].others == {"crane": 1}
+
+
+def test_a_pixel_of_exactly_fine_resolution_counts_as_fine() -> None:
+    assert build_timeline("dunai", [obs("2024-10-17", "optical", res=5.0, cloud=0.0)], []).rows[0].fine
+
+
+def test_equipment_changes_stay_within_a_period_and_count_vessels_too() -> None:
+    from sitewatch.analysis import equipment_changes
+
+    o = [obs(day, "optical", res=3.0, cloud=0.0) for day in ("2024-01-01", "2024-01-02", "2024-01-03", "2024-06-01")]
+    dets = [vessel(o[1], 0), vessel(o[3], 0, kind="crane", berth=None)]
+    pairs = equipment_changes(build_timeline("dunai", o, dets))
+    # The ship came on the 2nd and left on the 3rd; June is another period, its crane no change.
+    assert [(a.date.isoformat(), b.date.isoformat()) for a, b in pairs] == [("2024-01-01", "2024-01-02"), ("2024-01-02", "2024-01-03")]
+
+
+def test_the_simulated_flag_follows_the_rows_shown() -> None:
+    real = obs("2024-10-17")
+    real = replace(real, scene=replace(real.scene, simulated=False))
+    sim = obs("2024-06-01")  # simulated, outside the window
+    tl = build_timeline("dunai", [real, sim], [], TimelineParams(start=date(2024, 10, 1)))
+    assert not tl.simulated and not tl.rows[0].simulated
+    assert build_timeline("dunai", [sim], []).rows[0].simulated
+
+
+def test_same_vessel_off_berth_is_matched_by_ground_distance() -> None:
+    # The 150 m radius is metres on the ground: a degree of longitude at 42.9°N is only ~81.5 km.
+    def offset(o: Observation, n: int, east_m: float, north_m: float, berth: str | None = None) -> Detection:
+        lon, lat = LON + east_m / 81_600.0, LAT + north_m / 111_050.0
+        fp = box(lon - 0.0005, lat - 0.0001, lon + 0.0005, lat + 0.0001)
+        return Detection(f"{o.id}-d{n}", o.id, "vessel", fp, 110.0, 15.0, 90.0, 0.9, "test", "1", berth_id=berth)
+
+    a, b = obs("2024-10-17"), obs("2024-10-18")
+    for east, north, same in ((130, 0, True), (0, 130, True), (0, 170, False), (170, 0, False)):
+        tl = build_timeline("dunai", [a, b], [offset(a, 0, 0, 0), offset(b, 0, east, north)])
+        assert (tl.rows[1].arrivals, tl.rows[1].departures) == ((0, 0) if same else (1, 1)), (east, north)
+    # A vessel given a berth on one date and none on the next is matched by position.
+    tl = build_timeline("dunai", [a, b], [offset(a, 0, 0, 0, "b1"), offset(b, 0, 20, 0)])
+    assert (tl.rows[1].arrivals, tl.rows[1].departures) == (0, 0)
+
+
+def test_length_tolerance_is_inclusive_and_grows_as_the_spread_of_a_difference() -> None:
+    # Exactly 25 m apart on 1 m pixels is "at most 25 m": the same ship.
+    a, b = obs("2024-10-17", res=1.0), obs("2024-10-18", res=1.0)
+    tl = build_timeline("dunai", [a, b], [vessel(a, 0, length=100), vessel(b, 0, length=125)])
+    assert (tl.rows[1].arrivals, tl.rows[1].departures) == (0, 0)
+    # Two 10 m looks: the difference has sigma hypot(8.5, 8.5) = 12.1 m, so 3 sigma = 36 m; 45 m is two ships
+    # (adding the two sigmas, 51 m, would call them one).
+    a, b = obs("2024-10-17"), obs("2024-10-18")
+    tl = build_timeline("dunai", [a, b], [vessel(a, 0, length=100), vessel(b, 0, length=145)])
+    assert (tl.rows[1].arrivals, tl.rows[1].departures) == (1, 1)
+
+
+def test_the_look_that_saw_most_stands_for_the_vessels_of_a_date_then_the_finest() -> None:
+    # The date's sightings (their position and length are what the next date is matched against)
+    # come from the observation that saw most; on a tie, from the finest pixels.
+    s = obs("2024-10-17", "sar", hour=21)
+    o = obs("2024-10-17", "optical", hour=2, res=3.0, cloud=0.0)
+    row = build_timeline("dunai", [s, o], [vessel(s, 0), vessel(s, 1, berth="b2", dx_m=300), vessel(o, 0, length=113.0)]).rows[0]
+    assert [x.detection_id for x in row.sightings] == [f"{s.id}-d0", f"{s.id}-d1"]
+    assert row.observation_ids == (o.id, s.id)  # in order of acquisition
+    tie = build_timeline("dunai", [s, o], [vessel(s, 0), vessel(o, 0, length=113.0)]).rows[0]
+    assert [(x.sensor, x.length_m) for x in tie.sightings] == [("optical", 113.0)]
+
+
+def test_arrivals_and_departures_name_the_berths_that_changed() -> None:
+    a, b, c = obs("2024-10-17"), obs("2024-10-18"), obs("2024-10-19")
+    dets = [vessel(a, 0), vessel(b, 0, berth="b2", dx_m=300), vessel(b, 1), vessel(c, 0, berth="b3", dx_m=600)]
+    tl = build_timeline("dunai", [a, b, c], dets)
+    assert [(r.arrival_berths, r.departure_berths) for r in tl.rows[1:]] == [(("b2",), ()), (("b3",), ("b1", "b2"))]
+    d = timeline_to_dict(tl)
+    assert d["presence_days"] == 3 and d["periods"][0]["arrivals"] == 2 and d["periods"][0]["departures"] == 2
+    empty = obs("2024-10-20")
+    assert timeline_to_dict(build_timeline("dunai", [a, empty], [vessel(a, 0)]))["presence_days"] == 1

@@ -342,3 +342,65 @@ def test_coarse_pixels_with_derived_land_and_no_berth_cells_do_not_crash(workers
     sea[100:103, 95:100] = 3.0
     for pixel in (80.0, 200.0, 1000.0):
         detect_sar(sea, pixel, workers=workers)  # UnboundLocalError ('whole') before
+
+
+def test_whole_components_keep_their_length_whatever_the_level_factors() -> None:
+    assert level_factor(np.array([0.0, 1.0]), (0.5, 1.2)).tolist() == [1.0, 1.2]
+
+
+def test_size_is_at_least_a_pixel_and_the_width_never_the_longer_side() -> None:
+    feats = {
+        "length_int_m": np.array([100.0, 4.0]),
+        "length_ext_m": np.array([120.0, 10.0]),
+        "width_int_m": np.array([130.0, 2.0]),
+        "level": np.array([0.0, 0.0]),
+    }
+    length, width = size_from_features(feats, 10.0)
+    assert length.tolist() == [100.0, 10.0] and width.tolist() == [100.0, 10.0]
+
+
+def test_box_corners_lie_along_the_heading_in_pixels_of_each_axis() -> None:
+    from sitewatch.detect.sar_size import _box_corners
+
+    def corners(heading: float, pxy: tuple[float, float] = (10.0, 10.0)) -> np.ndarray:
+        one = np.array([1.0])
+        return _box_corners(50 * one, 40 * one, heading * one, 100 * one, 20 * one, pxy)[0]
+
+    # Heading north (0°): 100 m along the rows (up the image), 20 m across the columns.
+    c = corners(0.0)
+    assert np.ptp(c[:, 1]) == pytest.approx(10.0) and np.ptp(c[:, 0]) == pytest.approx(2.0)
+    # Heading east (90°) on 10 x 20 m pixels: 10 columns long, one row wide.
+    c = corners(90.0, (10.0, 20.0))
+    assert np.ptp(c[:, 0]) == pytest.approx(10.0) and np.ptp(c[:, 1]) == pytest.approx(1.0)
+    # Heading north-east (45°): the bow end is up (smaller row) and right (larger column).
+    c = corners(45.0)
+    bow = c[np.argmax(c[:, 0] - c[:, 1])]
+    assert bow[0] > 40 and bow[1] < 50
+    up_right = c[:, 0] - 40 > 0
+    assert (c[up_right, 1] < 50 + 1.0).all()
+
+
+def test_spread_along_an_axis_is_in_metres_of_that_axis() -> None:
+    from sitewatch.detect.sar_size import _axis_variances
+
+    lab = np.zeros((20, 20), np.int32)
+    lab[10, 2:12] = 1  # ten pixels in a row: east-west
+    lab[2:12, 15] = 2  # ten pixels in a column: north-south
+    along, across = _axis_variances(np.ones((20, 20)), lab, np.array([1, 2]), (10.0, 20.0), np.array([90.0, 0.0]))
+    # sqrt(12 * variance) of ten pixel centres 10 m apart is ~100 m; 20 m apart, ~200 m.
+    assert np.sqrt(12 * along).tolist() == pytest.approx([99.5, 199.0], rel=0.01)
+    assert across.tolist() == pytest.approx([0.0, 0.0], abs=1e-9)
+
+
+def test_shape_tests_refuse_too_short_too_long_and_too_thin() -> None:
+    from sitewatch.detect.sar_size import _measure
+
+    lab = np.zeros((80, 80), np.int32)
+    lab[5, 5:7] = 1  # two pixels: fewer than min_pixels (3)
+    lab[20:23, 10:14] = 2  # 40 x 30 m: a vessel
+    lab[40:44, 10:70] = 3  # 600 x 40 m: longer than 500 m (elongation 15 would pass)
+    lab[60, 10:40] = 4  # 300 x 10 m: elongation 30 > 16
+    _, ok = _measure(lab, 4, (10.0, 10.0), SarParams())
+    assert ok.tolist() == [False, True, False, False]
+    _, ok = _measure(lab, 4, (10.0, 10.0), SarParams(min_length_m=50.0))
+    assert not ok[1]

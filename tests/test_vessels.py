@@ -81,3 +81,54 @@ def test_likelihoods_are_probabilities_sorted(length: float, width: float, res: 
     assert sum(ps) <= 1.0 + 1e-3
     assert ps == sorted(ps, reverse=True)
     assert all(math.isfinite(p) for p in ps)
+
+
+def test_catalogue_reads_each_column_into_its_field() -> None:
+    # The published sizes the module docstring quotes.
+    alligator = next(c for c in catalogue() if c.name == ALLIGATOR)
+    assert (alligator.length_min_m, alligator.length_max_m, alligator.width_min_m, alligator.width_max_m) == (112.8, 113.1, 15.3, 15.6)
+    assert alligator.category == "naval"
+
+
+def test_a_class_with_a_size_range_the_wrong_way_round_is_refused() -> None:
+    from sitewatch.vessels import VesselClass
+
+    with pytest.raises(InputError, match="'x'"):
+        VesselClass("x", "cargo", 120.0, 100.0, 15.0, 16.0, "test")
+    with pytest.raises(InputError):
+        VesselClass("x", "cargo", 100.0, 120.0, 0.0, 16.0, "test")
+
+
+def test_the_error_model_is_the_documented_one() -> None:
+    from sitewatch.vessels import width_sigma_m
+
+    # sqrt(base**2 + (0.8 * resolution)**2), base 3 m for length and 2 m for width.
+    assert length_sigma_m(10.0) == pytest.approx(math.hypot(3.0, 8.0))
+    assert width_sigma_m(10.0) == pytest.approx(math.hypot(2.0, 8.0))
+    assert length_sigma_m(0.0) == pytest.approx(3.0) and width_sigma_m(0.0) == pytest.approx(2.0)
+
+
+def test_length_and_width_given_the_wrong_way_round_give_the_same_candidates() -> None:
+    assert class_candidates(15.3, 113.0, 10.0) == class_candidates(113.0, 15.3, 10.0)
+    with pytest.raises(InputError, match="positive"):
+        class_candidates(100.0, 0.0, 10.0)
+
+
+def test_a_size_no_model_explains_is_other_not_a_division_by_zero() -> None:
+    assert [(c.name, c.likelihood) for c in class_candidates(5000.0, 800.0, 0.5)] == [(OTHER_CLASS, 1.0)]
+
+
+def test_equally_likely_classes_are_listed_by_name() -> None:
+    from sitewatch.vessels import VesselClass
+
+    twins = [VesselClass(n, "naval", 100.0, 110.0, 14.0, 16.0, "test") for n in ("b-class", "a-class")]
+    names = [c.name for c in class_candidates(105.0, 15.0, 3.0, classes=twins)]
+    assert names[:2] == ["a-class", "b-class"]
+
+
+def test_ambiguity_looks_at_the_two_likeliest_whatever_their_order() -> None:
+    from sitewatch.model import ClassCandidate
+
+    assert not is_ambiguous([ClassCandidate("a", 1.0)])
+    assert not is_ambiguous([ClassCandidate("c", 0.05), ClassCandidate("a", 0.7), ClassCandidate("b", 0.25)])
+    assert is_ambiguous([ClassCandidate("c", 0.1), ClassCandidate("a", 0.5), ClassCandidate("b", 0.4)])

@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["Setting", "SETTINGS", "load_settings", "CONFIG_FILE"]
+__all__ = ["Setting", "SETTINGS", "load_settings", "setting_origin", "CONFIG_FILE"]
 
 CONFIG_FILE = "sitewatch.toml"
 COG_COMPRESSIONS = ("deflate", "zstd", "lzw")
@@ -104,6 +104,18 @@ def _origin(setting: Setting, flags: Mapping[str, Any], env: Mapping[str, str], 
     if setting.env in env:
         return setting.env
     return f"{path}: [settings] {setting.name}" if path is not None else setting.name
+
+
+def setting_origin(
+    name: str, workspace: Path | None = None, flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+) -> str:
+    """Where :func:`load_settings` takes setting ``name`` from, for a message about its value: the
+    flag, the ``SITEWATCH_*`` variable, ``FILE: [settings] NAME`` or the bare name (its default)."""
+    env = os.environ if env is None else env
+    path = workspace / CONFIG_FILE if workspace is not None else None
+    table = read_toml(path).get("settings", {}) if path is not None else {}
+    in_file = isinstance(table, dict) and name in table
+    return _origin(_BY_NAME[name], flags or {}, env, path if in_file else None)
 
 
 def read_toml(path: Path) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..config import setting_origin
 from ..errors import InputError
 from ..fetch import fetch_scenes
 from ..model import iso_utc
@@ -54,7 +55,8 @@ def command(
         raise InputError(f"--to {date_to} is before --from {date_from}")
     ws = open_workspace(workspace)
     settings = ws.settings({"max_cloud": max_cloud})
-    catalog = resolve_catalog(catalog_name or settings["catalog"], ws.root)
+    origin = "--catalog" if catalog_name else setting_origin("catalog", ws.root)
+    catalog = resolve_catalog(catalog_name or settings["catalog"], ws.root, origin=origin)
     with ws.store() as store, progress_bar(f"fetch {site_id}", is_quiet() or as_json) as progress:
         site = store.get_site(site_id)
         report = fetch_scenes(

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from ..config import setting_origin
 from ..errors import InputError
 from ..fetch import Candidate, find_scenes, measure_site_stats
 from ..model import is_date_only, iso_utc, utc
@@ -109,7 +110,8 @@ def command(
         raise InputError(f"--to {date_to} is before --from {date_from}")
     ws = open_workspace(workspace)
     settings = ws.settings()
-    catalog = resolve_catalog(catalog_name or settings["catalog"], ws.root)
+    origin = "--catalog" if catalog_name else setting_origin("catalog", ws.root)
+    catalog = resolve_catalog(catalog_name or settings["catalog"], ws.root, origin=origin)
     with ws.store() as store:
         site = store.get_site(site_id)
         found = find_scenes(ws, store, site, catalog, collection, start, end, refresh=refresh)

@@ -821,11 +821,15 @@ def ingest_file(
     acquired: datetime | None = None,
     sensor: str | None = None,
     resolution_m: float | None = None,
+    compress: str = "deflate",
 ) -> Observation | None:
-    """Cut one GeoTIFF to the site, archive it and record it. None when it misses the site."""
+    """Cut one GeoTIFF to the site, archive it (a COG compressed with ``compress``, the
+    ``cog_compress`` setting) and record it. None when it misses the site."""
     scene, _ = read_scene_ref(path, acquired=acquired, sensor=sensor)
     item = unique_item_id(store, site, path, scene, ())
-    archived = archive_file(ws, site, path, acquired=acquired, sensor=sensor, resolution_m=resolution_m, item_id=item)
+    archived = archive_file(
+        ws, site, path, acquired=acquired, sensor=sensor, resolution_m=resolution_m, compress=compress, item_id=item
+    )
     if archived is None:
         return None
     commit_archived(ws, store, *archived)

@@ -58,6 +58,7 @@ def command(
     when nothing went in.
     """
     ws = open_workspace(workspace)
+    compress = ws.settings()["cog_compress"]
     site_ids = tuple(dict.fromkeys(site_ids))  # --site a --site a: one import into a, not two
     when = parse_acquired(acquired) if acquired else None
     imported: list[dict[str, Any]] = []
@@ -84,7 +85,7 @@ def command(
                 if not targets:
                     missed.append((str(f), "covers no site of the workspace" if not site_ids else "misses the site(s) given"))
                 for site in targets:
-                    obs = ingest_file(ws, store, site, f, acquired=when, sensor=sensor)
+                    obs = ingest_file(ws, store, site, f, acquired=when, sensor=sensor, compress=compress)
                     if obs is None:
                         missed.append((str(f), f"no valid pixel over site {site.id!r}"))
                     else:

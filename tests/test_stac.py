@@ -1137,3 +1137,26 @@ def test_catalogue_tables_and_the_catalog_setting_are_checked_by_every_command(t
     r = CliRunner().invoke(main, ["search", "x", "-w", str(ws.root), "--collection", "s2", "--from", "2024-10-01",
                                   "--to", "2024-10-02"], env={"SITEWATCH_CATALOG": "earth-serch"})  # fmt: skip
     assert r.exit_code == 1 and "unknown catalogue 'earth-serch' (SITEWATCH_CATALOG)" in r.output, r.output
+
+
+def test_search_and_ingest_dates_at_the_ends_of_the_calendar_are_named_not_a_traceback(tmp_path: Path) -> None:
+    """--to 9999-12-31 and a time before year 1 once in UTC ended in an OverflowError traceback."""
+    from datetime import UTC, datetime
+
+    from sitewatch.cli.search import parse_date
+
+    assert parse_date("9999-12-31", end=True) == datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    assert parse_date("2024-10-31", end=True) == datetime(2024, 10, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(SITE)
+    tif = tmp_path / "a.tif"
+    tif.write_bytes(b"")
+    for args, option in (
+        (["search", "port", "--collection", "s2", "--from", "0001-01-01T00:00+05:00", "--to", "2024-10-02"], "--from"),
+        (["fetch", "port", "--collection", "s2", "--from", "2024-10-01", "--to", "0001-01-01T00:00+05:00"], "--to"),
+        (["ingest", "port", str(tif), "--acquired", "0001-01-01T00:00+05:00"], "--acquired"),
+    ):
+        res = CliRunner().invoke(main, [*args, "-w", str(ws.root)])
+        assert res.exit_code == 1 and f"{option} '0001-01-01T00:00+05:00'" in res.output, res.output
+        assert "out of range in UTC" in res.output and not isinstance(res.exception, OverflowError)

@@ -247,7 +247,9 @@ def parse_acquired(text: str) -> datetime:
     value = text.strip()
     try:
         when = utc(value)
-    except InputError:
+    except InputError as exc:
+        if isinstance(exc.__cause__, OverflowError):
+            raise InputError(f"--acquired {text!r}: {exc}") from None
         raise InputError(f"--acquired {text!r} is not an ISO 8601 time (e.g. 2024-10-17T09:30:00Z or 2024-10-17)") from None
     if is_date_only(value):  # 2024-10-17 or 20241017: no time of day given
         when = when.replace(hour=DATE_ONLY_HOUR)

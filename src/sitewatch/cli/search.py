@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +35,12 @@ def parse_date(text: str, *, end: bool = False) -> datetime:
     option = "--to" if end else "--from"
     try:
         t = utc(text)
-    except InputError:
+    except InputError as exc:
+        if isinstance(exc.__cause__, OverflowError):
+            raise InputError(f"{option} {text!r}: {exc}") from None
         raise InputError(f"{option} {text!r} is not an ISO 8601 date or time (e.g. 2024-10-01 or 2024-10-01T09:30Z)") from None
     if end and is_date_only(text):
-        t = t + timedelta(days=1) - timedelta(microseconds=1)
+        t = t.replace(hour=23, minute=59, second=59, microsecond=999999)  # adding a day overflows on 9999-12-31
     return t
 
 

@@ -204,3 +204,36 @@ def test_init_refuses_a_folder_whose_database_is_unusable_and_makes_nothing(tmp_
     r = CliRunner().invoke(main, ["init", str(folder)])
     assert r.exit_code == 1 and "sitewatch.gpkg" in r.output, r.output
     assert sorted(p.name for p in folder.iterdir()) == ["sitewatch.gpkg"]
+
+
+def test_an_option_taking_one_value_given_twice_is_refused_in_every_command(tmp_path: Path) -> None:
+    """click kept the last of `--max-cloud 30 ... --max-cloud 100` (or of `-w a -w b`) without a word."""
+    import click
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+    from sitewatch.cli.options import OnceCommand, OnceGroup
+    from sitewatch.workspace import init_workspace
+
+    def walk(cmd: click.Command) -> list[click.Command]:
+        subs = list(cmd.commands.values()) if isinstance(cmd, click.Group) else []
+        return [cmd, *(c for s in subs for c in walk(s))]
+
+    loose = [c.name for c in walk(main) if not isinstance(c, (OnceCommand, OnceGroup))]
+    assert not loose, f"commands that keep the last of a repeated option silently: {loose}"
+    ws = init_workspace(tmp_path / "ws")
+    for args, name in [
+        (["timeline", "x", "--max-cloud", "30", "--max-cloud", "100"], "--max-cloud"),
+        (["sites", "list", "-w", str(tmp_path), "--workspace", str(ws.root)], "-w / --workspace"),
+        (["search", "x", "--collection", "s2", "--from", "2024-10-01", "--to", "2024-10-31", "--from", "2024-11-01"], "--from"),
+        (["search", "x", "--collection", "s2", "--from", "2024-10-01", "--to", "2024-10-31", "--measure", "--no-measure"],
+         "--measure / --no-measure"),
+    ]:
+        r = CliRunner().invoke(main, [*args, *(["-w", str(ws.root)] if "-w" not in args else [])])
+        assert r.exit_code == 2 and f"{name} given more than once" in r.output, (args, r.output)
+    # Options meant to repeat still do: counters, flags, --site.
+    r = CliRunner().invoke(main, ["-v", "-v", "-q", "-q", "observations", "-w", str(ws.root), "--json", "--json"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["import", str(tmp_path / "ws" / "sitewatch.toml"), "--site", "a", "--site", "b",
+                                  "-w", str(ws.root)])  # fmt: skip
+    assert "given more than once" not in r.output

@@ -14,6 +14,7 @@ import warnings
 import click
 
 from .. import __version__
+from .options import OnceGroup
 
 __all__ = ["main", "COMMAND_MODULES"]
 
@@ -37,7 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OnceGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="sitewatch")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars, and only errors in the log (results are still printed).")

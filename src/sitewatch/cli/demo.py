@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 
 from ..demo import run_demo
-from .options import handle_errors, is_quiet
+from .options import OnceCommand, handle_errors, is_quiet
 
 
-@click.command("demo")
+@click.command("demo", cls=OnceCommand)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("sitewatch-demo"), show_default=True, help="Folder to write (a workspace).")
 @click.option("--scenario", default="seed-story", show_default=True, help="Packaged scenario name or a .yaml/.toml file.")
 @click.option("--seed", type=int, help="Override the scenario's random seed.")

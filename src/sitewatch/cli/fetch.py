@@ -13,11 +13,18 @@ from ..fetch import fetch_scenes
 from ..model import iso_utc
 from ..sources.stac import resolve_catalog
 from ..workspace import open_workspace
-from .options import handle_errors, is_quiet, json_option, progress_bar, workspace_option
+from .options import (
+    OnceCommand,
+    handle_errors,
+    is_quiet,
+    json_option,
+    progress_bar,
+    workspace_option,
+)
 from .search import parse_date, stac_query_options
 
 
-@click.command("fetch")
+@click.command("fetch", cls=OnceCommand)
 @click.argument("site_id")
 @stac_query_options
 @click.option("--force", is_flag=True, help="Fetch again items already archived.")

@@ -20,6 +20,7 @@ from ..ingest import (
 from ..model import iso_utc
 from ..workspace import open_workspace
 from .options import (
+    OnceCommand,
     duplicate_line,
     handle_errors,
     is_quiet,
@@ -29,7 +30,7 @@ from .options import (
 )
 
 
-@click.command("import")
+@click.command("import", cls=OnceCommand)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--site", "site_ids", multiple=True, help="Import into this site (repeatable). Default: every "
               "workspace site the image covers.")  # fmt: skip

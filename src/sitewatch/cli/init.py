@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 
 from ..workspace import init_workspace
-from .options import handle_errors
+from .options import OnceCommand, handle_errors
 
 
-@click.command("init")
+@click.command("init", cls=OnceCommand)
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default=".", envvar="SITEWATCH_WORKSPACE")
 @handle_errors
 def command(folder: Path) -> None:

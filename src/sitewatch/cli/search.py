@@ -18,6 +18,7 @@ from ..sources.stac import resolve_catalog
 from ..workspace import open_workspace
 from .options import (
     FiniteFloatRange,
+    OnceCommand,
     add_id_column,
     handle_errors,
     is_quiet,
@@ -80,7 +81,7 @@ def _row(c: Candidate) -> dict[str, Any]:
     }
 
 
-@click.command("search")
+@click.command("search", cls=OnceCommand)
 @click.argument("site_id")
 @stac_query_options
 @click.option("--measure/--no-measure", default=None,

@@ -237,3 +237,27 @@ def test_an_option_taking_one_value_given_twice_is_refused_in_every_command(tmp_
     r = CliRunner().invoke(main, ["import", str(tmp_path / "ws" / "sitewatch.toml"), "--site", "a", "--site", "b",
                                   "-w", str(ws.root)])  # fmt: skip
     assert "given more than once" not in r.output
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # tomllib names only the line and column of a key given twice
+        ("[settings]\nworkers = 2\nworkers = 3\n", "'workers = 3' sets a key or table already set above"),
+        ("[settings]\nworkers = 2\n\n[settings]\n", "'[settings]' sets a key or table already set above"),
+        ("[settings]\nmax_cloud = \n", "'max_cloud ='"),
+        # a number in quotes was taken as the number, though a number for a text setting is refused
+        ('[settings]\nworkers = "2"\n', "workers must be a whole number without quotes, got '2'"),
+        ("[settings]\nmax_cloud = '30'\n", "max_cloud must be a number without quotes, got '30'"),
+    ],
+)
+def test_toml_key_given_twice_or_number_in_quotes_is_named(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "sitewatch.toml").write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_settings(tmp_path, env={})
+    assert message in str(err.value) and "sitewatch.toml" in str(err.value)
+
+
+def test_environment_values_are_text_and_still_read_as_numbers() -> None:
+    got = load_settings(None, env={"SITEWATCH_WORKERS": "2", "SITEWATCH_MAX_CLOUD": "30"})
+    assert got["workers"] == 2 and got["max_cloud"] == 30.0

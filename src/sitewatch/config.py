@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -65,7 +66,12 @@ SETTINGS: tuple[Setting, ...] = (
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
-def _coerce(setting: Setting, value: Any, origin: str) -> Any:
+def _coerce(setting: Setting, value: Any, origin: str, *, typed: bool = False) -> Any:
+    """``value`` as the setting's type, checked; ``typed`` (a TOML value, which has its own types)
+    refuses a number written in quotes, as it refuses a number for a text setting."""
+    if typed and setting.type in (int, float) and isinstance(value, str):
+        kind = "a whole number" if setting.type is int else "a number"
+        raise ConfigError(f"{origin}: {setting.name} must be {kind} without quotes, got {value!r}")
     try:
         if setting.type is bool and isinstance(value, str):
             return value.strip().lower() in {"1", "true", "yes", "on"}
@@ -122,7 +128,8 @@ def read_toml(path: Path) -> dict[str, Any]:
     """Read a sitewatch.toml, naming the file in any error."""
     try:
         # utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark, which TOML does not allow.
-        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
+        text = path.read_bytes().decode("utf-8-sig")
+        return tomllib.loads(text)
     except FileNotFoundError:
         return {}
     except OSError as exc:  # a folder named sitewatch.toml, say
@@ -130,7 +137,20 @@ def read_toml(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc}); save it as UTF-8") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+        raise ConfigError(f"{path}: not valid TOML ({exc}){_toml_line(text, str(exc))}") from exc
+
+
+def _toml_line(text: str, message: str) -> str:
+    """The line a TOML error points at, quoted, so that the key is named: tomllib says only
+    "Cannot overwrite a value (at line 3, column 12)" of a key given twice."""
+    found = re.search(r"at line (\d+),", message)
+    lines = text.splitlines()
+    if not found or not 0 < int(found[1]) <= len(lines):
+        return ""
+    line = lines[int(found[1]) - 1].strip()
+    if message.startswith(("Cannot overwrite", "Cannot declare")):
+        return f": {line!r} sets a key or table already set above; give each once"
+    return f": {line!r}"
 
 
 def load_settings(
@@ -164,7 +184,7 @@ def load_settings(
         for key, value in table.items():
             if key not in _BY_NAME:
                 raise ConfigError(f"{path}: unknown setting {key!r}; known: {sorted(_BY_NAME)}")
-            file_values[key] = _coerce(_BY_NAME[key], value, str(path))
+            file_values[key] = _coerce(_BY_NAME[key], value, str(path), typed=True)
     out: dict[str, Any] = {}
     toml_path = workspace / CONFIG_FILE if workspace is not None else None
     for s in SETTINGS:

@@ -261,3 +261,24 @@ def test_toml_key_given_twice_or_number_in_quotes_is_named(tmp_path: Path, text:
 def test_environment_values_are_text_and_still_read_as_numbers() -> None:
     got = load_settings(None, env={"SITEWATCH_WORKERS": "2", "SITEWATCH_MAX_CLOUD": "30"})
     assert got["workers"] == 2 and got["max_cloud"] == 30.0
+
+
+def test_a_sitewatch_variable_that_is_no_setting_is_named(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """SITEWATCH_MAX_CLOUDS=30 (a typo), or a GeoTIFF tag name set as a variable, was ignored without a word."""
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+    from sitewatch.config import unknown_env
+    from sitewatch.workspace import init_workspace
+
+    assert unknown_env({"SITEWATCH_MAX_CLOUDS": "30", "SITEWATCH_MAX_CLOUD": "30", "SITEWATCH_WORKSPACE": "."}) == [
+        "SITEWATCH_MAX_CLOUDS"
+    ]
+    ws = init_workspace(tmp_path / "ws")
+    with caplog.at_level("WARNING"):
+        r = CliRunner().invoke(main, ["sites", "list", "-w", str(ws.root)],
+                               env={"SITEWATCH_MAX_CLOUDS": "30", "SITEWATCH_IMPULSE_RESPONSE_M": "0"})  # fmt: skip
+    assert r.exit_code == 0, r.output
+    said = " ".join(rec.getMessage() for rec in caplog.records)
+    assert "SITEWATCH_MAX_CLOUDS is set but is not a sitewatch setting" in said and "SITEWATCH_MAX_CLOUD," in said
+    assert "SITEWATCH_IMPULSE_RESPONSE_M is set" in said

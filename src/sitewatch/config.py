@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["Setting", "SETTINGS", "load_settings", "setting_origin", "CONFIG_FILE"]
+__all__ = ["Setting", "SETTINGS", "load_settings", "setting_origin", "unknown_env", "CONFIG_FILE"]
 
 CONFIG_FILE = "sitewatch.toml"
 COG_COMPRESSIONS = ("deflate", "zstd", "lzw")
@@ -110,6 +110,18 @@ def _origin(setting: Setting, flags: Mapping[str, Any], env: Mapping[str, str], 
     if setting.env in env:
         return setting.env
     return f"{path}: [settings] {setting.name}" if path is not None else setting.name
+
+
+WORKSPACE_ENV = "SITEWATCH_WORKSPACE"
+"""The workspace folder of every command that reads one (``-w``), and ``init``'s default folder."""
+
+
+def unknown_env(env: Mapping[str, str] | None = None) -> list[str]:
+    """``SITEWATCH_*`` variables that are no setting (a typo such as ``SITEWATCH_MAX_CLOUDS``, or a
+    GeoTIFF tag name such as ``SITEWATCH_IMPULSE_RESPONSE_M``), which sitewatch does not read."""
+    env = os.environ if env is None else env
+    known = {s.env for s in SETTINGS} | {WORKSPACE_ENV}
+    return sorted(k for k in env if k.startswith("SITEWATCH_") and k not in known)
 
 
 def setting_origin(

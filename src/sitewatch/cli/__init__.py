@@ -14,6 +14,7 @@ import warnings
 import click
 
 from .. import __version__
+from ..config import SETTINGS, WORKSPACE_ENV, unknown_env
 from .options import OnceGroup
 
 __all__ = ["main", "COMMAND_MODULES"]
@@ -58,6 +59,13 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
         # urllib3 logs each retry of a refused or dropped connection; the command's own
         # error names the host and the reason once the retries are spent.
         logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+    for name in unknown_env():
+        # Ignored, as every variable a program does not know is; said so, since a misspelt one
+        # looks as if it applied.
+        logging.getLogger("sitewatch.config").warning(
+            "%s is set but is not a sitewatch setting, so it is not read; the variables are %s",
+            name, ", ".join(sorted({s.env for s in SETTINGS} | {WORKSPACE_ENV})),
+        )  # fmt: skip
     ctx.ensure_object(dict)
     ctx.obj["quiet"] = quiet
     ctx.obj["verbose"] = verbose

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ..config import WORKSPACE_ENV
 from ..errors import SitewatchError
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ workspace_option = click.option(
     "-w",
     "--workspace",
     type=click.Path(file_okay=False, path_type=Path),
-    envvar="SITEWATCH_WORKSPACE",
+    envvar=WORKSPACE_ENV,
     default=Path("."),
     show_default=True,
     help="Workspace folder (made by `sitewatch init`). Env: SITEWATCH_WORKSPACE.",

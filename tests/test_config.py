@@ -282,3 +282,20 @@ def test_a_sitewatch_variable_that_is_no_setting_is_named(tmp_path: Path, caplog
     said = " ".join(rec.getMessage() for rec in caplog.records)
     assert "SITEWATCH_MAX_CLOUDS is set but is not a sitewatch setting" in said and "SITEWATCH_MAX_CLOUD," in said
     assert "SITEWATCH_IMPULSE_RESPONSE_M is set" in said
+
+
+def test_a_workspace_option_naming_a_file_a_missing_folder_or_another_folder_is_named(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    (tmp_path / "notes.txt").write_text("x")
+    for where, message in [
+        (tmp_path / "notes.txt", "is a file"),
+        (tmp_path / "nowhere", f"workspace folder {tmp_path / 'nowhere'} does not exist"),
+        (tmp_path, f"{tmp_path} is not a sitewatch workspace (no sitewatch.gpkg); run `sitewatch init` there"),
+    ]:
+        for run in (["-w", str(where)], []):
+            r = CliRunner().invoke(main, ["observations", *run], env={} if run else {"SITEWATCH_WORKSPACE": str(where)})
+            assert r.exit_code in (1, 2) and message in r.output, (where, run, r.output)
+            assert r.exception is None or isinstance(r.exception, SystemExit)

@@ -94,6 +94,11 @@ def init_workspace(root: Path) -> Workspace:
 def open_workspace(root: Path) -> Workspace:
     """An existing workspace, or a StoreError telling how to make one."""
     ws = Workspace(Path(root))
+    if not ws.root.exists():  # a mistyped -w or SITEWATCH_WORKSPACE: not a folder to run init in
+        raise StoreError(
+            f"workspace folder {ws.root.resolve()} does not exist; check --workspace / SITEWATCH_WORKSPACE, "
+            "or make one with `sitewatch init DIR`"
+        )
     if not ws.db_path.exists():
         raise StoreError(
             f"{ws.root.resolve()} is not a sitewatch workspace (no {DB_FILE}); "

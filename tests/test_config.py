@@ -204,3 +204,98 @@ def test_init_refuses_a_folder_whose_database_is_unusable_and_makes_nothing(tmp_
     r = CliRunner().invoke(main, ["init", str(folder)])
     assert r.exit_code == 1 and "sitewatch.gpkg" in r.output, r.output
     assert sorted(p.name for p in folder.iterdir()) == ["sitewatch.gpkg"]
+
+
+def test_an_option_taking_one_value_given_twice_is_refused_in_every_command(tmp_path: Path) -> None:
+    """click kept the last of `--max-cloud 30 ... --max-cloud 100` (or of `-w a -w b`) without a word."""
+    import click
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+    from sitewatch.cli.options import OnceCommand, OnceGroup
+    from sitewatch.workspace import init_workspace
+
+    def walk(cmd: click.Command) -> list[click.Command]:
+        subs = list(cmd.commands.values()) if isinstance(cmd, click.Group) else []
+        return [cmd, *(c for s in subs for c in walk(s))]
+
+    loose = [c.name for c in walk(main) if not isinstance(c, (OnceCommand, OnceGroup))]
+    assert not loose, f"commands that keep the last of a repeated option silently: {loose}"
+    ws = init_workspace(tmp_path / "ws")
+    for args, name in [
+        (["timeline", "x", "--max-cloud", "30", "--max-cloud", "100"], "--max-cloud"),
+        (["sites", "list", "-w", str(tmp_path), "--workspace", str(ws.root)], "-w / --workspace"),
+        (["search", "x", "--collection", "s2", "--from", "2024-10-01", "--to", "2024-10-31", "--from", "2024-11-01"], "--from"),
+        (["search", "x", "--collection", "s2", "--from", "2024-10-01", "--to", "2024-10-31", "--measure", "--no-measure"],
+         "--measure / --no-measure"),
+    ]:
+        r = CliRunner().invoke(main, [*args, *(["-w", str(ws.root)] if "-w" not in args else [])])
+        assert r.exit_code == 2 and f"{name} given more than once" in r.output, (args, r.output)
+    # Options meant to repeat still do: counters, flags, --site.
+    r = CliRunner().invoke(main, ["-v", "-v", "-q", "-q", "observations", "-w", str(ws.root), "--json", "--json"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["import", str(tmp_path / "ws" / "sitewatch.toml"), "--site", "a", "--site", "b",
+                                  "-w", str(ws.root)])  # fmt: skip
+    assert "given more than once" not in r.output
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # tomllib names only the line and column of a key given twice
+        ("[settings]\nworkers = 2\nworkers = 3\n", "'workers = 3' sets a key or table already set above"),
+        ("[settings]\nworkers = 2\n\n[settings]\n", "'[settings]' sets a key or table already set above"),
+        ("[settings]\nmax_cloud = \n", "'max_cloud ='"),
+        # a number in quotes was taken as the number, though a number for a text setting is refused
+        ('[settings]\nworkers = "2"\n', "workers must be a whole number without quotes, got '2'"),
+        ("[settings]\nmax_cloud = '30'\n", "max_cloud must be a number without quotes, got '30'"),
+    ],
+)
+def test_toml_key_given_twice_or_number_in_quotes_is_named(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "sitewatch.toml").write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_settings(tmp_path, env={})
+    assert message in str(err.value) and "sitewatch.toml" in str(err.value)
+
+
+def test_environment_values_are_text_and_still_read_as_numbers() -> None:
+    got = load_settings(None, env={"SITEWATCH_WORKERS": "2", "SITEWATCH_MAX_CLOUD": "30"})
+    assert got["workers"] == 2 and got["max_cloud"] == 30.0
+
+
+def test_a_sitewatch_variable_that_is_no_setting_is_named(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """SITEWATCH_MAX_CLOUDS=30 (a typo), or a GeoTIFF tag name set as a variable, was ignored without a word."""
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+    from sitewatch.config import unknown_env
+    from sitewatch.workspace import init_workspace
+
+    assert unknown_env({"SITEWATCH_MAX_CLOUDS": "30", "SITEWATCH_MAX_CLOUD": "30", "SITEWATCH_WORKSPACE": "."}) == [
+        "SITEWATCH_MAX_CLOUDS"
+    ]
+    ws = init_workspace(tmp_path / "ws")
+    with caplog.at_level("WARNING"):
+        r = CliRunner().invoke(main, ["sites", "list", "-w", str(ws.root)],
+                               env={"SITEWATCH_MAX_CLOUDS": "30", "SITEWATCH_IMPULSE_RESPONSE_M": "0"})  # fmt: skip
+    assert r.exit_code == 0, r.output
+    said = " ".join(rec.getMessage() for rec in caplog.records)
+    assert "SITEWATCH_MAX_CLOUDS is set but is not a sitewatch setting" in said and "SITEWATCH_MAX_CLOUD," in said
+    assert "SITEWATCH_IMPULSE_RESPONSE_M is set" in said
+
+
+def test_a_workspace_option_naming_a_file_a_missing_folder_or_another_folder_is_named(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    (tmp_path / "notes.txt").write_text("x")
+    for where, message in [
+        (tmp_path / "notes.txt", "is a file"),
+        (tmp_path / "nowhere", f"workspace folder {tmp_path / 'nowhere'} does not exist"),
+        (tmp_path, f"{tmp_path} is not a sitewatch workspace (no sitewatch.gpkg); run `sitewatch init` there"),
+    ]:
+        for run in (["-w", str(where)], []):
+            r = CliRunner().invoke(main, ["observations", *run], env={} if run else {"SITEWATCH_WORKSPACE": str(where)})
+            assert r.exit_code in (1, 2) and message in r.output, (where, run, r.output)
+            assert r.exception is None or isinstance(r.exception, SystemExit)

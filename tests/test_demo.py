@@ -184,3 +184,43 @@ def test_demo_rerun_applies_the_workspace_settings_as_detect_does(tmp_path: Path
     with ws.store() as store:
         assert not store.detections(site_id="dunai", kind="vessel")
         assert store.detections(site_id="dunai", kind="crane")  # cranes are no vessels: no length limit
+
+
+def test_demo_takes_workers_and_cog_compress_from_the_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SITEWATCH_WORKERS and cog_compress were ignored by the demo (its --workers defaulted to 0,
+    which overrode them, and its COGs were always deflate), against flag > env > toml > default."""
+    import rasterio
+
+    import sitewatch.cli.demo as demo_cli
+    import sitewatch.demo as demo_module
+
+    seen: dict[str, list[object]] = {"ingest": [], "detect": []}
+    real_ingest, real_detect = demo_module.ingest_paths, demo_module.detect_site
+
+    def ingest(*args, **kw):  # type: ignore[no-untyped-def]
+        seen["ingest"].append(kw.get("workers"))
+        return real_ingest(*args, **kw)
+
+    def detect(*args, **kw):  # type: ignore[no-untyped-def]
+        seen["detect"].append(kw.get("workers"))
+        return real_detect(*args, **kw)
+
+    monkeypatch.setattr(demo_module, "ingest_paths", ingest)
+    monkeypatch.setattr(demo_module, "detect_site", detect)
+    monkeypatch.setenv("SITEWATCH_WORKERS", "1")
+    monkeypatch.setenv("SITEWATCH_COG_COMPRESS", "zstd")
+    one = shorten(load_scenario("seed-story"), days=1, start=date(2024, 10, 17), sites=["dunai"])
+    run_demo(tmp_path / "d", scenario=one)
+    assert seen == {"ingest": [1], "detect": [1]}
+    with open_workspace(tmp_path / "d").store() as store:
+        paths = [o.path for o in store.observations("dunai")]
+    assert paths
+    for path in paths:
+        with rasterio.open(tmp_path / "d" / path) as ds:
+            assert ds.compression is not None and ds.compression.name.lower() == "zstd"
+    given: dict[str, object] = {}
+    monkeypatch.setattr(demo_cli, "run_demo", lambda out, **kw: given.update(kw) or (_ for _ in ()).throw(SystemExit(0)))
+    CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "d")])
+    assert given["workers"] is None  # the command passes no number of its own: the setting decides
+    CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "d"), "--workers", "2"])
+    assert given["workers"] == 2

@@ -310,3 +310,18 @@ def test_an_interrupted_import_leaves_no_metadata_file(ws, tmp_path, monkeypatch
     res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(maxar)])
     assert res.exit_code == 130, res.output
     assert sorted(p.name for p in (ws.archive / "pier").iterdir()) == []
+
+
+def test_import_writes_cogs_with_the_cog_compress_setting(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """README: cog_compress applies to the COGs ingest, import and fetch write; import wrote deflate whatever it said."""
+    import rasterio
+
+    src = _optical(tmp_path / "scene_20241015T012345.tif")
+    ws.config_path.write_text("[settings]\ncog_compress = 'zstd'\n")
+    for env, codec in (({}, "zstd"), ({"SITEWATCH_COG_COMPRESS": "lzw"}, "lzw")):
+        r = CliRunner().invoke(main, ["import", str(src), "--site", SITE.id, "-w", str(ws.root)], env=env)
+        assert r.exit_code == 0, r.output
+        with ws.store() as store:
+            (obs,) = store.observations(SITE.id)
+        with rasterio.open(ws.root / obs.path) as ds:
+            assert ds.compression is not None and ds.compression.name.lower() == codec

@@ -1088,3 +1088,75 @@ def test_two_fetches_keep_each_others_site_figures(tmp_path: Path) -> None:
     fetch._save_stats(ws, second | {"pier|b|s2": {"valid_fraction": 0.5}})
     assert set(fetch._load_stats(ws)) == {"port|a|s1", "pier|b|s2"}
     assert not [p.name for p in fetch._stats_file(ws).parent.iterdir() if p.name != "site-stats.json"]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        # "false" in quotes is text, which Python takes as true: every read billed to the keys' owner
+        ('requester_pays = "false"', 'requester_pays must be true or false (no quotes), got \'false\''),
+        ('assets_need_credentials = "no"', "assets_need_credentials must be true or false"),
+        ("token_env = 5", "token_env must be the name of an environment variable"),  # no token would ever be sent
+        ('access_key_env = "MY KEY"', "access_key_env must be the name of an environment variable"),
+        ("token = 12345", "token must be text in quotes"),
+        ('aliases = ["s2"]', "aliases must be a table of short name"),  # was a later AttributeError traceback
+        ("s3_endpoint = true", "s3_endpoint must be a host name"),
+        ("provider = 5", "provider must be a non-empty name"),
+    ],
+)
+def test_catalogue_values_of_the_wrong_type_are_named(tmp_path: Path, line: str, message: str) -> None:
+    (tmp_path / "sitewatch.toml").write_text(f'[catalogs.mine]\nurl = "https://stac.example.org/v1"\n{line}\n')
+    with pytest.raises(ConfigError) as err:
+        resolve_catalog("mine", tmp_path)
+    assert message in str(err.value) and "[catalogs.mine]" in str(err.value) and "sitewatch.toml" in str(err.value)
+    assert "12345" not in str(err.value)  # a token is never shown, even a wrong one
+
+
+def test_catalogue_tables_and_the_catalog_setting_are_checked_by_every_command(tmp_path: Path) -> None:
+    """A typo in [catalogs.NAME] or in the catalog setting was found only by the search or fetch
+    that used it, and the unknown name was not said to come from sitewatch.toml."""
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+    from sitewatch.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / "ws")
+    for text, message in [
+        ('[catalogs.mine]\nurl = "https://stac.example.org/v1"\ntokenenv = "X"\n', "[catalogs.mine] has unknown keys ['tokenenv']"),
+        ('[catalogs.mine]\nurl = "https://stac.example.org/v1"\nrequester_pays = "false"\n', "requester_pays must be true or false"),
+        ('[settings]\ncatalog = "earth-serch"\n', "unknown catalogue 'earth-serch' ("),
+        ('catalogs = "https://stac.example.org/v1"\n', "catalogs must be tables"),
+    ]:
+        ws.config_path.write_text(text)
+        r = CliRunner().invoke(main, ["sites", "list", "-w", str(ws.root)])
+        assert r.exit_code == 1 and message in r.output and "sitewatch.toml" in r.output, (text, r.output)
+    ws.config_path.write_text('[settings]\ncatalog = "mine"\n[catalogs.mine]\nurl = "https://stac.example.org/v1/"\n')
+    assert CliRunner().invoke(main, ["sites", "list", "-w", str(ws.root)]).exit_code == 0
+    assert resolve_catalog("mine", ws.root).url == "https://stac.example.org/v1"
+    ws.config_path.write_text("[settings]\n")
+    r = CliRunner().invoke(main, ["search", "x", "-w", str(ws.root), "--collection", "s2", "--from", "2024-10-01",
+                                  "--to", "2024-10-02"], env={"SITEWATCH_CATALOG": "earth-serch"})  # fmt: skip
+    assert r.exit_code == 1 and "unknown catalogue 'earth-serch' (SITEWATCH_CATALOG)" in r.output, r.output
+
+
+def test_search_and_ingest_dates_at_the_ends_of_the_calendar_are_named_not_a_traceback(tmp_path: Path) -> None:
+    """--to 9999-12-31 and a time before year 1 once in UTC ended in an OverflowError traceback."""
+    from datetime import UTC, datetime
+
+    from sitewatch.cli.search import parse_date
+
+    assert parse_date("9999-12-31", end=True) == datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    assert parse_date("2024-10-31", end=True) == datetime(2024, 10, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(SITE)
+    tif = tmp_path / "a.tif"
+    tif.write_bytes(b"")
+    for args, option in (
+        (["search", "port", "--collection", "s2", "--from", "0001-01-01T00:00+05:00", "--to", "2024-10-02"], "--from"),
+        (["fetch", "port", "--collection", "s2", "--from", "2024-10-01", "--to", "0001-01-01T00:00+05:00"], "--to"),
+        (["ingest", "port", str(tif), "--acquired", "0001-01-01T00:00+05:00"], "--acquired"),
+    ):
+        res = CliRunner().invoke(main, [*args, "-w", str(ws.root)])
+        assert res.exit_code == 1 and f"{option} '0001-01-01T00:00+05:00'" in res.output, res.output
+        assert "out of range in UTC" in res.output and not isinstance(res.exception, OverflowError)

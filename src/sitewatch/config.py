@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["Setting", "SETTINGS", "load_settings", "CONFIG_FILE"]
+__all__ = ["Setting", "SETTINGS", "load_settings", "setting_origin", "unknown_env", "CONFIG_FILE"]
 
 CONFIG_FILE = "sitewatch.toml"
 COG_COMPRESSIONS = ("deflate", "zstd", "lzw")
@@ -65,7 +66,12 @@ SETTINGS: tuple[Setting, ...] = (
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
-def _coerce(setting: Setting, value: Any, origin: str) -> Any:
+def _coerce(setting: Setting, value: Any, origin: str, *, typed: bool = False) -> Any:
+    """``value`` as the setting's type, checked; ``typed`` (a TOML value, which has its own types)
+    refuses a number written in quotes, as it refuses a number for a text setting."""
+    if typed and setting.type in (int, float) and isinstance(value, str):
+        kind = "a whole number" if setting.type is int else "a number"
+        raise ConfigError(f"{origin}: {setting.name} must be {kind} without quotes, got {value!r}")
     try:
         if setting.type is bool and isinstance(value, str):
             return value.strip().lower() in {"1", "true", "yes", "on"}
@@ -106,11 +112,36 @@ def _origin(setting: Setting, flags: Mapping[str, Any], env: Mapping[str, str], 
     return f"{path}: [settings] {setting.name}" if path is not None else setting.name
 
 
+WORKSPACE_ENV = "SITEWATCH_WORKSPACE"
+"""The workspace folder of every command that reads one (``-w``), and ``init``'s default folder."""
+
+
+def unknown_env(env: Mapping[str, str] | None = None) -> list[str]:
+    """``SITEWATCH_*`` variables that are no setting (a typo such as ``SITEWATCH_MAX_CLOUDS``, or a
+    GeoTIFF tag name such as ``SITEWATCH_IMPULSE_RESPONSE_M``), which sitewatch does not read."""
+    env = os.environ if env is None else env
+    known = {s.env for s in SETTINGS} | {WORKSPACE_ENV}
+    return sorted(k for k in env if k.startswith("SITEWATCH_") and k not in known)
+
+
+def setting_origin(
+    name: str, workspace: Path | None = None, flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+) -> str:
+    """Where :func:`load_settings` takes setting ``name`` from, for a message about its value: the
+    flag, the ``SITEWATCH_*`` variable, ``FILE: [settings] NAME`` or the bare name (its default)."""
+    env = os.environ if env is None else env
+    path = workspace / CONFIG_FILE if workspace is not None else None
+    table = read_toml(path).get("settings", {}) if path is not None else {}
+    in_file = isinstance(table, dict) and name in table
+    return _origin(_BY_NAME[name], flags or {}, env, path if in_file else None)
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     """Read a sitewatch.toml, naming the file in any error."""
     try:
         # utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark, which TOML does not allow.
-        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
+        text = path.read_bytes().decode("utf-8-sig")
+        return tomllib.loads(text)
     except FileNotFoundError:
         return {}
     except OSError as exc:  # a folder named sitewatch.toml, say
@@ -118,7 +149,20 @@ def read_toml(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc}); save it as UTF-8") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+        raise ConfigError(f"{path}: not valid TOML ({exc}){_toml_line(text, str(exc))}") from exc
+
+
+def _toml_line(text: str, message: str) -> str:
+    """The line a TOML error points at, quoted, so that the key is named: tomllib says only
+    "Cannot overwrite a value (at line 3, column 12)" of a key given twice."""
+    found = re.search(r"at line (\d+),", message)
+    lines = text.splitlines()
+    if not found or not 0 < int(found[1]) <= len(lines):
+        return ""
+    line = lines[int(found[1]) - 1].strip()
+    if message.startswith(("Cannot overwrite", "Cannot declare")):
+        return f": {line!r} sets a key or table already set above; give each once"
+    return f": {line!r}"
 
 
 def load_settings(
@@ -152,7 +196,7 @@ def load_settings(
         for key, value in table.items():
             if key not in _BY_NAME:
                 raise ConfigError(f"{path}: unknown setting {key!r}; known: {sorted(_BY_NAME)}")
-            file_values[key] = _coerce(_BY_NAME[key], value, str(path))
+            file_values[key] = _coerce(_BY_NAME[key], value, str(path), typed=True)
     out: dict[str, Any] = {}
     toml_path = workspace / CONFIG_FILE if workspace is not None else None
     for s in SETTINGS:

@@ -130,13 +130,15 @@ def run_demo(
     *,
     scenario: str | Path | Scenario = "seed-story",
     seed: int | None = None,
-    workers: int = 0,
+    workers: int | None = None,
     progress: Progress | None = None,
 ) -> DemoResult:
     """Run a scenario (by default the seed story) end to end into the workspace ``out``.
 
     Rerunning into the same folder reuses simulated scenes that are already
-    there for the same scenario and reruns every stage idempotently.
+    there for the same scenario and reruns every stage idempotently. ``workers``
+    overrides the ``workers`` setting, as ``--workers`` does; the other settings
+    (``cog_compress``, vessel length limits, ``optical_mode``) apply as in the stage commands.
     """
     from .analysis.occupancy import timeline_for_site, write_timeline_files
     from .evaluate import evaluate_workspace
@@ -162,18 +164,21 @@ def run_demo(
     timings["simulate"] = time.perf_counter() - t0
 
     t = time.perf_counter()
+    # As `sitewatch ingest` and `detect` do: the workspace's settings (sitewatch.toml, SITEWATCH_*) apply.
+    settings = ws.settings({"workers": workers})
     site_ids = _import_layouts(ws, simulated)
     with ws.store() as store:
         for sid in site_ids:
-            ingest_paths(ws, store, store.get_site(sid), [simulated / sid], progress=tick(f"ingest {sid}"), workers=workers)
+            ingest_paths(
+                ws, store, store.get_site(sid), [simulated / sid], progress=tick(f"ingest {sid}"),
+                workers=settings["workers"], compress=settings["cog_compress"],
+            )  # fmt: skip
     timings["ingest"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    # As `sitewatch detect` does: the workspace's settings (sitewatch.toml, SITEWATCH_*) apply.
-    settings = ws.settings()
     for sid in site_ids:
         detect_site(
-            ws, sid, workers=workers, progress=tick(f"detect {sid}"),
+            ws, sid, workers=settings["workers"], progress=tick(f"detect {sid}"),
             min_length_m=settings["min_vessel_length_m"], max_length_m=settings["max_vessel_length_m"],
             optical_mode=settings["optical_mode"],
         )  # fmt: skip

@@ -247,7 +247,9 @@ def parse_acquired(text: str) -> datetime:
     value = text.strip()
     try:
         when = utc(value)
-    except InputError:
+    except InputError as exc:
+        if isinstance(exc.__cause__, OverflowError):
+            raise InputError(f"--acquired {text!r}: {exc}") from None
         raise InputError(f"--acquired {text!r} is not an ISO 8601 time (e.g. 2024-10-17T09:30:00Z or 2024-10-17)") from None
     if is_date_only(value):  # 2024-10-17 or 20241017: no time of day given
         when = when.replace(hour=DATE_ONLY_HOUR)
@@ -821,11 +823,15 @@ def ingest_file(
     acquired: datetime | None = None,
     sensor: str | None = None,
     resolution_m: float | None = None,
+    compress: str = "deflate",
 ) -> Observation | None:
-    """Cut one GeoTIFF to the site, archive it and record it. None when it misses the site."""
+    """Cut one GeoTIFF to the site, archive it (a COG compressed with ``compress``, the
+    ``cog_compress`` setting) and record it. None when it misses the site."""
     scene, _ = read_scene_ref(path, acquired=acquired, sensor=sensor)
     item = unique_item_id(store, site, path, scene, ())
-    archived = archive_file(ws, site, path, acquired=acquired, sensor=sensor, resolution_m=resolution_m, item_id=item)
+    archived = archive_file(
+        ws, site, path, acquired=acquired, sensor=sensor, resolution_m=resolution_m, compress=compress, item_id=item
+    )
     if archived is None:
         return None
     commit_archived(ws, store, *archived)

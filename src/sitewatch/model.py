@@ -65,7 +65,10 @@ def utc(value: datetime | str) -> datetime:
             raise InputError(f"not an ISO 8601 time: {value!r}") from exc
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00+05:00 is a time before year 1 in UTC
+        raise InputError(f"{value.isoformat()} is out of range in UTC (years 1 to 9999)") from exc
 
 
 def is_date_only(text: str) -> bool:

@@ -72,7 +72,7 @@ def init_workspace(root: Path) -> Workspace:
     if (root / CONFIG_FILE).exists():
         # A sitewatch.toml already there is checked before anything is made: a typo in it
         # would fail every later command of a workspace that init had called ready.
-        load_settings(root, env={})
+        check_toml(root)
     ws = Workspace(root)
     if ws.db_path.exists():
         # So is a database already there (not SQLite, a folder, from a newer sitewatch).
@@ -94,6 +94,11 @@ def init_workspace(root: Path) -> Workspace:
 def open_workspace(root: Path) -> Workspace:
     """An existing workspace, or a StoreError telling how to make one."""
     ws = Workspace(Path(root))
+    if not ws.root.exists():  # a mistyped -w or SITEWATCH_WORKSPACE: not a folder to run init in
+        raise StoreError(
+            f"workspace folder {ws.root.resolve()} does not exist; check --workspace / SITEWATCH_WORKSPACE, "
+            "or make one with `sitewatch init DIR`"
+        )
     if not ws.db_path.exists():
         raise StoreError(
             f"{ws.root.resolve()} is not a sitewatch workspace (no {DB_FILE}); "
@@ -101,5 +106,14 @@ def open_workspace(root: Path) -> Workspace:
         )
     # A typo in sitewatch.toml fails every command, not only some. The environment is checked
     # where a command reads its settings, with its flags: a flag overrides a bad SITEWATCH_* value.
-    load_settings(ws.root, env={})
+    check_toml(ws.root)
     return ws
+
+
+def check_toml(root: Path) -> None:
+    """Check a workspace's sitewatch.toml whole: its ``[settings]`` and its ``[catalogs.NAME]``
+    tables (which only ``search`` and ``fetch`` read), with ``catalog`` naming a catalogue."""
+    from .sources.stac import check_catalogs
+
+    settings = load_settings(root, env={})
+    check_catalogs(root, settings["catalog"])

@@ -14,6 +14,8 @@ import warnings
 import click
 
 from .. import __version__
+from ..config import SETTINGS, WORKSPACE_ENV, unknown_env
+from .options import OnceGroup
 
 __all__ = ["main", "COMMAND_MODULES"]
 
@@ -37,7 +39,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OnceGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="sitewatch")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars, and only errors in the log (results are still printed).")
@@ -57,6 +59,13 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
         # urllib3 logs each retry of a refused or dropped connection; the command's own
         # error names the host and the reason once the retries are spent.
         logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+    for name in unknown_env():
+        # Ignored, as every variable a program does not know is; said so, since a misspelt one
+        # looks as if it applied.
+        logging.getLogger("sitewatch.config").warning(
+            "%s is set but is not a sitewatch setting, so it is not read; the variables are %s",
+            name, ", ".join(sorted({s.env for s in SETTINGS} | {WORKSPACE_ENV})),
+        )  # fmt: skip
     ctx.ensure_object(dict)
     ctx.obj["quiet"] = quiet
     ctx.obj["verbose"] = verbose

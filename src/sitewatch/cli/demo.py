@@ -8,17 +8,18 @@ from pathlib import Path
 import click
 
 from ..demo import run_demo
-from .options import handle_errors, is_quiet
+from .options import OnceCommand, handle_errors, is_quiet
 
 
-@click.command("demo")
+@click.command("demo", cls=OnceCommand)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("sitewatch-demo"), show_default=True, help="Folder to write (a workspace).")
 @click.option("--scenario", default="seed-story", show_default=True, help="Packaged scenario name or a .yaml/.toml file.")
 @click.option("--seed", type=int, help="Override the scenario's random seed.")
-@click.option("--workers", type=click.IntRange(min=0), default=0, help="Detection worker processes (0: one per core).")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Ingest and detection worker processes (0: one per core). Default: the `workers` setting (SITEWATCH_WORKERS).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @handle_errors
-def command(out: Path, scenario: str, seed: int | None, workers: int, as_json: bool) -> None:
+def command(out: Path, scenario: str, seed: int | None, workers: int | None, as_json: bool) -> None:
     """Simulate a scenario's imagery (default: the seed story) and run every stage on it; writes report.html.
 
     Needs no network and no account. All imagery is SIMULATED and labelled so.

@@ -10,10 +10,17 @@ import click
 from ..config import OPTICAL_MODES
 from ..detection import detect_site
 from ..workspace import open_workspace
-from .options import handle_errors, is_quiet, json_option, progress_bar, workspace_option
+from .options import (
+    OnceCommand,
+    handle_errors,
+    is_quiet,
+    json_option,
+    progress_bar,
+    workspace_option,
+)
 
 
-@click.command("detect")
+@click.command("detect", cls=OnceCommand)
 @click.argument("site_id")
 @click.option("--workers", type=click.IntRange(min=0), help="Worker processes (0: one per core; 1: in-process).")
 @click.option("--scheduler", help="Dask scheduler address (tcp://host:8786); needs sitewatch[dask].")

@@ -9,7 +9,7 @@ import click
 
 from ..evaluate import EVAL_KINDS, EvalParams, Scores, evaluate_workspace
 from ..workspace import open_workspace
-from .options import FiniteFloatRange, handle_errors, json_option, workspace_option
+from .options import FiniteFloatRange, OnceCommand, handle_errors, json_option, workspace_option
 
 
 def _ratio(value: float | None) -> str:
@@ -29,7 +29,7 @@ def _line(label: str, s: Scores, kind: str = "vessel") -> str:
     )
 
 
-@click.command("eval")
+@click.command("eval", cls=OnceCommand)
 @click.argument("site_ids", nargs=-1)
 @click.option("--kind", type=click.Choice(EVAL_KINDS), default="vessel", show_default=True,
               help="Object kind to evaluate (the kinds the detectors produce).")

@@ -7,16 +7,24 @@ from pathlib import Path
 
 import click
 
+from ..config import setting_origin
 from ..errors import InputError
 from ..fetch import fetch_scenes
 from ..model import iso_utc
 from ..sources.stac import resolve_catalog
 from ..workspace import open_workspace
-from .options import handle_errors, is_quiet, json_option, progress_bar, workspace_option
+from .options import (
+    OnceCommand,
+    handle_errors,
+    is_quiet,
+    json_option,
+    progress_bar,
+    workspace_option,
+)
 from .search import parse_date, stac_query_options
 
 
-@click.command("fetch")
+@click.command("fetch", cls=OnceCommand)
 @click.argument("site_id")
 @stac_query_options
 @click.option("--force", is_flag=True, help="Fetch again items already archived.")
@@ -54,7 +62,8 @@ def command(
         raise InputError(f"--to {date_to} is before --from {date_from}")
     ws = open_workspace(workspace)
     settings = ws.settings({"max_cloud": max_cloud})
-    catalog = resolve_catalog(catalog_name or settings["catalog"], ws.root)
+    origin = "--catalog" if catalog_name else setting_origin("catalog", ws.root)
+    catalog = resolve_catalog(catalog_name or settings["catalog"], ws.root, origin=origin)
     with ws.store() as store, progress_bar(f"fetch {site_id}", is_quiet() or as_json) as progress:
         site = store.get_site(site_id)
         report = fetch_scenes(

@@ -20,6 +20,7 @@ from ..ingest import (
 from ..model import iso_utc
 from ..workspace import open_workspace
 from .options import (
+    OnceCommand,
     duplicate_line,
     handle_errors,
     is_quiet,
@@ -29,7 +30,7 @@ from .options import (
 )
 
 
-@click.command("import")
+@click.command("import", cls=OnceCommand)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--site", "site_ids", multiple=True, help="Import into this site (repeatable). Default: every "
               "workspace site the image covers.")  # fmt: skip
@@ -58,6 +59,7 @@ def command(
     when nothing went in.
     """
     ws = open_workspace(workspace)
+    compress = ws.settings()["cog_compress"]
     site_ids = tuple(dict.fromkeys(site_ids))  # --site a --site a: one import into a, not two
     when = parse_acquired(acquired) if acquired else None
     imported: list[dict[str, Any]] = []
@@ -84,7 +86,7 @@ def command(
                 if not targets:
                     missed.append((str(f), "covers no site of the workspace" if not site_ids else "misses the site(s) given"))
                 for site in targets:
-                    obs = ingest_file(ws, store, site, f, acquired=when, sensor=sensor)
+                    obs = ingest_file(ws, store, site, f, acquired=when, sensor=sensor, compress=compress)
                     if obs is None:
                         missed.append((str(f), f"no valid pixel over site {site.id!r}"))
                     else:

@@ -11,7 +11,14 @@ import click
 from ..errors import InputError, SkippedInputWarning
 from ..ingest import band_files_sensor, ingest_paths, parse_acquired
 from ..workspace import open_workspace
-from .options import duplicate_line, handle_errors, is_quiet, progress_bar, workspace_option
+from .options import (
+    OnceCommand,
+    duplicate_line,
+    handle_errors,
+    is_quiet,
+    progress_bar,
+    workspace_option,
+)
 
 
 def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
@@ -36,7 +43,7 @@ def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
     return named
 
 
-@click.command("ingest")
+@click.command("ingest", cls=OnceCommand)
 @click.argument("site_id")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--band", "bands", multiple=True, metavar="NAME=PATH",

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import click
 
+from ..config import WORKSPACE_ENV
 from ..workspace import init_workspace
-from .options import handle_errors
+from .options import OnceCommand, handle_errors
 
 
-@click.command("init")
-@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default=".", envvar="SITEWATCH_WORKSPACE")
+@click.command("init", cls=OnceCommand)
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default=".", envvar=WORKSPACE_ENV)
 @handle_errors
 def command(folder: Path) -> None:
     """Make FOLDER (default: SITEWATCH_WORKSPACE when set, else here) a workspace: sitewatch.toml,

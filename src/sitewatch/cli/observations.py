@@ -9,10 +9,17 @@ import click
 
 from ..model import iso_utc
 from ..workspace import open_workspace
-from .options import add_id_column, handle_errors, json_option, print_table, workspace_option
+from .options import (
+    OnceCommand,
+    add_id_column,
+    handle_errors,
+    json_option,
+    print_table,
+    workspace_option,
+)
 
 
-@click.command("observations")
+@click.command("observations", cls=OnceCommand)
 @click.argument("site_id", required=False)
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), help="Only this sensor.")
 @workspace_option

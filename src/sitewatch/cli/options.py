@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ..config import WORKSPACE_ENV
 from ..errors import SitewatchError
 
 if TYPE_CHECKING:
@@ -22,11 +23,49 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+class _OnceOptions:
+    """Refuse an option given more than once where it takes one value.
+
+    Click keeps the last of ``--max-cloud 30 --max-cloud 100`` without a word (and of
+    ``-w a -w b``, ``--from`` twice...), so a value left earlier on a long command line is
+    silently dropped. Options that take several values (``multiple``: ``--band``, ``--site``),
+    counters (``-v -v``) and plain on/off flags, which mean the same however often given, may
+    repeat; a ``--x/--no-x`` pair given both ways may not.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        _, _, order = self.make_parser(ctx).parse_args(args=list(args))  # type: ignore[attr-defined]
+        seen: set[str] = set()
+        for param in order:
+            if not isinstance(param, click.Option) or param.multiple or param.count or param.is_eager:
+                continue
+            if param.is_flag and not param.secondary_opts:
+                continue
+            if param.name in seen:
+                names = " / ".join([*param.opts, *param.secondary_opts])
+                raise click.UsageError(f"{names} given more than once; it takes one value: give it once", ctx)
+            seen.add(str(param.name))
+        return super().parse_args(ctx, args)  # type: ignore[misc]
+
+
+class OnceCommand(_OnceOptions, click.Command):
+    """A command whose single-value options may be given once (see :class:`_OnceOptions`)."""
+
+
+class OnceGroup(_OnceOptions, click.Group):
+    """A group whose options, and its subcommands' single-value options, may be given once."""
+
+    command_class = OnceCommand
+
+
+OnceGroup.group_class = OnceGroup
+
+
 workspace_option = click.option(
     "-w",
     "--workspace",
     type=click.Path(file_okay=False, path_type=Path),
-    envvar="SITEWATCH_WORKSPACE",
+    envvar=WORKSPACE_ENV,
     default=Path("."),
     show_default=True,
     help="Workspace folder (made by `sitewatch init`). Env: SITEWATCH_WORKSPACE.",

@@ -8,6 +8,7 @@ import click
 
 from ..workspace import open_workspace
 from .options import (
+    OnceCommand,
     existing_folder,
     handle_errors,
     timeline_options,
@@ -16,7 +17,7 @@ from .options import (
 )
 
 
-@click.command("report")
+@click.command("report", cls=OnceCommand)
 @click.argument("site_ids", nargs=-1)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"),
               show_default=True, callback=existing_folder, help="HTML file to write (its folder must exist).")

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import click
 
-from .options import FiniteFloatRange, handle_errors, json_option
+from .options import FiniteFloatRange, OnceCommand, handle_errors, json_option
 
 
 def _ratio(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
-@click.command("score")
+@click.command("score", cls=OnceCommand)
 @click.argument("detections", type=click.Path(exists=True, path_type=Path))
 @click.argument("labels", type=click.Path(exists=True, path_type=Path))
 @click.option("--class", "classes", multiple=True, metavar="NAME",

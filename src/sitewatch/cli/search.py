@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from ..config import setting_origin
 from ..errors import InputError
 from ..fetch import Candidate, find_scenes, measure_site_stats
 from ..model import is_date_only, iso_utc, utc
@@ -17,6 +18,7 @@ from ..sources.stac import resolve_catalog
 from ..workspace import open_workspace
 from .options import (
     FiniteFloatRange,
+    OnceCommand,
     add_id_column,
     handle_errors,
     is_quiet,
@@ -34,10 +36,12 @@ def parse_date(text: str, *, end: bool = False) -> datetime:
     option = "--to" if end else "--from"
     try:
         t = utc(text)
-    except InputError:
+    except InputError as exc:
+        if isinstance(exc.__cause__, OverflowError):
+            raise InputError(f"{option} {text!r}: {exc}") from None
         raise InputError(f"{option} {text!r} is not an ISO 8601 date or time (e.g. 2024-10-01 or 2024-10-01T09:30Z)") from None
     if end and is_date_only(text):
-        t = t + timedelta(days=1) - timedelta(microseconds=1)
+        t = t.replace(hour=23, minute=59, second=59, microsecond=999999)  # adding a day overflows on 9999-12-31
     return t
 
 
@@ -77,7 +81,7 @@ def _row(c: Candidate) -> dict[str, Any]:
     }
 
 
-@click.command("search")
+@click.command("search", cls=OnceCommand)
 @click.argument("site_id")
 @stac_query_options
 @click.option("--measure/--no-measure", default=None,
@@ -109,7 +113,8 @@ def command(
         raise InputError(f"--to {date_to} is before --from {date_from}")
     ws = open_workspace(workspace)
     settings = ws.settings()
-    catalog = resolve_catalog(catalog_name or settings["catalog"], ws.root)
+    origin = "--catalog" if catalog_name else setting_origin("catalog", ws.root)
+    catalog = resolve_catalog(catalog_name or settings["catalog"], ws.root, origin=origin)
     with ws.store() as store:
         site = store.get_site(site_id)
         found = find_scenes(ws, store, site, catalog, collection, start, end, refresh=refresh)

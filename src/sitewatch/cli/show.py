@@ -11,7 +11,7 @@ import click
 from ..model import iso_utc, utc
 from ..untrusted import without_controls
 from ..workspace import open_workspace
-from .options import handle_errors, json_option, workspace_option
+from .options import OnceCommand, handle_errors, json_option, workspace_option
 
 _ORDER = (
     "source", "catalog", "catalog_url", "collection", "item_id", "platform", "orbit", "acquired",
@@ -43,7 +43,7 @@ def _repeats(key: str, value: Any, summary: dict[str, Any], scene_id: str) -> bo
     return _text(value) == _text(summary[key])
 
 
-@click.command("show")
+@click.command("show", cls=OnceCommand)
 @click.argument("observation_id")
 @click.option("--item", "show_item", is_flag=True, help="Print the STAC item JSON (or the file's metadata) only.")
 @workspace_option

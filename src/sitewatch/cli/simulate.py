@@ -11,10 +11,10 @@ import click
 
 from ..sources.scenario import plan_scenes, unseen_visits
 from ..sources.simulate import load_scenario, simulate
-from .options import handle_errors, is_quiet, json_option, progress_bar
+from .options import OnceCommand, handle_errors, is_quiet, json_option, progress_bar
 
 
-@click.command("simulate")
+@click.command("simulate", cls=OnceCommand)
 @click.argument("scenario")
 @click.option(
     "-o",

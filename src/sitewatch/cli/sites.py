@@ -16,6 +16,7 @@ from ..report.exports import write_text_atomic
 from ..sites import builtin_sites, read_sites_file, site_from_bbox, sites_to_geojson, sites_to_kml
 from ..workspace import open_workspace
 from .options import (
+    OnceGroup,
     add_id_column,
     existing_folder,
     handle_errors,
@@ -25,7 +26,7 @@ from .options import (
 )
 
 
-@click.group("sites")
+@click.group("sites", cls=OnceGroup)
 def command() -> None:
     """List, show, add, import, export and remove sites (named areas of interest)."""
 

@@ -12,6 +12,7 @@ from ..analysis.occupancy import Timeline, load_timeline
 from ..report.exports import date_zone, timeline_to_csv, timeline_to_json, write_text_atomic
 from ..workspace import open_workspace
 from .options import (
+    OnceCommand,
     existing_folder,
     handle_errors,
     timeline_options,
@@ -50,7 +51,7 @@ def _chart_file(ctx: click.Context, param: click.Parameter, value: Path | None) 
     return existing_folder(ctx, param, value)
 
 
-@click.command("timeline")
+@click.command("timeline", cls=OnceCommand)
 @click.argument("site_id")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, allow_dash=True), callback=existing_folder,
               help="Write the rows as CSV ('-' for standard output).")

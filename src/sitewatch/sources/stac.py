@@ -50,6 +50,7 @@ __all__ = [
     "Catalog",
     "BUILTIN_CATALOGS",
     "resolve_catalog",
+    "check_catalogs",
     "catalog_credentials",
     "token_goes_to",
     "keys_go_to",
@@ -162,13 +163,16 @@ BUILTIN_CATALOGS: dict[str, Catalog] = {
 }
 
 
-def resolve_catalog(name_or_url: str, workspace: Path | None = None) -> Catalog:
-    """A catalogue by name (``[catalogs.NAME]`` in sitewatch.toml, then built-ins) or by URL."""
+def resolve_catalog(name_or_url: str, workspace: Path | None = None, origin: str = "") -> Catalog:
+    """A catalogue by name (``[catalogs.NAME]`` in sitewatch.toml, then built-ins) or by URL.
+
+    ``origin`` says where the name came from (``--catalog``, ``SITEWATCH_CATALOG``...) for the error
+    an unknown name gets."""
     tables: dict[str, Any] = {}
     path = None
     if workspace is not None:
         path = Path(workspace) / "sitewatch.toml"
-        tables = read_toml(path).get("catalogs", {}) or {}
+        tables = _catalog_tables(path)
     key = name_or_url.strip()
     if key in tables:
         return _catalog_from_table(key, tables[key], BUILTIN_CATALOGS.get(key), path)
@@ -182,9 +186,27 @@ def resolve_catalog(name_or_url: str, workspace: Path | None = None) -> Catalog:
         return Catalog(name=key, url=key.rstrip("/"), provider=host)
     known = sorted(set(BUILTIN_CATALOGS) | set(tables))
     raise ConfigError(
-        f"unknown catalogue {name_or_url!r}; use one of {', '.join(known)}, a STAC API URL, "
-        "or add [catalogs.NAME] with a url to sitewatch.toml"
+        f"unknown catalogue {name_or_url!r}{f' ({origin})' if origin else ''}; use one of {', '.join(known)}, "
+        "a STAC API URL, or add [catalogs.NAME] with a url to sitewatch.toml"
     )
+
+
+def _catalog_tables(path: Path) -> dict[str, Any]:
+    tables = read_toml(path).get("catalogs", {})
+    if not isinstance(tables, dict):
+        raise ConfigError(f"{path}: catalogs must be tables, one [catalogs.NAME] with its url for each catalogue, got {tables!r}")
+    return tables
+
+
+def check_catalogs(workspace: Path, catalog: str) -> None:
+    """Check every ``[catalogs.NAME]`` of a workspace's sitewatch.toml, and that ``catalog`` (the
+    setting it gives) names a catalogue, so that a typo there is named by every command, not
+    only by the ``search`` or ``fetch`` that would use it."""
+    path = Path(workspace) / "sitewatch.toml"
+    tables = _catalog_tables(path)
+    for name, table in tables.items():
+        _catalog_from_table(name, table, BUILTIN_CATALOGS.get(name), path)
+    resolve_catalog(catalog, workspace, origin=f"{path}: [settings] catalog")
 
 
 def _catalog_from_table(name: str, table: Any, base: Catalog | None, path: Path | None) -> Catalog:
@@ -200,13 +222,16 @@ def _catalog_from_table(name: str, table: Any, base: Catalog | None, path: Path 
         raise ConfigError(f"{path}: [catalogs.{name}] has unknown keys {sorted(unknown)}; known: {sorted(known)}")
     if base is None and not table.get("url"):
         raise ConfigError(f"{path}: [catalogs.{name}] needs a url")
-    if "url" in table and not re.match(r"https?://[^/\s]+", str(table["url"])):
+    if "url" in table and not (isinstance(table["url"], str) and re.match(r"https?://[^/\s]+", table["url"])):
         raise ConfigError(f"{path}: [catalogs.{name}] url must be a STAC API's http:// or https:// address, got {table['url']!r}")
     signing = table.get("signing", base.signing if base else "none")
     if signing not in ("none", "planetary-computer"):
-        raise ConfigError(f"{path}: [catalogs.{name}] signing must be 'none' or 'planetary-computer'")
-    creds = {k: str(table[k]) for k in ("token", "access_key", "secret_key") if table.get(k)}
+        raise ConfigError(f"{path}: [catalogs.{name}] signing must be 'none' or 'planetary-computer', got {signing!r}")
+    _check_catalog_types(name, table, path)
+    creds = {k: table[k] for k in ("token", "access_key", "secret_key") if table.get(k)}
     values: dict[str, Any] = {k: table[k] for k in known - {"token", "access_key", "secret_key"} if k in table}
+    if "url" in values:
+        values["url"] = values["url"].rstrip("/")  # as a catalogue given by URL: https://x/v1/ is https://x/v1
     values["signing"] = signing
     if "token_hosts" in table:
         hosts = table["token_hosts"]
@@ -228,6 +253,32 @@ def _catalog_from_table(name: str, table: Any, base: Catalog | None, path: Path 
         toml_credentials=creds,
         **{k: v for k, v in values.items() if k != "provider"},
     )
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_catalog_types(name: str, table: Mapping[str, Any], path: Path | None) -> None:
+    """Refuse a ``[catalogs.NAME]`` value of the wrong type, naming it: ``requester_pays = "false"``
+    is a true value to Python (every read of the bucket billed to the keys' owner), and
+    ``token_env = 5`` names no variable, so the token would silently never be sent."""
+    where = f"{path}: [catalogs.{name}]"
+    for key in ("requester_pays", "assets_need_credentials"):
+        if key in table and not isinstance(table[key], bool):
+            raise ConfigError(f"{where} {key} must be true or false (no quotes), got {table[key]!r}")
+    for key in ("token_env", "access_key_env", "secret_key_env"):
+        if key in table and not (isinstance(table[key], str) and _ENV_NAME.fullmatch(table[key])):
+            raise ConfigError(f'{where} {key} must be the name of an environment variable, e.g. "MINE_TOKEN", got {table[key]!r}')
+    for key in ("token", "access_key", "secret_key"):
+        if key in table and not isinstance(table[key], str):
+            raise ConfigError(f"{where} {key} must be text in quotes")  # the value is a secret: not shown
+    if "provider" in table and not (isinstance(table["provider"], str) and table["provider"].strip()):
+        raise ConfigError(f"{where} provider must be a non-empty name in quotes, got {table['provider']!r}")
+    if "s3_endpoint" in table and not (isinstance(table["s3_endpoint"], str) and re.fullmatch(r"[\w.-]*(:\d+)?", table["s3_endpoint"])):
+        raise ConfigError(f'{where} s3_endpoint must be a host name, e.g. "s3.example.org", got {table["s3_endpoint"]!r}')
+    aliases = table.get("aliases", {})
+    if not (isinstance(aliases, dict) and all(isinstance(v, str) for v in aliases.values())):
+        raise ConfigError(f'{where} aliases must be a table of short name = "collection id", e.g. {{ s2 = "sentinel-2-l2a" }}, got {aliases!r}')
 
 
 def catalog_credentials(catalog: Catalog, env: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -1,0 +1,75 @@
+"""The CLI's contract with scripts: ``--json`` is one JSON document on standard output, times
+are ISO 8601 UTC with Z, no NaN; errors go to standard error; exit codes mean what README says."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from affine import Affine
+from click.testing import CliRunner
+
+from _report_world import build
+from sitewatch.cli import main
+from sitewatch.testing import site_utm_origin, tiny_site, write_tiff
+from sitewatch.workspace import init_workspace
+
+SITE = tiny_site("pier")
+
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+
+
+def _times(value: Any, path: str = "$") -> list[tuple[str, str]]:
+    """Every (path, text) in a JSON value that is a date and time."""
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in _times(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [t for i, v in enumerate(value) for t in _times(v, f"{path}[{i}]")]
+    return [(path, value)] if isinstance(value, str) and _TIME.match(value) else []
+
+
+def _json(args: list[str]) -> Any:
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def _sar(path: Path, acquired: str = "2024-10-17T09:30:00Z") -> Path:
+    crs, x0, y0 = site_utm_origin(SITE)
+    data = np.full((250, 220), 0.02, dtype=np.float32)
+    return write_tiff(path, data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0),
+                      tags={"SITEWATCH_ACQUIRED": acquired, "SITEWATCH_SENSOR": "sar"})  # fmt: skip
+
+
+def test_every_time_in_json_output_is_utc_with_z(tmp_path: Path) -> None:
+    """eval's observations and show's provenance gave ``2024-10-17T21:00:00+00:00``, where
+    every other command's --json (and README) says ``…Z``."""
+    ws = build(tmp_path / "ws")
+    root = str(ws.root)
+    docs = {
+        "observations": _json(["observations", "-w", root, "--json"]),
+        "eval": _json(["eval", "-w", root, "--json", "--no-record"]),
+        "timeline": _json(["timeline", "dunai", "-w", root, "--json", "-"]),
+    }
+    assert docs["eval"]["observations"], docs["eval"]
+    other = init_workspace(tmp_path / "ingested")
+    with other.store() as store:
+        store.put_site(SITE)
+    res = CliRunner().invoke(main, ["ingest", "pier", str(_sar(tmp_path / "scene.tif")), "-w", str(other.root)])
+    assert res.exit_code == 0, res.output
+    (obs,) = _json(["observations", "-w", str(other.root), "--json"])
+    docs["show"] = _json(["show", obs["id"], "-w", str(other.root), "--json"])
+    assert docs["show"]["provenance"]["acquired"] == "2024-10-17T09:30:00Z"
+    found = [(name, *t) for name, doc in docs.items() for t in _times(doc)]
+    assert found and [t for t in found if not t[2].endswith("Z")] == []
+    # An observation ingested before this was fixed holds +00:00 in its provenance.
+    with other.store() as store:
+        old = store.get_observation(obs["id"])
+        store.put_observation(replace(old, provenance=old.provenance | {"acquired": "2024-10-17T09:30:00+00:00"}))
+    shown = _json(["show", obs["id"], "-w", str(other.root), "--json"])
+    assert shown["provenance"]["acquired"] == "2024-10-17T09:30:00Z"

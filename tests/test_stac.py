@@ -865,6 +865,29 @@ def test_cli_search_fetch_show(world):
     assert json.loads(res.stdout)["provenance"]["stac_item"]["id"] == "S2A_CLEAR_20241005"
 
 
+def _strict_json(text: str) -> Any:
+    """JSON as RFC 8259 has it: NaN and Infinity, which Python writes and reads by default, refused."""
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_catalogue_saying_nan_gives_null_not_invalid_json(world):
+    """eo:cloud_cover "NaN" (or "Infinity") was read as float('nan'), so search --json printed
+    NaN, which is not JSON (jq and JSON.parse refuse it); an orbit given as text was printed as text."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    state.items[0]["properties"].update({"eo:cloud_cover": "NaN", "sat:relative_orbit": "n/a"})
+    state.items[1]["properties"].update({"eo:cloud_cover": "Infinity", "sat:relative_orbit": 31.0})
+    args = ["-w", str(ws.root), "--catalog", state.url, "--collection", "s2", "--from", "2024-10-05", "--to", "2024-10-08"]
+    res = CliRunner().invoke(main, ["search", "port", *args, "--json"])
+    assert res.exit_code == 0, res.output
+    rows = _strict_json(res.stdout)
+    assert [(r["item_id"], r["scene_cloud_pct"], r["orbit"]) for r in rows] == [
+        ("S2A_CLEAR_20241005", None, None), ("S2B_CLOUDY_20241008", None, 31)]
+
+
 def test_dates_in_other_iso_forms_and_bad_dates_name_their_option(world):
     """``--to 20241005`` is the whole of 5 October, as ``--to 2024-10-05`` is; a bad date names its option."""
     state, ws, store = world

@@ -73,3 +73,26 @@ def test_every_time_in_json_output_is_utc_with_z(tmp_path: Path) -> None:
         store.put_observation(replace(old, provenance=old.provenance | {"acquired": "2024-10-17T09:30:00+00:00"}))
     shown = _json(["show", obs["id"], "-w", str(other.root), "--json"])
     assert shown["provenance"]["acquired"] == "2024-10-17T09:30:00Z"
+
+
+def test_json_runs_that_fail_in_part_say_so_on_standard_error(tmp_path: Path) -> None:
+    """With --json, detect and import put what failed in the JSON only: a script that keeps standard
+    output saw exit 3 or 1 and, on standard error, nothing at all to say why."""
+    ws = build(tmp_path / "ws")
+    gone = ws.root / "archive" / "dunai" / "sim-dunai-2024-10-20-sar.tif"
+    gone.unlink()
+    res = CliRunner().invoke(main, ["-q", "detect", "dunai", "-w", str(ws.root), "--json", "--workers", "1"])
+    assert res.exit_code == 3, res.output
+    (error,) = json.loads(res.stdout)["errors"]
+    assert "sim-dunai-2024-10-20-sar" in error and error in res.stderr
+
+    other = init_workspace(tmp_path / "other")
+    with other.store() as store:
+        store.put_site(SITE)
+    bad = tmp_path / "bad.tif"
+    bad.write_text("not an image")
+    res = CliRunner().invoke(main, ["-q", "import", str(_sar(tmp_path / "a.tif")), str(bad), "-w", str(other.root), "--json"])
+    assert res.exit_code == 3, res.output
+    doc = json.loads(res.stdout)
+    assert len(doc["imported"]) == 1 and [r["file"] for r in doc["refused"]] == [str(bad)]
+    assert f"refused {bad}: not a readable raster" in res.stderr

@@ -853,6 +853,8 @@ def test_cli_search_fetch_show(world):
     report = json.loads(res.stdout)
     assert [o["item_id"] for o in report["observations"]] == ["S2A_CLEAR_20241005"]
     assert {f["item_id"] for f in report["failed"]} == {"S2A_FORBIDDEN_20241018", "S2B_SIGNED_20241015"}
+    for failed in report["failed"]:  # -q --json: standard error still says why the exit code is not 0
+        assert f"failed {failed['item_id']}: {failed['error']}" in res.stderr
     res = run(main, ["search", "port", *args, "--max-cloud", "20", "--json"])
     rows = {r["item_id"]: r for r in json.loads(res.stdout)}
     assert "S2B_CLOUDY_20241008" not in rows  # cloud over the site is known now and filtered on

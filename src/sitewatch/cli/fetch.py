@@ -85,7 +85,7 @@ def command(
         if not is_quiet():
             for item_id, reason in report.skipped:
                 click.echo(f"  skipped {item_id}: {reason}")
-        for item_id, error in report.failed:
-            click.echo(f"failed {item_id}: {error}", err=True)
+    for item_id, error in report.failed:  # with --json too: standard output may be a script's, this is the user's
+        click.echo(f"failed {item_id}: {error}", err=True)
     if report.failed:
         raise SystemExit(1)

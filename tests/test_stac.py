@@ -849,7 +849,9 @@ def test_cli_search_fetch_show(world):
     rows = json.loads(res.stdout)
     assert len(rows) == 5 and rows[0]["site_cloud_pct"] is None and rows[0]["scene_cloud_pct"] == 5.0
     res = run(main, ["-q", "fetch", "port", *args, "--max-cloud", "20", "--json"])
-    assert res.exit_code == 1, res.output  # an item failed (403 and the unsigned 'signed' item): exit 1
+    # Items failed (403, and the signed item without its token) and another went in: exit 3, as
+    # ingest, import and detect say "some inputs refused, the others done" (it was 1, "nothing done").
+    assert res.exit_code == 3, res.output
     report = json.loads(res.stdout)
     assert [o["item_id"] for o in report["observations"]] == ["S2A_CLEAR_20241005"]
     assert {f["item_id"] for f in report["failed"]} == {"S2A_FORBIDDEN_20241018", "S2B_SIGNED_20241015"}
@@ -865,6 +867,10 @@ def test_cli_search_fetch_show(world):
         assert text in res.output
     res = run(main, ["show", "-w", str(ws.root), "port/S2A_CLEAR_20241005", "--json"])
     assert json.loads(res.stdout)["provenance"]["stac_item"]["id"] == "S2A_CLEAR_20241005"
+    # Only the failing items in the period: nothing went in, exit 1.
+    one_day = [*args[:-4], "--from", "2024-10-18", "--to", "2024-10-18"]
+    res = run(main, ["-q", "fetch", "port", *one_day, "--json"])
+    assert res.exit_code == 1 and [f["item_id"] for f in json.loads(res.stdout)["failed"]] == ["S2A_FORBIDDEN_20241018"]
 
 
 def _strict_json(text: str) -> Any:

@@ -4,7 +4,10 @@ are ISO 8601 UTC with Z, no NaN; errors go to standard error; exit codes mean wh
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -96,3 +99,26 @@ def test_json_runs_that_fail_in_part_say_so_on_standard_error(tmp_path: Path) ->
     doc = json.loads(res.stdout)
     assert len(doc["imported"]) == 1 and [r["file"] for r in doc["refused"]] == [str(bad)]
     assert f"refused {bad}: not a readable raster" in res.stderr
+
+
+@pytest.mark.parametrize(("signame", "code", "word"), [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
+def test_a_signal_while_the_commands_load_exits_as_in_a_command(signame: str, code: int, word: str) -> None:
+    """Ctrl-C in the second the commands take to load (numpy, scipy, rasterio) printed a
+    KeyboardInterrupt traceback from inside an import, or numpy's ImportError and exit 1."""
+    script = f"""
+import os, runpy, signal, sys
+
+class SignalMidImport:  # the signal arrives while one command module is being imported
+    def find_spec(self, name, path=None, target=None):
+        if name == "sitewatch.cli.detect":
+            os.kill(os.getpid(), signal.{signame})
+        return None
+
+sys.meta_path.insert(0, SignalMidImport())
+sys.argv = ["sitewatch", "--version"]
+runpy.run_module("sitewatch", run_name="__main__")
+"""
+    src = Path(__file__).parents[1] / "src"
+    env = os.environ | {"PYTHONPATH": str(src)}
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert (res.returncode, res.stderr, res.stdout) == (code, f"{word}\n", "")

@@ -122,3 +122,15 @@ runpy.run_module("sitewatch", run_name="__main__")
     env = os.environ | {"PYTHONPATH": str(src)}
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert (res.returncode, res.stderr, res.stdout) == (code, f"{word}\n", "")
+
+
+def test_ingest_of_a_folder_without_images_names_the_folder(tmp_path: Path) -> None:
+    """It said "skipped: no GeoTIFF files or SAFE products found", naming no folder (import names it)."""
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(SITE)
+    empty = tmp_path / "delivery-2024-10"
+    empty.mkdir()
+    res = CliRunner().invoke(main, ["ingest", "pier", str(empty), "-w", str(ws.root)])
+    assert res.exit_code == 1
+    assert f"no GeoTIFF files or SAFE products found in {empty}" in res.stderr

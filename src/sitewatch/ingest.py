@@ -1287,7 +1287,8 @@ def ingest_paths(
     # been finishing a file then (they end within a second of their parent).
     remove_partials(ws, site.id)
     if not files:
-        skipped.append((", ".join(str(p) for p in paths), "no GeoTIFF files or SAFE products found"))
+        given = ", ".join(str(p) for p in paths)
+        skipped.append((given, f"no GeoTIFF files or SAFE products found in {given}"))
     store.record_run(
         "ingest",
         site.id,

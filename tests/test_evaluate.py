@@ -146,8 +146,12 @@ def test_an_unreadable_truth_file_is_named_and_the_others_proceed(tmp_path: Path
         assert len(ev.observations) == len(truths) - 1
         assert any(truths[0].name in why for _, why in ev.skipped), ev.skipped
     r = CliRunner().invoke(main, ["eval", "-w", str(ws.root), "--no-record"])
-    assert r.exit_code == 0, r.output
-    assert truths[0].name in r.stderr
+    # Exit 3, as ingest and detect when some inputs were refused and the others done (it was 0).
+    assert r.exit_code == 3, r.output
+    assert truths[0].name in r.stderr and "TP" in r.stdout
+    r = CliRunner().invoke(main, ["eval", "-w", str(ws.root), "--no-record", "--json"])
+    assert r.exit_code == 3 and truths[0].name in r.stderr
+    assert len(json.loads(r.stdout)["observations"]) == len(truths) - 1
 
 
 def test_report_takes_an_evaluation_of_its_own_sites_and_says_when_detection_ran_since(tmp_path: Path) -> None:

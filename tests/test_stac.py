@@ -849,10 +849,14 @@ def test_cli_search_fetch_show(world):
     rows = json.loads(res.stdout)
     assert len(rows) == 5 and rows[0]["site_cloud_pct"] is None and rows[0]["scene_cloud_pct"] == 5.0
     res = run(main, ["-q", "fetch", "port", *args, "--max-cloud", "20", "--json"])
-    assert res.exit_code == 1, res.output  # an item failed (403 and the unsigned 'signed' item): exit 1
+    # Items failed (403, and the signed item without its token) and another went in: exit 3, as
+    # ingest, import and detect say "some inputs refused, the others done" (it was 1, "nothing done").
+    assert res.exit_code == 3, res.output
     report = json.loads(res.stdout)
     assert [o["item_id"] for o in report["observations"]] == ["S2A_CLEAR_20241005"]
     assert {f["item_id"] for f in report["failed"]} == {"S2A_FORBIDDEN_20241018", "S2B_SIGNED_20241015"}
+    for failed in report["failed"]:  # -q --json: standard error still says why the exit code is not 0
+        assert f"failed {failed['item_id']}: {failed['error']}" in res.stderr
     res = run(main, ["search", "port", *args, "--max-cloud", "20", "--json"])
     rows = {r["item_id"]: r for r in json.loads(res.stdout)}
     assert "S2B_CLOUDY_20241008" not in rows  # cloud over the site is known now and filtered on
@@ -863,6 +867,33 @@ def test_cli_search_fetch_show(world):
         assert text in res.output
     res = run(main, ["show", "-w", str(ws.root), "port/S2A_CLEAR_20241005", "--json"])
     assert json.loads(res.stdout)["provenance"]["stac_item"]["id"] == "S2A_CLEAR_20241005"
+    # Only the failing items in the period: nothing went in, exit 1.
+    one_day = [*args[:-4], "--from", "2024-10-18", "--to", "2024-10-18"]
+    res = run(main, ["-q", "fetch", "port", *one_day, "--json"])
+    assert res.exit_code == 1 and [f["item_id"] for f in json.loads(res.stdout)["failed"]] == ["S2A_FORBIDDEN_20241018"]
+
+
+def _strict_json(text: str) -> Any:
+    """JSON as RFC 8259 has it: NaN and Infinity, which Python writes and reads by default, refused."""
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_catalogue_saying_nan_gives_null_not_invalid_json(world):
+    """eo:cloud_cover "NaN" (or "Infinity") was read as float('nan'), so search --json printed
+    NaN, which is not JSON (jq and JSON.parse refuse it); an orbit given as text was printed as text."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    state.items[0]["properties"].update({"eo:cloud_cover": "NaN", "sat:relative_orbit": "n/a"})
+    state.items[1]["properties"].update({"eo:cloud_cover": "Infinity", "sat:relative_orbit": 31.0})
+    args = ["-w", str(ws.root), "--catalog", state.url, "--collection", "s2", "--from", "2024-10-05", "--to", "2024-10-08"]
+    res = CliRunner().invoke(main, ["search", "port", *args, "--json"])
+    assert res.exit_code == 0, res.output
+    rows = _strict_json(res.stdout)
+    assert [(r["item_id"], r["scene_cloud_pct"], r["orbit"]) for r in rows] == [
+        ("S2A_CLEAR_20241005", None, None), ("S2B_CLOUDY_20241008", None, 31)]
 
 
 def test_dates_in_other_iso_forms_and_bad_dates_name_their_option(world):

@@ -35,7 +35,7 @@ from shapely.geometry.base import BaseGeometry
 from .analysis.occupancy import TimelineParams, load_timeline
 from .errors import InputError
 from .geo import reproject_geometry, utm_crs_for
-from .model import Detection, Observation
+from .model import Detection, Observation, iso_utc
 
 if TYPE_CHECKING:
     from .store import Store
@@ -274,7 +274,7 @@ def evaluate_observation(
         site_id=obs.site_id,
         scene_id=obs.scene.id,
         sensor=obs.scene.sensor,
-        acquired=obs.scene.acquired.isoformat(),
+        acquired=iso_utc(obs.scene.acquired),
         resolution_m=obs.scene.resolution_m,
         tp=len(pairs),
         fp=len(dets) - len(pairs),

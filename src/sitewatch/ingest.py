@@ -44,7 +44,7 @@ from shapely.geometry import MultiPolygon, Polygon, box
 from . import __version__
 from .errors import ImageReadError, InputError, OutputError, SitewatchError, SkippedInputWarning
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
-from .model import Grid, Observation, SceneRef, Site, is_date_only, utc
+from .model import Grid, Observation, SceneRef, Site, is_date_only, iso_utc, utc
 from .platforms import platform_of
 from .run import map_jobs
 from .sources.safe import (
@@ -670,7 +670,7 @@ def archive_observation(
     prov = dict(provenance) | {
         "sitewatch_version": __version__,
         "sensor": scene.sensor,
-        "acquired": scene.acquired.isoformat(),
+        "acquired": iso_utc(scene.acquired),
         "resolution_m": scene.resolution_m,
         "scene_id": scene.id,
         "simulated": scene.simulated,
@@ -1293,7 +1293,8 @@ def ingest_paths(
     # been finishing a file then (they end within a second of their parent).
     remove_partials(ws, site.id)
     if not files:
-        skipped.append((", ".join(str(p) for p in paths), "no GeoTIFF files or SAFE products found"))
+        given = ", ".join(str(p) for p in paths)
+        skipped.append((given, f"no GeoTIFF files or SAFE products found in {given}"))
     store.record_run(
         "ingest",
         site.id,

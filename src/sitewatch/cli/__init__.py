@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import signal
+import sys
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 
@@ -71,11 +77,42 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     ctx.obj["verbose"] = verbose
 
 
-for _name in COMMAND_MODULES:
+@contextmanager
+def _quit_at_once_on_signals() -> Iterator[None]:
+    """Ctrl-C or SIGTERM while the commands load (most of a second: numpy, scipy, rasterio) ends
+    the process at once, saying so, with the exit code a running command gives (130, 143).
+
+    Nothing is open yet to clean up. Without this, Ctrl-C printed a traceback from deep in an
+    import (or an ImportError, numpy's word for an interrupted import, exit 1).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def quit_(signum: int, frame: object) -> None:
+        sys.stderr.write("terminated\n" if signum == signal.SIGTERM else "interrupted\n")
+        sys.stderr.flush()
+        os._exit(128 + signum)
+
+    # A signal ignored (SIGINT in a shell's background job) stays ignored.
+    previous = {
+        sig: signal.signal(sig, quit_)
+        for sig in (signal.SIGINT, signal.SIGTERM)
+        if signal.getsignal(sig) in (signal.default_int_handler, signal.SIG_DFL)
+    }
     try:
-        _module = importlib.import_module(f"{__name__}.{_name}")
-    except ModuleNotFoundError as _exc:  # a command whose module is not written yet
-        if _exc.name != f"{__name__}.{_name}":
-            raise
-        continue
-    main.add_command(_module.command)
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+with _quit_at_once_on_signals():
+    for _name in COMMAND_MODULES:
+        try:
+            _module = importlib.import_module(f"{__name__}.{_name}")
+        except ModuleNotFoundError as _exc:  # a command whose module is not written yet
+            if _exc.name != f"{__name__}.{_name}":
+                raise
+            continue
+        main.add_command(_module.command)

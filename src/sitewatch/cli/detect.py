@@ -63,8 +63,8 @@ def command(
         kinds = ", ".join(f"{n} {k}{'' if n == 1 else 's'}" for k, n in sorted(summary["detections"].items())) or "nothing"
         failed = f", {len(summary['errors'])} could not be read" if summary["errors"] else ""
         click.echo(f"{site_id}: {summary['observations']} observation(s){failed}, found {kinds}")
-        for err in summary["errors"]:
-            click.echo(f"error: {err}", err=True)
+    for err in summary["errors"]:  # with --json too: standard output may be a script's, this is the user's
+        click.echo(f"error: {err}", err=True)
     if summary["errors"]:
         # As ingest: 3 when some observations failed (each named above), 1 when all did.
         raise SystemExit(3 if len(summary["errors"]) < summary["observations"] else 1)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..evaluate import EVAL_KINDS, EvalParams, Scores, evaluate_workspace
+from ..evaluate import EVAL_KINDS, EvalParams, Evaluation, Scores, evaluate_workspace
 from ..workspace import open_workspace
 from .options import FiniteFloatRange, OnceCommand, handle_errors, json_option, workspace_option
 
@@ -50,14 +50,20 @@ def command(
     The figures are recorded so `sitewatch report` shows them. Where there is
     nothing to match (no detection and no truth object of the kind), precision,
     recall and F1 are undefined and shown as "–" (null in JSON).
+
+    Exit code 0 when every simulated scene's truth was read, 3 when some truth
+    files were missing or unreadable (each is named; the others are evaluated),
+    1 when nothing could be evaluated.
     """
     ws = open_workspace(workspace)
     ev = evaluate_workspace(
         ws, list(site_ids) or None, EvalParams(kind=kind, long_ship_m=long_ship_m), record=not no_record
     )
-    for obs_id, why in ev.skipped:
-        if not why.startswith("no ground truth"):  # real scenes are only counted, below
-            click.echo(f"skipped {obs_id}: {why}", err=True)
+    # Real scenes have no truth to read and are only counted (below); a simulated scene whose truth
+    # file is missing or unreadable is an input refused.
+    refused = [(obs_id, why) for obs_id, why in ev.skipped if not why.startswith("no ground truth")]
+    for obs_id, why in refused:
+        click.echo(f"skipped {obs_id}: {why}", err=True)
     if not ev.observations:
         raise click.ClickException(
             "nothing to evaluate: no observation has ground truth (eval needs simulated scenes, "
@@ -65,7 +71,15 @@ def command(
         )
     if as_json:
         click.echo(json.dumps(ev.to_dict(), indent=1, default=str))
-        return
+    else:
+        _print(ev, kind)
+    if refused:
+        # As ingest and detect: some inputs (truth files missing or unreadable) refused, the others done.
+        raise SystemExit(3)
+
+
+def _print(ev: Evaluation, kind: str) -> None:
+    """The evaluation as lines for people: overall, per sensor and site, presence days."""
     click.echo(_line("all", ev.overall, kind))
     for name, s in ev.by_sensor.items():
         click.echo(_line(f"sensor {name}", s, kind))

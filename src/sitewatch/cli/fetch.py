@@ -55,7 +55,10 @@ def command(
     `max_cloud` setting, 100), or with no valid pixel over it, are skipped
     before their bands are downloaded. A rerun fetches only what is missing;
     an acquisition the site already holds from another catalogue or collection
-    is skipped. Items that failed are listed at the end and the exit code is 1.
+    is skipped. Items that failed are listed at the end.
+
+    Exit code 0 when no item failed, 3 when some failed and the others were
+    fetched or skipped (each failure is named), 1 when every item failed.
     """
     start, end = parse_date(date_from), parse_date(date_to, end=True)
     if end < start:
@@ -94,7 +97,8 @@ def command(
         if not is_quiet():
             for item_id, reason in report.skipped:
                 click.echo(f"  skipped {item_id}: {reason}")
-        for item_id, error in report.failed:
-            click.echo(f"failed {item_id}: {error}", err=True)
+    for item_id, error in report.failed:  # with --json too: standard output may be a script's, this is the user's
+        click.echo(f"failed {item_id}: {error}", err=True)
     if report.failed:
-        raise SystemExit(1)
+        # As ingest, import and detect: 3 when the others went in (or were judged), 1 when none did.
+        raise SystemExit(3 if report.observations or report.skipped else 1)

@@ -110,11 +110,11 @@ def command(
         for repeat, earlier in repeats:
             click.echo(duplicate_line(str(repeat), str(earlier), "imported", str(earlier) in failed and not any(
                 row["file"] == str(earlier) for row in imported)))
-        for name, reason in missed:
-            click.echo(f"skipped {name}: {reason}", err=True)
-        for name, reason in refused:
-            # Most reasons begin with the file already ("a.tif: has no CRS"): name it once.
-            click.echo(f"refused {reason}" if reason.startswith(f"{name}:") else f"refused {name}: {reason}", err=True)
+    for name, reason in missed:  # with --json too: standard output may be a script's, this is the user's
+        click.echo(f"skipped {name}: {reason}", err=True)
+    for name, reason in refused:
+        # Most reasons begin with the file already ("a.tif: has no CRS"): name it once.
+        click.echo(f"refused {reason}" if reason.startswith(f"{name}:") else f"refused {name}: {reason}", err=True)
     # As ingest: 3 when some files were refused or missed the sites named, 1 when nothing went in.
     if not imported and files:
         raise SystemExit(1)

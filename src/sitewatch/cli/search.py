@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -63,6 +64,13 @@ def stac_query_options(func: F) -> F:
     return func
 
 
+def _orbit(value: Any) -> int | None:
+    """The relative orbit as a whole number, or None when the catalogue gives none or text."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return int(value) if value == int(value) else None
+
+
 def _row(c: Candidate) -> dict[str, Any]:
     s = c.scene
     return {
@@ -70,7 +78,7 @@ def _row(c: Candidate) -> dict[str, Any]:
         "acquired": iso_utc(s.acquired),
         "collection": s.collection,
         "platform": s.platform,
-        "orbit": s.properties.get("sat:relative_orbit"),
+        "orbit": _orbit(s.properties.get("sat:relative_orbit")),
         "scene_cloud_pct": s.cloud_cover,
         "coverage_pct": round(c.coverage * 100, 1),
         "site_valid_pct": round(c.stats.valid_fraction * 100, 1) if c.stats else None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,10 @@ def command(observation_id: str, show_item: bool, workspace: Path, as_json: bool
         "simulated": obs.scene.simulated,
     }
     if as_json:
+        if isinstance(prov.get("acquired"), str):
+            # Observations ingested by earlier versions say +00:00; --json writes every time with Z.
+            with contextlib.suppress(ValueError):
+                prov["acquired"] = iso_utc(utc(prov["acquired"]))
         click.echo(json.dumps(summary | {"provenance": prov}, indent=1, default=str))
         return
     from rich.console import Console

@@ -28,6 +28,7 @@ import functools
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import time
@@ -650,11 +651,15 @@ def _href(item: Mapping[str, Any], key: str) -> str:
 
 
 def _number(value: Any) -> float | None:
-    """A provider's figure as a float; one that is not a number is unknown, not an error."""
+    """A provider's figure as a float; one that is not a number is unknown, not an error.
+
+    So is "NaN" or "Infinity", which ``float`` reads but JSON cannot hold (``search --json``).
+    """
     try:
-        return float(value) if value is not None else None
+        number = float(value) if value is not None else None
     except (TypeError, ValueError):
         return None
+    return number if number is not None and math.isfinite(number) else None
 
 
 # -- search ---------------------------------------------------------------------------------------

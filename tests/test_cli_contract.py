@@ -1,0 +1,136 @@
+"""The CLI's contract with scripts: ``--json`` is one JSON document on standard output, times
+are ISO 8601 UTC with Z, no NaN; errors go to standard error; exit codes mean what README says."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from affine import Affine
+from click.testing import CliRunner
+
+from _report_world import build
+from sitewatch.cli import main
+from sitewatch.testing import site_utm_origin, tiny_site, write_tiff
+from sitewatch.workspace import init_workspace
+
+SITE = tiny_site("pier")
+
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+
+
+def _times(value: Any, path: str = "$") -> list[tuple[str, str]]:
+    """Every (path, text) in a JSON value that is a date and time."""
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in _times(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [t for i, v in enumerate(value) for t in _times(v, f"{path}[{i}]")]
+    return [(path, value)] if isinstance(value, str) and _TIME.match(value) else []
+
+
+def _json(args: list[str]) -> Any:
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def _sar(path: Path, acquired: str = "2024-10-17T09:30:00Z") -> Path:
+    crs, x0, y0 = site_utm_origin(SITE)
+    data = np.full((250, 220), 0.02, dtype=np.float32)
+    return write_tiff(path, data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0),
+                      tags={"SITEWATCH_ACQUIRED": acquired, "SITEWATCH_SENSOR": "sar"})  # fmt: skip
+
+
+def test_every_time_in_json_output_is_utc_with_z(tmp_path: Path) -> None:
+    """eval's observations and show's provenance gave ``2024-10-17T21:00:00+00:00``, where
+    every other command's --json (and README) says ``…Z``."""
+    ws = build(tmp_path / "ws")
+    root = str(ws.root)
+    docs = {
+        "observations": _json(["observations", "-w", root, "--json"]),
+        "eval": _json(["eval", "-w", root, "--json", "--no-record"]),
+        "timeline": _json(["timeline", "dunai", "-w", root, "--json", "-"]),
+    }
+    assert docs["eval"]["observations"], docs["eval"]
+    other = init_workspace(tmp_path / "ingested")
+    with other.store() as store:
+        store.put_site(SITE)
+    res = CliRunner().invoke(main, ["ingest", "pier", str(_sar(tmp_path / "scene.tif")), "-w", str(other.root)])
+    assert res.exit_code == 0, res.output
+    (obs,) = _json(["observations", "-w", str(other.root), "--json"])
+    docs["show"] = _json(["show", obs["id"], "-w", str(other.root), "--json"])
+    assert docs["show"]["provenance"]["acquired"] == "2024-10-17T09:30:00Z"
+    found = [(name, *t) for name, doc in docs.items() for t in _times(doc)]
+    assert found and [t for t in found if not t[2].endswith("Z")] == []
+    # An observation ingested before this was fixed holds +00:00 in its provenance.
+    with other.store() as store:
+        old = store.get_observation(obs["id"])
+        store.put_observation(replace(old, provenance=old.provenance | {"acquired": "2024-10-17T09:30:00+00:00"}))
+    shown = _json(["show", obs["id"], "-w", str(other.root), "--json"])
+    assert shown["provenance"]["acquired"] == "2024-10-17T09:30:00Z"
+
+
+def test_json_runs_that_fail_in_part_say_so_on_standard_error(tmp_path: Path) -> None:
+    """With --json, detect and import put what failed in the JSON only: a script that keeps standard
+    output saw exit 3 or 1 and, on standard error, nothing at all to say why."""
+    ws = build(tmp_path / "ws")
+    gone = ws.root / "archive" / "dunai" / "sim-dunai-2024-10-20-sar.tif"
+    gone.unlink()
+    res = CliRunner().invoke(main, ["-q", "detect", "dunai", "-w", str(ws.root), "--json", "--workers", "1"])
+    assert res.exit_code == 3, res.output
+    (error,) = json.loads(res.stdout)["errors"]
+    assert "sim-dunai-2024-10-20-sar" in error and error in res.stderr
+
+    other = init_workspace(tmp_path / "other")
+    with other.store() as store:
+        store.put_site(SITE)
+    bad = tmp_path / "bad.tif"
+    bad.write_text("not an image")
+    res = CliRunner().invoke(main, ["-q", "import", str(_sar(tmp_path / "a.tif")), str(bad), "-w", str(other.root), "--json"])
+    assert res.exit_code == 3, res.output
+    doc = json.loads(res.stdout)
+    assert len(doc["imported"]) == 1 and [r["file"] for r in doc["refused"]] == [str(bad)]
+    assert f"refused {bad}: not a readable raster" in res.stderr
+
+
+@pytest.mark.parametrize(("signame", "code", "word"), [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
+def test_a_signal_while_the_commands_load_exits_as_in_a_command(signame: str, code: int, word: str) -> None:
+    """Ctrl-C in the second the commands take to load (numpy, scipy, rasterio) printed a
+    KeyboardInterrupt traceback from inside an import, or numpy's ImportError and exit 1."""
+    script = f"""
+import os, runpy, signal, sys
+
+class SignalMidImport:  # the signal arrives while one command module is being imported
+    def find_spec(self, name, path=None, target=None):
+        if name == "sitewatch.cli.detect":
+            os.kill(os.getpid(), signal.{signame})
+        return None
+
+sys.meta_path.insert(0, SignalMidImport())
+sys.argv = ["sitewatch", "--version"]
+runpy.run_module("sitewatch", run_name="__main__")
+"""
+    src = Path(__file__).parents[1] / "src"
+    env = os.environ | {"PYTHONPATH": str(src)}
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert (res.returncode, res.stderr, res.stdout) == (code, f"{word}\n", "")
+
+
+def test_ingest_of_a_folder_without_images_names_the_folder(tmp_path: Path) -> None:
+    """It said "skipped: no GeoTIFF files or SAFE products found", naming no folder (import names it)."""
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(SITE)
+    empty = tmp_path / "delivery-2024-10"
+    empty.mkdir()
+    res = CliRunner().invoke(main, ["ingest", "pier", str(empty), "-w", str(ws.root)])
+    assert res.exit_code == 1
+    assert f"no GeoTIFF files or SAFE products found in {empty}" in res.stderr

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
 class _OnceOptions:
     """Refuse an option given more than once where it takes one value.
 

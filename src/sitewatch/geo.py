@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import lru_cache
 
+import numpy as np
 import shapely
 from affine import Affine
 from pyproj import CRS, Transformer
@@ -13,6 +15,7 @@ from shapely.geometry.base import BaseGeometry
 
 __all__ = [
     "ground_pixel_size",
+    "heading_from_north",
     "pixel_corners_to_polygon",
     "reproject_geometry",
     "utm_crs_for",
@@ -67,6 +70,48 @@ def ground_pixel_size(crs: str | None, transform: Affine, width: int, height: in
     except Exception:  # a CRS pyproj cannot give factors for: take it as true scale
         kx = ky = 1.0
     return px * unit / kx, py * unit / ky
+
+
+def heading_from_north(
+    heading_deg: Sequence[float],
+    rows: Sequence[float],
+    cols: Sequence[float],
+    transform: Affine,
+    crs: str | None,
+    pixel_size: tuple[float, float],
+) -> list[float]:
+    """Long-axis headings measured in an image, as degrees clockwise from true north, in [0, 180).
+
+    Detectors measure ``heading_deg`` clockwise from image up, with ``pixel_size`` (x, y) metres
+    a pixel (:class:`~sitewatch.detect.base.PixelDetection`): that is north only on a north-up
+    grid. A rotated, south-up or east-left (mirrored) transform, a grid far from its projection's
+    meridian (UTM's convergence, polar stereographic) each turn it; this follows a short step
+    along each axis from its centroid (``rows``, ``cols``: pixel centres at integers) through
+    ``transform`` and the CRS to longitude and latitude and takes the step's geodesic azimuth.
+    Without a CRS the azimuth is the transform's own (clockwise from its y axis).
+    """
+    h = np.radians(np.asarray(heading_deg, dtype=np.float64))
+    if h.size == 0:
+        return []
+    px, py = pixel_size
+    step = 0.5 * min(px, py)  # metres: half a pixel each way, within the object
+    dc, dr = step * np.sin(h) / px, -step * np.cos(h) / py
+    c = np.asarray(cols, dtype=np.float64) + 0.5  # the transform maps pixel corners
+    r = np.asarray(rows, dtype=np.float64) + 0.5
+    x0, y0 = transform * (c - dc, r - dr)
+    x1, y1 = transform * (c + dc, r + dr)
+    az = np.degrees(np.arctan2(x1 - x0, y1 - y0))
+    if crs:
+        try:
+            from pyproj import Geod
+
+            t = _transformer(CRS.from_user_input(crs).to_string(), "EPSG:4326")
+            lon0, lat0 = t.transform(x0, y0, errcheck=True)
+            lon1, lat1 = t.transform(x1, y1, errcheck=True)
+            az = np.asarray(Geod(ellps="WGS84").inv(lon0, lat0, lon1, lat1)[0], dtype=np.float64)
+        except Exception:  # a CRS with no way to longitude and latitude: its own grid's azimuth
+            pass
+    return [float(v) % 180.0 for v in az]
 
 
 def pixel_corners_to_polygon(corners: list[tuple[float, float]] | tuple[tuple[float, float], ...], transform: Affine) -> Polygon:

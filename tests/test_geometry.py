@@ -1,0 +1,135 @@
+"""Where a ship is put and how it is measured on grids that are not north-up UTM.
+
+Each scene is drawn on the ground: a hull of known length, width, true heading and position,
+sampled into pixels through the image's own transform and CRS (rotated, mirrored, in degrees, far
+from a projection's meridian), so the truth does not share the code's assumptions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from click.testing import CliRunner
+from pyproj import CRS, Geod, Transformer
+from shapely.geometry import Polygon
+
+from sitewatch.cli import main
+
+N = 120
+LENGTH, WIDTH, HEADING = 150.0, 25.0, 30.0
+GEOD = Geod(ellps="WGS84")
+
+
+def _linear(deg: float, px: float, py: float) -> tuple[float, float, float, float]:
+    """(a, b, d, e) of a transform whose columns run ``deg`` anticlockwise of east, in CRS units."""
+    t = math.radians(deg)
+    return px * math.cos(t), py * math.sin(t), px * math.sin(t), -py * math.cos(t)
+
+
+def _transform(crs: str, lon: float, lat: float, lin: tuple[float, float, float, float]) -> Affine:
+    """A transform with ``lin`` putting (lon, lat) off the image's centre."""
+    a, b, d, e = lin
+    x, y = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(lon, lat)
+    c0, r0 = N / 2 + 5.3, N / 2 - 7.6
+    return Affine(a, b, x - (a * c0 + b * r0), d, e, y - (d * c0 + e * r0))
+
+
+def _ship_on_ground(transform: Affine, crs: str, lon: float, lat: float, ss: int = 4) -> np.ndarray:
+    """Fraction of each pixel inside the hull, found in metres on the ground around (lon, lat)."""
+    off = (np.arange(ss) + 0.5) / ss
+    idx = (np.arange(N)[:, None] + off[None, :]).ravel()
+    cols, rows = np.meshgrid(idx, idx)
+    xs, ys = transform * (cols, rows)
+    local = CRS.from_proj4(f"+proj=aeqd +lat_0={lat} +lon_0={lon} +datum=WGS84 +units=m")
+    x, y = Transformer.from_crs(crs, local, always_xy=True).transform(xs, ys)
+    t = math.radians(HEADING)
+    along = x * math.sin(t) + y * math.cos(t)
+    across = x * math.cos(t) - y * math.sin(t)
+    inside = (np.abs(along) <= LENGTH / 2) & (np.abs(across) <= WIDTH / 2)
+    return inside.reshape(N, ss, N, ss).mean(axis=(1, 3))
+
+
+def _sar_tiff(path: Path, crs: str, lon: float, lat: float, lin: tuple[float, float, float, float]) -> Path:
+    t = _transform(crs, lon, lat, lin)
+    mean = 0.02 * (1 + 100 * _ship_on_ground(t, crs, lon, lat))  # 20 dB hull on the sea
+    img = (mean * np.random.default_rng(5).gamma(4.5, 1 / 4.5, mean.shape)).astype(np.float32)
+    with rasterio.open(path, "w", driver="GTiff", width=N, height=N, count=1, dtype="float32", crs=crs, transform=t) as ds:
+        ds.write(img, 1)
+        ds.update_tags(SITEWATCH_IMPULSE_RESPONSE_M="0")  # hulls drawn without one
+    return path
+
+
+def _one_vessel(tif: Path, tmp_path: Path) -> tuple[dict, str]:  # type: ignore[type-arg]
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--sensor", "sar", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    fc = json.loads(out.read_text())
+    vessels = [f for f in fc["features"] if f["properties"]["kind"] == "vessel"]
+    assert len(vessels) == 1
+    return vessels[0], fc["sitewatch"]["heading"]
+
+
+def _angle(a: float, b: float) -> float:
+    """Difference of two undirected axes, degrees."""
+    return abs((a - b + 90) % 180 - 90)
+
+
+GRIDS = {
+    "north-up": ("EPSG:32633", 15.0, 43.0, (10.0, 0.0, 0.0, -10.0)),
+    "rotated-30": ("EPSG:32633", 15.0, 43.0, _linear(30, 10.0, 10.0)),
+    "south-up": ("EPSG:32633", 15.0, 43.0, (10.0, 0.0, 0.0, 10.0)),
+    "east-left": ("EPSG:32633", 15.0, 43.0, (-10.0, 0.0, 0.0, -10.0)),
+    "utm-70N-far-from-meridian": ("EPSG:32633", 11.0, 70.0, (10.0, 0.0, 0.0, -10.0)),
+    "polar-stereographic-85N": ("EPSG:3413", 30.0, 85.0, (10.0, 0.0, 0.0, -10.0)),
+}
+
+
+@pytest.mark.parametrize("grid", list(GRIDS))
+def test_detect_image_heading_is_from_true_north_on_any_grid(tmp_path: Path, grid: str) -> None:
+    # Before, the heading was measured from image up: 59° for a 30° hull on a grid turned by 30°,
+    # 151° on a mirrored (south-up or east-left) one, 34° off UTM's meridian at 70°N, 135° on
+    # a polar stereographic grid; the box drawn through the transform was right all along.
+    crs, lon, lat, lin = GRIDS[grid]
+    f, convention = _one_vessel(_sar_tiff(tmp_path / "s.tif", crs, lon, lat, lin), tmp_path)
+    assert convention == "degrees clockwise from true north"
+    props = f["properties"]
+    assert _angle(props["heading_deg"], HEADING) <= 1.5
+    assert 0.0 <= props["heading_deg"] < 180.0
+    # The box is on the hull and as long as it.
+    to_ll = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    c = Polygon(f["geometry"]["coordinates"][0]).centroid
+    clon, clat = to_ll.transform(c.x, c.y)
+    assert GEOD.inv(lon, lat, clon, clat)[2] < 10.0
+    assert abs(props["length_m"] - LENGTH) <= 10.0
+
+
+def test_pipeline_heading_is_from_true_north_not_the_utm_grid(tmp_path: Path) -> None:
+    # At 75°N, 2.9° east of UTM zone 32's meridian, the site grid's north is 2.8° off true north:
+    # the stored heading was the grid's (32.8° for a 30° hull).
+    from sitewatch.detection import detect_site
+    from sitewatch.ingest import ingest_file
+    from sitewatch.testing import tiny_site
+    from sitewatch.workspace import init_workspace
+
+    lon, lat = 11.9, 75.0
+    site = tiny_site("north", lon=lon, lat=lat, half_deg=0.004)
+    ws = init_workspace(tmp_path / "ws")
+    tif = _sar_tiff(tmp_path / "s.tif", "EPSG:32632", lon, lat, (10.0, 0.0, 0.0, -10.0))
+    with rasterio.open(tif, "r+") as ds:
+        ds.update_tags(SITEWATCH_ACQUIRED="2024-10-17T09:30:00Z")
+        ds.set_band_description(1, "VV")
+    with ws.store() as store:
+        store.put_site(site)
+        ingest_file(ws, store, site, tif)
+    detect_site(ws, site.id, workers=1)
+    with ws.store() as store:
+        (d,) = store.detections(site.id, kind="vessel")
+    assert _angle(d.heading_deg, HEADING) <= 1.5
+    c = d.footprint.centroid
+    assert GEOD.inv(lon, lat, c.x, c.y)[2] < 10.0

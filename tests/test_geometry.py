@@ -65,19 +65,29 @@ def _sar_tiff(path: Path, crs: str, lon: float, lat: float, lin: tuple[float, fl
     return path
 
 
-def _one_vessel(tif: Path, tmp_path: Path) -> tuple[dict, str]:  # type: ignore[type-arg]
+def _one_vessel(tif: Path, tmp_path: Path) -> tuple[dict, dict]:  # type: ignore[type-arg]
     out = tmp_path / "d.geojson"
     r = CliRunner().invoke(main, ["detect-image", str(tif), "--sensor", "sar", "--out", str(out)])
     assert r.exit_code == 0, r.output
     fc = json.loads(out.read_text())
     vessels = [f for f in fc["features"] if f["properties"]["kind"] == "vessel"]
     assert len(vessels) == 1
-    return vessels[0], fc["sitewatch"]["heading"]
+    return vessels[0], fc["sitewatch"]
 
 
 def _angle(a: float, b: float) -> float:
     """Difference of two undirected axes, degrees."""
     return abs((a - b + 90) % 180 - 90)
+
+
+def _lonlat_turned(deg: float, lat: float, metres: float = 10.0) -> tuple[float, float, float, float]:
+    """(a, b, d, e) in degrees of square ``metres`` pixels whose columns run ``deg`` anticlockwise of east
+    (a transform fitted to a radar scene's GCPs in lon/lat)."""
+    la = math.radians(lat)
+    m_lat = 111_132.92 - 559.82 * math.cos(2 * la) + 1.175 * math.cos(4 * la)
+    m_lon = 111_412.84 * math.cos(la) - 93.5 * math.cos(3 * la)
+    a, b, d, e = _linear(deg, metres, metres)
+    return a / m_lon, b / m_lon, d / m_lat, e / m_lat
 
 
 GRIDS = {
@@ -87,6 +97,10 @@ GRIDS = {
     "east-left": ("EPSG:32633", 15.0, 43.0, (-10.0, 0.0, 0.0, -10.0)),
     "utm-70N-far-from-meridian": ("EPSG:32633", 11.0, 70.0, (10.0, 0.0, 0.0, -10.0)),
     "polar-stereographic-85N": ("EPSG:3413", 30.0, 85.0, (10.0, 0.0, 0.0, -10.0)),
+    # Before, each pixel side's degrees were all taken as longitude (or all latitude): 6.6 × 18 m
+    # pixels for 10 m ones on this grid, and a 150 m hull measured 101 m.
+    "lonlat-turned-60-at-60N": ("EPSG:4326", 10.0, 60.0, _lonlat_turned(60.0, 60.0)),
+    "lonlat-ascending-pass-at-60N": ("EPSG:4326", 10.0, 60.0, tuple(-v for v in _lonlat_turned(-12.0, 60.0))),
 }
 
 
@@ -96,8 +110,10 @@ def test_detect_image_heading_is_from_true_north_on_any_grid(tmp_path: Path, gri
     # 151° on a mirrored (south-up or east-left) one, 34° off UTM's meridian at 70°N, 135° on
     # a polar stereographic grid; the box drawn through the transform was right all along.
     crs, lon, lat, lin = GRIDS[grid]
-    f, convention = _one_vessel(_sar_tiff(tmp_path / "s.tif", crs, lon, lat, lin), tmp_path)
-    assert convention == "degrees clockwise from true north"
+    f, meta = _one_vessel(_sar_tiff(tmp_path / "s.tif", crs, lon, lat, lin), tmp_path)
+    assert meta["heading"] == "degrees clockwise from true north"
+    # Ground pixels of 10 m (UTM's scale factor, 10.3 m on polar stereographic at 85°N).
+    assert meta["pixel_size_m"] == pytest.approx([10.0, 10.0], rel=0.035)
     props = f["properties"]
     assert _angle(props["heading_deg"], HEADING) <= 1.5
     assert 0.0 <= props["heading_deg"] < 180.0

@@ -59,7 +59,12 @@ def ground_pixel_size(crs: str | None, transform: Affine, width: int, height: in
         lat = math.radians(cy)
         m_per_deg_lat = 111_132.92 - 559.82 * math.cos(2 * lat) + 1.175 * math.cos(4 * lat)
         m_per_deg_lon = 111_412.84 * math.cos(lat) - 93.5 * math.cos(3 * lat)
-        return px * m_per_deg_lon, py * m_per_deg_lat
+        # Each pixel side in metres, east and north apart: a grid turned in lon/lat (a transform
+        # fitted to a radar scene's GCPs) has sides with degrees of both, which are not alike.
+        return (
+            math.hypot(transform.a * m_per_deg_lon, transform.d * m_per_deg_lat),
+            math.hypot(transform.b * m_per_deg_lon, transform.e * m_per_deg_lat),
+        )
     unit = c.axis_info[0].unit_conversion_factor if c.axis_info else 1.0
     lon, lat = _transformer(c.to_string(), "EPSG:4326").transform(cx, cy)
     try:

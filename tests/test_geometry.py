@@ -149,3 +149,22 @@ def test_pipeline_heading_is_from_true_north_not_the_utm_grid(tmp_path: Path) ->
     assert _angle(d.heading_deg, HEADING) <= 1.5
     c = d.footprint.centroid
     assert GEOD.inv(lon, lat, c.x, c.y)[2] < 10.0
+
+
+def test_a_skewed_grid_is_named_where_its_measurements_are_not_square(tmp_path: Path) -> None:
+    # Pixel sides at 68 degrees on the ground: the detectors measure as if square-cornered (a
+    # 150 m hull came out 184 m), and nothing said so.
+    tif = _sar_tiff(tmp_path / "s.tif", "EPSG:32633", 15.0, 43.0, (10.0, 4.0, 0.0, -10.0))
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["-q", "detect-image", str(tif), "--sensor", "sar", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "warning" in r.stderr and "21.8 degrees off a right angle" in r.stderr and str(tif) in r.stderr
+    assert "21.8 degrees off a right angle" in json.loads(out.read_text())["sitewatch"]["note"]
+
+
+@pytest.mark.parametrize("grid", ["rotated-30", "south-up", "lonlat-turned-60-at-60N", "polar-stereographic-85N"])
+def test_square_grids_turned_or_mirrored_are_not_called_skewed(tmp_path: Path, grid: str) -> None:
+    from sitewatch.geo import grid_skew_deg
+
+    crs, lon, lat, lin = GRIDS[grid]
+    assert grid_skew_deg(crs, _transform(crs, lon, lat, lin), N, N) < 0.1

@@ -14,6 +14,7 @@ from shapely import Polygon
 from shapely.geometry.base import BaseGeometry
 
 __all__ = [
+    "grid_skew_deg",
     "ground_pixel_size",
     "heading_from_north",
     "pixel_corners_to_polygon",
@@ -75,6 +76,30 @@ def ground_pixel_size(crs: str | None, transform: Affine, width: int, height: in
     except Exception:  # a CRS pyproj cannot give factors for: take it as true scale
         kx = ky = 1.0
     return px * unit / kx, py * unit / ky
+
+
+def grid_skew_deg(crs: str | None, transform: Affine, width: int, height: int) -> float:
+    """How far from a right angle (degrees) a pixel's sides meet on the ground, at the raster's centre.
+
+    0 for north-up, rotated and mirrored grids; an affine transform with a shear (fitted to
+    three control points of a scanned or oblique image, say) makes pixels parallelograms.
+    Geographic CRSs are judged in metres (a degree of longitude is shorter than one of latitude).
+    """
+    a, b, d, e = transform.a, transform.b, transform.d, transform.e
+    if crs:
+        try:
+            c = CRS.from_user_input(crs)
+        except Exception:
+            c = None
+        if c is not None and c.is_geographic:
+            lat = math.radians((transform @ (width / 2, height / 2))[1])
+            k = math.cos(lat) if abs(lat) < math.pi / 2 else 0.0
+            a, b = a * k, b * k
+    n1, n2 = math.hypot(a, d), math.hypot(b, e)
+    if n1 == 0 or n2 == 0:
+        return 0.0
+    cos = (a * b + d * e) / (n1 * n2)
+    return abs(math.degrees(math.asin(max(-1.0, min(1.0, cos)))))
 
 
 def heading_from_north(

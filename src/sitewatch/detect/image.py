@@ -46,7 +46,7 @@ from numpy.typing import NDArray
 
 from ..errors import ImageReadError, InputError
 from ..files import write_text_atomic
-from ..geo import ground_pixel_size, heading_from_north
+from ..geo import grid_skew_deg, ground_pixel_size, heading_from_north
 from ..untrusted import check_not_linking
 from .base import PixelDetection
 from .optical import DETECTOR as OPTICAL_DETECTOR
@@ -62,6 +62,7 @@ __all__ = [
     "detect_sar_bands",
     "parse_sar_band_args",
     "detections_to_geojson",
+    "skew_note",
     "write_geojson",
     "SENSOR_RUNNERS",
     "TILE_ABOVE_PIXELS",
@@ -510,6 +511,9 @@ def detections_to_geojson(info: ImageInfo, dets: list[PixelDetection], sensor: s
     }
     if info.approximate:
         meta["note"] = "transform fitted to the image's GCPs: coordinates are approximate"
+    skew = skew_note(info)
+    if skew:
+        meta["note"] = f"{meta['note']}; {skew}" if "note" in meta else skew
     if extra:
         meta |= dict(extra)
     fc: dict[str, Any] = {"type": "FeatureCollection", "features": feats, "sitewatch": meta}
@@ -520,6 +524,26 @@ def detections_to_geojson(info: ImageInfo, dets: list[PixelDetection], sensor: s
     elif not info.crs:
         fc["crs"] = {"type": "name", "properties": {"name": UNKNOWN_CRS_WKT}}
     return fc
+
+
+MAX_SKEW_DEG = 1.0
+"""A grid whose pixel sides meet further than this from a right angle on the ground is named: the
+detectors measure in a square-cornered frame, so lengths, widths and headings are off (a 150 m hull
+on a grid skewed 22 degrees measured 184 m)."""
+
+
+def skew_note(info: ImageInfo) -> str:
+    """A warning that ``info``'s grid is skewed (more than :data:`MAX_SKEW_DEG`), or ``""``."""
+    if info.transform is None:
+        return ""
+    skew = grid_skew_deg(info.crs, info.transform, info.width, info.height)
+    if skew <= MAX_SKEW_DEG:
+        return ""
+    return (
+        f"the image's pixel sides meet {skew:.1f} degrees off a right angle (a skewed transform): lengths, widths and "
+        "headings are measured as if they met square and may be off by as much; warp it to a square grid first "
+        "(gdalwarp, or `sitewatch ingest`, which does)"
+    )
 
 
 def _is_wgs84(crs: str) -> bool:

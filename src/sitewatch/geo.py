@@ -128,8 +128,9 @@ def heading_from_north(
     dc, dr = step * np.sin(h) / px, -step * np.cos(h) / py
     c = np.asarray(cols, dtype=np.float64) + 0.5  # the transform maps pixel corners
     r = np.asarray(rows, dtype=np.float64) + 0.5
-    x0, y0 = transform * (c - dc, r - dr)
-    x1, y1 = transform * (c + dc, r + dr)
+    a, b, xoff, d, e, yoff = transform[:6]
+    x0, y0 = a * (c - dc) + b * (r - dr) + xoff, d * (c - dc) + e * (r - dr) + yoff
+    x1, y1 = a * (c + dc) + b * (r + dr) + xoff, d * (c + dc) + e * (r + dr) + yoff
     az = np.degrees(np.arctan2(x1 - x0, y1 - y0))
     if crs:
         try:

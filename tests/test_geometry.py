@@ -168,3 +168,16 @@ def test_square_grids_turned_or_mirrored_are_not_called_skewed(tmp_path: Path, g
 
     crs, lon, lat, lin = GRIDS[grid]
     assert grid_skew_deg(crs, _transform(crs, lon, lat, lin), N, N) < 0.1
+
+
+def test_a_sinusoidal_grid_far_from_its_meridian_is_measured_on_the_ground(tmp_path: Path) -> None:
+    # MODIS's sinusoidal grid at 60°N, 60°E: a column step is 10 m east, a row step 13.5 m at
+    # 42° off a right angle. Before, the projection's scale along the meridian made rows 7.4 m,
+    # and the grid passed for square.
+    tif = _sar_tiff(tmp_path / "s.tif", "ESRI:54008", 60.0, 60.0, (10.0, 0.0, 0.0, -10.0))
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["-q", "detect-image", str(tif), "--sensor", "sar", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    meta = json.loads(out.read_text())["sitewatch"]
+    assert meta["pixel_size_m"] == pytest.approx([10.0, 13.5], abs=0.01)
+    assert "42.2 degrees off a right angle" in meta["note"] and "42.2 degrees" in r.stderr

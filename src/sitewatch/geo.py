@@ -42,64 +42,63 @@ def utm_crs_for(lon: float, lat: float) -> str:
     return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
 
 
+def _ground_steps(crs: str, transform: Affine, width: int, height: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """((metres, azimuth) of one column step, (metres, azimuth) of one row step) on the ellipsoid, at
+    the raster's centre: a short step each way through ``transform`` and ``crs`` to lon/lat."""
+    from pyproj import Geod
+
+    t = _transformer(CRS.from_user_input(crs).to_string(), "EPSG:4326")
+    h = 1 / 16  # of a pixel, each way: the local scale, not an average over a large pixel
+    c, r = width / 2, height / 2
+    pts = [transform @ p for p in ((c - h, r), (c + h, r), (c, r - h), (c, r + h))]
+    lon, lat = t.transform([p[0] for p in pts], [p[1] for p in pts], errcheck=True)
+    az, _, dist = Geod(ellps="WGS84").inv(lon[0::2], lat[0::2], lon[1::2], lat[1::2])
+    return (dist[0] / (2 * h), az[0]), (dist[1] / (2 * h), az[1])
+
+
 def ground_pixel_size(crs: str | None, transform: Affine, width: int, height: int) -> tuple[float, float]:
     """Ground size (x, y) in metres of one pixel at the raster's centre.
 
-    Projected CRSs in metres give the transform's pixel size, corrected by the
-    projection's scale factor at the centre (Web Mercator pixels are
-    ``cos(latitude)`` smaller on the ground than their nominal size).
-    Geographic CRSs convert degrees to metres at the centre's latitude.
+    Measured on the ellipsoid, so every CRS's own scale is in it: Web Mercator pixels are
+    ``cos(latitude)`` smaller on the ground than their nominal size, degrees of longitude
+    shorter than degrees of latitude, a sinusoidal grid's rows longer than its nominal size away
+    from the central meridian, and a grid turned in lon/lat (a transform fitted to a radar
+    scene's GCPs) mixes both in each pixel side. A CRS with no way to lon/lat gives the
+    transform's size in its own unit.
     """
     px = math.hypot(transform.a, transform.d)
     py = math.hypot(transform.b, transform.e)
     if not crs:
         return px, py
     c = CRS.from_user_input(crs)
-    cx, cy = transform @ (width / 2, height / 2)
-    if c.is_geographic:
-        lat = math.radians(cy)
-        m_per_deg_lat = 111_132.92 - 559.82 * math.cos(2 * lat) + 1.175 * math.cos(4 * lat)
-        m_per_deg_lon = 111_412.84 * math.cos(lat) - 93.5 * math.cos(3 * lat)
-        # Each pixel side in metres, east and north apart: a grid turned in lon/lat (a transform
-        # fitted to a radar scene's GCPs) has sides with degrees of both, which are not alike.
-        return (
-            math.hypot(transform.a * m_per_deg_lon, transform.d * m_per_deg_lat),
-            math.hypot(transform.b * m_per_deg_lon, transform.e * m_per_deg_lat),
-        )
-    unit = c.axis_info[0].unit_conversion_factor if c.axis_info else 1.0
-    lon, lat = _transformer(c.to_string(), "EPSG:4326").transform(cx, cy)
     try:
-        from pyproj import Proj
-
-        factors = Proj(c).get_factors(lon, lat)
-        kx, ky = factors.parallel_scale, factors.meridional_scale
-    except Exception:  # a CRS pyproj cannot give factors for: take it as true scale
-        kx = ky = 1.0
-    return px * unit / kx, py * unit / ky
+        (gx, _), (gy, _) = _ground_steps(crs, transform, width, height)
+    except Exception:  # a local or non-Earth CRS: its unit, at true scale
+        unit = c.axis_info[0].unit_conversion_factor if c.axis_info and not c.is_geographic else 1.0
+        return px * unit, py * unit
+    return float(gx), float(gy)
 
 
 def grid_skew_deg(crs: str | None, transform: Affine, width: int, height: int) -> float:
     """How far from a right angle (degrees) a pixel's sides meet on the ground, at the raster's centre.
 
-    0 for north-up, rotated and mirrored grids; an affine transform with a shear (fitted to
-    three control points of a scanned or oblique image, say) makes pixels parallelograms.
-    Geographic CRSs are judged in metres (a degree of longitude is shorter than one of latitude).
+    0 for north-up, rotated and mirrored grids of a conformal projection (UTM, Web Mercator,
+    polar stereographic) or of lon/lat; an affine transform with a shear (fitted to three control
+    points of a scanned or oblique image, say), or a sinusoidal grid far from its meridian, makes
+    pixels parallelograms on the ground.
     """
-    a, b, d, e = transform.a, transform.b, transform.d, transform.e
     if crs:
         try:
-            c = CRS.from_user_input(crs)
-        except Exception:
-            c = None
-        if c is not None and c.is_geographic:
-            lat = math.radians((transform @ (width / 2, height / 2))[1])
-            k = math.cos(lat) if abs(lat) < math.pi / 2 else 0.0
-            a, b = a * k, b * k
+            (_, az_col), (_, az_row) = _ground_steps(crs, transform, width, height)
+            between = abs((az_col - az_row + 180.0) % 360.0 - 180.0)  # 0-180 degrees
+            return abs(90.0 - between)
+        except Exception:  # a CRS with no way to lon/lat: the transform's own angle
+            pass
+    a, b, d, e = transform.a, transform.b, transform.d, transform.e
     n1, n2 = math.hypot(a, d), math.hypot(b, e)
     if n1 == 0 or n2 == 0:
         return 0.0
-    cos = (a * b + d * e) / (n1 * n2)
-    return abs(math.degrees(math.asin(max(-1.0, min(1.0, cos)))))
+    return abs(math.degrees(math.asin(max(-1.0, min(1.0, (a * b + d * e) / (n1 * n2))))))
 
 
 def heading_from_north(

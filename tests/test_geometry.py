@@ -181,3 +181,32 @@ def test_a_sinusoidal_grid_far_from_its_meridian_is_measured_on_the_ground(tmp_p
     meta = json.loads(out.read_text())["sitewatch"]
     assert meta["pixel_size_m"] == pytest.approx([10.0, 13.5], abs=0.01)
     assert "42.2 degrees off a right angle" in meta["note"] and "42.2 degrees" in r.stderr
+
+
+@pytest.mark.parametrize("side", [1, -1])
+def test_a_box_across_the_antimeridian_stays_beside_its_site(side: int) -> None:
+    # A site ending at 180° (one side of it or the other); a ship's box over the line came back
+    # with longitudes on both edges of the map: a polygon around the globe, centred 12,000 km away.
+    from datetime import UTC, datetime
+
+    from sitewatch.detect.base import PixelDetection
+    from sitewatch.detection import to_detections
+    from sitewatch.ingest import site_grid
+    from sitewatch.model import Observation, SceneRef
+    from sitewatch.sites import site_from_bbox
+
+    bbox = (179.994, -17.004, 180.0, -16.996) if side > 0 else (-180.0, -17.004, -179.994, -16.996)
+    site = site_from_bbox("edge", bbox, name="edge")
+    grid = site_grid(site, 10.0)
+    scene = SceneRef("local", "files", "s1", "sar", datetime(2024, 10, 17, tzinfo=UTC), 10.0)
+    obs = Observation("edge:s1", site.id, scene, grid, "a.tif", "0" * 64, 1.0, None)
+    edge_x, _ = Transformer.from_crs("EPSG:4326", grid.crs, always_xy=True).transform(180.0, -17.0)
+    col = (edge_x - grid.transform[2]) / 10.0 - 0.5  # the pixel whose centre is on the antimeridian
+    row = grid.height / 2
+    corners = ((col - 7, row - 1), (col + 7, row - 1), (col + 7, row + 1), (col - 7, row + 1))
+    (d,) = to_detections([PixelDetection(row, col, 150.0, 25.0, 90.0, 0.9, corners)], site, obs, "t", "1")
+    minx, _, maxx, _ = d.footprint.bounds
+    assert maxx - minx < 0.01
+    c = d.centroid
+    assert GEOD.inv(180.0, -17.0, c.x, c.y)[2] < 200.0
+    assert abs(c.x - 180.0 * side) < 0.01  # beside the site, on its side of the line

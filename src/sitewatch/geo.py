@@ -19,6 +19,7 @@ __all__ = [
     "heading_from_north",
     "pixel_corners_to_polygon",
     "reproject_geometry",
+    "unwrap_longitudes",
     "utm_crs_for",
 ]
 
@@ -34,6 +35,16 @@ def reproject_geometry(geom: BaseGeometry, src: str, dst: str) -> BaseGeometry:
         return geom
     t = _transformer(str(src), str(dst))
     return shapely.transform(geom, t.transform, interleaved=False)
+
+
+def unwrap_longitudes(geom: BaseGeometry, near_lon: float) -> BaseGeometry:
+    """``geom`` (lon/lat) with each longitude within 180° of ``near_lon``.
+
+    A small shape across the antimeridian comes out of a projection with longitudes on both sides
+    (179.9995 and -179.9999): read as they are, it spans the globe and its centroid is thousands of
+    kilometres away. Beside a place at 179.99 it goes on to 180.0001 instead.
+    """
+    return shapely.transform(geom, lambda xy: np.column_stack((xy[:, 0] + 360.0 * np.round((near_lon - xy[:, 0]) / 360.0), xy[:, 1])))
 
 
 def utm_crs_for(lon: float, lat: float) -> str:

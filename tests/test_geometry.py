@@ -210,3 +210,62 @@ def test_a_box_across_the_antimeridian_stays_beside_its_site(side: int) -> None:
     c = d.centroid
     assert GEOD.inv(180.0, -17.0, c.x, c.y)[2] < 200.0
     assert abs(c.x - 180.0 * side) < 0.01  # beside the site, on its side of the line
+
+
+def _gcp_tiff_across_the_antimeridian(path: Path) -> Path:
+    """The SAR scene on a lon/lat grid over 180°, placed by GCPs numbered as GDAL gives them
+    (longitudes on both sides of the line), as a radar product over Fiji is."""
+    from rasterio.control import GroundControlPoint
+
+    crs, lon, lat = "EPSG:4326", 179.999, -17.0
+    t = _transform(crs, lon, lat, _lonlat_turned(0.0, lat))
+    mean = 0.02 * (1 + 100 * _ship_on_ground(t, crs, lon, lat))
+    img = (mean * np.random.default_rng(5).gamma(4.5, 1 / 4.5, mean.shape)).astype(np.float32)
+    gcps = []
+    for r in np.linspace(0, N, 5):
+        for c in np.linspace(0, N, 5):
+            x, y = t * (c, r)
+            gcps.append(GroundControlPoint(row=r, col=c, x=x - 360.0 if x > 180.0 else x, y=y, z=0.0))
+    assert min(g.x for g in gcps) < -179.9 and max(g.x for g in gcps) > 179.9
+    with rasterio.open(path, "w", driver="GTiff", width=N, height=N, count=1, dtype="float32") as ds:
+        ds.write(img, 1)
+        ds.gcps = (gcps, rasterio.crs.CRS.from_epsg(4326))
+        ds.update_tags(SITEWATCH_IMPULSE_RESPONSE_M="0")
+    return path
+
+
+def test_gcps_on_both_sides_of_the_antimeridian_place_the_scene(tmp_path: Path) -> None:
+    # Before, the transform fitted to GCPs at 179.99 and -179.99 made pixels 383 km wide: no vessel.
+    with pytest.warns(rasterio.errors.NotGeoreferencedWarning):
+        tif = _gcp_tiff_across_the_antimeridian(tmp_path / "gcp.tif")
+    f, meta = _one_vessel(tif, tmp_path)
+    assert meta["pixel_size_m"] == pytest.approx([10.0, 10.0], rel=0.01)
+    c = Polygon(f["geometry"]["coordinates"][0]).centroid
+    assert GEOD.inv(179.999, -17.0, c.x, c.y)[2] < 10.0
+    assert abs(f["properties"]["length_m"] - LENGTH) <= 10.0
+
+
+@pytest.mark.parametrize("lon", [179.999, -179.999])
+def test_gcps_on_both_sides_of_the_antimeridian_warp_onto_a_site_grid(tmp_path: Path, lon: float) -> None:
+    # As ingest and fetch place a Sentinel-1 product: a thin-plate spline through the GCPs. Before,
+    # the spline jumped 360 degrees between two GCPs and nothing of the hull reached the grid.
+    from sitewatch.fetch import read_window
+    from sitewatch.ingest import site_grid
+    from sitewatch.sites import site_from_bbox
+
+    with pytest.warns(rasterio.errors.NotGeoreferencedWarning):
+        tif = _gcp_tiff_across_the_antimeridian(tmp_path / "gcp.tif")
+    ship = 179.999  # on the scene's own side of the line, whichever side the site is
+    bbox = (179.994, -17.003, 180.0, -16.997) if lon > 0 else (-180.0, -17.003, -179.994, -16.997)
+    grid = site_grid(site_from_bbox("edge", bbox, name="edge"), 10.0)
+    out, how = read_window(str(tif), grid, gcp_method="tps", resampling=rasterio.enums.Resampling.nearest)
+    assert how == "gcp-tps"
+    bright = np.argwhere(np.nan_to_num(out) > 0.5)
+    if lon > 0:  # the hull lies over this grid: its bright pixels at the ship
+        assert len(bright) > 20
+        r, c = bright.mean(axis=0)
+        x, y = grid.affine * (c + 0.5, r + 0.5)
+        blon, blat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True).transform(x, y)
+        assert GEOD.inv(ship, -17.0, blon, blat)[2] < 20.0
+    else:  # east of the line: sea from the scene, no hull
+        assert np.isfinite(out).mean() > 0.5 and len(bright) == 0

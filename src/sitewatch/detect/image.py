@@ -172,6 +172,9 @@ def open_image_info(path: str | Path, pixel_size: float | None = None) -> ImageI
                 approximate = False
                 gcps, gcp_crs = ds.gcps
                 if ds.transform.is_identity and gcps:
+                    from ..sources.gcp import across_antimeridian
+
+                    gcps = across_antimeridian(gcps, gcp_crs)
                     transform, crs, approximate = from_gcps(gcps), (gcp_crs.to_string() if gcp_crs else None), True
                 elif ds.transform.is_identity and crs is None:
                     transform = None

@@ -27,7 +27,7 @@ from shapely.ops import unary_union
 from .config import OPTICAL_MODES
 from .detect.base import PixelDetection
 from .errors import ConfigError, ImageReadError, InputError
-from .geo import ground_pixel_size, reproject_geometry
+from .geo import ground_pixel_size, heading_from_north, reproject_geometry, unwrap_longitudes
 from .ingest import sha256_file, site_mask
 from .model import Detection, Observation, Site
 from .run import map_jobs
@@ -140,9 +140,17 @@ def to_detections(
 
     t = obs.grid.affine
     berths = [(b.id, reproject_geometry(b.geometry, "EPSG:4326", obs.grid.crs)) for b in site.berths]
+    # A box across the antimeridian stays beside its site, not on both edges of the map.
+    site_lon = site.require_geometry().centroid.x
     out = []
     # Sort so ids are stable whatever order a detector returns its objects in.
-    for i, d in enumerate(sorted(found, key=lambda d: (round(d.row, 3), round(d.col, 3), d.kind))):
+    found = sorted(found, key=lambda d: (round(d.row, 3), round(d.col, 3), d.kind))
+    # The grid's north is the UTM zone's, degrees off true north away from its central meridian.
+    headings = heading_from_north(
+        [d.heading_deg for d in found], [d.row for d in found], [d.col for d in found], t, obs.grid.crs,
+        ground_pixel_size(obs.grid.crs, t, obs.grid.width, obs.grid.height),
+    )
+    for i, (d, heading) in enumerate(zip(found, headings, strict=True)):
         # Detector pixel coordinates put pixel centres on integers; the affine maps pixel corners.
         local = Polygon([t @ (c + 0.5, r + 0.5) for c, r in d.corners])
         berth_id = None
@@ -155,10 +163,10 @@ def to_detections(
                 id=f"{obs.id}#{i:03d}",
                 observation_id=obs.id,
                 kind=d.kind,
-                footprint=reproject_geometry(local, obs.grid.crs, "EPSG:4326"),
+                footprint=unwrap_longitudes(reproject_geometry(local, obs.grid.crs, "EPSG:4326"), site_lon),
                 length_m=round(d.length_m, 2),
                 width_m=round(d.width_m, 2),
-                heading_deg=round(d.heading_deg, 1),
+                heading_deg=round(heading, 1) % 180.0,
                 score=round(d.score, 4),
                 detector=detector,
                 detector_version=version,

@@ -49,6 +49,7 @@ from .files import write_text_atomic
 from .ingest import band_resampling, remove_partials, site_grid, site_mask, write_observation
 from .model import Grid, Observation, SceneRef, Site
 from .sources.gcp import (
+    across_antimeridian,
     gcps_for_window,
     gcps_window,
     grid_bounds_in,
@@ -193,6 +194,14 @@ def _status_of(message: str) -> int | None:
     return int(m.group(1))
 
 
+def _grid_lon(grid: Grid) -> float:
+    """Longitude of a grid's centre."""
+    from pyproj import Transformer
+
+    x, y = grid.affine * (grid.width / 2, grid.height / 2)
+    return float(Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True).transform(x, y)[0])
+
+
 def read_window(
     href: str,
     grid: Grid,
@@ -217,6 +226,8 @@ def read_window(
         gcps, gcp_crs = src.gcps
         if sentinel1_gcps:
             gcps = sentinel1_centred(gcps)
+        if gcps:
+            gcps = across_antimeridian(gcps, gcp_crs, _grid_lon(grid))
         if src.crs is None and gcps:
             window = gcps_window(gcps, gcp_crs.to_string(), grid, (src.height, src.width))
             if window is None:

@@ -292,7 +292,7 @@ class Detection:
     length_m: float
     width_m: float
     heading_deg: float
-    """Orientation of the long axis, degrees clockwise from north, in [0, 180)."""
+    """Orientation of the long axis, degrees clockwise from true north (not the grid's), in [0, 180)."""
     score: float
     detector: str
     detector_version: str

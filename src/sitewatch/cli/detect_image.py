@@ -37,7 +37,7 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     from rich.markup import escape
     from rich.progress import Progress
 
-    from ..detect.image import detect_image, detections_to_geojson, write_geojson
+    from ..detect.image import detect_image, detections_to_geojson, skew_note, write_geojson
     from ..detect.optical_image import optical_source_from_safe, parse_band_args
     from ..errors import InputError
     from ..sources.safe import (
@@ -163,6 +163,9 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
                 used if used is not None else f"twice the pixel size, {2 * info.pixel_size[0]:.4g} x {2 * info.pixel_size[1]:.4g} m (default)"
             )
     fc = detections_to_geojson(info, dets, sensor, extra=extra)
+    skew = skew_note(info)
+    if skew:
+        click.echo(f"warning: {info.path}: {skew}", err=True)
     if to_stdout:
         click.echo(json.dumps(fc))
     else:

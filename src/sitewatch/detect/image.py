@@ -16,8 +16,9 @@ bands, an alpha band left out (an R=G=B rendering, with or without alpha, gives 
 Output: a GeoJSON FeatureCollection, one Feature per vessel with the oriented
 box as geometry (in the image's CRS; in pixel coordinates ``x = col``,
 ``y = row``, pixel centres at integers, when the image has no georeference)
-and properties ``row``, ``col``, ``length_m``, ``width_m``, ``heading_deg``,
-``score``, and for vessels ``class_candidates`` (``[name, likelihood]`` pairs by
+and properties ``row``, ``col``, ``length_m``, ``width_m``, ``heading_deg`` (clockwise from true
+north through the georeference, :func:`sitewatch.geo.heading_from_north`; from image up in pixel
+coordinates), ``score``, and for vessels ``class_candidates`` (``[name, likelihood]`` pairs by
 measured size, :func:`sitewatch.vessels.class_candidates`). A top-level ``crs`` member names the CRS when it is not WGS84 (a local
 CRS, :data:`PIXEL_CRS_WKT`, for pixel coordinates, so GDAL does not read them as
 lon/lat) and a
@@ -45,7 +46,7 @@ from numpy.typing import NDArray
 
 from ..errors import ImageReadError, InputError
 from ..files import write_text_atomic
-from ..geo import ground_pixel_size
+from ..geo import grid_skew_deg, ground_pixel_size, heading_from_north
 from ..untrusted import check_not_linking
 from .base import PixelDetection
 from .optical import DETECTOR as OPTICAL_DETECTOR
@@ -61,6 +62,7 @@ __all__ = [
     "detect_sar_bands",
     "parse_sar_band_args",
     "detections_to_geojson",
+    "skew_note",
     "write_geojson",
     "SENSOR_RUNNERS",
     "TILE_ABOVE_PIXELS",
@@ -170,6 +172,9 @@ def open_image_info(path: str | Path, pixel_size: float | None = None) -> ImageI
                 approximate = False
                 gcps, gcp_crs = ds.gcps
                 if ds.transform.is_identity and gcps:
+                    from ..sources.gcp import across_antimeridian
+
+                    gcps = across_antimeridian(gcps, gcp_crs)
                     transform, crs, approximate = from_gcps(gcps), (gcp_crs.to_string() if gcp_crs else None), True
                 elif ds.transform.is_identity and crs is None:
                     transform = None
@@ -462,8 +467,13 @@ def detections_to_geojson(info: ImageInfo, dets: list[PixelDetection], sensor: s
 
     t = info.transform
     resolution = sum(info.pixel_size) / 2
+    headings = [d.heading_deg for d in dets]
+    if t is not None:
+        # Measured from image up; on the ground (a rotated or mirrored grid, a map projection's own
+        # north) that is another bearing than the box drawn through the transform shows.
+        headings = heading_from_north(headings, [d.row for d in dets], [d.col for d in dets], t, info.crs, info.pixel_size)
     feats = []
-    for d in dets:
+    for d, heading in zip(dets, headings, strict=True):
         if t is None:
             ring = [[round(c, 3), round(r, 3)] for c, r in d.corners]
         else:
@@ -479,7 +489,7 @@ def detections_to_geojson(info: ImageInfo, dets: list[PixelDetection], sensor: s
                     "col": round(d.col, 3),
                     "length_m": round(d.length_m, 2),
                     "width_m": round(d.width_m, 2),
-                    "heading_deg": round(d.heading_deg, 2),
+                    "heading_deg": round(heading, 2) % 180.0,
                     "score": round(d.score, 4),
                     "kind": d.kind,
                 }
@@ -498,10 +508,15 @@ def detections_to_geojson(info: ImageInfo, dets: list[PixelDetection], sensor: s
         "detector_version": det_version,
         "pixel_size_m": [round(v, 4) for v in info.pixel_size],
         "coordinates": "pixel (x=col, y=row, pixel centres at integers)" if t is None else "crs",
-        "heading": "degrees clockwise from image up (grid north on north-up images)",
+        "heading": "degrees clockwise from image up" if t is None
+        else "degrees clockwise from true north" if info.crs
+        else "degrees clockwise from the transform's y axis",
     }
     if info.approximate:
         meta["note"] = "transform fitted to the image's GCPs: coordinates are approximate"
+    skew = skew_note(info)
+    if skew:
+        meta["note"] = f"{meta['note']}; {skew}" if "note" in meta else skew
     if extra:
         meta |= dict(extra)
     fc: dict[str, Any] = {"type": "FeatureCollection", "features": feats, "sitewatch": meta}
@@ -512,6 +527,26 @@ def detections_to_geojson(info: ImageInfo, dets: list[PixelDetection], sensor: s
     elif not info.crs:
         fc["crs"] = {"type": "name", "properties": {"name": UNKNOWN_CRS_WKT}}
     return fc
+
+
+MAX_SKEW_DEG = 1.0
+"""A grid whose pixel sides meet further than this from a right angle on the ground is named: the
+detectors measure in a square-cornered frame, so lengths, widths and headings are off (a 150 m hull
+on a grid skewed 22 degrees measured 184 m)."""
+
+
+def skew_note(info: ImageInfo) -> str:
+    """A warning that ``info``'s grid is skewed (more than :data:`MAX_SKEW_DEG`), or ``""``."""
+    if info.transform is None:
+        return ""
+    skew = grid_skew_deg(info.crs, info.transform, info.width, info.height)
+    if skew <= MAX_SKEW_DEG:
+        return ""
+    return (
+        f"the image's pixel sides meet {skew:.1f} degrees off a right angle (a skewed transform): lengths, widths and "
+        "headings are measured as if they met square and may be off by as much; warp it to a square grid first "
+        "(gdalwarp, or `sitewatch ingest`, which does)"
+    )
 
 
 def _is_wgs84(crs: str) -> bool:

@@ -34,7 +34,7 @@ from rasterio.windows import Window
 from ..errors import InputError
 from ..model import Grid
 
-__all__ = ["GcpMethod", "sentinel1_centred", "gcps_window", "gcps_for_window", "warp_with_gcps", "grid_bounds_in"]
+__all__ = ["GcpMethod", "sentinel1_centred", "across_antimeridian", "gcps_window", "gcps_for_window", "warp_with_gcps", "grid_bounds_in"]
 
 GcpMethod = Literal["tps", "polynomial"]
 
@@ -45,6 +45,36 @@ def sentinel1_centred(gcps: Sequence[GroundControlPoint]) -> list[GroundControlP
     """Sentinel-1 GCPs as GDAL reads them (sample and line numbers) moved to GDAL's pixel
     convention: half a pixel down and right, onto the centres they name."""
     return [GroundControlPoint(row=g.row + 0.5, col=g.col + 0.5, x=g.x, y=g.y, z=g.z, id=g.id) for g in gcps]
+
+
+def across_antimeridian(
+    gcps: Sequence[GroundControlPoint], gcp_crs: object, near_lon: float | None = None
+) -> list[GroundControlPoint]:
+    """GCPs in lon/lat with their longitudes made continuous over the antimeridian, others as they are.
+
+    A scene over the antimeridian (Fiji, the Aleutians) numbers its GCPs on both sides of it: a
+    surface fitted through them (an affine transform, a thin-plate spline) jumps 360 degrees
+    between two of them and places no pixel right. Each longitude is taken within 180 degrees
+    of ``near_lon`` (default: the first GCP's): the side of the line a grid to warp onto lies on,
+    since GDAL finds its points' longitudes on that side (-179.99 beside a site east of the line).
+    """
+    from pyproj import CRS
+
+    lons = np.array([g.x for g in gcps], dtype=np.float64)
+    if lons.size == 0 or np.ptp(lons) <= 180.0:
+        return list(gcps)
+    try:
+        geographic = CRS.from_user_input(gcp_crs or "EPSG:4326").is_geographic
+    except Exception:
+        return list(gcps)
+    if not geographic:
+        return list(gcps)
+    near = float(lons[0]) if near_lon is None else near_lon
+    shifted = lons + 360.0 * np.round((near - lons) / 360.0)
+    return [
+        GroundControlPoint(row=g.row, col=g.col, x=float(x), y=g.y, z=g.z, id=g.id)
+        for g, x in zip(gcps, shifted, strict=True)
+    ]
 
 
 def _design(x: NDArray[np.float64], y: NDArray[np.float64], order: int) -> NDArray[np.float64]:

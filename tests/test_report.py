@@ -132,6 +132,65 @@ def test_timeline_csv_cells_from_gazetteers_are_never_formulas(ws: Workspace) ->
     rows = list(csv.DictReader(io.StringIO(timeline_to_csv(tl))))
     assert rows[1]["departure_berths"] == "'" + evil and rows[1]["at_berth"] == "'@SUM(1):1"
     assert rows[0]["vessels"] == "1" and rows[0]["date"][:1] == "2"  # numbers and dates as they were
+    for lead in ("+", "-", "\t", "\r"):  # the other starts a spreadsheet reads as a formula (OWASP)
+        row = dataclasses.replace(tl.rows[1], departure_berths=(lead + "cmd|' /C calc'!A0",))
+        text = timeline_to_csv(dataclasses.replace(tl, rows=(row,)))
+        assert ",'" + lead + "cmd|' /C calc'!A0," in text, repr(lead)  # (the csv module leaves a CR unquoted)
+
+
+def test_timeline_csv_writes_simulated_as_true_or_false(ws: Workspace) -> None:
+    import dataclasses
+
+    with ws.store() as st:
+        tl = load_timeline(st, "dunai")
+    real = dataclasses.replace(tl, rows=tuple(dataclasses.replace(r, simulated=False) for r in tl.rows))
+    assert {r["simulated"] for r in csv.DictReader(io.StringIO(timeline_to_csv(tl)))} == {"true"}
+    assert {r["simulated"] for r in csv.DictReader(io.StringIO(timeline_to_csv(real)))} == {"false"}  # not "True"/"False"
+
+
+def test_timeline_json_is_the_whole_timeline(ws: Workspace) -> None:
+    from sitewatch.analysis import timeline_to_dict
+    from sitewatch.report.exports import timeline_to_json
+
+    with ws.store() as st:
+        tl = load_timeline(st, "dunai")
+    assert json.loads(timeline_to_json(tl)) == timeline_to_dict(tl)
+
+
+def test_date_zone_keeps_the_minutes_typed(ws: Workspace) -> None:
+    """--utc-offset +04:05 is 4.0833… hours: truncating its minutes gave "UTC+4:04"."""
+    from sitewatch.cli.options import UtcOffset
+    from sitewatch.report.exports import date_zone
+
+    assert [date_zone(UtcOffset().convert(t, None, None)) for t in ("+04:05", "-08:10", "+01:40")] == [
+        "UTC+4:05", "UTC-8:10", "UTC+1:40"
+    ]
+
+
+def test_detections_geojson_carries_each_detections_provenance(tmp_path: Path) -> None:
+    from shapely.geometry import box
+
+    from sitewatch.model import Site
+
+    with build(tmp_path / "ws").store() as st:
+        st.put_site(Site(id="other", name="Other", kind="port", geometry=box(10.0, 40.0, 10.02, 40.02)))
+        obs = {o.id: o for o in st.observations("dunai")}
+        dets = {d.id: d for d in st.detections(site_id="dunai")}
+        features = detections_to_geojson(st, ["dunai"])["features"]
+        assert detections_to_geojson(st, ["other"])["features"] == []
+    assert sorted(f["properties"]["id"] for f in features) == sorted(dets)
+    for f in features:
+        p, d = f["properties"], dets[f["properties"]["id"]]
+        o = obs[d.observation_id]
+        assert (p["site_id"], p["kind"], p["berth"], p["observation_id"]) == ("dunai", d.kind, d.berth_id, o.id)
+        assert (p["length_m"], p["width_m"], p["heading_deg"], p["score"]) == (d.length_m, d.width_m, d.heading_deg, d.score)
+        assert p["detector"] == f"{d.detector} {d.detector_version}" and p["detector"].endswith(" 0.1")
+        assert p["class_candidates"] == [[c.name, c.likelihood] for c in d.class_candidates]
+        assert (p["scene_id"], p["sensor"], p["resolution_m"], p["sha256"]) == (o.scene.id, o.scene.sensor, o.scene.resolution_m, o.sha256)
+        assert p["scene_id"] != p["observation_id"] and p["simulated"] is True
+    vessels = [f["properties"] for f in features if f["properties"]["kind"] == "vessel"]
+    assert {p["length_m"] for p in vessels} == {118.0, 114.0} and {p["width_m"] for p in vessels} == {16.0}
+    assert all(p["berth"] == "pier-1" and p["class_candidates"] for p in vessels)
 
 
 def test_cli_timeline_writes_csv_json_chart(ws: Workspace, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from sitewatch.evaluate import (
     scores_from,
 )
 from sitewatch.model import ClassCandidate, Detection, Grid, Observation, SceneRef
+from sitewatch.report.html import render_report
 
 
 def test_perfect_detections_score_one_and_are_recorded(tmp_path: Path) -> None:
@@ -162,9 +163,12 @@ def test_report_takes_an_evaluation_of_its_own_sites_and_says_when_detection_ran
         assert latest_evaluation(st, ["elsewhere"]) is None  # dunai's figures are not another site's
         rec = latest_evaluation(st, ["dunai"])
         assert rec is not None and rec["sites"] == ["dunai"] and not rec["stale"]
+    assert "Detection has run again since" not in render_report(ws, ["dunai"])
+    with ws.store() as st:
         st.execute("UPDATE observations SET detected_at = '2999-01-01T00:00:00.000Z' WHERE site_id = 'dunai'")
         rec = latest_evaluation(st, ["dunai"])
         assert rec is not None and rec["stale"]
+    assert "Detection has run again since: these figures may not be the current detections'" in render_report(ws, ["dunai"])
 
 
 # evaluate_observation on hand-made truth: the scoring rules themselves.

@@ -852,3 +852,20 @@ def test_partial_files_of_a_writer_that_ended_during_the_run_are_removed(ws, tmp
     with ws.store() as store:
         ingest_paths(ws, store, SITE, [_sar(tmp_path / "b_20241017.tif")])
     assert sorted(p.name for p in folder.iterdir()) == ["b_20241017.tif"]
+
+
+def test_acquisition_time_sources_each_give_the_utc_time(tmp_path: Path) -> None:
+    import json
+
+    from sitewatch.ingest import _acquired_from, acquired_from_xml
+
+    tif = tmp_path / "scene.tif"
+    when = datetime(2024, 10, 15, 1, 23, 45, tzinfo=UTC)
+    assert _acquired_from({"ACQUISITION_DATETIME": "2024-10-15T01:23:45Z"}, tif) == (when, "tag ACQUISITION_DATETIME")
+    (tmp_path / "scene.json").write_text(json.dumps({"acquisition_time": "2024-10-15T01:23:45Z"}))
+    assert _acquired_from({}, tif) == (when, "sidecar scene.json")
+    xml = tmp_path / "x.xml"
+    xml.write_text("<m><acquisitionDateTime>2024-10-15T10:23:45+09:00</acquisitionDateTime></m>")
+    assert acquired_from_xml(xml) == when  # the offset written is honoured, not taken for UTC
+    xml.write_text("<m><DATETIME>2024-10-16T00:00:00Z</DATETIME><FIRSTLINETIME>2024-10-15T01:23:45Z</FIRSTLINETIME></m>")
+    assert acquired_from_xml(xml) == when  # the first line's time before a generic DATETIME

@@ -132,6 +132,65 @@ def test_timeline_csv_cells_from_gazetteers_are_never_formulas(ws: Workspace) ->
     rows = list(csv.DictReader(io.StringIO(timeline_to_csv(tl))))
     assert rows[1]["departure_berths"] == "'" + evil and rows[1]["at_berth"] == "'@SUM(1):1"
     assert rows[0]["vessels"] == "1" and rows[0]["date"][:1] == "2"  # numbers and dates as they were
+    for lead in ("+", "-", "\t", "\r"):  # the other starts a spreadsheet reads as a formula (OWASP)
+        row = dataclasses.replace(tl.rows[1], departure_berths=(lead + "cmd|' /C calc'!A0",))
+        text = timeline_to_csv(dataclasses.replace(tl, rows=(row,)))
+        assert ",'" + lead + "cmd|' /C calc'!A0," in text, repr(lead)  # (the csv module leaves a CR unquoted)
+
+
+def test_timeline_csv_writes_simulated_as_true_or_false(ws: Workspace) -> None:
+    import dataclasses
+
+    with ws.store() as st:
+        tl = load_timeline(st, "dunai")
+    real = dataclasses.replace(tl, rows=tuple(dataclasses.replace(r, simulated=False) for r in tl.rows))
+    assert {r["simulated"] for r in csv.DictReader(io.StringIO(timeline_to_csv(tl)))} == {"true"}
+    assert {r["simulated"] for r in csv.DictReader(io.StringIO(timeline_to_csv(real)))} == {"false"}  # not "True"/"False"
+
+
+def test_timeline_json_is_the_whole_timeline(ws: Workspace) -> None:
+    from sitewatch.analysis import timeline_to_dict
+    from sitewatch.report.exports import timeline_to_json
+
+    with ws.store() as st:
+        tl = load_timeline(st, "dunai")
+    assert json.loads(timeline_to_json(tl)) == timeline_to_dict(tl)
+
+
+def test_date_zone_keeps_the_minutes_typed(ws: Workspace) -> None:
+    """--utc-offset +04:05 is 4.0833… hours: truncating its minutes gave "UTC+4:04"."""
+    from sitewatch.cli.options import UtcOffset
+    from sitewatch.report.exports import date_zone
+
+    assert [date_zone(UtcOffset().convert(t, None, None)) for t in ("+04:05", "-08:10", "+01:40")] == [
+        "UTC+4:05", "UTC-8:10", "UTC+1:40"
+    ]
+
+
+def test_detections_geojson_carries_each_detections_provenance(tmp_path: Path) -> None:
+    from shapely.geometry import box
+
+    from sitewatch.model import Site
+
+    with build(tmp_path / "ws").store() as st:
+        st.put_site(Site(id="other", name="Other", kind="port", geometry=box(10.0, 40.0, 10.02, 40.02)))
+        obs = {o.id: o for o in st.observations("dunai")}
+        dets = {d.id: d for d in st.detections(site_id="dunai")}
+        features = detections_to_geojson(st, ["dunai"])["features"]
+        assert detections_to_geojson(st, ["other"])["features"] == []
+    assert sorted(f["properties"]["id"] for f in features) == sorted(dets)
+    for f in features:
+        p, d = f["properties"], dets[f["properties"]["id"]]
+        o = obs[d.observation_id]
+        assert (p["site_id"], p["kind"], p["berth"], p["observation_id"]) == ("dunai", d.kind, d.berth_id, o.id)
+        assert (p["length_m"], p["width_m"], p["heading_deg"], p["score"]) == (d.length_m, d.width_m, d.heading_deg, d.score)
+        assert p["detector"] == f"{d.detector} {d.detector_version}" and p["detector"].endswith(" 0.1")
+        assert p["class_candidates"] == [[c.name, c.likelihood] for c in d.class_candidates]
+        assert (p["scene_id"], p["sensor"], p["resolution_m"], p["sha256"]) == (o.scene.id, o.scene.sensor, o.scene.resolution_m, o.sha256)
+        assert p["scene_id"] != p["observation_id"] and p["simulated"] is True
+    vessels = [f["properties"] for f in features if f["properties"]["kind"] == "vessel"]
+    assert {p["length_m"] for p in vessels} == {118.0, 114.0} and {p["width_m"] for p in vessels} == {16.0}
+    assert all(p["berth"] == "pier-1" and p["class_candidates"] for p in vessels)
 
 
 def test_cli_timeline_writes_csv_json_chart(ws: Workspace, tmp_path: Path) -> None:
@@ -557,3 +616,139 @@ def test_observation_chips_spread_over_time_keep_the_latest(tmp_path: Path, monk
     shown = re.findall(r'alt="chip ([^"]+)"', overview)
     assert len(shown) == 3 and shown[0].endswith("2024-10-17-optical") and shown[-1].endswith("2024-10-23-optical"), shown
     assert "2 more observation(s) with detections" in html
+
+
+def test_report_escapes_names_and_ids_from_gazetteers(tmp_path: Path) -> None:
+    """Site names and berth ids come from downloaded gazetteers: they must reach the page as text."""
+    from dataclasses import replace
+
+    w = build(tmp_path / "ws")
+    with w.store() as st:
+        site = st.get_site("dunai")
+        berth = replace(site.berths[0], id="pier-1<img src=x onerror=alert(2)>")
+        st.put_site(replace(site, name="Dunai <script>alert(1)</script>", berths=(berth,)))
+    html = write_report(w, ["dunai"], tmp_path / "r.html").read_text()
+    assert "<script" not in html and "<img src=x" not in html
+    assert "Dunai &lt;script&gt;alert(1)&lt;/script&gt;" in html and "pier-1&lt;img src=x" in html
+
+
+def _sections(html: str) -> dict[str, str]:
+    """Each ``<h3>`` section of the page (up to the next ``<h2>``/``<h3>``), by heading."""
+    parts = re.split(r"<h3>(.*?)</h3>", html)
+    return {title: re.split(r"<h[23][ >]", body, maxsplit=1)[0] for title, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def test_every_part_showing_simulated_imagery_says_so(html: str) -> None:
+    assert "<title>sitewatch report (simulated imagery)</title>" in html
+    sections = _sections(html)
+    for title in ("Changes between consecutive dates", "Observations with detections",
+                  "Close-ups of the strongest detections", "Detections (3)"):  # fmt: skip
+        assert '<p class="sim">Simulated imagery</p>' in sections[title], title
+    evaluation = html.split('<h2 id="evaluation">', 1)[1].split("<table>", 1)[0]
+    assert "Simulated imagery: the ground truth is the simulator's own record" in evaluation
+    site = html.split('<h2 id="site-dunai">', 1)[1].split("<h3>", 1)[0]
+    assert '<p class="sim">Simulated imagery</p>' in site
+    assert html.rstrip().endswith('<p class="sim">Simulated imagery</p></body>\n</html>')
+    assert "optical · sim (SIMULATED) · 3 m: 2 scene(s)" in sections["Imagery"]
+    rows = re.findall(r"<tr><td class=\"hash\">.*?</tr>", sections["Detections (3)"])
+    assert len(rows) == 3 and all(" m (simulated)</td>" in r for r in rows)
+
+
+def test_a_report_mixing_real_and_simulated_sites_carries_the_simulated_banner(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from shapely.geometry import box
+
+    from sitewatch.model import Site
+
+    w = build(tmp_path / "ws")
+    with w.store() as st:
+        st.put_site(Site(id="real", name="Real port", kind="port", geometry=box(132.3, 42.8, 132.4, 42.9)))
+        o = st.observations("dunai")[0]
+        st.put_observation(replace(o, id="real:x", site_id="real", scene=replace(o.scene, item_id="x", simulated=False)))
+    html = write_report(w, ["real", "dunai"], tmp_path / "r.html").read_text()
+    assert '<p class="sim">Simulated imagery: the images behind this report' in html
+
+
+def test_report_tables_put_each_figure_in_its_column(ws: Workspace, html: str) -> None:
+    sections = _sections(html)
+    with ws.store() as st:
+        dets = st.detections(site_id="dunai")
+        obs = {o.id: o for o in st.observations("dunai")}
+    for d in dets:
+        (row,) = re.findall(rf'<tr><td class="hash">{re.escape(d.id)}</td>.*?</tr>', sections["Detections (3)"])
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
+        c = d.centroid
+        assert cells[2] == f"{d.length_m:.1f} × {d.width_m:.1f}" and cells[3] == f"{d.heading_deg:.0f}°"
+        assert cells[7] == f"{c.x:.5f}, {c.y:.5f}"  # lon, lat, as GeoJSON and the map have them
+        assert cells[9] == f"{obs[d.observation_id].scene.acquired:%Y-%m-%d %H:%M:%S}Z"
+    timeline = re.findall(r"<tr[^>]*><td class=\"date\">(.*?)</tr>", sections["Timeline"], re.S)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", "<td>" + timeline[0])
+    assert cells[0] == "2024-10-17" and cells[3:6] == ["1", "pier-1: 1", "0"]  # vessels, at berths, elsewhere
+    labels = re.findall(r"<figcaption>(.*?) · \d", sections["Changes between consecutive dates"])
+    assert labels == ["2024-10-17 01:00 UTC · optical 3 m", "2024-10-20 01:00 UTC · optical 3 m"]  # finest pixels
+    assert "no more" not in html and "more observation(s)" not in html and "more change(s)" not in html
+    assert "at least 50.0% of the site with data" in sections["Observation periods"]
+
+
+def test_close_ups_are_of_the_highest_scores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sitewatch.report import html as report_html
+
+    monkeypatch.setattr(report_html, "MAX_CLOSE_UPS_PER_SITE", 2)
+    html = report_html.render_report(build(tmp_path / "ws"), ["dunai"])
+    shown = re.findall(r'alt="close-up (\S+) ', html)
+    assert shown == ["dunai:sim-dunai-2024-10-17-optical#0", "dunai:sim-dunai-2024-10-17-sar#0"]  # 0.95, not the 0.8 crane
+
+
+def test_imagery_lines_count_scenes_and_give_the_median_revisit() -> None:
+    from sitewatch.report.html import _imagery_lines
+    from test_occupancy import obs
+
+    scenes = [obs("2024-10-01"), obs("2024-10-02"), obs("2024-10-02", hour=13), obs("2024-10-03"), obs("2024-10-10")]
+    (line,), _ = _imagery_lines(scenes)
+    assert "5 scene(s), 2024-10-01 to 2024-10-10, median 1 day(s) between dates" in line  # gaps 1, 1, 7
+
+
+def test_change_text_names_only_the_equipment_that_changed() -> None:
+    from dataclasses import replace
+
+    from sitewatch.analysis import build_timeline
+    from sitewatch.report.html import _equipment_change_text
+    from test_occupancy import obs
+
+    tl = build_timeline("dunai", [obs("2024-10-01"), obs("2024-10-02")], [])
+    a = replace(tl.rows[0], others={"crane": 1, "truck": 2})
+    b = replace(tl.rows[1], others={"truck": 2})
+    assert _equipment_change_text(a, b) == "crane 1 → 0; fine-resolution looks compared"
+
+
+def test_class_candidates_list_the_three_likeliest(ws: Workspace) -> None:
+    from dataclasses import replace
+
+    from sitewatch.model import ClassCandidate
+    from sitewatch.report.html import _candidates_text
+
+    with ws.store() as st:
+        d = st.detections(site_id="dunai")[0]
+    four = tuple(ClassCandidate(n, p) for n, p in (("A", 0.5), ("B", 0.2), ("C", 0.2), ("D", 0.1)))
+    assert _candidates_text(replace(d, class_candidates=four)) == "A 50% · B 20% · C 20%"
+
+
+def test_report_lists_the_latest_runs(tmp_path: Path) -> None:
+    w = build(tmp_path / "ws")
+    with w.store() as st:
+        for k in range(45):
+            st.record_run(f"stage{k}", "dunai", {}, {})
+    html = write_report(w, ["dunai"], tmp_path / "r.html").read_text()
+    provenance = html.split('<h2 id="provenance">', 1)[1]
+    assert "<td>stage44</td>" in provenance and "<td>stage0</td>" not in provenance
+
+
+def test_report_says_a_site_is_unresolved(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    w = build(tmp_path / "ws")
+    assert "unresolved place" not in write_report(w, ["dunai"], tmp_path / "r.html").read_text()
+    with w.store() as st:
+        st.put_site(replace(st.get_site("dunai"), resolved=False))
+    assert "unresolved place" in write_report(w, ["dunai"], tmp_path / "r.html").read_text()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from hypothesis import given
-from shapely.geometry import LineString, box, mapping, shape
+from shapely.geometry import LineString, MultiPolygon, box, mapping, shape
 
 from sitewatch.cli import main
 from sitewatch.errors import InputError, OutputError, RefusedFeatureWarning, RenamedSiteWarning
@@ -853,3 +853,60 @@ def test_kml_keeps_tags_that_hold_commas(tmp_path: Path) -> None:
     (tmp_path / "s.kml").write_text(sites_to_kml(sites), encoding="utf-8")
     assert [s.tags for s in read_sites_file(tmp_path / "s.kml")] == tags
     assert "<value>navy,pier</value>" in (tmp_path / "s.kml").read_text(encoding="utf-8")  # plain where it can be
+
+
+def test_geometry_checks_name_what_is_wrong() -> None:
+    two = MultiPolygon([box(132.30, 42.86, 132.31, 42.87), box(132.32, 42.86, 132.33, 42.87)])
+    with pytest.raises(InputError, match="a site is one polygon; split the multipolygon into sites"):
+        sites_from_geojson({"type": "Feature", "properties": {"id": "a"}, "geometry": mapping(two)})  # not its first part alone
+    with pytest.raises(InputError, match="feature 0 \\(a\\): the geometry is empty"):
+        sites_from_geojson({"type": "Feature", "properties": {"id": "a"}, "geometry": {"type": "Polygon", "coordinates": []}})
+    pin = {"type": "Feature", "properties": {"id": "a", "role": "site"}, "geometry": {"type": "Point", "coordinates": [132.3, 42.8]}}
+    with pytest.raises(InputError, match="a site needs a Polygon geometry, got Point"):  # said to be a site: not a pin to skip
+        sites_from_geojson(pin)
+    for bbox in ((132.3, 42.8, 132.3, 42.9), (132.3, 42.9, 132.4, 42.9)):
+        with pytest.raises(InputError, match="expected W,S,E,N with W < E and S < N"):
+            site_from_bbox("flat", bbox)
+
+
+def test_flags_read_every_spelling_of_no() -> None:
+    fc = _polygon_fc([{"id": f"s{i}", "resolved": v} for i, v in enumerate(("no", "f", "n", "N", " False "))])
+    assert [s.resolved for s in sites_from_geojson(fc)] == [False] * 5
+
+
+def test_tags_split_on_semicolons_as_on_commas() -> None:
+    (site,) = sites_from_geojson(_polygon_fc([{"id": "a", "tags": "navy; pier,ships"}]))
+    assert site.tags == ("navy", "pier", "ships")
+
+
+def test_unresolved_sites_and_fine_coordinates_survive_export_and_import(tmp_path: Path) -> None:
+    from sitewatch.sites import read_sites_file
+
+    sites = [
+        Site(id="lost", name="Lost", kind="area", geometry=None, resolved=False, note="not located", coord_source="x"),
+        Site(id="guess", name="Guess", kind="port", geometry=box(132.301234, 42.861234, 132.302345, 42.862345), resolved=False, coord_source="x",
+             berths=(Berth("b", LineString([(132.3015, 42.8615), (132.301501, 42.861501)])),)),
+    ]  # fmt: skip
+    assert sites_from_geojson(json.loads(json.dumps(sites_to_geojson(sites)))) == sites  # resolved came back True
+    (tmp_path / "s.kml").write_text(sites_to_kml(sites[1:]), encoding="utf-8")
+    (back,) = read_sites_file(tmp_path / "s.kml")
+    assert not back.resolved and back.geometry is not None
+    assert back.geometry.equals_exact(sites[1].geometry, 1e-6) and back.berths[0].geometry.length > 0  # to 0.1 m
+
+
+def test_water_refused_for_a_workspace_site_leaves_its_water_as_it_was() -> None:
+    quay = {"props": {"role": "water"}, "geom": mapping(box(132.31, 42.865, 132.36, 42.875))}
+    (site,) = sites_from_geojson(_with_extras([quay]))
+    far = {"type": "Feature", "properties": {"role": "water", "site_id": "p1"}, "geometry": mapping(box(10, 10, 10.1, 10.1))}
+    berth = {"type": "Feature", "properties": {"role": "berth", "site_id": "p1", "id": "east"},
+             "geometry": mapping(LineString([(132.32, 42.87), (132.33, 42.87)]))}  # fmt: skip
+    with pytest.warns(RefusedFeatureWarning, match="the water polygon of site 'p1'"):
+        (back,) = sites_from_geojson({"type": "FeatureCollection", "features": [far, berth]}, known={"p1": site})
+    assert back.water is not None and back.water.equals(site.water) and [b.id for b in back.berths] == ["east"]
+
+
+def test_a_water_layer_feature_with_its_fid_is_water() -> None:
+    (site,) = sites_from_geojson(_with_extras([]))
+    water = {"type": "Feature", "properties": {"site_id": "p1", "fid": 3}, "geometry": mapping(box(132.31, 42.865, 132.36, 42.875))}
+    (back,) = sites_from_geojson({"type": "FeatureCollection", "features": [water]}, known={"p1": site})
+    assert back.id == "p1" and back.water is not None

@@ -96,8 +96,11 @@ def test_ctrl_c_stops_the_pool_at_once(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert len(list(tmp_path.glob("started-*"))) == 2  # the pending jobs were dropped
-    with pytest.raises(ProcessLookupError):  # no worker left behind in the group
-        os.killpg(proc.pid, 0)
+    if Path("/proc/self/stat").exists():  # no worker left behind in the group (given a moment on a busy machine)
+        assert _group_gone(proc, 10), "a worker outlived the command"
+    else:
+        with pytest.raises(ProcessLookupError):
+            os.killpg(proc.pid, 0)
 
 
 _SLOW_COMMAND = """

@@ -73,20 +73,8 @@ if __name__ == "__main__":
 
 def test_ctrl_c_stops_the_pool_at_once(tmp_path: Path) -> None:
     """SIGINT to the process group (what a terminal's Ctrl-C sends) ends parent and workers, without tracebacks."""
-    script = tmp_path / "slow_jobs.py"
-    script.write_text(_SLOW_JOBS)
-    src = str(Path(sitewatch.__file__).parents[1])
-    env = os.environ | {"PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen(
-        [sys.executable, str(script), str(tmp_path)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
+    proc = _start_slow(tmp_path, _SLOW_JOBS)
     try:
-        deadline = time.monotonic() + 60
-        while len(list(tmp_path.glob("started-*"))) < 2:  # both workers are inside a job
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the workers never started"
-            time.sleep(0.05)
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=20)  # the jobs would take 120 s each
     finally:
@@ -128,10 +116,11 @@ if __name__ == "__main__":
 """
 
 
-def _start_slow_command(tmp_path: Path) -> subprocess.Popen[str]:
-    """A CLI command running two workers in slow jobs, once both are inside a job."""
-    script = tmp_path / "slow_command.py"
-    script.write_text(_SLOW_COMMAND)
+def _start_slow(tmp_path: Path, source: str) -> subprocess.Popen[str]:
+    """``source`` (a script running two workers in slow jobs) in a process group of its own, once
+    both workers are inside a job."""
+    script = tmp_path / "slow.py"
+    script.write_text(source)
     src = str(Path(sitewatch.__file__).parents[1])
     env = os.environ | {"PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen(
@@ -174,7 +163,7 @@ def test_sigterm_stops_the_command_and_its_workers(tmp_path: Path) -> None:
     """`kill PID`, `timeout`, systemd and `docker stop` send SIGTERM to sitewatch alone: it
     died at once and left its workers behind for ever (blocked on a pipe nobody read); now it
     stops as on Ctrl-C, says so and exits 143."""
-    proc = _start_slow_command(tmp_path)
+    proc = _start_slow(tmp_path, _SLOW_COMMAND)
     try:
         os.kill(proc.pid, signal.SIGTERM)  # the command alone, not its group
         gone = _group_gone(proc, 20)
@@ -192,7 +181,7 @@ def test_sigterm_stops_the_command_and_its_workers(tmp_path: Path) -> None:
 def test_workers_end_when_the_command_is_killed(tmp_path: Path) -> None:
     """SIGKILL (or the out-of-memory killer) cannot be caught: the workers notice their parent
     has gone and end, rather than wait for ever."""
-    proc = _start_slow_command(tmp_path)
+    proc = _start_slow(tmp_path, _SLOW_COMMAND)
     try:
         os.kill(proc.pid, signal.SIGKILL)
         gone = _group_gone(proc, 20)

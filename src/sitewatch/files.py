@@ -7,7 +7,14 @@ from pathlib import Path
 
 from .errors import InputError, OutputError
 
-__all__ = ["write_text_atomic"]
+__all__ = ["partial_path", "write_text_atomic"]
+
+
+def partial_path(final: Path) -> Path:
+    """Where a file is written before it is renamed into place: a hidden name beside its final one,
+    with the id of the process writing it, so that two commands writing the same file at once each
+    write their own, and neither removes the other's (:func:`sitewatch.ingest.remove_partials`)."""
+    return final.with_name(f".{final.name}.{os.getpid()}.partial")
 
 
 def write_text_atomic(path: Path | str, text: str | bytes, *, make_folder: bool = True) -> Path:
@@ -29,7 +36,7 @@ def write_text_atomic(path: Path | str, text: str | bytes, *, make_folder: bool 
             with path.open("wb") as f:
                 f.write(data)
             return path
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")  # two writers at once: two names
+        tmp = partial_path(path)
         try:
             tmp.write_bytes(data)
             os.replace(tmp, path)

@@ -43,6 +43,7 @@ from shapely.geometry import MultiPolygon, Polygon, box
 
 from . import __version__
 from .errors import ImageReadError, InputError, OutputError, SitewatchError, SkippedInputWarning
+from .files import partial_path
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
 from .model import Grid, Observation, SceneRef, Site, is_date_only, iso_utc, utc
 from .platforms import platform_of
@@ -564,13 +565,6 @@ def write_observation(
         return None
     commit_archived(ws, store, *archived)
     return archived[0]
-
-
-def partial_path(final: Path) -> Path:
-    """Where a file of the archive is written before it is committed: a hidden name beside its final
-    one, with the id of the process writing it, so that two commands writing the same image into a
-    site at once each write their own, and neither removes the other's (:func:`remove_partials`)."""
-    return final.with_name(f".{final.name}.{os.getpid()}.partial")
 
 
 def commit_archived(

@@ -234,16 +234,15 @@ def _catalog_from_table(name: str, table: Any, base: Catalog | None, path: Path 
     if "url" in values:
         values["url"] = values["url"].rstrip("/")  # as a catalogue given by URL: https://x/v1/ is https://x/v1
     values["signing"] = signing
-    if "token_hosts" in table:
-        hosts = table["token_hosts"]
-        if not isinstance(hosts, list) or not all(isinstance(h, str) and re.fullmatch(r"[\w.-]+", h) for h in hosts):
-            raise ConfigError(f'{path}: [catalogs.{name}] token_hosts must be a list of host names, e.g. ["data.example.org"]')
-        values["token_hosts"] = tuple(h.lower() for h in hosts)
-    if "s3_buckets" in table:
-        buckets = table["s3_buckets"]
-        if not isinstance(buckets, list) or not all(isinstance(b, str) and re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", b) for b in buckets):
-            raise ConfigError(f'{path}: [catalogs.{name}] s3_buckets must be a list of bucket names, e.g. ["my-imagery"]')
-        values["s3_buckets"] = tuple(buckets)
+    for key, pattern, what, example in (
+        ("token_hosts", r"[\w.-]+", "host names", "data.example.org"),
+        ("s3_buckets", r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "bucket names", "my-imagery"),
+    ):
+        if key in table:
+            names = table[key]
+            if not isinstance(names, list) or not all(isinstance(n, str) and re.fullmatch(pattern, n) for n in names):
+                raise ConfigError(f'{path}: [catalogs.{name}] {key} must be a list of {what}, e.g. ["{example}"]')
+            values[key] = tuple(n.lower() for n in names)  # (bucket names are lower case already)
     if base is not None:
         merged = {f: getattr(base, f) for f in base.__dataclass_fields__} | values
         merged["toml_credentials"] = creds

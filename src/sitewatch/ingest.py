@@ -756,15 +756,13 @@ def _grid_box(grid: Grid) -> Any:
 
 def _read_s1(product: S1Product, grid: Grid, out: NDArray[np.float32]) -> None:
     """Each polarisation of a Sentinel-1 GRD product as sigma0 on ``grid``, placed by its GCPs
-    over the window that covers the grid (as ``sitewatch fetch`` places GRD)."""
+    over the window that covers the grid, and calibrated before it is placed (as ``sitewatch fetch`` does GRD)."""
     from .fetch import read_window
 
-    def positive(a: NDArray[np.float32]) -> NDArray[np.float32]:
-        return np.where(a > 0, a, np.nan).astype(np.float32)  # DN 0 is no data
-
-    for k, (pol, vrt) in enumerate(product.bands.items()):
+    for k, (pol, band) in enumerate(product.bands.items()):
         try:
-            out[k], _ = read_window(vrt, grid, convert=positive, gcp_method="tps", resampling=band_resampling(pol, "sar"))
+            out[k], _ = read_window(band.path, grid, convert=band.radiometry.convert, gcp_method="tps",
+                                    resampling=band_resampling(pol, "sar"))  # fmt: skip
         except RasterioError as exc:
             raise ImageReadError(f"{product.path}: could not read its {pol} measurement ({exc})") from exc
 

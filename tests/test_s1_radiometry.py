@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from sitewatch.cli import main
 from sitewatch.errors import InputError
 from sitewatch.sources.s1_radiometry import NOISE_FLOOR_DN2, parse_calibration, parse_noise
-from sitewatch.sources.safe import open_s1_grd
+from sitewatch.sources.safe import NoiseNotRemovedWarning, open_s1_grd
 from sitewatch.testing import site_utm_origin, tiny_site
 from sitewatch.testing.safe import NoiseAzimuthBlock, write_s1_grd_safe
 from sitewatch.workspace import init_workspace
@@ -147,19 +147,31 @@ def test_a_product_without_its_noise_file_is_read_without_noise_saying_so(tmp_pa
         archive = Path(shutil.make_archive(str(product.with_suffix("")), "zip", product.parent, product.name))
         shutil.rmtree(product)
         product = archive
-    with pytest.warns(UserWarning, match=r"no thermal noise file .*noise-s1a-iw-grd-vv-.*sigma0 keeps the noise"):
+    missing = r"no thermal noise LUT \(annotation/calibration/noise-s1a-iw-grd-vv-.*\.xml is missing\); its sigma0 keeps the noise"
+    with pytest.warns(NoiseNotRemovedWarning, match=missing):
         s1 = open_s1_grd(product)
     band = s1.bands["VV"]
     for (r, c), dn in PIXELS.items():
         assert float(band.read((r, r + 1, c, c + 1))[0, 0]) == pytest.approx(sigma0_by_hand(r, c, dn, "none"), rel=1e-6)
-    assert "thermal noise NOT subtracted: no thermal noise file" in s1.provenance()["calibration"]["VV"]
+    text = s1.provenance()["calibration"]["VV"]
+    assert text.startswith("sigma0 = DN² / A², A bilinear") and "thermal noise NOT subtracted: no thermal noise LUT (" in text
+
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(SITE)
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(product), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    assert len(re.findall(rf"^warning: {re.escape(str(product))}: {missing}", r.output, flags=re.M)) == 1, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    assert obs.provenance["safe"]["calibration"]["VV"] == text
 
 
 def test_an_unreadable_noise_file_is_named_and_read_without_noise(tmp_path: Path) -> None:
     product = grd_product(tmp_path / "p")
     (noise,) = product.rglob("noise-*.xml")
     noise.write_text("<noise><noiseRangeVectorList><noiseRangeVector><line>0</line></noiseRangeVector></noiseRangeVectorList></noise>")
-    with pytest.warns(UserWarning, match=rf"{noise.name}: not a readable Sentinel-1 noise LUT \(no <pixel>"):
+    with pytest.warns(NoiseNotRemovedWarning, match=rf"/{noise.name}: not a readable Sentinel-1 noise LUT \(no <pixel>"):
         s1 = open_s1_grd(product)
     assert "NOT subtracted" in s1.provenance()["calibration"]["VV"]
 

@@ -221,7 +221,8 @@ def read_window(
 
     Returns the array (NaN = no data) and how it was placed (``"affine"`` or
     ``"gcp-<method>"``). ``convert`` turns stored numbers into physical values
-    before resampling (so averages are of reflectance or intensity, not DNs).
+    before resampling (so averages are of reflectance or intensity, not DNs), given the window
+    read (Sentinel-1 GRD's LUTs vary across the image).
     ``sentinel1_gcps``: the asset's GCPs number samples and lines as Sentinel-1 does
     (:func:`~sitewatch.sources.gcp.sentinel1_centred`).
     """
@@ -412,12 +413,13 @@ MAX_CALIBRATION_BYTES = 64 * 2**20
 """Most bytes of a GRD calibration or noise LUT fetch reads (Sentinel-1's are a few MB)."""
 
 
-def _grd_radiometry(reader: _Reader, hrefs: Mapping[str, str], pol: str) -> S1Radiometry | None:
+def _grd_radiometry(reader: _Reader, scene: SceneRef, pol: str) -> S1Radiometry | None:
     """How polarisation ``pol``'s DN become sigma0 (its ``schema-calibration-*`` and
     ``schema-noise-*`` assets), or None when its calibration LUT cannot be read (said in the log)."""
+    hrefs = scene.hrefs
     cal_href = hrefs.get(f"schema-calibration-{pol.lower()}")
     if not cal_href:
-        log.warning("%s: no calibration LUT asset (schema-calibration-%s)", pol, pol.lower())
+        log.warning("%s %s: no calibration LUT asset (schema-calibration-%s)", scene.item_id, pol, pol.lower())
         return None
     try:
         calibration = parse_calibration(_small_asset(reader, cal_href), redact(cal_href))
@@ -432,7 +434,7 @@ def _grd_radiometry(reader: _Reader, hrefs: Mapping[str, str], pol: str) -> S1Ra
             return S1Radiometry(calibration, redact(cal_href), parse_noise(_small_asset(reader, noise_href), redact(noise_href)), redact(noise_href))
         except (OSError, ValueError) as exc:
             why = f"the noise LUT {redact(noise_href)} not read: {redact(str(exc))}"
-    log.warning("%s: %s; its sigma0 keeps the noise (dark sea reads brighter)", pol, why)
+    log.warning("%s %s: %s; its sigma0 keeps the noise (dark sea reads brighter)", scene.item_id, pol, why)
     return S1Radiometry(calibration, redact(cal_href), noise_missing=why)
 
 
@@ -704,7 +706,7 @@ def _fetch_one(
         if band in bands or band not in asset_of:
             continue
         if profile.sensor == "sar":
-            radiometry = _grd_radiometry(reader, scene.hrefs, band) if profile.kind == "sentinel-1-grd" else None
+            radiometry = _grd_radiometry(reader, scene, band) if profile.kind == "sentinel-1-grd" else None
             convert, note = _sar_convert(profile, radiometry)
         else:
             scale, offset, note = asset_scaling(profile, band, props, assets[asset_of[band]])

@@ -49,6 +49,7 @@ from .model import Grid, Observation, SceneRef, Site, is_date_only, iso_utc, utc
 from .platforms import platform_of
 from .run import map_jobs
 from .sources.safe import (
+    NoiseNotRemovedWarning,
     S1Product,
     S2Product,
     is_s1_product,
@@ -1001,10 +1002,13 @@ class _FileJob:
 def _archive_job(job: _FileJob) -> Archived | None | str:
     """Worker side of ingest: the archived observation, None, or the error message naming the file."""
     try:
-        return archive_file(
-            job.ws, job.site, job.path, acquired=job.acquired, sensor=job.sensor, compress=job.compress,
-            item_id=job.item_id, band_files=job.band_files,
-        )  # fmt: skip
+        with warnings.catch_warnings():
+            # ingest_paths said it when it read the product's scene (read_scene_ref); once is enough
+            warnings.simplefilter("ignore", NoiseNotRemovedWarning)
+            return archive_file(
+                job.ws, job.site, job.path, acquired=job.acquired, sensor=job.sensor, compress=job.compress,
+                item_id=job.item_id, band_files=job.band_files,
+            )  # fmt: skip
     except (ImageReadError, InputError) as exc:
         return str(exc)
 

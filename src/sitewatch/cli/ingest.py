@@ -17,6 +17,7 @@ from .options import (
     handle_errors,
     is_quiet,
     progress_bar,
+    warnings_as_lines,
     workspace_option,
 )
 
@@ -84,7 +85,7 @@ def command(
             raise InputError(f"--band: no such file {path}")
     ws = open_workspace(workspace)
     when: datetime | None = parse_acquired(acquired) if acquired else None
-    with ws.store() as store, progress_bar("ingest", is_quiet()) as progress, warnings.catch_warnings():
+    with ws.store() as store, progress_bar("ingest", is_quiet()) as progress, warnings_as_lines():
         # Skipped files are listed below with their reason; no second, raw warning.
         warnings.simplefilter("ignore", SkippedInputWarning)
         site = store.get_site(site_id)

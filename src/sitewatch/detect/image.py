@@ -395,8 +395,8 @@ def detect_sar_bands(
     """Vessels in a dual-polarisation pair given as one single-band file per channel.
 
     ``bands`` maps a co-polarised name (``vv`` or ``hh``) and a cross-polarised one (``vh`` or
-    ``hv``) to co-registered files of the same size; the georeference is the co-polarised
-    file's. Returns the co-polarised image's info and the fused detections.
+    ``hv``) to co-registered files of the same size (or :class:`PixelSource` s: a GRD product's
+    measurements); the georeference is the co-polarised file's. Returns the co-polarised image's info and the fused detections.
     """
     from .sar_dual import CO_POL, CROSS_POL
 

@@ -52,8 +52,9 @@ NOISE_FLOOR_DN2 = 0.0123456789
 """Power (DN²) that a pixel whose noise-subtracted power is not positive is given, as SNAP's
 ThermalNoiseRemoval gives it (its ``trgFloorValue``), so that sigma0 matches SNAP's chain pixel for pixel."""
 
-STRIP_PIXELS = 1 << 21
-"""Most pixels evaluated at once (a few float64 arrays of this size are alive at a time: 16 MB each)."""
+STRIP_PIXELS = 1 << 18
+"""Most pixels evaluated at once: a few float32 arrays of this size (1 MB each) are alive at a time,
+which stay in the CPU's cache through the passes over them."""
 
 
 @dataclass(frozen=True)
@@ -77,19 +78,25 @@ class LineVectors:
             if np.any(np.diff(p) <= 0):
                 raise ValueError("a vector's pixels do not increase")
 
-    def at(self, rows: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.float64]:
-        """The LUT at every (row, col) of ``rows`` × ``cols`` (len(rows) × len(cols))."""
+    def at(self, rows: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.float32]:
+        """The LUT at every (row, col) of ``rows`` × ``cols`` (len(rows) × len(cols)); ``rows`` increasing."""
         c = cols.astype(np.float64)
         n = len(self.lines)
+        out = np.empty((len(rows), len(cols)), np.float32)
         if n == 1:
-            return np.broadcast_to(np.interp(c, self.pixels[0], self.values[0]), (len(rows), len(cols)))
+            out[:] = np.interp(c, self.pixels[0], self.values[0])
+            return out
         i = np.clip(np.searchsorted(self.lines, rows, side="right") - 1, 0, n - 2)
         span = self.lines[i + 1] - self.lines[i]
         t = np.clip(np.divide(rows - self.lines[i], span, out=np.zeros(len(rows)), where=span > 0), 0.0, 1.0)
-        used = np.unique(np.concatenate([i, i + 1]))  # only the vectors around these rows are read across
-        table = np.stack([np.interp(c, self.pixels[k], self.values[k]) for k in used])
-        lo, hi = table[np.searchsorted(used, i)], table[np.searchsorted(used, i + 1)]
-        return lo + t[:, None] * (hi - lo)
+        # Rows between the same two vectors form one run: each row is lo + t (hi - lo), two passes.
+        starts = np.flatnonzero(np.diff(i, prepend=-1))
+        for a, b in zip(starts, [*starts[1:], len(rows)], strict=True):
+            lo = np.interp(c, self.pixels[i[a]], self.values[i[a]]).astype(np.float32)
+            step = np.interp(c, self.pixels[i[a] + 1], self.values[i[a] + 1]).astype(np.float32) - lo
+            np.multiply(t[a:b, None].astype(np.float32), step, out=out[a:b])
+            out[a:b] += lo
+        return out
 
 
 @dataclass(frozen=True)
@@ -122,20 +129,20 @@ class NoiseLut:
     """``range-azimuth``: IPF ≥ 2.9, N = range LUT × azimuth LUT; ``range``: the range LUT alone
     (IPF < 2.9, or a product of the new format without azimuth vectors)."""
 
-    def at(self, rows: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.float64]:
-        """N at every (row, col) of ``rows`` × ``cols``."""
+    def at(self, rows: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.float32]:
+        """N at every (row, col) of ``rows`` × ``cols``; ``rows`` and ``cols`` increasing."""
         noise = self.range.at(rows, cols)
         if self.kind == "range":
             return noise
-        azimuth = np.zeros((len(rows), len(cols)))  # outside every block: no noise, as SNAP has it
+        covered = np.zeros(noise.shape, bool)
         for b in self.azimuth:
-            r = (rows >= b.first_line) & (rows <= b.last_line)
-            c = (cols >= b.first_sample) & (cols <= b.last_sample)
-            if r.any() and c.any():
-                r0, r1 = np.flatnonzero(r)[[0, -1]]
-                c0, c1 = np.flatnonzero(c)[[0, -1]]
-                azimuth[r0 : r1 + 1, c0 : c1 + 1] = np.interp(rows[r0 : r1 + 1], b.lines, b.values)[:, None]
-        return noise * azimuth
+            r0, r1 = np.searchsorted(rows, [b.first_line, b.last_line + 1])
+            c0, c1 = np.searchsorted(cols, [b.first_sample, b.last_sample + 1])
+            if r1 > r0 and c1 > c0:
+                noise[r0:r1, c0:c1] *= np.interp(rows[r0:r1], b.lines, b.values).astype(np.float32)[:, None]
+                covered[r0:r1, c0:c1] = True
+        noise[~covered] = 0.0  # outside every block: no noise, as SNAP has it
+        return noise
 
 
 @dataclass(frozen=True)
@@ -158,22 +165,23 @@ class S1Radiometry:
         """
         h, w = dn.shape
         out = np.zeros((h, w), np.float32)
-        if not h or not w:
-            return out
         cols = np.arange(col0, col0 + w, dtype=np.int64)
-        step = max(1, STRIP_PIXELS // w)
+        step = max(1, STRIP_PIXELS // max(w, 1))
         for s in range(0, h, step):
             rows = np.arange(row0 + s, row0 + min(h, s + step), dtype=np.int64)
-            d = np.asarray(dn[s : s + len(rows)], dtype=np.float64)
-            data = np.isfinite(d) & (d > 0)
+            power = np.array(dn[s : s + len(rows)], dtype=np.float32)  # a copy: the caller's DN stay
+            data = power > 0  # DN 0, and NaN where a masked read left no data, are no data
             if not data.any():
                 continue
-            power = d * d
+            power *= power
             if self.noise is not None:
                 power -= self.noise.at(rows, cols)
-            np.copyto(power, NOISE_FLOOR_DN2, where=~(power > 0))
+                np.copyto(power, np.float32(NOISE_FLOOR_DN2), where=~(power > 0))
             a = self.calibration.at(rows, cols)
-            out[s : s + len(rows)] = np.where(data, power / (a * a), 0.0)
+            a *= a
+            power /= a
+            power[~data] = 0.0
+            out[s : s + len(rows)] = power
         return out
 
     def convert(self, dn: NDArray[np.float32], window: Any) -> NDArray[np.float32]:

@@ -648,11 +648,14 @@ def _radiometry(cal_file: str, product: Path) -> S1Radiometry:
         raise InputError(f"{product}: {exc}; download the product again") from exc
     folder, _, name = cal_file.replace("\\", "/").rpartition("/")
     noise_file = f"{folder}/noise-{name.removeprefix('calibration-')}"
+    inside = "/".join(noise_file.split("/")[-3:])  # annotation/calibration/noise-….xml
     try:
-        noise = parse_noise(_read_bytes(noise_file), noise_file)
-    except (OSError, KeyError) as exc:
-        why = f"no thermal noise file {noise_file} ({exc.__class__.__name__})"
-    except (InputError, ET.ParseError, zipfile.BadZipFile) as exc:
+        noise = parse_noise(_read_bytes(noise_file), inside)
+    except (FileNotFoundError, KeyError):
+        why = f"no thermal noise LUT ({inside} is missing)"
+    except (OSError, zipfile.BadZipFile) as exc:
+        why = f"the thermal noise LUT {inside} could not be read ({exc})"
+    except (InputError, ET.ParseError) as exc:
         why = str(exc)
     else:
         return S1Radiometry(calibration, cal_file, noise, noise_file)

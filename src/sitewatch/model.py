@@ -87,7 +87,7 @@ DATE_ONLY_HOUR = 12
 noon keeps the date for any --utc-offset within ±12 h, where midnight put western sites a day early."""
 
 DATE_EXAMPLES = "2024-10-01, 20241001 or 2024-10-01T09:30Z"
-"""The forms of a date or time option, as error messages and help name them."""
+"""The forms of a date or time option, as its error message names them."""
 
 _WEEK = re.compile(r"\d{4}-?W\d{2}")
 

@@ -39,9 +39,20 @@ _STAGES = ("open", "observations", "show", "timeline", "report", "exports", "det
 """Detect last: a rerun that detects again replaces the template detections with the detector's own."""
 
 
+def _connect(db: Path) -> sqlite3.Connection:
+    """A connection that may write to the feature tables: their spatial indexes' triggers call ST_MinX…"""
+    con = sqlite3.connect(db)
+    try:
+        from sitewatch.store import register_gpkg_functions
+    except ImportError:  # a sitewatch from before the spatial index (schema 6) needs none
+        return con
+    register_gpkg_functions(con)
+    return con
+
+
 def _densify(db: Path) -> None:
     """Give every observation its site's demo detections (new ids), as a busy port would have."""
-    con = sqlite3.connect(db)
+    con = _connect(db)
     with con:
         con.execute("CREATE TEMP TABLE tmpl AS SELECT * FROM detections")
         con.execute("DELETE FROM detections")
@@ -59,7 +70,7 @@ def _densify(db: Path) -> None:
 
 def _replicate(db: Path, repeat: int) -> None:
     """Copy scenes, observations and detections ``repeat - 1`` times, each copy SHIFT_DAYS later."""
-    con = sqlite3.connect(db)
+    con = _connect(db)
     cols = {t: [r[1] for r in con.execute(f"PRAGMA table_info({t})") if r[1] != "fid"]
             for t in ("scenes", "observations", "detections")}  # fmt: skip
     originals = {t: con.execute(f"SELECT max(fid) FROM {t}").fetchone()[0] or 0 for t in cols}

@@ -252,16 +252,26 @@ def test_a_geojson_detect_image_did_not_write_is_named_as_such(tmp_path: Path) -
         assert r.exit_code == 1 and "chip_truth.geojson: not a `sitewatch detect-image --out` file" in r.output, r.output
 
 
-def test_label_files_left_unscored_are_reported(tmp_path: Path) -> None:
-    # detect-image failed on one chip: its ships must not vanish from the misses unnoticed.
-    for name in ("a", "b", "c"):
+def test_label_files_left_unscored_are_reported_and_exit_3(tmp_path: Path) -> None:
+    """detect-image failed on some chips: their ships must not vanish from the misses unnoticed.
+    The run is partial, as README's exit codes say (3, each left out named on standard error, with
+    --json too); score exited 0, and named only the first five."""
+    names = ("a", "b", "c", "d", "e", "f", "g", "h")
+    for name in names:
         (tmp_path / f"{name}.xml").write_text(VOC)
     (tmp_path / "out").mkdir()
     _dets(tmp_path / "out" / "a.geojson", [(12, 15, 0.9)], source="a.jpg")
+    left_out = "7 label file(s) have no detections and are not scored: " + ", ".join(f"{n}.xml" for n in names[1:])
     r = CliRunner().invoke(main, ["score", str(tmp_path / "out"), str(tmp_path), "--json"])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 3, r.output
     assert json.loads(r.stdout)["images"] == 1
-    assert "2 label file(s) have no detections and are not scored: b.xml, c.xml" in r.stderr
+    assert left_out in r.stderr
+    r = CliRunner().invoke(main, ["score", str(tmp_path / "out"), str(tmp_path)])
+    assert r.exit_code == 3 and "1 image(s): TP 1" in r.stdout and left_out in r.stderr, r.output
+    for name in names[1:]:  # every chip has its detections now: the whole set is scored
+        _dets(tmp_path / "out" / f"{name}.geojson", [], source=f"{name}.jpg")
+    r = CliRunner().invoke(main, ["score", str(tmp_path / "out"), str(tmp_path), "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["images"] == 8 and r.stderr == "", r.output
 
 
 def test_malformed_features_are_named_not_a_traceback(tmp_path: Path) -> None:
@@ -397,8 +407,11 @@ def test_coco_images_without_detections_are_named_when_a_folder_is_scored(tmp_pa
     (tmp_path / "out").mkdir()
     _dets(tmp_path / "out" / "a.geojson", [(12, 12, 0.9)], source="a.jpg")
     r = CliRunner().invoke(main, ["score", str(tmp_path / "out"), str(tmp_path / "coco.json")])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 3, r.output  # partial, as with label files left out
     assert "1 image(s) of coco.json have no detections and are not scored: b" in r.stderr
+    # One detections file scored against a COCO file is that image alone, not a partial run.
+    r = CliRunner().invoke(main, ["score", str(tmp_path / "out" / "a.geojson"), str(tmp_path / "coco.json")])
+    assert r.exit_code == 0 and r.stderr == "", r.output
 
 
 def test_the_better_score_chooses_first_whatever_the_order_given() -> None:

@@ -134,3 +134,46 @@ def test_ingest_of_a_folder_without_images_names_the_folder(tmp_path: Path) -> N
     res = CliRunner().invoke(main, ["ingest", "pier", str(empty), "-w", str(ws.root)])
     assert res.exit_code == 1
     assert f"no GeoTIFF files or SAFE products found in {empty}" in res.stderr
+
+
+def test_every_date_option_reads_the_same_forms_and_names_a_bad_value(tmp_path: Path) -> None:
+    """timeline --from/--to took only 2024-10-01 (click's own message, exit 2) while search, fetch,
+    ingest and import read any ISO 8601 form (their own message, exit 1): one parser now, one message
+    naming the option and the value, and exit code 2 as for any bad option value, before the
+    workspace is read."""
+    ws = build(tmp_path / "ws")
+    root = str(ws.root)
+    tif = str(_sar(tmp_path / "a.tif"))
+    commands = {
+        "search": (["search", "dunai", "--collection", "s2", "--from", "2024-10-01", "--to", "2024-10-31"], ("--from", "--to")),
+        "fetch": (["fetch", "dunai", "--collection", "s2", "--from", "2024-10-01", "--to", "2024-10-31"], ("--from", "--to")),
+        "timeline": (["timeline", "dunai", "--from", "2024-10-01", "--to", "2024-10-31"], ("--from", "--to")),
+        "ingest": (["ingest", "dunai", tif, "--acquired", "2024-10-17"], ("--acquired",)),
+        "import": (["import", tif, "--acquired", "2024-10-17"], ("--acquired",)),
+    }
+    for name, (args, options) in commands.items():
+        for option in options:
+            for bad, why in (("2024/10/01", "is not an ISO 8601 date or time"), ("2024-W40", "is a week, not a day")):
+                at = args.index(option) + 1
+                res = CliRunner().invoke(main, [*args[:at], bad, *args[at + 1 :], "-w", root])
+                assert res.exit_code == 2, (name, option, res.output)
+                assert f"Invalid value for '{option}': '{bad}' {why}" in res.stderr, (name, option, res.output)
+    for name in ("search", "fetch", "timeline"):  # --to before --from, quoted as given
+        args = commands[name][0][:-4] + ["--from", "20241005", "--to", "2024-10-01"]
+        res = CliRunner().invoke(main, [*args, "-w", root])
+        assert res.exit_code == 2 and "Invalid value for '--to': '2024-10-01' is before --from '20241005'" in res.stderr, name
+
+    def rows(*dates: str) -> list[str]:
+        res = CliRunner().invoke(main, ["timeline", "dunai", "-w", root, "--json", "-", *dates])
+        assert res.exit_code == 0, res.output
+        return [r["date"] for r in json.loads(res.stdout)["rows"]]
+
+    assert rows("--from", "2024-10-17", "--to", "2024-10-17") == ["2024-10-17"]
+    for same in (["--from", "20241017", "--to", "20241017"], ["--from", "2024-W42-4", "--to", "2024W424"]):
+        assert rows(*same) == ["2024-10-17"], same
+    # With --utc-offset the dates, --from and --to among them, stay local dates (README): the SAR looks
+    # of 17 and 20 Oct at 21:00 UTC fall on the 18th and 21st at UTC+10, the optical ones at 01:00 stay.
+    for since in ("20241018", "2024-10-18"):
+        assert rows("--from", since, "--utc-offset", "+10") == ["2024-10-18", "2024-10-20", "2024-10-21"]
+    res = CliRunner().invoke(main, ["timeline", "dunai", "-w", root, "--from", "2024-10-17T09:30Z"])
+    assert res.exit_code == 2 and "'2024-10-17T09:30Z' is a time; the timeline keeps whole dates" in res.stderr

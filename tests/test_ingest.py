@@ -591,7 +591,7 @@ def test_acquired_date_alone_is_noon_and_a_future_time_is_refused(ws, tmp_path: 
     files = _band_tiffs(tmp_path)
     args = [f"--band=green={files[1]}", f"--band=red={files[2]}"]
     future = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "--acquired", "2099-01-01", "-w", str(ws.root)])
-    assert future.exit_code == 1 and "--acquired '2099-01-01' is in the future" in future.output
+    assert future.exit_code == 2 and "Invalid value for '--acquired': '2099-01-01' is in the future" in future.output
     r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "--acquired", "2024-10-16", "-w", str(ws.root)])
     assert r.exit_code == 0, r.output
     with ws.store() as store:
@@ -599,9 +599,9 @@ def test_acquired_date_alone_is_noon_and_a_future_time_is_refused(ws, tmp_path: 
     # As for a date in a file name: noon keeps the local date for any --utc-offset within ±12 h.
     assert obs.scene.acquired == datetime(2024, 10, 16, 12, tzinfo=UTC)
     imp = CliRunner().invoke(main, ["-q", "import", str(files[1]), "--acquired", "2099-01-01", "-w", str(ws.root)])
-    assert imp.exit_code == 1 and "in the future" in imp.output
+    assert imp.exit_code == 2 and "in the future" in imp.output
     typo = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "--acquired", "2024-13-01", "-w", str(ws.root)])
-    assert typo.exit_code == 1 and "--acquired '2024-13-01' is not an ISO 8601 time" in typo.output
+    assert typo.exit_code == 2 and "Invalid value for '--acquired': '2024-13-01' is not an ISO 8601 date or time" in typo.output
 
 
 def test_zip_of_geotiffs_gives_advice_that_ingest_can_follow(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -720,6 +720,23 @@ def test_cli_add_from_kml_notes_a_skipped_pin_as_import_does(tmp_path: Path) -> 
     assert "imported as site" not in r.output  # the id is the one given, so no rename to report
 
 
+def test_cli_add_from_a_file_with_a_refused_feature_is_partial(tmp_path: Path) -> None:
+    """As README's exit codes list it: the site goes in, the refused feature is named, exit code 3."""
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    path = tmp_path / "drawn.geojson"
+    area = [[132.30, 42.86], [132.37, 42.86], [132.37, 42.90], [132.30, 42.90], [132.30, 42.86]]
+    crossed = [[132.30, 42.86], [132.37, 42.90], [132.37, 42.86], [132.30, 42.90], [132.30, 42.86]]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "Area"}, "geometry": {"type": "Polygon", "coordinates": [area]}},
+        {"type": "Feature", "properties": {"name": "Crossed"}, "geometry": {"type": "Polygon", "coordinates": [crossed]}},
+    ]}))  # fmt: skip
+    r = runner.invoke(main, ["sites", "add", "harbour", "--geojson", str(path), "-w", ws])
+    assert r.exit_code == 3, r.output
+    assert "site 'harbour' added" in r.stdout and "skipped: " in r.stderr and "Crossed" in r.stderr
+
+
 def test_exports_follow_the_right_hand_rule_whatever_the_winding_read() -> None:
     """A polygon drawn clockwise (as shapefiles store it) was written clockwise: RFC 7946 requires
     anticlockwise outer rings and clockwise holes, and KML anticlockwise outer boundaries."""

@@ -946,9 +946,9 @@ def test_dates_in_other_iso_forms_and_bad_dates_name_their_option(world):
         assert res.exit_code == 0, res.output
         assert [r["item_id"] for r in json.loads(res.stdout)] == ["S2A_CLEAR_20241005"], to
     res = CliRunner().invoke(main, [*base, "--from", "2024/10/01", "--to", "2024-10-05"])
-    assert res.exit_code == 1 and "--from '2024/10/01' is not an ISO 8601 date or time" in res.output
+    assert res.exit_code == 2 and "Invalid value for '--from': '2024/10/01' is not an ISO 8601 date or time" in res.output
     res = CliRunner().invoke(main, [*base, "--from", "2024-10-01", "--to", "2024-10-32"])
-    assert res.exit_code == 1 and "--to '2024-10-32' is not an ISO 8601 date or time" in res.output
+    assert res.exit_code == 2 and "Invalid value for '--to': '2024-10-32' is not an ISO 8601 date or time" in res.output
     for cmd in ("search", "fetch"):  # NaN passed FloatRange(0, 100) and filtered nothing
         res = CliRunner().invoke(main, [cmd, *base[1:], "--from", "2024-10-01", "--to", "2024-10-05", "--max-cloud", "nan"])
         assert res.exit_code == 2 and "--max-cloud" in res.output and "'nan' is not a finite number" in res.output
@@ -1214,10 +1214,10 @@ def test_search_and_ingest_dates_at_the_ends_of_the_calendar_are_named_not_a_tra
     """--to 9999-12-31 and a time before year 1 once in UTC ended in an OverflowError traceback."""
     from datetime import UTC, datetime
 
-    from sitewatch.cli.search import parse_date
+    from sitewatch.cli.options import DateOrTime
 
-    assert parse_date("9999-12-31", end=True) == datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
-    assert parse_date("2024-10-31", end=True) == datetime(2024, 10, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    assert DateOrTime("end").convert("9999-12-31", None, None) == datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    assert DateOrTime("end").convert("2024-10-31", None, None) == datetime(2024, 10, 31, 23, 59, 59, 999999, tzinfo=UTC)
     ws = init_workspace(tmp_path / "ws")
     with ws.store() as store:
         store.put_site(SITE)
@@ -1229,5 +1229,5 @@ def test_search_and_ingest_dates_at_the_ends_of_the_calendar_are_named_not_a_tra
         (["ingest", "port", str(tif), "--acquired", "0001-01-01T00:00+05:00"], "--acquired"),
     ):
         res = CliRunner().invoke(main, [*args, "-w", str(ws.root)])
-        assert res.exit_code == 1 and f"{option} '0001-01-01T00:00+05:00'" in res.output, res.output
+        assert res.exit_code == 2 and f"Invalid value for '{option}': '0001-01-01T00:00+05:00'" in res.output, res.output
         assert "out of range in UTC" in res.output and not isinstance(res.exception, OverflowError)

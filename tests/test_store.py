@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
+import struct
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
-from shapely.geometry import LineString, MultiPolygon, Point, box
+from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
 
 from sitewatch.errors import StoreError
 from sitewatch.model import Berth, Detection, Grid, Observation, SceneRef, Site
 from sitewatch.sites import builtin_sites
-from sitewatch.store import Store
-from sitewatch.store.gpkg import from_gpkg_blob, to_gpkg_blob
+from sitewatch.store import Store, register_gpkg_functions
+from sitewatch.store.gpkg import from_gpkg_blob, multipolygon_blob, to_gpkg_blob
 from sitewatch.store.schema import SCHEMA_VERSION
 from sitewatch.workspace import init_workspace, open_workspace
 
@@ -294,3 +296,222 @@ def test_a_read_only_database_is_named_without_a_traceback(tmp_path: Path, monke
     with ws.store() as store:
         assert store.counts()["sites"] == 0
         store.put_site(builtin_sites()["dunai"])  # the failed transaction was rolled back, not left open
+
+
+# -- the spatial index (GeoPackage's gpkg_rtree_index) --------------------------------------------
+
+
+def _index_problems(path: Path) -> list[str]:
+    """What keeps a feature table's R-tree from being its spatial index (GeoPackage Annex F.3): no
+    gpkg_extensions row or no R-tree, a row missing or left over, or bounds that are not those of
+    the row's geometry as the R-tree stores them (float32, moved outwards by at most two of its steps)."""
+    problems = []
+    with sqlite3.connect(path) as db:
+        extensions = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'gpkg_extensions'").fetchone() is not None
+        for table, column in db.execute("SELECT table_name, column_name FROM gpkg_geometry_columns").fetchall():
+            rtree = f"rtree_{table}_{column}"
+            registered = extensions and db.execute(
+                "SELECT count(*) FROM gpkg_extensions WHERE table_name = ? AND column_name = ? "
+                "AND extension_name = 'gpkg_rtree_index' AND scope = 'write-only'", (table, column),
+            ).fetchone()[0]  # fmt: skip
+            if registered != 1 or not db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (rtree,)).fetchone():
+                problems.append(f"{table}: no spatial index")
+                continue
+            geoms = {fid: from_gpkg_blob(blob) for fid, blob in db.execute(f"SELECT fid, {column} FROM {table}")}
+            want = {fid: g.bounds for fid, g in geoms.items() if g is not None and not g.is_empty}
+            got = {r[0]: (r[1], r[3], r[2], r[4]) for r in db.execute(f"SELECT id, minx, maxx, miny, maxy FROM {rtree}")}
+            if set(got) != set(want):
+                problems.append(f"{table}: index holds fids {sorted(got)}, the table's geometries are {sorted(want)}")
+            for fid in set(got) & set(want):
+                (x0, y0, x1, y1), (a0, b0, a1, b1) = want[fid], got[fid]
+                outwards = a0 <= x0 and b0 <= y0 and a1 >= x1 and b1 >= y1
+                close = all(abs(v - w) <= abs(w) * 2**-21 for v, w in zip((a0, b0, a1, b1), (x0, y0, x1, y1), strict=True))
+                if not (outwards and close):
+                    problems.append(f"{table} fid {fid}: index bounds {got[fid]}, geometry {want[fid]}")
+    return problems
+
+
+def _layers(path: Path) -> list[str]:
+    with sqlite3.connect(path) as db:
+        return [r[0] for r in db.execute("SELECT table_name FROM gpkg_geometry_columns ORDER BY 1")]
+
+
+def test_every_layer_has_a_spatial_index_that_gdal_finds_and_reads_through(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """The GeoPackage had no R-tree: QGIS and GDAL read every row of a layer for each map view."""
+    import pyogrio
+    import shapely
+
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        dunai = builtin_sites()["dunai"]
+        store.put_site(Site(**{**dunai.__dict__, "berths": (Berth("pier-1", LineString([(132.33, 42.87), (132.34, 42.87)])),),
+                               "water": box(132.32, 42.86, 132.36, 42.89)}))  # fmt: skip
+        store.put_site(Site(id="lost", name="Lost", kind="port", geometry=None, resolved=False))  # a NULL geometry
+        obs = _obs()
+        store.put_observation(obs, footprint=box(132.3, 42.8, 132.4, 42.9))
+        store.replace_detections(obs, [_det(obs, i) for i in range(12)])
+    assert _layers(ws.db_path) == ["berths", "detections", "observations", "scenes", "site_water", "sites"]
+    assert _index_problems(ws.db_path) == []
+    for layer in _layers(ws.db_path):
+        (has,) = pyogrio.raw.read(ws.db_path, sql=f"SELECT HasSpatialIndex('{layer}', 'geom')")[3]
+        assert has.tolist() == [1], layer
+        assert pyogrio.read_info(ws.db_path, layer=layer)["capabilities"]["fast_spatial_filter"], layer
+    # GDAL reads a map view's features through the index, and finds those the view holds.
+    view = (132.3345, 42.87, 132.3375, 42.89)  # detections 4 to 7 (each 0.0005° wide, 0.001° apart)
+    pyogrio.set_gdal_config_options({"CPL_DEBUG": "ON"})
+    try:
+        capfd.readouterr()
+        meta, _, _, fields = pyogrio.raw.read(ws.db_path, layer="detections", bbox=view)
+        log = capfd.readouterr().err
+    finally:
+        pyogrio.set_gdal_config_options({"CPL_DEBUG": None})
+    assert 'JOIN "rtree_detections_geom"' in log, log
+    ids = sorted(fields[list(meta["fields"]).index("detection_id")].tolist())
+    assert ids == sorted(d.id for d in (_det(obs, i) for i in range(12)) if d.footprint.intersects(shapely.box(*view)))
+    assert ids == [f"dunai/scene-1#{i}" for i in range(4, 8)]
+
+
+def test_the_index_follows_every_write_sitewatch_gdal_or_a_script_makes(tmp_path: Path) -> None:
+    """Triggers keep the index, whoever writes: GDAL (QGIS editing a layer) trusts an index it finds and
+    updates it through them alone, so a feature it added would be missing from every map view."""
+    import pyogrio
+    import shapely
+
+    ws = init_workspace(tmp_path / "ws")
+    dunai = builtin_sites()["dunai"]
+    with ws.store() as store:
+        store.put_site(dunai)
+        obs = _obs()
+        store.put_observation(obs, footprint=box(132.3, 42.8, 132.4, 42.9))
+        store.replace_detections(obs, [_det(obs, i) for i in range(5)])
+        store.replace_detections(obs, [_det(obs, i) for i in range(2, 4)])  # delete, then insert
+        store.put_site(Site(id="dunai", name="Dunai", kind="port", geometry=box(10.0, 10.0, 10.1, 10.1)))  # an upsert moves it
+        assert _index_problems(ws.db_path) == []
+        store.put_site(Site(id="dunai", name="Dunai", kind="port", geometry=None, resolved=False))  # to NULL
+        assert _index_problems(ws.db_path) == []
+        store.put_site(dunai)  # and back
+        store.put_site(Site(id="far", name="Far", kind="area", geometry=box(20.0, 20.0, 20.1, 20.1)))
+        store.delete_site("far")
+    assert _index_problems(ws.db_path) == []
+    # A water polygon drawn in QGIS: GDAL inserts it, its own ST_ functions run sitewatch's triggers.
+    drawn = box(132.33, 42.87, 132.35, 42.88)
+    pyogrio.raw.write(ws.db_path, geometry=np.array([shapely.to_wkb(drawn)], dtype=object), field_data=[np.array(["dunai"])],
+                      fields=["site_id"], layer="site_water", driver="GPKG", geometry_type="Polygon", crs="EPSG:4326",
+                      append=True)  # fmt: skip
+    assert _index_problems(ws.db_path) == []
+    meta, _, _, fields = pyogrio.raw.read(ws.db_path, layer="site_water", bbox=(132.34, 42.875, 132.341, 42.876))
+    assert fields[0].tolist() == ["dunai"]
+    with ws.store() as store:
+        assert store.get_site("dunai").water is not None and store.get_site("dunai").water.equals(drawn)
+    # A script's own connection: it may read and delete, but an insert or update is refused whole
+    # (the index is never left behind) until it registers the functions.
+    with sqlite3.connect(ws.db_path) as db:
+        with pytest.raises(sqlite3.OperationalError, match="no such function: ST_IsEmpty"):
+            db.execute("UPDATE detections SET score = 1")
+        db.execute("DELETE FROM detections WHERE detection_id = 'dunai/scene-1#2'")
+    assert _index_problems(ws.db_path) == []
+    from sitewatch.store import register_gpkg_functions
+
+    with sqlite3.connect(ws.db_path) as db:
+        register_gpkg_functions(db)
+        db.execute("UPDATE detections SET geom = ? WHERE detection_id = 'dunai/scene-1#3'", (to_gpkg_blob(box(132.0, 42.0, 132.1, 42.1)),))
+        db.execute("UPDATE detections SET fid = fid + 100")  # a new fid: update5 moves its index row
+    assert _index_problems(ws.db_path) == []
+
+
+def test_gpkg_functions_read_any_writer_s_geometries() -> None:
+    """ST_IsEmpty, ST_MinX… as the triggers call them: from the header's envelope, from the geometry when
+    a writer (GDAL, for points) left the envelope out, in either byte order; NULL for NULL."""
+    import shapely
+
+    from sitewatch.store.gpkg import GPKG_FUNCTIONS
+
+    def call(name: str, blob: object) -> object:
+        return GPKG_FUNCTIONS[name](blob)
+
+    line = LineString([(132.1, 42.2), (132.4, 42.0)])
+    no_envelope = b"GP\x00\x01" + (4326).to_bytes(4, "little") + shapely.to_wkb(Point(3.5, -2.0), byte_order=1)
+    big_endian = b"GP\x00\x02" + (4326).to_bytes(4, "big") + struct.pack(">4d", 1.0, 2.0, 3.0, 4.0) + shapely.to_wkb(box(1, 3, 2, 4), byte_order=0)
+    cases = {
+        to_gpkg_blob(line): (0, 132.1, 132.4, 42.0, 42.2),
+        no_envelope: (0, 3.5, 3.5, -2.0, -2.0),
+        big_endian: (0, 1.0, 2.0, 3.0, 4.0),
+        to_gpkg_blob(Polygon()): (1, None, None, None, None),
+        None: (None, None, None, None, None),
+        b"not a geometry": (None, None, None, None, None),
+    }
+    for blob, expected in cases.items():
+        got = tuple(call(name, blob) for name in ("ST_IsEmpty", "ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY"))
+        assert got == expected, blob
+
+
+def test_the_triggers_are_those_gdal_writes(tmp_path: Path) -> None:
+    """Annex F.3 of GeoPackage 1.4, as GDAL makes it for a layer of its own (names and bodies, but for
+    quoting and spaces): QGIS and validators find the triggers they expect."""
+    import pyogrio
+    import shapely
+
+    def triggers(path: Path, table: str) -> dict[str, str]:
+        with sqlite3.connect(path) as db:
+            return {
+                name: "".join(sql.replace('"', "").split()).lower()
+                for name, sql in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,))
+                if name.startswith("rtree_")
+            }
+
+    gdal = tmp_path / "gdal.gpkg"
+    pyogrio.raw.write(gdal, geometry=np.array([shapely.to_wkb(box(0, 0, 1, 1))], dtype=object), field_data=[], fields=[],
+                      layer="detections", driver="GPKG", geometry_type="Polygon", crs="EPSG:4326")  # fmt: skip
+    ws = init_workspace(tmp_path / "ws")
+    ours = triggers(ws.db_path, "detections")
+    assert sorted(ours) == [f"rtree_detections_geom_{n}" for n in ("delete", "insert", "update2", "update4", "update5", "update6", "update7")]
+    assert ours == triggers(gdal, "detections")
+
+
+def test_a_workspace_of_schema_5_gets_its_spatial_indexes_filled(tmp_path: Path) -> None:
+    from sitewatch.store.schema import MIGRATIONS, rtree_index_sql
+
+    path = tmp_path / "old.gpkg"
+    with Store(tmp_path / "new.gpkg") as store:  # rows to copy: a site with berths and water, scenes, detections
+        dunai = builtin_sites()["dunai"]
+        store.put_site(Site(**{**dunai.__dict__, "berths": (Berth("pier-1", LineString([(132.33, 42.87), (132.34, 42.87)])),),
+                               "water": box(132.32, 42.86, 132.36, 42.89)}))  # fmt: skip
+        store.put_site(Site(id="lost", name="Lost", kind="port", geometry=None, resolved=False))
+        obs = _obs()
+        store.put_observation(obs, footprint=box(132.3, 42.8, 132.4, 42.9))
+        store.replace_detections(obs, [_det(obs, i) for i in range(6)])
+    db = sqlite3.connect(path)
+    db.create_function("sitewatch_multipolygon", 1, multipolygon_blob)  # migration 5's, as the store gives it
+    db.executescript("\n".join(MIGRATIONS[:5]) + "\nINSERT INTO sitewatch_meta VALUES ('schema_version', '5');")
+    db.execute("ATTACH ? AS new", (str(tmp_path / "new.gpkg"),))
+    for table in _layers(tmp_path / "new.gpkg"):
+        db.execute(f"INSERT INTO {table} SELECT * FROM new.{table}")
+    db.commit()
+    db.close()
+    assert _index_problems(path) == [f"{t}: no spatial index" for t in _layers(path)]
+    with Store(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 6
+        assert len(store.detections()) == 6
+    assert _index_problems(path) == []
+    # An index QGIS made on a layer before the upgrade ("create spatial index"; GDAL before 3.9 wrote
+    # GeoPackage 1.3's update1 trigger, which an upsert breaks) is made again, not a failure.
+    again = tmp_path / "qgis.gpkg"
+    db = sqlite3.connect(again)
+    register_gpkg_functions(db)
+    db.create_function("sitewatch_multipolygon", 1, multipolygon_blob)
+    db.executescript("\n".join(MIGRATIONS[:5]) + "\nINSERT INTO sitewatch_meta VALUES ('schema_version', '5');")
+    db.execute("CREATE TABLE gpkg_extensions (table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL, "
+               "definition TEXT NOT NULL, scope TEXT NOT NULL, CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name))")  # fmt: skip
+    db.executescript(rtree_index_sql("detections") + """
+CREATE TRIGGER rtree_detections_geom_update1 AFTER UPDATE OF geom ON detections
+  WHEN OLD.fid = NEW.fid AND (NEW.geom NOTNULL AND NOT ST_IsEmpty(NEW.geom))
+BEGIN
+  INSERT OR REPLACE INTO rtree_detections_geom VALUES (NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom));
+END;""")
+    db.commit()
+    db.close()
+    with Store(again) as store:
+        assert store.schema_version() == 6
+        names = {r[0] for r in store.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    assert "rtree_detections_geom_update1" not in names and "rtree_detections_geom_update6" in names
+    assert _index_problems(again) == []

@@ -45,7 +45,7 @@ from . import __version__
 from .errors import ImageReadError, InputError, OutputError, SitewatchError, SkippedInputWarning
 from .files import partial_path
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
-from .model import Grid, Observation, SceneRef, Site, is_date_only, iso_utc, utc
+from .model import DATE_ONLY_HOUR, Grid, Observation, SceneRef, Site, iso_utc, utc
 from .platforms import platform_of
 from .run import map_jobs
 from .sources.safe import (
@@ -87,7 +87,6 @@ __all__ = [
     "sha256_file",
     "metadata_sidecars",
     "acquired_from_xml",
-    "parse_acquired",
     "RASTER_SUFFIXES",
 ]
 
@@ -237,27 +236,6 @@ def _lenient_utc(text: str) -> datetime | None:
         return utc(m.group(1).replace(" ", "T") + frac + (m.group(3) or "Z"))
     except ValueError:
         return None
-
-
-DATE_ONLY_HOUR = 12
-"""Hour (UTC) given to an acquisition known only by its date, from a file name: noon keeps
-the date for any --utc-offset within ±12 h, where midnight put western sites a day early."""
-
-
-def parse_acquired(text: str) -> datetime:
-    """An ``--acquired`` value as aware UTC: a date alone is noon, as in a file name; refused in the future."""
-    value = text.strip()
-    try:
-        when = utc(value)
-    except InputError as exc:
-        if isinstance(exc.__cause__, OverflowError):
-            raise InputError(f"--acquired {text!r}: {exc}") from None
-        raise InputError(f"--acquired {text!r} is not an ISO 8601 time (e.g. 2024-10-17T09:30:00Z or 2024-10-17)") from None
-    if is_date_only(value):  # 2024-10-17 or 20241017: no time of day given
-        when = when.replace(hour=DATE_ONLY_HOUR)
-    if when > datetime.now(UTC) + timedelta(days=1):
-        raise InputError(f"--acquired {text!r} is in the future; give the time the image was taken (ISO 8601, UTC)")
-    return when
 
 
 _ESA_OLD_NAME = re.compile(r"(?<![A-Za-z0-9])S2[ABCD]_OPER_")

@@ -38,6 +38,8 @@ __all__ = [
     "SITE_ID_PATTERN",
     "is_date_only",
     "iso_utc",
+    "parse_date_or_time",
+    "DATE_ONLY_HOUR",
 ]
 
 Sensor = Literal["sar", "optical"]
@@ -78,6 +80,38 @@ def is_date_only(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+DATE_ONLY_HOUR = 12
+"""Hour (UTC) given to an acquisition known only by its date (a file name, ``--acquired 2024-10-17``):
+noon keeps the date for any --utc-offset within ±12 h, where midnight put western sites a day early."""
+
+DATE_EXAMPLES = "2024-10-01, 20241001 or 2024-10-01T09:30Z"
+"""The forms of a date or time option, as its error message names them."""
+
+_WEEK = re.compile(r"\d{4}-?W\d{2}")
+
+
+def parse_date_or_time(text: str) -> tuple[datetime, bool]:
+    """A date or time as the command line gives it: aware UTC, and whether it was a date alone.
+
+    Every form :meth:`datetime.fromisoformat` reads: ``2024-10-01``, ``20241001``, ``2024-W40-2``,
+    ``2024-10-01T09:30Z``, ``2024-10-01 09:30+02:00`` (a time without an offset is UTC). A date alone
+    is its midnight; what it means beyond that (a whole day, noon) is the caller's to say. A week
+    without its day (``2024-W40``, which Python reads as its Monday) is refused: as the end of a
+    period it would silently drop six days. Raises :class:`InputError` saying what is wrong with
+    the value, for the caller to name its option.
+    """
+    text = text.strip()
+    if _WEEK.fullmatch(text):
+        raise InputError(f"{text!r} is a week, not a day: give one of its days ({text}-1 to {text}-7) or a calendar date")
+    try:
+        when = utc(text)
+    except InputError as exc:
+        if isinstance(exc.__cause__, OverflowError):
+            raise InputError(f"{text!r}: {exc}") from None
+        raise InputError(f"{text!r} is not an ISO 8601 date or time (e.g. {DATE_EXAMPLES})") from None
+    return when, is_date_only(text)
 
 
 @dataclass(frozen=True)

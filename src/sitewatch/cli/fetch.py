@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import click
 
 from ..config import setting_origin
-from ..errors import InputError
 from ..fetch import fetch_scenes
 from ..model import iso_utc
 from ..sources.stac import resolve_catalog
 from ..workspace import open_workspace
 from .options import (
     OnceCommand,
+    check_date_order,
     handle_errors,
     is_quiet,
     json_option,
     progress_bar,
     workspace_option,
 )
-from .search import parse_date, stac_query_options
+from .search import stac_query_options
 
 
 @click.command("fetch", cls=OnceCommand)
@@ -39,8 +40,8 @@ def command(
     site_id: str,
     catalog_name: str | None,
     collection: str,
-    date_from: str,
-    date_to: str,
+    start: datetime,
+    end: datetime,
     max_cloud: float | None,
     refresh: bool,
     force: bool,
@@ -60,9 +61,7 @@ def command(
     Exit code 0 when no item failed, 3 when some failed and the others were
     fetched or skipped (each failure is named), 1 when every item failed.
     """
-    start, end = parse_date(date_from), parse_date(date_to, end=True)
-    if end < start:
-        raise InputError(f"--to {date_to} is before --from {date_from}")
+    check_date_order(start, end)
     ws = open_workspace(workspace)
     settings = ws.settings({"max_cloud": max_cloud})
     origin = "--catalog" if catalog_name else setting_origin("catalog", ws.root)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,6 @@ from ..errors import ImageReadError, InputError
 from ..ingest import (
     expand_paths,
     ingest_file,
-    parse_acquired,
     read_scene_ref,
     remove_partials,
     same_images,
@@ -20,6 +20,7 @@ from ..ingest import (
 from ..model import iso_utc
 from ..workspace import open_workspace
 from .options import (
+    DateOrTime,
     OnceCommand,
     duplicate_line,
     handle_errors,
@@ -34,14 +35,14 @@ from .options import (
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--site", "site_ids", multiple=True, help="Import into this site (repeatable). Default: every "
               "workspace site the image covers.")  # fmt: skip
-@click.option("--acquired", help="Acquisition time (ISO 8601, UTC; a date alone is 12:00 UTC), for files that "
+@click.option("--acquired", type=DateOrTime("acquired"), metavar="TIME", help="Acquisition time (ISO 8601, UTC; a date alone is 12:00 UTC), for files that "
               "do not say; it overrides what they say.")  # fmt: skip
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), help="When the files do not say.")
 @workspace_option
 @json_option
 @handle_errors
 def command(
-    paths: tuple[Path, ...], site_ids: tuple[str, ...], acquired: str | None, sensor: str | None,
+    paths: tuple[Path, ...], site_ids: tuple[str, ...], acquired: datetime | None, sensor: str | None,
     workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Import purchased GeoTIFFs as observations of the sites they cover.
@@ -61,7 +62,6 @@ def command(
     ws = open_workspace(workspace)
     compress = ws.settings()["cog_compress"]
     site_ids = tuple(dict.fromkeys(site_ids))  # --site a --site a: one import into a, not two
-    when = parse_acquired(acquired) if acquired else None
     imported: list[dict[str, Any]] = []
     refused: list[tuple[str, str]] = []
     missed: list[tuple[str, str]] = []
@@ -81,12 +81,12 @@ def command(
             remove_partials(ws, site.id)  # COGs a killed run left half-written (as ingest does)
         for i, f in enumerate(files):
             try:
-                scene, _ = read_scene_ref(f, acquired=when, sensor=sensor)
+                scene, _ = read_scene_ref(f, acquired=acquired, sensor=sensor)
                 targets = [s for s in sites if scene.footprint is None or scene.footprint.intersects(s.geometry)]
                 if not targets:
                     missed.append((str(f), "covers no site of the workspace" if not site_ids else "misses the site(s) given"))
                 for site in targets:
-                    obs = ingest_file(ws, store, site, f, acquired=when, sensor=sensor, compress=compress)
+                    obs = ingest_file(ws, store, site, f, acquired=acquired, sensor=sensor, compress=compress)
                     if obs is None:
                         missed.append((str(f), f"no valid pixel over site {site.id!r}"))
                     else:

@@ -9,9 +9,10 @@ from pathlib import Path
 import click
 
 from ..errors import InputError, SkippedInputWarning
-from ..ingest import band_files_sensor, ingest_paths, parse_acquired
+from ..ingest import band_files_sensor, ingest_paths
 from ..workspace import open_workspace
 from .options import (
+    DateOrTime,
     OnceCommand,
     duplicate_line,
     handle_errors,
@@ -51,12 +52,12 @@ def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
               help="One file per band, all of one acquisition, ingested as one observation (instead of "
               "PATHS); repeat. Optical: blue, green, red, nir, scl (or B02, B03, B04, B08). SAR: vv, vh, hh, hv.")  # fmt: skip
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), help="When the files do not say.")
-@click.option("--acquired", help="Acquisition time (ISO 8601, UTC; a date alone is 12:00 UTC), for files that do not say; "
+@click.option("--acquired", type=DateOrTime("acquired"), metavar="TIME", help="Acquisition time (ISO 8601, UTC; a date alone is 12:00 UTC), for files that do not say; "
               "it overrides what they say.")  # fmt: skip
 @workspace_option
 @handle_errors
 def command(
-    site_id: str, paths: tuple[Path, ...], bands: tuple[str, ...], sensor: str | None, acquired: str | None,
+    site_id: str, paths: tuple[Path, ...], bands: tuple[str, ...], sensor: str | None, acquired: datetime | None,
     workspace: Path,
 ) -> None:  # fmt: skip
     """Ingest GeoTIFF files or folders (any CRS) into SITE_ID as observations.
@@ -84,13 +85,12 @@ def command(
         if not path.is_file():
             raise InputError(f"--band: no such file {path}")
     ws = open_workspace(workspace)
-    when: datetime | None = parse_acquired(acquired) if acquired else None
     with ws.store() as store, progress_bar("ingest", is_quiet()) as progress, warnings_as_lines():
         # Skipped files are listed below with their reason; no second, raw warning.
         warnings.simplefilter("ignore", SkippedInputWarning)
         site = store.get_site(site_id)
         report = ingest_paths(
-            ws, store, site, paths, acquired=when, sensor=sensor, progress=progress,
+            ws, store, site, paths, acquired=acquired, sensor=sensor, progress=progress,
             workers=ws.settings()["workers"], compress=ws.settings()["cog_compress"], band_files=band_files,
         )  # fmt: skip
     click.echo(f"ingested {len(report.observations)} observation(s) into {site_id!r}")

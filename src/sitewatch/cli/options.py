@@ -10,9 +10,9 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
 
@@ -257,6 +257,68 @@ class UtcOffset(click.ParamType):
         return hours
 
 
+_GIVEN_DATES = "sitewatch.given_dates"
+"""Key in ``ctx.meta``: each date option's text as given (by option, ``--from``), for :func:`check_date_order`."""
+
+
+class DateOrTime(click.ParamType):
+    """A date or time option (``--from``, ``--to``, ``--acquired``): one parser for every command,
+    :func:`~sitewatch.model.parse_date_or_time`, so each accepts the same forms (``2024-10-01``,
+    ``20241001``, ``2024-W40-2``, ``2024-10-01T09:30Z``) and refuses a bad value with one message
+    naming the option and the value (exit code 2, as for any bad option value).
+
+    ``role`` says what a date alone means:
+
+    - ``start``: its first moment (00:00 UTC);
+    - ``end``: its whole day (to 23:59:59.999999 UTC);
+    - ``acquired``: 12:00 UTC, as a date in a file name; a time in the future is refused;
+    - ``date``: the calendar date itself (a :class:`~datetime.date`), for the timeline, whose
+      dates are local with --utc-offset: a time is refused there, since a date row cannot be cut.
+    """
+
+    name = "date"
+
+    def __init__(self, role: Literal["start", "end", "acquired", "date"]) -> None:
+        self.role = role
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, (datetime, date)):
+            return value
+        from ..model import DATE_ONLY_HOUR, parse_date_or_time
+
+        try:
+            when, date_only = parse_date_or_time(str(value))
+        except SitewatchError as exc:
+            self.fail(str(exc), param, ctx)
+        if ctx is not None and isinstance(param, click.Option):
+            ctx.meta.setdefault(_GIVEN_DATES, {})[param.opts[0]] = str(value).strip()
+        if self.role == "date":
+            if not date_only:
+                self.fail(
+                    f"{value!r} is a time; the timeline keeps whole dates (local ones with --utc-offset): "
+                    "give a date, e.g. 2024-10-01 or 20241001", param, ctx,
+                )  # fmt: skip
+            return when.date()
+        if date_only and self.role == "end":
+            return when.replace(hour=23, minute=59, second=59, microsecond=999999)  # adding a day overflows on 9999-12-31
+        if date_only and self.role == "acquired":
+            when = when.replace(hour=DATE_ONLY_HOUR)
+        if self.role == "acquired" and when > datetime.now(UTC) + timedelta(days=1):
+            self.fail(f"{value!r} is in the future; give the time the image was taken (ISO 8601, UTC)", param, ctx)
+        return when
+
+
+def check_date_order(start: date | None, end: date | None) -> None:
+    """Refuse ``--to`` before ``--from`` (exit code 2), quoting both as given (see :class:`DateOrTime`)."""
+    if start is None or end is None or end >= start:
+        return
+    ctx = click.get_current_context()
+    given = ctx.meta.get(_GIVEN_DATES, {})
+    raise click.BadParameter(
+        f"{given.get('--to', str(end))!r} is before --from {given.get('--from', str(start))!r}", ctx=ctx, param_hint="'--to'"
+    )
+
+
 def timeline_options(*, dates: bool = True) -> Callable[[F], F]:
     """The timeline rules ``timeline`` and ``report`` share, declared once.
 
@@ -283,10 +345,10 @@ def timeline_options(*, dates: bool = True) -> Callable[[F], F]:
     ]  # fmt: skip
     if dates:
         options[:0] = [
-            click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]),
-                         help="First date kept: a UTC date, or with --utc-offset a local date at UTC+HOURS."),
-            click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]),
-                         help="Last date kept: a UTC date, or with --utc-offset a local date at UTC+HOURS."),
+            click.option("--from", "start", type=DateOrTime("date"), metavar="DATE",
+                         help="First date kept: a UTC date, or with --utc-offset a local date at UTC+HOURS (2024-10-01 or 20241001)."),
+            click.option("--to", "end", type=DateOrTime("date"), metavar="DATE",
+                         help="Last date kept: a UTC date, or with --utc-offset a local date at UTC+HOURS (2024-10-31 or 20241031)."),
         ]
 
     def decorate(func: F) -> F:
@@ -303,8 +365,8 @@ def timeline_params(
     min_valid: float,
     max_cloud: float,
     utc_offset: float,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: date | None = None,
+    end: date | None = None,
 ) -> TimelineParams:
     """TimelineParams from the options of :func:`timeline_options` (percent to fractions)."""
     from ..analysis.occupancy import TimelineParams
@@ -314,8 +376,8 @@ def timeline_params(
         max_cloud_fraction=max_cloud / 100,
         gap_days=gap_days,
         utc_offset_hours=utc_offset,
-        start=start.date() if start else None,
-        end=end.date() if end else None,
+        start=start,
+        end=end,
     )
 
 

@@ -37,6 +37,10 @@ def command(
     folder of label files named after the images. Matching is one-to-one per
     image: a detection counts when its centroid falls inside a labelled box,
     best score first, as the benchmarks count. Prints precision, recall and F1.
+
+    Exit code 0 when every label file (every image of a COCO file, when
+    DETECTIONS is a folder) was scored, 3 when some had no detections file
+    (each is named; the others are scored).
     """
     from ..boxscore import (
         image_name,
@@ -53,17 +57,18 @@ def command(
         image = image_name(detections)
         if labels.stem.lower() not in (image.lower(), detections.stem.lower()):
             click.echo(f"note: {detections.name} (image {image!r}) is scored against {labels.name}", err=True)
-    if unscored := unscored_labels(labels, pairs):
-        more = f" and {len(unscored) - 5} more" if len(unscored) > 5 else ""
+    unscored = unscored_labels(labels, pairs)
+    images = unscored_coco_images(labels, pairs) if detections.is_dir() else []
+    # Each one named (README's exit code 3), not the first few: a script re-runs detect-image on them.
+    if unscored:
         click.echo(
             f"note: {len(unscored)} label file(s) have no detections and are not scored: "
-            f"{', '.join(p.name for p in unscored[:5])}{more}", err=True,
+            f"{', '.join(p.name for p in unscored)}", err=True,
         )  # fmt: skip
-    if detections.is_dir() and (images := unscored_coco_images(labels, pairs)):
-        more = f" and {len(images) - 5} more" if len(images) > 5 else ""
+    if images:
         click.echo(
             f"note: {len(images)} image(s) of {labels.name} have no detections and are not scored: "
-            f"{', '.join(images[:5])}{more}", err=True,
+            f"{', '.join(images)}", err=True,
         )  # fmt: skip
     if as_json:
         out = {
@@ -71,11 +76,15 @@ def command(
             "precision": counts.precision, "recall": counts.recall, "f1": counts.f1,
         } | ({"per_image": {k: dict(zip(("tp", "fp", "fn"), v, strict=True)) for k, v in counts.per_image.items()}} if per_image else {})  # fmt: skip
         click.echo(json.dumps(out, indent=1))
-        return
-    if per_image:
-        for name, (tp, fp, fn) in counts.per_image.items():
-            click.echo(f"{name:<40} TP {tp:>4}  FP {fp:>4}  FN {fn:>4}")
-    click.echo(
-        f"{counts.images} image(s): TP {counts.tp}  FP {counts.fp}  FN {counts.fn}  "
-        f"P {_ratio(counts.precision)}  R {_ratio(counts.recall)}  F1 {_ratio(counts.f1)}"
-    )
+    else:
+        if per_image:
+            for name, (tp, fp, fn) in counts.per_image.items():
+                click.echo(f"{name:<40} TP {tp:>4}  FP {fp:>4}  FN {fn:>4}")
+        click.echo(
+            f"{counts.images} image(s): TP {counts.tp}  FP {counts.fp}  FN {counts.fn}  "
+            f"P {_ratio(counts.precision)}  R {_ratio(counts.recall)}  F1 {_ratio(counts.f1)}"
+        )
+    if unscored or images:
+        # As ingest, eval and detect: labelled images without detections (detect-image failed on them)
+        # are inputs left out, and figures over the others alone must not pass for the whole set's.
+        raise SystemExit(3)

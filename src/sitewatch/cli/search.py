@@ -12,15 +12,16 @@ from typing import Any
 import click
 
 from ..config import setting_origin
-from ..errors import InputError
 from ..fetch import Candidate, find_scenes, measure_site_stats
-from ..model import is_date_only, iso_utc, utc
+from ..model import iso_utc
 from ..sources.stac import resolve_catalog
 from ..workspace import open_workspace
 from .options import (
+    DateOrTime,
     FiniteFloatRange,
     OnceCommand,
     add_id_column,
+    check_date_order,
     handle_errors,
     is_quiet,
     json_option,
@@ -32,20 +33,6 @@ from .options import (
 F = Callable[..., Any]
 
 
-def parse_date(text: str, *, end: bool = False) -> datetime:
-    """A date or time (UTC); a bare ``--to`` date (``2024-10-31`` or ``20241031``) means the end of that day."""
-    option = "--to" if end else "--from"
-    try:
-        t = utc(text)
-    except InputError as exc:
-        if isinstance(exc.__cause__, OverflowError):
-            raise InputError(f"{option} {text!r}: {exc}") from None
-        raise InputError(f"{option} {text!r} is not an ISO 8601 date or time (e.g. 2024-10-01 or 2024-10-01T09:30Z)") from None
-    if end and is_date_only(text):
-        t = t.replace(hour=23, minute=59, second=59, microsecond=999999)  # adding a day overflows on 9999-12-31
-    return t
-
-
 def stac_query_options(func: F) -> F:
     """The options ``search`` and ``fetch`` share, declared once."""
     options = [
@@ -53,8 +40,10 @@ def stac_query_options(func: F) -> F:
                      "from sitewatch.toml, or a STAC API URL. Default: the `catalog` setting."),
         click.option("--collection", required=True, help="Collection id (sentinel-2-l2a, sentinel-1-rtc, "
                      "sentinel-1-grd, landsat-c2-l2) or s2 / s1 (RTC where the catalogue has it) / landsat."),
-        click.option("--from", "date_from", required=True, help="Start date or time (UTC), e.g. 2024-10-01."),
-        click.option("--to", "date_to", required=True, help="End date or time (UTC); a date includes its whole day."),
+        click.option("--from", "start", type=DateOrTime("start"), required=True, metavar="DATE",
+                     help="Start date or time (UTC): 2024-10-01, 20241001 or 2024-10-01T09:30Z."),
+        click.option("--to", "end", type=DateOrTime("end"), required=True, metavar="DATE",
+                     help="End date or time (UTC); a date includes its whole day."),
         click.option("--max-cloud", type=FiniteFloatRange(0, 100), default=None,
                      help="Highest cloud % over the site (SCL/QA inside the site polygon, not the scene)."),
         click.option("--refresh", is_flag=True, help="Ask the catalogue again instead of the cached search."),
@@ -101,8 +90,8 @@ def command(
     site_id: str,
     catalog_name: str | None,
     collection: str,
-    date_from: str,
-    date_to: str,
+    start: datetime,
+    end: datetime,
     max_cloud: float | None,
     refresh: bool,
     measure: bool | None,
@@ -116,9 +105,7 @@ def command(
     cloud bits, counted inside the site polygon; it is known once the class
     band has been read (by `--measure`, `--max-cloud` or an earlier fetch).
     """
-    start, end = parse_date(date_from), parse_date(date_to, end=True)
-    if end < start:
-        raise InputError(f"--to {date_to} is before --from {date_from}")
+    check_date_order(start, end)
     ws = open_workspace(workspace)
     settings = ws.settings()
     origin = "--catalog" if catalog_name else setting_origin("catalog", ws.root)

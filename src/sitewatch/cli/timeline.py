@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from datetime import date
 from pathlib import Path
 
 import click
@@ -13,6 +13,7 @@ from ..report.exports import date_zone, timeline_to_csv, timeline_to_json, write
 from ..workspace import open_workspace
 from .options import (
     OnceCommand,
+    check_date_order,
     existing_folder,
     handle_errors,
     timeline_options,
@@ -67,8 +68,8 @@ def command(
     csv_path: str | None,
     json_path: str | None,
     chart_path: Path | None,
-    start: datetime | None,
-    end: datetime | None,
+    start: date | None,
+    end: date | None,
     gap_days: int,
     min_valid: float,
     max_cloud: float,
@@ -88,6 +89,7 @@ def command(
     for (name_a, a), (name_b, b) in itertools.combinations(files.items(), 2):
         if a == b:
             raise click.UsageError(f"{name_a} and {name_b} both name {a}; give each its own file")
+    check_date_order(start, end)
     params = timeline_params(
         gap_days=gap_days, min_valid=min_valid, max_cloud=max_cloud, utc_offset=utc_offset, start=start, end=end
     )

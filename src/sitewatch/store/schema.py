@@ -2,13 +2,14 @@
 
 The database is an OGC GeoPackage: the GeoPackage core tables plus sitewatch's
 feature tables (sites, berths, site_water, scenes, observations, detections)
-and attribute tables. ``sitewatch_meta.schema_version`` says which
-migrations have run; each migration runs once, in a transaction.
+and attribute tables, each feature table with its R-tree spatial index (from version 6).
+``sitewatch_meta.schema_version`` says which migrations have run; each migration runs once,
+in a transaction.
 """
 
 from __future__ import annotations
 
-__all__ = ["MIGRATIONS", "FEATURE_TABLES", "SCHEMA_VERSION"]
+__all__ = ["MIGRATIONS", "FEATURE_TABLES", "SCHEMA_VERSION", "rtree_index_sql"]
 
 _GPKG_CORE = """
 CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
@@ -196,7 +197,120 @@ ALTER TABLE scenes_v5 RENAME TO scenes;
 UPDATE gpkg_geometry_columns SET geometry_type_name = 'MULTIPOLYGON' WHERE table_name = 'scenes';"""
 
 
-MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3(), _v4(), _v5())
+RTREE_DEFINITION = "http://www.geopackage.org/spec120/#extension_rtree"
+"""``gpkg_extensions.definition`` of the R-tree index, as GDAL writes it."""
+
+_RTREE_TRIGGERS = ("insert", "update1", "update2", "update3", "update4", "update5", "update6", "update7", "delete")
+"""Every trigger name Annex F.3 has used: 1.4 dropped update1 and update3 for update5, 6 and 7."""
+
+
+def rtree_index_sql(table: str, column: str = "geom", pk: str = "fid") -> str:
+    """The spatial index of ``table.column`` as GeoPackage 1.4 defines it (Annex F.3, extension
+    ``gpkg_rtree_index``): an R*Tree virtual table filled from the rows already there, its
+    ``gpkg_extensions`` row, and the triggers that keep it in step with every later write, whoever
+    makes it (sitewatch, or QGIS editing the layer).
+
+    Triggers, not sitewatch, keep the index: GDAL trusts an index it finds and does not update
+    one without them, so a feature added in QGIS would be missing from every map view. They are
+    1.4's (the file says it is GeoPackage 1.4): 1.3's ``update1`` broke on an upsert (OGC
+    geopackage#639), which is how sitewatch writes sites, scenes and observations. An index or
+    triggers already there (QGIS's "create spatial index", of an older version) are made again.
+    The triggers call the functions of :func:`~sitewatch.store.gpkg.register_gpkg_functions`.
+
+    A later migration that makes a feature table again (as version 3 did) drops its triggers with
+    it: it must run this again for that table.
+    """
+    t, c, i, r = table, column, pk, f"rtree_{table}_{column}"
+    drops = "\n".join(f"DROP TRIGGER IF EXISTS {r}_{name};" for name in _RTREE_TRIGGERS)
+    return f"""
+{drops}
+DROP TABLE IF EXISTS {r};
+CREATE VIRTUAL TABLE {r} USING rtree(id, minx, maxx, miny, maxy);
+INSERT OR REPLACE INTO {r}
+  SELECT {i}, ST_MinX({c}), ST_MaxX({c}), ST_MinY({c}), ST_MaxY({c}) FROM {t} WHERE {c} NOT NULL AND NOT ST_IsEmpty({c});
+DELETE FROM gpkg_extensions WHERE table_name = '{t}' AND column_name = '{c}' AND extension_name = 'gpkg_rtree_index';
+INSERT INTO gpkg_extensions VALUES ('{t}', '{c}', 'gpkg_rtree_index', '{RTREE_DEFINITION}', 'write-only');
+CREATE TRIGGER {r}_insert AFTER INSERT ON {t}
+  WHEN (new.{c} NOT NULL AND NOT ST_IsEmpty(NEW.{c}))
+BEGIN
+  INSERT OR REPLACE INTO {r} VALUES (
+    NEW.{i},
+    ST_MinX(NEW.{c}), ST_MaxX(NEW.{c}),
+    ST_MinY(NEW.{c}), ST_MaxY(NEW.{c})
+  );
+END;
+CREATE TRIGGER {r}_update2 AFTER UPDATE OF {c} ON {t}
+  WHEN OLD.{i} = NEW.{i} AND
+       (NEW.{c} ISNULL OR ST_IsEmpty(NEW.{c}))
+BEGIN
+  DELETE FROM {r} WHERE id = OLD.{i};
+END;
+CREATE TRIGGER {r}_update4 AFTER UPDATE ON {t}
+  WHEN OLD.{i} != NEW.{i} AND
+       (NEW.{c} ISNULL OR ST_IsEmpty(NEW.{c}))
+BEGIN
+  DELETE FROM {r} WHERE id IN (OLD.{i}, NEW.{i});
+END;
+CREATE TRIGGER {r}_update5 AFTER UPDATE ON {t}
+  WHEN OLD.{i} != NEW.{i} AND
+       (NEW.{c} NOTNULL AND NOT ST_IsEmpty(NEW.{c}))
+BEGIN
+  DELETE FROM {r} WHERE id = OLD.{i};
+  INSERT OR REPLACE INTO {r} VALUES (
+    NEW.{i},
+    ST_MinX(NEW.{c}), ST_MaxX(NEW.{c}),
+    ST_MinY(NEW.{c}), ST_MaxY(NEW.{c})
+  );
+END;
+CREATE TRIGGER {r}_update6 AFTER UPDATE OF {c} ON {t}
+  WHEN OLD.{i} = NEW.{i} AND
+       (NEW.{c} NOTNULL AND NOT ST_IsEmpty(NEW.{c})) AND
+       (OLD.{c} NOTNULL AND NOT ST_IsEmpty(OLD.{c}))
+BEGIN
+  UPDATE {r} SET
+    minx = ST_MinX(NEW.{c}), maxx = ST_MaxX(NEW.{c}),
+    miny = ST_MinY(NEW.{c}), maxy = ST_MaxY(NEW.{c})
+  WHERE id = NEW.{i};
+END;
+CREATE TRIGGER {r}_update7 AFTER UPDATE OF {c} ON {t}
+  WHEN OLD.{i} = NEW.{i} AND
+       (NEW.{c} NOTNULL AND NOT ST_IsEmpty(NEW.{c})) AND
+       (OLD.{c} ISNULL OR ST_IsEmpty(OLD.{c}))
+BEGIN
+  INSERT INTO {r} VALUES (
+    NEW.{i},
+    ST_MinX(NEW.{c}), ST_MaxX(NEW.{c}),
+    ST_MinY(NEW.{c}), ST_MaxY(NEW.{c})
+  );
+END;
+CREATE TRIGGER {r}_delete AFTER DELETE ON {t}
+  WHEN old.{c} NOT NULL
+BEGIN
+  DELETE FROM {r} WHERE id = OLD.{i};
+END;
+"""
+
+
+def _v6() -> str:
+    """A spatial index on every feature table's geometry (GeoPackage's ``gpkg_rtree_index``), so that
+    QGIS and GDAL read a map view's features through it instead of every row of the layer."""
+    return "\n".join(
+        [
+            """
+CREATE TABLE IF NOT EXISTS gpkg_extensions (
+  table_name TEXT,
+  column_name TEXT,
+  extension_name TEXT NOT NULL,
+  definition TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name)
+);""",
+            *(rtree_index_sql(table) for table in FEATURE_TABLES),
+        ]
+    )
+
+
+MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3(), _v4(), _v5(), _v6())
 """Migration i brings the schema from version i to i + 1. Append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

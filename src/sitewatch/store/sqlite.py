@@ -28,6 +28,7 @@ from .gpkg import (
     as_multipolygon,
     from_gpkg_blob,
     multipolygon_blob,
+    register_gpkg_functions,
     to_gpkg_blob,
 )
 from .schema import MIGRATIONS, SCHEMA_VERSION
@@ -86,6 +87,12 @@ class Store:
             raise StoreError(f"{self.path}: cannot open the workspace database ({exc})") from exc
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA foreign_keys = OFF")
+        # The spatial indexes' triggers call ST_IsEmpty, ST_MinX… (and run on every insert, and
+        # every update of a feature table): each connection that writes needs them.
+        register_gpkg_functions(self._db)
+        # SQLite's default, set again for builds made with SQLITE_TRUSTED_SCHEMA=0, where functions
+        # Python registers (it cannot mark them innocuous) may not run from triggers (OGC geopackage#668).
+        self._db.execute("PRAGMA trusted_schema = ON")
         self._db.create_function("sitewatch_multipolygon", 1, multipolygon_blob, deterministic=True)  # migration 5
         self._depth = 0
         self._migrate()

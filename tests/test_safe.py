@@ -266,8 +266,9 @@ def test_detect_image_reads_a_dual_pol_grd_product_as_sigma0_by_its_gcps(tmp_pat
     meta = fc["sitewatch"]
     assert meta["sensor"] == "sar" and meta["source"] == str(product)
     assert meta["polarisation_bands"] == {"co": "VV", "cross": "VH"}
-    assert "A = 500.00" in meta["safe"]["calibration"]["VV"] and set(meta["safe"]["band_sources"]) == {"VV", "VH"}
-    assert "thermal noise not subtracted" in meta["safe"]["calibration"]["VH"]  # the record says what was not done
+    assert set(meta["safe"]["band_sources"]) == {"VV", "VH"}
+    for pol in ("VV", "VH"):  # the record says how, and from which LUTs
+        assert re.match(rf"sigma0 = \(DN² − N\) / A².*\(calibration-s1a-iw-grd-{pol.lower()}-.*noise-s1a-iw-grd-{pol.lower()}-", meta["safe"]["calibration"][pol])
     assert "GCPs" in meta["note"] and "crs" not in fc  # lon/lat from the GCPs: GeoJSON's own CRS
     (f,) = fc["features"]
     assert abs(f["properties"]["row"] - 130) < 2 and abs(f["properties"]["col"] - 110) < 2
@@ -277,9 +278,11 @@ def test_detect_image_reads_a_dual_pol_grd_product_as_sigma0_by_its_gcps(tmp_pat
 def test_single_pol_grd_product_runs_the_single_channel_detector(tmp_path: Path) -> None:
     product = _s1_product(tmp_path, as_zip=False, pols=("VV",))
     product_info = open_s1_grd(product)
-    with rasterio.open(product_info.bands["VV"]) as vrt:  # sigma0 = (DN / A)^2, with the GCPs
-        assert vrt.dtypes[0] == "float32" and vrt.nodata == 0 and len(vrt.gcps[0]) == 25
-        assert np.median(vrt.read(1)) == pytest.approx(0.02, rel=0.3)  # the sea's sigma0, not its DN
+    band = product_info.bands["VV"]
+    with rasterio.open(band.path) as vrt:  # the DN, with the GCPs
+        assert vrt.dtypes[0] == "uint16" and vrt.nodata == 0 and len(vrt.gcps[0]) == 25
+        shape = vrt.shape
+    assert np.median(band.read((0, shape[0], 0, shape[1]))) == pytest.approx(0.02, rel=0.3)  # the sea's sigma0, not its DN
     fc = _detect(product, tmp_path / "s1.geojson")
     assert "polarisation_bands" not in fc["sitewatch"] and len(fc["features"]) == 1
     r = CliRunner().invoke(main, ["detect-image", str(product), "--sensor", "optical", "--out", str(tmp_path / "o.geojson")])
@@ -303,7 +306,7 @@ def test_grd_gcps_number_pixel_centres_as_sentinel_1_does(ws, tmp_path: Path) ->
     product = write_s1_grd_safe(folder, {"VV": dn}, crs=crs, west=x0, north=y0)
     truth = (x0 + 100.5 * 10.0, y0 - 130.5 * 10.0)  # the centre of pixel (130, 100), in UTM
     to_utm = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    with rasterio.open(open_s1_grd(product).bands["VV"]) as vrt:
+    with rasterio.open(open_s1_grd(product).bands["VV"].path) as vrt:
         lon, lat = from_gcps(vrt.gcps[0]) * (100.5, 130.5)  # GDAL's convention: the centre is +0.5
     assert np.hypot(*np.subtract(to_utm.transform(lon, lat), truth)) < 0.5
 
@@ -489,7 +492,7 @@ def test_a_product_given_by_its_main_metadata_file_is_the_product(ws, tmp_path: 
     assert obs.provenance["source_path"] == str(product.resolve())
     s1 = _s1_product(tmp_path, as_zip=False, pols=("VV",))
     fc = _detect(s1 / "manifest.safe", tmp_path / "s1.geojson")
-    assert "A = 500.00" in fc["sitewatch"]["safe"]["calibration"]["VV"]  # calibrated, not read as DN
+    assert fc["sitewatch"]["safe"]["calibration"]["VV"].startswith("sigma0 = (DN² − N) / A²")  # calibrated, not read as DN
 
 
 def test_a_vsizip_path_to_a_product_zip_is_the_product(tmp_path: Path) -> None:

@@ -444,7 +444,7 @@ def _grd_item(files: Path, base: str) -> dict[str, Any]:
         dst.write(data, 1)
         dst.gcps = (gcps, rasterio.crs.CRS.from_epsg(4326))
     (files / "grd" / "calibration-iw-vv.xml").write_text(
-        "<calibration><calibrationVectorList count='1'><calibrationVector><pixel count='3'>0 100 200</pixel>"
+        "<calibration><calibrationVectorList count='1'><calibrationVector><line>0</line><pixel count='3'>0 100 200</pixel>"
         "<sigmaNought count='3'>500 500 500</sigmaNought></calibrationVector></calibrationVectorList></calibration>"
     )
     xs, ys = _ground(np.array([0, 0, rows, rows]), np.array([0, cols, cols, 0]))
@@ -549,7 +549,9 @@ def test_fetch_end_to_end_against_local_stac_api(world):
     tx, ty = _ground(*TARGET)
     # Nearest neighbour (SAR) puts it on the site grid: 2.9 m off here; GCPs read as corners, 5.7 m
     assert np.hypot(px - float(tx), py - float(ty)) < 4.0
-    assert grd.provenance["placement"] == "gcp-tps" and "A = 500.00" in grd.provenance["conversions"]["VV"]
+    assert grd.provenance["placement"] == "gcp-tps"
+    assert grd.provenance["conversions"]["VV"].startswith("sigma0 = DN² / A², A bilinear from the product's calibration LUT (calibration-iw-vv.xml")
+    assert "thermal noise NOT subtracted: no thermal noise LUT asset (schema-noise-vv) in the item" in grd.provenance["conversions"]["VV"]
     assert grd.provenance["orbit"] == {"orbit_state": "ascending", "relative_orbit": 54}
 
     # Rerun: nothing is searched or downloaded again except the item that failed.
@@ -639,12 +641,50 @@ def test_a_calibration_lut_larger_than_any_is_not_read_whole(world, monkeypatch,
 
     state, ws, store = world
     state.fail_first_searches = 0
-    monkeypatch.setattr(fetch_module, "MAX_CALIBRATION_BYTES", 100)  # the test LUT is 250 bytes
+    monkeypatch.setattr(fetch_module, "MAX_CALIBRATION_BYTES", 100)  # the test LUT is 260 bytes
     catalog = Catalog(name="local", url=state.url, provider="local-stac")
     with caplog.at_level(logging.WARNING):
         s1 = fetch_scenes(ws, store, SITE, catalog, "sentinel-1-grd", T0, T1, retries=0, backoff=0.01)
     assert "calibration-iw-vv.xml not read: larger than 100 bytes" in caplog.text
-    assert s1.observations and "A = 500.00" not in s1.observations[0].provenance["conversions"]["VV"]
+    assert s1.observations and s1.observations[0].provenance["conversions"]["VV"].startswith("uncalibrated intensity DN^2")
+
+
+@pytest.mark.parametrize("noise", ["range-azimuth", "range"], ids=["ipf-3.71", "ipf-2.84"])
+def test_fetched_grd_is_the_same_sigma0_as_the_safe_product(world, noise):
+    """A GRD item's COG and LUT assets give the numbers the product gives on disk: sigma0 =
+    (DN² − N) / A², per polarisation, from its schema-calibration-* and schema-noise-* assets.
+    Fetch used the median sigmaNought of the first calibration asset, for every polarisation."""
+    from test_s1_radiometry import PIXELS, grd_product, sigma0_by_hand, values_at_product_pixels
+
+    state, ws, store = world
+    state.fail_first_searches = 0
+    product = grd_product(state.files / "safe", ipf="003.71" if noise == "range-azimuth" else "002.84", pols=("VV", "VH"))
+    base = f"{state.url}/files/safe/{product.name}"
+    assets = {}
+    for pol in ("vv", "vh"):
+        (tiff,) = product.glob(f"measurement/*-{pol}-*.tiff")
+        assets[pol] = {"href": f"{base}/measurement/{tiff.name}", "roles": ["data"]}
+        for lut in ("calibration", "noise"):
+            (xml,) = product.glob(f"annotation/calibration/{lut}-*-{pol}-*.xml")
+            assets[f"schema-{lut}-{pol}"] = {"href": f"{base}/annotation/calibration/{xml.name}", "roles": ["metadata"]}
+    foot = mapping(SITE.require_geometry())
+    state.items = [{"type": "Feature", "stac_version": "1.0.0", "id": "S1A_IW_GRDH_1SDV_20241017_LUTS",
+                    "collection": "sentinel-1-grd", "geometry": foot, "bbox": list(SITE.require_geometry().bounds),
+                    "properties": {"datetime": "2024-10-17T09:30:05Z", "platform": "sentinel-1a", "sar:polarizations": ["VV", "VH"]},
+                    "assets": assets, "links": []}]  # fmt: skip
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-1-grd", T0, T1, retries=0, backoff=0.01)
+    assert not report.failed, report.failed
+    (obs,) = report.observations
+    for band in (1, 2):
+        got = values_at_product_pixels(ws.root / obs.path, band)
+        for (r, c), dn in PIXELS.items():
+            want = sigma0_by_hand(r, c, dn, noise)
+            assert (np.isnan(got[(r, c)]) if dn == 0 else got[(r, c)] == pytest.approx(want, rel=1e-6)), (band, r, c)
+    for pol in ("VV", "VH"):
+        text = obs.provenance["conversions"][pol]
+        assert text.startswith("sigma0 = (DN² − N) / A², A and N bilinear from the product's calibration and noise LUTs")
+        assert f"noise-s1a-iw-grd-{pol.lower()}-" in text
 
 
 def test_grd_scene_whose_gcps_cannot_place_it_fails_alone(world):

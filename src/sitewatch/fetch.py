@@ -56,6 +56,7 @@ from .sources.gcp import (
     sentinel1_centred,
     warp_with_gcps,
 )
+from .sources.s1_radiometry import S1Radiometry, parse_calibration, parse_noise
 from .sources.stac import (
     Catalog,
     NoSigner,
@@ -77,10 +78,11 @@ from .sources.stac import (
     token_goes_to,
 )
 from .store import Store
-from .untrusted import check_not_linking, parse_xml
+from .untrusted import check_not_linking
 from .workspace import Workspace
 
 __all__ = [
+    "Convert",
     "S2_CLOUD_CLASSES",
     "S2_NODATA_CLASSES",
     "SiteStats",
@@ -114,6 +116,10 @@ CLOUD_RULE = {
     "QA": "cloud = QA_PIXEL bits " + ", ".join(f"{k} ({v})" for k, v in LANDSAT_CLOUD_BITS.items())
     + "; not valid = bit 0 (fill)",
 }  # fmt: skip
+
+Convert = Callable[[NDArray[np.float32], Window], NDArray[np.float32]]
+"""Stored numbers of a window of an asset → physical values. The window, in the asset's pixels, is
+for conversions that vary across the image (Sentinel-1 GRD's calibration and noise LUTs)."""
 
 _STATUS = re.compile(r"HTTP (?:response code|error code|status)[: ]*(\d{3})")
 
@@ -207,7 +213,7 @@ def read_window(
     grid: Grid,
     *,
     resampling: Resampling = Resampling.bilinear,
-    convert: Callable[[NDArray[np.float32]], NDArray[np.float32]] | None = None,
+    convert: Convert | None = None,
     gcp_method: str = "tps",
     sentinel1_gcps: bool = False,
 ) -> tuple[NDArray[np.float32], str]:
@@ -215,7 +221,8 @@ def read_window(
 
     Returns the array (NaN = no data) and how it was placed (``"affine"`` or
     ``"gcp-<method>"``). ``convert`` turns stored numbers into physical values
-    before resampling (so averages are of reflectance or intensity, not DNs).
+    before resampling (so averages are of reflectance or intensity, not DNs), given the window
+    read (Sentinel-1 GRD's LUTs vary across the image).
     ``sentinel1_gcps``: the asset's GCPs number samples and lines as Sentinel-1 does
     (:func:`~sitewatch.sources.gcp.sentinel1_centred`).
     """
@@ -265,10 +272,10 @@ def read_window(
     return out, "affine"
 
 
-def _read(src: Any, window: Window, convert: Callable[[NDArray[np.float32]], NDArray[np.float32]] | None) -> NDArray[np.float32]:
+def _read(src: Any, window: Window, convert: Convert | None) -> NDArray[np.float32]:
     arr = src.read(1, window=window, masked=True, out_dtype="float32")
     data = np.asarray(arr.filled(np.nan), dtype=np.float32)
-    return convert(data) if convert else data
+    return convert(data, window) if convert else data
 
 
 # -- finding scenes -------------------------------------------------------------------------------
@@ -403,15 +410,41 @@ class _Reader:
 
 
 MAX_CALIBRATION_BYTES = 64 * 2**20
-"""Most bytes of a GRD calibration LUT fetch reads (Sentinel-1's are a few MB)."""
+"""Most bytes of a GRD calibration or noise LUT fetch reads (Sentinel-1's are a few MB)."""
 
 
-def _grd_calibration(reader: _Reader, href: str | None) -> float | None:
-    """Median sigma0 calibration constant A of a GRD product (sigma0 = DN² / A²), or None."""
-    if not href or not href.startswith("http"):
+def _grd_radiometry(reader: _Reader, scene: SceneRef, pol: str) -> S1Radiometry | None:
+    """How polarisation ``pol``'s DN become sigma0 (its ``schema-calibration-*`` and
+    ``schema-noise-*`` assets), or None when its calibration LUT cannot be read (said in the log)."""
+    hrefs = scene.hrefs
+    cal_href = hrefs.get(f"schema-calibration-{pol.lower()}")
+    if not cal_href:
+        log.warning("%s %s: no calibration LUT asset (schema-calibration-%s)", scene.item_id, pol, pol.lower())
         return None
-    import xml.etree.ElementTree as ET
+    try:
+        calibration = parse_calibration(_small_asset(reader, cal_href), redact(cal_href))
+    except (OSError, ValueError) as exc:  # requests' errors are OSErrors; InputError is a ValueError
+        log.warning("calibration of %s not read: %s", redact(cal_href), redact(str(exc)))
+        return None
+    noise_href = hrefs.get(f"schema-noise-{pol.lower()}")
+    if not noise_href:
+        why = f"no thermal noise LUT asset (schema-noise-{pol.lower()}) in the item"
+    else:
+        try:
+            return S1Radiometry(calibration, redact(cal_href), parse_noise(_small_asset(reader, noise_href), redact(noise_href)), redact(noise_href))
+        except (OSError, ValueError) as exc:
+            why = f"the noise LUT {redact(noise_href)} not read: {redact(str(exc))}"
+    log.warning("%s %s: %s; its sigma0 keeps the noise (dark sea reads brighter)", scene.item_id, pol, why)
+    return S1Radiometry(calibration, redact(cal_href), noise_missing=why)
 
+
+def _small_asset(reader: _Reader, href: str) -> bytes:
+    """The bytes of a metadata asset of at most :data:`MAX_CALIBRATION_BYTES`, over HTTP(S).
+
+    Raises OSError (requests' errors) or ValueError (too large, or a scheme not read: s3://).
+    """
+    if not href.startswith("http"):
+        raise ValueError(f"only http(s) assets are read, not {href.partition(':')[0]}://")
     import requests
     from requests.adapters import HTTPAdapter
 
@@ -419,50 +452,33 @@ def _grd_calibration(reader: _Reader, href: str | None) -> float | None:
 
     session = requests.Session()
     session.mount("http", HTTPAdapter(max_retries=_retry(reader.retries, reader.backoff)))
-    try:
-        resp = session.get(reader.signer.sign(href), timeout=60, stream=True)
-        resp.raise_for_status()
-        content = bytearray()
-        for chunk in resp.iter_content(1 << 20):
-            # The catalogue's answer is read whole into memory: a few MB is a calibration LUT, no more.
-            content += chunk
-            if len(content) > MAX_CALIBRATION_BYTES:
-                raise ValueError(f"larger than {MAX_CALIBRATION_BYTES:,} bytes")
-        values = [
-            float(v)
-            for el in parse_xml(bytes(content), redact(href)).iter("sigmaNought")
-            for v in (el.text or "").split()
-        ]
-    except (requests.RequestException, ET.ParseError, ValueError) as exc:  # InputError is a ValueError
-        log.warning("calibration of %s not read: %s", redact(href), redact(str(exc)))
-        return None
-    return float(np.median(values)) if values else None
+    resp = session.get(reader.signer.sign(href), timeout=60, stream=True)
+    resp.raise_for_status()
+    content = bytearray()
+    for chunk in resp.iter_content(1 << 20):
+        # The catalogue's answer is read whole into memory: a few MB is a LUT, no more.
+        content += chunk
+        if len(content) > MAX_CALIBRATION_BYTES:
+            raise ValueError(f"larger than {MAX_CALIBRATION_BYTES:,} bytes")
+    return bytes(content)
 
 
-def _sar_convert(profile: Profile, calibration: float | None) -> tuple[Callable[[NDArray[np.float32]], NDArray[np.float32]], str]:
+def _sar_convert(profile: Profile, radiometry: S1Radiometry | None) -> tuple[Convert, str]:
     if profile.kind == "sentinel-1-rtc":
-        def rtc(a: NDArray[np.float32]) -> NDArray[np.float32]:
+        def rtc(a: NDArray[np.float32], _: Window) -> NDArray[np.float32]:
             return np.where(a > 0, a, np.nan).astype(np.float32)
         return rtc, "RTC gamma0 linear power as delivered; values <= 0 as no data"
-    if calibration:
-        a2 = np.float32(calibration) ** 2
+    if radiometry is not None:
+        return radiometry.convert, radiometry.describe()
 
-        def cal(a: NDArray[np.float32]) -> NDArray[np.float32]:
-            return np.where(a > 0, a * a / a2, np.nan).astype(np.float32)
-
-        return cal, (
-            f"sigma0 = DN^2 / A^2 with A = {calibration:.2f}, the median sigmaNought of the product's "
-            "calibration LUT (its variation across range, under ~1 dB, is ignored); DN 0 as no data"
-        )
-
-    def raw(a: NDArray[np.float32]) -> NDArray[np.float32]:
+    def raw(a: NDArray[np.float32], _: Window) -> NDArray[np.float32]:
         return np.where(a > 0, a * a, np.nan).astype(np.float32)
 
     return raw, "uncalibrated intensity DN^2 (no calibration LUT readable); DN 0 as no data"
 
 
-def _linear(scale: float, offset: float) -> Callable[[NDArray[np.float32]], NDArray[np.float32]]:
-    def convert(a: NDArray[np.float32]) -> NDArray[np.float32]:
+def _linear(scale: float, offset: float) -> Convert:
+    def convert(a: NDArray[np.float32], _: Window) -> NDArray[np.float32]:
         return (a * np.float32(scale) + np.float32(offset)).astype(np.float32)
 
     return convert
@@ -686,15 +702,12 @@ def _fetch_one(
         if reason := _rejection(stats, max_cloud):
             return reason
     failures: list[str] = []
-    calibration = None
-    if profile.kind == "sentinel-1-grd":
-        cal_href = next((v for k, v in scene.hrefs.items() if k.startswith("schema-calibration")), None)
-        calibration = _grd_calibration(reader, cal_href)
     for band in profile.bands:
         if band in bands or band not in asset_of:
             continue
         if profile.sensor == "sar":
-            convert, note = _sar_convert(profile, calibration)
+            radiometry = _grd_radiometry(reader, scene, band) if profile.kind == "sentinel-1-grd" else None
+            convert, note = _sar_convert(profile, radiometry)
         else:
             scale, offset, note = asset_scaling(profile, band, props, assets[asset_of[band]])
             convert = _linear(scale, offset)

@@ -49,6 +49,7 @@ from .model import DATE_ONLY_HOUR, Grid, Observation, SceneRef, Site, iso_utc, u
 from .platforms import platform_of
 from .run import map_jobs
 from .sources.safe import (
+    NoiseNotRemovedWarning,
     S1Product,
     S2Product,
     is_s1_product,
@@ -734,15 +735,13 @@ def _grid_box(grid: Grid) -> Any:
 
 def _read_s1(product: S1Product, grid: Grid, out: NDArray[np.float32]) -> None:
     """Each polarisation of a Sentinel-1 GRD product as sigma0 on ``grid``, placed by its GCPs
-    over the window that covers the grid (as ``sitewatch fetch`` places GRD)."""
+    over the window that covers the grid, and calibrated before it is placed (as ``sitewatch fetch`` does GRD)."""
     from .fetch import read_window
 
-    def positive(a: NDArray[np.float32]) -> NDArray[np.float32]:
-        return np.where(a > 0, a, np.nan).astype(np.float32)  # DN 0 is no data
-
-    for k, (pol, vrt) in enumerate(product.bands.items()):
+    for k, (pol, band) in enumerate(product.bands.items()):
         try:
-            out[k], _ = read_window(vrt, grid, convert=positive, gcp_method="tps", resampling=band_resampling(pol, "sar"))
+            out[k], _ = read_window(band.path, grid, convert=band.radiometry.convert, gcp_method="tps",
+                                    resampling=band_resampling(pol, "sar"))  # fmt: skip
         except RasterioError as exc:
             raise ImageReadError(f"{product.path}: could not read its {pol} measurement ({exc})") from exc
 
@@ -981,10 +980,13 @@ class _FileJob:
 def _archive_job(job: _FileJob) -> Archived | None | str:
     """Worker side of ingest: the archived observation, None, or the error message naming the file."""
     try:
-        return archive_file(
-            job.ws, job.site, job.path, acquired=job.acquired, sensor=job.sensor, compress=job.compress,
-            item_id=job.item_id, band_files=job.band_files,
-        )  # fmt: skip
+        with warnings.catch_warnings():
+            # ingest_paths said it when it read the product's scene (read_scene_ref); once is enough
+            warnings.simplefilter("ignore", NoiseNotRemovedWarning)
+            return archive_file(
+                job.ws, job.site, job.path, acquired=job.acquired, sensor=job.sensor, compress=job.compress,
+                item_id=job.item_id, band_files=job.band_files,
+            )  # fmt: skip
     except (ImageReadError, InputError) as exc:
         return str(exc)
 

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import click
 
-from .options import FiniteFloatRange, ImagePath, OnceCommand, existing_folder, handle_errors
+from .options import (
+    FiniteFloatRange,
+    ImagePath,
+    OnceCommand,
+    existing_folder,
+    handle_errors,
+    warnings_as_lines,
+)
 
 
 @click.command("detect-image", cls=OnceCommand)
@@ -64,7 +71,8 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     extra: dict[str, object] = {}
     quiet = bool((ctx.obj or {}).get("quiet")) or as_json
     optical_input: object = None  # a SAFE product's bands, found below
-    s1 = open_s1_grd(image) if image is not None and is_s1_product(image) else None
+    with warnings_as_lines():  # a missing noise LUT, said in a line
+        s1 = open_s1_grd(image) if image is not None and is_s1_product(image) else None
     if s1 is not None:
         if sensor == "optical":
             raise InputError(f"{image}: a Sentinel-1 product is SAR; drop --sensor optical")

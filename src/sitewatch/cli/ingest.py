@@ -18,6 +18,7 @@ from .options import (
     handle_errors,
     is_quiet,
     progress_bar,
+    warnings_as_lines,
     workspace_option,
 )
 
@@ -84,7 +85,7 @@ def command(
         if not path.is_file():
             raise InputError(f"--band: no such file {path}")
     ws = open_workspace(workspace)
-    with ws.store() as store, progress_bar("ingest", is_quiet()) as progress, warnings.catch_warnings():
+    with ws.store() as store, progress_bar("ingest", is_quiet()) as progress, warnings_as_lines():
         # Skipped files are listed below with their reason; no second, raw warning.
         warnings.simplefilter("ignore", SkippedInputWarning)
         site = store.get_site(site_id)

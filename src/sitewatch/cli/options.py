@@ -7,6 +7,7 @@ import math
 import os
 import signal
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import click
 
 from ..config import WORKSPACE_ENV
-from ..errors import SitewatchError
+from ..errors import SitewatchError, SitewatchWarning
 
 if TYPE_CHECKING:
     from ..analysis.occupancy import TimelineParams
@@ -139,6 +140,24 @@ class Terminated(KeyboardInterrupt):
     transactions, removed partial files, stopped worker processes) does so after SIGTERM too:
     by default Python dies on it at once, leaving its worker processes waiting for ever.
     """
+
+
+@contextmanager
+def warnings_as_lines() -> Iterator[None]:
+    """sitewatch's own warnings printed as ``warning: MESSAGE`` lines on stderr, as the commands'
+    other warnings are, rather than as Python's ``FILE:LINE: CLASS: MESSAGE`` and a line of source."""
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: Any = None, line: str | None = None) -> None:  # fmt: skip
+            if issubclass(category, SitewatchWarning):
+                click.echo(f"warning: {message}", err=True)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
 
 
 def _raise_terminated(signum: int, frame: object) -> None:

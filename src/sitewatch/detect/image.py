@@ -38,7 +38,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from affine import Affine
@@ -56,6 +56,7 @@ from .tiling import detect_sar_tiled
 
 __all__ = [
     "ImageInfo",
+    "PixelSource",
     "image_path",
     "open_image_info",
     "detect_image",
@@ -93,6 +94,20 @@ MAX_IMAGE_PIXELS = 2**36
 claiming 10⁶ × 10⁶ pixels is an error at once, not days of tiles over empty pixels."""
 
 
+@runtime_checkable
+class PixelSource(Protocol):
+    """An image whose values are computed as they are read (a Sentinel-1 measurement turned into
+    sigma0 through its product's LUTs, :class:`sitewatch.sources.safe.S1Band`): GDAL opens
+    ``path`` for the size and georeference, ``read`` gives the values of a window."""
+
+    @property
+    def path(self) -> str: ...
+
+    def read(self, window: tuple[int, int, int, int]) -> NDArray[np.float32]:
+        """The values of pixels (row0, row1, col0, col1); the image's no-data value where there are none."""
+        ...
+
+
 @dataclass(frozen=True)
 class ImageInfo:
     """What detect-image needs to know about an input image."""
@@ -113,6 +128,8 @@ class ImageInfo:
     """The transform is fitted to GCPs (raw SAR products): coordinates are approximate."""
     impulse_response_m: float | None = None
     """The image's own statement of its SAR impulse response (tag :data:`IMPULSE_RESPONSE_TAG`), if any."""
+    source: PixelSource | None = None
+    """Where the values are read when GDAL's values of ``path`` are not them (see :class:`PixelSource`)."""
 
 
 IMPULSE_RESPONSE_TAG = "SITEWATCH_IMPULSE_RESPONSE_M"
@@ -147,13 +164,14 @@ def image_path(path: str | Path) -> Path | str:
     return Path(path)
 
 
-def open_image_info(path: str | Path, pixel_size: float | None = None) -> ImageInfo:
+def open_image_info(path: str | Path | PixelSource, pixel_size: float | None = None) -> ImageInfo:
     """Read an image's size and georeference; raise a clear error for unusable input."""
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
     from rasterio.transform import from_gcps
 
-    p = image_path(path)
+    source = path if isinstance(path, PixelSource) else None
+    p = image_path(source.path if source is not None else path)  # type: ignore[arg-type]
     if isinstance(p, Path) and not p.exists():
         raise ImageReadError(f"{p}: no such file")
     if isinstance(p, Path) and p.is_dir():
@@ -201,7 +219,7 @@ def open_image_info(path: str | Path, pixel_size: float | None = None) -> ImageI
         if min(pxy) < MIN_PIXEL_SIZE_M:
             why = "its transform has no CRS, and its units (degrees?) are not metres" if crs is None else f"its CRS ({crs}) gives it"
             raise InputError(f"{p}: a ground pixel of {min(pxy):.3g} m is too small to be real ({why}); pass --pixel-size METRES")
-    return ImageInfo(p, info["width"], info["height"], info["count"], crs, transform, pxy, info["nodata"], approximate, impulse)
+    return ImageInfo(p, info["width"], info["height"], info["count"], crs, transform, pxy, info["nodata"], approximate, impulse, source)
 
 
 def _sar_window_reader(info: ImageInfo, band: int | None = None) -> Callable[[tuple[int, int, int, int]], tuple[NDArray[Any], NDArray[np.bool_] | None]]:
@@ -214,8 +232,11 @@ def _sar_window_reader(info: ImageInfo, band: int | None = None) -> Callable[[tu
         r0, r1, c0, c1 = win
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(info.path) as ds:
-                a = ds.read([band] if band is not None else _radar_bands(ds), window=Window(c0, r0, c1 - c0, r1 - r0))
+            if info.source is not None:
+                a = info.source.read(win)[None]
+            else:
+                with rasterio.open(info.path) as ds:
+                    a = ds.read([band] if band is not None else _radar_bands(ds), window=Window(c0, r0, c1 - c0, r1 - r0))
         valid = None if info.nodata is None else np.all(a != info.nodata, axis=0)
         if np.iscomplexobj(a):  # single-look complex: the intensity is |z|², not the real part
             a = (np.square(a.real, dtype=np.float32) + np.square(a.imag, dtype=np.float32)).astype(np.float32)
@@ -364,7 +385,7 @@ def parse_sar_band_args(values: tuple[str, ...] | list[str]) -> dict[str, Path |
 
 
 def detect_sar_bands(
-    bands: Mapping[str, str | Path],
+    bands: Mapping[str, str | Path | PixelSource],
     *,
     pixel_size: float | None = None,
     params: SarParams | None = None,
@@ -374,12 +395,12 @@ def detect_sar_bands(
     """Vessels in a dual-polarisation pair given as one single-band file per channel.
 
     ``bands`` maps a co-polarised name (``vv`` or ``hh``) and a cross-polarised one (``vh`` or
-    ``hv``) to co-registered files of the same size; the georeference is the co-polarised
-    file's. Returns the co-polarised image's info and the fused detections.
+    ``hv``) to co-registered files of the same size (or :class:`PixelSource` s: a GRD product's
+    measurements); the georeference is the co-polarised file's. Returns the co-polarised image's info and the fused detections.
     """
     from .sar_dual import CO_POL, CROSS_POL
 
-    names = {k.lower(): image_path(v) for k, v in bands.items()}
+    names = {k.lower(): v if isinstance(v, PixelSource) else image_path(v) for k, v in bands.items()}
     co = [k for k in names if k in CO_POL]
     cross = [k for k in names if k in CROSS_POL]
     unknown = sorted(set(names) - set(CO_POL) - set(CROSS_POL))
@@ -435,7 +456,7 @@ DETECTOR_NAMES: dict[str, tuple[str, str]] = {"sar": (DETECTOR, VERSION), "optic
 
 
 def detect_image(
-    path: str | Path,
+    path: str | Path | PixelSource,
     sensor: str = "sar",
     *,
     pixel_size: float | None = None,

@@ -8,7 +8,8 @@ give (the reflectance offset per band comes from the driver's band metadata; the
 acquisition time from the granule's ``SENSING_TIME``).
 
 Only Sentinel-2 Level-2A (surface reflectance) is supported: Level-1C is top-of-atmosphere
-reflectance, and the optical detector's models were trained on L2A.
+reflectance, and the optical detector's models were trained on L2A. Sentinel-1 GRD products are
+read as sigma0 through their calibration and noise LUTs (:mod:`.s1_radiometry`).
 """
 
 from __future__ import annotations
@@ -23,9 +24,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import ImageReadError, InputError
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import ImageReadError, InputError, SitewatchWarning
 from ..model import utc
-from ..untrusted import parse_xml, read_zip_member
+from ..untrusted import read_zip_member
+from .s1_radiometry import S1Radiometry, parse_calibration, parse_noise
 
 __all__ = [
     "S2Product",
@@ -37,6 +42,8 @@ __all__ = [
     "vsizip_product",
     "resampled_band_vrt",
     "S1Product",
+    "S1Band",
+    "NoiseNotRemovedWarning",
     "open_s1_grd",
     "is_s1_product",
     "product_holding",
@@ -419,6 +426,34 @@ def resampled_band_vrt(subdataset: str, band: int, size: tuple[int, int], src_si
 # -- Sentinel-1 GRD -------------------------------------------------------------------------------
 
 
+class NoiseNotRemovedWarning(SitewatchWarning):
+    """A Sentinel-1 measurement's thermal noise LUT is missing or unreadable: its sigma0 keeps the noise."""
+
+
+@dataclass(frozen=True)
+class S1Band:
+    """One polarisation of a GRD product: its digital numbers, placed by GCPs, and how they become sigma0.
+
+    GDAL opens :attr:`path` for the size and the georeference; :meth:`read` gives sigma0.
+    """
+
+    polarisation: str
+    path: str
+    """A VRT (XML text) of the measurement's DN (no data 0) with the annotation's GCPs, moved to
+    GDAL's pixel convention."""
+    radiometry: S1Radiometry
+
+    def read(self, window: tuple[int, int, int, int]) -> NDArray[np.float32]:
+        """sigma0 of the pixels (row0, row1, col0, col1) of the measurement; 0 where DN is 0 (no data)."""
+        import rasterio
+        from rasterio.windows import Window
+
+        r0, r1, c0, c1 = window
+        with rasterio.open(self.path) as ds:
+            dn = ds.read(1, window=Window(c0, r0, c1 - c0, r1 - r0))
+        return self.radiometry.sigma0(dn, r0, c0)
+
+
 @dataclass(frozen=True)
 class S1Product:
     """A Sentinel-1 GRD SAFE product: each polarisation's measurement as sigma0, placed by its GCPs."""
@@ -428,10 +463,8 @@ class S1Product:
     name: str
     manifest: str
     """GDAL path of ``manifest.safe``."""
-    bands: dict[str, str]
-    """``VV``/``VH`` (or ``HH``/``HV``), co-polarised first → a VRT (XML text) of sigma0 with the GCPs."""
-    calibration: dict[str, float]
-    """Per polarisation, the median sigmaNought A of the calibration LUT: sigma0 = DN² / A²."""
+    bands: dict[str, S1Band]
+    """``VV``/``VH`` (or ``HH``/``HV``), co-polarised first → the measurement, read as sigma0."""
     acquired: datetime
     acquired_from: str
     platform: str
@@ -448,13 +481,7 @@ class S1Product:
             "product": self.name,
             "metadata": self.manifest,
             "band_sources": dict(self.subdatasets),
-            "calibration": {
-                p: f"sigma0 = DN^2 / A^2 with A = {a:.2f}, the median sigmaNought of the product's calibration "
-                "LUT (its variation across range, under ~1 dB, is ignored); thermal noise not subtracted "
-                "(the noise LUT is not read: dark sea, VH above all, reads brighter than noise-corrected "
-                "sigma0); DN 0 as no data"
-                for p, a in self.calibration.items()
-            },
+            "calibration": {p: b.radiometry.describe() for p, b in self.bands.items()},
             "placement": "GCPs of the annotation (thin-plate spline)",
             "acquired_from": self.acquired_from,
         }
@@ -467,8 +494,13 @@ def open_s1_grd(path: str | Path) -> S1Product:
     """Open a Sentinel-1 GRD SAFE product (folder or zip) through GDAL's SAFE driver.
 
     GDAL 3.10 offers calibrated (``SENTINEL1_CALIB:SIGMA0:…``) subdatasets for SLC products only,
-    so each polarisation is read from its uncalibrated amplitude subdataset and calibrated with
-    the median sigmaNought of its calibration LUT (as ``sitewatch fetch`` does for GRD), in a VRT.
+    and no thermal noise removal, so each polarisation is read from its uncalibrated amplitude
+    subdataset and turned into sigma0 through its calibration and noise LUTs on read
+    (:class:`S1Band`, :mod:`.s1_radiometry`), as ``sitewatch fetch`` does for GRD.
+
+    A missing or malformed calibration LUT is an :class:`InputError` naming it; a missing or
+    unreadable noise LUT is a :class:`NoiseNotRemovedWarning`, and that polarisation is read
+    without noise removal, as its provenance says.
     """
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioError
@@ -481,8 +513,7 @@ def open_s1_grd(path: str | Path) -> S1Product:
         raise InputError(f"{path}: not a Sentinel-1 SAFE product (no {_S1_MANIFEST} in {top})")
     manifest = f"{folder}/{_S1_MANIFEST}"
     subdatasets: dict[str, str] = {}
-    calibration: dict[str, float] = {}
-    vrts: dict[str, str] = {}
+    vrts: dict[str, S1Band] = {}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -507,11 +538,8 @@ def open_s1_grd(path: str | Path) -> S1Product:
                 cal_file = next((f for f in files if "/calibration/calibration-" in f.replace("\\", "/")), None)
                 if cal_file is None:
                     raise InputError(f"{path}: no calibration file for {pol}")
-                calibration[pol] = _median_sigma_nought(cal_file, path)
-                vrts[pol] = _sigma0_vrt(
-                    subdatasets[pol], size, calibration[pol], sentinel1_centred(pol_gcps),
-                    gcp_crs.to_string() if gcp_crs else "EPSG:4326",
-                )  # fmt: skip
+                vrt = _dn_vrt(subdatasets[pol], size, sentinel1_centred(pol_gcps), gcp_crs.to_string() if gcp_crs else "EPSG:4326")
+                vrts[pol] = S1Band(pol, vrt, _radiometry(cal_file, path))
     except RasterioError as exc:
         raise ImageReadError(f"{path}: GDAL could not read the product ({exc})") from exc
     if not vrts:
@@ -538,7 +566,6 @@ def open_s1_grd(path: str | Path) -> S1Product:
         name=re.sub(r"\.SAFE$", "", top, flags=re.I),
         manifest=manifest,
         bands=vrts,
-        calibration=calibration,
         acquired=when,
         acquired_from=f"{_S1_MANIFEST} acquisitionPeriod/startTime",
         platform=f"sentinel-1{mission[2:].lower()}" if mission.startswith("S1") else "sentinel-1",
@@ -608,23 +635,37 @@ def _check_all_polarisations(manifest: str, read: set[str], product: Path) -> No
         )
 
 
-def _median_sigma_nought(gdal_path: str, product: Path) -> float:
+def _radiometry(cal_file: str, product: Path) -> S1Radiometry:
+    """The calibration LUT (an error when missing or malformed) and the noise LUT (a warning) of a
+    measurement. The noise file is the calibration file's sibling, ``noise-<same name>``, as ESA names it."""
     import xml.etree.ElementTree as ET
 
     try:
-        text = _read_bytes(gdal_path)
-        values = [float(v) for el in parse_xml(text, gdal_path).iter("sigmaNought") for v in (el.text or "").split()]
-    except (OSError, KeyError, ET.ParseError, ValueError, zipfile.BadZipFile) as exc:
-        raise InputError(f"{product}: the calibration LUT {gdal_path} could not be read ({exc})") from exc
-    if not values or not all(v > 0 for v in values):
-        raise InputError(f"{product}: the calibration LUT {gdal_path} holds no positive sigmaNought values")
-    return float(sorted(values)[len(values) // 2])
+        calibration = parse_calibration(_read_bytes(cal_file), cal_file)
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise InputError(f"{product}: the calibration LUT {cal_file} could not be read ({exc})") from exc
+    except InputError as exc:
+        raise InputError(f"{product}: {exc}; download the product again") from exc
+    folder, _, name = cal_file.replace("\\", "/").rpartition("/")
+    noise_file = f"{folder}/noise-{name.removeprefix('calibration-')}"
+    inside = "/".join(noise_file.split("/")[-3:])  # annotation/calibration/noise-….xml
+    try:
+        noise = parse_noise(_read_bytes(noise_file), inside)
+    except (FileNotFoundError, KeyError):
+        why = f"no thermal noise LUT ({inside} is missing)"
+    except (OSError, zipfile.BadZipFile) as exc:
+        why = f"the thermal noise LUT {inside} could not be read ({exc})"
+    except (InputError, ET.ParseError) as exc:
+        why = str(exc)
+    else:
+        return S1Radiometry(calibration, cal_file, noise, noise_file)
+    warnings.warn(f"{product}: {why}; its sigma0 keeps the noise (dark sea reads brighter)", NoiseNotRemovedWarning, stacklevel=3)
+    return S1Radiometry(calibration, cal_file, noise_missing=why)
 
 
-def _sigma0_vrt(subdataset: str, size: tuple[int, int], a: float, gcps: list[Any], gcp_crs: str) -> str:
-    """VRT (XML text) of sigma0 = (DN / A)²: the source scaled by 1/A, then GDAL's ``intensity``
-    pixel function (x² for real values); DN 0 stays 0, the no-data value; ``gcps`` already
-    moved to GDAL's pixel convention."""
+def _dn_vrt(subdataset: str, size: tuple[int, int], gcps: list[Any], gcp_crs: str) -> str:
+    """VRT (XML text) of a measurement's DN as they are, no data 0, with ``gcps`` (already moved to
+    GDAL's pixel convention) in place of the annotation's."""
     from xml.sax.saxutils import escape
 
     w, h = size
@@ -634,10 +675,8 @@ def _sigma0_vrt(subdataset: str, size: tuple[int, int], a: float, gcps: list[Any
     )
     return (
         f'<VRTDataset rasterXSize="{w}" rasterYSize="{h}"><GCPList Projection="{escape(gcp_crs)}">{points}</GCPList>'
-        f'<VRTRasterBand dataType="Float32" band="1" subClass="VRTDerivedRasterBand"><NoDataValue>0</NoDataValue>'
-        f"<PixelFunctionType>intensity</PixelFunctionType><SourceTransferType>Float64</SourceTransferType>"
-        f'<ComplexSource><SourceFilename relativeToVRT="0">{escape(subdataset)}</SourceFilename>'
-        f"<SourceBand>1</SourceBand><ScaleOffset>0</ScaleOffset><ScaleRatio>{1.0 / a!r}</ScaleRatio>"
-        f'<SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/><DstRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>'
-        f"</ComplexSource></VRTRasterBand></VRTDataset>"
+        f'<VRTRasterBand dataType="UInt16" band="1"><NoDataValue>0</NoDataValue>'
+        f'<SimpleSource><SourceFilename relativeToVRT="0">{escape(subdataset)}</SourceFilename>'
+        f'<SourceBand>1</SourceBand><SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>'
+        f'<DstRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/></SimpleSource></VRTRasterBand></VRTDataset>'
     )

@@ -602,7 +602,7 @@ def item_to_scene(item: Mapping[str, Any], catalog: Catalog, profile: Profile | 
         key = next((k for k in keys if k in assets), None)
         if key is not None:
             hrefs[band] = _href(item, key)
-    for key in ("schema-calibration-vv", "schema-calibration-vh", "schema-calibration-hh", "schema-calibration-hv"):
+    for key in (f"schema-{lut}-{pol}" for lut in ("calibration", "noise") for pol in ("vv", "vh", "hh", "hv")):
         if key in assets:
             hrefs[key] = _href(item, key)
     geom = item.get("geometry")

@@ -1,15 +1,17 @@
-"""Tiny fake Sentinel-2 SAFE products that GDAL's SENTINEL2 driver opens, for tests.
+"""Tiny fake Sentinel SAFE products that GDAL's SENTINEL2 and SAFE drivers open, for tests.
 
-A product holds what the driver reads and nothing more: ``MTD_MSIL2A.xml`` (or
+A Sentinel-2 product holds what the driver reads and nothing more: ``MTD_MSIL2A.xml`` (or
 ``MTD_MSIL1C.xml``) listing the band files, the granule's ``MTD_TL.xml`` with its grid,
-and one small lossless JPEG 2000 file per band.
+and one small lossless JPEG 2000 file per band. A Sentinel-1 GRD product holds its manifest,
+annotation, calibration and noise LUTs and one GeoTIFF per polarisation.
 """
 
 from __future__ import annotations
 
 import shutil
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,7 @@ import rasterio
 from affine import Affine
 from numpy.typing import NDArray
 
-__all__ = ["write_s2_safe", "write_s1_grd_safe"]
+__all__ = ["write_s2_safe", "write_s1_grd_safe", "LutVector", "NoiseAzimuthBlock", "calibration_xml", "noise_xml"]
 
 _CODES = {"blue": "B02", "green": "B03", "red": "B04", "nir": "B08"}
 _ALL_BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
@@ -122,6 +124,67 @@ def write_s2_safe(
     return archive
 
 
+LutVector = tuple[int, Sequence[int], Sequence[float]]
+"""One vector of a Sentinel-1 LUT: (line, pixel positions, values at them)."""
+
+
+@dataclass(frozen=True)
+class NoiseAzimuthBlock:
+    """One ``noiseAzimuthVector`` of an IPF ≥ 2.9 noise file: lines and samples inclusive."""
+
+    swath: str
+    first_line: int
+    last_line: int
+    first_sample: int
+    last_sample: int
+    lines: Sequence[int]
+    values: Sequence[float]
+
+
+def _vector_xml(tag: str, line: int, pixels: Sequence[int], lut: str, values: Sequence[float], extra: str = "") -> str:
+    return (
+        f"<{tag}><azimuthTime>2024-10-17T09:30:05.123456</azimuthTime><line>{line}</line>"
+        f'<pixel count="{len(pixels)}">{" ".join(str(p) for p in pixels)}</pixel>'
+        f'<{lut} count="{len(values)}">{" ".join(repr(float(v)) for v in values)}</{lut}>{extra}</{tag}>'
+    )
+
+
+def calibration_xml(pol: str, vectors: Sequence[LutVector]) -> str:
+    """A calibration file (``annotation/calibration/calibration-*.xml``) whose sigmaNought LUT is ``vectors``."""
+    body = "".join(
+        _vector_xml("calibrationVector", line, px, "sigmaNought", v, f'<betaNought count="{len(v)}">{" ".join(map(str, v))}</betaNought>')
+        for line, px, v in vectors
+    )
+    return (
+        f"<calibration><adsHeader><missionId>S1A</missionId><productType>GRD</productType>"
+        f"<polarisation>{pol.upper()}</polarisation></adsHeader><calibrationInformation>"
+        f"<absoluteCalibrationConstant>1.0</absoluteCalibrationConstant></calibrationInformation>"
+        f'<calibrationVectorList count="{len(vectors)}">{body}</calibrationVectorList></calibration>'
+    )
+
+
+def noise_xml(pol: str, range_vectors: Sequence[LutVector], azimuth: Sequence[NoiseAzimuthBlock] | None) -> str:
+    """A noise file (``annotation/calibration/noise-*.xml``): IPF ≥ 2.9's ``noiseRangeVectorList`` and
+    ``noiseAzimuthVectorList``, or with ``azimuth`` None the older ``noiseVectorList`` alone."""
+    head = (f"<noise><adsHeader><missionId>S1A</missionId><productType>GRD</productType>"
+            f"<polarisation>{pol.upper()}</polarisation></adsHeader>")  # fmt: skip
+    if azimuth is None:
+        body = "".join(_vector_xml("noiseVector", line, px, "noiseLut", v) for line, px, v in range_vectors)
+        return f'{head}<noiseVectorList count="{len(range_vectors)}">{body}</noiseVectorList></noise>'
+    rng = "".join(_vector_xml("noiseRangeVector", line, px, "noiseRangeLut", v) for line, px, v in range_vectors)
+    az = "".join(
+        f"<noiseAzimuthVector><swath>{b.swath}</swath><firstAzimuthLine>{b.first_line}</firstAzimuthLine>"
+        f"<firstRangeSample>{b.first_sample}</firstRangeSample><lastAzimuthLine>{b.last_line}</lastAzimuthLine>"
+        f"<lastRangeSample>{b.last_sample}</lastRangeSample>"
+        f'<line count="{len(b.lines)}">{" ".join(str(v) for v in b.lines)}</line>'
+        f'<noiseAzimuthLut count="{len(b.values)}">{" ".join(repr(float(v)) for v in b.values)}</noiseAzimuthLut>'
+        f"</noiseAzimuthVector>"
+        for b in azimuth
+    )
+    return (f'{head}<noiseRangeVectorList count="{len(range_vectors)}">{rng}</noiseRangeVectorList>'
+            f'<noiseAzimuthVectorList count="{len(azimuth)}">{az}</noiseAzimuthVectorList></noise>')  # fmt: skip
+
+
 def write_s1_grd_safe(
     folder: Path,
     bands: Mapping[str, NDArray[np.uint16]],
@@ -133,13 +196,22 @@ def write_s1_grd_safe(
     sigma_nought: float = 500.0,
     start: str = "2024-10-17T09:30:05.123456",
     as_zip: bool = False,
+    calibration: Sequence[LutVector] | None = None,
+    noise_range: Sequence[LutVector] | None = None,
+    noise_azimuth: Sequence[NoiseAzimuthBlock] | None = None,
+    ipf: str = "003.71",
+    noise_file: bool = True,
 ) -> Path:
-    """Write a fake Sentinel-1 IW GRD SAFE product: ``manifest.safe``, annotation and calibration
-    XML per polarisation, and a GeoTIFF measurement per polarisation (``bands``: ``VV``/``VH``…)
+    """Write a fake Sentinel-1 IW GRD SAFE product: ``manifest.safe``, annotation, calibration and
+    noise XML per polarisation, and a GeoTIFF measurement per polarisation (``bands``: ``VV``/``VH``…)
     placed by a 5 × 5 lattice of GCPs (lon/lat) of a north-up grid at ``west``/``north`` in ``crs``
     (the outer corner of the first pixel).
 
-    The calibration LUT holds one ``sigma_nought`` value everywhere, so sigma0 = DN² / sigma_nought².
+    ``calibration`` is the sigmaNought LUT; by default one ``sigma_nought`` value everywhere, so
+    sigma0 = DN² / sigma_nought². ``noise_range`` and ``noise_azimuth`` are the noise LUTs (by
+    default no noise: a range LUT of zeros, one azimuth block of ones over the image); an ``ipf``
+    version below ``002.90`` writes the older format (``noiseVectorList``, no azimuth part). Each
+    polarisation gets the same LUTs. ``noise_file=False`` leaves the noise files out.
     """
     from pyproj import Transformer
     from rasterio.control import GroundControlPoint
@@ -185,21 +257,17 @@ def write_s1_grd_safe(
             f'<geolocationGrid><geolocationGridPointList count="{len(points)}">{"".join(points)}'
             f"</geolocationGridPointList></geolocationGrid></product>"
         )
-        vectors = "".join(
-            f"<calibrationVector><azimuthTime>{start}</azimuthTime><line>{line}</line>"
-            f'<pixel count="2">0 {w - 1}</pixel><sigmaNought count="2">{sigma_nought} {sigma_nought}</sigmaNought>'
-            f'<betaNought count="2">{sigma_nought} {sigma_nought}</betaNought><gamma count="2">{sigma_nought} {sigma_nought}</gamma>'
-            f'<dn count="2">{sigma_nought} {sigma_nought}</dn></calibrationVector>'
-            for line in (0, h - 1)
-        )
-        (root / "annotation" / "calibration" / f"calibration-{stem}.xml").write_text(
-            f"<calibration><adsHeader><missionId>S1A</missionId><productType>GRD</productType>"
-            f"<polarisation>{pol.upper()}</polarisation></adsHeader>"
-            f'<calibrationVectorList count="2">{vectors}</calibrationVectorList></calibration>'
-        )
+        cal = calibration or [(line, [0, w - 1], [sigma_nought, sigma_nought]) for line in (0, h - 1)]
+        (root / "annotation" / "calibration" / f"calibration-{stem}.xml").write_text(calibration_xml(pol, cal))
+        if noise_file:
+            old = tuple(int(v) for v in ipf.split(".")) < (2, 90)
+            blocks = noise_azimuth or [NoiseAzimuthBlock("IW", 0, h - 1, 0, w - 1, [0, h - 1], [1.0, 1.0])]
+            (root / "annotation" / "calibration" / f"noise-{stem}.xml").write_text(noise_xml(
+                pol, noise_range or [(line, [0, w - 1], [0.0, 0.0]) for line in (0, h - 1)], None if old else blocks,
+            ))  # fmt: skip
         units.append(
             f'<xfdu:contentUnit unitType="Measurement Data Unit" repID="s1Level1MeasurementSchema" '
-            f'dmdID="s1Level1ProductSchema_{p} s1Level1CalibrationSchema_{p}">'
+            f'dmdID="s1Level1ProductSchema_{p} s1Level1CalibrationSchema_{p} s1Level1NoiseSchema_{p}">'
             f'<dataObjectPointer dataObjectID="measurement_{p}"/></xfdu:contentUnit>'
         )
         meta.append(
@@ -207,11 +275,14 @@ def write_s1_grd_safe(
             f'<dataObjectPointer dataObjectID="annotation_{p}"/></metadataObject>'
             f'<metadataObject ID="s1Level1CalibrationSchema_{p}" classification="DESCRIPTION" category="DMD">'
             f'<dataObjectPointer dataObjectID="calibration_{p}"/></metadataObject>'
+            f'<metadataObject ID="s1Level1NoiseSchema_{p}" classification="DESCRIPTION" category="DMD">'
+            f'<dataObjectPointer dataObjectID="noise_{p}"/></metadataObject>'
         )
         for oid, rep, href in (
             (f"measurement_{p}", "s1Level1MeasurementSchema", f"./measurement/{stem}.tiff"),
             (f"annotation_{p}", "s1Level1ProductSchema", f"./annotation/{stem}.xml"),
             (f"calibration_{p}", "s1Level1CalibrationSchema", f"./annotation/calibration/calibration-{stem}.xml"),
+            (f"noise_{p}", "s1Level1NoiseSchema", f"./annotation/calibration/noise-{stem}.xml"),
         ):
             data.append(
                 f'<dataObject ID="{oid}" repID="{rep}"><byteStream mimeType="application/octet-stream">'
@@ -225,7 +296,7 @@ def write_s1_grd_safe(
 <metadataSection>
 <metadataObject ID="acquisitionPeriod" classification="DESCRIPTION" category="DMD"><metadataWrap mimeType="text/xml" vocabularyName="SAFE" textInfo="Acquisition Period"><xmlData><safe:acquisitionPeriod><safe:startTime>{start}</safe:startTime><safe:stopTime>{start}</safe:stopTime></safe:acquisitionPeriod></xmlData></metadataWrap></metadataObject>
 <metadataObject ID="platform" classification="DESCRIPTION" category="DMD"><metadataWrap mimeType="text/xml" vocabularyName="SAFE" textInfo="Platform Description"><xmlData><safe:platform><safe:nssdcIdentifier>2014-016A</safe:nssdcIdentifier><safe:familyName>SENTINEL-1</safe:familyName><safe:number>A</safe:number><safe:instrument><safe:familyName abbreviation="SAR">Synthetic Aperture Radar</safe:familyName><safe:extension><s1sarl1:instrumentMode><s1sarl1:mode>IW</s1sarl1:mode><s1sarl1:swath>IW</s1sarl1:swath></s1sarl1:instrumentMode></safe:extension></safe:instrument></safe:platform></xmlData></metadataWrap></metadataObject>
-<metadataObject ID="processing" classification="PROVENANCE" category="PDI"><metadataWrap mimeType="text/xml" vocabularyName="SAFE" textInfo="Processing"><xmlData><safe:processing name="SLC Processing"><safe:facility name="sitewatch test"/></safe:processing></xmlData></metadataWrap></metadataObject>
+<metadataObject ID="processing" classification="PROVENANCE" category="PDI"><metadataWrap mimeType="text/xml" vocabularyName="SAFE" textInfo="Processing"><xmlData><safe:processing name="SLC Processing"><safe:facility name="sitewatch test"><safe:software name="Sentinel-1 IPF" version="{ipf}"/></safe:facility></safe:processing></xmlData></metadataWrap></metadataObject>
 <metadataObject ID="measurementOrbitReference" classification="DESCRIPTION" category="DMD"><metadataWrap mimeType="text/xml" vocabularyName="SAFE" textInfo="Orbit Reference"><xmlData><safe:orbitReference><safe:orbitNumber type="start">56000</safe:orbitNumber><safe:extension><s1:orbitProperties><s1:pass>DESCENDING</s1:pass></s1:orbitProperties></safe:extension></safe:orbitReference></xmlData></metadataWrap></metadataObject>
 <metadataObject ID="measurementFrameSet" classification="DESCRIPTION" category="DMD"><metadataWrap mimeType="text/xml" vocabularyName="SAFE" textInfo="Frame Set"><xmlData><safe:frameSet/></xmlData></metadataWrap></metadataObject>
 {"".join(meta)}

@@ -22,7 +22,12 @@ from click.testing import CliRunner
 
 from sitewatch.cli import main
 from sitewatch.errors import InputError
-from sitewatch.sources.s1_radiometry import KEPT_BY_SETTING, NOISE_FLOOR_DN2, parse_calibration, parse_noise
+from sitewatch.sources.s1_radiometry import (
+    KEPT_BY_SETTING,
+    NOISE_FLOOR_DN2,
+    parse_calibration,
+    parse_noise,
+)
 from sitewatch.sources.safe import NoiseNotRemovedWarning, open_s1_grd
 from sitewatch.testing import site_utm_origin, tiny_site, write_tiff
 from sitewatch.testing.safe import NoiseAzimuthBlock, write_s1_grd_safe

@@ -25,9 +25,9 @@ what this module computes for any window of a measurement::
 Whether N is subtracted at all is the ``sar_thermal_noise`` setting (:data:`ThermalNoise`). By
 default it is not — sigma0 = DN² / A², the noise in — because that is what the SAR detector was
 tuned and validated on (OpenSARShip's calibrated ``Patch_Cal`` chips): with a noise of −30 dB
-taken out of those chips its length error grows from 15.9 to 17.2 m, and at −27 dB the floored
-VH sea no longer reads as sea (``benchmarks/sar_noise_floor.py``). ``subtract`` gives SNAP's numbers,
-for other analyses.
+taken out of those chips its length error against AIS grows from 15.9 to 17.2 m, and at −27 dB,
+a sixth of the VH pixels floored, to 18.2 m (``benchmarks/sar_noise_floor.py``).
+``subtract`` gives SNAP's numbers, for other analyses.
 
 Only the window asked for is evaluated, in strips of at most :data:`STRIP_PIXELS`, so a
 25,000 × 17,000 product costs the memory of the window read, not of the product.

@@ -182,6 +182,21 @@ def test_by_default_the_noise_stays_in_and_its_lut_is_not_read(tmp_path: Path, n
     assert obs.provenance["safe"]["calibration"]["VV"] == text
 
 
+def test_import_reads_the_setting_as_ingest_does(tmp_path: Path) -> None:
+    product = grd_product(tmp_path / "p")
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(SITE)
+    for setting, noise in (("keep", "none"), ("subtract", "range-azimuth")):
+        ws.config_path.write_text(f'[settings]\nsar_thermal_noise = "{setting}"\n')
+        r = CliRunner().invoke(main, ["-q", "import", str(product), "--site", SITE.id, "-w", str(ws.root)], env={"SITEWATCH_SAR_THERMAL_NOISE": None})
+        assert r.exit_code == 0, r.output
+        with ws.store() as store:
+            (obs,) = store.observations(SITE.id)  # the second import replaces the first
+        got = values_at_product_pixels(ws.root / obs.path)
+        assert got[(100, 60)] == pytest.approx(sigma0_by_hand(100, 60, 100, noise), rel=1e-6), setting
+
+
 def test_a_thermal_noise_value_other_than_keep_or_subtract_is_refused(tmp_path: Path) -> None:
     product = grd_product(tmp_path / "p")
     with pytest.raises(ValueError, match="thermal_noise must be 'keep' or 'subtract', got 'off'"):

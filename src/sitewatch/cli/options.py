@@ -80,8 +80,8 @@ thermal_noise_option = click.option(
     type=click.Choice(SAR_THERMAL_NOISE),
     default=None,
     help="Sentinel-1 GRD product: keep its thermal noise in sigma0 (what the SAR detector was validated on) "
-    "or subtract its noise LUT as SNAP's ThermalNoiseRemoval does. Default: the sar_thermal_noise setting "
-    "(Env: SITEWATCH_SAR_THERMAL_NOISE), keep.",
+    "or subtract its noise LUT as SNAP's ThermalNoiseRemoval does. Default: SITEWATCH_SAR_THERMAL_NOISE "
+    "(the sar_thermal_noise setting), else keep.",
 )
 """The ``sar_thermal_noise`` setting as a flag, for a command that reads no workspace (``detect-image``)."""
 

@@ -13,7 +13,8 @@ duplicates (two detections within 3 pixels).
 ``--safe`` (uint16): the same digital numbers also as a Sentinel-1 GRD SAFE product, with
 calibration and noise LUTs of a real product's size (a vector every 670 lines, a value every
 40 samples; 3 sub-swaths × 3 noise azimuth blocks), detected as sigma0 = (DN² − N) / A²
-(:mod:`sitewatch.sources.s1_radiometry`) against the GeoTIFF of the same numbers in the same run:
+(:mod:`sitewatch.sources.s1_radiometry`, ``--thermal-noise subtract``: both LUTs, the dearer case; the
+default, keep, reads the calibration LUT alone) against the GeoTIFF of the same numbers in the same run:
 what reading a product through its LUTs adds in time and memory.
 """
 
@@ -98,7 +99,7 @@ def lut_cost(product: Path, tif: Path, tile: int = 4352) -> None:
     one-constant sigma0 = DN² / A²."""
     from sitewatch.sources.safe import open_s1_grd
 
-    radiometry = open_s1_grd(product).bands["VV"].radiometry
+    radiometry = open_s1_grd(product, thermal_noise="subtract").bands["VV"].radiometry  # both LUTs, the dearer case
     with rasterio.open(tif) as ds:
         r0, c0 = (ds.height - tile) // 2, (ds.width - tile) // 2
         dn = ds.read(1, window=Window(c0, r0, tile, tile))
@@ -115,14 +116,14 @@ def lut_cost(product: Path, tif: Path, tile: int = 4352) -> None:
           f"one constant {times['one constant']:.3f} s ({times['one constant'] / dn.size * 1e9:.1f} ns/px)")  # fmt: skip
 
 
-def detect(image: Path, out: Path, workers: int) -> tuple[float, float]:
+def detect(image: Path, out: Path, workers: int, *extra: str) -> tuple[float, float]:
     """Wall time (s) and peak RSS (MB) of ``sitewatch detect-image`` in a child process of its own."""
     t = time.perf_counter()
     # VmHWM, the child's own peak: getrusage's ru_maxrss would count what the parent held when it forked
     code = ("import re, sys; from sitewatch.cli import main\n"
             "try: main()\n"
             "finally: print(re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read()).group(1), file=sys.stderr)")  # fmt: skip
-    cmd = [sys.executable, "-c", code, "-q", "detect-image", str(image), "--out", str(out), "--workers", str(workers)]
+    cmd = [sys.executable, "-c", code, "-q", "detect-image", str(image), "--out", str(out), "--workers", str(workers), *extra]
     r = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return time.perf_counter() - t, int(r.stderr.strip().splitlines()[-1]) / 1024
 
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             lut_cost(inputs[-1][1], tif)
         base = None
         for name, image in inputs:
-            wall, peak_mb = detect(image, out, args.workers)
+            wall, peak_mb = detect(image, out, args.workers, *(["--thermal-noise", "subtract"] if image.suffix == ".SAFE" else []))
             found, n, dups = score(out, truth)
             ratio = "" if base is None else f", x{wall / base[0]:.2f} time and {peak_mb - base[1]:+.0f} MB against the GeoTIFF"
             base = base or (wall, peak_mb)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sitewatch.config import SETTINGS, load_settings
+from sitewatch.config import SETTINGS, load_setting, load_settings
 from sitewatch.errors import ConfigError
 
 README = Path(__file__).parents[1] / "README.md"
@@ -299,3 +299,24 @@ def test_a_workspace_option_naming_a_file_a_missing_folder_or_another_folder_is_
             r = CliRunner().invoke(main, ["observations", *run], env={} if run else {"SITEWATCH_WORKSPACE": str(where)})
             assert r.exit_code in (1, 2) and message in r.output, (where, run, r.output)
             assert r.exception is None or isinstance(r.exception, SystemExit)
+
+
+def test_sar_thermal_noise_keeps_the_noise_unless_told_to_subtract_it(tmp_path: Path) -> None:
+    """The SAR detector was validated on sigma0 with the noise in: that is the default."""
+    assert load_settings(None, env={})["sar_thermal_noise"] == "keep"
+    (tmp_path / "sitewatch.toml").write_text('[settings]\nsar_thermal_noise = "subtract"\n')
+    assert load_settings(tmp_path, env={})["sar_thermal_noise"] == "subtract"
+    assert load_settings(tmp_path, env={"SITEWATCH_SAR_THERMAL_NOISE": "Keep"})["sar_thermal_noise"] == "keep"
+    (tmp_path / "sitewatch.toml").write_text('[settings]\nsar_thermal_noise = "remove"\n')
+    with pytest.raises(ConfigError, match="sar_thermal_noise must be one of keep, subtract, got 'remove'"):
+        load_settings(tmp_path, env={})
+
+
+def test_one_setting_without_a_workspace_reads_only_its_own_variable() -> None:
+    """detect-image reads sar_thermal_noise alone: a bad SITEWATCH_WORKERS, which it does not use, does not stop it."""
+    env = {"SITEWATCH_WORKERS": "-1", "SITEWATCH_SAR_THERMAL_NOISE": "subtract"}
+    assert load_setting("sar_thermal_noise", env=env) == "subtract"
+    assert load_setting("sar_thermal_noise", "keep", env=env) == "keep"  # the flag first
+    assert load_setting("sar_thermal_noise", env={}) == "keep"
+    with pytest.raises(ConfigError, match="SITEWATCH_SAR_THERMAL_NOISE: sar_thermal_noise must be one of keep, subtract, got 'yes'"):
+        load_setting("sar_thermal_noise", env={"SITEWATCH_SAR_THERMAL_NOISE": "yes"})

@@ -1,4 +1,5 @@
-"""Sentinel-1 GRD radiometry: sigma0 = (DN² − N) / A², A and N bilinear from the product's LUTs.
+"""Sentinel-1 GRD radiometry: sigma0 = DN² / A² by default (the noise kept, setting
+``sar_thermal_noise = keep``), (DN² − N) / A² with ``subtract``; A and N bilinear from the product's LUTs.
 
 The product below has a calibration LUT that varies across range and along azimuth, and noise
 LUTs in the format of IPF ≥ 2.9 (range × azimuth blocks) or of older products (range only); the
@@ -7,6 +8,7 @@ expected values are worked out by hand from the LUTs' numbers, pixel by pixel.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import shutil
@@ -20,9 +22,14 @@ from click.testing import CliRunner
 
 from sitewatch.cli import main
 from sitewatch.errors import InputError
-from sitewatch.sources.s1_radiometry import NOISE_FLOOR_DN2, parse_calibration, parse_noise
+from sitewatch.sources.s1_radiometry import (
+    KEPT_BY_SETTING,
+    NOISE_FLOOR_DN2,
+    parse_calibration,
+    parse_noise,
+)
 from sitewatch.sources.safe import NoiseNotRemovedWarning, open_s1_grd
-from sitewatch.testing import site_utm_origin, tiny_site
+from sitewatch.testing import site_utm_origin, tiny_site, write_tiff
 from sitewatch.testing.safe import NoiseAzimuthBlock, write_s1_grd_safe
 from sitewatch.workspace import init_workspace
 
@@ -112,9 +119,10 @@ def values_at_product_pixels(cog: Path, band: int = 1) -> dict[tuple[int, int], 
 
 @pytest.mark.parametrize(("ipf", "noise"), [("003.71", "range-azimuth"), ("002.84", "range")], ids=["ipf-3.71", "ipf-2.84"])
 def test_sigma0_at_chosen_pixels_is_the_lut_value_worked_out_by_hand(tmp_path: Path, ipf: str, noise: str) -> None:
-    """Was DN² / A², A the LUT's median, the noise not subtracted: 5 to 40 % off at these pixels."""
+    """Was DN² / A², A the LUT's median, the noise not subtracted: 5 to 40 % off at these pixels.
+    With ``sar_thermal_noise = subtract`` (in sitewatch.toml for ingest, through its jobs)."""
     product = grd_product(tmp_path / "p", ipf=ipf)
-    s1 = open_s1_grd(product)
+    s1 = open_s1_grd(product, thermal_noise="subtract")
     band = s1.bands["VV"]
     for (r, c), dn in PIXELS.items():
         window = band.read((r - 1, r + 2, c - 2, c + 1))  # the pixel at (1, 2) of a window off the grid of tiles
@@ -129,6 +137,7 @@ def test_sigma0_at_chosen_pixels_is_the_lut_value_worked_out_by_hand(tmp_path: P
     ws = init_workspace(tmp_path / "ws")
     with ws.store() as store:
         store.put_site(SITE)
+    ws.config_path.write_text('[settings]\nsar_thermal_noise = "subtract"\n')
     r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(product), "-w", str(ws.root)])
     assert r.exit_code == 0, r.output
     with ws.store() as store:
@@ -140,8 +149,114 @@ def test_sigma0_at_chosen_pixels_is_the_lut_value_worked_out_by_hand(tmp_path: P
     assert obs.provenance["safe"]["calibration"]["VV"] == text
 
 
+@pytest.mark.parametrize("noise_file", ["readable", "missing", "unreadable"])
+def test_by_default_the_noise_stays_in_and_its_lut_is_not_read(tmp_path: Path, noise_file: str) -> None:
+    """sigma0 = DN² / A² (A bilinear) by default, as OpenSARShip's calibrated chips, on which the SAR
+    detector was validated, have it; the noise file is not read, so its absence is not warned about.
+    Was (DN² − N) / A² whatever the setting, with a warning when the noise file was missing."""
+    product = grd_product(tmp_path / "p", ipf="003.71", noise_file=noise_file != "missing")
+    if noise_file == "unreadable":
+        (noise,) = product.rglob("noise-*.xml")
+        noise.write_text("not xml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not a word about the noise
+        s1 = open_s1_grd(product)
+    band = s1.bands["VV"]
+    for (r, c), dn in PIXELS.items():
+        assert float(band.read((r, r + 1, c, c + 1))[0, 0]) == pytest.approx(dn * dn / a_by_hand(r, c) ** 2, rel=1e-6), (r, c)
+    assert float(band.read((200, 201, 160, 161))[0, 0]) > 100 * NOISE_FLOOR_DN2 / a_by_hand(200, 160) ** 2  # not floored
+    text = s1.provenance()["calibration"]["VV"]
+    assert text.startswith("sigma0 = DN² / A², A bilinear from the product's calibration LUT (calibration-s1a-iw-grd-vv-")
+    assert KEPT_BY_SETTING in text and "noise-" not in text and "NOT subtracted" not in text
+
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(SITE)
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(product), "-w", str(ws.root)], env={"SITEWATCH_SAR_THERMAL_NOISE": None})
+    assert r.exit_code == 0 and "warning" not in r.output, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    got = values_at_product_pixels(ws.root / obs.path)
+    for (r_, c), dn in PIXELS.items():
+        assert math.isnan(got[(r_, c)]) if dn == 0 else got[(r_, c)] == pytest.approx(dn * dn / a_by_hand(r_, c) ** 2, rel=1e-6)
+    assert obs.provenance["safe"]["calibration"]["VV"] == text
+
+
+def test_import_reads_the_setting_as_ingest_does(tmp_path: Path) -> None:
+    product = grd_product(tmp_path / "p")
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(SITE)
+    for setting, noise in (("keep", "none"), ("subtract", "range-azimuth")):
+        ws.config_path.write_text(f'[settings]\nsar_thermal_noise = "{setting}"\n')
+        r = CliRunner().invoke(main, ["-q", "import", str(product), "--site", SITE.id, "-w", str(ws.root)], env={"SITEWATCH_SAR_THERMAL_NOISE": None})
+        assert r.exit_code == 0, r.output
+        with ws.store() as store:
+            (obs,) = store.observations(SITE.id)  # the second import replaces the first
+        got = values_at_product_pixels(ws.root / obs.path)
+        assert got[(100, 60)] == pytest.approx(sigma0_by_hand(100, 60, 100, noise), rel=1e-6), setting
+
+
+def test_a_thermal_noise_value_other_than_keep_or_subtract_is_refused(tmp_path: Path) -> None:
+    product = grd_product(tmp_path / "p")
+    with pytest.raises(ValueError, match="thermal_noise must be 'keep' or 'subtract', got 'off'"):
+        open_s1_grd(product, thermal_noise="off")  # type: ignore[arg-type]
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(SITE)
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(product), "-w", str(ws.root)], env={"SITEWATCH_SAR_THERMAL_NOISE": "off"})
+    assert r.exit_code == 1 and "SITEWATCH_SAR_THERMAL_NOISE: sar_thermal_noise must be one of keep, subtract, got 'off'" in r.output, r.output
+    with ws.store() as store:
+        assert not store.observations(SITE.id)
+
+
+def test_detect_image_keeps_the_noise_unless_told_to_subtract_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """detect-image reads no workspace: --thermal-noise, else SITEWATCH_SAR_THERMAL_NOISE, else keep.
+    The values checked are those of the band the detector is given."""
+    import sitewatch.detect.image as image_module
+
+    product = grd_product(tmp_path / "p")
+    seen = []
+    detect = image_module.detect_image
+
+    def spy(src, *a, **k):  # type: ignore[no-untyped-def]
+        seen.append(src)
+        return detect(src, *a, **k)
+
+    monkeypatch.setattr(image_module, "detect_image", spy)
+    out = tmp_path / "d.geojson"
+    for args, env, want in [
+        ([], None, "keep"),
+        (["--thermal-noise", "subtract"], None, "subtract"),
+        ([], "subtract", "subtract"),
+        (["--thermal-noise", "keep"], "subtract", "keep"),  # the flag over the environment
+    ]:
+        seen.clear()
+        r = CliRunner().invoke(main, ["detect-image", str(product), "--out", str(out), *args], env={"SITEWATCH_SAR_THERMAL_NOISE": env})
+        assert r.exit_code == 0 and "warning" not in r.output, (args, env, r.output)
+        (band,) = seen
+        for (row, col), dn in PIXELS.items():
+            got = float(band.read((row, row + 1, col, col + 1))[0, 0])
+            want_value = sigma0_by_hand(row, col, dn, "range-azimuth" if want == "subtract" else "none")
+            assert got == pytest.approx(want_value, rel=1e-6), (args, env, row, col)
+        text = json.loads(out.read_text())["sitewatch"]["safe"]["calibration"]["VV"]
+        assert (KEPT_BY_SETTING in text) == (want == "keep"), (args, env, text)
+        assert text.startswith("sigma0 = (DN² − N) / A²" if want == "subtract" else "sigma0 = DN² / A²"), (args, env, text)
+
+
+def test_detect_image_names_a_thermal_noise_choice_it_cannot_apply(tmp_path: Path) -> None:
+    product = grd_product(tmp_path / "p")
+    tif = write_tiff(tmp_path / "sar.tif", np.full((64, 64), 0.02, np.float32))  # sigma0 as it is: no LUT
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--sensor", "sar", "--thermal-noise", "subtract", "--out", str(tmp_path / "o.geojson")])
+    assert r.exit_code == 1 and f"--thermal-noise: for a Sentinel-1 GRD SAFE product given as IMAGE, whose noise LUT it keeps or subtracts; {tif} are read as they are" in r.output, r.output
+    r = CliRunner().invoke(main, ["detect-image", str(product), "--out", str(tmp_path / "o.geojson")], env={"SITEWATCH_SAR_THERMAL_NOISE": "none"})
+    assert r.exit_code == 1 and "SITEWATCH_SAR_THERMAL_NOISE: sar_thermal_noise must be one of keep, subtract, got 'none'" in r.output, r.output
+    assert not (tmp_path / "o.geojson").exists()
+
+
 @pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
 def test_a_product_without_its_noise_file_is_read_without_noise_saying_so(tmp_path: Path, as_zip: bool) -> None:
+    """With ``subtract`` (here from the environment, for ingest)."""
     product = grd_product(tmp_path / "p", noise_file=False)
     if as_zip:
         archive = Path(shutil.make_archive(str(product.with_suffix("")), "zip", product.parent, product.name))
@@ -149,7 +264,7 @@ def test_a_product_without_its_noise_file_is_read_without_noise_saying_so(tmp_pa
         product = archive
     missing = r"no thermal noise LUT \(annotation/calibration/noise-s1a-iw-grd-vv-.*\.xml is missing\); its sigma0 keeps the noise"
     with pytest.warns(NoiseNotRemovedWarning, match=missing):
-        s1 = open_s1_grd(product)
+        s1 = open_s1_grd(product, thermal_noise="subtract")
     band = s1.bands["VV"]
     for (r, c), dn in PIXELS.items():
         assert float(band.read((r, r + 1, c, c + 1))[0, 0]) == pytest.approx(sigma0_by_hand(r, c, dn, "none"), rel=1e-6)
@@ -159,7 +274,7 @@ def test_a_product_without_its_noise_file_is_read_without_noise_saying_so(tmp_pa
     ws = init_workspace(tmp_path / "ws")
     with ws.store() as store:
         store.put_site(SITE)
-    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(product), "-w", str(ws.root)])
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(product), "-w", str(ws.root)], env={"SITEWATCH_SAR_THERMAL_NOISE": "subtract"})
     assert r.exit_code == 0, r.output
     assert len(re.findall(rf"^warning: {re.escape(str(product))}: {missing}", r.output, flags=re.M)) == 1, r.output
     with ws.store() as store:
@@ -172,7 +287,7 @@ def test_an_unreadable_noise_file_is_named_and_read_without_noise(tmp_path: Path
     (noise,) = product.rglob("noise-*.xml")
     noise.write_text("<noise><noiseRangeVectorList><noiseRangeVector><line>0</line></noiseRangeVector></noiseRangeVectorList></noise>")
     with pytest.warns(NoiseNotRemovedWarning, match=rf"/{noise.name}: not a readable Sentinel-1 noise LUT \(no <pixel>"):
-        s1 = open_s1_grd(product)
+        s1 = open_s1_grd(product, thermal_noise="subtract")
     assert "NOT subtracted" in s1.provenance()["calibration"]["VV"]
 
 

@@ -267,8 +267,8 @@ def test_detect_image_reads_a_dual_pol_grd_product_as_sigma0_by_its_gcps(tmp_pat
     assert meta["sensor"] == "sar" and meta["source"] == str(product)
     assert meta["polarisation_bands"] == {"co": "VV", "cross": "VH"}
     assert set(meta["safe"]["band_sources"]) == {"VV", "VH"}
-    for pol in ("VV", "VH"):  # the record says how, and from which LUTs
-        assert re.match(rf"sigma0 = \(DN² − N\) / A².*\(calibration-s1a-iw-grd-{pol.lower()}-.*noise-s1a-iw-grd-{pol.lower()}-", meta["safe"]["calibration"][pol])
+    for pol in ("VV", "VH"):  # the record says how, and from which LUT (the noise kept: setting sar_thermal_noise)
+        assert re.match(rf"sigma0 = DN² / A², A bilinear .*\(calibration-s1a-iw-grd-{pol.lower()}-.*; thermal noise not subtracted \(setting sar_thermal_noise = keep", meta["safe"]["calibration"][pol])
     assert "GCPs" in meta["note"] and "crs" not in fc  # lon/lat from the GCPs: GeoJSON's own CRS
     (f,) = fc["features"]
     assert abs(f["properties"]["row"] - 130) < 2 and abs(f["properties"]["col"] - 110) < 2
@@ -492,7 +492,7 @@ def test_a_product_given_by_its_main_metadata_file_is_the_product(ws, tmp_path: 
     assert obs.provenance["source_path"] == str(product.resolve())
     s1 = _s1_product(tmp_path, as_zip=False, pols=("VV",))
     fc = _detect(s1 / "manifest.safe", tmp_path / "s1.geojson")
-    assert fc["sitewatch"]["safe"]["calibration"]["VV"].startswith("sigma0 = (DN² − N) / A²")  # calibrated, not read as DN
+    assert fc["sitewatch"]["safe"]["calibration"]["VV"].startswith("sigma0 = DN² / A², A bilinear")  # calibrated, not read as DN
 
 
 def test_a_vsizip_path_to_a_product_zip_is_the_product(tmp_path: Path) -> None:

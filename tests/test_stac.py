@@ -551,7 +551,8 @@ def test_fetch_end_to_end_against_local_stac_api(world):
     assert np.hypot(px - float(tx), py - float(ty)) < 4.0
     assert grd.provenance["placement"] == "gcp-tps"
     assert grd.provenance["conversions"]["VV"].startswith("sigma0 = DN² / A², A bilinear from the product's calibration LUT (calibration-iw-vv.xml")
-    assert "thermal noise NOT subtracted: no thermal noise LUT asset (schema-noise-vv) in the item" in grd.provenance["conversions"]["VV"]
+    # The noise kept by default (setting sar_thermal_noise = keep): no noise asset is missed
+    assert "thermal noise not subtracted (setting sar_thermal_noise = keep" in grd.provenance["conversions"]["VV"]
     assert grd.provenance["orbit"] == {"orbit_state": "ascending", "relative_orbit": 54}
 
     # Rerun: nothing is searched or downloaded again except the item that failed.
@@ -649,12 +650,23 @@ def test_a_calibration_lut_larger_than_any_is_not_read_whole(world, monkeypatch,
     assert s1.observations and s1.observations[0].provenance["conversions"]["VV"].startswith("uncalibrated intensity DN^2")
 
 
-@pytest.mark.parametrize("noise", ["range-azimuth", "range"], ids=["ipf-3.71", "ipf-2.84"])
-def test_fetched_grd_is_the_same_sigma0_as_the_safe_product(world, noise):
+@pytest.mark.parametrize(
+    ("noise", "thermal_noise"),
+    [("range-azimuth", "subtract"), ("range", "subtract"), ("range-azimuth", "keep")],
+    ids=["ipf-3.71", "ipf-2.84", "noise-kept"],
+)
+def test_fetched_grd_is_the_same_sigma0_as_the_safe_product(world, noise, thermal_noise):
     """A GRD item's COG and LUT assets give the numbers the product gives on disk: sigma0 =
-    (DN² − N) / A², per polarisation, from its schema-calibration-* and schema-noise-* assets.
+    (DN² − N) / A² with ``thermal_noise`` subtract, per polarisation, from its schema-calibration-*
+    and schema-noise-* assets; DN² / A² with keep (the default), the noise asset not downloaded.
     Fetch used the median sigmaNought of the first calibration asset, for every polarisation."""
-    from test_s1_radiometry import PIXELS, grd_product, sigma0_by_hand, values_at_product_pixels
+    from test_s1_radiometry import (
+        KEPT_BY_SETTING,
+        PIXELS,
+        grd_product,
+        sigma0_by_hand,
+        values_at_product_pixels,
+    )
 
     state, ws, store = world
     state.fail_first_searches = 0
@@ -673,18 +685,43 @@ def test_fetched_grd_is_the_same_sigma0_as_the_safe_product(world, noise):
                     "properties": {"datetime": "2024-10-17T09:30:05Z", "platform": "sentinel-1a", "sar:polarizations": ["VV", "VH"]},
                     "assets": assets, "links": []}]  # fmt: skip
     catalog = Catalog(name="local", url=state.url, provider="local-stac")
-    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-1-grd", T0, T1, retries=0, backoff=0.01)
+    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-1-grd", T0, T1, retries=0, backoff=0.01,
+                          **({"thermal_noise": "subtract"} if thermal_noise == "subtract" else {}))  # fmt: skip
     assert not report.failed, report.failed
     (obs,) = report.observations
     for band in (1, 2):
         got = values_at_product_pixels(ws.root / obs.path, band)
         for (r, c), dn in PIXELS.items():
-            want = sigma0_by_hand(r, c, dn, noise)
+            want = sigma0_by_hand(r, c, dn, noise if thermal_noise == "subtract" else "none")
             assert (np.isnan(got[(r, c)]) if dn == 0 else got[(r, c)] == pytest.approx(want, rel=1e-6)), (band, r, c)
+    noise_reads = [p for m, p, _ in state.log if "/annotation/calibration/noise-" in p]
     for pol in ("VV", "VH"):
         text = obs.provenance["conversions"][pol]
-        assert text.startswith("sigma0 = (DN² − N) / A², A and N bilinear from the product's calibration and noise LUTs")
-        assert f"noise-s1a-iw-grd-{pol.lower()}-" in text
+        if thermal_noise == "keep":
+            assert text.startswith("sigma0 = DN² / A², A bilinear from the product's calibration LUT")
+            assert KEPT_BY_SETTING in text and "noise-s1a" not in text
+        else:
+            assert text.startswith("sigma0 = (DN² − N) / A², A and N bilinear from the product's calibration and noise LUTs")
+            assert f"noise-s1a-iw-grd-{pol.lower()}-" in text
+    assert len(noise_reads) == (2 if thermal_noise == "subtract" else 0), noise_reads
+
+
+def test_fetch_subtracts_the_noise_when_the_setting_says_so_and_says_when_it_cannot(world, caplog):
+    """`fetch` reads sar_thermal_noise from sitewatch.toml; an item without a noise asset is then
+    read with the noise in, said in the log and the provenance."""
+    state, ws, store = world
+    state.fail_first_searches = 0
+    state.items = [i for i in state.items if i["collection"] == "sentinel-1-grd"]
+    ws.config_path.write_text('[settings]\nsar_thermal_noise = "subtract"\n')
+    with caplog.at_level(logging.WARNING):
+        r = CliRunner().invoke(main, ["-q", "fetch", SITE.id, "--catalog", state.url, "--collection", "sentinel-1-grd",
+                                      "--from", T0.date().isoformat(), "--to", T1.date().isoformat(), "-w", str(ws.root)],
+                               env={"SITEWATCH_SAR_THERMAL_NOISE": None})  # fmt: skip
+    assert r.exit_code == 0, r.output
+    (obs,) = store.observations(SITE.id)
+    text = obs.provenance["conversions"]["VV"]
+    assert "thermal noise NOT subtracted: no thermal noise LUT asset (schema-noise-vv) in the item" in text, text
+    assert "no thermal noise LUT asset (schema-noise-vv) in the item; its sigma0 keeps the noise" in caplog.text
 
 
 def test_grd_scene_whose_gcps_cannot_place_it_fails_alone(world):

@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["Setting", "SETTINGS", "load_settings", "setting_origin", "unknown_env", "CONFIG_FILE"]
+__all__ = ["Setting", "SETTINGS", "load_setting", "load_settings", "setting_origin", "unknown_env", "CONFIG_FILE"]
 
 CONFIG_FILE = "sitewatch.toml"
 COG_COMPRESSIONS = ("deflate", "zstd", "lzw")
@@ -53,6 +53,10 @@ OPTICAL_MODES = ("auto", "water", "image")
 """How optical detection uses a site's water polygon (setting ``optical_mode``; see
 :func:`sitewatch.detection._optical_water`)."""
 
+SAR_THERMAL_NOISE = ("keep", "subtract")
+"""What a Sentinel-1 GRD product's thermal noise LUT does to its sigma0 (setting ``sar_thermal_noise``;
+see :mod:`sitewatch.sources.s1_radiometry`)."""
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("workers", int, 0, "Parallel worker processes for ingest and detection (0: one per core).", minimum=0),
     Setting("scheduler", str, "", "Dask scheduler address (tcp://host:8786); empty runs locally."),
@@ -62,6 +66,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("catalog", str, "earth-search", "Default STAC catalogue (name or URL)."),
     Setting("cog_compress", str, "deflate", "Compression of archive COGs (deflate, zstd, lzw).", choices=COG_COMPRESSIONS),
     Setting("optical_mode", str, "auto", "How optical detection uses a site's water polygon: auto (the learned detector, vessels kept within 40 m of the polygon; on simulated scenes, water), water (anything opaque inside the polygon is a vessel), image (the polygon is not used).", choices=OPTICAL_MODES),
+    Setting("sar_thermal_noise", str, "keep", "Sentinel-1 GRD products read by ingest, import, fetch and detect-image: keep (sigma0 with the thermal noise in, as the SAR detector was validated on: OpenSARShip's calibrated chips) or subtract (the product's noise LUT subtracted as SNAP's ThermalNoiseRemoval does: dark sea, VH above all, much darker, and floored where the noise exceeds the signal).", choices=SAR_THERMAL_NOISE),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -163,6 +168,19 @@ def _toml_line(text: str, message: str) -> str:
     if message.startswith(("Cannot overwrite", "Cannot declare")):
         return f": {line!r} sets a key or table already set above; give each once"
     return f": {line!r}"
+
+
+def load_setting(name: str, flag: Any = None, env: Mapping[str, str] | None = None) -> Any:
+    """One setting of a command that reads no workspace (``detect-image``): ``flag`` > ``SITEWATCH_*``
+    env > default. Only this setting's variable is read, so a bad value of another one, which this
+    command would not use, does not stop it."""
+    setting = _BY_NAME[name]
+    env = os.environ if env is None else env
+    if flag is not None:
+        return _coerce(setting, flag, f"--{name.replace('_', '-')}")
+    if setting.env in env:
+        return _coerce(setting, env[setting.env], setting.env)
+    return setting.default
 
 
 def load_settings(

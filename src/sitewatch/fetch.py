@@ -56,7 +56,7 @@ from .sources.gcp import (
     sentinel1_centred,
     warp_with_gcps,
 )
-from .sources.s1_radiometry import S1Radiometry, parse_calibration, parse_noise
+from .sources.s1_radiometry import S1Radiometry, ThermalNoise, parse_calibration, parse_noise
 from .sources.stac import (
     Catalog,
     NoSigner,
@@ -413,9 +413,10 @@ MAX_CALIBRATION_BYTES = 64 * 2**20
 """Most bytes of a GRD calibration or noise LUT fetch reads (Sentinel-1's are a few MB)."""
 
 
-def _grd_radiometry(reader: _Reader, scene: SceneRef, pol: str) -> S1Radiometry | None:
-    """How polarisation ``pol``'s DN become sigma0 (its ``schema-calibration-*`` and
-    ``schema-noise-*`` assets), or None when its calibration LUT cannot be read (said in the log)."""
+def _grd_radiometry(reader: _Reader, scene: SceneRef, pol: str, thermal_noise: ThermalNoise = "keep") -> S1Radiometry | None:
+    """How polarisation ``pol``'s DN become sigma0 (its ``schema-calibration-*`` asset and, with
+    ``thermal_noise`` ``subtract``, its ``schema-noise-*`` asset; with ``keep`` that one is not
+    downloaded), or None when its calibration LUT cannot be read (said in the log)."""
     hrefs = scene.hrefs
     cal_href = hrefs.get(f"schema-calibration-{pol.lower()}")
     if not cal_href:
@@ -426,6 +427,8 @@ def _grd_radiometry(reader: _Reader, scene: SceneRef, pol: str) -> S1Radiometry 
     except (OSError, ValueError) as exc:  # requests' errors are OSErrors; InputError is a ValueError
         log.warning("calibration of %s not read: %s", redact(cal_href), redact(str(exc)))
         return None
+    if thermal_noise == "keep":
+        return S1Radiometry(calibration, redact(cal_href))
     noise_href = hrefs.get(f"schema-noise-{pol.lower()}")
     if not noise_href:
         why = f"no thermal noise LUT asset (schema-noise-{pol.lower()}) in the item"
@@ -504,10 +507,12 @@ def fetch_scenes(
     env: Mapping[str, str] | None = None,
     compress: str = "deflate",
     progress: Callable[[int, int, str], None] | None = None,
+    thermal_noise: ThermalNoise = "keep",
 ) -> FetchReport:
     """Fetch every item of ``collection`` over ``site`` in [start, end] into the workspace.
 
     ``max_cloud`` is a percentage of the site's valid pixels (not the scene's).
+    ``thermal_noise`` (the ``sar_thermal_noise`` setting) says whether a GRD item's noise LUT is subtracted.
     ``signer`` overrides the catalogue's signing (tests point it at 127.0.0.1).
     ``force`` refetches items already archived.
     """
@@ -538,7 +543,7 @@ def fetch_scenes(
             if known is not None and (reason := _rejection(known, max_cloud)):
                 skipped.append((scene.item_id, reason + " (cached)"))
                 continue
-            outcome = _fetch_one(ws, store, site, catalog, cand, reader, max_cloud, gcp_method, compress, stats_table)
+            outcome = _fetch_one(ws, store, site, catalog, cand, reader, max_cloud, gcp_method, compress, stats_table, thermal_noise)
             if isinstance(outcome, Observation):
                 done.append(outcome)
             else:
@@ -674,6 +679,7 @@ def _fetch_one(
     gcp_method: str,
     compress: str,
     stats_table: dict[str, Any],
+    thermal_noise: ThermalNoise = "keep",
 ) -> Observation | str:
     scene, item = cand.scene, cand.item
     profile = profile_for(scene.collection, item.get("properties") or {})
@@ -706,7 +712,7 @@ def _fetch_one(
         if band in bands or band not in asset_of:
             continue
         if profile.sensor == "sar":
-            radiometry = _grd_radiometry(reader, scene, band) if profile.kind == "sentinel-1-grd" else None
+            radiometry = _grd_radiometry(reader, scene, band, thermal_noise) if profile.kind == "sentinel-1-grd" else None
             convert, note = _sar_convert(profile, radiometry)
         else:
             scale, offset, note = asset_scaling(profile, band, props, assets[asset_of[band]])

@@ -48,6 +48,7 @@ from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
 from .model import DATE_ONLY_HOUR, Grid, Observation, SceneRef, Site, iso_utc, utc
 from .platforms import platform_of
 from .run import map_jobs
+from .sources.s1_radiometry import ThermalNoise
 from .sources.safe import (
     NoiseNotRemovedWarning,
     S1Product,
@@ -355,16 +356,19 @@ def _wgs84_footprint(crs: Any, bounds: Sequence[float]) -> Polygon | MultiPolygo
 
 
 def read_scene_ref(
-    path: Path, *, acquired: datetime | None = None, sensor: str | None = None, name_bands: bool = True
+    path: Path, *, acquired: datetime | None = None, sensor: str | None = None, name_bands: bool = True,
+    thermal_noise: ThermalNoise = "keep",
 ) -> tuple[SceneRef, list[str]]:
     """Describe a GeoTIFF as a SceneRef plus its band names, from its tags and sidecars.
 
     ``name_bands=False`` (the bands are named by the caller) returns no band names.
-    A Sentinel-2 L2A SAFE product (folder or zip) is described from its metadata.
+    A Sentinel-2 L2A or Sentinel-1 GRD SAFE product (folder or zip) is described from its metadata;
+    the latter opened with ``thermal_noise`` (the ``sar_thermal_noise`` setting), so that a noise
+    LUT that cannot be subtracted is said here, once.
     """
     path = Path(path)
     if is_s1_product(path):
-        return _s1_scene_ref(open_s1_grd(path), acquired, sensor)
+        return _s1_scene_ref(open_s1_grd(path, thermal_noise=thermal_noise), acquired, sensor)
     if is_safe_product(path):
         return _safe_scene_ref(open_s2_l2a(path), acquired, sensor)
     if path.suffix.lower() == ".zip" and path.is_file():
@@ -795,14 +799,17 @@ def ingest_file(
     sensor: str | None = None,
     resolution_m: float | None = None,
     compress: str = "deflate",
+    thermal_noise: ThermalNoise = "keep",
 ) -> Observation | None:
     """Cut one GeoTIFF to the site, archive it (a COG compressed with ``compress``, the
-    ``cog_compress`` setting) and record it. None when it misses the site."""
-    scene, _ = read_scene_ref(path, acquired=acquired, sensor=sensor)
+    ``cog_compress`` setting; a Sentinel-1 product's noise as ``thermal_noise``, the
+    ``sar_thermal_noise`` setting, says) and record it. None when it misses the site."""
+    scene, _ = read_scene_ref(path, acquired=acquired, sensor=sensor, thermal_noise=thermal_noise)
     item = unique_item_id(store, site, path, scene, ())
     archived = archive_file(
-        ws, site, path, acquired=acquired, sensor=sensor, resolution_m=resolution_m, compress=compress, item_id=item
-    )
+        ws, site, path, acquired=acquired, sensor=sensor, resolution_m=resolution_m, compress=compress, item_id=item,
+        thermal_noise=thermal_noise,
+    )  # fmt: skip
     if archived is None:
         return None
     commit_archived(ws, store, *archived)
@@ -898,24 +905,26 @@ def archive_file(
     compress: str = "deflate",
     item_id: str | None = None,
     band_files: Mapping[str, Path] | None = None,
+    thermal_noise: ThermalNoise = "keep",
 ) -> Archived | None:
     """Cut one image to the site and write its COG, without touching the store.
 
     The image is a GeoTIFF, a Sentinel-2 L2A or Sentinel-1 GRD SAFE product (read as
-    reflectance or sigma0, :mod:`sitewatch.sources.safe`) or, with ``band_files``, a set of
+    reflectance or sigma0, :mod:`sitewatch.sources.safe`; ``thermal_noise`` says whether a
+    Sentinel-1 product's noise LUT is subtracted) or, with ``band_files``, a set of
     single-band files. ``band_files`` (band name → single-band file, e.g. Sentinel-2 bands delivered
     one file each) makes one observation of several files; ``path`` is then the
     one its acquisition time and id are read from. ``item_id`` overrides the id
     the file would get (see :func:`ingest_paths`).
     """
     path = Path(path)
-    s1 = open_s1_grd(path) if not band_files and is_s1_product(path) else None
+    s1 = open_s1_grd(path, thermal_noise=thermal_noise) if not band_files and is_s1_product(path) else None
     product = open_s2_l2a(path) if not band_files and s1 is None and is_safe_product(path) else None
     if band_files:
         sensor = sensor or band_files_sensor(band_files)
     elif s1 is None and product is None:
         _refuse_bands_of_a_product({"": path})
-    scene, bands = read_scene_ref(path, acquired=acquired, sensor=sensor, name_bands=not band_files)
+    scene, bands = read_scene_ref(path, acquired=acquired, sensor=sensor, name_bands=not band_files, thermal_noise=thermal_noise)
     sources: list[tuple[Path | str, int]] = [(path, i) for i in range(1, len(bands) + 1)]
     if band_files:
         bands = list(band_files)
@@ -975,6 +984,7 @@ class _FileJob:
     compress: str = "deflate"
     item_id: str | None = None
     band_files: Mapping[str, Path] | None = None
+    thermal_noise: ThermalNoise = "keep"
 
 
 def _archive_job(job: _FileJob) -> Archived | None | str:
@@ -985,7 +995,7 @@ def _archive_job(job: _FileJob) -> Archived | None | str:
             warnings.simplefilter("ignore", NoiseNotRemovedWarning)
             return archive_file(
                 job.ws, job.site, job.path, acquired=job.acquired, sensor=job.sensor, compress=job.compress,
-                item_id=job.item_id, band_files=job.band_files,
+                item_id=job.item_id, band_files=job.band_files, thermal_noise=job.thermal_noise,
             )  # fmt: skip
     except (ImageReadError, InputError) as exc:
         return str(exc)
@@ -1205,10 +1215,12 @@ def ingest_paths(
     workers: int = 0,
     compress: str = "deflate",
     band_files: Mapping[str, Path] | None = None,
+    thermal_noise: ThermalNoise = "keep",
 ) -> IngestReport:
     """Ingest files and folders of GeoTIFFs into ``site``; a bad file is skipped and named.
 
-    Files are cut and written in parallel (``workers``, 0 = one per core);
+    ``thermal_noise`` (the ``sar_thermal_noise`` setting) says whether a Sentinel-1 GRD
+    product's noise LUT is subtracted. Files are cut and written in parallel (``workers``, 0 = one per core);
     the store is written here, one observation per transaction, in file order.
     Each file's observation id comes from :func:`unique_item_id`; a file that is the same
     image as an earlier one of the run goes in once (``IngestReport.duplicates``). With
@@ -1232,7 +1244,7 @@ def ingest_paths(
         try:
             scene, _ = read_scene_ref(
                 f, acquired=acquired, sensor=sensor or (band_files_sensor(band_files) if band_files else None),
-                name_bands=not band_files,
+                name_bands=not band_files, thermal_noise=thermal_noise,
             )  # fmt: skip
         except (ImageReadError, InputError):
             item = None  # the job names the file and the reason
@@ -1244,7 +1256,7 @@ def ingest_paths(
                 band_paths={str(Path(b).resolve()) for b in (band_files or {}).values()},
             )  # fmt: skip
             taken.add(item)
-        jobs.append(_FileJob(ws, site, f, acquired, sensor, compress, item, band_files))
+        jobs.append(_FileJob(ws, site, f, acquired, sensor, compress, item, band_files, thermal_noise))
     results = map_jobs(_archive_job, jobs, workers=workers)
     try:
         for i, (f, result) in enumerate(zip(files, results, strict=True)):

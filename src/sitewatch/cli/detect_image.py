@@ -14,6 +14,7 @@ from .options import (
     OnceCommand,
     existing_folder,
     handle_errors,
+    thermal_noise_option,
     warnings_as_lines,
 )
 
@@ -28,10 +29,11 @@ from .options import (
 @click.option("--resolution", type=FiniteFloatRange(min=0), default=None, metavar="METRES", help="SAR: the image's resolution (impulse response width at half maximum), taken out of measured widths; default: the image's SITEWATCH_IMPULSE_RESPONSE_M tag, else twice the pixel size (detected products such as Sentinel-1 GRD); 0 keeps widths as measured.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, callback=existing_folder, help="GeoJSON file to write (its folder must exist); - for standard output.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Threads for the pixel passes.")
+@thermal_noise_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")
 @click.pass_context
 @handle_errors
-def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...], dn_scale: float | None, dn_offset: float | None, sensor: str | None, pixel_size: float | None, resolution: float | None, out: Path, workers: int, as_json: bool) -> None:
+def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...], dn_scale: float | None, dn_offset: float | None, sensor: str | None, pixel_size: float | None, resolution: float | None, out: Path, workers: int, thermal_noise: str | None, as_json: bool) -> None:
     """Detect vessels in IMAGE (GeoTIFF, PNG or JPEG, or a Sentinel-2 L2A or Sentinel-1 GRD
     .SAFE folder or its .zip) and write them to --out as GeoJSON.
 
@@ -44,6 +46,7 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     from rich.markup import escape
     from rich.progress import Progress
 
+    from ..config import load_setting
     from ..detect.image import detect_image, detections_to_geojson, skew_note, write_geojson
     from ..detect.optical_image import optical_source_from_safe, parse_band_args
     from ..errors import InputError
@@ -71,8 +74,15 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     extra: dict[str, object] = {}
     quiet = bool((ctx.obj or {}).get("quiet")) or as_json
     optical_input: object = None  # a SAFE product's bands, found below
-    with warnings_as_lines():  # a missing noise LUT, said in a line
-        s1 = open_s1_grd(image) if image is not None and is_s1_product(image) else None
+    s1_given = image is not None and is_s1_product(image)
+    if thermal_noise is not None and not s1_given:
+        raise InputError(
+            f"--thermal-noise: for a Sentinel-1 GRD SAFE product given as IMAGE, whose noise LUT it keeps or subtracts; "
+            f"{'the --band files' if image is None else image} are read as they are"
+        )
+    with warnings_as_lines():  # a missing noise LUT (--thermal-noise subtract), said in a line
+        # flag > SITEWATCH_SAR_THERMAL_NOISE > keep; read for a Sentinel-1 product only, the one input it applies to
+        s1 = open_s1_grd(image, thermal_noise=load_setting("sar_thermal_noise", thermal_noise)) if s1_given and image is not None else None
     if s1 is not None:
         if sensor == "optical":
             raise InputError(f"{image}: a Sentinel-1 product is SAR; drop --sensor optical")

@@ -60,7 +60,8 @@ def command(
     when nothing went in.
     """
     ws = open_workspace(workspace)
-    compress = ws.settings()["cog_compress"]
+    settings = ws.settings()
+    compress, thermal_noise = settings["cog_compress"], settings["sar_thermal_noise"]
     site_ids = tuple(dict.fromkeys(site_ids))  # --site a --site a: one import into a, not two
     imported: list[dict[str, Any]] = []
     refused: list[tuple[str, str]] = []
@@ -81,12 +82,13 @@ def command(
             remove_partials(ws, site.id)  # COGs a killed run left half-written (as ingest does)
         for i, f in enumerate(files):
             try:
-                scene, _ = read_scene_ref(f, acquired=acquired, sensor=sensor)
+                scene, _ = read_scene_ref(f, acquired=acquired, sensor=sensor, thermal_noise=thermal_noise)
                 targets = [s for s in sites if scene.footprint is None or scene.footprint.intersects(s.geometry)]
                 if not targets:
                     missed.append((str(f), "covers no site of the workspace" if not site_ids else "misses the site(s) given"))
                 for site in targets:
-                    obs = ingest_file(ws, store, site, f, acquired=acquired, sensor=sensor, compress=compress)
+                    obs = ingest_file(ws, store, site, f, acquired=acquired, sensor=sensor, compress=compress,
+                                      thermal_noise=thermal_noise)  # fmt: skip
                     if obs is None:
                         missed.append((str(f), f"no valid pixel over site {site.id!r}"))
                     else:

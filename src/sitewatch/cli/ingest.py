@@ -85,13 +85,15 @@ def command(
         if not path.is_file():
             raise InputError(f"--band: no such file {path}")
     ws = open_workspace(workspace)
+    settings = ws.settings()
     with ws.store() as store, progress_bar("ingest", is_quiet()) as progress, warnings_as_lines():
         # Skipped files are listed below with their reason; no second, raw warning.
         warnings.simplefilter("ignore", SkippedInputWarning)
         site = store.get_site(site_id)
         report = ingest_paths(
             ws, store, site, paths, acquired=acquired, sensor=sensor, progress=progress,
-            workers=ws.settings()["workers"], compress=ws.settings()["cog_compress"], band_files=band_files,
+            workers=settings["workers"], compress=settings["cog_compress"], band_files=band_files,
+            thermal_noise=settings["sar_thermal_noise"],
         )  # fmt: skip
     click.echo(f"ingested {len(report.observations)} observation(s) into {site_id!r}")
     failed = {path for path, _ in report.skipped}

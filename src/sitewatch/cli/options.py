@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
 
-from ..config import WORKSPACE_ENV
+from ..config import SAR_THERMAL_NOISE, WORKSPACE_ENV
 from ..errors import SitewatchError, SitewatchWarning
 
 if TYPE_CHECKING:
@@ -74,6 +74,16 @@ workspace_option = click.option(
 )
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+thermal_noise_option = click.option(
+    "--thermal-noise",
+    type=click.Choice(SAR_THERMAL_NOISE),
+    default=None,
+    help="Sentinel-1 GRD product: keep its thermal noise in sigma0 (what the SAR detector was validated on) "
+    "or subtract its noise LUT as SNAP's ThermalNoiseRemoval does. Default: SITEWATCH_SAR_THERMAL_NOISE "
+    "(the sar_thermal_noise setting), else keep.",
+)
+"""The ``sar_thermal_noise`` setting as a flag, for a command that reads no workspace (``detect-image``)."""
 
 
 def existing_folder(ctx: click.Context, param: click.Parameter, value: Any) -> Any:

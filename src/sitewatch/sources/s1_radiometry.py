@@ -22,6 +22,13 @@ what this module computes for any window of a measurement::
   is sitewatch's SAR no-data value, nor negative, which the detector would take for dB.
 - DN 0 is no data and stays 0.
 
+Whether N is subtracted at all is the ``sar_thermal_noise`` setting (:data:`ThermalNoise`). By
+default it is not — sigma0 = DN² / A², the noise in — because that is what the SAR detector was
+tuned and validated on (OpenSARShip's calibrated ``Patch_Cal`` chips): with a noise of −30 dB
+taken out of those chips its length error against AIS grows from 15.9 to 17.2 m, and at −27 dB,
+a sixth of the VH pixels floored, to 18.2 m (``benchmarks/sar_noise_floor.py``).
+``subtract`` gives SNAP's numbers, for other analyses.
+
 Only the window asked for is evaluated, in strips of at most :data:`STRIP_PIXELS`, so a
 25,000 × 17,000 product costs the memory of the window read, not of the product.
 """
@@ -40,6 +47,7 @@ from ..untrusted import parse_xml
 
 __all__ = [
     "NOISE_FLOOR_DN2",
+    "ThermalNoise",
     "LineVectors",
     "AzimuthBlock",
     "NoiseLut",
@@ -51,6 +59,16 @@ __all__ = [
 NOISE_FLOOR_DN2 = 0.0123456789
 """Power (DN²) that a pixel whose noise-subtracted power is not positive is given, as SNAP's
 ThermalNoiseRemoval gives it (its ``trgFloorValue``), so that sigma0 matches SNAP's chain pixel for pixel."""
+
+ThermalNoise = Literal["keep", "subtract"]
+"""``keep``: sigma0 = DN² / A², the noise LUT not read; ``subtract``: sigma0 = (DN² − N) / A²
+(setting ``sar_thermal_noise``, :data:`sitewatch.config.SAR_THERMAL_NOISE`)."""
+
+KEPT_BY_SETTING = (
+    "thermal noise not subtracted (setting sar_thermal_noise = keep: the SAR detector was validated on "
+    "sigma0 with the noise in; subtract removes it as SNAP's ThermalNoiseRemoval does)"
+)
+"""What the provenance says of a measurement whose noise was kept by choice."""
 
 STRIP_PIXELS = 1 << 18
 """Most pixels evaluated at once: a few float32 arrays of this size (1 MB each) are alive at a time,
@@ -147,7 +165,10 @@ class NoiseLut:
 
 @dataclass(frozen=True)
 class S1Radiometry:
-    """How one measurement's DN become sigma0: its calibration LUT and, when read, its noise LUT."""
+    """How one measurement's DN become sigma0: its calibration LUT and, when read, its noise LUT.
+
+    Without a noise LUT and without :attr:`noise_missing`, the noise is kept by choice (setting
+    ``sar_thermal_noise = keep``)."""
 
     calibration: LineVectors
     """sigmaNought (A) of the calibration LUT."""
@@ -155,7 +176,8 @@ class S1Radiometry:
     noise: NoiseLut | None = None
     noise_file: str = ""
     noise_missing: str = ""
-    """Why no noise is subtracted (the noise file missing or unreadable), "" when it is."""
+    """Why no noise is subtracted although it was asked for (the noise file missing or unreadable);
+    "" when it is subtracted, or kept by choice."""
 
     def sigma0(self, dn: NDArray[np.generic], row0: int, col0: int) -> NDArray[np.float32]:
         """sigma0 of the window of DN ``dn`` whose first pixel is (``row0``, ``col0``) of the measurement.
@@ -192,6 +214,11 @@ class S1Radiometry:
 
     def describe(self) -> str:
         """What the provenance records: the formula, the LUTs it came from and what was not done."""
+        if self.noise is None and not self.noise_missing:
+            return (
+                f"sigma0 = DN² / A², A bilinear from the product's calibration LUT ({_name(self.calibration_file)} "
+                f"sigmaNought); {KEPT_BY_SETTING}; DN 0 as no data"
+            )
         if self.noise is None:
             return (
                 f"sigma0 = DN² / A², A bilinear from the product's calibration LUT ({_name(self.calibration_file)} "

@@ -9,7 +9,8 @@ acquisition time from the granule's ``SENSING_TIME``).
 
 Only Sentinel-2 Level-2A (surface reflectance) is supported: Level-1C is top-of-atmosphere
 reflectance, and the optical detector's models were trained on L2A. Sentinel-1 GRD products are
-read as sigma0 through their calibration and noise LUTs (:mod:`.s1_radiometry`).
+read as sigma0 through their calibration LUTs, and their noise LUTs when the ``sar_thermal_noise``
+setting says ``subtract`` (:mod:`.s1_radiometry`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from numpy.typing import NDArray
 from ..errors import ImageReadError, InputError, SitewatchWarning
 from ..model import utc
 from ..untrusted import read_zip_member
-from .s1_radiometry import S1Radiometry, parse_calibration, parse_noise
+from .s1_radiometry import S1Radiometry, ThermalNoise, parse_calibration, parse_noise
 
 __all__ = [
     "S2Product",
@@ -490,23 +491,29 @@ class S1Product:
 _CO_FIRST = ("VV", "HH", "VH", "HV")
 
 
-def open_s1_grd(path: str | Path) -> S1Product:
+def open_s1_grd(path: str | Path, *, thermal_noise: ThermalNoise = "keep") -> S1Product:
     """Open a Sentinel-1 GRD SAFE product (folder or zip) through GDAL's SAFE driver.
 
     GDAL 3.10 offers calibrated (``SENTINEL1_CALIB:SIGMA0:…``) subdatasets for SLC products only,
     and no thermal noise removal, so each polarisation is read from its uncalibrated amplitude
-    subdataset and turned into sigma0 through its calibration and noise LUTs on read
-    (:class:`S1Band`, :mod:`.s1_radiometry`), as ``sitewatch fetch`` does for GRD.
+    subdataset and turned into sigma0 through its calibration LUT on read (:class:`S1Band`,
+    :mod:`.s1_radiometry`), as ``sitewatch fetch`` does for GRD.
 
-    A missing or malformed calibration LUT is an :class:`InputError` naming it; a missing or
-    unreadable noise LUT is a :class:`NoiseNotRemovedWarning`, and that polarisation is read
-    without noise removal, as its provenance says.
+    ``thermal_noise`` (the ``sar_thermal_noise`` setting): ``keep`` reads no noise LUT, sigma0 =
+    DN² / A², what the SAR detector was validated on; ``subtract`` takes each measurement's noise
+    LUT off, sigma0 = (DN² − N) / A², as SNAP does.
+
+    A missing or malformed calibration LUT is an :class:`InputError` naming it; with ``subtract``,
+    a missing or unreadable noise LUT is a :class:`NoiseNotRemovedWarning`, and that polarisation
+    is read without noise removal, as its provenance says.
     """
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
     from .gcp import sentinel1_centred
 
+    if thermal_noise not in ("keep", "subtract"):
+        raise ValueError(f"thermal_noise must be 'keep' or 'subtract', got {thermal_noise!r}")
     path = Path(path)
     kind, top, folder = _product_location(path)
     if kind != "S1":
@@ -539,7 +546,7 @@ def open_s1_grd(path: str | Path) -> S1Product:
                 if cal_file is None:
                     raise InputError(f"{path}: no calibration file for {pol}")
                 vrt = _dn_vrt(subdatasets[pol], size, sentinel1_centred(pol_gcps), gcp_crs.to_string() if gcp_crs else "EPSG:4326")
-                vrts[pol] = S1Band(pol, vrt, _radiometry(cal_file, path))
+                vrts[pol] = S1Band(pol, vrt, _radiometry(cal_file, path, thermal_noise))
     except RasterioError as exc:
         raise ImageReadError(f"{path}: GDAL could not read the product ({exc})") from exc
     if not vrts:
@@ -635,9 +642,10 @@ def _check_all_polarisations(manifest: str, read: set[str], product: Path) -> No
         )
 
 
-def _radiometry(cal_file: str, product: Path) -> S1Radiometry:
-    """The calibration LUT (an error when missing or malformed) and the noise LUT (a warning) of a
-    measurement. The noise file is the calibration file's sibling, ``noise-<same name>``, as ESA names it."""
+def _radiometry(cal_file: str, product: Path, thermal_noise: ThermalNoise) -> S1Radiometry:
+    """The calibration LUT (an error when missing or malformed) and, with ``subtract``, the noise LUT
+    (a warning when missing or unreadable) of a measurement; with ``keep`` the noise file is not
+    read. The noise file is the calibration file's sibling, ``noise-<same name>``, as ESA names it."""
     import xml.etree.ElementTree as ET
 
     try:
@@ -646,6 +654,8 @@ def _radiometry(cal_file: str, product: Path) -> S1Radiometry:
         raise InputError(f"{product}: the calibration LUT {cal_file} could not be read ({exc})") from exc
     except InputError as exc:
         raise InputError(f"{product}: {exc}; download the product again") from exc
+    if thermal_noise == "keep":
+        return S1Radiometry(calibration, cal_file)
     folder, _, name = cal_file.replace("\\", "/").rpartition("/")
     noise_file = f"{folder}/noise-{name.removeprefix('calibration-')}"
     inside = "/".join(noise_file.split("/")[-3:])  # annotation/calibration/noise-….xml

@@ -1,0 +1,164 @@
+"""The optical detector on odd but valid inputs: sane output, or an error that names the input (issue 4).
+
+Scenes are made here: harbour water with a quay down the east side and a 150 x 25 m ship at
+anchor, then emptied, clouded, cut, filled with NaN, infinities or negative values, or written
+as band files that disagree with each other.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from sitewatch.detect.base import PixelDetection
+from sitewatch.detect.optical import detect_optical_result, feature_planes
+
+NAMES = ("blue", "green", "red", "nir")
+WATER = np.array([0.045, 0.040, 0.022, 0.012])
+QUAY = np.array([0.150, 0.160, 0.170, 0.210])
+HULL = np.array([0.20, 0.21, 0.22, 0.25])
+CLOUD = np.array([0.62, 0.63, 0.64, 0.66])
+SHIP_AT = (80.0, 56.0)  # row, col of the ship in port(160, 160)
+
+
+def port(h: int = 160, w: int = 160, pixel: float = 10.0, seed: int = 0) -> NDArray[np.float32]:
+    """(4, h, w) reflectance: water, a quay down the east quarter, a 150 x 25 m ship at anchor at 30°."""
+    img = np.broadcast_to(WATER[:, None, None], (4, h, w)).copy()
+    img[:, :, int(w * 0.75) :] = QUAY[:, None, None]
+    yy, xx = np.mgrid[0:h, 0:w]
+    cy, cx, t = h / 2, w * 0.35, np.radians(30)
+    along = ((xx - cx) * np.sin(t) - (yy - cy) * np.cos(t)) * pixel
+    across = ((xx - cx) * np.cos(t) + (yy - cy) * np.sin(t)) * pixel
+    img[:, (np.abs(along) <= 75) & (np.abs(across) <= 12.5)] = HULL[:, None]
+    return (img + np.random.default_rng(seed).normal(0, 0.004, img.shape)).astype(np.float32)
+
+
+def bands_of(img: NDArray[np.float32]) -> dict[str, NDArray[np.float32]]:
+    return {k: img[i] for i, k in enumerate(NAMES)}
+
+
+def where(dets: list[PixelDetection]) -> list[tuple[float, float, float]]:
+    return [(round(d.row, 1), round(d.col, 1), round(d.length_m, 1)) for d in dets if d.kind == "vessel"]
+
+
+def write(path: Path, arrays: list[NDArray[Any]], names: list[str] | None = None, *, dtype: str | None = None,
+          crs: str | None = "EPSG:32633", transform: Any = None, nodata: float | None = None) -> Path:
+    import rasterio
+    from rasterio.transform import from_origin
+
+    kw: dict[str, Any] = {} if nodata is None else {"nodata": nodata}
+    if crs is not None:
+        kw |= {"crs": crs, "transform": transform or from_origin(500000.0, 4750000.0, 10.0, 10.0)}
+    dtype = dtype or str(arrays[0].dtype)
+    with rasterio.open(path, "w", driver="GTiff", width=arrays[0].shape[1], height=arrays[0].shape[0],
+                       count=len(arrays), dtype=dtype, **kw) as ds:  # fmt: skip
+        for i, a in enumerate(arrays, 1):
+            ds.write(a.astype(dtype), i)
+            if names:
+                ds.set_band_description(i, names[i - 1])
+    return path
+
+
+def band_files(folder: Path, img: NDArray[np.float32], **kw: Any) -> dict[str, Path]:
+    return {k: write(folder / f"{k}.tif", [img[i]], [k], **kw) for i, k in enumerate(NAMES)}
+
+
+# ---------------------------------------------------------------- odd scenes, library
+
+
+def _filled(values: NDArray[np.float64], noise: float = 0.004) -> Callable[[], NDArray[np.float32]]:
+    def make() -> NDArray[np.float32]:
+        img = np.broadcast_to(values[:, None, None], (4, 120, 120)) + np.random.default_rng(1).normal(0, noise, (4, 120, 120))
+        return img.astype(np.float32)
+
+    return make
+
+
+def _edit(change: Callable[[NDArray[np.float32]], None], h: int = 160, w: int = 160, pixel: float = 10.0) -> Callable[[], NDArray[np.float32]]:
+    def make() -> NDArray[np.float32]:
+        img = port(h, w, pixel)
+        change(img)
+        return img
+
+    return make
+
+
+def _set(img: NDArray[np.float32], index: Any, value: float) -> None:
+    img[index] = value
+
+
+ODD_SCENES: dict[str, tuple[Callable[[], NDArray[np.float32]], float]] = {
+    "all water": (_filled(WATER), 10.0),
+    "all land": (_filled(QUAY, 0.01), 10.0),
+    "all cloud": (_filled(CLOUD), 10.0),
+    "all cloud shadow": (_filled(np.full(4, 0.004), 0.001), 10.0),
+    "constant": (_filled(np.full(4, 0.1), 0.0), 10.0),
+    "saturated nir": (_edit(lambda a: _set(a, 3, 1.0)), 10.0),
+    "nir of zeros": (_edit(lambda a: _set(a, 3, 0.0)), 10.0),
+    "all NaN": (_edit(lambda a: _set(a, slice(None), np.nan)), 10.0),
+    "NaN border": (_edit(lambda a: _set(a, (slice(None), slice(None), slice(0, 45)), np.nan)), 10.0),
+    "zero border": (_edit(lambda a: _set(a, (slice(None), slice(0, 30)), 0.0)), 10.0),
+    "one NaN on the ship": (_edit(lambda a: _set(a, (slice(None), 80, 56), np.nan)), 10.0),
+    "infinities": (_edit(lambda a: (_set(a, (slice(None), slice(10, 12), slice(10, 12)), np.inf), _set(a, (2, 100, 100), -np.inf))), 10.0),
+    "negative strip": (_edit(lambda a: _set(a, (slice(None), slice(None), slice(0, 30)), -0.02)), 10.0),
+    "1 x 1": (_edit(lambda a: None, 1, 1), 10.0),
+    "1 x 80": (_edit(lambda a: None, 1, 80), 10.0),
+    "80 x 1": (_edit(lambda a: None, 80, 1), 10.0),
+    "2 x 2": (_edit(lambda a: None, 2, 2), 10.0),
+    "5 x 5": (_edit(lambda a: None, 5, 5), 10.0),
+    "31 x 4000": (_edit(lambda a: None, 31, 4000), 10.0),
+    "60 m pixels": (_edit(lambda a: None, 60, 60, 60.0), 60.0),
+    "3 m pixels": (_edit(lambda a: None, 400, 400, 3.0), 3.0),
+    "0.3 m pixels": (_edit(lambda a: None, 300, 300, 0.3), 0.3),
+}
+
+
+@pytest.mark.parametrize("name", ODD_SCENES)
+def test_odd_scenes_give_sane_detections(name: str) -> None:
+    make, pixel = ODD_SCENES[name]
+    img = make()
+    h, w = img.shape[1:]
+    res = detect_optical_result(bands_of(img), pixel)
+    assert res.hidden.shape == res.cloud.shape == (h, w)
+    assert not (res.cloud & ~res.hidden).any()
+    for d in res.detections:
+        values = (d.row, d.col, d.length_m, d.width_m, d.heading_deg, d.score)
+        assert all(math.isfinite(v) for v in values), d
+        assert -0.5 <= d.row <= h - 0.5 and -0.5 <= d.col <= w - 0.5, d
+        assert 0 < d.length_m and 0 <= d.width_m <= d.length_m + 1e-9, d
+        assert 0 <= d.score <= 1 and 0 <= d.heading_deg < 180, d
+        assert not res.hidden[int(round(d.row)), int(round(d.col))], f"{d} under cloud or no data"
+
+
+def test_an_infinite_value_hides_no_ship_away_from_it() -> None:
+    img = port()
+    clear = where(detect_optical_result(bands_of(img), 10.0).detections)
+    img[:, 10:12, 10:12] = np.inf  # 450 m from the ship; its square ran NaN through the texture feature's sums
+    img[2, 150, 20] = -np.inf
+    res = detect_optical_result(bands_of(img), 10.0)
+    assert clear and where(res.detections) == clear
+    assert res.hidden[10, 10] and res.hidden[150, 20]  # no measurement there: hidden as NaN is
+
+
+def test_negative_reflectance_reads_as_zero_as_integer_bands_do() -> None:
+    img = port()
+    img[:, :, :30] -= 0.05  # over-corrected haze along the west edge: the water below zero in every band
+    clipped = detect_optical_result(bands_of(np.maximum(img, 0)), 10.0)
+    res = detect_optical_result(bands_of(img), 10.0)
+    # Below zero NDWI's denominator vanished: a false vessel at the strip's edge, and the ship measured otherwise.
+    assert where(res.detections) == where(clipped.detections) and len(where(res.detections)) == 1
+    feats, _ = feature_planes(bands_of(img), 10.0)
+    assert np.nanmax(np.abs(feats[0])) <= 1.0  # NDWI
+
+
+def test_nan_in_any_band_is_no_data() -> None:
+    img = port()
+    img[0, :, :20] = np.nan  # blue only
+    res = detect_optical_result(bands_of(img), 10.0)
+    assert res.hidden[:, :20].all() and not res.hidden[:, 60:].any()

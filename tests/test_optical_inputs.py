@@ -7,6 +7,7 @@ as band files that disagree with each other.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -14,10 +15,17 @@ from typing import Any
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from numpy.typing import NDArray
 
+from sitewatch.cli import main
 from sitewatch.detect.base import PixelDetection
 from sitewatch.detect.optical import detect_optical_result, feature_planes
+from sitewatch.detect.optical_image import (
+    detect_optical_image,
+    open_optical,
+)
+from sitewatch.errors import InputError
 
 NAMES = ("blue", "green", "red", "nir")
 WATER = np.array([0.045, 0.040, 0.022, 0.012])
@@ -162,3 +170,106 @@ def test_nan_in_any_band_is_no_data() -> None:
     img[0, :, :20] = np.nan  # blue only
     res = detect_optical_result(bands_of(img), 10.0)
     assert res.hidden[:, :20].all() and not res.hidden[:, 60:].any()
+
+
+# ---------------------------------------------------------------- files and --band
+
+
+def test_no_valid_pixel_gives_no_cloud_fraction(tmp_path: Path) -> None:
+    img = np.full((4, 120, 120), np.nan, np.float32)
+    path = write(tmp_path / "empty.tif", list(img), list(NAMES))
+    res = detect_optical_image(path)
+    assert res.valid_fraction == 0.0 and res.cloud_fraction is None and res.detections == []
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", "--sensor", "optical", str(path), "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(out.read_text())["sitewatch"]["cloud_fraction"] is None  # was 0.0: "clear", of nothing seen
+
+
+def test_one_band_at_its_no_data_value_is_read_as_the_value(tmp_path: Path) -> None:
+    # Sentinel-2's no-data DN is 0, which is also where dark water's NIR is clipped: each such pixel,
+    # taken for no data, hid the ships within the cloud margin around it. No data is every band's fill.
+    from scipy import ndimage
+
+    img = port()
+    water = img[3] < 0.05
+    hull = ndimage.binary_opening(~water) & (np.arange(160)[None, :] < 100)
+    beside = ndimage.binary_dilation(hull, iterations=2) & water
+    img[3][beside & (np.arange(160)[:, None] > 80)] = 0.0  # the darkest water, in the hull's shadow
+    img[:, :30] = 0.0  # outside the swath
+    files = band_files(tmp_path, img * 10000, dtype="uint16", nodata=0)
+    res = detect_optical_image(files)
+    assert [(round(d.row), round(d.col)) for d in res.detections] == [(80, 56)]
+    assert res.valid_fraction == pytest.approx(1 - 30 / 160)
+
+
+def test_a_band_without_data_is_named(tmp_path: Path) -> None:
+    img = port()
+    files = band_files(tmp_path, img * 10000, dtype="uint16", nodata=0)
+    write(files["nir"], [np.zeros((160, 160))], ["nir"], dtype="uint16", nodata=0)
+    with pytest.raises(InputError, match=r"band nir .*nir\.tif.* holds no data: every value is 0, its no-data value.*leave it out"):
+        detect_optical_image(files)
+    # No data in any band is a scene nothing can be seen in, not an error.
+    for k in NAMES:
+        write(files[k], [np.zeros((160, 160))], [k], dtype="uint16", nodata=0)
+    res = detect_optical_image(files)
+    assert res.valid_fraction == 0.0 and res.cloud_fraction is None
+
+
+def test_one_file_for_two_bands_is_refused(tmp_path: Path) -> None:
+    img = port()
+    files = band_files(tmp_path, img)
+    with pytest.raises(InputError, match=r"--band green and --band nir are one file .*green\.tif"):
+        open_optical({**files, "nir": files["green"]})
+    args = [a for k in ("green", "red") for a in ("--band", f"{k}={files['green']}")]
+    r = CliRunner().invoke(main, ["detect-image", *args, "--out", str(tmp_path / "o.geojson")])
+    assert r.exit_code == 1 and "one file" in r.output and "Traceback" not in r.output
+
+
+def test_a_multiband_file_given_as_one_band_is_refused(tmp_path: Path) -> None:
+    img = port()
+    files = band_files(tmp_path, img)
+    scene = write(tmp_path / "scene.tif", list(img), list(NAMES))
+    with pytest.raises(InputError, match=r"--band green .*scene\.tif: has 4 bands.*as IMAGE"):
+        open_optical({**files, "green": scene})  # its first band, blue, was read as green
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"transform": (600000.0, 4750000.0, 10.0)},  # 100 km east
+        {"transform": (500000.0, 4750000.0, 20.0)},  # 20 m pixels, same size in pixels
+        {"crs": "EPSG:32634"},
+    ],
+)
+def test_band_files_on_other_grids_are_refused(tmp_path: Path, change: dict[str, Any]) -> None:
+    from rasterio.transform import from_origin
+
+    img = port()
+    files = band_files(tmp_path, img)
+    kw: dict[str, Any] = {}
+    if "transform" in change:
+        x, y, p = change["transform"]
+        kw["transform"] = from_origin(x, y, p, p)
+    if "crs" in change:
+        kw["crs"] = change["crs"]
+    write(files["nir"], [img[3]], ["nir"], **kw)
+    with pytest.raises(InputError, match=r"band nir .*nir\.tif.* is not on the grid of band green"):
+        open_optical(files)
+
+
+def test_band_files_a_rounding_apart_are_one_grid(tmp_path: Path) -> None:
+    from rasterio.transform import from_origin
+
+    img = port()
+    files = band_files(tmp_path, img)
+    write(files["nir"], [img[3]], ["nir"], transform=from_origin(500000.0 + 1e-6, 4750000.0, 10.0 + 1e-9, 10.0))
+    assert set(open_optical(files).bands) == set(NAMES)
+
+
+def test_integer_and_float_band_files_together_are_refused(tmp_path: Path) -> None:
+    img = port()
+    files = band_files(tmp_path, img * 10000, dtype="uint16")
+    write(files["nir"], [img[3]], ["nir"], dtype="float32")  # reflectance beside reflectance x 10000
+    with pytest.raises(InputError, match=r"mix integer \(blue uint16, green uint16, red uint16\) and float \(nir float32\)"):
+        open_optical(files)

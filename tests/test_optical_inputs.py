@@ -22,8 +22,11 @@ from sitewatch.cli import main
 from sitewatch.detect.base import PixelDetection
 from sitewatch.detect.optical import detect_optical_result, feature_planes
 from sitewatch.detect.optical_image import (
+    MAX_WINDOW_PX,
     detect_optical_image,
+    detect_optical_tiled,
     open_optical,
+    scene_stats,
 )
 from sitewatch.errors import InputError
 
@@ -273,3 +276,38 @@ def test_integer_and_float_band_files_together_are_refused(tmp_path: Path) -> No
     write(files["nir"], [img[3]], ["nir"], dtype="float32")  # reflectance beside reflectance x 10000
     with pytest.raises(InputError, match=r"mix integer \(blue uint16, green uint16, red uint16\) and float \(nir float32\)"):
         open_optical(files)
+
+
+def test_tiles_at_fine_pixels_stay_within_memory() -> None:
+    # At 0.3 m the 585 m of context are 1950 pixels; tiles six of those wide were 11,700 pixels,
+    # and their windows (15,600² pixels, about 30 GB) were killed for memory. Nothing is valid
+    # here, so no tile is detected in: only the windows read are looked at.
+    seen: list[tuple[int, int]] = []
+
+    def read(win: tuple[int, int, int, int]) -> tuple[dict[str, NDArray[np.float32]], NDArray[np.bool_], None]:
+        shape = (win[1] - win[0], win[3] - win[2])
+        seen.append(shape)
+        zero = np.broadcast_to(np.float32(0.0), shape)
+        return {"green": zero, "nir": zero}, np.broadcast_to(False, shape), None
+
+    stats = scene_stats({"green": np.full((4, 4), 0.04, np.float32), "nir": np.full((4, 4), 0.01, np.float32)})
+    dets, _, valid = detect_optical_tiled(read, (20000, 20000), (0.3, 0.3), stats)
+    assert max(r * c for r, c in seen) <= MAX_WINDOW_PX**2
+    assert dets == [] and valid == 0.0
+    # At 10 m and 3 m tiles stay as they were: 2048 pixels and the context.
+    for p, context in ((10.0, 59), (3.0, 195)):
+        seen.clear()
+        detect_optical_tiled(read, (5000, 5000), (p, p), stats)
+        assert max(seen) == (2048 + 2 * context, 2048 + 2 * context)
+
+
+def test_pixels_too_fine_for_any_tile_are_refused_unless_the_image_is_small() -> None:
+    def read(win: tuple[int, int, int, int]) -> tuple[dict[str, NDArray[np.float32]], NDArray[np.bool_], None]:
+        shape = (win[1] - win[0], win[3] - win[2])
+        zero = np.broadcast_to(np.float32(0.0), shape)
+        return {"green": zero, "nir": zero}, np.broadcast_to(False, shape), None
+
+    stats = scene_stats({"green": np.full((4, 4), 0.04, np.float32), "nir": np.full((4, 4), 0.01, np.float32)})
+    with pytest.raises(InputError, match=r"pixels of 0.1 m: .*resample the image to 0.29 m"):
+        detect_optical_tiled(read, (20000, 20000), (0.1, 0.1), stats)
+    assert detect_optical_tiled(read, (3000, 3000), (0.1, 0.1), stats)[0] == []

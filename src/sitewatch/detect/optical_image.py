@@ -469,6 +469,32 @@ def _overlap_px(params: OpticalParams, p: float) -> int:
     return int(math.ceil((params.near_water_m + 150.0 + params.max_length_m / 2 + 60.0) / p))
 
 
+MAX_WINDOW_PX = 6144
+"""Side of the largest window a tile reads, core and overlap: 6144² pixels, about 5 GB at the
+125 bytes a pixel the detector takes (2.0 GB peak for 4000² pixels at 0.3 m). The overlap is
+585 m of context; at 10 m and 3 m that is 59 and 195 pixels and tiles are 2048, but a tile six
+overlaps wide (to keep the overlap's cost down) was 11,700 pixels at 0.3 m: 0.3 m imagery of a
+5 km port read windows of 15,600² pixels, about 30 GB."""
+
+
+def _tile_px(params: OpticalParams, p: float, tile: int, shape: tuple[int, int]) -> tuple[int, int]:
+    """Tile core and overlap in pixels for pixels of ``p`` metres: memory stays bounded, or the
+    image is refused (pixels so fine that the context alone fills a window)."""
+    overlap = _overlap_px(params, p)
+    # The smallest window: a core of 2048 (or the caller's smaller one) with the context around it.
+    core = min(tile, 2048)
+    rows, cols = (min(n, core + 2 * overlap) for n in shape)
+    if rows * cols > MAX_WINDOW_PX**2:
+        coarsest = math.ceil(2 * overlap * p / (MAX_WINDOW_PX - core) * 100) / 100
+        raise InputError(
+            f"pixels of {p:.3g} m: the detector needs {overlap * p:.0f} m ({overlap} pixels) of context around each "
+            f"tile, and a tile with it would be {rows} x {cols} pixels, more than the {MAX_WINDOW_PX} x {MAX_WINDOW_PX} "
+            f"it holds in memory; resample the image to {coarsest:g} m pixels or coarser "
+            f"(gdalwarp -tr {coarsest:g} {coarsest:g} -r average), or cut it to under {MAX_WINDOW_PX} pixels a side"
+        )
+    return max(tile, min(6 * overlap, MAX_WINDOW_PX - 2 * overlap)), overlap
+
+
 def detect_optical_image(
     source: str | Path | Mapping[str, str | Path] | OpticalSource,
     *,
@@ -532,8 +558,7 @@ def detect_optical_tiled(
     px, py = pixel_size
     p = 0.5 * (px + py)
     h, w = shape
-    overlap = _overlap_px(params, p)
-    tile = max(tile, 6 * overlap)
+    tile, overlap = _tile_px(params, p, tile, (h, w))
     tiles = plan_tiles(h, w, tile, overlap)
 
     def run(t: Any) -> tuple[list[PixelDetection], int, int]:

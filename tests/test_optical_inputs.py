@@ -212,6 +212,9 @@ def test_a_band_without_data_is_named(tmp_path: Path) -> None:
     write(files["nir"], [np.zeros((160, 160))], ["nir"], dtype="uint16", nodata=0)
     with pytest.raises(InputError, match=r"band nir .*nir\.tif.* holds no data: every value is 0, its no-data value.*leave it out"):
         detect_optical_image(files)
+    scene = write(tmp_path / "scene.tif", [*port()[:3], np.full((160, 160), np.nan)], list(NAMES))
+    with pytest.raises(InputError, match=r"band nir .*scene\.tif.* holds no data: every value is NaN, while"):
+        detect_optical_image(scene)
     # No data in any band is a scene nothing can be seen in, not an error.
     for k in NAMES:
         write(files[k], [np.zeros((160, 160))], [k], dtype="uint16", nodata=0)

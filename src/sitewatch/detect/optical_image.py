@@ -443,23 +443,22 @@ def _refuse_an_empty_band(src: OpticalSource, raw: Mapping[str, NDArray[Any]]) -
     the detector reported nothing and said nothing. A scene without data in any band is let
     through: it is seen as such (valid fraction 0).
     """
-    empty: list[str] = []
+    empty: dict[str, str] = {}
     for name, a in raw.items():
         nd = src.nodata.get(name)
         fill = 0.0 if nd is None or name == "scl" else nd
-        hole = ~np.isfinite(a) if math.isnan(fill) else ~np.isfinite(a) | (a == fill)
+        bad = ~np.isfinite(a)
+        hole = bad if math.isnan(fill) else bad | (a == fill)
         if hole.all():
-            empty.append(name)
+            said = "" if nd is None or name == "scl" else ", its no-data value"
+            empty[name] = "NaN" if bad.all() else f"{fill:g}{said}" if not bad.any() else f"{fill:g}{said}, or NaN"
     if not empty or all(k in empty for k in raw if k != "scl"):
         return
-    name = empty[0]
-    nd = src.nodata.get(name)
-    what = "NaN" if nd is not None and math.isnan(nd) else f"{0 if nd is None or name == 'scl' else nd:g}"
+    name, what = next(iter(empty.items()))
     optional = {"blue": "", "nir": " (the RGB model runs without it)", "scl": " (the spectral cloud test runs without it)"}
     leave = f", or leave it out{optional[name]}" if name in optional else ""
     raise InputError(
-        f"band {name} ({src.bands[name][0]}) holds no data: every value is {what}"
-        f"{', its no-data value' if nd is not None and name != 'scl' else ''}, while the other bands have data; "
+        f"band {name} ({src.bands[name][0]}) holds no data: every value is {what}, while the other bands have data; "
         f"give the file that holds it{leave}"
     )
 

@@ -142,7 +142,7 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
             res = detect_optical_image(optical_input or (parse_band_args(bands) if bands else image), pixel_size=pixel_size, scale=dn_scale, offset=dn_offset, workers=max(1, workers), progress=progress)  # type: ignore[arg-type]
             info, dets = res.info, res.detections
             extra |= {
-                "cloud_fraction": round(res.cloud_fraction, 4),
+                "cloud_fraction": None if res.cloud_fraction is None else round(res.cloud_fraction, 4),
                 "valid_fraction": round(res.valid_fraction, 4),
                 "dn_scale": res.dn_scale,
                 "dn_scale_from": res.dn_scale_from,

@@ -9,7 +9,9 @@ How it works
 3. **Clouds.** Pixels under cloud or cloud shadow
    (:func:`sitewatch.detect.clouds.cloud_mask`: SCL when given, a spectral
    test otherwise) or outside ``valid`` are not searched, and an object
-   within ``cloud_margin_m`` of them is not reported.
+   within ``cloud_margin_m`` of them is not reported (but for ships at
+   anchor, which need only the two-pixel water ring around them clear:
+   ``_anchored``).
 4. **Cranes** (pixels of ``crane_max_pixel_m`` = 5 m or finer): painted,
    long, thin objects at the water line
    (:func:`~sitewatch.detect.optical_cranes._crane_objects`) are kind
@@ -122,7 +124,7 @@ __all__ = [
 ]
 
 DETECTOR = "optical-mlp"
-VERSION = "0.3.1"
+VERSION = "0.3.2"
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,8 @@ def score_pixels(
     ok = np.ones(shape, bool) if valid is None else np.asarray(valid, bool)
     if ok.shape != shape:
         raise InputError(f"valid mask shape {ok.shape} differs from the bands' {shape}")
-    ok = ok & np.isfinite(b["green"]) & np.isfinite(b["nir"])
+    for band in b.values():  # a NaN (or infinite) value in any band is no data there
+        ok = ok & np.isfinite(band)
     cloud = cloud_mask(b, scl=scl, pixel_size=p, bright=params.cloud_bright)
     hidden = cloud | ~ok
     feats, raw_water = feature_planes(b, (px, py), None, stats)

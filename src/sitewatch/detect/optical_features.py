@@ -94,7 +94,7 @@ def _band_set(bands: Mapping[str, NDArray[np.floating]]) -> dict[str, NDArray[np
     shapes = {np.shape(b) for b in bands.values()}
     if len(shapes) != 1 or len(next(iter(shapes))) != 2:
         raise InputError(f"optical bands must be 2-D and the same shape, got {sorted(shapes)}")
-    out = {k: np.asarray(v, dtype=np.float32) for k, v in bands.items()}
+    out = {k: _usable(np.asarray(v, dtype=np.float32)) for k, v in bands.items()}
     if "red" not in out:
         out["red"] = out["green"]
     if "nir" not in out:
@@ -102,6 +102,26 @@ def _band_set(bands: Mapping[str, NDArray[np.floating]]) -> dict[str, NDArray[np
     if "blue" not in out:
         out["blue"] = out["green"]
     return out
+
+
+def _usable(a: NDArray[np.float32]) -> NDArray[np.float32]:
+    """A band as the features take it: negative reflectance at 0, infinities as NaN (no data).
+
+    Negative values are noise about zero (Sentinel-2 L2A's offset leaves them in dark water);
+    integer inputs are clipped at 0 by :func:`~sitewatch.detect.optical.to_reflectance`, and a
+    float band of the same scene must read alike: below zero, NDWI's denominator can vanish or
+    turn negative and NDWI run to thousands (false vessels in dark water). An infinity is no
+    measurement; left in, its square turned the running sums of the 30 m NIR texture into NaN
+    to the end of its rows and columns, most of a scene, and no ship there was found.
+    The band is returned as it is (no copy) when it has neither, as a clear scene's bands do.
+    """
+    if not a.size:
+        return a
+    lo, hi = np.fmin.reduce(a, axis=None), np.fmax.reduce(a, axis=None)  # NaN left out
+    if not (lo < 0 or hi == np.inf):
+        return a
+    a = np.where(np.isinf(a), np.float32(np.nan), a)
+    return np.maximum(a, np.float32(0.0), out=a)  # NaN stays NaN
 
 
 @dataclass(frozen=True)

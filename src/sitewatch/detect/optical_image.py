@@ -100,8 +100,8 @@ class OpticalImageResult:
 
     info: ImageInfo
     detections: list[PixelDetection]
-    cloud_fraction: float
-    """Fraction of valid pixels under cloud or cloud shadow."""
+    cloud_fraction: float | None
+    """Fraction of valid pixels under cloud or cloud shadow (None: no valid pixel, nothing seen)."""
     valid_fraction: float
     dn_scale: float | None = None
     """Divisor that turned the stored values into reflectance (None: they were floats)."""
@@ -139,6 +139,8 @@ class _BandLabels:
     colours: list[str]
     """Each band's GDAL colour interpretation (``red``, ``green``, ``undefined``, ``alpha``, …)."""
     driver: str
+    dtypes: tuple[str, ...] = ()
+    """Each band's data type (``uint16``, ``float32``, …)."""
 
 
 def _band_labels(path: str | Path) -> _BandLabels:
@@ -150,7 +152,8 @@ def _band_labels(path: str | Path) -> _BandLabels:
         with rasterio.open(path) as ds:
             check_not_linking(ds.driver, path)
             return _BandLabels(
-                [(d or "").strip().lower() for d in ds.descriptions], [c.name for c in ds.colorinterp], ds.driver
+                [(d or "").strip().lower() for d in ds.descriptions], [c.name for c in ds.colorinterp], ds.driver,
+                tuple(ds.dtypes),
             )
 
 
@@ -231,6 +234,9 @@ def open_optical(
 ) -> OpticalSource:
     """Find the bands of an optical scene and check they share one grid.
 
+    Band files (a mapping) must be one band each, on one CRS and transform, all integer or
+    all float, and each a file of its own; anything else is an :class:`InputError` naming it.
+
     ``pixel_size`` (metres, or an (x, y) pair) overrides the georeference's
     ground pixel size; it is required for images without one.
     """
@@ -242,6 +248,7 @@ def open_optical(
         unknown = set(paths) - set(BANDS) - {"scl"}
         if unknown:
             raise InputError(f"unknown band name(s) {sorted(unknown)}; use {list(BANDS)} and scl")
+        _refuse_one_file_twice(paths)
         bands = {k: (p, 1) for k, p in paths.items()}
     else:
         path = image_path(source)
@@ -271,9 +278,71 @@ def open_optical(
                 f"band {k} ({inf.path}) is {inf.width}x{inf.height}, "
                 f"green is {first.width}x{first.height}: resample the bands to one grid"
             )
+    if isinstance(source, Mapping):
+        _check_band_files(infos, first)
     if pair is not None:
         first = replace(first, pixel_size=(float(pair[0]), float(pair[1])))
     return OpticalSource(bands, first, {k: inf.nodata for k, inf in infos.items()})
+
+
+def _refuse_one_file_twice(paths: Mapping[str, Path | str]) -> None:
+    """One file given for two bands (a slip when typing the --band list) is named: read twice, the
+    two bands are equal, and NDWI, the detector's water, is 0 everywhere."""
+    import os
+
+    seen: dict[str, str] = {}
+    for name, path in paths.items():
+        key = str(path)
+        if isinstance(path, Path) and path.exists():
+            st = os.stat(path)
+            key = f"{st.st_dev}:{st.st_ino}"
+        if key in seen:
+            raise InputError(f"--band {seen[key]} and --band {name} are one file ({path}): give each band its own file")
+        seen[key] = name
+
+
+def _check_band_files(infos: Mapping[str, ImageInfo], first: ImageInfo) -> None:
+    """One-band files on one grid, all integer or all float: else the detector would read
+    pixels of different places (or another band of a multi-band file) as one scene."""
+    from rasterio.crs import CRS
+
+    green = next(k for k, inf in infos.items() if inf is first)
+    kinds: dict[str, list[str]] = {}
+    for k, inf in infos.items():
+        if inf.count != 1:
+            raise InputError(
+                f"--band {k} {inf.path}: has {inf.count} bands, and --band reads one band a file; "
+                "give a multi-band file as IMAGE (its bands are found by their names, or their order)"
+            )
+        if k != "scl":
+            dtype = _band_labels(inf.path).dtypes[0]
+            kinds.setdefault("float" if dtype.startswith(("float", "complex")) else "integer", []).append(f"{k} {dtype}")
+        if inf is first:
+            continue
+        if (inf.transform is None) != (first.transform is None):
+            has, lacks = (k, green) if first.transform is None else (green, k)
+            raise InputError(f"band {has} is georeferenced and band {lacks} is not: give the bands on one grid")
+        if inf.transform is None or first.transform is None:
+            continue
+        same_crs = (inf.crs is None and first.crs is None) or (
+            inf.crs is not None and first.crs is not None and CRS.from_user_input(inf.crs) == CRS.from_user_input(first.crs)
+        )
+        # Corners of the two grids within a hundredth of a pixel (exports round their transforms differently).
+        tol = 0.01 * min(abs(first.transform.a) + abs(first.transform.b), abs(first.transform.d) + abs(first.transform.e))
+        h, w = first.height, first.width
+        corners = [(0, 0), (w, 0), (0, h), (w, h)]
+        near = all(math.dist(inf.transform * c, first.transform * c) <= tol for c in corners)
+        if not (same_crs and near):
+            where = "its CRS" if not same_crs else "its transform (place or pixel size)"
+            raise InputError(
+                f"band {k} ({inf.path}) is not on the grid of band {green} ({first.path}): {where} differs; "
+                "resample the bands to one grid (gdalwarp -tap -tr, or sitewatch ingest, which does)"
+            )
+    if len(kinds) > 1:
+        raise InputError(
+            f"the bands mix integer ({', '.join(kinds['integer'])}) and float ({', '.join(kinds['float'])}) values: "
+            "integers are read as reflectance x 10000 (or 65535, 255) and floats as reflectance; give every band in one of them"
+        )
 
 
 def optical_source_from_safe(product: S2Product, pixel_size: float | tuple[float, float] | None = None) -> OpticalSource:
@@ -339,22 +408,90 @@ def _read(
 def _to_reflectance(
     src: OpticalSource, raw: Mapping[str, NDArray[Any]], scale: float | None, offset: float
 ) -> tuple[dict[str, NDArray[np.float32]], NDArray[np.bool_], NDArray[Any] | None]:
+    """Reflectance bands, the valid mask and the SCL of values as read.
+
+    A pixel is no data where a band is not finite, or where every band that has a no-data value
+    holds it (GDAL's mask of a dataset with per-band no-data values). One band alone at its
+    no-data value is read as the value: Sentinel-2's no-data DN is 0, which is also where dark
+    water's NIR is clipped (in a hull's shadow, say), and such pixels, each hidden with the
+    cloud margin around it, hid the ships beside them.
+    """
     bands: dict[str, NDArray[np.float32]] = {}
-    valid: NDArray[np.bool_] | None = None
+    finite: NDArray[np.bool_] | None = None
+    fill: NDArray[np.bool_] | None = None
     for name, a in raw.items():
         if name == "scl":
             continue
+        ok = np.isfinite(a)
+        finite = ok if finite is None else finite & ok
         nd = src.nodata.get(name)
-        ok = np.isfinite(a) if nd is None else (a != nd) & np.isfinite(a)
-        valid = ok if valid is None else valid & ok
+        if nd is not None and not math.isnan(nd):
+            at = a == nd
+            fill = at if fill is None else fill & at
         bands[name] = to_reflectance(a, scale=scale, offset=offset)
-    assert valid is not None
+    assert finite is not None
+    valid = finite if fill is None else finite & ~fill
     return bands, valid, raw.get("scl")
+
+
+def _refuse_an_empty_band(src: OpticalSource, raw: Mapping[str, NDArray[Any]]) -> None:
+    """Name a band that holds no data at all (``raw``, a decimated read) beside bands that do.
+
+    Each value is its no-data value, NaN, or 0 for a band without one (and for SCL, whose class 0
+    is no data): a band that was never filled, or a file given for the wrong band. Read as it is,
+    such a band is reflectance 0 everywhere, or (no data in every band) nothing is seen; either way
+    the detector reported nothing and said nothing. A scene without data in any band is let
+    through: it is seen as such (valid fraction 0).
+    """
+    empty: dict[str, str] = {}
+    for name, a in raw.items():
+        nd = src.nodata.get(name)
+        fill = 0.0 if nd is None or name == "scl" else nd
+        bad = ~np.isfinite(a)
+        hole = bad if math.isnan(fill) else bad | (a == fill)
+        if hole.all():
+            said = "" if nd is None or name == "scl" else ", its no-data value"
+            empty[name] = "NaN" if bad.all() else f"{fill:g}{said}" if not bad.any() else f"{fill:g}{said}, or NaN"
+    if not empty or all(k in empty for k in raw if k != "scl"):
+        return
+    name, what = next(iter(empty.items()))
+    optional = {"blue": "", "nir": " (the RGB model runs without it)", "scl": " (the spectral cloud test runs without it)"}
+    leave = f", or leave it out{optional[name]}" if name in optional else ""
+    raise InputError(
+        f"band {name} ({src.bands[name][0]}) holds no data: every value is {what}, while the other bands have data; "
+        f"give the file that holds it{leave}"
+    )
 
 
 def _overlap_px(params: OpticalParams, p: float) -> int:
     """Context the features and the longest vessel need around a tile's core."""
     return int(math.ceil((params.near_water_m + 150.0 + params.max_length_m / 2 + 60.0) / p))
+
+
+MAX_WINDOW_PX = 6144
+"""Side of the largest window a tile reads, core and overlap: 6144² pixels, about 5 GB at the
+125 bytes a pixel the detector takes (2.0 GB peak for 4000² pixels at 0.3 m). The overlap is
+585 m of context; at 10 m and 3 m that is 59 and 195 pixels and tiles are 2048, but a tile six
+overlaps wide (to keep the overlap's cost down) was 11,700 pixels at 0.3 m: 0.3 m imagery of a
+5 km port read windows of 15,600² pixels, about 30 GB."""
+
+
+def _tile_px(params: OpticalParams, p: float, tile: int, shape: tuple[int, int]) -> tuple[int, int]:
+    """Tile core and overlap in pixels for pixels of ``p`` metres: memory stays bounded, or the
+    image is refused (pixels so fine that the context alone fills a window)."""
+    overlap = _overlap_px(params, p)
+    # The smallest window: a core of 2048 (or the caller's smaller one) with the context around it.
+    core = min(tile, 2048)
+    rows, cols = (min(n, core + 2 * overlap) for n in shape)
+    if rows * cols > MAX_WINDOW_PX**2:
+        coarsest = math.ceil(2 * overlap * p / (MAX_WINDOW_PX - core) * 100) / 100
+        raise InputError(
+            f"pixels of {p:.3g} m: the detector needs {overlap * p:.0f} m ({overlap} pixels) of context around each "
+            f"tile, and a tile with it would be {rows} x {cols} pixels, more than the {MAX_WINDOW_PX} x {MAX_WINDOW_PX} "
+            f"it holds in memory; resample the image to {coarsest:g} m pixels or coarser "
+            f"(gdalwarp -tr {coarsest:g} {coarsest:g} -r average), or cut it to under {MAX_WINDOW_PX} pixels a side"
+        )
+    return max(tile, min(6 * overlap, MAX_WINDOW_PX - 2 * overlap)), overlap
 
 
 def detect_optical_image(
@@ -380,6 +517,7 @@ def detect_optical_image(
     h, w = info.height, info.width
     step = max(1, int(math.sqrt(h * w / 1_000_000)))
     raw = _read_raw(src, None, out_shape=(max(1, h // step), max(1, w // step)))
+    _refuse_an_empty_band(src, raw)
     # One divisor for the whole scene, judged on the decimated read: every tile must agree.
     used = scale if scale is not None else infer_dn_scale([a for k, a in raw.items() if k != "scl"])
     params = params_for_dn_scale(params or OpticalParams(), used)
@@ -407,20 +545,19 @@ def detect_optical_tiled(
     workers: int = 1,
     tile: int = 2048,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[list[PixelDetection], float, float]:
+) -> tuple[list[PixelDetection], float | None, float]:
     """Run the detector tile by tile over a scene read by window; stitch without duplicates.
 
     ``read_window((row0, row1, col0, col1))`` returns reflectance bands, the
     valid mask and the SCL (or None) of that window. Returns the detections
     (raster pixel coordinates, best first), the cloud fraction of the valid
-    pixels and the valid fraction of the scene.
+    pixels (None without any) and the valid fraction of the scene.
     """
     params = params or OpticalParams()
     px, py = pixel_size
     p = 0.5 * (px + py)
     h, w = shape
-    overlap = _overlap_px(params, p)
-    tile = max(tile, 6 * overlap)
+    tile, overlap = _tile_px(params, p, tile, (h, w))
     tiles = plan_tiles(h, w, tile, overlap)
 
     def run(t: Any) -> tuple[list[PixelDetection], int, int]:
@@ -448,7 +585,7 @@ def detect_optical_tiled(
         if progress is not None:
             progress(i + 1, len(tiles))
     out.sort(key=lambda d: -d.score)
-    return out, (n_cloud / n_valid if n_valid else 0.0), n_valid / float(h * w)
+    return out, (n_cloud / n_valid if n_valid else None), n_valid / float(h * w)
 
 
 def _has_water(bands: Mapping[str, NDArray[np.float32]], stats: SceneStats) -> bool:

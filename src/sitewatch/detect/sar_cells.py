@@ -10,7 +10,8 @@ cells, with censoring of bright blocks (:class:`_CensoredRings`, :func:`_thresho
 from __future__ import annotations
 
 import math
-from concurrent.futures import Executor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,16 +41,21 @@ def _fold(a: NDArray[Any], f: int, op: np.ufunc, dtype: Any = None) -> NDArray[A
     """Reduce f × f groups of ``a`` (shape a multiple of f) with ``op``, by strided slices (fast for small f)."""
     h, w = a.shape
     v = a.reshape(h // f, f, w)
-    r = v[:, 0].astype(dtype or a.dtype, copy=True)
-    for j in range(1, f):
+    if f > 1 and (dtype is None or dtype == a.dtype):
+        r, first = op(v[:, 0], v[:, 1]), 2
+    else:
+        r, first = v[:, 0].astype(dtype or a.dtype, copy=True), 1
+    for j in range(first, f):
         op(r, v[:, j], out=r)
     return _fold_columns(r, f, op)
 
 
 def _fold_columns(r: NDArray[Any], f: int, op: np.ufunc) -> NDArray[Any]:
-    """Reduce groups of f columns of ``r`` (width a multiple of f) with ``op``."""
-    c = r[:, 0::f].copy()
-    for j in range(1, f):
+    """Reduce groups of f columns of ``r`` (width a multiple of f) with ``op``; ``r`` itself for f = 1."""
+    if f == 1:
+        return r
+    c = op(r[:, 0::f], r[:, 1::f])
+    for j in range(2, f):
         op(c, r[:, j::f], out=c)
     return c
 
@@ -164,36 +170,32 @@ def _ring_sum(a: NDArray[np.float64], g: int, r: int) -> NDArray[np.float64]:
     return box(r) - box(g)
 
 
-def _stats_from_rings(
-    rs1: NDArray[np.float64], rs2: NDArray[np.float64], rn: NDArray[np.float64], totals: tuple[float, float, float], min_n: float
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Mean, standard deviation and mean square of the background ring of every block, from the
-    ring sums of I, I² and the count and their image totals (the fallback where the ring holds
-    too few pixels)."""
-    tot1, tot2, tot_n = totals
-    glob1 = tot1 / max(tot_n, 1.0)
-    glob2 = tot2 / max(tot_n, 1.0)
+def _ring_mean(rs: NDArray[np.float64], rn: NDArray[np.float64], total: float, tot_n: float, min_n: float) -> NDArray[np.float64]:
+    """Mean over the background ring of every block, from the ring sums of a quantity and of the
+    count; the image's mean (``total`` / ``tot_n``) where the ring holds fewer than ``min_n``."""
+    m = rs / np.maximum(rn, 1.0)
     few = rn < min_n
-    div = np.maximum(rn, 1.0)
-    m1 = rs1 / div
-    m2 = rs2 / div
     if few.any():
         # Too little water around (a small chip, a narrow channel): the image's water as background.
-        m1[few] = glob1
-        m2[few] = glob2
-    var = m2 - m1 * m1
-    np.maximum(var, 0.0, out=var)
-    return m1, np.sqrt(var, out=var), m2
+        m[few] = total / max(tot_n, 1.0)
+    return m
 
 
-def _ring_sums(arrays: tuple[NDArray[np.float64], ...], g: int, r: int, pool: Executor | None) -> list[NDArray[np.float64]]:
-    """:func:`_ring_sum` of several arrays, in the thread pool if there is one."""
-    if pool is None:
-        return [_ring_sum(a, g, r) for a in arrays]
-    return list(pool.map(lambda a: _ring_sum(a, g, r), arrays))
+def _in_threads(fn: Callable[[Any], Any], items: Sequence[Any], pool: Executor | None) -> list[Any]:
+    """``fn`` of each item; with a pool the first in this thread while the pool's threads take the
+    rest (``pool.map`` would leave this thread waiting while the pool may be busy elsewhere)."""
+    if pool is None or len(items) < 2:
+        return [fn(a) for a in items]
+    rest = [pool.submit(fn, a) for a in items[1:]]
+    return [fn(items[0])] + [f.result() for f in rest]
 
 
-def _sparse_ring_sums(arrays: tuple[NDArray[np.float64], ...], idx: NDArray[np.intp], g: int, r: int) -> list[NDArray[np.float64]]:
+def _ring_sums(arrays: Sequence[NDArray[np.float64]], g: int, r: int, pool: Executor | None) -> list[NDArray[np.float64]]:
+    """:func:`_ring_sum` of several arrays, in the thread pool too if there is one."""
+    return _in_threads(lambda a: _ring_sum(a, g, r), arrays, pool)
+
+
+def _sparse_ring_sums(arrays: Sequence[NDArray[np.float64]], idx: NDArray[np.intp], g: int, r: int) -> list[NDArray[np.float64]]:
     """:func:`_ring_sum` of arrays that are zero except at the flat indices ``idx``: each of those
     blocks adds its value over its own ring (the ring is symmetric), by one bincount."""
     h, w = arrays[0].shape
@@ -209,21 +211,26 @@ def _sparse_ring_sums(arrays: tuple[NDArray[np.float64], ...], idx: NDArray[np.i
     return [np.bincount(flat, a.ravel()[idx][src], h * w).astype(np.float64, copy=False).reshape(h, w) for a in arrays]
 
 
-def _ring_count(keep: NDArray[np.bool_], g: int, r: int) -> NDArray[np.float64]:
-    """:func:`_ring_sum` of ``keep`` as 0/1: for all-True the product of the window's row and
-    column counts (clipped at the edges), less the few False blocks' rings."""
-    h, w = keep.shape
-    off = np.flatnonzero(~keep)
-    if off.size * ((2 * r + 1) ** 2 - (2 * g + 1) ** 2) > 2 * keep.size:
-        return _ring_sum(keep.astype(np.float64), g, r)
+def _ring_count(counts: NDArray[np.generic], g: int, r: int) -> NDArray[np.float64]:
+    """:func:`_ring_sum` of whole-number ``counts`` (booleans too), exactly: where nearly every
+    block holds the same count c, c times the product of the window's row and column spans
+    (clipped at the edges) less the other blocks' shortfall, spread over their own rings."""
+    h, w = counts.shape
+    a = counts.astype(np.float64, copy=False)
+    c = float(a.max())
+    short = np.flatnonzero(a != c)
+    if short.size * ((2 * r + 1) ** 2 - (2 * g + 1) ** 2) > 2 * a.size:
+        return _ring_sum(a, g, r)
 
     def span(m: int, q: int) -> NDArray[np.float64]:
         i = np.arange(m)
         return (np.minimum(i + q, m - 1) - np.maximum(i - q, 0) + 1).astype(np.float64)
 
     out = np.outer(span(h, r), span(w, r)) - np.outer(span(h, g), span(w, g))
-    if off.size:
-        out -= _sparse_ring_sums((np.ones((h, w)),), off, g, r)[0]
+    if c != 1.0:
+        out *= c
+    if short.size:
+        out -= _sparse_ring_sums((c - a,), short, g, r)[0]
     return out
 
 
@@ -232,36 +239,71 @@ class _CensoredRings:
 
     Censored blocks are few (ships, bright corners): the ring sums over all blocks are taken
     once and the censored blocks' share, spread over their own rings, subtracted. With many
-    censored blocks (coasts, land) the sums are taken again over the kept ones.
+    censored blocks (coasts, land) the sums are taken again over the kept ones. The censoring
+    rounds need only the mean square (:meth:`mean_square`); the mean and spread are taken for
+    the last mask (:meth:`stats`). With a pool the all-block sums are taken in its threads
+    while this one works out the censored blocks' share.
     """
 
     def __init__(self, s: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]], g: int, r: int, min_n: float, pool: Executor | None):
         self.s, self.g, self.r, self.min_n, self.pool = s, g, r, min_n, pool
         self.ring_cells = (2 * r + 1) ** 2 - (2 * g + 1) ** 2
-        self.full: list[NDArray[np.float64]] | None = None
+        self.full: dict[int, NDArray[np.float64] | Future[NDArray[np.float64]]] = {}
         self.totals = tuple(float(a.sum()) for a in s)
 
-    def stats(self, keep: NDArray[np.bool_]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float] | None:
-        """(mean, sd, mean square, kept count) of the rings, None when no block is kept."""
-        s1, s2, n = self.s
+    def mean_square(self, keep: NDArray[np.bool_]) -> NDArray[np.float64] | None:
+        """Mean square of the rings, None when no block is kept."""
+        got = self._rings(keep, (1, 2))
+        if got is None:
+            return None
+        (rs2, rn), (t2, tn) = got
+        return _ring_mean(rs2, rn, t2, tn, self.min_n)
+
+    def stats(self, keep: NDArray[np.bool_]) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+        """Mean and standard deviation of the rings, None when no block is kept."""
+        got = self._rings(keep, (0, 1, 2))
+        if got is None:
+            return None
+        (rs1, rs2, rn), (t1, t2, tn) = got
+        m1 = _ring_mean(rs1, rn, t1, tn, self.min_n)
+        var = _ring_mean(rs2, rn, t2, tn, self.min_n)
+        var -= m1 * m1
+        np.maximum(var, 0.0, out=var)
+        return m1, np.sqrt(var, out=var)
+
+    def _rings(self, keep: NDArray[np.bool_], which: tuple[int, ...]) -> tuple[list[NDArray[np.float64]], list[float]] | None:
+        """Ring sums over the kept blocks and image totals of the sums ``which`` (indices into
+        ``s``, the count last); None when no block is kept."""
+        n = self.s[2]
         drop = np.flatnonzero(~keep & (n > 0))
         if drop.size * self.ring_cells > 2 * n.size:
-            c = tuple(np.where(keep, a, 0.0) for a in self.s)
-            tot = (float(c[0].sum()), float(c[1].sum()), float(c[2].sum()))
-            if tot[2] == 0:
+            c = [np.where(keep, self.s[i], 0.0) for i in which]
+            tot = [float(a.sum()) for a in c]
+            if tot[-1] == 0:
                 return None
-            rs = _ring_sums(c, self.g, self.r, self.pool)
-            return (*_stats_from_rings(rs[0], rs[1], rs[2], tot, self.min_n), tot[2])
-        t1, t2, tn = (t - float(a.ravel()[drop].sum()) for t, a in zip(self.totals, self.s, strict=True))
-        tot = (t1, t2, tn)
-        if tot[2] == 0:
+            return _in_threads(self._ring, list(zip(which, c, strict=True)), self.pool), tot
+        tot = [self.totals[i] - float(self.s[i].ravel()[drop].sum()) for i in which]
+        if tot[-1] == 0:
             return None
-        if self.full is None:
-            self.full = _ring_sums(self.s, self.g, self.r, self.pool)
-        rings = self.full
-        if drop.size:
-            rings = [f - c for f, c in zip(self.full, _sparse_ring_sums(self.s, drop, self.g, self.r), strict=True)]
-        return (*_stats_from_rings(rings[0], rings[1], rings[2], (tot[0], tot[1], tot[2]), self.min_n), tot[2])
+        # With a pool all three all-block sums start at once: the last mask needs them.
+        for i in range(3) if self.pool is not None else which:
+            if i not in self.full:
+                self.full[i] = self.pool.submit(self._ring, (i, self.s[i])) if self.pool is not None else self._ring((i, self.s[i]))
+        share = _sparse_ring_sums([self.s[i] for i in which], drop, self.g, self.r) if drop.size else None
+        rings = [self._full(i) for i in which]
+        if share is not None:
+            rings = [f - c for f, c in zip(rings, share, strict=True)]
+        return rings, tot
+
+    def _ring(self, job: tuple[int, NDArray[np.float64]]) -> NDArray[np.float64]:
+        i, a = job
+        return _ring_count(a, self.g, self.r) if i == 2 else _ring_sum(a, self.g, self.r)
+
+    def _full(self, i: int) -> NDArray[np.float64]:
+        got = self.full[i]
+        if isinstance(got, Future):
+            got = self.full[i] = got.result()
+        return got
 
 
 def _thresholds(
@@ -285,14 +327,14 @@ def _thresholds(
     rings = _CensoredRings((s1, s2, n), g, r, min_n, pool)
     for _ in range(2):
         # Censor blocks far brighter than their background, then take the ring again without them.
-        st = rings.stats(keep)
-        if st is None:
+        m2 = rings.mean_square(keep)
+        if m2 is None:
             break
-        keep = (n > 0) & (blk_m2 <= p.censor_ratio * st[2])
+        keep = (n > 0) & (blk_m2 <= p.censor_ratio * m2)
     st = rings.stats(keep)
     if st is None:  # every block censored (tiny chip filled by a ship): uncensored image stats
         st = rings.stats(n >= 0)
     assert st is not None
-    mu, sd = st[0], st[1]
+    mu, sd = st
     seed = np.maximum(mu + p.k_seed * sd, mu * 10.0 ** (p.seed_floor_db / 10.0))
     return seed, mu + p.k_grow * sd, mu

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from .sar_cells import _aggregate, _block_px, _cell_block, _thresholds
+from .sar_cells import _aggregate, _block_px, _cell_block, _in_threads, _thresholds
 from .water import LandLevels, disk, land_and_levels_from_cells
 
 if TYPE_CHECKING:
@@ -43,8 +43,12 @@ def _cell_thresholds(
     cell_m = gpx * _cell_block(p, gpx)[0]
     b = _block_px(p, gpx)
 
+    def thresholds(c1: NDArray[np.float64], c2: NDArray[np.float64], cn: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        b1, b2, bn = _in_threads(lambda a: _aggregate(a, k), (c1, c2, cn), pool)
+        return _thresholds(b1, b2, bn, p, b, gpx, pool)
+
     def all_cells() -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        return _thresholds(_aggregate(s1, k), _aggregate(s2, k), _aggregate(n, k), p, b, gpx, pool)
+        return thresholds(s1, s2, n)
 
     pending = None
     levels: LandLevels | None = None
@@ -74,10 +78,7 @@ def _cell_thresholds(
     if not land.any():
         t_seed, t_grow, t_mu = whole
     else:
-        nw = np.where(water_c, n, 0.0)
-        t_seed, t_grow, t_mu = _thresholds(
-            _aggregate(np.where(water_c, s1, 0.0), k), _aggregate(np.where(water_c, s2, 0.0), k), _aggregate(nw, k), p, b, gpx, pool
-        )
+        t_seed, t_grow, t_mu = thresholds(np.where(water_c, s1, 0.0), np.where(water_c, s2, 0.0), np.where(water_c, n, 0.0))
     berth = water_c & land
     if not berth.any():
         # No berth cells (none grown back: at coarse pixels a berth is under one cell) need the

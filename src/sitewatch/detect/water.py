@@ -121,12 +121,17 @@ def land_and_levels_from_cells(
     """:func:`land_from_cells` and the levels it classified with (None: too few cells, or no land)."""
     cell_area = cell_size_m**2
     finite = np.isfinite(mean) & (mean > 0)
-    if finite.sum() < 16:
+    used = np.count_nonzero(finite)
+    if used < 16:
         return np.zeros(mean.shape, bool), None
-    db = np.full(mean.shape, -np.inf)
-    np.log10(mean, out=db, where=finite)
+    if used == finite.size:
+        db = np.empty(mean.shape)
+        np.log10(mean, out=db)
+    else:
+        db = np.full(mean.shape, -np.inf)
+        np.log10(mean, out=db, where=finite)
     db *= 10.0
-    vals = db.ravel() if finite.all() else db[finite]
+    vals = db.ravel() if used == finite.size else db[finite]
     t, hist, edges = _otsu_hist(vals)
     level = _median_at_most(vals, t, hist, edges)
     t = max(t, level + min_contrast_db)
@@ -207,16 +212,22 @@ def _median_at_most(v: NDArray[np.float64], t: float, hist: NDArray[np.int64] | 
     if total == 0:
         return float(np.median(v))
 
-    def nth(rank: int) -> float:
-        if rank >= n_lt:
-            return t
-        b = int(np.searchsorted(cum, rank, side="right"))
+    def nth(ranks: list[int]) -> list[float]:
+        """The values of these ranks (ascending, in one bin or at ``t``)."""
+        if ranks[0] >= n_lt:
+            return [t] * len(ranks)
+        b = int(np.searchsorted(cum, ranks[0], side="right"))
+        before = int(cum[b - 1]) if b else 0
         inside = v[(v >= edges[b]) & (v < edges[b + 1])]
-        return float(np.partition(inside, rank - (int(cum[b - 1]) if b else 0))[rank - (int(cum[b - 1]) if b else 0)])
+        kth = [r - before for r in ranks]
+        if kth[-1] >= inside.size:  # the upper rank lies in a later bin, or is t
+            return nth(ranks[:1]) + nth(ranks[1:])
+        part = np.partition(inside, kth)
+        return [float(part[q]) for q in kth]
 
     lo_r, hi_r = (total - 1) // 2, total // 2
-    a = nth(lo_r)
-    return a if lo_r == hi_r else (a + nth(hi_r)) / 2
+    a, *b = nth([lo_r] if lo_r == hi_r else [lo_r, hi_r])
+    return a if not b else (a + b[0]) / 2
 
 
 def _drop_small(mask: NDArray[np.bool_], min_cells: float) -> NDArray[np.bool_]:

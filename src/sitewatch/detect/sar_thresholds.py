@@ -118,6 +118,19 @@ class _CellMaps:
                 out[1] = np.where(b, np.maximum(out[1], cells(self.whole[1])), out[1])
         return out
 
+    def at(self, rows: NDArray[np.intp], cols: NDArray[np.intp]) -> list[NDArray[np.float64]]:
+        """Values of the three maps on the grid of cells ``rows`` × ``cols`` (e.g. the cell of each
+        pixel row and column of a window): :meth:`window` by one gather per map, no expansion."""
+        r, c = rows[:, None], cols[None, :]
+        br, bc = r // self.k, c // self.k
+        out = [a[br, bc] for a in self.blocks]
+        if self.berth is not None:
+            b = self.berth[r, c]
+            if b.any():
+                out[0] = np.where(b, np.maximum(out[0], self.whole[0][br, bc]), out[0])
+                out[1] = np.where(b, np.maximum(out[1], self.whole[1][br, bc]), out[1])
+        return out
+
     def seed_hits(self, mx: NDArray[np.float32]) -> NDArray[np.bool_]:
         """Cells whose brightest used pixel ``mx`` beats their seed threshold."""
         hc, wc = mx.shape

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -181,13 +181,21 @@ def _ring_mean(rs: NDArray[np.float64], rn: NDArray[np.float64], total: float, t
     return m
 
 
+def _started(pool: Executor, fn: Callable[[Any], Any], arg: Any) -> Callable[[], Any]:
+    """``fn(arg)`` handed to the pool; the call returned gives its result, and computes it in the
+    calling thread instead if no thread of the pool has taken it up yet (busy with other work):
+    a caller never waits idle."""
+    fut = pool.submit(fn, arg)
+    return lambda: fn(arg) if fut.cancel() else fut.result()
+
+
 def _in_threads(fn: Callable[[Any], Any], items: Sequence[Any], pool: Executor | None) -> list[Any]:
     """``fn`` of each item; with a pool the first in this thread while the pool's threads take the
     rest (``pool.map`` would leave this thread waiting while the pool may be busy elsewhere)."""
     if pool is None or len(items) < 2:
         return [fn(a) for a in items]
-    rest = [pool.submit(fn, a) for a in items[1:]]
-    return [fn(items[0])] + [f.result() for f in rest]
+    rest = [_started(pool, fn, a) for a in items[1:]]
+    return [fn(items[0])] + [get() for get in rest]
 
 
 def _ring_sums(arrays: Sequence[NDArray[np.float64]], g: int, r: int, pool: Executor | None) -> list[NDArray[np.float64]]:
@@ -248,7 +256,7 @@ class _CensoredRings:
     def __init__(self, s: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]], g: int, r: int, min_n: float, pool: Executor | None):
         self.s, self.g, self.r, self.min_n, self.pool = s, g, r, min_n, pool
         self.ring_cells = (2 * r + 1) ** 2 - (2 * g + 1) ** 2
-        self.full: dict[int, NDArray[np.float64] | Future[NDArray[np.float64]]] = {}
+        self.full: dict[int, NDArray[np.float64] | Callable[[], NDArray[np.float64]]] = {}
         self.totals = tuple(float(a.sum()) for a in s)
 
     def mean_square(self, keep: NDArray[np.bool_]) -> NDArray[np.float64] | None:
@@ -285,10 +293,11 @@ class _CensoredRings:
         tot = [self.totals[i] - float(self.s[i].ravel()[drop].sum()) for i in which]
         if tot[-1] == 0:
             return None
-        # With a pool all three all-block sums start at once: the last mask needs them.
-        for i in range(3) if self.pool is not None else which:
+        # With a pool all three all-block sums start at once, in the order they are needed (the
+        # censoring rounds take I² and the count, the last mask I too).
+        for i in (1, 2, 0) if self.pool is not None else which:
             if i not in self.full:
-                self.full[i] = self.pool.submit(self._ring, (i, self.s[i])) if self.pool is not None else self._ring((i, self.s[i]))
+                self.full[i] = _started(self.pool, self._ring, (i, self.s[i])) if self.pool is not None else self._ring((i, self.s[i]))
         share = _sparse_ring_sums([self.s[i] for i in which], drop, self.g, self.r) if drop.size else None
         rings = [self._full(i) for i in which]
         if share is not None:
@@ -301,8 +310,8 @@ class _CensoredRings:
 
     def _full(self, i: int) -> NDArray[np.float64]:
         got = self.full[i]
-        if isinstance(got, Future):
-            got = self.full[i] = got.result()
+        if callable(got):
+            got = self.full[i] = got()
         return got
 
 

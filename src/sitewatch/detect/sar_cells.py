@@ -80,13 +80,6 @@ def _fold_stats(xs: NDArray[np.float32], f: int) -> tuple[NDArray[np.float32], N
     return _fold_columns(s, f, np.add), _fold_columns(q, f, np.add), _fold_columns(m, f, np.maximum)
 
 
-def _all_finite_nonzero(xs: NDArray[np.float32]) -> bool:
-    """Whether no pixel is NaN, infinite or 0, by two reductions (a positive minimum rules out
-    NaN, which it would return, and 0 and -inf; a finite maximum rules out +inf). False also
-    for negative pixels, which are used: the caller then looks pixel by pixel."""
-    return bool(xs.min() > 0) and bool(xs.max() < np.inf)
-
-
 def _aggregate(a: NDArray[np.float64], k: int) -> NDArray[np.float64]:
     """Sum k × k groups of cells (partial groups at the far edges)."""
     if k == 1:
@@ -120,10 +113,13 @@ def _cell_pass(
     strip = max(1, (1 << 20 if pool is not None else 1 << 18) // max(w, 1) // f) * f
     bad: dict[int, NDArray[np.bool_]] = {}
 
-    def one(r0: int) -> None:
+    def one(r0: int, look: bool = False) -> None:
         xs = x[r0 : r0 + strip]
         us = None if given is None else given[r0 : r0 + strip]
-        if check_float and not _all_finite_nonzero(xs):
+        # A positive minimum rules out NaN (the minimum would be NaN), 0 and -inf; otherwise, or
+        # when asked to, look at every pixel (negative ones are used). +inf shows in the maxima.
+        look = check_float and (look or not xs.min() > 0)
+        if look:
             good = np.isfinite(xs)
             good &= xs != 0
             if not good.all():
@@ -138,7 +134,11 @@ def _cell_pass(
             us = np.pad(np.ones((rows, w), bool) if us is None else us, ((0, ph), (0, pw)))
         i = r0 // f
         k = xs.shape[0] // f
-        s1[i : i + k], s2[i : i + k], mx[i : i + k] = _fold_stats(xs, f)
+        sums, squares, peaks = _fold_stats(xs, f)
+        if check_float and not look and peaks.max() == np.inf:
+            one(r0, look=True)
+            return
+        s1[i : i + k], s2[i : i + k], mx[i : i + k] = sums, squares, peaks
         n[i : i + k] = f * f if us is None else _fold(us.view(np.uint8), f, np.add, np.float32)
 
     starts = range(0, h, strip)

@@ -232,6 +232,8 @@ def _median_at_most(v: NDArray[np.float64], t: float, hist: NDArray[np.int64] | 
 
 def _drop_small(mask: NDArray[np.bool_], min_cells: float) -> NDArray[np.bool_]:
     """Remove 8-connected components of fewer than ``min_cells`` cells."""
+    if not mask.any():  # open sea: no bright cell survives the opening, nothing to label
+        return mask
     lab, n = ndimage.label(mask, np.ones((3, 3), bool))
     if n == 0:
         return mask

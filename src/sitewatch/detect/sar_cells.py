@@ -250,7 +250,7 @@ class _CensoredRings:
     censored blocks (coasts, land) the sums are taken again over the kept ones. The censoring
     rounds need only the mean square (:meth:`mean_square`); the mean and spread are taken for
     the last mask (:meth:`stats`). With a pool the all-block sums are taken in its threads
-    while this one works out the censored blocks' share.
+    while the caller finds the censoring masks and the censored blocks' share.
     """
 
     def __init__(self, s: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]], g: int, r: int, min_n: float, pool: Executor | None):
@@ -258,6 +258,13 @@ class _CensoredRings:
         self.ring_cells = (2 * r + 1) ** 2 - (2 * g + 1) ** 2
         self.full: dict[int, NDArray[np.float64] | Callable[[], NDArray[np.float64]]] = {}
         self.totals = tuple(float(a.sum()) for a in s)
+        if pool is not None:
+            # The all-block sums start at once, in the order they are needed (the censoring
+            # rounds take I² and the count, the last mask I too), while the caller finds the
+            # first mask. They go unused only where many blocks are censored (coasts), and
+            # then took the other core's time.
+            for i in (1, 2, 0):
+                self.full[i] = _started(pool, self._ring, (i, s[i]))
 
     def mean_square(self, keep: NDArray[np.bool_]) -> NDArray[np.float64] | None:
         """Mean square of the rings, None when no block is kept."""
@@ -293,11 +300,9 @@ class _CensoredRings:
         tot = [self.totals[i] - float(self.s[i].ravel()[drop].sum()) for i in which]
         if tot[-1] == 0:
             return None
-        # With a pool all three all-block sums start at once, in the order they are needed (the
-        # censoring rounds take I² and the count, the last mask I too).
-        for i in (1, 2, 0) if self.pool is not None else which:
+        for i in which:
             if i not in self.full:
-                self.full[i] = _started(self.pool, self._ring, (i, self.s[i])) if self.pool is not None else self._ring((i, self.s[i]))
+                self.full[i] = self._ring((i, self.s[i]))
         share = _sparse_ring_sums([self.s[i] for i in which], drop, self.g, self.r) if drop.size else None
         rings = [self._full(i) for i in which]
         if share is not None:
@@ -323,17 +328,17 @@ def _thresholds(
     g = max(1, math.ceil(p.guard_m / bm))
     r = max(g + 1, math.ceil(p.background_m / bm))
     min_n = p.min_background_blocks * b * b
-    blk_m2 = s2 / np.maximum(n, 1.0)
+    rings = _CensoredRings((s1, s2, n), g, r, min_n, pool)
+    div = np.maximum(n, 1.0)
+    blk_m2 = s2 / div
     keep = n > 0
     # First guess of the clutter level: the geometric mean of the ring's block means. A large
     # bright ship fills many blocks of a small chip and inflates the arithmetic ring mean that
     # censoring compares with (so it censors nothing); the log-mean barely moves.
-    lm = np.where(keep, np.log(np.maximum(s1, 1e-30) / np.maximum(n, 1.0)), 0.0)
+    lm = np.where(keep, np.log(np.maximum(s1, 1e-30) / div), 0.0)
     cnt, lsum = _ring_count(keep, g, r), _ring_sum(lm, g, r)
     geo = np.exp(lsum / np.maximum(cnt, 1.0))
-    blk_m1 = s1 / np.maximum(n, 1.0)
-    keep &= (cnt < p.min_background_blocks) | (blk_m1 <= GEO_CENSOR * geo)
-    rings = _CensoredRings((s1, s2, n), g, r, min_n, pool)
+    keep &= (cnt < p.min_background_blocks) | (s1 / div <= GEO_CENSOR * geo)
     for _ in range(2):
         # Censor blocks far brighter than their background, then take the ring again without them.
         m2 = rings.mean_square(keep)

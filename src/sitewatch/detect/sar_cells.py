@@ -164,10 +164,16 @@ def _ring_sum(a: NDArray[np.float64], g: int, r: int) -> NDArray[np.float64]:
     np.cumsum(c, axis=1, out=c)
 
     def box(q: int) -> NDArray[np.float64]:
+        # In place: every temporary of this size is memory the system must map and clear anew.
         o, e = r - q, r + q + 1
-        return c[e : e + h, e : e + w] - c[o : o + h, e : e + w] - c[e : e + h, o : o + w] + c[o : o + h, o : o + w]
+        out = np.subtract(c[e : e + h, e : e + w], c[o : o + h, e : e + w])
+        out -= c[e : e + h, o : o + w]
+        out += c[o : o + h, o : o + w]
+        return out
 
-    return box(r) - box(g)
+    ring = box(r)
+    ring -= box(g)
+    return ring
 
 
 def _ring_mean(rs: NDArray[np.float64], rn: NDArray[np.float64], total: float, tot_n: float, min_n: float) -> NDArray[np.float64]:

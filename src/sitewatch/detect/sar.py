@@ -363,7 +363,10 @@ def detect_sar_with_features(
         raise InputError(f"valid mask shape {given.shape} differs from the image's {a.shape}")
     if water is not None and water.shape != a.shape:
         raise InputError(f"water mask shape {water.shape} differs from the image's {a.shape}")
-    with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+    # ``workers`` threads in all: this one and a pool of the others. Work handed to the pool that
+    # no pool thread has taken up when its result is wanted is done here (sar_cells._in_threads),
+    # so there are never more busy threads than workers.
+    with ThreadPoolExecutor(workers - 1) if workers > 1 else nullcontext() as pool:
         intensity = _to_intensity(a, p.input_scale, pool)
         if water is not None:
             wide = widen_water(np.asarray(water, dtype=bool), math.sqrt(px * py), p.berth_margin_m)

@@ -141,12 +141,7 @@ def _cell_pass(
         s1[i : i + k], s2[i : i + k], mx[i : i + k] = sums, squares, peaks
         n[i : i + k] = f * f if us is None else _fold(us.view(np.uint8), f, np.add, np.float32)
 
-    starts = range(0, h, strip)
-    if pool is not None:
-        list(pool.map(one, starts))
-    else:
-        for r0 in starts:
-            one(r0)
+    _in_threads(one, range(0, h, strip), pool)
     if not bad:
         return s1, s2, n, mx, given
     used = np.ones((h, w), bool) if given is None else given.copy()
@@ -196,12 +191,16 @@ def _started(pool: Executor, fn: Callable[[Any], Any], arg: Any) -> Callable[[],
 
 
 def _in_threads(fn: Callable[[Any], Any], items: Sequence[Any], pool: Executor | None) -> list[Any]:
-    """``fn`` of each item; with a pool the first in this thread while the pool's threads take the
-    rest (``pool.map`` would leave this thread waiting while the pool may be busy elsewhere)."""
+    """``fn`` of each item, in order; with a pool this thread works along with the pool's: it
+    takes the first item, then, from the back, each item no thread of the pool has taken up yet
+    (the pool's threads work from the front). ``pool.map`` would leave it waiting, and while the
+    pool is busy with other work nothing would be done."""
     if pool is None or len(items) < 2:
         return [fn(a) for a in items]
-    rest = [_started(pool, fn, a) for a in items[1:]]
-    return [fn(items[0])] + [get() for get in rest]
+    rest = [pool.submit(fn, a) for a in items[1:]]
+    first = fn(items[0])
+    here = {j: fn(items[j + 1]) for j in reversed(range(len(rest))) if rest[j].cancel()}
+    return [first] + [here[j] if j in here else f.result() for j, f in enumerate(rest)]
 
 
 def _ring_sums(arrays: Sequence[NDArray[np.float64]], g: int, r: int, pool: Executor | None) -> list[NDArray[np.float64]]:

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from .sar_cells import _aggregate, _block_px, _cell_block, _in_threads, _thresholds
+from .sar_cells import _aggregate, _block_px, _cell_block, _in_threads, _started, _thresholds
 from .water import LandLevels, disk, land_and_levels_from_cells
 
 if TYPE_CHECKING:
@@ -37,8 +37,8 @@ def _cell_thresholds(
     """Water, land (before the berth growth), the levels it was found with, and the seed threshold, growth threshold and background mean of every cell.
 
     The thresholds over all cells (no land taken out) are what an open-sea image uses and what
-    berth cells are held to; with a pool they are computed while land is being derived (in the
-    pool's other thread, then in both).
+    berth cells are held to; with a pool they are computed while a thread of the pool derives
+    land (and takes up the ring sums handed to it when done).
     """
     cell_m = gpx * _cell_block(p, gpx)[0]
     b = _block_px(p, gpx)
@@ -58,9 +58,9 @@ def _cell_thresholds(
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = s1 / n  # NaN (0 / 0) where a cell has no used pixel
         if pool is not None:
-            pending = pool.submit(land_and_levels_from_cells, mean, cell_m, berth_m=0.0, **kw)
+            pending = _started(pool, lambda m: land_and_levels_from_cells(m, cell_m, berth_m=0.0, **kw), mean)
             whole = all_cells()
-            land, levels = pending.result()
+            land, levels = pending()
         else:
             land, levels = land_and_levels_from_cells(mean, cell_m, berth_m=0.0, **kw)
         water_c = ~land

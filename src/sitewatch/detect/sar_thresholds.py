@@ -9,6 +9,7 @@ See :mod:`sitewatch.detect.sar` for how the detector uses them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from .sar_cells import _aggregate, _block_px, _cell_block, _in_threads, _started, _thresholds
+from .sar_cells import _aggregate, _block_px, _cell_block, _started, _thresholds
 from .water import LandLevels, disk, land_and_levels_from_cells
 
 if TYPE_CHECKING:
@@ -43,26 +44,38 @@ def _cell_thresholds(
     cell_m = gpx * _cell_block(p, gpx)[0]
     b = _block_px(p, gpx)
 
-    def thresholds(c1: NDArray[np.float64], c2: NDArray[np.float64], cn: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        b1, b2, bn = _in_threads(lambda a: _aggregate(a, k), (c1, c2, cn), pool)
+    def block_sums(c1: NDArray[np.float64], c2: NDArray[np.float64], cn: NDArray[np.float64]) -> list[Callable[[], NDArray[np.float64]]]:
+        """Calls giving the block sums of the cell sums; with a pool those of I² and of the count
+        are handed to it (before anything handed to it later), that of I is taken by the caller."""
+
+        def here(a: NDArray[np.float64]) -> Callable[[], NDArray[np.float64]]:
+            return lambda: _aggregate(a, k)
+
+        rest = [_started(pool, lambda a: _aggregate(a, k), a) if pool is not None else here(a) for a in (c2, cn)]
+        return [here(c1), *rest]
+
+    def thresholds(sums: list[Callable[[], NDArray[np.float64]]]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        b1, b2, bn = (get() for get in sums)
         return _thresholds(b1, b2, bn, p, b, gpx, pool)
 
-    def all_cells() -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        return thresholds(s1, s2, n)
+    def land_of(kw: dict[str, float]) -> tuple[NDArray[np.bool_], LandLevels | None]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = s1 / n  # NaN (0 / 0) where a cell has no used pixel
+        return land_and_levels_from_cells(mean, cell_m, berth_m=0.0, **kw)
 
     pending = None
     levels: LandLevels | None = None
     if derive_land:
         kw = _cells_kwargs(p)
         rb = int(round(kw.pop("berth_m") / cell_m))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = s1 / n  # NaN (0 / 0) where a cell has no used pixel
         if pool is not None:
-            pending = _started(pool, lambda m: land_and_levels_from_cells(m, cell_m, berth_m=0.0, **kw), mean)
-            whole = all_cells()
+            # The pool takes two of the block sums, then land; this thread the threshold chain.
+            sums = block_sums(s1, s2, n)
+            pending = _started(pool, land_of, kw)
+            whole = thresholds(sums)
             land, levels = pending()
         else:
-            land, levels = land_and_levels_from_cells(mean, cell_m, berth_m=0.0, **kw)
+            land, levels = land_of(kw)
         water_c = ~land
         if rb > 0 and land.any():
             # Hulls alongside make the quay's cells bright, so they come out as land: water
@@ -74,11 +87,11 @@ def _cell_thresholds(
         land = np.zeros(n.shape, bool)
         water_c = np.ones(n.shape, bool)
     if pending is None and (not land.any() or (water_c & land).any()):
-        whole = all_cells()
+        whole = thresholds(block_sums(s1, s2, n))
     if not land.any():
         t_seed, t_grow, t_mu = whole
     else:
-        t_seed, t_grow, t_mu = thresholds(np.where(water_c, s1, 0.0), np.where(water_c, s2, 0.0), np.where(water_c, n, 0.0))
+        t_seed, t_grow, t_mu = thresholds(block_sums(*(np.where(water_c, a, 0.0) for a in (s1, s2, n))))
     berth = water_c & land
     if not berth.any():
         # No berth cells (none grown back: at coarse pixels a berth is under one cell) need the

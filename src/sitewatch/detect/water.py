@@ -251,7 +251,8 @@ def _opening(mask: NDArray[np.bool_], r: int) -> NDArray[np.bool_]:
     """``binary_opening(mask, disk(r))``; for r = 1 the disk is the 3 × 3 square, opened by
     separable minimum and maximum filters (the same result, several times faster)."""
     if r == 1 and mask.shape[0] >= 2 and mask.shape[1] >= 2:
-        return _square3(_square3(mask, np.logical_and, False), np.logical_or, False)
+        eroded = _square3(mask, np.logical_and, False)
+        return _square3(eroded, np.logical_or, False) if eroded.any() else eroded
     return np.asarray(ndimage.binary_opening(mask, disk(r)))
 
 

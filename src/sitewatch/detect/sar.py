@@ -341,7 +341,8 @@ def detect_sar_with_features(
     params:
         Detector parameters; the defaults are the tested ones.
     workers:
-        Threads for the pixel passes (row strips).
+        Threads in all, the caller's included: the pixel pass (row strips), land and the
+        thresholds share them. The detections do not depend on it.
 
     Returns
     -------

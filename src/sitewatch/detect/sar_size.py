@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from .base import measure_components
+from .base import measure_components, measure_pixel_lists
 
 if TYPE_CHECKING:
     from .sar import SarParams
@@ -156,7 +156,7 @@ def _box_corners(
 
 def _pixels(lab: NDArray[np.integer], ids: NDArray[np.integer]) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.int64]]:
     """Rows, columns and component index (position in ``ids``) of the pixels of components ``ids``."""
-    lab_pos = np.full(int(lab.max()) + 1, -1, dtype=np.int64)
+    lab_pos = np.full(max(int(lab.max()), int(ids.max(initial=0))) + 1, -1, dtype=np.int64)
     lab_pos[ids] = np.arange(ids.size)
     rr, cc = np.nonzero(lab)
     k = lab_pos[lab[rr, cc]]
@@ -290,11 +290,14 @@ def _measure(
     that failed (:func:`~sitewatch.detect.sar_pieces._rescue`): on whole components it lets blobs of clutter pass.
     """
     ids = np.arange(1, nl + 1)
-    m = measure_components(lab, ids, pxy)
+    if nl == 0:
+        m = measure_components(lab, ids, pxy)
+    else:  # measure_components on the pixel list, which the spread takes too
+        pix = _pixels(lab, ids)
+        m = measure_pixel_lists(pix[0].astype(np.float64), pix[1].astype(np.float64), pix[2], nl, pxy, np.ones(pix[0].size))
     gpx = math.sqrt(pxy[0] * pxy[1])
     length, width = m["length_m"], m["width_m"]
-    if spread_width:
-        pix = _pixels(lab, ids)
+    if spread_width and nl:
         _, v_across = _axis_variances_px(np.ones(pix[0].size), pix, ids.size, pxy, m["heading_deg"])
         width = np.minimum(width, np.sqrt(12.0 * v_across) + gpx)
     ok = (

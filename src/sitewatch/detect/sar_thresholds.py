@@ -149,16 +149,8 @@ class _CellMaps:
         hc, wc = mx.shape
         if self.berth is not None:
             return np.asarray(mx > self.window((slice(0, hc), slice(0, wc)))[0].astype(np.float32))
-        k = self.k
         t = self.blocks[0].astype(np.float32)
-        hb, wb = t.shape
-        if hb * k == hc and wb * k == wc:
-            m = mx
-        else:
-            m = np.zeros((hb * k, wb * k), np.float32)
-            m[:hc, :wc] = mx
-        hit = m.reshape(hb, k, wb, k) > t[:, None, :, None]
-        return hit.reshape(hb * k, wb * k)[:hc, :wc]
+        return np.asarray(mx > np.repeat(np.repeat(t, self.k, axis=0), self.k, axis=1)[:hc, :wc])
 
 
 def _expand(a: NDArray[Any], k: int, shape: tuple[int, int]) -> NDArray[Any]:

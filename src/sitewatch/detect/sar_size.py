@@ -158,10 +158,11 @@ def _pixels(lab: NDArray[np.integer], ids: NDArray[np.integer]) -> tuple[NDArray
     """Rows, columns and component index (position in ``ids``) of the pixels of components ``ids``."""
     lab_pos = np.full(max(int(lab.max()), int(ids.max(initial=0))) + 1, -1, dtype=np.int64)
     lab_pos[ids] = np.arange(ids.size)
-    rr, cc = np.nonzero(lab)
-    k = lab_pos[lab[rr, cc]]
+    flat = np.flatnonzero(lab)  # faster than np.nonzero in 2-D, and the same pixels in the same order
+    k = lab_pos[lab.ravel()[flat]]
     sel = k >= 0
-    return rr[sel], cc[sel], k[sel]
+    rr, cc = np.divmod(flat[sel], lab.shape[1])
+    return rr, cc, k[sel]
 
 
 def _axis_variances(

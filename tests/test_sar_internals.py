@@ -352,3 +352,25 @@ def test_block_sums_of_the_cell_pass_are_the_cells_aggregated(workers: int, shap
         s1, s2, n, _, _, blocks = _cell_pass(x, given, True, f, pool if workers > 1 else None, k)
     for got, cells in zip(blocks, (s1, s2, n), strict=True):
         assert np.array_equal(got, _aggregate(cells, k))  # bit for bit: the thresholds depend on them
+
+
+def test_caller_takes_up_the_items_from_the_back_while_the_pool_works_on_one() -> None:
+    import threading
+    import time
+
+    from sitewatch.detect.sar_cells import _in_threads
+
+    release = threading.Event()
+
+    def fn(i: int) -> int:
+        if i == 1:
+            release.wait(20.0)  # the pool's thread is held on item 1 ...
+        elif i == 2:
+            release.set()  # ... until the caller gets to item 2, which it can only reach from the back
+        return i * i
+
+    with ThreadPoolExecutor(1) as pool:
+        start = time.perf_counter()
+        got = _in_threads(fn, range(10), pool)
+    assert got == [i * i for i in range(10)]
+    assert time.perf_counter() - start < 10.0  # waiting for item 1 first would have taken the 20 s

@@ -39,7 +39,7 @@ def test_cell_pass_matches_plain_sums(workers: int, shape: tuple[int, int]) -> N
     given = rng.random(shape) > 0.1
     used = given & np.isfinite(x) & (x != 0)
     with ThreadPoolExecutor(workers) as pool:
-        s1, s2, n, mx, mask, _ = _cell_pass(x, given, True, 4, pool if workers > 1 else None)
+        s1, s2, n, mx, mask = _cell_pass(x, given, True, 4, pool if workers > 1 else None)
     assert mask is not None and np.array_equal(mask, used)
     got: tuple[np.ndarray, ...] = (s1, s2, n, mx)
     for a, b in zip(got, _plain_cells(x, used, 4), strict=True):
@@ -48,7 +48,7 @@ def test_cell_pass_matches_plain_sums(workers: int, shape: tuple[int, int]) -> N
 
 def test_cell_pass_without_masks_reports_all_used() -> None:
     x = np.full((9, 10), 2.0, np.float32)
-    s1, s2, n, mx, mask, _ = _cell_pass(x, None, True, 4, None)
+    s1, s2, n, mx, mask = _cell_pass(x, None, True, 4, None)
     assert mask is None
     assert n.tolist() == [[16, 16, 8], [16, 16, 8], [4, 4, 2]]
     assert s1[2, 2] == 4.0 and s2[0, 0] == 64.0 and mx.max() == 2.0
@@ -241,7 +241,7 @@ def test_cell_pass_leaves_out_a_single_unusable_pixel(bad: float) -> None:
     # included (the minimum misses it), must still be found.
     x = np.full((16, 24), 2.0, np.float32)
     x[13, 21] = bad
-    s1, s2, n, mx, mask, _ = _cell_pass(x, None, True, 4, None)
+    s1, s2, n, mx, mask = _cell_pass(x, None, True, 4, None)
     assert mask is not None and not mask[13, 21] and mask.sum() == x.size - 1
     assert n[3, 5] == 15 and s1[3, 5] == 30.0 and s2[3, 5] == 60.0 and mx[3, 5] == 2.0
     assert n.sum() == x.size - 1
@@ -250,7 +250,7 @@ def test_cell_pass_leaves_out_a_single_unusable_pixel(bad: float) -> None:
 def test_cell_pass_keeps_negative_pixels_of_intensity_input() -> None:
     x = np.full((8, 8), 2.0, np.float32)
     x[1, 1] = -1.0  # used (only NaN, infinities and 0 are not): the cheap check must not drop it
-    s1, _, n, _, mask, _ = _cell_pass(x, None, True, 4, None)
+    s1, _, n, _, mask = _cell_pass(x, None, True, 4, None)
     assert mask is None and n[0, 0] == 16 and s1[0, 0] == 29.0
 
 
@@ -337,21 +337,6 @@ def test_dark_median_when_the_middle_ranks_fall_in_two_bins() -> None:
         for t in edges[1:-1]:
             dark = v[v <= t]
             assert _median_at_most(v, float(t), hist, edges) == (np.median(dark) if dark.size else np.median(v))
-
-
-@pytest.mark.parametrize("workers", [1, 2])
-@pytest.mark.parametrize(("shape", "f", "k"), [((70, 90), 4, 2), ((37, 61), 3, 3), ((41, 17), 1, 2), ((16, 16), 4, 1), ((1101, 2001), 4, 2)])
-def test_block_sums_of_the_cell_pass_are_the_cells_aggregated(workers: int, shape: tuple[int, int], f: int, k: int) -> None:
-    from sitewatch.detect.sar_cells import _aggregate
-
-    rng = np.random.default_rng(shape[0] + f)
-    x = rng.gamma(4.5, 0.01, shape).astype(np.float32)
-    x[rng.random(shape) < 0.05] = np.nan
-    given = rng.random(shape) > 0.1
-    with ThreadPoolExecutor(workers) as pool:
-        s1, s2, n, _, _, blocks = _cell_pass(x, given, True, f, pool if workers > 1 else None, k)
-    for got, cells in zip(blocks, (s1, s2, n), strict=True):
-        assert np.array_equal(got, _aggregate(cells, k))  # bit for bit: the thresholds depend on them
 
 
 def test_caller_takes_up_the_items_from_the_back_while_the_pool_works_on_one() -> None:

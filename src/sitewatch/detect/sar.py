@@ -438,10 +438,10 @@ def _detect(
     # One pass over the pixels: sums and maxima per land/water cell. Land, CFAR blocks, their
     # backgrounds and the cells worth a closer look are all built from these cells; pixels are
     # read again only inside the windows around candidate cells.
-    s1, s2, n, mx, pixmask, blocks = _cell_pass(x, given, check_float, f, pool, k)
+    s1, s2, n, mx, pixmask = _cell_pass(x, given, check_float, f, pool)
     if not n.any():
         return []
-    water_c, land, maps, levels = _cell_thresholds((s1, s2, n), blocks, k, p, gpx, derive_land, pool)
+    water_c, land, maps, levels = _cell_thresholds(s1, s2, n, k, p, gpx, derive_land, pool)
     nw = n if not land.any() else np.where(water_c, n, 0.0)
     hits = maps.seed_hits(mx) & (nw > 0)
     if not hits.any():

@@ -92,15 +92,14 @@ def _aggregate(a: NDArray[np.float64], k: int) -> NDArray[np.float64]:
 
 
 def _cell_pass(
-    x: NDArray[np.float32], given: NDArray[np.bool_] | None, check_float: bool, f: int, pool: Executor | None, k: int = 1
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float32], NDArray[np.bool_] | None, tuple[NDArray[np.float64], ...]]:
+    x: NDArray[np.float32], given: NDArray[np.bool_] | None, check_float: bool, f: int, pool: Executor | None
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float32], NDArray[np.bool_] | None]:
     """The one pass over all pixels: per f × f cell the sums of I and I², the count and the
-    maximum of the used pixels, the mask of used pixels (None: all used), and the sums of I,
-    I² and the count per block of k × k cells (:func:`_aggregate` of the cell sums).
+    maximum of the used pixels, and the mask of used pixels (None: all used).
 
     Used: ``given`` (valid and water) and, for float input, finite and non-zero. Row strips
-    are folded while they are in the CPU cache (:func:`_fold_stats`), to cells and then to
-    blocks; with a ``pool`` strips run in threads (numpy releases the GIL inside its loops).
+    are folded while they are in the CPU cache (:func:`_fold_stats`); with a ``pool`` strips
+    run in threads (numpy releases the GIL inside its loops).
     """
     h, w = x.shape
     hc, wc = -(-h // f), -(-w // f)
@@ -108,11 +107,10 @@ def _cell_pass(
     s2 = np.zeros((hc, wc))
     n = np.zeros((hc, wc))
     mx = np.zeros((hc, wc), np.float32)
-    blocks = tuple(np.zeros((-(-hc // k), -(-wc // k))) for _ in range(3)) if k > 1 else (s1, s2, n)
     # Alone, strips of a quarter megapixel (1 MB) stay in the CPU cache through the folds. In
     # threads every numpy call hands the interpreter lock over, which costs more than the cache
-    # saves: four times larger strips, four times fewer calls. Strips hold whole blocks.
-    strip = max(1, (1 << 20 if pool is not None else 1 << 18) // max(w, 1) // (f * k)) * f * k
+    # saves: four times larger strips, four times fewer calls.
+    strip = max(1, (1 << 20 if pool is not None else 1 << 18) // max(w, 1) // f) * f
     bad: dict[int, NDArray[np.bool_]] = {}
 
     def one(r0: int, look: bool = False) -> None:
@@ -135,24 +133,21 @@ def _cell_pass(
             xs = np.pad(xs, ((0, ph), (0, pw)))
             us = np.pad(np.ones((rows, w), bool) if us is None else us, ((0, ph), (0, pw)))
         i = r0 // f
-        cells = slice(i, i + xs.shape[0] // f)
+        k = xs.shape[0] // f
         sums, squares, peaks = _fold_stats(xs, f)
         if check_float and not look and peaks.max() == np.inf:
             one(r0, look=True)
             return
-        s1[cells], s2[cells], mx[cells] = sums, squares, peaks
-        n[cells] = f * f if us is None else _fold(us.view(np.uint8), f, np.add, np.float32)
-        if k > 1:
-            for b, c in zip(blocks, (s1, s2, n), strict=True):
-                b[i // k : -(-cells.stop // k)] = _aggregate(c[cells], k)
+        s1[i : i + k], s2[i : i + k], mx[i : i + k] = sums, squares, peaks
+        n[i : i + k] = f * f if us is None else _fold(us.view(np.uint8), f, np.add, np.float32)
 
     _in_threads(one, range(0, h, strip), pool)
     if not bad:
-        return s1, s2, n, mx, given, blocks
+        return s1, s2, n, mx, given
     used = np.ones((h, w), bool) if given is None else given.copy()
     for r0, good in bad.items():
         used[r0 : r0 + good.shape[0]] &= good
-    return s1, s2, n, mx, used, blocks
+    return s1, s2, n, mx, used
 
 
 def _ring_sum(a: NDArray[np.float64], g: int, r: int) -> NDArray[np.float64]:

@@ -9,6 +9,7 @@ See :mod:`sitewatch.detect.sar` for how the detector uses them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from .sar_cells import _aggregate, _block_px, _cell_block, _in_threads, _started, _thresholds
+from .sar_cells import _aggregate, _block_px, _cell_block, _started, _thresholds
 from .water import LandLevels, disk, land_and_levels_from_cells
 
 if TYPE_CHECKING:
@@ -25,8 +26,9 @@ if TYPE_CHECKING:
 
 
 def _cell_thresholds(
-    cells: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
-    blocks: tuple[NDArray[np.float64], ...],
+    s1: NDArray[np.float64],
+    s2: NDArray[np.float64],
+    n: NDArray[np.float64],
     k: int,
     p: SarParams,
     gpx: float,
@@ -35,16 +37,25 @@ def _cell_thresholds(
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_], _CellMaps, LandLevels | None]:
     """Water, land (before the berth growth), the levels it was found with, and the seed threshold, growth threshold and background mean of every cell.
 
-    ``cells``: the sums of I and I² and the count per cell; ``blocks``: the same per block of
-    k × k cells. The thresholds over all cells (no land taken out) are what an open-sea image
-    uses and what berth cells are held to; with a pool they are computed while a thread of
-    the pool derives land (and then takes up the ring sums handed to it).
+    The thresholds over all cells (no land taken out) are what an open-sea image uses and what
+    berth cells are held to; with a pool they are computed while a thread of the pool derives
+    land (and takes up the ring sums handed to it when done).
     """
-    s1, s2, n = cells
     cell_m = gpx * _cell_block(p, gpx)[0]
     b = _block_px(p, gpx)
 
-    def thresholds(b1: NDArray[np.float64], b2: NDArray[np.float64], bn: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    def block_sums(c1: NDArray[np.float64], c2: NDArray[np.float64], cn: NDArray[np.float64]) -> list[Callable[[], NDArray[np.float64]]]:
+        """Calls giving the block sums of the cell sums; with a pool those of I² and of the count
+        are handed to it (before anything handed to it later), that of I is taken by the caller."""
+
+        def here(a: NDArray[np.float64]) -> Callable[[], NDArray[np.float64]]:
+            return lambda: _aggregate(a, k)
+
+        rest = [_started(pool, lambda a: _aggregate(a, k), a) if pool is not None else here(a) for a in (c2, cn)]
+        return [here(c1), *rest]
+
+    def thresholds(sums: list[Callable[[], NDArray[np.float64]]]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        b1, b2, bn = (get() for get in sums)
         return _thresholds(b1, b2, bn, p, b, gpx, pool)
 
     def land_of(kw: dict[str, float]) -> tuple[NDArray[np.bool_], LandLevels | None]:
@@ -58,8 +69,10 @@ def _cell_thresholds(
         kw = _cells_kwargs(p)
         rb = int(round(kw.pop("berth_m") / cell_m))
         if pool is not None:
+            # The pool takes two of the block sums, then land; this thread the threshold chain.
+            sums = block_sums(s1, s2, n)
             pending = _started(pool, land_of, kw)
-            whole = thresholds(*blocks)
+            whole = thresholds(sums)
             land, levels = pending()
         else:
             land, levels = land_of(kw)
@@ -74,12 +87,11 @@ def _cell_thresholds(
         land = np.zeros(n.shape, bool)
         water_c = np.ones(n.shape, bool)
     if pending is None and (not land.any() or (water_c & land).any()):
-        whole = thresholds(*blocks)
+        whole = thresholds(block_sums(s1, s2, n))
     if not land.any():
         t_seed, t_grow, t_mu = whole
     else:
-        w1, w2, wn = _in_threads(lambda a: _aggregate(np.where(water_c, a, 0.0), k), [s1, s2, n], pool)
-        t_seed, t_grow, t_mu = thresholds(w1, w2, wn)
+        t_seed, t_grow, t_mu = thresholds(block_sums(*(np.where(water_c, a, 0.0) for a in (s1, s2, n))))
     berth = water_c & land
     if not berth.any():
         # No berth cells (none grown back: at coarse pixels a berth is under one cell) need the

@@ -359,3 +359,28 @@ def test_caller_takes_up_the_items_from_the_back_while_the_pool_works_on_one() -
         got = _in_threads(fn, range(10), pool)
     assert got == [i * i for i in range(10)]
     assert time.perf_counter() - start < 10.0  # waiting for item 1 first would have taken the 20 s
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_detection_leaves_no_reference_cycles_holding_its_arrays(workers: int) -> None:
+    # A cycle (a closure calling itself, a pool job holding its owner) keeps the per-cell
+    # arrays alive until the garbage collector happens to run: a scene's worth of memory per call.
+    import gc
+
+    from sitewatch.detect.sar import detect_sar
+
+    rng = np.random.default_rng(12)
+    img = rng.gamma(4.5, 0.02 / 4.5, (600, 640)).astype(np.float32)
+    img[:, 420:] = rng.gamma(2.0, 0.5, (600, 220)).astype(np.float32)  # bright land
+    img[100:112, 148:152] = 2.0
+    img[:, :5] = np.nan
+    img[300, 300] = np.inf
+    gc.collect()
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        assert detect_sar(img, 10.0, workers=workers)
+        assert gc.collect() == 0
+    finally:
+        if was:
+            gc.enable()

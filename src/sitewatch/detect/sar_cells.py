@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -91,6 +92,32 @@ def _aggregate(a: NDArray[np.float64], k: int) -> NDArray[np.float64]:
     return _fold(a, k, np.add)
 
 
+def _strip_cells(
+    xs: NDArray[np.float32], us: NDArray[np.bool_] | None, look: bool, f: int, pw: int
+) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32], NDArray[np.float32] | float, NDArray[np.bool_] | None]:
+    """Sums of I and I², maximum and count of the used pixels per f × f cell of a row strip,
+    and its float pixels that are not used (None: all used). ``us``: the pixels given as used;
+    ``look``: look for NaN, infinite and 0 pixels; ``pw``: columns of zeros that complete the
+    last cell."""
+    good = None
+    if look:
+        good = np.isfinite(xs)
+        good &= xs != 0
+        if good.all():
+            good = None
+        else:
+            us = good if us is None else us & good
+    if us is not None:
+        xs = np.where(us, xs, np.float32(0))
+    rows = xs.shape[0]
+    ph = -(-rows // f) * f - rows
+    if ph or pw:  # edge strip: pad to whole cells (zeros count as unused)
+        xs = np.pad(xs, ((0, ph), (0, pw)))
+        us = np.pad(np.ones((rows, xs.shape[1] - pw), bool) if us is None else us, ((0, ph), (0, pw)))
+    counts: NDArray[np.float32] | float = f * f if us is None else _fold(us.view(np.uint8), f, np.add, np.float32)
+    return (*_fold_stats(xs, f), counts, good)
+
+
 def _cell_pass(
     x: NDArray[np.float32], given: NDArray[np.bool_] | None, check_float: bool, f: int, pool: Executor | None
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float32], NDArray[np.bool_] | None]:
@@ -113,33 +140,20 @@ def _cell_pass(
     strip = max(1, (1 << 20 if pool is not None else 1 << 18) // max(w, 1) // f) * f
     bad: dict[int, NDArray[np.bool_]] = {}
 
-    def one(r0: int, look: bool = False) -> None:
+    def one(r0: int) -> None:
         xs = x[r0 : r0 + strip]
-        us = None if given is None else given[r0 : r0 + strip]
-        # A positive minimum rules out NaN (the minimum would be NaN), 0 and -inf; otherwise, or
-        # when asked to, look at every pixel (negative ones are used). +inf shows in the maxima.
-        look = check_float and (look or not xs.min() > 0)
-        if look:
-            good = np.isfinite(xs)
-            good &= xs != 0
-            if not good.all():
-                bad[r0] = good
-                us = good if us is None else us & good
-        if us is not None:
-            xs = np.where(us, xs, np.float32(0))
-        rows = xs.shape[0]
-        ph, pw = -(-rows // f) * f - rows, wc * f - w
-        if ph or pw:  # edge strip: pad to whole cells (zeros count as unused)
-            xs = np.pad(xs, ((0, ph), (0, pw)))
-            us = np.pad(np.ones((rows, w), bool) if us is None else us, ((0, ph), (0, pw)))
-        i = r0 // f
-        k = xs.shape[0] // f
-        sums, squares, peaks = _fold_stats(xs, f)
-        if check_float and not look and peaks.max() == np.inf:
-            one(r0, look=True)
-            return
-        s1[i : i + k], s2[i : i + k], mx[i : i + k] = sums, squares, peaks
-        n[i : i + k] = f * f if us is None else _fold(us.view(np.uint8), f, np.add, np.float32)
+        # A positive minimum rules out NaN (the minimum would be NaN), 0 and -inf; otherwise
+        # every pixel is looked at (negative ones are used). +inf shows in the maxima: then the
+        # strip is folded again, looking.
+        look = check_float and not xs.min() > 0
+        folded = _strip_cells(xs, None if given is None else given[r0 : r0 + strip], look, f, wc * f - w)
+        if check_float and not look and folded[2].max() == np.inf:
+            folded = _strip_cells(xs, None if given is None else given[r0 : r0 + strip], True, f, wc * f - w)
+        sums, squares, peaks, counts, good = folded
+        cells = slice(r0 // f, r0 // f + sums.shape[0])
+        s1[cells], s2[cells], mx[cells], n[cells] = sums, squares, peaks, counts
+        if good is not None:
+            bad[r0] = good
 
     _in_threads(one, range(0, h, strip), pool)
     if not bad:
@@ -247,6 +261,12 @@ def _ring_count(counts: NDArray[np.generic], g: int, r: int) -> NDArray[np.float
     return out
 
 
+def _block_ring(job: tuple[int, NDArray[np.float64]], g: int, r: int) -> NDArray[np.float64]:
+    """Ring sums of the block sums ``job`` = (index, array): 0 for I, 1 for I², 2 for the count (exact)."""
+    i, a = job
+    return _ring_count(a, g, r) if i == 2 else _ring_sum(a, g, r)
+
+
 class _CensoredRings:
     """Ring statistics over the blocks not censored, for a series of censoring masks.
 
@@ -263,13 +283,16 @@ class _CensoredRings:
         self.ring_cells = (2 * r + 1) ** 2 - (2 * g + 1) ** 2
         self.full: dict[int, NDArray[np.float64] | Callable[[], NDArray[np.float64]]] = {}
         self.totals = tuple(float(a.sum()) for a in s)
+        # Not a method: what the pool holds must not hold this object (a reference cycle would
+        # keep its arrays until the garbage collector runs).
+        self.ring = partial(_block_ring, g=g, r=r)
         if pool is not None:
             # The all-block sums start at once, in the order they are needed (the censoring
             # rounds take I² and the count, the last mask I too), while the caller finds the
             # first mask. They go unused only where many blocks are censored (coasts), and
             # then took the other core's time.
             for i in (1, 2, 0):
-                self.full[i] = _started(pool, self._ring, (i, s[i]))
+                self.full[i] = _started(pool, self.ring, (i, s[i]))
 
     def mean_square(self, keep: NDArray[np.bool_]) -> NDArray[np.float64] | None:
         """Mean square of the rings, None when no block is kept."""
@@ -301,22 +324,19 @@ class _CensoredRings:
             tot = [float(a.sum()) for a in c]
             if tot[-1] == 0:
                 return None
-            return _in_threads(self._ring, list(zip(which, c, strict=True)), self.pool), tot
+            return _in_threads(self.ring, list(zip(which, c, strict=True)), self.pool), tot
         tot = [self.totals[i] - float(self.s[i].ravel()[drop].sum()) for i in which]
         if tot[-1] == 0:
             return None
         for i in which:
             if i not in self.full:
-                self.full[i] = self._ring((i, self.s[i]))
+                self.full[i] = self.ring((i, self.s[i]))
         share = _sparse_ring_sums([self.s[i] for i in which], drop, self.g, self.r) if drop.size else None
         rings = [self._full(i) for i in which]
         if share is not None:
             rings = [f - c for f, c in zip(rings, share, strict=True)]
         return rings, tot
 
-    def _ring(self, job: tuple[int, NDArray[np.float64]]) -> NDArray[np.float64]:
-        i, a = job
-        return _ring_count(a, self.g, self.r) if i == 2 else _ring_sum(a, self.g, self.r)
 
     def _full(self, i: int) -> NDArray[np.float64]:
         got = self.full[i]

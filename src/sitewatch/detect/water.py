@@ -212,22 +212,18 @@ def _median_at_most(v: NDArray[np.float64], t: float, hist: NDArray[np.int64] | 
     if total == 0:
         return float(np.median(v))
 
-    def nth(ranks: list[int]) -> list[float]:
-        """The values of these ranks (ascending, in one bin or at ``t``)."""
-        if ranks[0] >= n_lt:
-            return [t] * len(ranks)
+    lo_r, hi_r = (total - 1) // 2, total // 2
+    ranks, got = [lo_r] if lo_r == hi_r else [lo_r, hi_r], []
+    while ranks and ranks[0] < n_lt:  # the middle ranks below t: each bin holding one read once
         b = int(np.searchsorted(cum, ranks[0], side="right"))
         before = int(cum[b - 1]) if b else 0
         inside = v[(v >= edges[b]) & (v < edges[b + 1])]
-        kth = [r - before for r in ranks]
-        if kth[-1] >= inside.size:  # the upper rank lies in a later bin, or is t
-            return nth(ranks[:1]) + nth(ranks[1:])
+        kth = [r - before for r in ranks if r - before < inside.size]
         part = np.partition(inside, kth)
-        return [float(part[q]) for q in kth]
-
-    lo_r, hi_r = (total - 1) // 2, total // 2
-    a, *b = nth([lo_r] if lo_r == hi_r else [lo_r, hi_r])
-    return a if not b else (a + b[0]) / 2
+        got += [float(part[q]) for q in kth]
+        ranks = ranks[len(kth) :]
+    got += [t] * len(ranks)  # ranks at t itself
+    return got[0] if len(got) == 1 else (got[0] + got[1]) / 2
 
 
 def _drop_small(mask: NDArray[np.bool_], min_cells: float) -> NDArray[np.bool_]:

@@ -225,7 +225,14 @@ def _ring_sums(arrays: Sequence[NDArray[np.float64]], g: int, r: int, pool: Exec
 def _sparse_ring_sums(arrays: Sequence[NDArray[np.float64]], idx: NDArray[np.intp], g: int, r: int) -> list[NDArray[np.float64]]:
     """:func:`_ring_sum` of arrays that are zero except at the flat indices ``idx``: each of those
     blocks adds its value over its own ring (the ring is symmetric), by one bincount."""
-    h, w = arrays[0].shape
+    spread = _ring_spread(idx, arrays[0].shape, g, r)
+    return [_spread_sum(a, idx, spread) for a in arrays]
+
+
+def _ring_spread(idx: NDArray[np.intp], shape: tuple[int, ...], g: int, r: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """The cells of the rings of the blocks at flat indices ``idx`` (inside the image), and which
+    of those blocks each belongs to: what :func:`_spread_sum` adds up."""
+    h, w = shape
     d = np.arange(-r, r + 1)
     dy, dx = np.meshgrid(d, d, indexing="ij")
     ring = (np.abs(dy) > g) | (np.abs(dx) > g)
@@ -233,9 +240,13 @@ def _sparse_ring_sums(arrays: Sequence[NDArray[np.float64]], idx: NDArray[np.int
     yy = iy[:, None] + dy[ring]
     xx = ix[:, None] + dx[ring]
     ok = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
-    flat = (yy * w + xx)[ok]
-    src = np.broadcast_to(np.arange(idx.size)[:, None], ok.shape)[ok]
-    return [np.bincount(flat, a.ravel()[idx][src], h * w).astype(np.float64, copy=False).reshape(h, w) for a in arrays]
+    return (yy * w + xx)[ok], np.broadcast_to(np.arange(idx.size)[:, None], ok.shape)[ok]
+
+
+def _spread_sum(a: NDArray[np.float64], idx: NDArray[np.intp], spread: tuple[NDArray[np.intp], NDArray[np.intp]]) -> NDArray[np.float64]:
+    """The values of ``a`` at ``idx`` each added over its block's ring (:func:`_ring_spread`)."""
+    flat, src = spread
+    return np.bincount(flat, a.ravel()[idx][src], a.size).astype(np.float64, copy=False).reshape(a.shape)
 
 
 def _ring_count(counts: NDArray[np.generic], g: int, r: int) -> NDArray[np.float64]:
@@ -331,11 +342,13 @@ class _CensoredRings:
         for i in which:
             if i not in self.full:
                 self.full[i] = self.ring((i, self.s[i]))
-        share = _sparse_ring_sums([self.s[i] for i in which], drop, self.g, self.r) if drop.size else None
-        rings = [self._full(i) for i in which]
-        if share is not None:
-            rings = [f - c for f, c in zip(rings, share, strict=True)]
-        return rings, tot
+        spread = _ring_spread(drop, n.shape, self.g, self.r) if drop.size else None
+
+        def censored(i: int) -> NDArray[np.float64]:  # the all-block ring less the censored blocks' share
+            ring = self._full(i)
+            return ring if spread is None else ring - _spread_sum(self.s[i], drop, spread)
+
+        return _in_threads(censored, which, self.pool), tot
 
 
     def _full(self, i: int) -> NDArray[np.float64]:

@@ -358,15 +358,31 @@ class _CensoredRings:
         return got
 
 
-def _thresholds(
-    s1: NDArray[np.float64], s2: NDArray[np.float64], n: NDArray[np.float64], p: SarParams, b: int, gpx: float, pool: Executor | None = None
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Seed and growth thresholds per block and the background mean, with censoring."""
+def _censored_rings(
+    s1: NDArray[np.float64], s2: NDArray[np.float64], n: NDArray[np.float64], p: SarParams, b: int, gpx: float, pool: Executor | None
+) -> _CensoredRings:
+    """The ring statistics of blocks of ``b`` pixels (guard and background from ``p``); with a
+    pool their all-block ring sums are its next jobs."""
     bm = b * gpx
     g = max(1, math.ceil(p.guard_m / bm))
     r = max(g + 1, math.ceil(p.background_m / bm))
-    min_n = p.min_background_blocks * b * b
-    rings = _CensoredRings((s1, s2, n), g, r, min_n, pool)
+    return _CensoredRings((s1, s2, n), g, r, p.min_background_blocks * b * b, pool)
+
+
+def _thresholds(
+    s1: NDArray[np.float64],
+    s2: NDArray[np.float64],
+    n: NDArray[np.float64],
+    p: SarParams,
+    b: int,
+    gpx: float,
+    pool: Executor | None = None,
+    rings: _CensoredRings | None = None,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Seed and growth thresholds per block and the background mean, with censoring
+    (``rings``: those of :func:`_censored_rings`, if already made)."""
+    rings = rings if rings is not None else _censored_rings(s1, s2, n, p, b, gpx, pool)
+    g, r = rings.g, rings.r
     div = np.maximum(n, 1.0)
     blk_m2 = s2 / div
     keep = n > 0

@@ -9,7 +9,6 @@ See :mod:`sitewatch.detect.sar` for how the detector uses them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,11 +17,24 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from .sar_cells import _aggregate, _block_px, _cell_block, _started, _thresholds
+from .sar_cells import (
+    _aggregate,
+    _block_px,
+    _cell_block,
+    _censored_rings,
+    _CensoredRings,
+    _in_threads,
+    _started,
+    _thresholds,
+)
 from .water import LandLevels, disk, land_and_levels_from_cells
 
 if TYPE_CHECKING:
     from .sar import SarParams
+
+
+_Sums = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
+"""The sums of I and I² and the count, per cell or per block."""
 
 
 def _cell_thresholds(
@@ -39,24 +51,17 @@ def _cell_thresholds(
 
     The thresholds over all cells (no land taken out) are what an open-sea image uses and what
     berth cells are held to; with a pool they are computed while a thread of the pool derives
-    land (and takes up the ring sums handed to it when done).
+    land (after the block and ring sums handed to it first).
     """
     cell_m = gpx * _cell_block(p, gpx)[0]
     b = _block_px(p, gpx)
 
-    def block_sums(c1: NDArray[np.float64], c2: NDArray[np.float64], cn: NDArray[np.float64]) -> list[Callable[[], NDArray[np.float64]]]:
-        """Calls giving the block sums of the cell sums; with a pool those of I² and of the count
-        are handed to it (before anything handed to it later), that of I is taken by the caller."""
+    def block_sums(c1: NDArray[np.float64], c2: NDArray[np.float64], cn: NDArray[np.float64]) -> _Sums:
+        b1, b2, bn = _in_threads(lambda a: _aggregate(a, k), (c1, c2, cn), pool)
+        return b1, b2, bn
 
-        def here(a: NDArray[np.float64]) -> Callable[[], NDArray[np.float64]]:
-            return lambda: _aggregate(a, k)
-
-        rest = [_started(pool, lambda a: _aggregate(a, k), a) if pool is not None else here(a) for a in (c2, cn)]
-        return [here(c1), *rest]
-
-    def thresholds(sums: list[Callable[[], NDArray[np.float64]]]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        b1, b2, bn = (get() for get in sums)
-        return _thresholds(b1, b2, bn, p, b, gpx, pool)
+    def thresholds(sums: _Sums, rings: _CensoredRings | None = None) -> _Sums:
+        return _thresholds(*sums, p, b, gpx, pool, rings)
 
     def land_of(kw: dict[str, float]) -> tuple[NDArray[np.bool_], LandLevels | None]:
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -69,10 +74,12 @@ def _cell_thresholds(
         kw = _cells_kwargs(p)
         rb = int(round(kw.pop("berth_m") / cell_m))
         if pool is not None:
-            # The pool takes two of the block sums, then land; this thread the threshold chain.
+            # The pool sums two of the three to blocks, takes the all-block ring sums, then
+            # derives land, while this thread runs the threshold chain.
             sums = block_sums(s1, s2, n)
+            rings = _censored_rings(*sums, p, b, gpx, pool)
             pending = _started(pool, land_of, kw)
-            whole = thresholds(sums)
+            whole = thresholds(sums, rings)
             land, levels = pending()
         else:
             land, levels = land_of(kw)

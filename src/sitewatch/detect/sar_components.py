@@ -193,4 +193,5 @@ def _objects(
     own = coarse[np.minimum((sel["row"] + 0.5).astype(np.int64), h - 1) // f, np.minimum((sel["col"] + 0.5).astype(np.int64), w - 1) // f] == labs
     score = np.clip(0.5 + 0.5 * np.log10(np.maximum(peak_rel, 1e-12)) / 2.0, 0.0, 1.0)
     dets = detections_from_measurements(sel, score)
-    return [(int(labs[i]), d, {key: float(v[i]) for key, v in feats.items()}) for i, d in enumerate(dets) if own[i]]
+    columns = {key: np.asarray(v, dtype=np.float64).tolist() for key, v in feats.items()}  # Python floats, once per feature
+    return [(int(labs[i]), d, {key: v[i] for key, v in columns.items()}) for i, d in enumerate(dets) if own[i]]

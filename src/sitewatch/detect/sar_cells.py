@@ -217,11 +217,6 @@ def _in_threads(fn: Callable[[Any], Any], items: Sequence[Any], pool: Executor |
     return [first] + [here[j] if j in here else f.result() for j, f in enumerate(rest)]
 
 
-def _ring_sums(arrays: Sequence[NDArray[np.float64]], g: int, r: int, pool: Executor | None) -> list[NDArray[np.float64]]:
-    """:func:`_ring_sum` of several arrays, in the thread pool too if there is one."""
-    return _in_threads(lambda a: _ring_sum(a, g, r), arrays, pool)
-
-
 def _sparse_ring_sums(arrays: Sequence[NDArray[np.float64]], idx: NDArray[np.intp], g: int, r: int) -> list[NDArray[np.float64]]:
     """:func:`_ring_sum` of arrays that are zero except at the flat indices ``idx``: each of those
     blocks adds its value over its own ring (the ring is symmetric), by one bincount."""

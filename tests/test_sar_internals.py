@@ -220,3 +220,173 @@ def test_raw_length_is_bounded_by_the_extent() -> None:
     # Bright bow and stern, dim amidships: the weighted spread (330 m) exceeds the 240 m extent.
     feats = {"length_int_m": np.array([330.0, 120.0, 2.0]), "length_ext_m": np.array([240.0, 150.0, 4.0])}
     assert raw_length(feats, 10.0).tolist() == [240.0, 120.0, 10.0]
+
+
+@pytest.mark.parametrize("f", [1, 2, 3, 4, 5])
+def test_fold_stats_adds_in_the_order_of_separate_folds(f: int) -> None:
+    from sitewatch.detect.sar_cells import _fold, _fold_stats
+
+    rng = np.random.default_rng(f)
+    x = (rng.gamma(4.5, 0.01, (6 * f, 7 * f)) * rng.choice([1.0, 1e4], (6 * f, 7 * f))).astype(np.float32)
+    s, q, m = _fold_stats(x, f)
+    # Bit for bit: the detector's thresholds and so its detections must not move.
+    assert np.array_equal(s, _fold(x, f, np.add))
+    assert np.array_equal(q, _fold(np.square(x), f, np.add))
+    assert np.array_equal(m, _fold(x, f, np.maximum))
+
+
+@pytest.mark.parametrize("bad", [np.nan, 0.0, np.inf, -np.inf])
+def test_cell_pass_leaves_out_a_single_unusable_pixel(bad: float) -> None:
+    # The strips are checked by their minimum and maximum first: one bad pixel anywhere, +inf
+    # included (the minimum misses it), must still be found.
+    x = np.full((16, 24), 2.0, np.float32)
+    x[13, 21] = bad
+    s1, s2, n, mx, mask = _cell_pass(x, None, True, 4, None)
+    assert mask is not None and not mask[13, 21] and mask.sum() == x.size - 1
+    assert n[3, 5] == 15 and s1[3, 5] == 30.0 and s2[3, 5] == 60.0 and mx[3, 5] == 2.0
+    assert n.sum() == x.size - 1
+
+
+def test_cell_pass_keeps_negative_pixels_of_intensity_input() -> None:
+    x = np.full((8, 8), 2.0, np.float32)
+    x[1, 1] = -1.0  # used (only NaN, infinities and 0 are not): the cheap check must not drop it
+    s1, _, n, _, mask = _cell_pass(x, None, True, 4, None)
+    assert mask is None and n[0, 0] == 16 and s1[0, 0] == 29.0
+
+
+def test_ring_count_of_counts_is_exact() -> None:
+    from sitewatch.detect.sar_cells import _ring_count
+
+    rng = np.random.default_rng(8)
+    n = np.full((40, 53), 64.0)
+    n[-1] = 32.0  # partial blocks at the edges, some no-data
+    n[:, -1] = 16.0
+    n[rng.random(n.shape) < 0.01] = rng.integers(0, 64)
+    for g, r in ((1, 4), (2, 9)):
+        assert np.array_equal(_ring_count(n, g, r), _ring_sum(n, g, r))
+        assert np.array_equal(_ring_count(n > 20, g, r), _ring_sum((n > 20).astype(np.float64), g, r))
+
+
+def test_thresholds_are_the_same_with_threads() -> None:
+    from sitewatch.detect.sar_cells import _thresholds
+
+    rng = np.random.default_rng(9)
+    n = np.full((120, 150), 64.0)
+    s1 = rng.gamma(4.5, 0.03 / 4.5, n.shape) * 64
+    s2 = s1 * s1 / 64 * 1.2
+    ships = rng.integers(0, n.size, 60)
+    s1.flat[ships] *= 100
+    s2.flat[ships] *= 1e4
+    n[:10] = s1[:10] = s2[:10] = 0.0  # no data
+    p = SarParams()
+    one = _thresholds(s1, s2, n, p, 8, 10.0)
+    with ThreadPoolExecutor(2) as pool:
+        two = _thresholds(s1, s2, n, p, 8, 10.0, pool)
+    for a, b in zip(one, two, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_work_in_threads_is_done_by_the_caller_when_the_pool_is_busy() -> None:
+    import threading
+
+    from sitewatch.detect.sar_cells import _in_threads
+
+    release = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(release.wait, 10.0)  # the pool's only thread is taken until the caller is done
+        got: list[list[int]] = []
+        caller = threading.Thread(target=lambda: got.append(_in_threads(lambda v: v * v, [1, 2, 3], pool)))
+        caller.start()
+        caller.join(5.0)
+        release.set()
+    assert got == [[1, 4, 9]]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 6])
+def test_dilate_box_matches_scipy_for_even_sizes_too(size: int) -> None:
+    from sitewatch.detect.sar_shore import _dilate_box
+
+    rng = np.random.default_rng(size)
+    for _ in range(20):
+        m = rng.random(tuple(rng.integers(1, 40, 2))) > rng.choice([0.5, 0.9, 0.99])
+        assert np.array_equal(_dilate_box(m, size), ndimage.binary_dilation(m, np.ones((size, size), bool)))
+
+
+def test_cell_maps_at_pixels_match_the_window() -> None:
+    rng = np.random.default_rng(10)
+    blocks = tuple(rng.random((5, 6)) for _ in range(3))
+    whole = (rng.random((5, 6)), rng.random((5, 6)))
+    berth = rng.random((14, 17)) > 0.7
+    maps = _CellMaps(3, blocks, berth, whole)  # type: ignore[arg-type]
+    sl = (slice(2, 10), slice(4, 13))
+    f, (r0, r1, c0, c1) = 4, (9, 38, 17, 51)  # pixels whose cells are the slice, cut at both ends
+    rows, cols = np.arange(r0, r1) // f, np.arange(c0, c1) // f
+    for got, cells in zip(maps.at(rows, cols), maps.window(sl), strict=True):
+        want = _expand(cells, f, (cells.shape[0] * f, cells.shape[1] * f))[r0 - 8 : r1 - 8, c0 - 16 : c1 - 16]
+        assert np.array_equal(got, want)
+
+
+def test_dark_median_when_the_middle_ranks_fall_in_two_bins() -> None:
+    rng = np.random.default_rng(11)
+    for i in range(300):
+        v = rng.normal(size=int(rng.integers(2, 60)))
+        if i % 3 == 0:
+            v = np.round(v, 1)
+        _, hist, edges = _otsu_hist(v, int(rng.choice([4, 16, 64])))
+        assert hist is not None and edges is not None
+        for t in edges[1:-1]:
+            dark = v[v <= t]
+            assert _median_at_most(v, float(t), hist, edges) == (np.median(dark) if dark.size else np.median(v))
+
+
+def test_caller_takes_up_the_items_from_the_back_while_the_pool_works_on_one() -> None:
+    import threading
+    import time
+
+    from sitewatch.detect.sar_cells import _in_threads
+
+    release = threading.Event()
+
+    def fn(i: int) -> int:
+        if i == 1:
+            release.wait(20.0)  # the pool's thread is held on item 1 ...
+        elif i == 2:
+            release.set()  # ... until the caller gets to item 2, which it can only reach from the back
+        return i * i
+
+    with ThreadPoolExecutor(1) as pool:
+        start = time.perf_counter()
+        got = _in_threads(fn, range(10), pool)
+    assert got == [i * i for i in range(10)]
+    assert time.perf_counter() - start < 10.0  # waiting for item 1 first would have taken the 20 s
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_detection_leaves_no_reference_cycles_holding_its_arrays(workers: int) -> None:
+    # A cycle (a closure calling itself, a pool job holding its owner) keeps the per-cell
+    # arrays alive until the garbage collector happens to run: a scene's worth of memory per call.
+    import gc
+
+    from sitewatch.detect.sar import detect_sar
+
+    rng = np.random.default_rng(12)
+    img = rng.gamma(4.5, 0.02 / 4.5, (600, 640)).astype(np.float32)
+    img[:, 420:] = rng.gamma(2.0, 0.5, (600, 220)).astype(np.float32)  # bright land
+    img[100:112, 148:152] = 2.0
+    img[:, :5] = np.nan
+    img[300, 300] = np.inf
+    assert detect_sar(img, 10.0, workers=workers)  # imports and caches first
+    was, flags = gc.isenabled(), gc.get_debug()
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        detect_sar(img, 10.0, workers=workers)
+        gc.collect()
+        held = [a for o in gc.garbage for a in gc.get_referents(o) if isinstance(a, np.ndarray) and a.nbytes > 10_000]
+    finally:
+        gc.set_debug(flags)
+        gc.garbage.clear()
+        if was:
+            gc.enable()
+    assert not held, [a.shape for a in held]

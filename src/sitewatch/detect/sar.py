@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -67,7 +67,7 @@ from scipy import ndimage
 from ..errors import InputError
 from .base import PixelDetection, pixel_size_pair
 from .sar_candidates import CANDIDATE_FEATURES, MODEL_FILE, candidate_probability, candidate_vector
-from .sar_cells import _cell_block, _cell_pass
+from .sar_cells import _cell_block, _cell_pass, _in_threads
 from .sar_components import CANVAS_PIXELS, _batches, _objects
 from .sar_shore import _dilate_square
 from .sar_size import (
@@ -259,20 +259,27 @@ class SarParams:
         }
 
 
-def _nan_min(a: NDArray[np.generic]) -> float:
-    """``np.nanmin``, NaN for an image with no finite value, without numpy's warning about it."""
+def _nan_min(a: NDArray[np.generic], pool: Executor | None = None) -> float:
+    """``np.nanmin``, NaN for an image with no finite value, without numpy's warning about it;
+    with a pool the two halves of a large image in two threads."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice encountered"
-        return float(np.nanmin(a))
+        if pool is None or a.ndim != 2 or a.size < 1 << 22:
+            return float(np.nanmin(a))
+        return float(np.nanmin(_in_threads(np.nanmin, [a[: a.shape[0] // 2], a[a.shape[0] // 2 :]], pool)))
 
 
 def to_intensity(image: NDArray[np.generic], scale: InputScale = "auto") -> NDArray[np.float32]:
     """Return linear intensity (float32) from intensity, amplitude or dB pixel values."""
+    return _to_intensity(image, scale, None)
+
+
+def _to_intensity(image: NDArray[np.generic], scale: InputScale, pool: Executor | None) -> NDArray[np.float32]:
     a = np.asarray(image)
     if scale == "auto":
         if np.issubdtype(a.dtype, np.integer) or a.dtype == np.bool_:
             scale = "amplitude"
-        elif a.size and _nan_min(a) < 0:
+        elif a.size and _nan_min(a, pool) < 0:
             scale = "db"
         elif _digital_numbers(a):
             scale = "amplitude"
@@ -334,7 +341,8 @@ def detect_sar_with_features(
     params:
         Detector parameters; the defaults are the tested ones.
     workers:
-        Threads for the pixel passes (row strips).
+        Threads in all, the caller's included: the pixel pass (row strips), land and the
+        thresholds share them. The detections do not depend on it.
 
     Returns
     -------
@@ -351,19 +359,23 @@ def detect_sar_with_features(
         return []
     if p.render_8bit and a.dtype == np.uint8:
         return _detect_rendering(a, valid, water, (px, py))
-    intensity = to_intensity(a, p.input_scale)
     given = None if valid is None else np.asarray(valid, dtype=bool)
     if given is not None and given.shape != a.shape:
         raise InputError(f"valid mask shape {given.shape} differs from the image's {a.shape}")
-    if water is not None:
-        if water.shape != a.shape:
-            raise InputError(f"water mask shape {water.shape} differs from the image's {a.shape}")
-        wide = widen_water(np.asarray(water, dtype=bool), math.sqrt(px * py), p.berth_margin_m)
-        given = wide if given is None else given & wide
-    derive = p.refine_water if water is not None else p.derive_water
-    # GRD products mark no-data with 0 and reprojection borders with NaN: in float input
-    # those pixels are invalid too (found in the same pass as the cell sums).
-    found = _detect(intensity, given, bool(np.issubdtype(a.dtype, np.floating)), (px, py), p, workers, derive)
+    if water is not None and water.shape != a.shape:
+        raise InputError(f"water mask shape {water.shape} differs from the image's {a.shape}")
+    # ``workers`` threads in all: this one and a pool of the others. Work handed to the pool that
+    # no pool thread has taken up when its result is wanted is done here (sar_cells._in_threads),
+    # so there are never more busy threads than workers.
+    with ThreadPoolExecutor(workers - 1) if workers > 1 else nullcontext() as pool:
+        intensity = _to_intensity(a, p.input_scale, pool)
+        if water is not None:
+            wide = widen_water(np.asarray(water, dtype=bool), math.sqrt(px * py), p.berth_margin_m)
+            given = wide if given is None else given & wide
+        derive = p.refine_water if water is not None else p.derive_water
+        # GRD products mark no-data with 0 and reprojection borders with NaN: in float input
+        # those pixels are invalid too (found in the same pass as the cell sums).
+        found = _detect(intensity, given, bool(np.issubdtype(a.dtype, np.floating)), (px, py), p, pool, derive)
     if p.classify_8bit and a.dtype == np.uint8 and found:
         prob = candidate_probability(np.array([candidate_vector(ft) for _, ft in found]))
         found = [df for df, q in zip(found, prob, strict=True) if q >= 0.5]
@@ -417,7 +429,7 @@ def _detect(
     check_float: bool,
     pxy: tuple[float, float],
     p: SarParams,
-    workers: int,
+    pool: Executor | None,
     derive_land: bool,
 ) -> list[tuple[PixelDetection, dict[str, float]]]:
     px, py = pxy
@@ -426,12 +438,10 @@ def _detect(
     # One pass over the pixels: sums and maxima per land/water cell. Land, CFAR blocks, their
     # backgrounds and the cells worth a closer look are all built from these cells; pixels are
     # read again only inside the windows around candidate cells.
-    with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
-        s1, s2, n, mx, pixmask = _cell_pass(x, given, check_float, f, pool)
-        if not n.any():
-            return []
-        cells = _cell_thresholds(s1, s2, n, k, p, gpx, derive_land, pool)
-    water_c, land, maps, levels = cells
+    s1, s2, n, mx, pixmask = _cell_pass(x, given, check_float, f, pool)
+    if not n.any():
+        return []
+    water_c, land, maps, levels = _cell_thresholds(s1, s2, n, k, p, gpx, derive_land, pool)
     nw = n if not land.any() else np.where(water_c, n, 0.0)
     hits = maps.seed_hits(mx) & (nw > 0)
     if not hits.any():

@@ -19,7 +19,7 @@ from scipy import ndimage
 
 from .base import PixelDetection, detections_from_measurements
 from .sar_pieces import _rescue
-from .sar_shore import _floats_and_stands_out, _long_runs, _shore_thresholds
+from .sar_shore import _dilate_box, _floats_and_stands_out, _long_runs, _shore_thresholds
 from .sar_size import (
     _box_corners,
     _measure,
@@ -29,7 +29,7 @@ from .sar_size import (
     size_from_features,
 )
 from .sar_split import split_at_water
-from .sar_thresholds import _CellMaps, _expand
+from .sar_thresholds import _CellMaps
 from .water import LandLevels
 
 if TYPE_CHECKING:
@@ -112,16 +112,16 @@ def _objects(
     for j, ((_, (r0, r1, c0, c1)), (y, x0)) in enumerate(zip(wins, pos, strict=True)):
         hh, ww = r1 - r0, c1 - c0
         dst = (slice(y, y + hh), slice(x0, x0 + ww))
-        sl = (slice(r0 // f, -(-r1 // f)), slice(c0 // f, -(-c1 // f)))
+        cr, cc = np.arange(r0, r1) // f, np.arange(c0, c1) // f  # the cell of each row and column
         xs[dst] = x[r0:r1, c0:c1]
-        u = _expand(water_c[sl], f, (hh, ww))
+        u = water_c[cr[:, None], cc[None, :]]
         use[dst] = u if pixmask is None else u & pixmask[r0:r1, c0:c1]
-        for canvas, cell_values in zip((ts, tg, mu), maps.window(sl), strict=True):
-            canvas[dst] = _expand(cell_values, f, (hh, ww))
+        for canvas, values in zip((ts, tg, mu), maps.at(cr, cc), strict=True):
+            canvas[dst] = values
         owner[dst] = j
         dsts.append(dst)
         if core is not None and land_c is not None:
-            core[dst] = _expand(land_c[sl], f, (hh, ww))
+            core[dst] = land_c[cr[:, None], cc[None, :]]
         if lines and max(hh, ww) >= line_px:
             big.append(dst)
     grow = (xs > tg) & use
@@ -148,7 +148,7 @@ def _objects(
     kept = has_seed[lab]
     if merge_px > 1:
         # Bright parts of one hull often break apart at 10 m; join those within merge_m.
-        joined, nl = ndimage.label(ndimage.binary_dilation(kept, np.ones((merge_px, merge_px), bool)))
+        joined, nl = ndimage.label(_dilate_box(kept, merge_px))
         lab = np.where(kept, joined, 0)
     else:
         lab, nl = ndimage.label(kept, np.ones((3, 3), bool))
@@ -193,4 +193,5 @@ def _objects(
     own = coarse[np.minimum((sel["row"] + 0.5).astype(np.int64), h - 1) // f, np.minimum((sel["col"] + 0.5).astype(np.int64), w - 1) // f] == labs
     score = np.clip(0.5 + 0.5 * np.log10(np.maximum(peak_rel, 1e-12)) / 2.0, 0.0, 1.0)
     dets = detections_from_measurements(sel, score)
-    return [(int(labs[i]), d, {key: float(v[i]) for key, v in feats.items()}) for i, d in enumerate(dets) if own[i]]
+    columns = {key: np.asarray(v, dtype=np.float64).tolist() for key, v in feats.items()}  # Python floats, once per feature
+    return [(int(labs[i]), d, {key: v[i] for key, v in columns.items()}) for i, d in enumerate(dets) if own[i]]

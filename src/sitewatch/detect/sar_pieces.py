@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
+from .sar_shore import _dilate_box
 from .sar_size import _measure, _pixels
 from .sar_split import _axes, _water_bins
 
@@ -59,7 +60,7 @@ def _rescue(
         piece = remaining & level
         if merge_px > 1:
             # Pieces of one hull within merge_m join, as in the first pass.
-            joined, nl2 = ndimage.label(ndimage.binary_dilation(piece, np.ones((merge_px, merge_px), bool)))
+            joined, nl2 = ndimage.label(_dilate_box(piece, merge_px))
             lab2 = np.where(piece, joined, 0)
         else:
             lab2, nl2 = ndimage.label(piece, np.ones((3, 3), bool))

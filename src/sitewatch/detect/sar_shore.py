@@ -26,13 +26,23 @@ if TYPE_CHECKING:
 
 def _dilate_square(mask: NDArray[np.bool_], q: int) -> NDArray[np.bool_]:
     """Dilation by the (2q+1)² square, by shifted ORs along rows then columns (separable)."""
+    return _dilate_box(mask, 2 * q + 1)
+
+
+def _dilate_box(mask: NDArray[np.bool_], size: int) -> NDArray[np.bool_]:
+    """``scipy.ndimage.binary_dilation(mask, np.ones((size, size)))`` by shifted ORs along rows
+    then columns (separable, tens of times faster). For an even size the box reaches one pixel
+    further down and right than up and left, as scipy places it."""
+    lo, hi = (size - 1) // 2, size // 2
     rows = mask.copy()
-    for s in range(1, q + 1):
+    for s in range(1, lo + 1):
         rows[:, s:] |= mask[:, :-s]
+    for s in range(1, hi + 1):
         rows[:, :-s] |= mask[:, s:]
     out = rows.copy()
-    for s in range(1, q + 1):
+    for s in range(1, lo + 1):
         out[s:] |= rows[:-s]
+    for s in range(1, hi + 1):
         out[:-s] |= rows[s:]
     return out
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from .base import measure_components
+from .base import measure_components, measure_pixel_lists
 
 if TYPE_CHECKING:
     from .sar import SarParams
@@ -156,32 +156,35 @@ def _box_corners(
 
 def _pixels(lab: NDArray[np.integer], ids: NDArray[np.integer]) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.int64]]:
     """Rows, columns and component index (position in ``ids``) of the pixels of components ``ids``."""
-    lab_pos = np.full(int(lab.max()) + 1, -1, dtype=np.int64)
+    lab_pos = np.full(max(int(lab.max()), int(ids.max(initial=0))) + 1, -1, dtype=np.int64)
     lab_pos[ids] = np.arange(ids.size)
-    rr, cc = np.nonzero(lab)
-    k = lab_pos[lab[rr, cc]]
+    flat = np.flatnonzero(lab)  # faster than np.nonzero in 2-D, and the same pixels in the same order
+    k = lab_pos[lab.ravel()[flat]]
     sel = k >= 0
-    return rr[sel], cc[sel], k[sel]
+    rr, cc = np.divmod(flat[sel], lab.shape[1])
+    return rr, cc, k[sel]
 
 
 def _axis_variances(
     w: NDArray[np.float64], lab: NDArray[np.integer], ids: NDArray[np.integer], pxy: tuple[float, float], heading_deg: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Weighted variance (m²) of each component's pixel positions along and across its long axis."""
-    return _axis_variances_px(w, _pixels(lab, ids), ids.size, pxy, heading_deg)
+    pix = _pixels(lab, ids)
+    return _axis_variances_px(w[pix[0], pix[1]], pix, ids.size, pxy, heading_deg)
 
 
 def _axis_variances_px(
-    w: NDArray[np.float64],
+    wk: NDArray[np.floating],
     pix: tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.int64]],
     n: int,
     pxy: tuple[float, float],
     heading_deg: NDArray[np.float64],
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """:func:`_axis_variances` over a pixel list from :func:`_pixels` (sums by bincount: small windows, many calls)."""
+    """:func:`_axis_variances` over a pixel list from :func:`_pixels` with the weights ``wk`` of
+    its pixels (sums by bincount: small windows, many calls)."""
     px, py = pxy
     rr, cc, k = pix
-    wk = w[rr, cc].astype(np.float64)
+    wk = wk.astype(np.float64, copy=False)
     y = rr * py
     x = cc * px
     theta = np.radians(90.0 - heading_deg)
@@ -224,21 +227,22 @@ def size_features(
     theta = np.radians(90.0 - m["heading_deg"])  # long axis from +x, counter-clockwise (y up)
     ux, uy = np.cos(theta), np.sin(theta)
 
+    # Everything is taken at the components' pixels only (the canvas around them is mostly empty).
     pix = _pixels(lab, ids)
     rr, cc, k = pix
+    xk, muk = xs[rr, cc], mu[rr, cc]
 
-    def var_along_across(w: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        return _axis_variances_px(w, pix, n, pxy, m["heading_deg"])
+    def var_along_across(wk: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        return _axis_variances_px(wk, pix, n, pxy, m["heading_deg"])
 
-    inside = lab > 0
-    va, vc = var_along_across(inside.astype(np.float64))
-    wi = np.where(inside, np.maximum(xs - mu, 0.0), 0.0)
-    vai, vci = var_along_across(wi)
+    va, vc = var_along_across(np.ones(rr.size))
+    wk = np.maximum(xk - muk, 0.0)
+    vai, vci = var_along_across(wk)
     # Weighted by dB over the background instead: one very bright scatterer (superstructure,
     # a corner reflector) dominates the linear weights of a bright hull and shortens its spread.
-    vad, _ = var_along_across(np.where(inside, 10.0 * np.log10(np.maximum(xs / np.maximum(mu, 1e-30), 1.0)), 0.0))
+    vad, _ = var_along_across(10.0 * np.log10(np.maximum(xk / np.maximum(muk, 1e-30), 1.0)))
     # Extent along the axis of the seed pixels (a higher threshold, k_seed instead of k_grow).
-    seed = xs[rr, cc] > ts[rr, cc]
+    seed = xk > ts[rr, cc]
     rs, cs, ks = rr[seed], cc[seed], k[seed]
     along = (cs - m["col"][ks]) * px * ux[ks] - (rs - m["row"][ks]) * py * uy[ks]
     half = 0.5 * (np.abs(ux[ks]) * px + np.abs(uy[ks]) * py)
@@ -247,16 +251,15 @@ def size_features(
     np.minimum.at(amin, ks, along - half)
     np.maximum.at(amax, ks, along + half)
     seed_len = np.where(np.isfinite(amax - amin), amax - amin, 0.0)
-    wk = wi[rr, cc]
     wsum = np.maximum(np.bincount(k, wk, n), 1e-30)
     row_px = np.bincount(k, wk * rr, n) / wsum
     col_px = np.bincount(k, wk * cc, n) / wsum
     cnt = np.maximum(np.bincount(k, None, n), 1.0)
-    bg = np.maximum(np.bincount(k, mu[rr, cc], n) / cnt, 1e-30)
-    xk = xs[rr, cc].astype(np.float64)
+    bg = np.maximum(np.bincount(k, muk, n) / cnt, 1e-30)
+    xk64 = xk.astype(np.float64)
     peak = np.full(n, -np.inf)
-    np.maximum.at(peak, k, xk)
-    mean = np.bincount(k, xk, n) / cnt
+    np.maximum.at(peak, k, xk64)
+    mean = np.bincount(k, xk64, n) / cnt
     return {
         "length_ext_m": m["length_m"],
         "width_ext_m": m["width_m"],
@@ -288,11 +291,15 @@ def _measure(
     that failed (:func:`~sitewatch.detect.sar_pieces._rescue`): on whole components it lets blobs of clutter pass.
     """
     ids = np.arange(1, nl + 1)
-    m = measure_components(lab, ids, pxy)
+    if nl == 0:
+        m = measure_components(lab, ids, pxy)
+    else:  # measure_components on the pixel list, which the spread takes too
+        pix = _pixels(lab, ids)
+        m = measure_pixel_lists(pix[0].astype(np.float64), pix[1].astype(np.float64), pix[2], nl, pxy, np.ones(pix[0].size))
     gpx = math.sqrt(pxy[0] * pxy[1])
     length, width = m["length_m"], m["width_m"]
-    if spread_width:
-        _, v_across = _axis_variances((lab > 0).astype(np.float64), lab, ids, pxy, m["heading_deg"])
+    if spread_width and nl:
+        _, v_across = _axis_variances_px(np.ones(pix[0].size), pix, ids.size, pxy, m["heading_deg"])
         width = np.minimum(width, np.sqrt(12.0 * v_across) + gpx)
     ok = (
         (m["area_px"] >= max(p.min_pixels, p.min_area_m2 / (pxy[0] * pxy[1])))

@@ -17,11 +17,24 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from .sar_cells import _aggregate, _block_px, _cell_block, _thresholds
+from .sar_cells import (
+    _aggregate,
+    _block_px,
+    _cell_block,
+    _censored_rings,
+    _CensoredRings,
+    _in_threads,
+    _started,
+    _thresholds,
+)
 from .water import LandLevels, disk, land_and_levels_from_cells
 
 if TYPE_CHECKING:
     from .sar import SarParams
+
+
+_Sums = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
+"""The sums of I and I² and the count, per cell or per block."""
 
 
 def _cell_thresholds(
@@ -37,28 +50,39 @@ def _cell_thresholds(
     """Water, land (before the berth growth), the levels it was found with, and the seed threshold, growth threshold and background mean of every cell.
 
     The thresholds over all cells (no land taken out) are what an open-sea image uses and what
-    berth cells are held to; with a pool they are computed while land is being derived (in the
-    pool's other thread, then in both).
+    berth cells are held to; with a pool they are computed while a thread of the pool derives
+    land (after the block and ring sums handed to it first).
     """
     cell_m = gpx * _cell_block(p, gpx)[0]
     b = _block_px(p, gpx)
 
-    def all_cells() -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        return _thresholds(_aggregate(s1, k), _aggregate(s2, k), _aggregate(n, k), p, b, gpx, pool)
+    def block_sums(c1: NDArray[np.float64], c2: NDArray[np.float64], cn: NDArray[np.float64]) -> _Sums:
+        b1, b2, bn = _in_threads(lambda a: _aggregate(a, k), (c1, c2, cn), pool)
+        return b1, b2, bn
+
+    def thresholds(sums: _Sums, rings: _CensoredRings | None = None) -> _Sums:
+        return _thresholds(*sums, p, b, gpx, pool, rings)
+
+    def land_of(kw: dict[str, float]) -> tuple[NDArray[np.bool_], LandLevels | None]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = s1 / n  # NaN (0 / 0) where a cell has no used pixel
+        return land_and_levels_from_cells(mean, cell_m, berth_m=0.0, **kw)
 
     pending = None
     levels: LandLevels | None = None
     if derive_land:
         kw = _cells_kwargs(p)
         rb = int(round(kw.pop("berth_m") / cell_m))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = s1 / n  # NaN (0 / 0) where a cell has no used pixel
         if pool is not None:
-            pending = pool.submit(land_and_levels_from_cells, mean, cell_m, berth_m=0.0, **kw)
-            whole = all_cells()
-            land, levels = pending.result()
+            # The pool sums two of the three to blocks, takes the all-block ring sums, then
+            # derives land, while this thread runs the threshold chain.
+            sums = block_sums(s1, s2, n)
+            rings = _censored_rings(*sums, p, b, gpx, pool)
+            pending = _started(pool, land_of, kw)
+            whole = thresholds(sums, rings)
+            land, levels = pending()
         else:
-            land, levels = land_and_levels_from_cells(mean, cell_m, berth_m=0.0, **kw)
+            land, levels = land_of(kw)
         water_c = ~land
         if rb > 0 and land.any():
             # Hulls alongside make the quay's cells bright, so they come out as land: water
@@ -70,14 +94,11 @@ def _cell_thresholds(
         land = np.zeros(n.shape, bool)
         water_c = np.ones(n.shape, bool)
     if pending is None and (not land.any() or (water_c & land).any()):
-        whole = all_cells()
+        whole = thresholds(block_sums(s1, s2, n))
     if not land.any():
         t_seed, t_grow, t_mu = whole
     else:
-        nw = np.where(water_c, n, 0.0)
-        t_seed, t_grow, t_mu = _thresholds(
-            _aggregate(np.where(water_c, s1, 0.0), k), _aggregate(np.where(water_c, s2, 0.0), k), _aggregate(nw, k), p, b, gpx, pool
-        )
+        t_seed, t_grow, t_mu = thresholds(block_sums(*(np.where(water_c, a, 0.0) for a in (s1, s2, n))))
     berth = water_c & land
     if not berth.any():
         # No berth cells (none grown back: at coarse pixels a berth is under one cell) need the
@@ -117,21 +138,26 @@ class _CellMaps:
                 out[1] = np.where(b, np.maximum(out[1], cells(self.whole[1])), out[1])
         return out
 
+    def at(self, rows: NDArray[np.intp], cols: NDArray[np.intp]) -> list[NDArray[np.float64]]:
+        """Values of the three maps on the grid of cells ``rows`` × ``cols`` (e.g. the cell of each
+        pixel row and column of a window): :meth:`window` by one gather per map, no expansion."""
+        r, c = rows[:, None], cols[None, :]
+        br, bc = r // self.k, c // self.k
+        out = [a[br, bc] for a in self.blocks]
+        if self.berth is not None:
+            b = self.berth[r, c]
+            if b.any():
+                out[0] = np.where(b, np.maximum(out[0], self.whole[0][br, bc]), out[0])
+                out[1] = np.where(b, np.maximum(out[1], self.whole[1][br, bc]), out[1])
+        return out
+
     def seed_hits(self, mx: NDArray[np.float32]) -> NDArray[np.bool_]:
         """Cells whose brightest used pixel ``mx`` beats their seed threshold."""
         hc, wc = mx.shape
         if self.berth is not None:
             return np.asarray(mx > self.window((slice(0, hc), slice(0, wc)))[0].astype(np.float32))
-        k = self.k
         t = self.blocks[0].astype(np.float32)
-        hb, wb = t.shape
-        if hb * k == hc and wb * k == wc:
-            m = mx
-        else:
-            m = np.zeros((hb * k, wb * k), np.float32)
-            m[:hc, :wc] = mx
-        hit = m.reshape(hb, k, wb, k) > t[:, None, :, None]
-        return hit.reshape(hb * k, wb * k)[:hc, :wc]
+        return np.asarray(mx > np.repeat(np.repeat(t, self.k, axis=0), self.k, axis=1)[:hc, :wc])
 
 
 def _expand(a: NDArray[Any], k: int, shape: tuple[int, int]) -> NDArray[Any]:

@@ -121,12 +121,17 @@ def land_and_levels_from_cells(
     """:func:`land_from_cells` and the levels it classified with (None: too few cells, or no land)."""
     cell_area = cell_size_m**2
     finite = np.isfinite(mean) & (mean > 0)
-    if finite.sum() < 16:
+    used = np.count_nonzero(finite)
+    if used < 16:
         return np.zeros(mean.shape, bool), None
-    db = np.full(mean.shape, -np.inf)
-    np.log10(mean, out=db, where=finite)
+    if used == finite.size:
+        db = np.empty(mean.shape)
+        np.log10(mean, out=db)
+    else:
+        db = np.full(mean.shape, -np.inf)
+        np.log10(mean, out=db, where=finite)
     db *= 10.0
-    vals = db.ravel() if finite.all() else db[finite]
+    vals = db.ravel() if used == finite.size else db[finite]
     t, hist, edges = _otsu_hist(vals)
     level = _median_at_most(vals, t, hist, edges)
     t = max(t, level + min_contrast_db)
@@ -207,20 +212,24 @@ def _median_at_most(v: NDArray[np.float64], t: float, hist: NDArray[np.int64] | 
     if total == 0:
         return float(np.median(v))
 
-    def nth(rank: int) -> float:
-        if rank >= n_lt:
-            return t
-        b = int(np.searchsorted(cum, rank, side="right"))
-        inside = v[(v >= edges[b]) & (v < edges[b + 1])]
-        return float(np.partition(inside, rank - (int(cum[b - 1]) if b else 0))[rank - (int(cum[b - 1]) if b else 0)])
-
     lo_r, hi_r = (total - 1) // 2, total // 2
-    a = nth(lo_r)
-    return a if lo_r == hi_r else (a + nth(hi_r)) / 2
+    ranks, got = [lo_r] if lo_r == hi_r else [lo_r, hi_r], []
+    while ranks and ranks[0] < n_lt:  # the middle ranks below t: each bin holding one read once
+        b = int(np.searchsorted(cum, ranks[0], side="right"))
+        before = int(cum[b - 1]) if b else 0
+        inside = v[(v >= edges[b]) & (v < edges[b + 1])]
+        kth = [r - before for r in ranks if r - before < inside.size]
+        part = np.partition(inside, kth)
+        got += [float(part[q]) for q in kth]
+        ranks = ranks[len(kth) :]
+    got += [t] * len(ranks)  # ranks at t itself
+    return got[0] if len(got) == 1 else (got[0] + got[1]) / 2
 
 
 def _drop_small(mask: NDArray[np.bool_], min_cells: float) -> NDArray[np.bool_]:
     """Remove 8-connected components of fewer than ``min_cells`` cells."""
+    if not mask.any():  # open sea: no bright cell survives the opening, nothing to label
+        return mask
     lab, n = ndimage.label(mask, np.ones((3, 3), bool))
     if n == 0:
         return mask
@@ -238,7 +247,8 @@ def _opening(mask: NDArray[np.bool_], r: int) -> NDArray[np.bool_]:
     """``binary_opening(mask, disk(r))``; for r = 1 the disk is the 3 × 3 square, opened by
     separable minimum and maximum filters (the same result, several times faster)."""
     if r == 1 and mask.shape[0] >= 2 and mask.shape[1] >= 2:
-        return _square3(_square3(mask, np.logical_and, False), np.logical_or, False)
+        eroded = _square3(mask, np.logical_and, False)
+        return _square3(eroded, np.logical_or, False) if eroded.any() else eroded
     return np.asarray(ndimage.binary_opening(mask, disk(r)))
 
 

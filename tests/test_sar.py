@@ -404,3 +404,18 @@ def test_shape_tests_refuse_too_short_too_long_and_too_thin() -> None:
     assert ok.tolist() == [False, True, False, False]
     _, ok = _measure(lab, 4, (10.0, 10.0), SarParams(min_length_m=50.0))
     assert not ok[1]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_patch_at_the_noise_floor_does_not_turn_the_sea_into_land(workers: int) -> None:
+    # SNAP's thermal noise removal writes a floor (~1e-8) where the noise exceeded the signal.
+    # Such a patch was a dark class of its own below the sea, the sea read as land in every
+    # cell, and the detector stopped on an AssertionError with no water to take a background from.
+    rng = np.random.default_rng(0)
+    img = rng.gamma(4.0, 0.002 / 4.0, size=(48, 48)).astype(np.float32)
+    img[30:42, 6:18] = 5e-8
+    img[20:23, 20:30] = 0.5  # a 100 m ship
+    dets = detect_sar(img, 10.0, workers=workers)
+    assert len(dets) == 1
+    assert (dets[0].row, dets[0].col) == pytest.approx((21.0, 24.5), abs=0.5)
+    assert dets[0].length_m == pytest.approx(100.0, abs=10.0)

@@ -83,6 +83,13 @@ def _cell_thresholds(
             land, levels = pending()
         else:
             land, levels = land_of(kw)
+        if not (~land & (n > 0)).any():
+            # Land everywhere leaves no water to detect on or to take a background from. A vessel
+            # detector's image has water, so the split is not trusted: pixels at a floor (SNAP's
+            # noise removal writes ~1e-8 where the noise exceeded the signal) form a "dark class"
+            # of their own below the sea, and the sea then reads as land. The image is taken as
+            # all water, or as the caller's water mask.
+            land, levels = np.zeros(n.shape, bool), None
         water_c = ~land
         if rb > 0 and land.any():
             # Hulls alongside make the quay's cells bright, so they come out as land: water

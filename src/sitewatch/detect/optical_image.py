@@ -59,6 +59,7 @@ from .optical import (
     scene_stats,
     to_reflectance,
 )
+from .optical_features import _band_set
 from .optical_water import ndwi
 from .tiling import plan_tiles, shift_detection
 
@@ -567,9 +568,12 @@ def detect_optical_tiled(
         n_valid = int(valid[core].sum())
         if n_valid == 0:
             return [], 0, 0
-        if not _has_water(bands, stats):
+        # The bands as the detector takes them (negative reflectance at 0, a missing blue band
+        # as green, ...), so that a tile without water judges water and counts cloud as one with.
+        usable = _band_set(bands)
+        if not _has_water(usable, stats):
             # No water in reach: no vessel, only the cloud count is needed.
-            cloud = cloud_mask(bands, scl, pixel_size=p, bright=params.cloud_bright)
+            cloud = cloud_mask(usable, scl, pixel_size=p, bright=params.cloud_bright)
             return [], int((cloud[core] & valid[core]).sum()), n_valid
         res = detect_optical_result(bands, (px, py), valid=valid, scl=scl, params=params, stats=stats)
         n_cloud = int((res.cloud[core] & valid[core]).sum())

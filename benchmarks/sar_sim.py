@@ -30,7 +30,8 @@ import numpy as np
 
 from sitewatch.detect import sar
 from sitewatch.detect.image import impulse_response_from_tags
-from sitewatch.detection import DetectJob, _read, _water_mask, detect_observation
+from sitewatch.detection import DetectJob, _read, detect_observation
+from sitewatch.detection_masks import water_mask
 from sitewatch.evaluate import evaluate_workspace
 from sitewatch.geo import ground_pixel_size
 from sitewatch.ingest import site_mask
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                     # The measures need the detector's own call; its parameters as the pipeline sets them.
                     data, names = _read(str(path))
                     valid = site_mask(site, obs.grid) & np.all(np.isfinite(data), axis=0)
-                    water = _water_mask(site, obs)
+                    water = water_mask(site, obs.grid)
                     pixel = ground_pixel_size(obs.grid.crs, obs.grid.affine, obs.grid.width, obs.grid.height)
                     band = names.index("VV") if "VV" in names else 0
                     params = sar.SarParams(refine_water=False, berth_margin_m=0.0) if water is not None else sar.SarParams()

@@ -264,7 +264,11 @@ def _optical_ws(tmp_path: Path, *, simulated: bool, water: bool = True):  # type
     with ws.store() as store:
         store.put_site(site)
     crs, x0, y0 = site_utm_origin(SITE)
-    data = np.full((4, 260, 220), 0.05, np.float32)
+    # Harbour water (blue, green, red, nir) in the west half, a quay in the east (an image without
+    # water is not searched at all).
+    data = np.empty((4, 260, 220), np.float32)
+    data[:, :, :110] = np.array([0.045, 0.040, 0.022, 0.012])[:, None, None]
+    data[:, :, 110:] = np.array([0.150, 0.160, 0.170, 0.210])[:, None, None]
     tags = {"SITEWATCH_ACQUIRED": "2024-10-18T02:00:00Z", "SITEWATCH_SENSOR": "optical"}
     if simulated:
         tags["SITEWATCH_SIMULATED"] = "true"
@@ -283,7 +287,7 @@ def test_optical_mode_decides_how_the_water_polygon_is_used(  # type: ignore[no-
     tmp_path: Path, monkeypatch, simulated: bool, mode: str, known_water: bool, vessels_left: int
 ) -> None:
     """Real imagery: the learned detector, vessels far from the polygon dropped; simulated, or asked: known water."""
-    from sitewatch.detect import optical
+    from sitewatch.detect import optical, optical_image
     from sitewatch.detect.base import PixelDetection
 
     ws = _optical_ws(tmp_path, simulated=simulated)
@@ -292,7 +296,7 @@ def test_optical_mode_decides_how_the_water_polygon_is_used(  # type: ignore[no-
     h, w = obs.grid.shape
     given: list[object] = []
 
-    def fake(bands, pixel, *, valid, water, scl, params):  # type: ignore[no-untyped-def]
+    def fake(bands, pixel, *, valid, water, scl, params, stats):  # type: ignore[no-untyped-def]
         given.append(water)
         box_ = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
         dets = [
@@ -302,7 +306,7 @@ def test_optical_mode_decides_how_the_water_polygon_is_used(  # type: ignore[no-
         ]
         return optical.OpticalResult(dets, np.zeros((h, w), bool), np.zeros((h, w), bool), np.zeros((h, w), bool))
 
-    monkeypatch.setattr(optical, "detect_optical_result", fake)
+    monkeypatch.setattr(optical_image, "detect_optical_result", fake)  # the tiles' detector
     r = CliRunner().invoke(main, ["-q", "detect", SITE.id, "--optical-mode", mode, "-w", str(ws.root)])
     assert r.exit_code == 0, r.output
     (water,) = given

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
 from affine import Affine
 from click.testing import CliRunner
 
@@ -325,3 +326,30 @@ def test_import_writes_cogs_with_the_cog_compress_setting(ws, tmp_path: Path) ->
             (obs,) = store.observations(SITE.id)
         with rasterio.open(ws.root / obs.path) as ds:
             assert ds.compression is not None and ds.compression.name.lower() == codec
+
+
+def test_import_reads_infinite_values_as_no_data(ws, tmp_path):
+    # One rule for ingest, import and fetch: NaN and ±inf are no data (the COG holds NaN for both),
+    # before the bands are resampled bilinearly onto the site's grid, which spread each infinity.
+    crs, x0, y0 = site_utm_origin(SITE)
+    data = np.random.default_rng(0).uniform(0.02, 0.05, (4, 250, 220)).astype("float32")
+    data[:, 40:60, 40:60] = np.inf
+    data[2, 100:110, 100:110] = -np.inf
+    out = []
+    for inf in (True, False):
+        w = init_workspace(tmp_path / f"ws-{inf}")
+        with w.store() as store:
+            store.put_site(SITE)
+        f = write_tiff(tmp_path / f"product-{inf}.tif", data if inf else np.where(np.isinf(data), np.nan, data),
+                       crs=crs, transform=Affine(3, 0, x0 + 1.5, 0, -3, y0), descriptions=["blue", "green", "red", "nir"],
+                       tags={"SITEWATCH_ACQUIRED": "2024-10-17T09:30:00Z"})  # fmt: skip
+        res = CliRunner().invoke(main, ["import", "-w", str(w.root), str(f), "--site", "pier", "--json"])
+        assert res.exit_code == 0, res.output
+        (row,) = json.loads(res.output)["imported"]
+        with w.store() as store:
+            obs = store.get_observation(row["id"])
+        with rasterio.open(w.root / obs.path) as cog:
+            out.append((row["valid_pct"], cog.read()))
+    (valid, values), (valid_nan, values_nan) = out
+    assert not np.isinf(values).any()
+    assert np.array_equal(values, values_nan, equal_nan=True) and valid == valid_nan

@@ -869,3 +869,41 @@ def test_acquisition_time_sources_each_give_the_utc_time(tmp_path: Path) -> None
     assert acquired_from_xml(xml) == when  # the offset written is honoured, not taken for UTC
     xml.write_text("<m><DATETIME>2024-10-16T00:00:00Z</DATETIME><FIRSTLINETIME>2024-10-15T01:23:45Z</FIRSTLINETIME></m>")
     assert acquired_from_xml(xml) == when  # the first line's time before a generic DATETIME
+
+
+def _with_infinities(path: Path, names: list[str], *, inf: bool = True) -> Path:
+    """A float image over the site, half a pixel off its grid (so optical bands are resampled
+    bilinearly), with blocks of +inf (every band), -inf (the first) and NaN; NaN in place of each
+    infinity when not ``inf``."""
+    crs, x0, y0 = site_utm_origin(SITE)
+    data = np.random.default_rng(0).uniform(0.02, 0.05, (len(names), 260, 220)).astype("float32")
+    data[:, 50:60, 40:50] = np.inf
+    data[0, 120:125, 100:105] = -np.inf
+    data[:, 200:205, 150:155] = np.nan
+    if not inf:
+        data[np.isinf(data)] = np.nan
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_tiff(
+        path, data, crs=crs, transform=Affine(10, 0, x0 + 5, 0, -10, y0), descriptions=names,
+        tags={"SITEWATCH_ACQUIRED": "2024-10-17T09:30:00Z"},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("names", [["blue", "green", "red", "nir"], ["VV"]], ids=["optical", "sar"])
+def test_infinite_values_are_archived_as_no_data_as_nan_is(ws, tmp_path: Path, names: list[str]) -> None:  # type: ignore[no-untyped-def]
+    # ±inf went into the COG as it was; resampled bilinearly (optical), each one also took the
+    # pixels around it (inf, or NaN where +inf met -inf), out of the valid fraction.
+    other = init_workspace(tmp_path / "ws-nan")
+    with other.store() as store:
+        store.put_site(SITE)
+    archived = []
+    for w, inf in ((ws, True), (other, False)):
+        with w.store() as store:
+            obs = ingest_file(ws if inf else other, store, SITE, _with_infinities(tmp_path / str(inf) / "scene.tif", names, inf=inf))
+        assert obs is not None
+        with rasterio.open(w.root / obs.path) as cog:
+            archived.append((obs.valid_fraction, cog.read()))
+    (valid, values), (valid_nan, values_nan) = archived
+    assert not np.isinf(values).any()
+    assert np.array_equal(values, values_nan, equal_nan=True) and valid == valid_nan
+    assert 0.99 < valid < 1.0  # the infinities and the NaN of 35,000 pixels

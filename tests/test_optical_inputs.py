@@ -314,3 +314,23 @@ def test_pixels_too_fine_for_any_tile_are_refused_unless_the_image_is_small() ->
     with pytest.raises(InputError, match=r"pixels of 0.1 m: .*resample the image to 0.29 m"):
         detect_optical_tiled(read, (20000, 20000), (0.1, 0.1), stats)
     assert detect_optical_tiled(read, (3000, 3000), (0.1, 0.1), stats)[0] == []
+
+
+def test_a_tile_without_water_counts_cloud_as_the_detector_does() -> None:
+    # Bands green, red, nir (no blue): the detector takes blue as green. A tile without water
+    # took the bands as given, and a patch (green 0.235, red 0.27) was cloud there, with a mean of
+    # 0.2525 over two bands, and not in a tile with water, at 0.2467 over three.
+    n = 300
+    bands = {k: np.full((n, n), v, np.float32) for k, v in (("green", 0.16), ("red", 0.17), ("nir", 0.21))}
+    for k, v in (("green", 0.235), ("red", 0.27), ("nir", 0.30)):
+        bands[k][100:160, 100:160] = v
+    valid = np.ones((n, n), bool)
+    whole = detect_optical_result(bands, 10.0, valid=valid)
+    assert not whole.cloud.any()
+
+    def read(win: tuple[int, int, int, int]) -> tuple[dict[str, NDArray[np.float32]], NDArray[np.bool_], None]:
+        r0, r1, c0, c1 = win
+        return {k: v[r0:r1, c0:c1] for k, v in bands.items()}, valid[r0:r1, c0:c1], None
+
+    _, cloud, _ = detect_optical_tiled(read, (n, n), (10.0, 10.0), scene_stats(bands))
+    assert cloud == 0.0

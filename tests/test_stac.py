@@ -1268,3 +1268,32 @@ def test_search_and_ingest_dates_at_the_ends_of_the_calendar_are_named_not_a_tra
         res = CliRunner().invoke(main, [*args, "-w", str(ws.root)])
         assert res.exit_code == 2 and f"Invalid value for '{option}': '0001-01-01T00:00+05:00'" in res.output, res.output
         assert "out of range in UTC" in res.output and not isinstance(res.exception, OverflowError)
+
+
+def test_fetch_reads_infinite_values_as_no_data(tmp_path: Path) -> None:
+    """NaN and ±inf are no data for fetch as for ingest and import (one rule,
+    :func:`sitewatch.ingest.no_data_as_nan`): before resampling, and after a conversion."""
+    from sitewatch.fetch import read_window
+
+    grid = site_grid(SITE, 10.0)
+    x, y = _site_xy()
+    data = np.random.default_rng(0).uniform(0.02, 0.05, (300, 300)).astype("float32")
+    data[100:120, 100:120] = np.inf
+    data[150:155, 150:155] = -np.inf
+    t = Affine(10, 0, x - 1495.0, 0, -10, y + 1495.0)  # half a pixel off the site's grid
+    _cog(tmp_path / "inf.tif", data, t, nodata=None)
+    _cog(tmp_path / "nan.tif", np.where(np.isinf(data), np.float32(np.nan), data), t, nodata=None)
+    got, _ = read_window(str(tmp_path / "inf.tif"), grid)  # bilinear
+    want, _ = read_window(str(tmp_path / "nan.tif"), grid)
+    assert not np.isinf(got).any() and np.isnan(got).any()
+    assert np.array_equal(got, want, equal_nan=True)
+    # Values converted as they are read (sigma0 from DN), a zero gain among them.
+    gain = np.ones_like(data)
+    gain[130:135, 130:135] = 0.0
+
+    def convert(a: np.ndarray, w: rasterio.windows.Window) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            return a / gain[w.toslices()]
+
+    got, _ = read_window(str(tmp_path / "nan.tif"), grid, convert=convert)
+    assert not np.isinf(got).any()

@@ -51,7 +51,7 @@ class Setting:
 
 OPTICAL_MODES = ("auto", "water", "image")
 """How optical detection uses a site's water polygon (setting ``optical_mode``; see
-:func:`sitewatch.detection._optical_water`)."""
+:func:`sitewatch.detection_optical.optical_water`)."""
 
 SAR_THERMAL_NOISE = ("keep", "subtract")
 """What a Sentinel-1 GRD product's thermal noise LUT does to its sigma0 (setting ``sar_thermal_noise``;

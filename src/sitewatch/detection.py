@@ -2,9 +2,11 @@
 
 The image math lives in :mod:`sitewatch.detect`; this module reads the
 archived COG, builds the masks (site polygon, the site's water polygon when
-it has one, clouds for optical), converts pixel detections to WGS84
+it has one: :mod:`sitewatch.detection_masks`), converts pixel detections to WGS84
 footprints, assigns berths and class candidates, and replaces the
 observation's detections in one transaction (so a rerun gives the same rows).
+Optical observations are read and detected tile by tile, as detect-image reads
+an optical file (:mod:`sitewatch.detection_optical`).
 """
 
 from __future__ import annotations
@@ -19,13 +21,12 @@ from typing import Any
 import numpy as np
 import rasterio
 from numpy.typing import NDArray
-from rasterio.features import geometry_mask
 from shapely.geometry import Polygon
-from shapely.geometry.base import BaseGeometry
-from shapely.ops import unary_union
 
 from .config import OPTICAL_MODES
 from .detect.base import PixelDetection
+from .detection_masks import BERTH_DISTANCE_M, water_mask
+from .detection_optical import OPTICAL_TILE_PX, detect_optical_observation
 from .errors import ConfigError, ImageReadError, InputError
 from .geo import ground_pixel_size, heading_from_north, reproject_geometry, unwrap_longitudes
 from .ingest import sha256_file, site_mask
@@ -37,9 +38,6 @@ from .workspace import Workspace
 __all__ = ["DetectJob", "DetectResult", "check_length_limits", "detect_observation", "detect_site", "to_detections"]
 
 log = logging.getLogger(__name__)
-
-BERTH_DISTANCE_M = 40.0
-"""A vessel whose box comes this close to a berth line is taken to be at that berth."""
 
 
 @dataclass(frozen=True)
@@ -66,70 +64,6 @@ def _read(path: str) -> tuple[NDArray[np.float32], list[str]]:
             return src.read(out_dtype="float32"), [d or f"band{i + 1}" for i, d in enumerate(src.descriptions)]
     except rasterio.errors.RasterioError as exc:
         raise ImageReadError(f"{path}: cannot read archived observation ({exc})") from exc
-
-
-SHORE_MARGIN_M = 20.0
-"""Water within this distance of the shore is not searched (mixed land/water pixels, polygon error)."""
-
-
-def _grid_mask(local: BaseGeometry, obs: Observation) -> NDArray[np.bool_]:
-    """Pixels of the observation grid inside a geometry given in the grid's CRS."""
-    return geometry_mask([local], out_shape=obs.grid.shape, transform=obs.grid.affine, invert=True)
-
-
-def _water_mask(site: Site, obs: Observation) -> NDArray[np.bool_] | None:
-    """Where to look for vessels, from the site's water polygon and berths; None without a polygon.
-
-    The polygon's water is shrunk by :data:`SHORE_MARGIN_M` so that bright
-    shore pixels (mixed land and water, or a slightly misdrawn coast) are not
-    taken for ships — except within :data:`BERTH_DISTANCE_M` of a berth line,
-    where ships lie alongside the quay and must stay in.
-    """
-    if site.water is None:
-        return None
-    from scipy import ndimage
-
-    water = _grid_mask(reproject_geometry(site.water, "EPSG:4326", obs.grid.crs), obs)
-    px = min(obs.grid.pixel_size)
-    steps = max(1, round(SHORE_MARGIN_M / px))
-    mask = ndimage.binary_erosion(water, iterations=steps)
-    if site.berths:
-        near = unary_union(
-            [reproject_geometry(b.geometry, "EPSG:4326", obs.grid.crs).buffer(BERTH_DISTANCE_M) for b in site.berths]
-        )
-        mask |= _grid_mask(near, obs) & water
-    return mask
-
-
-def _optical_water(mode: str, obs: Observation) -> bool:
-    """Whether optical detection takes the site's water polygon as known water.
-
-    Known water (anything opaque inside the polygon is a vessel) is what the simulator's
-    scenes need: their decks are as bright as real hulls (sen2ships medians), but their
-    ships lie alongside narrow bright piers, and the learned detector, trained on real
-    ports, takes ship and pier for one object and drops it. On real Sentinel-2 ports
-    known water does far worse than the learned detector unless the polygon follows
-    every quay and berth (sen2ships, 11 ports, with polygons made from each scene's own
-    water: F1 0.21-0.22 against 0.45; ``benchmarks/optical_known_water.py``), so
-    ``auto`` runs it on simulated scenes only.
-    """
-    return mode == "water" or (mode == "auto" and obs.scene.simulated)
-
-
-def _near_water(water: BaseGeometry, obs: Observation) -> NDArray[np.bool_]:
-    """Pixels within :data:`BERTH_DISTANCE_M` of a site's water polygon (WGS84)."""
-    return _grid_mask(reproject_geometry(water, "EPSG:4326", obs.grid.crs).buffer(BERTH_DISTANCE_M), obs)
-
-
-def _vessels_near_water(found: Sequence[PixelDetection], near: NDArray[np.bool_]) -> list[PixelDetection]:
-    """Vessels whose centroid lies in ``near``; other kinds (cranes on the quay) kept as they are."""
-    h, w = near.shape
-
-    def inside(d: PixelDetection) -> bool:
-        r, c = round(d.row), round(d.col)
-        return 0 <= r < h and 0 <= c < w and bool(near[r, c])
-
-    return [d for d in found if d.kind != "vessel" or inside(d)]
 
 
 def to_detections(
@@ -209,77 +143,63 @@ def _unnamed_pair(data: NDArray[np.float32], names: Sequence[str]) -> tuple[int 
     return darker_is_cross(data)
 
 
-def _dn_scale(obs: Observation) -> float | None:
-    """The divisor ingest turned this observation's values into reflectance with, if it recorded one."""
-    scale = obs.provenance.get("scale_applied")
-    return 1.0 / float(scale) if isinstance(scale, int | float) and scale > 0 else None
+def detect_observation(job: DetectJob, *, tile: int = OPTICAL_TILE_PX) -> DetectResult:
+    """Detect objects in one archived observation. Pure apart from reading the COG.
 
-
-def detect_observation(job: DetectJob) -> DetectResult:
-    """Detect objects in one archived observation. Pure apart from reading the COG."""
+    ``tile`` is the core of an optical observation's tiles in pixels
+    (:func:`~sitewatch.detection_optical.detect_optical_observation`).
+    """
     obs, site = job.observation, job.site
+    limits = {k: v for k, v in job.params.items() if k in ("min_length_m", "max_length_m") and v is not None}
+    cloud_fraction: float | None = None
     try:
         if sha256_file(Path(job.path)) != obs.sha256:
             raise ImageReadError(
                 f"{job.path}: archived observation {obs.id} changed since it was ingested "
                 "(sha256 differs); ingest its source again"
             )
-        data, names = _read(job.path)
+        if obs.scene.sensor == "sar":
+            found, (detector, version) = _detect_sar(job, limits)
+        else:
+            from .detect import optical
+
+            mode = job.params.get("optical_mode") or "auto"
+            try:
+                found, cloud_fraction = detect_optical_observation(site, obs, job.path, limits=limits, mode=mode, tile=tile)
+            except InputError as exc:  # e.g. an observation without the bands the detector needs
+                return DetectResult(obs, (), None, error=f"{obs.id}: {exc}")
+            detector, version = optical.DETECTOR, optical.VERSION
     except FileNotFoundError:
         return DetectResult(obs, (), None, error=f"{obs.id}: its archived image {job.path} is missing; ingest its source again")
     except (ImageReadError, OSError) as exc:
         return DetectResult(obs, (), None, error=str(exc) if obs.id in str(exc) else f"{obs.id}: {exc}")
-    inside = site_mask(site, obs.grid)
-    valid = inside & np.all(np.isfinite(data), axis=0)
-    pixel = ground_pixel_size(obs.grid.crs, obs.grid.affine, obs.grid.width, obs.grid.height)
-    cloud_fraction: float | None = None
-    limits = {k: v for k, v in job.params.items() if k in ("min_length_m", "max_length_m") and v is not None}
-    if obs.scene.sensor == "sar":
-        from .detect import sar, sar_dual
-        from .detect.image import impulse_response_from_tags
-
-        water = _water_mask(site, obs)
-        # A water mask from the site's polygon is trusted as it is; without one the
-        # detector derives land and water from the image itself.
-        params = sar.SarParams(refine_water=False, berth_margin_m=0.0) if water is not None else sar.SarParams()
-        params = replace(params, **limits, resolution_m=impulse_response_from_tags(obs.provenance.get("tags") or {}))
-        co, cross = _polarisations(names)
-        if co is None and cross is None:
-            co, cross = _unnamed_pair(data, names)
-        if co is not None and cross is not None:
-            # VV+VH (or HH+HV) archived together: detect in both and fuse, as detect-image does.
-            found = sar_dual.detect_sar_dual(data[co], data[cross], pixel, valid=valid, water=water, params=params)
-        else:
-            found = sar.detect_sar(data[0 if co is None else co], pixel, valid=valid, water=water, params=params)
-        detector, version = sar.DETECTOR, sar.VERSION
-    else:
-        from .detect import optical
-
-        bands = {n: data[i] for i, n in enumerate(names)}
-        scl = bands.pop("SCL", None)
-        # An RGBA file's alpha band or a fifth band of a product is archived but is no input.
-        bands = {n: a for n, a in bands.items() if n in optical.BANDS}
-        # The detector masks clouds itself (nothing is reported under or beside cloud);
-        # the site's cloud fraction comes from that same mask, not a second pass.
-        # Ingest's divisor says whether an 8-bit display rendering went in.
-        oparams = optical.params_for_dn_scale(replace(optical.OpticalParams(), **limits), _dn_scale(obs))
-        mode = job.params.get("optical_mode") or "auto"
-        # The polygon as known water, or (auto, real imagery) only to drop vessels far from it.
-        known = site.water is not None and _optical_water(mode, obs)
-        try:
-            result = optical.detect_optical_result(
-                bands, pixel, valid=valid, water=_water_mask(site, obs) if known else None, scl=scl, params=oparams
-            )
-        except InputError as exc:  # e.g. an observation without the bands the detector needs
-            return DetectResult(obs, (), None, error=f"{obs.id}: {exc}")
-        n_valid = int(valid.sum())
-        cloud_fraction = round(float((result.cloud & valid).sum()) / n_valid, 6) if n_valid else None
-        found = result.detections
-        if site.water is not None and not known and mode == "auto":
-            found = _vessels_near_water(found, _near_water(site.water, obs))
-        detector, version = optical.DETECTOR, optical.VERSION
     dets = to_detections(found, site, obs, detector, version)
     return DetectResult(obs, tuple(dets), cloud_fraction)
+
+
+def _detect_sar(job: DetectJob, limits: dict[str, Any]) -> tuple[list[PixelDetection], tuple[str, str]]:
+    """Pixel detections of a SAR observation, read whole, and the detector's (name, version)."""
+    from .detect import sar, sar_dual
+    from .detect.image import impulse_response_from_tags
+
+    obs, site = job.observation, job.site
+    data, names = _read(job.path)
+    valid = site_mask(site, obs.grid) & np.all(np.isfinite(data), axis=0)
+    pixel = ground_pixel_size(obs.grid.crs, obs.grid.affine, obs.grid.width, obs.grid.height)
+    water = water_mask(site, obs.grid)
+    # A water mask from the site's polygon is trusted as it is; without one the
+    # detector derives land and water from the image itself.
+    params = sar.SarParams(refine_water=False, berth_margin_m=0.0) if water is not None else sar.SarParams()
+    params = replace(params, **limits, resolution_m=impulse_response_from_tags(obs.provenance.get("tags") or {}))
+    co, cross = _polarisations(names)
+    if co is None and cross is None:
+        co, cross = _unnamed_pair(data, names)
+    if co is not None and cross is not None:
+        # VV+VH (or HH+HV) archived together: detect in both and fuse, as detect-image does.
+        found = sar_dual.detect_sar_dual(data[co], data[cross], pixel, valid=valid, water=water, params=params)
+    else:
+        found = sar.detect_sar(data[0 if co is None else co], pixel, valid=valid, water=water, params=params)
+    return found, (sar.DETECTOR, sar.VERSION)
 
 
 def check_length_limits(
@@ -327,7 +247,7 @@ def detect_site(
     """Detect in every observation of a site; replace each observation's detections atomically.
 
     ``min_length_m``/``max_length_m`` override the detectors' own vessel length limits;
-    ``optical_mode`` is one of :data:`OPTICAL_MODES` (:func:`_optical_water`).
+    ``optical_mode`` is one of :data:`OPTICAL_MODES` (:func:`~sitewatch.detection_optical.optical_water`).
     An observation whose detections were made by the last complete run from the same
     inputs (COG, observation row, site, limits, optical mode, sitewatch code: see
     :mod:`sitewatch.detection_state`) keeps them unless ``force``; its archived file is

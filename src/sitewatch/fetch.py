@@ -46,7 +46,15 @@ from rasterio.windows import Window, from_bounds
 
 from .errors import CredentialError, ImageReadError, InputError, SourceError
 from .files import write_text_atomic
-from .ingest import band_resampling, remove_partials, site_grid, site_mask, write_observation
+from .ingest import (
+    band_resampling,
+    no_data_as_nan,
+    remove_partials,
+    site_grid,
+    site_mask,
+    valid_pixels,
+    write_observation,
+)
 from .model import Grid, Observation, SceneRef, Site
 from .sources.gcp import (
     across_antimeridian,
@@ -273,9 +281,9 @@ def read_window(
 
 
 def _read(src: Any, window: Window, convert: Convert | None) -> NDArray[np.float32]:
-    arr = src.read(1, window=window, masked=True, out_dtype="float32")
-    data = np.asarray(arr.filled(np.nan), dtype=np.float32)
-    return convert(data, window) if convert else data
+    data = no_data_as_nan(src.read(1, window=window, masked=True, out_dtype="float32"))
+    # Converted values (sigma0 from DN) follow the rule too: a zero calibration gain gives ±inf.
+    return no_data_as_nan(convert(data, window)) if convert else data
 
 
 # -- finding scenes -------------------------------------------------------------------------------
@@ -734,7 +742,7 @@ def _fetch_one(
     # QA bit flags stay for provenance of the cloud figure; detectors read SCL only by name.
     data = np.stack([bands[b] for b in order])
     if stats is None:
-        valid = np.isfinite(data).all(axis=0) & inside
+        valid = valid_pixels(data, inside)
         stats = SiteStats(round(float(valid.sum()) / max(int(inside.sum()), 1), 6), None, "")
         stats_table[_stats_key(site, scene)] = asdict(stats)
         if stats.valid_fraction <= 0:

@@ -72,6 +72,8 @@ __all__ = [
     "site_grid",
     "MAX_GRID_PIXELS",
     "site_mask",
+    "no_data_as_nan",
+    "valid_pixels",
     "read_scene_ref",
     "write_observation",
     "Archived",
@@ -165,6 +167,31 @@ def site_mask(site: Site, grid: Grid) -> NDArray[np.bool_]:
     """True for pixels of ``grid`` whose centre lies inside the site polygon."""
     geom = reproject_geometry(site.require_geometry(), "EPSG:4326", grid.crs)
     return geometry_mask([geom], out_shape=grid.shape, transform=grid.affine, invert=True)
+
+
+# -- no data --------------------------------------------------------------------------------------
+
+
+def no_data_as_nan(values: NDArray[np.floating] | np.ma.MaskedArray) -> NDArray[np.float32]:
+    """Pixel values as sitewatch archives them: float32, NaN where there is no data.
+
+    No data is what a file's mask says (its no-data value: a masked read) and every value that
+    is not finite: NaN, and ±inf too, which is no measurement (a float export's overflow, a
+    division by a zero calibration gain). The one rule of ingest, import and fetch, applied to
+    the values as read, before they are resampled onto the site's grid (GDAL leaves NaN out of a
+    bilinear kernel, an infinity it spreads to the pixels around), and to what is archived.
+    The values are returned as they are (no copy) when nothing needs changing.
+    """
+    a = np.ma.filled(values.astype(np.float32, copy=False), np.nan) if np.ma.isMaskedArray(values) else values
+    a = np.asarray(a, dtype=np.float32)
+    inf = np.isinf(a)
+    return np.where(inf, np.float32(np.nan), a) if inf.any() else a
+
+
+def valid_pixels(data: NDArray[np.floating], inside: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Pixels (of bands × rows × cols on a site's grid) inside the site with data in every band:
+    the valid fraction's pixels (:func:`no_data_as_nan`'s rule)."""
+    return np.all(np.isfinite(data), axis=0) & inside
 
 
 # -- reading what a file is -----------------------------------------------------------------------
@@ -628,13 +655,13 @@ def archive_observation(
     of their final names until :func:`commit_archived` records them. Safe to run in a
     worker process.
     """
-    data = np.asarray(data, dtype=np.float32)
+    data = no_data_as_nan(np.asarray(data))  # ±inf archived as NaN, whoever made the values
     if data.ndim == 2:
         data = data[None]
     if data.shape[1:] != grid.shape or data.shape[0] != len(band_names):
         raise InputError(f"{scene.id}: data shape {data.shape} does not fit grid {grid.shape} × {len(band_names)} bands")
     inside = site_mask(site, grid)
-    valid = np.all(np.isfinite(data), axis=0) & inside
+    valid = valid_pixels(data, inside)
     n_inside = int(inside.sum())
     valid_fraction = float(valid.sum()) / n_inside if n_inside else 0.0
     if valid_fraction == 0.0:
@@ -869,7 +896,7 @@ def _cut_to_grid(
                 src = opened[f]
                 window = _window_over(src, grid) if product is not None else _big_file_window(src, grid, path) if big else None
                 try:
-                    src_arr = src.read(i, out_dtype="float32", masked=True, window=window).filled(np.nan)
+                    src_arr = no_data_as_nan(src.read(i, out_dtype="float32", masked=True, window=window))
                 except RasterioError as exc:
                     # Name the band: GDAL's own message ("Read failed") does not say which file is damaged.
                     raise ImageReadError(f"{path}: could not read its {band} band ({exc})") from exc

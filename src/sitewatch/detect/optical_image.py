@@ -59,6 +59,7 @@ from .optical import (
     scene_stats,
     to_reflectance,
 )
+from .optical_features import _band_set
 from .optical_water import ndwi
 from .tiling import plan_tiles, shift_detection
 
@@ -67,6 +68,7 @@ __all__ = [
     "open_optical",
     "detect_optical_image",
     "detect_optical_tiled",
+    "decimated_shape",
     "OpticalImageResult",
     "parse_band_args",
     "named_optical_bands",
@@ -515,8 +517,7 @@ def detect_optical_image(
     src = source if isinstance(source, OpticalSource) else open_optical(source, pixel_size)
     info = src.info
     h, w = info.height, info.width
-    step = max(1, int(math.sqrt(h * w / 1_000_000)))
-    raw = _read_raw(src, None, out_shape=(max(1, h // step), max(1, w // step)))
+    raw = _read_raw(src, None, out_shape=decimated_shape((h, w)))
     _refuse_an_empty_band(src, raw)
     # One divisor for the whole scene, judged on the decimated read: every tile must agree.
     used = scale if scale is not None else infer_dn_scale([a for k, a in raw.items() if k != "scl"])
@@ -529,6 +530,15 @@ def detect_optical_image(
     )
     model = model_for([k for k in src.bands if k != "scl"], params)
     return OpticalImageResult(info, dets, cloud, valid, used, "given" if scale is not None else "values", model)
+
+
+def decimated_shape(shape: tuple[int, int]) -> tuple[int, int]:
+    """(rows, cols) of the read of a whole scene the scene-wide figures are taken from
+    (:func:`~sitewatch.detect.optical.scene_stats`, the divisor): every ``step``-th pixel, about a
+    million pixels; the scene itself below 4 million."""
+    h, w = shape
+    step = max(1, int(math.sqrt(h * w / 1_000_000)))
+    return max(1, h // step), max(1, w // step)
 
 
 Window = tuple[int, int, int, int]
@@ -545,13 +555,15 @@ def detect_optical_tiled(
     workers: int = 1,
     tile: int = 2048,
     progress: Callable[[int, int], None] | None = None,
+    known_water: Callable[[Window], NDArray[np.bool_] | None] | None = None,
 ) -> tuple[list[PixelDetection], float | None, float]:
     """Run the detector tile by tile over a scene read by window; stitch without duplicates.
 
     ``read_window((row0, row1, col0, col1))`` returns reflectance bands, the
-    valid mask and the SCL (or None) of that window. Returns the detections
-    (raster pixel coordinates, best first), the cloud fraction of the valid
-    pixels (None without any) and the valid fraction of the scene.
+    valid mask and the SCL (or None) of that window; ``known_water(window)``, when
+    given, the water the caller knows of in it (a site's water polygon: the detector's
+    ``water``). Returns the detections (raster pixel coordinates, best first), the cloud
+    fraction of the valid pixels (None without any) and the valid fraction of the scene.
     """
     params = params or OpticalParams()
     px, py = pixel_size
@@ -567,11 +579,15 @@ def detect_optical_tiled(
         n_valid = int(valid[core].sum())
         if n_valid == 0:
             return [], 0, 0
-        if not _has_water(bands, stats):
+        # The bands as the detector takes them (negative reflectance at 0, a missing blue band
+        # as green, ...), so that a tile without water judges water and counts cloud as one with.
+        usable = _band_set(bands)
+        if not _has_water(usable, stats):
             # No water in reach: no vessel, only the cloud count is needed.
-            cloud = cloud_mask(bands, scl, pixel_size=p, bright=params.cloud_bright)
+            cloud = cloud_mask(usable, scl, pixel_size=p, bright=params.cloud_bright)
             return [], int((cloud[core] & valid[core]).sum()), n_valid
-        res = detect_optical_result(bands, (px, py), valid=valid, scl=scl, params=params, stats=stats)
+        water = None if known_water is None else known_water(t.window)
+        res = detect_optical_result(bands, (px, py), valid=valid, water=water, scl=scl, params=params, stats=stats)
         n_cloud = int((res.cloud[core] & valid[core]).sum())
         dets = [shift_detection(d, r0, c0) for d in res.detections]
         return [d for d in dets if t.owns(d.row, d.col)], n_cloud, n_valid

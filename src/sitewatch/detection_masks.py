@@ -1,0 +1,88 @@
+"""Where the detection stage looks, rasterised on an observation's grid or on a window of it.
+
+The site polygon (:func:`~sitewatch.ingest.site_mask` on :func:`window_grid`), the site's
+water polygon shrunk from the shore with the water along its berths kept (:func:`water_mask`),
+and the band around that polygon a vessel found by the image alone must lie in
+(:func:`near_water_at`). A window's masks are the whole grid's cut to the window: the shore
+erosion runs on the window grown by its reach, so a detector that reads an observation tile by
+tile sees the masks one pass over the whole grid would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+from rasterio.features import geometry_mask
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import unary_union
+
+from .geo import reproject_geometry
+from .model import Grid, Site
+
+__all__ = ["BERTH_DISTANCE_M", "SHORE_MARGIN_M", "Window", "window_grid", "grid_mask", "water_mask", "near_water_at"]
+
+BERTH_DISTANCE_M = 40.0
+"""A vessel whose box comes this close to a berth line is taken to be at that berth."""
+
+SHORE_MARGIN_M = 20.0
+"""Water within this distance of the shore is not searched (mixed land/water pixels, polygon error)."""
+
+Window = tuple[int, int, int, int]
+"""(row0, row1, col0, col1) of a grid, half-open."""
+
+
+def window_grid(grid: Grid, window: Window) -> Grid:
+    """The part of ``grid`` a window covers, as a grid of its own."""
+    r0, r1, c0, c1 = window
+    t = grid.affine
+    a, b, c, d, e, f = t.a, t.b, t.c, t.d, t.e, t.f
+    # The origin moved by whole pixels: (c0, r0) through the transform.
+    return Grid(grid.crs, (a, b, a * c0 + b * r0 + c, d, e, d * c0 + e * r0 + f), c1 - c0, r1 - r0)
+
+
+def grid_mask(local: BaseGeometry, grid: Grid) -> NDArray[np.bool_]:
+    """Pixels of ``grid`` whose centre lies inside a geometry given in the grid's CRS."""
+    return geometry_mask([local], out_shape=grid.shape, transform=grid.affine, invert=True)
+
+
+def water_mask(site: Site, grid: Grid, window: Window | None = None) -> NDArray[np.bool_] | None:
+    """Where to look for vessels, from the site's water polygon and berths; None without a polygon.
+
+    The polygon's water is shrunk by :data:`SHORE_MARGIN_M` so that bright shore pixels (mixed
+    land and water, or a slightly misdrawn coast) are not taken for ships, except within
+    :data:`BERTH_DISTANCE_M` of a berth line, where ships lie alongside the quay and must stay
+    in. With ``window`` the mask of that window of ``grid`` (as the whole grid's, cut).
+    """
+    if site.water is None:
+        return None
+    from scipy import ndimage
+
+    steps = max(1, round(SHORE_MARGIN_M / min(grid.pixel_size)))
+    r0, r1, c0, c1 = window or (0, grid.height, 0, grid.width)
+    # Eroded on the window grown by the erosion's reach (a step a pixel, edges included), then cut.
+    grown = (max(0, r0 - steps), min(grid.height, r1 + steps), max(0, c0 - steps), min(grid.width, c1 + steps))
+    cut = (slice(r0 - grown[0], r1 - grown[0]), slice(c0 - grown[2], c1 - grown[2]))
+    local = window_grid(grid, grown)
+    water = grid_mask(reproject_geometry(site.water, "EPSG:4326", grid.crs), local)
+    mask = ndimage.binary_erosion(water, iterations=steps)[cut]
+    if site.berths:
+        near = unary_union(
+            [reproject_geometry(b.geometry, "EPSG:4326", grid.crs).buffer(BERTH_DISTANCE_M) for b in site.berths]
+        )
+        mask |= grid_mask(near, window_grid(grid, (r0, r1, c0, c1))) & water[cut]
+    return np.asarray(mask)
+
+
+def near_water_at(water: BaseGeometry, grid: Grid, rows: Sequence[float], cols: Sequence[float]) -> list[bool]:
+    """Whether each pixel (``rows``, ``cols``, rounded) lies within :data:`BERTH_DISTANCE_M` of a
+    water polygon (WGS84): its pixel as the polygon, buffered, rasterised on ``grid`` has it,
+    without rasterising the whole grid. Pixels outside the grid are not near."""
+    near = reproject_geometry(water, "EPSG:4326", grid.crs).buffer(BERTH_DISTANCE_M)
+    out = []
+    for row, col in zip(rows, cols, strict=True):
+        r, c = round(row), round(col)
+        inside = 0 <= r < grid.height and 0 <= c < grid.width
+        out.append(inside and bool(grid_mask(near, window_grid(grid, (r, r + 1, c, c + 1)))[0, 0]))
+    return out

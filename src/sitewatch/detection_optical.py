@@ -1,0 +1,146 @@
+"""The detection stage on an optical observation: its archived COG read tile by tile.
+
+The observation goes through :func:`~sitewatch.detect.optical_image.detect_optical_tiled`, the
+tiling ``sitewatch detect-image --sensor optical`` runs: overlapping windows of at most
+:data:`~sitewatch.detect.optical_image.MAX_WINDOW_PX` pixels a side, each detection kept by the
+one tile whose core holds it, the water references of the features taken once for the whole
+grid (from a read decimated to about a million pixels, as detect-image's). Memory is that of
+one window whatever the site grid's size: a 5 km port in 0.3 m imagery is 16,700 pixels a side,
+and read whole it took the detector's 125 bytes a pixel, about 35 GB.
+
+Each window's valid pixels are those inside the site polygon where every band is finite, its
+known water (optical mode ``water``, or ``auto`` on simulated scenes: :func:`optical_water`)
+the site's water polygon cut to it (:func:`~sitewatch.detection_masks.water_mask`), and its
+cloud counted over the tile's core, so the cloud fraction is the whole grid's. An observation
+that fits one tile is read and detected in one window, as before tiling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import rasterio
+from numpy.typing import NDArray
+
+from .detect.base import PixelDetection
+from .detection_masks import Window, near_water_at, water_mask, window_grid
+from .errors import ImageReadError
+from .geo import ground_pixel_size
+from .ingest import site_mask
+from .model import Observation, Site
+
+__all__ = ["OPTICAL_TILE_PX", "detect_optical_observation", "optical_water"]
+
+OPTICAL_TILE_PX = 2048
+"""Core of a tile in pixels, as detect-image's; finer pixels take larger ones (see
+:func:`~sitewatch.detect.optical_image.detect_optical_tiled`)."""
+
+
+def optical_water(mode: str, obs: Observation) -> bool:
+    """Whether optical detection takes the site's water polygon as known water.
+
+    Known water (anything opaque inside the polygon is a vessel) is what the simulator's
+    scenes need: their decks are as bright as real hulls (sen2ships medians), but their
+    ships lie alongside narrow bright piers, and the learned detector, trained on real
+    ports, takes ship and pier for one object and drops it. On real Sentinel-2 ports
+    known water does far worse than the learned detector unless the polygon follows
+    every quay and berth (sen2ships, 11 ports, with polygons made from each scene's own
+    water: F1 0.21-0.22 against 0.45; ``benchmarks/optical_known_water.py``), so
+    ``auto`` runs it on simulated scenes only.
+    """
+    return mode == "water" or (mode == "auto" and obs.scene.simulated)
+
+
+def _dn_scale(obs: Observation) -> float | None:
+    """The divisor ingest turned this observation's values into reflectance with, if it recorded one."""
+    scale = obs.provenance.get("scale_applied")
+    return 1.0 / float(scale) if isinstance(scale, int | float) and scale > 0 else None
+
+
+def _read(path: str, window: Window | None = None, out_shape: tuple[int, int] | None = None) -> NDArray[np.float32]:
+    """Every band of the archived COG in a window (or the whole grid decimated to ``out_shape``)."""
+    from rasterio.enums import Resampling
+    from rasterio.windows import Window as RioWindow
+
+    win = None if window is None else RioWindow(window[2], window[0], window[3] - window[2], window[1] - window[0])
+    try:
+        with rasterio.open(path) as src:
+            shape = None if out_shape is None else (src.count, *out_shape)
+            return src.read(window=win, out_shape=shape, resampling=Resampling.nearest, out_dtype="float32")
+    except rasterio.errors.RasterioError as exc:
+        raise ImageReadError(f"{path}: cannot read archived observation ({exc})") from exc
+
+
+def _band_names(path: str) -> tuple[list[str], tuple[int, int]]:
+    """The archived bands' names (``band<i>`` for a band without one) and the grid's (rows, cols)."""
+    try:
+        with rasterio.open(path) as src:
+            return [d or f"band{i + 1}" for i, d in enumerate(src.descriptions)], (src.height, src.width)
+    except rasterio.errors.RasterioError as exc:
+        raise ImageReadError(f"{path}: cannot read archived observation ({exc})") from exc
+
+
+def _split(data: NDArray[np.float32], names: list[str]) -> tuple[dict[str, NDArray[np.float32]], NDArray[np.float32] | None]:
+    """The detector's input bands and the SCL of values read: an RGBA file's alpha band or a fifth
+    band of a product is archived but is no input."""
+    from .detect.optical import BANDS
+
+    bands = {n: data[i] for i, n in enumerate(names)}
+    scl = bands.pop("SCL", None)
+    return {n: a for n, a in bands.items() if n in BANDS}, scl
+
+
+def detect_optical_observation(
+    site: Site,
+    obs: Observation,
+    path: str,
+    *,
+    limits: dict[str, Any],
+    mode: str = "auto",
+    tile: int = OPTICAL_TILE_PX,
+) -> tuple[list[PixelDetection], float | None]:
+    """Detect in an archived optical observation tile by tile: (pixel detections, cloud fraction).
+
+    ``limits`` are ``min_length_m``/``max_length_m`` overrides, ``mode`` one of
+    :data:`~sitewatch.config.OPTICAL_MODES`, ``tile`` the core of a tile in pixels. The cloud
+    fraction is that of the valid pixels inside the site (None when none is valid). Raises
+    :class:`~sitewatch.errors.ImageReadError` for an unreadable COG and
+    :class:`~sitewatch.errors.InputError` for one without the bands the detector needs.
+    """
+    from .detect import optical
+    from .detect.optical_image import decimated_shape, detect_optical_tiled
+
+    names, shape = _band_names(path)
+    if shape != obs.grid.shape:
+        raise ImageReadError(
+            f"{path}: is {shape[1]} x {shape[0]} pixels where its observation's grid is "
+            f"{obs.grid.width} x {obs.grid.height}; ingest its source again"
+        )
+    grid = obs.grid
+    pixel = ground_pixel_size(grid.crs, grid.affine, grid.width, grid.height)
+    # Ingest's divisor says whether an 8-bit display rendering went in.
+    params = optical.params_for_dn_scale(replace(optical.OpticalParams(), **limits), _dn_scale(obs))
+    # The water references of the features, once for the whole grid: every tile judges
+    # contrast against the same water (the whole grid itself when it has under 4 M pixels).
+    whole, _ = _split(_read(path, out_shape=decimated_shape(shape)), names)
+    stats = optical.scene_stats(whole)
+    del whole
+
+    def read(win: Window) -> tuple[dict[str, NDArray[np.float32]], NDArray[np.bool_], NDArray[np.float32] | None]:
+        data = _read(path, win)
+        valid = site_mask(site, window_grid(grid, win)) & np.all(np.isfinite(data), axis=0)
+        bands, scl = _split(data, names)
+        return bands, valid, scl
+
+    # The polygon as known water, or (auto, real imagery) only to drop vessels far from it.
+    known = site.water is not None and optical_water(mode, obs)
+    found, cloud, _ = detect_optical_tiled(
+        read, shape, pixel, stats, params=params, tile=tile,
+        known_water=(lambda win: water_mask(site, grid, win)) if known else None,
+    )  # fmt: skip
+    if site.water is not None and not known and mode == "auto":
+        near = near_water_at(site.water, grid, [d.row for d in found], [d.col for d in found])
+        found = [d for d, ok in zip(found, near, strict=True) if d.kind != "vessel" or ok]
+    return found, None if cloud is None else round(cloud, 6)

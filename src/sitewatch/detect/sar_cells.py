@@ -97,12 +97,12 @@ def _strip_cells(
 ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32], NDArray[np.float32] | float, NDArray[np.bool_] | None]:
     """Sums of I and I², maximum and count of the used pixels per f × f cell of a row strip,
     and its float pixels that are not used (None: all used). ``us``: the pixels given as used;
-    ``look``: look for NaN, infinite and 0 pixels; ``pw``: columns of zeros that complete the
+    ``look``: look for NaN, infinite, 0 and negative pixels; ``pw``: columns of zeros that complete the
     last cell."""
     good = None
     if look:
         good = np.isfinite(xs)
-        good &= xs != 0
+        good &= xs > 0  # negative intensity: a no-data value or noise taken out, never a return
         if good.all():
             good = None
         else:

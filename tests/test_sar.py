@@ -489,3 +489,20 @@ def test_masks_given_as_nested_lists_are_taken_as_arrays() -> None:
     assert detect_sar(img, PX, water=np.ones(img.shape, bool).tolist()) == ref  # type: ignore[arg-type]
     with pytest.raises(InputError, match="water mask shape"):
         detect_sar(img, PX, water=[[True]])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [1e18, float(np.finfo(np.float32).max)])
+def test_one_absurdly_bright_pixel_neither_hides_ships_nor_makes_them(value: float) -> None:
+    # A float fill (FLT_MAX) or a corrupt value: its square, summed with the sea's, left nothing of
+    # the sea's statistics; ships after it in the image were lost, or noise made ships near it.
+    rng = np.random.default_rng(0)
+    img = speckle(rng, SEA, (600, 600)).astype(np.float32)
+    for r, c in [(100, 100), (100, 500), (500, 100), (500, 500), (300, 300)]:
+        img[r : r + 3, c : c + 12] = 5.0  # 120 m hulls, 24 dB over the sea
+    ref = detect_sar(img, PX)
+    assert len(ref) == 5
+    for where in [(5, 5), (300, 250)]:
+        bad = img.copy()
+        bad[where] = value
+        got = detect_sar(bad, PX)
+        assert [(round(d.row, 2), round(d.col, 2)) for d in got] == [(round(d.row, 2), round(d.col, 2)) for d in ref]

@@ -14,7 +14,7 @@ How it works, in the order :func:`detect_sar` runs it:
    derived from the image (:func:`sitewatch.detect.water.land_from_sar`:
    large, bright, textured areas; ships alongside are cut off land by a
    morphological opening narrower than land and wider than a ship). Pixels
-   flagged invalid (``valid`` False, non-finite, or 0 or negative intensity in float input)
+   flagged invalid (``valid`` False, non-finite, or 0, negative or above 10^10 intensity in float input)
    are neither tested nor used as background.
 3. **Clutter statistics, per block.** One pass over the pixels (float32, row
    strips that stay in the CPU cache, threaded) gives per land/water cell
@@ -352,8 +352,9 @@ def detect_sar_with_features(
     pixel_size:
         Ground size of a pixel in metres, scalar or ``(x, y)``.
     valid:
-        False where the image has no data. Non-finite pixels and zero or negative
-        intensity of float input are invalid too.
+        False where the image has no data. Non-finite pixels and zero, negative or
+        absurdly bright intensity (:data:`~sitewatch.detect.sar_cells.MAX_INTENSITY`) of float
+        input are invalid too.
     water:
         True on water (e.g. the site's water polygon rasterised). It is widened
         by :attr:`SarParams.berth_margin_m` to keep berths. ``None``: land is

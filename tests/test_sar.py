@@ -506,3 +506,23 @@ def test_one_absurdly_bright_pixel_neither_hides_ships_nor_makes_them(value: flo
         bad[where] = value
         got = detect_sar(bad, PX)
         assert [(round(d.row, 2), round(d.col, 2)) for d in got] == [(round(d.row, 2), round(d.col, 2)) for d in ref]
+
+
+def test_pixel_size_as_a_list_or_array_is_a_pair_and_a_bad_one_is_named() -> None:
+    rng = np.random.default_rng(8)
+    img = sea_with_ships(rng, (120, 120), SHIPS[:2])
+    ref = detect_sar(img, (PX, PX))
+    assert detect_sar(img, [PX, PX]) == ref  # type: ignore[arg-type]
+    assert detect_sar(img, np.array([PX, PX])) == ref  # type: ignore[arg-type]
+    for bad in [(PX,), [PX, PX, PX], "ten", None]:
+        with pytest.raises(InputError, match="pixel size"):
+            detect_sar(img, bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("field", ["block_m", "background_m", "k_seed", "land_cell_m"])
+def test_a_parameter_that_is_no_number_is_named(field: str) -> None:
+    # NaN or an infinite window stopped the detector on a ValueError turning it into pixels.
+    for v in (math.nan, math.inf):
+        with pytest.raises(InputError, match=field):
+            SarParams(**{field: v})  # type: ignore[arg-type]
+    assert SarParams(max_length_m=math.inf).max_length_m == math.inf  # no upper limit stays allowed

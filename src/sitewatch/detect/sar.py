@@ -57,7 +57,7 @@ import math
 import warnings
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Literal
 
 import numpy as np
@@ -239,6 +239,11 @@ class SarParams:
     quay it lies against does not."""
 
     def __post_init__(self) -> None:
+        for fd in fields(self):
+            v = getattr(self, fd.name)
+            # Sizes become pixel counts: NaN or an infinite window stopped the detector on a ValueError.
+            if isinstance(v, float) and not (math.isfinite(v) or (v == math.inf and fd.name.startswith("max_"))):
+                raise InputError(f"SarParams.{fd.name} must be a finite number, got {v!r}")
         if self.input_scale not in ("auto", "intensity", "amplitude", "db"):
             raise InputError(f"input_scale must be auto, intensity, amplitude or db, not {self.input_scale!r}")
         if not 0 < self.k_grow <= self.k_seed:

@@ -206,6 +206,27 @@ def test_big_polarisation_pair_runs_tiled_with_the_same_result(tmp_path: Path, m
     assert calls[-1][0] == calls[-1][1]  # progress over both channels ends at its total
 
 
+@pytest.mark.parametrize("tiled", [False, True])
+def test_no_data_in_one_polarisation_does_not_hide_a_ship_in_the_other(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiled: bool) -> None:
+    """VH declared no-data over a ship VV sees clearly: the pair's masks were and-ed, so the ship was
+    lost in one pass over the image, while tiled (each channel with its own mask) it was found."""
+    import sitewatch.detect.image as image_mod
+
+    rng = np.random.default_rng(3)
+    co = sea_with_ships(rng, (120, 120), [(60.0, 60.0, 120.0, 20.0, 30.0)])
+    cross = (sea_with_ships(rng, (120, 120), []) / 6.3).astype(np.float32)
+    cross[:80] = -9999.0
+    paths = {}
+    for name, a in (("vv", co), ("vh", cross)):
+        paths[name] = tmp_path / f"{name}.tif"
+        with rasterio.open(paths[name], "w", driver="GTiff", width=120, height=120, count=1, dtype="float32", nodata=-9999.0 if name == "vh" else None, crs="EPSG:32633", transform=from_origin(500000.0, 4000000.0, PX, PX)) as ds:
+            ds.write(a, 1)
+    if tiled:
+        monkeypatch.setattr(image_mod, "TILE_ABOVE_PIXELS", 100)
+    _, dets = image_mod.detect_sar_bands(paths)
+    assert len(dets) == 1 and abs(dets[0].row - 60) < 1.5 and abs(dets[0].col - 60) < 1.5
+
+
 def test_pixel_geojson_is_not_read_as_wgs84(tmp_path: Path) -> None:
     # GDAL reads an unknown crs name ("pixel") as EPSG:4326, misplacing boxes at latitude 100-800.
     import pyogrio

@@ -208,6 +208,35 @@ def test_detect_fuses_co_and_cross_polarised_bands(tmp_path: Path, descriptions:
     assert centre.distance(Point(x0 + 110.5 * 10, y0 - 130.5 * 10)) < 30
 
 
+@pytest.mark.parametrize("names", [["VV", "VH"], ["", ""]])
+def test_a_channel_without_data_does_not_blind_the_other(tmp_path: Path, names: list[str]) -> None:
+    """A pair whose cross-polarised band is NaN where the ship is (a channel the product lacks there)
+    is detected in the co-polarised one: the valid mask was taken over both bands, and hid the ship."""
+    from test_sar import SEA, ship_fraction, speckle
+
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(SITE)
+    rng = np.random.default_rng(5)
+    shape = (260, 220)
+    co = speckle(rng, SEA * (1 + ship_fraction(shape, 130.0, 110.0, 113.0, 15.6, 30.0) * 100), shape).astype("float32")
+    cross = speckle(rng, SEA / 6.3, shape).astype("float32")
+    cross[:180] = np.nan
+    crs, x0, y0 = site_utm_origin(SITE)
+    tif = write_tiff(
+        tmp_path / "pair.tif", np.stack([co, cross]), crs=crs, transform=Affine(10, 0, x0, 0, -10, y0), descriptions=names,
+        tags={"SITEWATCH_ACQUIRED": "2024-10-18T09:30:00Z", "SITEWATCH_SENSOR": "sar"},
+    )
+    with ws.store() as store:
+        ingest_file(ws, store, SITE, tif)
+    r = CliRunner().invoke(main, ["-q", "detect", SITE.id, "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+        dets = [d for d in store.detections(observation_id=obs.id) if d.kind == "vessel"]
+    assert len(dets) == 1 and abs(dets[0].length_m - 113) < 25
+
+
 def test_detect_on_the_co_polarised_band_alone_misses_that_ship(tmp_path: Path) -> None:
     """The same ship in a VV-only observation: what the fusion adds (a check that the test above can fail)."""
     ws = init_workspace(tmp_path / "ws")

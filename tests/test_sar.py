@@ -419,3 +419,110 @@ def test_a_patch_at_the_noise_floor_does_not_turn_the_sea_into_land(workers: int
     assert len(dets) == 1
     assert (dets[0].row, dets[0].col) == pytest.approx((21.0, 24.5), abs=0.5)
     assert dets[0].length_m == pytest.approx(100.0, abs=10.0)
+
+
+@pytest.mark.parametrize("fill", [-0.001, -9999.0])
+@pytest.mark.parametrize("where", ["one pixel", "noise", "border"])
+def test_a_few_negative_pixels_do_not_make_linear_sigma0_db(fill: float, where: str) -> None:
+    # Any negative pixel used to make the whole image dB: one no-data value (-9999) or noise taken
+    # out of the sea turned every sigma0 into 10^(x/10) ~ 1 and hid every ship, silently.
+    rng = np.random.default_rng(8)
+    img = sea_with_ships(rng, (120, 120), SHIPS[:2])
+    ref = detect_sar(img, PX)
+    bad = np.zeros(img.shape, bool)
+    if where == "one pixel":
+        bad[5, 5] = True
+    elif where == "noise":
+        bad[::7, ::5] = True
+    else:
+        bad[:, 100:] = True
+    img[bad] = fill
+    got = detect_sar(img, PX)
+    assert len(ref) == 2 and len(got) >= 1
+    assert all(not bad[round(d.row), round(d.col)] for d in got)
+    near = [min(math.hypot(d.row - r.row, d.col - r.col) for d in got) for r in ref if r.col < 95]
+    assert near and max(near) < 1.0
+
+
+def test_a_db_image_with_no_data_and_bright_pixels_stays_db() -> None:
+    rng = np.random.default_rng(8)
+    img = sea_with_ships(rng, (120, 120), SHIPS[:2])
+    ref = detect_sar(img, PX)
+    db = 10 * np.log10(img)
+    db[:, 110:] = -9999.0  # no-data: 10^-999.9 is 0, an invalid pixel
+    db[db > 0] = 3.0  # a dB image holds a few positive values (ship, land) too
+    got = detect_sar(db, PX)
+    assert [(round(d.row), round(d.col)) for d in got] == [(round(d.row), round(d.col)) for d in ref if d.col < 105]
+
+
+def test_float_amplitude_with_a_negative_fill_leaves_the_fill_out() -> None:
+    # 16-bit amplitude DN in a float file with -9999 no-data: squared, the fill was the brightest
+    # pixel of the image; it is invalid instead.
+    rng = np.random.default_rng(8)
+    img = sea_with_ships(rng, (120, 120), SHIPS[:2])
+    dn = np.round(np.sqrt(img / SEA) * 40.0).astype(np.float32)
+    ref = detect_sar(dn, PX)
+    dn[40:44, 10:12] = -9999.0
+    got = detect_sar(dn, PX)
+    assert [(round(d.row, 2), round(d.col, 2)) for d in got] == [(round(d.row, 2), round(d.col, 2)) for d in ref]
+
+
+def test_complex_input_is_taken_as_its_intensity() -> None:
+    # A single-look complex array was cast to float (its real part, half of it negative) and read
+    # as dB: no detection. Its intensity is |z|².
+    rng = np.random.default_rng(8)
+    img = sea_with_ships(rng, (120, 120), SHIPS[:2])
+    z = (np.sqrt(img) * np.exp(1j * rng.uniform(0, 2 * np.pi, img.shape))).astype(np.complex64)
+    assert np.allclose(to_intensity(z), img, rtol=1e-5)
+    ref = detect_sar(img, PX)
+    got = detect_sar(z, PX)
+    assert len(got) == len(ref) == 2
+    assert [(round(d.row, 1), round(d.col, 1)) for d in got] == [(round(d.row, 1), round(d.col, 1)) for d in ref]
+    with pytest.raises(InputError, match="complex"):
+        detect_sar(z, PX, params=SarParams(input_scale="db"))
+
+
+def test_masks_given_as_nested_lists_are_taken_as_arrays() -> None:
+    rng = np.random.default_rng(8)
+    img = sea_with_ships(rng, (120, 120), SHIPS[:2])
+    ref = detect_sar(img, PX, water=np.ones(img.shape, bool))
+    assert detect_sar(img, PX, water=np.ones(img.shape, bool).tolist()) == ref  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="water mask shape"):
+        detect_sar(img, PX, water=[[True]])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [1e18, float(np.finfo(np.float32).max)])
+def test_one_absurdly_bright_pixel_neither_hides_ships_nor_makes_them(value: float) -> None:
+    # A float fill (FLT_MAX) or a corrupt value: its square, summed with the sea's, left nothing of
+    # the sea's statistics; ships after it in the image were lost, or noise made ships near it.
+    rng = np.random.default_rng(0)
+    img = speckle(rng, SEA, (600, 600)).astype(np.float32)
+    for r, c in [(100, 100), (100, 500), (500, 100), (500, 500), (300, 300)]:
+        img[r : r + 3, c : c + 12] = 5.0  # 120 m hulls, 24 dB over the sea
+    ref = detect_sar(img, PX)
+    assert len(ref) == 5
+    for where in [(5, 5), (300, 250)]:
+        bad = img.copy()
+        bad[where] = value
+        got = detect_sar(bad, PX)
+        assert [(round(d.row, 2), round(d.col, 2)) for d in got] == [(round(d.row, 2), round(d.col, 2)) for d in ref]
+
+
+def test_pixel_size_as_a_list_or_array_is_a_pair_and_a_bad_one_is_named() -> None:
+    rng = np.random.default_rng(8)
+    img = sea_with_ships(rng, (120, 120), SHIPS[:2])
+    ref = detect_sar(img, (PX, PX))
+    assert detect_sar(img, [PX, PX]) == ref  # type: ignore[arg-type]
+    assert detect_sar(img, np.array([PX, PX])) == ref  # type: ignore[arg-type]
+    for bad in [(PX,), [PX, PX, PX], "ten", None]:
+        with pytest.raises(InputError, match="pixel size"):
+            detect_sar(img, bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("field", ["block_m", "background_m", "k_seed", "land_cell_m"])
+def test_a_parameter_that_is_no_number_is_named(field: str) -> None:
+    # NaN or an infinite window stopped the detector on a ValueError turning it into pixels.
+    for v in (math.nan, math.inf):
+        with pytest.raises(InputError, match=field):
+            SarParams(**{field: v})  # type: ignore[arg-type]
+    assert SarParams(max_length_m=math.inf).max_length_m == math.inf  # no upper limit stays allowed

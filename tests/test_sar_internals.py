@@ -247,11 +247,19 @@ def test_cell_pass_leaves_out_a_single_unusable_pixel(bad: float) -> None:
     assert n.sum() == x.size - 1
 
 
-def test_cell_pass_keeps_negative_pixels_of_intensity_input() -> None:
+def test_cell_pass_leaves_out_negative_and_absurdly_bright_intensity() -> None:
+    # Negative intensity (a fill, noise taken out) and intensity above MAX_INTENSITY (FLT_MAX) are
+    # no returns: the cheap checks (the strip's minimum, the cells' maxima) must find them.
     x = np.full((8, 8), 2.0, np.float32)
-    x[1, 1] = -1.0  # used (only NaN, infinities and 0 are not): the cheap check must not drop it
-    s1, _, n, _, mask = _cell_pass(x, None, True, 4, None)
-    assert mask is None and n[0, 0] == 16 and s1[0, 0] == 29.0
+    x[1, 1] = -1.0
+    x[6, 6] = np.finfo(np.float32).max
+    s1, s2, n, mx, mask = _cell_pass(x, None, True, 4, None)
+    assert mask is not None and not mask[1, 1] and not mask[6, 6] and mask.sum() == 62
+    assert n[0, 0] == n[1, 1] == 15 and s1[0, 0] == s1[1, 1] == 30.0 and s2[1, 1] == 60.0 and mx[1, 1] == 2.0
+    y = np.full((8, 8), 2.0, np.float32)
+    y[6, 6] = 1e20  # a positive minimum: found by the maxima alone
+    _, _, n, _, mask = _cell_pass(y, None, True, 4, None)
+    assert mask is not None and not mask[6, 6] and n[1, 1] == 15
 
 
 def test_ring_count_of_counts_is_exact() -> None:

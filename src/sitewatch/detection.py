@@ -184,7 +184,8 @@ def _detect_sar(job: DetectJob, limits: dict[str, Any]) -> tuple[list[PixelDetec
 
     obs, site = job.observation, job.site
     data, names = _read(job.path)
-    valid = site_mask(site, obs.grid) & np.all(np.isfinite(data), axis=0)
+    inside = site_mask(site, obs.grid)
+    valid = inside & np.all(np.isfinite(data), axis=0)
     pixel = ground_pixel_size(obs.grid.crs, obs.grid.affine, obs.grid.width, obs.grid.height)
     water = water_mask(site, obs.grid)
     # A water mask from the site's polygon is trusted as it is; without one the
@@ -196,7 +197,9 @@ def _detect_sar(job: DetectJob, limits: dict[str, Any]) -> tuple[list[PixelDetec
         co, cross = _unnamed_pair(data, names)
     if co is not None and cross is not None:
         # VV+VH (or HH+HV) archived together: detect in both and fuse, as detect-image does.
-        found = sar_dual.detect_sar_dual(data[co], data[cross], pixel, valid=valid, water=water, params=params)
+        # Each channel leaves out its own non-finite pixels: one without data somewhere (NaN)
+        # must not blind the other there.
+        found = sar_dual.detect_sar_dual(data[co], data[cross], pixel, valid=inside, water=water, params=params)
     else:
         found = sar.detect_sar(data[0 if co is None else co], pixel, valid=valid, water=water, params=params)
     return found, (sar.DETECTOR, sar.VERSION)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ..errors import InputError
+
 __all__ = [
     "PixelDetection",
     "detections_from_measurements",
@@ -35,10 +37,15 @@ class PixelDetection:
 
 
 def pixel_size_pair(pixel_size: float | tuple[float, float]) -> tuple[float, float]:
-    """Return ``(x, y)`` ground pixel size from a scalar or a pair."""
-    if isinstance(pixel_size, tuple):
-        return float(pixel_size[0]), float(pixel_size[1])
-    return float(pixel_size), float(pixel_size)
+    """Return ``(x, y)`` ground pixel size from a scalar or a pair (tuple, list or array of two)."""
+    try:
+        if isinstance(pixel_size, tuple | list | np.ndarray) and np.ndim(pixel_size) > 0:
+            if np.shape(pixel_size) != (2,):
+                raise ValueError
+            return float(pixel_size[0]), float(pixel_size[1])
+        return float(pixel_size), float(pixel_size)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InputError(f"pixel size must be metres, one number or an (x, y) pair, got {pixel_size!r}") from None
 
 
 def measure_components(

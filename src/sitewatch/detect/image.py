@@ -350,7 +350,7 @@ def _run_sar_dual(
     progress: Callable[[int, int], None] | None,
 ) -> list[PixelDetection]:
     """Detect in a co- and a cross-polarised channel ((image, band or None)) and fuse; tiled when big."""
-    from .sar_dual import detect_sar_dual, fuse_polarisations
+    from .sar_dual import fuse_polarisations
 
     info = co[0]
     reads = [_sar_window_reader(i, b) for i, b in (co, cross)]
@@ -361,9 +361,10 @@ def _run_sar_dual(
             step = None if progress is None else (lambda d, t, k=k: progress(k * t + d, 2 * t))
             found.append(detect_sar_tiled(read, (info.height, info.width), info.pixel_size, params=p, workers=workers, progress=step))
         return fuse_polarisations(found[0], found[1], info.pixel_size, p)
+    # Each channel with its own no-data mask, as tiled: one without data somewhere must not blind the other.
     (a, va), (b, vb) = (r((0, info.height, 0, info.width)) for r in reads)
-    valid = va if vb is None else vb if va is None else va & vb
-    return detect_sar_dual(a, b, info.pixel_size, valid=valid, params=p, workers=workers)
+    kw = dict(params=p, workers=workers)
+    return fuse_polarisations(detect_sar(a, info.pixel_size, valid=va, **kw), detect_sar(b, info.pixel_size, valid=vb, **kw), info.pixel_size, p)  # type: ignore[arg-type]
 
 
 def parse_sar_band_args(values: tuple[str, ...] | list[str]) -> dict[str, Path | str]:

@@ -14,7 +14,7 @@ How it works, in the order :func:`detect_sar` runs it:
    derived from the image (:func:`sitewatch.detect.water.land_from_sar`:
    large, bright, textured areas; ships alongside are cut off land by a
    morphological opening narrower than land and wider than a ship). Pixels
-   flagged invalid (``valid`` False, non-finite, or exactly 0 in float input)
+   flagged invalid (``valid`` False, non-finite, or 0, negative or above 10^10 intensity in float input)
    are neither tested nor used as background.
 3. **Clutter statistics, per block.** One pass over the pixels (float32, row
    strips that stay in the CPU cache, threaded) gives per land/water cell
@@ -57,7 +57,7 @@ import math
 import warnings
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Literal
 
 import numpy as np
@@ -118,8 +118,10 @@ class SarParams:
     input_scale: InputScale = "auto"
     """How to read pixel values: ``"intensity"`` (linear power, sigma0),
     ``"amplitude"`` (squared to intensity), ``"db"`` (10·log10 intensity) or
-    ``"auto"``: negative values anywhere → dB, integer dtype or float values that
-    are all whole numbers (uncalibrated DN) → amplitude, otherwise intensity."""
+    ``"auto"``: complex (SLC) → ``|z|²``; float values mostly negative (median below 0, some below
+    -1) → dB; integer dtype or float values that are all whole numbers (uncalibrated DN) →
+    amplitude, otherwise intensity. Negative intensity (a no-data value, noise taken out of
+    linear sigma0) is invalid, like NaN."""
     k_seed: float = 6.0
     """Seed threshold: ``mu + k_seed * sigma`` of the block's background ring."""
     k_grow: float = 3.0
@@ -237,6 +239,11 @@ class SarParams:
     quay it lies against does not."""
 
     def __post_init__(self) -> None:
+        for fd in fields(self):
+            v = getattr(self, fd.name)
+            # Sizes become pixel counts: NaN or an infinite window stopped the detector on a ValueError.
+            if isinstance(v, float) and not (math.isfinite(v) or (v == math.inf and fd.name.startswith("max_"))):
+                raise InputError(f"SarParams.{fd.name} must be a finite number, got {v!r}")
         if self.input_scale not in ("auto", "intensity", "amplitude", "db"):
             raise InputError(f"input_scale must be auto, intensity, amplitude or db, not {self.input_scale!r}")
         if not 0 < self.k_grow <= self.k_seed:
@@ -276,10 +283,15 @@ def to_intensity(image: NDArray[np.generic], scale: InputScale = "auto") -> NDAr
 
 def _to_intensity(image: NDArray[np.generic], scale: InputScale, pool: Executor | None) -> NDArray[np.float32]:
     a = np.asarray(image)
+    if np.iscomplexobj(a):
+        # Single-look complex: the intensity is |z|² (casting to float would keep the real part).
+        if scale == "db":
+            raise InputError("input_scale 'db' does not apply to a complex (SLC) image: its intensity is |z|²")
+        return np.square(np.abs(a)).astype(np.float32, copy=False)
     if scale == "auto":
         if np.issubdtype(a.dtype, np.integer) or a.dtype == np.bool_:
             scale = "amplitude"
-        elif a.size and _nan_min(a, pool) < 0:
+        elif a.size and _nan_min(a, pool) < 0 and _mostly_db(a):
             scale = "db"
         elif _digital_numbers(a):
             scale = "amplitude"
@@ -287,10 +299,24 @@ def _to_intensity(image: NDArray[np.generic], scale: InputScale, pool: Executor 
             scale = "intensity"
     if scale == "amplitude":
         f = a.astype(np.float32)
+        if np.issubdtype(a.dtype, np.floating):
+            # A negative amplitude (a no-data value such as -9999) keeps its sign, so that it is
+            # found invalid like negative intensity, rather than squared into a bright pixel.
+            return f * np.abs(f)
         return f * f
     if scale == "db":
         return np.power(np.float32(10.0), a.astype(np.float32) / np.float32(10.0))
     return a.astype(np.float32, copy=False)
+
+
+def _mostly_db(a: NDArray[np.generic]) -> bool:
+    """Float pixels with negative values that are dB: the middle of the image is below 0 and some
+    value below -1. Linear intensity is never below -1, and never mostly negative: a few negative
+    pixels in it (a no-data value such as -9999, noise taken out of the sea) are invalid pixels,
+    not a sign that the whole image is dB. A strided sample decides, so a whole scene costs little."""
+    s = a.ravel()[:: max(1, a.size // 65536)]
+    s = s[~np.isnan(s)]
+    return bool(s.size) and float(np.median(s)) < 0 and float(s.min()) < -1
 
 
 def _digital_numbers(a: NDArray[np.generic]) -> bool:
@@ -331,8 +357,9 @@ def detect_sar_with_features(
     pixel_size:
         Ground size of a pixel in metres, scalar or ``(x, y)``.
     valid:
-        False where the image has no data. Non-finite pixels and exact zeros
-        of float input are invalid too.
+        False where the image has no data. Non-finite pixels and zero, negative or
+        absurdly bright intensity (:data:`~sitewatch.detect.sar_cells.MAX_INTENSITY`) of float
+        input are invalid too.
     water:
         True on water (e.g. the site's water polygon rasterised). It is widened
         by :attr:`SarParams.berth_margin_m` to keep berths. ``None``: land is
@@ -362,8 +389,10 @@ def detect_sar_with_features(
     given = None if valid is None else np.asarray(valid, dtype=bool)
     if given is not None and given.shape != a.shape:
         raise InputError(f"valid mask shape {given.shape} differs from the image's {a.shape}")
-    if water is not None and water.shape != a.shape:
-        raise InputError(f"water mask shape {water.shape} differs from the image's {a.shape}")
+    if water is not None:
+        water = np.asarray(water, dtype=bool)
+        if water.shape != a.shape:
+            raise InputError(f"water mask shape {water.shape} differs from the image's {a.shape}")
     # ``workers`` threads in all: this one and a pool of the others. Work handed to the pool that
     # no pool thread has taken up when its result is wanted is done here (sar_cells._in_threads),
     # so there are never more busy threads than workers.
@@ -390,6 +419,7 @@ def _detect_rendering(
 
     keep = None if valid is None else np.asarray(valid, dtype=bool)
     if water is not None:
+        water = np.asarray(water, dtype=bool)
         if water.shape != a.shape:
             raise InputError(f"water mask shape {water.shape} differs from the image's {a.shape}")
         wide = widen_water(np.asarray(water, dtype=bool), math.sqrt(pxy[0] * pxy[1]), SarParams().berth_margin_m)

@@ -22,6 +22,12 @@ if TYPE_CHECKING:
     from .sar import SarParams
 
 
+MAX_INTENSITY = 1e10
+"""Brightest float intensity taken for a radar return (100 dB): calibrated sigma0 stays below 10^4
+and a 16-bit amplitude squared below 4.3·10^9. Brighter pixels (a float fill such as FLT_MAX, a
+corrupt value) are invalid like NaN: their squares, summed with the sea's, left nothing of the sea's
+statistics in float arithmetic, and one such pixel hid every ship after it or made ships of noise."""
+
 GEO_CENSOR = 3.0
 """A block whose mean exceeds this multiple of its ring's geometric block mean is censored first."""
 
@@ -97,12 +103,14 @@ def _strip_cells(
 ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32], NDArray[np.float32] | float, NDArray[np.bool_] | None]:
     """Sums of I and I², maximum and count of the used pixels per f × f cell of a row strip,
     and its float pixels that are not used (None: all used). ``us``: the pixels given as used;
-    ``look``: look for NaN, infinite and 0 pixels; ``pw``: columns of zeros that complete the
+    ``look``: look for NaN, 0, negative and too bright (:data:`MAX_INTENSITY`) pixels; ``pw``: columns of zeros that complete the
     last cell."""
     good = None
     if look:
-        good = np.isfinite(xs)
-        good &= xs != 0
+        # NaN fails both comparisons; negative intensity is a no-data value or noise taken out,
+        # never a return; above MAX_INTENSITY a fill value (FLT_MAX) or a corrupt pixel.
+        good = xs > 0
+        good &= xs <= MAX_INTENSITY
         if good.all():
             good = None
         else:
@@ -142,12 +150,13 @@ def _cell_pass(
 
     def one(r0: int) -> None:
         xs = x[r0 : r0 + strip]
-        # A positive minimum rules out NaN (the minimum would be NaN), 0 and -inf; otherwise
-        # every pixel is looked at (negative ones are used). +inf shows in the maxima: then the
-        # strip is folded again, looking.
+        # A positive minimum rules out NaN (the minimum would be NaN), 0, negative values and
+        # -inf; otherwise every pixel is looked at. +inf and other values above MAX_INTENSITY show
+        # in the maxima: then the strip is folded again, looking.
         look = check_float and not xs.min() > 0
-        folded = _strip_cells(xs, None if given is None else given[r0 : r0 + strip], look, f, wc * f - w)
-        if check_float and not look and folded[2].max() == np.inf:
+        with np.errstate(over="ignore"):  # a square past float32 (FLT_MAX): the strip is folded again
+            folded = _strip_cells(xs, None if given is None else given[r0 : r0 + strip], look, f, wc * f - w)
+        if check_float and not look and folded[2].max() > MAX_INTENSITY:
             folded = _strip_cells(xs, None if given is None else given[r0 : r0 + strip], True, f, wc * f - w)
         sums, squares, peaks, counts, good = folded
         cells = slice(r0 // f, r0 // f + sums.shape[0])

@@ -190,6 +190,15 @@ def _ingest_pair(ws, tmp_path: Path, descriptions: list[str]) -> None:  # type: 
         ingest_file(ws, store, SITE, tif)
 
 
+def _detected_vessels(ws):  # type: ignore[no-untyped-def]
+    """``sitewatch detect`` on the site's one observation, and the vessels it stored."""
+    r = CliRunner().invoke(main, ["-q", "detect", SITE.id, "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+        return [d for d in store.detections(observation_id=obs.id) if d.kind == "vessel"]
+
+
 @pytest.mark.parametrize("descriptions", [["VH", "VV"], ["HH", "HV"], ["Sigma0_VV", "Sigma0_VH"], ["sigma0_hh", "sigma0_hv"], ["", ""]])
 def test_detect_fuses_co_and_cross_polarised_bands(tmp_path: Path, descriptions: list[str]) -> None:
     """A ship faint in VV but clear in VH is found by the site pipeline, as by detect-image."""
@@ -197,11 +206,7 @@ def test_detect_fuses_co_and_cross_polarised_bands(tmp_path: Path, descriptions:
     with ws.store() as store:
         store.put_site(SITE)
     _ingest_pair(ws, tmp_path, descriptions)
-    r = CliRunner().invoke(main, ["-q", "detect", SITE.id, "-w", str(ws.root)])
-    assert r.exit_code == 0, r.output
-    with ws.store() as store:
-        (obs,) = store.observations(SITE.id)
-        dets = [d for d in store.detections(observation_id=obs.id) if d.kind == "vessel"]
+    dets = _detected_vessels(ws)
     assert len(dets) == 1 and abs(dets[0].length_m - 113) < 25
     crs, x0, y0 = site_utm_origin(SITE)
     centre = reproject_geometry(dets[0].footprint, "EPSG:4326", crs).centroid
@@ -229,11 +234,7 @@ def test_a_channel_without_data_does_not_blind_the_other(tmp_path: Path, names: 
     )
     with ws.store() as store:
         ingest_file(ws, store, SITE, tif)
-    r = CliRunner().invoke(main, ["-q", "detect", SITE.id, "-w", str(ws.root)])
-    assert r.exit_code == 0, r.output
-    with ws.store() as store:
-        (obs,) = store.observations(SITE.id)
-        dets = [d for d in store.detections(observation_id=obs.id) if d.kind == "vessel"]
+    dets = _detected_vessels(ws)
     assert len(dets) == 1 and abs(dets[0].length_m - 113) < 25
 
 
@@ -243,11 +244,7 @@ def test_detect_on_the_co_polarised_band_alone_misses_that_ship(tmp_path: Path) 
     with ws.store() as store:
         store.put_site(SITE)
     _ingest_pair(ws, tmp_path, ["VV"])
-    r = CliRunner().invoke(main, ["-q", "detect", SITE.id, "-w", str(ws.root)])
-    assert r.exit_code == 0, r.output
-    with ws.store() as store:
-        (obs,) = store.observations(SITE.id)
-        assert not [d for d in store.detections(observation_id=obs.id) if d.kind == "vessel"]
+    assert not _detected_vessels(ws)
 
 
 @pytest.mark.parametrize("tag", [None, "0"])

@@ -350,7 +350,7 @@ def _run_sar_dual(
     progress: Callable[[int, int], None] | None,
 ) -> list[PixelDetection]:
     """Detect in a co- and a cross-polarised channel ((image, band or None)) and fuse; tiled when big."""
-    from .sar_dual import fuse_polarisations
+    from .sar_dual import detect_sar_dual, fuse_polarisations
 
     info = co[0]
     reads = [_sar_window_reader(i, b) for i, b in (co, cross)]
@@ -363,8 +363,7 @@ def _run_sar_dual(
         return fuse_polarisations(found[0], found[1], info.pixel_size, p)
     # Each channel with its own no-data mask, as tiled: one without data somewhere must not blind the other.
     (a, va), (b, vb) = (r((0, info.height, 0, info.width)) for r in reads)
-    kw = dict(params=p, workers=workers)
-    return fuse_polarisations(detect_sar(a, info.pixel_size, valid=va, **kw), detect_sar(b, info.pixel_size, valid=vb, **kw), info.pixel_size, p)  # type: ignore[arg-type]
+    return detect_sar_dual(a, b, info.pixel_size, valid=(va, vb), params=p, workers=workers)
 
 
 def parse_sar_band_args(values: tuple[str, ...] | list[str]) -> dict[str, Path | str]:

@@ -71,23 +71,26 @@ def detect_sar_dual(
     cross: NDArray[np.generic],
     pixel_size: float | tuple[float, float],
     *,
-    valid: NDArray[np.bool_] | None = None,
+    valid: NDArray[np.bool_] | tuple[NDArray[np.bool_] | None, NDArray[np.bool_] | None] | None = None,
     water: NDArray[np.bool_] | None = None,
     params: SarParams | None = None,
     workers: int = 1,
 ) -> list[PixelDetection]:
     """Find vessels in a co-registered co-/cross-polarised pair (e.g. VV and VH intensity).
 
-    Both channels take the same ``valid`` and ``water`` masks and parameters as
-    :func:`~sitewatch.detect.sar.detect_sar`; the detections are fused by
+    Both channels take the same ``water`` mask and parameters as
+    :func:`~sitewatch.detect.sar.detect_sar`, and ``valid``: one mask for both, or a
+    (co, cross) pair of each channel's own no-data mask, so that a channel without data
+    somewhere does not blind the other there. The detections are fused by
     :func:`fuse_polarisations` (see the module docstring).
     """
     a, b = np.asarray(co), np.asarray(cross)
     if a.shape != b.shape:
         raise InputError(f"the two polarisations differ in shape: {a.shape} and {b.shape}")
     p = params or SarParams()
-    kw = dict(valid=valid, water=water, params=p, workers=workers)
-    return fuse_polarisations(detect_sar(a, pixel_size, **kw), detect_sar(b, pixel_size, **kw), pixel_size, p)  # type: ignore[arg-type]
+    va, vb = valid if isinstance(valid, tuple) else (valid, valid)
+    kw = dict(water=water, params=p, workers=workers)
+    return fuse_polarisations(detect_sar(a, pixel_size, valid=va, **kw), detect_sar(b, pixel_size, valid=vb, **kw), pixel_size, p)  # type: ignore[arg-type]
 
 
 def fuse_polarisations(

@@ -45,6 +45,14 @@ run scores the baseline and the additions on the same candidates. The
 candidates change: give it its own ``--cache`` (the ``pix_*`` files of
 another cache may be copied in, the pixel models are the same).
 
+``--texture`` gives every candidate the six texture features of
+``OpticalParams.texture_features`` after the deep ones
+(``sitewatch.detect.optical_texture``); a variant ending ``_tex``
+(``mlp_tex``, ``gbt_tex``) uses the 18 and those six. ``--auc`` prints each
+extra feature's univariate ROC AUC (pooled and per port, each port's
+candidates from one fold); ``--in-sample`` also fits every variant on all
+ports (pixel model of all ports) and scores them on the same ports.
+
 ``--oof`` trains the object scorers on out-of-fold candidates: port k's
 candidates in fold n come from a pixel model trained without n and k (55
 pair models, cached), so the object stage learns from pixel scores as
@@ -62,8 +70,8 @@ anchorage stage) is used. ``--threshold 0.85`` fixes it instead.
 (bilinear bands, nearest masks, boxes scaled) before running the fold
 models: the check that windows and limits are set in metres.
 
-Figures (3 Dec, issue 4): BENCHMARKS.md, "Issue 4, second round" and "Deep
-land". None of these variants beat the shipped detector by more than the
+Figures (3-4 Dec, issue 4): BENCHMARKS.md, "Issue 4, second round", "Deep
+land" and "Texture, colour and edges". None of these variants beat the shipped detector by more than the
 seed spread.
 """
 
@@ -270,11 +278,12 @@ SCORERS = ("mlp", "mlp_noprob", "mlp_rank", "mean", "gbt", "gbt_rank")
 
 def check_variant(variant: str) -> None:
     """Stop with a message naming ``variant`` when it is not a scorer of :data:`SCORERS` (or one with a suffix)."""
+    name = variant
     variant = _strip_tex(variant.removesuffix("_self"))[0] + ("_self" if variant.endswith("_self") else "")
     base, _, radii = variant.removesuffix("_self").partition("_deep")
     deep_ok = not radii or (variant == variant.removesuffix("_self") and all(r.replace(".", "", 1).isdigit() for r in radii.split("_")))
     if base not in SCORERS or not deep_ok or (variant.partition("_deep")[1] and not radii):
-        raise SystemExit(f"unknown variant {variant!r}: one of {', '.join(SCORERS)}, or one of them with _deep35[_60], _tex or _self")
+        raise SystemExit(f"unknown variant {name!r}: one of {', '.join(SCORERS)}, or one of them with _deep35[_60], _tex or _self")
 
 
 def _fit(variant: str, x: NDArray[np.float32], y: NDArray[np.float32], seed: int) -> Scorer:

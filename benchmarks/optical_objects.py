@@ -45,6 +45,14 @@ run scores the baseline and the additions on the same candidates. The
 candidates change: give it its own ``--cache`` (the ``pix_*`` files of
 another cache may be copied in, the pixel models are the same).
 
+``--texture`` gives every candidate the six texture features of
+``OpticalParams.texture_features`` after the deep ones
+(``sitewatch.detect.optical_texture``); a variant ending ``_tex``
+(``mlp_tex``, ``gbt_tex``) uses the 18 and those six. ``--auc`` prints each
+extra feature's univariate ROC AUC (pooled and per port, each port's
+candidates from one fold); ``--in-sample`` also fits every variant on all
+ports (pixel model of all ports) and scores them on the same ports.
+
 ``--oof`` trains the object scorers on out-of-fold candidates: port k's
 candidates in fold n come from a pixel model trained without n and k (55
 pair models, cached), so the object stage learns from pixel scores as
@@ -62,8 +70,8 @@ anchorage stage) is used. ``--threshold 0.85`` fixes it instead.
 (bilinear bands, nearest masks, boxes scaled) before running the fold
 models: the check that windows and limits are set in metres.
 
-Figures (3 Dec, issue 4): BENCHMARKS.md, "Issue 4, second round" and "Deep
-land". None of these variants beat the shipped detector by more than the
+Figures (3-4 Dec, issue 4): BENCHMARKS.md, "Issue 4, second round", "Deep
+land" and "Texture, colour and edges". None of these variants beat the shipped detector by more than the
 seed spread.
 """
 
@@ -98,6 +106,8 @@ from sitewatch.detect.optical import (  # noqa: E402
     vessel_probability,
 )
 from sitewatch.detect.optical_deep import deep_feature_names  # noqa: E402
+from sitewatch.detect.optical_features import _band_set  # noqa: E402
+from sitewatch.detect.optical_texture import TEXTURE_FEATURE_NAMES  # noqa: E402
 from sitewatch.detect.optical_water import erode  # noqa: E402
 from sitewatch.detect.sar_render import render_probability  # noqa: E402
 
@@ -110,12 +120,22 @@ NO_PROB = tuple(i for i, n in enumerate(OBJECT_FEATURE_NAMES) if n not in ("prob
 Scorer = Callable[[NDArray[np.float32]], NDArray[np.float32]]
 DEEP_RADII: tuple[float, ...] = ()
 """``--deep``: radii of the deep-land features the candidates carry after the 18 (``OpticalParams.deep_radii_m``)."""
+TEXTURE = False
+"""``--texture``: the candidates carry the texture features after the deep ones (``OpticalParams.texture_features``)."""
 
 
 def columns(variant: str) -> NDArray[np.intp]:
-    """Feature columns a variant uses: the 18, and with ``_deep35`` / ``_deep35_60`` the deep-land
-    features of those radii (``--deep`` must have computed them)."""
+    """Feature columns a variant uses: the 18; with ``_deep35`` / ``_deep35_60`` the deep-land
+    features of those radii (``--deep`` must have computed them); with ``_tex`` the texture
+    features (``--texture``)."""
     base = np.arange(len(OBJECT_FEATURE_NAMES))
+    variant, tex = _strip_tex(variant)
+    n_deep = len(deep_feature_names(DEEP_RADII))
+    if tex:
+        if not TEXTURE:
+            raise SystemExit(f"{variant}_tex: run with --texture")
+        start = len(OBJECT_FEATURE_NAMES) + n_deep
+        base = np.concatenate([base, np.arange(start, start + len(TEXTURE_FEATURE_NAMES))])
     if "_deep" not in variant:
         return base
     radii = tuple(float(r) for r in variant.split("_deep", 1)[1].split("_"))
@@ -125,6 +145,11 @@ def columns(variant: str) -> NDArray[np.intp]:
     if missing:
         raise SystemExit(f"{variant}: run with --deep covering {sorted(missing)}")
     return np.concatenate([base, [len(OBJECT_FEATURE_NAMES) + names.index(n) for n in want]])
+
+
+def _strip_tex(variant: str) -> tuple[str, bool]:
+    """The variant without its ``_tex`` suffix, and whether it had one."""
+    return (variant[: -len("_tex")], True) if variant.endswith("_tex") else (variant, False)
 
 
 def with_ranks(x: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -147,7 +172,7 @@ def candidates(d: Prepared, model: Model, params: OpticalParams) -> dict[str, ND
     """Candidates of one port under a pixel model: features, label, and what matching needs."""
     prob = vessel_probability(d.features, d.search, model)
     hidden = np.zeros(d.water.shape, bool)
-    m, x = optical.multi_candidates(prob, d.features, d.water, hidden, d.port.pixel_size, params)
+    m, x = optical.multi_candidates(prob, d.features, d.water, hidden, d.port.pixel_size, params, bands=_band_set(d.port.bands))
     b = d.port.boxes
     cx, cy = m["col"][:, None] + 0.5, m["row"][:, None] + 0.5
     inside = (b[:, 0] <= cx) & (cx <= b[:, 2]) & (b[:, 1] <= cy) & (cy <= b[:, 3])
@@ -162,7 +187,7 @@ def fold_cache(
     With ``oof`` each training port's candidates come from a pixel model that did not see
     that port either (out-of-fold), as the held-out port's do.
     """
-    params = OpticalParams(deep_radii_m=DEEP_RADII)
+    params = OpticalParams(deep_radii_m=DEEP_RADII, texture_features=TEXTURE)
     pix = folder / f"pix_{n}_s{seed}.npz"
     if not pix.exists():
         save(pixel_stage([d for k, d in prepared.items() if k != n], seed), pix)
@@ -243,7 +268,7 @@ def fit_scorer(variant: str, x: NDArray[np.float32], y: NDArray[np.float32], see
     if variant.endswith("_self"):
         return self_trained(fit_scorer(variant[: -len("_self")], x, y, seed))
     cols = columns(variant)
-    inner = _fit(variant.split("_deep", 1)[0], x, y, seed)
+    inner = _fit(_strip_tex(variant)[0].split("_deep", 1)[0], x, y, seed)
     return lambda z: inner(z[:, cols])
 
 
@@ -253,10 +278,12 @@ SCORERS = ("mlp", "mlp_noprob", "mlp_rank", "mean", "gbt", "gbt_rank")
 
 def check_variant(variant: str) -> None:
     """Stop with a message naming ``variant`` when it is not a scorer of :data:`SCORERS` (or one with a suffix)."""
+    name = variant
+    variant = _strip_tex(variant.removesuffix("_self"))[0] + ("_self" if variant.endswith("_self") else "")
     base, _, radii = variant.removesuffix("_self").partition("_deep")
     deep_ok = not radii or (variant == variant.removesuffix("_self") and all(r.replace(".", "", 1).isdigit() for r in radii.split("_")))
     if base not in SCORERS or not deep_ok or (variant.partition("_deep")[1] and not radii):
-        raise SystemExit(f"unknown variant {variant!r}: one of {', '.join(SCORERS)}, or one of them with _deep35[_60] or _self")
+        raise SystemExit(f"unknown variant {name!r}: one of {', '.join(SCORERS)}, or one of them with _deep35[_60], _tex or _self")
 
 
 def _fit(variant: str, x: NDArray[np.float32], y: NDArray[np.float32], seed: int) -> Scorer:
@@ -374,8 +401,10 @@ def split_candidates(
     return candidate_objects(p2, feats, water, hidden, pixel_size, params, threshold)
 
 
-def with_splits(prob, feats, water, hidden, pixel_size, params):  # type: ignore[no-untyped-def]
-    """``multi_candidates`` plus :func:`split_candidates` at every level (for ``--split``)."""
+def with_splits(prob, feats, water, hidden, pixel_size, params, bands=None):  # type: ignore[no-untyped-def]
+    """``multi_candidates`` plus :func:`split_candidates` at every level (for ``--split``; not with ``--texture``)."""
+    if params.texture_features:
+        raise SystemExit("--split and --texture together are not supported")
     parts = [candidate_objects(prob, feats, water, hidden, pixel_size, params, t) for t in params.pixel_thresholds]
     parts += [split_candidates(prob, feats, water, hidden, pixel_size, params, t) for t in params.pixel_thresholds]
     ms = {k: np.concatenate([m[k] for m, _ in parts]) for k in parts[0][0]}
@@ -395,10 +424,74 @@ def run_detector(port: Port, pix: Path, scorer: Scorer, threshold: float) -> lis
     original = optical.object_scores
     optical.object_scores = lambda x, model: scorer(x)  # type: ignore[assignment]
     try:
-        params = replace(OpticalParams(), model=str(pix), object_threshold=threshold, deep_radii_m=DEEP_RADII)
+        params = replace(
+            OpticalParams(), model=str(pix), object_threshold=threshold, deep_radii_m=DEEP_RADII, texture_features=TEXTURE
+        )
         return detect_optical(port.bands, port.pixel_size, params=params)
     finally:
         optical.object_scores = original  # type: ignore[assignment]
+
+
+def roc_auc(v: NDArray, y: NDArray) -> float:
+    """Area under the ROC curve of ``v`` for labels ``y`` (Mann-Whitney, ties counted half)."""
+    pos, neg = v[y > 0.5], v[y <= 0.5]
+    if not pos.size or not neg.size:
+        return float("nan")
+    ranks = _mid_ranks(np.concatenate([pos, neg]))
+    return float((ranks[: pos.size].sum() - pos.size * (pos.size + 1) / 2) / (pos.size * neg.size))
+
+
+def _mid_ranks(a: NDArray) -> NDArray[np.float64]:
+    """Ranks 1..n of ``a``, ties sharing their mean rank."""
+    order = np.argsort(a, kind="stable")
+    s = a[order]
+    first = np.r_[True, s[1:] != s[:-1]]
+    group = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    ends = np.r_[starts[1:], s.size]
+    out = np.empty(a.size)
+    out[order] = (0.5 * (starts + ends - 1) + 1)[group]
+    return out
+
+
+def extra_feature_names() -> list[str]:
+    """Names of the columns after the 18: deep-land (``--deep``), then texture (``--texture``)."""
+    return list(deep_feature_names(DEEP_RADII)) + (list(TEXTURE_FEATURE_NAMES) if TEXTURE else [])
+
+
+def print_auc(names: list[str], folder: Path, seed: int) -> None:
+    """Univariate ROC AUC of ring_water and each extra feature, "candidate is a labelled ship": each port's
+    candidates from one fold (the next port's held out), pooled and the range over the ports."""
+    per: dict[str, dict[str, float]] = {}
+    xs, ys = [], []
+    for i, k in enumerate(names):
+        n = names[(i + 1) % len(names)]
+        with np.load(folder / f"cand_{n}_s{seed}_{k}.npz") as z:
+            x, y = z["x"], z["y"]
+        xs.append(x)
+        ys.append(y)
+        per[k] = {}
+    feats = ["ring_water", "ring_water_wide", *extra_feature_names()]
+    col = {f: (OBJECT_FEATURE_NAMES.index(f) if f in OBJECT_FEATURE_NAMES else len(OBJECT_FEATURE_NAMES) + extra_feature_names().index(f)) for f in feats}
+    x_all, y_all = np.concatenate(xs), np.concatenate(ys)
+    print(f"\nunivariate ROC AUC, candidate on a labelled ship ({len(y_all)} candidates, {int(y_all.sum())} on ships)")
+    print(f"{'feature':<20} pooled  min-max over ports  " + " ".join(f"{k[:6]:>6}" for k in names))
+    for f in feats:
+        a = [roc_auc(x[:, col[f]], y) for x, y in zip(xs, ys, strict=True)]
+        print(f"{f:<20} {roc_auc(x_all[:, col[f]], y_all):.3f}   {np.nanmin(a):.2f}-{np.nanmax(a):.2f}           " + " ".join(f"{v:6.2f}" for v in a))
+
+
+def in_sample(variants: list[str], prepared: dict, folder: Path, seed: int) -> None:
+    """Every variant's object stage fitted on all ports' candidates (pixel model of all ports) and scored on all."""
+    pix, cands = fold_cache("all", prepared, folder, seed)
+    boxes = {k: d.port.boxes for k, d in prepared.items()}
+    y = np.concatenate([c["y"] for c in cands.values()])
+    print("\nin-sample (both stages fitted on all ports, scored on the same ports)")
+    for v in variants:
+        t = 0.85 if v.startswith("mlp") else inner_threshold(v, cands, boxes, seed)
+        scorer = fit_scorer(v, np.concatenate([design(v, c["x"]) for c in cands.values()]), y, seed)
+        s = pooled([score(d.port, run_detector(d.port, pix, scorer, t)) for d in prepared.values()])
+        print(f"{v:<12} TP {s.tp} FP {s.fp} FN {s.fn}  P {s.precision:.2f} R {s.recall:.2f} F1 {s.f1:.3f} (t {t:.2f})", flush=True)
 
 
 def main() -> None:
@@ -412,9 +505,13 @@ def main() -> None:
     ap.add_argument("--oof", action="store_true", help="train object scorers on out-of-fold pixel scores")
     ap.add_argument("--split", action="store_true", help="also cut over-size components at narrow necks")
     ap.add_argument("--deep", type=float, nargs="*", default=[], help="deep-land radii (m) the candidates carry")
+    ap.add_argument("--texture", action="store_true", help="candidates carry the texture features (variants *_tex)")
+    ap.add_argument("--auc", action="store_true", help="also print each extra feature's univariate ROC AUC")
+    ap.add_argument("--in-sample", action="store_true", help="also fit and score every variant on all ports")
     args = ap.parse_args()
-    global DEEP_RADII, SELF_CONTEXT
+    global DEEP_RADII, SELF_CONTEXT, TEXTURE
     DEEP_RADII = tuple(args.deep)
+    TEXTURE = args.texture
     for v in args.variants:  # before the minutes of fitting pixel models
         check_variant(v)
     everyone = select_ports()
@@ -461,6 +558,10 @@ def main() -> None:
     inner = [r for r in SELF_LOG if r[0] == "inner"]
     if inner:
         print(f"inner threshold scenes (all _self variants): fired on {sum(r[4] for r in inner)} of {len(inner)}")
+    if args.auc:
+        print_auc(names, args.cache, args.seed)
+    if args.in_sample:
+        in_sample(args.variants, prepared, args.cache, args.seed)
 
 
 if __name__ == "__main__":

@@ -93,9 +93,13 @@ def main() -> None:
         help="also compute the deep-land object features at these radii (m; issue 4 experiment, the object "
         "model still sees the 18 shipped features: the cost of the features alone)",
     )
+    ap.add_argument(
+        "--texture", action="store_true",
+        help="also compute the texture object features (issue 4 experiment; the object model still sees the 18)",
+    )
     args = ap.parse_args()
-    params = OpticalParams(deep_radii_m=tuple(args.deep))
-    if args.deep:
+    params = OpticalParams(deep_radii_m=tuple(args.deep), texture_features=args.texture)
+    if args.deep or args.texture:
         shipped = optical.object_scores
         n = len(OBJECT_FEATURE_NAMES)
         optical.object_scores = lambda x, model: shipped(x[:, :n], model)  # type: ignore[assignment]
@@ -115,7 +119,8 @@ def main() -> None:
     step = max(1, args.size // 1000)
     stats = scene_stats({k: v[::step, ::step] for k, v in bands.items()})
     print(f"scene: {args.size} x {args.size} x 4 float32 ({what}), pixel {pixel[0]} m; {args.workers} worker(s)"
-          + (f"; deep-land features at {args.deep} m" if args.deep else ""))
+          + (f"; deep-land features at {args.deep} m" if args.deep else "")
+          + ("; texture features" if args.texture else ""))
     print(f"baseline (NDWI + 3x3 mean): {base:6.1f} s")
     print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     cpu0 = _cpu_seconds()

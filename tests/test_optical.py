@@ -172,16 +172,20 @@ def test_water_mask_keeps_the_berthed_ship() -> None:
     assert w[true_water].all()
 
 
-def test_learned_path_finds_a_ship_at_anchor() -> None:
-    # No water mask: the learned stages decide. A ship in open water is the easy case.
+def _ship_at_anchor() -> dict[str, NDArray[np.float32]]:
+    """A 150 m ship in open water 700 m from a quay, 10 m pixels, a little noise."""
     n = 150
     img = np.broadcast_to(WATER[:, None, None], (4, n, n)).copy()
     img[:, :, 120:] = QUAY[:, None, None]
     c = coverage(n, 10.0, 500.0, 700.0, 150.0, 25.0, 45.0)
     img = img * (1 - c) + np.array([0.20, 0.21, 0.22, 0.25])[:, None, None] * c
     img += np.random.default_rng(1).normal(0, 0.003, img.shape)
-    bands = {k: img[i].astype(np.float32) for i, k in enumerate(("blue", "green", "red", "nir"))}
-    dets = vessels(detect_optical(bands, 10.0))
+    return {k: img[i].astype(np.float32) for i, k in enumerate(("blue", "green", "red", "nir"))}
+
+
+def test_learned_path_finds_a_ship_at_anchor() -> None:
+    # No water mask: the learned stages decide. A ship in open water is the easy case.
+    dets = vessels(detect_optical(_ship_at_anchor(), 10.0))
     near = [d for d in dets if abs(d.row - 70) < 4 and abs(d.col - 50) < 4]
     assert len(near) == 1
     assert abs(near[0].length_m - 150) < 40
@@ -593,3 +597,84 @@ def test_deep_land_on_the_cut_down_image_is_that_of_the_whole_tile(seed: int) ->
     r, c = np.nonzero(mask)
     dist = ndimage.distance_transform_edt(~whole, sampling=(pixel[1], pixel[0]))[r, c]  # rows, columns
     assert np.allclose(deep._distance(deep.land[0], r, c), np.minimum(dist, 120.0))
+
+
+def _hull_and_stack() -> tuple[dict[str, NDArray[np.float32]], NDArray[np.bool_], NDArray[np.float32]]:
+    """10 m pixels: a quay (rows 0-39), a mottled, coloured container stack on it, a uniform grey hull in the water."""
+    rng = np.random.default_rng(0)
+    water = np.ones((100, 100), bool)
+    water[:40] = False
+    bands = {b: np.full(water.shape, v, np.float32) for b, v in zip(("blue", "green", "red", "nir"), WATER, strict=True)}
+    for b, v in zip(("blue", "green", "red", "nir"), QUAY, strict=True):
+        bands[b][:40] = v
+    for b, v in zip(("blue", "green", "red", "nir"), DECK, strict=True):
+        bands[b][60:76, 60:63] = v
+    mottle = rng.uniform(0.2, 0.5, (16, 3)).astype(np.float32)
+    for b, f in (("blue", 0.3), ("green", 0.7), ("red", 1.0), ("nir", 1.0)):
+        bands[b][10:26, 20:23] = f * mottle
+    prob = np.zeros(water.shape, np.float32)
+    prob[60:76, 60:63] = 0.95
+    prob[10:26, 20:23] = 0.95
+    return bands, water, prob
+
+
+def test_texture_features_tell_a_uniform_hull_in_water_from_a_mottled_stack_on_a_quay() -> None:
+    from sitewatch.detect.optical_features import feature_planes
+    from sitewatch.detect.optical_objects import OBJECT_FEATURE_NAMES, candidate_objects
+    from sitewatch.detect.optical_texture import TEXTURE_FEATURE_NAMES
+
+    bands, water, prob = _hull_and_stack()
+    feats, _ = feature_planes(bands, (10.0, 10.0), water)
+    hidden = np.zeros(water.shape, bool)
+    m, x = candidate_objects(prob, feats, water, hidden, (10.0, 10.0), OpticalParams(texture_features=True), bands=bands)
+    m0, x0 = candidate_objects(prob, feats, water, hidden, (10.0, 10.0), OpticalParams())
+    assert x.shape == (2, len(OBJECT_FEATURE_NAMES) + len(TEXTURE_FEATURE_NAMES))
+    assert np.array_equal(x[:, : x0.shape[1]], x0)
+    tex = dict(zip(TEXTURE_FEATURE_NAMES, x[:, x0.shape[1] :].T, strict=True))
+    stack, hull = (0, 1) if m["row"][0] < m["row"][1] else (1, 0)
+    nir = bands["nir"][10:26, 20:23]
+    assert tex["cv_nir"][stack] == pytest.approx(nir.std() / nir.mean(), rel=1e-4)
+    assert tex["cv_nir"][hull] == pytest.approx(0.0, abs=1e-4) and tex["cv_vis"][hull] == pytest.approx(0.0, abs=1e-4)
+    rgb = np.stack([bands[b][10:26, 20:23] for b in ("blue", "green", "red")])
+    assert tex["chroma"][stack] == pytest.approx(np.mean((rgb.max(0) - rgb.min(0)) / rgb.mean(0)), rel=1e-4)
+    assert tex["chroma"][hull] == pytest.approx((DECK[2] - DECK[0]) / DECK[:3].mean(), rel=1e-4)
+    assert tex["ring_bright_land"][stack] == 1.0 and tex["ring_bright_land"][hull] == 0.0
+    # Water is bluer than the deck: the hull is redder than its ring.
+    assert tex["blue_red_vs_ring"][hull] < 0
+    # Each side pixel of the hull's ring sits one pixel off a step of (deck - water) NIR: gradient half the step.
+    assert 0.2 < tex["edge_nir"][hull] <= 0.5
+
+
+def test_texture_features_need_the_four_bands() -> None:
+    from sitewatch.detect.optical_features import FEATURE_NAMES
+    from sitewatch.detect.optical_objects import candidate_objects, multi_candidates
+
+    bands, water, prob = _hull_and_stack()
+    feats = np.zeros((len(FEATURE_NAMES), *water.shape), np.float32)
+    hidden = np.zeros(water.shape, bool)
+    params = OpticalParams(texture_features=True)
+    with pytest.raises(InputError, match="texture features need blue, green, red and nir"):
+        candidate_objects(prob, feats, water, hidden, (10.0, 10.0), params)
+    without_blue = {k: v for k, v in bands.items() if k != "blue"}
+    with pytest.raises(InputError, match="got \\['green', 'nir', 'red'\\]"):
+        multi_candidates(prob, feats, water, hidden, (10.0, 10.0), params, bands=without_blue)
+
+
+def test_detector_with_texture_features_passes_its_bands_and_finds_the_same_ships(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sitewatch.detect import optical
+    from sitewatch.detect.optical_objects import OBJECT_FEATURE_NAMES
+    from sitewatch.detect.optical_texture import TEXTURE_FEATURE_NAMES
+
+    bands = _ship_at_anchor()
+    shipped = optical.object_scores
+    widths: list[int] = []
+
+    def first_18(x: NDArray[np.float32], model: dict[str, NDArray[np.float32]]) -> NDArray[np.float32]:
+        widths.append(x.shape[1])
+        return shipped(x[:, : len(OBJECT_FEATURE_NAMES)], model)
+
+    monkeypatch.setattr(optical, "object_scores", first_18)
+    plain = detect_optical(bands, 10.0)
+    textured = detect_optical(bands, 10.0, params=OpticalParams(texture_features=True))
+    assert plain and widths == [len(OBJECT_FEATURE_NAMES), len(OBJECT_FEATURE_NAMES) + len(TEXTURE_FEATURE_NAMES)]
+    assert [(d.row, d.col, d.score) for d in textured] == [(d.row, d.col, d.score) for d in plain]

@@ -250,7 +250,7 @@ def detect_optical_result(
         vessels = _site_vessels(sc, np.asarray(water, bool), crane_px, (px, py), params)
     else:
         prob = np.where(crane_px, np.float32(0.0), sc.prob)
-        vessels = _vessel_objects(prob, sc.features, sc.water, sc.hidden, (px, py), params, model)
+        vessels = _vessel_objects(prob, sc.features, sc.water, sc.hidden, (px, py), params, model, sc.bands)
     out = vessels + cranes
     return OpticalResult(sorted(out, key=lambda d: -d.score), sc.hidden, sc.cloud, sc.water)
 
@@ -319,9 +319,10 @@ def _vessel_objects(
     pixel_size: tuple[float, float],
     params: OpticalParams,
     model: Mapping[str, NDArray[np.float32]],
+    bands: Mapping[str, NDArray[np.float32]] | None = None,
 ) -> list[PixelDetection]:
     """Candidates of every threshold scored by the object model; overlaps keep the best."""
-    ms, xs = multi_candidates(prob, feats, water, hidden, pixel_size, params)
+    ms, xs = multi_candidates(prob, feats, water, hidden, pixel_size, params, bands=bands)
     if not len(xs):
         return []
     score = object_scores(xs, model)

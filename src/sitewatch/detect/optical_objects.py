@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
+from ..errors import InputError
 from .base import (
     PixelDetection,
     detections_from_measurements,
@@ -20,6 +21,7 @@ from .base import (
 from .optical_deep import DeepContext, deep_feature_names, deep_reach
 from .optical_features import FEATURE_NAMES, _px
 from .optical_params import OpticalParams
+from .optical_texture import TEXTURE_FEATURE_NAMES, texture_features
 from .optical_water import dilate, square_filter
 
 __all__ = ["OBJECT_FEATURE_NAMES", "candidate_objects", "multi_candidates"]
@@ -54,18 +56,30 @@ def candidate_objects(
     pixel_size: tuple[float, float],
     params: OpticalParams,
     threshold: float = 0.9,
+    *,
+    bands: Mapping[str, NDArray[np.floating]] | None = None,
 ) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.float32]]:
     """Components of pixel score above ``threshold`` that fit a vessel's size, measured, with object features.
 
     Returns the measurement arrays of :func:`measure_components` and an
-    ``(n, len(OBJECT_FEATURE_NAMES))`` feature matrix. Components touching
+    ``(n, len(OBJECT_FEATURE_NAMES))`` feature matrix (more columns with
+    ``params.deep_radii_m`` or ``params.texture_features``, which reads
+    ``bands``: blue, green, red and NIR reflectance). Components touching
     hidden (cloud, no-data) pixels are dropped: a half-seen ship cannot be
     measured and may not be a ship.
     """
+    _check_bands(params, bands)
     mask = prob > threshold
     near = _Near.around(mask, prob, _near_hidden(hidden, pixel_size, params))
     deep = _deep_around(mask, water, hidden, pixel_size, params)
-    return _candidates_near(near, feats, water, pixel_size, params, threshold, deep)
+    return _candidates_near(near, feats, water, pixel_size, params, threshold, deep, bands)
+
+
+def _check_bands(params: OpticalParams, bands: Mapping[str, NDArray[np.floating]] | None) -> None:
+    """Refuse texture features without the four bands they read."""
+    if params.texture_features and (bands is None or not {"blue", "green", "red", "nir"} <= set(bands)):
+        have = "none" if bands is None else sorted(bands)
+        raise InputError(f"optical texture features need blue, green, red and nir bands, got {have}")
 
 
 # The widest window run over candidate labels is the 7 x 7 outer ring: 3 pixels either side.
@@ -166,10 +180,12 @@ def _candidates_near(
     params: OpticalParams,
     threshold: float,
     deep: DeepContext | None = None,
+    bands: Mapping[str, NDArray[np.floating]] | None = None,
 ) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.float32]]:
     """:func:`candidate_objects` on the rows and columns of ``near`` (taken around a superset of its pixels)."""
     px, py = pixel_size
     nf = len(OBJECT_FEATURE_NAMES) + len(deep_feature_names(params.deep_radii_m))
+    nf += len(TEXTURE_FEATURE_NAMES) if params.texture_features else 0
     empty = measure_components(np.zeros((1, 1), int), np.zeros(0, int), pixel_size), np.zeros((0, nf), np.float32)
     if near.rows.size == 0:
         return empty
@@ -265,10 +281,14 @@ def _candidates_near(
             np.full(k, threshold),
         ]
     ).astype(np.float32)
+    ring_t = _flat_index(ring, rows, cols, near.shape[1])
     if deep is not None:
         tr, tc = near.rows[r], near.cols[c]
-        ring_t = _flat_index(ring, rows, cols, near.shape[1])
         x = np.hstack([x, deep.features(lab_in, tr, tc, grown.ravel()[ring], ring_t, m, k)])
+    if params.texture_features:
+        assert bands is not None  # _check_bands
+        nmw = feats[fi["nir_minus_water"]]
+        x = np.hstack([x, texture_features(bands, nmw, water, lab_in, inside_t, grown.ravel()[ring], ring_t, k)])
     return m, x
 
 
@@ -427,13 +447,16 @@ def multi_candidates(
     hidden: NDArray[np.bool_],
     pixel_size: tuple[float, float],
     params: OpticalParams,
+    *,
+    bands: Mapping[str, NDArray[np.floating]] | None = None,
 ) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.float32]]:
     """:func:`candidate_objects` at every level of ``params.pixel_thresholds``, concatenated."""
+    _check_bands(params, bands)
     # One cut-down image (around the lowest level's pixels) and one cloud margin serve every level.
     mask = prob > min(params.pixel_thresholds)
     near = _Near.around(mask, prob, _near_hidden(hidden, pixel_size, params))
     deep = _deep_around(mask, water, hidden, pixel_size, params)
-    parts = [_candidates_near(near, feats, water, pixel_size, params, t, deep) for t in params.pixel_thresholds]
+    parts = [_candidates_near(near, feats, water, pixel_size, params, t, deep, bands) for t in params.pixel_thresholds]
     ms = {k: np.concatenate([m[k] for m, _ in parts]) for k in parts[0][0]}
     return ms, np.concatenate([x for _, x in parts]).astype(np.float32)
 

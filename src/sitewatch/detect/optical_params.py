@@ -58,6 +58,10 @@ class OpticalParams:
     the NDWI land and water opened by a disk of this radius on the ground."""
     deep_distance_cap_m: float = 300.0
     """Distance to deep land (a ``deep_radii_m`` feature) is cut at this many metres."""
+    texture_features: bool = False
+    """Experimental (issue 4, not used by the shipped weights): append six object features of what
+    lies inside a candidate and how sharp its edge is
+    (:data:`~sitewatch.detect.optical_texture.TEXTURE_FEATURE_NAMES`) after the others."""
     model: str = MODEL_FILE
     """Weights file in ``sitewatch/data`` (or a path)."""
     rgb_model: str = RGB_MODEL_FILE

@@ -3,7 +3,7 @@
 Run:  python benchmarks/sar_render_train.py [--datasets DIR] [--opensarship-held-out] [--nested]
       [--quick] [--members M] [--seed N] [--write] [--diagnose]
       [--anchorages N] [--speckle N] [--self-train] [--drop FEATURE ...] [--chip-balance]
-      [--relative FEATURE ...] [--downscale N]   (tried, not shipped)
+      [--relative FEATURE ...] [--downscale N] [--open-water] [--open-water-feature]   (tried, not shipped)
 
 Candidates are :func:`sitewatch.detect.sar_render.rendering_candidates` on the 16 box-labelled
 chips (12 SAR-Ship-Dataset samples, 4 HRSID samples); a candidate is a ship when its centroid
@@ -57,6 +57,10 @@ tried for HRSID P0119's misses (4 Dec), none better (BENCHMARKS.md, "P0119's mis
 ``--self-train`` adapts each scored chip's scores to the chip (:func:`self_trained`), ``--drop``
 leaves features out, ``--chip-balance`` weights the classes equally within each training chip,
 ``--relative`` adds features minus their median over the chip's candidates, ``--downscale N`` N half-resolution copies of each training chip (:func:`downscaled`).
+``--open-water`` prints every figure also with a CFAR-like rule beside the trees (keep a candidate the
+trees score at the cut OR that is on open water and clear of the sea, :func:`open_water_contrast`),
+``--open-water-feature`` gives that rule to the trees as one more feature (4 Dec; BENCHMARKS.md,
+"An open-water contrast rule beside the trees": both worse).
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +88,6 @@ from sar_real import (
 from sitewatch.detect.sar_render import (
     RENDER_FEATURES,
     RENDER_MODEL_FILE,
-    open_water_contrast,
     render_probability,
     rendering_candidates,
 )
@@ -135,6 +139,77 @@ def _with_relative(feats: np.ndarray) -> np.ndarray:
     return np.column_stack([feats, *cols])
 
 
+@dataclass(frozen=True)
+class OpenWater:
+    """Thresholds of the open-water contrast rule (:func:`open_water_contrast`; 4 Dec, not shipped),
+    fixed from the noise model before any figure was seen. Sea-noise units are the chip's sea noise
+    of :mod:`sitewatch.detect.sar_render` (90th percentile less the median of the darkest fifth of
+    its 8-px blocks, about 1.3 standard deviations of Gaussian noise)."""
+
+    land_over_water: float = 2.0
+    """A block is land when its median grey level, candidates' pixels and 2 px round them left out,
+    lies this many sea-noise units over the water level (speckle moves an 8 × 8 block's median of
+    open sea by about a tenth of a unit; the synthetic anchorages' land test, :func:`anchorage`)."""
+    reach_px: float = 32.0
+    """Open water: no land block within this many pixels of the candidate's centroid..."""
+    reach_lengths: float = 2.0
+    """...nor within this many of its lengths."""
+    ring_over_water: float = 2.0
+    """Open water: the median of the candidate's ring (``ring_median_over_water``) at most this many units over the water..."""
+    ring_occupied: float = 0.5
+    """...and at most this share of the ring other candidates (``ring_occupied``)."""
+    contrast: float = 3.0
+    """Kept: the candidate's mean over its ring's median (``mean_over_ring``) at least this many units
+    (candidates grow down to 1.5 units, so speckle alone gives a mean of about 2)."""
+
+
+def land_distance(img: np.ndarray, lab: np.ndarray, rule: OpenWater) -> np.ndarray:
+    """Distance (px) from each pixel's block to the nearest land block (:attr:`OpenWater.land_over_water`;
+    a block with under a quarter of its pixels left is not land: a large hull fills it); ``inf`` without land."""
+    from scipy import ndimage
+
+    from sitewatch.detect.sar_render import RenderParams, _block_background
+
+    v = img.astype(np.float32)
+    b = RenderParams().block_px
+    _, _, water, _, noise = _block_background(v, RenderParams())
+    h, w = v.shape
+    hb, wb = -(-h // b), -(-w // b)
+    x = np.where(ndimage.binary_dilation(lab > 0, np.ones((5, 5), bool)), np.nan, v)
+    pad = np.pad(x, ((0, hb * b - h), (0, wb * b - w)), mode="constant", constant_values=np.nan)
+    blocks = pad.reshape(hb, b, wb, b).transpose(0, 2, 1, 3).reshape(hb, wb, b * b)
+    filled = np.isfinite(blocks).sum(axis=2) >= b * b / 4
+    med = np.full((hb, wb), -np.inf)
+    med[filled] = np.nanmedian(blocks[filled], axis=1)
+    land = med > water + rule.land_over_water * noise
+    if not land.any():
+        return np.full(v.shape, np.inf)
+    dist = ndimage.distance_transform_edt(~land) * b
+    return np.repeat(np.repeat(dist, b, 0), b, 1)[:h, :w]
+
+
+def open_water_contrast(img: np.ndarray, lab: np.ndarray, feats: np.ndarray, extra: dict[str, np.ndarray], rule: OpenWater | None = None) -> np.ndarray:
+    """Per candidate of :func:`rendering_candidates`: on open water and clear of the sea, so a ship on
+    contrast alone, as a CFAR would keep it. Open water: no land block within ``max(reach_px,
+    reach_lengths · length)`` px of its centroid, its ring's median near the water level and its ring
+    mostly free of other candidates; contrast: its mean over the ring's median (:class:`OpenWater`)."""
+    r = rule or OpenWater()
+    if len(feats) == 0:
+        return np.zeros(0, bool)
+    f = {name: feats[:, j] for j, name in enumerate(RENDER_FEATURES)}
+    rows, cols = (np.clip(extra[k].astype(int), 0, n - 1) for k, n in (("row", img.shape[0]), ("col", img.shape[1])))
+    reach = np.maximum(r.reach_px, r.reach_lengths * np.exp(f["log_length_px"]))
+    # A candidate with too small a ring (its ring columns all 0) has nothing to stand against.
+    ring = np.any(feats[:, RENDER_FEATURES.index("ring_low_over_water") : RENDER_FEATURES.index("peak_over_ring_spread") + 1] != 0, axis=1)
+    return np.asarray(
+        (land_distance(img, lab, r)[rows, cols] > reach)
+        & ring
+        & (f["ring_median_over_water"] <= r.ring_over_water)
+        & (f["ring_occupied"] <= r.ring_occupied)
+        & (f["mean_over_ring"] >= r.contrast)
+    )
+
+
 OPEN_FEATURE = [False]
 """``--open-water-feature``: the open-water contrast rule (:func:`open_water_contrast`) given to the
 trees as one more (binary) feature, in every fit and score (not shipped)."""
@@ -145,8 +220,8 @@ OPEN: dict[str, np.ndarray] = {}
 def _features(img: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
     """A chip's candidate features (with the experiment's extra columns), their extra arrays and
     the open-water contrast rule's verdict."""
-    _, feats, extra = rendering_candidates(img)
-    rule = open_water_contrast(feats, extra)
+    lab, feats, extra = rendering_candidates(img)
+    rule = open_water_contrast(img, lab, feats, extra) if OPEN_RULE[0] or OPEN_FEATURE[0] else np.zeros(len(feats), bool)
     feats = _with_relative(feats)
     if OPEN_FEATURE[0]:
         feats = np.column_stack([feats, rule.astype(float)]) if len(feats) else np.zeros((0, feats.shape[1] + 1))

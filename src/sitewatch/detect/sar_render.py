@@ -50,7 +50,7 @@ from scipy import ndimage
 from ..errors import InputError
 from .base import PixelDetection, detections_from_measurements, measure_components
 
-__all__ = ["RENDER_FEATURES", "RENDER_MODEL_FILE", "RenderParams", "detect_rendering", "open_water_contrast", "rendering_candidates", "render_probability"]
+__all__ = ["RENDER_FEATURES", "RENDER_MODEL_FILE", "RenderParams", "detect_rendering", "rendering_candidates", "render_probability"]
 
 RENDER_MODEL_FILE = "sar_render_gb.json"
 
@@ -100,39 +100,12 @@ class RenderParams:
     """Side of the median filter applied before the hysteresis (1: none)."""
     cut: float | None = None
     """Keep candidates the trees score at least this high; ``None``: the model file's cut."""
-    open_water: bool = True
-    """Also keep, whatever the trees' score, a candidate on open water that stands clear of the
-    sea (:func:`open_water_contrast`): a CFAR's logic, the trees judging only what lies near land
-    or clutter."""
-    open_land_over_water: float = 2.0
-    """A block is land when its median grey level, candidates' pixels left out, lies this many
-    sea-noise units over the chip's water level (speckle moves an 8 × 8 block's median of open
-    sea by about a tenth of a unit)."""
-    open_reach_px: float = 32.0
-    """Open water: no land block within this many pixels of the candidate's centroid..."""
-    open_reach_lengths: float = 2.0
-    """...nor within this many of its lengths."""
-    open_ring_over_water: float = 2.0
-    """Open water: the candidate's ring (pixels 3 to ``max(6, length)`` px from it, no candidate's)
-    has its median at most this many sea-noise units over the water level (the land test's level)..."""
-    open_ring_occupied: float = 0.5
-    """...and at most this share of the ring is other candidates (not in a crowd of clutter or fragments)."""
-    open_contrast: float = 3.0
-    """Kept on open water: the candidate's mean grey level over its ring's median, in sea-noise
-    units, at least this (a sea-noise unit is the 90th percentile less the median of sea blocks,
-    about 1.3 standard deviations of Gaussian noise; candidates are grown down to 1.5 units, so
-    speckle alone gives a mean of about 2)."""
 
     def __post_init__(self) -> None:
         if self.block_px < 2 or self.smooth_blocks < 1 or self.despeckle_px < 1:
             raise InputError("need block_px >= 2, smooth_blocks >= 1 and despeckle_px >= 1")
         if not 0 < self.k_grow <= self.k_seed:
             raise InputError("need 0 < k_grow <= k_seed")
-        if not 0 <= self.open_ring_occupied <= 1:
-            raise InputError(f"open_ring_occupied must lie in [0, 1], not {self.open_ring_occupied}")
-        opens = ("open_land_over_water", "open_reach_px", "open_reach_lengths", "open_ring_over_water", "open_contrast")
-        if bad := [n for n in opens if not (math.isfinite(getattr(self, n)) and getattr(self, n) >= 0)]:
-            raise InputError(f"need finite, non-negative {', '.join(bad)}")
 
 
 def _block_background(v: NDArray[np.float32], p: RenderParams) -> tuple[NDArray[np.float32], NDArray[np.float32], float, NDArray[np.float32], float]:
@@ -154,52 +127,6 @@ def _block_background(v: NDArray[np.float32], p: RenderParams) -> tuple[NDArray[
         return np.repeat(np.repeat(a.astype(np.float32), b, 0), b, 1)[:h, :w]
 
     return up(meds), up(q90s), water, up(med), noise
-
-
-def _land_distance(v: NDArray[np.float32], lab: NDArray[np.int32], water: float, noise: float, p: RenderParams) -> NDArray[np.float64]:
-    """Distance (px) from each pixel's block to the nearest land block: a block whose median grey
-    level, candidates' pixels and the 2 px round them left out (a hull's edge and smear), lies
-    ``open_land_over_water`` sea-noise units over the water level. A block with less than a quarter
-    of its pixels left is not land (a large hull fills it). ``inf`` without land."""
-    b = p.block_px
-    h, w = v.shape
-    hb, wb = -(-h // b), -(-w // b)
-    near = ndimage.binary_dilation(lab > 0, np.ones((5, 5), bool))
-    x = np.where(near, np.nan, v).astype(np.float32)
-    pad = np.pad(x, ((0, hb * b - h), (0, wb * b - w)), mode="constant", constant_values=np.nan)
-    blocks = pad.reshape(hb, b, wb, b).transpose(0, 2, 1, 3).reshape(hb, wb, b * b)
-    filled = np.isfinite(blocks).sum(axis=2) >= b * b / 4
-    med = np.full((hb, wb), -np.inf)
-    med[filled] = np.nanmedian(blocks[filled], axis=1)
-    land = med > water + p.open_land_over_water * noise
-    if not land.any():
-        return np.full(v.shape, np.inf)
-    dist = ndimage.distance_transform_edt(~land) * b
-    return np.asarray(np.repeat(np.repeat(dist, b, 0), b, 1)[:h, :w], dtype=np.float64)
-
-
-def open_water_contrast(features: NDArray[np.float64], extra: dict[str, NDArray[np.float64]], params: RenderParams | None = None) -> NDArray[np.bool_]:
-    """Per candidate of :func:`rendering_candidates`: on open water and clear of the sea, so a ship
-    on contrast alone (kept whatever the trees' score). Open water: no land block (see
-    ``open_land_over_water``) within ``max(open_reach_px, open_reach_lengths · length)`` px of its
-    centroid, its ring's median within ``open_ring_over_water`` sea-noise units of the water level and
-    at most ``open_ring_occupied`` of its ring other candidates. Contrast: its mean over the ring's
-    median at least ``open_contrast`` sea-noise units. Thresholds set from the noise model, not fitted."""
-    p = params or RenderParams()
-    if not p.open_water or len(features) == 0:
-        return np.zeros(len(features), bool)
-    f = {name: features[:, j] for j, name in enumerate(RENDER_FEATURES)}
-    reach = np.maximum(p.open_reach_px, p.open_reach_lengths * np.exp(f["log_length_px"]))
-    # A candidate with too small a ring (its ring columns all 0) has nothing to stand against.
-    ring = np.any(features[:, RENDER_FEATURES.index("ring_low_over_water") : RENDER_FEATURES.index("peak_over_ring_spread") + 1] != 0, axis=1)
-    return np.asarray(
-        (extra["land_px"] > reach)
-        & ring
-        & (f["ring_median_over_water"] <= p.open_ring_over_water)
-        & (f["ring_occupied"] <= p.open_ring_occupied)
-        & (f["mean_over_ring"] >= p.open_contrast),
-        dtype=bool,
-    )
 
 
 def _ring_features(v: NDArray[np.float32], lab: NDArray[np.int32], length: NDArray[np.float64], water: float, noise: float) -> NDArray[np.float64]:
@@ -267,7 +194,7 @@ def rendering_candidates(
     n = int(has.sum())
     empty = np.zeros((0, len(RENDER_FEATURES)))
     if n == 0:
-        return lab, empty, {"row": np.zeros(0), "col": np.zeros(0), "background": np.zeros(0), "land_px": np.zeros(0), "weights": np.zeros_like(v)}
+        return lab, empty, {"row": np.zeros(0), "col": np.zeros(0), "background": np.zeros(0), "weights": np.zeros_like(v)}
     rr, cc = np.nonzero(lab)
     k = lab[rr, cc].astype(np.int64) - 1
     cnt = np.bincount(k, minlength=n).astype(np.float64)
@@ -314,8 +241,7 @@ def rendering_candidates(
         ]
     )
     weights = np.where(lab > 0, np.maximum(v - med, 0.0), 0.0)
-    land_px = _land_distance(v, lab, water, noise, p)[ri, ci]
-    return lab, feats, {"row": r0, "col": c0, "background": mean_md, "land_px": land_px, "weights": weights}
+    return lab, feats, {"row": r0, "col": c0, "background": mean_md, "weights": weights}
 
 
 @lru_cache(maxsize=1)
@@ -362,7 +288,7 @@ def detect_rendering(
     m_ = model or _render_model()
     prob = render_probability(feats, m_)
     cut = float(m_["cut"]) if p.cut is None else p.cut
-    keep = np.flatnonzero((prob >= cut) | open_water_contrast(feats, extra, p))
+    keep = np.flatnonzero(prob >= cut)
     if keep.size == 0:
         return []
     ids = keep + 1

@@ -3,7 +3,7 @@
 Run:  python benchmarks/sar_render_train.py [--datasets DIR] [--opensarship-held-out] [--nested]
       [--quick] [--members M] [--seed N] [--write] [--diagnose]
       [--anchorages N] [--speckle N] [--self-train] [--drop FEATURE ...] [--chip-balance]
-      [--relative FEATURE ...] [--downscale N]   (tried, not shipped)
+      [--relative FEATURE ...] [--downscale N] [--open-water] [--open-water-feature]   (tried, not shipped)
 
 Candidates are :func:`sitewatch.detect.sar_render.rendering_candidates` on the 16 box-labelled
 chips (12 SAR-Ship-Dataset samples, 4 HRSID samples); a candidate is a ship when its centroid
@@ -57,6 +57,10 @@ tried for HRSID P0119's misses (4 Dec), none better (BENCHMARKS.md, "P0119's mis
 ``--self-train`` adapts each scored chip's scores to the chip (:func:`self_trained`), ``--drop``
 leaves features out, ``--chip-balance`` weights the classes equally within each training chip,
 ``--relative`` adds features minus their median over the chip's candidates, ``--downscale N`` N half-resolution copies of each training chip (:func:`downscaled`).
+``--open-water`` prints every figure also with a CFAR-like rule beside the trees (keep a candidate the
+trees score at the cut OR that is on open water and clear of the sea, :func:`open_water_contrast`),
+``--open-water-feature`` gives that rule to the trees as one more feature (4 Dec; BENCHMARKS.md,
+"An open-water contrast rule beside the trees": both worse).
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -134,10 +139,101 @@ def _with_relative(feats: np.ndarray) -> np.ndarray:
     return np.column_stack([feats, *cols])
 
 
-def _candidates(img: np.ndarray, boxes: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Centroids, features and is_ship (centroid inside a box) of a chip's candidates."""
-    _, feats, extra = rendering_candidates(img)
+@dataclass(frozen=True)
+class OpenWater:
+    """Thresholds of the open-water contrast rule (:func:`open_water_contrast`; 4 Dec, not shipped),
+    fixed from the noise model before any figure was seen. Sea-noise units are the chip's sea noise
+    of :mod:`sitewatch.detect.sar_render` (90th percentile less the median of the darkest fifth of
+    its 8-px blocks, about 1.3 standard deviations of Gaussian noise)."""
+
+    land_over_water: float = 2.0
+    """A block is land when its median grey level, candidates' pixels and 2 px round them left out,
+    lies this many sea-noise units over the water level (speckle moves an 8 × 8 block's median of
+    open sea by about a tenth of a unit; the synthetic anchorages' land test, :func:`anchorage`)."""
+    reach_px: float = 32.0
+    """Open water: no land block within this many pixels of the candidate's centroid..."""
+    reach_lengths: float = 2.0
+    """...nor within this many of its lengths."""
+    ring_over_water: float = 2.0
+    """Open water: the median of the candidate's ring (``ring_median_over_water``) at most this many units over the water..."""
+    ring_occupied: float = 0.5
+    """...and at most this share of the ring other candidates (``ring_occupied``)."""
+    contrast: float = 3.0
+    """Kept: the candidate's mean over its ring's median (``mean_over_ring``) at least this many units
+    (candidates grow down to 1.5 units, so speckle alone gives a mean of about 2)."""
+
+
+def land_distance(img: np.ndarray, lab: np.ndarray, rule: OpenWater) -> np.ndarray:
+    """Distance (px) from each pixel's block to the nearest land block (:attr:`OpenWater.land_over_water`;
+    a block with under a quarter of its pixels left is not land: a large hull fills it); ``inf`` without land."""
+    from scipy import ndimage
+
+    from sitewatch.detect.sar_render import RenderParams, _block_background
+
+    v = img.astype(np.float32)
+    b = RenderParams().block_px
+    _, _, water, _, noise = _block_background(v, RenderParams())
+    h, w = v.shape
+    hb, wb = -(-h // b), -(-w // b)
+    x = np.where(ndimage.binary_dilation(lab > 0, np.ones((5, 5), bool)), np.nan, v)
+    pad = np.pad(x, ((0, hb * b - h), (0, wb * b - w)), mode="constant", constant_values=np.nan)
+    blocks = pad.reshape(hb, b, wb, b).transpose(0, 2, 1, 3).reshape(hb, wb, b * b)
+    filled = np.isfinite(blocks).sum(axis=2) >= b * b / 4
+    med = np.full((hb, wb), -np.inf)
+    med[filled] = np.nanmedian(blocks[filled], axis=1)
+    land = med > water + rule.land_over_water * noise
+    if not land.any():
+        return np.full(v.shape, np.inf)
+    dist = ndimage.distance_transform_edt(~land) * b
+    return np.repeat(np.repeat(dist, b, 0), b, 1)[:h, :w]
+
+
+def open_water_contrast(img: np.ndarray, lab: np.ndarray, feats: np.ndarray, extra: dict[str, np.ndarray], rule: OpenWater | None = None) -> np.ndarray:
+    """Per candidate of :func:`rendering_candidates`: on open water and clear of the sea, so a ship on
+    contrast alone, as a CFAR would keep it. Open water: no land block within ``max(reach_px,
+    reach_lengths · length)`` px of its centroid, its ring's median near the water level and its ring
+    mostly free of other candidates; contrast: its mean over the ring's median (:class:`OpenWater`)."""
+    r = rule or OpenWater()
+    if len(feats) == 0:
+        return np.zeros(0, bool)
+    f = {name: feats[:, j] for j, name in enumerate(RENDER_FEATURES)}
+    rows, cols = (np.clip(extra[k].astype(int), 0, n - 1) for k, n in (("row", img.shape[0]), ("col", img.shape[1])))
+    reach = np.maximum(r.reach_px, r.reach_lengths * np.exp(f["log_length_px"]))
+    # A candidate with too small a ring (its ring columns all 0) has nothing to stand against.
+    ring = np.any(feats[:, RENDER_FEATURES.index("ring_low_over_water") : RENDER_FEATURES.index("peak_over_ring_spread") + 1] != 0, axis=1)
+    return np.asarray(
+        (land_distance(img, lab, r)[rows, cols] > reach)
+        & ring
+        & (f["ring_median_over_water"] <= r.ring_over_water)
+        & (f["ring_occupied"] <= r.ring_occupied)
+        & (f["mean_over_ring"] >= r.contrast)
+    )
+
+
+OPEN_FEATURE = [False]
+"""``--open-water-feature``: the open-water contrast rule (:func:`open_water_contrast`) given to the
+trees as one more (binary) feature, in every fit and score (not shipped)."""
+OPEN: dict[str, np.ndarray] = {}
+"""Per scored chip (and OpenSARShip key), which candidates the open-water contrast rule keeps."""
+
+
+def _features(img: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """A chip's candidate features (with the experiment's extra columns), their extra arrays and
+    the open-water contrast rule's verdict."""
+    lab, feats, extra = rendering_candidates(img)
+    rule = open_water_contrast(img, lab, feats, extra) if OPEN_RULE[0] or OPEN_FEATURE[0] else np.zeros(len(feats), bool)
     feats = _with_relative(feats)
+    if OPEN_FEATURE[0]:
+        feats = np.column_stack([feats, rule.astype(float)]) if len(feats) else np.zeros((0, feats.shape[1] + 1))
+    return feats, extra, rule
+
+
+def _candidates(img: np.ndarray, boxes: list, key: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centroids, features and is_ship (centroid inside a box) of a chip's candidates; with ``key``,
+    the open-water rule's verdicts go to :data:`OPEN` under it."""
+    feats, extra, rule = _features(img)
+    if key is not None:
+        OPEN[key] = rule
     for name in DROP:
         feats[:, RENDER_FEATURES.index(name)] = 0.0
     pos = np.column_stack([extra["row"], extra["col"]])
@@ -240,7 +336,7 @@ def rows(root: Path, gammas: tuple[float, ...] = ()) -> list[tuple[str, str, np.
     out = []
     for group, chips in (("sar-ship-dataset", ssdd_chips(root)), ("hrsid", hrsid_chips(root))):
         for name, img, boxes in chips:
-            pos, feats, y = _candidates(img, boxes)
+            pos, feats, y = _candidates(img, boxes, name)
             out.append((group, name, pos, feats, y, boxes, source(name)))
             VARIANTS[name] = [_candidates(regamma(img, g), boxes)[1:] for g in gammas]
             rng = np.random.default_rng(sum(map(ord, name)))
@@ -276,8 +372,9 @@ def opensarship_rows(root: Path, gammas: tuple[float, ...] = ()) -> list[tuple[s
         key = f"opensarship {c.scene} {c.name}"
         variants = []
         for g in (1.0,) + gammas:
-            _, feats, extra = rendering_candidates(c.rendering if g == 1.0 else regamma(c.rendering, g))
-            feats = _with_relative(feats)
+            feats, extra, rule = _features(c.rendering if g == 1.0 else regamma(c.rendering, g))
+            if g == 1.0:
+                OPEN[key] = rule
             d = np.array([_to_line_m(c, r, cc) for r, cc in zip(extra["row"], extra["col"], strict=True)])
             if g == 1.0:
                 out.append((c.scene, c.kind == "GRD", feats, d, key))
@@ -299,7 +396,7 @@ def opensarship_training(osr: list, skip_scene: str | None = None) -> tuple[np.n
     xs = [r[2][(r[3] <= 30) | (r[3] >= 150)] for r in osr if r[0] != skip_scene and len(r[3])]
     ys = [(r[3][(r[3] <= 30) | (r[3] >= 150)] <= 30).astype(float) for r in osr if r[0] != skip_scene and len(r[3])]
     if not xs:
-        return np.zeros((0, len(RENDER_FEATURES) + len(RELATIVE))), np.zeros(0)
+        return np.zeros((0, len(RENDER_FEATURES) + len(RELATIVE) + int(OPEN_FEATURE[0]))), np.zeros(0)
     return np.vstack(xs), np.concatenate(ys)
 
 
@@ -310,10 +407,14 @@ def opensarship_held_out(data: list, osr: list, members: int) -> None:
     for scene in sorted({r[0] for r in osr}):
         m = fit_ensemble(data, opensarship_training(osr, skip_scene=scene), members, opensarship_keys(osr, skip_scene=scene))
         prob += [(render_probability(f, m) if len(d) else np.zeros(0), d) for sc, grd, f, d, _ in osr if sc == scene and grd]
+    keys = [key for sc in sorted({r[0] for r in osr}) for _, grd, _, _, key in (r for r in osr if r[0] == sc) if grd]
     for cut in (0.7, CUT):
-        found = sum(bool(((q >= cut) & (d <= 30)).any()) for q, d in prob)
-        dets = sum(int((q >= cut).sum()) for q, _ in prob)
-        print(f"OpenSARShip 8-bit GRD renderings, leave-one-scene-out, cut {cut}: centred ship found {found / len(prob):.3f} of {len(prob)} chips, {dets / len(prob):.2f} detections a chip")
+        for rule in (False, True) if OPEN_RULE[0] else (False,):
+            kept = [(q >= cut) | (OPEN[key] if rule else False) for (q, _), key in zip(prob, keys, strict=True)]
+            found = sum(bool((k & (d <= 30)).any()) for k, (_, d) in zip(kept, prob, strict=True))
+            dets = sum(int(k.sum()) for k in kept)
+            label = " + open-water rule" if rule else ""
+            print(f"OpenSARShip 8-bit GRD renderings, leave-one-scene-out, cut {cut}{label}: centred ship found {found} = {found / len(prob):.3f} of {len(prob)} chips, {dets / len(prob):.2f} detections a chip")
 
 
 def _best_split(bins: np.ndarray, nb: list[int], idx: np.ndarray, g: np.ndarray, h: np.ndarray) -> tuple[int, int] | None:
@@ -401,12 +502,14 @@ def fit_ensemble(train: list, extra: tuple[np.ndarray, np.ndarray], members: int
     return models[0] | {"trees": trees}
 
 
-def score(data: list, prob: dict[str, np.ndarray], cut: float | dict[str, float]) -> Counts:
-    """Box counts of the candidates scoring at least ``cut`` (one value, or one per chip)."""
+def score(data: list, prob: dict[str, np.ndarray], cut: float | dict[str, float], open_water: bool = False) -> Counts:
+    """Box counts of the candidates scoring at least ``cut`` (one value, or one per chip); with
+    ``open_water``, also those the open-water contrast rule keeps (:data:`OPEN`)."""
     c = Counts()
     for _, name, pos, _, _, boxes, _ in data:
         q, k = prob[name], cut[name] if isinstance(cut, dict) else cut
-        c.add(match_boxes([(float(r), float(cc), float(s)) for (r, cc), s in zip(pos, q, strict=True) if s >= k], boxes))
+        kept = (q >= k) | (OPEN[name] if open_water else False)
+        c.add(match_boxes([(float(r), float(cc), float(s)) for (r, cc), s, on in zip(pos, q, kept, strict=True) if on], boxes))
     return c
 
 
@@ -431,6 +534,9 @@ def _compact(model: dict[str, object]) -> dict[str, object]:
     return model | {"trees": trees}
 
 
+OPEN_RULE = [False]
+"""``--open-water``: also print every figure with the open-water contrast rule (keep a candidate the
+trees score at the cut OR that :func:`open_water_contrast` keeps)."""
 CHIP_BALANCE = [False]
 """``--chip-balance``: classes weighted to equal totals within each training chip (and each
 re-rendering of it), not over all rows (not shipped)."""
@@ -582,6 +688,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--downscale", type=int, default=0, help="half-resolution copies of each chip, for training (not shipped)")
     ap.add_argument("--relative", nargs="*", default=[], choices=RENDER_FEATURES, help="features also given relative to the chip's median candidate (not shipped)")
     ap.add_argument("--diagnose", action="store_true", help="say why each box without a candidate has none, and stop")
+    ap.add_argument("--open-water", action="store_true", help="also every figure with the open-water contrast rule (keep at the cut OR by the rule)")
+    ap.add_argument("--open-water-feature", action="store_true", help="the open-water contrast rule as one more feature of the trees (not shipped)")
     args = ap.parse_args(argv)
     needed = BOX_CHIPS if args.no_opensarship or args.diagnose else (*BOX_CHIPS, OPENSARSHIP)
     if message := missing_datasets(args.datasets, needed):
@@ -598,6 +706,8 @@ def main(argv: list[str] | None = None) -> int:
     DROP[:] = args.drop
     RELATIVE[:] = args.relative
     CHIP_BALANCE[0] = args.chip_balance
+    OPEN_RULE[0] = args.open_water
+    OPEN_FEATURE[0] = args.open_water_feature
     data = rows(args.datasets, GAMMAS if args.members > 1 else ())
     osr = [] if args.no_opensarship else opensarship_rows(args.datasets, GAMMAS if args.members > 1 and not args.box_gamma_only else ())
     extra, extra_keys = opensarship_training(osr), opensarship_keys(osr) if args.members > 1 else []
@@ -610,15 +720,24 @@ def main(argv: list[str] | None = None) -> int:
     splits = (("leave-one-chip-out", 1), ("leave-one-dataset-out", 0), ("leave-one-source-out", 6))
     for label, key in splits[:1] if args.quick else splits:
         prob = held_out(data, key, extra, args.members, extra_keys)
+        rules = (False, True) if OPEN_RULE[0] else (False,)
         for cut in sorted({0.5, 0.6, 0.7, 0.8, 0.9, CUT}):
             mark = "  <- shipped cut" if cut == CUT else ""
-            print(f"{label:<22} cut {cut:.2f}  P %.3f  R %.3f  F1 %.3f{mark}" % score(data, prob, cut).prf())
+            for rule in rules:
+                plus = " + open water" if rule else ""
+                print(f"{label:<22} cut {cut:.2f}{plus}  P %.3f  R %.3f  F1 %.3f{mark}" % score(data, prob, cut, rule).prf())
         for g in ("sar-ship-dataset", "hrsid"):
             sub = [r for r in data if r[0] == g]
-            print(f"    {g:<18} at cut {CUT}: P %.3f  R %.3f  F1 %.3f" % score(sub, prob, CUT).prf())
+            for rule in rules:
+                print(f"    {g:<18} at cut {CUT}{' + open water' if rule else ''}: P %.3f  R %.3f  F1 %.3f" % score(sub, prob, CUT, rule).prf())
         for r in data:
             c = score([r], prob, CUT)
-            print(f"      {r[1]:<34} tp {c.tp:3d} fp {c.fp:3d} fn {c.fn:3d}")
+            line = f"      {r[1]:<34} tp {c.tp:3d} fp {c.fp:3d} fn {c.fn:3d}"
+            if OPEN_RULE[0]:
+                o = score([r], prob, CUT, True)
+                extra_kept = OPEN[r[1]] & (prob[r[1]] < CUT)
+                line += f"   + open water: tp {o.tp:3d} fp {o.fp:3d} fn {o.fn:3d}  (rule keeps {int(OPEN[r[1]].sum())}, {int(extra_kept.sum())} below the cut, {int((extra_kept & (r[4] > 0)).sum())} of them in a box)"
+            print(line)
         if args.nested:
             cuts = nested_cuts(data, key, extra, args.members, extra_keys)
             print(f"{label:<22} nested cut (chosen {', '.join(sorted({f'{c:.2f}' for c in cuts.values()}))})  P %.3f  R %.3f  F1 %.3f" % score(data, prob, cuts).prf(), flush=True)
@@ -628,6 +747,8 @@ def main(argv: list[str] | None = None) -> int:
     model = fit_ensemble(data, extra, args.members, extra_keys)
     insample = {r[1]: render_probability(r[3], model) for r in data}
     print(f"in-sample (all 16 chips in training)  cut {CUT}  P %.3f  R %.3f  F1 %.3f" % score(data, insample, CUT).prf())
+    if args.open_water:
+        print(f"in-sample (all 16 chips in training)  cut {CUT} + open water  P %.3f  R %.3f  F1 %.3f" % score(data, insample, CUT, True).prf())
     if args.opensarship_held_out and osr:
         opensarship_held_out(data, osr, args.members)
     if args.write:

@@ -251,7 +251,8 @@ def _candidates_near(
 
     wf = water.ravel()
     rows, cols = near.rows[sub_rows], near.cols[sub_cols]
-    ring_mean = lab_mean(wf[_flat_index(ring, rows, cols, near.shape[1])].astype(np.float32), grown.ravel()[ring])
+    ring_t = _flat_index(ring, rows, cols, near.shape[1])
+    ring_mean = lab_mean(wf[ring_t].astype(np.float32), grown.ravel()[ring])
     ring_w_mean = lab_mean(wf[_flat_index(ring_w, rows, cols, near.shape[1])].astype(np.float32), wide.ravel()[ring_w])
     prob_in = near.prob.ravel()[pix[held]]
     peak = np.full(k + 1, -np.inf)
@@ -281,7 +282,6 @@ def _candidates_near(
             np.full(k, threshold),
         ]
     ).astype(np.float32)
-    ring_t = _flat_index(ring, rows, cols, near.shape[1])
     if deep is not None:
         tr, tc = near.rows[r], near.cols[c]
         x = np.hstack([x, deep.features(lab_in, tr, tc, grown.ravel()[ring], ring_t, m, k)])

@@ -296,3 +296,41 @@ def test_detection_scores_that_are_null_or_not_numbers(tmp_path: Path) -> None:
     d.write_text(d.read_text().replace("null", "NaN"))
     code, out = _score(d, labels)
     assert code == 1 and "a.geojson: feature 0 has a score that is not a number" in out
+
+
+def test_coco_image_ids_given_twice_are_refused(tmp_path: Path) -> None:
+    """The second image took the first one's boxes silently."""
+    images = [{"id": 1, "file_name": "a.jpg"}, {"id": 1, "file_name": "b.jpg"}]
+    labels = _coco(tmp_path / "c.json", [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 11, 5]}], images=images)
+    code, out = _score(_dets(tmp_path / "a.geojson", [(12, 15, 0.9)]), labels)
+    assert code == 1 and "c.json: image id 1 is given twice (a.jpg, b.jpg)" in out
+
+
+DATASETS = Path(__file__).parents[1].parent / "shared" / "datasets"
+
+
+@pytest.mark.dataset
+@pytest.mark.skipif(not (DATASETS / "sen2ships").is_dir(), reason="../shared/datasets/sen2ships not present")
+def test_sen2ships_masks_box_as_their_bboxes() -> None:
+    """The RLE reader against the dataset's own boxes: every mask of the combined file (counts as lists)
+    and of the per-port files (RLE as Python text) gives exactly its annotation's bbox."""
+    from sitewatch.boxlabels import _segmentation_box
+
+    files = sorted((DATASETS / "sen2ships" / "sen2ships").rglob("*coco*.json"))
+    checked = 0
+    for f in files:
+        for a in json.loads(f.read_bytes())["annotations"]:
+            b, (x, y, w, h) = _segmentation_box(a["segmentation"]), a["bbox"]
+            assert b is not None and (b.x0, b.y0, b.x1, b.y1) == (x - 0.5, y - 0.5, x + w - 0.5, y + h - 0.5), (f.name, a["id"])
+            checked += 1
+    assert len(files) == 21 and checked == 2 * 582
+
+
+@pytest.mark.dataset
+@pytest.mark.skipif(not (DATASETS / "dota-devkit-examples").is_dir(), reason="../shared/datasets/dota-devkit-examples not present")
+def test_dota_p0706_is_read_whole(tmp_path: Path) -> None:
+    """531 ships (6 difficult) and 5 harbours; a detection on its second ship, which is not difficult, is true."""
+    labels = DATASETS / "dota-devkit-examples" / "example" / "labelTxt" / "P0706.txt"
+    d = _dets(tmp_path / "P0706.geojson", [(320, 812, 0.9)], source="P0706.png")
+    assert _score(d, labels, "--class", "ship") == (0, (1, 0, 524))
+    assert _score(d, labels, "--class", "ship", "--difficult", "count") == (0, (1, 0, 530))

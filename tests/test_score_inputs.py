@@ -238,9 +238,13 @@ def test_a_folder_of_dota_labels_pairs_and_ignores_other_text(tmp_path: Path) ->
 
 
 def test_yolo_labels_are_refused_by_name(tmp_path: Path) -> None:
-    labels = tmp_path / "a.txt"
+    labels = tmp_path / "l" / "a.txt"
+    labels.parent.mkdir()
     labels.write_text("0 0.15 0.12 0.1 0.05\n")
     code, out = _score(_dets(tmp_path / "a.geojson", []), labels)
+    assert code == 1 and "a.txt, line 1: YOLO labels" in out
+    # In a folder too, rather than "no label file for a.geojson".
+    code, out = _score(_dets(tmp_path / "d" / "a.geojson", []), labels.parent)
     assert code == 1 and "a.txt, line 1: YOLO labels" in out
 
 

@@ -318,14 +318,15 @@ def score_files(
     return counts
 
 
-def _is_label_file(p: Path) -> bool:
+def _is_label_file(p: Path, any_text: bool = False) -> bool:
     """A file of a labels folder that is labels: not detect-image's output written next to the
-    chips, nor a ``classes.txt`` or read-me."""
+    chips, nor (unless ``any_text``: a ``.txt`` named after an image is read, and a YOLO one
+    refused by name) a ``classes.txt`` or read-me."""
     suffix = p.suffix.lower()
     if suffix not in LABEL_SUFFIXES or not p.is_file():
         return False
     if suffix == ".txt":
-        return looks_like_dota(p)
+        return any_text or looks_like_dota(p)
     return suffix == ".xml" or not is_detect_image_output(_json_or_none(p))
 
 
@@ -375,7 +376,7 @@ def pair_files(detections: Path, labels: Path) -> list[tuple[Path, Path]]:
     det_files = {d.resolve() for d in dets}
     for p in sorted(labels.iterdir()):
         # detect-image --out written next to the chips must not stand in for their labels
-        if p.resolve() not in det_files and _is_label_file(p):
+        if p.resolve() not in det_files and _is_label_file(p, any_text=True):
             by_stem.setdefault(p.stem, []).append(p)
             by_lower.setdefault(p.stem.lower(), []).append(p)
     pairs, missing = [], []

@@ -98,7 +98,11 @@ def test_bad_inputs_are_named(tmp_path: Path) -> None:
     txt = tmp_path / "labels.txt"
     txt.write_text("x")
     r = CliRunner().invoke(main, ["score", str(dets), str(txt)])
-    assert r.exit_code == 1 and "Pascal VOC .xml, COCO .json or GeoJSON" in r.output
+    assert r.exit_code == 1 and "labels.txt, line 1: not a DOTA object" in r.output
+    csv = tmp_path / "labels.csv"
+    csv.write_text("x")
+    r = CliRunner().invoke(main, ["score", str(dets), str(csv)])
+    assert r.exit_code == 1 and "Pascal VOC .xml, COCO .json, DOTA .txt or GeoJSON" in r.output
 
 
 def test_a_label_file_declaring_entities_is_refused(tmp_path: Path) -> None:
@@ -172,8 +176,8 @@ def test_pixel_geojson_labels_need_no_crs_member(tmp_path: Path) -> None:
 def test_a_class_no_label_has_is_an_error_not_a_zero(tmp_path: Path) -> None:
     (tmp_path / "chip.xml").write_text(VOC)
     dets = _dets(tmp_path / "chip.geojson", [(12, 15, 0.9)])
-    r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.xml"), "--class", "Ship"])
-    assert r.exit_code == 1 and "no labelled object of class 'Ship'" in r.output and "buoy, ship" in r.output
+    r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.xml"), "--class", "boat"])
+    assert r.exit_code == 1 and "no labelled object of class 'boat'" in r.output and "buoy, ship" in r.output
     r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.xml"), "--kind", "vessels"])
     assert r.exit_code == 2 and "vessels" in r.output
 
@@ -306,11 +310,11 @@ def test_an_empty_detections_file_is_called_empty(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "chip.geojson: an empty file, not a `sitewatch detect-image --out` file" in r.output, r.output
 
 
-def test_a_voc_object_without_bndbox_is_an_error_not_a_skip(tmp_path: Path) -> None:
-    # Rotated-box datasets (RBox-SSDD, HRSC) write <robndbox>; skipping them would score every detection false.
+def test_a_voc_object_without_a_box_is_an_error_not_a_skip(tmp_path: Path) -> None:
+    # Skipping it would score a detection of that ship false.
     rotated = tmp_path / "chip.xml"
-    rotated.write_text("<annotation><object><name>ship</name><robndbox><cx>12</cx><cy>15</cy><w>8</w><h>3</h><angle>0.3</angle></robndbox></object></annotation>")
-    with pytest.raises(InputError, match=r"chip.xml: object 0 \(.ship.\) has no <bndbox>"):
+    rotated.write_text("<annotation><object><name>ship</name><hbox><cx>12</cx><cy>15</cy><w>8</w><h>3</h></hbox></object></annotation>")
+    with pytest.raises(InputError, match=r"chip.xml: object 0 \(.ship.\) has no <bndbox>, <robndbox>, <rotated_bndbox> or <polygon>"):
         score_files([(_dets(tmp_path / "chip.geojson", [(12, 15, 0.9)]), rotated)])
 
 

@@ -1,9 +1,10 @@
-"""``sitewatch score``: detect-image output against labelled boxes (VOC, COCO, GeoJSON)."""
+"""``sitewatch score``: detect-image output against labelled boxes (VOC, COCO, DOTA, GeoJSON)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 import click
 
@@ -18,23 +19,26 @@ def _ratio(value: float | None) -> str:
 @click.argument("detections", type=click.Path(exists=True, path_type=Path))
 @click.argument("labels", type=click.Path(exists=True, path_type=Path))
 @click.option("--class", "classes", multiple=True, metavar="NAME",
-              help="Count only labelled objects of this class (VOC <name>, COCO category, GeoJSON --class-key); repeat. Default: all.")  # fmt: skip
+              help="Count only labelled objects of this class, in any case (VOC <name>, COCO category or its id, DOTA class, GeoJSON --class-key); repeat. Default: all.")  # fmt: skip
 @click.option("--class-key", default="class", show_default=True, help="GeoJSON labels: the property that holds the class.")
 @click.option("--kind", "kinds", multiple=True, default=("vessel",), show_default=True, type=click.Choice(["vessel", "crane"]),
               help="Detected kinds scored (detect-image writes vessel, and crane at 5 m or finer); repeat.")  # fmt: skip
 @click.option("--min-score", type=FiniteFloatRange(0, 1), default=0.0, show_default=True,
               help="Leave out detections scoring below this.")  # fmt: skip
+@click.option("--difficult", type=click.Choice(["ignore", "count"]), default="ignore", show_default=True,
+              help="Objects the labels flag difficult (VOC <difficult>, DOTA's last column): ignore them as VOC and DOTA score "
+                   "(neither missed nor a false alarm when detected), or count them as any other.")  # fmt: skip
 @click.option("--per-image", is_flag=True, help="Also print each image's counts.")
 @json_option
 @handle_errors
 def command(
     detections: Path, labels: Path, classes: tuple[str, ...], class_key: str, kinds: tuple[str, ...],
-    min_score: float, per_image: bool, as_json: bool,
+    min_score: float, difficult: Literal["ignore", "count"], per_image: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """Score DETECTIONS (a `detect-image --out` GeoJSON, or a folder of them) against LABELS.
 
-    LABELS is a Pascal VOC .xml, a COCO .json or a GeoJSON of boxes, or a
-    folder of label files named after the images. Matching is one-to-one per
+    LABELS is a Pascal VOC .xml, a COCO .json, a DOTA .txt or a GeoJSON of
+    boxes, or a folder of label files named after the images. Matching is one-to-one per
     image: a detection counts when its centroid falls inside a labelled box,
     best score first, as the benchmarks count. Prints precision, recall and F1.
 
@@ -51,9 +55,9 @@ def command(
     )
 
     pairs = pair_files(detections, labels)
-    counts = score_files(pairs, classes=classes, kinds=kinds, min_score=min_score, class_key=class_key)
-    if labels.is_file() and labels.suffix.lower() == ".xml" and detections.is_file():
-        # A VOC file is one image's: a tab-completed neighbour would give figures of the wrong image.
+    counts = score_files(pairs, classes=classes, kinds=kinds, min_score=min_score, class_key=class_key, difficult=difficult)
+    if labels.is_file() and labels.suffix.lower() in (".xml", ".txt") and detections.is_file():
+        # A VOC or DOTA file is one image's: a tab-completed neighbour would give figures of the wrong image.
         image = image_name(detections)
         if labels.stem.lower() not in (image.lower(), detections.stem.lower()):
             click.echo(f"note: {detections.name} (image {image!r}) is scored against {labels.name}", err=True)

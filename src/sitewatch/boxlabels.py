@@ -1,0 +1,512 @@
+"""Labelled boxes as the datasets publish them, read for ``sitewatch score``.
+
+Every reader gives :class:`Box` es in the pixel-centre coordinates of detect-image's
+``row``/``col`` (pixel centres at integers), or in a GeoJSON's own coordinates:
+
+- **Pascal VOC XML** (one file per image; SAR-Ship-Dataset, SSDD, RSDD): ``<bndbox>``
+  ``xmin..xmax`` are the image's pixel indices, inclusive, so the box spans ``xmin - 0.5 ..
+  xmax + 0.5``. Rotated boxes and polygons are read as outlines: ``<robndbox>`` (roLabelImg:
+  ``cx, cy, w, h`` and ``angle`` in radians, clockwise on the image), ``<rotated_bndbox>``
+  (RBox-SSDD: its corners ``x1..y4``) and ``<polygon>`` (``x1, y1, x2…`` or LabelMe's
+  ``<pt><x><y>``); an object with one of them is scored by it rather than its ``<bndbox>``.
+  Tags are read in any case and namespace (``<Difficult>``); an encoding Python knows but
+  expat does not (GBK, Big5) is decoded first.
+- **COCO JSON** (one file for many images): ``bbox = [x, y, w, h]`` in pixel-edge coordinates,
+  ``x - 0.5 .. x + w - 0.5``; an annotation without a usable bbox is boxed by its
+  ``segmentation`` (polygons, RLE with counts as a list or pycocotools' string, or such an RLE
+  written as Python text, as sen2ships' per-port files have it). ``iscrowd`` is not read: CVAT
+  marks every mask it exports ``iscrowd: 1``, ships included.
+- **DOTA txt** (``x1 y1 x2 y2 x3 y3 x4 y4 class [difficult]``, ``imagesource:``/``gsd:``
+  header lines): the quadrilateral as an outline, in pixel-edge coordinates as DOTA's own COCO
+  conversion takes them. YOLO txt (fractions of an image size the detections do not record)
+  is refused, naming the file.
+- **GeoJSON** polygons in the detections' own coordinates: each feature's bounding box.
+
+A *difficult* object (VOC ``<difficult>1``, DOTA's last column 1) is kept with ``difficult``
+set: :func:`sitewatch.boxscore.match_boxes` neither counts it missed nor a detection on it
+false, as VOC's and DOTA's own evaluations do.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path, PureWindowsPath
+from typing import Any
+
+from .errors import InputError
+from .untrusted import parse_xml
+
+__all__ = ["LABEL_SUFFIXES", "Box", "class_key_of", "file_stem", "read_labels"]
+
+LABEL_SUFFIXES = (".xml", ".json", ".geojson", ".txt")
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Box:
+    """A labelled object: the box ``x0 <= x <= x1``, ``y0 <= y <= y1`` in the coordinates compared,
+    and, for a rotated box or a polygon, its ``outline`` within that box."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    outline: tuple[Point, ...] = ()
+    """Vertices of a rotated box or polygon; a point must lie inside it too (edges included)."""
+    difficult: bool = False
+    """Flagged difficult by the dataset: neither a miss when undetected nor a false alarm when detected."""
+
+    def __post_init__(self) -> None:
+        if not (self.x0 <= self.x1 and self.y0 <= self.y1):
+            raise InputError(f"a labelled box has its corners the wrong way round: {self}")
+
+    @classmethod
+    def around(cls, points: list[Point], difficult: bool = False) -> Box:
+        """The box of an outline (at least three points)."""
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        return cls(min(xs), min(ys), max(xs), max(ys), tuple(points), difficult)
+
+    def holds(self, x: float, y: float) -> bool:
+        if not (self.x0 <= x <= self.x1 and self.y0 <= y <= self.y1):
+            return False
+        return not self.outline or _in_polygon(x, y, self.outline)
+
+
+def _in_polygon(x: float, y: float, pts: tuple[Point, ...]) -> bool:
+    """Even-odd rule, a point on an edge inside (as a box holds its edges)."""
+    inside = False
+    for (xa, ya), (xb, yb) in zip(pts, pts[1:] + pts[:1], strict=True):
+        cross = (xb - xa) * (y - ya) - (yb - ya) * (x - xa)
+        if abs(cross) <= 1e-9 * (abs(xb - xa) + abs(yb - ya) + 1) and min(xa, xb) <= x <= max(xa, xb) and min(ya, yb) <= y <= max(ya, yb):
+            return True
+        if (ya > y) != (yb > y) and x < xa + (y - ya) * (xb - xa) / (yb - ya):
+            inside = not inside
+    return inside
+
+
+def class_key_of(name: str) -> str:
+    """A class name as ``--class`` compares it: case and runs of white space do not count (``Ship`` is ``ship``)."""
+    return " ".join(name.split()).casefold()
+
+
+def file_stem(name: str) -> str:
+    """The stem of a file name written on any system (``images\\train\\P1.jpg`` → ``P1``)."""
+    return PureWindowsPath(name).stem
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_bytes())  # bytes: UTF-8 whatever the locale, a byte-order mark allowed
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not readable JSON ({exc})") from exc
+    except RecursionError as exc:  # "[[[[…" a hundred thousand deep: Python's parser recurses
+        raise InputError(f"{path}: its JSON is nested too deeply to read") from exc
+
+
+def is_detect_image_output(data: Any) -> bool:
+    return isinstance(data, dict) and isinstance(data.get("sitewatch"), dict) and "detector" in data["sitewatch"]
+
+
+def _number(text: str | None, what: str) -> float:
+    try:
+        value = float((text or "").strip())
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise InputError(f"{what} is not a number ({text!r})")
+    return value
+
+
+# --- Pascal VOC -------------------------------------------------------------------------------
+
+_DECLARED = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
+def _xml_root(path: Path) -> ET.Element:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: not readable XML ({exc})") from exc
+    try:
+        try:
+            return parse_xml(data, str(path))
+        except InputError:
+            raise
+        except (ValueError, LookupError) as exc:
+            # expat reads UTF-8/16 and one-byte encodings only: Chinese tools write GBK, declared so.
+            declared = _DECLARED.match(data.lstrip(b"\xef\xbb\xbf"))
+            if declared is None:
+                raise InputError(f"{path}: not readable XML ({exc})") from exc
+            try:
+                text = data.decode(declared.group(1).decode("ascii"))
+            except (LookupError, UnicodeDecodeError) as exc2:
+                raise InputError(f"{path}: not readable XML in its declared encoding {declared.group(1).decode()!r} ({exc2})") from exc2
+            return parse_xml(text, str(path))
+    except ET.ParseError as exc:
+        raise InputError(f"{path}: not readable XML ({exc})") from exc
+
+
+def _plain_tags(root: ET.Element) -> None:
+    """Tags without namespace, in lower case: ``<Difficult>`` (SAR-Ship-Dataset) is ``<difficult>``."""
+    for el in root.iter():
+        if isinstance(el.tag, str):
+            el.tag = el.tag.rsplit("}", 1)[-1].lower()
+
+
+def _numbered_points(el: ET.Element, what: str) -> list[Point]:
+    """``x1, y1, x2, y2…`` children (RBox-SSDD corners, DOTA-style polygons), in order."""
+    pts = []
+    for k in range(1, 10_000):
+        x, y = el.find(f"x{k}"), el.find(f"y{k}")
+        if x is None or y is None:
+            break
+        pts.append((_number(x.text, f"{what} x{k}"), _number(y.text, f"{what} y{k}")))
+    return pts
+
+
+def _rotated(el: ET.Element, prefix: str, angle_tag: str, what: str) -> list[Point] | None:
+    """The corners of ``cx, cy, w, h, angle`` (roLabelImg: radians, turning the w side clockwise on the image)."""
+    if el.find(f"{prefix}cx") is None:
+        return None
+    cx, cy, w, h = (_number(el.findtext(f"{prefix}{k}"), f"{what} {prefix}{k}") for k in ("cx", "cy", "w", "h"))
+    a = _number(el.findtext(angle_tag), f"{what} {angle_tag}")
+    if abs(a) > 2 * math.pi + 1e-6:
+        raise InputError(f"{what} has {angle_tag} {a:g}, not an angle in radians (roLabelImg writes radians)")
+    c, s = math.cos(a), math.sin(a)
+    return [(cx + c * dx - s * dy, cy + s * dx + c * dy) for dx, dy in ((-w / 2, -h / 2), (w / 2, -h / 2), (w / 2, h / 2), (-w / 2, h / 2))]
+
+
+def _voc_outline(obj: ET.Element, what: str) -> list[Point] | None:
+    """A rotated box or polygon of a VOC object, in its file's coordinates; None when it has neither."""
+    for tag in ("rotated_bndbox", "robndbox", "polygon"):
+        el = obj.find(tag)
+        if el is None:
+            continue
+        pts = _numbered_points(el, f"{what} <{tag}>") or [
+            (_number(pt.findtext("x"), f"{what} <{tag}> x"), _number(pt.findtext("y"), f"{what} <{tag}> y")) for pt in el.findall("pt")
+        ] or _rotated(el, "rotated_bbox_" if tag == "rotated_bndbox" else "", "rotated_bbox_theta" if tag == "rotated_bndbox" else "angle", f"{what} <{tag}>")  # fmt: skip
+        if not pts or len(pts) < 3:
+            raise InputError(f"{what} has a <{tag}> without corners (x1, y1… or cx, cy, w, h, angle)")
+        return pts
+    return None
+
+
+def _voc(path: Path, wanted: set[str], seen: set[str]) -> list[Box]:
+    root = _xml_root(path)
+    _plain_tags(root)
+    if root.tag != "annotation":
+        raise InputError(f"{path}: not a Pascal VOC annotation (root element <{root.tag}>)")
+    boxes = []
+    for i, obj in enumerate(root.iter("object")):
+        name = " ".join((obj.findtext("name") or "").split())
+        seen.add(name)
+        if wanted and class_key_of(name) not in wanted:
+            continue
+        what = f"{path}: object {i} ({name!r})"
+        difficult = (obj.findtext("difficult") or "0").strip().lower() in ("1", "true", "yes")
+        outline = _voc_outline(obj, what)
+        if outline is not None:
+            # Corners are positions on the image, as COCO's and DOTA's: from its top-left corner.
+            boxes.append(Box.around([(x - 0.5, y - 0.5) for x, y in outline], difficult))
+            continue
+        bb = obj.find("bndbox")
+        if bb is None:
+            raise InputError(f"{what} has no <bndbox>, <robndbox>, <rotated_bndbox> or <polygon>")
+        try:
+            x0, y0, x1, y1 = (float(bb.findtext(k) or "") for k in ("xmin", "ymin", "xmax", "ymax"))
+        except ValueError as exc:
+            raise InputError(f"{path}: an object's bndbox is not four numbers ({exc})") from exc
+        if x0 > x1 or y0 > y1:
+            raise InputError(f"{path}: an object's bndbox has xmin > xmax or ymin > ymax ({x0:g}, {y0:g}, {x1:g}, {y1:g})")
+        boxes.append(Box(x0 - 0.5, y0 - 0.5, x1 + 0.5, y1 + 0.5, difficult=difficult))
+    return boxes
+
+
+# --- COCO -------------------------------------------------------------------------------------
+
+
+class CocoBoxes(dict[str, list[Box]]):
+    """Boxes per image: keyed by the ``file_name`` stem, or by the whole ``file_name`` for images
+    sharing their stem with another (``train/x.jpg``, ``val/x.jpg``), listed in ``shared``."""
+
+    shared: dict[str, list[str]]
+    folded: dict[str, str]
+    """Keys by their case-folded form, to find ``A.JPG``'s boxes for ``a.geojson``."""
+
+
+def _rle_counts(counts: str) -> list[int]:
+    """pycocotools' compressed RLE string (``rleFrString``): 5-bit groups, deltas after the second run."""
+    out: list[int] = []
+    p = 0
+    while p < len(counts):
+        x, k, more = 0, 0, True
+        while more:
+            if p >= len(counts):
+                raise ValueError("the RLE string ends inside a number")
+            c = ord(counts[p]) - 48
+            if not 0 <= c < 64:
+                raise ValueError(f"{counts[p]!r} is not an RLE character")
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p += 1
+            k += 1
+            if not more and c & 0x10:
+                x |= -1 << (5 * k)
+        if len(out) > 2:
+            x += out[-2]
+        out.append(x)
+    return out
+
+
+def _rle_box(seg: dict[str, Any]) -> Box | None:
+    """The box of an RLE mask's pixels (column-major runs, zeros first); None when it has none."""
+    h, w = (int(v) for v in seg["size"])
+    counts = seg["counts"]
+    runs = _rle_counts(counts) if isinstance(counts, str) else [int(v) for v in counts]
+    if any(n < 0 for n in runs) or sum(runs) != h * w:
+        raise ValueError(f"its RLE counts sum to {sum(runs)}, not height × width {h} × {w}")
+    c0 = r0 = math.inf
+    c1 = r1 = -math.inf
+    start = 0
+    for k, n in enumerate(runs):
+        if k % 2 and n:
+            end = start + n - 1
+            (ca, ra), (cb, rb) = divmod(start, h), divmod(end, h)
+            c0, c1 = min(c0, ca), max(c1, cb)
+            r0, r1 = (min(r0, ra), max(r1, rb)) if ca == cb else (0, h - 1)
+        start += n
+    return None if c0 == math.inf else Box(c0 - 0.5, r0 - 0.5, c1 + 0.5, r1 + 0.5)
+
+
+def _segmentation_box(seg: Any) -> Box | None:
+    """The box of a COCO segmentation: polygons in pixel-edge coordinates, or an RLE mask."""
+    if isinstance(seg, str):
+        # sen2ships' per-port files hold the RLE as Python's text of a dict ("{'counts': [...], ...}").
+        seg = ast.literal_eval(seg)
+    if isinstance(seg, dict):
+        return _rle_box(seg)
+    xs: list[float] = []
+    ys: list[float] = []
+    for poly in seg:
+        values = [float(v) for v in poly]
+        xs += values[0::2]
+        ys += values[1::2]
+    if not xs or not all(map(math.isfinite, xs + ys)):
+        return None
+    return Box(min(xs) - 0.5, min(ys) - 0.5, max(xs) - 0.5, max(ys) - 0.5)
+
+
+def _coco_box(path: Path, i: int, a: dict[str, Any], size: tuple[Any, Any], raw: list[float]) -> Box:
+    aid = a.get("id", f"#{i}")
+    bbox = a.get("bbox")
+    box = None
+    if bbox not in (None, []):
+        try:
+            x, y, w, h = (float(v) for v in bbox)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{path}: annotation {aid} has no usable bbox ({exc})") from exc
+        if not all(map(math.isfinite, (x, y, w, h))):
+            raise InputError(f"{path}: annotation {aid} has a bbox that is not four numbers ({bbox})")
+        if w < 0 or h < 0:
+            raise InputError(f"{path}: annotation {aid} has a negative width or height (bbox {bbox})")
+        raw += [x, y, w, h]
+        if w > 0 and h > 0:
+            box = Box(x - 0.5, y - 0.5, x + w - 0.5, y + h - 0.5)
+    if box is None and a.get("segmentation"):
+        try:
+            box = _segmentation_box(a["segmentation"])
+        except (TypeError, ValueError, KeyError, SyntaxError, MemoryError, RecursionError) as exc:
+            raise InputError(f"{path}: annotation {aid} has no bbox and its segmentation is not readable ({exc!r})") from exc
+    if box is None:
+        why = f"a zero width or height (bbox {bbox})" if bbox not in (None, []) else "no bbox"
+        raise InputError(f"{path}: annotation {aid} has {why} and no segmentation to take its extent from: no detection could fall inside it")
+    width, height = size
+    if isinstance(width, (int, float)) and isinstance(height, (int, float)) and width > 0 and height > 0:
+        if box.x1 > width - 0.5 + 2 or box.y1 > height - 0.5 + 2:
+            raise InputError(
+                f"{path}: annotation {aid} (bbox {bbox}) reaches beyond its image ({width:g} × {height:g} pixels); "
+                "COCO boxes are [x, y, width, height], and boxes written as [x0, y0, x1, y1] read so"
+            )
+    return box
+
+
+def _coco(path: Path, data: dict[str, Any], wanted: set[str], seen: set[str]) -> CocoBoxes:
+    try:
+        cats = {c["id"]: str(c.get("name") or "") for c in data.get("categories") or []}
+        names: dict[Any, str] = {}
+        sizes: dict[Any, tuple[Any, Any]] = {}
+        for im in data["images"]:
+            if im["id"] in names:
+                raise InputError(f"{path}: image id {im['id']} is given twice ({names[im['id']]}, {im.get('file_name')})")
+            names[im["id"]] = str(im.get("file_name", im["id"]))
+            sizes[im["id"]] = (im.get("width"), im.get("height"))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"{path}: its images and categories need an id each ({exc!r})") from exc
+    by_stem: dict[str, list[str]] = {}
+    for n in names.values():
+        by_stem.setdefault(file_stem(n), []).append(n)
+    # Images in different folders may share a name; their boxes must not be pooled into one image.
+    keys = {i: n.replace("\\", "/") if len(by_stem[file_stem(n)]) > 1 else file_stem(n) for i, n in names.items()}
+    out = CocoBoxes({k: [] for k in keys.values()})
+    out.shared = {stem: files for stem, files in by_stem.items() if len(files) > 1}
+    out.folded = {k.casefold(): k for k in out}
+    raw: list[float] = []
+    for i, a in enumerate(data.get("annotations") or []):
+        if not isinstance(a, dict):
+            raise InputError(f"{path}: annotation {i} is not a JSON object")
+        cid = a.get("category_id")
+        name = cats.get(cid) if _hashable(cid) else None
+        if wanted and cats and name is None:
+            raise InputError(
+                f"{path}: annotation {a.get('id', f'#{i}')} has category_id {cid!r}, which is not among its categories "
+                f"({', '.join(f'{k}: {v}' for k, v in list(cats.items())[:8])}), so --class cannot tell whether it is wanted"
+            )
+        label = name or ("(no category)" if cid is None else str(cid))
+        seen.add(label)
+        if wanted and class_key_of(label) not in wanted:
+            continue
+        image_id = a.get("image_id")
+        if not _hashable(image_id) or image_id not in keys:
+            raise InputError(f"{path}: annotation {a.get('id')} is of image_id {image_id}, which is not among its images")
+        out[keys[image_id]].append(_coco_box(path, i, a, sizes[image_id], raw))
+    if raw and max(raw) <= 1 and min(raw) >= 0 and any(v != int(v) for v in raw):
+        raise InputError(
+            f"{path}: every bbox lies within 0..1, fractions of the image rather than pixels; COCO boxes are in pixels"
+        )
+    return out
+
+
+def _hashable(v: Any) -> bool:
+    return isinstance(v, (int, float, str, bool)) or v is None
+
+
+# --- DOTA -------------------------------------------------------------------------------------
+
+
+def _dota(path: Path, wanted: set[str], seen: set[str]) -> list[Box]:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not readable text ({exc})") from exc
+    boxes = []
+    for n, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        if not s or s.casefold().startswith(("imagesource:", "gsd:")):
+            continue
+        parts = s.replace(",", " ").split()
+        numeric = [_is_number(p) for p in parts]
+        if all(numeric):
+            raise InputError(
+                f"{path}, line {n}: YOLO labels ({s[:40]!r}: a class number and fractions of the image's size), which "
+                "score does not read: the detections do not record the image's size; convert them to DOTA, COCO or VOC"
+            )
+        if len(parts) < 9 or not all(numeric[:8]):
+            raise InputError(f"{path}, line {n}: not a DOTA object (x1 y1 x2 y2 x3 y3 x4 y4 class [difficult]): {s[:60]!r}")
+        name = parts[8]
+        seen.add(name)
+        if wanted and class_key_of(name) not in wanted:
+            continue
+        v = [float(p) for p in parts[:8]]
+        pts = [(v[k] - 0.5, v[k + 1] - 0.5) for k in range(0, 8, 2)]
+        boxes.append(Box.around(pts, difficult=len(parts) > 9 and parts[9] == "1"))
+    return boxes
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def looks_like_dota(path: Path) -> bool:
+    """Whether a ``.txt`` in a labels folder is a label file (blank, or holding a DOTA object line),
+    not a ``classes.txt`` or a read-me."""
+    try:
+        data = path.read_bytes()[:65536].decode("utf-8-sig", errors="replace")
+    except OSError:
+        return False
+    lines = [ln.replace(",", " ").split() for ln in data.splitlines() if ln.strip()]
+    objects = [p for p in lines if not p[0].casefold().startswith(("imagesource:", "gsd:"))]
+    return not objects or any(len(p) >= 9 and all(map(_is_number, p[:8])) for p in objects)
+
+
+# --- GeoJSON ----------------------------------------------------------------------------------
+
+
+def _geojson_boxes(path: Path, data: dict[str, Any], wanted: set[str], class_key: str, seen: set[str]) -> list[Box]:
+    from shapely.geometry import shape
+
+    boxes = []
+    for i, f in enumerate(data.get("features") or []):
+        if not isinstance(f, dict):
+            raise InputError(f"{path}: feature {i} is not a GeoJSON Feature")
+        props = f.get("properties") or {}
+        label = str(props[class_key]) if class_key in props else f"(no {class_key!r} property; see --class-key)"
+        seen.add(label)
+        if wanted and class_key_of(label) not in wanted:
+            continue
+        if f.get("geometry") is None:
+            raise InputError(f"{path}: feature {i} has no geometry (null): a label is a box or polygon")
+        try:
+            geom = shape(f["geometry"])
+            x0, y0, x1, y1 = geom.bounds
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InputError(f"{path}: feature {i} has no usable geometry ({exc})") from exc
+        if geom.area <= 0:
+            raise InputError(f"{path}: feature {i} is a {geom.geom_type}, not an area: labels are boxes or polygons")
+        parts = [g for g in getattr(geom, "geoms", [geom]) if g.area > 0]
+        if len(parts) > 1:
+            # One box around ships apart would hold the water between them.
+            raise InputError(
+                f"{path}: feature {i} is a {geom.geom_type} of {len(parts)} separate areas; one labelled object is one "
+                "polygon (QGIS: Vector > Geometry Tools > Multipart to Singleparts)"
+            )
+        boxes.append(Box(x0, y0, x1, y1))
+    return boxes
+
+
+def crs_name(fc: dict[str, Any]) -> str | None:
+    crs = fc.get("crs")
+    return str(crs.get("properties", {}).get("name")) if isinstance(crs, dict) else None
+
+
+# --- any ----------------------------------------------------------------------------------------
+
+
+def read_labels(
+    path: Path, classes: Any = (), class_key: str = "class", seen: set[str] | None = None,
+) -> tuple[str, dict[str, list[Box]] | list[Box], str | None]:
+    """``(format, boxes, crs)``: ``"voc"``, ``"dota"``, ``"geojson"`` or ``"empty"`` (a blank file) with one
+    image's boxes, ``"coco"`` with boxes per image (:class:`CocoBoxes`); ``crs`` the GeoJSON's ``crs``
+    member (None for the others and for WGS84 GeoJSON). ``classes`` are compared as
+    :func:`class_key_of` does; the class of every labelled object, wanted or not, is added to ``seen``."""
+    wanted = {class_key_of(c) for c in classes}
+    seen = set() if seen is None else seen
+    suffix = path.suffix.lower()
+    try:
+        blank = path.stat().st_size < 4096 and not path.read_bytes().strip()
+    except OSError as exc:
+        raise InputError(f"{path}: not readable ({exc})") from exc
+    if blank and suffix in LABEL_SUFFIXES:
+        return "empty", [], None  # an image without objects, as the missing-label message suggests
+    if suffix == ".xml":
+        return "voc", _voc(path, wanted, seen), None
+    if suffix == ".txt":
+        return "dota", _dota(path, wanted, seen), None
+    if suffix not in (".json", ".geojson"):
+        raise InputError(f"{path}: labels must be Pascal VOC .xml, COCO .json, DOTA .txt or GeoJSON")
+    data = read_json(path)
+    if isinstance(data, dict) and "images" in data and "annotations" in data:
+        return "coco", _coco(path, data, wanted, seen), None
+    if isinstance(data, dict) and data.get("type") == "FeatureCollection":
+        if is_detect_image_output(data):
+            raise InputError(f"{path}: a detect-image output, not labels (pass the label file or folder as LABELS)")
+        return "geojson", _geojson_boxes(path, data, wanted, class_key, seen), crs_name(data)
+    raise InputError(f"{path}: neither COCO (images, annotations) nor a GeoJSON FeatureCollection")

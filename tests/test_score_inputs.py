@@ -1,0 +1,340 @@
+"""``sitewatch score`` on label files as real datasets write them: COCO without bboxes or with
+odd categories, rotated VOC boxes, DOTA txt, odd encodings, folders that need pairing. Each
+test is one probe that crashed, refused a readable file or gave a silently wrong figure."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from sitewatch.cli import main
+
+SHIP = "<object><name>ship</name><bndbox><xmin>10</xmin><ymin>10</ymin><xmax>20</xmax><ymax>14</ymax></bndbox></object>"
+"""A ship over columns 10..20, rows 10..14; detections at (row 12, col 15) fall in it."""
+
+
+def _dets(path: Path, points: list[tuple[float, float, Any]], source: str = "a.jpg") -> Path:
+    feats = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Polygon", "coordinates": [[[c - 1, r - 1], [c + 1, r - 1], [c + 1, r + 1], [c - 1, r - 1]]]},
+            "properties": {"row": r, "col": c, "score": s, "kind": "vessel"},
+        }
+        for r, c, s in points
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats, "sitewatch": {"source": source, "detector": "sar-cfar"}}))
+    return path
+
+
+def _score(*args: object) -> tuple[int, Any]:
+    """Exit code and ``(tp, fp, fn)`` (or the error output)."""
+    r = CliRunner().invoke(main, ["score", *map(str, args), "--json"])
+    if r.exit_code in (0, 3):
+        out = json.loads(r.stdout)
+        return r.exit_code, (out["tp"], out["fp"], out["fn"])
+    return r.exit_code, r.output
+
+
+def _coco(path: Path, anns: list[dict[str, Any]], cats: list[dict[str, Any]] | None = None, images: list[dict[str, Any]] | None = None) -> Path:
+    images = images or [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 100}]
+    path.write_text(json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "ship"}] if cats is None else cats}))
+    return path
+
+
+def _rle(cols: range, rows: range, h: int = 100, w: int = 100) -> list[int]:
+    """Uncompressed COCO RLE (column-major runs, zeros first) of a rectangle of pixels."""
+    flat = [1 if (i // h in cols and i % h in rows) else 0 for i in range(h * w)]
+    runs, cur, n = [], 0, 0
+    for v in flat:
+        if v != cur:
+            runs.append(n)
+            cur, n = v, 0
+        n += 1
+    return [*runs, n]
+
+
+def _rle_string(counts: list[int]) -> str:
+    """pycocotools' rleToString: 5-bit groups, each count after the second as a delta."""
+    out = []
+    for i, x in enumerate(counts):
+        x -= counts[i - 2] if i > 2 else 0
+        more = True
+        while more:
+            c = x & 0x1F
+            x >>= 5
+            more = x != -1 if c & 0x10 else x != 0
+            out.append(chr((c | 0x20 if more else c) + 48))
+    return "".join(out)
+
+
+# --- COCO
+
+
+@pytest.mark.parametrize(
+    "segmentation",
+    [
+        [[10, 10, 21, 10, 21, 15, 10, 15]],  # polygon, pixel-edge coordinates
+        {"counts": _rle(range(10, 21), range(10, 15)), "size": [100, 100]},
+        {"counts": _rle_string(_rle(range(10, 21), range(10, 15))), "size": [100, 100]},
+        str({"counts": _rle(range(10, 21), range(10, 15)), "size": [100, 100]}),  # sen2ships' per-port files
+    ],
+    ids=["polygon", "rle-list", "rle-string", "rle-python-text"],
+)
+def test_coco_annotations_without_bbox_are_boxed_by_their_segmentation(tmp_path: Path, segmentation: Any) -> None:
+    """Refused before ("no usable bbox"); COCO's bbox is optional where a mask is given."""
+    labels = _coco(tmp_path / "c.json", [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 1, "segmentation": segmentation}])
+    assert _score(_dets(tmp_path / "a.geojson", [(12, 20.4, 0.9)]), labels) == (0, (1, 0, 0))
+    # Column 21 lies beyond the mask's last column (20): the box is the mask's, not wider.
+    assert _score(_dets(tmp_path / "b.geojson", [(12, 20.6, 0.9)]), labels) == (0, (0, 1, 1))
+
+
+def test_a_zero_sized_coco_bbox_is_not_a_silent_miss(tmp_path: Path) -> None:
+    """A bbox of width 0 held no detection: its ship counted missed and the detection false."""
+    d = _dets(tmp_path / "a.geojson", [(12, 15, 0.9)])
+    flat = {"id": 5, "image_id": 1, "category_id": 1, "bbox": [15, 10, 0, 5]}
+    code, out = _score(d, _coco(tmp_path / "c.json", [flat]))
+    assert code == 1 and "c.json: annotation 5 has a zero width or height (bbox [15, 10, 0, 5])" in out
+    with_mask = flat | {"segmentation": [[10, 10, 21, 10, 21, 15, 10, 15]]}
+    assert _score(d, _coco(tmp_path / "c.json", [with_mask])) == (0, (1, 0, 0))
+
+
+def test_class_names_differing_in_case_are_one_class(tmp_path: Path) -> None:
+    """--class ship left out the file's `Ship` objects (and VOC's ` Ship `): fewer misses than there were."""
+    cats = [{"id": 1, "name": "ship"}, {"id": 2, "name": "Ship"}, {"id": 3, "name": "buoy"}]
+    anns = [{"id": i, "image_id": 1, "category_id": i, "bbox": [10 + 30 * (i - 1), 10, 11, 5]} for i in (1, 2, 3)]
+    d = _dets(tmp_path / "a.geojson", [(12, 15, 0.9)])
+    assert _score(d, _coco(tmp_path / "c.json", anns, cats), "--class", "ship") == (0, (1, 0, 1))
+    (tmp_path / "a.xml").write_text(f"<annotation>{SHIP.replace('<name>ship', '<name> Ship ')}</annotation>")
+    assert _score(d, tmp_path / "a.xml", "--class", "SHIP") == (0, (1, 0, 0))
+
+
+def test_coco_categories_by_id_and_missing_ones(tmp_path: Path) -> None:
+    d = _dets(tmp_path / "a.geojson", [(12, 15, 0.9)])
+    ann = {"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 11, 5]}
+    # No categories at all: --class 1 names the category id (it was "no labelled object of class '1'").
+    assert _score(d, _coco(tmp_path / "c.json", [ann], cats=[]), "--class", "1") == (0, (1, 0, 0))
+    # A category_id the file does not list: --class cannot know whether it is a ship.
+    code, out = _score(d, _coco(tmp_path / "c.json", [ann | {"category_id": 9}]), "--class", "ship")
+    assert code == 1 and "c.json: annotation 1 has category_id 9, which is not among its categories (1: ship)" in out
+
+
+def test_coco_file_names_in_another_case_or_written_on_windows_are_found(tmp_path: Path) -> None:
+    d = _dets(tmp_path / "a.geojson", [(12, 15, 0.9)], source="/data/a.jpg")
+    ann = [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 11, 5]}]
+    for name in ("A.JPG", "images\\train\\a.jpg"):
+        assert _score(d, _coco(tmp_path / "c.json", ann, images=[{"id": 1, "file_name": name}])) == (0, (1, 0, 0)), name
+
+
+def test_coco_images_sharing_a_name_are_told_apart_by_the_source_folders(tmp_path: Path) -> None:
+    images = [{"id": 1, "file_name": "train/x.jpg"}, {"id": 2, "file_name": "val/x.jpg"}]
+    labels = _coco(tmp_path / "c.json", [{"id": 1, "image_id": 2, "category_id": 1, "bbox": [10, 10, 11, 5]}], images=images)
+    assert _score(_dets(tmp_path / "x.geojson", [(12, 15, 0.9)], source="/data/val/x.jpg"), labels) == (0, (1, 0, 0))
+    assert _score(_dets(tmp_path / "x.geojson", [(12, 15, 0.9)], source="/data/train/x.jpg"), labels) == (0, (0, 1, 0))
+    code, out = _score(_dets(tmp_path / "x.geojson", [], source="x.jpg"), labels)
+    assert code == 1 and "2 images are named 'x'" in out and "does not tell which" in out
+
+
+def test_coco_boxes_written_as_corners_or_fractions_are_refused(tmp_path: Path) -> None:
+    """[x0, y0, x1, y1] read as [x, y, w, h], or YOLO-like fractions, scored as if they were right."""
+    d = _dets(tmp_path / "a.geojson", [(12, 15, 0.9)])
+    corners = [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 21, 15]}, {"id": 2, "image_id": 1, "category_id": 1, "bbox": [70, 70, 90, 80]}]
+    code, out = _score(d, _coco(tmp_path / "c.json", corners))
+    assert code == 1 and "annotation 2 (bbox [70, 70, 90, 80]) reaches beyond its image (100 × 100 pixels)" in out
+    fractions = [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0.1, 0.1, 0.11, 0.05]}]
+    code, out = _score(d, _coco(tmp_path / "c.json", fractions, images=[{"id": 1, "file_name": "a.jpg"}]))
+    assert code == 1 and "every bbox lies within 0..1" in out
+
+
+def test_label_and_detection_json_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Windows tools write UTF-8 with a BOM: "not readable JSON (Unexpected UTF-8 BOM)"."""
+    labels = _coco(tmp_path / "c.json", [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 11, 5]}])
+    d = _dets(tmp_path / "a.geojson", [(12, 15, 0.9)])
+    for f in (labels, d):
+        f.write_bytes(b"\xef\xbb\xbf" + f.read_bytes())
+    assert _score(d, labels) == (0, (1, 0, 0))
+
+
+# --- Pascal VOC
+
+
+def _voc(path: Path, objects: str, prolog: bytes = b"", encoding: str = "utf-8") -> Path:
+    path.write_bytes(prolog + f"<annotation><filename>a.jpg</filename>{objects}</annotation>".encode(encoding))
+    return path
+
+
+def test_difficult_objects_are_neither_missed_nor_false(tmp_path: Path) -> None:
+    """VOC and DOTA score difficult objects so; they counted as misses, SAR-Ship-Dataset's <Difficult> spelling too."""
+    hard = SHIP.replace("<bndbox>", "<Difficult>1</Difficult><bndbox>").replace(">10<", ">50<").replace(">20<", ">60<").replace(">14<", ">54<")
+    labels = _voc(tmp_path / "a.xml", SHIP + hard)
+    assert _score(_dets(tmp_path / "a.geojson", [(12, 15, 0.9)]), labels) == (0, (1, 0, 0))
+    on_hard = _dets(tmp_path / "a.geojson", [(12, 15, 0.9), (52, 55, 0.8), (53, 56, 0.7)])
+    assert _score(on_hard, labels) == (0, (1, 0, 0))
+    assert _score(on_hard, labels, "--difficult", "count") == (0, (2, 1, 0))
+
+
+@pytest.mark.parametrize("angle, hit", [(math.pi / 4, (62, 62)), (-math.pi / 4, (38, 62))])
+def test_rolabelimg_rotated_boxes_are_read_clockwise_in_radians(tmp_path: Path, angle: float, hit: tuple[int, int]) -> None:
+    """<robndbox> (RSDD, roLabelImg) was refused. A 40 x 4 box at 45° holds points along its long side only;
+    roLabelImg turns the w side clockwise on the image (y down) by a positive angle."""
+    rob = f"<object><name>ship</name><robndbox><cx>50.5</cx><cy>50.5</cy><w>40</w><h>4</h><angle>{angle}</angle></robndbox></object>"
+    labels = _voc(tmp_path / "a.xml", rob)
+    miss = (100 - hit[0], hit[1])  # the other diagonal: inside the box's envelope, outside the box
+    assert _score(_dets(tmp_path / "a.geojson", [(*hit, 0.9)]), labels) == (0, (1, 0, 0))
+    assert _score(_dets(tmp_path / "a.geojson", [(*miss, 0.9)]), labels) == (0, (0, 1, 1))
+
+
+def test_ssdd_corners_and_polygons_are_outlines(tmp_path: Path) -> None:
+    corners = "<x1>10</x1><y1>40</y1><x2>40</x2><y2>10</y2><x3>44</x3><y3>14</y3><x4>14</x4><y4>44</y4>"
+    for shape in (f"<rotated_bndbox><rotated_bbox_cx>27</rotated_bbox_cx>{corners}</rotated_bndbox>", f"<polygon>{corners}</polygon>"):
+        labels = _voc(tmp_path / "a.xml", f"<object><name>ship</name>{shape}<bndbox><xmin>10</xmin><ymin>10</ymin><xmax>44</xmax><ymax>44</ymax></bndbox></object>")
+        assert _score(_dets(tmp_path / "a.geojson", [(27, 27, 0.9)]), labels) == (0, (1, 0, 0)), shape
+        # In the <bndbox> (the envelope), not in the ship's outline: scored by the outline.
+        assert _score(_dets(tmp_path / "a.geojson", [(12, 12, 0.9)]), labels) == (0, (0, 1, 1)), shape
+
+
+def test_an_angle_in_degrees_is_refused(tmp_path: Path) -> None:
+    labels = _voc(tmp_path / "a.xml", "<object><name>ship</name><robndbox><cx>5</cx><cy>5</cy><w>4</w><h>2</h><angle>45</angle></robndbox></object>")
+    code, out = _score(_dets(tmp_path / "a.geojson", []), labels)
+    assert code == 1 and "a.xml: object 0 ('ship') <robndbox> has angle 45, not an angle in radians" in out
+
+
+@pytest.mark.parametrize(
+    "prolog, encoding, root",
+    [
+        (b"<?xml version='1.0' encoding='GBK'?>", "gbk", "<annotation><folder>\u8239</folder>"),  # expat reads no GBK: a traceback
+        (b"", "utf-8", "<annotation xmlns='http://example.org/voc'>"),
+    ],
+    ids=["gbk", "namespace"],
+)
+def test_voc_in_gbk_or_with_a_namespace_is_read(tmp_path: Path, prolog: bytes, encoding: str, root: str) -> None:
+    p = tmp_path / "a.xml"
+    p.write_bytes(prolog + f"{root}{SHIP}</annotation>".encode(encoding))
+    assert _score(_dets(tmp_path / "a.geojson", [(12, 15, 0.9)]), p) == (0, (1, 0, 0))
+
+
+# --- DOTA and YOLO txt
+
+
+def test_dota_labels_are_read_with_header_difficult_and_class(tmp_path: Path) -> None:
+    labels = tmp_path / "a.txt"
+    labels.write_text("imagesource:GoogleEarth\r\ngsd:0.25\r\n10 40 40 10 44 14 14 44 ship 0\r\n60 60 70 60 70 70 60 70 harbor 0\r\n80 80 90 80 90 90 80 90 ship 1\r\n")
+    d = _dets(tmp_path / "a.geojson", [(27.5, 27.5, 0.9), (12, 12, 0.8)])  # the second inside the envelope only
+    assert _score(d, labels) == (0, (1, 1, 1))  # the harbour missed; the difficult ship neither
+    assert _score(d, labels, "--class", "ship") == (0, (1, 1, 0))
+
+
+def test_a_folder_of_dota_labels_pairs_and_ignores_other_text(tmp_path: Path) -> None:
+    (tmp_path / "l").mkdir()
+    (tmp_path / "l" / "a.txt").write_text("10 10 21 10 21 15 10 15 ship 0\n")
+    (tmp_path / "l" / "classes.txt").write_text("ship\nharbor\n")
+    _dets(tmp_path / "d" / "a.geojson", [(12, 15, 0.9)], source="a.png")
+    assert _score(tmp_path / "d", tmp_path / "l") == (0, (1, 0, 0))  # classes.txt is no image left unscored
+
+
+def test_yolo_labels_are_refused_by_name(tmp_path: Path) -> None:
+    labels = tmp_path / "l" / "a.txt"
+    labels.parent.mkdir()
+    labels.write_text("0 0.15 0.12 0.1 0.05\n")
+    code, out = _score(_dets(tmp_path / "a.geojson", []), labels)
+    assert code == 1 and "a.txt, line 1: YOLO labels" in out
+    # In a folder too, rather than "no label file for a.geojson".
+    code, out = _score(_dets(tmp_path / "d" / "a.geojson", []), labels.parent)
+    assert code == 1 and "a.txt, line 1: YOLO labels" in out
+
+
+# --- GeoJSON
+
+
+def _fc(path: Path, geometry: dict[str, Any] | None) -> Path:
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": geometry, "properties": {}}]}))
+    return path
+
+
+def test_a_multipolygon_of_separate_areas_is_not_one_box(tmp_path: Path) -> None:
+    """Its bounding box held the water between two ships: a detection there scored true."""
+    def sq(x: float) -> list[list[list[float]]]:
+        return [[[x, x], [x + 10, x], [x + 10, x + 10], [x, x + 10], [x, x]]]
+
+    d = _dets(tmp_path / "a.geojson", [(50, 50, 0.9)])
+    code, out = _score(d, _fc(tmp_path / "t.geojson", {"type": "MultiPolygon", "coordinates": [sq(10), sq(80)]}))
+    assert code == 1 and "t.geojson: feature 0 is a MultiPolygon of 2 separate areas" in out
+    # QGIS saves single polygons as one-part MultiPolygons: read as the polygon.
+    assert _score(d, _fc(tmp_path / "t.geojson", {"type": "MultiPolygon", "coordinates": [sq(45)]})) == (0, (1, 0, 0))
+    code, out = _score(d, _fc(tmp_path / "t.geojson", None))
+    assert code == 1 and "t.geojson: feature 0 has no geometry (null)" in out
+
+
+# --- pairing and detections
+
+
+def test_two_label_files_of_one_image_are_an_error_not_a_choice(tmp_path: Path) -> None:
+    (tmp_path / "l").mkdir()
+    _voc(tmp_path / "l" / "a.xml", SHIP)
+    (tmp_path / "l" / "a.txt").write_text("")
+    _dets(tmp_path / "d" / "a.geojson", [(12, 15, 0.9)])
+    code, out = _score(tmp_path / "d", tmp_path / "l")
+    assert code == 1 and "a.txt and a.xml are both labels of image 'a'" in out
+
+
+def test_labels_in_a_subfolder_are_pointed_to(tmp_path: Path) -> None:
+    (tmp_path / "l" / "train").mkdir(parents=True)
+    _voc(tmp_path / "l" / "train" / "a.xml", SHIP)
+    _dets(tmp_path / "d" / "a.geojson", [(12, 15, 0.9)])
+    code, out = _score(tmp_path / "d", tmp_path / "l")
+    assert code == 1 and "train/a.xml is in a subfolder" in out
+
+
+def test_detection_scores_that_are_null_or_not_numbers(tmp_path: Path) -> None:
+    """A null score stopped score ("lacks what detect-image writes"); a NaN one was scored in no order."""
+    labels = _voc(tmp_path / "a.xml", SHIP)
+    d = _dets(tmp_path / "a.geojson", [(12, 15, None)])
+    assert _score(d, labels) == (0, (1, 0, 0))
+    code, out = _score(d, labels, "--min-score", "0.5")
+    assert code == 1 and "a.geojson: feature 0 has no score, so --min-score cannot judge it" in out
+    d.write_text(d.read_text().replace("null", "NaN"))
+    code, out = _score(d, labels)
+    assert code == 1 and "a.geojson: feature 0 has a score that is not a number" in out
+
+
+def test_coco_image_ids_given_twice_are_refused(tmp_path: Path) -> None:
+    """The second image took the first one's boxes silently."""
+    images = [{"id": 1, "file_name": "a.jpg"}, {"id": 1, "file_name": "b.jpg"}]
+    labels = _coco(tmp_path / "c.json", [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 11, 5]}], images=images)
+    code, out = _score(_dets(tmp_path / "a.geojson", [(12, 15, 0.9)]), labels)
+    assert code == 1 and "c.json: image id 1 is given twice (a.jpg, b.jpg)" in out
+
+
+DATASETS = Path(__file__).parents[1].parent / "shared" / "datasets"
+
+
+@pytest.mark.dataset
+@pytest.mark.skipif(not (DATASETS / "sen2ships").is_dir(), reason="../shared/datasets/sen2ships not present")
+def test_sen2ships_masks_box_as_their_bboxes() -> None:
+    """The RLE reader against the dataset's own boxes: every mask of the combined file (counts as lists)
+    and of the per-port files (RLE as Python text) gives exactly its annotation's bbox."""
+    from sitewatch.boxlabels import _segmentation_box
+
+    files = sorted((DATASETS / "sen2ships" / "sen2ships").rglob("*coco*.json"))
+    checked = 0
+    for f in files:
+        for a in json.loads(f.read_bytes())["annotations"]:
+            b, (x, y, w, h) = _segmentation_box(a["segmentation"]), a["bbox"]
+            assert b is not None and (b.x0, b.y0, b.x1, b.y1) == (x - 0.5, y - 0.5, x + w - 0.5, y + h - 0.5), (f.name, a["id"])
+            checked += 1
+    assert len(files) == 21 and checked == 2 * 582
+
+
+@pytest.mark.dataset
+@pytest.mark.skipif(not (DATASETS / "dota-devkit-examples").is_dir(), reason="../shared/datasets/dota-devkit-examples not present")
+def test_dota_p0706_is_read_whole(tmp_path: Path) -> None:
+    """531 ships (6 difficult) and 5 harbours; a detection on its second ship, which is not difficult, is true."""
+    labels = DATASETS / "dota-devkit-examples" / "example" / "labelTxt" / "P0706.txt"
+    d = _dets(tmp_path / "P0706.geojson", [(320, 812, 0.9)], source="P0706.png")
+    assert _score(d, labels, "--class", "ship") == (0, (1, 0, 524))
+    assert _score(d, labels, "--class", "ship", "--difficult", "count") == (0, (1, 0, 530))

@@ -1,6 +1,6 @@
 """Peak memory of the detection stage on a large optical observation (a purchased 0.5 m image of a port).
 
-    python benchmarks/optical_pipeline_memory.py [--size 12000] [--pixel 0.5] [--baseline-sizes 3000 4500] [--sar]
+    python benchmarks/optical_pipeline_memory.py [--size 12000] [--pixel 0.5] [--baseline-sizes 3000 4500] [--sar | --sar-only]
 
 Writes a synthetic four-band float32 observation (a COG-like tiled, deflated GeoTIFF on a site's
 UTM grid: water, piers every 1.5 km, ships at anchor and alongside) window by window, and detects
@@ -10,8 +10,12 @@ peak resident memory (VmHWM) is printed. The baseline, measured in the same run 
 (``--baseline-sizes``; a 12,000-pixel grid would need about 18 GB), is the stage as it ran before
 it was tiled: the whole COG read, one pass of the detector over it. Printed: grid, path, peak MB,
 bytes a pixel above the interpreter, seconds, detections. ``--sar`` also measures a one-band
-VV observation of ``--size`` (speckle, ships as bright bars): the SAR half of the stage reads its
-observation whole, untiled.
+VV observation (speckle, ships as bright bars, no water polygon: land derived from the image) the
+same way, ``--sar-only`` that alone: each of ``--baseline-sizes`` detected in one pass (the whole
+COG read, as every SAR observation was before it was tiled, and as grids of at most 64 M pixels
+still are) and in tiles (the threshold lowered to 0), and ``--size`` as ``sitewatch detect`` runs
+it (tiled above 64 M pixels); the last line sets the tiled peak against one pass at ``--size``
+projected from the largest baseline's bytes a pixel.
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ def write_sar_observation(path: Path, grid, pixel: float) -> None:  # type: igno
             r1 = min(h, r0 + 1024)
             a = np.random.default_rng(r0).gamma(4.5, 0.01 / 4.5, (r1 - r0, w)).astype(np.float32)
             for cy, cx, length, beam, _ in ships:
+                beam = max(beam, 1.0)  # at least a row at 10 m
                 if r0 <= cy < r1 - beam:
                     a[int(cy) - r0 : int(cy + beam) - r0, int(cx) : int(cx + length)] = 2.0
             dst.write(a[None], window=Window(0, r0, w, r1 - r0))
@@ -139,12 +144,14 @@ def child(args: dict) -> dict:  # type: ignore[type-arg]
     path = Path(args["path"])
     from datetime import UTC, datetime
 
-    sensor = "sar" if args["path_kind"] == "sar" else "optical"
+    sensor = "sar" if args["path_kind"].startswith("sar") else "optical"
     scene = SceneRef("local", "bench", path.stem, sensor, datetime(2024, 10, 17, 10, tzinfo=UTC), args["pixel"])
     obs = Observation("bench#1", site.id, scene, grid, path.name, sha256_file(path), 1.0)
     t = time.perf_counter()
-    if args["path_kind"] in ("tiled", "sar"):
-        res = detect_observation(DetectJob(site, obs, str(path), {}))
+    if args["path_kind"] in ("tiled", "sar", "sar-whole", "sar-tiled"):
+        # SAR: as shipped (tiled above 64 M pixels), forced into one pass, or forced into tiles.
+        above = {"sar-whole": 2**62, "sar-tiled": 0}.get(args["path_kind"])
+        res = detect_observation(DetectJob(site, obs, str(path), {}), sar_tile_above=above)
         assert not res.error, res.error
         n, cloud = len(res.detections), res.cloud_fraction
     else:
@@ -179,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sar", action="store_true", help="also a SAR observation of --size (read whole)")
     ap.add_argument("--sar-only", action="store_true", help="the SAR observation alone")
     args = ap.parse_args(argv)
-    print(f"{'grid':>13} {'path':<8} {'peak MB':>8} {'B/pixel':>8} {'s':>7} {'detections':>10}")
+    from sitewatch.detect.image import TILE_ABOVE_PIXELS
+    print(f"{'grid':>13} {'path':<10} {'peak MB':>8} {'B/pixel':>8} {'s':>7} {'detections':>10}")
     with tempfile.TemporaryDirectory() as tmp:
         for size in [] if args.sar_only else sorted(set(args.baseline_sizes + [args.size])):
             _, grid = _site_and_grid(size, args.pixel)
@@ -190,20 +198,35 @@ def main(argv: list[str] | None = None) -> int:
                 out = run(path, size, args.pixel, kind)
                 per_px = (out["peak_mb"] - out["start_mb"]) * 2**20 / (grid.width * grid.height)
                 print(
-                    f"{grid.height:>6} x {grid.width:<6} {kind:<8} {out['peak_mb']:>8.0f} {per_px:>8.1f} "
+                    f"{grid.height:>6} x {grid.width:<6} {kind:<10} {out['peak_mb']:>8.0f} {per_px:>8.1f} "
                     f"{out['seconds']:>7.1f} {out['detections']:>10}"
                 )
             path.unlink()
         if args.sar or args.sar_only:
-            _, grid = _site_and_grid(args.size, args.pixel)
-            path = Path(tmp) / f"sar_{args.size}.tif"
-            write_sar_observation(path, grid, args.pixel)
-            out = run(path, args.size, args.pixel, "sar")
-            per_px = (out["peak_mb"] - out["start_mb"]) * 2**20 / (grid.width * grid.height)
-            print(
-                f"{grid.height:>6} x {grid.width:<6} {'SAR':<8} {out['peak_mb']:>8.0f} {per_px:>8.1f} "
-                f"{out['seconds']:>7.1f} {out['detections']:>10}"
-            )
+            whole_per_px = None
+            for size in sorted(set(args.baseline_sizes + [args.size])):
+                _, grid = _site_and_grid(size, args.pixel)
+                path = Path(tmp) / f"sar_{size}.tif"
+                write_sar_observation(path, grid, args.pixel)
+                kinds = ["sar-whole", "sar-tiled"] if size in args.baseline_sizes else ["sar"]
+                for kind in kinds:
+                    out = run(path, size, args.pixel, kind)
+                    per_px = (out["peak_mb"] - out["start_mb"]) * 2**20 / (grid.width * grid.height)
+                    if kind == "sar-whole":
+                        whole_per_px = per_px
+                    tiled = kind == "sar-tiled" or (kind == "sar" and grid.width * grid.height > TILE_ABOVE_PIXELS)
+                    label = "SAR tiled" if tiled else "SAR 1pass"
+                    print(
+                        f"{grid.height:>6} x {grid.width:<6} {label:<10} {out['peak_mb']:>8.0f} {per_px:>8.1f} "
+                        f"{out['seconds']:>7.1f} {out['detections']:>10}"
+                    )
+                    if kind == "sar" and whole_per_px is not None:
+                        projected = out["start_mb"] + whole_per_px * grid.width * grid.height / 2**20
+                        print(
+                            f"SAR at {grid.height} x {grid.width}: one pass would peak at about {projected:.0f} MB "
+                            f"({whole_per_px:.1f} bytes a pixel), tiled {out['peak_mb']:.0f} MB: {projected / out['peak_mb']:.1f}x less"
+                        )
+                path.unlink()
     return 0
 
 

@@ -30,8 +30,9 @@ import numpy as np
 
 from sitewatch.detect import sar
 from sitewatch.detect.image import impulse_response_from_tags
-from sitewatch.detection import DetectJob, _read, detect_observation
+from sitewatch.detection import DetectJob, detect_observation
 from sitewatch.detection_masks import water_mask
+from sitewatch.detection_read import observation_bands, read_observation
 from sitewatch.evaluate import evaluate_workspace
 from sitewatch.geo import ground_pixel_size
 from sitewatch.ingest import site_mask
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                     store.replace_detections(obs, result.detections)
                 if args.features:
                     # The measures need the detector's own call; its parameters as the pipeline sets them.
-                    data, names = _read(str(path))
+                    data, names = read_observation(str(path)), observation_bands(str(path), obs)
                     valid = site_mask(site, obs.grid) & np.all(np.isfinite(data), axis=0)
                     water = water_mask(site, obs.grid)
                     pixel = ground_pixel_size(obs.grid.crs, obs.grid.affine, obs.grid.width, obs.grid.height)

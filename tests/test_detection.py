@@ -433,7 +433,7 @@ def test_an_observation_replaced_while_detect_runs_does_not_get_the_old_images_d
 
 def test_an_unnamed_8_bit_pair_is_no_dual_polarisation_pair() -> None:
     """Grey and alpha of an 8-bit rendering, archived as band1 and band2, stay one channel (as in detect-image)."""
-    from sitewatch.detection import _unnamed_pair
+    from sitewatch.detection_sar import _unnamed_pair
 
     grey = np.random.default_rng(0).integers(20, 60, (40, 40)).astype("float32")
     assert _unnamed_pair(np.stack([grey, np.full_like(grey, 255)]), ["band1", "band2"]) == (None, None)

@@ -243,6 +243,27 @@ def test_tiles_partition_and_stitch_without_duplicates() -> None:
         assert abs(near[0].length_m - a.length_m) < 10.0
 
 
+def test_tiles_take_the_water_mask_window_by_window() -> None:
+    # A ship on water masked as land (west half) is no vessel, in one pass and in tiles alike:
+    # the tiler hands each tile its window of the caller's mask.
+    rng = np.random.default_rng(9)
+    ships = [(64.0, 64.0, 113.0, 15.6, 90.0), (30.0, 100.0, 90.0, 14.0, 0.0), (100.0, 30.0, 100.0, 15.0, 45.0)]
+    img = sea_with_ships(rng, (160, 160), ships)
+    water = np.ones(img.shape, bool)
+    water[:, :50] = False
+    p = SarParams(refine_water=False, berth_margin_m=0.0)
+    whole = detect_sar(img, PX, water=water, params=p)
+    asked: list[tuple[int, int, int, int]] = []
+
+    def water_of(win: tuple[int, int, int, int]) -> np.ndarray:
+        asked.append(win)
+        return water[win[0] : win[1], win[2] : win[3]]
+
+    tiled = detect_sar_tiled(lambda w: (img[w[0] : w[1], w[2] : w[3]], None), img.shape, PX, tile=64, params=p, water=water_of)
+    assert len(asked) == 9 and len(whole) == 2 and all(d.col > 50 for d in whole)
+    assert sorted((round(d.row, 3), round(d.col, 3)) for d in tiled) == sorted((round(d.row, 3), round(d.col, 3)) for d in whole)
+
+
 def test_level_factor_leaves_whole_components_alone() -> None:
     f = level_factor(np.array([0.0, 1.0, 2.0, 7.0]), (1.0, 1.05, 1.3))
     assert f.tolist() == [1.0, 1.05, 1.3, 1.3]

@@ -6,30 +6,29 @@ it has one: :mod:`sitewatch.detection_masks`), converts pixel detections to WGS8
 footprints, assigns berths and class candidates, and replaces the
 observation's detections in one transaction (so a rerun gives the same rows).
 Optical observations are read and detected tile by tile, as detect-image reads
-an optical file (:mod:`sitewatch.detection_optical`).
+an optical file (:mod:`sitewatch.detection_optical`); SAR observations in one pass,
+or tile by tile above 64 M pixels, as detect-image reads a SAR file
+(:mod:`sitewatch.detection_sar`).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import rasterio
-from numpy.typing import NDArray
 from shapely.geometry import Polygon
 
 from .config import OPTICAL_MODES
 from .detect.base import PixelDetection
-from .detection_masks import BERTH_DISTANCE_M, water_mask
+from .detection_masks import BERTH_DISTANCE_M
 from .detection_optical import OPTICAL_TILE_PX, detect_optical_observation
+from .detection_sar import SAR_TILE_PX, detect_sar_observation
 from .errors import ConfigError, ImageReadError, InputError
 from .geo import ground_pixel_size, heading_from_north, reproject_geometry, unwrap_longitudes
-from .ingest import sha256_file, site_mask
+from .ingest import sha256_file
 from .model import Detection, Observation, Site
 from .run import map_jobs
 from .store import now_utc
@@ -56,14 +55,6 @@ class DetectResult:
     detections: tuple[Detection, ...]
     cloud_fraction: float | None
     error: str = ""
-
-
-def _read(path: str) -> tuple[NDArray[np.float32], list[str]]:
-    try:
-        with rasterio.open(path) as src:
-            return src.read(out_dtype="float32"), [d or f"band{i + 1}" for i, d in enumerate(src.descriptions)]
-    except rasterio.errors.RasterioError as exc:
-        raise ImageReadError(f"{path}: cannot read archived observation ({exc})") from exc
 
 
 def to_detections(
@@ -113,41 +104,19 @@ def to_detections(
     return out
 
 
-def _polarisations(names: Sequence[str]) -> tuple[int | None, int | None]:
-    """Indexes of the co-polarised (VV, else HH) and cross-polarised (VH, else HV) bands, if named,
-    as detect-image reads band descriptions (:func:`~sitewatch.detect.sar_dual.polarisation_of`)."""
-    from .detect.sar_dual import polarisation_of
-
-    tokens = [polarisation_of(n) for n in names]
-
-    def first(*wanted: str) -> int | None:
-        return next((tokens.index(w) for w in wanted if w in tokens), None)
-
-    return first("vv", "hh"), first("vh", "hv")
-
-
-def _unnamed_pair(data: NDArray[np.float32], names: Sequence[str]) -> tuple[int | None, int | None]:
-    """(co, cross) of two SAR bands without names, as detect-image takes them (the darker one
-    cross-polarised, :func:`~sitewatch.detect.sar_dual.darker_is_cross`); else (None, None)."""
-    from .detect.sar_dual import darker_is_cross
-
-    if len(names) != 2 or not all(re.fullmatch(r"band\d+", n) for n in names):
-        return None, None
-    pair = data[:2][np.isfinite(data[:2])]
-    if pair.size == 0 or (pair.min() >= 0 and pair.max() <= 255 and np.all(pair == np.round(pair))):
-        return None, None  # an 8-bit rendering (grey and alpha, say), which detect-image leaves alone too
-    for band in data[:2]:
-        ok = band[np.isfinite(band) & (band != 0)]
-        if ok.size and float(ok.min()) == float(ok.max()):
-            return None, None  # an alpha or mask band: one channel, not a pair
-    return darker_is_cross(data)
-
-
-def detect_observation(job: DetectJob, *, tile: int = OPTICAL_TILE_PX) -> DetectResult:
+def detect_observation(
+    job: DetectJob,
+    *,
+    tile: int = OPTICAL_TILE_PX,
+    sar_tile: int = SAR_TILE_PX,
+    sar_tile_above: int | None = None,
+) -> DetectResult:
     """Detect objects in one archived observation. Pure apart from reading the COG.
 
     ``tile`` is the core of an optical observation's tiles in pixels
-    (:func:`~sitewatch.detection_optical.detect_optical_observation`).
+    (:func:`~sitewatch.detection_optical.detect_optical_observation`); a SAR observation of
+    more than ``sar_tile_above`` pixels (None: detect-image's 64 M) is detected in tiles of ``sar_tile``
+    (:func:`~sitewatch.detection_sar.detect_sar_observation`).
     """
     obs, site = job.observation, job.site
     limits = {k: v for k, v in job.params.items() if k in ("min_length_m", "max_length_m") and v is not None}
@@ -159,7 +128,10 @@ def detect_observation(job: DetectJob, *, tile: int = OPTICAL_TILE_PX) -> Detect
                 "(sha256 differs); ingest its source again"
             )
         if obs.scene.sensor == "sar":
-            found, (detector, version) = _detect_sar(job, limits)
+            from .detect import sar
+
+            found = detect_sar_observation(site, obs, job.path, limits=limits, tile=sar_tile, tile_above=sar_tile_above)
+            detector, version = sar.DETECTOR, sar.VERSION
         else:
             from .detect import optical
 
@@ -175,34 +147,6 @@ def detect_observation(job: DetectJob, *, tile: int = OPTICAL_TILE_PX) -> Detect
         return DetectResult(obs, (), None, error=str(exc) if obs.id in str(exc) else f"{obs.id}: {exc}")
     dets = to_detections(found, site, obs, detector, version)
     return DetectResult(obs, tuple(dets), cloud_fraction)
-
-
-def _detect_sar(job: DetectJob, limits: dict[str, Any]) -> tuple[list[PixelDetection], tuple[str, str]]:
-    """Pixel detections of a SAR observation, read whole, and the detector's (name, version)."""
-    from .detect import sar, sar_dual
-    from .detect.image import impulse_response_from_tags
-
-    obs, site = job.observation, job.site
-    data, names = _read(job.path)
-    inside = site_mask(site, obs.grid)
-    valid = inside & np.all(np.isfinite(data), axis=0)
-    pixel = ground_pixel_size(obs.grid.crs, obs.grid.affine, obs.grid.width, obs.grid.height)
-    water = water_mask(site, obs.grid)
-    # A water mask from the site's polygon is trusted as it is; without one the
-    # detector derives land and water from the image itself.
-    params = sar.SarParams(refine_water=False, berth_margin_m=0.0) if water is not None else sar.SarParams()
-    params = replace(params, **limits, resolution_m=impulse_response_from_tags(obs.provenance.get("tags") or {}))
-    co, cross = _polarisations(names)
-    if co is None and cross is None:
-        co, cross = _unnamed_pair(data, names)
-    if co is not None and cross is not None:
-        # VV+VH (or HH+HV) archived together: detect in both and fuse, as detect-image does.
-        # Each channel leaves out its own non-finite pixels: one without data somewhere (NaN)
-        # must not blind the other there.
-        found = sar_dual.detect_sar_dual(data[co], data[cross], pixel, valid=inside, water=water, params=params)
-    else:
-        found = sar.detect_sar(data[0 if co is None else co], pixel, valid=valid, water=water, params=params)
-    return found, (sar.DETECTOR, sar.VERSION)
 
 
 def check_length_limits(

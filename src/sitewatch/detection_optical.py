@@ -21,12 +21,11 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-import rasterio
 from numpy.typing import NDArray
 
 from .detect.base import PixelDetection
 from .detection_masks import Window, near_water_at, water_mask, window_grid
-from .errors import ImageReadError
+from .detection_read import observation_bands, read_observation
 from .geo import ground_pixel_size
 from .ingest import site_mask
 from .model import Observation, Site
@@ -59,29 +58,6 @@ def _dn_scale(obs: Observation) -> float | None:
     return 1.0 / float(scale) if isinstance(scale, int | float) and scale > 0 else None
 
 
-def _read(path: str, window: Window | None = None, out_shape: tuple[int, int] | None = None) -> NDArray[np.float32]:
-    """Every band of the archived COG in a window (or the whole grid decimated to ``out_shape``)."""
-    from rasterio.enums import Resampling
-    from rasterio.windows import Window as RioWindow
-
-    win = None if window is None else RioWindow(window[2], window[0], window[3] - window[2], window[1] - window[0])
-    try:
-        with rasterio.open(path) as src:
-            shape = None if out_shape is None else (src.count, *out_shape)
-            return src.read(window=win, out_shape=shape, resampling=Resampling.nearest, out_dtype="float32")
-    except rasterio.errors.RasterioError as exc:
-        raise ImageReadError(f"{path}: cannot read archived observation ({exc})") from exc
-
-
-def _band_names(path: str) -> tuple[list[str], tuple[int, int]]:
-    """The archived bands' names (``band<i>`` for a band without one) and the grid's (rows, cols)."""
-    try:
-        with rasterio.open(path) as src:
-            return [d or f"band{i + 1}" for i, d in enumerate(src.descriptions)], (src.height, src.width)
-    except rasterio.errors.RasterioError as exc:
-        raise ImageReadError(f"{path}: cannot read archived observation ({exc})") from exc
-
-
 def _split(data: NDArray[np.float32], names: list[str]) -> tuple[dict[str, NDArray[np.float32]], NDArray[np.float32] | None]:
     """The detector's input bands and the SCL of values read: an RGBA file's alpha band or a fifth
     band of a product is archived but is no input."""
@@ -112,24 +88,20 @@ def detect_optical_observation(
     from .detect import optical
     from .detect.optical_image import decimated_shape, detect_optical_tiled
 
-    names, shape = _band_names(path)
-    if shape != obs.grid.shape:
-        raise ImageReadError(
-            f"{path}: is {shape[1]} x {shape[0]} pixels where its observation's grid is "
-            f"{obs.grid.width} x {obs.grid.height}; ingest its source again"
-        )
+    names = observation_bands(path, obs)
     grid = obs.grid
+    shape = grid.shape
     pixel = ground_pixel_size(grid.crs, grid.affine, grid.width, grid.height)
     # Ingest's divisor says whether an 8-bit display rendering went in.
     params = optical.params_for_dn_scale(replace(optical.OpticalParams(), **limits), _dn_scale(obs))
     # The water references of the features, once for the whole grid: every tile judges
     # contrast against the same water (the whole grid itself when it has under 4 M pixels).
-    whole, _ = _split(_read(path, out_shape=decimated_shape(shape)), names)
+    whole, _ = _split(read_observation(path, out_shape=decimated_shape(shape)), names)
     stats = optical.scene_stats(whole)
     del whole
 
     def read(win: Window) -> tuple[dict[str, NDArray[np.float32]], NDArray[np.bool_], NDArray[np.float32] | None]:
-        data = _read(path, win)
+        data = read_observation(path, win)
         valid = site_mask(site, window_grid(grid, win)) & np.all(np.isfinite(data), axis=0)
         bands, scl = _split(data, names)
         return bands, valid, scl

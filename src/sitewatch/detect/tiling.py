@@ -14,6 +14,10 @@ and block statistics (about a sixteenth of that at 10 m) and the canvas of
 candidate windows. Measured (``benchmarks/sar_scene_tiles.py``): a 25,000 ×
 17,000 scene in 4096-px tiles peaks at about 480 MB resident, interpreter and
 GDAL's block cache included.
+
+A caller that knows where the water is (a site's water polygon, rasterised) gives it window by
+window (``water``), so no mask of the whole raster is ever made: the detection stage reads an
+archived observation this way (:mod:`sitewatch.detection_sar`).
 """
 
 from __future__ import annotations
@@ -89,13 +93,17 @@ def detect_sar_tiled(
     tile: int = 4096,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    water: Callable[[tuple[int, int, int, int]], NDArray[np.bool_] | None] | None = None,
 ) -> list[PixelDetection]:
     """Run :func:`~sitewatch.detect.sar.detect_sar` tile by tile and stitch the results.
 
     ``read_window((row0, row1, col0, col1))`` returns the pixels of that
     window and its valid mask (or None), e.g. a rasterio windowed read; see
-    :func:`sitewatch.detect.image.detect_image`. ``progress(done, total)`` is
-    called after each tile. Returns detections in the raster's pixel
+    :func:`sitewatch.detect.image.detect_image`. ``water(window)``, when given,
+    returns the water mask of that window (the detector's ``water``: the whole
+    raster's mask cut to the window, or None to derive land from the pixels);
+    without it every tile derives land from its own pixels. ``progress(done,
+    total)`` is called after each tile. Returns detections in the raster's pixel
     coordinates, each once.
     """
     p = params or SarParams()
@@ -104,7 +112,7 @@ def detect_sar_tiled(
     tiles = plan_tiles(shape[0], shape[1], tile, overlap_px(p, pixel_size), align=b)
     out: list[PixelDetection] = []
     for i, t in enumerate(tiles):
-        out.extend(_one_tile(read_window, t, (px, py), p, workers))
+        out.extend(_one_tile(read_window, t, (px, py), p, workers, water))
         if progress is not None:
             progress(i + 1, len(tiles))
     return out
@@ -116,11 +124,13 @@ def _one_tile(
     pxy: tuple[float, float],
     p: SarParams,
     workers: int,
+    water: Callable[[tuple[int, int, int, int]], NDArray[np.bool_] | None] | None,
 ) -> Iterator[PixelDetection]:
     arr, valid = read_window(t.window)
     if valid is not None and not valid.any():
         return iter(())
-    dets = detect_sar(arr, pxy, valid=valid, params=p, workers=workers)
+    w = None if water is None else water(t.window)
+    dets = detect_sar(arr, pxy, valid=valid, water=w, params=p, workers=workers)
     r0, c0 = t.window[0], t.window[2]
     shifted = (shift_detection(d, r0, c0) for d in dets)
     return (d for d in shifted if t.owns(d.row, d.col))

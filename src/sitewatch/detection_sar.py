@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,6 +36,9 @@ from .detection_read import observation_bands, read_observation, sample_rows
 from .geo import ground_pixel_size
 from .ingest import site_mask
 from .model import Observation, Site
+
+if TYPE_CHECKING:
+    from .detect.sar import SarParams
 
 __all__ = ["SAR_TILE_PX", "detect_sar_observation"]
 
@@ -105,7 +108,7 @@ def detect_sar_observation(
 
 
 def _one_pass(
-    site: Site, obs: Observation, path: str, names: list[str], pixel: tuple[float, float], params: Any
+    site: Site, obs: Observation, path: str, names: list[str], pixel: tuple[float, float], params: SarParams
 ) -> list[PixelDetection]:
     """The observation read whole and detected in one pass."""
     from .detect import sar, sar_dual
@@ -126,7 +129,7 @@ def _one_pass(
 
 
 def _tiled(
-    site: Site, obs: Observation, path: str, names: list[str], pixel: tuple[float, float], params: Any, tile: int
+    site: Site, obs: Observation, path: str, names: list[str], pixel: tuple[float, float], params: SarParams, tile: int
 ) -> list[PixelDetection]:
     """The observation read window by window: each channel tiled, a pair fused."""
     from .detect.sar_dual import fuse_polarisations

@@ -9,21 +9,18 @@ each window, a dual-polarisation pair tiled channel by channel and fused.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import rasterio
-from shapely.geometry import LineString, box
 
+from _harbour import ingest_harbour
 from sitewatch.detection import DetectJob, DetectResult, detect_observation
-from sitewatch.geo import reproject_geometry
-from sitewatch.ingest import ingest_file, site_grid
-from sitewatch.model import Berth, Observation, Site
+from sitewatch.ingest import site_grid
+from sitewatch.model import Observation, Site
 from sitewatch.testing import tiny_site, write_tiff
-from sitewatch.workspace import init_workspace
 from test_sar import SEA, ship_fraction, speckle
 
 TILE = 344
@@ -72,20 +69,9 @@ def _harbour(tmp_path: Path, bands: list[str], polygon: bool, named: bool = True
         tmp_path / "s1_20241017.tif", np.stack(data), crs=grid.crs, transform=a, descriptions=bands if named else [],
         tags={"SITEWATCH_ACQUIRED": "2024-10-17T10:00:00Z", "SITEWATCH_SENSOR": "sar", "SITEWATCH_IMPULSE_RESPONSE_M": "0"},
     )  # fmt: skip
-    if polygon:
-        water = box(a.c, a.f - h * 10.0, a.c + QUAY_COL * 10.0, a.f)
-        quay = LineString([(a.c + QUAY_COL * 10.0, a.f - 1000.0), (a.c + QUAY_COL * 10.0, a.f - 5000.0)])
-        site = replace(
-            site,
-            water=reproject_geometry(water, grid.crs, "EPSG:4326"),
-            berths=(Berth("quay", reproject_geometry(quay, grid.crs, "EPSG:4326")),),
-        )
-    ws = init_workspace(tmp_path / "ws")
-    with ws.store() as store:
-        store.put_site(site)
-        obs = ingest_file(ws, store, site, src)
-    assert obs is not None and obs.grid == grid and obs.grid.shape == (683, 512)
-    return site, obs, str(Path(ws.root).resolve() / obs.path)
+    site, obs, path = ingest_harbour(tmp_path, site, grid, src, QUAY_COL * 10.0 if polygon else None)
+    assert obs.grid.shape == (683, 512)
+    return site, obs, path
 
 
 CASES = {

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import rasterio
 from numpy.typing import NDArray
-from shapely.geometry import LineString, box
 
+from _harbour import ingest_harbour
 from sitewatch.detect.optical_image import MAX_WINDOW_PX, decimated_shape
 from sitewatch.detection import DetectJob, DetectResult, detect_observation
 from sitewatch.detection_masks import (
@@ -28,10 +28,9 @@ from sitewatch.detection_masks import (
     window_grid,
 )
 from sitewatch.geo import reproject_geometry
-from sitewatch.ingest import ingest_file, site_grid
-from sitewatch.model import Berth, Observation, Site
+from sitewatch.ingest import site_grid
+from sitewatch.model import Observation, Site
 from sitewatch.testing import tiny_site, write_tiff
-from sitewatch.workspace import init_workspace
 from test_optical import CLOUD, DECK, QUAY, WATER, coverage
 
 QUAY_X = 4300.0
@@ -67,19 +66,9 @@ def _harbour(tmp_path: Path) -> tuple[Site, Observation, str]:
         tmp_path / "harbour_20241017.tif", img.astype(np.float32), crs=grid.crs, transform=a,
         descriptions=["blue", "green", "red", "nir"], tags={"SITEWATCH_ACQUIRED": "2024-10-17T10:00:00Z"},
     )  # fmt: skip
-    water = box(a.c, a.f - h * 10.0, a.c + QUAY_X, a.f)
-    quay = LineString([(a.c + QUAY_X, a.f - 1000.0), (a.c + QUAY_X, a.f - 5000.0)])
-    site = replace(
-        site,
-        water=reproject_geometry(water, grid.crs, "EPSG:4326"),
-        berths=(Berth("quay", reproject_geometry(quay, grid.crs, "EPSG:4326")),),
-    )
-    ws = init_workspace(tmp_path / "ws")
-    with ws.store() as store:
-        store.put_site(site)
-        obs = ingest_file(ws, store, site, src)
-    assert obs is not None and obs.grid == grid and obs.grid.shape == (683, 512)
-    return site, obs, str(Path(ws.root).resolve() / obs.path)
+    site, obs, path = ingest_harbour(tmp_path, site, grid, src, QUAY_X)
+    assert obs.grid.shape == (683, 512)
+    return site, obs, path
 
 
 @pytest.fixture(scope="module")

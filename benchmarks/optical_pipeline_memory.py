@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -123,6 +124,7 @@ def write_observation(path: Path, grid, pixel: float) -> int:  # type: ignore[no
 _CHILD = r"""
 import json, re, sys, time
 from pathlib import Path
+from typing import Any
 sys.path.insert(0, {bench!r})
 from optical_pipeline_memory import child
 out = child({args!r})
@@ -178,6 +180,16 @@ def run(path: Path, size: int, pixel: float, kind: str) -> dict:  # type: ignore
     return json.loads(r.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def _print_row(grid: Any, label: str, out: dict[str, Any]) -> float:
+    """One line of the table; returns the bytes a pixel above the interpreter's size before the run."""
+    per_px = float((out["peak_mb"] - out["start_mb"]) * 2**20 / (grid.width * grid.height))
+    print(
+        f"{grid.height:>6} x {grid.width:<6} {label:<10} {out['peak_mb']:>8.0f} {per_px:>8.1f} "
+        f"{out['seconds']:>7.1f} {out['detections']:>10}"
+    )
+    return per_px
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", type=int, default=12000, help="grid side in pixels (tiled run)")
@@ -195,12 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             write_observation(path, grid, args.pixel)
             kinds = ["untiled", "tiled"] if size in args.baseline_sizes else ["tiled"]
             for kind in kinds:
-                out = run(path, size, args.pixel, kind)
-                per_px = (out["peak_mb"] - out["start_mb"]) * 2**20 / (grid.width * grid.height)
-                print(
-                    f"{grid.height:>6} x {grid.width:<6} {kind:<10} {out['peak_mb']:>8.0f} {per_px:>8.1f} "
-                    f"{out['seconds']:>7.1f} {out['detections']:>10}"
-                )
+                _print_row(grid, kind, run(path, size, args.pixel, kind))
             path.unlink()
         if args.sar or args.sar_only:
             whole_per_px = None
@@ -211,16 +218,11 @@ def main(argv: list[str] | None = None) -> int:
                 kinds = ["sar-whole", "sar-tiled"] if size in args.baseline_sizes else ["sar"]
                 for kind in kinds:
                     out = run(path, size, args.pixel, kind)
-                    per_px = (out["peak_mb"] - out["start_mb"]) * 2**20 / (grid.width * grid.height)
+                    tiled = kind == "sar-tiled" or (kind == "sar" and grid.width * grid.height > TILE_ABOVE_PIXELS)
+                    per_px = _print_row(grid, "SAR tiled" if tiled else "SAR 1pass", out)
                     if kind == "sar-whole":
                         whole_per_px = per_px
-                    tiled = kind == "sar-tiled" or (kind == "sar" and grid.width * grid.height > TILE_ABOVE_PIXELS)
-                    label = "SAR tiled" if tiled else "SAR 1pass"
-                    print(
-                        f"{grid.height:>6} x {grid.width:<6} {label:<10} {out['peak_mb']:>8.0f} {per_px:>8.1f} "
-                        f"{out['seconds']:>7.1f} {out['detections']:>10}"
-                    )
-                    if kind == "sar" and whole_per_px is not None:
+                    if kind == "sar" and tiled and whole_per_px is not None:
                         projected = out["start_mb"] + whole_per_px * grid.width * grid.height / 2**20
                         print(
                             f"SAR at {grid.height} x {grid.width}: one pass would peak at about {projected:.0f} MB "

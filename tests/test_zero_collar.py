@@ -23,7 +23,7 @@ from sitewatch.ingest import ingest_file, site_grid
 from sitewatch.model import Berth
 from sitewatch.testing import tiny_site, write_tiff
 from sitewatch.workspace import init_workspace
-from test_optical_inputs import NAMES, band_files, port, write
+from test_optical_inputs import band_files, port, write
 from test_sar import SEA, sea_with_ships, ship_fraction, speckle
 
 NOTE = "DN 0 read as no data (no no-data value declared)"
@@ -40,23 +40,37 @@ def _collared_port() -> np.ndarray:
 
 @pytest.mark.parametrize("as_bands", [False, True])
 @pytest.mark.parametrize("tile", [2048, 64])
-def test_an_optical_collar_is_no_data_and_the_ship_stays(tmp_path: Path, as_bands: bool, tile: int) -> None:
+def test_an_optical_collar_is_no_data_and_the_ship_stays(
+    tmp_path: Path, as_bands: bool, tile: int
+) -> None:
     img = _collared_port()
-    source = band_files(tmp_path, img, dtype="uint16") if as_bands else write(tmp_path / "s.tif", list(img), dtype="uint16")
+    source = (
+        band_files(tmp_path, img, dtype="uint16")
+        if as_bands
+        else write(tmp_path / "s.tif", list(img), dtype="uint16")
+    )
     res = detect_optical_image(source, tile=tile)  # type: ignore[arg-type]
-    assert res.valid_fraction == pytest.approx(1 - 30 / 160)  # was 1.0: the collar seen as cloud-free
+    assert res.valid_fraction == pytest.approx(
+        1 - 30 / 160
+    )  # was 1.0: the collar seen as cloud-free
     assert [(round(d.row), round(d.col)) for d in res.detections] == [(80, 56)]
     assert res.zero_no_data
 
 
-def test_detect_image_says_dn_0_was_read_as_no_data_and_obeys_a_declared_value(tmp_path: Path) -> None:
+def test_detect_image_says_dn_0_was_read_as_no_data_and_obeys_a_declared_value(
+    tmp_path: Path,
+) -> None:
     img = _collared_port()
     out = tmp_path / "d.geojson"
     path = write(tmp_path / "s.tif", list(img), dtype="uint16")
-    r = CliRunner().invoke(main, ["detect-image", "--sensor", "optical", str(path), "--out", str(out)])
+    r = CliRunner().invoke(
+        main, ["detect-image", "--sensor", "optical", str(path), "--out", str(out)]
+    )
     assert r.exit_code == 0, r.output
     meta = json.loads(out.read_text())["sitewatch"]
-    assert meta["no_data"] == NOTE and meta["valid_fraction"] == pytest.approx(1 - 30 / 160, abs=1e-4)
+    assert meta["no_data"] == NOTE and meta["valid_fraction"] == pytest.approx(
+        1 - 30 / 160, abs=1e-4
+    )
     # A declared no-data value is the file's word: DN 0 is then a value.
     declared = write(tmp_path / "d.tif", list(img), dtype="uint16", nodata=65535)
     res = detect_optical_image(declared)
@@ -78,21 +92,32 @@ def test_isolated_black_pixels_of_an_8_bit_rendering_stay_values(tmp_path: Path)
     assert res.valid_fraction == 1.0 and not res.zero_no_data
 
 
-def _sar_amplitude(seed: int, shape: tuple[int, int], ships: list[tuple[float, float, float, float, float]]) -> np.ndarray:
+def _sar_amplitude(
+    seed: int, shape: tuple[int, int], ships: list[tuple[float, float, float, float, float]]
+) -> np.ndarray:
     """uint16 amplitude x 1000 (sea about 140), never 0 where imaged."""
     inten = sea_with_ships(np.random.default_rng(seed), shape, ships)
     return np.clip(np.rint(np.sqrt(inten) * 1000), 1, 65535).astype(np.uint16)
 
 
 @pytest.mark.parametrize("tiled", [False, True])
-def test_a_sar_collar_is_no_data_and_finds_nothing_at_its_edge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiled: bool) -> None:
+def test_a_sar_collar_is_no_data_and_finds_nothing_at_its_edge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiled: bool
+) -> None:
     import sitewatch.detect.image as image_mod
 
-    amp = _sar_amplitude(5, (400, 400), [(100.0, 200.0, 120.0, 20.0, 30.0), (300.0, 120.0, 120.0, 20.0, 0.0)])
+    amp = _sar_amplitude(
+        5, (400, 400), [(100.0, 200.0, 120.0, 20.0, 30.0), (300.0, 120.0, 120.0, 20.0, 0.0)]
+    )
     rr, cc = np.mgrid[:400, :400]
     collar = (cc < 60) | (cc > 340 - rr // 4)
     amp[collar] = 0
-    path = write_tiff(tmp_path / "sar.tif", amp, crs="EPSG:32633", transform=from_origin(500000.0, 4000000.0, 10.0, 10.0))
+    path = write_tiff(
+        tmp_path / "sar.tif",
+        amp,
+        crs="EPSG:32633",
+        transform=from_origin(500000.0, 4000000.0, 10.0, 10.0),
+    )
     _, valid = _sar_window_reader(open_image_info(path))((0, 400, 0, 400))
     assert valid is not None and np.array_equal(valid, ~collar)  # was None: all of it data
     if tiled:
@@ -102,7 +127,9 @@ def test_a_sar_collar_is_no_data_and_finds_nothing_at_its_edge(tmp_path: Path, m
     assert r.exit_code == 0, r.output
     fc = json.loads(out.read_text())
     assert fc["sitewatch"]["no_data"] == NOTE
-    assert sorted((round(f["properties"]["row"]), round(f["properties"]["col"])) for f in fc["features"]) == [(100, 200), (300, 120)]
+    assert sorted(
+        (round(f["properties"]["row"]), round(f["properties"]["col"])) for f in fc["features"]
+    ) == [(100, 200), (300, 120)]
 
 
 # ---------------------------------------------------------------- the pipeline
@@ -133,7 +160,11 @@ def _sar_day(tmp_path: Path, grid, day: str, collar_from: float | None) -> Path:
     land = np.zeros((h, w))
     land[:, qc:] = 1.0
     hull = ship_fraction((h, w), h / 2, qc - 1.5, 113.0, 15.6, 0.0)
-    inten = speckle(np.random.default_rng(int(day[-2:])), SEA * (1 - land) + 0.3 * land + hull * SEA * 100, (h, w))
+    inten = speckle(
+        np.random.default_rng(int(day[-2:])),
+        SEA * (1 - land) + 0.3 * land + hull * SEA * 100,
+        (h, w),
+    )
     amp = np.clip(np.rint(np.sqrt(inten) * 1000), 1, 65535).astype(np.uint16)
     if collar_from is not None:
         amp[:, int(collar_from * w) :] = 0
@@ -154,7 +185,10 @@ def test_a_collar_over_the_berth_is_not_seen_as_an_empty_berth(tmp_path: Path) -
         assert cut.provenance["no_data"] == NOTE
         with rasterio.open(Path(ws.root) / cut.path) as ds:
             band = ds.read(1)
-        assert np.isnan(band[:, int(0.31 * grid.width) :]).all() and np.isfinite(band[:, : int(0.29 * grid.width)]).all()
+        assert (
+            np.isnan(band[:, int(0.31 * grid.width) :]).all()
+            and np.isfinite(band[:, : int(0.29 * grid.width)]).all()
+        )
         for obs in (seen, cut):
             res = detect_observation(DetectJob(site, obs, str(Path(ws.root) / obs.path), {}))
             store.replace_detections(obs, res.detections)

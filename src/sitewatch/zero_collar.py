@@ -48,7 +48,11 @@ def zero_is_no_data(ds: Any, indexes: Iterable[int] | None = None) -> bool:
             return False
         if ds.nodatavals[i - 1] is not None:
             return False
-        if set(ds.mask_flag_enums[i - 1]) & {MaskFlags.per_dataset, MaskFlags.alpha, MaskFlags.nodata}:
+        if set(ds.mask_flag_enums[i - 1]) & {
+            MaskFlags.per_dataset,
+            MaskFlags.alpha,
+            MaskFlags.nodata,
+        }:
             return False
     return True
 

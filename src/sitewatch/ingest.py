@@ -65,6 +65,7 @@ from .sources.safe import (
 from .store import Store, now_utc
 from .untrusted import check_not_linking, parse_xml
 from .workspace import Workspace
+from .zero_collar import ZERO_NO_DATA_NOTE, all_bands_zero, zero_is_no_data
 
 __all__ = [
     "IngestReport",
@@ -850,15 +851,17 @@ def _cut_to_grid(
     sources: Sequence[tuple[Path | str, int]],
     grid: Grid,
     product: S2Product | None,
-) -> tuple[NDArray[np.float32], float] | None:
+) -> tuple[NDArray[np.float32], float, bool] | None:
     """Each band (``sources``: file and band number) reprojected onto ``grid``, NaN where no data,
-    and the factor that turned its values into reflectance; None when the files miss the grid.
+    the factor that turned its values into reflectance and whether DN 0 was read as no data (a
+    black collar: :mod:`sitewatch.zero_collar`); None when the files miss the grid.
 
     ``product``: the Sentinel-2 SAFE product the files belong to, whose own offset and
     quantification apply and of whose 10,980-pixel bands only the site's window is read.
     """
     out = np.full((len(bands), grid.height, grid.width), np.nan, dtype=np.float32)
     scale = 1.0
+    zero = False
     try:
         with ExitStack() as stack:
             opened = {f: stack.enter_context(rasterio.open(f)) for f, _ in sources}
@@ -892,14 +895,29 @@ def _cut_to_grid(
                 from .detect.optical_reflectance import infer_dn_scale
 
                 scale = 1 / (infer_dn_scale(samples) or 1.0)
+            windows = [
+                _window_over(opened[f], grid) if product is not None else _big_file_window(opened[f], grid, path) if big else None
+                for f, _ in sources
+            ]
+            values = [(s, w) for s, w, b in zip(sources, windows, bands, strict=True) if b.upper() != "SCL"]
+            zero = product is None and bool(values) and all(zero_is_no_data(opened[f], [i]) for (f, i), _ in values)
+            # Optical: DN 0 in every band, on the files' own grid (a bilinear kernel must not blend the collar in).
+            collar = _zero_in_every_band(opened, values) if zero and scene.sensor != "sar" else None
+            if zero and scene.sensor != "sar" and collar is None:
+                zero = False  # band files on different grids: no pixel-wise rule across them
             for k, ((f, i), band) in enumerate(zip(sources, bands, strict=True)):
                 src = opened[f]
-                window = _window_over(src, grid) if product is not None else _big_file_window(src, grid, path) if big else None
+                window = windows[k]
                 try:
                     src_arr = no_data_as_nan(src.read(i, out_dtype="float32", masked=True, window=window))
                 except RasterioError as exc:
                     # Name the band: GDAL's own message ("Read failed") does not say which file is damaged.
                     raise ImageReadError(f"{path}: could not read its {band} band ({exc})") from exc
+                if zero and band.upper() != "SCL":
+                    if collar is None:
+                        src_arr[src_arr == 0] = np.nan  # SAR: DN 0 is no data, as in a GRD product
+                    else:
+                        src_arr[collar] = np.nan
                 if product is not None and band.upper() != "SCL":
                     src_arr[src_arr == 0] = np.nan  # DN 0 is the product's no-data value
                     src_arr += np.float32(product.offset)
@@ -918,7 +936,19 @@ def _cut_to_grid(
                 )
     except RasterioError as exc:
         raise ImageReadError(f"{path}: could not be read ({exc})") from exc
-    return out, scale
+    return out, scale, zero
+
+
+def _zero_in_every_band(opened: Mapping[Path | str, Any], values: Sequence[tuple[tuple[Path | str, int], Any]]) -> NDArray[np.bool_] | None:
+    """Pixels at DN 0 in every band of ``values`` ((file, band), window), read as stored; None
+    when the bands are not on one grid (band files of different sizes or places)."""
+    grids = {
+        (opened[f].width, opened[f].height, tuple(opened[f].transform), None if w is None else (w.col_off, w.row_off, w.width, w.height))
+        for (f, _), w in values
+    }
+    if len(grids) != 1:
+        return None
+    return all_bands_zero(opened[f].read(i, window=w) for (f, i), w in values)
 
 
 def archive_file(
@@ -966,12 +996,12 @@ def archive_file(
     if s1 is not None:
         out = np.full((len(bands), grid.height, grid.width), np.nan, dtype=np.float32)
         _read_s1(s1, grid, out)  # as sigma0, placed by its GCPs
-        scale = 1.0
+        scale, zero = 1.0, False
     else:
         cut = _cut_to_grid(path, scene, bands, sources, grid, product)
         if cut is None:
             return None
-        out, scale = cut
+        out, scale, zero = cut
     sidecars = {}
     truth = path.with_name(path.stem + ".truth.geojson")
     if truth.exists():
@@ -989,6 +1019,8 @@ def archive_file(
         "tags": {k: v for k, v in scene.properties.items() if k != "acquired_from"},
         "metadata_files": [str(m.resolve()) for m in metadata],
     }
+    if zero:
+        provenance["no_data"] = ZERO_NO_DATA_NOTE
     if band_files:
         provenance["band_files"] = {
             b: {"path": str(Path(f).resolve()), "sha256": sha256_file(Path(f))} for b, f in band_files.items()

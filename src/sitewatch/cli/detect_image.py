@@ -57,6 +57,7 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
         open_s2_l2a,
         vsizip_product,
     )
+    from ..zero_collar import ZERO_NO_DATA_NOTE
 
     if (image is None) == (not bands):
         raise InputError("give IMAGE or --band NAME=PATH, not both and not neither")
@@ -149,6 +150,8 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
                 "dn_offset": dn_offset,
                 "model": res.model,
             }
+            if res.zero_no_data:
+                extra["no_data"] = ZERO_NO_DATA_NOTE
             image = image or info.path
         elif s1 is not None and len(s1.bands) > 1:
             from ..detect.image import detect_sar_bands
@@ -180,6 +183,8 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
             extra["impulse_response_m"] = (
                 used if used is not None else f"twice the pixel size, {2 * info.pixel_size[0]:.4g} x {2 * info.pixel_size[1]:.4g} m (default)"
             )
+        if info.zero_no_data:
+            extra["no_data"] = ZERO_NO_DATA_NOTE
     fc = detections_to_geojson(info, dets, sensor, extra=extra)
     skew = skew_note(info)
     if skew:

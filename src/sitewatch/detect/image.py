@@ -48,6 +48,7 @@ from ..errors import ImageReadError, InputError
 from ..files import write_text_atomic
 from ..geo import grid_skew_deg, ground_pixel_size, heading_from_north
 from ..untrusted import check_not_linking
+from ..zero_collar import zero_is_no_data
 from .base import PixelDetection
 from .optical import DETECTOR as OPTICAL_DETECTOR
 from .optical import VERSION as OPTICAL_VERSION
@@ -130,6 +131,9 @@ class ImageInfo:
     """The image's own statement of its SAR impulse response (tag :data:`IMPULSE_RESPONSE_TAG`), if any."""
     source: PixelSource | None = None
     """Where the values are read when GDAL's values of ``path`` are not them (see :class:`PixelSource`)."""
+    zero_no_data: bool = False
+    """The image's bands are integers wider than 8 bits declaring no no-data value, no mask and no
+    alpha band (:func:`sitewatch.zero_collar.zero_is_no_data`): the SAR reader takes DN 0 for no data."""
 
 
 IMPULSE_RESPONSE_TAG = "SITEWATCH_IMPULSE_RESPONSE_M"
@@ -197,6 +201,7 @@ def open_image_info(path: str | Path | PixelSource, pixel_size: float | None = N
                 elif ds.transform.is_identity and crs is None:
                     transform = None
                 info = dict(width=ds.width, height=ds.height, count=ds.count, nodata=ds.nodata)
+                zero = source is None and zero_is_no_data(ds, _radar_bands(ds))
                 impulse = impulse_response_from_tags(ds.tags())
     except RasterioIOError as exc:
         what = "GDAL cannot open this virtual path" if isinstance(p, str) else "not a readable image"
@@ -219,7 +224,7 @@ def open_image_info(path: str | Path | PixelSource, pixel_size: float | None = N
         if min(pxy) < MIN_PIXEL_SIZE_M:
             why = "its transform has no CRS, and its units (degrees?) are not metres" if crs is None else f"its CRS ({crs}) gives it"
             raise InputError(f"{p}: a ground pixel of {min(pxy):.3g} m is too small to be real ({why}); pass --pixel-size METRES")
-    return ImageInfo(p, info["width"], info["height"], info["count"], crs, transform, pxy, info["nodata"], approximate, impulse, source)
+    return ImageInfo(p, info["width"], info["height"], info["count"], crs, transform, pxy, info["nodata"], approximate, impulse, source, zero)
 
 
 def _sar_window_reader(info: ImageInfo, band: int | None = None) -> Callable[[tuple[int, int, int, int]], tuple[NDArray[Any], NDArray[np.bool_] | None]]:
@@ -237,7 +242,9 @@ def _sar_window_reader(info: ImageInfo, band: int | None = None) -> Callable[[tu
             else:
                 with rasterio.open(info.path) as ds:
                     a = ds.read([band] if band is not None else _radar_bands(ds), window=Window(c0, r0, c1 - c0, r1 - r0))
-        valid = None if info.nodata is None else np.all(a != info.nodata, axis=0)
+        # A collar of DN 0 in an integer image declaring no no-data value is no data (GRD's convention).
+        nodata = 0 if info.nodata is None and info.zero_no_data else info.nodata
+        valid = None if nodata is None else np.all(a != nodata, axis=0)
         if np.iscomplexobj(a):  # single-look complex: the intensity is |z|², not the real part
             a = (np.square(a.real, dtype=np.float32) + np.square(a.imag, dtype=np.float32)).astype(np.float32)
             if valid is not None:

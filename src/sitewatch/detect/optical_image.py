@@ -45,6 +45,7 @@ from numpy.typing import NDArray
 from ..errors import ImageReadError, InputError
 from ..sources.safe import S2Product
 from ..untrusted import check_not_linking
+from ..zero_collar import zero_is_no_data_in
 from .base import PixelDetection
 from .clouds import cloud_mask
 from .image import ImageInfo, image_path, open_image_info
@@ -94,6 +95,9 @@ class OpticalSource:
     info: ImageInfo
     """Grid of the scene (from the first band's file)."""
     nodata: Mapping[str, float | None]
+    zero_no_data: bool = False
+    """DN 0 in every reflectance band is read as no data, the files declaring none
+    (:func:`sitewatch.zero_collar.zero_is_no_data`); ``nodata`` then holds 0 for each band."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,8 @@ class OpticalImageResult:
     model: str = ""
     """Weights file the learned stages ran on (:func:`~sitewatch.detect.optical.model_for`): the
     four-band model, or the RGB model when the input has no NIR band."""
+    zero_no_data: bool = False
+    """DN 0 in every band was read as no data (integer files wider than 8 bits declaring no no-data value)."""
 
 
 def parse_band_args(values: tuple[str, ...] | list[str]) -> dict[str, Path | str]:
@@ -284,7 +290,13 @@ def open_optical(
         _check_band_files(infos, first)
     if pair is not None:
         first = replace(first, pixel_size=(float(pair[0]), float(pair[1])))
-    return OpticalSource(bands, first, {k: inf.nodata for k, inf in infos.items()})
+    nodata = {k: inf.nodata for k, inf in infos.items()}
+    # A black collar (gdalwarp without -dstnodata) declares nothing: DN 0 in every band is no data,
+    # as a declared no-data value held by every band is (_to_reflectance).
+    zero = zero_is_no_data_in([v for k, v in bands.items() if k != "scl"])
+    if zero:
+        nodata = {k: (0.0 if k != "scl" else nd) for k, nd in nodata.items()}
+    return OpticalSource(bands, first, nodata, zero)
 
 
 def _refuse_one_file_twice(paths: Mapping[str, Path | str]) -> None:
@@ -452,7 +464,7 @@ def _refuse_an_empty_band(src: OpticalSource, raw: Mapping[str, NDArray[Any]]) -
         bad = ~np.isfinite(a)
         hole = bad if math.isnan(fill) else bad | (a == fill)
         if hole.all():
-            said = "" if nd is None or name == "scl" else ", its no-data value"
+            said = "" if nd is None or name == "scl" or src.zero_no_data else ", its no-data value"
             empty[name] = "NaN" if bad.all() else f"{fill:g}{said}" if not bad.any() else f"{fill:g}{said}, or NaN"
     if not empty or all(k in empty for k in raw if k != "scl"):
         return
@@ -529,7 +541,7 @@ def detect_optical_image(
         params=params, workers=workers, tile=tile, progress=progress,
     )
     model = model_for([k for k in src.bands if k != "scl"], params)
-    return OpticalImageResult(info, dets, cloud, valid, used, "given" if scale is not None else "values", model)
+    return OpticalImageResult(info, dets, cloud, valid, used, "given" if scale is not None else "values", model, src.zero_no_data)
 
 
 def decimated_shape(shape: tuple[int, int]) -> tuple[int, int]:

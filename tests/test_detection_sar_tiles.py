@@ -132,7 +132,10 @@ def test_the_pipeline_reads_a_large_sar_observation_window_by_window(harbour, mo
     # Two unnamed bands are judged a pair from 8 strips of 16 rows, both bands.
     strips = [shape for _, shape in reads if shape[1] == 16]
     assert strips == ([(2, 16, 512)] * 8 if case == "unnamed pair" else [])
-    # 2 x 2 tiles of a core and its 129 pixels of context (1280 m), each channel of a pair read on its own.
-    tiles = [shape for _, shape in reads if shape[1] != 16]
+    # 2 x 2 tiles of a core and its 129 pixels of context (1280 m), each channel of a pair read on its own,
+    # and each berth's zone once (every band), for how much of it has no data.
+    reads = [shape for _, shape in reads if shape[1] != 16]
+    zones, tiles = reads[: len(site.berths)], reads[len(site.berths) :]
+    assert all(rows * cols < TILE * TILE for _, rows, cols in zones), zones
     assert len(tiles) == 4 * (1 if case in ("polygon", "derived") else 2)
     assert all(shape[0] == 1 and shape[1] <= TILE + 131 and shape[2] <= TILE + 129 for shape in tiles), tiles

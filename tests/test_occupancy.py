@@ -359,3 +359,37 @@ def test_arrivals_and_departures_name_the_berths_that_changed() -> None:
     assert d["presence_days"] == 3 and d["periods"][0]["arrivals"] == 2 and d["periods"][0]["departures"] == 2
     empty = obs("2024-10-20")
     assert timeline_to_dict(build_timeline("dunai", [a, empty], [vessel(a, 0)]))["presence_days"] == 1
+
+
+def _hidden(o: Observation, **berths: float) -> Observation:
+    """The observation as detect leaves it: each berth's hidden fraction in its provenance."""
+    return replace(o, provenance={**o.provenance, "berths_hidden": berths})
+
+
+def test_a_vessel_at_a_berth_under_cloud_is_carried_forward_not_departed() -> None:
+    # Day 2: the site 90 % clear (usable), but the cloud sits on b1.
+    a = _hidden(obs("2024-10-17", "optical", res=3.0, cloud=0.0), b1=0.0, b2=0.0)
+    b = _hidden(obs("2024-10-18", "optical", res=3.0, cloud=0.1), b1=0.9, b2=0.0)
+    c = _hidden(obs("2024-10-20", "optical", res=3.0, cloud=0.0), b1=0.0, b2=0.0)
+    tl = build_timeline("dunai", [a, b, c], [vessel(a, 0), vessel(c, 0)])
+    assert [(r.arrivals, r.departures) for r in tl.rows] == [(0, 0), (0, 0), (0, 0)]
+    assert [r.hidden_berths for r in tl.rows] == [(), ("b1",), ()]
+    assert [r.vessels for r in tl.rows] == [1, 0, 1]  # presence counts only what was seen
+    assert tl.presence_days == 2
+    # Day 3 sees b1 empty: the vessel left, and that is said on day 3.
+    tl = build_timeline("dunai", [a, b, c], [vessel(a, 0)])
+    assert [(r.arrivals, r.departures) for r in tl.rows] == [(0, 0), (0, 0), (0, 1)]
+    assert tl.rows[2].departure_berths == ("b1",)
+    assert timeline_to_dict(tl)["rows"][1]["hidden_berths"] == ["b1"]
+
+
+def test_a_berth_seen_by_one_look_of_the_date_is_seen_and_the_limit_is_a_parameter() -> None:
+    a = _hidden(obs("2024-10-17"), b1=0.0)
+    cloudy = _hidden(obs("2024-10-18", "optical", hour=2, res=3.0, cloud=0.1), b1=1.0)
+    radar = _hidden(obs("2024-10-18", "sar", hour=21), b1=0.0)
+    tl = build_timeline("dunai", [a, cloudy, radar], [vessel(a, 0)])
+    assert tl.rows[1].hidden_berths == () and tl.rows[1].departures == 1
+    half = _hidden(obs("2024-10-18"), b1=0.6)
+    assert build_timeline("dunai", [a, half], [vessel(a, 0)]).rows[1].departures == 0
+    loose = TimelineParams(max_berth_hidden_fraction=0.7)
+    assert build_timeline("dunai", [a, half], [vessel(a, 0)], loose).rows[1].departures == 1

@@ -236,8 +236,10 @@ def test_cli_report_and_errors(ws: Workspace, tmp_path: Path) -> None:
 def test_cloud_and_valid_options_are_percent_as_in_search_and_fetch(ws: Workspace) -> None:
     from sitewatch.cli.options import timeline_params
 
-    p = timeline_params(gap_days=45, min_valid=50, max_cloud=30, utc_offset=0)
-    assert (p.min_valid_fraction, p.max_cloud_fraction) == (0.5, 0.3)
+    p = timeline_params(gap_days=45, min_valid=50, max_cloud=30, utc_offset=0, max_berth_hidden=80)
+    assert (p.min_valid_fraction, p.max_cloud_fraction, p.max_berth_hidden_fraction) == (0.5, 0.3, 0.8)
+    res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--max-berth-hidden", "80", "--json", "-"])
+    assert res.exit_code == 0 and json.loads(res.output)["parameters"]["max_berth_hidden_fraction"] == 0.8
     res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--max-cloud", "30", "--json", "-"])
     assert res.exit_code == 0, res.output
     for cmd in (["timeline", "dunai"], ["report", "dunai", "--out", str(ws.root / "r.html")]):

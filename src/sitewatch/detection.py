@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,8 @@ class DetectResult:
     detections: tuple[Detection, ...]
     cloud_fraction: float | None
     error: str = ""
+    berths_hidden: dict[str, float] = field(default_factory=dict)
+    """Berth id -> fraction of its zone without data or (optical) under cloud."""
 
 
 def to_detections(
@@ -130,14 +132,18 @@ def detect_observation(
         if obs.scene.sensor == "sar":
             from .detect import sar
 
-            found = detect_sar_observation(site, obs, job.path, limits=limits, tile=sar_tile, tile_above=sar_tile_above)
+            found, hidden = detect_sar_observation(
+                site, obs, job.path, limits=limits, tile=sar_tile, tile_above=sar_tile_above
+            )
             detector, version = sar.DETECTOR, sar.VERSION
         else:
             from .detect import optical
 
             mode = job.params.get("optical_mode") or "auto"
             try:
-                found, cloud_fraction = detect_optical_observation(site, obs, job.path, limits=limits, mode=mode, tile=tile)
+                found, cloud_fraction, hidden = detect_optical_observation(
+                    site, obs, job.path, limits=limits, mode=mode, tile=tile
+                )
             except InputError as exc:  # e.g. an observation without the bands the detector needs
                 return DetectResult(obs, (), None, error=f"{obs.id}: {exc}")
             detector, version = optical.DETECTOR, optical.VERSION
@@ -146,7 +152,7 @@ def detect_observation(
     except (ImageReadError, OSError) as exc:
         return DetectResult(obs, (), None, error=str(exc) if obs.id in str(exc) else f"{obs.id}: {exc}")
     dets = to_detections(found, site, obs, detector, version)
-    return DetectResult(obs, tuple(dets), cloud_fraction)
+    return DetectResult(obs, tuple(dets), cloud_fraction, berths_hidden=hidden)
 
 
 def check_length_limits(
@@ -267,6 +273,8 @@ def detect_site(
                         store.replace_detections(res.observation, res.detections)
                         if res.observation.scene.sensor == "optical":
                             store.set_cloud_fraction(res.observation.id, res.cloud_fraction)
+                        # Replaced whole on every run: a berth hidden last time is not left hidden.
+                        store.set_berths_hidden(res.observation.id, res.berths_hidden)
                 if current:
                     kinds[res.observation.id] = [d.kind for d in res.detections]
                 else:

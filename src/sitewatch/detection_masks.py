@@ -10,18 +10,29 @@ tile sees the masks one pass over the whole grid would.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 from rasterio.features import geometry_mask
+from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from .geo import reproject_geometry
 from .model import Grid, Site
 
-__all__ = ["BERTH_DISTANCE_M", "SHORE_MARGIN_M", "Window", "window_grid", "grid_mask", "water_mask", "near_water_at"]
+__all__ = [
+    "BERTH_DISTANCE_M",
+    "SHORE_MARGIN_M",
+    "Window",
+    "BerthHidden",
+    "window_grid",
+    "grid_mask",
+    "water_mask",
+    "near_water_at",
+]
 
 BERTH_DISTANCE_M = 40.0
 """A vessel whose box comes this close to a berth line is taken to be at that berth."""
@@ -86,3 +97,66 @@ def near_water_at(water: BaseGeometry, grid: Grid, rows: Sequence[float], cols: 
         inside = 0 <= r < grid.height and 0 <= c < grid.width
         out.append(inside and bool(grid_mask(near, window_grid(grid, (r, r + 1, c, c + 1)))[0, 0]))
     return out
+
+
+class BerthHidden:
+    """How much of each berth's zone an observation hid: no data, or (optical) cloud.
+
+    A berth's zone is its line buffered by :data:`BERTH_DISTANCE_M` (where a detection is taken
+    to be at it, :func:`~sitewatch.detection.to_detections`) cut to the site polygon, as pixels
+    of the observation's grid. :meth:`add` takes the hidden mask of one window (a tile's core:
+    windows must not overlap) and may be called from several threads; :meth:`fractions` gives
+    ``{berth id: hidden pixels / zone pixels}`` over the windows added, berths whose zone holds
+    no pixel of the grid left out (nothing says whether they were seen).
+    """
+
+    def __init__(self, site: Site, grid: Grid) -> None:
+        inside = reproject_geometry(site.require_geometry(), "EPSG:4326", grid.crs)
+        self._grid = grid
+        self._zones = [
+            (b.id, reproject_geometry(b.geometry, "EPSG:4326", grid.crs).buffer(BERTH_DISTANCE_M).intersection(inside))
+            for b in site.berths
+        ]
+        self._counts = {bid: [0, 0] for bid, _ in self._zones}
+        self._lock = threading.Lock()
+
+    def window_of(self, berth: int) -> Window | None:
+        """The window of the grid holding the zone of the ``berth``-th berth (None: outside the grid)."""
+        zone = self._zones[berth][1]
+        if zone.is_empty:
+            return None
+        inv = ~self._grid.affine
+        x0, y0, x1, y1 = zone.bounds
+        cols, rows = zip(*(inv * (x, y) for x in (x0, x1) for y in (y0, y1)), strict=True)
+        r0, r1 = max(0, int(np.floor(min(rows)))), min(self._grid.height, int(np.ceil(max(rows))) + 1)
+        c0, c1 = max(0, int(np.floor(min(cols)))), min(self._grid.width, int(np.ceil(max(cols))) + 1)
+        return (r0, r1, c0, c1) if r0 < r1 and c0 < c1 else None
+
+    def add(self, window: Window, hidden: NDArray[np.bool_]) -> None:
+        """Count the zone pixels of ``window`` and those of them ``hidden`` (the window's shape) marks."""
+        local = window_grid(self._grid, window)
+        x0, y0 = local.affine * (0, 0)
+        x1, y1 = local.affine * (local.width, local.height)
+        frame = box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+        for bid, zone in self._zones:
+            if zone.is_empty or not zone.intersects(frame):
+                continue
+            in_zone = grid_mask(zone, local)
+            total, hid = int(in_zone.sum()), int((in_zone & hidden).sum())
+            with self._lock:
+                self._counts[bid][0] += hid
+                self._counts[bid][1] += total
+
+    def add_by_window(self, hidden_at: Callable[[Window], NDArray[np.bool_]]) -> None:
+        """Count every zone from its own window, ``hidden_at(window)`` giving that window's hidden mask."""
+        for k in range(len(self._zones)):
+            window = self.window_of(k)
+            if window is not None:
+                zone_id, zone = self._zones[k]
+                in_zone = grid_mask(zone, window_grid(self._grid, window))
+                hidden = hidden_at(window)
+                self._counts[zone_id][0] += int((in_zone & hidden).sum())
+                self._counts[zone_id][1] += int(in_zone.sum())
+
+    def fractions(self) -> dict[str, float]:
+        return {bid: round(hid / total, 4) for bid, (hid, total) in sorted(self._counts.items()) if total}

@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .detect.base import PixelDetection
-from .detection_masks import Window, near_water_at, water_mask, window_grid
+from .detection_masks import BerthHidden, Window, near_water_at, water_mask, window_grid
 from .detection_read import observation_bands, read_observation
 from .geo import ground_pixel_size
 from .ingest import site_mask
@@ -76,12 +76,15 @@ def detect_optical_observation(
     limits: dict[str, Any],
     mode: str = "auto",
     tile: int = OPTICAL_TILE_PX,
-) -> tuple[list[PixelDetection], float | None]:
-    """Detect in an archived optical observation tile by tile: (pixel detections, cloud fraction).
+) -> tuple[list[PixelDetection], float | None, dict[str, float]]:
+    """Detect in an archived optical observation tile by tile: (pixel detections, cloud fraction,
+    berths hidden).
 
     ``limits`` are ``min_length_m``/``max_length_m`` overrides, ``mode`` one of
     :data:`~sitewatch.config.OPTICAL_MODES`, ``tile`` the core of a tile in pixels. The cloud
-    fraction is that of the valid pixels inside the site (None when none is valid). Raises
+    fraction is that of the valid pixels inside the site (None when none is valid); berths hidden
+    the fraction of each berth's zone without data or under cloud, summed over the tiles' cores
+    (:class:`~sitewatch.detection_masks.BerthHidden`). Raises
     :class:`~sitewatch.errors.ImageReadError` for an unreadable COG and
     :class:`~sitewatch.errors.InputError` for one without the bands the detector needs.
     """
@@ -108,11 +111,13 @@ def detect_optical_observation(
 
     # The polygon as known water, or (auto, real imagery) only to drop vessels far from it.
     known = site.water is not None and optical_water(mode, obs)
+    berths = BerthHidden(site, grid)
     found, cloud, _ = detect_optical_tiled(
         read, shape, pixel, stats, params=params, tile=tile,
         known_water=(lambda win: water_mask(site, grid, win)) if known else None,
+        on_core=berths.add if site.berths else None,
     )  # fmt: skip
     if site.water is not None and not known and mode == "auto":
         near = near_water_at(site.water, grid, [d.row for d in found], [d.col for d in found])
         found = [d for d, ok in zip(found, near, strict=True) if d.kind != "vessel" or ok]
-    return found, None if cloud is None else round(cloud, 6)
+    return found, None if cloud is None else round(cloud, 6), berths.fractions()

@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .detect.base import PixelDetection
-from .detection_masks import Window, water_mask, window_grid
+from .detection_masks import BerthHidden, Window, water_mask, window_grid
 from .detection_read import observation_bands, read_observation, sample_rows
 from .geo import ground_pixel_size
 from .ingest import site_mask
@@ -84,8 +84,9 @@ def detect_sar_observation(
     limits: dict[str, Any],
     tile: int = SAR_TILE_PX,
     tile_above: int | None = None,
-) -> list[PixelDetection]:
-    """Pixel detections of an archived SAR observation: in one pass, or tiled above ``tile_above`` pixels.
+) -> tuple[list[PixelDetection], dict[str, float]]:
+    """Pixel detections of an archived SAR observation: in one pass, or tiled above ``tile_above`` pixels;
+    and the fraction of each berth's zone without data (:class:`~sitewatch.detection_masks.BerthHidden`).
 
     ``limits`` are ``min_length_m``/``max_length_m`` overrides, ``tile`` the core of a tile in
     pixels, ``tile_above`` detect-image's :data:`~sitewatch.detect.image.TILE_ABOVE_PIXELS` when
@@ -107,13 +108,22 @@ def detect_sar_observation(
     return _tiled(site, obs, path, names, pixel, params, tile)
 
 
+def _no_data(data: NDArray[np.float32], co: int | None, cross: int | None) -> NDArray[np.bool_]:
+    """Pixels the detector has no data at: where neither channel of a pair has any, else where a
+    band has none (as the one channel's valid mask leaves them out)."""
+    if co is not None and cross is not None:
+        return ~(np.isfinite(data[co]) | np.isfinite(data[cross]))
+    return ~np.all(np.isfinite(data), axis=0)
+
+
 def _one_pass(
     site: Site, obs: Observation, path: str, names: list[str], pixel: tuple[float, float], params: SarParams
-) -> list[PixelDetection]:
-    """The observation read whole and detected in one pass."""
+) -> tuple[list[PixelDetection], dict[str, float]]:
+    """The observation read whole and detected in one pass; its berths' hidden fractions from the same read."""
     from .detect import sar, sar_dual
 
     data = read_observation(path)
+    berths = BerthHidden(site, obs.grid)
     inside = site_mask(site, obs.grid)
     water = water_mask(site, obs.grid)
     co, cross = _polarisations(names)
@@ -123,15 +133,22 @@ def _one_pass(
         # VV+VH (or HH+HV) archived together: detect in both and fuse, as detect-image does.
         # Each channel leaves out its own non-finite pixels: one without data somewhere (NaN)
         # must not blind the other there.
-        return sar_dual.detect_sar_dual(data[co], data[cross], pixel, valid=inside, water=water, params=params)
+        no_data = _no_data(data, co, cross)
+        berths.add_by_window(lambda win: no_data[win[0] : win[1], win[2] : win[3]])
+        found = sar_dual.detect_sar_dual(data[co], data[cross], pixel, valid=inside, water=water, params=params)
+        return found, berths.fractions()
     valid = inside & np.all(np.isfinite(data), axis=0)
-    return sar.detect_sar(data[0 if co is None else co], pixel, valid=valid, water=water, params=params)
+    no_data = _no_data(data, None, None)
+    berths.add_by_window(lambda win: no_data[win[0] : win[1], win[2] : win[3]])
+    found = sar.detect_sar(data[0 if co is None else co], pixel, valid=valid, water=water, params=params)
+    return found, berths.fractions()
 
 
 def _tiled(
     site: Site, obs: Observation, path: str, names: list[str], pixel: tuple[float, float], params: SarParams, tile: int
-) -> list[PixelDetection]:
-    """The observation read window by window: each channel tiled, a pair fused."""
+) -> tuple[list[PixelDetection], dict[str, float]]:
+    """The observation read window by window: each channel tiled, a pair fused. The berths' hidden
+    fractions come from reading each berth's zone (its window, not the grid: memory stays a window's)."""
     from .detect.sar_dual import fuse_polarisations
     from .detect.tiling import detect_sar_tiled
 
@@ -153,7 +170,9 @@ def _tiled(
 
         return read
 
+    berths = BerthHidden(site, grid)
+    berths.add_by_window(lambda win: _no_data(read_observation(path, win), co, cross))
     if co is not None and cross is not None:
         found = [detect_sar_tiled(reader(b), grid.shape, pixel, params=params, tile=tile, water=water) for b in (co, cross)]
-        return fuse_polarisations(found[0], found[1], pixel, params)
-    return detect_sar_tiled(reader(None), grid.shape, pixel, params=params, tile=tile, water=water)
+        return fuse_polarisations(found[0], found[1], pixel, params), berths.fractions()
+    return detect_sar_tiled(reader(None), grid.shape, pixel, params=params, tile=tile, water=water), berths.fractions()

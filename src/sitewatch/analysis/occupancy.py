@@ -52,6 +52,8 @@ __all__ = [
     "Timeline",
     "build_timeline",
     "is_usable",
+    "hidden_berths",
+    "BERTHS_HIDDEN",
     "NOT_DETECTED",
     "load_timeline",
     "timeline_for_site",
@@ -70,6 +72,9 @@ class TimelineParams:
     """Least fraction of the site with data for an observation to count."""
     max_cloud_fraction: float = 0.2
     """Most cloud over the site for an optical observation to count (unknown cloud counts as clear)."""
+    max_berth_hidden_fraction: float = 0.5
+    """A berth whose zone (within reach of its line, in the site) is hidden - no data or cloud - over more
+    than this fraction on a date is not seen that date: its vessels are carried forward, not departed."""
     gap_days: int = 45
     """Usable dates further apart than this start a new observation period."""
     match_distance_m: float = 150.0
@@ -88,7 +93,7 @@ class TimelineParams:
     """Last date kept (inclusive)."""
 
     def __post_init__(self) -> None:
-        for name in ("min_valid_fraction", "max_cloud_fraction"):
+        for name in ("min_valid_fraction", "max_cloud_fraction", "max_berth_hidden_fraction"):
             value = getattr(self, name)
             if not 0 <= value <= 1:
                 raise InputError(f"TimelineParams.{name} must be a fraction in [0, 1], got {value}")
@@ -138,6 +143,8 @@ class TimelineRow:
     departures: int
     arrival_berths: tuple[str, ...] = ()
     departure_berths: tuple[str, ...] = ()
+    hidden_berths: tuple[str, ...] = ()
+    """Berths not seen on the date (hidden by no data or cloud): a vessel last seen at one is carried forward."""
     simulated: bool = False
     sightings: tuple[Sighting, ...] = field(default=(), repr=False)
     fine: bool = False
@@ -260,6 +267,26 @@ def is_usable(obs: Observation, params: TimelineParams) -> str | None:
     return None
 
 
+BERTHS_HIDDEN = "berths_hidden"
+"""Provenance key where ``detect`` records each berth's hidden fraction in an observation ({berth id: fraction})."""
+
+
+def hidden_berths(observations: Sequence[Observation], params: TimelineParams) -> tuple[str, ...]:
+    """Berths hidden in every one of a date's observations (one that saw a berth is enough to see it).
+
+    An observation without a record (detected before it was kept) counts as seeing every berth.
+    """
+    hidden: set[str] | None = None
+    for obs in observations:
+        record = obs.provenance.get(BERTHS_HIDDEN)
+        here = {
+            str(b) for b, f in (record.items() if isinstance(record, Mapping) else ())
+            if isinstance(f, int | float) and f > params.max_berth_hidden_fraction
+        }  # fmt: skip
+        hidden = here if hidden is None else hidden & here
+    return tuple(sorted(hidden or ()))
+
+
 def _obs_date(obs: Observation, params: TimelineParams) -> date:
     # An aware time in another zone (+09:00) would otherwise give that zone's date, not the UTC one.
     return (obs.scene.acquired.astimezone(UTC) + timedelta(hours=params.utc_offset_hours)).date()
@@ -367,14 +394,19 @@ def build_timeline(
     for day in sorted(by_date):
         day_obs = sorted(by_date[day], key=lambda o: (o.scene.acquired, o.id))
         sightings = _merge_date(day_obs, by_obs, params)
+        hidden = hidden_berths(day_obs, params)
         new_period = prev_day is None or (day - prev_day).days > params.gap_days
+        carried: list[Sighting] = []
         if new_period:
             period += 1
             arrived, left = [], []
         else:
             pairs = match_sightings(prev, sightings, params)
             arrived = [s for j, s in enumerate(sightings) if j not in {j for _, j in pairs}]
-            left = [s for i, s in enumerate(prev) if i not in {i for i, _ in pairs}]
+            unmatched = [s for i, s in enumerate(prev) if i not in {i for i, _ in pairs}]
+            # Not seen is not gone: a vessel at a berth hidden today waits for the next date that sees it.
+            carried = [s for s in unmatched if s.berth_id in hidden]
+            left = [s for s in unmatched if s.berth_id not in hidden]
         # Two passes of one sensor on a date (morning, evening) saw the union of their vessels.
         by_sensor = {
             sensor: len(_merge_date([o for o in day_obs if o.scene.sensor == sensor], by_obs, params))
@@ -403,12 +435,13 @@ def build_timeline(
                 departures=len(left),
                 arrival_berths=tuple(sorted(s.berth_id or "-" for s in arrived)),
                 departure_berths=tuple(sorted(s.berth_id or "-" for s in left)),
+                hidden_berths=hidden,
                 simulated=any(o.scene.simulated for o in day_obs),
                 sightings=tuple(sightings),
                 fine=any(o.scene.resolution_m <= params.fine_resolution_m for o in day_obs),
             )
         )
-        prev, prev_day = sightings, day
+        prev, prev_day = sightings + carried, day
     rows = [r for r in rows if in_window(r.date)]
     renumber = {k: i for i, k in enumerate(dict.fromkeys(r.period for r in rows), start=1)}
     rows = [replace(r, period=renumber[r.period]) for r in rows]

@@ -349,6 +349,10 @@ def timeline_options(*, dates: bool = True) -> Callable[[F], F]:
         click.option("--max-cloud", type=FiniteFloatRange(0, 100), default=d.max_cloud_fraction * 100,
                      show_default=True, metavar="PCT",
                      help="Most cloud % over the site for an optical observation to count."),
+        click.option("--max-berth-hidden", type=FiniteFloatRange(0, 100), default=d.max_berth_hidden_fraction * 100,
+                     show_default=True, metavar="PCT",
+                     help="A berth with more % of its zone without data or under cloud is not seen that date: "
+                          "a vessel last seen there is carried forward, not counted a departure."),
         click.option("--utc-offset", type=UtcOffset(), default=0.0, show_default=True, metavar="HOURS",
                      help="Hours added to acquisition times before taking the date (10 or +10:00 for Primorsky local dates); "
                           + ("dates, --from and --to are then local dates." if dates else "dates are then local dates.")),
@@ -375,6 +379,7 @@ def timeline_params(
     min_valid: float,
     max_cloud: float,
     utc_offset: float,
+    max_berth_hidden: float = 50.0,
     start: date | None = None,
     end: date | None = None,
 ) -> TimelineParams:
@@ -384,6 +389,7 @@ def timeline_params(
     return TimelineParams(
         min_valid_fraction=min_valid / 100,
         max_cloud_fraction=max_cloud / 100,
+        max_berth_hidden_fraction=max_berth_hidden / 100,
         gap_days=gap_days,
         utc_offset_hours=utc_offset,
         start=start,

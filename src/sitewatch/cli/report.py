@@ -30,6 +30,7 @@ def command(
     gap_days: int,
     min_valid: float,
     max_cloud: float,
+    max_berth_hidden: float,
     utc_offset: float,
     workspace: Path,
 ) -> None:
@@ -43,6 +44,6 @@ def command(
     from ..report.html import write_report
 
     ws = open_workspace(workspace)
-    params = timeline_params(gap_days=gap_days, min_valid=min_valid, max_cloud=max_cloud, utc_offset=utc_offset)
+    params = timeline_params(gap_days=gap_days, min_valid=min_valid, max_cloud=max_cloud, max_berth_hidden=max_berth_hidden, utc_offset=utc_offset)
     path = write_report(ws, list(site_ids) or None, out_path, params)
     click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

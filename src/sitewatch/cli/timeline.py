@@ -37,6 +37,7 @@ def _print(tl: Timeline, zone: str) -> None:
         click.echo(
             f"{r.date.isoformat():<10}  {seen:<20} {r.vessels:>7}  {r.arrivals:>3} {r.departures:>3}  "
             f"{berths or '-'}{'  [' + others + ']' if others else ''}"
+            f"{'  hidden: ' + ', '.join(r.hidden_berths) if r.hidden_berths else ''}"
         )
     for s in tl.skipped:
         click.echo(f"skipped {s.date.isoformat()} {s.sensor} {s.observation_id}: {s.reason}")
@@ -73,6 +74,7 @@ def command(
     gap_days: int,
     min_valid: float,
     max_cloud: float,
+    max_berth_hidden: float,
     utc_offset: float,
     workspace: Path,
 ) -> None:
@@ -91,7 +93,7 @@ def command(
             raise click.UsageError(f"{name_a} and {name_b} both name {a}; give each its own file")
     check_date_order(start, end)
     params = timeline_params(
-        gap_days=gap_days, min_valid=min_valid, max_cloud=max_cloud, utc_offset=utc_offset, start=start, end=end
+        gap_days=gap_days, min_valid=min_valid, max_cloud=max_cloud, max_berth_hidden=max_berth_hidden, utc_offset=utc_offset, start=start, end=end
     )
     ws = open_workspace(workspace)
     with ws.store() as store:

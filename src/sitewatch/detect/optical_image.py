@@ -568,6 +568,7 @@ def detect_optical_tiled(
     tile: int = 2048,
     progress: Callable[[int, int], None] | None = None,
     known_water: Callable[[Window], NDArray[np.bool_] | None] | None = None,
+    on_core: Callable[[Window, NDArray[np.bool_]], None] | None = None,
 ) -> tuple[list[PixelDetection], float | None, float]:
     """Run the detector tile by tile over a scene read by window; stitch without duplicates.
 
@@ -576,7 +577,11 @@ def detect_optical_tiled(
     given, the water the caller knows of in it (a site's water polygon: the detector's
     ``water``). Returns the detections (raster pixel coordinates, best first), the cloud
     fraction of the valid pixels (None without any) and the valid fraction of the scene.
+    ``on_core(core window, hidden)``, when given, is told of each tile's core what the tile
+    hid (not valid, or cloud); it runs where the tile runs, so it takes ``workers`` 1.
     """
+    if on_core is not None and workers > 1:
+        raise ValueError("detect_optical_tiled: on_core runs in the tiles' processes; give it with workers=1")
     params = params or OpticalParams()
     px, py = pixel_size
     p = 0.5 * (px + py)
@@ -590,6 +595,8 @@ def detect_optical_tiled(
         core = (slice(t.core[0] - r0, t.core[1] - r0), slice(t.core[2] - c0, t.core[3] - c0))
         n_valid = int(valid[core].sum())
         if n_valid == 0:
+            if on_core is not None:
+                on_core(t.core, np.ones(valid[core].shape, bool))
             return [], 0, 0
         # The bands as the detector takes them (negative reflectance at 0, a missing blue band
         # as green, ...), so that a tile without water judges water and counts cloud as one with.
@@ -597,10 +604,14 @@ def detect_optical_tiled(
         if not _has_water(usable, stats):
             # No water in reach: no vessel, only the cloud count is needed.
             cloud = cloud_mask(usable, scl, pixel_size=p, bright=params.cloud_bright)
+            if on_core is not None:
+                on_core(t.core, cloud[core] | ~valid[core])
             return [], int((cloud[core] & valid[core]).sum()), n_valid
         water = None if known_water is None else known_water(t.window)
         res = detect_optical_result(bands, (px, py), valid=valid, water=water, scl=scl, params=params, stats=stats)
         n_cloud = int((res.cloud[core] & valid[core]).sum())
+        if on_core is not None:
+            on_core(t.core, res.cloud[core] | ~valid[core])
         dets = [shift_detection(d, r0, c0) for d in res.detections]
         return [d for d in dets if t.owns(d.row, d.col)], n_cloud, n_valid
 

@@ -40,6 +40,7 @@ TIMELINE_CSV_COLUMNS: tuple[str, ...] = (
     "departures",
     "arrival_berths",
     "departure_berths",
+    "hidden_berths",
     "observation_ids",
     "scene_ids",
     "simulated",

@@ -210,6 +210,8 @@ def _vessel_change_text(row: TimelineRow) -> str:
         parts.append(f"{row.arrivals} arrival{'s' * (row.arrivals > 1)} ({', '.join(row.arrival_berths)})")
     if row.departures:
         parts.append(f"{row.departures} departure{'s' * (row.departures > 1)} ({', '.join(row.departure_berths)})")
+    if row.hidden_berths:
+        parts.append(f"not seen (no data or cloud): {', '.join(row.hidden_berths)}")
     return "; ".join(parts)
 
 

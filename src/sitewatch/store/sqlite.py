@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -361,7 +361,8 @@ class Store:
         Replacing it with a different COG (another sha256) deletes the detections made on
         the old one: they no longer describe the image on record, and the observation
         waits for ``sitewatch detect`` again (:meth:`undetected`). With the same COG the
-        detections stay, and so does the cloud fraction detection measured with them.
+        detections stay, and so do the cloud fraction and the berths' hidden fractions
+        (provenance ``berths_hidden``) detection measured with them.
         """
         with self.transaction() as db:
             self.put_scene(obs.scene)
@@ -379,7 +380,11 @@ class Store:
                    path=excluded.path, valid_fraction=excluded.valid_fraction,
                    cloud_fraction=CASE WHEN sha256 = excluded.sha256 AND detected_at IS NOT NULL
                                   THEN cloud_fraction ELSE excluded.cloud_fraction END,
-                   provenance=excluded.provenance,
+                   provenance=CASE WHEN sha256 = excluded.sha256 AND detected_at IS NOT NULL
+                                   AND json_extract(provenance, '$.berths_hidden') IS NOT NULL
+                              THEN json_set(excluded.provenance, '$.berths_hidden',
+                                            json(json_extract(provenance, '$.berths_hidden')))
+                              ELSE excluded.provenance END,
                    acquired=excluded.acquired, sensor=excluded.sensor, simulated=excluded.simulated,
                    scene_id=excluded.scene_id,
                    detected_at=CASE WHEN sha256 = excluded.sha256 THEN detected_at END,
@@ -411,6 +416,20 @@ class Store:
             db.execute(
                 "UPDATE observations SET cloud_fraction = ? WHERE observation_id = ?",
                 (cloud_fraction, observation_id),
+            )
+
+    def set_berths_hidden(self, observation_id: str, fractions: Mapping[str, float]) -> None:
+        """Record what detection measured of each berth's zone hidden, in the observation's
+        provenance (``berths_hidden``), replacing what an earlier run recorded."""
+        with self.transaction() as db:
+            row = db.execute("SELECT provenance FROM observations WHERE observation_id = ?", (observation_id,)).fetchone()
+            if row is None:
+                return
+            provenance = json.loads(row[0])
+            provenance["berths_hidden"] = dict(sorted(fractions.items()))
+            db.execute(
+                "UPDATE observations SET provenance = ? WHERE observation_id = ?",
+                (json.dumps(provenance, sort_keys=True, default=str), observation_id),
             )
 
     def _observation_from_row(self, row: sqlite3.Row) -> Observation:

@@ -783,3 +783,20 @@ def test_a_departure_without_hidden_dates_keeps_the_previous_date_as_before(ws: 
         "2024-10-17 → 2024-10-20: vessels 1 → 0; 1 departure (pier-1); crane 1 → 0; fine-resolution looks compared"
     ]
     assert "last seen" not in html
+
+
+def test_last_seen_text_gives_the_hidden_dates_first_to_last() -> None:
+    from datetime import date
+
+    from sitewatch.report.html import _last_seen_text
+
+    d = date(2024, 10, 17)
+    assert _last_seen_text(d, [date(2024, 10, 18)]) == "last seen 17 Oct; berth hidden 18 Oct"
+    assert _last_seen_text(d, [date(2024, 10, 19), date(2024, 10, 18)]) == "last seen 17 Oct; berth hidden 18–19 Oct"
+    assert _last_seen_text(d, [date(2024, 10, 30), date(2024, 11, 1), date(2024, 11, 2)]) == (
+        "last seen 17 Oct; berth hidden 30 Oct–2 Nov (3 dates)"
+    )
+    assert _last_seen_text(date(2024, 12, 30), [date(2024, 12, 31), date(2025, 1, 2)]) == (
+        "last seen 30 Dec; berth hidden 31 Dec 2024–2 Jan 2025"
+    )
+    assert _last_seen_text(d, []) == "last seen 17 Oct"  # the hidden dates lie before --from

@@ -121,6 +121,10 @@ class Sighting:
     its ``detection_id`` and ``observation_id`` (None: seen on the date it stands for)."""
 
 
+_Date = date
+"""``date`` where a class's own ``date`` field hides the type."""
+
+
 @dataclass(frozen=True)
 class TimelineRow:
     """One usable date at one site."""
@@ -161,7 +165,7 @@ class TimelineRow:
         return self.vessels > 0
 
     @property
-    def departures_last_seen(self) -> dict[str, date]:
+    def departures_last_seen(self) -> dict[str, _Date]:
         """Berth -> date its departed vessel was last seen, for the departures decided after hidden dates.
 
         One date per berth: every vessel carried at a berth was last seen on the last date that saw the berth.

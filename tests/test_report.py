@@ -800,3 +800,24 @@ def test_last_seen_text_gives_the_hidden_dates_first_to_last() -> None:
         "last seen 30 Dec; berth hidden 31 Dec 2024–2 Jan 2025"
     )
     assert _last_seen_text(d, []) == "last seen 17 Oct"  # the hidden dates lie before --from
+
+
+def test_an_arrival_beside_a_departure_after_hidden_dates_keeps_its_own_pair(tmp_path: Path) -> None:
+    from _report_world import _ship, _wgs
+    from sitewatch.model import Detection
+
+    ws = build(tmp_path / "ws", hidden_days=(18, 19))
+    with ws.store() as st:  # on 20 Oct a small vessel off the berths, seen by radar
+        (o,) = [x for x in st.observations("dunai") if x.id.endswith("10-20-sar")]
+        st.replace_detections(o, [Detection(f"{o.id}#9", o.id, "vessel", _wgs(_ship(0, -400, 60, 10)), 60.0, 10.0, 90.0,
+                                            0.9, "sar-test", "0.1")])  # fmt: skip
+    html = write_report(ws, None, tmp_path / "r.html").read_text()
+    section = html.split("Changes between consecutive dates", 1)[1].split("<h3>", 1)[0]
+    assert re.findall(r"<p><strong>(.*?)</strong></p>", section) == [
+        "2024-10-17 → 2024-10-20: vessels 1 → 1; 1 departure (pier-1); last seen 17 Oct; berth hidden 18–19 Oct; "
+        "crane 1 → 0; fine-resolution looks compared",
+        "2024-10-19 → 2024-10-20: vessels 0 → 1; 1 arrival (-)",
+    ]
+    assert re.findall(r"observation (\S+) · image", section)[::2] == [
+        "dunai:sim-dunai-2024-10-17-optical", "dunai:sim-dunai-2024-10-19-sar"
+    ]

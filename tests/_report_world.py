@@ -2,6 +2,7 @@
 
 Dunai-like site, one berth; SAR (10 m) and optical (3 m) on 17 and 20 Oct 2024.
 On 17 Oct a 113 m ship lies at the berth with a crane beside it; on 20 Oct both are gone.
+``hidden_days``: SAR looks on those October days whose berth is recorded hidden (no data), nothing detected.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def _write_cog(path: Path, res: float, sensor: str, ships: list) -> str:  # type
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def build(root: Path, *, detections: bool = True, simulated: bool = True) -> Workspace:
+def build(root: Path, *, detections: bool = True, simulated: bool = True, hidden_days: tuple[int, ...] = ()) -> Workspace:
     """Make the workspace and return it."""
     ws = init_workspace(root)
     st = ws.store()
@@ -116,5 +117,16 @@ def build(root: Path, *, detections: bool = True, simulated: bool = True) -> Wor
                         class_candidates=(ClassCandidate("crane", 1.0),)[:0],
                     ))
             st.replace_detections(obs, dets)
+    for day in hidden_days:
+        item = f"sim-dunai-2024-10-{day}-sar"
+        rel = f"archive/dunai/{item}.tif"
+        sha = _write_cog(root / rel, 10.0, "sar", [])
+        scene = SceneRef("simulator", "seed-story", item, "sar", datetime(2024, 10, day, 21, tzinfo=UTC), 10.0,
+                         simulated=simulated, platform="sim")  # fmt: skip
+        obs = Observation(f"dunai:{item}", "dunai", scene, Grid(CRS, (10.0, 0.0, CX - 600.0, 0.0, -10.0, CY + 600.0), 120, 120),
+                          rel, sha, 0.9, None, {})  # fmt: skip
+        st.put_observation(obs)
+        st.replace_detections(obs, [])
+        st.set_berths_hidden(obs.id, {"pier-1": 1.0})
     st.close()
     return ws

@@ -140,3 +140,23 @@ def test_the_hidden_berths_are_shown_where_departures_are(capsys: pytest.Capture
     table = {line[:10]: line for line in capsys.readouterr().out.splitlines()}
     assert table["2024-10-18"].endswith("  hidden: b1") and "hidden" not in table["2024-10-17"]
     assert _vessel_change_text(tl.rows[2]) == "1 departure (b1); not seen (no data or cloud): b2"
+
+
+def test_a_departure_after_hidden_dates_says_when_the_vessel_was_last_seen(capsys: pytest.CaptureFixture[str]) -> None:
+    from sitewatch.analysis import build_timeline
+    from sitewatch.cli.timeline import _print
+    from sitewatch.report.exports import TIMELINE_CSV_COLUMNS, timeline_to_csv
+    from test_occupancy import obs, vessel
+
+    a = replace(obs("2024-10-17"), provenance={"berths_hidden": {"b1": 0.0}})
+    b = replace(obs("2024-10-18"), provenance={"berths_hidden": {"b1": 0.8}})
+    c = replace(obs("2024-10-19"), provenance={"berths_hidden": {"b1": 0.0}})
+    tl = build_timeline("dunai", [a, b, c], [vessel(a, 0)])
+    rows = timeline_to_csv(tl).splitlines()
+    head = rows[0].split(",")
+    assert head[-1] == "departures_last_seen" and tuple(head) == TIMELINE_CSV_COLUMNS  # earlier columns stay put
+    assert [r.split(",")[-1] for r in rows[1:]] == ["", "", "b1:2024-10-17"]
+    _print(tl, "UTC")
+    table = {line[:10]: line for line in capsys.readouterr().out.splitlines()}
+    assert table["2024-10-19"].endswith("  left b1, last seen 2024-10-17")
+    assert "last seen" not in table["2024-10-17"] + table["2024-10-18"]

@@ -47,6 +47,23 @@ def test_demo_detects_the_landing_ship_and_its_departure(demo) -> None:  # type:
     assert sar["tp"] >= 4
 
 
+def test_demo_timelines_have_no_hidden_berths_so_no_last_seen_dates(demo) -> None:  # type: ignore[no-untyped-def]
+    # The cloudy scenes that hide berths are skipped whole: the timelines are those of sightings alone.
+    from dataclasses import replace
+
+    from sitewatch.analysis.occupancy import build_timeline
+
+    with open_workspace(demo.out).store() as store:
+        for site in ("dunai", "rason"):
+            observations, detections = store.observations(site), store.detections(site_id=site)
+            tl = build_timeline(site, observations, detections, undetected=store.undetected(site))
+            unrecorded = [replace(o, provenance={k: v for k, v in o.provenance.items() if k != "berths_hidden"})
+                          for o in observations]  # fmt: skip
+            assert tl.rows == build_timeline(site, unrecorded, detections, undetected=store.undetected(site)).rows
+            assert all(r.carried_departures == () and r.departures_last_seen == {} for r in tl.rows)
+            assert all(s.last_seen is None for r in tl.rows for s in r.sightings)
+
+
 def test_rerun_does_not_duplicate(demo) -> None:  # type: ignore[no-untyped-def]
     with open_workspace(demo.out).store() as store:
         before = store.counts()

@@ -118,6 +118,7 @@ def test_dict_without_sightings_is_the_dict_with_them_less_the_sightings() -> No
     assert [len(r["sightings"]) for r in full["rows"]] == [1, 2]
     for r in full["rows"]:
         r.pop("sightings")
+        r.pop("carried_departures")  # departed vessels as last seen: sightings too
     assert timeline_to_dict(tl) == full
 
 
@@ -393,3 +394,34 @@ def test_a_berth_seen_by_one_look_of_the_date_is_seen_and_the_limit_is_a_paramet
     assert build_timeline("dunai", [a, half], [vessel(a, 0)]).rows[1].departures == 0
     loose = TimelineParams(max_berth_hidden_fraction=0.7)
     assert build_timeline("dunai", [a, half], [vessel(a, 0)], loose).rows[1].departures == 1
+
+
+def test_a_departure_decided_after_hidden_dates_says_when_the_vessel_was_last_seen() -> None:
+    # Seen at b1 on day 1, b1 under cloud on days 2 and 3, b1 seen empty on day 4: it left after day 1.
+    a = _hidden(obs("2024-10-17"), b1=0.0, b2=0.0)
+    b = _hidden(obs("2024-10-18"), b1=0.9, b2=0.0)
+    c = _hidden(obs("2024-10-19"), b1=0.9, b2=0.0)
+    d = _hidden(obs("2024-10-20"), b1=0.0, b2=0.0)
+    # A vessel at b2 leaves on a date that sees it go: no last-seen date, as before.
+    dets = [vessel(a, 0), vessel(a, 1, berth="b2", dx_m=300), vessel(b, 0, berth="b2", dx_m=300)]
+    tl = build_timeline("dunai", [a, b, c, d], dets)
+    assert [(r.arrivals, r.departures) for r in tl.rows] == [(0, 0), (0, 0), (0, 1), (0, 1)]
+    assert [r.departures_last_seen for r in tl.rows] == [{}, {}, {}, {"b1": date(2024, 10, 17)}]
+    (gone,) = tl.rows[3].carried_departures
+    assert (gone.last_seen, gone.observation_id, gone.detection_id) == (date(2024, 10, 17), a.id, f"{a.id}-d0")
+    rows = timeline_to_dict(tl)["rows"]
+    assert rows[3]["departures_last_seen"] == {"b1": "2024-10-17"} and rows[2]["departures_last_seen"] == {}
+    keys = list(rows[3])
+    assert keys[keys.index("departure_berths") + 1] == "departures_last_seen"
+    assert "carried_departures" not in rows[3]
+    full = timeline_to_dict(tl, sightings=True)["rows"][3]["carried_departures"]
+    assert [(s["observation_id"], s["last_seen"]) for s in full] == [(a.id, "2024-10-17")]
+
+
+def test_a_vessel_seen_again_after_hidden_dates_stays_and_carries_no_last_seen() -> None:
+    a = _hidden(obs("2024-10-17"), b1=0.0)
+    b = _hidden(obs("2024-10-18"), b1=0.9)
+    c = _hidden(obs("2024-10-20"), b1=0.0)
+    tl = build_timeline("dunai", [a, b, c], [vessel(a, 0), vessel(c, 0)])
+    assert [(r.departures, r.departures_last_seen) for r in tl.rows] == [(0, {}), (0, {}), (0, {})]
+    assert all(s.last_seen is None for r in tl.rows for s in r.sightings)

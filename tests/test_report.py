@@ -754,3 +754,70 @@ def test_report_says_a_site_is_unresolved(tmp_path: Path) -> None:
     with w.store() as st:
         st.put_site(replace(st.get_site("dunai"), resolved=False))
     assert "unresolved place" in write_report(w, ["dunai"], tmp_path / "r.html").read_text()
+
+
+def test_a_departure_after_hidden_dates_is_shown_from_the_date_the_vessel_was_last_seen(tmp_path: Path) -> None:
+    ws = build(tmp_path / "ws", hidden_days=(18, 19))
+    tl = load_timeline(ws.store(), "dunai")
+    assert [(r.date.day, r.departures, r.hidden_berths) for r in tl.rows] == [
+        (17, 0, ()), (18, 0, ("pier-1",)), (19, 0, ("pier-1",)), (20, 1, ())
+    ]
+    html = write_report(ws, None, tmp_path / "r.html").read_text()
+    section = html.split("Changes between consecutive dates", 1)[1].split("<h3>", 1)[0]
+    heads = re.findall(r"<p><strong>(.*?)</strong></p>", section)
+    departure = [h for h in heads if "departure" in h]
+    assert departure == [  # the crane's change between the same two 3 m looks shares the pair
+        "2024-10-17 → 2024-10-20: vessels 1 → 0; 1 departure (pier-1); last seen 17 Oct; berth hidden 18–19 Oct; "
+        "crane 1 → 0; fine-resolution looks compared"
+    ]
+    pair = section.split(departure[0], 1)[1].split('<div class="pair">', 1)[1].split("</div>", 1)[0]
+    shown = re.findall(r"observation (\S+) · image", pair)
+    # Before: the image that saw the vessel on 17 Oct, not the 19 Oct look that could not see the berth.
+    assert shown == ["dunai:sim-dunai-2024-10-17-optical", "dunai:sim-dunai-2024-10-20-optical"]
+    assert "2024-10-19 → 2024-10-20" not in section
+
+
+def test_a_departure_without_hidden_dates_keeps_the_previous_date_as_before(ws: Workspace, html: str) -> None:
+    section = html.split("Changes between consecutive dates", 1)[1].split("<h3>", 1)[0]
+    assert re.findall(r"<p><strong>(.*?)</strong></p>", section) == [
+        "2024-10-17 → 2024-10-20: vessels 1 → 0; 1 departure (pier-1); crane 1 → 0; fine-resolution looks compared"
+    ]
+    assert "last seen" not in html
+
+
+def test_last_seen_text_gives_the_hidden_dates_first_to_last() -> None:
+    from datetime import date
+
+    from sitewatch.report.html import _last_seen_text
+
+    d = date(2024, 10, 17)
+    assert _last_seen_text(d, [date(2024, 10, 18)]) == "last seen 17 Oct; berth hidden 18 Oct"
+    assert _last_seen_text(d, [date(2024, 10, 19), date(2024, 10, 18)]) == "last seen 17 Oct; berth hidden 18–19 Oct"
+    assert _last_seen_text(d, [date(2024, 10, 30), date(2024, 11, 1), date(2024, 11, 2)]) == (
+        "last seen 17 Oct; berth hidden 30 Oct–2 Nov (3 dates)"
+    )
+    assert _last_seen_text(date(2024, 12, 30), [date(2024, 12, 31), date(2025, 1, 2)]) == (
+        "last seen 30 Dec; berth hidden 31 Dec 2024–2 Jan 2025"
+    )
+    assert _last_seen_text(d, []) == "last seen 17 Oct"  # the hidden dates lie before --from
+
+
+def test_an_arrival_beside_a_departure_after_hidden_dates_keeps_its_own_pair(tmp_path: Path) -> None:
+    from _report_world import _ship, _wgs
+    from sitewatch.model import Detection
+
+    ws = build(tmp_path / "ws", hidden_days=(18, 19))
+    with ws.store() as st:  # on 20 Oct a small vessel off the berths, seen by radar
+        (o,) = [x for x in st.observations("dunai") if x.id.endswith("10-20-sar")]
+        st.replace_detections(o, [Detection(f"{o.id}#9", o.id, "vessel", _wgs(_ship(0, -400, 60, 10)), 60.0, 10.0, 90.0,
+                                            0.9, "sar-test", "0.1")])  # fmt: skip
+    html = write_report(ws, None, tmp_path / "r.html").read_text()
+    section = html.split("Changes between consecutive dates", 1)[1].split("<h3>", 1)[0]
+    assert re.findall(r"<p><strong>(.*?)</strong></p>", section) == [
+        "2024-10-17 → 2024-10-20: vessels 1 → 1; 1 departure (pier-1); last seen 17 Oct; berth hidden 18–19 Oct; "
+        "crane 1 → 0; fine-resolution looks compared",
+        "2024-10-19 → 2024-10-20: vessels 0 → 1; 1 arrival (-)",
+    ]
+    assert re.findall(r"observation (\S+) · image", section)[::2] == [
+        "dunai:sim-dunai-2024-10-17-optical", "dunai:sim-dunai-2024-10-19-sar"
+    ]

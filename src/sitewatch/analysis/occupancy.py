@@ -116,6 +116,13 @@ class Sighting:
     berth_id: str | None
     resolution_m: float | None = None
     """Pixel size of the image the vessel was measured on (None: not known, the length taken as exact)."""
+    last_seen: date | None = None
+    """For a vessel carried forward past dates its berth was hidden: the date it was last seen, the date of
+    its ``detection_id`` and ``observation_id`` (None: seen on the date it stands for)."""
+
+
+_Date = date
+"""``date`` where a class's own ``date`` field hides the type."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +152,9 @@ class TimelineRow:
     departure_berths: tuple[str, ...] = ()
     hidden_berths: tuple[str, ...] = ()
     """Berths not seen on the date (hidden by no data or cloud): a vessel last seen at one is carried forward."""
+    carried_departures: tuple[Sighting, ...] = field(default=(), repr=False)
+    """Departures decided on this date after their berth was hidden on the usable dates between: each vessel
+    as last seen (its ``last_seen`` date, detection and observation). It left some time after that date."""
     simulated: bool = False
     sightings: tuple[Sighting, ...] = field(default=(), repr=False)
     fine: bool = False
@@ -153,6 +163,14 @@ class TimelineRow:
     @property
     def present(self) -> bool:
         return self.vessels > 0
+
+    @property
+    def departures_last_seen(self) -> dict[str, _Date]:
+        """Berth -> date its departed vessel was last seen, for the departures decided after hidden dates.
+
+        One date per berth: every vessel carried at a berth was last seen on the last date that saw the berth.
+        """
+        return {s.berth_id or "-": s.last_seen for s in self.carried_departures if s.last_seen}
 
 
 @dataclass(frozen=True)
@@ -405,7 +423,7 @@ def build_timeline(
             arrived = [s for j, s in enumerate(sightings) if j not in {j for _, j in pairs}]
             unmatched = [s for i, s in enumerate(prev) if i not in {i for i, _ in pairs}]
             # Not seen is not gone: a vessel at a berth hidden today waits for the next date that sees it.
-            carried = [s for s in unmatched if s.berth_id in hidden]
+            carried = [s if s.last_seen else replace(s, last_seen=prev_day) for s in unmatched if s.berth_id in hidden]
             left = [s for s in unmatched if s.berth_id not in hidden]
         # Two passes of one sensor on a date (morning, evening) saw the union of their vessels.
         by_sensor = {
@@ -436,6 +454,7 @@ def build_timeline(
                 arrival_berths=tuple(sorted(s.berth_id or "-" for s in arrived)),
                 departure_berths=tuple(sorted(s.berth_id or "-" for s in left)),
                 hidden_berths=hidden,
+                carried_departures=tuple(s for s in left if s.last_seen),
                 simulated=any(o.scene.simulated for o in day_obs),
                 sightings=tuple(sightings),
                 fine=any(o.scene.resolution_m <= params.fine_resolution_m for o in day_obs),
@@ -512,14 +531,22 @@ def _jsonable(value: Any) -> Any:
 
 
 def timeline_to_dict(tl: Timeline, *, sightings: bool = False) -> dict[str, Any]:
-    """A JSON-ready dict: site, parameters, periods (with summary lines), rows, skipped observations."""
+    """A JSON-ready dict: site, parameters, periods (with summary lines), rows, skipped observations.
+
+    Each row's ``sightings`` and ``carried_departures`` (the vessels behind its counts) only with ``sightings``.
+    """
     rows = []
     for r in tl.rows:
         # asdict copies every sighting of the row: skip them when they are to be dropped.
-        d = asdict(r if sightings else replace(r, sightings=()))
+        d = asdict(r if sightings else replace(r, sightings=(), carried_departures=()))
         if not sightings:
             d.pop("sightings")
-        rows.append(d)
+            d.pop("carried_departures")
+        # Next to the departures it qualifies; the other keys stay as they were.
+        keys = list(d)
+        keys.insert(keys.index("departure_berths") + 1, "departures_last_seen")
+        d["departures_last_seen"] = r.departures_last_seen
+        rows.append({k: d[k] for k in keys})
     return _jsonable(
         {
             "site_id": tl.site_id,

@@ -37,6 +37,7 @@ def _print(tl: Timeline, zone: str) -> None:
         click.echo(
             f"{r.date.isoformat():<10}  {seen:<20} {r.vessels:>7}  {r.arrivals:>3} {r.departures:>3}  "
             f"{berths or '-'}{'  [' + others + ']' if others else ''}"
+            f"{''.join(f'  left {b}, last seen {d.isoformat()}' for b, d in r.departures_last_seen.items())}"
             f"{'  hidden: ' + ', '.join(r.hidden_berths) if r.hidden_berths else ''}"
         )
     for s in tl.skipped:

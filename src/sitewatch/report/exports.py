@@ -44,6 +44,8 @@ TIMELINE_CSV_COLUMNS: tuple[str, ...] = (
     "observation_ids",
     "scene_ids",
     "simulated",
+    # Added last, so the columns before it keep their places.
+    "departures_last_seen",
 )
 
 

@@ -24,7 +24,7 @@ import subprocess
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -86,6 +86,9 @@ def _by_kind(detections: Sequence[Detection]) -> str:
 
 
 _Pair = tuple[TimelineRow, TimelineRow]
+_VesselChange = tuple[TimelineRow, TimelineRow, date | None]
+"""The previous row, the row, and for a departure decided after hidden dates the date its vessel was last seen."""
+_P = TypeVar("_P", _Pair, _VesselChange)
 
 
 @dataclass
@@ -204,15 +207,41 @@ def _focus(geoms: Sequence[BaseGeometry], site: Site) -> BaseGeometry:
     return box(c.x - 0.002, c.y - 0.0015, c.x + 0.002, c.y + 0.0015)
 
 
-def _vessel_change_text(row: TimelineRow) -> str:
+def _vessel_change_text(row: TimelineRow, departure_berths: Sequence[str] | None = None, *, arrivals: bool = True) -> str:
+    """The vessel changes of ``row`` in words: its arrivals (unless not ``arrivals``), the departures
+    from ``departure_berths`` (default: all of them) and the berths hidden on its date."""
     parts = []
-    if row.arrivals:
+    if row.arrivals and arrivals:
         parts.append(f"{row.arrivals} arrival{'s' * (row.arrivals > 1)} ({', '.join(row.arrival_berths)})")
-    if row.departures:
-        parts.append(f"{row.departures} departure{'s' * (row.departures > 1)} ({', '.join(row.departure_berths)})")
+    left = row.departure_berths if departure_berths is None else tuple(departure_berths)
+    if left:
+        parts.append(f"{len(left)} departure{'s' * (len(left) > 1)} ({', '.join(left)})")
     if row.hidden_berths:
         parts.append(f"not seen (no data or cloud): {', '.join(row.hidden_berths)}")
     return "; ".join(parts)
+
+
+def _day(d: date, *, year: bool = False) -> str:
+    return f"{d.day} {d:%b}" + (f" {d.year}" if year else "")
+
+
+def _days_text(days: Sequence[date]) -> str:
+    """``"18 Oct"``, ``"18–19 Oct"``, ``"30 Oct–2 Nov"``: the first and last of some dates."""
+    first, last = min(days), max(days)
+    if first == last:
+        return _day(first)
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}–{_day(last)}"
+    return f"{_day(first, year=first.year != last.year)}–{_day(last, year=first.year != last.year)}"
+
+
+def _last_seen_text(last_seen: date, hidden: Sequence[date]) -> str:
+    """``"last seen 17 Oct; berth hidden 18–19 Oct"``: why a departure's before-chip is older than the previous date."""
+    text = f"last seen {_day(last_seen)}"
+    if hidden:
+        n = len(hidden)
+        text += f"; berth hidden {_days_text(hidden)}" + (f" ({n} dates)" if n > 2 else "")
+    return text
 
 
 def _equipment_change_text(prev: TimelineRow, row: TimelineRow) -> str:
@@ -237,13 +266,14 @@ def _spread(items: Sequence[_T], n: int) -> list[_T]:
     return [items[round(k * (len(items) - 1) / (n - 1))] for k in range(n)]
 
 
-def _shared_among_periods(pairs: Sequence[_Pair], cap: int) -> list[_Pair]:
+def _shared_among_periods(pairs: Sequence[_P], cap: int) -> list[_P]:
     """At most ``cap`` changes, shared in turn among the observation periods and spread evenly over each.
 
-    Taking the first ``cap`` would let a busy early campaign crowd a later one out of the
-    report altogether (Rason 2023 hid Rason October 2024).
+    Each change is a tuple whose second item is the row of its later date. Taking the first ``cap``
+    would let a busy early campaign crowd a later one out of the report altogether (Rason 2023 hid
+    Rason October 2024).
     """
-    groups: dict[int, list[_Pair]] = {}
+    groups: dict[int, list[_P]] = {}
     for pair in pairs:
         groups.setdefault(pair[1].period, []).append(pair)
     quota = dict.fromkeys(groups, 0)
@@ -278,30 +308,55 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
                      o.sha256, _by_kind(ds), o.path)
 
     # Vessel arrivals/departures between consecutive dates, and equipment (cranes, trucks) changes
-    # between consecutive fine-resolution dates; one before/after pair per pair of dates.
-    vessel_pairs = [
-        (prev, row) for prev, row in zip(tl.rows, tl.rows[1:], strict=False)
-        if row.period == prev.period and (row.arrivals or row.departures)
-    ]
+    # between consecutive fine-resolution dates; one before/after pair per pair of dates. A departure
+    # decided after its berth was hidden is its own pair, from the date the vessel was last seen: the
+    # previous date's image is the one that did not show the berth.
+    vessel_changes: list[_VesselChange] = []
+    for prev, row in zip(tl.rows, tl.rows[1:], strict=False):
+        if row.period != prev.period:
+            continue
+        if row.arrivals or row.departures > len(row.carried_departures):
+            vessel_changes.append((prev, row, None))
+        vessel_changes += [(prev, row, seen) for seen in sorted({s.last_seen for s in row.carried_departures if s.last_seen})]
     equipment_pairs = equipment_changes(tl)
-    section.changes_omitted = max(len(vessel_pairs) - MAX_CHANGES_PER_SITE, 0) + max(
+    section.changes_omitted = max(len(vessel_changes) - MAX_CHANGES_PER_SITE, 0) + max(
         len(equipment_pairs) - MAX_CHANGES_PER_SITE, 0
     )
     texts: dict[tuple[str, str], list[str]] = {}
-    rows_of: dict[tuple[str, str], tuple[TimelineRow, TimelineRow]] = {}
+    # Each pair of dates -> its before and after images, and the vessels on each date.
+    shown: dict[tuple[str, str], tuple[Observation, Observation, str]] = {}
     for prev, row in _shared_among_periods(equipment_pairs, MAX_CHANGES_PER_SITE):
         key = (prev.date.isoformat(), row.date.isoformat())
         texts.setdefault(key, []).append(_equipment_change_text(prev, row))
-        rows_of[key] = (prev, row)
-    for prev, row in _shared_among_periods(vessel_pairs, MAX_CHANGES_PER_SITE):
-        key = (prev.date.isoformat(), row.date.isoformat())
-        texts.setdefault(key, []).insert(0, _vessel_change_text(row))
-        rows_of[key] = (prev, row)
-    for key in sorted(rows_of):
-        prev, row = rows_of[key]
-        a, b = _best_obs(prev, obs, by_obs), _best_obs(row, obs, by_obs)
+        shown[key] = (_best_obs(prev, obs, by_obs), _best_obs(row, obs, by_obs), f"vessels {prev.vessels} → {row.vessels}")
+    rows_by_date = {r.date: r for r in tl.rows}
+    for prev, row, seen in _shared_among_periods(vessel_changes, MAX_CHANGES_PER_SITE):
+        after = _best_obs(row, obs, by_obs)
+        carried = [s for s in row.carried_departures if s.last_seen]
+        if seen is None:
+            key = (prev.date.isoformat(), row.date.isoformat())
+            left = list(row.departure_berths)
+            for s in carried:  # shown from the date each was last seen
+                left.remove(s.berth_id or "-")
+            text = _vessel_change_text(row, left)
+            shown[key] = (_best_obs(prev, obs, by_obs), after, f"vessels {prev.vessels} → {row.vessels}")
+        else:
+            key = (seen.isoformat(), row.date.isoformat())
+            gone = sorted((s for s in carried if s.last_seen == seen), key=lambda s: (s.observation_id, s.detection_id))
+            berths = {s.berth_id for s in gone}
+            hidden = [r.date for r in tl.rows if seen < r.date < row.date and berths & set(r.hidden_berths)]
+            text = (_vessel_change_text(row, sorted(s.berth_id or "-" for s in gone), arrivals=False)
+                    + f"; {_last_seen_text(seen, hidden)}")  # fmt: skip
+            # The image that saw the vessel; its date's row is gone when it lies before --from.
+            seen_row = rows_by_date.get(seen)
+            before = obs.get(gone[0].observation_id) or _best_obs(prev, obs, by_obs)
+            shown[key] = (before, after, f"vessels {seen_row.vessels} → {row.vessels}" if seen_row
+                          else f"vessels {row.vessels}")  # fmt: skip
+        texts.setdefault(key, []).insert(0, text)
+    for key in sorted(shown):
+        a, b, vessels = shown[key]
         focus = _focus([d.footprint for d in by_obs.get(a.id, []) + by_obs.get(b.id, [])], site)
-        text = f"{key[0]} → {key[1]}: vessels {prev.vessels} → {row.vessels}; " + "; ".join(texts[key])
+        text = f"{key[0]} → {key[1]}: {vessels}; " + "; ".join(t for t in texts[key] if t)
         section.changes.append(_Change(text, chip(a, focus), chip(b, focus)))
 
     with_dets = [o for o in observations if by_obs.get(o.id)]

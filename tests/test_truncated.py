@@ -137,3 +137,15 @@ def test_optical_ship_cut_by_the_image_edge_is_truncated() -> None:
     cut = vessels(detect_optical(top, 10.0, water=water[60:]))
     assert cut and all(d.truncated for d in cut)
     assert all(d.length_m < 100 for d in cut)
+
+
+def test_lone_zero_pixels_beside_a_hull_are_dark_sea_not_a_hole() -> None:
+    img = sea_with_ships(np.random.default_rng(9), (120, 120), [HULL])
+    # Single-look complex chips hold sea pixels whose I and Q are both 0: intensity 0, data all the same.
+    img[57:64:3, 48:73:4] = 0.0
+    img[60, 49] = img[60, 71] = 0.0  # right at the bow and the stern
+    (d,) = _near(detect_sar(img, PX), 60, 60)
+    assert not d.truncated
+    img[:, 70:] = 0.0  # a collar of zeros is no data
+    (d,) = _near(detect_sar(img, PX), 60, 60)
+    assert d.truncated

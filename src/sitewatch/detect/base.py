@@ -15,6 +15,7 @@ __all__ = [
     "measure_components",
     "measure_pixel_lists",
     "pixel_size_pair",
+    "touches_edge",
 ]
 
 
@@ -34,6 +35,11 @@ class PixelDetection:
     """Oriented box corners as (col, row) pixel coordinates, 4 points, not closed."""
     kind: str = "vessel"
     area_px: int = 0
+    truncated: bool = False
+    """The object's pixels reach the raster's edge or touch a pixel without data (no-data collar,
+    NaN, outside the valid mask): part of it may lie where the image cannot show it, so its
+    length and width are lower bounds and its class by size unknown. A tile's edge inside the
+    raster does not count: tiles are read with context around the part they own."""
 
 
 def pixel_size_pair(pixel_size: float | tuple[float, float]) -> tuple[float, float]:
@@ -150,9 +156,12 @@ def measure_pixel_lists(
 
 
 def detections_from_measurements(
-    m: dict[str, NDArray[np.float64]], scores: NDArray[np.floating], kind: str = "vessel"
+    m: dict[str, NDArray[np.float64]],
+    scores: NDArray[np.floating],
+    kind: str = "vessel",
+    truncated: NDArray[np.bool_] | None = None,
 ) -> list[PixelDetection]:
-    """Pack measurement arrays and scores into :class:`PixelDetection` values."""
+    """Pack measurement arrays and scores into :class:`PixelDetection` values (``truncated``: one flag each, default none)."""
     out = []
     for i in range(len(m["row"])):
         out.append(
@@ -166,8 +175,19 @@ def detections_from_measurements(
                 corners=tuple((float(x), float(y)) for x, y in m["corners"][i]),
                 kind=kind,
                 area_px=int(m["area_px"][i]),
+                truncated=bool(truncated[i]) if truncated is not None else False,
             )
         )
     return out
 
 
+
+
+def touches_edge(corners: NDArray[np.float64], shape: tuple[int, int]) -> NDArray[np.bool_]:
+    """Whether each oriented box (``(n, 4, 2)`` corners as (col, row)) reaches past the pixel
+    centres of the first or last row or column of an image of ``shape``: its object lies on
+    the image's edge (or, turned, within a pixel of it)."""
+    c = np.asarray(corners, dtype=np.float64).reshape(-1, 4, 2)
+    h, w = shape
+    col, row = c[..., 0], c[..., 1]
+    return np.asarray(((col < 0) | (col > w - 1) | (row < 0) | (row > h - 1)).any(axis=1), dtype=bool)

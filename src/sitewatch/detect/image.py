@@ -18,8 +18,9 @@ box as geometry (in the image's CRS; in pixel coordinates ``x = col``,
 ``y = row``, pixel centres at integers, when the image has no georeference)
 and properties ``row``, ``col``, ``length_m``, ``width_m``, ``heading_deg`` (clockwise from true
 north through the georeference, :func:`sitewatch.geo.heading_from_north`; from image up in pixel
-coordinates), ``score``, and for vessels ``class_candidates`` (``[name, likelihood]`` pairs by
-measured size, :func:`sitewatch.vessels.class_candidates`). A top-level ``crs`` member names the CRS when it is not WGS84 (a local
+coordinates), ``score``, ``truncated`` (the object reaches the image's edge or a pixel without
+data, so its size is a lower bound) and for vessels ``class_candidates`` (``[name, likelihood]`` pairs by
+measured size, :func:`sitewatch.vessels.class_candidates`; empty for a truncated vessel). A top-level ``crs`` member names the CRS when it is not WGS84 (a local
 CRS, :data:`PIXEL_CRS_WKT`, for pixel coordinates, so GDAL does not read them as
 lon/lat) and a
 ``sitewatch`` member records the input, sensor, pixel size and detector.
@@ -520,9 +521,11 @@ def detections_to_geojson(info: ImageInfo, dets: list[PixelDetection], sensor: s
                     "heading_deg": round(heading, 2) % 180.0,
                     "score": round(d.score, 4),
                     "kind": d.kind,
+                    "truncated": d.truncated,
                 }
                 | (
-                    {"class_candidates": [[c.name, c.likelihood] for c in class_candidates(d.length_m, d.width_m, resolution)]}
+                    # A truncated hull's size is a lower bound: a class by size would be a guess.
+                    {"class_candidates": [] if d.truncated else [[c.name, c.likelihood] for c in class_candidates(d.length_m, d.width_m, resolution)]}
                     if d.kind == "vessel"
                     else {}
                 ),
@@ -540,6 +543,11 @@ def detections_to_geojson(info: ImageInfo, dets: list[PixelDetection], sensor: s
         else "degrees clockwise from true north" if info.crs
         else "degrees clockwise from the transform's y axis",
     }
+    if any(d.truncated for d in dets):
+        meta["truncated"] = (
+            "features with truncated true reach the image's edge or a pixel without data: "
+            "length_m and width_m are lower bounds and class_candidates is left empty"
+        )
     if info.approximate:
         meta["note"] = "transform fitted to the image's GCPs: coordinates are approximate"
     skew = skew_note(info)

@@ -59,14 +59,14 @@ candidates and ships at anchor in :mod:`~sitewatch.detect.optical_objects`, cran
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
 from ..errors import InputError
-from .base import PixelDetection, detections_from_measurements, pixel_size_pair
+from .base import PixelDetection, detections_from_measurements, pixel_size_pair, touches_edge
 from .clouds import cloud_mask
 from .optical_cranes import _crane_objects
 from .optical_features import (
@@ -251,8 +251,18 @@ def detect_optical_result(
     else:
         prob = np.where(crane_px, np.float32(0.0), sc.prob)
         vessels = _vessel_objects(prob, sc.features, sc.water, sc.hidden, (px, py), params, model, sc.bands)
-    out = vessels + cranes
+    out = _flag_edge(vessels + cranes, sc.water.shape)
     return OpticalResult(sorted(out, key=lambda d: -d.score), sc.hidden, sc.cloud, sc.water)
+
+
+def _flag_edge(found: list[PixelDetection], shape: tuple[int, int]) -> list[PixelDetection]:
+    """Mark objects on the image's edge ``truncated`` (objects touching hidden pixels are
+    already dropped). In a tiled run a tile's inner edges never count: a tile keeps only
+    objects centred in its core, which lies further than a vessel's half-length inside."""
+    if not found:
+        return found
+    cut = touches_edge(np.array([d.corners for d in found]), shape)
+    return [replace(d, truncated=True) if c else d for d, c in zip(found, cut, strict=True)]
 
 
 def _site_vessels(

@@ -398,13 +398,14 @@ def detect_sar_with_features(
     # so there are never more busy threads than workers.
     with ThreadPoolExecutor(workers - 1) if workers > 1 else nullcontext() as pool:
         intensity = _to_intensity(a, p.input_scale, pool)
+        nodata = given  # the caller's valid mask alone: land is not a hole in the image
         if water is not None:
             wide = widen_water(np.asarray(water, dtype=bool), math.sqrt(px * py), p.berth_margin_m)
             given = wide if given is None else given & wide
         derive = p.refine_water if water is not None else p.derive_water
         # GRD products mark no-data with 0 and reprojection borders with NaN: in float input
         # those pixels are invalid too (found in the same pass as the cell sums).
-        found = _detect(intensity, given, bool(np.issubdtype(a.dtype, np.floating)), (px, py), p, pool, derive)
+        found = _detect(intensity, given, bool(np.issubdtype(a.dtype, np.floating)), (px, py), p, pool, derive, nodata)
     if p.classify_8bit and a.dtype == np.uint8 and found:
         prob = candidate_probability(np.array([candidate_vector(ft) for _, ft in found]))
         found = [df for df, q in zip(found, prob, strict=True) if q >= 0.5]
@@ -426,7 +427,7 @@ def _detect_rendering(
         keep = wide if keep is None else keep & wide
     if keep is not None and keep.shape != a.shape:
         raise InputError(f"valid mask shape {keep.shape} differs from the image's {a.shape}")
-    found = detect_rendering(a, pxy)
+    found = detect_rendering(a, pxy, valid=None if valid is None else np.asarray(valid, dtype=bool))
     if keep is None:
         return found
     h, w = a.shape
@@ -461,6 +462,7 @@ def _detect(
     p: SarParams,
     pool: Executor | None,
     derive_land: bool,
+    valid: NDArray[np.bool_] | None = None,
 ) -> list[tuple[PixelDetection, dict[str, float]]]:
     px, py = pxy
     gpx = math.sqrt(px * py)
@@ -487,7 +489,7 @@ def _detect(
     ]
     out: list[tuple[int, PixelDetection, dict[str, float]]] = []
     for batch in _batches(wins, CANVAS_PIXELS):
-        out.extend(_objects(x, pixmask, water_c, maps, coarse, batch, f, merge_px, pxy, p, (land, levels)))
+        out.extend(_objects(x, pixmask, water_c, maps, coarse, batch, f, merge_px, pxy, p, (land, levels), (valid, check_float)))
     out.sort(key=lambda t: t[0])  # stable: the order of the windows, then of the objects in each
     return [(d, ft) for _, d, ft in out]
 

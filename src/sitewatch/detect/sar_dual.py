@@ -139,11 +139,18 @@ def fuse_polarisations(
 
 
 def _mean_of(d: PixelDetection, e: PixelDetection, pxy: tuple[float, float]) -> PixelDetection:
-    """``d`` with the mean length and width of ``d`` and ``e`` and the higher score."""
+    """``d`` with the mean length and width of ``d`` and ``e``, the higher score, truncated if either is."""
     length, width = (d.length_m + e.length_m) / 2, (d.width_m + e.width_m) / 2
     one = np.array([0.0])
     c = _box_corners(one + d.row, one + d.col, one + d.heading_deg, one + length, one + width, pxy)[0]
-    return replace(d, length_m=length, width_m=width, score=max(d.score, e.score), corners=tuple((float(x), float(y)) for x, y in c))
+    return replace(
+        d,
+        length_m=length,
+        width_m=width,
+        score=max(d.score, e.score),
+        corners=tuple((float(x), float(y)) for x, y in c),
+        truncated=d.truncated or e.truncated,  # one channel saw the hull cut: the mean is cut too
+    )
 
 
 def _overlapping(

@@ -276,9 +276,16 @@ def render_probability(x: NDArray[np.float64], model: dict[str, Any] | None = No
 
 
 def detect_rendering(
-    image: NDArray[np.generic], pxy: tuple[float, float], params: RenderParams | None = None, model: dict[str, Any] | None = None
+    image: NDArray[np.generic],
+    pxy: tuple[float, float],
+    params: RenderParams | None = None,
+    model: dict[str, Any] | None = None,
+    valid: NDArray[np.bool_] | None = None,
 ) -> list[tuple[PixelDetection, dict[str, float]]]:
-    """Vessels in an 8-bit rendering; each with its feature values (and ``probability``)."""
+    """Vessels in an 8-bit rendering; each with its feature values (and ``probability``).
+
+    A vessel whose pixels lie on the image's edge or next to a pixel outside ``valid`` is
+    ``truncated``."""
     from .sar_size import _axis_variances, _box_corners  # shared measurement
 
     p = params or RenderParams()
@@ -300,7 +307,10 @@ def detect_rendering(
     sel = dict(m)
     sel["length_m"], sel["width_m"] = length, width
     sel["corners"] = _box_corners(m["row"], m["col"], m["heading_deg"], length, width, pxy)
-    dets = detections_from_measurements(sel, prob[keep])
+    cut_off = np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])
+    if valid is not None and not valid.all():
+        cut_off = np.concatenate([cut_off, lab[ndimage.binary_dilation(~valid, np.ones((3, 3), bool))]])
+    dets = detections_from_measurements(sel, prob[keep], truncated=np.isin(ids, cut_off))
     return [
         (d, {name: float(feats[i, j]) for j, name in enumerate(RENDER_FEATURES)} | {"probability": float(prob[i])})
         for d, i in zip(dets, keep, strict=True)

@@ -181,8 +181,6 @@ def detections_from_measurements(
     return out
 
 
-
-
 def touches_edge(corners: NDArray[np.float64], shape: tuple[int, int]) -> NDArray[np.bool_]:
     """Whether each oriented box (``(n, 4, 2)`` corners as (col, row)) reaches past the pixel
     centres of the first or last row or column of an image of ``shape``: its object lies on

@@ -47,6 +47,12 @@ def _workspace(tmp_path: Path, site: Site, data: np.ndarray, tags: dict[str, str
     return ws, tif
 
 
+def _cloudy_workspace(tmp_path: Path, site: Site) -> tuple[Workspace, Path]:
+    """A workspace holding ``site`` and one optical scene of 18 October with a cloud over the north berth."""
+    tags = {"SITEWATCH_ACQUIRED": "2024-10-18T02:00:00Z", "SITEWATCH_SENSOR": "optical"}
+    return _workspace(tmp_path, site, _optical(cloud=True), tags, ["blue", "green", "red", "nir"])
+
+
 def _optical(cloud: bool) -> np.ndarray:
     data = np.empty((4, 260, 220), np.float32)
     data[:, :, :QUAY_COL] = np.array([0.045, 0.040, 0.022, 0.012])[:, None, None]  # harbour water
@@ -64,9 +70,7 @@ def _hidden(ws: Workspace) -> dict[str, float]:
 
 def test_a_berth_under_cloud_is_recorded_hidden_and_a_rerun_replaces_it(tmp_path: Path) -> None:
     site = _site()
-    ws, _ = _workspace(tmp_path, site, _optical(cloud=True),
-                       {"SITEWATCH_ACQUIRED": "2024-10-18T02:00:00Z", "SITEWATCH_SENSOR": "optical"},
-                       ["blue", "green", "red", "nir"])  # fmt: skip
+    ws, _ = _cloudy_workspace(tmp_path, site)
     detect_site(ws, SITE.id, workers=1)
     hidden = _hidden(ws)
     assert hidden["north"] > 0.9 and hidden["south"] == 0.0
@@ -106,9 +110,7 @@ def test_what_detect_recorded_stays_through_an_unchanged_rerun_and_a_second_inge
     from sitewatch import detection
 
     site = _site()
-    ws, tif = _workspace(tmp_path, site, _optical(cloud=True),
-                         {"SITEWATCH_ACQUIRED": "2024-10-18T02:00:00Z", "SITEWATCH_SENSOR": "optical"},
-                         ["blue", "green", "red", "nir"])  # fmt: skip
+    ws, tif = _cloudy_workspace(tmp_path, site)
     detect_site(ws, SITE.id, workers=1)
     hidden = _hidden(ws)
     assert hidden["north"] > 0.9

@@ -64,7 +64,7 @@ trees score at the cut OR that is on open water and clear of the sea, :func:`ope
 ``--open-water-feature`` gives that rule to the trees as one more feature (4 Dec; BENCHMARKS.md,
 "An open-water contrast rule beside the trees": both worse). ``--robust-spread`` takes candidates and
 features from a block spread that hulls filling part of a block do not inflate
-(:func:`robust_block_background`; 4 Dec, BENCHMARKS.md, "A block spread the crowd does not lift": worse).
+(:func:`robust_block_background`; 4 Dec, BENCHMARKS.md, "Why P0119's ships are missed": worse).
 ``--diagnose-held-out CHIP`` scores one chip with trees fitted without it and says, for each box missed
 at the cut, whether it had no candidate, was merged with a neighbour or land, or had a candidate
 scored below the cut, and how those candidates' features stand against the training ships.
@@ -231,8 +231,10 @@ def robust_block_background(v: np.ndarray, p: object) -> tuple[np.ndarray, np.nd
     3.8 sea-noise units at the ships the trees miss, 1.5 at those they keep). Here a block's spread is
     ``min(hi, max(k · lo, noise))`` with ``lo = q50 - q10`` and ``k`` the median ``hi / lo`` of the chip's
     darkest fifth of blocks (those that give the sea noise; the rendering's own skew, so stretch-adaptive;
-    none with ``lo > 0``: spread as before). Land texture widens both halves of a block and keeps its
-    spread; the floor at the sea noise keeps a clipped sea (``lo`` 0) at its noise. Nothing fitted."""
+    none with ``lo > 0``: spread as before). Land texture was expected to widen both halves of a block and
+    keep its spread (urban land does not: bright points on darker ground are skewed like hulls on water,
+    and P0094's land fell apart into candidates; BENCHMARKS.md); the floor at the sea noise keeps a
+    clipped sea (``lo`` 0) at its noise. Nothing fitted. Chip-out F1 0.756 -> 0.635: not shipped."""
     from scipy import ndimage
 
     b = p.block_px  # type: ignore[attr-defined]
@@ -693,8 +695,8 @@ def _assigned(pos: np.ndarray, s: np.ndarray, boxes: list, cut: float) -> dict[i
 
 
 def errors_at_cut(data: list, prob: dict[str, np.ndarray]) -> str:
-    """Where the errors at :data:`CUT` are (held out or in-sample, as ``prob`` was scored): false alarms inside a box another candidate already matched
-    (hull fragments) or outside every box, and misses with no candidate at all (every candidate kept,
+    """Where the errors at :data:`CUT` are (held out or in-sample, as ``prob`` was scored): false
+    alarms inside a box another candidate already matched (hull fragments) or outside every box, and misses with no candidate at all (every candidate kept,
     one-to-one) or with a candidate scored below the cut; the busiest chips of each."""
     frag, out, none, below = {}, {}, {}, {}
     for _, name, pos, _, y, boxes, _ in data:

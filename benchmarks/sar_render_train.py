@@ -3,7 +3,9 @@
 Run:  python benchmarks/sar_render_train.py [--datasets DIR] [--opensarship-held-out] [--nested]
       [--quick] [--members M] [--seed N] [--write] [--diagnose]
       [--anchorages N] [--speckle N] [--self-train] [--drop FEATURE ...] [--chip-balance]
-      [--relative FEATURE ...] [--downscale N] [--open-water] [--open-water-feature]   (tried, not shipped)
+      [--relative FEATURE ...] [--downscale N] [--open-water] [--open-water-feature]
+      [--robust-spread]   (tried, not shipped)
+      [--diagnose-held-out CHIP]
 
 Candidates are :func:`sitewatch.detect.sar_render.rendering_candidates` on the 16 box-labelled
 chips (12 SAR-Ship-Dataset samples, 4 HRSID samples); a candidate is a ship when its centroid
@@ -60,7 +62,13 @@ leaves features out, ``--chip-balance`` weights the classes equally within each 
 ``--open-water`` prints every figure also with a CFAR-like rule beside the trees (keep a candidate the
 trees score at the cut OR that is on open water and clear of the sea, :func:`open_water_contrast`),
 ``--open-water-feature`` gives that rule to the trees as one more feature (4 Dec; BENCHMARKS.md,
-"An open-water contrast rule beside the trees": both worse).
+"An open-water contrast rule beside the trees": both worse). ``--robust-spread`` takes candidates and
+features from a block spread that hulls filling part of a block do not inflate
+(:func:`robust_block_background`; 4 Dec, BENCHMARKS.md, "Why P0119's ships are missed": worse).
+``--diagnose-held-out CHIP`` scores one chip with trees fitted without it and says, for each box missed
+at the cut, whether it had no candidate, was merged with a neighbour or land, or had a candidate
+scored below the cut, and how those candidates' features stand against the training ships.
+Every split and the in-sample fit also print where their errors at the cut are (:func:`errors_at_cut`).
 """
 
 from __future__ import annotations
@@ -208,6 +216,48 @@ def open_water_contrast(img: np.ndarray, lab: np.ndarray, feats: np.ndarray, ext
         & (f["ring_occupied"] <= r.ring_occupied)
         & (f["mean_over_ring"] >= r.contrast)
     )
+
+
+ROBUST_SPREAD = [False]
+"""``--robust-spread``: candidates and features from :func:`robust_block_background` (4 Dec, P0119)."""
+
+
+def robust_block_background(v: np.ndarray, p: object) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, float]:
+    """:func:`sitewatch.detect.sar_render._block_background` with a block spread that ships filling part
+    of a block do not inflate (``--robust-spread``; 4 Dec). A block's spread is ``hi = q90 - q50``; in a
+    crowded anchorage most 8-px blocks hold some hull pixels, which lift their q90 but not their q10 or
+    median, so the smoothed spread (and the seed and grow levels with it) rises to ship level and the
+    anchorage's ships come out as small low-contrast fragments (HRSID P0119 held out: local spread
+    3.8 sea-noise units at the ships the trees miss, 1.5 at those they keep). Here a block's spread is
+    ``min(hi, max(k · lo, noise))`` with ``lo = q50 - q10`` and ``k`` the median ``hi / lo`` of the chip's
+    darkest fifth of blocks (those that give the sea noise; the rendering's own skew, so stretch-adaptive;
+    none with ``lo > 0``: spread as before). Land texture was expected to widen both halves of a block and
+    keep its spread (urban land does not: bright points on darker ground are skewed like hulls on water,
+    and P0094's land fell apart into candidates; BENCHMARKS.md); the floor at the sea noise keeps a
+    clipped sea (``lo`` 0) at its noise. Nothing fitted. Chip-out F1 0.756 -> 0.635: not shipped."""
+    from scipy import ndimage
+
+    b = p.block_px  # type: ignore[attr-defined]
+    h, w = v.shape
+    hb, wb = -(-h // b), -(-w // b)
+    pad = np.pad(v, ((0, hb * b - h), (0, wb * b - w)), mode="reflect")
+    blocks = pad.reshape(hb, b, wb, b).transpose(0, 2, 1, 3).reshape(hb, wb, b * b)
+    q10, med, q90 = np.percentile(blocks, [10, 50, 90], axis=2)
+    water = float(np.percentile(med, 10))
+    dark = med <= np.percentile(med, 20)
+    hi, lo = q90 - med, med - q10
+    noise = max(float(np.median(hi[dark])), 2.0)
+    ok = dark & (lo > 0)
+    if ok.any():
+        k = float(np.median(hi[ok] / lo[ok]))
+        hi = np.minimum(hi, np.maximum(k * lo, noise))
+    meds = ndimage.median_filter(med, p.smooth_blocks, mode="reflect")  # type: ignore[attr-defined]
+    q90s = ndimage.median_filter(med + hi, p.smooth_blocks, mode="reflect")  # type: ignore[attr-defined]
+
+    def up(a: np.ndarray) -> np.ndarray:
+        return np.repeat(np.repeat(a.astype(np.float32), b, 0), b, 1)[:h, :w]
+
+    return up(meds), up(q90s), water, up(med), noise
 
 
 OPEN_FEATURE = [False]
@@ -609,6 +659,120 @@ def _matched(pos: np.ndarray, boxes: list) -> list[bool]:
     return used
 
 
+def _no_candidate_reason(lab: np.ndarray, b: tuple[float, float, float, float], boxes: list, inside: np.ndarray) -> str:
+    """Why no candidate matches box ``b`` (:func:`diagnose`): the component covering most of it lies
+    mostly outside every box (``inside``), covers another box too, or no component touches it."""
+    sl = _box_slices(b, lab.shape)
+    ids = np.unique(lab[sl][lab[sl] > 0])
+    if ids.size == 0:
+        return "below the hysteresis levels"
+    comp = lab == int(max(ids, key=lambda t: int((lab[sl] == t).sum())))
+    if int((comp & ~inside).sum()) >= comp.sum() / 2:
+        return "merged with land or clutter"
+    if sum(int(comp[_box_slices(bb, lab.shape)].sum()) >= 10 for bb in boxes) >= 2:
+        return "merged with a neighbour ship"
+    return "one component, centroid outside the box"
+
+
+def _assigned(pos: np.ndarray, s: np.ndarray, boxes: list, cut: float) -> dict[int, int]:
+    """Box index -> candidate index of a one-to-one match of the candidates scoring at least ``cut``
+    (:func:`match_boxes`'s order: best score first, each to the free box holding its centroid whose
+    centre is nearest)."""
+    used: dict[int, int] = {}
+    for i in np.argsort(-s, kind="stable"):
+        if s[i] < cut:
+            continue
+        r, c = pos[i]
+        best, bestd = -1, np.inf
+        for j, (x0, y0, x1, y1) in enumerate(boxes):
+            if j not in used and x0 - 0.5 <= c <= x1 + 0.5 and y0 - 0.5 <= r <= y1 + 0.5:
+                d = (c - (x0 + x1) / 2) ** 2 + (r - (y0 + y1) / 2) ** 2
+                if d < bestd:
+                    best, bestd = j, d
+        if best >= 0:
+            used[best] = int(i)
+    return used
+
+
+def errors_at_cut(data: list, prob: dict[str, np.ndarray]) -> str:
+    """Where the errors at :data:`CUT` are (held out or in-sample, as ``prob`` was scored): false
+    alarms inside a box another candidate already matched (hull fragments) or outside every box, and misses with no candidate at all (every candidate kept,
+    one-to-one) or with a candidate scored below the cut; the busiest chips of each."""
+    frag, out, none, below = {}, {}, {}, {}
+    for _, name, pos, _, y, boxes, _ in data:
+        q = prob[name]
+        at, every = _assigned(pos, q, boxes, CUT), _assigned(pos, np.ones(len(q)), boxes, 0.0)
+        taken = set(at.values())
+        for i in np.flatnonzero(q >= CUT):
+            if int(i) not in taken:
+                (frag if y[i] > 0 else out)[name] = (frag if y[i] > 0 else out).get(name, 0) + 1
+        for j in range(len(boxes)):
+            if j not in at:
+                (below if j in every else none)[name] = (below if j in every else none).get(name, 0) + 1
+
+    def said(d: dict[str, int]) -> str:
+        top = sorted(d.items(), key=lambda t: -t[1])[:3]
+        names = ", ".join(f"{n[:5] if n.startswith('P0') else n} {k}" for n, k in top)
+        return f"{sum(d.values())} ({names})"
+
+    return (
+        f"false alarms in a box already matched (fragments) {said(frag)}, outside every box {said(out)}; "
+        f"misses without a candidate {said(none)}, with one below the cut {said(below)}"
+    )
+
+
+def diagnose_held_out(root: Path, data: list, extra: tuple[np.ndarray, np.ndarray], members: int, extra_keys: list[str], chip: str) -> None:
+    """Why the held-out trees miss ``chip``'s ships (``--diagnose-held-out CHIP``; 4 Dec): the chip
+    scored by trees fitted without it (as leave-one-chip-out), each box missed at :data:`CUT` put in
+    one of (i) no candidate pixel on it, (ii) merged with a neighbour ship or with land (as
+    :func:`diagnose`), (iii) its candidate scored below the cut. For (iii), each feature's median
+    against the kept ships of the chip and the training positives and negatives (box chips of the
+    fold), with the percentile of the (iii) candidates among the training positives, and the
+    local block spread at them in the chip's sea-noise units."""
+    from sitewatch.detect.sar_render import RenderParams, _block_background
+
+    tr = [r for r in data if r[1] != chip]
+    row = next(r for r in data if r[1] == chip)
+    img = next(im for n, im, _ in ssdd_chips(root) + hrsid_chips(root) if n == chip)
+    pos, x, boxes = row[2], row[3], row[5]
+    q = render_probability(x, fit_ensemble(tr, extra, members, extra_keys))
+    at, every = _assigned(pos, q, boxes, CUT), _assigned(pos, np.ones(len(q)), boxes, 0.0)
+    lab, _, _ = rendering_candidates(img)
+    inside = np.zeros(lab.shape, bool)
+    for b in boxes:
+        inside[_box_slices(b, lab.shape)] = True
+    kept = np.flatnonzero(q >= CUT)
+    print(f"{chip} held out, cut {CUT}: tp {len(at)} fp {len(kept) - len(at)} fn {len(boxes) - len(at)}")
+    below, reasons = [], {}
+    for j, b in enumerate(boxes):
+        if j in at:
+            continue
+        if j in every:
+            below.append(every[j])
+            why = "(iii) a candidate, scored below the cut"
+        else:
+            why = "(i) no candidate: " + _no_candidate_reason(lab, b, boxes, inside) if not (lab[_box_slices(b, lab.shape)] > 0).any() else "(ii) " + _no_candidate_reason(lab, b, boxes, inside)
+        reasons[why] = reasons.get(why, 0) + 1
+    for why, k in sorted(reasons.items()):
+        print(f"  {why}: {k}")
+    miss, tp = np.array(below, int), np.array(sorted(at.values()), int)
+    if not len(miss):
+        return
+    print(f"  (iii) scores {np.round(np.sort(q[miss]), 2).tolist()}")
+    v = img.astype(np.float32)
+    med, q90, _, _, noise = _block_background(v, RenderParams())
+    for label, idx in (("(iii) candidates", miss), ("kept ships", tp)):
+        r, c = pos[idx, 0].astype(int), pos[idx, 1].astype(int)
+        area = np.bincount(lab.ravel())[idx + 1]
+        print(f"  {label}: local spread median {np.median((q90 - med)[r, c]) / noise:.1f} sea-noise units, area median {np.median(area):.0f} px")
+    xp = np.vstack([r[3][r[4] > 0] for r in tr])
+    xn = np.vstack([r[3][r[4] == 0] for r in tr])
+    print(f"  {'feature':<24}{'(iii)':>8}{'kept':>8}{'train +':>9}{'train -':>9}  (iii) percentile among train +")
+    for j, name in enumerate(RENDER_FEATURES):
+        pct = np.median([100 * (xp[:, j] < t).mean() for t in x[miss, j]])
+        print(f"  {name:<24}{np.median(x[miss, j]):8.2f}{np.median(x[tp, j]):8.2f}{np.median(xp[:, j]):9.2f}{np.median(xn[:, j]):9.2f}  {pct:5.0f}")
+
+
 def diagnose(root: Path) -> None:
     """Each box no candidate matches (every candidate kept, one-to-one as :func:`score`), and why:
     the component covering most of it lies mostly outside every box (merged with land or clutter),
@@ -644,18 +808,10 @@ def diagnose(root: Path) -> None:
             sl = _box_slices(b, lab.shape)
             ids = np.unique(lab[sl][lab[sl] > 0])
             piece = False
-            if ids.size == 0:
-                why = "below the hysteresis levels"
-            else:
+            why = _no_candidate_reason(lab, b, boxes, inside)
+            if ids.size:
                 j = int(max(ids, key=lambda t: int((lab[sl] == t).sum())))
                 comp = lab == j
-                touched = sum(int(comp[_box_slices(bb, lab.shape)].sum()) >= 10 for bb in boxes)
-                if int((comp & ~inside).sum()) >= comp.sum() / 2:
-                    why = "merged with land or clutter"
-                elif touched >= 2:
-                    why = "merged with a neighbour ship"
-                else:
-                    why = "one component, centroid outside the box"
                 pieces, m = ndimage.label(seed & comp, np.ones((3, 3), bool))
                 for k in range(1, m + 1):
                     rr, cc = np.nonzero(pieces == k)
@@ -690,11 +846,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--diagnose", action="store_true", help="say why each box without a candidate has none, and stop")
     ap.add_argument("--open-water", action="store_true", help="also every figure with the open-water contrast rule (keep at the cut OR by the rule)")
     ap.add_argument("--open-water-feature", action="store_true", help="the open-water contrast rule as one more feature of the trees (not shipped)")
+    ap.add_argument("--diagnose-held-out", metavar="CHIP", help="why the held-out trees miss CHIP's ships (i/ii/iii, features), and stop")
+    ap.add_argument("--robust-spread", action="store_true", help="block spreads that ships filling part of a block do not inflate (robust_block_background)")
     args = ap.parse_args(argv)
     needed = BOX_CHIPS if args.no_opensarship or args.diagnose else (*BOX_CHIPS, OPENSARSHIP)
     if message := missing_datasets(args.datasets, needed):
         print(message, file=sys.stderr)
         return 2
+    if args.robust_spread:
+        import sitewatch.detect.sar_render as sar_render
+
+        ROBUST_SPREAD[0] = True
+        sar_render._block_background = robust_block_background  # type: ignore[assignment]
     if args.diagnose:
         diagnose(args.datasets)
         return 0
@@ -711,6 +874,9 @@ def main(argv: list[str] | None = None) -> int:
     data = rows(args.datasets, GAMMAS if args.members > 1 else ())
     osr = [] if args.no_opensarship else opensarship_rows(args.datasets, GAMMAS if args.members > 1 and not args.box_gamma_only else ())
     extra, extra_keys = opensarship_training(osr), opensarship_keys(osr) if args.members > 1 else []
+    if args.diagnose_held_out:
+        diagnose_held_out(args.datasets, data, extra, args.members, extra_keys, args.diagnose_held_out)
+        return 0
     print(f"OpenSARShip rendering candidates in training: {len(extra[1])} (ships {int(extra[1].sum())})")
     n = sum(len(r[4]) for r in data)
     ships = int(sum(r[4].sum() for r in data))
@@ -738,6 +904,7 @@ def main(argv: list[str] | None = None) -> int:
                 extra_kept = OPEN[r[1]] & (prob[r[1]] < CUT)
                 line += f"   + open water: tp {o.tp:3d} fp {o.fp:3d} fn {o.fn:3d}  (rule keeps {int(OPEN[r[1]].sum())}, {int(extra_kept.sum())} below the cut, {int((extra_kept & (r[4] > 0)).sum())} of them in a box)"
             print(line)
+        print("    errors: " + errors_at_cut(data, prob))
         if args.nested:
             cuts = nested_cuts(data, key, extra, args.members, extra_keys)
             print(f"{label:<22} nested cut (chosen {', '.join(sorted({f'{c:.2f}' for c in cuts.values()}))})  P %.3f  R %.3f  F1 %.3f" % score(data, prob, cuts).prf(), flush=True)
@@ -747,6 +914,7 @@ def main(argv: list[str] | None = None) -> int:
     model = fit_ensemble(data, extra, args.members, extra_keys)
     insample = {r[1]: render_probability(r[3], model) for r in data}
     print(f"in-sample (all 16 chips in training)  cut {CUT}  P %.3f  R %.3f  F1 %.3f" % score(data, insample, CUT).prf())
+    print("    errors: " + errors_at_cut(data, insample))
     if args.open_water:
         print(f"in-sample (all 16 chips in training)  cut {CUT} + open water  P %.3f  R %.3f  F1 %.3f" % score(data, insample, CUT, True).prf())
     if args.opensarship_held_out and osr:

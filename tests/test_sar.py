@@ -510,6 +510,9 @@ def test_masks_given_as_nested_lists_are_taken_as_arrays() -> None:
     assert detect_sar(img, PX, water=np.ones(img.shape, bool).tolist()) == ref  # type: ignore[arg-type]
     with pytest.raises(InputError, match="water mask shape"):
         detect_sar(img, PX, water=[[True]])  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"valid mask shape \(1, 1\) differs from the image's \(120, 120\)"):
+        detect_sar(img, PX, valid=[[True]], water=np.ones(img.shape, bool))  # type: ignore[arg-type]
+    assert detect_sar(img, PX, valid=np.ones(img.shape, bool).tolist(), water=np.ones(img.shape, bool)) == ref  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("value", [1e18, float(np.finfo(np.float32).max)])

@@ -678,3 +678,41 @@ def test_detector_with_texture_features_passes_its_bands_and_finds_the_same_ship
     textured = detect_optical(bands, 10.0, params=OpticalParams(texture_features=True))
     assert plain and widths == [len(OBJECT_FEATURE_NAMES), len(OBJECT_FEATURE_NAMES) + len(TEXTURE_FEATURE_NAMES)]
     assert [(d.row, d.col, d.score) for d in textured] == [(d.row, d.col, d.score) for d in plain]
+
+
+@pytest.mark.parametrize("limit", [{"max_width_m": 12.0}, {"max_length_m": 90.0}, {"min_length_m": 200.0}])
+def test_a_ship_outside_the_size_limits_is_not_a_vessel_on_either_path(limit: dict[str, float]) -> None:
+    """Length and width limits hold with the site's water (``_site_vessels``) and without it (the
+    candidates of the learned path and the ships at anchor): a 113 x 15.6 m and a 150 x 25 m ship."""
+    bands, water = scene(10.0)
+    assert len(vessels(detect_optical(bands, 10.0, water=water))) == 1
+    assert vessels(detect_optical(bands, 10.0, water=water, params=OpticalParams(**limit))) == []
+    anchored = _ship_at_anchor()
+    near = lambda dets: [d for d in vessels(dets) if abs(d.row - 70) < 4 and abs(d.col - 50) < 4]  # noqa: E731
+    assert len(near(detect_optical(anchored, 10.0))) == 1
+    assert near(detect_optical(anchored, 10.0, params=OpticalParams(**limit))) == []
+
+
+def test_candidates_outside_the_size_limits_are_dropped() -> None:
+    from sitewatch.detect.optical_features import FEATURE_NAMES
+    from sitewatch.detect.optical_objects import candidate_objects
+
+    # 10 m pixels, open water: a long wide object and a short narrow one.
+    water = np.ones((100, 100), bool)
+    prob = np.zeros(water.shape, np.float32)
+    prob[10:26, 20:24] = 0.95
+    prob[60:67, 60:62] = 0.95
+    feats = np.zeros((len(FEATURE_NAMES), *water.shape), np.float32)
+    hidden = np.zeros(water.shape, bool)
+
+    def kept(**limits: float) -> list[str]:
+        m, x = candidate_objects(prob, feats, water, hidden, (10.0, 10.0), OpticalParams(**limits))
+        assert len(x) == len(m["row"])
+        return sorted("long" if r < 40 else "short" for r in m["row"])
+
+    m, _ = candidate_objects(prob, feats, water, hidden, (10.0, 10.0), OpticalParams())
+    (long_, short), (wide, narrow) = sorted(m["length_m"], reverse=True), sorted(m["width_m"], reverse=True)
+    assert kept() == ["long", "short"]
+    assert kept(max_length_m=(long_ + short) / 2) == ["short"]
+    assert kept(min_length_m=(long_ + short) / 2) == ["long"]
+    assert kept(max_width_m=(wide + narrow) / 2) == ["short"]

@@ -17,10 +17,11 @@ from numpy.typing import NDArray
 
 from sitewatch.cli import main
 from sitewatch.errors import InputError
+from sitewatch.model import Observation
 from sitewatch.sources.safe import is_s1_product, is_safe_product, open_s1_grd, open_s2_l2a
 from sitewatch.testing import site_utm_origin, tiny_site, write_tiff
 from sitewatch.testing.safe import write_s1_grd_safe, write_s2_safe
-from sitewatch.workspace import init_workspace
+from sitewatch.workspace import Workspace, init_workspace
 from test_optical import QUAY, WATER, coverage
 
 SITE = tiny_site()
@@ -144,6 +145,16 @@ def ws(tmp_path: Path):  # type: ignore[no-untyped-def]
     return ws
 
 
+def _ingest_the_one_observation(ws: Workspace, product: Path, times: int = 1) -> Observation:
+    """Ingest ``product`` into the test site ``times`` times; the site's one observation."""
+    for _ in range(times):
+        r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(product), "-w", str(ws.root)])
+        assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    return obs
+
+
 def _site_product(tmp_path: Path, *, as_zip: bool, level: str = "L2A") -> Path:
     """A product over the test site: 10 m bands of known DN, SCL 20 m with a cloud block."""
     crs, x0, y0 = site_utm_origin(SITE)
@@ -161,11 +172,7 @@ def _site_product(tmp_path: Path, *, as_zip: bool, level: str = "L2A") -> Path:
 @pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
 def test_ingest_takes_a_product_as_one_optical_observation_once(ws, tmp_path: Path, as_zip: bool) -> None:  # type: ignore[no-untyped-def]
     product = _site_product(tmp_path, as_zip=as_zip)
-    for _ in range(2):
-        r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(product), "-w", str(ws.root)])
-        assert r.exit_code == 0, r.output
-    with ws.store() as store:
-        (obs,) = store.observations(SITE.id)
+    obs = _ingest_the_one_observation(ws, product, times=2)
     name = "S2B_MSIL2A_20241017T093005_N0511_R136_T52TGN_20241017T120000"
     assert obs.id == f"{SITE.id}/{name}"
     assert obs.scene.sensor == "optical" and obs.scene.platform == "sentinel-2b"
@@ -205,10 +212,7 @@ def test_the_acquisition_time_is_the_granules_sensing_time_not_the_datatakes_sta
     opened = open_s2_l2a(product)
     assert opened.acquired == datetime(2024, 10, 18, 0, 1, 32, 511000, tzinfo=UTC)
     assert opened.acquired_from == "MTD_TL.xml SENSING_TIME" and "20241017T" in opened.name
-    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(product), "-w", str(ws.root)])
-    assert r.exit_code == 0, r.output
-    with ws.store() as store:
-        (obs,) = store.observations(SITE.id)
+    obs = _ingest_the_one_observation(ws, product)
     assert obs.scene.acquired == opened.acquired and obs.provenance["acquired_from"] == "MTD_TL.xml SENSING_TIME"
 
 
@@ -310,10 +314,7 @@ def test_grd_gcps_number_pixel_centres_as_sentinel_1_does(ws, tmp_path: Path) ->
         lon, lat = from_gcps(vrt.gcps[0]) * (100.5, 130.5)  # GDAL's convention: the centre is +0.5
     assert np.hypot(*np.subtract(to_utm.transform(lon, lat), truth)) < 0.5
 
-    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(product), "-w", str(ws.root)])
-    assert r.exit_code == 0, r.output
-    with ws.store() as store:
-        (obs,) = store.observations(SITE.id)
+    obs = _ingest_the_one_observation(ws, product)
     with rasterio.open(ws.root / obs.path) as cog:
         vv, t = cog.read(1), cog.transform
     w = np.clip(np.nan_to_num(vv) - 1.0, 0, None)  # the target only (sigma0 36; the sea 0.02)
@@ -343,11 +344,7 @@ def test_a_dual_pol_product_missing_a_polarisations_file_is_refused_not_read_as_
 @pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
 def test_ingest_takes_a_grd_product_as_one_sar_observation_once(ws, tmp_path: Path, as_zip: bool) -> None:  # type: ignore[no-untyped-def]
     product = _s1_product(tmp_path, as_zip=as_zip)
-    for _ in range(2):
-        r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(product), "-w", str(ws.root)])
-        assert r.exit_code == 0, r.output
-    with ws.store() as store:
-        (obs,) = store.observations(SITE.id)
+    obs = _ingest_the_one_observation(ws, product, times=2)
     assert obs.id == f"{SITE.id}/{product.name.removesuffix('.SAFE').removesuffix('.zip')}"
     assert obs.scene.sensor == "sar" and obs.scene.platform == "sentinel-1a"
     assert obs.scene.acquired.replace(microsecond=0) == datetime(2024, 10, 17, 9, 30, 5, tzinfo=UTC)

@@ -126,6 +126,11 @@ def test_derived_land_holds_land_half_and_frees_the_berth() -> None:
     assert land[:, :110].mean() > 0.95
     assert not land[100:140, 121:].any()
     assert not land[:, 130:].any()
+    # The options reach the classification: no land is this far above the water; without the
+    # berth growth (water taken back from land) there is more land.
+    assert not land_from_sar(to_intensity(img), PX, min_contrast_db=60.0).any()
+    no_berth = land_from_sar(to_intensity(img), PX, berth_m=0.0)
+    assert (no_berth >= land).all() and no_berth.sum() > land.sum()
 
 
 def test_pier_with_given_water_polygon_mask() -> None:
@@ -510,6 +515,9 @@ def test_masks_given_as_nested_lists_are_taken_as_arrays() -> None:
     assert detect_sar(img, PX, water=np.ones(img.shape, bool).tolist()) == ref  # type: ignore[arg-type]
     with pytest.raises(InputError, match="water mask shape"):
         detect_sar(img, PX, water=[[True]])  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"valid mask shape \(1, 1\) differs from the image's \(120, 120\)"):
+        detect_sar(img, PX, valid=[[True]], water=np.ones(img.shape, bool))  # type: ignore[arg-type]
+    assert detect_sar(img, PX, valid=np.ones(img.shape, bool).tolist(), water=np.ones(img.shape, bool)) == ref  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("value", [1e18, float(np.finfo(np.float32).max)])

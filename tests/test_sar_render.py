@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from sitewatch.detect.sar import SarParams, detect_sar
 from sitewatch.detect.sar_render import (
@@ -12,6 +13,7 @@ from sitewatch.detect.sar_render import (
     render_probability,
     rendering_candidates,
 )
+from sitewatch.errors import InputError
 
 
 def _chip(rng: np.random.Generator, ships: list[tuple[int, int, int, int]], land: bool = False) -> np.ndarray:
@@ -54,6 +56,15 @@ def test_uint8_goes_to_the_rendering_detector_and_masks_apply() -> None:
     valid = np.ones(img.shape, bool)
     valid[:100] = False  # the first ship's rows
     assert len(detect_sar(img, 5.0, valid=valid)) == len(SHIPS) - 1
+    water = np.ones(img.shape, bool)
+    water[:100] = False  # land over the first ship, beyond the berth margin of the water below
+    assert len(detect_sar(img, 5.0, water=water)) == len(SHIPS) - 1
+    assert len(detect_sar(img, 5.0, valid=np.ones(img.shape, bool), water=np.ones(img.shape, bool))) == len(SHIPS)
+    # A mask of another shape is named, whichever of the two it is and whether or not the other is given.
+    with pytest.raises(InputError, match=r"valid mask shape \(1, 4\) differs"):
+        detect_sar(img, 5.0, valid=np.ones((1, 4), bool), water=water)
+    with pytest.raises(InputError, match=r"water mask shape \(1, 4\) differs"):
+        detect_sar(img, 5.0, valid=valid, water=np.ones((1, 4), bool))
     # Switched off: the metric CFAR (squared amplitude), another detector.
     assert detect_sar(img, 5.0, params=SarParams(render_8bit=False)) != detect_sar(img, 5.0)
 

@@ -14,25 +14,11 @@ import pytest
 from scipy import ndimage
 
 from sitewatch.detect.sar import SarParams, detect_sar
+from test_sar import PX, ship_fraction
 
-PX = 10.0
 LAND = 10 ** (-7.5 / 10)
 WATER = 10 ** (-19.0 / 10)
 HULL = 10 ** (-4.0 / 10)
-
-
-def ship_fraction(shape: tuple[int, int], row: float, col: float, length_m: float, width_m: float, heading: float, ss: int = 4) -> np.ndarray:
-    """Fraction of each pixel covered by an oriented rectangle (heading clockwise from up)."""
-    h, w = shape
-    rr, cc = np.mgrid[0 : h * ss, 0 : w * ss]
-    y = (rr + 0.5) / ss - 0.5
-    x = (cc + 0.5) / ss - 0.5
-    t = math.radians(heading)
-    dx, dy = (x - col) * PX, -(y - row) * PX
-    along = dx * math.sin(t) + dy * math.cos(t)
-    across = dx * math.cos(t) - dy * math.sin(t)
-    inside = (np.abs(along) <= length_m / 2) & (np.abs(across) <= width_m / 2)
-    return np.asarray(inside.reshape(h, ss, w, ss).mean(axis=(1, 3)))
 
 
 def port_scene(seed: int) -> tuple[np.ndarray, tuple[float, float, float, float, float]]:

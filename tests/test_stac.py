@@ -1247,6 +1247,22 @@ def test_catalogue_tables_and_the_catalog_setting_are_checked_by_every_command(t
     assert r.exit_code == 1 and "unknown catalogue 'earth-serch' (SITEWATCH_CATALOG)" in r.output, r.output
 
 
+@pytest.mark.parametrize("command", ["search", "fetch"])
+def test_search_and_fetch_name_where_an_unknown_catalogue_came_from(tmp_path: Path, command: str) -> None:
+    """Both commands take the catalogue from --catalog, else the setting, and say which of them named an unknown one."""
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+    from sitewatch.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / "ws")
+    args = [command, "x", "-w", str(ws.root), "--collection", "s2", "--from", "2024-10-01", "--to", "2024-10-02"]
+    r = CliRunner().invoke(main, [*args, "--catalog", "earth-serch"], env={"SITEWATCH_CATALOG": "cdse"})
+    assert r.exit_code == 1 and "unknown catalogue 'earth-serch' (--catalog)" in r.output, r.output
+    r = CliRunner().invoke(main, args, env={"SITEWATCH_CATALOG": "earth-serch"})
+    assert r.exit_code == 1 and "unknown catalogue 'earth-serch' (SITEWATCH_CATALOG)" in r.output, r.output
+
+
 def test_search_and_ingest_dates_at_the_ends_of_the_calendar_are_named_not_a_traceback(tmp_path: Path) -> None:
     """--to 9999-12-31 and a time before year 1 once in UTC ended in an OverflowError traceback."""
     from datetime import UTC, datetime

@@ -572,6 +572,12 @@ def write_observation(
         ws, site, scene, data, grid, band_names, provenance,
         cloud_fraction=cloud_fraction, sidecars=sidecars, compress=compress,
     )  # fmt: skip
+    return _commit(ws, store, archived)
+
+
+def _commit(ws: Workspace, store: Store, archived: Archived | None) -> Observation | None:
+    """Record what :func:`archive_observation` or :func:`archive_file` wrote (None: nothing, the
+    site had no valid pixel in it) and return its observation."""
     if archived is None:
         return None
     commit_archived(ws, store, *archived)
@@ -838,10 +844,7 @@ def ingest_file(
         ws, site, path, acquired=acquired, sensor=sensor, resolution_m=resolution_m, compress=compress, item_id=item,
         thermal_noise=thermal_noise,
     )  # fmt: skip
-    if archived is None:
-        return None
-    commit_archived(ws, store, *archived)
-    return archived[0]
+    return _commit(ws, store, archived)
 
 
 def _cut_to_grid(

@@ -8,10 +8,8 @@ from pathlib import Path
 
 import click
 
-from ..config import setting_origin
 from ..fetch import fetch_scenes
 from ..model import iso_utc
-from ..sources.stac import resolve_catalog
 from ..workspace import open_workspace
 from .options import (
     OnceCommand,
@@ -22,7 +20,7 @@ from .options import (
     progress_bar,
     workspace_option,
 )
-from .search import stac_query_options
+from .search import chosen_catalog, stac_query_options
 
 
 @click.command("fetch", cls=OnceCommand)
@@ -64,8 +62,7 @@ def command(
     check_date_order(start, end)
     ws = open_workspace(workspace)
     settings = ws.settings({"max_cloud": max_cloud})
-    origin = "--catalog" if catalog_name else setting_origin("catalog", ws.root)
-    catalog = resolve_catalog(catalog_name or settings["catalog"], ws.root, origin=origin)
+    catalog = chosen_catalog(ws, catalog_name, settings)
     with ws.store() as store, progress_bar(f"fetch {site_id}", is_quiet() or as_json) as progress:
         site = store.get_site(site_id)
         report = fetch_scenes(

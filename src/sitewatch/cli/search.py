@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,8 +14,8 @@ import click
 from ..config import setting_origin
 from ..fetch import Candidate, find_scenes, measure_site_stats
 from ..model import iso_utc
-from ..sources.stac import resolve_catalog
-from ..workspace import open_workspace
+from ..sources.stac import Catalog, resolve_catalog
+from ..workspace import Workspace, open_workspace
 from .options import (
     DateOrTime,
     FiniteFloatRange,
@@ -51,6 +51,13 @@ def stac_query_options(func: F) -> F:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def chosen_catalog(ws: Workspace, catalog_name: str | None, settings: Mapping[str, Any]) -> Catalog:
+    """The catalogue ``--catalog`` names, else the ``catalog`` setting; an unknown name is told
+    where it came from (the flag, ``SITEWATCH_CATALOG`` or sitewatch.toml)."""
+    origin = "--catalog" if catalog_name else setting_origin("catalog", ws.root)
+    return resolve_catalog(catalog_name or settings["catalog"], ws.root, origin=origin)
 
 
 def _orbit(value: Any) -> int | None:
@@ -108,8 +115,7 @@ def command(
     check_date_order(start, end)
     ws = open_workspace(workspace)
     settings = ws.settings()
-    origin = "--catalog" if catalog_name else setting_origin("catalog", ws.root)
-    catalog = resolve_catalog(catalog_name or settings["catalog"], ws.root, origin=origin)
+    catalog = chosen_catalog(ws, catalog_name, settings)
     with ws.store() as store:
         site = store.get_site(site_id)
         found = find_scenes(ws, store, site, catalog, collection, start, end, refresh=refresh)

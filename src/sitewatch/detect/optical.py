@@ -86,6 +86,7 @@ from .optical_objects import (
     _inside,
     _measure,
     _non_overlapping,
+    _vessel_sized,
     candidate_objects,
     multi_candidates,
 )
@@ -308,9 +309,7 @@ def _site_vessels(
     touches = np.bincount(labels[dilate(sc.hidden, margin)], minlength=n + 1)[1:] > 0
     index = index[~touches & (area >= params.min_length_m * min(px, py) * 0.5)]
     m = _measure(labels, index, pixel_size)
-    ok = (m["length_m"] >= params.min_length_m) & (m["length_m"] <= params.max_length_m) & (
-        m["width_m"] <= params.max_width_m
-    )
+    ok = _vessel_sized(m, params)
     m = {k: v[ok] for k, v in m.items()}
     total = np.bincount(labels.ravel(), weights=sc.prob.ravel(), minlength=n + 1)
     count = np.bincount(labels.ravel(), minlength=n + 1)

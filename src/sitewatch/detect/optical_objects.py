@@ -75,6 +75,13 @@ def candidate_objects(
     return _candidates_near(near, feats, water, pixel_size, params, threshold, deep, bands)
 
 
+def _vessel_sized(m: Mapping[str, NDArray[np.float64]], params: OpticalParams) -> NDArray[np.bool_]:
+    """Which measured objects (``length_m``, ``width_m`` of :func:`measure_components`) are of a vessel's size."""
+    return np.asarray(
+        (m["length_m"] >= params.min_length_m) & (m["length_m"] <= params.max_length_m) & (m["width_m"] <= params.max_width_m)
+    )
+
+
 def _check_bands(params: OpticalParams, bands: Mapping[str, NDArray[np.floating]] | None) -> None:
     """Refuse texture features without the four bands they read."""
     if params.texture_features and (bands is None or not {"blue", "green", "red", "nir"} <= set(bands)):
@@ -214,11 +221,7 @@ def _candidates_near(
     r, c = np.divmod(pix[sel], wc)
     w = near.prob.ravel()[pix[sel]].astype(np.float64)
     m = _measure_pixels(near.rows[r], near.cols[c], k_all[sel] - 1, index.size, near.shape, pixel_size, w)
-    size_ok = (
-        (m["length_m"] >= params.min_length_m)
-        & (m["length_m"] <= params.max_length_m)
-        & (m["width_m"] <= params.max_width_m)
-    )
+    size_ok = _vessel_sized(m, params)
     m = {k: v[size_ok] for k, v in m.items()}
     index = index[size_ok]
     if index.size == 0:
@@ -420,9 +423,7 @@ def _anchored(
     pos = at[lab_in]
     sel = pos >= 0
     m = _measure_pixels(r[sel], c[sel], pos[sel], index.size, (h, w), pixel_size)
-    size_ok = (m["length_m"] >= params.min_length_m) & (m["length_m"] <= params.max_length_m) & (
-        m["width_m"] <= params.max_width_m
-    )
+    size_ok = _vessel_sized(m, params)
     m = {k: v[size_ok] for k, v in m.items()}
     index = index[size_ok]
     if not index.size:

@@ -386,22 +386,14 @@ def detect_sar_with_features(
         return []
     if p.render_8bit and a.dtype == np.uint8:
         return _detect_rendering(a, valid, water, (px, py))
-    given = None if valid is None else np.asarray(valid, dtype=bool)
-    if given is not None and given.shape != a.shape:
-        raise InputError(f"valid mask shape {given.shape} differs from the image's {a.shape}")
-    if water is not None:
-        water = np.asarray(water, dtype=bool)
-        if water.shape != a.shape:
-            raise InputError(f"water mask shape {water.shape} differs from the image's {a.shape}")
+    nodata = _checked_mask(valid, a.shape, "valid")  # the caller's valid mask alone: land is not a hole in the image
+    water = _checked_mask(water, a.shape, "water")
+    given = _on_water(nodata, water, (px, py), p.berth_margin_m)
     # ``workers`` threads in all: this one and a pool of the others. Work handed to the pool that
     # no pool thread has taken up when its result is wanted is done here (sar_cells._in_threads),
     # so there are never more busy threads than workers.
     with ThreadPoolExecutor(workers - 1) if workers > 1 else nullcontext() as pool:
         intensity = _to_intensity(a, p.input_scale, pool)
-        nodata = given  # the caller's valid mask alone: land is not a hole in the image
-        if water is not None:
-            wide = widen_water(np.asarray(water, dtype=bool), math.sqrt(px * py), p.berth_margin_m)
-            given = wide if given is None else given & wide
         derive = p.refine_water if water is not None else p.derive_water
         # GRD products mark no-data with 0 and reprojection borders with NaN: in float input
         # those pixels are invalid too (found in the same pass as the cell sums).
@@ -418,20 +410,34 @@ def _detect_rendering(
     """The rendering detector, keeping detections whose centroid is valid and (if given) on water."""
     from .sar_render import detect_rendering
 
-    keep = None if valid is None else np.asarray(valid, dtype=bool)
-    if water is not None:
-        water = np.asarray(water, dtype=bool)
-        if water.shape != a.shape:
-            raise InputError(f"water mask shape {water.shape} differs from the image's {a.shape}")
-        wide = widen_water(np.asarray(water, dtype=bool), math.sqrt(pxy[0] * pxy[1]), SarParams().berth_margin_m)
-        keep = wide if keep is None else keep & wide
-    if keep is not None and keep.shape != a.shape:
-        raise InputError(f"valid mask shape {keep.shape} differs from the image's {a.shape}")
-    found = detect_rendering(a, pxy, valid=None if valid is None else np.asarray(valid, dtype=bool))
+    water = _checked_mask(water, a.shape, "water")
+    valid = _checked_mask(valid, a.shape, "valid")
+    keep = _on_water(valid, water, pxy, SarParams().berth_margin_m)
+    found = detect_rendering(a, pxy, valid=valid)
     if keep is None:
         return found
     h, w = a.shape
     return [(d, ft) for d, ft in found if keep[min(max(round(d.row), 0), h - 1), min(max(round(d.col), 0), w - 1)]]
+
+
+def _checked_mask(mask: NDArray[np.bool_] | None, shape: tuple[int, ...], what: str) -> NDArray[np.bool_] | None:
+    """``mask`` as booleans (None: not given); an :class:`InputError` when it is not of the image's shape."""
+    if mask is None:
+        return None
+    m = np.asarray(mask, dtype=bool)
+    if m.shape != shape:
+        raise InputError(f"{what} mask shape {m.shape} differs from the image's {shape}")
+    return m
+
+
+def _on_water(
+    valid: NDArray[np.bool_] | None, water: NDArray[np.bool_] | None, pxy: tuple[float, float], margin_m: float
+) -> NDArray[np.bool_] | None:
+    """Pixels valid and on ``water`` widened by ``margin_m`` to keep berths (None: every pixel)."""
+    if water is None:
+        return valid
+    wide = widen_water(water, math.sqrt(pxy[0] * pxy[1]), margin_m)
+    return wide if valid is None else valid & wide
 
 
 def detect_sar(

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-__all__ = ["LandLevels", "land_from_sar", "land_from_cells", "land_and_levels_from_cells", "widen_water", "disk"]
+__all__ = ["LandLevels", "LandOptions", "land_from_sar", "land_from_cells", "land_and_levels_from_cells", "widen_water", "disk"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,22 @@ class LandLevels:
     """Median of the dark class: the water level."""
     land_db: float
     """Median of the bright class: the land level (``threshold_db`` when there is none)."""
+
+
+class LandOptions(TypedDict, total=False):
+    """Options of :func:`land_from_sar`, :func:`land_from_cells` and :func:`land_and_levels_from_cells`,
+    on the ground (metres, square metres); their defaults are in the last one's signature."""
+
+    open_m: float
+    """Opening radius: bright areas narrower than this (ships, even alongside) are not land."""
+    min_land_m2: float
+    """Bright components smaller than this are water."""
+    fill_m2: float
+    """Dark holes inside land smaller than this (roads, yards) are land."""
+    min_contrast_db: float
+    """Land is at least this much above the water level."""
+    berth_m: float
+    """Water grows this far back into land, so that a hull alongside a quay stays on the water."""
 
 
 def disk(radius: int) -> NDArray[np.bool_]:
@@ -61,11 +78,7 @@ def land_from_sar(
     *,
     valid: NDArray[np.bool_] | None = None,
     cell_m: float = 40.0,
-    open_m: float = 50.0,
-    min_land_m2: float = 50_000.0,
-    fill_m2: float = 20_000.0,
-    min_contrast_db: float = 4.0,
-    berth_m: float = 40.0,
+    **options: Unpack[LandOptions],
 ) -> NDArray[np.bool_]:
     """Land mask (True = land) derived from a linear-intensity SAR image.
 
@@ -80,32 +93,17 @@ def land_from_sar(
     """
     h, w = intensity.shape
     f = int(max(1, round(cell_m / pixel_size)))
-    land = land_from_cells(
-        _cell_mean(intensity, valid, f),
-        f * pixel_size,
-        open_m=open_m,
-        min_land_m2=min_land_m2,
-        fill_m2=fill_m2,
-        min_contrast_db=min_contrast_db,
-        berth_m=berth_m,
-    )
+    land = land_from_cells(_cell_mean(intensity, valid, f), f * pixel_size, **options)
     return np.asarray(np.repeat(np.repeat(land, f, axis=0), f, axis=1)[:h, :w])
 
 
 def land_from_cells(
     mean: NDArray[np.floating],
     cell_size_m: float,
-    *,
-    open_m: float = 50.0,
-    min_land_m2: float = 50_000.0,
-    fill_m2: float = 20_000.0,
-    min_contrast_db: float = 4.0,
-    berth_m: float = 40.0,
+    **options: Unpack[LandOptions],
 ) -> NDArray[np.bool_]:
     """Land per cell from the cells' mean linear intensity (NaN/0 = no data); see :func:`land_from_sar`."""
-    return land_and_levels_from_cells(
-        mean, cell_size_m, open_m=open_m, min_land_m2=min_land_m2, fill_m2=fill_m2, min_contrast_db=min_contrast_db, berth_m=berth_m
-    )[0]
+    return land_and_levels_from_cells(mean, cell_size_m, **options)[0]
 
 
 def land_and_levels_from_cells(
@@ -118,7 +116,9 @@ def land_and_levels_from_cells(
     min_contrast_db: float = 4.0,
     berth_m: float = 40.0,
 ) -> tuple[NDArray[np.bool_], LandLevels | None]:
-    """:func:`land_from_cells` and the levels it classified with (None: too few cells, or no land)."""
+    """:func:`land_from_cells` and the levels it classified with (None: too few cells, or no land).
+
+    The defaults here are those of the three functions' options (:class:`LandOptions`)."""
     cell_area = cell_size_m**2
     finite = np.isfinite(mean) & (mean > 0)
     used = np.count_nonzero(finite)

@@ -68,7 +68,8 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -647,6 +648,19 @@ def _remove_scenes(out_dir: Path, foreign: dict[str, list[Path]], keep_sites: se
                 folder.rmdir()
 
 
+@contextmanager
+def _writing_into(out_dir: Path) -> Iterator[None]:
+    """Name the folder or file that cannot be written (read-only, a file in the way, a full disk):
+    an :class:`~sitewatch.errors.OutputError` instead of the bare OSError."""
+    try:
+        yield
+    except SitewatchError:
+        raise
+    except OSError as exc:  # rasterio's write errors are OSErrors too
+        where = exc.filename or out_dir
+        raise OutputError(f"{where}: cannot write the simulated scenes there ({exc.strerror or exc})") from exc
+
+
 def simulate(
     scenario: Scenario,
     out_dir: Path,
@@ -670,80 +684,64 @@ def simulate(
     written (read-only, a file in the way, a full disk) is an
     :class:`~sitewatch.errors.OutputError` naming it.
     """
-    try:
-        return _simulate(scenario, Path(out_dir), seed=seed, progress=progress, replace=replace)
-    except SitewatchError:
-        raise
-    except OSError as exc:  # rasterio's write errors are OSErrors too
-        where = exc.filename or out_dir
-        raise OutputError(f"{where}: cannot write the simulated scenes there ({exc.strerror or exc})") from exc
-
-
-def _simulate(
-    scenario: Scenario,
-    out_dir: Path,
-    *,
-    seed: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    replace: bool = False,
-) -> list[Path]:
-    seed = scenario.seed if seed is None else int(seed)
-    out_dir = Path(out_dir)
-    found = _simulated_scenes(out_dir) if out_dir.is_dir() else {}
-    foreign = {name: paths for name, paths in found.items() if name != scenario.name}
-    if foreign and not replace:
-        listed = ", ".join(f"{name!r} ({len(p)} scene(s), e.g. {p[0].relative_to(out_dir)})" for name, p in foreign.items())
-        raise InputError(
-            f"{out_dir}: holds simulated scenes of another scenario: {listed}; simulating {scenario.name!r} "
-            "into it would mix the two. Simulate into another folder, or replace them "
-            "(`sitewatch simulate --replace`)"
-        )
-    if foreign:
-        _remove_scenes(out_dir, foreign, {s.id for s in scenario.sites})
-    out_dir.mkdir(parents=True, exist_ok=True)
-    scenes = plan_scenes(scenario)
-    planned = {out_dir / s.site / f"{s.scene_id}.tif" for s in scenes}
-    stale = [p for p in found.get(scenario.name, []) if p not in planned]
-    if stale:
-        # Scenes an earlier run wrote for this scenario before its dates or sites were edited:
-        # left in place they would be ingested with truth the scenario no longer says.
-        _remove_scenes(out_dir, {scenario.name: stale}, {s.id for s in scenario.sites})
-    resolved = scenario_to_json(scenario, scenes)
-    resolved["seed"] = seed
-    _write_json(out_dir / "scenario.json", resolved)
-    sites = {s.id: s for s in scenario.sites}
-    for site in scenario.sites:
-        (out_dir / site.id).mkdir(exist_ok=True)
-        _write_json(out_dir / site.id / "layout.geojson", sites_to_geojson([layout_site(site, scenario.name)]))
-    bases: dict[tuple[str, float], _Base] = {}
-    written = []
-    for i, scene in enumerate(scenes):
-        site = sites[scene.site]
-        key = (site.id, scene.series.resolution_m)
-        if key not in bases:
-            bases[key] = _base(site, scene.series.resolution_m, seed)
-        base = bases[key]
-        rng = _rng(seed, scene.scene_id)
-        objects = _objects(scenario, site, base.frame, scene)
-        tags = _tags(scenario, scene, seed)
-        path = out_dir / site.id / f"{scene.scene_id}.tif"
-        if scene.series.sensor == "sar":
-            sigma = _render_sar(base, objects, rng, scene.series.enl)
-            # Hulls are drawn sharp (no impulse response): widths are to be taken as measured.
-            tags |= {"SITEWATCH_POLARIZATION": "VV", "SITEWATCH_ENL": f"{scene.series.enl:g}", "SITEWATCH_IMPULSE_RESPONSE_M": "0"}
-            _write_tif(path, [sigma], ["VV"], base.grid, base.frame.crs, tags, float("nan"))
-            visible = {o.id: True for o in objects}
-        else:
-            refl, scl, visible, cover = _render_optical(base, objects, rng, _clouds_for(scenario, scene, rng))
-            tags["SITEWATCH_CLOUD_COVER"] = f"{cover:g}"
-            bands = list(refl)
-            names = list(_BAND_NAMES)
-            if scene.series.scl and scl is not None:
-                bands.append(scl)
-                names.append("SCL")
-            _write_tif(path, bands, names, base.grid, base.frame.crs, tags, None)
-        _write_json(path.with_name(f"{scene.scene_id}.truth.geojson"), _truth(scene, base.frame, objects, visible))
-        written.append(path)
-        if progress is not None:
-            progress(i + 1, len(scenes))
-    return written
+    with _writing_into(out_dir):
+        seed = scenario.seed if seed is None else int(seed)
+        out_dir = Path(out_dir)
+        found = _simulated_scenes(out_dir) if out_dir.is_dir() else {}
+        foreign = {name: paths for name, paths in found.items() if name != scenario.name}
+        if foreign and not replace:
+            listed = ", ".join(f"{name!r} ({len(p)} scene(s), e.g. {p[0].relative_to(out_dir)})" for name, p in foreign.items())
+            raise InputError(
+                f"{out_dir}: holds simulated scenes of another scenario: {listed}; simulating {scenario.name!r} "
+                "into it would mix the two. Simulate into another folder, or replace them "
+                "(`sitewatch simulate --replace`)"
+            )
+        if foreign:
+            _remove_scenes(out_dir, foreign, {s.id for s in scenario.sites})
+        out_dir.mkdir(parents=True, exist_ok=True)
+        scenes = plan_scenes(scenario)
+        planned = {out_dir / s.site / f"{s.scene_id}.tif" for s in scenes}
+        stale = [p for p in found.get(scenario.name, []) if p not in planned]
+        if stale:
+            # Scenes an earlier run wrote for this scenario before its dates or sites were edited:
+            # left in place they would be ingested with truth the scenario no longer says.
+            _remove_scenes(out_dir, {scenario.name: stale}, {s.id for s in scenario.sites})
+        resolved = scenario_to_json(scenario, scenes)
+        resolved["seed"] = seed
+        _write_json(out_dir / "scenario.json", resolved)
+        sites = {s.id: s for s in scenario.sites}
+        for site in scenario.sites:
+            (out_dir / site.id).mkdir(exist_ok=True)
+            _write_json(out_dir / site.id / "layout.geojson", sites_to_geojson([layout_site(site, scenario.name)]))
+        bases: dict[tuple[str, float], _Base] = {}
+        written = []
+        for i, scene in enumerate(scenes):
+            site = sites[scene.site]
+            key = (site.id, scene.series.resolution_m)
+            if key not in bases:
+                bases[key] = _base(site, scene.series.resolution_m, seed)
+            base = bases[key]
+            rng = _rng(seed, scene.scene_id)
+            objects = _objects(scenario, site, base.frame, scene)
+            tags = _tags(scenario, scene, seed)
+            path = out_dir / site.id / f"{scene.scene_id}.tif"
+            if scene.series.sensor == "sar":
+                sigma = _render_sar(base, objects, rng, scene.series.enl)
+                # Hulls are drawn sharp (no impulse response): widths are to be taken as measured.
+                tags |= {"SITEWATCH_POLARIZATION": "VV", "SITEWATCH_ENL": f"{scene.series.enl:g}", "SITEWATCH_IMPULSE_RESPONSE_M": "0"}
+                _write_tif(path, [sigma], ["VV"], base.grid, base.frame.crs, tags, float("nan"))
+                visible = {o.id: True for o in objects}
+            else:
+                refl, scl, visible, cover = _render_optical(base, objects, rng, _clouds_for(scenario, scene, rng))
+                tags["SITEWATCH_CLOUD_COVER"] = f"{cover:g}"
+                bands = list(refl)
+                names = list(_BAND_NAMES)
+                if scene.series.scl and scl is not None:
+                    bands.append(scl)
+                    names.append("SCL")
+                _write_tif(path, bands, names, base.grid, base.frame.crs, tags, None)
+            _write_json(path.with_name(f"{scene.scene_id}.truth.geojson"), _truth(scene, base.frame, objects, visible))
+            written.append(path)
+            if progress is not None:
+                progress(i + 1, len(scenes))
+        return written

@@ -490,7 +490,7 @@ def test_a_workspace_of_schema_5_gets_its_spatial_indexes_filled(tmp_path: Path)
     db.close()
     assert _index_problems(path) == [f"{t}: no spatial index" for t in _layers(path)]
     with Store(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 6
+        assert store.schema_version() == SCHEMA_VERSION == 7
         assert len(store.detections()) == 6
     assert _index_problems(path) == []
     # An index QGIS made on a layer before the upgrade ("create spatial index"; GDAL before 3.9 wrote
@@ -511,7 +511,7 @@ END;""")
     db.commit()
     db.close()
     with Store(again) as store:
-        assert store.schema_version() == 6
+        assert store.schema_version() == SCHEMA_VERSION
         names = {r[0] for r in store.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     assert "rtree_detections_geom_update1" not in names and "rtree_detections_geom_update6" in names
     assert _index_problems(again) == []

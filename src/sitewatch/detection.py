@@ -3,7 +3,8 @@
 The image math lives in :mod:`sitewatch.detect`; this module reads the
 archived COG, builds the masks (site polygon, the site's water polygon when
 it has one: :mod:`sitewatch.detection_masks`), converts pixel detections to WGS84
-footprints, assigns berths and class candidates, and replaces the
+footprints, assigns berths and class candidates (none for a vessel the detector found
+``truncated``: cut by the window's edge or by missing data, its size a lower bound), and replaces the
 observation's detections in one transaction (so a rerun gives the same rows).
 Optical observations are read and detected tile by tile, as detect-image reads
 an optical file (:mod:`sitewatch.detection_optical`); SAR observations in one pass,
@@ -84,7 +85,9 @@ def to_detections(
         if berths and d.kind == "vessel":
             dist, bid = min((local.distance(g), bid) for bid, g in berths)
             berth_id = bid if dist <= BERTH_DISTANCE_M else None
-        cands = class_candidates(d.length_m, d.width_m, obs.scene.resolution_m) if d.kind == "vessel" else ()
+        # A truncated hull's size is a lower bound: a class by size would be a guess (as detect-image).
+        whole = d.kind == "vessel" and not d.truncated
+        cands = class_candidates(d.length_m, d.width_m, obs.scene.resolution_m) if whole else ()
         out.append(
             Detection(
                 id=f"{obs.id}#{i:03d}",
@@ -101,6 +104,7 @@ def to_detections(
                 col=round(d.col, 2),
                 berth_id=berth_id,
                 class_candidates=tuple(cands),
+                truncated=d.truncated,
             )
         )
     return out

@@ -44,8 +44,12 @@ def _site(site_id: str = "cut") -> tuple[Site, str, float, float]:
     return Site(id=site_id, name=site_id, kind="port", geometry=reproject_geometry(rect, crs, "EPSG:4326")), crs, x0, y0
 
 
-def _sar_workspace(tmp_path: Path):  # type: ignore[no-untyped-def]
+def _sar_workspace(tmp_path: Path, *, water: bool = False):  # type: ignore[no-untyped-def]
+    """The SAR ships above in a scene reaching MARGIN pixels beyond the site; with ``water`` the site's water
+    polygon is the site itself and a shore 400 m east of it (columns 200 on, outside)."""
     site, crs, x0, y0 = _site()
+    if water:
+        site = replace(site, water=reproject_geometry(box(x0 - 400, y0 - H * RES - 400, x0 + 200 * RES, y0 + 400), crs, "EPSG:4326"))
     shape = (H + 2 * MARGIN, W + 2 * MARGIN)
     ships = [(r + MARGIN, c + MARGIN, *rest) for r, c, *rest in (EDGE_SHIP, COLLAR_SHIP, WHOLE_SHIP)]
     data = sea_with_ships(np.random.default_rng(11), shape, ships)
@@ -82,6 +86,33 @@ def test_detect_stores_the_vessels_cut_by_the_site_s_edge_or_missing_data_as_tru
     assert whole.class_candidates
     raw = sqlite3.connect(ws.db_path).execute("SELECT truncated, typeof(truncated) FROM detections ORDER BY detection_id")
     assert sorted(raw.fetchall()) == [(0, "integer"), (1, "integer"), (1, "integer")]
+
+
+def test_a_hull_cut_by_the_site_s_edge_is_truncated_with_a_water_polygon_too(tmp_path: Path) -> None:
+    # The polygon's water was shrunk 20 m from the site's edge as from a shore: the hull's two
+    # pixels at the edge were not searched, so it ended short of the edge, measured whole.
+    ws, site, obs = _sar_workspace(tmp_path, water=True)
+    detect_site(ws, site.id, workers=1)
+    with ws.store() as store:
+        dets = store.detections(site_id=site.id)
+    edge = _at(dets, EDGE_SHIP[0], 5)
+    assert edge.truncated is True and edge.class_candidates == ()
+    assert _at(dets, *WHOLE_SHIP[:2]).truncated is False
+
+
+def test_the_water_is_shrunk_from_its_shore_not_from_the_site_s_edge() -> None:
+    from sitewatch.detection_masks import water_mask
+    from sitewatch.ingest import site_grid
+
+    site, crs, x0, y0 = _site()
+    shore = x0 + 100 * RES  # land east of column 100
+    site = replace(site, water=reproject_geometry(box(x0 - 400, y0 - H * RES - 400, shore, y0 + 400), crs, "EPSG:4326"))
+    grid = site_grid(site, RES)
+    mask = water_mask(site, grid)
+    assert mask is not None
+    assert mask[:, :98].all()  # to the site's edges (the grid's) on three sides
+    assert not mask[:, 98:].any()  # 20 m off the shore
+    assert np.array_equal(water_mask(site, grid, (0, 50, 0, 60)), mask[:50, :60])
 
 
 def test_a_tiled_sar_observation_stores_the_same_flags(tmp_path: Path) -> None:

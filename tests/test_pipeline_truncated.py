@@ -207,3 +207,62 @@ def test_a_workspace_of_schema_6_gets_the_column_with_its_old_rows_not_recorded(
     pyogrio = pytest.importorskip("pyogrio")
     meta = pyogrio.read_info(path, layer="detections")
     assert dict(zip(meta["fields"], meta["dtypes"], strict=True))["truncated"] == "bool"
+
+
+def _cut(d, length: float):  # type: ignore[no-untyped-def]
+    return replace(d, length_m=length, truncated=True)
+
+
+def test_a_vessel_measured_short_because_cut_is_the_same_vessel_the_next_date() -> None:
+    from sitewatch.analysis import build_timeline
+    from test_occupancy import obs, vessel
+
+    a, b, c = obs("2024-10-14"), obs("2024-10-17"), obs("2024-10-20")
+    # 180 m at berth b1, then only 70 m of it inside the site's window, then whole again.
+    tl = build_timeline("dunai", [a, b, c], [vessel(a, 0, length=180.0), _cut(vessel(b, 0), 70.0), vessel(c, 0, length=180.0)])
+    assert [(r.vessels, r.arrivals, r.departures) for r in tl.rows] == [(1, 0, 0), (1, 0, 0), (1, 0, 0)]
+    assert [r.truncated_vessels for r in tl.rows] == [0, 1, 0]
+    # Taken as whole (as the timeline read it before), the cut look was a swap: one left, one came.
+    whole = build_timeline("dunai", [a, b, c], [vessel(a, 0, length=180.0), vessel(b, 0, length=70.0), vessel(c, 0, length=180.0)])
+    assert [(r.arrivals, r.departures) for r in whole.rows] == [(0, 0), (1, 1), (1, 1)]
+
+
+def test_a_cut_length_is_still_a_lower_bound() -> None:
+    from sitewatch.analysis import build_timeline
+    from test_occupancy import obs, vessel
+
+    a, b = obs("2024-10-14"), obs("2024-10-17")
+    # At least 150 m of the first is seen: the 60 m boat at the berth next is another vessel.
+    tl = build_timeline("dunai", [a, b], [_cut(vessel(a, 0), 150.0), vessel(b, 0, length=60.0)])
+    assert (tl.rows[1].arrivals, tl.rows[1].departures) == (1, 1)
+    # Two cut looks say nothing against each other.
+    tl = build_timeline("dunai", [a, b], [_cut(vessel(a, 0), 150.0), _cut(vessel(b, 0), 40.0)])
+    assert (tl.rows[1].arrivals, tl.rows[1].departures) == (0, 0)
+
+
+def test_a_whole_look_of_the_date_stands_for_a_vessel_another_look_saw_cut(capsys: pytest.CaptureFixture[str]) -> None:
+    from sitewatch.analysis import build_timeline, timeline_to_dict
+    from sitewatch.cli.timeline import _print
+    from sitewatch.report.exports import TIMELINE_CSV_COLUMNS, timeline_to_csv
+    from test_occupancy import obs, vessel
+
+    s = obs("2024-10-17", "sar", hour=21)
+    o = obs("2024-10-17", "optical", hour=2, res=10.0, cloud=0.0)
+    s2 = obs("2024-10-18", "sar", hour=21)
+    # The SAR pass saw two vessels, one cut; the optical one saw that one whole.
+    dets = [_cut(vessel(s, 0), 70.0), vessel(s, 1, berth="b2", dx_m=400), vessel(o, 0, length=180.0), _cut(vessel(s2, 0), 60.0)]
+    tl = build_timeline("dunai", [s, o, s2], dets)
+    first, second = tl.rows
+    assert first.vessels == 2 and first.truncated_vessels == 0
+    assert {(x.detection_id, x.length_m, x.truncated) for x in first.sightings} == {
+        (f"{o.id}-d0", 180.0, False), (f"{s.id}-d1", 110.0, False)}  # fmt: skip
+    assert (second.vessels, second.truncated_vessels, second.departures) == (1, 1, 1)  # b2 left; b1's is there, cut
+    rows = timeline_to_csv(tl).splitlines()
+    at = TIMELINE_CSV_COLUMNS.index("truncated_vessels")
+    assert [r.split(",")[at] for r in rows] == ["truncated_vessels", "0", "1"]
+    d = timeline_to_dict(tl, sightings=True)
+    assert d["rows"][1]["truncated_vessels"] == 1 and d["rows"][1]["sightings"][0]["truncated"] is True
+    _print(tl, "UTC")
+    table = {line[:10]: line for line in capsys.readouterr().out.splitlines()}
+    assert table["2024-10-18"].endswith("  cut by the image edge or no data: 1")
+    assert "cut by" not in table["2024-10-17"]

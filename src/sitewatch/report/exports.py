@@ -44,8 +44,9 @@ TIMELINE_CSV_COLUMNS: tuple[str, ...] = (
     "observation_ids",
     "scene_ids",
     "simulated",
-    # Added last, so the columns before it keep their places.
+    # Added last, so the columns before them keep their places.
     "departures_last_seen",
+    "truncated_vessels",
 )
 
 

@@ -266,3 +266,34 @@ def test_a_whole_look_of_the_date_stands_for_a_vessel_another_look_saw_cut(capsy
     table = {line[:10]: line for line in capsys.readouterr().out.splitlines()}
     assert table["2024-10-18"].endswith("  cut by the image edge or no data: 1")
     assert "cut by" not in table["2024-10-17"]
+
+
+def test_the_report_and_its_exports_show_a_truncated_length_as_a_lower_bound_without_classes(tmp_path: Path) -> None:
+    import re
+    from markupsafe import escape as html_escape
+
+    from _report_world import build
+    from sitewatch.report.exports import detections_to_geojson
+    from sitewatch.report.html import TRUNCATED_TEXT, write_report
+
+    ws = build(tmp_path / "ws")
+    with ws.store() as store:
+        sar = next(o for o in store.observations() if o.scene.sensor == "sar" and o.scene.acquired.day == 17)
+        (d,) = store.detections(observation_id=sar.id)
+        assert d.class_candidates  # stored before it was known to be cut: the outputs still withhold them
+        store.replace_detections(sar, [replace(d, truncated=True)])
+        optical = next(o for o in store.observations() if o.scene.sensor == "optical" and o.scene.acquired.day == 17)
+        kept = store.detections(observation_id=optical.id)
+        store.replace_detections(optical, [replace(kept[0], truncated=None), *kept[1:]])  # not recorded
+        fc = detections_to_geojson(store)
+    html = write_report(ws, None, tmp_path / "report.html").read_text()
+    rows = {m.group(1): m.group(0) for m in re.finditer(r'<tr><td class="hash">([^<]+)</td>.*?</tr>', html)}
+    cut, whole = rows[d.id], rows[kept[0].id]
+    assert "≥ 118.0 × ≥ 16.0" in cut and html_escape(TRUNCATED_TEXT) in cut and "Alligator" not in cut
+    assert "114.0 × 16.0" in whole and "≥" not in whole and "Alligator" in whole
+    assert f"{d.id} · vessel ≥ 118 m (cut by the image&#39;s edge or missing data)" in html  # its close-up
+    assert "A length marked ≥" in html
+    props = {f["properties"]["id"]: f["properties"] for f in fc["features"]}
+    assert props[d.id]["truncated"] is True and props[d.id]["class_candidates"] == []
+    assert props[kept[0].id]["truncated"] is None and props[kept[0].id]["class_candidates"]
+    assert props[kept[1].id]["truncated"] is False  # the crane

@@ -88,6 +88,21 @@ def test_detect_stores_the_vessels_cut_by_the_site_s_edge_or_missing_data_as_tru
     assert sorted(raw.fetchall()) == [(0, "integer"), (1, "integer"), (1, "integer")]
 
 
+def test_detect_says_how_many_it_found_cut_also_of_the_observations_it_keeps(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    ws, site, _ = _sar_workspace(tmp_path)
+    first = CliRunner().invoke(main, ["detect", site.id, "-w", str(ws.root)])
+    assert first.exit_code == 0, first.output
+    assert "found 3 vessels (2 cut by the image's edge or no data)" in first.output
+    again = CliRunner().invoke(main, ["detect", site.id, "--json", "-w", str(ws.root)])  # kept, counted from the rows
+    assert json.loads(again.stdout)["truncated"] == {"vessel": 2}
+
+
 def test_a_hull_cut_by_the_site_s_edge_is_truncated_with_a_water_polygon_too(tmp_path: Path) -> None:
     # The polygon's water was shrunk 20 m from the site's edge as from a shore: the hull's two
     # pixels at the edge were not searched, so it ended short of the edge, measured whole.

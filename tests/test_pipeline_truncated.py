@@ -21,7 +21,7 @@ from sitewatch.model import Site
 from sitewatch.store import Store
 from sitewatch.testing import site_utm_origin, tiny_site, write_tiff
 from sitewatch.workspace import init_workspace
-from test_sar import SEA, sea_with_ships
+from test_sar import sea_with_ships
 
 RES = 10.0
 W, H = 160, 200
@@ -285,6 +285,7 @@ def test_a_whole_look_of_the_date_stands_for_a_vessel_another_look_saw_cut(capsy
 
 def test_the_report_and_its_exports_show_a_truncated_length_as_a_lower_bound_without_classes(tmp_path: Path) -> None:
     import re
+
     from markupsafe import escape as html_escape
 
     from _report_world import build

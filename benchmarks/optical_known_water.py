@@ -76,9 +76,10 @@ def main() -> None:
             rows.setdefault("image only, within 40 m of coast", []).append(score(port, kept))
             px = float(np.mean(port.pixel_size))
             for name, poly in polygons(res.water, px).items():
-                # As the pipeline passes it (detection_masks.water_mask): shrunk by 20 m at the shore,
-                # no berth lines (sen2ships has none), so nothing is added back along the quays.
-                mask = ndimage.binary_erosion(poly, iterations=max(1, round(20.0 / px)))
+                # As the pipeline passes it (detection_masks.water_mask): shrunk by 20 m at the shore but
+                # not from the image's edge (no shore), no berth lines (sen2ships has none), so nothing
+                # is added back along the quays.
+                mask = ndimage.binary_erosion(poly, iterations=max(1, round(20.0 / px)), border_value=1) & poly
                 known = [d for d in detect_optical(port.bands, port.pixel_size, water=mask, params=params) if d.kind == "vessel"]
                 for t in (0.0, 0.7, 0.85):
                     label = f"known water, {name}" + (f", score >= {t}" if t else "")

@@ -156,8 +156,8 @@ def test_a_departure_after_hidden_dates_says_when_the_vessel_was_last_seen(capsy
     tl = build_timeline("dunai", [a, b, c], [vessel(a, 0)])
     rows = timeline_to_csv(tl).splitlines()
     head = rows[0].split(",")
-    assert head[-1] == "departures_last_seen" and tuple(head) == TIMELINE_CSV_COLUMNS  # earlier columns stay put
-    assert [r.split(",")[-1] for r in rows[1:]] == ["", "", "b1:2024-10-17"]
+    assert head[-2:] == ["departures_last_seen", "truncated_vessels"] and tuple(head) == TIMELINE_CSV_COLUMNS  # earlier columns stay put
+    assert [r.split(",")[-2] for r in rows[1:]] == ["", "", "b1:2024-10-17"]
     _print(tl, "UTC")
     table = {line[:10]: line for line in capsys.readouterr().out.splitlines()}
     assert table["2024-10-19"].endswith("  left b1, last seen 2024-10-17")

@@ -3,7 +3,8 @@
 The image math lives in :mod:`sitewatch.detect`; this module reads the
 archived COG, builds the masks (site polygon, the site's water polygon when
 it has one: :mod:`sitewatch.detection_masks`), converts pixel detections to WGS84
-footprints, assigns berths and class candidates, and replaces the
+footprints, assigns berths and class candidates (none for a vessel the detector found
+``truncated``: cut by the window's edge or by missing data, its size a lower bound), and replaces the
 observation's detections in one transaction (so a rerun gives the same rows).
 Optical observations are read and detected tile by tile, as detect-image reads
 an optical file (:mod:`sitewatch.detection_optical`); SAR observations in one pass,
@@ -84,7 +85,9 @@ def to_detections(
         if berths and d.kind == "vessel":
             dist, bid = min((local.distance(g), bid) for bid, g in berths)
             berth_id = bid if dist <= BERTH_DISTANCE_M else None
-        cands = class_candidates(d.length_m, d.width_m, obs.scene.resolution_m) if d.kind == "vessel" else ()
+        # A truncated hull's size is a lower bound: a class by size would be a guess (as detect-image).
+        whole = d.kind == "vessel" and not d.truncated
+        cands = class_candidates(d.length_m, d.width_m, obs.scene.resolution_m) if whole else ()
         out.append(
             Detection(
                 id=f"{obs.id}#{i:03d}",
@@ -101,6 +104,7 @@ def to_detections(
                 col=round(d.col, 2),
                 berth_id=berth_id,
                 class_candidates=tuple(cands),
+                truncated=d.truncated,
             )
         )
     return out
@@ -204,7 +208,8 @@ def detect_site(
     An observation whose detections were made by the last complete run from the same
     inputs (COG, observation row, site, limits, optical mode, sitewatch code: see
     :mod:`sitewatch.detection_state`) keeps them unless ``force``; its archived file is
-    still checked against its sha256. The summary counts kept and new detections alike.
+    still checked against its sha256. The summary counts kept and new detections alike, by kind,
+    and (``truncated``) those of each kind cut by the image's edge or by missing data.
     """
     from .detection_state import detect_key, load_state, observation_fingerprint, save_state
 
@@ -244,12 +249,12 @@ def detect_site(
         if kept:
             log.info("%s: %d observation(s) unchanged since the last detect, kept", site_id, len(kept))
         jobs = [DetectJob(site, o, paths[o.id], limits) for o in observations if o.id not in kept]
-        kinds: dict[str, list[str]] = {oid: [] for oid in kept}
-        for oid, kind in store.execute(
-            "SELECT observation_id, kind FROM detections WHERE site_id = ? ORDER BY fid", (site_id,)
+        kinds: dict[str, list[tuple[str, bool]]] = {oid: [] for oid in kept}
+        for oid, kind, truncated in store.execute(
+            "SELECT observation_id, kind, truncated FROM detections WHERE site_id = ? ORDER BY fid", (site_id,)
         ):
             if oid in kinds:
-                kinds[oid].append(kind)
+                kinds[oid].append((kind, bool(truncated)))
         done = len(kept)
         if progress and kept:
             progress(done, len(observations), "")
@@ -276,7 +281,7 @@ def detect_site(
                         # Replaced whole on every run: a berth hidden last time is not left hidden.
                         store.set_berths_hidden(res.observation.id, res.berths_hidden)
                 if current:
-                    kinds[res.observation.id] = [d.kind for d in res.detections]
+                    kinds[res.observation.id] = [(d.kind, bool(d.truncated)) for d in res.detections]
                 else:
                     errors.append(
                         f"{res.observation.id}: replaced or removed by another command while detect ran; "
@@ -287,10 +292,17 @@ def detect_site(
                 progress(done, len(observations), res.observation.id)
         # Counted in observation order, kept or not, so the summary is that of detecting them all.
         counts: dict[str, int] = {}
+        cut: dict[str, int] = {}
         for o in observations:
-            for kind in kinds.get(o.id, ()):
+            for kind, truncated in kinds.get(o.id, ()):
                 counts[kind] = counts.get(kind, 0) + 1
-        summary = {"observations": len(observations), "detections": counts, "errors": errors}
+                cut[kind] = cut.get(kind, 0) + truncated
+        summary = {
+            "observations": len(observations),
+            "detections": counts,
+            "truncated": {k: n for k, n in cut.items() if n},
+            "errors": errors,
+        }
         store.record_run("detect", site_id, {"workers": workers, "scheduler": scheduler} | limits, summary, started=started)
         store.update_extents()
         for sensor, key in keys.items():

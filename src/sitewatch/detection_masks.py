@@ -61,7 +61,8 @@ def grid_mask(local: BaseGeometry, grid: Grid) -> NDArray[np.bool_]:
 def water_mask(site: Site, grid: Grid, window: Window | None = None) -> NDArray[np.bool_] | None:
     """Where to look for vessels, from the site's water polygon and berths; None without a polygon.
 
-    The polygon's water is shrunk by :data:`SHORE_MARGIN_M` so that bright shore pixels (mixed
+    The polygon's water is shrunk by :data:`SHORE_MARGIN_M` from its shore (not from the edge of
+    the site or of the grid) so that bright shore pixels (mixed
     land and water, or a slightly misdrawn coast) are not taken for ships, except within
     :data:`BERTH_DISTANCE_M` of a berth line, where ships lie alongside the quay and must stay
     in. With ``window`` the mask of that window of ``grid`` (as the whole grid's, cut).
@@ -77,7 +78,11 @@ def water_mask(site: Site, grid: Grid, window: Window | None = None) -> NDArray[
     cut = (slice(r0 - grown[0], r1 - grown[0]), slice(c0 - grown[2], c1 - grown[2]))
     local = window_grid(grid, grown)
     water = grid_mask(reproject_geometry(site.water, "EPSG:4326", grid.crs), local)
-    mask = ndimage.binary_erosion(water, iterations=steps)[cut]
+    # Only a shore shrinks the water: the site's edge and the grid's are where the image stops, not
+    # land. Eroded from there too, the water would end short of them, and a hull cut by the site's
+    # window would end short of its edge in the search, measured whole though it is cut (``truncated``).
+    beyond = ~grid_mask(reproject_geometry(site.require_geometry(), "EPSG:4326", grid.crs), local)
+    mask = ndimage.binary_erosion(water | beyond, iterations=steps, border_value=1)[cut] & water[cut]
     if site.berths:
         near = unary_union(
             [reproject_geometry(b.geometry, "EPSG:4326", grid.crs).buffer(BERTH_DISTANCE_M) for b in site.berths]

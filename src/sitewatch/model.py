@@ -334,6 +334,13 @@ class Detection:
     col: float = 0.0
     berth_id: str | None = None
     class_candidates: tuple[ClassCandidate, ...] = ()
+    """Classes that fit the measured size, likeliest first; none for a truncated vessel."""
+    truncated: bool | None = False
+    """The object reaches the image's edge (the site's window) or a pixel without data (a no-data
+    collar, outside the site): part of it may lie where the image cannot show it, so ``length_m``
+    and ``width_m`` are lower bounds and no class is given by size
+    (:attr:`sitewatch.detect.base.PixelDetection.truncated`). None: not recorded, a detection
+    stored before sitewatch kept the flag (``sitewatch detect`` records it on its next run)."""
 
     @property
     def centroid(self) -> Point:

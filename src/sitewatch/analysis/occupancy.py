@@ -12,7 +12,10 @@ Rules, each a field of :class:`TimelineParams`:
 - A **date** (UTC, or shifted by ``utc_offset_hours``) seen by several
   observations - SAR and optical, or two passes - is one date. Its vessels
   are the union of what each observation saw, the same vessel counted once
-  (matched by berth and length, else by position and length).
+  (matched by berth and length, else by position and length). A length measured on a
+  ``truncated`` detection (the hull cut by the image's edge or by missing data) is a lower
+  bound: it only rules out a vessel measured whole and shorter, and a whole measurement of
+  the vessel on the same date stands for it.
 - **Arrivals and departures** compare each usable date with the previous
   usable date of the same period: a vessel matched on both stayed; one only
   on the later date arrived; one only on the earlier date left. The first
@@ -116,6 +119,9 @@ class Sighting:
     berth_id: str | None
     resolution_m: float | None = None
     """Pixel size of the image the vessel was measured on (None: not known, the length taken as exact)."""
+    truncated: bool = False
+    """The detection is cut by the image's edge or by missing data: ``length_m`` is a lower bound
+    (a detection stored before the flag was recorded counts as whole, as it did then)."""
     last_seen: date | None = None
     """For a vessel carried forward past dates its berth was hidden: the date it was last seen, the date of
     its ``detection_id`` and ``observation_id`` (None: seen on the date it stands for)."""
@@ -159,6 +165,9 @@ class TimelineRow:
     sightings: tuple[Sighting, ...] = field(default=(), repr=False)
     fine: bool = False
     """True when an observation of the date has pixels of ``fine_resolution_m`` or finer."""
+    truncated_vessels: int = 0
+    """Vessels of the date seen only cut by an image's edge or by missing data (counted in ``vessels``;
+    their lengths are lower bounds)."""
 
     @property
     def present(self) -> bool:
@@ -316,7 +325,9 @@ def match_sightings(
     """One-to-one pairs (i, j) of the same vessel in ``before`` and ``after``.
 
     Same vessel: lengths within ``length_tolerance_m`` (or within three standard deviations
-    of the difference of the two measurements, which grows with their pixel sizes) and either
+    of the difference of the two measurements, which grows with their pixel sizes; a truncated
+    sighting's length is a lower bound, so it only has to be no longer than the other's, within
+    that tolerance, and two truncated sightings fit any lengths) and either
     the same berth or, when either has no berth, centroids within ``match_distance_m``.
     Among the compatible pairings the one with the least total distance wins.
     """
@@ -337,7 +348,15 @@ def match_sightings(
     # pixels mis-measure it: 25 m is two standard deviations at 10 m, less than one at 30 m.
     sigma_a = np.array([length_sigma_m(s.resolution_m) if s.resolution_m else 0.0 for s in before])[:, None]
     sigma_b = np.array([length_sigma_m(s.resolution_m) if s.resolution_m else 0.0 for s in after])[None, :]
-    ok &= np.abs(len_a - len_b) <= np.maximum(params.length_tolerance_m, 3.0 * np.hypot(sigma_a, sigma_b))
+    tol = np.maximum(params.length_tolerance_m, 3.0 * np.hypot(sigma_a, sigma_b))
+    # A hull cut by the image's edge or by missing data was measured short: its length says the
+    # vessel is at least that long, not that it is no longer (a cut 90 m of a 180 m ship is the ship).
+    cut_a = np.array([s.truncated for s in before], bool)[:, None]
+    cut_b = np.array([s.truncated for s in after], bool)[None, :]
+    ok &= np.where(
+        cut_a & cut_b, True,
+        np.where(cut_a, len_b >= len_a - tol, np.where(cut_b, len_a >= len_b - tol, np.abs(len_a - len_b) <= tol)),
+    )  # fmt: skip
     cost = np.where(ok, d, big)
     rows, cols = linear_sum_assignment(cost)
     return [(int(i), int(j)) for i, j in zip(rows, cols, strict=True) if cost[i, j] < big]
@@ -345,7 +364,9 @@ def match_sightings(
 
 def _sighting(d: Detection, obs: Observation) -> Sighting:
     c = d.footprint.centroid
-    return Sighting(d.id, obs.id, obs.scene.sensor, c.x, c.y, d.length_m, d.berth_id, obs.scene.resolution_m)
+    return Sighting(
+        d.id, obs.id, obs.scene.sensor, c.x, c.y, d.length_m, d.berth_id, obs.scene.resolution_m, bool(d.truncated)
+    )
 
 
 def _merge_date(
@@ -362,7 +383,11 @@ def _merge_date(
     )
     merged: list[Sighting] = []
     for k in order:
-        matched = {j for _, j in match_sightings(merged, per_obs[k], params)}
+        pairs = match_sightings(merged, per_obs[k], params)
+        for i, j in pairs:
+            if merged[i].truncated and not per_obs[k][j].truncated:
+                merged[i] = per_obs[k][j]  # seen whole in another look: that length stands for the vessel
+        matched = {j for _, j in pairs}
         merged += [s for j, s in enumerate(per_obs[k]) if j not in matched]
     return merged
 
@@ -458,6 +483,7 @@ def build_timeline(
                 simulated=any(o.scene.simulated for o in day_obs),
                 sightings=tuple(sightings),
                 fine=any(o.scene.resolution_m <= params.fine_resolution_m for o in day_obs),
+                truncated_vessels=sum(s.truncated for s in sightings),
             )
         )
         prev, prev_day = sightings + carried, day

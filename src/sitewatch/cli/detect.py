@@ -60,7 +60,11 @@ def command(
     if as_json:
         click.echo(json.dumps(summary, indent=1))
     else:
-        kinds = ", ".join(f"{n} {k}{'' if n == 1 else 's'}" for k, n in sorted(summary["detections"].items())) or "nothing"
+        cut = summary["truncated"]
+        kinds = ", ".join(
+            f"{n} {k}{'' if n == 1 else 's'}" + (f" ({cut[k]} cut by the image's edge or no data)" if cut.get(k) else "")
+            for k, n in sorted(summary["detections"].items())
+        ) or "nothing"
         failed = f", {len(summary['errors'])} could not be read" if summary["errors"] else ""
         click.echo(f"{site_id}: {summary['observations']} observation(s){failed}, found {kinds}")
     for err in summary["errors"]:  # with --json too: standard output may be a script's, this is the user's

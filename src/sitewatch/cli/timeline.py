@@ -39,6 +39,7 @@ def _print(tl: Timeline, zone: str) -> None:
             f"{berths or '-'}{'  [' + others + ']' if others else ''}"
             f"{''.join(f'  left {b}, last seen {d.isoformat()}' for b, d in r.departures_last_seen.items())}"
             f"{'  hidden: ' + ', '.join(r.hidden_berths) if r.hidden_berths else ''}"
+            f"{f'  cut by the image edge or no data: {r.truncated_vessels}' if r.truncated_vessels else ''}"
         )
     for s in tl.skipped:
         click.echo(f"skipped {s.date.isoformat()} {s.sensor} {s.observation_id}: {s.reason}")

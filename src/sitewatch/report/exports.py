@@ -44,8 +44,9 @@ TIMELINE_CSV_COLUMNS: tuple[str, ...] = (
     "observation_ids",
     "scene_ids",
     "simulated",
-    # Added last, so the columns before it keep their places.
+    # Added last, so the columns before them keep their places.
     "departures_last_seen",
+    "truncated_vessels",
 )
 
 
@@ -98,7 +99,11 @@ def timeline_to_json(tl: Timeline) -> str:
 
 
 def detections_to_geojson(store: Store, site_ids: Sequence[str] | None = None) -> dict[str, Any]:
-    """Detections with their provenance (scene, time, sensor, file hash) as a GeoJSON FeatureCollection."""
+    """Detections with their provenance (scene, time, sensor, file hash) as a GeoJSON FeatureCollection.
+
+    ``truncated`` says a detection reaches the image's edge or a pixel without data (its length and
+    width lower bounds, its ``class_candidates`` empty); null for one stored before it was recorded.
+    """
     sites = list(site_ids) if site_ids else [s.id for s in store.sites()]
     features = []
     for sid in sites:
@@ -118,7 +123,9 @@ def detections_to_geojson(store: Store, site_ids: Sequence[str] | None = None) -
                         "heading_deg": d.heading_deg,
                         "score": d.score,
                         "berth": d.berth_id,
-                        "class_candidates": [[c.name, c.likelihood] for c in d.class_candidates],
+                        # A truncated vessel's size is a lower bound: no class by that size (null: not recorded).
+                        "truncated": d.truncated,
+                        "class_candidates": [] if d.truncated else [[c.name, c.likelihood] for c in d.class_candidates],
                         "detector": f"{d.detector} {d.detector_version}",
                         "observation_id": d.observation_id,
                         "scene_id": o.scene.id if o else None,

@@ -179,7 +179,13 @@ def _project_name(pyproject: Path) -> str:
     return name.lower() if isinstance(name, str) else ""
 
 
+TRUNCATED_TEXT = "withheld: cut by the image's edge or missing data"
+"""The class candidates cell of a truncated vessel: its size is a lower bound."""
+
+
 def _candidates_text(d: Detection) -> str:
+    if d.truncated and d.kind == "vessel":
+        return TRUNCATED_TEXT
     if not d.class_candidates:
         return ""
     text = " · ".join(f"{c.name} {c.likelihood:.0%}" for c in d.class_candidates[:3])
@@ -370,7 +376,8 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
     ]:
         o = obs[d.observation_id]
         close = chip(o, d.footprint.envelope, margin_m=max(120.0, d.length_m), size_px=CLOSE_UP_CHIP_PX)
-        close.detection = f"{d.id} · {d.kind} {d.length_m:.0f} m · score {d.score:.2f}"
+        length = f"≥ {d.length_m:.0f} m (cut by the image's edge or missing data)" if d.truncated else f"{d.length_m:.0f} m"
+        close.detection = f"{d.id} · {d.kind} {length} · score {d.score:.2f}"
         section.close_ups.append(close)
 
     for d in detections:
@@ -386,6 +393,7 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
                 "score": d.score,
                 "berth": d.berth_id or "",
                 "candidates": _candidates_text(d),
+                "truncated": d.truncated,
                 "detector": f"{d.detector} {d.detector_version}",
                 "lon": c.x,
                 "lat": c.y,

@@ -2,7 +2,8 @@
 
 The database is an OGC GeoPackage: the GeoPackage core tables plus sitewatch's
 feature tables (sites, berths, site_water, scenes, observations, detections)
-and attribute tables, each feature table with its R-tree spatial index (from version 6).
+and attribute tables, each feature table with its R-tree spatial index (from version 6);
+the detections' ``truncated`` flag from version 7.
 ``sitewatch_meta.schema_version`` says which migrations have run; each migration runs once,
 in a transaction.
 """
@@ -310,7 +311,15 @@ CREATE TABLE IF NOT EXISTS gpkg_extensions (
     )
 
 
-MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3(), _v4(), _v5(), _v6())
+# Version 7: whether a detection is truncated (its object reaches the image's edge or a pixel without
+# data, so its length and width are lower bounds and it has no class candidates). Rows stored before
+# are NULL, "not recorded": the detectors that made them did not look, so neither true nor false would
+# be known. Any sitewatch change makes the next `sitewatch detect` run again, which records it.
+_V7 = """
+ALTER TABLE detections ADD COLUMN truncated BOOLEAN;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3(), _v4(), _v5(), _v6(), _V7)
 """Migration i brings the schema from version i to i + 1. Append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -502,6 +502,7 @@ class Store:
                     c.x,
                     c.y,
                     int(observation.scene.simulated),
+                    None if d.truncated is None else int(d.truncated),
                 )
             )
         with self.transaction() as db:
@@ -510,8 +511,8 @@ class Store:
             db.executemany(
                 """INSERT INTO detections (geom, detection_id, observation_id, site_id, acquired, sensor,
                    kind, length_m, width_m, heading_deg, score, detector, detector_version, row, col,
-                   berth_id, class_candidates, lon, lat, simulated)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   berth_id, class_candidates, lon, lat, simulated, truncated)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 rows,
             )
             self._touch(db, "detections")
@@ -561,6 +562,7 @@ class Store:
                 col=r["col"] or 0.0,
                 berth_id=r["berth_id"],
                 class_candidates=tuple(ClassCandidate(n, p) for n, p in json.loads(r["class_candidates"])),
+                truncated=None if r["truncated"] is None else bool(r["truncated"]),
             )
             for r in self._db.execute(sql, args)
         ]

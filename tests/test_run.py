@@ -116,17 +116,28 @@ if __name__ == "__main__":
 """
 
 
-def _start_slow(tmp_path: Path, source: str) -> subprocess.Popen[str]:
-    """``source`` (a script running two workers in slow jobs) in a process group of its own, once
-    both workers are inside a job."""
+FOREGROUND_SIGINT = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+"""First line of a script that is sent SIGINT: Ctrl-C handled as in a terminal's foreground, whatever
+the test run's own handling. A test run started in the background (``pytest &`` in a script) has SIGINT
+ignored and passes that on to its subprocesses, where sitewatch rightly keeps it ignored."""
+
+
+def _popen(tmp_path: Path, source: str) -> subprocess.Popen[str]:
+    """``source`` run with sitewatch importable, in a process group of its own, given ``tmp_path``."""
     script = tmp_path / "slow.py"
-    script.write_text(source)
+    script.write_text(FOREGROUND_SIGINT + source)
     src = str(Path(sitewatch.__file__).parents[1])
     env = os.environ | {"PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, str(script), str(tmp_path)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
+
+
+def _start_slow(tmp_path: Path, source: str) -> subprocess.Popen[str]:
+    """``source`` (a script running two workers in slow jobs) in a process group of its own, once
+    both workers are inside a job."""
+    proc = _popen(tmp_path, source)
     deadline = time.monotonic() + 60
     while len(list(tmp_path.glob("started-*"))) < 2:
         assert proc.poll() is None, proc.communicate()

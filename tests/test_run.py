@@ -91,6 +91,60 @@ def test_ctrl_c_stops_the_pool_at_once(tmp_path: Path) -> None:
             os.killpg(proc.pid, 0)
 
 
+_SIGNAL_WHILE_STARTING = """
+import multiprocessing, os, signal, sys, time
+from concurrent.futures import ProcessPoolExecutor
+
+import click
+
+from sitewatch import run
+from sitewatch.cli.options import handle_errors
+
+class SignalledWhileStarting(ProcessPoolExecutor):
+    def map(self, *args, **kwargs):
+        results = super().map(*args, **kwargs)  # the workers are started, the jobs handed out
+        os.kill(os.getpid(), signal.{signame})  # before map_jobs has returned to its caller
+        return results
+
+run.ProcessPoolExecutor = SignalledWhileStarting
+
+def job(i):
+    time.sleep(120)
+    return i
+
+@click.command()
+@click.argument("folder")
+@handle_errors
+def slow(folder):
+    try:
+        list(run.map_jobs(job, list(range(8)), workers=2))
+    finally:
+        left = multiprocessing.active_children()
+        for worker in left:  # so that the command still ends when the test fails
+            worker.kill()
+        print(len(left), "workers left", file=sys.stderr)
+
+if __name__ == "__main__":
+    slow()
+"""
+
+
+@pytest.mark.parametrize(("signame", "code", "word"), [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
+def test_a_signal_while_the_workers_start_stops_them_too(tmp_path: Path, signame: str, code: int, word: str) -> None:
+    """Ctrl-C (or SIGTERM) while the pool started its workers and was handed the jobs was raised
+    where map_jobs did not stop them: they ran their jobs on, and the command, having said
+    "interrupted", waited for every job before it exited. The signal is sent at that moment by
+    the pool itself, so the test does not depend on timing."""
+    proc = _popen(tmp_path, _SIGNAL_WHILE_STARTING.format(signame=signame))
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert (proc.returncode, err) == (code, f"0 workers left\n{word}\n")
+
+
 _SLOW_COMMAND = """
 import sys, time
 from pathlib import Path

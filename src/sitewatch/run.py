@@ -95,19 +95,24 @@ def map_jobs(
         for item in items:
             yield func(item)
         return
-    # Workers are started while submitting; SIGINT stays blocked until each has set
-    # it to be ignored, so a Ctrl-C at that moment cannot kill one mid-start (the
-    # parent gets it once the jobs are submitted).
-    with _sigint_blocked():
-        pool = ProcessPoolExecutor(max_workers=min(n, len(items)), initializer=_init_worker)
-        results = pool.map(func, items, chunksize=max(1, len(items) // (4 * n)))
+    pool: ProcessPoolExecutor | None = None
     try:
+        # Workers are started while submitting; SIGINT and SIGTERM stay blocked until each has
+        # set its own handling of them, so neither can kill one mid-start. The parent gets a
+        # signal sent meanwhile once the jobs are submitted, as it unblocks them: inside this
+        # try, so that the workers it has just started are stopped too (they ran on, and the
+        # command waited for their jobs before exiting).
+        with _stop_signals_blocked():
+            pool = ProcessPoolExecutor(max_workers=min(n, len(items)), initializer=_init_worker)
+            results = pool.map(func, items, chunksize=max(1, len(items) // (4 * n)))
         yield from results
     except BrokenProcessPool as exc:
-        _stop_pool(pool)
+        if pool is not None:
+            _stop_pool(pool)
         raise WorkerError(_WORKER_DIED) from exc
     except BaseException:  # KeyboardInterrupt, or GeneratorExit when the caller stops early
-        _stop_pool(pool)
+        if pool is not None:
+            _stop_pool(pool)
         raise
     pool.shutdown()
 
@@ -119,17 +124,22 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""Ctrl-C, and ``kill PID`` (which the CLI raises as a KeyboardInterrupt): both stop a run."""
+
+
 @contextmanager
-def _sigint_blocked() -> Iterator[None]:
-    """SIGINT held pending in this thread (and in processes started meanwhile), delivered on exit."""
+def _stop_signals_blocked() -> Iterator[None]:
+    """SIGINT and SIGTERM held pending in this thread (and in processes and threads started
+    meanwhile), delivered on exit."""
     if not hasattr(signal, "pthread_sigmask"):  # Windows
         yield
         return
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
 
 _PARENT_CHECK_S = 1.0
@@ -146,7 +156,7 @@ def _init_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's handler (cli.options.Terminated) is inherited
     if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     # The process that started it: sitewatch's own, or the fork server of the forkserver start
     # method, which ends with it.
     parent = os.getppid()

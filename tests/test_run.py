@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -143,6 +144,23 @@ def test_a_signal_while_the_workers_start_stops_them_too(tmp_path: Path, signame
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
     assert (proc.returncode, err) == (code, f"0 workers left\n{word}\n")
+
+
+def _first_at_once(i: int) -> int:
+    if i:
+        time.sleep(60)
+    return i
+
+
+def test_a_pool_stopped_early_leaves_no_thread_of_it_running() -> None:
+    """A run stopped early (Ctrl-C, SIGTERM, or a caller that stops reading) returned while the pool's
+    own thread was still closing its wake-up pipe, and Python, exiting meanwhile, wrote to that pipe:
+    now and then, on a busy machine, an OSError traceback after "interrupted" (CPython gh-125451)."""
+    before = set(threading.enumerate())
+    results = map_jobs(_first_at_once, list(range(8)), workers=2)
+    assert next(results) == 0
+    results.close()  # GeneratorExit in map_jobs: the pool is stopped as on Ctrl-C
+    assert set(threading.enumerate()) - before == set()
 
 
 _SLOW_COMMAND = """

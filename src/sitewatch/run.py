@@ -173,12 +173,18 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
     """Cancel the jobs not started and end the workers without waiting for the running ones."""
     # The executor has no public way to end its workers before Python 3.14 (terminate_workers).
     procs = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)  # shutdown() forgets it
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
         if proc.is_alive():
             proc.terminate()
     for proc in procs:
         proc.join(timeout=5)
+    # The pool's own thread closes its wake-up pipe once it sees the workers gone, and at exit
+    # Python writes to that pipe unlocked (CPython gh-125451, fixed in 3.12.8 and 3.13.1): a
+    # command that exited meanwhile printed an OSError traceback after "interrupted".
+    if isinstance(manager, threading.Thread) and manager.is_alive():
+        manager.join(timeout=5)
 
 
 def _identity(x: Any) -> Any:  # used by tests to check the pool plumbing

@@ -101,14 +101,19 @@ def test_json_runs_that_fail_in_part_say_so_on_standard_error(tmp_path: Path) ->
     assert f"refused {bad}: not a readable raster" in res.stderr
 
 
-@pytest.mark.parametrize(("signame", "code", "word"), [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
-def test_a_signal_while_the_commands_load_exits_as_in_a_command(signame: str, code: int, word: str) -> None:
-    """Ctrl-C in the second the commands take to load (numpy, scipy, rasterio) printed a
-    KeyboardInterrupt traceback from inside an import, or numpy's ImportError and exit 1."""
+def _version_with_a_signal_mid_import(signame: str, sigint: str) -> subprocess.CompletedProcess[str]:
+    """``sitewatch --version`` sent ``signame`` while one command module is being imported, in a
+    process whose SIGINT handling is ``sigint`` when it starts.
+
+    ``sigint`` is set, not inherited: a test run started in the background (``pytest &`` in a
+    script) has SIGINT ignored and passes that on to its subprocesses.
+    """
     script = f"""
 import os, runpy, signal, sys
 
-class SignalMidImport:  # the signal arrives while one command module is being imported
+signal.signal(signal.SIGINT, {sigint})
+
+class SignalMidImport:
     def find_spec(self, name, path=None, target=None):
         if name == "sitewatch.cli.detect":
             os.kill(os.getpid(), signal.{signame})
@@ -120,8 +125,23 @@ runpy.run_module("sitewatch", run_name="__main__")
 """
     src = Path(__file__).parents[1] / "src"
     env = os.environ | {"PYTHONPATH": str(src)}
-    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.mark.parametrize(("signame", "code", "word"), [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
+def test_a_signal_while_the_commands_load_exits_as_in_a_command(signame: str, code: int, word: str) -> None:
+    """Ctrl-C in the second the commands take to load (numpy, scipy, rasterio) printed a
+    KeyboardInterrupt traceback from inside an import, or numpy's ImportError and exit 1."""
+    res = _version_with_a_signal_mid_import(signame, "signal.default_int_handler")  # a terminal's foreground
     assert (res.returncode, res.stderr, res.stdout) == (code, f"{word}\n", "")
+
+
+def test_an_ignored_sigint_stays_ignored_while_the_commands_load() -> None:
+    """A command a shell script starts in the background (``sitewatch detect … &``) has SIGINT
+    ignored, so that Ctrl-C in the terminal leaves it running: so it is while the commands load."""
+    res = _version_with_a_signal_mid_import("SIGINT", "signal.SIG_IGN")
+    assert (res.returncode, res.stderr) == (0, "")
+    assert res.stdout.startswith("sitewatch, version ")
 
 
 def test_ingest_of_a_folder_without_images_names_the_folder(tmp_path: Path) -> None:

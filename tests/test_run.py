@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -91,6 +92,77 @@ def test_ctrl_c_stops_the_pool_at_once(tmp_path: Path) -> None:
             os.killpg(proc.pid, 0)
 
 
+_SIGNAL_WHILE_STARTING = """
+import multiprocessing, os, signal, sys, time
+from concurrent.futures import ProcessPoolExecutor
+
+import click
+
+from sitewatch import run
+from sitewatch.cli.options import handle_errors
+
+class SignalledWhileStarting(ProcessPoolExecutor):
+    def map(self, *args, **kwargs):
+        results = super().map(*args, **kwargs)  # the workers are started, the jobs handed out
+        os.kill(os.getpid(), signal.{signame})  # before map_jobs has returned to its caller
+        return results
+
+run.ProcessPoolExecutor = SignalledWhileStarting
+
+def job(i):
+    time.sleep(120)
+    return i
+
+@click.command()
+@click.argument("folder")
+@handle_errors
+def slow(folder):
+    try:
+        list(run.map_jobs(job, list(range(8)), workers=2))
+    finally:
+        left = multiprocessing.active_children()
+        for worker in left:  # so that the command still ends when the test fails
+            worker.kill()
+        print(len(left), "workers left", file=sys.stderr)
+
+if __name__ == "__main__":
+    slow()
+"""
+
+
+@pytest.mark.parametrize(("signame", "code", "word"), [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
+def test_a_signal_while_the_workers_start_stops_them_too(tmp_path: Path, signame: str, code: int, word: str) -> None:
+    """Ctrl-C (or SIGTERM) while the pool started its workers and was handed the jobs was raised
+    where map_jobs did not stop them: they ran their jobs on, and the command, having said
+    "interrupted", waited for every job before it exited. The signal is sent at that moment by
+    the pool itself, so the test does not depend on timing."""
+    proc = _popen(tmp_path, _SIGNAL_WHILE_STARTING.format(signame=signame))
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert (proc.returncode, err) == (code, f"0 workers left\n{word}\n")
+
+
+def _first_at_once(i: int) -> int:
+    if i:
+        time.sleep(60)
+    return i
+
+
+def test_a_pool_stopped_early_leaves_no_thread_of_it_running() -> None:
+    """A run stopped early (Ctrl-C, SIGTERM, or a caller that stops reading) returned while the pool's
+    own thread was still closing its wake-up pipe, and Python, exiting meanwhile, wrote to that pipe:
+    now and then, on a busy machine, an OSError traceback after "interrupted" (CPython gh-125451)."""
+    before = set(threading.enumerate())
+    results = map_jobs(_first_at_once, list(range(8)), workers=2)
+    assert next(results) == 0
+    results.close()  # GeneratorExit in map_jobs: the pool is stopped as on Ctrl-C
+    assert set(threading.enumerate()) - before == set()
+
+
 _SLOW_COMMAND = """
 import sys, time
 from pathlib import Path
@@ -116,17 +188,28 @@ if __name__ == "__main__":
 """
 
 
-def _start_slow(tmp_path: Path, source: str) -> subprocess.Popen[str]:
-    """``source`` (a script running two workers in slow jobs) in a process group of its own, once
-    both workers are inside a job."""
+FOREGROUND_SIGINT = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+"""First line of a script that is sent SIGINT: Ctrl-C handled as in a terminal's foreground, whatever
+the test run's own handling. A test run started in the background (``pytest &`` in a script) has SIGINT
+ignored and passes that on to its subprocesses, where sitewatch rightly keeps it ignored."""
+
+
+def _popen(tmp_path: Path, source: str) -> subprocess.Popen[str]:
+    """``source`` run with sitewatch importable, in a process group of its own, given ``tmp_path``."""
     script = tmp_path / "slow.py"
-    script.write_text(source)
+    script.write_text(FOREGROUND_SIGINT + source)
     src = str(Path(sitewatch.__file__).parents[1])
     env = os.environ | {"PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, str(script), str(tmp_path)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
+
+
+def _start_slow(tmp_path: Path, source: str) -> subprocess.Popen[str]:
+    """``source`` (a script running two workers in slow jobs) in a process group of its own, once
+    both workers are inside a job."""
+    proc = _popen(tmp_path, source)
     deadline = time.monotonic() + 60
     while len(list(tmp_path.glob("started-*"))) < 2:
         assert proc.poll() is None, proc.communicate()

@@ -95,19 +95,24 @@ def map_jobs(
         for item in items:
             yield func(item)
         return
-    # Workers are started while submitting; SIGINT stays blocked until each has set
-    # it to be ignored, so a Ctrl-C at that moment cannot kill one mid-start (the
-    # parent gets it once the jobs are submitted).
-    with _sigint_blocked():
-        pool = ProcessPoolExecutor(max_workers=min(n, len(items)), initializer=_init_worker)
-        results = pool.map(func, items, chunksize=max(1, len(items) // (4 * n)))
+    pool: ProcessPoolExecutor | None = None
     try:
+        # Workers are started while submitting; SIGINT and SIGTERM stay blocked until each has
+        # set its own handling of them, so neither can kill one mid-start. The parent gets a
+        # signal sent meanwhile once the jobs are submitted, as it unblocks them: inside this
+        # try, so that the workers it has just started are stopped too (they ran on, and the
+        # command waited for their jobs before exiting).
+        with _stop_signals_blocked():
+            pool = ProcessPoolExecutor(max_workers=min(n, len(items)), initializer=_init_worker)
+            results = pool.map(func, items, chunksize=max(1, len(items) // (4 * n)))
         yield from results
     except BrokenProcessPool as exc:
-        _stop_pool(pool)
+        if pool is not None:
+            _stop_pool(pool)
         raise WorkerError(_WORKER_DIED) from exc
     except BaseException:  # KeyboardInterrupt, or GeneratorExit when the caller stops early
-        _stop_pool(pool)
+        if pool is not None:
+            _stop_pool(pool)
         raise
     pool.shutdown()
 
@@ -119,17 +124,22 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""Ctrl-C, and ``kill PID`` (which the CLI raises as a KeyboardInterrupt): both stop a run."""
+
+
 @contextmanager
-def _sigint_blocked() -> Iterator[None]:
-    """SIGINT held pending in this thread (and in processes started meanwhile), delivered on exit."""
+def _stop_signals_blocked() -> Iterator[None]:
+    """SIGINT and SIGTERM held pending in this thread (and in processes and threads started
+    meanwhile), delivered on exit."""
     if not hasattr(signal, "pthread_sigmask"):  # Windows
         yield
         return
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
 
 _PARENT_CHECK_S = 1.0
@@ -146,7 +156,7 @@ def _init_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's handler (cli.options.Terminated) is inherited
     if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     # The process that started it: sitewatch's own, or the fork server of the forkserver start
     # method, which ends with it.
     parent = os.getppid()
@@ -163,12 +173,18 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
     """Cancel the jobs not started and end the workers without waiting for the running ones."""
     # The executor has no public way to end its workers before Python 3.14 (terminate_workers).
     procs = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)  # shutdown() forgets it
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
         if proc.is_alive():
             proc.terminate()
     for proc in procs:
         proc.join(timeout=5)
+    # The pool's own thread closes its wake-up pipe once it sees the workers gone, and at exit
+    # Python writes to that pipe unlocked (CPython gh-125451, fixed in 3.12.8 and 3.13.1): a
+    # command that exited meanwhile printed an OSError traceback after "interrupted".
+    if isinstance(manager, threading.Thread) and manager.is_alive():
+        manager.join(timeout=5)
 
 
 def _identity(x: Any) -> Any:  # used by tests to check the pool plumbing

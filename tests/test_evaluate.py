@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from click.testing import CliRunner
 from shapely.geometry import box, mapping
 
 from _report_world import CRS, CX, CY, _wgs, build
+from sitewatch.cli.eval import _line
 from sitewatch.evaluate import (
     EvalParams,
     ObservationEval,
@@ -254,6 +256,21 @@ def test_length_error_is_signed_per_ship_and_only_over_long_ships() -> None:
     assert s.class_in_candidates == pytest.approx(2 / 3, abs=1e-4)  # c's candidates miss its class
     short = _truth(("s", 0, 0, 70))
     assert scores_from([evaluate_observation(_obs(), [_det("d", 0, 0, 95)], short)]).long_ships == 0  # by the true length
+
+
+def test_a_truncated_detection_is_a_hit_but_not_a_length_or_a_class() -> None:
+    """A hull cut by the image's edge was charged its lower-bound length in the MAE and its withheld
+    class candidates as a wrong class."""
+    truth = _truth(("a", -300, 0, 100), ("b", 0, -200, 120))
+    whole = _det("da", -300, 0, 105)
+    cut = replace(_det("db", 0, -200, 60, classes=()), truncated=True)
+    ev = evaluate_observation(_obs(), [whole, cut], truth)
+    assert (ev.tp, ev.fp, ev.fn) == (2, 0, 0)
+    assert [p.truncated for p in sorted(ev.pairs, key=lambda p: p.truth_id)] == [False, True]
+    s = scores_from([ev])
+    assert (s.long_ships, s.length_mae_m, s.length_bias_m, s.truncated) == (1, 5.0, 5.0, 1)
+    assert s.class_in_candidates == 1.0
+    assert "(1 cut by the image's edge or no data, not measured)" in _line("all", s)
 
 
 def test_with_nothing_to_find_recall_is_one_and_false_alarms_cost_precision() -> None:

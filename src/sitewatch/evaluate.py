@@ -7,7 +7,8 @@ hidden by cloud) are matched one-to-one with the detections of the same kind
 lies inside the truth rectangle grown by one pixel of the scene, so a
 detection beside a ship is not a hit. From the matches: precision, recall,
 F1, and the length error of matched ships longer than ``long_ship_m`` (80 m),
-overall, per sensor and per site.
+overall, per sensor and per site. A truncated detection (the hull cut by the image's edge or by
+missing data) counts as a hit but not in the length and class figures.
 
 The pure part is :func:`evaluate_observation`; :func:`evaluate_workspace`
 reads the truth files the ingest copied next to each COG and records the
@@ -92,7 +93,10 @@ class Pair:
     distance_m: float
     truth_class: str = ""
     class_in_candidates: bool | None = None
-    """Whether the truth class is among the detection's class candidates (None: no truth class)."""
+    """Whether the truth class is among the detection's class candidates (None: no truth class, or
+    the detection is truncated and has none)."""
+    truncated: bool = False
+    """The detection is cut by the image's edge or by missing data: its length is a lower bound."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,10 @@ class Scores:
     """Mean of detected minus true length: positive when ships are measured too long."""
     class_in_candidates: float | None = None
     """Share of matched ships whose true class is among their class candidates."""
+    truncated: int = 0
+    """Matched ships whose detection is truncated (cut by the image's edge or by missing data): counted
+    in TP, left out of the length and class figures, since their length is a lower bound and their
+    class candidates are withheld."""
 
 
 @dataclass(frozen=True)
@@ -263,9 +271,10 @@ def evaluate_observation(
         for i, j in zip(rows, cols, strict=True):
             if cost[i, j] < big:
                 tid, _, tlen, tclass = truths[i]
+                cut = bool(dets[j].truncated)
                 pairs.append(
                     Pair(tid, dets[j].id, tlen, dets[j].length_m, round(float(cost[i, j]), 2), tclass,
-                         _class_hit(tclass, dets[j]))
+                         None if cut else _class_hit(tclass, dets[j]), cut)
                 )
     hit_t = {p.truth_id for p in pairs}
     hit_d = {p.detection_id for p in pairs}
@@ -299,8 +308,11 @@ def scores_from(evals: Iterable[ObservationEval], long_ship_m: float = 80.0) -> 
         precision = tp / (tp + fp) if tp + fp else 1.0
         recall = tp / (tp + fn) if tp + fn else 1.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    errors = [p.length_m - p.truth_length_m for e in evals for p in e.pairs if p.truth_length_m > long_ship_m]
-    hits = [p.class_in_candidates for e in evals for p in e.pairs if p.class_in_candidates is not None]
+    # A truncated detection's length is a lower bound and it has no class candidates: scoring
+    # either would charge the detector for a hull the image does not hold whole.
+    whole = [p for e in evals for p in e.pairs if not p.truncated]
+    errors = [p.length_m - p.truth_length_m for p in whole if p.truth_length_m > long_ship_m]
+    hits = [p.class_in_candidates for p in whole if p.class_in_candidates is not None]
     return Scores(
         observations=len(evals),
         tp=tp,
@@ -313,6 +325,7 @@ def scores_from(evals: Iterable[ObservationEval], long_ship_m: float = 80.0) -> 
         length_mae_m=round(sum(abs(x) for x in errors) / len(errors), 2) if errors else None,
         length_bias_m=round(sum(errors) / len(errors), 2) if errors else None,
         class_in_candidates=round(sum(hits) / len(hits), 4) if hits else None,
+        truncated=sum(p.truncated for e in evals for p in e.pairs),
     )
 
 

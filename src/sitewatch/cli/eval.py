@@ -23,9 +23,10 @@ def _line(label: str, s: Scores, kind: str = "vessel") -> str:
         if s.length_mae_m is not None and s.length_bias_m is not None
         else f"no matched {kind} longer than --long-ship" if kind != "vessel" else "no matched long ships"
     )
+    cut = f" ({s.truncated} cut by the image's edge or no data, not measured)" if s.truncated else ""
     return (
         f"{label:<12} obs {s.observations:>4}  TP {s.tp:>4}  FP {s.fp:>4}  FN {s.fn:>4}  "
-        f"P {_ratio(s.precision)}  R {_ratio(s.recall)}  F1 {_ratio(s.f1)}  {length}"
+        f"P {_ratio(s.precision)}  R {_ratio(s.recall)}  F1 {_ratio(s.f1)}  {length}{cut}"
     )
 
 

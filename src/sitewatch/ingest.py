@@ -42,12 +42,14 @@ from rasterio.warp import reproject, transform_bounds
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from . import __version__
+from .detect.clouds import UDM2_CLOUD_RULE
 from .errors import ImageReadError, InputError, OutputError, SitewatchError, SkippedInputWarning
 from .files import partial_path
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
 from .model import DATE_ONLY_HOUR, Grid, Observation, SceneRef, Site, iso_utc, utc
 from .platforms import platform_of
 from .run import map_jobs
+from .sources.planet import check_udm2, read_udm2_as_scl, udm2_apart, udm2_sibling
 from .sources.s1_radiometry import ThermalNoise
 from .sources.safe import (
     NoiseNotRemovedWarning,
@@ -854,6 +856,7 @@ def _cut_to_grid(
     sources: Sequence[tuple[Path | str, int]],
     grid: Grid,
     product: S2Product | None,
+    udm2: Path | None = None,
 ) -> tuple[NDArray[np.float32], float, bool] | None:
     """Each band (``sources``: file and band number) reprojected onto ``grid``, NaN where no data,
     the factor that turned its values into reflectance and whether DN 0 was read as no data (a
@@ -861,8 +864,12 @@ def _cut_to_grid(
 
     ``product``: the Sentinel-2 SAFE product the files belong to, whose own offset and
     quantification apply and of whose 10,980-pixel bands only the site's window is read.
+    ``udm2``: a Planet UDM2 on the image's grid, read in SCL's classes as the last band (``bands``
+    ends with ``SCL``, which ``sources`` does not hold).
     """
     out = np.full((len(bands), grid.height, grid.width), np.nan, dtype=np.float32)
+    if udm2 is not None:
+        bands = bands[:-1]  # the last, SCL, is read from the UDM2 below
     scale = 1.0
     zero = False
     try:
@@ -937,6 +944,19 @@ def _cut_to_grid(
                     dst_nodata=np.nan,
                     resampling=band_resampling(band, scene.sensor),
                 )
+            if udm2 is not None:
+                window = windows[0]
+                reproject(
+                    read_udm2_as_scl(udm2, window).astype(np.float32),
+                    out[-1],
+                    src_transform=first.transform if window is None else first.window_transform(window),
+                    src_crs=first.crs,
+                    dst_transform=grid.affine,
+                    dst_crs=grid.crs,
+                    src_nodata=np.nan,
+                    dst_nodata=np.nan,
+                    resampling=band_resampling("SCL", scene.sensor),
+                )
     except RasterioError as exc:
         raise ImageReadError(f"{path}: could not be read ({exc})") from exc
     return out, scale, zero
@@ -995,13 +1015,21 @@ def archive_file(
         scene = replace(scene, item_id=item_id)
     elif band_files:
         scene = replace(scene, item_id=band_files_name(band_files))
+    # A Planet scene's UDM2 is its cloud mask, archived as the band SCL in SCL's classes (as a
+    # Sentinel-2 SCL is): detect then reads it instead of running the spectral cloud test.
+    udm2 = udm2_sibling(path) if not band_files and s1 is None and product is None and scene.sensor == "optical" else None
+    if udm2 is not None and "SCL" not in bands:
+        check_udm2(udm2, path)
+        bands = [*bands, "SCL"]
+    else:
+        udm2 = None
     grid = site_grid(site, resolution_m or scene.resolution_m)
     if s1 is not None:
         out = np.full((len(bands), grid.height, grid.width), np.nan, dtype=np.float32)
         _read_s1(s1, grid, out)  # as sigma0, placed by its GCPs
         scale, zero = 1.0, False
     else:
-        cut = _cut_to_grid(path, scene, bands, sources, grid, product)
+        cut = _cut_to_grid(path, scene, bands, sources, grid, product, udm2)
         if cut is None:
             return None
         out, scale, zero = cut
@@ -1033,6 +1061,9 @@ def archive_file(
         provenance["offset_applied"] = product.offset
     if s1 is not None:
         provenance["safe"] = s1.provenance()
+    if udm2 is not None:
+        provenance["cloud_mask"] = {"from": "udm2", "path": str(udm2.resolve()), "sha256": sha256_file(udm2)}
+        provenance["cloud_rule"] = UDM2_CLOUD_RULE
     return archive_observation(ws, site, scene, out, grid, bands, provenance, sidecars=sidecars, compress=compress)
 
 
@@ -1291,6 +1322,7 @@ def ingest_paths(
     """
     started = now_utc()
     files, repeats = same_images(expand_paths(paths))
+    files, masks = udm2_apart(files)  # a Planet UDM2 goes in with its image, as its cloud mask
     if band_files:
         # In one order whatever the order of the flags, so that a rerun reads the same first file.
         band_files = dict(sorted(band_files.items(), key=lambda kv: _BAND_ORDER.get(kv[0].upper(), len(_BAND_ORDER))))
@@ -1299,7 +1331,7 @@ def ingest_paths(
         files = [next(iter(band_files.values()))]
     remove_partials(ws, site.id)
     done: list[Observation] = []
-    skipped: list[tuple[str, str]] = []
+    skipped: list[tuple[str, str]] = [(str(f), why) for f, why in masks] if not band_files else []
     jobs: list[_FileJob] = []
     taken: set[str] = set()
     for f in files:
@@ -1340,7 +1372,7 @@ def ingest_paths(
     # Again at the end: the workers of a run killed just before this one started may have
     # been finishing a file then (they end within a second of their parent).
     remove_partials(ws, site.id)
-    if not files:
+    if not files and not skipped:
         given = ", ".join(str(p) for p in paths)
         skipped.append((given, f"no GeoTIFF files or SAFE products found in {given}"))
     store.record_run(

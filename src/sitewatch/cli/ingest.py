@@ -37,6 +37,11 @@ def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
         if "given twice" in str(exc):
             raise
         raise InputError(f"{exc}; for SAR: vv, vh, hh, hv") from exc
+    if "udm2" in named:
+        raise InputError(
+            f"--band udm2={named['udm2']}: ingest reads a Planet scene's UDM2 beside its image; give the image "
+            "(…_AnalyticMS_SR_clip.tif) as PATH, with its …_udm2_clip.tif in the same folder"
+        )
     if "green" not in named or not {"red", "nir"} & set(named):
         raise InputError(
             f"--band gave {', '.join(named)}: an optical observation needs at least green and red "

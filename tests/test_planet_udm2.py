@@ -232,3 +232,31 @@ def test_ingest_band_udm2_says_to_give_the_image(tmp_path: Path, ws: Workspace) 
     r = CliRunner().invoke(main, ["ingest", SITE.id, "--band", f"green={image}", "--band", f"red={image}",
                                   "--band", f"udm2={udm2_sibling(image)}", "-w", str(ws.root)])  # fmt: skip
     assert r.exit_code != 0 and "--band udm2=" in r.output and "give the image" in r.output
+
+
+def test_an_8_band_planet_file_goes_in_by_its_band_names(tmp_path: Path, ws: Workspace) -> None:
+    """PlanetScope's 8-band SR files name their bands; read by count, ingest took coastal blue for
+    blue, green I for green, yellow for red and green II for NIR."""
+    img, mask = _scene()
+    four = write_planet_scene(tmp_path / "order", img, mask, crs=CRS, west=X0, north=Y0)
+    names = ("coastal_blue", "blue", "green_i", "green", "yellow", "red", "rededge", "nir")
+    eight = four.with_name(four.name.replace("_SR_clip", "_SR_8b_clip"))
+    with rasterio.open(four) as src:
+        profile, data = src.profile | {"count": 8}, src.read()
+    with rasterio.open(eight, "w", **profile) as dst:
+        dst.write(np.stack([data[0] // 2, data[0], data[1] // 2, data[1], data[2] // 2, data[2], data[3] // 2, data[3]]))
+        for i, name in enumerate(names, start=1):
+            dst.set_band_description(i, name)
+    four.unlink()
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(eight), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    assert obs.provenance["bands"] == [*names, "SCL"] and obs.provenance["cloud_mask"]["from"] == "udm2"
+    with rasterio.open(ws.root / obs.path) as cog:
+        blue = cog.read(2)
+    t = obs.grid.affine
+    r0, c0 = round((Y0 - t.f) / P), round((t.c - X0) / P)
+    expect = data[0][r0 : r0 + obs.grid.height, c0 : c0 + obs.grid.width] / 10_000
+    inside = np.isfinite(blue)
+    assert np.allclose(blue[inside], expect[inside], atol=1e-6)

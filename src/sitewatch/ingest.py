@@ -338,6 +338,12 @@ def _band_names(
     mapped = [_OPTICAL_ALIASES.get(n.lower(), "") for n in names]
     if all(mapped) and len(set(mapped)) == len(mapped):
         return mapped
+    named = [m for m in mapped if m]
+    if len(set(named)) == len(named) and "green" in named and {"red", "nir"} & set(named):
+        # Some bands named, as detect-image reads them: PlanetScope's 8-band files describe theirs coastal_blue,
+        # blue, green_i, green, yellow, red, rededge, nir (support.planet.com, "PlanetScope 8-band asset: band
+        # order"), and read by count their coastal blue was taken for blue, green I for green, yellow for red.
+        return [m or (n if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", n) else f"band{i + 1}") for i, (m, n) in enumerate(zip(mapped, names, strict=True))]
     from .detect.optical_image import bands_by_colour
 
     by_colour = {i: c for c, i in bands_by_colour(descriptions, colours).items()}

@@ -26,7 +26,10 @@ from numpy.typing import NDArray
 
 from .optical_water import dilate, erode
 
-__all__ = ["cloud_mask", "SCL_HIDDEN", "cloud_fraction", "UDM2_BANDS", "UDM2_CLOUD_RULE", "udm2_to_scl"]
+__all__ = [
+    "cloud_mask", "SCL_HIDDEN", "cloud_fraction", "UDM2_BANDS", "UDM2_CLOUD_RULE", "udm2_to_scl",
+    "QA_PIXEL_CLOUD_RULE", "qa_pixel_to_scl",
+]  # fmt: skip
 
 SCL_HIDDEN: tuple[int, ...] = (0, 1, 3, 8, 9, 10)
 """SCL classes that hide the ground: no data, defective, shadow, cloud medium/high, cirrus."""
@@ -68,6 +71,30 @@ def udm2_to_scl(udm2: NDArray[np.integer]) -> NDArray[np.uint8]:
     out[u[4] != 0] = 8
     out[u[5] != 0] = 9
     out[(u[7].astype(np.int64) & ~_UDM1_CLOUD_BIT) != 0] = 0
+    return out
+
+
+QA_PIXEL_CLOUD_RULE = (
+    "Landsat QA_PIXEL as SCL classes: fill (bit 0) -> 0, dilated cloud (bit 1) or cloud (bit 3) -> 9, "
+    "cirrus (bit 2) -> 10, cloud shadow (bit 4) -> 3, all hidden; snow (bit 5) -> 11, the rest -> 7, seen"
+)
+"""How :func:`qa_pixel_to_scl` reads a QA_PIXEL band, as provenance says it (the bits ``sitewatch fetch`` counts)."""
+
+
+def qa_pixel_to_scl(qa: NDArray[np.integer]) -> NDArray[np.uint8]:
+    """A Landsat Collection 2 ``QA_PIXEL`` band as Sentinel-2 SCL classes, with the bits ``sitewatch
+    fetch`` counts as cloud (:data:`sitewatch.fetch.LANDSAT_CLOUD_BITS`) hidden and fill as no data.
+
+    The bits (https://www.usgs.gov/landsat-missions/landsat-collection-2-quality-assessment-bands): 0 fill,
+    1 dilated cloud, 2 cirrus, 3 cloud, 4 cloud shadow, 5 snow.
+    """
+    q = np.asarray(qa).astype(np.int64)
+    out = np.full(q.shape, 7, np.uint8)
+    out[(q >> 5) & 1 == 1] = 11
+    out[(q >> 4) & 1 == 1] = 3
+    out[(q >> 2) & 1 == 1] = 10
+    out[((q >> 1) & 1 == 1) | ((q >> 3) & 1 == 1)] = 9
+    out[q & 1 == 1] = 0
     return out
 
 

@@ -96,6 +96,8 @@ def test_a_landsat_l2_folder_is_one_observation_scaled_as_usgs_says_with_its_qa_
     for i, n in enumerate((2, 3, 4, 5)):
         values = data[i][np.isfinite(data[i])]
         assert values.size and np.allclose(values, REFLECTANCE[n], atol=2e-5)
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(mtl), "-w", str(ws.root)])  # by its MTL: the same product
+    assert r.exit_code == 0, r.output
     detect_site(ws, SITE.id, workers=1)
     with ws.store() as store:
         (obs,) = store.observations(SITE.id)

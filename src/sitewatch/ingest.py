@@ -1127,11 +1127,8 @@ def archive_file(
         provenance["cloud_mask"] = {"from": "udm2", "path": str(udm2.resolve()), "sha256": sha256_file(udm2)}
         provenance["cloud_rule"] = UDM2_CLOUD_RULE
     if landsat is not None:
-        provenance["landsat"] = landsat.provenance()
+        provenance["landsat"] = landsat.provenance() | {"band_sha256": {b: sha256_file(f) for b, (f, _) in landsat.bands.items()}}
         provenance["offset_applied"] = landsat.offset
-        provenance["band_files"] = {
-            b: {"path": str(f.resolve()), "sha256": sha256_file(f)} for b, (f, _) in landsat.bands.items()
-        }
         if landsat.qa is not None:
             provenance["cloud_mask"] = {"from": "qa_pixel", "path": str(landsat.qa.resolve()), "sha256": sha256_file(landsat.qa)}
             provenance["cloud_rule"] = QA_PIXEL_CLOUD_RULE

@@ -49,7 +49,9 @@ def command(
     """Import purchased GeoTIFFs as observations of the sites they cover.
 
     Sentinel-1 GRD and Sentinel-2 L2A SAFE products (a .SAFE folder or its .zip)
-    go in the same way, one product into every site its scene covers.
+    and Landsat Collection 2 Level-2 products (a folder or its _MTL.txt) go in the same way, one
+    product into every site its scene covers. A PlanetScope image takes the UDM2 beside it as its
+    cloud mask.
     The acquisition time is read from the file's tags, its sidecar metadata
     (Planet *_metadata.xml/json, Maxar .XML/.IMD, any .json with a datetime)
     or its name; --acquired overrides them. Files without a CRS are refused: sitewatch

@@ -68,7 +68,8 @@ def command(
     """Ingest GeoTIFF files or folders (any CRS) into SITE_ID as observations.
 
     A Sentinel-2 L2A or Sentinel-1 GRD SAFE product (the .SAFE folder or its
-    .zip) is one observation, named after the product. Each other file is one observation,
+    .zip), or a Landsat Collection 2 Level-2 product (its folder or _MTL.txt), is one observation,
+    named after the product. A PlanetScope image takes the UDM2 beside it as its cloud mask. Each other file is one observation,
     named after the file (the acquisition time
     is added when another image already holds that name). Bands delivered
     one file each go in together with --band NAME=PATH.

@@ -26,6 +26,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +43,21 @@ from rasterio.warp import reproject, transform_bounds
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from . import __version__
+from .detect.clouds import QA_PIXEL_CLOUD_RULE, UDM2_CLOUD_RULE, qa_pixel_to_scl
 from .errors import ImageReadError, InputError, OutputError, SitewatchError, SkippedInputWarning
 from .files import partial_path
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
 from .model import DATE_ONLY_HOUR, Grid, Observation, SceneRef, Site, iso_utc, utc
 from .platforms import platform_of
 from .run import map_jobs
+from .sources.landsat import (
+    LandsatProduct,
+    is_landsat_mtl,
+    landsat_product_of,
+    landsat_products_in,
+    open_landsat_l2,
+)
+from .sources.planet import check_udm2, read_udm2_as_scl, udm2_apart, udm2_sibling
 from .sources.s1_radiometry import ThermalNoise
 from .sources.safe import (
     NoiseNotRemovedWarning,
@@ -336,6 +346,12 @@ def _band_names(
     mapped = [_OPTICAL_ALIASES.get(n.lower(), "") for n in names]
     if all(mapped) and len(set(mapped)) == len(mapped):
         return mapped
+    named = [m for m in mapped if m]
+    if len(set(named)) == len(named) and "green" in named and {"red", "nir"} & set(named):
+        # Some bands named, as detect-image reads them: PlanetScope's 8-band files describe theirs coastal_blue,
+        # blue, green_i, green, yellow, red, rededge, nir (support.planet.com, "PlanetScope 8-band asset: band
+        # order"), and read by count their coastal blue was taken for blue, green I for green, yellow for red.
+        return [m or (n if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", n) else f"band{i + 1}") for i, (m, n) in enumerate(zip(mapped, names, strict=True))]
     from .detect.optical_image import bands_by_colour
 
     by_colour = {i: c for c, i in bands_by_colour(descriptions, colours).items()}
@@ -399,6 +415,8 @@ def read_scene_ref(
         return _s1_scene_ref(open_s1_grd(path, thermal_noise=thermal_noise), acquired, sensor)
     if is_safe_product(path):
         return _safe_scene_ref(open_s2_l2a(path), acquired, sensor)
+    if is_landsat_mtl(path):
+        return _landsat_scene_ref(open_landsat_l2(path), acquired, sensor)
     if path.suffix.lower() == ".zip" and path.is_file():
         safe_product_name(path)  # names a damaged zip, or one without a product, as such
     try:
@@ -494,6 +512,33 @@ def _safe_scene_ref(product: S2Product, acquired: datetime | None, sensor: str |
     scene = SceneRef(
         provider="local",
         collection="sentinel-2-l2a-safe",
+        item_id=product.name,
+        sensor="optical",
+        acquired=acquired or product.acquired,
+        resolution_m=round(min(px, py), 3),
+        hrefs={"data": str(product.path.resolve())},
+        footprint=footprint,
+        platform=product.platform,
+        properties={"acquired_from": "--acquired" if acquired else product.acquired_from},
+    )
+    return scene, list(product.bands)
+
+
+def _landsat_scene_ref(product: LandsatProduct, acquired: datetime | None, sensor: str | None) -> tuple[SceneRef, list[str]]:
+    if sensor == "sar":
+        raise InputError(f"{product.path}: a Landsat product is optical; drop --sensor sar")
+    first = product.bands["green"][0]
+    try:
+        with rasterio.open(first) as src:
+            if src.crs is None:
+                raise ImageReadError(f"{first}: has no CRS; sitewatch cannot place it on the ground")
+            px, py = _nominal_when_close(ground_pixel_size(src.crs.to_string(), src.transform, src.width, src.height), src)
+            footprint = _wgs84_footprint(src.crs, src.bounds)
+    except RasterioError as exc:
+        raise ImageReadError(f"{product.path}: GDAL could not read its band {first.name} ({exc})") from exc
+    scene = SceneRef(
+        provider="local",
+        collection="landsat-c2-l2",
         item_id=product.name,
         sensor="optical",
         acquired=acquired or product.acquired,
@@ -814,6 +859,15 @@ def _big_file_window(src: Any, grid: Grid, path: Path | str) -> Any:
     return window
 
 
+def _qa_pixel_as_scl(qa: Path, window: Any) -> NDArray[np.uint8]:
+    """A Landsat QA_PIXEL band's window (None: all of it) in SCL's classes (:func:`qa_pixel_to_scl`)."""
+    try:
+        with rasterio.open(qa) as src:
+            return qa_pixel_to_scl(src.read(1, window=window))
+    except RasterioError as exc:
+        raise ImageReadError(f"{qa}: could not read the QA_PIXEL band ({exc})") from exc
+
+
 def band_resampling(band: str, sensor: str) -> Resampling:
     """Class maps (SCL) must not be interpolated, nor SAR: averaging neighbours smooths the speckle
     and the hull's peaks that the CFAR detector measures (OpenSARShip GRD chips half a pixel off the
@@ -853,16 +907,22 @@ def _cut_to_grid(
     bands: Sequence[str],
     sources: Sequence[tuple[Path | str, int]],
     grid: Grid,
-    product: S2Product | None,
+    product: S2Product | LandsatProduct | None,
+    classes: Callable[[Any], NDArray[np.uint8]] | None = None,
 ) -> tuple[NDArray[np.float32], float, bool] | None:
     """Each band (``sources``: file and band number) reprojected onto ``grid``, NaN where no data,
     the factor that turned its values into reflectance and whether DN 0 was read as no data (a
     black collar: :mod:`sitewatch.zero_collar`); None when the files miss the grid.
 
-    ``product``: the Sentinel-2 SAFE product the files belong to, whose own offset and
-    quantification apply and of whose 10,980-pixel bands only the site's window is read.
+    ``product``: the Sentinel-2 SAFE or Landsat Level-2 product the files belong to, whose own
+    offset and quantification apply and of whose bands only the site's window is read.
+    ``classes``: the reader of a cloud mask on the first file's grid (a Planet UDM2, a Landsat
+    QA_PIXEL) in SCL's classes, given that grid's window (None: all of it); it is the last band
+    (``bands`` ends with ``SCL``, which ``sources`` does not hold).
     """
     out = np.full((len(bands), grid.height, grid.width), np.nan, dtype=np.float32)
+    if classes is not None:
+        bands = bands[:-1]  # the last, SCL, is read by ``classes`` below
     scale = 1.0
     zero = False
     try:
@@ -937,6 +997,19 @@ def _cut_to_grid(
                     dst_nodata=np.nan,
                     resampling=band_resampling(band, scene.sensor),
                 )
+            if classes is not None:
+                window = windows[0]
+                reproject(
+                    classes(window).astype(np.float32),
+                    out[-1],
+                    src_transform=first.transform if window is None else first.window_transform(window),
+                    src_crs=first.crs,
+                    dst_transform=grid.affine,
+                    dst_crs=grid.crs,
+                    src_nodata=np.nan,
+                    dst_nodata=np.nan,
+                    resampling=band_resampling("SCL", scene.sensor),
+                )
     except RasterioError as exc:
         raise ImageReadError(f"{path}: could not be read ({exc})") from exc
     return out, scale, zero
@@ -980,9 +1053,10 @@ def archive_file(
     path = Path(path)
     s1 = open_s1_grd(path, thermal_noise=thermal_noise) if not band_files and is_s1_product(path) else None
     product = open_s2_l2a(path) if not band_files and s1 is None and is_safe_product(path) else None
+    landsat = open_landsat_l2(path) if not band_files and is_landsat_mtl(path) else None
     if band_files:
         sensor = sensor or band_files_sensor(band_files)
-    elif s1 is None and product is None:
+    elif s1 is None and product is None and landsat is None:
         _refuse_bands_of_a_product({"": path})
     scene, bands = read_scene_ref(path, acquired=acquired, sensor=sensor, name_bands=not band_files, thermal_noise=thermal_noise)
     sources: list[tuple[Path | str, int]] = [(path, i) for i in range(1, len(bands) + 1)]
@@ -991,17 +1065,33 @@ def archive_file(
         sources = [(Path(f), 1) for f in band_files.values()]
     if product is not None:
         sources = list(product.bands.values())
+    if landsat is not None:
+        sources = list(landsat.bands.values())
     if item_id:
         scene = replace(scene, item_id=item_id)
     elif band_files:
         scene = replace(scene, item_id=band_files_name(band_files))
+    # A Planet scene's UDM2 is its cloud mask, archived as the band SCL in SCL's classes (as a
+    # Sentinel-2 SCL is): detect then reads it instead of running the spectral cloud test.
+    plain = not band_files and s1 is None and product is None and landsat is None
+    udm2 = udm2_sibling(path) if plain and scene.sensor == "optical" else None
+    classes: Callable[[Any], NDArray[np.uint8]] | None = None
+    if udm2 is not None and "SCL" not in bands:
+        check_udm2(udm2, path)
+        bands = [*bands, "SCL"]
+        classes = partial(read_udm2_as_scl, udm2)
+    else:
+        udm2 = None
+    if landsat is not None and landsat.qa is not None:
+        bands = [*bands, "SCL"]
+        classes = partial(_qa_pixel_as_scl, landsat.qa)
     grid = site_grid(site, resolution_m or scene.resolution_m)
     if s1 is not None:
         out = np.full((len(bands), grid.height, grid.width), np.nan, dtype=np.float32)
         _read_s1(s1, grid, out)  # as sigma0, placed by its GCPs
         scale, zero = 1.0, False
     else:
-        cut = _cut_to_grid(path, scene, bands, sources, grid, product)
+        cut = _cut_to_grid(path, scene, bands, sources, grid, product or landsat, classes)
         if cut is None:
             return None
         out, scale, zero = cut
@@ -1009,11 +1099,11 @@ def archive_file(
     truth = path.with_name(path.stem + ".truth.geojson")
     if truth.exists():
         sidecars["truth"] = truth
-    metadata = metadata_sidecars(path) if product is None and s1 is None else []  # a product's own metadata is recorded below
+    metadata = metadata_sidecars(path) if product is None and s1 is None and landsat is None else []  # a product's own metadata is recorded below
     if metadata:
         sidecars["metadata"] = metadata[0]  # the provider's metadata is archived next to the COG
     provenance: dict[str, Any] = {
-        "source": "sentinel-1 safe" if s1 else "file" if product is None else "sentinel-2 safe",
+        "source": "sentinel-1 safe" if s1 else "landsat c2 l2" if landsat else "file" if product is None else "sentinel-2 safe",
         "source_path": str(path.resolve()),
         "source_sha256": sha256_file(path),
         "ingested_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -1033,6 +1123,15 @@ def archive_file(
         provenance["offset_applied"] = product.offset
     if s1 is not None:
         provenance["safe"] = s1.provenance()
+    if udm2 is not None:
+        provenance["cloud_mask"] = {"from": "udm2", "path": str(udm2.resolve()), "sha256": sha256_file(udm2)}
+        provenance["cloud_rule"] = UDM2_CLOUD_RULE
+    if landsat is not None:
+        provenance["landsat"] = landsat.provenance() | {"band_sha256": {b: sha256_file(f) for b, (f, _) in landsat.bands.items()}}
+        provenance["offset_applied"] = landsat.offset
+        if landsat.qa is not None:
+            provenance["cloud_mask"] = {"from": "qa_pixel", "path": str(landsat.qa.resolve()), "sha256": sha256_file(landsat.qa)}
+            provenance["cloud_rule"] = QA_PIXEL_CLOUD_RULE
     return archive_observation(ws, site, scene, out, grid, bands, provenance, sidecars=sidecars, compress=compress)
 
 
@@ -1070,6 +1169,13 @@ def _refuse_bands_of_a_product(band_files: Mapping[str, Path]) -> None:
     half a pixel off), and they would go in as a second observation of the acquisition beside
     the product's."""
     for band, f in band_files.items():
+        mtl = landsat_product_of(f)
+        if mtl is not None:
+            raise InputError(
+                f"{f'--band {band} ' if band else ''}{f}: a file of the Landsat product {mtl.name[: -len('_MTL.txt')]}; give "
+                f"the product (`sitewatch ingest SITE {mtl}`, or its folder), which is read with its own scale and offset "
+                "(reflectance = DN x 2.75e-05 - 0.2) and its QA_PIXEL band"
+            )
         root = product_holding(Path(f))
         if root is not None:
             raise InputError(
@@ -1199,13 +1305,15 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
             out.append(p)
         elif p.is_dir():
             # SAFE products in the folder go in whole; the files inside them are theirs, not scenes.
+            # So do Landsat Level-2 products, by their MTL files, and their band files are theirs.
             products = safe_products_in(p)
+            landsat = set(landsat_products_in(p))
             out += sorted(
                 q for q in p.rglob("*")
                 if q.suffix.lower() in RASTER_SUFFIXES and not q.name.startswith(".")
-                and not any(d in products for d in q.parents)
+                and not any(d in products for d in q.parents) and landsat_product_of(q) not in landsat
             )  # fmt: skip
-            out += products
+            out += products + sorted(landsat)
         else:
             out.append(product_root(p))  # a product's MTD_MSIL2A.xml or manifest.safe: the product
     return out
@@ -1291,6 +1399,7 @@ def ingest_paths(
     """
     started = now_utc()
     files, repeats = same_images(expand_paths(paths))
+    files, masks = udm2_apart(files)  # a Planet UDM2 goes in with its image, as its cloud mask
     if band_files:
         # In one order whatever the order of the flags, so that a rerun reads the same first file.
         band_files = dict(sorted(band_files.items(), key=lambda kv: _BAND_ORDER.get(kv[0].upper(), len(_BAND_ORDER))))
@@ -1299,7 +1408,7 @@ def ingest_paths(
         files = [next(iter(band_files.values()))]
     remove_partials(ws, site.id)
     done: list[Observation] = []
-    skipped: list[tuple[str, str]] = []
+    skipped: list[tuple[str, str]] = [(str(f), why) for f, why in masks] if not band_files else []
     jobs: list[_FileJob] = []
     taken: set[str] = set()
     for f in files:
@@ -1340,7 +1449,7 @@ def ingest_paths(
     # Again at the end: the workers of a run killed just before this one started may have
     # been finishing a file then (they end within a second of their parent).
     remove_partials(ws, site.id)
-    if not files:
+    if not files and not skipped:
         given = ", ".join(str(p) for p in paths)
         skipped.append((given, f"no GeoTIFF files or SAFE products found in {given}"))
     store.record_run(

@@ -21,7 +21,7 @@ from .options import (
 
 @click.command("detect-image", cls=OnceCommand)
 @click.argument("image", type=ImagePath(path_type=Path), required=False)
-@click.option("--band", "bands", multiple=True, metavar="NAME=PATH", help="One file per band, replaces IMAGE; repeat (GDAL virtual paths such as /vsizip//abs/a.zip/b.tif work here and for IMAGE). Optical: blue, green, red, nir, scl. SAR: a dual-polarisation pair, vv=PATH vh=PATH (or hh, hv).")
+@click.option("--band", "bands", multiple=True, metavar="NAME=PATH", help="One file per band, replaces IMAGE; repeat (GDAL virtual paths such as /vsizip//abs/a.zip/b.tif work here and for IMAGE). Optical: blue, green, red, nir, scl, udm2 (a Planet scene's 8-band usable data mask; found beside a single Planet file by itself). SAR: a dual-polarisation pair, vv=PATH vh=PATH (or hh, hv).")
 @click.option("--dn-scale", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="N", help="Optical: integer values are reflectance x N (default: 255 for 8-bit; 65535 when the values fill the 16-bit range, else 10000).")
 @click.option("--dn-offset", type=FiniteFloatRange(), default=None, metavar="N", help="Optical: subtracted from integer values first (default 0; 1000 for Sentinel-2 L2A from processing baseline 04.00; a SAFE product's own BOA_ADD_OFFSET).")
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), default=None, help="Which detector to run (default: optical when the --band names or the image's band descriptions are blue/green/red/nir or B02/B03/B04/B08, or a GeoTIFF without descriptions has red, green and blue colour interpretations; else sar, but an image whose file name says Sentinel-2 or Landsat is refused).")
@@ -59,13 +59,21 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     )
     from ..zero_collar import ZERO_NO_DATA_NOTE
 
+    # IMAGE with --band udm2=PATH alone: a Planet scene and its usable data mask, under other names.
+    udm2_of_image = [b.partition("=")[2] for b in bands if b.partition("=")[0].strip().lower() == "udm2"] if image is not None else []
+    if image is not None and udm2_of_image and len(udm2_of_image) == len(bands):
+        if len(udm2_of_image) > 1:
+            raise InputError("--band udm2 given twice")
+        bands = ()
+    else:
+        udm2_of_image = []
     if (image is None) == (not bands):
-        raise InputError("give IMAGE or --band NAME=PATH, not both and not neither")
+        raise InputError("give IMAGE or --band NAME=PATH, not both and not neither (IMAGE takes --band udm2=PATH alone)")
     to_stdout = str(out) == "-"
     if to_stdout and as_json:
         raise InputError("--out - writes the GeoJSON to standard output; drop --json or give --out a file")
     if not to_stdout:
-        _refuse_an_input_as_out(out, [image, *(b.partition("=")[2] for b in bands)])
+        _refuse_an_input_as_out(out, [image, *udm2_of_image, *(b.partition("=")[2] for b in bands)])
     from ..detect.sar import SarParams
 
     sar_params = SarParams(resolution_m=resolution)
@@ -114,7 +122,13 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
             if dn_offset is None:
                 _refuse_bands_of_a_product({"": image})
             open_image_info(image, pixel_size)  # a missing or unreadable file is named before any "sensor:" line
+        if udm2_of_image and sensor is None:
+            sensor = "optical"
+            if not quiet:
+                click.echo("sensor: optical, a Planet scene with its usable data mask (--band udm2)", err=True)
         sensor = _choose_sensor(sensor, image, bands, quiet)
+    if udm2_of_image and sensor != "optical":
+        raise InputError("--band udm2: a Planet scene's usable data mask, read by the optical detector; drop --sensor sar")
     if resolution is not None and sensor == "optical":
         raise InputError("--resolution applies to SAR images; the optical detector measures widths as they are")
     if sensor == "sar" and (dn_scale is not None or dn_offset is not None):
@@ -138,10 +152,17 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
             bar.update(task, completed=done, total=total)
 
         if sensor == "optical":
-            from ..detect.optical_image import detect_optical_image
+            from ..detect.optical_image import OpticalSource, detect_optical_image, open_optical
 
-            res = detect_optical_image(optical_input or (parse_band_args(bands) if bands else image), pixel_size=pixel_size, scale=dn_scale, offset=dn_offset, workers=max(1, workers), progress=progress)  # type: ignore[arg-type]
+            if isinstance(optical_input, OpticalSource):
+                if udm2_of_image:
+                    raise InputError(f"--band udm2: a Planet mask; {image} is a Sentinel-2 product, whose SCL is its cloud mask")
+                src = optical_input
+            else:
+                src = open_optical(parse_band_args(bands) if bands else image, pixel_size, udm2=udm2_of_image[0] if udm2_of_image else None)  # type: ignore[arg-type]
+            res = detect_optical_image(src, scale=dn_scale, offset=dn_offset, workers=max(1, workers), progress=progress)
             info, dets = res.info, res.detections
+            extra |= _cloud_mask_said(src, given_udm2=bool(udm2_of_image) or any(b.partition("=")[0].strip().lower() == "udm2" for b in bands))
             extra |= {
                 "cloud_fraction": None if res.cloud_fraction is None else round(res.cloud_fraction, 4),
                 "valid_fraction": round(res.valid_fraction, 4),
@@ -203,6 +224,21 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
         # Written to a stream (-, /dev/stdout, a pipe), the GeoJSON is read from it: the line goes to standard error.
         stream = to_stdout or not out.is_file()
         click.echo(f"{kinds['vessel']} vessel(s){others} in {what} → {'standard output' if to_stdout else out}", err=stream)
+
+
+def _cloud_mask_said(src: object, *, given_udm2: bool) -> dict[str, object]:
+    """Which cloud mask detect-image used, for the output's ``sitewatch`` metadata: a Planet UDM2
+    (given with --band udm2, or found beside the image), an SCL band, or the spectral test."""
+    from ..detect.clouds import UDM2_CLOUD_RULE
+    from ..detect.optical_image import OpticalSource
+
+    assert isinstance(src, OpticalSource)
+    if src.udm2 is not None:
+        how = "--band udm2" if given_udm2 else "found beside the image (Planet's naming: same scene id, _udm2)"
+        return {"cloud_mask": {"from": "udm2", "path": str(src.udm2), "how": how}, "cloud_rule": UDM2_CLOUD_RULE}
+    if "scl" in src.bands:
+        return {"cloud_mask": {"from": "scl", "path": str(src.bands["scl"][0])}}
+    return {"cloud_mask": {"from": "spectral test"}}
 
 
 def _refuse_an_input_as_out(out: Path, inputs: list[Path | str | None]) -> None:

@@ -18,6 +18,7 @@ from ..ingest import (
     same_images,
 )
 from ..model import iso_utc
+from ..sources.planet import udm2_apart
 from ..workspace import open_workspace
 from .options import (
     DateOrTime,
@@ -48,7 +49,9 @@ def command(
     """Import purchased GeoTIFFs as observations of the sites they cover.
 
     Sentinel-1 GRD and Sentinel-2 L2A SAFE products (a .SAFE folder or its .zip)
-    go in the same way, one product into every site its scene covers.
+    and Landsat Collection 2 Level-2 products (a folder or its _MTL.txt) go in the same way, one
+    product into every site its scene covers. A PlanetScope image takes the UDM2 beside it as its
+    cloud mask.
     The acquisition time is read from the file's tags, its sidecar metadata
     (Planet *_metadata.xml/json, Maxar .XML/.IMD, any .json with a datetime)
     or its name; --acquired overrides them. Files without a CRS are refused: sitewatch
@@ -67,8 +70,11 @@ def command(
     refused: list[tuple[str, str]] = []
     missed: list[tuple[str, str]] = []
     files, repeats = same_images(expand_paths(paths))
+    files, masks = udm2_apart(files)  # a Planet UDM2 goes in with its image, as its cloud mask
     if not files:
-        raise InputError(f"no GeoTIFF files or SAFE products found in {', '.join(str(p) for p in paths)}")
+        alone = "; ".join(why for _, why in masks)
+        raise InputError(alone or f"no GeoTIFF files or SAFE products found in {', '.join(str(p) for p in paths)}")
+    refused += [(str(f), why) for f, why in masks]
     with ws.store() as store, progress_bar("import", is_quiet() or as_json) as progress:
         sites = [store.get_site(s) for s in site_ids] if site_ids else [s for s in store.sites() if s.geometry is not None]
         for site in sites:

@@ -37,6 +37,11 @@ def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
         if "given twice" in str(exc):
             raise
         raise InputError(f"{exc}; for SAR: vv, vh, hh, hv") from exc
+    if "udm2" in named:
+        raise InputError(
+            f"--band udm2={named['udm2']}: ingest reads a Planet scene's UDM2 beside its image; give the image "
+            "(…_AnalyticMS_SR_clip.tif) as PATH, with its …_udm2_clip.tif in the same folder"
+        )
     if "green" not in named or not {"red", "nir"} & set(named):
         raise InputError(
             f"--band gave {', '.join(named)}: an optical observation needs at least green and red "
@@ -63,7 +68,8 @@ def command(
     """Ingest GeoTIFF files or folders (any CRS) into SITE_ID as observations.
 
     A Sentinel-2 L2A or Sentinel-1 GRD SAFE product (the .SAFE folder or its
-    .zip) is one observation, named after the product. Each other file is one observation,
+    .zip), or a Landsat Collection 2 Level-2 product (its folder or _MTL.txt), is one observation,
+    named after the product. A PlanetScope image takes the UDM2 beside it as its cloud mask. Each other file is one observation,
     named after the file (the acquisition time
     is added when another image already holds that name). Bands delivered
     one file each go in together with --band NAME=PATH.

@@ -11,6 +11,10 @@ larger than any ship (an opening with a square wider than a beam removes
 white decks and white roofs narrower than that); shadows are unusually dark
 pixels next to a cloud. Both are widened by ``margin_m`` because cloud edges
 are soft.
+
+A PlanetScope scene's usable data mask (UDM2, :func:`udm2_to_scl`) is put into
+SCL's classes, so that one rule (:data:`SCL_HIDDEN`) reads both: cloud, cloud
+shadow, heavy haze and unusable pixels hide the ground; light haze and snow do not.
 """
 
 from __future__ import annotations
@@ -22,10 +26,76 @@ from numpy.typing import NDArray
 
 from .optical_water import dilate, erode
 
-__all__ = ["cloud_mask", "SCL_HIDDEN", "cloud_fraction"]
+__all__ = [
+    "cloud_mask", "SCL_HIDDEN", "cloud_fraction", "UDM2_BANDS", "UDM2_CLOUD_RULE", "udm2_to_scl",
+    "QA_PIXEL_CLOUD_RULE", "qa_pixel_to_scl",
+]  # fmt: skip
 
 SCL_HIDDEN: tuple[int, ...] = (0, 1, 3, 8, 9, 10)
 """SCL classes that hide the ground: no data, defective, shadow, cloud medium/high, cirrus."""
+
+# Planet's PSScene asset table (https://docs.planet.com/data/imagery/planetscope/psscene/, "ortho_udm2")
+# and the UDM2 page (https://developers.planet.com/docs/data/udm-2/): eight uint8 bands, 1-6 one class
+# each (0 or 1, mutually exclusive), 7 the confidence in percent, 8 the original UDM's bit flags.
+UDM2_BANDS: tuple[str, ...] = ("clear", "snow", "shadow", "haze_light", "haze_heavy", "cloud", "confidence", "udm1")
+"""The bands of a UDM2 file, in order."""
+_UDM1_CLOUD_BIT = 0b10
+"""Bit 1 of band 8, the original UDM's cloud test: run on a decimated browse image, it takes snow for
+cloud and misses small clouds. Planet's notebook on the UDM (planetlabs/notebooks, "Working with the
+Unusable Data Mask") says to leave it out when another cloud test is used, as UDM2's own classes are
+here; bit 0 (blackfill, not imaged) and bits 2-7 (a band's data missing or suspect) are unusable."""
+UDM2_CLOUD_RULE = (
+    "UDM2 as SCL classes: cloud (band 6) -> 9, heavy haze (band 5) -> 8, shadow (band 3) -> 3, "
+    "unusable (band 8, any bit but 1) -> 0, all hidden; snow (band 2) -> 11, light haze (band 4) and clear -> 7, seen"
+)
+"""How :func:`udm2_to_scl` reads a UDM2, as provenance says it."""
+
+
+def udm2_to_scl(udm2: NDArray[np.integer]) -> NDArray[np.uint8]:
+    """A UDM2 (8 × rows × cols, :data:`UDM2_BANDS`) as Sentinel-2 SCL classes (rows × cols).
+
+    Hidden, as SCL's classes of the same meaning are: cloud (SCL 9, cloud high probability), heavy
+    haze (8, medium probability: Planet's "fair recognition of land cover, no reliable radiometry"),
+    cloud shadow (3) and unusable data (0, no data). Seen: snow (11, as SCL's snow: the ground,
+    not cloud), and light haze and clear (7, unclassified). Light haze is Planet's "reliable
+    recognition of land cover" through thin haze, and since UDM2.1 (November 2023) its only haze
+    class, band 5 staying 0 (https://support.planet.com/hc/en-us/articles/4403826651409-All-About-UDM2-1):
+    hiding it would hide every hazy day, on which a hull on dark water is still plain.
+    """
+    u = np.asarray(udm2)
+    if u.ndim != 3 or u.shape[0] != len(UDM2_BANDS):
+        raise ValueError(f"a UDM2 has {len(UDM2_BANDS)} bands, got an array of shape {u.shape}")
+    out = np.full(u.shape[1:], 7, np.uint8)
+    out[u[1] != 0] = 11
+    out[u[2] != 0] = 3
+    out[u[4] != 0] = 8
+    out[u[5] != 0] = 9
+    out[(u[7].astype(np.int64) & ~_UDM1_CLOUD_BIT) != 0] = 0
+    return out
+
+
+QA_PIXEL_CLOUD_RULE = (
+    "Landsat QA_PIXEL as SCL classes: fill (bit 0) -> 0, dilated cloud (bit 1) or cloud (bit 3) -> 9, "
+    "cirrus (bit 2) -> 10, cloud shadow (bit 4) -> 3, all hidden; snow (bit 5) -> 11, the rest -> 7, seen"
+)
+"""How :func:`qa_pixel_to_scl` reads a QA_PIXEL band, as provenance says it (the bits ``sitewatch fetch`` counts)."""
+
+
+def qa_pixel_to_scl(qa: NDArray[np.integer]) -> NDArray[np.uint8]:
+    """A Landsat Collection 2 ``QA_PIXEL`` band as Sentinel-2 SCL classes, with the bits ``sitewatch
+    fetch`` counts as cloud (:data:`sitewatch.fetch.LANDSAT_CLOUD_BITS`) hidden and fill as no data.
+
+    The bits (https://www.usgs.gov/landsat-missions/landsat-collection-2-quality-assessment-bands): 0 fill,
+    1 dilated cloud, 2 cirrus, 3 cloud, 4 cloud shadow, 5 snow.
+    """
+    q = np.asarray(qa).astype(np.int64)
+    out = np.full(q.shape, 7, np.uint8)
+    out[(q >> 5) & 1 == 1] = 11
+    out[(q >> 4) & 1 == 1] = 3
+    out[(q >> 2) & 1 == 1] = 10
+    out[((q >> 1) & 1 == 1) | ((q >> 3) & 1 == 1)] = 9
+    out[q & 1 == 1] = 0
+    return out
 
 
 def cloud_mask(

@@ -11,6 +11,9 @@ This is the file-facing edge of :mod:`sitewatch.detect.optical` used by
   (3 bands: red, green, blue as in an RGB rendering; 4 bands: blue, green,
   red, nir as in PlanetScope analytic products); or one file per band
   (``{"blue": path, ...}``), all on one grid.
+- **Clouds.** An ``SCL`` band, or a Planet scene's UDM2 (``{"udm2": path}``, or found beside a
+  Planet file by its name: :func:`~sitewatch.sources.planet.udm2_sibling`), read in SCL's
+  classes, is the cloud mask; without either the spectral test runs.
 - **Reflectance.** Values go through :func:`~sitewatch.detect.optical.to_reflectance`
   (floats as is, 8-bit / 255, other integers / 10000 after ``offset``, or / 65535
   when their range says the export was stretched to the full 16 bits:
@@ -43,6 +46,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ImageReadError, InputError
+from ..sources.planet import check_udm2, read_udm2_as_scl, udm2_sibling
 from ..sources.safe import S2Product
 from ..untrusted import check_not_linking
 from ..zero_collar import zero_is_no_data_in
@@ -83,7 +87,7 @@ _ALIASES: dict[str, str] = {
     "green": "green", "g": "green", "b03": "green", "b3": "green",
     "red": "red", "r": "red", "b04": "red", "b4": "red",
     "nir": "nir", "n": "nir", "b08": "nir", "b8": "nir", "nir08": "nir",
-    "scl": "scl",
+    "scl": "scl", "udm2": "udm2",
 }  # fmt: skip
 
 
@@ -98,6 +102,8 @@ class OpticalSource:
     zero_no_data: bool = False
     """DN 0 in every reflectance band is read as no data, the files declaring none
     (:func:`sitewatch.zero_collar.zero_is_no_data`); ``nodata`` then holds 0 for each band."""
+    udm2: Path | str | None = None
+    """A Planet UDM2 on the scene's grid, read as the band ``scl`` (:func:`~sitewatch.sources.planet.read_udm2_as_scl`)."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +136,7 @@ def parse_band_args(values: tuple[str, ...] | list[str]) -> dict[str, Path | str
         key = _ALIASES.get(name.strip().lower())
         if not sep or not path or key is None:
             raise InputError(
-                f"--band {v!r}: use NAME=PATH with NAME one of blue, green, red, nir, scl (or B02, B03, B04, B08)"
+                f"--band {v!r}: use NAME=PATH with NAME one of blue, green, red, nir, scl, udm2 (or B02, B03, B04, B08)"
             )
         if key in out:
             raise InputError(f"--band {key} given twice")
@@ -207,9 +213,9 @@ def sensor_from_band_names(image: str | Path | None, bands: Sequence[str] = ()) 
     """The detector to run when the user did not say, and why: ``(sensor, reason)``.
 
     ``optical`` when the ``--band NAME=PATH`` names are optical bands, when the
-    image's band descriptions name them (blue/green/red/nir, B02/B03/B04/B08), or
+    image's band descriptions name them (blue/green/red/nir, B02/B03/B04/B08),
     when a GeoTIFF without band descriptions has red, green and blue colour
-    interpretations; otherwise ``sar``, the default. (A PNG or JPEG chip's colour
+    interpretations, or when a Planet scene's UDM2 lies beside the image; otherwise ``sar``, the default. (A PNG or JPEG chip's colour
     is its format's, not a statement about the bands: colour chips stay SAR
     renderings by default.) An unreadable image is left to the detector to report.
     """
@@ -234,16 +240,26 @@ def sensor_from_band_names(image: str | Path | None, bands: Sequence[str] = ()) 
             if unread:
                 why += f" (band {', '.join(unread)} not read: no band is named nir)"
             return "optical", why
+        udm2 = udm2_sibling(image)
+        if udm2 is not None:
+            return "optical", f"a Planet scene, its usable data mask {udm2.name} beside it"
     return "sar", "the default: no band is named blue, green, red or nir"
 
 
 def open_optical(
-    source: str | Path | Mapping[str, str | Path], pixel_size: float | tuple[float, float] | None = None
+    source: str | Path | Mapping[str, str | Path],
+    pixel_size: float | tuple[float, float] | None = None,
+    *,
+    udm2: str | Path | None = None,
 ) -> OpticalSource:
     """Find the bands of an optical scene and check they share one grid.
 
     Band files (a mapping) must be one band each, on one CRS and transform, all integer or
     all float, and each a file of its own; anything else is an :class:`InputError` naming it.
+    ``udm2`` (or the mapping's ``udm2``) is a Planet usable data mask for the scene; a single
+    Planet file without one takes the UDM2 delivered beside it, if any
+    (:func:`~sitewatch.sources.planet.udm2_sibling`). A UDM2 not of 8 bands, or not on the
+    scene's grid, is an :class:`InputError` naming it.
 
     ``pixel_size`` (metres, or an (x, y) pair) overrides the georeference's
     ground pixel size; it is required for images without one.
@@ -253,10 +269,13 @@ def open_optical(
 
     if isinstance(source, Mapping):
         paths = {(_ALIASES.get(k.lower()) or k): image_path(v) for k, v in source.items()}
-        unknown = set(paths) - set(BANDS) - {"scl"}
+        unknown = set(paths) - set(BANDS) - {"scl", "udm2"}
         if unknown:
-            raise InputError(f"unknown band name(s) {sorted(unknown)}; use {list(BANDS)} and scl")
+            raise InputError(f"unknown band name(s) {sorted(unknown)}; use {list(BANDS)}, scl and udm2")
         _refuse_one_file_twice(paths)
+        if "udm2" in paths and udm2 is not None:
+            raise InputError(f"two UDM2 files given ({paths['udm2']}, {udm2}): give the scene's one")
+        udm2 = paths.pop("udm2", None) or udm2
         bands = {k: (p, 1) for k, p in paths.items()}
     else:
         path = image_path(source)
@@ -276,6 +295,8 @@ def open_optical(
                 f"{path}: {count} band(s) without blue/green/red/nir descriptions; "
                 "pass one file per band with --band NAME=PATH"
             )
+        if udm2 is None and "scl" not in bands:
+            udm2 = udm2_sibling(path)
     if "green" not in bands or not ({"red", "nir"} & set(bands)):
         raise InputError("optical detection needs at least green and red (or green and nir) bands")
     infos = {k: open_image_info(p, scalar) for k, (p, _) in bands.items()}
@@ -288,6 +309,11 @@ def open_optical(
             )
     if isinstance(source, Mapping):
         _check_band_files(infos, first)
+    if udm2 is not None:
+        if "scl" in bands:
+            raise InputError(f"--band scl and --band udm2 ({udm2}): give one cloud mask, not two")
+        udm2 = image_path(udm2)
+        check_udm2(udm2, first.path)
     if pair is not None:
         first = replace(first, pixel_size=(float(pair[0]), float(pair[1])))
     nodata = {k: inf.nodata for k, inf in infos.items()}
@@ -296,7 +322,7 @@ def open_optical(
     zero = zero_is_no_data_in([v for k, v in bands.items() if k != "scl"])
     if zero:
         nodata = {k: (0.0 if k != "scl" else nd) for k, nd in nodata.items()}
-    return OpticalSource(bands, first, nodata, zero)
+    return OpticalSource(bands, first, nodata, zero, udm2)
 
 
 def _refuse_one_file_twice(paths: Mapping[str, Path | str]) -> None:
@@ -405,6 +431,8 @@ def _read_raw(
                     out[name] = ds.read(idx, window=win, out_shape=out_shape, resampling=Resampling.nearest)
         except RasterioError as exc:
             raise ImageReadError(f"{path}: could not read band {name} ({exc})") from exc
+    if src.udm2 is not None:
+        out["scl"] = read_udm2_as_scl(src.udm2, win, out_shape)
     return out
 
 
@@ -472,7 +500,7 @@ def _refuse_an_empty_band(src: OpticalSource, raw: Mapping[str, NDArray[Any]]) -
     optional = {"blue": "", "nir": " (the RGB model runs without it)", "scl": " (the spectral cloud test runs without it)"}
     leave = f", or leave it out{optional[name]}" if name in optional else ""
     raise InputError(
-        f"band {name} ({src.bands[name][0]}) holds no data: every value is {what}, while the other bands have data; "
+        f"band {name} ({src.bands[name][0] if name in src.bands else src.udm2}) holds no data: every value is {what}, while the other bands have data; "
         f"give the file that holds it{leave}"
     )
 

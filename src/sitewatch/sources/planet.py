@@ -1,0 +1,119 @@
+"""Planet deliveries: the usable data mask (UDM2) beside a PlanetScope scene.
+
+A PSScene order delivers, for each scene, the image (``…_3B_AnalyticMS_SR_clip.tif``,
+``…_AnalyticMS_SR_8b_clip.tif``, ``…_AnalyticMS_SR.tif`` unclipped), its metadata
+(``…_metadata.json``) and its UDM2 (``…_3B_udm2_clip.tif``, ``…_3B_udm2.tif``), every name
+beginning with the scene id (``20241017_012345_22_2470``, or ``20180905_101500_1034`` for the
+first Doves). The UDM2 is read in SCL's classes (:func:`sitewatch.detect.clouds.udm2_to_scl`),
+so that ingest and detect-image use it as they use a Sentinel-2 SCL.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..detect.clouds import UDM2_BANDS, udm2_to_scl
+from ..errors import ImageReadError, InputError
+
+__all__ = ["is_udm2", "udm2_sibling", "check_udm2", "read_udm2_as_scl", "udm2_apart"]
+
+_SCENE_ID = re.compile(r"^(\d{8}_\d{6}(?:_\d{2})?_[0-9a-fA-F]{4})_")
+"""A PlanetScope scene id at the start of a file name: date_time[_sub]_satellite."""
+_UDM2 = re.compile(r"_udm2(?:_|\.|$)", re.I)
+
+
+def is_udm2(path: Path | str) -> bool:
+    """Whether a file is a Planet UDM2 by its name (``…_udm2_clip.tif``, ``…_udm2.tif``)."""
+    name = Path(str(path)).name
+    return Path(name).suffix.lower() in (".tif", ".tiff") and bool(_UDM2.search(Path(name).stem + "."))
+
+
+def udm2_sibling(path: Path | str) -> Path | None:
+    """The UDM2 delivered beside a Planet image: same folder, same scene id, ``_udm2`` in the name.
+
+    A clipped image (``_clip``) takes the clipped UDM2 when both are there. None when the file is
+    not named as a Planet scene, is itself a UDM2, or has none beside it.
+    """
+    path = Path(str(path))
+    m = _SCENE_ID.match(path.name)
+    if m is None or is_udm2(path) or str(path).startswith("/vsi") or not path.parent.is_dir():
+        return None
+    found = sorted(
+        q for q in path.parent.glob(f"{m.group(1)}_*")
+        if q.is_file() and q != path and is_udm2(q) and not q.name.startswith(".")
+    )  # fmt: skip
+    clipped = "_clip" in path.stem.lower()
+    same_cut = [q for q in found if ("_clip" in q.stem.lower()) == clipped]
+    chosen = same_cut or found
+    return chosen[0] if chosen else None
+
+
+def _open(path: Path | str) -> Any:
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            return rasterio.open(path)
+    except RasterioError as exc:
+        raise ImageReadError(f"{path}: the UDM2 is not a readable raster ({exc})") from exc
+
+
+def check_udm2(udm2: Path | str, image: Path | str) -> None:
+    """Refuse a UDM2 that is not one for ``image``: not 8 bands, or not on the image's grid
+    (CRS, transform and size), naming the UDM2 file."""
+    with _open(udm2) as m, _open(image) as im:
+        if m.count != len(UDM2_BANDS):
+            raise InputError(
+                f"{udm2}: {m.count} band(s), and a Planet UDM2 has {len(UDM2_BANDS)} ({', '.join(UDM2_BANDS)}); "
+                "give the scene's ortho_udm2 asset, or move this file away from the image"
+            )
+        same = (m.width, m.height) == (im.width, im.height) and m.crs == im.crs and m.transform.almost_equals(
+            im.transform, precision=0.01 * min(abs(im.transform.a), abs(im.transform.e)) or 1e-9
+        )
+        if not same:
+            raise InputError(
+                f"{udm2}: not on the grid of {image} ({m.width} x {m.height} pixels at {m.crs} {tuple(m.transform)[:6]}, "
+                f"against {im.width} x {im.height} at {im.crs} {tuple(im.transform)[:6]}); a UDM2 is read pixel for pixel "
+                "with its image: give the one delivered with it (a clipped image takes the clipped UDM2)"
+            )
+
+
+def read_udm2_as_scl(
+    udm2: Path | str, window: Any = None, out_shape: tuple[int, int] | None = None
+) -> NDArray[np.uint8]:
+    """A UDM2's window (a rasterio ``Window``, or the whole file; ``out_shape`` decimates it by
+    nearest neighbour) in SCL's classes (:func:`~sitewatch.detect.clouds.udm2_to_scl`)."""
+    from rasterio.enums import Resampling
+    from rasterio.errors import RasterioError
+
+    with _open(udm2) as m:
+        if m.count != len(UDM2_BANDS):
+            raise InputError(f"{udm2}: {m.count} band(s), and a Planet UDM2 has {len(UDM2_BANDS)} ({', '.join(UDM2_BANDS)})")
+        try:
+            shape = None if out_shape is None else (m.count, *out_shape)
+            data = m.read(window=window, out_shape=shape, resampling=Resampling.nearest)
+        except RasterioError as exc:
+            raise ImageReadError(f"{udm2}: could not read the UDM2 ({exc})") from exc
+    return udm2_to_scl(data)
+
+
+def udm2_apart(files: Sequence[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """``files`` without the UDM2 files among them, and (file, reason) for each UDM2 whose image
+    is not among them: a mask is read with its image, never ingested as an image of its own."""
+    images = [f for f in files if not is_udm2(f)]
+    paired = {s.resolve() for s in (udm2_sibling(f) for f in images) if s is not None}
+    alone = [
+        (f, f"{f}: a Planet usable data mask (UDM2), not an image; it is read with its scene's image "
+            "(…_AnalyticMS_SR_clip.tif beside it): give that")
+        for f in files if is_udm2(f) and f.resolve() not in paired
+    ]  # fmt: skip
+    return images, alone

@@ -77,7 +77,8 @@ def plan_tiles(height: int, width: int, tile: int | tuple[int, int], overlap: in
     rows, cols = (tile, tile) if isinstance(tile, int) else tile
     if rows <= 0 or cols <= 0:
         raise ValueError("tile size must be positive")
-    rows, cols = (max(align, n // align * align) for n in (rows, cols))
+    # A core as long as the raster's side is one tile on that side, whether or not it is aligned.
+    rows, cols = (n if n >= side else max(align, n // align * align) for n, side in ((rows, height), (cols, width)))
     out = []
     for r0 in range(0, height, rows):
         for c0 in range(0, width, cols):

@@ -48,9 +48,9 @@ at 10 m a 4096-pixel core is read with 128 pixels around it)."""
 
 MAX_WINDOW_PX = 16384
 """Side of the largest window a tile reads at finer pixels, core and context: 16384² pixels, about
-3.8 GB at the 14 bytes a pixel a window takes (the float32 pixels and the detector's arrays). That is
-the window the 4096-pixel core already took at 0.21 m; at 0.5 m it took 9216² for a core of 4096, and a
-12,000-pixel grid was detected 3.4 times over."""
+2.4 GB at the 8.5 bytes a pixel detect-image peaked at (``benchmarks/sar_fine_tiles.py``: 240 M pixels
+at 0.5 m in one window, 2.0 GB). That is the window the 4096-pixel core already took at 0.21 m; at
+0.5 m it took 9120² for a core of 4000, and a 12,000-pixel grid was detected 3.4 times over."""
 
 MIN_CORE_PX = 2048
 """Smallest core :func:`tile_core` takes (as the optical tiling's): finer pixels are refused."""

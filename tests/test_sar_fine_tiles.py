@@ -12,11 +12,13 @@ from click.testing import CliRunner
 from rasterio.transform import from_origin
 
 from sitewatch.cli import main
+from sitewatch.detection import DetectJob, detect_observation
 from sitewatch.detect import tiling
 from sitewatch.detect.sar import SarParams, detect_sar
 from sitewatch.detect.sar_cells import _block_px
 from sitewatch.detect.tiling import MAX_WINDOW_PX, MIN_CORE_PX, SAR_TILE_PX, detect_sar_tiled, overlap_px, plan_tiles, tile_core
 from sitewatch.errors import InputError
+from test_detection_sar_tiles import _harbour
 
 SEA = 0.02
 
@@ -92,6 +94,18 @@ def test_detect_image_refuses_a_scene_of_too_fine_pixels(tmp_path) -> None:
     assert res.exit_code != 0
     assert "pixels of 0.1 m" in res.output and "resample the image to 0.19 m" in res.output
     assert not (tmp_path / "d.geojson").exists()
+
+
+def test_detect_names_an_observation_too_fine_for_any_tile(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The 683 x 512 harbour at 10 m, with the tiling's limits lowered so that its context (128
+    # pixels) is past them, as 1280 m is at 0.1 m: the observation's error, not the run's end.
+    site, obs, path = _harbour(tmp_path, ["VV"], True)
+    monkeypatch.setattr(tiling, "SAR_TILE_PX", 256)
+    monkeypatch.setattr(tiling, "MAX_WINDOW_PX", 300)
+    monkeypatch.setattr(tiling, "MIN_CORE_PX", 64)
+    res = detect_observation(DetectJob(site, obs, path, {}), sar_tile_above=100_000)
+    assert res.error is not None and res.error.startswith(f"{obs.id}: pixels of 10 m")
+    assert "resample the image to" in res.error and not res.detections
 
 
 def _hulls(rng: np.random.Generator, shape: tuple[int, int], hulls: list[tuple[float, float, float, float, float]]) -> np.ndarray:

@@ -137,9 +137,12 @@ def detect_observation(
         if obs.scene.sensor == "sar":
             from .detect import sar
 
-            found, hidden = detect_sar_observation(
-                site, obs, job.path, limits=limits, tile=sar_tile, tile_above=sar_tile_above
-            )
+            try:
+                found, hidden = detect_sar_observation(
+                    site, obs, job.path, limits=limits, tile=sar_tile, tile_above=sar_tile_above
+                )
+            except InputError as exc:  # e.g. pixels too fine for any tile to hold the detector's context
+                return DetectResult(obs, (), None, error=f"{obs.id}: {exc}")
             detector, version = sar.DETECTOR, sar.VERSION
         else:
             from .detect import optical

@@ -12,11 +12,19 @@ from click.testing import CliRunner
 from rasterio.transform import from_origin
 
 from sitewatch.cli import main
-from sitewatch.detection import DetectJob, detect_observation
 from sitewatch.detect import tiling
 from sitewatch.detect.sar import SarParams, detect_sar
 from sitewatch.detect.sar_cells import _block_px
-from sitewatch.detect.tiling import MAX_WINDOW_PX, MIN_CORE_PX, SAR_TILE_PX, detect_sar_tiled, overlap_px, plan_tiles, tile_core
+from sitewatch.detect.tiling import (
+    MAX_WINDOW_PX,
+    MIN_CORE_PX,
+    SAR_TILE_PX,
+    detect_sar_tiled,
+    overlap_px,
+    plan_tiles,
+    tile_core,
+)
+from sitewatch.detection import DetectJob, detect_observation
 from sitewatch.errors import InputError
 from test_detection_sar_tiles import _harbour
 

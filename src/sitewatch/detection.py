@@ -26,7 +26,7 @@ from .config import OPTICAL_MODES
 from .detect.base import PixelDetection
 from .detection_masks import BERTH_DISTANCE_M
 from .detection_optical import OPTICAL_TILE_PX, detect_optical_observation
-from .detection_sar import SAR_TILE_PX, detect_sar_observation
+from .detection_sar import detect_sar_observation
 from .errors import ConfigError, ImageReadError, InputError
 from .geo import ground_pixel_size, heading_from_north, reproject_geometry, unwrap_longitudes
 from .ingest import sha256_file
@@ -114,7 +114,7 @@ def detect_observation(
     job: DetectJob,
     *,
     tile: int = OPTICAL_TILE_PX,
-    sar_tile: int = SAR_TILE_PX,
+    sar_tile: int | None = None,
     sar_tile_above: int | None = None,
 ) -> DetectResult:
     """Detect objects in one archived observation. Pure apart from reading the COG.
@@ -122,7 +122,8 @@ def detect_observation(
     ``tile`` is the core of an optical observation's tiles in pixels
     (:func:`~sitewatch.detection_optical.detect_optical_observation`); a SAR observation of
     more than ``sar_tile_above`` pixels (None: detect-image's 64 M) is detected in tiles of ``sar_tile``
-    (:func:`~sitewatch.detection_sar.detect_sar_observation`).
+    (None: chosen from the pixel size, :func:`~sitewatch.detect.tiling.tile_core`;
+    :func:`~sitewatch.detection_sar.detect_sar_observation`).
     """
     obs, site = job.observation, job.site
     limits = {k: v for k, v in job.params.items() if k in ("min_length_m", "max_length_m") and v is not None}
@@ -136,9 +137,12 @@ def detect_observation(
         if obs.scene.sensor == "sar":
             from .detect import sar
 
-            found, hidden = detect_sar_observation(
-                site, obs, job.path, limits=limits, tile=sar_tile, tile_above=sar_tile_above
-            )
+            try:
+                found, hidden = detect_sar_observation(
+                    site, obs, job.path, limits=limits, tile=sar_tile, tile_above=sar_tile_above
+                )
+            except InputError as exc:  # e.g. pixels too fine for any tile to hold the detector's context
+                return DetectResult(obs, (), None, error=f"{obs.id}: {exc}")
             detector, version = sar.DETECTOR, sar.VERSION
         else:
             from .detect import optical

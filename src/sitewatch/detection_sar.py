@@ -5,10 +5,11 @@ of 80 km a side, every site of the demo) is read whole and detected in one pass,
 was. A larger one (a site over a whole Sentinel-1 GRD scene; purchased sub-metre SAR of a port,
 a 5 km site at 0.3 m being 279 M pixels) goes through
 :func:`~sitewatch.detect.tiling.detect_sar_tiled`, the tiling ``sitewatch detect-image``
-runs on whole scenes: cores of :data:`SAR_TILE_PX` pixels read by window from the COG with
-the detector's context around them (1280 m), each detection kept by the one tile whose core
-holds its centroid. Read whole, the detector took 8.8 bytes a pixel (about 9 GB for the
-largest grid sitewatch takes, 2³⁰ pixels); tiled, memory is one window's.
+runs on whole scenes: cores read by window from the COG with the detector's context around
+them (1280 m), each detection kept by the one tile whose core holds its centroid; cores of 4096
+pixels at 1.88 m and coarser, larger at finer pixels (:func:`~sitewatch.detect.tiling.tile_core`).
+Read whole, the detector took 8.8 bytes a pixel (about 9 GB for the largest grid sitewatch
+takes, 2³⁰ pixels); tiled, memory is one window's.
 
 Each window's valid pixels are those inside the site polygon with data, and its water the
 site's water polygon and berths cut to it (:func:`~sitewatch.detection_masks.water_mask`), so
@@ -40,10 +41,7 @@ from .model import Observation, Site
 if TYPE_CHECKING:
     from .detect.sar import SarParams
 
-__all__ = ["SAR_TILE_PX", "detect_sar_observation"]
-
-SAR_TILE_PX = 4096
-"""Core of a tile in pixels, as detect-image's (:func:`~sitewatch.detect.tiling.detect_sar_tiled`)."""
+__all__ = ["detect_sar_observation"]
 
 
 def _polarisations(names: Sequence[str]) -> tuple[int | None, int | None]:
@@ -82,14 +80,14 @@ def detect_sar_observation(
     path: str,
     *,
     limits: dict[str, Any],
-    tile: int = SAR_TILE_PX,
+    tile: int | None = None,
     tile_above: int | None = None,
 ) -> tuple[list[PixelDetection], dict[str, float]]:
     """Pixel detections of an archived SAR observation: in one pass, or tiled above ``tile_above`` pixels;
     and the fraction of each berth's zone without data (:class:`~sitewatch.detection_masks.BerthHidden`).
 
     ``limits`` are ``min_length_m``/``max_length_m`` overrides, ``tile`` the core of a tile in
-    pixels, ``tile_above`` detect-image's :data:`~sitewatch.detect.image.TILE_ABOVE_PIXELS` when
+    pixels (None: chosen from the pixel size, as detect-image's), ``tile_above`` detect-image's :data:`~sitewatch.detect.image.TILE_ABOVE_PIXELS` when
     None. Raises :class:`~sitewatch.errors.ImageReadError` for an unreadable COG or one whose
     size is not the observation's grid.
     """
@@ -145,7 +143,7 @@ def _one_pass(
 
 
 def _tiled(
-    site: Site, obs: Observation, path: str, names: list[str], pixel: tuple[float, float], params: SarParams, tile: int
+    site: Site, obs: Observation, path: str, names: list[str], pixel: tuple[float, float], params: SarParams, tile: int | None
 ) -> tuple[list[PixelDetection], dict[str, float]]:
     """The observation read window by window: each channel tiled, a pair fused. The berths' hidden
     fractions come from reading each berth's zone (its window, not the grid: memory stays a window's)."""

@@ -58,6 +58,7 @@ from .sources.landsat import (
     open_landsat_l2,
 )
 from .sources.planet import check_udm2, read_udm2_as_scl, udm2_apart, udm2_sibling
+from .sources.providers import optical_band_indexes, provider_product
 from .sources.s1_radiometry import ThermalNoise
 from .sources.safe import (
     NoiseNotRemovedWarning,
@@ -459,9 +460,12 @@ def read_scene_ref(
             f"{path}: no acquisition time in its tags, a sidecar JSON or its name{made}; pass --acquired"
         )
     kind = sensor or tags.get("SITEWATCH_SENSOR")
+    product = provider_product(path, count) if not any((d or "").strip() for d in descriptions) else None
     if not kind:
         upper = {(d or "").upper() for d in descriptions}
-        kind = "sar" if upper & _SAR_BANDS else ("optical" if count >= 3 else "")
+        kind = "sar" if upper & _SAR_BANDS else ("optical" if count >= 3 or product is not None else "")
+    if kind == "optical" and product is not None and name_bands:
+        optical_band_indexes(product, path)  # a panchromatic band, or a layout that cannot be known, refused by name
     if kind not in ("sar", "optical"):
         if count == 1:
             raise InputError(
@@ -487,7 +491,17 @@ def read_scene_ref(
         | {"acquired_from": when_from}
         | ({"platform_from": platform_from} if platform_from else {}),
     )
+    from .detect.optical_image import bands_by_colour
+
+    if kind == "optical" and product is not None and product.bands is not None and not bands_by_colour(descriptions, colours):
+        # The provider's layout: a Pléiades file of red, green, blue, NIR, an 8-band WorldView file's NIR in band 7.
+        return scene, _provider_band_names(product.bands) if name_bands else []
     return scene, _band_names(descriptions, count, kind, path, colours) if name_bands else []
+
+
+def _provider_band_names(bands: Sequence[str]) -> list[str]:
+    """A provider's band names as archived: its blue/green/red/nir as such, others by their own name."""
+    return [b if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", b) else f"band{i + 1}" for i, b in enumerate(bands)]
 
 
 def _safe_scene_ref(product: S2Product, acquired: datetime | None, sensor: str | None) -> tuple[SceneRef, list[str]]:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["platform_from_name", "platform_from_metadata", "platform_of"]
+__all__ = ["platform_from_name", "platform_from_metadata", "platform_of", "MAXAR_PLATFORMS"]
 
 # Maxar / DigitalGlobe satellite ids (IMD ``satId``, XML ``SATID``).
 _MAXAR = {
@@ -25,6 +25,8 @@ _MAXAR = {
     "QB02": "quickbird-2",
     "IK02": "ikonos",
 }
+MAXAR_PLATFORMS = frozenset(_MAXAR.values())
+"""The platforms a Maxar ``satId`` names."""
 
 # File name schemes: ESA product names (S2B_MSIL2A_…, S1A_IW_GRDH_…), USGS Landsat product ids
 # (LC09_L2SP_…), EO Browser exports ("…_Sentinel-2_L2A_B03_(Raw).tiff").
@@ -62,8 +64,12 @@ def platform_from_metadata(path: Path) -> str:
             return ""
         if props.get("platform"):  # a STAC item
             return str(props["platform"]).lower()
-        if str(props.get("provider", "")).lower() == "planetscope":  # Planet's item JSON
+        # Planet's item JSON (docs.planet.com: provider planetscope or skysat; item_type PSScene, SkySatScene, SkySatCollect)
+        provider, item_type = str(props.get("provider", "")).lower(), str(props.get("item_type", "")).lower()
+        if provider == "planetscope" or item_type.startswith("psscene"):
             return "planetscope"
+        if provider == "skysat" or item_type.startswith("skysat"):
+            return "skysat"
         return ""
     if m := re.search(r"\bsatId\s*=\s*\"?([A-Z]{2}\d{2})", text) or re.search(r"<SATID>\s*([A-Z]{2}\d{2})\s*<", text):
         return _MAXAR.get(m.group(1), "")

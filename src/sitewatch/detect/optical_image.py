@@ -47,6 +47,7 @@ from numpy.typing import NDArray
 
 from ..errors import ImageReadError, InputError
 from ..sources.planet import check_udm2, read_udm2_as_scl, udm2_sibling
+from ..sources.providers import optical_band_indexes, provider_product
 from ..sources.safe import S2Product
 from ..untrusted import check_not_linking
 from ..zero_collar import zero_is_no_data_in
@@ -215,7 +216,9 @@ def sensor_from_band_names(image: str | Path | None, bands: Sequence[str] = ()) 
     ``optical`` when the ``--band NAME=PATH`` names are optical bands, when the
     image's band descriptions name them (blue/green/red/nir, B02/B03/B04/B08),
     when a GeoTIFF without band descriptions has red, green and blue colour
-    interpretations, or when a Planet scene's UDM2 lies beside the image; otherwise ``sar``, the default. (A PNG or JPEG chip's colour
+    interpretations, when a Planet scene's UDM2 lies beside the image, or when the provider's file name
+    or metadata sidecar says it is an optical product (:func:`~sitewatch.sources.providers.provider_product`:
+    PlanetScope, SkySat, Maxar, Airbus); otherwise ``sar``, the default. (A PNG or JPEG chip's colour
     is its format's, not a statement about the bands: colour chips stay SAR
     renderings by default.) An unreadable image is left to the detector to report.
     """
@@ -243,6 +246,9 @@ def sensor_from_band_names(image: str | Path | None, bands: Sequence[str] = ()) 
         udm2 = udm2_sibling(image)
         if udm2 is not None:
             return "optical", f"a Planet scene, its usable data mask {udm2.name} beside it"
+        product = provider_product(image, len(labels.descriptions)) if labels.descriptions else None
+        if product is not None:  # PlanetScope, SkySat, Maxar, Airbus: their names and sidecars say optical
+            return "optical", product.reason
     return "sar", "the default: no band is named blue, green, red or nir"
 
 
@@ -286,6 +292,10 @@ def open_optical(
             bands = {k: (path, i) for k, i in named.items()}
         elif colour:
             bands = {k: (path, i) for k, i in colour.items()}
+        elif (product := provider_product(path, count)) is not None:
+            # The provider's layout (a Pléiades file may be red, green, blue, NIR; an 8-band WorldView
+            # file's NIR is band 7), or a refusal naming why it cannot be known: not the count's guess.
+            bands = {k: (path, i) for k, i in optical_band_indexes(product, path).items()}
         elif count == 3:
             bands = {"red": (path, 1), "green": (path, 2), "blue": (path, 3)}
         elif count >= 4:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
 from affine import Affine
 from click.testing import CliRunner
 
@@ -18,7 +19,8 @@ from sitewatch.detect.optical_image import open_optical, sensor_from_band_names
 from sitewatch.errors import InputError
 from sitewatch.ingest import read_scene_ref
 from sitewatch.sources.providers import provider_product
-from sitewatch.testing import write_tiff
+from sitewatch.testing import site_utm_origin, tiny_site, write_tiff
+from sitewatch.workspace import init_workspace
 
 CRS = "EPSG:32633"
 T = Affine(3.0, 0, 500_000.0, 0, -3.0, 4_800_000.0)
@@ -83,7 +85,7 @@ def test_detect_image_runs_the_optical_detector_on_a_planetscope_file_by_its_nam
     out = tmp_path / "d.geojson"
     r = CliRunner().invoke(main, ["detect-image", str(image), "--out", str(out)])
     assert r.exit_code == 0, r.output
-    assert "sensor: optical, a PlanetScope AnalyticMS_SR file (file name" in r.output
+    assert "sensor: optical, a PlanetScope AnalyticMS_SR file, by Planet's file naming (--sensor to choose)" in r.output
     assert json.loads(out.read_text())["sitewatch"]["sensor"] == "optical"
     assert _indexes(image) == {"blue": 1, "green": 2, "red": 3, "nir": 4}
 
@@ -128,14 +130,14 @@ def test_a_maxar_file_known_by_its_imd_alone_is_optical(tmp_path: Path) -> None:
     image = _image(tmp_path / "scene.tif", 8)
     image.with_suffix(".IMD").write_text(WORLDVIEW_IMD)
     sensor, why = sensor_from_band_names(image)
-    assert (sensor, why) == ("optical", "a Maxar worldview-3 file (sidecar scene.IMD)")
+    assert (sensor, why) == ("optical", "a Maxar worldview-3 file, by its sidecar scene.IMD")
     assert _indexes(image)["nir"] == 7
 
 
 def test_a_planet_file_known_by_its_metadata_json_alone_is_optical(tmp_path: Path) -> None:
     image = _image(tmp_path / "harbour.tif", 4)
     (tmp_path / "harbour_metadata.json").write_text(json.dumps({"properties": {"item_type": "PSScene", "acquired": "2024-10-17T01:23:45Z"}}))
-    assert sensor_from_band_names(image) == ("optical", "a PlanetScope scene file (sidecar harbour_metadata.json)")
+    assert sensor_from_band_names(image) == ("optical", "a PlanetScope scene file, by its sidecar harbour_metadata.json")
     scene, bands = read_scene_ref(image)
     assert scene.sensor == "optical" and bands == ["blue", "green", "red", "nir"]
 
@@ -169,8 +171,8 @@ def test_a_panchromatic_file_is_refused_naming_why(tmp_path: Path, name: str) ->
     assert r.exit_code != 0
     assert "panchromatic band" in r.output and "multispectral" in r.output
     assert not out.exists()
-    with pytest.raises(InputError, match="panchromatic band"):
-        read_scene_ref(image, acquired=WHEN)
+    with pytest.raises(InputError, match="panchromatic band"):  # said before asking for an acquisition time
+        read_scene_ref(image)
 
 
 def test_sensor_sar_still_overrides_a_providers_name(tmp_path: Path) -> None:
@@ -184,3 +186,47 @@ def test_sensor_sar_still_overrides_a_providers_name(tmp_path: Path) -> None:
 def test_names_of_no_provider_stay_unknown(tmp_path: Path) -> None:
     for name in ("scene_M1BS.tif", "20241017_012345_harbour_visual.tif", "IMG_SENTINEL_MS_x.tif", "vv_analytic.tif"):
         assert provider_product(tmp_path / name, 4) is None, name
+
+
+def test_ingest_archives_a_pleiades_file_in_its_dim_files_order_and_says_so(tmp_path: Path) -> None:
+    """Read by count, ingest took a Pléiades file's red band for blue and its blue for red."""
+    site = tiny_site("port", half_deg=0.002)
+    crs, x0, y0 = site_utm_origin(site)
+    h = w = 200
+    dn = np.stack([np.full((h, w), v, np.uint16) for v in (700, 800, 900, 1200)])  # red, green, blue, NIR
+    image = write_tiff(tmp_path / "IMG_PHR1A_MS_202410170930051_ORT_ab12cd34_R1C1.TIF", dn, crs=crs, transform=Affine(2.0, 0, x0, 0, -2.0, y0))
+    (tmp_path / "DIM_PHR1A_MS_202410170930051_ORT_ab12cd34.XML").write_text(PLEIADES_DIM)
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(site)
+    r = CliRunner().invoke(main, ["-q", "ingest", site.id, str(image), "-w", str(ws.root), "--acquired", "2024-10-17T09:30:05Z"])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(site.id)
+    assert obs.scene.sensor == "optical" and obs.provenance["bands"] == ["red", "green", "blue", "nir"]
+    assert obs.provenance["tags"]["bands_from"].startswith("an Airbus PHR1A MS file, by Airbus's DIMAP file naming, bands from DIM_")
+    with rasterio.open(ws.root / obs.path) as cog:
+        assert [float(np.nanmedian(cog.read(i))) for i in (1, 3)] == pytest.approx([0.07, 0.09])
+
+
+def test_ingest_refuses_a_panchromatic_file_by_name(tmp_path: Path) -> None:
+    site = tiny_site("port", half_deg=0.002)
+    crs, x0, y0 = site_utm_origin(site)
+    image = write_tiff(tmp_path / "24OCT17093005-P1BS-012345678010_01_P001.TIF", np.full((1, 200, 200), 900, np.uint16), crs=crs, transform=Affine(2.0, 0, x0, 0, -2.0, y0))
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(site)
+    r = CliRunner().invoke(main, ["ingest", site.id, str(image), "-w", str(ws.root), "--acquired", "2024-10-17T09:30:05Z"])
+    assert r.exit_code == 1 and "panchromatic band" in r.output and "M1BS" in r.output
+    with ws.store() as store:
+        assert store.observations(site.id) == []
+
+
+def test_the_udm2_of_a_scene_with_a_one_digit_counter_is_found(tmp_path: Path) -> None:
+    """Planet's names hold a counter when two scenes share a second, one digit in its own example
+    (support.planet.com: 20151027_145652_1_0b0d_3B_Visual.tif); only two digits were taken."""
+    from sitewatch.sources.planet import udm2_sibling
+
+    image = _image(tmp_path / "20151027_145652_1_0b0d_3B_AnalyticMS_SR.tif", 4)
+    udm2 = _image(tmp_path / "20151027_145652_1_0b0d_3B_udm2.tif", 8, "uint8")
+    assert udm2_sibling(image) == udm2

@@ -61,7 +61,7 @@ class ProviderProduct:
     product: str
     """What the name or metadata calls it: ``AnalyticMS_SR``, ``Visual``, ``M1BS``, ``P1BS``, ``MS`` …"""
     how: str
-    """Where that was read: ``file name``, or ``sidecar NAME``."""
+    """Where that was read: ``by Planet's file naming``, ``by its sidecar NAME`` …"""
     bands: tuple[str, ...] | None
     """Each band's name in file order for this file's band count; None when it cannot be known."""
     unknown_why: str = ""
@@ -75,8 +75,9 @@ class ProviderProduct:
 
     @property
     def reason(self) -> str:
-        """Why the file is optical, for the ``sensor:`` line: ``a PlanetScope AnalyticMS_SR file (file name)``."""
-        return f"a {self.provider} {self.product} file ({self.how})"
+        """Why the file is optical, for the ``sensor:`` line: ``a PlanetScope AnalyticMS_SR file, by Planet's file naming``."""
+        article = "an" if self.provider[0] in "AEIOU" else "a"
+        return f"{article} {self.provider} {self.product} file, {self.how}"
 
 
 def provider_product(path: Path | str, count: int) -> ProviderProduct | None:
@@ -87,11 +88,11 @@ def provider_product(path: Path | str, count: int) -> ProviderProduct | None:
     name = Path(str(path)).name
     local = not str(path).startswith("/vsi")
     if _PLANET_SCENE.match(name) and (m := _PLANET_PRODUCT.search(name)):
-        return _planet("PlanetScope", m.group(1), "file name (Planet's scene naming)", count)
+        return _planet("PlanetScope", m.group(1), "by Planet's file naming", count)
     if _SKYSAT_SCENE.match(name) and (m := _SKYSAT_PRODUCT.search(name)):
-        return _skysat(m.group(1), "file name (Planet's SkySat naming)", count)
+        return _skysat(m.group(1), "by Planet's SkySat file naming", count)
     if m := _MAXAR_PRODUCT.search(name):
-        return _maxar(m.group(1) + m.group(2) + "S", "file name (Maxar's product code)", count, Path(str(path)) if local else None)
+        return _maxar(m.group(1) + m.group(2) + "S", "by Maxar's product code in its name", count, Path(str(path)) if local else None)
     if m := _AIRBUS.match(name):
         return _airbus(m.group(1).upper(), m.group(2).upper(), count, Path(str(path)) if local else None)
     if local:
@@ -190,7 +191,7 @@ def maxar_bands(sidecar: Path) -> tuple[str, ...]:
 
 def _airbus(satellite: str, spectral: str, count: int, path: Path | None) -> ProviderProduct:
     product = f"{satellite} {spectral}"
-    how = "file name (Airbus DIMAP naming)"
+    how = "by Airbus's DIMAP file naming"
     if spectral == "P":
         return ProviderProduct("Airbus", product, how, ("pan",) if count == 1 else None, f"{count} bands in a panchromatic product", panchromatic=count == 1)
     dim = _airbus_dim(path) if path is not None else None
@@ -241,7 +242,7 @@ def _from_sidecars(path: Path, count: int) -> ProviderProduct | None:
 
     for sidecar in metadata_sidecars(path):
         platform = platform_from_metadata(sidecar)
-        how = f"sidecar {sidecar.name}"
+        how = f"by its sidecar {sidecar.name}"
         if platform == "planetscope":
             return _planet("PlanetScope", "scene", how, count)
         if platform == "skysat":

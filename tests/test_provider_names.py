@@ -204,6 +204,7 @@ def test_ingest_archives_a_pleiades_file_in_its_dim_files_order_and_says_so(tmp_
     with ws.store() as store:
         (obs,) = store.observations(site.id)
     assert obs.scene.sensor == "optical" and obs.provenance["bands"] == ["red", "green", "blue", "nir"]
+    assert obs.scene.platform == "pleiades-1a" and obs.provenance["tags"]["platform_from"] == "file name"
     assert obs.provenance["tags"]["bands_from"].startswith("an Airbus PHR1A MS file, by Airbus's DIMAP file naming, bands from DIM_")
     with rasterio.open(ws.root / obs.path) as cog:
         assert [float(np.nanmedian(cog.read(i))) for i in (1, 3)] == pytest.approx([0.07, 0.09])
@@ -230,3 +231,19 @@ def test_the_udm2_of_a_scene_with_a_one_digit_counter_is_found(tmp_path: Path) -
     image = _image(tmp_path / "20151027_145652_1_0b0d_3B_AnalyticMS_SR.tif", 4)
     udm2 = _image(tmp_path / "20151027_145652_1_0b0d_3B_udm2.tif", 8, "uint8")
     assert udm2_sibling(image) == udm2
+
+
+@pytest.mark.parametrize(
+    ("name", "platform"),
+    [
+        ("IMG_SPOT6_MS_202410170930051_ORT_ab12cd34_R1C1.TIF", "spot-6"),
+        ("IMG_PNEO3_MS-FS_202410170930051_ORT_ab12cd34_R1C1.TIF", "pleiades-neo-3"),
+        ("20151027_145652_1_0b0d_3B_Visual.tif", "planetscope"),
+        ("20200101_123456_ssc1d1_0001_analytic.tif", "skysat"),
+        ("20241017_093005_harbour.tif", ""),
+    ],
+)
+def test_the_platform_is_read_from_a_providers_file_name(name: str, platform: str) -> None:
+    from sitewatch.platforms import platform_from_name
+
+    assert platform_from_name(name) == platform

@@ -48,8 +48,13 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
 
     from ..config import load_setting
     from ..detect.image import detect_image, detections_to_geojson, skew_note, write_geojson
-    from ..detect.optical_image import optical_source_from_safe, parse_band_args
+    from ..detect.optical_image import (
+        optical_source_from_landsat,
+        optical_source_from_safe,
+        parse_band_args,
+    )
     from ..errors import InputError
+    from ..sources.landsat import open_landsat_l2
     from ..sources.safe import (
         is_s1_product,
         is_safe_product,
@@ -100,6 +105,21 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
             click.echo(f"sensor: sar, a Sentinel-1 GRD SAFE product ({s1.name}: {', '.join(s1.bands)})", err=True)
         extra["source"] = str(given)
         extra["safe"] = s1.provenance()
+    elif (landsat_mtl := _landsat_mtl(image)) is not None:
+        landsat = open_landsat_l2(landsat_mtl)  # a missing band file or MTL value named
+        if sensor == "sar":
+            raise InputError(f"{image}: a Landsat product is optical; drop --sensor sar")
+        sensor = "optical"
+        if not quiet:
+            click.echo(f"sensor: optical, a Landsat Collection 2 Level-2 product ({landsat.name})", err=True)
+        optical_input = optical_source_from_landsat(landsat, pixel_size)
+        extra["source"] = str(given)
+        extra["landsat"] = landsat.provenance() | {
+            "dn_scale_from": "given" if dn_scale else landsat.path.name,
+            "dn_offset_from": "given" if dn_offset is not None else landsat.path.name,
+        }
+        dn_scale = dn_scale or landsat.quantification
+        dn_offset = -landsat.offset if dn_offset is None else dn_offset
     elif image is not None and (is_safe_product(image) or (isinstance(image, Path) and image.suffix.lower() == ".zip")):
         product = open_s2_l2a(image)  # refuses L1C, Sentinel-1 and zips without a product, naming them
         if sensor == "sar":
@@ -156,7 +176,8 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
 
             if isinstance(optical_input, OpticalSource):
                 if udm2_of_image:
-                    raise InputError(f"--band udm2: a Planet mask; {image} is a Sentinel-2 product, whose SCL is its cloud mask")
+                    whose = "a Landsat product, whose QA_PIXEL" if optical_input.qa_pixel is not None else "a Sentinel-2 product, whose SCL"
+                    raise InputError(f"--band udm2: a Planet mask; {image} is {whose} is its cloud mask")
                 src = optical_input
             else:
                 src = open_optical(parse_band_args(bands) if bands else image, pixel_size, udm2=udm2_of_image[0] if udm2_of_image else None)  # type: ignore[arg-type]
@@ -228,7 +249,7 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
 
 def _cloud_mask_said(src: object, *, given_udm2: bool) -> dict[str, object]:
     """Which cloud mask detect-image used, for the output's ``sitewatch`` metadata: a Planet UDM2
-    (given with --band udm2, or found beside the image), an SCL band, or the spectral test."""
+    (given with --band udm2, or found beside the image), a Landsat QA_PIXEL, an SCL band, or the spectral test."""
     from ..detect.clouds import UDM2_CLOUD_RULE
     from ..detect.optical_image import OpticalSource
 
@@ -236,6 +257,10 @@ def _cloud_mask_said(src: object, *, given_udm2: bool) -> dict[str, object]:
     if src.udm2 is not None:
         how = "--band udm2" if given_udm2 else "found beside the image (Planet's naming: same scene id, _udm2)"
         return {"cloud_mask": {"from": "udm2", "path": str(src.udm2), "how": how}, "cloud_rule": UDM2_CLOUD_RULE}
+    if src.qa_pixel is not None:
+        from ..detect.clouds import QA_PIXEL_CLOUD_RULE
+
+        return {"cloud_mask": {"from": "qa_pixel", "path": str(src.qa_pixel)}, "cloud_rule": QA_PIXEL_CLOUD_RULE}
     if "scl" in src.bands:
         return {"cloud_mask": {"from": "scl", "path": str(src.bands["scl"][0])}}
     return {"cloud_mask": {"from": "spectral test"}}
@@ -258,14 +283,41 @@ def _name(image: Path | str) -> str:
     return image.name if isinstance(image, Path) else image.rsplit("/", 1)[-1]
 
 
-def _refuse_bands_of_a_product(paths: dict[str, Path | str]) -> None:
-    """Refuse band files (key ``""``: IMAGE itself) taken out of a SAFE product: read alone they go
-    without its scaling (a Sentinel-2 band from baseline 04.00 reads 0.1 too bright without
-    BOA_ADD_OFFSET; a Sentinel-1 measurement is uncalibrated DN, its GCPs half a pixel off)."""
+def _landsat_mtl(image: Path | str | None) -> Path | None:
+    """The ``…_MTL.txt`` of the Landsat Collection 2 Level-2 product IMAGE is (the MTL itself, or the
+    folder holding one product), or None; a folder of several products is refused."""
     from ..errors import InputError
+    from ..sources.landsat import is_landsat_mtl, landsat_products_in
+
+    if not isinstance(image, Path):
+        return None
+    if is_landsat_mtl(image):
+        return image
+    if image.is_dir() and not image.name.upper().endswith(".SAFE"):
+        found = landsat_products_in(image)
+        if len(found) > 1:
+            raise InputError(f"{image}: holds {len(found)} Landsat products ({', '.join(p.parent.name for p in found[:3])} …); give one's folder or _MTL.txt")
+        return found[0] if found else None
+    return None
+
+
+def _refuse_bands_of_a_product(paths: dict[str, Path | str]) -> None:
+    """Refuse band files (key ``""``: IMAGE itself) taken out of a SAFE or Landsat product: read alone
+    they go without its scaling (a Sentinel-2 band from baseline 04.00 reads 0.1 too bright without
+    BOA_ADD_OFFSET; a Sentinel-1 measurement is uncalibrated DN, its GCPs half a pixel off; a Landsat
+    surface reflectance band divided by 10,000 puts water at reflectance 0.8)."""
+    from ..errors import InputError
+    from ..sources.landsat import landsat_product_of
     from ..sources.safe import product_holding
 
     for name, path in paths.items():
+        mtl = None if str(path).startswith("/vsi") else landsat_product_of(path)
+        if mtl is not None:
+            raise InputError(
+                f"{f'--band {name} ' if name else ''}{path}: a band file of the Landsat product {mtl.name[: -len('_MTL.txt')]}; "
+                f"give the product (its folder or {mtl.name}) as IMAGE, which is read with its MTL's scale and its QA_PIXEL as the "
+                "cloud mask (or pass --dn-scale and --dn-offset)"
+            )
         root = None if str(path).startswith("/vsi") else product_holding(Path(path))
         if root is not None:
             raise InputError(

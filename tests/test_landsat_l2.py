@@ -177,3 +177,13 @@ def test_detect_image_refuses_a_folder_of_several_landsat_products(tmp_path: Pat
         (other / f.name).write_bytes(f.read_bytes())
     code, output, _ = _detect_image(tmp_path, str(tmp_path / "all"))
     assert code != 0 and "holds 2 Landsat products" in output and "give one's folder or _MTL.txt" in output
+
+
+def test_detect_image_takes_landsat_band_files_when_both_their_scale_and_offset_are_given(tmp_path: Path) -> None:
+    mtl = _product(tmp_path / NAME)
+    b = [f"--band={n}={mtl.with_name(f'{NAME}_SR_B{i}.TIF')}" for n, i in (("blue", 2), ("green", 3), ("red", 4), ("nir", 5))]
+    code, output, _ = _detect_image(tmp_path, *b, "--dn-offset", "7272.73")  # the offset alone leaves it / 10,000
+    assert code != 0 and "a band file of the Landsat product" in output
+    code, output, fc = _detect_image(tmp_path, *b, "--dn-offset", "7272.73", "--dn-scale", "36363.6")
+    assert code == 0, output
+    assert fc["sitewatch"]["dn_scale"] == 36363.6

@@ -34,8 +34,9 @@ from .options import (
 @click.pass_context
 @handle_errors
 def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...], dn_scale: float | None, dn_offset: float | None, sensor: str | None, pixel_size: float | None, resolution: float | None, out: Path, workers: int, thermal_noise: str | None, as_json: bool) -> None:
-    """Detect vessels in IMAGE (GeoTIFF, PNG or JPEG, or a Sentinel-2 L2A or Sentinel-1 GRD
-    .SAFE folder or its .zip) and write them to --out as GeoJSON.
+    """Detect vessels in IMAGE (GeoTIFF, PNG or JPEG, a Sentinel-2 L2A or Sentinel-1 GRD
+    .SAFE folder or its .zip, or a Landsat Collection 2 Level-2 product's folder or _MTL.txt)
+    and write them to --out as GeoJSON.
 
     Each feature is a vessel's oriented box (in the image's CRS, or in pixel
     coordinates when the image has none) with row, col, length_m, width_m,
@@ -139,8 +140,7 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
         if image is not None:
             from ..detect.image import open_image_info
 
-            if dn_offset is None:
-                _refuse_bands_of_a_product({"": image})
+            _refuse_bands_of_a_product({"": image}, scaled=dn_offset is not None, scale_given=dn_scale is not None)
             open_image_info(image, pixel_size)  # a missing or unreadable file is named before any "sensor:" line
         if udm2_of_image and sensor is None:
             sensor = "optical"
@@ -154,8 +154,8 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     if sensor == "sar" and (dn_scale is not None or dn_offset is not None):
         given_dn = " and ".join(o for o, v in (("--dn-scale", dn_scale), ("--dn-offset", dn_offset)) if v is not None)
         raise InputError(f"{given_dn}: for optical images (reflectance); the SAR detector reads its values as they are")
-    if bands and (sensor == "sar" or dn_offset is None):
-        _refuse_bands_of_a_product(_band_paths(sensor, bands))
+    if bands:
+        _refuse_bands_of_a_product(_band_paths(sensor, bands), scaled=sensor != "sar" and dn_offset is not None, scale_given=dn_scale is not None)
     dn_offset = dn_offset or 0.0
     source: dict[str, str] = {}
     if bands:
@@ -301,24 +301,25 @@ def _landsat_mtl(image: Path | str | None) -> Path | None:
     return None
 
 
-def _refuse_bands_of_a_product(paths: dict[str, Path | str]) -> None:
+def _refuse_bands_of_a_product(paths: dict[str, Path | str], *, scaled: bool, scale_given: bool) -> None:
     """Refuse band files (key ``""``: IMAGE itself) taken out of a SAFE or Landsat product: read alone
     they go without its scaling (a Sentinel-2 band from baseline 04.00 reads 0.1 too bright without
     BOA_ADD_OFFSET; a Sentinel-1 measurement is uncalibrated DN, its GCPs half a pixel off; a Landsat
-    surface reflectance band divided by 10,000 puts water at reflectance 0.8)."""
+    surface reflectance band divided by 10,000 puts water at reflectance 0.8). ``scaled``: --dn-offset
+    was given for optical bands, which lets SAFE files through and, with --dn-scale (``scale_given``), Landsat ones."""
     from ..errors import InputError
     from ..sources.landsat import landsat_product_of
     from ..sources.safe import product_holding
 
     for name, path in paths.items():
         mtl = None if str(path).startswith("/vsi") else landsat_product_of(path)
-        if mtl is not None:
+        if mtl is not None and not (scaled and scale_given):
             raise InputError(
                 f"{f'--band {name} ' if name else ''}{path}: a band file of the Landsat product {mtl.name[: -len('_MTL.txt')]}; "
                 f"give the product (its folder or {mtl.name}) as IMAGE, which is read with its MTL's scale and its QA_PIXEL as the "
                 "cloud mask (or pass --dn-scale and --dn-offset)"
             )
-        root = None if str(path).startswith("/vsi") else product_holding(Path(path))
+        root = None if scaled or str(path).startswith("/vsi") else product_holding(Path(path))
         if root is not None:
             raise InputError(
                 f"{f'--band {name} ' if name else ''}{path}: a file of the SAFE product {root}; give the product itself as IMAGE, "

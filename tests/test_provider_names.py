@@ -238,8 +238,6 @@ def test_the_udm2_of_a_scene_with_a_one_digit_counter_is_found(tmp_path: Path) -
     [
         ("IMG_SPOT6_MS_202410170930051_ORT_ab12cd34_R1C1.TIF", "spot-6"),
         ("IMG_PNEO3_MS-FS_202410170930051_ORT_ab12cd34_R1C1.TIF", "pleiades-neo-3"),
-        ("20151027_145652_1_0b0d_3B_Visual.tif", "planetscope"),
-        ("20200101_123456_ssc1d1_0001_analytic.tif", "skysat"),
         ("20241017_093005_harbour.tif", ""),
     ],
 )

@@ -36,13 +36,11 @@ _NAME_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?<![A-Za-z0-9])L[COT]0([789])_L"), "landsat-{}"),
     (re.compile(r"Sentinel-2(?![0-9])", re.I), "sentinel-2"),
     (re.compile(r"Sentinel-1(?![0-9])", re.I), "sentinel-1"),
-    # Airbus DIMAP V2 (IMG_PHR1A_MS_…, IMG_SPOT6_MS_…, IMG_PNEO3_…) and Planet's file names
-    # (20241017_012345_22_2470_3B_AnalyticMS_SR.tif; 20200101_123456_ssc1d1_0001_analytic.tif): sources/providers.py.
+    # Airbus DIMAP V2 names the satellite (IMG_PHR1A_MS_…, IMG_SPOT6_MS_…, IMG_PNEO3_…: sources/providers.py);
+    # Planet's names give a satellite's number, not its type, and are left to the metadata.
     (re.compile(r"^(?:IMG|DIM)_PHR1([AB])_"), "pleiades-1{}"),
     (re.compile(r"^(?:IMG|DIM)_SPOT([67])_"), "spot-{}"),
     (re.compile(r"^(?:IMG|DIM)_PNEO([3-6])_"), "pleiades-neo-{}"),
-    (re.compile(r"^\d{8}_\d{6}(?:_\d{1,2})?_[0-9a-f]{4}_\w*?(?:Analytic|BGRN|Visual|udm2)", re.I), "planetscope"),
-    (re.compile(r"^\d{8}_\d{6}(?:_\d{1,2})?_ssc?\d+", re.I), "skysat"),
 )
 
 

@@ -219,6 +219,8 @@ def test_ingest_refuses_a_panchromatic_file_by_name(tmp_path: Path) -> None:
         store.put_site(site)
     r = CliRunner().invoke(main, ["ingest", site.id, str(image), "-w", str(ws.root), "--acquired", "2024-10-17T09:30:05Z"])
     assert r.exit_code == 1 and "panchromatic band" in r.output and "M1BS" in r.output
+    r = CliRunner().invoke(main, ["import", str(image), "-w", str(ws.root), "--acquired", "2024-10-17T09:30:05Z"])
+    assert r.exit_code == 1 and "panchromatic band" in r.output
     with ws.store() as store:
         assert store.observations(site.id) == []
 

@@ -139,7 +139,7 @@ def _planet(provider: str, product: str, how: str, count: int) -> ProviderProduc
 def _skysat(product: str, how: str, count: int) -> ProviderProduct:
     kind = product.lower()
     if kind.startswith("panchromatic"):
-        return ProviderProduct("SkySat", product, how, ("pan",) if count == 1 else None, "" if count == 1 else f"{count} bands", panchromatic=count == 1)
+        return ProviderProduct("SkySat", product, how, ("pan",) if count == 1 else None, f"a panchromatic product of {count} bands", panchromatic=count == 1)
     layouts = {3: RGB, 4: (*RGB, "alpha")} if kind == "visual" else {4: BGRN}
     bands = layouts.get(count)
     why = "" if bands else f"SkySat {product} products have {' or '.join(map(str, layouts))} bands, this file {count}"
@@ -155,7 +155,7 @@ def _maxar(product: str, how: str, count: int, path: Path | None, imd: tuple[str
     if imd is not None and len(imd) == count:
         return ProviderProduct("Maxar", product, how, imd, panchromatic=imd == ("pan",))
     if product.startswith("P") or (imd == ("pan",)):
-        return ProviderProduct("Maxar", product, how, ("pan",) if count == 1 else None, f"{count} bands in a panchromatic product", panchromatic=count == 1)
+        return ProviderProduct("Maxar", product, how, ("pan",) if count == 1 else None, f"a panchromatic product of {count} bands", panchromatic=count == 1)
     if count == 4:
         return ProviderProduct("Maxar", product, how, BGRN)
     why = (
@@ -193,7 +193,7 @@ def _airbus(satellite: str, spectral: str, count: int, path: Path | None) -> Pro
     product = f"{satellite} {spectral}"
     how = "by Airbus's DIMAP file naming"
     if spectral == "P":
-        return ProviderProduct("Airbus", product, how, ("pan",) if count == 1 else None, f"{count} bands in a panchromatic product", panchromatic=count == 1)
+        return ProviderProduct("Airbus", product, how, ("pan",) if count == 1 else None, f"a panchromatic product of {count} bands", panchromatic=count == 1)
     dim = _airbus_dim(path) if path is not None else None
     if dim is None:
         return ProviderProduct("Airbus", product, how, None, "Airbus writes the band order chosen for the order in the product's DIM_….XML, which is not beside it")

@@ -129,3 +129,61 @@ def test_a_landsat_product_without_a_band_is_named_and_without_qa_goes_in(tmp_pa
     with ws.store() as store:
         (obs,) = store.observations(SITE.id)
     assert obs.provenance["bands"] == ["blue", "green", "red", "nir"] and "cloud_mask" not in obs.provenance
+
+
+def _detect_image(tmp_path: Path, *args: str) -> tuple[int, str, dict]:  # type: ignore[type-arg]
+    import json
+
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", *args, "--out", str(out)])
+    return r.exit_code, r.output, (json.loads(out.read_text()) if out.exists() else {})
+
+
+@pytest.mark.parametrize("given", ["folder", "mtl"])
+def test_detect_image_reads_a_landsat_product_scaled_by_its_mtl_with_its_qa_as_the_cloud_mask(tmp_path: Path, given: str) -> None:
+    """detect-image took neither the product's folder nor its MTL (a folder, not an image); its band
+    files alone were refused by name, or read as DN / 10,000 with --band."""
+    mtl = _product(tmp_path / NAME)
+    code, output, fc = _detect_image(tmp_path, str(mtl.parent if given == "folder" else mtl))
+    assert code == 0, output
+    assert f"sensor: optical, a Landsat Collection 2 Level-2 product ({NAME})" in output
+    meta = fc["sitewatch"]
+    assert meta["sensor"] == "optical" and meta["landsat"]["product"] == NAME
+    assert meta["dn_scale"] == pytest.approx(1 / 2.75e-5) and meta["dn_offset"] == pytest.approx(0.2 / 2.75e-5)
+    assert meta["landsat"]["dn_scale_from"] == meta["landsat"]["dn_offset_from"] == mtl.name
+    assert meta["cloud_mask"] == {"from": "qa_pixel", "path": str(mtl.with_name(f"{NAME}_QA_PIXEL.TIF"))}
+    valid = _qa() != FILL
+    hidden = np.isin(qa_pixel_to_scl(_qa()), SCL_HIDDEN) & valid
+    assert meta["valid_fraction"] == pytest.approx(valid.mean(), abs=1e-4)
+    assert meta["cloud_fraction"] == pytest.approx(hidden.sum() / valid.sum(), abs=1e-4)
+
+
+def test_detect_image_refuses_a_landsat_band_file_naming_the_product(tmp_path: Path) -> None:
+    mtl = _product(tmp_path / NAME)
+    b = {n: str(mtl.with_name(f"{NAME}_SR_B{i}.TIF")) for n, i in (("blue", 2), ("green", 3), ("red", 4), ("nir", 5))}
+    code, output, fc = _detect_image(tmp_path, *(f"--band={n}={p}" for n, p in b.items()))
+    assert code != 0 and f"a band file of the Landsat product {NAME}" in output and mtl.name in output and not fc
+    code, output, _ = _detect_image(tmp_path, b["red"])
+    assert code != 0 and f"a band file of the Landsat product {NAME}" in output
+    code, output, _ = _detect_image(tmp_path, str(mtl), "--sensor", "sar")
+    assert code != 0 and "a Landsat product is optical; drop --sensor sar" in output
+
+
+def test_detect_image_refuses_a_folder_of_several_landsat_products(tmp_path: Path) -> None:
+    _product(tmp_path / "all" / NAME)
+    other = tmp_path / "all" / "two"
+    other.mkdir()
+    for f in (tmp_path / "all" / NAME).iterdir():
+        (other / f.name).write_bytes(f.read_bytes())
+    code, output, _ = _detect_image(tmp_path, str(tmp_path / "all"))
+    assert code != 0 and "holds 2 Landsat products" in output and "give one's folder or _MTL.txt" in output
+
+
+def test_detect_image_takes_landsat_band_files_when_both_their_scale_and_offset_are_given(tmp_path: Path) -> None:
+    mtl = _product(tmp_path / NAME)
+    b = [f"--band={n}={mtl.with_name(f'{NAME}_SR_B{i}.TIF')}" for n, i in (("blue", 2), ("green", 3), ("red", 4), ("nir", 5))]
+    code, output, _ = _detect_image(tmp_path, *b, "--dn-offset", "7272.73")  # the offset alone leaves it / 10,000
+    assert code != 0 and "a band file of the Landsat product" in output
+    code, output, fc = _detect_image(tmp_path, *b, "--dn-offset", "7272.73", "--dn-scale", "36363.6")
+    assert code == 0, output
+    assert fc["sitewatch"]["dn_scale"] == 36363.6

@@ -58,6 +58,7 @@ from .sources.landsat import (
     open_landsat_l2,
 )
 from .sources.planet import check_udm2, read_udm2_as_scl, udm2_apart, udm2_sibling
+from .sources.providers import optical_band_indexes, provider_product
 from .sources.s1_radiometry import ThermalNoise
 from .sources.safe import (
     NoiseNotRemovedWarning,
@@ -448,6 +449,17 @@ def read_scene_ref(
             count = src.count
     except RasterioError as exc:
         raise ImageReadError(f"{path}: not a readable raster ({exc})") from exc
+    from .detect.optical_image import bands_by_colour
+
+    # PlanetScope, SkySat, Maxar and Airbus files carry no band descriptions: their names and sidecars say optical.
+    product = provider_product(path, count) if not any((d or "").strip() for d in descriptions) else None
+    kind = sensor or tags.get("SITEWATCH_SENSOR")
+    if not kind:
+        upper = {(d or "").upper() for d in descriptions}
+        kind = "sar" if upper & _SAR_BANDS else ("optical" if count >= 3 or product is not None else "")
+    if kind == "optical" and product is not None and name_bands:
+        optical_band_indexes(product, path)  # a panchromatic band, or a layout that cannot be known, refused by name
+    by_provider = kind == "optical" and product is not None and product.bands is not None and not bands_by_colour(descriptions, colours)
     found = (acquired, "--acquired") if acquired else _acquired_from(tags, path)
     when, when_from = found or (None, "")
     if when is None:
@@ -458,10 +470,6 @@ def read_scene_ref(
         raise InputError(
             f"{path}: no acquisition time in its tags, a sidecar JSON or its name{made}; pass --acquired"
         )
-    kind = sensor or tags.get("SITEWATCH_SENSOR")
-    if not kind:
-        upper = {(d or "").upper() for d in descriptions}
-        kind = "sar" if upper & _SAR_BANDS else ("optical" if count >= 3 else "")
     if kind not in ("sar", "optical"):
         if count == 1:
             raise InputError(
@@ -485,9 +493,18 @@ def read_scene_ref(
         simulated=simulated,
         properties={k: v for k, v in tags.items() if k.startswith("SITEWATCH_") or k.startswith("TIFFTAG_")}
         | {"acquired_from": when_from}
-        | ({"platform_from": platform_from} if platform_from else {}),
+        | ({"platform_from": platform_from} if platform_from else {})
+        | ({"bands_from": product.reason} if by_provider and product is not None else {}),
     )
+    if by_provider and product is not None and product.bands is not None:
+        # The provider's layout: a Pléiades file of red, green, blue, NIR, an 8-band WorldView file's NIR in band 7.
+        return scene, _provider_band_names(product.bands) if name_bands else []
     return scene, _band_names(descriptions, count, kind, path, colours) if name_bands else []
+
+
+def _provider_band_names(bands: Sequence[str]) -> list[str]:
+    """A provider's band names as archived: its blue/green/red/nir as such, others by their own name."""
+    return [b if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", b) else f"band{i + 1}" for i, b in enumerate(bands)]
 
 
 def _safe_scene_ref(product: S2Product, acquired: datetime | None, sensor: str | None) -> tuple[SceneRef, list[str]]:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["platform_from_name", "platform_from_metadata", "platform_of"]
+__all__ = ["platform_from_name", "platform_from_metadata", "platform_of", "MAXAR_PLATFORMS"]
 
 # Maxar / DigitalGlobe satellite ids (IMD ``satId``, XML ``SATID``).
 _MAXAR = {
@@ -25,6 +25,8 @@ _MAXAR = {
     "QB02": "quickbird-2",
     "IK02": "ikonos",
 }
+MAXAR_PLATFORMS = frozenset(_MAXAR.values())
+"""The platforms a Maxar ``satId`` names."""
 
 # File name schemes: ESA product names (S2B_MSIL2A_…, S1A_IW_GRDH_…), USGS Landsat product ids
 # (LC09_L2SP_…), EO Browser exports ("…_Sentinel-2_L2A_B03_(Raw).tiff").
@@ -34,6 +36,11 @@ _NAME_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?<![A-Za-z0-9])L[COT]0([789])_L"), "landsat-{}"),
     (re.compile(r"Sentinel-2(?![0-9])", re.I), "sentinel-2"),
     (re.compile(r"Sentinel-1(?![0-9])", re.I), "sentinel-1"),
+    # Airbus DIMAP V2 names the satellite (IMG_PHR1A_MS_…, IMG_SPOT6_MS_…, IMG_PNEO3_…: sources/providers.py);
+    # Planet's names give a satellite's number, not its type, and are left to the metadata.
+    (re.compile(r"^(?:IMG|DIM)_PHR1([AB])_"), "pleiades-1{}"),
+    (re.compile(r"^(?:IMG|DIM)_SPOT([67])_"), "spot-{}"),
+    (re.compile(r"^(?:IMG|DIM)_PNEO([3-6])_"), "pleiades-neo-{}"),
 )
 
 
@@ -62,8 +69,12 @@ def platform_from_metadata(path: Path) -> str:
             return ""
         if props.get("platform"):  # a STAC item
             return str(props["platform"]).lower()
-        if str(props.get("provider", "")).lower() == "planetscope":  # Planet's item JSON
+        # Planet's item JSON (docs.planet.com: provider planetscope or skysat; item_type PSScene, SkySatScene, SkySatCollect)
+        provider, item_type = str(props.get("provider", "")).lower(), str(props.get("item_type", "")).lower()
+        if provider == "planetscope" or item_type.startswith("psscene"):
             return "planetscope"
+        if provider == "skysat" or item_type.startswith("skysat"):
+            return "skysat"
         return ""
     if m := re.search(r"\bsatId\s*=\s*\"?([A-Z]{2}\d{2})", text) or re.search(r"<SATID>\s*([A-Z]{2}\d{2})\s*<", text):
         return _MAXAR.get(m.group(1), "")

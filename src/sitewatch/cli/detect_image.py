@@ -24,7 +24,7 @@ from .options import (
 @click.option("--band", "bands", multiple=True, metavar="NAME=PATH", help="One file per band, replaces IMAGE; repeat (GDAL virtual paths such as /vsizip//abs/a.zip/b.tif work here and for IMAGE). Optical: blue, green, red, nir, scl, udm2 (a Planet scene's 8-band usable data mask; found beside a single Planet file by itself). SAR: a dual-polarisation pair, vv=PATH vh=PATH (or hh, hv).")
 @click.option("--dn-scale", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="N", help="Optical: integer values are reflectance x N (default: 255 for 8-bit; 65535 when the values fill the 16-bit range, else 10000).")
 @click.option("--dn-offset", type=FiniteFloatRange(), default=None, metavar="N", help="Optical: subtracted from integer values first (default 0; 1000 for Sentinel-2 L2A from processing baseline 04.00; a SAFE product's own BOA_ADD_OFFSET).")
-@click.option("--sensor", type=click.Choice(["sar", "optical"]), default=None, help="Which detector to run (default: optical when the --band names or the image's band descriptions are blue/green/red/nir or B02/B03/B04/B08, or a GeoTIFF without descriptions has red, green and blue colour interpretations; else sar, but an image whose file name says Sentinel-2 or Landsat is refused).")
+@click.option("--sensor", type=click.Choice(["sar", "optical"]), default=None, help="Which detector to run (default: optical when the --band names or the image's band descriptions are blue/green/red/nir or B02/B03/B04/B08, or a GeoTIFF without descriptions has red, green and blue colour interpretations, or a PlanetScope, SkySat, Maxar or Airbus file by its name or metadata sidecar; else sar, but an image whose file name says Sentinel-2 or Landsat is refused).")
 @click.option("--pixel-size", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="METRES", help="Ground pixel size; needed only when the image has no georeference (overrides it otherwise).")
 @click.option("--resolution", type=FiniteFloatRange(min=0), default=None, metavar="METRES", help="SAR: the image's resolution (impulse response width at half maximum), taken out of measured widths; default: the image's SITEWATCH_IMPULSE_RESPONSE_M tag, else twice the pixel size (detected products such as Sentinel-1 GRD); 0 keeps widths as measured.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, callback=existing_folder, help="GeoJSON file to write (its folder must exist); - for standard output.")
@@ -34,8 +34,9 @@ from .options import (
 @click.pass_context
 @handle_errors
 def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...], dn_scale: float | None, dn_offset: float | None, sensor: str | None, pixel_size: float | None, resolution: float | None, out: Path, workers: int, thermal_noise: str | None, as_json: bool) -> None:
-    """Detect vessels in IMAGE (GeoTIFF, PNG or JPEG, or a Sentinel-2 L2A or Sentinel-1 GRD
-    .SAFE folder or its .zip) and write them to --out as GeoJSON.
+    """Detect vessels in IMAGE (GeoTIFF, PNG or JPEG, a Sentinel-2 L2A or Sentinel-1 GRD
+    .SAFE folder or its .zip, or a Landsat Collection 2 Level-2 product's folder or _MTL.txt)
+    and write them to --out as GeoJSON.
 
     Each feature is a vessel's oriented box (in the image's CRS, or in pixel
     coordinates when the image has none) with row, col, length_m, width_m,
@@ -48,8 +49,13 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
 
     from ..config import load_setting
     from ..detect.image import detect_image, detections_to_geojson, skew_note, write_geojson
-    from ..detect.optical_image import optical_source_from_safe, parse_band_args
+    from ..detect.optical_image import (
+        optical_source_from_landsat,
+        optical_source_from_safe,
+        parse_band_args,
+    )
     from ..errors import InputError
+    from ..sources.landsat import open_landsat_l2
     from ..sources.safe import (
         is_s1_product,
         is_safe_product,
@@ -100,6 +106,21 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
             click.echo(f"sensor: sar, a Sentinel-1 GRD SAFE product ({s1.name}: {', '.join(s1.bands)})", err=True)
         extra["source"] = str(given)
         extra["safe"] = s1.provenance()
+    elif (landsat_mtl := _landsat_mtl(image)) is not None:
+        landsat = open_landsat_l2(landsat_mtl)  # a missing band file or MTL value named
+        if sensor == "sar":
+            raise InputError(f"{image}: a Landsat product is optical; drop --sensor sar")
+        sensor = "optical"
+        if not quiet:
+            click.echo(f"sensor: optical, a Landsat Collection 2 Level-2 product ({landsat.name})", err=True)
+        optical_input = optical_source_from_landsat(landsat, pixel_size)
+        extra["source"] = str(given)
+        extra["landsat"] = landsat.provenance() | {
+            "dn_scale_from": "given" if dn_scale else landsat.path.name,
+            "dn_offset_from": "given" if dn_offset is not None else landsat.path.name,
+        }
+        dn_scale = dn_scale or landsat.quantification
+        dn_offset = -landsat.offset if dn_offset is None else dn_offset
     elif image is not None and (is_safe_product(image) or (isinstance(image, Path) and image.suffix.lower() == ".zip")):
         product = open_s2_l2a(image)  # refuses L1C, Sentinel-1 and zips without a product, naming them
         if sensor == "sar":
@@ -119,8 +140,7 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
         if image is not None:
             from ..detect.image import open_image_info
 
-            if dn_offset is None:
-                _refuse_bands_of_a_product({"": image})
+            _refuse_bands_of_a_product({"": image}, scaled=dn_offset is not None, scale_given=dn_scale is not None)
             open_image_info(image, pixel_size)  # a missing or unreadable file is named before any "sensor:" line
         if udm2_of_image and sensor is None:
             sensor = "optical"
@@ -134,8 +154,8 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     if sensor == "sar" and (dn_scale is not None or dn_offset is not None):
         given_dn = " and ".join(o for o, v in (("--dn-scale", dn_scale), ("--dn-offset", dn_offset)) if v is not None)
         raise InputError(f"{given_dn}: for optical images (reflectance); the SAR detector reads its values as they are")
-    if bands and (sensor == "sar" or dn_offset is None):
-        _refuse_bands_of_a_product(_band_paths(sensor, bands))
+    if bands:
+        _refuse_bands_of_a_product(_band_paths(sensor, bands), scaled=sensor != "sar" and dn_offset is not None, scale_given=dn_scale is not None)
     dn_offset = dn_offset or 0.0
     source: dict[str, str] = {}
     if bands:
@@ -156,7 +176,8 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
 
             if isinstance(optical_input, OpticalSource):
                 if udm2_of_image:
-                    raise InputError(f"--band udm2: a Planet mask; {image} is a Sentinel-2 product, whose SCL is its cloud mask")
+                    whose = "a Landsat product, whose QA_PIXEL" if optical_input.qa_pixel is not None else "a Sentinel-2 product, whose SCL"
+                    raise InputError(f"--band udm2: a Planet mask; {image} is {whose} is its cloud mask")
                 src = optical_input
             else:
                 src = open_optical(parse_band_args(bands) if bands else image, pixel_size, udm2=udm2_of_image[0] if udm2_of_image else None)  # type: ignore[arg-type]
@@ -228,7 +249,7 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
 
 def _cloud_mask_said(src: object, *, given_udm2: bool) -> dict[str, object]:
     """Which cloud mask detect-image used, for the output's ``sitewatch`` metadata: a Planet UDM2
-    (given with --band udm2, or found beside the image), an SCL band, or the spectral test."""
+    (given with --band udm2, or found beside the image), a Landsat QA_PIXEL, an SCL band, or the spectral test."""
     from ..detect.clouds import UDM2_CLOUD_RULE
     from ..detect.optical_image import OpticalSource
 
@@ -236,6 +257,10 @@ def _cloud_mask_said(src: object, *, given_udm2: bool) -> dict[str, object]:
     if src.udm2 is not None:
         how = "--band udm2" if given_udm2 else "found beside the image (Planet's naming: same scene id, _udm2)"
         return {"cloud_mask": {"from": "udm2", "path": str(src.udm2), "how": how}, "cloud_rule": UDM2_CLOUD_RULE}
+    if src.qa_pixel is not None:
+        from ..detect.clouds import QA_PIXEL_CLOUD_RULE
+
+        return {"cloud_mask": {"from": "qa_pixel", "path": str(src.qa_pixel)}, "cloud_rule": QA_PIXEL_CLOUD_RULE}
     if "scl" in src.bands:
         return {"cloud_mask": {"from": "scl", "path": str(src.bands["scl"][0])}}
     return {"cloud_mask": {"from": "spectral test"}}
@@ -258,15 +283,43 @@ def _name(image: Path | str) -> str:
     return image.name if isinstance(image, Path) else image.rsplit("/", 1)[-1]
 
 
-def _refuse_bands_of_a_product(paths: dict[str, Path | str]) -> None:
-    """Refuse band files (key ``""``: IMAGE itself) taken out of a SAFE product: read alone they go
-    without its scaling (a Sentinel-2 band from baseline 04.00 reads 0.1 too bright without
-    BOA_ADD_OFFSET; a Sentinel-1 measurement is uncalibrated DN, its GCPs half a pixel off)."""
+def _landsat_mtl(image: Path | str | None) -> Path | None:
+    """The ``…_MTL.txt`` of the Landsat Collection 2 Level-2 product IMAGE is (the MTL itself, or the
+    folder holding one product), or None; a folder of several products is refused."""
     from ..errors import InputError
+    from ..sources.landsat import is_landsat_mtl, landsat_products_in
+
+    if not isinstance(image, Path):
+        return None
+    if is_landsat_mtl(image):
+        return image
+    if image.is_dir() and not image.name.upper().endswith(".SAFE"):
+        found = landsat_products_in(image)
+        if len(found) > 1:
+            raise InputError(f"{image}: holds {len(found)} Landsat products ({', '.join(p.parent.name for p in found[:3])} …); give one's folder or _MTL.txt")
+        return found[0] if found else None
+    return None
+
+
+def _refuse_bands_of_a_product(paths: dict[str, Path | str], *, scaled: bool, scale_given: bool) -> None:
+    """Refuse band files (key ``""``: IMAGE itself) taken out of a SAFE or Landsat product: read alone
+    they go without its scaling (a Sentinel-2 band from baseline 04.00 reads 0.1 too bright without
+    BOA_ADD_OFFSET; a Sentinel-1 measurement is uncalibrated DN, its GCPs half a pixel off; a Landsat
+    surface reflectance band divided by 10,000 puts water at reflectance 0.8). ``scaled``: --dn-offset
+    was given for optical bands, which lets SAFE files through and, with --dn-scale (``scale_given``), Landsat ones."""
+    from ..errors import InputError
+    from ..sources.landsat import landsat_product_of
     from ..sources.safe import product_holding
 
     for name, path in paths.items():
-        root = None if str(path).startswith("/vsi") else product_holding(Path(path))
+        mtl = None if str(path).startswith("/vsi") else landsat_product_of(path)
+        if mtl is not None and not (scaled and scale_given):
+            raise InputError(
+                f"{f'--band {name} ' if name else ''}{path}: a band file of the Landsat product {mtl.name[: -len('_MTL.txt')]}; "
+                f"give the product (its folder or {mtl.name}) as IMAGE, which is read with its MTL's scale and its QA_PIXEL as the "
+                "cloud mask (or pass --dn-scale and --dn-offset)"
+            )
+        root = None if scaled or str(path).startswith("/vsi") else product_holding(Path(path))
         if root is not None:
             raise InputError(
                 f"{f'--band {name} ' if name else ''}{path}: a file of the SAFE product {root}; give the product itself as IMAGE, "

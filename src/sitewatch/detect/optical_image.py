@@ -46,13 +46,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ImageReadError, InputError
+from ..sources.landsat import LandsatProduct
 from ..sources.planet import check_udm2, read_udm2_as_scl, udm2_sibling
+from ..sources.providers import optical_band_indexes, provider_product
 from ..sources.safe import S2Product
 from ..untrusted import check_not_linking
 from ..zero_collar import zero_is_no_data_in
 from .base import PixelDetection
-from .clouds import cloud_mask
-from .image import ImageInfo, image_path, open_image_info
+from .clouds import cloud_mask, qa_pixel_to_scl
+from .image import ImageInfo, _same_grid, image_path, open_image_info
 from .optical import (
     BANDS,
     OpticalParams,
@@ -79,6 +81,7 @@ __all__ = [
     "named_optical_bands",
     "sensor_from_band_names",
     "optical_source_from_safe",
+    "optical_source_from_landsat",
     "bands_by_colour",
 ]
 
@@ -104,6 +107,8 @@ class OpticalSource:
     (:func:`sitewatch.zero_collar.zero_is_no_data`); ``nodata`` then holds 0 for each band."""
     udm2: Path | str | None = None
     """A Planet UDM2 on the scene's grid, read as the band ``scl`` (:func:`~sitewatch.sources.planet.read_udm2_as_scl`)."""
+    qa_pixel: Path | None = None
+    """A Landsat ``QA_PIXEL`` on the scene's grid, read as the band ``scl`` (:func:`~sitewatch.detect.clouds.qa_pixel_to_scl`)."""
 
 
 @dataclass(frozen=True)
@@ -215,7 +220,9 @@ def sensor_from_band_names(image: str | Path | None, bands: Sequence[str] = ()) 
     ``optical`` when the ``--band NAME=PATH`` names are optical bands, when the
     image's band descriptions name them (blue/green/red/nir, B02/B03/B04/B08),
     when a GeoTIFF without band descriptions has red, green and blue colour
-    interpretations, or when a Planet scene's UDM2 lies beside the image; otherwise ``sar``, the default. (A PNG or JPEG chip's colour
+    interpretations, when a Planet scene's UDM2 lies beside the image, or when the provider's file name
+    or metadata sidecar says it is an optical product (:func:`~sitewatch.sources.providers.provider_product`:
+    PlanetScope, SkySat, Maxar, Airbus); otherwise ``sar``, the default. (A PNG or JPEG chip's colour
     is its format's, not a statement about the bands: colour chips stay SAR
     renderings by default.) An unreadable image is left to the detector to report.
     """
@@ -243,6 +250,9 @@ def sensor_from_band_names(image: str | Path | None, bands: Sequence[str] = ()) 
         udm2 = udm2_sibling(image)
         if udm2 is not None:
             return "optical", f"a Planet scene, its usable data mask {udm2.name} beside it"
+        product = provider_product(image, len(labels.descriptions)) if labels.descriptions else None
+        if product is not None:  # PlanetScope, SkySat, Maxar, Airbus: their names and sidecars say optical
+            return "optical", product.reason
     return "sar", "the default: no band is named blue, green, red or nir"
 
 
@@ -286,6 +296,10 @@ def open_optical(
             bands = {k: (path, i) for k, i in named.items()}
         elif colour:
             bands = {k: (path, i) for k, i in colour.items()}
+        elif (product := provider_product(path, count)) is not None:
+            # The provider's layout (a Pléiades file may be red, green, blue, NIR; an 8-band WorldView
+            # file's NIR is band 7), or a refusal naming why it cannot be known: not the count's guess.
+            bands = {k: (path, i) for k, i in optical_band_indexes(product, path).items()}
         elif count == 3:
             bands = {"red": (path, 1), "green": (path, 2), "blue": (path, 3)}
         elif count >= 4:
@@ -410,6 +424,24 @@ def optical_source_from_safe(product: S2Product, pixel_size: float | tuple[float
     return OpticalSource(bands, info, {k: (None if k == "scl" else 0.0) for k in bands})
 
 
+def optical_source_from_landsat(product: LandsatProduct, pixel_size: float | tuple[float, float] | None = None) -> OpticalSource:
+    """The bands of a Landsat Collection 2 Level-2 product (blue, green, red, NIR ``…_SR_Bn.TIF``) as one
+    optical scene, its ``QA_PIXEL`` the cloud mask; DN 0 is the product's fill in every band."""
+    pair = pixel_size if isinstance(pixel_size, tuple) else None
+    scalar: float | None = float(pair[0]) if pair is not None else pixel_size  # type: ignore[assignment]
+    bands: dict[str, tuple[Path | str, int]] = dict(product.bands)
+    infos = {k: open_image_info(p, scalar) for k, (p, _) in bands.items()}
+    first = infos["green"]
+    _check_band_files(infos, first)
+    if product.qa is not None:
+        qa = open_image_info(product.qa, scalar)
+        if (qa.width, qa.height) != (first.width, first.height) or not _same_grid(qa, first):
+            raise InputError(f"{product.qa}: not on the grid of the product's bands ({first.path}); give the QA_PIXEL delivered with them")
+    if pair is not None:
+        first = replace(first, pixel_size=(float(pair[0]), float(pair[1])))
+    return OpticalSource(bands, first, {k: 0.0 for k in bands}, qa_pixel=product.qa)
+
+
 def _read_raw(
     src: OpticalSource,
     window: tuple[int, int, int, int] | None,
@@ -433,6 +465,12 @@ def _read_raw(
             raise ImageReadError(f"{path}: could not read band {name} ({exc})") from exc
     if src.udm2 is not None:
         out["scl"] = read_udm2_as_scl(src.udm2, win, out_shape)
+    if src.qa_pixel is not None:
+        try:
+            with rasterio.open(src.qa_pixel) as ds:
+                out["scl"] = qa_pixel_to_scl(ds.read(1, window=win, out_shape=out_shape, resampling=Resampling.nearest))
+        except RasterioError as exc:
+            raise ImageReadError(f"{src.qa_pixel}: could not read the QA_PIXEL band ({exc})") from exc
     return out
 
 
@@ -500,7 +538,7 @@ def _refuse_an_empty_band(src: OpticalSource, raw: Mapping[str, NDArray[Any]]) -
     optional = {"blue": "", "nir": " (the RGB model runs without it)", "scl": " (the spectral cloud test runs without it)"}
     leave = f", or leave it out{optional[name]}" if name in optional else ""
     raise InputError(
-        f"band {name} ({src.bands[name][0] if name in src.bands else src.udm2}) holds no data: every value is {what}, while the other bands have data; "
+        f"band {name} ({src.bands[name][0] if name in src.bands else src.udm2 or src.qa_pixel}) holds no data: every value is {what}, while the other bands have data; "
         f"give the file that holds it{leave}"
     )
 

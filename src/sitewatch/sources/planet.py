@@ -3,8 +3,8 @@
 A PSScene order delivers, for each scene, the image (``…_3B_AnalyticMS_SR_clip.tif``,
 ``…_AnalyticMS_SR_8b_clip.tif``, ``…_AnalyticMS_SR.tif`` unclipped), its metadata
 (``…_metadata.json``) and its UDM2 (``…_3B_udm2_clip.tif``, ``…_3B_udm2.tif``), every name
-beginning with the scene id (``20241017_012345_22_2470``, or ``20180905_101500_1034`` for the
-first Doves). The UDM2 is read in SCL's classes (:func:`sitewatch.detect.clouds.udm2_to_scl`),
+beginning with the scene id (``20241017_012345_22_2470``, ``20180905_101500_1034`` for the
+first Doves, or ``20151027_145652_1_0b0d`` with a one-digit counter, Planet's own example). The UDM2 is read in SCL's classes (:func:`sitewatch.detect.clouds.udm2_to_scl`),
 so that ingest and detect-image use it as they use a Sentinel-2 SCL.
 """
 
@@ -24,7 +24,7 @@ from ..errors import ImageReadError, InputError
 
 __all__ = ["is_udm2", "udm2_sibling", "check_udm2", "read_udm2_as_scl", "udm2_apart"]
 
-_SCENE_ID = re.compile(r"^(\d{8}_\d{6}(?:_\d{2})?_[0-9a-fA-F]{4})_")
+_SCENE_ID = re.compile(r"^(\d{8}_\d{6}(?:_\d{1,2})?_[0-9a-fA-F]{4})_")
 """A PlanetScope scene id at the start of a file name: date_time[_sub]_satellite."""
 _UDM2 = re.compile(r"_udm2(?:_|\.|$)", re.I)
 

@@ -57,7 +57,7 @@ from .sources.landsat import (
     landsat_products_in,
     open_landsat_l2,
 )
-from .sources.planet import check_udm2, read_udm2_as_scl, udm2_apart, udm2_sibling
+from .sources.planet import check_udm2, planet_scene_id, read_udm2_as_scl, udm2_apart, udm2_sibling
 from .sources.providers import optical_band_indexes, provider_product
 from .sources.s1_radiometry import ThermalNoise
 from .sources.safe import (
@@ -226,7 +226,9 @@ def metadata_sidecars(path: Path) -> list[Path]:
     # Planet names the metadata after the scene id, not the asset: 20241015_012345_22_2470_3B_AnalyticMS_SR.tif
     # comes with 20241015_012345_22_2470_3B_AnalyticMS_metadata.xml.
     if re.match(r"\d{8}_\d{6}_", path.stem) and path.parent.is_dir():
-        prefix = "_".join(path.stem.split("_")[:4])
+        # The scene id has three parts for the first Doves (20180905_101500_1034_metadata.json): four would take in "3B".
+        scene_id = planet_scene_id(path.name)
+        prefix = f"{scene_id}_" if scene_id else "_".join(path.stem.split("_")[:4])
         names += sorted(path.parent.glob(f"{_glob_escape(prefix)}*metadata*.xml"))
         names += sorted(path.parent.glob(f"{_glob_escape(prefix)}*metadata*.json"))
     seen: list[Path] = []

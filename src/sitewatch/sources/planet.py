@@ -22,11 +22,18 @@ from numpy.typing import NDArray
 from ..detect.clouds import UDM2_BANDS, udm2_to_scl
 from ..errors import ImageReadError, InputError
 
-__all__ = ["is_udm2", "udm2_sibling", "check_udm2", "read_udm2_as_scl", "udm2_apart"]
+__all__ = ["planet_scene_id", "is_udm2", "udm2_sibling", "check_udm2", "read_udm2_as_scl", "udm2_apart"]
 
 _SCENE_ID = re.compile(r"^(\d{8}_\d{6}(?:_\d{1,2})?_[0-9a-fA-F]{4})_")
 """A PlanetScope scene id at the start of a file name: date_time[_sub]_satellite."""
 _UDM2 = re.compile(r"_udm2(?:_|\.|$)", re.I)
+
+
+def planet_scene_id(name: str) -> str | None:
+    """The PlanetScope scene id a file name begins with (``20241017_012345_22_2470``,
+    ``20180905_101500_1034``, ``20151027_145652_1_0b0d``), or None."""
+    m = _SCENE_ID.match(name)
+    return m.group(1) if m else None
 
 
 def is_udm2(path: Path | str) -> bool:

@@ -139,7 +139,10 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     else:
         if image is not None:
             from ..detect.image import open_image_info
+            from ..sources.planet import planet_mask_refusal
 
+            if (mask := planet_mask_refusal(image)) is not None:
+                raise InputError(mask)  # read as an image, a UDM2's snow band was blue
             _refuse_bands_of_a_product({"": image}, scaled=dn_offset is not None, scale_given=dn_scale is not None)
             open_image_info(image, pixel_size)  # a missing or unreadable file is named before any "sensor:" line
         if udm2_of_image and sensor is None:

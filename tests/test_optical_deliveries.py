@@ -88,3 +88,100 @@ def test_detect_image_names_a_udm2_given_as_the_image(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["detect-image", str(udm2), "--out", str(tmp_path / "d.geojson")])
     assert r.exit_code == 1 and f"{udm2}: a Planet usable data mask (UDM2), not an image" in r.output
     assert "20241017_012345_22_2470_3B_AnalyticMS_SR_clip.tif" in r.output  # the image to give instead
+
+
+# -- Landsat Collection 2 Level-2 products ------------------------------------------------------
+
+
+def _landsat(folder: Path, *, metadata: str | None = "_MTL.txt") -> tuple[Path, str]:
+    """A Landsat 9 product unpacked into ``folder``, its metadata as ``metadata`` says (None: none)."""
+    from test_landsat_l2 import MTL, NAME, _product
+
+    mtl = _product(folder)
+    if metadata is None:
+        mtl.unlink()
+    elif metadata == "_MTL.xml":
+        mtl.unlink()
+        (folder / f"{NAME}_MTL.xml").write_text(
+            "<LANDSAT_METADATA_FILE><IMAGE_ATTRIBUTES><DATE_ACQUIRED>2024-10-17</DATE_ACQUIRED>"
+            "<SCENE_CENTER_TIME>01:47:33.2481230Z</SCENE_CENTER_TIME></IMAGE_ATTRIBUTES>"
+            "<LEVEL2_SURFACE_REFLECTANCE_PARAMETERS>"
+            + "".join(f"<REFLECTANCE_MULT_BAND_{n}>2.75E-05</REFLECTANCE_MULT_BAND_{n}><REFLECTANCE_ADD_BAND_{n}>-0.200000"
+                      f"</REFLECTANCE_ADD_BAND_{n}>" for n in range(1, 8))  # fmt: skip
+            + "</LEVEL2_SURFACE_REFLECTANCE_PARAMETERS></LANDSAT_METADATA_FILE>"
+        )
+    elif metadata == "both":
+        (folder / f"{NAME}_MTL.xml").write_text(MTL.replace("LANDSAT_9", "not read"))
+    return folder, NAME
+
+
+@pytest.fixture()
+def landsat_ws(tmp_path: Path) -> Workspace:
+    from test_landsat_l2 import SITE as LANDSAT_SITE
+
+    ws = init_workspace(tmp_path / "lws")
+    with ws.store() as store:
+        store.put_site(LANDSAT_SITE)
+    return ws
+
+
+@pytest.mark.parametrize("metadata", ["_MTL.xml", "both"])
+def test_a_landsat_product_with_its_mtl_xml_goes_in_as_one_product(tmp_path: Path, landsat_ws: Workspace, metadata: str) -> None:
+    """A product whose metadata came as …_MTL.xml (downloaded file by file) went in as one 'SAR or optical?'
+    refusal a band file, and detect-image called its folder 'a folder, not an image'; with both MTLs it is one product."""
+    folder, name = _landsat(tmp_path / "product", metadata=metadata)
+    r = CliRunner().invoke(main, ["-q", "ingest", "tiny", str(folder), "-w", str(landsat_ws.root)])
+    assert r.exit_code == 0, r.output
+    with landsat_ws.store() as store:
+        (obs,) = store.observations("tiny")
+    assert obs.id == f"tiny/{name}" and obs.provenance["bands"] == ["blue", "green", "red", "nir", "SCL"]
+    assert obs.scene.acquired.isoformat() == "2024-10-17T01:47:33+00:00"
+    assert obs.provenance["landsat"]["metadata"].endswith("_MTL.txt" if metadata == "both" else "_MTL.xml")
+    r = CliRunner().invoke(main, ["detect-image", str(folder), "--out", str(tmp_path / "d.geojson"), "--json"])
+    assert r.exit_code == 0, r.output
+    said = json.loads(r.output.splitlines()[-1])
+    assert said["cloud_mask"]["from"] == "qa_pixel" and said["dn_scale"] == pytest.approx(1 / 2.75e-5)
+
+
+def test_landsat_band_files_without_their_mtl_are_not_read_as_dn_over_10000(tmp_path: Path, landsat_ws: Workspace) -> None:
+    """Without any MTL beside them, a Level-2 product's band files given with --band were read as DN / 10,000
+    (water at reflectance 0.75): their names say what they are, and they are refused unless scaled."""
+    folder, name = _landsat(tmp_path / "bands", metadata=None)
+    given = [a for b, n in (("blue", 2), ("green", 3), ("red", 4), ("nir", 5)) for a in ("--band", f"{b}={folder / f'{name}_SR_B{n}.TIF'}")]
+    r = CliRunner().invoke(main, ["ingest", "tiny", *given, "-w", str(landsat_ws.root)])
+    assert r.exit_code != 0 and f"a file of the Landsat Collection 2 Level-2 product {name}" in r.output
+    assert "_MTL.txt" in r.output
+    r = CliRunner().invoke(main, ["detect-image", *given, "--out", str(tmp_path / "d.geojson")])
+    assert r.exit_code == 1 and f"a file of the Landsat Collection 2 Level-2 product {name}" in r.output
+    r = CliRunner().invoke(main, ["detect-image", *given, "--dn-scale", "36363.64", "--dn-offset", "-7272.73", "--out", str(tmp_path / "d.geojson")])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["-q", "ingest", "tiny", str(folder), "-w", str(landsat_ws.root)])
+    assert r.exit_code == 1 and "SAR or optical" not in r.output and f"{name}_SR_B2.TIF: a file of the Landsat" in r.output
+    assert f"{name}_QA_PIXEL.TIF: a file of the Landsat" in r.output
+    with landsat_ws.store() as store:
+        assert store.observations("tiny") == []
+
+
+@pytest.mark.parametrize("where", ["file", "folder"])
+def test_a_landsat_tar_is_named_as_a_packed_product(tmp_path: Path, landsat_ws: Workspace, where: str) -> None:
+    """USGS delivers a product as LC09_L2SP_….tar: ingest called it 'not a readable raster (… not recognized
+    as being in a supported file format)', and a folder holding it had 'no GeoTIFF files'."""
+    import tarfile
+
+    folder, name = _landsat(tmp_path / "unpacked")
+    dl = tmp_path / "downloads"
+    dl.mkdir()
+    with tarfile.open(dl / f"{name}.tar", "w") as tar:
+        for f in sorted(folder.iterdir()):
+            tar.add(f, arcname=f.name)
+    given = dl / f"{name}.tar" if where == "file" else dl
+    r = CliRunner().invoke(main, ["-q", "ingest", "tiny", str(given), "-w", str(landsat_ws.root)])
+    assert r.exit_code == 1 and f"{dl / name}.tar: a Landsat product packed as USGS delivers it" in r.output
+    assert "tar xf" in r.output
+    r = CliRunner().invoke(main, ["detect-image", str(dl / f"{name}.tar"), "--out", str(tmp_path / "d.geojson")])
+    assert r.exit_code == 1 and "a Landsat product packed as USGS delivers it" in r.output
+    # Unpacked beside the tar (as tar xf does), the product goes in and the tar is not named.
+    for f in folder.iterdir():
+        (dl / f.name).write_bytes(f.read_bytes())
+    r = CliRunner().invoke(main, ["-q", "ingest", "tiny", str(dl), "-w", str(landsat_ws.root)])
+    assert r.exit_code == 0, r.output

@@ -53,8 +53,11 @@ from .run import map_jobs
 from .sources.landsat import (
     LandsatProduct,
     is_landsat_mtl,
+    landsat_band_refusal,
+    landsat_product_id,
     landsat_product_of,
     landsat_products_in,
+    landsat_tar_refusal,
     open_landsat_l2,
 )
 from .sources.planet import check_udm2, planet_scene_id, read_udm2_as_scl, udm2_apart, udm2_sibling
@@ -422,6 +425,8 @@ def read_scene_ref(
         return _landsat_scene_ref(open_landsat_l2(path), acquired, sensor)
     if path.suffix.lower() == ".zip" and path.is_file():
         safe_product_name(path)  # names a damaged zip, or one without a product, as such
+    if (packed := landsat_tar_refusal(path)) is not None:
+        raise InputError(packed)
     try:
         with warnings.catch_warnings():
             # A missing georeference is reported below as our own error, naming the file.
@@ -1189,9 +1194,11 @@ def _refuse_bands_of_a_product(band_files: Mapping[str, Path]) -> None:
     the product's."""
     for band, f in band_files.items():
         mtl = landsat_product_of(f)
+        if mtl is None and (why := landsat_band_refusal(f, f"--band {band}" if band else "")):
+            raise InputError(why)  # read alone, as DN / 10,000, water would be reflectance 0.75
         if mtl is not None:
             raise InputError(
-                f"{f'--band {band} ' if band else ''}{f}: a file of the Landsat product {mtl.name[: -len('_MTL.txt')]}; give "
+                f"{f'--band {band} ' if band else ''}{f}: a file of the Landsat product {landsat_product_id(mtl)}; give "
                 f"the product (`sitewatch ingest SITE {mtl}`, or its folder), which is read with its own scale and offset "
                 "(reflectance = DN x 2.75e-05 - 0.2) and its QA_PIXEL band"
             )
@@ -1333,6 +1340,13 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
                 and not any(d in products for d in q.parents) and landsat_product_of(q) not in landsat
             )  # fmt: skip
             out += products + sorted(landsat)
+            # A product still in USGS's .tar is named (not "no GeoTIFF found"), unless it is unpacked there too.
+            unpacked = {landsat_product_id(m) for m in landsat}
+            out += sorted(
+                q for q in p.rglob("*") if landsat_tar_refusal(q) and q.is_file() and not q.name.startswith(".")
+                and re.sub(r"\.(tar|tar\.gz|tgz)$", "", q.name, flags=re.I) not in unpacked
+                and q.name.upper().startswith(("LC0", "LE0", "LT0", "LO0"))
+            )  # fmt: skip
         else:
             out.append(product_root(p))  # a product's MTD_MSIL2A.xml or manifest.safe: the product
     return out

@@ -185,3 +185,54 @@ def test_a_landsat_tar_is_named_as_a_packed_product(tmp_path: Path, landsat_ws: 
         (dl / f.name).write_bytes(f.read_bytes())
     r = CliRunner().invoke(main, ["-q", "ingest", "tiny", str(dl), "-w", str(landsat_ws.root)])
     assert r.exit_code == 0, r.output
+
+
+# -- providers' names ---------------------------------------------------------------------------
+
+WORLDVIEW_IMD = "".join(f"BEGIN_GROUP = BAND_{b}\nEND_GROUP = BAND_{b}\n" for b in ("C", "B", "G", "Y", "R", "RE", "N", "N2")) + (
+    'BEGIN_GROUP = IMAGE_1\n\tsatId = "WV02";\n\tfirstLineTime = 2024-11-02T02:11:07.512345Z;\nEND_GROUP = IMAGE_1\nEND;\n'
+)
+
+
+def _maxar(path: Path, count: int) -> Path:
+    crs, x0, y0 = site_utm_origin(SITE)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = np.stack([np.full((100, 100), 500 + 100 * i, np.uint16) for i in range(count)])
+    return write_tiff(path, data, crs=crs, transform=Affine(2, 0, x0, 0, -2, y0))
+
+
+def test_a_lower_case_maxar_name_is_known_as_maxar(tmp_path: Path) -> None:
+    """Maxar's product code in a lower-case name (…-m2as-…, as some portals and copies name files) was not
+    read: an 8-band WorldView file went in by count, its coastal band as blue and yellow as NIR."""
+    from sitewatch.errors import InputError
+
+    image = _maxar(tmp_path / "24nov02021107-m2as-012345678010_01_p001.tif", 8)
+    with pytest.raises(InputError, match=r"Maxar M2AS file.*no \.IMD lies beside it"):
+        read_scene_ref(image, acquired=None)
+    (tmp_path / "24nov02021107-m2as-012345678010_01_p001.imd").write_text(WORLDVIEW_IMD)
+    scene, bands = read_scene_ref(image)
+    assert bands == ["coastal", "blue", "green", "yellow", "red", "rededge", "nir", "nir2"]
+    assert scene.platform == "worldview-2" and scene.acquired.isoformat().startswith("2024-11-02T02:11:07")
+
+
+def test_a_maxar_file_whose_imd_lists_other_bands_is_refused(tmp_path: Path) -> None:
+    """A 4-band file beside an .IMD listing 8 bands went in as blue, green, red, NIR 'bands from' that .IMD."""
+    from sitewatch.errors import InputError
+
+    image = _maxar(tmp_path / "24NOV02021107-M2AS-012345678010_01_P001.TIF", 4)
+    (tmp_path / "24NOV02021107-M2AS-012345678010_01_P001.IMD").write_text(WORLDVIEW_IMD)
+    with pytest.raises(InputError, match=r"its metadata lists 8 bands and the file has 4"):
+        read_scene_ref(image)
+
+
+def test_maxar_tiles_find_their_products_imd(tmp_path: Path, ws: Workspace) -> None:
+    """A tiled delivery (….TIL, tiles …-M2AS_R1C1-….TIF) has one .IMD for its tiles: each tile was refused
+    as having no .IMD beside it (8 bands) or no acquisition time (4 bands)."""
+    tiles = [_maxar(tmp_path / "order" / f"24NOV02021107-M2AS_R1C{c}-012345678010_01_P001.TIF", 8) for c in (1, 2)]
+    imd = tmp_path / "order" / "24NOV02021107-M2AS-012345678010_01_P001.IMD"
+    imd.write_text(WORLDVIEW_IMD)
+    (tmp_path / "order" / "24NOV02021107-M2AS-012345678010_01_P001.TIL").write_text("numTiles = 2;\n")
+    assert metadata_sidecars(tiles[0]) == [imd]
+    scene, bands = read_scene_ref(tiles[1])
+    assert bands[6] == "nir" and scene.platform == "worldview-2" and scene.acquired.isoformat().startswith("2024-11-02T02:11:07")
+    assert scene.properties["bands_from"].endswith(f"bands from {imd.name}")

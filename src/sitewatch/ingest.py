@@ -61,7 +61,7 @@ from .sources.landsat import (
     open_landsat_l2,
 )
 from .sources.planet import check_udm2, planet_scene_id, read_udm2_as_scl, udm2_apart, udm2_sibling
-from .sources.providers import optical_band_indexes, provider_product
+from .sources.providers import maxar_product_path, optical_band_indexes, provider_product
 from .sources.s1_radiometry import ThermalNoise
 from .sources.safe import (
     NoiseNotRemovedWarning,
@@ -226,6 +226,8 @@ def metadata_sidecars(path: Path) -> list[Path]:
     path = Path(path)
     names = [path.with_suffix(s) for s in (".json", ".xml", ".XML", ".IMD", ".imd")]
     names += [path.with_name(path.stem + s) for s in ("_metadata.json", "_metadata.xml")]
+    if (product := maxar_product_path(path)) is not None:
+        names += [product.with_suffix(s) for s in (".XML", ".xml", ".IMD", ".imd")]  # a tile's: its product's
     # Planet names the metadata after the scene id, not the asset: 20241015_012345_22_2470_3B_AnalyticMS_SR.tif
     # comes with 20241015_012345_22_2470_3B_AnalyticMS_metadata.xml.
     if re.match(r"\d{8}_\d{6}_", path.stem) and path.parent.is_dir():

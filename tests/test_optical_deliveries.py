@@ -236,3 +236,19 @@ def test_maxar_tiles_find_their_products_imd(tmp_path: Path, ws: Workspace) -> N
     scene, bands = read_scene_ref(tiles[1])
     assert bands[6] == "nir" and scene.platform == "worldview-2" and scene.acquired.isoformat().startswith("2024-11-02T02:11:07")
     assert scene.properties["bands_from"].endswith(f"bands from {imd.name}")
+
+
+@pytest.mark.parametrize(
+    ("name", "when"),
+    [
+        ("20241017_012345_22_2470_3B_AnalyticMS_SR_clip.tif", "2024-10-17T01:23:45+00:00"),
+        ("20180905_101500_1034_3B_AnalyticMS_SR.tif", "2018-09-05T10:15:00+00:00"),
+        ("20230415_083012_ssc6_u0001_analytic_SR_clip.tif", "2023-04-15T08:30:12+00:00"),
+        ("harbour_20241017_0001.tif", "2024-10-17T12:00:00+00:00"),  # not Planet's naming: a counter, not a time
+    ],
+)
+def test_a_planet_name_alone_gives_its_time(tmp_path: Path, name: str, when: str) -> None:
+    """A Planet or SkySat file without its metadata (copied alone) was placed at 12:00 UTC of its date,
+    though its name holds the time of the pass (20241017_012345_…): hours off, a day off at some sites."""
+    scene, _ = read_scene_ref(_planet_image(tmp_path, name))
+    assert scene.acquired.isoformat() == when

@@ -327,6 +327,15 @@ def _acquired_from(tags: Mapping[str, str], path: Path) -> tuple[datetime, str] 
         if v is None:
             return None
         return datetime.strptime("".join(v.groups()), "%Y%m%d%H%M%S").replace(tzinfo=UTC), "file name, sensing start (_V)"
+    # Planet's PlanetScope and SkySat names begin with the pass's date and time: 20241017_012345_22_2470_…, 20230415_083012_ssc6_…
+    planet = re.match(r"(20\d{2})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})_", path.name)
+    if planet and (planet_scene_id(path.name) or re.match(r"\d{8}_\d{6}_ss(?:c)?\d", path.name, re.I)):
+        try:
+            when = datetime.strptime("".join(planet.groups()), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        except ValueError:
+            when = None
+        if when is not None:
+            return when, "file name (Planet's scene id)"
     # 20241015, 20241015T012345, 2024-10-15, 2024-10-15T01:23:45
     m = re.search(r"(20\d{2})(\d{2})(\d{2})(?:T?(\d{2})(\d{2})(\d{2})?)?", path.stem) or re.search(
         r"(20\d{2})-(\d{2})-(\d{2})(?:T(\d{2}):?(\d{2})(?::?(\d{2}))?)?", path.stem

@@ -252,3 +252,25 @@ def test_a_planet_name_alone_gives_its_time(tmp_path: Path, name: str, when: str
     though its name holds the time of the pass (20241017_012345_…): hours off, a day off at some sites."""
     scene, _ = read_scene_ref(_planet_image(tmp_path, name))
     assert scene.acquired.isoformat() == when
+
+
+@pytest.mark.parametrize("rgba", [True, False], ids=["alpha-colour", "by-name"])
+def test_detect_image_reads_a_visual_files_alpha_band_as_its_mask(tmp_path: Path, rgba: bool) -> None:
+    """A Planet Visual file is red, green, blue and alpha, 0 where nothing was imaged: detect-image read
+    the transparent part as ground (valid fraction 1.0: black water), as ingest does not."""
+    import rasterio
+
+    crs, x0, y0 = site_utm_origin(SITE)
+    data = np.zeros((4, 200, 200), np.uint8)
+    data[:3] = np.array([20, 30, 40], np.uint8)[:, None, None]
+    data[3] = 255
+    data[:, :, :50] = 0  # not imaged: black and transparent, as Planet delivers it
+    path = tmp_path / "20241017_012345_22_2470_3B_Visual_clip.tif"
+    profile = {"driver": "GTiff", "width": 200, "height": 200, "count": 4, "dtype": "uint8", "crs": crs,
+               "transform": Affine(3, 0, x0, 0, -3, y0)}  # fmt: skip
+    with rasterio.open(path, "w", **profile, **({"photometric": "RGB", "alpha": "YES"} if rgba else {})) as dst:
+        dst.write(data)
+    r = CliRunner().invoke(main, ["detect-image", str(path), "--out", str(tmp_path / "d.geojson"), "--json"])
+    assert r.exit_code == 0, r.output
+    said = json.loads(r.output.splitlines()[-1])
+    assert said["valid_fraction"] == pytest.approx(0.75, abs=0.01) and said["cloud_fraction"] == pytest.approx(0.0, abs=0.01)

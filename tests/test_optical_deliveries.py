@@ -110,6 +110,14 @@ def _landsat(folder: Path, *, metadata: str | None = "_MTL.txt") -> tuple[Path, 
                       f"</REFLECTANCE_ADD_BAND_{n}>" for n in range(1, 8))  # fmt: skip
             + "</LEVEL2_SURFACE_REFLECTANCE_PARAMETERS></LANDSAT_METADATA_FILE>"
         )
+    elif metadata == "_MTL.json":
+        mtl.unlink()
+        (folder / f"{NAME}_MTL.json").write_text(json.dumps({"LANDSAT_METADATA_FILE": {
+            "IMAGE_ATTRIBUTES": {"DATE_ACQUIRED": "2024-10-17", "SCENE_CENTER_TIME": "01:47:33.2481230Z"},
+            "LEVEL2_SURFACE_REFLECTANCE_PARAMETERS": {
+                k: v for n in range(1, 8) for k, v in ((f"REFLECTANCE_MULT_BAND_{n}", "2.75E-05"), (f"REFLECTANCE_ADD_BAND_{n}", "-0.200000"))
+            },
+        }}))  # fmt: skip
     elif metadata == "both":
         (folder / f"{NAME}_MTL.xml").write_text(MTL.replace("LANDSAT_9", "not read"))
     return folder, NAME
@@ -125,7 +133,7 @@ def landsat_ws(tmp_path: Path) -> Workspace:
     return ws
 
 
-@pytest.mark.parametrize("metadata", ["_MTL.xml", "both"])
+@pytest.mark.parametrize("metadata", ["_MTL.xml", "_MTL.json", "both"])
 def test_a_landsat_product_with_its_mtl_xml_goes_in_as_one_product(tmp_path: Path, landsat_ws: Workspace, metadata: str) -> None:
     """A product whose metadata came as …_MTL.xml (downloaded file by file) went in as one 'SAR or optical?'
     refusal a band file, and detect-image called its folder 'a folder, not an image'; with both MTLs it is one product."""
@@ -136,7 +144,7 @@ def test_a_landsat_product_with_its_mtl_xml_goes_in_as_one_product(tmp_path: Pat
         (obs,) = store.observations("tiny")
     assert obs.id == f"tiny/{name}" and obs.provenance["bands"] == ["blue", "green", "red", "nir", "SCL"]
     assert obs.scene.acquired.isoformat() == "2024-10-17T01:47:33+00:00"
-    assert obs.provenance["landsat"]["metadata"].endswith("_MTL.txt" if metadata == "both" else "_MTL.xml")
+    assert obs.provenance["landsat"]["metadata"].endswith("_MTL.txt" if metadata == "both" else metadata)
     r = CliRunner().invoke(main, ["detect-image", str(folder), "--out", str(tmp_path / "d.geojson"), "--json"])
     assert r.exit_code == 0, r.output
     said = json.loads(r.output.splitlines()[-1])

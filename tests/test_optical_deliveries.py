@@ -282,3 +282,15 @@ def test_detect_image_reads_a_visual_files_alpha_band_as_its_mask(tmp_path: Path
     assert r.exit_code == 0, r.output
     said = json.loads(r.output.splitlines()[-1])
     assert said["valid_fraction"] == pytest.approx(0.75, abs=0.01) and said["cloud_fraction"] == pytest.approx(0.0, abs=0.01)
+
+
+def test_a_udm2_in_another_folder_than_its_image_says_where_it_must_be(tmp_path: Path, ws: Workspace) -> None:
+    """The image and its UDM2 given from two folders: the UDM2 was refused as 'read with its scene's image
+    (…_AnalyticMS_SR_clip.tif beside it): give that', though that image had been given, and went in unmasked."""
+    image = _planet_image(tmp_path / "images", "20241017_012345_22_2470_3B_AnalyticMS_SR_clip.tif")
+    (tmp_path / "masks").mkdir()
+    udm2 = _mask(tmp_path / "masks", "20241017_012345_22_2470_3B_udm2_clip.tif", 8)
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(image.parent), str(udm2), "--acquired", "2024-10-17T01:23:45", "-w", str(ws.root)])
+    assert r.exit_code == 3
+    assert f"{udm2}: a Planet usable data mask (UDM2) of {image}, which went in without it" in r.output
+    assert f"move it beside {image.name}" in r.output

@@ -160,8 +160,23 @@ def udm2_apart(files: Sequence[Path]) -> tuple[list[Path], list[tuple[Path, str]
     images = [f for f in files if not is_udm2(f) and not is_udm(f)]
     paired = {s.resolve() for s in (udm2_sibling(f) for f in images) if s is not None}
     alone = [
-        (f, planet_mask_refusal(f) or "")
+        (f, _elsewhere(f, images) or planet_mask_refusal(f) or "")
         for f in files
         if (is_udm2(f) and f.resolve() not in paired) or (is_udm(f) and not _images_of_mask(f, images))
     ]  # fmt: skip
     return images, alone
+
+
+def _elsewhere(udm2: Path, images: Sequence[Path]) -> str | None:
+    """Why a UDM2 whose scene's image was given from another folder is not read with it, or None."""
+    scene = planet_scene_id(udm2.name)
+    if not is_udm2(udm2) or scene is None:
+        return None
+    clipped = "_clip" in udm2.stem.lower()
+    others = [f for f in images if planet_scene_id(f.name) == scene and ("_clip" in f.stem.lower()) == clipped]
+    if not others:
+        return None
+    return (
+        f"{udm2}: a Planet usable data mask (UDM2) of {others[0]}, which went in without it: a UDM2 is read from "
+        f"beside its image only; move it beside {others[0].name} and give them again"
+    )

@@ -294,3 +294,18 @@ def test_a_udm2_in_another_folder_than_its_image_says_where_it_must_be(tmp_path:
     assert r.exit_code == 3
     assert f"{udm2}: a Planet usable data mask (UDM2) of {image}, which went in without it" in r.output
     assert f"move it beside {image.name}" in r.output
+
+
+def test_two_scenes_with_alike_udm2s_are_not_called_duplicates(tmp_path: Path, ws: Workspace) -> None:
+    """Two scenes of a clipped order whose UDM2s are byte for byte alike (all clear, one grid): the second
+    UDM2 was reported 'the same image as' the first, 'ingested once', though each scene is read with its own."""
+    order = tmp_path / "order"
+    for scene, value in (("20241017_012345_22_2470", 1200), ("20241018_012345_22_2470", 1300)):
+        _planet_image(order, f"{scene}_3B_AnalyticMS_SR_clip.tif", value)
+        _mask(order, f"{scene}_3B_udm2_clip.tif", 8)
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(order), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    assert "duplicate" not in r.output
+    with ws.store() as store:
+        masks = sorted(Path(o.provenance["cloud_mask"]["path"]).name for o in store.observations(SITE.id))
+    assert masks == ["20241017_012345_22_2470_3B_udm2_clip.tif", "20241018_012345_22_2470_3B_udm2_clip.tif"]

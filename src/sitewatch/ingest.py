@@ -1442,8 +1442,10 @@ def ingest_paths(
     observation and ``paths`` is ignored.
     """
     started = now_utc()
-    files, repeats = same_images(expand_paths(paths))
-    files, masks = udm2_apart(files)  # a Planet UDM2 goes in with its image, as its cloud mask
+    # A Planet UDM2 goes in with its image, as its cloud mask: set apart before repeats are looked for,
+    # so that two scenes' masks alike byte for byte are not one "image".
+    files, masks = udm2_apart(expand_paths(paths))
+    files, repeats = same_images(files)
     if band_files:
         # In one order whatever the order of the flags, so that a rerun reads the same first file.
         band_files = dict(sorted(band_files.items(), key=lambda kv: _BAND_ORDER.get(kv[0].upper(), len(_BAND_ORDER))))

@@ -164,7 +164,10 @@ def udm2_apart(files: Sequence[Path]) -> tuple[list[Path], list[tuple[Path, str]
         for f in files
         if (is_udm2(f) and f.resolve() not in paired) or (is_udm(f) and not _images_of_mask(f, images))
     ]  # fmt: skip
-    return images, alone
+    named: dict[Path, tuple[Path, str]] = {}
+    for f, why in alone:
+        named.setdefault(f.resolve(), (f, why))  # a mask given twice (its folder and itself) is named once
+    return images, list(named.values())
 
 
 def _elsewhere(udm2: Path, images: Sequence[Path]) -> str | None:

@@ -309,3 +309,24 @@ def test_two_scenes_with_alike_udm2s_are_not_called_duplicates(tmp_path: Path, w
     with ws.store() as store:
         masks = sorted(Path(o.provenance["cloud_mask"]["path"]).name for o in store.observations(SITE.id))
     assert masks == ["20241017_012345_22_2470_3B_udm2_clip.tif", "20241018_012345_22_2470_3B_udm2_clip.tif"]
+
+
+def test_a_landsat_level1_product_is_named_as_level1(tmp_path: Path, landsat_ws: Workspace) -> None:
+    """A Collection 2 Level-1 product (LC09_L1TP_…: top-of-atmosphere DN, no surface reflectance) went in as
+    one 'SAR or optical?' refusal a band file (its identical bands 'duplicates'), and detect-image called its
+    folder 'a folder, not an image' and its MTL 'not recognized as being in a supported file format'."""
+    from test_landsat_l2 import MTL, NAME
+
+    folder, name = _landsat(tmp_path / "l2")
+    l1 = NAME.replace("_L2SP_", "_L1TP_")
+    product = tmp_path / "downloads" / l1
+    product.mkdir(parents=True)
+    for f in folder.iterdir():
+        (product / f.name.replace("_SR_B", "_B").replace(NAME, l1)).write_bytes(f.read_bytes())
+    (product / f"{l1}_MTL.txt").write_text(MTL.replace(NAME, l1))
+    said = f"a Landsat Collection 2 Level-1 product ({l1}): top-of-atmosphere values"
+    r = CliRunner().invoke(main, ["-q", "ingest", "tiny", str(product.parent), "-w", str(landsat_ws.root)])
+    assert r.exit_code == 1 and r.output.count(said) == 1 and "SAR or optical" not in r.output, r.output
+    for given in (product, product / f"{l1}_MTL.txt", product / f"{l1}_B4.TIF"):
+        r = CliRunner().invoke(main, ["detect-image", str(given), "--out", str(tmp_path / "d.geojson")])
+        assert r.exit_code == 1 and said in r.output, r.output

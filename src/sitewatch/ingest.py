@@ -54,6 +54,8 @@ from .sources.landsat import (
     LandsatProduct,
     is_landsat_mtl,
     landsat_band_refusal,
+    landsat_level1_products_in,
+    landsat_level1_refusal,
     landsat_product_id,
     landsat_product_of,
     landsat_products_in,
@@ -436,7 +438,7 @@ def read_scene_ref(
         return _landsat_scene_ref(open_landsat_l2(path), acquired, sensor)
     if path.suffix.lower() == ".zip" and path.is_file():
         safe_product_name(path)  # names a damaged zip, or one without a product, as such
-    if (packed := landsat_tar_refusal(path)) is not None:
+    if (packed := landsat_tar_refusal(path) or landsat_level1_refusal(path)) is not None:
         raise InputError(packed)
     try:
         with warnings.catch_warnings():
@@ -1345,12 +1347,16 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
             # So do Landsat Level-2 products, by their MTL files, and their band files are theirs.
             products = safe_products_in(p)
             landsat = set(landsat_products_in(p))
+            # A Level-1 product is named once, by its MTL, not once a band file.
+            level1 = landsat_level1_products_in(p)
+            of_level1 = {(m.parent, m.name.split("_MTL.")[0]) for m in level1}
             out += sorted(
                 q for q in p.rglob("*")
                 if q.suffix.lower() in RASTER_SUFFIXES and not q.name.startswith(".")
                 and not any(d in products for d in q.parents) and landsat_product_of(q) not in landsat
+                and not any(q.parent == d and q.name.startswith(f"{pid}_") for d, pid in of_level1)
             )  # fmt: skip
-            out += products + sorted(landsat)
+            out += products + sorted(landsat) + level1
             # A product still in USGS's .tar is named (not "no GeoTIFF found"), unless it is unpacked there too.
             unpacked = {landsat_product_id(m) for m in landsat}
             out += sorted(

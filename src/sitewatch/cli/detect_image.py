@@ -293,12 +293,14 @@ def _landsat_mtl(image: Path | str | None) -> Path | None:
     """The ``…_MTL.txt`` of the Landsat Collection 2 Level-2 product IMAGE is (the MTL itself, or the
     folder holding one product), or None; a folder of several products is refused."""
     from ..errors import InputError
-    from ..sources.landsat import is_landsat_mtl, landsat_products_in
+    from ..sources.landsat import is_landsat_mtl, landsat_level1_refusal, landsat_products_in
 
     if not isinstance(image, Path):
         return None
     if is_landsat_mtl(image):
         return image
+    if (image.is_dir() or "_MTL." in image.name) and (level1 := landsat_level1_refusal(image)) is not None:
+        raise InputError(level1)  # (a band file is refused below, unless --dn-scale and --dn-offset scale it)
     if image.is_dir() and not image.name.upper().endswith(".SAFE"):
         found = landsat_products_in(image)
         if len(found) > 1:

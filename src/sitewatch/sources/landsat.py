@@ -19,11 +19,14 @@ from ..errors import InputError
 
 __all__ = [
     "LandsatProduct", "is_landsat_mtl", "landsat_products_in", "landsat_product_of", "open_landsat_l2",
-    "landsat_product_id", "landsat_band_refusal", "landsat_tar_refusal",
+    "landsat_product_id", "landsat_band_refusal", "landsat_tar_refusal", "landsat_level1_refusal",
+    "landsat_level1_products_in",
 ]  # fmt: skip
 
 _L2_ID = re.compile(r"^L[COTE]0([4-9])_L2S[PR]_\d{6}_\d{8}_\d{8}_\d{2}_(?:T1|T2|RT)$")
 """A Collection 2 Level-2 product id (sensor, satellite 4-9, WRS path/row, dates, collection, tier)."""
+_L1_FILE = re.compile(r"^(L[COTE]0\d_L1(?:TP|GT|GS)_\d{6}_\d{8}_\d{8}_\d{2}_(?:T1|T2|RT))_")
+"""A file of a Collection 2 Level-1 product: top-of-atmosphere DN, which sitewatch does not read."""
 _MTL_SUFFIXES = ("_MTL.txt", "_MTL.xml", "_MTL.json")
 """A product's metadata, in the order read: USGS delivers all three; a download file by file may hold one."""
 _FILE_OF_PRODUCT = re.compile(r"^(L[COTE]0\d_L2S[PR]_\d{6}_\d{8}_\d{8}_\d{2}_(?:T1|T2|RT))_")
@@ -105,6 +108,8 @@ def landsat_band_refusal(path: Path | str, given: str = "") -> str | None:
     is not read as it is: a surface reflectance band's DN are reflectance × 36,364 + 7,273, not × 10,000, and
     QA_PIXEL holds bit flags. None for other files. ``given``: how it was given (``--band red``), said before it."""
     p = Path(str(path))
+    if _L1_FILE.match(p.name) and Path(p.name).suffix.lower() in (".tif", ".tiff"):
+        return f"{given + ' ' if given else ''}{landsat_level1_refusal(p)}"
     m = _FILE_OF_PRODUCT.match(p.name)
     if m is None or not _L2_ID.match(m.group(1)) or Path(p.name).suffix.lower() not in (".tif", ".tiff"):
         return None
@@ -114,6 +119,32 @@ def landsat_band_refusal(path: Path | str, given: str = "") -> str | None:
         "give the product (its folder), which is read with its scale and offset (reflectance = DN x 2.75e-05 - 0.2) "
         "and its QA_PIXEL as the cloud mask"
     )
+
+
+def landsat_level1_refusal(path: Path | str) -> str | None:
+    """Why a file of a Collection 2 Level-1 product (``LC09_L1TP_…_B4.TIF``, its ``_MTL.txt``), or a
+    folder holding one, is not read; None for anything else."""
+    p = Path(str(path))
+    m = _L1_FILE.match(p.name)
+    if m is None and not str(p).startswith("/vsi") and p.is_dir():
+        found = landsat_level1_products_in(p)
+        m = _L1_FILE.match(found[0].name) if found else None
+    if m is None:
+        return None
+    return (
+        f"{p}: a Landsat Collection 2 Level-1 product ({m.group(1)}): top-of-atmosphere values, which sitewatch does "
+        "not read; give the scene's Level-2 product (L2SP or L2SR, surface reflectance, with its QA_PIXEL)"
+    )
+
+
+def landsat_level1_products_in(folder: Path) -> list[Path]:
+    """The ``…_MTL.txt`` (or ``.xml``/``.json``) of every Level-1 product anywhere under ``folder``, one a product."""
+    found: dict[str, Path] = {}
+    for q in sorted(folder.rglob("*_MTL.*")):
+        m = _L1_FILE.match(q.name)
+        if m and q.is_file() and q.name[len(m.group(1)) :] in _MTL_SUFFIXES:
+            found.setdefault(str(q.parent / m.group(1)), q)
+    return sorted(found.values())
 
 
 def landsat_tar_refusal(path: Path | str) -> str | None:

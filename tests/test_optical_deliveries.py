@@ -330,3 +330,17 @@ def test_a_landsat_level1_product_is_named_as_level1(tmp_path: Path, landsat_ws:
     for given in (product, product / f"{l1}_MTL.txt", product / f"{l1}_B4.TIF"):
         r = CliRunner().invoke(main, ["detect-image", str(given), "--out", str(tmp_path / "d.geojson")])
         assert r.exit_code == 1 and said in r.output, r.output
+
+
+def test_a_skysat_collects_udm2_is_its_cloud_mask(tmp_path: Path, ws: Workspace) -> None:
+    """A SkySat collect's UDM2 (…_ssc6_u0001_pansharpened_udm2_clip.tif) was not paired with its image (only
+    PlanetScope scene ids were): the image went in unmasked and the mask was refused as 'not an image; … give that'."""
+    order = tmp_path / "order"
+    image = _planet_image(order, "20230415_083012_ssc6_u0001_pansharpened_clip.tif")
+    _planet_image(order, "20230415_083012_ssc6_u0002_pansharpened_clip.tif", 1300)  # the next frame, no mask
+    udm2 = _mask(order, "20230415_083012_ssc6_u0001_pansharpened_udm2_clip.tif", 8)
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(order), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        found = {Path(o.provenance["source_path"]).name: o.provenance.get("cloud_mask", {}).get("path") for o in store.observations(SITE.id)}
+    assert found == {image.name: str(udm2.resolve()), "20230415_083012_ssc6_u0002_pansharpened_clip.tif": None}

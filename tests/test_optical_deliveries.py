@@ -344,3 +344,33 @@ def test_a_skysat_collects_udm2_is_its_cloud_mask(tmp_path: Path, ws: Workspace)
     with ws.store() as store:
         found = {Path(o.provenance["source_path"]).name: o.provenance.get("cloud_mask", {}).get("path") for o in store.observations(SITE.id)}
     assert found == {image.name: str(udm2.resolve()), "20230415_083012_ssc6_u0002_pansharpened_clip.tif": None}
+
+
+def test_ingest_reads_a_visual_files_alpha_band_by_its_layout_as_its_mask(tmp_path: Path, ws: Workspace) -> None:
+    """A Visual file whose fourth band is alpha by Planet's layout, without GDAL's alpha interpretation: ingest
+    archived its transparent part as data (GDAL's mask knows no alpha there), white fill and all."""
+    import rasterio
+
+    crs, x0, y0 = site_utm_origin(SITE, margin_m=0.0)
+    data = np.zeros((4, 200, 200), np.uint8)
+    data[:3] = np.array([20, 30, 40], np.uint8)[:, None, None]
+    data[3] = 255
+    data[:3, :, 60:120], data[3, :, 60:120] = 255, 0  # transparent, white
+    path = tmp_path / "20241017_012345_22_2470_3B_Visual_clip.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=200, height=200, count=4, dtype="uint8", crs=crs,
+                       transform=Affine(3, 0, x0, 0, -3, y0), photometric="MINISBLACK") as dst:  # fmt: skip
+        dst.write(data)
+    with rasterio.open(path) as src:
+        assert "alpha" not in [c.name for c in src.colorinterp]
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(path), "--acquired", "2024-10-17T01:23:45", "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    with rasterio.open(ws.root / obs.path) as cog:
+        red = cog.read(1)
+    t = obs.grid.affine
+    col = ((np.arange(obs.grid.width) + 0.5) * t.a + t.c - x0) / 3  # the file's column at each archive column
+    row = (y0 - ((np.arange(obs.grid.height) + 0.5) * t.e + t.f)) / 3
+    seen = red[(row > 2) & (row < 198)]
+    assert np.isnan(seen[:, (col > 62) & (col < 118)]).all()
+    assert np.isfinite(seen[:, (col > 2) & (col < 58)]).all()

@@ -1003,6 +1003,12 @@ def _cut_to_grid(
             zero = product is None and bool(values) and all(zero_is_no_data(opened[f], [i]) for (f, i), _ in values)
             # Optical: DN 0 in every band, on the files' own grid (a bilinear kernel must not blend the collar in).
             collar = _zero_in_every_band(opened, values) if zero and scene.sensor != "sar" else None
+            # An alpha band (a Visual product's, named by its provider's layout or its colour) is 0 where nothing was
+            # imaged; GDAL's mask knows it only from the colour interpretation, so it is read here for both.
+            transparent = None
+            if "alpha" in bands and len({f for f, _ in sources}) == 1:
+                k = list(bands).index("alpha")
+                transparent = opened[sources[k][0]].read(sources[k][1], window=windows[k]) == 0
             if zero and scene.sensor != "sar" and collar is None:
                 zero = False  # band files on different grids: no pixel-wise rule across them
             for k, ((f, i), band) in enumerate(zip(sources, bands, strict=True)):
@@ -1018,6 +1024,8 @@ def _cut_to_grid(
                         src_arr[src_arr == 0] = np.nan  # SAR: DN 0 is no data, as in a GRD product
                     else:
                         src_arr[collar] = np.nan
+                if transparent is not None and band.upper() != "SCL":
+                    src_arr[transparent] = np.nan
                 if product is not None and band.upper() != "SCL":
                     src_arr[src_arr == 0] = np.nan  # DN 0 is the product's no-data value
                     src_arr += np.float32(product.offset)

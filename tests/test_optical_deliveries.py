@@ -374,3 +374,15 @@ def test_ingest_reads_a_visual_files_alpha_band_by_its_layout_as_its_mask(tmp_pa
     seen = red[(row > 2) & (row < 198)]
     assert np.isnan(seen[:, (col > 62) & (col < 118)]).all()
     assert np.isfinite(seen[:, (col > 2) & (col < 58)]).all()
+
+
+def test_a_renamed_scene_and_its_renamed_udm2_go_together(tmp_path: Path, ws: Workspace) -> None:
+    """A user's renaming (dunai_2024-10-17.tif, dunai_2024-10-17_udm2.tif): the mask was refused as not an
+    image and the scene went in unmasked, since only Planet's scene ids paired them."""
+    image = _planet_image(tmp_path / "renamed", "dunai_2024-10-17.tif")
+    udm2 = _mask(tmp_path / "renamed", "dunai_2024-10-17_udm2.tif", 8)
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(image.parent), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    assert obs.provenance["cloud_mask"]["path"] == str(udm2.resolve()) and obs.provenance["bands"][-1] == "SCL"

@@ -30,8 +30,6 @@ __all__ = [
 _SCENE_ID = re.compile(r"^(\d{8}_\d{6}(?:_\d{1,2})?_[0-9a-fA-F]{4})_")
 """A PlanetScope scene id at the start of a file name: date_time[_sub]_satellite."""
 _UDM2 = re.compile(r"_udm2(?:_|\.|$)", re.I)
-_SKYSAT = re.compile(r"^\d{8}_\d{6}(?:_\d{1,2})?_ss(?:c)?\d+", re.I)
-"""A SkySat scene or collect at the start of a file name (as :mod:`sitewatch.sources.providers` knows it)."""
 _UDM = re.compile(r"_udm(?:_|\.|$)", re.I)
 """The original usable data mask (``…_3B_AnalyticMS_DN_udm_clip.tif``, ``…_BGRN_DN_udm.tif``): one band of bit flags."""
 _MASK_PART = re.compile(r"(?:_(?:3B|BGRN|AnalyticMS|Analytic))*(?:_DN)?_udm2?(?:_.*)?$", re.I)
@@ -95,7 +93,7 @@ def udm2_sibling(path: Path | str) -> Path | None:
     if is_udm2(path) or str(path).startswith("/vsi") or not path.parent.is_dir():
         return None
     if m is None:
-        return _skysat_udm2(path) if _SKYSAT.match(path.name) else None
+        return _udm2_by_name(path)
     found = sorted(
         q for q in path.parent.glob(f"{m.group(1)}_*")
         if q.is_file() and q != path and is_udm2(q) and not q.name.startswith(".")
@@ -106,15 +104,17 @@ def udm2_sibling(path: Path | str) -> Path | None:
     return chosen[0] if chosen else None
 
 
-def _skysat_udm2(path: Path) -> Path | None:
-    """The UDM2 of a SkySat product: its name less ``_udm2`` is the image's, less ``_clip`` and ``_sr``/``_dn``
-    (``…_ssc6_u0001_pansharpened_udm2_clip.tif`` for ``…_ssc6_u0001_pansharpened_clip.tif``)."""
+def _udm2_by_name(path: Path) -> Path | None:
+    """The UDM2 of an image not named by a PlanetScope scene id (a SkySat product, a scene the user renamed with
+    its mask): its name less ``_udm2`` is the image's, less ``_clip`` and ``_sr``/``_dn``
+    (``…_ssc6_u0001_pansharpened_udm2_clip.tif`` for ``…_ssc6_u0001_pansharpened_clip.tif``,
+    ``dunai_2024-10-17_udm2.tif`` for ``dunai_2024-10-17.tif``)."""
     def key(name: str) -> str:
         stem = re.sub(r"_udm2(?=_|$)", "", Path(name).stem, flags=re.I)
         return re.sub(r"_(?:clip|sr|dn)(?=_|$)", "", stem, flags=re.I).lower()
 
     want = key(path.name)
-    found = sorted(q for q in path.parent.iterdir() if is_udm2(q) and q.is_file() and key(q.name) == want)
+    found = sorted(q for q in path.parent.glob("*[uU][dD][mM]2*") if is_udm2(q) and q.is_file() and key(q.name) == want)
     clipped = [q for q in found if ("_clip" in q.stem.lower()) == ("_clip" in path.stem.lower())]
     chosen = clipped or found
     return chosen[0] if chosen else None

@@ -53,12 +53,17 @@ from .run import map_jobs
 from .sources.landsat import (
     LandsatProduct,
     is_landsat_mtl,
+    landsat_band_refusal,
+    landsat_level1_products_in,
+    landsat_level1_refusal,
+    landsat_product_id,
     landsat_product_of,
     landsat_products_in,
+    landsat_tar_refusal,
     open_landsat_l2,
 )
-from .sources.planet import check_udm2, read_udm2_as_scl, udm2_apart, udm2_sibling
-from .sources.providers import optical_band_indexes, provider_product
+from .sources.planet import check_udm2, planet_scene_id, read_udm2_as_scl, udm2_apart, udm2_sibling
+from .sources.providers import maxar_product_path, optical_band_indexes, provider_product
 from .sources.s1_radiometry import ThermalNoise
 from .sources.safe import (
     NoiseNotRemovedWarning,
@@ -223,10 +228,14 @@ def metadata_sidecars(path: Path) -> list[Path]:
     path = Path(path)
     names = [path.with_suffix(s) for s in (".json", ".xml", ".XML", ".IMD", ".imd")]
     names += [path.with_name(path.stem + s) for s in ("_metadata.json", "_metadata.xml")]
+    if (product := maxar_product_path(path)) is not None:
+        names += [product.with_suffix(s) for s in (".XML", ".xml", ".IMD", ".imd")]  # a tile's: its product's
     # Planet names the metadata after the scene id, not the asset: 20241015_012345_22_2470_3B_AnalyticMS_SR.tif
     # comes with 20241015_012345_22_2470_3B_AnalyticMS_metadata.xml.
     if re.match(r"\d{8}_\d{6}_", path.stem) and path.parent.is_dir():
-        prefix = "_".join(path.stem.split("_")[:4])
+        # The scene id has three parts for the first Doves (20180905_101500_1034_metadata.json): four would take in "3B".
+        scene_id = planet_scene_id(path.name)
+        prefix = f"{scene_id}_" if scene_id else "_".join(path.stem.split("_")[:4])
         names += sorted(path.parent.glob(f"{_glob_escape(prefix)}*metadata*.xml"))
         names += sorted(path.parent.glob(f"{_glob_escape(prefix)}*metadata*.json"))
     seen: list[Path] = []
@@ -320,6 +329,15 @@ def _acquired_from(tags: Mapping[str, str], path: Path) -> tuple[datetime, str] 
         if v is None:
             return None
         return datetime.strptime("".join(v.groups()), "%Y%m%d%H%M%S").replace(tzinfo=UTC), "file name, sensing start (_V)"
+    # Planet's PlanetScope and SkySat names begin with the pass's date and time: 20241017_012345_22_2470_…, 20230415_083012_ssc6_…
+    planet = re.match(r"(20\d{2})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})_", path.name)
+    if planet and (planet_scene_id(path.name) or re.match(r"\d{8}_\d{6}_ss(?:c)?\d", path.name, re.I)):
+        try:
+            when = datetime.strptime("".join(planet.groups()), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        except ValueError:
+            when = None
+        if when is not None:
+            return when, "file name (Planet's scene id)"
     # 20241015, 20241015T012345, 2024-10-15, 2024-10-15T01:23:45
     m = re.search(r"(20\d{2})(\d{2})(\d{2})(?:T?(\d{2})(\d{2})(\d{2})?)?", path.stem) or re.search(
         r"(20\d{2})-(\d{2})-(\d{2})(?:T(\d{2}):?(\d{2})(?::?(\d{2}))?)?", path.stem
@@ -420,6 +438,8 @@ def read_scene_ref(
         return _landsat_scene_ref(open_landsat_l2(path), acquired, sensor)
     if path.suffix.lower() == ".zip" and path.is_file():
         safe_product_name(path)  # names a damaged zip, or one without a product, as such
+    if (packed := landsat_tar_refusal(path) or landsat_level1_refusal(path)) is not None:
+        raise InputError(packed)
     try:
         with warnings.catch_warnings():
             # A missing georeference is reported below as our own error, naming the file.
@@ -983,6 +1003,12 @@ def _cut_to_grid(
             zero = product is None and bool(values) and all(zero_is_no_data(opened[f], [i]) for (f, i), _ in values)
             # Optical: DN 0 in every band, on the files' own grid (a bilinear kernel must not blend the collar in).
             collar = _zero_in_every_band(opened, values) if zero and scene.sensor != "sar" else None
+            # An alpha band (a Visual product's, named by its provider's layout or its colour) is 0 where nothing was
+            # imaged; GDAL's mask knows it only from the colour interpretation, so it is read here for both.
+            transparent = None
+            if "alpha" in bands and len({f for f, _ in sources}) == 1:
+                k = list(bands).index("alpha")
+                transparent = opened[sources[k][0]].read(sources[k][1], window=windows[k]) == 0
             if zero and scene.sensor != "sar" and collar is None:
                 zero = False  # band files on different grids: no pixel-wise rule across them
             for k, ((f, i), band) in enumerate(zip(sources, bands, strict=True)):
@@ -998,6 +1024,8 @@ def _cut_to_grid(
                         src_arr[src_arr == 0] = np.nan  # SAR: DN 0 is no data, as in a GRD product
                     else:
                         src_arr[collar] = np.nan
+                if transparent is not None and band.upper() != "SCL":
+                    src_arr[transparent] = np.nan
                 if product is not None and band.upper() != "SCL":
                     src_arr[src_arr == 0] = np.nan  # DN 0 is the product's no-data value
                     src_arr += np.float32(product.offset)
@@ -1187,9 +1215,11 @@ def _refuse_bands_of_a_product(band_files: Mapping[str, Path]) -> None:
     the product's."""
     for band, f in band_files.items():
         mtl = landsat_product_of(f)
+        if mtl is None and (why := landsat_band_refusal(f, f"--band {band}" if band else "")):
+            raise InputError(why)  # read alone, as DN / 10,000, water would be reflectance 0.75
         if mtl is not None:
             raise InputError(
-                f"{f'--band {band} ' if band else ''}{f}: a file of the Landsat product {mtl.name[: -len('_MTL.txt')]}; give "
+                f"{f'--band {band} ' if band else ''}{f}: a file of the Landsat product {landsat_product_id(mtl)}; give "
                 f"the product (`sitewatch ingest SITE {mtl}`, or its folder), which is read with its own scale and offset "
                 "(reflectance = DN x 2.75e-05 - 0.2) and its QA_PIXEL band"
             )
@@ -1325,12 +1355,23 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
             # So do Landsat Level-2 products, by their MTL files, and their band files are theirs.
             products = safe_products_in(p)
             landsat = set(landsat_products_in(p))
+            # A Level-1 product is named once, by its MTL, not once a band file.
+            level1 = landsat_level1_products_in(p)
+            of_level1 = {(m.parent, m.name.split("_MTL.")[0]) for m in level1}
             out += sorted(
                 q for q in p.rglob("*")
                 if q.suffix.lower() in RASTER_SUFFIXES and not q.name.startswith(".")
                 and not any(d in products for d in q.parents) and landsat_product_of(q) not in landsat
+                and not any(q.parent == d and q.name.startswith(f"{pid}_") for d, pid in of_level1)
             )  # fmt: skip
-            out += products + sorted(landsat)
+            out += products + sorted(landsat) + level1
+            # A product still in USGS's .tar is named (not "no GeoTIFF found"), unless it is unpacked there too.
+            unpacked = {landsat_product_id(m) for m in landsat}
+            out += sorted(
+                q for q in p.rglob("*") if landsat_tar_refusal(q) and q.is_file() and not q.name.startswith(".")
+                and re.sub(r"\.(tar|tar\.gz|tgz)$", "", q.name, flags=re.I) not in unpacked
+                and q.name.upper().startswith(("LC0", "LE0", "LT0", "LO0"))
+            )  # fmt: skip
         else:
             out.append(product_root(p))  # a product's MTD_MSIL2A.xml or manifest.safe: the product
     return out
@@ -1415,8 +1456,10 @@ def ingest_paths(
     observation and ``paths`` is ignored.
     """
     started = now_utc()
-    files, repeats = same_images(expand_paths(paths))
-    files, masks = udm2_apart(files)  # a Planet UDM2 goes in with its image, as its cloud mask
+    # A Planet UDM2 goes in with its image, as its cloud mask: set apart before repeats are looked for,
+    # so that two scenes' masks alike byte for byte are not one "image".
+    files, masks = udm2_apart(expand_paths(paths))
+    files, repeats = same_images(files)
     if band_files:
         # In one order whatever the order of the flags, so that a rerun reads the same first file.
         band_files = dict(sorted(band_files.items(), key=lambda kv: _BAND_ORDER.get(kv[0].upper(), len(_BAND_ORDER))))

@@ -139,7 +139,13 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     else:
         if image is not None:
             from ..detect.image import open_image_info
+            from ..sources.landsat import landsat_tar_refusal
+            from ..sources.planet import planet_mask_refusal
 
+            if (mask := planet_mask_refusal(image)) is not None:
+                raise InputError(mask)  # read as an image, a UDM2's snow band was blue
+            if (packed := landsat_tar_refusal(image)) is not None:
+                raise InputError(packed)
             _refuse_bands_of_a_product({"": image}, scaled=dn_offset is not None, scale_given=dn_scale is not None)
             open_image_info(image, pixel_size)  # a missing or unreadable file is named before any "sensor:" line
         if udm2_of_image and sensor is None:
@@ -287,12 +293,14 @@ def _landsat_mtl(image: Path | str | None) -> Path | None:
     """The ``…_MTL.txt`` of the Landsat Collection 2 Level-2 product IMAGE is (the MTL itself, or the
     folder holding one product), or None; a folder of several products is refused."""
     from ..errors import InputError
-    from ..sources.landsat import is_landsat_mtl, landsat_products_in
+    from ..sources.landsat import is_landsat_mtl, landsat_level1_refusal, landsat_products_in
 
     if not isinstance(image, Path):
         return None
     if is_landsat_mtl(image):
         return image
+    if (image.is_dir() or "_MTL." in image.name) and (level1 := landsat_level1_refusal(image)) is not None:
+        raise InputError(level1)  # (a band file is refused below, unless --dn-scale and --dn-offset scale it)
     if image.is_dir() and not image.name.upper().endswith(".SAFE"):
         found = landsat_products_in(image)
         if len(found) > 1:
@@ -308,14 +316,16 @@ def _refuse_bands_of_a_product(paths: dict[str, Path | str], *, scaled: bool, sc
     surface reflectance band divided by 10,000 puts water at reflectance 0.8). ``scaled``: --dn-offset
     was given for optical bands, which lets SAFE files through and, with --dn-scale (``scale_given``), Landsat ones."""
     from ..errors import InputError
-    from ..sources.landsat import landsat_product_of
+    from ..sources.landsat import landsat_band_refusal, landsat_product_id, landsat_product_of
     from ..sources.safe import product_holding
 
     for name, path in paths.items():
         mtl = None if str(path).startswith("/vsi") else landsat_product_of(path)
+        if mtl is None and not (scaled and scale_given) and (why := landsat_band_refusal(path, f"--band {name}" if name else "")):
+            raise InputError(f"{why} (or pass --dn-scale and --dn-offset)")
         if mtl is not None and not (scaled and scale_given):
             raise InputError(
-                f"{f'--band {name} ' if name else ''}{path}: a band file of the Landsat product {mtl.name[: -len('_MTL.txt')]}; "
+                f"{f'--band {name} ' if name else ''}{path}: a band file of the Landsat product {landsat_product_id(mtl)}; "
                 f"give the product (its folder or {mtl.name}) as IMAGE, which is read with its MTL's scale and its QA_PIXEL as the "
                 "cloud mask (or pass --dn-scale and --dn-offset)"
             )

@@ -69,8 +69,8 @@ def command(
     imported: list[dict[str, Any]] = []
     refused: list[tuple[str, str]] = []
     missed: list[tuple[str, str]] = []
-    files, repeats = same_images(expand_paths(paths))
-    files, masks = udm2_apart(files)  # a Planet UDM2 goes in with its image, as its cloud mask
+    files, masks = udm2_apart(expand_paths(paths))  # a Planet UDM2 goes in with its image, as its cloud mask
+    files, repeats = same_images(files)
     if not files:
         alone = "; ".join(why for _, why in masks)
         raise InputError(alone or f"no GeoTIFF files or SAFE products found in {', '.join(str(p) for p in paths)}")

@@ -48,7 +48,7 @@ from numpy.typing import NDArray
 from ..errors import ImageReadError, InputError
 from ..sources.landsat import LandsatProduct
 from ..sources.planet import check_udm2, read_udm2_as_scl, udm2_sibling
-from ..sources.providers import optical_band_indexes, provider_product
+from ..sources.providers import ProviderProduct, optical_band_indexes, provider_product
 from ..sources.safe import S2Product
 from ..untrusted import check_not_linking
 from ..zero_collar import zero_is_no_data_in
@@ -109,6 +109,9 @@ class OpticalSource:
     """A Planet UDM2 on the scene's grid, read as the band ``scl`` (:func:`~sitewatch.sources.planet.read_udm2_as_scl`)."""
     qa_pixel: Path | None = None
     """A Landsat ``QA_PIXEL`` on the scene's grid, read as the band ``scl`` (:func:`~sitewatch.detect.clouds.qa_pixel_to_scl`)."""
+    alpha: tuple[Path | str, int] | None = None
+    """The alpha band of an RGBA file (a Planet or SkySat Visual product), 0 where nothing was imaged:
+    read with the bands (as ``alpha``) and those pixels no data, as GDAL's mask (and ingest) has them."""
 
 
 @dataclass(frozen=True)
@@ -276,7 +279,7 @@ def open_optical(
     """
     pair = pixel_size if isinstance(pixel_size, tuple) else None
     scalar: float | None = float(pair[0]) if pair is not None else pixel_size  # type: ignore[assignment]
-
+    alpha: tuple[Path | str, int] | None = None
     if isinstance(source, Mapping):
         paths = {(_ALIASES.get(k.lower()) or k): image_path(v) for k, v in source.items()}
         unknown = set(paths) - set(BANDS) - {"scl", "udm2"}
@@ -290,6 +293,7 @@ def open_optical(
     else:
         path = image_path(source)
         open_image_info(path, scalar)  # clear errors for missing / unreadable files
+        product = None
         labels = _band_labels(path)
         named, colour, count = _named_bands(labels), _colour_bands(labels), len(labels.descriptions)
         if named:
@@ -309,6 +313,7 @@ def open_optical(
                 f"{path}: {count} band(s) without blue/green/red/nir descriptions; "
                 "pass one file per band with --band NAME=PATH"
             )
+        alpha = _alpha_band(path, labels.colours, product if not (named or colour) else None)
         if udm2 is None and "scl" not in bands:
             udm2 = udm2_sibling(path)
     if "green" not in bands or not ({"red", "nir"} & set(bands)):
@@ -336,7 +341,16 @@ def open_optical(
     zero = zero_is_no_data_in([v for k, v in bands.items() if k != "scl"])
     if zero:
         nodata = {k: (0.0 if k != "scl" else nd) for k, nd in nodata.items()}
-    return OpticalSource(bands, first, nodata, zero, udm2)
+    return OpticalSource(bands, first, nodata, zero, udm2, alpha=alpha)
+
+
+def _alpha_band(path: Path | str, colours: Sequence[str], product: ProviderProduct | None) -> tuple[Path | str, int] | None:
+    """The alpha band of a single file, by its colour interpretation or its provider's layout (Visual: red, green, blue, alpha)."""
+    if "alpha" in colours:
+        return path, colours.index("alpha") + 1
+    if product is not None and product.bands is not None and "alpha" in product.bands:
+        return path, product.bands.index("alpha") + 1
+    return None
 
 
 def _refuse_one_file_twice(paths: Mapping[str, Path | str]) -> None:
@@ -442,6 +456,10 @@ def optical_source_from_landsat(product: LandsatProduct, pixel_size: float | tup
     return OpticalSource(bands, first, {k: 0.0 for k in bands}, qa_pixel=product.qa)
 
 
+_NOT_REFLECTANCE = ("scl", "alpha")
+"""Arrays :func:`_read_raw` gives beside the reflectance bands: the cloud classes and the alpha band."""
+
+
 def _read_raw(
     src: OpticalSource,
     window: tuple[int, int, int, int] | None,
@@ -463,6 +481,9 @@ def _read_raw(
                     out[name] = ds.read(idx, window=win, out_shape=out_shape, resampling=Resampling.nearest)
         except RasterioError as exc:
             raise ImageReadError(f"{path}: could not read band {name} ({exc})") from exc
+    if src.alpha is not None:
+        with rasterio.open(src.alpha[0]) as ds:
+            out["alpha"] = ds.read(src.alpha[1], window=win, out_shape=out_shape, resampling=Resampling.nearest)
     if src.udm2 is not None:
         out["scl"] = read_udm2_as_scl(src.udm2, win, out_shape)
     if src.qa_pixel is not None:
@@ -500,7 +521,7 @@ def _to_reflectance(
     finite: NDArray[np.bool_] | None = None
     fill: NDArray[np.bool_] | None = None
     for name, a in raw.items():
-        if name == "scl":
+        if name in _NOT_REFLECTANCE:
             continue
         ok = np.isfinite(a)
         finite = ok if finite is None else finite & ok
@@ -511,6 +532,8 @@ def _to_reflectance(
         bands[name] = to_reflectance(a, scale=scale, offset=offset)
     assert finite is not None
     valid = finite if fill is None else finite & ~fill
+    if "alpha" in raw:
+        valid = valid & (raw["alpha"] != 0)  # transparent: not imaged
     return bands, valid, raw.get("scl")
 
 
@@ -525,6 +548,8 @@ def _refuse_an_empty_band(src: OpticalSource, raw: Mapping[str, NDArray[Any]]) -
     """
     empty: dict[str, str] = {}
     for name, a in raw.items():
+        if name == "alpha":
+            continue
         nd = src.nodata.get(name)
         fill = 0.0 if nd is None or name == "scl" else nd
         bad = ~np.isfinite(a)
@@ -532,7 +557,7 @@ def _refuse_an_empty_band(src: OpticalSource, raw: Mapping[str, NDArray[Any]]) -
         if hole.all():
             said = "" if nd is None or name == "scl" or src.zero_no_data else ", its no-data value"
             empty[name] = "NaN" if bad.all() else f"{fill:g}{said}" if not bad.any() else f"{fill:g}{said}, or NaN"
-    if not empty or all(k in empty for k in raw if k != "scl"):
+    if not empty or all(k in empty for k in raw if k not in _NOT_REFLECTANCE):
         return
     name, what = next(iter(empty.items()))
     optional = {"blue": "", "nir": " (the RGB model runs without it)", "scl": " (the spectral cloud test runs without it)"}
@@ -598,7 +623,7 @@ def detect_optical_image(
     raw = _read_raw(src, None, out_shape=decimated_shape((h, w)))
     _refuse_an_empty_band(src, raw)
     # One divisor for the whole scene, judged on the decimated read: every tile must agree.
-    used = scale if scale is not None else infer_dn_scale([a for k, a in raw.items() if k != "scl"])
+    used = scale if scale is not None else infer_dn_scale([a for k, a in raw.items() if k not in _NOT_REFLECTANCE])
     params = params_for_dn_scale(params or OpticalParams(), used)
     small, small_valid, _ = _to_reflectance(src, raw, used, offset)
     stats = scene_stats({k: np.where(small_valid, v, np.nan) for k, v in small.items()})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +22,64 @@ from numpy.typing import NDArray
 from ..detect.clouds import UDM2_BANDS, udm2_to_scl
 from ..errors import ImageReadError, InputError
 
-__all__ = ["is_udm2", "udm2_sibling", "check_udm2", "read_udm2_as_scl", "udm2_apart"]
+__all__ = [
+    "planet_scene_id", "is_udm2", "is_udm", "planet_mask_refusal", "udm2_sibling", "check_udm2", "read_udm2_as_scl",
+    "udm2_apart",
+]  # fmt: skip
 
 _SCENE_ID = re.compile(r"^(\d{8}_\d{6}(?:_\d{1,2})?_[0-9a-fA-F]{4})_")
 """A PlanetScope scene id at the start of a file name: date_time[_sub]_satellite."""
 _UDM2 = re.compile(r"_udm2(?:_|\.|$)", re.I)
+_UDM = re.compile(r"_udm(?:_|\.|$)", re.I)
+"""The original usable data mask (``…_3B_AnalyticMS_DN_udm_clip.tif``, ``…_BGRN_DN_udm.tif``): one band of bit flags."""
+_MASK_PART = re.compile(r"(?:_(?:3B|BGRN|AnalyticMS|Analytic))*(?:_DN)?_udm2?(?:_.*)?$", re.I)
+"""What follows the scene (or ortho tile) in a mask's name: the rest names its image."""
+
+
+def planet_scene_id(name: str) -> str | None:
+    """The PlanetScope scene id a file name begins with (``20241017_012345_22_2470``,
+    ``20180905_101500_1034``, ``20151027_145652_1_0b0d``), or None."""
+    m = _SCENE_ID.match(name)
+    return m.group(1) if m else None
 
 
 def is_udm2(path: Path | str) -> bool:
     """Whether a file is a Planet UDM2 by its name (``…_udm2_clip.tif``, ``…_udm2.tif``)."""
     name = Path(str(path)).name
     return Path(name).suffix.lower() in (".tif", ".tiff") and bool(_UDM2.search(Path(name).stem + "."))
+
+
+def is_udm(path: Path | str) -> bool:
+    """Whether a file is Planet's original usable data mask (UDM, not UDM2) by its name."""
+    name = Path(str(path)).name
+    return Path(name).suffix.lower() in (".tif", ".tiff") and bool(_UDM.search(Path(name).stem + "."))
+
+
+def planet_mask_refusal(path: Path | str) -> str | None:
+    """Why a Planet mask (UDM2 or the original UDM) named as an image is not one, naming the
+    scene's image beside it when there is one; None for any other file."""
+    path = Path(str(path))
+    if not (is_udm2(path) or is_udm(path)):
+        return None
+    images = [] if str(path).startswith("/vsi") or not path.parent.is_dir() else _images_of_mask(path, path.parent.iterdir())
+    image = images[0].name if images else "…_AnalyticMS_SR_clip.tif"
+    if is_udm2(path):
+        return f"{path}: a Planet usable data mask (UDM2), not an image; it is read with its scene's image ({image} beside it): give that"
+    return (
+        f"{path}: a Planet usable data mask of the original kind (UDM), not an image; give the scene's image ({image}): "
+        "its UDM2 beside it, if delivered, is its cloud mask (the original UDM is not read: its cloud test takes snow "
+        "for cloud and misses small clouds), else the spectral cloud test"
+    )
+
+
+def _images_of_mask(mask: Path, files: Iterable[Path]) -> list[Path]:
+    """The images among ``files`` in the mask's folder whose name begins with the mask's scene or tile."""
+    stem = _MASK_PART.sub("", Path(mask.name).stem)
+    return sorted(
+        f for f in files
+        if f.parent == mask.parent and f.name.startswith(f"{stem}_") and f.suffix.lower() in (".tif", ".tiff")
+        and not is_udm2(f) and not is_udm(f) and f.is_file()
+    )  # fmt: skip
 
 
 def udm2_sibling(path: Path | str) -> Path | None:
@@ -43,8 +90,10 @@ def udm2_sibling(path: Path | str) -> Path | None:
     """
     path = Path(str(path))
     m = _SCENE_ID.match(path.name)
-    if m is None or is_udm2(path) or str(path).startswith("/vsi") or not path.parent.is_dir():
+    if is_udm2(path) or str(path).startswith("/vsi") or not path.parent.is_dir():
         return None
+    if m is None:
+        return _udm2_by_name(path)
     found = sorted(
         q for q in path.parent.glob(f"{m.group(1)}_*")
         if q.is_file() and q != path and is_udm2(q) and not q.name.startswith(".")
@@ -52,6 +101,22 @@ def udm2_sibling(path: Path | str) -> Path | None:
     clipped = "_clip" in path.stem.lower()
     same_cut = [q for q in found if ("_clip" in q.stem.lower()) == clipped]
     chosen = same_cut or found
+    return chosen[0] if chosen else None
+
+
+def _udm2_by_name(path: Path) -> Path | None:
+    """The UDM2 of an image not named by a PlanetScope scene id (a SkySat product, a scene the user renamed with
+    its mask): its name less ``_udm2`` is the image's, less ``_clip`` and ``_sr``/``_dn``
+    (``…_ssc6_u0001_pansharpened_udm2_clip.tif`` for ``…_ssc6_u0001_pansharpened_clip.tif``,
+    ``dunai_2024-10-17_udm2.tif`` for ``dunai_2024-10-17.tif``)."""
+    def key(name: str) -> str:
+        stem = re.sub(r"_udm2(?=_|$)", "", Path(name).stem, flags=re.I)
+        return re.sub(r"_(?:clip|sr|dn)(?=_|$)", "", stem, flags=re.I).lower()
+
+    want = key(path.name)
+    found = sorted(q for q in path.parent.glob("*[uU][dD][mM]2*") if is_udm2(q) and q.is_file() and key(q.name) == want)
+    clipped = [q for q in found if ("_clip" in q.stem.lower()) == ("_clip" in path.stem.lower())]
+    chosen = clipped or found
     return chosen[0] if chosen else None
 
 
@@ -107,13 +172,32 @@ def read_udm2_as_scl(
 
 
 def udm2_apart(files: Sequence[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """``files`` without the UDM2 files among them, and (file, reason) for each UDM2 whose image
-    is not among them: a mask is read with its image, never ingested as an image of its own."""
-    images = [f for f in files if not is_udm2(f)]
+    """``files`` without the Planet masks among them, and (file, reason) for each mask whose image
+    is not among them: a mask is read with its image (a UDM2) or not at all (the original UDM),
+    never ingested as an image of its own."""
+    images = [f for f in files if not is_udm2(f) and not is_udm(f)]
     paired = {s.resolve() for s in (udm2_sibling(f) for f in images) if s is not None}
     alone = [
-        (f, f"{f}: a Planet usable data mask (UDM2), not an image; it is read with its scene's image "
-            "(…_AnalyticMS_SR_clip.tif beside it): give that")
-        for f in files if is_udm2(f) and f.resolve() not in paired
+        (f, _elsewhere(f, images) or planet_mask_refusal(f) or "")
+        for f in files
+        if (is_udm2(f) and f.resolve() not in paired) or (is_udm(f) and not _images_of_mask(f, images))
     ]  # fmt: skip
-    return images, alone
+    named: dict[Path, tuple[Path, str]] = {}
+    for f, why in alone:
+        named.setdefault(f.resolve(), (f, why))  # a mask given twice (its folder and itself) is named once
+    return images, list(named.values())
+
+
+def _elsewhere(udm2: Path, images: Sequence[Path]) -> str | None:
+    """Why a UDM2 whose scene's image was given from another folder is not read with it, or None."""
+    scene = planet_scene_id(udm2.name)
+    if not is_udm2(udm2) or scene is None:
+        return None
+    clipped = "_clip" in udm2.stem.lower()
+    others = [f for f in images if planet_scene_id(f.name) == scene and ("_clip" in f.stem.lower()) == clipped]
+    if not others:
+        return None
+    return (
+        f"{udm2}: a Planet usable data mask (UDM2) of {others[0]}, which went in without it: a UDM2 is read from "
+        f"beside its image only; move it beside {others[0].name} and give them again"
+    )

@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ProviderProduct", "provider_product", "optical_band_indexes"]
+__all__ = ["ProviderProduct", "provider_product", "optical_band_indexes", "maxar_product_path"]
 
 BGRN = ("blue", "green", "red", "nir")
 RGB = ("red", "green", "blue")
@@ -45,7 +45,10 @@ _PLANET_SCENE = re.compile(r"^\d{8}_\d{6}(?:_\d{1,2})?_[0-9a-f]{4}_", re.I)
 _PLANET_PRODUCT = re.compile(r"_(AnalyticMS(?:_SR)?(?:_8b)?|Analytic(?:_SR)?(?:_8b)?|BGRN(?:_SR)?|Visual)(?=_|\.|$)", re.I)
 _SKYSAT_SCENE = re.compile(r"^\d{8}_\d{6}(?:_\d{1,2})?_ss(?:c)?\d+", re.I)
 _SKYSAT_PRODUCT = re.compile(r"_(?:ortho_)?(analytic(?:_sr)?(?:_dn)?|pansharpened|visual|panchromatic(?:_dn)?)(?=_|\.|$)", re.I)
-_MAXAR_PRODUCT = re.compile(r"[-_]([MPS])(1B|2A|3D|3X)S[-_]")
+_MAXAR_PRODUCT = re.compile(r"[-_]([MPS])(1B|2A|3D|3X)S[-_]", re.I)
+_MAXAR_TILE = re.compile(r"_R\d+C\d+(?=-)", re.I)
+"""A tile of a tiled Maxar delivery (``…-M2AS_R1C1-….TIF``, listed in the product's ``.TIL``), whose
+``.IMD`` and ``.XML`` are the product's, named without it."""
 _AIRBUS = re.compile(r"^(?:IMG|DIM)_(PHR1[AB]|SPOT[67]|PNEO[3-6])_(P|MS(?:-FS|-N|-X)?|PMS(?:-FS|-N|-X)?)_", re.I)
 
 _MAXAR_BANDS = {"B": "blue", "G": "green", "R": "red", "N": "nir", "C": "coastal", "Y": "yellow", "RE": "rededge", "N2": "nir2", "P": "pan"}
@@ -92,7 +95,7 @@ def provider_product(path: Path | str, count: int) -> ProviderProduct | None:
     if _SKYSAT_SCENE.match(name) and (m := _SKYSAT_PRODUCT.search(name)):
         return _skysat(m.group(1), "by Planet's SkySat file naming", count)
     if m := _MAXAR_PRODUCT.search(name):
-        return _maxar(m.group(1) + m.group(2) + "S", "by Maxar's product code in its name", count, Path(str(path)) if local else None)
+        return _maxar((m.group(1) + m.group(2)).upper() + "S", "by Maxar's product code in its name", count, Path(str(path)) if local else None)
     if m := _AIRBUS.match(name):
         return _airbus(m.group(1).upper(), m.group(2).upper(), count, Path(str(path)) if local else None)
     if local:
@@ -154,6 +157,9 @@ def _maxar(product: str, how: str, count: int, path: Path | None, imd: tuple[str
             how = f"{how}, bands from {sidecar}"
     if imd is not None and len(imd) == count:
         return ProviderProduct("Maxar", product, how, imd, panchromatic=imd == ("pan",))
+    if imd is not None and imd != ("pan",) and count != 1:
+        # Not the file the metadata describes (or a subset of its bands): which of them it holds cannot be known.
+        return ProviderProduct("Maxar", product, how, None, f"its metadata lists {len(imd)} bands and the file has {count}")
     if product.startswith("P") or (imd == ("pan",)):
         return ProviderProduct("Maxar", product, how, ("pan",) if count == 1 else None, f"a panchromatic product of {count} bands", panchromatic=count == 1)
     if count == 4:
@@ -168,11 +174,19 @@ def _maxar(product: str, how: str, count: int, path: Path | None, imd: tuple[str
 def _maxar_sidecar_bands(path: Path) -> tuple[tuple[str, ...], str] | None:
     """Band names in file order from the Maxar ``.IMD`` (``BEGIN_GROUP = BAND_B``) or ``.XML``
     (``<BAND_B>``) beside ``path``, and that file's name."""
-    for suffix in (".IMD", ".imd", ".XML", ".xml"):
-        sidecar = path.with_suffix(suffix)
-        if sidecar.is_file() and (bands := maxar_bands(sidecar)):
-            return bands, sidecar.name
+    for base in (path, maxar_product_path(path)):
+        for suffix in (".IMD", ".imd", ".XML", ".xml"):
+            sidecar = None if base is None else base.with_suffix(suffix)
+            if sidecar is not None and sidecar.is_file() and (bands := maxar_bands(sidecar)):
+                return bands, sidecar.name
     return None
+
+
+def maxar_product_path(path: Path) -> Path | None:
+    """The product's name for a tile of a tiled Maxar delivery (``…-M2AS_R1C1-…`` → ``…-M2AS-…``), or None."""
+    if not _MAXAR_PRODUCT.search(path.name) or not _MAXAR_TILE.search(path.name):
+        return None
+    return path.with_name(_MAXAR_TILE.sub("", path.name, count=1))
 
 
 def maxar_bands(sidecar: Path) -> tuple[str, ...]:

@@ -151,18 +151,19 @@ import gc, multiprocessing.queues, os, signal, struct, sys, time
 
 from sitewatch.run import map_jobs
 
-def job(i):
+def job(item):
+    command, i = item
     if i == 0:
         # What a worker ended while it sends a large result leaves in the pipe: a header and part of it.
         results = next(o for o in gc.get_objects() if type(o) is multiprocessing.queues.SimpleQueue)
         results._writer._send(struct.pack("!i", 1 << 20) + bytes(1000))
-        os.kill(os.getppid(), signal.SIGINT)
+        os.kill(command, signal.SIGINT)
     time.sleep(120)
     return i
 
 if __name__ == "__main__":
     try:
-        list(map_jobs(job, list(range(8)), workers=2))
+        list(map_jobs(job, [(os.getpid(), i) for i in range(8)], workers=2))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)

@@ -313,3 +313,17 @@ def test_the_report_and_its_exports_show_a_truncated_length_as_a_lower_bound_wit
     assert props[d.id]["truncated"] is True and props[d.id]["class_candidates"] == []
     assert props[kept[0].id]["truncated"] is None and props[kept[0].id]["class_candidates"]
     assert props[kept[1].id]["truncated"] is False  # the crane
+
+
+@pytest.mark.parametrize("first", [70.0, 150.0])
+def test_two_cut_looks_of_a_date_keep_the_longer_lower_bound_whichever_came_first(first: float) -> None:
+    from sitewatch.analysis import build_timeline
+    from test_occupancy import obs, vessel
+
+    s, s2, n = obs("2024-10-17", "sar", hour=21), obs("2024-10-17", "sar", hour=9), obs("2024-10-18", "sar", hour=21)
+    other = 220.0 - first  # the other look: 150 m when the first is 70 m, and the other way round
+    dets = [_cut(vessel(s, 0), first), _cut(vessel(s2, 0), other), vessel(n, 0, length=100.0)]
+    day, next_day = build_timeline("dunai", [s, s2, n], dets).rows
+    # At least 150 m of the vessel was seen on the 17th: the 100 m boat at the berth next is another.
+    assert [x.length_m for x in day.sightings] == [150.0] and day.truncated_vessels == 1
+    assert (next_day.arrivals, next_day.departures) == (1, 1)

@@ -146,6 +146,45 @@ def test_a_signal_while_the_workers_start_stops_them_too(tmp_path: Path, signame
     assert (proc.returncode, err) == (code, f"0 workers left\n{word}\n")
 
 
+_KILLED_WHILE_SENDING = """
+import gc, multiprocessing.queues, os, signal, struct, sys, time
+
+from sitewatch.run import map_jobs
+
+def job(item):
+    command, i = item
+    if i == 0:
+        # What a worker ended while it sends a large result leaves in the pipe: a header and part of it.
+        results = next(o for o in gc.get_objects() if type(o) is multiprocessing.queues.SimpleQueue)
+        results._writer._send(struct.pack("!i", 1 << 20) + bytes(1000))
+        os.kill(command, signal.SIGINT)
+    time.sleep(120)
+    return i
+
+if __name__ == "__main__":
+    try:
+        list(map_jobs(job, [(os.getpid(), i) for i in range(8)], workers=2))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pipe of the fork start method")
+def test_a_worker_ended_while_it_sent_its_result_does_not_hang_the_exit(tmp_path: Path) -> None:
+    """Ctrl-C while a worker was writing a large result (an ingested observation's record): the workers
+    were ended, but the pool's thread went on waiting for the rest of the result, from a pipe this
+    process holds open, and Python's exit waited for that thread: 'interrupted', then no exit."""
+    proc = _popen(tmp_path, _KILLED_WHILE_SENDING)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert (proc.returncode, err) == (130, "interrupted\n")
+
+
 def _first_at_once(i: int) -> int:
     if i:
         time.sleep(60)

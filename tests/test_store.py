@@ -120,6 +120,27 @@ def test_schema_version_and_newer_database_refused(tmp_path: Path) -> None:
         Store(path)
 
 
+@pytest.mark.parametrize("stale", [5, 6])
+def test_a_migration_another_command_ran_meanwhile_is_not_run_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stale: int
+) -> None:
+    """Two commands opening a workspace of an older schema at once both read its version, and the one
+    that got the lock second ran the migrations again: "migration to schema 7 failed (duplicate column
+    name: truncated)". Here the version is read before the other command's migrations committed."""
+    path = tmp_path / "db.gpkg"
+    Store(path).close()  # the other command: migrated to the current schema
+    reads = iter([stale])
+    real = Store.schema_version
+    monkeypatch.setattr(Store, "schema_version", lambda self: next(reads, None) or real(self))
+    with Store(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        assert [r[1] for r in store._db.execute("PRAGMA table_info(detections)")].count("truncated") == 1
+    with pytest.raises(StoreError, match="migration to schema 7 failed"):  # a real failure is still one
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE sitewatch_meta SET value = '6' WHERE key = 'schema_version'")
+        Store(path)
+
+
 def test_not_a_workspace_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="sitewatch init"):
         open_workspace(tmp_path)

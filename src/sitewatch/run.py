@@ -174,12 +174,24 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
     # The executor has no public way to end its workers before Python 3.14 (terminate_workers).
     procs = list((getattr(pool, "_processes", None) or {}).values())
     manager = getattr(pool, "_executor_manager_thread", None)  # shutdown() forgets it
+    results = getattr(pool, "_result_queue", None)  # and this
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
         if proc.is_alive():
             proc.terminate()
     for proc in procs:
         proc.join(timeout=5)
+    # A worker ended while it wrote its result (one of more than 16 kB, as an ingested observation's
+    # record can be, goes in parts) left the pool's own thread reading the rest of it, and this process
+    # holds the pipe's writing end too, so that read never ended, nor did Python's exit, which waits for
+    # the thread. With the workers gone nothing else writes to it: closing it ends the read (EOF).
+    # The thread then fails the futures still pending, which must not include those the map already
+    # cancelled (an InvalidStateError traceback): they are left out, as its own shutdown leaves them out.
+    if results is not None and not any(proc.is_alive() for proc in procs):
+        pending = getattr(manager, "pending_work_items", None)
+        if manager is not None and isinstance(pending, dict):
+            manager.pending_work_items = {k: w for k, w in dict(pending).items() if not w.future.done()}
+        results._writer.close()
     # The pool's own thread closes its wake-up pipe once it sees the workers gone, and at exit
     # Python writes to that pipe unlocked (CPython gh-125451, fixed in 3.12.8 and 3.13.1): a
     # command that exited meanwhile printed an OSError traceback after "interrupted".

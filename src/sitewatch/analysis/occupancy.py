@@ -15,7 +15,7 @@ Rules, each a field of :class:`TimelineParams`:
   (matched by berth and length, else by position and length). A length measured on a
   ``truncated`` detection (the hull cut by the image's edge or by missing data) is a lower
   bound: it only rules out a vessel measured whole and shorter, and a whole measurement of
-  the vessel on the same date stands for it.
+  the vessel on the same date stands for it (of two cut ones, the longer).
 - **Arrivals and departures** compare each usable date with the previous
   usable date of the same period: a vessel matched on both stayed; one only
   on the later date arrived; one only on the earlier date left. The first
@@ -385,8 +385,11 @@ def _merge_date(
     for k in order:
         pairs = match_sightings(merged, per_obs[k], params)
         for i, j in pairs:
-            if merged[i].truncated and not per_obs[k][j].truncated:
-                merged[i] = per_obs[k][j]  # seen whole in another look: that length stands for the vessel
+            seen = per_obs[k][j]
+            if merged[i].truncated and (not seen.truncated or seen.length_m > merged[i].length_m):
+                # Seen whole in another look, that length stands for the vessel; seen cut in both, the
+                # longer cut is the better lower bound (whichever look was merged first).
+                merged[i] = seen
         matched = {j for _, j in pairs}
         merged += [s for j, s in enumerate(per_obs[k]) if j not in matched]
     return merged

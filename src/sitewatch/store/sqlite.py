@@ -72,6 +72,14 @@ def _cannot_write(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and name.startswith(_CANNOT_WRITE)
 
 
+def _schema_is(value: str | None, version: int) -> int:
+    """1 when ``sitewatch_meta``'s schema version is ``version``; an error (which stops the migration
+    script calling it) otherwise."""
+    if int(value or 0) != version:
+        raise ValueError(f"schema version {value}, not {version}")
+    return 1
+
+
 class Store:
     """A sitewatch GeoPackage database.
 
@@ -94,6 +102,7 @@ class Store:
         # Python registers (it cannot mark them innocuous) may not run from triggers (OGC geopackage#668).
         self._db.execute("PRAGMA trusted_schema = ON")
         self._db.create_function("sitewatch_multipolygon", 1, multipolygon_blob, deterministic=True)  # migration 5
+        self._db.create_function("sitewatch_schema_is", 2, _schema_is)  # every migration's first statement
         self._depth = 0
         self._migrate()
 
@@ -118,9 +127,14 @@ class Store:
             )
         for version in range(current, SCHEMA_VERSION):
             script = MIGRATIONS[version]
+            # Another command opening the workspace at the same moment may have run this migration
+            # between the version read above and this transaction's lock: checked under the lock, so
+            # that nothing is run twice (ALTER TABLE … ADD COLUMN failed: "duplicate column name").
+            check = f"SELECT sitewatch_schema_is((SELECT value FROM sitewatch_meta WHERE key = 'schema_version'), {version});\n"
             try:
                 self._db.executescript(
                     "BEGIN IMMEDIATE;\n"
+                    + (check if version else "")
                     + script
                     + f"\nINSERT OR REPLACE INTO sitewatch_meta VALUES ('schema_version', '{version + 1}');"
                     + f"\nPRAGMA application_id = {APPLICATION_ID};\nPRAGMA user_version = {USER_VERSION};"
@@ -128,6 +142,8 @@ class Store:
                 )
             except sqlite3.Error as exc:
                 self._db.execute("ROLLBACK") if self._db.in_transaction else None
+                if self.schema_version() > version:  # migrated by the other command: nothing of it ran here
+                    continue
                 raise StoreError(f"{self.path}: migration to schema {version + 1} failed ({exc})") from exc
 
     def meta(self, key: str) -> str | None:

@@ -117,6 +117,16 @@ def test_ingest_refuses_radiance_without_its_metadata_xml(tmp_path: Path, ws: Wo
     assert not [p for p in (ws.root).rglob("*.tif")]  # nothing half-written
 
 
+def test_a_refused_radiance_file_does_not_stop_the_others(tmp_path: Path, ws: Workspace) -> None:
+    image = _radiance(tmp_path / "order", xml=False)
+    dn = np.round(_reflectance() * 10_000).astype(np.uint16)
+    sr = write_tiff(image.with_name("20241018_012345_22_2470_3B_AnalyticMS_SR_clip.tif"), dn, crs=CRS, transform=Affine(P, 0, X0, 0, -P, Y0), nodata=0)
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(image.parent), "-w", str(ws.root)])
+    assert r.exit_code == 3 and str(image) in r.output, r.output
+    with ws.store() as store:
+        assert [o.id for o in store.observations(SITE.id)] == [f"{SITE.id}/{sr.stem}"]
+
+
 def test_a_metadata_xml_of_other_bands_is_refused_by_name(tmp_path: Path, ws: Workspace) -> None:
     image = _radiance(tmp_path / "order")
     xml = image.with_name(f"{SCENE}_3B_AnalyticMS_metadata_clip.xml")

@@ -35,7 +35,8 @@ def _image(path: Path, count: int, dtype: str = "uint16") -> Path:
 
 
 def _indexes(path: Path) -> dict[str, int]:
-    return {k: i for k, (_, i) in open_optical(path).bands.items()}
+    # The band order alone: a radiance file's scale (its metadata XML, or --dn-scale) is test_planet_radiance's.
+    return {k: i for k, (_, i) in open_optical(path, scale_given=True).bands.items()}
 
 
 WORLDVIEW_IMD = """version = "28.3";

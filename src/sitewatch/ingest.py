@@ -63,6 +63,7 @@ from .sources.landsat import (
     open_landsat_l2,
 )
 from .sources.planet import check_udm2, planet_scene_id, read_udm2_as_scl, udm2_apart, udm2_sibling
+from .sources.planet_toa import PlanetTOA, planet_toa
 from .sources.providers import maxar_product_path, optical_band_indexes, provider_product
 from .sources.s1_radiometry import ThermalNoise
 from .sources.safe import (
@@ -479,6 +480,9 @@ def read_scene_ref(
         kind = "sar" if upper & _SAR_BANDS else ("optical" if count >= 3 or product is not None else "")
     if kind == "optical" and product is not None and name_bands:
         optical_band_indexes(product, path)  # a panchromatic band, or a layout that cannot be known, refused by name
+    if kind == "optical" and name_bands:
+        # A Planet radiance file without its metadata XML, or SkySat DN, refused by name before anything is written.
+        planet_toa(path, product or provider_product(path, count), count)
     by_provider = kind == "optical" and product is not None and product.bands is not None and not bands_by_colour(descriptions, colours)
     found = (acquired, "--acquired") if acquired else _acquired_from(tags, path)
     when, when_from = found or (None, "")
@@ -946,6 +950,7 @@ def _cut_to_grid(
     grid: Grid,
     product: S2Product | LandsatProduct | None,
     classes: Callable[[Any], NDArray[np.uint8]] | None = None,
+    toa: PlanetTOA | None = None,
 ) -> tuple[NDArray[np.float32], float, bool] | None:
     """Each band (``sources``: file and band number) reprojected onto ``grid``, NaN where no data,
     the factor that turned its values into reflectance and whether DN 0 was read as no data (a
@@ -956,6 +961,8 @@ def _cut_to_grid(
     ``classes``: the reader of a cloud mask on the first file's grid (a Planet UDM2, a Landsat
     QA_PIXEL) in SCL's classes, given that grid's window (None: all of it); it is the last band
     (``bands`` ends with ``SCL``, which ``sources`` does not hold).
+    ``toa``: a Planet radiance file's reflectance coefficients, each band's own factor (the factor
+    returned is then 1.0).
     """
     out = np.full((len(bands), grid.height, grid.width), np.nan, dtype=np.float32)
     if classes is not None:
@@ -980,6 +987,8 @@ def _cut_to_grid(
             if product is not None:
                 # The product says how its values are scaled: (DN + BOA_ADD_OFFSET) / QUANTIFICATION_VALUE.
                 scale = 1 / product.quantification
+            elif toa is not None:
+                pass  # each band by its own coefficient, below: radiance, whose range says nothing of its scale
             elif scene.sensor == "optical" and first.dtypes[0] in ("uint8", "uint16", "int16"):
                 # Integer reflectance: 8-bit RGB products are 0-255; surface reflectance products
                 # (Sentinel-2 L2A, PlanetScope SR) are scaled by 10,000, full-range 16-bit exports
@@ -1030,7 +1039,7 @@ def _cut_to_grid(
                     src_arr[src_arr == 0] = np.nan  # DN 0 is the product's no-data value
                     src_arr += np.float32(product.offset)
                 if band.upper() != "SCL":
-                    src_arr = src_arr * np.float32(scale)
+                    src_arr = src_arr * np.float32(scale if toa is None else toa.coefficients[i - 1])
                 reproject(
                     src_arr,
                     out[k],
@@ -1119,6 +1128,8 @@ def archive_file(
     # A Planet scene's UDM2 is its cloud mask, archived as the band SCL in SCL's classes (as a
     # Sentinel-2 SCL is): detect then reads it instead of running the spectral cloud test.
     plain = not band_files and s1 is None and product is None and landsat is None
+    # A Planet radiance file (…_3B_AnalyticMS_clip.tif): TOA reflectance by its metadata XML's coefficients.
+    toa = planet_toa(path, provider_product(path, len(bands)), len(bands)) if plain and scene.sensor == "optical" else None
     udm2 = udm2_sibling(path) if plain and scene.sensor == "optical" else None
     classes: Callable[[Any], NDArray[np.uint8]] | None = None
     if udm2 is not None and "SCL" not in bands:
@@ -1136,7 +1147,7 @@ def archive_file(
         _read_s1(s1, grid, out)  # as sigma0, placed by its GCPs
         scale, zero = 1.0, False
     else:
-        cut = _cut_to_grid(path, scene, bands, sources, grid, product or landsat, classes)
+        cut = _cut_to_grid(path, scene, bands, sources, grid, product or landsat, classes, toa)
         if cut is None:
             return None
         out, scale, zero = cut
@@ -1159,6 +1170,9 @@ def archive_file(
     }
     if zero:
         provenance["no_data"] = ZERO_NO_DATA_NOTE
+    if toa is not None:
+        provenance["scale_applied"] = dict(zip(bands, toa.coefficients, strict=False))
+        provenance["planet"] = toa.provenance([b for b in bands if b != "SCL"])
     if band_files:
         provenance["band_files"] = {
             b: {"path": str(Path(f).resolve()), "sha256": sha256_file(Path(f))} for b, f in band_files.items()

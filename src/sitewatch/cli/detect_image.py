@@ -186,8 +186,15 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
                     raise InputError(f"--band udm2: a Planet mask; {image} is {whose} is its cloud mask")
                 src = optical_input
             else:
-                src = open_optical(parse_band_args(bands) if bands else image, pixel_size, udm2=udm2_of_image[0] if udm2_of_image else None)  # type: ignore[arg-type]
+                src = open_optical(
+                    parse_band_args(bands) if bands else image, pixel_size,  # type: ignore[arg-type]
+                    udm2=udm2_of_image[0] if udm2_of_image else None, scale_given=dn_scale is not None,
+                )
             res = detect_optical_image(src, scale=dn_scale, offset=dn_offset, workers=max(1, workers), progress=progress)
+            if src.toa is not None and dn_scale is None:
+                # A Planet radiance file, made TOA reflectance by its metadata XML's coefficients (not surface reflectance).
+                by_index = {i: name for name, (_, i) in src.bands.items()}
+                extra["planet"] = src.toa.provenance([by_index.get(i + 1, f"band{i + 1}") for i in range(len(src.toa.coefficients))])
             info, dets = res.info, res.detections
             extra |= _cloud_mask_said(src, given_udm2=bool(udm2_of_image) or any(b.partition("=")[0].strip().lower() == "udm2" for b in bands))
             extra |= {

@@ -18,7 +18,8 @@ This is the file-facing edge of :mod:`sitewatch.detect.optical` used by
   (floats as is, 8-bit / 255, other integers / 10000 after ``offset``, or / 65535
   when their range says the export was stretched to the full 16 bits:
   :func:`~sitewatch.detect.optical.infer_dn_scale`, judged once a scene;
-  ``scale`` overrides).
+  ``scale`` overrides). A Planet radiance file is scaled band by band by its metadata XML's
+  reflectance coefficients (:mod:`sitewatch.sources.planet_toa`), or refused without it.
 - **Size.** Scenes are cut into overlapping tiles (bounded memory); scene-wide water
   references come from a decimated read so every tile judges contrast
   against the same water; each detection is kept by the one tile whose core
@@ -48,6 +49,7 @@ from numpy.typing import NDArray
 from ..errors import ImageReadError, InputError
 from ..sources.landsat import LandsatProduct
 from ..sources.planet import check_udm2, read_udm2_as_scl, udm2_sibling
+from ..sources.planet_toa import PlanetTOA, planet_toa
 from ..sources.providers import ProviderProduct, optical_band_indexes, provider_product
 from ..sources.safe import S2Product
 from ..untrusted import check_not_linking
@@ -112,6 +114,15 @@ class OpticalSource:
     alpha: tuple[Path | str, int] | None = None
     """The alpha band of an RGBA file (a Planet or SkySat Visual product), 0 where nothing was imaged:
     read with the bands (as ``alpha``) and those pixels no data, as GDAL's mask (and ingest) has them."""
+    toa: PlanetTOA | None = None
+    """A Planet radiance file's reflectance coefficients (:func:`~sitewatch.sources.planet_toa.planet_toa`):
+    each band's DN times its own, unless the caller gives a scale."""
+
+    def gain(self, band: str) -> float | None:
+        """TOA reflectance per DN of ``band`` by the Planet metadata, or None."""
+        if self.toa is None or band not in self.bands:
+            return None
+        return self.toa.coefficients[self.bands[band][1] - 1]
 
 
 @dataclass(frozen=True)
@@ -126,7 +137,8 @@ class OpticalImageResult:
     dn_scale: float | None = None
     """Divisor that turned the stored values into reflectance (None: they were floats)."""
     dn_scale_from: str = "given"
-    """``"given"`` by the caller, or ``"values"``: inferred from the value range (:func:`infer_dn_scale`)."""
+    """``"given"`` by the caller, ``"values"``: inferred from the value range (:func:`infer_dn_scale`), or the
+    Planet metadata XML whose reflectance coefficients scaled each band (``dn_scale`` then None)."""
     model: str = ""
     """Weights file the learned stages ran on (:func:`~sitewatch.detect.optical.model_for`): the
     four-band model, or the RGB model when the input has no NIR band."""
@@ -264,6 +276,7 @@ def open_optical(
     pixel_size: float | tuple[float, float] | None = None,
     *,
     udm2: str | Path | None = None,
+    scale_given: bool = False,
 ) -> OpticalSource:
     """Find the bands of an optical scene and check they share one grid.
 
@@ -276,7 +289,12 @@ def open_optical(
 
     ``pixel_size`` (metres, or an (x, y) pair) overrides the georeference's
     ground pixel size; it is required for images without one.
+
+    A Planet radiance file (``…_3B_AnalyticMS_clip.tif``) takes the reflectance coefficients of its
+    metadata XML; without it, and a SkySat ``analytic_dn`` file, it is an :class:`InputError` naming
+    the file unless ``scale_given`` (the caller's scale then applies).
     """
+    toa: PlanetTOA | None = None
     pair = pixel_size if isinstance(pixel_size, tuple) else None
     scalar: float | None = float(pair[0]) if pair is not None else pixel_size  # type: ignore[assignment]
     alpha: tuple[Path | str, int] | None = None
@@ -304,6 +322,7 @@ def open_optical(
             # The provider's layout (a Pléiades file may be red, green, blue, NIR; an 8-band WorldView
             # file's NIR is band 7), or a refusal naming why it cannot be known: not the count's guess.
             bands = {k: (path, i) for k, i in optical_band_indexes(product, path).items()}
+            toa = planet_toa(path, product, count, scale_given=scale_given)
         elif count == 3:
             bands = {"red": (path, 1), "green": (path, 2), "blue": (path, 3)}
         elif count >= 4:
@@ -341,7 +360,7 @@ def open_optical(
     zero = zero_is_no_data_in([v for k, v in bands.items() if k != "scl"])
     if zero:
         nodata = {k: (0.0 if k != "scl" else nd) for k, nd in nodata.items()}
-    return OpticalSource(bands, first, nodata, zero, udm2, alpha=alpha)
+    return OpticalSource(bands, first, nodata, zero, udm2, alpha=alpha, toa=toa)
 
 
 def _alpha_band(path: Path | str, colours: Sequence[str], product: ProviderProduct | None) -> tuple[Path | str, int] | None:
@@ -529,7 +548,8 @@ def _to_reflectance(
         if nd is not None and not math.isnan(nd):
             at = a == nd
             fill = at if fill is None else fill & at
-        bands[name] = to_reflectance(a, scale=scale, offset=offset)
+        gain = src.gain(name) if scale is None else None
+        bands[name] = to_reflectance(a, scale=scale if gain is None else 1.0 / gain, offset=offset)
     assert finite is not None
     valid = finite if fill is None else finite & ~fill
     if "alpha" in raw:
@@ -617,13 +637,17 @@ def detect_optical_image(
     :func:`optical_source_from_safe`). The ground pixel size comes from the
     georeference (with Web Mercator's scale factor) unless ``pixel_size`` is given.
     """
-    src = source if isinstance(source, OpticalSource) else open_optical(source, pixel_size)
+    src = source if isinstance(source, OpticalSource) else open_optical(source, pixel_size, scale_given=scale is not None)
     info = src.info
     h, w = info.height, info.width
     raw = _read_raw(src, None, out_shape=decimated_shape((h, w)))
     _refuse_an_empty_band(src, raw)
-    # One divisor for the whole scene, judged on the decimated read: every tile must agree.
-    used = scale if scale is not None else infer_dn_scale([a for k, a in raw.items() if k not in _NOT_REFLECTANCE])
+    # One divisor for the whole scene, judged on the decimated read: every tile must agree. A Planet
+    # radiance file's metadata gives each band its own instead (None here: _to_reflectance takes them).
+    if scale is not None or src.toa is not None:
+        used = scale
+    else:
+        used = infer_dn_scale([a for k, a in raw.items() if k not in _NOT_REFLECTANCE])
     params = params_for_dn_scale(params or OpticalParams(), used)
     small, small_valid, _ = _to_reflectance(src, raw, used, offset)
     stats = scene_stats({k: np.where(small_valid, v, np.nan) for k, v in small.items()})
@@ -632,7 +656,8 @@ def detect_optical_image(
         params=params, workers=workers, tile=tile, progress=progress,
     )
     model = model_for([k for k in src.bands if k != "scl"], params)
-    return OpticalImageResult(info, dets, cloud, valid, used, "given" if scale is not None else "values", model, src.zero_no_data)
+    used_from = "given" if scale is not None else src.toa.metadata.name if src.toa is not None else "values"
+    return OpticalImageResult(info, dets, cloud, valid, used, used_from, model, src.zero_no_data)
 
 
 def decimated_shape(shape: tuple[int, int]) -> tuple[int, int]:

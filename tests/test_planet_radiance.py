@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from sitewatch.cli import main
 from sitewatch.detect.optical_image import _read, open_optical
-from sitewatch.sources.planet_toa import TOA_NOTE
+from sitewatch.sources.planet_toa import HEADER_NOTE, TOA_NOTE
 from sitewatch.testing import site_utm_origin, tiny_site, write_tiff
 from sitewatch.workspace import Workspace, init_workspace
 
@@ -196,3 +196,85 @@ def test_skysat_analytic_dn_is_refused_unless_dn_scale(tmp_path: Path, ws: Works
     assert r.exit_code == 1 and str(image) in r.output and "analytic_sr" in r.output, r.output
     r = CliRunner().invoke(main, ["detect-image", str(image), "--dn-scale", "50000", "--out", str(out)])
     assert r.exit_code == 0, r.output
+
+
+SKYSAT = "20241017_012345_ssc6d1_0001"
+
+
+def _skysat(folder: Path, product: str = "ortho_analytic", header: object = None) -> Path:
+    """A SkySat radiance delivery: DN = reflectance / coefficient, and (``header``) the ImageDescription
+    JSON Planet writes its reflectance coefficients into."""
+    folder.mkdir(parents=True, exist_ok=True)
+    dn = np.round(_reflectance() / np.array(COEFFICIENTS)[:, None, None]).astype(np.uint16)
+    tags = None if header is None else {"TIFFTAG_IMAGEDESCRIPTION": json.dumps(header)}
+    return write_tiff(folder / f"{SKYSAT}_{product}.tif", dn, crs=CRS, transform=Affine(P, 0, X0, 0, -P, Y0), nodata=0, tags=tags)
+
+
+HEADER = {"properties": {"reflectance_coefficients": list(COEFFICIENTS)}}
+
+
+@pytest.mark.parametrize("product", ["ortho_analytic", "basic_analytic", "analytic"])
+def test_skysat_radiance_becomes_toa_reflectance_by_its_header(tmp_path: Path, ws: Workspace, product: str) -> None:
+    image = _skysat(tmp_path / "order", product, HEADER)
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(image), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    prov, data = _archived(ws)
+    assert prov["planet"]["reflectance"] == HEADER_NOTE and prov["planet"]["metadata"] == str(image.resolve())
+    assert prov["scale_applied"] == dict(zip(["blue", "green", "red", "nir"], COEFFICIENTS, strict=True))
+    water = data[:4, :, :10].reshape(4, -1)
+    water = water[:, np.isfinite(water).all(axis=0)]
+    assert water.size and np.allclose(np.median(water, axis=1), WATER, atol=2e-4)
+
+
+def test_skysat_radiance_import_and_detect_image_read_the_header(tmp_path: Path, ws: Workspace) -> None:
+    image = _skysat(tmp_path / "order", header=HEADER)
+    r = CliRunner().invoke(main, ["-q", "import", str(image), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = [o for s in store.sites() for o in store.observations(s.id)]
+    assert obs.provenance["planet"]["reflectance"] == HEADER_NOTE
+    src = open_optical(image)
+    assert src.toa is not None and src.toa.coefficients == COEFFICIENTS
+    bands, _, _ = _read(src, (0, 20, 0, 20), None, 0.0)
+    assert float(np.median(bands["blue"])) == pytest.approx(WATER[0], abs=2e-4)
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(image), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    meta = json.loads(out.read_text())["sitewatch"]
+    assert meta["planet"]["reflectance"] == HEADER_NOTE and meta["dn_scale_from"] == image.name and meta["dn_scale"] is None
+
+
+def test_skysat_radiance_without_header_coefficients_is_refused_unless_dn_scale(tmp_path: Path, ws: Workspace) -> None:
+    image = _skysat(tmp_path / "order", header={"properties": {"product": "ortho_analytic"}})
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(image), "-w", str(ws.root)])
+    assert r.exit_code == 1 and str(image) in r.output and "analytic_sr" in r.output and "radiance" in r.output, r.output
+    r = CliRunner().invoke(main, ["-q", "import", str(image), "-w", str(ws.root)])
+    assert r.exit_code != 0 and "analytic_sr" in r.output, r.output
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(image), "--out", str(out)])
+    assert r.exit_code != 0 and str(image) in r.output and "--dn-scale" in r.output, r.output
+    assert not out.exists()
+    r = CliRunner().invoke(main, ["detect-image", str(image), "--dn-scale", "50000", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert json.loads(out.read_text())["sitewatch"]["dn_scale_from"] == "given"
+
+
+def test_skysat_header_coefficients_of_other_bands_are_refused(tmp_path: Path, ws: Workspace) -> None:
+    image = _skysat(tmp_path / "order", header={"properties": {"reflectance_coefficients": list(COEFFICIENTS[:3])}})
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(image), "-w", str(ws.root)])
+    assert r.exit_code == 1 and str(image) in r.output and "reflectance_coefficients" in r.output, r.output
+
+
+def test_skysat_analytic_sr_is_read_as_before(tmp_path: Path, ws: Workspace) -> None:
+    folder = tmp_path / "order"
+    folder.mkdir()
+    dn = np.round(_reflectance() * 10_000).astype(np.uint16)
+    header = {"atmospheric_correction": {"aot_method": "fixed"}, "properties": {"reflectance_coefficients": list(COEFFICIENTS)}}
+    image = write_tiff(folder / f"{SKYSAT}_ortho_analytic_sr.tif", dn, crs=CRS, transform=Affine(P, 0, X0, 0, -P, Y0), nodata=0,
+                       tags={"TIFFTAG_IMAGEDESCRIPTION": json.dumps(header)})  # fmt: skip
+    assert open_optical(image).toa is None
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(image), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    prov, data = _archived(ws)
+    assert prov["scale_applied"] == pytest.approx(1e-4) and "planet" not in prov
+    assert np.allclose(np.nanmedian(data[:4, :, :10].reshape(4, -1), axis=1), WATER, atol=2e-4)

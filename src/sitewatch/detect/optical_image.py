@@ -19,7 +19,7 @@ This is the file-facing edge of :mod:`sitewatch.detect.optical` used by
   when their range says the export was stretched to the full 16 bits:
   :func:`~sitewatch.detect.optical.infer_dn_scale`, judged once a scene;
   ``scale`` overrides). A Planet radiance file is scaled band by band by its metadata XML's
-  reflectance coefficients (:mod:`sitewatch.sources.planet_toa`), or refused without it.
+  (SkySat: its GeoTIFF header's) reflectance coefficients (:mod:`sitewatch.sources.planet_toa`), or refused without them.
 - **Size.** Scenes are cut into overlapping tiles (bounded memory); scene-wide water
   references come from a decimated read so every tile judges contrast
   against the same water; each detection is kept by the one tile whose core
@@ -291,7 +291,8 @@ def open_optical(
     ground pixel size; it is required for images without one.
 
     A Planet radiance file (``…_3B_AnalyticMS_clip.tif``) takes the reflectance coefficients of its
-    metadata XML; without it, and a SkySat ``analytic_dn`` file, it is an :class:`InputError` naming
+    metadata XML, a SkySat ``…_analytic`` file those of its GeoTIFF header; without them, and a SkySat
+    ``analytic_dn`` file, it is an :class:`InputError` naming
     the file unless ``scale_given`` (the caller's scale then applies).
     """
     toa: PlanetTOA | None = None

@@ -14,12 +14,19 @@ TOA reflectance is not the surface reflectance the detector was trained on (the 
 left in, brightening dark water by a few hundredths), but it is reflectance: far nearer than radiance
 read as reflectance. Without the XML nothing says the scale, and the file is refused.
 
+A SkySat ``…_analytic…`` file without ``_sr`` or ``_dn`` (``…_ortho_analytic.tif``, ``…_basic_analytic.tif``)
+holds top-of-atmosphere radiance too; Planet puts its reflectance coefficients, one per band in band order,
+in the GeoTIFF header (support.planet.com, "What Is the Order of Reflectance Coefficients in the GeoTiff
+Header for SkySat Imagery?"): the ImageDescription tag's JSON, ``properties.reflectance_coefficients``, as
+ACOLITE's Planet reader takes them. A header without them is refused as PlanetScope without its XML is.
+
 A SkySat ``…_analytic_dn…`` (``…_basic_analytic_dn…``) file holds raw digital numbers, not radiance; its
 coefficients are not in a sidecar sitewatch reads, so it is refused unless the caller gives the scale.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -30,10 +37,13 @@ from ..errors import InputError
 from ..untrusted import parse_xml
 from .providers import ProviderProduct
 
-__all__ = ["PlanetTOA", "TOA_NOTE", "planet_toa", "planet_metadata_xml", "reflectance_coefficients"]
+__all__ = ["HEADER_NOTE", "PlanetTOA", "TOA_NOTE", "header_reflectance_coefficients", "planet_toa", "planet_metadata_xml", "reflectance_coefficients"]
 
 TOA_NOTE = "TOA from ps:reflectanceCoefficient"
 """What a converted file's provenance and detect-image's output say of its reflectance."""
+
+HEADER_NOTE = "TOA from the GeoTIFF header's reflectance_coefficients"
+"""The same for a SkySat radiance file, whose coefficients are in its own header."""
 
 _PS = "{http://schemas.planet.com/ps/v1/planet_product_metadata_geocorrected_level}"
 
@@ -43,9 +53,11 @@ class PlanetTOA:
     """A Planet radiance file's per-band reflectance coefficients, read from its metadata XML."""
 
     metadata: Path
-    """The ``…_metadata.xml`` (``…_metadata_clip.xml``) they were read from."""
+    """The ``…_metadata.xml`` (``…_metadata_clip.xml``) they were read from; for SkySat the image itself."""
     coefficients: tuple[float, ...]
     """TOA reflectance per DN, band 1 first, one for each band of the file."""
+    note: str = TOA_NOTE
+    """Where the coefficients came from, as the provenance says it (:data:`TOA_NOTE`, :data:`HEADER_NOTE`)."""
 
     def __post_init__(self) -> None:
         if not self.coefficients or not all(0.0 < c < 1.0 for c in self.coefficients):
@@ -55,20 +67,53 @@ class PlanetTOA:
         """What the provenance and detect-image's ``sitewatch`` member record of the conversion."""
         names = list(bands) if bands is not None else [f"band{i + 1}" for i in range(len(self.coefficients))]
         return {
-            "reflectance": TOA_NOTE,
+            "reflectance": self.note,
             "metadata": str(self.metadata.resolve()),
             "reflectance_coefficients": dict(zip(names, self.coefficients, strict=False)),
         }
 
 
 def _radiance_kind(product: ProviderProduct) -> str | None:
-    """``planetscope`` for a PlanetScope radiance product, ``skysat_dn`` for SkySat digital numbers, else None."""
+    """``planetscope`` for a PlanetScope radiance product, ``skysat`` for a SkySat one, ``skysat_dn`` for
+    SkySat digital numbers, else None."""
     name = product.product.upper()
     if product.provider == "PlanetScope" and name.startswith(("ANALYTIC", "BGRN")) and "_SR" not in name:
         return "planetscope"
     if product.provider == "SkySat" and name.startswith("ANALYTIC") and name.endswith("_DN"):
         return "skysat_dn"
+    if product.provider == "SkySat" and name.startswith("ANALYTIC") and "_SR" not in name:
+        return "skysat"
     return None
+
+
+def header_reflectance_coefficients(path: Path, count: int) -> tuple[float, ...] | None:
+    """A SkySat radiance file's ``reflectance_coefficients`` from the JSON of its ImageDescription tag
+    (under ``properties``, or at the top), band 1 first; None when the header gives none, an
+    :class:`InputError` naming the file when they are not one number for each of ``count`` bands."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    try:
+        with rasterio.open(path) as ds:
+            text = ds.tags().get("TIFFTAG_IMAGEDESCRIPTION")
+    except RasterioError:
+        return None
+    try:
+        header = json.loads(text) if text else None
+    except ValueError:
+        return None
+    if not isinstance(header, dict):
+        return None
+    found = header.get("properties", {}).get("reflectance_coefficients") if isinstance(header.get("properties"), dict) else None
+    found = header.get("reflectance_coefficients") if found is None else found
+    if found is None:
+        return None
+    if not isinstance(found, list) or len(found) != count or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in found):
+        raise InputError(
+            f"{path}: its header's reflectance_coefficients {found!r} are not one number for each of its {count} "
+            "bands; give the scene's analytic_sr (surface reflectance) product"
+        )
+    return tuple(float(c) for c in found)
 
 
 def planet_metadata_xml(path: Path) -> Path | None:
@@ -113,8 +158,10 @@ def planet_toa(path: Path | str, product: ProviderProduct | None, count: int, *,
     any other file (surface reflectance, Visual, another provider's) or when ``scale_given``
     (detect-image's ``--dn-scale``) says it and no XML does.
 
-    A PlanetScope radiance file without its XML, and a SkySat ``analytic_dn`` file, are an
-    :class:`InputError` naming the file unless ``scale_given``.
+    A SkySat radiance file (``…_analytic``, no ``_sr``/``_dn``) is converted by the coefficients in its
+    own GeoTIFF header. A PlanetScope radiance file without its XML, a SkySat one whose header has no
+    coefficients, and a SkySat ``analytic_dn`` file, are an :class:`InputError` naming the file unless
+    ``scale_given``.
     """
     kind = None if product is None else _radiance_kind(product)
     if kind is None or product is None:
@@ -127,6 +174,17 @@ def planet_toa(path: Path | str, product: ProviderProduct | None, count: int, *,
         raise InputError(
             f"{path}: {product.reason}: raw digital numbers, not reflectance, and the coefficients that would "
             "make them reflectance are not in a file sitewatch reads; give the scene's analytic_sr (surface "
+            "reflectance) product, or pass detect-image --dn-scale"
+        )
+    if kind == "skysat":
+        coefficients = header_reflectance_coefficients(path, count)
+        if coefficients is not None:
+            return PlanetTOA(path, coefficients, HEADER_NOTE)
+        if scale_given:
+            return None
+        raise InputError(
+            f"{path}: {product.reason}: top-of-atmosphere radiance, not reflectance, and its GeoTIFF header "
+            "gives no reflectance_coefficients to make it reflectance; give the scene's analytic_sr (surface "
             "reflectance) product, or pass detect-image --dn-scale"
         )
     xml = planet_metadata_xml(path)

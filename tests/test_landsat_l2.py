@@ -16,8 +16,8 @@ from sitewatch.cli import main
 from sitewatch.detect.clouds import SCL_HIDDEN, qa_pixel_to_scl
 from sitewatch.detection import detect_site
 from sitewatch.ingest import site_mask
-from sitewatch.testing import site_utm_origin, tiny_site, write_tiff
-from sitewatch.workspace import Workspace, init_workspace
+from sitewatch.testing import site_utm_origin, tiny_site, workspace_with_sites, write_tiff
+from sitewatch.workspace import Workspace
 
 SITE = tiny_site()
 P = 30.0
@@ -69,10 +69,7 @@ def _product(folder: Path, *, qa: bool = True) -> Path:
 
 @pytest.fixture()
 def ws(tmp_path: Path) -> Workspace:
-    ws = init_workspace(tmp_path / "ws")
-    with ws.store() as store:
-        store.put_site(SITE)
-    return ws
+    return workspace_with_sites(tmp_path / "ws", SITE)
 
 
 def test_qa_pixel_bits_read_as_scl() -> None:

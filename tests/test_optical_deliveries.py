@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from sitewatch.cli import main
 from sitewatch.ingest import metadata_sidecars, read_scene_ref
-from sitewatch.testing import site_utm_origin, tiny_site, write_tiff
-from sitewatch.workspace import Workspace, init_workspace
+from sitewatch.testing import site_utm_origin, tiny_site, workspace_with_sites, write_tiff
+from sitewatch.workspace import Workspace
 
 SITE = tiny_site("port", half_deg=0.004)
 
@@ -29,10 +29,7 @@ def _planet_image(folder: Path, name: str, value: int = 1200) -> Path:
 
 @pytest.fixture()
 def ws(tmp_path: Path) -> Workspace:
-    ws = init_workspace(tmp_path / "ws")
-    with ws.store() as store:
-        store.put_site(SITE)
-    return ws
+    return workspace_with_sites(tmp_path / "ws", SITE)
 
 
 def test_a_doves_scene_id_finds_its_metadata_json(tmp_path: Path) -> None:
@@ -127,10 +124,7 @@ def _landsat(folder: Path, *, metadata: str | None = "_MTL.txt") -> tuple[Path, 
 def landsat_ws(tmp_path: Path) -> Workspace:
     from test_landsat_l2 import SITE as LANDSAT_SITE
 
-    ws = init_workspace(tmp_path / "lws")
-    with ws.store() as store:
-        store.put_site(LANDSAT_SITE)
-    return ws
+    return workspace_with_sites(tmp_path / "lws", LANDSAT_SITE)
 
 
 @pytest.mark.parametrize("metadata", ["_MTL.xml", "_MTL.json", "both"])

@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from sitewatch.cli import main
 from sitewatch.detect.optical_image import _read, open_optical
 from sitewatch.sources.planet_toa import HEADER_NOTE, TOA_NOTE
-from sitewatch.testing import site_utm_origin, tiny_site, write_tiff
-from sitewatch.workspace import Workspace, init_workspace
+from sitewatch.testing import site_utm_origin, tiny_site, workspace_with_sites, write_tiff
+from sitewatch.workspace import Workspace
 
 SITE = tiny_site("port", half_deg=0.004)
 P = 3.0
@@ -71,10 +71,7 @@ def _radiance(folder: Path, *, xml: bool = True, name: str = f"{SCENE}_3B_Analyt
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Workspace:
-    ws = init_workspace(tmp_path / "ws")
-    with ws.store() as store:
-        store.put_site(SITE)
-    return ws
+    return workspace_with_sites(tmp_path / "ws", SITE)
 
 
 def _archived(ws: Workspace) -> tuple[dict, np.ndarray]:  # type: ignore[type-arg]

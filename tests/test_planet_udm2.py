@@ -19,9 +19,9 @@ from sitewatch.detect.clouds import SCL_HIDDEN, udm2_to_scl
 from sitewatch.detection import detect_site
 from sitewatch.ingest import site_mask
 from sitewatch.sources.planet import is_udm2, udm2_sibling
-from sitewatch.testing import site_utm_origin, tiny_site
+from sitewatch.testing import site_utm_origin, tiny_site, workspace_with_sites
 from sitewatch.testing.planet import udm2_of_classes, write_planet_scene
-from sitewatch.workspace import Workspace, init_workspace
+from sitewatch.workspace import Workspace
 from test_optical import QUAY, WATER, coverage
 
 SITE = tiny_site("port", half_deg=0.006)
@@ -164,10 +164,7 @@ def test_a_udm2_that_does_not_fit_the_image_is_refused_by_name(tmp_path: Path, w
 
 @pytest.fixture()
 def ws(tmp_path: Path) -> Workspace:
-    ws = init_workspace(tmp_path / "ws")
-    with ws.store() as store:
-        store.put_site(SITE)
-    return ws
+    return workspace_with_sites(tmp_path / "ws", SITE)
 
 
 def test_ingest_archives_the_udm2_as_the_cloud_mask_and_detect_uses_it(tmp_path: Path, ws: Workspace) -> None:

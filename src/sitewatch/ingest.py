@@ -371,7 +371,7 @@ def _band_names(
         # Some bands named, as detect-image reads them: PlanetScope's 8-band files describe theirs coastal_blue,
         # blue, green_i, green, yellow, red, rededge, nir (support.planet.com, "PlanetScope 8-band asset: band
         # order"), and read by count their coastal blue was taken for blue, green I for green, yellow for red.
-        return [m or (n if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", n) else f"band{i + 1}") for i, (m, n) in enumerate(zip(mapped, names, strict=True))]
+        return _provider_band_names([m or n for m, n in zip(mapped, names, strict=True)])
     from .detect.optical_image import bands_by_colour
 
     by_colour = {i: c for c, i in bands_by_colour(descriptions, colours).items()}
@@ -550,19 +550,7 @@ def _safe_scene_ref(product: S2Product, acquired: datetime | None, sensor: str |
             footprint = shapely.wkt.loads(product.footprint_wkt)
         except Exception:  # shapely's parse errors have no common base; the grid's box stands
             pass
-    scene = SceneRef(
-        provider="local",
-        collection="sentinel-2-l2a-safe",
-        item_id=product.name,
-        sensor="optical",
-        acquired=acquired or product.acquired,
-        resolution_m=round(min(px, py), 3),
-        hrefs={"data": str(product.path.resolve())},
-        footprint=footprint,
-        platform=product.platform,
-        properties={"acquired_from": "--acquired" if acquired else product.acquired_from},
-    )
-    return scene, list(product.bands)
+    return _product_scene_ref(product, "sentinel-2-l2a-safe", min(px, py), footprint, acquired)
 
 
 def _landsat_scene_ref(product: LandsatProduct, acquired: datetime | None, sensor: str | None) -> tuple[SceneRef, list[str]]:
@@ -577,13 +565,20 @@ def _landsat_scene_ref(product: LandsatProduct, acquired: datetime | None, senso
             footprint = _wgs84_footprint(src.crs, src.bounds)
     except RasterioError as exc:
         raise ImageReadError(f"{product.path}: GDAL could not read its band {first.name} ({exc})") from exc
+    return _product_scene_ref(product, "landsat-c2-l2", min(px, py), footprint, acquired)
+
+
+def _product_scene_ref(
+    product: S2Product | LandsatProduct, collection: str, pixel_m: float, footprint: Any, acquired: datetime | None
+) -> tuple[SceneRef, list[str]]:
+    """The scene of an optical product read whole (a Sentinel-2 SAFE, a Landsat Level-2 folder) and its band names."""
     scene = SceneRef(
         provider="local",
-        collection="landsat-c2-l2",
+        collection=collection,
         item_id=product.name,
         sensor="optical",
         acquired=acquired or product.acquired,
-        resolution_m=round(min(px, py), 3),
+        resolution_m=round(pixel_m, 3),
         hrefs={"data": str(product.path.resolve())},
         footprint=footprint,
         platform=product.platform,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import rasterio
@@ -18,12 +19,26 @@ from ..geo import reproject_geometry, utm_crs_for
 from ..model import Site
 from ..sites import site_from_bbox
 
-__all__ = ["write_tiff", "tiny_site", "site_utm_origin", "bboxes"]
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+__all__ = ["write_tiff", "tiny_site", "site_utm_origin", "bboxes", "workspace_with_sites"]
 
 
 def tiny_site(site_id: str = "tiny", lon: float = 132.338, lat: float = 42.880, half_deg: float = 0.01) -> Site:
     """A small square site (about 1.6 × 2.2 km at the default latitude)."""
     return site_from_bbox(site_id, (lon - half_deg, lat - half_deg, lon + half_deg, lat + half_deg), name=site_id)
+
+
+def workspace_with_sites(root: Path, *sites: Site) -> Workspace:
+    """A new workspace at ``root`` holding ``sites``."""
+    from ..workspace import init_workspace
+
+    ws = init_workspace(root)
+    with ws.store() as store:
+        for site in sites:
+            store.put_site(site)
+    return ws
 
 
 def site_utm_origin(site: Site, margin_m: float = 200.0) -> tuple[str, float, float]:

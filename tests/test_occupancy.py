@@ -475,6 +475,12 @@ def test_a_cut_piece_between_two_whole_neighbours_is_matched_to_the_hull_it_lies
     # 160 m from its hull's centroid but 0 m beyond the offset its cut allows; the boat is 120 m away.
     assert match_sightings(before, after, TimelineParams()) == [(0, 0)]
     assert match_sightings(before[::-1], after, TimelineParams()) == [(1, 0)]
+    # Two pieces that both lie on the hull (0 m beyond their offsets): the nearer is it, in either order.
+    hull = [_sighting(_at(a, 0, 0, 0, 400, heading=0.0), a)]
+    near = _sighting(_at(b, 0, 0, 100, 50, cut=True, heading=0.0), b)
+    far = _sighting(_at(b, 1, 0, -170, 50, cut=True, heading=0.0), b)
+    assert match_sightings(hull, [far, near], TimelineParams()) == [(0, 1)]
+    assert match_sightings(hull, [near, far], TimelineParams()) == [(0, 0)]
 
 
 def test_two_cut_pieces_may_lie_as_far_apart_as_the_longest_catalogue_class_allows() -> None:

@@ -16,6 +16,15 @@ Rules, each a field of :class:`TimelineParams`:
   ``truncated`` detection (the hull cut by the image's edge or by missing data) is a lower
   bound: it only rules out a vessel measured whole and shorter, and a whole measurement of
   the vessel on the same date stands for it (of two cut ones, the longer).
+- **Position**: away from a shared berth, two sightings are one vessel within
+  ``match_distance_m`` (150 m). A truncated sighting's centroid is its visible piece's: the
+  piece lies up to half the missing length from the hull's centroid, along the hull's axis, so
+  that offset is allowed on top, along the axis only - against a whole sighting half of (whole
+  length - cut length), along the whole one's heading (a 50 m piece of a 400 m ship: 175 m + 150 m);
+  between two cut ones, the most that a hull of the catalogue's longest class (Panamax, 235 m),
+  or of the longer piece, leaves: L - (l_a + l_b) / 2, along the longer piece's heading. Pairs
+  are costed by the distance beyond that offset, so a cut piece lying on its hull goes with it
+  rather than with a whole neighbour nearer its centroid. Two whole sightings: centroid to centroid.
 - **Arrivals and departures** compare each usable date with the previous
   usable date of the same period: a vessel matched on both stayed; one only
   on the later date arrived; one only on the earlier date left. The first
@@ -82,7 +91,8 @@ class TimelineParams:
     gap_days: int = 45
     """Usable dates further apart than this start a new observation period."""
     match_distance_m: float = 150.0
-    """Two sightings without a shared berth are the same vessel only within this distance."""
+    """Two sightings without a shared berth are the same vessel only within this distance (for a truncated
+    one, beyond the offset its missing part allows along the hull's axis)."""
     length_tolerance_m: float = 25.0
     """...and only when their measured lengths differ by at most this much, or, on coarser pixels,
     by three standard deviations of the difference of two measurements (the length error of
@@ -334,14 +344,14 @@ def match_sightings(
     that tolerance, and two truncated sightings fit any lengths) and either
     the same berth or, when either has no berth, centroids within ``match_distance_m``.
 
-    A truncated sighting's centroid is its visible piece's, not its hull's: the piece can lie up to
-    half the missing length from the hull's centroid, along the hull's axis. So its distance is
-    counted beyond that offset (:func:`_cut_offset_m`) - from a whole sighting, (whole length - cut
-    length) / 2 along the whole one's axis; between two cut ones, what a hull of the longest class
-    in :func:`sitewatch.vessels.catalogue` (or the longer piece, if longer) leaves beside them, along
-    the longer piece's axis - and across the axis not at all. Two whole sightings are measured
-    centroid to centroid.
-    Among the compatible pairings the one with the least total distance (so counted) wins.
+    A truncated sighting's centroid is its visible piece's, not its hull's, so its distance is
+    counted beyond the offset the missing part allows, along the hull's axis (``heading_deg``; a
+    circle without one) and not across it: against a whole sighting, half of (whole length - cut
+    length), along the whole one's axis; between two cut ones, the hull taken as the longest class
+    of :func:`sitewatch.vessels.catalogue` (or the longer piece, if longer), L - (l_a + l_b) / 2,
+    along the longer piece's axis. Two whole sightings are measured centroid to centroid.
+    Among the compatible pairings the one with the least total distance (so counted; then the
+    nearer centroids) wins, so a cut piece is not taken from its hull by a whole neighbour nearer it.
     """
     if not before or not after:
         return []
@@ -358,9 +368,11 @@ def match_sightings(
     both = (berth_a != "") & (berth_b != "")
     cut_a = np.array([s.truncated for s in before], bool)[:, None]
     cut_b = np.array([s.truncated for s in after], bool)[None, :]
-    heading_a = np.array([np.nan if s.heading_deg is None else s.heading_deg for s in before], float)[:, None]
-    heading_b = np.array([np.nan if s.heading_deg is None else s.heading_deg for s in after], float)[None, :]
-    dist = _cut_distance_m(east, north, d, len_a, len_b, cut_a, cut_b, heading_a, heading_b)
+    dist = d
+    if cut_a.any() or cut_b.any():
+        heading_a = np.array([np.nan if s.heading_deg is None else s.heading_deg for s in before], float)[:, None]
+        heading_b = np.array([np.nan if s.heading_deg is None else s.heading_deg for s in after], float)[None, :]
+        dist = _cut_distance_m(east, north, d, len_a, len_b, cut_a, cut_b, heading_a, heading_b)
     ok = np.where(both, berth_a == berth_b, dist <= params.match_distance_m)
     # A fixed tolerance would split one ship into a departure and an arrival whenever coarse
     # pixels mis-measure it: 25 m is two standard deviations at 10 m, less than one at 30 m.

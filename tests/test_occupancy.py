@@ -425,3 +425,89 @@ def test_a_vessel_seen_again_after_hidden_dates_stays_and_carries_no_last_seen()
     tl = build_timeline("dunai", [a, b, c], [vessel(a, 0), vessel(c, 0)])
     assert [(r.departures, r.departures_last_seen) for r in tl.rows] == [(0, {}), (0, {}), (0, {})]
     assert all(s.last_seen is None for r in tl.rows for s in r.sightings)
+
+
+def _at(
+    o: Observation, n: int, east_m: float, north_m: float, length: float, *, cut: bool = False, heading: float = 90.0
+) -> Detection:
+    """A vessel at no berth, ``east_m``/``north_m`` from the site's reference point, its axis at ``heading``."""
+    lon, lat = LON + east_m / 81_607.0, LAT + north_m / 110_540.0
+    fp = box(lon - 0.0001, lat - 0.0001, lon + 0.0001, lat + 0.0001)
+    return Detection(f"{o.id}-d{n}", o.id, "vessel", fp, length, 60.0, heading, 0.9, "test", "1", truncated=cut)
+
+
+def _stayed(first: list[Detection], second: list[Detection], a: Observation, b: Observation) -> tuple[int, int]:
+    row = build_timeline("dunai", [a, b], [*first, *second]).rows[1]
+    return row.arrivals, row.departures
+
+
+def test_a_cut_piece_of_a_long_hull_at_anchor_lies_up_to_half_the_missing_length_along_its_axis() -> None:
+    a, b = obs("2024-10-17"), obs("2024-10-18")
+    # A 400 m ship lying east-west, then only 50 m of it in the image: the piece's centroid can be
+    # (400 - 50) / 2 = 175 m from the hull's along the axis, 150 m further as any vessel may move.
+    for east in (140.0, 160.0, 175.0, -175.0, 320.0):
+        assert _stayed([_at(a, 0, 0, 0, 400)], [_at(b, 0, east, 0, 50, cut=True)], a, b) == (0, 0), east
+        # Cut first, whole next: the same.
+        assert _stayed([_at(a, 0, east, 0, 50, cut=True)], [_at(b, 0, 0, 0, 400)], a, b) == (0, 0), east
+    # Beyond the offset and the 150 m, or across the axis (no hull there), another vessel.
+    assert _stayed([_at(a, 0, 0, 0, 400)], [_at(b, 0, 330, 0, 50, cut=True)], a, b) == (1, 1)
+    assert _stayed([_at(a, 0, 0, 0, 400)], [_at(b, 0, 0, 160, 50, cut=True)], a, b) == (1, 1)
+    assert _stayed([_at(a, 0, 0, 0, 400, heading=0.0)], [_at(b, 0, 160, 0, 50, cut=True)], a, b) == (1, 1)
+    # The axis is the heading on the ground: north-south, the offset runs north.
+    assert _stayed([_at(a, 0, 0, 0, 400, heading=0.0)], [_at(b, 0, 0, 300, 50, cut=True)], a, b) == (0, 0)
+
+
+def test_two_whole_ships_are_matched_centroid_to_centroid_however_long() -> None:
+    a, b = obs("2024-10-17"), obs("2024-10-18")
+    assert _stayed([_at(a, 0, 0, 0, 400)], [_at(b, 0, 160, 0, 400)], a, b) == (1, 1)
+    # Two neighbours 160 m apart on both dates are two vessels that stayed, not one.
+    tl = build_timeline("dunai", [a, b], [_at(a, 0, 0, 0, 400), _at(a, 1, 160, 0, 400), _at(b, 0, 0, 0, 400), _at(b, 1, 160, 0, 400)])
+    assert [(r.vessels, r.arrivals, r.departures) for r in tl.rows] == [(2, 0, 0), (2, 0, 0)]
+
+
+def test_a_cut_piece_between_two_whole_neighbours_is_matched_to_the_hull_it_lies_on() -> None:
+    from sitewatch.analysis.occupancy import _sighting, match_sightings
+
+    a, b = obs("2024-10-17"), obs("2024-10-18")
+    big, small = _at(a, 0, 0, 0, 400), _at(a, 1, 160, 120, 100)
+    piece = _at(b, 0, 160, 0, 50, cut=True)  # on the 400 m hull's axis, 120 m from the 100 m boat
+    before, after = [_sighting(big, a), _sighting(small, a)], [_sighting(piece, b)]
+    # 160 m from its hull's centroid but 0 m beyond the offset its cut allows; the boat is 120 m away.
+    assert match_sightings(before, after, TimelineParams()) == [(0, 0)]
+    assert match_sightings(before[::-1], after, TimelineParams()) == [(1, 0)]
+    # Two pieces that both lie on the hull (0 m beyond their offsets): the nearer is it, in either order.
+    hull = [_sighting(_at(a, 0, 0, 0, 400, heading=0.0), a)]
+    near = _sighting(_at(b, 0, 0, 100, 50, cut=True, heading=0.0), b)
+    far = _sighting(_at(b, 1, 0, -170, 50, cut=True, heading=0.0), b)
+    assert match_sightings(hull, [far, near], TimelineParams()) == [(0, 1)]
+    assert match_sightings(hull, [near, far], TimelineParams()) == [(0, 0)]
+
+
+def test_two_cut_pieces_may_lie_as_far_apart_as_the_longest_catalogue_class_allows() -> None:
+    a, b = obs("2024-10-17"), obs("2024-10-18")
+    # Two 60 m pieces of one hull of at most 235 m (Panamax, the catalogue's longest): 175 m apart along it.
+    assert _stayed([_at(a, 0, 0, 0, 60, cut=True)], [_at(b, 0, 320, 0, 60, cut=True)], a, b) == (0, 0)
+    assert _stayed([_at(a, 0, 0, 0, 60, cut=True)], [_at(b, 0, 330, 0, 60, cut=True)], a, b) == (1, 1)
+    # A piece longer than that class is its own bound: 300 m and 100 m leave (300 - 100) / 2 = 100 m.
+    assert _stayed([_at(a, 0, 0, 0, 300, cut=True)], [_at(b, 0, 245, 0, 100, cut=True)], a, b) == (0, 0)
+    assert _stayed([_at(a, 0, 0, 0, 300, cut=True)], [_at(b, 0, 255, 0, 100, cut=True)], a, b) == (1, 1)
+    # Along the longer piece's axis: 150 m and 60 m leave 235 - 105 = 130 m.
+    longer = _at(a, 0, 0, 0, 150, cut=True, heading=0.0)
+    assert _stayed([longer], [_at(b, 0, 0, 270, 60, cut=True, heading=90.0)], a, b) == (0, 0)
+    assert _stayed([longer], [_at(b, 0, 270, 0, 60, cut=True, heading=90.0)], a, b) == (1, 1)
+
+
+def test_a_sighting_without_a_heading_takes_the_offset_in_every_direction() -> None:
+    from sitewatch.analysis.occupancy import Sighting, match_sightings
+
+    whole = Sighting("w", "o1", "sar", LON, LAT, 400.0, None)
+    cut = Sighting("c", "o2", "sar", LON, LAT + 300 / 110_540.0, 50.0, None, truncated=True)
+    assert match_sightings([whole], [cut], TimelineParams()) == [(0, 0)]  # 300 m: 175 + 125
+    far = replace(cut, lat=LAT + 330 / 110_540.0)
+    assert match_sightings([whole], [far], TimelineParams()) == []
+
+
+def test_two_looks_of_a_date_count_a_cut_piece_of_a_long_hull_once() -> None:
+    s, o = obs("2024-10-17", "sar", hour=21), obs("2024-10-17", "optical", hour=2, cloud=0.0)
+    (row,) = build_timeline("dunai", [s, o], [_at(s, 0, 0, 0, 400), _at(o, 0, 170, 0, 50, cut=True)]).rows
+    assert row.vessels == 1 and [x.length_m for x in row.sightings] == [400.0]

@@ -16,6 +16,15 @@ Rules, each a field of :class:`TimelineParams`:
   ``truncated`` detection (the hull cut by the image's edge or by missing data) is a lower
   bound: it only rules out a vessel measured whole and shorter, and a whole measurement of
   the vessel on the same date stands for it (of two cut ones, the longer).
+- **Position**: away from a shared berth, two sightings are one vessel within
+  ``match_distance_m`` (150 m). A truncated sighting's centroid is its visible piece's: the
+  piece lies up to half the missing length from the hull's centroid, along the hull's axis, so
+  that offset is allowed on top, along the axis only - against a whole sighting half of (whole
+  length - cut length), along the whole one's heading (a 50 m piece of a 400 m ship: 175 m + 150 m);
+  between two cut ones, the most that a hull of the catalogue's longest class (Panamax, 235 m),
+  or of the longer piece, leaves: L - (l_a + l_b) / 2, along the longer piece's heading. Pairs
+  are costed by the distance beyond that offset, so a cut piece lying on its hull goes with it
+  rather than with a whole neighbour nearer its centroid. Two whole sightings: centroid to centroid.
 - **Arrivals and departures** compare each usable date with the previous
   usable date of the same period: a vessel matched on both stayed; one only
   on the later date arrived; one only on the earlier date left. The first
@@ -32,6 +41,7 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +50,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ..errors import InputError
 from ..model import Detection, Observation
-from ..vessels import length_sigma_m
+from ..vessels import catalogue, length_sigma_m
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -81,7 +91,8 @@ class TimelineParams:
     gap_days: int = 45
     """Usable dates further apart than this start a new observation period."""
     match_distance_m: float = 150.0
-    """Two sightings without a shared berth are the same vessel only within this distance."""
+    """Two sightings without a shared berth are the same vessel only within this distance (for a truncated
+    one, beyond the offset its missing part allows along the hull's axis)."""
     length_tolerance_m: float = 25.0
     """...and only when their measured lengths differ by at most this much, or, on coarser pixels,
     by three standard deviations of the difference of two measurements (the length error of
@@ -125,6 +136,9 @@ class Sighting:
     last_seen: date | None = None
     """For a vessel carried forward past dates its berth was hidden: the date it was last seen, the date of
     its ``detection_id`` and ``observation_id`` (None: seen on the date it stands for)."""
+    heading_deg: float | None = None
+    """Orientation of the long axis, degrees clockwise from true north (the detection's); a cut hull's
+    missing part lies along it. None: not known, and a cut sighting's wider tolerance is then a circle."""
 
 
 _Date = date
@@ -329,7 +343,15 @@ def match_sightings(
     sighting's length is a lower bound, so it only has to be no longer than the other's, within
     that tolerance, and two truncated sightings fit any lengths) and either
     the same berth or, when either has no berth, centroids within ``match_distance_m``.
-    Among the compatible pairings the one with the least total distance wins.
+
+    A truncated sighting's centroid is its visible piece's, not its hull's, so its distance is
+    counted beyond the offset the missing part allows, along the hull's axis (``heading_deg``; a
+    circle without one) and not across it: against a whole sighting, half of (whole length - cut
+    length), along the whole one's axis; between two cut ones, the hull taken as the longest class
+    of :func:`sitewatch.vessels.catalogue` (or the longer piece, if longer), L - (l_a + l_b) / 2,
+    along the longer piece's axis. Two whole sightings are measured centroid to centroid.
+    Among the compatible pairings the one with the least total distance (so counted; then the
+    nearer centroids) wins, so a cut piece is not taken from its hull by a whole neighbour nearer it.
     """
     if not before or not after:
         return []
@@ -339,11 +361,19 @@ def match_sightings(
     (lon_a, lat_a, len_a), (lon_b, lat_b, len_b) = a, b
     # Equirectangular distance: exact enough over a port (a few km), no dependencies.
     k = np.cos(np.radians((lat_a + lat_b) / 2))
-    d = np.hypot((lon_a - lon_b) * 111_320.0 * k, (lat_a - lat_b) * 110_540.0)
+    east, north = (lon_b - lon_a) * 111_320.0 * k, (lat_b - lat_a) * 110_540.0
+    d = np.hypot(east, north)
     berth_a = np.array([s.berth_id or "" for s in before], object)[:, None]
     berth_b = np.array([s.berth_id or "" for s in after], object)[None, :]
     both = (berth_a != "") & (berth_b != "")
-    ok = np.where(both, berth_a == berth_b, d <= params.match_distance_m)
+    cut_a = np.array([s.truncated for s in before], bool)[:, None]
+    cut_b = np.array([s.truncated for s in after], bool)[None, :]
+    dist = d
+    if cut_a.any() or cut_b.any():
+        heading_a = np.array([np.nan if s.heading_deg is None else s.heading_deg for s in before], float)[:, None]
+        heading_b = np.array([np.nan if s.heading_deg is None else s.heading_deg for s in after], float)[None, :]
+        dist = _cut_distance_m(east, north, d, len_a, len_b, cut_a, cut_b, heading_a, heading_b)
+    ok = np.where(both, berth_a == berth_b, dist <= params.match_distance_m)
     # A fixed tolerance would split one ship into a departure and an arrival whenever coarse
     # pixels mis-measure it: 25 m is two standard deviations at 10 m, less than one at 30 m.
     sigma_a = np.array([length_sigma_m(s.resolution_m) if s.resolution_m else 0.0 for s in before])[:, None]
@@ -351,21 +381,71 @@ def match_sightings(
     tol = np.maximum(params.length_tolerance_m, 3.0 * np.hypot(sigma_a, sigma_b))
     # A hull cut by the image's edge or by missing data was measured short: its length says the
     # vessel is at least that long, not that it is no longer (a cut 90 m of a 180 m ship is the ship).
-    cut_a = np.array([s.truncated for s in before], bool)[:, None]
-    cut_b = np.array([s.truncated for s in after], bool)[None, :]
     ok &= np.where(
         cut_a & cut_b, True,
         np.where(cut_a, len_b >= len_a - tol, np.where(cut_b, len_a >= len_b - tol, np.abs(len_a - len_b) <= tol)),
     )  # fmt: skip
-    cost = np.where(ok, d, big)
+    # A cut piece lying on its hull's axis is 0 m beyond its offset from any hull long enough to hold it:
+    # of such, the nearer centroid wins (a thousandth of a metre per metre only breaks the tie).
+    cost = np.where(ok, dist + 1e-3 * d, big)
     rows, cols = linear_sum_assignment(cost)
     return [(int(i), int(j)) for i, j in zip(rows, cols, strict=True) if cost[i, j] < big]
+
+
+@lru_cache(maxsize=1)
+def _longest_class_m() -> float:
+    return max(c.length_max_m for c in catalogue())
+
+
+def _cut_offset_m(
+    len_a: np.ndarray, len_b: np.ndarray, cut_a: np.ndarray, cut_b: np.ndarray
+) -> np.ndarray:
+    """How far (m) the visible centroids of two looks of one hull can lie apart along its axis.
+
+    A piece of length ``l`` of a hull of length ``L`` has its centroid up to (L - l) / 2 from the
+    hull's; two pieces lie at most L - (l_a + l_b) / 2 apart (the hull spans both), which for a piece
+    against the whole hull (L = l_b) is (l_b - l_a) / 2. Two cut pieces leave L unknown: it is taken
+    as the longest class of the vessel catalogue (the ships a site is watched for), or the longer
+    piece when that is longer; a longer hull seen cut at both ends on two dates stays two vessels.
+    Two whole looks: 0.
+    """
+    hull = np.where(cut_a & cut_b, np.maximum(_longest_class_m(), np.maximum(len_a, len_b)), np.where(cut_a, len_b, len_a))
+    return np.where(cut_a | cut_b, np.maximum(0.0, hull - (len_a + len_b) / 2), 0.0)
+
+
+def _cut_distance_m(
+    east: np.ndarray,
+    north: np.ndarray,
+    d: np.ndarray,
+    len_a: np.ndarray,
+    len_b: np.ndarray,
+    cut_a: np.ndarray,
+    cut_b: np.ndarray,
+    heading_a: np.ndarray,
+    heading_b: np.ndarray,
+) -> np.ndarray:
+    """Distance (m) between two looks beyond what a cut hull's offset explains; ``d`` for two whole looks.
+
+    The offset runs along the hull's axis: the whole look's (a short piece of a broad hull can be wider
+    than long, so its own axis says little), of two cut looks the longer piece's. Across it the
+    distance counts in full. Without a heading, the offset is taken off in every direction.
+    """
+    offset = _cut_offset_m(len_a, len_b, cut_a, cut_b)
+    axis = np.radians(np.where((cut_a & ~cut_b) | (cut_a & cut_b & (len_b > len_a)), heading_b, heading_a))
+    along = east * np.sin(axis) + north * np.cos(axis)  # headings are clockwise from north
+    across = east * np.cos(axis) - north * np.sin(axis)
+    beyond = np.where(
+        np.isnan(axis), np.maximum(0.0, d - offset), np.hypot(np.maximum(0.0, np.abs(along) - offset), across)
+    )
+    # Two whole looks keep their plain distance, to the last bit.
+    return np.where(offset > 0, beyond, d)
 
 
 def _sighting(d: Detection, obs: Observation) -> Sighting:
     c = d.footprint.centroid
     return Sighting(
-        d.id, obs.id, obs.scene.sensor, c.x, c.y, d.length_m, d.berth_id, obs.scene.resolution_m, bool(d.truncated)
+        d.id, obs.id, obs.scene.sensor, c.x, c.y, d.length_m, d.berth_id, obs.scene.resolution_m, bool(d.truncated),
+        heading_deg=d.heading_deg,
     )
 
 

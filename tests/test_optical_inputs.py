@@ -175,6 +175,14 @@ def test_nan_in_any_band_is_no_data() -> None:
     assert res.hidden[:, :20].all() and not res.hidden[:, 60:].any()
 
 
+def test_the_scene_water_references_leave_a_no_data_collar_out() -> None:
+    # NaN was read as 0: half a scene of no data was its darkest "water" (NIR 0, NDWI 0), and the
+    # water threshold and the references every feature is judged against moved with it.
+    img = port()
+    collared = np.concatenate([img, np.full_like(img, np.nan)], axis=2)
+    assert scene_stats(bands_of(collared)) == scene_stats(bands_of(img))
+
+
 # ---------------------------------------------------------------- files and --band
 
 

@@ -67,7 +67,7 @@ from scipy import ndimage
 
 from ..errors import InputError
 from .base import PixelDetection, detections_from_measurements, pixel_size_pair, touches_edge
-from .clouds import cloud_mask
+from .clouds import cloud_mask, scl_no_data
 from .optical_cranes import _crane_objects
 from .optical_features import (
     BANDS,
@@ -169,7 +169,9 @@ def score_pixels(
         raise InputError(f"valid mask shape {ok.shape} differs from the bands' {shape}")
     for band in b.values():  # a NaN (or infinite) value in any band is no data there
         ok = ok & np.isfinite(band)
-    cloud = cloud_mask(b, scl=scl, pixel_size=p, bright=params.cloud_bright)
+    if scl is not None:
+        ok = ok & ~scl_no_data(scl)
+    cloud = cloud_mask(b, scl=scl, pixel_size=p, bright=params.cloud_bright, valid=ok)
     hidden = cloud | ~ok
     feats, raw_water = feature_planes(b, (px, py), None, stats)
     search = dilate(raw_water, _px(2 * params.near_water_m, p)) & ~hidden

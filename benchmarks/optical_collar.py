@@ -1,15 +1,20 @@
 """Ships cut by a no-data collar on the sen2ships ports: reported cut, or lost?
 
     python benchmarks/optical_collar.py                 # both diagonals, every port with bands
+    python benchmarks/optical_collar.py --fill 1        # the collar white (a fill under alpha 0), not 0
     python benchmarks/optical_collar.py --cuts diag     # one collar
     python benchmarks/optical_collar.py --ports busan   # some ports
+    python benchmarks/optical_collar.py --rules drop    # the shipped rule alone (code without nodata_cut)
 
 A scene's no-data collar (a Sentinel-2 tile's diagonal edge, a Planet scene's black fill, a Landsat
-collar) cuts the ships lying across it. Each port is run by the shipped model three ways: as it is
-(the baseline of ``optical_sen2ships.py --shipped``, which must not move), and with half the image
-beyond a diagonal set to no data as a real collar has it (every band 0, ``valid`` False, the water
+collar) cuts the ships lying across it. Each port is run by the shipped model as it is (the baseline
+of ``optical_sen2ships.py --shipped``, which must not move), and with half the image beyond a diagonal
+set to no data as a real collar has it (every band ``--fill``, 0 by default, ``valid`` False, the water
 references taken over the valid pixels as ``detect-image`` and the pipeline take them). ``diag``
-blanks the lower-right half (row/h + col/w > 1), ``anti`` the lower-left (row/h > col/w).
+blanks the lower-right half (row/h + col/w > 1), ``anti`` the lower-left (row/h > col/w). Each
+collared port is run under both rules: ``drop`` (the default: an object within the cloud margin of
+cloud or no data is dropped) and ``cut`` (``OpticalParams.nodata_cut``: beside no data alone it is
+reported ``truncated``, and the margin keeps to cloud and shadow).
 
 Counts of a collared run, against the labelled ships not wholly under the collar:
 
@@ -27,7 +32,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +47,7 @@ from sitewatch.detect.base import PixelDetection  # noqa: E402
 from sitewatch.detect.optical import OpticalParams, detect_optical, scene_stats  # noqa: E402
 
 CUTS = ("diag", "anti")
+RULES = ("drop", "cut")
 
 
 def collar(shape: tuple[int, int], cut: str) -> NDArray[np.bool_]:
@@ -52,11 +58,11 @@ def collar(shape: tuple[int, int], cut: str) -> NDArray[np.bool_]:
     return np.asarray(r + c > 1.0 if cut == "diag" else r > c)
 
 
-def run(port: Port, nodata: NDArray[np.bool_] | None, params: OpticalParams) -> list[PixelDetection]:
-    """The shipped model on ``port``, with ``nodata`` pixels (if any) blanked as a real collar is."""
+def run(port: Port, nodata: NDArray[np.bool_] | None, params: OpticalParams, fill: float = 0.0) -> list[PixelDetection]:
+    """The shipped model on ``port``, with ``nodata`` pixels (if any) set to ``fill`` and not valid, as a real collar is."""
     if nodata is None:
         return detect_optical(port.bands, port.pixel_size, params=params)
-    bands = {k: np.where(nodata, np.float32(0.0), v) for k, v in port.bands.items()}
+    bands = {k: np.where(nodata, np.float32(fill), v) for k, v in port.bands.items()}
     stats = scene_stats({k: np.where(nodata, np.float32(np.nan), v) for k, v in port.bands.items()})
     return detect_optical(bands, port.pixel_size, valid=~nodata, params=params, stats=stats)
 
@@ -127,43 +133,56 @@ def main() -> None:
     ap = argparse.ArgumentParser(description="optical detector on sen2ships with a synthetic no-data collar")
     ap.add_argument("--ports", nargs="*", default=None)
     ap.add_argument("--cuts", nargs="*", default=list(CUTS), choices=CUTS)
+    ap.add_argument("--rules", nargs="*", default=list(RULES), choices=RULES)
+    ap.add_argument("--fill", type=float, default=0.0, help="reflectance of the collar's bands (0: black fill)")
     args = ap.parse_args()
     names = select_ports(args.ports)
     params = OpticalParams()
-    print(f"optical detector (shipped model) on sen2ships ({len(names)} ports) with a no-data collar")
+    rule_params = {r: params if r == "drop" else replace(params, nodata_cut=True) for r in args.rules}
+    print(f"optical detector (shipped model) on sen2ships ({len(names)} ports) with a no-data collar of {args.fill:g}")
     base_scores: list[Score] = []
-    cut_scores: dict[str, list[Score]] = {c: [] for c in args.cuts}
-    tallies: dict[str, list[tuple[str, Tally]]] = {c: [] for c in args.cuts}
+    runs = [(c, r) for c in args.cuts for r in args.rules]
+    cut_scores: dict[tuple[str, str], list[Score]] = {k: [] for k in runs}
+    tallies: dict[tuple[str, str], list[tuple[str, Tally]]] = {k: [] for k in runs}
     t0 = time.perf_counter()
     for n in names:
         port = load_port(n)
         base = run(port, None, params)
         base_scores.append(score(port, base))
-        for c in args.cuts:
+        for c, r in runs:
             nodata = collar(port.bands["green"].shape, c)
-            dets = run(port, nodata, params)
+            dets = run(port, nodata, rule_params[r], args.fill)
             t, s = tally(port, nodata, dets, base, params)
-            tallies[c].append((n, t))
-            cut_scores[c].append(s)
+            tallies[c, r].append((n, t))
+            cut_scores[c, r].append(s)
     print(f"({time.perf_counter() - t0:.0f} s)")
     print("\nno collar (must equal optical_sen2ships.py --shipped)")
     print(HEADER)
     for n, s in zip(names, base_scores, strict=True):
         print(_line(n, s))
     print(_line("POOLED", pooled(base_scores)))
-    for c in args.cuts:
-        print(f"\ncollar '{c}': ships not wholly under it")
+    for c, r in runs:
+        print(f"\ncollar '{c}', rule '{r}': ships not wholly under the collar")
         print(HEADER)
-        for n, s in zip(names, cut_scores[c], strict=True):
+        for n, s in zip(names, cut_scores[c, r], strict=True):
             print(_line(n, s))
-        print(_line("POOLED", pooled(cut_scores[c])))
-        print(f"\ncollar '{c}': ships cut by it and near it, false alarms along it")
+        print(_line("POOLED", pooled(cut_scores[c, r])))
+        print(f"\ncollar '{c}', rule '{r}': ships cut by it and near it, false alarms along it")
         print(TALLY_HEADER)
         total = Tally()
-        for n, t in tallies[c]:
+        for n, t in tallies[c, r]:
             total.add(t)
             print(t.line(n))
         print(total.line("POOLED"))
+    print("\npooled over the collars")
+    print("rule         " + TALLY_HEADER[13:] + "    tp   fp   fn")
+    for r in args.rules:
+        total = Tally()
+        for c in args.cuts:
+            for _, t in tallies[c, r]:
+                total.add(t)
+        s = pooled([x for c in args.cuts for x in cut_scores[c, r]])
+        print(total.line(r) + f"  {s.tp:4d} {s.fp:4d} {s.fn:4d}")
 
 
 if __name__ == "__main__":

@@ -175,6 +175,26 @@ def test_scl_no_data_is_no_data_not_cloud() -> None:
     assert cloud_fraction(res.cloud) == pytest.approx(10 * 100 / 120**2)
 
 
+def test_a_ship_cut_by_no_data_is_dropped_or_with_nodata_cut_reported_cut() -> None:
+    bands, water = scene(10.0)
+    valid = np.ones(water.shape, bool)
+    valid[:58, :] = False  # no data over the ship's north end (rows 54-66)
+    assert vessels(detect_optical(bands, 10.0, water=water, valid=valid)) == []  # the default, as measured
+    cut = OpticalParams(nodata_cut=True)
+    (d,) = vessels(detect_optical(bands, 10.0, water=water, valid=valid, params=cut))
+    assert d.truncated and 50 < d.length_m < SHIP[0] - 20
+    # Beside cloud it is still dropped: a cloud's soft edge makes false objects.
+    scl = np.full(water.shape, 6, np.uint8)
+    scl[:58, :] = 9
+    assert vessels(detect_optical(bands, 10.0, water=water, scl=scl, params=cut)) == []
+    # Whole but within the cloud margin of no data alone: kept, and whole.
+    valid[:] = True
+    valid[:, : int((QUAY_X - SHIP[1] - 50.0) / 10.0)] = False
+    assert vessels(detect_optical(bands, 10.0, water=water, valid=valid)) == []
+    (d,) = vessels(detect_optical(bands, 10.0, water=water, valid=valid, params=cut))
+    assert not d.truncated and abs(d.length_m - SHIP[0]) <= 25
+
+
 def test_overcast_scene_is_all_cloud_and_reports_nothing() -> None:
     overcast = {k: np.full((120, 120), 0.6, np.float32) for k in ("blue", "green", "red", "nir")}
     assert cloud_mask(overcast, pixel_size=10.0).all()  # used to fail looking for shadows

@@ -197,6 +197,25 @@ def test_a_white_fill_without_data_hides_no_ship_beside_it() -> None:
     assert len(clear) == len(found) == 1 and np.allclose(found, clear, atol=1.0)
 
 
+def test_candidates_cut_by_no_data_are_marked_with_cloud_given_and_dropped_without() -> None:
+    from sitewatch.detect.optical import OpticalParams, _load_model, model_for, multi_candidates, score_pixels
+
+    img = port()
+    valid = np.ones(img.shape[1:], bool)
+    valid[:80] = False  # no data over the ship's north half
+    params = OpticalParams()
+    sc = score_pixels(bands_of(img), (10.0, 10.0), _load_model(model_for(bands_of(img), params)), valid=valid, params=params)
+
+    def on_ship(cloud: NDArray[np.bool_] | None) -> list[float]:
+        m, _ = multi_candidates(sc.prob, sc.features, sc.water, sc.hidden, (10.0, 10.0), params, cloud=cloud)
+        near = np.hypot(m["row"] - SHIP_AT[0], m["col"] - SHIP_AT[1]) < 8
+        return [float(t) for t in m["truncated"][near]]
+
+    assert on_ship(None) == []  # the cloud margin over every hidden pixel, as the default runs it
+    cut = on_ship(sc.cloud)  # OpticalParams.nodata_cut: the margin over cloud alone
+    assert cut and all(t == 1.0 for t in cut)
+
+
 # ---------------------------------------------------------------- files and --band
 
 

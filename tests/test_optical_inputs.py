@@ -198,7 +198,13 @@ def test_a_white_fill_without_data_hides_no_ship_beside_it() -> None:
 
 
 def test_candidates_cut_by_no_data_are_marked_with_cloud_given_and_dropped_without() -> None:
-    from sitewatch.detect.optical import OpticalParams, _load_model, model_for, multi_candidates, score_pixels
+    from sitewatch.detect.optical import (
+        OpticalParams,
+        _load_model,
+        model_for,
+        multi_candidates,
+        score_pixels,
+    )
 
     img = port()
     valid = np.ones(img.shape[1:], bool)

@@ -83,6 +83,7 @@ from .optical_model import _load_model, mlp_forward, model_for, object_scores, v
 from .optical_objects import (
     OBJECT_FEATURE_NAMES,
     _anchored,
+    _beside,
     _inside,
     _measure,
     _non_overlapping,
@@ -259,11 +260,6 @@ def detect_optical_result(
         vessels = _vessel_objects(prob, sc.features, sc.water, sc.hidden, (px, py), params, model, sc.bands, cloud)
     out = _flag_edge(vessels + cranes, sc.water.shape)
     return OpticalResult(sorted(out, key=lambda d: -d.score), sc.hidden, sc.cloud, sc.water)
-
-
-def _beside(nodata: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    """Pixels with data next to (8-neighbours of) a pixel in ``nodata``: an object holding one is cut."""
-    return np.asarray(ndimage.binary_dilation(nodata, np.ones((3, 3), bool)) & ~nodata)
 
 
 def _flag_edge(found: list[PixelDetection], shape: tuple[int, int]) -> list[PixelDetection]:

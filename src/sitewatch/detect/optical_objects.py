@@ -204,10 +204,12 @@ def _margins(
     if cloud is None:
         return _near_hidden(hidden, pixel_size, params), None
     nodata = hidden & ~cloud
-    beside = None
-    if nodata.any():
-        beside = np.asarray(ndimage.binary_dilation(nodata, np.ones((3, 3), bool)) & ~nodata)
-    return _near_hidden(cloud, pixel_size, params), beside
+    return _near_hidden(cloud, pixel_size, params), _beside(nodata) if nodata.any() else None
+
+
+def _beside(nodata: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Pixels with data next to (8-neighbours of) a pixel in ``nodata``: an object holding one is cut."""
+    return np.asarray(ndimage.binary_dilation(nodata, np.ones((3, 3), bool)) & ~nodata)
 
 
 def _candidates_near(

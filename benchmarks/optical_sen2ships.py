@@ -85,27 +85,34 @@ def label_lengths(port: Port) -> NDArray[np.float64]:
     return measure_components(labels, np.arange(1, len(port.masks) + 1), port.pixel_size)["length_m"]
 
 
-def score(port: Port, dets: list[PixelDetection]) -> Score:
-    """One-to-one matching: centroid inside a labelled box, best score first."""
+def match(port: Port, dets: list[PixelDetection]) -> tuple[NDArray[np.bool_], dict[int, PixelDetection]]:
+    """One-to-one matching of vessel detections to labelled boxes: a detection's centroid inside a
+    box, best score first, the nearest box centre among several. Returns which boxes were taken
+    and the detection that took each (by box index)."""
     vessels = sorted((d for d in dets if d.kind == "vessel"), key=lambda d: -d.score)
     boxes = port.boxes
     centres = np.column_stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2])
     taken = np.zeros(len(boxes), bool)
-    lengths = label_lengths(port)
-    tp = fp = 0
-    errs = []
+    det_of: dict[int, PixelDetection] = {}
     for d in vessels:
         x, y = d.col + 0.5, d.row + 0.5  # pixel centre -> box coordinates (box edges at integers)
         inside = (boxes[:, 0] <= x) & (x <= boxes[:, 2]) & (boxes[:, 1] <= y) & (y <= boxes[:, 3]) & ~taken
         if not inside.any():
-            fp += 1
             continue
         cand = np.flatnonzero(inside)
-        j = cand[np.argmin(np.hypot(*(centres[cand] - (x, y)).T))]
+        j = int(cand[np.argmin(np.hypot(*(centres[cand] - (x, y)).T))])
         taken[j] = True
-        tp += 1
-        errs.append(d.length_m - lengths[j])
-    return Score(tp, fp, int((~taken).sum()), tuple(errs))
+        det_of[j] = d
+    return taken, det_of
+
+
+def score(port: Port, dets: list[PixelDetection]) -> Score:
+    """One-to-one matching (:func:`match`): centroid inside a labelled box, best score first."""
+    taken, det_of = match(port, dets)
+    lengths = label_lengths(port)
+    n = sum(1 for d in dets if d.kind == "vessel")
+    errs = [det_of[j].length_m - lengths[j] for j in sorted(det_of, key=lambda j: -det_of[j].score)]
+    return Score(len(det_of), n - len(det_of), int((~taken).sum()), tuple(errs))
 
 
 def pooled(scores: list[Score]) -> Score:

@@ -150,6 +150,51 @@ def test_scl_cloud_classes_hide_the_ship() -> None:
     assert set(SCL_HIDDEN) >= {3, 8, 9, 10} and 11 not in SCL_HIDDEN
 
 
+def test_a_bright_fill_without_data_is_not_cloud_and_hides_no_ship_beside_it() -> None:
+    # A white fill under alpha 0 (255, 65535: reflectance 1) 130 m west of the ship: the spectral cloud
+    # test ran over it, took it for cloud, and its margins (the test's and the detector's) hid the ship.
+    # (Image only: tests/test_optical_inputs.py.)
+    bands, water = scene(10.0)
+    clear = vessels(detect_optical(bands, 10.0, water=water))
+    fill = np.zeros(water.shape, bool)
+    fill[:, : int((QUAY_X - 2.0 - SHIP[1] - 130.0) / 10.0)] = True
+    white = {k: np.where(fill, np.float32(1.0), v) for k, v in bands.items()}
+    assert not cloud_mask(white, pixel_size=10.0, valid=~fill).any()
+    res = detect_optical_result(white, 10.0, valid=~fill, water=water)
+    assert not res.cloud.any() and res.hidden[fill].all()
+    assert len(clear) == 1 and [(d.row, d.col) for d in vessels(res.detections)] == [(d.row, d.col) for d in clear]
+
+
+def test_scl_no_data_is_no_data_not_cloud() -> None:
+    bands, water = scene(10.0)
+    scl = np.full(water.shape, 6, np.uint8)
+    scl[:, :10] = 0  # a Sentinel-2 tile's collar
+    scl[:10, 20:] = 9
+    res = detect_optical_result(bands, 10.0, water=water, scl=scl)
+    assert res.hidden[:, :10].all() and not res.cloud[:, :10].any() and res.cloud[:10, 20:].all()
+    assert cloud_fraction(res.cloud) == pytest.approx(10 * 100 / 120**2)
+
+
+def test_a_ship_cut_by_no_data_is_dropped_or_with_nodata_cut_reported_cut() -> None:
+    bands, water = scene(10.0)
+    valid = np.ones(water.shape, bool)
+    valid[:58, :] = False  # no data over the ship's north end (rows 54-66)
+    assert vessels(detect_optical(bands, 10.0, water=water, valid=valid)) == []  # the default, as measured
+    cut = OpticalParams(nodata_cut=True)
+    (d,) = vessels(detect_optical(bands, 10.0, water=water, valid=valid, params=cut))
+    assert d.truncated and 50 < d.length_m < SHIP[0] - 20
+    # Beside cloud it is still dropped: a cloud's soft edge makes false objects.
+    scl = np.full(water.shape, 6, np.uint8)
+    scl[:58, :] = 9
+    assert vessels(detect_optical(bands, 10.0, water=water, scl=scl, params=cut)) == []
+    # Whole but within the cloud margin of no data alone: kept, and whole.
+    valid[:] = True
+    valid[:, : int((QUAY_X - SHIP[1] - 50.0) / 10.0)] = False
+    assert vessels(detect_optical(bands, 10.0, water=water, valid=valid)) == []
+    (d,) = vessels(detect_optical(bands, 10.0, water=water, valid=valid, params=cut))
+    assert not d.truncated and abs(d.length_m - SHIP[0]) <= 25
+
+
 def test_overcast_scene_is_all_cloud_and_reports_nothing() -> None:
     overcast = {k: np.full((120, 120), 0.6, np.float32) for k in ("blue", "green", "red", "nir")}
     assert cloud_mask(overcast, pixel_size=10.0).all()  # used to fail looking for shadows

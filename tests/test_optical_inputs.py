@@ -175,7 +175,72 @@ def test_nan_in_any_band_is_no_data() -> None:
     assert res.hidden[:, :20].all() and not res.hidden[:, 60:].any()
 
 
+def test_the_scene_water_references_leave_a_no_data_collar_out() -> None:
+    # NaN was read as 0: half a scene of no data was its darkest "water" (NIR 0, NDWI 0), and the
+    # water threshold and the references every feature is judged against moved with it.
+    img = port()
+    collared = np.concatenate([img, np.full_like(img, np.nan)], axis=2)
+    assert scene_stats(bands_of(collared)) == scene_stats(bands_of(img))
+
+
+def test_a_white_fill_without_data_hides_no_ship_beside_it() -> None:
+    # A white fill (255 or 65535 under alpha 0: reflectance 1) 130 m west of the ship at anchor was taken
+    # for cloud by the spectral test, and the cloud's margins hid the ship.
+    img = port()
+    clear = where(detect_optical_result(bands_of(img), 10.0).detections)
+    fill = np.zeros(img.shape[1:], bool)
+    fill[:, :38] = True  # the hull's west end is near col 51
+    img[:, fill] = 1.0
+    res = detect_optical_result(bands_of(img), 10.0, valid=~fill)
+    assert not res.cloud.any()
+    found = where(res.detections)  # the fill is in the features' wider windows: a pixel off at most
+    assert len(clear) == len(found) == 1 and np.allclose(found, clear, atol=1.0)
+
+
+def test_candidates_cut_by_no_data_are_marked_with_cloud_given_and_dropped_without() -> None:
+    from sitewatch.detect.optical import (
+        OpticalParams,
+        _load_model,
+        model_for,
+        multi_candidates,
+        score_pixels,
+    )
+
+    img = port()
+    valid = np.ones(img.shape[1:], bool)
+    valid[:80] = False  # no data over the ship's north half
+    params = OpticalParams()
+    sc = score_pixels(bands_of(img), (10.0, 10.0), _load_model(model_for(bands_of(img), params)), valid=valid, params=params)
+
+    def on_ship(cloud: NDArray[np.bool_] | None) -> list[float]:
+        m, _ = multi_candidates(sc.prob, sc.features, sc.water, sc.hidden, (10.0, 10.0), params, cloud=cloud)
+        near = np.hypot(m["row"] - SHIP_AT[0], m["col"] - SHIP_AT[1]) < 8
+        return [float(t) for t in m["truncated"][near]]
+
+    assert on_ship(None) == []  # the cloud margin over every hidden pixel, as the default runs it
+    cut = on_ship(sc.cloud)  # OpticalParams.nodata_cut: the margin over cloud alone
+    assert cut and all(t == 1.0 for t in cut)
+
+
 # ---------------------------------------------------------------- files and --band
+
+
+def test_detect_image_takes_no_white_fill_under_alpha_0_for_cloud(tmp_path: Path) -> None:
+    # 65535 under a transparent alpha band 130 m west of a ship at anchor: the spectral cloud test ran
+    # before the alpha band was applied, called the fill cloud (cloud fraction 0.17) and hid the ship.
+    import rasterio
+    from rasterio.enums import ColorInterp
+
+    img = port()
+    dn = np.round(img * 10000)
+    dn[:, :, :38] = 65535
+    alpha = np.where(np.arange(160)[None, :] < 38, 0, 255) * np.ones((160, 1))
+    path = write(tmp_path / "rgba.tif", [*dn, alpha], [*NAMES, "alpha"], dtype="uint16")
+    with rasterio.open(path, "r+") as ds:
+        ds.colorinterp = [ColorInterp.blue, ColorInterp.green, ColorInterp.red, ColorInterp.undefined, ColorInterp.alpha]
+    res = detect_optical_image(path)
+    assert res.cloud_fraction == 0.0 and res.valid_fraction == pytest.approx(1 - 38 / 160)
+    assert any(abs(r - SHIP_AT[0]) < 2 and abs(c - SHIP_AT[1]) < 2 for r, c, _ in where(res.detections))
 
 
 def test_no_valid_pixel_gives_no_cloud_fraction(tmp_path: Path) -> None:
@@ -199,10 +264,15 @@ def test_one_band_at_its_no_data_value_is_read_as_the_value(tmp_path: Path) -> N
     hull = ndimage.binary_opening(~water) & (np.arange(160)[None, :] < 100)
     beside = ndimage.binary_dilation(hull, iterations=2) & water
     img[3][beside & (np.arange(160)[:, None] > 80)] = 0.0  # the darkest water, in the hull's shadow
+    (tmp_path / "whole").mkdir()
+    whole = detect_optical_image(band_files(tmp_path / "whole", img * 10000, dtype="uint16", nodata=0))
     img[:, :30] = 0.0  # outside the swath
     files = band_files(tmp_path, img * 10000, dtype="uint16", nodata=0)
     res = detect_optical_image(files)
-    assert [(round(d.row), round(d.col)) for d in res.detections] == [(80, 56)]
+    # What the whole scene shows beyond the cloud margin of the swath's edge (its water references
+    # taken without the swath's no data, which read as water had made them too), the ship with it.
+    beyond = [(round(d.row), round(d.col)) for d in whole.detections if d.row > 30 + 10]
+    assert [(round(d.row), round(d.col)) for d in res.detections] == beyond and (80, 56) in beyond
     assert res.valid_fraction == pytest.approx(1 - 30 / 160)
 
 

@@ -3,7 +3,9 @@
 With a Sentinel-2 scene classification layer (SCL) the mask is its classes
 **3 (cloud shadow), 8 (cloud, medium probability), 9 (cloud, high
 probability) and 10 (thin cirrus)**; 0 (no data) and 1 (saturated or
-defective) count as hidden too. Class 11 (snow) does not: snow is not cloud.
+defective) are no data (:func:`scl_no_data`): hidden too, but not cloud, so a
+vessel cut by them is reported cut, as one on the image's edge, where cloud's soft
+edge drops it. Class 11 (snow) is neither: snow is not cloud.
 
 Without SCL a spectral test stands in: clouds are bright and white in the
 visible (mean reflectance above ``bright``, spread between bands small) and
@@ -28,11 +30,24 @@ from .optical_water import dilate, erode
 
 __all__ = [
     "cloud_mask", "SCL_HIDDEN", "cloud_fraction", "UDM2_BANDS", "UDM2_CLOUD_RULE", "udm2_to_scl",
-    "QA_PIXEL_CLOUD_RULE", "qa_pixel_to_scl",
+    "QA_PIXEL_CLOUD_RULE", "qa_pixel_to_scl", "SCL_NO_DATA", "SCL_CLOUD", "scl_no_data",
 ]  # fmt: skip
 
 SCL_HIDDEN: tuple[int, ...] = (0, 1, 3, 8, 9, 10)
 """SCL classes that hide the ground: no data, defective, shadow, cloud medium/high, cirrus."""
+SCL_NO_DATA: tuple[int, ...] = (0, 1)
+"""SCL classes without data (no data, saturated or defective): missing, not cloud (:func:`scl_no_data`)."""
+SCL_CLOUD: tuple[int, ...] = (3, 8, 9, 10)
+"""SCL classes of cloud and cloud shadow: what :func:`cloud_mask` returns from an SCL."""
+
+
+def scl_no_data(scl: NDArray[np.integer]) -> NDArray[np.bool_]:
+    """Pixels an SCL (or a UDM2 or QA_PIXEL put into its classes) marks as without data.
+
+    They hide the ground as cloud does, but a vessel cut by them is cut by missing data
+    (reported ``truncated``), not lost in a cloud's soft edge (dropped).
+    """
+    return np.isin(np.asarray(scl), SCL_NO_DATA)
 
 # Planet's PSScene asset table (https://docs.planet.com/data/imagery/planetscope/psscene/, "ortho_udm2")
 # and the UDM2 page (https://developers.planet.com/docs/data/udm-2/): eight uint8 bands, 1-6 one class
@@ -107,19 +122,28 @@ def cloud_mask(
     whiteness: float = 0.25,
     min_cloud_m: float = 120.0,
     margin_m: float = 60.0,
+    valid: NDArray[np.bool_] | None = None,
 ) -> NDArray[np.bool_]:
     """Boolean mask of pixels under cloud or cloud shadow.
 
     ``bands`` are reflectance 0..1 (see :func:`sitewatch.detect.optical.to_reflectance`);
-    ``scl`` a Sentinel-2 SCL array of the same shape, which wins when given.
+    ``scl`` a Sentinel-2 SCL array of the same shape, which wins when given: its
+    :data:`SCL_CLOUD` classes (its no-data classes are :func:`scl_no_data`'s, not cloud).
+    ``valid`` marks the pixels with data (default: all): the spectral test takes its
+    statistics over them alone and no pixel outside them is cloud, so a bright fill
+    under a transparent alpha band is not taken for a cloud whose margin would hide
+    the ships beside it.
     """
+    ok = None if valid is None else np.asarray(valid, bool)
     if scl is not None:
-        s = np.asarray(scl)
-        return np.isin(s, SCL_HIDDEN)
+        s = np.isin(np.asarray(scl), SCL_CLOUD)
+        return s if ok is None else s & ok
     vis_names = [k for k in ("blue", "green", "red") if k in bands]
     if not vis_names:
         raise ValueError("cloud_mask needs at least one visible band")
     vis = [np.asarray(bands[k], dtype=np.float32) for k in vis_names]
+    if ok is not None and ok.shape != vis[0].shape:
+        raise ValueError(f"cloud_mask: valid mask shape {ok.shape} differs from the bands' {vis[0].shape}")
     # The mean as np.mean over the stacked bands sums them (in order, float32), without the stack.
     mean = vis[0].copy()
     for v in vis[1:]:
@@ -127,6 +151,8 @@ def cloud_mask(
     mean /= np.float32(len(vis))
     # The whiteness and NIR tests only where the mean is bright (a few pixels in a hundred).
     cloudy = mean > bright
+    if ok is not None:
+        cloudy &= ok
     at = np.nonzero(cloudy)
     hi = lo = vis[0][at]
     for v in vis[1:]:
@@ -140,17 +166,20 @@ def cloud_mask(
     size = max(3, int(round(min_cloud_m / pixel_size)))
     core = erode(cloudy, size)
     cloudy = dilate(core, size) & cloudy if core.any() else core
-    if not cloudy.any() or cloudy.all():
+    seen = ~cloudy if ok is None else ~cloudy & ok
+    if not cloudy.any() or not seen.any():
         return cloudy  # all clear, or overcast: no shadow to look for beside it
     margin = max(3, int(round(2 * margin_m / pixel_size)) | 1)
     near = dilate(cloudy, 4 * margin)
-    dark_ref = float(np.percentile(mean[~cloudy][:: max(1, mean.size // 1_000_000)], 5))
+    clear = mean[seen]
+    dark_ref = float(np.percentile(clear[:: max(1, clear.size // 1_000_000)], 5))
     shadow = near & (mean < dark_ref * 1.2)
     if "nir" in bands:
         # Water is dark in every band; shadow on water cannot be told apart, shadow on
         # land keeps some NIR: only count dark pixels whose NIR is not water-like low.
         shadow &= np.asarray(bands["nir"], dtype=np.float32) > np.asarray(bands["green"]) * 0.6
-    return np.asarray(dilate(cloudy | shadow, margin))
+    out = np.asarray(dilate(cloudy | shadow, margin))
+    return out if ok is None else out & ok
 
 
 def cloud_fraction(hidden: NDArray[np.bool_], area: NDArray[np.bool_] | None = None) -> float:

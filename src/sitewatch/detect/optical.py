@@ -67,7 +67,7 @@ from scipy import ndimage
 
 from ..errors import InputError
 from .base import PixelDetection, detections_from_measurements, pixel_size_pair, touches_edge
-from .clouds import cloud_mask
+from .clouds import cloud_mask, scl_no_data
 from .optical_cranes import _crane_objects
 from .optical_features import (
     BANDS,
@@ -83,6 +83,7 @@ from .optical_model import _load_model, mlp_forward, model_for, object_scores, v
 from .optical_objects import (
     OBJECT_FEATURE_NAMES,
     _anchored,
+    _beside,
     _inside,
     _measure,
     _non_overlapping,
@@ -169,7 +170,9 @@ def score_pixels(
         raise InputError(f"valid mask shape {ok.shape} differs from the bands' {shape}")
     for band in b.values():  # a NaN (or infinite) value in any band is no data there
         ok = ok & np.isfinite(band)
-    cloud = cloud_mask(b, scl=scl, pixel_size=p, bright=params.cloud_bright)
+    if scl is not None:
+        ok = ok & ~scl_no_data(scl)
+    cloud = cloud_mask(b, scl=scl, pixel_size=p, bright=params.cloud_bright, valid=ok)
     hidden = cloud | ~ok
     feats, raw_water = feature_planes(b, (px, py), None, stats)
     search = dilate(raw_water, _px(2 * params.near_water_m, p)) & ~hidden
@@ -206,8 +209,10 @@ def detect_optical(
     classification, used for the cloud mask when given.
 
     Returns :class:`PixelDetection` values of kind ``"vessel"`` and
-    ``"crane"``, best score first. Detections touching cloud, cloud shadow or
-    invalid pixels are not reported. ``stats`` (from :func:`scene_stats`)
+    ``"crane"``, best score first. Detections within ``params.cloud_margin_m``
+    of cloud, cloud shadow or invalid pixels are not reported (with
+    ``params.nodata_cut``, experimental: those beside invalid pixels alone are,
+    ``truncated``). ``stats`` (from :func:`scene_stats`)
     fixes the water references when the scene is processed in tiles.
     """
     return detect_optical_result(
@@ -251,19 +256,20 @@ def detect_optical_result(
         vessels = _site_vessels(sc, np.asarray(water, bool), crane_px, (px, py), params)
     else:
         prob = np.where(crane_px, np.float32(0.0), sc.prob)
-        vessels = _vessel_objects(prob, sc.features, sc.water, sc.hidden, (px, py), params, model, sc.bands)
+        cloud = sc.cloud if params.nodata_cut else None
+        vessels = _vessel_objects(prob, sc.features, sc.water, sc.hidden, (px, py), params, model, sc.bands, cloud)
     out = _flag_edge(vessels + cranes, sc.water.shape)
     return OpticalResult(sorted(out, key=lambda d: -d.score), sc.hidden, sc.cloud, sc.water)
 
 
 def _flag_edge(found: list[PixelDetection], shape: tuple[int, int]) -> list[PixelDetection]:
-    """Mark objects on the image's edge ``truncated`` (objects touching hidden pixels are
-    already dropped). In a tiled run a tile's inner edges never count: a tile keeps only
-    objects centred in its core, which lies further than a vessel's half-length inside."""
+    """Mark objects on the image's edge ``truncated`` (those near hidden pixels are dropped, or with
+    ``nodata_cut`` those beside no data alone already marked). In a tiled run a tile's inner edges never
+    count: a tile keeps only objects centred in its core, which lies further than a vessel's half-length inside."""
     if not found:
         return found
     cut = touches_edge(np.array([d.corners for d in found]), shape)
-    return [replace(d, truncated=True) if c else d for d, c in zip(found, cut, strict=True)]
+    return [replace(d, truncated=True) if c and not d.truncated else d for d, c in zip(found, cut, strict=True)]
 
 
 def _site_vessels(
@@ -306,7 +312,14 @@ def _site_vessels(
     index = np.arange(1, n + 1)
     area = np.bincount(labels.ravel(), minlength=n + 1)[1:] * px * py
     margin = _px(2 * params.cloud_margin_m, p)
-    touches = np.bincount(labels[dilate(sc.hidden, margin)], minlength=n + 1)[1:] > 0
+    if params.nodata_cut:
+        # Near cloud or shadow an object is dropped (a cloud's soft edge makes false ones); one
+        # beside no data alone is cut by it, as by the image's edge, and reported truncated.
+        touches = np.bincount(labels[dilate(sc.cloud, margin)], minlength=n + 1)[1:] > 0
+        cut = np.bincount(labels[_beside(sc.hidden & ~sc.cloud)], minlength=n + 1) > 0
+    else:
+        touches = np.bincount(labels[dilate(sc.hidden, margin)], minlength=n + 1)[1:] > 0
+        cut = np.zeros(n + 1, bool)
     index = index[~touches & (area >= params.min_length_m * min(px, py) * 0.5)]
     m = _measure(labels, index, pixel_size)
     ok = _vessel_sized(m, params)
@@ -315,7 +328,7 @@ def _site_vessels(
     count = np.bincount(labels.ravel(), minlength=n + 1)
     score = (total / np.maximum(count, 1))[index[ok]]
     # An opaque object in known water is most likely a vessel whatever the pixel model says.
-    return detections_from_measurements(m, 0.5 + 0.5 * score, kind="vessel")
+    return detections_from_measurements(m, 0.5 + 0.5 * score, kind="vessel", truncated=cut[index[ok]])
 
 
 # Here rather than in optical_objects: it looks up multi_candidates and object_scores in this
@@ -329,9 +342,13 @@ def _vessel_objects(
     params: OpticalParams,
     model: Mapping[str, NDArray[np.float32]],
     bands: Mapping[str, NDArray[np.float32]] | None = None,
+    cloud: NDArray[np.bool_] | None = None,
 ) -> list[PixelDetection]:
-    """Candidates of every threshold scored by the object model; overlaps keep the best."""
-    ms, xs = multi_candidates(prob, feats, water, hidden, pixel_size, params, bands=bands)
+    """Candidates of every threshold scored by the object model; overlaps keep the best.
+
+    ``cloud`` (cloud and shadow within ``hidden``), when given, is what the cloud margin keeps
+    candidates from; one touching the rest of ``hidden`` (no data) is ``truncated``."""
+    ms, xs = multi_candidates(prob, feats, water, hidden, pixel_size, params, bands=bands, cloud=cloud)
     if not len(xs):
         return []
     score = object_scores(xs, model)
@@ -349,6 +366,7 @@ def _vessel_objects(
             cand = np.flatnonzero(sole & holds[:, j])
             if cand.size:
                 source[j] = cand[np.argmax(ms["length_m"][cand])]
-    out = detections_from_measurements({k: v[source] for k, v in ms.items()}, score[keep], kind="vessel")
+    cut = (ms["truncated"][source] > 0) | (ms["truncated"][keep] > 0)
+    out = detections_from_measurements({k: v[source] for k, v in ms.items()}, score[keep], kind="vessel", truncated=cut)
     nir = feats[FEATURE_NAMES.index("nir_minus_water")]  # NIR up to a constant: differences suffice
     return out + _anchored(prob, nir, water, hidden, pixel_size, params, out)

@@ -147,12 +147,15 @@ def scene_stats(bands: Mapping[str, NDArray[np.floating]], water: NDArray[np.boo
     sea and a tile of quays judge contrast against the same water.
     """
     b = _band_set(bands)
-    index = np.nan_to_num(ndwi(b["green"], b["nir"]), nan=0.0)
-    nir = np.nan_to_num(b["nir"], nan=0.0)
+    # No data (NaN) stays out of every figure: read as 0 it was NIR-dark "water" of NDWI 0, and a
+    # scene half under a no-data collar took it for its water, its threshold and references with it.
+    index = ndwi(b["green"], b["nir"])
+    nir = b["nir"]
     t = water_threshold(index, nir)
     ceiling = nir_ceiling(nir)
     w = np.asarray((index > t) & (nir < ceiling)) if water is None else np.asarray(water, bool)
-    vis = np.nan_to_num((b["blue"] + b["green"] + b["red"]) / np.float32(3.0), nan=0.0)
+    vis = (b["blue"] + b["green"] + b["red"]) / np.float32(3.0)
+    w = w & np.isfinite(index) & np.isfinite(vis)
     step = max(1, int(np.sqrt(w.size / 1_000_000)))
     sl = (slice(None, None, step), slice(None, None, step))
     ws = w[sl]

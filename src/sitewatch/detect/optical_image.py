@@ -55,7 +55,7 @@ from ..sources.safe import S2Product
 from ..untrusted import check_not_linking
 from ..zero_collar import zero_is_no_data_in
 from .base import PixelDetection
-from .clouds import cloud_mask, qa_pixel_to_scl
+from .clouds import cloud_mask, qa_pixel_to_scl, scl_no_data
 from .image import ImageInfo, _same_grid, image_path, open_image_info
 from .optical import (
     BANDS,
@@ -708,6 +708,8 @@ def detect_optical_tiled(
 
     def run(t: Any) -> tuple[list[PixelDetection], int, int]:
         bands, valid, scl = read_window(t.window)
+        if scl is not None:  # the SCL's (UDM2's, QA_PIXEL's) no-data classes are no data, not cloud
+            valid = valid & ~scl_no_data(scl)
         r0, c0 = t.window[0], t.window[2]
         core = (slice(t.core[0] - r0, t.core[1] - r0), slice(t.core[2] - c0, t.core[3] - c0))
         n_valid = int(valid[core].sum())
@@ -720,7 +722,7 @@ def detect_optical_tiled(
         usable = _band_set(bands)
         if not _has_water(usable, stats):
             # No water in reach: no vessel, only the cloud count is needed.
-            cloud = cloud_mask(usable, scl, pixel_size=p, bright=params.cloud_bright)
+            cloud = cloud_mask(usable, scl, pixel_size=p, bright=params.cloud_bright, valid=valid)
             if on_core is not None:
                 on_core(t.core, cloud[core] | ~valid[core])
             return [], int((cloud[core] & valid[core]).sum()), n_valid

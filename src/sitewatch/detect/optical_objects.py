@@ -58,6 +58,7 @@ def candidate_objects(
     threshold: float = 0.9,
     *,
     bands: Mapping[str, NDArray[np.floating]] | None = None,
+    cloud: NDArray[np.bool_] | None = None,
 ) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.float32]]:
     """Components of pixel score above ``threshold`` that fit a vessel's size, measured, with object features.
 
@@ -66,11 +67,14 @@ def candidate_objects(
     ``params.deep_radii_m`` or ``params.texture_features``, which reads
     ``bands``: blue, green, red and NIR reflectance). Components touching
     hidden (cloud, no-data) pixels are dropped: a half-seen ship cannot be
-    measured and may not be a ship.
+    measured and may not be a ship. With ``cloud`` (the cloud and shadow
+    within ``hidden``) only those within the cloud margin of cloud are; one
+    beside the other hidden pixels (no data) is kept, cut: the measurement
+    key ``truncated`` is 1 for it (0 for the others).
     """
     _check_bands(params, bands)
     mask = prob > threshold
-    near = _Near.around(mask, prob, _near_hidden(hidden, pixel_size, params))
+    near = _Near.around(mask, prob, *_margins(hidden, cloud, pixel_size, params))
     deep = _deep_around(mask, water, hidden, pixel_size, params)
     return _candidates_near(near, feats, water, pixel_size, params, threshold, deep, bands)
 
@@ -142,9 +146,17 @@ class _Near:
     """Pixel score on ``rows`` x ``cols``."""
     hidden: NDArray[np.bool_] | None
     """Within the cloud margin of a hidden pixel, on ``rows`` x ``cols`` (None: nothing hidden)."""
+    cut: NDArray[np.bool_] | None = None
+    """Beside a pixel without data (not cloud), on ``rows`` x ``cols`` (None: none)."""
 
     @classmethod
-    def around(cls, mask: NDArray[np.bool_], prob: NDArray[np.float32], near_hidden: NDArray[np.bool_] | None) -> _Near:
+    def around(
+        cls,
+        mask: NDArray[np.bool_],
+        prob: NDArray[np.float32],
+        near_hidden: NDArray[np.bool_] | None,
+        beside_nodata: NDArray[np.bool_] | None = None,
+    ) -> _Near:
         rows = _near_lines(np.flatnonzero(mask.any(axis=1)), mask.shape[0])
         cols = _near_lines(np.flatnonzero(mask.any(axis=0)), mask.shape[1])
         return cls(
@@ -153,6 +165,7 @@ class _Near:
             (mask.shape[0], mask.shape[1]),
             np.take(prob[rows], cols, axis=1),  # C order (prob[rows][:, cols] is not): ravel() without a copy
             None if near_hidden is None else np.take(near_hidden[rows], cols, axis=1),
+            None if beside_nodata is None else np.take(beside_nodata[rows], cols, axis=1),
         )
 
 
@@ -179,6 +192,26 @@ def _near_hidden(hidden: NDArray[np.bool_], pixel_size: tuple[float, float], par
     return dilate(hidden, _px(2 * params.cloud_margin_m, 0.5 * (pixel_size[0] + pixel_size[1])))
 
 
+def _margins(
+    hidden: NDArray[np.bool_], cloud: NDArray[np.bool_] | None, pixel_size: tuple[float, float], params: OpticalParams
+) -> tuple[NDArray[np.bool_] | None, NDArray[np.bool_] | None]:
+    """Where candidates are dropped (within the cloud margin) and where they are cut (beside no data).
+
+    Without ``cloud`` every hidden pixel has the margin, as before no data and cloud were told
+    apart (training and the benchmarks that pass ``hidden`` alone); with it, cloud and shadow
+    alone have it, and a candidate beside the rest of ``hidden`` (no data) is ``truncated``.
+    """
+    if cloud is None:
+        return _near_hidden(hidden, pixel_size, params), None
+    nodata = hidden & ~cloud
+    return _near_hidden(cloud, pixel_size, params), _beside(nodata) if nodata.any() else None
+
+
+def _beside(nodata: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Pixels with data next to (8-neighbours of) a pixel in ``nodata``: an object holding one is cut."""
+    return np.asarray(ndimage.binary_dilation(nodata, np.ones((3, 3), bool)) & ~nodata)
+
+
 def _candidates_near(
     near: _Near,
     feats: NDArray[np.float32] | Sequence[NDArray[np.float32]],
@@ -193,7 +226,9 @@ def _candidates_near(
     px, py = pixel_size
     nf = len(OBJECT_FEATURE_NAMES) + len(deep_feature_names(params.deep_radii_m))
     nf += len(TEXTURE_FEATURE_NAMES) if params.texture_features else 0
-    empty = measure_components(np.zeros((1, 1), int), np.zeros(0, int), pixel_size), np.zeros((0, nf), np.float32)
+    none = measure_components(np.zeros((1, 1), int), np.zeros(0, int), pixel_size)
+    none["truncated"] = np.zeros(0)
+    empty = none, np.zeros((0, nf), np.float32)
     if near.rows.size == 0:
         return empty
     labels, n = ndimage.label(near.prob > threshold, structure=np.ones((3, 3), bool))
@@ -214,6 +249,10 @@ def _candidates_near(
         area <= params.max_length_m * params.max_width_m
     )
     index = index[ok]
+    if near.cut is None:
+        cut = np.zeros(n, bool)
+    else:
+        cut = np.bincount(lab[near.cut.ravel()[pix]], minlength=n + 1)[1:] > 0
     lut = np.zeros(n + 1, np.int64)
     lut[index] = np.arange(1, index.size + 1)
     k_all = lut[lab]
@@ -221,6 +260,7 @@ def _candidates_near(
     r, c = np.divmod(pix[sel], wc)
     w = near.prob.ravel()[pix[sel]].astype(np.float64)
     m = _measure_pixels(near.rows[r], near.cols[c], k_all[sel] - 1, index.size, near.shape, pixel_size, w)
+    m["truncated"] = cut[index - 1].astype(np.float64)
     size_ok = _vessel_sized(m, params)
     m = {k: v[size_ok] for k, v in m.items()}
     index = index[size_ok]
@@ -450,12 +490,13 @@ def multi_candidates(
     params: OpticalParams,
     *,
     bands: Mapping[str, NDArray[np.floating]] | None = None,
+    cloud: NDArray[np.bool_] | None = None,
 ) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.float32]]:
     """:func:`candidate_objects` at every level of ``params.pixel_thresholds``, concatenated."""
     _check_bands(params, bands)
     # One cut-down image (around the lowest level's pixels) and one cloud margin serve every level.
     mask = prob > min(params.pixel_thresholds)
-    near = _Near.around(mask, prob, _near_hidden(hidden, pixel_size, params))
+    near = _Near.around(mask, prob, *_margins(hidden, cloud, pixel_size, params))
     deep = _deep_around(mask, water, hidden, pixel_size, params)
     parts = [_candidates_near(near, feats, water, pixel_size, params, t, deep, bands) for t in params.pixel_thresholds]
     ms = {k: np.concatenate([m[k] for m, _ in parts]) for k in parts[0][0]}

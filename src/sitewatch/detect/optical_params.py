@@ -47,7 +47,13 @@ class OpticalParams:
     opaque_nir: float = 0.03
     """With a known water mask: NIR above the nearby water that makes a pixel opaque (an object)."""
     cloud_margin_m: float = 100.0
-    """Objects this close to cloud, shadow or no-data are not reported (cloud edges are soft)."""
+    """Objects this close to cloud, shadow or no-data are not reported (cloud edges are soft; no data
+    alone with ``nodata_cut``)."""
+    nodata_cut: bool = False
+    """Experimental (not the default: on sen2ships with a synthetic no-data collar it found no cut ship
+    and made false alarms along the collar, BENCHMARKS.md, ``benchmarks/optical_collar.py``): an object
+    beside no data alone (not within ``cloud_margin_m`` of cloud or shadow) is reported ``truncated``,
+    as one on the image's edge, instead of dropped, and the cloud margin keeps to cloud and shadow."""
     cloud_bright: float = 0.25
     """Spectral cloud test (no SCL): mean visible reflectance above which white pixels may be cloud.
     8-bit display renderings use :data:`~sitewatch.detect.optical_reflectance.RENDERING_CLOUD_BRIGHT` instead."""

@@ -126,7 +126,7 @@ __all__ = [
 ]
 
 DETECTOR = "optical-mlp"
-VERSION = "0.3.2"
+VERSION = "0.3.3"
 
 
 @dataclass(frozen=True)

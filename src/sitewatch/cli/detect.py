@@ -20,7 +20,7 @@ from .options import (
 )
 
 
-@click.command("detect", cls=OnceCommand)
+@click.command("detect", cls=OnceCommand, short_help="Detect vessels in a site's observations.")
 @click.argument("site_id")
 @click.option("--workers", type=click.IntRange(min=0), help="Worker processes (0: one per core; 1: in-process).")
 @click.option("--scheduler", help="Dask scheduler address (tcp://host:8786); needs sitewatch[dask].")

@@ -17,7 +17,7 @@ from .options import (
 )
 
 
-@click.command("report", cls=OnceCommand)
+@click.command("report", cls=OnceCommand, short_help="Write one self-contained HTML report.")
 @click.argument("site_ids", nargs=-1)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"),
               show_default=True, callback=existing_folder, help="HTML file to write (its folder must exist).")

@@ -55,7 +55,7 @@ def _chart_file(ctx: click.Context, param: click.Parameter, value: Path | None) 
     return existing_folder(ctx, param, value)
 
 
-@click.command("timeline", cls=OnceCommand)
+@click.command("timeline", cls=OnceCommand, short_help="Print a site's timeline: vessels, arrivals, departures.")
 @click.argument("site_id")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, allow_dash=True), callback=existing_folder,
               help="Write the rows as CSV ('-' for standard output).")

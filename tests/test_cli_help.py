@@ -1,5 +1,5 @@
-"""The help a new user reads first: the command lists of ``sitewatch --help`` and ``sitewatch
-sites --help``, and every option of every command named in README."""
+"""What a new user reads first: the command lists of ``sitewatch --help`` and ``sitewatch sites
+--help``, every option of every command named in README, and the first outputs of a new workspace."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from sitewatch.cli import main
+from sitewatch.testing import tiny_site, workspace_with_sites
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -74,3 +75,13 @@ def test_every_option_of_every_command_is_in_readme() -> None:
             missing += [f"sitewatch {name} {o}".replace("  ", " ") for o in longs
                         if not re.search(re.escape(o) + r"(?![\w-])", text)]  # fmt: skip
     assert not missing, f"README does not name: {missing}"
+
+
+def test_timeline_of_a_site_without_observations_prints_no_empty_table(tmp_path: Path) -> None:
+    """The README's first `sitewatch timeline dunai` in a new workspace printed a table header over
+    no row, then 'no usable observations': a table that seemed to have failed to fill."""
+    ws = workspace_with_sites(tmp_path / "ws", tiny_site("dunai"))
+    res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    assert "seen by sensor" not in res.output
+    assert "no usable observations" in res.output

@@ -85,3 +85,24 @@ def test_timeline_of_a_site_without_observations_prints_no_empty_table(tmp_path:
     assert res.exit_code == 0, res.output
     assert "seen by sensor" not in res.output
     assert "no usable observations" in res.output
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "setting"),
+    [
+        ("detect", "--workers", "SITEWATCH_WORKERS"),
+        ("detect", "--scheduler", "SITEWATCH_SCHEDULER"),
+        ("demo", "--workers", "SITEWATCH_WORKERS"),
+        ("detect", "--optical-mode", "optical_mode"),
+        ("detect-image", "--thermal-noise", "SITEWATCH_SAR_THERMAL_NOISE"),
+        ("fetch", "--catalog", "`catalog` setting"),
+    ],
+)
+def test_an_option_that_overrides_a_setting_says_so(command: str, option: str, setting: str) -> None:
+    """`detect --help` gave --workers and --scheduler no default, where `demo --help` named the
+    `workers` setting its --workers overrides: a reader of detect's help could not know that
+    SITEWATCH_WORKERS or sitewatch.toml already set them."""
+    cmd = main.commands[command]
+    param = next(p for p in cmd.params if option in p.opts)
+    assert isinstance(param, click.Option) and param.help
+    assert setting in param.help, f"{command} {option}: {param.help!r}"

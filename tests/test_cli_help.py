@@ -106,3 +106,15 @@ def test_an_option_that_overrides_a_setting_says_so(command: str, option: str, s
     param = next(p for p in cmd.params if option in p.opts)
     assert isinstance(param, click.Option) and param.help
     assert setting in param.help, f"{command} {option}: {param.help!r}"
+
+
+def test_report_of_a_workspace_without_observations_gives_its_size_in_kb(tmp_path: Path) -> None:
+    """`sitewatch report` in a new workspace said 'wrote report.html (0.0 MB)', which reads as an
+    empty file; the page of a few kB that says 'No site with observations' is now '(3 kB)'."""
+    ws = workspace_with_sites(tmp_path / "ws", tiny_site("dunai"))
+    out = tmp_path / "report.html"
+    res = CliRunner().invoke(main, ["report", "-w", str(ws.root), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "0.0 MB" not in res.output
+    assert f"({round(out.stat().st_size / 1e3)} kB)" in res.output
+    assert "No site with observations" in out.read_text(encoding="utf-8")

@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
+import numpy as np
 import pytest
+from affine import Affine
 from click.testing import CliRunner
 
 from sitewatch.cli import main
-from sitewatch.testing import tiny_site, workspace_with_sites
+from sitewatch.testing import site_utm_origin, tiny_site, workspace_with_sites, write_tiff
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -118,3 +120,23 @@ def test_report_of_a_workspace_without_observations_gives_its_size_in_kb(tmp_pat
     assert "0.0 MB" not in res.output
     assert f"({round(out.stat().st_size / 1e3)} kB)" in res.output
     assert "No site with observations" in out.read_text(encoding="utf-8")
+
+
+def test_ingest_of_a_folder_of_sentinel2_band_files_says_to_give_them_together(tmp_path: Path) -> None:
+    """The README's `sitewatch ingest SITE FOLDER` on a folder of EO Browser exports (sen2ships'
+    …_Sentinel-2_L2A_B02_(Raw).tiff …) skipped each file as 'one unnamed band, SAR or optical?  Pass
+    --sensor sar for a SAR image', though each name says Sentinel-2; each is now named as a Sentinel-2
+    band to give with the others by --band."""
+    site = tiny_site("genoa")
+    ws = workspace_with_sites(tmp_path / "ws", site)
+    crs, x0, y0 = site_utm_origin(site)
+    folder = tmp_path / "eo"
+    folder.mkdir()
+    for band, dn in (("B02", 9000), ("B08", 4000)):  # bands unlike byte for byte, or the second is a duplicate
+        write_tiff(folder / f"2023-04-26-00_00_2023-04-26-23_59_Sentinel-2_L2A_{band}_(Raw).tiff",
+                   np.full((250, 220), dn, dtype=np.uint16), crs=crs, transform=Affine(10, 0, x0, 0, -10, y0))  # fmt: skip
+    res = CliRunner().invoke(main, ["ingest", "genoa", str(folder), "-w", str(ws.root)])
+    assert res.exit_code == 1, res.output
+    assert "SAR or optical" not in res.output and "--sensor sar" not in res.output
+    assert res.output.count("one band of a sentinel-2 scene (from its file name)") == 2
+    assert "--band blue=… --band green=… --band red=… --band nir=…" in res.output

@@ -48,7 +48,7 @@ from .errors import ImageReadError, InputError, OutputError, SitewatchError, Ski
 from .files import partial_path
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
 from .model import DATE_ONLY_HOUR, Grid, Observation, SceneRef, Site, iso_utc, utc
-from .platforms import platform_of
+from .platforms import platform_from_name, platform_of
 from .run import map_jobs
 from .sources.landsat import (
     LandsatProduct,
@@ -495,6 +495,14 @@ def read_scene_ref(
             f"{path}: no acquisition time in its tags, a sidecar JSON or its name{made}; pass --acquired"
         )
     if kind not in ("sar", "optical"):
+        optical_platform = platform_from_name(path.name)
+        if count == 1 and optical_platform.startswith(("sentinel-2", "landsat")):
+            # EO Browser's one-band exports (…_Sentinel-2_L2A_B08_(Raw).tiff): asking "SAR or optical?"
+            # of a file its name says Sentinel-2 took, and offering --sensor sar, misled.
+            raise InputError(
+                f"{path}: one band of a {optical_platform} scene (from its file name); give the scene's band "
+                "files together: `sitewatch ingest SITE --band blue=… --band green=… --band red=… --band nir=…`"
+            )
         if count == 1:
             raise InputError(
                 f"{path}: one unnamed band, SAR or optical?  Pass --sensor sar for a SAR image; give the "

@@ -11,7 +11,7 @@ from ..demo import run_demo
 from .options import OnceCommand, handle_errors, is_quiet
 
 
-@click.command("demo", cls=OnceCommand)
+@click.command("demo", cls=OnceCommand, short_help="Run the whole pipeline on simulated imagery, offline.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("sitewatch-demo"), show_default=True, help="Folder to write (a workspace).")
 @click.option("--scenario", default="seed-story", show_default=True, help="Packaged scenario name or a .yaml/.toml file.")
 @click.option("--seed", type=int, help="Override the scenario's random seed.")

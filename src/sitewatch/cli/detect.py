@@ -20,10 +20,10 @@ from .options import (
 )
 
 
-@click.command("detect", cls=OnceCommand)
+@click.command("detect", cls=OnceCommand, short_help="Detect vessels in a site's observations.")
 @click.argument("site_id")
-@click.option("--workers", type=click.IntRange(min=0), help="Worker processes (0: one per core; 1: in-process).")
-@click.option("--scheduler", help="Dask scheduler address (tcp://host:8786); needs sitewatch[dask].")
+@click.option("--workers", type=click.IntRange(min=0), help="Worker processes (0: one per core; 1: in-process). Default: the `workers` setting (SITEWATCH_WORKERS).")
+@click.option("--scheduler", help="Dask scheduler address (tcp://host:8786); needs sitewatch[dask]. Default: the `scheduler` setting (SITEWATCH_SCHEDULER), else local.")
 @click.option("--optical-mode", type=click.Choice(OPTICAL_MODES), default=None,
               help="How optical detection uses the site's water polygon (setting optical_mode; default auto: the learned detector, vessels kept within 40 m of the polygon; known water on simulated scenes).")
 @click.option("--force", is_flag=True, help="Detect again in observations whose inputs have not changed since the last run.")

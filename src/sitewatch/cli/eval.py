@@ -30,7 +30,7 @@ def _line(label: str, s: Scores, kind: str = "vessel") -> str:
     )
 
 
-@click.command("eval", cls=OnceCommand)
+@click.command("eval", cls=OnceCommand, short_help="Score detections against the simulator's truth.")
 @click.argument("site_ids", nargs=-1)
 @click.option("--kind", type=click.Choice(EVAL_KINDS), default="vessel", show_default=True,
               help="Object kind to evaluate (the kinds the detectors produce).")

@@ -23,7 +23,7 @@ from .options import (
 from .search import chosen_catalog, stac_query_options
 
 
-@click.command("fetch", cls=OnceCommand)
+@click.command("fetch", cls=OnceCommand, short_help="Fetch a site's scenes from a STAC catalogue.")
 @click.argument("site_id")
 @stac_query_options
 @click.option("--force", is_flag=True, help="Fetch again items already archived.")

@@ -32,7 +32,7 @@ from .options import (
 )
 
 
-@click.command("import", cls=OnceCommand)
+@click.command("import", cls=OnceCommand, short_help="Import purchased images into the sites they cover.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--site", "site_ids", multiple=True, help="Import into this site (repeatable). Default: every "
               "workspace site the image covers.")  # fmt: skip

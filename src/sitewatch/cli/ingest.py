@@ -50,7 +50,7 @@ def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
     return named
 
 
-@click.command("ingest", cls=OnceCommand)
+@click.command("ingest", cls=OnceCommand, short_help="Ingest image files or folders into a site.")
 @click.argument("site_id")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--band", "bands", multiple=True, metavar="NAME=PATH",

@@ -11,7 +11,7 @@ from ..workspace import init_workspace
 from .options import OnceCommand, handle_errors
 
 
-@click.command("init", cls=OnceCommand)
+@click.command("init", cls=OnceCommand, short_help="Make a workspace: settings, database, archive.")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default=".", envvar=WORKSPACE_ENV)
 @handle_errors
 def command(folder: Path) -> None:

@@ -19,7 +19,7 @@ from .options import (
 )
 
 
-@click.command("observations", cls=OnceCommand)
+@click.command("observations", cls=OnceCommand, short_help="List the observations (scenes cut to sites).")
 @click.argument("site_id", required=False)
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), help="Only this sensor.")
 @workspace_option

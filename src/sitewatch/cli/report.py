@@ -17,7 +17,7 @@ from .options import (
 )
 
 
-@click.command("report", cls=OnceCommand)
+@click.command("report", cls=OnceCommand, short_help="Write one self-contained HTML report.")
 @click.argument("site_ids", nargs=-1)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"),
               show_default=True, callback=existing_folder, help="HTML file to write (its folder must exist).")
@@ -46,4 +46,6 @@ def command(
     ws = open_workspace(workspace)
     params = timeline_params(gap_days=gap_days, min_valid=min_valid, max_cloud=max_cloud, max_berth_hidden=max_berth_hidden, utc_offset=utc_offset)
     path = write_report(ws, list(site_ids) or None, out_path, params)
-    click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    size = path.stat().st_size
+    # "(0.0 MB)" read as an empty file: a report of a workspace without observations is a few kB.
+    click.echo(f"wrote {path} ({size / 1e6:.1f} MB)" if size >= 100_000 else f"wrote {path} ({size / 1e3:.0f} kB)")

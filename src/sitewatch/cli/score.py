@@ -15,7 +15,7 @@ def _ratio(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
-@click.command("score", cls=OnceCommand)
+@click.command("score", cls=OnceCommand, short_help="Score detect-image's output against labelled boxes.")
 @click.argument("detections", type=click.Path(exists=True, path_type=Path))
 @click.argument("labels", type=click.Path(exists=True, path_type=Path))
 @click.option("--class", "classes", multiple=True, metavar="NAME",

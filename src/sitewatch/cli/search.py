@@ -85,7 +85,7 @@ def _row(c: Candidate) -> dict[str, Any]:
     }
 
 
-@click.command("search", cls=OnceCommand)
+@click.command("search", cls=OnceCommand, short_help="List a STAC catalogue's scenes over a site.")
 @click.argument("site_id")
 @stac_query_options
 @click.option("--measure/--no-measure", default=None,

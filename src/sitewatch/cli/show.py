@@ -44,7 +44,7 @@ def _repeats(key: str, value: Any, summary: dict[str, Any], scene_id: str) -> bo
     return _text(value) == _text(summary[key])
 
 
-@click.command("show", cls=OnceCommand)
+@click.command("show", cls=OnceCommand, short_help="Print an observation's provenance.")
 @click.argument("observation_id")
 @click.option("--item", "show_item", is_flag=True, help="Print the STAC item JSON (or the file's metadata) only.")
 @workspace_option

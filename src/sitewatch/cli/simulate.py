@@ -14,7 +14,7 @@ from ..sources.simulate import load_scenario, simulate
 from .options import OnceCommand, handle_errors, is_quiet, json_option, progress_bar
 
 
-@click.command("simulate", cls=OnceCommand)
+@click.command("simulate", cls=OnceCommand, short_help="Render a scenario's imagery as simulated GeoTIFFs.")
 @click.argument("scenario")
 @click.option(
     "-o",

@@ -26,7 +26,7 @@ from .options import (
 )
 
 
-@click.group("sites", cls=OnceGroup)
+@click.group("sites", cls=OnceGroup, short_help="List, show, add, import, export and remove sites.")
 def command() -> None:
     """List, show, add, import, export and remove sites (named areas of interest)."""
 
@@ -115,7 +115,7 @@ def _read_with_notes(path: Path, known: dict[str, Site] | None = None, renames: 
     return sites, sum(issubclass(w.category, RefusedFeatureWarning) for w in caught)
 
 
-@command.command("add")
+@command.command("add", short_help="Add or replace a site (box, polygon file or built-in).")
 @click.argument("site_id")
 @click.option("--bbox", help="W,S,E,N in degrees (WGS84).")
 @click.option("--geojson", "geojson_path", type=click.Path(dir_okay=False, path_type=Path), help="A GeoJSON or KML polygon file.")
@@ -175,7 +175,7 @@ def _warn_old_area(site_id: str, kept: int) -> None:
     )
 
 
-@command.command("import")
+@command.command("import", short_help="Import sites, berths and water from GeoJSON, KML or KMZ.")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @workspace_option
 @handle_errors
@@ -214,7 +214,7 @@ EXPORT_SUFFIXES = {".geojson": "geojson", ".json": "geojson", ".kml": "kml"}
 """File suffixes ``sites export`` knows, and the format each means."""
 
 
-@command.command("export")
+@command.command("export", short_help="Export the sites to GeoJSON or KML.")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path), callback=existing_folder)
 @click.option("--format", "fmt", type=click.Choice(["geojson", "kml"]),
               help="Default: from the file suffix (.geojson, .json or .kml).")  # fmt: skip

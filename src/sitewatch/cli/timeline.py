@@ -27,7 +27,8 @@ def _print(tl: Timeline, zone: str) -> None:
         click.echo("Simulated imagery.")
     if zone != "UTC":
         click.echo(f"Dates are local dates at {zone}.")
-    click.echo(f"{'date':<10}  {'seen by sensor':<20} {'vessels':>7}  {'arr':>3} {'dep':>3}  at berths / others")
+    if tl.rows:  # a header over no row reads as a table that failed to fill
+        click.echo(f"{'date':<10}  {'seen by sensor':<20} {'vessels':>7}  {'arr':>3} {'dep':>3}  at berths / others")
     for r in tl.rows:
         berths = ", ".join(f"{b}:{n}" for b, n in r.at_berth.items())
         if r.off_berth:
@@ -55,7 +56,7 @@ def _chart_file(ctx: click.Context, param: click.Parameter, value: Path | None) 
     return existing_folder(ctx, param, value)
 
 
-@click.command("timeline", cls=OnceCommand)
+@click.command("timeline", cls=OnceCommand, short_help="Print a site's timeline: vessels, arrivals, departures.")
 @click.argument("site_id")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, allow_dash=True), callback=existing_folder,
               help="Write the rows as CSV ('-' for standard output).")

@@ -330,6 +330,32 @@ def test_cli_says_interrupted_and_exits_130() -> None:
     assert result.stderr == "interrupted\n"
 
 
+def _interrupt(*args: object, **kwargs: object) -> None:
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    ("patched", "args"),
+    [
+        ("click.Path.convert", ["sites", "list", "-w", "somewhere"]),  # a subcommand's option, being parsed
+        ("click.IntRange.convert", ["-q", "detect", "dunai", "--workers", "2"]),
+        ("sitewatch.cli.unknown_env", ["sites", "list"]),  # the group's own body, before the command's
+    ],
+)
+def test_ctrl_c_while_the_arguments_are_parsed_says_interrupted_and_exits_130(
+    monkeypatch: pytest.MonkeyPatch, patched: str, args: list[str]
+) -> None:
+    """Ctrl-C in the moment click parsed the command line gave click's "Aborted!" and exit 1, which a
+    script cannot tell from a failure, instead of "interrupted" and 130 as in the command."""
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    monkeypatch.setattr(patched, _interrupt)
+    result = CliRunner().invoke(main, args)
+    assert (result.exit_code, result.stderr) == (130, "interrupted\n")
+
+
 def test_a_scheduler_without_workers_is_said_to_have_none(caplog: pytest.LogCaptureFixture) -> None:
     """A scheduler no worker has joined held the jobs without a word; now it is named, and the
     jobs still run once a worker joins."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import threading
@@ -135,10 +136,11 @@ def _map_in_processes(
         for future in futures:
             yield _watched_result(future, context.processes)
     except BrokenProcessPool as exc:
+        ended = _ended(context.processes)  # before _stop_pool ends the others
         if pool is not None:
             _stop_pool(pool, context)
-        # Once all are joined: the pool's thread may be reaping one, which says "running" meanwhile.
-        dead = [(p.pid, p.exitcode) for p in context.processes if p.exitcode is not None]
+        # Their exit codes once all are joined: the pool's thread may be reaping one meanwhile.
+        dead = [(p.pid, p.exitcode) for p in ended if p.exitcode is not None]
         raise WorkerError(_worker_died(dead, started, futures, items, describe)) from exc
     except BaseException:  # KeyboardInterrupt, or GeneratorExit when the caller stops early
         if pool is not None:
@@ -179,9 +181,24 @@ def _watched_result(future: Future[R], processes: Sequence[BaseProcess]) -> R:
     then waits for the rest of that result for ever, and so did the run.
     """
     while not wait([future], timeout=_WATCH_S).done:
-        if any(proc.exitcode is not None for proc in list(processes)):
+        if _ended(processes):
             raise BrokenProcessPool("a worker process has ended")
     return future.result()
+
+
+def _ended(processes: Sequence[BaseProcess]) -> list[BaseProcess]:
+    """The processes that have ended, seen by their sentinels.
+
+    Not by their exit codes: under the forkserver start method, reading one while the pool's thread
+    reads it too can spoil it (255).
+    """
+    sentinels = {}
+    for proc in list(processes):
+        try:
+            sentinels[proc.sentinel] = proc
+        except ValueError:  # not started yet
+            continue
+    return [sentinels[s] for s in multiprocessing.connection.wait(list(sentinels), timeout=0)]  # type: ignore[index]
 
 
 def _worker_died(
@@ -192,7 +209,7 @@ def _worker_died(
     describe: Callable[[T], str] | None,
 ) -> str:
     """The user's message for a worker that died: how it ended, and the job it was on."""
-    # The others were ended with SIGTERM, by the pool once it saw one die, or by _stop_pool.
+    # Others may have been ended with SIGTERM meanwhile, by the pool once it saw one die.
     first = [d for d in dead if d[1] != -signal.SIGTERM] or dead
     if not first:
         return _WORKER_DIED.format(how="ended", job=" (killed, or out of memory?)")

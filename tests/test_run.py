@@ -496,3 +496,25 @@ def test_a_worker_killed_while_it_returns_a_large_result_ends_the_run(tmp_path: 
     assert err.startswith("Error: a worker process was killed by SIGKILL (out of memory?) before it finished its job (file b.tif)")
     assert out.split() == [str(1 << 20)]  # the job before it, in order
     assert _group_gone(proc, 10), "a worker outlived the command"
+
+
+def test_a_worker_that_died_between_jobs_is_said_to_have() -> None:
+    """Which job a dead worker was on comes from the pids its jobs were started by; one whose last job
+    had returned died between two jobs (the out-of-memory killer may pick an idle worker too)."""
+    from concurrent.futures import Future
+
+    from sitewatch.run import _worker_died
+
+    returned: Future[int] = Future()
+    returned.set_result(0)
+    pending: Future[int] = Future()
+    started = [101, 202, 101, 0]
+    futures = [returned, pending, returned, pending]
+    items = ["a.tif", "b.tif", "c.tif", "d.tif"]
+    idle = _worker_died([(101, -9), (202, -15)], started, futures, items, str)
+    assert idle.startswith("a worker process was killed by SIGKILL (out of memory?) between two jobs; ")
+    busy = _worker_died([(101, -15), (202, -11)], started, futures, items, str)
+    assert busy.startswith("a worker process was killed by SIGSEGV before it finished its job (b.tif); ")
+    assert _worker_died([(202, 3)], started, futures, items, None).startswith(
+        "a worker process ended with exit code 3 before it finished its job (job 2 of 4); "
+    )

@@ -31,8 +31,8 @@ __all__ = ["map_jobs"]
 log = logging.getLogger(__name__)
 
 _WORKER_DIED = (
-    "a worker process {how} before it finished its job{job}; what was finished is kept: run again "
-    "with fewer workers (--workers, or the `workers` setting; 1 works in this process)"
+    "a worker process {how} {when}; what was finished is kept: run again with fewer workers "
+    "(--workers, or the `workers` setting; 1 works in this process)"
 )
 
 _WATCH_S = 0.2
@@ -212,7 +212,7 @@ def _worker_died(
     # Others may have been ended with SIGTERM meanwhile, by the pool once it saw one die.
     first = [d for d in dead if d[1] != -signal.SIGTERM] or dead
     if not first:
-        return _WORKER_DIED.format(how="ended", job=" (killed, or out of memory?)")
+        return _WORKER_DIED.format(how="ended", when="before it finished its job (killed, or out of memory?)")
     pid, code = first[0]
     if code < 0:
         name = signal.Signals(-code).name if -code in signal.valid_signals() else f"signal {-code}"
@@ -221,13 +221,13 @@ def _worker_died(
         how = f"ended with exit code {code}"
     taken = [k for k, p in enumerate(started) if p == pid]
     if not taken:
-        return _WORKER_DIED.format(how=how, job="")
+        return _WORKER_DIED.format(how=how, when="before it finished its job")
     k = taken[-1]  # a worker takes its jobs one by one, in order
     future = futures[k]
     if future.done() and not future.cancelled() and future.exception() is None:
-        return _WORKER_DIED.format(how=how, job=" (it was between jobs)")
+        return _WORKER_DIED.format(how=how, when="between two jobs")
     label = describe(items[k]) if describe is not None else f"job {k + 1} of {len(items)}"
-    return _WORKER_DIED.format(how=how, job=f" ({label})")
+    return _WORKER_DIED.format(how=how, when=f"before it finished its job ({label})")
 
 
 def _cores() -> int:

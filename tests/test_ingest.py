@@ -974,3 +974,65 @@ def test_a_worker_killed_while_returning_its_file_ends_ingest_cleanly(ws, tmp_pa
         rows = store.execute("SELECT path FROM observations ORDER BY path")
     assert sorted(p.name for p in folder.glob("*.tif")) == sorted(Path(r[0]).name for r in rows)
     assert not list(folder.glob(".*partial*"))
+
+
+_WORKER_KILLED_DETECT = """
+import os, signal, sys
+from multiprocessing.connection import Connection
+
+import sitewatch.detection as detection
+from sitewatch.cli import main
+
+detect = detection.detect_observation
+
+def killed_while_returning(job):
+    result = detect(job)
+    if "/c_" in job.observation.id and sys.argv[1] == "kill":
+        send = Connection._send  # killed outright half-way through sending its result
+        def send_half(self, buf, write=os.write):
+            send(self, buf[: len(buf) // 2])
+            os.kill(os.getpid(), signal.SIGKILL)
+        Connection._send = send_half
+    return result
+
+detection.detect_observation = killed_while_returning
+main(sys.argv[2:])
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL, and the fork start method")
+def test_a_worker_killed_while_returning_its_detections_ends_detect_and_a_rerun_stores_each_once(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`detect --workers 2` hung for ever when a worker was killed outright while it sent back an
+    observation's detections; it now ends naming the observation, and a rerun stores each observation's once."""
+    import os
+    import subprocess
+
+    import sitewatch
+
+    srcs = [_ship_sar(tmp_path / f"{c}_2024101{i}.tif", f"2024-10-1{i}T09:30:00Z") for i, c in enumerate("abcd")]
+    with ws.store() as store:
+        ids = [o.id for o in ingest_paths(ws, store, SITE, srcs, workers=1).observations]
+    script = tmp_path / "killed_detect.py"
+    script.write_text(_WORKER_KILLED_DETECT)
+    lib = str(Path(sitewatch.__file__).parents[1])
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([lib, os.environ.get("PYTHONPATH", "")])}
+
+    def detect(case: str) -> subprocess.CompletedProcess[str]:
+        args = ["-q", "detect", SITE.id, "-w", str(ws.root), "--workers", "2"]
+        return subprocess.run(
+            [sys.executable, str(script), case, *args], env=env, capture_output=True, text=True, timeout=120
+        )  # a hang fails the test rather than the test run
+
+    def per_observation() -> dict[str, int]:
+        with ws.store() as store:
+            return dict(store.execute("SELECT observation_id, COUNT(*) FROM detections GROUP BY observation_id"))
+
+    first = detect("kill")
+    assert first.returncode == 1, first.stderr
+    assert first.stderr.startswith(
+        f"Error: a worker process was killed by SIGKILL (out of memory?) before it finished its job (observation {ids[2]})"
+    ), first.stderr
+    assert per_observation() == {ids[0]: 1, ids[1]: 1}  # one ship each, stored before c's result was due
+    again = detect("none")
+    assert again.returncode == 0, again.stderr
+    assert per_observation() == dict.fromkeys(ids, 1)

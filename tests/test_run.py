@@ -518,3 +518,5 @@ def test_a_worker_that_died_between_jobs_is_said_to_have() -> None:
     assert _worker_died([(202, 3)], started, futures, items, None).startswith(
         "a worker process ended with exit code 3 before it finished its job (job 2 of 4); "
     )
+    # Died while the jobs were still being handed out: its job's future not yet made.
+    assert "before it finished its job (b.tif)" in _worker_died([(202, -9)], started, futures[:1], items, str)

@@ -132,7 +132,8 @@ def _map_in_processes(
             pool = ProcessPoolExecutor(
                 max_workers=n, mp_context=cast(BaseContext, context), initializer=_init_worker, initargs=(started,)
             )
-            futures = [pool.submit(_run_job, func, k, item) for k, item in enumerate(items)]
+            for k, item in enumerate(items):  # (one by one: the pool may break while they are handed out)
+                futures.append(pool.submit(_run_job, func, k, item))
         for future in futures:
             yield _watched_result(future, context.processes)
     except BrokenProcessPool as exc:
@@ -223,8 +224,8 @@ def _worker_died(
     if not taken:
         return _WORKER_DIED.format(how=how, when="before it finished its job")
     k = taken[-1]  # a worker takes its jobs one by one, in order
-    future = futures[k]
-    if future.done() and not future.cancelled() and future.exception() is None:
+    future = futures[k] if k < len(futures) else None
+    if future is not None and future.done() and not future.cancelled() and future.exception() is None:
         return _WORKER_DIED.format(how=how, when="between two jobs")
     label = describe(items[k]) if describe is not None else f"job {k + 1} of {len(items)}"
     return _WORKER_DIED.format(how=how, when=f"before it finished its job ({label})")

@@ -275,7 +275,8 @@ def _init_worker(started: Any) -> None:
     traceback; SIGTERM (the parent ending it) ends it at once; and it ends when the parent has gone.
 
     A parent killed outright (SIGKILL, out of memory) cannot stop its workers, and they would wait
-    for ever on the pool's pipes, which they hold open themselves.
+    for ever on the pool's pipes, which they hold open themselves. ``started`` is the run's table
+    of which worker started which job, shared memory each worker writes its pid into.
     """
     global _started
     _started = started

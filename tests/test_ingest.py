@@ -965,8 +965,8 @@ def test_a_worker_killed_while_returning_its_file_ends_ingest_cleanly(ws, tmp_pa
     folder = ws.archive / SITE.id
     assert not list(folder.glob(".*partial*"))
     with ws.store() as store:
-        kept = store.counts()["observations"]
-    assert kept == 2  # a and b, taken in order before c
+        kept = sorted(Path(r[0]).name for r in store.execute("SELECT path FROM observations"))
+    assert kept == [s.name for s in srcs[: len(kept)]] and len(kept) <= 2  # those before c (if done by then)
     again = ingest("none")
     assert again.returncode == 0, again.stderr
     with ws.store() as store:
@@ -1032,7 +1032,8 @@ def test_a_worker_killed_while_returning_its_detections_ends_detect_and_a_rerun_
     assert first.stderr.startswith(
         f"Error: a worker process was killed by SIGKILL (out of memory?) before it finished its job (observation {ids[2]})"
     ), first.stderr
-    assert per_observation() == {ids[0]: 1, ids[1]: 1}  # one ship each, stored before c's result was due
+    stored = per_observation()  # one ship each, of those before c (if done by then)
+    assert stored == dict.fromkeys(ids[: len(stored)], 1) and len(stored) <= 2
     again = detect("none")
     assert again.returncode == 0, again.stderr
     assert per_observation() == dict.fromkeys(ids, 1)

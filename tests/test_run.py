@@ -494,7 +494,7 @@ def test_a_worker_killed_while_it_returns_a_large_result_ends_the_run(tmp_path: 
     assert proc.returncode == 1, err
     assert "Traceback" not in err
     assert err.startswith("Error: a worker process was killed by SIGKILL (out of memory?) before it finished its job (file b.tif)")
-    assert out.split() == [str(1 << 20)]  # the job before it, in order
+    assert out.split() in ([], [str(1 << 20)])  # at most the job before it (the death may be seen first)
     assert _group_gone(proc, 10), "a worker outlived the command"
 
 

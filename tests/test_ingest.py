@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
@@ -907,3 +908,132 @@ def test_infinite_values_are_archived_as_no_data_as_nan_is(ws, tmp_path: Path, n
     assert not np.isinf(values).any()
     assert np.array_equal(values, values_nan, equal_nan=True) and valid == valid_nan
     assert 0.99 < valid < 1.0  # the infinities and the NaN of 35,000 pixels
+
+
+_WORKER_KILLED_INGEST = """
+import os, signal, sys
+from multiprocessing.connection import Connection
+
+import sitewatch.ingest as ingest
+from sitewatch.cli import main
+
+archive = ingest._archive_job
+
+def killed_while_returning(job):
+    result = archive(job)
+    if job.path.name.startswith("c_") and sys.argv[1] == "kill":
+        # Killed outright (the out-of-memory killer) half-way through sending its result.
+        send = Connection._send
+        def send_half(self, buf, write=os.write):
+            send(self, buf[: len(buf) // 2])
+            os.kill(os.getpid(), signal.SIGKILL)
+        Connection._send = send_half
+    return result
+
+ingest._archive_job = killed_while_returning
+main(sys.argv[2:])
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL, and the fork start method")
+def test_a_worker_killed_while_returning_its_file_ends_ingest_cleanly(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A worker killed outright while it sent back its file's record hung ingest (two workers) for ever.
+    It now ends naming the file, leaves no half-written file in the archive, and a rerun completes
+    each file once."""
+    import os
+    import subprocess
+
+    import sitewatch
+
+    srcs = [_sar(tmp_path / f"{c}_2024101{i}.tif", when=f"2024-10-1{i}T09:30:00Z", seed=i) for i, c in enumerate("abcd")]
+    script = tmp_path / "killed_ingest.py"
+    script.write_text(_WORKER_KILLED_INGEST)
+    lib = str(Path(sitewatch.__file__).parents[1])
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([lib, os.environ.get("PYTHONPATH", "")]), "SITEWATCH_WORKERS": "2"}
+
+    def ingest(case: str) -> subprocess.CompletedProcess[str]:
+        args = ["-q", "ingest", SITE.id, *map(str, srcs), "-w", str(ws.root)]
+        return subprocess.run(
+            [sys.executable, str(script), case, *args], env=env, capture_output=True, text=True, timeout=120
+        )  # a hang fails the test rather than the test run
+
+    first = ingest("kill")
+    assert first.returncode == 1, first.stderr
+    assert first.stderr.startswith(
+        f"Error: a worker process was killed by SIGKILL (out of memory?) before it finished its job ({srcs[2]})"
+    ), first.stderr
+    folder = ws.archive / SITE.id
+    assert not list(folder.glob(".*partial*"))
+    with ws.store() as store:
+        kept = sorted(Path(r[0]).name for r in store.execute("SELECT path FROM observations"))
+    assert kept == [s.name for s in srcs[: len(kept)]] and len(kept) <= 2  # those before c (if done by then)
+    again = ingest("none")
+    assert again.returncode == 0, again.stderr
+    with ws.store() as store:
+        assert store.counts()["observations"] == 4
+        rows = store.execute("SELECT path FROM observations ORDER BY path")
+    assert sorted(p.name for p in folder.glob("*.tif")) == sorted(Path(r[0]).name for r in rows)
+    assert not list(folder.glob(".*partial*"))
+
+
+_WORKER_KILLED_DETECT = """
+import os, signal, sys
+from multiprocessing.connection import Connection
+
+import sitewatch.detection as detection
+from sitewatch.cli import main
+
+detect = detection.detect_observation
+
+def killed_while_returning(job):
+    result = detect(job)
+    if "/c_" in job.observation.id and sys.argv[1] == "kill":
+        send = Connection._send  # killed outright half-way through sending its result
+        def send_half(self, buf, write=os.write):
+            send(self, buf[: len(buf) // 2])
+            os.kill(os.getpid(), signal.SIGKILL)
+        Connection._send = send_half
+    return result
+
+detection.detect_observation = killed_while_returning
+main(sys.argv[2:])
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL, and the fork start method")
+def test_a_worker_killed_while_returning_its_detections_ends_detect_and_a_rerun_stores_each_once(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`detect --workers 2` hung for ever when a worker was killed outright while it sent back an
+    observation's detections; it now ends naming the observation, and a rerun stores each observation's once."""
+    import os
+    import subprocess
+
+    import sitewatch
+
+    srcs = [_ship_sar(tmp_path / f"{c}_2024101{i}.tif", f"2024-10-1{i}T09:30:00Z") for i, c in enumerate("abcd")]
+    with ws.store() as store:
+        ids = [o.id for o in ingest_paths(ws, store, SITE, srcs, workers=1).observations]
+    script = tmp_path / "killed_detect.py"
+    script.write_text(_WORKER_KILLED_DETECT)
+    lib = str(Path(sitewatch.__file__).parents[1])
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([lib, os.environ.get("PYTHONPATH", "")])}
+
+    def detect(case: str) -> subprocess.CompletedProcess[str]:
+        args = ["-q", "detect", SITE.id, "-w", str(ws.root), "--workers", "2"]
+        return subprocess.run(
+            [sys.executable, str(script), case, *args], env=env, capture_output=True, text=True, timeout=120
+        )  # a hang fails the test rather than the test run
+
+    def per_observation() -> dict[str, int]:
+        with ws.store() as store:
+            return dict(store.execute("SELECT observation_id, COUNT(*) FROM detections GROUP BY observation_id"))
+
+    first = detect("kill")
+    assert first.returncode == 1, first.stderr
+    assert first.stderr.startswith(
+        f"Error: a worker process was killed by SIGKILL (out of memory?) before it finished its job (observation {ids[2]})"
+    ), first.stderr
+    stored = per_observation()  # one ship each, of those before c (if done by then)
+    assert stored == dict.fromkeys(ids[: len(stored)], 1) and len(stored) <= 2
+    again = detect("none")
+    assert again.returncode == 0, again.stderr
+    assert per_observation() == dict.fromkeys(ids, 1)

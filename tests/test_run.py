@@ -102,10 +102,10 @@ from sitewatch import run
 from sitewatch.cli.options import handle_errors
 
 class SignalledWhileStarting(ProcessPoolExecutor):
-    def map(self, *args, **kwargs):
-        results = super().map(*args, **kwargs)  # the workers are started, the jobs handed out
-        os.kill(os.getpid(), signal.{signame})  # before map_jobs has returned to its caller
-        return results
+    def submit(self, *args, **kwargs):
+        future = super().submit(*args, **kwargs)  # the workers are started, the job handed out
+        os.kill(os.getpid(), signal.{signame})  # before map_jobs has waited for a result (held till then: one)
+        return future
 
 run.ProcessPoolExecutor = SignalledWhileStarting
 
@@ -330,6 +330,32 @@ def test_cli_says_interrupted_and_exits_130() -> None:
     assert result.stderr == "interrupted\n"
 
 
+def _interrupt(*args: object, **kwargs: object) -> None:
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    ("patched", "args"),
+    [
+        ("click.Path.convert", ["sites", "list", "-w", "somewhere"]),  # a subcommand's option, being parsed
+        ("click.IntRange.convert", ["-q", "detect", "dunai", "--workers", "2"]),
+        ("sitewatch.cli.unknown_env", ["sites", "list"]),  # the group's own body, before the command's
+    ],
+)
+def test_ctrl_c_while_the_arguments_are_parsed_says_interrupted_and_exits_130(
+    monkeypatch: pytest.MonkeyPatch, patched: str, args: list[str]
+) -> None:
+    """Ctrl-C in the moment click parsed the command line gave click's "Aborted!" and exit 1, which a
+    script cannot tell from a failure, instead of "interrupted" and 130 as in the command."""
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    monkeypatch.setattr(patched, _interrupt)
+    result = CliRunner().invoke(main, args)
+    assert (result.exit_code, result.stderr) == (130, "interrupted\n")
+
+
 def test_a_scheduler_without_workers_is_said_to_have_none(caplog: pytest.LogCaptureFixture) -> None:
     """A scheduler no worker has joined held the jobs without a word; now it is named, and the
     jobs still run once a worker joins."""
@@ -357,8 +383,25 @@ def test_a_worker_that_dies_is_named_without_a_traceback() -> None:
     """A worker killed mid-job (out of memory) gave a BrokenProcessPool traceback."""
     from sitewatch.errors import WorkerError
 
-    with pytest.raises(WorkerError, match=r"worker process ended before it finished its job.*fewer workers"):
+    with pytest.raises(WorkerError, match=r"^a worker process ended with exit code 1 before it finished its job "
+                       r"\(job 4 of 6\); .*fewer workers"):  # fmt: skip
         list(map_jobs(_die_on_3, list(range(6)), workers=2))
+
+
+def _killed_on_3(x: int) -> int:
+    if x == 3:
+        os.kill(os.getpid(), signal.SIGKILL)  # what the kernel's out-of-memory killer sends
+    return x
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_a_worker_killed_mid_job_names_the_job_and_the_signal() -> None:
+    """A worker killed while it computed said 'killed, or out of memory' and not which job it was on."""
+    from sitewatch.errors import WorkerError
+
+    with pytest.raises(WorkerError, match=r"^a worker process was killed by SIGKILL \(out of memory\?\) before it "
+                       r"finished its job \(item 3\); what was finished is kept"):  # fmt: skip
+        list(map_jobs(_killed_on_3, list(range(6)), workers=2, describe=lambda x: f"item {x}"))
 
 
 def _killed_worker(x: int) -> int:
@@ -399,3 +442,81 @@ def test_no_jobs_need_no_scheduler(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(run, "_CONNECT_TIMEOUT_S", 1)
     assert list(map_jobs(_identity, [], scheduler="tcp://127.0.0.1:1")) == []
+
+
+_KILLED_WHILE_RETURNING = """
+import os, signal, sys
+from multiprocessing.connection import Connection
+
+import click
+
+from sitewatch.cli.options import handle_errors
+from sitewatch.run import map_jobs
+
+def job(name):
+    if name == "b.tif":
+        # Killed outright (SIGKILL, as the out-of-memory killer ends a process) half-way through
+        # sending its 1 MB result: the length went, and part of the bytes.
+        send = Connection._send
+        def send_half(self, buf, write=os.write):
+            if len(buf) > 1 << 16:
+                send(self, buf[: len(buf) // 2])
+                os.kill(os.getpid(), signal.SIGKILL)
+            send(self, buf)
+        Connection._send = send_half
+    return bytes(1 << 20)
+
+@click.command()
+@click.argument("folder")
+@handle_errors
+def run(folder):
+    names = ["a.tif", "b.tif", "c.tif", "d.tif"]
+    for result in map_jobs(job, names, workers=2, describe=lambda name: f"file {name}"):
+        print(len(result))
+
+if __name__ == "__main__":
+    run()
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
+def test_a_worker_killed_while_it_returns_a_large_result_ends_the_run(tmp_path: Path) -> None:
+    """A worker killed outright (the out-of-memory killer) while it sent a result larger than the pipe's
+    buffer left the pool's thread reading the rest for ever: the run hung until Ctrl-C. It now ends
+    with an error naming the job and how the worker died, and no worker left behind."""
+    proc = _popen(tmp_path, _KILLED_WHILE_RETURNING)
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err
+    assert err.startswith("Error: a worker process was killed by SIGKILL (out of memory?) before it finished its job (file b.tif)")
+    assert out.split() in ([], [str(1 << 20)])  # at most the job before it (the death may be seen first)
+    assert _group_gone(proc, 10), "a worker outlived the command"
+
+
+def test_a_worker_that_died_between_jobs_is_said_to_have() -> None:
+    """Which job a dead worker was on comes from the pids its jobs were started by; one whose last job
+    had returned died between two jobs (the out-of-memory killer may pick an idle worker too)."""
+    from concurrent.futures import Future
+
+    from sitewatch.run import _worker_died
+
+    returned: Future[int] = Future()
+    returned.set_result(0)
+    pending: Future[int] = Future()
+    started = [101, 202, 101, 0]
+    futures = [returned, pending, returned, pending]
+    items = ["a.tif", "b.tif", "c.tif", "d.tif"]
+    idle = _worker_died([(101, -9), (202, -15)], started, futures, items, str)
+    assert idle.startswith("a worker process was killed by SIGKILL (out of memory?) between two jobs; ")
+    busy = _worker_died([(101, -15), (202, -11)], started, futures, items, str)
+    assert busy.startswith("a worker process was killed by SIGSEGV before it finished its job (b.tif); ")
+    assert _worker_died([(202, 3)], started, futures, items, None).startswith(
+        "a worker process ended with exit code 3 before it finished its job (job 2 of 4); "
+    )
+    # Died while the jobs were still being handed out: its job's future not yet made.
+    assert "before it finished its job (b.tif)" in _worker_died([(202, -9)], started, futures[:1], items, str)

@@ -263,7 +263,10 @@ def detect_site(
         if progress and kept:
             progress(done, len(observations), "")
         errors: list[str] = []
-        for res in map_jobs(detect_observation, jobs, workers=workers, scheduler=scheduler):
+        for res in map_jobs(
+            detect_observation, jobs, workers=workers, scheduler=scheduler,
+            describe=lambda job: f"observation {job.observation.id}",
+        ):  # fmt: skip
             if res.error:
                 errors.append(res.error)
                 log.info(res.error)  # reported once, in the summary's errors (the CLI prints them)

@@ -1505,7 +1505,7 @@ def ingest_paths(
             )  # fmt: skip
             taken.add(item)
         jobs.append(_FileJob(ws, site, f, acquired, sensor, compress, item, band_files, thermal_noise))
-    results = map_jobs(_archive_job, jobs, workers=workers)
+    results = map_jobs(_archive_job, jobs, workers=workers, describe=lambda job: str(job.path))
     try:
         for i, (f, result) in enumerate(zip(files, results, strict=True)):
             if isinstance(result, str):

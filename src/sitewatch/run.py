@@ -9,15 +9,20 @@ back in input order so downstream writes are deterministic.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from multiprocessing.context import BaseContext
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import SimpleQueue
+from typing import Any, TypeVar, cast
 
 from .errors import ConfigError, WorkerError, require_extra
 
@@ -26,10 +31,12 @@ __all__ = ["map_jobs"]
 log = logging.getLogger(__name__)
 
 _WORKER_DIED = (
-    "a worker process ended before it finished its job (killed, or out of memory); what was "
-    "finished is kept: run again with fewer workers (--workers, or the `workers` setting; "
-    "1 works in this process)"
+    "a worker process {how} {when}; what was finished is kept: run again with fewer workers "
+    "(--workers, or the `workers` setting; 1 works in this process)"
 )
+
+_WATCH_S = 0.2
+"""How often the run checks, while it waits for a result, that no worker has died."""
 
 _CONNECT_TIMEOUT_S = 10
 """How long to try a Dask scheduler's address before giving up (Dask's own default is 30 s)."""
@@ -39,20 +46,27 @@ R = TypeVar("R")
 
 
 def map_jobs(
-    func: Callable[[T], R], items: Sequence[T], *, workers: int = 0, scheduler: str = ""
+    func: Callable[[T], R],
+    items: Sequence[T],
+    *,
+    workers: int = 0,
+    scheduler: str = "",
+    describe: Callable[[T], str] | None = None,
 ) -> Generator[R, None, None]:
     """Yield ``func(item)`` for each item, in order.
 
     ``workers`` 0 means one per core; 1 runs in this process (easiest to
     debug, and what small batches want). ``scheduler`` is a Dask scheduler
-    address; it needs the ``dask`` extra.
+    address; it needs the ``dask`` extra. ``describe`` names an item for the user
+    (a file, an observation) in the error of a worker that died running it.
 
     Ctrl-C (SIGINT, which a terminal sends to the whole process group) stops
     the run at once: worker processes ignore it, and this process, on
     KeyboardInterrupt, drops the pending jobs, ends the workers and re-raises.
     The same happens when the caller stops iterating early (and on SIGTERM, which the CLI
     raises as a KeyboardInterrupt). Workers end by themselves when this process has gone. A worker that dies mid-job
-    (killed, out of memory) ends the run with a :class:`~sitewatch.errors.WorkerError`.
+    (killed, out of memory), even while it sends its result, ends the run with a
+    :class:`~sitewatch.errors.WorkerError` naming that job and how the worker ended.
     """
     if scheduler and items:  # nothing to run (a rerun that keeps everything) needs no cluster
         require_extra("distributed", "dask")
@@ -95,7 +109,19 @@ def map_jobs(
         for item in items:
             yield func(item)
         return
+    yield from _map_in_processes(func, items, min(n, len(items)), describe)
+
+
+def _map_in_processes(
+    func: Callable[[T], R], items: Sequence[T], n: int, describe: Callable[[T], str] | None
+) -> Generator[R, None, None]:
+    """:func:`map_jobs` on ``n`` worker processes, watched: a worker that dies stops the run."""
+    context = _WatchedContext(multiprocessing.get_context())
+    # Which worker (pid) took which job, written by the worker as it starts it: how the job a dead
+    # worker was running is named.
+    started = context.Array("q", len(items), lock=False)
     pool: ProcessPoolExecutor | None = None
+    futures: list[Future[R]] = []
     try:
         # Workers are started while submitting; SIGINT and SIGTERM stay blocked until each has
         # set its own handling of them, so neither can kill one mid-start. The parent gets a
@@ -103,18 +129,106 @@ def map_jobs(
         # try, so that the workers it has just started are stopped too (they ran on, and the
         # command waited for their jobs before exiting).
         with _stop_signals_blocked():
-            pool = ProcessPoolExecutor(max_workers=min(n, len(items)), initializer=_init_worker)
-            results = pool.map(func, items, chunksize=max(1, len(items) // (4 * n)))
-        yield from results
+            pool = ProcessPoolExecutor(
+                max_workers=n, mp_context=cast(BaseContext, context), initializer=_init_worker, initargs=(started,)
+            )
+            for k, item in enumerate(items):  # (one by one: the pool may break while they are handed out)
+                futures.append(pool.submit(_run_job, func, k, item))
+        for future in futures:
+            yield _watched_result(future, context.processes)
     except BrokenProcessPool as exc:
+        ended = _ended(context.processes)  # before _stop_pool ends the others
         if pool is not None:
-            _stop_pool(pool)
-        raise WorkerError(_WORKER_DIED) from exc
+            _stop_pool(pool, context)
+        # Their exit codes once all are joined: the pool's thread may be reaping one meanwhile.
+        dead = [(p.pid, p.exitcode) for p in ended if p.exitcode is not None]
+        raise WorkerError(_worker_died(dead, started, futures, items, describe)) from exc
     except BaseException:  # KeyboardInterrupt, or GeneratorExit when the caller stops early
         if pool is not None:
-            _stop_pool(pool)
+            _stop_pool(pool, context)
         raise
     pool.shutdown()
+
+
+class _WatchedContext:
+    """The pool's multiprocessing context (which the executor documents as "should provide
+    SimpleQueue, Queue and Process"), keeping the worker processes and the result queue it makes,
+    so that the run reaches them without the executor's private attributes."""
+
+    def __init__(self, context: BaseContext) -> None:
+        self._context = context
+        self.processes: list[BaseProcess] = []
+        self.simple_queues: list[SimpleQueue[Any]] = []
+
+    def Process(self, *args: Any, **kwargs: Any) -> BaseProcess:  # noqa: N802 (the context's name)
+        proc = cast(BaseProcess, self._context.Process(*args, **kwargs))  # type: ignore[attr-defined]
+        self.processes.append(proc)
+        return proc
+
+    def SimpleQueue(self) -> SimpleQueue[Any]:  # noqa: N802
+        queue = self._context.SimpleQueue()
+        self.simple_queues.append(queue)
+        return queue
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+def _watched_result(future: Future[R], processes: Sequence[BaseProcess]) -> R:
+    """The future's result, once there; BrokenProcessPool as soon as a worker has died.
+
+    The pool notices a worker that died while it waited for a job or ran one, but not one killed
+    (SIGKILL, out of memory) while it sent a result larger than the pipe holds: the pool's thread
+    then waits for the rest of that result for ever, and so did the run.
+    """
+    while not wait([future], timeout=_WATCH_S).done:
+        if _ended(processes):
+            raise BrokenProcessPool("a worker process has ended")
+    return future.result()
+
+
+def _ended(processes: Sequence[BaseProcess]) -> list[BaseProcess]:
+    """The processes that have ended, seen by their sentinels.
+
+    Not by their exit codes: under the forkserver start method, reading one while the pool's thread
+    reads it too can spoil it (255).
+    """
+    sentinels = {}
+    for proc in list(processes):
+        try:
+            sentinels[proc.sentinel] = proc
+        except ValueError:  # not started yet
+            continue
+    return [sentinels[s] for s in multiprocessing.connection.wait(list(sentinels), timeout=0)]  # type: ignore[index]
+
+
+def _worker_died(
+    dead: Sequence[tuple[int | None, int]],
+    started: Sequence[int],
+    futures: Sequence[Future[Any]],
+    items: Sequence[T],
+    describe: Callable[[T], str] | None,
+) -> str:
+    """The user's message for a worker that died: how it ended, and the job it was on."""
+    # Others may have been ended with SIGTERM meanwhile, by the pool once it saw one die.
+    first = [d for d in dead if d[1] != -signal.SIGTERM] or dead
+    if not first:
+        return _WORKER_DIED.format(how="ended", when="before it finished its job (killed, or out of memory?)")
+    pid, code = first[0]
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.valid_signals() else f"signal {-code}"
+        how = f"was killed by {name}" + (" (out of memory?)" if -code == getattr(signal, "SIGKILL", 9) else "")
+    else:
+        how = f"ended with exit code {code}"
+    taken = [k for k, p in enumerate(started) if p == pid]
+    if not taken:
+        return _WORKER_DIED.format(how=how, when="before it finished its job")
+    k = taken[-1]  # a worker takes its jobs one by one, in order
+    future = futures[k] if k < len(futures) else None
+    if future is not None and future.done() and not future.cancelled() and future.exception() is None:
+        return _WORKER_DIED.format(how=how, when="between two jobs")
+    label = describe(items[k]) if describe is not None else f"job {k + 1} of {len(items)}"
+    return _WORKER_DIED.format(how=how, when=f"before it finished its job ({label})")
 
 
 def _cores() -> int:
@@ -146,13 +260,26 @@ _PARENT_CHECK_S = 1.0
 """How often a worker checks that the process that started it is still there."""
 
 
-def _init_worker() -> None:
+_started: Any = None
+"""In a worker: the run's table of which worker started which job (see :func:`_map_in_processes`)."""
+
+
+def _run_job(func: Callable[[T], R], k: int, item: T) -> R:
+    """In a worker: job ``k``, recorded as this worker's."""
+    _started[k] = os.getpid()
+    return func(item)
+
+
+def _init_worker(started: Any) -> None:
     """Pool initializer: Ctrl-C is the parent's to handle, so a worker neither dies nor prints a
     traceback; SIGTERM (the parent ending it) ends it at once; and it ends when the parent has gone.
 
     A parent killed outright (SIGKILL, out of memory) cannot stop its workers, and they would wait
-    for ever on the pool's pipes, which they hold open themselves.
+    for ever on the pool's pipes, which they hold open themselves. ``started`` is the run's table
+    of which worker started which job, shared memory each worker writes its pid into.
     """
+    global _started
+    _started = started
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's handler (cli.options.Terminated) is inherited
     if hasattr(signal, "pthread_sigmask"):
@@ -169,12 +296,12 @@ def _end_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _stop_pool(pool: ProcessPoolExecutor) -> None:
+def _stop_pool(pool: ProcessPoolExecutor, context: _WatchedContext) -> None:
     """Cancel the jobs not started and end the workers without waiting for the running ones."""
-    # The executor has no public way to end its workers before Python 3.14 (terminate_workers).
-    procs = list((getattr(pool, "_processes", None) or {}).values())
+    # The executor has no public way to end its workers before Python 3.14 (terminate_workers): they
+    # are those its context made.
+    procs = list(context.processes)
     manager = getattr(pool, "_executor_manager_thread", None)  # shutdown() forgets it
-    results = getattr(pool, "_result_queue", None)  # and this
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
         if proc.is_alive():
@@ -184,14 +311,11 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
     # A worker ended while it wrote its result (one of more than 16 kB, as an ingested observation's
     # record can be, goes in parts) left the pool's own thread reading the rest of it, and this process
     # holds the pipe's writing end too, so that read never ended, nor did Python's exit, which waits for
-    # the thread. With the workers gone nothing else writes to it: closing it ends the read (EOF).
-    # The thread then fails the futures still pending, which must not include those the map already
-    # cancelled (an InvalidStateError traceback): they are left out, as its own shutdown leaves them out.
-    if results is not None and not any(proc.is_alive() for proc in procs):
-        pending = getattr(manager, "pending_work_items", None)
-        if manager is not None and isinstance(pending, dict):
-            manager.pending_work_items = {k: w for k, w in dict(pending).items() if not w.future.done()}
-        results._writer.close()
+    # the thread. With the workers gone nothing else writes to it: closing it ends the read (EOF), and
+    # the thread fails the jobs still pending (none of which this run cancelled itself).
+    if not any(proc.is_alive() for proc in procs):
+        for queue in context.simple_queues:
+            queue._writer.close()  # type: ignore[attr-defined]
     # The pool's own thread closes its wake-up pipe once it sees the workers gone, and at exit
     # Python writes to that pipe unlocked (CPython gh-125451, fixed in 3.12.8 and 3.13.1): a
     # command that exited meanwhile printed an OSError traceback after "interrupted".

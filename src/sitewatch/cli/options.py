@@ -55,9 +55,26 @@ class OnceCommand(_OnceOptions, click.Command):
 
 
 class OnceGroup(_OnceOptions, click.Group):
-    """A group whose options, and its subcommands' single-value options, may be given once."""
+    """A group whose options, and its subcommands' single-value options, may be given once.
+
+    Ctrl-C before a command's body has started (while click parses the arguments, or the group
+    sets up logging) says "interrupted" and exits 130, as it does in the body (:func:`handle_errors`),
+    not click's "Aborted!" with exit 1.
+    """
 
     command_class = OnceCommand
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        with interruption_exits():
+            return super().main(*args, **kwargs)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        with interruption_exits():  # click's main turns a KeyboardInterrupt in here into "Aborted!"
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with interruption_exits():  # and in here: the group's own body, the command's arguments
+            return super().invoke(ctx)
 
 
 OnceGroup.group_class = OnceGroup
@@ -170,6 +187,20 @@ def warnings_as_lines() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def interruption_exits() -> Iterator[None]:
+    """Ctrl-C (KeyboardInterrupt) prints "interrupted" and exits 130; SIGTERM, raised as
+    :class:`Terminated` where :func:`handle_errors` runs, prints "terminated" and exits 143."""
+    try:
+        yield
+    except Terminated:
+        click.echo("terminated", err=True)
+        raise SystemExit(TERMINATED_EXIT_CODE) from None
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        raise SystemExit(INTERRUPTED_EXIT_CODE) from None
+
+
 def _raise_terminated(signum: int, frame: object) -> None:
     raise Terminated
 
@@ -188,14 +219,8 @@ def handle_errors(func: F) -> F:
         main_thread = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
         try:
-            with errors_to_click():
+            with interruption_exits(), errors_to_click():
                 return func(*args, **kwargs)
-        except Terminated:
-            click.echo("terminated", err=True)
-            raise SystemExit(TERMINATED_EXIT_CODE) from None
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            raise SystemExit(INTERRUPTED_EXIT_CODE) from None
         finally:
             if main_thread and previous is not None:  # (None: a handler set outside Python, kept)
                 signal.signal(signal.SIGTERM, previous)

@@ -47,7 +47,7 @@ from .detect.clouds import QA_PIXEL_CLOUD_RULE, UDM2_CLOUD_RULE, qa_pixel_to_scl
 from .errors import ImageReadError, InputError, OutputError, SitewatchError, SkippedInputWarning
 from .files import partial_path
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
-from .model import DATE_ONLY_HOUR, Grid, Observation, SceneRef, Site, iso_utc, utc
+from .model import DATE_ONLY_HOUR, DATE_ONLY_NOTE, Grid, Observation, SceneRef, Site, iso_utc, utc
 from .platforms import platform_from_name, platform_of
 from .run import map_jobs
 from .sources.landsat import (
@@ -347,7 +347,7 @@ def _acquired_from(tags: Mapping[str, str], path: Path) -> tuple[datetime, str] 
         y, mo, d, hh, mm, ss = m.groups()
         try:
             if hh is None:
-                when, how = datetime(int(y), int(mo), int(d), DATE_ONLY_HOUR, tzinfo=UTC), f"file name, date only ({DATE_ONLY_HOUR}:00 UTC assumed)"
+                when, how = datetime(int(y), int(mo), int(d), DATE_ONLY_HOUR, tzinfo=UTC), f"file name, date only ({DATE_ONLY_NOTE})"
             else:
                 when, how = datetime(int(y), int(mo), int(d), int(hh), int(mm), int(ss or 0), tzinfo=UTC), "file name"
         except ValueError:

@@ -6,13 +6,19 @@ import dataclasses
 import re
 from pathlib import Path
 
+import numpy as np
+import pytest
+from affine import Affine
 from click.testing import CliRunner
 
 from _report_world import build
 from sitewatch.cli import main
 from sitewatch.model import DATE_ONLY_NOTE, acquired_label
 from sitewatch.report.html import write_report
+from sitewatch.testing import site_utm_origin, tiny_site, workspace_with_sites, write_tiff
 from sitewatch.workspace import Workspace
+
+SITE = tiny_site()
 
 
 def _date_only(ws: Workspace) -> str:
@@ -46,3 +52,38 @@ def test_a_time_assumed_for_a_date_alone_is_never_shown_as_the_time_of_the_image
     with ws.store() as st:
         obs = st.get_observation(oid)
     assert acquired_label(obs) == "2024-10-17, time unknown"
+
+
+def _eo_browser_band(folder: Path, band: str) -> Path:
+    """One band of a Sentinel-2 scene as EO Browser exports it ("Raw": uint16, one file a band)."""
+    crs, x0, y0 = site_utm_origin(SITE)
+    data = np.full((60, 60), 1500, np.uint16)
+    data[20:23, 10:40] = 12000  # a bright hull, as a ship is in NIR: read as SAR it would be a "vessel"
+    return write_tiff(folder / f"2024-10-17-00:00_2024-10-17-23:59_Sentinel-2_L2A_{band}_(Raw).tiff", data, crs=crs,
+                      transform=Affine(10, 0, x0, 0, -10, y0))  # fmt: skip
+
+
+@pytest.mark.parametrize("command", [["import", "--sensor", "sar"], ["ingest", SITE.id, "--sensor", "sar"]])
+def test_an_optical_satellites_band_is_refused_as_sar(tmp_path: Path, command: list[str]) -> None:
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    b08 = _eo_browser_band(tmp_path, "B08")
+    r = CliRunner().invoke(main, ["-q", *command, str(b08), "-w", str(ws.root)])
+    assert r.exit_code == 1, r.output
+    assert b08.name in r.output and "sentinel-2" in r.output and "not sar" in r.output and "--band" in r.output
+    with ws.store() as st:
+        assert st.observations(SITE.id) == []
+
+
+def test_a_band_given_as_a_polarisation_is_refused_when_its_satellite_is_optical(tmp_path: Path) -> None:
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    b08 = _eo_browser_band(tmp_path, "B08")
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, f"--band=vv={b08}", "-w", str(ws.root)])
+    assert r.exit_code == 1 and "not sar" in r.output, r.output
+
+
+def test_a_lone_band_of_an_optical_satellite_is_not_asked_whether_it_is_sar(tmp_path: Path) -> None:
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    b02 = _eo_browser_band(tmp_path, "B02")
+    r = CliRunner().invoke(main, ["-q", "import", str(b02), "-w", str(ws.root)])
+    assert r.exit_code == 1 and b02.name in r.output, r.output
+    assert "--sensor sar" not in r.output and "--band blue=" in r.output

@@ -48,7 +48,7 @@ from .errors import ImageReadError, InputError, OutputError, SitewatchError, Ski
 from .files import partial_path
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
 from .model import DATE_ONLY_HOUR, DATE_ONLY_NOTE, Grid, Observation, SceneRef, Site, iso_utc, utc
-from .platforms import platform_from_name, platform_of
+from .platforms import platform_of, platform_sensor
 from .run import map_jobs
 from .sources.landsat import (
     LandsatProduct,
@@ -494,13 +494,22 @@ def read_scene_ref(
         raise InputError(
             f"{path}: no acquisition time in its tags, a sidecar JSON or its name{made}; pass --acquired"
         )
+    platform, platform_from = platform_of(tags, path, metadata_sidecars(path))
+    stated = platform_sensor(platform)
+    if kind in ("sar", "optical") and stated and kind != stated:
+        # Read as the other sensor, a Sentinel-2 band file became a "SAR" scene of a hundred false vessels.
+        given = "given (--sensor, or the --band names)" if sensor else "its SITEWATCH_SENSOR tag says"
+        raise InputError(
+            f"{path}: a {platform} image ({platform_from}), so {stated}, not {kind} as {given}"
+            + ("; give the bands of a scene delivered one file a band together: `sitewatch ingest SITE --band NAME=PATH …`"
+               if stated == "optical" and count == 1 else "")
+        )
     if kind not in ("sar", "optical"):
-        optical_platform = platform_from_name(path.name)
-        if count == 1 and optical_platform.startswith(("sentinel-2", "landsat")):
+        if count == 1 and stated == "optical":
             # EO Browser's one-band exports (…_Sentinel-2_L2A_B08_(Raw).tiff): asking "SAR or optical?"
             # of a file its name says Sentinel-2 took, and offering --sensor sar, misled.
             raise InputError(
-                f"{path}: one band of a {optical_platform} scene (from its file name); give the scene's band "
+                f"{path}: one band of a {platform} scene (from its {platform_from}); give the scene's band "
                 "files together: `sitewatch ingest SITE --band blue=… --band green=… --band red=… --band nir=…`"
             )
         if count == 1:
@@ -511,7 +520,6 @@ def read_scene_ref(
             )
         raise InputError(f"{path}: cannot tell whether it is SAR or optical; pass --sensor")
     simulated = tags.get("SITEWATCH_SIMULATED", "").lower() == "true"
-    platform, platform_from = platform_of(tags, path, metadata_sidecars(path))
     scene = SceneRef(
         provider="simulator" if simulated else "local",
         collection=tags.get("SITEWATCH_COLLECTION", "local-geotiff"),

@@ -87,3 +87,29 @@ def test_a_lone_band_of_an_optical_satellite_is_not_asked_whether_it_is_sar(tmp_
     r = CliRunner().invoke(main, ["-q", "import", str(b02), "-w", str(ws.root)])
     assert r.exit_code == 1 and b02.name in r.output, r.output
     assert "--sensor sar" not in r.output and "--band blue=" in r.output
+
+
+_DRAWN = {
+    ".geojson": '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"name": "Pier"}, '
+    '"geometry": {"type": "Polygon", "coordinates": [[[132.33, 42.87], [132.35, 42.87], [132.35, 42.89], [132.33, 42.87]]]}}]}',
+    ".kml": '<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark><name>Pier</name><Polygon><outerBoundaryIs>'
+    "<LinearRing><coordinates>132.33,42.87 132.35,42.87 132.35,42.89 132.33,42.87</coordinates></LinearRing>"
+    "</outerBoundaryIs></Polygon></Placemark></Document></kml>",
+}
+
+
+@pytest.mark.parametrize("suffix", sorted(_DRAWN))
+def test_a_site_imported_from_a_relative_path_records_the_files_whole_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:  # fmt: skip
+    drawn = tmp_path / f"drawn{suffix}"
+    drawn.write_text(_DRAWN[suffix], encoding="utf-8")  # drawn in QGIS or Google Earth: no coord_source of its own
+    ws = workspace_with_sites(tmp_path / "ws")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    r = CliRunner().invoke(main, ["sites", "import", f"../drawn{suffix}", "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as st:
+        site = st.get_site("pier")
+    # "../drawn.geojson" in a report read from the workspace's folder names no file
+    assert site.coord_source == str(drawn)

@@ -113,3 +113,22 @@ def test_a_site_imported_from_a_relative_path_records_the_files_whole_path(
         site = st.get_site("pier")
     # "../drawn.geojson" in a report read from the workspace's folder names no file
     assert site.coord_source == str(drawn)
+
+
+def test_a_copy_imported_again_with_another_time_replaces_its_observation(tmp_path: Path) -> None:
+    # An OpenSARShip chip georeferenced by hand, first imported with the day alone, then under a
+    # name that gives its time: one image, one observation (at the time given last), not two looks.
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    crs, x0, y0 = site_utm_origin(SITE)
+    data = np.random.default_rng(1).gamma(4.0, 0.01, (1, 60, 60)).astype(np.float32)
+    chip = write_tiff(tmp_path / "Tanker_x15342_y11582.tif", data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0))
+    named = tmp_path / "zhoushan_20161018T095407_Tanker_x15342_y11582.tif"
+    named.write_bytes(chip.read_bytes())
+    base = ["-q", "import", "--sensor", "sar", "-w", str(ws.root)]
+    assert CliRunner().invoke(main, [*base, str(chip), "--acquired", "2016-10-18"]).exit_code == 0
+    r = CliRunner().invoke(main, [*base, str(named)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as st:
+        (obs,) = st.observations(SITE.id)
+    assert obs.scene.acquired.isoformat() == "2016-10-18T09:54:07+00:00"
+    assert obs.provenance["source_path"] == str(named.resolve())

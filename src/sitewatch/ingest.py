@@ -1347,6 +1347,20 @@ def unique_item_id(
                 and "band_files" not in prov and same_file(prov)
             ):  # fmt: skip
                 return item  # this file's observation, or that of a copy of it under another name
+        if not is_safe_product(path):
+            # A copy imported with another time (--acquired, or a date in its new name) is still that image:
+            # kept as a second observation, one image made two looks, on two dates of the timeline.
+            if not content:
+                content.append(sha256_file(Path(path)))
+            rows = store.execute(
+                "SELECT observation_id, provenance FROM observations WHERE site_id = ? AND sensor = ? "
+                "AND json_extract(provenance, '$.source_sha256') = ? ORDER BY observation_id",
+                (site.id, scene.sensor, content[0]),
+            )
+            for row in rows:
+                item = str(row["observation_id"]).split("/", 1)[1]
+                if item not in taken and "band_files" not in json.loads(row["provenance"]):
+                    return item
     for item in (base, f"{base}_{stamp}", f"{base}_{stamp}_{digest}"):
         if item in taken:
             continue

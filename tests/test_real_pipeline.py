@@ -132,3 +132,21 @@ def test_a_copy_imported_again_with_another_time_replaces_its_observation(tmp_pa
         (obs,) = st.observations(SITE.id)
     assert obs.scene.acquired.isoformat() == "2016-10-18T09:54:07+00:00"
     assert obs.provenance["source_path"] == str(named.resolve())
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    ("2016-10-18", f"--acquired, date only ({DATE_ONLY_NOTE})"), ("2016-10-18T09:54:20Z", "--acquired"),
+])  # fmt: skip
+def test_an_acquired_date_alone_is_recorded_as_a_time_assumed(tmp_path: Path, given: str, said: str) -> None:
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    crs, x0, y0 = site_utm_origin(SITE)
+    data = np.random.default_rng(2).gamma(4.0, 0.01, (1, 60, 60)).astype(np.float32)
+    chip = write_tiff(tmp_path / "chip.tif", data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0))
+    # ingest runs its files in worker processes: the mark survives the trip
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(chip), "--sensor", "sar", "--acquired", given,
+                                  "-w", str(ws.root)], env={"SITEWATCH_WORKERS": "2"})  # fmt: skip
+    assert r.exit_code == 0, r.output
+    with ws.store() as st:
+        (obs,) = st.observations(SITE.id)
+    assert obs.provenance["acquired_from"] == said
+    assert acquired_label(obs) == ("2016-10-18, time unknown" if "T" not in given else "2016-10-18 09:54 UTC")

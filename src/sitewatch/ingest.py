@@ -47,7 +47,7 @@ from .detect.clouds import QA_PIXEL_CLOUD_RULE, UDM2_CLOUD_RULE, qa_pixel_to_scl
 from .errors import ImageReadError, InputError, OutputError, SitewatchError, SkippedInputWarning
 from .files import partial_path
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
-from .model import DATE_ONLY_HOUR, DATE_ONLY_NOTE, Grid, Observation, SceneRef, Site, iso_utc, utc
+from .model import DATE_ONLY_HOUR, DATE_ONLY_NOTE, Grid, acquired_given, Observation, SceneRef, Site, iso_utc, utc
 from .platforms import platform_of, platform_sensor
 from .run import map_jobs
 from .sources.landsat import (
@@ -484,7 +484,7 @@ def read_scene_ref(
         # A Planet radiance file without its metadata XML, or SkySat DN, refused by name before anything is written.
         planet_toa(path, product or provider_product(path, count), count)
     by_provider = kind == "optical" and product is not None and product.bands is not None and not bands_by_colour(descriptions, colours)
-    found = (acquired, "--acquired") if acquired else _acquired_from(tags, path)
+    found = (acquired, acquired_given(acquired)) if acquired else _acquired_from(tags, path)
     when, when_from = found or (None, "")
     if when is None:
         made = (
@@ -598,7 +598,7 @@ def _product_scene_ref(
         hrefs={"data": str(product.path.resolve())},
         footprint=footprint,
         platform=product.platform,
-        properties={"acquired_from": "--acquired" if acquired else product.acquired_from},
+        properties={"acquired_from": acquired_given(acquired) if acquired else product.acquired_from},
     )
     return scene, list(product.bands)
 
@@ -616,7 +616,7 @@ def _s1_scene_ref(product: S1Product, acquired: datetime | None, sensor: str | N
         hrefs={"data": str(product.path.resolve())},
         footprint=box(*product.footprint),
         platform=product.platform,
-        properties={"acquired_from": "--acquired" if acquired else product.acquired_from},
+        properties={"acquired_from": acquired_given(acquired) if acquired else product.acquired_from},
     )
     return scene, list(product.bands)
 

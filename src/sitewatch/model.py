@@ -41,7 +41,9 @@ __all__ = [
     "parse_date_or_time",
     "DATE_ONLY_HOUR",
     "DATE_ONLY_NOTE",
+    "NoonOfDate",
     "acquired_label",
+    "acquired_given",
 ]
 
 Sensor = Literal["sar", "optical"]
@@ -90,6 +92,23 @@ noon keeps the date for any --utc-offset within ±12 h, where midnight put weste
 
 DATE_ONLY_NOTE = f"{DATE_ONLY_HOUR}:00 UTC assumed"
 """What the provenance's ``acquired_from`` says of an acquisition known only by its date."""
+
+
+
+class NoonOfDate(datetime):
+    """An acquisition time given as a date alone (``--acquired 2016-10-18``): :data:`DATE_ONLY_HOUR` UTC
+    of that day, a type of its own so that the provenance can say the time of day is assumed."""
+
+    @classmethod
+    def of(cls, day: date) -> NoonOfDate:
+        """Noon UTC of ``day``."""
+        return cls(day.year, day.month, day.day, DATE_ONLY_HOUR, tzinfo=UTC)
+
+
+def acquired_given(acquired: datetime) -> str:
+    """The ``acquired_from`` of a time given with ``--acquired`` (a date alone says its time is assumed)."""
+    return f"--acquired, date only ({DATE_ONLY_NOTE})" if isinstance(acquired, NoonOfDate) else "--acquired"
+
 
 DATE_EXAMPLES = "2024-10-01, 20241001 or 2024-10-01T09:30Z"
 """The forms of a date or time option, as its error message names them."""

@@ -150,3 +150,15 @@ def test_an_acquired_date_alone_is_recorded_as_a_time_assumed(tmp_path: Path, gi
         (obs,) = st.observations(SITE.id)
     assert obs.provenance["acquired_from"] == said
     assert acquired_label(obs) == ("2016-10-18, time unknown" if "T" not in given else "2016-10-18 09:54 UTC")
+
+
+def test_the_reports_provenance_says_what_each_run_did(tmp_path: Path) -> None:
+    ws = build(tmp_path / "ws", simulated=False)
+    eo = _eo_browser_band(tmp_path, "B02")
+    r = CliRunner().invoke(main, ["-q", "import", str(eo), "-w", str(ws.root)])
+    assert r.exit_code == 1  # refused: one band of a Sentinel-2 scene
+    html = write_report(ws, None, tmp_path / "report.html").read_text()
+    provenance = html[html.index('id="provenance"'):]
+    row = next(tr for tr in provenance.split("<tr>") if tr.startswith("<td>import</td>"))
+    assert eo.name in row  # the files it was given...
+    assert "&#34;observations&#34;: 0" in row and "&#34;refused&#34;: 1" in row  # ...and that none went in

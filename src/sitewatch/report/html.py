@@ -438,9 +438,11 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         ]
         evaluation = latest_evaluation(store, [s.id for s in sites])
         runs = [
-            {k: r[k] for k in ("stage", "site_id", "finished", "version")} | {"parameters": r["parameters"]}
+            # With what each run did: an import that refused every file is not read as one that brought them in.
+            {k: r[k] for k in ("stage", "site_id", "finished", "version")}
+            | {"parameters": r["parameters"], "summary": r["summary"] or ""}
             for r in store.execute(
-                "SELECT stage, site_id, finished, version, parameters FROM runs ORDER BY run_id DESC LIMIT 40"
+                "SELECT stage, site_id, finished, version, parameters, summary FROM runs ORDER BY run_id DESC LIMIT 40"
             )
         ]
     simulated = any(sec.timeline.simulated for sec in sections)

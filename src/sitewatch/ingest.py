@@ -47,7 +47,17 @@ from .detect.clouds import QA_PIXEL_CLOUD_RULE, UDM2_CLOUD_RULE, qa_pixel_to_scl
 from .errors import ImageReadError, InputError, OutputError, SitewatchError, SkippedInputWarning
 from .files import partial_path
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
-from .model import DATE_ONLY_HOUR, DATE_ONLY_NOTE, Grid, acquired_given, Observation, SceneRef, Site, iso_utc, utc
+from .model import (
+    DATE_ONLY_HOUR,
+    DATE_ONLY_NOTE,
+    Grid,
+    Observation,
+    SceneRef,
+    Site,
+    acquired_given,
+    iso_utc,
+    utc,
+)
 from .platforms import platform_of, platform_sensor
 from .run import map_jobs
 from .sources.landsat import (

@@ -47,8 +47,18 @@ from .detect.clouds import QA_PIXEL_CLOUD_RULE, UDM2_CLOUD_RULE, qa_pixel_to_scl
 from .errors import ImageReadError, InputError, OutputError, SitewatchError, SkippedInputWarning
 from .files import partial_path
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
-from .model import DATE_ONLY_HOUR, Grid, Observation, SceneRef, Site, iso_utc, utc
-from .platforms import platform_from_name, platform_of
+from .model import (
+    DATE_ONLY_HOUR,
+    DATE_ONLY_NOTE,
+    Grid,
+    Observation,
+    SceneRef,
+    Site,
+    acquired_given,
+    iso_utc,
+    utc,
+)
+from .platforms import platform_of, platform_sensor
 from .run import map_jobs
 from .sources.landsat import (
     LandsatProduct,
@@ -347,7 +357,7 @@ def _acquired_from(tags: Mapping[str, str], path: Path) -> tuple[datetime, str] 
         y, mo, d, hh, mm, ss = m.groups()
         try:
             if hh is None:
-                when, how = datetime(int(y), int(mo), int(d), DATE_ONLY_HOUR, tzinfo=UTC), f"file name, date only ({DATE_ONLY_HOUR}:00 UTC assumed)"
+                when, how = datetime(int(y), int(mo), int(d), DATE_ONLY_HOUR, tzinfo=UTC), f"file name, date only ({DATE_ONLY_NOTE})"
             else:
                 when, how = datetime(int(y), int(mo), int(d), int(hh), int(mm), int(ss or 0), tzinfo=UTC), "file name"
         except ValueError:
@@ -484,7 +494,7 @@ def read_scene_ref(
         # A Planet radiance file without its metadata XML, or SkySat DN, refused by name before anything is written.
         planet_toa(path, product or provider_product(path, count), count)
     by_provider = kind == "optical" and product is not None and product.bands is not None and not bands_by_colour(descriptions, colours)
-    found = (acquired, "--acquired") if acquired else _acquired_from(tags, path)
+    found = (acquired, acquired_given(acquired)) if acquired else _acquired_from(tags, path)
     when, when_from = found or (None, "")
     if when is None:
         made = (
@@ -494,13 +504,22 @@ def read_scene_ref(
         raise InputError(
             f"{path}: no acquisition time in its tags, a sidecar JSON or its name{made}; pass --acquired"
         )
+    platform, platform_from = platform_of(tags, path, metadata_sidecars(path))
+    stated = platform_sensor(platform)
+    if kind in ("sar", "optical") and stated and kind != stated:
+        # Read as the other sensor, a Sentinel-2 band file became a "SAR" scene of a hundred false vessels.
+        given = "given (--sensor, or the --band names)" if sensor else "its SITEWATCH_SENSOR tag says"
+        raise InputError(
+            f"{path}: a {platform} image ({platform_from}), so {stated}, not {kind} as {given}"
+            + ("; give the bands of a scene delivered one file a band together: `sitewatch ingest SITE --band NAME=PATH …`"
+               if stated == "optical" and count == 1 else "")
+        )
     if kind not in ("sar", "optical"):
-        optical_platform = platform_from_name(path.name)
-        if count == 1 and optical_platform.startswith(("sentinel-2", "landsat")):
+        if count == 1 and stated == "optical":
             # EO Browser's one-band exports (…_Sentinel-2_L2A_B08_(Raw).tiff): asking "SAR or optical?"
             # of a file its name says Sentinel-2 took, and offering --sensor sar, misled.
             raise InputError(
-                f"{path}: one band of a {optical_platform} scene (from its file name); give the scene's band "
+                f"{path}: one band of a {platform} scene (from its {platform_from}); give the scene's band "
                 "files together: `sitewatch ingest SITE --band blue=… --band green=… --band red=… --band nir=…`"
             )
         if count == 1:
@@ -511,7 +530,6 @@ def read_scene_ref(
             )
         raise InputError(f"{path}: cannot tell whether it is SAR or optical; pass --sensor")
     simulated = tags.get("SITEWATCH_SIMULATED", "").lower() == "true"
-    platform, platform_from = platform_of(tags, path, metadata_sidecars(path))
     scene = SceneRef(
         provider="simulator" if simulated else "local",
         collection=tags.get("SITEWATCH_COLLECTION", "local-geotiff"),
@@ -590,7 +608,7 @@ def _product_scene_ref(
         hrefs={"data": str(product.path.resolve())},
         footprint=footprint,
         platform=product.platform,
-        properties={"acquired_from": "--acquired" if acquired else product.acquired_from},
+        properties={"acquired_from": acquired_given(acquired) if acquired else product.acquired_from},
     )
     return scene, list(product.bands)
 
@@ -608,7 +626,7 @@ def _s1_scene_ref(product: S1Product, acquired: datetime | None, sensor: str | N
         hrefs={"data": str(product.path.resolve())},
         footprint=box(*product.footprint),
         platform=product.platform,
-        properties={"acquired_from": "--acquired" if acquired else product.acquired_from},
+        properties={"acquired_from": acquired_given(acquired) if acquired else product.acquired_from},
     )
     return scene, list(product.bands)
 
@@ -1339,6 +1357,20 @@ def unique_item_id(
                 and "band_files" not in prov and same_file(prov)
             ):  # fmt: skip
                 return item  # this file's observation, or that of a copy of it under another name
+        if not is_safe_product(path):
+            # A copy imported with another time (--acquired, or a date in its new name) is still that image:
+            # kept as a second observation, one image made two looks, on two dates of the timeline.
+            if not content:
+                content.append(sha256_file(Path(path)))
+            rows = store.execute(
+                "SELECT observation_id, provenance FROM observations WHERE site_id = ? AND sensor = ? "
+                "AND json_extract(provenance, '$.source_sha256') = ? ORDER BY observation_id",
+                (site.id, scene.sensor, content[0]),
+            )
+            for row in rows:
+                item = str(row["observation_id"]).split("/", 1)[1]
+                if item not in taken and "band_files" not in json.loads(row["provenance"]):
+                    return item
     for item in (base, f"{base}_{stamp}", f"{base}_{stamp}_{digest}"):
         if item in taken:
             continue

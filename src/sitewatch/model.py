@@ -40,6 +40,10 @@ __all__ = [
     "iso_utc",
     "parse_date_or_time",
     "DATE_ONLY_HOUR",
+    "DATE_ONLY_NOTE",
+    "NoonOfDate",
+    "acquired_label",
+    "acquired_given",
 ]
 
 Sensor = Literal["sar", "optical"]
@@ -85,6 +89,26 @@ def is_date_only(text: str) -> bool:
 DATE_ONLY_HOUR = 12
 """Hour (UTC) given to an acquisition known only by its date (a file name, ``--acquired 2024-10-17``):
 noon keeps the date for any --utc-offset within ±12 h, where midnight put western sites a day early."""
+
+DATE_ONLY_NOTE = f"{DATE_ONLY_HOUR}:00 UTC assumed"
+"""What the provenance's ``acquired_from`` says of an acquisition known only by its date."""
+
+
+
+class NoonOfDate(datetime):
+    """An acquisition time given as a date alone (``--acquired 2016-10-18``): :data:`DATE_ONLY_HOUR` UTC
+    of that day, a type of its own so that the provenance can say the time of day is assumed."""
+
+    @classmethod
+    def of(cls, day: date) -> NoonOfDate:
+        """Noon UTC of ``day``."""
+        return cls(day.year, day.month, day.day, DATE_ONLY_HOUR, tzinfo=UTC)
+
+
+def acquired_given(acquired: datetime) -> str:
+    """The ``acquired_from`` of a time given with ``--acquired`` (a date alone says its time is assumed)."""
+    return f"--acquired, date only ({DATE_ONLY_NOTE})" if isinstance(acquired, NoonOfDate) else "--acquired"
+
 
 DATE_EXAMPLES = "2024-10-01, 20241001 or 2024-10-01T09:30Z"
 """The forms of a date or time option, as its error message names them."""
@@ -386,3 +410,13 @@ class Claim:
     site_ids: tuple[str, ...]
     verdict: Literal["supported", "contradicted", "not testable", "open"] = "open"
     evidence: tuple[str, ...] = ()
+
+
+def acquired_label(obs: Observation, *, seconds: bool = False) -> str:
+    """An observation's acquisition time as a report shows it: ``2024-10-17 09:30 UTC``, or, when
+    its provenance says only the date was known (a date alone in the file name or the MTL), the date
+    and ``time unknown``, so that the 12:00 UTC stored for it is not read as the time the image was taken."""
+    when = obs.scene.acquired.astimezone(UTC)
+    if DATE_ONLY_NOTE in str(obs.provenance.get("acquired_from", "")):
+        return f"{when:%Y-%m-%d}, time unknown"
+    return f"{when:%Y-%m-%d %H:%M:%S}Z" if seconds else f"{when:%Y-%m-%d %H:%M} UTC"

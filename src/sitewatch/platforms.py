@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["platform_from_name", "platform_from_metadata", "platform_of", "MAXAR_PLATFORMS"]
+__all__ = ["platform_from_name", "platform_from_metadata", "platform_of", "platform_sensor", "MAXAR_PLATFORMS"]
 
 # Maxar / DigitalGlobe satellite ids (IMD ``satId``, XML ``SATID``).
 _MAXAR = {
@@ -93,3 +93,18 @@ def platform_of(tags: Mapping[str, str], path: Path, sidecars: Sequence[Path] = 
     if platform := platform_from_name(Path(path).name):
         return platform, "file name"
     return "", ""
+
+
+_SENSOR_OF_PLATFORM: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"sentinel-1[a-d]?"), "sar"),
+    (re.compile(r"sentinel-2[a-d]?|landsat-\d|pleiades-.*|spot-\d|planetscope|skysat"), "optical"),
+    (re.compile("|".join(re.escape(p) for p in sorted(MAXAR_PLATFORMS))), "optical"),
+)
+
+
+def platform_sensor(platform: str) -> str:
+    """``sar`` or ``optical`` for a platform :func:`platform_of` names, ``""`` for any other."""
+    for pattern, sensor in _SENSOR_OF_PLATFORM:
+        if pattern.fullmatch(platform):
+            return sensor
+    return ""

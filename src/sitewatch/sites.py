@@ -144,7 +144,7 @@ def _geojson_crs(data: dict[str, Any], origin: str) -> str | None:
 
 
 def sites_from_geojson(
-    data: dict[str, Any], origin: str = "GeoJSON", known: Mapping[str, Site] | None = None
+    data: dict[str, Any], origin: str = "GeoJSON", known: Mapping[str, Site] | None = None, source: str = ""
 ) -> list[Site]:
     """Sites from a GeoJSON FeatureCollection, Feature or bare geometry.
 
@@ -157,6 +157,9 @@ def sites_from_geojson(
     site...) is left out with a :class:`~sitewatch.errors.RefusedFeatureWarning` naming
     it, and the others are read; when nothing is left, the error names each. Pins
     (points) are skipped with a :class:`~sitewatch.errors.SkippedInputWarning`, as in KML.
+
+    ``origin`` names the input in messages, as the user gave it; ``source`` is the coordinates' source
+    recorded with a site that states none (``coord_source``), the file's whole path (default: ``origin``).
     """
     known = known or {}
     if not isinstance(data, dict):
@@ -202,7 +205,7 @@ def sites_from_geojson(
                 kind=str(props.get("kind") or "area"),
                 geometry=geom,
                 tags=_tags(props.get("tags")),
-                coord_source=str(props.get("coord_source") or origin),
+                coord_source=str(props.get("coord_source") or source or origin),
                 resolved=f["resolved"],
                 note=str(props.get("note") or ""),
             )
@@ -579,7 +582,8 @@ def read_sites_file(path: Path, known: Mapping[str, Site] | None = None) -> list
     """Sites from a GeoJSON, KML or KMZ file, naming the file in any error (``known``: see :func:`sites_from_geojson`)."""
     path = Path(path)
     if path.suffix.lower() in (".kml", ".kmz"):
-        return sites_from_geojson(read_kml(path), origin=str(path), known=known)
+        # The report says where a site's coordinates came from: the whole path, not one relative to the folder of the import.
+        return sites_from_geojson(read_kml(path), origin=str(path), known=known, source=str(path.resolve()))
     try:
         # JSON is UTF-8 (RFC 8259), whatever the locale; a byte order mark (Notepad, PowerShell) is ignored, as it allows.
         data = json.loads(path.read_text(encoding="utf-8-sig"))
@@ -589,4 +593,4 @@ def read_sites_file(path: Path, known: Mapping[str, Site] | None = None) -> list
         raise InputError(f"{path}: not valid JSON ({exc})") from exc
     except RecursionError as exc:  # "[[[[…" a hundred thousand deep: Python's parser recurses
         raise InputError(f"{path}: its JSON is nested too deeply to read") from exc
-    return sites_from_geojson(data, origin=str(path), known=known)
+    return sites_from_geojson(data, origin=str(path), known=known, source=str(path.resolve()))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..model import iso_utc
+from ..model import acquired_label, iso_utc
 from ..workspace import open_workspace
 from .options import (
     OnceCommand,
@@ -60,6 +60,8 @@ def command(site_id: str | None, sensor: str | None, workspace: Path, as_json: b
     # Sensor and resolution, valid and cloud share a column: at 80 columns the
     # table then still has room for the id and every other word whole.
     table = Table()
+    # A time stored for a date alone (12:00 UTC) is not shown as the time the image was taken.
+    when = {o.id: acquired_label(o).removesuffix(" UTC") for o in observations}
     add_id_column(table, "id", [str(r["id"]) for r in rows])
     for header in ("acquired (UTC)", "sensor", "platform", "valid / cloud %", "detections"):
         table.add_column(header)
@@ -67,7 +69,7 @@ def command(site_id: str | None, sensor: str | None, workspace: Path, as_json: b
         plat = str(r["platform"]) + (" (SIMULATED)" if r["simulated"] else "")
         cloud = "–" if r["cloud_pct"] is None else str(r["cloud_pct"])
         table.add_row(
-            str(r["id"]), str(r["acquired"])[:16].replace("T", " "), f"{r['sensor']} {r['resolution_m']:g} m", plat,
+            str(r["id"]), when[str(r["id"])], f"{r['sensor']} {r['resolution_m']:g} m", plat,
             f"{r['valid_pct']} / {cloud}", "–" if r["detections"] is None else str(r["detections"]),
         )  # fmt: skip
     if not rows:

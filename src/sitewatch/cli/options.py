@@ -319,7 +319,7 @@ class DateOrTime(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, (datetime, date)):
             return value
-        from ..model import DATE_ONLY_HOUR, parse_date_or_time
+        from ..model import NoonOfDate, parse_date_or_time
 
         try:
             when, date_only = parse_date_or_time(str(value))
@@ -337,7 +337,7 @@ class DateOrTime(click.ParamType):
         if date_only and self.role == "end":
             return when.replace(hour=23, minute=59, second=59, microsecond=999999)  # adding a day overflows on 9999-12-31
         if date_only and self.role == "acquired":
-            when = when.replace(hour=DATE_ONLY_HOUR)
+            when = NoonOfDate.of(when)  # its provenance then says the time of day was not given
         if self.role == "acquired" and when > datetime.now(UTC) + timedelta(days=1):
             self.fail(f"{value!r} is in the future; give the time the image was taken (ISO 8601, UTC)", param, ctx)
         return when

@@ -28,7 +28,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ..analysis.occupancy import Timeline, count_noun
 from ..geo import reproject_geometry
-from ..model import Detection, Observation, Site
+from ..model import Detection, Observation, Site, acquired_label
 from .exports import date_zone
 
 if TYPE_CHECKING:
@@ -308,6 +308,6 @@ def chip_png(
     ax.set_xticks([])
     ax.set_yticks([])
     res = obs.scene.resolution_m
-    label = title or f"{obs.scene.acquired:%Y-%m-%d %H:%M} UTC {obs.scene.sensor} {res:g} m"
+    label = title or f"{acquired_label(obs)} {obs.scene.sensor} {res:g} m"
     ax.set_title(_title(label, obs.scene.simulated), fontsize=8)
     return _png(fig, dpi=_CHIP_DPI)

@@ -43,7 +43,7 @@ from ..analysis.occupancy import (
     equipment_changes,
 )
 from ..evaluate import latest_evaluation
-from ..model import Detection, Observation, Site
+from ..model import Detection, Observation, Site, acquired_label
 from ..vessels import catalogue, is_ambiguous
 from ..workspace import Workspace
 from . import charts
@@ -195,7 +195,7 @@ def _candidates_text(d: Detection) -> str:
 
 
 def _obs_label(o: Observation) -> str:
-    return f"{o.scene.acquired:%Y-%m-%d %H:%M} UTC · {o.scene.sensor} {o.scene.resolution_m:g} m"
+    return f"{acquired_label(o)} · {o.scene.sensor} {o.scene.resolution_m:g} m"
 
 
 def _best_obs(row: TimelineRow, obs: dict[str, Observation], dets: dict[str, list[Detection]]) -> Observation:
@@ -399,7 +399,7 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
                 "lat": c.y,
                 "observation_id": d.observation_id,
                 "scene_id": src.scene.id if src else "",
-                "acquired": f"{src.scene.acquired:%Y-%m-%d %H:%M:%S}Z" if src else "",
+                "acquired": acquired_label(src, seconds=True) if src else "",
                 "sensor": src.scene.sensor if src else "",
                 "resolution_m": src.scene.resolution_m if src else None,
                 "sha256": src.sha256 if src else "",
@@ -438,9 +438,11 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         ]
         evaluation = latest_evaluation(store, [s.id for s in sites])
         runs = [
-            {k: r[k] for k in ("stage", "site_id", "finished", "version")} | {"parameters": r["parameters"]}
+            # With what each run did: an import that refused every file is not read as one that brought them in.
+            {k: r[k] for k in ("stage", "site_id", "finished", "version")}
+            | {"parameters": r["parameters"], "summary": r["summary"] or ""}
             for r in store.execute(
-                "SELECT stage, site_id, finished, version, parameters FROM runs ORDER BY run_id DESC LIMIT 40"
+                "SELECT stage, site_id, finished, version, parameters, summary FROM runs ORDER BY run_id DESC LIMIT 40"
             )
         ]
     simulated = any(sec.timeline.simulated for sec in sections)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..model import DATE_ONLY_NOTE
 
 __all__ = [
     "LandsatProduct", "is_landsat_mtl", "landsat_products_in", "landsat_product_of", "open_landsat_l2",
@@ -245,7 +246,7 @@ def open_landsat_l2(mtl: Path) -> LandsatProduct:
         bands=bands,
         qa=qa if qa.is_file() else None,
         acquired=acquired,
-        acquired_from=f"{mtl.name} DATE_ACQUIRED + SCENE_CENTER_TIME" if clock else f"{mtl.name} DATE_ACQUIRED (12:00 UTC assumed)",
+        acquired_from=f"{mtl.name} DATE_ACQUIRED + SCENE_CENTER_TIME" if clock else f"{mtl.name} DATE_ACQUIRED ({DATE_ONLY_NOTE})",
         platform=f"landsat-{satellite}",
         quantification=1 / mult,
         offset=add / mult,

@@ -1,6 +1,7 @@
 """``sitewatch detect-image`` on two source trees, case by case: do they give the same outputs?
 
     python benchmarks/detect_image_parity.py BASELINE_SRC [CANDIDATE_SRC] [--work DIR] [--only NAME]
+    python benchmarks/detect_image_parity.py BASELINE_SRC CANDIDATE_SRC --from-tests
 
 A check for a refactor that must not change behaviour (the input routing moved from the command
 into ``sitewatch.detect.inputs``). Builds a set of inputs once into ``--work`` (default: a
@@ -15,6 +16,10 @@ case in one process per source tree (``PYTHONPATH=SRC``, the command through cli
 (detect-image writes no run timestamps). With two trees it prints, per case, whether the records
 match, and the count; the exit status is 1 when any differs. It is a script, not a test: it needs
 two versions of the code side by side, and reads ../shared/datasets.
+
+``--from-tests`` compares instead every ``detect-image`` run the test files make (those that invoke
+the command and do not import :mod:`sitewatch.detect.inputs`), recorded by the pytest plugin
+``_detect_image_recorder.py`` while the tests of this checkout run on each source tree.
 """
 
 from __future__ import annotations
@@ -274,17 +279,47 @@ def _worker(cases_file: Path, out_file: Path, work: Path) -> None:
     out_file.write_text(json.dumps({"sitewatch": str(Path(sitewatch.__file__).parent), "records": records}, indent=1))
 
 
+def _from_tests(trees: list[Path], work: Path) -> int:
+    """Record the tests' detect-image runs on each tree (``--from-tests``); compare the first two."""
+    files = [
+        str(f) for f in sorted((ROOT / "tests").glob("test_*.py"))
+        if '"detect-image"' in (text := f.read_text()) and "sitewatch.detect.inputs" not in text
+    ]  # fmt: skip
+    work.mkdir(parents=True, exist_ok=True)
+    records = []
+    for i, tree in enumerate(trees):
+        record = work / f"tests-record-{i}.json"
+        env = os.environ | {"PYTHONPATH": f"{tree.resolve()}{os.pathsep}{ROOT / 'benchmarks'}", "DETECT_IMAGE_RECORD": str(record)}
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "_detect_image_recorder", f"--basetemp={work / f'tests-{i}'}", *files]
+        done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+        print(f"{tree}: {done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-500:]}")
+        records.append(json.loads(record.read_text()))
+        print(f"{tree}: {len(records[-1])} detect-image runs recorded from {len(files)} test files")
+    if len(records) < 2:
+        return 0
+    base, cand = records
+    differ = sorted(n for n in base.keys() | cand.keys() if base.get(n) != cand.get(n))
+    for n in differ:
+        print(f"DIFFERS {n}")
+    refused = sum(1 for r in base.values() if r["exit_code"] != 0)
+    print(f"{len(base) - len(differ)} of {len(base)} detect-image runs of the tests identical ({refused} refused); {len(differ)} differ")
+    return 1 if differ else 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("trees", nargs="+", type=Path, help="src folders (baseline first)")
     ap.add_argument("--work", type=Path, default=None, help="folder for the inputs and records (default: temporary)")
     ap.add_argument("--only", default="", help="run only the cases whose name holds this")
+    ap.add_argument("--from-tests", action="store_true", help="compare the detect-image runs the tests make")
     ap.add_argument("--worker", nargs=2, type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args()
     work = (a.work or Path(tempfile.mkdtemp(prefix="detect-image-parity-"))).resolve()
     if a.worker:
         _worker(a.worker[0], a.worker[1], work)
         return 0
+    if a.from_tests:
+        return _from_tests(a.trees, work)
     cases_file = work / "cases.json"
     if not cases_file.is_file():
         cases_file.parent.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 from ..errors import InputError, SitewatchWarning
 from .base import PixelDetection
@@ -54,6 +54,7 @@ __all__ = [
     "detect_image_input",
     "detect_image_file",
     "image_and_udm2",
+    "ReadOptions",
 ]
 
 Sensor = Literal["sar", "optical"]
@@ -191,18 +192,19 @@ def image_and_udm2(image: Path | str | None, bands: Sequence[str]) -> tuple[tupl
     return bands, udm2_of_image
 
 
+class ReadOptions(TypedDict, total=False):
+    """How to read the input: the options of :func:`detect_image_file` that :func:`open_image_input` takes."""
+
+    sensor: Sensor | None
+    pixel_size: float | None
+    dn_scale: float | None
+    dn_offset: float | None
+    resolution: float | None
+    thermal_noise: str | None
+
+
 def open_image_input(
-    image: Path | str | None = None,
-    *,
-    bands: Sequence[str] = (),
-    sensor: Sensor | None = None,
-    pixel_size: float | None = None,
-    dn_scale: float | None = None,
-    dn_offset: float | None = None,
-    resolution: float | None = None,
-    thermal_noise: str | None = None,
-    say: Say | None = None,
-    warn: Say | None = None,
+    image: Path | str | None = None, *, bands: Sequence[str] = (), say: Say | None = None, warn: Say | None = None, **options: Unpack[ReadOptions]
 ) -> ImageInput:
     """Decide how :func:`detect_image_file` reads its input (same arguments), reading metadata only.
 
@@ -219,6 +221,8 @@ def open_image_input(
     )
     from .optical_image import optical_source_from_landsat, optical_source_from_safe
 
+    sensor, pixel_size, resolution = options.get("sensor"), options.get("pixel_size"), options.get("resolution")
+    dn_scale, dn_offset, thermal_noise = options.get("dn_scale"), options.get("dn_offset"), options.get("thermal_noise")
     bands, udm2_of_image = image_and_udm2(image, bands)
     tell = say or (lambda line: None)
     given = image
@@ -243,21 +247,13 @@ def open_image_input(
         metadata["safe"] = s1.provenance()
     elif (landsat_mtl := _landsat_mtl(image)) is not None:
         landsat = open_landsat_l2(landsat_mtl)  # a missing band file or MTL value named
-        if sensor == "sar":
-            raise InputError(f"{image}: a Landsat product is optical; drop --sensor sar")
-        sensor = "optical"
-        tell(f"sensor: optical, a Landsat Collection 2 Level-2 product ({landsat.name})")
-        optical_input = optical_source_from_landsat(landsat, pixel_size)
-        metadata["source"] = str(given)
+        optical_input = _optical_product(landsat, "Landsat", "Collection 2 Level-2", image, sensor, tell, optical_source_from_landsat, pixel_size)
+        sensor, metadata["source"] = "optical", str(given)
         metadata["landsat"], dn_scale, dn_offset = _product_scaling(landsat, landsat.path.name, dn_scale, dn_offset)
     elif image is not None and (is_safe_product(image) or (isinstance(image, Path) and image.suffix.lower() == ".zip")):
         product = open_s2_l2a(image)  # refuses L1C, Sentinel-1 and zips without a product, naming them
-        if sensor == "sar":
-            raise InputError(f"{image}: a Sentinel-2 product is optical; drop --sensor sar")
-        sensor = "optical"
-        tell(f"sensor: optical, a Sentinel-2 L2A SAFE product ({product.name})")
-        optical_input = optical_source_from_safe(product, pixel_size)
-        metadata["source"] = str(given)
+        optical_input = _optical_product(product, "Sentinel-2", "L2A SAFE", image, sensor, tell, optical_source_from_safe, pixel_size)
+        sensor, metadata["source"] = "optical", str(given)
         metadata["safe"], dn_scale, dn_offset = _product_scaling(product, "MTD_MSIL2A.xml", dn_scale, dn_offset)
     else:
         if image is not None:
@@ -374,6 +370,17 @@ def _detect_optical(
     if res.zero_no_data:
         metadata["no_data"] = ZERO_NO_DATA_NOTE
     return res.info, res.detections, found.image or res.info.path
+
+
+def _optical_product(
+    product: Any, platform: str, kind: str, image: Path | str | None, sensor: Sensor | None, say: Say,
+    to_source: Callable[[Any, float | None], Any], pixel_size: float | None,
+) -> Any:
+    """The bands of a Sentinel-2 or Landsat ``product`` (an optical product: ``--sensor sar`` refused), said as read."""
+    if sensor == "sar":
+        raise InputError(f"{image}: a {platform} product is optical; drop --sensor sar")
+    say(f"sensor: optical, a {platform} {kind} product ({product.name})")
+    return to_source(product, pixel_size)
 
 
 def _product_scaling(product: Any, metadata_file: str, dn_scale: float | None, dn_offset: float | None) -> tuple[dict[str, Any], float, float]:

@@ -1,0 +1,108 @@
+"""``sitewatch.detect.detect_image_file``: what ``detect-image`` does, in one Python call."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from rasterio.transform import from_origin
+
+import sitewatch.detect
+from sitewatch.cli import main
+from sitewatch.detect import ImageDetections, detect_image_file
+from sitewatch.detect.inputs import detect_image_input, open_image_input
+from sitewatch.errors import ImageReadError, InputError, SitewatchWarning
+from sitewatch.testing import write_tiff
+from test_optical_inputs import SHIP_AT, band_files, port
+from test_sar import PX, sea_with_ships
+
+
+def _sar(tmp_path: Path, name: str = "scene.tif") -> Path:
+    img = sea_with_ships(np.random.default_rng(21), (120, 120), [(60.0, 60.0, 113.0, 15.6, 30.0)])
+    return write_tiff(tmp_path / name, img.astype(np.float32), crs="EPSG:32633", transform=from_origin(500000.0, 4000000.0, PX, PX))
+
+
+def _command(tmp_path: Path, *args: str) -> dict:  # type: ignore[type-arg]
+    out = tmp_path / "command.geojson"
+    r = CliRunner().invoke(main, ["detect-image", *args, "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    return json.loads(out.read_text())  # type: ignore[no-any-return]
+
+
+def test_one_call_gives_what_the_command_writes_for_a_sar_geotiff(tmp_path: Path) -> None:
+    tif = _sar(tmp_path)
+    said: list[str] = []
+    found = detect_image_file(tif, say=said.append)
+    assert isinstance(found, ImageDetections)
+    assert found.sensor == "sar" and found.image == tif and found.kinds["vessel"] == 1
+    (ship,) = found.detections
+    assert abs(ship.row - 60) < 1.5 and abs(ship.col - 60) < 1.5
+    assert said == ["sensor: sar, the default: no band is named blue, green, red or nir (--sensor to choose)"]
+    assert found.metadata["impulse_response_m"].startswith("twice the pixel size")
+    assert found.geojson() == _command(tmp_path, str(tif))
+
+
+def test_band_files_given_as_a_mapping_or_as_name_path_items_read_alike(tmp_path: Path) -> None:
+    files = band_files(tmp_path, port())
+    found = detect_image_file(bands=files)
+    assert found.sensor == "optical"
+    assert found.band_sources == {k: str(p) for k, p in files.items()} == found.metadata["source"]
+    assert [(round(d.row), round(d.col)) for d in found.detections if d.kind == "vessel"] == [tuple(round(v) for v in SHIP_AT)]
+    items = detect_image_file(bands=[f"{k}={p}" for k, p in files.items()])
+    assert items.geojson() == found.geojson() == _command(tmp_path, *[a for k, p in files.items() for a in ("--band", f"{k}={p}")])
+
+
+def test_open_image_input_decides_and_refuses_then_detect_image_input_runs(tmp_path: Path) -> None:
+    tif = _sar(tmp_path)
+    found = open_image_input(tif, sensor="sar", resolution=20.0)
+    assert (found.sensor, found.resolution, found.sar_params.resolution_m, found.bands) == ("sar", 20.0, 20.0, ())
+    with pytest.raises(InputError, match="--resolution applies to SAR images"):
+        open_image_input(tif, sensor="optical", resolution=20.0)
+    result = detect_image_input(found)
+    assert result.metadata["impulse_response_m"] == 20.0 and len(result.detections) == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({}, InputError, "give IMAGE or --band NAME=PATH, not both and not neither"),
+        ({"image": "x.tif", "bands": {"blue": "x.tif"}}, InputError, "not both and not neither"),
+        ({"bands": {"vv": "a.tif", "teal": "b.tif"}}, InputError, "for SAR use NAME=PATH with NAME one of vv, vh, hh, hv"),
+        ({"image": "x.tif", "bands": ["udm2=a.tif", "udm2=b.tif"]}, InputError, "--band udm2 given twice"),
+        ({"image": "missing.tif"}, ImageReadError, "missing.tif: no such file"),
+    ],
+)
+def test_refusals_are_errors_naming_the_input(tmp_path: Path, kwargs: dict, error: type[Exception], message: str) -> None:  # type: ignore[type-arg]
+    if "image" in kwargs:
+        kwargs = kwargs | {"image": tmp_path / kwargs["image"]}
+    with pytest.raises(error, match=message):
+        detect_image_file(**kwargs)
+
+
+def test_a_sentinel_2_band_by_its_name_is_refused_as_sar_but_runs_when_sar_is_chosen(tmp_path: Path) -> None:
+    tif = _sar(tmp_path, "2023-07-10-00:00_2023-07-10-23:59_Sentinel-2_L2A_B08_(Raw).tiff")
+    with pytest.raises(InputError, match="a sentinel-2 image .* --sensor sar to run the SAR detector on it anyway"):
+        detect_image_file(tif)
+    assert detect_image_file(tif, sensor="sar").sensor == "sar"
+
+
+def test_sar_chosen_for_an_optical_providers_file_is_a_warning(tmp_path: Path) -> None:
+    data = np.stack([np.full((40, 40), 500 + 100 * i, np.uint16) for i in range(4)])
+    planet = write_tiff(tmp_path / "20241017_012345_22_2470_3B_AnalyticMS_SR_clip.tif", data, crs="EPSG:32633", transform=from_origin(500000.0, 4000000.0, 3, 3))
+    with pytest.warns(SitewatchWarning, match="--sensor sar on optical bands .*PlanetScope"):
+        detect_image_file(planet, sensor="sar")
+    heard: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # given a warn callback, nothing goes through the warnings module
+        detect_image_file(planet, sensor="sar", warn=heard.append)
+    assert len(heard) == 1 and heard[0].startswith("--sensor sar on optical bands")
+
+
+def test_the_detect_package_exports_it_without_importing_it_early() -> None:
+    assert "detect_image_file" in sitewatch.detect.__all__ and sitewatch.detect.detect_image_file is detect_image_file
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        _ = sitewatch.detect.nothing  # type: ignore[attr-defined]

@@ -303,6 +303,16 @@ def test_one_image_labels_are_not_shared_by_many_detections_files(tmp_path: Path
     assert r.exit_code == 0, r.output
 
 
+def test_no_detections_leave_precision_undefined_a_dash_and_null(tmp_path: Path) -> None:
+    (tmp_path / "chip.xml").write_text(VOC)
+    dets = _dets(tmp_path / "chip.geojson", [])
+    r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.xml")])
+    assert r.exit_code == 0 and "TP 0  FP 0  FN 3  P –  R 0.000  F1 0.000" in r.output, r.output
+    r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.xml"), "--json"])
+    out = json.loads(r.output)
+    assert (out["precision"], out["recall"], out["f1"]) == (None, 0.0, 0.0)
+
+
 def test_an_empty_detections_file_is_called_empty(tmp_path: Path) -> None:
     (tmp_path / "chip.xml").write_text(VOC)
     (tmp_path / "chip.geojson").write_text("")

@@ -144,6 +144,42 @@ def test_an_ignored_sigint_stays_ignored_while_the_commands_load() -> None:
     assert res.stdout.startswith("sitewatch, version ")
 
 
+_SIGTERM_WHILE_PARSING = """
+import os, signal, sys
+import click
+from sitewatch import cli
+
+def term(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGTERM)  # as `kill PID` would, in this very moment
+
+where = sys.argv[1]
+if where == "group option":  # click parsing the group's own options
+    cli.main.params.append(click.Option(["--stall"], is_flag=True, expose_value=False,
+                                        callback=lambda ctx, param, value: term() if value else value))
+    args = ["--stall", "sites", "list"]
+elif where == "command option":  # click parsing the command's options, before its body
+    click.Path.convert = term
+    args = ["sites", "list", "-w", "somewhere"]
+else:  # the group's own body (logging, settings), before the command's
+    cli.unknown_env = term
+    args = ["sites", "list"]
+sys.argv = ["sitewatch", *args]
+cli.main()
+"""
+
+
+@pytest.mark.parametrize("where", ["group option", "command option", "group body"])
+def test_sigterm_while_the_arguments_are_parsed_says_terminated_and_exits_143(where: str) -> None:
+    """SIGTERM after the commands had loaded but before a command's body started (click parsing
+    the command line, the group setting up logging) ended the process silently, killed by the
+    signal, where in the command it says "terminated" and exits 143."""
+    src = Path(__file__).parents[1] / "src"
+    env = os.environ | {"PYTHONPATH": str(src)}
+    res = subprocess.run([sys.executable, "-c", _SIGTERM_WHILE_PARSING, where], capture_output=True, text=True,
+                         env=env, timeout=120)  # fmt: skip
+    assert (res.returncode, res.stderr, res.stdout) == (143, "terminated\n", ""), res.stderr
+
+
 def test_ingest_of_a_folder_without_images_names_the_folder(tmp_path: Path) -> None:
     """It said "skipped: no GeoTIFF files or SAFE products found", naming no folder (import names it)."""
     ws = init_workspace(tmp_path / "ws")

@@ -64,6 +64,25 @@ def test_each_command_listed_with_its_one_line_help_whole(path: list[str]) -> No
         assert line[0].isupper() and line.endswith("."), f"{name}: {line!r} is not one whole sentence"
 
 
+PIPELINE_ORDER = [
+    "init", "sites",                                  # a workspace and its places
+    "search", "fetch", "ingest", "import",            # imagery in
+    "observations", "show",                           # what came in
+    "detect", "timeline", "eval", "report",           # evidence out (eval before report, which shows it)
+    "simulate", "demo",                               # the simulator's
+    "detect-image", "score",                          # one image, outside a workspace
+]  # fmt: skip
+
+
+def test_commands_are_listed_in_the_order_a_study_runs_them() -> None:
+    """`sitewatch --help` listed the commands alphabetically (demo first, init in the middle);
+    a new user reads them as the steps of a study, and the group's help says so."""
+    res = CliRunner().invoke(main, ["--help"], terminal_width=80)
+    assert res.exit_code == 0, res.output
+    assert list(_listed(res.output)) == PIPELINE_ORDER
+    assert "in the order a study runs them" in " ".join(res.output.split())
+
+
 def test_every_option_of_every_command_is_in_readme() -> None:
     """README is the manual: an option `--help` shows but README never names (eval --no-record,
     demo --scenario and --seed, score --class-key) is found only by chance."""

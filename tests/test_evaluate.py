@@ -41,11 +41,38 @@ def test_perfect_detections_score_one_and_are_recorded(tmp_path: Path) -> None:
     assert rec is not None and rec["overall"]["f1"] == 1.0 and rec["version"]
 
 
-def test_missed_ships_lower_recall(tmp_path: Path) -> None:
+def test_missed_ships_lower_recall_and_leave_precision_undefined(tmp_path: Path) -> None:
     ws = build(tmp_path / "ws", detections=False)
     ev = evaluate_workspace(ws, ["dunai"], record=False)
-    assert ev.overall.fn == 2 and ev.overall.recall == 0.0 and ev.overall.precision == 1.0
+    # Nothing detected: no claim to be right or wrong about, so no precision (as `sitewatch score`).
+    assert ev.overall.fn == 2 and ev.overall.recall == 0.0 and ev.overall.precision is None
     assert ev.overall.f1 == 0.0
+
+
+def test_eval_with_no_detections_prints_a_dash_and_null_for_precision(tmp_path: Path) -> None:
+    from sitewatch.cli import main
+
+    ws = build(tmp_path / "ws", detections=False)
+    res = CliRunner().invoke(main, ["eval", "-w", str(ws.root), "--no-record"])
+    assert res.exit_code == 0, res.output
+    first = res.output.splitlines()[0]
+    assert "FN    2  P     –  R 0.000  F1 0.000" in first, first
+    res = CliRunner().invoke(main, ["eval", "-w", str(ws.root), "--no-record", "--json"])
+    overall = json.loads(res.output)["overall"]
+    assert (overall["precision"], overall["recall"], overall["f1"]) == (None, 0.0, 0.0)
+
+
+def test_eval_and_score_give_the_same_figures_for_the_same_counts() -> None:
+    from sitewatch.boxscore import Counts
+
+    for tp in range(3):
+        for fp in range(3):
+            for fn in range(3):
+                s = scores_from([ObservationEval("o", "s", "sc", "sar", "t", 10.0, tp=tp, fp=fp, fn=fn)])
+                c = Counts(tp=tp, fp=fp, fn=fn)
+                for name in ("precision", "recall", "f1"):
+                    mine, theirs = getattr(s, name), getattr(c, name)
+                    assert mine == (None if theirs is None else round(theirs, 4)), (tp, fp, fn, name)
 
 
 def test_cranes_can_be_evaluated_too(tmp_path: Path) -> None:
@@ -273,9 +300,9 @@ def test_a_truncated_detection_is_a_hit_but_not_a_length_or_a_class() -> None:
     assert "(1 cut by the image's edge or no data, not measured)" in _line("all", s)
 
 
-def test_with_nothing_to_find_recall_is_one_and_false_alarms_cost_precision() -> None:
+def test_with_nothing_to_find_recall_is_undefined_and_false_alarms_cost_precision() -> None:
     s = scores_from([ObservationEval("o", "s", "sc", "sar", "t", 10.0, tp=0, fp=2, fn=0)])
-    assert (s.precision, s.recall, s.f1) == (0.0, 1.0, 0.0)
+    assert (s.precision, s.recall, s.f1) == (0.0, None, 0.0)
 
 
 def test_workspace_figures_use_the_long_ship_threshold_and_sign_of_errors(tmp_path: Path) -> None:

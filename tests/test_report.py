@@ -89,6 +89,14 @@ def test_report_never_calls_nothing_to_match_a_perfect_score(tmp_path: Path) -> 
     assert "over 0 ships" not in html and "no matched ship longer than 80 m" in html
 
 
+def test_report_calls_precision_with_nothing_detected_undefined(tmp_path: Path) -> None:
+    w = build(tmp_path / "ws", detections=False)  # truth ships, no detection
+    evaluate_workspace(w)
+    html = write_report(w, None, tmp_path / "r.html").read_text()
+    assert "F1 0.000 (precision undefined: no vessel detected, recall 0.000)" in html
+    assert "1.000" not in html
+
+
 def test_report_by_default_covers_the_sites_with_observations(tmp_path: Path) -> None:
     from shapely.geometry import box
 

@@ -128,9 +128,11 @@ class Scores:
     fp: int
     fn: int
     precision: float | None
-    """None (undefined) when there was nothing to match: no detection and no truth object."""
+    """None (undefined) when nothing was detected."""
     recall: float | None
+    """None (undefined) when there was nothing to find: no truth object."""
     f1: float | None
+    """None (undefined) when there was nothing to match: no detection and no truth object."""
     long_ships: int
     """Matched truth ships longer than the threshold (the length figures are over these)."""
     length_mae_m: float | None
@@ -297,17 +299,18 @@ def evaluate_observation(
 def scores_from(evals: Iterable[ObservationEval], long_ship_m: float = 80.0) -> Scores:
     """Precision, recall, F1 and length error over some observation evaluations.
 
-    With nothing detected precision is 1 (nothing claimed wrongly); with
-    nothing to find recall is 1. With neither (nothing to match) all three are
-    None: no evidence is not a perfect score.
+    With nothing detected precision is None (undefined: no claim to be right or
+    wrong about); with nothing to find recall is None. F1 is ``2 TP / (2 TP + FP + FN)``,
+    the harmonic mean of the two where both are defined, 0 when something was missed or
+    claimed wrongly and nothing found, and None only with nothing to match at all: no
+    evidence is not a perfect score. The same figures as ``sitewatch score``
+    (:class:`~sitewatch.boxscore.Counts`).
     """
     evals = list(evals)
     tp, fp, fn = (sum(getattr(e, k) for e in evals) for k in ("tp", "fp", "fn"))
-    precision = recall = f1 = None
-    if tp + fp + fn:
-        precision = tp / (tp + fp) if tp + fp else 1.0
-        recall = tp / (tp + fn) if tp + fn else 1.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    precision = tp / (tp + fp) if tp + fp else None
+    recall = tp / (tp + fn) if tp + fn else None
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None
     # A truncated detection's length is a lower bound and it has no class candidates: scoring
     # either would charge the detector for a hull the image does not hold whole.
     whole = [p for e in evals for p in e.pairs if not p.truncated]

@@ -1,4 +1,4 @@
-"""The nouns of sitewatch as frozen dataclasses (see DESIGN.md).
+"""The nouns of sitewatch as frozen dataclasses (see docs/architecture.md).
 
 Geometries are shapely objects in WGS84 (lon, lat) unless a field says
 otherwise. Times are timezone-aware UTC datetimes. Each class checks itself

@@ -28,30 +28,45 @@ __all__ = ["main", "COMMAND_MODULES"]
 COMMAND_MODULES: tuple[str, ...] = (
     "init",
     "sites",
-    "simulate",
-    "ingest",
     "search",
     "fetch",
+    "ingest",
     "import_",
-    "show",
     "observations",
+    "show",
     "detect",
+    "timeline",
+    "eval",
+    "report",
+    "simulate",
+    "demo",
     "detect_image",
     "score",
-    "timeline",
-    "report",
-    "eval",
-    "demo",
 )
+"""The command modules, in the order ``sitewatch --help`` lists them: the order a study runs them."""
 
 
-@click.group(cls=OnceGroup, context_settings={"help_option_names": ["-h", "--help"]})
+class _PipelineGroup(OnceGroup):
+    """The ``sitewatch`` group: its commands listed as added (:data:`COMMAND_MODULES`), not
+    alphabetically as click lists them, which put ``demo`` first and ``init`` in the middle."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+
+@click.group(cls=_PipelineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="sitewatch")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars, and only errors in the log (results are still printed).")
 @click.pass_context
 def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
-    """Satellite imagery as evidence about ports, naval piers and training grounds."""
+    """Satellite imagery as evidence about ports, naval piers and training grounds.
+
+    The commands are listed in the order a study runs them: a workspace and its
+    sites; imagery in, and a look at what came in; detection, the timeline, the
+    evaluation and the report. Then the simulator's two, and the two that work on
+    one image outside a workspace.
+    """
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if verbose == 0:

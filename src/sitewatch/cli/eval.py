@@ -48,9 +48,9 @@ def command(
 
     Matching is one-to-one per observation; a detection matches a visible
     truth object when its centroid lies inside the object grown by one pixel.
-    The figures are recorded so `sitewatch report` shows them. Where there is
-    nothing to match (no detection and no truth object of the kind), precision,
-    recall and F1 are undefined and shown as "–" (null in JSON).
+    The figures are recorded so `sitewatch report` shows them. Precision with
+    no detection, recall with no truth object, and F1 with neither are undefined
+    and shown as "–" (null in JSON), as `sitewatch score` shows them.
 
     Exit code 0 when every simulated scene's truth was read, 3 when some truth
     files were missing or unreadable (each is named; the others are evaluated),

@@ -59,13 +59,15 @@ class OnceGroup(_OnceOptions, click.Group):
 
     Ctrl-C before a command's body has started (while click parses the arguments, or the group
     sets up logging) says "interrupted" and exits 130, as it does in the body (:func:`handle_errors`),
-    not click's "Aborted!" with exit 1.
+    not click's "Aborted!" with exit 1. SIGTERM then says "terminated" and exits 143, as in the body,
+    rather than ending the process silently: :meth:`main`, the entry point, raises it as
+    :class:`Terminated` from before click parses anything.
     """
 
     command_class = OnceCommand
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
-        with interruption_exits():
+        with sigterm_raises(), interruption_exits():
             return super().main(*args, **kwargs)
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
@@ -205,6 +207,20 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise Terminated
 
 
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """SIGTERM raised as :class:`Terminated` where the main thread is, within the block; the
+    handler before it is put back after, once :func:`interruption_exits` has said so."""
+    # Signal handlers can only be set in the main thread (a test may invoke from another).
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
+    try:
+        yield
+    finally:
+        if main_thread and previous is not None:  # (None: a handler set outside Python, kept)
+            signal.signal(signal.SIGTERM, previous)
+
+
 def handle_errors(func: F) -> F:
     """Decorator form of :func:`errors_to_click`; Ctrl-C prints "interrupted" and exits 130,
     SIGTERM prints "terminated" and exits 143, each after the same clean-up.
@@ -215,15 +231,9 @@ def handle_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        # Signal handlers can only be set in the main thread (a test may invoke from another).
-        main_thread = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
-        try:
-            with interruption_exits(), errors_to_click():
-                return func(*args, **kwargs)
-        finally:
-            if main_thread and previous is not None:  # (None: a handler set outside Python, kept)
-                signal.signal(signal.SIGTERM, previous)
+        # Also here, not only in the group's entry point: a command invoked alone (a test, a plugin).
+        with sigterm_raises(), interruption_exits(), errors_to_click():
+            return func(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
 

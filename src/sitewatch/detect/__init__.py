@@ -1,7 +1,7 @@
 """Object detection in imagery: pure functions over numpy arrays.
 
 Each detector takes an image array plus its pixel size and returns
-:class:`PixelDetection` values in pixel coordinates; :mod:`sitewatch.pipeline`
+:class:`PixelDetection` values in pixel coordinates; :mod:`sitewatch.detection`
 turns them into map geometries and stores them.
 
 :func:`detect_image_file` is ``sitewatch detect-image`` in one call: vessels in an image file,

@@ -506,14 +506,14 @@ def test_a_workspace_of_schema_5_gets_its_spatial_indexes_filled(tmp_path: Path)
     db.executescript("\n".join(MIGRATIONS[:5]) + "\nINSERT INTO sitewatch_meta VALUES ('schema_version', '5');")
     db.execute("ATTACH ? AS new", (str(tmp_path / "new.gpkg"),))
     for table in _layers(tmp_path / "new.gpkg"):
-        # The columns schema 5 has: later versions added some (detections' truncated, 7).
+        # The columns schema 5 has: later versions added some (detections' truncated, 7; acquired_date_only, 8).
         cols = ", ".join(r[1] for r in db.execute(f"PRAGMA main.table_info({table})"))
         db.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM new.{table}")
     db.commit()
     db.close()
     assert _index_problems(path) == [f"{t}: no spatial index" for t in _layers(path)]
     with Store(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 7
+        assert store.schema_version() == SCHEMA_VERSION == 8
         assert len(store.detections()) == 6
     assert _index_problems(path) == []
     # An index QGIS made on a layer before the upgrade ("create spatial index"; GDAL before 3.9 wrote

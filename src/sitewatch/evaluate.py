@@ -23,7 +23,6 @@ import json
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +32,7 @@ from scipy.optimize import linear_sum_assignment
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from .analysis.occupancy import TimelineParams, load_timeline
+from .analysis.occupancy import TimelineParams, load_timeline, observation_date
 from .errors import InputError
 from .geo import reproject_geometry, utm_crs_for
 from .model import Detection, Observation, iso_utc
@@ -384,8 +383,8 @@ def evaluate_workspace(
                     skipped.append((obs.id, str(exc) if str(path) in str(exc) else f"{path}: {exc}"))
                     continue
                 if any((f.get("properties") or {}).get("kind", "vessel") == "vessel" for f in truth.get("features", [])):
-                    offset = timedelta(hours=(timeline_params or TimelineParams()).utc_offset_hours)
-                    truth_days.add((obs.scene.acquired + offset).date().isoformat())
+                    offset = (timeline_params or TimelineParams()).utc_offset_hours
+                    truth_days.add(observation_date(obs, offset).isoformat())  # the timeline's date of it
             if any(e.site_id == sid for e in evals):
                 presence[sid] = _presence_check(store, sid, truth_days, timeline_params)
         result = Evaluation(

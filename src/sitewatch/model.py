@@ -328,6 +328,13 @@ class Observation:
         if not 0.0 <= self.valid_fraction <= 1.0:
             raise InputError(f"observation {self.id}: valid fraction {self.valid_fraction} not in [0, 1]")
 
+    @property
+    def acquired_date_only(self) -> bool:
+        """True when only the date of the acquisition is known (a date alone in the file name, a Landsat
+        MTL without SCENE_CENTER_TIME, ``--acquired 2024-10-17``): ``scene.acquired`` is then
+        :data:`DATE_ONLY_HOUR` UTC of that date, an assumed time the provenance's ``acquired_from`` names."""
+        return DATE_ONLY_NOTE in str(self.provenance.get("acquired_from", ""))
+
 
 @dataclass(frozen=True)
 class ClassCandidate:
@@ -417,6 +424,6 @@ def acquired_label(obs: Observation, *, seconds: bool = False) -> str:
     its provenance says only the date was known (a date alone in the file name or the MTL), the date
     and ``time unknown``, so that the 12:00 UTC stored for it is not read as the time the image was taken."""
     when = obs.scene.acquired.astimezone(UTC)
-    if DATE_ONLY_NOTE in str(obs.provenance.get("acquired_from", "")):
+    if obs.acquired_date_only:
         return f"{when:%Y-%m-%d}, time unknown"
     return f"{when:%Y-%m-%d %H:%M:%S}Z" if seconds else f"{when:%Y-%m-%d %H:%M} UTC"

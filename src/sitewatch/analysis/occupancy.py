@@ -9,7 +9,8 @@ Rules, each a field of :class:`TimelineParams`:
   the site has data and, for optical scenes, at most ``max_cloud_fraction``
   (0.2) of it is cloud: a cloudier scene hides vessels, and counting it would
   invent departures. Unusable observations are listed as skipped, with why.
-- A **date** (UTC, or shifted by ``utc_offset_hours``) seen by several
+- A **date** (UTC, or shifted by ``utc_offset_hours``; an acquisition known only by its date keeps
+  that date, :func:`observation_date`) seen by several
   observations - SAR and optical, or two passes - is one date. Its vessels
   are the union of what each observation saw, the same vessel counted once
   (matched by berth and length, else by position and length). A length measured on a
@@ -73,6 +74,7 @@ __all__ = [
     "write_timeline_files",
     "equipment_changes",
     "match_sightings",
+    "observation_date",
     "timeline_to_dict",
 ]
 
@@ -100,7 +102,8 @@ class TimelineParams:
     fine_resolution_m: float = 5.0
     """Pixels this fine or finer show quay equipment (cranes, trucks); coarser looks cannot say it left."""
     utc_offset_hours: float = 0.0
-    """Shift acquisition times before taking the date (e.g. +10 for Primorsky local dates)."""
+    """Shift acquisition times before taking the date (e.g. +10 for Primorsky local dates); an acquisition
+    known only by its date keeps that date (:func:`observation_date`)."""
     start: date | None = None
     """First date kept (inclusive)."""
     end: date | None = None
@@ -328,9 +331,18 @@ def hidden_berths(observations: Sequence[Observation], params: TimelineParams) -
     return tuple(sorted(hidden or ()))
 
 
-def _obs_date(obs: Observation, params: TimelineParams) -> date:
+def observation_date(obs: Observation, utc_offset_hours: float = 0.0) -> date:
+    """The date an observation counts for: the date of its acquisition time (UTC) plus ``utc_offset_hours``.
+
+    An acquisition known only by its date (:attr:`~sitewatch.model.Observation.acquired_date_only`)
+    counts for that date whatever the offset: its 12:00 UTC is only assumed, and an offset of +13 or
+    +14 h (Tonga, Kiribati) would carry it into the next day.
+    """
     # An aware time in another zone (+09:00) would otherwise give that zone's date, not the UTC one.
-    return (obs.scene.acquired.astimezone(UTC) + timedelta(hours=params.utc_offset_hours)).date()
+    when = obs.scene.acquired.astimezone(UTC)
+    if obs.acquired_date_only:
+        return when.date()
+    return (when + timedelta(hours=utc_offset_hours)).date()
 
 
 def match_sightings(
@@ -502,7 +514,7 @@ def build_timeline(
     for obs in observations:
         if obs.site_id != site_id:
             continue
-        day = _obs_date(obs, params)
+        day = observation_date(obs, params.utc_offset_hours)
         if in_window(day):
             simulated = simulated or obs.scene.simulated
         reason = NOT_DETECTED if obs.id in undetected else is_usable(obs, params)

@@ -99,6 +99,7 @@ def command(
                         missed.append((str(f), f"no valid pixel over site {site.id!r}"))
                     else:
                         imported.append({"id": obs.id, "file": str(f), "acquired": iso_utc(obs.scene.acquired),
+                                         "acquired_date_only": obs.acquired_date_only,
                                          "sensor": obs.scene.sensor, "valid_pct": round(obs.valid_fraction * 100, 1)})  # fmt: skip
             except (ImageReadError, InputError) as exc:
                 refused.append((str(f), str(exc)))
@@ -112,7 +113,9 @@ def command(
                                "duplicates": [{"file": str(a), "same_as": str(b)} for a, b in repeats]}, indent=1))  # fmt: skip
     else:
         for row in imported:
-            click.echo(f"{row['id']}  {row['acquired']}  valid {row['valid_pct']}%")
+            # A date alone is not shown as the time the image was taken (its 12:00 UTC is assumed).
+            when = f"{str(row['acquired'])[:10]}, time unknown" if row["acquired_date_only"] else row["acquired"]
+            click.echo(f"{row['id']}  {when}  valid {row['valid_pct']}%")
         click.echo(f"imported {len(imported)} observation(s) from {len(files)} file(s)")
         failed = {name for name, _ in (*refused, *missed)}
         for repeat, earlier in repeats:

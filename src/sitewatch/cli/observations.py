@@ -41,6 +41,8 @@ def command(site_id: str | None, sensor: str | None, workspace: Path, as_json: b
             "id": o.id,
             # ISO 8601 in UTC, whole, for scripts; the table shows it to the minute
             "acquired": iso_utc(o.scene.acquired),
+            # True: only the date is known, "acquired" is its 12:00 UTC (assumed), not the time of the image.
+            "acquired_date_only": o.acquired_date_only,
             "sensor": o.scene.sensor,
             "platform": o.scene.platform,
             "resolution_m": o.scene.resolution_m,

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ..model import iso_utc, utc
+from ..model import acquired_label, iso_utc, utc
 from ..untrusted import without_controls
 from ..workspace import open_workspace
 from .options import OnceCommand, handle_errors, json_option, workspace_option
@@ -71,6 +71,8 @@ def command(observation_id: str, show_item: bool, workspace: Path, as_json: bool
         "scene": obs.scene.id,
         "sensor": obs.scene.sensor,
         "acquired": iso_utc(obs.scene.acquired),
+        # True: only the date is known, "acquired" is its 12:00 UTC (assumed), not the time of the image.
+        "acquired_date_only": obs.acquired_date_only,
         "platform": obs.scene.platform,
         "resolution_m": obs.scene.resolution_m,
         "path": obs.path,
@@ -95,7 +97,9 @@ def command(observation_id: str, show_item: bool, workspace: Path, as_json: bool
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for key, value in summary.items():
-        table.add_row(key, _text(value))
+        if key == "acquired_date_only":  # the table says it in its "acquired" row
+            continue
+        table.add_row(key, acquired_label(obs) if key == "acquired" and obs.acquired_date_only else _text(value))
     keys = [k for k in _ORDER if k in prov] + sorted(k for k in prov if k not in _ORDER and k != "stac_item")
     # The provenance repeats some of the summary's fields (as written into the COG): print them once.
     keys = [k for k in keys if not _repeats(k, prov[k], summary, obs.scene.id)]

@@ -103,6 +103,8 @@ def detections_to_geojson(store: Store, site_ids: Sequence[str] | None = None) -
 
     ``truncated`` says a detection reaches the image's edge or a pixel without data (its length and
     width lower bounds, its ``class_candidates`` empty); null for one stored before it was recorded.
+    ``acquired_date_only`` says only the date of the image is known: its ``acquired`` is 12:00 UTC of
+    that date, assumed (:attr:`~sitewatch.model.Observation.acquired_date_only`).
     """
     sites = list(site_ids) if site_ids else [s.id for s in store.sites()]
     features = []
@@ -130,6 +132,7 @@ def detections_to_geojson(store: Store, site_ids: Sequence[str] | None = None) -
                         "observation_id": d.observation_id,
                         "scene_id": o.scene.id if o else None,
                         "acquired": iso_utc(o.scene.acquired) if o else None,
+                        "acquired_date_only": o.acquired_date_only if o else None,
                         "sensor": o.scene.sensor if o else None,
                         "resolution_m": o.scene.resolution_m if o else None,
                         "sha256": o.sha256 if o else None,

@@ -24,7 +24,7 @@ import subprocess
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,6 +41,7 @@ from ..analysis.occupancy import (
     build_timeline,
     count_noun,
     equipment_changes,
+    observation_date,
 )
 from ..evaluate import latest_evaluation
 from ..model import Detection, Observation, Site, acquired_label
@@ -126,7 +127,7 @@ def _imagery_lines(observations: Sequence[Observation], utc_offset_hours: float 
         note = note or str((o.provenance.get("tags") or {}).get("SITEWATCH_REVISITS_NOTE", ""))
     lines = []
     for (sensor, platform, res), obs in sorted(groups.items()):
-        days = sorted({(o.scene.acquired.astimezone(UTC) + timedelta(hours=utc_offset_hours)).date() for o in obs})
+        days = sorted({observation_date(o, utc_offset_hours) for o in obs})
         gaps = [(b - a).days for a, b in zip(days, days[1:], strict=False)]
         measured = f"median {statistics.median(gaps):g} day(s) between dates" if gaps else "a single date"
         stated = sorted({str((o.provenance.get("tags") or {}).get("SITEWATCH_REVISIT", "")) for o in obs} - {""})

@@ -3,7 +3,7 @@
 The database is an OGC GeoPackage: the GeoPackage core tables plus sitewatch's
 feature tables (sites, berths, site_water, scenes, observations, detections)
 and attribute tables, each feature table with its R-tree spatial index (from version 6);
-the detections' ``truncated`` flag from version 7.
+the detections' ``truncated`` flag from version 7; ``acquired_date_only`` on observations and detections from 8.
 ``sitewatch_meta.schema_version`` says which migrations have run; each migration runs once,
 in a transaction.
 """
@@ -319,7 +319,20 @@ _V7 = """
 ALTER TABLE detections ADD COLUMN truncated BOOLEAN;
 """
 
-MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3(), _v4(), _v5(), _v6(), _V7)
+# Version 8: whether an observation's acquisition is known only by its date (its ``acquired`` then the
+# 12:00 UTC assumed for it, not the time of the image), on the observations and detections layers beside
+# ``acquired``. Rows stored before are filled from the observations' provenance, whose ``acquired_from``
+# has said so since date-only times were kept (the words model.DATE_ONLY_NOTE had then, as written).
+_V8 = """
+ALTER TABLE observations ADD COLUMN acquired_date_only BOOLEAN;
+ALTER TABLE detections ADD COLUMN acquired_date_only BOOLEAN;
+UPDATE observations SET acquired_date_only = instr(coalesce(
+  CASE WHEN json_valid(provenance) THEN json_extract(provenance, '$.acquired_from') END, ''), '12:00 UTC assumed') > 0;
+UPDATE detections SET acquired_date_only = (
+  SELECT o.acquired_date_only FROM observations AS o WHERE o.observation_id = detections.observation_id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3(), _v4(), _v5(), _v6(), _V7, _V8)
 """Migration i brings the schema from version i to i + 1. Append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

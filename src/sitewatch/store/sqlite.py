@@ -390,7 +390,7 @@ class Store:
             db.execute(
                 """INSERT INTO observations (geom, observation_id, site_id, scene_id, sensor, acquired, crs,
                    transform, width, height, path, sha256, valid_fraction, cloud_fraction, simulated,
-                   provenance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   provenance, acquired_date_only) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(observation_id) DO UPDATE SET geom=excluded.geom, crs=excluded.crs,
                    transform=excluded.transform, width=excluded.width, height=excluded.height,
                    path=excluded.path, valid_fraction=excluded.valid_fraction,
@@ -401,8 +401,8 @@ class Store:
                               THEN json_set(excluded.provenance, '$.berths_hidden',
                                             json(json_extract(provenance, '$.berths_hidden')))
                               ELSE excluded.provenance END,
-                   acquired=excluded.acquired, sensor=excluded.sensor, simulated=excluded.simulated,
-                   scene_id=excluded.scene_id,
+                   acquired=excluded.acquired, acquired_date_only=excluded.acquired_date_only,
+                   sensor=excluded.sensor, simulated=excluded.simulated, scene_id=excluded.scene_id,
                    detected_at=CASE WHEN sha256 = excluded.sha256 THEN detected_at END,
                    sha256=excluded.sha256""",
                 (
@@ -422,7 +422,13 @@ class Store:
                     obs.cloud_fraction,
                     int(obs.scene.simulated),
                     json.dumps(dict(obs.provenance), sort_keys=True, default=str),
+                    int(obs.acquired_date_only),
                 ),
+            )
+            # Detections kept with the same COG follow it: a date once assumed may since have been given a time.
+            db.execute(
+                "UPDATE detections SET acquired_date_only = ? WHERE observation_id = ?",
+                (int(obs.acquired_date_only), obs.id),
             )
             self._touch(db, "observations")
             self._extend(db, "observations", [footprint])
@@ -519,6 +525,7 @@ class Store:
                     c.y,
                     int(observation.scene.simulated),
                     None if d.truncated is None else int(d.truncated),
+                    int(observation.acquired_date_only),
                 )
             )
         with self.transaction() as db:
@@ -527,8 +534,8 @@ class Store:
             db.executemany(
                 """INSERT INTO detections (geom, detection_id, observation_id, site_id, acquired, sensor,
                    kind, length_m, width_m, heading_deg, score, detector, detector_version, row, col,
-                   berth_id, class_candidates, lon, lat, simulated, truncated)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   berth_id, class_candidates, lon, lat, simulated, truncated, acquired_date_only)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 rows,
             )
             self._touch(db, "detections")

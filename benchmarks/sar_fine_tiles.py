@@ -32,6 +32,7 @@ import rasterio
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
+from _matching import one_to_one
 from sitewatch.detect.sar import SarParams
 from sitewatch.detect.sar_cells import _block_px
 from sitewatch.detect.tiling import SAR_TILE_PX, overlap_px, plan_tiles, tile_core
@@ -105,13 +106,7 @@ def matched(a: np.ndarray, b: np.ndarray, tol: float) -> int:
         return 0
     d = np.hypot(a[:, None, 0] - b[None, :, 0], a[:, None, 1] - b[None, :, 1])
     near = np.argwhere((np.abs(a[:, None, 0] - b[None, :, 0]) <= tol) & (np.abs(a[:, None, 1] - b[None, :, 1]) <= tol))
-    used_a: set[int] = set()
-    used_b: set[int] = set()
-    for i, j in sorted(near.tolist(), key=lambda ij: d[ij[0], ij[1]]):
-        if i not in used_a and j not in used_b:
-            used_a.add(i)
-            used_b.add(j)
-    return len(used_a)
+    return one_to_one(sorted(near.tolist(), key=lambda ij: d[ij[0], ij[1]]))
 
 
 def main(argv: list[str] | None = None) -> int:

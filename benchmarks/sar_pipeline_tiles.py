@@ -21,6 +21,7 @@ import math
 import numpy as np
 from scipy import ndimage
 
+from _matching import one_to_one
 from sitewatch.detect.sar import detect_sar
 from sitewatch.detect.tiling import detect_sar_tiled
 
@@ -57,13 +58,7 @@ def _matched(a: list, b: list) -> int:  # type: ignore[type-arg]
         for j, q in enumerate(b)
         if abs(p.row - q.row) <= 1 and abs(p.col - q.col) <= 1 and abs(p.length_m - q.length_m) <= 2
     )
-    ua: set[int] = set()
-    ub: set[int] = set()
-    for _, i, j in pairs:
-        if i not in ua and j not in ub:
-            ua.add(i)
-            ub.add(j)
-    return len(ua)
+    return one_to_one((i, j) for _, i, j in pairs)
 
 
 def main(argv: list[str] | None = None) -> int:

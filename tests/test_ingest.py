@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from sitewatch.cli import main
 from sitewatch.errors import ImageReadError, InputError
 from sitewatch.ingest import ingest_file, ingest_paths, read_scene_ref, site_grid
-from sitewatch.testing import site_utm_origin, tiny_site, write_tiff
-from sitewatch.workspace import init_workspace
+from sitewatch.testing import site_utm_origin, tiny_site, workspace_with_sites, write_tiff
+from sitewatch.workspace import Workspace, init_workspace
 
 SITE = tiny_site()
 
@@ -37,11 +37,8 @@ def _sar(path: Path, when: str = "2024-10-17T09:30:00Z", seed: int = 0) -> Path:
 
 
 @pytest.fixture()
-def ws(tmp_path: Path):  # type: ignore[no-untyped-def]
-    ws = init_workspace(tmp_path / "ws")
-    with ws.store() as store:
-        store.put_site(SITE)
-    return ws
+def ws(tmp_path: Path) -> Workspace:
+    return workspace_with_sites(tmp_path / "ws", SITE)
 
 
 def test_grid_is_site_utm_zone_snapped() -> None:

@@ -19,9 +19,9 @@ from sitewatch.cli import main
 from sitewatch.errors import InputError
 from sitewatch.model import Observation
 from sitewatch.sources.safe import is_s1_product, is_safe_product, open_s1_grd, open_s2_l2a
-from sitewatch.testing import site_utm_origin, tiny_site, write_tiff
+from sitewatch.testing import site_utm_origin, tiny_site, workspace_with_sites, write_tiff
 from sitewatch.testing.safe import write_s1_grd_safe, write_s2_safe
-from sitewatch.workspace import Workspace, init_workspace
+from sitewatch.workspace import Workspace
 from test_optical import QUAY, WATER, coverage
 
 SITE = tiny_site()
@@ -138,11 +138,8 @@ def test_l1c_s1_and_broken_products_are_refused_by_name(tmp_path: Path) -> None:
 
 
 @pytest.fixture()
-def ws(tmp_path: Path):  # type: ignore[no-untyped-def]
-    ws = init_workspace(tmp_path / "ws")
-    with ws.store() as store:
-        store.put_site(SITE)
-    return ws
+def ws(tmp_path: Path) -> Workspace:
+    return workspace_with_sites(tmp_path / "ws", SITE)
 
 
 def _ingest_the_one_observation(ws: Workspace, product: Path, times: int = 1) -> Observation:

@@ -200,6 +200,19 @@ def test_candidate_model_loads_and_scores() -> None:
     assert big[0] >= 0.5 > speck[0]
 
 
+def test_a_packaged_model_trained_on_other_features_is_refused() -> None:
+    """The candidate and rendering models are read by one function, which names the benchmark that trains them."""
+    from sitewatch.detect.sar_candidates import CANDIDATE_FEATURES, MODEL_FILE, read_packaged_model
+    from sitewatch.detect.sar_render import RENDER_FEATURES, RENDER_MODEL_FILE, _render_model
+
+    assert tuple(read_packaged_model(MODEL_FILE, CANDIDATE_FEATURES, "x")["features"]) == CANDIDATE_FEATURES
+    assert tuple(_render_model()["features"]) == RENDER_FEATURES
+    with pytest.raises(InputError, match=r"^sar_candidate_lr\.json was trained on other features; rerun benchmarks/sar_train\.py$"):
+        read_packaged_model(MODEL_FILE, CANDIDATE_FEATURES[:-1], "benchmarks/sar_train.py")
+    with pytest.raises(InputError, match=f"^{RENDER_MODEL_FILE} was trained on other features"):
+        read_packaged_model(RENDER_MODEL_FILE, CANDIDATE_FEATURES, "benchmarks/sar_render_train.py")
+
+
 def test_nodata_is_ignored() -> None:
     rng = np.random.default_rng(8)
     img = sea_with_ships(rng, (120, 120), SHIPS[:2])

@@ -63,7 +63,6 @@ from .run import map_jobs
 from .sources.landsat import (
     LandsatProduct,
     is_landsat_mtl,
-    landsat_band_refusal,
     landsat_level1_products_in,
     landsat_level1_refusal,
     landsat_product_id,
@@ -74,6 +73,7 @@ from .sources.landsat import (
 )
 from .sources.planet import check_udm2, planet_scene_id, read_udm2_as_scl, udm2_apart, udm2_sibling
 from .sources.planet_toa import PlanetTOA, planet_toa
+from .sources.product_files import refuse_files_of_a_product
 from .sources.providers import maxar_product_path, optical_band_indexes, provider_product
 from .sources.s1_radiometry import ThermalNoise
 from .sources.safe import (
@@ -84,7 +84,6 @@ from .sources.safe import (
     is_safe_product,
     open_s1_grd,
     open_s2_l2a,
-    product_holding,
     product_root,
     safe_product_name,
     safe_products_in,
@@ -1243,27 +1242,19 @@ def _archive_job(job: _FileJob) -> Archived | None | str:
 
 
 def _refuse_bands_of_a_product(band_files: Mapping[str, Path]) -> None:
-    """Refuse band files (key ``""``: a file given alone) taken out of a SAFE product: read alone
-    they go without the product's scaling (a Sentinel-2 L2A band from baseline 04.00 reads 0.1
-    too bright without its BOA_ADD_OFFSET; a Sentinel-1 measurement is uncalibrated DN, its GCPs
-    half a pixel off), and they would go in as a second observation of the acquisition beside
-    the product's."""
-    for band, f in band_files.items():
-        mtl = landsat_product_of(f)
-        if mtl is None and (why := landsat_band_refusal(f, f"--band {band}" if band else "")):
-            raise InputError(why)  # read alone, as DN / 10,000, water would be reflectance 0.75
-        if mtl is not None:
-            raise InputError(
-                f"{f'--band {band} ' if band else ''}{f}: a file of the Landsat product {landsat_product_id(mtl)}; give "
-                f"the product (`sitewatch ingest SITE {mtl}`, or its folder), which is read with its own scale and offset "
-                "(reflectance = DN x 2.75e-05 - 0.2) and its QA_PIXEL band"
-            )
-        root = product_holding(Path(f))
-        if root is not None:
-            raise InputError(
-                f"{f'--band {band} ' if band else ''}{f}: a file of the SAFE product {root}; give the product itself "
-                f"(`sitewatch ingest SITE {root}`), which is read with its own offset, scale or calibration"
-            )
+    """Refuse band files (key ``""``: a file given alone) taken out of a SAFE or Landsat product
+    (:func:`~sitewatch.sources.product_files.refuse_files_of_a_product`): read alone they go
+    without the product's scaling, and they would go in as a second observation of the
+    acquisition beside the product's. The advice names ``sitewatch ingest``."""
+    refuse_files_of_a_product(
+        band_files,
+        landsat_file="a file",
+        landsat_advice=lambda mtl: (
+            f"give the product (`sitewatch ingest SITE {mtl}`, or its folder), which is read with its own scale and offset "
+            "(reflectance = DN x 2.75e-05 - 0.2) and its QA_PIXEL band"
+        ),
+        safe_advice=lambda root: f"give the product itself (`sitewatch ingest SITE {root}`), which is read with its own offset, scale or calibration",
+    )
 
 
 def _check_one_date(band_files: Mapping[str, Path]) -> None:

@@ -442,26 +442,24 @@ def _refuse_bands_of_a_product(paths: Mapping[str, Path | str], *, scaled: bool,
     surface reflectance band divided by 10,000 puts water at reflectance 0.8). ``scaled``: --dn-offset
     was given for optical bands, which lets SAFE files through and, with --dn-scale (``scale_given``), Landsat ones.
 
-    (``sitewatch.ingest`` refuses the same files with messages of its own, which point to ``ingest``.)"""
-    from ..sources.landsat import landsat_band_refusal, landsat_product_id, landsat_product_of
-    from ..sources.safe import product_holding
+    (``sitewatch.ingest`` refuses the same files with the same check,
+    :func:`~sitewatch.sources.product_files.refuse_files_of_a_product`; its advice points to ``ingest``.)"""
+    from ..sources.product_files import refuse_files_of_a_product
 
-    for name, path in paths.items():
-        mtl = None if str(path).startswith("/vsi") else landsat_product_of(path)
-        if mtl is None and not (scaled and scale_given) and (why := landsat_band_refusal(path, f"--band {name}" if name else "")):
-            raise InputError(f"{why} (or pass --dn-scale and --dn-offset)")
-        if mtl is not None and not (scaled and scale_given):
-            raise InputError(
-                f"{f'--band {name} ' if name else ''}{path}: a band file of the Landsat product {landsat_product_id(mtl)}; "
-                f"give the product (its folder or {mtl.name}) as IMAGE, which is read with its MTL's scale and its QA_PIXEL as the "
-                "cloud mask (or pass --dn-scale and --dn-offset)"
-            )
-        root = None if scaled or str(path).startswith("/vsi") else product_holding(Path(path))
-        if root is not None:
-            raise InputError(
-                f"{f'--band {name} ' if name else ''}{path}: a file of the SAFE product {root}; give the product itself as IMAGE, "
-                "which is read with its own offset, scale or calibration (or, optical, pass --dn-offset)"
-            )
+    refuse_files_of_a_product(
+        paths,
+        landsat_file="a band file",
+        landsat_advice=lambda mtl: (
+            f"give the product (its folder or {mtl.name}) as IMAGE, which is read with its MTL's scale and its QA_PIXEL as the "
+            "cloud mask (or pass --dn-scale and --dn-offset)"
+        ),
+        safe_advice=lambda root: (
+            "give the product itself as IMAGE, which is read with its own offset, scale or calibration (or, optical, pass --dn-offset)"
+        ),
+        landsat_alone_advice=" (or pass --dn-scale and --dn-offset)",
+        check_landsat=not (scaled and scale_given),
+        check_safe=not scaled,
+    )
 
 
 def _band_paths(sensor: str, bands: tuple[str, ...]) -> dict[str, Path | str]:

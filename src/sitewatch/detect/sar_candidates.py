@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from ..errors import InputError
 
-__all__ = ["CANDIDATE_FEATURES", "MODEL_FILE", "candidate_probability", "candidate_vector"]
+__all__ = ["CANDIDATE_FEATURES", "MODEL_FILE", "candidate_probability", "candidate_vector", "read_packaged_model"]
 
 
 MODEL_FILE = "sar_candidate_lr.json"
@@ -54,12 +54,19 @@ def candidate_vector(ft: dict[str, float]) -> list[float]:
     ]
 
 
+def read_packaged_model(file: str, features: tuple[str, ...], trained_by: str) -> dict[str, Any]:
+    """The JSON model ``file`` shipped in ``sitewatch/data``, as stored; an :class:`InputError` when its
+    ``features`` are not ``features`` (the code's), naming the benchmark ``trained_by`` that trains it again."""
+    text = resources.files("sitewatch").joinpath("data", file).read_text()
+    m: dict[str, Any] = json.loads(text)
+    if tuple(m["features"]) != features:
+        raise InputError(f"{file} was trained on other features; rerun {trained_by}")
+    return m
+
+
 @lru_cache(maxsize=1)
 def _candidate_model() -> dict[str, Any]:
-    text = resources.files("sitewatch").joinpath("data", MODEL_FILE).read_text()
-    m = json.loads(text)
-    if tuple(m["features"]) != CANDIDATE_FEATURES:
-        raise InputError(f"{MODEL_FILE} was trained on other features; rerun benchmarks/sar_train.py")
+    m = read_packaged_model(MODEL_FILE, CANDIDATE_FEATURES, "benchmarks/sar_train.py")
     return {k: np.asarray(v, dtype=np.float64) if k != "features" and isinstance(v, list) else v for k, v in m.items()}
 
 

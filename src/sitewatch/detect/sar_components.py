@@ -20,7 +20,7 @@ from scipy import ndimage
 from .base import PixelDetection, detections_from_measurements
 from .sar_cells import MAX_INTENSITY
 from .sar_pieces import _rescue
-from .sar_shore import _dilate_box, _floats_and_stands_out, _long_runs, _shore_thresholds
+from .sar_shore import _floats_and_stands_out, _label_joined, _long_runs, _shore_thresholds
 from .sar_size import (
     _box_corners,
     _measure,
@@ -155,12 +155,7 @@ def _objects(
     has_seed[lab[seed]] = True
     has_seed[0] = False
     kept = has_seed[lab]
-    if merge_px > 1:
-        # Bright parts of one hull often break apart at 10 m; join those within merge_m.
-        joined, nl = ndimage.label(_dilate_box(kept, merge_px))
-        lab = np.where(kept, joined, 0)
-    else:
-        lab, nl = ndimage.label(kept, np.ones((3, 3), bool))
+    lab, nl = _label_joined(kept, merge_px)  # bright parts of one hull within merge_m joined
     if nl == 0:
         return []
     if p.split_water:

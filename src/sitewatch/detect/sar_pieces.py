@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
 
-from .sar_shore import _dilate_box
+from .sar_shore import _label_joined
 from .sar_size import _measure, _pixels
 from .sar_split import _axes, _water_bins
 
@@ -58,12 +57,7 @@ def _rescue(
         if not remaining.any():
             break
         piece = remaining & level
-        if merge_px > 1:
-            # Pieces of one hull within merge_m join, as in the first pass.
-            joined, nl2 = ndimage.label(_dilate_box(piece, merge_px))
-            lab2 = np.where(piece, joined, 0)
-        else:
-            lab2, nl2 = ndimage.label(piece, np.ones((3, 3), bool))
+        lab2, nl2 = _label_joined(piece, merge_px)  # pieces of one hull within merge_m join, as in the first pass
         if nl2 == 0:
             break
         if p.join_pieces:

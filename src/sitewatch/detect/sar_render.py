@@ -36,11 +36,9 @@ This detector works on the grey values as they are and in pixels:
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -49,6 +47,7 @@ from scipy import ndimage
 
 from ..errors import InputError
 from .base import PixelDetection, detections_from_measurements, measure_components
+from .sar_candidates import read_packaged_model
 
 __all__ = ["RENDER_FEATURES", "RENDER_MODEL_FILE", "RenderParams", "detect_rendering", "rendering_candidates", "render_probability"]
 
@@ -246,11 +245,7 @@ def rendering_candidates(
 
 @lru_cache(maxsize=1)
 def _render_model() -> dict[str, Any]:
-    text = resources.files("sitewatch").joinpath("data", RENDER_MODEL_FILE).read_text()
-    m = json.loads(text)
-    if tuple(m["features"]) != RENDER_FEATURES:
-        raise InputError(f"{RENDER_MODEL_FILE} was trained on other features; rerun benchmarks/sar_render_train.py")
-    return dict(m)
+    return read_packaged_model(RENDER_MODEL_FILE, RENDER_FEATURES, "benchmarks/sar_render_train.py")
 
 
 def render_probability(x: NDArray[np.float64], model: dict[str, Any] | None = None) -> NDArray[np.float64]:

@@ -29,6 +29,17 @@ def _dilate_square(mask: NDArray[np.bool_], q: int) -> NDArray[np.bool_]:
     return _dilate_box(mask, 2 * q + 1)
 
 
+def _label_joined(mask: NDArray[np.bool_], merge_px: int) -> tuple[NDArray[np.integer], int]:
+    """``ndimage.label`` of ``mask`` (8-connected), parts within ``merge_px`` pixels of each other
+    (a box of that size, :func:`_dilate_box`) under one label: the bright parts of one hull, which
+    break apart at 10 m. Pixels outside ``mask`` are 0. Returns the labels and their count."""
+    if merge_px > 1:
+        joined, n = ndimage.label(_dilate_box(mask, merge_px))
+        return np.where(mask, joined, 0), n
+    lab, n = ndimage.label(mask, np.ones((3, 3), bool))
+    return lab, n
+
+
 def _dilate_box(mask: NDArray[np.bool_], size: int) -> NDArray[np.bool_]:
     """``scipy.ndimage.binary_dilation(mask, np.ones((size, size)))`` by shifted ORs along rows
     then columns (separable, tens of times faster). For an even size the box reaches one pixel

@@ -38,6 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "timeline",
     "eval",
     "report",
+    "export",
     "simulate",
     "demo",
     "detect_image",

@@ -12,7 +12,14 @@ from ..errors import InputError
 from ..report.detection_exports import detections_to_csv, detections_to_kml, write_detections_gpkg
 from ..report.exports import detections_to_geojson, write_text_atomic
 from ..workspace import open_workspace
-from .options import DateOrTime, OnceCommand, check_date_order, existing_folder, handle_errors, workspace_option
+from .options import (
+    DateOrTime,
+    OnceCommand,
+    check_date_order,
+    existing_folder,
+    handle_errors,
+    workspace_option,
+)
 
 EXPORT_FORMATS: dict[str, str] = {".geojson": "geojson", ".json": "geojson", ".kml": "kml", ".csv": "csv", ".gpkg": "gpkg"}
 """File suffixes ``export`` knows, and the format each means."""

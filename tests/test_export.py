@@ -25,7 +25,11 @@ from _report_world import build
 from sitewatch.cli import main
 from sitewatch.kml import kml_to_geojson
 from sitewatch.model import DATE_ONLY_NOTE, Site, utc
-from sitewatch.report.detection_exports import DETECTION_CSV_COLUMNS, detections_to_csv
+from sitewatch.report.detection_exports import (
+    DETECTION_CSV_COLUMNS,
+    detections_to_csv,
+    detections_to_kml,
+)
 from sitewatch.report.exports import detections_to_geojson
 from sitewatch.store.gpkg import from_gpkg_blob
 from sitewatch.workspace import Workspace
@@ -120,6 +124,15 @@ def _mark_optical_date_only(w: Workspace) -> None:
         o = next(o for o in st.observations("dunai") if o.id.endswith("2024-10-17-optical"))
         scene = dataclasses.replace(o.scene, acquired=datetime(2024, 10, 17, 12, tzinfo=UTC))
         st.put_observation(dataclasses.replace(o, scene=scene, provenance={"acquired_from": f"name ({DATE_ONLY_NOTE})"}))
+
+
+def test_kml_stays_valid_xml_with_control_characters_and_markup_in_text(ws: Workspace) -> None:
+    with ws.store() as st:
+        fc = detections_to_geojson(st, kind="crane")
+    fc["features"][0]["properties"] |= {"scene_id": "s1\x1b[31m<b>&", "platform": "a\x00b"}
+    (pm,) = ET.fromstring(detections_to_kml(fc)).iter(f"{KML}Placemark")
+    data = {d.get("name"): d.findtext(f"{KML}value") for d in pm.iter(f"{KML}Data")}
+    assert (data["scene_id"], data["platform"]) == ("s1[31m<b>&", "ab")
 
 
 def test_an_image_known_only_by_its_date_is_dated_so_and_filtered_by_its_date(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from ..errors import OutputError, StoreError
 from ..files import partial_path
 from ..sites import _kml_data, _kml_geometry
 from ..store.gpkg import from_gpkg_blob
+from ..untrusted import without_controls
 from .exports import _cell, select_detections
 
 if TYPE_CHECKING:
@@ -57,7 +58,8 @@ def detection_name(props: dict[str, Any]) -> str:
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return "" if value is None else str(value)
+    # XML 1.0 has no place for control characters (a catalogue's scene id may hold one): the file would not parse.
+    return "" if value is None else without_controls(str(value))
 
 
 def _candidates(props: dict[str, Any]) -> dict[str, float]:
@@ -80,7 +82,7 @@ def detections_to_kml(fc: dict[str, Any], title: str = "sitewatch detections") -
     parts.append(f"<name>{escape(title)}</name>")
     feats = sorted(fc["features"], key=lambda f: (f["properties"]["site_id"], f["properties"]["acquired"]))
     for site_id, in_site in groupby(feats, key=lambda f: f["properties"]["site_id"]):
-        parts.append(f"<Folder><name>{escape(site_id)}</name>")
+        parts.append(f"<Folder><name>{escape(_text(site_id))}</name>")
         for day, on_day in groupby(in_site, key=lambda f: f["properties"]["acquired"][:10]):
             parts.append(f"<Folder><name>{escape(day)}</name>")
             for f in on_day:
@@ -88,7 +90,7 @@ def detections_to_kml(fc: dict[str, Any], title: str = "sitewatch detections") -
                 data = {k: _text(v) for k, v in p.items() if k != "class_candidates"}
                 data["class_candidates"] = _cell(_candidates(p))
                 parts.append(
-                    f"<Placemark><name>{escape(detection_name(p))}</name>"
+                    f"<Placemark><name>{escape(_text(detection_name(p)))}</name>"
                     f"<TimeStamp><when>{_when(p)}</when></TimeStamp>"
                     f"{_kml_data(data)}{_kml_geometry(shape(f['geometry']))}</Placemark>"
                 )

@@ -134,7 +134,7 @@ def write_detections_gpkg(
     from ..store import Store
 
     selected = select_detections(store, site_ids, start=start, end=end, kind=kind)
-    sites = {o.site_id for o, _ in selected} | set(site_ids or [s.id for s in store.sites()])
+    sites = set(site_ids or [s.id for s in store.sites()])
     footprints: dict[str, Any] = {
         r["observation_id"]: from_gpkg_blob(r["geom"])
         for r in store.execute("SELECT observation_id, geom FROM observations")
@@ -152,7 +152,9 @@ def write_detections_gpkg(
         os.replace(tmp, path)
     except (OSError, StoreError) as exc:  # a read-only folder, a full disk
         tmp.unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write it ({getattr(exc, 'strerror', None) or exc})") from exc
+        # The store's own message would speak of "the workspace database" and the partial name: its cause says why.
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else (exc.__cause__ or exc)
+        raise OutputError(f"{path}: cannot write it ({reason})") from exc
     except BaseException:  # Ctrl-C leaves no half file behind either
         tmp.unlink(missing_ok=True)
         raise

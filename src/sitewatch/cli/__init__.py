@@ -38,6 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "timeline",
     "eval",
     "report",
+    "export",
     "simulate",
     "demo",
     "detect_image",
@@ -64,8 +65,8 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
     The commands are listed in the order a study runs them: a workspace and its
     sites; imagery in, and a look at what came in; detection, the timeline, the
-    evaluation and the report. Then the simulator's two, and the two that work on
-    one image outside a workspace.
+    evaluation, the report and the export of detections. Then the simulator's two,
+    and the two that work on one image outside a workspace.
     """
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

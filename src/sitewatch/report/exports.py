@@ -1,4 +1,4 @@
-"""Exports: the timeline as CSV/JSON, detections as GeoJSON and CSV."""
+"""Exports: the timeline as CSV/JSON, detections as GeoJSON (KML, CSV, GeoPackage: :mod:`.detection_exports`)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import csv
 import io
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..analysis.occupancy import Timeline, timeline_to_dict
 from ..files import write_text_atomic
-from ..model import iso_utc
+from ..model import Detection, Observation, iso_utc
 from ..sites import right_handed
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ __all__ = [
     "timeline_to_csv",
     "timeline_to_json",
     "detections_to_geojson",
+    "select_detections",
     "write_text_atomic",
 ]
 
@@ -98,27 +100,67 @@ def timeline_to_json(tl: Timeline) -> str:
     return json.dumps(timeline_to_dict(tl), indent=1)
 
 
-def detections_to_geojson(store: Store, site_ids: Sequence[str] | None = None) -> dict[str, Any]:
+def _acquired_in(o: Observation, start: datetime | None, end: datetime | None) -> bool:
+    # An image known only by its date has no time to compare: it is kept when its date is in the range.
+    if o.acquired_date_only:
+        day = o.scene.acquired.date()
+        return (start is None or day >= start.date()) and (end is None or day <= end.date())
+    return (start is None or o.scene.acquired >= start) and (end is None or o.scene.acquired <= end)
+
+
+def select_detections(
+    store: Store,
+    site_ids: Sequence[str] | None = None,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    kind: str | None = None,
+) -> list[tuple[Observation, list[Detection]]]:
+    """Each observation of ``site_ids`` (default: every site) acquired from ``start`` to ``end``
+    (inclusive, aware times; None: open), oldest first, with its detections of ``kind`` (None: all).
+
+    An observation with no detection of that kind is listed too (an empty list): it was looked at.
+    An image known only by its date (:attr:`~sitewatch.model.Observation.acquired_date_only`) is
+    kept when that date lies within the dates of ``start`` and ``end``.
+    """
+    sites = list(site_ids) if site_ids else [s.id for s in store.sites()]
+    selected = []
+    for sid in sites:
+        by_obs: dict[str, list[Detection]] = {}
+        for d in store.detections(site_id=sid, kind=kind):
+            by_obs.setdefault(d.observation_id, []).append(d)
+        selected += [(o, by_obs.get(o.id, [])) for o in store.observations(sid) if _acquired_in(o, start, end)]
+    return selected
+
+
+def detections_to_geojson(
+    store: Store,
+    site_ids: Sequence[str] | None = None,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    kind: str | None = None,
+) -> dict[str, Any]:
     """Detections with their provenance (scene, time, sensor, file hash) as a GeoJSON FeatureCollection.
 
+    ``start``, ``end`` and ``kind`` choose them as :func:`select_detections` does.
     ``truncated`` says a detection reaches the image's edge or a pixel without data (its length and
     width lower bounds, its ``class_candidates`` empty); null for one stored before it was recorded.
     ``acquired_date_only`` says only the date of the image is known: its ``acquired`` is 12:00 UTC of
-    that date, assumed (:attr:`~sitewatch.model.Observation.acquired_date_only`).
+    that date, assumed (:attr:`~sitewatch.model.Observation.acquired_date_only`). ``image`` is the
+    observation's archived COG, relative to the workspace folder; ``simulated`` is true for a
+    simulated scene, whose detections are no evidence about the real site.
     """
-    sites = list(site_ids) if site_ids else [s.id for s in store.sites()]
     features = []
-    for sid in sites:
-        obs = {o.id: o for o in store.observations(sid)}
-        for d in store.detections(site_id=sid):
-            o = obs.get(d.observation_id)
+    for o, dets in select_detections(store, site_ids, start=start, end=end, kind=kind):
+        for d in dets:
             features.append(
                 {
                     "type": "Feature",
                     "geometry": right_handed(d.footprint),
                     "properties": {
                         "id": d.id,
-                        "site_id": sid,
+                        "site_id": o.site_id,
                         "kind": d.kind,
                         "length_m": d.length_m,
                         "width_m": d.width_m,
@@ -130,13 +172,15 @@ def detections_to_geojson(store: Store, site_ids: Sequence[str] | None = None) -
                         "class_candidates": [] if d.truncated else [[c.name, c.likelihood] for c in d.class_candidates],
                         "detector": f"{d.detector} {d.detector_version}",
                         "observation_id": d.observation_id,
-                        "scene_id": o.scene.id if o else None,
-                        "acquired": iso_utc(o.scene.acquired) if o else None,
-                        "acquired_date_only": o.acquired_date_only if o else None,
-                        "sensor": o.scene.sensor if o else None,
-                        "resolution_m": o.scene.resolution_m if o else None,
-                        "sha256": o.sha256 if o else None,
-                        "simulated": o.scene.simulated if o else None,
+                        "scene_id": o.scene.id,
+                        "acquired": iso_utc(o.scene.acquired),
+                        "acquired_date_only": o.acquired_date_only,
+                        "sensor": o.scene.sensor,
+                        "platform": o.scene.platform or None,
+                        "resolution_m": o.scene.resolution_m,
+                        "image": o.path,
+                        "sha256": o.sha256,
+                        "simulated": o.scene.simulated,
                     },
                 }
             )

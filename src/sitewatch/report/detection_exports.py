@@ -1,0 +1,161 @@
+"""A site's detections for other programs: KML (Google Earth), CSV (spreadsheets) and a GeoPackage (QGIS).
+
+Each text format is made from the FeatureCollection of
+:func:`~sitewatch.report.exports.detections_to_geojson`, so every format carries the same
+properties; the GeoPackage is written by the workspace's own :class:`~sitewatch.store.Store`, so
+its ``detections`` and ``sites`` layers have the workspace's columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Sequence
+from datetime import datetime
+from itertools import groupby
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape
+
+import shapely
+from shapely.geometry import shape
+
+from ..errors import OutputError, StoreError
+from ..files import partial_path
+from ..sites import _kml_data, _kml_geometry
+from ..store.gpkg import from_gpkg_blob
+from ..untrusted import without_controls
+from .exports import _cell, select_detections
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+__all__ = [
+    "DETECTION_CSV_COLUMNS",
+    "detection_name",
+    "detections_to_csv",
+    "detections_to_kml",
+    "write_detections_gpkg",
+]
+
+DETECTION_CSV_COLUMNS: tuple[str, ...] = (
+    "id", "site_id", "kind", "lon", "lat", "length_m", "width_m", "heading_deg", "score", "truncated",
+    "class_candidates", "berth", "observation_id", "scene_id", "acquired", "acquired_date_only", "sensor",
+    "platform", "resolution_m", "image", "detector", "sha256", "simulated", "wkt",
+)  # fmt: skip
+"""The CSV's columns: the centroid first, the properties, then the oriented box as WKT."""
+
+
+def detection_name(props: dict[str, Any]) -> str:
+    """What a detection is called in Google Earth's list: ``118 m vessel (SAR)``; ``≥ 118 m`` for a
+    truncated one (its length a lower bound), and ``simulated`` beside the sensor of a simulated scene."""
+    sensor = "SAR" if props["sensor"] == "sar" else str(props["sensor"])
+    length = f"{'≥ ' if props['truncated'] else ''}{props['length_m']:.0f} m"
+    return f"{length} {props['kind']} ({sensor}{', simulated' if props['simulated'] else ''})"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    # XML 1.0 has no place for control characters (a catalogue's scene id may hold one): the file would not parse.
+    return "" if value is None else without_controls(str(value))
+
+
+def _candidates(props: dict[str, Any]) -> dict[str, float]:
+    return {name: round(p, 3) for name, p in props["class_candidates"]}
+
+
+def _when(props: dict[str, Any]) -> str:
+    # KML's <when> takes a date alone: an image known only by its date is not given the assumed 12:00.
+    return str(props["acquired"])[:10] if props["acquired_date_only"] else str(props["acquired"])
+
+
+def detections_to_kml(fc: dict[str, Any], title: str = "sitewatch detections") -> str:
+    """The features of :func:`~sitewatch.report.exports.detections_to_geojson` as a KML 2.2 document.
+
+    A folder per site, in it a folder per acquisition date (UTC), in it a Placemark per detection
+    with its box, the acquisition time as ``<TimeStamp>`` (Google Earth's time slider) and the
+    properties as ``ExtendedData``.
+    """
+    parts = ['<?xml version="1.0" encoding="UTF-8"?>', '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>']
+    parts.append(f"<name>{escape(title)}</name>")
+    feats = sorted(fc["features"], key=lambda f: (f["properties"]["site_id"], f["properties"]["acquired"]))
+    for site_id, in_site in groupby(feats, key=lambda f: f["properties"]["site_id"]):
+        parts.append(f"<Folder><name>{escape(_text(site_id))}</name>")
+        for day, on_day in groupby(in_site, key=lambda f: f["properties"]["acquired"][:10]):
+            parts.append(f"<Folder><name>{escape(day)}</name>")
+            for f in on_day:
+                p = f["properties"]
+                data = {k: _text(v) for k, v in p.items() if k != "class_candidates"}
+                data["class_candidates"] = _cell(_candidates(p))
+                parts.append(
+                    f"<Placemark><name>{escape(_text(detection_name(p)))}</name>"
+                    f"<TimeStamp><when>{_when(p)}</when></TimeStamp>"
+                    f"{_kml_data(data)}{_kml_geometry(shape(f['geometry']))}</Placemark>"
+                )
+            parts.append("</Folder>")
+        parts.append("</Folder>")
+    parts.append("</Document></kml>")
+    return "\n".join(parts)
+
+
+def detections_to_csv(fc: dict[str, Any]) -> str:
+    """The features of :func:`~sitewatch.report.exports.detections_to_geojson` as CSV, one row each
+    (:data:`DETECTION_CSV_COLUMNS`); a text cell a spreadsheet would run as a formula starts with ``'``."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(DETECTION_CSV_COLUMNS)
+    for f in fc["features"]:
+        p = dict(f["properties"])
+        geom = shape(f["geometry"])
+        c = geom.centroid
+        p.update(lon=round(c.x, 7), lat=round(c.y, 7), wkt=shapely.to_wkt(geom, rounding_precision=7))
+        p["class_candidates"] = _candidates(p)
+        w.writerow(["" if p[k] is None else _cell(p[k]) for k in DETECTION_CSV_COLUMNS])
+    return buf.getvalue()
+
+
+def write_detections_gpkg(
+    store: Store,
+    path: Path,
+    site_ids: Sequence[str] | None = None,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    kind: str | None = None,
+) -> int:
+    """Write a standalone GeoPackage of the chosen detections (as :func:`select_detections` chooses
+    them) with their sites, observations and scenes; return how many detections it holds.
+
+    It is a new database with the workspace's schema, written under a partial name and renamed
+    over ``path`` once whole: a rerun replaces the file, and a failure leaves nothing behind.
+    """
+    from ..store import Store
+
+    selected = select_detections(store, site_ids, start=start, end=end, kind=kind)
+    sites = set(site_ids or [s.id for s in store.sites()])
+    footprints: dict[str, Any] = {
+        r["observation_id"]: from_gpkg_blob(r["geom"])
+        for r in store.execute("SELECT observation_id, geom FROM observations")
+    }
+    tmp = partial_path(path)
+    try:
+        tmp.unlink(missing_ok=True)
+        with Store(tmp) as out, out.transaction():
+            for s in store.sites():
+                if s.id in sites:
+                    out.put_site(s)
+            for o, dets in selected:
+                out.put_observation(o, footprints.get(o.id))
+                out.replace_detections(o, dets)
+        os.replace(tmp, path)
+    except (OSError, StoreError) as exc:  # a read-only folder, a full disk
+        tmp.unlink(missing_ok=True)
+        # The store's own message would speak of "the workspace database" and the partial name: its cause says why.
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else (exc.__cause__ or exc)
+        raise OutputError(f"{path}: cannot write it ({reason})") from exc
+    except BaseException:  # Ctrl-C leaves no half file behind either
+        tmp.unlink(missing_ok=True)
+        raise
+    return sum(len(dets) for _, dets in selected)

@@ -1,0 +1,259 @@
+"""``sitewatch export``: a workspace's detections as GeoJSON, KML, CSV and GeoPackage.
+
+On the ``_report_world`` workspace: Dunai, SAR and optical on 17 and 20 Oct 2024; on the 17th a
+vessel in both (118 m SAR at 21:00 UTC, 114 m optical at 01:00 UTC) and a crane in the optical.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import sqlite3
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import shapely
+from click.testing import CliRunner, Result
+from shapely.geometry import box, shape
+
+from _report_world import build
+from sitewatch.cli import main
+from sitewatch.kml import kml_to_geojson
+from sitewatch.model import DATE_ONLY_NOTE, Site, utc
+from sitewatch.report.detection_exports import (
+    DETECTION_CSV_COLUMNS,
+    detections_to_csv,
+    detections_to_kml,
+)
+from sitewatch.report.exports import detections_to_geojson
+from sitewatch.store.gpkg import from_gpkg_blob
+from sitewatch.workspace import Workspace
+
+KML = "{http://www.opengis.net/kml/2.2}"
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    w = build(tmp_path_factory.mktemp("export") / "ws")
+    with w.store() as st:  # a second site, without observations
+        st.put_site(Site(id="other", name="Other", kind="port", geometry=box(10.0, 40.0, 10.02, 40.02)))
+    return w
+
+
+def run(ws: Workspace, *args: str) -> Result:
+    return CliRunner().invoke(main, ["export", "-w", str(ws.root), *args])
+
+
+def stored(ws: Workspace) -> dict[str, Any]:
+    """The detections table's rows by id, read with plain SQL."""
+    with sqlite3.connect(ws.db_path) as db:
+        db.row_factory = sqlite3.Row
+        return {r["detection_id"]: r for r in db.execute("SELECT * FROM detections")}
+
+
+def test_geojson_holds_every_stored_detection_with_its_provenance(ws: Workspace, tmp_path: Path) -> None:
+    out = tmp_path / "d.geojson"
+    res = run(ws, "--out", str(out))
+    assert res.exit_code == 0, res.output
+    rows = stored(ws)
+    fc = json.loads(out.read_text(encoding="utf-8"))
+    assert len(rows) == 3 and sorted(f["properties"]["id"] for f in fc["features"]) == sorted(rows)
+    assert f"wrote 3 detection(s) to {out} (simulated imagery)" in res.output
+    with ws.store() as st:
+        obs = {o.id: o for o in st.observations()}
+    for f in fc["features"]:
+        p, row = f["properties"], rows[f["properties"]["id"]]
+        o = obs[p["observation_id"]]
+        assert shape(f["geometry"]).equals_exact(from_gpkg_blob(row["geom"]), 1e-9)
+        assert (p["site_id"], p["kind"], p["length_m"], p["heading_deg"]) == ("dunai", row["kind"], row["length_m"], row["heading_deg"])
+        assert (p["image"], p["platform"], utc(p["acquired"])) == (o.path, "sim", utc(row["acquired"]))
+        assert (ws.root / p["image"]).is_file()  # relative to the workspace, so a figure finds its image
+        assert p["simulated"] is True and p["acquired_date_only"] is False
+        assert p["detector"] == f"{row['detector']} {row['detector_version']}"
+
+
+def test_sites_chosen_by_name_and_an_unknown_one_refused(ws: Workspace, tmp_path: Path) -> None:
+    out = tmp_path / "d.geojson"
+    assert run(ws, "other", "--out", str(out)).exit_code == 0
+    assert json.loads(out.read_text())["features"] == []
+    assert run(ws, "dunai", "other", "dunai", "--out", str(out)).exit_code == 0  # a site named twice counts once
+    assert len(json.loads(out.read_text())["features"]) == 3
+    gone = tmp_path / "none.geojson"
+    res = run(ws, "dunai", "nowhere", "--out", str(gone))
+    assert res.exit_code == 1 and "nowhere" in res.output
+    assert list(tmp_path.iterdir()) == [out]  # nothing written, nothing partial
+
+
+def test_kml_has_a_placemark_with_a_timestamp_per_detection_in_folders_by_site_and_date(ws: Workspace, tmp_path: Path) -> None:
+    out = tmp_path / "d.kml"
+    assert run(ws, "--out", str(out)).exit_code == 0
+    root = ET.parse(out).getroot()
+    assert root.tag == f"{KML}kml"
+    placemarks = list(root.iter(f"{KML}Placemark"))
+    rows = stored(ws)
+    assert len(placemarks) == len(rows)
+    whens = [pm.find(f"{KML}TimeStamp/{KML}when") for pm in placemarks]
+    assert all(w is not None for w in whens) and len(list(root.iter(f"{KML}TimeStamp"))) == len(rows)
+    (site,) = root.find(f"{KML}Document").findall(f"{KML}Folder")  # type: ignore[union-attr]
+    assert site.findtext(f"{KML}name") == "dunai"
+    assert [f.findtext(f"{KML}name") for f in site.findall(f"{KML}Folder")] == ["2024-10-17"]
+    names = sorted(pm.findtext(f"{KML}name") or "" for pm in placemarks)
+    assert names == ["114 m vessel (optical, simulated)", "118 m vessel (SAR, simulated)", "40 m crane (optical, simulated)"]
+    # The ExtendedData read back (as `sites import` reads KML) gives the GeoJSON's properties.
+    back = {f["properties"]["id"]: f for f in kml_to_geojson(out.read_bytes())["features"]}
+    with ws.store() as st:
+        fc = detections_to_geojson(st)
+    for f in fc["features"]:
+        p, k = f["properties"], back[f["properties"]["id"]]
+        given = {key: json.dumps(v) if isinstance(v, bool) else str(v) for key, v in p.items()
+                 if v is not None and key != "class_candidates"}  # fmt: skip
+        assert {key: k["properties"].get(key) for key in given} == given
+        assert k["properties"]["simulated"] == "true" and "image" in given
+        assert shape(k["geometry"]).equals_exact(shape(f["geometry"]), 1e-6)
+    when = {pm.findtext(f"{KML}name"): pm.findtext(f"{KML}TimeStamp/{KML}when") for pm in placemarks}
+    assert when["118 m vessel (SAR, simulated)"] == "2024-10-17T21:00:00Z"
+
+
+def _mark_optical_date_only(w: Workspace) -> None:
+    with w.store() as st:
+        o = next(o for o in st.observations("dunai") if o.id.endswith("2024-10-17-optical"))
+        scene = dataclasses.replace(o.scene, acquired=datetime(2024, 10, 17, 12, tzinfo=UTC))
+        st.put_observation(dataclasses.replace(o, scene=scene, provenance={"acquired_from": f"name ({DATE_ONLY_NOTE})"}))
+
+
+def test_kml_stays_valid_xml_with_control_characters_and_markup_in_text(ws: Workspace) -> None:
+    with ws.store() as st:
+        fc = detections_to_geojson(st, kind="crane")
+    fc["features"][0]["properties"] |= {"scene_id": "s1\x1b[31m<b>&", "platform": "a\x00b"}
+    (pm,) = ET.fromstring(detections_to_kml(fc)).iter(f"{KML}Placemark")
+    data = {d.get("name"): d.findtext(f"{KML}value") for d in pm.iter(f"{KML}Data")}
+    assert (data["scene_id"], data["platform"]) == ("s1[31m<b>&", "ab")
+
+
+def test_an_image_known_only_by_its_date_is_dated_so_and_filtered_by_its_date(tmp_path: Path) -> None:
+    w = build(tmp_path / "ws", simulated=False)
+    out = tmp_path / "d.kml"
+    res = CliRunner().invoke(main, ["export", "-w", str(w.root), "--out", str(out), "--from", "2024-10-17T13:00Z"])
+    assert res.exit_code == 0 and "wrote 1 detection(s)" in res.output  # the optical look at 01:00 is before
+    _mark_optical_date_only(w)
+    res = CliRunner().invoke(main, ["export", "-w", str(w.root), "--out", str(out), "--from", "2024-10-17T13:00Z"])
+    assert res.exit_code == 0 and "wrote 3 detection(s)" in res.output and "simulated" not in res.output
+    root = ET.parse(out).getroot()
+    when = {pm.findtext(f"{KML}name"): pm.findtext(f"{KML}TimeStamp/{KML}when") for pm in root.iter(f"{KML}Placemark")}
+    assert when == {"114 m vessel (optical)": "2024-10-17", "40 m crane (optical)": "2024-10-17",
+                    "118 m vessel (SAR)": "2024-10-17T21:00:00Z"}  # fmt: skip
+
+
+def test_csv_has_a_row_per_detection_with_its_centre_properties_and_box(ws: Workspace, tmp_path: Path) -> None:
+    out = tmp_path / "d.csv"
+    assert run(ws, "--out", str(out)).exit_code == 0
+    with out.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        assert tuple(reader.fieldnames or ()) == DETECTION_CSV_COLUMNS and DETECTION_CSV_COLUMNS[-1] == "wkt"
+        rows = list(reader)
+    table = stored(ws)
+    assert sorted(r["id"] for r in rows) == sorted(table)
+    for r in rows:
+        geom = from_gpkg_blob(table[r["id"]]["geom"])
+        assert geom is not None and shapely.from_wkt(r["wkt"]).equals_exact(geom, 1e-6)
+        assert (float(r["lon"]), float(r["lat"])) == pytest.approx((geom.centroid.x, geom.centroid.y), abs=1e-6)
+        assert r["simulated"] == "true" and r["length_m"] == str(table[r["id"]]["length_m"])
+    sar = next(r for r in rows if r["sensor"] == "sar")
+    assert sar["berth"] == "pier-1" and sar["class_candidates"].count(":") >= 2
+    assert next(r for r in rows if r["kind"] == "crane")["berth"] == ""  # none, not "None"
+
+
+def test_csv_text_cells_are_never_formulas(ws: Workspace) -> None:
+    """Berth ids come from downloaded gazetteers: "=HYPERLINK(…)" must reach a spreadsheet as text."""
+    with ws.store() as st:
+        fc = detections_to_geojson(st, kind="crane")
+    evil = '=HYPERLINK("https://evil.example/","x")'
+    fc["features"][0]["properties"] |= {"berth": evil, "platform": "@SUM(1)", "scene_id": "-2+3"}
+    (row,) = csv.DictReader(io.StringIO(detections_to_csv(fc)))
+    assert (row["berth"], row["platform"], row["scene_id"]) == ("'" + evil, "'@SUM(1)", "'-2+3")
+    assert row["heading_deg"] == "30.0"  # numbers as they are
+
+
+@pytest.mark.parametrize(
+    ("args", "kinds"),
+    [
+        (["--kind", "crane"], ["crane"]),
+        (["--kind", "vessel"], ["vessel", "vessel"]),
+        (["--from", "2024-10-18"], []),
+        (["--to", "2024-10-17"], ["crane", "vessel", "vessel"]),
+        (["--from", "2024-10-17T12:00Z", "--kind", "all"], ["vessel"]),
+        (["--to", "2024-10-17T12:00Z", "--kind", "vessel"], ["vessel"]),
+    ],
+)
+def test_from_to_and_kind_choose_the_detections(ws: Workspace, tmp_path: Path, args: list[str], kinds: list[str]) -> None:
+    res = run(ws, "--out", "-", *args)
+    assert res.exit_code == 0, res.output
+    fc = json.loads(res.stdout)
+    assert sorted(f["properties"]["kind"] for f in fc["features"]) == kinds
+    assert f"wrote {len(kinds)} detection(s) to standard output" in res.stderr
+
+
+def test_to_before_from_is_refused(ws: Workspace, tmp_path: Path) -> None:
+    res = run(ws, "--out", str(tmp_path / "d.csv"), "--from", "2024-10-20", "--to", "2024-10-17")
+    assert res.exit_code == 2 and "before --from" in res.output and not list(tmp_path.iterdir())
+
+
+def test_standard_output_for_kml_and_csv(ws: Workspace) -> None:
+    res = run(ws, "--out", "-", "--format", "kml")
+    assert res.exit_code == 0 and len(list(ET.fromstring(res.stdout).iter(f"{KML}Placemark"))) == 3
+    res = run(ws, "--out", "-", "--format", "csv")
+    assert res.exit_code == 0 and len(list(csv.DictReader(io.StringIO(res.stdout)))) == 3
+
+
+def test_geopackage_has_the_detections_and_their_sites_and_gdal_reads_it(ws: Workspace, tmp_path: Path) -> None:
+    out = tmp_path / "d.gpkg"
+    assert run(ws, "--out", str(out)).exit_code == 0
+    assert run(ws, "--out", str(out), "--kind", "crane").exit_code == 0  # a rerun replaces the file
+    with sqlite3.connect(out) as db:
+        assert db.execute("SELECT kind, simulated FROM detections").fetchall() == [("crane", 1)]
+        assert [r[0] for r in db.execute("SELECT site_id FROM sites ORDER BY site_id")] == ["dunai", "other"]
+        assert db.execute("SELECT count(*) FROM observations").fetchone()[0] == 4
+        assert db.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.gpkg"]  # no journal, no partial
+    assert run(ws, "dunai", "--out", str(out)).exit_code == 0
+    with sqlite3.connect(out) as db:
+        assert db.execute("SELECT count(*) FROM detections").fetchone()[0] == len(stored(ws))
+        assert [r[0] for r in db.execute("SELECT site_id FROM sites")] == ["dunai"]
+    raw = pytest.importorskip("pyogrio.raw")
+    meta, _, geoms, fields = raw.read(out, layer="detections")
+    assert len(geoms) == 3 and "simulated" in list(meta["fields"]) and meta["crs"] == "EPSG:4326"
+    assert len(raw.read(out, layer="sites")[2]) == 1
+
+
+def test_format_from_the_suffix_or_refused(ws: Workspace, tmp_path: Path) -> None:
+    res = run(ws, "--out", str(tmp_path / "d.shp"))
+    assert res.exit_code == 1 and "cannot write .shp" in res.output and "--format" in res.output
+    res = run(ws, "--out", str(tmp_path / "d.txt"), "--format", "csv")
+    assert res.exit_code == 0 and (tmp_path / "d.txt").read_text().startswith("id,site_id,")
+    res = run(ws, "--out", "-", "--format", "gpkg")
+    assert res.exit_code == 2 and "needs a file name" in res.output
+    assert [p.name for p in tmp_path.iterdir()] == ["d.txt"]
+
+
+def test_the_workspace_database_is_not_overwritten(ws: Workspace) -> None:
+    before = ws.db_path.read_bytes()
+    res = run(ws, "--out", str(ws.db_path))
+    assert res.exit_code == 1 and "workspace's own database" in res.output
+    assert ws.db_path.read_bytes() == before
+
+
+@pytest.mark.parametrize("suffix", ["geojson", "kml", "csv", "gpkg"])
+def test_an_unwritable_out_is_named_and_leaves_nothing(ws: Workspace, tmp_path: Path, suffix: str) -> None:
+    folder = Path("/proc/self")  # a folder no one may make files in, root included
+    if not folder.is_dir():
+        pytest.skip("needs Linux's /proc")
+    res = run(ws, "--out", str(folder / f"d.{suffix}"))
+    assert res.exit_code == 1 and f"/proc/self/d.{suffix}: cannot write it" in res.output, res.output
+    missing = tmp_path / "no" / f"d.{suffix}"
+    res = run(ws, "--out", str(missing))
+    assert res.exit_code == 2 and "does not exist" in res.output and not (tmp_path / "no").exists()

@@ -34,6 +34,22 @@ def test_demo_writes_report_database_and_archive(demo) -> None:  # type: ignore[
     assert "2024-10-17 → 2024-10-20: vessels 1 → 0" in html
 
 
+def test_demo_exports_every_detection_as_geojson_and_kml(demo) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import xml.etree.ElementTree as ET
+
+    geojson, kml = demo.exports
+    with open_workspace(demo.out).store() as store:
+        stored = len(store.detections(site_id="dunai"))
+    features = json.loads(geojson.read_text())["features"]
+    assert stored > 0 and len(features) == stored
+    assert all(f["properties"]["simulated"] is True for f in features)
+    ns = {"k": "http://www.opengis.net/kml/2.2"}
+    root = ET.fromstring(kml.read_text())
+    assert len(root.findall(".//k:Placemark", ns)) == stored
+    assert "SIMULATED" in root.find(".//k:Document/k:name", ns).text
+
+
 def test_demo_detects_the_landing_ship_and_its_departure(demo) -> None:  # type: ignore[no-untyped-def]
     from sitewatch.analysis.occupancy import timeline_for_site
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,8 @@ class DemoResult:
     presence: dict[str, Any] = field(default_factory=dict)
     scenario: str = ""
     """The name of the scenario that ran."""
+    exports: tuple[Path, ...] = ()
+    """The detections of every site as GeoJSON and KML (``exports/``), as ``sitewatch export`` writes them."""
 
 
 _DEMO_NOTE = "Berths and water: SIMULATED layout from the demo scenario."
@@ -125,6 +127,21 @@ def _refuse_own_workspace(out: Path, demo_sites: set[str]) -> None:
         )
 
 
+def _write_exports(ws: Workspace, site_ids: Sequence[str]) -> tuple[Path, ...]:
+    """The sites' detections as ``exports/detections.geojson`` and ``.kml`` (for QGIS and Google Earth)."""
+    from .report.detection_exports import detections_to_kml
+    from .report.exports import detections_to_geojson, write_text_atomic
+
+    with ws.store() as store:
+        fc = detections_to_geojson(store, list(site_ids))
+    folder = ws.root / "exports"
+    folder.mkdir(exist_ok=True)
+    paths = (folder / "detections.geojson", folder / "detections.kml")
+    write_text_atomic(paths[0], json.dumps(fc, indent=1))
+    write_text_atomic(paths[1], detections_to_kml(fc, title="sitewatch demo detections (SIMULATED imagery)"))
+    return paths
+
+
 def run_demo(
     out: Path,
     *,
@@ -203,11 +220,13 @@ def run_demo(
 
     t = time.perf_counter()
     report = write_report(ws, site_ids, ws.root / "report.html")
+    exports = _write_exports(ws, site_ids)
     timings["report"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     return DemoResult(
         out=ws.root,
         report=Path(report),
+        exports=exports,
         database=ws.db_path,
         archive=ws.archive,
         sites=tuple(site_ids),

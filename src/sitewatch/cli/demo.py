@@ -53,6 +53,7 @@ def command(out: Path, scenario: str, seed: int | None, workers: int | None, as_
             "report": str(result.report.resolve()),
             "database": str(result.database.resolve()),
             "archive": str(result.archive.resolve()),
+            "exports": [str(x.resolve()) for x in result.exports],
             "timings_s": result.timings_s,
             "evaluation": result.evaluation,
             "presence": result.presence,
@@ -65,4 +66,6 @@ def command(out: Path, scenario: str, seed: int | None, workers: int | None, as_
     click.echo(f"report:    {result.report.resolve()}")
     click.echo(f"database:  {result.database.resolve()}")
     click.echo(f"archive:   {result.archive.resolve()}/")
+    if result.exports:
+        click.echo(f"exports:   {result.exports[0].parent.resolve()}/ ({', '.join(x.name for x in result.exports)})")
     click.echo(f"took {result.timings_s.get('total', 0):.1f} s")

@@ -9,14 +9,16 @@ importing it elsewhere made it a timed 12:00 UTC acquisition.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
 from affine import Affine
 from click.testing import CliRunner
 
+from sitewatch.analysis import TimelineParams, load_timeline
 from sitewatch.cli import main
 from sitewatch.ingest import _acquired_from, acquired_from_xml
 from sitewatch.model import DATE_ONLY_NOTE, NoonOfDate
@@ -104,3 +106,42 @@ def test_ingest_of_a_file_tagged_with_a_date_alone_records_it_as_date_only(tmp_p
         (o,) = st.observations(SITE.id)
     assert (o.scene.acquired, o.acquired_date_only) == (NOON, True)
     assert o.provenance["acquired_from"] == f"tag SITEWATCH_ACQUIRED, date only ({DATE_ONLY_NOTE})"
+
+
+# -- the archive's tag ------------------------------------------------------------------------------
+
+
+def _acquired_tag(path: Path) -> str:
+    with rasterio.open(path) as src:
+        return str(src.tags()["SITEWATCH_ACQUIRED"])
+
+
+@pytest.mark.parametrize(("name", "tag", "date_only"), [
+    ("chip_20230821.tif", "2023-08-21", True),
+    ("chip_20230821T120000.tif", "2023-08-21T12:00:00Z", False),
+])  # fmt: skip
+def test_an_archived_cog_keeps_date_only_into_another_workspace(tmp_path: Path, name: str, tag: str, date_only: bool) -> None:
+    first = workspace_with_sites(tmp_path / "first", SITE)
+    res = CliRunner().invoke(main, ["ingest", SITE.id, str(_chip(tmp_path / "in" / name)), "--sensor", "sar", "-w", str(first.root)])
+    assert res.exit_code == 0, res.output
+    with first.store() as st:
+        (o,) = st.observations(SITE.id)
+    assert o.acquired_date_only is date_only
+    archived = first.root / o.path
+    assert _acquired_tag(archived) == tag  # what gdalinfo shows: the date alone when only the date is known
+
+    second = workspace_with_sites(tmp_path / "second", SITE)
+    res = CliRunner().invoke(main, ["import", str(archived), "-w", str(second.root), "--json"])
+    assert res.exit_code == 0, res.output
+    (row,) = json.loads(res.stdout)["imported"]
+    assert (row["acquired"], row["acquired_date_only"]) == ("2023-08-21T12:00:00Z", date_only)
+    res = CliRunner().invoke(main, ["detect", SITE.id, "-w", str(second.root)])  # the timeline's rows are of detected looks
+    assert res.exit_code == 0, res.output
+    with second.store() as st:
+        (again,) = st.observations(SITE.id)
+        assert again.acquired_date_only is date_only
+        days = {h: [r.date for r in load_timeline(st, SITE.id, TimelineParams(utc_offset_hours=h)).rows] for h in (13, -11)}
+    # Known by its date, it is that date anywhere; at 12:00 UTC exactly, it is the local date of that time.
+    assert days == ({13: [date(2023, 8, 21)], -11: [date(2023, 8, 21)]} if date_only
+                    else {13: [date(2023, 8, 22)], -11: [date(2023, 8, 21)]})  # fmt: skip
+    assert _acquired_tag(second.root / again.path) == tag  # and so on into a third

@@ -57,6 +57,7 @@ from .model import (
     acquired_given,
     is_date_only,
     iso_utc,
+    says_date_only,
     utc,
 )
 from .platforms import platform_of, platform_sensor
@@ -874,7 +875,11 @@ def archive_observation(
                 SITEWATCH_SCENE_ID=scene.id,
                 SITEWATCH_SITE=site.id,
                 SITEWATCH_SENSOR=scene.sensor,
-                SITEWATCH_ACQUIRED=scene.acquired.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                # The date alone when only the date is known, as read back by ingest and import (as date only)
+                # and as gdalinfo shows it: not the 12:00 UTC assumed for it, which would pass for a time.
+                SITEWATCH_ACQUIRED=scene.acquired.astimezone(UTC).strftime(
+                    "%Y-%m-%d" if says_date_only(prov.get("acquired_from")) else "%Y-%m-%dT%H:%M:%SZ"
+                ),
                 SITEWATCH_SIMULATED=str(scene.simulated).lower(),
                 SITEWATCH_VERSION=__version__,
             )

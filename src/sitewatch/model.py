@@ -336,8 +336,8 @@ class Observation:
 
     @property
     def acquired_date_only(self) -> bool:
-        """True when only the date of the acquisition is known (a date alone in the file name, a Landsat
-        MTL without SCENE_CENTER_TIME, ``--acquired 2024-10-17``): ``scene.acquired`` is then
+        """True when only the date of the acquisition is known (a date alone in the file name, a tag or a
+        sidecar, a Landsat MTL without SCENE_CENTER_TIME, ``--acquired 2024-10-17``): ``scene.acquired`` is then
         :data:`DATE_ONLY_HOUR` UTC of that date, an assumed time the provenance's ``acquired_from`` names."""
         return says_date_only(self.provenance.get("acquired_from"))
 

@@ -22,10 +22,10 @@ import re
 import shutil
 import warnings
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -48,14 +48,16 @@ from .errors import ImageReadError, InputError, OutputError, SitewatchError, Ski
 from .files import partial_path
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
 from .model import (
-    DATE_ONLY_HOUR,
     DATE_ONLY_NOTE,
     Grid,
+    NoonOfDate,
     Observation,
     SceneRef,
     Site,
     acquired_given,
+    is_date_only,
     iso_utc,
+    says_date_only,
     utc,
 )
 from .platforms import platform_of, platform_sensor
@@ -260,7 +262,11 @@ def _glob_escape(text: str) -> str:
 
 
 def acquired_from_xml(path: Path) -> datetime | None:
-    """Acquisition time from a provider's XML (Planet, Maxar) or Maxar ``.IMD`` text, or None."""
+    """Acquisition time from a provider's XML (Planet, Maxar) or Maxar ``.IMD`` text, or None.
+
+    An element holding a date alone (``<acquisitionDate>2024-10-15</acquisitionDate>``) gives a
+    :class:`~sitewatch.model.NoonOfDate`, and only when no element gives the time.
+    """
     try:
         text = Path(path).read_text(errors="replace")
     except OSError:
@@ -282,6 +288,12 @@ def acquired_from_xml(path: Path) -> datetime | None:
     for tag in _XML_TIME_TAGS:
         if tag in found and (when := _lenient_utc(found[tag])) is not None:
             return when
+    for tag in _XML_TIME_TAGS:
+        if tag in found and (day := re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:?\d{2})?", found[tag])):
+            try:
+                return NoonOfDate.of(date.fromisoformat(day.group(1)))  # an xs:date: its zone does not move the date
+            except ValueError:
+                continue
     return None
 
 
@@ -297,13 +309,45 @@ def _lenient_utc(text: str) -> datetime | None:
         return None
 
 
+_WEEK_ALONE = re.compile(r"\d{4}-?W\d{2}")
+"""A week without its day (``2024-W42``), which :func:`~datetime.date.fromisoformat` reads as its Monday: not a date."""
+
 _ESA_OLD_NAME = re.compile(r"(?<![A-Za-z0-9])S2[ABCD]_OPER_")
 """ESA's Sentinel-2 naming before December 2016, whose first date-time is when the file was made."""
 
 
 def _acquired_from(tags: Mapping[str, str], path: Path) -> tuple[datetime, str] | None:
-    """The acquisition time from a file's tags, sidecar metadata or name, and where it came from."""
+    """The acquisition time from a file's tags, sidecar metadata or name, and where it came from.
+
+    The first source that gives one says it. A date alone (``SITEWATCH_ACQUIRED=2024-10-15``, a
+    sidecar's ``"datetime": "2024-10-15"``) is :data:`~sitewatch.model.DATE_ONLY_HOUR` UTC of that
+    date, its source saying the time is assumed, unless a later source gives a time on that date.
+    """
+    sources = _acquisition_times(tags, path)
+    for when, how in sources:
+        if isinstance(when, NoonOfDate):
+            return next(
+                (timed for timed in _readable(sources) if not isinstance(timed[0], NoonOfDate) and timed[0].date() == when.date()),
+                (when, f"{how}, date only ({DATE_ONLY_NOTE})"),
+            )
+        return when, how
+    return None
+
+
+def _readable(sources: Iterator[tuple[datetime, str]]) -> Iterator[tuple[datetime, str]]:
+    """``sources`` up to the first that cannot be read: looked through only for the time of a date already known."""
+    try:
+        yield from sources
+    except InputError:
+        return
+
+
+def _acquisition_times(tags: Mapping[str, str], path: Path) -> Iterator[tuple[datetime, str]]:
+    """Each acquisition time a file's tags, sidecars and name give, in the order they are believed:
+    a date alone as a :class:`~sitewatch.model.NoonOfDate`, its source named as for a time."""
     def read(value: str, source: str) -> datetime:
+        if is_date_only(value) and not _WEEK_ALONE.fullmatch(value.strip()):
+            return NoonOfDate.of(date.fromisoformat(value.strip()))
         try:
             return utc(value)
         except InputError:
@@ -311,12 +355,19 @@ def _acquired_from(tags: Mapping[str, str], path: Path) -> tuple[datetime, str] 
 
     for key in ("SITEWATCH_ACQUIRED", "ACQUISITION_DATETIME", "acquired", "datetime"):
         if tags.get(key):
-            return read(tags[key], f"tag {key}"), f"tag {key}"
-    if tags.get("TIFFTAG_DATETIME"):
-        try:
-            return datetime.strptime(tags["TIFFTAG_DATETIME"], "%Y:%m:%d %H:%M:%S").replace(tzinfo=UTC), "tag TIFFTAG_DATETIME"
-        except ValueError:
-            pass
+            yield read(tags[key], f"tag {key}"), f"tag {key}"
+            break
+    else:
+        if tags.get("TIFFTAG_DATETIME"):
+            # TIFF's form is "2024:10:15 01:23:45"; a date alone there is read as one, as in any other tag.
+            stamp = tags["TIFFTAG_DATETIME"].strip()
+            for form in ("%Y:%m:%d %H:%M:%S", "%Y:%m:%d"):
+                try:
+                    parsed = datetime.strptime(stamp, form)
+                except ValueError:
+                    continue
+                yield (parsed.replace(tzinfo=UTC) if "%H" in form else NoonOfDate.of(parsed.date())), "tag TIFFTAG_DATETIME"
+                break
     for sidecar in metadata_sidecars(path):
         if sidecar.suffix.lower() == ".json":
             try:
@@ -326,19 +377,25 @@ def _acquired_from(tags: Mapping[str, str], path: Path) -> tuple[datetime, str] 
             props = meta.get("properties", meta) if isinstance(meta, dict) else None
             for key in ("datetime", "acquired", "acquisition_time"):
                 if isinstance(props, dict) and props.get(key):
-                    return read(str(props[key]), f"{sidecar.name}: {key}"), f"sidecar {sidecar.name}"
+                    yield read(str(props[key]), f"{sidecar.name}: {key}"), f"sidecar {sidecar.name}"
+                    break
         else:
             when = acquired_from_xml(sidecar)
             if when is not None:
-                return when, f"sidecar {sidecar.name}"
+                yield when, f"sidecar {sidecar.name}"
+    yield from _acquisition_time_in_name(path)
+
+
+def _acquisition_time_in_name(path: Path) -> Iterator[tuple[datetime, str]]:
+    """The acquisition time a file's name gives, if it gives one (a date alone as a :class:`~sitewatch.model.NoonOfDate`)."""
     if _ESA_OLD_NAME.search(path.stem):
         # ESA's names before December 2016: a product's holds its sensing start after "_V"; a tile's or
         # band file's (S2A_OPER_MSI_L1C_TL_SGS__20160927T081713_A006607_T49QHE_B02) only the time it was
         # made, hours after the pass (08:17 for a pass over Hong Kong at about 02:50 UTC, 10:30 local solar time), maybe the next day.
         v = re.search(r"_V(20\d{2})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})", path.stem)
-        if v is None:
-            return None
-        return datetime.strptime("".join(v.groups()), "%Y%m%d%H%M%S").replace(tzinfo=UTC), "file name, sensing start (_V)"
+        if v is not None:
+            yield datetime.strptime("".join(v.groups()), "%Y%m%d%H%M%S").replace(tzinfo=UTC), "file name, sensing start (_V)"
+        return
     # Planet's PlanetScope and SkySat names begin with the pass's date and time: 20241017_012345_22_2470_…, 20230415_083012_ssc6_…
     planet = re.match(r"(20\d{2})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})_", path.name)
     if planet and (planet_scene_id(path.name) or re.match(r"\d{8}_\d{6}_ss(?:c)?\d", path.name, re.I)):
@@ -347,7 +404,8 @@ def _acquired_from(tags: Mapping[str, str], path: Path) -> tuple[datetime, str] 
         except ValueError:
             when = None
         if when is not None:
-            return when, "file name (Planet's scene id)"
+            yield when, "file name (Planet's scene id)"
+            return
     # 20241015, 20241015T012345, 2024-10-15, 2024-10-15T01:23:45
     m = re.search(r"(20\d{2})(\d{2})(\d{2})(?:T?(\d{2})(\d{2})(\d{2})?)?", path.stem) or re.search(
         r"(20\d{2})-(\d{2})-(\d{2})(?:T(\d{2}):?(\d{2})(?::?(\d{2}))?)?", path.stem
@@ -356,14 +414,14 @@ def _acquired_from(tags: Mapping[str, str], path: Path) -> tuple[datetime, str] 
         y, mo, d, hh, mm, ss = m.groups()
         try:
             if hh is None:
-                when, how = datetime(int(y), int(mo), int(d), DATE_ONLY_HOUR, tzinfo=UTC), f"file name, date only ({DATE_ONLY_NOTE})"
+                when = NoonOfDate.of(date(int(y), int(mo), int(d)))
             else:
-                when, how = datetime(int(y), int(mo), int(d), int(hh), int(mm), int(ss or 0), tzinfo=UTC), "file name"
+                when = datetime(int(y), int(mo), int(d), int(hh), int(mm), int(ss or 0), tzinfo=UTC)
         except ValueError:
-            return None
+            return
         # Digits of a future day are some other number in the name (a tile or orbit id), not its date.
-        return (when, how) if when <= datetime.now(UTC) + timedelta(days=1) else None
-    return None
+        if when <= datetime.now(UTC) + timedelta(days=1):
+            yield when, "file name"
 
 
 def _band_names(
@@ -817,7 +875,11 @@ def archive_observation(
                 SITEWATCH_SCENE_ID=scene.id,
                 SITEWATCH_SITE=site.id,
                 SITEWATCH_SENSOR=scene.sensor,
-                SITEWATCH_ACQUIRED=scene.acquired.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                # The date alone when only the date is known, as read back by ingest and import (as date only)
+                # and as gdalinfo shows it: not the 12:00 UTC assumed for it, which would pass for a time.
+                SITEWATCH_ACQUIRED=scene.acquired.astimezone(UTC).strftime(
+                    "%Y-%m-%d" if says_date_only(prov.get("acquired_from")) else "%Y-%m-%dT%H:%M:%SZ"
+                ),
                 SITEWATCH_SIMULATED=str(scene.simulated).lower(),
                 SITEWATCH_VERSION=__version__,
             )

@@ -44,6 +44,7 @@ __all__ = [
     "NoonOfDate",
     "acquired_label",
     "acquired_given",
+    "says_date_only",
 ]
 
 Sensor = Literal["sar", "optical"]
@@ -103,6 +104,11 @@ class NoonOfDate(datetime):
     def of(cls, day: date) -> NoonOfDate:
         """Noon UTC of ``day``."""
         return cls(day.year, day.month, day.day, DATE_ONLY_HOUR, tzinfo=UTC)
+
+
+def says_date_only(acquired_from: object) -> bool:
+    """True when an ``acquired_from`` (a provenance's) says only the date was known, its time assumed."""
+    return DATE_ONLY_NOTE in str(acquired_from or "")
 
 
 def acquired_given(acquired: datetime) -> str:
@@ -330,10 +336,10 @@ class Observation:
 
     @property
     def acquired_date_only(self) -> bool:
-        """True when only the date of the acquisition is known (a date alone in the file name, a Landsat
-        MTL without SCENE_CENTER_TIME, ``--acquired 2024-10-17``): ``scene.acquired`` is then
+        """True when only the date of the acquisition is known (a date alone in the file name, a tag or a
+        sidecar, a Landsat MTL without SCENE_CENTER_TIME, ``--acquired 2024-10-17``): ``scene.acquired`` is then
         :data:`DATE_ONLY_HOUR` UTC of that date, an assumed time the provenance's ``acquired_from`` names."""
-        return DATE_ONLY_NOTE in str(self.provenance.get("acquired_from", ""))
+        return says_date_only(self.provenance.get("acquired_from"))
 
 
 @dataclass(frozen=True)

@@ -151,6 +151,11 @@ class IngestReport:
     duplicates: tuple[tuple[str, str], ...] = ()
     """(input path, earlier input path) for every file that is the same image as an earlier one
     of the run: it went in once, as that one."""
+    sources: tuple[str, ...] = ()
+    """The input path of each of ``observations``, in the same order (as given, not resolved)."""
+    missed: tuple[str, ...] = ()
+    """The inputs of ``skipped`` that are readable but hold no valid pixel over the site (the
+    others were refused: unreadable, no CRS...)."""
 
 
 def sha256_file(path: Path) -> str:
@@ -1508,6 +1513,8 @@ def ingest_paths(
         files = [next(iter(band_files.values()))]
     remove_partials(ws, site.id)
     done: list[Observation] = []
+    sources: list[str] = []
+    missed: list[str] = []
     skipped: list[tuple[str, str]] = [(str(f), why) for f, why in masks] if not band_files else []
     jobs: list[_FileJob] = []
     taken: set[str] = set()
@@ -1536,9 +1543,11 @@ def ingest_paths(
                 skipped.append((str(f), result))
             elif result is None:
                 skipped.append((str(f), f"{f}: no valid pixel over site {site.id!r}"))
+                missed.append(str(f))
             else:
                 commit_archived(ws, store, *result)
                 done.append(result[0])
+                sources.append(str(f))
             if progress:
                 progress(i + 1, len(files), f.name)
     except BaseException:
@@ -1560,4 +1569,6 @@ def ingest_paths(
         {"observations": len(done), "skipped": len(skipped), "duplicates": len(repeats)},
         started=started,
     )
-    return IngestReport(tuple(done), tuple(skipped), tuple((str(f), str(g)) for f, g in repeats))
+    return IngestReport(
+        tuple(done), tuple(skipped), tuple((str(f), str(g)) for f, g in repeats), tuple(sources), tuple(missed)
+    )

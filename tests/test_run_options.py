@@ -17,6 +17,7 @@ from sitewatch.testing import site_utm_origin, tiny_site, workspace_with_sites, 
 
 SITE = tiny_site("pier")
 FAR = tiny_site("elsewhere", lon=140.0, lat=45.0)
+QUAY = tiny_site("quay", lon=132.341, lat=42.882, half_deg=0.004)  # inside SITE: import puts each file in both
 
 
 def _scenes(folder: Path, n: int = 3) -> list[Path]:
@@ -52,13 +53,39 @@ def test_workers_one_and_two_store_the_same_observations(tmp_path: Path, command
     files = _scenes(tmp_path / "in")
     stored = []
     for workers in ("1", "2"):
-        ws = workspace_with_sites(tmp_path / f"ws{workers}", SITE, FAR)
+        ws = workspace_with_sites(tmp_path / f"ws{workers}", SITE, FAR, QUAY)
         target = ["pier"] if command == "ingest" else []
         res = _invoke(command, *target, str(tmp_path / "in"), "-w", str(ws.root), "--workers", workers)
         assert res.exit_code == 0, res.output  # type: ignore[attr-defined]
         stored.append(_stored(ws.root))
-    assert len(stored[0]) == len(files)
+    assert len(stored[0]) == len(files) * (1 if command == "ingest" else 2)
     assert stored[0] == stored[1]
+
+
+def test_import_in_workers_names_two_files_of_one_name_apart(tmp_path: Path) -> None:
+    """Ids are chosen before the files go to the workers: two images called ``response.tif`` (Sentinel
+    Hub's name for every download) in one run are two observations, not one replacing the other."""
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    files = _scenes(tmp_path / "in")
+    for k, f in enumerate(files):
+        (tmp_path / f"d{k}").mkdir()
+        f.rename(tmp_path / f"d{k}" / "response.tif")
+    res = _invoke("import", *(str(tmp_path / f"d{k}") for k in range(3)), "-w", str(ws.root), "--workers", "2", "--json",
+                  "--acquired", "2024-10-10T09:30Z")
+    assert res.exit_code == 0, res.output  # type: ignore[attr-defined]
+    ids = sorted(r["id"] for r in json.loads(res.stdout)["imported"])  # type: ignore[attr-defined]
+    assert len(set(ids)) == 3 and "pier/response" in ids
+    assert [r[0] for r in _stored(ws.root)] == ids
+
+
+def test_import_json_says_which_observations_replaced_one(tmp_path: Path) -> None:
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    files = _scenes(tmp_path / "in")
+    first = _invoke("import", str(files[0]), "-w", str(ws.root), "--json")
+    assert [r["replaced"] for r in json.loads(first.stdout)["imported"]] == [False]  # type: ignore[attr-defined]
+    again = _invoke("import", *map(str, files), "-w", str(ws.root), "--json", "--workers", "2")
+    rows = {Path(r["file"]).name: r["replaced"] for r in json.loads(again.stdout)["imported"]}  # type: ignore[attr-defined]
+    assert rows == {files[0].name: True, files[1].name: False, files[2].name: False}
 
 
 @pytest.mark.parametrize("command", ["ingest", "import", "detect"])

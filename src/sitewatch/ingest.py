@@ -111,6 +111,8 @@ __all__ = [
     "remove_partials",
     "ingest_file",
     "ingest_paths",
+    "FileJob",
+    "archive_job",
     "unique_item_id",
     "same_images",
     "expand_paths",
@@ -1220,7 +1222,9 @@ def archive_file(
 
 
 @dataclass(frozen=True)
-class _FileJob:
+class FileJob:
+    """One image to cut to one site in a worker (:func:`archive_job`): plain values, picklable."""
+
     ws: Workspace
     site: Site
     path: Path
@@ -1232,8 +1236,8 @@ class _FileJob:
     thermal_noise: ThermalNoise = "keep"
 
 
-def _archive_job(job: _FileJob) -> Archived | None | str:
-    """Worker side of ingest: the archived observation, None, or the error message naming the file."""
+def archive_job(job: FileJob) -> Archived | None | str:
+    """Worker side of ingest and import: the archived observation, None, or the error message naming the file."""
     try:
         with warnings.catch_warnings():
             # ingest_paths said it when it read the product's scene (read_scene_ref); once is enough
@@ -1516,7 +1520,7 @@ def ingest_paths(
     sources: list[str] = []
     missed: list[str] = []
     skipped: list[tuple[str, str]] = [(str(f), why) for f, why in masks] if not band_files else []
-    jobs: list[_FileJob] = []
+    jobs: list[FileJob] = []
     taken: set[str] = set()
     for f in files:
         try:
@@ -1534,8 +1538,8 @@ def ingest_paths(
                 band_paths={str(Path(b).resolve()) for b in (band_files or {}).values()},
             )  # fmt: skip
             taken.add(item)
-        jobs.append(_FileJob(ws, site, f, acquired, sensor, compress, item, band_files, thermal_noise))
-    results = map_jobs(_archive_job, jobs, workers=workers, describe=lambda job: str(job.path))
+        jobs.append(FileJob(ws, site, f, acquired, sensor, compress, item, band_files, thermal_noise))
+    results = map_jobs(archive_job, jobs, workers=workers, describe=lambda job: str(job.path))
     try:
         for i, (f, result) in enumerate(zip(files, results, strict=True)):
             if isinstance(result, str):

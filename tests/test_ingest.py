@@ -914,7 +914,7 @@ from multiprocessing.connection import Connection
 import sitewatch.ingest as ingest
 from sitewatch.cli import main
 
-archive = ingest._archive_job
+archive = ingest.archive_job
 
 def killed_while_returning(job):
     result = archive(job)
@@ -927,7 +927,7 @@ def killed_while_returning(job):
         Connection._send = send_half
     return result
 
-ingest._archive_job = killed_while_returning
+ingest.archive_job = killed_while_returning
 main(sys.argv[2:])
 """
 

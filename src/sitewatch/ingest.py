@@ -113,6 +113,8 @@ __all__ = [
     "remove_partials",
     "ingest_file",
     "ingest_paths",
+    "FileJob",
+    "archive_job",
     "unique_item_id",
     "same_images",
     "expand_paths",
@@ -153,6 +155,11 @@ class IngestReport:
     duplicates: tuple[tuple[str, str], ...] = ()
     """(input path, earlier input path) for every file that is the same image as an earlier one
     of the run: it went in once, as that one."""
+    sources: tuple[str, ...] = ()
+    """The input path of each of ``observations``, in the same order (as given, not resolved)."""
+    missed: tuple[str, ...] = ()
+    """The inputs of ``skipped`` that are readable but hold no valid pixel over the site (the
+    others were refused: unreadable, no CRS...)."""
 
 
 def sha256_file(path: Path) -> str:
@@ -1277,7 +1284,9 @@ def archive_file(
 
 
 @dataclass(frozen=True)
-class _FileJob:
+class FileJob:
+    """One image to cut to one site in a worker (:func:`archive_job`): plain values, picklable."""
+
     ws: Workspace
     site: Site
     path: Path
@@ -1289,8 +1298,8 @@ class _FileJob:
     thermal_noise: ThermalNoise = "keep"
 
 
-def _archive_job(job: _FileJob) -> Archived | None | str:
-    """Worker side of ingest: the archived observation, None, or the error message naming the file."""
+def archive_job(job: FileJob) -> Archived | None | str:
+    """Worker side of ingest and import: the archived observation, None, or the error message naming the file."""
     try:
         with warnings.catch_warnings():
             # ingest_paths said it when it read the product's scene (read_scene_ref); once is enough
@@ -1570,8 +1579,10 @@ def ingest_paths(
         files = [next(iter(band_files.values()))]
     remove_partials(ws, site.id)
     done: list[Observation] = []
+    sources: list[str] = []
+    missed: list[str] = []
     skipped: list[tuple[str, str]] = [(str(f), why) for f, why in masks] if not band_files else []
-    jobs: list[_FileJob] = []
+    jobs: list[FileJob] = []
     taken: set[str] = set()
     for f in files:
         try:
@@ -1589,8 +1600,8 @@ def ingest_paths(
                 band_paths={str(Path(b).resolve()) for b in (band_files or {}).values()},
             )  # fmt: skip
             taken.add(item)
-        jobs.append(_FileJob(ws, site, f, acquired, sensor, compress, item, band_files, thermal_noise))
-    results = map_jobs(_archive_job, jobs, workers=workers, describe=lambda job: str(job.path))
+        jobs.append(FileJob(ws, site, f, acquired, sensor, compress, item, band_files, thermal_noise))
+    results = map_jobs(archive_job, jobs, workers=workers, describe=lambda job: str(job.path))
     try:
         for i, (f, result) in enumerate(zip(files, results, strict=True)):
             if isinstance(result, str):
@@ -1598,9 +1609,11 @@ def ingest_paths(
                 skipped.append((str(f), result))
             elif result is None:
                 skipped.append((str(f), f"{f}: no valid pixel over site {site.id!r}"))
+                missed.append(str(f))
             else:
                 commit_archived(ws, store, *result)
                 done.append(result[0])
+                sources.append(str(f))
             if progress:
                 progress(i + 1, len(files), f.name)
     except BaseException:
@@ -1622,4 +1635,6 @@ def ingest_paths(
         {"observations": len(done), "skipped": len(skipped), "duplicates": len(repeats)},
         started=started,
     )
-    return IngestReport(tuple(done), tuple(skipped), tuple((str(f), str(g)) for f, g in repeats))
+    return IngestReport(
+        tuple(done), tuple(skipped), tuple((str(f), str(g)) for f, g in repeats), tuple(sources), tuple(missed)
+    )

@@ -16,14 +16,16 @@ from .options import (
     is_quiet,
     json_option,
     progress_bar,
+    scheduler_option,
+    workers_option,
     workspace_option,
 )
 
 
 @click.command("detect", cls=OnceCommand, short_help="Detect vessels in a site's observations.")
 @click.argument("site_id")
-@click.option("--workers", type=click.IntRange(min=0), help="Worker processes (0: one per core; 1: in-process). Default: the `workers` setting (SITEWATCH_WORKERS).")
-@click.option("--scheduler", help="Dask scheduler address (tcp://host:8786); needs sitewatch[dask]. Default: the `scheduler` setting (SITEWATCH_SCHEDULER), else local.")
+@workers_option
+@scheduler_option
 @click.option("--optical-mode", type=click.Choice(OPTICAL_MODES), default=None,
               help="How optical detection uses the site's water polygon (setting optical_mode; default auto: the learned detector, vessels kept within 40 m of the polygon; known water on simulated scenes).")
 @click.option("--force", is_flag=True, help="Detect again in observations whose inputs have not changed since the last run.")

@@ -11,13 +11,16 @@ import click
 
 from ..errors import ImageReadError, InputError
 from ..ingest import (
+    FileJob,
+    archive_job,
+    commit_archived,
     expand_paths,
-    ingest_file,
     read_scene_ref,
     remove_partials,
     same_images,
+    unique_item_id,
 )
-from ..model import iso_utc
+from ..run import map_jobs
 from ..sources.planet import udm2_apart
 from ..workspace import open_workspace
 from .options import (
@@ -27,7 +30,9 @@ from .options import (
     handle_errors,
     is_quiet,
     json_option,
+    observation_row,
     progress_bar,
+    workers_option,
     workspace_option,
 )
 
@@ -39,12 +44,13 @@ from .options import (
 @click.option("--acquired", type=DateOrTime("acquired"), metavar="TIME", help="Acquisition time (ISO 8601, UTC; a date alone is 12:00 UTC), for files that "
               "do not say; it overrides what they say.")  # fmt: skip
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), help="When the files do not say.")
+@workers_option
 @workspace_option
 @json_option
 @handle_errors
 def command(
     paths: tuple[Path, ...], site_ids: tuple[str, ...], acquired: datetime | None, sensor: str | None,
-    workspace: Path, as_json: bool,
+    workers: int | None, workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Import purchased GeoTIFFs as observations of the sites they cover.
 
@@ -63,18 +69,18 @@ def command(
     when nothing went in.
     """
     ws = open_workspace(workspace)
-    settings = ws.settings()
+    settings = ws.settings({"workers": workers})
     compress, thermal_noise = settings["cog_compress"], settings["sar_thermal_noise"]
     site_ids = tuple(dict.fromkeys(site_ids))  # --site a --site a: one import into a, not two
     imported: list[dict[str, Any]] = []
-    refused: list[tuple[str, str]] = []
-    missed: list[tuple[str, str]] = []
     files, masks = udm2_apart(expand_paths(paths))  # a Planet UDM2 goes in with its image, as its cloud mask
     files, repeats = same_images(files)
     if not files:
         alone = "; ".join(why for _, why in masks)
         raise InputError(alone or f"no GeoTIFF files or SAFE products found in {', '.join(str(p) for p in paths)}")
-    refused += [(str(f), why) for f, why in masks]
+    # What went wrong with each file, kept in file order whichever stage found it.
+    refused_of: list[list[str]] = [[] for _ in files]
+    missed_of: list[list[str]] = [[] for _ in files]
     with ws.store() as store, progress_bar("import", is_quiet() or as_json) as progress:
         sites = [store.get_site(s) for s in site_ids] if site_ids else [s for s in store.sites() if s.geometry is not None]
         for site in sites:
@@ -86,24 +92,47 @@ def command(
             )
         for site in sites:
             remove_partials(ws, site.id)  # COGs a killed run left half-written (as ingest does)
+        held = {r[0] for r in store.execute("SELECT observation_id FROM observations")}
+        # Each (file, site) is one job, cut and written in worker processes (--workers); the ids are
+        # chosen here first, as ingest chooses them, so two files of one name in a run get two.
+        jobs: list[tuple[int, FileJob]] = []
+        taken: dict[str, set[str]] = {site.id: set() for site in sites}
         for i, f in enumerate(files):
             try:
                 scene, _ = read_scene_ref(f, acquired=acquired, sensor=sensor, thermal_noise=thermal_noise)
                 targets = [s for s in sites if scene.footprint is None or scene.footprint.intersects(s.geometry)]
                 if not targets:
-                    missed.append((str(f), "covers no site of the workspace" if not site_ids else "misses the site(s) given"))
+                    missed_of[i].append("covers no site of the workspace" if not site_ids else "misses the site(s) given")
                 for site in targets:
-                    obs = ingest_file(ws, store, site, f, acquired=acquired, sensor=sensor, compress=compress,
-                                      thermal_noise=thermal_noise)  # fmt: skip
-                    if obs is None:
-                        missed.append((str(f), f"no valid pixel over site {site.id!r}"))
-                    else:
-                        imported.append({"id": obs.id, "file": str(f), "acquired": iso_utc(obs.scene.acquired),
-                                         "acquired_date_only": obs.acquired_date_only,
-                                         "sensor": obs.scene.sensor, "valid_pct": round(obs.valid_fraction * 100, 1)})  # fmt: skip
+                    item = unique_item_id(store, site, f, scene, taken[site.id])
+                    taken[site.id].add(item)
+                    jobs.append((i, FileJob(ws, site, f, acquired, sensor, compress, item, None, thermal_noise)))
             except (ImageReadError, InputError) as exc:
-                refused.append((str(f), str(exc)))
-            progress(i + 1, len(files), f.name)
+                refused_of[i].append(str(exc))
+        results = map_jobs(archive_job, [job for _, job in jobs], workers=settings["workers"],
+                           describe=lambda job: f"{job.path} into site {job.site.id}")  # fmt: skip
+        try:
+            for k, ((i, job), result) in enumerate(zip(jobs, results, strict=True)):
+                if isinstance(result, str):
+                    if result not in refused_of[i]:  # the same reason for each site it covers: said once
+                        refused_of[i].append(result)
+                elif result is None:
+                    missed_of[i].append(f"no valid pixel over site {job.site.id!r}")
+                else:
+                    commit_archived(ws, store, *result)
+                    imported.append(observation_row(result[0], str(job.path), result[0].id in held))
+                progress(k + 1, len(jobs), job.path.name)
+        except BaseException:
+            # Ctrl-C: the workers are ended first, then the COGs they wrote that were not committed go.
+            results.close()
+            for site in sites:
+                remove_partials(ws, site.id)
+            raise
+        for site in sites:
+            remove_partials(ws, site.id)  # again: a worker of a run killed just before may have been finishing one
+        refused = [(str(f), why) for f, why in masks]
+        refused += [(str(f), why) for f, whys in zip(files, refused_of, strict=True) for why in whys]
+        missed = [(str(f), why) for f, whys in zip(files, missed_of, strict=True) for why in whys]
         store.record_run("import", None, {"paths": [str(p) for p in paths], "sites": list(site_ids)},
                          {"observations": len(imported), "refused": len(refused), "duplicates": len(repeats)})  # fmt: skip
     if as_json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from datetime import datetime
 from pathlib import Path
@@ -17,8 +18,11 @@ from .options import (
     duplicate_line,
     handle_errors,
     is_quiet,
+    json_option,
+    observation_row,
     progress_bar,
     warnings_as_lines,
+    workers_option,
     workspace_option,
 )
 
@@ -59,11 +63,13 @@ def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), help="When the files do not say.")
 @click.option("--acquired", type=DateOrTime("acquired"), metavar="TIME", help="Acquisition time (ISO 8601, UTC; a date alone is 12:00 UTC), for files that do not say; "
               "it overrides what they say.")  # fmt: skip
+@workers_option
 @workspace_option
+@json_option
 @handle_errors
 def command(
     site_id: str, paths: tuple[Path, ...], bands: tuple[str, ...], sensor: str | None, acquired: datetime | None,
-    workspace: Path,
+    workers: int | None, workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Ingest GeoTIFF files or folders (any CRS) into SITE_ID as observations.
 
@@ -91,20 +97,32 @@ def command(
         if not path.is_file():
             raise InputError(f"--band: no such file {path}")
     ws = open_workspace(workspace)
-    settings = ws.settings()
-    with ws.store() as store, progress_bar("ingest", is_quiet()) as progress, warnings_as_lines():
+    settings = ws.settings({"workers": workers})
+    with ws.store() as store, progress_bar("ingest", is_quiet() or as_json) as progress, warnings_as_lines():
         # Skipped files are listed below with their reason; no second, raw warning.
         warnings.simplefilter("ignore", SkippedInputWarning)
         site = store.get_site(site_id)
+        held = {r[0] for r in store.execute("SELECT observation_id FROM observations WHERE site_id = ?", (site_id,))}
         report = ingest_paths(
             ws, store, site, paths, acquired=acquired, sensor=sensor, progress=progress,
             workers=settings["workers"], compress=settings["cog_compress"], band_files=band_files,
             thermal_noise=settings["sar_thermal_noise"],
         )  # fmt: skip
-    click.echo(f"ingested {len(report.observations)} observation(s) into {site_id!r}")
-    failed = {path for path, _ in report.skipped}
-    for repeat, earlier in report.duplicates:
-        click.echo(duplicate_line(repeat, earlier, "ingested", earlier in failed))
+    missed = set(report.missed)
+    if as_json:
+        # The shape of `import --json`: refused (could not be read), skipped (no pixel over the site).
+        click.echo(json.dumps({
+            "site": site_id,
+            "ingested": [observation_row(o, f, o.id in held) for o, f in zip(report.observations, report.sources, strict=True)],
+            "refused": [{"file": n, "reason": r} for n, r in report.skipped if n not in missed],
+            "skipped": [{"file": n, "reason": r} for n, r in report.skipped if n in missed],
+            "duplicates": [{"file": a, "same_as": b} for a, b in report.duplicates],
+        }, indent=1))  # fmt: skip
+    else:
+        click.echo(f"ingested {len(report.observations)} observation(s) into {site_id!r}")
+        failed = {path for path, _ in report.skipped}
+        for repeat, earlier in report.duplicates:
+            click.echo(duplicate_line(repeat, earlier, "ingested", earlier in failed))
     for _path, reason in report.skipped:
         click.echo(f"skipped: {reason}", err=True)
     if report.skipped:

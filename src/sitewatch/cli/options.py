@@ -21,6 +21,7 @@ from ..errors import SitewatchError, SitewatchWarning
 
 if TYPE_CHECKING:
     from ..analysis.occupancy import TimelineParams
+    from ..model import Observation
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -93,6 +94,22 @@ workspace_option = click.option(
 )
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+workers_option = click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    help="Worker processes (0: one per core; 1: in-process). Default: the `workers` setting (SITEWATCH_WORKERS).",
+)
+"""The ``workers`` setting as a flag, for every command whose jobs run through :func:`~sitewatch.run.map_jobs`
+(``detect``, ``ingest``, ``import``): the advice after a worker died names it."""
+
+scheduler_option = click.option(
+    "--scheduler",
+    help="Dask scheduler address (tcp://host:8786); needs sitewatch[dask]. Default: the `scheduler` setting "
+    "(SITEWATCH_SCHEDULER), else local.",
+)
+"""The ``scheduler`` setting as a flag (``detect``). Not on ``ingest``/``import``: their jobs write COGs into the
+workspace under names holding the local process id, which the parent renames and cleans up, so they run locally."""
 
 thermal_noise_option = click.option(
     "--thermal-noise",
@@ -508,3 +525,15 @@ def duplicate_line(repeat: str, earlier: str, verb: str, earlier_failed: bool) -
         head = f"duplicate: {repeat} is the same image as {earlier}"
     return f"{head}, not read again ({earlier} did not go in: see below)" if earlier_failed else f"{head}, {verb} once"
 
+
+
+def observation_row(obs: Observation, file: str, replaced: bool) -> dict[str, Any]:
+    """One observation that ``ingest``/``import`` put in, as their ``--json`` lists it; ``replaced``
+    when the workspace held that observation id before the run (a rerun, or a changed file)."""
+    from ..model import iso_utc
+
+    return {
+        "id": obs.id, "file": file, "acquired": iso_utc(obs.scene.acquired),
+        "acquired_date_only": obs.acquired_date_only, "sensor": obs.scene.sensor,
+        "valid_pct": round(obs.valid_fraction * 100, 1), "replaced": replaced,
+    }  # fmt: skip

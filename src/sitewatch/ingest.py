@@ -287,8 +287,8 @@ def acquired_from_xml(path: Path) -> datetime | None:
         # product gives firstLineTime, of a Standard/Ortho (2A, 3D) product earliestAcqTime and latestAcqTime;
         # generationTime is when the file was made. The first line's (earliest) time is the one both levels
         # give, as S1's start time is; the scan lasts seconds. Of several images (a mosaic), the earliest.
-        found = re.findall(r"\b(?:firstLineTime|earliestAcqTime)\s*=\s*\"?([0-9T:.\-+Z]+)", text, re.I)
-        return min((when for when in map(_lenient_utc, found) if when is not None), default=None)
+        stamps = re.findall(r"\b(?:firstLineTime|earliestAcqTime)\s*=\s*\"?([0-9T:.\-+Z]+)", text, re.I)
+        return min((when for when in map(_lenient_utc, stamps) if when is not None), default=None)
     import xml.etree.ElementTree as ET
 
     try:

@@ -190,6 +190,20 @@ def test_a_maxar_xml_twin_gives_the_first_line_not_the_generation_time(tmp_path:
     assert acquired_from_xml(xml) == datetime(2024, 10, 13, 2, 11, 7, 512345, tzinfo=UTC)
 
 
+def test_a_maxar_mosaics_xml_twin_gives_its_earliest_image_as_its_imd_does(tmp_path: Path) -> None:
+    # Maxar delivers the .XML beside the .IMD, and the .XML is read first: the two give one time.
+    image = _image(tmp_path / "24OCT14021105-M2AS-012345678010_01_P001.TIF", 909)
+    (tmp_path / "24OCT14021105-M2AS-012345678010_01_P001.IMD").write_text(IMD_2A)
+    images = "".join(
+        f"<IMAGE><SATID>WV03</SATID><EARLIESTACQTIME>{a}</EARLIESTACQTIME><LATESTACQTIME>{b}</LATESTACQTIME></IMAGE>"
+        for a, b in (("2024-10-14T02:11:09.100000Z", "2024-10-14T02:11:12.900000Z"), ("2024-10-14T02:11:05.000000Z", "2024-10-14T02:11:09.000000Z"))
+    )
+    (tmp_path / "24OCT14021105-M2AS-012345678010_01_P001.XML").write_text(
+        f"<isd><IMD><GENERATIONTIME>2024-10-25T11:00:00.000000Z</GENERATIONTIME>{images}</IMD></isd>"
+    )
+    assert _acquired_from({}, image) == (datetime(2024, 10, 14, 2, 11, 5, tzinfo=UTC), "sidecar 24OCT14021105-M2AS-012345678010_01_P001.XML")
+
+
 # -- Planet: PlanetScope and SkySat ----------------------------------------------------------------
 
 PLANET_XML = """<?xml version="1.0" encoding="UTF-8"?>

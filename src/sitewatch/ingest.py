@@ -297,6 +297,10 @@ def acquired_from_xml(path: Path) -> datetime | None:
         return None
     if root.tag.rsplit("}", 1)[-1] == "Dimap_Document":
         return dimap_imaging_time(root)  # not its PRODUCTION_DATE, nor any other element
+    # Maxar's XML twin of the .IMD (<IMAGE><FIRSTLINETIME>, <EARLIESTACQTIME>): the earliest image's, as from the .IMD.
+    maxar = [_lenient_utc(el.text or "") for el in root.iter() if el.tag.rsplit("}", 1)[-1].upper() in ("FIRSTLINETIME", "EARLIESTACQTIME")]
+    if any(maxar):
+        return min(when for when in maxar if when is not None)
     found: dict[str, str] = {}
     for el in root.iter():
         local = el.tag.rsplit("}", 1)[-1]

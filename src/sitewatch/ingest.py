@@ -76,7 +76,13 @@ from .sources.landsat import (
 from .sources.planet import check_udm2, planet_scene_id, read_udm2_as_scl, udm2_apart, udm2_sibling
 from .sources.planet_toa import PlanetTOA, planet_toa
 from .sources.product_files import refuse_files_of_a_product
-from .sources.providers import maxar_product_path, optical_band_indexes, provider_product
+from .sources.providers import (
+    airbus_dim_path,
+    dimap_imaging_time,
+    maxar_product_path,
+    optical_band_indexes,
+    provider_product,
+)
 from .sources.s1_radiometry import ThermalNoise
 from .sources.safe import (
     NoiseNotRemovedWarning,
@@ -235,7 +241,8 @@ def valid_pixels(data: NDArray[np.floating], inside: NDArray[np.bool_]) -> NDArr
 
 # Element names (namespace ignored) holding the acquisition time in providers' XML metadata:
 # Planet (ps:acquisitionDateTime, gml:beginPosition), Maxar/DigitalGlobe (FIRSTLINETIME,
-# EARLIESTACQTIME), Airbus DIMAP (IMAGING_DATE + IMAGING_TIME is handled apart).
+# EARLIESTACQTIME). Airbus DIMAP splits it in two (IMAGING_DATE + IMAGING_TIME), read by
+# providers.dimap_imaging_time from a Dimap_Document alone.
 _XML_TIME_TAGS = (
     "acquisitionDateTime", "acquired", "FIRSTLINETIME", "firstLineTime", "EARLIESTACQTIME",
     "beginPosition", "acquisitionDate", "DATETIME",
@@ -249,6 +256,10 @@ def metadata_sidecars(path: Path) -> list[Path]:
     names += [path.with_name(path.stem + s) for s in ("_metadata.json", "_metadata.xml")]
     if (product := maxar_product_path(path)) is not None:
         names += [product.with_suffix(s) for s in (".XML", ".xml", ".IMD", ".imd")]  # a tile's: its product's
+    if (dim := airbus_dim_path(path)) is not None:
+        names.append(dim)  # IMG_PHR1A_MS_…_R1C1.TIF comes with DIM_PHR1A_MS_….XML
+    if path.stem.upper() == "IMAGERY":
+        names += [path.with_name(n) for n in ("METADATA.DIM", "metadata.dim")]  # a DIMAP V1 (SPOT 1-5) scene
     # Planet names the metadata after the scene id, not the asset: 20241015_012345_22_2470_3B_AnalyticMS_SR.tif
     # comes with 20241015_012345_22_2470_3B_AnalyticMS_metadata.xml.
     if re.match(r"\d{8}_\d{6}_", path.stem) and path.parent.is_dir():
@@ -269,7 +280,7 @@ def _glob_escape(text: str) -> str:
 
 
 def acquired_from_xml(path: Path) -> datetime | None:
-    """Acquisition time from a provider's XML (Planet, Maxar) or Maxar ``.IMD`` text, or None.
+    """Acquisition time from a provider's XML (Planet, Maxar, Airbus DIMAP) or Maxar ``.IMD`` text, or None.
 
     An element holding a date alone (``<acquisitionDate>2024-10-15</acquisitionDate>``) gives a
     :class:`~sitewatch.model.NoonOfDate`, and only when no element gives the time.
@@ -278,15 +289,25 @@ def acquired_from_xml(path: Path) -> datetime | None:
         text = Path(path).read_text(errors="replace")
     except OSError:
         return None
-    if Path(path).suffix.lower() == ".imd":  # Maxar ODL: firstLineTime = 2024-10-15T01:23:45.123456Z;
-        m = re.search(r"(?:firstLineTime|earliestAcqTime)\s*=\s*\"?([0-9T:.\-+Z]+)", text, re.I)
-        return _lenient_utc(m.group(1)) if m else None
+    if Path(path).suffix.lower() == ".imd":
+        # Maxar ODL (DigitalGlobe, "Imagery Support Data (ISD) Documentation"): each IMAGE_n group of a Basic (1B)
+        # product gives firstLineTime, of a Standard/Ortho (2A, 3D) product earliestAcqTime and latestAcqTime;
+        # generationTime is when the file was made. The first line's (earliest) time is the one both levels
+        # give, as S1's start time is; the scan lasts seconds. Of several images (a mosaic), the earliest.
+        stamps = re.findall(r"\b(?:firstLineTime|earliestAcqTime)\s*=\s*\"?([0-9T:.\-+Z]+)", text, re.I)
+        return min((when for when in map(_lenient_utc, stamps) if when is not None), default=None)
     import xml.etree.ElementTree as ET
 
     try:
         root = parse_xml(text, str(path))
     except (ET.ParseError, InputError):
         return None
+    if root.tag.rsplit("}", 1)[-1] == "Dimap_Document":
+        return dimap_imaging_time(root)  # not its PRODUCTION_DATE, nor any other element
+    # Maxar's XML twin of the .IMD (<IMAGE><FIRSTLINETIME>, <EARLIESTACQTIME>): the earliest image's, as from the .IMD.
+    maxar = [_lenient_utc(el.text or "") for el in root.iter() if el.tag.rsplit("}", 1)[-1].upper() in ("FIRSTLINETIME", "EARLIESTACQTIME")]
+    if any(maxar):
+        return min(when for when in maxar if when is not None)
     found: dict[str, str] = {}
     for el in root.iter():
         local = el.tag.rsplit("}", 1)[-1]
@@ -360,21 +381,9 @@ def _acquisition_times(tags: Mapping[str, str], path: Path) -> Iterator[tuple[da
         except InputError:
             raise InputError(f"{path}: {source} {value!r} is not an ISO 8601 time; pass --acquired") from None
 
-    for key in ("SITEWATCH_ACQUIRED", "ACQUISITION_DATETIME", "acquired", "datetime"):
-        if tags.get(key):
-            yield read(tags[key], f"tag {key}"), f"tag {key}"
-            break
-    else:
-        if tags.get("TIFFTAG_DATETIME"):
-            # TIFF's form is "2024:10:15 01:23:45"; a date alone there is read as one, as in any other tag.
-            stamp = tags["TIFFTAG_DATETIME"].strip()
-            for form in ("%Y:%m:%d %H:%M:%S", "%Y:%m:%d"):
-                try:
-                    parsed = datetime.strptime(stamp, form)
-                except ValueError:
-                    continue
-                yield (parsed.replace(tzinfo=UTC) if "%H" in form else NoonOfDate.of(parsed.date())), "tag TIFFTAG_DATETIME"
-                break
+    named = next((key for key in ("SITEWATCH_ACQUIRED", "ACQUISITION_DATETIME", "acquired", "datetime") if tags.get(key)), None)
+    if named is not None:
+        yield read(tags[named], f"tag {named}"), f"tag {named}"
     for sidecar in metadata_sidecars(path):
         if sidecar.suffix.lower() == ".json":
             try:
@@ -390,6 +399,18 @@ def _acquisition_times(tags: Mapping[str, str], path: Path) -> Iterator[tuple[da
             when = acquired_from_xml(sidecar)
             if when is not None:
                 yield when, f"sidecar {sidecar.name}"
+    if named is None and tags.get("TIFFTAG_DATETIME"):
+        # After the provider's metadata: TIFF 6.0 defines DateTime (tag 306) as when the image was created, which
+        # for a delivered product is when it was processed, days after the pass its metadata states.
+        # TIFF's form is "2024:10:15 01:23:45"; a date alone there is read as one, as in any other tag.
+        stamp = tags["TIFFTAG_DATETIME"].strip()
+        for form in ("%Y:%m:%d %H:%M:%S", "%Y:%m:%d"):
+            try:
+                parsed = datetime.strptime(stamp, form)
+            except ValueError:
+                continue
+            yield (parsed.replace(tzinfo=UTC) if "%H" in form else NoonOfDate.of(parsed.date())), "tag TIFFTAG_DATETIME"
+            break
     yield from _acquisition_time_in_name(path)
 
 

@@ -32,10 +32,17 @@ unknown (``bands`` None) for the caller to refuse rather than guess.
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 
-__all__ = ["ProviderProduct", "provider_product", "optical_band_indexes", "maxar_product_path"]
+from ..errors import InputError
+
+__all__ = [
+    "ProviderProduct", "provider_product", "optical_band_indexes", "maxar_product_path", "airbus_dim_path",
+    "dimap_imaging_time",
+]  # fmt: skip
 
 BGRN = ("blue", "green", "red", "nir")
 RGB = ("red", "green", "blue")
@@ -108,8 +115,6 @@ def optical_band_indexes(product: ProviderProduct, path: Path | str) -> dict[str
 
     Raises :class:`~sitewatch.errors.InputError` naming the file for a panchromatic band, a layout that
     cannot be known, or one without green and red (or NIR)."""
-    from ..errors import InputError
-
     if product.panchromatic:
         raise InputError(
             f"{path}: {product.reason}: a panchromatic band, one grey band, and the optical detector reads colour "
@@ -219,15 +224,55 @@ def _airbus(satellite: str, spectral: str, count: int, path: Path | None) -> Pro
 
 def _airbus_dim(path: Path) -> tuple[tuple[str, ...], Path] | None:
     """Band names in file order from the DIM_….XML of an ``IMG_…`` file (its tiles ``_R1C1`` share one)."""
+    dim = airbus_dim_path(path)
+    if dim is not None and (bands := airbus_bands(dim)):
+        return bands, dim
+    return None
+
+
+def airbus_dim_path(path: Path) -> Path | None:
+    """The ``DIM_….XML`` delivered beside an Airbus ``IMG_…`` file (its tiles ``_R1C1`` share one), or None."""
     if path.name.upper().startswith("DIM_"):
         candidates = [path]
-    else:
+    elif _AIRBUS.match(path.name):
         stem = re.sub(r"_R\d+C\d+$", "", path.stem, flags=re.I)
         candidates = [path.with_name("DIM_" + stem[4:] + s) for s in (".XML", ".xml")]
-    for dim in candidates:
-        if dim.is_file() and (bands := airbus_bands(dim)):
-            return bands, dim
-    return None
+    else:
+        return None
+    return next((dim for dim in candidates if dim.is_file()), None)
+
+
+def dimap_imaging_time(root: ET.Element) -> datetime | None:
+    """When a DIMAP document's image was taken: the earliest ``IMAGING_DATE`` + ``IMAGING_TIME`` of its sources.
+
+    The two layouts (Airbus, "Pléiades Imagery User Guide" and "SPOT 6 & SPOT 7 Imagery User Guide", DIMAP V2;
+    the DIMAP V1 specification of SPOT 1-5 products; GDAL's DIMAP driver reads both): V2's
+    ``Dataset_Sources/Source_Identification/Strip_Source`` (``<IMAGING_TIME>08:19:23.8Z``) and V1's
+    ``Dataset_Sources/Source_Information/Scene_Source`` (``<IMAGING_TIME>07:23:55``, no zone: UTC, as the
+    formats state). ``Product_Information/Delivery_Identification/PRODUCTION_DATE`` is when the product was
+    made, days or years after the pass, and is never read. A source with a date and no time gives a
+    :class:`~sitewatch.model.NoonOfDate`, only when no source gives a time.
+    """
+    from ..model import NoonOfDate, utc
+
+    timed: list[datetime] = []
+    dated: list[datetime] = []
+    for source in root.iter():
+        if source.tag.rsplit("}", 1)[-1] not in ("Strip_Source", "Scene_Source"):
+            continue
+        fields = {el.tag.rsplit("}", 1)[-1]: (el.text or "").strip() for el in source}
+        day = re.fullmatch(r"\d{4}-\d{2}-\d{2}", fields.get("IMAGING_DATE", ""))
+        if day is None:
+            continue
+        clock = re.fullmatch(r"(\d{2}:\d{2}:\d{2})(\.\d+)?Z?", fields.get("IMAGING_TIME", ""))
+        try:
+            if clock is None:
+                dated.append(NoonOfDate.of(date.fromisoformat(day.group(0))))
+            else:  # Python reads at most microseconds
+                timed.append(utc(f"{day.group(0)}T{clock.group(1)}{(clock.group(2) or '')[:7]}+00:00"))
+        except (ValueError, InputError):
+            continue
+    return min(timed or dated, default=None)
 
 
 def airbus_bands(dim: Path) -> tuple[str, ...]:

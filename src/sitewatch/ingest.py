@@ -1381,9 +1381,10 @@ def unique_item_id(
     (``taken``) claims it — Sentinel Hub names every download ``response.tiff`` — the
     acquisition time is added, then a digest of the path. The same file (by path, or by
     content when it has moved) always lands on the same id again, so a rerun replaces
-    instead of adding; with ``copies``, so does a byte-identical copy under another name
-    (only observations of the same acquisition time and sensor are compared, so a file is
-    hashed here only when one of them could be its copy). Bands given one file each
+    instead of adding; with ``copies``, so does a byte-identical copy under another name, or
+    with another acquisition time (``--acquired``, a date in its new name): a file that is not
+    an observation of the same time and sensor by its path is hashed here (a SAFE product is
+    not) and matched by content against the site's observations of its sensor. Bands given one file each
     (``band_paths``, resolved) are the same image as an observation made of any of those files,
     whatever the order or the set of bands given.
     """

@@ -572,7 +572,14 @@ def read_scene_ref(
     stated = platform_sensor(platform)
     if kind in ("sar", "optical") and stated and kind != stated:
         # Read as the other sensor, a Sentinel-2 band file became a "SAR" scene of a hundred false vessels.
-        given = "given (--sensor, or the --band names)" if sensor else "its SITEWATCH_SENSOR tag says"
+        if sensor:
+            given = "given (--sensor, or the --band names)"
+        elif tags.get("SITEWATCH_SENSOR"):
+            given = "its SITEWATCH_SENSOR tag says"
+        elif kind == "sar":
+            given = f"its band names ({', '.join(d for d in descriptions if d)}) say"
+        else:  # guessed from the band count: a three-band rendering of a SAR scene is no optical image
+            given = f"its {count} bands suggested; no --sensor was given"
         raise InputError(
             f"{path}: a {platform} image ({platform_from}), so {stated}, not {kind} as {given}"
             + ("; give the bands of a scene delivered one file a band together: `sitewatch ingest SITE --band NAME=PATH …`"

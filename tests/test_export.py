@@ -10,7 +10,9 @@ import csv
 import dataclasses
 import io
 import json
+import os
 import sqlite3
+import stat
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
@@ -257,3 +259,15 @@ def test_an_unwritable_out_is_named_and_leaves_nothing(ws: Workspace, tmp_path: 
     missing = tmp_path / "no" / f"d.{suffix}"
     res = run(ws, "--out", str(missing))
     assert res.exit_code == 2 and "does not exist" in res.output and not (tmp_path / "no").exists()
+
+
+def test_a_geopackage_is_not_renamed_over_a_pipe_or_device(ws: Workspace, tmp_path: Path) -> None:
+    """A GeoPackage is renamed into place; over a FIFO (or /dev/stdout, as root) that replaced the
+    FIFO or device itself with a file. The text formats write into it instead (write_text_atomic)."""
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("needs FIFOs")
+    fifo = tmp_path / "out.gpkg"
+    os.mkfifo(fifo)
+    res = run(ws, "--out", str(fifo))
+    assert res.exit_code == 1 and "not a regular file" in res.output, res.output
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and [p.name for p in tmp_path.iterdir()] == ["out.gpkg"]

@@ -89,6 +89,17 @@ def test_a_lone_band_of_an_optical_satellite_is_not_asked_whether_it_is_sar(tmp_
     assert "--sensor sar" not in r.output and "--band blue=" in r.output
 
 
+def test_a_sar_satellites_image_read_as_optical_by_its_bands_says_so_not_a_tag(tmp_path: Path) -> None:
+    """A three-band Sentinel-1 rendering (EO Browser) is read as optical by its band count; the refusal
+    named a SITEWATCH_SENSOR tag the file does not have."""
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    crs, x0, y0 = site_utm_origin(SITE)
+    rgb = write_tiff(tmp_path / "2024-10-17-00:00_2024-10-17-23:59_Sentinel-1_IW_VV+VH_False_color.tiff",
+                     np.full((3, 60, 60), 0.2, np.float32), crs=crs, transform=Affine(10, 0, x0, 0, -10, y0))  # fmt: skip
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(rgb), "-w", str(ws.root)])
+    assert r.exit_code == 1 and "sentinel-1" in r.output and "not optical" in r.output, r.output
+    assert "SITEWATCH_SENSOR" not in r.output and "3 bands" in r.output and "--sensor" in r.output
+
 _DRAWN = {
     ".geojson": '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"name": "Pier"}, '
     '"geometry": {"type": "Polygon", "coordinates": [[[132.33, 42.87], [132.35, 42.87], [132.35, 42.89], [132.33, 42.87]]]}}]}',

@@ -593,7 +593,14 @@ def read_scene_ref(
     stated = platform_sensor(platform)
     if kind in ("sar", "optical") and stated and kind != stated:
         # Read as the other sensor, a Sentinel-2 band file became a "SAR" scene of a hundred false vessels.
-        given = "given (--sensor, or the --band names)" if sensor else "its SITEWATCH_SENSOR tag says"
+        if sensor:
+            given = "given (--sensor, or the --band names)"
+        elif tags.get("SITEWATCH_SENSOR"):
+            given = "its SITEWATCH_SENSOR tag says"
+        elif kind == "sar":
+            given = f"its band names ({', '.join(d for d in descriptions if d)}) say"
+        else:  # guessed from the band count: a three-band rendering of a SAR scene is no optical image
+            given = f"its {count} bands suggested; no --sensor was given"
         raise InputError(
             f"{path}: a {platform} image ({platform_from}), so {stated}, not {kind} as {given}"
             + ("; give the bands of a scene delivered one file a band together: `sitewatch ingest SITE --band NAME=PATH …`"
@@ -1402,9 +1409,10 @@ def unique_item_id(
     (``taken``) claims it — Sentinel Hub names every download ``response.tiff`` — the
     acquisition time is added, then a digest of the path. The same file (by path, or by
     content when it has moved) always lands on the same id again, so a rerun replaces
-    instead of adding; with ``copies``, so does a byte-identical copy under another name
-    (only observations of the same acquisition time and sensor are compared, so a file is
-    hashed here only when one of them could be its copy). Bands given one file each
+    instead of adding; with ``copies``, so does a byte-identical copy under another name, or
+    with another acquisition time (``--acquired``, a date in its new name): a file that is not
+    an observation of the same time and sensor by its path is hashed here (a SAFE product is
+    not) and matched by content against the site's observations of its sensor. Bands given one file each
     (``band_paths``, resolved) are the same image as an observation made of any of those files,
     whatever the order or the set of bands given.
     """

@@ -95,7 +95,6 @@ DATE_ONLY_NOTE = f"{DATE_ONLY_HOUR}:00 UTC assumed"
 """What the provenance's ``acquired_from`` says of an acquisition known only by its date."""
 
 
-
 class NoonOfDate(datetime):
     """An acquisition time given as a date alone (``--acquired 2016-10-18``): :data:`DATE_ONLY_HOUR` UTC
     of that day, a type of its own so that the provenance can say the time of day is assumed."""

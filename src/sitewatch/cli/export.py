@@ -69,6 +69,9 @@ def command(
             )
     if fmt == "gpkg" and to_stdout:
         raise click.UsageError("a GeoPackage is a database and needs a file name, e.g. --out detections.gpkg")
+    if fmt == "gpkg" and path.exists() and not path.is_file():
+        # It is renamed into place, which would replace a FIFO or a device (/dev/stdout) with the file.
+        raise InputError(f"{out} is not a regular file; a GeoPackage is a database and needs a file name")
     check_date_order(start, end)
     ws = open_workspace(workspace)
     if not to_stdout and path.resolve() == ws.db_path.resolve():

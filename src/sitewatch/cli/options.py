@@ -526,7 +526,6 @@ def duplicate_line(repeat: str, earlier: str, verb: str, earlier_failed: bool) -
     return f"{head}, not read again ({earlier} did not go in: see below)" if earlier_failed else f"{head}, {verb} once"
 
 
-
 def observation_row(obs: Observation, file: str, replaced: bool) -> dict[str, Any]:
     """One observation that ``ingest``/``import`` put in, as their ``--json`` lists it; ``replaced``
     when the workspace held that observation id before the run (a rerun, or a changed file)."""

@@ -3,9 +3,10 @@
 With a Sentinel-2 scene classification layer (SCL) the mask is its classes
 **3 (cloud shadow), 8 (cloud, medium probability), 9 (cloud, high
 probability) and 10 (thin cirrus)**; 0 (no data) and 1 (saturated or
-defective) are no data (:func:`scl_no_data`): hidden too, but not cloud, so a
-vessel cut by them is reported cut, as one on the image's edge, where cloud's soft
-edge drops it. Class 11 (snow) is neither: snow is not cloud.
+defective) are no data (:func:`scl_no_data`): hidden too, but not cloud, so they
+stay out of the cloud fraction. (The optical detector drops a vessel within its
+cloud margin of either; only the experimental ``OpticalParams.nodata_cut`` reports
+one beside no data as cut.) Class 11 (snow) is neither: snow is not cloud.
 
 Without SCL a spectral test stands in: clouds are bright and white in the
 visible (mean reflectance above ``bright``, spread between bands small) and
@@ -15,8 +16,8 @@ pixels next to a cloud. Both are widened by ``margin_m`` because cloud edges
 are soft.
 
 A PlanetScope scene's usable data mask (UDM2, :func:`udm2_to_scl`) is put into
-SCL's classes, so that one rule (:data:`SCL_HIDDEN`) reads both: cloud, cloud
-shadow, heavy haze and unusable pixels hide the ground; light haze and snow do not.
+SCL's classes, so that one rule (:data:`SCL_CLOUD`, :data:`SCL_NO_DATA`) reads both: cloud,
+cloud shadow and heavy haze are cloud, unusable pixels no data; light haze and snow hide nothing.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ SCL_CLOUD: tuple[int, ...] = (3, 8, 9, 10)
 def scl_no_data(scl: NDArray[np.integer]) -> NDArray[np.bool_]:
     """Pixels an SCL (or a UDM2 or QA_PIXEL put into its classes) marks as without data.
 
-    They hide the ground as cloud does, but a vessel cut by them is cut by missing data
-    (reported ``truncated``), not lost in a cloud's soft edge (dropped).
+    They hide the ground as cloud does but are not cloud: they stay out of the cloud fraction,
+    and with the experimental ``OpticalParams.nodata_cut`` a vessel beside them is reported
+    ``truncated`` rather than dropped (by default it is dropped, as beside cloud).
     """
     return np.isin(np.asarray(scl), SCL_NO_DATA)
 

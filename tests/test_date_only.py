@@ -136,6 +136,18 @@ def test_observations_json_show_json_and_the_detections_geojson_say_the_time_is_
     assert by_obs == {(oid, True), ("dunai:sim-dunai-2024-10-17-sar", False)}
 
 
+def test_eval_json_s_observation_rows_say_the_time_is_assumed_beside_acquired(tmp_path: Path) -> None:
+    ws = build(tmp_path / "ws")
+    oid = _mark_date_only(ws)
+    res = CliRunner().invoke(main, ["eval", "-w", str(ws.root), "--no-record", "--json"])
+    assert res.exit_code == 0, res.output
+    rows = {r["observation_id"]: r for r in json.loads(res.stdout)["observations"]}
+    assert (rows[oid]["acquired"], rows[oid]["acquired_date_only"]) == ("2024-10-17T12:00:00Z", True)
+    assert [r["acquired_date_only"] for i, r in rows.items() if i != oid] == [False, False, False]
+    keys = list(rows[oid])
+    assert keys[keys.index("acquired") + 1] == "acquired_date_only"
+
+
 def test_show_s_table_gives_the_date_with_time_unknown(tmp_path: Path) -> None:
     ws = build(tmp_path / "ws", simulated=False)
     oid = _mark_date_only(ws)

@@ -1034,3 +1034,45 @@ def test_a_worker_killed_while_returning_its_detections_ends_detect_and_a_rerun_
     again = detect("none")
     assert again.returncode == 0, again.stderr
     assert per_observation() == dict.fromkeys(ids, 1)
+
+
+def test_each_input_file_is_hashed_once_a_run(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # sha256 reads the whole file (0.8 s a GB): once to choose the id when a stored source could be
+    # its copy, and the worker records that digest rather than reading the file again.
+    import sitewatch.ingest as ingest_module
+
+    near = tiny_site("near", lon=132.339, lat=42.879, half_deg=0.003)  # inside SITE: one image covers both
+    ws = workspace_with_sites(tmp_path / "ws", SITE, near)
+    first = _sar(tmp_path / "pier.tif", "2023-08-21T10:00:00Z")
+    crs, x0, y0 = site_utm_origin(SITE)
+    bigger = write_tiff(
+        tmp_path / "bigger.tif", np.random.default_rng(2).gamma(4.5, 0.002, (280, 240)).astype("float32"),
+        crs=crs, transform=Affine(10, 0, x0, 0, -10, y0), descriptions=["VV"],
+        tags={"SITEWATCH_ACQUIRED": "2023-09-05T10:00:00Z"},
+    )  # fmt: skip
+    copy = tmp_path / "delivery_copy.tif"
+    copy.write_bytes(first.read_bytes())
+    calls: list[str] = []
+    hash_file = ingest_module.sha256_file
+
+    def counted(path: Path) -> str:
+        calls.append(Path(path).name)
+        return hash_file(path)
+
+    monkeypatch.setattr(ingest_module, "sha256_file", counted)
+
+    def hashes_of(command: list[str], name: str) -> int:
+        calls.clear()
+        r = CliRunner().invoke(main, ["-q", *command, "--workers", "1", "-w", str(ws.root)])
+        assert r.exit_code == 0, r.output
+        return calls.count(name)
+
+    assert hashes_of(["ingest", SITE.id, str(first)], "pier.tif") == 1  # nothing stored it could be a copy of
+    assert hashes_of(["ingest", SITE.id, str(bigger)], "bigger.tif") == 1  # no stored source of its size
+    assert hashes_of(["ingest", SITE.id, str(copy)], "delivery_copy.tif") == 1  # pier.tif's size: hashed, matched
+    assert hashes_of(["import", str(copy)], "delivery_copy.tif") == 1  # into two sites
+    with ws.store() as store:
+        prov = {o.id: o.provenance for o in store.observations()}
+    assert sorted(prov) == [f"{near.id}/delivery_copy", f"{SITE.id}/bigger", f"{SITE.id}/pier"]
+    assert {p["source_sha256"] for p in prov.values()} == {hash_file(first), hash_file(bigger)}
+    assert prov[f"{SITE.id}/pier"]["source_size"] == first.stat().st_size

@@ -507,6 +507,23 @@ def test_a_sighting_without_a_heading_takes_the_offset_in_every_direction() -> N
     assert match_sightings([whole], [far], TimelineParams()) == []
 
 
+def test_a_sighting_without_a_heading_takes_the_other_looks_heading_as_the_axis() -> None:
+    from sitewatch.analysis.occupancy import Sighting, match_sightings
+
+    # The whole look's heading is the axis; without one, the cut piece's (east-west) is, not a circle.
+    whole = Sighting("w", "o1", "sar", LON, LAT, 400.0, None)
+    beside = Sighting("c", "o2", "sar", LON, LAT + 300 / 110_540.0, 50.0, None, truncated=True, heading_deg=90.0)
+    along = replace(beside, lon=LON + 300 / 81_607.0, lat=LAT)
+    assert match_sightings([whole], [beside], TimelineParams()) == []  # 300 m across the axis
+    assert match_sightings([whole], [along], TimelineParams()) == [(0, 0)]  # 300 m along it: 175 + 125
+    # Two cut pieces: the longer one's axis, else the shorter one's (north-south here).
+    longer = Sighting("l", "o1", "sar", LON, LAT, 150.0, None, truncated=True, heading_deg=float("nan"))
+    north = Sighting("n", "o2", "sar", LON, LAT + 270 / 110_540.0, 60.0, None, truncated=True, heading_deg=0.0)
+    east = replace(north, lon=LON + 270 / 81_607.0, lat=LAT)
+    assert match_sightings([longer], [north], TimelineParams()) == [(0, 0)]
+    assert match_sightings([longer], [east], TimelineParams()) == []
+
+
 def test_two_looks_of_a_date_count_a_cut_piece_of_a_long_hull_once() -> None:
     s, o = obs("2024-10-17", "sar", hour=21), obs("2024-10-17", "optical", hour=2, cloud=0.0)
     (row,) = build_timeline("dunai", [s, o], [_at(s, 0, 0, 0, 400), _at(o, 0, 170, 0, 50, cut=True)]).rows

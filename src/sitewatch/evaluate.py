@@ -107,6 +107,9 @@ class ObservationEval:
     scene_id: str
     sensor: str
     acquired: str
+    acquired_date_only: bool = field(default=False, kw_only=True)
+    """True when only the date of the image is known: ``acquired`` is then 12:00 UTC of it, assumed
+    (:attr:`~sitewatch.model.Observation.acquired_date_only`)."""
     resolution_m: float
     tp: int
     fp: int
@@ -285,6 +288,7 @@ def evaluate_observation(
         scene_id=obs.scene.id,
         sensor=obs.scene.sensor,
         acquired=iso_utc(obs.scene.acquired),
+        acquired_date_only=obs.acquired_date_only,
         resolution_m=obs.scene.resolution_m,
         tp=len(pairs),
         fp=len(dets) - len(pairs),

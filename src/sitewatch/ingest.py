@@ -123,6 +123,7 @@ __all__ = [
     "archive_job",
     "unique_item_id",
     "same_images",
+    "SourceDigest",
     "expand_paths",
     "sha256_file",
     "metadata_sidecars",
@@ -180,6 +181,35 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+class SourceDigest:
+    """An input file's sha256, read at most once in a run and only when something asks for it.
+
+    Its size, known without reading it (None for a folder), rules out without hashing a stored
+    source of another size (provenance ``source_size``) as its copy. The digest, once read, goes
+    to the worker in :class:`FileJob`, so that the provenance's ``source_sha256`` is not read again.
+    """
+
+    def __init__(self, path: Path, sha256: str | None = None) -> None:
+        self.path = Path(path)
+        self.sha256 = sha256
+        """The digest when it has been read (or was known), else None."""
+        self.size = _size(self.path) if self.path.is_file() else None
+
+    def value(self) -> str:
+        """The file's sha256, read now if it has not been."""
+        if self.sha256 is None:
+            self.sha256 = sha256_file(self.path)
+        return self.sha256
+
+    def same_as(self, prov: Mapping[str, Any]) -> bool:
+        """Whether the stored source of provenance ``prov`` is this file's content (hashed only when
+        its size, if recorded, is this file's)."""
+        stored = prov.get("source_size")
+        if not prov.get("source_sha256") or (self.size is not None and isinstance(stored, int) and stored != self.size):
+            return False
+        return bool(prov["source_sha256"] == self.value())
 
 
 def site_grid(site: Site, resolution_m: float, crs: str | None = None) -> Grid:
@@ -1051,10 +1081,11 @@ def ingest_file(
     ``cog_compress`` setting; a Sentinel-1 product's noise as ``thermal_noise``, the
     ``sar_thermal_noise`` setting, says) and record it. None when it misses the site."""
     scene, _ = read_scene_ref(path, acquired=acquired, sensor=sensor, thermal_noise=thermal_noise)
-    item = unique_item_id(store, site, path, scene, ())
+    content = SourceDigest(path)
+    item = unique_item_id(store, site, path, scene, (), content=content)
     archived = archive_file(
         ws, site, path, acquired=acquired, sensor=sensor, resolution_m=resolution_m, compress=compress, item_id=item,
-        thermal_noise=thermal_noise,
+        thermal_noise=thermal_noise, source_sha256=content.sha256,
     )  # fmt: skip
     return _commit(ws, store, archived)
 
@@ -1210,6 +1241,7 @@ def archive_file(
     item_id: str | None = None,
     band_files: Mapping[str, Path] | None = None,
     thermal_noise: ThermalNoise = "keep",
+    source_sha256: str | None = None,
 ) -> Archived | None:
     """Cut one image to the site and write its COG, without touching the store.
 
@@ -1219,7 +1251,8 @@ def archive_file(
     single-band files. ``band_files`` (band name → single-band file, e.g. Sentinel-2 bands delivered
     one file each) makes one observation of several files; ``path`` is then the
     one its acquisition time and id are read from. ``item_id`` overrides the id
-    the file would get (see :func:`ingest_paths`).
+    the file would get (see :func:`ingest_paths`). ``source_sha256`` is ``path``'s sha256 when
+    the caller has read it already (:class:`SourceDigest`); it is read here otherwise.
     """
     path = Path(path)
     s1 = open_s1_grd(path, thermal_noise=thermal_noise) if not band_files and is_s1_product(path) else None
@@ -1278,13 +1311,16 @@ def archive_file(
     provenance: dict[str, Any] = {
         "source": "sentinel-1 safe" if s1 else "landsat c2 l2" if landsat else "file" if product is None else "sentinel-2 safe",
         "source_path": str(path.resolve()),
-        "source_sha256": sha256_file(path),
+        "source_sha256": source_sha256 or sha256_file(path),
         "ingested_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "scale_applied": scale,
         "acquired_from": scene.properties.get("acquired_from", ""),
         "tags": {k: v for k, v in scene.properties.items() if k != "acquired_from"},
         "metadata_files": [str(m.resolve()) for m in metadata],
     }
+    if path.is_file() and (size := _size(path)) is not None:
+        # so that a later run rules out a file of another size as a copy of this one without hashing it
+        provenance["source_size"] = size
     if zero:
         provenance["no_data"] = ZERO_NO_DATA_NOTE
     if toa is not None:
@@ -1292,7 +1328,12 @@ def archive_file(
         provenance["planet"] = toa.provenance([b for b in bands if b != "SCL"])
     if band_files:
         provenance["band_files"] = {
-            b: {"path": str(Path(f).resolve()), "sha256": sha256_file(Path(f))} for b, f in band_files.items()
+            b: {
+                "path": str(Path(f).resolve()),
+                # the first band file is the source, hashed just above
+                "sha256": provenance["source_sha256"] if Path(f).resolve() == path.resolve() else sha256_file(Path(f)),
+            }
+            for b, f in band_files.items()
         }
     if product is not None:
         provenance["safe"] = product.provenance()
@@ -1324,6 +1365,8 @@ class FileJob:
     item_id: str | None = None
     band_files: Mapping[str, Path] | None = None
     thermal_noise: ThermalNoise = "keep"
+    source_sha256: str | None = None
+    """The file's sha256 when the parent read it to choose the id (else the worker reads it)."""
 
 
 def archive_job(job: FileJob) -> Archived | None | str:
@@ -1335,6 +1378,7 @@ def archive_job(job: FileJob) -> Archived | None | str:
             return archive_file(
                 job.ws, job.site, job.path, acquired=job.acquired, sensor=job.sensor, compress=job.compress,
                 item_id=job.item_id, band_files=job.band_files, thermal_noise=job.thermal_noise,
+                source_sha256=job.source_sha256,
             )  # fmt: skip
     except (ImageReadError, InputError) as exc:
         return str(exc)
@@ -1400,7 +1444,7 @@ def band_files_name(band_files: Mapping[str, Path]) -> str:
 
 def unique_item_id(
     store: Store, site: Site, path: Path, scene: SceneRef, taken: Collection[str], *, copies: bool = True,
-    band_paths: Collection[str] = (),
+    band_paths: Collection[str] = (), content: SourceDigest | None = None,
 ) -> str:
     """The id a file's observation gets in ``site``: its name, unless another image holds that.
 
@@ -1411,8 +1455,12 @@ def unique_item_id(
     content when it has moved) always lands on the same id again, so a rerun replaces
     instead of adding; with ``copies``, so does a byte-identical copy under another name, or
     with another acquisition time (``--acquired``, a date in its new name): a file that is not
-    an observation of the same time and sensor by its path is hashed here (a SAFE product is
-    not) and matched by content against the site's observations of its sensor. Bands given one file each
+    an observation of the same time and sensor by its path is matched by content against the
+    site's observations of its sensor (a SAFE product is not). The file is hashed only when a
+    stored source could be its copy: one whose size the provenance records as this file's
+    (``source_size``), or does not record (an observation ingested before it was recorded). ``content`` is the file's
+    :class:`SourceDigest`, shared by the sites of one import and passed on to the worker, so
+    that a file is hashed at most once in a run. Bands given one file each
     (``band_paths``, resolved) are the same image as an observation made of any of those files,
     whatever the order or the set of bands given.
     """
@@ -1420,7 +1468,8 @@ def unique_item_id(
     source = str(Path(path).resolve())
     stamp = scene.acquired.strftime("%Y%m%dT%H%M%S")
     digest = hashlib.sha256(source.encode()).hexdigest()[:8]
-    content: list[str] = []  # this file's sha256, read only if a name is held by another path
+    if content is None:
+        content = SourceDigest(Path(path))
 
     def same_file(prov: Mapping[str, Any]) -> bool:
         if band_paths and isinstance(prov.get("band_files"), dict):
@@ -1430,9 +1479,7 @@ def unique_item_id(
         if isinstance(prov.get("safe"), dict) and is_safe_product(path):
             # A SAFE product is the same image as its folder, its zip or a copy of either.
             return bool(prov["safe"].get("product") == safe_product_name(path))
-        if not content:
-            content.append(sha256_file(Path(path)))
-        return bool(prov.get("source_sha256") == content[0])
+        return content.same_as(prov)
 
     if copies:
         rows = store.execute(
@@ -1451,16 +1498,20 @@ def unique_item_id(
         if not is_safe_product(path):
             # A copy imported with another time (--acquired, or a date in its new name) is still that image:
             # kept as a second observation, one image made two looks, on two dates of the timeline.
-            if not content:
-                content.append(sha256_file(Path(path)))
+            # Only sources of this file's size (or of no recorded size) can be it: the file is hashed
+            # when there is one.
+            sized = "" if content.size is None else (
+                " AND coalesce(json_extract(provenance, '$.source_size') = ?, 1)"
+            )  # fmt: skip
             rows = store.execute(
                 "SELECT observation_id, provenance FROM observations WHERE site_id = ? AND sensor = ? "
-                "AND json_extract(provenance, '$.source_sha256') = ? ORDER BY observation_id",
-                (site.id, scene.sensor, content[0]),
+                f"AND json_extract(provenance, '$.source_sha256') IS NOT NULL{sized} ORDER BY observation_id",
+                (site.id, scene.sensor, *(() if content.size is None else (content.size,))),
             )
             for row in rows:
+                prov = json.loads(row["provenance"])
                 item = str(row["observation_id"]).split("/", 1)[1]
-                if item not in taken and "band_files" not in json.loads(row["provenance"]):
+                if item not in taken and "band_files" not in prov and content.same_as(prov):
                     return item
     for item in (base, f"{base}_{stamp}", f"{base}_{stamp}_{digest}"):
         if item in taken:
@@ -1517,16 +1568,20 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
-def same_images(files: list[Path]) -> tuple[list[Path], list[tuple[Path, Path]]]:
+def same_images(
+    files: list[Path], digests: dict[Path, str] | None = None
+) -> tuple[list[Path], list[tuple[Path, Path]]]:
     """``files`` with every repeat of an image left out, and (repeat, first) for each one left out.
 
     The same file given twice (a folder and a file in it) or byte-identical copies in two
     folders are one image: one observation, as a moved file is on a rerun. Only files that
-    share a size are hashed.
+    share a size are hashed; ``digests`` (resolved path → sha256), when given, receives their
+    digests, so that the run does not read them again.
     """
     sizes = [_size(f) for f in files]
     count = Counter(sizes)
-    digests: dict[Path, str] = {}  # resolved path -> sha256: a path given twice is hashed once
+    if digests is None:
+        digests = {}  # resolved path -> sha256: a path given twice is hashed once
     first: dict[str, Path] = {}
     kept: list[Path] = []
     repeats: list[tuple[Path, Path]] = []
@@ -1599,7 +1654,8 @@ def ingest_paths(
     # A Planet UDM2 goes in with its image, as its cloud mask: set apart before repeats are looked for,
     # so that two scenes' masks alike byte for byte are not one "image".
     files, masks = udm2_apart(expand_paths(paths))
-    files, repeats = same_images(files)
+    digests: dict[Path, str] = {}
+    files, repeats = same_images(files, digests)
     if band_files:
         # In one order whatever the order of the flags, so that a rerun reads the same first file.
         band_files = dict(sorted(band_files.items(), key=lambda kv: _BAND_ORDER.get(kv[0].upper(), len(_BAND_ORDER))))
@@ -1614,6 +1670,7 @@ def ingest_paths(
     jobs: list[FileJob] = []
     taken: set[str] = set()
     for f in files:
+        content = SourceDigest(f, digests.get(f.resolve()))
         try:
             scene, _ = read_scene_ref(
                 f, acquired=acquired, sensor=sensor or (band_files_sensor(band_files) if band_files else None),
@@ -1626,10 +1683,10 @@ def ingest_paths(
                 scene = replace(scene, item_id=band_files_name(band_files))
             item = unique_item_id(
                 store, site, f, scene, taken, copies=not band_files,
-                band_paths={str(Path(b).resolve()) for b in (band_files or {}).values()},
+                band_paths={str(Path(b).resolve()) for b in (band_files or {}).values()}, content=content,
             )  # fmt: skip
             taken.add(item)
-        jobs.append(FileJob(ws, site, f, acquired, sensor, compress, item, band_files, thermal_noise))
+        jobs.append(FileJob(ws, site, f, acquired, sensor, compress, item, band_files, thermal_noise, content.sha256))
     results = map_jobs(archive_job, jobs, workers=workers, describe=lambda job: str(job.path))
     try:
         for i, (f, result) in enumerate(zip(files, results, strict=True)):

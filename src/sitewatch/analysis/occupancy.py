@@ -141,7 +141,8 @@ class Sighting:
     its ``detection_id`` and ``observation_id`` (None: seen on the date it stands for)."""
     heading_deg: float | None = None
     """Orientation of the long axis, degrees clockwise from true north (the detection's); a cut hull's
-    missing part lies along it. None: not known, and a cut sighting's wider tolerance is then a circle."""
+    missing part lies along it. None: not known; a cut sighting's wider tolerance then runs along the
+    other look's heading, and is a circle only when that has none either."""
 
 
 _Date = date
@@ -357,8 +358,8 @@ def match_sightings(
     the same berth or, when either has no berth, centroids within ``match_distance_m``.
 
     A truncated sighting's centroid is its visible piece's, not its hull's, so its distance is
-    counted beyond the offset the missing part allows, along the hull's axis (``heading_deg``; a
-    circle without one) and not across it: against a whole sighting, half of (whole length - cut
+    counted beyond the offset the missing part allows, along the hull's axis (``heading_deg``; the
+    other look's when that one has none, a circle when neither has) and not across it: against a whole sighting, half of (whole length - cut
     length), along the whole one's axis; between two cut ones, the hull taken as the longest class
     of :func:`sitewatch.vessels.catalogue` (or the longer piece, if longer), L - (l_a + l_b) / 2,
     along the longer piece's axis. Two whole sightings are measured centroid to centroid.
@@ -440,10 +441,13 @@ def _cut_distance_m(
 
     The offset runs along the hull's axis: the whole look's (a short piece of a broad hull can be wider
     than long, so its own axis says little), of two cut looks the longer piece's. Across it the
-    distance counts in full. Without a heading, the offset is taken off in every direction.
+    distance counts in full. When that look has no heading the other look's is the axis; when
+    neither has one, the offset is taken off in every direction.
     """
     offset = _cut_offset_m(len_a, len_b, cut_a, cut_b)
-    axis = np.radians(np.where((cut_a & ~cut_b) | (cut_a & cut_b & (len_b > len_a)), heading_b, heading_a))
+    use_b = (cut_a & ~cut_b) | (cut_a & cut_b & (len_b > len_a))
+    first, other = np.where(use_b, heading_b, heading_a), np.where(use_b, heading_a, heading_b)
+    axis = np.radians(np.where(np.isnan(first), other, first))
     along = east * np.sin(axis) + north * np.cos(axis)  # headings are clockwise from north
     across = east * np.cos(axis) - north * np.sin(axis)
     beyond = np.where(

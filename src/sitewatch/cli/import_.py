@@ -12,6 +12,7 @@ import click
 from ..errors import ImageReadError, InputError
 from ..ingest import (
     FileJob,
+    SourceDigest,
     archive_job,
     commit_archived,
     expand_paths,
@@ -74,7 +75,8 @@ def command(
     site_ids = tuple(dict.fromkeys(site_ids))  # --site a --site a: one import into a, not two
     imported: list[dict[str, Any]] = []
     files, masks = udm2_apart(expand_paths(paths))  # a Planet UDM2 goes in with its image, as its cloud mask
-    files, repeats = same_images(files)
+    digests: dict[Path, str] = {}  # files same_images hashed: not read again
+    files, repeats = same_images(files, digests)
     if not files:
         alone = "; ".join(why for _, why in masks)
         raise InputError(alone or f"no GeoTIFF files or SAFE products found in {', '.join(str(p) for p in paths)}")
@@ -103,10 +105,16 @@ def command(
                 targets = [s for s in sites if scene.footprint is None or scene.footprint.intersects(s.geometry)]
                 if not targets:
                     missed_of[i].append("covers no site of the workspace" if not site_ids else "misses the site(s) given")
+                content = SourceDigest(f, digests.get(f.resolve()))
+                if len(targets) > 1:
+                    content.value()  # read once here rather than once by each site's worker
+                items = []
                 for site in targets:
-                    item = unique_item_id(store, site, f, scene, taken[site.id])
+                    item = unique_item_id(store, site, f, scene, taken[site.id], content=content)
                     taken[site.id].add(item)
-                    jobs.append((i, FileJob(ws, site, f, acquired, sensor, compress, item, None, thermal_noise)))
+                    items.append((site, item))
+                for site, item in items:  # with the digest if any site's id needed it
+                    jobs.append((i, FileJob(ws, site, f, acquired, sensor, compress, item, None, thermal_noise, content.sha256)))
             except (ImageReadError, InputError) as exc:
                 refused_of[i].append(str(exc))
         results = map_jobs(archive_job, [job for _, job in jobs], workers=settings["workers"],

@@ -16,7 +16,7 @@ from .options import OnceCommand, handle_errors, json_option, workspace_option
 
 _ORDER = (
     "source", "catalog", "catalog_url", "collection", "item_id", "platform", "orbit", "acquired",
-    "retrieved_at", "ingested_at", "source_path", "source_sha256", "asset_hrefs", "conversions",
+    "retrieved_at", "ingested_at", "source_path", "source_sha256", "source_size", "asset_hrefs", "conversions",
     "placement", "cloud_rule", "site_valid_fraction", "site_cloud_fraction", "partial_failures",
     "sitewatch_version", "stac",
 )  # fmt: skip

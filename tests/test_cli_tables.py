@@ -12,7 +12,7 @@ from rich.table import Table
 from _report_world import build
 from _tables import column_text
 from sitewatch.cli import main
-from sitewatch.cli.options import add_id_column, print_table
+from sitewatch.cli.output import add_id_column, print_table
 
 
 @pytest.mark.parametrize("columns", [80, 100])

@@ -248,3 +248,19 @@ def test_the_platform_is_read_from_a_providers_file_name(name: str, platform: st
     from sitewatch.platforms import platform_from_name
 
     assert platform_from_name(name) == platform
+
+
+PNEO = "PNEO3_202303071043378_MS-FS_ORT_PWOI_000046521_1_2_F_1"
+"""A Pléiades Neo product: its name gives the date and time (to the tenth) before the spectral mode, not after."""
+
+
+def test_a_pleiades_neo_file_is_an_airbus_delivery_read_in_its_dim_files_order(tmp_path: Path) -> None:
+    image = _image(tmp_path / f"IMG_{PNEO}_R1C1.TIF", 4)
+    (tmp_path / f"DIM_{PNEO}.XML").write_text(PLEIADES_DIM)
+    product = provider_product(image, 4)
+    assert product is not None and product.provider == "Airbus" and product.product == "PNEO3 MS-FS"
+    assert sensor_from_band_names(image)[0] == "optical"
+    assert _indexes(image) == {"red": 1, "green": 2, "blue": 3, "nir": 4}
+    scene, bands = read_scene_ref(image)
+    assert bands == ["red", "green", "blue", "nir"] and scene.platform == "pleiades-neo-3"
+    assert scene.acquired == datetime(2023, 3, 7, 10, 43, 37, tzinfo=UTC)  # the name's, the DIM having no time

@@ -249,3 +249,11 @@ def test_the_tiff_datetime_still_dates_a_file_with_nothing_else(tmp_path: Path) 
     assert _acquired_from({"TIFFTAG_DATETIME": "2024:10:19 07:00:00"}, tmp_path / "scene.tif") == (
         datetime(2024, 10, 19, 7, tzinfo=UTC), "tag TIFFTAG_DATETIME"
     )  # fmt: skip
+
+
+def test_a_pleiades_neo_file_takes_its_dim_files_time(tmp_path: Path) -> None:
+    # Pléiades Neo names the time before the spectral mode (IMG_PNEO3_202303071043378_MS-FS_…); its DIM file is found as Pléiades's.
+    stem = "PNEO3_202303071043378_MS-FS_ORT_PWOI_000046521_1_2_F_1"
+    _image(tmp_path / "d" / f"IMG_{stem}_R1C1.TIF", 904)
+    (tmp_path / "d" / f"DIM_{stem}.XML").write_text(dim_v2(("2023-03-07", "10:43:37.9Z")))
+    assert _imported(tmp_path, tmp_path / "d") == ("2023-03-07T10:43:37.900000Z", f"sidecar DIM_{stem}.XML", False)

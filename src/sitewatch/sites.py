@@ -48,6 +48,8 @@ __all__ = [
     "sites_from_geojson",
     "sites_to_geojson",
     "sites_to_kml",
+    "kml_geometry",
+    "kml_data",
     "read_sites_file",
     "right_handed",
     "slugify",
@@ -509,7 +511,11 @@ def _kml_coords(coords: Iterable[tuple[float, ...]]) -> str:
     return " ".join(f"{c[0]:.6f},{c[1]:.6f},0" for c in coords)
 
 
-def _kml_geometry(geom: BaseGeometry) -> str:
+def kml_geometry(geom: BaseGeometry) -> str:
+    """A WGS84 polygon or line (or a collection of them) as a KML geometry element, outer rings anticlockwise.
+
+    Raises :class:`~sitewatch.errors.InputError` for a geometry KML cannot hold here (a point).
+    """
     geom = shapely.orient_polygons(geom)  # KML's outer boundaries run anticlockwise
     if isinstance(geom, Polygon):
         inner = "".join(
@@ -523,7 +529,7 @@ def _kml_geometry(geom: BaseGeometry) -> str:
     if isinstance(geom, LineString):
         return f"<LineString><coordinates>{_kml_coords(geom.coords)}</coordinates></LineString>"
     if hasattr(geom, "geoms"):
-        return "<MultiGeometry>" + "".join(_kml_geometry(g) for g in geom.geoms) + "</MultiGeometry>"
+        return "<MultiGeometry>" + "".join(kml_geometry(g) for g in geom.geoms) + "</MultiGeometry>"
     raise InputError(f"cannot write {geom.geom_type} to KML")
 
 
@@ -536,7 +542,11 @@ def _kml_list(values: Iterable[str]) -> str:
     return ",".join(values)
 
 
-def _kml_data(props: dict[str, Any]) -> str:
+def kml_data(props: dict[str, Any]) -> str:
+    """``props`` as a Placemark's ``<ExtendedData>``, one ``<Data>`` each, escaped; empty values left out.
+
+    A list goes as ``a,b`` or, when an item holds ``,``/``;`` or starts ``[``, as JSON, so that it reads back whole.
+    """
     # ExtendedData carries what GeoJSON's properties do, so `sites import` reads the file back whole.
     cells = "".join(
         f'<Data name="{escape(k)}"><value>{escape(_kml_list(v) if isinstance(v, (list, tuple)) else str(v))}</value></Data>'
@@ -560,18 +570,18 @@ def sites_to_kml(sites: Iterable[Site]) -> str:
                          "coord_source": s.coord_source, "note": s.note, "tags": s.tags}  # fmt: skip
             parts.append(
                 f'<Placemark id="{escape(s.id)}"><name>{escape(s.name)}</name>'
-                f"<description>{desc}</description>{_kml_data(site_data)}{_kml_geometry(s.geometry)}</Placemark>"
+                f"<description>{desc}</description>{kml_data(site_data)}{kml_geometry(s.geometry)}</Placemark>"
             )
         for b in s.berths:
             parts.append(
                 f"<Placemark><name>{escape(b.name or b.id)}</name>"
                 f"<description>berth {escape(b.id)} of {escape(s.id)}</description>"
-                f"{_kml_data({'role': 'berth', 'site_id': s.id, 'id': b.id})}{_kml_geometry(b.geometry)}</Placemark>"
+                f"{kml_data({'role': 'berth', 'site_id': s.id, 'id': b.id})}{kml_geometry(b.geometry)}</Placemark>"
             )
         if s.water is not None:
             parts.append(
                 f"<Placemark><name>water</name><description>water of {escape(s.id)}</description>"
-                f"{_kml_data({'role': 'water', 'site_id': s.id})}{_kml_geometry(s.water)}</Placemark>"
+                f"{kml_data({'role': 'water', 'site_id': s.id})}{kml_geometry(s.water)}</Placemark>"
             )
         parts.append("</Folder>")
     parts.append("</Document></kml>")

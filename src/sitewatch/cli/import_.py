@@ -27,15 +27,14 @@ from ..workspace import open_workspace
 from .options import (
     DateOrTime,
     OnceCommand,
-    duplicate_line,
     handle_errors,
     is_quiet,
     json_option,
-    observation_row,
     progress_bar,
     workers_option,
     workspace_option,
 )
+from .output import duplicate_line, observation_row
 
 
 @click.command("import", cls=OnceCommand, short_help="Import purchased images into the sites they cover.")

@@ -15,16 +15,15 @@ from ..workspace import open_workspace
 from .options import (
     DateOrTime,
     OnceCommand,
-    duplicate_line,
     handle_errors,
     is_quiet,
     json_option,
-    observation_row,
     progress_bar,
     warnings_as_lines,
     workers_option,
     workspace_option,
 )
+from .output import duplicate_line, observation_row
 
 
 def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:

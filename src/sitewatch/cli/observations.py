@@ -11,12 +11,11 @@ from ..model import acquired_label, iso_utc
 from ..workspace import open_workspace
 from .options import (
     OnceCommand,
-    add_id_column,
     handle_errors,
     json_option,
-    print_table,
     workspace_option,
 )
+from .output import add_id_column, print_table
 
 
 @click.command("observations", cls=OnceCommand, short_help="List the observations (scenes cut to sites).")

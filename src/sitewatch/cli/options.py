@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import signal
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,7 +20,6 @@ from ..errors import SitewatchError, SitewatchWarning
 
 if TYPE_CHECKING:
     from ..analysis.occupancy import TimelineParams
-    from ..model import Observation
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -447,92 +445,3 @@ def timeline_params(
         start=start,
         end=end,
     )
-
-
-ID_MIN_WIDTH = 12
-"""An id column is never narrower than this (or its widest id); longer ids fold onto more lines."""
-
-
-def add_id_column(table: Any, header: str, ids: Iterable[str]) -> None:
-    """Add an id column to a rich table: ids are folded onto more lines when space is short, never cut.
-
-    Ids are copied into other commands (`sitewatch show ID`). Print the table
-    with :func:`print_table`, which gives the other columns room for their
-    longest word first and the id column the rest.
-    """
-    del ids  # the widths are settled by print_table, once every row is in
-    table.add_column(header, overflow="fold")
-
-
-def print_table(table: Any, id_header: str = "id", width: int | None = None) -> None:
-    """Print a rich table that fits the terminal (``width`` columns) without cutting any value.
-
-    Rich, short of room, cuts cells with "…", which hides whole values (a
-    platform's SIMULATED marker, dates). Here every column keeps its longest
-    word (headers included) whole; the ``id_header`` column gets the remaining
-    room, up to its widest id, and folds ids that do not fit; room left after
-    that widens the other columns. On a terminal too narrow even for that,
-    every column folds: cramped, but nothing is cut.
-    """
-    from rich.cells import cell_len
-    from rich.console import Console
-
-    columns = table.columns
-    for column in columns:
-        column.overflow = "fold"
-        column.no_wrap = False
-    texts = [[str(column.header), *(str(c) for c in column.cells)] for column in columns]
-    widest = [max(cell_len(line) for t in col for line in t.splitlines() or [""]) for col in texts]
-    longest_word = [max((cell_len(w) for t in col for w in t.split()), default=1) for col in texts]
-    ids = [str(column.header) == id_header for column in columns]
-    low = [min(w, ID_MIN_WIDTH) if is_id else lw for w, lw, is_id in zip(widest, longest_word, ids, strict=True)]
-    chrome = table._extra_width + sum(table._get_padding_width(i) for i in range(len(columns)))
-    # markup=False: cells hold names and ids from files and catalogues, where "[/b]" made rich raise
-    # MarkupError and "[link=…]" made a terminal hyperlink; they are printed as they are.
-    console = Console(markup=False) if width is None else Console(width=width, markup=False)
-    if width is None and not console.is_terminal and "COLUMNS" not in os.environ:
-        # Piped into a file, grep or awk: one line per row, however wide (COLUMNS still sets a width).
-        console = Console(width=max(console.width, sum(widest) + chrome), markup=False)
-    room = console.width - chrome
-    if sum(widest) <= room or sum(low) > room:
-        console.print(table)
-        return
-    widths = list(low)
-    spare = room - sum(low)
-    for i in (i for i, is_id in enumerate(ids) if is_id):
-        extra = min(spare, widest[i] - widths[i])
-        widths[i] += extra
-        spare -= extra
-    # Then unwrap whole columns, those needing least first: one line per cell reads best.
-    for i in sorted(range(len(columns)), key=lambda i: widest[i] - widths[i]):
-        if widest[i] - widths[i] <= spare:
-            spare -= widest[i] - widths[i]
-            widths[i] = widest[i]
-    for column, w in zip(columns, widths, strict=True):
-        column.width = w
-    console.print(table)
-
-
-def duplicate_line(repeat: str, earlier: str, verb: str, earlier_failed: bool) -> str:
-    """The line naming a repeat that ``ingest``/``import`` left out of a run.
-
-    ``verb`` is ``ingested`` or ``imported``. The same path given twice is said to be given
-    twice, and a repeat of a file that did not go in is not said to have gone in once.
-    """
-    if str(Path(repeat).resolve()) == str(Path(earlier).resolve()):
-        head = f"duplicate: {repeat} given more than once"
-    else:
-        head = f"duplicate: {repeat} is the same image as {earlier}"
-    return f"{head}, not read again ({earlier} did not go in: see below)" if earlier_failed else f"{head}, {verb} once"
-
-
-def observation_row(obs: Observation, file: str, replaced: bool) -> dict[str, Any]:
-    """One observation that ``ingest``/``import`` put in, as their ``--json`` lists it; ``replaced``
-    when the workspace held that observation id before the run (a rerun, or a changed file)."""
-    from ..model import iso_utc
-
-    return {
-        "id": obs.id, "file": file, "acquired": iso_utc(obs.scene.acquired),
-        "acquired_date_only": obs.acquired_date_only, "sensor": obs.scene.sensor,
-        "valid_pct": round(obs.valid_fraction * 100, 1), "replaced": replaced,
-    }  # fmt: skip

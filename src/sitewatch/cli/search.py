@@ -20,15 +20,14 @@ from .options import (
     DateOrTime,
     FiniteFloatRange,
     OnceCommand,
-    add_id_column,
     check_date_order,
     handle_errors,
     is_quiet,
     json_option,
-    print_table,
     progress_bar,
     workspace_option,
 )
+from .output import add_id_column, print_table
 
 F = Callable[..., Any]
 

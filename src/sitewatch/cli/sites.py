@@ -17,13 +17,12 @@ from ..sites import builtin_sites, read_sites_file, site_from_bbox, sites_to_geo
 from ..workspace import open_workspace
 from .options import (
     OnceGroup,
-    add_id_column,
     existing_folder,
     handle_errors,
     json_option,
-    print_table,
     workspace_option,
 )
+from .output import add_id_column, print_table
 
 
 @click.group("sites", cls=OnceGroup, short_help="List, show, add, import, export and remove sites.")

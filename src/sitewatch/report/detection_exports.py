@@ -23,10 +23,10 @@ from shapely.geometry import shape
 
 from ..errors import OutputError, StoreError
 from ..files import partial_path
-from ..sites import _kml_data, _kml_geometry
+from ..sites import kml_data, kml_geometry
 from ..store.gpkg import from_gpkg_blob
 from ..untrusted import without_controls
-from .exports import _cell, select_detections
+from .exports import csv_cell, select_detections
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -88,11 +88,11 @@ def detections_to_kml(fc: dict[str, Any], title: str = "sitewatch detections") -
             for f in on_day:
                 p = f["properties"]
                 data = {k: _text(v) for k, v in p.items() if k != "class_candidates"}
-                data["class_candidates"] = _cell(_candidates(p))
+                data["class_candidates"] = csv_cell(_candidates(p))
                 parts.append(
                     f"<Placemark><name>{escape(_text(detection_name(p)))}</name>"
                     f"<TimeStamp><when>{_when(p)}</when></TimeStamp>"
-                    f"{_kml_data(data)}{_kml_geometry(shape(f['geometry']))}</Placemark>"
+                    f"{kml_data(data)}{kml_geometry(shape(f['geometry']))}</Placemark>"
                 )
             parts.append("</Folder>")
         parts.append("</Folder>")
@@ -112,7 +112,7 @@ def detections_to_csv(fc: dict[str, Any]) -> str:
         c = geom.centroid
         p.update(lon=round(c.x, 7), lat=round(c.y, 7), wkt=shapely.to_wkt(geom, rounding_precision=7))
         p["class_candidates"] = _candidates(p)
-        w.writerow(["" if p[k] is None else _cell(p[k]) for k in DETECTION_CSV_COLUMNS])
+        w.writerow(["" if p[k] is None else csv_cell(p[k]) for k in DETECTION_CSV_COLUMNS])
     return buf.getvalue()
 
 

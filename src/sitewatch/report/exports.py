@@ -24,6 +24,7 @@ __all__ = [
     "timeline_to_json",
     "detections_to_geojson",
     "select_detections",
+    "csv_cell",
     "write_text_atomic",
 ]
 
@@ -65,7 +66,9 @@ def date_zone(utc_offset_hours: float) -> str:
     return f"UTC{'+' if utc_offset_hours > 0 else '-'}{hours}" + (f":{rest:02d}" if rest else "")
 
 
-def _cell(value: Any) -> str:
+def csv_cell(value: Any) -> str:
+    """A value as a CSV cell: a mapping ``a:1;b:2``, a sequence ``x;y``, a bool ``true``/``false``; text a spreadsheet
+    would run as a formula (``=…``, ``+…``, ``-…``, ``@…``) is marked as text with a leading apostrophe."""
     # Mappings as "a:1;b:2" and sequences as "x;y" keep one row per date and stay spreadsheet-friendly.
     if isinstance(value, dict):
         return _not_formula(";".join(f"{k}:{v}" for k, v in value.items()))
@@ -91,7 +94,7 @@ def timeline_to_csv(tl: Timeline) -> str:
     # Each row says whether its date is a UTC date or a local one (--utc-offset): CSVs get combined.
     zone = date_zone(tl.params.utc_offset_hours)
     for row in timeline_to_dict(tl)["rows"]:
-        w.writerow([_cell(row[c]) if c != "date_zone" else zone for c in TIMELINE_CSV_COLUMNS])
+        w.writerow([csv_cell(row[c]) if c != "date_zone" else zone for c in TIMELINE_CSV_COLUMNS])
     return buf.getvalue()
 
 

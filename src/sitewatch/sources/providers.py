@@ -24,7 +24,8 @@ unknown (``bands`` None) for the caller to refuse rather than guess.
   green, yellow, red, red edge, NIR1, NIR2) and WorldView Legion (… red edge 1, red edge 2, NIR)
   differ, so an 8-band file needs its ``.IMD``.
 - **Airbus Pléiades, Pléiades Neo, SPOT 6/7** (Airbus, "Pléiades and SPOT 6/7 Format Delivery":
-  DIMAP V2, ``IMG_PHR1A_MS_…`` beside ``DIM_PHR1A_MS_….XML``). The band order is chosen at order
+  DIMAP V2, ``IMG_PHR1A_MS_…`` beside ``DIM_PHR1A_MS_….XML``; Pléiades Neo's names put the time first,
+  ``IMG_PNEO3_202303071043378_MS-FS_ORT_…``). The band order is chosen at order
   time and stated in the DIM file's ``Raster_Index_List`` (``BAND_ID`` B0 blue, B1 green, B2 red,
   B3 NIR, by ``BAND_INDEX``); without it nothing is assumed.
 """
@@ -56,7 +57,9 @@ _MAXAR_PRODUCT = re.compile(r"[-_]([MPS])(1B|2A|3D|3X)S[-_]", re.I)
 _MAXAR_TILE = re.compile(r"_R\d+C\d+(?=-)", re.I)
 """A tile of a tiled Maxar delivery (``…-M2AS_R1C1-….TIF``, listed in the product's ``.TIL``), whose
 ``.IMD`` and ``.XML`` are the product's, named without it."""
-_AIRBUS = re.compile(r"^(?:IMG|DIM)_(PHR1[AB]|SPOT[67]|PNEO[3-6])_(P|MS(?:-FS|-N|-X)?|PMS(?:-FS|-N|-X)?)_", re.I)
+_AIRBUS = re.compile(r"^(?:IMG|DIM)_(PHR1[AB]|SPOT[67]|PNEO[3-6])_(?:\d{15}_)?(P|MS(?:-FS|-N|-X)?|PMS(?:-FS|-N|-X)?)_", re.I)
+"""Pléiades and SPOT name the spectral mode first (``IMG_PHR1A_MS_202410170930051_ORT_…``), Pléiades Neo
+the acquisition's date and time to the tenth (``IMG_PNEO3_202303071043378_MS-FS_ORT_PWOI_…``)."""
 
 _MAXAR_BANDS = {"B": "blue", "G": "green", "R": "red", "N": "nir", "C": "coastal", "Y": "yellow", "RE": "rededge", "N2": "nir2", "P": "pan"}
 _AIRBUS_BANDS = {"B0": "blue", "B1": "green", "B2": "red", "B3": "nir", "B": "blue", "G": "green", "R": "red", "NIR": "nir", "P": "pan"}

@@ -22,23 +22,17 @@ import time
 from pathlib import Path
 
 SCRIPT = """
-import os, signal, sys
-from multiprocessing.connection import Connection
+import sys
 
 import click
 
 from sitewatch.cli.options import handle_errors
 from sitewatch.run import map_jobs
+from sitewatch.testing.processes import die_while_sending
 
 def job(i):
     if i == 1 and sys.argv[1] == "kill":
-        send = Connection._send
-        def send_half(self, buf, write=os.write):
-            if len(buf) > 1 << 16:  # the result, not its length
-                send(self, buf[: len(buf) // 2])
-                os.kill(os.getpid(), signal.SIGKILL)
-            send(self, buf)
-        Connection._send = send_half
+        die_while_sending(1 << 16)  # the result, not its length
     return bytes(1 << 20)
 
 @click.command()

@@ -908,23 +908,18 @@ def test_infinite_values_are_archived_as_no_data_as_nan_is(ws, tmp_path: Path, n
 
 
 _WORKER_KILLED_INGEST = """
-import os, signal, sys
-from multiprocessing.connection import Connection
+import sys
 
 import sitewatch.ingest as ingest
 from sitewatch.cli import main
+from sitewatch.testing.processes import die_while_sending
 
 archive = ingest.archive_job
 
 def killed_while_returning(job):
     result = archive(job)
     if job.path.name.startswith("c_") and sys.argv[1] == "kill":
-        # Killed outright (the out-of-memory killer) half-way through sending its result.
-        send = Connection._send
-        def send_half(self, buf, write=os.write):
-            send(self, buf[: len(buf) // 2])
-            os.kill(os.getpid(), signal.SIGKILL)
-        Connection._send = send_half
+        die_while_sending()  # killed outright (the out-of-memory killer) half-way through sending its result
     return result
 
 ingest.archive_job = killed_while_returning
@@ -974,22 +969,18 @@ def test_a_worker_killed_while_returning_its_file_ends_ingest_cleanly(ws, tmp_pa
 
 
 _WORKER_KILLED_DETECT = """
-import os, signal, sys
-from multiprocessing.connection import Connection
+import sys
 
 import sitewatch.detection as detection
 from sitewatch.cli import main
+from sitewatch.testing.processes import die_while_sending
 
 detect = detection.detect_observation
 
 def killed_while_returning(job):
     result = detect(job)
     if "/c_" in job.observation.id and sys.argv[1] == "kill":
-        send = Connection._send  # killed outright half-way through sending its result
-        def send_half(self, buf, write=os.write):
-            send(self, buf[: len(buf) // 2])
-            os.kill(os.getpid(), signal.SIGKILL)
-        Connection._send = send_half
+        die_while_sending()  # killed outright half-way through sending its result
     return result
 
 detection.detect_observation = killed_while_returning

@@ -445,25 +445,17 @@ def test_no_jobs_need_no_scheduler(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 _KILLED_WHILE_RETURNING = """
-import os, signal, sys
-from multiprocessing.connection import Connection
-
 import click
 
 from sitewatch.cli.options import handle_errors
 from sitewatch.run import map_jobs
+from sitewatch.testing.processes import die_while_sending
 
 def job(name):
     if name == "b.tif":
         # Killed outright (SIGKILL, as the out-of-memory killer ends a process) half-way through
         # sending its 1 MB result: the length went, and part of the bytes.
-        send = Connection._send
-        def send_half(self, buf, write=os.write):
-            if len(buf) > 1 << 16:
-                send(self, buf[: len(buf) // 2])
-                os.kill(os.getpid(), signal.SIGKILL)
-            send(self, buf)
-        Connection._send = send_half
+        die_while_sending(1 << 16)
     return bytes(1 << 20)
 
 @click.command()

@@ -212,6 +212,29 @@ class SourceDigest:
         return bool(prov["source_sha256"] == self.value())
 
 
+def _warp_to_grid(
+    values: NDArray[np.float32],
+    out: NDArray[np.float32],
+    src: rasterio.io.DatasetReader,
+    window: rasterio.windows.Window | None,
+    grid: Grid,
+    resampling: Resampling,
+) -> None:
+    """Resample one band read from ``src`` (over ``window``, or whole) onto the site's ``grid`` into ``out``;
+    NaN is no data on both sides."""
+    reproject(
+        values,
+        out,
+        src_transform=src.transform if window is None else src.window_transform(window),
+        src_crs=src.crs,
+        dst_transform=grid.affine,
+        dst_crs=grid.crs,
+        src_nodata=np.nan,
+        dst_nodata=np.nan,
+        resampling=resampling,
+    )
+
+
 def site_grid(site: Site, resolution_m: float, crs: str | None = None) -> Grid:
     """The site's grid: its polygon's bounds in ``crs`` (default: its UTM zone), snapped to pixels.
 
@@ -1188,29 +1211,11 @@ def _cut_to_grid(
                     src_arr += np.float32(product.offset)
                 if band.upper() != "SCL":
                     src_arr = src_arr * np.float32(scale if toa is None else toa.coefficients[i - 1])
-                reproject(
-                    src_arr,
-                    out[k],
-                    src_transform=src.transform if window is None else src.window_transform(window),
-                    src_crs=src.crs,
-                    dst_transform=grid.affine,
-                    dst_crs=grid.crs,
-                    src_nodata=np.nan,
-                    dst_nodata=np.nan,
-                    resampling=band_resampling(band, scene.sensor),
-                )
+                _warp_to_grid(src_arr, out[k], src, window, grid, band_resampling(band, scene.sensor))
             if classes is not None:
                 window = windows[0]
-                reproject(
-                    classes(window).astype(np.float32),
-                    out[-1],
-                    src_transform=first.transform if window is None else first.window_transform(window),
-                    src_crs=first.crs,
-                    dst_transform=grid.affine,
-                    dst_crs=grid.crs,
-                    src_nodata=np.nan,
-                    dst_nodata=np.nan,
-                    resampling=band_resampling("SCL", scene.sensor),
+                _warp_to_grid(
+                    classes(window).astype(np.float32), out[-1], first, window, grid, band_resampling("SCL", scene.sensor)
                 )
     except RasterioError as exc:
         raise ImageReadError(f"{path}: could not be read ({exc})") from exc

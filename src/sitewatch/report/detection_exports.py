@@ -135,9 +135,11 @@ def write_detections_gpkg(
 
     selected = select_detections(store, site_ids, start=start, end=end, kind=kind)
     sites = set(site_ids or [s.id for s in store.sites()])
+    # The footprints of the chosen sites' observations only, not of every site in the workspace.
+    marks = ", ".join("?" * len(sites))
     footprints: dict[str, Any] = {
         r["observation_id"]: from_gpkg_blob(r["geom"])
-        for r in store.execute("SELECT observation_id, geom FROM observations")
+        for r in store.execute(f"SELECT observation_id, geom FROM observations WHERE site_id IN ({marks})", sorted(sites))
     }
     tmp = partial_path(path)
     try:

@@ -244,6 +244,11 @@ class Links:
                 f"No links: {self.departures} departure{'' if self.departures == 1 else 's'} and "
                 f"{self.arrivals} arrival{'' if self.arrivals == 1 else 's'} at {', '.join(self.site_ids)}."
             ]
+        if not self.links:
+            return [
+                f"No links: no departure from one site and arrival at another fit by size within "
+                f"{self.params.window_days:g} days ({self.departures} departures, {self.arrivals} arrivals)."
+            ]
         if not self.feasible:
             return [f"No feasible link among {len(self.links)} pair{'' if len(self.links) == 1 else 's'} that fit by size."]
         return [link.summary_line() for link in self.feasible]

@@ -47,6 +47,14 @@ class LinkScore:
             f"{self.missed} true link{'' if self.missed == 1 else 's'} missed (of {self.truth_links})"
         )
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> LinkScore:
+        """The score from its :meth:`to_dict` (as ``eval`` records it)."""
+        return cls(
+            int(d["found"]), int(d["true"]), int(d["truth_links"]), int(d["missed"]),
+            tuple(d.get("true_links") or ()), tuple(d.get("missed_links") or ()),
+        )  # fmt: skip
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "found": self.found, "true": self.true, "truth_links": self.truth_links, "missed": self.missed,

@@ -74,6 +74,9 @@ INLAND_KINDS: frozenset[str] = frozenset({"town", "city", "training_ground", "la
 
 _EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
 
+_Date = date
+"""``date`` where a class's own ``date`` field hides the type."""
+
 
 @dataclass(frozen=True)
 class LinkParams:
@@ -119,7 +122,7 @@ class Move:
     site_id: str
     date: date
     """The usable date of the sighting (the timeline's)."""
-    other_date: date | None
+    other_date: _Date | None
     """Departure: the next usable date, without the vessel. Arrival: the usable date before, without it."""
     detection_id: str
     observation_id: str

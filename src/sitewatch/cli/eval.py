@@ -94,6 +94,6 @@ def _print(ev: Evaluation, kind: str) -> None:
     if ev.links is not None and kind == "vessel":
         from ..analysis.link_eval import LinkScore
 
-        click.echo(LinkScore(**{k: tuple(v) if isinstance(v, list) else v for k, v in ev.links.items()}).line())
+        click.echo(LinkScore.from_dict(ev.links).line())
     if ev.skipped:
         click.echo(f"{len(ev.skipped)} observation(s) without usable ground truth skipped")

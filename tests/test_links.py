@@ -213,3 +213,14 @@ def test_links_command_says_when_there_is_no_sea_route(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["links", "-w", str(root)])
     assert res.exit_code == 0, res.output
     assert "no sea route between rason and dunai" in res.output and "No links" in res.output
+
+
+def test_a_departure_rests_on_the_last_image_of_its_date_and_an_arrival_on_the_first() -> None:
+    # Two passes a day at Rason: the ship is seen at 01:00 and at 21:00 on the 12th; the 21:00 look bounds the passage.
+    r = [obs("rason", "2024-10-11"), obs("rason", "2024-10-12", 1), obs("rason", "2024-10-12", 21), obs("rason", "2024-10-13")]
+    d = [obs("dunai", "2024-10-13", 1), obs("dunai", "2024-10-14", 1), obs("dunai", "2024-10-14", 23)]
+    dets = [ship(r[1], 0, 90.0), ship(r[2], 0, 91.0), ship(d[1], 0, 90.0), ship(d[2], 0, 90.0)]
+    (link,) = links_of([site("rason"), site("dunai")], r + d, dets).links
+    assert link.departure.observation_id == "rason/rason-2024-10-12-21"
+    assert link.arrival.observation_id == "dunai/dunai-2024-10-14-1"
+    assert link.hours_apart == 28.0

@@ -298,8 +298,35 @@ def moves_from_timeline(
     """The departures and arrivals of a timeline, each with the sighting and image it rests on.
 
     Walks the rows as :func:`~sitewatch.analysis.occupancy.build_timeline` does (a vessel at a berth
-    hidden on a date is carried to the next date that sees it), so the counts are the timeline's.
+    hidden on a date is carried to the next date that sees it), so the counts are the timeline's. A
+    departure rests on the last image of its date that saw the vessel, an arrival on the first.
     """
+    dets_by_obs: dict[str, list[Detection]] = defaultdict(list)
+    for det in detections.values():
+        if det.kind == "vessel":
+            dets_by_obs[det.observation_id].append(det)
+
+    def look(s: Sighting, obs_ids: Sequence[str], latest: bool) -> Sighting:
+        # Of a date's images that saw the vessel, the last (a departure) or the first (an arrival) bounds the
+        # passage best; the merged sighting holds the image that saw most, which may be the other pass.
+        if s.last_seen:
+            return s  # carried past hidden dates: its image is of the date it was last seen, kept as it is
+        looks = [(observations[s.observation_id].scene.acquired, s)]
+        for oid in obs_ids:
+            if oid == s.observation_id or oid not in observations:
+                continue
+            o = observations[oid]
+            mine = [
+                Sighting(d.id, oid, o.scene.sensor, d.footprint.centroid.x, d.footprint.centroid.y, d.length_m,
+                         d.berth_id, o.scene.resolution_m, bool(d.truncated), heading_deg=d.heading_deg)
+                for d in dets_by_obs.get(oid, ())
+            ]  # fmt: skip
+            for _, j in match_sightings([s], mine, tl.params):
+                # A whole measurement is not traded for a cut one: the size is the link's other evidence.
+                if not mine[j].truncated or s.truncated:
+                    looks.append((o.scene.acquired, mine[j]))
+        return (max if latest else min)(looks, key=lambda t: t[0])[1]
+
     departures: list[Move] = []
     arrivals: list[Move] = []
     prev: list[Sighting] = []
@@ -313,7 +340,8 @@ def moves_from_timeline(
         matched_prev, matched_now = {i for i, _ in pairs}, {j for _, j in pairs}
         for j, s in enumerate(current):
             if j not in matched_now:
-                arrivals.append(_move("arrival", s, row.date, prev_row.date, tl.site_id, observations, detections))
+                first = look(s, row.observation_ids, latest=False)
+                arrivals.append(_move("arrival", first, row.date, prev_row.date, tl.site_id, observations, detections))
         carried = []
         for i, s in enumerate(prev):
             if i in matched_prev:
@@ -322,7 +350,8 @@ def moves_from_timeline(
                 carried.append(s if s.last_seen else _carry(s, prev_row.date))
             else:
                 last = s.last_seen or prev_row.date
-                departures.append(_move("departure", s, last, row.date, tl.site_id, observations, detections))
+                seen = look(s, prev_row.observation_ids, latest=True)
+                departures.append(_move("departure", seen, last, row.date, tl.site_id, observations, detections))
         prev, prev_row = current + carried, row
     return departures, arrivals
 

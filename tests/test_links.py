@@ -203,7 +203,7 @@ def test_links_command_prints_a_table_or_json(tmp_path: Path) -> None:
     res = runner.invoke(main, ["links", "-w", str(root), "--from", "2024-10-13", "--json"])
     assert json.loads(res.output)["links"] == []
     res = runner.invoke(main, ["links", "dunai", "-w", str(root)])
-    assert res.exit_code == 0 and "Links need two sites or more; 1 given." in res.output
+    assert res.exit_code == 0 and "Links need two sites or more with observations; 1 site here: dunai." in res.output
     res = runner.invoke(main, ["links", "rason", "atlantis", "-w", str(root)])
     assert res.exit_code == 1 and "atlantis" in res.output
 
@@ -224,3 +224,11 @@ def test_a_departure_rests_on_the_last_image_of_its_date_and_an_arrival_on_the_f
     assert link.departure.observation_id == "rason/rason-2024-10-12-21"
     assert link.arrival.observation_id == "dunai/dunai-2024-10-14-1"
     assert link.hours_apart == 28.0
+
+
+def test_no_departure_or_arrival_is_said_plainly() -> None:
+    r = [obs("rason", "2024-10-12"), obs("rason", "2024-10-13")]
+    d = [obs("dunai", "2024-10-12"), obs("dunai", "2024-10-13")]
+    dets = [ship(r[0], 0, 90.0), ship(r[1], 0, 90.0)]  # stays at Rason; Dunai empty
+    found = links_of([site("rason"), site("dunai")], r + d, dets)
+    assert found.links == () and found.summary_lines() == ["No links: 0 departures and 0 arrivals at rason, dunai."]

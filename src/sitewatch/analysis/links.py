@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -241,7 +241,9 @@ class Links:
     def summary_lines(self) -> list[str]:
         """Plain sentences: why there are no links, or one line per feasible link."""
         if len(self.site_ids) < 2:
-            return [f"Links need two sites or more; {len(self.site_ids)} given."]
+            n = len(self.site_ids)
+            here = f": {', '.join(self.site_ids)}" if n else ""
+            return [f"Links need two sites or more with observations; {n} site{'' if n == 1 else 's'} here{here}."]
         if not self.departures or not self.arrivals:
             return [
                 f"No links: {self.departures} departure{'' if self.departures == 1 else 's'} and "
@@ -347,19 +349,13 @@ def moves_from_timeline(
             if i in matched_prev:
                 continue
             if s.berth_id in row.hidden_berths:
-                carried.append(s if s.last_seen else _carry(s, prev_row.date))
+                carried.append(s if s.last_seen else replace(s, last_seen=prev_row.date))
             else:
                 last = s.last_seen or prev_row.date
                 seen = look(s, prev_row.observation_ids, latest=True)
                 departures.append(_move("departure", seen, last, row.date, tl.site_id, observations, detections))
         prev, prev_row = current + carried, row
     return departures, arrivals
-
-
-def _carry(s: Sighting, day: date) -> Sighting:
-    from dataclasses import replace
-
-    return replace(s, last_seen=day)
 
 
 def _sigmas(a: float, b: float, sigma: float, cut_a: bool, cut_b: bool) -> float | None:
@@ -463,8 +459,6 @@ def find_links(
         if link.feasible:
             by_arrival[link.arrival.detection_id] += 1
             by_departure[link.departure.detection_id] += 1
-    from dataclasses import replace
-
     out = []
     for link in found:
         own = 1 if link.feasible else 0

@@ -46,6 +46,8 @@ class DemoResult:
     """The name of the scenario that ran."""
     exports: tuple[Path, ...] = ()
     """The detections of every site as GeoJSON and KML (``exports/``), as ``sitewatch export`` writes them."""
+    links: tuple[str, ...] = ()
+    """One line per candidate link between the sites (``sitewatch links``), or why there is none."""
 
 
 _DEMO_NOTE = "Berths and water: SIMULATED layout from the demo scenario."
@@ -213,6 +215,12 @@ def run_demo(
             ]
     timings["timeline"] = time.perf_counter() - t
 
+    # Vessels that may have gone from one site to another (sitewatch links): computed, not stored.
+    from .analysis.links import load_links
+
+    with ws.store() as store:
+        links = tuple(load_links(store, site_ids).summary_lines()) if len(site_ids) > 1 else ()
+
     t = time.perf_counter()
     evaluation = evaluate_workspace(ws, site_ids).to_dict()
     evaluation.pop("observations", None)
@@ -234,4 +242,5 @@ def run_demo(
         evaluation=evaluation,
         presence=presence,
         scenario=scen.name,
+        links=links,
     )

@@ -177,6 +177,9 @@ class Evaluation:
     """(observation id, reason) for observations with no usable truth."""
     presence: Mapping[str, PresenceCheck] = field(default_factory=dict)
     """Site id -> presence days of the timeline against the truth."""
+    links: dict[str, Any] | None = None
+    """Links between the sites (``sitewatch links``) against the truth (:mod:`sitewatch.analysis.link_eval`);
+    None with fewer than two sites evaluated."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready figures (also what is recorded in the store)."""
@@ -192,7 +195,7 @@ class Evaluation:
             ],
             "skipped": [list(s) for s in self.skipped],
             "presence": {k: asdict(v) for k, v in self.presence.items()},
-        }
+        } | ({"links": self.links} if self.links is not None else {})
 
 
 def read_truth(path: Path) -> dict[str, Any]:
@@ -399,6 +402,7 @@ def evaluate_workspace(
             observations=tuple(evals),
             skipped=tuple(skipped),
             presence=presence,
+            links=_link_score(ws, store, list(presence), evals, timeline_params) if len(presence) > 1 else None,
         )
         # Nothing evaluated is not a perfect score: record nothing, so the report
         # does not show figures that rest on no observation.
@@ -451,3 +455,31 @@ def latest_evaluation(store: Store, site_ids: Collection[str] | None = None) -> 
         ))  # fmt: skip
         return summary
     return None
+
+
+def _link_score(
+    ws: Workspace, store: Store, site_ids: list[str], evals: Sequence[ObservationEval],
+    timeline_params: TimelineParams | None,
+) -> dict[str, Any]:  # fmt: skip
+    """Links between the sites scored against the truth vessel each detection matched (see ``link_eval``)."""
+    from .analysis.link_eval import TruthSighting, score_links
+    from .analysis.links import load_links
+
+    truth_of = {p.detection_id: p.truth_id for e in evals for p in e.pairs}
+    sightings: list[TruthSighting] = []
+    offset = (timeline_params or TimelineParams()).utc_offset_hours
+    for sid in site_ids:
+        for obs in store.observations(sid):
+            rel = obs.provenance.get("truth")
+            path = Path(rel) if rel and Path(rel).is_absolute() else ws.root / str(rel or "")
+            if not rel or not path.is_file():
+                continue
+            try:
+                features = read_truth(path).get("features", [])
+            except InputError:
+                continue  # named once already, by the detection figures above
+            for f in features:
+                props = f.get("properties") or {}
+                if props.get("kind", "vessel") == "vessel" and _truthy(props.get("visible", True)) and "id" in props:
+                    sightings.append((str(props["id"]), sid, observation_date(obs, offset)))
+    return score_links(load_links(store, site_ids, timeline_params=timeline_params), truth_of, sightings).to_dict()

@@ -57,12 +57,15 @@ def command(out: Path, scenario: str, seed: int | None, workers: int | None, as_
             "timings_s": result.timings_s,
             "evaluation": result.evaluation,
             "presence": result.presence,
+            "links": list(result.links),
         }, indent=1, default=str))
         return
     click.echo(f"sitewatch demo — SIMULATED imagery ({result.scenario} scenario)")
     for sid, periods in result.presence.items():
         for p in periods:
             click.echo(f"  {sid}: {p['presence_days']} presence day(s) {p['start'][:10]} → {p['end'][:10]}")
+    for line in result.links:
+        click.echo(f"  link: {line}")
     click.echo(f"report:    {result.report.resolve()}")
     click.echo(f"database:  {result.database.resolve()}")
     click.echo(f"archive:   {result.archive.resolve()}/")

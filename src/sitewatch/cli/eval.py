@@ -91,5 +91,9 @@ def _print(ev: Evaluation, kind: str) -> None:
             f"presence days at {name}: timeline {pc.detected_days}, truth {pc.truth_days}, "
             f"agreeing {pc.agreeing_days}"
         )
+    if ev.links is not None and kind == "vessel":
+        from ..analysis.link_eval import LinkScore
+
+        click.echo(LinkScore.from_dict(ev.links).line())
     if ev.skipped:
         click.echo(f"{len(ev.skipped)} observation(s) without usable ground truth skipped")

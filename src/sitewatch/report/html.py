@@ -438,6 +438,10 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
             for s in sites
         ]
         evaluation = latest_evaluation(store, [s.id for s in sites])
+        # Links between sites (sitewatch links), computed from the stored detections as the timeline is.
+        from ..analysis.links import load_links
+
+        links = load_links(store, [s.id for s in sites]) if len(sites) > 1 else None
         runs = [
             # With what each run did: an import that refused every file is not read as one that brought them in.
             {k: r[k] for k in ("stage", "site_id", "finished", "version")}
@@ -450,6 +454,7 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
     return _environment().get_template("report.html.j2").render(
         sections=sections,
         evaluation=evaluation,
+        links=links,
         runs=runs,
         simulated=simulated,
         params=params,

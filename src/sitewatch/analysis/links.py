@@ -1,0 +1,567 @@
+"""Links across sites: a vessel that left one site may be the one that arrived at another.
+
+Pure functions over timelines, observations and detections (``find_links``); the one function that
+reads a store (``load_links``) sits at the end. A link is a *candidate*, never an identity: at 10 m
+many vessels have the same measured size, and every link says how many others fit as well.
+
+Rules, each a field of :class:`LinkParams`:
+
+- **Departures and arrivals** are the occupancy timeline's (:mod:`sitewatch.analysis.occupancy`):
+  a departure is a vessel's last sighting at site A (seen on a usable date, not matched on the next
+  one); an arrival its first sighting at site B (not seen on the usable date before). The first date
+  of an observation period has neither, as in the timeline.
+- **Candidate**: a departure at A and an arrival at B (another site) whose images are at most
+  ``window_days`` apart, the arrival's image after the departure's.
+- **Time between the images**: hours from the image of the last sighting at A to the image of the
+  first sighting at B: the most time the vessel can have had for the passage. An image known only by
+  its date (``acquired_date_only``) is taken at the start of its day at A and at the end of its day
+  at B, so the bound stays a bound; the link says so.
+- **Distance by sea**: the great-circle distance between the two sightings times ``detour_factor``
+  (1.2). The offline maritime network of the ``searoute`` package (1.6.0) was tried first and left
+  out: its graph has two nodes between Chongjin and Vladivostok, puts Rajin and Chongjin on the same
+  node (0 km apart) and Rajin-Dunai at 80 km, less than the 182 km great circle, and it snaps inland
+  places to the sea, so it can neither measure these coastal runs nor say when there is no sea route.
+- **No sea route**: a site whose kind lies inland by nature (:data:`INLAND_KINDS`: town, city,
+  training ground, launch site) has none; such a pair gives no link, with a note naming the site.
+- **Feasible**: the implied speed (distance over time) is at most ``max_speed_kn`` (25 kn).
+- **Similarity**: each measured length (and width, when both are known) against the other's, in
+  standard deviations of the difference of two measurements (:func:`sitewatch.vessels.length_sigma_m`,
+  which grows with the pixel size). A truncated measurement is a lower bound: it only rules out a
+  whole measurement shorter than it; two truncated ones say nothing. A pair *fits* when every
+  measure is within ``max_sigmas`` (3); ``similarity`` is exp(-z²/2) over the measures (1: the same
+  size). The class both sightings most likely share (their class candidates) is named, not scored.
+- **Alternatives**: for each link, the other departures that fit its arrival and the other arrivals
+  that fit its departure, each feasible too: "one of N vessels of that size".
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..errors import InputError
+from ..model import Detection, Link, Observation, Site, iso_utc
+from ..vessels import length_sigma_m, width_sigma_m
+from .occupancy import Sighting, Timeline, TimelineParams, load_timeline, match_sightings
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+__all__ = [
+    "INLAND_KINDS",
+    "KNOT_KMH",
+    "LinkParams",
+    "Move",
+    "LinkCandidate",
+    "Links",
+    "moves_from_timeline",
+    "great_circle_km",
+    "sea_route_note",
+    "find_links",
+    "links_to_dict",
+    "load_links",
+]
+
+KNOT_KMH = 1.852
+"""Kilometres per hour in a knot (one nautical mile, 1852 m, per hour)."""
+
+INLAND_KINDS: frozenset[str] = frozenset({"town", "city", "training_ground", "launch_site"})
+"""Site kinds taken to have no sea route (the gazetteer's inland places: Ussuriysk, Khabarovsk, Hirnyk...)."""
+
+_EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
+
+_Date = date
+"""``date`` where a class's own ``date`` field hides the type."""
+
+
+@dataclass(frozen=True)
+class LinkParams:
+    """The documented knobs of link finding."""
+
+    window_days: float = 14.0
+    """Most days between the image of the last sighting at A and that of the first sighting at B."""
+    max_speed_kn: float = 25.0
+    """Fastest passage counted feasible (knots). 25 kn is above the top speed of the story's landing
+    ships (Ropucha 17.5 kn, Alligator 16-18 kn: published class data) and above the service speed of
+    nearly every merchant ship (general cargo 12-16 kn, container ships 20-25 kn); warships such as
+    frigates (30 kn and more) can beat it: raise it for them."""
+    detour_factor: float = 1.2
+    """Distance by sea over the great-circle distance. A coastal track Rajin-Dunai drawn by hand (out of
+    Rajin bay, past the Tumen mouth and Cape Gamov, south of Askold Island, through Strelok Strait) is
+    200 km against a 182 km great circle (1.10); 1.2 leaves room for pilotage and for runs around
+    headlands. A larger factor makes fewer passages feasible."""
+    max_sigmas: float = 3.0
+    """Two measurements fit when they differ by at most this many standard deviations of their difference."""
+    start: date | None = None
+    """First date kept (UTC): links whose last sighting at A is before it are left out."""
+    end: date | None = None
+    """Last date kept (UTC): links whose first sighting at B is after it are left out."""
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.window_days) and self.window_days > 0):
+            raise InputError(f"LinkParams.window_days must be a positive number of days, got {self.window_days}")
+        if not (math.isfinite(self.max_speed_kn) and self.max_speed_kn > 0):
+            raise InputError(f"LinkParams.max_speed_kn must be a positive speed in knots, got {self.max_speed_kn}")
+        if not (math.isfinite(self.detour_factor) and self.detour_factor >= 1):
+            raise InputError(f"LinkParams.detour_factor must be 1 or more, got {self.detour_factor}")
+        if not self.max_sigmas > 0:
+            raise InputError(f"LinkParams.max_sigmas must be positive, got {self.max_sigmas}")
+        if self.start and self.end and self.start > self.end:
+            raise InputError(f"--from {self.start} is after --to {self.end}")
+
+
+@dataclass(frozen=True)
+class Move:
+    """A departure (the last sighting at a site) or an arrival (the first sighting), with its image."""
+
+    kind: Literal["departure", "arrival"]
+    site_id: str
+    date: date
+    """The usable date of the sighting (the timeline's)."""
+    other_date: _Date | None
+    """Departure: the next usable date, without the vessel. Arrival: the usable date before, without it."""
+    detection_id: str
+    observation_id: str
+    scene_id: str
+    path: str
+    """The image in the workspace's archive."""
+    acquired: datetime
+    acquired_date_only: bool
+    sensor: str
+    resolution_m: float | None
+    lon: float
+    lat: float
+    length_m: float
+    width_m: float | None
+    truncated: bool
+    simulated: bool = False
+    classes: Mapping[str, float] = field(default_factory=dict)
+    """Class candidates of the detection (name -> likelihood)."""
+
+    def time_bounds(self) -> tuple[datetime, datetime]:
+        """Earliest and latest the image can have been taken: its time, or its whole day when only the date is known."""
+        when = self.acquired.astimezone(UTC)
+        if not self.acquired_date_only:
+            return when, when
+        start = datetime(when.year, when.month, when.day, tzinfo=UTC)
+        return start, start + timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class LinkCandidate:
+    """A departure at one site and an arrival at another that may be the same vessel, with the evidence."""
+
+    departure: Move
+    arrival: Move
+    hours_apart: float
+    """Hours between the two images (whole-day bounds for an image known only by its date)."""
+    distance_km: float
+    """Distance by sea (great circle times the detour factor)."""
+    great_circle_km: float
+    speed_kn: float
+    """The speed the passage implies: distance over the hours apart."""
+    feasible: bool
+    similarity: float
+    """exp(-z²/2) over the size measures compared: 1 for the same size, 0.011 at three standard deviations."""
+    length_sigmas: float | None
+    """Length difference in standard deviations of the difference (None: both lengths lower bounds)."""
+    width_sigmas: float | None
+    """Width difference likewise (None: a width unknown, or both lower bounds)."""
+    likely_class: str | None = None
+    """The class both sightings most likely share, by their class candidates (None: either has none)."""
+    other_departures: int = 0
+    """Other feasible departures whose size fits this arrival as well."""
+    other_arrivals: int = 0
+    """Other feasible arrivals whose size fits this departure as well."""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def alternatives(self) -> int:
+        return self.other_departures + self.other_arrivals
+
+    @property
+    def simulated(self) -> bool:
+        return self.departure.simulated or self.arrival.simulated
+
+    def ambiguity_text(self) -> str:
+        """``"one of 3 departures that fit this arrival; one of 2 arrivals that fit this departure"``."""
+        if not self.alternatives:
+            return "no other vessel of that size in the window"
+        parts = []
+        if self.other_departures:
+            parts.append(f"one of {self.other_departures + 1} departures that fit this arrival")
+        if self.other_arrivals:
+            parts.append(f"one of {self.other_arrivals + 1} arrivals that fit this departure")
+        return "; ".join(parts)
+
+    def to_link(self) -> Link:
+        """The model's :class:`~sitewatch.model.Link` (detection ids at A and B and the figures)."""
+        return Link(
+            self.departure.detection_id, self.arrival.detection_id, self.hours_apart, self.distance_km,
+            self.similarity, self.feasible,
+        )  # fmt: skip
+
+    def summary_line(self) -> str:
+        """One line for people: sites, dates, hours, distance, speed, size fit and the ambiguity."""
+        d, a = self.departure, self.arrival
+        return (
+            f"{d.site_id} {d.date.isoformat()} → {a.site_id} {a.date.isoformat()}: "
+            f"{d.length_m:.0f} m and {a.length_m:.0f} m long, {self.hours_apart:.0f} h apart, "
+            f"{self.distance_km:.0f} km by sea, {self.speed_kn:.1f} kn "
+            f"({'feasible' if self.feasible else 'too fast'}); {self.ambiguity_text()}"
+            f"{' (simulated)' if self.simulated else ''}"
+        )
+
+
+@dataclass(frozen=True)
+class Links:
+    """The candidate links among a set of sites."""
+
+    site_ids: tuple[str, ...]
+    params: LinkParams
+    links: tuple[LinkCandidate, ...]
+    """Every pair that fits by size and window, feasible or not, in the order of the departures."""
+    departures: int
+    arrivals: int
+    notes: tuple[str, ...] = ()
+    """Pairs of sites left out (no sea route) and other remarks, one sentence each."""
+
+    @property
+    def feasible(self) -> tuple[LinkCandidate, ...]:
+        return tuple(link for link in self.links if link.feasible)
+
+    @property
+    def simulated(self) -> bool:
+        return any(link.simulated for link in self.links)
+
+    def summary_lines(self) -> list[str]:
+        """Plain sentences: why there are no links, or one line per feasible link."""
+        if len(self.site_ids) < 2:
+            n = len(self.site_ids)
+            here = f": {', '.join(self.site_ids)}" if n else ""
+            return [f"Links need two sites or more with observations; {n} site{'' if n == 1 else 's'} here{here}."]
+        if not self.departures or not self.arrivals:
+            return [
+                f"No links: {self.departures} departure{'' if self.departures == 1 else 's'} and "
+                f"{self.arrivals} arrival{'' if self.arrivals == 1 else 's'} at {', '.join(self.site_ids)}."
+            ]
+        if not self.links:
+            return [
+                f"No links: no departure from one site and arrival at another fit by size within "
+                f"{self.params.window_days:g} days ({self.departures} departures, {self.arrivals} arrivals)."
+            ]
+        if not self.feasible:
+            return [f"No feasible link among {len(self.links)} pair{'' if len(self.links) == 1 else 's'} that fit by size."]
+        return [link.summary_line() for link in self.feasible]
+
+
+def great_circle_km(lon_a: float, lat_a: float, lon_b: float, lat_b: float) -> float:
+    """Great-circle (haversine) distance in km on the mean Earth sphere."""
+    p1, p2 = math.radians(lat_a), math.radians(lat_b)
+    dp, dl = p2 - p1, math.radians(lon_b - lon_a)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * _EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def sea_route_note(a: Site, b: Site) -> str | None:
+    """None when a sea route between two sites is assumed, else why there is none (naming the site)."""
+    for s in (a, b):
+        if s.kind in INLAND_KINDS:
+            return (
+                f"no sea route between {a.id} and {b.id}: {s.id} is a {s.kind.replace('_', ' ')}, taken as inland "
+                f"(if it is on the sea, give it the kind port, naval_base or area: `sitewatch sites add {s.id} --kind port ...`)"
+            )
+    return None
+
+
+def _move(
+    kind: Literal["departure", "arrival"], s: Sighting, day: date, other: date | None, site_id: str,
+    observations: Mapping[str, Observation], detections: Mapping[str, Detection],
+) -> Move:  # fmt: skip
+    obs = observations[s.observation_id]
+    det = detections.get(s.detection_id)
+    return Move(
+        kind=kind, site_id=site_id, date=day, other_date=other, detection_id=s.detection_id,
+        observation_id=obs.id, scene_id=obs.scene.id, path=obs.path, acquired=obs.scene.acquired,
+        acquired_date_only=obs.acquired_date_only, sensor=obs.scene.sensor, resolution_m=s.resolution_m,
+        lon=s.lon, lat=s.lat, length_m=s.length_m, width_m=det.width_m if det and det.width_m > 0 else None,
+        truncated=s.truncated, simulated=obs.scene.simulated,
+        classes={c.name: c.likelihood for c in det.class_candidates} if det else {},
+    )  # fmt: skip
+
+
+def moves_from_timeline(
+    tl: Timeline, observations: Mapping[str, Observation], detections: Mapping[str, Detection]
+) -> tuple[list[Move], list[Move]]:
+    """The departures and arrivals of a timeline, each with the sighting and image it rests on.
+
+    Walks the rows as :func:`~sitewatch.analysis.occupancy.build_timeline` does (a vessel at a berth
+    hidden on a date is carried to the next date that sees it), so the counts are the timeline's. A
+    departure rests on the last image of its date that saw the vessel, an arrival on the first.
+    """
+    dets_by_obs: dict[str, list[Detection]] = defaultdict(list)
+    for det in detections.values():
+        if det.kind == "vessel":
+            dets_by_obs[det.observation_id].append(det)
+
+    def look(s: Sighting, obs_ids: Sequence[str], latest: bool) -> Sighting:
+        # Of a date's images that saw the vessel, the last (a departure) or the first (an arrival) bounds the
+        # passage best; the merged sighting holds the image that saw most, which may be the other pass.
+        if s.last_seen:
+            return s  # carried past hidden dates: its image is of the date it was last seen, kept as it is
+        looks = [(observations[s.observation_id].scene.acquired, s)]
+        for oid in obs_ids:
+            if oid == s.observation_id or oid not in observations:
+                continue
+            o = observations[oid]
+            mine = [
+                Sighting(d.id, oid, o.scene.sensor, d.footprint.centroid.x, d.footprint.centroid.y, d.length_m,
+                         d.berth_id, o.scene.resolution_m, bool(d.truncated), heading_deg=d.heading_deg)
+                for d in dets_by_obs.get(oid, ())
+            ]  # fmt: skip
+            for _, j in match_sightings([s], mine, tl.params):
+                # A whole measurement is not traded for a cut one: the size is the link's other evidence.
+                if not mine[j].truncated or s.truncated:
+                    looks.append((o.scene.acquired, mine[j]))
+        return (max if latest else min)(looks, key=lambda t: t[0])[1]
+
+    departures: list[Move] = []
+    arrivals: list[Move] = []
+    prev: list[Sighting] = []
+    prev_row = None
+    for row in tl.rows:
+        current = list(row.sightings)
+        if prev_row is None or prev_row.period != row.period:
+            prev, prev_row = current, row
+            continue
+        pairs = match_sightings(prev, current, tl.params)
+        matched_prev, matched_now = {i for i, _ in pairs}, {j for _, j in pairs}
+        for j, s in enumerate(current):
+            if j not in matched_now:
+                first = look(s, row.observation_ids, latest=False)
+                arrivals.append(_move("arrival", first, row.date, prev_row.date, tl.site_id, observations, detections))
+        carried = []
+        for i, s in enumerate(prev):
+            if i in matched_prev:
+                continue
+            if s.berth_id in row.hidden_berths:
+                carried.append(s if s.last_seen else replace(s, last_seen=prev_row.date))
+            else:
+                last = s.last_seen or prev_row.date
+                seen = look(s, prev_row.observation_ids, latest=True)
+                departures.append(_move("departure", seen, last, row.date, tl.site_id, observations, detections))
+        prev, prev_row = current + carried, row
+    return departures, arrivals
+
+
+def _sigmas(a: float, b: float, sigma: float, cut_a: bool, cut_b: bool) -> float | None:
+    """How many standard deviations apart two measurements are; a cut one is a lower bound."""
+    if cut_a and cut_b:
+        return None
+    if cut_a:
+        return max(0.0, a - b) / sigma
+    if cut_b:
+        return max(0.0, b - a) / sigma
+    return abs(a - b) / sigma
+
+
+def _size_fit(d: Move, a: Move, params: LinkParams) -> tuple[float | None, float | None, float] | None:
+    """(length sigmas, width sigmas, similarity) when the two sizes fit, else None."""
+    res_d, res_a = d.resolution_m or 0.0, a.resolution_m or 0.0
+    # Without a pixel size the length is taken as exact, as the timeline does: only the base error remains.
+    sl = math.hypot(length_sigma_m(res_d), length_sigma_m(res_a))
+    zl = _sigmas(d.length_m, a.length_m, sl, d.truncated, a.truncated)
+    zw = None
+    if d.width_m is not None and a.width_m is not None:
+        zw = _sigmas(d.width_m, a.width_m, math.hypot(width_sigma_m(res_d), width_sigma_m(res_a)), d.truncated, a.truncated)
+    zs = [z for z in (zl, zw) if z is not None]
+    if any(z > params.max_sigmas for z in zs):
+        return None
+    return zl, zw, math.exp(-0.5 * sum(z * z for z in zs))
+
+
+def _likely_class(d: Move, a: Move) -> str | None:
+    shared = {name: p * a.classes[name] for name, p in d.classes.items() if name in a.classes}
+    return max(sorted(shared), key=lambda k: shared[k]) if shared else None
+
+
+def find_links(
+    sites: Sequence[Site],
+    timelines: Mapping[str, Timeline],
+    observations: Iterable[Observation],
+    detections: Iterable[Detection],
+    params: LinkParams | None = None,
+) -> Links:
+    """The candidate links between the departures at each site and the arrivals at the others."""
+    params = params or LinkParams()
+    obs_by_id = {o.id: o for o in observations}
+    det_by_id = {d.id: d for d in detections}
+    departures: list[Move] = []
+    arrivals: list[Move] = []
+    for s in sites:
+        tl = timelines.get(s.id)
+        if tl is None:
+            continue
+        dep, arr = moves_from_timeline(tl, obs_by_id, det_by_id)
+        departures += [m for m in dep if not (params.start and m.date < params.start)]
+        arrivals += [m for m in arr if not (params.end and m.date > params.end)]
+    by_id = {s.id: s for s in sites}
+    notes: dict[tuple[str, str], str] = {}
+    found: list[LinkCandidate] = []
+    for d in departures:
+        start, _ = d.time_bounds()
+        for a in arrivals:
+            if a.site_id == d.site_id:
+                continue
+            _, end = a.time_bounds()
+            hours = (end - start).total_seconds() / 3600
+            if hours <= 0 or (a.date - d.date).days > params.window_days:
+                continue
+            pair = (d.site_id, a.site_id)
+            if pair not in notes:
+                notes[pair] = sea_route_note(by_id[d.site_id], by_id[a.site_id]) or ""
+            if notes[pair]:
+                continue
+            fit = _size_fit(d, a, params)
+            if fit is None:
+                continue
+            gc = great_circle_km(d.lon, d.lat, a.lon, a.lat)
+            km = gc * params.detour_factor
+            speed = km / KNOT_KMH / hours
+            text = []
+            if d.acquired_date_only or a.acquired_date_only:
+                text.append(
+                    "an image known only by its date: hours counted from the start of the departure's day "
+                    "to the end of the arrival's" if d.acquired_date_only and a.acquired_date_only else
+                    "the departure's image known only by its date: hours counted from the start of its day"
+                    if d.acquired_date_only else
+                    "the arrival's image known only by its date: hours counted to the end of its day"
+                )  # fmt: skip
+            if d.truncated or a.truncated:
+                text.append("a hull cut by the image's edge or missing data: its size is a lower bound")
+            found.append(
+                LinkCandidate(
+                    departure=d, arrival=a, hours_apart=round(hours, 2), distance_km=round(km, 1),
+                    great_circle_km=round(gc, 1), speed_kn=round(speed, 2), feasible=speed <= params.max_speed_kn,
+                    similarity=round(fit[2], 3),
+                    length_sigmas=None if fit[0] is None else round(fit[0], 2),
+                    width_sigmas=None if fit[1] is None else round(fit[1], 2),
+                    likely_class=_likely_class(d, a), notes=tuple(text),
+                )
+            )  # fmt: skip
+    by_arrival: dict[str, int] = defaultdict(int)
+    by_departure: dict[str, int] = defaultdict(int)
+    for link in found:
+        if link.feasible:
+            by_arrival[link.arrival.detection_id] += 1
+            by_departure[link.departure.detection_id] += 1
+    out = []
+    for link in found:
+        own = 1 if link.feasible else 0
+        out.append(
+            replace(
+                link,
+                other_departures=by_arrival[link.arrival.detection_id] - own,
+                other_arrivals=by_departure[link.departure.detection_id] - own,
+            )
+        )
+    out.sort(key=lambda k: (k.departure.acquired, k.departure.site_id, k.arrival.acquired, k.arrival.site_id,
+                            k.departure.detection_id, k.arrival.detection_id))  # fmt: skip
+    return Links(
+        site_ids=tuple(s.id for s in sites),
+        params=params,
+        links=tuple(out),
+        departures=len(departures),
+        arrivals=len(arrivals),
+        notes=tuple(sorted({n for n in notes.values() if n})),
+    )
+
+
+def _move_dict(m: Move) -> dict[str, Any]:
+    return {
+        "site_id": m.site_id,
+        "date": m.date.isoformat(),
+        "acquired": iso_utc(m.acquired),
+        "acquired_date_only": m.acquired_date_only,
+        "observation_id": m.observation_id,
+        "scene_id": m.scene_id,
+        "image": m.path,
+        "detection_id": m.detection_id,
+        "sensor": m.sensor,
+        "resolution_m": m.resolution_m,
+        "length_m": round(m.length_m, 1),
+        "width_m": None if m.width_m is None else round(m.width_m, 1),
+        "truncated": m.truncated,
+        "lon": round(m.lon, 6),
+        "lat": round(m.lat, 6),
+        ("gone_on" if m.kind == "departure" else "not_seen_on"): m.other_date.isoformat() if m.other_date else None,
+        "simulated": m.simulated,
+    }
+
+
+def links_to_dict(links: Links) -> dict[str, Any]:
+    """A JSON-ready dict: sites, parameters, counts, notes and every candidate link with its evidence."""
+    p = links.params
+    return {
+        "sites": list(links.site_ids),
+        "parameters": {
+            "window_days": p.window_days, "max_speed_kn": p.max_speed_kn, "detour_factor": p.detour_factor,
+            "max_sigmas": p.max_sigmas, "from": p.start.isoformat() if p.start else None,
+            "to": p.end.isoformat() if p.end else None,
+        },  # fmt: skip
+        "departures": links.departures,
+        "arrivals": links.arrivals,
+        "simulated": links.simulated,
+        "notes": list(links.notes),
+        "summary": links.summary_lines(),
+        "links": [
+            {
+                "from": _move_dict(k.departure),
+                "to": _move_dict(k.arrival),
+                "hours_apart": k.hours_apart,
+                "distance_km": k.distance_km,
+                "great_circle_km": k.great_circle_km,
+                "speed_kn": k.speed_kn,
+                "feasible": k.feasible,
+                "similarity": k.similarity,
+                "length_sigmas": k.length_sigmas,
+                "width_sigmas": k.width_sigmas,
+                "likely_class": k.likely_class,
+                "other_departures": k.other_departures,
+                "other_arrivals": k.other_arrivals,
+                "alternatives": k.alternatives,
+                "ambiguity": k.ambiguity_text(),
+                "simulated": k.simulated,
+                "notes": list(k.notes),
+            }
+            for k in links.links
+        ],
+    }
+
+
+def load_links(
+    store: Store,
+    site_ids: Sequence[str] | None = None,
+    params: LinkParams | None = None,
+    timeline_params: TimelineParams | None = None,
+) -> Links:
+    """Read the sites' observations and detections from a store and find the links between them.
+
+    ``site_ids`` None: every site with observations. An unknown site is an error naming it.
+    """
+    if site_ids:
+        sites = [store.get_site(s) for s in dict.fromkeys(site_ids)]
+    else:
+        sites = [s for s in store.sites() if store.observations(s.id)]
+    timelines: dict[str, Timeline] = {}
+    observations: list[Observation] = []
+    detections: list[Detection] = []
+    for s in sites:
+        timelines[s.id] = load_timeline(store, s.id, timeline_params)
+        observations += store.observations(s.id)
+        detections += store.detections(site_id=s.id)
+    return find_links(sites, timelines, observations, detections, params)

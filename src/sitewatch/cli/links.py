@@ -1,0 +1,103 @@
+"""``sitewatch links [SITE]...``: vessels that left one site and may have arrived at another."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import click
+
+from ..analysis.links import LinkParams, Links, Move, links_to_dict, load_links
+from ..workspace import open_workspace
+from .options import (
+    DateOrTime,
+    FiniteFloatRange,
+    OnceCommand,
+    check_date_order,
+    handle_errors,
+    json_option,
+    workspace_option,
+)
+from .output import print_table
+
+_D = LinkParams()
+
+
+def _end(m: Move) -> str:
+    when = m.acquired.strftime("%Y-%m-%d, time unknown") if m.acquired_date_only else m.acquired.strftime("%Y-%m-%d %H:%M UTC")
+    cut = ", cut" if m.truncated else ""
+    return f"{m.site_id} {when}\n{m.length_m:.0f} m{cut} at {m.resolution_m or 0:g} m pixels\n{m.observation_id}\nscene {m.scene_id}\n{m.path}"
+
+
+def _print(links: Links) -> None:
+    if links.simulated:
+        click.echo("Simulated imagery.")
+    for note in links.notes:
+        click.echo(f"note: {note}")
+    if len(links.site_ids) < 2 or not links.links:
+        for line in links.summary_lines():
+            click.echo(line)
+        return
+    from rich.table import Table
+
+    table = Table(title="Candidate links (the same vessel at two sites?): evidence, not identity")
+    for col in ("last seen at A", "first seen at B", "hours", "km by sea", "knots", "feasible", "size fit", "alternatives"):
+        table.add_column(col)
+    for k in links.links:
+        size = f"{k.similarity:.2f}" + (f"\nlength {k.length_sigmas:.1f}σ" if k.length_sigmas is not None else "")
+        size += f"\nwidth {k.width_sigmas:.1f}σ" if k.width_sigmas is not None else ""
+        size += f"\n{k.likely_class}" if k.likely_class else ""
+        table.add_row(
+            _end(k.departure), _end(k.arrival), f"{k.hours_apart:.0f}", f"{k.distance_km:.0f}", f"{k.speed_kn:.1f}",
+            "yes" if k.feasible else "no", size, f"{k.alternatives}\n{k.ambiguity_text()}",
+        )  # fmt: skip
+    print_table(table, id_header="last seen at A")
+    for k in links.links:
+        for note in k.notes:
+            click.echo(f"{k.departure.observation_id} → {k.arrival.observation_id}: {note}")
+    n = len(links.feasible)
+    click.echo(
+        f"{n} feasible link{'' if n == 1 else 's'} of {len(links.links)} that fit by size "
+        f"(at most {links.params.max_speed_kn:g} kn, {links.params.window_days:g} days); "
+        f"{links.departures} departures, {links.arrivals} arrivals. A link is a candidate: "
+        "at these pixel sizes other vessels of the same size fit too (alternatives)."
+    )
+
+
+@click.command("links", cls=OnceCommand, short_help="List vessels that may have gone from one site to another.")
+@click.argument("site_ids", nargs=-1)
+@click.option("--from", "start", type=DateOrTime("date"), metavar="DATE",
+              help="Leave out links whose last sighting at the first site is before this UTC date.")
+@click.option("--to", "end", type=DateOrTime("date"), metavar="DATE",
+              help="Leave out links whose first sighting at the second site is after this UTC date.")
+@click.option("--max-speed-kn", type=FiniteFloatRange(min=0, min_open=True), default=_D.max_speed_kn,
+              show_default=True, metavar="KNOTS",
+              help="Fastest passage counted feasible (25 kn: above landing ships' and merchant ships' speeds).")
+@click.option("--window-days", type=FiniteFloatRange(min=0, min_open=True), default=_D.window_days,
+              show_default=True, metavar="DAYS", help="Most days between the last sighting at one site and the first at the other.")
+@workspace_option
+@json_option
+@handle_errors
+def command(
+    site_ids: tuple[str, ...], start: date | None, end: date | None, max_speed_kn: float, window_days: float,
+    workspace: Path, as_json: bool,
+) -> None:  # fmt: skip
+    """Pair each departure from a site with the arrivals at the other sites (default: every site with observations).
+
+    A pair is a candidate link when the arrival came within --window-days, the
+    sizes fit within three standard deviations of the measurement error (which
+    grows with the pixel size; a hull cut by the image's edge is a lower bound),
+    and the distance by sea (great circle x 1.2) over the hours between the two
+    images is at most --max-speed-kn. Each link says how many other departures
+    and arrivals fit as well: it is evidence, never an identity.
+    """
+    check_date_order(start, end)
+    params = LinkParams(window_days=window_days, max_speed_kn=max_speed_kn, start=start, end=end)
+    with open_workspace(workspace).store() as store:
+        links = load_links(store, list(site_ids) or None, params)
+    if as_json:
+        click.echo(json.dumps(links_to_dict(links), indent=1, default=str))
+    else:
+        _print(links)
+

@@ -1,0 +1,234 @@
+"""Links between sites: a departure at one site paired with an arrival at another (analysis/links.py)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from shapely.geometry import box
+
+from sitewatch.analysis.link_eval import score_links, truth_links
+from sitewatch.analysis.links import (
+    LinkParams,
+    find_links,
+    great_circle_km,
+    links_to_dict,
+    moves_from_timeline,
+)
+from sitewatch.analysis.occupancy import build_timeline
+from sitewatch.cli import main
+from sitewatch.errors import InputError
+from sitewatch.model import DATE_ONLY_NOTE, Detection, Grid, Observation, SceneRef, Site
+from sitewatch.workspace import init_workspace
+
+PLACES = {"rason": (130.300, 42.233), "dunai": (132.338, 42.880), "ussuriysk": (131.957, 43.805)}
+GRID = Grid("EPSG:32652", (10.0, 0.0, 500000.0, 0.0, -10.0, 4750000.0), 100, 100)
+
+
+def site(sid: str, kind: str = "port") -> Site:
+    lon, lat = PLACES[sid]
+    return Site(sid, sid.title(), kind, box(lon - 0.02, lat - 0.02, lon + 0.02, lat + 0.02))
+
+
+def obs(sid: str, day: str, hour: int = 9, *, res: float = 10.0, date_only: bool = False) -> Observation:
+    d = date.fromisoformat(day)
+    item = f"{sid}-{day}-{hour}"
+    scene = SceneRef("simulator", "sim", item, "sar", datetime(d.year, d.month, d.day, 12 if date_only else hour, tzinfo=UTC),
+                     res, simulated=True)  # fmt: skip
+    prov = {"acquired_from": f"file name, date only ({DATE_ONLY_NOTE})"} if date_only else {}
+    return Observation(f"{sid}/{item}", sid, scene, GRID, f"archive/{sid}/{item}.tif", "0" * 64, 1.0, None, prov)
+
+
+def ship(o: Observation, n: int, length: float, *, width: float = 14.0, dx: float = 0.0, truncated: bool = False) -> Detection:
+    lon, lat = PLACES[o.site_id]
+    lon += dx / 82_000
+    fp = box(lon - 0.0005, lat - 0.0001, lon + 0.0005, lat + 0.0001)
+    return Detection(f"{o.id}#{n}", o.id, "vessel", fp, length, width, 90.0, 0.9, "test", "1", truncated=truncated)
+
+
+def links_of(sites: list[Site], observations: list[Observation], detections: list[Detection], **kw):  # type: ignore[no-untyped-def]
+    timelines = {
+        s.id: build_timeline(s.id, [o for o in observations if o.site_id == s.id], detections) for s in sites
+    }
+    return find_links(sites, timelines, observations, detections, LinkParams(**kw))
+
+
+def rason_to_dunai(
+    *, dunai_day: str = "2024-10-14", dunai_hour: int = 1, length_b: float = 90.0, **kw
+):  # type: ignore[no-untyped-def]
+    """A 90 m ship at Rason on 11-12 Oct (gone on the 13th); at Dunai on ``dunai_day`` (not the day before)."""
+    r = [obs("rason", "2024-10-11"), obs("rason", "2024-10-12"), obs("rason", "2024-10-13")]
+    before = date.fromisoformat(dunai_day).toordinal() - 1
+    d = [obs("dunai", date.fromordinal(before).isoformat(), dunai_hour), obs("dunai", dunai_day, dunai_hour)]
+    dets = [ship(r[0], 0, 92.0), ship(r[1], 0, 93.0, truncated=kw.pop("cut_a", False)),
+            ship(d[1], 0, length_b, truncated=kw.pop("cut_b", False))]  # fmt: skip
+    return links_of([site("rason"), site("dunai")], r + d, dets, **kw)
+
+
+def test_a_ship_last_seen_at_one_site_and_first_at_another_is_a_feasible_link() -> None:
+    found = rason_to_dunai()
+    assert (found.departures, found.arrivals) == (1, 1)
+    (link,) = found.links
+    assert (link.departure.site_id, link.departure.date, link.departure.other_date) == ("rason", date(2024, 10, 12), date(2024, 10, 13))
+    assert (link.arrival.site_id, link.arrival.date, link.arrival.observation_id) == ("dunai", date(2024, 10, 14), "dunai/dunai-2024-10-14-1")
+    assert link.hours_apart == 40.0  # 12 Oct 09:00 to 14 Oct 01:00
+    gc = great_circle_km(*PLACES["rason"], *PLACES["dunai"])
+    assert 175 < gc < 190
+    assert link.distance_km == pytest.approx(gc * 1.2, abs=0.1)
+    assert link.speed_kn == pytest.approx(gc * 1.2 / 1.852 / 40, abs=0.01)
+    assert link.feasible and link.alternatives == 0
+    assert link.length_sigmas == pytest.approx(3 / (2**0.5 * (3**2 + 8**2) ** 0.5), abs=0.01)
+    assert link.to_link().a_id == "rason/rason-2024-10-12-9#0"
+    doc = links_to_dict(found)
+    assert doc["links"][0]["from"]["image"] == "archive/rason/rason-2024-10-12-9.tif"
+    assert doc["links"][0]["to"]["scene_id"] == "simulator:sim:dunai-2024-10-14-1"
+    json.dumps(doc)
+
+
+def test_a_passage_faster_than_the_top_speed_is_not_feasible() -> None:
+    # Seen at Rason at 09:00 on the 12th and at Dunai at 13:00 the same day: 4 h for ~220 km, ~30 kn.
+    r = [obs("rason", "2024-10-12"), obs("rason", "2024-10-13")]
+    d = [obs("dunai", "2024-10-11", 13), obs("dunai", "2024-10-12", 13)]
+    dets = [ship(r[0], 0, 90.0), ship(d[1], 0, 90.0)]
+    (link,) = links_of([site("rason"), site("dunai")], r + d, dets).links
+    assert link.hours_apart == 4.0 and link.speed_kn > 25 and not link.feasible
+    (fast,) = links_of([site("rason"), site("dunai")], r + d, dets, max_speed_kn=40).links
+    assert fast.feasible
+
+
+def test_an_arrival_before_the_departure_or_beyond_the_window_is_no_link() -> None:
+    assert rason_to_dunai(dunai_day="2024-10-12", dunai_hour=1).links == ()  # Dunai at 01:00, Rason last at 09:00
+    assert rason_to_dunai(dunai_day="2024-10-28").links == ()  # 16 days later, window 14
+    assert len(rason_to_dunai(dunai_day="2024-10-28", window_days=20).links) == 1
+
+
+def test_sizes_must_fit_within_three_sigmas_and_a_cut_hull_is_a_lower_bound() -> None:
+    assert rason_to_dunai(length_b=150.0).links == ()  # 57 m apart: 4.7 sigmas at 10 m
+    assert len(rason_to_dunai(length_b=150.0, cut_a=True).links) == 1  # 93 m cut: the ship may be 150 m
+    assert rason_to_dunai(length_b=40.0, cut_a=True).links == ()  # a cut 93 m is still longer than 40 m
+    (link,) = rason_to_dunai(length_b=40.0, cut_b=True).links  # a 40 m piece of a 93 m ship
+    assert link.length_sigmas == 0 and link.notes
+
+
+def test_an_image_known_only_by_its_date_counts_its_whole_day() -> None:
+    r = [obs("rason", "2024-10-12", date_only=True), obs("rason", "2024-10-13")]
+    d = [obs("dunai", "2024-10-12", 1), obs("dunai", "2024-10-14", 1)]
+    dets = [ship(r[0], 0, 90.0), ship(d[1], 0, 90.0)]
+    (link,) = links_of([site("rason"), site("dunai")], r + d, dets).links
+    assert link.departure.acquired_date_only
+    assert link.hours_apart == 49.0  # from 00:00 of the 12th, not the 12:00 stored
+    assert "known only by its date" in link.notes[0]
+    assert links_to_dict(links_of([site("rason"), site("dunai")], r + d, dets))["links"][0]["from"]["acquired_date_only"]
+
+
+def test_every_link_counts_the_other_vessels_that_fit_as_well() -> None:
+    r = [obs("rason", "2024-10-11"), obs("rason", "2024-10-12"), obs("rason", "2024-10-13")]
+    d = [obs("dunai", "2024-10-13", 1), obs("dunai", "2024-10-14", 1)]
+    dets = [ship(r[0], 0, 90.0), ship(r[0], 1, 95.0, dx=400), ship(r[1], 0, 90.0), ship(r[2], 0, 95.0, dx=400),
+            ship(d[1], 0, 92.0)]  # fmt: skip
+    found = links_of([site("rason"), site("dunai")], r + d, dets)
+    assert found.departures == 2 and len(found.feasible) == 2
+    assert [(k.other_departures, k.other_arrivals) for k in found.links] == [(1, 0), (1, 0)]
+    assert "one of 2 departures" in found.links[0].ambiguity_text()
+
+
+def test_a_site_inland_has_no_sea_route_and_says_so() -> None:
+    r = [obs("rason", "2024-10-12"), obs("rason", "2024-10-13")]
+    u = [obs("ussuriysk", "2024-10-13"), obs("ussuriysk", "2024-10-14")]
+    dets = [ship(r[0], 0, 90.0), ship(u[1], 0, 90.0)]
+    found = links_of([site("rason"), site("ussuriysk", "town")], r + u, dets)
+    assert found.links == () and (found.departures, found.arrivals) == (1, 1)
+    assert len(found.notes) == 1 and "no sea route between rason and ussuriysk" in found.notes[0]
+    assert "ussuriysk is a town" in found.notes[0]
+
+
+def test_the_moves_are_the_timelines_departures_and_arrivals() -> None:
+    r = [obs("rason", f"2024-10-{d}") for d in (10, 11, 12, 13, 14)]
+    dets = [ship(r[0], 0, 90.0), ship(r[1], 0, 90.0), ship(r[1], 1, 120.0, dx=500), ship(r[3], 0, 120.0, dx=500)]
+    obs_by_id = {o.id: o for o in r}
+    tl = build_timeline("rason", r, dets)
+    dep, arr = moves_from_timeline(tl, obs_by_id, {d.id: d for d in dets})
+    assert len(dep) == sum(row.departures for row in tl.rows) == 3
+    assert len(arr) == sum(row.arrivals for row in tl.rows) == 2
+
+
+def test_params_are_checked() -> None:
+    with pytest.raises(InputError, match="max_speed_kn"):
+        LinkParams(max_speed_kn=0)
+    with pytest.raises(InputError, match="window_days"):
+        LinkParams(window_days=float("nan"))
+
+
+def test_links_scored_against_the_truth() -> None:
+    found = rason_to_dunai()
+    (link,) = found.links
+    truth_of = {link.departure.detection_id: "cargo", link.arrival.detection_id: "cargo"}
+    sightings = [("cargo", "rason", date(2024, 10, 12)), ("cargo", "dunai", date(2024, 10, 14)),
+                 ("other", "rason", date(2024, 10, 1)), ("other", "dunai", date(2024, 10, 30))]  # fmt: skip
+    assert len(truth_links(sightings, 14)) == 1  # "other" took 29 days: beyond the window
+    score = score_links(found, truth_of, sightings)
+    assert (score.found, score.true, score.truth_links, score.missed) == (1, 1, 1, 0)
+    wrong = score_links(found, truth_of | {link.arrival.detection_id: "other"}, sightings)
+    assert (wrong.true, wrong.missed) == (0, 1)
+
+
+def _workspace(root: Path, inland: bool = False) -> Path:
+    ws = init_workspace(root)
+    st = ws.store()
+    st.put_site(site("rason"))
+    st.put_site(site("dunai", "town" if inland else "naval_base"))
+    r = [obs("rason", "2024-10-11"), obs("rason", "2024-10-12"), obs("rason", "2024-10-13")]
+    d = [obs("dunai", "2024-10-13", 1), obs("dunai", "2024-10-14", 1)]
+    dets = {r[0].id: [ship(r[0], 0, 92.0)], r[1].id: [ship(r[1], 0, 93.0)], d[1].id: [ship(d[1], 0, 90.0)]}
+    for o in r + d:
+        st.put_observation(o)
+        st.replace_detections(o, dets.get(o.id, []))
+    st.close()
+    return root
+
+
+def test_links_command_prints_a_table_or_json(tmp_path: Path) -> None:
+    root = _workspace(tmp_path / "ws")
+    runner = CliRunner()
+    res = runner.invoke(main, ["links", "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    assert "Simulated imagery." in res.output and "archive/rason/rason-2024-10-12-9.tif" in res.output
+    assert "1 feasible link of 1" in res.output
+    res = runner.invoke(main, ["links", "rason", "dunai", "-w", str(root), "--json", "--max-speed-kn", "1"])
+    doc = json.loads(res.output)
+    assert doc["links"][0]["feasible"] is False and doc["parameters"]["max_speed_kn"] == 1
+    res = runner.invoke(main, ["links", "-w", str(root), "--from", "2024-10-13", "--json"])
+    assert json.loads(res.output)["links"] == []
+    res = runner.invoke(main, ["links", "dunai", "-w", str(root)])
+    assert res.exit_code == 0 and "Links need two sites or more with observations; 1 site here: dunai." in res.output
+    res = runner.invoke(main, ["links", "rason", "atlantis", "-w", str(root)])
+    assert res.exit_code == 1 and "atlantis" in res.output
+
+
+def test_links_command_says_when_there_is_no_sea_route(tmp_path: Path) -> None:
+    root = _workspace(tmp_path / "ws", inland=True)
+    res = CliRunner().invoke(main, ["links", "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    assert "no sea route between rason and dunai" in res.output and "No links" in res.output
+
+
+def test_a_departure_rests_on_the_last_image_of_its_date_and_an_arrival_on_the_first() -> None:
+    # Two passes a day at Rason: the ship is seen at 01:00 and at 21:00 on the 12th; the 21:00 look bounds the passage.
+    r = [obs("rason", "2024-10-11"), obs("rason", "2024-10-12", 1), obs("rason", "2024-10-12", 21), obs("rason", "2024-10-13")]
+    d = [obs("dunai", "2024-10-13", 1), obs("dunai", "2024-10-14", 1), obs("dunai", "2024-10-14", 23)]
+    dets = [ship(r[1], 0, 90.0), ship(r[2], 0, 91.0), ship(d[1], 0, 90.0), ship(d[2], 0, 90.0)]
+    (link,) = links_of([site("rason"), site("dunai")], r + d, dets).links
+    assert link.departure.observation_id == "rason/rason-2024-10-12-21"
+    assert link.arrival.observation_id == "dunai/dunai-2024-10-14-1"
+    assert link.hours_apart == 28.0
+
+
+def test_no_departure_or_arrival_is_said_plainly() -> None:
+    r = [obs("rason", "2024-10-12"), obs("rason", "2024-10-13")]
+    d = [obs("dunai", "2024-10-12"), obs("dunai", "2024-10-13")]
+    dets = [ship(r[0], 0, 90.0), ship(r[1], 0, 90.0)]  # stays at Rason; Dunai empty
+    found = links_of([site("rason"), site("dunai")], r + d, dets)
+    assert found.links == () and found.summary_lines() == ["No links: 0 departures and 0 arrivals at rason, dunai."]

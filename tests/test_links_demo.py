@@ -1,0 +1,49 @@
+"""The seed story's fact 3 through the whole pipeline: the cargo ship last seen at Rason on 12 Oct 2024
+and first seen at Dunai on the 14th is found as a link, shown in the report and scored by eval."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from click.testing import CliRunner
+
+from sitewatch.cli import main
+from sitewatch.demo import run_demo
+from sitewatch.sources.simulate import load_scenario, shorten
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    # Both sites, 10 to 15 October: the cargo ship leaves Rason after the 12th and is at Dunai from the 14th.
+    scen = shorten(load_scenario("seed-story"), days=6, start=date(2024, 10, 10))
+    return run_demo(tmp_path_factory.mktemp("links-demo"), scenario=scen, workers=1)
+
+
+def test_demo_finds_the_cargo_ship_from_rason_to_dunai(demo) -> None:  # type: ignore[no-untyped-def]
+    (line,) = demo.links
+    assert line.startswith("rason 2024-10-12 → dunai 2024-10-14:") and "(feasible)" in line and "(simulated)" in line
+    assert demo.evaluation["links"] | {"true_links": None} == {
+        "found": 1, "true": 1, "truth_links": 1, "missed": 0, "missed_links": [], "true_links": None,
+    }  # fmt: skip
+    assert demo.evaluation["links"]["true_links"] == ["cargo-rajin-dunai: rason 2024-10-12 → dunai 2024-10-14"]
+
+
+def test_links_command_and_report_show_the_images_the_link_rests_on(demo) -> None:  # type: ignore[no-untyped-def]
+    res = CliRunner().invoke(main, ["links", "-w", str(demo.out), "--json"])
+    assert res.exit_code == 0, res.output
+    (link,) = json.loads(res.output)["links"]
+    assert link["from"]["site_id"] == "rason" and link["to"]["site_id"] == "dunai"
+    assert 30 < link["hours_apart"] < 48 and link["feasible"] and link["simulated"]
+    html = demo.report.read_text()
+    assert "Links between sites" in html
+    section = html[html.index('id="links"'):]
+    for end in ("from", "to"):
+        assert link[end]["image"] in section and link[end]["observation_id"] in section
+    assert "simulated" in section[: section.index("</table>")]
+    assert "1 feasible link found, 1 with the same truth vessel at both ends; 0 of the 1 true passage between sites missed" in section
+    res = CliRunner().invoke(main, ["eval", "-w", str(demo.out), "--no-record"])
+    assert "links: 1 found, 1 true (same truth vessel at both ends), 0 true links missed (of 1)" in res.output

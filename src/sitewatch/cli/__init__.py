@@ -36,6 +36,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "show",
     "detect",
     "timeline",
+    "ais",
     "eval",
     "report",
     "export",

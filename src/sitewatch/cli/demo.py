@@ -57,12 +57,18 @@ def command(out: Path, scenario: str, seed: int | None, workers: int | None, as_
             "timings_s": result.timings_s,
             "evaluation": result.evaluation,
             "presence": result.presence,
+            "ais": result.ais,
         }, indent=1, default=str))
         return
     click.echo(f"sitewatch demo — SIMULATED imagery ({result.scenario} scenario)")
     for sid, periods in result.presence.items():
         for p in periods:
             click.echo(f"  {sid}: {p['presence_days']} presence day(s) {p['start'][:10]} → {p['end'][:10]}")
+    for sid, c in result.ais.get("sites", {}).items():
+        click.echo(f"  {sid}: AIS: {c['matched']} matched, {c['dark']} dark, {c['unseen']} unseen (simulated AIS)")
+    if dark := result.ais.get("dark"):
+        click.echo(f"  AIS against the truth: {dark['truly_dark_found']} of {dark['truly_dark_detected']} detections of dark "
+                   f"vessels found dark; {dark['dark_broadcasting']} broadcasting vessel(s) called dark")  # fmt: skip
     click.echo(f"report:    {result.report.resolve()}")
     click.echo(f"database:  {result.database.resolve()}")
     click.echo(f"archive:   {result.archive.resolve()}/")

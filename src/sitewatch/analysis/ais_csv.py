@@ -25,9 +25,10 @@ A row is skipped and counted (:class:`AisReadSummary`) when its MMSI is not 9 di
 cannot be read, or its latitude or longitude is not a number in range - including 91 and 181,
 AIS's "not available". SOG 102.3, COG 360 and heading 511 (AIS's "not available") are read as
 unknown, as are empty cells. A row outside every window asked for (:class:`AisWindow`: a box
-and a time span) is counted as outside and not checked further, which is what lets a
-MarineCadastre day of millions of rows be read in seconds and in little memory: rows are read one
-at a time with :mod:`csv` and only those kept are stored, per MMSI, as numpy arrays.
+and a time span) is counted as outside and not checked further (its MMSI and time are not read),
+which is what lets a MarineCadastre day of millions of rows be read in seconds and in little
+memory: :mod:`csv` reads :data:`CHUNK_ROWS` rows at a time, numpy parses and tests their positions
+together, and only the rows kept are parsed further and stored, per MMSI, as numpy arrays.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Literal
 
@@ -226,21 +228,35 @@ class _Windows:
         return False
 
 
-def _rows(path: Path) -> Iterator[list[str]]:
+CHUNK_ROWS = 8192
+"""Rows read at a time: their positions are parsed and tested by numpy, the few kept row by row."""
+
+
+def _floats(texts: list[str]) -> NDArray[np.float64]:
+    """The texts as numbers, NaN where one is not a number (a clean column in one pass of ``float``)."""
     try:
-        with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
-            yield from csv.reader(f)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the AIS file ({exc.strerror or exc})") from exc
-    except csv.Error as exc:
-        raise InputError(f"{path}: not a readable CSV ({exc})") from exc
+        return np.fromiter(map(float, texts), np.float64, len(texts))
+    except ValueError:  # an empty cell or a word: that chunk one by one
+        return np.fromiter((_number(t) for t in texts), np.float64, len(texts))
 
 
 def _read_one(
     path: Path, windows: _Windows, into: dict[str, list[tuple[float, float, float, float, float]]],
     static: dict[str, tuple[str, float, float]],
 ) -> AisReadSummary:
-    rows = _rows(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+            return _read_rows(path, csv.reader(f), windows, into, static)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the AIS file ({exc.strerror or exc})") from exc
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a readable CSV ({exc})") from exc
+
+
+def _read_rows(
+    path: Path, rows: Iterator[list[str]], windows: _Windows,
+    into: dict[str, list[tuple[float, float, float, float, float]]], static: dict[str, tuple[str, float, float]],
+) -> AisReadSummary:
     header = next(rows, None)
     if header is None:
         raise InputError(f"{path}: is empty; an AIS CSV starts with a header row (mmsi, time, lat, lon…)")
@@ -253,53 +269,54 @@ def _read_one(
     bad: Counter[str] = Counter()
     n = kept = outside = 0
     spans: list[tuple[list[float], list[float]]] = []
-    for row in rows:
-        n += 1
-        if len(row) < need:
-            if not any(c.strip() for c in row):
-                n -= 1  # a blank line is no row
+    while chunk := list(islice(rows, CHUNK_ROWS)):
+        short = [r for r in chunk if len(r) < need]
+        if short:
+            chunk = [r for r in chunk if len(r) >= need]
+            for r in short:
+                if any(c.strip() for c in r):  # a blank line is no row
+                    n += 1
+                    bad["position" if len(r) <= max(i_lat, i_lon) else "time"] += 1
+        n += len(chunk)
+        lats = _floats([r[i_lat] for r in chunk])
+        lons = _floats([r[i_lon] for r in chunk])
+        # NaN fails too; 91 / 181 are AIS's "not available".
+        valid = (lats >= -90) & (lats <= 90) & (lons >= -180) & (lons <= 180)
+        if unplaced := int((~valid).sum()):
+            bad["position"] += unplaced
+        near = valid if windows.all else valid & (lons >= west) & (lons <= east) & (lats >= south) & (lats <= north)
+        outside += int(valid.sum() - near.sum())
+        for k in np.flatnonzero(near):
+            row, lat, lon = chunk[k], float(lats[k]), float(lons[k])
+            if not windows.all:
+                spans = windows.boxes_at(lon, lat)
+                if not spans:
+                    outside += 1
+                    continue
+            try:
+                t = seconds(row[i_time])
+            except (ValueError, OverflowError):
+                bad["time"] += 1
                 continue
-            bad["position" if len(row) <= max(i_lat, i_lon) else "time"] += 1
-            continue
-        lat = _number(row[i_lat])
-        lon = _number(row[i_lon])
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):  # NaN fails too; 91 / 181 are "not available"
-            bad["position"] += 1
-            continue
-        if not windows.all:
-            if not (west <= lon <= east and south <= lat <= north):
+            if not windows.all and not windows.in_time(spans, t):
                 outside += 1
                 continue
-            spans = windows.boxes_at(lon, lat)
-            if not spans:
-                outside += 1
+            mmsi = row[i_mmsi].strip()
+            if mmsi.endswith(".0"):  # a spreadsheet's float
+                mmsi = mmsi[:-2]
+            if len(mmsi) != 9 or not mmsi.isdigit():
+                bad["mmsi"] += 1
                 continue
-        try:
-            t = seconds(row[i_time])
-        except (ValueError, OverflowError):
-            bad["time"] += 1
-            continue
-        if not windows.all and not windows.in_time(spans, t):
-            outside += 1
-            continue
-        mmsi = row[i_mmsi].strip()
-        if mmsi.endswith(".0"):  # a spreadsheet's float
-            mmsi = mmsi[:-2]
-        if len(mmsi) != 9 or not mmsi.isdigit():
-            bad["mmsi"] += 1
-            continue
-        sog = _number(row[i_sog], 102.3) if i_sog is not None else math.nan
-        cog = _number(row[i_cog], 360.0) if i_cog is not None else math.nan
-        into[mmsi].append((t, lat, lon, sog, cog))
-        kept += 1
-        name = row[i_name].strip() if i_name is not None else ""
-        length = _number(row[i_len]) if i_len is not None else math.nan
-        width = _number(row[i_wid]) if i_wid is not None else math.nan
-        if name or length > 0 or width > 0:
-            old = static.get(mmsi, ("", math.nan, math.nan))
-            static[mmsi] = (
-                name or old[0], length if length > 0 else old[1], width if width > 0 else old[2]
-            )
+            sog = _number(row[i_sog], 102.3) if i_sog is not None else math.nan
+            cog = _number(row[i_cog], 360.0) if i_cog is not None else math.nan
+            into[mmsi].append((t, lat, lon, sog, cog))
+            kept += 1
+            name = row[i_name].strip() if i_name is not None else ""
+            length = _number(row[i_len]) if i_len is not None else math.nan
+            width = _number(row[i_wid]) if i_wid is not None else math.nan
+            if name or length > 0 or width > 0:
+                old = static.get(mmsi, ("", math.nan, math.nan))
+                static[mmsi] = (name or old[0], length if length > 0 else old[1], width if width > 0 else old[2])
     return AisReadSummary(str(path), fmt, n, kept, outside, dict(bad))
 
 

@@ -406,3 +406,18 @@ def test_simulated_ais_scored_against_the_truth_in_a_demo(tmp_path: Path) -> Non
     res = CliRunner().invoke(main, ["eval", "-w", str(tmp_path / "demo"), "--no-record", "--ais", str(tmp_path / "demo" / "ais" / "simulated-ais.csv")])
     assert res.exit_code == 0, res.output
     assert f"AIS dark vessels: {d['truly_dark_found']} of {d['truly_dark_detected']} detections of dark vessels found dark" in res.output
+
+
+def test_report_has_an_ais_section_naming_each_image(world: tuple[Path, Path], tmp_path: Path) -> None:
+    root, ais = world
+    out = tmp_path / "r.html"
+    res = CliRunner().invoke(main, ["report", "-w", str(root), "--out", str(out), "--ais", str(ais)])
+    assert res.exit_code == 0, res.output
+    html = out.read_text()
+    section = html[html.index('id="ais"'):html.index('id="provenance"')]
+    assert "candidate only" in section and "ais.csv (generic, 9 rows" in section
+    assert "dunai:sim-dunai-2024-10-17-sar · archive/dunai/sim-dunai-2024-10-17-sar.tif" in section
+    assert "MMSI 273111111 NIKOLAY" in section and "MMSI 273222222 CARGO" in section
+    without = tmp_path / "plain.html"
+    assert CliRunner().invoke(main, ["report", "-w", str(root), "--out", str(without)]).exit_code == 0
+    assert 'id="ais"' not in without.read_text()

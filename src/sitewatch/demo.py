@@ -239,7 +239,7 @@ def run_demo(
     timings["ais"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    report = write_report(ws, site_ids, ws.root / "report.html")
+    report = write_report(ws, site_ids, ws.root / "report.html", ais_files=[ais["file"]])
     exports = _write_exports(ws, site_ids)
     timings["report"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0

@@ -421,3 +421,17 @@ def test_report_has_an_ais_section_naming_each_image(world: tuple[Path, Path], t
     without = tmp_path / "plain.html"
     assert CliRunner().invoke(main, ["report", "-w", str(root), "--out", str(without)]).exit_code == 0
     assert 'id="ais"' not in without.read_text()
+
+
+def test_stations_that_are_no_ship_are_not_kept(tmp_path: Path) -> None:
+    # A coast station (00…), an aid to navigation (99…) and a SAR aircraft (111…) report positions too.
+    f = _write(tmp_path / "a.csv", """
+mmsi,time,lat,lon
+002191000,2024-10-17T09:30:00Z,42.88,132.338
+992191234,2024-10-17T09:30:00Z,42.88,132.338
+111219001,2024-10-17T09:30:00Z,42.88,132.338
+219000001,2024-10-17T09:30:00Z,42.88,132.338
+""")
+    data = read_ais([f])
+    assert set(data.tracks) == {"219000001"}
+    assert (data.files[0].kept, data.files[0].not_ships, data.files[0].skipped) == (1, 3, 0)

@@ -137,6 +137,10 @@ class AisReadSummary:
     """Rows outside every window: not checked further."""
     bad: dict[str, int] = field(default_factory=dict)
     """Rows skipped, by reason (:data:`BAD_REASONS`)."""
+    not_ships: int = 0
+    """Rows of MMSIs that are no ship station (first digit not 2-7, ITU-R M.585: coast stations, aids to
+    navigation, SAR aircraft, SARTs, handhelds): read but not kept, as no vessel in an image answers them."""
+    """Rows skipped, by reason (:data:`BAD_REASONS`)."""
 
     @property
     def skipped(self) -> int:
@@ -267,7 +271,7 @@ def _read_rows(
     need = max(col.values()) + 1
     west, south, east, north = windows.outer
     bad: Counter[str] = Counter()
-    n = kept = outside = 0
+    n = kept = outside = not_ships = 0
     spans: list[tuple[list[float], list[float]]] = []
     while chunk := list(islice(rows, CHUNK_ROWS)):
         short = [r for r in chunk if len(r) < need]
@@ -307,6 +311,9 @@ def _read_rows(
             if len(mmsi) != 9 or not mmsi.isdigit():
                 bad["mmsi"] += 1
                 continue
+            if mmsi[0] not in "234567":
+                not_ships += 1
+                continue
             sog = _number(row[i_sog], 102.3) if i_sog is not None else math.nan
             cog = _number(row[i_cog], 360.0) if i_cog is not None else math.nan
             into[mmsi].append((t, lat, lon, sog, cog))
@@ -317,7 +324,7 @@ def _read_rows(
             if name or length > 0 or width > 0:
                 old = static.get(mmsi, ("", math.nan, math.nan))
                 static[mmsi] = (name or old[0], length if length > 0 else old[1], width if width > 0 else old[2])
-    return AisReadSummary(str(path), fmt, n, kept, outside, dict(bad))
+    return AisReadSummary(str(path), fmt, n, kept, outside, dict(bad), not_ships)
 
 
 def _track(mmsi: str, reports: list[tuple[float, float, float, float, float]], static: tuple[str, float, float]) -> AisTrack:

@@ -34,7 +34,7 @@ def _m(value: float | None) -> str:
     return "?" if value is None else f"{value:.0f} m"
 
 
-def print_ais(result: AisResult) -> None:
+def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
     """The result as lines for people: files read, each observation, a line per site."""
     if result.simulated:
         click.echo("Simulated imagery.")
@@ -43,6 +43,7 @@ def print_ais(result: AisResult) -> None:
         click.echo(
             f"read {f.path} ({f.format}): {f.rows} rows, {f.kept} near the sites at the images' times, "
             f"{f.outside} elsewhere, {f.skipped} skipped{f' ({bad})' if bad else ''}"
+            + (f", {f.not_ships} from stations that are no ship (coast, aids to navigation, aircraft)" if f.not_ships else "")
         )
     for o in result.observations:
         head = f"{o.acquired[:16].replace('T', ' ')} {o.sensor:<7} {o.observation_id}"
@@ -62,7 +63,11 @@ def print_ais(result: AisResult) -> None:
                        f"at {u.lon:.5f}, {u.lat:.5f}")  # fmt: skip
         for u, why in o.hidden:
             click.echo(f"  hidden  MMSI {u.mmsi} {u.name or '(no name)'}: {why} at {u.lon:.5f}, {u.lat:.5f}")
-    for site, c in result.site_counts().items():
+    counts = result.site_counts()
+    for site in site_ids:
+        if site not in counts:
+            click.echo(f"{site}: no observation to match (in the dates asked for)")
+    for site, c in counts.items():
         refused = f"; {c['date_only']} known only by date, not matched" if c["date_only"] else ""
         undetected = f"; {c['not_detected']} not detected yet" if c["not_detected"] else ""
         click.echo(
@@ -118,6 +123,6 @@ def command(
     if as_json:
         click.echo(json.dumps(ais_to_dict(result), indent=1))
     else:
-        print_ais(result)
+        print_ais(result, site_ids)
     if out is not None:
         click.echo(f"wrote {out}", err=as_json)

@@ -435,3 +435,29 @@ mmsi,time,lat,lon
     data = read_ais([f])
     assert set(data.tracks) == {"219000001"}
     assert (data.files[0].kept, data.files[0].not_ships, data.files[0].skipped) == (1, 3, 0)
+
+
+def test_view_states_read_data_and_cloud_from_the_image(tmp_path: Path) -> None:
+    import numpy as np
+    from affine import Affine
+
+    from sitewatch.analysis.ais import view_states
+    from sitewatch.testing import write_tiff
+
+    # 200 × 200 pixels of 10 m on GRID; SCL cloud (9) in the north-west quarter, no data in the south-east one.
+    bands = np.full((5, 200, 200), 0.05, np.float32)
+    bands[4] = 6  # water
+    bands[4, :100, :100] = 9
+    bands[:4, 100:, 100:] = np.nan
+    path = write_tiff(tmp_path / "o.tif", bands, crs=CRS, transform=Affine(*GRID.transform),
+                      descriptions=("blue", "green", "red", "nir", "SCL"))  # fmt: skip
+    scene = SceneRef("simulator", "sim", "o", "optical", T, 10.0)
+    obs = Observation("dunai/o", "dunai", scene, GRID, "o.tif", "0" * 64, 0.75, 0.25)
+    states = view_states(path, obs, {"nw": _wgs(-500, 500), "se": _wgs(500, -500), "ne": _wgs(500, 500), "far": _wgs(5000, 0)})
+    assert states == {"nw": "cloud", "se": "no data", "ne": "in view", "far": "no data"}
+    # Without an SCL band, the spectral test: a bright white cloud of 600 m.
+    bright = np.full((4, 200, 200), 0.05, np.float32)
+    bright[:, 20:80, 20:80] = 0.6
+    path = write_tiff(tmp_path / "p.tif", bright, crs=CRS, transform=Affine(*GRID.transform), descriptions=("blue", "green", "red", "nir"))
+    states = view_states(path, obs, {"cloud": _wgs(-500, 500), "clear": _wgs(500, -500)})
+    assert states == {"cloud": "cloud", "clear": "in view"}

@@ -68,7 +68,8 @@ PIPELINE_ORDER = [
     "init", "sites",                                  # a workspace and its places
     "search", "fetch", "ingest", "import",            # imagery in
     "observations", "show",                           # what came in
-    "detect", "timeline", "links", "eval", "report", "export", # evidence out (eval before report, which shows it)
+    "detect", "timeline", "links", "ais",             # evidence out: vessels over time, between sites, AIS against them
+    "eval", "report", "export",                       # (eval before report, which shows it)
     "simulate", "demo",                               # the simulator's
     "detect-image", "score",                          # one image, outside a workspace
 ]  # fmt: skip

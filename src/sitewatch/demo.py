@@ -48,6 +48,8 @@ class DemoResult:
     """The detections of every site as GeoJSON and KML (``exports/``), as ``sitewatch export`` writes them."""
     links: tuple[str, ...] = ()
     """One line per candidate link between the sites (``sitewatch links``), or why there is none."""
+    ais: dict[str, Any] = field(default_factory=dict)
+    """Simulated AIS matched with the detections (:func:`_run_ais`): the file, per-site counts, dark scores."""
 
 
 _DEMO_NOTE = "Berths and water: SIMULATED layout from the demo scenario."
@@ -144,6 +146,20 @@ def _write_exports(ws: Workspace, site_ids: Sequence[str]) -> tuple[Path, ...]:
     return paths
 
 
+def _run_ais(ws: Workspace, scen: Scenario, seed: int | None, site_ids: Sequence[str]) -> dict[str, Any]:
+    """The scenario's simulated AIS (``ais/simulated-ais.csv``) matched as ``sitewatch ais`` matches it,
+    and scored against the truth as ``sitewatch eval --ais`` scores it."""
+    from .analysis.ais import match_workspace
+    from .analysis.ais_eval import evaluate_dark
+    from .sources.sim_ais import write_simulated_ais
+
+    (ws.root / "ais").mkdir(exist_ok=True)
+    path, _ = write_simulated_ais(scen, ws.root / "ais" / "simulated-ais.csv", seed=seed)
+    with ws.store() as store:
+        result = match_workspace(store, ws.root, site_ids, [path])
+    return {"file": path, "sites": result.site_counts(), "dark": evaluate_dark(ws, result, [path]).to_dict()}
+
+
 def run_demo(
     out: Path,
     *,
@@ -227,7 +243,11 @@ def run_demo(
     timings["eval"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    report = write_report(ws, site_ids, ws.root / "report.html")
+    ais = _run_ais(ws, scen, seed, site_ids)
+    timings["ais"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    report = write_report(ws, site_ids, ws.root / "report.html", ais_files=[ais["file"]])
     exports = _write_exports(ws, site_ids)
     timings["report"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
@@ -243,4 +263,5 @@ def run_demo(
         presence=presence,
         scenario=scen.name,
         links=links,
+        ais=ais,
     )

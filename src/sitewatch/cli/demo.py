@@ -58,6 +58,7 @@ def command(out: Path, scenario: str, seed: int | None, workers: int | None, as_
             "evaluation": result.evaluation,
             "presence": result.presence,
             "links": list(result.links),
+            "ais": result.ais,
         }, indent=1, default=str))
         return
     click.echo(f"sitewatch demo — SIMULATED imagery ({result.scenario} scenario)")
@@ -66,6 +67,11 @@ def command(out: Path, scenario: str, seed: int | None, workers: int | None, as_
             click.echo(f"  {sid}: {p['presence_days']} presence day(s) {p['start'][:10]} → {p['end'][:10]}")
     for line in result.links:
         click.echo(f"  link: {line}")
+    for sid, c in result.ais.get("sites", {}).items():
+        click.echo(f"  {sid}: AIS: {c['matched']} matched, {c['dark']} dark, {c['unseen']} unseen (simulated AIS)")
+    if dark := result.ais.get("dark"):
+        click.echo(f"  AIS against the truth: {dark['truly_dark_found']} of {dark['truly_dark_detected']} detections of dark "
+                   f"vessels found dark; {dark['dark_broadcasting']} broadcasting vessel(s) called dark")  # fmt: skip
     click.echo(f"report:    {result.report.resolve()}")
     click.echo(f"database:  {result.database.resolve()}")
     click.echo(f"archive:   {result.archive.resolve()}/")

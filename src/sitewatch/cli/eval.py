@@ -38,11 +38,14 @@ def _line(label: str, s: Scores, kind: str = "vessel") -> str:
               show_default=True, metavar="METRES",
               help="Length errors are summarised for true ships longer than this (m).")
 @click.option("--no-record", is_flag=True, help="Do not record the figures in the workspace.")
+@click.option("--ais", "ais_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Also score AIS matching: simulated AIS (`simulate --ais`) against which vessels were dark.")
 @workspace_option
 @json_option
 @handle_errors
 def command(
-    site_ids: tuple[str, ...], kind: str, long_ship_m: float, no_record: bool, workspace: Path, as_json: bool
+    site_ids: tuple[str, ...], kind: str, long_ship_m: float, no_record: bool, ais_files: tuple[Path, ...],
+    workspace: Path, as_json: bool,
 ) -> None:
     """Compare detections with ground truth (simulated scenes): precision, recall, F1, length error.
 
@@ -70,10 +73,22 @@ def command(
             "nothing to evaluate: no observation has ground truth (eval needs simulated scenes, "
             "e.g. from `sitewatch simulate` or `sitewatch demo`)"
         )
+    dark = None
+    if ais_files:  # AIS matching against the scenario's dark vessels, beside the detection figures
+        from ..analysis.ais_eval import evaluate_ais_files
+
+        dark = evaluate_ais_files(ws, list(site_ids) or None, ais_files)[1]
     if as_json:
-        click.echo(json.dumps(ev.to_dict(), indent=1, default=str))
+        click.echo(json.dumps(ev.to_dict() | ({"ais": dark.to_dict()} if dark else {}), indent=1, default=str))
     else:
         _print(ev, kind)
+        if dark is not None:
+            click.echo(
+                f"AIS dark vessels: {dark.truly_dark_found} of {dark.truly_dark_detected} detections of dark vessels "
+                f"found dark; of {dark.dark} called dark {dark.dark_right} right, {dark.dark_broadcasting} broadcasting, "
+                f"{dark.dark_false_alarms} false alarms (P {_ratio(dark.precision)} R {_ratio(dark.recall)}); "
+                f"MMSI right in {dark.matched_right} of {dark.matched} matches"
+            )
     if refused:
         # As ingest and detect: some inputs (truth files missing or unreadable) refused, the others done.
         raise SystemExit(3)

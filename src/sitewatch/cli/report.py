@@ -21,12 +21,15 @@ from .options import (
 @click.argument("site_ids", nargs=-1)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"),
               show_default=True, callback=existing_folder, help="HTML file to write (its folder must exist).")
+@click.option("--ais", "ais_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Add an AIS section: these AIS CSV files matched with the detections, as `sitewatch ais` does.")
 @timeline_options(dates=False)
 @workspace_option
 @handle_errors
 def command(
     site_ids: tuple[str, ...],
     out_path: Path,
+    ais_files: tuple[Path, ...],
     gap_days: int,
     min_valid: float,
     max_cloud: float,
@@ -45,7 +48,7 @@ def command(
 
     ws = open_workspace(workspace)
     params = timeline_params(gap_days=gap_days, min_valid=min_valid, max_cloud=max_cloud, max_berth_hidden=max_berth_hidden, utc_offset=utc_offset)
-    path = write_report(ws, list(site_ids) or None, out_path, params)
+    path = write_report(ws, list(site_ids) or None, out_path, params, ais_files)
     size = path.stat().st_size
     # "(0.0 MB)" read as an empty file: a report of a workspace without observations is a few kB.
     click.echo(f"wrote {path} ({size / 1e6:.1f} MB)" if size >= 100_000 else f"wrote {path} ({size / 1e3:.0f} kB)")

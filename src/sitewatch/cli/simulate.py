@@ -11,7 +11,14 @@ import click
 
 from ..sources.scenario import plan_scenes, unseen_visits
 from ..sources.simulate import load_scenario, simulate
-from .options import OnceCommand, handle_errors, is_quiet, json_option, progress_bar
+from .options import (
+    OnceCommand,
+    existing_folder,
+    handle_errors,
+    is_quiet,
+    json_option,
+    progress_bar,
+)
 
 
 @click.command("simulate", cls=OnceCommand, short_help="Render a scenario's imagery as simulated GeoTIFFs.")
@@ -30,9 +37,11 @@ from .options import OnceCommand, handle_errors, is_quiet, json_option, progress
     help="Delete the simulated scenes of another scenario found in --out first (without it they are refused). "
     "Files simulate did not write are never touched.",
 )
+@click.option("--ais", "ais_path", type=click.Path(dir_okay=False, path_type=Path), callback=existing_folder,
+              help="Also write the scenario's simulated AIS reports (CSV, mmsi,time,lat,lon…) into a file.")
 @json_option
 @handle_errors
-def command(scenario: str, out: Path, seed: int | None, replace: bool, as_json: bool) -> None:
+def command(scenario: str, out: Path, seed: int | None, replace: bool, ais_path: Path | None, as_json: bool) -> None:
     """Simulate the imagery of SCENARIO (a .yaml/.toml file, or a packaged name such as `seed-story`).
 
     A folder holding another scenario's simulated scenes is refused unless
@@ -45,6 +54,11 @@ def command(scenario: str, out: Path, seed: int | None, replace: bool, as_json: 
     t0 = time.perf_counter()
     with progress_bar("simulate", is_quiet() or as_json) as progress:
         paths = simulate(scen, out, seed=seed, replace=replace, progress=lambda done, total: progress(done, total, ""))
+    ais_reports = None
+    if ais_path is not None:
+        from ..sources.sim_ais import write_simulated_ais
+
+        ais_reports = write_simulated_ais(scen, ais_path, seed=seed)[1]
     elapsed = time.perf_counter() - t0
     planned = plan_scenes(scen)
     counts = Counter((p.site, p.series.name) for p in planned)
@@ -60,6 +74,7 @@ def command(scenario: str, out: Path, seed: int | None, replace: bool, as_json: 
                     "scenes": len(paths),
                     "per_series": {f"{site}/{name}": n for (site, name), n in sorted(counts.items())},
                     "seconds": round(elapsed, 2),
+                    **({"ais": str(ais_path), "ais_reports": ais_reports} if ais_path is not None else {}),
                 },
                 indent=1,
             )
@@ -69,3 +84,5 @@ def command(scenario: str, out: Path, seed: int | None, replace: bool, as_json: 
         click.echo(f"simulated {len(paths)} scene(s) of scenario {scen.name!r} into {out} in {elapsed:.1f} s (SIMULATED imagery)")
         for (site, name), n in sorted(counts.items()):
             click.echo(f"  {site:<12} {name:<10} {n:>4}")
+        if ais_path is not None:
+            click.echo(f"wrote {ais_reports} simulated AIS report(s) to {ais_path} (SIMULATED AIS)")

@@ -424,8 +424,9 @@ def _environment() -> jinja2.Environment:
 
 
 def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
-                  params: TimelineParams | None = None) -> str:
-    """The report of ``site_ids`` (default: every site with observations) as one HTML string."""
+                  params: TimelineParams | None = None, ais_files: Sequence[str | Path] = ()) -> str:
+    """The report of ``site_ids`` (default: every site with observations) as one HTML string;
+    with ``ais_files``, an AIS section (:mod:`sitewatch.report.ais_section`)."""
     params = params or TimelineParams()
     with ws.store() as store:
         # A site named twice is shown once: two sections would share their HTML anchors and chips.
@@ -442,6 +443,11 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         from ..analysis.links import load_links
 
         links = load_links(store, [s.id for s in sites]) if len(sites) > 1 else None
+        ais = None
+        if ais_files:
+            from .ais_section import ais_section
+
+            ais = ais_section(store, ws.root, [s.id for s in sites], ais_files)
         runs = [
             # With what each run did: an import that refused every file is not read as one that brought them in.
             {k: r[k] for k in ("stage", "site_id", "finished", "version")}
@@ -455,6 +461,7 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         sections=sections,
         evaluation=evaluation,
         links=links,
+        ais=ais,
         runs=runs,
         simulated=simulated,
         params=params,
@@ -468,6 +475,6 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
 
 
 def write_report(ws: Workspace, site_ids: Sequence[str] | None, out_path: Path,
-                 params: TimelineParams | None = None) -> Path:
+                 params: TimelineParams | None = None, ais_files: Sequence[str | Path] = ()) -> Path:
     """Write the report to ``out_path`` whole or not at all; returns the path."""
-    return write_text_atomic(Path(out_path), render_report(ws, site_ids, params))
+    return write_text_atomic(Path(out_path), render_report(ws, site_ids, params, ais_files))

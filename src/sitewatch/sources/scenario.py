@@ -184,6 +184,10 @@ class Vessel:
     name: str = ""
     tone: float = 1.0
     """Relative brightness (SAR and optical deck), 1 = typical steel ship."""
+    ais: bool = True
+    """Whether the vessel broadcasts AIS (``sitewatch simulate --ais``); false: a dark vessel. The imagery ignores it."""
+    mmsi: str = ""
+    """Its MMSI in simulated AIS (9 digits); empty: one made from its id (:func:`sitewatch.sources.sim_ais.vessel_mmsi`)."""
 
 
 @dataclass(frozen=True)
@@ -382,7 +386,7 @@ _SERIES_KEYS = (
     "name", "site", "sensor", "platform", "collection", "resolution_m", "start", "end", "revisit_days", "dates",
     "time_utc", "cloud_probability", "scl", "enl",
 )
-_VESSEL_KEYS = ("id", "name", "class", "length_m", "width_m", "tone", "visits")
+_VESSEL_KEYS = ("id", "name", "class", "length_m", "width_m", "tone", "visits", "ais", "mmsi")
 _VISIT_KEYS = ("site", "start", "end", "state", "berth", "at_m", "position", "heading_deg")
 _EQUIPMENT_KEYS: tuple[str, ...] = ("id", "kind", "site", "berth", "at_m", "length_m", "width_m", "inset_m")
 _CLOUD_KEYS = ("site", "date", "cover", "centre")
@@ -617,6 +621,10 @@ def _read_vessel(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[st
     width_m = r.number(m, "width_m", where, positive=True)
     if width_m > length_m:
         raise r.fail(f"{where}.width_m", f"{width_m:g} is more than length_m {length_m:g} (width is the beam)")
+    ais = r.get(m, "ais", where, True, bool)
+    mmsi = str(r.get(m, "mmsi", where, "", (str, int)))
+    if mmsi and not (len(mmsi) == 9 and mmsi.isdigit()):
+        raise r.fail(f"{where}.mmsi", f"{mmsi!r} is not an MMSI (9 digits)")
     return Vessel(
         id=str(r.get(m, "id", where, kind=str)),
         vessel_class=str(r.get(m, "class", where, kind=str)),
@@ -625,6 +633,8 @@ def _read_vessel(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[st
         visits=tuple(visits),
         name=str(m.get("name") or ""),
         tone=r.number(m, "tone", where, 1.0, positive=True),
+        ais=bool(ais),
+        mmsi=mmsi,
     )
 
 

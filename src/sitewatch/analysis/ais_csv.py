@@ -1,0 +1,354 @@
+"""Reading AIS position reports from CSV files as users get them.
+
+Three column sets are told apart by the header (names compared without case, spaces or a
+leading ``#``):
+
+- **marinecadastre**: NOAA / BOEM MarineCadastre.gov daily AIS files (``AIS_2023_01_01.csv``):
+  ``MMSI, BaseDateTime, LAT, LON, SOG, COG, Heading, VesselName, IMO, CallSign, VesselType,
+  Status, Length, Width, Draft, Cargo, TransceiverClass``. ``BaseDateTime`` is ISO 8601 without a
+  zone (``2023-01-01T00:00:06``), UTC; ``Length`` and ``Width`` in metres.
+- **dma**: the Danish Maritime Authority's daily AIS CSV (``aisdk-2024-10-17.csv``):
+  ``# Timestamp`` (``17/10/2024 00:00:00``, day first, UTC), ``Type of mobile, MMSI, Latitude,
+  Longitude, Navigational status, ROT, SOG, COG, Heading, IMO, Callsign, Name, Ship type,
+  Cargo type, Width, Length, Type of position fixing device, Draught, Destination, ETA,
+  Data source type, A, B, C, D``; ``Width`` and ``Length`` in metres.
+- **generic**: ``mmsi, time, lat, lon`` (``time`` ISO 8601, UTC, ``Z`` or an offset; no zone is
+  UTC), optionally ``sog`` (knots), ``cog`` (degrees), ``length`` and ``width`` (metres), ``name``.
+  ``sitewatch simulate --ais`` writes this form.
+
+Sources of the column sets, written from memory of the providers' pages (MarineCadastre's
+"AIS Data Dictionary" and the files at coast.noaa.gov/htdata/CMSP/AISDataHandler; the DMA's
+"AIS data" page and the files at web.ais.dk/aisdata) and of files downloaded from them; the
+names are checked here only against those memories, not against a current download.
+
+A row is skipped and counted (:class:`AisReadSummary`) when its MMSI is not 9 digits, its time
+cannot be read, or its latitude or longitude is not a number in range - including 91 and 181,
+AIS's "not available". SOG 102.3, COG 360 and heading 511 (AIS's "not available") are read as
+unknown, as are empty cells. A row outside every window asked for (:class:`AisWindow`: a box
+and a time span) is counted as outside and not checked further (its MMSI and time are not read),
+which is what lets a MarineCadastre day of millions of rows be read in seconds and in little
+memory: :mod:`csv` reads :data:`CHUNK_ROWS` rows at a time, numpy parses and tests their positions
+together, and only the rows kept are parsed further and stored, per MMSI, as numpy arrays.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from bisect import bisect_right
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import InputError
+
+__all__ = [
+    "AisFormat",
+    "AIS_FORMATS",
+    "AisWindow",
+    "AisTrack",
+    "AisReadSummary",
+    "AisData",
+    "detect_format",
+    "read_ais",
+]
+
+AisFormat = Literal["marinecadastre", "dma", "generic"]
+
+AIS_FORMATS: dict[str, dict[str, str]] = {
+    # field -> column (normalised: lower case, no spaces, no '#'); the first four are required.
+    "marinecadastre": {
+        "mmsi": "mmsi", "time": "basedatetime", "lat": "lat", "lon": "lon", "sog": "sog", "cog": "cog",
+        "name": "vesselname", "length": "length", "width": "width",
+    },
+    "dma": {
+        "mmsi": "mmsi", "time": "timestamp", "lat": "latitude", "lon": "longitude", "sog": "sog", "cog": "cog",
+        "name": "name", "length": "length", "width": "width",
+    },
+    "generic": {
+        "mmsi": "mmsi", "time": "time", "lat": "lat", "lon": "lon", "sog": "sog", "cog": "cog",
+        "name": "name", "length": "length", "width": "width",
+    },
+}  # fmt: skip
+"""Each form's columns by the field they give (names normalised as :func:`_norm` does)."""
+
+_REQUIRED = ("mmsi", "time", "lat", "lon")
+
+BAD_REASONS = ("mmsi", "time", "position")
+"""Why a row is skipped: its MMSI is not 9 digits, its time unreadable, its position out of range or unknown."""
+
+
+def _norm(name: str) -> str:
+    return name.strip().lstrip("\ufeff").lstrip("#").replace(" ", "").replace("_", "").lower()
+
+
+@dataclass(frozen=True)
+class AisWindow:
+    """Rows to keep: inside a box (degrees) during a time span (UTC, both ends included)."""
+
+    west: float
+    south: float
+    east: float
+    north: float
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise InputError("AisWindow times must carry a timezone (UTC)")
+        if not (self.west <= self.east and self.south <= self.north and self.start <= self.end):
+            raise InputError(f"AisWindow is empty: {self}")
+
+
+@dataclass(frozen=True)
+class AisTrack:
+    """One MMSI's kept reports, in time order, with what the vessel said about itself."""
+
+    mmsi: str
+    times: NDArray[np.float64]
+    """Seconds since 1970-01-01 UTC, increasing (a report repeated at one time is kept once)."""
+    lats: NDArray[np.float64]
+    lons: NDArray[np.float64]
+    sogs: NDArray[np.float64]
+    """Speed over ground, knots; NaN where unknown."""
+    cogs: NDArray[np.float64]
+    """Course over ground, degrees clockwise from north; NaN where unknown."""
+    name: str = ""
+    length_m: float | None = None
+    width_m: float | None = None
+
+
+@dataclass(frozen=True)
+class AisReadSummary:
+    """What reading one file did."""
+
+    path: str
+    format: str
+    rows: int
+    kept: int
+    outside: int
+    """Rows outside every window: not checked further."""
+    bad: dict[str, int] = field(default_factory=dict)
+    """Rows skipped, by reason (:data:`BAD_REASONS`)."""
+    not_ships: int = 0
+    """Rows of MMSIs that are no ship station (first digit not 2-7, ITU-R M.585: coast stations, aids to
+    navigation, SAR aircraft, SARTs, handhelds): read but not kept, as no vessel in an image answers them."""
+    """Rows skipped, by reason (:data:`BAD_REASONS`)."""
+
+    @property
+    def skipped(self) -> int:
+        return sum(self.bad.values())
+
+
+@dataclass(frozen=True)
+class AisData:
+    """The kept reports of one or more files, by MMSI."""
+
+    tracks: dict[str, AisTrack]
+    files: tuple[AisReadSummary, ...]
+
+
+def detect_format(header: Sequence[str], path: str | Path = "AIS file") -> tuple[AisFormat, dict[str, int]]:
+    """The form whose required columns the header holds, and each field's column index.
+
+    An :class:`~sitewatch.errors.InputError` names the file and, for each form, the columns missing.
+    """
+    cols = {_norm(h): i for i, h in reversed(list(enumerate(header)))}
+    for name, fields in AIS_FORMATS.items():
+        if all(fields[f] in cols for f in _REQUIRED):
+            return name, {f: cols[c] for f, c in fields.items() if c in cols}  # type: ignore[return-value]
+    missing = "; ".join(
+        f"{name} lacks {', '.join(repr(c) for f, c in fields.items() if f in _REQUIRED and c not in cols)}"
+        for name, fields in AIS_FORMATS.items()
+    )
+    raise InputError(
+        f"{path}: not an AIS CSV sitewatch reads (header {', '.join(h.strip() for h in header[:8])}"
+        f"{', …' if len(header) > 8 else ''}): {missing}. Give MarineCadastre or Danish Maritime Authority "
+        "files as downloaded, or columns mmsi, time, lat, lon"
+    )
+
+
+def _number(text: str, unknown: float | None = None) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        return math.nan
+    if not math.isfinite(value) or (unknown is not None and value >= unknown):
+        return math.nan
+    return value
+
+
+def _iso_seconds(text: str) -> float:
+    # fromisoformat reads '2024-10-17T09:30:00', '…Z' and offsets (Python 3.11+); no zone is UTC.
+    t = datetime.fromisoformat(text.strip())
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
+
+
+def _dma_seconds(text: str) -> float:
+    # '17/10/2024 09:30:00', day first; strptime is several times slower than slicing.
+    s = text.strip()
+    if len(s) != 19 or s[2] != "/" or s[5] != "/" or s[10] != " ":
+        raise ValueError(text)
+    return datetime(int(s[6:10]), int(s[3:5]), int(s[0:2]), int(s[11:13]), int(s[14:16]), int(s[17:19]), tzinfo=UTC).timestamp()
+
+
+class _Windows:
+    """The windows as merged time spans per box, for a quick test of each row."""
+
+    def __init__(self, windows: Sequence[AisWindow] | None) -> None:
+        self.all = windows is None
+        boxes: dict[tuple[float, float, float, float], list[tuple[float, float]]] = defaultdict(list)
+        for w in windows or ():
+            boxes[(w.west, w.south, w.east, w.north)].append((w.start.timestamp(), w.end.timestamp()))
+        self.boxes = []
+        for box, spans in boxes.items():
+            merged: list[list[float]] = []
+            for a, b in sorted(spans):
+                if merged and a <= merged[-1][1]:
+                    merged[-1][1] = max(merged[-1][1], b)
+                else:
+                    merged.append([a, b])
+            self.boxes.append((box, [m[0] for m in merged], [m[1] for m in merged]))
+        lons = [b[0][0] for b in self.boxes] + [b[0][2] for b in self.boxes]
+        lats = [b[0][1] for b in self.boxes] + [b[0][3] for b in self.boxes]
+        self.outer = (min(lons), min(lats), max(lons), max(lats)) if self.boxes else (0.0, 0.0, -1.0, -1.0)
+
+    def boxes_at(self, lon: float, lat: float) -> list[tuple[list[float], list[float]]]:
+        return [(starts, ends) for (w, s, e, n), starts, ends in self.boxes if w <= lon <= e and s <= lat <= n]
+
+    @staticmethod
+    def in_time(spans: list[tuple[list[float], list[float]]], t: float) -> bool:
+        for starts, ends in spans:
+            i = bisect_right(starts, t) - 1
+            if i >= 0 and t <= ends[i]:
+                return True
+        return False
+
+
+CHUNK_ROWS = 8192
+"""Rows read at a time: their positions are parsed and tested by numpy, the few kept row by row."""
+
+
+def _floats(texts: list[str]) -> NDArray[np.float64]:
+    """The texts as numbers, NaN where one is not a number (a clean column in one pass of ``float``)."""
+    try:
+        return np.fromiter(map(float, texts), np.float64, len(texts))
+    except ValueError:  # an empty cell or a word: that chunk one by one
+        return np.fromiter((_number(t) for t in texts), np.float64, len(texts))
+
+
+def _read_one(
+    path: Path, windows: _Windows, into: dict[str, list[tuple[float, float, float, float, float]]],
+    static: dict[str, tuple[str, float, float]],
+) -> AisReadSummary:
+    try:
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+            return _read_rows(path, csv.reader(f), windows, into, static)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the AIS file ({exc.strerror or exc})") from exc
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a readable CSV ({exc})") from exc
+
+
+def _read_rows(
+    path: Path, rows: Iterator[list[str]], windows: _Windows,
+    into: dict[str, list[tuple[float, float, float, float, float]]], static: dict[str, tuple[str, float, float]],
+) -> AisReadSummary:
+    header = next(rows, None)
+    if header is None:
+        raise InputError(f"{path}: is empty; an AIS CSV starts with a header row (mmsi, time, lat, lon…)")
+    fmt, col = detect_format(header, path)
+    i_mmsi, i_time, i_lat, i_lon = (col[f] for f in _REQUIRED)
+    i_sog, i_cog, i_name, i_len, i_wid = (col.get(f) for f in ("sog", "cog", "name", "length", "width"))
+    seconds = _dma_seconds if fmt == "dma" else _iso_seconds
+    need = max(col.values()) + 1
+    west, south, east, north = windows.outer
+    bad: Counter[str] = Counter()
+    n = kept = outside = not_ships = 0
+    spans: list[tuple[list[float], list[float]]] = []
+    while chunk := list(islice(rows, CHUNK_ROWS)):
+        short = [r for r in chunk if len(r) < need]
+        if short:
+            chunk = [r for r in chunk if len(r) >= need]
+            for r in short:
+                if any(c.strip() for c in r):  # a blank line is no row
+                    n += 1
+                    bad["position" if len(r) <= max(i_lat, i_lon) else "time"] += 1
+        n += len(chunk)
+        lats = _floats([r[i_lat] for r in chunk])
+        lons = _floats([r[i_lon] for r in chunk])
+        # NaN fails too; 91 / 181 are AIS's "not available".
+        valid = (lats >= -90) & (lats <= 90) & (lons >= -180) & (lons <= 180)
+        if unplaced := int((~valid).sum()):
+            bad["position"] += unplaced
+        near = valid if windows.all else valid & (lons >= west) & (lons <= east) & (lats >= south) & (lats <= north)
+        outside += int(valid.sum() - near.sum())
+        for k in np.flatnonzero(near):
+            row, lat, lon = chunk[k], float(lats[k]), float(lons[k])
+            if not windows.all:
+                spans = windows.boxes_at(lon, lat)
+                if not spans:
+                    outside += 1
+                    continue
+            try:
+                t = seconds(row[i_time])
+            except (ValueError, OverflowError):
+                bad["time"] += 1
+                continue
+            if not windows.all and not windows.in_time(spans, t):
+                outside += 1
+                continue
+            mmsi = row[i_mmsi].strip()
+            if mmsi.endswith(".0"):  # a spreadsheet's float
+                mmsi = mmsi[:-2]
+            if len(mmsi) != 9 or not mmsi.isdigit():
+                bad["mmsi"] += 1
+                continue
+            if mmsi[0] not in "234567":
+                not_ships += 1
+                continue
+            sog = _number(row[i_sog], 102.3) if i_sog is not None else math.nan
+            cog = _number(row[i_cog], 360.0) if i_cog is not None else math.nan
+            into[mmsi].append((t, lat, lon, sog, cog))
+            kept += 1
+            name = row[i_name].strip() if i_name is not None else ""
+            length = _number(row[i_len]) if i_len is not None else math.nan
+            width = _number(row[i_wid]) if i_wid is not None else math.nan
+            if name or length > 0 or width > 0:
+                old = static.get(mmsi, ("", math.nan, math.nan))
+                static[mmsi] = (name or old[0], length if length > 0 else old[1], width if width > 0 else old[2])
+    return AisReadSummary(str(path), fmt, n, kept, outside, dict(bad), not_ships)
+
+
+def _track(mmsi: str, reports: list[tuple[float, float, float, float, float]], static: tuple[str, float, float]) -> AisTrack:
+    a = np.asarray(reports, dtype=np.float64)
+    a = a[np.argsort(a[:, 0], kind="stable")]
+    keep = np.concatenate([[True], np.diff(a[:, 0]) > 0])  # one report per time (files may overlap)
+    a = a[keep]
+    name, length, width = static
+    return AisTrack(
+        mmsi, a[:, 0].copy(), a[:, 1].copy(), a[:, 2].copy(), a[:, 3].copy(), a[:, 4].copy(), name,
+        None if math.isnan(length) else length, None if math.isnan(width) else width,
+    )
+
+
+def read_ais(paths: Iterable[str | Path], windows: Sequence[AisWindow] | None = None) -> AisData:
+    """Read AIS CSV files (:data:`AIS_FORMATS`, told apart by their header), keeping the reports
+    inside ``windows`` (all of them when None).
+
+    A file that is none of the forms, or cannot be read, is an
+    :class:`~sitewatch.errors.InputError` naming it; bad rows in a file are counted and skipped.
+    """
+    wins = _Windows(windows)
+    reports: dict[str, list[tuple[float, float, float, float, float]]] = defaultdict(list)
+    static: dict[str, tuple[str, float, float]] = {}
+    summaries = [_read_one(Path(p), wins, reports, static) for p in paths]
+    tracks = {m: _track(m, r, static.get(m, ("", math.nan, math.nan))) for m, r in sorted(reports.items())}
+    return AisData(tracks, tuple(summaries))

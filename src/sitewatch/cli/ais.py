@@ -1,0 +1,128 @@
+"""``sitewatch ais SITE... --ais FILE``: AIS positions against the detections; dark and unseen vessels."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import click
+
+from ..analysis.ais import (
+    DARK_CAVEAT,
+    AisParams,
+    AisResult,
+    ais_to_dict,
+    ais_to_geojson,
+    match_workspace,
+)
+from ..files import write_text_atomic
+from ..workspace import open_workspace
+from .options import (
+    DateOrTime,
+    FiniteFloatRange,
+    OnceCommand,
+    check_date_order,
+    existing_folder,
+    handle_errors,
+    json_option,
+    workspace_option,
+)
+
+
+def _m(value: float | None) -> str:
+    return "?" if value is None else f"{value:.0f} m"
+
+
+def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
+    """The result as lines for people: files read, each observation, a line per site."""
+    if result.simulated:
+        click.echo("Simulated imagery.")
+    for f in result.files:
+        bad = ", ".join(f"{why} {n}" for why, n in sorted(f.bad.items()))
+        click.echo(
+            f"read {f.path} ({f.format}): {f.rows} rows, {f.kept} near the sites at the images' times, "
+            f"{f.outside} elsewhere, {f.skipped} skipped{f' ({bad})' if bad else ''}"
+            + (f", {f.not_ships} from stations that are no ship (coast, aids to navigation, aircraft)" if f.not_ships else "")
+        )
+    for o in result.observations:
+        head = f"{o.acquired[:16].replace('T', ' ')} {o.sensor:<7} {o.observation_id}"
+        if o.status != "matched":
+            click.echo(f"{head}: not matched: {o.note}")
+            continue
+        click.echo(f"{head}: {len(o.matched)} matched, {len(o.dark)} dark, {len(o.unseen)} unseen"
+                   + (f", {len(o.hidden)} hidden" if o.hidden else ""))  # fmt: skip
+        for m in o.matched:
+            click.echo(f"  matched {m.detection_id} = MMSI {m.mmsi} {m.name or '(no name)'}: {m.distance_m:.0f} m apart "
+                       f"({m.method}), AIS length {_m(m.ais_length_m)}, measured {'≥ ' if m.truncated else ''}{_m(m.length_m)}")  # fmt: skip
+        for d in o.dark:
+            near = f"; nearest AIS {d.nearest_mmsi} {_m(d.nearest_m)} away" if d.nearest_mmsi else "; no AIS position near"
+            click.echo(f"  dark    {d.detection_id}: {_m(d.length_m)} at {d.lon:.5f}, {d.lat:.5f}{near}")
+        for u in o.unseen:
+            click.echo(f"  unseen  MMSI {u.mmsi} {u.name or '(no name)'} ({u.method}, AIS length {_m(u.length_m)}) "
+                       f"at {u.lon:.5f}, {u.lat:.5f}")  # fmt: skip
+        for u, why in o.hidden:
+            click.echo(f"  hidden  MMSI {u.mmsi} {u.name or '(no name)'}: {why} at {u.lon:.5f}, {u.lat:.5f}")
+    counts = result.site_counts()
+    for site in site_ids:
+        if site not in counts:
+            click.echo(f"{site}: no observation to match (in the dates asked for)")
+    for site, c in counts.items():
+        refused = f"; {c['date_only']} known only by date, not matched" if c["date_only"] else ""
+        undetected = f"; {c['not_detected']} not detected yet" if c["not_detected"] else ""
+        click.echo(
+            f"{site}: AIS: {c['matched']} matched, {c['dark']} dark, {c['unseen']} unseen "
+            f"over {c['observations']} observation(s){refused}{undetected}"
+        )
+    click.echo(f"note: {DARK_CAVEAT}")
+
+
+@click.command("ais", cls=OnceCommand, short_help="Match AIS positions with detections: dark and unseen vessels.")
+@click.argument("site_ids", nargs=-1, required=True)
+@click.option("--ais", "ais_files", multiple=True, required=True,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="AIS CSV file (MarineCadastre, Danish Maritime Authority or mmsi,time,lat,lon); repeat for more.")
+@click.option("--from", "start", type=DateOrTime("date"), metavar="DATE", help="First UTC date of images kept.")
+@click.option("--to", "end", type=DateOrTime("date"), metavar="DATE", help="Last UTC date of images kept.")
+@click.option("--max-gap-min", type=FiniteFloatRange(min=0), default=AisParams().max_gap_s / 60, show_default=True,
+              metavar="MIN", help="Interpolate between two AIS reports only when they are at most this many minutes apart.")
+@click.option("--max-distance", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="METRES",
+              help="Fixed distance gate between an AIS position and a detection (default: per pair, from the "
+                   "pixel size, AIS error, the AIS length and speed).")  # fmt: skip
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), callback=existing_folder,
+              help="Write matched, dark and unseen as GeoJSON points into a file.")
+@json_option
+@workspace_option
+@handle_errors
+def command(
+    site_ids: tuple[str, ...],
+    ais_files: tuple[Path, ...],
+    start: date | None,
+    end: date | None,
+    max_gap_min: float,
+    max_distance: float | None,
+    out: Path | None,
+    as_json: bool,
+    workspace: Path,
+) -> None:
+    """Match the AIS positions at each image's time with the vessels detected at SITE_IDS.
+
+    A detection with no AIS position near it is a candidate dark vessel; an AIS
+    position inside the site, where the image has data and no cloud, with no
+    detection is unseen. Images known only by their date are not matched.
+    Nothing is stored: the matching is computed on each run.
+    """
+    check_date_order(start, end)
+    params = AisParams(max_gap_s=max_gap_min * 60, max_distance_m=max_distance)
+    ws = open_workspace(workspace)
+    with ws.store() as store:
+        result = match_workspace(store, ws.root, site_ids, ais_files, params, start=start, end=end)
+        if out is not None:
+            dets = {d.id: d for sid in dict.fromkeys(site_ids) for d in store.detections(site_id=sid)}
+            write_text_atomic(out, json.dumps(ais_to_geojson(result, dets), indent=1), make_folder=False)
+    if as_json:
+        click.echo(json.dumps(ais_to_dict(result), indent=1))
+    else:
+        print_ais(result, site_ids)
+    if out is not None:
+        click.echo(f"wrote {out}", err=as_json)

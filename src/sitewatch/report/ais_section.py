@@ -1,0 +1,53 @@
+"""The report's AIS section: what ``sitewatch ais`` finds, as rows the template shows.
+
+Only when the report is asked for with AIS files (``sitewatch report --ais FILE``, the demo's
+simulated AIS): matching is computed on request, never stored, so the report computes it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..analysis.ais import DARK_CAVEAT, AisParams, match_workspace
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+__all__ = ["ais_section"]
+
+
+def _m(value: float | None) -> str:
+    return "?" if value is None else f"{value:.0f} m"
+
+
+def ais_section(
+    store: Store, root: Path, site_ids: Sequence[str], ais_files: Sequence[str | Path], params: AisParams | None = None
+) -> dict[str, Any]:
+    """The template's ``ais``: files read, per-site counts, and a row per observation with anything
+    to say (a match, a dark detection, an unseen or hidden AIS position, or why it was not matched),
+    each naming its observation and the image it rests on."""
+    result = match_workspace(store, root, site_ids, ais_files, params)
+    rows = []
+    for o in result.observations:
+        if o.status == "matched" and not (o.matched or o.dark or o.unseen or o.hidden):
+            continue
+        rows.append({
+            "site_id": o.site_id, "acquired": o.acquired.replace("T", " ").replace("Z", " UTC"), "sensor": o.sensor,
+            "observation_id": o.observation_id, "image": o.image, "note": o.note,
+            "matched": [f"{m.detection_id} = MMSI {m.mmsi} {m.name or '(no name)'}, {m.distance_m:.0f} m apart; "
+                        f"AIS {_m(m.ais_length_m)}, measured {'≥ ' if m.truncated else ''}{_m(m.length_m)}" for m in o.matched],
+            "dark": [f"{d.detection_id} ({_m(d.length_m)})" for d in o.dark],
+            "unseen": [f"MMSI {u.mmsi} {u.name or '(no name)'}" for u in o.unseen],
+            "hidden": [f"MMSI {u.mmsi} ({why})" for u, why in o.hidden],
+        })  # fmt: skip
+    return {
+        "files": [{"name": Path(f.path).name, "format": f.format, "rows": f.rows, "kept": f.kept, "skipped": f.skipped}
+                  for f in result.files],  # fmt: skip
+        "sites": result.site_counts(),
+        "rows": rows,
+        "caveat": DARK_CAVEAT,
+        "params": result.params,
+        "simulated": result.simulated,
+    }

@@ -1,0 +1,463 @@
+"""AIS: reading the three CSV forms, positions at an image's time, assignment, dark and unseen,
+the ``sitewatch ais`` command, and simulated AIS against the scenario's truth."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from shapely.geometry import Point, box
+
+from _report_world import CRS, CX, CY, build
+from sitewatch.analysis.ais import (
+    AisParams,
+    AisPosition,
+    match_observation,
+    position_at,
+    positions_at,
+)
+from sitewatch.analysis.ais_csv import AisTrack, AisWindow, read_ais
+from sitewatch.cli import main
+from sitewatch.errors import InputError
+from sitewatch.geo import reproject_geometry
+from sitewatch.model import DATE_ONLY_NOTE, Detection, Grid, Observation, SceneRef, Site
+
+T = datetime(2024, 10, 17, 9, 30, tzinfo=UTC)
+LON, LAT = 132.338, 42.880
+M_LAT = 111_195.0  # metres per degree of latitude on the 6371 km sphere
+M_LON = M_LAT * math.cos(math.radians(LAT))
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text.lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def _at(east_m: float, north_m: float) -> tuple[float, float]:
+    return LON + east_m / M_LON, LAT + north_m / M_LAT
+
+
+# ---------------------------------------------------------------- reading
+
+
+def test_reads_marinecadastre_rows(tmp_path: Path) -> None:
+    f = _write(tmp_path / "AIS_2024_10_17.csv", """
+MMSI,BaseDateTime,LAT,LON,SOG,COG,Heading,VesselName,IMO,CallSign,VesselType,Status,Length,Width,Draft,Cargo,TransceiverClass
+367000001,2024-10-17T09:28:00,42.88,132.338,10.5,90.0,511,SEA HAWK,IMO1234567,WDA1,70,0,90,14,5.0,70,A
+367000001,2024-10-17T09:31:00,42.881,132.339,102.3,360.0,511,SEA HAWK,IMO1234567,WDA1,70,0,90,14,5.0,70,A
+""")
+    data = read_ais([f])
+    (s,) = data.files
+    assert (s.format, s.rows, s.kept, s.skipped) == ("marinecadastre", 2, 2, 0)
+    tr = data.tracks["367000001"]
+    assert (tr.name, tr.length_m, tr.width_m) == ("SEA HAWK", 90.0, 14.0)
+    assert tr.times[0] == datetime(2024, 10, 17, 9, 28, tzinfo=UTC).timestamp()
+    assert tr.sogs[0] == 10.5 and math.isnan(tr.sogs[1]) and math.isnan(tr.cogs[1])  # 102.3 and 360: not available
+
+
+def test_reads_danish_maritime_authority_rows(tmp_path: Path) -> None:
+    f = _write(tmp_path / "aisdk-2024-10-17.csv", """
+# Timestamp,Type of mobile,MMSI,Latitude,Longitude,Navigational status,ROT,SOG,COG,Heading,IMO,Callsign,Name,Ship type,Cargo type,Width,Length,Type of position fixing device,Draught,Destination,ETA,Data source type,A,B,C,D
+17/10/2024 09:29:30,Class A,219000001,55.70,12.60,Moored,0,0.0,,511,Unknown,OXAB,DANA,Cargo,,16,100,GPS,6.0,AARHUS,,AIS,50,50,8,8
+17/10/2024 09:32:00,Class A,219000001,55.70,12.60,Moored,0,0.1,12.0,511,Unknown,OXAB,DANA,Cargo,,16,100,GPS,6.0,AARHUS,,AIS,50,50,8,8
+""")
+    data = read_ais([f])
+    assert data.files[0].format == "dma" and data.files[0].kept == 2
+    tr = data.tracks["219000001"]
+    # Day first: 17 October, not the 10th of the 17th month.
+    assert tr.times[0] == datetime(2024, 10, 17, 9, 29, 30, tzinfo=UTC).timestamp()
+    assert (tr.name, tr.length_m, tr.width_m, tr.lats[0], tr.lons[0]) == ("DANA", 100.0, 16.0, 55.70, 12.60)
+
+
+def test_reads_the_generic_form_and_its_time_zones(tmp_path: Path) -> None:
+    f = _write(tmp_path / "mine.csv", """
+mmsi,time,lat,lon
+273000001,2024-10-17T09:30:00Z,42.88,132.338
+273000001,2024-10-17T19:31:00+10:00,42.88,132.338
+""")
+    data = read_ais([f])
+    tr = data.tracks["273000001"]
+    assert data.files[0].format == "generic"
+    assert list(tr.times) == [T.timestamp(), (T + timedelta(minutes=1)).timestamp()]
+    assert (tr.name, tr.length_m) == ("", None) and math.isnan(tr.sogs[0])
+
+
+def test_bad_rows_are_counted_and_the_others_proceed(tmp_path: Path) -> None:
+    f = _write(tmp_path / "bad.csv", """
+mmsi,time,lat,lon,sog
+273000001,2024-10-17T09:30:00Z,42.88,132.338,1
+27300001,2024-10-17T09:30:00Z,42.88,132.338,1
+273000002,2024-10-17T09:30:00Z,91,132.338,1
+273000003,2024-10-17T09:30:00Z,42.88,181,1
+273000004,not a time,42.88,132.338,1
+273000005,2024-10-17T09:30:00Z,north,132.338,1
+273000006,2024-10-17T09:31:00Z,42.88,132.338,1
+""")
+    s = read_ais([f]).files[0]
+    assert (s.rows, s.kept, s.skipped) == (7, 2, 5)
+    assert s.bad == {"mmsi": 1, "position": 3, "time": 1}
+    assert set(read_ais([f]).tracks) == {"273000001", "273000006"}
+
+
+def test_a_header_of_no_known_form_names_the_file_and_the_missing_columns(tmp_path: Path) -> None:
+    f = _write(tmp_path / "ships.csv", "id,when,y,x\n1,2024-10-17,42,132\n")
+    with pytest.raises(InputError) as err:
+        read_ais([f])
+    text = str(err.value)
+    assert str(f) in text and "'basedatetime'" in text and "'latitude'" in text and "'mmsi'" in text
+
+
+def test_rows_outside_the_windows_are_counted_not_kept(tmp_path: Path) -> None:
+    f = _write(tmp_path / "a.csv", """
+mmsi,time,lat,lon
+273000001,2024-10-17T09:30:00Z,42.88,132.338
+273000002,2024-10-17T09:30:00Z,10.0,10.0
+273000003,2024-10-17T12:00:00Z,42.88,132.338
+273000004,not a time,10.0,10.0
+""")
+    win = AisWindow(132.3, 42.8, 132.4, 42.9, T - timedelta(minutes=10), T + timedelta(minutes=10))
+    data = read_ais([f], [win])
+    assert set(data.tracks) == {"273000001"}
+    assert (data.files[0].kept, data.files[0].outside, data.files[0].skipped) == (1, 3, 0)
+
+
+# ---------------------------------------------------------------- positions
+
+
+def _track(mmsi: str, reports: list[tuple[float, float, float, float | None, float | None]], length: float | None = None) -> AisTrack:
+    """Reports as (seconds from T, east m, north m, sog kn, cog)."""
+    import numpy as np
+
+    pts = [_at(e, n) for _, e, n, _, _ in reports]
+    nan = float("nan")
+    return AisTrack(
+        mmsi, np.array([T.timestamp() + s for s, *_ in reports]), np.array([p[1] for p in pts]),
+        np.array([p[0] for p in pts]), np.array([nan if r[3] is None else r[3] for r in reports]),
+        np.array([nan if r[4] is None else r[4] for r in reports]), "", length, None,
+    )  # fmt: skip
+
+
+def _metres(pos: AisPosition) -> tuple[float, float]:
+    return (pos.lon - LON) * M_LON, (pos.lat - LAT) * M_LAT
+
+
+def test_position_is_interpolated_between_the_reports_around_the_image() -> None:
+    tr = _track("273000001", [(-120, 0, 0, 5, 90), (120, 400, 200, 5, 90)])
+    pos = position_at(tr, T)
+    assert pos is not None and pos.method == "interpolated" and pos.seconds_from_report == 120
+    assert _metres(pos) == pytest.approx((200, 100), abs=0.5)
+    pos = position_at(tr, T + timedelta(seconds=60))
+    assert pos is not None and _metres(pos) == pytest.approx((300, 150), abs=0.5)
+
+
+def test_a_gap_too_large_is_not_interpolated() -> None:
+    moving = _track("273000001", [(-900, 0, 0, 10, 90), (900, 9000, 0, 10, 90)])
+    assert position_at(moving, T) is None  # 30 min apart, 15 min from either: not guessed
+    assert position_at(moving, T, AisParams(max_gap_s=1800)) is not None
+    # Near one of them, dead-reckoned from it along its SOG/COG: 10 kn east for 100 s.
+    pos = position_at(moving, T - timedelta(seconds=800))
+    assert pos is not None and pos.method == "dead-reckoned" and pos.seconds_from_report == 100
+    assert _metres(pos) == pytest.approx((100 * 10 * 1852 / 3600, 0), abs=0.5)
+    # ...backwards from a report after the image.
+    pos = position_at(moving, T + timedelta(seconds=800))
+    assert pos is not None and _metres(pos) == pytest.approx((9000 - 100 * 10 * 1852 / 3600, 0), abs=0.5)
+    moored = _track("273000002", [(-900, 50, 50, 0.0, None), (900, 50, 50, 0.0, None)])
+    assert position_at(moored, T) is None  # still too far from a report
+    pos = position_at(moored, T - timedelta(seconds=790))
+    assert pos is not None and pos.method == "held" and _metres(pos) == pytest.approx((50, 50), abs=0.5)
+    assert position_at(_track("273000003", [(-60, 0, 0, None, None)]), T) is None  # speed unknown: not guessed
+
+
+# ---------------------------------------------------------------- matching
+
+GRID = Grid(CRS, (10.0, 0.0, CX - 1000.0, 0.0, -10.0, CY + 1000.0), 200, 200)
+
+
+def _site() -> Site:
+    sw, ne = _at(-1000, -1000), _at(1000, 1000)
+    return Site(id="dunai", name="Dunai", kind="port", geometry=box(sw[0], sw[1], ne[0], ne[1]))
+
+
+def _obs(*, date_only: bool = False) -> Observation:
+    scene = SceneRef("simulator", "sim", "s1", "sar", T, 10.0, simulated=True)
+    prov = {"acquired_from": f"file name, date only ({DATE_ONLY_NOTE})"} if date_only else {}
+    return Observation("dunai/s1", "dunai", scene, GRID, "archive/dunai/s1.tif", "0" * 64, 1.0, None, prov)
+
+
+def _det(n: int, east_m: float, north_m: float, length: float = 100.0) -> Detection:
+    lon, lat = _at(east_m, north_m)
+    fp = box(lon - 0.0004, lat - 0.00005, lon + 0.0004, lat + 0.00005)
+    return Detection(f"dunai/s1#{n}", "dunai/s1", "vessel", fp, length, 15.0, 90.0, 0.9, "test", "1")
+
+
+def test_crossing_tracks_are_assigned_to_their_own_ships() -> None:
+    # A goes east along +50 m, B west along -50 m; they pass each other between the reports.
+    a = _track("273000001", [(-150, -200, 50, 4, 90), (30, 160, 50, 4, 90)], length=100)
+    b = _track("273000002", [(-150, 200, -50, 4, 270), (30, -160, -50, 4, 270)], length=100)
+    ship_a, ship_b = _det(0, 100, 50), _det(1, -100, -50)
+    res = match_observation(_obs(), [ship_b, ship_a], [a, b], _site())
+    assert {m.detection_id: m.mmsi for m in res.matched} == {ship_a.id: "273000001", ship_b.id: "273000002"}
+    assert all(m.distance_m < 5 for m in res.matched) and not res.dark and not res.unseen
+    # Their last reports before the image lie nearer the other ship: the time of the image is what decides.
+    assert abs(-200 - 100) > abs(-200 - (-100))
+
+
+def test_assignment_is_one_to_one_not_greedy() -> None:
+    # P1 is nearest D2, but P1-D1 with P2-D2 is the better whole: a greedy pass would leave D1 dark.
+    p1 = _track("273000001", [(-10, 60, 0, 0, None), (10, 60, 0, 0, None)])
+    p2 = _track("273000002", [(-10, 160, 0, 0, None), (10, 160, 0, 0, None)])
+    d1, d2 = _det(0, 0, 0), _det(1, 100, 0)
+    res = match_observation(_obs(), [d1, d2], [p1, p2], _site(), AisParams(max_distance_m=120))
+    assert {m.detection_id: m.mmsi for m in res.matched} == {d1.id: "273000001", d2.id: "273000002"}
+
+
+def test_size_breaks_a_tie_between_two_ships() -> None:
+    long_ais = _track("273000001", [(-10, 0, 40, 0, None), (10, 0, 40, 0, None)], length=200)
+    short_ais = _track("273000002", [(-10, 0, -40, 0, None), (10, 0, -40, 0, None)], length=60)
+    # The detections sit where distance alone would pair them crosswise (30 m against 50 m).
+    short_det, long_det = _det(0, 0, 10, length=60), _det(1, 0, -10, length=200)
+    res = match_observation(_obs(), [short_det, long_det], [long_ais, short_ais], _site())
+    assert {m.detection_id: m.mmsi for m in res.matched} == {long_det.id: "273000001", short_det.id: "273000002"}
+
+
+def test_dark_unseen_and_hidden() -> None:
+    ship = _det(0, 0, 0)
+    far = _track("273000001", [(-60, 600, 600, 0, None), (60, 600, 600, 0, None)])
+    res = match_observation(_obs(), [ship], [far], _site())
+    assert [d.detection_id for d in res.dark] == [ship.id] and res.dark[0].nearest_mmsi == "273000001"
+    assert [u.mmsi for u in res.unseen] == ["273000001"] and not res.matched
+    # Under cloud (or without data) there, the image could not show it: hidden, not unseen.
+    res = match_observation(_obs(), [ship], [far], _site(), view_of=lambda pts: dict.fromkeys(pts, "cloud"))
+    assert not res.unseen and [(p.mmsi, why) for p, why in res.hidden] == [("273000001", "cloud")]
+    # Outside the site polygon: neither.
+    outside = _track("273000002", [(-60, 1500, 0, 0, None), (60, 1500, 0, 0, None)])
+    res = match_observation(_obs(), [], [outside], _site())
+    assert not res.unseen and not res.hidden and not res.dark
+
+
+def test_an_observation_known_only_by_its_date_is_not_matched() -> None:
+    ship = _det(0, 0, 0)
+    here = _track("273000001", [(-60, 0, 0, 0, None), (60, 0, 0, 0, None)])
+    res = match_observation(_obs(date_only=True), [ship], [here], _site())
+    assert res.status == "date only" and "only the date" in res.note
+    assert not res.matched and not res.dark and not res.unseen
+    assert match_observation(_obs(), [ship], [here], _site()).matched  # the same with its time
+
+
+def test_positions_at_leaves_out_tracks_without_a_position() -> None:
+    tracks = [_track("273000001", [(-60, 0, 0, 0, None), (60, 0, 0, 0, None)]), _track("273000002", [(3600, 0, 0, 0, None)])]
+    assert [p.mmsi for p in positions_at(tracks, T)] == ["273000001"]
+
+
+# ---------------------------------------------------------------- the command
+
+
+def _wgs(east: float, north: float) -> tuple[float, float]:
+    p = reproject_geometry(Point(CX + east, CY + north), CRS, "EPSG:4326")
+    return p.x, p.y
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The report world (a 118 m SAR detection at 21:00 and a 114 m optical one at 01:00 on 17 Oct) and an
+    AIS file: the ship broadcasting around the SAR look only, and a second MMSI 300 m off inside the site."""
+    root = tmp_path_factory.mktemp("ais") / "ws"
+    build(root)
+    ship, other = _wgs(3, 4), _wgs(-300, -300)
+    rows = ["mmsi,time,lat,lon,sog,length,name"]
+    for minutes in (-4, -1, 2, 5):
+        t = datetime(2024, 10, 17, 21, tzinfo=UTC) + timedelta(minutes=minutes, seconds=10)
+        stamp = t.strftime("%Y-%m-%dT%H:%M:%SZ")
+        rows.append(f"273111111,{stamp},{ship[1]:.6f},{ship[0]:.6f},0.0,113,NIKOLAY")
+        rows.append(f"273222222,{stamp},{other[1]:.6f},{other[0]:.6f},0.0,90,CARGO")
+    rows.append("12345,2024-10-17T21:00:00Z,42.88,132.338,0,1,BAD")
+    ais = root / "ais.csv"
+    ais.write_text("\n".join(rows) + "\n")
+    return root, ais
+
+
+def test_command_prints_matched_dark_and_unseen(world: tuple[Path, Path], tmp_path: Path) -> None:
+    root, ais = world
+    out = tmp_path / "ais.geojson"
+    res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(root), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "Simulated imagery." in res.output
+    assert "skipped (mmsi 1)" in res.output
+    assert "matched dunai:sim-dunai-2024-10-17-sar#0 = MMSI 273111111 NIKOLAY" in res.output
+    assert "dark    dunai:sim-dunai-2024-10-17-optical#0" in res.output  # no AIS around 01:00
+    assert "unseen  MMSI 273222222 CARGO" in res.output
+    assert "dunai: AIS: 1 matched, 1 dark, 1 unseen over 4 observation(s)" in res.output
+    assert "candidate only" in res.output
+    fc = json.loads(out.read_text())
+    statuses = sorted(f["properties"]["status"] for f in fc["features"])
+    assert statuses == ["dark", "matched", "unseen"]
+    assert all(f["properties"]["simulated"] is True and f["properties"]["image"].startswith("archive/") for f in fc["features"])
+    # Computed on request: a second run says the same, and the workspace holds no new rows.
+    again = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(root), "--json"])
+    doc = json.loads(again.output)
+    assert doc["sites"]["dunai"] == {"observations": 4, "date_only": 0, "not_detected": 0, "matched": 1, "dark": 1, "unseen": 1, "hidden": 0}
+    sar = next(o for o in doc["observations"] if o["observation_id"] == "dunai:sim-dunai-2024-10-17-sar")
+    assert sar["matched"][0]["ais_length_m"] == 113 and sar["matched"][0]["length_m"] == 118
+    assert sar["matched"][0]["distance_m"] < 20
+
+
+def test_command_date_range_and_gap(world: tuple[Path, Path]) -> None:
+    root, ais = world
+    res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(root), "--from", "2024-10-18", "--json"])
+    assert res.exit_code == 0, res.output
+    assert [o["acquired"][:10] for o in json.loads(res.output)["observations"]] == ["2024-10-20", "2024-10-20"]
+    # Reports 3 min apart: with a gap of 2 min nothing is interpolated, and the nearest is 50 s off: held.
+    res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(root), "--max-gap-min", "2", "--json"])
+    sar = next(o for o in json.loads(res.output)["observations"] if o["observation_id"].endswith("17-sar"))
+    assert sar["matched"][0]["method"] == "held"
+
+
+def test_command_refuses_a_file_of_another_form(world: tuple[Path, Path], tmp_path: Path) -> None:
+    root, _ = world
+    bad = _write(tmp_path / "positions.csv", "ship,when,y,x\n")
+    res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(bad), "-w", str(root)])
+    assert res.exit_code == 1 and str(bad) in res.output and "'mmsi'" in res.output
+    res = CliRunner().invoke(main, ["ais", "nowhere", "--ais", str(bad), "-w", str(root)])
+    assert res.exit_code == 1 and "nowhere" in res.output
+
+
+def test_command_says_an_image_known_only_by_its_date_is_not_matched(world: tuple[Path, Path], tmp_path: Path) -> None:
+    root, ais = world
+    import shutil
+
+    copy = tmp_path / "ws"
+    shutil.copytree(root, copy)
+    from sitewatch.workspace import open_workspace
+
+    with open_workspace(copy).store() as st:
+        obs = st.get_observation("dunai:sim-dunai-2024-10-17-sar")
+        dated = replace(obs, provenance=dict(obs.provenance) | {"acquired_from": f"file name, date only ({DATE_ONLY_NOTE})"})
+        st.put_observation(dated)
+    res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(copy)])
+    assert res.exit_code == 0, res.output
+    assert "dunai:sim-dunai-2024-10-17-sar: not matched: only the date of this image is known" in res.output
+    assert "1 known only by date, not matched" in res.output
+
+
+# ---------------------------------------------------------------- simulated AIS
+
+
+def test_simulated_ais_follows_the_scenario_and_leaves_the_dark_ships_out(tmp_path: Path) -> None:
+    from sitewatch.analysis.ais_eval import broadcasting_vessels
+    from sitewatch.sources.sim_ais import simulated_ais_rows, vessel_mmsi, write_simulated_ais
+    from sitewatch.sources.simulate import _frame, _vessel_box, load_scenario, shorten
+
+    scen = shorten(load_scenario("seed-story"), days=4, start=date(2024, 10, 14), sites=["dunai"])
+    dark = {v.id for v in scen.vessels if not v.ais}
+    assert dark == {"alligator-nikolay-vilkov", "ropucha-landing-ship"}
+    rows = simulated_ais_rows(scen)
+    assert {r["vessel_id"] for r in rows} == {"cargo-rajin-dunai"}  # at the quay 14-16 Oct; the Alligator is dark
+    site = scen.site("dunai")
+    frame = _frame(site)
+    cargo = next(v for v in scen.vessels if v.id == "cargo-rajin-dunai")
+    visit = next(v for v in cargo.visits if v.site == "dunai")
+    box_ = _vessel_box(frame, site, cargo, visit)
+    from pyproj import Transformer
+
+    to_utm = Transformer.from_crs("EPSG:4326", frame.crs, always_xy=True)
+    offsets = [math.hypot(*(a - b for a, b in zip(to_utm.transform(float(r["lon"]), float(r["lat"])), (box_.cx, box_.cy), strict=True)))
+               for r in rows]  # fmt: skip
+    assert max(offsets) < 50 and 2 < sum(offsets) / len(offsets) < 25  # 10 m noise
+    times = sorted({datetime.fromisoformat(r["time"]) for r in rows})
+    assert all(visit.window.contains(t) for t in times)
+    assert all(r["mmsi"] == vessel_mmsi(cargo) for r in rows)
+    path, n = write_simulated_ais(scen, tmp_path / "ais.csv")
+    assert n == len(rows) and broadcasting_vessels([path]) == {"cargo-rajin-dunai": vessel_mmsi(cargo)}
+    assert read_ais([path]).files[0].format == "generic"
+    assert simulated_ais_rows(scen) == rows  # the same seed, the same reports
+
+
+def test_scenario_ais_keys_are_checked(tmp_path: Path) -> None:
+    from sitewatch.sources.scenario import load_scenario
+
+    text = Path(__file__).parents[1].joinpath("src/sitewatch/data/scenarios/seed-story.yaml").read_text()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("    ais: false\n", "    ais: false\n    mmsi: 12345\n", 1))
+    with pytest.raises(InputError, match=r"mmsi: '12345' is not an MMSI"):
+        load_scenario(bad)
+    bad.write_text(text.replace("    ais: false\n", "    ais: maybe\n", 1))
+    with pytest.raises(InputError, match=r"vessels\[0\]\.ais"):
+        load_scenario(bad)
+
+
+def test_simulated_ais_scored_against_the_truth_in_a_demo(tmp_path: Path) -> None:
+    from sitewatch.demo import run_demo
+    from sitewatch.sources.simulate import load_scenario, shorten
+
+    # Dunai on 16 and 17 October: the cargo ship at the quay (broadcasting) on the 16th, the Alligator (dark) on the 17th.
+    scen = shorten(load_scenario("seed-story"), days=2, start=date(2024, 10, 16), sites=["dunai"])
+    demo = run_demo(tmp_path / "demo", scenario=scen, workers=1)
+    assert (tmp_path / "demo" / "ais" / "simulated-ais.csv").is_file()
+    c = demo.ais["sites"]["dunai"]
+    assert c["matched"] >= 1 and c["dark"] >= 1 and c["unseen"] == 0
+    d = demo.ais["dark"]
+    assert d["truly_dark_detected"] >= 1 and d["truly_dark_found"] == d["truly_dark_detected"]
+    assert d["dark_broadcasting"] == 0 and d["matched_right"] == d["matched"] == c["matched"]
+    res = CliRunner().invoke(main, ["eval", "-w", str(tmp_path / "demo"), "--no-record", "--ais", str(tmp_path / "demo" / "ais" / "simulated-ais.csv")])
+    assert res.exit_code == 0, res.output
+    assert f"AIS dark vessels: {d['truly_dark_found']} of {d['truly_dark_detected']} detections of dark vessels found dark" in res.output
+
+
+def test_report_has_an_ais_section_naming_each_image(world: tuple[Path, Path], tmp_path: Path) -> None:
+    root, ais = world
+    out = tmp_path / "r.html"
+    res = CliRunner().invoke(main, ["report", "-w", str(root), "--out", str(out), "--ais", str(ais)])
+    assert res.exit_code == 0, res.output
+    html = out.read_text()
+    section = html[html.index('id="ais"'):html.index('id="provenance"')]
+    assert "candidate only" in section and "ais.csv (generic, 9 rows" in section
+    assert "dunai:sim-dunai-2024-10-17-sar · archive/dunai/sim-dunai-2024-10-17-sar.tif" in section
+    assert "MMSI 273111111 NIKOLAY" in section and "MMSI 273222222 CARGO" in section
+    without = tmp_path / "plain.html"
+    assert CliRunner().invoke(main, ["report", "-w", str(root), "--out", str(without)]).exit_code == 0
+    assert 'id="ais"' not in without.read_text()
+
+
+def test_stations_that_are_no_ship_are_not_kept(tmp_path: Path) -> None:
+    # A coast station (00…), an aid to navigation (99…) and a SAR aircraft (111…) report positions too.
+    f = _write(tmp_path / "a.csv", """
+mmsi,time,lat,lon
+002191000,2024-10-17T09:30:00Z,42.88,132.338
+992191234,2024-10-17T09:30:00Z,42.88,132.338
+111219001,2024-10-17T09:30:00Z,42.88,132.338
+219000001,2024-10-17T09:30:00Z,42.88,132.338
+""")
+    data = read_ais([f])
+    assert set(data.tracks) == {"219000001"}
+    assert (data.files[0].kept, data.files[0].not_ships, data.files[0].skipped) == (1, 3, 0)
+
+
+def test_view_states_read_data_and_cloud_from_the_image(tmp_path: Path) -> None:
+    import numpy as np
+    from affine import Affine
+
+    from sitewatch.analysis.ais import view_states
+    from sitewatch.testing import write_tiff
+
+    # 200 × 200 pixels of 10 m on GRID; SCL cloud (9) in the north-west quarter, no data in the south-east one.
+    bands = np.full((5, 200, 200), 0.05, np.float32)
+    bands[4] = 6  # water
+    bands[4, :100, :100] = 9
+    bands[:4, 100:, 100:] = np.nan
+    path = write_tiff(tmp_path / "o.tif", bands, crs=CRS, transform=Affine(*GRID.transform),
+                      descriptions=("blue", "green", "red", "nir", "SCL"))  # fmt: skip
+    scene = SceneRef("simulator", "sim", "o", "optical", T, 10.0)
+    obs = Observation("dunai/o", "dunai", scene, GRID, "o.tif", "0" * 64, 0.75, 0.25)
+    states = view_states(path, obs, {"nw": _wgs(-500, 500), "se": _wgs(500, -500), "ne": _wgs(500, 500), "far": _wgs(5000, 0)})
+    assert states == {"nw": "cloud", "se": "no data", "ne": "in view", "far": "no data"}
+    # Without an SCL band, the spectral test: a bright white cloud of 600 m.
+    bright = np.full((4, 200, 200), 0.05, np.float32)
+    bright[:, 20:80, 20:80] = 0.6
+    path = write_tiff(tmp_path / "p.tif", bright, crs=CRS, transform=Affine(*GRID.transform), descriptions=("blue", "green", "red", "nir"))
+    states = view_states(path, obs, {"cloud": _wgs(-500, 500), "clear": _wgs(500, -500)})
+    assert states == {"cloud": "cloud", "clear": "in view"}

@@ -43,6 +43,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "detect_image",
     "score",
+    "serve",
 )
 """The command modules, in the order ``sitewatch --help`` lists them: the order a study runs them."""
 

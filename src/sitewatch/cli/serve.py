@@ -22,8 +22,8 @@ def command(host: str, port: int, workspace: Path) -> None:
 
     Nothing is written to the workspace. It listens on localhost only unless --host says otherwise.
     """
-    from ..web import create_app, serve_app
     from ..errors import require_extra
+    from ..web import create_app, serve_app
 
     require_extra("uvicorn", "web")
     app = create_app(workspace)  # a missing extra or a workspace that is not one: said before anything listens

@@ -123,7 +123,7 @@ def create_app(
     """
     ws = workspace if isinstance(workspace, Workspace) else open_workspace(Path(workspace))
     Store(ws.db_path, read_only=True).close()  # fail now, not at the first request
-    dash = Dashboard(ws, params or TimelineParams(), cache or QuicklookCache(), max_px)
+    dash = Dashboard(ws, params or TimelineParams(), QuicklookCache() if cache is None else cache, max_px)
     app = FastAPI(
         title="sitewatch dashboard",
         version=__version__,
@@ -183,22 +183,23 @@ def _add_api(app: FastAPI, dash: Dashboard) -> None:
         with dash.store() as store:
             return data.site_summaries(store)
 
-    @app.get("/api/sites/{site_id}", tags=["api"], summary="One site: its geometry, berths and observations")
-    def api_site(site_id: str) -> dict[str, Any]:
-        with dash.store() as store:
-            return data.site_detail(store, _site_id(site_id))
-
-    @app.get("/api/sites/{site_id}/timeline", tags=["api"], summary="The site's occupancy timeline, as `sitewatch timeline --json`")
+    @app.get("/api/sites/{site_id:path}/timeline", tags=["api"], summary="The site's occupancy timeline, as `sitewatch timeline --json`")
     def api_timeline(site_id: str) -> dict[str, Any]:
         with dash.store() as store:
             return data.site_timeline(store, _site_id(site_id), dash.params)
 
-    @app.get("/api/sites/{site_id}/detections", tags=["api"],
+    @app.get("/api/sites/{site_id:path}/detections", tags=["api"],
              summary="The site's detections as GeoJSON, as `sitewatch export` writes them")  # fmt: skip
     def api_detections(site_id: str) -> JSONResponse:
         with dash.store() as store:
             fc = data.site_detections(store, _site_id(site_id))
         return JSONResponse(fc, media_type="application/geo+json")
+
+    # After the routes above: a {site_id:path} would take their suffixes for part of the id.
+    @app.get("/api/sites/{site_id:path}", tags=["api"], summary="One site: its geometry, berths and observations")
+    def api_site(site_id: str) -> dict[str, Any]:
+        with dash.store() as store:
+            return data.site_detail(store, _site_id(site_id))
 
     @app.get("/api/observations/{observation_id:path}", tags=["api"],
              summary="One observation: provenance, grid and detections (GeoJSON features)")  # fmt: skip
@@ -214,13 +215,13 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             sites = data.site_summaries(store)
         return dash.page("sites.html.j2", simulated=any(s["simulated"] for s in sites), sites=sites)
 
-    @app.get("/sites/{site_id}/timeline.png", include_in_schema=False)
+    @app.get("/sites/{site_id:path}/timeline.png", include_in_schema=False)
     def timeline_png(site_id: str) -> Response:
         with dash.store() as store:
             tl = data.load_site_timeline(store, _site_id(site_id), dash.params)
         return Response(charts.timeline_chart_png(tl), media_type="image/png")
 
-    @app.get("/sites/{site_id}", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/sites/{site_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def site_page(site_id: str) -> HTMLResponse:
         with dash.store() as store:
             site = data.find_site(store, _site_id(site_id))

@@ -69,6 +69,7 @@ PIPELINE_ORDER = [
     "search", "fetch", "ingest", "import",            # imagery in
     "observations", "show",                           # what came in
     "detect", "timeline", "eval", "report", "export", # evidence out (eval before report, which shows it)
+    "serve",                                          # and in the browser
     "simulate", "demo",                               # the simulator's
     "detect-image", "score",                          # one image, outside a workspace
 ]  # fmt: skip

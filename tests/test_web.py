@@ -34,6 +34,9 @@ from sitewatch.web import create_app
 from sitewatch.web.quicklook import QuicklookCache, quicklook_shape
 from sitewatch.workspace import Workspace, open_workspace
 
+pytest.importorskip("fastapi", reason="the web extra: pip install 'sitewatch[web]'")
+pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx (in the dev extra)")
+
 with warnings.catch_warnings():
     # Starlette's TestClient says httpx (which FastAPI's docs and our dev extra name) will give way to httpx2.
     warnings.simplefilter("ignore")

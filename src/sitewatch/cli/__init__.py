@@ -39,11 +39,11 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eval",
     "report",
     "export",
+    "serve",
     "simulate",
     "demo",
     "detect_image",
     "score",
-    "serve",
 )
 """The command modules, in the order ``sitewatch --help`` lists them: the order a study runs them."""
 
@@ -66,7 +66,7 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
     The commands are listed in the order a study runs them: a workspace and its
     sites; imagery in, and a look at what came in; detection, the timeline, the
-    evaluation, the report and the export of detections. Then the simulator's two,
+    evaluation, the report, the export of detections and the dashboard. Then the simulator's two,
     and the two that work on one image outside a workspace.
     """
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]

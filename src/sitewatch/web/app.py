@@ -19,6 +19,7 @@ must lie inside the workspace's archive.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,6 +45,10 @@ from .quicklook import QUICKLOOK_PX, QuicklookCache, quicklook_png, quicklook_sh
 from .svg import overlay_svg, site_crs, site_svg
 
 __all__ = ["create_app", "Dashboard"]
+
+_DRAWING = threading.Lock()
+"""matplotlib is not thread-safe (its rcParams, which the charts' font fallback sets, and its font
+cache are global): the server's threads draw one figure at a time."""
 
 
 def _environment() -> jinja2.Environment:
@@ -101,7 +106,8 @@ class Dashboard:
         if png is None:
             path = self.archived(obs)
             try:
-                png = quicklook_png(path, obs, self.max_px)
+                with _DRAWING:
+                    png = quicklook_png(path, obs, self.max_px)
             except Exception as exc:  # rasterio's errors and a damaged file's: named, not a traceback
                 raise ImageReadError(f"cannot read the image of observation {obs.id!r} ({obs.path}): {exc}") from exc
             self.cache.put(key, png)
@@ -219,7 +225,9 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
     def timeline_png(site_id: str) -> Response:
         with dash.store() as store:
             tl = data.load_site_timeline(store, _site_id(site_id), dash.params)
-        return Response(charts.timeline_chart_png(tl), media_type="image/png")
+        with _DRAWING:
+            png = charts.timeline_chart_png(tl)
+        return Response(png, media_type="image/png")
 
     @app.get("/sites/{site_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def site_page(site_id: str) -> HTMLResponse:

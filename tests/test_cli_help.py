@@ -70,6 +70,7 @@ PIPELINE_ORDER = [
     "observations", "show",                           # what came in
     "detect", "timeline", "links", "ais",             # evidence out: vessels over time, between sites, AIS against them
     "eval", "report", "export",                       # (eval before report, which shows it)
+    "serve",                                          # and in the browser
     "simulate", "demo",                               # the simulator's
     "detect-image", "score",                          # one image, outside a workspace
 ]  # fmt: skip

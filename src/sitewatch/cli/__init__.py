@@ -41,6 +41,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eval",
     "report",
     "export",
+    "serve",
     "simulate",
     "demo",
     "detect_image",
@@ -66,9 +67,10 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Satellite imagery as evidence about ports, naval piers and training grounds.
 
     The commands are listed in the order a study runs them: a workspace and its
-    sites; imagery in, and a look at what came in; detection, the timeline, AIS
-    matching, the evaluation, the report and the export of detections. Then the simulator's two,
-    and the two that work on one image outside a workspace.
+    sites; imagery in, and a look at what came in; detection, the timeline, links
+    between sites, AIS matching, the evaluation, the report, the export of detections
+    and the dashboard. Then the simulator's two, and the two that work on one
+    image outside a workspace.
     """
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

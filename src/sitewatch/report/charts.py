@@ -33,8 +33,10 @@ from .exports import date_zone
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from rasterio.io import DatasetReader
+    from rasterio.windows import Window
 
-__all__ = ["timeline_chart_png", "site_map_png", "chip_png", "SIMULATED_LABEL"]
+__all__ = ["timeline_chart_png", "site_map_png", "chip_png", "display_values", "SIMULATED_LABEL"]
 
 SIMULATED_LABEL = "SIMULATED IMAGERY"
 _KIND_COLOURS = {"vessel": "#ff3b30", "crane": "#ffcc00", "truck": "#34c759"}
@@ -246,17 +248,34 @@ def _read_window(path: Path, obs: Observation, focus: BaseGeometry) -> tuple[NDA
         fx = reproject_geometry(focus, "EPSG:4326", crs).bounds
         win = from_bounds(*fx, transform=src.transform).round_offsets().round_lengths()
         win = win.intersection(Window(0, 0, src.width, src.height))
-        names = [(d or "").lower() for d in src.descriptions]
-        if obs.scene.sensor == "optical" and src.count >= 3:
-            idx = [names.index(b) + 1 if b in names else k for k, b in ((3, "red"), (2, "green"), (1, "blue"))]
-            rgb = src.read(idx, window=win).astype("float64")
-            img = np.dstack([_stretch(np.where(np.isfinite(rgb), rgb, np.nan))[i] for i in range(3)])
-        else:
-            band = src.read(1, window=win).astype("float64")
-            with np.errstate(divide="ignore", invalid="ignore"):
-                db = 10 * np.log10(np.where(band > 0, band, np.nan))
-            img = _stretch(db)
-        return img, src.window_transform(win), crs
+        return display_values(src, obs, window=win), src.window_transform(win), crs
+
+
+def display_values(
+    src: DatasetReader, obs: Observation, *, window: Window | None = None, out_shape: tuple[int, int] | None = None
+) -> NDArray[np.floating]:
+    """An open image of ``obs`` as values from 0 to 1 to show: red, green, blue (rows × cols × 3) of an
+    optical image with three bands or more, else the first band in dB (rows × cols); each stretched
+    between its 2nd and 98th percentiles.
+
+    ``window`` reads part of the image; ``out_shape`` (rows, cols) reads it at that size, averaged,
+    from the COG's overviews when it has them rather than from every pixel.
+    """
+    from rasterio.enums import Resampling
+
+    names = [(d or "").lower() for d in src.descriptions]
+    optical = obs.scene.sensor == "optical" and src.count >= 3
+    idx = [names.index(b) + 1 if b in names else k for k, b in ((3, "red"), (2, "green"), (1, "blue"))] if optical else [1]
+    kw: dict[str, Any] = {"window": window}
+    if out_shape is not None:
+        kw |= {"out_shape": (len(idx), *out_shape), "resampling": Resampling.average}
+    data = src.read(idx, **kw).astype("float64")
+    if optical:
+        return np.dstack([_stretch(np.where(np.isfinite(data), data, np.nan))[i] for i in range(3)])
+    band = data[0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        db = 10 * np.log10(np.where(band > 0, band, np.nan))
+    return _stretch(db)
 
 
 @_with_fonts

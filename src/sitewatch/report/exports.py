@@ -23,6 +23,7 @@ __all__ = [
     "timeline_to_csv",
     "timeline_to_json",
     "detections_to_geojson",
+    "detection_feature",
     "select_detections",
     "csv_cell",
     "write_text_atomic",
@@ -154,37 +155,40 @@ def detections_to_geojson(
     observation's archived COG, relative to the workspace folder; ``simulated`` is true for a
     simulated scene, whose detections are no evidence about the real site.
     """
-    features = []
-    for o, dets in select_detections(store, site_ids, start=start, end=end, kind=kind):
-        for d in dets:
-            features.append(
-                {
-                    "type": "Feature",
-                    "geometry": right_handed(d.footprint),
-                    "properties": {
-                        "id": d.id,
-                        "site_id": o.site_id,
-                        "kind": d.kind,
-                        "length_m": d.length_m,
-                        "width_m": d.width_m,
-                        "heading_deg": d.heading_deg,
-                        "score": d.score,
-                        "berth": d.berth_id,
-                        # A truncated vessel's size is a lower bound: no class by that size (null: not recorded).
-                        "truncated": d.truncated,
-                        "class_candidates": [] if d.truncated else [[c.name, c.likelihood] for c in d.class_candidates],
-                        "detector": f"{d.detector} {d.detector_version}",
-                        "observation_id": d.observation_id,
-                        "scene_id": o.scene.id,
-                        "acquired": iso_utc(o.scene.acquired),
-                        "acquired_date_only": o.acquired_date_only,
-                        "sensor": o.scene.sensor,
-                        "platform": o.scene.platform or None,
-                        "resolution_m": o.scene.resolution_m,
-                        "image": o.path,
-                        "sha256": o.sha256,
-                        "simulated": o.scene.simulated,
-                    },
-                }
-            )
+    features = [
+        detection_feature(o, d) for o, dets in select_detections(store, site_ids, start=start, end=end, kind=kind) for d in dets
+    ]
     return {"type": "FeatureCollection", "features": features}
+
+
+def detection_feature(o: Observation, d: Detection) -> dict[str, Any]:
+    """One detection of observation ``o`` as a GeoJSON Feature, with the properties
+    :func:`detections_to_geojson` gives it."""
+    return {
+        "type": "Feature",
+        "geometry": right_handed(d.footprint),
+        "properties": {
+            "id": d.id,
+            "site_id": o.site_id,
+            "kind": d.kind,
+            "length_m": d.length_m,
+            "width_m": d.width_m,
+            "heading_deg": d.heading_deg,
+            "score": d.score,
+            "berth": d.berth_id,
+            # A truncated vessel's size is a lower bound: no class by that size (null: not recorded).
+            "truncated": d.truncated,
+            "class_candidates": [] if d.truncated else [[c.name, c.likelihood] for c in d.class_candidates],
+            "detector": f"{d.detector} {d.detector_version}",
+            "observation_id": d.observation_id,
+            "scene_id": o.scene.id,
+            "acquired": iso_utc(o.scene.acquired),
+            "acquired_date_only": o.acquired_date_only,
+            "sensor": o.scene.sensor,
+            "platform": o.scene.platform or None,
+            "resolution_m": o.scene.resolution_m,
+            "image": o.path,
+            "sha256": o.sha256,
+            "simulated": o.scene.simulated,
+        },
+    }

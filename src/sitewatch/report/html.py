@@ -478,3 +478,9 @@ def write_report(ws: Workspace, site_ids: Sequence[str] | None, out_path: Path,
                  params: TimelineParams | None = None, ais_files: Sequence[str | Path] = ()) -> Path:
     """Write the report to ``out_path`` whole or not at all; returns the path."""
     return write_text_atomic(Path(out_path), render_report(ws, site_ids, params, ais_files))
+
+
+# The web dashboard (sitewatch.web) words detections and imagery as the report does.
+candidates_text = _candidates_text
+imagery_lines = _imagery_lines
+by_kind = _by_kind

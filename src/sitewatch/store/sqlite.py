@@ -85,12 +85,21 @@ class Store:
 
     Open with ``Store(path)``; the schema is created or migrated on open.
     A database written by a newer sitewatch is refused rather than damaged.
+    ``Store(path, read_only=True)`` opens an existing database that SQLite will not let
+    this connection write (the web dashboard's): it is not migrated, and one of another
+    schema version is refused.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         self.path = Path(path)
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+            if read_only:
+                # SQLite itself refuses every write on this connection (the dashboard's guarantee);
+                # mode=ro also never creates a missing file.
+                uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                self._db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+            else:
+                self._db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the workspace database ({exc})") from exc
         self._db.row_factory = sqlite3.Row
@@ -104,7 +113,10 @@ class Store:
         self._db.create_function("sitewatch_multipolygon", 1, multipolygon_blob, deterministic=True)  # migration 5
         self._db.create_function("sitewatch_schema_is", 2, _schema_is)  # every migration's first statement
         self._depth = 0
-        self._migrate()
+        if read_only:
+            self._check_current()
+        else:
+            self._migrate()
 
     # -- schema ---------------------------------------------------------------------------------
 
@@ -145,6 +157,19 @@ class Store:
                 if self.schema_version() > version:  # migrated by the other command: nothing of it ran here
                     continue
                 raise StoreError(f"{self.path}: migration to schema {version + 1} failed ({exc})") from exc
+
+    def _check_current(self) -> None:
+        """A read-only store cannot migrate: one of another schema version is refused, saying what to do."""
+        try:
+            current = self.schema_version()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a SQLite/GeoPackage file ({exc})") from exc
+        if current != SCHEMA_VERSION:
+            self._db.close()
+            action = "upgrade sitewatch" if current > SCHEMA_VERSION else "run `sitewatch observations` on it once to migrate it"
+            raise StoreError(
+                f"{self.path}: schema version {current}, this sitewatch reads {SCHEMA_VERSION} when read-only; {action}"
+            )
 
     def meta(self, key: str) -> str | None:
         """A value kept in ``sitewatch_meta`` (None when there is none)."""

@@ -1,0 +1,33 @@
+"""``sitewatch serve``: the read-only web dashboard of one workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..web import DEFAULT_HOST, DEFAULT_PORT
+from .options import OnceCommand, handle_errors, workspace_option
+
+
+@click.command("serve", cls=OnceCommand, short_help="Serve a read-only web dashboard of the workspace.")
+@click.option("--host", default=DEFAULT_HOST, show_default=True,
+              help="Address to listen on; 0.0.0.0 shows the workspace and its images to every machine that can reach this one.")
+@click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True, help="Port to listen on.")
+@workspace_option
+@handle_errors
+def command(host: str, port: int, workspace: Path) -> None:
+    """Serve the dashboard of the workspace until Ctrl-C: sites, timelines, observations with
+    quick-looks and detections, and a JSON API under /api/. Needs `pip install 'sitewatch[web]'`.
+
+    Nothing is written to the workspace. It listens on localhost only unless --host says otherwise.
+    """
+    from ..errors import require_extra
+    from ..web import create_app, serve_app
+
+    require_extra("uvicorn", "web")
+    app = create_app(workspace)  # a missing extra or a workspace that is not one: said before anything listens
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"warning: listening on {host}: anyone who can reach this machine can read the workspace", err=True)
+    click.echo(f"sitewatch dashboard of {Path(workspace).resolve()} at http://{host}:{port}/ (Ctrl-C to stop)")
+    serve_app(app, host, port)

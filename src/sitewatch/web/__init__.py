@@ -1,0 +1,43 @@
+"""The web dashboard: a read-only view of one workspace in the browser, and a JSON API beside it.
+
+``sitewatch serve`` runs it (:func:`serve`); :func:`create_app` makes the ASGI app for a server
+of your own or for tests. Both need the ``web`` extra (FastAPI and uvicorn): without it they
+raise :class:`~sitewatch.errors.MissingExtraError` saying ``pip install 'sitewatch[web]'``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import require_extra
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+__all__ = ["create_app", "serve", "serve_app", "DEFAULT_HOST", "DEFAULT_PORT"]
+
+DEFAULT_HOST = "127.0.0.1"
+"""Localhost only: 0.0.0.0 would show the workspace, archived images included, to the whole network."""
+DEFAULT_PORT = 8000
+
+
+def create_app(workspace: Path | str, **kwargs: Any) -> FastAPI:
+    """The dashboard of ``workspace`` as a FastAPI app; see :func:`sitewatch.web.app.create_app`."""
+    require_extra("fastapi", "web")
+    from .app import create_app as create
+
+    return create(workspace, **kwargs)
+
+
+def serve(workspace: Path | str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, log_level: str = "info") -> None:
+    """Serve the dashboard of ``workspace`` on ``host``:``port`` with uvicorn until interrupted."""
+    serve_app(create_app(workspace), host, port, log_level=log_level)
+
+
+def serve_app(app: FastAPI, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, log_level: str = "info") -> None:
+    """Serve an app of :func:`create_app` with uvicorn until interrupted."""
+    require_extra("uvicorn", "web")
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level=log_level)

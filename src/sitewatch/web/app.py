@@ -1,0 +1,282 @@
+"""The dashboard's FastAPI app: server-rendered pages and a JSON API over one workspace, read-only.
+
+Pages (no script, nothing loaded from elsewhere):
+
+- ``/``: the sites, each with its kind, resolved flag, observations, detections and date range;
+- ``/sites/{id}``: its map (inline SVG in the site's UTM grid), the report's timeline chart,
+  periods, dates with arrivals and departures, and its observations;
+- ``/observations/{id}``: a quick-look of the archived image with the detections' oriented boxes
+  drawn over it, the detections and the provenance.
+
+The JSON API (``/api/...``) returns what the pages show; ``/openapi.json`` describes it. FastAPI's
+``/docs`` and ``/redoc`` are off: they load their scripts from a CDN.
+
+Every request opens the store read-only (SQLite refuses writes on that connection) in the thread
+that serves it. Files are served by observation id only: the path comes from the database and
+must lie inside the workspace's archive.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+
+from .. import __version__
+from ..analysis.occupancy import TimelineParams
+from ..errors import ImageReadError, StoreError
+from ..model import Observation, acquired_label
+from ..report import charts
+from ..report.exports import date_zone
+from ..report.html import by_kind, candidates_text, imagery_lines
+from ..store import Store
+from ..workspace import Workspace, open_workspace
+from . import data
+from .data import BadId, NotFound, check_id
+from .quicklook import QUICKLOOK_PX, QuicklookCache, quicklook_png, quicklook_shape
+from .svg import overlay_svg, site_crs, site_svg
+
+__all__ = ["create_app", "Dashboard"]
+
+_DRAWING = threading.Lock()
+"""matplotlib is not thread-safe (its rcParams, which the charts' font fallback sets, and its font
+cache are global): the server's threads draw one figure at a time."""
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("sitewatch", "web/templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["pct"] = lambda v: "–" if v is None else f"{v:.1%}"
+    env.filters["num"] = lambda v, nd=1: "–" if v is None else f"{v:.{nd}f}"
+    # An id in a link: its "/" kept (observation ids are SITE/ITEM), everything else escaped.
+    env.filters["urlpart"] = lambda v: quote(str(v), safe="/")
+    return env
+
+
+class Dashboard:
+    """What the routes share: the workspace, the timeline parameters, the quick-look cache, the templates."""
+
+    def __init__(self, ws: Workspace, params: TimelineParams, cache: QuicklookCache, max_px: int = QUICKLOOK_PX) -> None:
+        self.ws = ws
+        self.params = params
+        self.cache = cache
+        self.max_px = max_px
+        self.env = _environment()
+
+    @contextmanager
+    def store(self) -> Iterator[Store]:
+        """The workspace's store, read-only, for one request (and the thread serving it)."""
+        store = Store(self.ws.db_path, read_only=True)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def page(self, template: str, *, simulated: bool, status: int = 200, **context: Any) -> HTMLResponse:
+        html = self.env.get_template(template).render(
+            simulated=simulated, workspace=str(self.ws.root.resolve()), version=__version__, **context
+        )
+        return HTMLResponse(html, status_code=status)
+
+    def archived(self, obs: Observation) -> Path:
+        """The archived COG of ``obs``: the path the database records, refused unless it lies in the archive."""
+        archive = self.ws.archive.resolve()
+        path = (self.ws.root / obs.path).resolve()
+        if not path.is_relative_to(archive) or not path.is_file():
+            raise NotFound(f"the image of observation {obs.id!r} ({obs.path}) is not in the workspace's archive")
+        return path
+
+    def quicklook(self, obs: Observation) -> bytes:
+        """The quick-look PNG of ``obs``, from the cache when its file (by sha256) has been drawn before."""
+        key = (obs.id, obs.sha256, str(self.max_px))
+        png = self.cache.get(key)
+        if png is None:
+            path = self.archived(obs)
+            try:
+                with _DRAWING:
+                    png = quicklook_png(path, obs, self.max_px)
+            except Exception as exc:  # rasterio's errors and a damaged file's: named, not a traceback
+                raise ImageReadError(f"cannot read the image of observation {obs.id!r} ({obs.path}): {exc}") from exc
+            self.cache.put(key, png)
+        return png
+
+
+def create_app(
+    workspace: Path | str | Workspace,
+    *,
+    params: TimelineParams | None = None,
+    cache: QuicklookCache | None = None,
+    max_px: int = QUICKLOOK_PX,
+) -> FastAPI:
+    """The dashboard of ``workspace`` as an ASGI app (serve it with uvicorn, test it with TestClient).
+
+    ``params`` are the timeline's (default: ``sitewatch timeline``'s defaults); ``cache`` holds the
+    quick-looks (default: 64 MB in memory); ``max_px`` is a quick-look's longer side. The workspace
+    must exist and its database be of this sitewatch's schema: it is never migrated or written.
+    """
+    ws = workspace if isinstance(workspace, Workspace) else open_workspace(Path(workspace))
+    Store(ws.db_path, read_only=True).close()  # fail now, not at the first request
+    dash = Dashboard(ws, params or TimelineParams(), QuicklookCache() if cache is None else cache, max_px)
+    app = FastAPI(
+        title="sitewatch dashboard",
+        version=__version__,
+        description="Read-only view of one sitewatch workspace: sites, timelines, observations, detections.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.dashboard = dash
+    _add_error_handlers(app, dash)
+    _add_api(app, dash)
+    _add_pages(app, dash)
+    return app
+
+
+def _add_error_handlers(app: FastAPI, dash: Dashboard) -> None:
+    def reply(request: Request, status: int, message: str) -> Response:
+        # JSON for the API and for files (an <img> shows no page); a page for a page.
+        path = request.url.path
+        if path.startswith("/api/") or path.endswith((".png", ".tif")):
+            return JSONResponse({"detail": message}, status_code=status)
+        return dash.page("error.html.j2", simulated=False, status=status, message=message, heading=str(status))
+
+    @app.exception_handler(NotFound)
+    def not_found(request: Request, exc: NotFound) -> Response:
+        return reply(request, 404, str(exc))
+
+    @app.exception_handler(BadId)
+    def bad_id(request: Request, exc: BadId) -> Response:
+        return reply(request, 400, str(exc))
+
+    @app.exception_handler(ImageReadError)
+    def unreadable(request: Request, exc: ImageReadError) -> Response:
+        return reply(request, 500, str(exc))
+
+    @app.exception_handler(StoreError)
+    def store_error(request: Request, exc: StoreError) -> Response:
+        return reply(request, 503, str(exc))
+
+    @app.exception_handler(sqlite3.OperationalError)
+    def busy(request: Request, exc: sqlite3.OperationalError) -> Response:
+        # "database is locked" while a stage writes for longer than the busy timeout
+        return reply(request, 503, f"the workspace database cannot be read at the moment ({exc}); try again")
+
+
+def _site_id(site_id: str) -> str:
+    return check_id(site_id, "site")
+
+
+def _observation_id(observation_id: str) -> str:
+    return check_id(observation_id, "observation", parts=None)
+
+
+def _add_api(app: FastAPI, dash: Dashboard) -> None:
+    @app.get("/api/sites", tags=["api"], summary="Every site with its counts and date range")
+    def api_sites() -> list[dict[str, Any]]:
+        with dash.store() as store:
+            return data.site_summaries(store)
+
+    @app.get("/api/sites/{site_id:path}/timeline", tags=["api"], summary="The site's occupancy timeline, as `sitewatch timeline --json`")
+    def api_timeline(site_id: str) -> dict[str, Any]:
+        with dash.store() as store:
+            return data.site_timeline(store, _site_id(site_id), dash.params)
+
+    @app.get("/api/sites/{site_id:path}/detections", tags=["api"],
+             summary="The site's detections as GeoJSON, as `sitewatch export` writes them")  # fmt: skip
+    def api_detections(site_id: str) -> JSONResponse:
+        with dash.store() as store:
+            fc = data.site_detections(store, _site_id(site_id))
+        return JSONResponse(fc, media_type="application/geo+json")
+
+    # After the routes above: a {site_id:path} would take their suffixes for part of the id.
+    @app.get("/api/sites/{site_id:path}", tags=["api"], summary="One site: its geometry, berths and observations")
+    def api_site(site_id: str) -> dict[str, Any]:
+        with dash.store() as store:
+            return data.site_detail(store, _site_id(site_id))
+
+    @app.get("/api/observations/{observation_id:path}", tags=["api"],
+             summary="One observation: provenance, grid and detections (GeoJSON features)")  # fmt: skip
+    def api_observation(observation_id: str) -> dict[str, Any]:
+        with dash.store() as store:
+            return data.observation_detail(store, _observation_id(observation_id))
+
+
+def _add_pages(app: FastAPI, dash: Dashboard) -> None:
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def sites_page() -> HTMLResponse:
+        with dash.store() as store:
+            sites = data.site_summaries(store)
+        return dash.page("sites.html.j2", simulated=any(s["simulated"] for s in sites), sites=sites)
+
+    @app.get("/sites/{site_id:path}/timeline.png", include_in_schema=False)
+    def timeline_png(site_id: str) -> Response:
+        with dash.store() as store:
+            tl = data.load_site_timeline(store, _site_id(site_id), dash.params)
+        with _DRAWING:
+            png = charts.timeline_chart_png(tl)
+        return Response(png, media_type="image/png")
+
+    @app.get("/sites/{site_id:path}", response_class=HTMLResponse, include_in_schema=False)
+    def site_page(site_id: str) -> HTMLResponse:
+        with dash.store() as store:
+            site = data.find_site(store, _site_id(site_id))
+            observations = store.observations(site.id)
+            detections = store.detections(site_id=site.id)
+            tl = data.load_site_timeline(store, site.id, dash.params)
+            rows = data.site_detail(store, site.id)["observations"]
+        crs = site_crs(site, [o.grid for o in observations])
+        imagery, note = imagery_lines(observations, dash.params.utc_offset_hours) if observations else ([], "")
+        map_svg = site_svg(site, detections, crs, href=lambda i, d: f"/observations/{quote(d.observation_id, safe='/')}")
+        return dash.page(
+            "site.html.j2", simulated=any(o.scene.simulated for o in observations), site=site, timeline=tl,
+            imagery=imagery, revisit_note=note, map_svg=map_svg, crs=crs, detections=len(detections),
+            observations=rows, date_zone=date_zone(dash.params.utc_offset_hours),
+        )  # fmt: skip
+
+    @app.get("/observations/{observation_id:path}/quicklook.png", include_in_schema=False)
+    def quicklook(observation_id: str) -> Response:
+        with dash.store() as store:
+            obs = data.find_observation(store, _observation_id(observation_id))
+        return Response(dash.quicklook(obs), media_type="image/png")
+
+    @app.get("/observations/{observation_id:path}/image.tif", include_in_schema=False)
+    def image(observation_id: str) -> FileResponse:
+        with dash.store() as store:
+            obs = data.find_observation(store, _observation_id(observation_id))
+        path = dash.archived(obs)
+        return FileResponse(path, media_type="image/tiff", filename=path.name)
+
+    @app.get("/observations/{observation_id:path}", response_class=HTMLResponse, include_in_schema=False)
+    def observation_page(observation_id: str) -> HTMLResponse:
+        with dash.store() as store:
+            obs = data.find_observation(store, _observation_id(observation_id))
+            detections = store.detections(observation_id=obs.id)
+            undetected = obs.id in store.undetected(obs.site_id)
+        rows = [
+            {
+                "id": d.id, "kind": d.kind, "length_m": d.length_m, "width_m": d.width_m, "heading_deg": d.heading_deg,
+                "score": d.score, "berth": d.berth_id or "", "candidates": candidates_text(d), "truncated": d.truncated,
+                "lon": d.centroid.x, "lat": d.centroid.y, "detector": f"{d.detector} {d.detector_version}",
+            }
+            for d in detections
+        ]  # fmt: skip
+        ql_rows, ql_cols = quicklook_shape(obs.grid.width, obs.grid.height, dash.max_px)
+        return dash.page(
+            "observation.html.j2", simulated=obs.scene.simulated, obs=obs, detections=rows,
+            label=acquired_label(obs), label_seconds=acquired_label(obs, seconds=True), by_kind=by_kind(detections),
+            overlay_svg=overlay_svg(obs.grid, detections), ql_rows=ql_rows, ql_cols=ql_cols, undetected=undetected,
+            detectors=sorted({r["detector"] for r in rows}),
+        )  # fmt: skip

@@ -1,0 +1,184 @@
+"""What the dashboard shows, as JSON-ready dicts read from a store: plain functions, no web library.
+
+The pages and the JSON API are two views of these values, so a page never says what its
+API does not. Detections are the features :func:`~sitewatch.report.exports.detection_feature`
+makes for ``sitewatch export``; timelines are :func:`~sitewatch.analysis.occupancy.timeline_to_dict`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from shapely.geometry import mapping
+
+from ..analysis.occupancy import Timeline, TimelineParams, load_timeline, timeline_to_dict
+from ..errors import InputError, SitewatchError
+from ..model import Observation, Site, acquired_label, iso_utc
+from ..report.exports import detection_feature, select_detections
+from ..sites import right_handed
+from ..store import Store
+
+__all__ = [
+    "NotFound",
+    "BadId",
+    "check_id",
+    "site_summaries",
+    "site_detail",
+    "site_timeline",
+    "site_detections",
+    "observation_detail",
+    "find_site",
+    "find_observation",
+]
+
+
+class NotFound(SitewatchError, LookupError):
+    """No site or observation of that id in the workspace; the message names the id."""
+
+
+class BadId(InputError):
+    """An id that cannot be one (a path: ``..``, ``\\``, an empty part); refused before any lookup."""
+
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+def check_id(value: str, what: str, *, parts: int | None = 1) -> str:
+    """``value`` if it can be a ``what`` id of at most ``parts`` parts joined by ``/`` (None: any number,
+    as an observation's ``SITE/ITEM`` whose item may hold one); else :class:`BadId`. Ids are only ever looked up in the database, never used as
+    paths, but one that reads as a path is refused outright rather than looked up."""
+    pieces = value.split("/")
+    if _UNSAFE.search(value) or (parts is not None and len(pieces) > parts) or any(p in ("", ".", "..") or p.startswith("~") for p in pieces):
+        raise BadId(f"refused {what} id {value!r}: not an id (ids are looked up in the workspace database, never read as paths)")
+    return value
+
+
+def find_site(store: Store, site_id: str) -> Site:
+    """The site ``site_id``, or :class:`NotFound` naming it."""
+    if not store.execute("SELECT 1 FROM sites WHERE site_id = ?", (site_id,)):
+        raise NotFound(f"no site {site_id!r} in this workspace")
+    return store.get_site(site_id)
+
+
+def find_observation(store: Store, observation_id: str) -> Observation:
+    """The observation ``observation_id``, or :class:`NotFound` naming it."""
+    if not store.execute("SELECT 1 FROM observations WHERE observation_id = ?", (observation_id,)):
+        raise NotFound(f"no observation {observation_id!r} in this workspace")
+    return store.get_observation(observation_id)
+
+
+def site_summaries(store: Store) -> list[dict[str, Any]]:
+    """Every site, by id: its kind, whether its place is resolved, how many observations and
+    detections it has, the first and last acquisition dates, and whether any image is simulated."""
+    obs = {
+        r["site_id"]: r
+        for r in store.execute(
+            """SELECT site_id, count(*) AS n, min(acquired) AS first, max(acquired) AS last, max(simulated) AS sim
+               FROM observations GROUP BY site_id"""
+        )
+    }
+    dets = {r[0]: r[1] for r in store.execute("SELECT site_id, count(*) FROM detections GROUP BY site_id")}
+    out = []
+    for r in store.execute("SELECT site_id, name, kind, resolved FROM sites ORDER BY site_id"):
+        o = obs.get(r["site_id"])
+        out.append(
+            {
+                "id": r["site_id"],
+                "name": r["name"] or "",
+                "kind": r["kind"],
+                "resolved": bool(r["resolved"]),
+                "observations": o["n"] if o else 0,
+                "detections": dets.get(r["site_id"], 0),
+                "first_date": o["first"][:10] if o else None,
+                "last_date": o["last"][:10] if o else None,
+                "simulated": bool(o["sim"]) if o else False,
+            }
+        )
+    return out
+
+
+def observation_row(o: Observation, detections: int) -> dict[str, Any]:
+    """An observation as one line of a site's list: when, what saw it, how much of it is usable."""
+    return {
+        "id": o.id,
+        "date": o.scene.acquired.date().isoformat(),
+        "acquired": iso_utc(o.scene.acquired),
+        "acquired_date_only": o.acquired_date_only,
+        "acquired_label": acquired_label(o),
+        "sensor": o.scene.sensor,
+        "platform": o.scene.platform or o.scene.provider,
+        "resolution_m": o.scene.resolution_m,
+        "cloud_fraction": o.cloud_fraction,
+        "valid_fraction": o.valid_fraction,
+        "detections": detections,
+        "simulated": o.scene.simulated,
+    }
+
+
+def site_detail(store: Store, site_id: str) -> dict[str, Any]:
+    """One site: its fields, outline, berths and water (GeoJSON, WGS84) and its observations, oldest first."""
+    site = find_site(store, site_id)
+    counts = {
+        r[0]: r[1]
+        for r in store.execute("SELECT observation_id, count(*) FROM detections WHERE site_id = ? GROUP BY observation_id", (site_id,))
+    }
+    observations = [observation_row(o, counts.get(o.id, 0)) for o in store.observations(site_id)]
+    return {
+        "id": site.id,
+        "name": site.name,
+        "kind": site.kind,
+        "resolved": site.resolved,
+        "coord_source": site.coord_source,
+        "note": site.note,
+        "tags": list(site.tags),
+        "geometry": right_handed(site.geometry) if site.geometry is not None else None,
+        "water": right_handed(site.water) if site.water is not None else None,
+        "berths": [{"id": b.id, "name": b.name, "geometry": mapping(b.geometry)} for b in site.berths],
+        "observations": observations,
+        "detections": sum(counts.values()),
+        "simulated": any(o["simulated"] for o in observations),
+    }
+
+
+def load_site_timeline(store: Store, site_id: str, params: TimelineParams | None = None) -> Timeline:
+    """The occupancy timeline of ``site_id`` as ``sitewatch timeline`` builds it."""
+    find_site(store, site_id)
+    return load_timeline(store, site_id, params)
+
+
+def site_timeline(store: Store, site_id: str, params: TimelineParams | None = None) -> dict[str, Any]:
+    """The site's occupancy timeline as ``sitewatch timeline --json`` gives it."""
+    return timeline_to_dict(load_site_timeline(store, site_id, params))
+
+
+def site_detections(store: Store, site_id: str) -> dict[str, Any]:
+    """The site's detections as the GeoJSON FeatureCollection ``sitewatch export SITE`` writes."""
+    find_site(store, site_id)
+    features = [detection_feature(o, d) for o, dets in select_detections(store, [site_id]) for d in dets]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def observation_detail(store: Store, observation_id: str) -> dict[str, Any]:
+    """One observation: its line of the site's list, its grid, its provenance (scene, time, sensor,
+    file hash, the sitewatch version that archived it) and its detections as GeoJSON features."""
+    o = find_observation(store, observation_id)
+    features = [detection_feature(o, d) for d in store.detections(observation_id=o.id)]
+    return observation_row(o, len(features)) | {
+        "site_id": o.site_id,
+        "scene_id": o.scene.id,
+        "provider": o.scene.provider,
+        "collection": o.scene.collection,
+        "item_id": o.scene.item_id,
+        "image": o.path,
+        "sha256": o.sha256,
+        "sitewatch_version": str(o.provenance.get("sitewatch_version", "")) or None,
+        "grid": {
+            "crs": o.grid.crs,
+            "transform": list(o.grid.transform)[:6],
+            "width": o.grid.width,
+            "height": o.grid.height,
+        },
+        "provenance": dict(o.provenance),
+        "features": features,
+    }

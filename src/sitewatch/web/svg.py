@@ -1,0 +1,124 @@
+"""Inline SVG drawings for the dashboard, in a site's UTM coordinates (metres): no map library.
+
+The archive's COGs lie on the site's UTM grid, so a site's outline, its berths and water, and
+the oriented boxes of its detections are drawn in that CRS: one metre is one SVG unit, and
+north is up (SVG's y grows downwards, so every y is negated). An observation's overlay has the
+extent of its image, to lie exactly over the quick-look PNG of that image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from html import escape
+
+from shapely.geometry import GeometryCollection, LineString, MultiLineString, MultiPolygon, Polygon
+from shapely.geometry.base import BaseGeometry
+
+from ..geo import reproject_geometry, utm_crs_for
+from ..model import Detection, Grid, Site
+
+__all__ = ["KIND_COLOURS", "site_crs", "site_svg", "overlay_svg", "grid_bounds"]
+
+KIND_COLOURS = {"vessel": "#ff3b30", "crane": "#ffcc00", "truck": "#34c759"}
+"""Outline colours by detection kind, as the report's charts draw them; other kinds purple."""
+_OTHER_COLOUR = "#af52de"
+
+
+def site_crs(site: Site, grids: Sequence[Grid] = ()) -> str:
+    """The CRS to draw ``site`` in: that of its archived images, else the UTM zone of its centre."""
+    if grids:
+        return grids[0].crs
+    c = site.require_geometry().centroid
+    return utm_crs_for(c.x, c.y)
+
+
+def _to_crs(geoms: Sequence[BaseGeometry], crs: str) -> list[BaseGeometry]:
+    """WGS84 geometries in ``crs``, reprojected together (one transformer for all)."""
+    if not geoms:
+        return []
+    return list(reproject_geometry(GeometryCollection(list(geoms)), "EPSG:4326", crs).geoms)
+
+
+def _points(coords: Iterable[tuple[float, ...]]) -> str:
+    return " ".join(f"{x:.1f},{-y:.1f}" for x, y, *_ in coords)
+
+
+def _shape(geom: BaseGeometry, attrs: str, title: str = "") -> str:
+    """SVG elements for a polygon or line (and their multi-part forms), with an optional tooltip."""
+    tip = f"<title>{escape(title)}</title>" if title else ""
+    if isinstance(geom, Polygon):
+        d = " ".join(f"M{_points(r.coords)}Z" for r in (geom.exterior, *geom.interiors))
+        return f'<path d="{d}" fill-rule="evenodd" {attrs}>{tip}</path>'
+    if isinstance(geom, LineString):
+        return f'<polyline points="{_points(geom.coords)}" fill="none" {attrs}>{tip}</polyline>'
+    if isinstance(geom, (MultiPolygon, MultiLineString, GeometryCollection)):
+        return "".join(_shape(g, attrs, title) for g in geom.geoms)
+    return ""
+
+
+def _detection_title(d: Detection) -> str:
+    size = f"≥ {d.length_m:.0f} m" if d.truncated else f"{d.length_m:.0f} m"
+    return f"{d.id}: {d.kind} {size}, heading {d.heading_deg:.0f}°, score {d.score:.2f}"
+
+
+def _detections(detections: Sequence[Detection], crs: str, href: Callable[[int, Detection], str] | None) -> list[str]:
+    out = []
+    for i, (d, g) in enumerate(zip(detections, _to_crs([d.footprint for d in detections], crs), strict=True), start=1):
+        colour = KIND_COLOURS.get(d.kind, _OTHER_COLOUR)
+        shape = _shape(g, f'stroke="{colour}" stroke-width="1.5" fill="{colour}" fill-opacity="0.15" '
+                          'vector-effect="non-scaling-stroke"', _detection_title(d))  # fmt: skip
+        # Each box is a link (no script needed): to its row of the table, or to its observation.
+        out.append(f'<a href="{escape(href(i, d))}">{shape}</a>' if href else shape)
+    return out
+
+
+def _svg(bounds: tuple[float, float, float, float], body: Sequence[str], *, label: str, css_class: str,
+         preserve: str = "xMidYMid meet") -> str:  # fmt: skip
+    minx, miny, maxx, maxy = bounds
+    w, h = max(maxx - minx, 1.0), max(maxy - miny, 1.0)
+    return (
+        f'<svg class="{css_class}" role="img" aria-label="{escape(label)}" '
+        f'viewBox="{minx:.1f} {-maxy:.1f} {w:.1f} {h:.1f}" preserveAspectRatio="{preserve}">'
+        + "".join(body)
+        + "</svg>"
+    )
+
+
+def site_svg(site: Site, detections: Sequence[Detection], crs: str,
+             href: Callable[[int, Detection], str] | None = None) -> str:  # fmt: skip
+    """The site's water, outline and berths (named) with every detection's box, in ``crs``;
+    ``href(n, detection)`` (n counting from 1) makes each box a link."""
+    geom = reproject_geometry(site.require_geometry(), "EPSG:4326", crs)
+    minx, miny, maxx, maxy = geom.bounds
+    pad = 0.03 * max(maxx - minx, maxy - miny)
+    body = []
+    if site.water is not None:
+        body.append(_shape(reproject_geometry(site.water, "EPSG:4326", crs), 'fill="#cfe8ff" stroke="none"', "water"))
+    body.append(_shape(geom, 'fill="none" stroke="#333" stroke-width="1.5" vector-effect="non-scaling-stroke"',
+                       f"site {site.id}"))  # fmt: skip
+    berths = _to_crs([b.geometry for b in site.berths], crs)
+    for b, g in zip(site.berths, berths, strict=True):
+        body.append(_shape(g, 'fill="none" stroke="#8c564b" stroke-width="3" vector-effect="non-scaling-stroke"',
+                           f"berth {b.name or b.id}"))  # fmt: skip
+    body += _detections(detections, crs, href)
+    font = 0.025 * max(maxx - minx, maxy - miny)
+    for b, g in zip(site.berths, berths, strict=True):
+        c = g.centroid
+        body.append(f'<text x="{c.x:.1f}" y="{-c.y:.1f}" font-size="{font:.1f}" fill="#8c564b">{escape(b.name or b.id)}</text>')
+    return _svg((minx - pad, miny - pad, maxx + pad, maxy + pad), body,
+                label=f"map of {site.id} (UTM {crs}) with berths and detections", css_class="map")  # fmt: skip
+
+
+def grid_bounds(grid: Grid) -> tuple[float, float, float, float]:
+    """The extent (minx, miny, maxx, maxy) of a north-up grid in its CRS."""
+    a, _, c, _, e, f = grid.transform
+    xs = (c, c + a * grid.width)
+    ys = (f, f + e * grid.height)
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def overlay_svg(grid: Grid, detections: Sequence[Detection]) -> str:
+    """The detections' oriented boxes over an image on ``grid``: the SVG spans the image exactly, to
+    lie over its quick-look, and each box links to the detection's row (``#det-N``, N counting from 1)."""
+    return _svg(grid_bounds(grid), _detections(detections, grid.crs, lambda i, d: f"#det-{i}"),
+                label="outlines of the detections", css_class="overlay", preserve="none")  # fmt: skip

@@ -1,0 +1,280 @@
+"""The web dashboard (``sitewatch serve``), in-process with FastAPI's TestClient.
+
+On a shortened demo: the seed story's Dunai from 16 to 21 October 2024 through simulate, ingest
+and detect, with one observation then marked as known by its date alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import re
+import sqlite3
+import sys
+import warnings
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import matplotlib.image as mimage
+import pytest
+from click.testing import CliRunner
+
+from sitewatch.analysis.occupancy import load_timeline, timeline_to_dict
+from sitewatch.cli import main
+from sitewatch.demo import run_demo
+from sitewatch.errors import StoreError
+from sitewatch.model import DATE_ONLY_HOUR, DATE_ONLY_NOTE
+from sitewatch.report.exports import detections_to_geojson
+from sitewatch.sources.simulate import load_scenario, shorten
+from sitewatch.store import Store
+from sitewatch.web import create_app
+from sitewatch.web.quicklook import QuicklookCache, quicklook_shape
+from sitewatch.workspace import Workspace, open_workspace
+
+pytest.importorskip("fastapi", reason="the web extra: pip install 'sitewatch[web]'")
+pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx (in the dev extra)")
+
+with warnings.catch_warnings():
+    # Starlette's TestClient says httpx (which FastAPI's docs and our dev extra name) will give way to httpx2.
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    scen = shorten(load_scenario("seed-story"), days=6, start=date(2024, 10, 16), sites=["dunai"])
+    out = tmp_path_factory.mktemp("web") / "ws"
+    run_demo(out, scenario=scen, workers=1)
+    w = open_workspace(out)
+    with w.store() as st:  # one image known by its date alone (as an EO Browser export named by its date)
+        o = next(o for o in st.observations("dunai") if o.scene.sensor == "optical")
+        scene = dataclasses.replace(o.scene, acquired=o.scene.acquired.replace(hour=DATE_ONLY_HOUR, minute=0))
+        st.put_observation(dataclasses.replace(
+            o, scene=scene, provenance={**o.provenance, "acquired_from": f"file name, date only ({DATE_ONLY_NOTE})"}
+        ))  # fmt: skip
+    return w
+
+
+@pytest.fixture(scope="module")
+def client(ws: Workspace) -> TestClient:
+    return TestClient(create_app(ws.root, cache=QuicklookCache()))
+
+
+def _observations(ws: Workspace) -> list[Any]:
+    with ws.store() as st:
+        return st.observations("dunai")
+
+
+def _pages(ws: Workspace) -> list[str]:
+    return ["/", "/sites/dunai", *(f"/observations/{o.id}" for o in _observations(ws))]
+
+
+def _snapshot(ws: Workspace) -> dict[str, str]:
+    return {str(p.relative_to(ws.root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(ws.root.rglob("*")) if p.is_file()}
+
+
+def test_every_page_answers_and_says_simulated(ws: Workspace, client: TestClient) -> None:
+    for url in _pages(ws):
+        r = client.get(url)
+        assert r.status_code == 200, url
+        assert r.headers["content-type"].startswith("text/html")
+        assert "SIMULATED" in r.text, url
+
+
+def test_sites_page_lists_each_site_with_its_counts(ws: Workspace, client: TestClient) -> None:
+    html = client.get("/").text
+    with ws.store() as st:
+        n_obs, n_det = len(st.observations("dunai")), len(st.detections(site_id="dunai"))
+    row = re.search(r'<tr><td class="ids"><a href="/sites/dunai">dunai</a>.*?</tr>', html, re.S)
+    assert row is not None
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(0), re.S)
+    assert cells[2:8] == ["naval_base", "yes", str(n_obs), str(n_det), "2024-10-16", "2024-10-21"]
+
+
+def test_site_page_shows_map_chart_timeline_and_observations(ws: Workspace, client: TestClient) -> None:
+    html = client.get("/sites/dunai").text
+    observations = _observations(ws)
+    assert '<svg class="map"' in html and 'src="/sites/dunai/timeline.png"' in html
+    for o in observations:  # every observation listed, linked to its page
+        assert f'href="/observations/{o.id}"' in html
+    assert "2024-10-17" in html and "arrivals" in html and "departures" in html
+    png = client.get("/sites/dunai/timeline.png")
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    with ws.store() as st:  # each detection's box on the map links to the observation it was found in
+        dets = st.detections(site_id="dunai")
+    assert html.count("<title>dunai/") == len(dets) > 0
+
+
+def test_observation_page_shows_quicklook_overlay_detections_and_provenance(ws: Workspace, client: TestClient) -> None:
+    with ws.store() as st:
+        o = next(o for o in st.observations("dunai") if st.detections(observation_id=o.id) and not o.acquired_date_only)
+        dets = st.detections(observation_id=o.id)
+    html = client.get(f"/observations/{o.id}").text
+    assert f'src="/observations/{o.id}/quicklook.png"' in html
+    assert f'href="/observations/{o.id}/image.tif"' in html  # the figure links to the image it rests on
+    assert html.count('<a href="#det-') == len(dets) and f'id="det-{len(dets)}"' in html
+    for d in dets:
+        assert d.id in html and f"{d.length_m:.1f}" in html and f"{d.score:.2f}" in html
+    for text in (o.scene.id, o.sha256, o.path, o.scene.sensor, o.scene.acquired.strftime("%Y-%m-%d %H:%M:%S"), "sitewatch 0."):
+        assert text in html
+
+
+def test_observation_known_by_its_date_alone_says_time_unknown(ws: Workspace, client: TestClient) -> None:
+    o = next(o for o in _observations(ws) if o.acquired_date_only)
+    html = client.get(f"/observations/{o.id}").text
+    assert f"{o.scene.acquired:%Y-%m-%d}, time unknown" in html and "12:00" not in html
+    assert client.get(f"/api/observations/{o.id}").json()["acquired_date_only"] is True
+
+
+def test_api_sites_matches_the_store(ws: Workspace, client: TestClient) -> None:
+    with ws.store() as st:
+        sites, observations, detections = st.sites(), st.observations(), st.detections()
+    got = client.get("/api/sites").json()
+    assert [s["id"] for s in got] == [s.id for s in sites]
+    (dunai,) = got
+    days = sorted(o.scene.acquired.date().isoformat() for o in observations)
+    assert (dunai["observations"], dunai["detections"]) == (len(observations), len(detections))
+    assert (dunai["first_date"], dunai["last_date"], dunai["simulated"]) == (days[0], days[-1], True)
+    assert (dunai["kind"], dunai["resolved"]) == (sites[0].kind, sites[0].resolved)
+
+
+def test_api_site_timeline_and_detections_match_the_store(ws: Workspace, client: TestClient) -> None:
+    with ws.store() as st:
+        site = st.get_site("dunai")
+        observations = st.observations("dunai")
+        timeline = json.loads(json.dumps(timeline_to_dict(load_timeline(st, "dunai"))))
+        geojson = json.loads(json.dumps(detections_to_geojson(st, ["dunai"])))
+    got = client.get("/api/sites/dunai").json()
+    assert (got["name"], [b["id"] for b in got["berths"]]) == (site.name, [b.id for b in site.berths])
+    assert [o["id"] for o in got["observations"]] == [o.id for o in observations]
+    assert [o["valid_fraction"] for o in got["observations"]] == [o.valid_fraction for o in observations]
+    assert client.get("/api/sites/dunai/timeline").json() == timeline
+    r = client.get("/api/sites/dunai/detections")
+    assert r.headers["content-type"] == "application/geo+json"
+    assert r.json() == geojson and len(geojson["features"]) > 0  # what `sitewatch export` writes
+
+
+def test_api_observation_matches_the_store(ws: Workspace, client: TestClient) -> None:
+    with ws.store() as st:
+        for o in st.observations("dunai"):
+            got = client.get(f"/api/observations/{o.id}").json()
+            assert (got["id"], got["scene_id"], got["sha256"], got["image"]) == (o.id, o.scene.id, o.sha256, o.path)
+            assert (got["sensor"], got["cloud_fraction"], got["valid_fraction"]) == (o.scene.sensor, o.cloud_fraction, o.valid_fraction)
+            assert [f["properties"]["id"] for f in got["features"]] == [d.id for d in st.detections(observation_id=o.id)]
+            assert got["grid"]["width"] == o.grid.width and got["provenance"] == json.loads(json.dumps(dict(o.provenance)))
+
+
+@pytest.mark.parametrize("url", [
+    "/sites/nowhere", "/api/sites/nowhere", "/api/sites/nowhere/timeline", "/api/sites/nowhere/detections",
+    "/sites/nowhere/timeline.png", "/observations/dunai/no-such-item", "/api/observations/dunai/no-such-item",
+    "/observations/dunai/no-such-item/quicklook.png", "/observations/dunai/no-such-item/image.tif",
+])  # fmt: skip
+def test_unknown_ids_are_404_naming_the_id(client: TestClient, url: str) -> None:
+    r = client.get(url)
+    assert r.status_code == 404
+    assert ("nowhere" if "nowhere" in url else "dunai/no-such-item") in r.text
+
+
+@pytest.mark.parametrize("url", [
+    "/observations/%2E%2E/%2E%2E/sitewatch.gpkg/image.tif",
+    "/observations/dunai/%2E%2E%2F%2E%2E%2Fsitewatch.gpkg/image.tif",
+    "/observations/%2Fetc%2Fpasswd/image.tif",
+    "/api/observations/dunai/%2E%2E/sitewatch.gpkg",
+    "/observations/dunai%5C..%5Csitewatch.gpkg/quicklook.png",
+    "/api/sites/%2E%2E",
+    "/sites/dunai%2F..%2F..",
+])  # fmt: skip
+def test_path_like_ids_are_refused(client: TestClient, url: str) -> None:
+    r = client.get(url)
+    assert r.status_code == 400, (url, r.status_code)
+    assert "refused" in r.text and b"SQLite format" not in r.content
+
+
+def test_a_recorded_path_outside_the_archive_is_not_served(ws: Workspace) -> None:
+    app = create_app(ws.root)
+    o = _observations(ws)[0]
+    with pytest.raises(LookupError, match="not in the workspace's archive"):
+        app.state.dashboard.archived(dataclasses.replace(o, path="sitewatch.gpkg"))
+    assert app.state.dashboard.archived(o) == (ws.root / o.path).resolve()
+
+
+def test_no_page_loads_anything_from_elsewhere(ws: Workspace, client: TestClient) -> None:
+    for url in [*_pages(ws), "/openapi.json", "/api/sites"]:
+        assert not re.search(r"https?://", client.get(url).text), url
+    # FastAPI's /docs and /redoc pull their scripts from a CDN: off; the schema stays.
+    assert client.get("/docs").status_code == 404 and client.get("/redoc").status_code == 404
+    assert "/api/sites/{site_id}/detections" in client.get("/openapi.json").json()["paths"]
+
+
+def test_quicklook_decodes_at_its_size_and_is_cached(ws: Workspace) -> None:
+    cache = QuicklookCache()
+    client = TestClient(create_app(ws.root, cache=cache, max_px=96))
+    o = max(_observations(ws), key=lambda o: o.grid.width)
+    r = client.get(f"/observations/{o.id}/quicklook.png")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    img = mimage.imread(io.BytesIO(r.content), format="png")
+    assert img.shape[:2] == quicklook_shape(o.grid.width, o.grid.height, 96)
+    assert max(img.shape[:2]) == 96 and img.std() > 0  # an image, not a blank
+    assert (cache.hits, cache.misses) == (0, 1)
+    assert client.get(f"/observations/{o.id}/quicklook.png").content == r.content
+    assert (cache.hits, cache.misses) == (1, 1)
+    html = client.get(f"/observations/{o.id}").text
+    rows, cols = quicklook_shape(o.grid.width, o.grid.height, 96)
+    assert f'width="{cols}" height="{rows}"' in html
+
+
+def test_image_is_served_by_observation_id(ws: Workspace, client: TestClient) -> None:
+    o = _observations(ws)[0]
+    r = client.get(f"/observations/{o.id}/image.tif")
+    assert r.status_code == 200 and hashlib.sha256(r.content).hexdigest() == o.sha256
+
+
+def test_nothing_writes_the_workspace(ws: Workspace) -> None:
+    client = TestClient(create_app(ws.root))
+    before = _snapshot(ws)
+    o = _observations(ws)[0]
+    for url in [*_pages(ws), "/api/sites", "/api/sites/dunai", "/api/sites/dunai/timeline", "/api/sites/dunai/detections",
+                f"/api/observations/{o.id}", f"/observations/{o.id}/quicklook.png", "/sites/dunai/timeline.png"]:  # fmt: skip
+        assert client.get(url).status_code == 200
+    assert client.post("/api/sites").status_code == 405 and client.delete(f"/api/observations/{o.id}").status_code == 405
+    assert _snapshot(ws) == before
+
+
+def test_read_only_store_refuses_writes_and_other_schemas(ws: Workspace, tmp_path: Path) -> None:
+    with Store(ws.db_path, read_only=True) as st:
+        site = st.get_site("dunai")
+        with pytest.raises(StoreError, match="cannot write"):
+            st.put_site(site)
+    old = tmp_path / "old.gpkg"
+    old.write_bytes(ws.db_path.read_bytes())
+    with sqlite3.connect(old) as db:
+        db.execute("UPDATE sitewatch_meta SET value = '1' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="schema version 1"):
+        Store(old, read_only=True)
+    with pytest.raises(StoreError, match="cannot open"):
+        Store(tmp_path / "missing.gpkg", read_only=True)
+    assert not (tmp_path / "missing.gpkg").exists()
+
+
+def test_serve_binds_localhost_by_default(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    monkeypatch.setattr("sitewatch.web.serve_app", lambda app, host, port: calls.append((host, port)))
+    res = CliRunner().invoke(main, ["serve", "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    assert calls == [("127.0.0.1", 8000)] and "http://127.0.0.1:8000/" in res.output
+    res = CliRunner().invoke(main, ["serve", "-w", str(ws.root), "--host", "0.0.0.0", "--port", "8123"])
+    assert calls[-1] == ("0.0.0.0", 8123) and "anyone who can reach this machine" in res.output
+
+
+def test_serve_without_the_web_extra_says_what_to_install(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "fastapi", None)  # as if not installed: importing it raises ImportError
+    res = CliRunner().invoke(main, ["serve", "-w", str(ws.root)])
+    assert res.exit_code == 1 and "pip install 'sitewatch[web]'" in res.output
+
+
+def test_serve_of_a_folder_that_is_no_workspace_says_so(tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["serve", "-w", str(tmp_path)])
+    assert res.exit_code == 1 and "not a sitewatch workspace" in res.output

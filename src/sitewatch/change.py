@@ -34,9 +34,10 @@ follows Fisher's F(2L, 2L): L, the looks of the despeckled pair, is the one whos
 has the log-ratio's observed median absolute deviation (robust: the changed minority does not move
 it, and spatially correlated speckle gives fewer effective looks, as it should). A pixel changed when
 its log-ratio lies beyond the F quantiles of false-alarm probability ``pfa`` (both tails): brighter
-after is ``appeared``, darker ``disappeared``. Pixels dark in both images (below ``dark_db``,
-water or smooth ground) are compared but not tested: wind changes water's backscatter by several dB
-between passes, which is not what was built.
+after is ``appeared``, darker ``disappeared``. Pixels dark in both images (despeckled sigma0 below
+``dark_db``, -14 dB: calm to moderately windy water lies at -25 to -15 dB in C-band VV, most land
+above -12 dB) are compared but not tested: wind changes water's backscatter by several dB between
+passes, which is not what was built, while a structure standing in the water is far brighter.
 
 Regions are 8-connected groups of changed pixels (SAR: of one direction); those smaller than
 ``min_area_m2`` are dropped. Pixels without data in either image, outside ``area`` (the site), or
@@ -62,6 +63,8 @@ from .model import Change, Grid
 
 __all__ = [
     "CHANGE_METHOD_VERSION",
+    "DEFAULT_PFA",
+    "GROW",
     "ChangeImage",
     "ChangeRegion",
     "ChangeResult",
@@ -76,6 +79,17 @@ __all__ = [
 
 CHANGE_METHOD_VERSION = "1"
 """Bumped whenever the rules above change what a pair gives."""
+
+DEFAULT_PFA: dict[str, float] = {"optical": 1e-6, "sar": 1e-7}
+"""Per-pixel false-alarm probability of the threshold a region must reach somewhere (its seed).
+Regions grow from their seeds into the neighbouring pixels beyond the threshold of ``GROW`` times that
+probability (hysteresis): a smoothed (optical) or despeckled (SAR) pixel shares its noise with its
+neighbours, so one false alarm comes as a patch of a few pixels, which a single threshold of 1e-3 let
+through a dozen times in a noise-only pair of 160 × 160 pixels, while a real change has a core far
+beyond the noise. SAR's is lower because its 5 × 5 window spreads a false alarm further."""
+
+GROW = 1000.0
+"""How much likelier than the seeds' the false alarms of a region's extent may be (hysteresis)."""
 
 Direction = Literal["appeared", "disappeared", "altered"]
 
@@ -193,19 +207,22 @@ def check_same_grid(before: Grid, after: Grid, before_name: str = "before", afte
 # -- optical ---------------------------------------------------------------------------------------
 
 
-def irmad_weights(x: NDArray[np.floating], y: NDArray[np.floating], *, iterations: int = 30, tol: float = 1e-3) -> NDArray[np.float64]:
+def irmad_weights(x: NDArray[np.floating], y: NDArray[np.floating], *, iterations: int = 50, tol: float = 1e-4) -> NDArray[np.float64]:
     """No-change probabilities of IR-MAD (Nielsen 2007) for pixels ``x`` and ``y`` (pixels × bands).
 
     Each iteration makes the weighted canonical correlation analysis of the two dates, the MAD
     variates (differences of the canonical variates) standardised by their variance 2(1 - ρ), and
-    weights every pixel by the chi-square survival function of their squared sum.
+    weights every pixel by the chi-square survival function of their squared sum; it stops when no
+    canonical correlation moves by more than ``tol``.
     """
-    from scipy import linalg, stats
+    from scipy import linalg, special
 
-    X, Y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    # Contiguous copies: strided columns made every product several times slower.
+    X, Y = np.ascontiguousarray(x, np.float64), np.ascontiguousarray(y, np.float64)
     n, p = X.shape
     w = np.ones(n)
-    for it in range(iterations):
+    last = np.full(p, -1.0)
+    for _ in range(iterations):
         sw = w.sum()
         Xc, Yc = X - (w @ X) / sw, Y - (w @ Y) / sw
         Xw, Yw = Xc * w[:, None], Yc * w[:, None]
@@ -221,24 +238,25 @@ def irmad_weights(x: NDArray[np.floating], y: NDArray[np.floating], *, iteration
         rho = np.sqrt(np.clip(r2, 0.0, 1.0))
         mad = Xc @ a - Yc @ b
         z = (mad**2 / np.maximum(2.0 * (1.0 - rho), 1e-12)).sum(axis=1)
-        new = stats.chi2.sf(z, p)
-        done = it > 0 and float(np.max(np.abs(new - w))) < tol
-        w = new
-        if done:
+        w = special.chdtrc(p, z)  # chi-square survival function
+        if float(np.max(np.abs(rho - last))) < tol:
             break
+        last = rho
     return w
 
 
-def _masked_mean(a: NDArray[np.floating], ok: NDArray[np.bool_], size: int) -> NDArray[np.float64]:
-    """Mean of ``a`` over the ``ok`` pixels of a ``size`` square around each pixel (NaN with none)."""
+def _masked_mean(a: NDArray[np.floating], ok: NDArray[np.bool_], size: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Mean of ``a`` over the ``ok`` pixels of a ``size`` square around each pixel (NaN with none),
+    and the share of that square they are (less than 1 at the grid's edge and beside no data)."""
     from scipy import ndimage
 
     if size <= 1:
-        return np.where(ok, a, np.nan).astype(np.float64)
-    num = ndimage.uniform_filter(np.where(ok, a, 0.0).astype(np.float64), size, mode="nearest")
-    den = ndimage.uniform_filter(ok.astype(np.float64), size, mode="nearest")
+        return np.where(ok, a, np.nan).astype(np.float64), ok.astype(np.float64)
+    num = ndimage.uniform_filter(np.where(ok, a, 0.0).astype(np.float64), size, mode="constant")
+    den = ndimage.uniform_filter(ok.astype(np.float64), size, mode="constant")
+    den = np.round(den * size * size) / (size * size)  # whole pixels: the filter's sums carry rounding
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(ok & (den > 0), num / np.maximum(den, 1e-12), np.nan)
+        return np.where(ok & (den > 0), num / np.maximum(den, 1e-12), np.nan), np.where(ok, den, 0.0)
 
 
 def _robust_sd(v: NDArray[np.floating]) -> float:
@@ -246,7 +264,7 @@ def _robust_sd(v: NDArray[np.floating]) -> float:
     return 1.4826 * float(np.median(np.abs(v - med)))
 
 
-_SAMPLE = 2_000_000
+_SAMPLE = 100_000
 """IR-MAD and the regressions run on at most this many compared pixels (an even stride), applied to all."""
 
 
@@ -281,9 +299,12 @@ def optical_change_statistic(
         slope = slope if slope > 1e-6 else 1.0
         offset = float(v.mean() - slope * u.mean())
         diff = (after[k].astype(np.float64) - offset) / slope - before[k]
-        d = _masked_mean(diff, ok, smooth_px)
-        sd = _robust_sd(d[ok]) or float(np.std(d[ok])) or 1.0
-        d /= sd
+        d, share = _masked_mean(diff, ok, smooth_px)
+        whole = ok & (share >= 1.0)
+        sd = _robust_sd(d[whole if whole.sum() > 100 else ok]) or float(np.std(d[ok])) or 1.0
+        # A mean of fewer pixels (the grid's edge, beside no data or cloud) is noisier: its spread is
+        # that of a whole window over the square root of the share it holds.
+        d *= np.sqrt(share) / sd
         z += d**2
         brightness += d
     z[~ok] = np.nan
@@ -313,12 +334,14 @@ def _looks_for_mad(mad: float) -> float:
 
 def sar_log_ratio(
     before: NDArray[np.floating], after: NDArray[np.floating], ok: NDArray[np.bool_], *,
-    despeckle_px: int = 5, dark_db: float | None = -15.0,
-) -> tuple[NDArray[np.float64], NDArray[np.bool_], float]:  # fmt: skip
-    """Despeckled log-ratio ln(after / before) less its median, the pixels it tests, and the looks L
-    of the despeckled pair read from its spread (see the module docstring)."""
-    b = _masked_mean(np.maximum(before, 0.0), ok, despeckle_px)
-    a = _masked_mean(np.maximum(after, 0.0), ok, despeckle_px)
+    despeckle_px: int = 5, dark_db: float | None = -14.0,
+) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64]]:  # fmt: skip
+    """Despeckled log-ratio ln(after / before) less its median, the pixels it tests, and each pixel's
+    looks: those of a whole window read from the log-ratio's spread (see the module docstring),
+    times the share of the window with data (fewer at the grid's edge and beside no data, whose
+    wider log-ratio would otherwise pass for change). Looks are NaN when too few pixels are tested."""
+    b, share = _masked_mean(np.maximum(before, 0.0), ok, despeckle_px)
+    a, _ = _masked_mean(np.maximum(after, 0.0), ok, despeckle_px)
     ok = ok & np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         lr = np.where(ok, np.log(a / b), np.nan)
@@ -326,15 +349,35 @@ def sar_log_ratio(
     if dark_db is not None:
         dark = 10 ** (dark_db / 10)
         tested &= ~((a < dark) & (b < dark))
-    if tested.sum() < 10:
-        return lr, tested, float("nan")
-    vals = lr[tested]
-    lr = lr - float(np.median(vals))
-    looks = _looks_for_mad(float(np.median(np.abs(lr[tested]))))
-    return lr, tested, looks
+    whole = tested & (share >= 1.0)
+    if whole.sum() < 10:
+        return lr, tested, np.full(ok.shape, np.nan)
+    lr = lr - float(np.median(lr[whole]))
+    looks = _looks_for_mad(float(np.median(np.abs(lr[whole]))))
+    return lr, tested, looks * share
+
+
+def _f_thresholds(looks: NDArray[np.float64], pfa: float) -> NDArray[np.float64]:
+    """ln of the F(2L, 2L) quantile 1 - pfa/2 for each pixel's looks (computed once per distinct value)."""
+    from scipy import stats
+
+    out = np.full(looks.shape, np.inf)
+    finite = np.isfinite(looks) & (looks > 0)
+    values, inverse = np.unique(np.round(looks[finite], 6), return_inverse=True)
+    out[finite] = np.log(stats.f.ppf(1.0 - pfa / 2, 2 * values, 2 * values))[inverse]
+    return out
 
 
 # -- regions ---------------------------------------------------------------------------------------
+
+
+def _hysteresis(grow: NDArray[np.bool_], seed: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The 8-connected parts of ``grow`` that hold a ``seed`` pixel."""
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(grow | seed, structure=np.ones((3, 3), bool))
+    keep = np.unique(labels[seed])
+    return np.isin(labels, keep[keep > 0])
 
 
 def _regions(
@@ -356,9 +399,9 @@ def _regions(
     labels = np.where(keep[labels], labels, 0).astype(np.int32)
     if not keep.any():
         return [], np.zeros_like(mask)
-    ids = np.arange(n + 1)
-    vmean = ndimage.mean(value, labels, ids)
-    dmean = None if isinstance(direction_of, str) else ndimage.mean(direction_of, labels, ids)
+    ids = np.flatnonzero(keep)
+    vmean = dict(zip(ids.tolist(), ndimage.mean(value, labels, ids), strict=True))
+    dmean = None if isinstance(direction_of, str) else dict(zip(ids.tolist(), ndimage.mean(direction_of, labels, ids), strict=True))
     parts: dict[int, list[BaseGeometry]] = {}
     for geom, v in shapes(labels, mask=labels > 0, connectivity=8, transform=grid.affine):
         parts.setdefault(int(v), []).append(shape(geom))
@@ -392,16 +435,16 @@ def detect_changes(
     *,
     area: NDArray[np.bool_] | None = None,
     min_area_m2: float = 200.0,
-    pfa: float = 1e-3,
+    pfa: float | None = None,
     despeckle_px: int = 5,
-    dark_db: float | None = -15.0,
+    dark_db: float | None = -14.0,
     smooth_px: int = 3,
 ) -> ChangeResult:
     """The regions that changed from ``before`` to ``after``, two images of one grid and one sensor.
 
     ``area`` marks the pixels that belong to the comparison (the site's polygon; default: all);
     ``min_area_m2`` drops smaller regions; ``pfa`` is the per-pixel false-alarm probability of the
-    threshold (chi-square quantile for optical, F quantiles for SAR); ``despeckle_px`` the SAR mean
+    threshold (chi-square quantile for optical, F quantiles for SAR; default :data:`DEFAULT_PFA`); ``despeckle_px`` the SAR mean
     filter's side, ``dark_db`` the SAR level below which a pixel dark in both is not tested (None: test
     all), ``smooth_px`` the side of the optical differences' mean. See the module docstring for the
     methods. Raises :class:`GridMismatchError` when the grids differ and :class:`InputError` when
@@ -413,6 +456,7 @@ def detect_changes(
             f"{before.name} is {before.sensor} and {after.name} is {after.sensor}: change compares two images "
             "of one sensor (SAR backscatter and optical reflectance measure different things); pick two of the same"
         )
+    pfa = DEFAULT_PFA[before.sensor] if pfa is None else pfa
     if not 0 < pfa < 0.5:
         raise InputError(f"pfa must lie between 0 and 0.5, got {pfa}")
     if min_area_m2 < 0:
@@ -439,24 +483,26 @@ def detect_changes(
         z, brightness = optical_change_statistic(xb, xa, ok, smooth_px=smooth_px)
         from scipy import stats
 
-        threshold = float(stats.chi2.ppf(1.0 - pfa, len(common)))
-        params["chi2_threshold"] = round(threshold, 4)
+        seed = float(stats.chi2.ppf(1.0 - pfa, len(common)))
+        grow = float(stats.chi2.ppf(1.0 - min(0.1, pfa * GROW), len(common)))
+        params |= {"chi2_seed": round(seed, 4), "chi2_grow": round(grow, 4)}
         with np.errstate(invalid="ignore"):
-            changed = ok & (z > threshold)
+            changed = _hysteresis(ok & (z > grow), ok & (z > seed))
         regions, kept = _regions(changed, before.grid, min_area_m2, np.sqrt(np.nan_to_num(z)), brightness)
     else:
         method = "log-ratio"
         params |= {"despeckle_px": despeckle_px, "dark_db": dark_db, "band": before.band_names[0]}
         lr, tested, looks = sar_log_ratio(before.data[0], after.data[0], ok, despeckle_px=despeckle_px, dark_db=dark_db)
-        if not math.isfinite(looks):
+        if not np.isfinite(looks).any():
             return ChangeResult((), "sar", method, CHANGE_METHOD_VERSION, fraction, compared, np.zeros_like(ok), params)
-        from scipy import stats
-
-        t = math.log(float(stats.f.ppf(1.0 - pfa / 2, 2 * looks, 2 * looks)))
-        params |= {"looks": round(looks, 3), "log_ratio_threshold_db": round(10 * t / math.log(10), 4)}
-        db = np.nan_to_num(np.abs(lr)) * (10 / math.log(10))
+        t_seed, t_grow = _f_thresholds(looks, pfa), _f_thresholds(looks, min(0.1, pfa * GROW))
+        to_db = 10 / math.log(10)
+        params |= {"looks": round(float(np.nanmax(looks)), 3), "seed_db": round(to_db * float(np.min(t_seed)), 4),
+                   "grow_db": round(to_db * float(np.min(t_grow)), 4)}  # fmt: skip
+        db = np.nan_to_num(np.abs(lr)) * to_db
         with np.errstate(invalid="ignore"):
-            up, down = tested & (lr > t), tested & (lr < -t)
+            up = _hysteresis(tested & (lr > t_grow), tested & (lr > t_seed))
+            down = _hysteresis(tested & (lr < -t_grow), tested & (lr < -t_seed))
         r_up, k_up = _regions(up, before.grid, min_area_m2, db, "appeared")
         r_down, k_down = _regions(down, before.grid, min_area_m2, db, "disappeared")
         regions, kept = r_up + r_down, k_up | k_down

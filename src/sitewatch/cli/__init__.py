@@ -38,6 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "timeline",
     "links",
     "ais",
+    "change",
     "eval",
     "report",
     "export",

@@ -31,6 +31,10 @@ __all__ = [
 ]  # fmt: skip
 
 
+CLOUD_MARGIN_M = 100.0
+"""Optical: cloud and shadow masks are widened by this before comparing (soft edges, thin haze)."""
+
+
 @dataclass(frozen=True)
 class PairOutcome:
     """One pair compared: what was stored and the regions found."""
@@ -180,6 +184,12 @@ def read_change_image(site: Site, obs: Observation, path: Path) -> ChangeImage:
         hidden = cloud_mask(bands, pixel_size=pixel, valid=valid)
     else:
         hidden = np.zeros_like(valid)
+    if hidden.any():
+        # Cloud edges and thin haze around what the mask holds would read as change: widened by CLOUD_MARGIN_M.
+        from scipy import ndimage
+
+        step = max(1.0, float(min(obs.grid.pixel_size)))
+        hidden = ndimage.binary_dilation(hidden, iterations=max(1, round(CLOUD_MARGIN_M / step)))
     keep = [i for i, n in enumerate(names) if n.lower() in bands]
     return ChangeImage(data[keep], obs.grid, "optical", tuple(names[i].lower() for i in keep), valid & ~hidden, obs.id)
 

@@ -1,0 +1,165 @@
+"""`sitewatch change` on a small workspace, and the changes layer: stored whole, replaced on a rerun,
+indexed as every layer is, added to an older workspace when it is opened."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from affine import Affine
+from click.testing import CliRunner
+from scipy import ndimage
+from shapely.geometry import Point
+
+from sitewatch.cli import main
+from sitewatch.geo import reproject_geometry
+from sitewatch.store import Store
+from sitewatch.testing import site_utm_origin, tiny_site, workspace_with_sites, write_tiff
+
+BANDS = ("blue", "green", "red", "nir")
+
+
+def _scene(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    texture = ndimage.gaussian_filter(rng.normal(size=shape), 4) * 8
+    return np.array([0.06, 0.08, 0.09, 0.25])[:, None, None] * (1 + 0.3 * texture)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> tuple[Path, Point]:
+    """A site with three 10 m optical images (1, 5 and 9 October; a 150 × 150 m patch is dug on the
+    5th: ground dug bare, brighter than the field, too dim and too brown for a cloud) and one SAR image of 5 October on the same grid. Returns the workspace and the patch's centre (lon/lat)."""
+    site = tiny_site("base")
+    ws = workspace_with_sites(tmp_path / "ws", site)
+    crs, x0, y0 = site_utm_origin(site)
+    shape = (260, 200)
+    rng = np.random.default_rng(11)
+    ground = _scene(rng, shape)
+    files = []
+    for day, roof in (("20241001", False), ("20241005", True), ("20241009", True)):
+        img = ground.copy()
+        if roof:
+            img[:, 120:135, 90:105] = np.array([0.12, 0.14, 0.18, 0.22])[:, None, None]  # dug, bare ground
+        img = img * rng.uniform(0.9, 1.1, (4, 1, 1)) + rng.normal(0, 0.003, ground.shape)  # another day's light
+        files.append(write_tiff(tmp_path / f"base_{day}.tif", img.astype(np.float32), crs=crs,
+                                transform=Affine(10, 0, x0, 0, -10, y0), descriptions=BANDS))  # fmt: skip
+    sar = (0.1 * rng.gamma(4.6, 1 / 4.6, shape)).astype(np.float32)
+    sar_file = write_tiff(tmp_path / "s1_20241005.tif", sar, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0), descriptions=("VV",))
+    runner = CliRunner()
+    res = runner.invoke(main, ["ingest", "base", *map(str, files), "--sensor", "optical", "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["ingest", "base", str(sar_file), "--sensor", "sar", "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    centre = reproject_geometry(Point(x0 + 97.5 * 10, y0 - 127.5 * 10), crs, "EPSG:4326")
+    return ws.root, centre
+
+
+def _rows(root: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(root / "sitewatch.gpkg") as db:
+        return db.execute(sql).fetchall()
+
+
+def test_change_finds_the_dug_ground_between_the_first_two_dates_and_a_rerun_replaces_its_rows(workspace: tuple[Path, Point], tmp_path: Path) -> None:
+    root, centre = workspace
+    runner = CliRunner()
+    out = tmp_path / "changes.geojson"
+    res = runner.invoke(main, ["change", "base", "--json", "--out", str(out), "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    pairs = {(p["before"][-8:], p["after"][-8:]): p for p in doc["pairs"]}
+    assert set(pairs) == {("20241001", "20241005"), ("20241005", "20241009")}  # optical only: SAR has no pair
+    first = pairs[("20241001", "20241005")]
+    assert (first["appeared"], first["disappeared"], first["altered"]) == (1, 0, 0)
+    assert first["compared_fraction"] == 1.0 and first["method"].startswith("irmad-cva")
+    assert pairs[("20241005", "20241009")]["appeared"] == 0
+    fc = json.loads(out.read_text())
+    (feature,) = fc["features"]
+    from shapely.geometry import shape
+
+    assert shape(feature["geometry"]).buffer(1e-4).contains(centre)
+    assert feature["properties"]["direction"] == "appeared" and feature["properties"]["simulated"] is False
+    before = _rows(root, "SELECT change_id, area_m2 FROM changes ORDER BY change_id")
+    assert len(before) == 1 and _rows(root, "SELECT count(*) FROM change_pairs") == [(2,)]
+    # Again: the same rows, not twice the rows; the spatial index follows.
+    res = runner.invoke(main, ["change", "base", "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    assert "1 appeared, 0 disappeared, 0 altered" in res.output
+    assert _rows(root, "SELECT change_id, area_m2 FROM changes ORDER BY change_id") == before
+    assert _rows(root, "SELECT count(*) FROM change_pairs") == [(2,)]
+    assert _rows(root, "SELECT count(*) FROM rtree_changes_geom") == [(1,)]
+
+
+def test_before_and_after_by_date_or_id(workspace: tuple[Path, Point]) -> None:
+    root, _ = workspace
+    runner = CliRunner()
+    res = runner.invoke(main, ["change", "base", "--before", "2024-10-01", "--after", "base/base_20241009", "--json", "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    (pair,) = json.loads(res.stdout)["pairs"]
+    assert pair["before"] == "base/base_20241001" and pair["after"] == "base/base_20241009" and pair["appeared"] == 1
+    # --after alone: the previous observation of its sensor and grid.
+    res = runner.invoke(main, ["change", "base", "--after", "2024-10-09", "--json", "-w", str(root)])
+    (pair,) = json.loads(res.stdout)["pairs"]
+    assert pair["before"] == "base/base_20241005"
+
+
+def test_sensors_are_not_mixed_and_unknown_references_are_named(workspace: tuple[Path, Point]) -> None:
+    root, _ = workspace
+    runner = CliRunner()
+    res = runner.invoke(main, ["change", "base", "--before", "base/base_20241001", "--after", "base/s1_20241005", "-w", str(root)])
+    assert res.exit_code == 1
+    assert "base/base_20241001 is optical and base/s1_20241005 is sar" in res.output
+    res = runner.invoke(main, ["change", "base", "--before", "nothing-here", "--after", "2024-10-05", "-w", str(root)])
+    assert res.exit_code == 1 and "--before 'nothing-here'" in res.output
+    res = runner.invoke(main, ["change", "base", "--before", "2024-12-01", "--after", "2024-10-05", "-w", str(root)])
+    assert res.exit_code == 1 and "no observation of 'base' on 2024-12-01" in res.output
+    assert _rows(root, "SELECT count(*) FROM changes") == [(0,)]
+
+
+def test_observations_on_other_grids_are_refused_as_a_pair(workspace: tuple[Path, Point], tmp_path: Path) -> None:
+    root, _ = workspace
+    site = tiny_site("base")
+    crs, x0, y0 = site_utm_origin(site)
+    fine = _scene(np.random.default_rng(3), (520, 400)).astype(np.float32)
+    path = write_tiff(tmp_path / "fine_20241011.tif", fine, crs=crs, transform=Affine(5, 0, x0, 0, -5, y0), descriptions=BANDS)
+    runner = CliRunner()
+    assert runner.invoke(main, ["ingest", "base", str(path), "--sensor", "optical", "-w", str(root)]).exit_code == 0
+    res = runner.invoke(main, ["change", "base", "--before", "2024-10-09", "--after", "2024-10-11", "-w", str(root)])
+    assert res.exit_code == 1 and "are not on one grid (pixel size 10 m against 5 m)" in res.output
+    # Without --before/--after the 5 m image has no partner on its grid: nothing compared across grids.
+    res = runner.invoke(main, ["change", "base", "--json", "-w", str(root)])
+    doc = json.loads(res.stdout)
+    assert all("fine" not in p["after"] and "fine" not in p["before"] for p in doc["pairs"])
+    assert any("fine_20241011" in n and "nothing to compare" in n for n in doc["notes"])
+
+
+def test_an_older_workspace_gets_the_changes_layer_with_its_index(tmp_path: Path) -> None:
+    from sitewatch.store import register_gpkg_functions
+    from sitewatch.store.gpkg import multipolygon_blob
+    from sitewatch.store.schema import MIGRATIONS
+
+    old = tmp_path / "old.gpkg"
+    db = sqlite3.connect(old)
+    register_gpkg_functions(db)
+    db.create_function("sitewatch_multipolygon", 1, multipolygon_blob)
+    db.executescript("\n".join(MIGRATIONS[:8]) + "\nINSERT INTO sitewatch_meta VALUES ('schema_version', '8');")
+    db.close()
+    with sqlite3.connect(old) as con:
+        assert con.execute("SELECT 1 FROM sqlite_master WHERE name = 'changes'").fetchone() is None
+    with Store(old) as store:
+        assert store.schema_version() == len(MIGRATIONS)
+    with sqlite3.connect(old) as con:
+        assert con.execute("SELECT geometry_type_name FROM gpkg_geometry_columns WHERE table_name = 'changes'").fetchone() == ("MULTIPOLYGON",)
+        assert con.execute("SELECT extension_name FROM gpkg_extensions WHERE table_name = 'changes'").fetchone() == ("gpkg_rtree_index",)
+        assert con.execute("SELECT data_type FROM gpkg_contents WHERE table_name = 'change_pairs'").fetchone() == ("attributes",)
+
+
+def test_removing_a_site_with_its_observations_removes_its_changes(workspace: tuple[Path, Point]) -> None:
+    root, _ = workspace
+    runner = CliRunner()
+    assert runner.invoke(main, ["change", "base", "-w", str(root)]).exit_code == 0
+    assert _rows(root, "SELECT count(*) FROM changes") == [(1,)]
+    res = runner.invoke(main, ["sites", "remove", "base", "--with-observations", "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    assert _rows(root, "SELECT count(*) FROM changes") == [(0,)] and _rows(root, "SELECT count(*) FROM change_pairs") == [(0,)]

@@ -163,3 +163,20 @@ def test_removing_a_site_with_its_observations_removes_its_changes(workspace: tu
     res = runner.invoke(main, ["sites", "remove", "base", "--with-observations", "-w", str(root)])
     assert res.exit_code == 0, res.output
     assert _rows(root, "SELECT count(*) FROM changes") == [(0,)] and _rows(root, "SELECT count(*) FROM change_pairs") == [(0,)]
+
+
+def test_report_has_a_changes_section_only_when_the_site_has_stored_changes(workspace: tuple[Path, Point], tmp_path: Path) -> None:
+    root, _ = workspace
+    runner = CliRunner()
+    before = tmp_path / "before.html"
+    assert runner.invoke(main, ["report", "base", "--out", str(before), "-w", str(root)]).exit_code == 0
+    assert "<h3>Changes</h3>" not in before.read_text(encoding="utf-8")
+    assert runner.invoke(main, ["change", "base", "-w", str(root)]).exit_code == 0
+    after = tmp_path / "after.html"
+    assert runner.invoke(main, ["report", "base", "--out", str(after), "-w", str(root)]).exit_code == 0
+    html = after.read_text(encoding="utf-8")
+    section = html.split("<h3>Changes</h3>", 1)[1]
+    # Each pair names its two images; the one region found is listed; nothing here is simulated.
+    assert "base/base_20241001" in section and "base/base_20241005" in section and "archive/base/" in section
+    assert "base/base_20241001..base/base_20241005#1" in section and "appeared" in section
+    assert "Simulated imagery" not in section.split("</table>", 1)[0]

@@ -207,3 +207,4 @@ def test_irmad_weights_single_out_the_changed_pixels() -> None:
     w = irmad_weights(x, y)
     # Ranked by their weight, the changed pixels are the least invariant of all.
     assert w[:50].max() < np.quantile(w[50:], 0.05)
+

@@ -230,7 +230,7 @@ def irmad_weights(x: NDArray[np.floating], y: NDArray[np.floating], *, iteration
         ridge = 1e-12 * np.eye(p)
         try:
             r2, a = linalg.eigh(sxy @ linalg.solve(syy + ridge, sxy.T), sxx + ridge)
-        except linalg.LinAlgError:
+        except (linalg.LinAlgError, ValueError):
             break  # a band constant over the weighted pixels: keep the last weights
         b = linalg.solve(syy + ridge, sxy.T @ a)
         b /= np.sqrt(np.maximum(np.einsum("ij,ij->j", b, syy @ b), 1e-300))
@@ -238,7 +238,10 @@ def irmad_weights(x: NDArray[np.floating], y: NDArray[np.floating], *, iteration
         rho = np.sqrt(np.clip(r2, 0.0, 1.0))
         mad = Xc @ a - Yc @ b
         z = (mad**2 / np.maximum(2.0 * (1.0 - rho), 1e-12)).sum(axis=1)
-        w = special.chdtrc(p, z)  # chi-square survival function
+        new = special.chdtrc(p, z)  # chi-square survival function
+        if not np.isfinite(new).all() or new.sum() < 1e-9 * n:
+            break  # every pixel improbable (the variances collapsed): keep the last usable weights
+        w = new
         if float(np.max(np.abs(rho - last))) < tol:
             break
         last = rho

@@ -23,7 +23,14 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 def test_oscd_pooled_f1_holds_its_floor_and_beats_plain_cva() -> None:
     """Pooled over the six cities with images and labels: F1 0.258 measured (BENCHMARKS.md), plain
     RGB change vector analysis with Otsu 0.174. The floor sits a little below the measurement."""
-    from change_oscd import OSCD_CITIES, counts, cva_otsu_changed, figures, oscd_pair, sitewatch_changed
+    from change_oscd import (
+        OSCD_CITIES,
+        counts,
+        cva_otsu_changed,
+        figures,
+        oscd_pair,
+        sitewatch_changed,
+    )
 
     ours, baseline = np.zeros(3, np.int64), np.zeros(3, np.int64)
     for city in OSCD_CITIES:

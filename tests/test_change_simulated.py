@@ -12,7 +12,15 @@ from click.testing import CliRunner
 from shapely.geometry import box, shape
 
 from sitewatch.cli import main
-from sitewatch.sources.scenario import Acquisitions, Layout, Scenario, SimSite, Vessel, Visit, Window
+from sitewatch.sources.scenario import (
+    Acquisitions,
+    Layout,
+    Scenario,
+    SimSite,
+    Vessel,
+    Visit,
+    Window,
+)
 from sitewatch.sources.simulate import layout_site, simulate
 from sitewatch.testing import workspace_with_sites
 

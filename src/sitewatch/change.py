@@ -192,7 +192,7 @@ def check_same_grid(before: Grid, after: Grid, before_name: str = "before", afte
     if CRS.from_user_input(before.crs) != CRS.from_user_input(after.crs):
         what = f"CRS {before.crs} against {after.crs}"
     elif not np.allclose(before.pixel_size, after.pixel_size, rtol=1e-6):
-        what = "pixel size {:g} m against {:g} m".format(before.pixel_size[0], after.pixel_size[0])
+        what = f"pixel size {before.pixel_size[0]:g} m against {after.pixel_size[0]:g} m"
     elif not np.allclose(before.transform, after.transform, rtol=0, atol=1e-6 * max(before.pixel_size)):
         what = f"origin ({before.transform[2]:.2f}, {before.transform[5]:.2f}) against ({after.transform[2]:.2f}, {after.transform[5]:.2f})"
     elif before.shape != after.shape:

@@ -448,7 +448,8 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
             from .ais_section import ais_section
 
             ais = ais_section(store, ws.root, [s.id for s in sites], ais_files)
-        from .change_section import change_rows  # sitewatch change's stored pairs, when a site has any
+        # sitewatch change's stored pairs, for the sites that have any
+        from .change_section import change_rows
 
         stored_changes = {s.id: change_rows(store, s.id, store.observations(s.id)) for s in sites}
         runs = [

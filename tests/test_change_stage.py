@@ -180,3 +180,15 @@ def test_report_has_a_changes_section_only_when_the_site_has_stored_changes(work
     assert "base/base_20241001" in section and "base/base_20241005" in section and "archive/base/" in section
     assert "base/base_20241001..base/base_20241005#1" in section and "appeared" in section
     assert "Simulated imagery" not in section.split("</table>", 1)[0]
+
+
+def test_a_missing_archived_image_is_named_and_the_other_pairs_proceed(workspace: tuple[Path, Point]) -> None:
+    root, _ = workspace
+    (root / "archive" / "base" / "base_20241009.tif").unlink()
+    res = CliRunner().invoke(main, ["change", "base", "--json", "-w", str(root)])
+    assert res.exit_code == 3, res.output
+    doc = json.loads(res.stdout)
+    assert [(p["before"], p["after"]) for p in doc["pairs"]] == [("base/base_20241001", "base/base_20241005")]
+    (error,) = doc["errors"]
+    assert error.startswith("base/base_20241005 -> base/base_20241009:") and "base_20241009.tif" in error
+    assert "error: base/base_20241005 -> base/base_20241009" in res.stderr

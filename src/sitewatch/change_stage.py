@@ -196,23 +196,33 @@ def read_change_image(site: Site, obs: Observation, path: Path) -> ChangeImage:
 
 def run_changes(
     store: Store, root: Path, site: Site, pairs: Sequence[tuple[Observation, Observation]], *, min_area_m2: float = 200.0
-) -> list[PairOutcome]:
-    """Compare each pair and record it (replacing an earlier run's rows for that pair)."""
+) -> tuple[list[PairOutcome], list[str]]:
+    """Compare each pair and record it (replacing an earlier run's rows for that pair).
+
+    Returns the pairs compared and, for each pair that could not be (an archived image missing or
+    unreadable, too few pixels to compare), a line naming it and why; the other pairs proceed, and a
+    pair that failed keeps what an earlier run stored for it.
+    """
+    from .errors import SitewatchError
     from .ingest import site_mask
 
-    out = []
+    out, errors = [], []
     for before, after in pairs:
         _check_pair(before, after)
-        b = read_change_image(site, before, root / before.path)
-        a = read_change_image(site, after, root / after.path)
-        result = detect_changes(b, a, area=site_mask(site, before.grid), min_area_m2=min_area_m2)
+        try:
+            b = read_change_image(site, before, root / before.path)
+            a = read_change_image(site, after, root / after.path)
+            result = detect_changes(b, a, area=site_mask(site, before.grid), min_area_m2=min_area_m2)
+        except SitewatchError as exc:
+            errors.append(f"{before.id} -> {after.id}: {exc}")
+            continue
         changes = tuple(to_changes(result, site.id, before.id, after.id))
         pair = replace_changes(
             store, before, after, compared_fraction=result.compared_fraction, method=result.method,
             method_version=result.method_version, parameters=result.parameters, changes=changes,
         )  # fmt: skip
         out.append(PairOutcome(pair, before, after, result, changes))
-    return out
+    return out, errors
 
 
 def outcome_summary(o: PairOutcome) -> dict[str, object]:

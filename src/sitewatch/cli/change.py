@@ -32,26 +32,30 @@ def command(
     Without --before/--after, each usable observation is compared with the previous
     one of the same sensor and grid; of several on one UTC date, the one that shows
     most of the site stands for it. A rerun of a pair replaces its stored regions.
+
+    Exit code 0 when every pair was compared, 3 when some could not be (an
+    archived image missing or unreadable: each is named), 1 when none could.
     """
     ws = open_workspace(workspace)
     started = now_utc()
     with ws.store() as store:
         site = store.get_site(site_id)
         pairs, notes = choose_pairs(store.observations(site_id), site_id, before, after)
-        outcomes = run_changes(store, ws.root, site, pairs, min_area_m2=min_area_m2)
+        outcomes, errors = run_changes(store, ws.root, site, pairs, min_area_m2=min_area_m2)
         rows = [outcome_summary(o) for o in outcomes]
         store.record_run("change", site_id, {"before": before, "after": after, "min_area_m2": min_area_m2},
-                         {"pairs": len(rows), "regions": sum(len(o.changes) for o in outcomes)}, started)  # fmt: skip
+                         {"pairs": len(rows), "regions": sum(len(o.changes) for o in outcomes), "errors": errors},
+                         started)  # fmt: skip
     if out_path is not None:
         from ..report.exports import write_text_atomic
 
         write_text_atomic(out_path, changes_to_geojson(outcomes))
     if as_json:
-        click.echo(json.dumps({"site": site_id, "pairs": rows, "notes": notes}, indent=1))
+        click.echo(json.dumps({"site": site_id, "pairs": rows, "notes": notes, "errors": errors}, indent=1))
     else:
         if any(r["simulated"] for r in rows):
             click.echo("Simulated imagery.")
-        if not rows:
+        if not rows and not errors:
             click.echo(f"{site_id}: no pair of observations of one sensor and grid to compare")
         for r in rows:
             click.echo(
@@ -64,3 +68,8 @@ def command(
             click.echo(f"note: {note}")
     if out_path is not None:
         click.echo(f"wrote {out_path}", err=as_json)
+    for err in errors:  # with --json too: standard output may be a script's, this is the user's
+        click.echo(f"error: {err}", err=True)
+    if errors:
+        # As detect: 3 when some pairs could not be compared (each named above), 1 when none could.
+        raise SystemExit(3 if rows else 1)

@@ -192,3 +192,31 @@ def test_a_missing_archived_image_is_named_and_the_other_pairs_proceed(workspace
     (error,) = doc["errors"]
     assert error.startswith("base/base_20241005 -> base/base_20241009:") and "base_20241009.tif" in error
     assert "error: base/base_20241005 -> base/base_20241009" in res.stderr
+
+
+def test_store_round_trip_and_a_failed_write_keeps_the_last_complete_run(workspace: tuple[Path, Point]) -> None:
+    import sqlite3 as sq
+
+    from sitewatch.store.changes import change_pairs, changes, replace_changes
+
+    root, _ = workspace
+    out = json.loads(CliRunner().invoke(main, ["change", "base", "--json", "--out", str(root / "c.geojson"), "-w", str(root)]).stdout)
+    assert out["pairs"]
+    written = json.loads((root / "c.geojson").read_text())["features"]
+    with Store(root / "sitewatch.gpkg") as store:
+        stored = changes(store, site_id="base")
+        assert [c.id for c in stored] == [f["properties"]["change_id"] for f in written]
+        from shapely.geometry import shape
+
+        for c, f in zip(stored, written, strict=True):
+            assert c.polygon.equals_exact(shape(f["geometry"]), 1e-9) and c.method_version == "1"
+            assert (c.direction, c.area_m2) == (f["properties"]["direction"], f["properties"]["area_m2"])
+        (pair,) = [p for p in change_pairs(store, "base") if p.after_id.endswith("20241005")]
+        assert pair.compared_fraction == 1.0 and pair.parameters["bands"] == ["blue", "green", "red", "nir"]
+        before, after = store.get_observation(pair.before_id), store.get_observation(pair.after_id)
+        # Two rows with one id: the insert fails whole, and the last complete run's rows stay.
+        with pytest.raises(sq.IntegrityError):
+            replace_changes(store, before, after, compared_fraction=0.5, method="irmad-cva", method_version="1",
+                            parameters={}, changes=[stored[0], stored[0]])  # fmt: skip
+        assert [c.id for c in changes(store, site_id="base")] == [c.id for c in stored]
+        assert [p.compared_fraction for p in change_pairs(store, "base") if p.after_id == after.id] == [1.0]

@@ -71,3 +71,8 @@ def test_a_structure_set_down_between_two_simulated_dates_is_found_where_it_was_
         assert all(f["properties"]["simulated"] for f in regions)
     sar = [f for f in regions if f["properties"]["sensor"] == "sar" and shape(f["geometry"]).intersects(drawn)]
     assert sar[0]["properties"]["direction"] == "appeared"
+    # The report's section says the pairs are simulated.
+    report = tmp_path / "report.html"
+    assert runner.invoke(main, ["report", "field", "--out", str(report), "-w", str(ws.root)]).exit_code == 0
+    section = report.read_text(encoding="utf-8").split("<h3>Changes</h3>", 1)[1].split("</table>", 1)[0]
+    assert "Simulated imagery" in section and "optical (simulated)" in section and "sar (simulated)" in section

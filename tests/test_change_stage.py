@@ -220,3 +220,20 @@ def test_store_round_trip_and_a_failed_write_keeps_the_last_complete_run(workspa
                             parameters={}, changes=[stored[0], stored[0]])  # fmt: skip
         assert [c.id for c in changes(store, site_id="base")] == [c.id for c in stored]
         assert [p.compared_fraction for p in change_pairs(store, "base") if p.after_id == after.id] == [1.0]
+
+
+def test_report_says_when_an_image_of_a_pair_was_ingested_again_since(workspace: tuple[Path, Point], tmp_path: Path) -> None:
+    root, _ = workspace
+    runner = CliRunner()
+    assert runner.invoke(main, ["change", "base", "--before", "2024-10-01", "--after", "2024-10-05", "-w", str(root)]).exit_code == 0
+    from sitewatch.store import register_gpkg_functions
+
+    with sqlite3.connect(root / "sitewatch.gpkg") as db:
+        register_gpkg_functions(db)  # the layer's index triggers call them
+        (sha,) = db.execute("SELECT after_sha256 FROM change_pairs").fetchone()
+        assert len(sha) == 64
+        db.execute("UPDATE observations SET sha256 = 'another' WHERE observation_id = 'base/base_20241005'")
+    out = tmp_path / "r.html"
+    assert runner.invoke(main, ["report", "base", "--out", str(out), "-w", str(root)]).exit_code == 0
+    section = out.read_text(encoding="utf-8").split("<h3>Changes</h3>", 1)[1]
+    assert f"sha256 {sha}" in section and section.count("ingested again since") == 1

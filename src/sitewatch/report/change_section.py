@@ -16,11 +16,13 @@ MAX_REGIONS_PER_PAIR = 10
 """Regions listed per pair in the report, the largest first (all are in the GeoPackage's ``changes`` layer)."""
 
 
-def _image(o: Observation | None, oid: str) -> dict[str, Any]:
-    if o is None:  # the observation was removed or ingested again since the pair was compared
-        return {"id": oid, "label": "(no longer in the workspace)", "scene_id": "", "path": "", "sha256": "", "simulated": False}
-    return {"id": o.id, "label": acquired_label(o), "scene_id": o.scene.id, "path": o.path, "sha256": o.sha256,
-            "simulated": o.scene.simulated}  # fmt: skip
+def _image(o: Observation | None, oid: str, sha256: str) -> dict[str, Any]:
+    """The image a pair compared; said so when it is gone or was ingested again since (another file)."""
+    if o is None:
+        return {"id": oid, "label": "(no longer in the workspace)", "scene_id": "", "path": "", "sha256": sha256,
+                "simulated": False, "replaced": False}  # fmt: skip
+    return {"id": o.id, "label": acquired_label(o), "scene_id": o.scene.id, "path": o.path, "sha256": sha256,
+            "simulated": o.scene.simulated, "replaced": o.sha256 != sha256}  # fmt: skip
 
 
 def change_rows(store: Store, site_id: str, observations: Sequence[Observation]) -> list[dict[str, Any]]:
@@ -37,8 +39,8 @@ def change_rows(store: Store, site_id: str, observations: Sequence[Observation])
             "compared_fraction": p.compared_fraction,
             "counts": counts,
             "area_m2": sum(r.area_m2 for r in regions),
-            "before": _image(by_id.get(p.before_id), p.before_id),
-            "after": _image(by_id.get(p.after_id), p.after_id),
+            "before": _image(by_id.get(p.before_id), p.before_id, p.before_sha256),
+            "after": _image(by_id.get(p.after_id), p.after_id, p.after_sha256),
             "regions": [
                 {"id": r.id, "direction": r.direction, "area_m2": r.area_m2, "magnitude": r.magnitude,
                  "lon": r.polygon.centroid.x, "lat": r.polygon.centroid.y}

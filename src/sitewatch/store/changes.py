@@ -36,6 +36,9 @@ class ChangePair:
     parameters: dict[str, Any] = field(default_factory=dict)
     simulated: bool = False
     computed_at: str = ""
+    before_sha256: str = ""
+    """The archived COG compared (an observation ingested again since has another)."""
+    after_sha256: str = ""
 
 
 def replace_changes(
@@ -46,7 +49,7 @@ def replace_changes(
     simulated = before.scene.simulated or after.scene.simulated
     pair = ChangePair(
         after.site_id, before.id, after.id, before.scene.acquired, after.scene.acquired, after.scene.sensor,
-        compared_fraction, method, method_version, dict(parameters), simulated, now_utc(),
+        compared_fraction, method, method_version, dict(parameters), simulated, now_utc(), before.sha256, after.sha256,
     )  # fmt: skip
     geoms = [as_multipolygon(c.polygon) for c in changes]
     rows = [
@@ -58,10 +61,11 @@ def replace_changes(
         db.execute("DELETE FROM changes WHERE before_id = ? AND after_id = ?", (before.id, after.id))
         db.execute("DELETE FROM change_pairs WHERE before_id = ? AND after_id = ?", (before.id, after.id))
         db.execute(
-            """INSERT INTO change_pairs (site_id, before_id, after_id, before_acquired, after_acquired, sensor,
-               compared_fraction, method, method_version, parameters, simulated, computed_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (pair.site_id, before.id, after.id, _iso(pair.before_acquired), _iso(pair.after_acquired), pair.sensor,
+            """INSERT INTO change_pairs (site_id, before_id, after_id, before_acquired, after_acquired, before_sha256,
+               after_sha256, sensor, compared_fraction, method, method_version, parameters, simulated, computed_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (pair.site_id, before.id, after.id, _iso(pair.before_acquired), _iso(pair.after_acquired), before.sha256,
+             after.sha256, pair.sensor,
              compared_fraction, method, method_version, json.dumps(parameters, sort_keys=True, default=str),
              int(simulated), pair.computed_at),
         )  # fmt: skip
@@ -83,7 +87,7 @@ def change_pairs(store: Store, site_id: str | None = None) -> list[ChangePair]:
         ChangePair(
             r["site_id"], r["before_id"], r["after_id"], utc(r["before_acquired"]), utc(r["after_acquired"]), r["sensor"],
             r["compared_fraction"], r["method"], r["method_version"], json.loads(r["parameters"]), bool(r["simulated"]),
-            r["computed_at"],
+            r["computed_at"], r["before_sha256"], r["after_sha256"],
         )  # fmt: skip
         for r in store.execute(sql, (site_id,) if site_id else ())
     ]

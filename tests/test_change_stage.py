@@ -237,3 +237,18 @@ def test_report_says_when_an_image_of_a_pair_was_ingested_again_since(workspace:
     assert runner.invoke(main, ["report", "base", "--out", str(out), "-w", str(root)]).exit_code == 0
     section = out.read_text(encoding="utf-8").split("<h3>Changes</h3>", 1)[1]
     assert f"sha256 {sha}" in section and section.count("ingested again since") == 1
+
+
+def test_two_dates_pick_observations_of_one_sensor(workspace: tuple[Path, Point], tmp_path: Path) -> None:
+    """5 October has an optical image and a SAR image taken later that day, which alone would stand for
+    the date: with --after 2024-10-09 (optical only) the optical one is meant, not a refused mix."""
+    root, _ = workspace
+    site = tiny_site("base")
+    crs, x0, y0 = site_utm_origin(site)
+    sar = (0.1 * np.random.default_rng(5).gamma(4.6, 1 / 4.6, (260, 200))).astype(np.float32)
+    late = write_tiff(tmp_path / "s1_20241005T180000.tif", sar, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0), descriptions=("VV",))
+    assert CliRunner().invoke(main, ["ingest", "base", str(late), "--sensor", "sar", "-w", str(root)]).exit_code == 0
+    res = CliRunner().invoke(main, ["change", "base", "--before", "2024-10-05", "--after", "2024-10-09", "--json", "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    (pair,) = json.loads(res.stdout)["pairs"]
+    assert pair["before"] == "base/base_20241005" and pair["sensor"] == "optical"

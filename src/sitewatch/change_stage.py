@@ -64,10 +64,15 @@ def _best(candidates: Sequence[Observation]) -> Observation:
 def find_observation(observations: Sequence[Observation], site_id: str, ref: str, option: str) -> Observation:
     """An observation of the site named by id (``SITE/NAME`` or ``NAME``) or by its UTC date
     (``2024-10-17``; several that day: :func:`_best`). InputError naming ``option`` otherwise."""
+    return _best(_candidates(observations, site_id, ref, option))
+
+
+def _candidates(observations: Sequence[Observation], site_id: str, ref: str, option: str) -> list[Observation]:
+    """The observation an id names, or those of the date (or time) given."""
     by_id = {o.id: o for o in observations}
     for key in (ref, f"{site_id}/{ref}"):
         if key in by_id:
-            return by_id[key]
+            return [by_id[key]]
     try:
         when, date_only = parse_date_or_time(ref)
     except InputError:
@@ -83,7 +88,7 @@ def find_observation(observations: Sequence[Observation], site_id: str, ref: str
     if not same:
         raise InputError(f"{option} {ref}: no observation of {site_id!r} on {day.isoformat()}; "
                          f"list them with `sitewatch observations {site_id}`")  # fmt: skip
-    return _best(same)
+    return same
 
 
 def choose_pairs(
@@ -91,8 +96,9 @@ def choose_pairs(
 ) -> tuple[list[tuple[Observation, Observation]], list[str]]:
     """The pairs to compare and notes on what was left out.
 
-    With ``before`` and ``after`` (ids or dates) that one pair, refused (InputError) when the two are
-    of different sensors or grids. With one of them, it and its neighbour (the previous observation for
+    With ``before`` and ``after`` (ids or dates) that one pair (of several observations on a date given,
+    those of one sensor and grid with the other), refused (InputError) when the two are of different
+    sensors or grids. With one of them, it and its neighbour (the previous observation for
     ``after``, the next for ``before``) of the same sensor and grid. With neither, each usable
     observation (valid fraction above 0) and the previous one of the same sensor and grid; of several
     on one UTC date, the one that shows most of the site (:func:`_best`) stands for the date.
@@ -100,8 +106,15 @@ def choose_pairs(
     usable = [o for o in observations if o.valid_fraction > 0]
     notes: list[str] = []
     if before is not None and after is not None:
-        b = find_observation(observations, site_id, before, "--before")
-        a = find_observation(observations, site_id, after, "--after")
+        # Of the observations each names (a date may name several: a SAR and an optical image of one day),
+        # the two of one sensor and grid that show most of the site; none such: the best of each, refused.
+        bs = _candidates(observations, site_id, before, "--before")
+        as_ = _candidates(observations, site_id, after, "--after")
+        fits = [(b, a) for b in bs for a in as_ if b.id != a.id and b.scene.sensor == a.scene.sensor and _grid_key(b) == _grid_key(a)]
+        if fits:
+            b, a = min(fits, key=lambda p: (-(p[0].valid_fraction + p[1].valid_fraction), p[0].id, p[1].id))
+        else:
+            b, a = _best(bs), _best(as_)
         _check_pair(b, a)
         return [(b, a)], notes
     series: dict[tuple[str, tuple[str, tuple[float, ...], int, int]], list[Observation]] = {}

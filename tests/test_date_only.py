@@ -224,7 +224,7 @@ def test_a_workspace_of_schema_7_gets_the_flag_from_its_observations_provenance(
     db.commit()
     db.close()
     with Store(old) as st:
-        assert st.schema_version() == SCHEMA_VERSION == 8
+        assert st.schema_version() == SCHEMA_VERSION
         assert [o.id for o in st.observations("dunai") if o.acquired_date_only] == [oid]
     assert _flags(old, "observations") == _flags(new, "observations")
     assert _flags(old, "detections") == _flags(new, "detections")
@@ -249,5 +249,5 @@ def test_a_provenance_not_json_does_not_stop_the_migration(tmp_path: Path) -> No
     db.commit()
     db.close()
     with Store(old) as st:
-        assert st.schema_version() == 8
+        assert st.schema_version() >= 8
     assert set(_flags(old, "observations").values()) == {0}

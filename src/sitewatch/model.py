@@ -396,6 +396,8 @@ class Change:
     magnitude: float
     direction: Literal["appeared", "disappeared", "altered"]
     method: str
+    method_version: str = ""
+    """Version of the method's rules (:data:`sitewatch.change.CHANGE_METHOD_VERSION`)."""
 
 
 @dataclass(frozen=True)

@@ -448,6 +448,10 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
             from .ais_section import ais_section
 
             ais = ais_section(store, ws.root, [s.id for s in sites], ais_files)
+        # sitewatch change's stored pairs, for the sites that have any
+        from .change_section import change_rows
+
+        stored_changes = {s.id: change_rows(store, s.id, store.observations(s.id)) for s in sites}
         runs = [
             # With what each run did: an import that refused every file is not read as one that brought them in.
             {k: r[k] for k in ("stage", "site_id", "finished", "version")}
@@ -463,6 +467,7 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         links=links,
         ais=ais,
         runs=runs,
+        stored_changes=stored_changes,
         simulated=simulated,
         params=params,
         date_zone=date_zone(params.utc_offset_hours),

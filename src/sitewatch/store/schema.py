@@ -332,7 +332,37 @@ UPDATE detections SET acquired_date_only = (
   SELECT o.acquired_date_only FROM observations AS o WHERE o.observation_id = detections.observation_id);
 """
 
-MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3(), _v4(), _v5(), _v6(), _V7, _V8)
+
+def _v_changes() -> str:
+    """The ``changes`` layer (regions that changed between two observations of a site, ``sitewatch
+    change``), with its GeoPackage registration and R-tree index as every layer has, and the
+    ``change_pairs`` attribute table: one row per pair compared, with what was compared (the two COGs'
+    sha256) and how, so that a pair where nothing changed is on record too. A pair's rows are replaced when it is run again."""
+    columns = """change_id TEXT NOT NULL UNIQUE, site_id TEXT NOT NULL, before_id TEXT NOT NULL,
+           after_id TEXT NOT NULL, before_acquired DATETIME NOT NULL, after_acquired DATETIME NOT NULL,
+           sensor TEXT NOT NULL, direction TEXT NOT NULL, area_m2 REAL NOT NULL, magnitude REAL NOT NULL,
+           method TEXT NOT NULL, method_version TEXT NOT NULL, simulated BOOLEAN NOT NULL"""
+    return "\n".join(
+        [
+            _feature_table_sql("changes", "MULTIPOLYGON", "Regions that changed between two observations of a site", columns),
+            rtree_index_sql("changes"),
+            """
+CREATE INDEX idx_changes_pair ON changes(before_id, after_id);
+CREATE INDEX idx_changes_site ON changes(site_id, after_acquired);
+CREATE TABLE change_pairs (pair_id INTEGER PRIMARY KEY AUTOINCREMENT, site_id TEXT NOT NULL,
+  before_id TEXT NOT NULL, after_id TEXT NOT NULL, before_acquired DATETIME NOT NULL,
+  after_acquired DATETIME NOT NULL, before_sha256 TEXT NOT NULL, after_sha256 TEXT NOT NULL,
+  sensor TEXT NOT NULL, compared_fraction REAL NOT NULL,
+  method TEXT NOT NULL, method_version TEXT NOT NULL, parameters TEXT NOT NULL, simulated BOOLEAN NOT NULL,
+  computed_at DATETIME NOT NULL, UNIQUE(before_id, after_id));
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
+  VALUES ('change_pairs', 'attributes', 'change_pairs', 'Pairs of observations compared by sitewatch change');
+""",
+        ]
+    )
+
+
+MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3(), _v4(), _v5(), _v6(), _V7, _V8, _v_changes())
 """Migration i brings the schema from version i to i + 1. Append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -311,7 +311,9 @@ class Store:
             if observations:
                 db.execute("DELETE FROM detections WHERE site_id = ?", (site_id,))
                 db.execute("DELETE FROM observations WHERE site_id = ?", (site_id,))
-                tables += ("observations", "detections")
+                db.execute("DELETE FROM changes WHERE site_id = ?", (site_id,))  # sitewatch change's regions
+                db.execute("DELETE FROM change_pairs WHERE site_id = ?", (site_id,))
+                tables += ("observations", "detections", "changes")
             self.update_extents(tables)
 
     def _site_from_row(self, row: sqlite3.Row) -> Site:

@@ -1,0 +1,532 @@
+"""Change between two observations of one site: where the ground differs, and how.
+
+:func:`detect_changes` takes two images of the same site grid (two observations in a workspace are
+both cut to the site's grid, so their pixels line up) and returns the regions that changed, each a
+polygon in the grid's CRS and in WGS84, its area, a magnitude and a direction. Image math only:
+arrays and a :class:`~sitewatch.model.Grid` in, values out; reading observations and storing the
+regions are :mod:`sitewatch.change_stage`'s.
+
+**Optical** (``irmad-cva``). The two dates differ in illumination, atmosphere and sensor gain as
+well as in what stands on the ground. Iteratively reweighted multivariate alteration detection
+(IR-MAD; Nielsen, IEEE TIP 16(2), 2007) finds the pixels that did not change: each iteration
+weights every pixel by its chi-square probability of no change and the canonical correlation
+analysis of the two dates is made again with those weights. The more invariant half of the pixels
+then fits, band by band, an orthogonal regression of the after image on the before image
+(the radiometric normalisation of Canty & Nielsen, RSE 112, 2008), which puts the after image on
+the before image's radiometry. The change vector is the difference of the normalised bands, each
+averaged over 3 × 3 pixels (half a pixel of misregistration and pixel noise are not change) and
+divided by its robust noise spread (1.4826 × the median absolute deviation over the compared
+pixels, most of which did not change). Its squared length is, for an unchanged pixel, close to
+chi-square with one degree of freedom per band: a pixel changed when it exceeds the chi-square
+quantile ``1 - pfa``.
+
+The direction of an optical region is the sign of its brightness change, the mean over its pixels
+and bands of the standardised difference (after minus before): more than one noise spread brighter
+is ``appeared`` (new concrete, roofs, cleared or dug ground, a hull on dark water: what is built or
+dug is mostly brighter than what it replaces), more than one darker ``disappeared``, and anything
+else ``altered`` (a change of colour with little change of brightness, such as vegetation).
+This is a rule of thumb: a dark roof built on bright sand reads as ``disappeared``.
+
+**SAR** (``log-ratio``). Each intensity is despeckled by a ``despeckle_px`` square mean over its
+valid pixels and the two are compared by their log-ratio, ln(after / before), less its median (a
+calibration offset between passes). For an unchanged pixel of two L-look intensities the ratio
+follows Fisher's F(2L, 2L): L, the looks of the despeckled pair, is the one whose F distribution
+has the log-ratio's observed median absolute deviation (robust: the changed minority does not move
+it, and spatially correlated speckle gives fewer effective looks, as it should). A pixel changed when
+its log-ratio lies beyond the F quantiles of false-alarm probability ``pfa`` (both tails): brighter
+after is ``appeared``, darker ``disappeared``. Pixels dark in both images (despeckled sigma0 below
+``dark_db``, -14 dB: calm to moderately windy water lies at -25 to -15 dB in C-band VV, most land
+above -12 dB) are compared but not tested: wind changes water's backscatter by several dB between
+passes, which is not what was built, while a structure standing in the water is far brighter.
+
+Regions are 8-connected groups of changed pixels (SAR: of one direction); those smaller than
+``min_area_m2`` are dropped. Pixels without data in either image, outside ``area`` (the site), or
+under cloud or shadow (the ``valid`` masks the caller gives) are not compared, and
+:attr:`ChangeResult.compared_fraction` says how much of the site was.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import unary_union
+
+from .errors import InputError
+from .geo import reproject_geometry
+from .model import Change, Grid
+
+__all__ = [
+    "CHANGE_METHOD_VERSION",
+    "DEFAULT_PFA",
+    "GROW",
+    "ChangeImage",
+    "ChangeRegion",
+    "ChangeResult",
+    "GridMismatchError",
+    "check_same_grid",
+    "detect_changes",
+    "irmad_weights",
+    "optical_change_statistic",
+    "sar_log_ratio",
+    "to_changes",
+]
+
+CHANGE_METHOD_VERSION = "1"
+"""Bumped whenever the rules above change what a pair gives."""
+
+DEFAULT_PFA: dict[str, float] = {"optical": 1e-6, "sar": 1e-7}
+"""Per-pixel false-alarm probability of the threshold a region must reach somewhere (its seed).
+Regions grow from their seeds into the neighbouring pixels beyond the threshold of ``GROW`` times that
+probability (hysteresis): a smoothed (optical) or despeckled (SAR) pixel shares its noise with its
+neighbours, so one false alarm comes as a patch of a few pixels, which a single threshold of 1e-3 let
+through a dozen times in a noise-only pair of 160 × 160 pixels, while a real change has a core far
+beyond the noise. SAR's is lower because its 5 × 5 window spreads a false alarm further."""
+
+GROW = 1000.0
+"""How much likelier than the seeds' the false alarms of a region's extent may be (hysteresis)."""
+
+Direction = Literal["appeared", "disappeared", "altered"]
+
+OPTICAL_BANDS = ("blue", "green", "red", "nir")
+"""The optical bands compared, when both images have them (any others are ignored)."""
+
+
+class GridMismatchError(InputError):
+    """Two images to compare are not on one grid (CRS, transform or shape differ)."""
+
+
+@dataclass(frozen=True)
+class ChangeImage:
+    """One image of a pair: its bands on a grid and which of its pixels can be compared."""
+
+    data: NDArray[np.floating]
+    """Bands × rows × cols. Optical: reflectance; SAR: linear intensity (sigma0), co-polarised band first."""
+    grid: Grid
+    """The grid the pixels lie on (the site's grid for an observation)."""
+    sensor: Literal["sar", "optical"]
+    bands: tuple[str, ...] = ()
+    """Band names (``blue``, ``green``, ``red``, ``nir``; ``VV``…); default ``band1``…"""
+    valid: NDArray[np.bool_] | None = None
+    """Pixels to compare (no cloud, no shadow); default: every pixel. A pixel without a finite value in
+    every band is never compared."""
+    label: str = ""
+    """What errors call the image (an observation id)."""
+
+    def __post_init__(self) -> None:
+        if self.data.ndim != 3:
+            raise InputError(f"{self.name}: image data must be bands × rows × cols, got shape {self.data.shape}")
+        if self.data.shape[1:] != self.grid.shape:
+            raise InputError(f"{self.name}: data of {self.data.shape[2]} x {self.data.shape[1]} pixels on a "
+                             f"grid of {self.grid.width} x {self.grid.height}")  # fmt: skip
+        if self.bands and len(self.bands) != self.data.shape[0]:
+            raise InputError(f"{self.name}: {len(self.bands)} band names for {self.data.shape[0]} bands")
+        if self.valid is not None and self.valid.shape != self.grid.shape:
+            raise InputError(f"{self.name}: valid mask of shape {self.valid.shape}, grid {self.grid.shape}")
+
+    @property
+    def name(self) -> str:
+        return self.label or "image"
+
+    @property
+    def band_names(self) -> tuple[str, ...]:
+        return self.bands or tuple(f"band{i + 1}" for i in range(self.data.shape[0]))
+
+    def usable(self) -> NDArray[np.bool_]:
+        """Pixels with a finite value in every band and in :attr:`valid`."""
+        ok = np.all(np.isfinite(self.data), axis=0)
+        return ok if self.valid is None else ok & self.valid
+
+
+@dataclass(frozen=True)
+class ChangeRegion:
+    """One region that changed."""
+
+    polygon: BaseGeometry
+    """In the grid's CRS (the site's UTM zone)."""
+    polygon_wgs84: BaseGeometry
+    """The same, lon/lat, as stored and exported."""
+    area_m2: float
+    """Pixels × pixel area on the grid."""
+    magnitude: float
+    """Optical: mean length of the standardised change vector (noise spreads); SAR: mean |log-ratio| in dB."""
+    direction: Direction
+    pixels: int
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    """What :func:`detect_changes` found for one pair."""
+
+    regions: tuple[ChangeRegion, ...]
+    sensor: Literal["sar", "optical"]
+    method: str
+    """``irmad-cva`` (optical) or ``log-ratio`` (SAR)."""
+    method_version: str
+    compared_fraction: float
+    """Share of the area's pixels with data, not under cloud, in both images."""
+    compared_pixels: int
+    changed: NDArray[np.bool_] = field(repr=False)
+    """Changed pixels kept in regions (rows × cols)."""
+    parameters: dict[str, Any] = field(default_factory=dict)
+    """The rule's values: threshold, looks, bands, pfa, min area…"""
+
+    def count(self, direction: Direction) -> int:
+        return sum(1 for r in self.regions if r.direction == direction)
+
+    @property
+    def area_m2(self) -> float:
+        return float(sum(r.area_m2 for r in self.regions))
+
+
+def check_same_grid(before: Grid, after: Grid, before_name: str = "before", after_name: str = "after") -> None:
+    """Raise :class:`GridMismatchError` naming what differs when two grids are not the same."""
+    from pyproj import CRS
+
+    what = None
+    if CRS.from_user_input(before.crs) != CRS.from_user_input(after.crs):
+        what = f"CRS {before.crs} against {after.crs}"
+    elif not np.allclose(before.pixel_size, after.pixel_size, rtol=1e-6):
+        what = f"pixel size {before.pixel_size[0]:g} m against {after.pixel_size[0]:g} m"
+    elif not np.allclose(before.transform, after.transform, rtol=0, atol=1e-6 * max(before.pixel_size)):
+        what = f"origin ({before.transform[2]:.2f}, {before.transform[5]:.2f}) against ({after.transform[2]:.2f}, {after.transform[5]:.2f})"
+    elif before.shape != after.shape:
+        what = f"{before.width} x {before.height} pixels against {after.width} x {after.height}"
+    if what:
+        raise GridMismatchError(
+            f"{before_name} and {after_name} are not on one grid ({what}): change compares pixels of one site grid; "
+            "ingest both images into the same site, at the same resolution, so that they are cut to its grid"
+        )
+
+
+# -- optical ---------------------------------------------------------------------------------------
+
+
+def irmad_weights(x: NDArray[np.floating], y: NDArray[np.floating], *, iterations: int = 50, tol: float = 1e-4) -> NDArray[np.float64]:
+    """No-change probabilities of IR-MAD (Nielsen 2007) for pixels ``x`` and ``y`` (pixels × bands).
+
+    Each iteration makes the weighted canonical correlation analysis of the two dates, the MAD
+    variates (differences of the canonical variates) standardised by their variance 2(1 - ρ), and
+    weights every pixel by the chi-square survival function of their squared sum; it stops when no
+    canonical correlation moves by more than ``tol``.
+    """
+    from scipy import linalg, special
+
+    # Contiguous copies: strided columns made every product several times slower.
+    X, Y = np.ascontiguousarray(x, np.float64), np.ascontiguousarray(y, np.float64)
+    n, p = X.shape
+    w = np.ones(n)
+    last = np.full(p, -1.0)
+    for _ in range(iterations):
+        sw = w.sum()
+        Xc, Yc = X - (w @ X) / sw, Y - (w @ Y) / sw
+        Xw, Yw = Xc * w[:, None], Yc * w[:, None]
+        sxx, syy, sxy = Xw.T @ Xc / sw, Yw.T @ Yc / sw, Xw.T @ Yc / sw
+        ridge = 1e-12 * np.eye(p)
+        try:
+            r2, a = linalg.eigh(sxy @ linalg.solve(syy + ridge, sxy.T), sxx + ridge)
+        except (linalg.LinAlgError, ValueError):
+            break  # a band constant over the weighted pixels: keep the last weights
+        b = linalg.solve(syy + ridge, sxy.T @ a)
+        b /= np.sqrt(np.maximum(np.einsum("ij,ij->j", b, syy @ b), 1e-300))
+        b *= np.sign(np.einsum("ij,ij->j", a, sxy @ b))
+        rho = np.sqrt(np.clip(r2, 0.0, 1.0))
+        mad = Xc @ a - Yc @ b
+        z = (mad**2 / np.maximum(2.0 * (1.0 - rho), 1e-12)).sum(axis=1)
+        new = special.chdtrc(p, z)  # chi-square survival function
+        if not np.isfinite(new).all() or new.sum() < 1e-9 * n:
+            break  # every pixel improbable (the variances collapsed): keep the last usable weights
+        w = new
+        if float(np.max(np.abs(rho - last))) < tol:
+            break
+        last = rho
+    return w
+
+
+def _masked_mean(a: NDArray[np.floating], ok: NDArray[np.bool_], size: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Mean of ``a`` over the ``ok`` pixels of a ``size`` square around each pixel (NaN with none),
+    and the share of that square they are (less than 1 at the grid's edge and beside no data)."""
+    from scipy import ndimage
+
+    if size <= 1:
+        return np.where(ok, a, np.nan).astype(np.float64), ok.astype(np.float64)
+    num = ndimage.uniform_filter(np.where(ok, a, 0.0).astype(np.float64), size, mode="constant")
+    den = ndimage.uniform_filter(ok.astype(np.float64), size, mode="constant")
+    den = np.round(den * size * size) / (size * size)  # whole pixels: the filter's sums carry rounding
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok & (den > 0), num / np.maximum(den, 1e-12), np.nan), np.where(ok, den, 0.0)
+
+
+def _robust_sd(v: NDArray[np.floating]) -> float:
+    med = float(np.median(v))
+    return 1.4826 * float(np.median(np.abs(v - med)))
+
+
+_SAMPLE = 100_000
+"""IR-MAD and the regressions run on at most this many compared pixels (an even stride), applied to all."""
+
+
+def optical_change_statistic(
+    before: NDArray[np.floating], after: NDArray[np.floating], ok: NDArray[np.bool_], *, smooth_px: int = 3
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The chi-square statistic of the standardised change vector and the brightness change, per pixel.
+
+    ``before`` and ``after`` are bands × rows × cols of the same bands, ``ok`` the compared pixels.
+    Returns (z, brightness): z the squared length of the normalised, smoothed, standardised band
+    differences (NaN where not compared); brightness their mean over bands (signed, noise spreads).
+    """
+    n_bands = before.shape[0]
+    idx = np.flatnonzero(ok)
+    if idx.size < 10 * n_bands:
+        raise InputError(f"only {idx.size} pixels can be compared: too few to tell change from noise")
+    sample = idx[:: max(1, idx.size // _SAMPLE)]
+    xb = before.reshape(n_bands, -1)[:, sample].T.astype(np.float64)
+    xa = after.reshape(n_bands, -1)[:, sample].T.astype(np.float64)
+    w = irmad_weights(xb, xa)
+    invariant = w >= np.median(w)
+    z = np.zeros(ok.shape)
+    brightness = np.zeros(ok.shape)
+    for k in range(n_bands):
+        u, v = xb[invariant, k], xa[invariant, k]
+        c = np.cov(u, v)
+        # Orthogonal (total least squares) regression v = slope * u + offset: both dates have noise.
+        if abs(c[0, 1]) > 1e-12:
+            slope = (c[1, 1] - c[0, 0] + math.sqrt((c[1, 1] - c[0, 0]) ** 2 + 4 * c[0, 1] ** 2)) / (2 * c[0, 1])
+        else:
+            slope = 1.0
+        slope = slope if slope > 1e-6 else 1.0
+        offset = float(v.mean() - slope * u.mean())
+        diff = (after[k].astype(np.float64) - offset) / slope - before[k]
+        d, share = _masked_mean(diff, ok, smooth_px)
+        whole = ok & (share >= 1.0)
+        sd = _robust_sd(d[whole if whole.sum() > 100 else ok]) or float(np.std(d[ok])) or 1.0
+        # A mean of fewer pixels (the grid's edge, beside no data or cloud) is noisier: its spread is
+        # that of a whole window over the square root of the share it holds.
+        d *= np.sqrt(share) / sd
+        z += d**2
+        brightness += d
+    z[~ok] = np.nan
+    brightness /= n_bands
+    brightness[~ok] = np.nan
+    return z, brightness
+
+
+# -- SAR -------------------------------------------------------------------------------------------
+
+
+def _looks_for_mad(mad: float) -> float:
+    """The looks L whose log F(2L, 2L) (symmetric about 0) has median absolute deviation ``mad``."""
+    from scipy import optimize, stats
+
+    def gap(log_l: float) -> float:
+        looks = math.exp(log_l)
+        return math.log(stats.f.ppf(0.75, 2 * looks, 2 * looks)) - mad
+
+    lo, hi = math.log(0.3), math.log(1e5)
+    if gap(hi) > 0:
+        return 1e5
+    if gap(lo) < 0:
+        return 0.3
+    return math.exp(optimize.brentq(gap, lo, hi, xtol=1e-4))
+
+
+def sar_log_ratio(
+    before: NDArray[np.floating], after: NDArray[np.floating], ok: NDArray[np.bool_], *,
+    despeckle_px: int = 5, dark_db: float | None = -14.0,
+) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64]]:  # fmt: skip
+    """Despeckled log-ratio ln(after / before) less its median, the pixels it tests, and each pixel's
+    looks: those of a whole window read from the log-ratio's spread (see the module docstring),
+    times the share of the window with data (fewer at the grid's edge and beside no data, whose
+    wider log-ratio would otherwise pass for change). Looks are NaN when too few pixels are tested."""
+    b, share = _masked_mean(np.maximum(before, 0.0), ok, despeckle_px)
+    a, _ = _masked_mean(np.maximum(after, 0.0), ok, despeckle_px)
+    ok = ok & np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lr = np.where(ok, np.log(a / b), np.nan)
+    tested = ok.copy()
+    if dark_db is not None:
+        dark = 10 ** (dark_db / 10)
+        tested &= ~((a < dark) & (b < dark))
+    whole = tested & (share >= 1.0)
+    if whole.sum() < 10:
+        return lr, tested, np.full(ok.shape, np.nan)
+    lr = lr - float(np.median(lr[whole]))
+    looks = _looks_for_mad(float(np.median(np.abs(lr[whole]))))
+    return lr, tested, looks * share
+
+
+def _f_thresholds(looks: NDArray[np.float64], pfa: float) -> NDArray[np.float64]:
+    """ln of the F(2L, 2L) quantile 1 - pfa/2 for each pixel's looks (computed once per distinct value)."""
+    from scipy import stats
+
+    out = np.full(looks.shape, np.inf)
+    finite = np.isfinite(looks) & (looks > 0)
+    values, inverse = np.unique(np.round(looks[finite], 6), return_inverse=True)
+    out[finite] = np.log(stats.f.ppf(1.0 - pfa / 2, 2 * values, 2 * values))[inverse]
+    return out
+
+
+# -- regions ---------------------------------------------------------------------------------------
+
+
+def _hysteresis(grow: NDArray[np.bool_], seed: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The 8-connected parts of ``grow`` that hold a ``seed`` pixel."""
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(grow | seed, structure=np.ones((3, 3), bool))
+    keep = np.unique(labels[seed])
+    return np.isin(labels, keep[keep > 0])
+
+
+def _regions(
+    mask: NDArray[np.bool_], grid: Grid, min_area_m2: float, value: NDArray[np.float64],
+    direction_of: NDArray[np.float64] | Direction,
+) -> tuple[list[ChangeRegion], NDArray[np.bool_]]:  # fmt: skip
+    """8-connected regions of ``mask`` at least ``min_area_m2`` large, with their mean ``value``."""
+    from rasterio.features import shapes
+    from scipy import ndimage
+
+    a, b, _, d, e, _ = grid.transform
+    pixel_m2 = abs(a * e - b * d)
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return [], np.zeros_like(mask)
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    keep = sizes * pixel_m2 >= min_area_m2
+    keep[0] = False
+    labels = np.where(keep[labels], labels, 0).astype(np.int32)
+    if not keep.any():
+        return [], np.zeros_like(mask)
+    ids = np.flatnonzero(keep)
+    vmean = dict(zip(ids.tolist(), ndimage.mean(value, labels, ids), strict=True))
+    dmean = None if isinstance(direction_of, str) else dict(zip(ids.tolist(), ndimage.mean(direction_of, labels, ids), strict=True))
+    parts: dict[int, list[BaseGeometry]] = {}
+    for geom, v in shapes(labels, mask=labels > 0, connectivity=8, transform=grid.affine):
+        parts.setdefault(int(v), []).append(shape(geom))
+    out = []
+    for k in sorted(parts):
+        poly = unary_union(parts[k])
+        if isinstance(direction_of, str):
+            direction: Direction = direction_of
+        else:
+            bright = float(dmean[k]) if dmean is not None else 0.0
+            direction = "appeared" if bright > 1.0 else "disappeared" if bright < -1.0 else "altered"
+        out.append(
+            ChangeRegion(
+                polygon=poly,
+                polygon_wgs84=reproject_geometry(poly, grid.crs, "EPSG:4326"),
+                area_m2=round(float(sizes[k] * pixel_m2), 3),
+                magnitude=round(float(vmean[k]), 4),
+                direction=direction,
+                pixels=int(sizes[k]),
+            )
+        )
+    return out, labels > 0
+
+
+# -- the entry point -------------------------------------------------------------------------------
+
+
+def detect_changes(
+    before: ChangeImage,
+    after: ChangeImage,
+    *,
+    area: NDArray[np.bool_] | None = None,
+    min_area_m2: float = 200.0,
+    pfa: float | None = None,
+    despeckle_px: int = 5,
+    dark_db: float | None = -14.0,
+    smooth_px: int = 3,
+) -> ChangeResult:
+    """The regions that changed from ``before`` to ``after``, two images of one grid and one sensor.
+
+    ``area`` marks the pixels that belong to the comparison (the site's polygon; default: all);
+    ``min_area_m2`` drops smaller regions; ``pfa`` is the per-pixel false-alarm probability of the
+    threshold (chi-square quantile for optical, F quantiles for SAR; default :data:`DEFAULT_PFA`); ``despeckle_px`` the SAR mean
+    filter's side, ``dark_db`` the SAR level below which a pixel dark in both is not tested (None: test
+    all), ``smooth_px`` the side of the optical differences' mean. See the module docstring for the
+    methods. Raises :class:`GridMismatchError` when the grids differ and :class:`InputError` when
+    the sensors differ or the images share no band to compare.
+    """
+    check_same_grid(before.grid, after.grid, before.name, after.name)
+    if before.sensor != after.sensor:
+        raise InputError(
+            f"{before.name} is {before.sensor} and {after.name} is {after.sensor}: change compares two images "
+            "of one sensor (SAR backscatter and optical reflectance measure different things); pick two of the same"
+        )
+    pfa = DEFAULT_PFA[before.sensor] if pfa is None else pfa
+    if not 0 < pfa < 0.5:
+        raise InputError(f"pfa must lie between 0 and 0.5, got {pfa}")
+    if min_area_m2 < 0:
+        raise InputError(f"the minimum region area must not be negative, got {min_area_m2} m²")
+    domain = np.ones(before.grid.shape, bool) if area is None else np.asarray(area, bool)
+    ok = before.usable() & after.usable() & domain
+    n_domain = int(domain.sum())
+    compared = int(ok.sum())
+    fraction = round(compared / n_domain, 6) if n_domain else 0.0
+    params: dict[str, Any] = {"pfa": pfa, "min_area_m2": min_area_m2}
+    if before.sensor == "optical":
+        names_b, names_a = [n.lower() for n in before.band_names], [n.lower() for n in after.band_names]
+        common = [n for n in OPTICAL_BANDS if n in names_b and n in names_a]
+        if not common:
+            raise InputError(
+                f"{before.name} and {after.name} share none of the bands {', '.join(OPTICAL_BANDS)}: nothing to compare"
+            )
+        xb = np.stack([before.data[names_b.index(n)] for n in common])
+        xa = np.stack([after.data[names_a.index(n)] for n in common])
+        method = "irmad-cva"
+        params |= {"bands": common, "smooth_px": smooth_px}
+        if compared < 10 * len(common):
+            return ChangeResult((), "optical", method, CHANGE_METHOD_VERSION, fraction, compared, np.zeros_like(ok), params)
+        z, brightness = optical_change_statistic(xb, xa, ok, smooth_px=smooth_px)
+        from scipy import stats
+
+        seed = float(stats.chi2.ppf(1.0 - pfa, len(common)))
+        grow = float(stats.chi2.ppf(1.0 - min(0.1, pfa * GROW), len(common)))
+        params |= {"chi2_seed": round(seed, 4), "chi2_grow": round(grow, 4)}
+        with np.errstate(invalid="ignore"):
+            changed = _hysteresis(ok & (z > grow), ok & (z > seed))
+        regions, kept = _regions(changed, before.grid, min_area_m2, np.sqrt(np.nan_to_num(z)), brightness)
+    else:
+        method = "log-ratio"
+        params |= {"despeckle_px": despeckle_px, "dark_db": dark_db, "band": before.band_names[0]}
+        lr, tested, looks = sar_log_ratio(before.data[0], after.data[0], ok, despeckle_px=despeckle_px, dark_db=dark_db)
+        if not np.isfinite(looks).any():
+            return ChangeResult((), "sar", method, CHANGE_METHOD_VERSION, fraction, compared, np.zeros_like(ok), params)
+        t_seed, t_grow = _f_thresholds(looks, pfa), _f_thresholds(looks, min(0.1, pfa * GROW))
+        to_db = 10 / math.log(10)
+        params |= {"looks": round(float(np.nanmax(looks)), 3), "seed_db": round(to_db * float(np.min(t_seed)), 4),
+                   "grow_db": round(to_db * float(np.min(t_grow)), 4)}  # fmt: skip
+        db = np.nan_to_num(np.abs(lr)) * to_db
+        with np.errstate(invalid="ignore"):
+            up = _hysteresis(tested & (lr > t_grow), tested & (lr > t_seed))
+            down = _hysteresis(tested & (lr < -t_grow), tested & (lr < -t_seed))
+        r_up, k_up = _regions(up, before.grid, min_area_m2, db, "appeared")
+        r_down, k_down = _regions(down, before.grid, min_area_m2, db, "disappeared")
+        regions, kept = r_up + r_down, k_up | k_down
+    regions.sort(key=lambda r: (-r.area_m2, r.polygon.bounds))
+    return ChangeResult(tuple(regions), before.sensor, method, CHANGE_METHOD_VERSION, fraction, compared, kept, params)
+
+
+def to_changes(result: ChangeResult, site_id: str, before_id: str, after_id: str) -> list[Change]:
+    """The regions as :class:`~sitewatch.model.Change` rows (WGS84 polygons), ids ``BEFORE..AFTER#n``."""
+    return [
+        Change(
+            id=f"{before_id}..{after_id}#{i + 1}",
+            site_id=site_id,
+            before_id=before_id,
+            after_id=after_id,
+            polygon=r.polygon_wgs84,
+            area_m2=r.area_m2,
+            magnitude=r.magnitude,
+            direction=r.direction,
+            method=result.method,
+            method_version=result.method_version,
+        )
+        for i, r in enumerate(result.regions)
+    ]

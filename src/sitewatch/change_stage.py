@@ -1,0 +1,277 @@
+"""The change stage: pick pairs of a site's observations, read them, compare them, store the regions.
+
+Observations of one site are cut to the site's grid (one grid per resolution), so two of them line
+up pixel for pixel when they share sensor and resolution. Pairs are chosen by :func:`choose_pairs`;
+each is read by :func:`read_change_image` (its no-data, the site polygon and, for optical images,
+cloud and cloud shadow as the detection stage masks them: the SCL band, a UDM2 or QA_PIXEL put into
+SCL's classes, when the observation has one, else the spectral test), compared by
+:func:`sitewatch.change.detect_changes` and recorded by
+:func:`sitewatch.store.changes.replace_changes`, which replaces what an earlier run recorded for
+the same pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from .change import ChangeImage, ChangeResult, check_same_grid, detect_changes, to_changes
+from .errors import InputError
+from .model import Change, Observation, Site, iso_utc, parse_date_or_time
+from .store import Store
+from .store.changes import ChangePair, replace_changes
+
+__all__ = [
+    "PairOutcome", "changes_to_geojson", "choose_pairs", "find_observation", "outcome_summary", "read_change_image",
+    "run_changes",
+]  # fmt: skip
+
+
+CLOUD_MARGIN_M = 100.0
+"""Optical: cloud and shadow masks are widened by this before comparing (soft edges, thin haze)."""
+
+
+@dataclass(frozen=True)
+class PairOutcome:
+    """One pair compared: what was stored and the regions found."""
+
+    pair: ChangePair
+    before: Observation
+    after: Observation
+    result: ChangeResult
+    changes: tuple[Change, ...]
+
+
+def _grid_key(obs: Observation) -> tuple[str, tuple[float, ...], int, int]:
+    g = obs.grid
+    return g.crs, tuple(round(v, 6) for v in g.transform), g.width, g.height
+
+
+def _best(candidates: Sequence[Observation]) -> Observation:
+    """Of several observations of one date: the one that shows most of the site (valid fraction,
+    then least cloud, then the latest acquisition, then id)."""
+    return sorted(
+        candidates,
+        key=lambda o: (-o.valid_fraction, o.cloud_fraction if o.cloud_fraction is not None else 0.0,
+                       -o.scene.acquired.timestamp(), o.id),
+    )[0]  # fmt: skip
+
+
+def find_observation(observations: Sequence[Observation], site_id: str, ref: str, option: str) -> Observation:
+    """An observation of the site named by id (``SITE/NAME`` or ``NAME``) or by its UTC date
+    (``2024-10-17``; several that day: :func:`_best`). InputError naming ``option`` otherwise."""
+    return _best(_candidates(observations, site_id, ref, option))
+
+
+def _candidates(observations: Sequence[Observation], site_id: str, ref: str, option: str) -> list[Observation]:
+    """The observation an id names, or those of the date (or time) given."""
+    by_id = {o.id: o for o in observations}
+    for key in (ref, f"{site_id}/{ref}"):
+        if key in by_id:
+            return [by_id[key]]
+    try:
+        when, date_only = parse_date_or_time(ref)
+    except InputError:
+        raise InputError(
+            f"{option} {ref!r}: no observation of {site_id!r} has that id and it is not a date; "
+            f"list them with `sitewatch observations {site_id}`"
+        ) from None
+    day: date = when.date()
+    same = [o for o in observations if o.scene.acquired.date() == day]
+    if not date_only:
+        exact = [o for o in same if o.scene.acquired == when]
+        same = exact or same
+    if not same:
+        raise InputError(f"{option} {ref}: no observation of {site_id!r} on {day.isoformat()}; "
+                         f"list them with `sitewatch observations {site_id}`")  # fmt: skip
+    return same
+
+
+def choose_pairs(
+    observations: Sequence[Observation], site_id: str, before: str | None = None, after: str | None = None
+) -> tuple[list[tuple[Observation, Observation]], list[str]]:
+    """The pairs to compare and notes on what was left out.
+
+    With ``before`` and ``after`` (ids or dates) that one pair (of several observations on a date given,
+    those of one sensor and grid with the other), refused (InputError) when the two are of different
+    sensors or grids. With one of them, it and its neighbour (the previous observation for
+    ``after``, the next for ``before``) of the same sensor and grid. With neither, each usable
+    observation (valid fraction above 0) and the previous one of the same sensor and grid; of several
+    on one UTC date, the one that shows most of the site (:func:`_best`) stands for the date.
+    """
+    usable = [o for o in observations if o.valid_fraction > 0]
+    notes: list[str] = []
+    if before is not None and after is not None:
+        # Of the observations each names (a date may name several: a SAR and an optical image of one day),
+        # the two of one sensor and grid that show most of the site; none such: the best of each, refused.
+        bs = _candidates(observations, site_id, before, "--before")
+        as_ = _candidates(observations, site_id, after, "--after")
+        fits = [(b, a) for b in bs for a in as_ if b.id != a.id and b.scene.sensor == a.scene.sensor and _grid_key(b) == _grid_key(a)]
+        if fits:
+            b, a = min(fits, key=lambda p: (-(p[0].valid_fraction + p[1].valid_fraction), p[0].id, p[1].id))
+        else:
+            b, a = _best(bs), _best(as_)
+        _check_pair(b, a)
+        return [(b, a)], notes
+    series: dict[tuple[str, tuple[str, tuple[float, ...], int, int]], list[Observation]] = {}
+    for o in usable:
+        series.setdefault((o.scene.sensor, _grid_key(o)), []).append(o)
+    chains: dict[tuple[str, tuple[str, tuple[float, ...], int, int]], list[Observation]] = {}
+    for key, obs in series.items():
+        days: dict[date, list[Observation]] = {}
+        for o in obs:
+            days.setdefault(o.scene.acquired.date(), []).append(o)
+        chain = []
+        for day in sorted(days):
+            pick = _best(days[day])
+            chain.append(pick)
+            for other in days[day]:
+                if other is not pick:
+                    notes.append(f"{other.id}: {day.isoformat()} is compared through {pick.id}, which shows more of the site")
+        chains[key] = chain
+    if before is None and after is None:
+        pairs = [(c[i - 1], c[i]) for c in chains.values() for i in range(1, len(c))]
+        for (sensor, _), chain in chains.items():
+            if len(chain) == 1:
+                notes.append(f"{chain[0].id}: the only usable {sensor} observation on its grid; nothing to compare it with")
+        return sorted(pairs, key=lambda p: (p[1].scene.acquired, p[0].scene.acquired, p[1].id)), notes
+    ref = before if before is not None else after
+    option = "--before" if before is not None else "--after"
+    assert ref is not None
+    one = find_observation(observations, site_id, ref, option)
+    chain = chains.get((one.scene.sensor, _grid_key(one)), [])
+    others = sorted((o for o in chain if o.id != one.id), key=lambda o: o.scene.acquired)
+    if before is not None:
+        later = [o for o in others if o.scene.acquired > one.scene.acquired]
+        if not later:
+            raise InputError(f"--before {ref}: no later usable {one.scene.sensor} observation of {site_id!r} on its grid to compare it with")
+        return [(one, later[0])], notes
+    earlier = [o for o in others if o.scene.acquired < one.scene.acquired]
+    if not earlier:
+        raise InputError(f"--after {ref}: no earlier usable {one.scene.sensor} observation of {site_id!r} on its grid to compare it with")
+    return [(earlier[-1], one)], notes
+
+
+def _check_pair(before: Observation, after: Observation) -> None:
+    if before.id == after.id:
+        raise InputError(f"--before and --after both name {before.id}: give two observations")
+    if before.scene.sensor != after.scene.sensor:
+        raise InputError(
+            f"{before.id} is {before.scene.sensor} and {after.id} is {after.scene.sensor}: change compares two "
+            "observations of one sensor (SAR backscatter and optical reflectance measure different things); "
+            "pick two of the same sensor"
+        )
+    check_same_grid(before.grid, after.grid, before.id, after.id)
+
+
+def read_change_image(site: Site, obs: Observation, path: Path) -> ChangeImage:
+    """An archived observation as :func:`~sitewatch.change.detect_changes` takes it: its bands, and as
+    valid the pixels inside the site with data and, optical, not under cloud or shadow nor marked no
+    data by its SCL (the masks of the detection stage)."""
+    from .detect.clouds import cloud_mask, scl_no_data
+    from .detection_read import observation_bands, read_observation
+    from .geo import ground_pixel_size
+    from .ingest import site_mask
+
+    names = observation_bands(str(path), obs)
+    data = read_observation(str(path))
+    valid = site_mask(site, obs.grid) & np.all(np.isfinite(data), axis=0)
+    if obs.scene.sensor == "sar":
+        from .detect.sar_dual import polarisation_of
+
+        pols = [polarisation_of(n) for n in names]
+        k = next((pols.index(p) for p in ("vv", "hh") if p in pols), 0)
+        return ChangeImage(data[k : k + 1], obs.grid, "sar", (names[k],), valid, obs.id)
+    bands = {n.lower(): data[i] for i, n in enumerate(names) if n.lower() in ("blue", "green", "red", "nir")}
+    scl = data[names.index("SCL")] if "SCL" in names else None
+    if scl is not None:
+        ok_scl = np.isfinite(scl)
+        valid &= ok_scl & ~scl_no_data(np.where(ok_scl, scl, 0).astype(np.int16))
+        hidden = cloud_mask(bands, np.where(ok_scl, scl, 0).astype(np.int16), valid=valid)
+    elif bands:
+        pixel = float(np.mean(ground_pixel_size(obs.grid.crs, obs.grid.affine, obs.grid.width, obs.grid.height)))
+        hidden = cloud_mask(bands, pixel_size=pixel, valid=valid)
+    else:
+        hidden = np.zeros_like(valid)
+    if hidden.any():
+        # Cloud edges and thin haze around what the mask holds would read as change: widened by CLOUD_MARGIN_M.
+        from scipy import ndimage
+
+        step = max(1.0, float(min(obs.grid.pixel_size)))
+        hidden = ndimage.binary_dilation(hidden, iterations=max(1, round(CLOUD_MARGIN_M / step)))
+    keep = [i for i, n in enumerate(names) if n.lower() in bands]
+    return ChangeImage(data[keep], obs.grid, "optical", tuple(names[i].lower() for i in keep), valid & ~hidden, obs.id)
+
+
+def run_changes(
+    store: Store, root: Path, site: Site, pairs: Sequence[tuple[Observation, Observation]], *, min_area_m2: float = 200.0
+) -> tuple[list[PairOutcome], list[str]]:
+    """Compare each pair and record it (replacing an earlier run's rows for that pair).
+
+    Returns the pairs compared and, for each pair that could not be (an archived image missing or
+    unreadable, too few pixels to compare), a line naming it and why; the other pairs proceed, and a
+    pair that failed keeps what an earlier run stored for it.
+    """
+    from .errors import SitewatchError
+    from .ingest import site_mask
+
+    out, errors = [], []
+    for before, after in pairs:
+        _check_pair(before, after)
+        try:
+            b = read_change_image(site, before, root / before.path)
+            a = read_change_image(site, after, root / after.path)
+            result = detect_changes(b, a, area=site_mask(site, before.grid), min_area_m2=min_area_m2)
+        except SitewatchError as exc:
+            errors.append(f"{before.id} -> {after.id}: {exc}")
+            continue
+        changes = tuple(to_changes(result, site.id, before.id, after.id))
+        pair = replace_changes(
+            store, before, after, compared_fraction=result.compared_fraction, method=result.method,
+            method_version=result.method_version, parameters=result.parameters, changes=changes,
+        )  # fmt: skip
+        out.append(PairOutcome(pair, before, after, result, changes))
+    return out, errors
+
+
+def outcome_summary(o: PairOutcome) -> dict[str, object]:
+    """One pair as ``--json`` prints it and the run records it."""
+    r = o.result
+    return {
+        "site": o.pair.site_id,
+        "before": o.before.id,
+        "after": o.after.id,
+        "before_acquired": iso_utc(o.before.scene.acquired),
+        "after_acquired": iso_utc(o.after.scene.acquired),
+        "sensor": o.pair.sensor,
+        "simulated": o.pair.simulated,
+        "method": f"{r.method} {r.method_version}",
+        "compared_fraction": r.compared_fraction,
+        "appeared": r.count("appeared"),
+        "disappeared": r.count("disappeared"),
+        "altered": r.count("altered"),
+        "area_m2": round(r.area_m2, 1),
+    }
+
+
+def changes_to_geojson(outcomes: Sequence[PairOutcome]) -> str:
+    """The regions of every pair as one GeoJSON FeatureCollection (WGS84), simulated ones so marked."""
+    import json
+
+    from shapely.geometry import mapping
+
+    features = []
+    for o in outcomes:
+        for c in o.changes:
+            props = {
+                "change_id": c.id, "site": c.site_id, "before": c.before_id, "after": c.after_id,
+                "before_acquired": iso_utc(o.before.scene.acquired), "after_acquired": iso_utc(o.after.scene.acquired),
+                "sensor": o.pair.sensor, "direction": c.direction, "area_m2": c.area_m2, "magnitude": c.magnitude,
+                "method": c.method, "method_version": c.method_version, "simulated": o.pair.simulated,
+            }  # fmt: skip
+            features.append({"type": "Feature", "geometry": mapping(c.polygon), "properties": props})
+    return json.dumps({"type": "FeatureCollection", "features": features}, indent=1) + "\n"

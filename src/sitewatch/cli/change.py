@@ -1,0 +1,75 @@
+"""``sitewatch change SITE``: where a site changed between pairs of its observations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..change_stage import changes_to_geojson, choose_pairs, outcome_summary, run_changes
+from ..store import now_utc
+from ..workspace import open_workspace
+from .options import OnceCommand, existing_folder, handle_errors, json_option, workspace_option
+
+
+@click.command("change", cls=OnceCommand, short_help="Find where a site changed between two of its observations.")
+@click.argument("site_id")
+@click.option("--before", "before", metavar="OBS_ID|DATE", help="The earlier observation, by id or UTC date.")
+@click.option("--after", "after", metavar="OBS_ID|DATE", help="The later observation, by id or UTC date.")
+@click.option("--min-area-m2", type=click.FloatRange(min=0), default=200.0, show_default=True,
+              help="Drop regions smaller than this (m²).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), callback=existing_folder,
+              help="Write the regions as GeoJSON (WGS84) into a file.")
+@workspace_option
+@json_option
+@handle_errors
+def command(
+    site_id: str, before: str | None, after: str | None, min_area_m2: float, out_path: Path | None, workspace: Path, as_json: bool
+) -> None:
+    """Regions of SITE_ID that appeared, disappeared or altered between two observations.
+
+    Without --before/--after, each usable observation is compared with the previous
+    one of the same sensor and grid; of several on one UTC date, the one that shows
+    most of the site stands for it. A rerun of a pair replaces its stored regions.
+
+    Exit code 0 when every pair was compared, 3 when some could not be (an
+    archived image missing or unreadable: each is named), 1 when none could.
+    """
+    ws = open_workspace(workspace)
+    started = now_utc()
+    with ws.store() as store:
+        site = store.get_site(site_id)
+        pairs, notes = choose_pairs(store.observations(site_id), site_id, before, after)
+        outcomes, errors = run_changes(store, ws.root, site, pairs, min_area_m2=min_area_m2)
+        rows = [outcome_summary(o) for o in outcomes]
+        store.record_run("change", site_id, {"before": before, "after": after, "min_area_m2": min_area_m2},
+                         {"pairs": len(rows), "regions": sum(len(o.changes) for o in outcomes), "errors": errors},
+                         started)  # fmt: skip
+    if out_path is not None:
+        from ..report.exports import write_text_atomic
+
+        write_text_atomic(out_path, changes_to_geojson(outcomes))
+    if as_json:
+        click.echo(json.dumps({"site": site_id, "pairs": rows, "notes": notes, "errors": errors}, indent=1))
+    else:
+        if any(r["simulated"] for r in rows):
+            click.echo("Simulated imagery.")
+        if not rows and not errors:
+            click.echo(f"{site_id}: no pair of observations of one sensor and grid to compare")
+        for r in rows:
+            click.echo(
+                f"{r['site']} {str(r['before_acquired'])[:10]} -> {str(r['after_acquired'])[:10]} {r['sensor']}: "
+                f"compared {100 * float(r['compared_fraction']):.0f}% of the site, {r['appeared']} appeared, "  # type: ignore[arg-type]
+                f"{r['disappeared']} disappeared, {r['altered']} altered, {float(r['area_m2']):,.0f} m²"  # type: ignore[arg-type]
+                f"  ({r['before']} -> {r['after']})"
+            )
+        for note in notes:
+            click.echo(f"note: {note}")
+    if out_path is not None:
+        click.echo(f"wrote {out_path}", err=as_json)
+    for err in errors:  # with --json too: standard output may be a script's, this is the user's
+        click.echo(f"error: {err}", err=True)
+    if errors:
+        # As detect: 3 when some pairs could not be compared (each named above), 1 when none could.
+        raise SystemExit(3 if rows else 1)

@@ -1,0 +1,51 @@
+"""The report's "Changes" section of a site: the pairs ``sitewatch change`` compared and stored, each
+with its two images (observation, scene, file and hash), and their largest regions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..model import Observation, acquired_label
+from ..store import Store
+from ..store.changes import change_pairs, changes
+
+__all__ = ["MAX_REGIONS_PER_PAIR", "change_rows"]
+
+MAX_REGIONS_PER_PAIR = 10
+"""Regions listed per pair in the report, the largest first (all are in the GeoPackage's ``changes`` layer)."""
+
+
+def _image(o: Observation | None, oid: str, sha256: str) -> dict[str, Any]:
+    """The image a pair compared; said so when it is gone or was ingested again since (another file)."""
+    if o is None:
+        return {"id": oid, "label": "(no longer in the workspace)", "scene_id": "", "path": "", "sha256": sha256,
+                "simulated": False, "replaced": False}  # fmt: skip
+    return {"id": o.id, "label": acquired_label(o), "scene_id": o.scene.id, "path": o.path, "sha256": sha256,
+            "simulated": o.scene.simulated, "replaced": o.sha256 != sha256}  # fmt: skip
+
+
+def change_rows(store: Store, site_id: str, observations: Sequence[Observation]) -> list[dict[str, Any]]:
+    """One dict per stored pair of ``site_id`` (none when the site has no stored changes)."""
+    by_id = {o.id: o for o in observations}
+    rows = []
+    for p in change_pairs(store, site_id):
+        regions = changes(store, before_id=p.before_id, after_id=p.after_id)
+        counts = {d: sum(1 for r in regions if r.direction == d) for d in ("appeared", "disappeared", "altered")}
+        rows.append({
+            "sensor": p.sensor,
+            "simulated": p.simulated,
+            "method": f"{p.method} {p.method_version}",
+            "compared_fraction": p.compared_fraction,
+            "counts": counts,
+            "area_m2": sum(r.area_m2 for r in regions),
+            "before": _image(by_id.get(p.before_id), p.before_id, p.before_sha256),
+            "after": _image(by_id.get(p.after_id), p.after_id, p.after_sha256),
+            "regions": [
+                {"id": r.id, "direction": r.direction, "area_m2": r.area_m2, "magnitude": r.magnitude,
+                 "lon": r.polygon.centroid.x, "lat": r.polygon.centroid.y}
+                for r in regions[:MAX_REGIONS_PER_PAIR]
+            ],  # fmt: skip
+            "regions_omitted": max(0, len(regions) - MAX_REGIONS_PER_PAIR),
+        })  # fmt: skip
+    return rows

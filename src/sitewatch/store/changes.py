@@ -1,0 +1,116 @@
+"""The ``changes`` layer and the ``change_pairs`` table: what ``sitewatch change`` found, pair by pair.
+
+A pair (before, after) is written whole in one transaction: its old regions and its pair row go,
+the new ones come in, so a rerun of the same pair replaces what the last run wrote and a stopped run
+leaves the last complete one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..model import Change, Observation, utc
+from .gpkg import as_multipolygon, from_gpkg_blob, to_gpkg_blob
+from .sqlite import Store, _iso, now_utc
+
+__all__ = ["ChangePair", "replace_changes", "change_pairs", "changes"]
+
+
+@dataclass(frozen=True)
+class ChangePair:
+    """One pair of observations compared, as stored."""
+
+    site_id: str
+    before_id: str
+    after_id: str
+    before_acquired: datetime
+    after_acquired: datetime
+    sensor: str
+    compared_fraction: float
+    method: str
+    method_version: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    simulated: bool = False
+    computed_at: str = ""
+    before_sha256: str = ""
+    """The archived COG compared (an observation ingested again since has another)."""
+    after_sha256: str = ""
+
+
+def replace_changes(
+    store: Store, before: Observation, after: Observation, *, compared_fraction: float, method: str,
+    method_version: str, parameters: dict[str, Any], changes: Sequence[Change],
+) -> ChangePair:  # fmt: skip
+    """Record the pair and its regions, replacing what an earlier run recorded for it, in one transaction."""
+    simulated = before.scene.simulated or after.scene.simulated
+    pair = ChangePair(
+        after.site_id, before.id, after.id, before.scene.acquired, after.scene.acquired, after.scene.sensor,
+        compared_fraction, method, method_version, dict(parameters), simulated, now_utc(), before.sha256, after.sha256,
+    )  # fmt: skip
+    geoms = [as_multipolygon(c.polygon) for c in changes]
+    rows = [
+        (to_gpkg_blob(g), c.id, c.site_id, c.before_id, c.after_id, _iso(pair.before_acquired), _iso(pair.after_acquired),
+         pair.sensor, c.direction, c.area_m2, c.magnitude, c.method, c.method_version, int(simulated))
+        for c, g in zip(changes, geoms, strict=True)
+    ]  # fmt: skip
+    with store.transaction() as db:
+        db.execute("DELETE FROM changes WHERE before_id = ? AND after_id = ?", (before.id, after.id))
+        db.execute("DELETE FROM change_pairs WHERE before_id = ? AND after_id = ?", (before.id, after.id))
+        db.execute(
+            """INSERT INTO change_pairs (site_id, before_id, after_id, before_acquired, after_acquired, before_sha256,
+               after_sha256, sensor, compared_fraction, method, method_version, parameters, simulated, computed_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (pair.site_id, before.id, after.id, _iso(pair.before_acquired), _iso(pair.after_acquired), before.sha256,
+             after.sha256, pair.sensor,
+             compared_fraction, method, method_version, json.dumps(parameters, sort_keys=True, default=str),
+             int(simulated), pair.computed_at),
+        )  # fmt: skip
+        db.executemany(
+            """INSERT INTO changes (geom, change_id, site_id, before_id, after_id, before_acquired, after_acquired,
+               sensor, direction, area_m2, magnitude, method, method_version, simulated)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            rows,
+        )
+        store._touch(db, "changes")
+        store._extend(db, "changes", geoms)
+    return pair
+
+
+def change_pairs(store: Store, site_id: str | None = None) -> list[ChangePair]:
+    """Pairs compared (of one site), in the order of their after image, then before image."""
+    sql = "SELECT * FROM change_pairs" + (" WHERE site_id = ?" if site_id else "") + " ORDER BY after_acquired, before_acquired, after_id"
+    return [
+        ChangePair(
+            r["site_id"], r["before_id"], r["after_id"], utc(r["before_acquired"]), utc(r["after_acquired"]), r["sensor"],
+            r["compared_fraction"], r["method"], r["method_version"], json.loads(r["parameters"]), bool(r["simulated"]),
+            r["computed_at"], r["before_sha256"], r["after_sha256"],
+        )  # fmt: skip
+        for r in store.execute(sql, (site_id,) if site_id else ())
+    ]
+
+
+def changes(store: Store, site_id: str | None = None, before_id: str | None = None, after_id: str | None = None) -> list[Change]:
+    """Stored change regions, largest first within each pair, pairs in time order."""
+    sql, args = "SELECT * FROM changes WHERE 1=1", []
+    for col, val in (("site_id", site_id), ("before_id", before_id), ("after_id", after_id)):
+        if val is not None:
+            sql += f" AND {col} = ?"
+            args.append(val)
+    sql += " ORDER BY after_acquired, before_acquired, after_id, area_m2 DESC, change_id"
+    return [
+        Change(
+            id=r["change_id"], site_id=r["site_id"], before_id=r["before_id"], after_id=r["after_id"],
+            polygon=_polygon(from_gpkg_blob(r["geom"])), area_m2=r["area_m2"], magnitude=r["magnitude"],
+            direction=r["direction"], method=r["method"], method_version=r["method_version"],
+        )  # fmt: skip
+        for r in store.execute(sql, args)
+    ]
+
+
+def _polygon(geom: Any) -> Any:
+    """A MULTIPOLYGON of one part as the Polygon it was."""
+    return geom.geoms[0] if geom is not None and geom.geom_type == "MultiPolygon" and len(geom.geoms) == 1 else geom

@@ -1,0 +1,210 @@
+"""Change detection on synthetic pairs: what appears is found where it was drawn, what only changes
+in light or speckle is not, what cannot be seen is not compared, and grids that differ are refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+from shapely.geometry import box
+
+from sitewatch.change import (
+    ChangeImage,
+    GridMismatchError,
+    check_same_grid,
+    detect_changes,
+    irmad_weights,
+    to_changes,
+)
+from sitewatch.errors import InputError
+from sitewatch.model import Grid
+
+H = W = 160
+PIXEL = 10.0
+X0, Y0 = 500_000.0, 4_700_000.0
+GRID = Grid("EPSG:32652", (PIXEL, 0.0, X0, 0.0, -PIXEL, Y0), W, H)
+BLOCK = (slice(60, 72), slice(90, 104))  # 12 × 14 pixels
+
+
+def _ground(rng: np.random.Generator) -> np.ndarray:
+    """Four bands of textured land and water (reflectance), as blue, green, red, nir."""
+    texture = ndimage.gaussian_filter(rng.normal(size=(H, W)), 4) * 8
+    water = np.zeros((H, W), bool)
+    water[:, :40] = True
+    base = np.array([0.06, 0.08, 0.09, 0.25])[:, None, None] * (1 + 0.3 * texture)
+    base[:, water] = np.array([0.045, 0.04, 0.022, 0.012])[:, None]
+    return base
+
+
+def _noisy(img: np.ndarray, rng: np.random.Generator, sd: float = 0.003) -> np.ndarray:
+    return (img + rng.normal(0, sd, img.shape)).astype(np.float32)
+
+
+def _optical(data: np.ndarray, **kw: object) -> ChangeImage:
+    return ChangeImage(data, GRID, "optical", ("blue", "green", "red", "nir"), **kw)  # type: ignore[arg-type]
+
+
+def _block_box() -> object:
+    rows, cols = BLOCK
+    return box(X0 + cols.start * PIXEL, Y0 - rows.stop * PIXEL, X0 + cols.stop * PIXEL, Y0 - rows.start * PIXEL)
+
+
+def test_a_block_that_appears_is_one_region_where_it_was_drawn() -> None:
+    rng = np.random.default_rng(1)
+    ground = _ground(rng)
+    after = ground.copy()
+    after[(slice(None), *BLOCK)] = np.array([0.25, 0.26, 0.27, 0.30])[:, None, None]  # new concrete
+    result = detect_changes(_optical(_noisy(ground, rng)), _optical(_noisy(after, rng)))
+    assert result.method == "irmad-cva" and result.compared_fraction == 1.0
+    assert len(result.regions) == 1
+    (region,) = result.regions
+    assert region.direction == "appeared"
+    drawn = _block_box()
+    assert region.polygon.intersection(drawn).area / drawn.area > 0.9  # type: ignore[attr-defined]
+    assert region.area_m2 == pytest.approx(drawn.area, rel=0.35)  # type: ignore[attr-defined]
+    # WGS84 for storage: the same place, in lon/lat.
+    lon, lat = region.polygon_wgs84.centroid.x, region.polygon_wgs84.centroid.y
+    assert 128 < lon < 132 and 40 < lat < 45
+    (change,) = to_changes(result, "base", "base/a", "base/b")
+    assert change.id == "base/a..base/b#1" and change.method_version == result.method_version
+
+
+def test_a_block_that_goes_is_disappeared() -> None:
+    rng = np.random.default_rng(2)
+    ground = _ground(rng)
+    before = ground.copy()
+    before[(slice(None), *BLOCK)] = np.array([0.25, 0.26, 0.27, 0.30])[:, None, None]
+    result = detect_changes(_optical(_noisy(before, rng)), _optical(_noisy(ground, rng)))
+    assert [r.direction for r in result.regions] == ["disappeared"]
+
+
+def test_illumination_and_haze_alone_give_no_region() -> None:
+    rng = np.random.default_rng(3)
+    ground = _ground(rng)
+    # Another sun and atmosphere: each band scaled and offset (path radiance), nothing on the ground moved.
+    gain = np.array([1.25, 1.2, 1.15, 0.9])[:, None, None]
+    haze = np.array([0.03, 0.02, 0.012, 0.005])[:, None, None]
+    result = detect_changes(_optical(_noisy(ground, rng)), _optical(_noisy(ground * gain + haze, rng)))
+    assert result.regions == ()
+
+
+def test_a_plain_difference_would_take_that_illumination_for_change() -> None:
+    """The illumination test above can fail: without normalisation the difference is all change."""
+    rng = np.random.default_rng(3)
+    ground = _ground(rng)
+    gain = np.array([1.25, 1.2, 1.15, 0.9])[:, None, None]
+    diff = np.abs(ground * gain + 0.02 - ground).mean(axis=0)
+    assert (diff > 5 * 0.003).mean() > 0.5
+
+
+def test_cloud_and_no_data_are_not_compared_and_say_so() -> None:
+    rng = np.random.default_rng(4)
+    ground = _ground(rng)
+    after = _noisy(ground, rng)
+    after[:, 100:140, 20:60] = 0.6  # a cloud over land and water
+    cloud = np.zeros((H, W), bool)
+    cloud[98:142, 18:62] = True  # the cloud mask, with its margin
+    before = _noisy(ground, rng)
+    before[:, :10, :] = np.nan  # no data along one edge
+    result = detect_changes(_optical(before), _optical(after, valid=~cloud))
+    assert result.regions == ()
+    assert result.compared_fraction == pytest.approx(1 - (10 * W + 44 * 44) / (H * W), abs=1e-6)
+    # The same pair without the cloud mask: the cloud is a change.
+    unmasked = detect_changes(_optical(before), _optical(after))
+    assert any(r.area_m2 > 1000 * PIXEL**2 for r in unmasked.regions)
+
+
+def test_area_limits_what_is_compared() -> None:
+    rng = np.random.default_rng(5)
+    ground = _ground(rng)
+    after = ground.copy()
+    after[(slice(None), *BLOCK)] = 0.3
+    area = np.zeros((H, W), bool)
+    area[:, :80] = True  # the site is the left half; the block lies in the right
+    result = detect_changes(_optical(_noisy(ground, rng)), _optical(_noisy(after, rng)), area=area)
+    assert result.regions == () and result.compared_fraction == 1.0
+
+
+def test_minimum_area_drops_specks() -> None:
+    rng = np.random.default_rng(6)
+    ground = _ground(rng)
+    after = ground.copy()
+    after[(slice(None), *BLOCK)] = 0.3
+    after[:, 20:22, 120:122] = 0.3  # 4 pixels, 400 m²
+    kept = detect_changes(_optical(_noisy(ground, rng)), _optical(_noisy(after, rng)), min_area_m2=0)
+    dropped = detect_changes(_optical(_noisy(ground, rng)), _optical(_noisy(after, rng)), min_area_m2=5000)
+    assert len(kept.regions) == 2
+    assert len(dropped.regions) == 1 and dropped.regions[0].area_m2 >= 5000
+
+
+def _speckled(mean: np.ndarray, rng: np.random.Generator, looks: float = 4.6) -> np.ndarray:
+    return (mean * rng.gamma(looks, 1 / looks, mean.shape))[None].astype(np.float32)
+
+
+def _sar_mean(rng: np.random.Generator) -> np.ndarray:
+    land_db = -8 + 20 * ndimage.gaussian_filter(rng.normal(size=(H, W)), 3)
+    mean = 10 ** (land_db / 10)
+    mean[:, :40] = 10 ** (-19 / 10)  # water
+    return mean
+
+
+def test_speckle_alone_gives_no_sar_region() -> None:
+    rng = np.random.default_rng(1)
+    mean = _sar_mean(rng)
+    result = detect_changes(ChangeImage(_speckled(mean, rng), GRID, "sar"), ChangeImage(_speckled(mean, rng), GRID, "sar"))
+    assert result.method == "log-ratio"
+    assert result.regions == ()
+    # The looks of the 5 × 5 despeckled pair, read from the data: about 25 × 4.6.
+    assert 90 < result.parameters["looks"] < 130
+
+
+def test_sar_brighter_after_is_appeared_darker_disappeared_and_wind_on_water_is_not_change() -> None:
+    rng = np.random.default_rng(2)
+    mean = _sar_mean(rng)
+    after = mean.copy()
+    after[BLOCK] = 1.0  # a new structure: about 0 dB
+    after[20:32, 100:112] = after[20:32, 100:112] / 10  # something bright gone: 10 dB darker
+    after[:, :40] *= 10 ** (3 / 10)  # wind: the water 3 dB brighter
+    result = detect_changes(ChangeImage(_speckled(mean, rng), GRID, "sar"), ChangeImage(_speckled(after, rng), GRID, "sar"))
+    gone = box(X0 + 100 * PIXEL, Y0 - 32 * PIXEL, X0 + 112 * PIXEL, Y0 - 20 * PIXEL)
+    shore = box(X0 + 37 * PIXEL, Y0 - H * PIXEL, X0 + 43 * PIXEL, Y0)  # a despeckling window's reach of the coast
+    appeared = [r for r in result.regions if r.polygon.intersects(_block_box())]
+    disappeared = [r for r in result.regions if r.polygon.intersects(gone)]
+    assert [r.direction for r in appeared] == ["appeared"] and appeared[0].magnitude > 5  # dB
+    assert [r.direction for r in disappeared] == ["disappeared"]
+    # The open water, 3 dB brighter in the wind, is not change; only windows that mix it with the
+    # land at the coast may read it so.
+    others = [r for r in result.regions if r not in appeared + disappeared]
+    assert all(r.polygon.within(shore) for r in others)
+
+
+def test_grid_mismatch_is_refused_naming_what_differs() -> None:
+    other_origin = Grid(GRID.crs, (PIXEL, 0.0, X0 + 30, 0.0, -PIXEL, Y0), W, H)
+    other_pixel = Grid(GRID.crs, (3.0, 0.0, X0, 0.0, -3.0, Y0), W, H)
+    other_crs = Grid("EPSG:32653", GRID.transform, W, H)
+    other_shape = Grid(GRID.crs, GRID.transform, W + 1, H)
+    for grid, words in ((other_origin, "origin"), (other_pixel, "pixel size"), (other_crs, "CRS"), (other_shape, "pixels")):
+        with pytest.raises(GridMismatchError, match=words):
+            check_same_grid(GRID, grid, "dunai/a", "dunai/b")
+    data = np.zeros((4, H, W + 1), np.float32)
+    with pytest.raises(GridMismatchError, match="dunai/b"):
+        detect_changes(_optical(np.zeros((4, H, W), np.float32), label="dunai/a"),
+                       ChangeImage(data, other_shape, "optical", ("blue", "green", "red", "nir"), label="dunai/b"))  # fmt: skip
+
+
+def test_sensors_are_not_mixed() -> None:
+    sar = ChangeImage(np.ones((1, H, W), np.float32), GRID, "sar", label="s1")
+    opt = _optical(np.ones((4, H, W), np.float32), label="s2")
+    with pytest.raises(InputError, match="s1 is sar and s2 is optical"):
+        detect_changes(sar, opt)
+
+
+def test_irmad_weights_single_out_the_changed_pixels() -> None:
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(5000, 3))
+    y = x @ np.array([[1.2, 0.1, 0], [0, 0.9, 0.1], [0, 0, 1.1]]) + 0.05 + rng.normal(0, 0.05, (5000, 3))
+    y[:50] += 3.0
+    w = irmad_weights(x, y)
+    # Ranked by their weight, the changed pixels are the least invariant of all.
+    assert w[:50].max() < np.quantile(w[50:], 0.05)
+

@@ -1,0 +1,78 @@
+"""Change on the simulator's own scenes: an object placed on a field between two dates is found
+where the simulator drew it, in the optical and in the SAR pair. Simulated imagery throughout."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from shapely.geometry import box, shape
+
+from sitewatch.cli import main
+from sitewatch.sources.scenario import (
+    Acquisitions,
+    Layout,
+    Scenario,
+    SimSite,
+    Vessel,
+    Visit,
+    Window,
+)
+from sitewatch.sources.simulate import layout_site, simulate
+from sitewatch.testing import workspace_with_sites
+
+LON, LAT, HALF = 131.661, 44.338, 0.008  # a field near Sergeyevka (SEED-STORY: trenches, October 2024)
+
+
+def _scenario() -> Scenario:
+    site = SimSite(
+        id="field", name="Training field (SIMULATED)", kind="training_ground",
+        polygon=box(LON - HALF, LAT - HALF, LON + HALF, LAT + HALF),
+        layout=Layout(land=(((-450.0, -2000.0), (2000.0, -2000.0), (2000.0, 2000.0), (-450.0, 2000.0)),), scatterers=0),  # a lake to the west
+        from_gazetteer=False,
+    )  # fmt: skip
+    days = (date(2024, 10, 1), date(2024, 10, 6))
+    series = (
+        Acquisitions("s2", "field", "optical", "simulated-s2", "sim-s2", 10.0, days[0], days[1], dates=days, scl=True),
+        Acquisitions("s1", "field", "sar", "simulated-s1", "sim-s1", 10.0, days[0], days[1], dates=days),
+    )
+    # A 150 × 60 m structure (drawn as the simulator draws a hull) set down on the field on 4 October.
+    arrives = Window(datetime(2024, 10, 4, tzinfo=UTC), datetime(2024, 11, 1, tzinfo=UTC))
+    thing = Vessel("structure", "structure", 150.0, 60.0, (Visit("field", arrives, position=(300.0, -200.0), heading_deg=60.0),))
+    return Scenario("change-test", "A structure appears (SIMULATED)", 5, "two dates", (site,), series, vessels=(thing,))
+
+
+@pytest.mark.slow
+def test_a_structure_set_down_between_two_simulated_dates_is_found_where_it_was_drawn(tmp_path: Path) -> None:
+    scenario = _scenario()
+    paths = simulate(scenario, tmp_path / "sim")
+    site = layout_site(scenario.sites[0], scenario.name)
+    ws = workspace_with_sites(tmp_path / "ws", site)
+    runner = CliRunner()
+    res = runner.invoke(main, ["ingest", "field", *map(str, paths), "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "changes.geojson"
+    res = runner.invoke(main, ["change", "field", "--json", "--out", str(out), "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    pairs = json.loads(res.stdout)["pairs"]
+    assert sorted(p["sensor"] for p in pairs) == ["optical", "sar"] and all(p["simulated"] for p in pairs)
+    truth = next(p for p in paths if "s2" in p.name and "20241006" in p.name).with_suffix(".truth.geojson")
+    (drawn,) = [shape(f["geometry"]) for f in json.loads(truth.read_text())["features"]]
+    regions = json.loads(out.read_text())["features"]
+    for sensor in ("optical", "sar"):
+        found = [shape(f["geometry"]) for f in regions if f["properties"]["sensor"] == sensor]
+        hits = [g for g in found if g.intersects(drawn)]
+        assert len(hits) == 1, (sensor, len(found))
+        # Where it was drawn: most of the drawn object lies in the region found.
+        assert hits[0].intersection(drawn).area / drawn.area > 0.6, sensor
+        assert all(f["properties"]["simulated"] for f in regions)
+    sar = [f for f in regions if f["properties"]["sensor"] == "sar" and shape(f["geometry"]).intersects(drawn)]
+    assert sar[0]["properties"]["direction"] == "appeared"
+    # The report's section says the pairs are simulated.
+    report = tmp_path / "report.html"
+    assert runner.invoke(main, ["report", "field", "--out", str(report), "-w", str(ws.root)]).exit_code == 0
+    section = report.read_text(encoding="utf-8").split("<h3>Changes</h3>", 1)[1].split("</table>", 1)[0]
+    assert "Simulated imagery" in section and "optical (simulated)" in section and "sar (simulated)" in section

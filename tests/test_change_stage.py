@@ -1,0 +1,254 @@
+"""`sitewatch change` on a small workspace, and the changes layer: stored whole, replaced on a rerun,
+indexed as every layer is, added to an older workspace when it is opened."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from affine import Affine
+from click.testing import CliRunner
+from scipy import ndimage
+from shapely.geometry import Point
+
+from sitewatch.cli import main
+from sitewatch.geo import reproject_geometry
+from sitewatch.store import Store
+from sitewatch.testing import site_utm_origin, tiny_site, workspace_with_sites, write_tiff
+
+BANDS = ("blue", "green", "red", "nir")
+
+
+def _scene(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    texture = ndimage.gaussian_filter(rng.normal(size=shape), 4) * 8
+    return np.array([0.06, 0.08, 0.09, 0.25])[:, None, None] * (1 + 0.3 * texture)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> tuple[Path, Point]:
+    """A site with three 10 m optical images (1, 5 and 9 October; a 150 × 150 m patch is dug on the
+    5th: ground dug bare, brighter than the field, too dim and too brown for a cloud) and one SAR image of 5 October on the same grid. Returns the workspace and the patch's centre (lon/lat)."""
+    site = tiny_site("base")
+    ws = workspace_with_sites(tmp_path / "ws", site)
+    crs, x0, y0 = site_utm_origin(site)
+    shape = (260, 200)
+    rng = np.random.default_rng(11)
+    ground = _scene(rng, shape)
+    files = []
+    for day, roof in (("20241001", False), ("20241005", True), ("20241009", True)):
+        img = ground.copy()
+        if roof:
+            img[:, 120:135, 90:105] = np.array([0.12, 0.14, 0.18, 0.22])[:, None, None]  # dug, bare ground
+        img = img * rng.uniform(0.9, 1.1, (4, 1, 1)) + rng.normal(0, 0.003, ground.shape)  # another day's light
+        files.append(write_tiff(tmp_path / f"base_{day}.tif", img.astype(np.float32), crs=crs,
+                                transform=Affine(10, 0, x0, 0, -10, y0), descriptions=BANDS))  # fmt: skip
+    sar = (0.1 * rng.gamma(4.6, 1 / 4.6, shape)).astype(np.float32)
+    sar_file = write_tiff(tmp_path / "s1_20241005.tif", sar, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0), descriptions=("VV",))
+    runner = CliRunner()
+    res = runner.invoke(main, ["ingest", "base", *map(str, files), "--sensor", "optical", "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["ingest", "base", str(sar_file), "--sensor", "sar", "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    centre = reproject_geometry(Point(x0 + 97.5 * 10, y0 - 127.5 * 10), crs, "EPSG:4326")
+    return ws.root, centre
+
+
+def _rows(root: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(root / "sitewatch.gpkg") as db:
+        return db.execute(sql).fetchall()
+
+
+def test_change_finds_the_dug_ground_between_the_first_two_dates_and_a_rerun_replaces_its_rows(workspace: tuple[Path, Point], tmp_path: Path) -> None:
+    root, centre = workspace
+    runner = CliRunner()
+    out = tmp_path / "changes.geojson"
+    res = runner.invoke(main, ["change", "base", "--json", "--out", str(out), "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    pairs = {(p["before"][-8:], p["after"][-8:]): p for p in doc["pairs"]}
+    assert set(pairs) == {("20241001", "20241005"), ("20241005", "20241009")}  # optical only: SAR has no pair
+    first = pairs[("20241001", "20241005")]
+    assert (first["appeared"], first["disappeared"], first["altered"]) == (1, 0, 0)
+    assert first["compared_fraction"] == 1.0 and first["method"].startswith("irmad-cva")
+    assert pairs[("20241005", "20241009")]["appeared"] == 0
+    fc = json.loads(out.read_text())
+    (feature,) = fc["features"]
+    from shapely.geometry import shape
+
+    assert shape(feature["geometry"]).buffer(1e-4).contains(centre)
+    assert feature["properties"]["direction"] == "appeared" and feature["properties"]["simulated"] is False
+    before = _rows(root, "SELECT change_id, area_m2 FROM changes ORDER BY change_id")
+    assert len(before) == 1 and _rows(root, "SELECT count(*) FROM change_pairs") == [(2,)]
+    # Again: the same rows, not twice the rows; the spatial index follows.
+    res = runner.invoke(main, ["change", "base", "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    assert "1 appeared, 0 disappeared, 0 altered" in res.output
+    assert _rows(root, "SELECT change_id, area_m2 FROM changes ORDER BY change_id") == before
+    assert _rows(root, "SELECT count(*) FROM change_pairs") == [(2,)]
+    assert _rows(root, "SELECT count(*) FROM rtree_changes_geom") == [(1,)]
+
+
+def test_before_and_after_by_date_or_id(workspace: tuple[Path, Point]) -> None:
+    root, _ = workspace
+    runner = CliRunner()
+    res = runner.invoke(main, ["change", "base", "--before", "2024-10-01", "--after", "base/base_20241009", "--json", "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    (pair,) = json.loads(res.stdout)["pairs"]
+    assert pair["before"] == "base/base_20241001" and pair["after"] == "base/base_20241009" and pair["appeared"] == 1
+    # --after alone: the previous observation of its sensor and grid.
+    res = runner.invoke(main, ["change", "base", "--after", "2024-10-09", "--json", "-w", str(root)])
+    (pair,) = json.loads(res.stdout)["pairs"]
+    assert pair["before"] == "base/base_20241005"
+
+
+def test_sensors_are_not_mixed_and_unknown_references_are_named(workspace: tuple[Path, Point]) -> None:
+    root, _ = workspace
+    runner = CliRunner()
+    res = runner.invoke(main, ["change", "base", "--before", "base/base_20241001", "--after", "base/s1_20241005", "-w", str(root)])
+    assert res.exit_code == 1
+    assert "base/base_20241001 is optical and base/s1_20241005 is sar" in res.output
+    res = runner.invoke(main, ["change", "base", "--before", "nothing-here", "--after", "2024-10-05", "-w", str(root)])
+    assert res.exit_code == 1 and "--before 'nothing-here'" in res.output
+    res = runner.invoke(main, ["change", "base", "--before", "2024-12-01", "--after", "2024-10-05", "-w", str(root)])
+    assert res.exit_code == 1 and "no observation of 'base' on 2024-12-01" in res.output
+    assert _rows(root, "SELECT count(*) FROM changes") == [(0,)]
+
+
+def test_observations_on_other_grids_are_refused_as_a_pair(workspace: tuple[Path, Point], tmp_path: Path) -> None:
+    root, _ = workspace
+    site = tiny_site("base")
+    crs, x0, y0 = site_utm_origin(site)
+    fine = _scene(np.random.default_rng(3), (520, 400)).astype(np.float32)
+    path = write_tiff(tmp_path / "fine_20241011.tif", fine, crs=crs, transform=Affine(5, 0, x0, 0, -5, y0), descriptions=BANDS)
+    runner = CliRunner()
+    assert runner.invoke(main, ["ingest", "base", str(path), "--sensor", "optical", "-w", str(root)]).exit_code == 0
+    res = runner.invoke(main, ["change", "base", "--before", "2024-10-09", "--after", "2024-10-11", "-w", str(root)])
+    assert res.exit_code == 1 and "are not on one grid (pixel size 10 m against 5 m)" in res.output
+    # Without --before/--after the 5 m image has no partner on its grid: nothing compared across grids.
+    res = runner.invoke(main, ["change", "base", "--json", "-w", str(root)])
+    doc = json.loads(res.stdout)
+    assert all("fine" not in p["after"] and "fine" not in p["before"] for p in doc["pairs"])
+    assert any("fine_20241011" in n and "nothing to compare" in n for n in doc["notes"])
+
+
+def test_an_older_workspace_gets_the_changes_layer_with_its_index(tmp_path: Path) -> None:
+    from sitewatch.store import register_gpkg_functions
+    from sitewatch.store.gpkg import multipolygon_blob
+    from sitewatch.store.schema import MIGRATIONS
+
+    old = tmp_path / "old.gpkg"
+    db = sqlite3.connect(old)
+    register_gpkg_functions(db)
+    db.create_function("sitewatch_multipolygon", 1, multipolygon_blob)
+    db.executescript("\n".join(MIGRATIONS[:8]) + "\nINSERT INTO sitewatch_meta VALUES ('schema_version', '8');")
+    db.close()
+    with sqlite3.connect(old) as con:
+        assert con.execute("SELECT 1 FROM sqlite_master WHERE name = 'changes'").fetchone() is None
+    with Store(old) as store:
+        assert store.schema_version() == len(MIGRATIONS)
+    with sqlite3.connect(old) as con:
+        assert con.execute("SELECT geometry_type_name FROM gpkg_geometry_columns WHERE table_name = 'changes'").fetchone() == ("MULTIPOLYGON",)
+        assert con.execute("SELECT extension_name FROM gpkg_extensions WHERE table_name = 'changes'").fetchone() == ("gpkg_rtree_index",)
+        assert con.execute("SELECT data_type FROM gpkg_contents WHERE table_name = 'change_pairs'").fetchone() == ("attributes",)
+
+
+def test_removing_a_site_with_its_observations_removes_its_changes(workspace: tuple[Path, Point]) -> None:
+    root, _ = workspace
+    runner = CliRunner()
+    assert runner.invoke(main, ["change", "base", "-w", str(root)]).exit_code == 0
+    assert _rows(root, "SELECT count(*) FROM changes") == [(1,)]
+    res = runner.invoke(main, ["sites", "remove", "base", "--with-observations", "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    assert _rows(root, "SELECT count(*) FROM changes") == [(0,)] and _rows(root, "SELECT count(*) FROM change_pairs") == [(0,)]
+
+
+def test_report_has_a_changes_section_only_when_the_site_has_stored_changes(workspace: tuple[Path, Point], tmp_path: Path) -> None:
+    root, _ = workspace
+    runner = CliRunner()
+    before = tmp_path / "before.html"
+    assert runner.invoke(main, ["report", "base", "--out", str(before), "-w", str(root)]).exit_code == 0
+    assert "<h3>Changes</h3>" not in before.read_text(encoding="utf-8")
+    assert runner.invoke(main, ["change", "base", "-w", str(root)]).exit_code == 0
+    after = tmp_path / "after.html"
+    assert runner.invoke(main, ["report", "base", "--out", str(after), "-w", str(root)]).exit_code == 0
+    html = after.read_text(encoding="utf-8")
+    section = html.split("<h3>Changes</h3>", 1)[1]
+    # Each pair names its two images; the one region found is listed; nothing here is simulated.
+    assert "base/base_20241001" in section and "base/base_20241005" in section and "archive/base/" in section
+    assert "base/base_20241001..base/base_20241005#1" in section and "appeared" in section
+    assert "Simulated imagery" not in section.split("</table>", 1)[0]
+
+
+def test_a_missing_archived_image_is_named_and_the_other_pairs_proceed(workspace: tuple[Path, Point]) -> None:
+    root, _ = workspace
+    (root / "archive" / "base" / "base_20241009.tif").unlink()
+    res = CliRunner().invoke(main, ["change", "base", "--json", "-w", str(root)])
+    assert res.exit_code == 3, res.output
+    doc = json.loads(res.stdout)
+    assert [(p["before"], p["after"]) for p in doc["pairs"]] == [("base/base_20241001", "base/base_20241005")]
+    (error,) = doc["errors"]
+    assert error.startswith("base/base_20241005 -> base/base_20241009:") and "base_20241009.tif" in error
+    assert "error: base/base_20241005 -> base/base_20241009" in res.stderr
+
+
+def test_store_round_trip_and_a_failed_write_keeps_the_last_complete_run(workspace: tuple[Path, Point]) -> None:
+    import sqlite3 as sq
+
+    from sitewatch.store.changes import change_pairs, changes, replace_changes
+
+    root, _ = workspace
+    out = json.loads(CliRunner().invoke(main, ["change", "base", "--json", "--out", str(root / "c.geojson"), "-w", str(root)]).stdout)
+    assert out["pairs"]
+    written = json.loads((root / "c.geojson").read_text())["features"]
+    with Store(root / "sitewatch.gpkg") as store:
+        stored = changes(store, site_id="base")
+        assert [c.id for c in stored] == [f["properties"]["change_id"] for f in written]
+        from shapely.geometry import shape
+
+        for c, f in zip(stored, written, strict=True):
+            assert c.polygon.equals_exact(shape(f["geometry"]), 1e-9) and c.method_version == "1"
+            assert (c.direction, c.area_m2) == (f["properties"]["direction"], f["properties"]["area_m2"])
+        (pair,) = [p for p in change_pairs(store, "base") if p.after_id.endswith("20241005")]
+        assert pair.compared_fraction == 1.0 and pair.parameters["bands"] == ["blue", "green", "red", "nir"]
+        before, after = store.get_observation(pair.before_id), store.get_observation(pair.after_id)
+        # Two rows with one id: the insert fails whole, and the last complete run's rows stay.
+        with pytest.raises(sq.IntegrityError):
+            replace_changes(store, before, after, compared_fraction=0.5, method="irmad-cva", method_version="1",
+                            parameters={}, changes=[stored[0], stored[0]])  # fmt: skip
+        assert [c.id for c in changes(store, site_id="base")] == [c.id for c in stored]
+        assert [p.compared_fraction for p in change_pairs(store, "base") if p.after_id == after.id] == [1.0]
+
+
+def test_report_says_when_an_image_of_a_pair_was_ingested_again_since(workspace: tuple[Path, Point], tmp_path: Path) -> None:
+    root, _ = workspace
+    runner = CliRunner()
+    assert runner.invoke(main, ["change", "base", "--before", "2024-10-01", "--after", "2024-10-05", "-w", str(root)]).exit_code == 0
+    from sitewatch.store import register_gpkg_functions
+
+    with sqlite3.connect(root / "sitewatch.gpkg") as db:
+        register_gpkg_functions(db)  # the layer's index triggers call them
+        (sha,) = db.execute("SELECT after_sha256 FROM change_pairs").fetchone()
+        assert len(sha) == 64
+        db.execute("UPDATE observations SET sha256 = 'another' WHERE observation_id = 'base/base_20241005'")
+    out = tmp_path / "r.html"
+    assert runner.invoke(main, ["report", "base", "--out", str(out), "-w", str(root)]).exit_code == 0
+    section = out.read_text(encoding="utf-8").split("<h3>Changes</h3>", 1)[1]
+    assert f"sha256 {sha}" in section and section.count("ingested again since") == 1
+
+
+def test_two_dates_pick_observations_of_one_sensor(workspace: tuple[Path, Point], tmp_path: Path) -> None:
+    """5 October has an optical image and a SAR image taken later that day, which alone would stand for
+    the date: with --after 2024-10-09 (optical only) the optical one is meant, not a refused mix."""
+    root, _ = workspace
+    site = tiny_site("base")
+    crs, x0, y0 = site_utm_origin(site)
+    sar = (0.1 * np.random.default_rng(5).gamma(4.6, 1 / 4.6, (260, 200))).astype(np.float32)
+    late = write_tiff(tmp_path / "s1_20241005T180000.tif", sar, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0), descriptions=("VV",))
+    assert CliRunner().invoke(main, ["ingest", "base", str(late), "--sensor", "sar", "-w", str(root)]).exit_code == 0
+    res = CliRunner().invoke(main, ["change", "base", "--before", "2024-10-05", "--after", "2024-10-09", "--json", "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    (pair,) = json.loads(res.stdout)["pairs"]
+    assert pair["before"] == "base/base_20241005" and pair["sensor"] == "optical"

@@ -69,6 +69,7 @@ PIPELINE_ORDER = [
     "search", "fetch", "ingest", "import",            # imagery in
     "observations", "show",                           # what came in
     "detect", "timeline", "links", "ais",             # evidence out: vessels over time, between sites, AIS against them
+    "claims",                                         # published claims against that evidence
     "eval", "report", "export",                       # (eval before report, which shows it)
     "serve",                                          # and in the browser
     "simulate", "demo",                               # the simulator's

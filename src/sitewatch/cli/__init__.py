@@ -38,6 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "timeline",
     "links",
     "ais",
+    "claims",
     "eval",
     "report",
     "export",
@@ -68,7 +69,7 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
     The commands are listed in the order a study runs them: a workspace and its
     sites; imagery in, and a look at what came in; detection, the timeline, links
-    between sites, AIS matching, the evaluation, the report, the export of detections
+    between sites, AIS matching, claims checked against the imagery, the evaluation, the report, the export of detections
     and the dashboard. Then the simulator's two, and the two that work on one
     image outside a workspace.
     """

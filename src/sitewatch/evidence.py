@@ -46,13 +46,28 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
+import shapely
 from shapely.geometry import Point
-from shapely.ops import transform as shapely_transform
 
 from .analysis.links import LinkParams, find_links
-from .analysis.occupancy import TimelineParams, build_timeline, hidden_berths, is_usable, observation_date
-from .claims_file import ANY_BERTH, Assertion, ClaimProblem, ClaimsFile, ClaimSpec, check_against_sites, read_claims
-from .model import Claim, Detection, Observation, Site, acquired_label, iso_utc
+from .analysis.occupancy import (
+    TimelineParams,
+    build_timeline,
+    hidden_berths,
+    is_usable,
+    observation_date,
+)
+from .claims_file import (
+    ANY_BERTH,
+    Assertion,
+    ClaimProblem,
+    ClaimsFile,
+    ClaimSpec,
+    check_against_sites,
+    read_claims,
+)
+from .model import Claim, Detection, Observation, Site, iso_utc
 from .vessels import is_ambiguous, length_sigma_m
 
 if TYPE_CHECKING:
@@ -348,9 +363,10 @@ def _no_image(site_id: str, day: date, skipped: Sequence[tuple[Observation, str]
     return f"{day}: no usable image of {site_id} ({'; '.join(f'{_image(o).label()}: {why}' for o, why in skipped)})"
 
 
-def _local_metres(lon0: float, lat0: float) -> Any:
-    k = math.cos(math.radians(lat0))
-    return lambda x, y, z=None: ((x - lon0) * 111_320.0 * k, (y - lat0) * 110_540.0)
+def _local_metres(geom: Any, lon0: float, lat0: float) -> Any:
+    """``geom`` in metres east and north of (lon0, lat0): equirectangular, exact enough over a port."""
+    scale = np.array([111_320.0 * math.cos(math.radians(lat0)), 110_540.0])
+    return shapely.transform(geom, lambda xy: (xy - np.array([lon0, lat0])) * scale)
 
 
 def _crane_state(d: Detection, site: Site) -> tuple[str | None, str | None]:
@@ -358,9 +374,8 @@ def _crane_state(d: Detection, site: Site) -> tuple[str | None, str | None]:
     if not site.berths:
         return None, None
     c = d.footprint.centroid
-    to_m = _local_metres(c.x, c.y)
-    best = min(site.berths, key=lambda b: shapely_transform(to_m, b.geometry).distance(Point(0, 0)))
-    line = shapely_transform(to_m, best.geometry)
+    best = min(site.berths, key=lambda b: _local_metres(b.geometry, c.x, c.y).distance(Point(0, 0)))
+    line = _local_metres(best.geometry, c.x, c.y)
     if line.distance(Point(0, 0)) > _CRANE_BERTH_M:
         return None, None
     x0, y0, x1, y1 = line.bounds if line.geom_type != "LineString" else (*line.coords[0], *line.coords[-1])

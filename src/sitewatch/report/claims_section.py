@@ -20,7 +20,7 @@ __all__ = ["claims_section"]
 
 def claims_section(store: Store, claims_files: Sequence[str | Path]) -> dict[str, Any]:
     """The template's ``claims``: per file, a row per claim (verdict, reason, source, images) and the claims refused."""
-    files = []
+    files: list[dict[str, Any]] = []
     for path in claims_files:
         check = check_claims_file(store, path)
         rows = [
@@ -41,4 +41,4 @@ def claims_section(store: Store, claims_files: Sequence[str | Path]) -> dict[str
             "name": Path(path).name, "title": check.title, "rows": rows,
             "refused": [str(p) for p in check.problems],
         })  # fmt: skip
-    return {"files": files, "simulated": any(row["simulated"] for f in files for row in f["rows"])}
+    return {"files": files, "simulated": any(r["simulated"] for f in files for r in f["rows"])}

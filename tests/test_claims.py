@@ -393,3 +393,11 @@ def test_the_report_shows_the_claims_with_links_to_their_images(tmp_path: Path) 
     html = out.read_text()
     assert "Claims checked against the imagery" in html and "ship-17" in html
     assert 'href="archive/dunai/sim-dunai-2024-10-17-optical.tif"' in html and "simulated" in html
+
+
+def test_a_verdict_as_the_model_claim() -> None:
+    o = obs("2024-10-17")
+    r = verdict(LANDING, [o], [vessel(o, 0, 111.0)])
+    c = r.to_claim()
+    assert (c.verdict, c.evidence, c.site_ids) == ("supported", (o.id,), ("dunai",))
+    assert c.start == datetime(2024, 10, 17, tzinfo=UTC) and c.end.date() == date(2024, 10, 17)

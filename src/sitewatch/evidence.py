@@ -428,7 +428,7 @@ def _object_day(a: Assertion, day: date, world: World, present: bool) -> _Day:
 # --- ranges --------------------------------------------------------------------------------------
 
 
-def _over_range(a: Assertion, days: Sequence[_Day], dates: Sequence[date], want: str) -> PartResult:
+def _over_range(a: Assertion, days: Sequence[_Day], dates: Sequence[date], want: Verdict) -> PartResult:
     """One date's result as the part's, or a range's by ``a.on`` (any / all)."""
     if len(days) == 1:
         d = days[0]
@@ -442,7 +442,7 @@ def _over_range(a: Assertion, days: Sequence[_Day], dates: Sequence[date], want:
         if good:
             day, r = good[0]
             more = f" (and on {_plural(len(good) - 1, 'other date')}: {_dates_text([g[0] for g in good[1:]])})" if len(good) > 1 else ""
-            return PartResult(a, want, f"{r.reason}{more}", tuple(im for _, r in good for im in r.images), tested, untested)  # type: ignore[arg-type]
+            return PartResult(a, want, f"{r.reason}{more}", tuple(im for _, r in good for im in r.images), tested, untested)
         if not untested:
             return PartResult(a, _other(want), f"on none of the {len(dates)} dates {span}, each imaged: {bad[0][1].reason}"
                               if bad else f"none of the {len(dates)} dates {span}", tuple(im for _, r in bad for im in r.images),
@@ -458,10 +458,10 @@ def _over_range(a: Assertion, days: Sequence[_Day], dates: Sequence[date], want:
                           tuple(im for r in days for im in r.images), tested, untested)  # fmt: skip
     part = (f"on every date tested ({_plural(len(tested), 'date')}: {_dates_text(list(tested))}); "
             f"not tested: {_dates_text(list(untested))}" if untested else f"on all {_plural(len(tested), 'date')} {span}")  # fmt: skip
-    return PartResult(a, want, f"{good[0][1].reason}; {part}", tuple(im for _, r in good for im in r.images), tested, untested)  # type: ignore[arg-type]
+    return PartResult(a, want, f"{good[0][1].reason}; {part}", tuple(im for _, r in good for im in r.images), tested, untested)
 
 
-def _other(v: str) -> Verdict:
+def _other(v: Verdict) -> Verdict:
     return CONTRADICTED if v == SUPPORTED else SUPPORTED
 
 
@@ -474,8 +474,10 @@ def _presence_days(a: Assertion, world: World) -> PartResult:
     dets = {d.id: d for d in world.detections if d.observation_id in obs}
     present: list[tuple[date, list[Image]]] = []
     for row in tl.rows:
-        hits = [s for s in row.sightings if _at_place(a, s.berth_id) and _fit(a, dets[s.detection_id], s.resolution_m or 10)[0] == "fit"] \
-            if all(s.detection_id in dets for s in row.sightings) else []  # fmt: skip
+        hits = [
+            s for s in row.sightings
+            if s.detection_id in dets and _at_place(a, s.berth_id) and _fit(a, dets[s.detection_id], s.resolution_m or 10)[0] == "fit"
+        ]  # fmt: skip
         if hits:
             by_o: dict[str, list[Detection]] = defaultdict(list)
             for s in hits:

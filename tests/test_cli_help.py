@@ -70,6 +70,7 @@ PIPELINE_ORDER = [
     "observations", "show",                           # what came in
     "detect", "timeline", "links", "ais",             # evidence out: vessels over time, between sites, AIS against them
     "change",                                         # where the ground changed
+    "claims",                                         # published claims against that evidence
     "eval", "report", "export",                       # (eval before report, which shows it)
     "serve",                                          # and in the browser
     "simulate", "demo",                               # the simulator's

@@ -50,6 +50,8 @@ class DemoResult:
     """One line per candidate link between the sites (``sitewatch links``), or why there is none."""
     ais: dict[str, Any] = field(default_factory=dict)
     """Simulated AIS matched with the detections (:func:`_run_ais`): the file, per-site counts, dark scores."""
+    claims: tuple[str, ...] = ()
+    """One line per claim of the scenario's built-in claims file (``sitewatch claims check``): id, verdict, reason."""
 
 
 _DEMO_NOTE = "Berths and water: SIMULATED layout from the demo scenario."
@@ -160,6 +162,22 @@ def _run_ais(ws: Workspace, scen: Scenario, seed: int | None, site_ids: Sequence
     return {"file": path, "sites": result.site_counts(), "dark": evaluate_dark(ws, result, [path]).to_dict()}
 
 
+def _check_builtin_claims(ws: Workspace, scenario_name: str) -> tuple[list[Path], tuple[str, ...]]:
+    """The scenario's packaged claims file (``data/claims/NAME.yaml``), if it has one, and a line per verdict."""
+    from .claims_file import builtin_claims_path
+    from .evidence import check_claims_file
+
+    try:
+        path = builtin_claims_path(scenario_name)
+    except InputError:
+        return [], ()
+    with ws.store() as store:
+        check = check_claims_file(store, path)
+    lines = [f"{r.claim.id}: {r.verdict}: {r.reason}" for r in check.results]
+    lines += [f"{p.claim}: refused: {p.field}: {p.message}" for p in check.problems]
+    return [path], tuple(lines)
+
+
 def run_demo(
     out: Path,
     *,
@@ -246,8 +264,11 @@ def run_demo(
     ais = _run_ais(ws, scen, seed, site_ids)
     timings["ais"] = time.perf_counter() - t
 
+    # The seed story's published claims checked against the imagery (sitewatch claims check): computed, not stored.
+    claims_files, claims = _check_builtin_claims(ws, scen.name)
+
     t = time.perf_counter()
-    report = write_report(ws, site_ids, ws.root / "report.html", ais_files=[ais["file"]])
+    report = write_report(ws, site_ids, ws.root / "report.html", ais_files=[ais["file"]], claims_files=claims_files)
     exports = _write_exports(ws, site_ids)
     timings["report"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
@@ -264,4 +285,5 @@ def run_demo(
         scenario=scen.name,
         links=links,
         ais=ais,
+        claims=claims,
     )

@@ -59,6 +59,7 @@ def command(out: Path, scenario: str, seed: int | None, workers: int | None, as_
             "presence": result.presence,
             "links": list(result.links),
             "ais": result.ais,
+            "claims": list(result.claims),
         }, indent=1, default=str))
         return
     click.echo(f"sitewatch demo — SIMULATED imagery ({result.scenario} scenario)")
@@ -72,6 +73,8 @@ def command(out: Path, scenario: str, seed: int | None, workers: int | None, as_
     if dark := result.ais.get("dark"):
         click.echo(f"  AIS against the truth: {dark['truly_dark_found']} of {dark['truly_dark_detected']} detections of dark "
                    f"vessels found dark; {dark['dark_broadcasting']} broadcasting vessel(s) called dark")  # fmt: skip
+    for line in result.claims:
+        click.echo(f"  claim: {line}")
     click.echo(f"report:    {result.report.resolve()}")
     click.echo(f"database:  {result.database.resolve()}")
     click.echo(f"archive:   {result.archive.resolve()}/")

@@ -23,6 +23,8 @@ from .options import (
               show_default=True, callback=existing_folder, help="HTML file to write (its folder must exist).")
 @click.option("--ais", "ais_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Add an AIS section: these AIS CSV files matched with the detections, as `sitewatch ais` does.")
+@click.option("--claims", "claims_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Add a claims section: the claims of these files checked against the imagery, as `sitewatch claims check` does.")
 @timeline_options(dates=False)
 @workspace_option
 @handle_errors
@@ -30,6 +32,7 @@ def command(
     site_ids: tuple[str, ...],
     out_path: Path,
     ais_files: tuple[Path, ...],
+    claims_files: tuple[Path, ...],
     gap_days: int,
     min_valid: float,
     max_cloud: float,
@@ -48,7 +51,7 @@ def command(
 
     ws = open_workspace(workspace)
     params = timeline_params(gap_days=gap_days, min_valid=min_valid, max_cloud=max_cloud, max_berth_hidden=max_berth_hidden, utc_offset=utc_offset)
-    path = write_report(ws, list(site_ids) or None, out_path, params, ais_files)
+    path = write_report(ws, list(site_ids) or None, out_path, params, ais_files, claims_files)
     size = path.stat().st_size
     # "(0.0 MB)" read as an empty file: a report of a workspace without observations is a few kB.
     click.echo(f"wrote {path} ({size / 1e6:.1f} MB)" if size >= 100_000 else f"wrote {path} ({size / 1e3:.0f} kB)")

@@ -424,9 +424,11 @@ def _environment() -> jinja2.Environment:
 
 
 def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
-                  params: TimelineParams | None = None, ais_files: Sequence[str | Path] = ()) -> str:
+                  params: TimelineParams | None = None, ais_files: Sequence[str | Path] = (),
+                  claims_files: Sequence[str | Path] = ()) -> str:
     """The report of ``site_ids`` (default: every site with observations) as one HTML string;
-    with ``ais_files``, an AIS section (:mod:`sitewatch.report.ais_section`)."""
+    with ``ais_files``, an AIS section (:mod:`sitewatch.report.ais_section`); with ``claims_files``,
+    the claims checked against the imagery (:mod:`sitewatch.report.claims_section`)."""
     params = params or TimelineParams()
     with ws.store() as store:
         # A site named twice is shown once: two sections would share their HTML anchors and chips.
@@ -452,6 +454,11 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         from .change_section import change_rows
 
         stored_changes = {s.id: change_rows(store, s.id, store.observations(s.id)) for s in sites}
+        claims = None
+        if claims_files:
+            from .claims_section import claims_section
+
+            claims = claims_section(store, claims_files)
         runs = [
             # With what each run did: an import that refused every file is not read as one that brought them in.
             {k: r[k] for k in ("stage", "site_id", "finished", "version")}
@@ -466,6 +473,7 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         evaluation=evaluation,
         links=links,
         ais=ais,
+        claims=claims,
         runs=runs,
         stored_changes=stored_changes,
         simulated=simulated,
@@ -480,9 +488,10 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
 
 
 def write_report(ws: Workspace, site_ids: Sequence[str] | None, out_path: Path,
-                 params: TimelineParams | None = None, ais_files: Sequence[str | Path] = ()) -> Path:
+                 params: TimelineParams | None = None, ais_files: Sequence[str | Path] = (),
+                 claims_files: Sequence[str | Path] = ()) -> Path:
     """Write the report to ``out_path`` whole or not at all; returns the path."""
-    return write_text_atomic(Path(out_path), render_report(ws, site_ids, params, ais_files))
+    return write_text_atomic(Path(out_path), render_report(ws, site_ids, params, ais_files, claims_files))
 
 
 # The web dashboard (sitewatch.web) words detections and imagery as the report does.

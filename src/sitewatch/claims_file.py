@@ -1,0 +1,443 @@
+"""Claims files: published statements written as tests the imagery can decide (read and checked here).
+
+A claims file is YAML: a list of claims, or a mapping whose ``claims`` key holds the list (and,
+optionally, ``title`` and ``description``). Each claim::
+
+    - id: dunai-landing-ship                      # a slug, unique in the file
+      text: "A landing ship was at the Dunai pier on 17 October 2024 ..."   # as published
+      source: {who: "...", where: "...", when: "2024-11"}                   # or one string: who
+      sites: [dunai]                              # workspace site ids (origin first for vessel_transit)
+      date: 2024-10-17                            # or from: / to: (UTC dates, both ends included)
+      assert:                                     # one assertion, or a list that must all hold
+        kind: vessel_present
+        berth: [pier-east, pier-west]             # optional: berth ids, or "any" (at some berth)
+        min_length_m: 100                         # optional
+        max_length_m: 130                         # optional
+        class: Alligator                          # optional: a class of the vessel catalogue
+        on: any                                   # a range: any (some date) or all (every date)
+
+An assertion may carry its own ``date`` or ``from``/``to`` (a claim with two dates, "... by
+20 October the crane was retracted") and its own ``site``. The kinds are :data:`KINDS`.
+
+Nothing here reads the imagery: :func:`parse_claims` checks a file's form, :func:`check_against_sites`
+its sites and berths against a workspace's, and each claim in error is named, with its field, while
+the others go on (:mod:`sitewatch.evidence` decides the verdicts).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from .errors import InputError
+from .model import Site
+from .vessels import catalogue
+
+__all__ = [
+    "KINDS",
+    "OBJECT_KINDS",
+    "ANY_BERTH",
+    "Source",
+    "Assertion",
+    "ClaimSpec",
+    "ClaimProblem",
+    "ClaimsFile",
+    "parse_claims",
+    "read_claims",
+    "check_against_sites",
+    "builtin_claims_path",
+]
+
+KINDS: tuple[str, ...] = (
+    "vessel_present",
+    "vessel_absent",
+    "object_present",
+    "object_absent",
+    "presence_days",
+    "vessel_transit",
+)
+"""What an assertion may say: a vessel there (or not) on a date or dates; another object there (or not);
+how many days of a range had a vessel; a vessel seen at one site, then at another within some days."""
+
+OBJECT_KINDS: Mapping[str, tuple[str, ...]] = {"crane": ("extended", "retracted")}
+"""Object kinds the detectors find besides vessels, with the states a claim may name."""
+
+ANY_BERTH = "any"
+"""``berth: any``: at some berth of the site (not at anchor or under way)."""
+
+_CLAIM_FIELDS = {"id", "text", "source", "sites", "date", "from", "to", "assert"}
+_SOURCE_FIELDS = {"who", "where", "when"}
+_COMMON = {"kind", "site", "date", "from", "to"}
+_VESSEL = {"berth", "min_length_m", "max_length_m", "class"}
+_FIELDS: Mapping[str, set[str]] = {
+    "vessel_present": _COMMON | _VESSEL | {"on"},
+    "vessel_absent": _COMMON | _VESSEL | {"on"},
+    "object_present": _COMMON | {"object", "state", "berth", "on"},
+    "object_absent": _COMMON | {"object", "state", "berth", "on"},
+    "presence_days": _COMMON | {"berth", "min_length_m", "max_length_m", "days", "tolerance"},
+    "vessel_transit": {"kind", "date", "from", "to", "origin", "destination", "within_days", "min_length_m", "max_length_m"},
+}
+_REQUIRED: Mapping[str, set[str]] = {"object_present": {"object"}, "object_absent": {"object"},
+                                     "presence_days": {"days"}, "vessel_transit": {"within_days"}}  # fmt: skip
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Who made a claim, where and when (as the claims file words it)."""
+
+    who: str
+    where: str = ""
+    when: str = ""
+
+    def __str__(self) -> str:
+        return ", ".join(p for p in (self.who, self.where, self.when) if p)
+
+
+@dataclass(frozen=True)
+class Assertion:
+    """One machine-testable part of a claim."""
+
+    kind: str
+    """One of :data:`KINDS`."""
+    site_ids: tuple[str, ...]
+    """The site (one), or origin and destination for ``vessel_transit``."""
+    start: date
+    end: date
+    """The dates tested, UTC, both included (for ``vessel_transit``: the last sighting at the origin)."""
+    berths: tuple[str, ...] = ()
+    """Berth ids the vessel or object must be at; ``("any",)``: some berth; empty: anywhere in the site."""
+    min_length_m: float | None = None
+    max_length_m: float | None = None
+    vessel_class: str | None = None
+    """A class name of :func:`sitewatch.vessels.catalogue` (as the file names it: matched to the catalogue's)."""
+    on: Literal["any", "all"] = "any"
+    """For a range: the claim holds on some date (any) or on every date (all)."""
+    object: str | None = None
+    state: str | None = None
+    days: int | None = None
+    tolerance: int = 0
+    within_days: int | None = None
+
+    def size_text(self) -> str:
+        """``"of 100–130 m"``, ``"of at least 100 m"``, ``""``."""
+        lo, hi = self.min_length_m, self.max_length_m
+        if lo is not None and hi is not None:
+            return f"of {lo:g}–{hi:g} m"
+        if lo is not None:
+            return f"of at least {lo:g} m"
+        return f"of at most {hi:g} m" if hi is not None else ""
+
+    def where_text(self) -> str:
+        """``"at pier-east or pier-west"``, ``"at a berth"``, ``"at dunai"``."""
+        if self.berths == (ANY_BERTH,):
+            return f"at a berth of {self.site_ids[0]}"
+        if self.berths:
+            return "at " + " or ".join(self.berths)
+        return f"at {self.site_ids[0]}"
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+    """A claim as read from a claims file."""
+
+    id: str
+    text: str
+    source: Source
+    site_ids: tuple[str, ...]
+    start: date
+    end: date
+    assertions: tuple[Assertion, ...]
+
+
+@dataclass(frozen=True)
+class ClaimProblem:
+    """Why a claim was refused: its id (or position), the field and what is wrong."""
+
+    claim: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"claim {self.claim}: {self.field}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ClaimsFile:
+    """The claims of one file that could be read, and those refused."""
+
+    path: str
+    claims: tuple[ClaimSpec, ...]
+    problems: tuple[ClaimProblem, ...] = ()
+    title: str = ""
+
+
+class _Bad(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+def builtin_claims_path(name: str = "seed-story") -> Path:
+    """The packaged claims file ``data/claims/NAME.yaml`` (the demo's: the seed story's claims)."""
+    path = Path(str(files("sitewatch").joinpath(f"data/claims/{name}.yaml")))
+    if not path.is_file():
+        raise InputError(f"no built-in claims file {name!r}")
+    return path
+
+
+def _text(value: Any, field: str, *, required: bool = True) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str | int | float | date) or isinstance(value, bool) or not str(value).strip():
+        raise _Bad(field, "missing" if value is None else f"must be text, got {value!r}")
+    return str(value).strip()
+
+
+def _date(value: Any, field: str) -> date:
+    if isinstance(value, datetime):
+        raise _Bad(field, f"{value} is a time: give a date (YYYY-MM-DD)")
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise _Bad(field, f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _range(raw: Mapping[str, Any], prefix: str, default: tuple[date, date] | None) -> tuple[date, date]:
+    has_date, has_range = "date" in raw, "from" in raw or "to" in raw
+    if has_date and has_range:
+        raise _Bad(f"{prefix}date", "give either date or from/to, not both")
+    if has_date:
+        day = _date(raw["date"], f"{prefix}date")
+        return day, day
+    if has_range:
+        for key in ("from", "to"):
+            if key not in raw:
+                raise _Bad(f"{prefix}{key}", "missing (a range needs from and to)")
+        start, end = _date(raw["from"], f"{prefix}from"), _date(raw["to"], f"{prefix}to")
+        if start > end:
+            raise _Bad(f"{prefix}from", f"{start} is after to {end}")
+        return start, end
+    if default is None:
+        raise _Bad("date", "missing (give date, or from and to)")
+    return default
+
+
+def _number(raw: Mapping[str, Any], key: str, field: str, *, whole: bool = False, zero: bool = False) -> Any:
+    value = raw.get(key)
+    if value is None:
+        return None
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value >= 0 if zero else value > 0) and (not whole or float(value).is_integer())
+    if not ok:
+        kind = "a whole number" if whole else "a number"
+        raise _Bad(field, f"must be {kind} {'of 0 or more' if zero else 'above 0'}, got {value!r}")
+    return int(value) if whole else float(value)
+
+
+def _vessel_class(value: Any, field: str) -> str:
+    """The catalogue class a name means: exact, else the one class whose name contains it (any case)."""
+    name = _text(value, field)
+    names = [c.name for c in catalogue()]
+    if name in names:
+        return name
+    found = [n for n in names if name.casefold() in n.casefold()]
+    if len(found) == 1:
+        return found[0]
+    what = f"fits {len(found)} classes" if found else "is no class of the vessel catalogue"
+    raise _Bad(field, f"{name!r} {what}; the classes are: {'; '.join(names)}")
+
+
+def _assertion(raw: Any, prefix: str, sites: tuple[str, ...], span: tuple[date, date]) -> Assertion:
+    if not isinstance(raw, Mapping):
+        raise _Bad(prefix.rstrip("."), "must be a mapping with a kind")
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        raise _Bad(f"{prefix}kind", ("missing" if kind is None else f"unknown kind {kind!r}") + f"; the kinds are {', '.join(KINDS)}")
+    unknown = sorted(set(map(str, raw)) - _FIELDS[kind])
+    if unknown:
+        raise _Bad(f"{prefix}{unknown[0]}", f"not a field of {kind}; its fields are {', '.join(sorted(_FIELDS[kind]))}")
+    for key in sorted(_REQUIRED.get(kind, ())):
+        if raw.get(key) is None:
+            raise _Bad(f"{prefix}{key}", f"missing (a {kind} assertion needs it)")
+    start, end = _range(raw, prefix, span)
+    if kind == "vessel_transit":
+        origin = _text(raw.get("origin", sites[0] if sites else None), f"{prefix}origin")
+        dest = _text(raw.get("destination", sites[1] if len(sites) > 1 else None), f"{prefix}destination")
+        if origin == dest:
+            raise _Bad(f"{prefix}destination", f"is the origin {origin!r}: a transit needs two sites")
+        site_ids: tuple[str, ...] = (origin, dest)
+    else:
+        if "site" in raw:
+            site_ids = (_text(raw["site"], f"{prefix}site"),)
+        elif len(sites) == 1:
+            site_ids = sites
+        else:
+            raise _Bad(f"{prefix}site", f"missing: the claim names {len(sites)} sites, so say which one this tests")
+    for sid in site_ids:
+        if sid not in sites:
+            raise _Bad(f"{prefix}site", f"{sid!r} is not among the claim's sites ({', '.join(sites)})")
+    berth = raw.get("berth")
+    berths = tuple(_text(b, f"{prefix}berth") for b in (berth if isinstance(berth, list) else [berth] if berth is not None else []))
+    lo, hi = _number(raw, "min_length_m", f"{prefix}min_length_m"), _number(raw, "max_length_m", f"{prefix}max_length_m")
+    if lo is not None and hi is not None and lo > hi:
+        raise _Bad(f"{prefix}min_length_m", f"{lo:g} is above max_length_m {hi:g}")
+    on = raw.get("on", "all" if kind.endswith("_absent") else "any")
+    if on not in ("any", "all"):
+        raise _Bad(f"{prefix}on", f"must be any or all, got {on!r}")
+    obj = state = None
+    if kind.startswith("object_"):
+        obj = _text(raw["object"], f"{prefix}object")
+        if obj not in OBJECT_KINDS:
+            raise _Bad(f"{prefix}object", f"{obj!r}: the detectors find {', '.join(OBJECT_KINDS)} besides vessels")
+        if raw.get("state") is not None:
+            state = _text(raw["state"], f"{prefix}state")
+            if state not in OBJECT_KINDS[obj]:
+                raise _Bad(f"{prefix}state", f"{state!r}: a {obj} is {' or '.join(OBJECT_KINDS[obj])}")
+    return Assertion(
+        kind=kind, site_ids=site_ids, start=start, end=end, berths=berths, min_length_m=lo, max_length_m=hi,
+        vessel_class=_vessel_class(raw["class"], f"{prefix}class") if raw.get("class") is not None else None,
+        on=on, object=obj, state=state, days=_number(raw, "days", f"{prefix}days", whole=True, zero=True),
+        tolerance=_number(raw, "tolerance", f"{prefix}tolerance", whole=True, zero=True) or 0,
+        within_days=_number(raw, "within_days", f"{prefix}within_days", whole=True, zero=True),
+    )  # fmt: skip
+
+
+def _claim(raw: Mapping[str, Any]) -> ClaimSpec:
+    unknown = sorted(set(map(str, raw)) - _CLAIM_FIELDS)
+    if unknown:
+        raise _Bad(unknown[0], f"not a field of a claim; the fields are {', '.join(sorted(_CLAIM_FIELDS))}")
+    claim_id = _text(raw.get("id"), "id")
+    if not _ID.match(claim_id):
+        raise _Bad("id", f"{claim_id!r}: use letters, digits, '.', '_' and '-'")
+    text = _text(raw.get("text"), "text")
+    src = raw.get("source")
+    if isinstance(src, Mapping):
+        extra = sorted(set(map(str, src)) - _SOURCE_FIELDS)
+        if extra:
+            raise _Bad(f"source.{extra[0]}", "not a field of source (who, where, when)")
+        source = Source(_text(src.get("who"), "source.who"), _text(src.get("where"), "source.where", required=False),
+                        _text(src.get("when"), "source.when", required=False))  # fmt: skip
+    else:
+        source = Source(_text(src, "source"))
+    raw_sites = raw.get("sites")
+    if isinstance(raw_sites, str):
+        raw_sites = [raw_sites]
+    if not isinstance(raw_sites, list) or not raw_sites:
+        raise _Bad("sites", "missing" if raw_sites is None else "must be a list of site ids")
+    sites = tuple(dict.fromkeys(_text(s, "sites") for s in raw_sites))
+    span = _range(raw, "", None) if any(k in raw for k in ("date", "from", "to")) else None
+    raw_assert = raw.get("assert")
+    if raw_assert is None:
+        raise _Bad("assert", f"missing (one assertion or a list; the kinds are {', '.join(KINDS)})")
+    parts = raw_assert if isinstance(raw_assert, list) else [raw_assert]
+    if not parts:
+        raise _Bad("assert", "is empty")
+    assertions = []
+    for i, part in enumerate(parts):
+        prefix = f"assert[{i}]." if isinstance(raw_assert, list) else "assert."
+        if span is None and not (isinstance(part, Mapping) and any(k in part for k in ("date", "from", "to"))):
+            raise _Bad("date", "missing (give date, or from and to)")
+        assertions.append(_assertion(part, prefix, sites, span or (date.min, date.min)))
+    start = min(a.start for a in assertions) if span is None else span[0]
+    end = max(a.end for a in assertions) if span is None else span[1]
+    return ClaimSpec(claim_id, text, source, sites, start, end, tuple(assertions))
+
+
+def parse_claims(doc: Any, name: str = "claims file") -> ClaimsFile:
+    """Claims from a parsed YAML document; each claim in error becomes a :class:`ClaimProblem`.
+
+    A document that is not a list of claims (nor a mapping with one under ``claims``) is an
+    :class:`~sitewatch.errors.InputError` naming ``name``.
+    """
+    title = ""
+    if isinstance(doc, Mapping):
+        extra = sorted(set(map(str, doc)) - {"claims", "title", "description"})
+        if extra or "claims" not in doc:
+            raise InputError(f"{name}: expected a list of claims, or a mapping with `claims:` (and title, description)"
+                             + (f"; {extra[0]!r} is not a key of it" if extra else ""))  # fmt: skip
+        title = str(doc.get("title") or "")
+        doc = doc["claims"]
+    if not isinstance(doc, list) or not doc:
+        raise InputError(f"{name}: holds no claims (expected a list of claims, each with id, text, source, sites, date and assert)")
+    claims: list[ClaimSpec] = []
+    problems: list[ClaimProblem] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(doc, start=1):
+        label = f"#{i}"
+        if isinstance(raw, Mapping) and isinstance(raw.get("id"), str) and raw["id"].strip():
+            label = raw["id"].strip()
+        try:
+            if not isinstance(raw, Mapping):
+                raise _Bad("claim", f"must be a mapping (id, text, source, sites, date, assert), got {raw!r}")
+            spec = _claim(raw)
+            if spec.id in seen:
+                raise _Bad("id", "given to an earlier claim too; ids must be unique")
+        except _Bad as bad:
+            problems.append(ClaimProblem(label, bad.field, bad.message))
+            continue
+        seen.add(spec.id)
+        claims.append(spec)
+    return ClaimsFile(name, tuple(claims), tuple(problems), title)
+
+
+def read_claims(path: str | Path) -> ClaimsFile:
+    """Read and check the form of a claims file (YAML). A file that cannot be read is an InputError naming it."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the claims file ({exc.__class__.__name__}: {exc})") from exc
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from exc
+    return parse_claims(doc, str(path))
+
+
+def check_against_sites(claims: ClaimsFile, sites: Mapping[str, Site]) -> ClaimsFile:
+    """The claims whose sites and berths the workspace holds; the others become problems naming them."""
+    kept: list[ClaimSpec] = []
+    problems = list(claims.problems)
+    for spec in claims.claims:
+        problem = _site_problem(spec, sites)
+        if problem:
+            problems.append(problem)
+        else:
+            kept.append(spec)
+    return replace(claims, claims=tuple(kept), problems=tuple(problems))
+
+
+def _site_problem(spec: ClaimSpec, sites: Mapping[str, Site]) -> ClaimProblem | None:
+    for sid in spec.site_ids:
+        if sid not in sites:
+            known = ", ".join(sorted(sites)) or "none"
+            return ClaimProblem(spec.id, "sites", f"{sid!r} is not a site of the workspace (its sites: {known}); "
+                                                  "add it with `sitewatch sites add`")  # fmt: skip
+    for i, a in enumerate(spec.assertions):
+        site = sites[a.site_ids[0]]
+        known_berths = {b.id for b in site.berths}
+        field = f"assert[{i}].berth" if len(spec.assertions) > 1 else "assert.berth"
+        if ANY_BERTH in a.berths and (len(a.berths) > 1 or not known_berths):
+            why = "give 'any' alone" if known_berths else f"{site.id} has no berths (import them with `sitewatch sites import`)"
+            return ClaimProblem(spec.id, field, f"'any' berth: {why}")
+        for b in a.berths:
+            if b != ANY_BERTH and b not in known_berths:
+                listed = ", ".join(sorted(known_berths)) or "none"
+                return ClaimProblem(spec.id, field, f"{b!r} is not a berth of {site.id} (its berths: {listed}; or 'any')")
+    return None
+
+
+def problems_text(problems: Sequence[ClaimProblem], path: str) -> list[str]:
+    """One line per refused claim: ``claims.yaml: claim X: field: message``."""
+    return [f"{path}: {p}" for p in problems]

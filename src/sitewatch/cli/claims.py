@@ -1,0 +1,73 @@
+"""``sitewatch claims check FILE``: published claims marked supported, contradicted or not testable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..evidence import ClaimsCheck, check_claims_file, claims_to_dict
+from ..files import write_text_atomic
+from ..workspace import open_workspace
+from .options import OnceGroup, existing_folder, handle_errors, json_option, workspace_option
+from .output import print_table
+
+_IMAGES_SHOWN = 4
+
+
+@click.group("claims", cls=OnceGroup, short_help="Check published claims against the imagery.")
+def command() -> None:
+    """Check published claims (a YAML claims file) against the workspace's imagery."""
+
+
+def _print(check: ClaimsCheck) -> None:
+    from rich.table import Table
+
+    if any(r.simulated for r in check.results):
+        click.echo("Simulated imagery: every verdict that rests on it says so.")
+    if check.results:
+        table = Table(title=f"Claims checked against the imagery ({check.title or check.path})")
+        for col in ("id", "verdict", "reason", "images"):
+            table.add_column(col)
+        for r in check.results:
+            shown = [im.path for im in r.images[:_IMAGES_SHOWN]]
+            if len(r.images) > _IMAGES_SHOWN:
+                shown.append(f"… and {len(r.images) - _IMAGES_SHOWN} more (--json lists them all)")
+            verdict = r.verdict + (" (on the dates tested)" if r.partial else "")
+            table.add_row(r.claim.id, verdict, r.reason, "\n".join(shown) or "–")
+        print_table(table, id_header="reason")
+    counts = {v: sum(r.verdict == v for r in check.results) for v in ("supported", "contradicted", "not testable")}
+    click.echo(", ".join(f"{n} {v}" for v, n in counts.items()) + f" of {len(check.results)} claim(s) checked")
+
+
+@command.command("check", short_help="Mark each claim of a file supported, contradicted or not testable.")
+@click.argument("claims_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), callback=existing_folder,
+              help="Also write the verdicts as JSON to this file (its folder must exist).")
+@workspace_option
+@json_option
+@handle_errors
+def check(claims_file: Path, out_path: Path | None, workspace: Path, as_json: bool) -> None:
+    """Decide each claim of CLAIMS_FILE from the workspace's stored detections.
+
+    A claim in error (an unknown kind, a missing field, an unknown site or
+    berth, a bad date) is named with its field and refused; the others are
+    checked. Exit code 0 when every claim was checked, whatever the verdicts;
+    3 when some were refused; 1 when none could be read.
+    """
+    with open_workspace(workspace).store() as store:
+        result = check_claims_file(store, claims_file)
+    doc = claims_to_dict(result)
+    if out_path is not None:
+        write_text_atomic(out_path, json.dumps(doc, indent=1) + "\n", make_folder=False)
+    if as_json:
+        click.echo(json.dumps(doc, indent=1))
+    else:
+        _print(result)
+    for p in result.problems:
+        click.echo(f"refused: {claims_file}: {p}", err=True)
+    if out_path is not None and not as_json:
+        click.echo(f"wrote {out_path}")
+    if result.problems:
+        raise SystemExit(3 if result.results else 1)

@@ -1,0 +1,403 @@
+"""Claims checked against the imagery (evidence.py, claims_file.py, `sitewatch claims check`).
+
+Each kind supported, contradicted and not testable on small hand-made observations and detections;
+malformed claims named by id and field while the others are checked; the CLI's exit codes.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from shapely.affinity import rotate
+from shapely.geometry import LineString, box
+
+from _report_world import build
+from sitewatch.claims_file import (
+    builtin_claims_path,
+    check_against_sites,
+    parse_claims,
+    read_claims,
+)
+from sitewatch.cli import main
+from sitewatch.evidence import World, check_claim, check_claims
+from sitewatch.model import Berth, Detection, Grid, Observation, SceneRef, Site
+from sitewatch.vessels import class_candidates
+
+LON, LAT = 132.338, 42.880
+RASON = (130.300, 42.233)
+GRID = Grid("EPSG:32653", (10.0, 0.0, 500000.0, 0.0, -10.0, 4750000.0), 100, 100)
+# A north-south pier face 0.002° (~160 m) east of the centre; a crane's boom east-west is across it.
+PIER = Berth("pier-east", LineString([(LON + 0.002, LAT - 0.003), (LON + 0.002, LAT + 0.002)]), "Pier, east face")
+
+
+def _site(sid: str = "dunai", lon: float = LON, lat: float = LAT, berths: tuple[Berth, ...] = (PIER,)) -> Site:
+    return Site(sid, sid.title(), "port", box(lon - 0.02, lat - 0.02, lon + 0.02, lat + 0.02), berths)
+
+
+def obs(day: str, *, site: str = "dunai", hour: int = 9, res: float = 10.0, sensor: str = "sar",
+        cloud: float | None = None, valid: float = 1.0, hidden: dict[str, float] | None = None) -> Observation:  # fmt: skip
+    d = date.fromisoformat(day)
+    item = f"{site}-{day}-{sensor}-{res:g}"
+    scene = SceneRef("simulator", "sim", item, sensor, datetime(d.year, d.month, d.day, hour, tzinfo=UTC), res, simulated=True)
+    prov = {"berths_hidden": hidden} if hidden else {}
+    return Observation(f"{site}/{item}", site, scene, GRID, f"archive/{site}/{item}.tif", "ab" * 32, valid, cloud, prov)
+
+
+def vessel(o: Observation, n: int, length: float, *, berth: str | None = "pier-east", width: float = 15.0,
+           truncated: bool = False, lon: float = LON + 0.0022, lat: float = LAT) -> Detection:  # fmt: skip
+    fp = box(lon - 0.0001, lat - 0.0006, lon + 0.0001, lat + 0.0006)
+    cands = () if truncated else class_candidates(length, width, o.scene.resolution_m)
+    return Detection(f"{o.id}#{n}", o.id, "vessel", fp, length, width, 0.0, 0.9, "test", "1", berth_id=berth,
+                     class_candidates=cands, truncated=truncated)  # fmt: skip
+
+
+def crane(o: Observation, n: int, heading: float) -> Detection:
+    fp = rotate(box(LON + 0.0017, LAT - 0.00002, LON + 0.0021, LAT + 0.00002), 90 - heading, origin="centroid")
+    return Detection(f"{o.id}#{n}", o.id, "crane", fp, 32.0, 3.0, heading, 0.8, "test", "1")
+
+
+def world(observations: list[Observation], detections: list[Detection], sites: list[Site] | None = None) -> World:
+    sites = sites or [_site()]
+    return World({s.id: s for s in sites}, observations, detections)
+
+
+def claim(assertion: dict[str, Any], *, sites: tuple[str, ...] = ("dunai",), **when: Any) -> Any:
+    raw = {"id": "c1", "text": "as published", "source": {"who": "a think tank", "when": "2024"},
+           "sites": list(sites), **(when or {"date": "2024-10-17"}), "assert": assertion}  # fmt: skip
+    parsed = parse_claims([raw])
+    assert not parsed.problems, parsed.problems
+    return parsed.claims[0]
+
+
+def verdict(assertion: dict[str, Any], observations: list[Observation], detections: list[Detection], **kw: Any) -> Any:
+    sites = kw.pop("site_objs", None)
+    return check_claim(claim(assertion, **kw), world(observations, detections, sites))
+
+
+LANDING = {"kind": "vessel_present", "berth": "pier-east", "min_length_m": 100, "max_length_m": 130}
+
+
+# --- vessel present / absent ------------------------------------------------------------------
+
+
+def test_a_vessel_of_the_claimed_size_at_the_berth_supports_and_the_reason_names_the_image() -> None:
+    o = obs("2024-10-17", hour=0, res=3.0, sensor="optical", cloud=0.0)
+    r = verdict(LANDING, [o], [vessel(o, 0, 111.0)])
+    assert r.verdict == "supported"
+    assert r.reason.startswith("2024-10-17 00:00 UTC, 3 m optical: a 111 m vessel at pier-east")
+    assert r.reason.endswith("(SIMULATED imagery)")
+    (im,) = r.images
+    assert (im.path, im.sha256, im.detection_ids) == (o.path, o.sha256, (f"{o.id}#0",))
+
+
+def test_an_empty_berth_or_a_vessel_far_from_the_size_contradicts() -> None:
+    o = obs("2024-10-17")
+    r = verdict(LANDING, [o], [])
+    assert r.verdict == "contradicted" and "no vessel of 100–130 m at pier-east" in r.reason
+    assert verdict(LANDING, [o], [vessel(o, 0, 60.0)]).verdict == "contradicted"
+    assert verdict(LANDING, [o], [vessel(o, 0, 111.0, berth="other")]).verdict == "contradicted"
+
+
+def test_no_usable_image_is_not_testable_never_contradicted() -> None:
+    assert verdict(LANDING, [], []).verdict == "not testable"
+    assert "no image of dunai" in verdict(LANDING, [], []).reason
+    cloudy = obs("2024-10-17", res=3.0, sensor="optical", cloud=0.6)
+    r = verdict(LANDING, [cloudy], [])
+    assert r.verdict == "not testable" and "cloud over 60%" in r.reason
+    assert [im.observation_id for im in r.images] == [cloudy.id]  # the image that could not tell, and why
+    hidden = obs("2024-10-17", hidden={"pier-east": 1.0})
+    assert verdict(LANDING, [hidden], []).verdict == "not testable"
+    half = obs("2024-10-17", valid=0.3)
+    assert verdict(LANDING, [half], []).verdict == "not testable"
+
+
+def test_a_length_within_the_measurement_error_or_a_cut_hull_is_not_testable() -> None:
+    o = obs("2024-10-17")  # 10 m pixels: the length error is ±17 m at two sigmas
+    r = verdict(LANDING, [o], [vessel(o, 0, 92.0)])
+    assert r.verdict == "not testable" and "within the ±17 m error of 10 m pixels" in r.reason
+    assert verdict(LANDING, [o], [vessel(o, 0, 80.0, truncated=True)]).verdict == "not testable"
+    assert verdict(LANDING, [o], [vessel(o, 0, 140.0, truncated=True)]).verdict == "contradicted"
+
+
+def test_a_class_claim_at_10_m_is_not_testable_as_to_class_even_with_the_right_size() -> None:
+    o = obs("2024-10-17")
+    r = verdict({"kind": "vessel_present", "berth": "pier-east", "class": "Alligator"}, [o], [vessel(o, 0, 113.0)])
+    assert r.verdict == "not testable"
+    assert "not testable as to class" in r.reason and "Alligator/Tapir" in r.reason and "Ropucha" in r.reason
+    assert "a 113 m vessel at pier-east" in r.reason
+
+
+def test_a_class_claim_is_contradicted_by_a_vessel_of_another_size_and_supported_when_size_decides() -> None:
+    o = obs("2024-10-17", res=3.0, sensor="optical", cloud=0.0)
+    r = verdict({"kind": "vessel_present", "class": "Alligator"}, [o], [vessel(o, 0, 90.0, width=14.0)])
+    assert r.verdict == "contradicted"
+    r = verdict({"kind": "vessel_present", "class": "general cargo"}, [o], [vessel(o, 0, 90.0, width=14.0)])
+    assert r.verdict == "supported" and "small coaster / general cargo by size (0.85)" in r.reason
+
+
+def test_absence_supported_contradicted_and_not_testable() -> None:
+    gone = {"kind": "vessel_absent", "berth": "pier-east"}
+    o = obs("2024-10-20", res=3.0, sensor="optical", cloud=0.0)
+    assert verdict(gone, [o], [], date="2024-10-20").verdict == "supported"
+    r = verdict(gone, [o], [vessel(o, 0, 111.0)], date="2024-10-20")
+    assert r.verdict == "contradicted" and "a 111 m vessel at pier-east" in r.reason
+    assert verdict(gone, [], [], date="2024-10-20").verdict == "not testable"
+    hidden = obs("2024-10-20", hidden={"pier-east": 0.9})
+    assert verdict(gone, [hidden], [], date="2024-10-20").verdict == "not testable"
+
+
+# --- objects ---------------------------------------------------------------------------------------
+
+
+def test_a_crane_extended_across_the_berth_then_retracted_along_it() -> None:
+    a = obs("2024-10-17", res=3.0, sensor="optical", cloud=0.0)
+    b = obs("2024-10-20", res=3.0, sensor="optical", cloud=0.0)
+    dets = [crane(a, 0, 90.0), crane(b, 0, 0.0)]
+    extended = {"kind": "object_present", "object": "crane", "state": "extended"}
+    r = verdict(extended, [a, b], dets)
+    assert r.verdict == "supported" and "a crane, extended (boom across pier-east)" in r.reason
+    assert verdict(extended, [a, b], dets, date="2024-10-20").verdict == "contradicted"
+    retracted = {"kind": "object_present", "object": "crane", "state": "retracted"}
+    assert verdict(retracted, [a, b], dets, date="2024-10-20").verdict == "supported"
+    assert verdict({"kind": "object_absent", "object": "crane"}, [a, b], dets, date="2024-10-20").verdict == "contradicted"
+    c = obs("2024-10-21", res=3.0, sensor="optical", cloud=0.0)
+    assert verdict({"kind": "object_absent", "object": "crane"}, [c], [], date="2024-10-21").verdict == "supported"
+
+
+def test_a_crane_on_10_m_pixels_is_not_testable() -> None:
+    o = obs("2024-10-17")  # SAR 10 m: cranes do not show
+    r = verdict({"kind": "object_present", "object": "crane"}, [o], [])
+    assert r.verdict == "not testable" and "cranes show only on pixels of 5 m or finer" in r.reason
+    assert verdict({"kind": "object_absent", "object": "crane"}, [o], []).verdict == "not testable"
+
+
+def test_a_crane_state_without_berths_is_not_testable() -> None:
+    a = obs("2024-10-17", res=3.0, sensor="optical", cloud=0.0)
+    r = verdict({"kind": "object_present", "object": "crane", "state": "extended"}, [a], [crane(a, 0, 90.0)],
+                site_objs=[_site(berths=())])  # fmt: skip
+    assert r.verdict == "not testable" and "state cannot be told" in r.reason
+
+
+# --- ranges ----------------------------------------------------------------------------------------
+
+
+def test_all_dates_of_a_range_with_some_untested_says_which_dates_were_tested() -> None:
+    days = ["2024-10-17", "2024-10-18", "2024-10-20"]  # the 19th has no image
+    o = [obs(d) for d in days]
+    r = verdict(LANDING | {"on": "all"}, o, [vessel(x, 0, 111.0) for x in o], **{"from": "2024-10-17", "to": "2024-10-20"})
+    assert r.verdict == "supported" and r.partial
+    assert r.parts[0].tested == tuple(date.fromisoformat(d) for d in days)
+    assert r.parts[0].untested == (date(2024, 10, 19),)
+    assert "not tested: 2024-10-19" in r.reason
+    r = verdict(LANDING | {"on": "all"}, o, [vessel(x, 0, 111.0) for x in o[:2]], **{"from": "2024-10-17", "to": "2024-10-20"})
+    assert r.verdict == "contradicted" and r.reason.startswith("2024-10-20")
+
+
+def test_some_date_of_a_range_is_contradicted_only_when_every_date_was_tested() -> None:
+    o = [obs(d) for d in ("2024-10-17", "2024-10-18")]
+    rng = {"from": "2024-10-17", "to": "2024-10-18"}
+    assert verdict(LANDING, o, [vessel(o[1], 0, 111.0)], **rng).verdict == "supported"
+    assert verdict(LANDING, o, [], **rng).verdict == "contradicted"
+    r = verdict(LANDING, o, [], **{"from": "2024-10-17", "to": "2024-10-19"})
+    assert r.verdict == "not testable" and "2024-10-19" in r.reason
+
+
+# --- presence days ---------------------------------------------------------------------------------
+
+
+def _rason_days(n_imaged: int, n_present: int) -> tuple[list[Observation], list[Detection]]:
+    start = date(2023, 9, 1)
+    o = [obs((start + timedelta(days=i)).isoformat(), site="rason") for i in range(n_imaged)]
+    rason_pier = (RASON[0] + 0.0022, RASON[1])
+    return o, [vessel(x, 0, 98.0, lon=rason_pier[0], lat=rason_pier[1]) for x in o[:n_present]]
+
+
+RASON_SITE = _site("rason", *RASON, berths=(Berth("pier-1", LineString([(RASON[0] + 0.002, RASON[1] - 0.003),
+                                                                        (RASON[0] + 0.002, RASON[1] + 0.002)])),))  # fmt: skip
+
+
+def _days_claim(days: int, tolerance: int, o: list[Observation], d: list[Detection], to: str) -> Any:
+    d = [Detection(x.id, x.observation_id, x.kind, x.footprint, x.length_m, x.width_m, x.heading_deg, x.score,
+                   x.detector, x.detector_version, berth_id="pier-1", class_candidates=x.class_candidates) for x in d]  # fmt: skip
+    return verdict({"kind": "presence_days", "berth": "any", "days": days, "tolerance": tolerance}, o, d,
+                   sites=("rason",), site_objs=[RASON_SITE], **{"from": "2023-09-01", "to": to})  # fmt: skip
+
+
+def test_presence_days_within_the_tolerance_support_and_more_contradict() -> None:
+    o, d = _rason_days(10, 6)
+    r = _days_claim(6, 0, o, d, "2023-09-10")
+    assert r.verdict == "supported" and r.reason.startswith("6 dates with a vessel at a berth of rason among 10 usable imaged dates")
+    assert len(r.images) == 6
+    assert _days_claim(4, 1, o, d, "2023-09-10").verdict == "contradicted"  # 6 > 4 + 1
+    assert _days_claim(8, 1, o, d, "2023-09-10").verdict == "contradicted"  # every day imaged: 6 < 7
+
+
+def test_presence_days_below_the_claim_with_days_unimaged_is_not_testable() -> None:
+    o, d = _rason_days(10, 6)
+    r = _days_claim(9, 0, o, d, "2023-09-20")  # 10 days unimaged could hold 3 more
+    assert r.verdict == "not testable" and "could hold the rest" in r.reason
+    assert _days_claim(30, 0, o, d, "2023-09-20").verdict == "contradicted"  # 6 + 10 < 30
+
+
+# --- transit ---------------------------------------------------------------------------------------
+
+
+def _transit(dunai_days: list[str], rason_days: list[str], ship_at_dunai: str | None) -> Any:
+    rason = _site("rason", *RASON, berths=())
+    dunai = _site(berths=())
+    r_obs = [obs(d, site="rason") for d in rason_days]
+    d_obs = [obs(d, site="dunai", hour=1) for d in dunai_days]
+    dets = [vessel(o, 0, 92.0, berth=None, lon=RASON[0], lat=RASON[1]) for o in r_obs if o.scene.acquired.day <= 12]
+    dets += [vessel(o, 0, 90.0, berth=None) for o in d_obs if ship_at_dunai and o.scene.acquired.date().isoformat() >= ship_at_dunai]
+    return verdict({"kind": "vessel_transit", "within_days": 2}, r_obs + d_obs, dets, sites=("rason", "dunai"),
+                   site_objs=[rason, dunai], **{"from": "2024-10-11", "to": "2024-10-13"})  # fmt: skip
+
+
+DAYS = [f"2024-10-{d}" for d in range(10, 17)]
+
+
+def test_a_vessel_gone_from_one_site_and_at_the_other_two_days_later_supports() -> None:
+    r = _transit(DAYS, DAYS, "2024-10-14")
+    assert r.verdict == "supported", r.reason
+    assert "last seen at rason" in r.reason and "first seen at dunai, 2 days later" in r.reason
+    assert "a candidate link, not an identity" in r.reason
+    assert [im.site_id for im in r.images] == ["rason", "dunai"]
+
+
+def test_no_link_contradicts_only_when_both_sites_were_imaged_every_day() -> None:
+    assert _transit(DAYS, DAYS, "2024-10-16").verdict == "contradicted"  # 4 days later: too late
+    r = _transit([d for d in DAYS if d != "2024-10-14"], DAYS, None)
+    assert r.verdict == "not testable" and "dunai has no usable image on 1 date (2024-10-14)" in r.reason
+
+
+# --- the file ----------------------------------------------------------------------------------------
+
+
+GOOD = {"id": "ok", "text": "t", "source": "s", "sites": ["dunai"], "date": "2024-10-17",
+        "assert": {"kind": "vessel_present"}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"assert": {"kind": "vessel_presnt"}}, "assert.kind", "unknown kind 'vessel_presnt'"),
+        ({"text": None}, "text", "missing"),
+        ({"date": "2024-13-40"}, "date", "not a date"),
+        ({"date": None, "from": "2024-10-20", "to": "2024-10-17"}, "from", "is after"),
+        ({"assert": {"kind": "vessel_present", "class": "Frigate"}}, "assert.class", "no class of the vessel catalogue"),
+        ({"assert": {"kind": "presence_days"}}, "assert.days", "missing"),
+        ({"assert": [{"kind": "vessel_present"}, {"kind": "object_present", "object": "truck"}]}, "assert[1].object", "truck"),
+        ({"assert": {"kind": "vessel_present", "colour": "grey"}}, "assert.colour", "not a field of vessel_present"),
+        ({"assert": {"kind": "vessel_present", "min_length_m": -5}}, "assert.min_length_m", "above 0"),
+        ({"source": {"who": "x", "url": "y"}}, "source.url", "not a field"),
+    ],
+)
+def test_a_malformed_claim_is_named_with_its_field_and_the_others_proceed(change: dict[str, Any], field: str, words: str) -> None:
+    bad = {k: v for k, v in ({**GOOD, "id": "bad"} | change).items() if v is not None}
+    parsed = parse_claims([GOOD, bad])
+    assert [c.id for c in parsed.claims] == ["ok"]
+    (problem,) = parsed.problems
+    assert (problem.claim, problem.field) == ("bad", field) and words in problem.message, problem
+
+
+def test_unknown_sites_and_berths_are_named_and_duplicate_ids_refused() -> None:
+    raw = [GOOD, {**GOOD, "id": "far", "sites": ["atlantis"]},
+           {**GOOD, "id": "pier", "assert": {"kind": "vessel_present", "berth": "pier-9"}}, GOOD]  # fmt: skip
+    checked = check_against_sites(parse_claims(raw), {"dunai": _site()})
+    assert [c.id for c in checked.claims] == ["ok"]
+    assert [(p.claim, p.field) for p in checked.problems] == [("ok", "id"), ("far", "sites"), ("pier", "assert.berth")]
+    assert "'atlantis' is not a site of the workspace" in str(checked.problems[1])
+
+
+def test_a_file_that_is_not_claims_is_an_error_naming_it(tmp_path: Path) -> None:
+    bad = tmp_path / "c.yaml"
+    bad.write_text("claims: [unclosed\n")
+    with pytest.raises(ValueError, match="c.yaml: not valid YAML"):
+        read_claims(bad)
+    bad.write_text("- 3\n")
+    parsed = read_claims(bad)
+    assert not parsed.claims and parsed.problems[0].claim == "#1"
+
+
+def test_the_builtin_claims_file_reads_whole() -> None:
+    parsed = read_claims(builtin_claims_path())
+    assert not parsed.problems
+    assert {c.id for c in parsed.claims} >= {"dunai-landing-ship-and-crane", "rajin-cargo-ship-at-dunai-two-days-later",
+                                             "rason-ships-on-34-days"}  # fmt: skip
+    assert check_claims(parsed.claims[:0], world([], [])) == ()
+
+
+# --- the command ---------------------------------------------------------------------------------------
+
+
+def _file(tmp_path: Path, claims: list[dict[str, Any]]) -> Path:
+    path = tmp_path / "claims.yaml"
+    path.write_text(yaml.safe_dump({"title": "test claims", "claims": claims}))
+    return path
+
+
+SHIP_17 = {"id": "ship-17", "text": "a landing ship at the pier on 17 October", "source": {"who": "a think tank"},
+           "sites": ["dunai"], "date": "2024-10-17",
+           "assert": [{"kind": "vessel_present", "berth": "pier-1", "min_length_m": 100},
+                      {"kind": "object_present", "object": "crane", "state": "extended"}]}  # fmt: skip
+GONE_20 = {"id": "gone-20", "text": "the pier empty on 20 October", "source": "a think tank", "sites": ["dunai"],
+           "date": "2024-10-20", "assert": {"kind": "vessel_absent", "berth": "pier-1"}}  # fmt: skip
+SHIP_20 = {**GONE_20, "id": "ship-20", "assert": {"kind": "vessel_present", "berth": "pier-1"}}
+CLOUD_18 = {**GONE_20, "id": "none-18", "date": "2024-10-18"}
+
+
+def test_claims_check_prints_each_verdict_with_its_images_and_exits_0(tmp_path: Path) -> None:
+    ws = build(tmp_path / "ws")
+    out = tmp_path / "verdicts.json"
+    res = CliRunner().invoke(main, ["claims", "check", str(_file(tmp_path, [SHIP_17, GONE_20, SHIP_20, CLOUD_18])),
+                                    "-w", str(ws.root), "--out", str(out)], env={"COLUMNS": "200"})  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "2 supported, 1 contradicted, 1 not testable of 4 claim(s) checked" in res.output
+    assert "archive/dunai/sim-dunai-2024-10-17-optical.tif" in res.output
+    doc = json.loads(out.read_text())
+    verdicts = {c["id"]: c["verdict"] for c in doc["claims"]}
+    assert verdicts == {"ship-17": "supported", "gone-20": "supported", "ship-20": "contradicted", "none-18": "not testable"}
+    ship = doc["claims"][0]
+    assert ship["simulated"] and "(SIMULATED imagery)" in ship["reason"]
+    assert {im["observation_id"] for im in ship["images"]} >= {"dunai:sim-dunai-2024-10-17-optical"}
+    assert all(len(im["sha256"]) == 64 and im["image"].startswith("archive/") for im in ship["images"])
+
+
+def test_claims_check_exits_3_when_some_are_refused_and_1_when_none_could_be_read(tmp_path: Path) -> None:
+    ws = build(tmp_path / "ws")
+    bad = {**GONE_20, "id": "bad", "sites": ["atlantis"]}
+    res = CliRunner().invoke(main, ["claims", "check", str(_file(tmp_path, [SHIP_17, bad])), "-w", str(ws.root), "--json"])
+    assert res.exit_code == 3, res.output
+    doc = json.loads(res.stdout)
+    assert [c["id"] for c in doc["claims"]] == ["ship-17"] and doc["refused"][0]["claim"] == "bad"
+    assert "refused:" in res.stderr and "claim bad: sites: 'atlantis' is not a site" in res.stderr
+    res = CliRunner().invoke(main, ["claims", "check", str(_file(tmp_path, [bad])), "-w", str(ws.root)])
+    assert res.exit_code == 1
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("{{{")
+    res = CliRunner().invoke(main, ["claims", "check", str(broken), "-w", str(ws.root)])
+    assert res.exit_code == 1 and "not valid YAML" in res.output
+
+
+def test_the_report_shows_the_claims_with_links_to_their_images(tmp_path: Path) -> None:
+    ws = build(tmp_path / "ws")
+    out = tmp_path / "report.html"
+    res = CliRunner().invoke(main, ["report", "-w", str(ws.root), "--out", str(out), "--claims", str(_file(tmp_path, [SHIP_17]))])
+    assert res.exit_code == 0, res.output
+    html = out.read_text()
+    assert "Claims checked against the imagery" in html and "ship-17" in html
+    assert 'href="archive/dunai/sim-dunai-2024-10-17-optical.tif"' in html and "simulated" in html
+
+
+def test_a_verdict_as_the_model_claim() -> None:
+    o = obs("2024-10-17")
+    r = verdict(LANDING, [o], [vessel(o, 0, 111.0)])
+    c = r.to_claim()
+    assert (c.verdict, c.evidence, c.site_ids) == ("supported", (o.id,), ("dunai",))
+    assert c.start == datetime(2024, 10, 17, tzinfo=UTC) and c.end.date() == date(2024, 10, 17)

@@ -72,6 +72,7 @@ PIPELINE_ORDER = [
     "change",                                         # where the ground changed
     "eval", "report", "export",                       # (eval before report, which shows it)
     "serve",                                          # and in the browser
+    "alerts",                                         # told once when a rule's event shows
     "simulate", "demo",                               # the simulator's
     "detect-image", "score",                          # one image, outside a workspace
 ]  # fmt: skip

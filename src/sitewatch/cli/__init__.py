@@ -43,6 +43,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "report",
     "export",
     "serve",
+    "alerts",
     "simulate",
     "demo",
     "detect_image",

@@ -210,9 +210,9 @@ def _count_events(ws: _Workspace, rule: Rule, sid: str) -> list[AlertEvent]:
         holds = n > rule.above if rule.above is not None else n < (rule.below or 0)
         # The first usable date is the state before: what came before it is unknown.
         if holds and before is False:
-            where = f"at {rule.berth}" if rule.berth else "at the site"
+            where = f" at {rule.berth}" if rule.berth else ""
             bound = f"above {rule.above}" if rule.above is not None else f"below {rule.below}"
-            what = f"{n} vessel{'' if n == 1 else 's'} {where} at {sid} on {row.date}: went {bound}"
+            what = f"{n} vessel{'' if n == 1 else 's'}{where} at {sid} on {row.date}: went {bound}"
             out.append(_row_event(rule, row, obs, row.observation_ids, what, {"vessels": n, "berth": rule.berth}))
         before = holds
     return out

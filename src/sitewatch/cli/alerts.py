@@ -22,7 +22,7 @@ def command() -> None:
     """Alert rules (a YAML file) over what the workspace computed: arrivals, departures, cranes, vessel counts, changes, links."""
 
 
-@command.command("check")
+@command.command("check", short_help="Evaluate the rules and print the events not reported before.")
 @click.option("--rules", "rules_path", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help=f"Rules file (YAML; default: {RULES_FILE} in the workspace).")
 @click.option("--since", type=DateOrTime("date"), metavar="DATE", help="Only events on or after this UTC date.")

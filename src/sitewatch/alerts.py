@@ -348,7 +348,13 @@ def check_alerts(
     run, rather than never.
     """
     from .files import write_text_atomic
-    from .store.alerts import known_event_keys, mark_delivered, mark_failed, pending_events, record_events
+    from .store.alerts import (
+        known_event_keys,
+        mark_delivered,
+        mark_failed,
+        pending_events,
+        record_events,
+    )
 
     if webhook:
         check_webhook_url(webhook)

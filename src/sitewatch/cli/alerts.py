@@ -11,7 +11,14 @@ import click
 from ..alert_rules import RULES_FILE
 from ..alerts import WEBHOOK_TIMEOUT_S, check_alerts, load_rules
 from ..workspace import open_workspace
-from .options import DateOrTime, FiniteFloatRange, OnceGroup, handle_errors, json_option, workspace_option
+from .options import (
+    DateOrTime,
+    FiniteFloatRange,
+    OnceGroup,
+    handle_errors,
+    json_option,
+    workspace_option,
+)
 
 EVENTS_FILE = "alerts.jsonl"
 """The JSON-lines file in the workspace that new events are appended to when --out is not given."""

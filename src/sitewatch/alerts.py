@@ -352,6 +352,7 @@ def check_alerts(
         known_event_keys,
         mark_delivered,
         mark_failed,
+        pending_count,
         pending_events,
         record_events,
     )
@@ -380,7 +381,7 @@ def check_alerts(
                 delivered.append(e["event_id"])
         mark_delivered(store, delivered)
         mark_failed(store, errors)
-    pending = int(store.execute("SELECT count(*) FROM alert_events WHERE webhook_pending")[0][0])
+    pending = pending_count(store)
     return AlertCheck(
         events=tuple(events if show_all else new), new=frozenset(e["event_id"] for e in new), evaluated=len(events),
         delivered=len(delivered),

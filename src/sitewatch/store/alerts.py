@@ -12,7 +12,8 @@ from typing import Any
 
 from .sqlite import Store, now_utc
 
-__all__ = ["known_event_keys", "record_events", "pending_events", "mark_delivered", "mark_failed", "stored_events"]
+__all__ = ["known_event_keys", "record_events", "pending_events", "mark_delivered", "mark_failed", "stored_events",
+           "pending_count"]
 
 
 def known_event_keys(store: Store) -> set[str]:
@@ -45,6 +46,11 @@ def stored_events(store: Store) -> list[dict[str, Any]]:
 def pending_events(store: Store) -> list[dict[str, Any]]:
     """Events waiting to be posted to the webhook, oldest first."""
     return [json.loads(r[0]) for r in store.execute("SELECT event FROM alert_events WHERE webhook_pending ORDER BY fid")]
+
+
+def pending_count(store: Store) -> int:
+    """How many events wait to be posted to the webhook."""
+    return int(store.execute("SELECT count(*) FROM alert_events WHERE webhook_pending")[0][0])
 
 
 def mark_delivered(store: Store, keys: Iterable[str]) -> None:

@@ -73,6 +73,7 @@ PIPELINE_ORDER = [
     "claims",                                         # published claims against that evidence
     "eval", "report", "export",                       # (eval before report, which shows it)
     "serve",                                          # and in the browser
+    "alerts",                                         # told once when a rule's event shows
     "simulate", "demo",                               # the simulator's
     "detect-image", "score",                          # one image, outside a workspace
 ]  # fmt: skip

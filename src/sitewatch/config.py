@@ -67,6 +67,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cog_compress", str, "deflate", "Compression of archive COGs (deflate, zstd, lzw).", choices=COG_COMPRESSIONS),
     Setting("optical_mode", str, "auto", "How optical detection uses a site's water polygon: auto (the learned detector, vessels kept within 40 m of the polygon; on simulated scenes, water), water (anything opaque inside the polygon is a vessel), image (the polygon is not used).", choices=OPTICAL_MODES),
     Setting("sar_thermal_noise", str, "keep", "Sentinel-1 GRD products read by ingest, import, fetch and detect-image: keep (sigma0 with the thermal noise in, as the SAR detector was validated on: OpenSARShip's calibrated chips) or subtract (the product's noise LUT subtracted as SNAP's ThermalNoiseRemoval does: dark sea, VH above all, much darker, and floored where the noise exceeds the signal).", choices=SAR_THERMAL_NOISE),
+    Setting("alerts_webhook", str, "", "URL that `sitewatch alerts check` POSTs each new event to as JSON (empty: no webhook)."),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 

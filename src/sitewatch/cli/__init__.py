@@ -44,6 +44,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "report",
     "export",
     "serve",
+    "alerts",
     "simulate",
     "demo",
     "detect_image",

@@ -362,7 +362,21 @@ INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
     )
 
 
-MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3(), _v4(), _v5(), _v6(), _V7, _V8, _v_changes())
+# Version 10: the events `sitewatch alerts check` has reported (an attribute table, as change_pairs is), so a
+# second run reports only new ones; ``event_key`` (rule, site, the observations an event rests on) is stable
+# across reruns. ``webhook_pending``: to be posted to the webhook (kept until a POST succeeds).
+_V_ALERTS = """
+CREATE TABLE alert_events (fid INTEGER PRIMARY KEY AUTOINCREMENT, event_key TEXT NOT NULL UNIQUE,
+  rule_id TEXT NOT NULL, kind TEXT NOT NULL, site_id TEXT NOT NULL, event_date DATE NOT NULL,
+  acquired DATETIME NOT NULL, summary TEXT NOT NULL, observation_ids TEXT NOT NULL, simulated BOOLEAN NOT NULL,
+  event TEXT NOT NULL, first_reported DATETIME NOT NULL, webhook_pending BOOLEAN NOT NULL DEFAULT 0,
+  webhook_delivered DATETIME, webhook_error TEXT);
+CREATE INDEX idx_alert_events_rule ON alert_events(rule_id, site_id);
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
+  VALUES ('alert_events', 'attributes', 'alert_events', 'Events reported by sitewatch alerts check');
+"""
+
+MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3(), _v4(), _v5(), _v6(), _V7, _V8, _v_changes(), _V_ALERTS)
 """Migration i brings the schema from version i to i + 1. Append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,196 @@
+"""Alert rules: read a YAML rules file and check each rule strictly.
+
+A rules file holds ``rules:``, a list of rules; each has an ``id``, its ``sites``, a ``kind`` and the
+fields of that kind (:data:`KIND_FIELDS`). A rule that names an unknown kind, lacks a field, has a field
+its kind does not take or names an unknown site or berth is an error naming the rule and the field; the
+other rules proceed (:func:`parse_rules` returns both).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from .errors import InputError
+from .model import Site
+
+__all__ = ["RuleKind", "Rule", "KIND_FIELDS", "RULE_KINDS", "parse_rules", "read_rules_file", "RULES_FILE"]
+
+RuleKind = Literal["arrival", "departure", "object", "vessel_count", "change", "link"]
+RULE_KINDS: tuple[str, ...] = ("arrival", "departure", "object", "vessel_count", "change", "link")
+
+RULES_FILE = "alerts.yaml"
+"""The rules file ``sitewatch alerts check`` reads from the workspace folder when --rules is not given."""
+
+_VESSEL = ("berth", "min_length_m", "max_length_m", "vessel_class")
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "arrival": _VESSEL,
+    "departure": _VESSEL,
+    "object": ("object_kind", "min_count", *_VESSEL),
+    "vessel_count": ("berth", "above", "below"),
+    "change": ("min_area_m2", "direction"),
+    "link": ("feasible_only", "min_length_m", "max_length_m", "vessel_class"),
+}
+"""The fields each kind takes besides ``id``, ``kind``, ``sites`` and ``description``."""
+_REQUIRED: dict[str, tuple[str, ...]] = {"object": ("object_kind",), "change": ("min_area_m2",)}
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One checked alert rule."""
+
+    id: str
+    kind: RuleKind
+    sites: tuple[str, ...]
+    """The sites it watches; a link rule's two are (from, to)."""
+    description: str = ""
+    berth: str | None = None
+    """arrival, departure, object: the vessel is at this berth; vessel_count: count this berth only."""
+    min_length_m: float | None = None
+    max_length_m: float | None = None
+    vessel_class: str | None = None
+    """A class of the catalogue (:mod:`sitewatch.vessels`), matched case-insensitively within the class names
+    of the detection's candidates."""
+    object_kind: str | None = None
+    """object: the detection kind to watch (``crane``)."""
+    min_count: int = 1
+    above: int | None = None
+    below: int | None = None
+    min_area_m2: float | None = None
+    direction: str | None = None
+    feasible_only: bool = True
+
+    @property
+    def vessel_filtered(self) -> bool:
+        return any(v is not None for v in (self.berth, self.min_length_m, self.max_length_m, self.vessel_class))
+
+
+def _number(rid: str, name: str, value: Any, *, whole: bool = False, minimum: float = 0.0) -> float:
+    ok = isinstance(value, int) if whole else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok or not math.isfinite(value) or value < minimum:
+        kind = "a whole number" if whole else "a number"
+        raise InputError(f"rule {rid!r}: {name} must be {kind} of at least {minimum:g}, got {value!r}")
+    return float(value)
+
+
+def _class_names() -> list[str]:
+    from .vessels import catalogue
+
+    return [c.name for c in catalogue()]
+
+
+def _rule(raw: Any, index: int, sites: Mapping[str, Site]) -> Rule:
+    """One rule from its YAML mapping, checked; InputError naming the rule and the field otherwise."""
+    if not isinstance(raw, dict):
+        raise InputError(f"rule #{index + 1}: must be a mapping (id: ..., kind: ..., sites: [...]), got {raw!r}")
+    rid = raw.get("id")
+    if not isinstance(rid, str) or not _ID.match(rid):
+        raise InputError(f"rule #{index + 1}: id: missing or not a name of letters, digits, '-', '_', '.' (got {rid!r})")
+    kind = raw.get("kind")
+    if kind not in RULE_KINDS:
+        raise InputError(f"rule {rid!r}: kind: {'missing' if kind is None else repr(kind) + ' is unknown'}; "
+                         f"one of {', '.join(RULE_KINDS)}")  # fmt: skip
+    allowed = {"id", "kind", "sites", "description", *KIND_FIELDS[kind]}
+    for key in raw:
+        if key not in allowed:
+            raise InputError(f"rule {rid!r}: {key}: not a field of a {kind} rule; it takes {', '.join(KIND_FIELDS[kind])}")
+    for key in _REQUIRED.get(kind, ()):
+        if raw.get(key) is None:
+            raise InputError(f"rule {rid!r}: {key}: missing; a {kind} rule needs it")
+    names = raw.get("sites")
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, list) or not names or not all(isinstance(s, str) for s in names):
+        raise InputError(f"rule {rid!r}: sites: missing or not a list of site ids")
+    for s in names:
+        if s not in sites:
+            raise InputError(f"rule {rid!r}: sites: {s!r} is not a site of the workspace; see `sitewatch sites list`")
+    if kind == "link" and (len(names) != 2 or names[0] == names[1]):
+        raise InputError(f"rule {rid!r}: sites: a link rule names two sites, from and to, got {names}")
+    out: dict[str, Any] = {"id": rid, "kind": kind, "sites": tuple(names)}
+    if "description" in raw:
+        out["description"] = str(raw["description"])
+    berth = raw.get("berth")
+    if berth is not None:
+        for s in names:
+            known = [b.id for b in sites[s].berths]
+            if berth not in known:
+                raise InputError(f"rule {rid!r}: berth: {berth!r} is not a berth of {s!r} (its berths: {', '.join(known) or 'none'})")
+        out["berth"] = berth
+    for key in ("min_length_m", "max_length_m", "min_area_m2"):
+        if raw.get(key) is not None:
+            out[key] = _number(rid, key, raw[key])
+    if out.get("min_length_m") is not None and out.get("max_length_m") is not None and out["min_length_m"] > out["max_length_m"]:
+        raise InputError(f"rule {rid!r}: min_length_m ({out['min_length_m']:g}) is above max_length_m ({out['max_length_m']:g})")
+    for key in ("above", "below", "min_count"):
+        if raw.get(key) is not None:
+            out[key] = int(_number(rid, key, raw[key], whole=True, minimum=1 if key == "min_count" else 0))
+    if kind == "vessel_count" and (out.get("above") is None) == (out.get("below") is None):
+        raise InputError(f"rule {rid!r}: above / below: a vessel_count rule needs exactly one of them")
+    if raw.get("vessel_class") is not None:
+        wanted = str(raw["vessel_class"])
+        if not any(wanted.lower() in n.lower() for n in _class_names()):
+            raise InputError(f"rule {rid!r}: vessel_class: {wanted!r} names no class of the catalogue ({'; '.join(_class_names())})")
+        out["vessel_class"] = wanted
+    if raw.get("object_kind") is not None:
+        if not isinstance(raw["object_kind"], str) or raw["object_kind"] == "vessel":
+            raise InputError(f"rule {rid!r}: object_kind: a detection kind other than vessel (crane), got {raw['object_kind']!r}")
+        out["object_kind"] = raw["object_kind"]
+    if raw.get("direction") is not None:
+        if raw["direction"] not in ("appeared", "disappeared", "altered"):
+            raise InputError(f"rule {rid!r}: direction: one of appeared, disappeared, altered, got {raw['direction']!r}")
+        out["direction"] = raw["direction"]
+    if "feasible_only" in raw:
+        if not isinstance(raw["feasible_only"], bool):
+            raise InputError(f"rule {rid!r}: feasible_only: true or false, got {raw['feasible_only']!r}")
+        out["feasible_only"] = raw["feasible_only"]
+    return Rule(**out)
+
+
+def parse_rules(doc: Any, sites: Sequence[Site], origin: str = "rules") -> tuple[list[Rule], list[str]]:
+    """The checked rules of a rules document (parsed YAML) and an error line for each rule refused.
+
+    A document that is not a mapping with a ``rules`` list is refused whole (InputError). Two rules
+    with one id: the second is refused.
+    """
+    if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list):
+        raise InputError(f"{origin}: expected a mapping with `rules:`, a list of rules (see README, Alerts)")
+    stray = sorted(set(doc) - {"rules"})
+    if stray:
+        raise InputError(f"{origin}: unknown top-level key(s) {stray}; a rules file holds `rules:`")
+    by_id = {s.id: s for s in sites}
+    rules: list[Rule] = []
+    errors: list[str] = []
+    for i, raw in enumerate(doc["rules"]):
+        try:
+            rule = _rule(raw, i, by_id)
+        except InputError as exc:
+            errors.append(f"{origin}: {exc}")
+            continue
+        if any(r.id == rule.id for r in rules):
+            errors.append(f"{origin}: rule {rule.id!r}: id: given to an earlier rule too; give each rule its own id")
+            continue
+        rules.append(rule)
+    return rules, errors
+
+
+def read_rules_file(path: Path, sites: Sequence[Site]) -> tuple[list[Rule], list[str]]:
+    """:func:`parse_rules` of a YAML file; a file missing or not YAML is an InputError naming it."""
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no rules file there; pass --rules FILE or write one (see README, Alerts)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the rules file ({exc})") from exc
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML ({exc})") from exc
+    return parse_rules(cast(Any, doc), sites, str(path))

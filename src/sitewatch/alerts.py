@@ -1,0 +1,397 @@
+"""Alerts: rules evaluated over what the workspace already computed, each event reported once.
+
+:func:`evaluate_rules` turns rules (:mod:`sitewatch.alert_rules`) into events from the occupancy timeline
+(arrivals, departures, vessel counts, other object kinds), the stored ``changes`` layer and the candidate
+links between sites. :func:`check_alerts` is the one entry point of ``sitewatch alerts check``: it
+evaluates, keeps the events not reported before, appends them to a JSON-lines file, records them in the
+workspace's ``alert_events`` table in one transaction and posts them to a webhook when one is set.
+
+An event's key is the rule, the site and the observations it rests on (an arrival: the image of its first
+sighting and the berth; a count: the images of its date; a change: the pair compared; a link: the two
+images), never a detection id, so a rerun of ``detect`` on an observation does not make the event new.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from .alert_rules import Rule
+from .analysis.links import LinkParams, Move, find_links, moves_from_timeline
+from .analysis.occupancy import Sighting, Timeline, TimelineRow, load_timeline
+from .errors import InputError
+from .model import Detection, Observation, Site, iso_utc
+from .store import Store
+
+__all__ = ["AlertEvent", "AlertCheck", "evaluate_rules", "check_alerts", "event_to_dict", "post_event", "WEBHOOK_TIMEOUT_S",
+           "load_rules", "check_webhook_url"]
+
+WEBHOOK_TIMEOUT_S = 10.0
+"""Seconds a webhook POST may take before it counts as failed (and is retried on the next run)."""
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """One thing a rule noticed, with the observations and archived images it rests on."""
+
+    key: str
+    rule_id: str
+    kind: str
+    site_id: str
+    date: date
+    acquired: datetime
+    """Acquisition time (UTC) of the image the event rests on."""
+    what: str
+    observation_ids: tuple[str, ...]
+    images: tuple[str, ...]
+    """Archive paths (relative to the workspace) of those observations' COGs."""
+    simulated: bool
+    detection_ids: tuple[str, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+def event_to_dict(e: AlertEvent) -> dict[str, Any]:
+    """An event as JSON: what ``--json``, the JSON-lines file and the webhook get."""
+    return {
+        "event_id": e.key, "rule": e.rule_id, "kind": e.kind, "site": e.site_id, "date": e.date.isoformat(),
+        "acquired": iso_utc(e.acquired), "what": ("SIMULATED imagery: " if e.simulated else "") + e.what,
+        "observations": list(e.observation_ids), "images": list(e.images), "detections": list(e.detection_ids),
+        "simulated": e.simulated, "details": dict(e.details),
+    }  # fmt: skip
+
+
+class _Workspace:
+    """What the rules read, each read or computed once per run."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._sites: dict[str, Site] = {}
+        self._obs: dict[str, dict[str, Observation]] = {}
+        self._dets: dict[str, dict[str, Detection]] = {}
+        self._tl: dict[str, Timeline] = {}
+        self._moves: dict[str, tuple[list[Move], list[Move]]] = {}
+
+    def site(self, sid: str) -> Site:
+        if sid not in self._sites:
+            self._sites[sid] = self.store.get_site(sid)
+        return self._sites[sid]
+
+    def observations(self, sid: str) -> dict[str, Observation]:
+        if sid not in self._obs:
+            self._obs[sid] = {o.id: o for o in self.store.observations(sid)}
+        return self._obs[sid]
+
+    def detections(self, sid: str) -> dict[str, Detection]:
+        if sid not in self._dets:
+            self._dets[sid] = {d.id: d for d in self.store.detections(site_id=sid)}
+        return self._dets[sid]
+
+    def timeline(self, sid: str) -> Timeline:
+        if sid not in self._tl:
+            self._tl[sid] = load_timeline(self.store, sid)
+        return self._tl[sid]
+
+    def moves(self, sid: str) -> tuple[list[Move], list[Move]]:
+        if sid not in self._moves:
+            self._moves[sid] = moves_from_timeline(self.timeline(sid), self.observations(sid), self.detections(sid))
+        return self._moves[sid]
+
+
+def _classes_fit(rule: Rule, classes: Mapping[str, float] | Sequence[str]) -> bool:
+    return rule.vessel_class is None or any(rule.vessel_class.lower() in n.lower() for n in classes)
+
+
+def _vessel_fits(rule: Rule, length_m: float, berth: str | None, classes: Mapping[str, float] | Sequence[str]) -> bool:
+    if rule.berth is not None and berth != rule.berth:
+        return False
+    if rule.min_length_m is not None and length_m < rule.min_length_m:
+        return False
+    if rule.max_length_m is not None and length_m > rule.max_length_m:
+        return False
+    return _classes_fit(rule, classes)
+
+
+def _likeliest(classes: Mapping[str, float]) -> str:
+    return max(classes, key=lambda k: classes[k]) if classes else "no class by size"
+
+
+def _numbered(events: list[AlertEvent]) -> list[AlertEvent]:
+    """Keys made unique within a run: a second event of one rule on the same images gets ``#2`` (two vessels
+    arriving at one berth in one image)."""
+    seen: dict[str, int] = defaultdict(int)
+    out = []
+    for e in events:
+        seen[e.key] += 1
+        n = seen[e.key]
+        out.append(e if n == 1 else AlertEvent(**{**e.__dict__, "key": f"{e.key}#{n}"}))
+    return out
+
+
+def _move_events(ws: _Workspace, rule: Rule, sid: str) -> list[AlertEvent]:
+    departures, arrivals = ws.moves(sid)
+    dets = ws.detections(sid)
+    out = []
+    for m in arrivals if rule.kind == "arrival" else departures:
+        det = dets.get(m.detection_id)
+        berth = det.berth_id if det else None
+        if not _vessel_fits(rule, m.length_m, berth, m.classes):
+            continue
+        where = f"at {berth}" if berth else "off the berths"
+        cut = " (cut by the image's edge: a lower bound)" if m.truncated else ""
+        size = f"{m.length_m:.0f} m{cut} vessel, likeliest class {_likeliest(m.classes)}"
+        if rule.kind == "arrival":
+            day, what = m.date, f"{size} arrived {where} at {sid} (first seen {m.date}, not seen {m.other_date})"
+        else:
+            day = m.other_date or m.date
+            what = f"{size} left {where} at {sid} (last seen {m.date}, gone {m.other_date})"
+        out.append(AlertEvent(
+            key=f"{rule.id}|{sid}|{rule.kind}|{m.observation_id}|{berth or '-'}", rule_id=rule.id, kind=rule.kind,
+            site_id=sid, date=day, acquired=m.acquired, what=what, observation_ids=(m.observation_id,),
+            images=(m.path,), simulated=m.simulated, detection_ids=(m.detection_id,),
+            details={"berth": berth, "length_m": round(m.length_m, 1), "truncated": m.truncated,
+                     "classes": dict(m.classes), "resolution_m": m.resolution_m},
+        ))  # fmt: skip
+    return out
+
+
+def _row_event(rule: Rule, row: TimelineRow, obs: Mapping[str, Observation], obs_ids: Sequence[str], what: str,
+               details: Mapping[str, Any], detection_ids: Sequence[str] = ()) -> AlertEvent:  # fmt: skip
+    used = [obs[o] for o in obs_ids]
+    return AlertEvent(
+        key=f"{rule.id}|{row.site_id}|{rule.kind}|{'+'.join(obs_ids)}", rule_id=rule.id, kind=rule.kind,
+        site_id=row.site_id, date=row.date, acquired=min(o.scene.acquired for o in used), what=what,
+        observation_ids=tuple(obs_ids), images=tuple(o.path for o in used),
+        simulated=any(o.scene.simulated for o in used), detection_ids=tuple(detection_ids), details=details,
+    )  # fmt: skip
+
+
+def _sighting_fits(rule: Rule, s: Sighting, dets: Mapping[str, Detection]) -> bool:
+    det = dets.get(s.detection_id)
+    return _vessel_fits(rule, s.length_m, s.berth_id, [c.name for c in det.class_candidates] if det else [])
+
+
+def _object_events(ws: _Workspace, rule: Rule, sid: str) -> list[AlertEvent]:
+    assert rule.object_kind is not None
+    obs, dets = ws.observations(sid), ws.detections(sid)
+    by_obs: dict[str, list[Detection]] = defaultdict(list)
+    for d in dets.values():
+        if d.kind == rule.object_kind:
+            by_obs[d.observation_id].append(d)
+    out = []
+    for row in ws.timeline(sid).rows:
+        if row.others.get(rule.object_kind, 0) < rule.min_count:
+            continue
+        beside = [s for s in row.sightings if _sighting_fits(rule, s, dets)]
+        if rule.vessel_filtered and not beside:
+            continue
+        seen_in = [o for o in row.observation_ids if by_obs.get(o)]
+        n = row.others[rule.object_kind]
+        what = f"{n} {rule.object_kind}{'' if n == 1 else 's'} seen at {sid} on {row.date}"
+        if beside:
+            what += "; beside " + ", ".join(f"a {s.length_m:.0f} m vessel at {s.berth_id or 'no berth'}" for s in beside)
+        ids = [d.id for o in seen_in for d in by_obs[o]] + [s.detection_id for s in beside]
+        out.append(_row_event(rule, row, obs, seen_in, what, {"count": n, "vessels_beside": len(beside)}, ids))
+    return out
+
+
+def _count_events(ws: _Workspace, rule: Rule, sid: str) -> list[AlertEvent]:
+    obs = ws.observations(sid)
+    out = []
+    before: bool | None = None
+    for row in ws.timeline(sid).rows:
+        n = row.at_berth.get(rule.berth, 0) if rule.berth else row.vessels
+        holds = n > rule.above if rule.above is not None else n < (rule.below or 0)
+        # The first usable date is the state before: what came before it is unknown.
+        if holds and before is False:
+            where = f" at {rule.berth}" if rule.berth else ""
+            bound = f"above {rule.above}" if rule.above is not None else f"below {rule.below}"
+            what = f"{n} vessel{'' if n == 1 else 's'}{where} at {sid} on {row.date}: went {bound}"
+            out.append(_row_event(rule, row, obs, row.observation_ids, what, {"vessels": n, "berth": rule.berth}))
+        before = holds
+    return out
+
+
+def _change_events(ws: _Workspace, rule: Rule, sid: str) -> list[AlertEvent]:
+    from .store.changes import change_pairs, changes
+
+    assert rule.min_area_m2 is not None
+    obs = ws.observations(sid)
+    regions: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for c in changes(ws.store, site_id=sid):
+        if c.area_m2 >= rule.min_area_m2 and (rule.direction is None or c.direction == rule.direction):
+            regions[(c.before_id, c.after_id)].append(c)
+    out = []
+    for p in change_pairs(ws.store, sid):
+        found = regions.get((p.before_id, p.after_id))
+        if not found:
+            continue
+        largest = max(found, key=lambda c: c.area_m2)
+        total = sum(c.area_m2 for c in found)
+        what = (f"{len(found)} region{'' if len(found) == 1 else 's'} of at least {rule.min_area_m2:g} m² changed at {sid} "
+                f"between {p.before_acquired.date()} and {p.after_acquired.date()} ({total:.0f} m² in all, the largest "
+                f"{largest.area_m2:.0f} m² {largest.direction})")  # fmt: skip
+        ids = (p.before_id, p.after_id)
+        out.append(AlertEvent(
+            key=f"{rule.id}|{sid}|change|{p.before_id}+{p.after_id}", rule_id=rule.id, kind="change", site_id=sid,
+            date=p.after_acquired.date(), acquired=p.after_acquired, what=what, observation_ids=ids,
+            images=tuple(obs[o].path for o in ids if o in obs), simulated=p.simulated,
+            detection_ids=tuple(c.id for c in found),
+            details={"regions": len(found), "area_m2": round(total, 1), "largest_m2": round(largest.area_m2, 1),
+                     "sensor": p.sensor, "method": f"{p.method} {p.method_version}"},
+        ))  # fmt: skip
+    return out
+
+
+def _link_events(ws: _Workspace, rule: Rule) -> list[AlertEvent]:
+    a, b = rule.sites
+    links = find_links(
+        [ws.site(a), ws.site(b)], {s: ws.timeline(s) for s in (a, b)},
+        [*ws.observations(a).values(), *ws.observations(b).values()],
+        [*ws.detections(a).values(), *ws.detections(b).values()], LinkParams(),
+    )  # fmt: skip
+    out = []
+    for k in links.links:
+        d, r = k.departure, k.arrival
+        if d.site_id != a or r.site_id != b or (rule.feasible_only and not k.feasible):
+            continue
+        if not _vessel_fits(rule, r.length_m, None, r.classes):
+            continue
+        what = (f"a {d.length_m:.0f} m vessel last seen at {a} on {d.date} and a {r.length_m:.0f} m vessel first seen "
+                f"at {b} on {r.date} may be the same ({k.hours_apart:.0f} h, {k.distance_km:.0f} km by sea, "
+                f"{k.speed_kn:.1f} kn{', feasible' if k.feasible else ', not feasible'}; {k.ambiguity_text()})")  # fmt: skip
+        out.append(AlertEvent(
+            key=f"{rule.id}|{a}>{b}|link|{d.observation_id}+{r.observation_id}", rule_id=rule.id, kind="link",
+            site_id=b, date=r.date, acquired=r.acquired, what=what, observation_ids=(d.observation_id, r.observation_id),
+            images=(d.path, r.path), simulated=d.simulated or r.simulated, detection_ids=(d.detection_id, r.detection_id),
+            details={"from": a, "to": b, "hours_apart": round(k.hours_apart, 1), "distance_km": round(k.distance_km, 1),
+                     "speed_kn": round(k.speed_kn, 1), "feasible": k.feasible, "similarity": round(k.similarity, 3),
+                     "alternatives": k.alternatives},
+        ))  # fmt: skip
+    return out
+
+
+def evaluate_rules(store: Store, rules: Sequence[Rule], *, since: date | None = None) -> list[AlertEvent]:
+    """Every event of the rules over the stored observations (from ``since`` on), in date order, then rule order."""
+    ws = _Workspace(store)
+    events: list[AlertEvent] = []
+    for rule in rules:
+        if rule.kind == "link":
+            found = _link_events(ws, rule)
+        else:
+            make: Callable[[_Workspace, Rule, str], list[AlertEvent]] = {
+                "arrival": _move_events, "departure": _move_events, "object": _object_events,
+                "vessel_count": _count_events, "change": _change_events,
+            }[rule.kind]  # fmt: skip
+            found = [e for sid in rule.sites for e in make(ws, rule, sid)]
+        events += _numbered(found)
+    order = {r.id: i for i, r in enumerate(rules)}
+    kept = [e for e in events if since is None or e.date >= since]
+    return sorted(kept, key=lambda e: (e.date, e.acquired, order[e.rule_id], e.key))
+
+
+def post_event(url: str, event: Mapping[str, Any], timeout: float = WEBHOOK_TIMEOUT_S) -> None:
+    """POST one event as JSON to ``url``; an OSError naming the URL and the reason when it is not accepted (2xx)."""
+    body = json.dumps(event).encode("utf-8")
+    req = urllib.request.Request(url, data=body, method="POST",
+                                 headers={"Content-Type": "application/json", "User-Agent": "sitewatch-alerts"})  # fmt: skip
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (the scheme is checked below)
+            status = resp.status
+    except urllib.error.HTTPError as exc:
+        raise OSError(f"{url}: HTTP {exc.code} {exc.reason}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise OSError(f"{url}: {reason}") from exc
+    if not 200 <= status < 300:
+        raise OSError(f"{url}: HTTP {status}")
+
+
+def check_webhook_url(url: str) -> str:
+    """The URL, or an InputError naming it when it is not http(s)."""
+    if not url.startswith(("http://", "https://")):
+        raise InputError(f"webhook {url!r}: give an http:// or https:// URL (--webhook or the alerts_webhook setting)")
+    return url
+
+
+@dataclass(frozen=True)
+class AlertCheck:
+    """What one ``alerts check`` did."""
+
+    events: tuple[dict[str, Any], ...]
+    """The events to show: the new ones (every one with ``show_all``), as :func:`event_to_dict` gives them."""
+    new: frozenset[str]
+    """Keys of the events not reported before this run."""
+    evaluated: int
+    delivered: int = 0
+    delivery_errors: tuple[str, ...] = ()
+    pending: int = 0
+    """Events still waiting for the webhook after this run."""
+
+
+def check_alerts(
+    store: Store, rules: Sequence[Rule], *, since: date | None = None, show_all: bool = False,
+    out: Path | None = None, webhook: str | None = None, timeout: float = WEBHOOK_TIMEOUT_S,
+    post: Callable[[str, Mapping[str, Any], float], None] = post_event,
+) -> AlertCheck:  # fmt: skip
+    """Evaluate the rules, append the new events to ``out`` (JSON lines, written whole or not at all) and record
+    them in the store (one transaction); with ``webhook``, POST every event still pending (new ones, and those a
+    failed POST left) and mark each delivered or keep it pending with its error.
+
+    The file is written before the store: a run stopped between the two reports its events again on the next
+    run, rather than never.
+    """
+    from .files import write_text_atomic
+    from .store.alerts import (
+        known_event_keys,
+        mark_delivered,
+        mark_failed,
+        pending_count,
+        pending_events,
+        record_events,
+    )
+
+    if webhook:
+        check_webhook_url(webhook)
+    events = [event_to_dict(e) for e in evaluate_rules(store, rules, since=since)]
+    known = known_event_keys(store)
+    new = [e for e in events if e["event_id"] not in known]
+    if out is not None and new:
+        old = out.read_text(encoding="utf-8") if out.is_file() else ""
+        if old and not old.endswith("\n"):
+            old += "\n"
+        write_text_atomic(out, old + "".join(json.dumps(e, sort_keys=True) + "\n" for e in new))
+    record_events(store, new, webhook=bool(webhook))
+    delivered, errors = [], {}
+    if webhook:
+        for e in pending_events(store):
+            try:
+                post(webhook, e, timeout)
+            except OSError as exc:
+                # The receiver is down or refuses: the rest are not tried (each would wait out the timeout).
+                errors[e["event_id"]] = str(exc)
+                break
+            else:
+                delivered.append(e["event_id"])
+        mark_delivered(store, delivered)
+        mark_failed(store, errors)
+    pending = pending_count(store)
+    return AlertCheck(
+        events=tuple(events if show_all else new), new=frozenset(e["event_id"] for e in new), evaluated=len(events),
+        delivered=len(delivered),
+        delivery_errors=tuple(f"event {k} not delivered: {msg}; kept, the next run retries it" for k, msg in errors.items()),
+        pending=pending,
+    )  # fmt: skip
+
+
+def load_rules(store: Store, path: Path) -> tuple[list[Rule], list[str]]:
+    """The rules of a YAML file checked against the workspace's sites (and the errors of those refused)."""
+    from .alert_rules import read_rules_file
+
+    return read_rules_file(path, store.sites())

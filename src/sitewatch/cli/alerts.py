@@ -1,0 +1,79 @@
+"""``sitewatch alerts check``: rules over the stored observations, each event reported once."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import click
+
+from ..alert_rules import RULES_FILE
+from ..alerts import WEBHOOK_TIMEOUT_S, check_alerts, load_rules
+from ..workspace import open_workspace
+from .options import (
+    DateOrTime,
+    FiniteFloatRange,
+    OnceGroup,
+    handle_errors,
+    json_option,
+    workspace_option,
+)
+
+EVENTS_FILE = "alerts.jsonl"
+"""The JSON-lines file in the workspace that new events are appended to when --out is not given."""
+
+
+@click.group("alerts", cls=OnceGroup, short_help="Tell once when a rule's event shows in the stored observations.")
+def command() -> None:
+    """Alert rules (a YAML file) over what the workspace computed: arrivals, departures, cranes, vessel counts, changes, links."""
+
+
+@command.command("check", short_help="Evaluate the rules and print the events not reported before.")
+@click.option("--rules", "rules_path", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help=f"Rules file (YAML; default: {RULES_FILE} in the workspace).")
+@click.option("--since", type=DateOrTime("date"), metavar="DATE", help="Only events on or after this UTC date.")
+@click.option("--all", "show_all", is_flag=True, help="Show every event again, not only those not reported before.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.jsonl",
+              help=f"JSON-lines file the new events are appended to (default: {EVENTS_FILE} in the workspace).")
+@click.option("--webhook", metavar="URL",
+              help="POST each new event as JSON to this URL (default: the alerts_webhook setting; none when empty).")
+@click.option("--webhook-timeout", type=FiniteFloatRange(min=0, min_open=True), default=WEBHOOK_TIMEOUT_S,
+              show_default=True, metavar="SECONDS", help="Seconds a webhook POST may take before it counts as failed.")
+@workspace_option
+@json_option
+@handle_errors
+def check(
+    rules_path: Path | None, since: date | None, show_all: bool, out: Path | None, webhook: str | None,
+    webhook_timeout: float, workspace: Path, as_json: bool,
+) -> None:  # fmt: skip
+    """Evaluate every rule and print the events not reported before (exit 1 when a rule or a delivery failed).
+
+    Events are remembered in the workspace: a second run prints only new ones.
+    An event not delivered to the webhook is kept and retried on the next run.
+    """
+    ws = open_workspace(workspace)
+    hook = webhook if webhook is not None else ws.settings().get("alerts_webhook") or None
+    with ws.store() as store:
+        rules, errors = load_rules(store, rules_path or ws.root / RULES_FILE)
+        result = check_alerts(
+            store, rules, since=since, show_all=show_all, out=out or ws.root / EVENTS_FILE, webhook=hook,
+            timeout=webhook_timeout,
+        )  # fmt: skip
+    if as_json:
+        for e in result.events:
+            click.echo(json.dumps({**e, "new": e["event_id"] in result.new}, sort_keys=True))
+    else:
+        for e in result.events:
+            mark = "" if e["event_id"] in result.new else " (reported before)"
+            click.echo(f"{e['date']} {e['site']} [{e['rule']}]{mark}: {e['what']}")
+            click.echo(f"    rests on {', '.join(e['observations'])}; images {', '.join(e['images'])}")
+        n = len(result.new)
+        click.echo(f"{n} new event{'' if n == 1 else 's'} of {result.evaluated} from {len(rules)} rule{'' if len(rules) == 1 else 's'}"
+                   + (f"; {result.delivered} delivered to the webhook" if hook else ""), err=True)  # fmt: skip
+    for line in [*errors, *result.delivery_errors]:
+        click.echo(f"error: {line}", err=True)
+    if result.pending and not hook:
+        click.echo(f"note: {result.pending} event(s) wait for a webhook (--webhook URL or the alerts_webhook setting)", err=True)
+    if errors or result.delivery_errors:
+        raise SystemExit(1)

@@ -1,0 +1,71 @@
+"""The ``alert_events`` table: the events ``sitewatch alerts check`` has reported, so that a rerun reports only new ones.
+
+An event is known by its key (rule, site, the observations it rests on). New events of a run are recorded
+in one transaction; an event to be posted to a webhook stays ``webhook_pending`` until a POST succeeds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .sqlite import Store, now_utc
+
+__all__ = ["known_event_keys", "record_events", "pending_events", "mark_delivered", "mark_failed", "stored_events",
+           "pending_count"]
+
+
+def known_event_keys(store: Store) -> set[str]:
+    """The keys of every event reported before."""
+    return {r[0] for r in store.execute("SELECT event_key FROM alert_events")}
+
+
+def record_events(store: Store, events: Sequence[Mapping[str, Any]], *, webhook: bool) -> int:
+    """Record events (as :func:`sitewatch.alerts.event_to_dict` gives them) in one transaction; an event
+    already recorded is left as it is. ``webhook``: each new one waits to be posted. Returns how many were new."""
+    now = now_utc()
+    added = 0
+    with store.transaction() as db:
+        for e in events:
+            cur = db.execute(
+                """INSERT OR IGNORE INTO alert_events (event_key, rule_id, kind, site_id, event_date, acquired, summary,
+                   observation_ids, simulated, event, first_reported, webhook_pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (e["event_id"], e["rule"], e["kind"], e["site"], e["date"], e["acquired"], e["what"],
+                 json.dumps(e["observations"]), int(bool(e["simulated"])), json.dumps(e, sort_keys=True), now, int(webhook)),
+            )  # fmt: skip
+            added += cur.rowcount
+    return added
+
+
+def stored_events(store: Store) -> list[dict[str, Any]]:
+    """Every recorded event as it was reported, in the order recorded."""
+    return [json.loads(r[0]) for r in store.execute("SELECT event FROM alert_events ORDER BY fid")]
+
+
+def pending_events(store: Store) -> list[dict[str, Any]]:
+    """Events waiting to be posted to the webhook, oldest first."""
+    return [json.loads(r[0]) for r in store.execute("SELECT event FROM alert_events WHERE webhook_pending ORDER BY fid")]
+
+
+def pending_count(store: Store) -> int:
+    """How many events wait to be posted to the webhook."""
+    return int(store.execute("SELECT count(*) FROM alert_events WHERE webhook_pending")[0][0])
+
+
+def mark_delivered(store: Store, keys: Iterable[str]) -> None:
+    """The events were posted: no longer pending."""
+    now = now_utc()
+    with store.transaction() as db:
+        db.executemany(
+            "UPDATE alert_events SET webhook_pending = 0, webhook_delivered = ?, webhook_error = NULL WHERE event_key = ?",
+            [(now, k) for k in keys],
+        )
+
+
+def mark_failed(store: Store, errors: Mapping[str, str]) -> None:
+    """The events could not be posted: still pending, with the error kept."""
+    with store.transaction() as db:
+        db.executemany(
+            "UPDATE alert_events SET webhook_error = ? WHERE event_key = ?", [(msg, k) for k, msg in errors.items()]
+        )

@@ -1,0 +1,297 @@
+"""Alerts: rules checked strictly, each kind firing and not, events reported once, the webhook (alerts.py)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from shapely.geometry import LineString, box
+
+from sitewatch.alert_rules import parse_rules
+from sitewatch.alerts import check_alerts, evaluate_rules
+from sitewatch.cli import main
+from sitewatch.model import Berth, ClassCandidate, Detection, Grid, Observation, SceneRef, Site
+from sitewatch.store import Store
+from sitewatch.store.alerts import pending_events
+from sitewatch.workspace import init_workspace
+
+PLACES = {"rason": (130.300, 42.233), "dunai": (132.338, 42.880)}
+GRID = Grid("EPSG:32652", (10.0, 0.0, 500000.0, 0.0, -10.0, 4750000.0), 100, 100)
+LANDING = (ClassCandidate("Ropucha (Project 775/775M) landing ship", 0.5), ClassCandidate("Alligator/Tapir (Project 1171) landing ship", 0.4))
+
+
+def _site(sid: str) -> Site:
+    lon, lat = PLACES[sid]
+    pier = Berth("pier", LineString([(lon - 0.001, lat), (lon + 0.001, lat)]))
+    return Site(sid, sid.title(), "port", box(lon - 0.02, lat - 0.02, lon + 0.02, lat + 0.02), berths=(pier,))
+
+
+def _obs(sid: str, day: str, *, simulated: bool = True, res: float = 10.0) -> Observation:
+    d = date.fromisoformat(day)
+    item = f"{sid}-{day}"
+    scene = SceneRef("simulator" if simulated else "local", "sim", item, "sar", datetime(d.year, d.month, d.day, 9, tzinfo=UTC),
+                     res, footprint=_site(sid).geometry, simulated=simulated)  # fmt: skip
+    return Observation(f"{sid}/{item}", sid, scene, GRID, f"archive/{sid}/{item}.tif", "0" * 64, 1.0)
+
+
+def _det(o: Observation, n: int, length: float, *, kind: str = "vessel", berth: str | None = "pier",
+         classes: tuple[ClassCandidate, ...] = LANDING, suffix: str = "") -> Detection:  # fmt: skip
+    lon, lat = PLACES[o.site_id]
+    lon += n * 0.003
+    fp = box(lon - 0.0005, lat - 0.0001, lon + 0.0005, lat + 0.0001)
+    return Detection(f"{o.id}#{n}{suffix}", o.id, kind, fp, length, 15.0, 90.0, 0.9, "test", "1", berth_id=berth,
+                     class_candidates=classes if kind == "vessel" else ())  # fmt: skip
+
+
+def _put(store: Store, o: Observation, dets: list[Detection]) -> None:
+    store.put_scene(o.scene)
+    store.put_observation(o)
+    store.replace_detections(o, dets)
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Iterator[tuple[Path, Store]]:
+    """Dunai: empty on 16 Oct, a 112 m ship at the pier and a crane on 17 Oct, gone on 18 Oct.
+    Rason: a 90 m ship on 11-12 Oct, gone on 13 Oct (it may be the one at Dunai on 14 Oct? no: 14 Oct is empty)."""
+    w = init_workspace(tmp_path / "ws")
+    store = w.store()
+    for sid in PLACES:
+        store.put_site(_site(sid))
+    d16, d17, d18 = _obs("dunai", "2024-10-16"), _obs("dunai", "2024-10-17"), _obs("dunai", "2024-10-18")
+    _put(store, d16, [])
+    _put(store, d17, [_det(d17, 0, 112.0), _det(d17, 1, 36.0, kind="crane", berth=None)])
+    _put(store, d18, [])
+    for day, dets in (("2024-10-11", 1), ("2024-10-12", 1), ("2024-10-13", 0)):
+        o = _obs("rason", day)
+        _put(store, o, [_det(o, 0, 90.0, classes=())] * dets)
+    yield w.root, store
+    store.close()
+
+
+def _rules(store: Store, *rules: dict[str, Any]) -> list[Any]:
+    parsed, errors = parse_rules({"rules": list(rules)}, store.sites())
+    assert not errors, errors
+    return parsed
+
+
+def _events(store: Store, *rules: dict[str, Any]) -> list[Any]:
+    return evaluate_rules(store, _rules(store, *rules))
+
+
+def test_arrival_fires_for_a_landing_ship_at_the_pier_and_not_for_other_sizes_or_berths(ws: tuple[Path, Store]) -> None:
+    _, store = ws
+    (e,) = _events(store, {"id": "ls", "kind": "arrival", "sites": ["dunai"], "berth": "pier", "min_length_m": 95,
+                           "max_length_m": 135, "vessel_class": "landing ship"})  # fmt: skip
+    assert (e.site_id, e.date, e.observation_ids, e.simulated) == ("dunai", date(2024, 10, 17), ("dunai/dunai-2024-10-17",), True)
+    assert e.images == ("archive/dunai/dunai-2024-10-17.tif",) and "112 m" in e.what
+    assert not _events(store, {"id": "big", "kind": "arrival", "sites": ["dunai"], "min_length_m": 150})
+    assert not _events(store, {"id": "cargo", "kind": "arrival", "sites": ["dunai"], "vessel_class": "bulk"})
+    (d,) = _events(store, {"id": "gone", "kind": "departure", "sites": ["dunai"], "vessel_class": "ropucha"})
+    assert d.date == date(2024, 10, 18) and d.observation_ids == ("dunai/dunai-2024-10-17",)
+    assert not _events(store, {"id": "gone-small", "kind": "departure", "sites": ["dunai"], "max_length_m": 50})
+
+
+def test_object_fires_on_a_crane_beside_a_vessel_and_not_without_one(ws: tuple[Path, Store]) -> None:
+    _, store = ws
+    (e,) = _events(store, {"id": "crane", "kind": "object", "sites": ["dunai"], "object_kind": "crane", "min_length_m": 95})
+    assert e.date == date(2024, 10, 17) and "crane" in e.what and "beside a 112 m vessel" in e.what
+    assert not _events(store, {"id": "c2", "kind": "object", "sites": ["dunai"], "object_kind": "crane", "min_count": 2})
+    assert not _events(store, {"id": "truck", "kind": "object", "sites": ["dunai"], "object_kind": "truck"})
+    assert not _events(store, {"id": "c3", "kind": "object", "sites": ["dunai"], "object_kind": "crane", "min_length_m": 150})
+
+
+def test_vessel_count_fires_when_the_count_crosses_the_threshold(ws: tuple[Path, Store]) -> None:
+    _, store = ws
+    (busy,) = _events(store, {"id": "busy", "kind": "vessel_count", "sites": ["dunai"], "above": 0})
+    assert busy.date == date(2024, 10, 17)
+    (empty,) = _events(store, {"id": "empty", "kind": "vessel_count", "sites": ["dunai"], "berth": "pier", "below": 1})
+    assert empty.date == date(2024, 10, 18)
+    # Rason was busy on its first date (the state before, not an event) and emptied on 13 Oct.
+    assert not _events(store, {"id": "r", "kind": "vessel_count", "sites": ["rason"], "above": 0})
+    assert not _events(store, {"id": "two", "kind": "vessel_count", "sites": ["dunai"], "above": 1})
+
+
+def test_change_fires_on_a_stored_change_of_at_least_the_area(ws: tuple[Path, Store]) -> None:
+    from sitewatch.model import Change
+    from sitewatch.store.changes import replace_changes
+
+    _, store = ws
+    before, after = store.get_observation("dunai/dunai-2024-10-16"), store.get_observation("dunai/dunai-2024-10-17")
+    lon, lat = PLACES["dunai"]
+    region = Change("c1", "dunai", before.id, after.id, box(lon, lat, lon + 0.001, lat + 0.001), 8000.0, 3.0, "appeared", "test")
+    replace_changes(store, before, after, compared_fraction=1.0, method="test", method_version="1", parameters={}, changes=[region])
+    (e,) = _events(store, {"id": "big", "kind": "change", "sites": ["dunai"], "min_area_m2": 5000})
+    assert e.observation_ids == (before.id, after.id) and e.date == date(2024, 10, 17) and "8000 m²" in e.what
+    assert not _events(store, {"id": "huge", "kind": "change", "sites": ["dunai"], "min_area_m2": 9000})
+    assert not _events(store, {"id": "gone", "kind": "change", "sites": ["dunai"], "min_area_m2": 10, "direction": "disappeared"})
+
+
+def test_link_fires_from_one_site_to_the_other_and_not_back(ws: tuple[Path, Store]) -> None:
+    _, store = ws
+    _put(store, _obs("dunai", "2024-10-13"), [])
+    o = _obs("dunai", "2024-10-14")
+    _put(store, o, [_det(o, 0, 92.0, berth=None, classes=())])
+    found = _events(store, {"id": "rd", "kind": "link", "sites": ["rason", "dunai"]})
+    # The 92 m ship on 14 Oct, and the 112 m one of 17 Oct, whose size fits too at 10 m pixels.
+    assert [e.observation_ids[1] for e in found] == ["dunai/dunai-2024-10-14", "dunai/dunai-2024-10-17"]
+    e = found[0]
+    assert e.observation_ids[0] == "rason/rason-2024-10-12" and e.details["feasible"] and e.site_id == "dunai"
+    assert not _events(store, {"id": "dr", "kind": "link", "sites": ["dunai", "rason"]})
+    assert not _events(store, {"id": "long", "kind": "link", "sites": ["rason", "dunai"], "min_length_m": 120})
+
+
+@pytest.mark.parametrize(
+    ("rule", "named"),
+    [
+        ({"id": "a", "kind": "arival", "sites": ["dunai"]}, "rule 'a': kind: 'arival' is unknown"),
+        ({"id": "b", "kind": "arrival"}, "rule 'b': sites: missing"),
+        ({"id": "c", "kind": "arrival", "sites": ["vladivostok"]}, "rule 'c': sites: 'vladivostok' is not a site"),
+        ({"id": "d", "kind": "object", "sites": ["dunai"]}, "rule 'd': object_kind: missing"),
+        ({"id": "e", "kind": "arrival", "sites": ["dunai"], "berth": "quay-9"}, "rule 'e': berth: 'quay-9' is not a berth"),
+        ({"id": "f", "kind": "vessel_count", "sites": ["dunai"]}, "rule 'f': above / below"),
+        ({"id": "g", "kind": "arrival", "sites": ["dunai"], "min_lenght_m": 90}, "rule 'g': min_lenght_m: not a field"),
+        ({"id": "h", "kind": "arrival", "sites": ["dunai"], "vessel_class": "frigate"}, "rule 'h': vessel_class: 'frigate'"),
+        ({"id": "i", "kind": "change", "sites": ["dunai"], "min_area_m2": "big"}, "rule 'i': min_area_m2 must be a number"),
+        ({"id": "j", "kind": "link", "sites": ["dunai"]}, "rule 'j': sites: a link rule names two sites"),
+        ({"kind": "arrival", "sites": ["dunai"]}, "rule #1: id: missing"),
+    ],
+)
+def test_a_malformed_rule_is_named_with_its_field_and_the_others_proceed(ws: tuple[Path, Store], rule: dict[str, Any], named: str) -> None:
+    _, store = ws
+    good = {"id": "ok", "kind": "arrival", "sites": ["dunai"]}
+    rules, errors = parse_rules({"rules": [rule, good]}, store.sites(), "rules.yaml")
+    assert [r.id for r in rules] == ["ok"]
+    (err,) = errors
+    assert err.startswith("rules.yaml: ") and named in err, err
+
+
+def test_second_run_reports_nothing_new_and_all_shows_them_again(ws: tuple[Path, Store], tmp_path: Path) -> None:
+    _, store = ws
+    rules = _rules(store, {"id": "busy", "kind": "vessel_count", "sites": ["dunai"], "above": 0},
+                   {"id": "ls", "kind": "arrival", "sites": ["dunai"]})  # fmt: skip
+    out = tmp_path / "events.jsonl"
+    first = check_alerts(store, rules, out=out)
+    assert len(first.events) == len(first.new) == 2
+    again = check_alerts(store, rules, out=out)
+    assert again.events == () and not again.new and again.evaluated == 2
+    assert len(out.read_text().splitlines()) == 2
+    shown = check_alerts(store, rules, out=out, show_all=True)
+    assert len(shown.events) == 2 and not shown.new
+    assert store.execute("SELECT count(*) FROM alert_events")[0][0] == 2
+
+
+def test_a_redetected_observation_makes_no_new_event(ws: tuple[Path, Store]) -> None:
+    _, store = ws
+    rules = _rules(store, {"id": "ls", "kind": "arrival", "sites": ["dunai"]},
+                   {"id": "crane", "kind": "object", "sites": ["dunai"], "object_kind": "crane"})  # fmt: skip
+    assert len(check_alerts(store, rules).new) == 2
+    o = store.get_observation("dunai/dunai-2024-10-17")
+    # Detection again (other ids, a slightly other length) replaces the rows; the events rest on the same image.
+    store.replace_detections(o, [_det(o, 1, 109.0, suffix="-v2"), _det(o, 0, 35.0, kind="crane", berth=None, suffix="-v2")])
+    assert check_alerts(store, rules).new == frozenset()
+    # A new image is a new event.
+    o20, o21 = _obs("dunai", "2024-10-20"), _obs("dunai", "2024-10-21")
+    _put(store, o20, [])
+    _put(store, o21, [_det(o21, 0, 112.0)])
+    (new,) = check_alerts(store, rules).new
+    assert "dunai/dunai-2024-10-21" in new
+
+
+def test_since_leaves_out_earlier_events(ws: tuple[Path, Store]) -> None:
+    _, store = ws
+    rules = _rules(store, {"id": "busy", "kind": "vessel_count", "sites": ["dunai"], "above": 0})
+    assert check_alerts(store, rules, since=date(2024, 10, 18)).events == ()
+    assert len(check_alerts(store, rules, since=date(2024, 10, 17)).events) == 1
+
+
+class _Hook(BaseHTTPRequestHandler):
+    got: list[dict[str, Any]] = []
+    status = 200
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if type(self).status == 200:
+            type(self).got.append(json.loads(body))
+        self.send_response(type(self).status)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def hook() -> Iterator[tuple[str, type[_Hook]]]:
+    handler = type("Hook", (_Hook,), {"got": [], "status": 200})
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", handler
+    server.shutdown()
+    server.server_close()
+
+
+def test_webhook_receives_each_new_event_once(ws: tuple[Path, Store], hook: tuple[str, type[_Hook]]) -> None:
+    _, store = ws
+    url, handler = hook
+    rules = _rules(store, {"id": "ls", "kind": "arrival", "sites": ["dunai"]})
+    res = check_alerts(store, rules, webhook=url, timeout=5)
+    assert res.delivered == 1 and not res.delivery_errors and res.pending == 0
+    (got,) = handler.got
+    assert got["rule"] == "ls" and got["simulated"] is True and got["what"].startswith("SIMULATED imagery")
+    assert check_alerts(store, rules, webhook=url, timeout=5).delivered == 0
+    assert len(handler.got) == 1
+
+
+def test_a_failed_webhook_keeps_the_event_and_the_next_run_retries_it(ws: tuple[Path, Store], hook: tuple[str, type[_Hook]]) -> None:
+    _, store = ws
+    url, handler = hook
+    rules = _rules(store, {"id": "ls", "kind": "arrival", "sites": ["dunai"]})
+    handler.status = 503
+    res = check_alerts(store, rules, webhook=url, timeout=5)
+    (err,) = res.delivery_errors
+    assert url in err and "503" in err and "retries" in err and res.pending == 1
+    assert len(pending_events(store)) == 1 and not handler.got
+    handler.status = 200
+    res = check_alerts(store, rules, webhook=url, timeout=5)
+    assert res.delivered == 1 and res.pending == 0 and not res.new  # delivered now, not reported again
+    assert [e["rule"] for e in handler.got] == ["ls"]
+
+
+def test_an_unreachable_webhook_is_named(ws: tuple[Path, Store]) -> None:
+    _, store = ws
+    rules = _rules(store, {"id": "ls", "kind": "arrival", "sites": ["dunai"]})
+    res = check_alerts(store, rules, webhook="http://127.0.0.1:9/none", timeout=2)
+    assert res.pending == 1 and "127.0.0.1:9" in res.delivery_errors[0]
+
+
+def test_real_imagery_is_not_labelled_simulated(tmp_path: Path) -> None:
+    w = init_workspace(tmp_path / "ws")
+    with w.store() as store:
+        store.put_site(_site("dunai"))
+        a, b = _obs("dunai", "2024-10-16", simulated=False), _obs("dunai", "2024-10-17", simulated=False)
+        _put(store, a, [])
+        _put(store, b, [_det(b, 0, 112.0)])
+        (e,) = check_alerts(store, _rules(store, {"id": "ls", "kind": "arrival", "sites": ["dunai"]})).events
+    assert e["simulated"] is False and "SIMULATED" not in e["what"]
+
+
+def test_cli_check_prints_new_events_then_nothing_and_names_a_bad_rule(ws: tuple[Path, Store], tmp_path: Path) -> None:
+    root, store = ws
+    store.close()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n  - {id: bad, kind: arrival, sites: [nowhere]}\n")
+    res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--rules", str(rules), "--json"])
+    assert res.exit_code == 1, res.output
+    (line,) = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
+    assert json.loads(line)["new"] is True
+    assert "rule 'bad': sites: 'nowhere'" in res.stderr
+    assert len((root / "alerts.jsonl").read_text().splitlines()) == 1
+    again = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--rules", str(rules)])
+    assert "ls" not in again.stdout and "0 new events of 1" in again.stderr

@@ -72,9 +72,9 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     The commands are listed in the order a study runs them: a workspace and its
     sites; imagery in, and a look at what came in; detection, the timeline, links
     between sites, AIS matching, change between two images, claims checked against
-    the imagery, the evaluation, the report, the export of detections and the
-    dashboard. Then the simulator's two, and the two that work on one image
-    outside a workspace.
+    the imagery, the evaluation, the report, the export of detections, the
+    dashboard and alerts. Then the simulator's two, and the two that work on one
+    image outside a workspace.
     """
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

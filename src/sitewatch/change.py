@@ -42,7 +42,9 @@ passes, which is not what was built, while a structure standing in the water is 
 Regions are 8-connected groups of changed pixels (SAR: of one direction); those smaller than
 ``min_area_m2`` are dropped. Pixels without data in either image, outside ``area`` (the site), or
 under cloud or shadow (the ``valid`` masks the caller gives) are not compared, and
-:attr:`ChangeResult.compared_fraction` says how much of the site was.
+:attr:`ChangeResult.compared_fraction` says how much of the site was. Nor are the pixels the caller
+``exclude``s (the vessels and cranes detection found, which move between passes without the ground
+changing): :attr:`ChangeResult.excluded_m2` says how much area they took.
 """
 
 from __future__ import annotations
@@ -175,6 +177,8 @@ class ChangeResult:
     """Changed pixels kept in regions (rows × cols)."""
     parameters: dict[str, Any] = field(default_factory=dict)
     """The rule's values: threshold, looks, bands, pfa, min area…"""
+    excluded_m2: float = 0.0
+    """Area of the pixels that could have been compared but were left out (``exclude``: detected objects)."""
 
     def count(self, direction: Direction) -> int:
         return sum(1 for r in self.regions if r.direction == direction)
@@ -442,6 +446,7 @@ def detect_changes(
     despeckle_px: int = 5,
     dark_db: float | None = -14.0,
     smooth_px: int = 3,
+    exclude: NDArray[np.bool_] | None = None,
 ) -> ChangeResult:
     """The regions that changed from ``before`` to ``after``, two images of one grid and one sensor.
 
@@ -449,7 +454,10 @@ def detect_changes(
     ``min_area_m2`` drops smaller regions; ``pfa`` is the per-pixel false-alarm probability of the
     threshold (chi-square quantile for optical, F quantiles for SAR; default :data:`DEFAULT_PFA`); ``despeckle_px`` the SAR mean
     filter's side, ``dark_db`` the SAR level below which a pixel dark in both is not tested (None: test
-    all), ``smooth_px`` the side of the optical differences' mean. See the module docstring for the
+    all), ``smooth_px`` the side of the optical differences' mean. ``exclude`` marks pixels left out of
+    the comparison, as cloud is (the vessels and cranes detection found: :mod:`sitewatch.change_objects`);
+    :attr:`ChangeResult.excluded_m2` says how much of what could be compared they were, and
+    :attr:`ChangeResult.compared_fraction` does not count them as not compared. See the module docstring for the
     methods. Raises :class:`GridMismatchError` when the grids differ and :class:`InputError` when
     the sensors differ or the images share no band to compare.
     """
@@ -469,6 +477,14 @@ def detect_changes(
     n_domain = int(domain.sum())
     compared = int(ok.sum())
     fraction = round(compared / n_domain, 6) if n_domain else 0.0
+    excluded_m2 = 0.0
+    if exclude is not None:
+        if exclude.shape != before.grid.shape:
+            raise InputError(f"exclude mask of shape {exclude.shape}, grid {before.grid.shape}")
+        ex = np.asarray(exclude, bool)
+        a, b, _, d, e, _ = before.grid.transform
+        excluded_m2 = round(float((ok & ex).sum()) * abs(a * e - b * d), 3)
+        ok = ok & ~ex
     params: dict[str, Any] = {"pfa": pfa, "min_area_m2": min_area_m2}
     if before.sensor == "optical":
         names_b, names_a = [n.lower() for n in before.band_names], [n.lower() for n in after.band_names]
@@ -482,7 +498,7 @@ def detect_changes(
         method = "irmad-cva"
         params |= {"bands": common, "smooth_px": smooth_px}
         if compared < 10 * len(common):
-            return ChangeResult((), "optical", method, CHANGE_METHOD_VERSION, fraction, compared, np.zeros_like(ok), params)
+            return ChangeResult((), "optical", method, CHANGE_METHOD_VERSION, fraction, compared, np.zeros_like(ok), params, excluded_m2)
         z, brightness = optical_change_statistic(xb, xa, ok, smooth_px=smooth_px)
         from scipy import stats
 
@@ -497,7 +513,7 @@ def detect_changes(
         params |= {"despeckle_px": despeckle_px, "dark_db": dark_db, "band": before.band_names[0]}
         lr, tested, looks = sar_log_ratio(before.data[0], after.data[0], ok, despeckle_px=despeckle_px, dark_db=dark_db)
         if not np.isfinite(looks).any():
-            return ChangeResult((), "sar", method, CHANGE_METHOD_VERSION, fraction, compared, np.zeros_like(ok), params)
+            return ChangeResult((), "sar", method, CHANGE_METHOD_VERSION, fraction, compared, np.zeros_like(ok), params, excluded_m2)
         t_seed, t_grow = _f_thresholds(looks, pfa), _f_thresholds(looks, min(0.1, pfa * GROW))
         to_db = 10 / math.log(10)
         params |= {"looks": round(float(np.nanmax(looks)), 3), "seed_db": round(to_db * float(np.min(t_seed)), 4),
@@ -510,7 +526,7 @@ def detect_changes(
         r_down, k_down = _regions(down, before.grid, min_area_m2, db, "disappeared")
         regions, kept = r_up + r_down, k_up | k_down
     regions.sort(key=lambda r: (-r.area_m2, r.polygon.bounds))
-    return ChangeResult(tuple(regions), before.sensor, method, CHANGE_METHOD_VERSION, fraction, compared, kept, params)
+    return ChangeResult(tuple(regions), before.sensor, method, CHANGE_METHOD_VERSION, fraction, compared, kept, params, excluded_m2)
 
 
 def to_changes(result: ChangeResult, site_id: str, before_id: str, after_id: str) -> list[Change]:

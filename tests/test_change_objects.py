@@ -16,7 +16,15 @@ from sitewatch.change_objects import objects_mask
 from sitewatch.cli import main
 from sitewatch.geo import reproject_geometry
 from sitewatch.model import Grid
-from sitewatch.sources.scenario import Acquisitions, Layout, Scenario, SimSite, Vessel, Visit, Window
+from sitewatch.sources.scenario import (
+    Acquisitions,
+    Layout,
+    Scenario,
+    SimSite,
+    Vessel,
+    Visit,
+    Window,
+)
 from sitewatch.sources.simulate import layout_site, simulate
 from sitewatch.testing import workspace_with_sites
 

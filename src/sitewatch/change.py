@@ -15,8 +15,9 @@ then fits, band by band, an orthogonal regression of the after image on the befo
 (the radiometric normalisation of Canty & Nielsen, RSE 112, 2008), which puts the after image on
 the before image's radiometry. The change vector is the difference of the normalised bands, each
 averaged over 3 × 3 pixels (half a pixel of misregistration and pixel noise are not change) and
-divided by its robust noise spread (1.4826 × the median absolute deviation over the compared
-pixels, most of which did not change). Its squared length is, for an unchanged pixel, close to
+divided by its robust noise spread: 1.4826 × the median absolute deviation over the pixels that
+IR-MAD found unchanged (no-change probability of at least 1 %; version 1 took every compared pixel,
+whose spread the change itself widened where much of a scene changed). Its squared length is, for an unchanged pixel, close to
 chi-square with one degree of freedom per band: a pixel changed when it exceeds the chi-square
 quantile ``1 - pfa``.
 
@@ -79,7 +80,7 @@ __all__ = [
     "to_changes",
 ]
 
-CHANGE_METHOD_VERSION = "1"
+CHANGE_METHOD_VERSION = "2"
 """Bumped whenever the rules above change what a pair gives."""
 
 DEFAULT_PFA: dict[str, float] = {"optical": 1e-6, "sar": 1e-7}
@@ -271,6 +272,28 @@ def _robust_sd(v: NDArray[np.floating]) -> float:
     return 1.4826 * float(np.median(np.abs(v - med)))
 
 
+NOISE_MIN_P = 0.01
+"""The sampled pixels whose spread is the noise: those IR-MAD gives a no-change probability of at
+least this (see :func:`_noise_sd`)."""
+
+
+def _noise_sd(
+    d: NDArray[np.float64], ok: NDArray[np.bool_], share: NDArray[np.float64], sample: NDArray[np.intp], quiet: NDArray[np.bool_]
+) -> float:
+    """Robust spread of one band's smoothed difference ``d`` over the pixels that did not change.
+
+    The pixels are the ``sample``d ones IR-MAD found unchanged (``quiet``: no-change probability of at
+    least :data:`NOISE_MIN_P`) whose smoothing window is whole. Under no change that drops 1 % of the
+    pixels, from the tails, which the median absolute deviation hardly notices; where much of the scene
+    changed, the changed pixels no longer widen the spread the threshold is set from. Too few such
+    pixels (under 100): every whole-window compared pixel, then every compared pixel, as before."""
+    flat, whole = d.ravel(), (ok & (share >= 1.0)).ravel()
+    pick = sample[quiet & whole[sample]]
+    if pick.size > 100:
+        return _robust_sd(flat[pick])
+    return _robust_sd(d[whole.reshape(ok.shape) if whole.sum() > 100 else ok])
+
+
 _SAMPLE = 100_000
 """IR-MAD and the regressions run on at most this many compared pixels (an even stride), applied to all."""
 
@@ -293,6 +316,7 @@ def optical_change_statistic(
     xa = after.reshape(n_bands, -1)[:, sample].T.astype(np.float64)
     w = irmad_weights(xb, xa)
     invariant = w >= np.median(w)
+    quiet = w >= NOISE_MIN_P
     z = np.zeros(ok.shape)
     brightness = np.zeros(ok.shape)
     for k in range(n_bands):
@@ -307,8 +331,7 @@ def optical_change_statistic(
         offset = float(v.mean() - slope * u.mean())
         diff = (after[k].astype(np.float64) - offset) / slope - before[k]
         d, share = _masked_mean(diff, ok, smooth_px)
-        whole = ok & (share >= 1.0)
-        sd = _robust_sd(d[whole if whole.sum() > 100 else ok]) or float(np.std(d[ok])) or 1.0
+        sd = _noise_sd(d, ok, share, sample, quiet) or float(np.std(d[ok])) or 1.0
         # A mean of fewer pixels (the grid's edge, beside no data or cloud) is noisier: its spread is
         # that of a whole window over the square root of the share it holds.
         d *= np.sqrt(share) / sd

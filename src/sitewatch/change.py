@@ -272,26 +272,40 @@ def _robust_sd(v: NDArray[np.floating]) -> float:
     return 1.4826 * float(np.median(np.abs(v - med)))
 
 
+NoiseRule = Literal["scene", "quiet", "half"]
+"""Which pixels each band's noise spread is read from (see :func:`_noise_sd`)."""
+
 NOISE_MIN_P = 0.01
-"""The sampled pixels whose spread is the noise: those IR-MAD gives a no-change probability of at
-least this (see :func:`_noise_sd`)."""
+"""``quiet``: the sampled pixels IR-MAD gives a no-change probability of at least this."""
 
 
 def _noise_sd(
-    d: NDArray[np.float64], ok: NDArray[np.bool_], share: NDArray[np.float64], sample: NDArray[np.intp], quiet: NDArray[np.bool_]
-) -> float:
-    """Robust spread of one band's smoothed difference ``d`` over the pixels that did not change.
+    d: NDArray[np.float64], ok: NDArray[np.bool_], share: NDArray[np.float64], sample: NDArray[np.intp],
+    w: NDArray[np.float64], rule: NoiseRule, n_bands: int,
+) -> float:  # fmt: skip
+    """The noise spread of one band's smoothed difference ``d``, read from pixels whose window is whole.
 
-    The pixels are the ``sample``d ones IR-MAD found unchanged (``quiet``: no-change probability of at
-    least :data:`NOISE_MIN_P`) whose smoothing window is whole. Under no change that drops 1 % of the
-    pixels, from the tails, which the median absolute deviation hardly notices; where much of the scene
-    changed, the changed pixels no longer widen the spread the threshold is set from. Too few such
-    pixels (under 100): every whole-window compared pixel, then every compared pixel, as before."""
-    flat, whole = d.ravel(), (ok & (share >= 1.0)).ravel()
-    pick = sample[quiet & whole[sample]]
-    if pick.size > 100:
-        return _robust_sd(flat[pick])
-    return _robust_sd(d[whole.reshape(ok.shape) if whole.sum() > 100 else ok])
+    ``scene`` (method version 1): 1.4826 × the median absolute deviation over every compared pixel,
+    most of which did not change; the change itself widens it where much of a scene changed.
+    ``quiet``: the same over the ``sample``d pixels to which IR-MAD (weights ``w``) gives a no-change
+    probability of at least :data:`NOISE_MIN_P`. ``half``: the variance over the half of the sampled
+    pixels IR-MAD ranks likeliest unchanged (the half the radiometric normalisation is fitted to),
+    made consistent for that selection as the minimum covariance determinant's is (Croux & Haesbroeck,
+    J. Multivariate Anal. 71, 1999): times 0.5 / F(χ²(p + 2); χ²(p) median), p = ``n_bands``.
+    Too few pixels (under 100) in the set: ``scene``.
+    """
+    whole = ok & (share >= 1.0)
+    if rule != "scene":
+        pick = sample[(w >= (NOISE_MIN_P if rule == "quiet" else float(np.median(w)))) & whole.ravel()[sample]]
+        v = d.ravel()[pick]
+        if pick.size > 100 and rule == "quiet":
+            return _robust_sd(v)
+        if pick.size > 100:
+            from scipy import stats
+
+            c = 0.5 / float(stats.chi2.cdf(stats.chi2.ppf(0.5, n_bands), n_bands + 2))
+            return math.sqrt(c * float(np.var(v)))
+    return _robust_sd(d[whole if whole.sum() > 100 else ok])
 
 
 _SAMPLE = 100_000
@@ -299,7 +313,8 @@ _SAMPLE = 100_000
 
 
 def optical_change_statistic(
-    before: NDArray[np.floating], after: NDArray[np.floating], ok: NDArray[np.bool_], *, smooth_px: int = 3
+    before: NDArray[np.floating], after: NDArray[np.floating], ok: NDArray[np.bool_], *, smooth_px: int = 3,
+    noise: NoiseRule = "quiet",
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """The chi-square statistic of the standardised change vector and the brightness change, per pixel.
 
@@ -316,7 +331,6 @@ def optical_change_statistic(
     xa = after.reshape(n_bands, -1)[:, sample].T.astype(np.float64)
     w = irmad_weights(xb, xa)
     invariant = w >= np.median(w)
-    quiet = w >= NOISE_MIN_P
     z = np.zeros(ok.shape)
     brightness = np.zeros(ok.shape)
     for k in range(n_bands):
@@ -331,7 +345,7 @@ def optical_change_statistic(
         offset = float(v.mean() - slope * u.mean())
         diff = (after[k].astype(np.float64) - offset) / slope - before[k]
         d, share = _masked_mean(diff, ok, smooth_px)
-        sd = _noise_sd(d, ok, share, sample, quiet) or float(np.std(d[ok])) or 1.0
+        sd = _noise_sd(d, ok, share, sample, w, noise, n_bands) or float(np.std(d[ok])) or 1.0
         # A mean of fewer pixels (the grid's edge, beside no data or cloud) is noisier: its spread is
         # that of a whole window over the square root of the share it holds.
         d *= np.sqrt(share) / sd
@@ -470,6 +484,7 @@ def detect_changes(
     dark_db: float | None = -14.0,
     smooth_px: int = 3,
     exclude: NDArray[np.bool_] | None = None,
+    noise: NoiseRule = "quiet",
 ) -> ChangeResult:
     """The regions that changed from ``before`` to ``after``, two images of one grid and one sensor.
 
@@ -481,7 +496,7 @@ def detect_changes(
     the comparison, as cloud is (the vessels and cranes detection found: :mod:`sitewatch.change_objects`);
     :attr:`ChangeResult.excluded_m2` says how much of what could be compared they were, and
     :attr:`ChangeResult.compared_fraction` does not count them as not compared. See the module docstring for the
-    methods. Raises :class:`GridMismatchError` when the grids differ and :class:`InputError` when
+    methods; ``noise`` which pixels the optical noise spread is read from (:func:`_noise_sd`). Raises :class:`GridMismatchError` when the grids differ and :class:`InputError` when
     the sensors differ or the images share no band to compare.
     """
     check_same_grid(before.grid, after.grid, before.name, after.name)
@@ -519,10 +534,10 @@ def detect_changes(
         xb = np.stack([before.data[names_b.index(n)] for n in common])
         xa = np.stack([after.data[names_a.index(n)] for n in common])
         method = "irmad-cva"
-        params |= {"bands": common, "smooth_px": smooth_px}
+        params |= {"bands": common, "smooth_px": smooth_px, "noise": noise}
         if compared < 10 * len(common):
             return ChangeResult((), "optical", method, CHANGE_METHOD_VERSION, fraction, compared, np.zeros_like(ok), params, excluded_m2)
-        z, brightness = optical_change_statistic(xb, xa, ok, smooth_px=smooth_px)
+        z, brightness = optical_change_statistic(xb, xa, ok, smooth_px=smooth_px, noise=noise)
         from scipy import stats
 
         seed = float(stats.chi2.ppf(1.0 - pfa, len(common)))

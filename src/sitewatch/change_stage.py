@@ -183,7 +183,8 @@ def read_change_image(site: Site, obs: Observation, path: Path) -> ChangeImage:
 
     names = observation_bands(str(path), obs)
     data = read_observation(str(path))
-    valid = site_mask(site, obs.grid) & np.all(np.isfinite(data), axis=0)
+    has_data = np.all(np.isfinite(data), axis=0)
+    valid = site_mask(site, obs.grid) & has_data
     if obs.scene.sensor == "sar":
         from .detect.sar_dual import polarisation_of
 
@@ -197,8 +198,11 @@ def read_change_image(site: Site, obs: Observation, path: Path) -> ChangeImage:
         valid &= ok_scl & ~scl_no_data(np.where(ok_scl, scl, 0).astype(np.int16))
         hidden = cloud_mask(bands, np.where(ok_scl, scl, 0).astype(np.int16), valid=valid)
     elif bands:
+        # The spectral test sees every pixel with data, not only the site's: a cloud the site's outline
+        # cuts keeps its width (the test drops bright white patches narrower than 120 m, which the
+        # site's edge made of a cloud's rim) and its shadow's search reaches it.
         pixel = float(np.mean(ground_pixel_size(obs.grid.crs, obs.grid.affine, obs.grid.width, obs.grid.height)))
-        hidden = cloud_mask(bands, pixel_size=pixel, valid=valid)
+        hidden = cloud_mask(bands, pixel_size=pixel, valid=has_data)
     else:
         hidden = np.zeros_like(valid)
     if hidden.any():

@@ -33,7 +33,9 @@ import argparse
 import glob
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -100,8 +102,8 @@ def png_pairs(root: Path) -> list[Pair]:
     return out
 
 
-def sitewatch_changed(pair: Pair, min_area_m2: float = 200.0) -> NDArray[np.bool_]:
-    """Changed pixels by :func:`sitewatch.change.detect_changes` with its defaults."""
+def sitewatch_changed(pair: Pair, min_area_m2: float = 200.0, noise: str | None = None) -> NDArray[np.bool_]:
+    """Changed pixels by :func:`sitewatch.change.detect_changes` with its defaults (``noise``: another noise rule)."""
     from sitewatch.change import ChangeImage, detect_changes
     from sitewatch.model import Grid
 
@@ -109,7 +111,8 @@ def sitewatch_changed(pair: Pair, min_area_m2: float = 200.0) -> NDArray[np.bool
     grid = Grid("EPSG:32631", (pair.pixel_m, 0.0, 500_000.0, 0.0, -pair.pixel_m, 5_000_000.0), w, h)
     before = ChangeImage(pair.before, grid, "optical", pair.bands, label=f"{pair.name} date 1")
     after = ChangeImage(pair.after, grid, "optical", pair.bands, label=f"{pair.name} date 2")
-    return detect_changes(before, after, min_area_m2=min_area_m2).changed
+    extra = {} if noise is None else {"noise": noise}
+    return detect_changes(before, after, min_area_m2=min_area_m2, **extra).changed  # type: ignore[arg-type]
 
 
 def cva_otsu_changed(pair: Pair) -> NDArray[np.bool_]:
@@ -139,24 +142,43 @@ def figures(c: NDArray[np.int64]) -> tuple[float, float, float, float]:
     return p, r, f1, iou
 
 
-METHODS = {"sitewatch irmad-cva": sitewatch_changed, "baseline cva-rgb-otsu": cva_otsu_changed}
+METHODS: dict[str, Callable[..., NDArray[np.bool_]]] = {
+    "sitewatch irmad-cva": sitewatch_changed, "baseline cva-rgb-otsu": cva_otsu_changed,
+}  # fmt: skip
+NOISE_RULES = ("scene", "quiet", "half")
+"""``--noise-rules``: each of :func:`sitewatch.change._noise_sd`'s rules (version 1 was ``scene``)."""
 
 
-def run(pairs: list[Pair], title: str, per_pair: bool = True, **kwargs: float) -> dict[str, NDArray[np.int64]]:
-    """Score both methods on ``pairs``; print per pair and pooled; return the pooled counts."""
-    pooled = {m: np.zeros(3, np.int64) for m in METHODS}
-    seconds = dict.fromkeys(METHODS, 0.0)
+def loco(per_city: dict[str, dict[str, NDArray[np.int64]]], variants: list[str]) -> tuple[NDArray[np.int64], list[str]]:
+    """Leave one city out: for each city, the variant of best pooled F1 on the other cities, scored on it."""
+    total, picks = np.zeros(3, np.int64), []
+    for city in per_city:
+        rest = {v: sum((per_city[c][v] for c in per_city if c != city), np.zeros(3, np.int64)) for v in variants}
+        best = max(variants, key=lambda v: figures(rest[v])[2])
+        picks.append(f"{city}: {best}")
+        total += per_city[city][best]
+    return total, picks
+
+
+def run(pairs: list[Pair], title: str, per_pair: bool = True, methods: dict[str, Callable[..., NDArray[np.bool_]]] | None = None,
+        per_city: dict[str, dict[str, NDArray[np.int64]]] | None = None, **kwargs: float) -> dict[str, NDArray[np.int64]]:  # fmt: skip
+    """Score the methods on ``pairs``; print per pair and pooled; return the pooled counts (and each pair's in ``per_city``)."""
+    methods = METHODS if methods is None else methods
+    pooled = {m: np.zeros(3, np.int64) for m in methods}
+    seconds = dict.fromkeys(methods, 0.0)
     pixels = 0
     print(f"\n## {title}\n")
     print(f"{'pair':<22} {'method':<24} {'P':>6} {'R':>6} {'F1':>6} {'IoU':>6}")
     for pair in pairs:
         pixels += pair.label.size
-        for name, fn in METHODS.items():
+        for name, fn in methods.items():
             t0 = time.perf_counter()
             pred = fn(pair, **kwargs) if name.startswith("sitewatch") else fn(pair)
             seconds[name] += time.perf_counter() - t0
             c = counts(pred, pair)
             pooled[name] += c
+            if per_city is not None:
+                per_city.setdefault(pair.name, {})[name] = c
             if per_pair:
                 print(f"{pair.name:<22} {name:<24} " + " ".join(f"{x:6.3f}" for x in figures(c)))
     for name, c in pooled.items():
@@ -169,16 +191,27 @@ def run(pairs: list[Pair], title: str, per_pair: bool = True, **kwargs: float) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--oscd-only", action="store_true", help="skip the LEVIR-CD and DSIFN-CD samples")
+    parser.add_argument("--noise-rules", action="store_true",
+                        help="score every noise rule of irmad-cva, and leave-one-city-out the choice among them on OSCD")  # fmt: skip
     args = parser.parse_args()
     if not IMAGES.is_dir():
         sys.exit(f"{OSCD} not found")
-    run([oscd_pair(c) for c in OSCD_CITIES], "OSCD, Sentinel-2 10 m bands (B02 B03 B04 B08)")
+    methods = dict(METHODS)
+    if args.noise_rules:
+        methods = {f"sitewatch noise={r}": partial(sitewatch_changed, noise=r) for r in NOISE_RULES}
+        methods["baseline cva-rgb-otsu"] = cva_otsu_changed
+    per_city: dict[str, dict[str, NDArray[np.int64]]] = {}
+    run([oscd_pair(c) for c in OSCD_CITIES], "OSCD, Sentinel-2 10 m bands (B02 B03 B04 B08)", methods=methods, per_city=per_city)
+    if args.noise_rules:
+        total, picks = loco(per_city, [m for m in methods if m.startswith("sitewatch")])
+        print(f"{'LOCO':<22} {'choice on five cities':<24} " + " ".join(f"{x:6.3f}" for x in figures(total)))
+        print("  " + "; ".join(picks))
     if args.oscd_only:
         return
     for name, folder in (("LEVIR-CD samples", "levir-cd-samples/samples_LEVIR"), ("DSIFN-CD samples", "dsifn-cd-samples/samples_DSIFN")):
         root = DATASETS / folder
         if root.is_dir():
-            run(png_pairs(root), f"{name}, 0.5 m RGB", per_pair=False, min_area_m2=25.0)
+            run(png_pairs(root), f"{name}, 0.5 m RGB", per_pair=False, methods=methods, min_area_m2=25.0)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ then fits, band by band, an orthogonal regression of the after image on the befo
 the before image's radiometry. The change vector is the difference of the normalised bands, each
 averaged over 3 × 3 pixels (half a pixel of misregistration and pixel noise are not change) and
 divided by its robust noise spread (1.4826 × the median absolute deviation over the compared
-pixels, most of which did not change). Its squared length is, for an unchanged pixel, close to
+pixels, most of which did not change; ``noise`` selects two other rules, read from the pixels IR-MAD
+finds unchanged, which BENCHMARKS.md scores: neither is better on every data set, and leaving one
+OSCD city out chose this one). Its squared length is, for an unchanged pixel, close to
 chi-square with one degree of freedom per band: a pixel changed when it exceeds the chi-square
 quantile ``1 - pfa``.
 
@@ -42,7 +44,9 @@ passes, which is not what was built, while a structure standing in the water is 
 Regions are 8-connected groups of changed pixels (SAR: of one direction); those smaller than
 ``min_area_m2`` are dropped. Pixels without data in either image, outside ``area`` (the site), or
 under cloud or shadow (the ``valid`` masks the caller gives) are not compared, and
-:attr:`ChangeResult.compared_fraction` says how much of the site was.
+:attr:`ChangeResult.compared_fraction` says how much of the site was. Nor are the pixels the caller
+``exclude``s (the vessels and cranes detection found, which move between passes without the ground
+changing): :attr:`ChangeResult.excluded_m2` says how much area they took.
 """
 
 from __future__ import annotations
@@ -175,6 +179,8 @@ class ChangeResult:
     """Changed pixels kept in regions (rows × cols)."""
     parameters: dict[str, Any] = field(default_factory=dict)
     """The rule's values: threshold, looks, bands, pfa, min area…"""
+    excluded_m2: float = 0.0
+    """Area of the pixels that could have been compared but were left out (``exclude``: detected objects)."""
 
     def count(self, direction: Direction) -> int:
         return sum(1 for r in self.regions if r.direction == direction)
@@ -207,6 +213,31 @@ def check_same_grid(before: Grid, after: Grid, before_name: str = "before", afte
 # -- optical ---------------------------------------------------------------------------------------
 
 
+def _chi2_sf(dof: int, z: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Chi-square survival function of ``dof`` (a positive integer) degrees of freedom, in closed form:
+    e^(-z/2) Σ (z/2)^k / k! for even ``dof``, with erfc(√(z/2)) and half-integer powers for odd (the
+    same values as ``scipy.special.chdtrc`` to rounding, several times faster)."""
+    from scipy import special
+
+    h = 0.5 * z
+    e = np.exp(-h)
+    if dof % 2 == 0:
+        total, term = np.ones_like(h), np.ones_like(h)
+        for k in range(1, dof // 2):
+            term = term * h / k
+            total += term
+        return np.asarray(e * total)
+    out = special.erfc(np.sqrt(h))
+    if dof > 1:
+        term = np.sqrt(h) / math.gamma(1.5)
+        total = term.copy()
+        for k in range(2, (dof + 1) // 2):
+            term = term * h / (k - 0.5)
+            total += term
+        out = out + e * total
+    return np.asarray(out)
+
+
 def irmad_weights(x: NDArray[np.floating], y: NDArray[np.floating], *, iterations: int = 50, tol: float = 1e-4) -> NDArray[np.float64]:
     """No-change probabilities of IR-MAD (Nielsen 2007) for pixels ``x`` and ``y`` (pixels × bands).
 
@@ -215,30 +246,31 @@ def irmad_weights(x: NDArray[np.floating], y: NDArray[np.floating], *, iteration
     weights every pixel by the chi-square survival function of their squared sum; it stops when no
     canonical correlation moves by more than ``tol``.
     """
-    from scipy import linalg, special
+    from scipy import linalg
 
-    # Contiguous copies: strided columns made every product several times slower.
-    X, Y = np.ascontiguousarray(x, np.float64), np.ascontiguousarray(y, np.float64)
-    n, p = X.shape
+    # Both dates side by side: one centring, one weighted product for the three covariances and one
+    # for the MAD variates per iteration (the pixel-sized work), the rest is on p × p matrices.
+    Z = np.ascontiguousarray(np.hstack([np.asarray(x, np.float64), np.asarray(y, np.float64)]))
+    n, p = np.shape(x)
     w = np.ones(n)
     last = np.full(p, -1.0)
+    ridge = 1e-12 * np.eye(p)
     for _ in range(iterations):
         sw = w.sum()
-        Xc, Yc = X - (w @ X) / sw, Y - (w @ Y) / sw
-        Xw, Yw = Xc * w[:, None], Yc * w[:, None]
-        sxx, syy, sxy = Xw.T @ Xc / sw, Yw.T @ Yc / sw, Xw.T @ Yc / sw
-        ridge = 1e-12 * np.eye(p)
+        Zc = Z - (w @ Z) / sw
+        s = (Zc * w[:, None]).T @ Zc / sw
+        sxx, syy, sxy = s[:p, :p], s[p:, p:], s[:p, p:]
         try:
-            r2, a = linalg.eigh(sxy @ linalg.solve(syy + ridge, sxy.T), sxx + ridge)
+            r2, a = linalg.eigh(sxy @ np.linalg.solve(syy + ridge, sxy.T), sxx + ridge)
+            b = np.linalg.solve(syy + ridge, sxy.T @ a)
         except (linalg.LinAlgError, ValueError):
             break  # a band constant over the weighted pixels: keep the last weights
-        b = linalg.solve(syy + ridge, sxy.T @ a)
         b /= np.sqrt(np.maximum(np.einsum("ij,ij->j", b, syy @ b), 1e-300))
         b *= np.sign(np.einsum("ij,ij->j", a, sxy @ b))
         rho = np.sqrt(np.clip(r2, 0.0, 1.0))
-        mad = Xc @ a - Yc @ b
-        z = (mad**2 / np.maximum(2.0 * (1.0 - rho), 1e-12)).sum(axis=1)
-        new = special.chdtrc(p, z)  # chi-square survival function
+        mad = Zc @ np.vstack([a, -b])
+        z = (mad * mad) @ (1.0 / np.maximum(2.0 * (1.0 - rho), 1e-12))
+        new = _chi2_sf(p, z)
         if not np.isfinite(new).all() or new.sum() < 1e-9 * n:
             break  # every pixel improbable (the variances collapsed): keep the last usable weights
         w = new
@@ -267,12 +299,49 @@ def _robust_sd(v: NDArray[np.floating]) -> float:
     return 1.4826 * float(np.median(np.abs(v - med)))
 
 
+NoiseRule = Literal["scene", "quiet", "half"]
+"""Which pixels each band's noise spread is read from (see :func:`_noise_sd`)."""
+
+NOISE_MIN_P = 0.01
+"""``quiet``: the sampled pixels IR-MAD gives a no-change probability of at least this."""
+
+
+def _noise_sd(
+    d: NDArray[np.float64], ok: NDArray[np.bool_], share: NDArray[np.float64], sample: NDArray[np.intp],
+    w: NDArray[np.float64], rule: NoiseRule, n_bands: int,
+) -> float:  # fmt: skip
+    """The noise spread of one band's smoothed difference ``d``, read from pixels whose window is whole.
+
+    ``scene`` (method version 1): 1.4826 × the median absolute deviation over every compared pixel,
+    most of which did not change; the change itself widens it where much of a scene changed.
+    ``quiet``: the same over the ``sample``d pixels to which IR-MAD (weights ``w``) gives a no-change
+    probability of at least :data:`NOISE_MIN_P`. ``half``: the variance over the half of the sampled
+    pixels IR-MAD ranks likeliest unchanged (the half the radiometric normalisation is fitted to),
+    made consistent for that selection as the minimum covariance determinant's is (Croux & Haesbroeck,
+    J. Multivariate Anal. 71, 1999): times 0.5 / F(χ²(p + 2); χ²(p) median), p = ``n_bands``.
+    Too few pixels (under 100) in the set: ``scene``.
+    """
+    whole = ok & (share >= 1.0)
+    if rule != "scene":
+        pick = sample[(w >= (NOISE_MIN_P if rule == "quiet" else float(np.median(w)))) & whole.ravel()[sample]]
+        v = d.ravel()[pick]
+        if pick.size > 100 and rule == "quiet":
+            return _robust_sd(v)
+        if pick.size > 100:
+            from scipy import stats
+
+            c = 0.5 / float(stats.chi2.cdf(stats.chi2.ppf(0.5, n_bands), n_bands + 2))
+            return math.sqrt(c * float(np.var(v)))
+    return _robust_sd(d[whole if whole.sum() > 100 else ok])
+
+
 _SAMPLE = 100_000
 """IR-MAD and the regressions run on at most this many compared pixels (an even stride), applied to all."""
 
 
 def optical_change_statistic(
-    before: NDArray[np.floating], after: NDArray[np.floating], ok: NDArray[np.bool_], *, smooth_px: int = 3
+    before: NDArray[np.floating], after: NDArray[np.floating], ok: NDArray[np.bool_], *, smooth_px: int = 3,
+    noise: NoiseRule = "scene",
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """The chi-square statistic of the standardised change vector and the brightness change, per pixel.
 
@@ -303,8 +372,7 @@ def optical_change_statistic(
         offset = float(v.mean() - slope * u.mean())
         diff = (after[k].astype(np.float64) - offset) / slope - before[k]
         d, share = _masked_mean(diff, ok, smooth_px)
-        whole = ok & (share >= 1.0)
-        sd = _robust_sd(d[whole if whole.sum() > 100 else ok]) or float(np.std(d[ok])) or 1.0
+        sd = _noise_sd(d, ok, share, sample, w, noise, n_bands) or float(np.std(d[ok])) or 1.0
         # A mean of fewer pixels (the grid's edge, beside no data or cloud) is noisier: its spread is
         # that of a whole window over the square root of the share it holds.
         d *= np.sqrt(share) / sd
@@ -442,6 +510,8 @@ def detect_changes(
     despeckle_px: int = 5,
     dark_db: float | None = -14.0,
     smooth_px: int = 3,
+    exclude: NDArray[np.bool_] | None = None,
+    noise: NoiseRule = "scene",
 ) -> ChangeResult:
     """The regions that changed from ``before`` to ``after``, two images of one grid and one sensor.
 
@@ -449,8 +519,11 @@ def detect_changes(
     ``min_area_m2`` drops smaller regions; ``pfa`` is the per-pixel false-alarm probability of the
     threshold (chi-square quantile for optical, F quantiles for SAR; default :data:`DEFAULT_PFA`); ``despeckle_px`` the SAR mean
     filter's side, ``dark_db`` the SAR level below which a pixel dark in both is not tested (None: test
-    all), ``smooth_px`` the side of the optical differences' mean. See the module docstring for the
-    methods. Raises :class:`GridMismatchError` when the grids differ and :class:`InputError` when
+    all), ``smooth_px`` the side of the optical differences' mean. ``exclude`` marks pixels left out of
+    the comparison, as cloud is (the vessels and cranes detection found: :mod:`sitewatch.change_objects`);
+    :attr:`ChangeResult.excluded_m2` says how much of what could be compared they were, and
+    :attr:`ChangeResult.compared_fraction` does not count them as not compared. See the module docstring for the
+    methods; ``noise`` which pixels the optical noise spread is read from (:func:`_noise_sd`). Raises :class:`GridMismatchError` when the grids differ and :class:`InputError` when
     the sensors differ or the images share no band to compare.
     """
     check_same_grid(before.grid, after.grid, before.name, after.name)
@@ -469,6 +542,14 @@ def detect_changes(
     n_domain = int(domain.sum())
     compared = int(ok.sum())
     fraction = round(compared / n_domain, 6) if n_domain else 0.0
+    excluded_m2 = 0.0
+    if exclude is not None:
+        if exclude.shape != before.grid.shape:
+            raise InputError(f"exclude mask of shape {exclude.shape}, grid {before.grid.shape}")
+        ex = np.asarray(exclude, bool)
+        a, b, _, d, e, _ = before.grid.transform
+        excluded_m2 = round(float((ok & ex).sum()) * abs(a * e - b * d), 3)
+        ok = ok & ~ex
     params: dict[str, Any] = {"pfa": pfa, "min_area_m2": min_area_m2}
     if before.sensor == "optical":
         names_b, names_a = [n.lower() for n in before.band_names], [n.lower() for n in after.band_names]
@@ -480,10 +561,10 @@ def detect_changes(
         xb = np.stack([before.data[names_b.index(n)] for n in common])
         xa = np.stack([after.data[names_a.index(n)] for n in common])
         method = "irmad-cva"
-        params |= {"bands": common, "smooth_px": smooth_px}
+        params |= {"bands": common, "smooth_px": smooth_px, "noise": noise}
         if compared < 10 * len(common):
-            return ChangeResult((), "optical", method, CHANGE_METHOD_VERSION, fraction, compared, np.zeros_like(ok), params)
-        z, brightness = optical_change_statistic(xb, xa, ok, smooth_px=smooth_px)
+            return ChangeResult((), "optical", method, CHANGE_METHOD_VERSION, fraction, compared, np.zeros_like(ok), params, excluded_m2)
+        z, brightness = optical_change_statistic(xb, xa, ok, smooth_px=smooth_px, noise=noise)
         from scipy import stats
 
         seed = float(stats.chi2.ppf(1.0 - pfa, len(common)))
@@ -497,7 +578,7 @@ def detect_changes(
         params |= {"despeckle_px": despeckle_px, "dark_db": dark_db, "band": before.band_names[0]}
         lr, tested, looks = sar_log_ratio(before.data[0], after.data[0], ok, despeckle_px=despeckle_px, dark_db=dark_db)
         if not np.isfinite(looks).any():
-            return ChangeResult((), "sar", method, CHANGE_METHOD_VERSION, fraction, compared, np.zeros_like(ok), params)
+            return ChangeResult((), "sar", method, CHANGE_METHOD_VERSION, fraction, compared, np.zeros_like(ok), params, excluded_m2)
         t_seed, t_grow = _f_thresholds(looks, pfa), _f_thresholds(looks, min(0.1, pfa * GROW))
         to_db = 10 / math.log(10)
         params |= {"looks": round(float(np.nanmax(looks)), 3), "seed_db": round(to_db * float(np.min(t_seed)), 4),
@@ -510,7 +591,7 @@ def detect_changes(
         r_down, k_down = _regions(down, before.grid, min_area_m2, db, "disappeared")
         regions, kept = r_up + r_down, k_up | k_down
     regions.sort(key=lambda r: (-r.area_m2, r.polygon.bounds))
-    return ChangeResult(tuple(regions), before.sensor, method, CHANGE_METHOD_VERSION, fraction, compared, kept, params)
+    return ChangeResult(tuple(regions), before.sensor, method, CHANGE_METHOD_VERSION, fraction, compared, kept, params, excluded_m2)
 
 
 def to_changes(result: ChangeResult, site_id: str, before_id: str, after_id: str) -> list[Change]:

@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .change import ChangeImage, ChangeResult, check_same_grid, detect_changes, to_changes
 from .errors import InputError
@@ -44,6 +45,9 @@ class PairOutcome:
     after: Observation
     result: ChangeResult
     changes: tuple[Change, ...]
+    masked_objects: int = 0
+    """Stored detections (vessels, cranes) of both observations whose pixels were left out."""
+    notes: tuple[str, ...] = ()
 
 
 def _grid_key(obs: Observation) -> tuple[str, tuple[float, ...], int, int]:
@@ -179,7 +183,8 @@ def read_change_image(site: Site, obs: Observation, path: Path) -> ChangeImage:
 
     names = observation_bands(str(path), obs)
     data = read_observation(str(path))
-    valid = site_mask(site, obs.grid) & np.all(np.isfinite(data), axis=0)
+    has_data = np.all(np.isfinite(data), axis=0)
+    valid = site_mask(site, obs.grid) & has_data
     if obs.scene.sensor == "sar":
         from .detect.sar_dual import polarisation_of
 
@@ -193,8 +198,11 @@ def read_change_image(site: Site, obs: Observation, path: Path) -> ChangeImage:
         valid &= ok_scl & ~scl_no_data(np.where(ok_scl, scl, 0).astype(np.int16))
         hidden = cloud_mask(bands, np.where(ok_scl, scl, 0).astype(np.int16), valid=valid)
     elif bands:
+        # The spectral test sees every pixel with data, not only the site's: a cloud the site's outline
+        # cuts keeps its width (the test drops bright white patches narrower than 120 m, which the
+        # site's edge made of a cloud's rim) and its shadow's search reaches it.
         pixel = float(np.mean(ground_pixel_size(obs.grid.crs, obs.grid.affine, obs.grid.width, obs.grid.height)))
-        hidden = cloud_mask(bands, pixel_size=pixel, valid=valid)
+        hidden = cloud_mask(bands, pixel_size=pixel, valid=has_data)
     else:
         hidden = np.zeros_like(valid)
     if hidden.any():
@@ -207,10 +215,27 @@ def read_change_image(site: Site, obs: Observation, path: Path) -> ChangeImage:
     return ChangeImage(data[keep], obs.grid, "optical", tuple(names[i].lower() for i in keep), valid & ~hidden, obs.id)
 
 
+def _objects_exclusion(store: Store, before: Observation, after: Observation) -> tuple[NDArray[np.bool_], int, list[str]]:
+    """The pixels of both observations' stored vessels and cranes (grown: :mod:`sitewatch.change_objects`),
+    how many detections they are, and a note for each observation detection has not run on."""
+    from .change_objects import masked_detections, objects_mask
+
+    undetected = store.undetected(before.site_id)
+    notes = [f"{o.id}: detection has not run on it, so its vessels are compared as ground (run `sitewatch detect`)"
+             for o in (before, after) if o.id in undetected]  # fmt: skip
+    found = [d for o in (before, after) for d in masked_detections(store.detections(observation_id=o.id))]
+    return objects_mask([d.footprint for d in found], before.grid), len(found), notes
+
+
 def run_changes(
-    store: Store, root: Path, site: Site, pairs: Sequence[tuple[Observation, Observation]], *, min_area_m2: float = 200.0
-) -> tuple[list[PairOutcome], list[str]]:
+    store: Store, root: Path, site: Site, pairs: Sequence[tuple[Observation, Observation]], *, min_area_m2: float = 200.0,
+    with_detections: bool = False,
+) -> tuple[list[PairOutcome], list[str]]:  # fmt: skip
     """Compare each pair and record it (replacing an earlier run's rows for that pair).
+
+    The pixels of the vessels and cranes stored for either observation are left out of the comparison
+    (a ship that came or went is reported by detection, not as a change of the ground), unless
+    ``with_detections``; the parameters stored with the pair say how much area that was.
 
     Returns the pairs compared and, for each pair that could not be (an archived image missing or
     unreadable, too few pixels to compare), a line naming it and why; the other pairs proceed, and a
@@ -225,16 +250,19 @@ def run_changes(
         try:
             b = read_change_image(site, before, root / before.path)
             a = read_change_image(site, after, root / after.path)
-            result = detect_changes(b, a, area=site_mask(site, before.grid), min_area_m2=min_area_m2)
+            exclude, n_objects, notes = (None, 0, []) if with_detections else _objects_exclusion(store, before, after)
+            result = detect_changes(b, a, area=site_mask(site, before.grid), min_area_m2=min_area_m2, exclude=exclude)
         except SitewatchError as exc:
             errors.append(f"{before.id} -> {after.id}: {exc}")
             continue
+        params = result.parameters | {"detections_masked": n_objects, "masked_m2": result.excluded_m2,
+                                      "with_detections": with_detections}  # fmt: skip
         changes = tuple(to_changes(result, site.id, before.id, after.id))
         pair = replace_changes(
             store, before, after, compared_fraction=result.compared_fraction, method=result.method,
-            method_version=result.method_version, parameters=result.parameters, changes=changes,
+            method_version=result.method_version, parameters=params, changes=changes,
         )  # fmt: skip
-        out.append(PairOutcome(pair, before, after, result, changes))
+        out.append(PairOutcome(pair, before, after, result, changes, n_objects, tuple(notes)))
     return out, errors
 
 
@@ -255,6 +283,8 @@ def outcome_summary(o: PairOutcome) -> dict[str, object]:
         "disappeared": r.count("disappeared"),
         "altered": r.count("altered"),
         "area_m2": round(r.area_m2, 1),
+        "detections_masked": o.masked_objects,
+        "masked_m2": round(r.excluded_m2, 1),
     }
 
 

@@ -19,19 +19,24 @@ from .options import OnceCommand, existing_folder, handle_errors, json_option, w
 @click.option("--after", "after", metavar="OBS_ID|DATE", help="The later observation, by id or UTC date.")
 @click.option("--min-area-m2", type=click.FloatRange(min=0), default=200.0, show_default=True,
               help="Drop regions smaller than this (m²).")
+@click.option("--with-detections", is_flag=True,
+              help="Compare the pixels of the stored vessels and cranes too (by default they are left out).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), callback=existing_folder,
               help="Write the regions as GeoJSON (WGS84) into a file.")
 @workspace_option
 @json_option
 @handle_errors
 def command(
-    site_id: str, before: str | None, after: str | None, min_area_m2: float, out_path: Path | None, workspace: Path, as_json: bool
+    site_id: str, before: str | None, after: str | None, min_area_m2: float, with_detections: bool, out_path: Path | None, workspace: Path, as_json: bool
 ) -> None:
     """Regions of SITE_ID that appeared, disappeared or altered between two observations.
 
     Without --before/--after, each usable observation is compared with the previous
     one of the same sensor and grid; of several on one UTC date, the one that shows
     most of the site stands for it. A rerun of a pair replaces its stored regions.
+    The vessels and cranes detection stored for either observation are left out
+    of the comparison (ships come and go; the ground is what is compared) unless
+    --with-detections.
 
     Exit code 0 when every pair was compared, 3 when some could not be (an
     archived image missing or unreadable: each is named), 1 when none could.
@@ -41,9 +46,12 @@ def command(
     with ws.store() as store:
         site = store.get_site(site_id)
         pairs, notes = choose_pairs(store.observations(site_id), site_id, before, after)
-        outcomes, errors = run_changes(store, ws.root, site, pairs, min_area_m2=min_area_m2)
+        outcomes, errors = run_changes(store, ws.root, site, pairs, min_area_m2=min_area_m2,
+                                       with_detections=with_detections)
         rows = [outcome_summary(o) for o in outcomes]
-        store.record_run("change", site_id, {"before": before, "after": after, "min_area_m2": min_area_m2},
+        notes += [n for o in outcomes for n in o.notes]
+        store.record_run("change", site_id, {"before": before, "after": after, "min_area_m2": min_area_m2,
+                                              "with_detections": with_detections},
                          {"pairs": len(rows), "regions": sum(len(o.changes) for o in outcomes), "errors": errors},
                          started)  # fmt: skip
     if out_path is not None:
@@ -58,10 +66,12 @@ def command(
         if not rows and not errors:
             click.echo(f"{site_id}: no pair of observations of one sensor and grid to compare")
         for r in rows:
+            masked = (f", {r['detections_masked']} detections left out ({float(r['masked_m2']):,.0f} m²)"  # type: ignore[arg-type]
+                      if r["detections_masked"] else "")  # fmt: skip
             click.echo(
                 f"{r['site']} {str(r['before_acquired'])[:10]} -> {str(r['after_acquired'])[:10]} {r['sensor']}: "
                 f"compared {100 * float(r['compared_fraction']):.0f}% of the site, {r['appeared']} appeared, "  # type: ignore[arg-type]
-                f"{r['disappeared']} disappeared, {r['altered']} altered, {float(r['area_m2']):,.0f} m²"  # type: ignore[arg-type]
+                f"{r['disappeared']} disappeared, {r['altered']} altered, {float(r['area_m2']):,.0f} m²{masked}"  # type: ignore[arg-type]
                 f"  ({r['before']} -> {r['after']})"
             )
         for note in notes:

@@ -8,7 +8,16 @@ from pathlib import Path
 
 import click
 
-from ..analysis.links import AisId, LinkCandidate, LinkParams, Links, Move, ais_ids, links_to_dict, load_links
+from ..analysis.links import (
+    AisId,
+    LinkCandidate,
+    LinkParams,
+    Links,
+    Move,
+    ais_ids,
+    links_to_dict,
+    load_links,
+)
 from ..workspace import open_workspace
 from .options import (
     DateOrTime,

@@ -145,7 +145,7 @@ def create_app(
     app = FastAPI(
         title="sitewatch dashboard",
         version=__version__,
-        description="Read-only view of one sitewatch workspace: sites, timelines, observations, detections.",
+        description="Read-only view of one sitewatch workspace: sites, timelines, observations, detections, changes, alert events, links.",
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",

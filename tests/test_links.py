@@ -12,6 +12,7 @@ from shapely.geometry import box
 
 from sitewatch.analysis.link_eval import score_links, truth_links
 from sitewatch.analysis.links import (
+    AisId,
     LinkParams,
     find_links,
     great_circle_km,
@@ -232,3 +233,67 @@ def test_no_departure_or_arrival_is_said_plainly() -> None:
     dets = [ship(r[0], 0, 90.0), ship(r[1], 0, 90.0)]  # stays at Rason; Dunai empty
     found = links_of([site("rason"), site("dunai")], r + d, dets)
     assert found.links == () and found.summary_lines() == ["No links: 0 departures and 0 arrivals at rason, dunai."]
+
+
+def _two_ships_each_way():  # type: ignore[no-untyped-def]
+    """Rason → Dunai: one departure (93 m) and two arrivals that fit it (90 m, 91 m)."""
+    r = [obs("rason", "2024-10-12"), obs("rason", "2024-10-13")]
+    d = [obs("dunai", "2024-10-13", 1), obs("dunai", "2024-10-14", 1), obs("dunai", "2024-10-15", 1)]
+    dets = [ship(r[0], 0, 93.0), ship(d[1], 0, 90.0), ship(d[2], 0, 90.0), ship(d[2], 1, 91.0, dx=400)]
+    return [site("rason"), site("dunai")], r + d, dets
+
+
+def test_ais_confirms_a_link_with_the_same_mmsi_and_rules_out_one_with_another() -> None:
+    sites, observations, dets = _two_ships_each_way()
+    timelines = {s.id: build_timeline(s.id, [o for o in observations if o.site_id == s.id], dets) for s in sites}
+    plain = find_links(sites, timelines, observations, dets)
+    assert len(plain.links) == 2 and all(k.ais is None and k.ais_text() == "" for k in plain.links)
+    ais = {dets[0].id: AisId("273456789", "LADA"), dets[1].id: AisId("273456789", "LADA"), dets[3].id: AisId("987654321")}
+    found = find_links(sites, timelines, observations, dets, ais=ais)
+    by_arrival = {k.arrival.detection_id: k for k in found.links}
+    first, second = by_arrival[dets[1].id], by_arrival[dets[3].id]
+    assert first.ais == "confirmed" and first.ais_text() == "confirmed by AIS: the same MMSI 273456789 LADA at both ends"
+    assert second.ais == "ruled out" and "MMSI 273456789 LADA at rason, MMSI 987654321 at dunai" in second.ais_text()
+    # AIS does not change the size evidence: the alternatives are the same as without it.
+    assert [k.alternatives for k in found.links] == [k.alternatives for k in plain.links]
+    assert "confirmed by AIS" in " ".join(found.summary_lines())
+    doc = links_to_dict(found)
+    confirmed = next(k for k in doc["links"] if k["to"]["detection_id"] == dets[1].id)
+    assert confirmed["ais"]["status"] == "confirmed" and confirmed["ais"]["from"] == {"mmsi": "273456789", "name": "LADA"}
+    assert links_to_dict(plain)["links"][0]["ais"] is None
+    # One end not matched (a dark vessel at Dunai): the link stays a size-only candidate.
+    half = find_links(sites, timelines, observations, dets, ais={dets[0].id: AisId("273456789")})
+    assert {k.ais for k in half.links} == {"not matched"}
+    assert "dunai not matched" in half.links[0].ais_text() and "size-only candidate" in half.links[0].ais_text()
+
+
+def _ais_csv(path: Path, arrival_mmsi: str) -> Path:
+    # Held positions (SOG 0) at the ships, at the times of the images of the departure and the arrival.
+    lon_r, lat_r = PLACES["rason"]
+    lon_d, lat_d = PLACES["dunai"]
+    path.write_text(
+        "mmsi,time,lat,lon,sog,name\n"
+        f"273456789,2024-10-12T09:00:00Z,{lat_r},{lon_r},0,LADA\n"
+        f"{arrival_mmsi},2024-10-14T01:00:00Z,{lat_d},{lon_d},0,{'LADA' if arrival_mmsi == '273456789' else 'OTHER'}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_links_command_with_ais_files(tmp_path: Path) -> None:
+    root = _workspace(tmp_path / "ws")
+    runner = CliRunner()
+    same = _ais_csv(tmp_path / "same.csv", "273456789")
+    res = runner.invoke(main, ["links", "-w", str(root), "--ais", str(same)])
+    assert res.exit_code == 0, res.output
+    assert "confirmed" in res.output and "AIS: 1 feasible link confirmed" in res.output
+    res = runner.invoke(main, ["links", "-w", str(root), "--ais", str(same), "--json"])
+    (link,) = json.loads(res.output)["links"]
+    assert link["ais"]["status"] == "confirmed" and link["ais"]["to"]["mmsi"] == "273456789"
+    other = _ais_csv(tmp_path / "other.csv", "445000111")
+    res = runner.invoke(main, ["links", "-w", str(root), "--ais", str(other), "--json"])
+    assert json.loads(res.output)["links"][0]["ais"]["status"] == "ruled out"
+    res = runner.invoke(main, ["links", "-w", str(root), "--json"])
+    assert json.loads(res.output)["links"][0]["ais"] is None
+    res = runner.invoke(main, ["links", "-w", str(root), "--ais", str(tmp_path / "missing.csv")])
+    assert res.exit_code == 2 and "missing.csv" in res.output

@@ -47,3 +47,16 @@ def test_links_command_and_report_show_the_images_the_link_rests_on(demo) -> Non
     assert "1 feasible link found, 1 with the same truth vessel at both ends; 0 of the 1 true passage between sites missed" in section
     res = CliRunner().invoke(main, ["eval", "-w", str(demo.out), "--no-record"])
     assert "links: 1 found, 1 true (same truth vessel at both ends), 0 true links missed (of 1)" in res.output
+
+
+def test_demo_links_are_settled_by_the_simulated_ais(demo) -> None:  # type: ignore[no-untyped-def]
+    # The cargo ship broadcasts at both ends: its link (the true one, by eval) is confirmed by one MMSI.
+    (line,) = demo.links
+    assert "; confirmed by AIS: the same MMSI " in line
+    res = CliRunner().invoke(main, ["links", "-w", str(demo.out), "--ais", str(demo.ais["file"]), "--json"])
+    assert res.exit_code == 0, res.output
+    (link,) = json.loads(res.output)["links"]
+    assert link["ais"]["status"] == "confirmed" and link["ais"]["from"]["mmsi"] == link["ais"]["to"]["mmsi"]
+    assert demo.evaluation["links"]["true_links"] == ["cargo-rajin-dunai: rason 2024-10-12 → dunai 2024-10-14"]
+    section = demo.report.read_text().split('id="links"')[1]
+    assert "confirmed by AIS: the same MMSI " + link["ais"]["from"]["mmsi"] in section

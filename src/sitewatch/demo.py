@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .detection import detect_site
 from .errors import InputError
@@ -22,6 +22,9 @@ from .sites import builtin_sites, read_sites_file
 from .sources.scenario import Scenario
 from .sources.simulate import load_scenario, simulate
 from .workspace import Workspace, init_workspace
+
+if TYPE_CHECKING:
+    from .analysis.ais import AisResult
 
 __all__ = ["DemoResult", "run_demo"]
 
@@ -148,9 +151,9 @@ def _write_exports(ws: Workspace, site_ids: Sequence[str]) -> tuple[Path, ...]:
     return paths
 
 
-def _run_ais(ws: Workspace, scen: Scenario, seed: int | None, site_ids: Sequence[str]) -> dict[str, Any]:
+def _run_ais(ws: Workspace, scen: Scenario, seed: int | None, site_ids: Sequence[str]) -> tuple[dict[str, Any], AisResult]:
     """The scenario's simulated AIS (``ais/simulated-ais.csv``) matched as ``sitewatch ais`` matches it,
-    and scored against the truth as ``sitewatch eval --ais`` scores it."""
+    and scored against the truth as ``sitewatch eval --ais`` scores it; with the match (for the links)."""
     from .analysis.ais import match_workspace
     from .analysis.ais_eval import evaluate_dark
     from .sources.sim_ais import write_simulated_ais
@@ -159,7 +162,7 @@ def _run_ais(ws: Workspace, scen: Scenario, seed: int | None, site_ids: Sequence
     path, _ = write_simulated_ais(scen, ws.root / "ais" / "simulated-ais.csv", seed=seed)
     with ws.store() as store:
         result = match_workspace(store, ws.root, site_ids, [path])
-    return {"file": path, "sites": result.site_counts(), "dark": evaluate_dark(ws, result, [path]).to_dict()}
+    return {"file": path, "sites": result.site_counts(), "dark": evaluate_dark(ws, result, [path]).to_dict()}, result
 
 
 def _check_builtin_claims(ws: Workspace, scenario_name: str) -> tuple[list[Path], tuple[str, ...]]:
@@ -249,20 +252,20 @@ def run_demo(
             ]
     timings["timeline"] = time.perf_counter() - t
 
-    # Vessels that may have gone from one site to another (sitewatch links): computed, not stored.
-    from .analysis.links import load_links
-
-    with ws.store() as store:
-        links = tuple(load_links(store, site_ids).summary_lines()) if len(site_ids) > 1 else ()
-
     t = time.perf_counter()
     evaluation = evaluate_workspace(ws, site_ids).to_dict()
     evaluation.pop("observations", None)
     timings["eval"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    ais = _run_ais(ws, scen, seed, site_ids)
+    ais, ais_result = _run_ais(ws, scen, seed, site_ids)
     timings["ais"] = time.perf_counter() - t
+
+    # Vessels that may have gone from one site to another (sitewatch links --ais): computed, not stored.
+    from .analysis.links import ais_ids, load_links
+
+    with ws.store() as store:
+        links = tuple(load_links(store, site_ids, ais=ais_ids(ais_result)).summary_lines()) if len(site_ids) > 1 else ()
 
     # The seed story's published claims checked against the imagery (sitewatch claims check): computed, not stored.
     claims_files, claims = _check_builtin_claims(ws, scen.name)

@@ -32,6 +32,11 @@ Rules, each a field of :class:`LinkParams`:
   size). The class both sightings most likely share (their class candidates) is named, not scored.
 - **Alternatives**: for each link, the other departures that fit its arrival and the other arrivals
   that fit its departure, each feasible too: "one of N vessels of that size".
+- **AIS** (optional: ``ais``, a mapping detection id → :class:`AisId` from :mod:`sitewatch.analysis.ais`'s
+  matching, see :func:`ais_ids`): when both ends of a link were matched with AIS and carry the same MMSI
+  the link is *confirmed* ("the same MMSI 123456789 at both ends"); when they carry different MMSIs it
+  is *ruled out*; otherwise (an end not matched: dark, or an image AIS could not be matched at) it is
+  *not matched* and stays a size-only candidate. The alternatives are still counted by size alone.
 """
 
 from __future__ import annotations
@@ -50,12 +55,16 @@ from .occupancy import Sighting, Timeline, TimelineParams, load_timeline, match_
 
 if TYPE_CHECKING:
     from ..store import Store
+    from .ais import AisResult
 
 __all__ = [
     "INLAND_KINDS",
     "KNOT_KMH",
     "LinkParams",
     "Move",
+    "AisId",
+    "AisVerdict",
+    "ais_ids",
     "LinkCandidate",
     "Links",
     "moves_from_timeline",
@@ -151,6 +160,27 @@ class Move:
         return start, start + timedelta(days=1)
 
 
+AisVerdict = Literal["confirmed", "ruled out", "not matched"]
+"""What AIS says of a link: the same MMSI at both ends, two different MMSIs, or an end without one."""
+
+
+@dataclass(frozen=True)
+class AisId:
+    """The AIS identity a detection was matched with (``sitewatch ais``)."""
+
+    mmsi: str
+    name: str = ""
+    """The vessel's name as broadcast ("" when the file gives none)."""
+
+    def text(self) -> str:
+        return f"MMSI {self.mmsi}" + (f" {self.name}" if self.name else "")
+
+
+def ais_ids(result: AisResult) -> dict[str, AisId]:
+    """Detection id → the MMSI (and name) :func:`~sitewatch.analysis.ais.match_workspace` matched it with."""
+    return {m.detection_id: AisId(m.mmsi, m.name) for o in result.observations for m in o.matched}
+
+
 @dataclass(frozen=True)
 class LinkCandidate:
     """A departure at one site and an arrival at another that may be the same vessel, with the evidence."""
@@ -178,6 +208,12 @@ class LinkCandidate:
     other_arrivals: int = 0
     """Other feasible arrivals whose size fits this departure as well."""
     notes: tuple[str, ...] = ()
+    ais: AisVerdict | None = None
+    """What AIS says (None: no AIS was given)."""
+    ais_departure: AisId | None = None
+    """The MMSI the departure's detection was matched with (None: not matched)."""
+    ais_arrival: AisId | None = None
+    """The MMSI the arrival's detection was matched with (None: not matched)."""
 
     @property
     def alternatives(self) -> int:
@@ -198,6 +234,18 @@ class LinkCandidate:
             parts.append(f"one of {self.other_arrivals + 1} arrivals that fit this departure")
         return "; ".join(parts)
 
+    def ais_text(self) -> str:
+        """``"confirmed by AIS: the same MMSI 123456789 LADA at both ends"``, or "" when no AIS was given."""
+        d, a = self.ais_departure, self.ais_arrival
+        if self.ais is None:
+            return ""
+        if self.ais == "confirmed" and d is not None:
+            return f"confirmed by AIS: the same {d.text()} at both ends"
+        if self.ais == "ruled out" and d is not None and a is not None:
+            return f"ruled out by AIS: {d.text()} at {self.departure.site_id}, {a.text()} at {self.arrival.site_id}"
+        ends = [f"{m.site_id} {x.text()}" if x else f"{m.site_id} not matched" for m, x in ((self.departure, d), (self.arrival, a))]
+        return f"not settled by AIS ({', '.join(ends)}): a size-only candidate"
+
     def to_link(self) -> Link:
         """The model's :class:`~sitewatch.model.Link` (detection ids at A and B and the figures)."""
         return Link(
@@ -213,7 +261,7 @@ class LinkCandidate:
             f"{d.length_m:.0f} m and {a.length_m:.0f} m long, {self.hours_apart:.0f} h apart, "
             f"{self.distance_km:.0f} km by sea, {self.speed_kn:.1f} kn "
             f"({'feasible' if self.feasible else 'too fast'}); {self.ambiguity_text()}"
-            f"{' (simulated)' if self.simulated else ''}"
+            f"{'; ' + self.ais_text() if self.ais else ''}{' (simulated)' if self.simulated else ''}"
         )
 
 
@@ -395,8 +443,13 @@ def find_links(
     observations: Iterable[Observation],
     detections: Iterable[Detection],
     params: LinkParams | None = None,
+    ais: Mapping[str, AisId] | None = None,
 ) -> Links:
-    """The candidate links between the departures at each site and the arrivals at the others."""
+    """The candidate links between the departures at each site and the arrivals at the others.
+
+    With ``ais`` (detection id → MMSI, :func:`ais_ids`), each link says whether AIS confirms it, rules
+    it out or cannot tell (:attr:`LinkCandidate.ais`).
+    """
     params = params or LinkParams()
     obs_by_id = {o.id: o for o in observations}
     det_by_id = {d.id: d for d in detections}
@@ -462,13 +515,12 @@ def find_links(
     out = []
     for link in found:
         own = 1 if link.feasible else 0
-        out.append(
-            replace(
-                link,
-                other_departures=by_arrival[link.arrival.detection_id] - own,
-                other_arrivals=by_departure[link.departure.detection_id] - own,
-            )
+        link = replace(
+            link,
+            other_departures=by_arrival[link.arrival.detection_id] - own,
+            other_arrivals=by_departure[link.departure.detection_id] - own,
         )
+        out.append(link if ais is None else _settle(link, ais))
     out.sort(key=lambda k: (k.departure.acquired, k.departure.site_id, k.arrival.acquired, k.arrival.site_id,
                             k.departure.detection_id, k.arrival.detection_id))  # fmt: skip
     return Links(
@@ -479,6 +531,21 @@ def find_links(
         arrivals=len(arrivals),
         notes=tuple(sorted({n for n in notes.values() if n})),
     )
+
+
+def _settle(link: LinkCandidate, ais: Mapping[str, AisId]) -> LinkCandidate:
+    d, a = ais.get(link.departure.detection_id), ais.get(link.arrival.detection_id)
+    verdict: AisVerdict = "not matched" if d is None or a is None else "confirmed" if d.mmsi == a.mmsi else "ruled out"
+    return replace(link, ais=verdict, ais_departure=d, ais_arrival=a)
+
+
+def _ais_dict(k: LinkCandidate) -> dict[str, Any] | None:
+    if k.ais is None:
+        return None
+    ends = {"from": k.ais_departure, "to": k.ais_arrival}
+    return {"status": k.ais, "text": k.ais_text()} | {
+        end: None if x is None else {"mmsi": x.mmsi, "name": x.name} for end, x in ends.items()
+    }
 
 
 def _move_dict(m: Move) -> dict[str, Any]:
@@ -537,6 +604,7 @@ def links_to_dict(links: Links) -> dict[str, Any]:
                 "ambiguity": k.ambiguity_text(),
                 "simulated": k.simulated,
                 "notes": list(k.notes),
+                "ais": _ais_dict(k),
             }
             for k in links.links
         ],
@@ -548,10 +616,12 @@ def load_links(
     site_ids: Sequence[str] | None = None,
     params: LinkParams | None = None,
     timeline_params: TimelineParams | None = None,
+    ais: Mapping[str, AisId] | None = None,
 ) -> Links:
     """Read the sites' observations and detections from a store and find the links between them.
 
-    ``site_ids`` None: every site with observations. An unknown site is an error naming it.
+    ``site_ids`` None: every site with observations. An unknown site is an error naming it. ``ais``:
+    as :func:`find_links`.
     """
     if site_ids:
         sites = [store.get_site(s) for s in dict.fromkeys(site_ids)]
@@ -564,4 +634,4 @@ def load_links(
         timelines[s.id] = load_timeline(store, s.id, timeline_params)
         observations += store.observations(s.id)
         detections += store.detections(site_id=s.id)
-    return find_links(sites, timelines, observations, detections, params)
+    return find_links(sites, timelines, observations, detections, params, ais)

@@ -8,7 +8,16 @@ from pathlib import Path
 
 import click
 
-from ..analysis.links import LinkParams, Links, Move, links_to_dict, load_links
+from ..analysis.links import (
+    AisId,
+    LinkCandidate,
+    LinkParams,
+    Links,
+    Move,
+    ais_ids,
+    links_to_dict,
+    load_links,
+)
 from ..workspace import open_workspace
 from .options import (
     DateOrTime,
@@ -22,6 +31,13 @@ from .options import (
 from .output import print_table
 
 _D = LinkParams()
+
+
+def _ais_cell(k: LinkCandidate) -> str:
+    def end(x: AisId | None) -> str:
+        return x.text() if x else "not matched"
+
+    return f"{k.ais}\n{end(k.ais_departure)}\n{end(k.ais_arrival)}"
 
 
 def _end(m: Move) -> str:
@@ -42,8 +58,11 @@ def _print(links: Links) -> None:
     from rich.table import Table
 
     table = Table(title="Candidate links (the same vessel at two sites?): evidence, not identity")
+    with_ais = any(k.ais for k in links.links)
     for col in ("last seen at A", "first seen at B", "hours", "km by sea", "knots", "feasible", "size fit", "alternatives"):
         table.add_column(col)
+    if with_ais:
+        table.add_column("AIS")
     for k in links.links:
         size = f"{k.similarity:.2f}" + (f"\nlength {k.length_sigmas:.1f}σ" if k.length_sigmas is not None else "")
         size += f"\nwidth {k.width_sigmas:.1f}σ" if k.width_sigmas is not None else ""
@@ -51,6 +70,7 @@ def _print(links: Links) -> None:
         table.add_row(
             _end(k.departure), _end(k.arrival), f"{k.hours_apart:.0f}", f"{k.distance_km:.0f}", f"{k.speed_kn:.1f}",
             "yes" if k.feasible else "no", size, f"{k.alternatives}\n{k.ambiguity_text()}",
+            *([_ais_cell(k)] if with_ais else []),
         )  # fmt: skip
     print_table(table, id_header="last seen at A")
     for k in links.links:
@@ -63,6 +83,13 @@ def _print(links: Links) -> None:
         f"{links.departures} departures, {links.arrivals} arrivals. A link is a candidate: "
         "at these pixel sizes other vessels of the same size fit too (alternatives)."
     )
+    if with_ais:
+        n_ok = sum(k.ais == "confirmed" for k in links.feasible)
+        n_out = sum(k.ais == "ruled out" for k in links.feasible)
+        click.echo(
+            f"AIS: {n_ok} feasible link{'' if n_ok == 1 else 's'} confirmed (the same MMSI at both ends), {n_out} ruled "
+            f"out (different MMSIs), {len(links.feasible) - n_ok - n_out} not matched at both ends (size only)."
+        )
 
 
 @click.command("links", cls=OnceCommand, short_help="List vessels that may have gone from one site to another.")
@@ -76,12 +103,14 @@ def _print(links: Links) -> None:
               help="Fastest passage counted feasible (25 kn: above landing ships' and merchant ships' speeds).")
 @click.option("--window-days", type=FiniteFloatRange(min=0, min_open=True), default=_D.window_days,
               show_default=True, metavar="DAYS", help="Most days between the last sighting at one site and the first at the other.")
+@click.option("--ais", "ais_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="AIS CSV file (as `sitewatch ais` reads): the same MMSI at both ends confirms a link, two MMSIs rule it out; repeat for more.")
 @workspace_option
 @json_option
 @handle_errors
 def command(
     site_ids: tuple[str, ...], start: date | None, end: date | None, max_speed_kn: float, window_days: float,
-    workspace: Path, as_json: bool,
+    ais_files: tuple[Path, ...], workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Pair each departure from a site with the arrivals at the other sites (default: every site with observations).
 
@@ -90,12 +119,22 @@ def command(
     grows with the pixel size; a hull cut by the image's edge is a lower bound),
     and the distance by sea (great circle x 1.2) over the hours between the two
     images is at most --max-speed-kn. Each link says how many other departures
-    and arrivals fit as well: it is evidence, never an identity.
+    and arrivals fit as well: it is evidence, never an identity. With --ais, a
+    link whose two ends were matched with the same MMSI (as `sitewatch ais`
+    matches them) is confirmed, one with two different MMSIs is ruled out, and
+    the others stay size-only candidates.
     """
     check_date_order(start, end)
     params = LinkParams(window_days=window_days, max_speed_kn=max_speed_kn, start=start, end=end)
-    with open_workspace(workspace).store() as store:
-        links = load_links(store, list(site_ids) or None, params)
+    ws = open_workspace(workspace)
+    with ws.store() as store:
+        ais = None
+        if ais_files:
+            from ..analysis.ais import match_workspace
+
+            ids = list(site_ids) or [s.id for s in store.sites() if store.observations(s.id)]
+            ais = ais_ids(match_workspace(store, ws.root, ids, ais_files, start=start, end=end))
+        links = load_links(store, list(site_ids) or None, params, ais=ais)
     if as_json:
         click.echo(json.dumps(links_to_dict(links), indent=1, default=str))
     else:

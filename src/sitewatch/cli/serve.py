@@ -14,11 +14,14 @@ from .options import OnceCommand, handle_errors, workspace_option
 @click.option("--host", default=DEFAULT_HOST, show_default=True,
               help="Address to listen on; 0.0.0.0 shows the workspace and its images to every machine that can reach this one.")
 @click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True, help="Port to listen on.")
+@click.option("--ais", "ais_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="AIS CSV file that settles the links page's links by MMSI (as `sitewatch links --ais`); repeat for more.")
 @workspace_option
 @handle_errors
-def command(host: str, port: int, workspace: Path) -> None:
+def command(host: str, port: int, ais_files: tuple[Path, ...], workspace: Path) -> None:
     """Serve the dashboard of the workspace until Ctrl-C: sites, timelines, observations with
-    quick-looks and detections, and a JSON API under /api/. Needs `pip install 'sitewatch[web]'`.
+    quick-looks and detections, stored changes, alert events, links between
+    sites, and a JSON API under /api/. Needs `pip install 'sitewatch[web]'`.
 
     Nothing is written to the workspace. It listens on localhost only unless --host says otherwise.
     """
@@ -26,7 +29,7 @@ def command(host: str, port: int, workspace: Path) -> None:
     from ..web import create_app, serve_app
 
     require_extra("uvicorn", "web")
-    app = create_app(workspace)  # a missing extra or a workspace that is not one: said before anything listens
+    app = create_app(workspace, ais_files=ais_files)  # a missing extra or a workspace that is not one: said before anything listens
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: listening on {host}: anyone who can reach this machine can read the workspace", err=True)
     click.echo(f"sitewatch dashboard of {Path(workspace).resolve()} at http://{host}:{port}/ (Ctrl-C to stop)")

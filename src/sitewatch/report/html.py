@@ -444,7 +444,13 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         # Links between sites (sitewatch links), computed from the stored detections as the timeline is.
         from ..analysis.links import load_links
 
-        links = load_links(store, [s.id for s in sites]) if len(sites) > 1 else None
+        links_ais = None
+        if ais_files and len(sites) > 1:  # AIS settles links: the same MMSI at both ends, or two MMSIs
+            from ..analysis.ais import match_workspace
+            from ..analysis.links import ais_ids
+
+            links_ais = ais_ids(match_workspace(store, ws.root, [s.id for s in sites], ais_files))
+        links = load_links(store, [s.id for s in sites], ais=links_ais) if len(sites) > 1 else None
         ais = None
         if ais_files:
             from .ais_section import ais_section

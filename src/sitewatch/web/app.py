@@ -3,8 +3,11 @@
 Pages (no script, nothing loaded from elsewhere):
 
 - ``/``: the sites, each with its kind, resolved flag, observations, detections and date range;
-- ``/sites/{id}``: its map (inline SVG in the site's UTM grid), the report's timeline chart,
-  periods, dates with arrivals and departures, and its observations;
+- ``/sites/{id}``: its map (inline SVG in the site's UTM grid, with the detections and the stored change
+  regions), the report's timeline chart, periods, dates with arrivals and departures, its stored changes
+  (``sitewatch change``), its recorded alert events (``sitewatch alerts check``) and its observations;
+- ``/links``: the candidate links among all sites, as ``sitewatch links`` finds them (settled by AIS
+  when the dashboard was given AIS files);
 - ``/observations/{id}``: a quick-look of the archived image with the detections' oriented boxes
   drawn over it, the detections and the provenance.
 
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,12 +35,13 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from .. import __version__
 from ..analysis.occupancy import TimelineParams
-from ..errors import ImageReadError, StoreError
+from ..errors import ImageReadError, InputError, StoreError
 from ..model import Observation, acquired_label
 from ..report import charts
 from ..report.exports import date_zone
 from ..report.html import by_kind, candidates_text, imagery_lines
 from ..store import Store
+from ..store.changes import changes
 from ..workspace import Workspace, open_workspace
 from . import data
 from .data import BadId, NotFound, check_id
@@ -69,7 +73,9 @@ def _environment() -> jinja2.Environment:
 class Dashboard:
     """What the routes share: the workspace, the timeline parameters, the quick-look cache, the templates."""
 
-    def __init__(self, ws: Workspace, params: TimelineParams, cache: QuicklookCache, max_px: int = QUICKLOOK_PX) -> None:
+    def __init__(self, ws: Workspace, params: TimelineParams, cache: QuicklookCache, max_px: int = QUICKLOOK_PX,
+                 ais_files: Sequence[Path] = ()) -> None:  # fmt: skip
+        self.ais_files = tuple(ais_files)
         self.ws = ws
         self.params = params
         self.cache = cache
@@ -120,20 +126,26 @@ def create_app(
     params: TimelineParams | None = None,
     cache: QuicklookCache | None = None,
     max_px: int = QUICKLOOK_PX,
+    ais_files: Sequence[Path | str] = (),
 ) -> FastAPI:
     """The dashboard of ``workspace`` as an ASGI app (serve it with uvicorn, test it with TestClient).
 
     ``params`` are the timeline's (default: ``sitewatch timeline``'s defaults); ``cache`` holds the
-    quick-looks (default: 64 MB in memory); ``max_px`` is a quick-look's longer side. The workspace
+    quick-looks (default: 64 MB in memory); ``max_px`` is a quick-look's longer side; ``ais_files``
+    settle the links page's links (as ``sitewatch links --ais``), read on each request. The workspace
     must exist and its database be of this sitewatch's schema: it is never migrated or written.
     """
     ws = workspace if isinstance(workspace, Workspace) else open_workspace(Path(workspace))
     Store(ws.db_path, read_only=True).close()  # fail now, not at the first request
-    dash = Dashboard(ws, params or TimelineParams(), QuicklookCache() if cache is None else cache, max_px)
+    ais = tuple(Path(f) for f in ais_files)
+    for f in ais:
+        if not f.is_file():
+            raise InputError(f"AIS file {f} does not exist: give an AIS CSV file (as `sitewatch ais --ais` reads)")
+    dash = Dashboard(ws, params or TimelineParams(), QuicklookCache() if cache is None else cache, max_px, ais)
     app = FastAPI(
         title="sitewatch dashboard",
         version=__version__,
-        description="Read-only view of one sitewatch workspace: sites, timelines, observations, detections.",
+        description="Read-only view of one sitewatch workspace: sites, timelines, observations, detections, changes, alert events, links.",
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
@@ -201,6 +213,23 @@ def _add_api(app: FastAPI, dash: Dashboard) -> None:
             fc = data.site_detections(store, _site_id(site_id))
         return JSONResponse(fc, media_type="application/geo+json")
 
+    @app.get("/api/sites/{site_id:path}/changes", tags=["api"],
+             summary="The site's stored changes (`sitewatch change`): pairs and regions (GeoJSON)")  # fmt: skip
+    def api_changes(site_id: str) -> list[dict[str, Any]]:
+        with dash.store() as store:
+            return data.site_changes(store, _site_id(site_id))
+
+    @app.get("/api/sites/{site_id:path}/alerts", tags=["api"],
+             summary="The site's recorded alert events (`sitewatch alerts check`)")  # fmt: skip
+    def api_alerts(site_id: str) -> list[dict[str, Any]]:
+        with dash.store() as store:
+            return data.site_alerts(store, _site_id(site_id))
+
+    @app.get("/api/links", tags=["api"], summary="Candidate links among all sites, as `sitewatch links --json`")
+    def api_links() -> dict[str, Any]:
+        with dash.store() as store:
+            return data.links_data(store, dash.ws.root, dash.ais_files)
+
     # After the routes above: a {site_id:path} would take their suffixes for part of the id.
     @app.get("/api/sites/{site_id:path}", tags=["api"], summary="One site: its geometry, berths and observations")
     def api_site(site_id: str) -> dict[str, Any]:
@@ -237,14 +266,27 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             detections = store.detections(site_id=site.id)
             tl = data.load_site_timeline(store, site.id, dash.params)
             rows = data.site_detail(store, site.id)["observations"]
+            pairs = data.site_changes(store, site.id)
+            alerts = data.site_alerts(store, site.id)
+            regions = changes(store, site_id=site.id)
         crs = site_crs(site, [o.grid for o in observations])
         imagery, note = imagery_lines(observations, dash.params.utc_offset_hours) if observations else ([], "")
-        map_svg = site_svg(site, detections, crs, href=lambda i, d: f"/observations/{quote(d.observation_id, safe='/')}")
+        pair_of = {(p["before_id"], p["after_id"]): i for i, p in enumerate(pairs, start=1)}
+        map_svg = site_svg(site, detections, crs, href=lambda i, d: f"/observations/{quote(d.observation_id, safe='/')}",
+                           changes=regions, change_href=lambda i, c: f"#change-{pair_of.get((c.before_id, c.after_id), 0)}")
         return dash.page(
             "site.html.j2", simulated=any(o.scene.simulated for o in observations), site=site, timeline=tl,
             imagery=imagery, revisit_note=note, map_svg=map_svg, crs=crs, detections=len(detections),
-            observations=rows, date_zone=date_zone(dash.params.utc_offset_hours),
+            observations=rows, date_zone=date_zone(dash.params.utc_offset_hours), changes=pairs, alerts=alerts,
+            regions=len(regions),
         )  # fmt: skip
+
+    @app.get("/links", response_class=HTMLResponse, include_in_schema=False)
+    def links_page() -> HTMLResponse:
+        with dash.store() as store:
+            doc = data.links_data(store, dash.ws.root, dash.ais_files)
+            simulated = any(s["simulated"] for s in data.site_summaries(store))
+        return dash.page("links.html.j2", simulated=simulated, links=doc)
 
     @app.get("/observations/{observation_id:path}/quicklook.png", include_in_schema=False)
     def quicklook(observation_id: str) -> Response:

@@ -7,7 +7,10 @@ makes for ``sitewatch export``; timelines are :func:`~sitewatch.analysis.occupan
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from shapely.geometry import mapping
@@ -28,6 +31,9 @@ __all__ = [
     "site_timeline",
     "site_detections",
     "observation_detail",
+    "site_changes",
+    "site_alerts",
+    "links_data",
     "find_site",
     "find_observation",
 ]
@@ -182,3 +188,62 @@ def observation_detail(store: Store, observation_id: str) -> dict[str, Any]:
         "provenance": dict(o.provenance),
         "features": features,
     }
+
+
+def site_changes(store: Store, site_id: str) -> list[dict[str, Any]]:
+    """The pairs ``sitewatch change`` compared and stored for the site, oldest after-image first: the two
+    observations, what was compared, the regions that appeared, disappeared or altered (GeoJSON, WGS84,
+    largest first) and their total area. Empty when change has not been run on the site."""
+    from ..store.changes import change_pairs, changes
+
+    find_site(store, site_id)
+    out = []
+    for p in change_pairs(store, site_id):
+        regions = changes(store, before_id=p.before_id, after_id=p.after_id)
+        out.append({
+            "before_id": p.before_id, "after_id": p.after_id,
+            "before_acquired": iso_utc(p.before_acquired), "after_acquired": iso_utc(p.after_acquired),
+            "sensor": p.sensor, "method": p.method, "method_version": p.method_version,
+            "compared_fraction": p.compared_fraction, "simulated": p.simulated,
+            "counts": {d: sum(1 for r in regions if r.direction == d) for d in ("appeared", "disappeared", "altered")},
+            "area_m2": round(sum(r.area_m2 for r in regions), 1),
+            "regions": [
+                {"id": r.id, "direction": r.direction, "area_m2": round(r.area_m2, 1), "magnitude": round(r.magnitude, 3),
+                 "geometry": right_handed(r.polygon)}
+                for r in regions
+            ],
+        })  # fmt: skip
+    return out
+
+
+def site_alerts(store: Store, site_id: str) -> list[dict[str, Any]]:
+    """The alert events ``sitewatch alerts check`` recorded for the site (the ``alert_events`` table), by
+    date: the rule, what happened, the observations and images it rests on, and when it was first reported."""
+    find_site(store, site_id)
+    out = []
+    for r in store.execute(
+        "SELECT event, first_reported FROM alert_events WHERE site_id = ? ORDER BY event_date, acquired, fid", (site_id,)
+    ):
+        e = json.loads(r["event"])
+        out.append({
+            "event_id": e.get("event_id"), "rule": e.get("rule"), "kind": e.get("kind"), "date": e.get("date"),
+            "acquired": e.get("acquired"), "what": e.get("what", ""), "observations": list(e.get("observations") or []),
+            "images": list(e.get("images") or []), "detections": list(e.get("detections") or []),
+            "simulated": bool(e.get("simulated")), "first_reported": r["first_reported"],
+        })  # fmt: skip
+    return out
+
+
+def links_data(store: Store, root: Path, ais_files: Sequence[Path] = ()) -> dict[str, Any]:
+    """The candidate links among every site with observations, as ``sitewatch links --json`` gives them;
+    with ``ais_files``, settled by AIS as ``sitewatch links --ais`` settles them."""
+    from ..analysis.links import ais_ids, links_to_dict, load_links
+
+    ais = None
+    if ais_files:
+        from ..analysis.ais import match_workspace
+
+        ids = [s.id for s in store.sites() if store.observations(s.id)]
+        ais = ais_ids(match_workspace(store, root, ids, list(ais_files)))
+    doc = links_to_dict(load_links(store, None, ais=ais))
+    return doc | {"ais_files": [str(f) for f in ais_files]}

@@ -15,13 +15,15 @@ from shapely.geometry import GeometryCollection, LineString, MultiLineString, Mu
 from shapely.geometry.base import BaseGeometry
 
 from ..geo import reproject_geometry, utm_crs_for
-from ..model import Detection, Grid, Site
+from ..model import Change, Detection, Grid, Site
 
-__all__ = ["KIND_COLOURS", "site_crs", "site_svg", "overlay_svg", "grid_bounds"]
+__all__ = ["KIND_COLOURS", "CHANGE_COLOURS", "site_crs", "site_svg", "overlay_svg", "grid_bounds"]
 
 KIND_COLOURS = {"vessel": "#ff3b30", "crane": "#ffcc00", "truck": "#34c759"}
 """Outline colours by detection kind, as the report's charts draw them; other kinds purple."""
 _OTHER_COLOUR = "#af52de"
+CHANGE_COLOURS = {"appeared": "#007aff", "disappeared": "#ff9500", "altered": "#8e8e93"}
+"""Dashed outlines of stored change regions (``sitewatch change``), by direction."""
 
 
 def site_crs(site: Site, grids: Sequence[Grid] = ()) -> str:
@@ -72,6 +74,17 @@ def _detections(detections: Sequence[Detection], crs: str, href: Callable[[int, 
     return out
 
 
+def _changes(changes: Sequence[Change], crs: str, href: Callable[[int, Change], str] | None) -> list[str]:
+    out = []
+    for i, (c, g) in enumerate(zip(changes, _to_crs([c.polygon for c in changes], crs), strict=True), start=1):
+        colour = CHANGE_COLOURS.get(c.direction, _OTHER_COLOUR)
+        title = f"{c.id}: {c.direction}, {c.area_m2:.0f} m² ({c.before_id} → {c.after_id})"
+        shape = _shape(g, f'stroke="{colour}" stroke-width="1.5" stroke-dasharray="4 3" fill="{colour}" '
+                          'fill-opacity="0.12" vector-effect="non-scaling-stroke"', title)  # fmt: skip
+        out.append(f'<a href="{escape(href(i, c))}">{shape}</a>' if href else shape)
+    return out
+
+
 def _svg(bounds: tuple[float, float, float, float], body: Sequence[str], *, label: str, css_class: str,
          preserve: str = "xMidYMid meet") -> str:  # fmt: skip
     minx, miny, maxx, maxy = bounds
@@ -85,9 +98,11 @@ def _svg(bounds: tuple[float, float, float, float], body: Sequence[str], *, labe
 
 
 def site_svg(site: Site, detections: Sequence[Detection], crs: str,
-             href: Callable[[int, Detection], str] | None = None) -> str:  # fmt: skip
-    """The site's water, outline and berths (named) with every detection's box, in ``crs``;
-    ``href(n, detection)`` (n counting from 1) makes each box a link."""
+             href: Callable[[int, Detection], str] | None = None, changes: Sequence[Change] = (),
+             change_href: Callable[[int, Change], str] | None = None) -> str:  # fmt: skip
+    """The site's water, outline and berths (named) with every detection's box and every stored change
+    region (dashed), in ``crs``; ``href(n, detection)`` and ``change_href(n, change)`` (n counting from 1)
+    make each a link."""
     geom = reproject_geometry(site.require_geometry(), "EPSG:4326", crs)
     minx, miny, maxx, maxy = geom.bounds
     pad = 0.03 * max(maxx - minx, maxy - miny)
@@ -100,6 +115,7 @@ def site_svg(site: Site, detections: Sequence[Detection], crs: str,
     for b, g in zip(site.berths, berths, strict=True):
         body.append(_shape(g, 'fill="none" stroke="#8c564b" stroke-width="3" vector-effect="non-scaling-stroke"',
                            f"berth {b.name or b.id}"))  # fmt: skip
+    body += _changes(changes, crs, change_href)
     body += _detections(detections, crs, href)
     font = 0.025 * max(maxx - minx, maxy - miny)
     for b, g in zip(site.berths, berths, strict=True):

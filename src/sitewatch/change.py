@@ -73,13 +73,13 @@ from .geo import reproject_geometry
 from .model import Change, Grid
 
 __all__ = [
-    "CHANGE_METHOD_VERSION",
     "DEFAULT_PFA",
     "GROW",
     "ChangeImage",
     "ChangeRegion",
     "ChangeResult",
     "GridMismatchError",
+    "METHOD_VERSIONS",
     "check_same_grid",
     "detect_changes",
     "irmad_weights",
@@ -88,8 +88,9 @@ __all__ = [
     "to_changes",
 ]
 
-CHANGE_METHOD_VERSION = "2"
-"""Bumped whenever the rules above change what a pair gives (2: SAR looks per window, not per scene)."""
+METHOD_VERSIONS: dict[str, str] = {"irmad-cva": "1", "log-ratio": "2"}
+"""The version of each method's rules, bumped whenever they change what a pair gives (``log-ratio`` 2:
+the looks of each despeckling window, not the scene's everywhere)."""
 
 DEFAULT_PFA: dict[str, float] = {"optical": 1e-6, "sar": 1e-7}
 """Per-pixel false-alarm probability of the threshold a region must reach somewhere (its seed).
@@ -592,7 +593,7 @@ def detect_changes(
         method = "irmad-cva"
         params |= {"bands": common, "smooth_px": smooth_px, "noise": noise}
         if compared < 10 * len(common):
-            return ChangeResult((), "optical", method, CHANGE_METHOD_VERSION, fraction, compared, np.zeros_like(ok), params, excluded_m2)
+            return ChangeResult((), "optical", method, METHOD_VERSIONS[method], fraction, compared, np.zeros_like(ok), params, excluded_m2)
         z, brightness = optical_change_statistic(xb, xa, ok, smooth_px=smooth_px, noise=noise)
         from scipy import stats
 
@@ -607,7 +608,7 @@ def detect_changes(
         params |= {"despeckle_px": despeckle_px, "dark_db": dark_db, "band": before.band_names[0]}
         lr, tested, looks = sar_log_ratio(before.data[0], after.data[0], ok, despeckle_px=despeckle_px, dark_db=dark_db)
         if not np.isfinite(looks).any():
-            return ChangeResult((), "sar", method, CHANGE_METHOD_VERSION, fraction, compared, np.zeros_like(ok), params, excluded_m2)
+            return ChangeResult((), "sar", method, METHOD_VERSIONS[method], fraction, compared, np.zeros_like(ok), params, excluded_m2)
         t_seed, t_grow = _f_thresholds(looks, pfa), _f_thresholds(looks, min(0.1, pfa * GROW))
         to_db = 10 / math.log(10)
         params |= {"looks": round(float(np.nanmax(looks)), 3), "seed_db": round(to_db * float(np.min(t_seed)), 4),
@@ -620,7 +621,7 @@ def detect_changes(
         r_down, k_down = _regions(down, before.grid, min_area_m2, db, "disappeared")
         regions, kept = r_up + r_down, k_up | k_down
     regions.sort(key=lambda r: (-r.area_m2, r.polygon.bounds))
-    return ChangeResult(tuple(regions), before.sensor, method, CHANGE_METHOD_VERSION, fraction, compared, kept, params, excluded_m2)
+    return ChangeResult(tuple(regions), before.sensor, method, METHOD_VERSIONS[method], fraction, compared, kept, params, excluded_m2)
 
 
 def to_changes(result: ChangeResult, site_id: str, before_id: str, after_id: str) -> list[Change]:

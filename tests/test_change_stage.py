@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from scipy import ndimage
 from shapely.geometry import Point
 
-from sitewatch.change import CHANGE_METHOD_VERSION
+from sitewatch.change import METHOD_VERSIONS
 from sitewatch.cli import main
 from sitewatch.geo import reproject_geometry
 from sitewatch.store import Store
@@ -210,7 +210,7 @@ def test_store_round_trip_and_a_failed_write_keeps_the_last_complete_run(workspa
         from shapely.geometry import shape
 
         for c, f in zip(stored, written, strict=True):
-            assert c.polygon.equals_exact(shape(f["geometry"]), 1e-9) and c.method_version == CHANGE_METHOD_VERSION
+            assert c.polygon.equals_exact(shape(f["geometry"]), 1e-9) and c.method_version == METHOD_VERSIONS[c.method]
             assert (c.direction, c.area_m2) == (f["properties"]["direction"], f["properties"]["area_m2"])
         (pair,) = [p for p in change_pairs(store, "base") if p.after_id.endswith("20241005")]
         assert pair.compared_fraction == 1.0 and pair.parameters["bands"] == ["blue", "green", "red", "nir"]

@@ -397,7 +397,7 @@ class Change:
     direction: Literal["appeared", "disappeared", "altered"]
     method: str
     method_version: str = ""
-    """Version of the method's rules (:data:`sitewatch.change.CHANGE_METHOD_VERSION`)."""
+    """Version of the method's rules (:data:`sitewatch.change.METHOD_VERSIONS`)."""
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from .errors import InputError
 from .model import Site
+from .yaml_input import read_yaml
 
 __all__ = ["RuleKind", "Rule", "KIND_FIELDS", "RULE_KINDS", "parse_rules", "read_rules_file", "RULES_FILE"]
 
@@ -181,16 +182,5 @@ def parse_rules(doc: Any, sites: Sequence[Site], origin: str = "rules") -> tuple
 
 def read_rules_file(path: Path, sites: Sequence[Site]) -> tuple[list[Rule], list[str]]:
     """:func:`parse_rules` of a YAML file; a file missing or not YAML is an InputError naming it."""
-    import yaml
-
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no rules file there; pass --rules FILE or write one (see README, Alerts)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the rules file ({exc})") from exc
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML ({exc})") from exc
-    return parse_rules(cast(Any, doc), sites, str(path))
+    doc = read_yaml(path, "rules file", missing_hint="pass --rules FILE or write one (see README, Alerts)")
+    return parse_rules(doc, sites, str(path))

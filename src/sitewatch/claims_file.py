@@ -35,11 +35,10 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from .errors import InputError
 from .model import Site
 from .vessels import catalogue
+from .yaml_input import read_yaml
 
 __all__ = [
     "KINDS",
@@ -207,10 +206,16 @@ def _date(value: Any, field: str) -> date:
         raise _Bad(field, f"{value} is a time: give a date (YYYY-MM-DD)")
     if isinstance(value, date):
         return value
+    text = str(value).strip()
     try:
-        return date.fromisoformat(str(value).strip())
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        datetime.fromisoformat(text)
     except ValueError:
         raise _Bad(field, f"{value!r} is not a date (YYYY-MM-DD)") from None
+    raise _Bad(field, f"{text} is a time: give a date (YYYY-MM-DD)")
 
 
 def _range(raw: Mapping[str, Any], prefix: str, default: tuple[date, date] | None) -> tuple[date, date]:
@@ -393,16 +398,7 @@ def parse_claims(doc: Any, name: str = "claims file") -> ClaimsFile:
 
 def read_claims(path: str | Path) -> ClaimsFile:
     """Read and check the form of a claims file (YAML). A file that cannot be read is an InputError naming it."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the claims file ({exc.__class__.__name__}: {exc})") from exc
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from exc
-    return parse_claims(doc, str(path))
+    return parse_claims(read_yaml(path, "claims file"), str(path))
 
 
 def check_against_sites(claims: ClaimsFile, sites: Mapping[str, Site]) -> ClaimsFile:

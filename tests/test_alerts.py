@@ -328,3 +328,42 @@ def test_cli_check_refuses_out_into_a_folder_that_does_not_exist(ws: tuple[Path,
     res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--rules", str(rules), "--out", str(out)])
     assert res.exit_code == 2 and "folder" in res.stderr and str(out.parent) in res.stderr, res.output
     assert not out.parent.exists()
+
+
+def test_a_run_interrupted_after_the_file_and_before_the_store_adds_no_line_twice(
+    ws: tuple[Path, Store], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sitewatch.store.alerts as stored
+
+    root, store = ws
+    store.close()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n  - {id: gone, kind: departure, sites: [dunai, rason]}\n")
+    args = ["alerts", "check", "-w", str(root), "--rules", str(rules)]
+    record = stored.record_events
+
+    def interrupted(*a: Any, **k: Any) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stored, "record_events", interrupted)
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 130 and "interrupted" in res.stderr, res.output
+    first = (root / "alerts.jsonl").read_text().splitlines()
+    assert len(first) >= 2
+    monkeypatch.setattr(stored, "record_events", record)
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert (root / "alerts.jsonl").read_text().splitlines() == first
+    assert CliRunner().invoke(main, args).stderr.startswith("0 new events")
+
+
+def test_an_out_file_that_is_not_utf8_text_is_named(ws: tuple[Path, Store], tmp_path: Path) -> None:
+    root, store = ws
+    store.close()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n")
+    out = tmp_path / "events.jsonl"
+    out.write_bytes(b"\xff\xfe\x00binary")
+    res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--rules", str(rules), "--out", str(out)])
+    assert res.exit_code == 1 and str(out) in res.stderr and "--out" in res.stderr, res.output
+    assert out.read_bytes() == b"\xff\xfe\x00binary"

@@ -9,7 +9,6 @@ other rules proceed (:func:`parse_rules` returns both).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any, Literal
 
 from .errors import InputError
 from .model import Site
-from .yaml_input import read_yaml
+from .yaml_input import RECORD_ID, read_yaml, unknown_fields
 
 __all__ = ["RuleKind", "Rule", "KIND_FIELDS", "RULE_KINDS", "parse_rules", "read_rules_file", "RULES_FILE"]
 
@@ -38,7 +37,6 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
 }
 """The fields each kind takes besides ``id``, ``kind``, ``sites`` and ``description``."""
 _REQUIRED: dict[str, tuple[str, ...]] = {"object": ("object_kind",), "change": ("min_area_m2",)}
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 @dataclass(frozen=True)
@@ -90,16 +88,16 @@ def _rule(raw: Any, index: int, sites: Mapping[str, Site]) -> Rule:
     if not isinstance(raw, dict):
         raise InputError(f"rule #{index + 1}: must be a mapping (id: ..., kind: ..., sites: [...]), got {raw!r}")
     rid = raw.get("id")
-    if not isinstance(rid, str) or not _ID.match(rid):
+    if not isinstance(rid, str) or not RECORD_ID.match(rid):
         raise InputError(f"rule #{index + 1}: id: missing or not a name of letters, digits, '-', '_', '.' (got {rid!r})")
     kind = raw.get("kind")
     if kind not in RULE_KINDS:
         raise InputError(f"rule {rid!r}: kind: {'missing' if kind is None else repr(kind) + ' is unknown'}; "
                          f"one of {', '.join(RULE_KINDS)}")  # fmt: skip
     allowed = {"id", "kind", "sites", "description", *KIND_FIELDS[kind]}
-    for key in raw:
-        if key not in allowed:
-            raise InputError(f"rule {rid!r}: {key}: not a field of a {kind} rule; it takes {', '.join(KIND_FIELDS[kind])}")
+    unknown = unknown_fields(raw, allowed)
+    if unknown:
+        raise InputError(f"rule {rid!r}: {unknown[0]}: not a field of a {kind} rule; it takes {', '.join(KIND_FIELDS[kind])}")
     for key in _REQUIRED.get(kind, ()):
         if raw.get(key) is None:
             raise InputError(f"rule {rid!r}: {key}: missing; a {kind} rule needs it")
@@ -161,7 +159,7 @@ def parse_rules(doc: Any, sites: Sequence[Site], origin: str = "rules") -> tuple
     """
     if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list):
         raise InputError(f"{origin}: expected a mapping with `rules:`, a list of rules (see README, Alerts)")
-    stray = sorted(set(doc) - {"rules"})
+    stray = unknown_fields(doc, {"rules"})
     if stray:
         raise InputError(f"{origin}: unknown top-level key(s) {stray}; a rules file holds `rules:`")
     by_id = {s.id: s for s in sites}

@@ -8,6 +8,8 @@ is an :class:`~sitewatch.errors.InputError` naming it and saying what to do.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +17,11 @@ import yaml
 
 from .errors import InputError
 
-__all__ = ["MAX_YAML_EXPANDED", "StrictYamlLoader", "read_yaml"]
+__all__ = ["MAX_YAML_EXPANDED", "RECORD_ID", "StrictYamlLoader", "read_yaml", "unknown_fields"]
 
+
+RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+"""The id a user gives a record of a YAML file (a claim, an alert rule): letters, digits, '.', '_', '-'."""
 
 MAX_YAML_EXPANDED = 10_000_000
 """Most characters a YAML file may hold once its aliases are expanded (``*a`` counted as a copy of ``&a``)."""
@@ -102,3 +107,8 @@ def read_yaml(path: str | Path, what: str, *, missing_hint: str = "") -> Any:
         raise InputError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from exc
     except RecursionError as exc:  # "[[[[…" thousands deep: the parser recurses
         raise InputError(f"{path}: nested too deeply to read") from exc
+
+
+def unknown_fields(record: Mapping[Any, Any], allowed: Iterable[str]) -> list[str]:
+    """The keys of ``record`` (a YAML mapping) that are not ``allowed``, sorted: a misspelt field is refused, never ignored."""
+    return sorted(set(map(str, record)) - set(allowed))

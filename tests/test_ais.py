@@ -461,3 +461,20 @@ def test_view_states_read_data_and_cloud_from_the_image(tmp_path: Path) -> None:
     path = write_tiff(tmp_path / "p.tif", bright, crs=CRS, transform=Affine(*GRID.transform), descriptions=("blue", "green", "red", "nir"))
     states = view_states(path, obs, {"cloud": _wgs(-500, 500), "clear": _wgs(500, -500)})
     assert states == {"cloud": "cloud", "clear": "in view"}
+
+
+@pytest.mark.parametrize(("data", "words"), [
+    (b"PK\x03\x04" + bytes(range(256)) * 40, "zip archive: unzip it"),
+    (b"\x1f\x8b\x08\x00" + bytes(range(256)) * 40, "gzip-compressed: gunzip it"),
+    ("mmsi,time,lat,lon\n".encode("utf-16"), "UTF-16: save it as UTF-8"),
+    (b"mmsi\x00,time,lat,lon\n\x00\x01\x02", "binary data"),
+    (b"\x1b[31m" + b"x" * 50_000 + b"\n1\n", "not an AIS CSV"),
+], ids=["zip", "gzip", "utf-16", "nul", "long-header"])  # fmt: skip
+def test_a_file_that_is_not_a_text_csv_is_named_with_what_to_do_in_a_short_line(tmp_path: Path, data: bytes, words: str) -> None:
+    path = tmp_path / "ais.csv"
+    path.write_bytes(data)
+    with pytest.raises(InputError) as err:
+        read_ais([path])
+    message = str(err.value)
+    assert str(path) in message and words in message, message
+    assert len(message) < 700 and message.isprintable(), message

@@ -295,3 +295,75 @@ def test_cli_check_prints_new_events_then_nothing_and_names_a_bad_rule(ws: tuple
     assert len((root / "alerts.jsonl").read_text().splitlines()) == 1
     again = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--rules", str(rules)])
     assert "ls" not in again.stdout and "0 new events of 1" in again.stderr
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("rules:\n  - {id: ls, kind: arrival, sites: [dunai], description: 2024-13-01}\n", None),
+    ("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\nrules: []\n", "key 'rules' given twice"),
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)), "aliases expand"),
+    ("rules: []\ndescription: caf\xe9\n", "save it as UTF-8"),
+])  # fmt: skip
+def test_cli_check_names_a_rules_file_it_cannot_take_without_a_traceback(
+    ws: tuple[Path, Store], tmp_path: Path, text: str, words: str | None
+) -> None:
+    root, store = ws
+    store.close()
+    rules = tmp_path / "rules.yaml"
+    rules.write_bytes(text.encode("latin-1"))
+    res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--rules", str(rules)])
+    assert isinstance(res.exception, SystemExit | None), res.exception
+    if words is None:  # a date-like description is text
+        assert res.exit_code == 0, res.output
+    else:
+        assert res.exit_code == 1 and str(rules) in res.stderr and words in res.stderr, res.output
+
+
+def test_cli_check_refuses_out_into_a_folder_that_does_not_exist(ws: tuple[Path, Store], tmp_path: Path) -> None:
+    root, store = ws
+    store.close()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n")
+    out = tmp_path / "no-such-folder" / "events.jsonl"
+    res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--rules", str(rules), "--out", str(out)])
+    assert res.exit_code == 2 and "folder" in res.stderr and str(out.parent) in res.stderr, res.output
+    assert not out.parent.exists()
+
+
+def test_a_run_interrupted_after_the_file_and_before_the_store_adds_no_line_twice(
+    ws: tuple[Path, Store], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sitewatch.store.alerts as stored
+
+    root, store = ws
+    store.close()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n  - {id: gone, kind: departure, sites: [dunai, rason]}\n")
+    args = ["alerts", "check", "-w", str(root), "--rules", str(rules)]
+    record = stored.record_events
+
+    def interrupted(*a: Any, **k: Any) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stored, "record_events", interrupted)
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 130 and "interrupted" in res.stderr, res.output
+    first = (root / "alerts.jsonl").read_text().splitlines()
+    assert len(first) >= 2
+    monkeypatch.setattr(stored, "record_events", record)
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert (root / "alerts.jsonl").read_text().splitlines() == first
+    assert CliRunner().invoke(main, args).stderr.startswith("0 new events")
+
+
+def test_an_out_file_that_is_not_utf8_text_is_named(ws: tuple[Path, Store], tmp_path: Path) -> None:
+    root, store = ws
+    store.close()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n")
+    out = tmp_path / "events.jsonl"
+    out.write_bytes(b"\xff\xfe\x00binary")
+    res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--rules", str(rules), "--out", str(out)])
+    assert res.exit_code == 1 and str(out) in res.stderr and "--out" in res.stderr, res.output
+    assert out.read_bytes() == b"\xff\xfe\x00binary"

@@ -401,3 +401,40 @@ def test_a_verdict_as_the_model_claim() -> None:
     c = r.to_claim()
     assert (c.verdict, c.evidence, c.site_ids) == ("supported", (o.id,), ("dunai",))
     assert c.start == datetime(2024, 10, 17, tzinfo=UTC) and c.end.date() == date(2024, 10, 17)
+
+
+LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+_CLAIM_X = "claims:\n  - id: x\n    text: t\n    source: s\n    sites: [dunai]\n    assert: {kind: vessel_present}\n"
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    (_CLAIM_X + "    date: 2024-13-01\n", "'2024-13-01' is not a date"),
+    (_CLAIM_X + "    date: 2024-02-30\n", "'2024-02-30' is not a date"),
+    (_CLAIM_X + "    date: 2024-10-17T09:30\n", "2024-10-17T09:30 is a time"),
+])  # fmt: skip
+def test_an_impossible_date_is_refused_naming_its_claim_not_a_traceback(tmp_path: Path, text: str, words: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    (problem,) = read_claims(path).problems
+    assert (problem.claim, problem.field) == ("x", "date") and words in problem.message, problem
+
+
+def test_aliases_that_expand_past_any_memory_and_a_key_given_twice_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(LAUGHS)
+    with pytest.raises(ValueError, match="c.yaml: not valid YAML .*aliases expand"):
+        read_claims(path)
+    path.write_text("title: a\ntitle: b\nclaims: []\n")
+    with pytest.raises(ValueError, match="c.yaml: not valid YAML .*key 'title' given twice"):
+        read_claims(path)
+
+
+def test_a_file_not_in_utf8_is_named_with_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_bytes("title: caf\xe9\nclaims: []\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="c.yaml: .*save it as UTF-8"):
+        read_claims(path)

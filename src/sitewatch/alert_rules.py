@@ -9,14 +9,14 @@ other rules proceed (:func:`parse_rules` returns both).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from .errors import InputError
 from .model import Site
+from .yaml_input import RECORD_ID, read_yaml, unknown_fields
 
 __all__ = ["RuleKind", "Rule", "KIND_FIELDS", "RULE_KINDS", "parse_rules", "read_rules_file", "RULES_FILE"]
 
@@ -37,7 +37,6 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
 }
 """The fields each kind takes besides ``id``, ``kind``, ``sites`` and ``description``."""
 _REQUIRED: dict[str, tuple[str, ...]] = {"object": ("object_kind",), "change": ("min_area_m2",)}
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 @dataclass(frozen=True)
@@ -89,16 +88,16 @@ def _rule(raw: Any, index: int, sites: Mapping[str, Site]) -> Rule:
     if not isinstance(raw, dict):
         raise InputError(f"rule #{index + 1}: must be a mapping (id: ..., kind: ..., sites: [...]), got {raw!r}")
     rid = raw.get("id")
-    if not isinstance(rid, str) or not _ID.match(rid):
+    if not isinstance(rid, str) or not RECORD_ID.match(rid):
         raise InputError(f"rule #{index + 1}: id: missing or not a name of letters, digits, '-', '_', '.' (got {rid!r})")
     kind = raw.get("kind")
     if kind not in RULE_KINDS:
         raise InputError(f"rule {rid!r}: kind: {'missing' if kind is None else repr(kind) + ' is unknown'}; "
                          f"one of {', '.join(RULE_KINDS)}")  # fmt: skip
     allowed = {"id", "kind", "sites", "description", *KIND_FIELDS[kind]}
-    for key in raw:
-        if key not in allowed:
-            raise InputError(f"rule {rid!r}: {key}: not a field of a {kind} rule; it takes {', '.join(KIND_FIELDS[kind])}")
+    unknown = unknown_fields(raw, allowed)
+    if unknown:
+        raise InputError(f"rule {rid!r}: {unknown[0]}: not a field of a {kind} rule; it takes {', '.join(KIND_FIELDS[kind])}")
     for key in _REQUIRED.get(kind, ()):
         if raw.get(key) is None:
             raise InputError(f"rule {rid!r}: {key}: missing; a {kind} rule needs it")
@@ -160,7 +159,7 @@ def parse_rules(doc: Any, sites: Sequence[Site], origin: str = "rules") -> tuple
     """
     if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list):
         raise InputError(f"{origin}: expected a mapping with `rules:`, a list of rules (see README, Alerts)")
-    stray = sorted(set(doc) - {"rules"})
+    stray = unknown_fields(doc, {"rules"})
     if stray:
         raise InputError(f"{origin}: unknown top-level key(s) {stray}; a rules file holds `rules:`")
     by_id = {s.id: s for s in sites}
@@ -181,16 +180,5 @@ def parse_rules(doc: Any, sites: Sequence[Site], origin: str = "rules") -> tuple
 
 def read_rules_file(path: Path, sites: Sequence[Site]) -> tuple[list[Rule], list[str]]:
     """:func:`parse_rules` of a YAML file; a file missing or not YAML is an InputError naming it."""
-    import yaml
-
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no rules file there; pass --rules FILE or write one (see README, Alerts)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the rules file ({exc})") from exc
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML ({exc})") from exc
-    return parse_rules(cast(Any, doc), sites, str(path))
+    doc = read_yaml(path, "rules file", missing_hint="pass --rules FILE or write one (see README, Alerts)")
+    return parse_rules(doc, sites, str(path))

@@ -335,6 +335,29 @@ class AlertCheck:
     """Events still waiting for the webhook after this run."""
 
 
+def _events_file_text(path: Path) -> str:
+    """The JSON-lines file's text so far ("" when there is none); an InputError naming it when it is not UTF-8 text."""
+    try:
+        return path.read_text(encoding="utf-8") if path.is_file() else ""
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not a JSON-lines file of events (not UTF-8 text); give another --out FILE.jsonl") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the events file ({exc.strerror or exc}); give another --out FILE.jsonl") from exc
+
+
+def _event_ids_in(text: str) -> set[str]:
+    """The ``event_id`` of each line of a JSON-lines events file (lines that are not an event are left alone)."""
+    ids = set()
+    for line in text.splitlines():
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(doc, dict) and isinstance(doc.get("event_id"), str):
+            ids.add(doc["event_id"])
+    return ids
+
+
 def check_alerts(
     store: Store, rules: Sequence[Rule], *, since: date | None = None, show_all: bool = False,
     out: Path | None = None, webhook: str | None = None, timeout: float = WEBHOOK_TIMEOUT_S,
@@ -345,7 +368,7 @@ def check_alerts(
     failed POST left) and mark each delivered or keep it pending with its error.
 
     The file is written before the store: a run stopped between the two reports its events again on the next
-    run, rather than never.
+    run, rather than never, but does not append a line the file already holds (by ``event_id``).
     """
     from .files import write_text_atomic
     from .store.alerts import (
@@ -363,10 +386,11 @@ def check_alerts(
     known = known_event_keys(store)
     new = [e for e in events if e["event_id"] not in known]
     if out is not None and new:
-        old = out.read_text(encoding="utf-8") if out.is_file() else ""
-        if old and not old.endswith("\n"):
-            old += "\n"
-        write_text_atomic(out, old + "".join(json.dumps(e, sort_keys=True) + "\n" for e in new))
+        old = _events_file_text(out)
+        in_file = _event_ids_in(old)  # a run stopped after the file and before the store wrote them already
+        lines = "".join(json.dumps(e, sort_keys=True) + "\n" for e in new if e["event_id"] not in in_file)
+        if lines:
+            write_text_atomic(out, old + ("\n" if old and not old.endswith("\n") else "") + lines)
     record_events(store, new, webhook=bool(webhook))
     delivered, errors = [], {}
     if webhook:

@@ -27,7 +27,6 @@ the others go on (:mod:`sitewatch.evidence` decides the verdicts).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -35,11 +34,10 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from .errors import InputError
 from .model import Site
 from .vessels import catalogue
+from .yaml_input import RECORD_ID, read_yaml, unknown_fields
 
 __all__ = [
     "KINDS",
@@ -87,7 +85,6 @@ _FIELDS: Mapping[str, set[str]] = {
 }
 _REQUIRED: Mapping[str, set[str]] = {"object_present": {"object"}, "object_absent": {"object"},
                                      "presence_days": {"days"}, "vessel_transit": {"within_days"}}  # fmt: skip
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 @dataclass(frozen=True)
@@ -207,10 +204,16 @@ def _date(value: Any, field: str) -> date:
         raise _Bad(field, f"{value} is a time: give a date (YYYY-MM-DD)")
     if isinstance(value, date):
         return value
+    text = str(value).strip()
     try:
-        return date.fromisoformat(str(value).strip())
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        datetime.fromisoformat(text)
     except ValueError:
         raise _Bad(field, f"{value!r} is not a date (YYYY-MM-DD)") from None
+    raise _Bad(field, f"{text} is a time: give a date (YYYY-MM-DD)")
 
 
 def _range(raw: Mapping[str, Any], prefix: str, default: tuple[date, date] | None) -> tuple[date, date]:
@@ -264,7 +267,7 @@ def _assertion(raw: Any, prefix: str, sites: tuple[str, ...], span: tuple[date, 
     kind = raw.get("kind")
     if kind not in KINDS:
         raise _Bad(f"{prefix}kind", ("missing" if kind is None else f"unknown kind {kind!r}") + f"; the kinds are {', '.join(KINDS)}")
-    unknown = sorted(set(map(str, raw)) - _FIELDS[kind])
+    unknown = unknown_fields(raw, _FIELDS[kind])
     if unknown:
         raise _Bad(f"{prefix}{unknown[0]}", f"not a field of {kind}; its fields are {', '.join(sorted(_FIELDS[kind]))}")
     for key in sorted(_REQUIRED.get(kind, ())):
@@ -314,16 +317,16 @@ def _assertion(raw: Any, prefix: str, sites: tuple[str, ...], span: tuple[date, 
 
 
 def _claim(raw: Mapping[str, Any]) -> ClaimSpec:
-    unknown = sorted(set(map(str, raw)) - _CLAIM_FIELDS)
+    unknown = unknown_fields(raw, _CLAIM_FIELDS)
     if unknown:
         raise _Bad(unknown[0], f"not a field of a claim; the fields are {', '.join(sorted(_CLAIM_FIELDS))}")
     claim_id = _text(raw.get("id"), "id")
-    if not _ID.match(claim_id):
+    if not RECORD_ID.match(claim_id):
         raise _Bad("id", f"{claim_id!r}: use letters, digits, '.', '_' and '-'")
     text = _text(raw.get("text"), "text")
     src = raw.get("source")
     if isinstance(src, Mapping):
-        extra = sorted(set(map(str, src)) - _SOURCE_FIELDS)
+        extra = unknown_fields(src, _SOURCE_FIELDS)
         if extra:
             raise _Bad(f"source.{extra[0]}", "not a field of source (who, where, when)")
         source = Source(_text(src.get("who"), "source.who"), _text(src.get("where"), "source.where", required=False),
@@ -362,7 +365,7 @@ def parse_claims(doc: Any, name: str = "claims file") -> ClaimsFile:
     """
     title = ""
     if isinstance(doc, Mapping):
-        extra = sorted(set(map(str, doc)) - {"claims", "title", "description"})
+        extra = unknown_fields(doc, {"claims", "title", "description"})
         if extra or "claims" not in doc:
             raise InputError(f"{name}: expected a list of claims, or a mapping with `claims:` (and title, description)"
                              + (f"; {extra[0]!r} is not a key of it" if extra else ""))  # fmt: skip
@@ -393,16 +396,7 @@ def parse_claims(doc: Any, name: str = "claims file") -> ClaimsFile:
 
 def read_claims(path: str | Path) -> ClaimsFile:
     """Read and check the form of a claims file (YAML). A file that cannot be read is an InputError naming it."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the claims file ({exc.__class__.__name__}: {exc})") from exc
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from exc
-    return parse_claims(doc, str(path))
+    return parse_claims(read_yaml(path, "claims file"), str(path))
 
 
 def check_against_sites(claims: ClaimsFile, sites: Mapping[str, Site]) -> ClaimsFile:

@@ -169,7 +169,7 @@ def detect_format(header: Sequence[str], path: str | Path = "AIS file") -> tuple
         for name, fields in AIS_FORMATS.items()
     )
     raise InputError(
-        f"{path}: not an AIS CSV sitewatch reads (header {', '.join(h.strip() for h in header[:8])}"
+        f"{path}: not an AIS CSV sitewatch reads (header {', '.join(_shown(h) for h in header[:8])}"
         f"{', …' if len(header) > 8 else ''}): {missing}. Give MarineCadastre or Danish Maritime Authority "
         "files as downloaded, or columns mmsi, time, lat, lon"
     )
@@ -244,11 +244,36 @@ def _floats(texts: list[str]) -> NDArray[np.float64]:
         return np.fromiter((_number(t) for t in texts), np.float64, len(texts))
 
 
+_NOT_TEXT = (
+    (b"PK\x03\x04", "is a zip archive: unzip it and pass the CSV inside"),
+    (b"\x1f\x8b", "is gzip-compressed: gunzip it and pass the CSV"),
+    (b"\xff\xfe", "is UTF-16: save it as UTF-8 (or Latin-1) CSV"),
+    (b"\xfe\xff", "is UTF-16: save it as UTF-8 (or Latin-1) CSV"),
+)
+
+
+def _check_text(path: Path, head: bytes) -> None:
+    """Refuse a file that is no text CSV (an archive, UTF-16, binary), saying what to do, before its bytes reach a message."""
+    for magic, what in _NOT_TEXT:
+        if head.startswith(magic):
+            raise InputError(f"{path}: {what} (--ais FILE.csv)")
+    if b"\x00" in head:
+        raise InputError(f"{path}: holds binary data, not a CSV; give the AIS CSV itself (--ais FILE.csv)")
+
+
+def _shown(cell: str, most: int = 40) -> str:
+    """A header cell as it may stand in a message: printable, and short."""
+    text = "".join(c if c.isprintable() else "?" for c in cell.strip())
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
 def _read_one(
     path: Path, windows: _Windows, into: dict[str, list[tuple[float, float, float, float, float]]],
     static: dict[str, tuple[str, float, float]],
 ) -> AisReadSummary:
     try:
+        with open(path, "rb") as raw:
+            _check_text(path, raw.read(4096))
         with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
             return _read_rows(path, csv.reader(f), windows, into, static)
     except OSError as exc:

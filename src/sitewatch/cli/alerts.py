@@ -15,6 +15,7 @@ from .options import (
     DateOrTime,
     FiniteFloatRange,
     OnceGroup,
+    existing_folder,
     handle_errors,
     json_option,
     workspace_option,
@@ -34,7 +35,7 @@ def command() -> None:
               help=f"Rules file (YAML; default: {RULES_FILE} in the workspace).")
 @click.option("--since", type=DateOrTime("date"), metavar="DATE", help="Only events on or after this UTC date.")
 @click.option("--all", "show_all", is_flag=True, help="Show every event again, not only those not reported before.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.jsonl",
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.jsonl", callback=existing_folder,
               help=f"JSON-lines file the new events are appended to (default: {EVENTS_FILE} in the workspace).")
 @click.option("--webhook", metavar="URL",
               help="POST each new event as JSON to this URL (default: the alerts_webhook setting; none when empty).")

@@ -38,6 +38,7 @@ from shapely.geometry import LineString, Point, Polygon
 from ..errors import InputError, SiteError
 from ..geo import reproject_geometry, utm_crs_for
 from ..model import MAX_SITE_DEG, SENSORS, SITE_KINDS, is_date_only
+from ..yaml_input import StrictYamlLoader as _YamlLoader
 
 __all__ = [
     "Scenario",
@@ -763,69 +764,6 @@ def scenario_from_mapping(data: Mapping[str, Any], origin: str = "scenario") -> 
     if dup:
         raise r.fail("acquisitions", f"two series give the same scene ids {dup[:3]}: give them different 'name's")
     return scenario
-
-
-MAX_YAML_EXPANDED = 10_000_000
-"""Most characters a scenario's YAML may hold once its aliases are expanded (``*a`` counted as a copy of ``&a``)."""
-
-
-class _YamlLoader(yaml.SafeLoader):
-    """YAML without implicit timestamps: a date is text that :meth:`_Reader.day` and
-    :meth:`_Reader.moment` check, so an impossible one (``2024-02-30``) is an error naming its
-    field and value rather than PyYAML's bare "day is out of range for month"."""
-
-    def construct_document(self, node: yaml.Node) -> Any:
-        # Aliases of aliases ("billion laughs": nine lines of nine aliases are 9**9 strings) build a
-        # small shared structure that the first repr, str or walk of it expands past any memory.
-        size = _expanded_size(node, {}, set())
-        if size > MAX_YAML_EXPANDED:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"its aliases expand to more than {MAX_YAML_EXPANDED:,} characters; write the values out",
-                node.start_mark,
-            )
-        return super().construct_document(node)
-
-
-def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_: set[int]) -> int:
-    """Characters of ``node`` with every alias written out (capped just above the limit); a node holding itself is refused."""
-    if id(node) in sizes:
-        return sizes[id(node)]
-    if isinstance(node, yaml.ScalarNode):
-        return len(str(node.value)) + 1
-    if id(node) in open_:
-        raise yaml.constructor.ConstructorError(None, None, "an alias refers to a value that holds it", node.start_mark)
-    open_.add(id(node))
-    children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else list(node.value)
-    total = 1
-    for child in children:
-        total = min(total + _expanded_size(child, sizes, open_), MAX_YAML_EXPANDED + 1)
-    open_.discard(id(node))
-    sizes[id(node)] = total
-    return total
-
-
-def _mapping_without_repeats(loader: _YamlLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    """A YAML mapping, refusing a key given twice: PyYAML keeps the last one, so a block pasted
-    twice (two ``acquisitions:``) would drop the first without a word. TOML refuses it too."""
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-            continue  # `<<: *defaults` merges keys that the mapping's own may override
-        key = loader.construct_object(key_node, deep=deep)
-        line = key_node.start_mark.line + 1
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} given twice (lines {seen[key]} and {line}); keep one", key_node.start_mark
-            )
-        seen[key] = line
-    return loader.construct_mapping(node, deep=deep)
-
-
-_YamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_repeats)
-_YamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 def _packaged(name: str) -> Path | None:

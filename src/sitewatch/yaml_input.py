@@ -1,0 +1,114 @@
+"""YAML files that users write (scenarios, claims, alert rules), read one strict way.
+
+Safe loading only; no implicit timestamps (each reader checks its dates and names the field); a
+mapping key given twice, an alias that refers to itself and aliases that expand past
+:data:`MAX_YAML_EXPANDED` characters are refused; a file not in UTF-8, not YAML or nested too deeply
+is an :class:`~sitewatch.errors.InputError` naming it and saying what to do.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import InputError
+
+__all__ = ["MAX_YAML_EXPANDED", "RECORD_ID", "StrictYamlLoader", "read_yaml", "unknown_fields"]
+
+
+RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+"""The id a user gives a record of a YAML file (a claim, an alert rule): letters, digits, '.', '_', '-'."""
+
+MAX_YAML_EXPANDED = 10_000_000
+"""Most characters a YAML file may hold once its aliases are expanded (``*a`` counted as a copy of ``&a``)."""
+
+
+class StrictYamlLoader(yaml.SafeLoader):
+    """Safe YAML without implicit timestamps, aliases that expand past any memory, or a key given twice.
+
+    A date is text that the reader of each file checks, so an impossible one (``2024-02-30``) is
+    an error naming its field and value rather than PyYAML's bare "day is out of range for month"."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        # Aliases of aliases ("billion laughs": nine lines of nine aliases are 9**9 strings) build a
+        # small shared structure that the first repr, str or walk of it expands past any memory.
+        size = _expanded_size(node, {}, set())
+        if size > MAX_YAML_EXPANDED:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"its aliases expand to more than {MAX_YAML_EXPANDED:,} characters; write the values out",
+                node.start_mark,
+            )
+        return super().construct_document(node)
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_: set[int]) -> int:
+    """Characters of ``node`` with every alias written out (capped just above the limit); a node holding itself is refused."""
+    if id(node) in sizes:
+        return sizes[id(node)]
+    if isinstance(node, yaml.ScalarNode):
+        return len(str(node.value)) + 1
+    if id(node) in open_:
+        raise yaml.constructor.ConstructorError(None, None, "an alias refers to a value that holds it", node.start_mark)
+    open_.add(id(node))
+    children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else list(node.value)
+    total = 1
+    for child in children:
+        total = min(total + _expanded_size(child, sizes, open_), MAX_YAML_EXPANDED + 1)
+    open_.discard(id(node))
+    sizes[id(node)] = total
+    return total
+
+
+def _mapping_without_repeats(loader: StrictYamlLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    """A YAML mapping, refusing a key given twice: PyYAML keeps the last one, so a block pasted
+    twice (two ``acquisitions:``) would drop the first without a word. TOML refuses it too."""
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # `<<: *defaults` merges keys that the mapping's own may override
+        key = loader.construct_object(key_node, deep=deep)
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} given twice (lines {seen[key]} and {line}); keep one", key_node.start_mark
+            )
+        seen[key] = line
+    return loader.construct_mapping(node, deep=deep)
+
+
+StrictYamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_repeats)
+StrictYamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def read_yaml(path: str | Path, what: str, *, missing_hint: str = "") -> Any:
+    """The parsed document of the YAML file ``path``; an InputError naming it (as ``what``, "claims file") otherwise.
+
+    ``missing_hint`` says what to do when there is no file at ``path``. A byte-order mark is skipped.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no {what} there" + (f"; {missing_hint}" if missing_hint else "")) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: cannot read the {what}: not UTF-8 (byte {exc.start}); save it as UTF-8") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from exc
+    try:
+        return yaml.load(text, Loader=StrictYamlLoader)
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from exc
+    except RecursionError as exc:  # "[[[[…" thousands deep: the parser recurses
+        raise InputError(f"{path}: nested too deeply to read") from exc
+
+
+def unknown_fields(record: Mapping[Any, Any], allowed: Iterable[str]) -> list[str]:
+    """The keys of ``record`` (a YAML mapping) that are not ``allowed``, sorted: a misspelt field is refused, never ignored."""
+    return sorted(set(map(str, record)) - set(allowed))

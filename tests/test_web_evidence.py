@@ -2,7 +2,9 @@
 
 On a shortened demo of both sites (10 to 17 October 2024: the cargo ship leaves Rason after the 12th
 and is at Dunai from the 14th), with one pair of Dunai images compared by ``sitewatch change`` and the
-seed story's alert rules checked by ``sitewatch alerts check``.
+seed story's alert rules checked by ``sitewatch alerts check``. The pair is compared with its
+detections kept in (``--with-detections``): the landing ship that arrives on the 17th is then a
+region, where the land around it has nothing that changed.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-d
     scen = shorten(load_scenario("seed-story"), days=8, start=date(2024, 10, 10))
     result = run_demo(tmp_path_factory.mktemp("web-evidence") / "ws", scenario=scen, workers=1)
     runner = CliRunner()
-    res = runner.invoke(main, ["change", "dunai", "--before", "2024-10-16", "--after", "2024-10-17", "-w", str(result.out)])
+    res = runner.invoke(main, ["change", "dunai", "--before", "2024-10-16", "--after", "2024-10-17", "--with-detections",
+                           "-w", str(result.out)])
     assert res.exit_code == 0, res.output
     res = runner.invoke(main, ["alerts", "check", "--rules", str(RULES), "-w", str(result.out)])
     assert res.exit_code == 0, res.output

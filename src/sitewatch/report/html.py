@@ -410,9 +410,11 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
     return section
 
 
-def _environment() -> jinja2.Environment:
+def template_environment(templates: str = "report/templates") -> jinja2.Environment:
+    """Jinja for sitewatch's pages: the package folder ``templates``, HTML escaped, undefined names an
+    error, and the report's number filters (``pct``, ``num``), which the dashboard's pages share."""
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("sitewatch", "report/templates"),
+        loader=jinja2.PackageLoader("sitewatch", templates),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -474,7 +476,7 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
             )
         ]
     simulated = any(sec.timeline.simulated for sec in sections)
-    return _environment().get_template("report.html.j2").render(
+    return template_environment().get_template("report.html.j2").render(
         sections=sections,
         evaluation=evaluation,
         links=links,

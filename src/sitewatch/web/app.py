@@ -39,7 +39,7 @@ from ..errors import ImageReadError, InputError, StoreError
 from ..model import Observation, acquired_label
 from ..report import charts
 from ..report.exports import date_zone
-from ..report.html import by_kind, candidates_text, imagery_lines
+from ..report.html import by_kind, candidates_text, imagery_lines, template_environment
 from ..store import Store
 from ..store.changes import changes
 from ..workspace import Workspace, open_workspace
@@ -56,15 +56,7 @@ cache are global): the server's threads draw one figure at a time."""
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("sitewatch", "web/templates"),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["pct"] = lambda v: "–" if v is None else f"{v:.1%}"
-    env.filters["num"] = lambda v, nd=1: "–" if v is None else f"{v:.{nd}f}"
+    env = template_environment("web/templates")
     # An id in a link: its "/" kept (observation ids are SITE/ITEM), everything else escaped.
     env.filters["urlpart"] = lambda v: quote(str(v), safe="/")
     return env

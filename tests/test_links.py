@@ -297,3 +297,35 @@ def test_links_command_with_ais_files(tmp_path: Path) -> None:
     assert json.loads(res.output)["links"][0]["ais"] is None
     res = runner.invoke(main, ["links", "-w", str(root), "--ais", str(tmp_path / "missing.csv")])
     assert res.exit_code == 2 and "missing.csv" in res.output
+
+
+def test_a_vessel_confirmed_by_ais_at_one_arrival_is_ruled_out_at_the_departures_other_arrivals() -> None:
+    sites, observations, dets = _two_ships_each_way()
+    timelines = {s.id: build_timeline(s.id, [o for o in observations if o.site_id == s.id], dets) for s in sites}
+    # The 91 m arrival is dark: its own ends say nothing, but the departure's MMSI arrived on the 14th.
+    ais = {dets[0].id: AisId("273456789", "LADA"), dets[1].id: AisId("273456789", "LADA")}
+    found = find_links(sites, timelines, observations, dets, ais=ais)
+    other = next(k for k in found.links if k.arrival.detection_id == dets[3].id)
+    assert other.ais == "ruled out"
+    assert other.ais_text() == (
+        "ruled out by AIS: MMSI 273456789 LADA is accounted for by the confirmed link to dunai 2024-10-14"
+    )
+    doc = next(k for k in links_to_dict(found)["links"] if k["to"]["detection_id"] == dets[3].id)
+    assert doc["ais"]["status"] == "ruled out" and doc["ais"]["accounted_for_by"] == {
+        "from": dets[0].id, "to": dets[1].id,
+    }  # fmt: skip
+
+
+def test_an_arrival_confirmed_by_ais_from_one_departure_is_ruled_out_from_the_others() -> None:
+    r = [obs("rason", "2024-10-11"), obs("rason", "2024-10-12"), obs("rason", "2024-10-13"), obs("rason", "2024-10-14")]
+    d = [obs("dunai", "2024-10-13", 1), obs("dunai", "2024-10-14", 1)]
+    dets = [ship(r[0], 0, 90.0), ship(r[0], 1, 95.0, dx=400), ship(r[1], 0, 90.0), ship(r[2], 0, 95.0, dx=400),
+            ship(d[1], 0, 92.0)]  # fmt: skip
+    sites = [site("rason"), site("dunai")]
+    timelines = {s.id: build_timeline(s.id, [o for o in r + d if o.site_id == s.id], dets) for s in sites}
+    found = find_links(sites, timelines, r + d, dets, ais={dets[3].id: AisId("445000111"), dets[4].id: AisId("445000111")})
+    by_departure = {k.departure.detection_id: k for k in found.links}
+    assert by_departure[dets[3].id].ais == "confirmed"
+    other = by_departure[dets[2].id]
+    assert other.ais == "ruled out"
+    assert other.ais_text() == "ruled out by AIS: MMSI 445000111 is accounted for by the confirmed link from rason 2024-10-13"

@@ -36,7 +36,10 @@ Rules, each a field of :class:`LinkParams`:
   matching, see :func:`ais_ids`): when both ends of a link were matched with AIS and carry the same MMSI
   the link is *confirmed* ("the same MMSI 123456789 at both ends"); when they carry different MMSIs it
   is *ruled out*; otherwise (an end not matched: dark, or an image AIS could not be matched at) it is
-  *not matched* and stays a size-only candidate. The alternatives are still counted by size alone.
+  *not matched* and stays a size-only candidate. One exception: when an end's MMSI is confirmed by
+  another link of that same end (the departure's MMSI at another arrival, or the arrival's from another
+  departure), the vessel is accounted for and this link is *ruled out* too ("MMSI 123456789 is
+  accounted for by the confirmed link to dunai 2024-10-14"). The alternatives are still counted by size alone.
 """
 
 from __future__ import annotations
@@ -214,6 +217,8 @@ class LinkCandidate:
     """The MMSI the departure's detection was matched with (None: not matched)."""
     ais_arrival: AisId | None = None
     """The MMSI the arrival's detection was matched with (None: not matched)."""
+    ais_accounted_for_by: tuple[Move, Move] | None = None
+    """Ruled out because an end's MMSI is confirmed by another link: that link's departure and arrival."""
 
     @property
     def alternatives(self) -> int:
@@ -241,6 +246,14 @@ class LinkCandidate:
             return ""
         if self.ais == "confirmed" and d is not None:
             return f"confirmed by AIS: the same {d.text()} at both ends"
+        if self.ais == "ruled out" and self.ais_accounted_for_by is not None:
+            other_d, other_a = self.ais_accounted_for_by
+            shared_departure = other_d.detection_id == self.departure.detection_id
+            x, other = (d, other_a) if shared_departure else (a, other_d)
+            return (
+                f"ruled out by AIS: {x.text() if x else 'its MMSI'} is accounted for by the confirmed link "
+                f"{'to' if shared_departure else 'from'} {other.site_id} {other.date.isoformat()}"
+            )
         if self.ais == "ruled out" and d is not None and a is not None:
             return f"ruled out by AIS: {d.text()} at {self.departure.site_id}, {a.text()} at {self.arrival.site_id}"
         ends = [f"{m.site_id} {x.text()}" if x else f"{m.site_id} not matched" for m, x in ((self.departure, d), (self.arrival, a))]
@@ -521,6 +534,8 @@ def find_links(
             other_arrivals=by_departure[link.departure.detection_id] - own,
         )
         out.append(link if ais is None else _settle(link, ais))
+    if ais is not None:
+        out = _rule_out_accounted_for(out)
     out.sort(key=lambda k: (k.departure.acquired, k.departure.site_id, k.arrival.acquired, k.arrival.site_id,
                             k.departure.detection_id, k.arrival.detection_id))  # fmt: skip
     return Links(
@@ -539,13 +554,37 @@ def _settle(link: LinkCandidate, ais: Mapping[str, AisId]) -> LinkCandidate:
     return replace(link, ais=verdict, ais_departure=d, ais_arrival=a)
 
 
+def _rule_out_accounted_for(links: list[LinkCandidate]) -> list[LinkCandidate]:
+    """A link AIS left unsettled is ruled out when an end's MMSI is confirmed by another link of that end.
+
+    The departure's vessel, confirmed at one arrival, is not the vessel of the departure's other
+    arrivals; nor is an arrival's vessel, confirmed from one departure, that of its other departures.
+    """
+    by_departure: dict[str, LinkCandidate] = {}
+    by_arrival: dict[str, LinkCandidate] = {}
+    # The earliest confirmed link of an end accounts for it (one MMSI may arrive twice in the window).
+    for k in sorted((k for k in links if k.ais == "confirmed"), key=lambda k: (k.departure.acquired, k.arrival.acquired)):
+        by_departure.setdefault(k.departure.detection_id, k)
+        by_arrival.setdefault(k.arrival.detection_id, k)
+    out = []
+    for k in links:
+        if k.ais == "not matched":
+            # A confirmed link of an end means that end's MMSI is known: no need to check it here.
+            other = by_departure.get(k.departure.detection_id) or by_arrival.get(k.arrival.detection_id)
+            if other is not None:
+                k = replace(k, ais="ruled out", ais_accounted_for_by=(other.departure, other.arrival))
+        out.append(k)
+    return out
+
+
 def _ais_dict(k: LinkCandidate) -> dict[str, Any] | None:
     if k.ais is None:
         return None
     ends = {"from": k.ais_departure, "to": k.ais_arrival}
+    by = k.ais_accounted_for_by
     return {"status": k.ais, "text": k.ais_text()} | {
         end: None if x is None else {"mmsi": x.mmsi, "name": x.name} for end, x in ends.items()
-    }
+    } | ({"accounted_for_by": {"from": by[0].detection_id, "to": by[1].detection_id}} if by else {})
 
 
 def _move_dict(m: Move) -> dict[str, Any]:

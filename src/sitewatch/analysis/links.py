@@ -39,7 +39,8 @@ Rules, each a field of :class:`LinkParams`:
   *not matched* and stays a size-only candidate. One exception: when an end's MMSI is confirmed by
   another link of that same end (the departure's MMSI at another arrival, or the arrival's from another
   departure), the vessel is accounted for and this link is *ruled out* too ("MMSI 123456789 is
-  accounted for by the confirmed link to dunai 2024-10-14"). The alternatives are still counted by size alone.
+  accounted for by the confirmed link to dunai 2024-10-14"). The alternatives then leave out the candidates AIS
+  ruled out ("one of 2 arrivals that fit this departure after AIS ruled out 1").
 """
 
 from __future__ import annotations
@@ -210,6 +211,10 @@ class LinkCandidate:
     """Other feasible departures whose size fits this arrival as well."""
     other_arrivals: int = 0
     """Other feasible arrivals whose size fits this departure as well."""
+    ais_ruled_out_departures: int = 0
+    """Other feasible departures that fit by size but that AIS ruled out: not in ``other_departures``."""
+    ais_ruled_out_arrivals: int = 0
+    """Other feasible arrivals that fit by size but that AIS ruled out: not in ``other_arrivals``."""
     notes: tuple[str, ...] = ()
     ais: AisVerdict | None = None
     """What AIS says (None: no AIS was given)."""
@@ -229,14 +234,23 @@ class LinkCandidate:
         return self.departure.simulated or self.arrival.simulated
 
     def ambiguity_text(self) -> str:
-        """``"one of 3 departures that fit this arrival; one of 2 arrivals that fit this departure"``."""
+        """``"one of 3 departures that fit this arrival; one of 2 arrivals that fit this departure"``, each
+        with "after AIS ruled out N" when AIS ruled out N of the candidates that fit by size."""
+
+        def after(n: int) -> str:
+            return f" after AIS ruled out {n}" if n else ""
+
         if not self.alternatives:
-            return "no other vessel of that size in the window"
+            return "no other vessel of that size in the window" + after(
+                self.ais_ruled_out_departures + self.ais_ruled_out_arrivals
+            )
         parts = []
-        if self.other_departures:
-            parts.append(f"one of {self.other_departures + 1} departures that fit this arrival")
-        if self.other_arrivals:
-            parts.append(f"one of {self.other_arrivals + 1} arrivals that fit this departure")
+        if self.other_departures or self.ais_ruled_out_departures:
+            parts.append(f"one of {self.other_departures + 1} departures that fit this arrival"
+                         + after(self.ais_ruled_out_departures))  # fmt: skip
+        if self.other_arrivals or self.ais_ruled_out_arrivals:
+            parts.append(f"one of {self.other_arrivals + 1} arrivals that fit this departure"
+                         + after(self.ais_ruled_out_arrivals))  # fmt: skip
         return "; ".join(parts)
 
     def ais_text(self) -> str:
@@ -535,7 +549,7 @@ def find_links(
         )
         out.append(link if ais is None else _settle(link, ais))
     if ais is not None:
-        out = _rule_out_accounted_for(out)
+        out = _alternatives_after_ais(_rule_out_accounted_for(out))
     out.sort(key=lambda k: (k.departure.acquired, k.departure.site_id, k.arrival.acquired, k.arrival.site_id,
                             k.departure.detection_id, k.arrival.detection_id))  # fmt: skip
     return Links(
@@ -574,6 +588,26 @@ def _rule_out_accounted_for(links: list[LinkCandidate]) -> list[LinkCandidate]:
             if other is not None:
                 k = replace(k, ais="ruled out", ais_accounted_for_by=(other.departure, other.arrival))
         out.append(k)
+    return out
+
+
+def _alternatives_after_ais(links: list[LinkCandidate]) -> list[LinkCandidate]:
+    """Each link's alternatives without the feasible candidates AIS ruled out, which are counted apart."""
+    ruled_by_arrival: dict[str, int] = defaultdict(int)
+    ruled_by_departure: dict[str, int] = defaultdict(int)
+    for k in links:
+        if k.feasible and k.ais == "ruled out":
+            ruled_by_arrival[k.arrival.detection_id] += 1
+            ruled_by_departure[k.departure.detection_id] += 1
+    out = []
+    for k in links:
+        own = 1 if k.feasible and k.ais == "ruled out" else 0
+        deps = ruled_by_arrival[k.arrival.detection_id] - own
+        arrs = ruled_by_departure[k.departure.detection_id] - own
+        out.append(replace(
+            k, other_departures=k.other_departures - deps, other_arrivals=k.other_arrivals - arrs,
+            ais_ruled_out_departures=deps, ais_ruled_out_arrivals=arrs,
+        ))  # fmt: skip
     return out
 
 
@@ -639,6 +673,8 @@ def links_to_dict(links: Links) -> dict[str, Any]:
                 "likely_class": k.likely_class,
                 "other_departures": k.other_departures,
                 "other_arrivals": k.other_arrivals,
+                "ais_ruled_out_departures": k.ais_ruled_out_departures,
+                "ais_ruled_out_arrivals": k.ais_ruled_out_arrivals,
                 "alternatives": k.alternatives,
                 "ambiguity": k.ambiguity_text(),
                 "simulated": k.simulated,

@@ -254,8 +254,11 @@ def test_ais_confirms_a_link_with_the_same_mmsi_and_rules_out_one_with_another()
     first, second = by_arrival[dets[1].id], by_arrival[dets[3].id]
     assert first.ais == "confirmed" and first.ais_text() == "confirmed by AIS: the same MMSI 273456789 LADA at both ends"
     assert second.ais == "ruled out" and "MMSI 273456789 LADA at rason, MMSI 987654321 at dunai" in second.ais_text()
-    # AIS does not change the size evidence: the alternatives are the same as without it.
-    assert [k.alternatives for k in found.links] == [k.alternatives for k in plain.links]
+    # The arrival AIS ruled out is no alternative any more; without AIS both count.
+    assert [k.alternatives for k in plain.links] == [1, 1]
+    assert first.alternatives == 0 and first.ais_ruled_out_arrivals == 1
+    assert first.ambiguity_text() == "no other vessel of that size in the window after AIS ruled out 1"
+    assert plain.links[0].ambiguity_text() == "one of 2 arrivals that fit this departure"
     assert "confirmed by AIS" in " ".join(found.summary_lines())
     doc = links_to_dict(found)
     confirmed = next(k for k in doc["links"] if k["to"]["detection_id"] == dets[1].id)
@@ -297,3 +300,61 @@ def test_links_command_with_ais_files(tmp_path: Path) -> None:
     assert json.loads(res.output)["links"][0]["ais"] is None
     res = runner.invoke(main, ["links", "-w", str(root), "--ais", str(tmp_path / "missing.csv")])
     assert res.exit_code == 2 and "missing.csv" in res.output
+
+
+def test_a_vessel_confirmed_by_ais_at_one_arrival_is_ruled_out_at_the_departures_other_arrivals() -> None:
+    sites, observations, dets = _two_ships_each_way()
+    timelines = {s.id: build_timeline(s.id, [o for o in observations if o.site_id == s.id], dets) for s in sites}
+    # The 91 m arrival is dark: its own ends say nothing, but the departure's MMSI arrived on the 14th.
+    ais = {dets[0].id: AisId("273456789", "LADA"), dets[1].id: AisId("273456789", "LADA")}
+    found = find_links(sites, timelines, observations, dets, ais=ais)
+    other = next(k for k in found.links if k.arrival.detection_id == dets[3].id)
+    assert other.ais == "ruled out"
+    assert other.ais_text() == (
+        "ruled out by AIS: MMSI 273456789 LADA is accounted for by the confirmed link to dunai 2024-10-14"
+    )
+    doc = next(k for k in links_to_dict(found)["links"] if k["to"]["detection_id"] == dets[3].id)
+    assert doc["ais"]["status"] == "ruled out" and doc["ais"]["accounted_for_by"] == {
+        "from": dets[0].id, "to": dets[1].id,
+    }  # fmt: skip
+
+
+def test_an_arrival_confirmed_by_ais_from_one_departure_is_ruled_out_from_the_others() -> None:
+    r = [obs("rason", "2024-10-11"), obs("rason", "2024-10-12"), obs("rason", "2024-10-13"), obs("rason", "2024-10-14")]
+    d = [obs("dunai", "2024-10-13", 1), obs("dunai", "2024-10-14", 1)]
+    dets = [ship(r[0], 0, 90.0), ship(r[0], 1, 95.0, dx=400), ship(r[1], 0, 90.0), ship(r[2], 0, 95.0, dx=400),
+            ship(d[1], 0, 92.0)]  # fmt: skip
+    sites = [site("rason"), site("dunai")]
+    timelines = {s.id: build_timeline(s.id, [o for o in r + d if o.site_id == s.id], dets) for s in sites}
+    found = find_links(sites, timelines, r + d, dets, ais={dets[3].id: AisId("445000111"), dets[4].id: AisId("445000111")})
+    by_departure = {k.departure.detection_id: k for k in found.links}
+    assert by_departure[dets[3].id].ais == "confirmed"
+    other = by_departure[dets[2].id]
+    assert other.ais == "ruled out"
+    assert other.ais_text() == "ruled out by AIS: MMSI 445000111 is accounted for by the confirmed link from rason 2024-10-13"
+
+
+def test_alternatives_after_ais_leave_out_the_candidates_ais_ruled_out() -> None:
+    r = [obs("rason", "2024-10-12"), obs("rason", "2024-10-13")]
+    d = [obs("dunai", "2024-10-13", 1), obs("dunai", "2024-10-14", 1), obs("dunai", "2024-10-15", 1),
+         obs("dunai", "2024-10-16", 1)]  # fmt: skip
+    # One departure and three arrivals that fit it: the 14th's confirmed, the 15th's dark, the 16th's another MMSI.
+    dets = [ship(r[0], 0, 93.0), ship(d[1], 0, 90.0), ship(d[2], 0, 90.0), ship(d[3], 0, 90.0),
+            ship(d[2], 1, 91.0, dx=400), ship(d[3], 1, 91.0, dx=400), ship(d[3], 2, 92.0, dx=-400)]  # fmt: skip
+    sites = [site("rason"), site("dunai")]
+    timelines = {s.id: build_timeline(s.id, [o for o in r + d if o.site_id == s.id], dets) for s in sites}
+    ais = {dets[0].id: AisId("273456789"), dets[1].id: AisId("273456789"), dets[6].id: AisId("987654321")}
+    plain = find_links(sites, timelines, r + d, dets)
+    assert [k.other_arrivals for k in plain.links] == [2, 2, 2]
+    found = find_links(sites, timelines, r + d, dets, ais=ais)
+    assert [k.ais for k in found.links] == ["confirmed", "ruled out", "ruled out"]
+    # The confirmed link is left alone; each ruled-out one is one of two (itself and the confirmed one).
+    assert [(k.other_arrivals, k.ais_ruled_out_arrivals) for k in found.links] == [(0, 2), (1, 1), (1, 1)]
+    assert found.links[0].ambiguity_text() == "no other vessel of that size in the window after AIS ruled out 2"
+    assert found.links[1].ambiguity_text() == "one of 2 arrivals that fit this departure after AIS ruled out 1"
+    # Unsettled candidates still count: the 15th's arrival dark and the departure's MMSI unknown.
+    half = find_links(sites, timelines, r + d, dets, ais={dets[6].id: AisId("987654321")})
+    assert [k.ais for k in half.links] == ["not matched", "not matched", "not matched"]
+    assert [k.other_arrivals for k in half.links] == [2, 2, 2]
+    doc = links_to_dict(found)["links"][0]
+    assert doc["alternatives"] == 0 and doc["ais_ruled_out_arrivals"] == 2 and doc["ais_ruled_out_departures"] == 0

@@ -36,7 +36,11 @@ Rules, each a field of :class:`LinkParams`:
   matching, see :func:`ais_ids`): when both ends of a link were matched with AIS and carry the same MMSI
   the link is *confirmed* ("the same MMSI 123456789 at both ends"); when they carry different MMSIs it
   is *ruled out*; otherwise (an end not matched: dark, or an image AIS could not be matched at) it is
-  *not matched* and stays a size-only candidate. The alternatives are still counted by size alone.
+  *not matched* and stays a size-only candidate. One exception: when an end's MMSI is confirmed by
+  another link of that same end (the departure's MMSI at another arrival, or the arrival's from another
+  departure), the vessel is accounted for and this link is *ruled out* too ("MMSI 123456789 is
+  accounted for by the confirmed link to dunai 2024-10-14"). The alternatives then leave out the candidates AIS
+  ruled out ("one of 2 arrivals that fit this departure after AIS ruled out 1").
 """
 
 from __future__ import annotations
@@ -207,6 +211,10 @@ class LinkCandidate:
     """Other feasible departures whose size fits this arrival as well."""
     other_arrivals: int = 0
     """Other feasible arrivals whose size fits this departure as well."""
+    ais_ruled_out_departures: int = 0
+    """Other feasible departures that fit by size but that AIS ruled out: not in ``other_departures``."""
+    ais_ruled_out_arrivals: int = 0
+    """Other feasible arrivals that fit by size but that AIS ruled out: not in ``other_arrivals``."""
     notes: tuple[str, ...] = ()
     ais: AisVerdict | None = None
     """What AIS says (None: no AIS was given)."""
@@ -214,6 +222,8 @@ class LinkCandidate:
     """The MMSI the departure's detection was matched with (None: not matched)."""
     ais_arrival: AisId | None = None
     """The MMSI the arrival's detection was matched with (None: not matched)."""
+    ais_accounted_for_by: tuple[Move, Move] | None = None
+    """Ruled out because an end's MMSI is confirmed by another link: that link's departure and arrival."""
 
     @property
     def alternatives(self) -> int:
@@ -224,14 +234,23 @@ class LinkCandidate:
         return self.departure.simulated or self.arrival.simulated
 
     def ambiguity_text(self) -> str:
-        """``"one of 3 departures that fit this arrival; one of 2 arrivals that fit this departure"``."""
+        """``"one of 3 departures that fit this arrival; one of 2 arrivals that fit this departure"``, each
+        with "after AIS ruled out N" when AIS ruled out N of the candidates that fit by size."""
+
+        def after(n: int) -> str:
+            return f" after AIS ruled out {n}" if n else ""
+
         if not self.alternatives:
-            return "no other vessel of that size in the window"
+            return "no other vessel of that size in the window" + after(
+                self.ais_ruled_out_departures + self.ais_ruled_out_arrivals
+            )
         parts = []
-        if self.other_departures:
-            parts.append(f"one of {self.other_departures + 1} departures that fit this arrival")
-        if self.other_arrivals:
-            parts.append(f"one of {self.other_arrivals + 1} arrivals that fit this departure")
+        if self.other_departures or self.ais_ruled_out_departures:
+            parts.append(f"one of {self.other_departures + 1} departures that fit this arrival"
+                         + after(self.ais_ruled_out_departures))  # fmt: skip
+        if self.other_arrivals or self.ais_ruled_out_arrivals:
+            parts.append(f"one of {self.other_arrivals + 1} arrivals that fit this departure"
+                         + after(self.ais_ruled_out_arrivals))  # fmt: skip
         return "; ".join(parts)
 
     def ais_text(self) -> str:
@@ -241,6 +260,14 @@ class LinkCandidate:
             return ""
         if self.ais == "confirmed" and d is not None:
             return f"confirmed by AIS: the same {d.text()} at both ends"
+        if self.ais == "ruled out" and self.ais_accounted_for_by is not None:
+            other_d, other_a = self.ais_accounted_for_by
+            shared_departure = other_d.detection_id == self.departure.detection_id
+            x, other = (d, other_a) if shared_departure else (a, other_d)
+            return (
+                f"ruled out by AIS: {x.text() if x else 'its MMSI'} is accounted for by the confirmed link "
+                f"{'to' if shared_departure else 'from'} {other.site_id} {other.date.isoformat()}"
+            )
         if self.ais == "ruled out" and d is not None and a is not None:
             return f"ruled out by AIS: {d.text()} at {self.departure.site_id}, {a.text()} at {self.arrival.site_id}"
         ends = [f"{m.site_id} {x.text()}" if x else f"{m.site_id} not matched" for m, x in ((self.departure, d), (self.arrival, a))]
@@ -521,6 +548,8 @@ def find_links(
             other_arrivals=by_departure[link.departure.detection_id] - own,
         )
         out.append(link if ais is None else _settle(link, ais))
+    if ais is not None:
+        out = _alternatives_after_ais(_rule_out_accounted_for(out))
     out.sort(key=lambda k: (k.departure.acquired, k.departure.site_id, k.arrival.acquired, k.arrival.site_id,
                             k.departure.detection_id, k.arrival.detection_id))  # fmt: skip
     return Links(
@@ -539,13 +568,57 @@ def _settle(link: LinkCandidate, ais: Mapping[str, AisId]) -> LinkCandidate:
     return replace(link, ais=verdict, ais_departure=d, ais_arrival=a)
 
 
+def _rule_out_accounted_for(links: list[LinkCandidate]) -> list[LinkCandidate]:
+    """A link AIS left unsettled is ruled out when an end's MMSI is confirmed by another link of that end.
+
+    The departure's vessel, confirmed at one arrival, is not the vessel of the departure's other
+    arrivals; nor is an arrival's vessel, confirmed from one departure, that of its other departures.
+    """
+    by_departure: dict[str, LinkCandidate] = {}
+    by_arrival: dict[str, LinkCandidate] = {}
+    # The earliest confirmed link of an end accounts for it (one MMSI may arrive twice in the window).
+    for k in sorted((k for k in links if k.ais == "confirmed"), key=lambda k: (k.departure.acquired, k.arrival.acquired)):
+        by_departure.setdefault(k.departure.detection_id, k)
+        by_arrival.setdefault(k.arrival.detection_id, k)
+    out = []
+    for k in links:
+        if k.ais == "not matched":
+            # A confirmed link of an end means that end's MMSI is known: no need to check it here.
+            other = by_departure.get(k.departure.detection_id) or by_arrival.get(k.arrival.detection_id)
+            if other is not None:
+                k = replace(k, ais="ruled out", ais_accounted_for_by=(other.departure, other.arrival))
+        out.append(k)
+    return out
+
+
+def _alternatives_after_ais(links: list[LinkCandidate]) -> list[LinkCandidate]:
+    """Each link's alternatives without the feasible candidates AIS ruled out, which are counted apart."""
+    ruled_by_arrival: dict[str, int] = defaultdict(int)
+    ruled_by_departure: dict[str, int] = defaultdict(int)
+    for k in links:
+        if k.feasible and k.ais == "ruled out":
+            ruled_by_arrival[k.arrival.detection_id] += 1
+            ruled_by_departure[k.departure.detection_id] += 1
+    out = []
+    for k in links:
+        own = 1 if k.feasible and k.ais == "ruled out" else 0
+        deps = ruled_by_arrival[k.arrival.detection_id] - own
+        arrs = ruled_by_departure[k.departure.detection_id] - own
+        out.append(replace(
+            k, other_departures=k.other_departures - deps, other_arrivals=k.other_arrivals - arrs,
+            ais_ruled_out_departures=deps, ais_ruled_out_arrivals=arrs,
+        ))  # fmt: skip
+    return out
+
+
 def _ais_dict(k: LinkCandidate) -> dict[str, Any] | None:
     if k.ais is None:
         return None
     ends = {"from": k.ais_departure, "to": k.ais_arrival}
+    by = k.ais_accounted_for_by
     return {"status": k.ais, "text": k.ais_text()} | {
         end: None if x is None else {"mmsi": x.mmsi, "name": x.name} for end, x in ends.items()
-    }
+    } | ({"accounted_for_by": {"from": by[0].detection_id, "to": by[1].detection_id}} if by else {})
 
 
 def _move_dict(m: Move) -> dict[str, Any]:
@@ -600,6 +673,8 @@ def links_to_dict(links: Links) -> dict[str, Any]:
                 "likely_class": k.likely_class,
                 "other_departures": k.other_departures,
                 "other_arrivals": k.other_arrivals,
+                "ais_ruled_out_departures": k.ais_ruled_out_departures,
+                "ais_ruled_out_arrivals": k.ais_ruled_out_arrivals,
                 "alternatives": k.alternatives,
                 "ambiguity": k.ambiguity_text(),
                 "simulated": k.simulated,

@@ -26,6 +26,7 @@ from .options import (
     existing_folder,
     handle_errors,
     json_option,
+    refuse_input_as_out,
     workspace_option,
 )
 
@@ -113,6 +114,7 @@ def command(
     Nothing is stored: the matching is computed on each run.
     """
     check_date_order(start, end)
+    refuse_input_as_out(out, ais_files)
     params = AisParams(max_gap_s=max_gap_min * 60, max_distance_m=max_distance)
     ws = open_workspace(workspace)
     with ws.store() as store:

@@ -18,6 +18,7 @@ from .options import (
     existing_folder,
     handle_errors,
     json_option,
+    refuse_input_as_out,
     workspace_option,
 )
 
@@ -54,6 +55,7 @@ def check(
     An event not delivered to the webhook is kept and retried on the next run.
     """
     ws = open_workspace(workspace)
+    refuse_input_as_out(out, [rules_path or ws.root / RULES_FILE])
     hook = webhook if webhook is not None else ws.settings().get("alerts_webhook") or None
     with ws.store() as store:
         rules, errors = load_rules(store, rules_path or ws.root / RULES_FILE)

@@ -10,7 +10,14 @@ import click
 from ..evidence import ClaimsCheck, check_claims_file, claims_to_dict
 from ..files import write_text_atomic
 from ..workspace import open_workspace
-from .options import OnceGroup, existing_folder, handle_errors, json_option, workspace_option
+from .options import (
+    OnceGroup,
+    existing_folder,
+    handle_errors,
+    json_option,
+    refuse_input_as_out,
+    workspace_option,
+)
 from .output import print_table
 
 _IMAGES_SHOWN = 4
@@ -56,6 +63,7 @@ def check(claims_file: Path, out_path: Path | None, workspace: Path, as_json: bo
     checked. Exit code 0 when every claim was checked, whatever the verdicts;
     3 when some were refused; 1 when none could be read.
     """
+    refuse_input_as_out(out_path, [claims_file])
     with open_workspace(workspace).store() as store:
         result = check_claims_file(store, claims_file)
     doc = claims_to_dict(result)

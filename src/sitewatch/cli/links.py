@@ -88,7 +88,7 @@ def _print(links: Links) -> None:
         n_out = sum(k.ais == "ruled out" for k in links.feasible)
         click.echo(
             f"AIS: {n_ok} feasible link{'' if n_ok == 1 else 's'} confirmed (the same MMSI at both ends), {n_out} ruled "
-            f"out (different MMSIs), {len(links.feasible) - n_ok - n_out} not matched at both ends (size only)."
+            f"out (different MMSIs, or the vessel accounted for by another confirmed link), {len(links.feasible) - n_ok - n_out} not matched at both ends (size only)."
         )
 
 
@@ -121,8 +121,9 @@ def command(
     images is at most --max-speed-kn. Each link says how many other departures
     and arrivals fit as well: it is evidence, never an identity. With --ais, a
     link whose two ends were matched with the same MMSI (as `sitewatch ais`
-    matches them) is confirmed, one with two different MMSIs is ruled out, and
-    the others stay size-only candidates.
+    matches them) is confirmed, one with two different MMSIs is ruled out, as is
+    one whose end's MMSI another link of that end confirms; the others stay
+    size-only candidates.
     """
     check_date_order(start, end)
     params = LinkParams(window_days=window_days, max_speed_kn=max_speed_kn, start=start, end=end)

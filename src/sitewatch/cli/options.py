@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import signal
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -132,6 +133,23 @@ def existing_folder(ctx: click.Context, param: click.Parameter, value: Any) -> A
     if not folder.is_dir():
         raise click.BadParameter(f"{value}: folder {folder} does not exist", ctx=ctx, param=param)
     return value
+
+
+def refuse_input_as_out(out: Path | None, inputs: Iterable[Path], option: str = "--out") -> None:
+    """Refuse (exit 2) an ``--out`` file that is one of the command's own input files.
+
+    The output would be written over the input the user meant to keep. Paths are
+    compared resolved, so ``./x``, ``dir/../x`` and a symlink to the input are the same
+    file; so is a hard link, by ``samefile``. ``-`` (standard output) passes.
+    """
+    if out is None or str(out) == "-":
+        return
+    for given in inputs:
+        same = out.resolve() == given.resolve() or (out.exists() and given.exists() and os.path.samefile(out, given))
+        if same:
+            raise click.UsageError(
+                f"{option} {out} is the input file {given}: writing there would overwrite it; choose another path"
+            )
 
 
 class ImagePath(click.Path):

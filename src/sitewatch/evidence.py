@@ -67,7 +67,7 @@ from .claims_file import (
     check_against_sites,
     read_claims,
 )
-from .model import Claim, Detection, Observation, Site, iso_utc
+from .model import Claim, Detection, Observation, Site, acquired_text, iso_utc
 from .vessels import is_ambiguous, length_sigma_m
 
 if TYPE_CHECKING:
@@ -119,8 +119,7 @@ class Image:
 
     def label(self) -> str:
         """``"2024-10-17 00:40 UTC, 3 m optical"``."""
-        when = self.acquired.astimezone(UTC)
-        at = f"{when:%Y-%m-%d}, time unknown" if self.acquired_date_only else f"{when:%Y-%m-%d %H:%M} UTC"
+        at = acquired_text(self.acquired, self.acquired_date_only)
         return f"{at}, {self.resolution_m:g} m {'SAR' if self.sensor == 'sar' else self.sensor}"
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "DATE_ONLY_NOTE",
     "NoonOfDate",
     "acquired_label",
+    "acquired_text",
     "acquired_given",
     "says_date_only",
 ]
@@ -426,11 +427,16 @@ class Claim:
     evidence: tuple[str, ...] = ()
 
 
-def acquired_label(obs: Observation, *, seconds: bool = False) -> str:
-    """An observation's acquisition time as a report shows it: ``2024-10-17 09:30 UTC``, or, when
-    its provenance says only the date was known (a date alone in the file name or the MTL), the date
-    and ``time unknown``, so that the 12:00 UTC stored for it is not read as the time the image was taken."""
-    when = obs.scene.acquired.astimezone(UTC)
-    if obs.acquired_date_only:
+def acquired_text(acquired: datetime, date_only: bool, *, seconds: bool = False) -> str:
+    """An acquisition time as sitewatch shows it: ``2024-10-17 09:30 UTC``, or, for an image known
+    only by its date (a date alone in the file name or the MTL), the date and ``time unknown``, so
+    that the 12:00 UTC stored for it is not read as the time the image was taken."""
+    when = acquired.astimezone(UTC)
+    if date_only:
         return f"{when:%Y-%m-%d}, time unknown"
     return f"{when:%Y-%m-%d %H:%M:%S}Z" if seconds else f"{when:%Y-%m-%d %H:%M} UTC"
+
+
+def acquired_label(obs: Observation, *, seconds: bool = False) -> str:
+    """An observation's acquisition time as a report shows it (:func:`acquired_text`)."""
+    return acquired_text(obs.scene.acquired, obs.acquired_date_only, seconds=seconds)

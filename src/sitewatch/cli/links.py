@@ -18,6 +18,7 @@ from ..analysis.links import (
     links_to_dict,
     load_links,
 )
+from ..model import acquired_text
 from ..workspace import open_workspace
 from .options import (
     DateOrTime,
@@ -41,7 +42,7 @@ def _ais_cell(k: LinkCandidate) -> str:
 
 
 def _end(m: Move) -> str:
-    when = m.acquired.strftime("%Y-%m-%d, time unknown") if m.acquired_date_only else m.acquired.strftime("%Y-%m-%d %H:%M UTC")
+    when = acquired_text(m.acquired, m.acquired_date_only)
     cut = ", cut" if m.truncated else ""
     return f"{m.site_id} {when}\n{m.length_m:.0f} m{cut} at {m.resolution_m or 0:g} m pixels\n{m.observation_id}\nscene {m.scene_id}\n{m.path}"
 

@@ -6,14 +6,10 @@ simulated AIS): matching is computed on request, never stored, so the report com
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..analysis.ais import DARK_CAVEAT, AisParams, match_workspace
-
-if TYPE_CHECKING:
-    from ..store import Store
+from ..analysis.ais import DARK_CAVEAT, AisResult
 
 __all__ = ["ais_section"]
 
@@ -22,13 +18,11 @@ def _m(value: float | None) -> str:
     return "?" if value is None else f"{value:.0f} m"
 
 
-def ais_section(
-    store: Store, root: Path, site_ids: Sequence[str], ais_files: Sequence[str | Path], params: AisParams | None = None
-) -> dict[str, Any]:
-    """The template's ``ais``: files read, per-site counts, and a row per observation with anything
-    to say (a match, a dark detection, an unseen or hidden AIS position, or why it was not matched),
-    each naming its observation and the image it rests on."""
-    result = match_workspace(store, root, site_ids, ais_files, params)
+def ais_section(result: AisResult) -> dict[str, Any]:
+    """The template's ``ais`` from the report's one AIS matching (``match_workspace``): files read,
+    per-site counts, and a row per observation with anything to say (a match, a dark detection, an
+    unseen or hidden AIS position, or why it was not matched), each naming its observation and the
+    image it rests on."""
     rows = []
     for o in result.observations:
         if o.status == "matched" and not (o.matched or o.dark or o.unseen or o.hidden):

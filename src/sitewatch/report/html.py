@@ -446,18 +446,16 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         # Links between sites (sitewatch links), computed from the stored detections as the timeline is.
         from ..analysis.links import load_links
 
-        links_ais = None
-        if ais_files and len(sites) > 1:  # AIS settles links: the same MMSI at both ends, or two MMSIs
+        # AIS, matched once: the AIS section shows it, and it settles links (the same MMSI at both ends, or two).
+        ais = links_ais = None
+        if ais_files:
             from ..analysis.ais import match_workspace
             from ..analysis.links import ais_ids
-
-            links_ais = ais_ids(match_workspace(store, ws.root, [s.id for s in sites], ais_files))
-        links = load_links(store, [s.id for s in sites], ais=links_ais) if len(sites) > 1 else None
-        ais = None
-        if ais_files:
             from .ais_section import ais_section
 
-            ais = ais_section(store, ws.root, [s.id for s in sites], ais_files)
+            matched = match_workspace(store, ws.root, [s.id for s in sites], ais_files)
+            ais, links_ais = ais_section(matched), ais_ids(matched)
+        links = load_links(store, [s.id for s in sites], ais=links_ais) if len(sites) > 1 else None
         # sitewatch change's stored pairs, for the sites that have any
         from .change_section import change_rows
 

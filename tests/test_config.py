@@ -211,12 +211,12 @@ def test_an_option_taking_one_value_given_twice_is_refused_in_every_command(tmp_
     import click
     from click.testing import CliRunner
 
-    from sitewatch.cli import main
+    from sitewatch.cli import all_commands, main
     from sitewatch.cli.options import OnceCommand, OnceGroup
     from sitewatch.workspace import init_workspace
 
     def walk(cmd: click.Command) -> list[click.Command]:
-        subs = list(cmd.commands.values()) if isinstance(cmd, click.Group) else []
+        subs = list((all_commands() if cmd is main else cmd.commands).values()) if isinstance(cmd, click.Group) else []
         return [cmd, *(c for s in subs for c in walk(s))]
 
     loose = [c.name for c in walk(main) if not isinstance(c, (OnceCommand, OnceGroup))]

@@ -35,7 +35,6 @@ from functools import lru_cache
 from importlib.resources import files
 
 import numpy as np
-from scipy.special import ndtr
 
 from .errors import InputError
 from .model import ClassCandidate
@@ -132,6 +131,9 @@ def _other_density(length_m: float, width_m: float, sl: float, sw: float) -> flo
     Summed over true lengths on a log grid (a midpoint rule; its error is far below the
     model's own).
     """
+    # Imported here: scipy.special takes 0.15 s to import, and only classing needs it.
+    from scipy.special import ndtr
+
     lo, hi = _OTHER_LENGTH
     edges = np.linspace(math.log(lo), math.log(hi), _OTHER_STEPS + 1)
     true_l = np.exp(0.5 * (edges[:-1] + edges[1:]))

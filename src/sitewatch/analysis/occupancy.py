@@ -47,7 +47,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from ..errors import InputError
 from ..model import Detection, Observation
@@ -401,6 +400,9 @@ def match_sightings(
     # A cut piece lying on its hull's axis is 0 m beyond its offset from any hull long enough to hold it:
     # of such, the nearer centroid wins (a thousandth of a metre per metre only breaks the tie).
     cost = np.where(ok, dist + 1e-3 * d, big)
+    # Imported here: scipy.optimize takes 0.25 s to import, which every command that reads a timeline paid.
+    from scipy.optimize import linear_sum_assignment
+
     rows, cols = linear_sum_assignment(cost)
     return [(int(i), int(j)) for i, j in zip(rows, cols, strict=True) if cost[i, j] < big]
 

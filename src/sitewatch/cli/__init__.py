@@ -23,7 +23,7 @@ from .. import __version__
 from ..config import SETTINGS, WORKSPACE_ENV, unknown_env
 from .options import OnceGroup
 
-__all__ = ["main", "COMMAND_MODULES"]
+__all__ = ["main", "COMMAND_MODULES", "all_commands", "command_name"]
 
 COMMAND_MODULES: tuple[str, ...] = (
     "init",
@@ -53,12 +53,33 @@ COMMAND_MODULES: tuple[str, ...] = (
 """The command modules, in the order ``sitewatch --help`` lists them: the order a study runs them."""
 
 
+def command_name(module: str) -> str:
+    """The command a module of :data:`COMMAND_MODULES` gives: ``import_`` is ``import``,
+    ``detect_image`` is ``detect-image``."""
+    return module.rstrip("_").replace("_", "-")
+
+
 class _PipelineGroup(OnceGroup):
-    """The ``sitewatch`` group: its commands listed as added (:data:`COMMAND_MODULES`), not
-    alphabetically as click lists them, which put ``demo`` first and ``init`` in the middle."""
+    """The ``sitewatch`` group: its commands listed as :data:`COMMAND_MODULES` orders them, not
+    alphabetically as click lists them, which put ``demo`` first and ``init`` in the middle.
+
+    A command's module is imported when the command is asked for, not when the group is: each
+    module imports the libraries its command needs (scipy.optimize, rasterio, pystac-client…),
+    and importing all of them made every command, ``sitewatch timeline`` as well as
+    ``sitewatch --version``, wait about 0.6 s for libraries it never used. ``--help`` imports them
+    all, for each command's line.
+    """
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(self.commands)
+        names = [command_name(m) for m in COMMAND_MODULES]
+        return names + [n for n in self.commands if n not in names]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            module = next((m for m in COMMAND_MODULES if command_name(m) == cmd_name), None)
+            if module is not None:
+                _load(module)
+        return self.commands.get(cmd_name)
 
 
 @click.group(cls=_PipelineGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -103,8 +124,9 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 @contextmanager
 def _quit_at_once_on_signals() -> Iterator[None]:
-    """Ctrl-C or SIGTERM while the commands load (most of a second: numpy, scipy, rasterio) ends
-    the process at once, saying so, with the exit code a running command gives (130, 143).
+    """Ctrl-C or SIGTERM while a command's module loads (up to most of a second: numpy, scipy,
+    rasterio) ends the process at once, saying so, with the exit code a running command gives
+    (130, 143).
 
     Nothing is open yet to clean up. Without this, Ctrl-C printed a traceback from deep in an
     import (or an ImportError, numpy's word for an interrupted import, exit 1).
@@ -131,12 +153,14 @@ def _quit_at_once_on_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-with _quit_at_once_on_signals():
-    for _name in COMMAND_MODULES:
-        try:
-            _module = importlib.import_module(f"{__name__}.{_name}")
-        except ModuleNotFoundError as _exc:  # a command whose module is not written yet
-            if _exc.name != f"{__name__}.{_name}":
-                raise
-            continue
-        main.add_command(_module.command)
+def _load(module: str) -> None:
+    with _quit_at_once_on_signals():
+        main.add_command(importlib.import_module(f"{__name__}.{module}").command)
+
+
+def all_commands() -> dict[str, click.Command]:
+    """Every command of the group by name, their modules imported (for tests and documentation)."""
+    for module in COMMAND_MODULES:
+        if command_name(module) not in main.commands:
+            _load(module)
+    return dict(main.commands)

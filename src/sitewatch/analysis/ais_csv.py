@@ -16,10 +16,12 @@ leading ``#``):
   UTC), optionally ``sog`` (knots), ``cog`` (degrees), ``length`` and ``width`` (metres), ``name``.
   ``sitewatch simulate --ais`` writes this form.
 
-Sources of the column sets, written from memory of the providers' pages (MarineCadastre's
-"AIS Data Dictionary" and the files at coast.noaa.gov/htdata/CMSP/AISDataHandler; the DMA's
-"AIS data" page and the files at web.ais.dk/aisdata) and of files downloaded from them; the
-names are checked here only against those memories, not against a current download.
+Sources of the column sets: MarineCadastre's "AIS Data Dictionary" (the files at
+coast.noaa.gov/htdata/CMSP/AISDataHandler) and the DMA's column list on its "AIS data" page (the
+files at web.ais.dk/aisdata). First written from memory; on 5 Dec the names, their order and the
+time formats were checked against public copies of both data dictionaries, and agree. No file
+downloaded from either provider has been read by this code: a real day's file is still the test
+this reader lacks.
 
 A row is skipped and counted (:class:`AisReadSummary`) when its MMSI is not 9 digits, its time
 cannot be read, or its latitude or longitude is not a number in range - including 91 and 181,

@@ -27,6 +27,7 @@ __all__ = ["main", "COMMAND_MODULES"]
 
 COMMAND_MODULES: tuple[str, ...] = (
     "init",
+    "store",
     "sites",
     "search",
     "fetch",

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _postgis import pg_url, postgres_server  # noqa: F401 - fixtures
 from click.testing import CliRunner
 
 from sitewatch.cli import main
@@ -59,7 +58,7 @@ def _study(ws: Path, simulated: Path, *store: str) -> dict[str, Any]:
 
 
 def test_a_study_on_postgis_gives_the_geopackage_s_detections_and_timeline(
-    tmp_path: Path, simulated: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    tmp_path: Path, simulated: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("SITEWATCH_STORE", raising=False)
     gpkg = _study(tmp_path / "gpkg", simulated)

@@ -15,22 +15,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _postgis import Server, admin, pg_url, postgres_server, with_database  # noqa: F401 - fixtures
 from click.testing import CliRunner
 from shapely.geometry import LineString, box
-from test_store import _det, _obs
 
+from _postgis import Server, admin, with_database
 from sitewatch.cli import main
 from sitewatch.errors import StoreError
 from sitewatch.model import Berth, Change, Site
 from sitewatch.sites import builtin_sites
 from sitewatch.store import Store, mask_url, open_store
-from sitewatch.store.alerts import known_event_keys, mark_delivered, pending_count, record_events, stored_events
+from sitewatch.store.alerts import (
+    known_event_keys,
+    mark_delivered,
+    pending_count,
+    record_events,
+    stored_events,
+)
 from sitewatch.store.changes import change_pairs, changes, replace_changes
 from sitewatch.store.pg_schema import PG_FEATURE_TABLES, PG_SCHEMA_VERSION
 from sitewatch.store.postgis import PostgisStore
 from sitewatch.testing.postgres import PASSWORD_ROLE
 from sitewatch.workspace import Workspace, init_workspace, open_workspace
+from test_store import _det, _obs
 
 
 @pytest.fixture(params=["geopackage", "postgis"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -28,7 +29,7 @@ def info(workspace: Path, as_json: bool) -> None:
     and how many rows each layer holds."""
     ws = open_workspace(workspace)
     with ws.store() as store:
-        out = {
+        out: dict[str, Any] = {
             "store": "postgis" if ws.store_url else "geopackage",
             "location": ws.store_label if ws.store_url else str(ws.db_path.resolve()),
             "schema_version": store.schema_version(),

@@ -94,7 +94,7 @@ class Row(tuple[Any, ...]):
 
     _names: dict[str, int]
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             return tuple.__getitem__(self, self._names[key])
         return tuple.__getitem__(self, key)
@@ -147,7 +147,10 @@ class PostgisStore(Store):
         THEN jsonb_set(excluded.provenance::jsonb, '{berths_hidden}', observations.provenance::jsonb -> 'berths_hidden')::json
         ELSE excluded.provenance END"""
 
-    def __init__(self, url: str, *, read_only: bool = False) -> None:  # noqa: D107 - the class says it
+    _pg: Any
+    """The psycopg connection (autocommit: :meth:`transaction` says BEGIN and COMMIT)."""
+
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
         self.read_only = read_only
         self._depth = 0
@@ -157,22 +160,22 @@ class PostgisStore(Store):
             raise StoreError(f"{self.location}: the PostGIS store {exc}") from exc
         psycopg = _psycopg()
         try:
-            self._db = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, row_factory=_row_factory)
+            self._pg = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, row_factory=_row_factory)
         except psycopg.OperationalError as exc:
             raise StoreError(f"{self.location}: cannot connect to the PostGIS store ({_reason(exc)})") from exc
         except psycopg.ProgrammingError as exc:  # a URL libpq cannot parse
             raise StoreError(f"{self.location}: not a PostgreSQL URL libpq reads ({_reason(exc)})") from exc
         try:
-            self._db.execute("SET TIME ZONE 'UTC'")
+            self._pg.execute("SET TIME ZONE 'UTC'")
             self._check_postgis()
             self._register_types()
             if read_only:
-                self._db.execute("SET default_transaction_read_only = on")
+                self._pg.execute("SET default_transaction_read_only = on")
                 self._check_current()
             else:
                 self._migrate()
         except BaseException:
-            self._db.close()
+            self._pg.close()
             raise
 
     @property
@@ -181,9 +184,9 @@ class PostgisStore(Store):
         return mask_url(self.url)
 
     def _check_postgis(self) -> None:
-        row = self._db.execute("SELECT extversion FROM pg_extension WHERE extname = 'postgis'").fetchone()
+        row = self._pg.execute("SELECT extversion FROM pg_extension WHERE extname = 'postgis'").fetchone()
         if row is None:
-            db = self._db.info.dbname
+            db = self._pg.info.dbname
             raise StoreError(
                 f"{self.location}: database {db!r} has no PostGIS; someone allowed to (a superuser, or the "
                 f"database's owner where the server trusts the extension) must run `CREATE EXTENSION postgis;` "
@@ -199,16 +202,16 @@ class PostgisStore(Store):
 
         class GeometryDumper(Dumper):
             def dump(self, obj: Any) -> bytes:
-                return shapely.to_wkb(shapely.set_srid(obj, 4326), hex=True, include_srid=True).encode()  # type: ignore[no-any-return]
+                return str(shapely.to_wkb(shapely.set_srid(obj, 4326), hex=True, include_srid=True)).encode()
 
         class GeometryLoader(Loader):
             def load(self, data: Any) -> Any:
                 return shapely.from_wkb(bytes(data).decode())
 
-        info = TypeInfo.fetch(self._db, "geometry")
+        info = TypeInfo.fetch(self._pg, "geometry")
         if info is None:  # in a schema not on the search_path
             raise StoreError(f"{self.location}: PostGIS's geometry type is not on the search_path of this connection")
-        adapters = self._db.adapters
+        adapters = self._pg.adapters
         adapters.register_dumper(BaseGeometry, GeometryDumper)
         adapters.register_loader(info.oid, GeometryLoader)
         for name in ("json", "jsonb"):
@@ -218,10 +221,10 @@ class PostgisStore(Store):
     # -- schema ---------------------------------------------------------------------------------
 
     def schema_version(self) -> int:
-        exists = self._db.execute("SELECT to_regclass('sitewatch_meta') IS NOT NULL").fetchone()[0]
+        exists = self._pg.execute("SELECT to_regclass('sitewatch_meta') IS NOT NULL").fetchone()[0]
         if not exists:
             return 0
-        row = self._db.execute("SELECT value FROM sitewatch_meta WHERE key = 'schema_version'").fetchone()
+        row = self._pg.execute("SELECT value FROM sitewatch_meta WHERE key = 'schema_version'").fetchone()
         return int(row[0]) if row else 0
 
     def _refuse_newer(self, current: int) -> None:
@@ -236,15 +239,15 @@ class PostgisStore(Store):
         if self.schema_version() == PG_SCHEMA_VERSION:
             return
         try:
-            with self._db.transaction():
+            with self._pg.transaction():
                 # Under the lock, the version is read again: another user opening the store at the same
                 # moment may have migrated it meanwhile.
-                self._db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+                self._pg.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
                 current = self.schema_version()
                 self._refuse_newer(current)
                 for version in range(current, PG_SCHEMA_VERSION):
-                    self._db.execute(PG_MIGRATIONS[version])
-                    self._db.execute(
+                    self._pg.execute(PG_MIGRATIONS[version])
+                    self._pg.execute(
                         "INSERT INTO sitewatch_meta VALUES ('schema_version', %s) "
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                         (str(version + 1),),
@@ -263,7 +266,7 @@ class PostgisStore(Store):
     # -- transactions ---------------------------------------------------------------------------
 
     def close(self) -> None:
-        self._db.close()
+        self._pg.close()
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -271,17 +274,17 @@ class PostgisStore(Store):
         psycopg = _psycopg()
         if self._depth == 0:
             try:
-                self._db.execute("BEGIN")
+                self._pg.execute("BEGIN")
             except psycopg.Error as exc:
                 raise StoreError(f"{self.location}: cannot write to the PostGIS store ({_reason(exc)})") from exc
         self._depth += 1
         try:
-            yield _Transaction(self._db)
+            yield _Transaction(self._pg)
         except BaseException as exc:
             self._depth -= 1
             if self._depth == 0:
-                if not self._db.closed:
-                    self._db.execute("ROLLBACK")
+                if not self._pg.closed:
+                    self._pg.execute("ROLLBACK")
                 if _cannot_write(psycopg, exc):
                     raise StoreError(f"{self.location}: cannot write to the PostGIS store ({_reason(exc)})") from exc
             raise
@@ -289,7 +292,7 @@ class PostgisStore(Store):
             self._depth -= 1
             if self._depth == 0:
                 try:
-                    self._db.execute("COMMIT")
+                    self._pg.execute("COMMIT")
                 except psycopg.Error as exc:
                     raise StoreError(f"{self.location}: cannot write to the PostGIS store ({_reason(exc)})") from exc
 
@@ -308,7 +311,7 @@ class PostgisStore(Store):
     def execute(self, sql: str, args: Iterable[Any] = ()) -> list[Any]:
         psycopg = _psycopg()
         try:
-            return list(self._db.execute(_to_pg(sql), tuple(args)).fetchall())
+            return list(self._pg.execute(_to_pg(sql), tuple(args)).fetchall())
         except psycopg.OperationalError as exc:
             raise StoreError(f"{self.location}: cannot read the PostGIS store ({_reason(exc)})") from exc
 

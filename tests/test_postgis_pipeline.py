@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from sitewatch.cli import main
 from sitewatch.sources.simulate import load_scenario, shorten, simulate
+from sitewatch.store import Store
 from sitewatch.store.postgis import PostgisStore
 from sitewatch.workspace import open_workspace
 
@@ -45,16 +46,31 @@ def _study(ws: Path, simulated: Path, *store: str) -> dict[str, Any]:
     timeline = json.loads(_run("timeline", "dunai", "--json", "-", *w))
     _run("report", "dunai", "--out", str(ws / "report.html"), *w)
     _run("export", "dunai", "--out", str(ws / "dunai.geojson"), *w)
+    _run("export", "dunai", "--out", str(ws / "dunai.gpkg"), *w)  # a standalone GeoPackage, from either store
     with open_workspace(ws).store() as s:
         detections = [(d.id, d.kind, round(d.length_m, 3), d.footprint.wkt) for d in s.detections("dunai")]
         counts = s.counts()
         kind = type(s).__name__
     return {
-        "ingested": len(ingest["observations"]) if "observations" in ingest else ingest,
-        "detect": detect, "again": again, "timeline": timeline, "detections": detections, "counts": counts,
+        "ingest": ingest, "detect": detect, "again": again, "timeline": timeline, "detections": detections, "counts": counts,
         "kind": kind, "export": json.loads((ws / "dunai.geojson").read_text()),
         "report": (ws / "report.html").read_text(),
+        "gpkg_export": [(d.id, d.footprint.wkt) for d in Store(ws / "dunai.gpkg").detections()],
+        "api": _api(ws),
     }  # fmt: skip
+
+
+def _api(ws: Path) -> dict[str, Any]:
+    """What the dashboard (read-only store, one connection a request) answers."""
+    from fastapi.testclient import TestClient
+
+    from sitewatch.web.app import create_app
+
+    client = TestClient(create_app(ws))
+    sites = client.get("/api/sites").json()
+    timeline = client.get("/api/sites/dunai/timeline").json()
+    assert client.get("/sites/dunai").status_code == 200
+    return {"sites": sites, "timeline": timeline, "detections": client.get("/api/sites/dunai/detections").json()}
 
 
 def test_a_study_on_postgis_gives_the_geopackage_s_detections_and_timeline(
@@ -67,8 +83,9 @@ def test_a_study_on_postgis_gives_the_geopackage_s_detections_and_timeline(
     assert gpkg["counts"]["detections"] > 0 and pg["counts"] == gpkg["counts"]
     assert pg["detections"] == gpkg["detections"]
     assert pg["timeline"] == gpkg["timeline"]
-    assert pg["detect"] == gpkg["detect"] and pg["again"] == gpkg["again"]
-    assert pg["export"] == gpkg["export"]
+    assert pg["detect"] == gpkg["detect"] and pg["again"] == gpkg["again"] and pg["ingest"] == gpkg["ingest"]
+    assert pg["export"] == gpkg["export"] and pg["gpkg_export"] == gpkg["gpkg_export"]
+    assert pg["api"] == gpkg["api"]
     assert "dunai" in pg["report"] and pg["report"].count("<tr") == gpkg["report"].count("<tr")
     # The archive's paths are the workspace's, relative: another member sees them wherever the folder is mounted.
     with PostgisStore(pg_url) as s:

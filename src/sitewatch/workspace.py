@@ -138,6 +138,8 @@ def set_store_setting(root: Path, url: str) -> None:
         at = 0
     if line:
         kept.insert(at + 1, line)
+    if kept == lines:
+        return  # as it was (the demo's own GeoPackage workspace, run again)
     tmp = path.with_suffix(".toml.tmp")
     tmp.write_text("\n".join(kept) + "\n")
     tmp.replace(path)

@@ -329,7 +329,7 @@ class PostgisStore(Store):
         )
 
     def _geom(self, geom: BaseGeometry | None) -> Any:
-        return None if geom is None or geom.is_empty else geom
+        return geom
 
     def _shape(self, value: Any) -> Any:
         return value

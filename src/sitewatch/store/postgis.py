@@ -146,6 +146,8 @@ class PostgisStore(Store):
     _KEEP_BERTHS_HIDDEN = """CASE WHEN (observations.provenance::jsonb -> 'berths_hidden') IS NOT NULL
         THEN jsonb_set(excluded.provenance::jsonb, '{berths_hidden}', observations.provenance::jsonb -> 'berths_hidden')::json
         ELSE excluded.provenance END"""
+    # (Through jsonb, whose keys come back in its own order: the provenance kept this way has the same
+    # keys and values as the GeoPackage's, perhaps not in the same order.)
 
     _pg: Any
     """The psycopg connection (autocommit: :meth:`transaction` says BEGIN and COMMIT)."""
@@ -157,7 +159,7 @@ class PostgisStore(Store):
         try:
             require_extra("psycopg", "postgis")
         except MissingExtraError as exc:
-            raise StoreError(f"{self.location}: the PostGIS store {exc}") from exc
+            raise StoreError(f"{self.location}: the PostGIS store: {exc}") from exc
         psycopg = _psycopg()
         try:
             self._pg = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, row_factory=_row_factory)
@@ -195,7 +197,6 @@ class PostgisStore(Store):
 
     def _register_types(self) -> None:
         """Geometries in and out as shapely; JSON read back as the text written."""
-        psycopg = _psycopg()
         from psycopg.adapt import Dumper, Loader
         from psycopg.types import TypeInfo
         from psycopg.types.string import TextLoader
@@ -216,7 +217,6 @@ class PostgisStore(Store):
         adapters.register_loader(info.oid, GeometryLoader)
         for name in ("json", "jsonb"):
             adapters.register_loader(name, TextLoader)
-        del psycopg
 
     # -- schema ---------------------------------------------------------------------------------
 

@@ -169,15 +169,21 @@ def test_schema_version_and_a_newer_database_refused(pg_url: str) -> None:
         PostgisStore(pg_url, read_only=True)
 
 
-def _open(url: str) -> int:
+def _open(url: str, ready: Any) -> None:
+    ready.wait()  # every process connects at the same moment
     with PostgisStore(url) as s:
-        return s.schema_version()
+        sys.exit(0 if s.schema_version() == PG_SCHEMA_VERSION else 3)
 
 
 def test_two_users_opening_a_new_store_at_once_migrate_it_once(pg_url: str) -> None:
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(3) as pool:
-        assert pool.map(_open, [pg_url] * 3) == [PG_SCHEMA_VERSION] * 3
+    ready = ctx.Barrier(4)
+    procs = [ctx.Process(target=_open, args=(pg_url, ready)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0] * 4
     with PostgisStore(pg_url) as s:
         assert s.execute("SELECT count(*) FROM sitewatch_meta")[0][0] == 1
 

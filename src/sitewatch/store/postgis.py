@@ -103,11 +103,21 @@ class Row(tuple[Any, ...]):
         return list(self._names)
 
 
+_TIME_OIDS = frozenset({1082, 1114, 1184})
+"""date, timestamp and timestamptz: read back as the GeoPackage's text."""
+
+
 def _row_factory(cursor: Any) -> Any:
-    names = {c.name: i for i, c in enumerate(cursor.description or ())}
+    description = cursor.description or ()
+    names = {c.name: i for i, c in enumerate(description)}
+    times = [i for i, c in enumerate(description) if c.type_code in _TIME_OIDS]
 
     def make(values: Any) -> Row:
-        row = Row(_text_value(v) for v in values)
+        if times:
+            values = list(values)
+            for i in times:
+                values[i] = _text_value(values[i])
+        row = Row(values)
         row._names = names
         return row
 
@@ -221,7 +231,13 @@ class PostgisStore(Store):
     # -- schema ---------------------------------------------------------------------------------
 
     def schema_version(self) -> int:
-        exists = self._pg.execute("SELECT to_regclass('sitewatch_meta') IS NOT NULL").fetchone()[0]
+        # pg_tables read as a table (with this statement's snapshot), not to_regclass: a name looked up in the
+        # catalogue caches may miss a table another session made since this transaction began (two users
+        # opening a new store at once: the second, let in by the lock, saw no tables and made them again).
+        exists = self._pg.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
+            "AND tablename = 'sitewatch_meta')"
+        ).fetchone()[0]
         if not exists:
             return 0
         row = self._pg.execute("SELECT value FROM sitewatch_meta WHERE key = 'schema_version'").fetchone()

@@ -8,7 +8,8 @@ GiST index; QGIS asks for those), and a rerun of every observation (replace: del
 baseline is the GeoPackage; ratios are PostGIS time / GeoPackage time (above 1: PostGIS slower).
 
 The PostGIS server is ``--url`` (a database with PostGIS that may be emptied), else SITEWATCH_TEST_POSTGRES,
-else a throwaway cluster started for the run (``sitewatch.testing.postgres``) on a unix socket.
+else a throwaway cluster started for the run (``sitewatch.testing.postgres``, durable: fsync on) on a
+unix socket of the same machine, so no network is in the figures.
 
     python benchmarks/store_postgis.py [--sites 10] [--obs 100] [--dets 100] [--url postgresql://…]
 """
@@ -77,7 +78,7 @@ def main() -> None:
         url = args.url
         if url in ("", "auto"):
             cluster = Path(tempfile.mkdtemp(prefix="sitewatch-bench-cluster-"))  # its own: postgres must reach it
-            url = start_cluster(cluster)
+            url = start_cluster(cluster, durable=True)  # commits flushed to disk, as the GeoPackage's are
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("DROP DATABASE IF EXISTS sitewatch_bench")
             conn.execute("CREATE DATABASE sitewatch_bench")

@@ -55,8 +55,11 @@ def _run(args: list[str], folder: Path) -> None:
         raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
 
 
-def start_cluster(folder: Path) -> str:
-    """Make and start a cluster in ``folder`` (which must be empty or missing); its URL."""
+def start_cluster(folder: Path, *, durable: bool = False) -> str:
+    """Make and start a cluster in ``folder`` (which must be empty or missing); its URL.
+
+    Not ``durable`` (the tests'): fsync off, a commit does not wait for the disk. ``durable`` (the
+    benchmark's): PostgreSQL's defaults, every commit flushed as a real server's is."""
     pg_bin = find_pg_bin()
     if pg_bin is None:
         raise FileNotFoundError("no initdb: install PostgreSQL (Debian: apt-get install postgresql postgresql-15-postgis-3)")
@@ -67,7 +70,7 @@ def start_cluster(folder: Path) -> str:
     # One role signs in with a password (the wrong-password test's); everyone else is trusted on the socket.
     hba = data / "pg_hba.conf"
     hba.write_text(f"local all {PASSWORD_ROLE} scram-sha-256\n" + hba.read_text())
-    options = f"-c listen_addresses='' -k {folder} -p {PORT} -c fsync=off -c full_page_writes=off"
+    options = f"-c listen_addresses='' -k {folder} -p {PORT}" + ("" if durable else " -c fsync=off -c full_page_writes=off")
     _run([str(pg_bin / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"], folder)
     return f"postgresql://postgres@/postgres?host={folder}&port={PORT}"
 

@@ -95,7 +95,7 @@ def main() -> None:
               f"load average {load[0]:.1f} before, {after[0]:.1f} after")  # fmt: skip
         print(f"{'':18} {'GeoPackage':>12} {'PostGIS':>12} {'ratio':>7}")
         for k in base:
-            rate = f"  ({n / postgis[k]:,.0f} vs {n / base[k]:,.0f} detections/s)" if k != "map view ×100" else ""
+            rate = f"  (PostGIS {n / postgis[k]:,.0f}, GeoPackage {n / base[k]:,.0f} detections/s)" if k != "map view ×100" else ""
             print(f"{k:18} {base[k]:10.2f} s {postgis[k]:10.2f} s {postgis[k] / base[k]:6.2f}×{rate}")
     finally:
         if cluster is not None:

@@ -335,3 +335,17 @@ def test_store_copy_moves_a_geopackage_workspace_into_postgis(tmp_path: Path, pg
     with open_workspace(ws.root).store() as back:
         assert not isinstance(back, PostgisStore) and back.counts()["detections"] == 3
         assert back.execute("SELECT count(*) FROM runs")[0][0] == 2
+
+
+def test_init_store_and_store_copy_refuse_what_is_no_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+    res = CliRunner().invoke(main, ["init", str(tmp_path / "a"), "--store", "mysql://ana:pw@db/x"])
+    assert res.exit_code == 1 and "--store must be a postgresql://" in res.output and ":pw@" not in res.output
+    ws = init_workspace(tmp_path / "ws")
+    res = CliRunner().invoke(main, ["store", "copy", "--to", str(ws.db_path), "-w", str(ws.root)])
+    assert res.exit_code == 1 and "is this workspace's own database" in res.output
+    res = CliRunner().invoke(main, ["store", "info", "-w", str(ws.root), "--json"])
+    assert json.loads(res.output) | {"location": None} == {
+        "store": "geopackage", "location": None, "schema_version": 10,
+        "counts": {"sites": 0, "berths": 0, "site_water": 0, "scenes": 0, "observations": 0, "detections": 0},
+    }  # fmt: skip

@@ -65,7 +65,7 @@ def test_each_command_listed_with_its_one_line_help_whole(path: list[str]) -> No
 
 
 PIPELINE_ORDER = [
-    "init", "sites",                                  # a workspace and its places
+    "init", "store", "sites",                         # a workspace, its database and its places
     "search", "fetch", "ingest", "import",            # imagery in
     "observations", "show",                           # what came in
     "detect", "timeline", "links", "ais",             # evidence out: vessels over time, between sites, AIS against them

@@ -17,7 +17,8 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["Setting", "SETTINGS", "load_setting", "load_settings", "setting_origin", "unknown_env", "CONFIG_FILE"]
+__all__ = ["Setting", "SETTINGS", "load_setting", "load_settings", "setting_origin", "unknown_env", "workspace_setting",
+           "CONFIG_FILE"]
 
 CONFIG_FILE = "sitewatch.toml"
 COG_COMPRESSIONS = ("deflate", "zstd", "lzw")
@@ -43,6 +44,8 @@ class Setting:
     """Largest allowed value of a number setting (inclusive)."""
     positive: bool = False
     """A number setting must be above zero."""
+    check: str = ""
+    """A further check of a str setting's value by name (``store``: empty or a PostgreSQL URL)."""
 
     @property
     def env(self) -> str:
@@ -67,6 +70,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cog_compress", str, "deflate", "Compression of archive COGs (deflate, zstd, lzw).", choices=COG_COMPRESSIONS),
     Setting("optical_mode", str, "auto", "How optical detection uses a site's water polygon: auto (the learned detector, vessels kept within 40 m of the polygon; on simulated scenes, water), water (anything opaque inside the polygon is a vessel), image (the polygon is not used).", choices=OPTICAL_MODES),
     Setting("sar_thermal_noise", str, "keep", "Sentinel-1 GRD products read by ingest, import, fetch and detect-image: keep (sigma0 with the thermal noise in, as the SAR detector was validated on: OpenSARShip's calibrated chips) or subtract (the product's noise LUT subtracted as SNAP's ThermalNoiseRemoval does: dark sea, VH above all, much darker, and floored where the noise exceeds the signal).", choices=SAR_THERMAL_NOISE),
+    Setting("store", str, "", "Where the workspace's database is: empty for its sitewatch.gpkg, or the postgresql://user@host/dbname URL of a PostGIS team store (sitewatch[postgis]; the password from ~/.pgpass or PGPASSWORD, never this file).", check="store"),
     Setting("alerts_webhook", str, "", "URL that `sitewatch alerts check` POSTs each new event to as JSON (empty: no webhook)."),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -100,6 +104,11 @@ def _coerce(setting: Setting, value: Any, origin: str, *, typed: bool = False) -
             raise ConfigError(
                 f"{origin}: {setting.name} must be one of {', '.join(setting.choices)}, got {value!r}"
             )
+    if setting.check == "store" and out.strip() and not out.strip().lower().startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            f"{origin}: {setting.name} must be empty (the workspace's sitewatch.gpkg) or a "
+            f"postgresql://user@host/dbname URL of a PostGIS store, got {_masked(out)!r}"
+        )
     if setting.minimum is not None and not out >= setting.minimum:
         raise ConfigError(f"{origin}: {setting.name} must be at least {setting.minimum:g}, got {value!r}")
     if setting.maximum is not None and not out <= setting.maximum:
@@ -107,6 +116,25 @@ def _coerce(setting: Setting, value: Any, origin: str, *, typed: bool = False) -
     if setting.positive and not out > 0:  # also refuses NaN
         raise ConfigError(f"{origin}: {setting.name} must be above 0, got {value!r}")
     return out
+
+
+def _masked(value: str) -> str:
+    """A value as an error message may show it: any password in it masked."""
+    return re.sub(r"(//[^:/@]*):[^@/]*@", r"\1:***@", value)
+
+
+def workspace_setting(name: str, workspace: Path, env: Mapping[str, str] | None = None) -> Any:
+    """One setting of a workspace, ``SITEWATCH_*`` env > its sitewatch.toml > default, reading and
+    checking only that one (``store``, which opening the workspace needs before any command's flags)."""
+    setting = _BY_NAME[name]
+    env = os.environ if env is None else env
+    if setting.env in env:
+        return _coerce(setting, env[setting.env], setting.env)
+    path = workspace / CONFIG_FILE
+    table = read_toml(path).get("settings", {})
+    if isinstance(table, dict) and name in table:
+        return _coerce(setting, table[name], str(path), typed=True)
+    return setting.default
 
 
 def _origin(setting: Setting, flags: Mapping[str, Any], env: Mapping[str, str], path: Path | None) -> str:
@@ -118,6 +146,9 @@ def _origin(setting: Setting, flags: Mapping[str, Any], env: Mapping[str, str], 
     return f"{path}: [settings] {setting.name}" if path is not None else setting.name
 
 
+TEST_POSTGRES_ENV = "SITEWATCH_TEST_POSTGRES"
+"""Not a setting: the PostgreSQL server sitewatch's own tests of the PostGIS store use (see README, Development)."""
+
 WORKSPACE_ENV = "SITEWATCH_WORKSPACE"
 """The workspace folder of every command that reads one (``-w``), and ``init``'s default folder."""
 
@@ -126,7 +157,7 @@ def unknown_env(env: Mapping[str, str] | None = None) -> list[str]:
     """``SITEWATCH_*`` variables that are no setting (a typo such as ``SITEWATCH_MAX_CLOUDS``, or a
     GeoTIFF tag name such as ``SITEWATCH_IMPULSE_RESPONSE_M``), which sitewatch does not read."""
     env = os.environ if env is None else env
-    known = {s.env for s in SETTINGS} | {WORKSPACE_ENV}
+    known = {s.env for s in SETTINGS} | {WORKSPACE_ENV, TEST_POSTGRES_ENV}
     return sorted(k for k in env if k.startswith("SITEWATCH_") and k not in known)
 
 

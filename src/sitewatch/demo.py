@@ -110,7 +110,7 @@ def _refuse_own_workspace(out: Path, demo_sites: set[str]) -> None:
     one is made a workspace. A folder of other files (no workspace) is refused: its own
     ``report.html`` would be overwritten.
     """
-    ws = Workspace(out)
+    ws = Workspace(out, store_setting="")  # the demo's database is always its own GeoPackage
     if not ws.db_path.exists():
         if out.is_dir() and any(out.iterdir()) and not ws.config_path.exists():  # (a demo stopped while making it)
             raise InputError(
@@ -208,7 +208,8 @@ def run_demo(
     t0 = time.perf_counter()
     scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     _refuse_own_workspace(Path(out), {s.id for s in scen.sites})
-    ws = init_workspace(out)
+    # Its own sitewatch.gpkg, whatever SITEWATCH_STORE says: the demo's simulated sites stay out of a team's store.
+    ws = init_workspace(out, store="")
     simulated = ws.root / "simulated"
     scen_json = scenario_to_json(scen) | {"seed_override": seed}
     if not _scenario_matches(simulated, scen_json):

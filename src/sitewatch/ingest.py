@@ -96,7 +96,7 @@ from .sources.safe import (
     safe_product_name,
     safe_products_in,
 )
-from .store import Store, now_utc
+from .store import Store, now_utc, stored_time
 from .untrusted import check_not_linking, parse_xml
 from .workspace import Workspace
 from .zero_collar import ZERO_NO_DATA_NOTE, all_bands_zero, zero_is_no_data
@@ -1487,10 +1487,13 @@ def unique_item_id(
         return content.same_as(prov)
 
     if copies:
+        # Acquired within the same second: stored times are ISO text (the GeoPackage) or timestamptz (PostGIS),
+        # and both compare with these bounds in the stored form.
+        second = scene.acquired.astimezone(UTC).replace(microsecond=0)
         rows = store.execute(
             "SELECT observation_id, provenance FROM observations WHERE site_id = ? AND sensor = ? "
-            "AND substr(acquired, 1, 19) = ? ORDER BY observation_id",
-            (site.id, scene.sensor, scene.acquired.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")),
+            "AND acquired >= ? AND acquired < ? ORDER BY observation_id",
+            (site.id, scene.sensor, stored_time(second), stored_time(second + timedelta(seconds=1))),
         )
         for row in rows:
             prov = json.loads(row["provenance"])
@@ -1504,17 +1507,17 @@ def unique_item_id(
             # A copy imported with another time (--acquired, or a date in its new name) is still that image:
             # kept as a second observation, one image made two looks, on two dates of the timeline.
             # Only sources of this file's size (or of no recorded size) can be it: the file is hashed
-            # when there is one.
-            sized = "" if content.size is None else (
-                " AND coalesce(json_extract(provenance, '$.source_size') = ?, 1)"
-            )  # fmt: skip
+            # when there is one. (The provenance is read here, not with the SQL dialects' JSON functions.)
             rows = store.execute(
-                "SELECT observation_id, provenance FROM observations WHERE site_id = ? AND sensor = ? "
-                f"AND json_extract(provenance, '$.source_sha256') IS NOT NULL{sized} ORDER BY observation_id",
-                (site.id, scene.sensor, *(() if content.size is None else (content.size,))),
+                "SELECT observation_id, provenance FROM observations WHERE site_id = ? AND sensor = ? ORDER BY observation_id",
+                (site.id, scene.sensor),
             )
             for row in rows:
                 prov = json.loads(row["provenance"])
+                if prov.get("source_sha256") is None:
+                    continue
+                if content.size is not None and prov.get("source_size") not in (None, content.size):
+                    continue
                 item = str(row["observation_id"]).split("/", 1)[1]
                 if item not in taken and "band_files" not in prov and content.same_as(prov):
                     return item

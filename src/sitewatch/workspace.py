@@ -1,16 +1,24 @@
-"""A workspace is a folder: ``sitewatch.toml``, ``sitewatch.gpkg`` and the ``archive/`` of COGs."""
+"""A workspace is a folder: ``sitewatch.toml``, ``sitewatch.gpkg`` and the ``archive/`` of COGs.
+
+With the ``store`` setting a ``postgresql://`` URL, the database is a PostGIS team store instead of
+``sitewatch.gpkg``; the folder still holds the settings and the archive, whose COGs the store records
+by their path relative to the folder (``archive/SITE/….tif``), so every member of the team and every
+Dask worker that sees the folder (at any mount point) finds them.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import CONFIG_FILE, SETTINGS, load_settings
+from .config import CONFIG_FILE, SETTINGS, load_settings, workspace_setting
 from .errors import StoreError
-from .store import Store
+from .store import Store, is_store_url, mask_url, open_store
 
-__all__ = ["Workspace", "init_workspace", "open_workspace", "DB_FILE", "ARCHIVE_DIR"]
+__all__ = ["Workspace", "init_workspace", "open_workspace", "set_store_setting", "DB_FILE", "ARCHIVE_DIR"]
 
 DB_FILE = "sitewatch.gpkg"
 ARCHIVE_DIR = "archive"
@@ -43,6 +51,21 @@ class Workspace:
     """Paths of one workspace and access to its store and settings."""
 
     root: Path
+    store_setting: str | None = None
+    """The database: a ``postgresql://`` URL, or empty for the folder's ``sitewatch.gpkg``; None (the
+    default) reads the ``store`` setting (``SITEWATCH_STORE`` > sitewatch.toml)."""
+
+    @property
+    def store_url(self) -> str:
+        """The PostGIS store's URL, or "" when the database is the folder's GeoPackage."""
+        value = self.store_setting if self.store_setting is not None else workspace_setting("store", self.root)
+        return str(value).strip()
+
+    @property
+    def store_label(self) -> str:
+        """Where the database is, for messages: the GeoPackage's name or the URL with its password masked."""
+        url = self.store_url
+        return mask_url(url) if url else DB_FILE
 
     @property
     def db_path(self) -> Path:
@@ -56,25 +79,32 @@ class Workspace:
     def config_path(self) -> Path:
         return self.root / CONFIG_FILE
 
-    def store(self) -> Store:
+    def store(self, *, read_only: bool = False) -> Store:
         """Open the workspace database (migrating it if an older sitewatch made it)."""
-        return Store(self.db_path)
+        url = self.store_url
+        return open_store(url if url else self.db_path, read_only=read_only)
 
     def settings(self, flags: dict[str, Any] | None = None) -> dict[str, Any]:
         return load_settings(self.root, flags)
 
 
-def init_workspace(root: Path) -> Workspace:
-    """Make ``root`` a workspace; an existing one is left as it is (its database is migrated)."""
+def init_workspace(root: Path, store: str | None = None) -> Workspace:
+    """Make ``root`` a workspace; an existing one is left as it is (its database is migrated).
+
+    ``store``: a ``postgresql://`` URL of the PostGIS team store, written to sitewatch.toml without any
+    password in it; None keeps the ``store`` setting there is (default: the folder's sitewatch.gpkg).
+    """
     root = Path(root)
+    if store is not None and store.strip() and not is_store_url(store):
+        raise StoreError(f"--store must be a postgresql://user@host/dbname URL, got {mask_url(store)!r}")
     if root.exists() and not root.is_dir():
         raise StoreError(f"{root}: exists and is not a folder")
     if (root / CONFIG_FILE).exists():
         # A sitewatch.toml already there is checked before anything is made: a typo in it
         # would fail every later command of a workspace that init had called ready.
         check_toml(root)
-    ws = Workspace(root)
-    if ws.db_path.exists():
+    ws = Workspace(root, store_setting=store)
+    if ws.db_path.exists() and not ws.store_url:
         # So is a database already there (not SQLite, a folder, from a newer sitewatch).
         ws.store().close()
     try:
@@ -83,12 +113,36 @@ def init_workspace(root: Path) -> Workspace:
             tmp = ws.config_path.with_suffix(".toml.tmp")
             tmp.write_text(_default_toml())
             tmp.replace(ws.config_path)
+        if store is not None:
+            set_store_setting(root, store.strip())
         ws.archive.mkdir(exist_ok=True)
     except OSError as exc:  # a file where a folder goes, a read-only or missing place
         where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(root) else ""
         raise StoreError(f"{root}: cannot make a workspace there: {exc.strerror or exc}{where}") from exc
     ws.store().close()
     return ws
+
+
+def set_store_setting(root: Path, url: str) -> None:
+    """Set ``store`` in the ``[settings]`` of the workspace's sitewatch.toml (its other lines kept), without the
+    URL's password; "" takes it out (the database is then the folder's sitewatch.gpkg)."""
+    from .store.postgis import url_without_password
+
+    path = Path(root) / CONFIG_FILE
+    line = f"store = {json.dumps(url_without_password(url))}" if url else ""
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    kept = [x for x in lines if not re.match(r"\s*store\s*=", x)]
+    at = next((i for i, x in enumerate(kept) if x.strip() == "[settings]"), None)
+    if at is None:
+        kept[:0] = ["[settings]"]
+        at = 0
+    if line:
+        kept.insert(at + 1, line)
+    if kept == lines:
+        return  # as it was (the demo's own GeoPackage workspace, run again)
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text("\n".join(kept) + "\n")
+    tmp.replace(path)
 
 
 def open_workspace(root: Path) -> Workspace:
@@ -99,6 +153,14 @@ def open_workspace(root: Path) -> Workspace:
             f"workspace folder {ws.root.resolve()} does not exist; check --workspace / SITEWATCH_WORKSPACE, "
             "or make one with `sitewatch init DIR`"
         )
+    if ws.store_url:  # the database is a PostGIS store: the folder (settings, archive) must be a workspace
+        if not ws.config_path.exists():
+            raise StoreError(
+                f"{ws.root.resolve()} is not a sitewatch workspace (no {CONFIG_FILE}); run "
+                f"`sitewatch init --store URL` there, or pass --workspace DIR / set SITEWATCH_WORKSPACE"
+            )
+        check_toml(ws.root)
+        return ws
     if not ws.db_path.exists():
         raise StoreError(
             f"{ws.root.resolve()} is not a sitewatch workspace (no {DB_FILE}); "

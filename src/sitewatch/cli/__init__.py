@@ -27,6 +27,7 @@ __all__ = ["main", "COMMAND_MODULES", "all_commands", "command_name"]
 
 COMMAND_MODULES: tuple[str, ...] = (
     "init",
+    "store",
     "sites",
     "search",
     "fetch",
@@ -90,8 +91,8 @@ class _PipelineGroup(OnceGroup):
 def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Satellite imagery as evidence about ports, naval piers and training grounds.
 
-    The commands are listed in the order a study runs them: a workspace and its
-    sites; imagery in, and a look at what came in; detection, the timeline, links
+    The commands are listed in the order a study runs them: a workspace, its
+    database and its sites; imagery in, and a look at what came in; detection, the timeline, links
     between sites, AIS matching, change between two images, claims checked against
     the imagery, the evaluation, the report, the export of detections, the
     dashboard and alerts. Then the simulator's two, and the two that work on one

@@ -24,7 +24,6 @@ from shapely.geometry import shape
 from ..errors import OutputError, StoreError
 from ..files import partial_path
 from ..sites import kml_data, kml_geometry
-from ..store.gpkg import from_gpkg_blob
 from ..untrusted import without_controls
 from .exports import csv_cell, select_detections
 
@@ -136,11 +135,7 @@ def write_detections_gpkg(
     selected = select_detections(store, site_ids, start=start, end=end, kind=kind)
     sites = set(site_ids or [s.id for s in store.sites()])
     # The footprints of the chosen sites' observations only, not of every site in the workspace.
-    marks = ", ".join("?" * len(sites))
-    footprints: dict[str, Any] = {
-        r["observation_id"]: from_gpkg_blob(r["geom"])
-        for r in store.execute(f"SELECT observation_id, geom FROM observations WHERE site_id IN ({marks})", sorted(sites))
-    }
+    footprints: dict[str, Any] = store.observation_footprints(sites)
     tmp = partial_path(path)
     try:
         tmp.unlink(missing_ok=True)

@@ -1,6 +1,21 @@
-"""Workspace storage: a SQLite file that is also an OGC GeoPackage."""
+"""Workspace storage: a SQLite file that is also an OGC GeoPackage, or a PostGIS team store."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 from .gpkg import register_gpkg_functions
-from .sqlite import Store, now_utc
+from .postgis import is_store_url, mask_url
+from .sqlite import Store, now_utc, stored_time
 
-__all__ = ["Store", "now_utc", "register_gpkg_functions"]
+__all__ = ["Store", "now_utc", "stored_time", "open_store", "is_store_url", "mask_url", "register_gpkg_functions"]
+
+
+def open_store(location: str | Path, *, read_only: bool = False) -> Store:
+    """The store at ``location``: a ``postgresql://`` URL (a :class:`~sitewatch.store.postgis.PostgisStore`)
+    or a GeoPackage file's path (a :class:`Store`)."""
+    if isinstance(location, str) and is_store_url(location):
+        from .postgis import PostgisStore
+
+        return PostgisStore(location, read_only=read_only)
+    return Store(location, read_only=read_only)

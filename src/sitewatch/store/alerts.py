@@ -29,10 +29,11 @@ def record_events(store: Store, events: Sequence[Mapping[str, Any]], *, webhook:
     with store.transaction() as db:
         for e in events:
             cur = db.execute(
-                """INSERT OR IGNORE INTO alert_events (event_key, rule_id, kind, site_id, event_date, acquired, summary,
-                   observation_ids, simulated, event, first_reported, webhook_pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                """INSERT INTO alert_events (event_key, rule_id, kind, site_id, event_date, acquired, summary,
+                   observation_ids, simulated, event, first_reported, webhook_pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(event_key) DO NOTHING""",
                 (e["event_id"], e["rule"], e["kind"], e["site"], e["date"], e["acquired"], e["what"],
-                 json.dumps(e["observations"]), int(bool(e["simulated"])), json.dumps(e, sort_keys=True), now, int(webhook)),
+                 json.dumps(e["observations"]), bool(e["simulated"]), json.dumps(e, sort_keys=True), now, bool(webhook)),
             )  # fmt: skip
             added += cur.rowcount
     return added
@@ -58,7 +59,7 @@ def mark_delivered(store: Store, keys: Iterable[str]) -> None:
     now = now_utc()
     with store.transaction() as db:
         db.executemany(
-            "UPDATE alert_events SET webhook_pending = 0, webhook_delivered = ?, webhook_error = NULL WHERE event_key = ?",
+            "UPDATE alert_events SET webhook_pending = FALSE, webhook_delivered = ?, webhook_error = NULL WHERE event_key = ?",
             [(now, k) for k in keys],
         )
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from ..model import Change, Observation, utc
-from .gpkg import as_multipolygon, from_gpkg_blob, to_gpkg_blob
+from .gpkg import as_multipolygon
 from .sqlite import Store, _iso, now_utc
 
 __all__ = ["ChangePair", "replace_changes", "change_pairs", "changes"]
@@ -53,11 +53,12 @@ def replace_changes(
     )  # fmt: skip
     geoms = [as_multipolygon(c.polygon) for c in changes]
     rows = [
-        (to_gpkg_blob(g), c.id, c.site_id, c.before_id, c.after_id, _iso(pair.before_acquired), _iso(pair.after_acquired),
-         pair.sensor, c.direction, c.area_m2, c.magnitude, c.method, c.method_version, int(simulated))
+        (store._geom(g), c.id, c.site_id, c.before_id, c.after_id, _iso(pair.before_acquired), _iso(pair.after_acquired),
+         pair.sensor, c.direction, c.area_m2, c.magnitude, c.method, c.method_version, simulated)
         for c, g in zip(changes, geoms, strict=True)
     ]  # fmt: skip
     with store.transaction() as db:
+        store._lock(db, f"changes {before.id} {after.id}")  # two runs of one pair at once: one after the other
         db.execute("DELETE FROM changes WHERE before_id = ? AND after_id = ?", (before.id, after.id))
         db.execute("DELETE FROM change_pairs WHERE before_id = ? AND after_id = ?", (before.id, after.id))
         db.execute(
@@ -67,7 +68,7 @@ def replace_changes(
             (pair.site_id, before.id, after.id, _iso(pair.before_acquired), _iso(pair.after_acquired), before.sha256,
              after.sha256, pair.sensor,
              compared_fraction, method, method_version, json.dumps(parameters, sort_keys=True, default=str),
-             int(simulated), pair.computed_at),
+             simulated, pair.computed_at),
         )  # fmt: skip
         db.executemany(
             """INSERT INTO changes (geom, change_id, site_id, before_id, after_id, before_acquired, after_acquired,
@@ -104,7 +105,7 @@ def changes(store: Store, site_id: str | None = None, before_id: str | None = No
     return [
         Change(
             id=r["change_id"], site_id=r["site_id"], before_id=r["before_id"], after_id=r["after_id"],
-            polygon=_polygon(from_gpkg_blob(r["geom"])), area_m2=r["area_m2"], magnitude=r["magnitude"],
+            polygon=_polygon(store._shape(r["geom"])), area_m2=r["area_m2"], magnitude=r["magnitude"],
             direction=r["direction"], method=r["method"], method_version=r["method_version"],
         )  # fmt: skip
         for r in store.execute(sql, args)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
@@ -33,12 +33,17 @@ from .gpkg import (
 )
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
-__all__ = ["Store", "now_utc"]
+__all__ = ["Connection", "Store", "now_utc", "stored_time"]
 
 
 def now_utc() -> str:
     """The current time as stored in the database (UTC, ISO 8601, microseconds)."""
     return _now()
+
+
+def stored_time(t: datetime) -> str:
+    """A time as the store holds it and compares it (UTC, ISO 8601, milliseconds, "…T09:30:00.000Z")."""
+    return _iso(t)
 
 
 def _now() -> str:
@@ -80,6 +85,15 @@ def _schema_is(value: str | None, version: int) -> int:
     return 1
 
 
+class Connection(Protocol):
+    """What :meth:`Store.transaction` gives its block: ``execute`` and ``executemany`` with ``?`` placeholders
+    (a :class:`sqlite3.Connection`, or the PostGIS store's equivalent)."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+
+
 class Store:
     """A sitewatch GeoPackage database.
 
@@ -89,6 +103,13 @@ class Store:
     this connection write (the web dashboard's): it is not migrated, and one of another
     schema version is refused.
     """
+
+    _KEEP_BERTHS_HIDDEN = """CASE WHEN json_extract(observations.provenance, '$.berths_hidden') IS NOT NULL
+        THEN json_set(excluded.provenance, '$.berths_hidden', json(json_extract(observations.provenance, '$.berths_hidden')))
+        ELSE excluded.provenance END"""
+    """An observation ingested again with the same COG after detection keeps the berths' hidden fractions
+    detection measured (provenance ``berths_hidden``): the new provenance with the old one's
+    (SQL of the upsert in :meth:`put_observation`, in this store's dialect)."""
 
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         self.path = Path(path)
@@ -119,6 +140,11 @@ class Store:
             self._migrate()
 
     # -- schema ---------------------------------------------------------------------------------
+
+    @property
+    def location(self) -> str:
+        """Where the database is, for messages: its file (the PostGIS store: its URL, password masked)."""
+        return str(self.path)
 
     def schema_version(self) -> int:
         try:
@@ -173,8 +199,8 @@ class Store:
 
     def meta(self, key: str) -> str | None:
         """A value kept in ``sitewatch_meta`` (None when there is none)."""
-        row = self._db.execute("SELECT value FROM sitewatch_meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
+        rows = self.execute("SELECT value FROM sitewatch_meta WHERE key = ?", (key,))
+        return None if not rows else str(rows[0][0])
 
     def set_meta(self, key: str, value: str | None) -> None:
         """Keep ``value`` under ``key`` in ``sitewatch_meta``; None deletes it."""
@@ -182,7 +208,10 @@ class Store:
             if value is None:
                 db.execute("DELETE FROM sitewatch_meta WHERE key = ?", (key,))
             else:
-                db.execute("INSERT OR REPLACE INTO sitewatch_meta VALUES (?, ?)", (key, value))
+                db.execute(
+                    "INSERT INTO sitewatch_meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
 
     def close(self) -> None:
         self._db.close()
@@ -194,7 +223,7 @@ class Store:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """All writes inside commit together or not at all. Nests (inner blocks join the outer)."""
         if self._depth == 0:
             try:
@@ -225,12 +254,16 @@ class Store:
                         self._db.execute("ROLLBACK")
                     raise StoreError(f"{self.path}: cannot write to the workspace database ({exc})") from exc
 
-    def _touch(self, db: sqlite3.Connection, table: str) -> None:
+    def _lock(self, db: Connection, key: str) -> None:
+        """Wait, inside a transaction, until no other one holds ``key``; hold it to the end. SQLite has
+        nothing to do: its write transactions (``BEGIN IMMEDIATE``) already run one at a time."""
+
+    def _touch(self, db: Connection, table: str) -> None:
         db.execute(
             "UPDATE gpkg_contents SET last_change = ? WHERE table_name = ?", (_now(), table)
         )
 
-    def _extend(self, db: sqlite3.Connection, table: str, geoms: Iterable[BaseGeometry | None]) -> None:
+    def _extend(self, db: Connection, table: str, geoms: Iterable[BaseGeometry | None]) -> None:
         # GDAL, and so QGIS's "zoom to layer", take a layer's extent from gpkg_contents: grow it
         # with every geometry written, or a new site far from the others lies outside it.
         boxes = [g.bounds for g in geoms if g is not None and not g.is_empty]
@@ -273,11 +306,11 @@ class Store:
                    kind=excluded.kind, resolved=excluded.resolved, coord_source=excluded.coord_source,
                    note=excluded.note, tags=excluded.tags""",
                 (
-                    to_gpkg_blob(site.geometry),
+                    self._geom(site.geometry),
                     site.id,
                     site.name,
                     site.kind,
-                    int(site.resolved),
+                    bool(site.resolved),
                     site.coord_source,
                     site.note,
                     json.dumps(list(site.tags)),
@@ -286,12 +319,12 @@ class Store:
             db.execute("DELETE FROM berths WHERE site_id = ?", (site.id,))
             db.executemany(
                 "INSERT INTO berths (geom, site_id, berth_id, name) VALUES (?, ?, ?, ?)",
-                [(to_gpkg_blob(b.geometry), site.id, b.id, b.name) for b in site.berths],
+                [(self._geom(b.geometry), site.id, b.id, b.name) for b in site.berths],
             )
             db.execute("DELETE FROM site_water WHERE site_id = ?", (site.id,))
             if site.water is not None:
                 db.execute(
-                    "INSERT INTO site_water (geom, site_id) VALUES (?, ?)", (to_gpkg_blob(site.water), site.id)
+                    "INSERT INTO site_water (geom, site_id) VALUES (?, ?)", (self._geom(site.water), site.id)
                 )
             for t in ("sites", "berths", "site_water"):
                 self._touch(db, t)
@@ -316,22 +349,21 @@ class Store:
                 tables += ("observations", "detections", "changes")
             self.update_extents(tables)
 
-    def _site_from_row(self, row: sqlite3.Row) -> Site:
+    def _site_from_row(self, row: Any) -> Site:
         sid = row["site_id"]
         berths = tuple(
-            Berth(id=b["berth_id"], geometry=from_gpkg_blob(b["geom"]), name=b["name"] or "")
-            for b in self._db.execute(
-                "SELECT * FROM berths WHERE site_id = ? ORDER BY berth_id", (sid,)
-            )
+            Berth(id=b["berth_id"], geometry=self._shape(b["geom"]), name=b["name"] or "")
+            for b in self.execute("SELECT * FROM berths WHERE site_id = ? ORDER BY berth_id", (sid,))
         )
-        w = self._db.execute("SELECT geom FROM site_water WHERE site_id = ?", (sid,)).fetchone()
+        water = self.execute("SELECT geom FROM site_water WHERE site_id = ?", (sid,))
+        w = water[0] if water else None
         return Site(
             id=sid,
             name=row["name"],
             kind=row["kind"],
-            geometry=from_gpkg_blob(row["geom"]),
+            geometry=self._shape(row["geom"]),
             berths=berths,
-            water=from_gpkg_blob(w["geom"]) if w else None,
+            water=self._shape(w["geom"]) if w else None,
             tags=tuple(json.loads(row["tags"] or "[]")),
             coord_source=row["coord_source"] or "",
             resolved=bool(row["resolved"]),
@@ -339,17 +371,17 @@ class Store:
         )
 
     def get_site(self, site_id: str) -> Site:
-        row = self._db.execute("SELECT * FROM sites WHERE site_id = ?", (site_id,)).fetchone()
-        if row is None:
-            known = [r[0] for r in self._db.execute("SELECT site_id FROM sites ORDER BY site_id")]
+        rows = self.execute("SELECT * FROM sites WHERE site_id = ?", (site_id,))
+        if not rows:
+            known = [r[0] for r in self.execute("SELECT site_id FROM sites ORDER BY site_id")]
             raise SiteError(
                 f"no site {site_id!r} in this workspace (have: {', '.join(known) or 'none'}); "
                 f"add one with `sitewatch sites add {site_id} --bbox W,S,E,N`"
             )
-        return self._site_from_row(row)
+        return self._site_from_row(rows[0])
 
     def sites(self) -> list[Site]:
-        return [self._site_from_row(r) for r in self._db.execute("SELECT * FROM sites ORDER BY site_id")]
+        return [self._site_from_row(r) for r in self.execute("SELECT * FROM sites ORDER BY site_id")]
 
     # -- scenes and observations ---------------------------------------------------------------
 
@@ -365,7 +397,7 @@ class Store:
                    acquired=excluded.acquired, resolution_m=excluded.resolution_m,
                    cloud_cover=excluded.cloud_cover, hrefs=excluded.hrefs, properties=excluded.properties""",
                 (
-                    to_gpkg_blob(footprint),
+                    self._geom(footprint),
                     scene.id,
                     scene.provider,
                     scene.collection,
@@ -375,14 +407,14 @@ class Store:
                     _iso(scene.acquired),
                     scene.resolution_m,
                     scene.cloud_cover,
-                    int(scene.simulated),
+                    bool(scene.simulated),
                     json.dumps(dict(scene.hrefs), sort_keys=True),
                     json.dumps(dict(scene.properties), sort_keys=True, default=str),
                 ),
             )
             self._extend(db, "scenes", [footprint])
 
-    def _scene_from_row(self, row: sqlite3.Row) -> SceneRef:
+    def _scene_from_row(self, row: Any) -> SceneRef:
         return SceneRef(
             provider=row["provider"],
             collection=row["collection"],
@@ -391,7 +423,7 @@ class Store:
             acquired=utc(row["acquired"]),
             resolution_m=row["resolution_m"],
             hrefs=json.loads(row["hrefs"]),
-            footprint=_footprint(from_gpkg_blob(row["geom"])),
+            footprint=_footprint(self._shape(row["geom"])),
             platform=row["platform"] or "",
             cloud_cover=row["cloud_cover"],
             simulated=bool(row["simulated"]),
@@ -421,19 +453,19 @@ class Store:
                    ON CONFLICT(observation_id) DO UPDATE SET geom=excluded.geom, crs=excluded.crs,
                    transform=excluded.transform, width=excluded.width, height=excluded.height,
                    path=excluded.path, valid_fraction=excluded.valid_fraction,
-                   cloud_fraction=CASE WHEN sha256 = excluded.sha256 AND detected_at IS NOT NULL
-                                  THEN cloud_fraction ELSE excluded.cloud_fraction END,
-                   provenance=CASE WHEN sha256 = excluded.sha256 AND detected_at IS NOT NULL
-                                   AND json_extract(provenance, '$.berths_hidden') IS NOT NULL
-                              THEN json_set(excluded.provenance, '$.berths_hidden',
-                                            json(json_extract(provenance, '$.berths_hidden')))
-                              ELSE excluded.provenance END,
+                   cloud_fraction=CASE WHEN observations.sha256 = excluded.sha256
+                                  AND observations.detected_at IS NOT NULL
+                                  THEN observations.cloud_fraction ELSE excluded.cloud_fraction END,
+                   provenance=CASE WHEN observations.sha256 = excluded.sha256 AND observations.detected_at IS NOT NULL
+                              THEN """
+                + self._KEEP_BERTHS_HIDDEN
+                + """ ELSE excluded.provenance END,
                    acquired=excluded.acquired, acquired_date_only=excluded.acquired_date_only,
                    sensor=excluded.sensor, simulated=excluded.simulated, scene_id=excluded.scene_id,
-                   detected_at=CASE WHEN sha256 = excluded.sha256 THEN detected_at END,
+                   detected_at=CASE WHEN observations.sha256 = excluded.sha256 THEN observations.detected_at END,
                    sha256=excluded.sha256""",
                 (
-                    to_gpkg_blob(footprint),
+                    self._geom(footprint),
                     obs.id,
                     obs.site_id,
                     obs.scene.id,
@@ -447,15 +479,15 @@ class Store:
                     obs.sha256,
                     obs.valid_fraction,
                     obs.cloud_fraction,
-                    int(obs.scene.simulated),
+                    bool(obs.scene.simulated),
                     json.dumps(dict(obs.provenance), sort_keys=True, default=str),
-                    int(obs.acquired_date_only),
+                    bool(obs.acquired_date_only),
                 ),
             )
             # Detections kept with the same COG follow it: a date once assumed may since have been given a time.
             db.execute(
                 "UPDATE detections SET acquired_date_only = ? WHERE observation_id = ?",
-                (int(obs.acquired_date_only), obs.id),
+                (bool(obs.acquired_date_only), obs.id),
             )
             self._touch(db, "observations")
             self._extend(db, "observations", [footprint])
@@ -471,18 +503,18 @@ class Store:
         """Record what detection measured of each berth's zone hidden, in the observation's
         provenance (``berths_hidden``), replacing what an earlier run recorded."""
         with self.transaction() as db:
-            row = db.execute("SELECT provenance FROM observations WHERE observation_id = ?", (observation_id,)).fetchone()
-            if row is None:
+            rows = self.execute("SELECT provenance FROM observations WHERE observation_id = ?", (observation_id,))
+            if not rows:
                 return
-            provenance = json.loads(row[0])
+            provenance = json.loads(rows[0][0])
             provenance["berths_hidden"] = dict(sorted(fractions.items()))
             db.execute(
                 "UPDATE observations SET provenance = ? WHERE observation_id = ?",
                 (json.dumps(provenance, sort_keys=True, default=str), observation_id),
             )
 
-    def _observation_from_row(self, row: sqlite3.Row) -> Observation:
-        scene_row = self._db.execute("SELECT * FROM scenes WHERE scene_id = ?", (row["scene_id"],)).fetchone()
+    def _observation_from_row(self, row: Any) -> Observation:
+        scene_row = self.execute("SELECT * FROM scenes WHERE scene_id = ?", (row["scene_id"],))[0]
         return Observation(
             id=row["observation_id"],
             site_id=row["site_id"],
@@ -511,15 +543,13 @@ class Store:
             sql += " AND sensor = ?"
             args.append(sensor)
         sql += " ORDER BY acquired, observation_id"
-        return [self._observation_from_row(r) for r in self._db.execute(sql, args)]
+        return [self._observation_from_row(r) for r in self.execute(sql, args)]
 
     def get_observation(self, observation_id: str) -> Observation:
-        row = self._db.execute(
-            "SELECT * FROM observations WHERE observation_id = ?", (observation_id,)
-        ).fetchone()
-        if row is None:
+        rows = self.execute("SELECT * FROM observations WHERE observation_id = ?", (observation_id,))
+        if not rows:
             raise StoreError(f"no observation {observation_id!r}; list them with `sitewatch observations [SITE]`")
-        return self._observation_from_row(row)
+        return self._observation_from_row(rows[0])
 
     # -- detections -----------------------------------------------------------------------------
 
@@ -531,7 +561,7 @@ class Store:
             c = d.footprint.centroid
             rows.append(
                 (
-                    to_gpkg_blob(d.footprint),
+                    self._geom(d.footprint),
                     d.id,
                     observation.id,
                     observation.site_id,
@@ -550,12 +580,13 @@ class Store:
                     json.dumps([[c.name, c.likelihood] for c in d.class_candidates]),
                     c.x,
                     c.y,
-                    int(observation.scene.simulated),
-                    None if d.truncated is None else int(d.truncated),
-                    int(observation.acquired_date_only),
+                    bool(observation.scene.simulated),
+                    None if d.truncated is None else bool(d.truncated),
+                    bool(observation.acquired_date_only),
                 )
             )
         with self.transaction() as db:
+            self._lock(db, f"detections {observation.id}")
             db.execute("DELETE FROM detections WHERE observation_id = ?", (observation.id,))
             db.execute("UPDATE observations SET detected_at = ? WHERE observation_id = ?", (_now(), observation.id))
             db.executemany(
@@ -583,7 +614,7 @@ class Store:
         if site_id is not None:
             sql += " AND site_id = ?"
             args = (site_id,)
-        return {r[0] for r in self._db.execute(sql, args)}
+        return {r[0] for r in self.execute(sql, args)}
 
     def detections(
         self, site_id: str | None = None, observation_id: str | None = None, kind: str | None = None
@@ -601,7 +632,7 @@ class Store:
                 id=r["detection_id"],
                 observation_id=r["observation_id"],
                 kind=r["kind"],
-                footprint=from_gpkg_blob(r["geom"]),
+                footprint=self._shape(r["geom"]),
                 length_m=r["length_m"],
                 width_m=r["width_m"],
                 heading_deg=r["heading_deg"],
@@ -614,7 +645,7 @@ class Store:
                 class_candidates=tuple(ClassCandidate(n, p) for n, p in json.loads(r["class_candidates"])),
                 truncated=None if r["truncated"] is None else bool(r["truncated"]),
             )
-            for r in self._db.execute(sql, args)
+            for r in self.execute(sql, args)
         ]
 
     # -- runs and counts ------------------------------------------------------------------------
@@ -649,10 +680,37 @@ class Store:
     def counts(self) -> dict[str, int]:
         """Row counts of the feature tables."""
         return {
-            t: int(self._db.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+            t: int(self.execute(f"SELECT count(*) FROM {t}")[0][0])
             for t in ("sites", "berths", "site_water", "scenes", "observations", "detections")
         }
 
-    def execute(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        """Read-only query helper for analysis modules."""
+    def execute(self, sql: str, args: Iterable[Any] = ()) -> list[Any]:
+        """Rows of a query (``?`` placeholders), each read by position or column name; SQL that both SQLite
+        and PostgreSQL accept runs on either store (booleans as TRUE/FALSE, no json_* or date functions)."""
         return self._db.execute(sql, tuple(args)).fetchall()
+
+    def columns(self, table: str) -> list[str]:
+        """The columns of one of the store's tables, in their order."""
+        return [r["name"] for r in self.execute(f"PRAGMA table_info({table})")]
+
+    def _keys_follow(self, db: Connection, table: str, key: str) -> None:
+        """After rows were written with their keys given: new rows' keys follow them (SQLite's do already)."""
+
+    # -- how geometries are written and read (the PostGIS store's differ) -----------------------
+
+    def _geom(self, geom: BaseGeometry | None) -> Any:
+        """A geometry as a query parameter for a geometry column."""
+        return to_gpkg_blob(geom)
+
+    def _shape(self, value: Any) -> Any:
+        """A geometry column's value as a shapely geometry (None for NULL)."""
+        return from_gpkg_blob(value)
+
+    def observation_footprints(self, site_ids: Iterable[str]) -> dict[str, BaseGeometry | None]:
+        """Each observation's footprint over the site (as ingest recorded it), by observation id, of ``site_ids``."""
+        ids = sorted(set(site_ids))
+        marks = ", ".join("?" * len(ids))
+        return {
+            r["observation_id"]: self._shape(r["geom"])
+            for r in self.execute(f"SELECT observation_id, geom FROM observations WHERE site_id IN ({marks})", ids)
+        }

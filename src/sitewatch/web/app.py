@@ -77,7 +77,7 @@ class Dashboard:
     @contextmanager
     def store(self) -> Iterator[Store]:
         """The workspace's store, read-only, for one request (and the thread serving it)."""
-        store = Store(self.ws.db_path, read_only=True)
+        store = self.ws.store(read_only=True)
         try:
             yield store
         finally:
@@ -128,7 +128,7 @@ def create_app(
     must exist and its database be of this sitewatch's schema: it is never migrated or written.
     """
     ws = workspace if isinstance(workspace, Workspace) else open_workspace(Path(workspace))
-    Store(ws.db_path, read_only=True).close()  # fail now, not at the first request
+    ws.store(read_only=True).close()  # fail now, not at the first request
     ais = tuple(Path(f) for f in ais_files)
     for f in ais:
         if not f.is_file():

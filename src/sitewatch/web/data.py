@@ -80,7 +80,8 @@ def site_summaries(store: Store) -> list[dict[str, Any]]:
     obs = {
         r["site_id"]: r
         for r in store.execute(
-            """SELECT site_id, count(*) AS n, min(acquired) AS first, max(acquired) AS last, max(simulated) AS sim
+            """SELECT site_id, count(*) AS n, min(acquired) AS first, max(acquired) AS last,
+                      max(CASE WHEN simulated THEN 1 ELSE 0 END) AS sim
                FROM observations GROUP BY site_id"""
         )
     }

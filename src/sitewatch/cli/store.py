@@ -1,0 +1,79 @@
+"""``sitewatch store``: where the workspace's database is, and copying it into a PostGIS team store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import StoreError
+from ..store import is_store_url, mask_url, open_store
+from ..store.copy import copy_store
+from ..workspace import DB_FILE, Workspace, open_workspace, set_store_setting
+from .options import OnceCommand, OnceGroup, handle_errors, json_option, workspace_option
+
+
+@click.group("store", cls=OnceGroup, short_help="The workspace's database: where it is; copy it into PostGIS.")
+def command() -> None:
+    """The workspace's database: its GeoPackage (sitewatch.gpkg) or a PostGIS team store (the `store` setting)."""
+
+
+@command.command("info", cls=OnceCommand, short_help="Where the database is, its schema and row counts.")
+@workspace_option
+@json_option
+@handle_errors
+def info(workspace: Path, as_json: bool) -> None:
+    """Say where the workspace's database is (a PostGIS URL with its password masked), its schema version
+    and how many rows each layer holds."""
+    ws = open_workspace(workspace)
+    with ws.store() as store:
+        out: dict[str, Any] = {
+            "store": "postgis" if ws.store_url else "geopackage",
+            "location": ws.store_label if ws.store_url else str(ws.db_path.resolve()),
+            "schema_version": store.schema_version(),
+            "counts": store.counts(),
+        }
+    if as_json:
+        click.echo(json.dumps(out, indent=1))
+        return
+    click.echo(f"{out['store']}: {out['location']} (schema {out['schema_version']})")
+    for table, n in out["counts"].items():
+        click.echo(f"  {table}: {n}")
+
+
+@command.command("copy", cls=OnceCommand, short_help="Copy the database into a PostGIS store (or a GeoPackage).")
+@click.option(
+    "--to", "target", required=True, metavar="URL|FILE",
+    help="The PostGIS store (postgresql://user@host/dbname; password from ~/.pgpass or PGPASSWORD) or a .gpkg file to copy into.",
+)  # fmt: skip
+@click.option("--replace", is_flag=True, help="Empty a target that holds rows already and copy again (default: refuse it).")
+@click.option("--use", is_flag=True, help="Then make the target this workspace's database (the `store` setting in sitewatch.toml).")
+@workspace_option
+@json_option
+@handle_errors
+def copy(target: str, replace: bool, use: bool, workspace: Path, as_json: bool) -> None:
+    """Copy every row of the workspace's database (sites, observations, detections, changes, runs, alert
+    events) into TARGET in one transaction: a GeoPackage workspace into a PostGIS team store, or back.
+    The archive of COGs is not copied: its paths are relative to the workspace folder, which the team shares."""
+    ws = open_workspace(workspace)
+    if not is_store_url(target):
+        path = Path(target)
+        if path.resolve() == ws.db_path.resolve() and not ws.store_url:
+            raise StoreError(f"{path}: is this workspace's own database; --to names another one")
+        if use and path.resolve() != ws.db_path.resolve():
+            raise StoreError(f"--use takes a PostGIS URL or this workspace's {DB_FILE}, not {path}")
+    elif ws.store_url and mask_url(target) == mask_url(ws.store_url):
+        raise StoreError(f"{mask_url(target)}: is this workspace's own database; --to names another one")
+    with ws.store() as source, open_store(target if is_store_url(target) else Path(target)) as dest:
+        counts = copy_store(source, dest, replace=replace)
+        where = dest.location
+    if use:
+        set_store_setting(ws.root, target if is_store_url(target) else "")
+    if as_json:
+        click.echo(json.dumps({"to": where, "counts": counts, "use": use}, indent=1))
+        return
+    click.echo(f"copied to {where}: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
+    if use:
+        click.echo(f"{Workspace(ws.root).store_label} is now this workspace's database (sitewatch.toml: store)")

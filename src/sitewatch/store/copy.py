@@ -1,0 +1,65 @@
+"""Copy a workspace's database into another store: a GeoPackage into a PostGIS team store, or back.
+
+Rows are copied as they are, table by table (``fid`` and every column the two stores share, so the
+detection times, the runs and the alert events' order stay what they were), in one transaction on the
+target: a copy that fails leaves the target as it was. A target that already holds rows is refused
+unless ``replace``, which empties it first: a copy run again gives the same rows, not twice the rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import StoreError
+from .sqlite import Store
+
+__all__ = ["COPIED_TABLES", "copy_store"]
+
+COPIED_TABLES = (
+    "sites", "berths", "site_water", "scenes", "observations", "detections",
+    "changes", "change_pairs", "runs", "alert_events",
+)  # fmt: skip
+"""Every table of sitewatch's own, in the order copied."""
+
+_BOOLEAN_COLUMNS = frozenset({"resolved", "simulated", "truncated", "acquired_date_only", "webhook_pending"})
+"""Columns the GeoPackage holds as 0/1 and PostgreSQL as boolean."""
+
+_KEYS = {"runs": "run_id", "change_pairs": "pair_id"}
+"""The tables whose key is not ``fid``."""
+
+
+def _value(source: Store, target: Store, column: str, value: Any) -> Any:
+    if column == "geom":
+        return target._geom(source._shape(value))
+    if column in _BOOLEAN_COLUMNS and value is not None:
+        return bool(value)
+    return value
+
+
+def copy_store(source: Store, target: Store, *, replace: bool = False) -> dict[str, int]:
+    """Copy every row of ``source``'s tables into ``target``; how many rows of each table.
+
+    ``target`` with rows already is refused (a :class:`StoreError` saying so) unless ``replace``.
+    """
+    held = {t: n for t in COPIED_TABLES if (n := int(target.execute(f"SELECT count(*) FROM {t}")[0][0]))}
+    if held and not replace:
+        what = ", ".join(f"{n} {t}" for t, n in held.items())
+        raise StoreError(
+            f"{target.location}: holds rows already ({what}); pass --replace to empty it and copy again"
+        )
+    copied: dict[str, int] = {}
+    with target.transaction() as db:
+        for table in reversed(COPIED_TABLES):
+            db.execute(f"DELETE FROM {table}")
+        for table in COPIED_TABLES:
+            columns = [c for c in source.columns(table) if c in set(target.columns(table))]
+            rows = source.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {_KEYS.get(table, 'fid')}")
+            marks = ", ".join("?" * len(columns))
+            db.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+                [tuple(_value(source, target, c, v) for c, v in zip(columns, r, strict=True)) for r in rows],
+            )
+            target._keys_follow(db, table, _KEYS.get(table, "fid"))
+            copied[table] = len(rows)
+    target.update_extents()
+    return copied

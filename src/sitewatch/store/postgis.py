@@ -1,0 +1,368 @@
+"""The team store: a workspace's database on PostgreSQL with PostGIS.
+
+:class:`PostgisStore` has :class:`~sitewatch.store.Store`'s API and runs the same SQL (the store's own,
+and the ``?``-placeholder queries other modules pass to :meth:`~PostgisStore.execute`): placeholders become
+psycopg's, geometries travel as EWKB and come back as shapely geometries, and ``timestamptz`` and ``date``
+values come back as the GeoPackage's text (``2024-10-17T09:30:00.000Z``), so that every caller reads the
+same values from either store. JSON columns are read back as the text written.
+
+Team use: several people (and Dask workers) write at once. Every write is a transaction; a stage's
+rerun replaces rows by their owner (an observation's detections, a pair's changes) under a lock on that
+owner, so two runs on the same observation follow one another instead of both inserting.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from ..errors import MissingExtraError, StoreError, require_extra
+from .pg_schema import MIGRATION_LOCK, PG_FEATURE_TABLES, PG_MIGRATIONS, PG_SCHEMA_VERSION
+from .sqlite import Connection, Store, _iso
+
+__all__ = ["PostgisStore", "is_store_url", "mask_url"]
+
+URL_SCHEMES = ("postgresql://", "postgres://")
+
+CONNECT_TIMEOUT_S = 10
+"""How long opening the store waits for the server before saying it cannot reach it."""
+
+
+def is_store_url(value: str) -> bool:
+    """Whether a ``store`` setting names a PostgreSQL database (not a GeoPackage file)."""
+    return value.strip().lower().startswith(URL_SCHEMES)
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password (in the user part or a ``password=`` parameter) shown as ``***``:
+    the form every message, log and provenance record gives it in."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"//([^:/@]*):[^@]*@", r"//\1:***@", url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, host = netloc.rsplit("@", 1)
+        if ":" in user:
+            netloc = f"{user.split(':', 1)[0]}:***@{host}"
+    query = parts.query
+    if "password=" in query.lower():
+        pairs = [(k, "***" if k.lower() == "password" else v) for k, v in parse_qsl(query, keep_blank_values=True)]
+        query = urlencode(pairs, safe="/*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def url_without_password(url: str) -> str:
+    """``url`` with no password in it (for ``sitewatch.toml``: libpq then reads ~/.pgpass or PGPASSWORD)."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, host = netloc.rsplit("@", 1)
+        netloc = f"{user.split(':', 1)[0]}@{host}"
+    pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() != "password"]
+    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(pairs, safe="/"), parts.fragment))
+
+
+def has_password(url: str) -> bool:
+    """Whether ``url`` carries a password."""
+    return mask_url(url) != url
+
+
+def _to_pg(sql: str) -> str:
+    """The store's SQL (``?`` placeholders) as psycopg's (``%s``, with a literal ``%`` doubled)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _text_value(value: Any) -> Any:
+    """A value as the GeoPackage holds it: times as its DATETIME text, dates as ISO dates."""
+    if isinstance(value, datetime):
+        return _iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+class Row(tuple[Any, ...]):
+    """A result row read by position or by column name, as :class:`sqlite3.Row` is."""
+
+    _names: dict[str, int]
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._names[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+
+_TIME_OIDS = frozenset({1082, 1114, 1184})
+"""date, timestamp and timestamptz: read back as the GeoPackage's text."""
+
+
+def _row_factory(cursor: Any) -> Any:
+    description = cursor.description or ()
+    names = {c.name: i for i, c in enumerate(description)}
+    times = [i for i, c in enumerate(description) if c.type_code in _TIME_OIDS]
+
+    def make(values: Any) -> Row:
+        if times:
+            values = list(values)
+            for i in times:
+                values[i] = _text_value(values[i])
+        row = Row(values)
+        row._names = names
+        return row
+
+    return make
+
+
+class _Transaction:
+    """What :meth:`PostgisStore.transaction` gives its block: SQLite's ``execute``/``executemany`` on psycopg."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        return self._conn.execute(_to_pg(sql), tuple(parameters))
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any:
+        cur = self._conn.cursor()
+        cur.executemany(_to_pg(sql), list(parameters))
+        return cur
+
+
+def _psycopg() -> Any:
+    import psycopg
+
+    return psycopg
+
+
+class PostgisStore(Store):
+    """A sitewatch database in PostgreSQL with PostGIS, opened by its URL (``postgresql://user@host/db``).
+
+    The schema is made or migrated on open, under an advisory lock; one made by a newer sitewatch is
+    refused. ``read_only`` (the dashboard's): every transaction of the session is read-only, and the
+    schema must be current. The URL is shown only with its password masked (:attr:`location`).
+    """
+
+    _KEEP_BERTHS_HIDDEN = """CASE WHEN (observations.provenance::jsonb -> 'berths_hidden') IS NOT NULL
+        THEN jsonb_set(excluded.provenance::jsonb, '{berths_hidden}', observations.provenance::jsonb -> 'berths_hidden')::json
+        ELSE excluded.provenance END"""
+    # (Through jsonb, whose keys come back in its own order: the provenance kept this way has the same
+    # keys and values as the GeoPackage's, perhaps not in the same order.)
+
+    _pg: Any
+    """The psycopg connection (autocommit: :meth:`transaction` says BEGIN and COMMIT)."""
+
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
+        self.url = url
+        self.read_only = read_only
+        self._depth = 0
+        try:
+            require_extra("psycopg", "postgis")
+        except MissingExtraError as exc:
+            raise StoreError(f"{self.location}: the PostGIS store: {exc}") from exc
+        psycopg = _psycopg()
+        try:
+            self._pg = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, row_factory=_row_factory)
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"{self.location}: cannot connect to the PostGIS store ({_reason(exc)})") from exc
+        except psycopg.ProgrammingError as exc:  # a URL libpq cannot parse
+            raise StoreError(f"{self.location}: not a PostgreSQL URL libpq reads ({_reason(exc)})") from exc
+        try:
+            self._pg.execute("SET TIME ZONE 'UTC'")
+            self._check_postgis()
+            self._register_types()
+            if read_only:
+                self._pg.execute("SET default_transaction_read_only = on")
+                self._check_current()
+            else:
+                self._migrate()
+        except BaseException:
+            self._pg.close()
+            raise
+
+    @property
+    def location(self) -> str:
+        """The store's URL, password masked."""
+        return mask_url(self.url)
+
+    def _check_postgis(self) -> None:
+        row = self._pg.execute("SELECT extversion FROM pg_extension WHERE extname = 'postgis'").fetchone()
+        if row is None:
+            db = self._pg.info.dbname
+            raise StoreError(
+                f"{self.location}: database {db!r} has no PostGIS; someone allowed to (a superuser, or the "
+                f"database's owner where the server trusts the extension) must run `CREATE EXTENSION postgis;` "
+                f"in it, e.g. `psql -d {db} -c 'CREATE EXTENSION postgis'` (Debian: apt-get install postgresql-15-postgis-3 first)"
+            )
+
+    def _register_types(self) -> None:
+        """Geometries in and out as shapely; JSON read back as the text written."""
+        from psycopg.adapt import Dumper, Loader
+        from psycopg.types import TypeInfo
+        from psycopg.types.string import TextLoader
+
+        class GeometryDumper(Dumper):
+            def dump(self, obj: Any) -> bytes:
+                return str(shapely.to_wkb(shapely.set_srid(obj, 4326), hex=True, include_srid=True)).encode()
+
+        class GeometryLoader(Loader):
+            def load(self, data: Any) -> Any:
+                return shapely.from_wkb(bytes(data).decode())
+
+        info = TypeInfo.fetch(self._pg, "geometry")
+        if info is None:  # in a schema not on the search_path
+            raise StoreError(f"{self.location}: PostGIS's geometry type is not on the search_path of this connection")
+        adapters = self._pg.adapters
+        adapters.register_dumper(BaseGeometry, GeometryDumper)
+        adapters.register_loader(info.oid, GeometryLoader)
+        for name in ("json", "jsonb"):
+            adapters.register_loader(name, TextLoader)
+
+    # -- schema ---------------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        # pg_tables read as a table (with this statement's snapshot), not to_regclass: a name looked up in the
+        # catalogue caches may miss a table another session made since this transaction began (two users
+        # opening a new store at once: the second, let in by the lock, saw no tables and made them again).
+        exists = self._pg.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
+            "AND tablename = 'sitewatch_meta')"
+        ).fetchone()[0]
+        if not exists:
+            return 0
+        row = self._pg.execute("SELECT value FROM sitewatch_meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _refuse_newer(self, current: int) -> None:
+        if current > PG_SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.location}: schema version {current} is newer than this sitewatch "
+                f"({PG_SCHEMA_VERSION}); upgrade sitewatch"
+            )
+
+    def _migrate(self) -> None:
+        psycopg = _psycopg()
+        if self.schema_version() == PG_SCHEMA_VERSION:
+            return
+        try:
+            with self._pg.transaction():
+                # Under the lock, the version is read again: another user opening the store at the same
+                # moment may have migrated it meanwhile.
+                self._pg.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+                current = self.schema_version()
+                self._refuse_newer(current)
+                for version in range(current, PG_SCHEMA_VERSION):
+                    self._pg.execute(PG_MIGRATIONS[version])
+                    self._pg.execute(
+                        "INSERT INTO sitewatch_meta VALUES ('schema_version', %s) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        (str(version + 1),),
+                    )
+        except psycopg.Error as exc:
+            raise StoreError(f"{self.location}: cannot make or migrate the sitewatch tables ({_reason(exc)})") from exc
+
+    def _check_current(self) -> None:
+        current = self.schema_version()
+        if current != PG_SCHEMA_VERSION:
+            action = "upgrade sitewatch" if current > PG_SCHEMA_VERSION else "run `sitewatch observations` once to migrate it"
+            raise StoreError(
+                f"{self.location}: schema version {current}, this sitewatch reads {PG_SCHEMA_VERSION} when read-only; {action}"
+            )
+
+    # -- transactions ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._pg.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """All writes inside commit together or not at all. Nests (inner blocks join the outer)."""
+        psycopg = _psycopg()
+        if self._depth == 0:
+            try:
+                self._pg.execute("BEGIN")
+            except psycopg.Error as exc:
+                raise StoreError(f"{self.location}: cannot write to the PostGIS store ({_reason(exc)})") from exc
+        self._depth += 1
+        try:
+            yield _Transaction(self._pg)
+        except BaseException as exc:
+            self._depth -= 1
+            if self._depth == 0:
+                if not self._pg.closed:
+                    self._pg.execute("ROLLBACK")
+                if _cannot_write(psycopg, exc):
+                    raise StoreError(f"{self.location}: cannot write to the PostGIS store ({_reason(exc)})") from exc
+            raise
+        else:
+            self._depth -= 1
+            if self._depth == 0:
+                try:
+                    self._pg.execute("COMMIT")
+                except psycopg.Error as exc:
+                    raise StoreError(f"{self.location}: cannot write to the PostGIS store ({_reason(exc)})") from exc
+
+    def _lock(self, db: Connection, key: str) -> None:
+        db.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (key,))
+
+    def _touch(self, db: Connection, table: str) -> None:
+        """Nothing: PostgreSQL has no ``gpkg_contents`` to date a layer's last change in."""
+
+    def _extend(self, db: Connection, table: str, geoms: Iterable[BaseGeometry | None]) -> None:
+        """Nothing: QGIS and GDAL take a PostGIS layer's extent from the table itself."""
+
+    def update_extents(self, tables: Iterable[str] | None = None) -> None:
+        """Nothing to do (see :meth:`_extend`)."""
+
+    def execute(self, sql: str, args: Iterable[Any] = ()) -> list[Any]:
+        psycopg = _psycopg()
+        try:
+            return list(self._pg.execute(_to_pg(sql), tuple(args)).fetchall())
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"{self.location}: cannot read the PostGIS store ({_reason(exc)})") from exc
+
+    def columns(self, table: str) -> list[str]:
+        return [
+            r[0] for r in self.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                "AND table_schema = current_schema() ORDER BY ordinal_position", (table,),
+            )
+        ]  # fmt: skip
+
+    def _keys_follow(self, db: Connection, table: str, key: str) -> None:
+        db.execute(
+            f"SELECT setval(pg_get_serial_sequence(?, ?), coalesce(max({key}), 0) + 1, false) FROM {table}", (table, key)
+        )
+
+    def _geom(self, geom: BaseGeometry | None) -> Any:
+        return geom
+
+    def _shape(self, value: Any) -> Any:
+        return value
+
+    def layers(self) -> tuple[str, ...]:
+        """The feature tables, which QGIS lists as layers."""
+        return tuple(PG_FEATURE_TABLES)
+
+
+def _cannot_write(psycopg: Any, exc: BaseException) -> bool:
+    """Whether a write failed because of where the store is (the server went away, a full disk, a read-only
+    session, a role without the right to write), not what was written."""
+    errors = psycopg.errors
+    return isinstance(exc, (psycopg.OperationalError, errors.ReadOnlySqlTransaction, errors.InsufficientPrivilege))
+
+
+def _reason(exc: BaseException) -> str:
+    """psycopg's message, on one line, with any URL in it masked."""
+    text = " ".join(str(exc).split())
+    return re.sub(r"postgres(ql)?://\S+", lambda m: mask_url(m.group(0)), text)

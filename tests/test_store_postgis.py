@@ -1,0 +1,351 @@
+"""The PostGIS team store: the GeoPackage store's behaviour on both backends, and what a team needs of it
+(schema versions, two writers at once, bad URLs named, copying a workspace in).
+
+Needs SITEWATCH_TEST_POSTGRES (see tests/_postgis.py); the tests that do not need a server run always.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from shapely.geometry import LineString, box
+
+from _postgis import Server, admin, with_database
+from sitewatch.cli import main
+from sitewatch.errors import StoreError
+from sitewatch.model import Berth, Change, Site
+from sitewatch.sites import builtin_sites
+from sitewatch.store import Store, mask_url, open_store
+from sitewatch.store.alerts import (
+    known_event_keys,
+    mark_delivered,
+    pending_count,
+    record_events,
+    stored_events,
+)
+from sitewatch.store.changes import change_pairs, changes, replace_changes
+from sitewatch.store.pg_schema import PG_FEATURE_TABLES, PG_SCHEMA_VERSION
+from sitewatch.store.postgis import PostgisStore
+from sitewatch.testing.postgres import PASSWORD_ROLE
+from sitewatch.workspace import Workspace, init_workspace, open_workspace
+from test_store import _det, _obs
+
+
+@pytest.fixture(params=["geopackage", "postgis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The same tests on both stores."""
+    location: Any = tmp_path / "s.gpkg" if request.param == "geopackage" else request.getfixturevalue("pg_url")
+    with open_store(location) as s:
+        yield s
+
+
+def _site() -> Site:
+    site = builtin_sites()["dunai"]
+    return Site(**{**site.__dict__, "berths": (Berth("pier-1", LineString([(132.33, 42.87), (132.34, 42.87)])),),
+                   "water": box(132.33, 42.86, 132.35, 42.875)})  # fmt: skip
+
+
+# -- the store's API, on both -------------------------------------------------------------------
+
+
+def test_sites_observations_detections_round_trip_and_reruns_do_not_duplicate(store: Store) -> None:
+    site, obs = _site(), _obs()
+    for _ in range(2):
+        store.put_site(site)
+        store.put_observation(obs, footprint=box(132.3, 42.8, 132.4, 42.9))
+        store.replace_detections(obs, [_det(obs, i) for i in range(3)])
+    assert store.get_site("dunai") == site and store.sites() == [site]
+    assert store.get_observation(obs.id) == obs and store.observations("dunai", sensor="sar") == [obs]
+    assert store.detections(site_id="dunai") == [_det(obs, i) for i in range(3)]
+    assert store.counts() == {"sites": 1, "berths": 1, "site_water": 1, "scenes": 1, "observations": 1, "detections": 3}
+    assert store.undetected() == set()
+    assert store.observation_footprints(["dunai"])[obs.id].equals(box(132.3, 42.8, 132.4, 42.9))
+    store.clear_detections(obs.id)
+    assert store.undetected("dunai") == {obs.id} and store.detections() == []
+
+
+def test_an_interrupted_transaction_leaves_no_half_rows(store: Store) -> None:
+    obs = _obs()
+    store.put_observation(obs)
+    with pytest.raises(RuntimeError), store.transaction():
+        store.replace_detections(obs, [_det(obs, 1)])
+        raise RuntimeError("stop")
+    assert store.detections() == []
+
+
+def test_the_same_cog_again_keeps_what_detection_measured_and_another_drops_its_detections(store: Store) -> None:
+    obs = _obs()
+    store.put_observation(obs)
+    store.replace_detections(obs, [_det(obs, 1)])
+    store.set_cloud_fraction(obs.id, 0.25)
+    store.set_berths_hidden(obs.id, {"pier-1": 0.5})
+    store.put_observation(obs)
+    again = store.get_observation(obs.id)
+    assert again.cloud_fraction == 0.25 and again.provenance["berths_hidden"] == {"pier-1": 0.5}
+    assert len(store.detections()) == 1 and store.undetected() == set()
+    store.put_observation(type(obs)(**{**obs.__dict__, "sha256": "1" * 64}))
+    assert store.detections() == [] and store.undetected() == {obs.id}
+
+
+def test_meta_runs_changes_and_alert_events(store: Store) -> None:
+    store.set_meta("k", "v")
+    store.set_meta("k", "w")
+    assert store.meta("k") == "w"
+    store.set_meta("k", None)
+    assert store.meta("k") is None
+    store.record_run("detect", "dunai", {"a": 1}, {"b": 2})
+    (run,) = store.execute("SELECT stage, site_id, parameters, summary, finished FROM runs")
+    assert (run["stage"], json.loads(run["parameters"]), json.loads(run[3])) == ("detect", {"a": 1}, {"b": 2})
+    assert run["finished"].endswith("Z") and len(run["finished"]) == 24  # the GeoPackage's DATETIME text on both
+
+    before, after = _obs(item="a"), _obs(item="b")
+    after = type(after)(**{**after.__dict__, "scene": type(after.scene)(**{**after.scene.__dict__, "acquired": datetime(2024, 10, 18, tzinfo=UTC)})})
+    found = [Change(f"c{i}", "dunai", before.id, after.id, box(132.33, 42.88, 132.331 + i / 1000, 42.881), 100.0 * (i + 1),
+                    2.0, "appeared", "test", "1") for i in range(2)]  # fmt: skip
+    for _ in range(2):
+        replace_changes(store, before, after, compared_fraction=0.9, method="test", method_version="1",
+                        parameters={"x": 1}, changes=found)  # fmt: skip
+    assert [c.id for c in changes(store, "dunai")] == ["c1", "c0"]  # largest first
+    assert changes(store)[0].polygon.equals(found[1].polygon)
+    (pair,) = change_pairs(store, "dunai")
+    assert pair.after_acquired == datetime(2024, 10, 18, tzinfo=UTC) and pair.parameters == {"x": 1}
+
+    event = {"event_id": "e1", "rule": "r", "kind": "arrival", "site": "dunai", "date": "2024-10-17",
+             "acquired": "2024-10-17T09:30:00Z", "what": "x", "observations": [before.id], "simulated": True}  # fmt: skip
+    assert record_events(store, [event], webhook=True) == 1
+    assert record_events(store, [event], webhook=True) == 0
+    assert known_event_keys(store) == {"e1"} and stored_events(store) == [event] and pending_count(store) == 1
+    mark_delivered(store, ["e1"])
+    assert pending_count(store) == 0
+
+
+def test_queries_other_modules_run_read_the_same_on_both(store: Store) -> None:
+    """The SQL the web app, the report and eval pass to ``execute``: booleans, aggregates, times as text."""
+    from sitewatch.web.data import site_summaries
+
+    store.put_site(_site())
+    obs = _obs()
+    store.put_observation(obs)
+    store.replace_detections(obs, [_det(obs, i) for i in range(2)])
+    (summary,) = site_summaries(store)
+    assert summary | {"resolved": None} == {
+        "id": "dunai", "name": summary["name"], "kind": summary["kind"], "resolved": None, "observations": 1,
+        "detections": 2, "first_date": "2024-10-17", "last_date": "2024-10-17", "simulated": False,
+    }  # fmt: skip
+    assert store.execute("SELECT count(*) FROM observations WHERE NOT simulated")[0][0] == 1
+    assert store.execute("SELECT 1 FROM observations WHERE detected_at > ? LIMIT 1", ("2000-01-01T00:00:00.000Z",))
+    assert not store.execute("SELECT 1 FROM observations WHERE acquired >= ? AND acquired < ?",
+                             ("2024-10-17T09:30:01.000Z", "2024-10-17T09:30:02.000Z"))  # fmt: skip
+
+
+# -- PostGIS only -------------------------------------------------------------------------------
+
+
+def test_layers_are_postgis_geometry_columns_in_wgs84_with_gist_indexes(pg_url: str) -> None:
+    with PostgisStore(pg_url) as s:
+        cols = {r[0]: (r[1], r[2]) for r in s.execute("SELECT f_table_name, type, srid FROM geometry_columns")}
+        assert cols == {t: (g.upper(), 4326) for t, g in PG_FEATURE_TABLES.items()}
+        gist = {r[0] for r in s.execute("SELECT tablename FROM pg_indexes WHERE indexdef LIKE '%USING gist%'")}
+        assert gist == set(PG_FEATURE_TABLES)
+        s.put_site(_site())
+        assert s.execute("SELECT ST_Area(geom::geography) > 0, ST_SRID(geom) FROM sites")[0][:] == (True, 4326)
+
+
+def test_schema_version_and_a_newer_database_refused(pg_url: str) -> None:
+    with PostgisStore(pg_url) as s:
+        assert s.schema_version() == PG_SCHEMA_VERSION
+        s.set_meta("schema_version", str(PG_SCHEMA_VERSION + 1))
+    with pytest.raises(StoreError, match="newer than this sitewatch"):
+        PostgisStore(pg_url)
+    with pytest.raises(StoreError, match="upgrade sitewatch"):
+        PostgisStore(pg_url, read_only=True)
+
+
+def _open(url: str, ready: Any) -> None:
+    ready.wait()  # every process connects at the same moment
+    with PostgisStore(url) as s:
+        sys.exit(0 if s.schema_version() == PG_SCHEMA_VERSION else 3)
+
+
+def test_two_users_opening_a_new_store_at_once_migrate_it_once(pg_url: str) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Barrier(4)
+    procs = [ctx.Process(target=_open, args=(pg_url, ready)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0] * 4
+    with PostgisStore(pg_url) as s:
+        assert s.execute("SELECT count(*) FROM sitewatch_meta")[0][0] == 1
+
+
+def _detect(url: str, site_id: str, rounds: int) -> int:
+    """What `detect` writes for one observation, ``rounds`` times over, from its own process."""
+    obs = _obs(site_id=site_id)
+    with PostgisStore(url) as s:
+        for _ in range(rounds):
+            with s.transaction():
+                s.replace_detections(obs, [_det(obs, i) for i in range(20)])
+                s.set_berths_hidden(obs.id, {})
+            s.record_run("detect", site_id, {}, {})
+        return len(s.detections(site_id=site_id))
+
+
+def test_two_people_detecting_at_once_both_succeed_and_reruns_replace(pg_url: str) -> None:
+    with PostgisStore(pg_url) as s:
+        for site_id in ("dunai", "rason"):
+            s.put_observation(_obs(site_id=site_id, item=f"scene-{site_id}"))
+            s.put_observation(_obs(site_id=site_id))
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(4) as pool:
+        # Two sites at once, and the same site twice at once (a rerun racing the first run).
+        assert pool.starmap(_detect, [(pg_url, "dunai", 15), (pg_url, "rason", 15), (pg_url, "dunai", 15), (pg_url, "rason", 15)]) == [20] * 4
+    with PostgisStore(pg_url) as s:
+        assert s.counts()["detections"] == 40
+        assert s.execute("SELECT count(*) FROM runs")[0][0] == 60
+
+
+def test_read_only_store_refuses_writes(pg_url: str) -> None:
+    PostgisStore(pg_url).close()
+    with PostgisStore(pg_url, read_only=True) as s, pytest.raises(StoreError, match="cannot write"):
+        s.put_site(_site())
+
+
+def test_an_unreachable_server_is_named_with_its_password_masked(tmp_path: Path) -> None:
+    pytest.importorskip("psycopg")
+    url = f"postgresql://ana:s3cret@/sitewatch?host={tmp_path}&port=1"
+    with pytest.raises(StoreError) as err:
+        PostgisStore(url)
+    message = str(err.value)
+    assert "cannot connect to the PostGIS store" in message and "s3cret" not in message
+    assert mask_url(url) in message and "ana:***@" in message
+
+
+def test_the_wrong_password_is_named(postgres_server: Server) -> None:
+    admin(postgres_server.url, f"DROP ROLE IF EXISTS {PASSWORD_ROLE}", f"CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD 'right'")
+    try:
+        url = with_database(postgres_server.url, postgres_server.template).replace("postgres@", f"{PASSWORD_ROLE}:wrong@", 1)
+        if "@" not in url or PASSWORD_ROLE not in url:
+            pytest.skip("the server's URL names no user to swap")
+        try:
+            PostgisStore(url).close()
+        except StoreError as exc:
+            assert "password authentication failed" in str(exc) and "wrong" not in str(exc)
+        else:
+            pytest.skip("this server does not ask that role for a password (SITEWATCH_TEST_POSTGRES=auto's does)")
+    finally:
+        admin(postgres_server.url, f"DROP ROLE IF EXISTS {PASSWORD_ROLE}")
+
+
+def test_a_database_without_postgis_says_create_extension(postgres_server: Server) -> None:
+    name = "sitewatch_test_nopostgis"
+    admin(postgres_server.url, f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name} TEMPLATE template0")
+    try:
+        with pytest.raises(StoreError, match=r"has no PostGIS.*CREATE EXTENSION postgis"):
+            PostgisStore(with_database(postgres_server.url, name))
+    finally:
+        admin(postgres_server.url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_without_psycopg_the_store_says_which_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg fails as if not installed
+    with pytest.raises(StoreError, match=r"postgresql://ana:\*\*\*@db/x: .*pip install 'sitewatch\[postgis\]'"):
+        open_store("postgresql://ana:pw@db/x")
+
+
+def test_mask_url() -> None:
+    assert mask_url("postgresql://ana:pa:ss@db:5432/x?sslmode=require") == "postgresql://ana:***@db:5432/x?sslmode=require"
+    assert mask_url("postgresql://ana@db/x?password=pw&host=h") == "postgresql://ana@db/x?password=***&host=h"
+    assert mask_url("postgresql://db/x") == "postgresql://db/x"
+
+
+# -- workspaces on PostGIS ----------------------------------------------------------------------
+
+
+def test_init_store_writes_the_setting_without_the_password_and_commands_use_it(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+    withpw = pg_url.replace("postgres@", "postgres:hunter2@", 1)  # the socket trusts it; the password is ignored
+    res = CliRunner().invoke(main, ["init", str(tmp_path / "ws"), "--store", withpw])
+    assert res.exit_code == 0, res.output
+    assert "hunter2" not in res.output and "postgres:***@" in res.output and "~/.pgpass" in res.output
+    toml = (tmp_path / "ws" / "sitewatch.toml").read_text()
+    assert f'store = "{pg_url}"' in toml and "hunter2" not in toml
+    assert not (tmp_path / "ws" / "sitewatch.gpkg").exists()
+    res = CliRunner().invoke(main, ["sites", "add", "tiny", "--bbox", "132.33,42.87,132.34,42.88", "-w", str(tmp_path / "ws")])
+    assert res.exit_code == 0, res.output
+    with PostgisStore(pg_url) as s:
+        assert [x.id for x in s.sites()] == ["tiny"]
+    res = CliRunner().invoke(main, ["store", "info", "-w", str(tmp_path / "ws"), "--json"])
+    assert json.loads(res.output)["store"] == "postgis" and json.loads(res.output)["counts"]["sites"] == 1
+    # SITEWATCH_STORE beats sitewatch.toml: empty is the folder's GeoPackage
+    monkeypatch.setenv("SITEWATCH_STORE", "")
+    assert Workspace(tmp_path / "ws").store_url == ""
+
+
+def test_a_store_setting_that_is_no_url_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    init_workspace(tmp_path / "ws")
+    monkeypatch.setenv("SITEWATCH_STORE", "mysql://ana:pw@db/x")
+    res = CliRunner().invoke(main, ["observations", "-w", str(tmp_path / "ws")])
+    assert res.exit_code == 1 and "SITEWATCH_STORE: store must be empty" in res.output and "pw" not in res.output
+
+
+def test_store_copy_moves_a_geopackage_workspace_into_postgis(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+    ws = init_workspace(tmp_path / "ws")
+    obs = _obs()
+    with ws.store() as s:
+        s.put_site(_site())
+        s.put_observation(obs, footprint=box(132.3, 42.8, 132.4, 42.9))
+        s.replace_detections(obs, [_det(obs, i) for i in range(3)])
+        s.record_run("detect", "dunai", {}, {"n": 3})
+        detected_at = s.execute("SELECT detected_at FROM observations")[0][0]
+    args = ["store", "copy", "--to", pg_url, "-w", str(ws.root)]
+    res = CliRunner().invoke(main, [*args, "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["counts"] | {} == {
+        "sites": 1, "berths": 1, "site_water": 1, "scenes": 1, "observations": 1, "detections": 3,
+        "changes": 0, "change_pairs": 0, "runs": 1, "alert_events": 0,
+    }  # fmt: skip
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1 and "holds rows already" in res.output and "--replace" in res.output
+    res = CliRunner().invoke(main, [*args, "--replace", "--use"])
+    assert res.exit_code == 0, res.output
+    with open_workspace(ws.root).store() as pg:
+        assert isinstance(pg, PostgisStore)
+        assert pg.sites() == [_site()] and pg.get_observation(obs.id) == obs
+        assert pg.detections() == [_det(obs, i) for i in range(3)]
+        assert pg.execute("SELECT detected_at FROM observations")[0][0] == detected_at  # eval's staleness holds
+        assert pg.counts()["detections"] == 3
+        pg.record_run("detect", "dunai", {}, {})  # keys go on after the copied ones
+        assert [r[0] for r in pg.execute("SELECT run_id FROM runs ORDER BY run_id")] == [1, 2]
+    # and back, into the folder's own GeoPackage (emptied first)
+    res = CliRunner().invoke(main, ["store", "copy", "--to", str(ws.db_path), "--replace", "--use", "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    with open_workspace(ws.root).store() as back:
+        assert not isinstance(back, PostgisStore) and back.counts()["detections"] == 3
+        assert back.execute("SELECT count(*) FROM runs")[0][0] == 2
+
+
+def test_init_store_and_store_copy_refuse_what_is_no_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+    res = CliRunner().invoke(main, ["init", str(tmp_path / "a"), "--store", "mysql://ana:pw@db/x"])
+    assert res.exit_code == 1 and "--store must be a postgresql://" in res.output and ":pw@" not in res.output
+    ws = init_workspace(tmp_path / "ws")
+    res = CliRunner().invoke(main, ["store", "copy", "--to", str(ws.db_path), "-w", str(ws.root)])
+    assert res.exit_code == 1 and "is this workspace's own database" in res.output
+    res = CliRunner().invoke(main, ["store", "info", "-w", str(ws.root), "--json"])
+    assert json.loads(res.output) | {"location": None} == {
+        "store": "geopackage", "location": None, "schema_version": 10,
+        "counts": {"sites": 0, "berths": 0, "site_water": 0, "scenes": 0, "observations": 0, "detections": 0},
+    }  # fmt: skip

@@ -758,7 +758,7 @@ def _read_ground(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[st
     if any(line[i] == line[i - 1] for i in range(1, len(line))):
         raise r.fail(f"{where}.line", "two points in a row are the same; drop one")
     _check_position_inside(r, sites[site_id], line[0], f"{where}.line[0]")
-    common = {"id": r.slug(m, "id", where), "site": site_id, "line": line, "name": str(m.get("name") or "")}
+    common: dict[str, Any] = {"id": r.slug(m, "id", where), "site": site_id, "line": line, "name": str(m.get("name") or "")}
     if kind == "trench":
         dug = r.moment(r.get(m, "dug", where), f"{where}.dug", end=False)
         width = r.number(m, "width_m", where, 8.0, positive=True)

@@ -525,7 +525,7 @@ def _ground_surface(base: _Base, site: SimSite, scene: PlannedScene, trenches: S
 
 def _render_optical(
     base: _Base, objects: list[_Object], rng: np.random.Generator, cloud: Cloud | None, surface: F64 | None = None,
-    areas: dict[str, F64] | None = None,
+    areas: dict[str, tuple[tuple[slice, slice], F64]] | None = None,
 ) -> tuple[F64, F64 | None, dict[str, bool], float]:
     """Reflectance (4, H, W), SCL (or None), object visibility and cloud cover (%).
 
@@ -584,8 +584,7 @@ def _render_optical(
             visible[obj.id] = bool((opacity[win] * frac).sum() / max(frac.sum(), 1e-9) < 0.5)
         else:
             visible[obj.id] = False
-    for key, cov in (areas or {}).items():
-        win, frac = cov
+    for key, (win, frac) in (areas or {}).items():
         visible[key] = bool((opacity[win] * frac).sum() / max(frac.sum(), 1e-9) < 0.5)
     scl = base.scl.copy()
     scl = np.where((shadow > 0.3) & (opacity < 0.15), 3.0, scl)

@@ -1,8 +1,11 @@
 """Simulation scenarios: the values a scenario file holds and how they are read and checked.
 
 A scenario (YAML or TOML) describes a *simulated* world: sites with a made-up
-layout (land, built-up areas, berth lines), acquisition series per site and
-sensor, vessels with their visits, quay equipment (cranes, trucks) and clouds.
+layout (land, built-up areas, berth lines; on land forest, fields and bare ground,
+which follow the season), acquisition series per site and sensor, vessels with
+their visits, quay equipment (cranes, trucks), clouds, and ``ground`` works:
+trench lines dug and rows of vehicles parked on open ground, the change the
+truth records.
 :mod:`sitewatch.sources.simulate` renders it into GeoTIFFs with ground truth.
 
 Layout coordinates are **metres relative to the site centre** in the site's

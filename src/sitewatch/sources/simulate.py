@@ -35,7 +35,10 @@ Contract of the output (the ingest and detection stages rely on it):
     ones) add a float32 band ``SCL`` with Sentinel-2 scene classes (3 cloud
     shadow, 4 vegetation, 5 built/bare, 6 water, 8/9 cloud medium/high, 10 thin
     cloud). Ships do not change the SCL class of the water under them.
-    Cranes and trucks are drawn only in scenes of 5 m or finer.
+    Cranes and trucks are drawn only in scenes of 5 m or finer. A site with forest or fields
+    follows the season (:mod:`sitewatch.sources.sim_ground`): their colours and the sun's
+    elevation change with the date; its ``ground`` works (trenches, vehicles) are drawn at
+    every resolution, mixed into the pixels they cover.
   - Dataset tags: ``SITEWATCH_SIMULATED=true``, ``SITEWATCH_SCENE_ID``,
     ``SITEWATCH_SITE``, ``SITEWATCH_SENSOR`` (sar|optical),
     ``SITEWATCH_PLATFORM``, ``SITEWATCH_COLLECTION``, ``SITEWATCH_ACQUIRED``
@@ -51,11 +54,14 @@ Contract of the output (the ingest and detection stages rely on it):
 * ``out_dir/<site>/<scene_id>.truth.geojson`` -- WGS84 FeatureCollection with
   properties ``scene_id``, ``acquired``, ``sensor``, ``site``, ``resolution_m``,
   ``simulated: true``; one feature per object drawn in the scene: properties
-  ``id`` (stable across scenes), ``kind`` (vessel|crane|truck), ``class``,
+  ``id`` (stable across scenes), ``kind`` (vessel|crane|truck|vehicle|trench), ``class``,
   ``name``, ``length_m``, ``width_m``, ``heading_deg`` (long axis, clockwise
   from north, in [0, 180)), ``berth`` (id or null), ``visible`` (false when
   under cloud in optical), ``state`` (cranes: extended|retracted) and an
-  oriented-rectangle polygon.
+  oriented-rectangle polygon. Ground works add kind ``vehicle`` (with the
+  ``group`` of their row) and kind ``trench`` (the scar of trench and spoil
+  as a polygon, its ``length_m``, ``width_m``, ``trench_m`` and ``since``,
+  the time it was dug).
 
 The same scenario and seed give byte-identical files: each scene draws from
 its own generator seeded by SHA-256 of (seed, scene id), and nothing records

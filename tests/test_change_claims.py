@@ -85,3 +85,12 @@ def test_a_malformed_change_assertion_is_named() -> None:
     assert problems and problems[0].field == "assert.direction" and "appeared" in problems[0].message
     raw["assert"] = {"kind": "change_absent", "berth": "pier-east"}
     assert parse_claims([raw]).problems[0].field == "assert.berth"
+
+
+def test_a_pair_whose_image_was_ingested_again_since_does_not_count() -> None:
+    import dataclasses
+
+    o, pairs = _series(DAYS)
+    stale = [dataclasses.replace(p, before_sha256="cd" * 32) if i == 1 else p for i, p in enumerate(pairs)]
+    r = _verdict("change_present", o, stale, [_region(stale[1], 1, 5000.0)])
+    assert r.verdict == "not testable"  # the only run bracketing the dates goes through the stale pair

@@ -33,6 +33,8 @@ How a verdict is decided (README, "Claims", says it for users):
   :mod:`sitewatch.analysis.links` from a departure at A in the range to an arrival at B at most N days
   later supports (a candidate, not an identity: the others that fit are counted). None contradicts only
   when both sites were imaged on every date that matters; else not testable.
+- **Change** (something changed on the site's ground between two dates, or nothing did): decided from the
+  pairs ``sitewatch change`` stored that bracket the dates (:mod:`sitewatch.evidence_change`).
 
 Every verdict resting on simulated imagery says so in its reason.
 """

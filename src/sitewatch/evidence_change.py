@@ -4,7 +4,8 @@ A ``change_present`` (``change_absent``) assertion is decided by the pairs ``sit
 the site: of each series of pairs of one sensor and grid chained image to image (each pair's after image
 the next one's before), the shortest run from an image on or before the first date to one on or after
 the last **brackets** the dates. With no such run the claim is **not testable** (no usable pair brackets
-the dates: run ``sitewatch change``). A region of the claimed direction and size in a bracketing pair
+the dates: run ``sitewatch change``); a pair whose image was ingested again since it was compared does not
+count. A region of the claimed direction and size in a bracketing pair
 supports a present claim (contradicts an absent one); the reason names the pair's two images, which may
 reach outside the claimed dates, and the regions' areas. None in a run of pairs that each compared at
 least half the site contradicts it (supports the absent one); a run that compared less (cloud) leaves
@@ -71,7 +72,12 @@ def change_part(a: Assertion, world: World, present: bool) -> PartResult:
     """The verdict on a ``change_present`` (``present``) or ``change_absent`` assertion."""
     sid = a.site_ids[0]
     obs = {o.id: o for o in world.site_observations(sid)}
-    pairs = [p for p in world.change_pairs if p.site_id == sid and p.compared_fraction > 0 and p.before_id in obs and p.after_id in obs]
+    # A pair counts while both its images are the ones stored now (an image ingested again since is another file).
+    pairs = [
+        p for p in world.change_pairs
+        if p.site_id == sid and p.compared_fraction > 0 and p.before_id in obs and p.after_id in obs
+        and p.before_sha256 in ("", obs[p.before_id].sha256) and p.after_sha256 in ("", obs[p.after_id].sha256)
+    ]  # fmt: skip
     span = f"{a.start}" if a.start == a.end else f"{a.start} to {a.end}"
     runs = bracketing_runs(pairs, a, lambda p: f"{obs[p.after_id].scene.resolution_m:g} m {p.sensor}")
     if not runs:

@@ -80,3 +80,30 @@ def test_the_site_says_its_location_is_unresolved_and_simulated() -> None:
     site = layout_site(load_scenario("seed-story").site(SITE), "seed-story")
     assert site.kind == "training_ground" and site.water is None
     assert "SIMULATED" in site.note and "UNRESOLVED" in site.note and "sergeyevka-131e" in site.note
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"kind": "moat"}, "ground[0].kind", "'moat' is not one of"),
+        ({"trench_m": 9}, "ground[0].trench_m", "wider than the scar"),
+        ({"present": []}, "ground[0].present", "unknown key"),
+        ({"line": [[5000, 0], [5100, 0]]}, "ground[0].line[0]", "outside site"),
+        ({"dug": "early October"}, "ground[0].dug", "expected a date"),
+    ],
+)
+def test_a_ground_work_in_error_is_named_with_its_field(change: dict, field: str, words: str) -> None:  # type: ignore[type-arg]
+    from sitewatch.errors import InputError
+    from sitewatch.sources.scenario import scenario_from_mapping
+
+    trench = {"id": "t", "kind": "trench", "site": "base", "dug": "2024-10-03", "line": [[0, 0], [100, 0]]} | change
+    data = {
+        "name": "x", "seed": 1,
+        "sites": [{"id": "base", "kind": "training_ground", "polygon": [[131.66, 44.34], [131.68, 44.34], [131.68, 44.35], [131.66, 44.35]],
+                   "layout": {"land": [[[-900, -900], [900, -900], [900, 900], [-900, 900]]]}}],
+        "acquisitions": [{"site": "base", "sensor": "optical", "dates": ["2024-10-01"], "start": "2024-10-01", "end": "2024-10-01"}],
+        "ground": [trench],
+    }  # fmt: skip
+    with pytest.raises(InputError, match=words) as err:
+        scenario_from_mapping(data, "s.yaml")
+    assert f"s.yaml: {field}" in str(err.value)

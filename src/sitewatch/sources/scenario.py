@@ -100,7 +100,7 @@ class Layout:
     scatterers: int = 40
     """Number of bright point scatterers (buildings, cranes, containers) on built land."""
     forest: tuple[Coords, ...] = ()
-    """Deciduous forest on land: its leaves turn and fall with the season (:data:`SEASON`)."""
+    """Deciduous forest on land: its leaves turn and fall with the season (:mod:`sitewatch.sources.sim_ground`)."""
     fields: tuple[Coords, ...] = ()
     """Meadows and fields on land: they dry and brown with the season."""
     bare: tuple[Coords, ...] = ()
@@ -768,6 +768,8 @@ def _read_ground(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[st
         trench = r.number(m, "trench_m", where, 2.0, positive=True)
         if trench > width:
             raise r.fail(f"{where}.trench_m", f"{trench:g} is wider than the scar (width_m {width:g}) it is part of")
+        if r.number(m, "zigzag_m", where, 0.0) < 0:
+            raise r.fail(f"{where}.zigzag_m", "must be 0 (a straight line) or more")
         return GroundWork(
             kind="trench", windows=(Window(dug, _FOREVER, "dug"),), width_m=width, trench_m=trench,
             zigzag_m=r.number(m, "zigzag_m", where, 0.0), zigzag_period_m=r.number(m, "zigzag_period_m", where, 20.0, positive=True),

@@ -93,3 +93,14 @@ def test_a_pair_whose_image_was_ingested_again_since_does_not_count() -> None:
     stale = [dataclasses.replace(p, before_sha256="cd" * 32) if i == 1 else p for i, p in enumerate(pairs)]
     r = _verdict("change_present", o, stale, [_region(stale[1], 1, 5000.0)])
     assert r.verdict == "not testable"  # the only run bracketing the dates goes through the stale pair
+
+
+def test_the_reason_names_a_pair_within_the_dates_before_a_larger_region_beyond_them() -> None:
+    fine, fine_pairs = _series(DAYS)
+    coarse = [obs(d, site="base", sensor="optical", res=10.0, hour=1) for d in ("2024-09-30", "2024-10-12")]
+    wide = _pair(coarse[0], coarse[1])
+    regions = [_region(fine_pairs[1], 1, 3000.0), _region(wide, 1, 20000.0)]
+    r = _verdict("change_present", fine + coarse, [*fine_pairs, wide], regions)
+    assert r.verdict == "supported"
+    assert r.reason.startswith("2024-10-01 09:00 UTC, 3 m optical → 2024-10-08 09:00 UTC, 3 m optical: 1 changed region")
+    assert "(and 1 other pair with such regions)" in r.reason and "reach outside" not in r.reason

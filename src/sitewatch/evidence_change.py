@@ -6,8 +6,9 @@ the next one's before), the shortest run from an image on or before the first da
 the last **brackets** the dates. With no such run the claim is **not testable** (no usable pair brackets
 the dates: run ``sitewatch change``); a pair whose image was ingested again since it was compared does not
 count. A region of the claimed direction and size in a bracketing pair
-supports a present claim (contradicts an absent one); the reason names the pair's two images, which may
-reach outside the claimed dates, and the regions' areas. None in a run of pairs that each compared at
+supports a present claim (contradicts an absent one); the reason names the pair's two images (of the pairs
+with such regions, one within the claimed dates first, then the finest pixels, then the largest region),
+says when they reach outside the claimed dates, and gives the regions' areas. None in a run of pairs that each compared at
 least half the site contradicts it (supports the absent one); a run that compared less (cloud) leaves
 it not testable.
 """
@@ -94,7 +95,13 @@ def change_part(a: Assertion, world: World, present: bool) -> PartResult:
     found = [(p, rs) for run in runs for p in run if (rs := _regions(a, p, world.changes))]
     tested = tuple(sorted({d for run in runs for p in run for d in (p.before_acquired.date(), p.after_acquired.date())}))
     if found:
-        p, rs = max(found, key=lambda t: max(c.area_m2 for c in t[1]))
+        def strength(t: tuple[ChangePair, list[Change]]) -> tuple[bool, float, float]:
+            # A pair within the claimed dates first (the change then lies in them), then the finer pixels, then the larger region.
+            q, qs = t
+            beyond = q.before_acquired.date() < a.start or q.after_acquired.date() > a.end
+            return beyond, obs[q.after_id].scene.resolution_m, -max(c.area_m2 for c in qs)
+
+        p, rs = min(found, key=strength)
         total = sum(c.area_m2 for c in rs)
         outside = p.before_acquired.date() < a.start or p.after_acquired.date() > a.end
         reason = (

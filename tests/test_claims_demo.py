@@ -19,6 +19,7 @@ VERDICTS = {
     "dunai-landing-ships-october-and-november": "supported",
     "rajin-cargo-ship-at-dunai-two-days-later": "supported",
     "rason-ships-on-34-days": "supported",
+    "sergeyevka-trenches-early-october": "supported",
     "demo-dunai-pier-empty-late-october": "contradicted",
     "demo-dunai-crane-27-october": "not testable",
 }
@@ -53,3 +54,25 @@ def test_the_claims_command_and_the_report_give_the_same_verdicts_with_the_image
     html = demo.report.read_text(encoding="utf-8")
     assert "Claims checked against the imagery" in html
     assert 'href="archive/dunai/sim-planet-dunai-20241017T0040.tif"' in html
+
+
+def test_the_demo_finds_the_trenches_dug_at_the_training_ground_and_eval_scores_them(demo) -> None:  # type: ignore[no-untyped-def]
+    from sitewatch.evaluate import evaluate_workspace
+    from sitewatch.store.changes import changes
+    from sitewatch.workspace import open_workspace
+
+    assert [line.split(":")[0] for line in demo.changes] == ["sergeyevka-base"]
+    ws = open_workspace(demo.out)
+    with ws.store() as store:
+        dug = changes(store, before_id="sergeyevka-base/sim-planet-sergeyevka-base-20241001T0050",
+                      after_id="sergeyevka-base/sim-planet-sergeyevka-base-20241008T0050")  # fmt: skip
+    assert len(dug) >= 3 and sum(c.area_m2 for c in dug) > 10_000
+    ev = evaluate_workspace(ws, record=False)
+    fine = ev.changes["3 m optical"]
+    assert fine.truth_objects == 6 and fine.found == fine.truth_objects  # 3 trench lines and 3 rows of vehicles
+    assert ev.changes["10 m optical"].quiet_pairs > 0 and "all" in ev.changes
+    assert ev.overall.tp == 67 and ev.overall.fp == 0 and ev.overall.fn == 0  # the ports' figures stay
+    trench = next(line for line in demo.claims if line.startswith("sergeyevka-trenches-early-october"))
+    assert "changed regions of at least 2,000 m²" in trench
+    html = demo.report.read_text(encoding="utf-8")
+    assert "sim-planet-sergeyevka-base-20241008T0050" in html

@@ -41,6 +41,7 @@ from .yaml_input import RECORD_ID, read_yaml, unknown_fields
 
 __all__ = [
     "KINDS",
+    "CHANGE_DIRECTIONS",
     "OBJECT_KINDS",
     "ANY_BERTH",
     "Source",
@@ -61,9 +62,15 @@ KINDS: tuple[str, ...] = (
     "object_absent",
     "presence_days",
     "vessel_transit",
+    "change_present",
+    "change_absent",
 )
 """What an assertion may say: a vessel there (or not) on a date or dates; another object there (or not);
-how many days of a range had a vessel; a vessel seen at one site, then at another within some days."""
+how many days of a range had a vessel; a vessel seen at one site, then at another within some days;
+something changed on the ground of the site between two dates (or nothing did)."""
+
+CHANGE_DIRECTIONS: tuple[str, ...] = ("appeared", "disappeared", "altered")
+"""The directions of a change region (:mod:`sitewatch.change`) a change assertion may ask for."""
 
 OBJECT_KINDS: Mapping[str, tuple[str, ...]] = {"crane": ("extended", "retracted")}
 """Object kinds the detectors find besides vessels, with the states a claim may name."""
@@ -82,6 +89,8 @@ _FIELDS: Mapping[str, set[str]] = {
     "object_absent": _COMMON | {"object", "state", "berth", "on"},
     "presence_days": _COMMON | {"berth", "min_length_m", "max_length_m", "days", "tolerance"},
     "vessel_transit": {"kind", "date", "from", "to", "origin", "destination", "within_days", "min_length_m", "max_length_m"},
+    "change_present": _COMMON | {"min_area_m2", "direction"},
+    "change_absent": _COMMON | {"min_area_m2", "direction"},
 }
 _REQUIRED: Mapping[str, set[str]] = {"object_present": {"object"}, "object_absent": {"object"},
                                      "presence_days": {"days"}, "vessel_transit": {"within_days"}}  # fmt: skip
@@ -123,6 +132,10 @@ class Assertion:
     days: int | None = None
     tolerance: int = 0
     within_days: int | None = None
+    min_area_m2: float | None = None
+    """Change: the smallest region that counts (m²); None: any region the change stage kept."""
+    direction: str | None = None
+    """Change: only regions of this direction (:data:`CHANGE_DIRECTIONS`) count; None: any."""
 
     def size_text(self) -> str:
         """``"of 100–130 m"``, ``"of at least 100 m"``, ``""``."""
@@ -307,12 +320,18 @@ def _assertion(raw: Any, prefix: str, sites: tuple[str, ...], span: tuple[date, 
             state = _text(raw["state"], f"{prefix}state")
             if state not in OBJECT_KINDS[obj]:
                 raise _Bad(f"{prefix}state", f"{state!r}: a {obj} is {' or '.join(OBJECT_KINDS[obj])}")
+    direction = None
+    if raw.get("direction") is not None:
+        direction = _text(raw["direction"], f"{prefix}direction")
+        if direction not in CHANGE_DIRECTIONS:
+            raise _Bad(f"{prefix}direction", f"{direction!r}: a change region is {', '.join(CHANGE_DIRECTIONS)}")
     return Assertion(
         kind=kind, site_ids=site_ids, start=start, end=end, berths=berths, min_length_m=lo, max_length_m=hi,
         vessel_class=_vessel_class(raw["class"], f"{prefix}class") if raw.get("class") is not None else None,
         on=on, object=obj, state=state, days=_number(raw, "days", f"{prefix}days", whole=True, zero=True),
         tolerance=_number(raw, "tolerance", f"{prefix}tolerance", whole=True, zero=True) or 0,
         within_days=_number(raw, "within_days", f"{prefix}within_days", whole=True, zero=True),
+        min_area_m2=_number(raw, "min_area_m2", f"{prefix}min_area_m2", zero=True), direction=direction,
     )  # fmt: skip
 
 

@@ -55,6 +55,8 @@ class DemoResult:
     """Simulated AIS matched with the detections (:func:`_run_ais`): the file, per-site counts, dark scores."""
     claims: tuple[str, ...] = ()
     """One line per claim of the scenario's built-in claims file (``sitewatch claims check``): id, verdict, reason."""
+    changes: tuple[str, ...] = ()
+    """One line per site compared for change (``sitewatch change``): the sites the scenario digs or parks on."""
 
 
 _DEMO_NOTE = "Berths and water: SIMULATED layout from the demo scenario."
@@ -165,6 +167,26 @@ def _run_ais(ws: Workspace, scen: Scenario, seed: int | None, site_ids: Sequence
     return {"file": path, "sites": result.site_counts(), "dark": evaluate_dark(ws, result, [path]).to_dict()}, result
 
 
+def _run_changes(ws: Workspace, site_ids: Sequence[str]) -> tuple[str, ...]:
+    """``sitewatch change`` on each site: every usable observation against the previous one of its sensor and grid.
+
+    Consecutive pairs, not only those around the scenario's events: the pairs in which nothing was dug or
+    parked are where the false alarms (the season, the sun, cloud edges) show, and ``sitewatch eval`` counts them.
+    """
+    from .change_stage import choose_pairs, run_changes
+
+    lines = []
+    with ws.store() as store:
+        for sid in site_ids:
+            pairs, _ = choose_pairs(store.observations(sid), sid)
+            outcomes, errors = run_changes(store, ws.root, store.get_site(sid), pairs)
+            regions = [r for o in outcomes for r in o.result.regions]
+            counts = ", ".join(f"{sum(r.direction == d for r in regions)} {d}" for d in ("appeared", "disappeared", "altered"))
+            lines.append(f"{sid}: {len(outcomes)} pairs compared, {len(regions)} regions ({counts})"
+                         + (f"; {len(errors)} pair(s) failed: {errors[0]}" if errors else ""))  # fmt: skip
+    return tuple(lines)
+
+
 def _check_builtin_claims(ws: Workspace, scenario_name: str) -> tuple[list[Path], tuple[str, ...]]:
     """The scenario's packaged claims file (``data/claims/NAME.yaml``), if it has one, and a line per verdict."""
     from .claims_file import builtin_claims_path
@@ -242,6 +264,12 @@ def run_demo(
     timings["detect"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    # Change detection where the scenario digs or parks something (the training ground); the ports' long
+    # daily series would double the demo's time, and their changes are ships, which detection reports.
+    change_lines = _run_changes(ws, [sid for sid in site_ids if any(g.site == sid for g in scen.ground)])
+    timings["change"] = time.perf_counter() - t
+
+    t = time.perf_counter()
     presence: dict[str, Any] = {}
     with ws.store() as store:
         for sid in site_ids:
@@ -290,4 +318,5 @@ def run_demo(
         links=links,
         ais=ais,
         claims=claims,
+        changes=change_lines,
     )

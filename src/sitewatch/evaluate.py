@@ -33,6 +33,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from .analysis.occupancy import TimelineParams, load_timeline, observation_date
+from .change_eval import ChangeScore, evaluate_changes
 from .errors import InputError
 from .geo import reproject_geometry, utm_crs_for
 from .model import Detection, Observation, iso_utc
@@ -180,6 +181,9 @@ class Evaluation:
     links: dict[str, Any] | None = None
     """Links between the sites (``sitewatch links``) against the truth (:mod:`sitewatch.analysis.link_eval`);
     None with fewer than two sites evaluated."""
+    changes: Mapping[str, ChangeScore] = field(default_factory=dict)
+    """Stored change pairs against the truth of what was dug or parked (:mod:`sitewatch.change_eval`), by
+    resolution and sensor (``"3 m optical"``) and ``"all"``; empty when no pair with truth is stored."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready figures (also what is recorded in the store)."""
@@ -195,7 +199,9 @@ class Evaluation:
             ],
             "skipped": [list(s) for s in self.skipped],
             "presence": {k: asdict(v) for k, v in self.presence.items()},
-        } | ({"links": self.links} if self.links is not None else {})
+        } | ({"links": self.links} if self.links is not None else {}) | (
+            {"changes": {k: v.to_dict() for k, v in self.changes.items()}} if self.changes else {}
+        )
 
 
 def read_truth(path: Path) -> dict[str, Any]:
@@ -403,6 +409,7 @@ def evaluate_workspace(
             skipped=tuple(skipped),
             presence=presence,
             links=_link_score(ws, store, list(presence), evals, timeline_params) if len(presence) > 1 else None,
+            changes=evaluate_changes(store, ws.root, wanted),
         )
         # Nothing evaluated is not a perfect score: record nothing, so the report
         # does not show figures that rest on no observation.

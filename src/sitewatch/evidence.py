@@ -33,6 +33,8 @@ How a verdict is decided (README, "Claims", says it for users):
   :mod:`sitewatch.analysis.links` from a departure at A in the range to an arrival at B at most N days
   later supports (a candidate, not an identity: the others that fit are counted). None contradicts only
   when both sites were imaged on every date that matters; else not testable.
+- **Change** (something changed on the site's ground between two dates, or nothing did): decided from the
+  pairs ``sitewatch change`` stored that bracket the dates (:mod:`sitewatch.evidence_change`).
 
 Every verdict resting on simulated imagery says so in its reason.
 """
@@ -67,7 +69,8 @@ from .claims_file import (
     check_against_sites,
     read_claims,
 )
-from .model import Claim, Detection, Observation, Site, acquired_text, iso_utc
+from .model import Change, Claim, Detection, Observation, Site, acquired_text, iso_utc
+from .store.changes import ChangePair
 from .vessels import is_ambiguous, length_sigma_m
 
 if TYPE_CHECKING:
@@ -116,6 +119,8 @@ class Image:
     """The detections that decided it (empty: the image shows none that fit)."""
     note: str = ""
     """Why the image did not decide (cloud, no data), when it did not."""
+    change_ids: tuple[str, ...] = ()
+    """The change regions (of the pair this image ends) that decided it."""
 
     def label(self) -> str:
         """``"2024-10-17 00:40 UTC, 3 m optical"``."""
@@ -193,6 +198,10 @@ class World:
     undetected: frozenset[str] = frozenset()
     """Observations detection has not run on (their images cannot say "no vessel")."""
     params: TimelineParams = field(default_factory=TimelineParams)
+    change_pairs: Sequence[ChangePair] = ()
+    """Pairs ``sitewatch change`` compared and stored (change claims rest on them)."""
+    changes: Sequence[Change] = ()
+    """Their regions."""
     _by_obs: dict[str, list[Detection]] = field(init=False, repr=False, compare=False)
     _by_day: dict[tuple[str, date], list[Observation]] = field(init=False, repr=False, compare=False)
 
@@ -567,6 +576,10 @@ def _check_part(a: Assertion, world: World) -> PartResult:
         return _presence_days(a, world)
     if a.kind == "vessel_transit":
         return _transit(a, world)
+    if a.kind.startswith("change_"):
+        from .evidence_change import change_part
+
+        return change_part(a, world, a.kind == "change_present")
     present = a.kind.endswith("_present")
     check = _vessel_day if a.kind.startswith("vessel_") else _object_day
     dates = _days(a.start, a.end)
@@ -597,7 +610,7 @@ def _image_dict(im: Image) -> dict[str, Any]:
         "observation_id": im.observation_id, "site_id": im.site_id, "scene_id": im.scene_id,
         "acquired": iso_utc(im.acquired), "acquired_date_only": im.acquired_date_only, "sensor": im.sensor,
         "resolution_m": im.resolution_m, "image": im.path, "sha256": im.sha256, "simulated": im.simulated,
-        "detection_ids": list(im.detection_ids), "note": im.note,
+        "detection_ids": list(im.detection_ids), "change_ids": list(im.change_ids), "note": im.note,
     }  # fmt: skip
 
 
@@ -630,17 +643,23 @@ def claims_to_dict(check: ClaimsCheck) -> dict[str, Any]:
 
 
 def load_world(store: Store, site_ids: Iterable[str], params: TimelineParams | None = None) -> World:
-    """The sites' observations and detections read from a store (unknown ids are left out)."""
+    """The sites' observations, detections and stored changes read from a store (unknown ids are left out)."""
+    from .store.changes import change_pairs, changes
+
     known = {s.id: s for s in store.sites()}
     ids = [s for s in dict.fromkeys(site_ids) if s in known]
     observations: list[Observation] = []
     detections: list[Detection] = []
     undetected: set[str] = set()
+    pairs: list[ChangePair] = []
+    regions: list[Change] = []
     for sid in ids:
         observations += store.observations(sid)
         detections += store.detections(site_id=sid)
         undetected |= store.undetected(sid)
-    return World(known, observations, detections, frozenset(undetected), params or TimelineParams())
+        pairs += change_pairs(store, sid)
+        regions += changes(store, site_id=sid)
+    return World(known, observations, detections, frozenset(undetected), params or TimelineParams(), pairs, regions)
 
 
 def check_claims_file(store: Store, path: str | Path, params: TimelineParams | None = None) -> ClaimsCheck:

@@ -60,6 +60,7 @@ def command(out: Path, scenario: str, seed: int | None, workers: int | None, as_
             "links": list(result.links),
             "ais": result.ais,
             "claims": list(result.claims),
+            "changes": list(result.changes),
         }, indent=1, default=str))
         return
     click.echo(f"sitewatch demo — SIMULATED imagery ({result.scenario} scenario)")
@@ -73,6 +74,8 @@ def command(out: Path, scenario: str, seed: int | None, workers: int | None, as_
     if dark := result.ais.get("dark"):
         click.echo(f"  AIS against the truth: {dark['truly_dark_found']} of {dark['truly_dark_detected']} detections of dark "
                    f"vessels found dark; {dark['dark_broadcasting']} broadcasting vessel(s) called dark")  # fmt: skip
+    for line in result.changes:
+        click.echo(f"  change: {line}")
     for line in result.claims:
         click.echo(f"  claim: {line}")
     click.echo(f"report:    {result.report.resolve()}")

@@ -110,5 +110,7 @@ def _print(ev: Evaluation, kind: str) -> None:
         from ..analysis.link_eval import LinkScore
 
         click.echo(LinkScore.from_dict(ev.links).line())
+    for name, score in ev.changes.items():
+        click.echo(score.line(name))
     if ev.skipped:
         click.echo(f"{len(ev.skipped)} observation(s) without usable ground truth skipped")

@@ -1,8 +1,11 @@
 """Simulation scenarios: the values a scenario file holds and how they are read and checked.
 
 A scenario (YAML or TOML) describes a *simulated* world: sites with a made-up
-layout (land, built-up areas, berth lines), acquisition series per site and
-sensor, vessels with their visits, quay equipment (cranes, trucks) and clouds.
+layout (land, built-up areas, berth lines; on land forest, fields and bare ground,
+which follow the season), acquisition series per site and sensor, vessels with
+their visits, quay equipment (cranes, trucks), clouds, and ``ground`` works:
+trench lines dug and rows of vehicles parked on open ground, the change the
+truth records.
 :mod:`sitewatch.sources.simulate` renders it into GeoTIFFs with ground truth.
 
 Layout coordinates are **metres relative to the site centre** in the site's
@@ -51,6 +54,7 @@ __all__ = [
     "Vessel",
     "Equipment",
     "Cloud",
+    "GroundWork",
     "PlannedScene",
     "load_scenario",
     "scenario_from_mapping",
@@ -95,6 +99,17 @@ class Layout:
     berths: tuple[SimBerth, ...] = ()
     scatterers: int = 40
     """Number of bright point scatterers (buildings, cranes, containers) on built land."""
+    forest: tuple[Coords, ...] = ()
+    """Deciduous forest on land: its leaves turn and fall with the season (:mod:`sitewatch.sources.sim_ground`)."""
+    fields: tuple[Coords, ...] = ()
+    """Meadows and fields on land: they dry and brown with the season."""
+    bare: tuple[Coords, ...] = ()
+    """Open bare ground on land (a training area, a gravel yard): no season."""
+
+    @property
+    def seasonal(self) -> bool:
+        """Whether the site's scenes follow the season (leaf colour, sun elevation): it has forest or fields."""
+        return bool(self.forest or self.fields)
 
 
 @dataclass(frozen=True)
@@ -108,6 +123,8 @@ class SimSite:
     """Area of interest, WGS84."""
     layout: Layout
     from_gazetteer: bool = True
+    note: str = ""
+    """What the scenario says of the site's place (e.g. that the real location is unresolved)."""
 
 
 @dataclass(frozen=True)
@@ -210,6 +227,38 @@ class Equipment:
 
 
 @dataclass(frozen=True)
+class GroundWork:
+    """Something dug or brought onto open ground between two scenes: the change the scenario's truth records.
+
+    A ``trench`` is a zig-zag line of dug earth: the trench itself (``trench_m`` wide, dark: its walls
+    shade its floor) with spoil heaps either side, a scar of bare earth ``width_m`` wide. ``vehicles``
+    is a row of ``count`` vehicles (``length_m`` x ``width_m`` each, ``spacing_m`` between their
+    centres) from the first point of ``line`` toward the second. Both are drawn in optical scenes only.
+    """
+
+    id: str
+    kind: Literal["trench", "vehicles"]
+    site: str
+    line: Coords
+    """Trench: its course (layout metres); vehicles: the row's start and its direction."""
+    windows: tuple[Window, ...]
+    """When it is there (a trench: from the day it was dug on)."""
+    width_m: float
+    trench_m: float = 2.0
+    zigzag_m: float = 0.0
+    """Trench: how far the line swings either side of its course (0: straight)."""
+    zigzag_period_m: float = 20.0
+    """Trench: the length of one zig or zag (a fire bay), along the course."""
+    count: int = 0
+    length_m: float = 0.0
+    spacing_m: float = 0.0
+    name: str = ""
+
+    def present(self, t: datetime) -> bool:
+        return any(w.contains(t) for w in self.windows)
+
+
+@dataclass(frozen=True)
 class Cloud:
     """Clouds over one site on one day (optical scenes of that day)."""
 
@@ -235,6 +284,8 @@ class Scenario:
     vessels: tuple[Vessel, ...] = ()
     equipment: tuple[Equipment, ...] = ()
     clouds: tuple[Cloud, ...] = ()
+    ground: tuple[GroundWork, ...] = ()
+    """Trenches dug and vehicles assembled on open ground (the change the truth records)."""
     description: str = ""
     source: str = ""
     """File the scenario was read from."""
@@ -379,9 +430,17 @@ def _kind_name(kind: Any) -> str:
 
 
 # The keys each part of a scenario file may hold (anything else is refused, naming the key).
-_TOP_KEYS = ("name", "title", "seed", "description", "revisits", "sites", "acquisitions", "vessels", "equipment", "clouds")
-_SITE_KEYS = ("id", "name", "kind", "polygon", "layout")
-_LAYOUT_KEYS = ("land", "built", "berths", "scatterers")
+_TOP_KEYS = (
+    "name", "title", "seed", "description", "revisits", "sites", "acquisitions", "vessels", "equipment", "clouds", "ground",
+)
+_SITE_KEYS = ("id", "name", "kind", "polygon", "layout", "note")
+_LAYOUT_KEYS = ("land", "built", "berths", "scatterers", "forest", "fields", "bare")
+_GROUND_KEYS = {
+    "trench": ("id", "name", "kind", "site", "line", "dug", "width_m", "trench_m", "zigzag_m", "zigzag_period_m"),
+    "vehicles": ("id", "name", "kind", "site", "line", "present", "count", "length_m", "width_m", "spacing_m"),
+}
+_FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
+"""The end of a trench's window: once dug it stays (the scenario's scenes end long before)."""
 _BERTH_KEYS = ("id", "name", "line")
 _SERIES_KEYS = (
     "name", "site", "sensor", "platform", "collection", "resolution_m", "start", "end", "revisit_days", "dates",
@@ -452,6 +511,11 @@ def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
     built = tuple(r.coords(p, f"{lw}.built[{i}]", min_points=3) for i, p in enumerate(r.items(lay, "built", lw)))
     for i, p in enumerate(built):
         _polygon(r, p, f"{lw}.built[{i}]")
+    cover: dict[str, tuple[Coords, ...]] = {}
+    for key in ("forest", "fields", "bare"):
+        cover[key] = tuple(r.coords(p, f"{lw}.{key}[{i}]", min_points=3) for i, p in enumerate(r.items(lay, key, lw)))
+        for i, p in enumerate(cover[key]):
+            _polygon(r, p, f"{lw}.{key}[{i}]")
     berths = []
     for i, b in enumerate(r.items(lay, "berths", lw)):
         bw = f"{lw}.berths[{i}]"
@@ -468,7 +532,8 @@ def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
     scatterers = r.get(lay, "scatterers", lw, 40, int)
     if scatterers < 0:
         raise r.fail(f"{lw}.scatterers", f"expected a count >= 0, got {scatterers}")
-    layout = Layout(land=land, built=built, berths=tuple(berths), scatterers=scatterers)
+    layout = Layout(land=land, built=built, berths=tuple(berths), scatterers=scatterers, **cover)
+    note = str(r.get(m, "note", where, "", str)).strip()
     if "polygon" in m:
         pts = r.coords(m["polygon"], f"{where}.polygon", min_points=3)
         poly = _polygon(r, pts, f"{where}.polygon")
@@ -493,7 +558,7 @@ def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
         if kind not in SITE_KINDS:
             raise r.fail(f"{where}.kind", f"{kind!r} is not one of {SITE_KINDS}")
         _check_berths_inside(r, layout, poly, lw)
-        return SimSite(site_id, str(m.get("name") or site_id), kind, poly, layout, from_gazetteer=False)
+        return SimSite(site_id, str(m.get("name") or site_id), kind, poly, layout, from_gazetteer=False, note=note)
     known = builtin_sites()
     if site_id not in known or known[site_id].geometry is None:
         raise r.fail(
@@ -504,7 +569,7 @@ def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
     s = known[site_id]
     assert s.geometry is not None
     _check_berths_inside(r, layout, s.geometry, lw)
-    return SimSite(site_id, str(m.get("name") or s.name), s.kind, s.geometry, layout, from_gazetteer=True)
+    return SimSite(site_id, str(m.get("name") or s.name), s.kind, s.geometry, layout, from_gazetteer=True, note=note)
 
 
 def _read_series(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[str, SimSite]) -> Acquisitions:
@@ -684,6 +749,46 @@ def _read_cloud(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[str
     return Cloud(site_id, r.day(r.get(m, "date", where), f"{where}.date"), cover, centre)
 
 
+def _read_ground(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[str, SimSite]) -> GroundWork:
+    kind = str(r.get(m, "kind", where, kind=str))
+    if kind not in _GROUND_KEYS:
+        raise r.fail(f"{where}.kind", f"{kind!r} is not one of {tuple(_GROUND_KEYS)}")
+    r.known(m, where, _GROUND_KEYS[kind])
+    site_id = str(r.get(m, "site", where, kind=str))
+    if site_id not in sites:
+        raise r.fail(f"{where}.site", f"{site_id!r} is not a site of this scenario ({', '.join(sites)})")
+    line = r.coords(r.get(m, "line", where, kind=list), f"{where}.line", min_points=2)
+    if any(line[i] == line[i - 1] for i in range(1, len(line))):
+        raise r.fail(f"{where}.line", "two points in a row are the same; drop one")
+    _check_position_inside(r, sites[site_id], line[0], f"{where}.line[0]")
+    common: dict[str, Any] = {"id": r.slug(m, "id", where), "site": site_id, "line": line, "name": str(m.get("name") or "")}
+    if kind == "trench":
+        dug = r.moment(r.get(m, "dug", where), f"{where}.dug", end=False)
+        width = r.number(m, "width_m", where, 8.0, positive=True)
+        trench = r.number(m, "trench_m", where, 2.0, positive=True)
+        if trench > width:
+            raise r.fail(f"{where}.trench_m", f"{trench:g} is wider than the scar (width_m {width:g}) it is part of")
+        if r.number(m, "zigzag_m", where, 0.0) < 0:
+            raise r.fail(f"{where}.zigzag_m", "must be 0 (a straight line) or more")
+        return GroundWork(
+            kind="trench", windows=(Window(dug, _FOREVER, "dug"),), width_m=width, trench_m=trench,
+            zigzag_m=r.number(m, "zigzag_m", where, 0.0), zigzag_period_m=r.number(m, "zigzag_period_m", where, 20.0, positive=True),
+            **common,
+        )  # fmt: skip
+    windows = []
+    for i, w in enumerate(r.items(m, "present", where, True)):
+        r.known(w, f"{where}.present[{i}]", ("start", "end"))
+        windows.append(r.window(w, f"{where}.present[{i}]", "present"))
+    count = r.get(m, "count", where, kind=int)
+    if count < 1:
+        raise r.fail(f"{where}.count", f"expected a count of 1 or more, got {count}")
+    length = r.number(m, "length_m", where, 7.0, positive=True)
+    return GroundWork(
+        kind="vehicles", windows=tuple(windows), width_m=r.number(m, "width_m", where, 3.3, positive=True), count=count,
+        length_m=length, spacing_m=r.number(m, "spacing_m", where, 2 * length, positive=True), **common,
+    )  # fmt: skip
+
+
 def _check_berths_not_shared(r: _Reader, vessels: Sequence[Vessel], sites: Mapping[str, SimSite]) -> None:
     """Refuse two ships alongside one berth at once whose hulls would lie over each other.
 
@@ -729,6 +834,7 @@ def scenario_from_mapping(data: Mapping[str, Any], origin: str = "scenario") -> 
     vessels = tuple(_read_vessel(r, v, f"vessels[{i}]", sites) for i, v in enumerate(r.items(data, "vessels", "")))
     equipment = tuple(_read_equipment(r, e, f"equipment[{i}]", sites) for i, e in enumerate(r.items(data, "equipment", "")))
     clouds = tuple(_read_cloud(r, c, f"clouds[{i}]", sites) for i, c in enumerate(r.items(data, "clouds", "")))
+    ground = tuple(_read_ground(r, g, f"ground[{i}]", sites) for i, g in enumerate(r.items(data, "ground", "")))
     seen: dict[tuple[str, date], int] = {}
     for i, c in enumerate(clouds):
         j = seen.setdefault((c.site, c.day), i)
@@ -736,7 +842,7 @@ def scenario_from_mapping(data: Mapping[str, Any], origin: str = "scenario") -> 
             # The renderer takes the first entry of a site and day: the other would be dropped unseen.
             raise r.fail(f"clouds[{i}]", f"repeats clouds[{j}] (site {c.site!r}, {c.day.isoformat()}); give one entry per site and day")
     _check_berths_not_shared(r, vessels, sites)
-    for what, objs in (("vessels", vessels), ("equipment", equipment)):
+    for what, objs in (("vessels", vessels), ("equipment", equipment), ("ground", ground)):
         ids = [o.id for o in objs]
         dup = sorted({x for x in ids if ids.count(x) > 1})
         if dup:
@@ -756,6 +862,7 @@ def scenario_from_mapping(data: Mapping[str, Any], origin: str = "scenario") -> 
         vessels=vessels,
         equipment=equipment,
         clouds=clouds,
+        ground=ground,
         description=str(r.get(data, "description", "", "", str)).strip(),
         source=origin,
     )
@@ -877,6 +984,7 @@ def shorten(
         ),
         equipment=tuple(e for e in scenario.equipment if e.site in keep),
         clouds=tuple(c for c in scenario.clouds if c.site in keep),
+        ground=tuple(g for g in scenario.ground if g.site in keep),
     )
 
 

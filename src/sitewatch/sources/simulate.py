@@ -35,7 +35,10 @@ Contract of the output (the ingest and detection stages rely on it):
     ones) add a float32 band ``SCL`` with Sentinel-2 scene classes (3 cloud
     shadow, 4 vegetation, 5 built/bare, 6 water, 8/9 cloud medium/high, 10 thin
     cloud). Ships do not change the SCL class of the water under them.
-    Cranes and trucks are drawn only in scenes of 5 m or finer.
+    Cranes and trucks are drawn only in scenes of 5 m or finer. A site with forest or fields
+    follows the season (:mod:`sitewatch.sources.sim_ground`): their colours and the sun's
+    elevation change with the date; its ``ground`` works (trenches, vehicles) are drawn at
+    every resolution, mixed into the pixels they cover.
   - Dataset tags: ``SITEWATCH_SIMULATED=true``, ``SITEWATCH_SCENE_ID``,
     ``SITEWATCH_SITE``, ``SITEWATCH_SENSOR`` (sar|optical),
     ``SITEWATCH_PLATFORM``, ``SITEWATCH_COLLECTION``, ``SITEWATCH_ACQUIRED``
@@ -51,11 +54,14 @@ Contract of the output (the ingest and detection stages rely on it):
 * ``out_dir/<site>/<scene_id>.truth.geojson`` -- WGS84 FeatureCollection with
   properties ``scene_id``, ``acquired``, ``sensor``, ``site``, ``resolution_m``,
   ``simulated: true``; one feature per object drawn in the scene: properties
-  ``id`` (stable across scenes), ``kind`` (vessel|crane|truck), ``class``,
+  ``id`` (stable across scenes), ``kind`` (vessel|crane|truck|vehicle|trench), ``class``,
   ``name``, ``length_m``, ``width_m``, ``heading_deg`` (long axis, clockwise
   from north, in [0, 180)), ``berth`` (id or null), ``visible`` (false when
   under cloud in optical), ``state`` (cranes: extended|retracted) and an
-  oriented-rectangle polygon.
+  oriented-rectangle polygon. Ground works add kind ``vehicle`` (with the
+  ``group`` of their row) and kind ``trench`` (the scar of trench and spoil
+  as a polygon, its ``length_m``, ``width_m``, ``trench_m`` and ``since``,
+  the time it was dug).
 
 The same scenario and seed give byte-identical files: each scene draws from
 its own generator seeded by SHA-256 of (seed, scene id), and nothing records
@@ -70,7 +76,7 @@ import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +99,7 @@ from .scenario import (
     Acquisitions,
     Cloud,
     Equipment,
+    GroundWork,
     PlannedScene,
     Scenario,
     SimBerth,
@@ -105,6 +112,17 @@ from .scenario import (
     presence_dates,
     scenario_to_json,
     shorten,
+)
+from .sim_ground import (
+    BARE,
+    SPOIL,
+    TRENCH_FLOOR,
+    VEHICLE,
+    area_coverage,
+    seasonal_colours,
+    sun_factor,
+    trench_geometry,
+    vehicle_boxes,
 )
 from .sim_render import (
     Box,
@@ -174,6 +192,10 @@ class _Frame:
     built: Any
     water_side: dict[str, float]
     """Berth id -> +1 when the water is on the left of the line's direction, -1 on the right."""
+    forest: Any = None
+    """Forest, fields and bare ground on land (absolute UTM), none overlapping another or built-up land."""
+    fields: Any = None
+    bare: Any = None
 
     def xy(self, pts: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
         return [(self.cx + x, self.cy + y) for x, y in pts]
@@ -194,7 +216,19 @@ def _frame(site: SimSite) -> _Frame:
         (px, py), (tx, ty) = _point_on_line(b, b.length_m / 2)
         left = Point(cx + px - ty * 20.0, cy + py + tx * 20.0)  # 20 m to the left of the line
         sides[b.id] = -1.0 if land.contains(left) else 1.0
-    return _Frame(crs, cx, cy, land, built, sides)
+    lay = site.layout
+    if not (lay.forest or lay.fields or lay.bare):
+        return _Frame(crs, cx, cy, land, built, sides)
+    # Each cover without what built-up land and the covers before it hold: a track or a building
+    # over a field is the track, bare ground (a training area) cut from a forest is bare.
+    taken = built
+    covers = {}
+    for key in ("bare", "forest", "fields"):
+        polys = getattr(lay, key)
+        part = unary_union([absolute(p) for p in polys]).intersection(land).difference(taken) if polys else Polygon()
+        covers[key] = part
+        taken = taken.union(part)
+    return _Frame(crs, cx, cy, land, built, sides, covers["forest"], covers["fields"], covers["bare"])
 
 
 def _point_on_line(berth: SimBerth, at_m: float) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -268,7 +302,8 @@ def layout_site(site: SimSite, scenario_name: str = "") -> Site:
         Berth(id=b.id, name=b.name, geometry=to_wgs(LineString(frame.xy(b.line)))) for b in site.layout.berths
     )
     area = reproject_geometry(site.polygon, "EPSG:4326", frame.crs)
-    water = to_wgs(area.difference(frame.land))
+    water = area.difference(frame.land)
+    water = None if water.is_empty else to_wgs(water)  # an inland site (a training ground) has none
     return Site(
         id=site.id,
         name=site.name,
@@ -281,7 +316,9 @@ def layout_site(site: SimSite, scenario_name: str = "") -> Site:
             f"site polygon from the {'built-in gazetteer' if site.from_gazetteer else 'scenario'}; "
             f"berths and water from the SIMULATED layout of scenario {scenario_name!r}"
         ),
-        note="SIMULATED geography: land, piers, berths and water are made up for the simulator, not mapped.",
+        note=(
+            "SIMULATED geography: land, piers, berths and water are made up for the simulator, not mapped. " + site.note
+        ).strip(),
     )
 
 
@@ -312,6 +349,12 @@ class _Base:
     """Cloud-free reflectance without ships, (4, H, W)."""
     scl: F64
     texture: F64
+    seasonal: F64 | None = None
+    """Forest and fields fractions times their texture, (2, H, W): coloured per scene by the season."""
+    trenches: dict[str, tuple[Any, tuple[tuple[slice, slice], F64] | None, tuple[tuple[slice, slice], F64] | None, float]] = field(
+        default_factory=dict
+    )
+    """Trench id -> (scar polygon, scar coverage, trench coverage, trench length in metres)."""
 
 
 def _fraction(geom: Any, grid: PixelGrid) -> F64:
@@ -324,7 +367,7 @@ def _fraction(geom: Any, grid: PixelGrid) -> F64:
     return fine.reshape(grid.height, ss, grid.width, ss).mean(axis=(1, 3), dtype=np.float64)
 
 
-def _base(site: SimSite, res: float, seed: int) -> _Base:
+def _base(site: SimSite, res: float, seed: int, ground: Sequence[GroundWork] = ()) -> _Base:
     frame = _frame(site)
     grid = _pixel_grid(site, frame.crs, res)
     shape = (grid.height, grid.width)
@@ -358,7 +401,34 @@ def _base(site: SimSite, res: float, seed: int) -> _Base:
         + built[None] * _BUILT[:, None, None] * (1.0 + 0.08 * fine[None])
     )
     scl = np.where(water_frac > 0.5, 6.0, np.where(built >= veg, 5.0, 4.0))
-    return _Base(frame, grid, land, built, sar_land, water_db, sar_points, optical, scl, texture)
+    if frame.forest is None:
+        return _Base(frame, grid, land, built, sar_land, water_db, sar_points, optical, scl, texture)
+    return _open_ground(site, frame, grid, land, built, sar_land, water_db, sar_points, texture, fine, ground)
+
+
+def _open_ground(
+    site: SimSite, frame: _Frame, grid: PixelGrid, land: F64, built: F64, sar_land: F64, water_db: F64,
+    sar_points: F64, texture: F64, fine: F64, ground: Sequence[GroundWork],
+) -> _Base:  # fmt: skip
+    """The optical base of a site with forest, fields or bare ground: the season's part kept apart."""
+    forest, fields, bare = (np.minimum(_fraction(g, grid), land - built) for g in (frame.forest, frame.fields, frame.bare))
+    veg = np.clip(land - built - forest - fields - bare, 0.0, None)
+    tex = 1.0 + 0.12 * texture[None] + 0.05 * fine[None]
+    optical = (
+        (1.0 - land)[None] * _WATER[:, None, None]
+        + veg[None] * _VEGETATION[:, None, None] * tex
+        + built[None] * _BUILT[:, None, None] * (1.0 + 0.08 * fine[None])
+        + bare[None] * BARE[:, None, None] * (1.0 + 0.06 * texture[None])
+    )
+    seasonal = np.stack([forest, fields])[:, None] * tex[None]
+    green = veg + forest + fields
+    scl = np.where(1.0 - land > 0.5, 6.0, np.where(built + bare >= green, 5.0, 4.0))
+    trenches = {}
+    for g in ground:
+        if g.site == site.id and g.kind == "trench":
+            scar, core, length = trench_geometry(g, frame.cx, frame.cy)
+            trenches[g.id] = (scar, area_coverage(scar, grid), area_coverage(core, grid), length)
+    return _Base(frame, grid, land, built, sar_land, water_db, sar_points, optical, scl, texture, seasonal, trenches)
 
 
 # ---------------------------------------------------------------- scene objects
@@ -376,6 +446,8 @@ class _Object:
     berth: str | None
     tone: float = 1.0
     state: str | None = None
+    group: str | None = None
+    """The ground work (a row of vehicles) the object is part of."""
 
 
 def _objects(scenario: Scenario, site: SimSite, frame: _Frame, scene: PlannedScene) -> list[_Object]:
@@ -396,6 +468,10 @@ def _objects(scenario: Scenario, site: SimSite, frame: _Frame, scene: PlannedSce
             state = ("extended" if active else "retracted") if eq.kind == "crane" else None
             cls = "crane" if eq.kind == "crane" else "covered truck"
             out.append(_Object(eq.id, eq.kind, cls, "", _equipment_box(frame, site, eq, state or ""), eq.berth, 1.0, state))
+    for g in scenario.ground:
+        if g.site == site.id and g.kind == "vehicles" and g.present(scene.acquired):
+            for k, box in enumerate(vehicle_boxes(g, frame.cx, frame.cy)):
+                out.append(_Object(f"{g.id}-{k + 1}", "vehicle", "vehicle", g.name, box, None, group=g.id))
     return out
 
 
@@ -435,12 +511,34 @@ def _clouds_for(scenario: Scenario, scene: PlannedScene, rng: np.random.Generato
     return None
 
 
-def _render_optical(
-    base: _Base, objects: list[_Object], rng: np.random.Generator, cloud: Cloud | None
-) -> tuple[F64, F64 | None, dict[str, bool], float]:
-    """Reflectance (4, H, W), SCL (or None), object visibility and cloud cover (%)."""
-    grid = base.grid
+def _ground_surface(base: _Base, site: SimSite, scene: PlannedScene, trenches: Sequence[str]) -> F64:
+    """The cloud-free reflectance without objects of a site with open ground on the scene's date:
+    forest and fields in the season's colours, the trenches dug by then, the sun's elevation."""
     refl = base.optical.copy()
+    if base.seasonal is not None:
+        forest, fields = seasonal_colours(scene.acquired)
+        refl += base.seasonal[0] * forest[:, None, None] + base.seasonal[1] * fields[:, None, None]
+    for tid in trenches:
+        _, scar, core, _ = base.trenches[tid]
+        for cov, colour in ((scar, SPOIL), (core, TRENCH_FLOOR)):
+            if cov is not None:
+                win, frac = cov
+                refl[(slice(None), *win)] = refl[(slice(None), *win)] * (1 - frac) + frac * colour[:, None, None]
+    if site.layout.seasonal:
+        refl *= sun_factor(scene.acquired, site.polygon.centroid.y)
+    return refl
+
+
+def _render_optical(
+    base: _Base, objects: list[_Object], rng: np.random.Generator, cloud: Cloud | None, surface: F64 | None = None,
+    areas: dict[str, tuple[tuple[slice, slice], F64]] | None = None,
+) -> tuple[F64, F64 | None, dict[str, bool], float]:
+    """Reflectance (4, H, W), SCL (or None), object visibility and cloud cover (%).
+
+    ``surface`` is the ground's reflectance when it is not the base's (:func:`_ground_surface`);
+    ``areas`` (id -> coverage) are drawn in it already and only their visibility is told."""
+    grid = base.grid
+    refl = base.optical.copy() if surface is None else surface
     fracs: dict[str, tuple[tuple[slice, slice], F64]] = {}
     for obj in objects:
         taper = 0.12 if obj.kind == "vessel" else 0.0
@@ -449,7 +547,7 @@ def _render_optical(
             continue
         win, frac = cov
         fracs[obj.id] = cov
-        colour = {"vessel": _DECK * obj.tone, "crane": _CRANE, "truck": _TRUCK}[obj.kind]
+        colour = {"vessel": _DECK * obj.tone, "crane": _CRANE, "truck": _TRUCK, "vehicle": VEHICLE}[obj.kind]
         refl[(slice(None), *win)] = refl[(slice(None), *win)] * (1 - frac) + frac * colour[:, None, None]
         if obj.kind == "crane":
             # The crane's portal base, where the boom is hinged.
@@ -492,6 +590,8 @@ def _render_optical(
             visible[obj.id] = bool((opacity[win] * frac).sum() / max(frac.sum(), 1e-9) < 0.5)
         else:
             visible[obj.id] = False
+    for key, (win, frac) in (areas or {}).items():
+        visible[key] = bool((opacity[win] * frac).sum() / max(frac.sum(), 1e-9) < 0.5)
     scl = base.scl.copy()
     scl = np.where((shadow > 0.3) & (opacity < 0.15), 3.0, scl)
     scl = np.where(opacity > 0.15, 10.0, scl)
@@ -547,7 +647,9 @@ def _write_json(path: Path, data: Any) -> None:
         tmp.unlink(missing_ok=True)  # a full disk leaves no half file behind
 
 
-def _truth(scene: PlannedScene, frame: _Frame, objects: list[_Object], visible: dict[str, bool]) -> dict[str, Any]:
+def _truth(
+    scene: PlannedScene, frame: _Frame, objects: list[_Object], visible: dict[str, bool], extra: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
     feats = []
     for obj in objects:
         ring = Polygon(obj.box.corners() + [obj.box.corners()[0]])
@@ -565,6 +667,8 @@ def _truth(scene: PlannedScene, frame: _Frame, objects: list[_Object], visible: 
         }
         if obj.state is not None:
             props["state"] = obj.state
+        if obj.group is not None:
+            props["group"] = obj.group
         feats.append({"type": "Feature", "id": obj.id, "geometry": mapping(geom), "properties": props})
     return {
         "type": "FeatureCollection",
@@ -577,8 +681,20 @@ def _truth(scene: PlannedScene, frame: _Frame, objects: list[_Object], visible: 
             "resolution_m": scene.series.resolution_m,
             "simulated": True,
         },
-        "features": feats,
+        "features": feats + list(extra),
     }
+
+
+def _trench_feature(work: GroundWork, base: _Base, visible: bool) -> dict[str, Any]:
+    """A trench of the truth: its scar (trench and spoil heaps) as drawn, and since when it is there."""
+    scar, _, _, length = base.trenches[work.id]
+    geom = _round_geom(reproject_geometry(scar, base.frame.crs, "EPSG:4326"))
+    props = {
+        "id": work.id, "kind": "trench", "class": "trench line", "name": work.name, "length_m": round(length, 1),
+        "width_m": work.width_m, "trench_m": work.trench_m, "heading_deg": None, "berth": None, "visible": visible,
+        "since": work.windows[0].start.strftime("%Y-%m-%dT%H:%M:%SZ"), "group": work.id,
+    }  # fmt: skip
+    return {"type": "Feature", "id": work.id, "geometry": mapping(geom), "properties": props}
 
 
 def _revisit_text(s: Acquisitions) -> str:
@@ -719,7 +835,7 @@ def simulate(
             site = sites[scene.site]
             key = (site.id, scene.series.resolution_m)
             if key not in bases:
-                bases[key] = _base(site, scene.series.resolution_m, seed)
+                bases[key] = _base(site, scene.series.resolution_m, seed, scenario.ground)
             base = bases[key]
             rng = _rng(seed, scene.scene_id)
             objects = _objects(scenario, site, base.frame, scene)
@@ -731,8 +847,15 @@ def simulate(
                 tags |= {"SITEWATCH_POLARIZATION": "VV", "SITEWATCH_ENL": f"{scene.series.enl:g}", "SITEWATCH_IMPULSE_RESPONSE_M": "0"}
                 _write_tif(path, [sigma], ["VV"], base.grid, base.frame.crs, tags, float("nan"))
                 visible = {o.id: True for o in objects}
+                extra = []
             else:
-                refl, scl, visible, cover = _render_optical(base, objects, rng, _clouds_for(scenario, scene, rng))
+                dug = [g for g in scenario.ground if g.site == site.id and g.kind == "trench" and g.present(scene.acquired)]
+                surface = _ground_surface(base, site, scene, [g.id for g in dug]) if base.trenches or base.seasonal is not None else None
+                areas = {g.id: cov for g in dug if (cov := base.trenches[g.id][1]) is not None}
+                refl, scl, visible, cover = _render_optical(
+                    base, objects, rng, _clouds_for(scenario, scene, rng), surface, areas
+                )  # fmt: skip
+                extra = [_trench_feature(g, base, visible.get(g.id, False)) for g in dug]
                 tags["SITEWATCH_CLOUD_COVER"] = f"{cover:g}"
                 bands = list(refl)
                 names = list(_BAND_NAMES)
@@ -740,7 +863,7 @@ def simulate(
                     bands.append(scl)
                     names.append("SCL")
                 _write_tif(path, bands, names, base.grid, base.frame.crs, tags, None)
-            _write_json(path.with_name(f"{scene.scene_id}.truth.geojson"), _truth(scene, base.frame, objects, visible))
+            _write_json(path.with_name(f"{scene.scene_id}.truth.geojson"), _truth(scene, base.frame, objects, visible, extra))
             written.append(path)
             if progress is not None:
                 progress(i + 1, len(scenes))

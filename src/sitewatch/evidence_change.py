@@ -1,0 +1,125 @@
+"""Change claims decided from the stored change pairs: "something appeared at the site between A and B".
+
+A ``change_present`` (``change_absent``) assertion is decided by the pairs ``sitewatch change`` stored for
+the site: of each series of pairs of one sensor and grid chained image to image (each pair's after image
+the next one's before), the shortest run from an image on or before the first date to one on or after
+the last **brackets** the dates. With no such run the claim is **not testable** (no usable pair brackets
+the dates: run ``sitewatch change``); a pair whose image was ingested again since it was compared does not
+count. A region of the claimed direction and size in a bracketing pair
+supports a present claim (contradicts an absent one); the reason names the pair's two images (of the pairs
+with such regions, one within the claimed dates first, then the finest pixels, then the largest region),
+says when they reach outside the claimed dates, and gives the regions' areas. None in a run of pairs that each compared at
+least half the site contradicts it (supports the absent one); a run that compared less (cloud) leaves
+it not testable.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from .claims_file import Assertion
+from .evidence import CONTRADICTED, SUPPORTED, UNTESTABLE, Image, PartResult, World, _image, _plural
+from .model import Change
+from .store.changes import ChangePair
+
+__all__ = ["MIN_COMPARED", "bracketing_runs", "change_part"]
+
+MIN_COMPARED = 0.5
+"""A pair that compared less of the site than this (cloud, no data) cannot say nothing changed."""
+
+
+def bracketing_runs(pairs: Sequence[ChangePair], a: Assertion, series: Callable[[ChangePair], str]) -> list[list[ChangePair]]:
+    """Per series (``series`` of a pair: its sensor and resolution), the shortest run of chained pairs from an image on or before
+    ``a.start`` to one on or after ``a.end`` (UTC dates); none for a series that does not bracket them."""
+    by_before: dict[str, list[ChangePair]] = defaultdict(list)
+    for p in pairs:
+        by_before[p.before_id].append(p)
+    best: dict[str, list[ChangePair]] = {}
+    for p0 in pairs:
+        if p0.before_acquired.date() > a.start:
+            continue
+        run, cur = [p0], p0
+        while cur.after_acquired.date() < a.end:
+            nxt = [q for q in by_before.get(cur.after_id, []) if q.after_acquired > cur.after_acquired]
+            if not nxt:
+                break
+            cur = min(nxt, key=lambda q: (q.after_acquired, q.after_id))
+            run.append(cur)
+        if cur.after_acquired.date() < a.end:
+            continue
+        key = series(p0)
+        old = best.get(key)
+        if old is None or (p0.before_acquired, -len(run)) > (old[0].before_acquired, -len(old)):
+            best[key] = run
+    return [best[k] for k in sorted(best)]
+
+
+def _regions(a: Assertion, p: ChangePair, changes: Sequence[Change]) -> list[Change]:
+    return [
+        c for c in changes
+        if c.before_id == p.before_id and c.after_id == p.after_id and (a.direction is None or c.direction == a.direction)
+        and c.area_m2 >= (a.min_area_m2 or 0.0)
+    ]  # fmt: skip
+
+
+def _what(a: Assertion, n: int = 1) -> str:
+    size = f" of at least {a.min_area_m2:,.0f} m²" if a.min_area_m2 else ""
+    return f"{a.direction or 'changed'} region{'' if n == 1 else 's'}{size}"
+
+
+def change_part(a: Assertion, world: World, present: bool) -> PartResult:
+    """The verdict on a ``change_present`` (``present``) or ``change_absent`` assertion."""
+    sid = a.site_ids[0]
+    obs = {o.id: o for o in world.site_observations(sid)}
+    # A pair counts while both its images are the ones stored now (an image ingested again since is another file).
+    pairs = [
+        p for p in world.change_pairs
+        if p.site_id == sid and p.compared_fraction > 0 and p.before_id in obs and p.after_id in obs
+        and p.before_sha256 in ("", obs[p.before_id].sha256) and p.after_sha256 in ("", obs[p.after_id].sha256)
+    ]  # fmt: skip
+    span = f"{a.start}" if a.start == a.end else f"{a.start} to {a.end}"
+    runs = bracketing_runs(pairs, a, lambda p: f"{obs[p.after_id].scene.resolution_m:g} m {p.sensor}")
+    if not runs:
+        return PartResult(a, UNTESTABLE, f"no stored pair of {sid}'s images brackets {span} (an image on or before "
+                          f"{a.start} and one on or after {a.end}); run `sitewatch change {sid}`", (), (), ())  # fmt: skip
+
+    def images(p: ChangePair, regions: Sequence[Change] = ()) -> tuple[Image, Image]:
+        ids = tuple(c.id for c in regions)
+        return _image(obs[p.before_id]), replace(_image(obs[p.after_id]), change_ids=ids)
+
+    def pair_text(p: ChangePair) -> str:
+        return f"{_image(obs[p.before_id]).label()} → {_image(obs[p.after_id]).label()}"
+
+    found = [(p, rs) for run in runs for p in run if (rs := _regions(a, p, world.changes))]
+    tested = tuple(sorted({d for run in runs for p in run for d in (p.before_acquired.date(), p.after_acquired.date())}))
+    if found:
+        def strength(t: tuple[ChangePair, list[Change]]) -> tuple[bool, float, float]:
+            # A pair within the claimed dates first (the change then lies in them), then the finer pixels, then the larger region.
+            q, qs = t
+            beyond = q.before_acquired.date() < a.start or q.after_acquired.date() > a.end
+            return beyond, obs[q.after_id].scene.resolution_m, -max(c.area_m2 for c in qs)
+
+        p, rs = min(found, key=strength)
+        total = sum(c.area_m2 for c in rs)
+        outside = p.before_acquired.date() < a.start or p.after_acquired.date() > a.end
+        reason = (
+            f"{pair_text(p)}: {len(rs)} {_what(a, len(rs))}, {total:,.0f} m² in all (largest {max(c.area_m2 for c in rs):,.0f} m²)"
+            + (f"; the pair's images reach outside {span}, so the change may lie just outside it" if outside else "")
+            + (f" (and {_plural(len(found) - 1, 'other pair')} with such regions)" if len(found) > 1 else "")
+        )
+        ims = tuple(im for q, qs in found for im in images(q, qs))
+        return PartResult(a, SUPPORTED if present else CONTRADICTED, reason, ims, tested, ())
+    conclusive = [run for run in runs if all(p.compared_fraction >= MIN_COMPARED for p in run)]
+    if conclusive:
+        run = conclusive[0]
+        reason = f"no {_what(a)} at {sid} in {'; '.join(pair_text(p) for p in run)} (bracketing {span})"
+        ims = tuple(im for p in run for im in images(p))
+        return PartResult(a, CONTRADICTED if present else SUPPORTED, reason, ims, tested, ())
+    worst = min((p for run in runs for p in run), key=lambda p: p.compared_fraction)
+    return PartResult(
+        a, UNTESTABLE, f"no {_what(a)} at {sid}, but {pair_text(worst)} compared only {worst.compared_fraction:.0%} "
+        f"of the site (cloud or no data): it cannot say nothing changed", tuple(im for run in runs for p in run for im in images(p)),
+        (), tested,
+    )  # fmt: skip

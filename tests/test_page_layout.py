@@ -88,3 +88,32 @@ def test_dashboard_prints_its_scrolled_tables_whole(client) -> None:  # type: ig
         page = client.get(path).text
         assert '<div class="scroll">' in page
         assert _rules(_media(_style(page), "print"))[".scroll"] == {"max-height": "none", "overflow": "visible"}
+
+
+CLAIMS = """\
+title: "A ship at the pier"
+claims:
+  - id: ship-at-pier
+    text: A ship was at the pier on 17 October 2024.
+    source: {who: a test, when: 2024}
+    sites: [dunai]
+    assert:
+      - {kind: vessel_present, date: 2024-10-17, berth: [pier-1]}
+"""
+
+
+@pytest.fixture(scope="module")
+def claims_html(ws: Workspace, tmp_path_factory: pytest.TempPathFactory) -> str:
+    claims = tmp_path_factory.mktemp("claims") / "claims.yaml"
+    claims.write_text(CLAIMS)
+    return write_report(ws, None, ws.root / "claims-report.html", claims_files=[claims]).read_text()
+
+
+def test_simulated_label_inside_a_table_cell_is_an_inline_tag(claims_html: str) -> None:
+    # `.sim` is the banner (a block with margins and padding): inside a cell's line it covered the
+    # time above and the length below it. Within a line the label is a `.tag`, with no vertical padding.
+    cell = claims_html.split('<h2 id="claims">', 1)[1].split("</table>", 1)[0]
+    assert "dunai:sim-dunai-2024-10-17" in cell and '<span class="tag">SIMULATED</span>' in cell
+    assert not re.search(r'<(?!p |p>|div )\w+ class="sim"', claims_html), "the banner only as a block"
+    tag = _rules(_style(claims_html))[".tag"]
+    assert "margin" not in tag and tag["padding"].split()[0] == "0"

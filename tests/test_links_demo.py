@@ -43,7 +43,7 @@ def test_links_command_and_report_show_the_images_the_link_rests_on(demo) -> Non
     section = html[html.index('id="links"'):]
     for end in ("from", "to"):
         assert link[end]["image"] in section and link[end]["observation_id"] in section
-    assert "simulated" in section[: section.index("</table>")]
+    assert '<span class="tag">SIMULATED</span>' in section[: section.index("</table>")]
     assert "1 feasible link found, 1 with the same truth vessel at both ends; 0 of the 1 true passage between sites missed" in section
     res = CliRunner().invoke(main, ["eval", "-w", str(demo.out), "--no-record"])
     assert "links: 1 found, 1 true (same truth vessel at both ends), 0 true links missed (of 1)" in res.output

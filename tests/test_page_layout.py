@@ -117,3 +117,27 @@ def test_simulated_label_inside_a_table_cell_is_an_inline_tag(claims_html: str) 
     assert not re.search(r'<(?!p |p>|div )\w+ class="sim"', claims_html), "the banner only as a block"
     tag = _rules(_style(claims_html))[".tag"]
     assert "margin" not in tag and tag["padding"].split()[0] == "0"
+
+
+@pytest.mark.parametrize("where", ["workspace", "subfolder", "elsewhere"])
+def test_every_link_to_an_image_resolves_from_where_the_report_is_written(
+    ws: Workspace, tmp_path: Path, where: str
+) -> None:
+    # `sitewatch report -w WS --out report.html` writes into the current folder: links written
+    # relative to the workspace ("archive/...") led nowhere from there.
+    from urllib.parse import unquote
+
+    out = {"workspace": ws.root, "subfolder": ws.root / "out", "elsewhere": tmp_path}[where] / "r.html"
+    out.parent.mkdir(exist_ok=True)
+    claims = tmp_path / "claims.yaml"
+    claims.write_text(CLAIMS)
+    page = write_report(ws, None, out, claims_files=[claims]).read_text()
+    hrefs = [h for h in re.findall(r'href="([^"]+)"', page) if not h.startswith("#")]
+    with ws.store() as st:
+        archived = {(ws.root / o.path).resolve() for o in st.observations()}
+    assert len(hrefs) >= 5  # the chips' captions, the close-ups' and the claim's images
+    for h in hrefs:
+        assert (out.parent / unquote(h)).resolve() in archived, h
+    # Each chip's caption links its image.
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", page, re.S)
+    assert captions and all('image <a href="' in c for c in captions)

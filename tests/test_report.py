@@ -508,7 +508,8 @@ def test_change_chips_name_their_image_and_say_simulated(ws: Workspace, html: st
     assert len(figures) == 2  # before and after of 2024-10-17 -> 2024-10-20
     for fig in figures:
         oid = re.search(r"observation (\S+)", fig)
-        assert oid and f"image {obs[oid.group(1)].path}" in fig  # a reader can open the picture's own file
+        # a reader can open the picture's own file: named, and linked
+        assert oid and re.search(rf'image <a href="[^"]+">{re.escape(obs[oid.group(1)].path)}</a>', fig)
     assert '<p class="sim">Simulated imagery</p>' in section
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import statistics
 import subprocess
 from collections import Counter
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import jinja2
 from shapely.geometry import box
@@ -425,12 +427,27 @@ def template_environment(templates: str = "report/templates") -> jinja2.Environm
     return env
 
 
+def image_href(ws: Workspace, path: str, out_dir: Path | None = None) -> str:
+    """A link to the archived image ``path`` (relative to the workspace) from a page in ``out_dir``
+    (default: the workspace's folder): relative, so that the report and the workspace can move
+    together; a ``file:`` URI when no relative path leads there (another drive)."""
+    target = ws.root / path
+    if out_dir is None:
+        return quote(Path(path).as_posix())
+    try:
+        rel = os.path.relpath(target.resolve(), Path(out_dir).resolve())
+    except ValueError:
+        return target.resolve().as_uri()
+    return quote(Path(rel).as_posix())
+
+
 def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
                   params: TimelineParams | None = None, ais_files: Sequence[str | Path] = (),
-                  claims_files: Sequence[str | Path] = ()) -> str:
+                  claims_files: Sequence[str | Path] = (), out_dir: Path | None = None) -> str:
     """The report of ``site_ids`` (default: every site with observations) as one HTML string;
     with ``ais_files``, an AIS section (:mod:`sitewatch.report.ais_section`); with ``claims_files``,
-    the claims checked against the imagery (:mod:`sitewatch.report.claims_section`)."""
+    the claims checked against the imagery (:mod:`sitewatch.report.claims_section`). Links to the
+    archived images lead there from a page in ``out_dir`` (default: the workspace's folder)."""
     params = params or TimelineParams()
     with ws.store() as store:
         # A site named twice is shown once: two sections would share their HTML anchors and chips.
@@ -474,7 +491,9 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
             )
         ]
     simulated = any(sec.timeline.simulated for sec in sections)
-    return template_environment().get_template("report.html.j2").render(
+    env = template_environment()
+    env.filters["image_href"] = lambda path: image_href(ws, path, out_dir)
+    return env.get_template("report.html.j2").render(
         sections=sections,
         evaluation=evaluation,
         links=links,
@@ -496,8 +515,11 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
 def write_report(ws: Workspace, site_ids: Sequence[str] | None, out_path: Path,
                  params: TimelineParams | None = None, ais_files: Sequence[str | Path] = (),
                  claims_files: Sequence[str | Path] = ()) -> Path:
-    """Write the report to ``out_path`` whole or not at all; returns the path."""
-    return write_text_atomic(Path(out_path), render_report(ws, site_ids, params, ais_files, claims_files))
+    """Write the report to ``out_path`` whole or not at all; returns the path. Its links to the
+    archived images are relative to ``out_path``'s folder."""
+    out_path = Path(out_path)
+    return write_text_atomic(out_path, render_report(ws, site_ids, params, ais_files, claims_files,
+                                                     out_dir=out_path.absolute().parent))
 
 
 # The web dashboard (sitewatch.web) words detections and imagery as the report does.

@@ -141,3 +141,46 @@ def test_every_link_to_an_image_resolves_from_where_the_report_is_written(
     # Each chip's caption links its image.
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", page, re.S)
     assert captions and all('image <a href="' in c for c in captions)
+
+
+_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+
+
+def _visible_text(page: str) -> str:
+    """A page's text as read, without the ids, hashes and parameters printed as data (JSON, code)."""
+    page = re.sub(r"<style>.*?</style>", "", page, flags=re.S)
+    page = re.sub(r'<td class="hash">.*?</td>|<code>.*?</code>|<img [^>]*>', "", page, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", page)
+
+
+def test_utc_text_gives_a_date_and_time_with_utc() -> None:
+    from datetime import UTC, datetime
+
+    from sitewatch.report.html import utc_text
+
+    assert utc_text("2026-12-05T04:31:57.408Z") == "2026-12-05 04:31 UTC"
+    assert utc_text("2024-10-12T09:10:00Z") == "2024-10-12 09:10 UTC"
+    assert utc_text("2024-10-12T19:10:00+10:00") == "2024-10-12 09:10 UTC"
+    assert utc_text("2024-10-17T12:00:00Z", True) == "2024-10-17, time unknown"
+    assert utc_text(datetime(2024, 10, 17, 0, 40, tzinfo=UTC)) == "2024-10-17 00:40 UTC"
+    assert (utc_text(None), utc_text(""), utc_text("yesterday")) == ("", "", "yesterday")
+
+
+def test_report_shows_times_as_date_time_utc_not_iso(ws: Workspace, html: str) -> None:
+    # "Recorded by sitewatch eval on 2026-12-05T04:31:57.408Z", the runs' "finished" and the
+    # detections' "2024-10-17 01:00:00Z" (which wrapped at each hyphen) read as a date, a time and UTC.
+    from sitewatch.evaluate import evaluate_workspace
+
+    evaluate_workspace(ws)
+    page = write_report(ws, None, ws.root / "eval-report.html").read_text()
+    assert not _ISO.search(_visible_text(page)), _ISO.findall(_visible_text(page))[:3]
+    assert re.search(r"Recorded by <code>sitewatch eval</code> on \d{4}-\d\d-\d\d \d\d:\d\d UTC with", page)
+    detections = page.split("<h3>Detections", 1)[1].split("</table>", 1)[0]
+    assert '<td class="date">2024-10-17 01:00:00 UTC</td>' in detections  # one line: td.date does not wrap
+    assert _rules(_style(page))["td.date"]["white-space"] == "nowrap"
+
+
+def test_dashboard_shows_times_as_date_time_utc_not_iso(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get(_observation_path(client)).text
+    assert not _ISO.search(_visible_text(page)), _ISO.findall(_visible_text(page))[:3]
+    assert re.search(r"<th>acquired</th><td>2024-10-\d\d \d\d:\d\d:00 UTC</td>", page)

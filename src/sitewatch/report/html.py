@@ -46,7 +46,7 @@ from ..analysis.occupancy import (
     observation_date,
 )
 from ..evaluate import latest_evaluation
-from ..model import Detection, Observation, Site, acquired_label
+from ..model import Detection, Observation, Site, acquired_label, acquired_text
 from ..vessels import catalogue, is_ambiguous
 from ..workspace import Workspace
 from . import charts
@@ -424,7 +424,23 @@ def template_environment(templates: str = "report/templates") -> jinja2.Environm
     )
     env.filters["pct"] = lambda v: "–" if v is None else f"{v:.1%}"
     env.filters["num"] = lambda v, nd=1: "–" if v is None else f"{v:.{nd}f}"
+    env.filters["utc"] = utc_text
     return env
+
+
+def utc_text(value: str | datetime | None, date_only: bool = False) -> str:
+    """A stored time (ISO 8601 text or a datetime) as a page shows it, ``2024-10-17 09:30 UTC`` (the
+    date and "time unknown" for an image known by its date only), not ``2024-10-17T09:30:00.408Z``;
+    text that is not a time is shown as it is."""
+    if value is None or value == "":
+        return ""
+    when = value
+    if not isinstance(when, datetime):
+        try:
+            when = datetime.fromisoformat(str(value))
+        except ValueError:
+            return str(value)
+    return acquired_text(when if when.tzinfo else when.replace(tzinfo=UTC), date_only)
 
 
 def image_href(ws: Workspace, path: str, out_dir: Path | None = None) -> str:

@@ -184,3 +184,18 @@ def test_dashboard_shows_times_as_date_time_utc_not_iso(client) -> None:  # type
     page = client.get(_observation_path(client)).text
     assert not _ISO.search(_visible_text(page)), _ISO.findall(_visible_text(page))[:3]
     assert re.search(r"<th>acquired</th><td>2024-10-\d\d \d\d:\d\d:00 UTC</td>", page)
+
+
+def _screen_table(page: str) -> dict[str, str]:
+    return _rules(_media(_style(page), "screen")).get("table", {})
+
+
+def test_a_wide_table_scrolls_by_itself_on_a_phone(html: str, client) -> None:  # type: ignore[no-untyped-def]
+    # At 390 px the periods, evaluation, links and claims tables (700-870 px) widened the whole page,
+    # so a phone showed it zoomed out or cut. On screen each table scrolls sideways within the page;
+    # on paper it does not (a scroll box prints only what it shows).
+    pages = {"report": html, "sites": client.get("/").text, "site": client.get("/sites/dunai").text}
+    for name, page in pages.items():
+        assert _screen_table(page) == {"display": "block", "max-width": "100%", "overflow-x": "auto"}, name
+        assert "table" not in _rules(_media(_style(page), "print")), name
+        assert "overflow-x" not in _rules(_style(page)).get("table", {}), name

@@ -199,3 +199,22 @@ def test_a_wide_table_scrolls_by_itself_on_a_phone(html: str, client) -> None:  
         assert _screen_table(page) == {"display": "block", "max-width": "100%", "overflow-x": "auto"}, name
         assert "table" not in _rules(_media(_style(page), "print")), name
         assert "overflow-x" not in _rules(_style(page)).get("table", {}), name
+
+
+def test_dashboard_map_labels_two_faces_of_one_pier_on_either_side() -> None:
+    # "Pier, west face" and "Pier, east face" were both drawn from their centres rightwards, one over
+    # the other. The western face's name now ends at its line and the eastern one's starts there.
+    from shapely.geometry import LineString, box
+
+    from sitewatch.model import Berth, Site
+    from sitewatch.web.svg import site_svg
+
+    west = Berth("pier-west", LineString([(132.3396, 42.876), (132.3396, 42.881)]), "Pier, west face")
+    east = Berth("pier-east", LineString([(132.3399, 42.876), (132.3399, 42.881)]), "Pier, east face")
+    quay = Berth("quay-north", LineString([(132.341, 42.8815), (132.3455, 42.8815)]), "North quay")
+    site = Site("dunai", "Dunai", "naval_base", box(132.32, 42.865, 132.36, 42.895), (west, east, quay))
+    svg = site_svg(site, [], "EPSG:32653")
+    labels = {t: (float(x), a) for x, a, t in re.findall(r'<text x="([-\d.]+)"[^>]*text-anchor="(\w+)">([^<]+)</text>', svg)}
+    assert labels["Pier, west face"][1] == "end" and labels["Pier, east face"][1] == "start"
+    assert labels["North quay"][1] == "start"  # a berth alone keeps its name on its right
+    assert labels["Pier, west face"][0] < labels["Pier, east face"][0]

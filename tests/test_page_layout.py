@@ -3,6 +3,7 @@ links from a figure to its image. Read from the HTML and its style sheet (no scr
 
 from __future__ import annotations
 
+import html as html_text
 import re
 import warnings
 from pathlib import Path
@@ -218,3 +219,17 @@ def test_dashboard_map_labels_two_faces_of_one_pier_on_either_side() -> None:
     assert labels["Pier, west face"][1] == "end" and labels["Pier, east face"][1] == "start"
     assert labels["North quay"][1] == "start"  # a berth alone keeps its name on its right
     assert labels["Pier, west face"][0] < labels["Pier, east face"][0]
+
+
+def test_report_shortens_a_long_run_result_and_says_where_the_rest_is(tmp_path: Path) -> None:
+    # An eval run's result holds every observation's figures: the demo's provenance table printed
+    # 57 kB of JSON over 27 pages. Short results stay whole.
+    w = build(tmp_path / "ws")
+    with w.store() as st:
+        st.record_run("import", "dunai", {}, {"observations": [{"id": f"o{k}", "tp": 1} for k in range(2000)]})
+        st.record_run("detect", "dunai", {}, {"detections": 3})
+    page = write_report(w, ["dunai"], tmp_path / "r.html").read_text()
+    cells = re.findall(r'<td class="hash">(.*?)</td>', page.split('<h2 id="provenance">', 1)[1], re.S)
+    assert max(len(html_text.unescape(c)) for c in cells) < 700  # RUN_TEXT_CHARS and the note
+    assert any("characters in all: the runs table of the workspace&#39;s sitewatch.gpkg)" in c for c in cells)
+    assert "{&#34;detections&#34;: 3}" in cells

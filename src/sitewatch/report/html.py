@@ -412,6 +412,17 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
     return section
 
 
+RUN_TEXT_CHARS = 600
+"""A run's parameters or result shown in the report's provenance table at most this long: an eval's
+result holds every observation's figures (57 kB for the demo, 27 printed pages)."""
+
+
+def _shortened(text: str, limit: int = RUN_TEXT_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters in all: the runs table of the workspace's sitewatch.gpkg)"
+
+
 def template_environment(templates: str = "report/templates") -> jinja2.Environment:
     """Jinja for sitewatch's pages: the package folder ``templates``, HTML escaped, undefined names an
     error, and the report's number filters (``pct``, ``num``), which the dashboard's pages share."""
@@ -501,7 +512,7 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         runs = [
             # With what each run did: an import that refused every file is not read as one that brought them in.
             {k: r[k] for k in ("stage", "site_id", "finished", "version")}
-            | {"parameters": r["parameters"], "summary": r["summary"] or ""}
+            | {"parameters": _shortened(r["parameters"] or ""), "summary": _shortened(r["summary"] or "")}
             for r in store.execute(
                 "SELECT stage, site_id, finished, version, parameters, summary FROM runs ORDER BY run_id DESC LIMIT 40"
             )

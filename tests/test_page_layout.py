@@ -233,3 +233,18 @@ def test_report_shortens_a_long_run_result_and_says_where_the_rest_is(tmp_path: 
     assert max(len(html_text.unescape(c)) for c in cells) < 700  # RUN_TEXT_CHARS and the note
     assert any("characters in all: the runs table of the workspace&#39;s sitewatch.gpkg)" in c for c in cells)
     assert "{&#34;detections&#34;: 3}" in cells
+
+
+def test_findings_lead_to_the_images_and_verdicts_below(claims_html: str) -> None:
+    # The findings named each change and the claims' verdicts came last, after every site's chips and
+    # tables (page 81 of the demo's PDF): each change finding now links its two images, each claim's
+    # verdict is a finding linked to its row, and the contents line names every section.
+    ids = set(re.findall(r'\sid="([^"]+)"', claims_html))
+    anchors = re.findall(r'href="#([^"]+)"', claims_html)
+    assert anchors and all(a in ids for a in anchors), [a for a in anchors if a not in ids]
+    findings = claims_html.split('<h2 id="findings">', 1)[1].split("<h2 ", 1)[0]
+    change = re.search(r'2024-10-17 → 2024-10-20[^<]*<a href="#(pair-dunai-\d+)">', findings)
+    assert change and f'<div class="pair" id="{change.group(1)}">' in claims_html
+    claim = re.search(r'Claim ship-at-pier \(2024-10-17\): <a class="good" href="#(claim-1-1)">supported</a>', findings)
+    assert claim and f'<tr id="{claim.group(1)}">' in claims_html
+    assert '<a href="#claims">claims</a>' in findings

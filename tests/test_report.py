@@ -779,7 +779,7 @@ def test_a_departure_after_hidden_dates_is_shown_from_the_date_the_vessel_was_la
         "2024-10-17 → 2024-10-20: vessels 1 → 0; 1 departure (pier-1); last seen 17 Oct; berth hidden 18–19 Oct; "
         "crane 1 → 0; fine-resolution looks compared"
     ]
-    pair = section.split(departure[0], 1)[1].split('<div class="pair">', 1)[1].split("</div>", 1)[0]
+    pair = section.split(departure[0], 1)[1].split('<div class="pair"', 1)[1].split("</div>", 1)[0]
     shown = re.findall(r"observation (\S+) · image", pair)
     # Before: the image that saw the vessel on 17 Oct, not the 19 Oct look that could not see the berth.
     assert shown == ["dunai:sim-dunai-2024-10-17-optical", "dunai:sim-dunai-2024-10-20-optical"]

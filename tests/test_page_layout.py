@@ -248,3 +248,23 @@ def test_findings_lead_to_the_images_and_verdicts_below(claims_html: str) -> Non
     claim = re.search(r'Claim ship-at-pier \(2024-10-17\): <a class="good" href="#(claim-1-1)">supported</a>', findings)
     assert claim and f'<tr id="{claim.group(1)}">' in claims_html
     assert '<a href="#claims">claims</a>' in findings
+
+
+def test_report_map_draws_a_ship_at_its_berth_over_the_berth_line() -> None:
+    # "berths and all detections": the outlines were drawn under the berth lines (a matplotlib
+    # collection's default order), and a ship lies along its berth, so the map showed none of them.
+    import io
+
+    import numpy as np
+    from PIL import Image
+    from shapely.geometry import LineString, box
+
+    from sitewatch.model import Berth, Detection, Site
+    from sitewatch.report.charts import site_map_png
+
+    berth = Berth("pier-east", LineString([(132.3399, 42.876), (132.3399, 42.881)]), "Pier, east face")
+    site = Site("dunai", "Dunai", "naval_base", box(132.32, 42.865, 132.36, 42.895), (berth,))
+    ship = Detection("o#1", "o", "vessel", box(132.3399, 42.8772, 132.3401, 42.8782), 111.0, 16.0, 0.0, 0.9, "t", "1")
+    rgb = np.asarray(Image.open(io.BytesIO(site_map_png(site, [ship]))).convert("RGB")).astype(int)
+    red = (rgb[..., 0] > 200) & (rgb[..., 1] < 110) & (rgb[..., 2] < 110)  # the vessel outline's #ff3b30
+    assert red.sum() >= 10

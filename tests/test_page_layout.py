@@ -268,3 +268,41 @@ def test_report_map_draws_a_ship_at_its_berth_over_the_berth_line() -> None:
     rgb = np.asarray(Image.open(io.BytesIO(site_map_png(site, [ship]))).convert("RGB")).astype(int)
     red = (rgb[..., 0] > 200) & (rgb[..., 1] < 110) & (rgb[..., 2] < 110)  # the vessel outline's #ff3b30
     assert red.sum() >= 10
+
+
+def test_report_of_a_site_without_observations_says_so_in_each_part(tmp_path: Path) -> None:
+    # Its imagery list, periods, timeline and detections were headings over empty tables.
+    from dataclasses import replace
+
+    w = build(tmp_path / "ws")
+    with w.store() as st:
+        st.put_site(replace(st.get_site("dunai"), id="empty", name="Empty harbour", berths=()))
+    page = write_report(w, ["empty"], tmp_path / "r.html").read_text()
+    assert "<li>No imagery of this site in the workspace.</li>" in page
+    assert re.search(r'<tr><td colspan="10">No usable observations: bring imagery of the site in with', page)
+    assert '<tr><td colspan="10">No usable dates.</td></tr>' in page
+    assert '<tr><td colspan="13">No detections.</td></tr>' in page
+
+
+def test_report_of_a_workspace_without_observations_says_what_to_do(tmp_path: Path) -> None:
+    from sitewatch.workspace import init_workspace
+
+    page = write_report(init_workspace(tmp_path / "ws"), None, tmp_path / "r.html").read_text()
+    assert "No site with observations: bring imagery in with <code>sitewatch fetch</code>" in page
+
+
+def test_dashboard_site_note_and_json_links_are_apart(tmp_path: Path) -> None:
+    # "…layout from the demo scenario.JSON: timeline": the line break after the note was eaten.
+    from dataclasses import replace
+
+    pytest.importorskip("fastapi", reason="the web extra: pip install 'sitewatch[web]'")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+    from sitewatch.web import create_app
+
+    w = build(tmp_path / "ws")
+    with w.store() as st:
+        st.put_site(replace(st.get_site("dunai"), note="Layout from the demo scenario."))
+    page = TestClient(create_app(w)).get("/sites/dunai").text
+    assert "Layout from the demo scenario.<br>\nJSON:" in page

@@ -456,7 +456,7 @@ def test_a_report_without_sites_has_no_dangling_separator(tmp_path: Path) -> Non
 
     ws = init_workspace(tmp_path / "empty")
     text = (write_report(ws, None, tmp_path / "r.html")).read_text(encoding="utf-8")
-    assert "No site with observations." in text
+    assert "No site with observations: bring imagery in" in text
     assert "Sites: ·" not in text and '<p class="meta"><a href="#provenance">provenance</a></p>' in text
 
 

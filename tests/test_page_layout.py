@@ -82,6 +82,8 @@ def test_report_prints_its_scrolled_tables_whole(html: str) -> None:
     printed = _rules(_media(_style(html), "print"))
     assert printed[".scroll"] == {"max-height": "none", "overflow": "visible"}
     assert printed["td.ids"]["white-space"] == "normal"  # the ids column no longer runs off the page
+    # nor does the detections' 13th column (the detector), behind a one-line time
+    assert printed["td.date"]["white-space"] == "normal" and printed["table"]["font-size"] == "0.72em"
 
 
 def test_dashboard_prints_its_scrolled_tables_whole(client) -> None:  # type: ignore[no-untyped-def]

@@ -692,7 +692,7 @@ def test_report_tables_put_each_figure_in_its_column(ws: Workspace, html: str) -
         c = d.centroid
         assert cells[2] == f"{d.length_m:.1f} × {d.width_m:.1f}" and cells[3] == f"{d.heading_deg:.0f}°"
         assert cells[7] == f"{c.x:.5f}, {c.y:.5f}"  # lon, lat, as GeoJSON and the map have them
-        assert cells[9] == f"{obs[d.observation_id].scene.acquired:%Y-%m-%d %H:%M:%S}Z"
+        assert cells[9] == f"{obs[d.observation_id].scene.acquired:%Y-%m-%d %H:%M:%S} UTC"  # a date, a time and UTC, not ISO text
     timeline = re.findall(r"<tr[^>]*><td class=\"date\">(.*?)</tr>", sections["Timeline"], re.S)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", "<td>" + timeline[0])
     assert cells[0] == "2024-10-17" and cells[3:6] == ["1", "pier-1: 1", "0"]  # vessels, at berths, elsewhere

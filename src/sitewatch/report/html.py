@@ -425,7 +425,8 @@ def _shortened(text: str, limit: int = RUN_TEXT_CHARS) -> str:
 
 def template_environment(templates: str = "report/templates") -> jinja2.Environment:
     """Jinja for sitewatch's pages: the package folder ``templates``, HTML escaped, undefined names an
-    error, and the report's number filters (``pct``, ``num``), which the dashboard's pages share."""
+    error, and the report's filters (``pct``, ``num``, ``utc`` for a stored time), which the dashboard's
+    pages share."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("sitewatch", templates),
         autoescape=jinja2.select_autoescape(["html", "j2"]),

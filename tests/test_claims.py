@@ -392,7 +392,9 @@ def test_the_report_shows_the_claims_with_links_to_their_images(tmp_path: Path) 
     assert res.exit_code == 0, res.output
     html = out.read_text()
     assert "Claims checked against the imagery" in html and "ship-17" in html
-    assert 'href="archive/dunai/sim-dunai-2024-10-17-optical.tif"' in html and "simulated" in html
+    # The report lies beside the workspace's folder: the link leads into it from there.
+    assert 'href="ws/archive/dunai/sim-dunai-2024-10-17-optical.tif"' in html
+    assert '<span class="tag">SIMULATED</span>' in html
 
 
 def test_a_verdict_as_the_model_claim() -> None:

@@ -4,6 +4,7 @@ and first seen at Dunai on the 14th is found as a link, shown in the report and 
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 import pytest
@@ -43,7 +44,7 @@ def test_links_command_and_report_show_the_images_the_link_rests_on(demo) -> Non
     section = html[html.index('id="links"'):]
     for end in ("from", "to"):
         assert link[end]["image"] in section and link[end]["observation_id"] in section
-    assert "simulated" in section[: section.index("</table>")]
+    assert '<span class="tag">SIMULATED</span>' in section[: section.index("</table>")]
     assert "1 feasible link found, 1 with the same truth vessel at both ends; 0 of the 1 true passage between sites missed" in section
     res = CliRunner().invoke(main, ["eval", "-w", str(demo.out), "--no-record"])
     assert "links: 1 found, 1 true (same truth vessel at both ends), 0 true links missed (of 1)" in res.output
@@ -60,3 +61,22 @@ def test_demo_links_are_settled_by_the_simulated_ais(demo) -> None:  # type: ign
     assert demo.evaluation["links"]["true_links"] == ["cargo-rajin-dunai: rason 2024-10-12 → dunai 2024-10-14"]
     section = demo.report.read_text().split('id="links"')[1]
     assert "confirmed by AIS: the same MMSI " + link["ais"]["from"]["mmsi"] in section
+
+
+def test_dashboard_links_page_gives_each_end_a_date_and_time_in_utc(demo) -> None:  # type: ignore[no-untyped-def]
+    # The page showed the API's "2024-10-12T09:10:00Z", which wrapped mid-time in its narrow column.
+    pytest.importorskip("fastapi", reason="the web extra: pip install 'sitewatch[web]'")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+    from sitewatch.web import create_app
+
+    client = TestClient(create_app(demo.out))
+    page = client.get("/links").text
+    assert "rason</a>, 2024-10-12 09:10 UTC" in page and "dunai</a>, 2024-10-14 00:40 UTC" in page
+    assert "T09:10:00Z" not in page
+    # and an observation's page says when it was archived the same way
+    page = client.get("/observations/dunai/sim-sar-dunai-20241014T0930").text
+    assert re.search(r"archived by</th><td>sitewatch \S+ on \d{4}-\d\d-\d\d \d\d:\d\d UTC<", page)

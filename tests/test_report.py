@@ -456,7 +456,7 @@ def test_a_report_without_sites_has_no_dangling_separator(tmp_path: Path) -> Non
 
     ws = init_workspace(tmp_path / "empty")
     text = (write_report(ws, None, tmp_path / "r.html")).read_text(encoding="utf-8")
-    assert "No site with observations." in text
+    assert "No site with observations: bring imagery in" in text
     assert "Sites: ·" not in text and '<p class="meta"><a href="#provenance">provenance</a></p>' in text
 
 
@@ -508,7 +508,8 @@ def test_change_chips_name_their_image_and_say_simulated(ws: Workspace, html: st
     assert len(figures) == 2  # before and after of 2024-10-17 -> 2024-10-20
     for fig in figures:
         oid = re.search(r"observation (\S+)", fig)
-        assert oid and f"image {obs[oid.group(1)].path}" in fig  # a reader can open the picture's own file
+        # a reader can open the picture's own file: named, and linked
+        assert oid and re.search(rf'image <a href="[^"]+">{re.escape(obs[oid.group(1)].path)}</a>', fig)
     assert '<p class="sim">Simulated imagery</p>' in section
 
 
@@ -691,7 +692,7 @@ def test_report_tables_put_each_figure_in_its_column(ws: Workspace, html: str) -
         c = d.centroid
         assert cells[2] == f"{d.length_m:.1f} × {d.width_m:.1f}" and cells[3] == f"{d.heading_deg:.0f}°"
         assert cells[7] == f"{c.x:.5f}, {c.y:.5f}"  # lon, lat, as GeoJSON and the map have them
-        assert cells[9] == f"{obs[d.observation_id].scene.acquired:%Y-%m-%d %H:%M:%S}Z"
+        assert cells[9] == f"{obs[d.observation_id].scene.acquired:%Y-%m-%d %H:%M:%S} UTC"  # a date, a time and UTC, not ISO text
     timeline = re.findall(r"<tr[^>]*><td class=\"date\">(.*?)</tr>", sections["Timeline"], re.S)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", "<td>" + timeline[0])
     assert cells[0] == "2024-10-17" and cells[3:6] == ["1", "pier-1: 1", "0"]  # vessels, at berths, elsewhere
@@ -778,7 +779,7 @@ def test_a_departure_after_hidden_dates_is_shown_from_the_date_the_vessel_was_la
         "2024-10-17 → 2024-10-20: vessels 1 → 0; 1 departure (pier-1); last seen 17 Oct; berth hidden 18–19 Oct; "
         "crane 1 → 0; fine-resolution looks compared"
     ]
-    pair = section.split(departure[0], 1)[1].split('<div class="pair">', 1)[1].split("</div>", 1)[0]
+    pair = section.split(departure[0], 1)[1].split('<div class="pair"', 1)[1].split("</div>", 1)[0]
     shown = re.findall(r"observation (\S+) · image", pair)
     # Before: the image that saw the vessel on 17 Oct, not the 19 Oct look that could not see the berth.
     assert shown == ["dunai:sim-dunai-2024-10-17-optical", "dunai:sim-dunai-2024-10-20-optical"]

@@ -434,7 +434,7 @@ def acquired_text(acquired: datetime, date_only: bool, *, seconds: bool = False)
     when = acquired.astimezone(UTC)
     if date_only:
         return f"{when:%Y-%m-%d}, time unknown"
-    return f"{when:%Y-%m-%d %H:%M:%S}Z" if seconds else f"{when:%Y-%m-%d %H:%M} UTC"
+    return f"{when:%Y-%m-%d %H:%M:%S} UTC" if seconds else f"{when:%Y-%m-%d %H:%M} UTC"
 
 
 def acquired_label(obs: Observation, *, seconds: bool = False) -> str:

@@ -216,7 +216,9 @@ def site_map_png(site: Site, detections: Sequence[Detection] = (), *, simulated:
     polys = [np.asarray(d.footprint.exterior.coords) for d in detections if isinstance(d.footprint, Polygon)]
     colours = [_KIND_COLOURS.get(d.kind, "#af52de") for d in detections if isinstance(d.footprint, Polygon)]
     if polys:
-        ax.add_collection(PolyCollection(polys, facecolors="none", edgecolors=colours, linewidths=0.6, alpha=0.5))
+        # Over the berth lines (a collection is drawn under lines by default): ships lie along berths.
+        ax.add_collection(PolyCollection(polys, facecolors="none", edgecolors=colours, linewidths=0.8, alpha=0.8,
+                                         zorder=3))
     if geom is not None:
         _lonlat_aspect(ax, geom.centroid.y)
     ax.set_xlabel("longitude")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import statistics
 import subprocess
 from collections import Counter
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import jinja2
 from shapely.geometry import box
@@ -44,7 +46,7 @@ from ..analysis.occupancy import (
     observation_date,
 )
 from ..evaluate import latest_evaluation
-from ..model import Detection, Observation, Site, acquired_label
+from ..model import Detection, Observation, Site, acquired_label, acquired_text
 from ..vessels import catalogue, is_ambiguous
 from ..workspace import Workspace
 from . import charts
@@ -410,9 +412,21 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
     return section
 
 
+RUN_TEXT_CHARS = 600
+"""A run's parameters or result shown in the report's provenance table at most this long: an eval's
+result holds every observation's figures (57 kB for the demo, 27 printed pages)."""
+
+
+def _shortened(text: str, limit: int = RUN_TEXT_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters in all: the runs table of the workspace's sitewatch.gpkg)"
+
+
 def template_environment(templates: str = "report/templates") -> jinja2.Environment:
     """Jinja for sitewatch's pages: the package folder ``templates``, HTML escaped, undefined names an
-    error, and the report's number filters (``pct``, ``num``), which the dashboard's pages share."""
+    error, and the report's filters (``pct``, ``num``, ``utc`` for a stored time), which the dashboard's
+    pages share."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("sitewatch", templates),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -422,15 +436,46 @@ def template_environment(templates: str = "report/templates") -> jinja2.Environm
     )
     env.filters["pct"] = lambda v: "–" if v is None else f"{v:.1%}"
     env.filters["num"] = lambda v, nd=1: "–" if v is None else f"{v:.{nd}f}"
+    env.filters["utc"] = utc_text
     return env
+
+
+def utc_text(value: str | datetime | None, date_only: bool = False) -> str:
+    """A stored time (ISO 8601 text or a datetime) as a page shows it, ``2024-10-17 09:30 UTC`` (the
+    date and "time unknown" for an image known by its date only), not ``2024-10-17T09:30:00.408Z``;
+    text that is not a time is shown as it is."""
+    if value is None or value == "":
+        return ""
+    when = value
+    if not isinstance(when, datetime):
+        try:
+            when = datetime.fromisoformat(str(value))
+        except ValueError:
+            return str(value)
+    return acquired_text(when if when.tzinfo else when.replace(tzinfo=UTC), date_only)
+
+
+def image_href(ws: Workspace, path: str, out_dir: Path | None = None) -> str:
+    """A link to the archived image ``path`` (relative to the workspace) from a page in ``out_dir``
+    (default: the workspace's folder): relative, so that the report and the workspace can move
+    together; a ``file:`` URI when no relative path leads there (another drive)."""
+    target = ws.root / path
+    if out_dir is None:
+        return quote(Path(path).as_posix())
+    try:
+        rel = os.path.relpath(target.resolve(), Path(out_dir).resolve())
+    except ValueError:
+        return target.resolve().as_uri()
+    return quote(Path(rel).as_posix())
 
 
 def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
                   params: TimelineParams | None = None, ais_files: Sequence[str | Path] = (),
-                  claims_files: Sequence[str | Path] = ()) -> str:
+                  claims_files: Sequence[str | Path] = (), out_dir: Path | None = None) -> str:
     """The report of ``site_ids`` (default: every site with observations) as one HTML string;
     with ``ais_files``, an AIS section (:mod:`sitewatch.report.ais_section`); with ``claims_files``,
-    the claims checked against the imagery (:mod:`sitewatch.report.claims_section`)."""
+    the claims checked against the imagery (:mod:`sitewatch.report.claims_section`). Links to the
+    archived images lead there from a page in ``out_dir`` (default: the workspace's folder)."""
     params = params or TimelineParams()
     with ws.store() as store:
         # A site named twice is shown once: two sections would share their HTML anchors and chips.
@@ -468,13 +513,15 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         runs = [
             # With what each run did: an import that refused every file is not read as one that brought them in.
             {k: r[k] for k in ("stage", "site_id", "finished", "version")}
-            | {"parameters": r["parameters"], "summary": r["summary"] or ""}
+            | {"parameters": _shortened(r["parameters"] or ""), "summary": _shortened(r["summary"] or "")}
             for r in store.execute(
                 "SELECT stage, site_id, finished, version, parameters, summary FROM runs ORDER BY run_id DESC LIMIT 40"
             )
         ]
     simulated = any(sec.timeline.simulated for sec in sections)
-    return template_environment().get_template("report.html.j2").render(
+    env = template_environment()
+    env.filters["image_href"] = lambda path: image_href(ws, path, out_dir)
+    return env.get_template("report.html.j2").render(
         sections=sections,
         evaluation=evaluation,
         links=links,
@@ -496,8 +543,11 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
 def write_report(ws: Workspace, site_ids: Sequence[str] | None, out_path: Path,
                  params: TimelineParams | None = None, ais_files: Sequence[str | Path] = (),
                  claims_files: Sequence[str | Path] = ()) -> Path:
-    """Write the report to ``out_path`` whole or not at all; returns the path."""
-    return write_text_atomic(Path(out_path), render_report(ws, site_ids, params, ais_files, claims_files))
+    """Write the report to ``out_path`` whole or not at all; returns the path. Its links to the
+    archived images are relative to ``out_path``'s folder."""
+    out_path = Path(out_path)
+    return write_text_atomic(out_path, render_report(ws, site_ids, params, ais_files, claims_files,
+                                                     out_dir=out_path.absolute().parent))
 
 
 # The web dashboard (sitewatch.web) words detections and imagery as the report does.

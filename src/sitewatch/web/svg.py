@@ -118,9 +118,15 @@ def site_svg(site: Site, detections: Sequence[Detection], crs: str,
     body += _changes(changes, crs, change_href)
     body += _detections(detections, crs, href)
     font = 0.025 * max(maxx - minx, maxy - miny)
-    for b, g in zip(site.berths, berths, strict=True):
-        c = g.centroid
-        body.append(f'<text x="{c.x:.1f}" y="{-c.y:.1f}" font-size="{font:.1f}" fill="#8c564b">{escape(b.name or b.id)}</text>')
+    centres = [g.centroid for g in berths]
+    near = 0.08 * max(maxx - minx, maxy - miny)
+    for i, (b, c) in enumerate(zip(site.berths, centres, strict=True)):
+        # Two faces of one pier have nearly the same centre: the western one is labelled on its left,
+        # as the report's map does, so the two names do not print over each other.
+        left = any(j != i and c.distance(q) < near and c.x < q.x for j, q in enumerate(centres))
+        x, anchor = (c.x - font / 3, "end") if left else (c.x + font / 3, "start")
+        body.append(f'<text x="{x:.1f}" y="{-c.y:.1f}" font-size="{font:.1f}" fill="#8c564b" '
+                    f'text-anchor="{anchor}">{escape(b.name or b.id)}</text>')  # fmt: skip
     return _svg((minx - pad, miny - pad, maxx + pad, maxy + pad), body,
                 label=f"map of {site.id} (UTM {crs}) with berths and detections", css_class="map")  # fmt: skip
 

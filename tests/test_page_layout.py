@@ -1,0 +1,311 @@
+"""How the report's and the dashboard's pages lay out for a reader: on paper, on a phone, and the
+links from a figure to its image. Read from the HTML and its style sheet (no screenshots)."""
+
+from __future__ import annotations
+
+import html as html_text
+import re
+import warnings
+from pathlib import Path
+
+import pytest
+
+from _report_world import build
+from sitewatch.report.html import write_report
+from sitewatch.workspace import Workspace
+
+
+def _style(html: str) -> str:
+    m = re.search(r"<style>(.*?)</style>", html, re.S)
+    assert m, "the page has its style sheet inline"
+    return re.sub(r"/\*.*?\*/", "", m.group(1), flags=re.S)
+
+
+def _media(css: str, query: str) -> str:
+    """The body of the ``@media QUERY { ... }`` block (braces balanced); empty when there is none."""
+    start = css.find(f"@media {query}")
+    if start < 0:
+        return ""
+    i = css.index("{", start) + 1
+    depth = 1
+    for j in range(i, len(css)):
+        depth += {"{": 1, "}": -1}.get(css[j], 0)
+        if depth == 0:
+            return css[i:j]
+    raise AssertionError(f"unbalanced @media {query}")
+
+
+def _rules(css: str) -> dict[str, dict[str, str]]:
+    """Top-level rules of ``css`` (no @media blocks): selector -> {property: value}, later rules winning."""
+    out: dict[str, dict[str, str]] = {}
+    for sel, body in re.findall(r"([^{}@]+)\{([^{}]*)\}", re.sub(r"@media[^{]*\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}", "", css)):
+        decls = dict(
+            (k.strip(), v.strip()) for k, v in (d.split(":", 1) for d in body.split(";") if ":" in d)
+        )
+        for s in sel.split(","):
+            out.setdefault(s.strip(), {}).update(decls)
+    return out
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    return build(tmp_path_factory.mktemp("layout") / "ws")
+
+
+@pytest.fixture(scope="module")
+def html(ws: Workspace) -> str:
+    return write_report(ws, None, ws.root / "report.html").read_text()
+
+
+@pytest.fixture(scope="module")
+def client(ws: Workspace):  # type: ignore[no-untyped-def]
+    pytest.importorskip("fastapi", reason="the web extra: pip install 'sitewatch[web]'")
+    pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx (in the dev extra)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+    from sitewatch.web import create_app
+
+    return TestClient(create_app(ws))
+
+
+def _observation_path(client) -> str:  # type: ignore[no-untyped-def]
+    oid = client.get("/api/sites/dunai").json()["observations"][0]["id"]
+    return f"/observations/{oid}"
+
+
+def test_report_prints_its_scrolled_tables_whole(html: str) -> None:
+    # The timeline and detections tables scroll on screen (34em); printed, a scroll box showed its
+    # first rows only and the PDF lost the rest (47 of Dunai's 61 dates in the demo).
+    assert '<div class="scroll">' in html
+    assert "max-height" in _rules(_style(html))[".scroll"]
+    printed = _rules(_media(_style(html), "print"))
+    assert printed[".scroll"] == {"max-height": "none", "overflow": "visible"}
+    assert printed["td.ids"]["white-space"] == "normal"  # the ids column no longer runs off the page
+    # nor does the detections' 13th column (the detector), behind a one-line time
+    assert printed["td.date"]["white-space"] == "normal" and printed["table"]["font-size"] == "0.72em"
+
+
+def test_dashboard_prints_its_scrolled_tables_whole(client) -> None:  # type: ignore[no-untyped-def]
+    for path in ("/sites/dunai", _observation_path(client)):
+        page = client.get(path).text
+        assert '<div class="scroll">' in page
+        assert _rules(_media(_style(page), "print"))[".scroll"] == {"max-height": "none", "overflow": "visible"}
+
+
+CLAIMS = """\
+title: "A ship at the pier"
+claims:
+  - id: ship-at-pier
+    text: A ship was at the pier on 17 October 2024.
+    source: {who: a test, when: 2024}
+    sites: [dunai]
+    assert:
+      - {kind: vessel_present, date: 2024-10-17, berth: [pier-1]}
+"""
+
+
+@pytest.fixture(scope="module")
+def claims_html(ws: Workspace, tmp_path_factory: pytest.TempPathFactory) -> str:
+    claims = tmp_path_factory.mktemp("claims") / "claims.yaml"
+    claims.write_text(CLAIMS)
+    return write_report(ws, None, ws.root / "claims-report.html", claims_files=[claims]).read_text()
+
+
+def test_simulated_label_inside_a_table_cell_is_an_inline_tag(claims_html: str) -> None:
+    # `.sim` is the banner (a block with margins and padding): inside a cell's line it covered the
+    # time above and the length below it. Within a line the label is a `.tag`, with no vertical padding.
+    cell = claims_html.split('<h2 id="claims">', 1)[1].split("</table>", 1)[0]
+    assert "dunai:sim-dunai-2024-10-17" in cell and '<span class="tag">SIMULATED</span>' in cell
+    assert not re.search(r'<(?!p |p>|div )\w+ class="sim"', claims_html), "the banner only as a block"
+    tag = _rules(_style(claims_html))[".tag"]
+    assert "margin" not in tag and tag["padding"].split()[0] == "0"
+
+
+@pytest.mark.parametrize("where", ["workspace", "subfolder", "elsewhere"])
+def test_every_link_to_an_image_resolves_from_where_the_report_is_written(
+    ws: Workspace, tmp_path: Path, where: str
+) -> None:
+    # `sitewatch report -w WS --out report.html` writes into the current folder: links written
+    # relative to the workspace ("archive/...") led nowhere from there.
+    from urllib.parse import unquote
+
+    out = {"workspace": ws.root, "subfolder": ws.root / "out", "elsewhere": tmp_path}[where] / "r.html"
+    out.parent.mkdir(exist_ok=True)
+    claims = tmp_path / "claims.yaml"
+    claims.write_text(CLAIMS)
+    page = write_report(ws, None, out, claims_files=[claims]).read_text()
+    hrefs = [h for h in re.findall(r'href="([^"]+)"', page) if not h.startswith("#")]
+    with ws.store() as st:
+        archived = {(ws.root / o.path).resolve() for o in st.observations()}
+    assert len(hrefs) >= 5  # the chips' captions, the close-ups' and the claim's images
+    for h in hrefs:
+        assert (out.parent / unquote(h)).resolve() in archived, h
+    # Each chip's caption links its image.
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", page, re.S)
+    assert captions and all('image <a href="' in c for c in captions)
+
+
+_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+
+
+def _visible_text(page: str) -> str:
+    """A page's text as read, without the ids, hashes and parameters printed as data (JSON, code)."""
+    page = re.sub(r"<style>.*?</style>", "", page, flags=re.S)
+    page = re.sub(r'<td class="hash">.*?</td>|<code>.*?</code>|<img [^>]*>', "", page, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", page)
+
+
+def test_utc_text_gives_a_date_and_time_with_utc() -> None:
+    from datetime import UTC, datetime
+
+    from sitewatch.report.html import utc_text
+
+    assert utc_text("2026-12-05T04:31:57.408Z") == "2026-12-05 04:31 UTC"
+    assert utc_text("2024-10-12T09:10:00Z") == "2024-10-12 09:10 UTC"
+    assert utc_text("2024-10-12T19:10:00+10:00") == "2024-10-12 09:10 UTC"
+    assert utc_text("2024-10-17T12:00:00Z", True) == "2024-10-17, time unknown"
+    assert utc_text(datetime(2024, 10, 17, 0, 40, tzinfo=UTC)) == "2024-10-17 00:40 UTC"
+    assert (utc_text(None), utc_text(""), utc_text("yesterday")) == ("", "", "yesterday")
+
+
+def test_report_shows_times_as_date_time_utc_not_iso(ws: Workspace, html: str) -> None:
+    # "Recorded by sitewatch eval on 2026-12-05T04:31:57.408Z", the runs' "finished" and the
+    # detections' "2024-10-17 01:00:00Z" (which wrapped at each hyphen) read as a date, a time and UTC.
+    from sitewatch.evaluate import evaluate_workspace
+
+    evaluate_workspace(ws)
+    page = write_report(ws, None, ws.root / "eval-report.html").read_text()
+    assert not _ISO.search(_visible_text(page)), _ISO.findall(_visible_text(page))[:3]
+    assert re.search(r"Recorded by <code>sitewatch eval</code> on \d{4}-\d\d-\d\d \d\d:\d\d UTC with", page)
+    detections = page.split("<h3>Detections", 1)[1].split("</table>", 1)[0]
+    assert '<td class="date">2024-10-17 01:00:00 UTC</td>' in detections  # one line: td.date does not wrap
+    assert _rules(_style(page))["td.date"]["white-space"] == "nowrap"
+
+
+def test_dashboard_shows_times_as_date_time_utc_not_iso(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get(_observation_path(client)).text
+    assert not _ISO.search(_visible_text(page)), _ISO.findall(_visible_text(page))[:3]
+    assert re.search(r"<th>acquired</th><td>2024-10-\d\d \d\d:\d\d:00 UTC</td>", page)
+
+
+def _screen_table(page: str) -> dict[str, str]:
+    return _rules(_media(_style(page), "screen")).get("table", {})
+
+
+def test_a_wide_table_scrolls_by_itself_on_a_phone(html: str, client) -> None:  # type: ignore[no-untyped-def]
+    # At 390 px the periods, evaluation, links and claims tables (700-870 px) widened the whole page,
+    # so a phone showed it zoomed out or cut. On screen each table scrolls sideways within the page;
+    # on paper it does not (a scroll box prints only what it shows).
+    pages = {"report": html, "sites": client.get("/").text, "site": client.get("/sites/dunai").text}
+    for name, page in pages.items():
+        assert _screen_table(page) == {"display": "block", "max-width": "100%", "overflow-x": "auto"}, name
+        printed = _rules(_media(_style(page), "print")).get("table", {})
+        assert "overflow-x" not in printed and "display" not in printed, name
+        assert "overflow-x" not in _rules(_style(page)).get("table", {}), name
+
+
+def test_dashboard_map_labels_two_faces_of_one_pier_on_either_side() -> None:
+    # "Pier, west face" and "Pier, east face" were both drawn from their centres rightwards, one over
+    # the other. The western face's name now ends at its line and the eastern one's starts there.
+    from shapely.geometry import LineString, box
+
+    from sitewatch.model import Berth, Site
+    from sitewatch.web.svg import site_svg
+
+    west = Berth("pier-west", LineString([(132.3396, 42.876), (132.3396, 42.881)]), "Pier, west face")
+    east = Berth("pier-east", LineString([(132.3399, 42.876), (132.3399, 42.881)]), "Pier, east face")
+    quay = Berth("quay-north", LineString([(132.341, 42.8815), (132.3455, 42.8815)]), "North quay")
+    site = Site("dunai", "Dunai", "naval_base", box(132.32, 42.865, 132.36, 42.895), (west, east, quay))
+    svg = site_svg(site, [], "EPSG:32653")
+    labels = {t: (float(x), a) for x, a, t in re.findall(r'<text x="([-\d.]+)"[^>]*text-anchor="(\w+)">([^<]+)</text>', svg)}
+    assert labels["Pier, west face"][1] == "end" and labels["Pier, east face"][1] == "start"
+    assert labels["North quay"][1] == "start"  # a berth alone keeps its name on its right
+    assert labels["Pier, west face"][0] < labels["Pier, east face"][0]
+
+
+def test_report_shortens_a_long_run_result_and_says_where_the_rest_is(tmp_path: Path) -> None:
+    # An eval run's result holds every observation's figures: the demo's provenance table printed
+    # 57 kB of JSON over 27 pages. Short results stay whole.
+    w = build(tmp_path / "ws")
+    with w.store() as st:
+        st.record_run("import", "dunai", {}, {"observations": [{"id": f"o{k}", "tp": 1} for k in range(2000)]})
+        st.record_run("detect", "dunai", {}, {"detections": 3})
+    page = write_report(w, ["dunai"], tmp_path / "r.html").read_text()
+    cells = re.findall(r'<td class="hash">(.*?)</td>', page.split('<h2 id="provenance">', 1)[1], re.S)
+    assert max(len(html_text.unescape(c)) for c in cells) < 700  # RUN_TEXT_CHARS and the note
+    assert any("characters in all: the runs table of the workspace&#39;s sitewatch.gpkg)" in c for c in cells)
+    assert "{&#34;detections&#34;: 3}" in cells
+
+
+def test_findings_lead_to_the_images_and_verdicts_below(claims_html: str) -> None:
+    # The findings named each change and the claims' verdicts came last, after every site's chips and
+    # tables (page 81 of the demo's PDF): each change finding now links its two images, each claim's
+    # verdict is a finding linked to its row, and the contents line names every section.
+    ids = set(re.findall(r'\sid="([^"]+)"', claims_html))
+    anchors = re.findall(r'href="#([^"]+)"', claims_html)
+    assert anchors and all(a in ids for a in anchors), [a for a in anchors if a not in ids]
+    findings = claims_html.split('<h2 id="findings">', 1)[1].split("<h2 ", 1)[0]
+    change = re.search(r'2024-10-17 → 2024-10-20[^<]*<a href="#(pair-dunai-\d+)">', findings)
+    assert change and f'<div class="pair" id="{change.group(1)}">' in claims_html
+    claim = re.search(r'Claim ship-at-pier \(2024-10-17\): <a class="good" href="#(claim-1-1)">supported</a>', findings)
+    assert claim and f'<tr id="{claim.group(1)}">' in claims_html
+    assert '<a href="#claims">claims</a>' in findings
+
+
+def test_report_map_draws_a_ship_at_its_berth_over_the_berth_line() -> None:
+    # "berths and all detections": the outlines were drawn under the berth lines (a matplotlib
+    # collection's default order), and a ship lies along its berth, so the map showed none of them.
+    import io
+
+    import numpy as np
+    from PIL import Image
+    from shapely.geometry import LineString, box
+
+    from sitewatch.model import Berth, Detection, Site
+    from sitewatch.report.charts import site_map_png
+
+    berth = Berth("pier-east", LineString([(132.3399, 42.876), (132.3399, 42.881)]), "Pier, east face")
+    site = Site("dunai", "Dunai", "naval_base", box(132.32, 42.865, 132.36, 42.895), (berth,))
+    ship = Detection("o#1", "o", "vessel", box(132.3399, 42.8772, 132.3401, 42.8782), 111.0, 16.0, 0.0, 0.9, "t", "1")
+    rgb = np.asarray(Image.open(io.BytesIO(site_map_png(site, [ship]))).convert("RGB")).astype(int)
+    red = (rgb[..., 0] > 200) & (rgb[..., 1] < 110) & (rgb[..., 2] < 110)  # the vessel outline's #ff3b30
+    assert red.sum() >= 10
+
+
+def test_report_of_a_site_without_observations_says_so_in_each_part(tmp_path: Path) -> None:
+    # Its imagery list, periods, timeline and detections were headings over empty tables.
+    from dataclasses import replace
+
+    w = build(tmp_path / "ws")
+    with w.store() as st:
+        st.put_site(replace(st.get_site("dunai"), id="empty", name="Empty harbour", berths=()))
+    page = write_report(w, ["empty"], tmp_path / "r.html").read_text()
+    assert "<li>No imagery of this site in the workspace.</li>" in page
+    assert re.search(r'<tr><td colspan="10">No usable observations: bring imagery of the site in with', page)
+    assert '<tr><td colspan="10">No usable dates.</td></tr>' in page
+    assert '<tr><td colspan="13">No detections.</td></tr>' in page
+
+
+def test_report_of_a_workspace_without_observations_says_what_to_do(tmp_path: Path) -> None:
+    from sitewatch.workspace import init_workspace
+
+    page = write_report(init_workspace(tmp_path / "ws"), None, tmp_path / "r.html").read_text()
+    assert "No site with observations: bring imagery in with <code>sitewatch fetch</code>" in page
+
+
+def test_dashboard_site_note_and_json_links_are_apart(tmp_path: Path) -> None:
+    # "…layout from the demo scenario.JSON: timeline": the line break after the note was eaten.
+    from dataclasses import replace
+
+    pytest.importorskip("fastapi", reason="the web extra: pip install 'sitewatch[web]'")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+    from sitewatch.web import create_app
+
+    w = build(tmp_path / "ws")
+    with w.store() as st:
+        st.put_site(replace(st.get_site("dunai"), note="Layout from the demo scenario."))
+    page = TestClient(create_app(w)).get("/sites/dunai").text
+    assert "Layout from the demo scenario.<br>\nJSON:" in page

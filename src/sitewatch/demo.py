@@ -270,9 +270,14 @@ def run_demo(
     timings["change"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    from .analysis.links import INLAND_KINDS, ais_ids, load_links
+
     presence: dict[str, Any] = {}
     with ws.store() as store:
-        for sid in site_ids:
+        # Vessel timelines and AIS where vessels can be: not at the training ground (0 presence days and
+        # "0 matched, 0 dark" there said nothing, and read as if a vessel had been looked for inland).
+        waterside = [sid for sid in site_ids if store.get_site(sid).kind not in INLAND_KINDS]
+        for sid in waterside:
             tl = timeline_for_site(store, sid)
             write_timeline_files(tl, ws.root / "timelines", sid)
             presence[sid] = [
@@ -287,12 +292,10 @@ def run_demo(
     timings["eval"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    ais, ais_result = _run_ais(ws, scen, seed, site_ids)
+    ais, ais_result = _run_ais(ws, scen, seed, waterside)
     timings["ais"] = time.perf_counter() - t
 
     # Vessels that may have gone from one site to another (sitewatch links --ais): computed, not stored.
-    from .analysis.links import ais_ids, load_links
-
     with ws.store() as store:
         links = tuple(load_links(store, site_ids, ais=ais_ids(ais_result)).summary_lines()) if len(site_ids) > 1 else ()
 

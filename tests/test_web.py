@@ -171,6 +171,7 @@ def test_api_observation_matches_the_store(ws: Workspace, client: TestClient) ->
     "/sites/nowhere", "/api/sites/nowhere", "/api/sites/nowhere/timeline", "/api/sites/nowhere/detections",
     "/sites/nowhere/timeline.png", "/observations/dunai/no-such-item", "/api/observations/dunai/no-such-item",
     "/observations/dunai/no-such-item/quicklook.png", "/observations/dunai/no-such-item/image.tif",
+    "/observations/dunai/no-such-item/detections/1.png",
 ])  # fmt: skip
 def test_unknown_ids_are_404_naming_the_id(client: TestClient, url: str) -> None:
     r = client.get(url)
@@ -184,6 +185,7 @@ def test_unknown_ids_are_404_naming_the_id(client: TestClient, url: str) -> None
     "/observations/%2Fetc%2Fpasswd/image.tif",
     "/api/observations/dunai/%2E%2E/sitewatch.gpkg",
     "/observations/dunai%5C..%5Csitewatch.gpkg/quicklook.png",
+    "/observations/%2E%2E/%2E%2E/sitewatch.gpkg/detections/1.png",
     "/api/sites/%2E%2E",
     "/sites/dunai%2F..%2F..",
 ])  # fmt: skip
@@ -226,6 +228,85 @@ def test_quicklook_decodes_at_its_size_and_is_cached(ws: Workspace) -> None:
     assert f'width="{cols}" height="{rows}"' in html
 
 
+def _detections(ws: Workspace, o: Any) -> list[Any]:
+    with ws.store() as st:
+        return st.detections(observation_id=o.id)
+
+
+def _with_detections(ws: Workspace, at_least: int = 1) -> Any:
+    """The observation with the most image pixels among those with ``at_least`` detections."""
+    return max((o for o in _observations(ws) if len(_detections(ws, o)) >= at_least), key=lambda o: o.grid.width * o.grid.height)
+
+
+def test_close_up_of_a_detection_reads_a_window_around_it_upscaled_and_cached(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sitewatch.report import charts
+    from sitewatch.web.app import CLOSE_UP_PX, close_up_margin_m
+
+    windows: list[Any] = []
+    read = charts.display_values
+    monkeypatch.setattr(charts, "display_values", lambda src, obs, **kw: windows.append(kw.get("window")) or read(src, obs, **kw))
+    cache = QuicklookCache()
+    client = TestClient(create_app(ws.root, cache=cache))
+    o = _with_detections(ws)
+    dets = _detections(ws, o)
+    n = len(dets)  # the last one, as the table numbers them
+    r = client.get(f"/observations/{o.id}/detections/{n}.png")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    (win,) = windows  # one window read, about 4 × the detection's length (≥ 64 px) around it: not the whole raster
+    side_px = 2 * close_up_margin_m(dets[-1], o.scene.resolution_m) / o.scene.resolution_m
+    assert side_px >= 64 and 0.9 * side_px <= max(win.width, win.height) <= 1.1 * side_px + 2
+    assert win.width * win.height < o.grid.width * o.grid.height
+    img = mimage.imread(io.BytesIO(r.content), format="png")
+    k = max(CLOSE_UP_PX // max(win.width, win.height), 1)  # each image pixel as k × k screen pixels
+    assert k * win.width <= img.shape[1] <= k * win.width + 20 and img.std() > 0
+    assert (cache.hits, cache.misses) == (0, 1)
+    assert client.get(f"/observations/{o.id}/detections/{n}.png").content == r.content and cache.hits == 1
+    assert len(windows) == 1  # served from the cache, not read again
+    if n > 1:
+        assert client.get(f"/observations/{o.id}/detections/1.png").content != r.content
+
+
+def test_close_up_numbers_out_of_range_are_404_and_non_numbers_refused(ws: Workspace, client: TestClient) -> None:
+    o = _with_detections(ws)
+    n = len(_detections(ws, o))
+    for bad in (0, n + 1):
+        r = client.get(f"/observations/{o.id}/detections/{bad}.png")
+        assert r.status_code == 404 and f"no detection {bad} in observation {o.id!r}" in r.json()["detail"]
+    for bad in ("x1", "%2E%2E", "-1", "1e0"):
+        r = client.get(f"/observations/{o.id}/detections/{bad}.png")
+        assert r.status_code == 400 and "refused detection number" in r.json()["detail"], bad
+
+
+def test_observation_page_shows_a_captioned_close_up_per_detection(ws: Workspace, client: TestClient) -> None:
+    o = _with_detections(ws)
+    dets = _detections(ws, o)
+    html = client.get(f"/observations/{o.id}").text
+    grid = html[html.index('id="close-ups"'):]
+    assert grid.count("<figure") == len(dets) and "not shown" not in grid
+    assert grid.count("SIMULATED") >= len(dets)  # each close-up says so
+    figures = re.findall(r'<figure id="close-up-(\d+)">.*?</figure>', grid, re.S)
+    scores = [dets[int(n) - 1].score for n in figures]
+    assert scores == sorted(scores, reverse=True)  # highest scores first
+    for n, d in enumerate(dets, start=1):
+        fig = re.search(rf'<figure id="close-up-{n}">(.*?)</figure>', grid, re.S)
+        assert fig, n
+        assert f'src="/observations/{o.id}/detections/{n}.png"' in fig[1] and f'href="#det-{n}"' in fig[1]
+        for text in (f"{d.length_m:.1f} × ", f"{d.width_m:.1f} m", f"heading {d.heading_deg:.0f}°", f"score {d.score:.2f}"):
+            assert text in fig[1], (n, text)
+
+
+def test_observation_page_shows_the_highest_scoring_close_ups_and_counts_the_rest(ws: Workspace, client: TestClient,
+                                                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setattr("sitewatch.web.app.MAX_CLOSE_UPS", 1)
+    o = _with_detections(ws, at_least=2)
+    dets = _detections(ws, o)
+    best = 1 + max(range(len(dets)), key=lambda i: (dets[i].score, -i))
+    grid = client.get(f"/observations/{o.id}").text.split('id="close-ups"')[1]
+    assert re.findall(r'<figure id="close-up-(\d+)">', grid) == [str(best)]
+    assert f"the 1 highest scores of {len(dets)}" in grid and f"{len(dets) - 1} lower-scoring detection" in grid
+    assert "not shown: see the table" in grid
+
+
 def test_image_is_served_by_observation_id(ws: Workspace, client: TestClient) -> None:
     o = _observations(ws)[0]
     r = client.get(f"/observations/{o.id}/image.tif")
@@ -237,7 +318,8 @@ def test_nothing_writes_the_workspace(ws: Workspace) -> None:
     before = _snapshot(ws)
     o = _observations(ws)[0]
     for url in [*_pages(ws), "/api/sites", "/api/sites/dunai", "/api/sites/dunai/timeline", "/api/sites/dunai/detections",
-                f"/api/observations/{o.id}", f"/observations/{o.id}/quicklook.png", "/sites/dunai/timeline.png"]:  # fmt: skip
+                f"/api/observations/{o.id}", f"/observations/{o.id}/quicklook.png", "/sites/dunai/timeline.png",
+                *(f"/observations/{o.id}/detections/{n}.png" for n in range(1, len(_detections(ws, o)) + 1))]:  # fmt: skip
         assert client.get(url).status_code == 200
     assert client.post("/api/sites").status_code == 405 and client.delete(f"/api/observations/{o.id}").status_code == 405
     assert _snapshot(ws) == before

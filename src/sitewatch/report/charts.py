@@ -287,9 +287,10 @@ def chip_png(
     detections: Sequence[Detection],
     focus: BaseGeometry,
     *,
-    title: str = "",
+    title: str | None = "",
     margin_m: float = 150.0,
     size_px: tuple[int, int] = (270, 270),
+    integer_scale: bool = False,
 ) -> bytes | None:
     """An image chip of ``obs`` around ``focus`` (WGS84) with the detections outlined; None if unreadable.
 
@@ -297,7 +298,10 @@ def chip_png(
     degrees at the site's latitude) so two chips with the same focus show
     the same ground. ``size_px`` bounds the chip's longer side: between the
     two, it shows each image pixel as two screen pixels, so a wide window
-    keeps its detail and a small one is not blown up beyond use.
+    keeps its detail and a small one is not blown up beyond use. With ``integer_scale`` each image
+    pixel is shown as k × k screen pixels, k the largest whole number that keeps the longer side
+    within ``size_px[0]`` (at least 1); a window longer than ``size_px[1]`` is shrunk to it.
+    ``title`` None: no title but "SIMULATED IMAGERY" on simulated imagery (its page captions it).
     """
     lat = focus.centroid.y
     dlat = margin_m / 110_540.0
@@ -313,6 +317,9 @@ def chip_png(
     h, w = img.shape[:2]
     # Speckled SAR compresses badly and a season has many chips: no bigger than asked.
     side_px = min(max(2 * max(h, w), size_px[0]), size_px[1])
+    if integer_scale:
+        k = max(size_px[0] // max(h, w), 1)
+        side_px = min(k * max(h, w), size_px[1])
     scale = side_px / _CHIP_DPI / max(h, w)
     fig = Figure(figsize=(max(w * scale, 1.5), max(h * scale, 1.5)))
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))  # the image fills the figure: no margins shrinking it
@@ -329,6 +336,9 @@ def chip_png(
     ax.set_xticks([])
     ax.set_yticks([])
     res = obs.scene.resolution_m
-    label = title or f"{acquired_label(obs)} {obs.scene.sensor} {res:g} m"
-    ax.set_title(_title(label, obs.scene.simulated), fontsize=8)
+    if title is None:
+        ax.set_title(SIMULATED_LABEL if obs.scene.simulated else "", fontsize=8)
+    else:
+        label = title or f"{acquired_label(obs)} {obs.scene.sensor} {res:g} m"
+        ax.set_title(_title(label, obs.scene.simulated), fontsize=8)
     return _png(fig, dpi=_CHIP_DPI)

@@ -9,7 +9,9 @@ Pages (no script, nothing loaded from elsewhere):
 - ``/links``: the candidate links among all sites, as ``sitewatch links`` finds them (settled by AIS
   when the dashboard was given AIS files);
 - ``/observations/{id}``: a quick-look of the archived image with the detections' oriented boxes
-  drawn over it, the detections and the provenance.
+  drawn over it, the detections, a close-up of each (the :data:`MAX_CLOSE_UPS` highest scores) and
+  the provenance; ``/observations/{id}/detections/{n}.png`` is the close-up of its ``n``-th detection
+  (counting from 1, in the table's order).
 
 The JSON API (``/api/...``) returns what the pages show; ``/openapi.json`` describes it. FastAPI's
 ``/docs`` and ``/redoc`` are off: they load their scripts from a CDN.
@@ -21,6 +23,7 @@ must lie inside the workspace's archive.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -36,7 +39,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from .. import __version__
 from ..analysis.occupancy import TimelineParams
 from ..errors import ImageReadError, InputError, StoreError
-from ..model import Observation, acquired_label
+from ..model import Detection, Observation, acquired_label
 from ..report import charts
 from ..report.exports import date_zone
 from ..report.html import by_kind, candidates_text, imagery_lines, template_environment
@@ -48,7 +51,19 @@ from .data import BadId, NotFound, check_id
 from .quicklook import QUICKLOOK_PX, QuicklookCache, quicklook_png, quicklook_shape
 from .svg import overlay_svg, site_crs, site_svg
 
-__all__ = ["create_app", "Dashboard"]
+__all__ = ["create_app", "Dashboard", "MAX_CLOSE_UPS", "CLOSE_UP_PX"]
+
+MAX_CLOSE_UPS = 24
+"""Close-ups on an observation page, highest scores first; the page says how many are not shown."""
+CLOSE_UP_PX = 384
+"""A close-up's longer side (px) at most, reached by whole-number upscaling of the image pixels."""
+CLOSE_UP_MIN_IMAGE_PX = 64
+"""A close-up's window is about four times its detection's length, and at least this many image pixels."""
+
+
+def close_up_margin_m(d: Detection, resolution_m: float) -> float:
+    """Half the side (m) of the ground a close-up of ``d`` shows around its centroid."""
+    return max(4 * d.length_m, CLOSE_UP_MIN_IMAGE_PX * resolution_m) / 2
 
 _DRAWING = threading.Lock()
 """matplotlib is not thread-safe (its rcParams, which the charts' font fallback sets, and its font
@@ -108,6 +123,23 @@ class Dashboard:
                     png = quicklook_png(path, obs, self.max_px)
             except Exception as exc:  # rasterio's errors and a damaged file's: named, not a traceback
                 raise ImageReadError(f"cannot read the image of observation {obs.id!r} ({obs.path}): {exc}") from exc
+            self.cache.put(key, png)
+        return png
+
+    def close_up(self, obs: Observation, detections: Sequence[Detection], n: int) -> bytes:
+        """The close-up PNG of the ``n``-th (from 1) of ``obs``'s ``detections``: a window read around its
+        centroid, every detection's oriented box outlined; cached by the file and the detections drawn."""
+        d = detections[n - 1]
+        drawn = hashlib.sha256("\n".join(f"{x.id} {x.kind} {x.footprint.wkt}" for x in detections).encode()).hexdigest()
+        key = ("close-up", obs.id, obs.sha256, str(n), drawn)
+        png = self.cache.get(key)
+        if png is None:
+            path = self.archived(obs)
+            with _DRAWING:  # no title (the page captions it; a wide one would widen the image): simulated says so
+                png = charts.chip_png(path, obs, detections, d.centroid, title=None, size_px=(CLOSE_UP_PX, CLOSE_UP_PX),
+                                      margin_m=close_up_margin_m(d, obs.scene.resolution_m), integer_scale=True)  # fmt: skip
+            if png is None:
+                raise ImageReadError(f"cannot read the close-up of detection {n} ({d.id}) of observation {obs.id!r} ({obs.path})")
             self.cache.put(key, png)
         return png
 
@@ -286,6 +318,18 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             obs = data.find_observation(store, _observation_id(observation_id))
         return Response(dash.quicklook(obs), media_type="image/png")
 
+    @app.get("/observations/{observation_id:path}/detections/{number}.png", include_in_schema=False)
+    def close_up(observation_id: str, number: str) -> Response:
+        if not number.isascii() or not number.isdigit():
+            raise BadId(f"refused detection number {number!r}: not a number (a detection's row in its observation's table)")
+        with dash.store() as store:
+            obs = data.find_observation(store, _observation_id(observation_id))
+            detections = store.detections(observation_id=obs.id)
+        n = int(number)
+        if not 1 <= n <= len(detections):
+            raise NotFound(f"no detection {number} in observation {obs.id!r} (it has {len(detections)})")
+        return Response(dash.close_up(obs, detections, n), media_type="image/png")
+
     @app.get("/observations/{observation_id:path}/image.tif", include_in_schema=False)
     def image(observation_id: str) -> FileResponse:
         with dash.store() as store:
@@ -307,10 +351,14 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             }
             for d in detections
         ]  # fmt: skip
+        # A site-wide quick-look shows a 100 m ship as a few pixels: a close-up of each, strongest first.
+        ranked = sorted(range(1, len(rows) + 1), key=lambda n: (-rows[n - 1]["score"], n))
+        close_ups = [{"n": n, **rows[n - 1]} for n in ranked[:MAX_CLOSE_UPS]]
         ql_rows, ql_cols = quicklook_shape(obs.grid.width, obs.grid.height, dash.max_px)
         return dash.page(
             "observation.html.j2", simulated=obs.scene.simulated, obs=obs, detections=rows,
             label=acquired_label(obs), label_seconds=acquired_label(obs, seconds=True), by_kind=by_kind(detections),
             overlay_svg=overlay_svg(obs.grid, detections), ql_rows=ql_rows, ql_cols=ql_cols, undetected=undetected,
-            detectors=sorted({r["detector"] for r in rows}),
+            detectors=sorted({r["detector"] for r in rows}), close_ups=close_ups,
+            close_ups_omitted=len(rows) - len(close_ups), close_up_min_px=CLOSE_UP_MIN_IMAGE_PX,
         )  # fmt: skip

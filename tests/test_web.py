@@ -291,6 +291,8 @@ def test_observation_page_shows_a_captioned_close_up_per_detection(ws: Workspace
         fig = re.search(rf'<figure id="close-up-{n}">(.*?)</figure>', grid, re.S)
         assert fig, n
         assert f'src="/observations/{o.id}/detections/{n}.png"' in fig[1] and f'href="#det-{n}"' in fig[1]
+        row = re.search(rf'<tr id="det-{n}">(.*?)</tr>', html, re.S)
+        assert row and f'href="#close-up-{n}"' in row[1]  # the row links back to its close-up
         for text in (f"{d.length_m:.1f} × ", f"{d.width_m:.1f} m", f"heading {d.heading_deg:.0f}°", f"score {d.score:.2f}"):
             assert text in fig[1], (n, text)
 
@@ -303,6 +305,7 @@ def test_observation_page_shows_the_highest_scoring_close_ups_and_counts_the_res
     best = 1 + max(range(len(dets)), key=lambda i: (dets[i].score, -i))
     grid = client.get(f"/observations/{o.id}").text.split('id="close-ups"')[1]
     assert re.findall(r'<figure id="close-up-(\d+)">', grid) == [str(best)]
+    assert re.findall(r'href="#close-up-(\d+)"', client.get(f"/observations/{o.id}").text) == [str(best)]
     assert f"the 1 highest scores of {len(dets)}" in grid and f"{len(dets) - 1} lower-scoring detection" in grid
     assert "not shown: see the table" in grid
 

@@ -361,4 +361,5 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             overlay_svg=overlay_svg(obs.grid, detections), ql_rows=ql_rows, ql_cols=ql_cols, undetected=undetected,
             detectors=sorted({r["detector"] for r in rows}), close_ups=close_ups,
             close_ups_omitted=len(rows) - len(close_ups), close_up_min_px=CLOSE_UP_MIN_IMAGE_PX,
+            shown={c["n"] for c in close_ups},
         )  # fmt: skip

@@ -269,9 +269,10 @@ def test_close_up_of_a_detection_reads_a_window_around_it_upscaled_and_cached(ws
 def test_close_up_numbers_out_of_range_are_404_and_non_numbers_refused(ws: Workspace, client: TestClient) -> None:
     o = _with_detections(ws)
     n = len(_detections(ws, o))
-    for bad in (0, n + 1):
+    for bad in (0, n + 1, "9" * 5000):  # Python refuses to read an int of more than 4300 digits
         r = client.get(f"/observations/{o.id}/detections/{bad}.png")
-        assert r.status_code == 404 and f"no detection {bad} in observation {o.id!r}" in r.json()["detail"]
+        assert r.status_code == 404 and f"no detection {str(bad)[:12]}" in r.json()["detail"]
+        assert f"in observation {o.id!r}" in r.json()["detail"]
     for bad in ("x1", "%2E%2E", "-1", "1e0"):
         r = client.get(f"/observations/{o.id}/detections/{bad}.png")
         assert r.status_code == 400 and "refused detection number" in r.json()["detail"], bad

@@ -325,9 +325,11 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
         with dash.store() as store:
             obs = data.find_observation(store, _observation_id(observation_id))
             detections = store.detections(observation_id=obs.id)
-        n = int(number)
+        # Compared as text first: Python will not read an int of more than 4300 digits (a 500, not a 404).
+        n = int(number) if len(number.lstrip("0")) <= len(str(len(detections))) else len(detections) + 1
         if not 1 <= n <= len(detections):
-            raise NotFound(f"no detection {number} in observation {obs.id!r} (it has {len(detections)})")
+            shown = number if len(number) <= 12 else f"{number[:12]}… ({len(number)} digits)"
+            raise NotFound(f"no detection {shown} in observation {obs.id!r} (it has {len(detections)})")
         return Response(dash.close_up(obs, detections, n), media_type="image/png")
 
     @app.get("/observations/{observation_id:path}/image.tif", include_in_schema=False)

@@ -25,7 +25,7 @@ from sitewatch.analysis.occupancy import Timeline, TimelineParams
 from sitewatch.cli import main
 from sitewatch.evaluate import evaluate_workspace
 from sitewatch.model import Observation
-from sitewatch.report.charts import fallback_families, timeline_chart_png
+from sitewatch.report.charts import fallback_families, timeline_chart_png, timeline_figure
 from sitewatch.report.exports import detections_to_geojson, timeline_to_csv
 from sitewatch.report.html import write_report
 from sitewatch.vessels import catalogue
@@ -117,6 +117,21 @@ def test_report_works_without_eval_or_images(tmp_path: Path) -> None:
     assert "Simulated imagery" not in html and "image not available" in html
     assert "Evaluation against ground truth" not in html
 
+
+def test_timeline_chart_of_a_site_without_observations_draws_no_axes(tmp_path: Path) -> None:
+    """A site with no usable observation got a chart with matplotlib's default 0-1 date axis and a
+    "vessels" scale over nothing, which read as data; now it says only that there is none."""
+    from sitewatch.testing import tiny_site, workspace_with_sites
+
+    w = workspace_with_sites(tmp_path / "ws", tiny_site("empty"))
+    with w.store() as st:
+        tl = load_timeline(st, "empty")
+    assert not tl.periods
+    fig = timeline_figure(tl)
+    (ax,) = fig.axes
+    assert not ax.axison and ax.get_ylabel() == ""
+    assert [t.get_text() for t in ax.texts] == ["no usable observations"]
+    assert timeline_chart_png(tl)[:8] == b"\x89PNG\r\n\x1a\n"
 
 def test_timeline_chart_and_exports(ws: Workspace) -> None:
     with ws.store() as st:

@@ -107,6 +107,11 @@ def _date_formatter(locator: mdates.DateLocator) -> mdates.ConciseDateFormatter:
 @_with_fonts
 def timeline_chart_png(tl: Timeline) -> bytes:
     """Vessels per usable date (at berths / elsewhere), arrivals and departures, one panel per period."""
+    return _png(timeline_figure(tl))
+
+
+def timeline_figure(tl: Timeline) -> Figure:
+    """The figure :func:`timeline_chart_png` draws (call it under the chart fonts, as that does)."""
     periods = tl.periods or ()
     n = max(len(periods), 1)
     widths = [max((p.end - p.start).days + 1, 12) for p in periods] or [1]
@@ -146,11 +151,14 @@ def timeline_chart_png(tl: Timeline) -> bytes:
         ax.xaxis.set_major_formatter(_date_formatter(locator))
         ax.tick_params(axis="x", labelsize=7)
         ax.grid(axis="y", alpha=0.3)
-    if not periods:
+    if periods:
+        axes[0][0].set_ylabel("vessels")
+        axes[0][0].set_ylim(-0.8, ymax + 1.2)
+        axes[0][0].yaxis.get_major_locator().set_params(integer=True)
+    else:
+        # No axes: matplotlib's default 0-1 scales and a "vessels" label over nothing read as data.
+        axes[0][0].set_axis_off()
         axes[0][0].text(0.5, 0.5, "no usable observations", ha="center", va="center", transform=axes[0][0].transAxes)
-    axes[0][0].set_ylabel("vessels")
-    axes[0][0].set_ylim(-0.8, ymax + 1.2)
-    axes[0][0].yaxis.get_major_locator().set_params(integer=True)
     # Every panel's entries, once each: optical looks only in a later period still need their key.
     legend: dict[str, Any] = {}
     for ax in axes[0]:
@@ -160,7 +168,7 @@ def timeline_chart_png(tl: Timeline) -> bytes:
     if handles:
         axes[0][-1].legend(handles, labels, fontsize=7, loc="upper right")
     fig.suptitle(_title(_timeline_heading(tl), tl.simulated), fontsize=10, y=1.12 if tl.simulated else 1.05)
-    return _png(fig)
+    return fig
 
 
 def _timeline_heading(tl: Timeline) -> str:

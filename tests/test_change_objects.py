@@ -4,7 +4,6 @@ not a change of the ground (SIMULATED imagery throughout)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -12,41 +11,21 @@ import pytest
 from click.testing import CliRunner
 from shapely.geometry import box, shape
 
+from _two_dates import arriving, two_date_scenario
 from sitewatch.change_objects import objects_mask
 from sitewatch.cli import main
 from sitewatch.geo import reproject_geometry
 from sitewatch.model import Grid
-from sitewatch.sources.scenario import (
-    Acquisitions,
-    Layout,
-    Scenario,
-    SimSite,
-    Vessel,
-    Visit,
-    Window,
-)
+from sitewatch.sources.scenario import Scenario, Vessel
 from sitewatch.sources.simulate import layout_site, simulate
 from sitewatch.testing import workspace_with_sites
-
-LON, LAT, HALF = 131.661, 44.338, 0.008
 
 
 def _scenario() -> Scenario:
     """A lake west of a field; a 120 m ship lies in the lake on the second date only."""
-    site = SimSite(
-        id="lake", name="Lake shore (SIMULATED)", kind="port",
-        polygon=box(LON - HALF, LAT - HALF, LON + HALF, LAT + HALF),
-        layout=Layout(land=(((-150.0, -2000.0), (2000.0, -2000.0), (2000.0, 2000.0), (-150.0, 2000.0)),), scatterers=0),
-        from_gazetteer=False,
-    )  # fmt: skip
-    days = (date(2024, 10, 1), date(2024, 10, 6))
-    series = (
-        Acquisitions("s2", "lake", "optical", "simulated-s2", "sim-s2", 10.0, days[0], days[1], dates=days, scl=True),
-        Acquisitions("s1", "lake", "sar", "simulated-s1", "sim-s1", 10.0, days[0], days[1], dates=days),
-    )
-    arrives = Window(datetime(2024, 10, 4, tzinfo=UTC), datetime(2024, 11, 1, tzinfo=UTC))
-    ship = Vessel("ship", "cargo", 120.0, 20.0, (Visit("lake", arrives, position=(-500.0, 100.0), heading_deg=20.0),))
-    return Scenario("ship-comes", "A ship comes (SIMULATED)", 5, "two dates", (site,), series, vessels=(ship,))
+    ship = Vessel("ship", "cargo", 120.0, 20.0, arriving("lake", (-500.0, 100.0), 20.0))
+    return two_date_scenario("lake", "Lake shore (SIMULATED)", "port", water_edge_m=-150.0, thing=ship,
+                             name="ship-comes", title="A ship comes (SIMULATED)")
 
 
 @pytest.mark.slow

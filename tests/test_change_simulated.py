@@ -4,45 +4,24 @@ where the simulator drew it, in the optical and in the SAR pair. Simulated image
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from shapely.geometry import box, shape
+from shapely.geometry import shape
 
+from _two_dates import arriving, two_date_scenario
 from sitewatch.cli import main
-from sitewatch.sources.scenario import (
-    Acquisitions,
-    Layout,
-    Scenario,
-    SimSite,
-    Vessel,
-    Visit,
-    Window,
-)
+from sitewatch.sources.scenario import Scenario, Vessel
 from sitewatch.sources.simulate import layout_site, simulate
 from sitewatch.testing import workspace_with_sites
 
-LON, LAT, HALF = 131.661, 44.338, 0.008  # a field near Sergeyevka (SEED-STORY: trenches, October 2024)
-
 
 def _scenario() -> Scenario:
-    site = SimSite(
-        id="field", name="Training field (SIMULATED)", kind="training_ground",
-        polygon=box(LON - HALF, LAT - HALF, LON + HALF, LAT + HALF),
-        layout=Layout(land=(((-450.0, -2000.0), (2000.0, -2000.0), (2000.0, 2000.0), (-450.0, 2000.0)),), scatterers=0),  # a lake to the west
-        from_gazetteer=False,
-    )  # fmt: skip
-    days = (date(2024, 10, 1), date(2024, 10, 6))
-    series = (
-        Acquisitions("s2", "field", "optical", "simulated-s2", "sim-s2", 10.0, days[0], days[1], dates=days, scl=True),
-        Acquisitions("s1", "field", "sar", "simulated-s1", "sim-s1", 10.0, days[0], days[1], dates=days),
-    )
-    # A 150 × 60 m structure (drawn as the simulator draws a hull) set down on the field on 4 October.
-    arrives = Window(datetime(2024, 10, 4, tzinfo=UTC), datetime(2024, 11, 1, tzinfo=UTC))
-    thing = Vessel("structure", "structure", 150.0, 60.0, (Visit("field", arrives, position=(300.0, -200.0), heading_deg=60.0),))
-    return Scenario("change-test", "A structure appears (SIMULATED)", 5, "two dates", (site,), series, vessels=(thing,))
+    # A lake to the west; a 150 × 60 m structure (drawn as the simulator draws a hull) set down on the field on 4 October.
+    thing = Vessel("structure", "structure", 150.0, 60.0, arriving("field", (300.0, -200.0), 60.0))
+    return two_date_scenario("field", "Training field (SIMULATED)", "training_ground", water_edge_m=-450.0, thing=thing,
+                             name="change-test", title="A structure appears (SIMULATED)")
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import InputError
-from .model import Site
+from .model import CHANGE_DIRECTIONS, Site
 from .yaml_input import RECORD_ID, read_yaml, unknown_fields
 
 __all__ = ["RuleKind", "Rule", "KIND_FIELDS", "RULE_KINDS", "parse_rules", "read_rules_file", "RULES_FILE"]
@@ -141,8 +141,8 @@ def _rule(raw: Any, index: int, sites: Mapping[str, Site]) -> Rule:
             raise InputError(f"rule {rid!r}: object_kind: a detection kind other than vessel (crane), got {raw['object_kind']!r}")
         out["object_kind"] = raw["object_kind"]
     if raw.get("direction") is not None:
-        if raw["direction"] not in ("appeared", "disappeared", "altered"):
-            raise InputError(f"rule {rid!r}: direction: one of appeared, disappeared, altered, got {raw['direction']!r}")
+        if raw["direction"] not in CHANGE_DIRECTIONS:
+            raise InputError(f"rule {rid!r}: direction: one of {', '.join(CHANGE_DIRECTIONS)}, got {raw['direction']!r}")
         out["direction"] = raw["direction"]
     if "feasible_only" in raw:
         if not isinstance(raw["feasible_only"], bool):

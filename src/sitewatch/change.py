@@ -74,7 +74,7 @@ from shapely.ops import unary_union
 
 from .errors import InputError
 from .geo import reproject_geometry
-from .model import Change, Grid
+from .model import Change, ChangeDirection, Grid
 
 __all__ = [
     "DEFAULT_PFA",
@@ -107,7 +107,7 @@ beyond the noise. SAR's is lower because its 5 × 5 window spreads a false alarm
 GROW = 1000.0
 """How much likelier than the seeds' the false alarms of a region's extent may be (hysteresis)."""
 
-Direction = Literal["appeared", "disappeared", "altered"]
+Direction = ChangeDirection
 
 OPTICAL_BANDS = ("blue", "green", "red", "nir")
 """The optical bands compared, when both images have them (any others are ignored)."""

@@ -170,13 +170,14 @@ def evaluate_changes(store: Store, root: Path, site_ids: Iterable[str]) -> dict[
     and sensor (``"3 m optical"``) and over all (``"all"``); empty when no such pair is stored."""
     from .evaluate import _metric_crs, read_truth
     from .ingest import site_mask
-    from .store.changes import change_pairs, changes
+    from .store.changes import pairs_with_regions
 
     by_key: dict[str, ChangeScore] = {}
+    truth_of: dict[Path, Any] = {}  # an image is the after of one pair and the before of the next
     for sid in site_ids:
         site = store.get_site(sid)
         obs = {o.id: o for o in store.observations(sid)}
-        for p in change_pairs(store, sid):
+        for p, stored in pairs_with_regions(store, sid):
             before, after = obs.get(p.before_id), obs.get(p.after_id)
             if before is None or after is None:
                 continue
@@ -187,13 +188,15 @@ def evaluate_changes(store: Store, root: Path, site_ids: Iterable[str]) -> dict[
             for rel in paths:
                 path = Path(str(rel)) if Path(str(rel)).is_absolute() else root / str(rel)
                 try:
-                    truths.append(read_truth(path))
+                    if path not in truth_of:
+                        truth_of[path] = read_truth(path)
+                    truths.append(truth_of[path])
                 except InputError:
                     break  # named by the detection figures
             if len(truths) < 2:
                 continue
             crs = _metric_crs(after)
-            regions = [reproject_geometry(c.polygon, "EPSG:4326", crs) for c in changes(store, before_id=p.before_id, after_id=p.after_id)]
+            regions = [reproject_geometry(c.polygon, "EPSG:4326", crs) for c in stored]
             a, b, _, d, e, _ = after.grid.transform
             compared_m2 = p.compared_fraction * float(site_mask(site, after.grid).sum()) * abs(a * e - b * d)
             score = score_pair(regions, truth_changes(truths[0], truths[1], crs), compared_m2)

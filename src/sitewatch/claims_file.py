@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import InputError
-from .model import Site
+from .model import CHANGE_DIRECTIONS, Site
 from .vessels import catalogue
 from .yaml_input import RECORD_ID, read_yaml, unknown_fields
 
@@ -69,7 +69,6 @@ KINDS: tuple[str, ...] = (
 how many days of a range had a vessel; a vessel seen at one site, then at another within some days;
 something changed on the ground of the site between two dates (or nothing did)."""
 
-CHANGE_DIRECTIONS: tuple[str, ...] = ("appeared", "disappeared", "altered")
 """The directions of a change region (:mod:`sitewatch.change`) a change assertion may ask for."""
 
 OBJECT_KINDS: Mapping[str, tuple[str, ...]] = {"crane": ("extended", "retracted")}

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .detection import detect_site
 from .errors import InputError
 from .ingest import ingest_paths
+from .model import direction_counts
 from .sites import builtin_sites, read_sites_file
 from .sources.scenario import Scenario
 from .sources.simulate import load_scenario, simulate
@@ -181,7 +182,7 @@ def _run_changes(ws: Workspace, site_ids: Sequence[str]) -> tuple[str, ...]:
             pairs, _ = choose_pairs(store.observations(sid), sid)
             outcomes, errors = run_changes(store, ws.root, store.get_site(sid), pairs)
             regions = [r for o in outcomes for r in o.result.regions]
-            counts = ", ".join(f"{sum(r.direction == d for r in regions)} {d}" for d in ("appeared", "disappeared", "altered"))
+            counts = ", ".join(f"{n} {d}" for d, n in direction_counts(r.direction for r in regions).items())
             lines.append(f"{sid}: {len(outcomes)} pairs compared, {len(regions)} regions ({counts})"
                          + (f"; {len(errors)} pair(s) failed: {errors[0]}" if errors else ""))  # fmt: skip
     return tuple(lines)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from affine import Affine
 from shapely.geometry import LineString, Point, Polygon
@@ -22,6 +22,9 @@ from shapely.geometry.base import BaseGeometry
 from .errors import InputError
 
 __all__ = [
+    "ChangeDirection",
+    "CHANGE_DIRECTIONS",
+    "direction_counts",
     "Sensor",
     "SiteKind",
     "Berth",
@@ -384,6 +387,19 @@ class Detection:
         return self.footprint.centroid
 
 
+ChangeDirection = Literal["appeared", "disappeared", "altered"]
+CHANGE_DIRECTIONS: tuple[ChangeDirection, ...] = get_args(ChangeDirection)
+"""What a change region's brightness says happened (:mod:`sitewatch.change`)."""
+
+
+def direction_counts(directions: Iterable[str]) -> dict[str, int]:
+    """How many of ``directions`` are each of :data:`CHANGE_DIRECTIONS` (0 for those absent)."""
+    counts: dict[str, int] = dict.fromkeys(CHANGE_DIRECTIONS, 0)
+    for d in directions:
+        counts[d] = counts.get(d, 0) + 1
+    return counts
+
+
 @dataclass(frozen=True)
 class Change:
     """A region that changed between two observations of a site."""
@@ -395,7 +411,7 @@ class Change:
     polygon: BaseGeometry
     area_m2: float
     magnitude: float
-    direction: Literal["appeared", "disappeared", "altered"]
+    direction: ChangeDirection
     method: str
     method_version: str = ""
     """Version of the method's rules (:data:`sitewatch.change.METHOD_VERSIONS`)."""

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..model import Observation, acquired_label
+from ..model import Observation, acquired_label, direction_counts
 from ..store import Store
-from ..store.changes import change_pairs, changes
+from ..store.changes import pairs_with_regions
 
 __all__ = ["MAX_REGIONS_PER_PAIR", "change_rows"]
 
@@ -29,9 +29,8 @@ def change_rows(store: Store, site_id: str, observations: Sequence[Observation])
     """One dict per stored pair of ``site_id`` (none when the site has no stored changes)."""
     by_id = {o.id: o for o in observations}
     rows = []
-    for p in change_pairs(store, site_id):
-        regions = changes(store, before_id=p.before_id, after_id=p.after_id)
-        counts = {d: sum(1 for r in regions if r.direction == d) for d in ("appeared", "disappeared", "altered")}
+    for p, regions in pairs_with_regions(store, site_id):
+        counts = direction_counts(r.direction for r in regions)
         rows.append({
             "sensor": p.sensor,
             "simulated": p.simulated,

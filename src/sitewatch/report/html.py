@@ -483,8 +483,9 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
             s for s in store.sites()
             if store.execute("SELECT 1 FROM observations WHERE site_id = ? LIMIT 1", (s.id,))
         ]
+        observations = {s.id: store.observations(s.id) for s in sites}
         sections = [
-            _site_section(ws, s, store.observations(s.id), store.detections(site_id=s.id), params, store.undetected(s.id))
+            _site_section(ws, s, observations[s.id], store.detections(site_id=s.id), params, store.undetected(s.id))
             for s in sites
         ]
         evaluation = latest_evaluation(store, [s.id for s in sites])
@@ -504,7 +505,7 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         # sitewatch change's stored pairs, for the sites that have any
         from .change_section import change_rows
 
-        stored_changes = {s.id: change_rows(store, s.id, store.observations(s.id)) for s in sites}
+        stored_changes = {s.id: change_rows(store, s.id, observations[s.id]) for s in sites}
         claims = None
         if claims_files:
             from .claims_section import claims_section

@@ -8,6 +8,7 @@ leaves the last complete one.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +18,7 @@ from ..model import Change, Observation, utc
 from .gpkg import as_multipolygon
 from .sqlite import Store, _iso, now_utc
 
-__all__ = ["ChangePair", "replace_changes", "change_pairs", "changes"]
+__all__ = ["ChangePair", "replace_changes", "change_pairs", "changes", "pairs_with_regions"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,15 @@ def changes(store: Store, site_id: str | None = None, before_id: str | None = No
         )  # fmt: skip
         for r in store.execute(sql, args)
     ]
+
+
+def pairs_with_regions(store: Store, site_id: str) -> list[tuple[ChangePair, list[Change]]]:
+    """The site's stored pairs as :func:`change_pairs` orders them, each with its regions (largest
+    first): two queries for the site, not one a pair."""
+    by_pair: dict[tuple[str, str], list[Change]] = defaultdict(list)
+    for c in changes(store, site_id=site_id):
+        by_pair[(c.before_id, c.after_id)].append(c)
+    return [(p, by_pair.get((p.before_id, p.after_id), [])) for p in change_pairs(store, site_id)]
 
 
 def _polygon(geom: Any) -> Any:

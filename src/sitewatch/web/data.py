@@ -195,18 +195,18 @@ def site_changes(store: Store, site_id: str) -> list[dict[str, Any]]:
     """The pairs ``sitewatch change`` compared and stored for the site, oldest after-image first: the two
     observations, what was compared, the regions that appeared, disappeared or altered (GeoJSON, WGS84,
     largest first) and their total area. Empty when change has not been run on the site."""
-    from ..store.changes import change_pairs, changes
+    from ..model import direction_counts
+    from ..store.changes import pairs_with_regions
 
     find_site(store, site_id)
     out = []
-    for p in change_pairs(store, site_id):
-        regions = changes(store, before_id=p.before_id, after_id=p.after_id)
+    for p, regions in pairs_with_regions(store, site_id):
         out.append({
             "before_id": p.before_id, "after_id": p.after_id,
             "before_acquired": iso_utc(p.before_acquired), "after_acquired": iso_utc(p.after_acquired),
             "sensor": p.sensor, "method": p.method, "method_version": p.method_version,
             "compared_fraction": p.compared_fraction, "simulated": p.simulated,
-            "counts": {d: sum(1 for r in regions if r.direction == d) for d in ("appeared", "disappeared", "altered")},
+            "counts": direction_counts(r.direction for r in regions),
             "area_m2": round(sum(r.area_m2 for r in regions), 1),
             "regions": [
                 {"id": r.id, "direction": r.direction, "area_m2": round(r.area_m2, 1), "magnitude": round(r.magnitude, 3),

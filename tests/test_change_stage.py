@@ -253,3 +253,72 @@ def test_two_dates_pick_observations_of_one_sensor(workspace: tuple[Path, Point]
     assert res.exit_code == 0, res.output
     (pair,) = json.loads(res.stdout)["pairs"]
     assert pair["before"] == "base/base_20241005" and pair["sensor"] == "optical"
+
+
+def _pictures(html: str, site_id: str) -> list[bytes]:
+    """The PNGs of the report's before/after pictures of the stored changes of ``site_id``."""
+    import base64
+    import re
+
+    block = html.split(f'id="changed-{site_id}"', 1)[1].split("</table>", 1)[0].split('<div class="scroll">', 1)[0]
+    return [base64.b64decode(s) for s in re.findall(r'src="data:image/png;base64,([^"]+)"', block)]
+
+
+def test_report_draws_the_changed_pair_before_and_after_with_its_region_and_says_it_in_the_findings(
+    workspace: tuple[Path, Point], tmp_path: Path
+) -> None:
+    import io
+
+    from PIL import Image
+
+    from sitewatch.report.colours import CHANGE_COLOURS
+
+    root, _ = workspace
+    runner = CliRunner()
+    assert runner.invoke(main, ["change", "base", "-w", str(root)]).exit_code == 0
+    out = tmp_path / "report.html"
+    assert runner.invoke(main, ["report", "base", "--out", str(out), "-w", str(root)]).exit_code == 0
+    html = out.read_text(encoding="utf-8")
+    findings = html.split('id="findings"', 1)[1].split("<h2", 1)[0]
+    # Two pairs compared (1 → 5 and 5 → 9 October); only the first found the dug patch.
+    assert "base: change found in 1 of 2 pairs of observations compared, 1 region in all" in findings
+    assert "2024-10-01 → 2024-10-05: 1 region" in findings and 'href="#changed-base"' in findings
+    pngs = _pictures(html, "base")
+    assert len(pngs) == 2  # the pair with a region, before and after; the pair without one is not drawn
+    block = html.split('id="changed-base"', 1)[1].split('<div class="scroll">', 1)[0]
+    assert "archive/base/base_20241001" in block and "archive/base/base_20241005" in block
+    # The region is outlined on both images in the colour of "appeared".
+    blue = np.array([int(CHANGE_COLOURS["appeared"][i:i + 2], 16) for i in (1, 3, 5)])
+    for png in pngs:
+        rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+        assert (np.abs(rgb - blue).sum(axis=-1) < 40).sum() > 20
+
+
+def test_an_inland_site_without_vessels_has_no_vessel_timeline_in_the_report_nor_an_ais_row(
+    workspace: tuple[Path, Point], tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    root, centre = workspace
+    with Store(root / "sitewatch.gpkg") as store:
+        store.put_site(replace(store.get_site("base"), kind="training_ground"))
+    ais = tmp_path / "ais.csv"
+    ais.write_text(f"mmsi,time,lat,lon\n273000001,2024-10-05T10:00:00Z,{centre.y:.5f},{centre.x:.5f}\n", encoding="utf-8")
+    runner = CliRunner()
+    out = tmp_path / "report.html"
+    res = runner.invoke(main, ["report", "base", "--out", str(out), "--ais", str(ais), "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    html = out.read_text(encoding="utf-8")
+    findings, section = html.split('id="findings"', 1)[1].split('id="site-base"', 1)
+    assert "no vessel seen" not in findings  # a training ground's "0 vessels" on every date is not a finding
+    assert "No vessel timeline: a training ground lies inland" in section
+    assert "<h3>Observation periods</h3>" not in section and "<h3>Timeline</h3>" not in section
+    assert 'alt="occupancy timeline' not in section
+    ais_rows = html.split('id="ais"', 1)[1].split("</table>", 1)[0]
+    assert "<td>base</td>" not in ais_rows
+    # The same site as a port keeps its timeline.
+    with Store(root / "sitewatch.gpkg") as store:
+        store.put_site(replace(store.get_site("base"), kind="port"))
+    assert runner.invoke(main, ["report", "base", "--out", str(out), "-w", str(root)]).exit_code == 0
+    section = out.read_text(encoding="utf-8").split('id="site-base"', 1)[1]
+    assert "<h3>Timeline</h3>" in section and "No vessel timeline" not in section

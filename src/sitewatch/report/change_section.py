@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..model import Observation, acquired_label, direction_counts
-from ..store import Store
-from ..store.changes import pairs_with_regions
+from ..model import Change, Observation, acquired_label, direction_counts
+from ..store.changes import ChangePair
 
 __all__ = ["MAX_REGIONS_PER_PAIR", "change_rows"]
 
@@ -25,11 +24,12 @@ def _image(o: Observation | None, oid: str, sha256: str) -> dict[str, Any]:
             "simulated": o.scene.simulated, "replaced": o.sha256 != sha256}  # fmt: skip
 
 
-def change_rows(store: Store, site_id: str, observations: Sequence[Observation]) -> list[dict[str, Any]]:
-    """One dict per stored pair of ``site_id`` (none when the site has no stored changes)."""
+def change_rows(pairs: Sequence[tuple[ChangePair, list[Change]]], observations: Sequence[Observation]) -> list[dict[str, Any]]:
+    """One dict per stored pair of a site (:func:`sitewatch.store.changes.pairs_with_regions`) with the site's
+    ``observations``; none when the site has no stored changes."""
     by_id = {o.id: o for o in observations}
     rows = []
-    for p, regions in pairs_with_regions(store, site_id):
+    for p, regions in pairs:
         counts = direction_counts(r.direction for r in regions)
         rows.append({
             "sensor": p.sensor,

@@ -28,7 +28,8 @@ from shapely.geometry.base import BaseGeometry
 
 from ..analysis.occupancy import Timeline, count_noun
 from ..geo import reproject_geometry
-from ..model import Detection, Observation, Site, acquired_label
+from ..model import Change, Detection, Observation, Site, acquired_label
+from .colours import CHANGE_COLOURS, KIND_COLOURS, OTHER_COLOUR
 from .exports import date_zone
 
 if TYPE_CHECKING:
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 __all__ = ["timeline_chart_png", "site_map_png", "chip_png", "display_values", "SIMULATED_LABEL"]
 
 SIMULATED_LABEL = "SIMULATED IMAGERY"
-_KIND_COLOURS = {"vessel": "#ff3b30", "crane": "#ffcc00", "truck": "#34c759"}
 _CHIP_DPI = 80
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -222,7 +222,7 @@ def site_map_png(site: Site, detections: Sequence[Detection] = (), *, simulated:
                     textcoords="offset points", ha="right" if left else "left")
     # One collection for all outlines: a busy port has thousands of detections over a season.
     polys = [np.asarray(d.footprint.exterior.coords) for d in detections if isinstance(d.footprint, Polygon)]
-    colours = [_KIND_COLOURS.get(d.kind, "#af52de") for d in detections if isinstance(d.footprint, Polygon)]
+    colours = [KIND_COLOURS.get(d.kind, OTHER_COLOUR) for d in detections if isinstance(d.footprint, Polygon)]
     if polys:
         # Over the berth lines (a collection is drawn under lines by default): ships lie along berths.
         ax.add_collection(PolyCollection(polys, facecolors="none", edgecolors=colours, linewidths=0.8, alpha=0.8,
@@ -299,6 +299,7 @@ def chip_png(
     margin_m: float = 150.0,
     size_px: tuple[int, int] = (270, 270),
     integer_scale: bool = False,
+    changes: Sequence[Change] = (),
 ) -> bytes | None:
     """An image chip of ``obs`` around ``focus`` (WGS84) with the detections outlined; None if unreadable.
 
@@ -310,6 +311,8 @@ def chip_png(
     pixel is shown as k × k screen pixels, k the largest whole number that keeps the longer side
     within ``size_px[0]`` (at least 1); a window longer than ``size_px[1]`` is shrunk to it.
     ``title`` None: no title but "SIMULATED IMAGERY" on simulated imagery (its page captions it).
+    ``changes``: stored change regions, outlined dashed in their direction's colour (holes and all
+    parts of a multipolygon too).
     """
     lat = focus.centroid.y
     dlat = margin_m / 110_540.0
@@ -337,8 +340,15 @@ def chip_png(
         local = reproject_geometry(d.footprint, "EPSG:4326", crs)
         if isinstance(local, Polygon):
             cols, rows = zip(*[inv @ xy for xy in local.exterior.coords], strict=True)
-            ax.plot(np.array(cols) - 0.5, np.array(rows) - 0.5, color=_KIND_COLOURS.get(d.kind, "#af52de"),
+            ax.plot(np.array(cols) - 0.5, np.array(rows) - 0.5, color=KIND_COLOURS.get(d.kind, OTHER_COLOUR),
                     linewidth=1.2)
+    for c in changes:
+        local = reproject_geometry(c.polygon, "EPSG:4326", crs)
+        parts = local.geoms if isinstance(local, MultiPolygon) else [local] if isinstance(local, Polygon) else []
+        for ring in (r for part in parts for r in (part.exterior, *part.interiors)):
+            cols, rows = zip(*[inv @ xy for xy in ring.coords], strict=True)
+            ax.plot(np.array(cols) - 0.5, np.array(rows) - 0.5, color=CHANGE_COLOURS.get(c.direction, OTHER_COLOUR),
+                    linewidth=1.2, linestyle=(0, (3, 2)))
     ax.set_xlim(-0.5, w - 0.5)
     ax.set_ylim(h - 0.5, -0.5)
     ax.set_xticks([])

@@ -36,6 +36,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from .. import __version__
+from ..analysis.links import INLAND_KINDS
 from ..analysis.occupancy import (
     Timeline,
     TimelineParams,
@@ -46,7 +47,16 @@ from ..analysis.occupancy import (
     observation_date,
 )
 from ..evaluate import latest_evaluation
-from ..model import Detection, Observation, Site, acquired_label, acquired_text
+from ..model import (
+    Change,
+    Detection,
+    Observation,
+    Site,
+    acquired_label,
+    acquired_text,
+    direction_counts,
+)
+from ..store.changes import ChangePair, pairs_with_regions
 from ..vessels import catalogue, is_ambiguous
 from ..workspace import Workspace
 from . import charts
@@ -64,6 +74,10 @@ OVERVIEW_CHIP_PX = (270, 960)
 """Bounds of an observation chip's longer side (px): a port-wide window keeps its pixels."""
 CLOSE_UP_CHIP_PX = (300, 300)
 """Size of a close-up chip (px)."""
+MAX_CHANGE_PICTURES_PER_SITE = 6
+"""Stored change pairs drawn before/after per site, those with the most changed area; the table lists every pair."""
+CHANGE_CHIP_PX = (300, 420)
+"""Bounds of a stored change pair's chips (px): a site-wide window keeps its pixels."""
 
 
 @dataclass
@@ -117,6 +131,12 @@ class _SiteSection:
     """One line per image series: sensor, platform, resolution, count, revisit (stated and measured)."""
     revisit_note: str = ""
     """The simulation scenario's own statement of the revisits it chose, if any."""
+    inland: bool = False
+    """A site of an inland kind (a training ground) where no vessel was detected: no vessel timeline shown."""
+    change_pictures: list[_Change] = field(default_factory=list)
+    """Before/after chips of the stored change pairs (``sitewatch change``) with the most changed area."""
+    change_finding: str = ""
+    """The stored changes in one sentence, for the findings; empty when change has not run on the site."""
 
 
 def _imagery_lines(observations: Sequence[Observation], utc_offset_hours: float = 0.0) -> tuple[list[str], str]:
@@ -295,19 +315,47 @@ def _shared_among_periods(pairs: Sequence[_P], cap: int) -> list[_P]:
     return [pair for k, g in groups.items() for pair in _spread(g, quota[k])]
 
 
+def _change_text(pair: ChangePair, regions: Sequence[Change]) -> str:
+    """``"2024-10-01 → 2024-10-08 (3 m optical): 3 regions, 24,687 m² (2 appeared, 0 disappeared, 1 altered);
+    largest 9,873 m², appeared"``."""
+    counts = direction_counts(r.direction for r in regions)
+    largest = max(regions, key=lambda r: r.area_m2)
+    return (f"{pair.before_acquired:%Y-%m-%d} → {pair.after_acquired:%Y-%m-%d}: {count_noun(len(regions), 'region')}, "
+            f"{sum(r.area_m2 for r in regions):,.0f} m² ("
+            + ", ".join(f"{n} {d}" for d, n in counts.items())
+            + f"); largest {largest.area_m2:,.0f} m², {largest.direction}")  # fmt: skip
+
+
+def _change_finding(name: str, pairs: Sequence[tuple[ChangePair, list[Change]]]) -> str:
+    """The stored change pairs of a site in one sentence (empty when there are none)."""
+    if not pairs:
+        return ""
+    changed = [(p, rs) for p, rs in pairs if rs]
+    head = f"{name}: change found in {len(changed)} of {count_noun(len(pairs), 'pair')} of observations compared"
+    if not changed:
+        return f"{name}: no change found in the {count_noun(len(pairs), 'pair')} of observations compared."
+    p, rs = max(changed, key=lambda pr: (sum(r.area_m2 for r in pr[1]), pr[0].after_acquired))
+    return f"{head}, {count_noun(sum(len(rs) for _, rs in changed), 'region')} in all; the most: {_change_text(p, rs)}."
+
+
 def _site_section(ws: Workspace, site: Site, observations: list[Observation], detections: list[Detection],
-                  params: TimelineParams, undetected: set[str]) -> _SiteSection:
+                  params: TimelineParams, undetected: set[str],
+                  change_pairs: Sequence[tuple[ChangePair, list[Change]]] = ()) -> _SiteSection:  # fmt: skip
     tl = build_timeline(site.id, observations, detections, params, site_name=site.name, undetected=undetected)
     obs = {o.id: o for o in observations}
     by_obs: dict[str, list[Detection]] = {}
     for d in detections:
         by_obs.setdefault(d.observation_id, []).append(d)
     simulated = any(o.scene.simulated for o in observations)
+    # A training ground has no vessel timeline to speak of: 14 dates of "0 vessels" say nothing.
+    inland = site.kind in INLAND_KINDS and not any(d.kind == "vessel" for d in detections)
     section = _SiteSection(
         site=site,
         timeline=tl,
         map_png=_b64(charts.site_map_png(site, detections, simulated=simulated)) or "",
-        chart_png=_b64(charts.timeline_chart_png(tl)) or "",
+        chart_png="" if inland else _b64(charts.timeline_chart_png(tl)) or "",
+        inland=inland,
+        change_finding=_change_finding(site.name or site.id, change_pairs),
     )
     section.imagery, section.revisit_note = _imagery_lines(observations, params.utc_offset_hours)
 
@@ -315,6 +363,15 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
         ds = by_obs.get(o.id, [])
         return _Chip(_obs_label(o), _b64(charts.chip_png(ws.root / o.path, o, ds, focus, **kw)), o.id, o.scene.id,
                      o.sha256, _by_kind(ds), o.path)
+
+    # The stored change pairs with the most changed area, in time order, their regions outlined on both images.
+    changed = [(p, rs) for p, rs in change_pairs if rs and p.before_id in obs and p.after_id in obs]
+    most = sorted(changed, key=lambda pr: -sum(r.area_m2 for r in pr[1]))[:MAX_CHANGE_PICTURES_PER_SITE]
+    for p, rs in sorted(most, key=lambda pr: (pr[0].after_acquired, pr[0].before_acquired)):
+        focus = unary_union([r.polygon for r in rs]).envelope
+        kw: dict[str, Any] = {"changes": rs, "margin_m": 60.0, "size_px": CHANGE_CHIP_PX}
+        section.change_pictures.append(_Change(_change_text(p, rs), chip(obs[p.before_id], focus, **kw),
+                                               chip(obs[p.after_id], focus, **kw)))  # fmt: skip
 
     # Vessel arrivals/departures between consecutive dates, and equipment (cranes, trucks) changes
     # between consecutive fine-resolution dates; one before/after pair per pair of dates. A departure
@@ -484,8 +541,14 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
             if store.execute("SELECT 1 FROM observations WHERE site_id = ? LIMIT 1", (s.id,))
         ]
         observations = {s.id: store.observations(s.id) for s in sites}
+        # sitewatch change's stored pairs, for the sites that have any
+        from .change_section import change_rows
+
+        change_pairs = {s.id: pairs_with_regions(store, s.id) for s in sites}
+        stored_changes = {s.id: change_rows(change_pairs[s.id], observations[s.id]) for s in sites}
         sections = [
-            _site_section(ws, s, observations[s.id], store.detections(site_id=s.id), params, store.undetected(s.id))
+            _site_section(ws, s, observations[s.id], store.detections(site_id=s.id), params, store.undetected(s.id),
+                          change_pairs[s.id])  # fmt: skip
             for s in sites
         ]
         evaluation = latest_evaluation(store, [s.id for s in sites])
@@ -499,13 +562,10 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
             from ..analysis.links import ais_ids
             from .ais_section import ais_section
 
-            matched = match_workspace(store, ws.root, [s.id for s in sites], ais_files)
+            # Not at a training ground: no vessel there to match (the demo's AIS is matched the same way).
+            matched = match_workspace(store, ws.root, [sec.site.id for sec in sections if not sec.inland], ais_files)
             ais, links_ais = ais_section(matched), ais_ids(matched)
         links = load_links(store, [s.id for s in sites], ais=links_ais) if len(sites) > 1 else None
-        # sitewatch change's stored pairs, for the sites that have any
-        from .change_section import change_rows
-
-        stored_changes = {s.id: change_rows(store, s.id, observations[s.id]) for s in sites}
         claims = None
         if claims_files:
             from .claims_section import claims_section

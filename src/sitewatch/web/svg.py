@@ -16,14 +16,10 @@ from shapely.geometry.base import BaseGeometry
 
 from ..geo import reproject_geometry, utm_crs_for
 from ..model import Change, Detection, Grid, Site
+from ..report.colours import CHANGE_COLOURS, KIND_COLOURS, OTHER_COLOUR
 
 __all__ = ["KIND_COLOURS", "CHANGE_COLOURS", "site_crs", "site_svg", "overlay_svg", "grid_bounds"]
 
-KIND_COLOURS = {"vessel": "#ff3b30", "crane": "#ffcc00", "truck": "#34c759"}
-"""Outline colours by detection kind, as the report's charts draw them; other kinds purple."""
-_OTHER_COLOUR = "#af52de"
-CHANGE_COLOURS = {"appeared": "#007aff", "disappeared": "#ff9500", "altered": "#8e8e93"}
-"""Dashed outlines of stored change regions (``sitewatch change``), by direction."""
 
 
 def site_crs(site: Site, grids: Sequence[Grid] = ()) -> str:
@@ -66,7 +62,7 @@ def _detection_title(d: Detection) -> str:
 def _detections(detections: Sequence[Detection], crs: str, href: Callable[[int, Detection], str] | None) -> list[str]:
     out = []
     for i, (d, g) in enumerate(zip(detections, _to_crs([d.footprint for d in detections], crs), strict=True), start=1):
-        colour = KIND_COLOURS.get(d.kind, _OTHER_COLOUR)
+        colour = KIND_COLOURS.get(d.kind, OTHER_COLOUR)
         shape = _shape(g, f'stroke="{colour}" stroke-width="1.5" fill="{colour}" fill-opacity="0.15" '
                           'vector-effect="non-scaling-stroke"', _detection_title(d))  # fmt: skip
         # Each box is a link (no script needed): to its row of the table, or to its observation.
@@ -77,7 +73,7 @@ def _detections(detections: Sequence[Detection], crs: str, href: Callable[[int, 
 def _changes(changes: Sequence[Change], crs: str, href: Callable[[int, Change], str] | None) -> list[str]:
     out = []
     for i, (c, g) in enumerate(zip(changes, _to_crs([c.polygon for c in changes], crs), strict=True), start=1):
-        colour = CHANGE_COLOURS.get(c.direction, _OTHER_COLOUR)
+        colour = CHANGE_COLOURS.get(c.direction, OTHER_COLOUR)
         title = f"{c.id}: {c.direction}, {c.area_m2:.0f} m² ({c.before_id} → {c.after_id})"
         shape = _shape(g, f'stroke="{colour}" stroke-width="1.5" stroke-dasharray="4 3" fill="{colour}" '
                           'fill-opacity="0.12" vector-effect="non-scaling-stroke"', title)  # fmt: skip

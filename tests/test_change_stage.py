@@ -316,9 +316,31 @@ def test_an_inland_site_without_vessels_has_no_vessel_timeline_in_the_report_nor
     assert 'alt="occupancy timeline' not in section
     ais_rows = html.split('id="ais"', 1)[1].split("</table>", 1)[0]
     assert "<td>base</td>" not in ais_rows
+    page = _dashboard_site_page(root, "base")
+    if page is not None:  # the dashboard's site page as the report
+        assert "No vessel timeline: a training ground lies inland" in page and "no vessel seen" not in page
+        assert "<h2>Observation periods</h2>" not in page and "timeline.png" not in page
     # The same site as a port keeps its timeline.
     with Store(root / "sitewatch.gpkg") as store:
         store.put_site(replace(store.get_site("base"), kind="port"))
     assert runner.invoke(main, ["report", "base", "--out", str(out), "-w", str(root)]).exit_code == 0
     section = out.read_text(encoding="utf-8").split('id="site-base"', 1)[1]
     assert "<h3>Timeline</h3>" in section and "No vessel timeline" not in section
+    page = _dashboard_site_page(root, "base")
+    assert page is None or ("<h2>Observation periods</h2>" in page and "No vessel timeline" not in page)
+
+
+def _dashboard_site_page(root: Path, site_id: str) -> str | None:
+    """The dashboard's page of ``site_id``; None without the web extra."""
+    import importlib.util
+    import warnings
+
+    if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("httpx") is None:
+        return None
+    from sitewatch.web.app import create_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Starlette's TestClient says httpx will give way to httpx2
+        from fastapi.testclient import TestClient
+
+        return TestClient(create_app(root)).get(f"/sites/{site_id}").text

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INLAND_KINDS",
+    "inland_without_vessels",
     "KNOT_KMH",
     "LinkParams",
     "Move",
@@ -84,6 +85,12 @@ KNOT_KMH = 1.852
 
 INLAND_KINDS: frozenset[str] = frozenset({"town", "city", "training_ground", "launch_site"})
 """Site kinds taken to have no sea route (the gazetteer's inland places: Ussuriysk, Khabarovsk, Hirnyk...)."""
+
+
+def inland_without_vessels(site: Site, detections: Iterable[Detection]) -> bool:
+    """Whether ``site`` is of an inland kind and none of ``detections`` (the site's) is a vessel: its vessel
+    timeline, every date "0 vessels", says nothing, and the report and dashboard leave it out."""
+    return site.kind in INLAND_KINDS and not any(d.kind == "vessel" for d in detections)
 
 _EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
 

@@ -36,7 +36,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from .. import __version__
-from ..analysis.links import INLAND_KINDS
+from ..analysis.links import inland_without_vessels
 from ..analysis.occupancy import (
     Timeline,
     TimelineParams,
@@ -348,7 +348,7 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
         by_obs.setdefault(d.observation_id, []).append(d)
     simulated = any(o.scene.simulated for o in observations)
     # A training ground has no vessel timeline to speak of: 14 dates of "0 vessels" say nothing.
-    inland = site.kind in INLAND_KINDS and not any(d.kind == "vessel" for d in detections)
+    inland = inland_without_vessels(site, detections)
     section = _SiteSection(
         site=site,
         timeline=tl,

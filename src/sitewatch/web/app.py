@@ -37,6 +37,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from .. import __version__
+from ..analysis.links import inland_without_vessels
 from ..analysis.occupancy import TimelineParams
 from ..errors import ImageReadError, InputError, StoreError
 from ..model import Detection, Observation, acquired_label
@@ -302,7 +303,7 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             "site.html.j2", simulated=any(o.scene.simulated for o in observations), site=site, timeline=tl,
             imagery=imagery, revisit_note=note, map_svg=map_svg, crs=crs, detections=len(detections),
             observations=rows, date_zone=date_zone(dash.params.utc_offset_hours), changes=pairs, alerts=alerts,
-            regions=len(regions),
+            regions=len(regions), inland=inland_without_vessels(site, detections),
         )  # fmt: skip
 
     @app.get("/links", response_class=HTMLResponse, include_in_schema=False)

@@ -56,6 +56,7 @@ from .analysis.links import LinkParams, find_links
 from .analysis.occupancy import (
     TimelineParams,
     build_timeline,
+    count_noun,
     hidden_berths,
     is_usable,
     observation_date,
@@ -121,6 +122,14 @@ class Image:
     """Why the image did not decide (cloud, no data), when it did not."""
     change_ids: tuple[str, ...] = ()
     """The change regions (of the pair this image ends) that decided it."""
+
+    @classmethod
+    def of(cls, o: Observation, dets: Iterable[Detection] = (), note: str = "") -> Image:
+        """The image of observation ``o``, decided by ``dets`` (or not, for ``note``)."""
+        return cls(
+            o.id, o.site_id, o.scene.id, o.scene.acquired, o.acquired_date_only, o.scene.sensor, o.scene.resolution_m,
+            o.path, o.sha256, o.scene.simulated, tuple(d.id for d in dets), note,
+        )  # fmt: skip
 
     def label(self) -> str:
         """``"2024-10-17 00:40 UTC, 3 m optical"``."""
@@ -234,19 +243,8 @@ class World:
         return [o for o in self.observations if o.site_id == site_id]
 
 
-def _image(o: Observation, dets: Iterable[Detection] = (), note: str = "") -> Image:
-    return Image(
-        o.id, o.site_id, o.scene.id, o.scene.acquired, o.acquired_date_only, o.scene.sensor, o.scene.resolution_m,
-        o.path, o.sha256, o.scene.simulated, tuple(d.id for d in dets), note,
-    )  # fmt: skip
-
-
 def _days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _dates_text(days: Sequence[date], limit: int = 6) -> str:
@@ -321,7 +319,7 @@ def _place_seen(a: Assertion, o: Observation, site: Site, params: TimelineParams
 
 def _vessel_day(a: Assertion, day: date, world: World, present: bool) -> _Day:
     usable, skipped = world.on_date(a.site_ids[0], day)
-    notes = tuple(_image(o, note=why) for o, why in skipped)
+    notes = tuple(Image.of(o, note=why) for o, why in skipped)
     if not usable:
         return _Day(UNTESTABLE, _no_image(a.site_ids[0], day, skipped), notes, False)
     fits: list[tuple[Observation, Detection, str]] = []
@@ -342,16 +340,16 @@ def _vessel_day(a: Assertion, day: date, world: World, present: bool) -> _Day:
     if fits:
         o, d, why = fits[0]
         images = _grouped(fits)
-        return _Day(SUPPORTED if present else CONTRADICTED, f"{_image(o).label()}: {why}", images, True)
+        return _Day(SUPPORTED if present else CONTRADICTED, f"{Image.of(o).label()}: {why}", images, True)
     if maybes:
         o, d, why = maybes[0]
-        return _Day(UNTESTABLE, f"{_image(o).label()}: {why}", _grouped(maybes) + notes, False)
+        return _Day(UNTESTABLE, f"{Image.of(o).label()}: {why}", _grouped(maybes) + notes, False)
     if not seen:
         return _Day(UNTESTABLE, f"{day}: {a.where_text()} hidden (cloud or no data) in every usable image",
-                    tuple(_image(o, note="the place hidden") for o in usable) + notes, False)  # fmt: skip
-    looks = ", ".join(_image(o).label() for o in seen)
+                    tuple(Image.of(o, note="the place hidden") for o in usable) + notes, False)  # fmt: skip
+    looks = ", ".join(Image.of(o).label() for o in seen)
     reason = f"{looks}: no {what[2:]} {a.where_text()}"
-    return _Day(CONTRADICTED if present else SUPPORTED, reason, tuple(_image(o) for o in seen), True)
+    return _Day(CONTRADICTED if present else SUPPORTED, reason, tuple(Image.of(o) for o in seen), True)
 
 
 def _berth_text(d: Detection) -> str:
@@ -362,13 +360,13 @@ def _grouped(found: Sequence[tuple[Observation, Detection, str]]) -> tuple[Image
     by_obs: dict[str, tuple[Observation, list[Detection]]] = {}
     for o, d, _ in found:
         by_obs.setdefault(o.id, (o, []))[1].append(d)
-    return tuple(_image(o, dets) for o, dets in by_obs.values())
+    return tuple(Image.of(o, dets) for o, dets in by_obs.values())
 
 
 def _no_image(site_id: str, day: date, skipped: Sequence[tuple[Observation, str]]) -> str:
     if not skipped:
         return f"{day}: no image of {site_id}"
-    return f"{day}: no usable image of {site_id} ({'; '.join(f'{_image(o).label()}: {why}' for o, why in skipped)})"
+    return f"{day}: no usable image of {site_id} ({'; '.join(f'{Image.of(o).label()}: {why}' for o, why in skipped)})"
 
 
 def _local_metres(geom: Any, lon0: float, lat0: float) -> Any:
@@ -398,14 +396,14 @@ def _object_day(a: Assertion, day: date, world: World, present: bool) -> _Day:
     fine_res = world.params.fine_resolution_m
     fine = [o for o in usable if o.scene.resolution_m <= fine_res]
     coarse = [o for o in usable if o.scene.resolution_m > fine_res]
-    notes = tuple(_image(o, note=why) for o, why in skipped if o.scene.resolution_m <= fine_res)
+    notes = tuple(Image.of(o, note=why) for o, why in skipped if o.scene.resolution_m <= fine_res)
     obj = a.object or ""
     if not fine:
         why = f"{obj}s show only on pixels of {fine_res:g} m or finer"
         if notes:
             why += "; " + "; ".join(f"{im.label()}: {im.note}" for im in notes)
         if coarse:
-            why += f"; usable that day: {', '.join(_image(o).label() for o in coarse)}"
+            why += f"; usable that day: {', '.join(Image.of(o).label() for o in coarse)}"
         return _Day(UNTESTABLE, f"{day}: no usable image of {fine_res:g} m or finer ({why})", notes, False)
     site = world.sites[a.site_ids[0]]
     found: list[tuple[Observation, Detection, str]] = []
@@ -425,12 +423,12 @@ def _object_day(a: Assertion, day: date, world: World, present: bool) -> _Day:
     what = f"{a.state + ' ' if a.state else ''}{obj}" + (f" {a.where_text()}" if a.berths else "")
     if found:
         o, _, text = found[0]
-        return _Day(SUPPORTED if present else CONTRADICTED, f"{_image(o).label()}: {text}", _grouped(found), True)
+        return _Day(SUPPORTED if present else CONTRADICTED, f"{Image.of(o).label()}: {text}", _grouped(found), True)
     if unknown:
         o, _, text = unknown[0]
-        return _Day(UNTESTABLE, f"{_image(o).label()}: {text}", _grouped(unknown), False)
-    looks = ", ".join(_image(o).label() for o in fine)
-    return _Day(CONTRADICTED if present else SUPPORTED, f"{looks}: no {what}", tuple(_image(o) for o in fine), True)
+        return _Day(UNTESTABLE, f"{Image.of(o).label()}: {text}", _grouped(unknown), False)
+    looks = ", ".join(Image.of(o).label() for o in fine)
+    return _Day(CONTRADICTED if present else SUPPORTED, f"{looks}: no {what}", tuple(Image.of(o) for o in fine), True)
 
 
 # --- ranges --------------------------------------------------------------------------------------
@@ -449,14 +447,14 @@ def _over_range(a: Assertion, days: Sequence[_Day], dates: Sequence[date], want:
     if a.on == "any":
         if good:
             day, r = good[0]
-            more = f" (and on {_plural(len(good) - 1, 'other date')}: {_dates_text([g[0] for g in good[1:]])})" if len(good) > 1 else ""
+            more = f" (and on {count_noun(len(good) - 1, 'other date')}: {_dates_text([g[0] for g in good[1:]])})" if len(good) > 1 else ""
             return PartResult(a, want, f"{r.reason}{more}", tuple(im for _, r in good for im in r.images), tested, untested)
         if not untested:
             return PartResult(a, _other(want), f"on none of the {len(dates)} dates {span}, each imaged: {bad[0][1].reason}"
                               if bad else f"none of the {len(dates)} dates {span}", tuple(im for _, r in bad for im in r.images),
                               tested, untested)  # fmt: skip
-        return PartResult(a, UNTESTABLE, f"not seen on the {_plural(len(tested), 'date')} tested of {span}; "
-                          f"{_plural(len(untested), 'date')} without a usable image that could tell ({_dates_text(list(untested))})",
+        return PartResult(a, UNTESTABLE, f"not seen on the {count_noun(len(tested), 'date')} tested of {span}; "
+                          f"{count_noun(len(untested), 'date')} without a usable image that could tell ({_dates_text(list(untested))})",
                           tuple(im for r in days for im in r.images), tested, untested)  # fmt: skip
     if bad:
         day, r = bad[0]
@@ -464,8 +462,8 @@ def _over_range(a: Assertion, days: Sequence[_Day], dates: Sequence[date], want:
     if not tested:
         return PartResult(a, UNTESTABLE, f"no date of {span} has a usable image that could tell: {days[0].reason}",
                           tuple(im for r in days for im in r.images), tested, untested)  # fmt: skip
-    part = (f"on every date tested ({_plural(len(tested), 'date')}: {_dates_text(list(tested))}); "
-            f"not tested: {_dates_text(list(untested))}" if untested else f"on all {_plural(len(tested), 'date')} {span}")  # fmt: skip
+    part = (f"on every date tested ({count_noun(len(tested), 'date')}: {_dates_text(list(tested))}); "
+            f"not tested: {_dates_text(list(untested))}" if untested else f"on all {count_noun(len(tested), 'date')} {span}")  # fmt: skip
     return PartResult(a, want, f"{good[0][1].reason}; {part}", tuple(im for _, r in good for im in r.images), tested, untested)
 
 
@@ -490,13 +488,13 @@ def _presence_days(a: Assertion, world: World) -> PartResult:
             by_o: dict[str, list[Detection]] = defaultdict(list)
             for s in hits:
                 by_o[s.observation_id].append(dets[s.detection_id])
-            present.append((row.date, [_image(obs[k], v) for k, v in by_o.items()]))
+            present.append((row.date, [Image.of(obs[k], v) for k, v in by_o.items()]))
     n, imaged = len(present), len(tl.rows)
     span_days = (a.end - a.start).days + 1
     blind = span_days - imaged
     claimed, tol = a.days or 0, a.tolerance
-    what = f"{_plural(n, 'date')} with a vessel {a.size_text() + ' ' if a.size_text() else ''}{a.where_text()}"
-    base = (f"{what} among {_plural(imaged, 'usable imaged date')} of the {span_days} days {a.start} to {a.end} "
+    what = f"{count_noun(n, 'date')} with a vessel {a.size_text() + ' ' if a.size_text() else ''}{a.where_text()}"
+    base = (f"{what} among {count_noun(imaged, 'usable imaged date')} of the {span_days} days {a.start} to {a.end} "
             f"(claimed {claimed}{f' ± {tol}' if tol else ''})")  # fmt: skip
     images = tuple(im for _, ims in present for im in ims)
     tested = tuple(r.date for r in tl.rows)
@@ -542,9 +540,9 @@ def _transit(a: Assertion, world: World) -> PartResult:
     if found:
         k = found[0]
         dep, arr = k.departure, k.arrival
-        images = (_image(by_id[dep.observation_id], [det_by_id[dep.detection_id]]),
-                  _image(by_id[arr.observation_id], [det_by_id[arr.detection_id]]))  # fmt: skip
-        others = f"; {_plural(len(found) - 1, 'other candidate link')} fit too" if len(found) > 1 else ""
+        images = (Image.of(by_id[dep.observation_id], [det_by_id[dep.detection_id]]),
+                  Image.of(by_id[arr.observation_id], [det_by_id[arr.detection_id]]))  # fmt: skip
+        others = f"; {count_noun(len(found) - 1, 'other candidate link')} fit too" if len(found) > 1 else ""
         reason = (
             f"{images[0].label()}: a {dep.length_m:.0f} m vessel last seen at {origin.id} (gone on {dep.other_date}); "
             f"{images[1].label()}: a {arr.length_m:.0f} m vessel first seen at {dest.id}, "
@@ -558,17 +556,17 @@ def _transit(a: Assertion, world: World) -> PartResult:
     missing = {sid: g for sid, g in gaps.items() if g}
     if not missing:
         return PartResult(a, CONTRADICTED, f"no vessel {a.size_text() + ' ' if a.size_text() else ''}left {origin.id} between "
-                          f"{a.start} and {a.end} and reached {dest.id} within {_plural(within, 'day')}, with both sites "
+                          f"{a.start} and {a.end} and reached {dest.id} within {count_noun(within, 'day')}, with both sites "
                           "imaged on every date", (), tuple(need[origin.id]), ())  # fmt: skip
-    text = "; ".join(f"{sid} has no usable image on {_plural(len(g), 'date')} ({_dates_text(g, 4)})" for sid, g in missing.items())
-    return PartResult(a, UNTESTABLE, f"no candidate link from {origin.id} to {dest.id} within {_plural(within, 'day')}, "
+    text = "; ".join(f"{sid} has no usable image on {count_noun(len(g), 'date')} ({_dates_text(g, 4)})" for sid, g in missing.items())
+    return PartResult(a, UNTESTABLE, f"no candidate link from {origin.id} to {dest.id} within {count_noun(within, 'day')}, "
                       f"but a vessel may have come and gone between images: {text}", (), (),
                       tuple(sorted({d for g in missing.values() for d in g})))  # fmt: skip
 
 
 def _link_images(k: Any, by_id: Mapping[str, Observation], det_by_id: Mapping[str, Detection]) -> tuple[Image, Image]:
-    return (_image(by_id[k.departure.observation_id], [det_by_id[k.departure.detection_id]]),
-            _image(by_id[k.arrival.observation_id], [det_by_id[k.arrival.detection_id]]))  # fmt: skip
+    return (Image.of(by_id[k.departure.observation_id], [det_by_id[k.departure.detection_id]]),
+            Image.of(by_id[k.arrival.observation_id], [det_by_id[k.arrival.detection_id]]))  # fmt: skip
 
 
 def _check_part(a: Assertion, world: World) -> PartResult:

@@ -19,8 +19,9 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from .analysis.occupancy import count_noun
 from .claims_file import Assertion
-from .evidence import CONTRADICTED, SUPPORTED, UNTESTABLE, Image, PartResult, World, _image, _plural
+from .evidence import CONTRADICTED, SUPPORTED, UNTESTABLE, Image, PartResult, World
 from .model import Change
 from .store.changes import ChangePair
 
@@ -87,10 +88,10 @@ def change_part(a: Assertion, world: World, present: bool) -> PartResult:
 
     def images(p: ChangePair, regions: Sequence[Change] = ()) -> tuple[Image, Image]:
         ids = tuple(c.id for c in regions)
-        return _image(obs[p.before_id]), replace(_image(obs[p.after_id]), change_ids=ids)
+        return Image.of(obs[p.before_id]), replace(Image.of(obs[p.after_id]), change_ids=ids)
 
     def pair_text(p: ChangePair) -> str:
-        return f"{_image(obs[p.before_id]).label()} → {_image(obs[p.after_id]).label()}"
+        return f"{Image.of(obs[p.before_id]).label()} → {Image.of(obs[p.after_id]).label()}"
 
     found = [(p, rs) for run in runs for p in run if (rs := _regions(a, p, world.changes))]
     tested = tuple(sorted({d for run in runs for p in run for d in (p.before_acquired.date(), p.after_acquired.date())}))
@@ -107,7 +108,7 @@ def change_part(a: Assertion, world: World, present: bool) -> PartResult:
         reason = (
             f"{pair_text(p)}: {len(rs)} {_what(a, len(rs))}, {total:,.0f} m² in all (largest {max(c.area_m2 for c in rs):,.0f} m²)"
             + (f"; the pair's images reach outside {span}, so the change may lie just outside it" if outside else "")
-            + (f" (and {_plural(len(found) - 1, 'other pair')} with such regions)" if len(found) > 1 else "")
+            + (f" (and {count_noun(len(found) - 1, 'other pair')} with such regions)" if len(found) > 1 else "")
         )
         ims = tuple(im for q, qs in found for im in images(q, qs))
         return PartResult(a, SUPPORTED if present else CONTRADICTED, reason, ims, tested, ())

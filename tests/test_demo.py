@@ -29,6 +29,7 @@ def test_demo_writes_report_database_and_archive(demo) -> None:  # type: ignore[
     assert "Simulated imagery" in html or "SIMULATED" in html
     assert "2024-10-17" in html and "2024-10-20" in html
     assert "Revisits chosen for the simulation" in html and "daily" in html
+    assert html.count("Revisits chosen for the simulation") == 1  # the scenario's note, once for every site
     assert "revisit as simulated" in html
     # The pier before and after, on the two 3 m looks: ship and crane on the 17th, berth empty on the 20th.
     assert "2024-10-17 → 2024-10-20: vessels 1 → 0" in html

@@ -320,3 +320,13 @@ def test_one_setting_without_a_workspace_reads_only_its_own_variable() -> None:
     assert load_setting("sar_thermal_noise", env={}) == "keep"
     with pytest.raises(ConfigError, match="SITEWATCH_SAR_THERMAL_NOISE: sar_thermal_noise must be one of keep, subtract, got 'yes'"):
         load_setting("sar_thermal_noise", env={"SITEWATCH_SAR_THERMAL_NOISE": "yes"})
+
+
+def test_a_workspace_named_by_a_string_opens_its_store(tmp_path: Path) -> None:
+    from sitewatch.workspace import Workspace, init_workspace
+
+    init_workspace(tmp_path / "ws")
+    ws = Workspace(str(tmp_path / "ws"))  # as a script writes it
+    assert ws.root == tmp_path / "ws"
+    with ws.store() as store:
+        assert store.sites() == []

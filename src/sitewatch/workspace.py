@@ -55,6 +55,10 @@ class Workspace:
     """The database: a ``postgresql://`` URL, or empty for the folder's ``sitewatch.gpkg``; None (the
     default) reads the ``store`` setting (``SITEWATCH_STORE`` > sitewatch.toml)."""
 
+    def __post_init__(self) -> None:
+        # Workspace("ws") from a script: every path below is built with "/", which a str does not have.
+        object.__setattr__(self, "root", Path(self.root))
+
     @property
     def store_url(self) -> str:
         """The PostGIS store's URL, or "" when the database is the folder's GeoPackage."""

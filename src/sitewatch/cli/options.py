@@ -107,6 +107,7 @@ def ais_files_option(help: str, *, required: bool = False) -> Callable[[F], F]:
         help=help,
     )
 
+
 workers_option = click.option(
     "--workers",
     type=click.IntRange(min=0),

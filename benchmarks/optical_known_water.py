@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _sen2ships import load_port, select_ports  # noqa: E402
 from optical_sen2ships import HEADER, Score, _line, pooled, score  # noqa: E402
-from optical_train import fit, prepare, save  # noqa: E402
+from optical_train import Prepared, fold_model  # noqa: E402
 from sitewatch.detect.optical import OpticalParams, detect_optical, detect_optical_result  # noqa: E402
 
 
@@ -58,12 +58,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.models or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        prepared: dict[str, object] = {}
+        prepared: dict[str, Prepared] = {}
         for n in names:
-            path = folder / f"lopo_{n}.npz"
-            if not path.exists():
-                prepared = prepared or {k: prepare(k) for k in names}
-                save(fit([d for k, d in prepared.items() if k != n], OpticalParams()), path)  # type: ignore[misc]
+            path = fold_model(folder, n, names, prepared, OpticalParams())
             port = load_port(n)
             params = replace(OpticalParams(), model=str(path))
             res = detect_optical_result(port.bands, port.pixel_size, params=params)

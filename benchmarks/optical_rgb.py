@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _sen2ships import ROOT, Port, load_port, select_ports  # noqa: E402
 from optical_sen2ships import HEADER, Score, _line, pooled, score  # noqa: E402
-from optical_train import Prepared, fit, prepare, save  # noqa: E402
+from optical_train import Prepared, fit, fold_model, save  # noqa: E402
 from sitewatch.detect.optical import (  # noqa: E402
     MODEL_FILE,
     RGB_MODEL_FILE,
@@ -205,12 +205,7 @@ def lopo(
     models: dict[str, dict[str, Path]] = {"current": {}}
     four: dict[str, Prepared] = {}
     for n in scored:
-        # Same file name as optical_sen2ships.py's fold models, so a shared --models folder is reused.
-        path = folder / f"lopo_{n}{suffix}.npz"
-        if not path.exists():
-            four = four or {k: prepare(k) for k in names}
-            save(fit([d for k, d in four.items() if k != n], params, seed=seed), path)
-        models["current"][n] = path
+        models["current"][n] = fold_model(folder, n, names, four, params, seed=seed, suffix=suffix)
     four.clear()
     for v in variants:
         models[v] = {}

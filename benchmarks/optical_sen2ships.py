@@ -39,7 +39,7 @@ from numpy.typing import NDArray
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _sen2ships import Port, load_port, port_names, select_ports  # noqa: E402
-from optical_train import Prepared, fit, prepare, save  # noqa: E402
+from optical_train import Prepared, fit, fold_model, prepare, save  # noqa: E402
 from sitewatch.detect.base import PixelDetection, measure_components  # noqa: E402
 from sitewatch.detect.optical import (  # noqa: E402
     OpticalParams,
@@ -234,7 +234,7 @@ def main() -> None:
     names = select_ports(args.ports)
     params = OpticalParams()
     print(f"optical detector on sen2ships ({len(names)} ports), params: {params}")
-    prepared: dict[str, object] = {}
+    prepared: dict[str, Prepared] = {}
     sweep = np.round(np.arange(0.5, 0.96, 0.05), 2)
     swept: dict[float, list[Score]] = {float(t): [] for t in sweep}
     with tempfile.TemporaryDirectory() as tmp:
@@ -245,11 +245,7 @@ def main() -> None:
         scores = []
         suffix = "" if args.seed == 0 else f"_s{args.seed}"
         for n in names:
-            path = folder / f"lopo_{n}{suffix}.npz"
-            if not path.exists():
-                if not prepared:
-                    prepared = {k: prepare(k) for k in port_names()}
-                save(fit([d for k, d in prepared.items() if k != n], params, seed=args.seed), path)  # type: ignore[misc]
+            path = fold_model(folder, n, port_names(), prepared, params, seed=args.seed, suffix=suffix)
             port = load_port(n)
             t0 = time.perf_counter()
             s = score(port, detect_optical(port.bands, port.pixel_size, params=replace(params, model=str(path))))
@@ -282,7 +278,7 @@ def main() -> None:
             nested = []
             for n in names:
                 t = nested_threshold(
-                    prepared, [k for k in prepared if k != n], params, folder / f"inner_{n}{suffix}", seed=args.seed  # type: ignore[arg-type]
+                    prepared, [k for k in prepared if k != n], params, folder / f"inner_{n}{suffix}", seed=args.seed
                 )
                 port = load_port(n)
                 run = replace(params, model=str(folder / f"lopo_{n}{suffix}.npz"), object_threshold=t)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,6 +194,29 @@ def fit(ports: list[Prepared], params: OpticalParams | None = None, seed: int = 
 def save(model: Model, path: Path) -> None:
     """Write weights as a small npz."""
     np.savez_compressed(path, **model)
+
+
+def fold_model(
+    folder: Path,
+    held: str,
+    train_from: Sequence[str],
+    prepared: dict[str, Prepared],
+    params: OpticalParams | None = None,
+    *,
+    seed: int = 0,
+    suffix: str = "",
+) -> Path:
+    """The leave-one-port-out model of port ``held``, ``folder / f"lopo_{held}{suffix}.npz"``: when the file
+    is missing, fit (:func:`fit`) on the ports of ``train_from`` but ``held`` and written there. ``prepared``
+    keeps their features, prepared at the first fit, for the next folds. The one name of
+    optical_sen2ships.py's, optical_known_water.py's and optical_rgb.py's fold models, so that one --models
+    folder serves them all."""
+    path = folder / f"lopo_{held}{suffix}.npz"
+    if not path.exists():
+        if not prepared:
+            prepared.update({k: prepare(k) for k in train_from})
+        save(fit([d for k, d in prepared.items() if k != held], params, seed=seed), path)
+    return path
 
 
 def main() -> None:

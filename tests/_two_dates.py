@@ -1,13 +1,17 @@
 """A simulated site imaged twice, 1 and 6 October 2024, by a Sentinel-2-like and a Sentinel-1-like
 series, with one object (drawn as the simulator draws a hull) set down on 4 October: the change tests'
-scenario. Simulated imagery throughout."""
+scenario; and a scenario's scenes simulated and ingested into a workspace of its site. Simulated imagery
+throughout."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
+from click.testing import CliRunner
 from shapely.geometry import box
 
+from sitewatch.cli import main
 from sitewatch.sources.scenario import (
     Acquisitions,
     Layout,
@@ -17,6 +21,9 @@ from sitewatch.sources.scenario import (
     Visit,
     Window,
 )
+from sitewatch.sources.simulate import layout_site, simulate
+from sitewatch.testing import workspace_with_sites
+from sitewatch.workspace import Workspace
 
 LON, LAT, HALF = 131.661, 44.338, 0.008  # a field near Sergeyevka (SEED-STORY: trenches, October 2024)
 
@@ -44,3 +51,15 @@ def arriving(site_id: str, position: tuple[float, float], heading_deg: float) ->
     """One visit at ``site_id`` from 4 October 2024 (between the two dates) to November."""
     arrives = Window(datetime(2024, 10, 4, tzinfo=UTC), datetime(2024, 11, 1, tzinfo=UTC))
     return (Visit(site_id, arrives, position=position, heading_deg=heading_deg),)
+
+
+def simulated_workspace(scenario: Scenario, folder: Path) -> tuple[list[Path], Workspace]:
+    """``scenario`` (of one site) simulated into ``folder / "sim"`` and its scenes ingested into a new
+    workspace ``folder / "ws"`` of that site: the scenes' paths (each with its truth beside it) and the
+    workspace."""
+    paths = simulate(scenario, folder / "sim")
+    site = layout_site(scenario.sites[0], scenario.name)
+    ws = workspace_with_sites(folder / "ws", site)
+    res = CliRunner().invoke(main, ["ingest", site.id, *map(str, paths), "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    return paths, ws

@@ -11,10 +11,9 @@ import pytest
 from click.testing import CliRunner
 from shapely.geometry import Point
 
+from _two_dates import simulated_workspace
 from sitewatch.cli import main
 from sitewatch.sources.scenario import Acquisitions, Cloud, Layout, Scenario, SimSite
-from sitewatch.sources.simulate import layout_site, simulate
-from sitewatch.testing import workspace_with_sites
 
 LON, LAT = 131.661, 44.338
 
@@ -38,11 +37,8 @@ def _scenario(resolution_m: float) -> Scenario:
 @pytest.mark.parametrize("resolution_m", [10.0, 3.0])
 def test_partial_cloud_without_scl_gives_no_change_regions(tmp_path: Path, resolution_m: float) -> None:
     scenario = _scenario(resolution_m)
-    paths = simulate(scenario, tmp_path / "sim")
-    ws = workspace_with_sites(tmp_path / "ws", layout_site(scenario.sites[0], scenario.name))
-    runner = CliRunner()
-    assert runner.invoke(main, ["ingest", "round", *map(str, paths), "-w", str(ws.root)]).exit_code == 0
-    res = runner.invoke(main, ["change", "round", "--json", "-w", str(ws.root)])
+    _, ws = simulated_workspace(scenario, tmp_path)
+    res = CliRunner().invoke(main, ["change", "round", "--json", "-w", str(ws.root)])
     assert res.exit_code == 0, res.output
     (pair,) = json.loads(res.stdout)["pairs"]
     assert pair["simulated"] and 0.1 < pair["compared_fraction"] < 0.9, pair  # the cloud was masked, not all of it

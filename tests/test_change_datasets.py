@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-DATASETS = Path(__file__).parents[1].parent / "shared" / "datasets"
-OSCD = DATASETS / "oscd" / "Onera Satellite Change Detection dataset - Images"
+from _datasets import import_benchmarks, needs_dataset
 
-pytestmark = [
-    pytest.mark.dataset,
-    pytest.mark.skipif(not OSCD.is_dir(), reason="../shared/datasets/oscd not present"),
-]
+pytestmark = needs_dataset("oscd", "Onera Satellite Change Detection dataset - Images")
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+import_benchmarks()
 
 
 @pytest.mark.slow

@@ -11,14 +11,12 @@ import pytest
 from click.testing import CliRunner
 from shapely.geometry import box, shape
 
-from _two_dates import arriving, two_date_scenario
+from _two_dates import arriving, simulated_workspace, two_date_scenario
 from sitewatch.change_objects import objects_mask
 from sitewatch.cli import main
 from sitewatch.geo import reproject_geometry
 from sitewatch.model import Grid
 from sitewatch.sources.scenario import Scenario, Vessel
-from sitewatch.sources.simulate import layout_site, simulate
-from sitewatch.testing import workspace_with_sites
 
 
 def _scenario() -> Scenario:
@@ -31,10 +29,8 @@ def _scenario() -> Scenario:
 @pytest.mark.slow
 def test_a_ship_that_came_between_two_passes_is_left_out_and_kept_on_request(tmp_path: Path) -> None:
     scenario = _scenario()
-    paths = simulate(scenario, tmp_path / "sim")
-    ws = workspace_with_sites(tmp_path / "ws", layout_site(scenario.sites[0], scenario.name))
+    paths, ws = simulated_workspace(scenario, tmp_path)
     runner = CliRunner()
-    assert runner.invoke(main, ["ingest", "lake", *map(str, paths), "-w", str(ws.root)]).exit_code == 0
     res = runner.invoke(main, ["detect", "lake", "-w", str(ws.root)])
     assert res.exit_code == 0, res.output
     truth = next(p for p in paths if "s1" in p.name and "20241006" in p.name).with_suffix(".truth.geojson")

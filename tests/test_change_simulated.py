@@ -10,11 +10,9 @@ import pytest
 from click.testing import CliRunner
 from shapely.geometry import shape
 
-from _two_dates import arriving, two_date_scenario
+from _two_dates import arriving, simulated_workspace, two_date_scenario
 from sitewatch.cli import main
 from sitewatch.sources.scenario import Scenario, Vessel
-from sitewatch.sources.simulate import layout_site, simulate
-from sitewatch.testing import workspace_with_sites
 
 
 def _scenario() -> Scenario:
@@ -27,12 +25,8 @@ def _scenario() -> Scenario:
 @pytest.mark.slow
 def test_a_structure_set_down_between_two_simulated_dates_is_found_where_it_was_drawn(tmp_path: Path) -> None:
     scenario = _scenario()
-    paths = simulate(scenario, tmp_path / "sim")
-    site = layout_site(scenario.sites[0], scenario.name)
-    ws = workspace_with_sites(tmp_path / "ws", site)
+    paths, ws = simulated_workspace(scenario, tmp_path)
     runner = CliRunner()
-    res = runner.invoke(main, ["ingest", "field", *map(str, paths), "-w", str(ws.root)])
-    assert res.exit_code == 0, res.output
     out = tmp_path / "changes.geojson"
     res = runner.invoke(main, ["change", "field", "--json", "--out", str(out), "-w", str(ws.root)])
     assert res.exit_code == 0, res.output

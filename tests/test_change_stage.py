@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from scipy import ndimage
 from shapely.geometry import Point
 
+from _old_store import old_database
 from sitewatch.change import METHOD_VERSIONS
 from sitewatch.cli import main
 from sitewatch.geo import reproject_geometry
@@ -136,16 +137,10 @@ def test_observations_on_other_grids_are_refused_as_a_pair(workspace: tuple[Path
 
 
 def test_an_older_workspace_gets_the_changes_layer_with_its_index(tmp_path: Path) -> None:
-    from sitewatch.store import register_gpkg_functions
-    from sitewatch.store.gpkg import multipolygon_blob
     from sitewatch.store.schema import MIGRATIONS
 
     old = tmp_path / "old.gpkg"
-    db = sqlite3.connect(old)
-    register_gpkg_functions(db)
-    db.create_function("sitewatch_multipolygon", 1, multipolygon_blob)
-    db.executescript("\n".join(MIGRATIONS[:8]) + "\nINSERT INTO sitewatch_meta VALUES ('schema_version', '8');")
-    db.close()
+    old_database(old, 8).close()
     with sqlite3.connect(old) as con:
         assert con.execute("SELECT 1 FROM sqlite_master WHERE name = 'changes'").fetchone() is None
     with Store(old) as store:

@@ -25,22 +25,17 @@ def test_precedence_flag_env_file_default(tmp_path: Path) -> None:
     assert got["workers"] == 3 and got["catalog"] == "earth-search"
 
 
-def test_unknown_or_bad_settings_are_named(tmp_path: Path) -> None:
-    (tmp_path / "sitewatch.toml").write_text("[settings]\nwrokers = 3\n")
-    with pytest.raises(ConfigError, match="wrokers"):
-        load_settings(tmp_path, env={})
-    (tmp_path / "sitewatch.toml").write_text("[settings]\nworkers = 'many'\n")
-    with pytest.raises(ConfigError, match="workers"):
-        load_settings(tmp_path, env={})
-    for value in ("2.5", "true"):  # int() would take them as 2 and 1
-        (tmp_path / "sitewatch.toml").write_text(f"[settings]\nworkers = {value}\n")
-        with pytest.raises(ConfigError, match=f"workers must be int, got {value.capitalize() if value == 'true' else value}"):
-            load_settings(tmp_path, env={})
-    (tmp_path / "sitewatch.toml").write_text("[setings]\nworkers = 2\n")
-    with pytest.raises(ConfigError, match="setings"):
-        load_settings(tmp_path, env={})
-    (tmp_path / "sitewatch.toml").write_text("[settings\n")
-    with pytest.raises(ConfigError, match="sitewatch.toml"):
+@pytest.mark.parametrize(("toml", "named"), [
+    ("[settings]\nwrokers = 3\n", "wrokers"),
+    ("[settings]\nworkers = 'many'\n", "workers"),
+    ("[settings]\nworkers = 2.5\n", "workers must be int, got 2.5"),  # int() would take it as 2
+    ("[settings]\nworkers = true\n", "workers must be int, got True"),  # and this as 1
+    ("[setings]\nworkers = 2\n", "setings"),
+    ("[settings\n", "sitewatch.toml"),
+])  # fmt: skip
+def test_unknown_or_bad_settings_are_named(tmp_path: Path, toml: str, named: str) -> None:
+    (tmp_path / "sitewatch.toml").write_text(toml)
+    with pytest.raises(ConfigError, match=named):
         load_settings(tmp_path, env={})
 
 

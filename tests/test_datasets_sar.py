@@ -8,21 +8,15 @@ from __future__ import annotations
 
 import math
 import statistics
-import sys
 from pathlib import Path
 
 import pytest
 
-DATASETS = Path(__file__).parents[1].parent / "shared" / "datasets"
+from _datasets import DATASETS, import_benchmarks, needs_dataset
 
-pytestmark = [
-    pytest.mark.dataset,
-    pytest.mark.skipif(
-        not (DATASETS / "opensarship-s1-subset").is_dir(), reason="../shared/datasets/opensarship-s1-subset not present"
-    ),
-]
+pytestmark = needs_dataset("opensarship-s1-subset")
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+import_benchmarks()
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import pytest
 from affine import Affine
 from click.testing import CliRunner
 
+from _old_store import copy_rows, old_database
 from _report_world import build
 from sitewatch.analysis import TimelineParams, build_timeline, load_timeline
 from sitewatch.analysis.occupancy import observation_date
@@ -205,22 +206,15 @@ def test_the_observations_and_detections_layers_carry_the_flag_beside_acquired(t
 
 
 def test_a_workspace_of_schema_7_gets_the_flag_from_its_observations_provenance(tmp_path: Path) -> None:
-    from sitewatch.store import Store, register_gpkg_functions
-    from sitewatch.store.gpkg import multipolygon_blob
-    from sitewatch.store.schema import MIGRATIONS, SCHEMA_VERSION
+    from sitewatch.store import Store
+    from sitewatch.store.schema import SCHEMA_VERSION
 
     ws = build(tmp_path / "ws")
     oid = _mark_date_only(ws)
     new = ws.root / "sitewatch.gpkg"
     old = tmp_path / "old.gpkg"
-    db = sqlite3.connect(old)
-    register_gpkg_functions(db)
-    db.create_function("sitewatch_multipolygon", 1, multipolygon_blob)
-    db.executescript("\n".join(MIGRATIONS[:7]) + "\nINSERT INTO sitewatch_meta VALUES ('schema_version', '7');")
-    db.execute("ATTACH ? AS new", (str(new),))
-    for table in ("sites", "berths", "site_water", "scenes", "observations", "detections"):
-        cols = ", ".join(r[1] for r in db.execute(f"PRAGMA main.table_info({table})"))  # schema 7's columns
-        db.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM new.{table}")
+    db = old_database(old, 7)
+    copy_rows(db, new, ("sites", "berths", "site_water", "scenes", "observations", "detections"))
     db.commit()
     db.close()
     with Store(old) as st:
@@ -232,19 +226,12 @@ def test_a_workspace_of_schema_7_gets_the_flag_from_its_observations_provenance(
 
 
 def test_a_provenance_not_json_does_not_stop_the_migration(tmp_path: Path) -> None:
-    from sitewatch.store import Store, register_gpkg_functions
-    from sitewatch.store.gpkg import multipolygon_blob
-    from sitewatch.store.schema import MIGRATIONS
+    from sitewatch.store import Store
 
     ws = build(tmp_path / "ws")
     old = tmp_path / "old.gpkg"
-    db = sqlite3.connect(old)
-    register_gpkg_functions(db)
-    db.create_function("sitewatch_multipolygon", 1, multipolygon_blob)
-    db.executescript("\n".join(MIGRATIONS[:7]) + "\nINSERT INTO sitewatch_meta VALUES ('schema_version', '7');")
-    db.execute("ATTACH ? AS new", (str(ws.root / "sitewatch.gpkg"),))
-    cols = ", ".join(r[1] for r in db.execute("PRAGMA main.table_info(observations)"))
-    db.execute(f"INSERT INTO observations ({cols}) SELECT {cols} FROM new.observations")
+    db = old_database(old, 7)
+    copy_rows(db, ws.root / "sitewatch.gpkg", ("observations",))
     db.execute("UPDATE observations SET provenance = 'edited by hand'")  # json_extract would fail on it
     db.commit()
     db.close()

@@ -217,14 +217,20 @@ def test_water_mask_keeps_the_berthed_ship() -> None:
     assert w[true_water].all()
 
 
-def _ship_at_anchor() -> dict[str, NDArray[np.float32]]:
-    """A 150 m ship in open water 700 m from a quay, 10 m pixels, a little noise."""
+def anchored_ship() -> NDArray[np.float64]:
+    """Reflectance (blue, green, red, nir × 150 × 150, 10 m pixels) of open water with a quay to the east
+    and a 150 m ship at anchor 700 m from it, a little noise."""
     n = 150
     img = np.broadcast_to(WATER[:, None, None], (4, n, n)).copy()
     img[:, :, 120:] = QUAY[:, None, None]
     c = coverage(n, 10.0, 500.0, 700.0, 150.0, 25.0, 45.0)
     img = img * (1 - c) + np.array([0.20, 0.21, 0.22, 0.25])[:, None, None] * c
-    img += np.random.default_rng(1).normal(0, 0.003, img.shape)
+    return img + np.random.default_rng(1).normal(0, 0.003, img.shape)
+
+
+def _ship_at_anchor() -> dict[str, NDArray[np.float32]]:
+    """:func:`anchored_ship` as float32 bands."""
+    img = anchored_ship()
     return {k: img[i].astype(np.float32) for i, k in enumerate(("blue", "green", "red", "nir"))}
 
 

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-DATASETS = Path(__file__).parents[1].parent / "shared" / "datasets"
+from _datasets import DATASETS, import_benchmarks, needs_dataset
+
 SEN2SHIPS = DATASETS / "sen2ships" / "sen2ships"
 
-pytestmark = [
-    pytest.mark.dataset,
-    pytest.mark.skipif(not SEN2SHIPS.is_dir(), reason="../shared/datasets/sen2ships not present"),
-]
+pytestmark = needs_dataset("sen2ships", "sen2ships")
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+import_benchmarks()
 
 
 def test_labels_decode_to_the_published_pixel_count() -> None:

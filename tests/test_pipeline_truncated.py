@@ -14,6 +14,7 @@ import pytest
 from affine import Affine
 from shapely.geometry import box
 
+from _old_store import old_database
 from sitewatch.detection import DetectJob, detect_observation, detect_site, to_detections
 from sitewatch.geo import reproject_geometry
 from sitewatch.ingest import ingest_file
@@ -190,15 +191,12 @@ def test_to_detections_withholds_the_classes_of_a_truncated_vessel_only() -> Non
 
 
 def test_a_workspace_of_schema_6_gets_the_column_with_its_old_rows_not_recorded(tmp_path: Path) -> None:
-    from sitewatch.store.gpkg import multipolygon_blob, register_gpkg_functions, to_gpkg_blob
-    from sitewatch.store.schema import MIGRATIONS, SCHEMA_VERSION
+    from sitewatch.store.gpkg import to_gpkg_blob
+    from sitewatch.store.schema import SCHEMA_VERSION
     from test_store import _det, _obs
 
     path = tmp_path / "old.gpkg"
-    db = sqlite3.connect(path)
-    register_gpkg_functions(db)
-    db.create_function("sitewatch_multipolygon", 1, multipolygon_blob)
-    db.executescript("\n".join(MIGRATIONS[:6]) + "\nINSERT INTO sitewatch_meta VALUES ('schema_version', '6');")
+    db = old_database(path, 6)
     obs = _obs()
     d = _det(obs, 0)
     # A row as sitewatch wrote it before version 7: no truncated column.

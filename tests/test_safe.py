@@ -22,20 +22,10 @@ from sitewatch.sources.safe import is_s1_product, is_safe_product, open_s1_grd, 
 from sitewatch.testing import site_utm_origin, tiny_site, workspace_with_sites, write_tiff
 from sitewatch.testing.safe import write_s1_grd_safe, write_s2_safe
 from sitewatch.workspace import Workspace
-from test_optical import QUAY, WATER, coverage
+from test_optical import anchored_ship
 
 SITE = tiny_site()
 BANDS = ("blue", "green", "red", "nir")
-
-
-def _anchored_ship() -> NDArray[np.float64]:
-    """Reflectance (4 × 150 × 150) of open water with a quay to the east and a ship at anchor."""
-    n = 150
-    img = np.broadcast_to(WATER[:, None, None], (4, n, n)).copy()
-    img[:, :, 120:] = QUAY[:, None, None]
-    c = coverage(n, 10.0, 500.0, 700.0, 150.0, 25.0, 45.0)
-    img = img * (1 - c) + np.array([0.20, 0.21, 0.22, 0.25])[:, None, None] * c
-    return img + np.random.default_rng(1).normal(0, 0.003, img.shape)
 
 
 def _dn(refl: NDArray[np.float64], offset: int = 1000) -> dict[str, NDArray[np.uint16]]:
@@ -48,7 +38,7 @@ def _product(tmp_path: Path, *, as_zip: bool, scl: NDArray[np.uint8] | None = No
     folder = tmp_path / ("zip" if as_zip else "folder")
     folder.mkdir(exist_ok=True)
     return write_s2_safe(
-        folder, _dn(_anchored_ship(), 1000 if str(kw.get("baseline", "05.11")) >= "04" else 0),
+        folder, _dn(anchored_ship(), 1000 if str(kw.get("baseline", "05.11")) >= "04" else 0),
         crs="EPSG:32652", west=600000.0, north=4750000.0, scl=scl, as_zip=as_zip, **kw,  # type: ignore[arg-type]
     )  # fmt: skip
 
@@ -72,7 +62,7 @@ def test_detect_image_reads_an_l2a_product_with_its_own_scale_and_offset(tmp_pat
     assert set(meta["safe"]["band_sources"]) == {*BANDS, "SCL"}
     assert fc["crs"]["properties"]["name"] == "EPSG:32652"
     # The same bands as a GeoTIFF with --dn-offset 1000 give the same vessel.
-    dn = _dn(_anchored_ship())
+    dn = _dn(anchored_ship())
     tif = write_tiff(
         tmp_path / "same.tif", np.stack([dn[k] for k in BANDS]), crs="EPSG:32652",
         transform=rasterio.transform.from_origin(600000.0, 4750000.0, 10, 10), descriptions=list(BANDS),
@@ -102,7 +92,7 @@ def test_a_product_without_its_scl_file_falls_back_to_the_spectral_cloud_test(tm
     # GDAL's SENTINEL2 driver lists SCL in the 20 m subdataset even when its file is missing,
     # and reads it as zeros: no data everywhere, which the cloud mask took for all cloud.
     product = write_s2_safe(
-        tmp_path, _dn(_anchored_ship()), crs="EPSG:32652", west=600000.0, north=4750000.0, as_zip=as_zip
+        tmp_path, _dn(anchored_ship()), crs="EPSG:32652", west=600000.0, north=4750000.0, as_zip=as_zip
     )
     assert "SCL" not in open_s2_l2a(product).bands
     fc = _detect(product, tmp_path / "o.geojson")
@@ -439,7 +429,7 @@ def test_a_zip_of_two_products_is_refused_naming_both_not_read_as_the_first(ws, 
     folder = tmp_path / "two"
     folder.mkdir()
     products = [
-        write_s2_safe(folder, _dn(_anchored_ship()), crs="EPSG:32652", west=600000.0, north=4750000.0, acquired=when)
+        write_s2_safe(folder, _dn(anchored_ship()), crs="EPSG:32652", west=600000.0, north=4750000.0, acquired=when)
         for when in ("2024-10-17T09:30:05Z", "2024-10-20T09:30:05Z")
     ]
     archive = tmp_path / "both.zip"

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from _datasets import DATASETS
 from sitewatch.cli import main
 
 SHIP = "<object><name>ship</name><bndbox><xmin>10</xmin><ymin>10</ymin><xmax>20</xmax><ymax>14</ymax></bndbox></object>"
@@ -308,9 +309,6 @@ def test_coco_image_ids_given_twice_are_refused(tmp_path: Path) -> None:
     labels = _coco(tmp_path / "c.json", [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 11, 5]}], images=images)
     code, out = _score(_dets(tmp_path / "a.geojson", [(12, 15, 0.9)]), labels)
     assert code == 1 and "c.json: image id 1 is given twice (a.jpg, b.jpg)" in out
-
-
-DATASETS = Path(__file__).parents[1].parent / "shared" / "datasets"
 
 
 @pytest.mark.dataset

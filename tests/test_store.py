@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
 
+from _old_store import copy_rows, old_database
 from sitewatch.errors import StoreError
 from sitewatch.model import Berth, Detection, Grid, Observation, SceneRef, Site
 from sitewatch.sites import builtin_sites
 from sitewatch.store import Store, register_gpkg_functions
-from sitewatch.store.gpkg import from_gpkg_blob, multipolygon_blob, to_gpkg_blob
+from sitewatch.store.gpkg import from_gpkg_blob, to_gpkg_blob
 from sitewatch.store.schema import SCHEMA_VERSION
 from sitewatch.workspace import init_workspace, open_workspace
 
@@ -166,11 +167,8 @@ def test_observation_round_trip(tmp_path: Path) -> None:
 def test_site_flags_read_as_booleans_in_gdal_also_after_migration(tmp_path: Path) -> None:
     import pyogrio
 
-    from sitewatch.store.schema import MIGRATIONS
-
     path = tmp_path / "old.gpkg"
-    db = sqlite3.connect(path)
-    db.executescript("\n".join(MIGRATIONS[:3]) + "\nINSERT INTO sitewatch_meta VALUES ('schema_version', '3');")
+    db = old_database(path, 3)
     db.execute("INSERT INTO sites (site_id, name, kind, resolved) VALUES ('old', 'Old', 'area', 0)")
     db.commit()
     db.close()
@@ -273,11 +271,8 @@ def test_scene_footprints_across_the_antimeridian_fit_the_scenes_layer(tmp_path:
 
 
 def test_scenes_of_an_older_workspace_become_multipolygons(tmp_path: Path) -> None:
-    from sitewatch.store.schema import MIGRATIONS
-
     path = tmp_path / "old.gpkg"
-    db = sqlite3.connect(path)
-    db.executescript("\n".join(MIGRATIONS[:4]) + "\nINSERT INTO sitewatch_meta VALUES ('schema_version', '4');")
+    db = old_database(path, 4)
     for item, footprint in (("a", box(132.3, 42.8, 132.4, 42.9)), ("b", _ACROSS_180), ("c", None)):
         db.execute(
             "INSERT INTO scenes (geom, scene_id, provider, collection, item_id, sensor, acquired, resolution_m, simulated,"
@@ -431,7 +426,6 @@ def test_the_index_follows_every_write_sitewatch_gdal_or_a_script_makes(tmp_path
             db.execute("UPDATE detections SET score = 1")
         db.execute("DELETE FROM detections WHERE detection_id = 'dunai/scene-1#2'")
     assert _index_problems(ws.db_path) == []
-    from sitewatch.store import register_gpkg_functions
 
     with sqlite3.connect(ws.db_path) as db:
         register_gpkg_functions(db)
@@ -490,7 +484,7 @@ def test_the_triggers_are_those_gdal_writes(tmp_path: Path) -> None:
 
 
 def test_a_workspace_of_schema_5_gets_its_spatial_indexes_filled(tmp_path: Path) -> None:
-    from sitewatch.store.schema import MIGRATIONS, rtree_index_sql
+    from sitewatch.store.schema import rtree_index_sql
 
     path = tmp_path / "old.gpkg"
     with Store(tmp_path / "new.gpkg") as store:  # rows to copy: a site with berths and water, scenes, detections
@@ -501,15 +495,9 @@ def test_a_workspace_of_schema_5_gets_its_spatial_indexes_filled(tmp_path: Path)
         obs = _obs()
         store.put_observation(obs, footprint=box(132.3, 42.8, 132.4, 42.9))
         store.replace_detections(obs, [_det(obs, i) for i in range(6)])
-    db = sqlite3.connect(path)
-    db.create_function("sitewatch_multipolygon", 1, multipolygon_blob)  # migration 5's, as the store gives it
-    db.executescript("\n".join(MIGRATIONS[:5]) + "\nINSERT INTO sitewatch_meta VALUES ('schema_version', '5');")
-    db.execute("ATTACH ? AS new", (str(tmp_path / "new.gpkg"),))
-    for table in _layers(tmp_path / "new.gpkg"):
-        # The columns schema 5 has: later versions added some (detections' truncated, 7; acquired_date_only, 8).
-        cols = ", ".join(r[1] for r in db.execute(f"PRAGMA main.table_info({table})"))
-        if cols:  # a layer schema 5 does not have yet (changes, 9) stays to be made
-            db.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM new.{table}")
+    db = old_database(path, 5)
+    # Into schema 5's columns and layers: not the later versions' (detections' truncated, 7; acquired_date_only, 8; changes, 9).
+    copy_rows(db, tmp_path / "new.gpkg", _layers(tmp_path / "new.gpkg"))
     db.commit()
     db.close()
     assert _index_problems(path) == [f"{t}: no spatial index" for t in _layers(path)]
@@ -520,10 +508,7 @@ def test_a_workspace_of_schema_5_gets_its_spatial_indexes_filled(tmp_path: Path)
     # An index QGIS made on a layer before the upgrade ("create spatial index"; GDAL before 3.9 wrote
     # GeoPackage 1.3's update1 trigger, which an upsert breaks) is made again, not a failure.
     again = tmp_path / "qgis.gpkg"
-    db = sqlite3.connect(again)
-    register_gpkg_functions(db)
-    db.create_function("sitewatch_multipolygon", 1, multipolygon_blob)
-    db.executescript("\n".join(MIGRATIONS[:5]) + "\nINSERT INTO sitewatch_meta VALUES ('schema_version', '5');")
+    db = old_database(again, 5)
     db.execute("CREATE TABLE gpkg_extensions (table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL, "
                "definition TEXT NOT NULL, scope TEXT NOT NULL, CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name))")  # fmt: skip
     db.executescript(rtree_index_sql("detections") + """

@@ -195,6 +195,25 @@ def test_path_like_ids_are_refused(client: TestClient, url: str) -> None:
     assert "refused" in r.text and b"SQLite format" not in r.content
 
 
+def test_an_unreadable_image_is_500_and_an_unavailable_store_503_as_json_or_a_page(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    def damaged(*args: object) -> bytes:
+        raise ValueError("damaged file")
+
+    def unavailable(store: object) -> list[dict[str, Any]]:
+        raise StoreError("the store is away")
+
+    monkeypatch.setattr("sitewatch.web.app.quicklook_png", damaged)
+    monkeypatch.setattr("sitewatch.web.data.site_summaries", unavailable)
+    client = TestClient(create_app(ws.root, cache=QuicklookCache()))
+    o = _observations(ws)[0]
+    r = client.get(f"/observations/{o.id}/quicklook.png")
+    assert r.status_code == 500 and "cannot read the image" in r.json()["detail"] and "damaged file" in r.json()["detail"]
+    r = client.get("/api/sites")
+    assert r.status_code == 503 and r.json() == {"detail": "the store is away"}
+    r = client.get("/")
+    assert r.status_code == 503 and r.headers["content-type"].startswith("text/html") and "the store is away" in r.text
+
+
 def test_a_recorded_path_outside_the_archive_is_not_served(ws: Workspace) -> None:
     app = create_app(ws.root)
     o = _observations(ws)[0]

@@ -22,6 +22,7 @@ from .options import (
     DateOrTime,
     FiniteFloatRange,
     OnceCommand,
+    ais_files_option,
     check_date_order,
     existing_folder,
     handle_errors,
@@ -80,9 +81,8 @@ def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
 
 @click.command("ais", cls=OnceCommand, short_help="Match AIS positions with detections: dark and unseen vessels.")
 @click.argument("site_ids", nargs=-1, required=True)
-@click.option("--ais", "ais_files", multiple=True, required=True,
-              type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="AIS CSV file (MarineCadastre, Danish Maritime Authority or mmsi,time,lat,lon); repeat for more.")
+@ais_files_option("AIS CSV file (MarineCadastre, Danish Maritime Authority or mmsi,time,lat,lon); repeat for more.",
+                  required=True)
 @click.option("--from", "start", type=DateOrTime("date"), metavar="DATE", help="First UTC date of images kept.")
 @click.option("--to", "end", type=DateOrTime("date"), metavar="DATE", help="Last UTC date of images kept.")
 @click.option("--max-gap-min", type=FiniteFloatRange(min=0), default=AisParams().max_gap_s / 60, show_default=True,

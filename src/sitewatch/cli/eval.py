@@ -9,7 +9,14 @@ import click
 
 from ..evaluate import EVAL_KINDS, EvalParams, Evaluation, Scores, evaluate_workspace
 from ..workspace import open_workspace
-from .options import FiniteFloatRange, OnceCommand, handle_errors, json_option, workspace_option
+from .options import (
+    FiniteFloatRange,
+    OnceCommand,
+    ais_files_option,
+    handle_errors,
+    json_option,
+    workspace_option,
+)
 
 
 def _ratio(value: float | None) -> str:
@@ -38,8 +45,7 @@ def _line(label: str, s: Scores, kind: str = "vessel") -> str:
               show_default=True, metavar="METRES",
               help="Length errors are summarised for true ships longer than this (m).")
 @click.option("--no-record", is_flag=True, help="Do not record the figures in the workspace.")
-@click.option("--ais", "ais_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="Also score AIS matching: simulated AIS (`simulate --ais`) against which vessels were dark.")
+@ais_files_option("Also score AIS matching: simulated AIS (`simulate --ais`) against which vessels were dark.")
 @workspace_option
 @json_option
 @handle_errors

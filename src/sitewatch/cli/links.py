@@ -24,6 +24,7 @@ from .options import (
     DateOrTime,
     FiniteFloatRange,
     OnceCommand,
+    ais_files_option,
     check_date_order,
     handle_errors,
     json_option,
@@ -104,8 +105,7 @@ def _print(links: Links) -> None:
               help="Fastest passage counted feasible (25 kn: above landing ships' and merchant ships' speeds).")
 @click.option("--window-days", type=FiniteFloatRange(min=0, min_open=True), default=_D.window_days,
               show_default=True, metavar="DAYS", help="Most days between the last sighting at one site and the first at the other.")
-@click.option("--ais", "ais_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="AIS CSV file (as `sitewatch ais` reads): the same MMSI at both ends confirms a link, two MMSIs rule it out; repeat for more.")
+@ais_files_option("AIS CSV file (as `sitewatch ais` reads): the same MMSI at both ends confirms a link, two MMSIs rule it out; repeat for more.")
 @workspace_option
 @json_option
 @handle_errors

@@ -94,6 +94,20 @@ workspace_option = click.option(
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
+
+def ais_files_option(help: str, *, required: bool = False) -> Callable[[F], F]:
+    """``--ais FILE``, repeatable, into ``ais_files``: AIS CSV files that must exist; ``help`` says what
+    the command does with them."""
+    return click.option(
+        "--ais",
+        "ais_files",
+        multiple=True,
+        required=required,
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        help=help,
+    )
+
+
 workers_option = click.option(
     "--workers",
     type=click.IntRange(min=0),

@@ -9,6 +9,7 @@ import click
 from ..workspace import open_workspace
 from .options import (
     OnceCommand,
+    ais_files_option,
     existing_folder,
     handle_errors,
     timeline_options,
@@ -21,8 +22,7 @@ from .options import (
 @click.argument("site_ids", nargs=-1)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"),
               show_default=True, callback=existing_folder, help="HTML file to write (its folder must exist).")
-@click.option("--ais", "ais_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="Add an AIS section: these AIS CSV files matched with the detections, as `sitewatch ais` does.")
+@ais_files_option("Add an AIS section: these AIS CSV files matched with the detections, as `sitewatch ais` does.")
 @click.option("--claims", "claims_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Add a claims section: the claims of these files checked against the imagery, as `sitewatch claims check` does.")
 @timeline_options(dates=False)

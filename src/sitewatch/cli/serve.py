@@ -7,15 +7,14 @@ from pathlib import Path
 import click
 
 from ..web import DEFAULT_HOST, DEFAULT_PORT
-from .options import OnceCommand, handle_errors, workspace_option
+from .options import OnceCommand, ais_files_option, handle_errors, workspace_option
 
 
 @click.command("serve", cls=OnceCommand, short_help="Serve a read-only web dashboard of the workspace.")
 @click.option("--host", default=DEFAULT_HOST, show_default=True,
               help="Address to listen on; 0.0.0.0 shows the workspace and its images to every machine that can reach this one.")
 @click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True, help="Port to listen on.")
-@click.option("--ais", "ais_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="AIS CSV file that settles the links page's links by MMSI (as `sitewatch links --ais`); repeat for more.")
+@ais_files_option("AIS CSV file that settles the links page's links by MMSI (as `sitewatch links --ais`); repeat for more.")
 @workspace_option
 @handle_errors
 def command(host: str, port: int, ais_files: tuple[Path, ...], workspace: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..model import Change, Observation, utc
 from .gpkg import as_multipolygon
-from .sqlite import Store, _iso, now_utc
+from .sqlite import Store, _iso, now_utc, select_equal
 
 __all__ = ["ChangePair", "replace_changes", "change_pairs", "changes", "pairs_with_regions"]
 
@@ -97,12 +97,8 @@ def change_pairs(store: Store, site_id: str | None = None) -> list[ChangePair]:
 
 def changes(store: Store, site_id: str | None = None, before_id: str | None = None, after_id: str | None = None) -> list[Change]:
     """Stored change regions, largest first within each pair, pairs in time order."""
-    sql, args = "SELECT * FROM changes WHERE 1=1", []
-    for col, val in (("site_id", site_id), ("before_id", before_id), ("after_id", after_id)):
-        if val is not None:
-            sql += f" AND {col} = ?"
-            args.append(val)
-    sql += " ORDER BY after_acquired, before_acquired, after_id, area_m2 DESC, change_id"
+    order = "after_acquired, before_acquired, after_id, area_m2 DESC, change_id"
+    sql, args = select_equal("changes", order, site_id=site_id, before_id=before_id, after_id=after_id)
     return [
         Change(
             id=r["change_id"], site_id=r["site_id"], before_id=r["before_id"], after_id=r["after_id"],

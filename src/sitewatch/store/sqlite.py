@@ -55,6 +55,14 @@ def _iso(t: datetime) -> str:
     return utc(t).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z"
 
 
+def select_equal(table: str, order_by: str, **equal: Any) -> tuple[str, list[Any]]:
+    """SQL and arguments that select the rows of ``table`` whose columns equal the values of ``equal``
+    (a None value: any), in ``order_by`` order."""
+    kept = {col: val for col, val in equal.items() if val is not None}
+    where = "".join(f" AND {col} = ?" for col in kept)
+    return f"SELECT * FROM {table} WHERE 1=1{where} ORDER BY {order_by}", list(kept.values())
+
+
 def _footprint(geom: BaseGeometry | None) -> BaseGeometry | None:
     """A scene footprint as read from the MULTIPOLYGON layer: one part is the Polygon it was."""
     if isinstance(geom, MultiPolygon) and len(geom.geoms) == 1:
@@ -534,15 +542,7 @@ class Store:
 
     def observations(self, site_id: str | None = None, sensor: str | None = None) -> list[Observation]:
         """Observations, oldest first, optionally of one site and/or sensor."""
-        sql = "SELECT * FROM observations WHERE 1=1"
-        args: list[Any] = []
-        if site_id is not None:
-            sql += " AND site_id = ?"
-            args.append(site_id)
-        if sensor is not None:
-            sql += " AND sensor = ?"
-            args.append(sensor)
-        sql += " ORDER BY acquired, observation_id"
+        sql, args = select_equal("observations", "acquired, observation_id", site_id=site_id, sensor=sensor)
         return [self._observation_from_row(r) for r in self.execute(sql, args)]
 
     def get_observation(self, observation_id: str) -> Observation:
@@ -620,13 +620,9 @@ class Store:
         self, site_id: str | None = None, observation_id: str | None = None, kind: str | None = None
     ) -> list[Detection]:
         """Detections, in acquisition then id order."""
-        sql = "SELECT * FROM detections WHERE 1=1"
-        args: list[Any] = []
-        for col, val in (("site_id", site_id), ("observation_id", observation_id), ("kind", kind)):
-            if val is not None:
-                sql += f" AND {col} = ?"
-                args.append(val)
-        sql += " ORDER BY acquired, detection_id"
+        sql, args = select_equal(
+            "detections", "acquired, detection_id", site_id=site_id, observation_id=observation_id, kind=kind
+        )
         return [
             Detection(
                 id=r["detection_id"],

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -182,6 +182,15 @@ def create_app(
     return app
 
 
+_ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (NotFound, 404),
+    (BadId, 400),
+    (ImageReadError, 500),
+    (StoreError, 503),
+)
+"""The errors answered with a status of their own, their message as the detail."""
+
+
 def _add_error_handlers(app: FastAPI, dash: Dashboard) -> None:
     def reply(request: Request, status: int, message: str) -> Response:
         # JSON for the API and for files (an <img> shows no page); a page for a page.
@@ -190,21 +199,11 @@ def _add_error_handlers(app: FastAPI, dash: Dashboard) -> None:
             return JSONResponse({"detail": message}, status_code=status)
         return dash.page("error.html.j2", simulated=False, status=status, message=message, heading=str(status))
 
-    @app.exception_handler(NotFound)
-    def not_found(request: Request, exc: NotFound) -> Response:
-        return reply(request, 404, str(exc))
+    def answer(status: int) -> Callable[[Request, Exception], Response]:
+        return lambda request, exc: reply(request, status, str(exc))
 
-    @app.exception_handler(BadId)
-    def bad_id(request: Request, exc: BadId) -> Response:
-        return reply(request, 400, str(exc))
-
-    @app.exception_handler(ImageReadError)
-    def unreadable(request: Request, exc: ImageReadError) -> Response:
-        return reply(request, 500, str(exc))
-
-    @app.exception_handler(StoreError)
-    def store_error(request: Request, exc: StoreError) -> Response:
-        return reply(request, 503, str(exc))
+    for error, status in _ERROR_STATUS:
+        app.add_exception_handler(error, answer(status))
 
     @app.exception_handler(sqlite3.OperationalError)
     def busy(request: Request, exc: sqlite3.OperationalError) -> Response:

@@ -38,7 +38,7 @@ def test_seed_story_rules_give_the_scenarios_events_once(demo) -> None:  # type:
     end = date(2024, 10, 21)
     with open_workspace(result.out).store() as store:
         rules, errors = load_rules(store, RULES)
-        assert not errors and len(rules) == 6
+        assert not errors and len(rules) == 7
         first = check_alerts(store, rules, out=result.out / "alerts.jsonl")
         events = first.events
         assert len(events) == len(first.new) > 0 and all(e["simulated"] for e in events)
@@ -73,6 +73,10 @@ def test_seed_story_rules_give_the_scenarios_events_once(demo) -> None:  # type:
         assert busy == [date(2024, 10, 20)]
         assert any(s == "rason" and a == busy[0] for v in ("general cargo",) for s, _, a, _ in _visits(scen, v))
 
+        # Nothing is dug at the training ground between 10 and 21 October (its trenches are of 3-4 October):
+        # its change pairs there hold only the autumn's "disappeared" false alarms.
+        assert "earthworks-at-sergeyevka" not in by_rule
+
         # A second run: nothing new, nothing appended.
         lines = (result.out / "alerts.jsonl").read_text().splitlines()
         again = check_alerts(store, rules, out=result.out / "alerts.jsonl")
@@ -89,3 +93,18 @@ def test_cli_second_run_prints_no_event(demo) -> None:  # type: ignore[no-untype
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     assert res.stdout == "" and "0 new events" in res.stderr
+
+
+def test_earthworks_at_the_training_ground_fire_on_the_pairs_that_bracket_the_digging(
+    tmp_path: Path,
+) -> None:
+    # The training ground alone, 28 September to 9 October: trenches dug on 3-4 October, seen by the 10 m pair
+    # 30 Sep -> 5 Oct and the 3 m pair 1 -> 8 Oct.
+    scen = shorten(load_scenario("seed-story"), days=12, start=date(2024, 9, 28), sites=["sergeyevka-base"])
+    result = run_demo(tmp_path / "ground", scenario=scen, workers=1)
+    with open_workspace(result.out).store() as store:
+        rules, errors = load_rules(store, RULES)  # the rules of the ports are refused here: no such sites
+        assert errors and not any("earthworks" in e for e in errors)
+        events = check_alerts(store, [r for r in rules if r.id == "earthworks-at-sergeyevka"]).events
+    got = sorted((e["date"], e["observations"][0].split("/")[1].split("-")[1]) for e in events)
+    assert got == [("2024-10-05", "s2"), ("2024-10-08", "planet")]

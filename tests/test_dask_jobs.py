@@ -73,6 +73,17 @@ def _invoke(*args: str) -> Any:
     return CliRunner().invoke(main, ["-q", *args])
 
 
+def _when_idle(scheduler: str) -> None:
+    """Once no worker runs a job: a job cancelled while it ran goes on until it ends, and may then
+    still write its files (which the command must have waited for, to remove them)."""
+    import time
+
+    with distributed.Client(scheduler) as client:
+        deadline = time.monotonic() + 30
+        while any(client.call_stack().values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
 def test_ingest_on_dask_gives_what_a_local_run_gives(tmp_path: Path, scheduler: str) -> None:
     """ingest always ran locally: each worker wrote its COG under a name holding its process id, which
     only the command's own machine could tell apart. On Dask the observations, COG bytes, sidecars
@@ -133,6 +144,7 @@ def test_a_file_whose_dask_workers_died_is_named_and_nothing_partial_stays(
 
     monkeypatch.setattr(ingest, "archive_file", dies_on_the_third)  # (the workers run in this process)
     res = _invoke("ingest", SITE.id, str(scenes), "--scheduler", scheduler, "-w", str(ws.root))
+    _when_idle(scheduler)
     assert res.exit_code == 1, res.output
     assert f"Dask workers died running a job, {(scenes / 's1_20241012.tif').resolve()} (" in res.output
     assert sorted(_archive(ws)) == ["pier/s1_20241010.tif", "pier/s1_20241010.truth.geojson", "pier/s1_20241011.tif"]
@@ -149,19 +161,21 @@ def test_a_job_that_raises_on_dask_leaves_no_partial_file(
 ) -> None:
     """A job that fails with an error that stops the run (a full disk) on a worker: the error is the
     worker's, and the COGs the other worker had written, not committed, are gone."""
+    import time
+
     scenes = _scenes(tmp_path / "in", range(20, 24))
     ws = workspace_with_sites(tmp_path / "ws", SITE, FAR)
     archive_file = ingest.archive_file
 
     def disk_full_on_the_first(ws: Workspace, site: Any, path: Path, **kw: Any) -> Any:
-        written = archive_file(ws, site, path, **kw)
         if path.name == "s1_20241020.tif":
-            ingest._discard(p for p, _ in written[2])
             raise OutputError(f"{path.name}: cannot write it into the archive (No space left on device)")
-        return written
+        time.sleep(0.5)  # the other worker still writing when the run stops
+        return archive_file(ws, site, path, **kw)
 
     monkeypatch.setattr(ingest, "archive_file", disk_full_on_the_first)
     res = _invoke("import", str(scenes), "--scheduler", scheduler, "-w", str(ws.root))
+    _when_idle(scheduler)
     assert res.exit_code == 1, res.output
     assert "s1_20241020.tif: cannot write it into the archive (No space left on device)" in res.output
     assert _archive(ws) == {} and _observations(ws) == []

@@ -248,3 +248,25 @@ def test_a_probe_left_by_a_killed_command_is_removed(tmp_path: Path) -> None:
     left.write_text("0123")
     ingest.remove_partials(ws, SITE.id)
     assert not left.exists()
+
+
+def test_a_cluster_without_workers_yet_ingests_once_one_joins(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """No worker to check yet: the run says so, waits, and the files go in once one joins."""
+    import threading
+
+    from sitewatch.ingest import ingest_paths
+
+    scenes = _scenes(tmp_path / "in", range(10, 12))
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None, worker_dashboard_address=None) as cluster:
+        timer = threading.Timer(1.0, cluster.scale, (1,))
+        timer.start()
+        try:
+            with caplog.at_level("WARNING", logger="sitewatch.run"), ws.store() as store:
+                report = ingest_paths(ws, store, SITE, [scenes / "s1_20241010.tif", scenes / "s1_20241011.tif"],
+                                      scheduler=cluster.scheduler_address)  # fmt: skip
+        finally:
+            timer.cancel()
+    assert f"the Dask scheduler at {cluster.scheduler_address} has no workers" in caplog.text
+    assert [o.id for o in report.observations] == ["pier/s1_20241010", "pier/s1_20241011"]
+    assert sorted(_archive(ws)) == ["pier/s1_20241010.tif", "pier/s1_20241010.truth.geojson", "pier/s1_20241011.tif"]

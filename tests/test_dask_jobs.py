@@ -270,3 +270,21 @@ def test_a_cluster_without_workers_yet_ingests_once_one_joins(tmp_path: Path, ca
     assert f"the Dask scheduler at {cluster.scheduler_address} has no workers" in caplog.text
     assert [o.id for o in report.observations] == ["pier/s1_20241010", "pier/s1_20241011"]
     assert sorted(_archive(ws)) == ["pier/s1_20241010.tif", "pier/s1_20241010.truth.geojson", "pier/s1_20241011.tif"]
+
+
+def test_ingest_on_dask_into_a_postgis_store_gives_what_the_geopackage_gets(
+    tmp_path: Path, scheduler: str, pg_url: str
+) -> None:
+    """A team store: the workers write COGs into the shared archive, the command alone writes PostGIS."""
+    from sitewatch.workspace import init_workspace
+
+    scenes = _scenes(tmp_path / "in", range(10, 13))
+    here = workspace_with_sites(tmp_path / "local", SITE)
+    team = init_workspace(tmp_path / "team", store=pg_url)
+    with team.store() as store:
+        store.put_site(SITE)
+    local = _invoke("ingest", SITE.id, str(scenes), "--workers", "1", "-w", str(here.root))
+    on_dask = _invoke("ingest", SITE.id, str(scenes), "--scheduler", scheduler, "-w", str(team.root))
+    assert local.exit_code == on_dask.exit_code == 3, on_dask.output
+    assert _observations(team) == _observations(here)
+    assert _archive(team) == _archive(here)

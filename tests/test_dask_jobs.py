@@ -235,7 +235,8 @@ def test_partial_names_tell_commands_and_machines_apart(tmp_path: Path) -> None:
     assert owner_of(elsewhere) == (4242, False) and _writer_running(elsewhere)
     assert owner_of(tmp_path / ".a.tif.99999999.partial") == (99_999_999, True)  # an earlier sitewatch's
     assert not _writer_running(tmp_path / ".a.tif.99999999.partial")
-    assert len(partial_path(tmp_path / ("x" * 209 + ".metadata.json")).name) <= 255  # the longest archive name
+    longest = tmp_path / ("x" * 209 + ".metadata.json")  # an id cut to fit (ingest._MAX_NAME), a sidecar's suffix
+    assert len(partial_path(longest, "4194304-abcdef").name) <= 255  # (Linux's largest process id)
 
 
 def test_a_probe_left_by_a_killed_command_is_removed(tmp_path: Path) -> None:

@@ -217,6 +217,16 @@ def test_dask_jobs_carry_absolute_paths_and_no_store_url(tmp_path: Path, monkeyp
     assert far.path == tmp_path.resolve() / "in/a.tif"
     assert far.band_files == {"VV": tmp_path.resolve() / "in/a.tif", "VH": tmp_path.resolve() / "in/b.tif"}
     assert far.owner == job.owner
+    sent: list[Any] = []
+
+    def on_dask(func: Any, items: Any, scheduler: str, describe: Any, shared_folder: Path | None) -> Iterator[Any]:
+        sent.extend(items)
+        assert shared_folder == tmp_path.resolve() / "archive"
+        yield from ()
+
+    monkeypatch.setattr(run, "_map_on_dask", on_dask)
+    list(ingest.map_file_jobs(job.ws, [job], scheduler="tcp://cluster:8786"))
+    assert sent == [far]  # what ingest and import send
 
 
 def test_partial_names_tell_commands_and_machines_apart(tmp_path: Path) -> None:
@@ -251,6 +261,7 @@ def test_a_probe_left_by_a_killed_command_is_removed(tmp_path: Path) -> None:
     assert not left.exists()
 
 
+@pytest.mark.filterwarnings("ignore:Port 8787 is already in use")  # (a worker scaled up starts a dashboard of its own)
 def test_a_cluster_without_workers_yet_ingests_once_one_joins(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """No worker to check yet: the run says so, waits, and the files go in once one joins."""
     import threading

@@ -118,6 +118,8 @@ def test_timeline_of_a_site_without_observations_prints_no_empty_table(tmp_path:
     [
         ("detect", "--workers", "SITEWATCH_WORKERS"),
         ("detect", "--scheduler", "SITEWATCH_SCHEDULER"),
+        ("ingest", "--scheduler", "SITEWATCH_SCHEDULER"),
+        ("import", "--scheduler", "SITEWATCH_SCHEDULER"),
         ("demo", "--workers", "SITEWATCH_WORKERS"),
         ("detect", "--optical-mode", "optical_mode"),
         ("detect-image", "--thermal-noise", "SITEWATCH_SAR_THERMAL_NOISE"),

@@ -191,17 +191,18 @@ def test_cli_ingest_names_bad_file(ws, tmp_path: Path) -> None:  # type: ignore[
 
 
 def test_interrupted_commit_leaves_no_cog_and_is_cleaned(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from sitewatch.ingest import archive_file, partial_path
+    from sitewatch.ingest import archive_file
 
     src = _sar(tmp_path / "a.tif")
     archived = archive_file(ws, SITE, src)  # written, then "killed" before the commit
     assert archived is not None
-    final = ws.root / archived[0].path
-    assert not final.exists() and partial_path(final).exists()
+    ((partial, final),) = archived[2]
+    assert final == ws.root / archived[0].path
+    assert not final.exists() and partial.exists()
     with ws.store() as store:
         assert store.counts()["observations"] == 0
         ingest_paths(ws, store, SITE, [tmp_path / "nothing-here.tif"])
-        assert not partial_path(final).exists()
+        assert not partial.exists()
 
 
 def test_8bit_rendering_ingested_and_detected_is_not_cloud(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -822,7 +823,7 @@ def test_a_full_disk_is_named_and_leaves_nothing(ws, tmp_path: Path, monkeypatch
     src = _sar(tmp_path / "a_20241017.tif")
     full = tmp_path / "full.tif"
     full.symlink_to("/dev/full")  # every write fails with "No space left on device"
-    monkeypatch.setattr(ingest, "partial_path", lambda final: full)
+    monkeypatch.setattr(ingest, "partial_path", lambda final, owner=None: full)
     res = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(src), "-w", str(ws.root)])
     assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.exception
     assert f"{ws.archive / SITE.id / 'a_20241017.tif'}: cannot write it into the archive" in res.output

@@ -2,19 +2,50 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
+import socket
 from pathlib import Path
 
 from .errors import InputError, OutputError
 
-__all__ = ["partial_path", "write_text_atomic"]
+__all__ = ["owner_of", "partial_owner", "partial_path", "write_text_atomic"]
 
 
-def partial_path(final: Path) -> Path:
-    """Where a file is written before it is renamed into place: a hidden name beside its final one,
-    with the id of the process writing it, so that two commands writing the same file at once each
-    write their own, and neither removes the other's (:func:`sitewatch.ingest.remove_partials`)."""
-    return final.with_name(f".{final.name}.{os.getpid()}.partial")
+def partial_path(final: Path, owner: str | None = None) -> Path:
+    """Where a file is written before it is renamed into place: a hidden name beside its final one.
+
+    The name holds its owner, the command that renames it into place or removes it
+    (:func:`partial_owner`; by default this process), and a random part: two commands writing the
+    same file at once each write their own, neither removes the other's
+    (:func:`sitewatch.ingest.remove_partials`), and two workers that both ran one job (a Dask
+    worker thought lost and its job run again elsewhere) never write into one file.
+    """
+    return final.with_name(f".{final.name}.{owner or partial_owner()}-{secrets.token_hex(3)}.partial")
+
+
+def partial_owner() -> str:
+    """This process as the owner of partial files: ``PID-HOST``, its id and a digest of its machine's
+    name (six hex digits, so that a name cut to fit stays under 255 bytes), which :func:`owner_of`
+    reads back. Dask workers on other machines write the files of a command under its name."""
+    return f"{os.getpid()}-{_host_id(socket.gethostname())}"
+
+
+def owner_of(partial: Path) -> tuple[int, bool] | None:
+    """The process id of a partial file's owner, and whether it runs on this machine (only then can
+    its id be looked up); None for a name that holds no process id."""
+    tag = partial.name[: partial.name.rindex(".partial")].rpartition(".")[2]
+    pid, _, rest = tag.partition("-")
+    if not pid.isdigit():
+        return None
+    # A name of an earlier sitewatch holds the id alone: a worker process's, on this machine.
+    host = rest.partition("-")[0] if rest else _host_id(socket.gethostname())
+    return int(pid), host == _host_id(socket.gethostname())
+
+
+def _host_id(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()[:6]
 
 
 def write_text_atomic(path: Path | str, text: str | bytes, *, make_folder: bool = True) -> Path:

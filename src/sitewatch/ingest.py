@@ -22,9 +22,9 @@ import re
 import shutil
 import warnings
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -45,7 +45,7 @@ from shapely.geometry import MultiPolygon, Polygon, box
 from . import __version__
 from .detect.clouds import QA_PIXEL_CLOUD_RULE, UDM2_CLOUD_RULE, qa_pixel_to_scl
 from .errors import ImageReadError, InputError, OutputError, SitewatchError, SkippedInputWarning
-from .files import partial_path
+from .files import owner_of, partial_owner, partial_path
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
 from .model import (
     DATE_ONLY_NOTE,
@@ -121,6 +121,7 @@ __all__ = [
     "ingest_paths",
     "FileJob",
     "archive_job",
+    "map_file_jobs",
     "unique_item_id",
     "same_images",
     "SourceDigest",
@@ -866,12 +867,18 @@ def commit_archived(
 
 
 def _writer_running(partial: Path) -> bool:
-    """Whether the process that is writing a partial file (its id is in the name) is another one, still running."""
-    pid = partial.name[: partial.name.rindex(".partial")].rpartition(".")[2]
-    if os.name == "nt" or not pid.isdigit() or int(pid) == os.getpid():
+    """Whether the command that owns a partial file (:func:`~sitewatch.files.owner_of`) is another one,
+    still running, or one on another machine, which cannot be looked up from here."""
+    owner = owner_of(partial)
+    if owner is None:
+        return False
+    pid, here = owner
+    if not here:
+        return True  # its own next run removes it once it has gone
+    if os.name == "nt" or pid == os.getpid():
         return False  # (Windows: os.kill would end the process, not test it)
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except OSError:  # another user's process
@@ -882,12 +889,14 @@ def _writer_running(partial: Path) -> bool:
 def remove_partials(ws: Workspace, site_id: str) -> int:
     """Delete the files an interrupted or killed run left half-done in a site's archive folder.
 
-    The partial files of another command writing into the site at this moment are left alone.
-    GDAL's own temporary files beside a partial COG (``….partial.ovr.tmp``, the overviews being
-    built when the writer was killed) go with it.
+    The partial files of another command writing into the site at this moment are left alone, and so
+    are those of a command on another machine (written for it by Dask workers): its next run there
+    removes them. GDAL's own temporary files beside a partial COG (``….partial.ovr.tmp``, the overviews
+    being built when the writer was killed) go with it, and so does the file a command killed while
+    it checked its Dask workers left in the archive folder (:func:`~sitewatch.run.map_jobs`).
     """
     n = 0
-    for p in (ws.archive / site_id).glob(".*.partial*"):
+    for p in [*ws.archive.glob(".*.partial"), *(ws.archive / site_id).glob(".*.partial*")]:
         if not _writer_running(p):
             _discard([p])  # (on a read-only workspace, the write that follows names the problem)
             n += not p.exists()
@@ -906,13 +915,15 @@ def archive_observation(
     cloud_fraction: float | None = None,
     sidecars: Mapping[str, Path] | None = None,
     compress: str = "deflate",
+    owner: str | None = None,
 ) -> Archived | None:
     """Write the COG (and sidecars) of an observation without touching the store.
 
     Returns the observation, its WGS84 footprint and the files written, or None when the
     site has no valid pixel in ``data``. The COG and sidecars are left at :func:`partial_path`
     of their final names until :func:`commit_archived` records them. Safe to run in a
-    worker process.
+    worker process, or on a Dask worker: ``owner`` (:func:`~sitewatch.files.partial_owner`) is then
+    the command's that will commit them, by default this process.
     """
     data = no_data_as_nan(np.asarray(data))  # ±inf archived as NaN, whoever made the values
     if data.ndim == 2:
@@ -928,8 +939,11 @@ def archive_observation(
     folder = ws.archive / site.id
     name = _safe_name(scene.item_id)
     final = folder / f"{name}.tif"
-    tmp = partial_path(final)
-    written = [tmp, *(partial_path(_sidecar_path(folder, name, k, p)) for k, p in (sidecars or {}).items())]
+    tmp = partial_path(final, owner)
+    # (each partial name once: it holds a random part)
+    sidecar_files = [(src, _sidecar_path(folder, name, k, src)) for k, src in (sidecars or {}).items()]
+    sidecar_partials = [partial_path(dest, owner) for _, dest in sidecar_files]
+    written = [tmp, *sidecar_partials]
     prov = dict(provenance) | {
         "sitewatch_version": __version__,
         "sensor": scene.sensor,
@@ -974,12 +988,11 @@ def archive_observation(
         digest = sha256_file(tmp)
         copied: dict[str, str] = {}
         moves: list[tuple[Path, Path]] = []
-        for key, src_path in (sidecars or {}).items():
-            dest = _sidecar_path(folder, name, key, src_path)
+        for key, (src_path, dest), part in zip(sidecars or {}, sidecar_files, sidecar_partials, strict=True):
             # Beside its final name until the commit, as the COG: an interrupted copy never leaves a cut
             # sidecar where the one an earlier run recorded was, nor one that no observation names.
-            shutil.copyfile(src_path, partial_path(dest))
-            moves.append((partial_path(dest), dest))
+            shutil.copyfile(src_path, part)
+            moves.append((part, dest))
             copied[key] = dest.relative_to(ws.root).as_posix()
         moves.append((tmp, final))
     except (OSError, RasterioError, CPLE_BaseError) as exc:
@@ -1247,6 +1260,7 @@ def archive_file(
     band_files: Mapping[str, Path] | None = None,
     thermal_noise: ThermalNoise = "keep",
     source_sha256: str | None = None,
+    owner: str | None = None,
 ) -> Archived | None:
     """Cut one image to the site and write its COG, without touching the store.
 
@@ -1257,7 +1271,8 @@ def archive_file(
     one file each) makes one observation of several files; ``path`` is then the
     one its acquisition time and id are read from. ``item_id`` overrides the id
     the file would get (see :func:`ingest_paths`). ``source_sha256`` is ``path``'s sha256 when
-    the caller has read it already (:class:`SourceDigest`); it is read here otherwise.
+    the caller has read it already (:class:`SourceDigest`); it is read here otherwise. ``owner`` is
+    that of the partial files written (:func:`archive_observation`).
     """
     path = Path(path)
     s1 = open_s1_grd(path, thermal_noise=thermal_noise) if not band_files and is_s1_product(path) else None
@@ -1354,7 +1369,7 @@ def archive_file(
         if landsat.qa is not None:
             provenance["cloud_mask"] = {"from": "qa_pixel", "path": str(landsat.qa.resolve()), "sha256": sha256_file(landsat.qa)}
             provenance["cloud_rule"] = QA_PIXEL_CLOUD_RULE
-    return archive_observation(ws, site, scene, out, grid, bands, provenance, sidecars=sidecars, compress=compress)
+    return archive_observation(ws, site, scene, out, grid, bands, provenance, sidecars=sidecars, compress=compress, owner=owner)
 
 
 @dataclass(frozen=True)
@@ -1372,6 +1387,17 @@ class FileJob:
     thermal_noise: ThermalNoise = "keep"
     source_sha256: str | None = None
     """The file's sha256 when the parent read it to choose the id (else the worker reads it)."""
+    owner: str = field(default_factory=partial_owner)
+    """The command that made the job, which commits or removes what it writes (:func:`~sitewatch.files.partial_path`)."""
+
+    def absolute(self) -> FileJob:
+        """The job as a Dask worker started in another folder, on another machine, needs it: its
+        paths absolute, and the workspace without its store setting (a worker never opens the
+        store, and a URL given with ``--store`` may hold a password)."""
+        return replace(
+            self, ws=Workspace(self.ws.root.resolve()), path=self.path.resolve(),
+            band_files={b: Path(f).resolve() for b, f in self.band_files.items()} if self.band_files else None,
+        )  # fmt: skip
 
 
 def archive_job(job: FileJob) -> Archived | None | str:
@@ -1383,10 +1409,33 @@ def archive_job(job: FileJob) -> Archived | None | str:
             return archive_file(
                 job.ws, job.site, job.path, acquired=job.acquired, sensor=job.sensor, compress=job.compress,
                 item_id=job.item_id, band_files=job.band_files, thermal_noise=job.thermal_noise,
-                source_sha256=job.source_sha256,
+                source_sha256=job.source_sha256, owner=job.owner,
             )  # fmt: skip
     except (ImageReadError, InputError) as exc:
         return str(exc)
+
+
+def map_file_jobs(
+    ws: Workspace,
+    jobs: Sequence[FileJob],
+    *,
+    workers: int = 0,
+    scheduler: str = "",
+    describe: Callable[[FileJob], str] = lambda job: str(job.path),
+) -> Generator[Archived | None | str, None, None]:
+    """:func:`archive_job` of each job, in order, in worker processes or on a Dask cluster (``scheduler``);
+    ``describe`` names a job in the error of a worker that died running it.
+
+    On Dask the jobs go with absolute paths (:meth:`FileJob.absolute`), each worker is first checked to
+    see the workspace's archive at the path this machine sees it at, and a run that stops waits for the
+    jobs running on workers (:func:`~sitewatch.run.map_jobs`), so that the caller's
+    :func:`remove_partials` finds every file they wrote.
+    """
+    if scheduler:
+        jobs = [job.absolute() for job in jobs]
+    return map_jobs(
+        archive_job, jobs, workers=workers, scheduler=scheduler, describe=describe, shared_folder=ws.archive.resolve()
+    )
 
 
 def _refuse_bands_of_a_product(band_files: Mapping[str, Path]) -> None:
@@ -1644,6 +1693,7 @@ def ingest_paths(
     sensor: str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     workers: int = 0,
+    scheduler: str = "",
     compress: str = "deflate",
     band_files: Mapping[str, Path] | None = None,
     thermal_noise: ThermalNoise = "keep",
@@ -1651,8 +1701,9 @@ def ingest_paths(
     """Ingest files and folders of GeoTIFFs into ``site``; a bad file is skipped and named.
 
     ``thermal_noise`` (the ``sar_thermal_noise`` setting) says whether a Sentinel-1 GRD
-    product's noise LUT is subtracted. Files are cut and written in parallel (``workers``, 0 = one per core);
-    the store is written here, one observation per transaction, in file order.
+    product's noise LUT is subtracted. Files are cut and written in parallel (``workers``, 0 = one per core),
+    or on the Dask cluster whose scheduler is at ``scheduler`` (:func:`map_file_jobs`); the store is written
+    here, one observation per transaction, in file order.
     Each file's observation id comes from :func:`unique_item_id`; a file that is the same
     image as an earlier one of the run goes in once (``IngestReport.duplicates``). With
     ``band_files`` (band name → single-band file) those files make one
@@ -1695,7 +1746,7 @@ def ingest_paths(
             )  # fmt: skip
             taken.add(item)
         jobs.append(FileJob(ws, site, f, acquired, sensor, compress, item, band_files, thermal_noise, content.sha256))
-    results = map_jobs(archive_job, jobs, workers=workers, describe=lambda job: str(job.path))
+    results = map_file_jobs(ws, jobs, workers=workers, scheduler=scheduler)
     try:
         for i, (f, result) in enumerate(zip(files, results, strict=True)):
             if isinstance(result, str):

@@ -12,6 +12,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import secrets
 import signal
 import threading
 import time
@@ -22,9 +23,11 @@ from contextlib import contextmanager
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import SimpleQueue
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from .errors import ConfigError, WorkerError, require_extra
+from .errors import ConfigError, OutputError, WorkerError, require_extra
+from .files import partial_path
 
 __all__ = ["map_jobs"]
 
@@ -52,6 +55,7 @@ def map_jobs(
     workers: int = 0,
     scheduler: str = "",
     describe: Callable[[T], str] | None = None,
+    shared_folder: Path | None = None,
 ) -> Generator[R, None, None]:
     """Yield ``func(item)`` for each item, in order.
 
@@ -67,42 +71,15 @@ def map_jobs(
     raises as a KeyboardInterrupt). Workers end by themselves when this process has gone. A worker that dies mid-job
     (killed, out of memory), even while it sends its result, ends the run with a
     :class:`~sitewatch.errors.WorkerError` naming that job and how the worker ended.
+
+    ``shared_folder`` is a folder the jobs write into (ingest's archive). On a Dask cluster every
+    worker must see it, the same files at the same path, and be able to write there: each is checked
+    before any job is sent, and a :class:`~sitewatch.errors.ConfigError` names the workers that
+    cannot. A Dask run that stops (a job raising, Ctrl-C) then also waits for the jobs already running
+    on workers, which cannot be stopped mid-job, so that the caller can remove what they wrote.
     """
     if scheduler and items:  # nothing to run (a rerun that keeps everything) needs no cluster
-        require_extra("distributed", "dask")
-        from distributed import Client
-
-        try:
-            client = Client(scheduler, timeout=_CONNECT_TIMEOUT_S)
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise ConfigError(
-                f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); start one with "
-                "`dask scheduler` and workers with `dask worker ADDRESS`, or check --scheduler / the "
-                "`scheduler` setting"
-            ) from exc
-        from distributed import KilledWorker
-
-        with client:
-            futures = client.map(func, list(items), pure=False)
-            if futures and not client.scheduler_info().get("workers"):
-                # Dask would wait for one without a word; an adaptive cluster may yet start one.
-                log.warning(
-                    "the Dask scheduler at %s has no workers: the jobs wait until one joins "
-                    "(start one with `dask worker %s`, or press Ctrl-C)",
-                    scheduler, scheduler,
-                )  # fmt: skip
-            try:
-                for fut in futures:
-                    yield fut.result()
-            except KilledWorker as exc:  # Dask gave up on a job after it killed several workers
-                client.cancel(futures)
-                raise WorkerError(
-                    f"Dask workers died running a job ({exc}): out of memory, or killed; what was finished "
-                    "is kept: give the workers more memory (`dask worker --memory-limit`) and run again"
-                ) from exc
-            except BaseException:
-                client.cancel(futures)
-                raise
+        yield from _map_on_dask(func, items, scheduler, describe, shared_folder)
         return
     n = workers or _cores()
     if n <= 1 or len(items) <= 2:
@@ -110,6 +87,131 @@ def map_jobs(
             yield func(item)
         return
     yield from _map_in_processes(func, items, min(n, len(items)), describe)
+
+
+def _map_on_dask(
+    func: Callable[[T], R],
+    items: Sequence[T],
+    scheduler: str,
+    describe: Callable[[T], str] | None,
+    shared_folder: Path | None,
+) -> Generator[R, None, None]:
+    """:func:`map_jobs` on the Dask cluster whose scheduler is at ``scheduler``."""
+    require_extra("distributed", "dask")
+    from distributed import Client, KilledWorker
+
+    try:
+        client = Client(scheduler, timeout=_CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); start one with "
+            "`dask scheduler` and workers with `dask worker ADDRESS`, or check --scheduler / the "
+            "`scheduler` setting"
+        ) from exc
+    with client:
+        if shared_folder is not None:
+            _check_workers_see(client, shared_folder)
+        futures = client.map(func, list(items), pure=False)
+        if futures and not client.scheduler_info().get("workers"):
+            # Dask would wait for one without a word; an adaptive cluster may yet start one.
+            log.warning(
+                "the Dask scheduler at %s has no workers: the jobs wait until one joins "
+                "(start one with `dask worker %s`, or press Ctrl-C)",
+                scheduler, scheduler,
+            )  # fmt: skip
+        k = 0  # the job whose result is awaited
+        try:
+            for fut in futures:
+                yield fut.result()
+                k += 1
+        except KilledWorker as exc:  # Dask gave up on a job after it killed several workers
+            _stop_dask_jobs(client, futures, settle=shared_folder is not None)
+            job = describe(items[k]) if describe is not None else f"job {k + 1} of {len(items)}"
+            raise WorkerError(
+                f"Dask workers died running a job, {job} ({exc}): out of memory, or killed; what was finished "
+                "is kept: give the workers more memory (`dask worker --memory-limit`) and run again"
+            ) from exc
+        except BaseException:
+            _stop_dask_jobs(client, futures, settle=shared_folder is not None)
+            raise
+
+
+def _check_workers_see(client: Any, folder: Path) -> None:
+    """A ConfigError naming each Dask worker that cannot use ``folder``: one that does not see
+    it at that path, sees another folder there (the same path on a disk of its own), or may not write there.
+
+    The folder gets a file of this command's, with a random word in it, which each worker reads.
+    """
+    token = secrets.token_hex(8)
+    probe = partial_path(folder / "sitewatch-probe")  # a partial file: removed as one if this command is killed
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_text(token)
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot write into it ({exc.strerror or exc})") from exc
+    try:
+        seen: dict[str, str] = client.run(_cannot_use, str(probe), token)
+    finally:
+        probe.unlink(missing_ok=True)
+    if blind := sorted((address, why) for address, why in seen.items() if why):
+        raise ConfigError(
+            f"Dask worker(s) cannot use the workspace folder {folder} ("
+            + "; ".join(f"{address}: {why}" for address, why in blind)
+            + "): every worker must see the workspace at the path this machine sees it at (a file system "
+            "they share, mounted there) and may write there; or run without --scheduler"
+        )
+
+
+def _cannot_use(probe: str, token: str) -> str:
+    """On a Dask worker: why it cannot use the folder of the file ``probe`` that the command wrote
+    ``token`` into, or "" when it can."""
+    path = Path(probe)
+    if not path.parent.is_dir():
+        return "no such folder there"
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return "another folder of that path, not the command's"
+    except OSError as exc:
+        return f"cannot read it ({exc.strerror or exc})"
+    if text != token:
+        return "another folder of that path, not the command's"
+    if not os.access(path.parent, os.W_OK):
+        return "may not write there"
+    return ""
+
+
+_SETTLE_S = 120.0
+"""How long a stopped Dask run waits for the jobs already running on workers (see :func:`map_jobs`)."""
+
+
+def _stop_dask_jobs(client: Any, futures: Sequence[Any], *, settle: bool) -> None:
+    """Cancel a Dask run's jobs; with ``settle``, wait (at most :data:`_SETTLE_S`) for those running.
+
+    A worker's thread cannot be stopped mid-job: cancelled, a running job still writes its files.
+    Ctrl-C again stops the wait, leaving them to the next run (:func:`~sitewatch.ingest.remove_partials`).
+    """
+    keys = {fut.key for fut in futures}
+    client.cancel(list(futures))
+    if not settle:
+        return
+    deadline = time.monotonic() + _SETTLE_S
+    said = False
+    while time.monotonic() < deadline:
+        try:
+            stacks = client.call_stack()  # the jobs each worker runs now, cancelled or not
+        except Exception:  # the scheduler gone: the reason the run stops, raised already
+            return
+        running = sum(key in keys for jobs in stacks.values() for key in jobs)
+        if not running:
+            return
+        if not said:
+            log.warning(
+                "stopping: waiting for %d job(s) running on Dask workers (a running job cannot be stopped) "
+                "so that the files they write are removed; Ctrl-C again leaves them to the next run", running
+            )  # fmt: skip
+            said = True
+        time.sleep(_WATCH_S)
 
 
 def _map_in_processes(

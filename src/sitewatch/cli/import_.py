@@ -13,15 +13,14 @@ from ..errors import ImageReadError, InputError
 from ..ingest import (
     FileJob,
     SourceDigest,
-    archive_job,
     commit_archived,
     expand_paths,
+    map_file_jobs,
     read_scene_ref,
     remove_partials,
     same_images,
     unique_item_id,
 )
-from ..run import map_jobs
 from ..sources.planet import udm2_apart
 from ..workspace import open_workspace
 from .options import (
@@ -31,6 +30,7 @@ from .options import (
     is_quiet,
     json_option,
     progress_bar,
+    scheduler_option,
     workers_option,
     workspace_option,
 )
@@ -45,12 +45,13 @@ from .output import duplicate_line, observation_row
               "do not say; it overrides what they say.")  # fmt: skip
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), help="When the files do not say.")
 @workers_option
+@scheduler_option
 @workspace_option
 @json_option
 @handle_errors
 def command(
     paths: tuple[Path, ...], site_ids: tuple[str, ...], acquired: datetime | None, sensor: str | None,
-    workers: int | None, workspace: Path, as_json: bool,
+    workers: int | None, scheduler: str | None, workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Import purchased GeoTIFFs as observations of the sites they cover.
 
@@ -69,7 +70,7 @@ def command(
     when nothing went in.
     """
     ws = open_workspace(workspace)
-    settings = ws.settings({"workers": workers})
+    settings = ws.settings({"workers": workers, "scheduler": scheduler})
     compress, thermal_noise = settings["cog_compress"], settings["sar_thermal_noise"]
     site_ids = tuple(dict.fromkeys(site_ids))  # --site a --site a: one import into a, not two
     imported: list[dict[str, Any]] = []
@@ -116,8 +117,8 @@ def command(
                     jobs.append((i, FileJob(ws, site, f, acquired, sensor, compress, item, None, thermal_noise, content.sha256)))
             except (ImageReadError, InputError) as exc:
                 refused_of[i].append(str(exc))
-        results = map_jobs(archive_job, [job for _, job in jobs], workers=settings["workers"],
-                           describe=lambda job: f"{job.path} into site {job.site.id}")  # fmt: skip
+        results = map_file_jobs(ws, [job for _, job in jobs], workers=settings["workers"], scheduler=settings["scheduler"],
+                                describe=lambda job: f"{job.path} into site {job.site.id}")  # fmt: skip
         try:
             for k, ((i, job), result) in enumerate(zip(jobs, results, strict=True)):
                 if isinstance(result, str):

@@ -19,6 +19,7 @@ from .options import (
     is_quiet,
     json_option,
     progress_bar,
+    scheduler_option,
     warnings_as_lines,
     workers_option,
     workspace_option,
@@ -63,12 +64,13 @@ def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
 @click.option("--acquired", type=DateOrTime("acquired"), metavar="TIME", help="Acquisition time (ISO 8601, UTC; a date alone is 12:00 UTC), for files that do not say; "
               "it overrides what they say.")  # fmt: skip
 @workers_option
+@scheduler_option
 @workspace_option
 @json_option
 @handle_errors
 def command(
     site_id: str, paths: tuple[Path, ...], bands: tuple[str, ...], sensor: str | None, acquired: datetime | None,
-    workers: int | None, workspace: Path, as_json: bool,
+    workers: int | None, scheduler: str | None, workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Ingest GeoTIFF files or folders (any CRS) into SITE_ID as observations.
 
@@ -96,7 +98,7 @@ def command(
         if not path.is_file():
             raise InputError(f"--band: no such file {path}")
     ws = open_workspace(workspace)
-    settings = ws.settings({"workers": workers})
+    settings = ws.settings({"workers": workers, "scheduler": scheduler})
     with ws.store() as store, progress_bar("ingest", is_quiet() or as_json) as progress, warnings_as_lines():
         # Skipped files are listed below with their reason; no second, raw warning.
         warnings.simplefilter("ignore", SkippedInputWarning)
@@ -104,7 +106,7 @@ def command(
         held = {r[0] for r in store.execute("SELECT observation_id FROM observations WHERE site_id = ?", (site_id,))}
         report = ingest_paths(
             ws, store, site, paths, acquired=acquired, sensor=sensor, progress=progress,
-            workers=settings["workers"], compress=settings["cog_compress"], band_files=band_files,
+            workers=settings["workers"], scheduler=settings["scheduler"], compress=settings["cog_compress"], band_files=band_files,
             thermal_noise=settings["sar_thermal_noise"],
         )  # fmt: skip
     missed = set(report.missed)

@@ -121,8 +121,8 @@ scheduler_option = click.option(
     help="Dask scheduler address (tcp://host:8786); needs sitewatch[dask]. Default: the `scheduler` setting "
     "(SITEWATCH_SCHEDULER), else local.",
 )
-"""The ``scheduler`` setting as a flag (``detect``). Not on ``ingest``/``import``: their jobs write COGs into the
-workspace under names holding the local process id, which the parent renames and cleans up, so they run locally."""
+"""The ``scheduler`` setting as a flag (``detect``, ``ingest``, ``import``): the commands whose jobs run through
+:func:`~sitewatch.run.map_jobs`."""
 
 thermal_noise_option = click.option(
     "--thermal-noise",

@@ -193,8 +193,8 @@ def test_workers_that_do_not_see_the_workspace_are_named(
     other.mkdir(parents=True)
     cannot_use = run._cannot_use
 
-    def on_its_own_disk(probe: str, token: str) -> str:  # the same path, on the worker's own disk
-        return cannot_use(str(other / Path(probe).name), token)
+    def on_its_own_disk(probe: str, token: str, write: bool = True) -> str:  # the same path, on the worker's own disk
+        return cannot_use(str(other / Path(probe).name), token, write)
 
     monkeypatch.setattr(run, "_cannot_use", on_its_own_disk)
     res = _invoke("ingest", SITE.id, str(scenes), "--scheduler", scheduler, "-w", str(ws.root))
@@ -219,9 +219,10 @@ def test_dask_jobs_carry_absolute_paths_and_no_store_url(tmp_path: Path, monkeyp
     assert far.owner == job.owner
     sent: list[Any] = []
 
-    def on_dask(func: Any, items: Any, scheduler: str, describe: Any, shared_folder: Path | None) -> Iterator[Any]:
+    def on_dask(func: Any, items: Any, scheduler: str, describe: Any, shared_folder: Path | None,
+                workers_write: bool) -> Iterator[Any]:  # fmt: skip
         sent.extend(items)
-        assert shared_folder == tmp_path.resolve() / "archive"
+        assert shared_folder == tmp_path.resolve() / "archive" and workers_write
         yield from ()
 
     monkeypatch.setattr(run, "_map_on_dask", on_dask)
@@ -300,3 +301,42 @@ def test_ingest_on_dask_into_a_postgis_store_gives_what_the_geopackage_gets(
     assert local.exit_code == on_dask.exit_code == 3, on_dask.output
     assert _observations(team) == _observations(here)
     assert _archive(team) == _archive(here)
+
+
+def test_detect_on_workers_that_do_not_see_the_archive_is_refused_and_keeps_the_detections(
+    tmp_path: Path, scheduler: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Detect's workers only read the archive, but one that does not see it would fail every
+    observation as unreadable, and detect clears an unreadable observation's detections: refused
+    before any job, the stored detections kept."""
+    crs, x0, y0 = site_utm_origin(SITE)
+    sea = np.random.default_rng(3).gamma(4.5, 0.01 / 4.5, (260, 220)).astype("float32")
+    sea[120:123, 100:112] = 2.0  # a 120 m hull, 25 dB over the sea
+    scene = write_tiff(tmp_path / "s1_20241010.tif", sea, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0),
+                       descriptions=["VV"], tags={"SITEWATCH_ACQUIRED": "2024-10-10T09:30:00Z"})  # fmt: skip
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    assert _invoke("ingest", SITE.id, str(scene), "-w", str(ws.root)).exit_code == 0
+    assert _invoke("detect", SITE.id, "--workers", "1", "-w", str(ws.root)).exit_code == 0
+    with ws.store() as store:
+        before = [(d.id, d.observation_id) for d in store.detections(site_id=SITE.id)]
+        runs = len(store.execute("SELECT 1 FROM runs"))
+    assert before  # the hull: something that could be lost
+    cannot_use = run._cannot_use
+
+    def unmounted(probe: str, token: str, write: bool = True) -> str:  # the workspace not mounted there
+        return cannot_use(str(tmp_path / "nowhere" / Path(probe).name), token, write)
+
+    monkeypatch.setattr(run, "_cannot_use", unmounted)
+    res = _invoke("detect", SITE.id, "--force", "--scheduler", scheduler, "-w", str(ws.root))
+    assert res.exit_code == 1, res.output
+    assert f"cannot use the workspace folder {ws.archive.resolve()} (" in res.output and "no such folder there" in res.output
+    assert "may write there" not in res.output  # reading is all detect asks of them
+    with ws.store() as store:
+        assert [(d.id, d.observation_id) for d in store.detections(site_id=SITE.id)] == before
+    monkeypatch.setattr(run, "_cannot_use", cannot_use)
+    res = _invoke("detect", SITE.id, "--force", "--scheduler", scheduler, "-w", str(ws.root))
+    assert res.exit_code == 0, res.output
+    with ws.store() as store:
+        assert [(d.id, d.observation_id) for d in store.detections(site_id=SITE.id)] == before
+        assert len(store.execute("SELECT 1 FROM runs")) > runs
+    assert not [p for p in ws.archive.rglob("*") if "probe" in p.name]

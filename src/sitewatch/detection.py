@@ -32,6 +32,7 @@ from .geo import ground_pixel_size, heading_from_north, reproject_geometry, unwr
 from .ingest import sha256_file
 from .model import Detection, Observation, Site
 from .run import map_jobs
+from .workspace import ARCHIVE_DIR
 from .store import now_utc
 from .workspace import Workspace
 
@@ -263,9 +264,12 @@ def detect_site(
         if progress and kept:
             progress(done, len(observations), "")
         errors: list[str] = []
+        # On Dask, workers that do not see the archive are refused before any job: each of their
+        # observations would fail as unreadable, and its stored detections be cleared.
         for res in map_jobs(
             detect_observation, jobs, workers=workers, scheduler=scheduler,
             describe=lambda job: f"observation {job.observation.id}",
+            shared_folder=root / ARCHIVE_DIR, workers_write=False,
         ):  # fmt: skip
             if res.error:
                 errors.append(res.error)

@@ -56,6 +56,7 @@ def map_jobs(
     scheduler: str = "",
     describe: Callable[[T], str] | None = None,
     shared_folder: Path | None = None,
+    workers_write: bool = True,
 ) -> Generator[R, None, None]:
     """Yield ``func(item)`` for each item, in order.
 
@@ -72,14 +73,15 @@ def map_jobs(
     (killed, out of memory), even while it sends its result, ends the run with a
     :class:`~sitewatch.errors.WorkerError` naming that job and how the worker ended.
 
-    ``shared_folder`` is a folder the jobs write into (ingest's archive). On a Dask cluster every
-    worker must see it, the same files at the same path, and be able to write there: each is checked
-    before any job is sent, and a :class:`~sitewatch.errors.ConfigError` names the workers that
-    cannot. A Dask run that stops (a job raising, Ctrl-C) then also waits for the jobs already running
-    on workers, which cannot be stopped mid-job, so that the caller can remove what they wrote.
+    ``shared_folder`` is a folder the jobs read (detect's archive) or, with ``workers_write``, write into
+    (ingest's archive). On a Dask cluster every worker must see it, the same files at the same path, and
+    be able to write there when they write: each is checked before any job is sent, and a
+    :class:`~sitewatch.errors.ConfigError` names the workers that cannot. A Dask run of writing jobs
+    that stops (a job raising, Ctrl-C) then also waits for the jobs already running on workers, which
+    cannot be stopped mid-job, so that the caller can remove what they wrote.
     """
     if scheduler and items:  # nothing to run (a rerun that keeps everything) needs no cluster
-        yield from _map_on_dask(func, items, scheduler, describe, shared_folder)
+        yield from _map_on_dask(func, items, scheduler, describe, shared_folder, workers_write)
         return
     n = workers or _cores()
     if n <= 1 or len(items) <= 2:
@@ -95,6 +97,7 @@ def _map_on_dask(
     scheduler: str,
     describe: Callable[[T], str] | None,
     shared_folder: Path | None,
+    workers_write: bool = True,
 ) -> Generator[R, None, None]:
     """:func:`map_jobs` on the Dask cluster whose scheduler is at ``scheduler``."""
     require_extra("distributed", "dask")
@@ -110,7 +113,7 @@ def _map_on_dask(
         ) from exc
     with client:
         if shared_folder is not None:
-            _check_workers_see(client, shared_folder)
+            _check_workers_see(client, shared_folder, write=workers_write)
         futures = client.map(func, list(items), pure=False)
         if futures and not client.scheduler_info().get("workers"):
             # Dask would wait for one without a word; an adaptive cluster may yet start one.
@@ -125,20 +128,21 @@ def _map_on_dask(
                 yield fut.result()
                 k += 1
         except KilledWorker as exc:  # Dask gave up on a job after it killed several workers
-            _stop_dask_jobs(client, futures, settle=shared_folder is not None)
+            _stop_dask_jobs(client, futures, settle=shared_folder is not None and workers_write)
             job = describe(items[k]) if describe is not None else f"job {k + 1} of {len(items)}"
             raise WorkerError(
                 f"Dask workers died running a job, {job} ({exc}): out of memory, or killed; what was finished "
                 "is kept: give the workers more memory (`dask worker --memory-limit`) and run again"
             ) from exc
         except BaseException:
-            _stop_dask_jobs(client, futures, settle=shared_folder is not None)
+            _stop_dask_jobs(client, futures, settle=shared_folder is not None and workers_write)
             raise
 
 
-def _check_workers_see(client: Any, folder: Path) -> None:
+def _check_workers_see(client: Any, folder: Path, *, write: bool = True) -> None:
     """A ConfigError naming each Dask worker that cannot use ``folder``: one that does not see
-    it at that path, sees another folder there (the same path on a disk of its own), or may not write there.
+    it at that path, sees another folder there (the same path on a disk of its own), or (``write``)
+    may not write there.
 
     The folder gets a file of this command's, with a random word in it, which each worker reads.
     """
@@ -148,9 +152,12 @@ def _check_workers_see(client: Any, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         probe.write_text(token)
     except OSError as exc:
+        if not write:  # a read-only archive (a team's shared mount): the jobs need only read it
+            log.warning("%s: cannot check that the Dask workers see it (%s)", folder, exc.strerror or exc)
+            return
         raise OutputError(f"{folder}: cannot write into it ({exc.strerror or exc})") from exc
     try:
-        seen: dict[str, str] = client.run(_cannot_use, str(probe), token)
+        seen: dict[str, str] = client.run(_cannot_use, str(probe), token, write)
     finally:
         probe.unlink(missing_ok=True)
     if blind := sorted((address, why) for address, why in seen.items() if why):
@@ -158,13 +165,13 @@ def _check_workers_see(client: Any, folder: Path) -> None:
             f"Dask worker(s) cannot use the workspace folder {folder} ("
             + "; ".join(f"{address}: {why}" for address, why in blind)
             + "): every worker must see the workspace at the path this machine sees it at (a file system "
-            "they share, mounted there) and may write there; or run without --scheduler"
+            f"they share, mounted there){' and may write there' if write else ''}; or run without --scheduler"
         )
 
 
-def _cannot_use(probe: str, token: str) -> str:
+def _cannot_use(probe: str, token: str, write: bool = True) -> str:
     """On a Dask worker: why it cannot use the folder of the file ``probe`` that the command wrote
-    ``token`` into, or "" when it can."""
+    ``token`` into (``write``: to write there too), or "" when it can."""
     path = Path(probe)
     if not path.parent.is_dir():
         return "no such folder there"
@@ -176,7 +183,7 @@ def _cannot_use(probe: str, token: str) -> str:
         return f"cannot read it ({exc.strerror or exc})"
     if text != token:
         return "another folder of that path, not the command's"
-    if not os.access(path.parent, os.W_OK):
+    if write and not os.access(path.parent, os.W_OK):
         return "may not write there"
     return ""
 

@@ -32,9 +32,8 @@ from .geo import ground_pixel_size, heading_from_north, reproject_geometry, unwr
 from .ingest import sha256_file
 from .model import Detection, Observation, Site
 from .run import map_jobs
-from .workspace import ARCHIVE_DIR
 from .store import now_utc
-from .workspace import Workspace
+from .workspace import ARCHIVE_DIR, Workspace
 
 __all__ = ["DetectJob", "DetectResult", "check_length_limits", "detect_observation", "detect_site", "to_detections"]
 

@@ -182,6 +182,7 @@ def sites_from_geojson(
     site_feats: list[dict[str, Any]] = []
     berths: dict[str, list[tuple[int, str, Berth]]] = defaultdict(list)
     water: dict[str, list[tuple[int, str, BaseGeometry]]] = defaultdict(list)
+    pins: list[int] = []
     for i, feat in enumerate(features):
         try:
             read = _read_feature(feat, i, origin, crs)
@@ -191,6 +192,7 @@ def sites_from_geojson(
                 refused_ids.add(given)  # its berths and water go with it, not to the workspace's site
             continue
         if read is None:  # a pin, skipped with a note
+            pins.append(i)
             continue
         role, site_key, where, value = read
         if role == "site":
@@ -233,6 +235,11 @@ def sites_from_geojson(
             if site != known[site_key]:
                 out.append(site)
     messages = [why for _, why in sorted(refused, key=lambda r: r[0])]
+    if len(pins) == len(features):  # was "imported 0 site(s)" and exit code 0
+        first = _with_name(features[pins[0]].get("properties") or {}).get("name") or "no name"
+        more = f" and {len(pins) - 1} more" if len(pins) > 1 else ""
+        raise InputError(f"{origin}: nothing to import: every feature is a pin (a Point: feature {pins[0]} ({first}){more}); "
+                         "a site is an area: draw it as a polygon")  # fmt: skip
     if messages and not out:
         if len(messages) == 1:
             raise InputError(messages[0])

@@ -798,6 +798,12 @@ def test_a_name_field_spelled_name_or_name_in_capitals_names_the_site() -> None:
     assert [(s.id, s.name) for s in sites] == [("port-a", "Port A"), ("port-b", "Port B"), ("port-c", "Port C")]
 
 
+def test_a_numeric_id_field_gives_way_to_the_name() -> None:
+    """QGIS gives a new layer an integer `id` field: the sites were '1' (and '2.0', a Real field, refused)."""
+    sites = sites_from_geojson(_polygon_fc([{"id": 1, "name": "Busan"}, {"id": 2.0, "Name": "Santos"}, {"id": 3.0}, {"id": "quay-7"}]))
+    assert [s.id for s in sites] == ["busan", "santos", "3", "quay-7"]  # without a name, the number is the id
+
+
 def _qgis_export() -> dict[str, object]:
     """A polygon layer as QGIS saves it in EPSG:3857: a Name field, a row without geometry, 3D vertices,
     a pin, a self-crossing polygon with a berth, a quay line without a role, a GeometryCollection."""

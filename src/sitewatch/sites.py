@@ -307,7 +307,14 @@ def _read_feature(
 
 def _given_id(props: dict[str, Any], feat: dict[str, Any]) -> Any:
     # site_id is the id in the GeoPackage's sites layer, exported from QGIS as it stands.
-    return props.get("id") or (props.get("site_id") if "name" in props else None) or feat.get("id")
+    given = props.get("id") or (props.get("site_id") if "name" in props else None) or feat.get("id")
+    if isinstance(given, (int, float)) and not isinstance(given, bool):
+        # A number is a row number (QGIS gives every new layer an integer `id` field; GDAL writes the FID
+        # as the feature's id): the name makes the id when there is one ("Busan" → busan, not 1).
+        if props.get("name"):
+            return None
+        return int(given) if float(given).is_integer() else given  # 2.0, as a Real field writes it, is 2
+    return given
 
 
 def _refused_site_id(feat: Any) -> str | None:

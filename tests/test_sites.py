@@ -571,6 +571,23 @@ def test_cli_import_of_kml_notes_the_skipped_pins_and_a_rerun_does_not_duplicate
     assert [f["id"] for f in json.loads(runner.invoke(main, ["sites", "list", "--json", "-w", ws]).output)["features"]] == ["p1"]
 
 
+def test_cli_import_and_add_of_a_geopackage_or_shapefile_say_to_save_it_as_geojson(tmp_path: Path) -> None:
+    import sqlite3
+
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    sqlite3.connect(tmp_path / "ports.gpkg").execute("CREATE TABLE ports (fid INTEGER)").connection.commit()
+    (tmp_path / "ports.shp").write_bytes(bytes.fromhex("0000270a") + bytes(96))
+    for name in ("ports.gpkg", "ports.shp"):
+        for args in (["sites", "import"], ["sites", "add", "x", "--geojson"]):
+            r = runner.invoke(main, [*args, str(tmp_path / name), "-w", ws])
+            assert r.exit_code == 1, r.output  # was "not valid JSON ('utf-8' codec can't decode byte…)"
+            assert f"{name}: not GeoJSON, KML or KMZ" in r.output and f"ogr2ogr -f GeoJSON sites.geojson {name}" in r.output
+    (tmp_path / "broken.geojson").write_text('{"type": ')
+    assert "broken.geojson: not valid JSON" in runner.invoke(main, ["sites", "import", str(tmp_path / "broken.geojson"), "-w", ws]).output
+
+
 def test_cli_import_and_add_of_a_kml_of_pins_alone_name_the_pins(tmp_path: Path) -> None:
     runner = CliRunner()
     ws = str(tmp_path / "ws")

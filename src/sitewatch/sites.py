@@ -614,6 +614,11 @@ def read_sites_file(path: Path, known: Mapping[str, Site] | None = None) -> list
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        if path.suffix.lower() not in (".geojson", ".json"):  # a GeoPackage or shapefile read as JSON said "utf-8 codec…"
+            raise InputError(
+                f"{path}: not GeoJSON, KML or KMZ, the formats sites are read from; save the layer as GeoJSON "
+                f"(QGIS: Export > Save Features As…, format GeoJSON; or `ogr2ogr -f GeoJSON sites.geojson {path.name}`)"
+            ) from exc
         raise InputError(f"{path}: not valid JSON ({exc})") from exc
     except RecursionError as exc:  # "[[[[…" a hundred thousand deep: Python's parser recurses
         raise InputError(f"{path}: its JSON is nested too deeply to read") from exc

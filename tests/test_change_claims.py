@@ -67,6 +67,21 @@ def test_no_pair_bracketing_the_dates_is_not_testable() -> None:
     assert _verdict("change_present", o3, pairs3, []).verdict == "not testable"
 
 
+def test_not_testable_for_want_of_a_bracketing_pair_says_what_is_missing() -> None:
+    # Images inside the dates only: `sitewatch change` had run, and running it again cannot bracket them.
+    late, pairs = _series(["2024-10-02", "2024-10-17"])
+    r = _verdict("change_present", late, pairs, [])
+    assert "no image of base on or before 2024-10-01 (the first is of 2024-10-02)" in r.reason
+    assert "no image of base on or after" not in r.reason and "run `sitewatch change" not in r.reason, r.reason
+    inside, pairs = _series(["2024-10-02", "2024-10-09"])
+    r = _verdict("change_present", inside, pairs, [])
+    assert "no image of base on or before 2024-10-01" in r.reason
+    assert "no image of base on or after 2024-10-10 (the last is of 2024-10-09)" in r.reason
+    # The images to bracket the dates are there, but no pair of them was compared: then run change.
+    o, _ = _series(DAYS)
+    assert _verdict("change_present", o, [], []).reason.endswith("run `sitewatch change base`")
+
+
 def test_a_bracketing_pair_that_compared_little_of_the_site_cannot_say_nothing_changed() -> None:
     o, pairs = _series(DAYS, compared={2: 0.2})
     r = _verdict("change_absent", o, pairs, [])

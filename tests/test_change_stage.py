@@ -339,3 +339,20 @@ def _dashboard_site_page(root: Path, site_id: str) -> str | None:
         from fastapi.testclient import TestClient
 
         return TestClient(create_app(root)).get(f"/sites/{site_id}").text
+
+
+def test_a_date_of_two_looks_showing_the_site_alike_does_not_say_one_shows_more() -> None:
+    """The band files of a scene and a stack of them, ingested both: the note said the one compared
+    "shows more of the site" though both showed all of it."""
+    import dataclasses
+
+    from sitewatch.change_stage import choose_pairs
+    from test_claims import obs
+
+    bands, later = obs("2024-10-01", site="base", sensor="optical"), obs("2024-10-08", site="base", sensor="optical")
+    stack = dataclasses.replace(bands, id="base/stack")
+    _, notes = choose_pairs([bands, stack, later], "base")
+    assert notes == [f"base/stack: 2024-10-01 is compared through {bands.id}, which shows as much of the site"]
+    cloudy = dataclasses.replace(stack, cloud_fraction=0.3)
+    _, notes = choose_pairs([bands, cloudy, later], "base")
+    assert notes == [f"base/stack: 2024-10-01 is compared through {bands.id}, which shows more of the site"]

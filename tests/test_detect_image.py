@@ -158,6 +158,14 @@ def test_gdal_virtual_paths_are_read_for_image_and_band(tmp_path: Path) -> None:
         r = CliRunner().invoke(main, ["detect-image", *args, "--out", str(out)])
         assert r.exit_code == 1, r.output
         assert f"{inside}/missing.tif: GDAL cannot open this virtual path" in r.output
+    # The zip itself, of several files: GDAL's message listed every one of them (40 kB for an OpenSARShip zip).
+    with zipfile.ZipFile(chips, "a") as z:
+        for i in range(300):
+            z.writestr(f"chips/Cargo_x{i}_y{i}.tif", b"")
+    for zipped in (inside, f"{inside}/"):
+        r = CliRunner().invoke(main, ["detect-image", zipped, "--out", str(out)])
+        assert r.exit_code == 1 and len(r.output) < 600, r.output
+        assert "the path names the archive, not a file in it: name the one to read after it, /vsizip//ABSOLUTE/PATH.zip/FOLDER/FILE.tif" in r.output
 
 
 @pytest.mark.parametrize("names", [("VV", "VH"), ("Sigma0_VH", "Sigma0_VV"), (None, None)])

@@ -83,8 +83,15 @@ def test_refusals_are_errors_naming_the_input(tmp_path: Path, kwargs: dict, erro
         detect_image_file(**kwargs)
 
 
-def test_a_sentinel_2_band_by_its_name_is_refused_as_sar_but_runs_when_sar_is_chosen(tmp_path: Path) -> None:
-    tif = _sar(tmp_path, "2023-07-10-00:00_2023-07-10-23:59_Sentinel-2_L2A_B08_(Raw).tiff")
+@pytest.mark.parametrize(
+    "name",
+    [
+        "2023-07-10-00:00_2023-07-10-23:59_Sentinel-2_L2A_B08_(Raw).tiff",
+        "T49QCD_20161209T031122_B08.tif",  # a granule's band file (OSCD's): was run as SAR, 0 vessels, no word
+    ],
+)
+def test_a_sentinel_2_band_by_its_name_is_refused_as_sar_but_runs_when_sar_is_chosen(tmp_path: Path, name: str) -> None:
+    tif = _sar(tmp_path, name)
     with pytest.raises(InputError, match="a sentinel-2 image .* --sensor sar to run the SAR detector on it anyway"):
         detect_image_file(tif)
     assert detect_image_file(tif, sensor="sar").sensor == "sar"

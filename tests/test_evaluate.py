@@ -153,6 +153,7 @@ def test_nothing_to_evaluate_is_an_error_not_a_perfect_score(tmp_path: Path) -> 
     ws = init_workspace(tmp_path / "empty")
     r = CliRunner().invoke(main, ["eval", "-w", str(ws.root)])
     assert r.exit_code == 1 and "nothing to evaluate" in r.output
+    assert "real imagery with labelled boxes is scored by `sitewatch detect-image` and `sitewatch score`" in r.output
     with ws.store() as store:
         assert latest_evaluation(store) is None
 

@@ -242,6 +242,10 @@ def test_the_udm2_of_a_scene_with_a_one_digit_counter_is_found(tmp_path: Path) -
         ("IMG_SPOT6_MS_202410170930051_ORT_ab12cd34_R1C1.TIF", "spot-6"),
         ("IMG_PNEO3_MS-FS_202410170930051_ORT_ab12cd34_R1C1.TIF", "pleiades-neo-3"),
         ("20241017_093005_harbour.tif", ""),
+        # A granule's band file, as OSCD and anyone unpacking a SAFE have them: it names no unit (2A, 2B)
+        ("T49QCD_20161209T031122_B08.tif", "sentinel-2"),
+        ("T32TMP_20241017T093005_B8A_20m.jp2", "sentinel-2"),
+        ("T32TMP_20241017T093005_B13.tif", ""),
     ],
 )
 def test_the_platform_is_read_from_a_providers_file_name(name: str, platform: str) -> None:

@@ -543,6 +543,9 @@ def test_a_site_across_the_antimeridian_is_named_as_such() -> None:
         ('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"id": "x"}, '
          '"geometry": {"type": "Blob", "coordinates": []}}]}', r"feature 0 \(x\): cannot read its geometry"),
         ('{"type": "FeatureCollection", "features": [5]}', r"in\.geojson, feature 0: not a GeoJSON Feature"),
+        ('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"name": "Quay"}, '
+         '"geometry": {"type": "Point", "coordinates": [132.3, 42.8]}}]}',
+         r"in\.geojson: nothing to import: every feature is a pin \(a Point: feature 0 \(Quay\)\); .*draw it as a polygon"),
     ],
 )  # fmt: skip
 def test_cli_import_of_a_malformed_file_is_an_error_naming_it(tmp_path: Path, text: str, message: str) -> None:
@@ -566,6 +569,36 @@ def test_cli_import_of_kml_notes_the_skipped_pins_and_a_rerun_does_not_duplicate
         assert r.exit_code == 0, r.output
         assert "note: " in r.output and "placemark 'Pin': skipped" in r.output and "imported 1 site(s): p1" in r.output
     assert [f["id"] for f in json.loads(runner.invoke(main, ["sites", "list", "--json", "-w", ws]).output)["features"]] == ["p1"]
+
+
+def test_cli_import_and_add_of_a_geopackage_or_shapefile_say_to_save_it_as_geojson(tmp_path: Path) -> None:
+    import sqlite3
+
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    sqlite3.connect(tmp_path / "ports.gpkg").execute("CREATE TABLE ports (fid INTEGER)").connection.commit()
+    (tmp_path / "ports.shp").write_bytes(bytes.fromhex("0000270a") + bytes(96))
+    for name in ("ports.gpkg", "ports.shp"):
+        for args in (["sites", "import"], ["sites", "add", "x", "--geojson"]):
+            r = runner.invoke(main, [*args, str(tmp_path / name), "-w", ws])
+            assert r.exit_code == 1, r.output  # was "not valid JSON ('utf-8' codec can't decode byte…)"
+            assert f"{name}: not GeoJSON, KML or KMZ" in r.output and f"ogr2ogr -f GeoJSON sites.geojson {name}" in r.output
+    (tmp_path / "broken.geojson").write_text('{"type": ')
+    assert "broken.geojson: not valid JSON" in runner.invoke(main, ["sites", "import", str(tmp_path / "broken.geojson"), "-w", ws]).output
+
+
+def test_cli_import_and_add_of_a_kml_of_pins_alone_name_the_pins(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    pins = "".join(f"<Placemark><name>{n}</name><Point><coordinates>132.34,42.87,0</coordinates></Point></Placemark>" for n in ("Pier", "Gate"))
+    (tmp_path / "pins.kml").write_text(f'<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Folder>{pins}</Folder></Document></kml>')
+    for args in (["sites", "import"], ["sites", "add", "x", "--geojson"]):
+        r = runner.invoke(main, [*args, str(tmp_path / "pins.kml"), "-w", ws])
+        assert r.exit_code == 1, r.output  # was "the collection holds no features", of a file holding two placemarks
+        assert "nothing to import: no placemark has a polygon or line (placemark 'Pier' (Point) and 1 more)" in r.output
+        assert "draw it as a polygon" in r.output
 
 
 def test_cli_import_says_which_sites_it_replaced_and_what_they_lost(tmp_path: Path) -> None:
@@ -780,6 +813,12 @@ def test_a_name_field_spelled_name_or_name_in_capitals_names_the_site() -> None:
     """A QGIS layer that came through a shapefile has NAME or Name: each site was 'site', 'site-2'... instead."""
     sites = sites_from_geojson(_polygon_fc([{"NAME": "Port A", "fid": 1}, {"Name": "Port B"}, {"name": "Port C", "NAME": "x"}]))
     assert [(s.id, s.name) for s in sites] == [("port-a", "Port A"), ("port-b", "Port B"), ("port-c", "Port C")]
+
+
+def test_a_numeric_id_field_gives_way_to_the_name() -> None:
+    """QGIS gives a new layer an integer `id` field: the sites were '1' (and '2.0', a Real field, refused)."""
+    sites = sites_from_geojson(_polygon_fc([{"id": 1, "name": "Busan"}, {"id": 2.0, "Name": "Santos"}, {"id": 3.0}, {"id": "quay-7"}]))
+    assert [s.id for s in sites] == ["busan", "santos", "3", "quay-7"]  # without a name, the number is the id
 
 
 def _qgis_export() -> dict[str, object]:

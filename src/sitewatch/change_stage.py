@@ -60,9 +60,13 @@ def _best(candidates: Sequence[Observation]) -> Observation:
     then least cloud, then the latest acquisition, then id)."""
     return sorted(
         candidates,
-        key=lambda o: (-o.valid_fraction, o.cloud_fraction if o.cloud_fraction is not None else 0.0,
-                       -o.scene.acquired.timestamp(), o.id),
+        key=lambda o: (-_shown(o)[0], _shown(o)[1], -o.scene.acquired.timestamp(), o.id),
     )[0]  # fmt: skip
+
+
+def _shown(o: Observation) -> tuple[float, float]:
+    """How much of the site an observation shows, as :func:`_best` ranks it."""
+    return o.valid_fraction, o.cloud_fraction if o.cloud_fraction is not None else 0.0
 
 
 def find_observation(observations: Sequence[Observation], site_id: str, ref: str, option: str) -> Observation:
@@ -135,7 +139,9 @@ def choose_pairs(
             chain.append(pick)
             for other in days[day]:
                 if other is not pick:
-                    notes.append(f"{other.id}: {day.isoformat()} is compared through {pick.id}, which shows more of the site")
+                    # Two looks of one image (its band files and a stack of them) show the site alike.
+                    shows = "shows more of the site" if _shown(pick) != _shown(other) else "shows as much of the site"
+                    notes.append(f"{other.id}: {day.isoformat()} is compared through {pick.id}, which {shows}")
         chains[key] = chain
     if before is None and after is None:
         pairs = [(c[i - 1], c[i]) for c in chains.values() for i in range(1, len(c))]

@@ -22,7 +22,7 @@ from dataclasses import replace
 from .analysis.occupancy import count_noun
 from .claims_file import Assertion
 from .evidence import CONTRADICTED, SUPPORTED, UNTESTABLE, Image, PartResult, World
-from .model import Change
+from .model import Change, Observation
 from .store.changes import ChangePair
 
 __all__ = ["MIN_COMPARED", "bracketing_runs", "change_part"]
@@ -57,6 +57,21 @@ def bracketing_runs(pairs: Sequence[ChangePair], a: Assertion, series: Callable[
     return [best[k] for k in sorted(best)]
 
 
+def _bracket_hint(sid: str, a: Assertion, observations: Sequence[Observation]) -> str:
+    """What to do about dates no stored pair brackets: compare the images there are, or say which is missing.
+
+    Running ``sitewatch change`` again cannot help when no image lies before (or after) the dates."""
+    days = sorted(o.scene.acquired.date() for o in observations)
+    if not days:
+        return f"{sid} has no image"
+    missing = []
+    if days[0] > a.start:
+        missing.append(f"no image of {sid} on or before {a.start} (the first is of {days[0]})")
+    if days[-1] < a.end:
+        missing.append(f"no image of {sid} on or after {a.end} (the last is of {days[-1]})")
+    return "; ".join(missing) or f"run `sitewatch change {sid}`"
+
+
 def _regions(a: Assertion, p: ChangePair, changes: Sequence[Change]) -> list[Change]:
     return [
         c for c in changes
@@ -84,7 +99,7 @@ def change_part(a: Assertion, world: World, present: bool) -> PartResult:
     runs = bracketing_runs(pairs, a, lambda p: f"{obs[p.after_id].scene.resolution_m:g} m {p.sensor}")
     if not runs:
         return PartResult(a, UNTESTABLE, f"no stored pair of {sid}'s images brackets {span} (an image on or before "
-                          f"{a.start} and one on or after {a.end}); run `sitewatch change {sid}`", (), (), ())  # fmt: skip
+                          f"{a.start} and one on or after {a.end}); {_bracket_hint(sid, a, list(obs.values()))}", (), (), ())  # fmt: skip
 
     def images(p: ChangePair, regions: Sequence[Change] = ()) -> tuple[Image, Image]:
         ids = tuple(c.id for c in regions)

@@ -96,6 +96,7 @@ def kml_to_geojson(text: str | bytes, origin: str = "KML") -> dict[str, Any]:
     if _local(root.tag) != "kml":
         raise InputError(f"{origin}: not a KML file (its root element is <{_local(root.tag)}>, not <kml>)")
     features = []
+    skipped = []  # the placemarks without a polygon or line, named when they are all there is
     for pm in (el for el in root.iter() if _local(el.tag) == "Placemark"):
         props = _properties(pm)
         where = f"{origin}, placemark {props.get('name', '(no name)')!r}"
@@ -105,6 +106,7 @@ def kml_to_geojson(text: str | bytes, origin: str = "KML") -> dict[str, Any]:
             raise InputError(f"{where}: its geometry is nested too deeply to read") from exc
         if geom is None:
             found = next((_local(c.tag) for c in pm if _local(c.tag) in _OTHER_GEOMETRIES), "no geometry")
+            skipped.append(f"{props.get('name', '(no name)')!r} ({found})")
             warnings.warn(SkippedInputWarning(f"{where}: skipped, a site or berth needs a polygon or line ({found})"),
                           stacklevel=2)  # fmt: skip
             continue
@@ -112,6 +114,10 @@ def kml_to_geojson(text: str | bytes, origin: str = "KML") -> dict[str, Any]:
         if "id" not in props and _SLUG.fullmatch(pm.get("id") or ""):
             feature["id"] = pm.get("id")
         features.append(feature)
+    if skipped and not features:  # "holds no features" would hide the pins it does hold
+        more = f" and {len(skipped) - 1} more" if len(skipped) > 1 else ""
+        raise InputError(f"{origin}: nothing to import: no placemark has a polygon or line (placemark {skipped[0]}{more}); "
+                         "a site is an area: draw it as a polygon (Google Earth: Add Polygon), not as a pin")  # fmt: skip
     return {"type": "FeatureCollection", "features": features}
 
 

@@ -34,6 +34,10 @@ _NAME_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?<![A-Za-z0-9])S2([ABCD])_(?:OPER_(?:[A-Z]{3}_)?)?MSI"), "sentinel-2{}"),
     (re.compile(r"(?<![A-Za-z0-9])S1([ABCD])_(?:IW|EW|SM|WV)_"), "sentinel-1{}"),
     (re.compile(r"(?<![A-Za-z0-9])L[COT]0([789])_L"), "landsat-{}"),
+    # A Sentinel-2 granule's band file since the compact naming of December 2016 (T32TMP_20241017T093005_B08.jp2,
+    # L2A's …_B08_10m.jp2): the tile, the datatake's sensing time and the band; it names no unit (2A or 2B).
+    (re.compile(r"(?<![A-Za-z0-9])T\d{2}[A-Z]{3}_\d{8}T\d{6}_(?:B0[1-9]|B1[0-2]|B8A|TCI|SCL|AOT|WVP)(?:_[126]0m)?(?![A-Za-z0-9])"),
+     "sentinel-2"),
     (re.compile(r"Sentinel-2(?![0-9])", re.I), "sentinel-2"),
     (re.compile(r"Sentinel-1(?![0-9])", re.I), "sentinel-1"),
     # Airbus DIMAP V2 names the satellite (IMG_PHR1A_MS_…, IMG_SPOT6_MS_…, IMG_PNEO3_…: sources/providers.py);

@@ -182,6 +182,7 @@ def sites_from_geojson(
     site_feats: list[dict[str, Any]] = []
     berths: dict[str, list[tuple[int, str, Berth]]] = defaultdict(list)
     water: dict[str, list[tuple[int, str, BaseGeometry]]] = defaultdict(list)
+    pins: list[int] = []
     for i, feat in enumerate(features):
         try:
             read = _read_feature(feat, i, origin, crs)
@@ -191,6 +192,7 @@ def sites_from_geojson(
                 refused_ids.add(given)  # its berths and water go with it, not to the workspace's site
             continue
         if read is None:  # a pin, skipped with a note
+            pins.append(i)
             continue
         role, site_key, where, value = read
         if role == "site":
@@ -233,6 +235,11 @@ def sites_from_geojson(
             if site != known[site_key]:
                 out.append(site)
     messages = [why for _, why in sorted(refused, key=lambda r: r[0])]
+    if len(pins) == len(features):  # was "imported 0 site(s)" and exit code 0
+        first = _with_name(features[pins[0]].get("properties") or {}).get("name") or "no name"
+        more = f" and {len(pins) - 1} more" if len(pins) > 1 else ""
+        raise InputError(f"{origin}: nothing to import: every feature is a pin (a Point: feature {pins[0]} ({first}){more}); "
+                         "a site is an area: draw it as a polygon")  # fmt: skip
     if messages and not out:
         if len(messages) == 1:
             raise InputError(messages[0])
@@ -300,7 +307,14 @@ def _read_feature(
 
 def _given_id(props: dict[str, Any], feat: dict[str, Any]) -> Any:
     # site_id is the id in the GeoPackage's sites layer, exported from QGIS as it stands.
-    return props.get("id") or (props.get("site_id") if "name" in props else None) or feat.get("id")
+    given = props.get("id") or (props.get("site_id") if "name" in props else None) or feat.get("id")
+    if isinstance(given, (int, float)) and not isinstance(given, bool):
+        # A number is a row number (QGIS gives every new layer an integer `id` field; GDAL writes the FID
+        # as the feature's id): the name makes the id when there is one ("Busan" → busan, not 1).
+        if props.get("name"):
+            return None
+        return int(given) if float(given).is_integer() else given  # 2.0, as a Real field writes it, is 2
+    return given
 
 
 def _refused_site_id(feat: Any) -> str | None:
@@ -600,6 +614,11 @@ def read_sites_file(path: Path, known: Mapping[str, Site] | None = None) -> list
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        if path.suffix.lower() not in (".geojson", ".json"):  # a GeoPackage or shapefile read as JSON said "utf-8 codec…"
+            raise InputError(
+                f"{path}: not GeoJSON, KML or KMZ, the formats sites are read from; save the layer as GeoJSON "
+                f"(QGIS: Export > Save Features As…, format GeoJSON; or `ogr2ogr -f GeoJSON sites.geojson {path.name}`)"
+            ) from exc
         raise InputError(f"{path}: not valid JSON ({exc})") from exc
     except RecursionError as exc:  # "[[[[…" a hundred thousand deep: Python's parser recurses
         raise InputError(f"{path}: its JSON is nested too deeply to read") from exc

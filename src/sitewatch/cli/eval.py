@@ -77,7 +77,8 @@ def command(
     if not ev.observations:
         raise click.ClickException(
             "nothing to evaluate: no observation has ground truth (eval needs simulated scenes, "
-            "e.g. from `sitewatch simulate` or `sitewatch demo`)"
+            "e.g. from `sitewatch simulate` or `sitewatch demo`); real imagery with labelled boxes is scored "
+            "by `sitewatch detect-image` and `sitewatch score` (README, \"Score detections against labelled boxes\")"
         )
     dark = None
     if ais_files:  # AIS matching against the scenario's dark vessels, beside the detection figures

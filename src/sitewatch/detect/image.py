@@ -206,7 +206,13 @@ def open_image_info(path: str | Path | PixelSource, pixel_size: float | None = N
                 impulse = impulse_response_from_tags(ds.tags())
     except RasterioIOError as exc:
         what = "GDAL cannot open this virtual path" if isinstance(p, str) else "not a readable image"
-        raise ImageReadError(f"{p}: {what} ({exc})") from exc
+        detail = str(exc)
+        if "Support only 1 file in archive" in detail or (isinstance(p, str) and p.lower().rstrip("/").endswith(".zip")):
+            # The zip itself: GDAL says "not recognized", or lists every file in it (40 kB for an OpenSARShip zip).
+            detail = "the path names the archive, not a file in it: name the one to read after it, /vsizip//ABSOLUTE/PATH.zip/FOLDER/FILE.tif"
+        elif len(detail) > 500:
+            detail = detail[:500] + " …"
+        raise ImageReadError(f"{p}: {what} ({detail})") from exc
     if info["width"] * info["height"] > MAX_IMAGE_PIXELS:
         raise InputError(
             f"{p}: {info['width']} × {info['height']} pixels, more than sitewatch reads ({MAX_IMAGE_PIXELS:,}); "

@@ -15,7 +15,8 @@ the stored detections left out), scored as ``sitewatch eval`` scores them
 the share of it on each of the simulator's land covers (the scenario's layout: forest, fields, bare
 ground, built), its direction and magnitude, and its mean NDVI before and after.
 
-**OSCD**: the pairs and scoring of ``benchmarks/change_oscd.py``, per city and pooled.
+**OSCD**: the pairs and scoring of ``benchmarks/change_oscd.py``, per city and pooled; then its LEVIR-CD
+and DSIFN-CD smoke tests (regions of 25 m² and more), pooled.
 
 **Noise-only pairs**: synthetic 4-band pairs of 200 × 200 pixels and three land covers in blobs
 (forest, fields, bare ground; textured), each cover's reflectance changed by its own gain and offset
@@ -159,6 +160,10 @@ def oscd(variants: dict[str, dict[str, Any]]) -> None:
 
     methods = {f"sitewatch {n}": partial(_oscd_changed, kwargs=k) for n, k in variants.items()}
     co.run([co.oscd_pair(c) for c in co.OSCD_CITIES], "OSCD, Sentinel-2 10 m bands (B02 B03 B04 B08)", methods=methods)
+    for name, folder in (("LEVIR-CD samples", "levir-cd-samples/samples_LEVIR"), ("DSIFN-CD samples", "dsifn-cd-samples/samples_DSIFN")):
+        if (co.DATASETS / folder).is_dir():
+            smoke = {f"sitewatch {n}": partial(_oscd_changed, kwargs=k | {"min_area_m2": 25.0}) for n, k in variants.items()}
+            co.run(co.png_pairs(co.DATASETS / folder), f"{name}, 0.5 m RGB", per_pair=False, methods=smoke)
 
 
 def _oscd_changed(pair: Any, kwargs: dict[str, Any]) -> NDArray[np.bool_]:

@@ -2,6 +2,7 @@
 
     python benchmarks/change_speed.py            # a synthetic 1000 × 1000 pair, then the OSCD cities if present
     python benchmarks/change_speed.py --repeat 3
+    python benchmarks/change_speed.py --versions   # irmad-cva 3 (its class-centred test) against 2, same run
 
 Both paths run :func:`sitewatch.change.detect_changes` with its defaults on the same pairs; the old
 path swaps in :func:`_irmad_weights_v1` below (the IR-MAD loop as merged: separate covariances of
@@ -9,6 +10,9 @@ each date, ``scipy.linalg.solve`` on the 4 × 4 matrices, ``scipy.special.chdtrc
 profile showed took 80 % of the time. Printed per pair set: seconds per megapixel of each path (the
 best of ``--repeat`` runs), their ratio, and how many changed pixels differ between the two (the
 rewrite computes the same quantities in another order: floating-point noise only).
+
+``--versions`` times the shipped ``detect_changes`` against the same with ``classes=0`` (version 2's test:
+no spectral classes) on the same pairs, and counts the changed pixels version 3 drops.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +91,8 @@ def oscd() -> Pairs:
     return [(p.name, p.before, p.after, p.bands) for p in (change_oscd.oscd_pair(c) for c in change_oscd.OSCD_CITIES)]
 
 
-def _run(pair: tuple[str, NDArray[np.float32], NDArray[np.float32], tuple[str, ...]], irmad: Callable[..., NDArray[np.float64]]) -> tuple[float, NDArray[np.bool_]]:
+def _run(pair: tuple[str, NDArray[np.float32], NDArray[np.float32], tuple[str, ...]], irmad: Callable[..., NDArray[np.float64]],
+         **kwargs: int) -> tuple[float, NDArray[np.bool_]]:  # fmt: skip
     from sitewatch import change
     from sitewatch.model import Grid
 
@@ -97,7 +103,8 @@ def _run(pair: tuple[str, NDArray[np.float32], NDArray[np.float32], tuple[str, .
     change.irmad_weights = irmad  # type: ignore[assignment]
     try:
         t0 = time.perf_counter()
-        res = change.detect_changes(change.ChangeImage(before, grid, "optical", bands), change.ChangeImage(after, grid, "optical", bands))
+        res = change.detect_changes(change.ChangeImage(before, grid, "optical", bands), change.ChangeImage(after, grid, "optical", bands),
+                                     **kwargs)  # type: ignore[arg-type]
         return time.perf_counter() - t0, res.changed
     finally:
         change.irmad_weights = keep  # type: ignore[assignment]
@@ -106,12 +113,15 @@ def _run(pair: tuple[str, NDArray[np.float32], NDArray[np.float32], tuple[str, .
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=2, help="runs of each path per pair; the best counts")
+    parser.add_argument("--versions", action="store_true", help="irmad-cva 3 against its test without classes (version 2)")
     args = parser.parse_args()
     from sitewatch import change
 
     new = change.irmad_weights
     _run(synthetic(200)[0], new)  # imports and caches out of the timing
-    print(f"{'pairs':<26} {'Mpx':>6} {'old s/Mpx':>10} {'new s/Mpx':>10} {'speed-up':>9} {'pixels differing':>17}")
+    old_run = partial(_run, irmad=new, classes=0) if args.versions else partial(_run, irmad=_irmad_weights_v1)
+    head = ("v2 s/Mpx", "v3 s/Mpx", "v3 / v2", "pixels v3 drops") if args.versions else ("old s/Mpx", "new s/Mpx", "speed-up", "pixels differing")
+    print(f"{'pairs':<26} {'Mpx':>6} {head[0]:>10} {head[1]:>10} {head[2]:>9} {head[3]:>17}")
     for title, pairs in (("synthetic", synthetic()), ("OSCD (6 cities)", oscd())):
         if not pairs:
             continue
@@ -119,12 +129,13 @@ def main() -> None:
         t_old = t_new = 0.0
         differ = 0
         for pair in pairs:
-            olds = [_run(pair, _irmad_weights_v1) for _ in range(args.repeat)]
+            olds = [old_run(pair) for _ in range(args.repeat)]
             news = [_run(pair, new) for _ in range(args.repeat)]
             t_old += min(t for t, _ in olds)
             t_new += min(t for t, _ in news)
             differ += int((olds[0][1] != news[0][1]).sum())
-        print(f"{title:<26} {mpx:6.2f} {t_old / mpx:10.2f} {t_new / mpx:10.2f} {t_old / t_new:8.2f}x {differ:17d}")
+        ratio = t_new / t_old if args.versions else t_old / t_new
+        print(f"{title:<26} {mpx:6.2f} {t_old / mpx:10.2f} {t_new / mpx:10.2f} {ratio:8.2f}x {differ:17d}")
 
 
 if __name__ == "__main__":

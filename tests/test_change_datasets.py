@@ -14,8 +14,9 @@ import_benchmarks()
 
 @pytest.mark.slow
 def test_oscd_pooled_f1_holds_its_floor_and_beats_plain_cva() -> None:
-    """Pooled over the six cities with images and labels: F1 0.258 measured (BENCHMARKS.md), plain
-    RGB change vector analysis with Otsu 0.174. The floor sits a little below the measurement."""
+    """Pooled over the six cities with images and labels: F1 0.286 measured (BENCHMARKS.md; 0.258 before
+    irmad-cva 3's class-centred test), plain RGB change vector analysis with Otsu 0.174. The floor sits a
+    little below the measurement."""
     from change_oscd import (
         OSCD_CITIES,
         counts,
@@ -31,7 +32,7 @@ def test_oscd_pooled_f1_holds_its_floor_and_beats_plain_cva() -> None:
         ours += counts(sitewatch_changed(pair), pair)
         baseline += counts(cva_otsu_changed(pair), pair)
     f1, f1_base = figures(ours)[2], figures(baseline)[2]
-    assert f1 >= 0.24, f1
+    assert f1 >= 0.27, f1
     assert f1 > f1_base + 0.05, (f1, f1_base)
 
 

@@ -49,8 +49,8 @@ from ..store.changes import changes
 from ..workspace import Workspace, open_workspace
 from . import data
 from .data import BadId, NotFound, check_id
-from .quicklook import QUICKLOOK_PX, PixelWindow, QuicklookCache, quicklook_png, quicklook_shape
 from .pairs import SIDES, PairView, Side, load_pair, pair_detail
+from .quicklook import QUICKLOOK_PX, PixelWindow, QuicklookCache, quicklook_png, quicklook_shape
 from .svg import changes_overlay_svg, overlay_svg, site_crs, site_svg
 
 __all__ = ["create_app", "Dashboard", "MAX_CLOSE_UPS", "CLOSE_UP_PX"]

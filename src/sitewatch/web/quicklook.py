@@ -81,7 +81,8 @@ def quicklook_png(path: Path, obs: Observation, max_px: int = QUICKLOOK_PX, wind
 
     with rasterio.open(path) as src:
         win = Window(*window) if window is not None else None
-        rows, cols = quicklook_shape(*((window[2], window[3]) if window is not None else (src.width, src.height)), max_px)
+        width, height = (window[2], window[3]) if window is not None else (src.width, src.height)
+        rows, cols = quicklook_shape(width, height, max_px)
         img = display_values(src, obs, window=win, out_shape=(rows, cols))
     # A figure of exactly cols × rows pixels: no margins, the image fills it.
     fig = Figure(figsize=(cols / 100, rows / 100), dpi=100)

@@ -26,7 +26,13 @@ from sitewatch.model import Grid
 from sitewatch.sources.simulate import load_scenario, shorten
 from sitewatch.store.changes import change_pairs, changes
 from sitewatch.web import create_app
-from sitewatch.web.quicklook import QuicklookCache, bounds_window, quicklook_shape, view_window
+from sitewatch.web.quicklook import (
+    WINDOW_MIN_PX,
+    QuicklookCache,
+    bounds_window,
+    quicklook_shape,
+    view_window,
+)
 from sitewatch.workspace import Workspace, open_workspace
 from test_page_layout import _media, _rules, _style, _visible_text
 
@@ -115,10 +121,32 @@ def test_both_images_show_the_same_ground_at_the_same_scale(ws: Workspace) -> No
         assert html.count(f'viewBox="{minx:.1f} {-maxy:.1f} {maxx - minx:.1f} {maxy - miny:.1f}"') == 2
         images = [mimage.imread(io.BytesIO(client.get(_url(p, f"/{side}.png")).content), format="png")
                   for side in ("before", "after")]  # fmt: skip
-        rows, cols = quicklook_shape(before["window"][2], before["window"][3], 200)
+        rows, cols = quicklook_shape(before["window"][2], before["window"][3], 200, WINDOW_MIN_PX)
         assert [im.shape[:2] for im in images] == [(rows, cols)] * 2 and max(rows, cols) <= 200
         assert f'width="{cols}" height="{rows}"' in html
         assert images[0].std() > 0 and (images[0] != images[1]).any()
+
+
+def test_a_small_window_is_blown_up_by_whole_pixels_so_its_label_stays_small(ws: Workspace, client: TestClient) -> None:
+    scales = []
+    for p, _ in _pairs(ws):
+        doc = client.get(f"/api{_url(p)}").json()
+        _, _, w, h = doc["images"]["after"]["window"]
+        k = max(1, WINDOW_MIN_PX // max(w, h))
+        im = mimage.imread(io.BytesIO(client.get(_url(p, "/after.png")).content), format="png")
+        assert im.shape[:2] == (h * k, w * k) and max(im.shape[:2]) <= max(WINDOW_MIN_PX, w, h)
+        # Each image pixel k × k screen pixels: the bottom row (below the SIMULATED label) repeats in blocks.
+        row = im[-1, :, :3]
+        assert (row.reshape(w, k, 3) == row[::k, None]).all()
+        scales.append(k)
+    assert max(scales) > 1  # the scenario's Sentinel-2 windows are a few dozen pixels
+
+
+def test_quicklook_shape_blows_up_by_whole_pixels_within_both_bounds() -> None:
+    assert quicklook_shape(65, 64) == quicklook_shape(65, 64, 1024, 1) == (64, 65)  # pixel for pixel by default
+    assert quicklook_shape(65, 64, 1024, 512) == (7 * 64, 7 * 65)
+    assert quicklook_shape(65, 64, 200, 512) == (3 * 64, 3 * 65)  # never past max_px
+    assert quicklook_shape(600, 300, 1024, 512) == (300, 600) and quicklook_shape(2048, 1024, 1024, 512) == (512, 1024)
 
 
 def test_pair_image_is_cached(ws: Workspace) -> None:

@@ -50,7 +50,14 @@ from ..workspace import Workspace, open_workspace
 from . import data
 from .data import BadId, NotFound, check_id
 from .pairs import SIDES, PairView, Side, load_pair, pair_detail
-from .quicklook import QUICKLOOK_PX, PixelWindow, QuicklookCache, quicklook_png, quicklook_shape
+from .quicklook import (
+    QUICKLOOK_PX,
+    WINDOW_MIN_PX,
+    PixelWindow,
+    QuicklookCache,
+    quicklook_png,
+    quicklook_shape,
+)
 from .svg import changes_overlay_svg, overlay_svg, site_crs, site_svg
 
 __all__ = ["create_app", "Dashboard", "MAX_CLOSE_UPS", "CLOSE_UP_PX"]
@@ -115,15 +122,17 @@ class Dashboard:
         return path
 
     def quicklook(self, obs: Observation, window: PixelWindow | None = None) -> bytes:
-        """The quick-look PNG of ``obs`` (or of its pixels in ``window``), from the cache when its file (by
-        sha256) has been drawn before."""
-        key = (obs.id, obs.sha256, str(self.max_px)) + ((str(window),) if window is not None else ())
+        """The quick-look PNG of ``obs`` (or of its pixels in ``window``, blown up towards
+        :data:`~sitewatch.web.quicklook.WINDOW_MIN_PX`), from the cache when its file (by sha256) has been
+        drawn before."""
+        min_px = WINDOW_MIN_PX if window is not None else 1
+        key = (obs.id, obs.sha256, str(self.max_px)) + ((str(window), str(min_px)) if window is not None else ())
         png = self.cache.get(key)
         if png is None:
             path = self.archived(obs)
             try:
                 with _DRAWING:
-                    png = quicklook_png(path, obs, self.max_px, window)
+                    png = quicklook_png(path, obs, self.max_px, window, min_px)
             except Exception as exc:  # rasterio's errors and a damaged file's: named, not a traceback
                 raise ImageReadError(f"cannot read the image of observation {obs.id!r} ({obs.path}): {exc}") from exc
             self.cache.put(key, png)
@@ -421,7 +430,8 @@ def _add_pair_routes(app: FastAPI, dash: Dashboard) -> None:
         view, doc = shown(pair_id)
         with dash.store() as store:
             site = data.find_site(store, view.pair.site_id)
-        shapes = {side: quicklook_shape(w[2], w[3], dash.max_px) if (w := view.windows[side]) else None for side in SIDES}
+        shapes = {side: quicklook_shape(w[2], w[3], dash.max_px, WINDOW_MIN_PX) if (w := view.windows[side]) else None
+                  for side in SIDES}  # fmt: skip
         # A missing image keeps its place: a blank of the shape the other has (of the view when neither can be read).
         fallback = next((s for s in shapes.values() if s), None)
         overlay = changes_overlay_svg(view.bounds, view.crs, view.regions) if view.bounds and view.crs else ""

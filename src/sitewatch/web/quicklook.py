@@ -22,16 +22,24 @@ from matplotlib.figure import Figure
 from ..model import Grid, Observation
 from ..report.charts import SIMULATED_LABEL, display_values
 
-__all__ = ["QUICKLOOK_PX", "PixelWindow", "quicklook_shape", "quicklook_png", "bounds_window", "view_window", "QuicklookCache"]
+__all__ = ["QUICKLOOK_PX", "WINDOW_MIN_PX", "PixelWindow", "quicklook_shape", "quicklook_png", "bounds_window", "view_window", "QuicklookCache"]
 
 QUICKLOOK_PX = 1024
 """The quick-look's longer side (px); an image smaller than that is shown pixel for pixel."""
 
+WINDOW_MIN_PX = 512
+"""The longer side (px) a quick-look of part of an image (a change pair's) is blown up towards by whole
+pixels: a window of 65 pixels shown pixel for pixel would have its SIMULATED label cover a third of it
+once the page widened it."""
 
-def quicklook_shape(width: int, height: int, max_px: int = QUICKLOOK_PX) -> tuple[int, int]:
+
+def quicklook_shape(width: int, height: int, max_px: int = QUICKLOOK_PX, min_px: int = 1) -> tuple[int, int]:
     """(rows, cols) of the quick-look of a ``width`` × ``height`` image: the longer side ``max_px``
-    at most, the aspect kept, at least one pixel each way."""
-    scale = min(1.0, max_px / max(width, height))
+    at most, the aspect kept, at least one pixel each way. An image whose longer side is under ``min_px``
+    is blown up by the largest whole number that keeps it within ``min_px`` (and ``max_px``), each of its
+    pixels shown as k × k."""
+    longer = max(width, height)
+    scale = max_px / longer if longer > max_px else max(1, min(min_px, max_px) // longer)
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
@@ -73,7 +81,9 @@ def view_window(grid: Grid, extent: tuple[float, float, float, float] | None, *,
     return bounds_window(grid, (cx - half_x, cy - half_y, cx + half_x, cy + half_y)) or whole
 
 
-def quicklook_png(path: Path, obs: Observation, max_px: int = QUICKLOOK_PX, window: PixelWindow | None = None) -> bytes:
+def quicklook_png(
+    path: Path, obs: Observation, max_px: int = QUICKLOOK_PX, window: PixelWindow | None = None, min_px: int = 1
+) -> bytes:
     """The image of ``obs`` at ``path`` (or its ``window``) as a PNG of :func:`quicklook_shape` pixels,
     stretched as the report's chips are; a simulated one says so in its corner, so a copy keeps its label."""
     import rasterio
@@ -82,8 +92,9 @@ def quicklook_png(path: Path, obs: Observation, max_px: int = QUICKLOOK_PX, wind
     with rasterio.open(path) as src:
         win = Window(*window) if window is not None else None
         width, height = (window[2], window[3]) if window is not None else (src.width, src.height)
-        rows, cols = quicklook_shape(width, height, max_px)
-        img = display_values(src, obs, window=win, out_shape=(rows, cols))
+        # Read no more pixels than it has; a small one is blown up by whole pixels when drawn.
+        img = display_values(src, obs, window=win, out_shape=quicklook_shape(width, height, max_px))
+    rows, cols = quicklook_shape(width, height, max_px, min_px)
     # A figure of exactly cols × rows pixels: no margins, the image fills it.
     fig = Figure(figsize=(cols / 100, rows / 100), dpi=100)
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))

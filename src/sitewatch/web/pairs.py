@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from shapely.ops import unary_union
 
+from ..detection_masks import window_grid
 from ..geo import reproject_geometry
 from ..model import Change, Grid, Observation, acquired_label
 from ..store import Store
@@ -69,9 +70,8 @@ def _observation(store: Store, observation_id: str) -> Observation | None:
 
 
 def _sub_grid(grid: Grid, window: PixelWindow) -> Grid:
-    a, b, c, d, e, f = grid.transform
     col, row, width, height = window
-    return Grid(grid.crs, (a, b, c + a * col + b * row, d, e, f + d * col + e * row), width, height)
+    return window_grid(grid, (row, row + height, col, col + width))
 
 
 def load_pair(store: Store, pid: str) -> PairView:

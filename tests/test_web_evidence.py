@@ -77,10 +77,13 @@ def test_site_changes_api_and_page_show_the_stored_pairs_and_regions(ws: Workspa
     assert sum(got[0]["counts"].values()) == len(regions) and got[0]["simulated"]
     assert got[0]["regions"][0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
     html = client.get("/sites/dunai").text
-    # Each region drawn dashed over the site map, linked to its pair's row; the row links both images.
+    # Each region drawn dashed over the site map, linked to its row on its pair's page; the pair's row links
+    # that page and both images.
+    page = f"/changes/{pairs[0].before_id}..{pairs[0].after_id}"
     assert html.count('stroke-dasharray="4 3"') == len(regions)
-    assert html.count('href="#change-1"') == len(regions) and 'id="change-1"' in html
+    assert [html.count(f'href="{page}#region-{n}"') for n in range(1, len(regions) + 1)] == [1] * len(regions)
     row = html[html.index('id="change-1"'):].split("</tr>")[0]
+    assert f'href="{page}"' in row
     assert f'href="/observations/{pairs[0].before_id}"' in row and f'href="/observations/{pairs[0].after_id}"' in row
     assert "SIMULATED" in row
     # Rason has none: the page says how to make some, the API gives an empty list.

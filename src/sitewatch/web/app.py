@@ -49,8 +49,16 @@ from ..store.changes import changes
 from ..workspace import Workspace, open_workspace
 from . import data
 from .data import BadId, NotFound, check_id
-from .quicklook import QUICKLOOK_PX, QuicklookCache, quicklook_png, quicklook_shape
-from .svg import overlay_svg, site_crs, site_svg
+from .pairs import SIDES, PairView, Side, load_pair, pair_detail
+from .quicklook import (
+    QUICKLOOK_PX,
+    WINDOW_MIN_PX,
+    PixelWindow,
+    QuicklookCache,
+    quicklook_png,
+    quicklook_shape,
+)
+from .svg import changes_overlay_svg, overlay_svg, site_crs, site_svg
 
 __all__ = ["create_app", "Dashboard", "MAX_CLOSE_UPS", "CLOSE_UP_PX"]
 
@@ -113,15 +121,18 @@ class Dashboard:
             raise NotFound(f"the image of observation {obs.id!r} ({obs.path}) is not in the workspace's archive")
         return path
 
-    def quicklook(self, obs: Observation) -> bytes:
-        """The quick-look PNG of ``obs``, from the cache when its file (by sha256) has been drawn before."""
-        key = (obs.id, obs.sha256, str(self.max_px))
+    def quicklook(self, obs: Observation, window: PixelWindow | None = None) -> bytes:
+        """The quick-look PNG of ``obs`` (or of its pixels in ``window``, blown up towards
+        :data:`~sitewatch.web.quicklook.WINDOW_MIN_PX`), from the cache when its file (by sha256) has been
+        drawn before."""
+        min_px = WINDOW_MIN_PX if window is not None else 1
+        key = (obs.id, obs.sha256, str(self.max_px)) + ((str(window), str(min_px)) if window is not None else ())
         png = self.cache.get(key)
         if png is None:
             path = self.archived(obs)
             try:
                 with _DRAWING:
-                    png = quicklook_png(path, obs, self.max_px)
+                    png = quicklook_png(path, obs, self.max_px, window, min_px)
             except Exception as exc:  # rasterio's errors and a damaged file's: named, not a traceback
                 raise ImageReadError(f"cannot read the image of observation {obs.id!r} ({obs.path}): {exc}") from exc
             self.cache.put(key, png)
@@ -179,6 +190,7 @@ def create_app(
     _add_error_handlers(app, dash)
     _add_api(app, dash)
     _add_pages(app, dash)
+    _add_pair_routes(app, dash)
     return app
 
 
@@ -217,6 +229,10 @@ def _site_id(site_id: str) -> str:
 
 def _observation_id(observation_id: str) -> str:
     return check_id(observation_id, "observation", parts=None)
+
+
+def _pair_id(pid: str) -> str:
+    return check_id(pid, "change pair", parts=None)
 
 
 def _add_api(app: FastAPI, dash: Dashboard) -> None:
@@ -295,9 +311,11 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             regions = changes(store, site_id=site.id)
         crs = site_crs(site, [o.grid for o in observations])
         imagery, note = imagery_lines(observations, dash.params.utc_offset_hours) if observations else ([], "")
-        pair_of = {(p["before_id"], p["after_id"]): i for i, p in enumerate(pairs, start=1)}
+        # Each region on the map leads to its row on its pair's page.
+        region_href = {r["id"]: f"/changes/{quote(p['id'], safe='/')}#region-{n}"
+                       for p in pairs for n, r in enumerate(p["regions"], start=1)}  # fmt: skip
         map_svg = site_svg(site, detections, crs, href=lambda i, d: f"/observations/{quote(d.observation_id, safe='/')}",
-                           changes=regions, change_href=lambda i, c: f"#change-{pair_of.get((c.before_id, c.after_id), 0)}")
+                           changes=regions, change_href=lambda i, c: region_href.get(c.id, "#changes"))
         return dash.page(
             "site.html.j2", simulated=any(o.scene.simulated for o in observations), site=site, timeline=tl,
             imagery=imagery, revisit_note=note, map_svg=map_svg, crs=crs, detections=len(detections),
@@ -364,4 +382,61 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             detectors=sorted({r["detector"] for r in rows}), close_ups=close_ups,
             close_ups_omitted=len(rows) - len(close_ups), close_up_min_px=CLOSE_UP_MIN_IMAGE_PX,
             shown={c["n"] for c in close_ups},
+        )  # fmt: skip
+
+
+def _add_pair_routes(app: FastAPI, dash: Dashboard) -> None:
+    def missing(view: PairView, side: Side) -> str | None:
+        """Why the ``side`` image of the pair cannot be shown; None when it can."""
+        o, oid = view.observations[side], getattr(view.pair, f"{side}_id")
+        if o is None:
+            return f"the {side} image cannot be shown: observation {oid!r} is no longer in this workspace"
+        if view.windows[side] is None:
+            return f"the {side} image ({o.path}) does not cover the ground of this pair's regions"
+        try:
+            dash.archived(o)
+        except NotFound as exc:
+            return f"the {side} image cannot be shown: {exc}"
+        return None
+
+    def shown(pid: str) -> tuple[PairView, dict[str, Any]]:
+        with dash.store() as store:
+            view = load_pair(store, _pair_id(pid))
+        return view, pair_detail(view, {side: missing(view, side) for side in SIDES})
+
+    @app.get("/api/changes/{pair_id:path}", tags=["api"],
+             summary="One stored change pair (BEFORE..AFTER): both images' provenance, the regions (GeoJSON), the ground shown")  # fmt: skip
+    def api_pair(pair_id: str) -> dict[str, Any]:
+        return shown(pair_id)[1]
+
+    def pair_png(pid: str, side: Side) -> Response:
+        view, doc = shown(pid)
+        if doc["images"][side]["missing"]:
+            raise NotFound(doc["images"][side]["missing"])
+        obs, window = view.observations[side], view.windows[side]
+        assert obs is not None and window is not None  # else missing() said so
+        return Response(dash.quicklook(obs, window), media_type="image/png")
+
+    @app.get("/changes/{pair_id:path}/before.png", include_in_schema=False)
+    def before_png(pair_id: str) -> Response:
+        return pair_png(pair_id, "before")
+
+    @app.get("/changes/{pair_id:path}/after.png", include_in_schema=False)
+    def after_png(pair_id: str) -> Response:
+        return pair_png(pair_id, "after")
+
+    @app.get("/changes/{pair_id:path}", response_class=HTMLResponse, include_in_schema=False)
+    def pair_page(pair_id: str) -> HTMLResponse:
+        view, doc = shown(pair_id)
+        with dash.store() as store:
+            site = data.find_site(store, view.pair.site_id)
+        shapes = {side: quicklook_shape(w[2], w[3], dash.max_px, WINDOW_MIN_PX) if (w := view.windows[side]) else None
+                  for side in SIDES}  # fmt: skip
+        # A missing image keeps its place: a blank of the shape the other has (of the view when neither can be read).
+        fallback = next((s for s in shapes.values() if s), None)
+        overlay = changes_overlay_svg(view.bounds, view.crs, view.regions) if view.bounds and view.crs else ""
+        return dash.page(
+            "pair.html.j2", simulated=view.pair.simulated, p=doc, site=site, overlay_svg=overlay,
+            shapes={side: shapes[side] or fallback for side in SIDES},
+            centroids=[(r.polygon.centroid.x, r.polygon.centroid.y) for r in view.regions],
         )  # fmt: skip

@@ -17,10 +17,11 @@ from shapely.geometry import mapping
 
 from ..analysis.occupancy import Timeline, TimelineParams, load_timeline, timeline_to_dict
 from ..errors import InputError, SitewatchError
-from ..model import Observation, Site, acquired_label, iso_utc
+from ..model import Change, Observation, Site, acquired_label, direction_counts, iso_utc
 from ..report.exports import detection_feature, select_detections
 from ..sites import right_handed
 from ..store import Store
+from ..store.changes import ChangePair, pairs_with_regions
 
 __all__ = [
     "NotFound",
@@ -32,6 +33,8 @@ __all__ = [
     "site_detections",
     "observation_detail",
     "site_changes",
+    "pair_id",
+    "change_pair_dict",
     "site_alerts",
     "links_data",
     "find_site",
@@ -191,30 +194,36 @@ def observation_detail(store: Store, observation_id: str) -> dict[str, Any]:
     }
 
 
-def site_changes(store: Store, site_id: str) -> list[dict[str, Any]]:
-    """The pairs ``sitewatch change`` compared and stored for the site, oldest after-image first: the two
-    observations, what was compared, the regions that appeared, disappeared or altered (GeoJSON, WGS84,
-    largest first) and their total area. Empty when change has not been run on the site."""
-    from ..model import direction_counts
-    from ..store.changes import pairs_with_regions
+def pair_id(before_id: str, after_id: str) -> str:
+    """A stored change pair's id, ``BEFORE..AFTER``, as its regions' ids begin (``BEFORE..AFTER#N``): its two
+    observations, so it stays the same when ``sitewatch change`` runs again or compares other pairs."""
+    return f"{before_id}..{after_id}"
 
+
+def change_pair_dict(p: ChangePair, regions: Sequence[Change]) -> dict[str, Any]:
+    """A stored pair as the dashboard gives it: its id, the two observations, what was compared, the regions
+    (GeoJSON, WGS84, largest first), how many of each direction and their total area."""
+    return {
+        "id": pair_id(p.before_id, p.after_id),
+        "before_id": p.before_id, "after_id": p.after_id,
+        "before_acquired": iso_utc(p.before_acquired), "after_acquired": iso_utc(p.after_acquired),
+        "sensor": p.sensor, "method": p.method, "method_version": p.method_version,
+        "compared_fraction": p.compared_fraction, "simulated": p.simulated,
+        "counts": direction_counts(r.direction for r in regions),
+        "area_m2": round(sum(r.area_m2 for r in regions), 1),
+        "regions": [
+            {"id": r.id, "direction": r.direction, "area_m2": round(r.area_m2, 1), "magnitude": round(r.magnitude, 3),
+             "geometry": right_handed(r.polygon)}
+            for r in regions
+        ],
+    }  # fmt: skip
+
+
+def site_changes(store: Store, site_id: str) -> list[dict[str, Any]]:
+    """The pairs ``sitewatch change`` compared and stored for the site, oldest after-image first, as
+    :func:`change_pair_dict` gives each. Empty when change has not been run on the site."""
     find_site(store, site_id)
-    out = []
-    for p, regions in pairs_with_regions(store, site_id):
-        out.append({
-            "before_id": p.before_id, "after_id": p.after_id,
-            "before_acquired": iso_utc(p.before_acquired), "after_acquired": iso_utc(p.after_acquired),
-            "sensor": p.sensor, "method": p.method, "method_version": p.method_version,
-            "compared_fraction": p.compared_fraction, "simulated": p.simulated,
-            "counts": direction_counts(r.direction for r in regions),
-            "area_m2": round(sum(r.area_m2 for r in regions), 1),
-            "regions": [
-                {"id": r.id, "direction": r.direction, "area_m2": round(r.area_m2, 1), "magnitude": round(r.magnitude, 3),
-                 "geometry": right_handed(r.polygon)}
-                for r in regions
-            ],
-        })  # fmt: skip
-    return out
+    return [change_pair_dict(p, regions) for p, regions in pairs_with_regions(store, site_id)]
 
 
 def site_alerts(store: Store, site_id: str) -> list[dict[str, Any]]:

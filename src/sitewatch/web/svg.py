@@ -18,7 +18,7 @@ from ..geo import reproject_geometry, utm_crs_for
 from ..model import Change, Detection, Grid, Site
 from ..report.colours import CHANGE_COLOURS, KIND_COLOURS, OTHER_COLOUR
 
-__all__ = ["KIND_COLOURS", "CHANGE_COLOURS", "site_crs", "site_svg", "overlay_svg", "grid_bounds"]
+__all__ = ["KIND_COLOURS", "CHANGE_COLOURS", "site_crs", "site_svg", "overlay_svg", "changes_overlay_svg", "grid_bounds"]
 
 
 
@@ -140,3 +140,11 @@ def overlay_svg(grid: Grid, detections: Sequence[Detection]) -> str:
     lie over its quick-look, and each box links to the detection's row (``#det-N``, N counting from 1)."""
     return _svg(grid_bounds(grid), _detections(detections, grid.crs, lambda i, d: f"#det-{i}"),
                 label="outlines of the detections", css_class="overlay", preserve="none")  # fmt: skip
+
+
+def changes_overlay_svg(bounds: tuple[float, float, float, float], crs: str, changes: Sequence[Change]) -> str:
+    """A change pair's regions, dashed in their direction's colour, over an image of ``bounds`` (minx, miny,
+    maxx, maxy in ``crs``): the SVG spans them exactly, to lie over the quick-look of that part of the image,
+    and each region links to its row (``#region-N``, N counting from 1)."""
+    return _svg(bounds, _changes(changes, crs, lambda i, c: f"#region-{i}"),
+                label="outlines of the change regions", css_class="overlay", preserve="none")  # fmt: skip

@@ -383,3 +383,18 @@ def test_serve_without_the_web_extra_says_what_to_install(ws: Workspace, monkeyp
 def test_serve_of_a_folder_that_is_no_workspace_says_so(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["serve", "-w", str(tmp_path)])
     assert res.exit_code == 1 and "not a sitewatch workspace" in res.output
+
+
+def test_a_small_image_s_quicklook_is_blown_up_by_whole_pixels_so_its_simulated_label_stays_small(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A simulated 10 m image of a small site is a couple of hundred pixels: shown pixel for pixel and
+    widened by the page, its SIMULATED label covered a large part of it. (The test's images are of 311 px
+    and more, so the size they are blown up towards is raised here.)"""
+    client = TestClient(create_app(ws.root, cache=QuicklookCache()))
+    o = min(_observations(ws), key=lambda o: max(o.grid.width, o.grid.height))
+    longer = max(o.grid.width, o.grid.height)
+    monkeypatch.setattr("sitewatch.web.app.WINDOW_MIN_PX", 3 * longer + 1)
+    img = mimage.imread(io.BytesIO(client.get(f"/observations/{o.id}/quicklook.png").content), format="png")
+    assert img.shape[:2] == (o.grid.height * 3, o.grid.width * 3)
+    assert f'width="{o.grid.width * 3}" height="{o.grid.height * 3}"' in client.get(f"/observations/{o.id}").text

@@ -122,17 +122,16 @@ class Dashboard:
         return path
 
     def quicklook(self, obs: Observation, window: PixelWindow | None = None) -> bytes:
-        """The quick-look PNG of ``obs`` (or of its pixels in ``window``, blown up towards
-        :data:`~sitewatch.web.quicklook.WINDOW_MIN_PX`), from the cache when its file (by sha256) has been
-        drawn before."""
-        min_px = WINDOW_MIN_PX if window is not None else 1
-        key = (obs.id, obs.sha256, str(self.max_px)) + ((str(window), str(min_px)) if window is not None else ())
+        """The quick-look PNG of ``obs`` (or of its pixels in ``window``), a small one blown up towards
+        :data:`~sitewatch.web.quicklook.WINDOW_MIN_PX` by whole pixels, from the cache when its file (by
+        sha256) has been drawn before."""
+        key = (obs.id, obs.sha256, str(self.max_px), str(WINDOW_MIN_PX)) + ((str(window),) if window is not None else ())
         png = self.cache.get(key)
         if png is None:
             path = self.archived(obs)
             try:
                 with _DRAWING:
-                    png = quicklook_png(path, obs, self.max_px, window, min_px)
+                    png = quicklook_png(path, obs, self.max_px, window, WINDOW_MIN_PX)
             except Exception as exc:  # rasterio's errors and a damaged file's: named, not a traceback
                 raise ImageReadError(f"cannot read the image of observation {obs.id!r} ({obs.path}): {exc}") from exc
             self.cache.put(key, png)
@@ -374,7 +373,7 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
         # A site-wide quick-look shows a 100 m ship as a few pixels: a close-up of each, strongest first.
         ranked = sorted(range(1, len(rows) + 1), key=lambda n: (-rows[n - 1]["score"], n))
         close_ups = [{"n": n, **rows[n - 1]} for n in ranked[:MAX_CLOSE_UPS]]
-        ql_rows, ql_cols = quicklook_shape(obs.grid.width, obs.grid.height, dash.max_px)
+        ql_rows, ql_cols = quicklook_shape(obs.grid.width, obs.grid.height, dash.max_px, WINDOW_MIN_PX)
         return dash.page(
             "observation.html.j2", simulated=obs.scene.simulated, obs=obs, detections=rows,
             label=acquired_label(obs), label_seconds=acquired_label(obs, seconds=True), by_kind=by_kind(detections),

@@ -25,12 +25,12 @@ from ..report.charts import SIMULATED_LABEL, display_values
 __all__ = ["QUICKLOOK_PX", "WINDOW_MIN_PX", "PixelWindow", "quicklook_shape", "quicklook_png", "bounds_window", "view_window", "QuicklookCache"]
 
 QUICKLOOK_PX = 1024
-"""The quick-look's longer side (px); an image smaller than that is shown pixel for pixel."""
+"""The quick-look's longer side (px) at most; a smaller image is blown up by whole pixels towards :data:`WINDOW_MIN_PX`."""
 
 WINDOW_MIN_PX = 512
-"""The longer side (px) a quick-look of part of an image (a change pair's) is blown up towards by whole
-pixels: a window of 65 pixels shown pixel for pixel would have its SIMULATED label cover a third of it
-once the page widened it."""
+"""The longer side (px) a small quick-look (a change pair's window, a small image) is blown up towards by
+whole pixels: a window of 65 pixels shown pixel for pixel would have its SIMULATED label cover a third of
+it once the page widened it."""
 
 
 def quicklook_shape(width: int, height: int, max_px: int = QUICKLOOK_PX, min_px: int = 1) -> tuple[int, int]:

@@ -12,7 +12,12 @@ import click
 
 from ..errors import InputError
 from ..model import CHANGE_DIRECTIONS
-from ..report.change_exports import changes_to_csv, changes_to_kml, stored_changes_to_geojson, write_changes_gpkg
+from ..report.change_exports import (
+    changes_to_csv,
+    changes_to_kml,
+    stored_changes_to_geojson,
+    write_changes_gpkg,
+)
 from ..report.detection_exports import detections_to_csv, detections_to_kml, write_detections_gpkg
 from ..report.exports import detections_to_geojson, write_text_atomic
 from ..store import Store

@@ -154,14 +154,12 @@ def _write_exports(ws: Workspace, site_ids: Sequence[str]) -> tuple[Path, ...]:
         changes = stored_changes_to_geojson(store, changed) if changed else None
     folder = ws.root / "exports"
     folder.mkdir(exist_ok=True)
-    paths = (folder / "detections.geojson", folder / "detections.kml")
-    write_text_atomic(paths[0], json.dumps(fc, indent=1))
-    write_text_atomic(paths[1], detections_to_kml(fc, title="sitewatch demo detections (SIMULATED imagery)"))
+    texts = {"detections.geojson": json.dumps(fc, indent=1),
+             "detections.kml": detections_to_kml(fc, title="sitewatch demo detections (SIMULATED imagery)")}  # fmt: skip
     if changes is not None:
-        paths += (folder / "changes.geojson", folder / "changes.kml")
-        write_text_atomic(paths[2], json.dumps(changes, indent=1))
-        write_text_atomic(paths[3], changes_to_kml(changes, title="sitewatch demo changes (SIMULATED imagery)"))
-    return paths
+        texts["changes.geojson"] = json.dumps(changes, indent=1)
+        texts["changes.kml"] = changes_to_kml(changes, title="sitewatch demo changes (SIMULATED imagery)")
+    return tuple(write_text_atomic(folder / name, text) for name, text in texts.items())
 
 
 def _run_ais(ws: Workspace, scen: Scenario, seed: int | None, site_ids: Sequence[str]) -> tuple[dict[str, Any], AisResult]:

@@ -90,11 +90,12 @@ def written_whole(path: Path, failures: tuple[type[Exception], ...] = ()) -> Ite
     store's own error), is an :class:`OutputError` naming ``path``; Ctrl-C removes the partial file too.
     """
     tmp = partial_path(path)
+    caught: tuple[type[Exception], ...] = (OSError, *failures)
     try:
         tmp.unlink(missing_ok=True)
         yield tmp
         os.replace(tmp, path)
-    except (OSError, *failures) as exc:
+    except caught as exc:
         tmp.unlink(missing_ok=True)
         # Its own message would name the partial file (or "the workspace database"): the cause says why.
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else (exc.__cause__ or exc)

@@ -25,6 +25,7 @@ from ..store.changes import change_pairs
 from ..workspace import open_workspace
 from .options import (
     DateOrTime,
+    FiniteFloatRange,
     OnceCommand,
     check_date_order,
     existing_folder,
@@ -58,7 +59,7 @@ TEXT_WRITERS: dict[tuple[str, str], Callable[[dict[str, Any]], str]] = {
               help="Only detections of this kind.")
 @click.option("--direction", "directions", type=click.Choice(CHANGE_DIRECTIONS), multiple=True,
               help="--layer changes: only regions of this direction (repeat for several; default: all).")
-@click.option("--min-area-m2", type=click.FloatRange(min=0), default=None,
+@click.option("--min-area-m2", type=FiniteFloatRange(min=0), default=None, metavar="M2",
               help="--layer changes: only regions of at least this area (m²).")
 @workspace_option
 @handle_errors

@@ -22,8 +22,8 @@ from ..files import written_whole
 from ..model import Change, Observation, iso_utc, utc
 from ..sites import kml_data, kml_geometry, right_handed
 from ..store.changes import ChangePair, pairs_with_regions
-from ..store.gpkg import APPLICATION_ID, USER_VERSION, as_multipolygon, to_gpkg_blob
-from ..store.schema import GPKG_CORE
+from ..store.gpkg import APPLICATION_ID, USER_VERSION, as_multipolygon, register_gpkg_functions, to_gpkg_blob
+from ..store.schema import GPKG_CORE, GPKG_EXTENSIONS, rtree_index_sql
 from ..store.sqlite import stored_time
 from .colours import CHANGE_COLOURS, OTHER_COLOUR
 from .detection_exports import features_to_csv, kml_text
@@ -187,9 +187,10 @@ def changes_to_kml(fc: dict[str, Any], title: str = "sitewatch changes") -> str:
                 p = f["properties"]
                 style = p["direction"] if p["direction"] in CHANGE_COLOURS else "other"
                 parts.append(
-                    f"<Placemark><name>{escape(kml_text(change_name(p)))}</name><styleUrl>#{style}</styleUrl>"
+                    # In KML 2.2's order (a strict reader refuses others): the time, then the style.
+                    f"<Placemark><name>{escape(kml_text(change_name(p)))}</name>"
                     f"<TimeSpan><begin>{_kml_time(p, 'before')}</begin><end>{_kml_time(p, 'after')}</end></TimeSpan>"
-                    f"{kml_data({k: kml_text(v) for k, v in p.items()})}{kml_geometry(shape(f['geometry']))}</Placemark>"
+                    f"<styleUrl>#{style}</styleUrl>{kml_data({k: kml_text(v) for k, v in p.items()})}{kml_geometry(shape(f['geometry']))}</Placemark>"
                 )
             parts.append("</Folder>")
         parts.append("</Folder>")
@@ -206,8 +207,8 @@ def changes_to_csv(fc: dict[str, Any]) -> str:
 def write_changes_gpkg(path: Path, fc: dict[str, Any], layer: str = "changes") -> int:
     """Write the features of :func:`stored_changes_to_geojson` as a standalone GeoPackage of one
     MULTIPOLYGON layer (EPSG:4326) whose columns are :data:`CHANGE_FIELDS`, times as DATETIME and flags
-    as BOOLEAN (so QGIS's temporal controller and attribute table read them as such); return how many
-    regions it holds.
+    as BOOLEAN (so QGIS's temporal controller and attribute table read them as such), with a spatial
+    index as the workspace's layers have; return how many regions it holds.
 
     It is written under a partial name and renamed over ``path`` once whole: a rerun replaces the
     file, and a failure leaves nothing behind.
@@ -222,8 +223,12 @@ def write_changes_gpkg(path: Path, fc: dict[str, Any], layer: str = "changes") -
     with written_whole(path, (sqlite3.Error,)) as tmp:
         db = sqlite3.connect(tmp, isolation_level=None)
         try:
+            register_gpkg_functions(db)  # the spatial index's triggers call them on each insert
+            # The spatial index QGIS reads a map view through, filled by its triggers as the rows go in
+            # and kept by them when the layer is edited there.
             db.executescript(f"PRAGMA application_id = {APPLICATION_ID};\nPRAGMA user_version = {USER_VERSION};\nBEGIN;\n"
-                             + GPKG_CORE + f"\nCREATE TABLE {layer} (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom MULTIPOLYGON, {columns});")  # fmt: skip
+                             + GPKG_CORE + f"\nCREATE TABLE {layer} (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom MULTIPOLYGON, {columns});"
+                             + GPKG_EXTENSIONS + rtree_index_sql(layer))  # fmt: skip
             db.execute(
                 "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, min_x, min_y, max_x, max_y, srs_id)"
                 " VALUES (?, 'features', ?, 'Regions that changed between two observations of a site (sitewatch export)', ?, ?, ?, ?, 4326)",

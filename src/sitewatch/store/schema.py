@@ -10,7 +10,7 @@ in a transaction.
 
 from __future__ import annotations
 
-__all__ = ["MIGRATIONS", "FEATURE_TABLES", "GPKG_CORE", "SCHEMA_VERSION", "rtree_index_sql"]
+__all__ = ["MIGRATIONS", "FEATURE_TABLES", "GPKG_CORE", "GPKG_EXTENSIONS", "SCHEMA_VERSION", "rtree_index_sql"]
 
 _GPKG_CORE = """
 CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
@@ -203,6 +203,18 @@ ALTER TABLE scenes_v5 RENAME TO scenes;
 UPDATE gpkg_geometry_columns SET geometry_type_name = 'MULTIPOLYGON' WHERE table_name = 'scenes';"""
 
 
+GPKG_EXTENSIONS = """
+CREATE TABLE IF NOT EXISTS gpkg_extensions (
+  table_name TEXT,
+  column_name TEXT,
+  extension_name TEXT NOT NULL,
+  definition TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name)
+);"""
+"""The GeoPackage table of the extensions a file uses: a spatial index (:func:`rtree_index_sql`) is one."""
+
+
 RTREE_DEFINITION = "http://www.geopackage.org/spec120/#extension_rtree"
 """``gpkg_extensions.definition`` of the R-tree index, as GDAL writes it."""
 
@@ -302,15 +314,7 @@ def _v6() -> str:
     QGIS and GDAL read a map view's features through it instead of every row of the layer."""
     return "\n".join(
         [
-            """
-CREATE TABLE IF NOT EXISTS gpkg_extensions (
-  table_name TEXT,
-  column_name TEXT,
-  extension_name TEXT NOT NULL,
-  definition TEXT NOT NULL,
-  scope TEXT NOT NULL,
-  CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name)
-);""",
+            GPKG_EXTENSIONS,
             *(rtree_index_sql(table) for table in FEATURE_TABLES),
         ]
     )

@@ -26,7 +26,12 @@ from shapely.geometry import MultiPolygon, box, shape
 from _report_world import CX, CY, _wgs, build
 from sitewatch.cli import main
 from sitewatch.model import DATE_ONLY_NOTE, Change, Site, utc
-from sitewatch.report.change_exports import CHANGE_CSV_COLUMNS, CHANGE_FIELDS, changes_to_kml, stored_changes_to_geojson
+from sitewatch.report.change_exports import (
+    CHANGE_CSV_COLUMNS,
+    CHANGE_FIELDS,
+    changes_to_kml,
+    stored_changes_to_geojson,
+)
 from sitewatch.report.colours import CHANGE_COLOURS
 from sitewatch.store.changes import replace_changes
 from sitewatch.store.gpkg import from_gpkg_blob

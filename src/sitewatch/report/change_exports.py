@@ -22,7 +22,13 @@ from ..files import written_whole
 from ..model import Change, Observation, iso_utc, utc
 from ..sites import kml_data, kml_geometry, right_handed
 from ..store.changes import ChangePair, pairs_with_regions
-from ..store.gpkg import APPLICATION_ID, USER_VERSION, as_multipolygon, register_gpkg_functions, to_gpkg_blob
+from ..store.gpkg import (
+    APPLICATION_ID,
+    USER_VERSION,
+    as_multipolygon,
+    register_gpkg_functions,
+    to_gpkg_blob,
+)
 from ..store.schema import GPKG_CORE, GPKG_EXTENSIONS, rtree_index_sql
 from ..store.sqlite import stored_time
 from .colours import CHANGE_COLOURS, OTHER_COLOUR

@@ -26,6 +26,7 @@ from shapely.geometry import MultiPolygon, box, shape
 from _report_world import CX, CY, _wgs, build
 from sitewatch.cli import main
 from sitewatch.model import DATE_ONLY_NOTE, Change, Site, utc
+from sitewatch.report import change_exports
 from sitewatch.report.change_exports import (
     CHANGE_CSV_COLUMNS,
     CHANGE_FIELDS,
@@ -289,6 +290,18 @@ def test_an_unwritable_out_is_named_and_leaves_nothing(ws: Workspace, suffix: st
         pytest.skip("needs Linux's /proc")
     res = run(ws, "--out", str(folder / f"c.{suffix}"))
     assert res.exit_code == 1 and f"/proc/self/c.{suffix}: cannot write it" in res.output, res.output
+
+
+def test_a_geopackage_that_fails_midway_leaves_the_previous_file_whole(ws: Workspace, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "c.gpkg"
+    assert run(ws, "--out", str(out)).exit_code == 0
+    before = out.read_bytes()
+    # A statement that fails once the tables are made and in the middle of the transaction (as a full disk would).
+    monkeypatch.setattr(change_exports, "rtree_index_sql", lambda layer: "SELECT no_such_function();")
+    res = run(ws, "--out", str(out), "--direction", "appeared")
+    assert res.exit_code == 1 and f"{out}: cannot write it (no such function: no_such_function)" in res.output, res.output
+    assert out.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["c.gpkg"]
 
 
 def test_kml_of_no_regions_is_an_empty_document(ws: Workspace) -> None:

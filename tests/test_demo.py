@@ -258,3 +258,26 @@ def test_demo_takes_workers_and_cog_compress_from_the_settings(tmp_path: Path, m
     assert given["workers"] is None  # the command passes no number of its own: the setting decides
     CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "d"), "--workers", "2"])
     assert given["workers"] == 2
+
+
+@pytest.mark.slow
+def test_demo_exports_the_stored_change_regions_and_a_rerun_replaces_them(tmp_path: Path) -> None:
+    import json
+    import xml.etree.ElementTree as ET
+
+    from sitewatch.store.changes import changes
+
+    # The training ground alone, 28 September to 9 October: the trenches of 3-4 October among its pairs.
+    scen = shorten(load_scenario("seed-story"), days=12, start=date(2024, 9, 28), sites=["sergeyevka-base"])
+    for _ in range(2):  # the second run into the same folder replaces the files, it adds no region twice
+        result = run_demo(tmp_path / "ground", scenario=scen, workers=1)
+        names = [p.name for p in result.exports]
+        assert names == ["detections.geojson", "detections.kml", "changes.geojson", "changes.kml"]
+        with open_workspace(result.out).store() as store:
+            stored = sorted(c.id for c in changes(store, site_id="sergeyevka-base"))
+        features = json.loads(result.exports[2].read_text())["features"]
+        assert stored and sorted(f["properties"]["change_id"] for f in features) == stored
+        assert all(f["properties"]["simulated"] is True for f in features)
+        root = ET.fromstring(result.exports[3].read_text())
+        assert len(root.findall(".//{http://www.opengis.net/kml/2.2}Placemark")) == len(stored)
+        assert sorted(p.name for p in (result.out / "exports").iterdir()) == sorted(names)

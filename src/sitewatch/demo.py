@@ -49,7 +49,8 @@ class DemoResult:
     scenario: str = ""
     """The name of the scenario that ran."""
     exports: tuple[Path, ...] = ()
-    """The detections of every site as GeoJSON and KML (``exports/``), as ``sitewatch export`` writes them."""
+    """The detections of every site as GeoJSON and KML (``exports/``), as ``sitewatch export`` writes them,
+    and the stored change regions so (``sitewatch export --layer changes``) when change was run."""
     links: tuple[str, ...] = ()
     """One line per candidate link between the sites (``sitewatch links``), or why there is none."""
     ais: dict[str, Any] = field(default_factory=dict)
@@ -140,18 +141,25 @@ def _refuse_own_workspace(out: Path, demo_sites: set[str]) -> None:
 
 
 def _write_exports(ws: Workspace, site_ids: Sequence[str]) -> tuple[Path, ...]:
-    """The sites' detections as ``exports/detections.geojson`` and ``.kml`` (for QGIS and Google Earth)."""
+    """The sites' detections as ``exports/detections.geojson`` and ``.kml`` (for QGIS and Google Earth), and
+    their stored change regions as ``exports/changes.geojson`` and ``.kml`` when change was run on one."""
+    from .report.change_exports import changes_to_kml, stored_changes_to_geojson
     from .report.detection_exports import detections_to_kml
     from .report.exports import detections_to_geojson, write_text_atomic
+    from .store.changes import change_pairs
 
     with ws.store() as store:
         fc = detections_to_geojson(store, list(site_ids))
+        changed = sorted({p.site_id for p in change_pairs(store)} & set(site_ids))
+        changes = stored_changes_to_geojson(store, changed) if changed else None
     folder = ws.root / "exports"
     folder.mkdir(exist_ok=True)
-    paths = (folder / "detections.geojson", folder / "detections.kml")
-    write_text_atomic(paths[0], json.dumps(fc, indent=1))
-    write_text_atomic(paths[1], detections_to_kml(fc, title="sitewatch demo detections (SIMULATED imagery)"))
-    return paths
+    texts = {"detections.geojson": json.dumps(fc, indent=1),
+             "detections.kml": detections_to_kml(fc, title="sitewatch demo detections (SIMULATED imagery)")}  # fmt: skip
+    if changes is not None:
+        texts["changes.geojson"] = json.dumps(changes, indent=1)
+        texts["changes.kml"] = changes_to_kml(changes, title="sitewatch demo changes (SIMULATED imagery)")
+    return tuple(write_text_atomic(folder / name, text) for name, text in texts.items())
 
 
 def _run_ais(ws: Workspace, scen: Scenario, seed: int | None, site_ids: Sequence[str]) -> tuple[dict[str, Any], AisResult]:

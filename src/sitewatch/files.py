@@ -6,11 +6,13 @@ import hashlib
 import os
 import secrets
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import InputError, OutputError
 
-__all__ = ["owner_of", "partial_owner", "partial_path", "write_text_atomic"]
+__all__ = ["owner_of", "partial_owner", "partial_path", "write_text_atomic", "written_whole"]
 
 
 def partial_path(final: Path, owner: str | None = None) -> Path:
@@ -77,3 +79,27 @@ def write_text_atomic(path: Path | str, text: str | bytes, *, make_folder: bool 
     except OSError as exc:
         raise OutputError(f"{path}: cannot write it ({exc.strerror or exc})") from exc
     return path
+
+
+@contextmanager
+def written_whole(path: Path, failures: tuple[type[Exception], ...] = ()) -> Iterator[Path]:
+    """A partial name beside ``path`` (:func:`partial_path`) for the block to write a file (a database) at,
+    renamed over ``path`` when the block ends: a rerun replaces the file, and a failure leaves nothing behind.
+
+    An :class:`OSError` (a read-only folder, a full disk), or one of ``failures`` raised in the block (a
+    store's own error), is an :class:`OutputError` naming ``path``; Ctrl-C removes the partial file too.
+    """
+    tmp = partial_path(path)
+    caught: tuple[type[Exception], ...] = (OSError, *failures)
+    try:
+        tmp.unlink(missing_ok=True)
+        yield tmp
+        os.replace(tmp, path)
+    except caught as exc:
+        tmp.unlink(missing_ok=True)
+        # Its own message would name the partial file (or "the workspace database"): the cause says why.
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else (exc.__cause__ or exc)
+        raise OutputError(f"{path}: cannot write it ({reason})") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -1,19 +1,31 @@
-"""``sitewatch export [SITE ...] --out FILE``: the detections as GeoJSON, KML, CSV or GeoPackage."""
+"""``sitewatch export [SITE ...] --out FILE``: the detections, or the change regions, as GeoJSON, KML, CSV or GeoPackage."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ..errors import InputError
+from ..model import CHANGE_DIRECTIONS
+from ..report.change_exports import (
+    changes_to_csv,
+    changes_to_kml,
+    stored_changes_to_geojson,
+    write_changes_gpkg,
+)
 from ..report.detection_exports import detections_to_csv, detections_to_kml, write_detections_gpkg
 from ..report.exports import detections_to_geojson, write_text_atomic
+from ..store import Store
+from ..store.changes import change_pairs
 from ..workspace import open_workspace
 from .options import (
     DateOrTime,
+    FiniteFloatRange,
     OnceCommand,
     check_date_order,
     existing_folder,
@@ -24,9 +36,17 @@ from .options import (
 EXPORT_FORMATS: dict[str, str] = {".geojson": "geojson", ".json": "geojson", ".kml": "kml", ".csv": "csv", ".gpkg": "gpkg"}
 """File suffixes ``export`` knows, and the format each means."""
 
+TEXT_WRITERS: dict[tuple[str, str], Callable[[dict[str, Any]], str]] = {
+    ("detections", "kml"): detections_to_kml, ("detections", "csv"): detections_to_csv,
+    ("changes", "kml"): changes_to_kml, ("changes", "csv"): changes_to_csv,
+}  # fmt: skip
+"""How each layer's FeatureCollection becomes KML or CSV text (GeoJSON is the collection itself)."""
 
-@click.command("export", cls=OnceCommand, short_help="Write detections as GeoJSON, KML, CSV or GeoPackage.")
+
+@click.command("export", cls=OnceCommand, short_help="Write detections or changes as GeoJSON, KML, CSV or GeoPackage.")
 @click.argument("site_ids", nargs=-1, metavar="[SITE]...")
+@click.option("--layer", type=click.Choice(["detections", "changes"]), default="detections", show_default=True,
+              help="What to write: the detections, or the change regions `sitewatch change` stored.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, allow_dash=True), callback=existing_folder,
               help="File to write; its suffix gives the format ('-': standard output, GeoJSON unless --format says).")
 @click.option("--format", "fmt", type=click.Choice(["geojson", "kml", "csv", "gpkg"]),
@@ -37,27 +57,44 @@ EXPORT_FORMATS: dict[str, str] = {".geojson": "geojson", ".json": "geojson", ".k
               help="Last acquisition kept (UTC); a date includes its whole day.")
 @click.option("--kind", type=click.Choice(["vessel", "crane", "all"]), default="all", show_default=True,
               help="Only detections of this kind.")
+@click.option("--direction", "directions", type=click.Choice(CHANGE_DIRECTIONS), multiple=True,
+              help="--layer changes: only regions of this direction (repeat for several; default: all).")
+@click.option("--min-area-m2", type=FiniteFloatRange(min=0), default=None, metavar="M2",
+              help="--layer changes: only regions of at least this area (m²).")
 @workspace_option
 @handle_errors
 def command(
     site_ids: tuple[str, ...],
+    layer: str,
     out: str,
     fmt: str | None,
     start: datetime | None,
     end: datetime | None,
     kind: str,
+    directions: tuple[str, ...],
+    min_area_m2: float | None,
     workspace: Path,
 ) -> None:
-    """Write the detections of each SITE (default: every site) to a file for QGIS, Google Earth or a spreadsheet.
+    """Write the detections (or with --layer changes, the change regions) of each SITE (default: every
+    site) to a file for QGIS, Google Earth or a spreadsheet.
 
-    GeoJSON (EPSG:4326) and GeoPackage keep each oriented box as a polygon; KML
-    has a folder per site and per date, and each detection's acquisition time
-    for Google Earth's time slider; CSV has a row per detection, its centre as
-    lon, lat and its box as WKT. Every format carries the same properties: size,
-    heading, score, class candidates, berth, observation, scene, acquisition
-    time, sensor, archived image, detector, and whether the imagery is simulated.
-    A rerun replaces the file.
+    GeoJSON (EPSG:4326) and GeoPackage keep each oriented box (each region) as a polygon; KML
+    has a folder per site and per date (per pair compared), and each detection's acquisition time
+    (each region's before and after times) for Google Earth's time slider; CSV has a row each, its
+    centre as lon, lat and its polygon as WKT. Every format carries the same properties: for a
+    detection size, heading, score, class candidates, berth, observation, scene, acquisition time,
+    sensor, archived image, detector; for a region direction, area, magnitude, both observations,
+    their times, archived images and sha256, sensor, resolution, method, compared fraction; and
+    whether the imagery is simulated. --from/--to choose detections by their acquisition time,
+    regions by the acquisition of the pair's after image. A rerun replaces the file.
     """
+    ctx = click.get_current_context()
+    given = {name for name in ("kind", "directions", "min_area_m2")
+             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}  # fmt: skip
+    if layer == "detections" and given & {"directions", "min_area_m2"}:
+        raise click.UsageError("--direction and --min-area-m2 choose change regions: add --layer changes")
+    if layer == "changes" and "kind" in given:
+        raise click.UsageError("--kind chooses detections; with --layer changes choose regions by --direction or --min-area-m2")
     to_stdout = out == "-"
     path = Path(out)
     if fmt is None:
@@ -68,7 +105,7 @@ def command(
                 f"{', '.join(EXPORT_FORMATS)} (or name the format with --format geojson|kml|csv|gpkg)"
             )
     if fmt == "gpkg" and to_stdout:
-        raise click.UsageError("a GeoPackage is a database and needs a file name, e.g. --out detections.gpkg")
+        raise click.UsageError(f"a GeoPackage is a database and needs a file name, e.g. --out {layer}.gpkg")
     if fmt == "gpkg" and path.exists() and not path.is_file():
         # It is renamed into place, which would replace a FIFO or a device (/dev/stdout) with the file.
         raise InputError(f"{out} is not a regular file; a GeoPackage is a database and needs a file name")
@@ -77,20 +114,45 @@ def command(
     if not to_stdout and path.resolve() == ws.db_path.resolve():
         raise InputError(f"{out} is the workspace's own database; give the export another name")
     sites = list(dict.fromkeys(site_ids)) or None
-    only = None if kind == "all" else kind
     with ws.store() as store:
         for sid in sites or ():
             store.get_site(sid)  # an unknown site is an error naming the known ones
-        fc = detections_to_geojson(store, sites, start=start, end=end, kind=only)
-        if fmt == "gpkg":
-            write_detections_gpkg(store, path, sites, start=start, end=end, kind=only)
-    if fmt != "gpkg":
-        writers = {"kml": detections_to_kml, "csv": detections_to_csv}
-        text = writers[fmt](fc) if fmt in writers else json.dumps(fc, indent=1)
+        if layer == "changes":
+            sites = _sites_with_changes(store, sites)
+            fc = stored_changes_to_geojson(store, sites, start=start, end=end, directions=directions,
+                                           min_area_m2=min_area_m2 or 0.0)  # fmt: skip
+        else:
+            only = None if kind == "all" else kind
+            fc = detections_to_geojson(store, sites, start=start, end=end, kind=only)
+            if fmt == "gpkg":
+                write_detections_gpkg(store, path, sites, start=start, end=end, kind=only)
+    if fmt == "gpkg" and layer == "changes":
+        write_changes_gpkg(path, fc)
+    elif fmt != "gpkg":
+        text = TEXT_WRITERS[(layer, fmt)](fc) if (layer, fmt) in TEXT_WRITERS else json.dumps(fc, indent=1)
         if to_stdout:
             click.echo(text, nl=not text.endswith("\n"))
         else:
             write_text_atomic(path, text)
     simulated = any(f["properties"]["simulated"] for f in fc["features"])
-    click.echo(f"wrote {len(fc['features'])} detection(s) to {'standard output' if to_stdout else path}"
+    what = "change region(s)" if layer == "changes" else "detection(s)"
+    click.echo(f"wrote {len(fc['features'])} {what} to {'standard output' if to_stdout else path}"
                + (" (simulated imagery)" if simulated else ""), err=to_stdout)  # fmt: skip
+
+
+def _sites_with_changes(store: Store, sites: list[str] | None) -> list[str]:
+    """Of ``sites`` (None: every site), those with stored change pairs; the others named on a ``note:`` line.
+
+    None of them with any is an error saying how to make them: there is nothing to export.
+    """
+    stored = {p.site_id for p in change_pairs(store)}
+    asked = sites or [s.id for s in store.sites()]
+    have = [sid for sid in asked if sid in stored]
+    if not have:
+        which = ", ".join(asked) if sites else "any site of the workspace"
+        first = asked[0] if len(asked) == 1 else "SITE"
+        raise InputError(f"no stored changes for {which}: run `sitewatch change {first}` first")
+    for sid in asked:
+        if sites and sid not in stored:
+            click.echo(f"note: {sid} has no stored changes (run `sitewatch change {sid}`)", err=True)
+    return have

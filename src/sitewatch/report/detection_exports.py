@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Sequence
 from datetime import datetime
 from itertools import groupby
@@ -21,8 +20,8 @@ from xml.sax.saxutils import escape
 import shapely
 from shapely.geometry import shape
 
-from ..errors import OutputError, StoreError
-from ..files import partial_path
+from ..errors import StoreError
+from ..files import written_whole
 from ..sites import kml_data, kml_geometry
 from ..untrusted import without_controls
 from .exports import csv_cell, select_detections
@@ -35,6 +34,8 @@ __all__ = [
     "detection_name",
     "detections_to_csv",
     "detections_to_kml",
+    "features_to_csv",
+    "kml_text",
     "write_detections_gpkg",
 ]
 
@@ -54,7 +55,8 @@ def detection_name(props: dict[str, Any]) -> str:
     return f"{length} {props['kind']} ({sensor}{', simulated' if props['simulated'] else ''})"
 
 
-def _text(value: Any) -> str:
+def kml_text(value: Any) -> str:
+    """A property as the text of a KML element: ``true``/``false``, empty for None, without control characters."""
     if isinstance(value, bool):
         return "true" if value else "false"
     # XML 1.0 has no place for control characters (a catalogue's scene id may hold one): the file would not parse.
@@ -81,15 +83,15 @@ def detections_to_kml(fc: dict[str, Any], title: str = "sitewatch detections") -
     parts.append(f"<name>{escape(title)}</name>")
     feats = sorted(fc["features"], key=lambda f: (f["properties"]["site_id"], f["properties"]["acquired"]))
     for site_id, in_site in groupby(feats, key=lambda f: f["properties"]["site_id"]):
-        parts.append(f"<Folder><name>{escape(_text(site_id))}</name>")
+        parts.append(f"<Folder><name>{escape(kml_text(site_id))}</name>")
         for day, on_day in groupby(in_site, key=lambda f: f["properties"]["acquired"][:10]):
             parts.append(f"<Folder><name>{escape(day)}</name>")
             for f in on_day:
                 p = f["properties"]
-                data = {k: _text(v) for k, v in p.items() if k != "class_candidates"}
+                data = {k: kml_text(v) for k, v in p.items() if k != "class_candidates"}
                 data["class_candidates"] = csv_cell(_candidates(p))
                 parts.append(
-                    f"<Placemark><name>{escape(_text(detection_name(p)))}</name>"
+                    f"<Placemark><name>{escape(kml_text(detection_name(p)))}</name>"
                     f"<TimeStamp><when>{_when(p)}</when></TimeStamp>"
                     f"{kml_data(data)}{kml_geometry(shape(f['geometry']))}</Placemark>"
                 )
@@ -102,16 +104,23 @@ def detections_to_kml(fc: dict[str, Any], title: str = "sitewatch detections") -
 def detections_to_csv(fc: dict[str, Any]) -> str:
     """The features of :func:`~sitewatch.report.exports.detections_to_geojson` as CSV, one row each
     (:data:`DETECTION_CSV_COLUMNS`); a text cell a spreadsheet would run as a formula starts with ``'``."""
+    features = [{**f, "properties": {**f["properties"], "class_candidates": _candidates(f["properties"])}} for f in fc["features"]]
+    return features_to_csv(features, DETECTION_CSV_COLUMNS)
+
+
+def features_to_csv(features: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """GeoJSON features as CSV, a row each: the ``columns`` of their properties, ``lon`` and ``lat`` of
+    their geometry's centroid and ``wkt`` of the geometry; cells as :func:`~sitewatch.report.exports.csv_cell`
+    writes them, None as an empty cell."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(DETECTION_CSV_COLUMNS)
-    for f in fc["features"]:
+    w.writerow(columns)
+    for f in features:
         p = dict(f["properties"])
         geom = shape(f["geometry"])
         c = geom.centroid
         p.update(lon=round(c.x, 7), lat=round(c.y, 7), wkt=shapely.to_wkt(geom, rounding_precision=7))
-        p["class_candidates"] = _candidates(p)
-        w.writerow(["" if p[k] is None else csv_cell(p[k]) for k in DETECTION_CSV_COLUMNS])
+        w.writerow(["" if p[k] is None else csv_cell(p[k]) for k in columns])
     return buf.getvalue()
 
 
@@ -136,23 +145,11 @@ def write_detections_gpkg(
     sites = set(site_ids or [s.id for s in store.sites()])
     # The footprints of the chosen sites' observations only, not of every site in the workspace.
     footprints: dict[str, Any] = store.observation_footprints(sites)
-    tmp = partial_path(path)
-    try:
-        tmp.unlink(missing_ok=True)
-        with Store(tmp) as out, out.transaction():
-            for s in store.sites():
-                if s.id in sites:
-                    out.put_site(s)
-            for o, dets in selected:
-                out.put_observation(o, footprints.get(o.id))
-                out.replace_detections(o, dets)
-        os.replace(tmp, path)
-    except (OSError, StoreError) as exc:  # a read-only folder, a full disk
-        tmp.unlink(missing_ok=True)
-        # The store's own message would speak of "the workspace database" and the partial name: its cause says why.
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else (exc.__cause__ or exc)
-        raise OutputError(f"{path}: cannot write it ({reason})") from exc
-    except BaseException:  # Ctrl-C leaves no half file behind either
-        tmp.unlink(missing_ok=True)
-        raise
+    with written_whole(path, (StoreError,)) as tmp, Store(tmp) as out, out.transaction():
+        for s in store.sites():
+            if s.id in sites:
+                out.put_site(s)
+        for o, dets in selected:
+            out.put_observation(o, footprints.get(o.id))
+            out.replace_detections(o, dets)
     return sum(len(dets) for _, dets in selected)

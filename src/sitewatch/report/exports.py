@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TIMELINE_CSV_COLUMNS",
+    "acquired_in",
     "date_zone",
     "timeline_to_csv",
     "timeline_to_json",
@@ -104,12 +105,16 @@ def timeline_to_json(tl: Timeline) -> str:
     return json.dumps(timeline_to_dict(tl), indent=1)
 
 
-def _acquired_in(o: Observation, start: datetime | None, end: datetime | None) -> bool:
-    # An image known only by its date has no time to compare: it is kept when its date is in the range.
-    if o.acquired_date_only:
-        day = o.scene.acquired.date()
+def acquired_in(acquired: datetime, date_only: bool, start: datetime | None, end: datetime | None) -> bool:
+    """Whether an acquisition time lies from ``start`` to ``end`` (inclusive, aware times; None: open).
+
+    An image known only by its date (``date_only``) has no time to compare: it is in when its date
+    lies within the dates of ``start`` and ``end``.
+    """
+    if date_only:
+        day = acquired.date()
         return (start is None or day >= start.date()) and (end is None or day <= end.date())
-    return (start is None or o.scene.acquired >= start) and (end is None or o.scene.acquired <= end)
+    return (start is None or acquired >= start) and (end is None or acquired <= end)
 
 
 def select_detections(
@@ -133,7 +138,7 @@ def select_detections(
         by_obs: dict[str, list[Detection]] = {}
         for d in store.detections(site_id=sid, kind=kind):
             by_obs.setdefault(d.observation_id, []).append(d)
-        selected += [(o, by_obs.get(o.id, [])) for o in store.observations(sid) if _acquired_in(o, start, end)]
+        selected += [(o, by_obs.get(o.id, [])) for o in store.observations(sid) if acquired_in(o.scene.acquired, o.acquired_date_only, start, end)]
     return selected
 
 

@@ -10,7 +10,7 @@ in a transaction.
 
 from __future__ import annotations
 
-__all__ = ["MIGRATIONS", "FEATURE_TABLES", "SCHEMA_VERSION", "rtree_index_sql"]
+__all__ = ["MIGRATIONS", "FEATURE_TABLES", "GPKG_CORE", "GPKG_EXTENSIONS", "SCHEMA_VERSION", "rtree_index_sql"]
 
 _GPKG_CORE = """
 CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
@@ -48,7 +48,12 @@ INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES
   ('WGS 84 geodetic', 4326, 'EPSG', 4326,
    'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AXIS["Latitude",NORTH],AXIS["Longitude",EAST],AUTHORITY["EPSG","4326"]]',
    'longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid');
-CREATE TABLE IF NOT EXISTS sitewatch_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+GPKG_CORE = _GPKG_CORE
+"""The GeoPackage core tables with WGS84 registered: what a standalone GeoPackage of one layer (an
+export) needs before its own table."""
+
+_GPKG_CORE += """CREATE TABLE IF NOT EXISTS sitewatch_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 # (table, geometry column type, description, columns after fid and geom)
@@ -198,6 +203,18 @@ ALTER TABLE scenes_v5 RENAME TO scenes;
 UPDATE gpkg_geometry_columns SET geometry_type_name = 'MULTIPOLYGON' WHERE table_name = 'scenes';"""
 
 
+GPKG_EXTENSIONS = """
+CREATE TABLE IF NOT EXISTS gpkg_extensions (
+  table_name TEXT,
+  column_name TEXT,
+  extension_name TEXT NOT NULL,
+  definition TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name)
+);"""
+"""The GeoPackage table of the extensions a file uses: a spatial index (:func:`rtree_index_sql`) is one."""
+
+
 RTREE_DEFINITION = "http://www.geopackage.org/spec120/#extension_rtree"
 """``gpkg_extensions.definition`` of the R-tree index, as GDAL writes it."""
 
@@ -297,15 +314,7 @@ def _v6() -> str:
     QGIS and GDAL read a map view's features through it instead of every row of the layer."""
     return "\n".join(
         [
-            """
-CREATE TABLE IF NOT EXISTS gpkg_extensions (
-  table_name TEXT,
-  column_name TEXT,
-  extension_name TEXT NOT NULL,
-  definition TEXT NOT NULL,
-  scope TEXT NOT NULL,
-  CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name)
-);""",
+            GPKG_EXTENSIONS,
             *(rtree_index_sql(table) for table in FEATURE_TABLES),
         ]
     )

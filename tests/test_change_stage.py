@@ -356,3 +356,13 @@ def test_a_date_of_two_looks_showing_the_site_alike_does_not_say_one_shows_more(
     cloudy = dataclasses.replace(stack, cloud_fraction=0.3)
     _, notes = choose_pairs([bands, cloudy, later], "base")
     assert notes == [f"base/stack: 2024-10-01 is compared through {bands.id}, which shows more of the site"]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-5"])
+def test_change_refuses_a_minimum_area_that_is_not_a_finite_number_of_square_metres(
+    workspace: tuple[Path, Point], value: str
+) -> None:
+    """``nan`` passed click's range check (NaN compares False both ways) and every region was dropped in silence."""
+    root, _ = workspace
+    res = CliRunner().invoke(main, ["change", "base", "--min-area-m2", value, "-w", str(root)])
+    assert res.exit_code == 2 and "--min-area-m2" in res.output and value in res.output, res.output

@@ -10,14 +10,21 @@ import click
 from ..change_stage import changes_to_geojson, choose_pairs, outcome_summary, run_changes
 from ..store import now_utc
 from ..workspace import open_workspace
-from .options import OnceCommand, existing_folder, handle_errors, json_option, workspace_option
+from .options import (
+    FiniteFloatRange,
+    OnceCommand,
+    existing_folder,
+    handle_errors,
+    json_option,
+    workspace_option,
+)
 
 
 @click.command("change", cls=OnceCommand, short_help="Find where a site changed between two of its observations.")
 @click.argument("site_id")
 @click.option("--before", "before", metavar="OBS_ID|DATE", help="The earlier observation, by id or UTC date.")
 @click.option("--after", "after", metavar="OBS_ID|DATE", help="The later observation, by id or UTC date.")
-@click.option("--min-area-m2", type=click.FloatRange(min=0), default=200.0, show_default=True,
+@click.option("--min-area-m2", type=FiniteFloatRange(min=0), default=200.0, show_default=True,
               help="Drop regions smaller than this (m²).")
 @click.option("--with-detections", is_flag=True,
               help="Compare the pixels of the stored vessels and cranes too (by default they are left out).")

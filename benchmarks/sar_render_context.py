@@ -145,10 +145,9 @@ def second_pass_held_out(root: Path, data: list, extra: tuple[np.ndarray, np.nda
     chip with the first pass's kept candidates taken out (:func:`without_kept`), both scored by
     the first stage fitted without the chip's group (``key`` as in ``held_out``: 1 chip, 0 dataset,
     6 source; ``None``: in-sample, fitted on all chips); and its boxes."""
-    from sar_real import hrsid_chips, ssdd_chips
-
     from scipy import ndimage
 
+    from sar_real import hrsid_chips, ssdd_chips
     from sitewatch.detect.sar_render import rendering_candidates
 
     out = []

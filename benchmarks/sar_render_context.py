@@ -1,13 +1,23 @@
-"""A second look at the 8-bit rendering detector's candidates through their neighbours' scores (issue 3 (b); tried, see BENCHMARKS.md).
+"""Two second looks at the 8-bit rendering detector's candidates (issue 3 (b), 5 Dec): a second pass on the chip without the kept ships (shipped, sar-cfar 1.12.0) and the neighbours' scores (tried, not shipped).
 
-Run:  python benchmarks/sar_render_context.py [--datasets DIR] [--cache FILE]
+Run:  python benchmarks/sar_render_context.py [--datasets DIR] [--all-splits] [--context [--cache FILE]]
 
-The shipped trees (``sar_render_train.py``, 1.10.0's 16-member gamma ensemble, cut 0.75) judge
-each candidate by its own pixels and its ring. Held out, HRSID's crowded anchorage P0119 loses
-42 of its 122 ships, most of them candidates scored 0.3-0.7 among neighbours the trees keep at
-0.9, while the land clutter of the same chip scores as low but among clutter that scores low.
-This is auto-context (stacking): a second, small model sees each candidate's first-stage score
-and what the first stage said about the candidates around it:
+Held out, HRSID's crowded anchorage P0119 loses 42 of its 122 ships to 1.11.0 (BENCHMARKS.md,
+"Why P0119's ships are missed"): most 8-px blocks of the anchorage hold some hull pixels, which lift
+their 90th percentile, so the seed level rises and each hull keeps only its saturated core (a small
+candidate, scored 0.3-0.7) or nothing.
+
+**Second pass (shipped).** :func:`sitewatch.detect.sar_render.detect_rendering` replaces the
+candidates its trees keep (dilated by a pixel) by water and runs again; what the second pass keeps
+is added unless it lies within 2 px of a kept candidate (the rest of that hull). This script scores
+the shipped code with trees fitted without the scored chip (the 16-member gamma ensemble of
+``sar_render_train.py``, cut 0.75, OpenSARShip's renderings in every fit): leave-one-chip-out, and
+with ``--all-splits`` leave-one-dataset-out, leave-one-source-out and in-sample; each line with the
+second pass off (``RenderParams(second_pass=False)``, 1.11.0) and on. About 3 minutes a split on 2 cores.
+
+**Neighbours' scores (``--context``; tried, not shipped).** Auto-context (stacking): a second,
+small model sees each candidate's first-stage score and what the first stage said about the
+candidates around it:
 
 * ``own``: the candidate's first-stage logit;
 * ``near4``: the mean first-stage logit of its 4 nearest other candidates (centroid distance);
@@ -20,13 +30,12 @@ boosted depth-2 trees (the first stage's ``fit``, 50 trees, classes weighted equ
 box chips' candidates, labelled by what the box score counts: a candidate is a ship when a
 one-to-one match of all of its chip's candidates (best first-stage score first) gives it a box,
 so a second piece of a matched hull is clutter. Its decision is the same cut (0.75).
-
-Every score is held out twice over (stacking): chip ``k`` is scored by a first stage fitted
-without it and a second stage fitted on the other 15 chips, whose first-stage scores come from
-first stages fitted without chip ``k`` and without that chip (120 pair models). OpenSARShip's
-renderings train every first stage (as shipped) but never the second (one labelled ship a chip:
-no neighbours to learn from). The first-stage scores are cached (``--cache``, default under the
-system's temporary folder): the 136 first-stage ensembles take about 15 minutes on 2 cores.
+Every score is held out twice over: chip ``k`` is scored by a first stage fitted without it and a
+second stage fitted on the other 15 chips, whose first-stage scores come from first stages fitted
+without chip ``k`` and without that chip (120 pair models). OpenSARShip's renderings train every
+first stage (as shipped) but never the second (one labelled ship a chip: no neighbours to learn
+from). The first-stage scores are cached (``--cache``, default under the system's temporary
+folder): the 136 first-stage ensembles take about 20 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -41,8 +50,22 @@ from pathlib import Path
 import numpy as np
 
 import sar_render_train as T
-from sar_real import BOX_CHIPS, DEFAULT_DATASETS, OPENSARSHIP, missing_datasets
-from sitewatch.detect.sar_render import RENDER_FEATURES, render_probability
+from sar_real import (
+    BOX_CHIPS,
+    DEFAULT_DATASETS,
+    OPENSARSHIP,
+    Counts,
+    hrsid_chips,
+    match_boxes,
+    missing_datasets,
+    ssdd_chips,
+)
+from sitewatch.detect.sar_render import (
+    RENDER_FEATURES,
+    RenderParams,
+    detect_rendering,
+    render_probability,
+)
 
 CONTEXT = ("own", "near4", "to_kept", "to_any")
 """The second stage's inputs (module docstring)."""
@@ -122,34 +145,10 @@ def second_stage_held_out(data: list, single: dict[str, np.ndarray], pair: dict[
     return out
 
 
-def without_kept(img: np.ndarray, lab: np.ndarray, kept: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The chip with the kept candidates (labels ``kept``, dilated by one pixel) replaced by water:
-    the detector's own smoothed block median there plus speckle drawn from the chip's sea (pixels
-    of the darkest fifth of its blocks, less their median)."""
-    from scipy import ndimage
-
-    from sitewatch.detect.sar_render import RenderParams, _block_background
-
-    v = img.astype(np.float32)
-    p = RenderParams()
-    med, _, _, bmed, _ = _block_background(v, p)
-    gone = ndimage.binary_dilation(np.isin(lab, kept + 1), np.ones((3, 3), bool))
-    sea = v[bmed <= np.percentile(bmed, 20)]
-    out = v.copy()
-    out[gone] = med[gone] + rng.choice(sea - np.median(sea), int(gone.sum()))
-    return np.clip(np.round(out), 0, 255).astype(np.uint8)
-
-
-def second_pass_held_out(root: Path, data: list, extra: tuple[np.ndarray, np.ndarray], keys: list[str], key: int = 1) -> list[tuple[str, list, list]]:
-    """Per chip, its detections ``(row, col, score)`` of a first pass and of a second pass on the
-    chip with the first pass's kept candidates taken out (:func:`without_kept`), both scored by
-    the first stage fitted without the chip's group (``key`` as in ``held_out``: 1 chip, 0 dataset,
-    6 source; ``None``: in-sample, fitted on all chips); and its boxes."""
-    from scipy import ndimage
-
-    from sar_real import hrsid_chips, ssdd_chips
-    from sitewatch.detect.sar_render import rendering_candidates
-
+def second_pass_held_out(root: Path, data: list, extra: tuple[np.ndarray, np.ndarray], keys: list[str], key: int | None = 1) -> list[tuple[str, list, list, list]]:
+    """Per chip, the detections ``(row, col, score)`` of the shipped detector (:func:`detect_rendering`)
+    without and with its second pass, its trees fitted without the chip's group (``key`` as in
+    ``held_out``: 1 chip, 0 dataset, 6 source; ``None``: in-sample, fitted on all chips); and its boxes."""
     out = []
     group = {r[1]: (r[key] if key is not None else "") for r in data}
     models: dict[str, dict[str, object]] = {}
@@ -157,29 +156,21 @@ def second_pass_held_out(root: Path, data: list, extra: tuple[np.ndarray, np.nda
         g = group[name]
         if g not in models:
             models[g] = T.fit_ensemble([r for r in data if key is None or r[key] != g], extra, T.MEMBERS, keys)
-        m = models[g]
-        lab, x, ex = rendering_candidates(img)
-        q = render_probability(x, m) if len(x) else np.zeros(0)
-        kept = np.flatnonzero(q >= T.CUT)
-        first = [(float(ex["row"][i]), float(ex["col"][i]), float(q[i])) for i in kept]
-        lab2, x2, ex2 = rendering_candidates(without_kept(img, lab, kept, np.random.default_rng(0)))
-        q2 = render_probability(x2, m) if len(x2) else np.zeros(0)
-        second = [(float(ex2["row"][i]), float(ex2["col"][i]), float(q2[i])) for i in np.flatnonzero(q2 >= T.CUT)]
-        # Variant: a second-pass candidate within 2 px of a kept one is taken for the rest of its hull.
-        near = ndimage.binary_dilation(np.isin(lab, kept + 1), np.ones((5, 5), bool))
-        touching = set(np.unique(lab2[near & (lab2 > 0)]) - 1)
-        apart = [d for i, d in zip(np.flatnonzero(q2 >= T.CUT), second, strict=True) if int(i) not in touching]
-        out.append((name, first, second, boxes, apart))
-        print(f"  {name:<34} first pass {len(first):3d}, second pass {len(second):3d} more", flush=True)
+        found = [
+            [(d.row, d.col, d.score) for d, _ in detect_rendering(img, (1.0, 1.0), RenderParams(second_pass=again), models[g])]
+            for again in (False, True)
+        ]
+        out.append((name, found[0], found[1], boxes))
+        print(f"  {name:<34} first pass {len(found[0]):3d}, second pass {len(found[1]) - len(found[0]):3d} more", flush=True)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
-    ap.add_argument("--cache", type=Path, help="first-stage scores (.npz); made when absent")
-    ap.add_argument("--second-pass", action="store_true", help="also the second pass on the chip without the kept candidates")
-    ap.add_argument("--all-splits", action="store_true", help="the second pass also leave-one-dataset-out, leave-one-source-out and in-sample")
+    ap.add_argument("--all-splits", action="store_true", help="also leave-one-dataset-out, leave-one-source-out and in-sample")
+    ap.add_argument("--context", action="store_true", help="also the neighbours' scores stage (tried, not shipped; slow)")
+    ap.add_argument("--cache", type=Path, help="--context's first-stage scores (.npz); made when absent")
     args = ap.parse_args(argv)
     if message := missing_datasets(args.datasets, (*BOX_CHIPS, OPENSARSHIP)):
         print(message, file=sys.stderr)
@@ -187,6 +178,18 @@ def main(argv: list[str] | None = None) -> int:
     data = T.rows(args.datasets, T.GAMMAS)
     osr = T.opensarship_rows(args.datasets, T.GAMMAS)
     extra, keys = T.opensarship_training(osr), T.opensarship_keys(osr)
+    splits = (("leave-one-chip-out", 1), ("leave-one-dataset-out", 0), ("leave-one-source-out", 6), ("in-sample", None))
+    for split, key in splits if args.all_splits else splits[:1]:
+        passes = second_pass_held_out(args.datasets, data, extra, keys, key)
+        for label, both in (("first pass only (1.11.0)", False), ("with the second pass", True)):
+            total = Counts()
+            for name, first, second, boxes in passes:
+                c = match_boxes(second if both else first, boxes)
+                total.add(c)
+                print(f"      {name:<34} tp {c[0]:3d} fp {c[1]:3d} fn {c[2]:3d}")
+            print(f"{split}, {label:<26} cut {T.CUT:.2f}  P %.3f  R %.3f  F1 %.3f" % total.prf(), flush=True)
+    if not args.context:
+        return 0
     tag = hashlib.sha1(Path(T.__file__).read_bytes() + Path(sys.modules[render_probability.__module__].__file__ or "").read_bytes()).hexdigest()[:10]
     cache = args.cache or Path(tempfile.gettempdir()) / f"sar_render_context_{tag}.npz"
     single, pair = first_stages(data, extra, keys, cache)
@@ -199,19 +202,6 @@ def main(argv: list[str] | None = None) -> int:
             c = T.score([r], prob, T.CUT)
             print(f"      {r[1]:<34} tp {c.tp:3d} fp {c.fp:3d} fn {c.fn:3d}")
         print("    errors: " + T.errors_at_cut(data, prob))
-    if args.second_pass:
-        from sar_real import Counts, match_boxes
-
-        splits = (("leave-one-chip-out", 1), ("leave-one-dataset-out", 0), ("leave-one-source-out", 6), ("in-sample", None))
-        for split, key in splits if args.all_splits else splits[:1]:
-            passes = second_pass_held_out(args.datasets, data, extra, keys, key)
-            for label, both in (("first pass only", 0), ("first + second pass", 1), ("second pass apart from kept", 2)):
-                total = Counts()
-                for name, first, second, boxes, apart in passes:
-                    c = match_boxes(first + [[], second, apart][both], boxes)
-                    total.add(c)
-                    print(f"      {name:<34} tp {c[0]:3d} fp {c[1]:3d} fn {c[2]:3d}")
-                print(f"{split}, {label:<24} cut {T.CUT:.2f}  P %.3f  R %.3f  F1 %.3f" % total.prf(), flush=True)
     return 0
 
 

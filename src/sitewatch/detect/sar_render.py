@@ -292,7 +292,7 @@ def _without(v: NDArray[np.float32], lab: NDArray[np.int32], ids: NDArray[np.int
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
-def _kept(
+def _one_pass(
     image: NDArray[np.generic], p: RenderParams, model: dict[str, Any], cut: float
 ) -> tuple[NDArray[np.int32], NDArray[np.float64], dict[str, NDArray[np.float64]], NDArray[np.float64], NDArray[np.int64]]:
     """One pass: candidate labels, features, extra arrays, probabilities and the indices kept."""
@@ -315,11 +315,11 @@ def detect_rendering(
     p = params or RenderParams()
     m_ = model or _render_model()
     cut = float(m_["cut"]) if p.cut is None else p.cut
-    lab, feats, extra, prob, keep = _kept(image, p, m_, cut)
+    lab, feats, extra, prob, keep = _one_pass(image, p, m_, cut)
     found = _measured(lab, feats, extra, prob, keep, pxy, valid)
     if p.second_pass and keep.size:
         again = _without(np.asarray(image, dtype=np.float32), lab, keep + 1, p)
-        lab2, feats2, extra2, prob2, keep2 = _kept(again, p, m_, cut)
+        lab2, feats2, extra2, prob2, keep2 = _one_pass(again, p, m_, cut)
         # Within 2 px of a kept candidate lies the rest of its hull, not another ship.
         near = ndimage.binary_dilation(np.isin(lab, keep + 1), np.ones((5, 5), bool))
         keep2 = keep2[~np.isin(keep2 + 1, lab2[near])]

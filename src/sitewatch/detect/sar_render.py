@@ -29,7 +29,15 @@ This detector works on the grey values as they are and in pixels:
    land clutter sits on bright textured ground, ships on dark water), and the ring of
    pixels around it outside any candidate, in units of the chip's sea noise (the display
    stretch differs between renderings; noise units make contrast comparable across them).
-4. **Measure.** Oriented box from the pixels' second moments; length and width are
+4. **A second look without the kept ships.** In a crowded anchorage most 8-px blocks hold
+   some hull pixels, which lift their 90th percentile: the seed level there rises and only each
+   hull's saturated core, or nothing, stays a candidate, small and scored low. So the kept
+   candidates (dilated by a pixel) are replaced by water (the smoothed block median plus speckle
+   drawn from the chip's darkest fifth of blocks) and steps 1-3 run again on that image; what
+   they keep is added, unless it lies within 2 px of a kept candidate (the rest of that hull,
+   not another ship). This is a censored CFAR's idea, censoring only what the trees kept: land
+   clutter they dropped stays in the background, so the land's levels do not fall.
+5. **Measure.** Oriented box from the pixels' second moments; length and width are
    ``sqrt(12 · variance)`` of the pixel positions weighted by grey level above the
    background (as :func:`sitewatch.detect.sar.size_from_features`), times the pixel size.
 """
@@ -99,6 +107,8 @@ class RenderParams:
     """Side of the median filter applied before the hysteresis (1: none)."""
     cut: float | None = None
     """Keep candidates the trees score at least this high; ``None``: the model file's cut."""
+    second_pass: bool = True
+    """Look again at the chip with the kept candidates replaced by water (module docstring, step 4)."""
 
     def __post_init__(self) -> None:
         if self.block_px < 2 or self.smooth_blocks < 1 or self.despeckle_px < 1:
@@ -270,6 +280,27 @@ def render_probability(x: NDArray[np.float64], model: dict[str, Any] | None = No
     return np.asarray(1.0 / (1.0 + np.exp(-raw)), dtype=np.float64)
 
 
+def _without(v: NDArray[np.float32], lab: NDArray[np.int32], ids: NDArray[np.int64], p: RenderParams) -> NDArray[np.uint8]:
+    """The rendering with the candidates ``ids`` (dilated by one pixel) replaced by water: the
+    smoothed block median there plus speckle drawn (seed 0) from the pixels of the darkest fifth
+    of the blocks, less their median."""
+    med, _, _, bmed, _ = _block_background(v, p)
+    gone = ndimage.binary_dilation(np.isin(lab, ids), np.ones((3, 3), bool))
+    sea = v[bmed <= np.percentile(bmed, 20)]
+    out = v.copy()
+    out[gone] = med[gone] + np.random.default_rng(0).choice(sea - np.median(sea), int(gone.sum()))
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+def _one_pass(
+    image: NDArray[np.generic], p: RenderParams, model: dict[str, Any], cut: float
+) -> tuple[NDArray[np.int32], NDArray[np.float64], dict[str, NDArray[np.float64]], NDArray[np.float64], NDArray[np.int64]]:
+    """One pass: candidate labels, features, extra arrays, probabilities and the indices kept."""
+    lab, feats, extra = rendering_candidates(image, p)
+    prob = render_probability(feats, model) if len(feats) else np.zeros(0)
+    return lab, feats, extra, prob, np.flatnonzero(prob >= cut)
+
+
 def detect_rendering(
     image: NDArray[np.generic],
     pxy: tuple[float, float],
@@ -280,17 +311,34 @@ def detect_rendering(
     """Vessels in an 8-bit rendering; each with its feature values (and ``probability``).
 
     A vessel whose pixels lie on the image's edge or next to a pixel outside ``valid`` is
-    ``truncated``."""
+    ``truncated``. Those of the second pass (module docstring, step 4) follow the first's."""
+    p = params or RenderParams()
+    m_ = model or _render_model()
+    cut = float(m_["cut"]) if p.cut is None else p.cut
+    lab, feats, extra, prob, keep = _one_pass(image, p, m_, cut)
+    found = _measured(lab, feats, extra, prob, keep, pxy, valid)
+    if p.second_pass and keep.size:
+        again = _without(np.asarray(image, dtype=np.float32), lab, keep + 1, p)
+        lab2, feats2, extra2, prob2, keep2 = _one_pass(again, p, m_, cut)
+        # Within 2 px of a kept candidate lies the rest of its hull, not another ship.
+        near = ndimage.binary_dilation(np.isin(lab, keep + 1), np.ones((5, 5), bool))
+        keep2 = keep2[~np.isin(keep2 + 1, lab2[near])]
+        found += _measured(lab2, feats2, extra2, prob2, keep2, pxy, valid)
+    return found
+
+
+def _measured(
+    lab: NDArray[np.int32],
+    feats: NDArray[np.float64],
+    extra: dict[str, NDArray[np.float64]],
+    prob: NDArray[np.float64],
+    keep: NDArray[np.int64],
+    pxy: tuple[float, float],
+    valid: NDArray[np.bool_] | None,
+) -> list[tuple[PixelDetection, dict[str, float]]]:
+    """The kept candidates of one pass measured (:func:`detect_rendering`)."""
     from .sar_size import _axis_variances, _box_corners  # shared measurement
 
-    p = params or RenderParams()
-    lab, feats, extra = rendering_candidates(image, p)
-    if len(feats) == 0:
-        return []
-    m_ = model or _render_model()
-    prob = render_probability(feats, m_)
-    cut = float(m_["cut"]) if p.cut is None else p.cut
-    keep = np.flatnonzero(prob >= cut)
     if keep.size == 0:
         return []
     ids = keep + 1

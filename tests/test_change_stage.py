@@ -366,3 +366,20 @@ def test_change_refuses_a_minimum_area_that_is_not_a_finite_number_of_square_met
     root, _ = workspace
     res = CliRunner().invoke(main, ["change", "base", "--min-area-m2", value, "-w", str(root)])
     assert res.exit_code == 2 and "--min-area-m2" in res.output and value in res.output, res.output
+
+
+def test_cover_classes_are_a_choice_of_the_command_stored_with_each_pair(workspace: tuple[Path, Point]) -> None:
+    """Sub-metre images of large building sites lose most of their change to the class-centred test
+    (README): ``--cover-classes 0`` is the scene-only test, and the pair's parameters say which ran."""
+    from sitewatch.change import COVER_CLASSES
+
+    root, _ = workspace
+    runner = CliRunner()
+    for given, stored in ((["--cover-classes", "0"], 0), ([], COVER_CLASSES), (["--cover-classes", "3"], 3)):
+        res = runner.invoke(main, ["change", "base", *given, "-w", str(root)])
+        assert res.exit_code == 0, res.output
+        assert "1 appeared, 0 disappeared, 0 altered" in res.output  # the dug patch, whichever test
+        params = [json.loads(p)["classes"] for (p,) in _rows(root, "SELECT parameters FROM change_pairs")]
+        assert params == [stored, stored]
+    res = runner.invoke(main, ["change", "base", "--cover-classes", "-1", "-w", str(root)])
+    assert res.exit_code == 2 and "--cover-classes" in res.output

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..change import COVER_CLASSES
 from ..change_stage import changes_to_geojson, choose_pairs, outcome_summary, run_changes
 from ..store import now_utc
 from ..workspace import open_workspace
@@ -26,6 +27,10 @@ from .options import (
 @click.option("--after", "after", metavar="OBS_ID|DATE", help="The later observation, by id or UTC date.")
 @click.option("--min-area-m2", type=FiniteFloatRange(min=0), default=200.0, show_default=True,
               help="Drop regions smaller than this (m²).")
+@click.option("--cover-classes", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Optical: spectral classes of the earlier image whose own common change each pixel must also "
+                   f"differ from [default: {COVER_CLASSES}]; 0 compares each pixel with the scene only (for sub-metre images of "
+                   "large building sites: README).")
 @click.option("--with-detections", is_flag=True,
               help="Compare the pixels of the stored vessels and cranes too (by default they are left out).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), callback=existing_folder,
@@ -34,8 +39,9 @@ from .options import (
 @json_option
 @handle_errors
 def command(
-    site_id: str, before: str | None, after: str | None, min_area_m2: float, with_detections: bool, out_path: Path | None, workspace: Path, as_json: bool
-) -> None:
+    site_id: str, before: str | None, after: str | None, min_area_m2: float, cover_classes: int | None, with_detections: bool,
+    out_path: Path | None, workspace: Path, as_json: bool,
+) -> None:  # fmt: skip
     """Regions of SITE_ID that appeared, disappeared or altered between two observations.
 
     Without --before/--after, each usable observation is compared with the previous
@@ -54,11 +60,11 @@ def command(
         site = store.get_site(site_id)
         pairs, notes = choose_pairs(store.observations(site_id), site_id, before, after)
         outcomes, errors = run_changes(store, ws.root, site, pairs, min_area_m2=min_area_m2,
-                                       with_detections=with_detections)
+                                       with_detections=with_detections, cover_classes=cover_classes)
         rows = [outcome_summary(o) for o in outcomes]
         notes += [n for o in outcomes for n in o.notes]
         store.record_run("change", site_id, {"before": before, "after": after, "min_area_m2": min_area_m2,
-                                              "with_detections": with_detections},
+                                              "cover_classes": cover_classes, "with_detections": with_detections},
                          {"pairs": len(rows), "regions": sum(len(o.changes) for o in outcomes), "errors": errors},
                          started)  # fmt: skip
     if out_path is not None:

@@ -116,6 +116,10 @@ RANKED = tuple(
     for i, n in enumerate(OBJECT_FEATURE_NAMES)
     if n not in ("log_length", "log_width", "log_area", "elongation", "fill", "threshold")
 )
+GEOMETRY = tuple(i for i in range(len(OBJECT_FEATURE_NAMES)) if i not in RANKED)
+"""The six geometric columns (size, shape, pixel-score level), physical whatever the port."""
+RZ_MIN = 5
+"""Fewest candidates in a scene for robust z-scores; fewer get 0 (the scene's centre)."""
 NO_PROB = tuple(i for i, n in enumerate(OBJECT_FEATURE_NAMES) if n not in ("prob_mean", "prob_max"))
 Scorer = Callable[[NDArray[np.float32]], NDArray[np.float32]]
 DEEP_RADII: tuple[float, ...] = ()
@@ -158,6 +162,28 @@ def with_ranks(x: NDArray[np.float32]) -> NDArray[np.float32]:
         return np.hstack([x, np.full((len(x), len(RANKED)), 0.5, np.float32)])
     r = np.argsort(np.argsort(x[:, RANKED], axis=0, kind="stable"), axis=0) / (len(x) - 1)
     return np.hstack([x, r.astype(np.float32)])
+
+
+def robust_z(x: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Each candidate's radiometric/context features (:data:`RANKED`) as robust z-scores among the
+    scene's candidates: (x - median) / (IQR / 1.349), the spread falling back to the standard
+    deviation and then 1 when zero, clipped to +-10. Fixed before any figure (opt5, idea 1)."""
+    v = x[:, RANKED].astype(np.float64)
+    if len(x) < RZ_MIN:
+        return np.zeros(v.shape, np.float32)
+    q1, med, q3 = np.percentile(v, [25, 50, 75], axis=0)
+    sd = (q3 - q1) / 1.349
+    sd = np.where(sd > 0, sd, v.std(axis=0))
+    sd = np.where(sd > 0, sd, 1.0)
+    return np.clip((v - med) / sd, -10, 10).astype(np.float32)
+
+
+def with_rz(x: NDArray[np.float32], keep_raw: bool) -> NDArray[np.float32]:
+    """``rz``: the six geometric columns raw and the twelve others as :func:`robust_z`;
+    ``rzcat`` (``keep_raw``): the 18 raw and the twelve robust z-scores after them."""
+    z = robust_z(x)
+    base = x if keep_raw else x[:, GEOMETRY]
+    return np.ascontiguousarray(np.hstack([base, z]).astype(np.float32))
 
 
 def pixel_stage(ports: list[Prepared], seed: int = 0) -> Model:
@@ -272,7 +298,7 @@ def fit_scorer(variant: str, x: NDArray[np.float32], y: NDArray[np.float32], see
     return lambda z: inner(z[:, cols])
 
 
-SCORERS = ("mlp", "mlp_noprob", "mlp_rank", "mean", "gbt", "gbt_rank")
+SCORERS = ("mlp", "mlp_noprob", "mlp_rank", "mlp_rz", "mlp_rzcat", "mean", "gbt", "gbt_rank")
 """The object scorers of :func:`_fit`; a variant is one of them, or one with ``_deep<r>[_<r>…]`` or ``_self``."""
 
 
@@ -296,6 +322,10 @@ def _fit(variant: str, x: NDArray[np.float32], y: NDArray[np.float32], seed: int
     if variant == "mlp_rank":
         m = train_mlp(x, y, epochs=300, hidden=8, seed=seed)
         return lambda z: optical.mlp_forward(with_ranks(z), m)
+    if variant in ("mlp_rz", "mlp_rzcat"):
+        m = train_mlp(x, y, epochs=300, hidden=8, seed=seed)
+        cat = variant == "mlp_rzcat"
+        return lambda z: optical.mlp_forward(with_rz(z, cat), m)
     if variant == "mean":
         a, b = fit_scorer("mlp", x, y, seed), fit_scorer("gbt", x, y, seed)
         return lambda z: 0.5 * (a(z) + b(z))
@@ -311,7 +341,11 @@ def design(variant: str, x: NDArray[np.float32]) -> NDArray[np.float32]:
     # C order whatever the columns: x[:, index] is laid out column by column, and the
     # object MLP's float32 standardisation (hence its whole fit) changes with the layout.
     x = np.ascontiguousarray(x[:, columns(variant)])
-    return with_ranks(x) if variant.endswith("_rank") else x
+    if variant.endswith("_rank"):
+        return with_ranks(x)
+    if variant.endswith(("_rz", "_rzcat")):
+        return with_rz(x, variant.endswith("_rzcat"))
+    return x
 
 
 def inner_threshold(variant: str, cands: dict[str, dict[str, NDArray]], boxes: dict[str, NDArray], seed: int) -> float:

@@ -435,6 +435,85 @@ def split_candidates(
     return candidate_objects(p2, feats, water, hidden, pixel_size, params, threshold)
 
 
+WS_FILL = 0.5
+"""``--wsplit``: a vessel-sized component filling less than this of its oriented box is also split (fixed a priori)."""
+WS_MIN_MARKER = 2
+"""``--wsplit``: fewest pixels in a marker (a peak of the pixel score); smaller peaks are noise."""
+
+
+def marker_level(threshold: float) -> float:
+    """Pixel score of the markers for components cut at ``threshold``: half-way from it to 1
+    (0.8 -> 0.9, 0.9 -> 0.95, 0.97 -> 0.985)."""
+    return threshold + 0.5 * (1.0 - threshold)
+
+
+def watershed_pieces(
+    prob: NDArray[np.float32],
+    pixel_size: tuple[float, float],
+    params: OpticalParams,
+    threshold: float,
+) -> NDArray[np.float32]:
+    """The pixel score with merged components cut along its valleys (0 on the cut lines and off the split components).
+
+    A component of ``prob > threshold`` is split when it is over-long or over-wide
+    (``max_length_m`` / ``max_width_m``; area up to 4x the largest vessel's) or, vessel-sized,
+    fills less than :data:`WS_FILL` of its oriented box, and it holds at least two markers:
+    connected parts of ``prob > marker_level(threshold)`` of :data:`WS_MIN_MARKER` pixels or more.
+    Every pixel of the component goes to the marker it floods from along the lowest pixel-score
+    path (scipy's ``watershed_ift`` on 1 - score; the rest of the image is one background seed, so
+    no flood leaves the component), and a one-pixel line between pieces is cleared.
+    """
+    px, py = pixel_size
+    labels, n = ndimage.label(prob > threshold, structure=np.ones((3, 3), bool))
+    zero = np.zeros(prob.shape, np.float32)
+    if n == 0:
+        return zero
+    area = np.bincount(labels.ravel(), minlength=n + 1)[1:] * px * py
+    cand = np.flatnonzero((area >= params.min_length_m * 10.0) & (area <= 4 * params.max_length_m * params.max_width_m)) + 1
+    if not cand.size:
+        return zero
+    m = _measure(labels, cand, pixel_size)
+    fill = m["area_px"] * px * py / np.maximum(m["length_m"] * m["width_m"], 1e-9)
+    over = (m["length_m"] > params.max_length_m) | (m["width_m"] > params.max_width_m)
+    sel = cand[over | (fill < WS_FILL)]
+    if not sel.size:
+        return zero
+    sub = np.isin(labels, sel)
+    mk, k = ndimage.label(sub & (prob > marker_level(threshold)), structure=np.ones((3, 3), bool))
+    if k < 2:
+        return zero
+    size = np.bincount(mk.ravel(), minlength=k + 1)
+    mk = np.where(size[mk] >= WS_MIN_MARKER, mk, 0)
+    # Components with fewer than two markers stay whole (they are candidates already).
+    on = mk > 0
+    pairs = np.unique(np.stack([labels[on], mk[on]]), axis=1)
+    per_comp = np.bincount(pairs[0], minlength=n + 1)
+    sub &= per_comp[labels] >= 2
+    if not sub.any():
+        return zero
+    markers = np.where(sub, np.where(per_comp[labels] >= 2, mk, 0), k + 1).astype(np.int32)
+    cost = np.round((1.0 - np.clip(prob, 0.0, 1.0)) * 254).astype(np.uint8)
+    flooded = ndimage.watershed_ift(cost, markers, structure=np.ones((3, 3), bool))
+    pieces = np.where(sub, flooded, 0)
+    hi = ndimage.maximum_filter(pieces, 3)
+    lo = ndimage.minimum_filter(np.where(pieces > 0, pieces, k + 2), 3)
+    cut = sub & ((hi != pieces) | ((lo != pieces) & (lo <= k + 1)))
+    return np.where(sub & ~cut, prob, np.float32(0.0)).astype(np.float32)
+
+
+def with_wsplits(prob, feats, water, hidden, pixel_size, params, bands=None, cloud=None):  # type: ignore[no-untyped-def]
+    """``multi_candidates`` plus the pieces of :func:`watershed_pieces` at every level (for ``--wsplit``)."""
+    if params.texture_features:
+        raise SystemExit("--wsplit and --texture together are not supported")
+    parts = [candidate_objects(prob, feats, water, hidden, pixel_size, params, t, cloud=cloud) for t in params.pixel_thresholds]
+    for t in params.pixel_thresholds:
+        p2 = watershed_pieces(prob, pixel_size, params, t)
+        if p2.any():
+            parts.append(candidate_objects(p2, feats, water, hidden, pixel_size, params, t, cloud=cloud))
+    ms = {k: np.concatenate([m[k] for m, _ in parts]) for k in parts[0][0]}
+    return ms, np.concatenate([x for _, x in parts]).astype(np.float32)
+
+
 def with_splits(prob, feats, water, hidden, pixel_size, params, bands=None):  # type: ignore[no-untyped-def]
     """``multi_candidates`` plus :func:`split_candidates` at every level (for ``--split``; not with ``--texture``)."""
     if params.texture_features:
@@ -538,6 +617,7 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=None, help="resample scored ports to this ground pixel (m)")
     ap.add_argument("--oof", action="store_true", help="train object scorers on out-of-fold pixel scores")
     ap.add_argument("--split", action="store_true", help="also cut over-size components at narrow necks")
+    ap.add_argument("--wsplit", action="store_true", help="also cut merged components along pixel-score valleys (watershed)")
     ap.add_argument("--deep", type=float, nargs="*", default=[], help="deep-land radii (m) the candidates carry")
     ap.add_argument("--texture", action="store_true", help="candidates carry the texture features (variants *_tex)")
     ap.add_argument("--auc", action="store_true", help="also print each extra feature's univariate ROC AUC")
@@ -553,6 +633,8 @@ def main() -> None:
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.split:
         optical.multi_candidates = with_splits  # type: ignore[assignment]
+    if args.wsplit:
+        optical.multi_candidates = with_wsplits  # type: ignore[assignment]
     prepared = {k: prepare(k) for k in everyone}
     boxes = {k: d.port.boxes for k, d in prepared.items()}
     results: dict[str, list[Score]] = {v: [] for v in args.variants}

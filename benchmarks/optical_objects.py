@@ -106,7 +106,7 @@ from sitewatch.detect.optical import (  # noqa: E402
     vessel_probability,
 )
 from sitewatch.detect.optical_deep import deep_feature_names  # noqa: E402
-from sitewatch.detect.optical_features import _band_set  # noqa: E402
+from sitewatch.detect.optical_features import FEATURE_NAMES, _band_set  # noqa: E402
 from sitewatch.detect.optical_texture import TEXTURE_FEATURE_NAMES  # noqa: E402
 from sitewatch.detect.optical_water import erode  # noqa: E402
 from sitewatch.detect.sar_render import render_probability  # noqa: E402
@@ -186,8 +186,63 @@ def with_rz(x: NDArray[np.float32], keep_raw: bool) -> NDArray[np.float32]:
     return np.ascontiguousarray(np.hstack([base, z]).astype(np.float32))
 
 
+PIXEL_RZ = tuple(
+    i for i, n in enumerate(FEATURE_NAMES) if n not in ("water_30m", "water_100m", "water_300m", "not_water_min_30m")
+)
+"""``--pixel-rz``: the pixel features standardised on the scene's water (the four water fractions stay as they are)."""
+PIXEL_RZ_MIN = 100
+"""``--pixel-rz``: fewest water pixels for the scene's statistics; with fewer the features are left raw."""
+PIXEL_RZ_ON = False
+"""``--pixel-rz`` given: the pixel MLP (training and detector) reads :func:`pixel_rz` features."""
+
+
+def pixel_rz(features: NDArray[np.float32] | list[NDArray[np.float32]], water: NDArray[np.bool_]) -> NDArray[np.float32]:
+    """The pixel MLP's inputs as robust z-scores over the scene's water: for each feature of
+    :data:`PIXEL_RZ`, (x - median) / (IQR / 1.349) over the NDWI water pixels (every 7th, finite), the
+    spread falling back to the standard deviation and then 1, clipped to +-50. Fixed before any
+    figure (opt5, idea 1 for the pixel stage); the object features keep the raw planes."""
+    f = np.stack(features).astype(np.float32, copy=True)
+    sel = np.flatnonzero(water.ravel())[::7]
+    if sel.size < PIXEL_RZ_MIN:
+        return f
+    flat = f.reshape(f.shape[0], -1)
+    for i in PIXEL_RZ:
+        v = flat[i, sel].astype(np.float64)
+        v = v[np.isfinite(v)]
+        if v.size < PIXEL_RZ_MIN:
+            continue
+        q1, med, q3 = np.percentile(v, [25, 50, 75])
+        sd = (q3 - q1) / 1.349
+        sd = sd if sd > 0 else float(v.std())
+        sd = sd if sd > 0 else 1.0
+        f[i] = np.clip((f[i] - med) / sd, -50, 50)
+    return f
+
+
+_LAST_WATER: list[NDArray[np.bool_]] = []
+"""The raw water of the scene ``feature_planes`` last described (``--pixel-rz`` in the detector)."""
+
+
+def install_pixel_rz() -> None:
+    """Make the detector's pixel MLP read :func:`pixel_rz` features (``--pixel-rz``)."""
+    planes, score = optical.feature_planes, optical.vessel_probability
+
+    def feature_planes(*a, **k):  # type: ignore[no-untyped-def]
+        feats, water = planes(*a, **k)
+        _LAST_WATER[:] = [water]
+        return feats, water
+
+    def vessel_probability(features, search, model, chunk=1 << 18):  # type: ignore[no-untyped-def]
+        return score(pixel_rz(features, _LAST_WATER[0]), search, model, chunk)
+
+    optical.feature_planes = feature_planes  # type: ignore[assignment]
+    optical.vessel_probability = vessel_probability  # type: ignore[assignment]
+
+
 def pixel_stage(ports: list[Prepared], seed: int = 0) -> Model:
-    """The pixel MLP of ``optical_train.fit`` (two rounds, hard negatives)."""
+    """The pixel MLP of ``optical_train.fit`` (two rounds, hard negatives); ``--pixel-rz``: on :func:`pixel_rz` features."""
+    if PIXEL_RZ_ON:
+        ports = [replace(d, features=pixel_rz(d.features, d.water)) for d in ports]
     xs, ys = zip(*(pixel_samples(d, seed) for d in ports), strict=True)
     first = train_mlp(np.concatenate(xs), np.concatenate(ys), seed=seed)
     xs, ys = zip(*(pixel_samples(d, seed, hard=first) for d in ports), strict=True)
@@ -196,7 +251,7 @@ def pixel_stage(ports: list[Prepared], seed: int = 0) -> Model:
 
 def candidates(d: Prepared, model: Model, params: OpticalParams) -> dict[str, NDArray]:
     """Candidates of one port under a pixel model: features, label, and what matching needs."""
-    prob = vessel_probability(d.features, d.search, model)
+    prob = vessel_probability(pixel_rz(d.features, d.water) if PIXEL_RZ_ON else d.features, d.search, model)
     hidden = np.zeros(d.water.shape, bool)
     m, x = optical.multi_candidates(prob, d.features, d.water, hidden, d.port.pixel_size, params, bands=_band_set(d.port.bands))
     b = d.port.boxes
@@ -618,12 +673,13 @@ def main() -> None:
     ap.add_argument("--oof", action="store_true", help="train object scorers on out-of-fold pixel scores")
     ap.add_argument("--split", action="store_true", help="also cut over-size components at narrow necks")
     ap.add_argument("--wsplit", action="store_true", help="also cut merged components along pixel-score valleys (watershed)")
+    ap.add_argument("--pixel-rz", action="store_true", help="pixel MLP on features standardised over the scene's water")
     ap.add_argument("--deep", type=float, nargs="*", default=[], help="deep-land radii (m) the candidates carry")
     ap.add_argument("--texture", action="store_true", help="candidates carry the texture features (variants *_tex)")
     ap.add_argument("--auc", action="store_true", help="also print each extra feature's univariate ROC AUC")
     ap.add_argument("--in-sample", action="store_true", help="also fit and score every variant on all ports")
     args = ap.parse_args()
-    global DEEP_RADII, SELF_CONTEXT, TEXTURE
+    global DEEP_RADII, SELF_CONTEXT, TEXTURE, PIXEL_RZ_ON
     DEEP_RADII = tuple(args.deep)
     TEXTURE = args.texture
     for v in args.variants:  # before the minutes of fitting pixel models
@@ -633,6 +689,9 @@ def main() -> None:
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.split:
         optical.multi_candidates = with_splits  # type: ignore[assignment]
+    if args.pixel_rz:
+        PIXEL_RZ_ON = True
+        install_pixel_rz()
     if args.wsplit:
         optical.multi_candidates = with_wsplits  # type: ignore[assignment]
     prepared = {k: prepare(k) for k in everyone}

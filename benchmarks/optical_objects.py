@@ -53,6 +53,21 @@ extra feature's univariate ROC AUC (pooled and per port, each port's
 candidates from one fold); ``--in-sample`` also fits every variant on all
 ports (pixel model of all ports) and scores them on the same ports.
 
+``mlp_rz`` / ``mlp_rzcat`` (opt5, 5 Dec): the object MLP on each candidate's twelve
+radiometric/context features as robust z-scores among its scene's candidates
+(:func:`robust_z`), replacing the raw ones (``mlp_rz``: 6 geometric + 12) or
+after the 18 raw ones (``mlp_rzcat``: 30). ``--pixel-rz`` trains and runs the
+pixel MLP on its features standardised over the scene's water
+(:func:`pixel_rz`; own ``--cache``: the pixel models differ). ``--wsplit``
+adds the pieces of merged components cut along valleys of the pixel score
+(:func:`watershed_pieces`: markers at a higher pixel-score level) as
+candidates at every level, for training and at run time (own ``--cache``;
+the ``pix_*`` files of a plain cache may be copied in)::
+
+    python benchmarks/optical_objects.py --variants mlp mlp_rz mlp_rzcat --cache /tmp/opt5/base
+    python benchmarks/optical_objects.py --pixel-rz --variants mlp --cache /tmp/opt5/pixrz
+    python benchmarks/optical_objects.py --wsplit --variants mlp --cache /tmp/opt5/ws
+
 ``--oof`` trains the object scorers on out-of-fold candidates: port k's
 candidates in fold n come from a pixel model trained without n and k (55
 pair models, cached), so the object stage learns from pixel scores as
@@ -70,8 +85,8 @@ anchorage stage) is used. ``--threshold 0.85`` fixes it instead.
 (bilinear bands, nearest masks, boxes scaled) before running the fold
 models: the check that windows and limits are set in metres.
 
-Figures (3-4 Dec, issue 4): BENCHMARKS.md, "Issue 4, second round", "Deep
-land" and "Texture, colour and edges". None of these variants beat the shipped detector by more than the
+Figures (3-5 Dec, issue 4): BENCHMARKS.md, "Issue 4, second round", "Deep
+land", "Texture, colour and edges" and "Scene-relative features and watershed split". None of these variants beat the shipped detector by more than the
 seed spread.
 """
 

@@ -56,7 +56,9 @@ ports (pixel model of all ports) and scores them on the same ports.
 ``mlp_rz`` / ``mlp_rzcat`` (opt5, 5 Dec): the object MLP on each candidate's twelve
 radiometric/context features as robust z-scores among its scene's candidates
 (:func:`robust_z`), replacing the raw ones (``mlp_rz``: 6 geometric + 12) or
-after the 18 raw ones (``mlp_rzcat``: 30). ``--pixel-rz`` trains and runs the
+after the 18 raw ones (``mlp_rzcat``: 30); ``gbt_rz`` / ``gbt_rzcat`` the trees on
+the same columns; ``mlp_rk`` the object MLP on the 6 geometric columns and the
+twelve others as ranks within the scene (``mlp_rank`` without the raw twelve). ``--pixel-rz`` trains and runs the
 pixel MLP on its features standardised over the scene's water
 (:func:`pixel_rz`; own ``--cache``: the pixel models differ). ``--wsplit``
 adds the pieces of merged components cut along valleys of the pixel score
@@ -191,6 +193,11 @@ def robust_z(x: NDArray[np.float32]) -> NDArray[np.float32]:
     sd = np.where(sd > 0, sd, v.std(axis=0))
     sd = np.where(sd > 0, sd, 1.0)
     return np.clip((v - med) / sd, -10, 10).astype(np.float32)
+
+
+def with_rank_only(x: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``mlp_rk``: the six geometric columns raw and the twelve others as ranks (0..1) within the scene."""
+    return np.ascontiguousarray(with_ranks(x)[:, [*GEOMETRY, *range(x.shape[1], x.shape[1] + len(RANKED))]])
 
 
 def with_rz(x: NDArray[np.float32], keep_raw: bool) -> NDArray[np.float32]:
@@ -368,7 +375,7 @@ def fit_scorer(variant: str, x: NDArray[np.float32], y: NDArray[np.float32], see
     return lambda z: inner(z[:, cols])
 
 
-SCORERS = ("mlp", "mlp_noprob", "mlp_rank", "mlp_rz", "mlp_rzcat", "mean", "gbt", "gbt_rank")
+SCORERS = ("mlp", "mlp_noprob", "mlp_rank", "mlp_rk", "mlp_rz", "mlp_rzcat", "mean", "gbt", "gbt_rank", "gbt_rz", "gbt_rzcat")
 """The object scorers of :func:`_fit`; a variant is one of them, or one with ``_deep<r>[_<r>…]`` or ``_self``."""
 
 
@@ -396,6 +403,13 @@ def _fit(variant: str, x: NDArray[np.float32], y: NDArray[np.float32], seed: int
         m = train_mlp(x, y, epochs=300, hidden=8, seed=seed)
         cat = variant == "mlp_rzcat"
         return lambda z: optical.mlp_forward(with_rz(z, cat), m)
+    if variant == "mlp_rk":
+        m = train_mlp(x, y, epochs=300, hidden=8, seed=seed)
+        return lambda z: optical.mlp_forward(with_rank_only(z), m)
+    if variant in ("gbt_rz", "gbt_rzcat"):
+        g = sar_render_train.fit(x.astype(np.float64), y)
+        cat = variant == "gbt_rzcat"
+        return lambda z: render_probability(with_rz(z, cat).astype(np.float64), g).astype(np.float32)
     if variant == "mean":
         a, b = fit_scorer("mlp", x, y, seed), fit_scorer("gbt", x, y, seed)
         return lambda z: 0.5 * (a(z) + b(z))
@@ -415,6 +429,8 @@ def design(variant: str, x: NDArray[np.float32]) -> NDArray[np.float32]:
         return with_ranks(x)
     if variant.endswith(("_rz", "_rzcat")):
         return with_rz(x, variant.endswith("_rzcat"))
+    if variant.endswith("_rk"):
+        return with_rank_only(x)
     return x
 
 

@@ -53,6 +53,23 @@ extra feature's univariate ROC AUC (pooled and per port, each port's
 candidates from one fold); ``--in-sample`` also fits every variant on all
 ports (pixel model of all ports) and scores them on the same ports.
 
+``mlp_rz`` / ``mlp_rzcat`` (opt5, 5 Dec): the object MLP on each candidate's twelve
+radiometric/context features as robust z-scores among its scene's candidates
+(:func:`robust_z`), replacing the raw ones (``mlp_rz``: 6 geometric + 12) or
+after the 18 raw ones (``mlp_rzcat``: 30); ``gbt_rz`` / ``gbt_rzcat`` the trees on
+the same columns; ``mlp_rk`` the object MLP on the 6 geometric columns and the
+twelve others as ranks within the scene (``mlp_rank`` without the raw twelve). ``--pixel-rz`` trains and runs the
+pixel MLP on its features standardised over the scene's water
+(:func:`pixel_rz`; own ``--cache``: the pixel models differ). ``--wsplit``
+adds the pieces of merged components cut along valleys of the pixel score
+(:func:`watershed_pieces`: markers at a higher pixel-score level) as
+candidates at every level, for training and at run time (own ``--cache``;
+the ``pix_*`` files of a plain cache may be copied in)::
+
+    python benchmarks/optical_objects.py --variants mlp mlp_rz mlp_rzcat --cache /tmp/opt5/base
+    python benchmarks/optical_objects.py --pixel-rz --variants mlp --cache /tmp/opt5/pixrz
+    python benchmarks/optical_objects.py --wsplit --variants mlp --cache /tmp/opt5/ws
+
 ``--oof`` trains the object scorers on out-of-fold candidates: port k's
 candidates in fold n come from a pixel model trained without n and k (55
 pair models, cached), so the object stage learns from pixel scores as
@@ -70,8 +87,8 @@ anchorage stage) is used. ``--threshold 0.85`` fixes it instead.
 (bilinear bands, nearest masks, boxes scaled) before running the fold
 models: the check that windows and limits are set in metres.
 
-Figures (3-4 Dec, issue 4): BENCHMARKS.md, "Issue 4, second round", "Deep
-land" and "Texture, colour and edges". None of these variants beat the shipped detector by more than the
+Figures (3-5 Dec, issue 4): BENCHMARKS.md, "Issue 4, second round", "Deep
+land", "Texture, colour and edges" and "Scene-relative features and watershed split". None of these variants beat the shipped detector by more than the
 seed spread.
 """
 
@@ -106,7 +123,7 @@ from sitewatch.detect.optical import (  # noqa: E402
     vessel_probability,
 )
 from sitewatch.detect.optical_deep import deep_feature_names  # noqa: E402
-from sitewatch.detect.optical_features import _band_set  # noqa: E402
+from sitewatch.detect.optical_features import FEATURE_NAMES, _band_set  # noqa: E402
 from sitewatch.detect.optical_texture import TEXTURE_FEATURE_NAMES  # noqa: E402
 from sitewatch.detect.optical_water import erode  # noqa: E402
 from sitewatch.detect.sar_render import render_probability  # noqa: E402
@@ -116,6 +133,10 @@ RANKED = tuple(
     for i, n in enumerate(OBJECT_FEATURE_NAMES)
     if n not in ("log_length", "log_width", "log_area", "elongation", "fill", "threshold")
 )
+GEOMETRY = tuple(i for i in range(len(OBJECT_FEATURE_NAMES)) if i not in RANKED)
+"""The six geometric columns (size, shape, pixel-score level), physical whatever the port."""
+RZ_MIN = 5
+"""Fewest candidates in a scene for robust z-scores; fewer get 0 (the scene's centre)."""
 NO_PROB = tuple(i for i, n in enumerate(OBJECT_FEATURE_NAMES) if n not in ("prob_mean", "prob_max"))
 Scorer = Callable[[NDArray[np.float32]], NDArray[np.float32]]
 DEEP_RADII: tuple[float, ...] = ()
@@ -160,8 +181,90 @@ def with_ranks(x: NDArray[np.float32]) -> NDArray[np.float32]:
     return np.hstack([x, r.astype(np.float32)])
 
 
+def robust_z(x: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Each candidate's radiometric/context features (:data:`RANKED`) as robust z-scores among the
+    scene's candidates: (x - median) / (IQR / 1.349), the spread falling back to the standard
+    deviation and then 1 when zero, clipped to +-10. Fixed before any figure (opt5, idea 1)."""
+    v = x[:, RANKED].astype(np.float64)
+    if len(x) < RZ_MIN:
+        return np.zeros(v.shape, np.float32)
+    q1, med, q3 = np.percentile(v, [25, 50, 75], axis=0)
+    sd = (q3 - q1) / 1.349
+    sd = np.where(sd > 0, sd, v.std(axis=0))
+    sd = np.where(sd > 0, sd, 1.0)
+    return np.clip((v - med) / sd, -10, 10).astype(np.float32)
+
+
+def with_rank_only(x: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``mlp_rk``: the six geometric columns raw and the twelve others as ranks (0..1) within the scene."""
+    return np.ascontiguousarray(with_ranks(x)[:, [*GEOMETRY, *range(x.shape[1], x.shape[1] + len(RANKED))]])
+
+
+def with_rz(x: NDArray[np.float32], keep_raw: bool) -> NDArray[np.float32]:
+    """``rz``: the six geometric columns raw and the twelve others as :func:`robust_z`;
+    ``rzcat`` (``keep_raw``): the 18 raw and the twelve robust z-scores after them."""
+    z = robust_z(x)
+    base = x if keep_raw else x[:, GEOMETRY]
+    return np.ascontiguousarray(np.hstack([base, z]).astype(np.float32))
+
+
+PIXEL_RZ = tuple(
+    i for i, n in enumerate(FEATURE_NAMES) if n not in ("water_30m", "water_100m", "water_300m", "not_water_min_30m")
+)
+"""``--pixel-rz``: the pixel features standardised on the scene's water (the four water fractions stay as they are)."""
+PIXEL_RZ_MIN = 100
+"""``--pixel-rz``: fewest water pixels for the scene's statistics; with fewer the features are left raw."""
+PIXEL_RZ_ON = False
+"""``--pixel-rz`` given: the pixel MLP (training and detector) reads :func:`pixel_rz` features."""
+
+
+def pixel_rz(features: NDArray[np.float32] | list[NDArray[np.float32]], water: NDArray[np.bool_]) -> NDArray[np.float32]:
+    """The pixel MLP's inputs as robust z-scores over the scene's water: for each feature of
+    :data:`PIXEL_RZ`, (x - median) / (IQR / 1.349) over the NDWI water pixels (every 7th, finite), the
+    spread falling back to the standard deviation and then 1, clipped to +-50. Fixed before any
+    figure (opt5, idea 1 for the pixel stage); the object features keep the raw planes."""
+    f = np.stack(features).astype(np.float32, copy=True)
+    sel = np.flatnonzero(water.ravel())[::7]
+    if sel.size < PIXEL_RZ_MIN:
+        return f
+    flat = f.reshape(f.shape[0], -1)
+    for i in PIXEL_RZ:
+        v = flat[i, sel].astype(np.float64)
+        v = v[np.isfinite(v)]
+        if v.size < PIXEL_RZ_MIN:
+            continue
+        q1, med, q3 = np.percentile(v, [25, 50, 75])
+        sd = (q3 - q1) / 1.349
+        sd = sd if sd > 0 else float(v.std())
+        sd = sd if sd > 0 else 1.0
+        f[i] = np.clip((f[i] - med) / sd, -50, 50)
+    return f
+
+
+_LAST_WATER: list[NDArray[np.bool_]] = []
+"""The raw water of the scene ``feature_planes`` last described (``--pixel-rz`` in the detector)."""
+
+
+def install_pixel_rz() -> None:
+    """Make the detector's pixel MLP read :func:`pixel_rz` features (``--pixel-rz``)."""
+    planes, score = optical.feature_planes, optical.vessel_probability
+
+    def feature_planes(*a, **k):  # type: ignore[no-untyped-def]
+        feats, water = planes(*a, **k)
+        _LAST_WATER[:] = [water]
+        return feats, water
+
+    def vessel_probability(features, search, model, chunk=1 << 18):  # type: ignore[no-untyped-def]
+        return score(pixel_rz(features, _LAST_WATER[0]), search, model, chunk)
+
+    optical.feature_planes = feature_planes  # type: ignore[assignment]
+    optical.vessel_probability = vessel_probability  # type: ignore[assignment]
+
+
 def pixel_stage(ports: list[Prepared], seed: int = 0) -> Model:
-    """The pixel MLP of ``optical_train.fit`` (two rounds, hard negatives)."""
+    """The pixel MLP of ``optical_train.fit`` (two rounds, hard negatives); ``--pixel-rz``: on :func:`pixel_rz` features."""
+    if PIXEL_RZ_ON:
+        ports = [replace(d, features=pixel_rz(d.features, d.water)) for d in ports]
     xs, ys = zip(*(pixel_samples(d, seed) for d in ports), strict=True)
     first = train_mlp(np.concatenate(xs), np.concatenate(ys), seed=seed)
     xs, ys = zip(*(pixel_samples(d, seed, hard=first) for d in ports), strict=True)
@@ -170,7 +273,7 @@ def pixel_stage(ports: list[Prepared], seed: int = 0) -> Model:
 
 def candidates(d: Prepared, model: Model, params: OpticalParams) -> dict[str, NDArray]:
     """Candidates of one port under a pixel model: features, label, and what matching needs."""
-    prob = vessel_probability(d.features, d.search, model)
+    prob = vessel_probability(pixel_rz(d.features, d.water) if PIXEL_RZ_ON else d.features, d.search, model)
     hidden = np.zeros(d.water.shape, bool)
     m, x = optical.multi_candidates(prob, d.features, d.water, hidden, d.port.pixel_size, params, bands=_band_set(d.port.bands))
     b = d.port.boxes
@@ -272,7 +375,7 @@ def fit_scorer(variant: str, x: NDArray[np.float32], y: NDArray[np.float32], see
     return lambda z: inner(z[:, cols])
 
 
-SCORERS = ("mlp", "mlp_noprob", "mlp_rank", "mean", "gbt", "gbt_rank")
+SCORERS = ("mlp", "mlp_noprob", "mlp_rank", "mlp_rk", "mlp_rz", "mlp_rzcat", "mean", "gbt", "gbt_rank", "gbt_rz", "gbt_rzcat")
 """The object scorers of :func:`_fit`; a variant is one of them, or one with ``_deep<r>[_<r>…]`` or ``_self``."""
 
 
@@ -296,6 +399,17 @@ def _fit(variant: str, x: NDArray[np.float32], y: NDArray[np.float32], seed: int
     if variant == "mlp_rank":
         m = train_mlp(x, y, epochs=300, hidden=8, seed=seed)
         return lambda z: optical.mlp_forward(with_ranks(z), m)
+    if variant in ("mlp_rz", "mlp_rzcat"):
+        m = train_mlp(x, y, epochs=300, hidden=8, seed=seed)
+        cat = variant == "mlp_rzcat"
+        return lambda z: optical.mlp_forward(with_rz(z, cat), m)
+    if variant == "mlp_rk":
+        m = train_mlp(x, y, epochs=300, hidden=8, seed=seed)
+        return lambda z: optical.mlp_forward(with_rank_only(z), m)
+    if variant in ("gbt_rz", "gbt_rzcat"):
+        g = sar_render_train.fit(x.astype(np.float64), y)
+        cat = variant == "gbt_rzcat"
+        return lambda z: render_probability(with_rz(z, cat).astype(np.float64), g).astype(np.float32)
     if variant == "mean":
         a, b = fit_scorer("mlp", x, y, seed), fit_scorer("gbt", x, y, seed)
         return lambda z: 0.5 * (a(z) + b(z))
@@ -311,7 +425,13 @@ def design(variant: str, x: NDArray[np.float32]) -> NDArray[np.float32]:
     # C order whatever the columns: x[:, index] is laid out column by column, and the
     # object MLP's float32 standardisation (hence its whole fit) changes with the layout.
     x = np.ascontiguousarray(x[:, columns(variant)])
-    return with_ranks(x) if variant.endswith("_rank") else x
+    if variant.endswith("_rank"):
+        return with_ranks(x)
+    if variant.endswith(("_rz", "_rzcat")):
+        return with_rz(x, variant.endswith("_rzcat"))
+    if variant.endswith("_rk"):
+        return with_rank_only(x)
+    return x
 
 
 def inner_threshold(variant: str, cands: dict[str, dict[str, NDArray]], boxes: dict[str, NDArray], seed: int) -> float:
@@ -399,6 +519,85 @@ def split_candidates(
     cut = sub & ((hi != pieces) | ((lo != pieces) & (lo <= k)))
     p2 = np.where(sub & ~cut, prob, np.float32(0.0)).astype(np.float32)
     return candidate_objects(p2, feats, water, hidden, pixel_size, params, threshold)
+
+
+WS_FILL = 0.5
+"""``--wsplit``: a vessel-sized component filling less than this of its oriented box is also split (fixed a priori)."""
+WS_MIN_MARKER = 2
+"""``--wsplit``: fewest pixels in a marker (a peak of the pixel score); smaller peaks are noise."""
+
+
+def marker_level(threshold: float) -> float:
+    """Pixel score of the markers for components cut at ``threshold``: half-way from it to 1
+    (0.8 -> 0.9, 0.9 -> 0.95, 0.97 -> 0.985)."""
+    return threshold + 0.5 * (1.0 - threshold)
+
+
+def watershed_pieces(
+    prob: NDArray[np.float32],
+    pixel_size: tuple[float, float],
+    params: OpticalParams,
+    threshold: float,
+) -> NDArray[np.float32]:
+    """The pixel score with merged components cut along its valleys (0 on the cut lines and off the split components).
+
+    A component of ``prob > threshold`` is split when it is over-long or over-wide
+    (``max_length_m`` / ``max_width_m``; area up to 4x the largest vessel's) or, vessel-sized,
+    fills less than :data:`WS_FILL` of its oriented box, and it holds at least two markers:
+    connected parts of ``prob > marker_level(threshold)`` of :data:`WS_MIN_MARKER` pixels or more.
+    Every pixel of the component goes to the marker it floods from along the lowest pixel-score
+    path (scipy's ``watershed_ift`` on 1 - score; the rest of the image is one background seed, so
+    no flood leaves the component), and a one-pixel line between pieces is cleared.
+    """
+    px, py = pixel_size
+    labels, n = ndimage.label(prob > threshold, structure=np.ones((3, 3), bool))
+    zero = np.zeros(prob.shape, np.float32)
+    if n == 0:
+        return zero
+    area = np.bincount(labels.ravel(), minlength=n + 1)[1:] * px * py
+    cand = np.flatnonzero((area >= params.min_length_m * 10.0) & (area <= 4 * params.max_length_m * params.max_width_m)) + 1
+    if not cand.size:
+        return zero
+    m = _measure(labels, cand, pixel_size)
+    fill = m["area_px"] * px * py / np.maximum(m["length_m"] * m["width_m"], 1e-9)
+    over = (m["length_m"] > params.max_length_m) | (m["width_m"] > params.max_width_m)
+    sel = cand[over | (fill < WS_FILL)]
+    if not sel.size:
+        return zero
+    sub = np.isin(labels, sel)
+    mk, k = ndimage.label(sub & (prob > marker_level(threshold)), structure=np.ones((3, 3), bool))
+    if k < 2:
+        return zero
+    size = np.bincount(mk.ravel(), minlength=k + 1)
+    mk = np.where(size[mk] >= WS_MIN_MARKER, mk, 0)
+    # Components with fewer than two markers stay whole (they are candidates already).
+    on = mk > 0
+    pairs = np.unique(np.stack([labels[on], mk[on]]), axis=1)
+    per_comp = np.bincount(pairs[0], minlength=n + 1)
+    sub &= per_comp[labels] >= 2
+    if not sub.any():
+        return zero
+    markers = np.where(sub, np.where(per_comp[labels] >= 2, mk, 0), k + 1).astype(np.int32)
+    cost = np.round((1.0 - np.clip(prob, 0.0, 1.0)) * 254).astype(np.uint8)
+    flooded = ndimage.watershed_ift(cost, markers, structure=np.ones((3, 3), bool))
+    pieces = np.where(sub, flooded, 0)
+    hi = ndimage.maximum_filter(pieces, 3)
+    lo = ndimage.minimum_filter(np.where(pieces > 0, pieces, k + 2), 3)
+    cut = sub & ((hi != pieces) | ((lo != pieces) & (lo <= k + 1)))
+    return np.where(sub & ~cut, prob, np.float32(0.0)).astype(np.float32)
+
+
+def with_wsplits(prob, feats, water, hidden, pixel_size, params, bands=None, cloud=None):  # type: ignore[no-untyped-def]
+    """``multi_candidates`` plus the pieces of :func:`watershed_pieces` at every level (for ``--wsplit``)."""
+    if params.texture_features:
+        raise SystemExit("--wsplit and --texture together are not supported")
+    parts = [candidate_objects(prob, feats, water, hidden, pixel_size, params, t, cloud=cloud) for t in params.pixel_thresholds]
+    for t in params.pixel_thresholds:
+        p2 = watershed_pieces(prob, pixel_size, params, t)
+        if p2.any():
+            parts.append(candidate_objects(p2, feats, water, hidden, pixel_size, params, t, cloud=cloud))
+    ms = {k: np.concatenate([m[k] for m, _ in parts]) for k in parts[0][0]}
+    return ms, np.concatenate([x for _, x in parts]).astype(np.float32)
 
 
 def with_splits(prob, feats, water, hidden, pixel_size, params, bands=None):  # type: ignore[no-untyped-def]
@@ -504,12 +703,14 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=None, help="resample scored ports to this ground pixel (m)")
     ap.add_argument("--oof", action="store_true", help="train object scorers on out-of-fold pixel scores")
     ap.add_argument("--split", action="store_true", help="also cut over-size components at narrow necks")
+    ap.add_argument("--wsplit", action="store_true", help="also cut merged components along pixel-score valleys (watershed)")
+    ap.add_argument("--pixel-rz", action="store_true", help="pixel MLP on features standardised over the scene's water")
     ap.add_argument("--deep", type=float, nargs="*", default=[], help="deep-land radii (m) the candidates carry")
     ap.add_argument("--texture", action="store_true", help="candidates carry the texture features (variants *_tex)")
     ap.add_argument("--auc", action="store_true", help="also print each extra feature's univariate ROC AUC")
     ap.add_argument("--in-sample", action="store_true", help="also fit and score every variant on all ports")
     args = ap.parse_args()
-    global DEEP_RADII, SELF_CONTEXT, TEXTURE
+    global DEEP_RADII, SELF_CONTEXT, TEXTURE, PIXEL_RZ_ON
     DEEP_RADII = tuple(args.deep)
     TEXTURE = args.texture
     for v in args.variants:  # before the minutes of fitting pixel models
@@ -519,6 +720,11 @@ def main() -> None:
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.split:
         optical.multi_candidates = with_splits  # type: ignore[assignment]
+    if args.pixel_rz:
+        PIXEL_RZ_ON = True
+        install_pixel_rz()
+    if args.wsplit:
+        optical.multi_candidates = with_wsplits  # type: ignore[assignment]
     prepared = {k: prepare(k) for k in everyone}
     boxes = {k: d.port.boxes for k, d in prepared.items()}
     results: dict[str, list[Score]] = {v: [] for v in args.variants}

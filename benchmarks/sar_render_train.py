@@ -99,10 +99,14 @@ from sar_real import (
     ssdd_chips,
 )
 from sitewatch.detect.sar_render import (
+    PASS_FEATURE,
     RENDER_FEATURES,
     RENDER_MODEL_FILE,
     RenderParams,
+    _one_pass,
+    _without,
     detect_rendering,
+    pass_rows,
     render_probability,
     rendering_candidates,
 )
@@ -394,6 +398,7 @@ def rows(root: Path, gammas: tuple[float, ...] = ()) -> list[tuple[str, str, np.
     for group, chips in (("sar-ship-dataset", ssdd_chips(root)), ("hrsid", hrsid_chips(root))):
         for name, img, boxes in chips:
             pos, feats, y = _candidates(img, boxes, name)
+            IMAGES[name] = img
             out.append((group, name, pos, feats, y, boxes, source(name)))
             VARIANTS[name] = [_candidates(regamma(img, g), boxes)[1:] for g in gammas]
             rng = np.random.default_rng(sum(map(ord, name)))
@@ -411,6 +416,61 @@ def rows(root: Path, gammas: tuple[float, ...] = ()) -> list[tuple[str, str, np.
                     g = float(rng.choice((1.0,) + GAMMAS))
                     SYNTH[name].append(_candidates(regamma(made[0], g) if g != 1.0 else made[0], made[1])[1:])
     return out
+
+
+IMAGES: dict[str, np.ndarray] = {}
+"""Each box chip's rendering, for :func:`second_pass_rows`."""
+
+TRAIN_SECOND = [False]
+NO_PASS_FEATURE = [False]
+"""``--no-pass-feature``: with ``--train-second-pass``, the second pass's rows join the training rows without a feature saying so."""
+"""``--train-second-pass``: the trees also trained on the second pass's candidates (:func:`two_pass_ensemble`)."""
+
+
+def second_pass_rows(img: np.ndarray, boxes: list, model: dict[str, object]) -> tuple[np.ndarray, np.ndarray]:
+    """(features, is_ship) of the candidates the shipped detector's second pass scores on one chip when
+    its first pass uses ``model`` (those within 2 px of a kept candidate left out, as the detector drops
+    them). Labels by the one-to-one match: the first pass's kept candidates take their boxes first (best
+    score first, as :func:`match_boxes`), then the second pass's candidates, largest first, the boxes left;
+    a candidate that takes a box is a ship, any other (a second piece of a matched hull) clutter."""
+    from scipy import ndimage
+
+    p = RenderParams()
+    lab, _, extra, prob, keep = _one_pass(img, p, model, CUT)
+    none = (np.zeros((0, len(RENDER_FEATURES))), np.zeros(0))
+    if not keep.size:
+        return none
+    lab2, feats2, extra2 = rendering_candidates(_without(img.astype(np.float32), lab, keep + 1, p), p)
+    if not len(feats2):
+        return none
+    near = ndimage.binary_dilation(np.isin(lab, keep + 1), np.ones((5, 5), bool))
+    ok = np.flatnonzero(~np.isin(np.arange(len(feats2)) + 1, lab2[near]))
+    pos1 = np.column_stack([extra["row"], extra["col"]])[keep]
+    taken = set(_assigned(pos1, prob[keep], boxes, 0.0))
+    free = [b for j, b in enumerate(boxes) if j not in taken]
+    area = feats2[ok, RENDER_FEATURES.index("log_area_px")]
+    pos2 = np.column_stack([extra2["row"], extra2["col"]])[ok]
+    y = np.zeros(len(ok))
+    for i in _assigned(pos2, area, free, -np.inf).values():
+        y[i] = 1.0
+    return feats2[ok], y
+
+
+def two_pass_ensemble(train: list, extra: tuple[np.ndarray, np.ndarray], members: int, extra_keys: list[str] | tuple[str, ...] = ()) -> dict[str, object]:
+    """Trees that also saw the second pass (``--train-second-pass``): an ensemble fitted as shipped runs the
+    first pass on each training chip (as it is; in-sample, as the shipped model does on new chips it was not
+    fitted on only approximately), :func:`second_pass_rows` gives that chip's second-pass candidates, and the
+    ensemble is fitted again on every row as before (:data:`PASS_FEATURE` 0) plus those (1)."""
+    first = fit_ensemble(train, extra, members, extra_keys)
+    got = [second_pass_rows(IMAGES[r[1]], r[5], first) for r in train]
+    second = (np.vstack([f for f, _ in got]), np.concatenate([t for _, t in got]))
+    print(f"    second-pass training rows {len(second[1])} (ships {int(second[1].sum())})", flush=True)
+    return fit_ensemble(train, extra, members, extra_keys, second)
+
+
+def _ensemble(train: list, extra: tuple[np.ndarray, np.ndarray], members: int, extra_keys: list[str] | tuple[str, ...] = ()) -> dict[str, object]:
+    """The model of one fold: :func:`two_pass_ensemble` with ``--train-second-pass``, :func:`fit_ensemble` otherwise."""
+    return (two_pass_ensemble if TRAIN_SECOND[0] else fit_ensemble)(train, extra, members, extra_keys)
 
 
 VARIANTS: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
@@ -535,11 +595,33 @@ def fit(x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> dict[
     return {"features": list(RENDER_FEATURES), "rate": RATE, "base": 0.0, "cut": CUT, "trees": trees}
 
 
-def fit_ensemble(train: list, extra: tuple[np.ndarray, np.ndarray], members: int, extra_keys: list[str] | tuple[str, ...] = ()) -> dict[str, object]:
+def fit_ensemble(
+    train: list,
+    extra: tuple[np.ndarray, np.ndarray],
+    members: int,
+    extra_keys: list[str] | tuple[str, ...] = (),
+    second: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict[str, object]:
     """``members`` boosted models, member ``s`` fitted on the chips ``train`` as they are, ``PER_CHIP``
     re-renderings of each drawn with seed ``s`` from its :data:`VARIANTS`, and ``extra``; averaged
     (mean raw score: one model of all their trees with the leaf values divided by ``members``).
-    ``members`` 1: one model on the chips as they are (1.8.0's recipe)."""
+    ``members`` 1: one model on the chips as they are (1.8.0's recipe). With ``second`` (second-pass
+    rows, :func:`two_pass_ensemble`), every row gets :data:`PASS_FEATURE`: 0, those rows 1."""
+    if second is not None:
+        models = []
+        for seed in range(SEED[0], SEED[0] + members):
+            rng = np.random.default_rng(seed)
+            xs, ys = [r[3] for r in train] + [extra[0]], [r[4] for r in train] + [extra[1]]
+            for key in [r[1] for r in train] + list(extra_keys):
+                for i in rng.choice(len(VARIANTS[key]), PER_CHIP, replace=False):
+                    xs.append(VARIANTS[key][i][0])
+                    ys.append(VARIANTS[key][i][1])
+            x = np.vstack([np.vstack(xs), second[0]])
+            if not NO_PASS_FEATURE[0]:
+                x = np.column_stack([x, np.r_[np.zeros(len(x) - len(second[0])), np.ones(len(second[0]))]])
+            models.append(fit(x, np.concatenate(ys + [second[1]])))
+        trees = [[j, t, [[j2, t2, a / members, b / members] for j2, t2, a, b in sides]] for m in models for j, t, sides in m["trees"]]  # type: ignore[attr-defined]
+        return models[0] | {"trees": trees, "features": [*RENDER_FEATURES] + ([] if NO_PASS_FEATURE[0] else [PASS_FEATURE])}
     if members == 1:
         return fit(np.vstack([r[3] for r in train] + [extra[0]]), np.concatenate([r[4] for r in train] + [extra[1]]))
     models = []
@@ -644,12 +726,12 @@ def held_out(
     prob: dict[str, np.ndarray] = {}
     for g in sorted({r[key] for r in data}):
         tr = [r for r in data if r[key] != g]
-        m = fit_ensemble(tr, extra, members, extra_keys)
+        m = _ensemble(tr, extra, members, extra_keys)
         for r in data:
             if r[key] == g:
                 if models is not None:
                     models[r[1]] = m
-                prob[r[1]] = render_probability(r[3], m) if len(r[3]) else np.zeros(0)
+                prob[r[1]] = render_probability(pass_rows(r[3], m, False), m) if len(r[3]) else np.zeros(0)
                 if SELF_TRAIN[0] and len(r[3]):
                     prob[r[1]] = self_trained(r[3], prob[r[1]])
     return prob
@@ -890,6 +972,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--open-water", action="store_true", help="also every figure with the open-water contrast rule (keep at the cut OR by the rule)")
     ap.add_argument("--open-water-feature", action="store_true", help="the open-water contrast rule as one more feature of the trees (not shipped)")
     ap.add_argument("--diagnose-held-out", metavar="CHIP", help="why the held-out trees miss CHIP's ships (i/ii/iii, features), and stop")
+    ap.add_argument("--train-second-pass", action="store_true", help="trees also trained on the second pass's candidates, with a pass feature (two_pass_ensemble)")
+    ap.add_argument("--no-pass-feature", action="store_true", help="with --train-second-pass: no feature saying which pass a row comes from")
     ap.add_argument("--robust-spread", action="store_true", help="block spreads that ships filling part of a block do not inflate (robust_block_background)")
     args = ap.parse_args(argv)
     needed = BOX_CHIPS if args.no_opensarship or args.diagnose else (*BOX_CHIPS, OPENSARSHIP)
@@ -905,6 +989,8 @@ def main(argv: list[str] | None = None) -> int:
         diagnose(args.datasets)
         return 0
     SEED[0] = args.seed
+    TRAIN_SECOND[0] = args.train_second_pass
+    NO_PASS_FEATURE[0] = args.no_pass_feature
     ANCHORAGES[0] = args.anchorages
     SPECKLE[0] = args.speckle
     DOWNSCALE[0] = args.downscale
@@ -961,8 +1047,8 @@ def main(argv: list[str] | None = None) -> int:
         if key == 6:
             best = max(NESTED_CUTS, key=lambda c: score(data, prob, float(c)).prf()[2])
             print(f"    the nested rule's cut on all 16 chips (best of {NESTED_CUTS[0]}-{NESTED_CUTS[-1]} leave-one-source-out): {best:.2f}  (shipped: {CUT})")
-    model = fit_ensemble(data, extra, args.members, extra_keys)
-    insample = {r[1]: render_probability(r[3], model) for r in data}
+    model = _ensemble(data, extra, args.members, extra_keys)
+    insample = {r[1]: render_probability(pass_rows(r[3], model, False), model) for r in data}
     print(f"in-sample (all 16 chips in training)  cut {CUT}  P %.3f  R %.3f  F1 %.3f" % score(data, insample, CUT).prf())
     print("    errors: " + errors_at_cut(data, insample))
     if shipped:

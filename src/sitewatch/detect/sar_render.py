@@ -292,12 +292,25 @@ def _without(v: NDArray[np.float32], lab: NDArray[np.int32], ids: NDArray[np.int
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
+PASS_FEATURE = "second_pass"
+"""A model whose ``features`` end with this one more input was also trained on the second pass's
+candidates (1 there, 0 on the first pass's): :func:`pass_rows` appends it."""
+
+
+def pass_rows(feats: NDArray[np.float64], model: dict[str, Any], second: bool) -> NDArray[np.float64]:
+    """``feats`` as ``model`` reads them: with a column saying which pass they come from when the
+    model has :data:`PASS_FEATURE`, as they are otherwise."""
+    if list(model.get("features", ()))[-1:] != [PASS_FEATURE]:
+        return feats
+    return np.column_stack([feats, np.full(len(feats), float(second))])
+
+
 def _one_pass(
-    image: NDArray[np.generic], p: RenderParams, model: dict[str, Any], cut: float
+    image: NDArray[np.generic], p: RenderParams, model: dict[str, Any], cut: float, second: bool = False
 ) -> tuple[NDArray[np.int32], NDArray[np.float64], dict[str, NDArray[np.float64]], NDArray[np.float64], NDArray[np.int64]]:
     """One pass: candidate labels, features, extra arrays, probabilities and the indices kept."""
     lab, feats, extra = rendering_candidates(image, p)
-    prob = render_probability(feats, model) if len(feats) else np.zeros(0)
+    prob = render_probability(pass_rows(feats, model, second), model) if len(feats) else np.zeros(0)
     return lab, feats, extra, prob, np.flatnonzero(prob >= cut)
 
 
@@ -319,7 +332,7 @@ def detect_rendering(
     found = _measured(lab, feats, extra, prob, keep, pxy, valid)
     if p.second_pass and keep.size:
         again = _without(np.asarray(image, dtype=np.float32), lab, keep + 1, p)
-        lab2, feats2, extra2, prob2, keep2 = _one_pass(again, p, m_, cut)
+        lab2, feats2, extra2, prob2, keep2 = _one_pass(again, p, m_, cut, second=True)
         # Within 2 px of a kept candidate lies the rest of its hull, not another ship.
         near = ndimage.binary_dilation(np.isin(lab, keep + 1), np.ones((5, 5), bool))
         keep2 = keep2[~np.isin(keep2 + 1, lab2[near])]

@@ -421,6 +421,11 @@ def rows(root: Path, gammas: tuple[float, ...] = ()) -> list[tuple[str, str, np.
 IMAGES: dict[str, np.ndarray] = {}
 """Each box chip's rendering, for :func:`second_pass_rows`."""
 
+PASSES: list[int] = [2]
+"""``--passes N``: also the detector with up to N passes (each without everything kept so far)."""
+SECOND_CUT: list[float | None] = [None]
+"""``--second-cut C``: also the detector keeping the later passes' candidates at C, not at the cut."""
+
 TRAIN_SECOND = [False]
 NO_PASS_FEATURE = [False]
 """``--no-pass-feature``: with ``--train-second-pass``, the second pass's rows join the training rows without a feature saying so."""
@@ -737,11 +742,11 @@ def held_out(
     return prob
 
 
-def shipped_counts(root: Path, models: dict[str, dict[str, object]], second_pass: bool = True) -> dict[str, tuple[int, int, int]]:
+def shipped_counts(root: Path, models: dict[str, dict[str, object]], params: RenderParams | None = None) -> dict[str, tuple[int, int, int]]:
     """Per chip, (tp, fp, fn) of what the shipped detector (:func:`detect_rendering`: candidates,
-    trees, cut and, with ``second_pass``, the second look without the kept ships) finds with the
+    trees, cut and, unless ``params`` say otherwise, the second look without the kept ships) finds with the
     chip's model in ``models`` (held out or in-sample, as they were fitted)."""
-    params = RenderParams(second_pass=second_pass)
+    params = params or RenderParams()
     out = {}
     for name, img, boxes in ssdd_chips(root) + hrsid_chips(root):
         found = detect_rendering(img, (1.0, 1.0), params, models[name])
@@ -752,15 +757,18 @@ def shipped_counts(root: Path, models: dict[str, dict[str, object]], second_pass
 def print_shipped(root: Path, label: str, models: dict[str, dict[str, object]]) -> None:
     """The shipped detector's box figures (first pass only, and as shipped with the second pass) and
     the per-chip counts of the latter, each chip with its model in ``models``."""
-    for second_pass in (False, True):
-        per_chip = shipped_counts(root, models, second_pass)
+    runs: list[tuple[str, RenderParams]] = [("shipped detector, first pass only", RenderParams(second_pass=False)), ("shipped detector (second pass)", RenderParams())]
+    if PASSES[0] != 2 or SECOND_CUT[0] is not None:
+        runs.append((f"variant: passes {PASSES[0]}, later cut {SECOND_CUT[0] or CUT}", RenderParams(passes=PASSES[0], second_cut=SECOND_CUT[0])))
+    for what, params in runs:
+        per_chip = shipped_counts(root, models, params)
         total = Counts()
         for t in per_chip.values():
             total.add(t)
-        what = "shipped detector (second pass)" if second_pass else "shipped detector, first pass only"
         print(f"{label:<22} {what:<34} cut {CUT:.2f}  P %.3f  R %.3f  F1 %.3f" % total.prf(), flush=True)
-    for name, (tp, fp, fn) in per_chip.items():
-        print(f"      {name:<34} tp {tp:3d} fp {fp:3d} fn {fn:3d}")
+        if what != runs[0][0]:
+            for name, (tp, fp, fn) in per_chip.items():
+                print(f"      {name:<34} tp {tp:3d} fp {fp:3d} fn {fn:3d}")
 
 
 def _box_slices(box: tuple[float, float, float, float], shape: tuple[int, ...]) -> tuple[slice, slice]:
@@ -973,6 +981,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--open-water-feature", action="store_true", help="the open-water contrast rule as one more feature of the trees (not shipped)")
     ap.add_argument("--diagnose-held-out", metavar="CHIP", help="why the held-out trees miss CHIP's ships (i/ii/iii, features), and stop")
     ap.add_argument("--train-second-pass", action="store_true", help="trees also trained on the second pass's candidates, with a pass feature (two_pass_ensemble)")
+    ap.add_argument("--passes", type=int, default=2, help="also the detector with up to this many passes (a third look and more)")
+    ap.add_argument("--second-cut", type=float, default=None, help="also the detector with this cut for the later passes' candidates")
     ap.add_argument("--no-pass-feature", action="store_true", help="with --train-second-pass: no feature saying which pass a row comes from")
     ap.add_argument("--robust-spread", action="store_true", help="block spreads that ships filling part of a block do not inflate (robust_block_background)")
     args = ap.parse_args(argv)
@@ -990,6 +1000,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     SEED[0] = args.seed
     TRAIN_SECOND[0] = args.train_second_pass
+    PASSES[0] = args.passes
+    SECOND_CUT[0] = args.second_cut
     NO_PASS_FEATURE[0] = args.no_pass_feature
     ANCHORAGES[0] = args.anchorages
     SPECKLE[0] = args.speckle

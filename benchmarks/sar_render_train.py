@@ -422,9 +422,9 @@ IMAGES: dict[str, np.ndarray] = {}
 """Each box chip's rendering, for :func:`second_pass_rows`."""
 
 PASSES: list[int] = [2]
-"""``--passes N``: also the detector with up to N passes (each without everything kept so far)."""
+"""``--passes N``: also the detector with up to N passes (each without everything kept so far); a line of its own."""
 SECOND_CUT: list[float | None] = [None]
-"""``--second-cut C``: also the detector keeping the later passes' candidates at C, not at the cut."""
+"""``--second-cut C``: also the detector (two passes) keeping the second pass's candidates at C, not at the cut; a line of its own."""
 
 TRAIN_SECOND = [False]
 NO_PASS_FEATURE = [False]
@@ -758,8 +758,10 @@ def print_shipped(root: Path, label: str, models: dict[str, dict[str, object]]) 
     """The shipped detector's box figures (first pass only, and as shipped with the second pass) and
     the per-chip counts of the latter, each chip with its model in ``models``."""
     runs: list[tuple[str, RenderParams]] = [("shipped detector, first pass only", RenderParams(second_pass=False)), ("shipped detector (second pass)", RenderParams())]
-    if PASSES[0] != 2 or SECOND_CUT[0] is not None:
-        runs.append((f"variant: passes {PASSES[0]}, later cut {SECOND_CUT[0] or CUT}", RenderParams(passes=PASSES[0], second_cut=SECOND_CUT[0])))
+    if PASSES[0] != 2:
+        runs.append((f"variant: up to {PASSES[0]} passes", RenderParams(passes=PASSES[0])))
+    if SECOND_CUT[0] is not None:
+        runs.append((f"variant: second pass at {SECOND_CUT[0]}", RenderParams(second_cut=SECOND_CUT[0])))
     for what, params in runs:
         per_chip = shipped_counts(root, models, params)
         total = Counts()

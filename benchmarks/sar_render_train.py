@@ -419,6 +419,8 @@ def rows(root: Path, gammas: tuple[float, ...] = ()) -> list[tuple[str, str, np.
 
 
 IMAGES: dict[str, np.ndarray] = {}
+ALT_MODELS: dict[str, dict[str, object]] = {}
+"""Per chip, its fold's model without the pass input (``--cross-fit``)."""
 """Each box chip's rendering, for :func:`second_pass_rows`."""
 
 PASSES: list[int] = [2]
@@ -427,6 +429,12 @@ SECOND_CUT: list[float | None] = [None]
 """``--second-cut C``: also the detector (two passes) keeping the second pass's candidates at C, not at the cut; a line of its own."""
 
 TRAIN_SECOND = [False]
+CROSS_FIT = [False]
+"""``--cross-fit``: with ``--train-second-pass``, each training chip's first pass from trees fitted without its
+source group (:data:`INNER_MEMBERS` members); the same rows also fit a model without the pass input (:data:`ALT`)."""
+INNER_MEMBERS = 4
+ALT: list[dict[str, object] | None] = [None]
+"""The last :func:`two_pass_ensemble` model without the pass input (``--cross-fit``)."""
 NO_PASS_FEATURE = [False]
 """``--no-pass-feature``: with ``--train-second-pass``, the second pass's rows join the training rows without a feature saying so."""
 """``--train-second-pass``: the trees also trained on the second pass's candidates (:func:`two_pass_ensemble`)."""
@@ -466,10 +474,20 @@ def two_pass_ensemble(train: list, extra: tuple[np.ndarray, np.ndarray], members
     first pass on each training chip (as it is; in-sample, as the shipped model does on new chips it was not
     fitted on only approximately), :func:`second_pass_rows` gives that chip's second-pass candidates, and the
     ensemble is fitted again on every row as before (:data:`PASS_FEATURE` 0) plus those (1)."""
-    first = fit_ensemble(train, extra, members, extra_keys)
-    got = [second_pass_rows(IMAGES[r[1]], r[5], first) for r in train]
+    if CROSS_FIT[0]:
+        got = []
+        for g in sorted({r[6] for r in train}):
+            inner = fit_ensemble([r for r in train if r[6] != g], extra, INNER_MEMBERS, extra_keys)
+            got += [second_pass_rows(IMAGES[r[1]], r[5], inner) for r in train if r[6] == g]
+    else:
+        first = fit_ensemble(train, extra, members, extra_keys)
+        got = [second_pass_rows(IMAGES[r[1]], r[5], first) for r in train]
     second = (np.vstack([f for f, _ in got]), np.concatenate([t for _, t in got]))
     print(f"    second-pass training rows {len(second[1])} (ships {int(second[1].sum())})", flush=True)
+    if CROSS_FIT[0]:
+        NO_PASS_FEATURE[0] = True
+        ALT[0] = fit_ensemble(train, extra, members, extra_keys, second)
+        NO_PASS_FEATURE[0] = False
     return fit_ensemble(train, extra, members, extra_keys, second)
 
 
@@ -736,6 +754,8 @@ def held_out(
             if r[key] == g:
                 if models is not None:
                     models[r[1]] = m
+                    if ALT[0] is not None:
+                        ALT_MODELS[r[1]] = ALT[0]
                 prob[r[1]] = render_probability(pass_rows(r[3], m, False), m) if len(r[3]) else np.zeros(0)
                 if SELF_TRAIN[0] and len(r[3]):
                     prob[r[1]] = self_trained(r[3], prob[r[1]])
@@ -985,6 +1005,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-second-pass", action="store_true", help="trees also trained on the second pass's candidates, with a pass feature (two_pass_ensemble)")
     ap.add_argument("--passes", type=int, default=2, help="also the detector with up to this many passes (a third look and more)")
     ap.add_argument("--second-cut", type=float, default=None, help="also the detector with this cut for the later passes' candidates")
+    ap.add_argument("--cross-fit", action="store_true", help="with --train-second-pass: training chips' first pass from trees that did not see their source group")
     ap.add_argument("--no-pass-feature", action="store_true", help="with --train-second-pass: no feature saying which pass a row comes from")
     ap.add_argument("--robust-spread", action="store_true", help="block spreads that ships filling part of a block do not inflate (robust_block_background)")
     args = ap.parse_args(argv)
@@ -1005,6 +1026,7 @@ def main(argv: list[str] | None = None) -> int:
     PASSES[0] = args.passes
     SECOND_CUT[0] = args.second_cut
     NO_PASS_FEATURE[0] = args.no_pass_feature
+    CROSS_FIT[0] = args.cross_fit
     ANCHORAGES[0] = args.anchorages
     SPECKLE[0] = args.speckle
     DOWNSCALE[0] = args.downscale
@@ -1055,6 +1077,8 @@ def main(argv: list[str] | None = None) -> int:
         print("    errors: " + errors_at_cut(data, prob))
         if shipped:
             print_shipped(args.datasets, label, models)
+            if ALT_MODELS:
+                print_shipped(args.datasets, label + " (no pass input)", ALT_MODELS)
         if args.nested:
             cuts = nested_cuts(data, key, extra, args.members, extra_keys)
             print(f"{label:<22} nested cut (chosen {', '.join(sorted({f'{c:.2f}' for c in cuts.values()}))})  P %.3f  R %.3f  F1 %.3f" % score(data, prob, cuts).prf(), flush=True)
@@ -1067,6 +1091,8 @@ def main(argv: list[str] | None = None) -> int:
     print("    errors: " + errors_at_cut(data, insample))
     if shipped:
         print_shipped(args.datasets, "in-sample", {r[1]: model for r in data})
+        if ALT[0] is not None:
+            print_shipped(args.datasets, "in-sample (no pass input)", {r[1]: ALT[0] for r in data})
     if args.open_water:
         print(f"in-sample (all 16 chips in training)  cut {CUT} + open water  P %.3f  R %.3f  F1 %.3f" % score(data, insample, CUT, True).prf())
     if args.opensarship_held_out and osr:

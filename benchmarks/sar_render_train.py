@@ -5,6 +5,7 @@ Run:  python benchmarks/sar_render_train.py [--datasets DIR] [--opensarship-held
       [--anchorages N] [--speckle N] [--self-train] [--drop FEATURE ...] [--chip-balance]
       [--relative FEATURE ...] [--downscale N] [--open-water] [--open-water-feature]
       [--robust-spread]   (tried, not shipped)
+      [--train-second-pass [--no-pass-feature] [--cross-fit]] [--passes N] [--second-cut C]   (5 Dec, not shipped)
       [--diagnose-held-out CHIP]
 
 Candidates are :func:`sitewatch.detect.sar_render.rendering_candidates` on the 16 box-labelled
@@ -74,6 +75,13 @@ features from a block spread that hulls filling part of a block do not inflate
 at the cut, whether it had no candidate, was merged with a neighbour or land, or had a candidate
 scored below the cut, and how those candidates' features stand against the training ships.
 Every split and the in-sample fit also print where their errors at the cut are (:func:`errors_at_cut`).
+Tried for 1.12.0's precision (5 Dec; BENCHMARKS.md, "Precision after 1.12.0"; none better, nothing in the
+package changed): ``--train-second-pass`` fits each fold's trees again with the second pass's candidates of its
+training chips as rows (:func:`two_pass_ensemble`, labels by the one-to-one match, :func:`second_pass_rows`) and
+a 20th input saying which pass a row comes from (``--no-pass-feature``: without it; ``--cross-fit``: each training
+chip's first pass from trees fitted without its source group, and both models printed); ``--passes N`` also
+prints the detector with up to N looks, ``--second-cut C`` with the second look's candidates kept at C
+(:func:`detect_variant`, which gives exactly :func:`detect_rendering`'s detections with neither).
 """
 
 from __future__ import annotations
@@ -99,14 +107,12 @@ from sar_real import (
     ssdd_chips,
 )
 from sitewatch.detect.sar_render import (
-    PASS_FEATURE,
     RENDER_FEATURES,
     RENDER_MODEL_FILE,
     RenderParams,
-    _one_pass,
+    _measured,
     _without,
     detect_rendering,
-    pass_rows,
     render_probability,
     rendering_candidates,
 )
@@ -440,6 +446,59 @@ NO_PASS_FEATURE = [False]
 """``--train-second-pass``: the trees also trained on the second pass's candidates (:func:`two_pass_ensemble`)."""
 
 
+PASS_FEATURE = "second_pass"
+"""The 20th input of ``--train-second-pass``'s trees: 0 on the first pass's candidates, 1 on the later passes'."""
+
+
+def pass_rows(feats: np.ndarray, model: dict[str, object], second: bool) -> np.ndarray:
+    """``feats`` as ``model`` reads them: with :data:`PASS_FEATURE` appended when the model has it."""
+    if list(model.get("features", ()))[-1:] != [PASS_FEATURE]:  # type: ignore[call-overload]
+        return feats
+    return np.column_stack([feats, np.full(len(feats), float(second))])
+
+
+def _scored_pass(img: np.ndarray, p: RenderParams, model: dict[str, object], cut: float, second: bool = False) -> tuple:
+    """One pass of the detector: candidate labels, features, extra arrays, probabilities, indices kept."""
+    lab, feats, extra = rendering_candidates(img, p)
+    prob = render_probability(pass_rows(feats, model, second), model) if len(feats) else np.zeros(0)
+    return lab, feats, extra, prob, np.flatnonzero(prob >= cut)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A variant of the detector's later looks (5 Dec, not shipped): at most ``passes`` passes in all, each on
+    the previous pass's image with what it kept replaced by water, stopping at the first that keeps nothing
+    new; the later passes' candidates kept at ``second_cut`` (``None``: the cut)."""
+
+    passes: int = 2
+    second_cut: float | None = None
+
+
+def detect_variant(img: np.ndarray, model: dict[str, object], variant: Variant) -> list[tuple[float, float, float]]:
+    """(row, col, score) of the detections of :func:`detect_rendering` changed as ``variant`` says, with the
+    pass input for a ``--train-second-pass`` model; ``Variant()`` and a model without that input give exactly
+    :func:`detect_rendering`'s (same steps: the 2 px rule, against everything kept so far)."""
+    from scipy import ndimage
+
+    p = RenderParams()
+    cut = float(model["cut"])  # type: ignore[arg-type]
+    lab, feats, extra, prob, keep = _scored_pass(img, p, model, cut)
+    found = _measured(lab, feats, extra, prob, keep, (1.0, 1.0), None)
+    kept = np.isin(lab, keep + 1)
+    v = img.astype(np.float32)
+    for _ in range(variant.passes - 1):
+        if not keep.size:
+            break
+        v = _without(v, lab, keep + 1, p).astype(np.float32)
+        later = cut if variant.second_cut is None else variant.second_cut
+        lab, feats, extra, prob, keep = _scored_pass(v, p, model, later, second=True)
+        near = ndimage.binary_dilation(kept, np.ones((5, 5), bool))
+        keep = keep[~np.isin(keep + 1, lab[near])]
+        found += _measured(lab, feats, extra, prob, keep, (1.0, 1.0), None)
+        kept |= np.isin(lab, keep + 1)
+    return [(d.row, d.col, d.score) for d, _ in found]
+
+
 def second_pass_rows(img: np.ndarray, boxes: list, model: dict[str, object]) -> tuple[np.ndarray, np.ndarray]:
     """(features, is_ship) of the candidates the shipped detector's second pass scores on one chip when
     its first pass uses ``model`` (those within 2 px of a kept candidate left out, as the detector drops
@@ -449,7 +508,7 @@ def second_pass_rows(img: np.ndarray, boxes: list, model: dict[str, object]) -> 
     from scipy import ndimage
 
     p = RenderParams()
-    lab, _, extra, prob, keep = _one_pass(img, p, model, CUT)
+    lab, _, extra, prob, keep = _scored_pass(img, p, model, CUT)
     none = (np.zeros((0, len(RENDER_FEATURES))), np.zeros(0))
     if not keep.size:
         return none
@@ -762,28 +821,35 @@ def held_out(
     return prob
 
 
-def shipped_counts(root: Path, models: dict[str, dict[str, object]], params: RenderParams | None = None) -> dict[str, tuple[int, int, int]]:
-    """Per chip, (tp, fp, fn) of what the shipped detector (:func:`detect_rendering`: candidates,
-    trees, cut and, unless ``params`` say otherwise, the second look without the kept ships) finds with the
-    chip's model in ``models`` (held out or in-sample, as they were fitted)."""
-    params = params or RenderParams()
+def shipped_counts(root: Path, models: dict[str, dict[str, object]], how: RenderParams | Variant | None = None) -> dict[str, tuple[int, int, int]]:
+    """Per chip, (tp, fp, fn) of what the shipped detector (:func:`detect_rendering`: candidates, trees, cut
+    and, unless ``how`` says otherwise, the second look without the kept ships) finds with the chip's model in
+    ``models`` (held out or in-sample, as they were fitted); with a :class:`Variant` (or a model with the pass
+    input), what :func:`detect_variant` finds."""
+    how = how or RenderParams()
     out = {}
     for name, img, boxes in ssdd_chips(root) + hrsid_chips(root):
-        found = detect_rendering(img, (1.0, 1.0), params, models[name])
-        out[name] = match_boxes([(d.row, d.col, d.score) for d, _ in found], boxes)
+        m = models[name]
+        if isinstance(how, Variant) or list(m["features"])[-1:] == [PASS_FEATURE]:  # type: ignore[call-overload]
+            variant = how if isinstance(how, Variant) else Variant(passes=2 if how.second_pass else 1)
+            found = detect_variant(img, m, variant)
+        else:
+            found = [(d.row, d.col, d.score) for d, _ in detect_rendering(img, (1.0, 1.0), how, m)]
+        out[name] = match_boxes(found, boxes)
     return out
 
 
 def print_shipped(root: Path, label: str, models: dict[str, dict[str, object]]) -> None:
-    """The shipped detector's box figures (first pass only, and as shipped with the second pass) and
-    the per-chip counts of the latter, each chip with its model in ``models``."""
-    runs: list[tuple[str, RenderParams]] = [("shipped detector, first pass only", RenderParams(second_pass=False)), ("shipped detector (second pass)", RenderParams())]
+    """The shipped detector's box figures (first pass only, and as shipped with the second pass; and the
+    ``--passes`` / ``--second-cut`` variants) and the per-chip counts of all but the first, each chip with its
+    model in ``models``."""
+    runs: list[tuple[str, RenderParams | Variant]] = [("shipped detector, first pass only", RenderParams(second_pass=False)), ("shipped detector (second pass)", RenderParams())]
     if PASSES[0] != 2:
-        runs.append((f"variant: up to {PASSES[0]} passes", RenderParams(passes=PASSES[0])))
+        runs.append((f"variant: up to {PASSES[0]} passes", Variant(passes=PASSES[0])))
     if SECOND_CUT[0] is not None:
-        runs.append((f"variant: second pass at {SECOND_CUT[0]}", RenderParams(second_cut=SECOND_CUT[0])))
-    for what, params in runs:
-        per_chip = shipped_counts(root, models, params)
+        runs.append((f"variant: second pass at {SECOND_CUT[0]}", Variant(second_cut=SECOND_CUT[0])))
+    for what, how in runs:
+        per_chip = shipped_counts(root, models, how)
         total = Counts()
         for t in per_chip.values():
             total.add(t)

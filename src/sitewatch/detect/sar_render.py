@@ -109,19 +109,12 @@ class RenderParams:
     """Keep candidates the trees score at least this high; ``None``: the model file's cut."""
     second_pass: bool = True
     """Look again at the chip with the kept candidates replaced by water (module docstring, step 4)."""
-    second_cut: float | None = None
-    """Keep the later passes' candidates the trees score at least this high; ``None``: the same cut as the first's."""
-    passes: int = 2
-    """With ``second_pass``, look again this many times at most in all (each look without everything kept
-    so far), stopping at the first that keeps nothing new."""
 
     def __post_init__(self) -> None:
         if self.block_px < 2 or self.smooth_blocks < 1 or self.despeckle_px < 1:
             raise InputError("need block_px >= 2, smooth_blocks >= 1 and despeckle_px >= 1")
         if not 0 < self.k_grow <= self.k_seed:
             raise InputError("need 0 < k_grow <= k_seed")
-        if self.passes < 1:
-            raise InputError("need passes >= 1")
 
 
 def _block_background(v: NDArray[np.float32], p: RenderParams) -> tuple[NDArray[np.float32], NDArray[np.float32], float, NDArray[np.float32], float]:
@@ -299,25 +292,12 @@ def _without(v: NDArray[np.float32], lab: NDArray[np.int32], ids: NDArray[np.int
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
-PASS_FEATURE = "second_pass"
-"""A model whose ``features`` end with this one more input was also trained on the second pass's
-candidates (1 there, 0 on the first pass's): :func:`pass_rows` appends it."""
-
-
-def pass_rows(feats: NDArray[np.float64], model: dict[str, Any], second: bool) -> NDArray[np.float64]:
-    """``feats`` as ``model`` reads them: with a column saying which pass they come from when the
-    model has :data:`PASS_FEATURE`, as they are otherwise."""
-    if list(model.get("features", ()))[-1:] != [PASS_FEATURE]:
-        return feats
-    return np.column_stack([feats, np.full(len(feats), float(second))])
-
-
 def _one_pass(
-    image: NDArray[np.generic], p: RenderParams, model: dict[str, Any], cut: float, second: bool = False
+    image: NDArray[np.generic], p: RenderParams, model: dict[str, Any], cut: float
 ) -> tuple[NDArray[np.int32], NDArray[np.float64], dict[str, NDArray[np.float64]], NDArray[np.float64], NDArray[np.int64]]:
     """One pass: candidate labels, features, extra arrays, probabilities and the indices kept."""
     lab, feats, extra = rendering_candidates(image, p)
-    prob = render_probability(pass_rows(feats, model, second), model) if len(feats) else np.zeros(0)
+    prob = render_probability(feats, model) if len(feats) else np.zeros(0)
     return lab, feats, extra, prob, np.flatnonzero(prob >= cut)
 
 
@@ -337,18 +317,13 @@ def detect_rendering(
     cut = float(m_["cut"]) if p.cut is None else p.cut
     lab, feats, extra, prob, keep = _one_pass(image, p, m_, cut)
     found = _measured(lab, feats, extra, prob, keep, pxy, valid)
-    kept = np.isin(lab, keep + 1)
-    img = np.asarray(image, dtype=np.float32)
-    for _ in range(p.passes - 1 if p.second_pass else 0):
-        if not keep.size:
-            break
-        img = _without(img, lab, keep + 1, p).astype(np.float32)
-        lab, feats, extra, prob, keep = _one_pass(img, p, m_, cut if p.second_cut is None else p.second_cut, second=True)
+    if p.second_pass and keep.size:
+        again = _without(np.asarray(image, dtype=np.float32), lab, keep + 1, p)
+        lab2, feats2, extra2, prob2, keep2 = _one_pass(again, p, m_, cut)
         # Within 2 px of a kept candidate lies the rest of its hull, not another ship.
-        near = ndimage.binary_dilation(kept, np.ones((5, 5), bool))
-        keep = keep[~np.isin(keep + 1, lab[near])]
-        found += _measured(lab, feats, extra, prob, keep, pxy, valid)
-        kept |= np.isin(lab, keep + 1)
+        near = ndimage.binary_dilation(np.isin(lab, keep + 1), np.ones((5, 5), bool))
+        keep2 = keep2[~np.isin(keep2 + 1, lab2[near])]
+        found += _measured(lab2, feats2, extra2, prob2, keep2, pxy, valid)
     return found
 
 

@@ -474,19 +474,22 @@ class Variant:
     second_cut: float | None = None
 
 
-def detect_variant(img: np.ndarray, model: dict[str, object], variant: Variant) -> list[tuple[float, float, float]]:
+def detect_variant(img: np.ndarray, model: dict[str, object], variant: Variant, passes: list[int] | None = None) -> list[tuple[float, float, float]]:
     """(row, col, score) of the detections of :func:`detect_rendering` changed as ``variant`` says, with the
     pass input for a ``--train-second-pass`` model; ``Variant()`` and a model without that input give exactly
-    :func:`detect_rendering`'s (same steps: the 2 px rule, against everything kept so far)."""
+    :func:`detect_rendering`'s (same steps: the 2 px rule, against everything kept so far). ``passes``, if
+    given, receives the pass (1, 2, ...) of each detection."""
     from scipy import ndimage
 
     p = RenderParams()
     cut = float(model["cut"])  # type: ignore[arg-type]
     lab, feats, extra, prob, keep = _scored_pass(img, p, model, cut)
     found = _measured(lab, feats, extra, prob, keep, (1.0, 1.0), None)
+    if passes is not None:
+        passes += [1] * len(found)
     kept = np.isin(lab, keep + 1)
     v = img.astype(np.float32)
-    for _ in range(variant.passes - 1):
+    for k in range(variant.passes - 1):
         if not keep.size:
             break
         v = _without(v, lab, keep + 1, p).astype(np.float32)
@@ -494,9 +497,36 @@ def detect_variant(img: np.ndarray, model: dict[str, object], variant: Variant) 
         lab, feats, extra, prob, keep = _scored_pass(v, p, model, later, second=True)
         near = ndimage.binary_dilation(kept, np.ones((5, 5), bool))
         keep = keep[~np.isin(keep + 1, lab[near])]
-        found += _measured(lab, feats, extra, prob, keep, (1.0, 1.0), None)
+        more = _measured(lab, feats, extra, prob, keep, (1.0, 1.0), None)
+        found += more
+        if passes is not None:
+            passes += [k + 2] * len(more)
         kept |= np.isin(lab, keep + 1)
     return [(d.row, d.col, d.score) for d, _ in found]
+
+
+def shipped_errors(root: Path, models: dict[str, dict[str, object]]) -> str:
+    """Where the shipped detector's false alarms are, by pass: a second detection in a box another one took
+    (one-to-one match, best score first) or outside every box; with each chip's model in ``models``."""
+    tally: dict[str, dict[str, int]] = {}
+    for name, img, boxes in ssdd_chips(root) + hrsid_chips(root):
+        passes: list[int] = []
+        found = detect_variant(img, models[name], Variant(), passes)
+        if not found:
+            continue
+        pos = np.array([(r, c) for r, c, _ in found])
+        taken = set(_assigned(pos, np.array([s for _, _, s in found]), boxes, -np.inf).values())
+        for i, (r, c) in enumerate(pos):
+            if i in taken:
+                continue
+            inside = any(x0 - 0.5 <= c <= x1 + 0.5 and y0 - 0.5 <= r <= y1 + 0.5 for x0, y0, x1, y1 in boxes)
+            kind = f"pass {passes[i]} {'in a matched box' if inside else 'outside every box'}"
+            chip = name.split("_")[0] if name.startswith("P0") else name
+            tally.setdefault(kind, {})
+            tally[kind][chip] = tally[kind].get(chip, 0) + 1
+    return "; ".join(
+        f"{kind} {sum(d.values())} ({', '.join(f'{c} {n}' for c, n in sorted(d.items(), key=lambda t: -t[1]))})" for kind, d in sorted(tally.items())
+    )
 
 
 def second_pass_rows(img: np.ndarray, boxes: list, model: dict[str, object]) -> tuple[np.ndarray, np.ndarray]:
@@ -857,6 +887,7 @@ def print_shipped(root: Path, label: str, models: dict[str, dict[str, object]]) 
         if what != runs[0][0]:
             for name, (tp, fp, fn) in per_chip.items():
                 print(f"      {name:<34} tp {tp:3d} fp {fp:3d} fn {fn:3d}")
+    print("    shipped detector's false alarms: " + shipped_errors(root, models), flush=True)
 
 
 def _box_slices(box: tuple[float, float, float, float], shape: tuple[int, ...]) -> tuple[slice, slice]:

@@ -724,7 +724,7 @@ def fit_ensemble(
         for seed in range(SEED[0], SEED[0] + members):
             rng = np.random.default_rng(seed)
             xs, ys = [r[3] for r in train] + [extra[0]], [r[4] for r in train] + [extra[1]]
-            for key in [r[1] for r in train] + list(extra_keys):
+            for key in [r[1] for r in train] + list(extra_keys) if members > 1 else []:
                 for i in rng.choice(len(VARIANTS[key]), PER_CHIP, replace=False):
                     xs.append(VARIANTS[key][i][0])
                     ys.append(VARIANTS[key][i][1])

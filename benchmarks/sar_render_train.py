@@ -434,6 +434,9 @@ PASSES: list[int] = [2]
 SECOND_CUT: list[float | None] = [None]
 """``--second-cut C``: also the detector (two passes) keeping the second pass's candidates at C, not at the cut; a line of its own."""
 
+JOIN = [False]
+"""``--join-pieces``: also the detector with hull pieces joined (:func:`joined`); a line of its own."""
+
 TRAIN_SECOND = [False]
 CROSS_FIT = [False]
 """``--cross-fit``: with ``--train-second-pass``, each training chip's first pass from trees fitted without its
@@ -472,6 +475,8 @@ class Variant:
 
     passes: int = 2
     second_cut: float | None = None
+    join: bool = False
+    """Drop a detection that is a piece of a larger one with no water between them (:func:`joined`)."""
 
 
 def detect_variant(img: np.ndarray, model: dict[str, object], variant: Variant, passes: list[int] | None = None) -> list[tuple[float, float, float]]:
@@ -502,7 +507,52 @@ def detect_variant(img: np.ndarray, model: dict[str, object], variant: Variant, 
         if passes is not None:
             passes += [k + 2] * len(more)
         kept |= np.isin(lab, keep + 1)
+    if variant.join and len(found) > 1:
+        keep_i = joined(img, [d for d, _ in found], p)
+        found = [found[i] for i in keep_i]
+        if passes is not None:
+            passes[:] = [passes[i] for i in keep_i]
     return [(d.row, d.col, d.score) for d, _ in found]
+
+
+def joined(img: np.ndarray, dets: list, p: RenderParams) -> list[int]:
+    """Indices of ``dets`` (pixel units) left after dropping hull pieces (``--join-pieces``, 5 Dec, not shipped):
+    in order of area, a smaller detection goes when its centroid lies within a larger kept one's box lengthened by
+    both half-lengths plus 4 px, across within the wider half-width plus 1 px, and the despeckled grey level along
+    the segment between their centroids never falls below the block median plus ``max(0.75 spread, 10)`` (half
+    the hysteresis' grow margin: no water between them)."""
+    from scipy import ndimage
+
+    from sitewatch.detect.sar_render import _block_background
+
+    v = img.astype(np.float32)
+    med, q90, _, _, _ = _block_background(v, p)
+    level = med + np.maximum(0.5 * p.k_grow * np.maximum(q90 - med, 1.0), 0.5 * p.grow_min)
+    vs = ndimage.median_filter(v, p.despeckle_px, mode="reflect")
+    h, w = v.shape
+    order = sorted(range(len(dets)), key=lambda i: -(dets[i].area_px or dets[i].length_m * dets[i].width_m))
+    kept: list[int] = []
+    for i in order:
+        b = dets[i]
+        piece = False
+        for j in kept:
+            a = dets[j]
+            t = np.radians(a.heading_deg)
+            # heading clockwise from up: along = (-drow cos t + dcol sin t), across the other component
+            dr, dc = b.row - a.row, b.col - a.col
+            along = -dr * np.cos(t) + dc * np.sin(t)
+            across = dr * np.sin(t) + dc * np.cos(t)
+            if abs(along) > a.length_m / 2 + b.length_m / 2 + 4 or abs(across) > max(a.width_m, b.width_m) / 2 + 1:
+                continue
+            n = max(int(np.ceil(2 * np.hypot(dr, dc))), 2)
+            rr = np.clip(np.round(np.linspace(a.row, b.row, n + 1)).astype(int), 0, h - 1)
+            cc = np.clip(np.round(np.linspace(a.col, b.col, n + 1)).astype(int), 0, w - 1)
+            if (vs[rr, cc] >= level[rr, cc]).all():
+                piece = True
+                break
+        if not piece:
+            kept.append(i)
+    return sorted(kept)
 
 
 def shipped_errors(root: Path, models: dict[str, dict[str, object]]) -> str:
@@ -878,6 +928,8 @@ def print_shipped(root: Path, label: str, models: dict[str, dict[str, object]]) 
         runs.append((f"variant: up to {PASSES[0]} passes", Variant(passes=PASSES[0])))
     if SECOND_CUT[0] is not None:
         runs.append((f"variant: second pass at {SECOND_CUT[0]}", Variant(second_cut=SECOND_CUT[0])))
+    if JOIN[0]:
+        runs.append(("variant: hull pieces joined", Variant(join=True)))
     for what, how in runs:
         per_chip = shipped_counts(root, models, how)
         total = Counts()
@@ -1102,6 +1154,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-second-pass", action="store_true", help="trees also trained on the second pass's candidates, with a pass feature (two_pass_ensemble)")
     ap.add_argument("--passes", type=int, default=2, help="also the detector with up to this many passes (a third look and more)")
     ap.add_argument("--second-cut", type=float, default=None, help="also the detector with this cut for the later passes' candidates")
+    ap.add_argument("--join-pieces", action="store_true", help="also the detector with pieces of a larger detection and no water between them dropped (joined)")
     ap.add_argument("--cross-fit", action="store_true", help="with --train-second-pass: training chips' first pass from trees that did not see their source group")
     ap.add_argument("--no-pass-feature", action="store_true", help="with --train-second-pass: no feature saying which pass a row comes from")
     ap.add_argument("--robust-spread", action="store_true", help="block spreads that ships filling part of a block do not inflate (robust_block_background)")
@@ -1122,6 +1175,7 @@ def main(argv: list[str] | None = None) -> int:
     TRAIN_SECOND[0] = args.train_second_pass
     PASSES[0] = args.passes
     SECOND_CUT[0] = args.second_cut
+    JOIN[0] = args.join_pieces
     NO_PASS_FEATURE[0] = args.no_pass_feature
     CROSS_FIT[0] = args.cross_fit
     ANCHORAGES[0] = args.anchorages

@@ -5,7 +5,7 @@ Run:  python benchmarks/sar_render_train.py [--datasets DIR] [--opensarship-held
       [--anchorages N] [--speckle N] [--self-train] [--drop FEATURE ...] [--chip-balance]
       [--relative FEATURE ...] [--downscale N] [--open-water] [--open-water-feature]
       [--robust-spread]   (tried, not shipped)
-      [--train-second-pass [--no-pass-feature] [--cross-fit]] [--passes N] [--second-cut C]   (5 Dec, not shipped)
+      [--train-second-pass [--no-pass-feature] [--cross-fit]] [--passes N] [--second-cut C] [--join-pieces]   (5 Dec, not shipped)
       [--diagnose-held-out CHIP]
 
 Candidates are :func:`sitewatch.detect.sar_render.rendering_candidates` on the 16 box-labelled
@@ -81,7 +81,8 @@ training chips as rows (:func:`two_pass_ensemble`, labels by the one-to-one matc
 a 20th input saying which pass a row comes from (``--no-pass-feature``: without it; ``--cross-fit``: each training
 chip's first pass from trees fitted without its source group, and both models printed); ``--passes N`` also
 prints the detector with up to N looks, ``--second-cut C`` with the second look's candidates kept at C
-(:func:`detect_variant`, which gives exactly :func:`detect_rendering`'s detections with neither).
+(:func:`detect_variant`, which gives exactly :func:`detect_rendering`'s detections with neither), ``--join-pieces``
+with hull pieces that have no water between them and a larger detection dropped (:func:`joined`).
 """
 
 from __future__ import annotations

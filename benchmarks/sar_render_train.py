@@ -5,6 +5,7 @@ Run:  python benchmarks/sar_render_train.py [--datasets DIR] [--opensarship-held
       [--anchorages N] [--speckle N] [--self-train] [--drop FEATURE ...] [--chip-balance]
       [--relative FEATURE ...] [--downscale N] [--open-water] [--open-water-feature]
       [--robust-spread]   (tried, not shipped)
+      [--train-second-pass [--no-pass-feature] [--cross-fit]] [--passes N] [--second-cut C] [--join-pieces]   (5 Dec, not shipped)
       [--diagnose-held-out CHIP]
 
 Candidates are :func:`sitewatch.detect.sar_render.rendering_candidates` on the 16 box-labelled
@@ -74,6 +75,14 @@ features from a block spread that hulls filling part of a block do not inflate
 at the cut, whether it had no candidate, was merged with a neighbour or land, or had a candidate
 scored below the cut, and how those candidates' features stand against the training ships.
 Every split and the in-sample fit also print where their errors at the cut are (:func:`errors_at_cut`).
+Tried for 1.12.0's precision (5 Dec; BENCHMARKS.md, "Precision after 1.12.0"; none better, nothing in the
+package changed): ``--train-second-pass`` fits each fold's trees again with the second pass's candidates of its
+training chips as rows (:func:`two_pass_ensemble`, labels by the one-to-one match, :func:`second_pass_rows`) and
+a 20th input saying which pass a row comes from (``--no-pass-feature``: without it; ``--cross-fit``: each training
+chip's first pass from trees fitted without its source group, and both models printed); ``--passes N`` also
+prints the detector with up to N looks, ``--second-cut C`` with the second look's candidates kept at C
+(:func:`detect_variant`, which gives exactly :func:`detect_rendering`'s detections with neither), ``--join-pieces``
+with hull pieces that have no water between them and a larger detection dropped (:func:`joined`).
 """
 
 from __future__ import annotations
@@ -102,6 +111,8 @@ from sitewatch.detect.sar_render import (
     RENDER_FEATURES,
     RENDER_MODEL_FILE,
     RenderParams,
+    _measured,
+    _without,
     detect_rendering,
     render_probability,
     rendering_candidates,
@@ -394,6 +405,7 @@ def rows(root: Path, gammas: tuple[float, ...] = ()) -> list[tuple[str, str, np.
     for group, chips in (("sar-ship-dataset", ssdd_chips(root)), ("hrsid", hrsid_chips(root))):
         for name, img, boxes in chips:
             pos, feats, y = _candidates(img, boxes, name)
+            IMAGES[name] = img
             out.append((group, name, pos, feats, y, boxes, source(name)))
             VARIANTS[name] = [_candidates(regamma(img, g), boxes)[1:] for g in gammas]
             rng = np.random.default_rng(sum(map(ord, name)))
@@ -411,6 +423,217 @@ def rows(root: Path, gammas: tuple[float, ...] = ()) -> list[tuple[str, str, np.
                     g = float(rng.choice((1.0,) + GAMMAS))
                     SYNTH[name].append(_candidates(regamma(made[0], g) if g != 1.0 else made[0], made[1])[1:])
     return out
+
+
+IMAGES: dict[str, np.ndarray] = {}
+ALT_MODELS: dict[str, dict[str, object]] = {}
+"""Per chip, its fold's model without the pass input (``--cross-fit``)."""
+"""Each box chip's rendering, for :func:`second_pass_rows`."""
+
+PASSES: list[int] = [2]
+"""``--passes N``: also the detector with up to N passes (each without everything kept so far); a line of its own."""
+SECOND_CUT: list[float | None] = [None]
+"""``--second-cut C``: also the detector (two passes) keeping the second pass's candidates at C, not at the cut; a line of its own."""
+
+JOIN = [False]
+"""``--join-pieces``: also the detector with hull pieces joined (:func:`joined`); a line of its own."""
+
+TRAIN_SECOND = [False]
+CROSS_FIT = [False]
+"""``--cross-fit``: with ``--train-second-pass``, each training chip's first pass from trees fitted without its
+source group (:data:`INNER_MEMBERS` members); the same rows also fit a model without the pass input (:data:`ALT`)."""
+INNER_MEMBERS = 4
+ALT: list[dict[str, object] | None] = [None]
+"""The last :func:`two_pass_ensemble` model without the pass input (``--cross-fit``)."""
+NO_PASS_FEATURE = [False]
+"""``--no-pass-feature``: with ``--train-second-pass``, the second pass's rows join the training rows without a feature saying so."""
+"""``--train-second-pass``: the trees also trained on the second pass's candidates (:func:`two_pass_ensemble`)."""
+
+
+PASS_FEATURE = "second_pass"
+"""The 20th input of ``--train-second-pass``'s trees: 0 on the first pass's candidates, 1 on the later passes'."""
+
+
+def pass_rows(feats: np.ndarray, model: dict[str, object], second: bool) -> np.ndarray:
+    """``feats`` as ``model`` reads them: with :data:`PASS_FEATURE` appended when the model has it."""
+    if list(model.get("features", ()))[-1:] != [PASS_FEATURE]:  # type: ignore[call-overload]
+        return feats
+    return np.column_stack([feats, np.full(len(feats), float(second))])
+
+
+def _scored_pass(img: np.ndarray, p: RenderParams, model: dict[str, object], cut: float, second: bool = False) -> tuple:
+    """One pass of the detector: candidate labels, features, extra arrays, probabilities, indices kept."""
+    lab, feats, extra = rendering_candidates(img, p)
+    prob = render_probability(pass_rows(feats, model, second), model) if len(feats) else np.zeros(0)
+    return lab, feats, extra, prob, np.flatnonzero(prob >= cut)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A variant of the detector's later looks (5 Dec, not shipped): at most ``passes`` passes in all, each on
+    the previous pass's image with what it kept replaced by water, stopping at the first that keeps nothing
+    new; the later passes' candidates kept at ``second_cut`` (``None``: the cut)."""
+
+    passes: int = 2
+    second_cut: float | None = None
+    join: bool = False
+    """Drop a detection that is a piece of a larger one with no water between them (:func:`joined`)."""
+
+
+def detect_variant(img: np.ndarray, model: dict[str, object], variant: Variant, passes: list[int] | None = None) -> list[tuple[float, float, float]]:
+    """(row, col, score) of the detections of :func:`detect_rendering` changed as ``variant`` says, with the
+    pass input for a ``--train-second-pass`` model; ``Variant()`` and a model without that input give exactly
+    :func:`detect_rendering`'s (same steps: the 2 px rule, against everything kept so far). ``passes``, if
+    given, receives the pass (1, 2, ...) of each detection."""
+    from scipy import ndimage
+
+    p = RenderParams()
+    cut = float(model["cut"])  # type: ignore[arg-type]
+    lab, feats, extra, prob, keep = _scored_pass(img, p, model, cut)
+    found = _measured(lab, feats, extra, prob, keep, (1.0, 1.0), None)
+    if passes is not None:
+        passes += [1] * len(found)
+    kept = np.isin(lab, keep + 1)
+    v = img.astype(np.float32)
+    for k in range(variant.passes - 1):
+        if not keep.size:
+            break
+        v = _without(v, lab, keep + 1, p).astype(np.float32)
+        later = cut if variant.second_cut is None else variant.second_cut
+        lab, feats, extra, prob, keep = _scored_pass(v, p, model, later, second=True)
+        near = ndimage.binary_dilation(kept, np.ones((5, 5), bool))
+        keep = keep[~np.isin(keep + 1, lab[near])]
+        more = _measured(lab, feats, extra, prob, keep, (1.0, 1.0), None)
+        found += more
+        if passes is not None:
+            passes += [k + 2] * len(more)
+        kept |= np.isin(lab, keep + 1)
+    if variant.join and len(found) > 1:
+        keep_i = joined(img, [d for d, _ in found], p)
+        found = [found[i] for i in keep_i]
+        if passes is not None:
+            passes[:] = [passes[i] for i in keep_i]
+    return [(d.row, d.col, d.score) for d, _ in found]
+
+
+def joined(img: np.ndarray, dets: list, p: RenderParams) -> list[int]:
+    """Indices of ``dets`` (pixel units) left after dropping hull pieces (``--join-pieces``, 5 Dec, not shipped):
+    in order of area, a smaller detection goes when its centroid lies within a larger kept one's box lengthened by
+    both half-lengths plus 4 px, across within the wider half-width plus 1 px, and the despeckled grey level along
+    the segment between their centroids never falls below the block median plus ``max(0.75 spread, 10)`` (half
+    the hysteresis' grow margin: no water between them)."""
+    from scipy import ndimage
+
+    from sitewatch.detect.sar_render import _block_background
+
+    v = img.astype(np.float32)
+    med, q90, _, _, _ = _block_background(v, p)
+    level = med + np.maximum(0.5 * p.k_grow * np.maximum(q90 - med, 1.0), 0.5 * p.grow_min)
+    vs = ndimage.median_filter(v, p.despeckle_px, mode="reflect")
+    h, w = v.shape
+    order = sorted(range(len(dets)), key=lambda i: -(dets[i].area_px or dets[i].length_m * dets[i].width_m))
+    kept: list[int] = []
+    for i in order:
+        b = dets[i]
+        piece = False
+        for j in kept:
+            a = dets[j]
+            t = np.radians(a.heading_deg)
+            # heading clockwise from up: along = (-drow cos t + dcol sin t), across the other component
+            dr, dc = b.row - a.row, b.col - a.col
+            along = -dr * np.cos(t) + dc * np.sin(t)
+            across = dr * np.sin(t) + dc * np.cos(t)
+            if abs(along) > a.length_m / 2 + b.length_m / 2 + 4 or abs(across) > max(a.width_m, b.width_m) / 2 + 1:
+                continue
+            n = max(int(np.ceil(2 * np.hypot(dr, dc))), 2)
+            rr = np.clip(np.round(np.linspace(a.row, b.row, n + 1)).astype(int), 0, h - 1)
+            cc = np.clip(np.round(np.linspace(a.col, b.col, n + 1)).astype(int), 0, w - 1)
+            if (vs[rr, cc] >= level[rr, cc]).all():
+                piece = True
+                break
+        if not piece:
+            kept.append(i)
+    return sorted(kept)
+
+
+def shipped_errors(root: Path, models: dict[str, dict[str, object]]) -> str:
+    """Where the shipped detector's false alarms are, by pass: a second detection in a box another one took
+    (one-to-one match, best score first) or outside every box; with each chip's model in ``models``."""
+    tally: dict[str, dict[str, int]] = {}
+    for name, img, boxes in ssdd_chips(root) + hrsid_chips(root):
+        passes: list[int] = []
+        found = detect_variant(img, models[name], Variant(), passes)
+        if not found:
+            continue
+        pos = np.array([(r, c) for r, c, _ in found])
+        taken = set(_assigned(pos, np.array([s for _, _, s in found]), boxes, -np.inf).values())
+        for i, (r, c) in enumerate(pos):
+            if i in taken:
+                continue
+            inside = any(x0 - 0.5 <= c <= x1 + 0.5 and y0 - 0.5 <= r <= y1 + 0.5 for x0, y0, x1, y1 in boxes)
+            kind = f"pass {passes[i]} {'in a matched box' if inside else 'outside every box'}"
+            chip = name.split("_")[0] if name.startswith("P0") else name
+            tally.setdefault(kind, {})
+            tally[kind][chip] = tally[kind].get(chip, 0) + 1
+    return "; ".join(
+        f"{kind} {sum(d.values())} ({', '.join(f'{c} {n}' for c, n in sorted(d.items(), key=lambda t: -t[1]))})" for kind, d in sorted(tally.items())
+    )
+
+
+def second_pass_rows(img: np.ndarray, boxes: list, model: dict[str, object]) -> tuple[np.ndarray, np.ndarray]:
+    """(features, is_ship) of the candidates the shipped detector's second pass scores on one chip when
+    its first pass uses ``model`` (those within 2 px of a kept candidate left out, as the detector drops
+    them). Labels by the one-to-one match: the first pass's kept candidates take their boxes first (best
+    score first, as :func:`match_boxes`), then the second pass's candidates, largest first, the boxes left;
+    a candidate that takes a box is a ship, any other (a second piece of a matched hull) clutter."""
+    from scipy import ndimage
+
+    p = RenderParams()
+    lab, _, extra, prob, keep = _scored_pass(img, p, model, CUT)
+    none = (np.zeros((0, len(RENDER_FEATURES))), np.zeros(0))
+    if not keep.size:
+        return none
+    lab2, feats2, extra2 = rendering_candidates(_without(img.astype(np.float32), lab, keep + 1, p), p)
+    if not len(feats2):
+        return none
+    near = ndimage.binary_dilation(np.isin(lab, keep + 1), np.ones((5, 5), bool))
+    ok = np.flatnonzero(~np.isin(np.arange(len(feats2)) + 1, lab2[near]))
+    pos1 = np.column_stack([extra["row"], extra["col"]])[keep]
+    taken = set(_assigned(pos1, prob[keep], boxes, 0.0))
+    free = [b for j, b in enumerate(boxes) if j not in taken]
+    area = feats2[ok, RENDER_FEATURES.index("log_area_px")]
+    pos2 = np.column_stack([extra2["row"], extra2["col"]])[ok]
+    y = np.zeros(len(ok))
+    for i in _assigned(pos2, area, free, -np.inf).values():
+        y[i] = 1.0
+    return feats2[ok], y
+
+
+def two_pass_ensemble(train: list, extra: tuple[np.ndarray, np.ndarray], members: int, extra_keys: list[str] | tuple[str, ...] = ()) -> dict[str, object]:
+    """Trees that also saw the second pass (``--train-second-pass``): an ensemble fitted as shipped runs the
+    first pass on each training chip (as it is; in-sample, as the shipped model does on new chips it was not
+    fitted on only approximately), :func:`second_pass_rows` gives that chip's second-pass candidates, and the
+    ensemble is fitted again on every row as before (:data:`PASS_FEATURE` 0) plus those (1)."""
+    if CROSS_FIT[0]:
+        got = []
+        for g in sorted({r[6] for r in train}):
+            inner = fit_ensemble([r for r in train if r[6] != g], extra, INNER_MEMBERS, extra_keys)
+            got += [second_pass_rows(IMAGES[r[1]], r[5], inner) for r in train if r[6] == g]
+    else:
+        first = fit_ensemble(train, extra, members, extra_keys)
+        got = [second_pass_rows(IMAGES[r[1]], r[5], first) for r in train]
+    second = (np.vstack([f for f, _ in got]), np.concatenate([t for _, t in got]))
+    print(f"    second-pass training rows {len(second[1])} (ships {int(second[1].sum())})", flush=True)
+    if CROSS_FIT[0]:
+        NO_PASS_FEATURE[0] = True
+        ALT[0] = fit_ensemble(train, extra, members, extra_keys, second)
+        NO_PASS_FEATURE[0] = False
+    return fit_ensemble(train, extra, members, extra_keys, second)
+
+
+def _ensemble(train: list, extra: tuple[np.ndarray, np.ndarray], members: int, extra_keys: list[str] | tuple[str, ...] = ()) -> dict[str, object]:
+    """The model of one fold: :func:`two_pass_ensemble` with ``--train-second-pass``, :func:`fit_ensemble` otherwise."""
+    return (two_pass_ensemble if TRAIN_SECOND[0] else fit_ensemble)(train, extra, members, extra_keys)
 
 
 VARIANTS: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
@@ -535,11 +758,33 @@ def fit(x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> dict[
     return {"features": list(RENDER_FEATURES), "rate": RATE, "base": 0.0, "cut": CUT, "trees": trees}
 
 
-def fit_ensemble(train: list, extra: tuple[np.ndarray, np.ndarray], members: int, extra_keys: list[str] | tuple[str, ...] = ()) -> dict[str, object]:
+def fit_ensemble(
+    train: list,
+    extra: tuple[np.ndarray, np.ndarray],
+    members: int,
+    extra_keys: list[str] | tuple[str, ...] = (),
+    second: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict[str, object]:
     """``members`` boosted models, member ``s`` fitted on the chips ``train`` as they are, ``PER_CHIP``
     re-renderings of each drawn with seed ``s`` from its :data:`VARIANTS`, and ``extra``; averaged
     (mean raw score: one model of all their trees with the leaf values divided by ``members``).
-    ``members`` 1: one model on the chips as they are (1.8.0's recipe)."""
+    ``members`` 1: one model on the chips as they are (1.8.0's recipe). With ``second`` (second-pass
+    rows, :func:`two_pass_ensemble`), every row gets :data:`PASS_FEATURE`: 0, those rows 1."""
+    if second is not None:
+        models = []
+        for seed in range(SEED[0], SEED[0] + members):
+            rng = np.random.default_rng(seed)
+            xs, ys = [r[3] for r in train] + [extra[0]], [r[4] for r in train] + [extra[1]]
+            for key in [r[1] for r in train] + list(extra_keys) if members > 1 else []:
+                for i in rng.choice(len(VARIANTS[key]), PER_CHIP, replace=False):
+                    xs.append(VARIANTS[key][i][0])
+                    ys.append(VARIANTS[key][i][1])
+            x = np.vstack([np.vstack(xs), second[0]])
+            if not NO_PASS_FEATURE[0]:
+                x = np.column_stack([x, np.r_[np.zeros(len(x) - len(second[0])), np.ones(len(second[0]))]])
+            models.append(fit(x, np.concatenate(ys + [second[1]])))
+        trees = [[j, t, [[j2, t2, a / members, b / members] for j2, t2, a, b in sides]] for m in models for j, t, sides in m["trees"]]  # type: ignore[attr-defined]
+        return models[0] | {"trees": trees, "features": [*RENDER_FEATURES] + ([] if NO_PASS_FEATURE[0] else [PASS_FEATURE])}
     if members == 1:
         return fit(np.vstack([r[3] for r in train] + [extra[0]]), np.concatenate([r[4] for r in train] + [extra[1]]))
     models = []
@@ -644,41 +889,58 @@ def held_out(
     prob: dict[str, np.ndarray] = {}
     for g in sorted({r[key] for r in data}):
         tr = [r for r in data if r[key] != g]
-        m = fit_ensemble(tr, extra, members, extra_keys)
+        m = _ensemble(tr, extra, members, extra_keys)
         for r in data:
             if r[key] == g:
                 if models is not None:
                     models[r[1]] = m
-                prob[r[1]] = render_probability(r[3], m) if len(r[3]) else np.zeros(0)
+                    if ALT[0] is not None:
+                        ALT_MODELS[r[1]] = ALT[0]
+                prob[r[1]] = render_probability(pass_rows(r[3], m, False), m) if len(r[3]) else np.zeros(0)
                 if SELF_TRAIN[0] and len(r[3]):
                     prob[r[1]] = self_trained(r[3], prob[r[1]])
     return prob
 
 
-def shipped_counts(root: Path, models: dict[str, dict[str, object]], second_pass: bool = True) -> dict[str, tuple[int, int, int]]:
-    """Per chip, (tp, fp, fn) of what the shipped detector (:func:`detect_rendering`: candidates,
-    trees, cut and, with ``second_pass``, the second look without the kept ships) finds with the
-    chip's model in ``models`` (held out or in-sample, as they were fitted)."""
-    params = RenderParams(second_pass=second_pass)
+def shipped_counts(root: Path, models: dict[str, dict[str, object]], how: RenderParams | Variant | None = None) -> dict[str, tuple[int, int, int]]:
+    """Per chip, (tp, fp, fn) of what the shipped detector (:func:`detect_rendering`: candidates, trees, cut
+    and, unless ``how`` says otherwise, the second look without the kept ships) finds with the chip's model in
+    ``models`` (held out or in-sample, as they were fitted); with a :class:`Variant` (or a model with the pass
+    input), what :func:`detect_variant` finds."""
+    how = how or RenderParams()
     out = {}
     for name, img, boxes in ssdd_chips(root) + hrsid_chips(root):
-        found = detect_rendering(img, (1.0, 1.0), params, models[name])
-        out[name] = match_boxes([(d.row, d.col, d.score) for d, _ in found], boxes)
+        m = models[name]
+        if isinstance(how, Variant) or list(m["features"])[-1:] == [PASS_FEATURE]:  # type: ignore[call-overload]
+            variant = how if isinstance(how, Variant) else Variant(passes=2 if how.second_pass else 1)
+            found = detect_variant(img, m, variant)
+        else:
+            found = [(d.row, d.col, d.score) for d, _ in detect_rendering(img, (1.0, 1.0), how, m)]
+        out[name] = match_boxes(found, boxes)
     return out
 
 
 def print_shipped(root: Path, label: str, models: dict[str, dict[str, object]]) -> None:
-    """The shipped detector's box figures (first pass only, and as shipped with the second pass) and
-    the per-chip counts of the latter, each chip with its model in ``models``."""
-    for second_pass in (False, True):
-        per_chip = shipped_counts(root, models, second_pass)
+    """The shipped detector's box figures (first pass only, and as shipped with the second pass; and the
+    ``--passes`` / ``--second-cut`` variants) and the per-chip counts of all but the first, each chip with its
+    model in ``models``."""
+    runs: list[tuple[str, RenderParams | Variant]] = [("shipped detector, first pass only", RenderParams(second_pass=False)), ("shipped detector (second pass)", RenderParams())]
+    if PASSES[0] != 2:
+        runs.append((f"variant: up to {PASSES[0]} passes", Variant(passes=PASSES[0])))
+    if SECOND_CUT[0] is not None:
+        runs.append((f"variant: second pass at {SECOND_CUT[0]}", Variant(second_cut=SECOND_CUT[0])))
+    if JOIN[0]:
+        runs.append(("variant: hull pieces joined", Variant(join=True)))
+    for what, how in runs:
+        per_chip = shipped_counts(root, models, how)
         total = Counts()
         for t in per_chip.values():
             total.add(t)
-        what = "shipped detector (second pass)" if second_pass else "shipped detector, first pass only"
         print(f"{label:<22} {what:<34} cut {CUT:.2f}  P %.3f  R %.3f  F1 %.3f" % total.prf(), flush=True)
-    for name, (tp, fp, fn) in per_chip.items():
-        print(f"      {name:<34} tp {tp:3d} fp {fp:3d} fn {fn:3d}")
+        if what != runs[0][0]:
+            for name, (tp, fp, fn) in per_chip.items():
+                print(f"      {name:<34} tp {tp:3d} fp {fp:3d} fn {fn:3d}")
+    print("    shipped detector's false alarms: " + shipped_errors(root, models), flush=True)
 
 
 def _box_slices(box: tuple[float, float, float, float], shape: tuple[int, ...]) -> tuple[slice, slice]:
@@ -890,6 +1152,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--open-water", action="store_true", help="also every figure with the open-water contrast rule (keep at the cut OR by the rule)")
     ap.add_argument("--open-water-feature", action="store_true", help="the open-water contrast rule as one more feature of the trees (not shipped)")
     ap.add_argument("--diagnose-held-out", metavar="CHIP", help="why the held-out trees miss CHIP's ships (i/ii/iii, features), and stop")
+    ap.add_argument("--train-second-pass", action="store_true", help="trees also trained on the second pass's candidates, with a pass feature (two_pass_ensemble)")
+    ap.add_argument("--passes", type=int, default=2, help="also the detector with up to this many passes (a third look and more)")
+    ap.add_argument("--second-cut", type=float, default=None, help="also the detector with this cut for the later passes' candidates")
+    ap.add_argument("--join-pieces", action="store_true", help="also the detector with pieces of a larger detection and no water between them dropped (joined)")
+    ap.add_argument("--cross-fit", action="store_true", help="with --train-second-pass: training chips' first pass from trees that did not see their source group")
+    ap.add_argument("--no-pass-feature", action="store_true", help="with --train-second-pass: no feature saying which pass a row comes from")
     ap.add_argument("--robust-spread", action="store_true", help="block spreads that ships filling part of a block do not inflate (robust_block_background)")
     args = ap.parse_args(argv)
     needed = BOX_CHIPS if args.no_opensarship or args.diagnose else (*BOX_CHIPS, OPENSARSHIP)
@@ -905,6 +1173,12 @@ def main(argv: list[str] | None = None) -> int:
         diagnose(args.datasets)
         return 0
     SEED[0] = args.seed
+    TRAIN_SECOND[0] = args.train_second_pass
+    PASSES[0] = args.passes
+    SECOND_CUT[0] = args.second_cut
+    JOIN[0] = args.join_pieces
+    NO_PASS_FEATURE[0] = args.no_pass_feature
+    CROSS_FIT[0] = args.cross_fit
     ANCHORAGES[0] = args.anchorages
     SPECKLE[0] = args.speckle
     DOWNSCALE[0] = args.downscale
@@ -955,18 +1229,22 @@ def main(argv: list[str] | None = None) -> int:
         print("    errors: " + errors_at_cut(data, prob))
         if shipped:
             print_shipped(args.datasets, label, models)
+            if ALT_MODELS:
+                print_shipped(args.datasets, label + " (no pass input)", ALT_MODELS)
         if args.nested:
             cuts = nested_cuts(data, key, extra, args.members, extra_keys)
             print(f"{label:<22} nested cut (chosen {', '.join(sorted({f'{c:.2f}' for c in cuts.values()}))})  P %.3f  R %.3f  F1 %.3f" % score(data, prob, cuts).prf(), flush=True)
         if key == 6:
             best = max(NESTED_CUTS, key=lambda c: score(data, prob, float(c)).prf()[2])
             print(f"    the nested rule's cut on all 16 chips (best of {NESTED_CUTS[0]}-{NESTED_CUTS[-1]} leave-one-source-out): {best:.2f}  (shipped: {CUT})")
-    model = fit_ensemble(data, extra, args.members, extra_keys)
-    insample = {r[1]: render_probability(r[3], model) for r in data}
+    model = _ensemble(data, extra, args.members, extra_keys)
+    insample = {r[1]: render_probability(pass_rows(r[3], model, False), model) for r in data}
     print(f"in-sample (all 16 chips in training)  cut {CUT}  P %.3f  R %.3f  F1 %.3f" % score(data, insample, CUT).prf())
     print("    errors: " + errors_at_cut(data, insample))
     if shipped:
         print_shipped(args.datasets, "in-sample", {r[1]: model for r in data})
+        if ALT[0] is not None:
+            print_shipped(args.datasets, "in-sample (no pass input)", {r[1]: ALT[0] for r in data})
     if args.open_water:
         print(f"in-sample (all 16 chips in training)  cut {CUT} + open water  P %.3f  R %.3f  F1 %.3f" % score(data, insample, CUT, True).prf())
     if args.opensarship_held_out and osr:

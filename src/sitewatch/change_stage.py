@@ -20,7 +20,14 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from .change import ChangeImage, ChangeResult, check_same_grid, detect_changes, to_changes
+from .change import (
+    COVER_CLASSES,
+    ChangeImage,
+    ChangeResult,
+    check_same_grid,
+    detect_changes,
+    to_changes,
+)
 from .errors import InputError
 from .model import Change, Observation, Site, iso_utc, parse_date_or_time
 from .store import Store
@@ -260,9 +267,9 @@ def run_changes(
             b = read_change_image(site, before, root / before.path)
             a = read_change_image(site, after, root / after.path)
             exclude, n_objects, notes = (None, 0, []) if with_detections else _objects_exclusion(store, before, after)
-            classes = {} if cover_classes is None else {"classes": cover_classes}
+            classes = COVER_CLASSES if cover_classes is None else cover_classes
             result = detect_changes(b, a, area=site_mask(site, before.grid), min_area_m2=min_area_m2, exclude=exclude,
-                                    **classes)  # fmt: skip
+                                    classes=classes)  # fmt: skip
         except SitewatchError as exc:
             errors.append(f"{before.id} -> {after.id}: {exc}")
             continue

@@ -383,3 +383,15 @@ def test_cover_classes_are_a_choice_of_the_command_stored_with_each_pair(workspa
         assert params == [stored, stored]
     res = runner.invoke(main, ["change", "base", "--cover-classes", "-1", "-w", str(root)])
     assert res.exit_code == 2 and "--cover-classes" in res.output
+
+
+def test_a_before_later_than_its_after_is_refused_not_stored_with_its_directions_reversed(
+    workspace: tuple[Path, Point],
+) -> None:
+    """``--before 2024-10-09 --after 2024-10-01`` compared the later image as the earlier one and stored the
+    dug patch as ``disappeared``: the two swapped are named, and nothing is stored."""
+    root, _ = workspace
+    res = CliRunner().invoke(main, ["change", "base", "--before", "2024-10-09", "--after", "2024-10-01", "-w", str(root)])
+    assert res.exit_code == 1, res.output
+    assert "base/base_20241009" in res.output and "base/base_20241001" in res.output and "swap" in res.output
+    assert _rows(root, "SELECT count(*) FROM change_pairs") == [(0,)]

@@ -176,6 +176,12 @@ def choose_pairs(
 def _check_pair(before: Observation, after: Observation) -> None:
     if before.id == after.id:
         raise InputError(f"--before and --after both name {before.id}: give two observations")
+    if before.scene.acquired > after.scene.acquired:
+        # Compared the other way round, everything that appeared would be stored as disappeared.
+        raise InputError(
+            f"--before {before.id} ({iso_utc(before.scene.acquired)}) was acquired after --after {after.id} "
+            f"({iso_utc(after.scene.acquired)}): swap them (--before is the earlier image)"
+        )
     if before.scene.sensor != after.scene.sensor:
         raise InputError(
             f"{before.id} is {before.scene.sensor} and {after.id} is {after.scene.sensor}: change compares two "

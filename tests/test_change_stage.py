@@ -395,3 +395,12 @@ def test_a_before_later_than_its_after_is_refused_not_stored_with_its_directions
     assert res.exit_code == 1, res.output
     assert "base/base_20241009" in res.output and "base/base_20241001" in res.output and "swap" in res.output
     assert _rows(root, "SELECT count(*) FROM change_pairs") == [(0,)]
+
+
+def test_cover_classes_has_an_upper_bound_instead_of_running_for_hours(workspace: tuple[Path, Point]) -> None:
+    """``--cover-classes 1000`` ran for more than ten minutes on the demo's training ground (each class's
+    median is taken over the whole grid): four bands tell about six covers, so more than 32 is refused."""
+    root, _ = workspace
+    res = CliRunner().invoke(main, ["change", "base", "--cover-classes", "1000", "-w", str(root)])
+    assert res.exit_code == 2 and "--cover-classes" in res.output and "32" in res.output, res.output
+    assert _rows(root, "SELECT count(*) FROM change_pairs") == [(0,)]

@@ -27,9 +27,9 @@ from .options import (
 @click.option("--after", "after", metavar="OBS_ID|DATE", help="The later observation, by id or UTC date.")
 @click.option("--min-area-m2", type=FiniteFloatRange(min=0), default=200.0, show_default=True,
               help="Drop regions smaller than this (m²).")
-@click.option("--cover-classes", type=click.IntRange(min=0), default=None, metavar="N",
+@click.option("--cover-classes", type=click.IntRange(min=0, max=32), default=None, metavar="N",
               help="Optical: spectral classes of the earlier image whose own common change each pixel must also "
-                   f"differ from [default: {COVER_CLASSES}]; 0 compares each pixel with the scene only (for sub-metre images of "
+                   f"differ from, 0-32 [default: {COVER_CLASSES}]; 0 compares each pixel with the scene only (for sub-metre images of "
                    "large building sites: README).")
 @click.option("--with-detections", is_flag=True,
               help="Compare the pixels of the stored vessels and cranes too (by default they are left out).")

@@ -257,3 +257,20 @@ def test_noise_from_the_unchanged_pixels_finds_more_of_a_scene_that_mostly_chang
     found = {rule: detect_changes(b, a, noise=rule).changed for rule in ("scene", "quiet")}  # type: ignore[arg-type]
     recall = {rule: float((m & changed).sum() / changed.sum()) for rule, m in found.items()}
     assert recall["quiet"] > recall["scene"] + 0.2, recall
+
+
+def test_regions_are_valid_polygons_when_their_pixels_touch_only_at_corners() -> None:
+    """Pixels joined diagonally (8-connected) made rings that touch themselves at a corner: shapely,
+    QGIS's "Check validity" and its processing tools (which stop at an invalid feature) called them invalid,
+    as were regions of the demo's own ``exports/changes.geojson``. The region keeps its pixels and area."""
+    from sitewatch.change import _regions
+
+    mask = np.zeros((12, 12), bool)
+    mask[2, 3:5] = mask[5, 3:5] = mask[3:5, 2] = mask[3:5, 5] = True  # a ring of pixels joined at its corners
+    mask[7:10, 7:10] = True
+    mask[8, 8] = mask[7, 7] = False  # a hole meeting the outline at one corner
+    regions, _ = _regions(mask, GRID, 0.0, np.ones(mask.shape), "appeared")
+    assert len(regions) == 2
+    for r in regions:
+        assert r.polygon.is_valid and r.polygon_wgs84.is_valid
+        assert r.polygon.area == pytest.approx(r.pixels * PIXEL**2)

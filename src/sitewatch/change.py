@@ -84,7 +84,8 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from shapely.geometry import shape
+from shapely import make_valid
+from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
@@ -574,6 +575,15 @@ def _hysteresis(grow: NDArray[np.bool_], seed: NDArray[np.bool_]) -> NDArray[np.
     return np.isin(labels, keep[keep > 0])
 
 
+def _polygonal(geom: BaseGeometry) -> BaseGeometry:
+    """The polygons of ``geom`` (a made-valid pixel outline: a polygon, a multipolygon, or a collection
+    with the lines and points of the corners it was split at), as one polygon or multipolygon."""
+    if isinstance(geom, Polygon | MultiPolygon):
+        return geom
+    polys = [g for g in getattr(geom, "geoms", []) if isinstance(g, Polygon | MultiPolygon)]
+    return unary_union(polys)
+
+
 def _regions(
     mask: NDArray[np.bool_], grid: Grid, min_area_m2: float, value: NDArray[np.float64],
     direction_of: NDArray[np.float64] | Direction,
@@ -601,7 +611,9 @@ def _regions(
         parts.setdefault(int(v), []).append(shape(geom))
     out = []
     for k in sorted(parts):
-        poly = unary_union(parts[k])
+        # Pixels joined only at a corner give rings that touch themselves there: invalid for shapely, GEOS
+        # and QGIS's tools. make_valid keeps the same pixels (only the rings are split at the corner).
+        poly = _polygonal(make_valid(unary_union(parts[k])))
         if isinstance(direction_of, str):
             direction: Direction = direction_of
         else:

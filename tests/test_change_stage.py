@@ -404,3 +404,12 @@ def test_cover_classes_has_an_upper_bound_instead_of_running_for_hours(workspace
     res = CliRunner().invoke(main, ["change", "base", "--cover-classes", "1000", "-w", str(root)])
     assert res.exit_code == 2 and "--cover-classes" in res.output and "32" in res.output, res.output
     assert _rows(root, "SELECT count(*) FROM change_pairs") == [(0,)]
+
+
+def test_an_observation_detection_has_not_run_on_is_named_once_not_once_per_pair(workspace: tuple[Path, Point]) -> None:
+    """The middle image of three is in two pairs: its "detection has not run" note was printed twice."""
+    root, _ = workspace
+    res = CliRunner().invoke(main, ["change", "base", "--json", "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    notes = json.loads(res.stdout)["notes"]
+    assert len(notes) == len(set(notes)) and any("base/base_20241005: detection has not run" in n for n in notes)

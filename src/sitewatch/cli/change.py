@@ -63,6 +63,7 @@ def command(
                                        with_detections=with_detections, cover_classes=cover_classes)
         rows = [outcome_summary(o) for o in outcomes]
         notes += [n for o in outcomes for n in o.notes]
+        notes = list(dict.fromkeys(notes))  # an observation in two pairs is named once
         store.record_run("change", site_id, {"before": before, "after": after, "min_area_m2": min_area_m2,
                                               "cover_classes": cover_classes, "with_detections": with_detections},
                          {"pairs": len(rows), "regions": sum(len(o.changes) for o in outcomes), "errors": errors},

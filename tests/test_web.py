@@ -398,3 +398,18 @@ def test_a_small_image_s_quicklook_is_blown_up_by_whole_pixels_so_its_simulated_
     img = mimage.imread(io.BytesIO(client.get(f"/observations/{o.id}/quicklook.png").content), format="png")
     assert img.shape[:2] == (o.grid.height * 3, o.grid.width * 3)
     assert f'width="{o.grid.width * 3}" height="{o.grid.height * 3}"' in client.get(f"/observations/{o.id}").text
+
+
+def test_a_site_without_coordinates_has_a_page_not_a_server_error(tmp_path: Path) -> None:
+    """The built-in gazetteer keeps places it could not locate without a geometry (``lifarevka``); the
+    index links to their page, which answered 500 (the map needs an area). It says there is no map."""
+    root = tmp_path / "ws"
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", str(root)]).exit_code == 0
+    res = runner.invoke(main, ["sites", "add", "lifarevka", "--builtin", "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    client = TestClient(create_app(root), raise_server_exceptions=False)
+    assert 'href="/sites/lifarevka"' in client.get("/").text
+    r = client.get("/sites/lifarevka")
+    assert r.status_code == 200, r.text
+    assert "no coordinates" in r.text and "sitewatch sites add lifarevka --bbox" in r.text

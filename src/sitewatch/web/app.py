@@ -308,13 +308,16 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             pairs = data.site_changes(store, site.id)
             alerts = data.site_alerts(store, site.id)
             regions = changes(store, site_id=site.id)
-        crs = site_crs(site, [o.grid for o in observations])
         imagery, note = imagery_lines(observations, dash.params.utc_offset_hours) if observations else ([], "")
         # Each region on the map leads to its row on its pair's page.
         region_href = {r["id"]: f"/changes/{quote(p['id'], safe='/')}#region-{n}"
                        for p in pairs for n, r in enumerate(p["regions"], start=1)}  # fmt: skip
-        map_svg = site_svg(site, detections, crs, href=lambda i, d: f"/observations/{quote(d.observation_id, safe='/')}",
-                           changes=regions, change_href=lambda i, c: region_href.get(c.id, "#changes"))
+        if site.geometry is None:  # a gazetteer place not located: no area to draw (nor to ingest into)
+            crs, map_svg = "", ""
+        else:
+            crs = site_crs(site, [o.grid for o in observations])
+            map_svg = site_svg(site, detections, crs, href=lambda i, d: f"/observations/{quote(d.observation_id, safe='/')}",
+                               changes=regions, change_href=lambda i, c: region_href.get(c.id, "#changes"))  # fmt: skip
         return dash.page(
             "site.html.j2", simulated=any(o.scene.simulated for o in observations), site=site, timeline=tl,
             imagery=imagery, revisit_note=note, map_svg=map_svg, crs=crs, detections=len(detections),

@@ -188,6 +188,8 @@ def test_a_missing_archived_image_is_named_and_the_other_pairs_proceed(workspace
     (error,) = doc["errors"]
     assert error.startswith("base/base_20241005 -> base/base_20241009:") and "base_20241009.tif" in error
     assert "error: base/base_20241005 -> base/base_20241009" in res.stderr
+    # What to do, as `detect` says it: not an OS error's "No such file or directory".
+    assert "is missing; ingest its source again" in error and "No such file" not in error
 
 
 def test_store_round_trip_and_a_failed_write_keeps_the_last_complete_run(workspace: tuple[Path, Point]) -> None:

@@ -269,6 +269,11 @@ def run_changes(
     out, errors = [], []
     for before, after in pairs:
         _check_pair(before, after)
+        missing = [o for o in (before, after) if not (root / o.path).is_file()]
+        if missing:  # as `detect` says it: the OS's "No such file or directory" does not say what to do
+            errors.append(f"{before.id} -> {after.id}: the archived image of {missing[0].id}, {root / missing[0].path}, "
+                          "is missing; ingest its source again")  # fmt: skip
+            continue
         try:
             b = read_change_image(site, before, root / before.path)
             a = read_change_image(site, after, root / after.path)

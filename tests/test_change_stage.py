@@ -415,3 +415,17 @@ def test_an_observation_detection_has_not_run_on_is_named_once_not_once_per_pair
     assert res.exit_code == 0, res.output
     notes = json.loads(res.stdout)["notes"]
     assert len(notes) == len(set(notes)) and any("base/base_20241005: detection has not run" in n for n in notes)
+
+
+@pytest.mark.parametrize("name", ["trenches.kml", "trenches.gpkg", "trenches.csv"])
+def test_change_out_is_geojson_and_another_suffix_is_refused_before_anything_runs(
+    workspace: tuple[Path, Point], tmp_path: Path, name: str
+) -> None:
+    """``--out trenches.kml`` wrote GeoJSON text into a .kml file, which Google Earth (or QGIS, for
+    .gpkg) then could not open: refused, pointing to ``export --layer changes``, and nothing compared."""
+    root, _ = workspace
+    out = tmp_path / name
+    res = CliRunner().invoke(main, ["change", "base", "--out", str(out), "-w", str(root)])
+    assert res.exit_code == 2, res.output
+    assert name in res.output and "export base --layer changes" in res.output
+    assert not out.exists() and _rows(root, "SELECT count(*) FROM change_pairs") == [(0,)]

@@ -21,6 +21,16 @@ from .options import (
 )
 
 
+def _check_geojson_out(out_path: Path | None, site_id: str) -> None:
+    """``--out`` must be a GeoJSON file; another suffix is refused (exit 2) before anything runs: GeoJSON
+    text in a ``.kml`` or ``.gpkg`` is a file Google Earth or QGIS cannot open."""
+    if out_path is not None and out_path.suffix.lower() not in (".geojson", ".json"):
+        raise click.BadParameter(
+            f"{out_path}: change --out writes GeoJSON (.geojson or .json); for KML, CSV or a GeoPackage run "
+            f"`sitewatch export {site_id} --layer changes --out {out_path.name}` after it", param_hint="'--out'",
+        )  # fmt: skip
+
+
 @click.command("change", cls=OnceCommand, short_help="Find where a site changed between two of its observations.")
 @click.argument("site_id")
 @click.option("--before", "before", metavar="OBS_ID|DATE", help="The earlier observation, by id or UTC date.")
@@ -34,7 +44,7 @@ from .options import (
 @click.option("--with-detections", is_flag=True,
               help="Compare the pixels of the stored vessels and cranes too (by default they are left out).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), callback=existing_folder,
-              help="Write the regions as GeoJSON (WGS84) into a file.")
+              help="Write the regions as GeoJSON (WGS84) into a .geojson file (KML, CSV, GeoPackage: `export --layer changes`).")
 @workspace_option
 @json_option
 @handle_errors
@@ -54,6 +64,7 @@ def command(
     Exit code 0 when every pair was compared, 3 when some could not be (an
     archived image missing or unreadable: each is named), 1 when none could.
     """
+    _check_geojson_out(out_path, site_id)
     ws = open_workspace(workspace)
     started = now_utc()
     with ws.store() as store:

@@ -429,3 +429,32 @@ def test_change_out_is_geojson_and_another_suffix_is_refused_before_anything_run
     assert res.exit_code == 2, res.output
     assert name in res.output and "export base --layer changes" in res.output
     assert not out.exists() and _rows(root, "SELECT count(*) FROM change_pairs") == [(0,)]
+
+
+def test_sar_images_archived_in_db_are_compared_as_intensity_not_as_nothing(
+    workspace: tuple[Path, Point], tmp_path: Path
+) -> None:
+    """A SAR GeoTIFF in dB (SNAP, Earth Engine exports) is archived as it is and `detect` reads it as
+    dB; `change` took its negative values for no backscatter and said "compared 100% of the site, 0
+    appeared" of a pair with a new bright structure: it is read as dB too, as `detect` reads it."""
+    root, _ = workspace
+    site = tiny_site("base")
+    crs, x0, y0 = site_utm_origin(site)
+    rng = np.random.default_rng(5)
+    shape = (260, 200)
+    files = []
+    for day, built in (("20241006", False), ("20241008", True)):
+        power = 0.1 * rng.gamma(4.6, 1 / 4.6, shape)
+        if built:
+            power[100:110, 80:90] = 3.0  # a new structure, 15 dB above the ground
+        db = (10 * np.log10(power)).astype(np.float32)
+        files.append(write_tiff(tmp_path / f"s1db_{day}.tif", db, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0),
+                                descriptions=("VV",)))  # fmt: skip
+    runner = CliRunner()
+    res = runner.invoke(main, ["ingest", "base", *map(str, files), "--sensor", "sar", "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["change", "base", "--before", "base/s1db_20241006", "--after", "base/s1db_20241008",
+                               "--json", "-w", str(root)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    (pair,) = json.loads(res.stdout)["pairs"]
+    assert pair["sensor"] == "sar" and pair["appeared"] == 1 and pair["disappeared"] == 0, pair

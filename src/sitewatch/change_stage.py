@@ -205,11 +205,15 @@ def read_change_image(site: Site, obs: Observation, path: Path) -> ChangeImage:
     has_data = np.all(np.isfinite(data), axis=0)
     valid = site_mask(site, obs.grid) & has_data
     if obs.scene.sensor == "sar":
+        from .detect.sar import to_intensity
         from .detect.sar_dual import polarisation_of
 
         pols = [polarisation_of(n) for n in names]
         k = next((pols.index(p) for p in ("vv", "hh") if p in pols), 0)
-        return ChangeImage(data[k : k + 1], obs.grid, "sar", (names[k],), valid, obs.id)
+        # A GeoTIFF in dB is archived as it came; read as `detect` reads it (its negative values
+        # taken for no backscatter, every pixel went untested and the pair "compared" without change).
+        band = to_intensity(data[k], "auto")[None]
+        return ChangeImage(band, obs.grid, "sar", (names[k],), valid, obs.id)
     bands = {n.lower(): data[i] for i, n in enumerate(names) if n.lower() in ("blue", "green", "red", "nir")}
     scl = data[names.index("SCL")] if "SCL" in names else None
     if scl is not None:

@@ -431,13 +431,8 @@ def test_change_out_is_geojson_and_another_suffix_is_refused_before_anything_run
     assert not out.exists() and _rows(root, "SELECT count(*) FROM change_pairs") == [(0,)]
 
 
-def test_sar_images_archived_in_db_are_compared_as_intensity_not_as_nothing(
-    workspace: tuple[Path, Point], tmp_path: Path
-) -> None:
-    """A SAR GeoTIFF in dB (SNAP, Earth Engine exports) is archived as it is and `detect` reads it as
-    dB; `change` took its negative values for no backscatter and said "compared 100% of the site, 0
-    appeared" of a pair with a new bright structure: it is read as dB too, as `detect` reads it."""
-    root, _ = workspace
+def _ingest_db_pair(root: Path, tmp_path: Path) -> None:
+    """Two SAR images in dB of the site (6 and 8 October), a bright structure new on the 8th."""
     site = tiny_site("base")
     crs, x0, y0 = site_utm_origin(site)
     rng = np.random.default_rng(5)
@@ -450,11 +445,36 @@ def test_sar_images_archived_in_db_are_compared_as_intensity_not_as_nothing(
         db = (10 * np.log10(power)).astype(np.float32)
         files.append(write_tiff(tmp_path / f"s1db_{day}.tif", db, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0),
                                 descriptions=("VV",)))  # fmt: skip
-    runner = CliRunner()
-    res = runner.invoke(main, ["ingest", "base", *map(str, files), "--sensor", "sar", "-w", str(root)])
+    res = CliRunner().invoke(main, ["ingest", "base", *map(str, files), "--sensor", "sar", "-w", str(root)])
     assert res.exit_code == 0, res.output
-    res = runner.invoke(main, ["change", "base", "--before", "base/s1db_20241006", "--after", "base/s1db_20241008",
-                               "--json", "-w", str(root)])  # fmt: skip
+
+
+def test_sar_images_archived_in_db_are_compared_as_intensity_not_as_nothing(
+    workspace: tuple[Path, Point], tmp_path: Path
+) -> None:
+    """A SAR GeoTIFF in dB (SNAP, Earth Engine exports) is archived as it is and `detect` reads it as
+    dB; `change` took its negative values for no backscatter and said "compared 100% of the site, 0
+    appeared" of a pair with a new bright structure: it is read as dB too, as `detect` reads it."""
+    root, _ = workspace
+    _ingest_db_pair(root, tmp_path)
+    res = CliRunner().invoke(main, ["change", "base", "--before", "base/s1db_20241006", "--after", "base/s1db_20241008",
+                                    "--json", "-w", str(root)])  # fmt: skip
     assert res.exit_code == 0, res.output
     (pair,) = json.loads(res.stdout)["pairs"]
     assert pair["sensor"] == "sar" and pair["appeared"] == 1 and pair["disappeared"] == 0, pair
+
+
+def test_a_sar_image_archived_in_db_is_shown_not_blank(workspace: tuple[Path, Point], tmp_path: Path) -> None:
+    """The dashboard's quick-looks and the report's chips took the log of a dB image's negative values:
+    a flat grey picture. It is shown as any SAR image is, in dB, stretched."""
+    import rasterio
+
+    from sitewatch.report.charts import display_values
+
+    root, _ = workspace
+    _ingest_db_pair(root, tmp_path)
+    with Store(root / "sitewatch.gpkg") as store:
+        obs = next(o for o in store.observations("base") if o.id == "base/s1db_20241008")
+    with rasterio.open(root / obs.path) as src:
+        shown = display_values(src, obs)
+    assert shown.ndim == 2 and float(shown.std()) > 0.1

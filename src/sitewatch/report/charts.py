@@ -282,7 +282,11 @@ def display_values(
     data = src.read(idx, **kw).astype("float64")
     if optical:
         return np.dstack([_stretch(np.where(np.isfinite(data), data, np.nan))[i] for i in range(3)])
-    band = data[0]
+    from ..detect.sar import to_intensity
+
+    # An image archived in dB (as a SNAP or Earth Engine export came) is read as the detector reads it:
+    # the log of its negative values left a blank picture.
+    band = to_intensity(data[0], "auto") if obs.scene.sensor == "sar" else data[0]
     with np.errstate(divide="ignore", invalid="ignore"):
         db = 10 * np.log10(np.where(band > 0, band, np.nan))
     return _stretch(db)

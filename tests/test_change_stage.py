@@ -399,6 +399,23 @@ def test_a_before_later_than_its_after_is_refused_not_stored_with_its_directions
     assert _rows(root, "SELECT count(*) FROM change_pairs") == [(0,)]
 
 
+def test_an_image_known_by_its_date_alone_may_be_before_a_timed_one_of_that_date(
+    workspace: tuple[Path, Point], tmp_path: Path
+) -> None:
+    """base_20241009 is known by its date (taken as 12:00): an image of 09:30 that day may still be the later."""
+    root, _ = workspace
+    site = tiny_site("base")
+    crs, x0, y0 = site_utm_origin(site)
+    img = _scene(np.random.default_rng(4), (260, 200)).astype(np.float32)
+    path = write_tiff(tmp_path / "base_20241009T093000.tif", img, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0),
+                      descriptions=BANDS)  # fmt: skip
+    runner = CliRunner()
+    assert runner.invoke(main, ["ingest", "base", str(path), "--sensor", "optical", "-w", str(root)]).exit_code == 0
+    res = runner.invoke(main, ["change", "base", "--before", "base/base_20241009", "--after", "base/base_20241009T093000",
+                               "-w", str(root)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+
+
 def test_cover_classes_has_an_upper_bound_instead_of_running_for_hours(workspace: tuple[Path, Point]) -> None:
     """``--cover-classes 1000`` ran for more than ten minutes on the demo's training ground (each class's
     median is taken over the whole grid): four bands tell about six covers, so more than 32 is refused."""

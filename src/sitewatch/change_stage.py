@@ -176,7 +176,11 @@ def choose_pairs(
 def _check_pair(before: Observation, after: Observation) -> None:
     if before.id == after.id:
         raise InputError(f"--before and --after both name {before.id}: give two observations")
-    if before.scene.acquired > after.scene.acquired:
+    # An image known by its date alone has an assumed 12:00: on that date either may be the earlier.
+    untimed_same_day = (before.acquired_date_only or after.acquired_date_only) and (
+        before.scene.acquired.date() == after.scene.acquired.date()
+    )
+    if before.scene.acquired > after.scene.acquired and not untimed_same_day:
         # Compared the other way round, everything that appeared would be stored as disappeared.
         raise InputError(
             f"--before {before.id} ({iso_utc(before.scene.acquired)}) was acquired after --after {after.id} "

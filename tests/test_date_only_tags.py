@@ -145,3 +145,21 @@ def test_an_archived_cog_keeps_date_only_into_another_workspace(tmp_path: Path, 
     assert days == ({13: [date(2023, 8, 21)], -11: [date(2023, 8, 21)]} if date_only
                     else {13: [date(2023, 8, 22)], -11: [date(2023, 8, 21)]})  # fmt: skip
     assert _acquired_tag(second.root / again.path) == tag  # and so on into a third
+
+
+def test_an_archived_cog_imported_elsewhere_keeps_its_name_and_scene(tmp_path: Path) -> None:
+    """The archive tags each COG with its scene's whole id (``local:local-geotiff:chip_…``): read back as
+    the item id, an import made the observation ``SITE/local:local-geotiff:chip_…`` of a scene
+    ``local:local-geotiff:local:local-geotiff:chip_…``, a scene no other workspace knew."""
+    first = workspace_with_sites(tmp_path / "first", SITE)
+    chip = _chip(tmp_path / "in" / "chip_20230821T093000.tif")
+    res = CliRunner().invoke(main, ["ingest", SITE.id, str(chip), "--sensor", "sar", "-w", str(first.root)])
+    assert res.exit_code == 0, res.output
+    with first.store() as st:
+        (o,) = st.observations(SITE.id)
+    second = workspace_with_sites(tmp_path / "second", SITE)
+    res = CliRunner().invoke(main, ["import", str(first.root / o.path), "-w", str(second.root)])
+    assert res.exit_code == 0, res.output
+    with second.store() as st:
+        (again,) = st.observations(SITE.id)
+    assert (again.id, again.scene.id) == (o.id, o.scene.id) == (f"{SITE.id}/chip_20230821T093000", "local:local-geotiff:chip_20230821T093000")

@@ -676,10 +676,17 @@ def read_scene_ref(
             )
         raise InputError(f"{path}: cannot tell whether it is SAR or optical; pass --sensor")
     simulated = tags.get("SITEWATCH_SIMULATED", "").lower() == "true"
+    provider, collection = "simulator" if simulated else "local", tags.get("SITEWATCH_COLLECTION", "local-geotiff")
+    item_id = tags.get("SITEWATCH_SCENE_ID", path.stem)
+    parts = item_id.split(":", 2)
+    if "SITEWATCH_COLLECTION" not in tags and len(parts) == 3 and all(parts):
+        # An archived COG (of another workspace) is tagged with its scene's whole id, provider:collection:item:
+        # the same scene, not a new one whose item id is that whole id.
+        provider, collection, item_id = parts
     scene = SceneRef(
-        provider="simulator" if simulated else "local",
-        collection=tags.get("SITEWATCH_COLLECTION", "local-geotiff"),
-        item_id=tags.get("SITEWATCH_SCENE_ID", path.stem),
+        provider=provider,
+        collection=collection,
+        item_id=item_id,
         sensor=kind,
         acquired=utc(when),
         resolution_m=round(float(tags.get("SITEWATCH_RESOLUTION_M", 0)) or min(px, py), 3),

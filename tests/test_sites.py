@@ -966,3 +966,22 @@ def test_a_water_layer_feature_with_its_fid_is_water() -> None:
     water = {"type": "Feature", "properties": {"site_id": "p1", "fid": 3}, "geometry": mapping(box(132.31, 42.865, 132.36, 42.875))}
     (back,) = sites_from_geojson({"type": "FeatureCollection", "features": [water]}, known={"p1": site})
     assert back.id == "p1" and back.water is not None
+
+
+def test_a_second_place_named_in_cyrillic_does_not_replace_the_first(tmp_path: Path) -> None:
+    """Two files, each a polygon named in Cyrillic: both were made site 'site', so the second import
+    replaced the first place (its area, and the observations cut to it, moved to another town). A
+    workspace site of another name keeps its id; importing a file again still replaces its own site."""
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    for name, west in (("Владивосток", 131.88), ("Находка", 132.88)):
+        fc = _polygon_fc([{"name": name}])
+        fc["features"][0]["geometry"] = mapping(box(west, 42.80, west + 0.02, 42.82))  # type: ignore[index]
+        (tmp_path / f"{west}.geojson").write_text(json.dumps(fc, ensure_ascii=False), encoding="utf-8")
+    for west, again in ((131.88, False), (132.88, False), (132.88, True), (131.88, True)):
+        res = runner.invoke(main, ["sites", "import", str(tmp_path / f"{west}.geojson"), "-w", ws])
+        assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["sites", "list", "--json", "-w", ws])
+    got = {f["id"]: f["properties"]["name"] for f in json.loads(res.stdout)["features"]}
+    assert got == {"site": "Владивосток", "site-2": "Находка"}

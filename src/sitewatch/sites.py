@@ -449,10 +449,16 @@ def _site_ids(site_feats: list[dict[str, Any]], origin: str, known: Mapping[str,
         legacy = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
         if legacy and legacy != base and legacy not in used and legacy in known and known[legacy].name == name:
             base = site_id = legacy
-        n = 2
-        while site_id in used:
-            site_id, n = f"{base}-{n}", n + 1
         unspellable = bool(name) and not _ascii_slug(name)
+
+        def taken(candidate: str) -> bool:
+            # A name with no letters to spell an id from (Cyrillic) gets the fallback id: one a workspace site of
+            # another name holds is another place, not this one imported again.
+            return candidate in used or (unspellable and candidate in known and known[candidate].name != name)
+
+        n = 2
+        while taken(site_id):
+            site_id, n = f"{base}-{n}", n + 1
         if site_id != base or unspellable:
             if unspellable:  # a name in Cyrillic, say: its id is not made from it
                 why = f"its name {name!r} has no Latin letters or digits to make an id from; give it an id"

@@ -450,14 +450,11 @@ def _site_ids(site_feats: list[dict[str, Any]], origin: str, known: Mapping[str,
         if legacy and legacy != base and legacy not in used and legacy in known and known[legacy].name == name:
             base = site_id = legacy
         unspellable = bool(name) and not _ascii_slug(name)
-
-        def taken(candidate: str) -> bool:
-            # A name with no letters to spell an id from (Cyrillic) gets the fallback id: one a workspace site of
-            # another name holds is another place, not this one imported again.
-            return candidate in used or (unspellable and candidate in known and known[candidate].name != name)
-
+        # A name with no letters to spell an id from (Cyrillic) gets the fallback id: one a workspace site of
+        # another name holds is another place, not this one imported again.
+        others = {k for k, v in known.items() if v.name != name} if unspellable else set()
         n = 2
-        while taken(site_id):
+        while site_id in used or site_id in others:
             site_id, n = f"{base}-{n}", n + 1
         if site_id != base or unspellable:
             if unspellable:  # a name in Cyrillic, say: its id is not made from it

@@ -982,6 +982,7 @@ def test_a_second_place_named_in_cyrillic_does_not_replace_the_first(tmp_path: P
     for west, again in ((131.88, False), (132.88, False), (132.88, True), (131.88, True)):
         res = runner.invoke(main, ["sites", "import", str(tmp_path / f"{west}.geojson"), "-w", ws])
         assert res.exit_code == 0, res.output
+        assert ("(replaced)" in res.output) is again, res.output
     res = runner.invoke(main, ["sites", "list", "--json", "-w", ws])
     got = {f["id"]: f["properties"]["name"] for f in json.loads(res.stdout)["features"]}
     assert got == {"site": "Владивосток", "site-2": "Находка"}

@@ -440,3 +440,15 @@ def test_a_file_not_in_utf8_is_named_with_what_to_do(tmp_path: Path) -> None:
     path.write_bytes("title: caf\xe9\nclaims: []\n".encode("latin-1"))
     with pytest.raises(ValueError, match="c.yaml: .*save it as UTF-8"):
         read_claims(path)
+
+
+def test_the_on_field_written_in_yaml_is_read_as_on_not_as_a_boolean_key(tmp_path: Path) -> None:
+    # YAML 1.1 reads a bare `on` as true: `{kind: vessel_present, on: all}` had the key True, refused
+    # as "assert.True: not a field", so the documented `on:` could not be written in a claims file.
+    path = tmp_path / "c.yaml"
+    path.write_text("claims:\n  - id: x\n    text: t\n    source: s\n    sites: [dunai]\n"
+                    "    from: 2024-10-17\n    to: 2024-10-19\n"
+                    "    assert: {kind: vessel_present, berth: pier-east, on: all}\n")  # fmt: skip
+    parsed = read_claims(path)
+    assert not parsed.problems, parsed.problems
+    assert parsed.claims[0].assertions[0].on == "all"

@@ -245,6 +245,16 @@ def test_presence_days_below_the_claim_with_days_unimaged_is_not_testable() -> N
     assert _days_claim(30, 0, o, d, "2023-09-20").verdict == "contradicted"  # 6 + 10 < 30
 
 
+def test_presence_days_with_no_usable_image_in_the_range_is_not_testable() -> None:
+    # "0 days" over a range no image saw was "supported (on the dates tested)", with no date tested.
+    r = _days_claim(0, 0, [], [], "2023-09-10")
+    assert r.verdict == "not testable" and "no usable image" in r.reason and not r.images
+    o, d = _rason_days(10, 6)
+    r = verdict({"kind": "presence_days", "days": 0}, o, d, sites=("rason",), site_objs=[RASON_SITE],
+                **{"from": "2019-01-01", "to": "2019-02-01"})  # fmt: skip
+    assert r.verdict == "not testable"
+
+
 # --- transit ---------------------------------------------------------------------------------------
 
 

@@ -499,6 +499,9 @@ def _presence_days(a: Assertion, world: World) -> PartResult:
     images = tuple(im for _, ims in present for im in ims)
     tested = tuple(r.date for r in tl.rows)
     untested = tuple(d for d in _days(a.start, a.end) if d not in set(tested))
+    if not imaged:  # a count over no image is no evidence, whatever was claimed
+        return PartResult(a, UNTESTABLE, f"no usable image of {site.id} on the {span_days} days {a.start} to {a.end}",
+                          images, tested, untested)  # fmt: skip
     if claimed - tol <= n <= claimed + tol:
         note = f"; the {blind} days without a usable image are not counted" if blind else ""
         return PartResult(a, SUPPORTED, base + note, images, tested, untested)

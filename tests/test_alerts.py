@@ -271,6 +271,21 @@ def test_an_unreachable_webhook_is_named(ws: tuple[Path, Store]) -> None:
     assert res.pending == 1 and "127.0.0.1:9" in res.delivery_errors[0]
 
 
+@pytest.mark.parametrize("url", ["http://[::1", "http://", "https:///path", "http://host:port/x"])
+def test_a_malformed_webhook_url_is_refused_naming_it_before_any_event_is_recorded(ws: tuple[Path, Store], tmp_path: Path,
+                                                                                   url: str) -> None:  # fmt: skip
+    # "http://[::1" was a ValueError traceback after the events had been recorded; "http://" failed only
+    # at the first POST ("no host given"), each run again.
+    root, store = ws
+    store.close()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n")
+    res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--rules", str(rules), "--webhook", url])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.exception
+    assert f"webhook {url!r}" in res.stderr, res.output
+    assert not (root / "alerts.jsonl").exists()
+
+
 def test_real_imagery_is_not_labelled_simulated(tmp_path: Path) -> None:
     w = init_workspace(tmp_path / "ws")
     with w.store() as store:

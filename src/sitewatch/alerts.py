@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -314,9 +315,17 @@ def post_event(url: str, event: Mapping[str, Any], timeout: float = WEBHOOK_TIME
 
 
 def check_webhook_url(url: str) -> str:
-    """The URL, or an InputError naming it when it is not http(s)."""
+    """The URL, or an InputError naming it when it is not an http(s) URL with a host (checked before any event is recorded)."""
+    hint = "give an http:// or https:// URL (--webhook or the alerts_webhook setting)"
     if not url.startswith(("http://", "https://")):
-        raise InputError(f"webhook {url!r}: give an http:// or https:// URL (--webhook or the alerts_webhook setting)")
+        raise InputError(f"webhook {url!r}: {hint}")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError as exc:  # "http://[::1": an unclosed IPv6 address
+        raise InputError(f"webhook {url!r}: not a URL ({exc}); {hint}") from None
+    if not parts.hostname:
+        raise InputError(f"webhook {url!r}: no host in it; {hint}")
     return url
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from .claims_file import OBJECT_KINDS
 from .errors import InputError
 from .model import CHANGE_DIRECTIONS, Site
 from .yaml_input import RECORD_ID, read_yaml, unknown_fields
@@ -137,8 +138,9 @@ def _rule(raw: Any, index: int, sites: Mapping[str, Site]) -> Rule:
             raise InputError(f"rule {rid!r}: vessel_class: {wanted!r} names no class of the catalogue ({'; '.join(_class_names())})")
         out["vessel_class"] = wanted
     if raw.get("object_kind") is not None:
-        if not isinstance(raw["object_kind"], str) or raw["object_kind"] == "vessel":
-            raise InputError(f"rule {rid!r}: object_kind: a detection kind other than vessel (crane), got {raw['object_kind']!r}")
+        if raw["object_kind"] not in OBJECT_KINDS:  # a kind no detector finds would never fire
+            raise InputError(f"rule {rid!r}: object_kind: {raw['object_kind']!r}: the detectors find "
+                             f"{', '.join(OBJECT_KINDS)} besides vessels")  # fmt: skip
         out["object_kind"] = raw["object_kind"]
     if raw.get("direction") is not None:
         if raw["direction"] not in CHANGE_DIRECTIONS:

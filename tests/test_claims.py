@@ -407,6 +407,19 @@ def test_the_report_shows_the_claims_with_links_to_their_images(tmp_path: Path) 
     assert '<span class="tag">SIMULATED</span>' in html
 
 
+def test_the_report_warns_of_a_refused_claim(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # A misspelt claim was left out of the report with no word on the terminal (only a line in the HTML).
+    ws = build(tmp_path / "ws")
+    out = tmp_path / "report.html"
+    bad = {**GONE_20, "id": "typo", "assert": {"kind": "vessel_absent", "berth": "pier-9"}}
+    with caplog.at_level("WARNING"):
+        res = CliRunner().invoke(main, ["report", "-w", str(ws.root), "--out", str(out), "--claims", str(_file(tmp_path, [SHIP_17, bad]))])
+    assert res.exit_code == 0, res.output
+    said = " ".join(rec.getMessage() for rec in caplog.records if rec.levelname == "WARNING")
+    assert "claim typo" in said and "pier-9" in said and "claims.yaml" in said, said
+    assert "ship-17" in out.read_text()
+
+
 def test_a_verdict_as_the_model_claim() -> None:
     o = obs("2024-10-17")
     r = verdict(LANDING, [o], [vessel(o, 0, 111.0)])

@@ -306,6 +306,9 @@ GOOD = {"id": "ok", "text": "t", "source": "s", "sites": ["dunai"], "date": "202
         ({"assert": {"kind": "vessel_present", "colour": "grey"}}, "assert.colour", "not a field of vessel_present"),
         ({"assert": {"kind": "vessel_present", "min_length_m": -5}}, "assert.min_length_m", "above 0"),
         ({"source": {"who": "x", "url": "y"}}, "source.url", "not a field"),
+        # a transit's destination not among the claim's sites was named as the field `site`, which it has not
+        ({"sites": ["dunai", "rason"], "assert": {"kind": "vessel_transit", "within_days": 3, "destination": "vladivostok"}},
+         "assert.destination", "'vladivostok' is not among the claim's sites"),
     ],
 )
 def test_a_malformed_claim_is_named_with_its_field_and_the_others_proceed(change: dict[str, Any], field: str, words: str) -> None:

@@ -267,6 +267,53 @@ def test_a_failed_webhook_keeps_the_event_and_the_next_run_retries_it(ws: tuple[
     assert [e["rule"] for e in handler.got] == ["ls"]
 
 
+class _RedirectingHook(BaseHTTPRequestHandler):
+    """A receiver that moved: a POST is answered 302 to another path, a GET there 200 (and no body arrives)."""
+
+    posted: list[bytes] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path == "/hook":
+            self.send_response(302)
+            self.send_header("Location", "/hook/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        type(self).posted.append(body)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_webhook_that_redirects_is_not_counted_delivered(ws: tuple[Path, Store]) -> None:
+    # urllib follows a 302 to a POST with a GET without the body: the event was marked delivered,
+    # and never arrived.
+    _, store = ws
+    handler = type("Hook", (_RedirectingHook,), {"posted": []})
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        rules = _rules(store, {"id": "ls", "kind": "arrival", "sites": ["dunai"]})
+        res = check_alerts(store, rules, webhook=url, timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert res.delivered == 0 and res.pending == 1, res
+    (err,) = res.delivery_errors
+    assert "302" in err and "/hook/" in err, err
+
+
 def test_an_unreachable_webhook_is_named(ws: tuple[Path, Store]) -> None:
     _, store = ws
     rules = _rules(store, {"id": "ls", "kind": "arrival", "sites": ["dunai"]})

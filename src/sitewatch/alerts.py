@@ -297,15 +297,33 @@ def evaluate_rules(store: Store, rules: Sequence[Rule], *, since: date | None = 
     return sorted(kept, key=lambda e: (e.date, e.acquired, order[e.rule_id], e.key))
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects are not followed: urllib turns a POST redirected by 301, 302 or 303 into a GET without
+    the body, which a receiver answers 200, so the event would count as delivered and never arrive."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_WEBHOOK_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def post_event(url: str, event: Mapping[str, Any], timeout: float = WEBHOOK_TIMEOUT_S) -> None:
-    """POST one event as JSON to ``url``; an OSError naming the URL and the reason when it is not accepted (2xx)."""
+    """POST one event as JSON to ``url``; an OSError naming the URL and the reason when it is not accepted (2xx).
+
+    A redirect is not followed (it would lose the body): it is an error naming where it leads."""
     body = json.dumps(event).encode("utf-8")
     req = urllib.request.Request(url, data=body, method="POST",
                                  headers={"Content-Type": "application/json", "User-Agent": "sitewatch-alerts"})  # fmt: skip
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (the scheme is checked below)
+        with _WEBHOOK_OPENER.open(req, timeout=timeout) as resp:  # (the scheme is checked by check_webhook_url)
             status = resp.status
     except urllib.error.HTTPError as exc:
+        location = exc.headers.get("Location") if exc.headers else None
+        if 300 <= exc.code < 400 and location:
+            target = urllib.parse.urljoin(url, location)
+            raise OSError(f"{url}: HTTP {exc.code} {exc.reason}, redirected to {target}: give that URL "
+                          f"(--webhook or the alerts_webhook setting); redirects are not followed") from exc  # fmt: skip
         raise OSError(f"{url}: HTTP {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)

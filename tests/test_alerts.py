@@ -175,6 +175,17 @@ def test_a_malformed_rule_is_named_with_its_field_and_the_others_proceed(ws: tup
     assert err.startswith("rules.yaml: ") and named in err, err
 
 
+def test_a_rule_id_of_digits_is_a_name_as_in_a_claims_file(ws: tuple[Path, Store]) -> None:
+    # `id: 1` is digits, which the README allows, but YAML reads it as a number: it was refused as
+    # "not a name of letters, digits, ..." (got 1), while a claims file took it.
+    _, store = ws
+    rules, errors = parse_rules({"rules": [{"id": 1, "kind": "arrival", "sites": ["dunai"]},
+                                           {"id": 1.5, "kind": "arrival", "sites": ["dunai"]}]}, store.sites(), "r.yaml")  # fmt: skip
+    assert [r.id for r in rules] == ["1"]
+    (err,) = errors
+    assert "rule #2: id:" in err and "quotes" in err, err
+
+
 def test_second_run_reports_nothing_new_and_all_shows_them_again(ws: tuple[Path, Store], tmp_path: Path) -> None:
     _, store = ws
     rules = _rules(store, {"id": "busy", "kind": "vessel_count", "sites": ["dunai"], "above": 0},

@@ -89,8 +89,11 @@ def _rule(raw: Any, index: int, sites: Mapping[str, Site]) -> Rule:
     if not isinstance(raw, dict):
         raise InputError(f"rule #{index + 1}: must be a mapping (id: ..., kind: ..., sites: [...]), got {raw!r}")
     rid = raw.get("id")
+    if isinstance(rid, int) and not isinstance(rid, bool):
+        rid = str(rid)  # `id: 7` is digits, which YAML reads as a number
     if not isinstance(rid, str) or not RECORD_ID.match(rid):
-        raise InputError(f"rule #{index + 1}: id: missing or not a name of letters, digits, '-', '_', '.' (got {rid!r})")
+        hint = "" if rid is None or isinstance(rid, str) else "; write it in quotes"
+        raise InputError(f"rule #{index + 1}: id: missing or not a name of letters, digits, '-', '_', '.' (got {rid!r}){hint}")
     kind = raw.get("kind")
     if kind not in RULE_KINDS:
         raise InputError(f"rule {rid!r}: kind: {'missing' if kind is None else repr(kind) + ' is unknown'}; "

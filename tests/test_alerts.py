@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -20,7 +21,7 @@ from sitewatch.cli import main
 from sitewatch.model import Berth, ClassCandidate, Detection, Grid, Observation, SceneRef, Site
 from sitewatch.store import Store
 from sitewatch.store.alerts import pending_events
-from sitewatch.workspace import init_workspace
+from sitewatch.workspace import init_workspace, open_workspace
 
 PLACES = {"rason": (130.300, 42.233), "dunai": (132.338, 42.880)}
 GRID = Grid("EPSG:32652", (10.0, 0.0, 500000.0, 0.0, -10.0, 4750000.0), 100, 100)
@@ -323,6 +324,34 @@ def test_a_webhook_that_redirects_is_not_counted_delivered(ws: tuple[Path, Store
     assert res.delivered == 0 and res.pending == 1, res
     (err,) = res.delivery_errors
     assert "302" in err and "/hook/" in err, err
+
+
+def test_two_runs_at_once_post_each_event_once(ws: tuple[Path, Store]) -> None:
+    # Two `alerts check` at once (cron runs overlapping, two members of a team store) both took every
+    # event for new and both posted it: the receiver got each event twice.
+    root, store = ws
+    rules = _rules(store, {"id": "arr", "kind": "arrival", "sites": ["dunai", "rason"]},
+                   {"id": "dep", "kind": "departure", "sites": ["dunai", "rason"]})  # fmt: skip
+    posted: list[str] = []
+    other: list[Any] = []
+
+    def post(url: str, event: Mapping[str, Any], timeout: float) -> None:
+        posted.append(event["event_id"])
+        if not other:  # the second run starts while the first posts its first event
+            def run() -> None:
+                with open_workspace(root).store() as store_b:
+                    other.append(check_alerts(store_b, rules, webhook="http://127.0.0.1:9/", post=post))
+            thread = threading.Thread(target=run)
+            other.append(thread)
+            thread.start()
+            time.sleep(1.0)  # a slow receiver: the second run reaches its own posting meanwhile
+
+    first = check_alerts(store, rules, webhook="http://127.0.0.1:9/", post=post)
+    other[0].join(timeout=60)
+    second = other[1]
+    assert len(posted) == len(set(posted)) == 3, posted
+    assert first.delivered + second.delivered == 3 and first.pending == second.pending == 0
+    assert len(first.new) + len(second.new) == 3
 
 
 def test_an_unreachable_webhook_is_named(ws: tuple[Path, Store]) -> None:

@@ -399,39 +399,32 @@ def check_alerts(
     """
     from .files import write_text_atomic
     from .store.alerts import (
+        alerts_turn,
+        deliver_pending,
         known_event_keys,
-        mark_delivered,
-        mark_failed,
         pending_count,
-        pending_events,
         record_events,
     )
 
     if webhook:
         check_webhook_url(webhook)
     events = [event_to_dict(e) for e in evaluate_rules(store, rules, since=since)]
-    known = known_event_keys(store)
-    new = [e for e in events if e["event_id"] not in known]
-    if out is not None and new:
-        old = _events_file_text(out)
-        in_file = _event_ids_in(old)  # a run stopped after the file and before the store wrote them already
-        lines = "".join(json.dumps(e, sort_keys=True) + "\n" for e in new if e["event_id"] not in in_file)
-        if lines:
-            write_text_atomic(out, old + ("\n" if old and not old.endswith("\n") else "") + lines)
-    record_events(store, new, webhook=bool(webhook))
-    delivered, errors = [], {}
+    # Two runs at once would both take every event for new and post it twice: they take turns.
+    with alerts_turn(store):
+        known = known_event_keys(store)
+        new = [e for e in events if e["event_id"] not in known]
+        if out is not None and new:
+            old = _events_file_text(out)
+            in_file = _event_ids_in(old)  # a run stopped after the file and before the store wrote them already
+            lines = "".join(json.dumps(e, sort_keys=True) + "\n" for e in new if e["event_id"] not in in_file)
+            if lines:
+                write_text_atomic(out, old + ("\n" if old and not old.endswith("\n") else "") + lines)
+        record_events(store, new, webhook=bool(webhook))
+    delivered: list[str] = []
+    errors: dict[str, str] = {}
     if webhook:
-        for e in pending_events(store):
-            try:
-                post(webhook, e, timeout)
-            except OSError as exc:
-                # The receiver is down or refuses: the rest are not tried (each would wait out the timeout).
-                errors[e["event_id"]] = str(exc)
-                break
-            else:
-                delivered.append(e["event_id"])
-        mark_delivered(store, delivered)
-        mark_failed(store, errors)
+        url = webhook
+        delivered, errors = deliver_pending(store, lambda e: post(url, e, timeout))
     pending = pending_count(store)
     return AlertCheck(
         events=tuple(events if show_all else new), new=frozenset(e["event_id"] for e in new), evaluated=len(events),

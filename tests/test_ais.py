@@ -104,6 +104,21 @@ mmsi,time,lat,lon,sog
     assert set(read_ais([f]).tracks) == {"273000001", "273000006"}
 
 
+@pytest.mark.parametrize(("times", "example"), [
+    (["1728977400", "1728977580"], "'1728977400'"),  # Unix seconds
+    (["17/10/2024 09:30", "17/10/2024 09:33"], "'17/10/2024 09:30'"),  # a spreadsheet's own date format
+])  # fmt: skip
+def test_a_time_column_no_row_of_which_reads_is_an_error_naming_a_value(tmp_path: Path, times: list[str], example: str) -> None:
+    # Every row skipped ("40 skipped (time 40)") and the command went on: every detection came out
+    # dark, a finding made of a format.
+    rows = "".join(f"273000001,{t},42.88,132.338\n" for t in times)
+    f = _write(tmp_path / "mine.csv", "mmsi,time,lat,lon\n" + rows)
+    with pytest.raises(InputError) as err:
+        read_ais([f])
+    text = str(err.value)
+    assert str(f) in text and example in text and "ISO 8601" in text, text
+
+
 def test_a_header_of_no_known_form_names_the_file_and_the_missing_columns(tmp_path: Path) -> None:
     f = _write(tmp_path / "ships.csv", "id,when,y,x\n1,2024-10-17,42,132\n")
     with pytest.raises(InputError) as err:

@@ -119,6 +119,16 @@ def test_a_time_column_no_row_of_which_reads_is_an_error_naming_a_value(tmp_path
     assert str(f) in text and example in text and "ISO 8601" in text, text
 
 
+def test_a_file_no_row_of_which_reads_is_an_error_saying_why(tmp_path: Path) -> None:
+    # lat and lon swapped: every position out of range, every row skipped, every detection "dark".
+    f = _write(tmp_path / "swapped.csv", "mmsi,time,lat,lon\n273000001,2024-10-17T09:30:00Z,132.338,42.88\n"
+                                         "273000001,2024-10-17T09:33:00Z,132.339,42.88\n")  # fmt: skip
+    with pytest.raises(InputError) as err:
+        read_ais([f])
+    text = str(err.value)
+    assert str(f) in text and "no row" in text and "position 2" in text, text
+
+
 def test_a_header_of_no_known_form_names_the_file_and_the_missing_columns(tmp_path: Path) -> None:
     f = _write(tmp_path / "ships.csv", "id,when,y,x\n1,2024-10-17,42,132\n")
     with pytest.raises(InputError) as err:

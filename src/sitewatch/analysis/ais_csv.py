@@ -362,6 +362,10 @@ def _read_rows(
             "ISO 8601 in UTC or with an offset, e.g. 2024-10-17T09:30:00Z"
         raise InputError(f"{path}: no time could be read in its {header[i_time].strip()!r} column "
                          f"(e.g. {first_bad_time!r}): give the times as {form}")  # fmt: skip
+    if n and sum(bad.values()) == n:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(bad.items()))
+        raise InputError(f"{path}: no row could be read ({reasons}): check the columns hold 9-digit MMSIs and "
+                         "latitude and longitude in decimal degrees, the right way round")  # fmt: skip
     return AisReadSummary(str(path), fmt, n, kept, outside, dict(bad), not_ships)
 
 

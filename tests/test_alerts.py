@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from shapely.geometry import LineString, box
 
 from sitewatch.alert_rules import parse_rules
 from sitewatch.alerts import check_alerts, evaluate_rules
 from sitewatch.cli import main
+from sitewatch.errors import InputError
 from sitewatch.model import Berth, ClassCandidate, Detection, Grid, Observation, SceneRef, Site
 from sitewatch.store import Store
 from sitewatch.store.alerts import pending_events
@@ -185,6 +187,15 @@ def test_a_rule_id_of_digits_is_a_name_as_in_a_claims_file(ws: tuple[Path, Store
     assert [r.id for r in rules] == ["1"]
     (err,) = errors
     assert "rule #2: id:" in err and "quotes" in err, err
+
+
+def test_rules_all_commented_out_are_no_rules_and_an_empty_file_says_what_to_write(ws: tuple[Path, Store]) -> None:
+    # `rules:` with every rule under it commented out (alerts paused) was refused as "expected a mapping
+    # with `rules:`", which it is; an empty file got the same words.
+    _, store = ws
+    assert parse_rules(yaml.safe_load("rules:\n#  - {id: a, kind: arrival, sites: [dunai]}\n"), store.sites()) == ([], [])
+    with pytest.raises(InputError, match=r"r.yaml: holds no rules: write .*rules: \[\]"):
+        parse_rules(yaml.safe_load("# nothing yet\n"), store.sites(), "r.yaml")
 
 
 def test_second_run_reports_nothing_new_and_all_shows_them_again(ws: tuple[Path, Store], tmp_path: Path) -> None:

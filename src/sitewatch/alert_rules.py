@@ -162,6 +162,11 @@ def parse_rules(doc: Any, sites: Sequence[Site], origin: str = "rules") -> tuple
     A document that is not a mapping with a ``rules`` list is refused whole (InputError). Two rules
     with one id: the second is refused.
     """
+    if doc is None:  # an empty file, or comments only
+        raise InputError(f"{origin}: holds no rules: write `rules:` with a list of rules (see README, Alerts), "
+                         "or `rules: []` for none")  # fmt: skip
+    if isinstance(doc, dict) and "rules" in doc and doc["rules"] is None:
+        doc = {**doc, "rules": []}  # `rules:` with every rule under it commented out: alerts paused
     if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list):
         raise InputError(f"{origin}: expected a mapping with `rules:`, a list of rules (see README, Alerts)")
     stray = unknown_fields(doc, {"rules"})

@@ -167,12 +167,15 @@ def test_link_fires_from_one_site_to_the_other_and_not_back(ws: tuple[Path, Stor
         ({"kind": "arrival", "sites": ["dunai"]}, "rule #1: id: missing"),
         # a kind no detector finds never fired, without a word
         ({"id": "k", "kind": "object", "sites": ["dunai"], "object_kind": "cranes"}, "rule 'k': object_kind: 'cranes'"),
+        # no sea route to an inland site: the rule could never fire
+        ({"id": "m", "kind": "link", "sites": ["rason", "camp"]}, "rule 'm': sites: no sea route between rason and camp"),
     ],
 )
 def test_a_malformed_rule_is_named_with_its_field_and_the_others_proceed(ws: tuple[Path, Store], rule: dict[str, Any], named: str) -> None:
     _, store = ws
     good = {"id": "ok", "kind": "arrival", "sites": ["dunai"]}
-    rules, errors = parse_rules({"rules": [rule, good]}, store.sites(), "rules.yaml")
+    camp = Site("camp", "Camp", "training_ground", box(131.0, 43.0, 131.01, 43.01))
+    rules, errors = parse_rules({"rules": [rule, good]}, [*store.sites(), camp], "rules.yaml")
     assert [r.id for r in rules] == ["ok"]
     (err,) = errors
     assert err.startswith("rules.yaml: ") and named in err, err

@@ -115,6 +115,11 @@ def _rule(raw: Any, index: int, sites: Mapping[str, Site]) -> Rule:
             raise InputError(f"rule {rid!r}: sites: {s!r} is not a site of the workspace; see `sitewatch sites list`")
     if kind == "link" and (len(names) != 2 or names[0] == names[1]):
         raise InputError(f"rule {rid!r}: sites: a link rule names two sites, from and to, got {names}")
+    if kind == "link":
+        from .analysis.links import sea_route_note
+
+        if note := sea_route_note(sites[names[0]], sites[names[1]]):  # `sitewatch links` gives such a pair no link
+            raise InputError(f"rule {rid!r}: sites: {note}; the rule could never fire")
     out: dict[str, Any] = {"id": rid, "kind": kind, "sites": tuple(names)}
     if "description" in raw:
         out["description"] = str(raw["description"])

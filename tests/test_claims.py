@@ -7,6 +7,7 @@ malformed claims named by id and field while the others are checked; the CLI's e
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -258,9 +259,9 @@ def test_presence_days_with_no_usable_image_in_the_range_is_not_testable() -> No
 # --- transit ---------------------------------------------------------------------------------------
 
 
-def _transit(dunai_days: list[str], rason_days: list[str], ship_at_dunai: str | None) -> Any:
+def _transit(dunai_days: list[str], rason_days: list[str], ship_at_dunai: str | None, dunai_kind: str = "port") -> Any:
     rason = _site("rason", *RASON, berths=())
-    dunai = _site(berths=())
+    dunai = replace(_site(berths=()), kind=dunai_kind)
     r_obs = [obs(d, site="rason") for d in rason_days]
     d_obs = [obs(d, site="dunai", hour=1) for d in dunai_days]
     dets = [vessel(o, 0, 92.0, berth=None, lon=RASON[0], lat=RASON[1]) for o in r_obs if o.scene.acquired.day <= 12]
@@ -284,6 +285,13 @@ def test_no_link_contradicts_only_when_both_sites_were_imaged_every_day() -> Non
     assert _transit(DAYS, DAYS, "2024-10-16").verdict == "contradicted"  # 4 days later: too late
     r = _transit([d for d in DAYS if d != "2024-10-14"], DAYS, None)
     assert r.verdict == "not testable" and "dunai has no usable image on 1 date (2024-10-14)" in r.reason
+
+
+def test_a_transit_to_an_inland_site_is_not_testable_saying_there_is_no_sea_route() -> None:
+    # `links` gives a pair with a training ground no link: the claim was "contradicted" (both sites
+    # imaged every day) or "not testable" for want of images, never for the reason it was.
+    r = _transit(DAYS, DAYS, "2024-10-14", dunai_kind="training_ground")
+    assert r.verdict == "not testable" and "no sea route between rason and dunai" in r.reason, r.reason
 
 
 # --- the file ----------------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ import numpy as np
 import shapely
 from shapely.geometry import Point
 
-from .analysis.links import LinkParams, find_links
+from .analysis.links import LinkParams, find_links, sea_route_note
 from .analysis.occupancy import (
     TimelineParams,
     build_timeline,
@@ -516,6 +516,8 @@ def _presence_days(a: Assertion, world: World) -> PartResult:
 
 def _transit(a: Assertion, world: World) -> PartResult:
     origin, dest = (world.sites[s] for s in a.site_ids)
+    if note := sea_route_note(origin, dest):  # `links` gives such a pair no link, whatever the images
+        return PartResult(a, UNTESTABLE, note, (), (), ())
     within = a.within_days or 0
     obs = [o for o in world.observations if o.site_id in a.site_ids]
     obs_ids = {o.id for o in obs}

@@ -331,6 +331,15 @@ def test_command_prints_matched_dark_and_unseen(world: tuple[Path, Path], tmp_pa
     assert sar["matched"][0]["distance_m"] < 20
 
 
+def test_command_refuses_an_out_file_that_would_not_hold_geojson(world: tuple[Path, Path], tmp_path: Path) -> None:
+    # `--out dark.csv` wrote GeoJSON into a .csv, which a spreadsheet then showed as one column of JSON.
+    root, ais = world
+    out = tmp_path / "dark.csv"
+    res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(root), "--out", str(out)])
+    assert res.exit_code == 2 and "dark.csv" in res.stderr and ".geojson" in res.stderr, res.output
+    assert not out.exists()
+
+
 def test_command_date_range_and_gap(world: tuple[Path, Path]) -> None:
     root, ais = world
     res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(root), "--from", "2024-10-18", "--json"])

@@ -104,6 +104,31 @@ mmsi,time,lat,lon,sog
     assert set(read_ais([f]).tracks) == {"273000001", "273000006"}
 
 
+@pytest.mark.parametrize(("times", "example"), [
+    (["1728977400", "1728977580"], "'1728977400'"),  # Unix seconds
+    (["17/10/2024 09:30", "17/10/2024 09:33"], "'17/10/2024 09:30'"),  # a spreadsheet's own date format
+])  # fmt: skip
+def test_a_time_column_no_row_of_which_reads_is_an_error_naming_a_value(tmp_path: Path, times: list[str], example: str) -> None:
+    # Every row skipped ("40 skipped (time 40)") and the command went on: every detection came out
+    # dark, a finding made of a format.
+    rows = "".join(f"273000001,{t},42.88,132.338\n" for t in times)
+    f = _write(tmp_path / "mine.csv", "mmsi,time,lat,lon\n" + rows)
+    with pytest.raises(InputError) as err:
+        read_ais([f])
+    text = str(err.value)
+    assert str(f) in text and example in text and "ISO 8601" in text, text
+
+
+def test_a_file_no_row_of_which_reads_is_an_error_saying_why(tmp_path: Path) -> None:
+    # lat and lon swapped: every position out of range, every row skipped, every detection "dark".
+    f = _write(tmp_path / "swapped.csv", "mmsi,time,lat,lon\n273000001,2024-10-17T09:30:00Z,132.338,42.88\n"
+                                         "273000001,2024-10-17T09:33:00Z,132.339,42.88\n")  # fmt: skip
+    with pytest.raises(InputError) as err:
+        read_ais([f])
+    text = str(err.value)
+    assert str(f) in text and "no row" in text and "position 2" in text, text
+
+
 def test_a_header_of_no_known_form_names_the_file_and_the_missing_columns(tmp_path: Path) -> None:
     f = _write(tmp_path / "ships.csv", "id,when,y,x\n1,2024-10-17,42,132\n")
     with pytest.raises(InputError) as err:
@@ -304,6 +329,15 @@ def test_command_prints_matched_dark_and_unseen(world: tuple[Path, Path], tmp_pa
     sar = next(o for o in doc["observations"] if o["observation_id"] == "dunai:sim-dunai-2024-10-17-sar")
     assert sar["matched"][0]["ais_length_m"] == 113 and sar["matched"][0]["length_m"] == 118
     assert sar["matched"][0]["distance_m"] < 20
+
+
+def test_command_refuses_an_out_file_that_would_not_hold_geojson(world: tuple[Path, Path], tmp_path: Path) -> None:
+    # `--out dark.csv` wrote GeoJSON into a .csv, which a spreadsheet then showed as one column of JSON.
+    root, ais = world
+    out = tmp_path / "dark.csv"
+    res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(root), "--out", str(out)])
+    assert res.exit_code == 2 and "dark.csv" in res.stderr and ".geojson" in res.stderr, res.output
+    assert not out.exists()
 
 
 def test_command_date_range_and_gap(world: tuple[Path, Path]) -> None:

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from shapely.geometry import LineString, box
 
 from sitewatch.alert_rules import parse_rules
 from sitewatch.alerts import check_alerts, evaluate_rules
 from sitewatch.cli import main
+from sitewatch.errors import InputError
 from sitewatch.model import Berth, ClassCandidate, Detection, Grid, Observation, SceneRef, Site
 from sitewatch.store import Store
 from sitewatch.store.alerts import pending_events
-from sitewatch.workspace import init_workspace
+from sitewatch.workspace import init_workspace, open_workspace
 
 PLACES = {"rason": (130.300, 42.233), "dunai": (132.338, 42.880)}
 GRID = Grid("EPSG:32652", (10.0, 0.0, 500000.0, 0.0, -10.0, 4750000.0), 100, 100)
@@ -103,7 +106,8 @@ def test_object_fires_on_a_crane_beside_a_vessel_and_not_without_one(ws: tuple[P
     (e,) = _events(store, {"id": "crane", "kind": "object", "sites": ["dunai"], "object_kind": "crane", "min_length_m": 95})
     assert e.date == date(2024, 10, 17) and "crane" in e.what and "beside a 112 m vessel" in e.what
     assert not _events(store, {"id": "c2", "kind": "object", "sites": ["dunai"], "object_kind": "crane", "min_count": 2})
-    assert not _events(store, {"id": "truck", "kind": "object", "sites": ["dunai"], "object_kind": "truck"})
+    # no detector finds trucks: such a rule would never fire, so it is refused rather than kept silent
+    assert parse_rules({"rules": [{"id": "truck", "kind": "object", "sites": ["dunai"], "object_kind": "truck"}]}, store.sites())[1]
     assert not _events(store, {"id": "c3", "kind": "object", "sites": ["dunai"], "object_kind": "crane", "min_length_m": 150})
 
 
@@ -161,15 +165,40 @@ def test_link_fires_from_one_site_to_the_other_and_not_back(ws: tuple[Path, Stor
         ({"id": "i", "kind": "change", "sites": ["dunai"], "min_area_m2": "big"}, "rule 'i': min_area_m2 must be a number"),
         ({"id": "j", "kind": "link", "sites": ["dunai"]}, "rule 'j': sites: a link rule names two sites"),
         ({"kind": "arrival", "sites": ["dunai"]}, "rule #1: id: missing"),
+        # a kind no detector finds never fired, without a word
+        ({"id": "k", "kind": "object", "sites": ["dunai"], "object_kind": "cranes"}, "rule 'k': object_kind: 'cranes'"),
+        # no sea route to an inland site: the rule could never fire
+        ({"id": "m", "kind": "link", "sites": ["rason", "camp"]}, "rule 'm': sites: no sea route between rason and camp"),
     ],
 )
 def test_a_malformed_rule_is_named_with_its_field_and_the_others_proceed(ws: tuple[Path, Store], rule: dict[str, Any], named: str) -> None:
     _, store = ws
     good = {"id": "ok", "kind": "arrival", "sites": ["dunai"]}
-    rules, errors = parse_rules({"rules": [rule, good]}, store.sites(), "rules.yaml")
+    camp = Site("camp", "Camp", "training_ground", box(131.0, 43.0, 131.01, 43.01))
+    rules, errors = parse_rules({"rules": [rule, good]}, [*store.sites(), camp], "rules.yaml")
     assert [r.id for r in rules] == ["ok"]
     (err,) = errors
     assert err.startswith("rules.yaml: ") and named in err, err
+
+
+def test_a_rule_id_of_digits_is_a_name_as_in_a_claims_file(ws: tuple[Path, Store]) -> None:
+    # `id: 1` is digits, which the README allows, but YAML reads it as a number: it was refused as
+    # "not a name of letters, digits, ..." (got 1), while a claims file took it.
+    _, store = ws
+    rules, errors = parse_rules({"rules": [{"id": 1, "kind": "arrival", "sites": ["dunai"]},
+                                           {"id": 1.5, "kind": "arrival", "sites": ["dunai"]}]}, store.sites(), "r.yaml")  # fmt: skip
+    assert [r.id for r in rules] == ["1"]
+    (err,) = errors
+    assert "rule #2: id:" in err and "quotes" in err, err
+
+
+def test_rules_all_commented_out_are_no_rules_and_an_empty_file_says_what_to_write(ws: tuple[Path, Store]) -> None:
+    # `rules:` with every rule under it commented out (alerts paused) was refused as "expected a mapping
+    # with `rules:`", which it is; an empty file got the same words.
+    _, store = ws
+    assert parse_rules(yaml.safe_load("rules:\n#  - {id: a, kind: arrival, sites: [dunai]}\n"), store.sites()) == ([], [])
+    with pytest.raises(InputError, match=r"r.yaml: holds no rules: write .*rules: \[\]"):
+        parse_rules(yaml.safe_load("# nothing yet\n"), store.sites(), "r.yaml")
 
 
 def test_second_run_reports_nothing_new_and_all_shows_them_again(ws: tuple[Path, Store], tmp_path: Path) -> None:
@@ -264,11 +293,101 @@ def test_a_failed_webhook_keeps_the_event_and_the_next_run_retries_it(ws: tuple[
     assert [e["rule"] for e in handler.got] == ["ls"]
 
 
+class _RedirectingHook(BaseHTTPRequestHandler):
+    """A receiver that moved: a POST is answered 302 to another path, a GET there 200 (and no body arrives)."""
+
+    posted: list[bytes] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path == "/hook":
+            self.send_response(302)
+            self.send_header("Location", "/hook/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        type(self).posted.append(body)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_webhook_that_redirects_is_not_counted_delivered(ws: tuple[Path, Store]) -> None:
+    # urllib follows a 302 to a POST with a GET without the body: the event was marked delivered,
+    # and never arrived.
+    _, store = ws
+    handler = type("Hook", (_RedirectingHook,), {"posted": []})
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        rules = _rules(store, {"id": "ls", "kind": "arrival", "sites": ["dunai"]})
+        res = check_alerts(store, rules, webhook=url, timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert res.delivered == 0 and res.pending == 1, res
+    (err,) = res.delivery_errors
+    assert "302" in err and "/hook/" in err, err
+
+
+def test_two_runs_at_once_post_each_event_once(ws: tuple[Path, Store]) -> None:
+    # Two `alerts check` at once (cron runs overlapping, two members of a team store) both took every
+    # event for new and both posted it: the receiver got each event twice.
+    root, store = ws
+    rules = _rules(store, {"id": "arr", "kind": "arrival", "sites": ["dunai", "rason"]},
+                   {"id": "dep", "kind": "departure", "sites": ["dunai", "rason"]})  # fmt: skip
+    posted: list[str] = []
+    other: list[Any] = []
+
+    def post(url: str, event: Mapping[str, Any], timeout: float) -> None:
+        posted.append(event["event_id"])
+        if not other:  # the second run starts while the first posts its first event
+            def run() -> None:
+                with open_workspace(root).store() as store_b:
+                    other.append(check_alerts(store_b, rules, webhook="http://127.0.0.1:9/", post=post))
+            thread = threading.Thread(target=run)
+            other.append(thread)
+            thread.start()
+            time.sleep(1.0)  # a slow receiver: the second run reaches its own posting meanwhile
+
+    first = check_alerts(store, rules, webhook="http://127.0.0.1:9/", post=post)
+    other[0].join(timeout=60)
+    second = other[1]
+    assert len(posted) == len(set(posted)) == 3, posted
+    assert first.delivered + second.delivered == 3 and first.pending == second.pending == 0
+    assert len(first.new) + len(second.new) == 3
+
+
 def test_an_unreachable_webhook_is_named(ws: tuple[Path, Store]) -> None:
     _, store = ws
     rules = _rules(store, {"id": "ls", "kind": "arrival", "sites": ["dunai"]})
     res = check_alerts(store, rules, webhook="http://127.0.0.1:9/none", timeout=2)
     assert res.pending == 1 and "127.0.0.1:9" in res.delivery_errors[0]
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://", "https:///path", "http://host:port/x"])
+def test_a_malformed_webhook_url_is_refused_naming_it_before_any_event_is_recorded(ws: tuple[Path, Store], tmp_path: Path,
+                                                                                   url: str) -> None:  # fmt: skip
+    # "http://[::1" was a ValueError traceback after the events had been recorded; "http://" failed only
+    # at the first POST ("no host given"), each run again.
+    root, store = ws
+    store.close()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n")
+    res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--rules", str(rules), "--webhook", url])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.exception
+    assert f"webhook {url!r}" in res.stderr, res.output
+    assert not (root / "alerts.jsonl").exists()
 
 
 def test_real_imagery_is_not_labelled_simulated(tmp_path: Path) -> None:

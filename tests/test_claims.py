@@ -7,6 +7,7 @@ malformed claims named by id and field while the others are checked; the CLI's e
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -245,12 +246,22 @@ def test_presence_days_below_the_claim_with_days_unimaged_is_not_testable() -> N
     assert _days_claim(30, 0, o, d, "2023-09-20").verdict == "contradicted"  # 6 + 10 < 30
 
 
+def test_presence_days_with_no_usable_image_in_the_range_is_not_testable() -> None:
+    # "0 days" over a range no image saw was "supported (on the dates tested)", with no date tested.
+    r = _days_claim(0, 0, [], [], "2023-09-10")
+    assert r.verdict == "not testable" and "no usable image" in r.reason and not r.images
+    o, d = _rason_days(10, 6)
+    r = verdict({"kind": "presence_days", "days": 0}, o, d, sites=("rason",), site_objs=[RASON_SITE],
+                **{"from": "2019-01-01", "to": "2019-02-01"})  # fmt: skip
+    assert r.verdict == "not testable"
+
+
 # --- transit ---------------------------------------------------------------------------------------
 
 
-def _transit(dunai_days: list[str], rason_days: list[str], ship_at_dunai: str | None) -> Any:
+def _transit(dunai_days: list[str], rason_days: list[str], ship_at_dunai: str | None, dunai_kind: str = "port") -> Any:
     rason = _site("rason", *RASON, berths=())
-    dunai = _site(berths=())
+    dunai = replace(_site(berths=()), kind=dunai_kind)
     r_obs = [obs(d, site="rason") for d in rason_days]
     d_obs = [obs(d, site="dunai", hour=1) for d in dunai_days]
     dets = [vessel(o, 0, 92.0, berth=None, lon=RASON[0], lat=RASON[1]) for o in r_obs if o.scene.acquired.day <= 12]
@@ -276,6 +287,13 @@ def test_no_link_contradicts_only_when_both_sites_were_imaged_every_day() -> Non
     assert r.verdict == "not testable" and "dunai has no usable image on 1 date (2024-10-14)" in r.reason
 
 
+def test_a_transit_to_an_inland_site_is_not_testable_saying_there_is_no_sea_route() -> None:
+    # `links` gives a pair with a training ground no link: the claim was "contradicted" (both sites
+    # imaged every day) or "not testable" for want of images, never for the reason it was.
+    r = _transit(DAYS, DAYS, "2024-10-14", dunai_kind="training_ground")
+    assert r.verdict == "not testable" and "no sea route between rason and dunai" in r.reason, r.reason
+
+
 # --- the file ----------------------------------------------------------------------------------------
 
 
@@ -296,6 +314,9 @@ GOOD = {"id": "ok", "text": "t", "source": "s", "sites": ["dunai"], "date": "202
         ({"assert": {"kind": "vessel_present", "colour": "grey"}}, "assert.colour", "not a field of vessel_present"),
         ({"assert": {"kind": "vessel_present", "min_length_m": -5}}, "assert.min_length_m", "above 0"),
         ({"source": {"who": "x", "url": "y"}}, "source.url", "not a field"),
+        # a transit's destination not among the claim's sites was named as the field `site`, which it has not
+        ({"sites": ["dunai", "rason"], "assert": {"kind": "vessel_transit", "within_days": 3, "destination": "vladivostok"}},
+         "assert.destination", "'vladivostok' is not among the claim's sites"),
     ],
 )
 def test_a_malformed_claim_is_named_with_its_field_and_the_others_proceed(change: dict[str, Any], field: str, words: str) -> None:
@@ -397,6 +418,19 @@ def test_the_report_shows_the_claims_with_links_to_their_images(tmp_path: Path) 
     assert '<span class="tag">SIMULATED</span>' in html
 
 
+def test_the_report_warns_of_a_refused_claim(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # A misspelt claim was left out of the report with no word on the terminal (only a line in the HTML).
+    ws = build(tmp_path / "ws")
+    out = tmp_path / "report.html"
+    bad = {**GONE_20, "id": "typo", "assert": {"kind": "vessel_absent", "berth": "pier-9"}}
+    with caplog.at_level("WARNING"):
+        res = CliRunner().invoke(main, ["report", "-w", str(ws.root), "--out", str(out), "--claims", str(_file(tmp_path, [SHIP_17, bad]))])
+    assert res.exit_code == 0, res.output
+    said = " ".join(rec.getMessage() for rec in caplog.records if rec.levelname == "WARNING")
+    assert "claim typo" in said and "pier-9" in said and "claims.yaml" in said, said
+    assert "ship-17" in out.read_text()
+
+
 def test_a_verdict_as_the_model_claim() -> None:
     o = obs("2024-10-17")
     r = verdict(LANDING, [o], [vessel(o, 0, 111.0)])
@@ -440,3 +474,15 @@ def test_a_file_not_in_utf8_is_named_with_what_to_do(tmp_path: Path) -> None:
     path.write_bytes("title: caf\xe9\nclaims: []\n".encode("latin-1"))
     with pytest.raises(ValueError, match="c.yaml: .*save it as UTF-8"):
         read_claims(path)
+
+
+def test_the_on_field_written_in_yaml_is_read_as_on_not_as_a_boolean_key(tmp_path: Path) -> None:
+    # YAML 1.1 reads a bare `on` as true: `{kind: vessel_present, on: all}` had the key True, refused
+    # as "assert.True: not a field", so the documented `on:` could not be written in a claims file.
+    path = tmp_path / "c.yaml"
+    path.write_text("claims:\n  - id: x\n    text: t\n    source: s\n    sites: [dunai]\n"
+                    "    from: 2024-10-17\n    to: 2024-10-19\n"
+                    "    assert: {kind: vessel_present, berth: pier-east, on: all}\n")  # fmt: skip
+    parsed = read_claims(path)
+    assert not parsed.problems, parsed.problems
+    assert parsed.claims[0].assertions[0].on == "all"

@@ -54,6 +54,16 @@ def test_cog_compress_must_be_a_lossless_codec(tmp_path: Path, value: str) -> No
         load_settings(None, env={"SITEWATCH_COG_COMPRESS": value})
 
 
+@pytest.mark.parametrize("value", ["ftp://hooks.example.org/x", "hooks.example.org/x", "http://", "http://[::1"])
+def test_alerts_webhook_must_be_an_http_url_when_the_file_is_read(tmp_path: Path, value: str) -> None:
+    # Checked only by `alerts check` before: a cron job found it at its first event, every other
+    # command took the file for good.
+    (tmp_path / "sitewatch.toml").write_text(f"[settings]\nalerts_webhook = '{value}'\n")
+    with pytest.raises(ConfigError, match="alerts_webhook must be empty .* http:// or https://"):
+        load_settings(tmp_path, env={})
+    assert load_settings(None, env={"SITEWATCH_ALERTS_WEBHOOK": ""})["alerts_webhook"] == ""
+
+
 def test_cog_compress_accepts_any_case() -> None:
     assert load_settings(None, env={"SITEWATCH_COG_COMPRESS": "ZSTD"})["cog_compress"] == "zstd"
 

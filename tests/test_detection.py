@@ -155,6 +155,23 @@ def test_detect_rerun_still_checks_the_archived_file(ws_with_sar, monkeypatch: p
         assert store.undetected(SITE.id) == {obs.id}
 
 
+def test_a_workspace_that_sees_none_of_its_archived_images_is_refused_and_keeps_its_detections(ws_with_sar) -> None:  # type: ignore[no-untyped-def]
+    # A team member's folder without the shared archive mounted (or an archive on an unplugged disk):
+    # every observation was "missing", and its detections, the team's, were dropped.
+    from sitewatch.detection import detect_site
+    from sitewatch.errors import SitewatchError
+
+    detect_site(ws_with_sar, SITE.id, workers=1)
+    rows = _rows(ws_with_sar)
+    archive = ws_with_sar.root / "archive"
+    archive.rename(ws_with_sar.root / "archive-elsewhere")
+    with pytest.raises(SitewatchError, match="none of .* archived images") as err:
+        detect_site(ws_with_sar, SITE.id, workers=1, force=True)
+    assert str(archive) in str(err.value)
+    assert _rows(ws_with_sar) == rows
+    (ws_with_sar.root / "archive-elsewhere").rename(archive)
+
+
 def test_a_run_under_another_key_forgets_the_last_state(ws_with_sar) -> None:  # type: ignore[no-untyped-def]
     from sitewatch.detection import detect_site
     from sitewatch.detection_state import detect_key, load_state

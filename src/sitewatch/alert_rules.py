@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from .claims_file import OBJECT_KINDS
 from .errors import InputError
 from .model import CHANGE_DIRECTIONS, Site
 from .yaml_input import RECORD_ID, read_yaml, unknown_fields
@@ -88,8 +89,11 @@ def _rule(raw: Any, index: int, sites: Mapping[str, Site]) -> Rule:
     if not isinstance(raw, dict):
         raise InputError(f"rule #{index + 1}: must be a mapping (id: ..., kind: ..., sites: [...]), got {raw!r}")
     rid = raw.get("id")
+    if isinstance(rid, int) and not isinstance(rid, bool):
+        rid = str(rid)  # `id: 7` is digits, which YAML reads as a number
     if not isinstance(rid, str) or not RECORD_ID.match(rid):
-        raise InputError(f"rule #{index + 1}: id: missing or not a name of letters, digits, '-', '_', '.' (got {rid!r})")
+        hint = "" if rid is None or isinstance(rid, str) else "; write it in quotes"
+        raise InputError(f"rule #{index + 1}: id: missing or not a name of letters, digits, '-', '_', '.' (got {rid!r}){hint}")
     kind = raw.get("kind")
     if kind not in RULE_KINDS:
         raise InputError(f"rule {rid!r}: kind: {'missing' if kind is None else repr(kind) + ' is unknown'}; "
@@ -111,6 +115,11 @@ def _rule(raw: Any, index: int, sites: Mapping[str, Site]) -> Rule:
             raise InputError(f"rule {rid!r}: sites: {s!r} is not a site of the workspace; see `sitewatch sites list`")
     if kind == "link" and (len(names) != 2 or names[0] == names[1]):
         raise InputError(f"rule {rid!r}: sites: a link rule names two sites, from and to, got {names}")
+    if kind == "link":
+        from .analysis.links import sea_route_note
+
+        if note := sea_route_note(sites[names[0]], sites[names[1]]):  # `sitewatch links` gives such a pair no link
+            raise InputError(f"rule {rid!r}: sites: {note}; the rule could never fire")
     out: dict[str, Any] = {"id": rid, "kind": kind, "sites": tuple(names)}
     if "description" in raw:
         out["description"] = str(raw["description"])
@@ -137,8 +146,9 @@ def _rule(raw: Any, index: int, sites: Mapping[str, Site]) -> Rule:
             raise InputError(f"rule {rid!r}: vessel_class: {wanted!r} names no class of the catalogue ({'; '.join(_class_names())})")
         out["vessel_class"] = wanted
     if raw.get("object_kind") is not None:
-        if not isinstance(raw["object_kind"], str) or raw["object_kind"] == "vessel":
-            raise InputError(f"rule {rid!r}: object_kind: a detection kind other than vessel (crane), got {raw['object_kind']!r}")
+        if raw["object_kind"] not in OBJECT_KINDS:  # a kind no detector finds would never fire
+            raise InputError(f"rule {rid!r}: object_kind: {raw['object_kind']!r}: the detectors find "
+                             f"{', '.join(OBJECT_KINDS)} besides vessels")  # fmt: skip
         out["object_kind"] = raw["object_kind"]
     if raw.get("direction") is not None:
         if raw["direction"] not in CHANGE_DIRECTIONS:
@@ -157,6 +167,11 @@ def parse_rules(doc: Any, sites: Sequence[Site], origin: str = "rules") -> tuple
     A document that is not a mapping with a ``rules`` list is refused whole (InputError). Two rules
     with one id: the second is refused.
     """
+    if doc is None:  # an empty file, or comments only
+        raise InputError(f"{origin}: holds no rules: write `rules:` with a list of rules (see README, Alerts), "
+                         "or `rules: []` for none")  # fmt: skip
+    if isinstance(doc, dict) and "rules" in doc and doc["rules"] is None:
+        doc = {**doc, "rules": []}  # `rules:` with every rule under it commented out: alerts paused
     if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list):
         raise InputError(f"{origin}: expected a mapping with `rules:`, a list of rules (see README, Alerts)")
     stray = unknown_fields(doc, {"rules"})

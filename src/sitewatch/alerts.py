@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -296,15 +297,33 @@ def evaluate_rules(store: Store, rules: Sequence[Rule], *, since: date | None = 
     return sorted(kept, key=lambda e: (e.date, e.acquired, order[e.rule_id], e.key))
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects are not followed: urllib turns a POST redirected by 301, 302 or 303 into a GET without
+    the body, which a receiver answers 200, so the event would count as delivered and never arrive."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_WEBHOOK_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def post_event(url: str, event: Mapping[str, Any], timeout: float = WEBHOOK_TIMEOUT_S) -> None:
-    """POST one event as JSON to ``url``; an OSError naming the URL and the reason when it is not accepted (2xx)."""
+    """POST one event as JSON to ``url``; an OSError naming the URL and the reason when it is not accepted (2xx).
+
+    A redirect is not followed (it would lose the body): it is an error naming where it leads."""
     body = json.dumps(event).encode("utf-8")
     req = urllib.request.Request(url, data=body, method="POST",
                                  headers={"Content-Type": "application/json", "User-Agent": "sitewatch-alerts"})  # fmt: skip
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (the scheme is checked below)
+        with _WEBHOOK_OPENER.open(req, timeout=timeout) as resp:  # (the scheme is checked by check_webhook_url)
             status = resp.status
     except urllib.error.HTTPError as exc:
+        location = exc.headers.get("Location") if exc.headers else None
+        if 300 <= exc.code < 400 and location:
+            target = urllib.parse.urljoin(url, location)
+            raise OSError(f"{url}: HTTP {exc.code} {exc.reason}, redirected to {target}: give that URL "
+                          f"(--webhook or the alerts_webhook setting); redirects are not followed") from exc  # fmt: skip
         raise OSError(f"{url}: HTTP {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
@@ -314,9 +333,17 @@ def post_event(url: str, event: Mapping[str, Any], timeout: float = WEBHOOK_TIME
 
 
 def check_webhook_url(url: str) -> str:
-    """The URL, or an InputError naming it when it is not http(s)."""
+    """The URL, or an InputError naming it when it is not an http(s) URL with a host (checked before any event is recorded)."""
+    hint = "give an http:// or https:// URL (--webhook or the alerts_webhook setting)"
     if not url.startswith(("http://", "https://")):
-        raise InputError(f"webhook {url!r}: give an http:// or https:// URL (--webhook or the alerts_webhook setting)")
+        raise InputError(f"webhook {url!r}: {hint}")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError as exc:  # "http://[::1": an unclosed IPv6 address
+        raise InputError(f"webhook {url!r}: not a URL ({exc}); {hint}") from None
+    if not parts.hostname:
+        raise InputError(f"webhook {url!r}: no host in it; {hint}")
     return url
 
 
@@ -372,39 +399,32 @@ def check_alerts(
     """
     from .files import write_text_atomic
     from .store.alerts import (
+        alerts_turn,
+        deliver_pending,
         known_event_keys,
-        mark_delivered,
-        mark_failed,
         pending_count,
-        pending_events,
         record_events,
     )
 
     if webhook:
         check_webhook_url(webhook)
     events = [event_to_dict(e) for e in evaluate_rules(store, rules, since=since)]
-    known = known_event_keys(store)
-    new = [e for e in events if e["event_id"] not in known]
-    if out is not None and new:
-        old = _events_file_text(out)
-        in_file = _event_ids_in(old)  # a run stopped after the file and before the store wrote them already
-        lines = "".join(json.dumps(e, sort_keys=True) + "\n" for e in new if e["event_id"] not in in_file)
-        if lines:
-            write_text_atomic(out, old + ("\n" if old and not old.endswith("\n") else "") + lines)
-    record_events(store, new, webhook=bool(webhook))
-    delivered, errors = [], {}
+    # Two runs at once would both take every event for new and post it twice: they take turns.
+    with alerts_turn(store):
+        known = known_event_keys(store)
+        new = [e for e in events if e["event_id"] not in known]
+        if out is not None and new:
+            old = _events_file_text(out)
+            in_file = _event_ids_in(old)  # a run stopped after the file and before the store wrote them already
+            lines = "".join(json.dumps(e, sort_keys=True) + "\n" for e in new if e["event_id"] not in in_file)
+            if lines:
+                write_text_atomic(out, old + ("\n" if old and not old.endswith("\n") else "") + lines)
+        record_events(store, new, webhook=bool(webhook))
+    delivered: list[str] = []
+    errors: dict[str, str] = {}
     if webhook:
-        for e in pending_events(store):
-            try:
-                post(webhook, e, timeout)
-            except OSError as exc:
-                # The receiver is down or refuses: the rest are not tried (each would wait out the timeout).
-                errors[e["event_id"]] = str(exc)
-                break
-            else:
-                delivered.append(e["event_id"])
-        mark_delivered(store, delivered)
-        mark_failed(store, errors)
+        url = webhook
+        delivered, errors = deliver_pending(store, lambda e: post(url, e, timeout))
     pending = pending_count(store)
     return AlertCheck(
         events=tuple(events if show_all else new), new=frozenset(e["event_id"] for e in new), evaluated=len(events),

@@ -299,9 +299,10 @@ def _assertion(raw: Any, prefix: str, sites: tuple[str, ...], span: tuple[date, 
             site_ids = sites
         else:
             raise _Bad(f"{prefix}site", f"missing: the claim names {len(sites)} sites, so say which one this tests")
-    for sid in site_ids:
+    fields = ("origin", "destination") if kind == "vessel_transit" else ("site",)
+    for sid, name in zip(site_ids, fields, strict=True):
         if sid not in sites:
-            raise _Bad(f"{prefix}site", f"{sid!r} is not among the claim's sites ({', '.join(sites)})")
+            raise _Bad(f"{prefix}{name}", f"{sid!r} is not among the claim's sites ({', '.join(sites)})")
     berth = raw.get("berth")
     berths = tuple(_text(b, f"{prefix}berth") for b in (berth if isinstance(berth, list) else [berth] if berth is not None else []))
     lo, hi = _number(raw, "min_length_m", f"{prefix}min_length_m"), _number(raw, "max_length_m", f"{prefix}max_length_m")

@@ -10,6 +10,7 @@ import math
 import os
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +46,7 @@ class Setting:
     positive: bool = False
     """A number setting must be above zero."""
     check: str = ""
-    """A further check of a str setting's value by name (``store``: empty or a PostgreSQL URL)."""
+    """A further check of a str setting's value by name (``store``: empty or a PostgreSQL URL; ``webhook``: empty or an http(s) URL)."""
 
     @property
     def env(self) -> str:
@@ -71,7 +72,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("optical_mode", str, "auto", "How optical detection uses a site's water polygon: auto (the learned detector, vessels kept within 40 m of the polygon; on simulated scenes, water), water (anything opaque inside the polygon is a vessel), image (the polygon is not used).", choices=OPTICAL_MODES),
     Setting("sar_thermal_noise", str, "keep", "Sentinel-1 GRD products read by ingest, import, fetch and detect-image: keep (sigma0 with the thermal noise in, as the SAR detector was validated on: OpenSARShip's calibrated chips) or subtract (the product's noise LUT subtracted as SNAP's ThermalNoiseRemoval does: dark sea, VH above all, much darker, and floored where the noise exceeds the signal).", choices=SAR_THERMAL_NOISE),
     Setting("store", str, "", "Where the workspace's database is: empty for its sitewatch.gpkg, or the postgresql://user@host/dbname URL of a PostGIS team store (sitewatch[postgis]; the password from ~/.pgpass or PGPASSWORD, never this file).", check="store"),
-    Setting("alerts_webhook", str, "", "URL that `sitewatch alerts check` POSTs each new event to as JSON (empty: no webhook)."),
+    Setting("alerts_webhook", str, "", "URL that `sitewatch alerts check` POSTs each new event to as JSON (empty: no webhook).", check="webhook"),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -109,6 +110,11 @@ def _coerce(setting: Setting, value: Any, origin: str, *, typed: bool = False) -
             f"{origin}: {setting.name} must be empty (the workspace's sitewatch.gpkg) or a "
             f"postgresql://user@host/dbname URL of a PostGIS store, got {_masked(out)!r}"
         )
+    if setting.check == "webhook" and out.strip() and not _is_http_url(out.strip()):
+        raise ConfigError(
+            f"{origin}: {setting.name} must be empty (no webhook) or an http:// or https:// URL with a host, "
+            f"got {_masked(out)!r}"
+        )
     if setting.minimum is not None and not out >= setting.minimum:
         raise ConfigError(f"{origin}: {setting.name} must be at least {setting.minimum:g}, got {value!r}")
     if setting.maximum is not None and not out <= setting.maximum:
@@ -116,6 +122,16 @@ def _coerce(setting: Setting, value: Any, origin: str, *, typed: bool = False) -
     if setting.positive and not out > 0:  # also refuses NaN
         raise ConfigError(f"{origin}: {setting.name} must be above 0, got {value!r}")
     return out
+
+
+def _is_http_url(value: str) -> bool:
+    """Whether ``value`` is an http(s) URL with a host, as the alerts webhook needs."""
+    try:
+        parts = urllib.parse.urlsplit(value)
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _masked(value: str) -> str:

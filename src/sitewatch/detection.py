@@ -246,6 +246,14 @@ def detect_site(
         # Absolute: a Dask worker started in another folder must find the same files.
         root = Path(ws.root).resolve()
         paths = {o.id: str(root / o.path) for o in observations}
+        if observations and not any(Path(p).parent.is_dir() for p in paths.values()):
+            # Not images gone one by one but no folder of them at all (a team's shared archive not
+            # mounted at this workspace, a disk unplugged): going on would drop every detection of the site.
+            raise ConfigError(
+                f"{site_id}: none of its {len(observations)} archived images is in {root / ARCHIVE_DIR}, "
+                f"not even their folder (e.g. {Path(observations[0].path).parent}): is the archive (on a team store, "
+                "the shared folder) there at this workspace? Nothing was changed; its detections are kept"
+            )
         kept = {
             o.id for o in observations
             if o.id not in undetected and previous.get(o.id) == prints[o.id] and _file_unchanged(paths[o.id], o)

@@ -52,7 +52,7 @@ import numpy as np
 import shapely
 from shapely.geometry import Point
 
-from .analysis.links import LinkParams, find_links
+from .analysis.links import LinkParams, find_links, sea_route_note
 from .analysis.occupancy import (
     TimelineParams,
     build_timeline,
@@ -499,6 +499,9 @@ def _presence_days(a: Assertion, world: World) -> PartResult:
     images = tuple(im for _, ims in present for im in ims)
     tested = tuple(r.date for r in tl.rows)
     untested = tuple(d for d in _days(a.start, a.end) if d not in set(tested))
+    if not imaged:  # a count over no image is no evidence, whatever was claimed
+        return PartResult(a, UNTESTABLE, f"no usable image of {site.id} on the {span_days} days {a.start} to {a.end}",
+                          images, tested, untested)  # fmt: skip
     if claimed - tol <= n <= claimed + tol:
         note = f"; the {blind} days without a usable image are not counted" if blind else ""
         return PartResult(a, SUPPORTED, base + note, images, tested, untested)
@@ -513,6 +516,8 @@ def _presence_days(a: Assertion, world: World) -> PartResult:
 
 def _transit(a: Assertion, world: World) -> PartResult:
     origin, dest = (world.sites[s] for s in a.site_ids)
+    if note := sea_route_note(origin, dest):  # `links` gives such a pair no link, whatever the images
+        return PartResult(a, UNTESTABLE, note, (), (), ())
     within = a.within_days or 0
     obs = [o for o in world.observations if o.site_id in a.site_ids]
     obs_ids = {o.id for o in obs}

@@ -70,6 +70,10 @@ def _mapping_without_repeats(loader: StrictYamlLoader, node: yaml.MappingNode, d
     for key_node, _ in node.value:
         if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
             continue  # `<<: *defaults` merges keys that the mapping's own may override
+        if key_node.tag == "tag:yaml.org,2002:bool" and key_node.style is None:
+            # YAML 1.1 reads a bare `on`, `off`, `yes` or `no` as a boolean; as a key it is a field's
+            # name (a claim's `on: all`), never True.
+            key_node.tag = "tag:yaml.org,2002:str"
         key = loader.construct_object(key_node, deep=deep)
         line = key_node.start_mark.line + 1
         if key in seen:

@@ -299,6 +299,8 @@ def _read_rows(
     west, south, east, north = windows.outer
     bad: Counter[str] = Counter()
     n = kept = outside = not_ships = 0
+    timed = untimed = 0  # rows whose time was read, and of those the ones whose time could not be
+    first_bad_time = ""
     spans: list[tuple[list[float], list[float]]] = []
     while chunk := list(islice(rows, CHUNK_ROWS)):
         short = [r for r in chunk if len(r) < need]
@@ -324,10 +326,13 @@ def _read_rows(
                 if not spans:
                     outside += 1
                     continue
+            timed += 1
             try:
                 t = seconds(row[i_time])
             except (ValueError, OverflowError):
                 bad["time"] += 1
+                untimed += 1
+                first_bad_time = first_bad_time or row[i_time]
                 continue
             if not windows.all and not windows.in_time(spans, t):
                 outside += 1
@@ -351,6 +356,16 @@ def _read_rows(
             if name or length > 0 or width > 0:
                 old = static.get(mmsi, ("", math.nan, math.nan))
                 static[mmsi] = (name or old[0], length if length > 0 else old[1], width if width > 0 else old[2])
+    if timed and untimed == timed:
+        # Not a few bad rows but a time column of another form: going on would call every detection dark.
+        form = "DD/MM/YYYY HH:MM:SS, as the Danish Maritime Authority writes it" if fmt == "dma" else \
+            "ISO 8601 in UTC or with an offset, e.g. 2024-10-17T09:30:00Z"
+        raise InputError(f"{path}: no time could be read in its {header[i_time].strip()!r} column "
+                         f"(e.g. {first_bad_time!r}): give the times as {form}")  # fmt: skip
+    if n and sum(bad.values()) == n:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(bad.items()))
+        raise InputError(f"{path}: no row could be read ({reasons}): check the columns hold 9-digit MMSIs and "
+                         "latitude and longitude in decimal degrees, the right way round")  # fmt: skip
     return AisReadSummary(str(path), fmt, n, kept, outside, dict(bad), not_ships)
 
 

@@ -6,6 +6,7 @@ built-in claims): verdicts are computed from the stored detections each time, ne
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,12 +18,16 @@ if TYPE_CHECKING:
 
 __all__ = ["claims_section"]
 
+log = logging.getLogger(__name__)
+
 
 def claims_section(store: Store, claims_files: Sequence[str | Path]) -> dict[str, Any]:
     """The template's ``claims``: per file, a row per claim (verdict, reason, source, images) and the claims refused."""
     files: list[dict[str, Any]] = []
     for path in claims_files:
         check = check_claims_file(store, path)
+        for problem in check.problems:  # the report lists them too, but a terminal or cron log should say so
+            log.warning("refused: %s: %s (left out of the report's claims)", path, problem)
         rows = [
             {
                 "id": r.claim.id, "text": r.claim.text, "source": str(r.claim.source), "verdict": r.verdict,

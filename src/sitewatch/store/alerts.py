@@ -7,13 +7,25 @@ in one transaction; an event to be posted to a webhook stays ``webhook_pending``
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from .sqlite import Store, now_utc
 
 __all__ = ["known_event_keys", "record_events", "pending_events", "mark_delivered", "mark_failed", "stored_events",
-           "pending_count"]
+           "pending_count", "alerts_turn", "deliver_pending"]
+
+_LOCK = "sitewatch alerts check"
+"""What two ``alerts check`` runs at once (cron runs overlapping, two members of a team store) take turns on."""
+
+
+@contextmanager
+def alerts_turn(store: Store) -> Iterator[None]:
+    """A transaction that no other run's turn overlaps: the events known, the new ones recorded, one decision."""
+    with store.transaction() as db:
+        store._lock(db, _LOCK)
+        yield
 
 
 def known_event_keys(store: Store) -> set[str]:
@@ -70,3 +82,29 @@ def mark_failed(store: Store, errors: Mapping[str, str]) -> None:
         db.executemany(
             "UPDATE alert_events SET webhook_error = ? WHERE event_key = ?", [(msg, k) for k, msg in errors.items()]
         )
+
+
+def deliver_pending(store: Store, post: Callable[[Mapping[str, Any]], None]) -> tuple[list[str], dict[str, str]]:
+    """POST each pending event, oldest first, each in a turn of its own: still pending when the turn comes
+    (another run may have posted it meanwhile), posted and marked delivered together, so that an event is
+    never posted by two runs and a run stopped in the middle leaves it pending. The first failure ends the
+    delivery (each other would wait out the timeout) and is kept with the event. Returns the keys delivered
+    and the error of the one that failed."""
+    delivered: list[str] = []
+    errors: dict[str, str] = {}
+    for key in [e["event_id"] for e in pending_events(store)]:
+        with alerts_turn(store):
+            rows = store.execute("SELECT event FROM alert_events WHERE event_key = ? AND webhook_pending", (key,))
+            if not rows:
+                continue
+            try:
+                post(json.loads(rows[0][0]))
+            except OSError as exc:
+                errors[key] = str(exc)
+            else:
+                mark_delivered(store, [key])
+                delivered.append(key)
+        if errors:
+            mark_failed(store, errors)
+            break
+    return delivered, errors

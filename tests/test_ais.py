@@ -119,6 +119,14 @@ def test_a_time_column_no_row_of_which_reads_is_an_error_naming_a_value(tmp_path
     assert str(f) in text and example in text and "ISO 8601" in text, text
 
 
+def test_one_bad_time_near_the_sites_among_good_ones_elsewhere_is_a_skipped_row(tmp_path: Path) -> None:
+    f = _write(tmp_path / "mixed.csv", "mmsi,time,lat,lon\n273000001,2024-10-17T09:30:00Z,55.0,12.0\n"
+                                       "273000002,garbled,42.88,132.338\n")  # fmt: skip
+    window = AisWindow(132.3, 42.8, 132.4, 42.9, T - timedelta(hours=1), T + timedelta(hours=1))
+    s = read_ais([f], [window]).files[0]
+    assert s.bad == {"time": 1} and s.outside == 1
+
+
 def test_a_file_no_row_of_which_reads_is_an_error_saying_why(tmp_path: Path) -> None:
     # lat and lon swapped: every position out of range, every row skipped, every detection "dark".
     f = _write(tmp_path / "swapped.csv", "mmsi,time,lat,lon\n273000001,2024-10-17T09:30:00Z,132.338,42.88\n"

@@ -115,6 +115,7 @@ def test_vessel_count_fires_when_the_count_crosses_the_threshold(ws: tuple[Path,
     _, store = ws
     (busy,) = _events(store, {"id": "busy", "kind": "vessel_count", "sites": ["dunai"], "above": 0})
     assert busy.date == date(2024, 10, 17)
+    assert busy.detection_ids == ("dunai/dunai-2024-10-17#0",)  # the vessels counted, as the README says events name
     (empty,) = _events(store, {"id": "empty", "kind": "vessel_count", "sites": ["dunai"], "berth": "pier", "below": 1})
     assert empty.date == date(2024, 10, 18)
     # Rason was busy on its first date (the state before, not an event) and emptied on 13 Oct.

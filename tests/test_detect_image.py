@@ -79,7 +79,7 @@ def test_optical_bad_inputs_are_named(tmp_path: Path) -> None:
     Image.fromarray(np.zeros((20, 20), np.uint8)).save(png)
     out = tmp_path / "o.geojson"
     r = CliRunner().invoke(main, ["detect-image", "--sensor", "optical", "--out", str(out)])
-    assert r.exit_code == 1 and "--band NAME=PATH" in r.output
+    assert r.exit_code == 2 and "--band NAME=PATH" in r.output  # a missing argument: a usage error
     r = CliRunner().invoke(main, ["detect-image", str(png), "--sensor", "optical", "--pixel-size", "10", "--out", str(out)])
     assert r.exit_code == 1 and "c.png" in r.output and "1 band" in r.output
     assert not out.exists()
@@ -721,3 +721,13 @@ def test_a_header_claiming_an_absurd_size_is_an_error_at_once(tmp_path: Path) ->
     assert huge.stat().st_size < 1_000_000
     r = CliRunner().invoke(main, ["detect-image", str(huge), "--out", str(tmp_path / "o.geojson")])
     assert r.exit_code == 1 and "huge.tif: 300000 × 300000 pixels, more than sitewatch reads" in r.output, r.output
+
+
+def test_no_image_and_no_band_is_a_usage_error(tmp_path: Path) -> None:
+    # A missing argument is exit code 2 (README, "Scripting"); detect-image said so with 1.
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    res = CliRunner().invoke(main, ["detect-image", "--out", str(tmp_path / "v.geojson")])
+    assert res.exit_code == 2 and "give IMAGE or --band" in res.stderr, res.output

@@ -214,7 +214,8 @@ def _count_events(ws: _Workspace, rule: Rule, sid: str) -> list[AlertEvent]:
             where = f" at {rule.berth}" if rule.berth else ""
             bound = f"above {rule.above}" if rule.above is not None else f"below {rule.below}"
             what = f"{n} vessel{'' if n == 1 else 's'}{where} at {sid} on {row.date}: went {bound}"
-            out.append(_row_event(rule, row, obs, row.observation_ids, what, {"vessels": n, "berth": rule.berth}))
+            counted = [s.detection_id for s in row.sightings if not rule.berth or s.berth_id == rule.berth]
+            out.append(_row_event(rule, row, obs, row.observation_ids, what, {"vessels": n, "berth": rule.berth}, counted))
         before = holds
     return out
 

@@ -39,7 +39,7 @@ import csv
 import math
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -193,6 +193,15 @@ def _iso_seconds(text: str) -> float:
     return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
 
 
+def _reads(seconds: Callable[[str], float], text: str) -> bool:
+    """Whether ``seconds`` reads ``text`` as a time."""
+    try:
+        seconds(text)
+    except (ValueError, OverflowError):
+        return False
+    return True
+
+
 def _dma_seconds(text: str) -> float:
     # '17/10/2024 09:30:00', day first; strptime is several times slower than slicing.
     s = text.strip()
@@ -301,6 +310,7 @@ def _read_rows(
     n = kept = outside = not_ships = 0
     timed = untimed = 0  # rows whose time was read, and of those the ones whose time could not be
     first_bad_time = ""
+    sample_times: list[str] = []  # of the file's first rows, near the sites or not
     spans: list[tuple[list[float], list[float]]] = []
     while chunk := list(islice(rows, CHUNK_ROWS)):
         short = [r for r in chunk if len(r) < need]
@@ -311,6 +321,7 @@ def _read_rows(
                     n += 1
                     bad["position" if len(r) <= max(i_lat, i_lon) else "time"] += 1
         n += len(chunk)
+        sample_times += [r[i_time] for r in chunk[: 20 - len(sample_times)]]
         lats = _floats([r[i_lat] for r in chunk])
         lons = _floats([r[i_lon] for r in chunk])
         # NaN fails too; 91 / 181 are AIS's "not available".
@@ -356,7 +367,7 @@ def _read_rows(
             if name or length > 0 or width > 0:
                 old = static.get(mmsi, ("", math.nan, math.nan))
                 static[mmsi] = (name or old[0], length if length > 0 else old[1], width if width > 0 else old[2])
-    if timed and untimed == timed:
+    if timed and untimed == timed and not any(_reads(seconds, t) for t in sample_times):
         # Not a few bad rows but a time column of another form: going on would call every detection dark.
         form = "DD/MM/YYYY HH:MM:SS, as the Danish Maritime Authority writes it" if fmt == "dma" else \
             "ISO 8601 in UTC or with an offset, e.g. 2024-10-17T09:30:00Z"

@@ -50,7 +50,10 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     from ..detect.inputs import detect_image_input, image_and_udm2, open_image_input
     from ..errors import InputError
 
-    _, udm2_of_image = image_and_udm2(image, bands)  # the input's shape checked before --out's
+    try:
+        _, udm2_of_image = image_and_udm2(image, bands)  # the input's shape checked before --out's
+    except InputError as exc:  # no IMAGE and no --band, or both: a usage error (exit code 2)
+        raise click.UsageError(str(exc), ctx=ctx) from None
     to_stdout = str(out) == "-"
     if to_stdout and as_json:
         raise InputError("--out - writes the GeoJSON to standard output; drop --json or give --out a file")

@@ -45,7 +45,7 @@ def test_out_that_is_the_input_file_is_refused_and_the_input_kept(
     assert CliRunner().invoke(main, ["init", str(root)]).exit_code == 0
     folder = tmp_path / "in"
     folder.mkdir()
-    given = folder / "input.txt"
+    given = folder / "input.json"  # a name every --out takes (ais writes GeoJSON only)
     given.write_text(CONTENT)
     monkeypatch.chdir(tmp_path)
     res = CliRunner().invoke(main, [*ARGS[command](given, spell(given)), "-w", str(root)])

@@ -1068,3 +1068,20 @@ def test_each_input_file_is_hashed_once_a_run(tmp_path: Path, monkeypatch) -> No
     assert sorted(prov) == [f"{near.id}/delivery_copy", f"{SITE.id}/bigger", f"{SITE.id}/pier"]
     assert {p["source_sha256"] for p in prov.values()} == {hash_file(first), hash_file(bigger)}
     assert prov[f"{SITE.id}/pier"]["source_size"] == first.stat().st_size
+
+
+def test_a_file_placed_by_ground_control_points_is_named_as_such_with_the_command_to_warp_it(tmp_path: Path) -> None:
+    """A GeoTIFF georeferenced by GCPs (a raw delivery, QGIS's Georeferencer without warping) was called a
+    file with no CRS and pointed to gdal_translate -a_srs / -a_ullr, which would throw its GCPs away."""
+    from rasterio.control import GroundControlPoint
+
+    path = tmp_path / "gcp_20241017T093000.tif"
+    gcps = [GroundControlPoint(r, c, 132.3 + c * 1e-4, 42.9 - r * 1e-4) for r, c in ((0, 0), (0, 20), (20, 0), (20, 20))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio: no geotransform
+        with rasterio.open(path, "w", driver="GTiff", width=20, height=20, count=1, dtype="float32",
+                           gcps=gcps, crs="EPSG:4326") as dst:  # fmt: skip
+            dst.write(np.ones((1, 20, 20), "float32"))
+    with pytest.raises(ImageReadError, match=r"ground control points.*gdalwarp") as caught:
+        read_scene_ref(path)
+    assert "-a_ullr" not in str(caught.value)

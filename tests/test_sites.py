@@ -986,3 +986,18 @@ def test_a_second_place_named_in_cyrillic_does_not_replace_the_first(tmp_path: P
     res = runner.invoke(main, ["sites", "list", "--json", "-w", ws])
     got = {f["id"]: f["properties"]["name"] for f in json.loads(res.stdout)["features"]}
     assert got == {"site": "Владивосток", "site-2": "Находка"}
+
+
+def test_a_kml_export_names_the_sites_without_coordinates_it_could_not_place(tmp_path: Path) -> None:
+    """`sites export x.kml` said "wrote 2 site(s)" of a workspace holding the built-in lifarevka, which
+    has no coordinates and so no placemark: the count is of the sites placed, and the others are named."""
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    assert runner.invoke(main, ["sites", "add", "lifarevka", "--builtin", "-w", ws]).exit_code == 0
+    assert runner.invoke(main, ["sites", "add", "p1", "--bbox", "132.30,42.86,132.37,42.90", "-w", ws]).exit_code == 0
+    res = runner.invoke(main, ["sites", "export", str(tmp_path / "s.kml"), "-w", ws])
+    assert res.exit_code == 0, res.output
+    assert "wrote 1 site(s)" in res.output and "lifarevka" in res.output and "no coordinates" in res.output
+    res = runner.invoke(main, ["sites", "export", str(tmp_path / "s.geojson"), "-w", ws])
+    assert "wrote 2 site(s)" in res.output  # GeoJSON keeps it, without a geometry

@@ -372,6 +372,8 @@ def test_serve_binds_localhost_by_default(ws: Workspace, monkeypatch: pytest.Mon
     assert calls == [("127.0.0.1", 8000)] and "http://127.0.0.1:8000/" in res.output
     res = CliRunner().invoke(main, ["serve", "-w", str(ws.root), "--host", "0.0.0.0", "--port", "8123"])
     assert calls[-1] == ("0.0.0.0", 8123) and "anyone who can reach this machine" in res.output
+    res = CliRunner().invoke(main, ["serve", "-w", str(ws.root), "--host", "::1", "--port", "8123"])
+    assert calls[-1] == ("::1", 8123) and "http://[::1]:8123/" in res.output  # a URL the browser opens
 
 
 def test_serve_without_the_web_extra_says_what_to_install(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -413,3 +415,14 @@ def test_a_site_without_coordinates_has_a_page_not_a_server_error(tmp_path: Path
     r = client.get("/sites/lifarevka")
     assert r.status_code == 200, r.text
     assert "no coordinates" in r.text and "sitewatch sites add lifarevka --bbox" in r.text
+
+
+def test_serve_on_a_port_in_use_is_an_error_naming_it(ws: Workspace) -> None:
+    """uvicorn logged "[Errno 98] … address already in use" and exited 3, the code for a partial run."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        res = CliRunner().invoke(main, ["serve", "-w", str(ws.root), "--port", str(port)])
+    assert res.exit_code == 1, res.output
+    assert f"127.0.0.1:{port}" in res.output and "--port" in res.output

@@ -302,3 +302,11 @@ def test_bounds_window_of_a_windows_bounds_is_that_window(col: int, row: int, w:
     wc, wr, ww, wh = win
     assert wc <= col and wr <= row and wc + ww >= col + w and wr + wh >= row + h  # the extent lies within the view
     assert wc >= 0 and wr >= 0 and wc + ww <= 347 and wr + wh <= 345
+
+
+def test_the_pair_page_title_calls_it_a_pair_as_its_heading_does(ws: Workspace, client: TestClient) -> None:
+    """The tab read "change 1 at …" while the page says "pair 1": a bookmark read as the first region."""
+    pair, _ = _pairs(ws)[0]
+    html = client.get(_url(pair)).text
+    title = re.search(r"<title>(.*?)</title>", html, re.S)
+    assert title is not None and title.group(1).startswith("pair 1 at sergeyevka-base: "), title

@@ -598,6 +598,13 @@ def read_scene_ref(
         with src:
             check_not_linking(src.driver, path)
             tags = src.tags()
+            if src.crs is None and src.gcps[0]:
+                # Georeferenced, but by points, not a transform: gdal_translate -a_ullr would throw them away.
+                raise ImageReadError(
+                    f"{path}: is placed by {len(src.gcps[0])} ground control points (GCPs), not a transform "
+                    f"sitewatch can cut by; warp it first, e.g. `gdalwarp -r bilinear {path.name} warped.tif` "
+                    "(-r near for SAR; -tps for many points), and ingest warped.tif"
+                )
             if src.crs is None:
                 raise ImageReadError(
                     f"{path}: has no CRS; sitewatch cannot place it on the ground "

@@ -31,5 +31,6 @@ def command(host: str, port: int, ais_files: tuple[Path, ...], workspace: Path) 
     app = create_app(workspace, ais_files=ais_files)  # a missing extra or a workspace that is not one: said before anything listens
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: listening on {host}: anyone who can reach this machine can read the workspace", err=True)
-    click.echo(f"sitewatch dashboard of {Path(workspace).resolve()} at http://{host}:{port}/ (Ctrl-C to stop)")
+    url_host = f"[{host}]" if ":" in host else host  # an IPv6 address is bracketed in a URL
+    click.echo(f"sitewatch dashboard of {Path(workspace).resolve()} at http://{url_host}:{port}/ (Ctrl-C to stop)")
     serve_app(app, host, port)

@@ -232,7 +232,11 @@ def export(path: Path, fmt: str | None, workspace: Path) -> None:
         sites = store.sites()
     text = sites_to_kml(sites) if fmt == "kml" else json.dumps(sites_to_geojson(sites), indent=1)
     write_text_atomic(path, text)  # UTF-8, as the KML header says, whatever the locale
-    click.echo(f"wrote {len(sites)} site(s) to {path}")
+    unplaced = [s.id for s in sites if s.geometry is None] if fmt == "kml" else []
+    click.echo(f"wrote {len(sites) - len(unplaced)} site(s) to {path}")
+    if unplaced:  # KML has no placemark without coordinates; GeoJSON keeps such a site, geometry null
+        click.echo(f"note: {', '.join(unplaced)}: no coordinates, so no placemark in KML "
+                   "(GeoJSON keeps them: `sitewatch sites export FILE.geojson`)", err=True)  # fmt: skip
 
 
 @command.command("remove")

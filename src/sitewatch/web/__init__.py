@@ -38,6 +38,18 @@ def serve(workspace: Path | str, host: str = DEFAULT_HOST, port: int = DEFAULT_P
 def serve_app(app: FastAPI, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, log_level: str = "info") -> None:
     """Serve an app of :func:`create_app` with uvicorn until interrupted."""
     require_extra("uvicorn", "web")
+    import socket
+
     import uvicorn
 
+    from ..errors import OutputError
+
+    # uvicorn logs a busy port and exits 3, the code of a partial run: said here, as an error, first.
+    try:
+        socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET).close()
+    except OSError as exc:
+        raise OutputError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; give another --port "
+            "(or stop the program using it)"
+        ) from exc
     uvicorn.run(app, host=host, port=port, log_level=log_level)

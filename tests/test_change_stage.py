@@ -383,6 +383,8 @@ def test_cover_classes_are_a_choice_of_the_command_stored_with_each_pair(workspa
         assert "1 appeared, 0 disappeared, 0 altered" in res.output  # the dug patch, whichever test
         params = [json.loads(p)["classes"] for (p,) in _rows(root, "SELECT parameters FROM change_pairs")]
         assert params == [stored, stored]
+        versions = {v for (v,) in _rows(root, "SELECT method_version FROM change_pairs")}
+        assert versions == {"2" if stored <= 1 else "3"}  # without classes it is version 2's test
     res = runner.invoke(main, ["change", "base", "--cover-classes", "-1", "-w", str(root)])
     assert res.exit_code == 2 and "--cover-classes" in res.output
 

@@ -367,6 +367,11 @@ def _noise_sd(
     return _robust_sd(d[whole if whole.sum() > 100 else ok])
 
 
+def _version(method: str, classes: int) -> str:
+    """The version of the rules a pair ran: ``irmad-cva`` without spectral classes is version 2's test."""
+    return "2" if method == "irmad-cva" and classes <= 1 else METHOD_VERSIONS[method]
+
+
 COVER_CLASSES = 6
 """Spectral classes the earlier image is cut into for the class-centred test (method version 3): about as
 many broad covers as four bands tell apart (water, roofs and paving, bare soil, dry or sparse vegetation,
@@ -701,7 +706,7 @@ def detect_changes(
         method = "irmad-cva"
         params |= {"bands": common, "smooth_px": smooth_px, "noise": noise, "classes": classes}
         if compared < 10 * len(common):
-            return ChangeResult((), "optical", method, METHOD_VERSIONS[method], fraction, compared, np.zeros_like(ok), params, excluded_m2)
+            return ChangeResult((), "optical", method, _version(method, classes), fraction, compared, np.zeros_like(ok), params, excluded_m2)
         visible = [i for i, n in enumerate(common) if n in VISIBLE_BANDS] or list(range(len(common)))
         z, brightness = optical_change_statistic(xb, xa, ok, smooth_px=smooth_px, noise=noise, brightness_bands=visible,
                                                  classes=classes)
@@ -731,7 +736,7 @@ def detect_changes(
         r_down, k_down = _regions(down, before.grid, min_area_m2, db, "disappeared")
         regions, kept = r_up + r_down, k_up | k_down
     regions.sort(key=lambda r: (-r.area_m2, r.polygon.bounds))
-    return ChangeResult(tuple(regions), before.sensor, method, METHOD_VERSIONS[method], fraction, compared, kept, params, excluded_m2)
+    return ChangeResult(tuple(regions), before.sensor, method, _version(method, classes), fraction, compared, kept, params, excluded_m2)
 
 
 def to_changes(result: ChangeResult, site_id: str, before_id: str, after_id: str) -> list[Change]:

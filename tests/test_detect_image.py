@@ -731,3 +731,14 @@ def test_no_image_and_no_band_is_a_usage_error(tmp_path: Path) -> None:
 
     res = CliRunner().invoke(main, ["detect-image", "--out", str(tmp_path / "v.geojson")])
     assert res.exit_code == 2 and "give IMAGE or --band" in res.stderr, res.output
+
+
+@pytest.mark.parametrize("name", ["ships.kml", "ships.csv", "ships"])
+def test_out_not_named_for_geojson_is_refused_before_any_work(tmp_path: Path, name: str) -> None:
+    """``--out ships.kml`` wrote GeoJSON text into a file Google Earth then could not open."""
+    png = tmp_path / "chip.png"
+    Image.fromarray((np.sqrt(_scene()) / np.sqrt(_scene()).max() * 255).astype(np.uint8)).save(png)
+    out = tmp_path / name
+    r = CliRunner().invoke(main, ["detect-image", str(png), "--pixel-size", "10", "--out", str(out)])
+    assert r.exit_code == 2 and name in r.output and ".geojson" in r.output, r.output
+    assert not out.exists()

@@ -24,7 +24,7 @@ from .options import (
     OnceCommand,
     ais_files_option,
     check_date_order,
-    existing_folder,
+    geojson_out,
     handle_errors,
     json_option,
     refuse_input_as_out,
@@ -79,15 +79,6 @@ def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
     click.echo(f"note: {DARK_CAVEAT}")
 
 
-def _geojson_out(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
-    """Click callback: ``--out`` in a folder that exists, and named for what it holds (GeoJSON)."""
-    value = existing_folder(ctx, param, value)
-    if value is not None and value.suffix.lower() not in (".geojson", ".json"):
-        raise click.BadParameter(f"{value}: the points are written as GeoJSON; name the file .geojson (or .json)",
-                                 ctx=ctx, param=param)  # fmt: skip
-    return value
-
-
 @click.command("ais", cls=OnceCommand, short_help="Match AIS positions with detections: dark and unseen vessels.")
 @click.argument("site_ids", nargs=-1, required=True)
 @ais_files_option("AIS CSV file (MarineCadastre, Danish Maritime Authority or mmsi,time,lat,lon); repeat for more.",
@@ -99,7 +90,7 @@ def _geojson_out(ctx: click.Context, param: click.Parameter, value: Path | None)
 @click.option("--max-distance", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="METRES",
               help="Fixed distance gate between an AIS position and a detection (default: per pair, from the "
                    "pixel size, AIS error, the AIS length and speed).")  # fmt: skip
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), callback=_geojson_out,
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), callback=geojson_out,
               help="Write matched, dark and unseen as GeoJSON points into a file (.geojson or .json).")
 @json_option
 @workspace_option

@@ -11,7 +11,7 @@ from .options import (
     FiniteFloatRange,
     ImagePath,
     OnceCommand,
-    existing_folder,
+    geojson_out,
     handle_errors,
     thermal_noise_option,
     warnings_as_lines,
@@ -26,7 +26,7 @@ from .options import (
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), default=None, help="Which detector to run (default: optical when the --band names or the image's band descriptions are blue/green/red/nir or B02/B03/B04/B08, or a GeoTIFF without descriptions has red, green and blue colour interpretations, or a PlanetScope, SkySat, Maxar or Airbus file by its name or metadata sidecar; else sar, but an image whose file name says Sentinel-2 or Landsat is refused).")
 @click.option("--pixel-size", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="METRES", help="Ground pixel size; needed only when the image has no georeference (overrides it otherwise).")
 @click.option("--resolution", type=FiniteFloatRange(min=0), default=None, metavar="METRES", help="SAR: the image's resolution (impulse response width at half maximum), taken out of measured widths; default: the image's SITEWATCH_IMPULSE_RESPONSE_M tag, else twice the pixel size (detected products such as Sentinel-1 GRD); 0 keeps widths as measured.")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, callback=existing_folder, help="GeoJSON file to write (its folder must exist); - for standard output.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, callback=geojson_out, help="GeoJSON file to write (.geojson or .json; its folder must exist); - for standard output.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Threads for the pixel passes.")
 @thermal_noise_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")

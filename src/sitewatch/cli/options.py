@@ -149,6 +149,16 @@ def existing_folder(ctx: click.Context, param: click.Parameter, value: Any) -> A
     return value
 
 
+def geojson_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Click callback: an output file written as GeoJSON is named ``.geojson`` or ``.json`` (``-`` passes),
+    in a folder that exists: GeoJSON text in a ``.kml`` or ``.csv`` is a file Google Earth or a spreadsheet
+    cannot open."""
+    value = existing_folder(ctx, param, value)
+    if value is not None and str(value) != "-" and Path(value).suffix.lower() not in (".geojson", ".json"):
+        raise click.BadParameter(f"{value}: written as GeoJSON; name the file .geojson (or .json)", ctx=ctx, param=param)
+    return value
+
+
 def refuse_input_as_out(out: Path | None, inputs: Iterable[Path], option: str = "--out") -> None:
     """Refuse (exit 2) an ``--out`` file that is one of the command's own input files.
 

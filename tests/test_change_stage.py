@@ -497,3 +497,14 @@ def test_a_sar_image_archived_in_db_is_shown_not_blank(workspace: tuple[Path, Po
     with rasterio.open(root / obs.path) as src:
         shown = display_values(src, obs)
     assert shown.ndim == 2 and float(shown.std()) > 0.1
+
+
+def test_store_info_counts_the_change_pairs_and_regions_too(workspace: tuple[Path, Point]) -> None:
+    """`store info` counted the feature tables only: a workspace of stored changes showed none of them."""
+    root, _ = workspace
+    runner = CliRunner()
+    assert runner.invoke(main, ["change", "base", "-w", str(root)]).exit_code == 0
+    res = runner.invoke(main, ["store", "info", "--json", "-w", str(root)])
+    counts = json.loads(res.output)["counts"]
+    assert (counts["change_pairs"], counts["changes"]) == (2, 1) and counts["runs"] >= 1
+    assert "change_pairs: 2" in runner.invoke(main, ["store", "info", "-w", str(root)]).output

@@ -20,20 +20,25 @@ def command() -> None:
     """The workspace's database: its GeoPackage (sitewatch.gpkg) or a PostGIS team store (the `store` setting)."""
 
 
+RECORD_TABLES = ("change_pairs", "changes", "runs", "alert_events")
+"""The tables `store info` counts besides the layers."""
+
+
 @command.command("info", cls=OnceCommand, short_help="Where the database is, its schema and row counts.")
 @workspace_option
 @json_option
 @handle_errors
 def info(workspace: Path, as_json: bool) -> None:
     """Say where the workspace's database is (a PostGIS URL with its password masked), its schema version
-    and how many rows each layer holds."""
+    and how many rows each layer and each table of records (change pairs and regions, runs, alert events) holds."""
     ws = open_workspace(workspace)
     with ws.store() as store:
         out: dict[str, Any] = {
             "store": "postgis" if ws.store_url else "geopackage",
             "location": ws.store_label if ws.store_url else str(ws.db_path.resolve()),
             "schema_version": store.schema_version(),
-            "counts": store.counts(),
+            # The layers, then the tables of what commands recorded (store copy copies them all).
+            "counts": store.counts() | {t: int(store.execute(f"SELECT count(*) FROM {t}")[0][0]) for t in RECORD_TABLES},
         }
     if as_json:
         click.echo(json.dumps(out, indent=1))

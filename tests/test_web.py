@@ -426,3 +426,11 @@ def test_serve_on_a_port_in_use_is_an_error_naming_it(ws: Workspace) -> None:
         res = CliRunner().invoke(main, ["serve", "-w", str(ws.root), "--port", str(port)])
     assert res.exit_code == 1, res.output
     assert f"127.0.0.1:{port}" in res.output and "--port" in res.output
+
+
+def test_a_site_page_asked_with_a_trailing_slash_is_sent_to_the_page(ws: Workspace, client: TestClient) -> None:
+    """/sites/dunai/ answered 400 ("not a site id") though the site is there."""
+    r = client.get("/sites/dunai/", follow_redirects=False)
+    assert r.status_code == 308 and r.headers["location"] == "/sites/dunai"
+    assert client.get("/sites/dunai/").status_code == 200
+    assert client.get("/sites/no-such-site/").status_code == 404

@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 import jinja2
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from .. import __version__
 from ..analysis.links import inland_without_vessels
@@ -298,7 +298,9 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
         return Response(png, media_type="image/png")
 
     @app.get("/sites/{site_id:path}", response_class=HTMLResponse, include_in_schema=False)
-    def site_page(site_id: str) -> HTMLResponse:
+    def site_page(site_id: str) -> Response:
+        if site_id.endswith("/") and site_id.rstrip("/"):  # /sites/dunai/, as a browser or a hand may write it
+            return RedirectResponse(f"/sites/{quote(site_id.rstrip('/'), safe='/')}", status_code=308)
         with dash.store() as store:
             site = data.find_site(store, _site_id(site_id))
             observations = store.observations(site.id)

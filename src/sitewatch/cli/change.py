@@ -37,9 +37,10 @@ def _check_geojson_out(out_path: Path | None, site_id: str) -> None:
 @click.option("--after", "after", metavar="OBS_ID|DATE", help="The later observation, by id or UTC date.")
 @click.option("--min-area-m2", type=FiniteFloatRange(min=0), default=200.0, show_default=True,
               help="Drop regions smaller than this (m²).")
-@click.option("--cover-classes", type=click.IntRange(min=0, max=32), default=None, metavar="N",
+@click.option("--cover-classes", type=click.IntRange(min=0, max=32), default=COVER_CLASSES,
+              show_default=True, metavar="N",
               help="Optical: spectral classes of the earlier image whose own common change each pixel must also "
-                   f"differ from, 0-32 [default: {COVER_CLASSES}]; 0 compares each pixel with the scene only (for sub-metre images of "
+                   "differ from; 0 compares each pixel with the scene only (for sub-metre images of "
                    "large building sites: README).")
 @click.option("--with-detections", is_flag=True,
               help="Compare the pixels of the stored vessels and cranes too (by default they are left out).")
@@ -49,7 +50,7 @@ def _check_geojson_out(out_path: Path | None, site_id: str) -> None:
 @json_option
 @handle_errors
 def command(
-    site_id: str, before: str | None, after: str | None, min_area_m2: float, cover_classes: int | None, with_detections: bool,
+    site_id: str, before: str | None, after: str | None, min_area_m2: float, cover_classes: int, with_detections: bool,
     out_path: Path | None, workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Regions of SITE_ID that appeared, disappeared or altered between two observations.

@@ -486,3 +486,12 @@ def test_the_on_field_written_in_yaml_is_read_as_on_not_as_a_boolean_key(tmp_pat
     parsed = read_claims(path)
     assert not parsed.problems, parsed.problems
     assert parsed.claims[0].assertions[0].on == "all"
+
+
+def test_a_bare_no_where_text_belongs_says_to_quote_it(tmp_path: Path) -> None:
+    # YAML 1.1 reads `source: No` (a newspaper's initials, Norway's code) as False.
+    path = tmp_path / "c.yaml"
+    path.write_text(_CLAIM_X.replace("source: s", "source: No"))
+    (problem,) = read_claims(path).problems
+    assert (problem.claim, problem.field) == ("x", "source") and "got False" in problem.message, problem
+    assert "put the text in quotes" in problem.message, problem

@@ -484,3 +484,12 @@ def test_a_visit_ending_on_a_date_in_either_iso_form_includes_that_day(tmp_path:
     scen = load_scenario(_write(tmp_path, _scenario(vessels=[vessel])))
     (visit,) = scen.vessels[0].visits
     assert visit.window.end.isoformat() == "2024-10-03T00:00:00+00:00"  # the end day is whole
+
+
+def test_a_bare_no_as_a_vessel_id_says_to_quote_it(tmp_path: Path) -> None:
+    path = tmp_path / "custom.yaml"
+    data = _scenario()
+    text = yaml.safe_dump(data) + "vessels:\n- {id: no, class: tug, length_m: 30, width_m: 8, visits: []}\n"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=r"vessels\[0\]\.id: expected a string, got False; YAML reads .* in quotes"):
+        load_scenario(path)

@@ -37,7 +37,7 @@ from typing import Any, Literal
 from .errors import InputError
 from .model import CHANGE_DIRECTIONS, Site
 from .vessels import catalogue
-from .yaml_input import RECORD_ID, read_yaml, unknown_fields
+from .yaml_input import RECORD_ID, YAML_BOOL_HINT, read_yaml, unknown_fields
 
 __all__ = [
     "KINDS",
@@ -207,7 +207,8 @@ def _text(value: Any, field: str, *, required: bool = True) -> str:
     if value is None and not required:
         return ""
     if not isinstance(value, str | int | float | date) or isinstance(value, bool) or not str(value).strip():
-        raise _Bad(field, "missing" if value is None else f"must be text, got {value!r}")
+        hint = f"; {YAML_BOOL_HINT}" if isinstance(value, bool) else ""
+        raise _Bad(field, "missing" if value is None else f"must be text, got {value!r}{hint}")
     return str(value).strip()
 
 

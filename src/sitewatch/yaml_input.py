@@ -17,11 +17,14 @@ import yaml
 
 from .errors import InputError
 
-__all__ = ["MAX_YAML_EXPANDED", "RECORD_ID", "StrictYamlLoader", "read_yaml", "unknown_fields"]
+__all__ = ["MAX_YAML_EXPANDED", "RECORD_ID", "YAML_BOOL_HINT", "StrictYamlLoader", "read_yaml", "unknown_fields"]
 
 
 RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 """The id a user gives a record of a YAML file (a claim, an alert rule): letters, digits, '.', '_', '-'."""
+
+YAML_BOOL_HINT = "YAML reads a bare yes, no, on, off, true or false as a truth value: put the text in quotes"
+"""Said after a field that must be text came out of YAML as True or False (the country code ``NO``, a name ``On``)."""
 
 MAX_YAML_EXPANDED = 10_000_000
 """Most characters a YAML file may hold once its aliases are expanded (``*a`` counted as a copy of ``&a``)."""

@@ -41,6 +41,7 @@ from shapely.geometry import LineString, Point, Polygon
 from ..errors import InputError, SiteError
 from ..geo import reproject_geometry, utm_crs_for
 from ..model import MAX_SITE_DEG, SENSORS, SITE_KINDS, is_date_only
+from ..yaml_input import YAML_BOOL_HINT
 from ..yaml_input import StrictYamlLoader as _YamlLoader
 
 __all__ = [
@@ -333,7 +334,8 @@ class _Reader:
         value = m[key]
         wrong_type = kind is not None and not isinstance(value, kind)
         if wrong_type or (isinstance(value, bool) and kind in (int, float, (int, float))):
-            raise self.fail(self.path(where, key), f"expected {_kind_name(kind)}, got {value!r}")
+            hint = f"; {YAML_BOOL_HINT}" if isinstance(value, bool) and kind is str else ""
+            raise self.fail(self.path(where, key), f"expected {_kind_name(kind)}, got {value!r}{hint}")
         return value
 
     def number(self, m: Mapping[str, Any], key: str, where: str, default: Any = ..., positive: bool = False) -> Any:

@@ -41,7 +41,10 @@ How it works
      figures leave-one-port-out in BENCHMARKS.md). Input without NIR runs
      a second pair trained on the same ports without NIR and on 8-bit JPEG
      renderings of them (``optical_vessel_mlp_rgb.npz``, :func:`model_for`;
-     ``benchmarks/optical_rgb.py``).
+     ``benchmarks/optical_rgb.py``). At pixels of ``contrast_max_pixel_m``
+     (5 m) or finer, where those stages were not trained, vessels standing
+     out from open water are also looked for by contrast alone
+     (:mod:`~sitewatch.detect.optical_contrast`).
 
    Every window is set in metres, so one parameter set serves 10 m and
    3 m pixels. Boxes are measured with the oriented-box moments of
@@ -68,6 +71,7 @@ from scipy import ndimage
 from ..errors import InputError
 from .base import PixelDetection, detections_from_measurements, pixel_size_pair, touches_edge
 from .clouds import cloud_mask, scl_no_data
+from .optical_contrast import open_water_vessels
 from .optical_cranes import _crane_objects
 from .optical_features import (
     BANDS,
@@ -126,7 +130,7 @@ __all__ = [
 ]
 
 DETECTOR = "optical-mlp"
-VERSION = "0.3.3"
+VERSION = "0.4.0"
 
 
 @dataclass(frozen=True)
@@ -258,6 +262,8 @@ def detect_optical_result(
         prob = np.where(crane_px, np.float32(0.0), sc.prob)
         cloud = sc.cloud if params.nodata_cut else None
         vessels = _vessel_objects(prob, sc.features, sc.water, sc.hidden, (px, py), params, model, sc.bands, cloud)
+        if p <= params.contrast_max_pixel_m:
+            vessels += open_water_vessels(sc.bands, sc.water, sc.hidden, crane_px, (px, py), params, vessels)
     out = _flag_edge(vessels + cranes, sc.water.shape)
     return OpticalResult(sorted(out, key=lambda d: -d.score), sc.hidden, sc.cloud, sc.water)
 

@@ -44,6 +44,24 @@ class OpticalParams:
     """Reflectance step (top-hat) a crane needs against the quay around it."""
     crane_min_saturation: float = 0.5
     """(brightest - darkest visible band) / brightest band of a painted crane."""
+    contrast_max_pixel_m: float = 5.0
+    """Image-only mode at pixels this fine or finer also looks for vessels on open water by contrast
+    alone (:mod:`~sitewatch.detect.optical_contrast`), since the learned stages were trained at 10 m;
+    0 turns that stage off."""
+    contrast_background_m: float = 240.0
+    """Window of the water's median background the contrast is taken against."""
+    contrast_seed_z: float = 24.0
+    """Contrast (noise units) an object needs somewhere to be a candidate."""
+    contrast_local_z: float = 8.0
+    """Contrast (noise units) a candidate's core needs against the water ring right around it."""
+    contrast_grow_z: float = 4.0
+    """Contrast that joins pixels to a candidate (and that the water ring must stay below)."""
+    contrast_ring_m: float = 20.0
+    """Width of the ring of water around a candidate that must be open, quiet water."""
+    contrast_ring_fraction: float = 0.8
+    """Share of that ring that must be NDWI water, and share that must be quiet."""
+    contrast_max_elongation: float = 12.0
+    """Longest length / width of a contrast candidate: longer, thinner ones are wakes."""
     opaque_nir: float = 0.03
     """With a known water mask: NIR above the nearby water that makes a pixel opaque (an object)."""
     cloud_margin_m: float = 100.0

@@ -1,0 +1,212 @@
+"""Vessels on open water in fine optical pixels (PlanetScope-class 3 m), found by contrast alone.
+
+The image-only detector's two learned stages were trained on Sentinel-2's 10 m ports. At 3 m a
+hull is ten times as many pixels, its texture and the top-hat windows see other things, and the
+learned stages pass over plain ships lying in open water (ShipsNet's PlanetScope scenes of San
+Francisco Bay and Long Beach: a third of the anchored ships found). No labelled imagery at 3 m
+was available to train on, so this stage learns nothing: it asks whether something stands out
+from the water around it, as a CFAR does in SAR.
+
+1. **Contrast.** Each band minus its median over ``contrast_background_m`` (240 m: several
+   hull lengths of water), divided by that band's robust spread (1.4826 × MAD) over the
+   smoother half of the image (local spread at 60 m below its median), so sea state and
+   compression noise set the scale. ``z`` is the root mean square of the bands' contrasts.
+2. **Objects.** Components of ``z > contrast_grow_z`` (4) that hold a pixel above
+   ``contrast_seed_z`` (8), as a hysteresis threshold.
+3. **Open water around it.** In a ring from 2 pixels to ``contrast_ring_m`` (20 m) beyond the
+   component, at least ``contrast_ring_fraction`` (0.8) of the pixels must be NDWI water and as
+   large a share quiet (``z`` below the grow level). Land is textured and not water; a quay next
+   to a hull breaks the ring, so ships alongside stay the learned stages' (and the known-water
+   mode's) business.
+4. **Size and shape.** Measured (oriented box, as :func:`~sitewatch.detect.base.measure_components`) on the pixels above
+   a quarter of the object's upper contrast (75th percentile of its pixels above ``contrast_local_z``)
+   and above that level, since at high contrast the glow and shadow of a hull pass the grow level too; a vessel's length and width limits
+   (``min_length_m``…``max_width_m``) and a length at most ``contrast_max_elongation`` (12) times
+   the width, which leaves out the long thin arms of wakes.
+
+Objects whose centre lies in a detection already made, or that hold one's centre, are not
+repeated; those within the cloud margin of cloud or no data are dropped. The score is
+``1 - exp(-(peak z) / 16)`` floored at the object threshold: it orders these detections by
+contrast, it is not a calibrated probability.
+
+The constants were set from first principles and by looking at the four unlabelled ShipsNet
+scenes in ``../shared/datasets/shipsnet-scenes`` (their SOURCE.md allows no figures), so they
+carry no measured accuracy; see BENCHMARKS.md, "Open-water contrast at 3 m".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from .base import PixelDetection, detections_from_measurements
+from .optical_features import _px
+from .optical_objects import _inside, _measure_pixels
+from .optical_params import OpticalParams
+from .optical_water import dilate
+
+__all__ = ["contrast_z", "open_water_vessels"]
+
+_BLOCKS = 10
+"""The median background is a median filter over about this many blocks across, each block's value its median."""
+
+
+def _background(a: NDArray[np.float32], size_px: int) -> NDArray[np.float32]:
+    """Median of ``a`` over about ``size_px`` pixels: a median filter of :data:`_BLOCKS` block medians, spread back."""
+    h, w = a.shape
+    k = max(1, size_px // _BLOCKS)
+    hb, wb = -(-h // k), -(-w // k)
+    padded = np.pad(a, ((0, hb * k - h), (0, wb * k - w)), mode="edge")
+    blocks = np.median(padded.reshape(hb, k, wb, k).transpose(0, 2, 1, 3).reshape(hb, wb, k * k), axis=2)
+    size = max(3, (size_px // k) | 1)  # _BLOCKS, or its next odd number
+    bg = ndimage.median_filter(blocks, size=size, mode="nearest")
+    return np.repeat(np.repeat(bg, k, axis=0), k, axis=1)[:h, :w].astype(np.float32)
+
+
+def _spread(residual: NDArray[np.float32], quiet: NDArray[np.bool_]) -> float:
+    """Robust spread of ``residual`` over the ``quiet`` pixels; its standard deviation if that is zero (flat 8-bit water)."""
+    r = residual[quiet]
+    r = r[np.isfinite(r)]
+    if r.size == 0:
+        return 1.0
+    mad = 1.4826 * float(np.median(np.abs(r - np.median(r))))
+    return max(mad if mad > 0 else float(np.std(r)), 1e-6)
+
+
+def contrast_z(
+    bands: Mapping[str, NDArray[np.float32]], pixel_size: tuple[float, float], params: OpticalParams, usable: NDArray[np.bool_]
+) -> tuple[NDArray[np.float32], list[NDArray[np.float32]], NDArray[np.bool_]]:
+    """Each pixel's contrast to the water around it, in units of the bands' noise (step 1 of the module doc),
+    each band in those units, and whether the pixel is brighter than that water (mean of the bands).
+
+    ``usable`` marks the pixels that count (data, not cloud); the others get 0.
+    """
+    p = 0.5 * (pixel_size[0] + pixel_size[1])
+    names: list[str] = []
+    for b in ("blue", "green", "red", "nir"):  # a stand-in (RGB's NIR is its red) counts once
+        if b in bands and not any(bands[b] is bands[n] for n in names):
+            names.append(b)
+    fill = {b: float(np.median(bands[b][usable])) if usable.any() else 0.0 for b in names}
+    residuals = []
+    for b in names:
+        a = np.where(usable, bands[b], np.float32(fill[b])).astype(np.float32)
+        residuals.append(a - _background(a, _px(params.contrast_background_m, p)))
+    lum = np.mean(residuals, axis=0)
+    k = max(3, _px(60.0, p) | 1)
+    m1 = ndimage.uniform_filter(lum, k)
+    m2 = ndimage.uniform_filter(lum * lum, k)
+    local = np.sqrt(np.maximum(m2 - m1 * m1, 0.0))
+    quiet = usable & (local <= np.median(local[usable])) if usable.any() else usable
+    z2 = np.zeros(lum.shape, np.float32)
+    scaled = []
+    for b, r in zip(names, residuals, strict=True):
+        spread = np.float32(_spread(r, quiet))
+        z2 += (r / spread) ** 2
+        scaled.append(bands[b] / spread)
+    z = np.sqrt(z2 / len(residuals))
+    return np.where(usable, z, np.float32(0.0)).astype(np.float32), scaled, lum > 0
+
+
+def open_water_vessels(
+    bands: Mapping[str, NDArray[np.float32]],
+    water: NDArray[np.bool_],
+    hidden: NDArray[np.bool_],
+    excluded: NDArray[np.bool_],
+    pixel_size: tuple[float, float],
+    params: OpticalParams,
+    found: Sequence[PixelDetection],
+) -> list[PixelDetection]:
+    """Vessels standing out from open water (the module doc), other than those in ``found``.
+
+    ``water`` is the scene's NDWI water, ``hidden`` cloud, shadow and no data, ``excluded``
+    pixels already given to another kind of object (cranes).
+    """
+    px, py = pixel_size
+    p = 0.5 * (px + py)
+    z, scaled, brighter = contrast_z(bands, pixel_size, params, ~hidden)
+    z[excluded] = 0.0
+    labels, n = ndimage.label(z > params.contrast_grow_z, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return []
+    flat = labels.ravel()
+    area = np.bincount(flat, minlength=n + 1)
+    seeded = np.zeros(n + 1, bool)
+    seeded[np.unique(labels[z > params.contrast_seed_z])] = True
+    seeded[0] = False
+    # The grown object may hold glow and shadow besides the hull, but not a ship's area many times over.
+    max_area = 4.0 * params.max_length_m * params.max_width_m / (px * py)
+    min_area = params.min_length_m * max(params.min_length_m / params.contrast_max_elongation, p) / (px * py)
+    ids = np.flatnonzero(seeded & (area <= max_area) & (area >= min_area))
+    if ids.size == 0:
+        return []
+    near_hidden = dilate(hidden, _px(2 * params.cloud_margin_m, p)) if hidden.any() else None
+    reach = max(3, _px(params.contrast_ring_m, p))
+    inner = np.ones((5, 5), bool)
+    outer = np.ones((2 * reach + 1, 2 * reach + 1), bool)
+    slices = ndimage.find_objects(labels)
+    h, w = labels.shape
+    rows_all: list[NDArray[np.intp]] = []
+    cols_all: list[NDArray[np.intp]] = []
+    ks: list[NDArray[np.intp]] = []
+    peaks: list[float] = []
+    for i in ids:
+        sl = slices[i - 1]
+        r0, r1 = max(sl[0].start - reach - 2, 0), min(sl[0].stop + reach + 2, h)
+        c0, c1 = max(sl[1].start - reach - 2, 0), min(sl[1].stop + reach + 2, w)
+        obj = labels[r0:r1, c0:c1] == i
+        zw = z[r0:r1, c0:c1]
+        ring = ndimage.binary_dilation(obj, outer) & ~ndimage.binary_dilation(obj, inner) & ~hidden[r0:r1, c0:c1]
+        if ring.sum() < 8:
+            continue
+        wet = float(water[r0:r1, c0:c1][ring].mean())
+        calm = float((zw[ring] <= params.contrast_grow_z).mean())
+        if min(wet, calm) < params.contrast_ring_fraction:
+            continue
+        # The hull: at high contrast its glow and shadow pass the grow level too, so the level is a
+        # quarter of the object's upper contrast (the 75th percentile over its pixels above the local
+        # level), which a white bridge on a dark hull (under a quarter of it) does not raise as it
+        # would raise the peak.
+        strong = zw[obj & (zw >= params.contrast_local_z)]
+        if strong.size == 0:
+            continue
+        core = obj & (zw >= max(params.contrast_local_z, 0.25 * float(np.percentile(strong, 75))))
+        if (core & brighter[r0:r1, c0:c1]).sum() >= 0.5 * core.sum():
+            core &= brighter[r0:r1, c0:c1]  # a bright hull without its shadow
+        # Against the water right beside it, not the wide background: a patch of rougher or
+        # muddier water stands out from the bay but hardly from its own edge.
+        local = max(abs(float(a[r0:r1, c0:c1][core].mean()) - float(np.median(a[r0:r1, c0:c1][ring]))) for a in scaled)
+        if local < params.contrast_local_z:
+            continue
+        if near_hidden is not None and near_hidden[r0:r1, c0:c1][core].any():
+            continue
+        rr, cc = np.nonzero(core)
+        rows_all.append(rr + r0)
+        cols_all.append(cc + c0)
+        ks.append(np.full(rr.size, len(peaks), np.intp))
+        peaks.append(float(strong.max()))
+    if not peaks:
+        return []
+    rows = np.concatenate(rows_all)
+    cols = np.concatenate(cols_all)
+    order = np.lexsort((cols, rows))  # raster order, as from a labelled image
+    m = _measure_pixels(rows[order], cols[order], np.concatenate(ks)[order], len(peaks), (h, w), (px, py))
+    length, width = m["length_m"], m["width_m"]
+    ok = (
+        (length >= params.min_length_m)
+        & (length <= params.max_length_m)
+        & (width <= params.max_width_m)
+        & (length <= params.contrast_max_elongation * np.maximum(width, p))
+    )
+    if found:
+        quads = np.array([d.corners for d in found])
+        r_f = np.array([d.row for d in found])
+        c_f = np.array([d.col for d in found])
+        ok &= ~(_inside(quads[None], m["col"][:, None], m["row"][:, None]).any(axis=1))
+        ok &= ~(_inside(m["corners"][:, None], c_f[None], r_f[None]).any(axis=1))
+    keep = np.flatnonzero(ok)
+    score = np.maximum(1.0 - np.exp(-np.minimum(np.asarray(peaks)[keep] / 16.0, 30.0)), params.object_threshold)
+    return detections_from_measurements({k: v[keep] for k, v in m.items()}, score, kind="vessel")
+

@@ -24,7 +24,8 @@ from the water around it, as a CFAR does in SAR.
    (``min_length_m``…``max_width_m``) and a length at most ``contrast_max_elongation`` (12) times
    the width, which leaves out the long thin arms of wakes.
 
-Objects whose centre lies in a detection already made, or that hold one's centre, are not
+An object whose hull (not its glow) runs from one edge of the image to the opposite one is left out
+(a breakwater in a small chip; in tiles, the neighbouring tile sees a hull whole). Objects whose centre lies in a detection already made, or that hold one's centre, are not
 repeated; those within the cloud margin of cloud or no data are dropped. The score is
 ``1 - exp(-(peak z) / 16)`` floored at the object threshold: it orders these detections by
 contrast, it is not a calibrated probability.
@@ -183,6 +184,8 @@ def open_water_vessels(
         if near_hidden is not None and near_hidden[r0:r1, c0:c1][core].any():
             continue
         rr, cc = np.nonzero(core)
+        if (rr.min() + r0 == 0 and rr.max() + r0 == h - 1) or (cc.min() + c0 == 0 and cc.max() + c0 == w - 1):
+            continue  # across the whole image: a breakwater or a pier, or a hull too big to judge
         rows_all.append(rr + r0)
         cols_all.append(cc + c0)
         ks.append(np.full(rr.size, len(peaks), np.intp))

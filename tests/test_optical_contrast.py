@@ -90,3 +90,16 @@ def test_a_hull_under_the_cloud_margin_is_not_reported() -> None:
     hidden = np.zeros(b["green"].shape, bool)
     hidden[SHIP[0] - 60 : SHIP[0] - 40, SHIP[1] - 10 : SHIP[1] + 10] = True  # cloud 120-180 m north
     assert open_water_vessels(b, raw_water(b), hidden, np.zeros_like(hidden), (3.0, 3.0), OpticalParams(), []) == []
+
+
+def test_a_breakwater_across_a_small_chip_is_not_a_vessel_but_a_hull_inside_it_is() -> None:
+    # ShipsNet-sized chips (80 px at 3 m): a bright wall 24 m wide crosses from edge to edge.
+    rng = np.random.default_rng(3)
+    rgb = np.stack([v + rng.normal(0, 0.004, (80, 80)) for v in WATER]).astype(np.float32)
+    wall = rgb.copy()
+    wall[:, 20:28, :] = 0.45
+    hull = rgb.copy()
+    hull[:, 36:44, 15:65] = 0.45  # 150 m x 24 m, whole inside the chip
+    for scene, expected in ((wall, 0), (hull, 1)):
+        found = _stage({"red": scene[0], "green": scene[1], "blue": scene[2]})
+        assert len(found) == expected, [(d.row, d.col, d.length_m, d.width_m) for d in found]

@@ -1,6 +1,6 @@
 """Speed of the optical detector on a 10,000 x 10,000 four-band scene.
 
-    python benchmarks/optical_speed.py [--size 10000] [--workers 2]
+    python benchmarks/optical_speed.py [--size 10000] [--workers 2] [--pixel 3]
 
 The scene is a mosaic of the sen2ships Sentinel-2 port scenes (real port
 texture everywhere: quays, basins, ships, so no tile can be skipped for
@@ -25,6 +25,7 @@ import os
 import resource
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,11 @@ def main() -> None:
         "--texture", action="store_true",
         help="also compute the texture object features (issue 4 experiment; the object model still sees the 18)",
     )
+    ap.add_argument(
+        "--pixel", type=float, default=8.5,
+        help="ground pixel size the scene is given (m); at 5 m or finer the open-water contrast stage runs, "
+        "and the same scene is timed again without it",
+    )
     args = ap.parse_args()
     params = OpticalParams(deep_radii_m=tuple(args.deep), texture_features=args.texture)
     if args.deep or args.texture:
@@ -105,7 +111,7 @@ def main() -> None:
         optical.object_scores = lambda x, model: shipped(x[:, :n], model)  # type: ignore[assignment]
     bands, what = mosaic(args.size)
     shape = (args.size, args.size)
-    pixel = (8.5, 8.5)
+    pixel = (args.pixel, args.pixel)
 
     def read(win: tuple[int, int, int, int]) -> tuple[dict[str, NDArray[np.float32]], NDArray[np.bool_], None]:
         r0, r1, c0, c1 = win
@@ -132,6 +138,13 @@ def main() -> None:
           f"{t / (shape[0] * shape[1] / 1e6) * 1000:.0f} ms per megapixel; {len(dets)} detections)")
     print(f"detector CPU time:      {cpu:6.1f} s  (/ {args.workers} workers = {cpu / args.workers:.1f} s on idle cores)")
     print("load average after:  {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    if args.pixel <= params.contrast_max_pixel_m:
+        t0 = time.perf_counter()
+        without = detect_optical_tiled(
+            read, shape, pixel, stats, params=replace(params, contrast_max_pixel_m=0.0), workers=args.workers
+        )[0]
+        t2 = time.perf_counter() - t0
+        print(f"without the contrast stage: {t2:6.1f} s  ({len(without)} detections; the stage costs {t / t2:.2f}x)")
     if args.single and args.workers != 1:
         t0 = time.perf_counter()
         detect_optical_tiled(read, shape, pixel, stats, params=params, workers=1)

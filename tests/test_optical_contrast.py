@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from sitewatch.detect.base import PixelDetection
 from sitewatch.detect.optical import detect_optical
 from sitewatch.detect.optical_contrast import open_water_vessels
 from sitewatch.detect.optical_features import _band_set
@@ -69,8 +70,8 @@ def test_the_detector_at_3m_reports_the_hull_and_at_10m_does_not_run_the_stage()
     assert not any(abs(d.row - wr) < 100 and abs(d.col - wc) < 8 and d.score > 0.95 for d in at3)
     off = OpticalParams(contrast_max_pixel_m=0.0)
     base = [d for d in detect_optical(bands, 3.0, params=off) if d.kind == "vessel"]
-    # Whatever the learned stages find, the contrast stage only adds to it.
-    assert {(round(d.row), round(d.col)) for d in base} <= {(round(d.row), round(d.col)) for d in at3}
+    # What the learned stages find off open water (here: by the land) stays as it was.
+    assert {(round(d.row), round(d.col)) for d in base if d.col < 300} <= {(round(d.row), round(d.col)) for d in at3}
 
 
 def test_flat_8_bit_water_has_a_spread_and_no_division_by_zero() -> None:
@@ -103,3 +104,23 @@ def test_a_breakwater_across_a_small_chip_is_not_a_vessel_but_a_hull_inside_it_i
     for scene, expected in ((wall, 0), (hull, 1)):
         found = _stage({"red": scene[0], "green": scene[1], "blue": scene[2]})
         assert len(found) == expected, [(d.row, d.col, d.length_m, d.width_m) for d in found]
+
+
+def _box(row: float, col: float, half_len: float = 12, half_wid: float = 4) -> PixelDetection:
+    corners = ((col - half_wid, row - half_len), (col + half_wid, row - half_len), (col + half_wid, row + half_len), (col - half_wid, row + half_len))
+    return PixelDetection(row=row, col=col, length_m=6 * half_len, width_m=6 * half_wid, heading_deg=0.0, score=0.9, corners=corners)
+
+
+def test_a_learned_detection_on_open_water_stands_only_where_something_stands_out() -> None:
+    bands, where = _bay()
+    b = _band_set(bands)
+    none = np.zeros(b["green"].shape, bool)
+    on_wake = _box(*where["wake"])  # a wake piece the learned stages took for a hull
+    on_water = _box(150, 700)  # nothing there
+    on_hull = _box(*SHIP)
+    at_quay = _box(500, 252)  # against the land's edge: its ring is not open water
+    out = open_water_vessels(b, raw_water(b), none, none, (3.0, 3.0), OpticalParams(), [on_wake, on_water, on_hull, at_quay])
+    assert on_hull in out and at_quay in out
+    assert on_wake not in out and on_water not in out
+    # The contrast object of the hull is not added again beside the learned one holding it.
+    assert len(out) == 2, out

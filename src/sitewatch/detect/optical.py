@@ -43,8 +43,9 @@ How it works
      renderings of them (``optical_vessel_mlp_rgb.npz``, :func:`model_for`;
      ``benchmarks/optical_rgb.py``). At pixels of ``contrast_max_pixel_m``
      (5 m) or finer, where those stages were not trained, vessels standing
-     out from open water are also looked for by contrast alone
-     (:mod:`~sitewatch.detect.optical_contrast`).
+     out from open water are also looked for by contrast alone, and what
+     the learned stages find on open water stands only if it stands out
+     there (:mod:`~sitewatch.detect.optical_contrast`).
 
    Every window is set in metres, so one parameter set serves 10 m and
    3 m pixels. Boxes are measured with the oriented-box moments of
@@ -263,7 +264,7 @@ def detect_optical_result(
         cloud = sc.cloud if params.nodata_cut else None
         vessels = _vessel_objects(prob, sc.features, sc.water, sc.hidden, (px, py), params, model, sc.bands, cloud)
         if p <= params.contrast_max_pixel_m:
-            vessels += open_water_vessels(sc.bands, sc.water, sc.hidden, crane_px, (px, py), params, vessels)
+            vessels = open_water_vessels(sc.bands, sc.water, sc.hidden, crane_px, (px, py), params, vessels)
     out = _flag_edge(vessels + cranes, sc.water.shape)
     return OpticalResult(sorted(out, key=lambda d: -d.score), sc.hidden, sc.cloud, sc.water)
 

@@ -29,6 +29,11 @@ from the water around it, as a CFAR does in SAR.
    at most ``contrast_max_elongation`` (12) times the width, which leaves out the long thin arms
    of wakes.
 
+What the learned stages report on open water (its ring as in step 3) stands only where a contrast
+object holds its centre: on the same scenes they had boxed wake pieces, water fronts and sea
+clutter by the dozen there, which stand out from nothing. Off open water (at quays, by land) they
+are left as they are.
+
 A hull running from one edge of the image to the opposite one is left out (a breakwater in a
 small chip; in tiles, the neighbouring tile sees a hull whole). Objects whose centre lies in a
 detection already made, or that hold one's centre, are not repeated; those within the cloud
@@ -139,15 +144,90 @@ def open_water_vessels(
     params: OpticalParams,
     found: Sequence[PixelDetection],
 ) -> list[PixelDetection]:
-    """Vessels standing out from open water (the module doc), other than those in ``found``.
+    """``found`` (the learned stages' vessels) checked in open water, and the vessels standing out from it.
 
+    A vessel of ``found`` in open water (its ring, as in step 3 of the module doc, open and
+    quiet) is kept only when a contrast object holds its centre: there the contrast test is the
+    better judge, and what the learned stages report on open water that stands out from nothing
+    are wakes, water fronts and sea clutter. Contrast objects not already in ``found`` are added.
     ``water`` is the scene's NDWI water, ``hidden`` cloud, shadow and no data, ``excluded``
     pixels already given to another kind of object (cranes).
     """
-    px, py = pixel_size
-    p = 0.5 * (px + py)
     z, spreads, brighter = contrast_z(bands, pixel_size, params, ~hidden)
     z[excluded] = 0.0
+    objects = _contrast_objects(bands, z, spreads, brighter, water, hidden, pixel_size, params)
+    kept = [d for d in found if not _unbacked_in_open_water(d, objects, z, water, hidden, pixel_size, params)]
+    if not kept:
+        return objects
+    quads = np.array([d.corners for d in kept])
+    rows = np.array([d.row for d in kept])
+    cols = np.array([d.col for d in kept])
+    new = []
+    for o in objects:
+        if _inside(quads, o.col, o.row).any() or _inside(np.array([o.corners]), cols, rows).any():
+            continue
+        new.append(o)
+    return kept + new
+
+
+def _ring(inside: NDArray[np.bool_], reach: int, hidden: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Pixels 2 to ``reach`` pixels from ``inside`` (square distance), outside ``hidden``."""
+    outer = np.ones((2 * reach + 1, 2 * reach + 1), bool)
+    return np.asarray(ndimage.binary_dilation(inside, outer) & ~ndimage.binary_dilation(inside, np.ones((5, 5), bool)) & ~hidden)
+
+
+def _open_water(ring: NDArray[np.bool_], water: NDArray[np.bool_], z: NDArray[np.float32], params: OpticalParams) -> bool:
+    """Whether a ring (step 3 of the module doc) is open, quiet water."""
+    if ring.sum() < 8:
+        return False
+    wet = float(water[ring].mean())
+    calm = float((z[ring] <= params.contrast_grow_z).mean())
+    return min(wet, calm) >= params.contrast_ring_fraction
+
+
+def _unbacked_in_open_water(
+    d: PixelDetection,
+    objects: Sequence[PixelDetection],
+    z: NDArray[np.float32],
+    water: NDArray[np.bool_],
+    hidden: NDArray[np.bool_],
+    pixel_size: tuple[float, float],
+    params: OpticalParams,
+) -> bool:
+    """Whether ``d`` lies in open water with no contrast object holding its centre."""
+    if d.kind != "vessel":
+        return False
+    for o in objects:
+        if _inside(np.array([o.corners]), d.col, d.row).any():
+            return False
+    h, w = z.shape
+    reach = max(3, _px(params.contrast_ring_m, 0.5 * (pixel_size[0] + pixel_size[1])))
+    q = np.asarray(d.corners, np.float64)
+    c0, c1 = max(int(q[:, 0].min()) - reach - 2, 0), min(int(q[:, 0].max()) + reach + 3, w)
+    r0, r1 = max(int(q[:, 1].min()) - reach - 2, 0), min(int(q[:, 1].max()) + reach + 3, h)
+    if r1 <= r0 or c1 <= c0:
+        return False
+    rr, cc = np.mgrid[r0:r1, c0:c1]
+    box = _inside(q[None], cc.ravel()[:, None].astype(np.float64), rr.ravel()[:, None].astype(np.float64)).reshape(rr.shape)
+    if not box.any():
+        box[min(max(int(round(d.row)) - r0, 0), r1 - r0 - 1), min(max(int(round(d.col)) - c0, 0), c1 - c0 - 1)] = True
+    window = (slice(r0, r1), slice(c0, c1))
+    return _open_water(_ring(box, reach, hidden[window]), water[window], z[window], params)
+
+
+def _contrast_objects(
+    bands: Mapping[str, NDArray[np.float32]],
+    z: NDArray[np.float32],
+    spreads: Mapping[str, float],
+    brighter: NDArray[np.bool_],
+    water: NDArray[np.bool_],
+    hidden: NDArray[np.bool_],
+    pixel_size: tuple[float, float],
+    params: OpticalParams,
+) -> list[PixelDetection]:
+    """The vessels standing out from open water (steps 2-5 of the module doc)."""
+    px, py = pixel_size
+    p = 0.5 * (px + py)
     labels, n = ndimage.label(z > params.contrast_grow_z, structure=np.ones((3, 3), bool))
     if n == 0:
         return []
@@ -164,8 +244,6 @@ def open_water_vessels(
         return []
     near_hidden = dilate(hidden, _px(2 * params.cloud_margin_m, p)) if hidden.any() else None
     reach = max(3, _px(params.contrast_ring_m, p))
-    inner = np.ones((5, 5), bool)
-    outer = np.ones((2 * reach + 1, 2 * reach + 1), bool)
     slices = ndimage.find_objects(labels)
     h, w = labels.shape
     rows_all: list[NDArray[np.intp]] = []
@@ -178,12 +256,8 @@ def open_water_vessels(
         c0, c1 = max(sl[1].start - reach - 2, 0), min(sl[1].stop + reach + 2, w)
         obj = labels[r0:r1, c0:c1] == i
         zw = z[r0:r1, c0:c1]
-        ring = ndimage.binary_dilation(obj, outer) & ~ndimage.binary_dilation(obj, inner) & ~hidden[r0:r1, c0:c1]
-        if ring.sum() < 8:
-            continue
-        wet = float(water[r0:r1, c0:c1][ring].mean())
-        calm = float((zw[ring] <= params.contrast_grow_z).mean())
-        if min(wet, calm) < params.contrast_ring_fraction:
+        ring = _ring(obj, reach, hidden[r0:r1, c0:c1])
+        if not _open_water(ring, water[r0:r1, c0:c1], zw, params):
             continue
         # The hull: at high contrast its glow and shadow pass the grow level too, so the level is
         # half the object's upper contrast (the 75th percentile over its pixels above the local
@@ -225,12 +299,6 @@ def open_water_vessels(
         & (width <= params.max_width_m)
         & (length <= params.contrast_max_elongation * np.maximum(width, p))
     )
-    if found:
-        quads = np.array([d.corners for d in found])
-        r_f = np.array([d.row for d in found])
-        c_f = np.array([d.col for d in found])
-        ok &= ~(_inside(quads[None], m["col"][:, None], m["row"][:, None]).any(axis=1))
-        ok &= ~(_inside(m["corners"][:, None], c_f[None], r_f[None]).any(axis=1))
     keep = np.flatnonzero(ok)
     score = np.maximum(1.0 - np.exp(-np.minimum(np.asarray(peaks)[keep] / 16.0, 30.0)), params.object_threshold)
     return detections_from_measurements({k: v[keep] for k, v in m.items()}, score, kind="vessel")

@@ -1,0 +1,120 @@
+"""The benchmarks read every labelled item a datasets folder holds, under any name, as ``sitewatch
+detect-image`` and ``sitewatch score`` read it: more data of the same kinds (withheld chips, ports,
+scenes, pairs) dropped beside ours, or in a folder of its own, is scored, never skipped in silence."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from _datasets import DATASETS, import_benchmarks, needs_dataset
+
+import_benchmarks()
+
+
+def _chip(path: Path, colour: bool = False) -> np.ndarray:
+    """A 64 × 64 8-bit chip (sea speckle and one bright hull), grey or with channels a little apart."""
+    rng = np.random.default_rng(0)
+    a = rng.integers(10, 40, (64, 64)).astype(np.uint8)
+    a[20:24, 30:44] = 220
+    if colour:
+        rgb = np.stack([a, np.clip(a.astype(int) + 3, 0, 255), np.clip(a.astype(int) - 2, 0, 255)], -1).astype(np.uint8)
+        Image.fromarray(rgb).save(path)
+    else:
+        Image.fromarray(a).save(path)
+    return a
+
+
+VOC = """<annotation><object><name>ship</name><bndbox><xmin>29.5</xmin><ymin>19</ymin><xmax>44</xmax><ymax>24</ymax></bndbox></object></annotation>"""
+
+
+def test_sar_ship_chips_in_any_case_and_subfolder_are_read_and_unlabelled_ones_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sar_real import ssdd_chips
+
+    raw = tmp_path / "sar-ship-dataset-samples" / "Raw images"
+    raw.mkdir(parents=True)
+    _chip(raw / "a.jpg")
+    _chip(raw / "NEW.JPG")  # a withheld chip under another name, in upper case
+    (raw / "a.xml").write_text(VOC)
+    (raw / "NEW.xml").write_text(VOC.replace("Name>", "name>").replace("<object>", "<Object>").replace("</object>", "</Object>"))
+    _chip(raw / "lonely.jpg")  # no label file: named, not a crash
+    ssdd = tmp_path / "sar-ship-dataset-samples" / "SSDD"  # SSDD's layout: JPEGImages/ beside Annotations/
+    (ssdd / "JPEGImages").mkdir(parents=True)
+    (ssdd / "Annotations").mkdir()
+    _chip(ssdd / "JPEGImages" / "000001.jpg")
+    (ssdd / "Annotations" / "000001.xml").write_text(VOC)
+    chips = {name: boxes for name, _img, boxes in ssdd_chips(tmp_path)}
+    assert set(chips) == {"a", "NEW", "000001"}
+    assert chips["a"] == [(29.5, 19.0, 44.0, 24.0)]  # decimal corners kept, as `sitewatch score` reads them
+    assert "lonely.jpg" in capsys.readouterr().err
+
+
+def test_hrsid_jpeg_chips_labelled_by_a_coco_file_are_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sar_real import hrsid_chips
+
+    data = tmp_path / "hrsid-samples" / "data"
+    data.mkdir(parents=True)
+    _chip(data / "P1_0_800_0_800.png")
+    mask = np.zeros((64, 64, 3), np.uint8)
+    mask[20:24, 30:44] = (128, 0, 0)
+    Image.fromarray(mask).save(data / "P1_0_800_0_800_instance_id_RGB.png")
+    Image.fromarray(mask).save(data / "P1_0_800_0_800_instance_color_RGB.png")
+    jpg = tmp_path / "hrsid-samples" / "HRSID_JPG"
+    (jpg / "JPEGImages").mkdir(parents=True)
+    (jpg / "annotations").mkdir()
+    _chip(jpg / "JPEGImages" / "P2_0_800_0_800.jpg")
+    _chip(jpg / "JPEGImages" / "P3_0_800_0_800.jpg")  # not in the COCO file: named, not scored
+    coco = {"images": [{"id": 7, "file_name": "P2_0_800_0_800.jpg", "width": 64, "height": 64}],
+            "annotations": [{"id": 1, "image_id": 7, "category_id": 1, "bbox": [30, 20, 14, 4], "iscrowd": 0}],
+            "categories": [{"id": 1, "name": "ship"}]}  # fmt: skip
+    (jpg / "annotations" / "test2017.json").write_text(json.dumps(coco))
+    chips = {name: boxes for name, _img, boxes in hrsid_chips(tmp_path)}
+    assert chips == {"P1_0_800_0_800": [(30.0, 20.0, 43.0, 23.0)], "P2_0_800_0_800": [(30.0, 20.0, 43.0, 23.0)]}
+    assert "P3_0_800_0_800.jpg" in capsys.readouterr().err
+
+
+def test_a_colour_jpeg_chip_is_read_as_detect_image_reads_it(tmp_path: Path) -> None:
+    from sar_real import grey
+    from sitewatch.detect.image import _sar_window_reader, open_image_info
+
+    path = tmp_path / "c.png"
+    grey_levels = _chip(path, colour=True)
+    info = open_image_info(path, pixel_size=1.0)
+    wanted = _sar_window_reader(info)((0, 64, 0, 64))[0]
+    assert not np.array_equal(wanted, grey_levels)  # the channels' mean power, not the red channel
+    assert np.array_equal(grey(path), wanted)
+
+
+def test_a_root_with_only_some_sar_datasets_scores_those(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import sar_real
+
+    raw = tmp_path / "sar-ship-dataset-samples" / "Raw images"
+    raw.mkdir(parents=True)
+    _chip(raw / "a.jpg")
+    (raw / "a.xml").write_text(VOC)
+    assert sar_real.main(["--datasets", str(tmp_path)]) == 0
+    out = capsys.readouterr()
+    assert "sar-ship-dataset  px  5.0 m  boxes    1" in out.out
+    assert "no hrsid-samples or opensarship-s1-subset" in out.err
+
+
+@needs_dataset("opensarship-s1-subset")[0]
+@needs_dataset("opensarship-s1-subset")[1]
+def test_an_opensarship_zip_of_another_name_anywhere_in_the_folder_is_read(tmp_path: Path) -> None:
+    from sar_real import opensarship_chips
+
+    src = DATASETS / "opensarship-s1-subset" / "OpenSARShip2" / "S1A_IW_GRDH_1SSV_20160131T204259_20160131T204324_009743_00E3C6_E792.zip"
+    folder = tmp_path / "opensarship-s1-subset"
+    folder.mkdir()
+    (folder / "S1B_IW_GRDH_1SSV_20990101T000000_NEW.ZIP").symlink_to(src)  # straight in the folder, upper-case suffix
+    (folder / "deep" / "er").mkdir(parents=True)
+    with zipfile.ZipFile(folder / "deep" / "er" / "notes.zip", "w") as zf:  # no Ship.xml: named, not a crash
+        zf.writestr("readme.txt", "not a scene")
+    chips = opensarship_chips(tmp_path)
+    assert len(chips) == 124 and {c.scene for c in chips} == {"S1B_IW_GRDH_1SSV_20990101T000000_NEW"}
+

@@ -7,19 +7,34 @@ place and skipped when absent.
 
 from __future__ import annotations
 
+import ast
+import functools
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _datasets_root import datasets_root  # noqa: E402
+
+DATASETS = datasets_root()
 ROOT = DATASETS / "sen2ships" / "sen2ships"
+"""The folder of port folders; :func:`use_root` points it elsewhere (``--root``, ``--datasets``)."""
 BAND_FILES = {"blue": "B02", "green": "B03", "red": "B04", "nir": "B08"}
 # SOURCE.md: EO-Browser 16-bit "Raw" exports look like reflectance x 65535.
 DN_SCALE = 65535.0
+
+
+def use_root(root: Path) -> None:
+    """Read the ports from ``root`` (a folder of port folders, as ``sen2ships/sen2ships``) from now on."""
+    global ROOT
+    ROOT = root
+    _survey.cache_clear()
 
 
 @dataclass(frozen=True)
@@ -43,16 +58,77 @@ def _decode_rle(counts: list[int], h: int, w: int) -> NDArray[np.bool_]:
     return flat.reshape(w, h).T  # column-major as in pycocotools
 
 
-def port_names() -> list[str]:
-    """Ports whose blue/green/red/nir (or green/red/nir) bands are in the folder."""
-    if not ROOT.is_dir():
-        return []
-    out = []
-    for d in sorted(p for p in ROOT.iterdir() if p.is_dir()):
-        have = {b for b, code in BAND_FILES.items() if list(d.glob(f"*_{code}_(Raw).tiff"))}
-        if {"green", "red", "nir"} <= have:
-            out.append(d.name)
+def band_files(folder: Path) -> dict[str, list[Path]]:
+    """The band files of a port folder by band name: GeoTIFFs (``.tif``/``.tiff``, any case) whose name
+    holds the band's code as a word (``…_B08_(Raw).tiff``, ``T31_B08.TIF``; not ``B8A``)."""
+    out: dict[str, list[Path]] = {}
+    for f in sorted(folder.iterdir()):
+        if f.suffix.lower() not in (".tif", ".tiff") or not f.is_file():
+            continue
+        for band, code in BAND_FILES.items():
+            if re.search(rf"(?:^|[^A-Za-z0-9]){code}(?:[^A-Za-z0-9]|$)", f.stem, flags=re.I):
+                out.setdefault(band, []).append(f)
     return out
+
+
+@functools.cache
+def _survey(root: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(ports, notes)``: the port folders under ``root`` with green, red and NIR bands (blue
+    optional) and labels, and a note for each folder with bands that cannot be scored."""
+    if not root.is_dir():
+        return (), ()
+    ports, notes = [], []
+    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+        files = band_files(d)
+        if not files:
+            continue  # labels only (a withheld port): nothing to run on
+        twice = {b: f for b, f in files.items() if len(f) > 1}
+        if twice:
+            names = "; ".join(f"{b}: " + ", ".join(x.name for x in f) for b, f in twice.items())
+            notes.append(f"{d.name}: more than one file of a band ({names}): keep one")
+        elif not {"green", "red", "nir"} <= set(files):
+            notes.append(f"{d.name}: bands {', '.join(sorted(files))} only; the detector needs green, red and nir (blue optional)")
+        elif (source := _label_source(d.name)) is None:
+            notes.append(f"{d.name}: no labels (neither an image {d.name}_rgb.* in {root / 'coco_annotations.json'} nor a *coco*.json in the folder)")
+        elif (grids := _grids(files, source)) is not None:
+            notes.append(f"{d.name}: {grids}")
+        else:
+            ports.append(d.name)
+    return tuple(ports), tuple(notes)
+
+
+def _grids(files: dict[str, list[Path]], source: tuple[Path, dict[str, Any] | None]) -> str | None:
+    """Why a port's bands and labels cannot be laid on each other (sizes differ), or None."""
+    import rasterio
+
+    sizes = {}
+    for band, (f, *_) in files.items():
+        with rasterio.open(f) as src:
+            sizes[band] = (src.width, src.height)
+    if len(set(sizes.values())) > 1:
+        return f"its bands are not on one grid ({', '.join(f'{b} {w} x {h}' for b, (w, h) in sizes.items())})"
+    path, image = source
+    anns = _coco(path)["annotations"]
+    labels = {(w, h) for a in anns if image is None or a["image_id"] == image["id"] for h, w in [_rle(a["segmentation"])[1:]]}
+    if labels - set(sizes.values()):
+        w, h = next(iter(sizes.values()))
+        return f"labels in {path.name} drawn on {', '.join(f'{x} x {y}' for x, y in sorted(labels))} pixels, its bands {w} x {h}"
+    return None
+
+
+def port_names() -> list[str]:
+    """Ports whose green, red, nir (and blue, where present) bands and labels are in the folder;
+    each folder with bands left out is named on standard error, once."""
+    ports, notes = _survey(ROOT)
+    global _told
+    if notes and _told != ROOT:
+        _told = ROOT
+        for n in notes:
+            print(f"note: sen2ships port not scored: {n}", file=sys.stderr)
+    return list(ports)
+
+
+_told: Path | None = None
 
 
 def select_ports(requested: list[str] | None = None) -> list[str]:
@@ -71,6 +147,32 @@ def select_ports(requested: list[str] | None = None) -> list[str]:
     return list(requested or names)
 
 
+def _label_source(name: str) -> tuple[Path, dict[str, Any] | None] | None:
+    """Where a port's labels are: ``(combined file, its image)`` when ``coco_annotations.json`` lists
+    ``<port>_rgb.*`` (in any case), else ``(the port's own *coco*.json, None)``: every annotation of
+    that file is the port's (their ``image_id`` need not be among its ``images``)."""
+    combined = ROOT / "coco_annotations.json"
+    if combined.is_file():
+        coco = _coco(combined)
+        image = next((i for i in coco["images"] if Path(i["file_name"]).stem.casefold() == f"{name}_rgb".casefold()), None)
+        if image is not None:
+            return combined, image
+    own = sorted(f for f in (ROOT / name).rglob("*") if f.suffix.lower() == ".json" and "coco" in f.name.lower())
+    return (own[0], None) if own else None
+
+
+@functools.cache
+def _coco(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def _rle(segmentation: Any) -> tuple[list[int], int, int]:
+    """Counts and size of an uncompressed RLE (sen2ships' per-port files may hold it as a dict's text)."""
+    seg = ast.literal_eval(segmentation) if isinstance(segmentation, str) else segmentation
+    h, w = seg["size"]
+    return list(seg["counts"]), int(h), int(w)
+
+
 def load_port(name: str) -> Port:
     """Read one port's bands (as reflectance) and its labelled ship masks."""
     import rasterio
@@ -80,24 +182,29 @@ def load_port(name: str) -> Port:
     d = ROOT / name
     bands: dict[str, NDArray[np.float32]] = {}
     pixel_size = (10.0, 10.0)
-    for band, code in BAND_FILES.items():
-        files = list(d.glob(f"*_{code}_(Raw).tiff"))
-        if not files:
-            continue
+    for band, files in band_files(d).items():
         # The files' GeoTIFF keys carry a non-standard WGS84 definition; the EPSG code is right.
         with rasterio.Env(GTIFF_SRS_SOURCE="EPSG"), rasterio.open(files[0]) as src:
             bands[band] = src.read(1).astype(np.float32) / DN_SCALE
             pixel_size = ground_pixel_size(
                 src.crs.to_string(), src.transform, src.width, src.height
             )
-    coco = json.loads((ROOT / "coco_annotations.json").read_text())
-    image = next(i for i in coco["images"] if i["file_name"] == f"{name}_rgb.tiff")
-    h, w = image["height"], image["width"]
+    shapes = {b.shape for b in bands.values()}
+    if len(shapes) != 1:
+        sys.exit(f"sen2ships port {name}: its bands are not on one grid ({', '.join(f'{k} {v.shape}' for k, v in bands.items())})")
+    source = _label_source(name)
+    if source is None:
+        sys.exit(f"sen2ships port {name}: no labels (coco_annotations.json or a *coco*.json in {d})")
+    path, image = source
+    coco = _coco(path)
+    anns = coco["annotations"] if image is None else [a for a in coco["annotations"] if a["image_id"] == image["id"]]
     masks, boxes = [], []
-    for a in coco["annotations"]:
-        if a["image_id"] != image["id"]:
-            continue
-        masks.append(_decode_rle(a["segmentation"]["counts"], h, w))
+    for a in anns:
+        counts, h, w = _rle(a["segmentation"])
+        if (h, w) != next(iter(shapes)):
+            # Labels drawn on another grid (qingdao's raw bands) would be scored at the wrong pixels.
+            sys.exit(f"sen2ships port {name}: labels in {path.name} are {w} x {h} pixels, its bands {next(iter(shapes))[1]} x {next(iter(shapes))[0]}")
+        masks.append(_decode_rle(counts, h, w))
         x, y, bw, bh = a["bbox"]
         boxes.append((x, y, x + bw, y + bh))
     return Port(name, bands, pixel_size, masks, np.asarray(boxes, dtype=np.float64).reshape(-1, 4))

@@ -118,3 +118,46 @@ def test_an_opensarship_zip_of_another_name_anywhere_in_the_folder_is_read(tmp_p
     chips = opensarship_chips(tmp_path)
     assert len(chips) == 124 and {c.scene for c in chips} == {"S1B_IW_GRDH_1SSV_20990101T000000_NEW"}
 
+
+
+S2 = DATASETS / "sen2ships" / "sen2ships"
+
+
+@pytest.fixture
+def sen2ships_root(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A folder of port folders, read by the sen2ships benchmarks until the test ends."""
+    import _sen2ships
+
+    before = _sen2ships.ROOT
+    root = tmp_path / "sen2ships"
+    root.mkdir()
+    _sen2ships.use_root(root)
+    yield root
+    _sen2ships.use_root(before)
+
+
+def _port(root: Path, src: str, dst: str, suffix: str = ".tiff", labels: str | None = None) -> None:
+    (root / dst).mkdir()
+    for f in (S2 / src).glob("*.tiff"):
+        (root / dst / f.name.replace(".tiff", suffix)).symlink_to(f)
+    if labels is not None:
+        (root / dst / f"{dst}_coco.json").symlink_to(S2 / labels / f"{labels}_coco.json")
+
+
+@needs_dataset("sen2ships", "sen2ships", "casablanca")[0]
+@needs_dataset("sen2ships", "sen2ships", "casablanca")[1]
+def test_a_sen2ships_port_of_a_new_name_with_its_own_labels_is_scored(sen2ships_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from _sen2ships import load_port, port_names
+
+    (sen2ships_root / "coco_annotations.json").symlink_to(S2 / "coco_annotations.json")
+    _port(sen2ships_root, "casablanca", "gdansk", labels="casablanca")  # not in coco_annotations.json
+    _port(sen2ships_root, "honolulu", "Honolulu", suffix=".TIF")  # the combined file's port, in another case, .TIF
+    _port(sen2ships_root, "klang", "odd_grid", labels="genoa")  # labels drawn on another grid
+    _port(sen2ships_root, "busan", "unlabelled")
+    assert port_names() == ["Honolulu", "gdansk"]
+    err = capsys.readouterr().err
+    assert "odd_grid: labels in odd_grid_coco.json drawn on 2201 x 871 pixels, its bands 646 x 1540" in err
+    assert "unlabelled: no labels" in err
+    gdansk, honolulu = load_port("gdansk"), load_port("Honolulu")
+    assert len(gdansk.masks) == 15 and set(gdansk.bands) == {"blue", "green", "red", "nir"}
+    assert len(honolulu.masks) == 12 and set(honolulu.bands) == {"blue", "green", "red", "nir"}

@@ -161,3 +161,68 @@ def test_a_sen2ships_port_of_a_new_name_with_its_own_labels_is_scored(sen2ships_
     gdansk, honolulu = load_port("gdansk"), load_port("Honolulu")
     assert len(gdansk.masks) == 15 and set(gdansk.bands) == {"blue", "green", "red", "nir"}
     assert len(honolulu.masks) == 12 and set(honolulu.bands) == {"blue", "green", "red", "nir"}
+
+
+def _tif(path: Path, a: np.ndarray) -> None:
+    import rasterio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from rasterio.transform import from_origin
+
+    profile = dict(driver="GTiff", width=a.shape[1], height=a.shape[0], count=1, dtype=a.dtype)
+    with rasterio.open(path, "w", crs="EPSG:32631", transform=from_origin(500_000, 5_000_000, 10, 10), **profile) as dst:
+        dst.write(a, 1)
+
+
+@pytest.fixture
+def change_root(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A datasets folder read by change_oscd.py until the test ends."""
+    import change_oscd
+
+    before = change_oscd.DATASETS
+    change_oscd.use_datasets(tmp_path)
+    yield tmp_path
+    change_oscd.use_datasets(before)
+
+
+def test_every_oscd_city_with_bands_and_a_change_map_is_scored(change_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import change_oscd
+
+    images = change_root / "oscd" / "Onera Satellite Change Detection dataset - Images"
+    for city, date_2 in (("newcity", "imgs_2"), ("nolabel", "imgs_2")):
+        for folder in ("imgs_1", date_2):
+            for code in ("B02", "B03", "B04", "B08"):
+                _tif(images / city / folder / f"T99XYZ_20200101_{code}.TIF", np.full((8, 9), 1000, np.uint16))
+    (images / "rgbonly" / "pair").mkdir(parents=True)
+    cm = np.ones((8, 9), np.uint8)
+    cm[2:4, 2:5] = 2
+    _tif(change_root / "oscd" / "Onera Satellite Change Detection dataset - Test Labels" / "newcity" / "cm" / "newcity-cm.tif", cm)
+    _tif(change_root / "oscd" / "Onera Satellite Change Detection dataset - Train Labels" / "rgbonly" / "cm" / "rgbonly-cm.tif", cm)
+    assert change_oscd.oscd_cities() == ["newcity"]
+    err = capsys.readouterr().err
+    assert "no imgs_1/imgs_2 band stacks, not scored: rgbonly" in err and "no change map, not scored: nolabel" in err
+    pair = change_oscd.oscd_pair("newcity")
+    assert pair.before.shape == (4, 8, 9) and int(pair.label.sum()) == 6
+
+
+def test_levir_and_dsifn_crops_are_paired_by_name_whatever_their_suffix_and_label_scale(change_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import change_oscd
+
+    rgb = np.zeros((16, 16, 3), np.uint8)
+    label = np.zeros((16, 16), np.uint8)
+    label[4:8, 4:8] = 1  # a 0/1 map, not 0/255
+    ours = change_root / "levir-cd-samples" / "samples_LEVIR"
+    more = change_root / "levir-cd-samples" / "test"
+    for root, name, suffix in ((ours, "a", ".png"), (more, "B_1", ".PNG")):
+        for sub in ("A", "B"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rgb).save(root / sub / f"{name}{suffix}")
+        (root / "label").mkdir(exist_ok=True)
+        Image.fromarray(label).save(root / "label" / f"{name}{suffix}")
+    Image.fromarray(rgb[..., 0]).save(more / "A" / "grey.png")  # a grey crop, and no B or label for it
+    folders = change_oscd.pair_folders(change_root / "levir-cd-samples")
+    assert folders == [ours, more]
+    pairs = [p for f in folders for p in change_oscd.png_pairs(f)]
+    assert [p.name for p in pairs] == ["a", "B_1"]
+    assert all(int(p.label.sum()) == 16 for p in pairs)
+    assert "grey.png" in capsys.readouterr().err

@@ -179,16 +179,27 @@ def load_port(name: str) -> Port:
 
     from sitewatch.geo import ground_pixel_size
 
+    from sitewatch.zero_collar import all_bands_zero, zero_is_no_data_in
+
     d = ROOT / name
     bands: dict[str, NDArray[np.float32]] = {}
     pixel_size = (10.0, 10.0)
-    for band, files in band_files(d).items():
+    files = {band: f[0] for band, f in band_files(d).items()}
+    raw = {}
+    for band, f in files.items():
         # The files' GeoTIFF keys carry a non-standard WGS84 definition; the EPSG code is right.
-        with rasterio.Env(GTIFF_SRS_SOURCE="EPSG"), rasterio.open(files[0]) as src:
-            bands[band] = src.read(1).astype(np.float32) / DN_SCALE
+        with rasterio.Env(GTIFF_SRS_SOURCE="EPSG"), rasterio.open(f) as src:
+            raw[band] = src.read(1)
+            bands[band] = raw[band].astype(np.float32) / DN_SCALE
             pixel_size = ground_pixel_size(
                 src.crs.to_string(), src.transform, src.width, src.height
             )
+    if len({a.shape for a in raw.values()}) == 1 and zero_is_no_data_in([(f, 1) for f in files.values()]):
+        # As detect-image reads these 16-bit files, which declare no no-data value: a pixel at DN 0 in
+        # every band is no data (one in athens), and so nothing is reported within 100 m of it.
+        empty = all_bands_zero(raw.values())
+        for v in bands.values():
+            v[empty] = np.nan
     shapes = {b.shape for b in bands.values()}
     if len(shapes) != 1:
         sys.exit(f"sen2ships port {name}: its bands are not on one grid ({', '.join(f'{k} {v.shape}' for k, v in bands.items())})")

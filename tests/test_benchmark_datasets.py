@@ -226,3 +226,19 @@ def test_levir_and_dsifn_crops_are_paired_by_name_whatever_their_suffix_and_labe
     assert [p.name for p in pairs] == ["a", "B_1"]
     assert all(int(p.label.sum()) == 16 for p in pairs)
     assert "grey.png" in capsys.readouterr().err
+
+
+@needs_dataset("sen2ships", "sen2ships", "athens")[0]
+@needs_dataset("sen2ships", "sen2ships", "athens")[1]
+def test_the_sen2ships_benchmark_detects_what_detect_image_does() -> None:
+    """Athens has one pixel at DN 0 in all four bands: detect-image reads it as no data (and reports
+    nothing within 100 m of it), so the benchmark must too, or its figures are not the command's."""
+    from _sen2ships import band_files, load_port
+    from sitewatch.detect import detect_image_file
+    from sitewatch.detect.optical import detect_optical
+
+    port = load_port("athens")
+    bench = sorted((round(d.row), round(d.col)) for d in detect_optical(port.bands, port.pixel_size) if d.kind == "vessel")
+    found = detect_image_file(bands={b: f[0] for b, f in band_files(S2 / "athens").items()}, sensor="optical")
+    cli = sorted((round(d.row), round(d.col)) for d in found.detections if d.kind == "vessel")
+    assert bench == cli

@@ -178,7 +178,6 @@ def load_port(name: str) -> Port:
     import rasterio
 
     from sitewatch.geo import ground_pixel_size
-
     from sitewatch.zero_collar import all_bands_zero, zero_is_no_data_in
 
     d = ROOT / name

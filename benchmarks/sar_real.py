@@ -47,7 +47,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 
@@ -56,6 +55,7 @@ from sitewatch.boxlabels import Box, CocoBoxes, read_labels
 from sitewatch.detect.sar import SarParams, detect_sar, to_intensity
 from sitewatch.detect.sar_dual import detect_sar_dual
 from sitewatch.detect.water import land_from_sar
+from sitewatch.masklabels import read_instance_mask
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _datasets_root import datasets_root  # noqa: E402
@@ -174,19 +174,6 @@ def ssdd_chips(root: Path) -> list[Chip8]:
     return out
 
 
-def _mask_boxes(path: Path) -> list[tuple[float, float, float, float]]:
-    """One box per colour of an HRSID instance mask (black is background)."""
-    a = np.asarray(Image.open(path).convert("RGB")).astype(np.int64)
-    code = (a[..., 0] << 16) | (a[..., 1] << 8) | a[..., 2]
-    boxes = []
-    for v in np.unique(code):
-        if v == 0:
-            continue
-        r, c = np.nonzero(code == v)
-        boxes.append((float(c.min()), float(r.min()), float(c.max()), float(r.max())))
-    return boxes
-
-
 def _coco_files(folder: Path) -> list[CocoBoxes]:
     """The COCO files under ``folder`` (``annotations/train2017.json`` …), each as boxes per image."""
     out = []
@@ -201,7 +188,8 @@ def _coco_files(folder: Path) -> list[CocoBoxes]:
 
 def hrsid_chips(root: Path) -> list[Chip8]:
     """HRSID chips under ``root/hrsid-samples`` (subfolders too): each image's boxes from its instance
-    mask beside it (``NAME_instance_id_RGB.png``, one box per colour), else from a COCO file under
+    mask beside it (``NAME_instance_id_RGB.png``, one box per colour, read as ``sitewatch score`` reads
+    it: :func:`sitewatch.masklabels.read_instance_mask`), else from a COCO file under
     that folder that lists it (HRSID_JPG's ``annotations/*.json``; the first file listing it, in
     path order). Images labelled by neither are named on standard error and left out."""
     folder = root / "hrsid-samples"
@@ -214,7 +202,7 @@ def hrsid_chips(root: Path) -> list[Chip8]:
             continue
         mask = masks.get(img.parent / f"{img.stem}_instance_id_RGB.png".casefold())
         if mask is not None:
-            out.append((img.stem, grey(img), _mask_boxes(mask)))
+            out.append((img.stem, grey(img), [_inclusive(b) for b in read_instance_mask(mask)]))
             continue
         cocos = _coco_files(folder) if cocos is None else cocos
         found = next((c for c in cocos if img.stem in c or img.stem.casefold() in c.folded), None)

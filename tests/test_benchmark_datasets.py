@@ -242,3 +242,13 @@ def test_the_sen2ships_benchmark_detects_what_detect_image_does() -> None:
     found = detect_image_file(bands={b: f[0] for b, f in band_files(S2 / "athens").items()}, sensor="optical")
     cli = sorted((round(d.row), round(d.col)) for d in found.detections if d.kind == "vessel")
     assert bench == cli
+
+
+def test_a_new_sar_ship_chip_stays_in_its_datasets_source_group() -> None:
+    """sar_render_train.py's leave-one-source-out split put any chip of an unseen name (SSDD's 000001.jpg)
+    in HRSID's group, so its trees were fitted on its own dataset's chips."""
+    from sar_render_train import source
+
+    assert source("000001", "sar-ship-dataset") == "sar-ship-dataset other"
+    assert [source(c, "sar-ship-dataset") for c in ("Gao_ship_hh_1", "Sen_ship_vv_2", "ship010902")] == ["gaofen-3", "sentinel-1", "sar-ship-dataset other"]
+    assert [source(c, "hrsid") for c in ("P0119_2400_3200_6000_6800", "P9999_0_800_0_800")] == ["hrsid P0119", "hrsid other"]

@@ -150,6 +150,8 @@ def oscd_pair(city: str) -> Pair:
     if path is None:
         sys.exit(f"OSCD city {city}: no change map {city}-cm.tif under {OSCD}")
     label = _read(str(path)) == 2
+    if label.shape != (h, w):
+        sys.exit(f"OSCD city {city}: its change map {path.name} is {label.shape[1]} x {label.shape[0]} pixels, date 1 {w} x {h}")
     return Pair(city, before, after, tuple(OSCD_BANDS), label, 10.0)
 
 
@@ -179,7 +181,8 @@ def _rgb(path: Path) -> NDArray[np.float32]:
 def png_pairs(root: Path) -> list[Pair]:
     """The before/after/label crops of a LEVIR-CD or DSIFN-CD folder (0.5 m RGB), paired by file stem
     in any case, whatever the image suffix. A label is changed where above half its range: 0/255 maps
-    and 0/1 maps alike. Crops without their other date or label are named on standard error."""
+    and 0/1 maps alike. Crops without their other date or label, or of another size than them, are
+    named on standard error."""
     from skimage.io import imread
 
     before, after, labels = (_sub(root, k) for k in range(3))
@@ -199,7 +202,12 @@ def png_pairs(root: Path) -> list[Pair]:
         label = np.asarray(imread(lab))
         label = label[..., 0] if label.ndim == 3 else label
         label = label > (0 if label.max(initial=0) <= 1 else 127)
-        out.append(Pair(a.stem, _rgb(a), _rgb(b), ("blue", "green", "red"), label, 0.5))
+        before_rgb, after_rgb = _rgb(a), _rgb(b)
+        if not before_rgb.shape[1:] == after_rgb.shape[1:] == label.shape:
+            sizes = " / ".join("x".join(map(str, x.shape[-2:][::-1])) for x in (before_rgb, after_rgb, label))
+            unpaired.append(f"{a.name} (sizes {sizes})")
+            continue
+        out.append(Pair(a.stem, before_rgb, after_rgb, ("blue", "green", "red"), label, 0.5))
     if unpaired:
         print(f"note: {root}: {len(unpaired)} crop(s) without their other date or label, not scored: {', '.join(unpaired)}", file=sys.stderr)
     return out

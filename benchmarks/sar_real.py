@@ -278,11 +278,13 @@ def _opensarship_chips(root: Path) -> list[Chip]:
             cal = {n.rsplit("/", 1)[-1]: n for n in names if "/Patch_Cal/" in "/" + n and n.endswith(".tif")}
             # The co-polarised rendering: VV for 1SDV/1SSV scenes, HH for 1SDH/1SSH ones.
             u8 = {n.rsplit("/", 1)[-1]: n for n in names if "/Patch_Uint8/" in "/" + n and n.endswith(("_vv.tif", "_hh.tif"))}
+            no_chip = 0
             for block in re.findall(r"<ship>(.*?)</ship>", text, flags=re.S):
                 cx, cy = _tag(block, "Center_x"), _tag(block, "Center_y")
                 suffix = f"_x{cx}_y{cy}.tif"
                 member = next((v for k, v in cal.items() if k.endswith(suffix)), None)
                 if member is None:
+                    no_chip += 1
                     continue
                 with MemoryFile(zf.read(member)) as mf, mf.open() as ds:
                     bands = ds.read().astype(np.float64)
@@ -312,6 +314,8 @@ def _opensarship_chips(root: Path) -> list[Chip]:
                     Chip(scene, member.rsplit("/", 1)[-1], kind, inten.astype(np.float32), pixel, ais, float(_tag(block, "Manual_Length") or 0), ht, rendering, cross,  # type: ignore[arg-type]
                          float(_tag(block, "Width") or 0))  # fmt: skip
                 )
+            if no_chip:
+                print(f"note: {zp.name}: {no_chip} ship(s) of Ship.xml without a Patch_Cal chip, not scored", file=sys.stderr)
     return chips
 
 

@@ -220,12 +220,15 @@ def test_levir_and_dsifn_crops_are_paired_by_name_whatever_their_suffix_and_labe
         (root / "label").mkdir(exist_ok=True)
         Image.fromarray(label).save(root / "label" / f"{name}{suffix}")
     Image.fromarray(rgb[..., 0]).save(more / "A" / "grey.png")  # a grey crop, and no B or label for it
+    for sub, size in (("A", 16), ("B", 8), ("label", 16)):  # dates of different sizes: named, not a crash
+        Image.fromarray(np.zeros((size, size), np.uint8)).save(more / sub / "small.png")
     folders = change_oscd.pair_folders(change_root / "levir-cd-samples")
     assert folders == [ours, more]
     pairs = [p for f in folders for p in change_oscd.png_pairs(f)]
     assert [p.name for p in pairs] == ["a", "B_1"]
     assert all(int(p.label.sum()) == 16 for p in pairs)
-    assert "grey.png" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "grey.png" in err and "small.png (sizes 16x16 / 8x8 / 16x16)" in err
 
 
 @needs_dataset("sen2ships", "sen2ships", "athens")[0]

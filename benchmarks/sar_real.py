@@ -289,17 +289,20 @@ def _opensarship_chips(root: Path) -> list[Chip]:
                 with MemoryFile(zf.read(member)) as mf, mf.open() as ds:
                     bands = ds.read().astype(np.float64)
                 inc = float(_tag(block, "Incidence") or 35.0)
-                if kind == "GRD":
-                    # 1SDV chips hold (VH, VV); 1SSV only VV: the co-polarised band is the last.
-                    # (Band order checked against the dataset's own Patch_Uint8 …_vh / …_vv
-                    # renderings: correlation 1.00 with the matching band, 0.8-0.95 across.)
-                    inten = bands[-1]
-                    pixel = (10.0, 10.0)
-                else:
-                    # SLC Patch_Cal: calibrated intensity per polarisation, co-polarised last.
-                    inten = bands[-1]
-                    pixel = (2.33 / math.sin(math.radians(inc)), 13.9)
-                cross = bands[0].astype(np.float32) if bands.shape[0] == 2 else None
+                # 1SDV chips hold (VH, VV), GRD and SLC alike; 1SSV only VV. (Band order checked against
+                # the dataset's own Patch_Uint8 …_vh / …_vv renderings: correlation 1.00 with the matching
+                # band, 0.8-0.95 across.) Of two bands the darker is taken for the cross-polarised one, as
+                # detect-image takes it: VH in all 134 dual-pol chips here, and HV whatever the order of a
+                # 1SDH scene's (HH, HV) chips, which this copy has none of.
+                co, cross_band = 0, None
+                if bands.shape[0] == 2:
+                    darker = int(np.nanmedian(bands[1]) < np.nanmedian(bands[0]))
+                    co, cross_band = 1 - darker, darker
+                elif bands.shape[0] > 2:
+                    co = bands.shape[0] - 1
+                inten = bands[co]
+                pixel = (10.0, 10.0) if kind == "GRD" else (2.33 / math.sin(math.radians(inc)), 13.9)
+                cross = bands[cross_band].astype(np.float32) if cross_band is not None else None
                 ais = float(_tag(block, "Length") or 0)
                 # Chip origin: the smaller of the (swapped) UpperLeft/LowerRight corners.
                 x0 = min(float(_tag(block, "UpperLeft_x") or 0), float(_tag(block, "LowerRight_x") or 0))

@@ -255,3 +255,28 @@ def test_a_new_sar_ship_chip_stays_in_its_datasets_source_group() -> None:
     assert source("000001", "sar-ship-dataset") == "sar-ship-dataset other"
     assert [source(c, "sar-ship-dataset") for c in ("Gao_ship_hh_1", "Sen_ship_vv_2", "ship010902")] == ["gaofen-3", "sentinel-1", "sar-ship-dataset other"]
     assert [source(c, "hrsid") for c in ("P0119_2400_3200_6000_6800", "P9999_0_800_0_800")] == ["hrsid P0119", "hrsid other"]
+
+
+def test_an_hh_hv_scene_zip_takes_the_darker_band_for_the_cross_polarised_one(tmp_path: Path) -> None:
+    """A 1SDH scene's chips may hold (HH, HV): the co-polarised band was taken to be the last one."""
+    from rasterio.io import MemoryFile
+    from rasterio.transform import from_origin
+
+    from sar_real import opensarship_chips
+
+    rng = np.random.default_rng(1)
+    hh, hv = rng.gamma(1.0, 0.05, (2, 40, 40)).astype(np.float32) * np.array([1.0, 0.1], np.float32)[:, None, None]
+    with MemoryFile() as mf:
+        with mf.open(driver="GTiff", width=40, height=40, count=2, dtype="float32", crs="EPSG:32631",
+                     transform=from_origin(500_000, 5_000_000, 10, 10)) as ds:  # fmt: skip
+            ds.write(np.stack([hh, hv]))
+        chip = mf.read()
+    ship = ("<ship><Center_x>100</Center_x><Center_y>200</Center_y><Length>120</Length><UpperLeft_x>80</UpperLeft_x>"
+            "<UpperLeft_y>180</UpperLeft_y><LowerRight_x>120</LowerRight_x><LowerRight_y>220</LowerRight_y></ship>")  # fmt: skip
+    folder = tmp_path / "opensarship-s1-subset"
+    folder.mkdir()
+    with zipfile.ZipFile(folder / "S1A_IW_GRDH_1SDH_20990101T000000.zip", "w") as zf:
+        zf.writestr("S/Ship.xml", f"<ShipList>{ship}</ShipList>")
+        zf.writestr("S/Patch_Cal/Cargo_x100_y200.tif", chip)
+    (c,) = opensarship_chips(tmp_path)
+    assert np.array_equal(c.intensity, hh) and c.cross is not None and np.array_equal(c.cross, hv)

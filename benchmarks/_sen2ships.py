@@ -77,11 +77,12 @@ def _survey(root: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     optional) and labels, and a note for each folder with bands that cannot be scored."""
     if not root.is_dir():
         return (), ()
-    ports, notes = [], []
+    ports, notes, bare = [], [], []
     for d in sorted(p for p in root.iterdir() if p.is_dir()):
         files = band_files(d)
         if not files:
-            continue  # labels only (a withheld port): nothing to run on
+            bare.append(d.name)  # labels only (a withheld port), or bands under names not recognised
+            continue
         twice = {b: f for b, f in files.items() if len(f) > 1}
         if twice:
             names = "; ".join(f"{b}: " + ", ".join(x.name for x in f) for b, f in twice.items())
@@ -94,6 +95,8 @@ def _survey(root: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
             notes.append(f"{d.name}: {grids}")
         else:
             ports.append(d.name)
+    if bare:
+        notes.append(f"{', '.join(bare)}: no band files (…_B03_(Raw).tiff, …_B04…, …_B08…; labels only)")
     return tuple(ports), tuple(notes)
 
 

@@ -132,6 +132,7 @@ def port_names() -> list[str]:
 
 
 _told: Path | None = None
+_told_scale: set[str] = set()
 
 
 def select_ports(requested: list[str] | None = None) -> list[str]:
@@ -180,6 +181,7 @@ def load_port(name: str) -> Port:
     """Read one port's bands (as reflectance) and its labelled ship masks."""
     import rasterio
 
+    from sitewatch.detect.optical_reflectance import infer_dn_scale
     from sitewatch.geo import ground_pixel_size
     from sitewatch.zero_collar import all_bands_zero, zero_is_no_data_in
 
@@ -196,6 +198,12 @@ def load_port(name: str) -> Port:
             pixel_size = ground_pixel_size(
                 src.crs.to_string(), src.transform, src.width, src.height
             )
+    inferred = infer_dn_scale(list(raw.values()))
+    if inferred != DN_SCALE and name not in _told_scale:
+        # Read here as x 65535 (SOURCE.md); detect-image without --dn-scale would not: its figures would differ.
+        _told_scale.add(name)
+        print(f"note: sen2ships port {name}: detect-image would read its values / {inferred} (they do not fill the "
+              f"16-bit range); give it --dn-scale {DN_SCALE:g} to match this benchmark", file=sys.stderr)  # fmt: skip
     if len({a.shape for a in raw.values()}) == 1 and zero_is_no_data_in([(f, 1) for f in files.values()]):
         # As detect-image reads these 16-bit files, which declare no no-data value: a pixel at DN 0 in
         # every band is no data (one in athens), and so nothing is reported within 100 m of it.

@@ -280,3 +280,23 @@ def test_an_hh_hv_scene_zip_takes_the_darker_band_for_the_cross_polarised_one(tm
         zf.writestr("S/Patch_Cal/Cargo_x100_y200.tif", chip)
     (c,) = opensarship_chips(tmp_path)
     assert np.array_equal(c.intensity, hh) and c.cross is not None and np.array_equal(c.cross, hv)
+
+
+@needs_dataset("sen2ships", "sen2ships", "honolulu")[0]
+@needs_dataset("sen2ships", "sen2ships", "honolulu")[1]
+def test_a_darker_port_that_detect_image_would_read_otherwise_is_named(sen2ships_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A port whose values do not fill the 16-bit range is read here as x 65535 and by detect-image as
+    x 10000 unless told: the benchmark says so, and how to make the two agree."""
+    import rasterio
+
+    from _sen2ships import load_port
+
+    (sen2ships_root / "dark").mkdir()
+    (sen2ships_root / "dark" / "dark_coco.json").symlink_to(S2 / "honolulu" / "honolulu_coco.json")
+    for f in (S2 / "honolulu").glob("*.tiff"):
+        with rasterio.open(f) as src:
+            profile, a = src.profile, src.read(1)
+        with rasterio.open(sen2ships_root / "dark" / f.name, "w", **profile) as dst:
+            dst.write(a // 3, 1)
+    load_port("dark")
+    assert "detect-image would read its values / 10000.0" in capsys.readouterr().err

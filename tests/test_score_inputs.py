@@ -389,3 +389,15 @@ def test_sen2ships_instance_masks_box_as_the_coco_file() -> None:
         port = m.parents[2].name
         assert sorted(read_instance_mask(m), key=repr) == sorted(coco[f"{port}_rgb"], key=repr), port  # type: ignore[call-overload]
     assert len(masks) == 13
+
+
+def test_a_16_bit_instance_mask_keeps_every_object(tmp_path: Path) -> None:
+    """Ids above 255 in a 16-bit mask: converted to colour they would have merged."""
+    import numpy as np
+    from PIL import Image
+
+    a = np.zeros((40, 60), np.uint16)
+    a[10:15, 10:21], a[10:15, 22:30] = 300, 301
+    Image.fromarray(a).save(tmp_path / "m.png")
+    d = _dets(tmp_path / "a.geojson", [(12, 15, 0.9), (12, 25, 0.8)])
+    assert _score(d, tmp_path / "m.png") == (0, (2, 0, 0))

@@ -39,17 +39,21 @@ def mask_image_stem(path: Path) -> str:
 
 
 def read_instance_mask(path: Path) -> list[Box]:
-    """One box per colour of the mask other than black (or fully transparent)."""
+    """One box per colour of the mask other than black (or fully transparent); in a grey or 16-bit
+    mask, one per grey level other than 0."""
     from PIL import Image, UnidentifiedImageError
     from scipy import ndimage
 
     try:
         with Image.open(path) as im:
-            rgba = np.asarray(im.convert("RGBA"), dtype=np.int64)
+            if im.mode in ("L", "I", "I;16", "I;16B", "I;16L"):
+                code = np.asarray(im, dtype=np.int64)  # grey levels as ids: a 16-bit mask keeps them all
+            else:
+                rgba = np.asarray(im.convert("RGBA"), dtype=np.int64)
+                code = (rgba[..., 0] << 16) | (rgba[..., 1] << 8) | rgba[..., 2]
+                code[rgba[..., 3] == 0] = 0
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise InputError(f"{path}: not a readable PNG mask ({exc})") from exc
-    code = (rgba[..., 0] << 16) | (rgba[..., 1] << 8) | rgba[..., 2]
-    code[rgba[..., 3] == 0] = 0
     colours, inverse = np.unique(code, return_inverse=True)
     objects = [int(c) for c in colours if c != 0]
     if len(objects) > MAX_OBJECTS:

@@ -112,7 +112,8 @@ def _grids(files: dict[str, list[Path]], source: tuple[Path, dict[str, Any] | No
         return f"its bands are not on one grid ({', '.join(f'{b} {w} x {h}' for b, (w, h) in sizes.items())})"
     path, image = source
     anns = _coco(path)["annotations"]
-    labels = {(w, h) for a in anns if image is None or a["image_id"] == image["id"] for h, w in [_rle(a["segmentation"])[1:]]}
+    mine = [a for a in anns if image is None or a["image_id"] == image["id"]]
+    labels = {(w, h) for a in mine if _is_rle(a.get("segmentation")) for h, w in [_rle(a["segmentation"])[1:]]}
     if labels - set(sizes.values()):
         w, h = next(iter(sizes.values()))
         return f"labels in {path.name} drawn on {', '.join(f'{x} x {y}' for x, y in sorted(labels))} pixels, its bands {w} x {h}"
@@ -170,6 +171,10 @@ def _coco(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def _is_rle(segmentation: Any) -> bool:
+    return isinstance(segmentation, dict) or (isinstance(segmentation, str) and segmentation.lstrip().startswith("{"))
+
+
 def _rle(segmentation: Any) -> tuple[list[int], int, int]:
     """Counts and size of an uncompressed RLE (sen2ships' per-port files may hold it as a dict's text)."""
     seg = ast.literal_eval(segmentation) if isinstance(segmentation, str) else segmentation
@@ -220,12 +225,19 @@ def load_port(name: str) -> Port:
     coco = _coco(path)
     anns = coco["annotations"] if image is None else [a for a in coco["annotations"] if a["image_id"] == image["id"]]
     masks, boxes = [], []
+    shape = next(iter(shapes))
     for a in anns:
-        counts, h, w = _rle(a["segmentation"])
-        if (h, w) != next(iter(shapes)):
-            # Labels drawn on another grid (qingdao's raw bands) would be scored at the wrong pixels.
-            sys.exit(f"sen2ships port {name}: labels in {path.name} are {w} x {h} pixels, its bands {next(iter(shapes))[1]} x {next(iter(shapes))[0]}")
-        masks.append(_decode_rle(counts, h, w))
         x, y, bw, bh = a["bbox"]
+        if _is_rle(a.get("segmentation")):
+            counts, h, w = _rle(a["segmentation"])
+            if (h, w) != shape:
+                # Labels drawn on another grid (qingdao's raw bands) would be scored at the wrong pixels.
+                sys.exit(f"sen2ships port {name}: labels in {path.name} are {w} x {h} pixels, its bands {shape[1]} x {shape[0]}")
+            masks.append(_decode_rle(counts, h, w))
+        else:
+            # No RLE (a polygon or a bbox alone): the box stands for the mask in the length error.
+            mask = np.zeros(shape, bool)
+            mask[int(y) : int(np.ceil(y + bh)), int(x) : int(np.ceil(x + bw))] = True
+            masks.append(mask)
         boxes.append((x, y, x + bw, y + bh))
     return Port(name, bands, pixel_size, masks, np.asarray(boxes, dtype=np.float64).reshape(-1, 4))

@@ -300,3 +300,19 @@ def test_a_darker_port_that_detect_image_would_read_otherwise_is_named(sen2ships
             dst.write(a // 3, 1)
     load_port("dark")
     assert "detect-image would read its values / 10000.0" in capsys.readouterr().err
+
+
+@needs_dataset("sen2ships", "sen2ships", "casablanca")[0]
+@needs_dataset("sen2ships", "sen2ships", "casablanca")[1]
+def test_a_port_labelled_by_boxes_alone_is_read(sen2ships_root: Path) -> None:
+    """COCO annotations without an RLE segmentation (a bbox alone) gave a KeyError."""
+    from _sen2ships import load_port
+
+    _port(sen2ships_root, "casablanca", "boxes_only")
+    coco = json.loads((S2 / "casablanca" / "casablanca_coco.json").read_text())
+    for a in coco["annotations"]:
+        del a["segmentation"]
+    (sen2ships_root / "boxes_only" / "boxes_only_coco.json").write_text(json.dumps(coco))
+    port = load_port("boxes_only")
+    x, y, w, h = coco["annotations"][0]["bbox"]
+    assert len(port.masks) == 15 and int(port.masks[0].sum()) == int(w * h)

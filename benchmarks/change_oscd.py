@@ -2,12 +2,14 @@
 
     python benchmarks/change_oscd.py              # OSCD (Sentinel-2), then the 0.5 m RGB samples
     python benchmarks/change_oscd.py --oscd-only
+    python benchmarks/change_oscd.py --datasets DIR  # another folder laid out as ../shared/datasets
 
 **OSCD** (``../shared/datasets/oscd``, Onera Satellite Change Detection, Caye Daudt et al. 2018):
-13-band Sentinel-2 L1C pairs of cities, urban change labelled per pixel. Scored here are the
-cities whose band stacks and labels are both in the copy: abudhabi, beihai, mumbai, bercy, paris,
-rennes (hongkong has images but its labels are withheld: skipped; so are beirut, cupertino and
-nantes). The four 10 m bands (B02, B03, B04, B08 as blue, green, red, nir; DN / 10,000) of each
+13-band Sentinel-2 L1C pairs of cities, urban change labelled per pixel. Scored here is every
+city whose band stacks (``imgs_1``, ``imgs_2``) and change map (``<city>-cm.tif`` under any
+``… Labels`` folder: Train Labels, Test Labels) are both in the copy: in ours abudhabi, beihai,
+mumbai, bercy, paris, rennes (hongkong has images but its labels are withheld; beirut, cupertino and
+nantes neither); cities left out for want of either are named on standard error. The four 10 m bands (B02, B03, B04, B08 as blue, green, red, nir; DN / 10,000) of each
 date are stacked; a date-2 raster 1-4 pixels smaller than date 1 is laid on date 1's grid from
 its top-left corner, as the dataset's authors align them (their rows and columns are the same
 ground; the GeoTIFFs' degree transforms are stretched to each raster's bounds), and the pixels it
@@ -24,13 +26,17 @@ changed pixels, and the time per megapixel of each method (the pair in memory, l
 
 **LEVIR-CD and DSIFN-CD samples** (0.5 m Google Earth RGB, 256 × 256, binary PNG labels): the same
 two methods on the three visible bands (8-bit / 255), regions of 25 m² and more (100 pixels).
-Eleven and ten crops: a smoke test, not a benchmark.
+Eleven and ten crops: a smoke test, not a benchmark. Every folder under ``levir-cd-samples/`` and
+``dsifn-cd-samples/`` holding ``A``/``B``/``label`` (or DSIFN's ``t1``/``t2``/``mask``) is read, its
+crops paired by name in any case, whatever their image suffix.
+
+``--datasets DIR`` (or ``$SITEWATCH_DATASETS``) reads ``oscd/``, ``levir-cd-samples/`` and
+``dsifn-cd-samples/`` from another folder laid out as ``../shared/datasets``.
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
 import sys
 import time
 from collections.abc import Callable
@@ -41,12 +47,71 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _datasets_root import datasets_root  # noqa: E402
+
+DATASETS = datasets_root()
 OSCD = DATASETS / "oscd"
 IMAGES = OSCD / "Onera Satellite Change Detection dataset - Images"
 LABELS = OSCD / "Onera Satellite Change Detection dataset - Train Labels"
 OSCD_CITIES = ("abudhabi", "beihai", "mumbai", "bercy", "paris", "rennes")
-"""Cities with both band stacks and labels in the copy (hongkong's labels are withheld)."""
+"""Cities with both band stacks and labels in our copy (hongkong's labels are withheld); the benchmark
+scores whichever cities :func:`oscd_cities` finds, these and any other."""
+PNG_SETS = (("LEVIR-CD samples", "levir-cd-samples"), ("DSIFN-CD samples", "dsifn-cd-samples"))
+"""The 0.5 m RGB datasets' folders under the datasets root; every A/B/label folder under each is read."""
+PAIR_FOLDERS = (("A", "t1"), ("B", "t2"), ("label", "mask"))
+"""Names of the before, after and label folders of a LEVIR-CD or DSIFN-CD folder (DSIFN's own: t1, t2, mask)."""
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+def use_datasets(root: Path) -> None:
+    """Read OSCD and the RGB samples from ``root`` (``--datasets``) from now on."""
+    global DATASETS, OSCD, IMAGES, LABELS
+    DATASETS = root
+    OSCD = root / "oscd"
+    IMAGES = OSCD / "Onera Satellite Change Detection dataset - Images"
+    LABELS = OSCD / "Onera Satellite Change Detection dataset - Train Labels"
+
+
+def _label_file(city: str) -> Path | None:
+    """A city's change map ``<city>-cm.tif`` in any of OSCD's label folders (Train Labels, Test Labels)."""
+    if not OSCD.is_dir():
+        return None
+    for folder in sorted(d for d in OSCD.iterdir() if d.is_dir() and "labels" in d.name.lower()):
+        hits = [f for f in (folder / city / "cm").glob("*") if f.name.lower() == f"{city}-cm.tif".lower()]
+        if hits:
+            return hits[0]
+    return None
+
+
+def _band_file(folder: Path, code: str) -> Path:
+    """The one ``*_<code>.tif`` (any case) of a date's folder; an error naming the folder otherwise."""
+    hits = sorted(f for f in folder.glob("*") if f.suffix.lower() in (".tif", ".tiff") and f.stem.upper().endswith(f"_{code}"))
+    if len(hits) != 1:
+        sys.exit(f"{folder}: {len(hits) or 'no'} band file(s) of {code} ({', '.join(f.name for f in hits)}); expected one *_{code}.tif")
+    return hits[0]
+
+
+def oscd_cities() -> list[str]:
+    """Every city with both dates' band stacks (``imgs_1``, ``imgs_2``) and a change map; cities with
+    a change map but only the RGB pair (or band stacks but no change map) are named on standard error."""
+    if not IMAGES.is_dir():
+        return []
+    scored, no_bands, no_label = [], [], []
+    for d in sorted(p for p in IMAGES.iterdir() if p.is_dir()):
+        bands = (d / "imgs_1").is_dir() and (d / "imgs_2").is_dir()
+        label = _label_file(d.name) is not None
+        if bands and label:
+            scored.append(d.name)
+        elif label:
+            no_bands.append(d.name)
+        elif bands:
+            no_label.append(d.name)
+    if no_bands:
+        print(f"note: OSCD cities with a change map but no imgs_1/imgs_2 band stacks, not scored: {', '.join(no_bands)}", file=sys.stderr)
+    if no_label:
+        print(f"note: OSCD cities with band stacks but no change map, not scored: {', '.join(no_label)}", file=sys.stderr)
+    return scored
 OSCD_BANDS = {"blue": "B02", "green": "B03", "red": "B04", "nir": "B08"}
 
 
@@ -73,8 +138,7 @@ def oscd_pair(city: str) -> Pair:
     for folder in ("imgs_1", "imgs_2"):
         bands = []
         for code in OSCD_BANDS.values():
-            (path,) = glob.glob(str(IMAGES / city / folder / f"*_{code}.tif"))
-            bands.append(_read(path) / 10_000.0)
+            bands.append(_read(str(_band_file(IMAGES / city / folder, code))) / 10_000.0)
         stacks.append(bands)
     before = np.stack(stacks[0])
     h, w = before.shape[1:]
@@ -82,23 +146,70 @@ def oscd_pair(city: str) -> Pair:
     for k, band in enumerate(stacks[1]):
         hh, ww = min(h, band.shape[0]), min(w, band.shape[1])
         after[k, :hh, :ww] = band[:hh, :ww]
-    label = _read(str(LABELS / city / "cm" / f"{city}-cm.tif")) == 2
+    path = _label_file(city)
+    if path is None:
+        sys.exit(f"OSCD city {city}: no change map {city}-cm.tif under {OSCD}")
+    label = _read(str(path)) == 2
+    if label.shape != (h, w):
+        sys.exit(f"OSCD city {city}: its change map {path.name} is {label.shape[1]} x {label.shape[0]} pixels, date 1 {w} x {h}")
     return Pair(city, before, after, tuple(OSCD_BANDS), label, 10.0)
 
 
-def png_pairs(root: Path) -> list[Pair]:
-    """The A/B/label PNG crops of a LEVIR-CD or DSIFN-CD sample folder (0.5 m RGB)."""
+def pair_folders(dataset: Path) -> list[Path]:
+    """The folders under ``dataset`` (itself included) laid out as LEVIR-CD's and DSIFN-CD's: a before
+    and an after folder (``A``/``B``, or DSIFN's ``t1``/``t2``) beside a label folder."""
+    if not dataset.is_dir():
+        return []
+    return [d for d in sorted([dataset, *(p for p in dataset.rglob("*") if p.is_dir())]) if _sub(d, 0) and _sub(d, 1)]
+
+
+def _sub(folder: Path, k: int) -> Path | None:
+    """The before (0), after (1) or label (2) folder of a pair folder, by any of its names in any case."""
+    names = {n.lower() for n in PAIR_FOLDERS[k]}
+    return next((d for d in sorted(folder.iterdir()) if d.is_dir() and d.name.lower() in names), None)
+
+
+def _rgb(path: Path) -> NDArray[np.float32]:
+    """An 8-bit crop as (3, h, w) blue, green, red in 0..1; a grey one as three equal bands."""
     from skimage.io import imread
 
-    out = []
-    for a in sorted((root / "A").glob("*.png")):
-        b, lab = root / "B" / a.name, root / "label" / a.name
-        if not (b.exists() and lab.exists()):
+    a = np.asarray(imread(path))
+    a = np.repeat(a[..., None], 3, axis=-1) if a.ndim == 2 else a[..., :3]
+    return np.moveaxis(a.astype(np.float32) / 255.0, -1, 0)[::-1].copy()
+
+
+def png_pairs(root: Path) -> list[Pair]:
+    """The before/after/label crops of a LEVIR-CD or DSIFN-CD folder (0.5 m RGB), paired by file stem
+    in any case, whatever the image suffix. A label is changed where above half its range: 0/255 maps
+    and 0/1 maps alike. Crops without their other date or label, or of another size than them, are
+    named on standard error."""
+    from skimage.io import imread
+
+    before, after, labels = (_sub(root, k) for k in range(3))
+    if before is None or after is None or labels is None:
+        sys.exit(f"{root}: no A/B/label (or t1/t2/mask) folders")
+
+    def index(folder: Path) -> dict[str, Path]:
+        return {f.stem.casefold(): f for f in sorted(folder.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES}
+
+    b_files, l_files = index(after), index(labels)
+    out, unpaired = [], []
+    for key, a in index(before).items():
+        b, lab = b_files.get(key), l_files.get(key)
+        if b is None or lab is None:
+            unpaired.append(a.name)
             continue
-        rgb = [np.asarray(imread(p))[..., :3].astype(np.float32) / 255.0 for p in (a, b)]
         label = np.asarray(imread(lab))
-        label = (label[..., 0] if label.ndim == 3 else label) > 127
-        out.append(Pair(a.stem, *(np.moveaxis(x, -1, 0)[::-1].copy() for x in rgb), ("blue", "green", "red"), label, 0.5))
+        label = label[..., 0] if label.ndim == 3 else label
+        label = label > (0 if label.max(initial=0) <= 1 else 127)
+        before_rgb, after_rgb = _rgb(a), _rgb(b)
+        if not before_rgb.shape[1:] == after_rgb.shape[1:] == label.shape:
+            sizes = " / ".join("x".join(map(str, x.shape[-2:][::-1])) for x in (before_rgb, after_rgb, label))
+            unpaired.append(f"{a.name} (sizes {sizes})")
+            continue
+        out.append(Pair(a.stem, before_rgb, after_rgb, ("blue", "green", "red"), label, 0.5))
+    if unpaired:
+        print(f"note: {root}: {len(unpaired)} crop(s) without their other date or label, not scored: {', '.join(unpaired)}", file=sys.stderr)
     return out
 
 
@@ -193,25 +304,31 @@ def main() -> None:
     parser.add_argument("--oscd-only", action="store_true", help="skip the LEVIR-CD and DSIFN-CD samples")
     parser.add_argument("--noise-rules", action="store_true",
                         help="score every noise rule of irmad-cva, and leave-one-city-out the choice among them on OSCD")  # fmt: skip
+    parser.add_argument("--datasets", type=Path, default=None,
+                        help="folder holding oscd/, levir-cd-samples/, dsifn-cd-samples/ (default $SITEWATCH_DATASETS, else ../shared/datasets)")  # fmt: skip
     args = parser.parse_args()
-    if not IMAGES.is_dir():
-        sys.exit(f"{OSCD} not found")
+    if args.datasets is not None:
+        use_datasets(args.datasets)
+    cities = oscd_cities()
+    if not cities and (args.oscd_only or not any(pair_folders(DATASETS / f) for _, f in PNG_SETS)):
+        sys.exit(f"no OSCD city with band stacks and a change map under {OSCD}")
     methods = dict(METHODS)
     if args.noise_rules:
         methods = {f"sitewatch noise={r}": partial(sitewatch_changed, noise=r) for r in NOISE_RULES}
         methods["baseline cva-rgb-otsu"] = cva_otsu_changed
     per_city: dict[str, dict[str, NDArray[np.int64]]] = {}
-    run([oscd_pair(c) for c in OSCD_CITIES], "OSCD, Sentinel-2 10 m bands (B02 B03 B04 B08)", methods=methods, per_city=per_city)
-    if args.noise_rules:
+    if cities:
+        run([oscd_pair(c) for c in cities], "OSCD, Sentinel-2 10 m bands (B02 B03 B04 B08)", methods=methods, per_city=per_city)
+    if args.noise_rules and cities:
         total, picks = loco(per_city, [m for m in methods if m.startswith("sitewatch")])
         print(f"{'LOCO':<22} {'choice on five cities':<24} " + " ".join(f"{x:6.3f}" for x in figures(total)))
         print("  " + "; ".join(picks))
     if args.oscd_only:
         return
-    for name, folder in (("LEVIR-CD samples", "levir-cd-samples/samples_LEVIR"), ("DSIFN-CD samples", "dsifn-cd-samples/samples_DSIFN")):
-        root = DATASETS / folder
-        if root.is_dir():
-            run(png_pairs(root), f"{name}, 0.5 m RGB", per_pair=False, methods=methods, min_area_m2=25.0)
+    for name, folder in PNG_SETS:
+        pairs = [p for root in pair_folders(DATASETS / folder) for p in png_pairs(root)]
+        if pairs:
+            run(pairs, f"{name}, 0.5 m RGB", per_pair=False, methods=methods, min_area_m2=25.0)
 
 
 if __name__ == "__main__":

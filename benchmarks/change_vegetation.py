@@ -2,7 +2,7 @@
 
     python benchmarks/change_vegetation.py --demo DEMO_DIR --regions   # every region: land cover, direction, NDVI
     python benchmarks/change_vegetation.py --demo DEMO_DIR             # the variants on the training ground
-    python benchmarks/change_vegetation.py --oscd                      # the variants on the six OSCD cities
+    python benchmarks/change_vegetation.py --oscd                      # the variants on every labelled OSCD city (six here)
     python benchmarks/change_vegetation.py --noise 20                  # the variants on synthetic pairs
 
 ``DEMO_DIR`` is a workspace made by ``sitewatch demo --out DEMO_DIR``. Each variant is a set of keyword
@@ -159,11 +159,12 @@ def oscd(variants: dict[str, dict[str, Any]]) -> None:
     import change_oscd as co
 
     methods = {f"sitewatch {n}": partial(_oscd_changed, kwargs=k) for n, k in variants.items()}
-    co.run([co.oscd_pair(c) for c in co.OSCD_CITIES], "OSCD, Sentinel-2 10 m bands (B02 B03 B04 B08)", methods=methods)
-    for name, folder in (("LEVIR-CD samples", "levir-cd-samples/samples_LEVIR"), ("DSIFN-CD samples", "dsifn-cd-samples/samples_DSIFN")):
-        if (co.DATASETS / folder).is_dir():
+    co.run([co.oscd_pair(c) for c in co.oscd_cities()], "OSCD, Sentinel-2 10 m bands (B02 B03 B04 B08)", methods=methods)
+    for name, folder in co.PNG_SETS:
+        pairs = [p for root in co.pair_folders(co.DATASETS / folder) for p in co.png_pairs(root)]
+        if pairs:
             smoke = {f"sitewatch {n}": partial(_oscd_changed, kwargs=k | {"min_area_m2": 25.0}) for n, k in variants.items()}
-            co.run(co.png_pairs(co.DATASETS / folder), f"{name}, 0.5 m RGB", per_pair=False, methods=smoke)
+            co.run(pairs, f"{name}, 0.5 m RGB", per_pair=False, methods=smoke)
 
 
 def _oscd_changed(pair: Any, kwargs: dict[str, Any]) -> NDArray[np.bool_]:

@@ -135,13 +135,17 @@ every chip scored leave-one-source-out), the rule whose held-out figures ``--nes
 0.5-0.9 on the held-out figures of the 13-feature model."""
 
 
-def source(chip: str) -> str:
+def source(chip: str, dataset: str) -> str:
     """The chip's sensor or source group, for the leave-one-source-out split: SAR-Ship-Dataset's
-    Gaofen-3 and Sentinel-1 chips and its unnamed ones; HRSID's crowded anchorage P0119 and the rest."""
-    for prefix, group in (("Gao_", "gaofen-3"), ("Sen_", "sentinel-1"), ("ship", "sar-ship-dataset other"), ("P0119", "hrsid P0119")):
+    Gaofen-3 and Sentinel-1 chips and its others (named otherwise, SSDD's too); HRSID's crowded
+    anchorage P0119 and the rest. By ``dataset`` first: a chip of a name not seen before stays in its
+    own dataset's group."""
+    if dataset == "hrsid":
+        return "hrsid P0119" if chip.startswith("P0119") else "hrsid other"
+    for prefix, group in (("Gao_", "gaofen-3"), ("Sen_", "sentinel-1")):
         if chip.startswith(prefix):
             return group
-    return "hrsid other"
+    return "sar-ship-dataset other"
 
 
 def regamma(img: np.ndarray, gamma: float) -> np.ndarray:
@@ -406,7 +410,7 @@ def rows(root: Path, gammas: tuple[float, ...] = ()) -> list[tuple[str, str, np.
         for name, img, boxes in chips:
             pos, feats, y = _candidates(img, boxes, name)
             IMAGES[name] = img
-            out.append((group, name, pos, feats, y, boxes, source(name)))
+            out.append((group, name, pos, feats, y, boxes, source(name, group)))
             VARIANTS[name] = [_candidates(regamma(img, g), boxes)[1:] for g in gammas]
             rng = np.random.default_rng(sum(map(ord, name)))
             SYNTH[name] = []

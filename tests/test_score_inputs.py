@@ -336,3 +336,68 @@ def test_dota_p0706_is_read_whole(tmp_path: Path) -> None:
     d = _dets(tmp_path / "P0706.geojson", [(320, 812, 0.9)], source="P0706.png")
     assert _score(d, labels, "--class", "ship") == (0, (1, 0, 524))
     assert _score(d, labels, "--class", "ship", "--difficult", "count") == (0, (1, 0, 530))
+
+
+def _mask(path: Path, objects: list[tuple[tuple[int, int, int], slice, slice]], size: tuple[int, int] = (40, 60)) -> Path:
+    """A PNG mask: black, with each object's rows and columns painted in its colour."""
+    import numpy as np
+    from PIL import Image
+
+    a = np.zeros((*size, 3), np.uint8)
+    for colour, rows, cols in objects:
+        a[rows, cols] = colour
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(a).save(path)
+    return path
+
+
+def test_an_instance_mask_is_labels_one_object_a_colour(tmp_path: Path) -> None:
+    """HRSID's and sen2ships' masks had no way into `score`; each colour is one box, its pixels' extent."""
+    labels = _mask(tmp_path / "m.png", [((128, 0, 0), slice(10, 15), slice(10, 21)), ((0, 128, 0), slice(10, 15), slice(22, 30))])
+    d = _dets(tmp_path / "a.geojson", [(12, 15, 0.9), (12, 25, 0.8), (12, 21.4, 0.7)])  # col 21.4: between the two boxes
+    assert _score(d, labels) == (0, (2, 1, 0))
+
+
+def test_a_folder_of_chips_and_hrsid_masks_pairs_each_chip_with_its_instance_mask(tmp_path: Path) -> None:
+    chips = tmp_path / "data"
+    one = ((128, 0, 0), slice(10, 15), slice(10, 21))
+    _mask(chips / "P1_0_800_0_800.png", [])  # the chip itself: not labels
+    _mask(chips / "P1_0_800_0_800_instance_id_RGB.png", [one, ((0, 128, 0), slice(30, 35), slice(40, 50))])
+    _mask(chips / "P1_0_800_0_800_instance_color_RGB.png", [one])  # the class mask: not labels either
+    d = _dets(tmp_path / "out" / "P1_0_800_0_800.geojson", [(12, 15, 0.9)], source="data/P1_0_800_0_800.png")
+    assert _score(d.parent, chips) == (0, (1, 0, 1))
+
+
+def test_a_class_mask_is_refused(tmp_path: Path) -> None:
+    ship = (128, 0, 0)
+    labels = _mask(tmp_path / "SegmentationClass" / "a.png", [(ship, slice(10, 15), slice(10, 21)), (ship, slice(30, 35), slice(40, 50))])
+    code, out = _score(_dets(tmp_path / "a.geojson", [(12, 15, 0.9)]), labels)
+    assert code == 1 and "one colour for several separate objects, a class mask" in out
+
+
+@pytest.mark.dataset
+@pytest.mark.skipif(not (DATASETS / "sen2ships").is_dir(), reason="../shared/datasets/sen2ships not present")
+def test_sen2ships_instance_masks_box_as_the_coco_file() -> None:
+    """Each port's SegmentationObject mask gives exactly the boxes of coco_annotations.json."""
+    from sitewatch.boxlabels import read_labels
+    from sitewatch.masklabels import read_instance_mask
+
+    root = DATASETS / "sen2ships" / "sen2ships"
+    _, coco, _ = read_labels(root / "coco_annotations.json")
+    masks = sorted(root.glob("*/*_masks/SegmentationObject/*.png"))
+    for m in masks:
+        port = m.parents[2].name
+        assert sorted(read_instance_mask(m), key=repr) == sorted(coco[f"{port}_rgb"], key=repr), port  # type: ignore[call-overload]
+    assert len(masks) == 13
+
+
+def test_a_16_bit_instance_mask_keeps_every_object(tmp_path: Path) -> None:
+    """Ids above 255 in a 16-bit mask: converted to colour they would have merged."""
+    import numpy as np
+    from PIL import Image
+
+    a = np.zeros((40, 60), np.uint16)
+    a[10:15, 10:21], a[10:15, 22:30] = 300, 301
+    Image.fromarray(a).save(tmp_path / "m.png")
+    d = _dets(tmp_path / "a.geojson", [(12, 15, 0.9), (12, 25, 0.8)])
+    assert _score(d, tmp_path / "m.png") == (0, (2, 0, 0))

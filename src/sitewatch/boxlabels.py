@@ -483,13 +483,17 @@ def crs_name(fc: dict[str, Any]) -> str | None:
 def read_labels(
     path: Path, classes: Any = (), class_key: str = "class", seen: set[str] | None = None,
 ) -> tuple[str, dict[str, list[Box]] | list[Box], str | None]:
-    """``(format, boxes, crs)``: ``"voc"``, ``"dota"``, ``"geojson"`` or ``"empty"`` (a blank file) with one
-    image's boxes, ``"coco"`` with boxes per image (:class:`CocoBoxes`); ``crs`` the GeoJSON's ``crs``
+    """``(format, boxes, crs)``: ``"voc"``, ``"dota"``, ``"geojson"``, ``"mask"`` (an instance mask PNG,
+    :mod:`sitewatch.masklabels`) or ``"empty"`` (a blank file) with one image's boxes, ``"coco"`` with boxes per image (:class:`CocoBoxes`); ``crs`` the GeoJSON's ``crs``
     member (None for the others and for WGS84 GeoJSON). ``classes`` are compared as
     :func:`class_key_of` does; the class of every labelled object, wanted or not, is added to ``seen``."""
     wanted = {class_key_of(c) for c in classes}
     seen = set() if seen is None else seen
     suffix = path.suffix.lower()
+    if suffix == ".png":
+        from .masklabels import read_instance_mask
+
+        return "mask", read_instance_mask(path), None  # no classes: --class does not filter it
     try:
         blank = path.stat().st_size < 4096 and not path.read_bytes().strip()
     except OSError as exc:
@@ -501,7 +505,7 @@ def read_labels(
     if suffix == ".txt":
         return "dota", _dota(path, wanted, seen), None
     if suffix not in (".json", ".geojson"):
-        raise InputError(f"{path}: labels must be Pascal VOC .xml, COCO .json, DOTA .txt or GeoJSON")
+        raise InputError(f"{path}: labels must be Pascal VOC .xml, COCO .json, DOTA .txt, GeoJSON or an instance mask .png")
     data = read_json(path)
     if isinstance(data, dict) and "images" in data and "annotations" in data:
         return "coco", _coco(path, data, wanted, seen), None

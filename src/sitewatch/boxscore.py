@@ -34,6 +34,7 @@ from .boxlabels import (
     read_labels,
 )
 from .errors import InputError
+from .masklabels import is_instance_mask_name, mask_image_stem
 
 __all__ = [
     "Box", "Counts", "Detected", "match_boxes", "pair_files", "read_detections", "read_labels", "score_files",
@@ -323,6 +324,8 @@ def _is_label_file(p: Path, any_text: bool = False) -> bool:
     chips, nor (unless ``any_text``: a ``.txt`` named after an image is read, and a YOLO one
     refused by name) a ``classes.txt`` or read-me."""
     suffix = p.suffix.lower()
+    if is_instance_mask_name(p):
+        return p.is_file()  # HRSID's NAME_instance_id_RGB.png; the folder's other PNGs are chips
     if suffix not in LABEL_SUFFIXES or not p.is_file():
         return False
     if suffix == ".txt":
@@ -377,8 +380,8 @@ def pair_files(detections: Path, labels: Path) -> list[tuple[Path, Path]]:
     for p in sorted(labels.iterdir()):
         # detect-image --out written next to the chips must not stand in for their labels
         if p.resolve() not in det_files and _is_label_file(p, any_text=True):
-            by_stem.setdefault(p.stem, []).append(p)
-            by_lower.setdefault(p.stem.lower(), []).append(p)
+            by_stem.setdefault(mask_image_stem(p), []).append(p)
+            by_lower.setdefault(mask_image_stem(p).lower(), []).append(p)
     pairs, missing = [], []
     for d in dets:
         names = (stems[d], d.stem)
@@ -389,7 +392,7 @@ def pair_files(detections: Path, labels: Path) -> list[tuple[Path, Path]]:
             missing.append(d.name)
         elif len(found) > 1:
             raise InputError(
-                f"{labels}: {' and '.join(p.name for p in found)} are both labels of image {found[0].stem!r} "
+                f"{labels}: {' and '.join(p.name for p in found)} are both labels of image {mask_image_stem(found[0])!r} "
                 f"({d.name}): keep one"
             )
         else:
@@ -398,7 +401,7 @@ def pair_files(detections: Path, labels: Path) -> list[tuple[Path, Path]]:
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         raise InputError(
             f"{labels}: no label file for {', '.join(missing[:5])}{more} (looked for the image's name "
-            f"with {', '.join(LABEL_SUFFIXES)}){_in_subfolders(labels, [stems[d] for d in dets])}; "
+            f"with {', '.join(LABEL_SUFFIXES)}, or NAME_instance_id_RGB.png){_in_subfolders(labels, [stems[d] for d in dets])}; "
             "an image without ships needs an empty label file"
         )
     return pairs

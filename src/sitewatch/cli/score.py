@@ -37,8 +37,9 @@ def command(
 ) -> None:  # fmt: skip
     """Score DETECTIONS (a `detect-image --out` GeoJSON, or a folder of them) against LABELS.
 
-    LABELS is a Pascal VOC .xml, a COCO .json, a DOTA .txt or a GeoJSON of
-    boxes, or a folder of label files named after the images. Matching is one-to-one per
+    LABELS is a Pascal VOC .xml, a COCO .json, a DOTA .txt, a GeoJSON of
+    boxes or an instance mask .png (one colour per object on black), or a
+    folder of label files named after the images (masks NAME_instance_id_RGB.png). Matching is one-to-one per
     image: a detection counts when its centroid falls inside a labelled box,
     best score first, as the benchmarks count. Prints precision, recall and F1.
 
@@ -53,13 +54,14 @@ def command(
         unscored_coco_images,
         unscored_labels,
     )
+    from ..masklabels import mask_image_stem
 
     pairs = pair_files(detections, labels)
     counts = score_files(pairs, classes=classes, kinds=kinds, min_score=min_score, class_key=class_key, difficult=difficult)
-    if labels.is_file() and labels.suffix.lower() in (".xml", ".txt") and detections.is_file():
-        # A VOC or DOTA file is one image's: a tab-completed neighbour would give figures of the wrong image.
+    if labels.is_file() and labels.suffix.lower() in (".xml", ".txt", ".png") and detections.is_file():
+        # A VOC, DOTA or mask file is one image's: a tab-completed neighbour would give figures of the wrong image.
         image = image_name(detections)
-        if labels.stem.lower() not in (image.lower(), detections.stem.lower()):
+        if mask_image_stem(labels).lower() not in (image.lower(), detections.stem.lower()):
             click.echo(f"note: {detections.name} (image {image!r}) is scored against {labels.name}", err=True)
     unscored = unscored_labels(labels, pairs)
     images = unscored_coco_images(labels, pairs) if detections.is_dir() else []

@@ -1,0 +1,72 @@
+"""Instance masks as labels for ``sitewatch score``: a PNG in which every object is painted in a
+colour of its own on black, as HRSID's ``NAME_instance_id_RGB.png`` and the CVAT exports of
+sen2ships (``…_binary_masks/SegmentationObject/*.png``) are.
+
+Each colour is one object, boxed by its pixels' extent (inclusive pixel indices, as a VOC
+``<bndbox>``): on sen2ships these are exactly the COCO file's bboxes. A class mask, one colour for
+every object (``SegmentationClass/``, HRSID's ``_instance_color_RGB``), cannot tell touching
+objects apart and is refused when its one colour falls in pieces.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .boxlabels import Box
+from .errors import InputError
+
+__all__ = ["INSTANCE_MASK_TAIL", "is_instance_mask_name", "mask_image_stem", "read_instance_mask"]
+
+MASK_SUFFIXES = (".png",)
+INSTANCE_MASK_TAIL = "_instance_id_rgb"
+"""HRSID's mask of image NAME is ``NAME_instance_id_RGB.png``: in a labels folder, it is NAME's labels."""
+MAX_OBJECTS = 65_536
+"""More colours than this is a photograph or a rendering given as labels, not a mask."""
+
+
+def is_instance_mask_name(path: Path) -> bool:
+    """A file a labels folder holds as an image's instance mask (``NAME_instance_id_RGB.png``, any case):
+    the folder's other PNGs are chips or class masks."""
+    return path.suffix.lower() in MASK_SUFFIXES and path.stem.lower().endswith(INSTANCE_MASK_TAIL)
+
+
+def mask_image_stem(path: Path) -> str:
+    """The name of the image an instance mask labels: its stem without HRSID's tail."""
+    stem = path.stem
+    return stem[: -len(INSTANCE_MASK_TAIL)] if stem.lower().endswith(INSTANCE_MASK_TAIL) else stem
+
+
+def read_instance_mask(path: Path) -> list[Box]:
+    """One box per colour of the mask other than black (or fully transparent); in a grey or 16-bit
+    mask, one per grey level other than 0."""
+    from PIL import Image, UnidentifiedImageError
+    from scipy import ndimage
+
+    try:
+        with Image.open(path) as im:
+            if im.mode in ("L", "I", "I;16", "I;16B", "I;16L"):
+                code = np.asarray(im, dtype=np.int64)  # grey levels as ids: a 16-bit mask keeps them all
+            else:
+                rgba = np.asarray(im.convert("RGBA"), dtype=np.int64)
+                code = (rgba[..., 0] << 16) | (rgba[..., 1] << 8) | rgba[..., 2]
+                code[rgba[..., 3] == 0] = 0
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        raise InputError(f"{path}: not a readable PNG mask ({exc})") from exc
+    colours, inverse = np.unique(code, return_inverse=True)
+    objects = [int(c) for c in colours if c != 0]
+    if len(objects) > MAX_OBJECTS:
+        raise InputError(f"{path}: {len(colours):,} colours, not an instance mask (one colour per object on black)")
+    if len(objects) == 1 and ndimage.label(code != 0)[1] > 1:
+        raise InputError(
+            f"{path}: one colour for several separate objects, a class mask; give the instance mask, "
+            "one colour per object (SegmentationObject/, NAME_instance_id_RGB.png)"
+        )
+    labels = inverse.reshape(code.shape) + (0 if colours[0] == 0 else 1)  # black is 0, each colour its own label
+    boxes = []
+    for window in ndimage.find_objects(labels):
+        if window is not None:
+            rows, cols = window
+            boxes.append(Box(cols.start - 0.5, rows.start - 0.5, cols.stop - 0.5, rows.stop - 0.5))
+    return boxes

@@ -253,7 +253,12 @@ def test_a_geojson_detect_image_did_not_write_is_named_as_such(tmp_path: Path) -
         (tmp_path / "dets" / "chip_truth.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": features}))
         (tmp_path / "labels" / "chip_truth.xml").write_text(VOC)
         r = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels")])
-        assert r.exit_code == 1 and "chip_truth.geojson: not a `sitewatch detect-image --out` file" in r.output, r.output
+        # Named and left out; the chip detect-image did write is scored (a partial run: exit 3).
+        assert r.exit_code == 3 and "chip_truth.geojson: not a `sitewatch detect-image --out` file" in r.output, r.output
+        assert "1 image(s): TP 1" in r.output, r.output
+        # Alone, it is an error.
+        r = CliRunner().invoke(main, ["score", str(tmp_path / "dets" / "chip_truth.geojson"), str(tmp_path / "labels")])
+        assert r.exit_code == 1 and "not a `sitewatch detect-image --out` file" in r.output, r.output
 
 
 def test_label_files_left_unscored_are_reported_and_exit_3(tmp_path: Path) -> None:
@@ -532,3 +537,21 @@ def test_wgs84_labels_named_epsg_4326_go_with_detections_without_a_crs(tmp_path:
     fc["features"][0]["geometry"]["coordinates"] = [[[132.04, 42.04], [132.06, 42.04], [132.06, 42.06], [132.04, 42.06], [132.04, 42.04]]]
     dets.write_text(json.dumps(fc))
     assert score_files([(dets, labels)]).tp == 1
+
+
+def test_in_a_folder_an_unreadable_detections_file_is_named_and_the_others_scored(tmp_path: Path) -> None:
+    # One chip's detect-image run was cut short: its output is empty. The other chips still count.
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    for name in ("a", "b"):
+        (labels / f"{name}.xml").write_text(VOC)
+    out = tmp_path / "out"
+    out.mkdir()
+    _dets(out / "a.geojson", [])
+    (out / "b.geojson").write_text("")
+    r = CliRunner().invoke(main, ["score", str(out), str(labels)])
+    assert r.exit_code == 3, r.output
+    assert "1 detections file(s) cannot be read" in r.output and "b.geojson: an empty file" in r.output, r.output
+    assert "1 image(s): TP 0  FP 0  FN 3" in r.output, r.output
+    r = CliRunner().invoke(main, ["score", str(out), str(labels), "--json"])
+    assert r.exit_code == 3 and json.loads(r.stdout)["images"] == 1, r.output

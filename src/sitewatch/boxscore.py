@@ -257,12 +257,15 @@ def _coco_image(label_path: Path, labels: CocoBoxes, det_path: Path, fc: Any = N
 def score_files(
     pairs: Sequence[tuple[Path, Path]], *, classes: Iterable[str] = (), kinds: Iterable[str] = ("vessel",),
     min_score: float = 0.0, class_key: str = "class", difficult: Literal["ignore", "count"] = "ignore",
+    unreadable: list[tuple[Path, str]] | None = None,
 ) -> Counts:
     """Counts over ``(detections, labels)`` pairs (a COCO file may serve many detections files).
 
     ``classes`` are compared in any case (``Ship`` is ``ship``), and with a COCO file's category
     ids when its categories have no names; ``difficult="count"`` scores objects flagged difficult
-    as any other."""
+    as any other. With ``unreadable`` (a list), a detections file that cannot be read as
+    detect-image's output is appended to it with the reason and left out, the others scored;
+    without it that is an :class:`InputError`."""
     counts = Counts()
     wanted, seen = {class_key_of(c) for c in classes}, set[str]()
     users = Counter(lp for _, lp in pairs)
@@ -273,7 +276,15 @@ def score_files(
         if label_path not in cache:
             cache[label_path] = read_labels(label_path, wanted, class_key, seen)
         fmt, labels, label_crs = cache[label_path]
-        fc = _detections_json(det_path)  # read once, for its image's name and its detections
+        try:
+            fc = _detections_json(det_path)  # read once, for its image's name and its detections
+            if unreadable is not None:
+                read_detections(det_path, kinds, min_score, fc)
+        except InputError as exc:
+            if unreadable is None:
+                raise
+            unreadable.append((det_path, str(exc)))
+            continue
         if fmt == "coco":
             assert isinstance(labels, CocoBoxes)
             image = _coco_image(label_path, labels, det_path, fc)
@@ -359,6 +370,17 @@ def _detections_suffix(path: Path) -> bool:
     return suffix == ".geojson" or (suffix == ".json" and is_detect_image_output(_json_or_none(path)))
 
 
+def _paired_stem(det_path: Path, in_folder: bool) -> str:
+    """The image a detections file is paired by; in a folder, an unreadable file goes by its own
+    name (:func:`score_files` then names it and leaves it out), alone it is an error."""
+    try:
+        return _image_stem(det_path, _detections_json(det_path))
+    except InputError:
+        if not in_folder:
+            raise
+        return det_path.stem
+
+
 def pair_files(detections: Path, labels: Path) -> list[tuple[Path, Path]]:
     """``(detections file, labels file)`` pairs from two files or folders.
 
@@ -371,7 +393,7 @@ def pair_files(detections: Path, labels: Path) -> list[tuple[Path, Path]]:
     dets = sorted(p for p in detections.iterdir() if p.is_file() and _detections_suffix(p)) if detections.is_dir() else [detections]
     if not dets:
         raise InputError(f"{detections}: no detections in this folder (.geojson, or .json written by detect-image)")
-    stems = {d: _image_stem(d, _detections_json(d)) for d in dets}  # each read once: checked, and named
+    stems = {d: _paired_stem(d, detections.is_dir()) for d in dets}  # each read once: checked, and named
     if not labels.is_dir():
         return [(d, labels) for d in dets]
     by_stem: dict[str, list[Path]] = {}

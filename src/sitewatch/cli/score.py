@@ -45,7 +45,8 @@ def command(
 
     Exit code 0 when every label file (every image of a COCO file, when
     DETECTIONS is a folder) was scored, 3 when some had no detections file
-    (each is named; the others are scored).
+    or, in a folder of detections, an unreadable one (each is named; the
+    others are scored).
     """
     from ..boxscore import (
         image_name,
@@ -57,7 +58,13 @@ def command(
     from ..masklabels import mask_image_stem
 
     pairs = pair_files(detections, labels)
-    counts = score_files(pairs, classes=classes, kinds=kinds, min_score=min_score, class_key=class_key, difficult=difficult)
+    # A folder of detections: one file detect-image left unreadable is named and left out, as a label
+    # file without detections is; the others are scored (exit 3). A single file is an error.
+    unreadable: list[tuple[Path, str]] | None = [] if detections.is_dir() else None
+    counts = score_files(
+        pairs, classes=classes, kinds=kinds, min_score=min_score, class_key=class_key, difficult=difficult,
+        unreadable=unreadable,
+    )  # fmt: skip
     if labels.is_file() and labels.suffix.lower() in (".xml", ".txt", ".png") and detections.is_file():
         # A VOC, DOTA or mask file is one image's: a tab-completed neighbour would give figures of the wrong image.
         image = image_name(detections)
@@ -66,6 +73,10 @@ def command(
     unscored = unscored_labels(labels, pairs)
     images = unscored_coco_images(labels, pairs) if detections.is_dir() else []
     # Each one named (README's exit code 3), not the first few: a script re-runs detect-image on them.
+    if unreadable:
+        click.echo(f"note: {len(unreadable)} detections file(s) cannot be read and are not scored:", err=True)
+        for _, why in unreadable:
+            click.echo(f"  {why}", err=True)
     if unscored:
         click.echo(
             f"note: {len(unscored)} label file(s) have no detections and are not scored: "
@@ -90,7 +101,7 @@ def command(
             f"{counts.images} image(s): TP {counts.tp}  FP {counts.fp}  FN {counts.fn}  "
             f"P {_ratio(counts.precision)}  R {_ratio(counts.recall)}  F1 {_ratio(counts.f1)}"
         )
-    if unscored or images:
+    if unscored or images or unreadable:
         # As ingest, eval and detect: labelled images without detections (detect-image failed on them)
         # are inputs left out, and figures over the others alone must not pass for the whole set's.
         raise SystemExit(3)

@@ -84,6 +84,12 @@ def command(
     Exit code 0 when every file went in, 3 when some were skipped (each is
     named with the reason), 1 when none went in.
     """
+    if not paths and not bands and Path(site_id).exists():
+        # `sitewatch ingest scene.tif`: the file took the site's place.
+        raise InputError(
+            f"{site_id!r} is a {'folder' if Path(site_id).is_dir() else 'file'}, not a site: name the site first "
+            f"(sitewatch ingest SITE_ID {site_id}; sitewatch sites list shows the sites)"
+        )
     if bool(paths) == bool(bands):
         raise InputError("give PATHS or --band NAME=PATH, not both and not neither")
     band_files = _band_files(bands, sensor) if bands else None

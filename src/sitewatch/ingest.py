@@ -999,6 +999,11 @@ def archive_observation(
                 SITEWATCH_SIMULATED=str(scene.simulated).lower(),
                 SITEWATCH_VERSION=__version__,
             )
+            scale = prov.get("scale_applied")
+            if isinstance(scale, int | float) and not isinstance(scale, bool) and scale > 0:
+                # What the values were multiplied by to become reflectance (1/255: an 8-bit display
+                # rendering), so that detect-image on this COG judges its clouds as the pipeline does.
+                dst.update_tags(SITEWATCH_SCALE_APPLIED=repr(float(scale)))
         digest = sha256_file(tmp)
         copied: dict[str, str] = {}
         moves: list[tuple[Path, Path]] = []

@@ -649,7 +649,7 @@ def detect_optical_image(
         used = scale
     else:
         used = infer_dn_scale([a for k, a in raw.items() if k not in _NOT_REFLECTANCE])
-    params = params_for_dn_scale(params or OpticalParams(), used)
+    params = params_for_dn_scale(params or OpticalParams(), used if used is not None else _archived_dn_scale(src))
     small, small_valid, _ = _to_reflectance(src, raw, used, offset)
     stats = scene_stats({k: np.where(small_valid, v, np.nan) for k, v in small.items()})
     dets, cloud, valid = detect_optical_tiled(
@@ -659,6 +659,24 @@ def detect_optical_image(
     model = model_for([k for k in src.bands if k != "scl"], params)
     used_from = "given" if scale is not None else src.toa.metadata.name if src.toa is not None else "values"
     return OpticalImageResult(info, dets, cloud, valid, used, used_from, model, src.zero_no_data)
+
+
+def _archived_dn_scale(src: OpticalSource) -> float | None:
+    """The divisor ingest turned a sitewatch archive COG's values into reflectance with (its tag
+    ``SITEWATCH_SCALE_APPLIED``, 1/255 for an 8-bit rendering), so that its clouds are judged as
+    ``sitewatch detect`` judges them; None for any other file."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    path = next(iter(src.bands.values()))[0]
+    try:
+        with warnings.catch_warnings(), rasterio.open(path) as ds:
+            warnings.simplefilter("ignore")  # a file without georeference was already told of
+            value = ds.tags().get("SITEWATCH_SCALE_APPLIED")
+        scale = float(value) if value else 0.0
+    except (RasterioError, ValueError):
+        return None
+    return 1.0 / scale if math.isfinite(scale) and scale > 0 else None
 
 
 def decimated_shape(shape: tuple[int, int]) -> tuple[int, int]:

@@ -46,7 +46,8 @@ class OpticalParams:
     """(brightest - darkest visible band) / brightest band of a painted crane."""
     contrast_max_pixel_m: float = 5.0
     """Image-only mode at pixels this fine or finer also looks for vessels on open water by contrast
-    alone (:mod:`~sitewatch.detect.optical_contrast`), since the learned stages were trained at 10 m;
+    alone, and keeps what the learned stages find on open water only where it stands out there
+    (:mod:`~sitewatch.detect.optical_contrast`), since the learned stages were trained at 10 m;
     0 turns that stage off."""
     contrast_background_m: float = 240.0
     """Window of the water's median background the contrast is taken against."""

@@ -322,6 +322,26 @@ def test_a_url_that_is_not_a_stac_api_is_named(tmp_path):
         server.shutdown()
 
 
+def test_a_static_catalogue_is_named_as_one_and_an_api_listing_no_conformance_is_searched(world):
+    """A catalog.json with items but no /search (as open-data programmes publish): an error saying so,
+    not pystac-client's DoesNotConformTo traceback; an API root that links /search but lists no
+    conformance classes (STAC API before 1.0) is searched."""
+    state, ws, _ = world
+    state.fail_first_searches = 0
+    state.conforms = state.search_link = False
+    args = ["search", "port", "-w", str(ws.root), "--catalog", state.url, "--collection", "s2",
+            "--from", "2024-10-01", "--to", "2024-10-31"]  # fmt: skip
+    for command in ("search", "fetch"):
+        res = CliRunner().invoke(main, [command, *args[1:]])
+        assert res.exit_code == 1 and not isinstance(res.exception, Warning), res.output
+        assert f"Error: {state.url} is a STAC catalogue without item search" in res.output, res.output
+        assert "sitewatch import" in res.output and "Traceback" not in res.output
+    state.search_link = True
+    res = CliRunner().invoke(main, [*args, "--json"])
+    assert res.exit_code == 0, res.output
+    assert "S2A_CLEAR_20241005" in {row["item_id"] for row in json.loads(res.stdout)}
+
+
 def test_s2_offset_is_read_from_item_metadata_not_the_date():
     es = _recorded("earth-search-s2-l2a-item.json")
     # Earth Search already shifted baseline >= 04.00 COGs: its raster:bands -0.1 must not be applied again.
@@ -1012,6 +1032,10 @@ class StacServer:
     log: list[tuple[str, str, int]] = field(default_factory=list)
     next_url: str = ""
     """Root that search pages' "next" links name (blank: ``url``)."""
+    conforms: bool = True
+    """The root lists its conformance classes (False: a STAC API from before 1.0 that lists none)."""
+    search_link: bool = True
+    """The root links its /search (False: a static catalogue, a catalog.json and its items)."""
     authorised: list[str] = field(default_factory=list)
     """``Host`` of every request that carried an ``Authorization`` header."""
     tokens: dict[str, int] = field(default_factory=dict)
@@ -1071,7 +1095,7 @@ def _handler(state: StacServer) -> type[BaseHTTPRequestHandler]:
             if not self._authorised():
                 return
             if url.path in ("/", ""):
-                return self._json(_landing(state.url))
+                return self._json(_landing(state))
             if url.path == "/conformance":
                 return self._json({"conformsTo": _CONFORMS})
             if url.path == "/token":
@@ -1129,18 +1153,23 @@ _CONFORMS = [
 ]
 
 
-def _landing(url: str) -> dict[str, Any]:
-    return {
-        "type": "Catalog", "id": "test", "stac_version": "1.0.0", "description": "sitewatch test catalogue",
-        "conformsTo": _CONFORMS,
-        "links": [
-            {"rel": "self", "href": f"{url}/", "type": "application/json"},
-            {"rel": "root", "href": f"{url}/", "type": "application/json"},
-            {"rel": "conformance", "href": f"{url}/conformance", "type": "application/json"},
+def _landing(state: StacServer) -> dict[str, Any]:
+    url = state.url
+    links = [
+        {"rel": "self", "href": f"{url}/", "type": "application/json"},
+        {"rel": "root", "href": f"{url}/", "type": "application/json"},
+    ]
+    if state.conforms:
+        links.append({"rel": "conformance", "href": f"{url}/conformance", "type": "application/json"})
+    if state.search_link:
+        links += [
             {"rel": "search", "href": f"{url}/search", "type": "application/geo+json", "method": "POST"},
             {"rel": "search", "href": f"{url}/search", "type": "application/geo+json", "method": "GET"},
-        ],
-    }  # fmt: skip
+        ]
+    else:
+        links += [{"rel": "item", "href": f"{url}/items/{item['id']}.json", "type": "application/json"} for item in state.items]
+    return {"type": "Catalog", "id": "test", "stac_version": "1.0.0", "description": "sitewatch test catalogue",
+            **({"conformsTo": _CONFORMS} if state.conforms else {}), "links": links}  # fmt: skip
 
 
 def _search(state: StacServer, body: dict[str, Any]) -> dict[str, Any]:

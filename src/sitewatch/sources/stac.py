@@ -32,6 +32,7 @@ import math
 import os
 import re
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -812,9 +813,11 @@ def search_items(
     import requests
     from pystac.errors import STACError, STACTypeError
     from pystac_client import Client
+    from pystac_client.conformance import ConformanceClasses
     from pystac_client.errors import ClientTypeError
     from pystac_client.exceptions import APIError
     from pystac_client.stac_api_io import StacApiIO
+    from pystac_client.warnings import NoConformsTo
 
     logging.getLogger("pystac_client.stac_api_io").addFilter(_HIDE_CREDENTIALS)  # once: a filter is added once
     creds = catalog_credentials(catalog, env)
@@ -833,7 +836,14 @@ def search_items(
     seen: set[str] = set()
     try:
         # Client.open sets the stac_io's request modifier: given to StacApiIO, it was dropped.
-        client = Client.open(catalog.url, stac_io=io, timeout=timeout, request_modifier=with_token)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NoConformsTo)  # answered below, when it matters
+            client = Client.open(catalog.url, stac_io=io, timeout=timeout, request_modifier=with_token)
+        if not client.conforms_to(ConformanceClasses.ITEM_SEARCH):
+            if not client.get_links("search"):
+                raise SourceError(_no_item_search(catalog))
+            # An API that links its /search but lists no conformance classes (STAC API before 1.0)
+            client.add_conforms_to("ITEM_SEARCH")
         search = client.search(
             collections=[collection],
             bbox=list(bbox),
@@ -884,6 +894,14 @@ def search_items(
         write_text_atomic(cache_file, json.dumps({"created": time.time(), "catalog": catalog.url, "collection": collection,
                                                   "bbox": list(bbox), "features": features}))  # fmt: skip
     return features
+
+
+def _no_item_search(catalog: Catalog) -> str:
+    return (
+        f"{catalog.name} is a STAC catalogue without item search (a static catalog.json, or an API root "
+        "that links no /search): sitewatch search and fetch need a STAC API; download the images you want "
+        "from it and give them to `sitewatch import` (or `sitewatch ingest SITE FILE…`)"
+    )
 
 
 def now_utc() -> str:

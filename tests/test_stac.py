@@ -970,6 +970,33 @@ def test_cli_search_fetch_show(world):
     assert res.exit_code == 1 and [f["item_id"] for f in json.loads(res.stdout)["failed"]] == ["S2A_FORBIDDEN_20241018"]
 
 
+def test_an_archived_cog_of_a_catalogue_named_by_url_with_a_port_imports_as_its_scene(world, tmp_path):
+    """A catalogue named by its URL is the provider ``127.0.0.1:PORT``, so its scenes' ids hold one colon more:
+    a colleague's archived COG of a scene this workspace fetched too crashed `import` and `ingest`
+    (sqlite3.IntegrityError, UNIQUE observations.site_id, scene_id), its item id read as
+    ``sentinel-2-l2a:S2A_…``; it is that scene's observation, and one, in a workspace without it too."""
+    state, ws, _ = world
+    state.fail_first_searches = 0
+    run = CliRunner().invoke
+    args = ["--catalog", state.url, "--collection", "s2", "--from", "2024-10-05", "--to", "2024-10-05"]
+    res = run(main, ["fetch", "port", "-w", str(ws.root), *args])
+    assert res.exit_code == 0, res.output
+    cog = ws.root / "archive" / "port" / "S2A_CLEAR_20241005.tif"
+    fetched = f"{state.url.removeprefix('http://')}:sentinel-2-l2a:S2A_CLEAR_20241005"
+    for name, fetch_first in (("fetched-too", True), ("fresh", False)):
+        other = init_workspace(tmp_path / name)
+        with other.store() as st:
+            st.put_site(SITE)
+        if fetch_first:
+            assert run(main, ["fetch", "port", "-w", str(other.root), *args]).exit_code == 0
+        for command in (["import", str(cog)], ["ingest", "port", str(cog)]):
+            res = run(main, [*command, "-w", str(other.root)])
+            assert res.exit_code == 0 and res.exception is None, (command, res.output)
+            with other.store() as st:
+                (obs,) = st.observations("port")
+            assert (obs.id, obs.scene.id) == ("port/S2A_CLEAR_20241005", fetched), command
+
+
 def _strict_json(text: str) -> Any:
     """JSON as RFC 8259 has it: NaN and Infinity, which Python writes and reads by default, refused."""
     def refuse(name: str) -> None:

@@ -685,11 +685,11 @@ def read_scene_ref(
     simulated = tags.get("SITEWATCH_SIMULATED", "").lower() == "true"
     provider, collection = "simulator" if simulated else "local", tags.get("SITEWATCH_COLLECTION", "local-geotiff")
     item_id = tags.get("SITEWATCH_SCENE_ID", path.stem)
-    parts = item_id.split(":", 2)
-    if "SITEWATCH_COLLECTION" not in tags and len(parts) == 3 and all(parts):
+    whole = _SCENE_ID.fullmatch(item_id)
+    if "SITEWATCH_COLLECTION" not in tags and whole:
         # An archived COG (of another workspace) is tagged with its scene's whole id, provider:collection:item:
         # the same scene, not a new one whose item id is that whole id.
-        provider, collection, item_id = parts
+        provider, collection, item_id = whole.groups()
     scene = SceneRef(
         provider=provider,
         collection=collection,
@@ -710,6 +710,11 @@ def read_scene_ref(
         # The provider's layout: a Pléiades file of red, green, blue, NIR, an 8-band WorldView file's NIR in band 7.
         return scene, _provider_band_names(product.bands) if name_bands else []
     return scene, _band_names(descriptions, count, kind, path, colours) if name_bands else []
+
+
+_SCENE_ID = re.compile(r"((?:\[[^\]]*\]|[^:\[\]]+)(?::\d+)?):([^:]+):(.+)")
+"""A scene's whole id, provider:collection:item. The provider of a catalogue named by its URL is the URL's
+host with its port (``127.0.0.1:8080``, ``[::1]:8080``); an item id may hold colons (a file named after a time)."""
 
 
 def _provider_band_names(bands: Sequence[str]) -> list[str]:

@@ -1559,7 +1559,7 @@ def unique_item_id(
         # and both compare with these bounds in the stored form.
         second = scene.acquired.astimezone(UTC).replace(microsecond=0)
         rows = store.execute(
-            "SELECT observation_id, provenance FROM observations WHERE site_id = ? AND sensor = ? "
+            "SELECT observation_id, scene_id, provenance FROM observations WHERE site_id = ? AND sensor = ? "
             "AND acquired >= ? AND acquired < ? ORDER BY observation_id",
             (site.id, scene.sensor, stored_time(second), stored_time(second + timedelta(seconds=1))),
         )
@@ -1571,6 +1571,11 @@ def unique_item_id(
                 and "band_files" not in prov and same_file(prov)
             ):  # fmt: skip
                 return item  # this file's observation, or that of a copy of it under another name
+            if item not in taken and scene.properties.get("SITEWATCH_SCENE_ID") and row["scene_id"] == scene.id:
+                # An archived COG (this workspace's or a colleague's) of a scene the site holds, taken at that
+                # second: that image cut to the site again, its observation again, not a second look that
+                # would count each of its vessels twice.
+                return item
         if not is_safe_product(path):
             # A copy imported with another time (--acquired, or a date in its new name) is still that image:
             # kept as a second observation, one image made two looks, on two dates of the timeline.

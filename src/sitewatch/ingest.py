@@ -20,6 +20,7 @@ import math
 import os
 import re
 import shutil
+import socket
 import warnings
 from collections import Counter
 from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping, Sequence
@@ -1421,6 +1422,15 @@ class FileJob:
 
 def archive_job(job: FileJob) -> Archived | None | str:
     """Worker side of ingest and import: the archived observation, None, or the error message naming the file."""
+    missing = next((f for f in (job.path, *(job.band_files or {}).values()) if not Path(f).exists()), None)
+    if missing is not None:
+        # The command found it (click checks that the paths exist): a Dask worker on another machine, or in
+        # another mount, does not see it there; "not a readable raster (No such file)" blamed the file.
+        return (
+            f"{missing}: not found where the job ran ({socket.gethostname()}), though the command sees it: every Dask "
+            "worker must see the input files at the paths the command's machine sees them at (a shared file system "
+            "mounted there), or run without --scheduler"
+        )
     try:
         with warnings.catch_warnings():
             # ingest_paths said it when it read the product's scene (read_scene_ref); once is enough

@@ -606,6 +606,15 @@ def read_scene_ref(
                     f"sitewatch can cut by; warp it first, e.g. `gdalwarp -r bilinear {path.name} warped.tif` "
                     "(-r near for SAR; -tps for many points), and ingest warped.tif"
                 )
+            if src.crs is None and src.rpcs is not None:
+                # A Basic (L1B) product, placed by its rational polynomial coefficients and the terrain: a bounding
+                # box given with gdal_translate -a_ullr would put it hundreds of metres off, tilted.
+                raise ImageReadError(
+                    f"{path}: is not orthorectified: it carries rational polynomial coefficients (RPCs, a Basic or "
+                    "L1B product), not a map grid; orthorectify it first, e.g. "
+                    f"`gdalwarp -rpc -to RPC_DEM=dem.tif -t_srs EPSG:4326 -r bilinear {path.name} ortho.tif` "
+                    "(without a DEM the relief shifts it), or order the provider's ortho product, and ingest that"
+                )
             if src.crs is None:
                 raise ImageReadError(
                     f"{path}: has no CRS; sitewatch cannot place it on the ground "

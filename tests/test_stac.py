@@ -840,6 +840,15 @@ def test_assets_that_name_local_files_are_refused(world):
     catalog = Catalog(name="local", url=state.url, provider="local-stac")
     report = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
     assert not report.observations and not list(ws.archive.rglob("*.tif"))
+    # ... and said so where a script looks: it was left out of the report, "fetched 0, skipped 0, failed 0", exit 0.
+    assert [(i, "is not a remote URL" in why) for i, why in report.failed] == [("S2A_CLEAR_20241005", True)]
+    state.items = [clear, _s2_item(state.files, state.url, "S2B_OTHER_20241006", "2024-10-06T01:53:49Z")]
+    res = CliRunner().invoke(main, ["fetch", "port", "-w", str(ws.root), "--catalog", state.url, "--collection", "s2",
+                                    "--from", "2024-10-01", "--to", "2024-10-31", "--refresh", "--json"])  # fmt: skip
+    assert res.exit_code == 3, res.output
+    out = json.loads(res.stdout)
+    assert [o["item_id"] for o in out["observations"]] == ["S2B_OTHER_20241006"]
+    assert [f["item_id"] for f in out["failed"]] == ["S2A_CLEAR_20241005"]
 
 
 def test_an_asset_that_is_vrt_xml_is_refused(world):

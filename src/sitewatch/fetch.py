@@ -336,8 +336,12 @@ def find_scenes(
     backoff: float = 1.0,
     page_size: int = 100,
     env: Mapping[str, str] | None = None,
+    refused: list[tuple[str, str]] | None = None,
 ) -> list[Candidate]:
-    """The catalogue's items over the site, with coverage and any known site figures."""
+    """The catalogue's items over the site, with coverage and any known site figures.
+
+    An item that cannot be read as a scene (no datetime, an asset that is no remote URL…) is named in a
+    warning and left out; with ``refused``, its (item id, reason) is added there too."""
     geom = site.require_geometry()
     items = search_items(
         catalog, collection, geom.bounds, start, end,
@@ -349,7 +353,9 @@ def find_scenes(
         try:
             scene = item_to_scene(item, catalog)
         except (SourceError, InputError, KeyError) as exc:
-            log.warning("item %s skipped: %s", item.get("id"), exc)
+            log.warning("item %s left out: %s", item.get("id"), exc)
+            if refused is not None:
+                refused.append((str(item.get("id")), str(exc)))
             continue
         coverage = 1.0
         if scene.footprint is not None and geom.area > 0:
@@ -524,8 +530,9 @@ def fetch_scenes(
     ``signer`` overrides the catalogue's signing (tests point it at 127.0.0.1).
     ``force`` refetches items already archived.
     """
-    candidates = find_scenes(ws, store, site, catalog, collection, start, end,
-                             refresh=refresh, retries=retries, backoff=backoff, page_size=page_size, env=env)  # fmt: skip
+    refused: list[tuple[str, str]] = []  # items that are no scene sitewatch reads: failed, not fetched
+    candidates = find_scenes(ws, store, site, catalog, collection, start, end, refresh=refresh, retries=retries,
+                             backoff=backoff, page_size=page_size, env=env, refused=refused)  # fmt: skip
     candidates, duplicates = _one_per_acquisition(candidates, site)
     remove_partials(ws, site.id)  # COGs a killed run left half-written (as ingest does)
     creds = catalog_credentials(catalog, env)
@@ -536,7 +543,7 @@ def fetch_scenes(
     held = store.observations(site.id)
     done: list[Observation] = []
     skipped: list[tuple[str, str]] = list(duplicates)
-    failed: list[tuple[str, str]] = []
+    failed: list[tuple[str, str]] = list(refused)
     for i, cand in enumerate(candidates):
         scene = cand.scene
         try:

@@ -1006,6 +1006,22 @@ def test_an_archived_cog_of_a_catalogue_named_by_url_with_a_port_imports_as_its_
             assert (obs.id, obs.scene.id) == ("port/S2A_CLEAR_20241005", fetched), command
 
 
+def test_a_password_in_the_catalogue_url_is_never_recorded(world):
+    """`--catalog https://ana:pw@host/stac` made the provider `ana:pw@host`: the password went into every scene id
+    (database, COG tags, report) and was printed in the summary and stored as the provenance's catalog_url."""
+    state, ws, _ = world
+    state.fail_first_searches = 0
+    url = state.url.replace("http://", "http://ana:s3cret@")
+    res = CliRunner().invoke(main, ["fetch", "port", "-w", str(ws.root), "--catalog", url, "--collection", "s2",
+                                    "--from", "2024-10-05", "--to", "2024-10-05"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "s3cret" not in res.output and "http://ana:***@127.0.0.1" in res.output
+    with ws.store() as st:
+        (obs,) = st.observations("port")
+    assert obs.scene.id == f"{state.url.removeprefix('http://')}:sentinel-2-l2a:S2A_CLEAR_20241005"
+    assert [f for f in ws.root.rglob("*") if f.is_file() and b"s3cret" in f.read_bytes()] == []
+
+
 def _strict_json(text: str) -> Any:
     """JSON as RFC 8259 has it: NaN and Infinity, which Python writes and reads by default, refused."""
     def refuse(name: str) -> None:

@@ -573,7 +573,7 @@ def fetch_scenes(
     store.record_run(
         "fetch",
         site.id,
-        {"catalog": catalog.url, "collection": resolve_collection(catalog, collection),
+        {"catalog": catalog.shown_url, "collection": resolve_collection(catalog, collection),
          "from": start.isoformat(), "to": end.isoformat(), "max_cloud": max_cloud},
         {"observations": len(done), "skipped": len(skipped), "failed": len(failed)},
     )  # fmt: skip
@@ -758,7 +758,7 @@ def _fetch_one(
     provenance = {
         "source": "stac",
         "catalog": catalog.name,
-        "catalog_url": catalog.url,
+        "catalog_url": catalog.shown_url,
         "collection": scene.collection,
         "item_id": scene.item_id,
         "asset_hrefs": {b: redact(scene.hrefs[b]) for b in order},

@@ -122,6 +122,16 @@ class Catalog:
     toml_credentials: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     """Credentials written in sitewatch.toml (``token``, ``access_key``, ``secret_key``); never shown."""
 
+    @property
+    def shown_url(self) -> str:
+        """``url`` as messages, provenance and caches record it: a password in it (``user:pw@host``) as ``***``."""
+        return masked_url(self.url)
+
+
+def masked_url(url: str) -> str:
+    """``url`` with the password of its user part (``https://ana:pw@host/``) shown as ``***``."""
+    return re.sub(r"^([a-z][a-z0-9+.-]*://[^:/@?#]*):[^@/?#]*@", r"\1:***@", url, flags=re.I)
+
 
 _S2, _S1, _LS = "sentinel-2-l2a", "sentinel-1-grd", "landsat-c2-l2"
 _DEFAULT_ALIASES = {"s2": _S2, "sentinel-2": _S2, "s1": _S1, "sentinel-1": _S1, "landsat": _LS}
@@ -184,8 +194,10 @@ def resolve_catalog(name_or_url: str, workspace: Path | None = None, origin: str
         for cat in BUILTIN_CATALOGS.values():  # a built-in named by URL keeps its signing and keys
             if cat.url.rstrip("/") == key.rstrip("/"):
                 return cat
-        host = re.sub(r"^https?://", "", key).split("/")[0]
-        return Catalog(name=key, url=key.rstrip("/"), provider=host)
+        # The provider (the scene ids' first part, in the database, COG tags and reports) and the name shown
+        # in messages and provenance never hold a password given in the URL (https://ana:pw@host/stac).
+        host = re.sub(r"^https?://", "", key).split("/")[0].rsplit("@", 1)[-1]
+        return Catalog(name=masked_url(key), url=key.rstrip("/"), provider=host)
     known = sorted(set(BUILTIN_CATALOGS) | set(tables))
     raise ConfigError(
         f"unknown catalogue {name_or_url!r}{f' ({origin})' if origin else ''}; use one of {', '.join(known)}, "
@@ -891,7 +903,7 @@ def search_items(
     if cache_file is not None:
         from ..files import write_text_atomic
 
-        write_text_atomic(cache_file, json.dumps({"created": time.time(), "catalog": catalog.url, "collection": collection,
+        write_text_atomic(cache_file, json.dumps({"created": time.time(), "catalog": catalog.shown_url, "collection": collection,
                                                   "bbox": list(bbox), "features": features}))  # fmt: skip
     return features
 

@@ -1022,6 +1022,22 @@ def test_a_password_in_the_catalogue_url_is_never_recorded(world):
     assert [f for f in ws.root.rglob("*") if f.is_file() and b"s3cret" in f.read_bytes()] == []
 
 
+def test_a_collection_the_catalogue_does_not_have_is_named_not_an_empty_search(world):
+    """A STAC API answers a search of a collection it lacks (a typo, Earth Search v0's sentinel-s2-l2a-cogs)
+    with an empty page: `fetch` said 'fetched 0, skipped 0, failed 0' and exited 0, a cron none the wiser."""
+    state, ws, _ = world
+    state.fail_first_searches = 0
+    for command in ("fetch", "search"):
+        res = CliRunner().invoke(main, [command, "port", "-w", str(ws.root), "--catalog", state.url, "--collection",
+                                        "sentinel-s2-l2a-cogs", "--from", "2024-10-01", "--to", "2024-10-31"])  # fmt: skip
+        assert res.exit_code == 1, res.output
+        assert f"{state.url} has no collection 'sentinel-s2-l2a-cogs'; its collections: sentinel-1-grd, sentinel-2-l2a" in res.output
+    # A collection it has, with nothing in the dates: an empty answer, as before.
+    res = CliRunner().invoke(main, ["fetch", "port", "-w", str(ws.root), "--catalog", state.url, "--collection", "s2",
+                                    "--from", "2023-10-01", "--to", "2023-10-31"])  # fmt: skip
+    assert res.exit_code == 0 and "fetched 0, skipped 0, failed 0" in res.output, res.output
+
+
 def _strict_json(text: str) -> Any:
     """JSON as RFC 8259 has it: NaN and Infinity, which Python writes and reads by default, refused."""
     def refuse(name: str) -> None:
@@ -1152,7 +1168,12 @@ def _handler(state: StacServer) -> type[BaseHTTPRequestHandler]:
                 return self._json({"conformsTo": _CONFORMS})
             if url.path == "/token":
                 return self._json({"token": state.new_token()})
+            known = sorted({item["collection"] for item in state.items})
+            if url.path == "/collections":
+                return self._json({"collections": [_collection(c) for c in known], "links": []})
             m = re.fullmatch(r"/collections/([^/]+)", url.path)
+            if m and m.group(1) not in known:
+                return self._json({"code": "NotFound", "description": f"no collection {m.group(1)}"}, 404)
             if m:
                 return self._json({"type": "Collection", "id": m.group(1), "stac_version": "1.0.0",
                                    "description": "test", "license": "proprietary", "links": [],
@@ -1203,6 +1224,11 @@ _CONFORMS = [
     "https://api.stacspec.org/v1.0.0/item-search",
     "https://api.stacspec.org/v1.0.0/collections",
 ]
+
+
+def _collection(cid: str) -> dict[str, Any]:
+    return {"type": "Collection", "id": cid, "stac_version": "1.0.0", "description": "test", "license": "proprietary",
+            "links": [], "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [[None, None]]}}}  # fmt: skip
 
 
 def _landing(state: StacServer) -> dict[str, Any]:

@@ -881,6 +881,8 @@ def search_items(
             if max_items is not None and len(features) >= max_items:
                 features = features[:max_items]
                 break
+        if not features:
+            _check_collection_exists(client, catalog, collection)
     except APIError as exc:
         status = getattr(exc, "status_code", None)
         if status in (401, 403):
@@ -906,6 +908,33 @@ def search_items(
         write_text_atomic(cache_file, json.dumps({"created": time.time(), "catalog": catalog.shown_url, "collection": collection,
                                                   "bbox": list(bbox), "features": features}))  # fmt: skip
     return features
+
+
+def _check_collection_exists(client: Any, catalog: Catalog, collection: str) -> None:
+    """Raise a SourceError when a search found nothing because the catalogue has no such collection
+    (a typo, or an old name such as Earth Search v0's ``sentinel-s2-l2a-cogs``): a STAC API answers that
+    with an empty page, which read as "nothing there in those dates". Built-in catalogues' names are
+    checked before the search; an API that does not list its collections is not asked."""
+    from itertools import islice
+
+    from pystac_client.conformance import ConformanceClasses
+    from pystac_client.warnings import PystacClientWarning
+
+    if catalog.name in BUILTIN_CATALOGS or not client.conforms_to(ConformanceClasses.COLLECTIONS):
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PystacClientWarning)  # a root without its "data" link, say
+            if client.get_collection(collection) is not None:
+                return
+            names = sorted(c.id for c in islice(client.get_collections(), 50))
+    except Exception:  # an API that errs here cannot tell: the empty search stands
+        return
+    raise SourceError(
+        f"{catalog.name} has no collection {collection!r}"
+        + (f"; its collections: {', '.join(names)}" if names else "")
+        + "; give one of them with --collection"
+    )
 
 
 def _no_item_search(catalog: Catalog) -> str:

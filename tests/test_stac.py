@@ -1038,6 +1038,46 @@ def test_a_collection_the_catalogue_does_not_have_is_named_not_an_empty_search(w
     assert res.exit_code == 0 and "fetched 0, skipped 0, failed 0" in res.output, res.output
 
 
+def _landsat_item(files: Path, base: str, item_id: str, when: str, qa: int) -> dict[str, Any]:
+    """A Landsat C2 L2 item (30 m SR bands of open water, its QA_PIXEL all ``qa``) over the site."""
+    x, y = _site_xy()
+    x0, y1 = np.floor((x - 1500) / 30) * 30, np.ceil((y + 1500) / 30) * 30
+    n = 100
+    assets: dict[str, Any] = {}
+    for key in ("blue", "green", "red", "nir08"):
+        _cog(files / "cogs" / f"{item_id}_{key}.tif", np.full((n, n), 8800, np.uint16), Affine(30, 0, x0, 0, -30, y1))
+        assets[key] = {"href": f"{base}/files/cogs/{item_id}_{key}.tif", "type": "image/tiff",
+                       "raster:bands": [{"nodata": 0, "scale": 2.75e-05, "offset": -0.2}], "roles": ["data"]}
+    _cog(files / "cogs" / f"{item_id}_qa_pixel.tif", np.full((n, n), qa, np.uint16), Affine(30, 0, x0, 0, -30, y1), nodata=1)
+    assets["qa_pixel"] = {"href": f"{base}/files/cogs/{item_id}_qa_pixel.tif", "type": "image/tiff", "roles": ["cloud"]}
+    foot = reproject_geometry(box(x0, y1 - n * 30, x0 + n * 30, y1), UTM, "EPSG:4326")
+    return {"type": "Feature", "stac_version": "1.0.0", "id": item_id, "collection": "landsat-c2-l2",
+            "geometry": mapping(foot), "bbox": list(foot.bounds),
+            "properties": {"datetime": when, "platform": "landsat-9", "eo:cloud_cover": 100.0},
+            "assets": assets, "links": []}  # fmt: skip
+
+
+def test_a_fetched_landsat_scenes_qa_pixel_is_its_cloud_mask_in_detect(world):
+    """Fetch archived a Landsat scene's QA_PIXEL as raw bits under the name QA, which no detector reads (they
+    read SCL): a scene cloudy over the whole site (fetch: cloud 100 %) was masked by the spectral test alone,
+    which saw clear water, and `detect` stored cloud 0 %: a usable date with no vessel. It is archived as SCL
+    classes, as `ingest` archives a Landsat product's QA_PIXEL."""
+    state, ws, store = world
+    state.items = [_landsat_item(state.files, state.url, "LC09_L2SP_114030_20241021_20241022_02_T1",
+                                 "2024-10-21T01:35:10Z", qa=22280)]  # fmt: skip
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    report = fetch_scenes(ws, store, SITE, catalog, "landsat-c2-l2", T0, T1, retries=3, backoff=0.01)
+    (obs,) = report.observations
+    assert obs.cloud_fraction == 1.0 and obs.provenance["bands"][-1] == "SCL"
+    with rasterio.open(ws.root / obs.path) as src:
+        assert src.descriptions[-1] == "SCL" and set(np.unique(src.read(src.count))) == {9.0}
+    res = CliRunner().invoke(main, ["detect", "port", "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    with ws.store() as st:
+        (after,) = st.observations("port")
+    assert after.cloud_fraction == 1.0
+
+
 def _strict_json(text: str) -> Any:
     """JSON as RFC 8259 has it: NaN and Infinity, which Python writes and reads by default, refused."""
     def refuse(name: str) -> None:

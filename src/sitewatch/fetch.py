@@ -44,6 +44,7 @@ from rasterio.errors import RasterioError
 from rasterio.warp import reproject
 from rasterio.windows import Window, from_bounds
 
+from .detect.clouds import QA_PIXEL_CLOUD_RULE, qa_pixel_to_scl
 from .errors import CredentialError, ImageReadError, InputError, SourceError
 from .files import write_text_atomic
 from .ingest import (
@@ -746,7 +747,17 @@ def _fetch_one(
     if failures and not any(b in bands for b in ("VV", "VH", "HH", "HV")):
         raise ImageReadError(f"item {scene.item_id}: no polarisation could be read: {'; '.join(failures)}")
     order = [b for b in profile.bands if b in bands]
-    # QA bit flags stay for provenance of the cloud figure; detectors read SCL only by name.
+    if "QA" in bands:
+        # Landsat's QA_PIXEL bits go into the archive as SCL classes, as ingest archives a Landsat product's:
+        # the detectors read SCL by name, so a fetched scene was masked by the spectral test alone and its
+        # QA cloud figure (100 % over the site, say) overwritten by that test's, a usable "no vessel" date.
+        qa = bands.pop("QA")
+        bands["SCL"] = np.where(np.isfinite(qa), qa_pixel_to_scl(np.nan_to_num(qa, nan=1.0)), np.nan).astype(np.float32)
+        notes["SCL"] = f"{QA_PIXEL_CLOUD_RULE} (the figure over the site: {notes.pop('QA')})"
+        hrefs = {("SCL" if b == "QA" else b): h for b, h in scene.hrefs.items()}
+        order = ["SCL" if b == "QA" else b for b in order]
+    else:
+        hrefs = dict(scene.hrefs)
     data = np.stack([bands[b] for b in order])
     if stats is None:
         valid = valid_pixels(data, inside)
@@ -761,7 +772,7 @@ def _fetch_one(
         "catalog_url": catalog.shown_url,
         "collection": scene.collection,
         "item_id": scene.item_id,
-        "asset_hrefs": {b: redact(scene.hrefs[b]) for b in order},
+        "asset_hrefs": {b: redact(hrefs[b]) for b in order},
         "platform": scene.platform,
         "orbit": orbit,
         "retrieved_at": now_utc(),

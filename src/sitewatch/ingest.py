@@ -1013,6 +1013,9 @@ def archive_observation(
                 ),
                 SITEWATCH_SIMULATED=str(scene.simulated).lower(),
                 SITEWATCH_VERSION=__version__,
+                # Read back by ingest and import, as the acquisition is: the archive's sidecar of a Maxar or
+                # Airbus file (NAME.metadata.XML) is not where their names are looked for.
+                **({"SITEWATCH_PLATFORM": scene.platform} if scene.platform else {}),
             )
         digest = sha256_file(tmp)
         copied: dict[str, str] = {}

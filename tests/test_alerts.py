@@ -243,10 +243,12 @@ def test_since_leaves_out_earlier_events(ws: tuple[Path, Store]) -> None:
 
 class _Hook(BaseHTTPRequestHandler):
     got: list[dict[str, Any]] = []
+    auth: list[str] = []
     status = 200
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's name)
         body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).auth.append(self.headers.get("Authorization", ""))
         if type(self).status == 200:
             type(self).got.append(json.loads(body))
         self.send_response(type(self).status)
@@ -258,7 +260,7 @@ class _Hook(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def hook() -> Iterator[tuple[str, type[_Hook]]]:
-    handler = type("Hook", (_Hook,), {"got": [], "status": 200})
+    handler = type("Hook", (_Hook,), {"got": [], "auth": [], "status": 200})
     server = HTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -292,6 +294,27 @@ def test_a_failed_webhook_keeps_the_event_and_the_next_run_retries_it(ws: tuple[
     res = check_alerts(store, rules, webhook=url, timeout=5)
     assert res.delivered == 1 and res.pending == 0 and not res.new  # delivered now, not reported again
     assert [e["rule"] for e in handler.got] == ["ls"]
+
+
+def test_a_webhook_url_with_a_user_and_password_posts_with_them_and_never_shows_the_password(
+    ws: tuple[Path, Store], hook: tuple[str, type[_Hook]]
+) -> None:
+    """urllib read `http://u:pw@host/hook` as the host name `u:pw@host`: never delivered ("Name or service not
+    known"), and the error, password and all, was printed and stored with the pending event."""
+    import base64
+
+    _, store = ws
+    url, handler = hook
+    secret = url.replace("http://", "http://bot:s3cret%21@")
+    rules = _rules(store, {"id": "ls", "kind": "arrival", "sites": ["dunai"]})
+    handler.status = 503
+    (err,) = check_alerts(store, rules, webhook=secret, timeout=5).delivery_errors
+    assert "503" in err and "s3cret" not in err and url.replace("http://", "http://bot:***@") in err, err
+    assert "s3cret" not in json.dumps([e for e in pending_events(store)], default=str)
+    handler.status = 200
+    res = check_alerts(store, rules, webhook=secret, timeout=5)
+    assert res.delivered == 1 and res.pending == 0
+    assert handler.auth[-1] == "Basic " + base64.b64encode(b"bot:s3cret!").decode()
 
 
 class _RedirectingHook(BaseHTTPRequestHandler):

@@ -230,6 +230,18 @@ def test_dask_jobs_carry_absolute_paths_and_no_store_url(tmp_path: Path, monkeyp
     assert sent == [far]  # what ingest and import send
 
 
+def test_an_input_file_a_worker_does_not_see_is_named_as_such(tmp_path: Path) -> None:
+    """A Dask worker on another machine (or mount) that does not see `ingest`'s input file, which the
+    command sees: the file was called "not a readable raster (No such file or directory)"."""
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    there = tmp_path / "elsewhere" / "scene_20241017T093000.tif"
+    for job in (FileJob(ws, SITE, there, None, "sar"),
+                FileJob(ws, SITE, there, None, "sar", band_files={"VV": there, "VH": there.with_name("vh.tif")})):  # fmt: skip
+        why = ingest.archive_job(job.absolute())
+        assert isinstance(why, str) and why.startswith(f"{there}: not found where the job ran ("), why
+        assert "every Dask worker must see the input files at the paths" in why and "readable raster" not in why
+
+
 def test_partial_names_tell_commands_and_machines_apart(tmp_path: Path) -> None:
     """Partial files were named by process id alone: two machines' commands (or two Dask workers
     running one job) wrote one file, and a command on one machine removed another's, still running

@@ -163,3 +163,44 @@ def test_an_archived_cog_imported_elsewhere_keeps_its_name_and_scene(tmp_path: P
     with second.store() as st:
         (again,) = st.observations(SITE.id)
     assert (again.id, again.scene.id) == (o.id, o.scene.id) == (f"{SITE.id}/chip_20230821T093000", "local:local-geotiff:chip_20230821T093000")
+
+
+def test_an_archived_cog_of_an_image_the_site_holds_is_that_observation_again(tmp_path: Path) -> None:
+    """A colleague's archived COG (or this workspace's own, `import archive/`) of an image the site already
+    holds from its delivered file went in as a second observation, ``chip_…_20230821T093000``, of the same
+    scene at the same second: each of its vessels counted twice by `ais` (dark twice) and the alerts."""
+    first = workspace_with_sites(tmp_path / "first", SITE)
+    second = workspace_with_sites(tmp_path / "second", SITE)
+    chip = _chip(tmp_path / "in" / "chip_20230821T093000.tif")
+    for ws in (first, second):
+        res = CliRunner().invoke(main, ["ingest", SITE.id, str(chip), "--sensor", "sar", "-w", str(ws.root)])
+        assert res.exit_code == 0, res.output
+    with first.store() as st:
+        (o,) = st.observations(SITE.id)
+    for ws in (second, first):  # a colleague's copy, and the workspace's own archive
+        res = CliRunner().invoke(main, ["import", str(first.root / o.path), "-w", str(ws.root), "--json"])
+        assert res.exit_code == 0, res.output
+        assert [(i["id"], i["replaced"]) for i in json.loads(res.stdout)["imported"]] == [(o.id, True)]
+        with ws.store() as st:
+            assert [x.id for x in st.observations(SITE.id)] == [o.id]
+
+
+def test_an_archived_cog_imported_elsewhere_keeps_its_platform(tmp_path: Path) -> None:
+    """The archive's COG carried its acquisition and scene but not its platform: a Maxar file's (read from its
+    .XML, archived beside the COG as NAME.metadata.XML) came back blank in a colleague's workspace."""
+    first = workspace_with_sites(tmp_path / "first", SITE)
+    chip = _chip(tmp_path / "in" / "chip_20230821T093000.tif", tags={"SITEWATCH_PLATFORM": "iceye-x14"})
+    res = CliRunner().invoke(main, ["ingest", SITE.id, str(chip), "--sensor", "sar", "-w", str(first.root)])
+    assert res.exit_code == 0, res.output
+    with first.store() as st:
+        (o,) = st.observations(SITE.id)
+    assert o.scene.platform == "iceye-x14"
+    with rasterio.open(first.root / o.path) as src:
+        assert src.tags()["SITEWATCH_PLATFORM"] == "iceye-x14"
+    second = workspace_with_sites(tmp_path / "second", SITE)
+    chip.unlink()  # nothing of the delivery but the archived COG
+    res = CliRunner().invoke(main, ["import", str(first.root / o.path), "-w", str(second.root)])
+    assert res.exit_code == 0, res.output
+    with second.store() as st:
+        (again,) = st.observations(SITE.id)
+    assert again.scene.platform == "iceye-x14"

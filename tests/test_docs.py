@@ -4,7 +4,9 @@ architecture page names modules and folders that exist."""
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).parents[1]
 README = ROOT / "README.md"
@@ -35,3 +37,55 @@ def test_the_architecture_page_names_modules_that_exist() -> None:
         if not found:
             missing.append(name)
     assert missing == [], f"docs/architecture.md names what the package does not hold: {missing}"
+
+
+def _readme_commands() -> list[str]:
+    """The argument lists of the ``sitewatch`` commands in README's ``sh`` blocks, one string each."""
+    text = README.read_text(encoding="utf-8")
+    found = []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.replace('"$(date -u +\\%F)"', "2024-10-31")  # a cron line's today
+            line = re.split(r"\s#\s|^#", line)[0]
+            if "$(" in line or "pip install" in line:
+                continue
+            # sitewatch as the command: at the line's start, after && || ; | ( { or do, not `createdb sitewatch`
+            found += re.findall(r"(?:^\s*|[({;|&]\s*|\bdo\s+)sitewatch\s+([^|&;(){}<>]*)", line)
+    return found
+
+
+def _unparsed(ctx: Any) -> list[str]:
+    """A group's subcommand and its arguments (Click 8 keeps the name apart, in ``protected_args``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return [*getattr(ctx, "protected_args", []), *ctx.args]
+
+
+def test_the_readme_commands_are_ones_sitewatch_takes() -> None:
+    """Every ``sitewatch …`` line of README's examples is a command line sitewatch parses (the files
+    they name aside): the cron line of "Alerts" ran `fetch` without --collection and --to, a usage
+    error (exit code 2) every six hours, so the chain never reached `alerts check`."""
+    import shlex
+
+    import click
+
+    from sitewatch.cli import main
+
+    commands = _readme_commands()
+    assert len(commands) > 50 and any(c.startswith("-q fetch dunai") for c in commands)
+    refused = []
+    for command in commands:
+        args = shlex.split(command)
+        try:
+            ctx = main.make_context("sitewatch", list(args))
+            while isinstance(ctx.command, click.Group) and (tokens := _unparsed(ctx)):
+                name, *rest = tokens
+                sub = ctx.command.get_command(ctx, name)
+                assert sub is not None, command
+                ctx = sub.make_context(name, rest, parent=ctx)
+        except click.exceptions.Exit:
+            continue
+        except click.ClickException as exc:
+            if "does not exist" not in exc.format_message():  # README's example files are the reader's
+                refused.append(f"sitewatch {command}: {exc.format_message()}")
+    assert refused == []

@@ -1085,3 +1085,21 @@ def test_a_file_placed_by_ground_control_points_is_named_as_such_with_the_comman
     with pytest.raises(ImageReadError, match=r"ground control points.*gdalwarp") as caught:
         read_scene_ref(path)
     assert "-a_ullr" not in str(caught.value)
+
+
+def test_a_basic_product_placed_by_rpcs_is_named_as_not_orthorectified(tmp_path: Path) -> None:
+    """A Maxar Basic (L1B) or Planet basic file carries RPCs, no map grid: it was called a file with no CRS and
+    pointed to gdal_translate -a_ullr, which would place an unorthorectified image by a box, far off."""
+    from rasterio.rpc import RPC
+
+    path = tmp_path / "24OCT17093005-M1BS-012345678010_01_P001.TIF"
+    rpc = RPC(height_off=100, height_scale=500, lat_off=42.88, lat_scale=0.05, line_den_coeff=[1] + [0] * 19,
+              line_num_coeff=[0, 0, -1] + [0] * 17, line_off=10, line_scale=10, long_off=132.338, long_scale=0.07,
+              samp_den_coeff=[1] + [0] * 19, samp_num_coeff=[0, 1] + [0] * 18, samp_off=10, samp_scale=10)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio: no geotransform
+        with rasterio.open(path, "w", driver="GTiff", width=20, height=20, count=4, dtype="uint16", rpcs=rpc) as dst:
+            dst.write(np.full((4, 20, 20), 400, "uint16"))
+    with pytest.raises(ImageReadError, match=r"not orthorectified.*RPCs.*gdalwarp -rpc") as caught:
+        read_scene_ref(path)
+    assert "-a_ullr" not in str(caught.value)

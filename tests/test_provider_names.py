@@ -127,6 +127,17 @@ def test_an_8_band_maxar_file_without_its_imd_is_refused_not_guessed(tmp_path: P
         read_scene_ref(image, acquired=WHEN)
 
 
+def test_a_3_band_maxar_file_without_its_imd_is_refused_saying_why(tmp_path: Path) -> None:
+    """Maxar's 3-band pansharpened products are natural colour or colour infrared (NIR, red, green): the refusal
+    said 'WorldView-2/3 and Legion place NIR apart', which is the 8-band reason; with its .XML it goes in."""
+    image = _image(tmp_path / "24OCT20021530-S2AS-050123456789_01_P001.TIF", 3)
+    with pytest.raises(InputError, match=r"natural colour \(red, green, blue\) or colour infrared \(NIR, red, green\)") as err:
+        read_scene_ref(image, acquired=WHEN)
+    assert "place NIR apart" not in str(err.value)
+    image.with_suffix(".XML").write_text("<isd><IMD><BAND_R></BAND_R><BAND_G></BAND_G><BAND_B></BAND_B></IMD></isd>")
+    assert _indexes(image) == {"red": 1, "green": 2, "blue": 3}
+
+
 def test_a_maxar_file_known_by_its_imd_alone_is_optical(tmp_path: Path) -> None:
     image = _image(tmp_path / "scene.tif", 8)
     image.with_suffix(".IMD").write_text(WORLDVIEW_IMD)

@@ -322,6 +322,26 @@ def test_a_url_that_is_not_a_stac_api_is_named(tmp_path):
         server.shutdown()
 
 
+def test_a_static_catalogue_is_named_as_one_and_an_api_listing_no_conformance_is_searched(world):
+    """A catalog.json with items but no /search (as open-data programmes publish): an error saying so,
+    not pystac-client's DoesNotConformTo traceback; an API root that links /search but lists no
+    conformance classes (STAC API before 1.0) is searched."""
+    state, ws, _ = world
+    state.fail_first_searches = 0
+    state.conforms = state.search_link = False
+    args = ["search", "port", "-w", str(ws.root), "--catalog", state.url, "--collection", "s2",
+            "--from", "2024-10-01", "--to", "2024-10-31"]  # fmt: skip
+    for command in ("search", "fetch"):
+        res = CliRunner().invoke(main, [command, *args[1:]])
+        assert res.exit_code == 1 and not isinstance(res.exception, Warning), res.output
+        assert f"Error: {state.url} is a STAC catalogue without item search" in res.output, res.output
+        assert "sitewatch import" in res.output and "Traceback" not in res.output
+    state.search_link = True
+    res = CliRunner().invoke(main, [*args, "--json"])
+    assert res.exit_code == 0, res.output
+    assert "S2A_CLEAR_20241005" in {row["item_id"] for row in json.loads(res.stdout)}
+
+
 def test_s2_offset_is_read_from_item_metadata_not_the_date():
     es = _recorded("earth-search-s2-l2a-item.json")
     # Earth Search already shifted baseline >= 04.00 COGs: its raster:bands -0.1 must not be applied again.
@@ -820,6 +840,15 @@ def test_assets_that_name_local_files_are_refused(world):
     catalog = Catalog(name="local", url=state.url, provider="local-stac")
     report = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
     assert not report.observations and not list(ws.archive.rglob("*.tif"))
+    # ... and said so where a script looks: it was left out of the report, "fetched 0, skipped 0, failed 0", exit 0.
+    assert [(i, "is not a remote URL" in why) for i, why in report.failed] == [("S2A_CLEAR_20241005", True)]
+    state.items = [clear, _s2_item(state.files, state.url, "S2B_OTHER_20241006", "2024-10-06T01:53:49Z")]
+    res = CliRunner().invoke(main, ["fetch", "port", "-w", str(ws.root), "--catalog", state.url, "--collection", "s2",
+                                    "--from", "2024-10-01", "--to", "2024-10-31", "--refresh", "--json"])  # fmt: skip
+    assert res.exit_code == 3, res.output
+    out = json.loads(res.stdout)
+    assert [o["item_id"] for o in out["observations"]] == ["S2B_OTHER_20241006"]
+    assert [f["item_id"] for f in out["failed"]] == ["S2A_CLEAR_20241005"]
 
 
 def test_an_asset_that_is_vrt_xml_is_refused(world):
@@ -950,6 +979,105 @@ def test_cli_search_fetch_show(world):
     assert res.exit_code == 1 and [f["item_id"] for f in json.loads(res.stdout)["failed"]] == ["S2A_FORBIDDEN_20241018"]
 
 
+def test_an_archived_cog_of_a_catalogue_named_by_url_with_a_port_imports_as_its_scene(world, tmp_path):
+    """A catalogue named by its URL is the provider ``127.0.0.1:PORT``, so its scenes' ids hold one colon more:
+    a colleague's archived COG of a scene this workspace fetched too crashed `import` and `ingest`
+    (sqlite3.IntegrityError, UNIQUE observations.site_id, scene_id), its item id read as
+    ``sentinel-2-l2a:S2A_…``; it is that scene's observation, and one, in a workspace without it too."""
+    state, ws, _ = world
+    state.fail_first_searches = 0
+    run = CliRunner().invoke
+    args = ["--catalog", state.url, "--collection", "s2", "--from", "2024-10-05", "--to", "2024-10-05"]
+    res = run(main, ["fetch", "port", "-w", str(ws.root), *args])
+    assert res.exit_code == 0, res.output
+    cog = ws.root / "archive" / "port" / "S2A_CLEAR_20241005.tif"
+    fetched = f"{state.url.removeprefix('http://')}:sentinel-2-l2a:S2A_CLEAR_20241005"
+    for name, fetch_first in (("fetched-too", True), ("fresh", False)):
+        other = init_workspace(tmp_path / name)
+        with other.store() as st:
+            st.put_site(SITE)
+        if fetch_first:
+            assert run(main, ["fetch", "port", "-w", str(other.root), *args]).exit_code == 0
+        for command in (["import", str(cog)], ["ingest", "port", str(cog)]):
+            res = run(main, [*command, "-w", str(other.root)])
+            assert res.exit_code == 0 and res.exception is None, (command, res.output)
+            with other.store() as st:
+                (obs,) = st.observations("port")
+            assert (obs.id, obs.scene.id) == ("port/S2A_CLEAR_20241005", fetched), command
+
+
+def test_a_password_in_the_catalogue_url_is_never_recorded(world):
+    """`--catalog https://ana:pw@host/stac` made the provider `ana:pw@host`: the password went into every scene id
+    (database, COG tags, report) and was printed in the summary and stored as the provenance's catalog_url."""
+    state, ws, _ = world
+    state.fail_first_searches = 0
+    url = state.url.replace("http://", "http://ana:s3cret@")
+    res = CliRunner().invoke(main, ["fetch", "port", "-w", str(ws.root), "--catalog", url, "--collection", "s2",
+                                    "--from", "2024-10-05", "--to", "2024-10-05"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "s3cret" not in res.output and "http://ana:***@127.0.0.1" in res.output
+    with ws.store() as st:
+        (obs,) = st.observations("port")
+    assert obs.scene.id == f"{state.url.removeprefix('http://')}:sentinel-2-l2a:S2A_CLEAR_20241005"
+    assert [f for f in ws.root.rglob("*") if f.is_file() and b"s3cret" in f.read_bytes()] == []
+
+
+def test_a_collection_the_catalogue_does_not_have_is_named_not_an_empty_search(world):
+    """A STAC API answers a search of a collection it lacks (a typo, Earth Search v0's sentinel-s2-l2a-cogs)
+    with an empty page: `fetch` said 'fetched 0, skipped 0, failed 0' and exited 0, a cron none the wiser."""
+    state, ws, _ = world
+    state.fail_first_searches = 0
+    for command in ("fetch", "search"):
+        res = CliRunner().invoke(main, [command, "port", "-w", str(ws.root), "--catalog", state.url, "--collection",
+                                        "sentinel-s2-l2a-cogs", "--from", "2024-10-01", "--to", "2024-10-31"])  # fmt: skip
+        assert res.exit_code == 1, res.output
+        assert f"{state.url} has no collection 'sentinel-s2-l2a-cogs'; its collections: sentinel-1-grd, sentinel-2-l2a" in res.output
+    # A collection it has, with nothing in the dates: an empty answer, as before.
+    res = CliRunner().invoke(main, ["fetch", "port", "-w", str(ws.root), "--catalog", state.url, "--collection", "s2",
+                                    "--from", "2023-10-01", "--to", "2023-10-31"])  # fmt: skip
+    assert res.exit_code == 0 and "fetched 0, skipped 0, failed 0" in res.output, res.output
+
+
+def _landsat_item(files: Path, base: str, item_id: str, when: str, qa: int) -> dict[str, Any]:
+    """A Landsat C2 L2 item (30 m SR bands of open water, its QA_PIXEL all ``qa``) over the site."""
+    x, y = _site_xy()
+    x0, y1 = np.floor((x - 1500) / 30) * 30, np.ceil((y + 1500) / 30) * 30
+    n = 100
+    assets: dict[str, Any] = {}
+    for key in ("blue", "green", "red", "nir08"):
+        _cog(files / "cogs" / f"{item_id}_{key}.tif", np.full((n, n), 8800, np.uint16), Affine(30, 0, x0, 0, -30, y1))
+        assets[key] = {"href": f"{base}/files/cogs/{item_id}_{key}.tif", "type": "image/tiff",
+                       "raster:bands": [{"nodata": 0, "scale": 2.75e-05, "offset": -0.2}], "roles": ["data"]}
+    _cog(files / "cogs" / f"{item_id}_qa_pixel.tif", np.full((n, n), qa, np.uint16), Affine(30, 0, x0, 0, -30, y1), nodata=1)
+    assets["qa_pixel"] = {"href": f"{base}/files/cogs/{item_id}_qa_pixel.tif", "type": "image/tiff", "roles": ["cloud"]}
+    foot = reproject_geometry(box(x0, y1 - n * 30, x0 + n * 30, y1), UTM, "EPSG:4326")
+    return {"type": "Feature", "stac_version": "1.0.0", "id": item_id, "collection": "landsat-c2-l2",
+            "geometry": mapping(foot), "bbox": list(foot.bounds),
+            "properties": {"datetime": when, "platform": "landsat-9", "eo:cloud_cover": 100.0},
+            "assets": assets, "links": []}  # fmt: skip
+
+
+def test_a_fetched_landsat_scenes_qa_pixel_is_its_cloud_mask_in_detect(world):
+    """Fetch archived a Landsat scene's QA_PIXEL as raw bits under the name QA, which no detector reads (they
+    read SCL): a scene cloudy over the whole site (fetch: cloud 100 %) was masked by the spectral test alone,
+    which saw clear water, and `detect` stored cloud 0 %: a usable date with no vessel. It is archived as SCL
+    classes, as `ingest` archives a Landsat product's QA_PIXEL."""
+    state, ws, store = world
+    state.items = [_landsat_item(state.files, state.url, "LC09_L2SP_114030_20241021_20241022_02_T1",
+                                 "2024-10-21T01:35:10Z", qa=22280)]  # fmt: skip
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    report = fetch_scenes(ws, store, SITE, catalog, "landsat-c2-l2", T0, T1, retries=3, backoff=0.01)
+    (obs,) = report.observations
+    assert obs.cloud_fraction == 1.0 and obs.provenance["bands"][-1] == "SCL"
+    with rasterio.open(ws.root / obs.path) as src:
+        assert src.descriptions[-1] == "SCL" and set(np.unique(src.read(src.count))) == {9.0}
+    res = CliRunner().invoke(main, ["detect", "port", "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    with ws.store() as st:
+        (after,) = st.observations("port")
+    assert after.cloud_fraction == 1.0
+
+
 def _strict_json(text: str) -> Any:
     """JSON as RFC 8259 has it: NaN and Infinity, which Python writes and reads by default, refused."""
     def refuse(name: str) -> None:
@@ -1012,6 +1140,10 @@ class StacServer:
     log: list[tuple[str, str, int]] = field(default_factory=list)
     next_url: str = ""
     """Root that search pages' "next" links name (blank: ``url``)."""
+    conforms: bool = True
+    """The root lists its conformance classes (False: a STAC API from before 1.0 that lists none)."""
+    search_link: bool = True
+    """The root links its /search (False: a static catalogue, a catalog.json and its items)."""
     authorised: list[str] = field(default_factory=list)
     """``Host`` of every request that carried an ``Authorization`` header."""
     tokens: dict[str, int] = field(default_factory=dict)
@@ -1071,12 +1203,17 @@ def _handler(state: StacServer) -> type[BaseHTTPRequestHandler]:
             if not self._authorised():
                 return
             if url.path in ("/", ""):
-                return self._json(_landing(state.url))
+                return self._json(_landing(state))
             if url.path == "/conformance":
                 return self._json({"conformsTo": _CONFORMS})
             if url.path == "/token":
                 return self._json({"token": state.new_token()})
+            known = sorted({item["collection"] for item in state.items})
+            if url.path == "/collections":
+                return self._json({"collections": [_collection(c) for c in known], "links": []})
             m = re.fullmatch(r"/collections/([^/]+)", url.path)
+            if m and m.group(1) not in known:
+                return self._json({"code": "NotFound", "description": f"no collection {m.group(1)}"}, 404)
             if m:
                 return self._json({"type": "Collection", "id": m.group(1), "stac_version": "1.0.0",
                                    "description": "test", "license": "proprietary", "links": [],
@@ -1129,18 +1266,28 @@ _CONFORMS = [
 ]
 
 
-def _landing(url: str) -> dict[str, Any]:
-    return {
-        "type": "Catalog", "id": "test", "stac_version": "1.0.0", "description": "sitewatch test catalogue",
-        "conformsTo": _CONFORMS,
-        "links": [
-            {"rel": "self", "href": f"{url}/", "type": "application/json"},
-            {"rel": "root", "href": f"{url}/", "type": "application/json"},
-            {"rel": "conformance", "href": f"{url}/conformance", "type": "application/json"},
+def _collection(cid: str) -> dict[str, Any]:
+    return {"type": "Collection", "id": cid, "stac_version": "1.0.0", "description": "test", "license": "proprietary",
+            "links": [], "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [[None, None]]}}}  # fmt: skip
+
+
+def _landing(state: StacServer) -> dict[str, Any]:
+    url = state.url
+    links = [
+        {"rel": "self", "href": f"{url}/", "type": "application/json"},
+        {"rel": "root", "href": f"{url}/", "type": "application/json"},
+    ]
+    if state.conforms:
+        links.append({"rel": "conformance", "href": f"{url}/conformance", "type": "application/json"})
+    if state.search_link:
+        links += [
             {"rel": "search", "href": f"{url}/search", "type": "application/geo+json", "method": "POST"},
             {"rel": "search", "href": f"{url}/search", "type": "application/geo+json", "method": "GET"},
-        ],
-    }  # fmt: skip
+        ]
+    else:
+        links += [{"rel": "item", "href": f"{url}/items/{item['id']}.json", "type": "application/json"} for item in state.items]
+    return {"type": "Catalog", "id": "test", "stac_version": "1.0.0", "description": "sitewatch test catalogue",
+            **({"conformsTo": _CONFORMS} if state.conforms else {}), "links": links}  # fmt: skip
 
 
 def _search(state: StacServer, body: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ images), never a detection id, so a rerun of ``detect`` on an observation does n
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.error
 import urllib.parse
@@ -314,8 +315,19 @@ def post_event(url: str, event: Mapping[str, Any], timeout: float = WEBHOOK_TIME
 
     A redirect is not followed (it would lose the body): it is an error naming where it leads."""
     body = json.dumps(event).encode("utf-8")
-    req = urllib.request.Request(url, data=body, method="POST",
-                                 headers={"Content-Type": "application/json", "User-Agent": "sitewatch-alerts"})  # fmt: skip
+    headers = {"Content-Type": "application/json", "User-Agent": "sitewatch-alerts"}
+    target, shown = url, url
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        # urllib takes "user:pw@host" for the host name (an error that named the URL, password and all): the user
+        # part goes as HTTP basic authentication, and messages (stored with the pending event) mask the password.
+        host = parts.netloc.rsplit("@", 1)[1]
+        target = urllib.parse.urlunsplit(parts._replace(netloc=host))
+        shown = urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+        user = urllib.parse.unquote(parts.username or "") + ":" + urllib.parse.unquote(parts.password or "")
+        headers["Authorization"] = "Basic " + base64.b64encode(user.encode("utf-8")).decode("ascii")
+    req = urllib.request.Request(target, data=body, method="POST", headers=headers)
+    url = shown
     try:
         with _WEBHOOK_OPENER.open(req, timeout=timeout) as resp:  # (the scheme is checked by check_webhook_url)
             status = resp.status

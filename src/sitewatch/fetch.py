@@ -44,6 +44,7 @@ from rasterio.errors import RasterioError
 from rasterio.warp import reproject
 from rasterio.windows import Window, from_bounds
 
+from .detect.clouds import QA_PIXEL_CLOUD_RULE, qa_pixel_to_scl
 from .errors import CredentialError, ImageReadError, InputError, SourceError
 from .files import write_text_atomic
 from .ingest import (
@@ -336,8 +337,12 @@ def find_scenes(
     backoff: float = 1.0,
     page_size: int = 100,
     env: Mapping[str, str] | None = None,
+    refused: list[tuple[str, str]] | None = None,
 ) -> list[Candidate]:
-    """The catalogue's items over the site, with coverage and any known site figures."""
+    """The catalogue's items over the site, with coverage and any known site figures.
+
+    An item that cannot be read as a scene (no datetime, an asset that is no remote URL…) is named in a
+    warning and left out; with ``refused``, its (item id, reason) is added there too."""
     geom = site.require_geometry()
     items = search_items(
         catalog, collection, geom.bounds, start, end,
@@ -349,7 +354,9 @@ def find_scenes(
         try:
             scene = item_to_scene(item, catalog)
         except (SourceError, InputError, KeyError) as exc:
-            log.warning("item %s skipped: %s", item.get("id"), exc)
+            log.warning("item %s left out: %s", item.get("id"), exc)
+            if refused is not None:
+                refused.append((str(item.get("id")), str(exc)))
             continue
         coverage = 1.0
         if scene.footprint is not None and geom.area > 0:
@@ -524,8 +531,9 @@ def fetch_scenes(
     ``signer`` overrides the catalogue's signing (tests point it at 127.0.0.1).
     ``force`` refetches items already archived.
     """
-    candidates = find_scenes(ws, store, site, catalog, collection, start, end,
-                             refresh=refresh, retries=retries, backoff=backoff, page_size=page_size, env=env)  # fmt: skip
+    refused: list[tuple[str, str]] = []  # items that are no scene sitewatch reads: failed, not fetched
+    candidates = find_scenes(ws, store, site, catalog, collection, start, end, refresh=refresh, retries=retries,
+                             backoff=backoff, page_size=page_size, env=env, refused=refused)  # fmt: skip
     candidates, duplicates = _one_per_acquisition(candidates, site)
     remove_partials(ws, site.id)  # COGs a killed run left half-written (as ingest does)
     creds = catalog_credentials(catalog, env)
@@ -536,7 +544,7 @@ def fetch_scenes(
     held = store.observations(site.id)
     done: list[Observation] = []
     skipped: list[tuple[str, str]] = list(duplicates)
-    failed: list[tuple[str, str]] = []
+    failed: list[tuple[str, str]] = list(refused)
     for i, cand in enumerate(candidates):
         scene = cand.scene
         try:
@@ -566,7 +574,7 @@ def fetch_scenes(
     store.record_run(
         "fetch",
         site.id,
-        {"catalog": catalog.url, "collection": resolve_collection(catalog, collection),
+        {"catalog": catalog.shown_url, "collection": resolve_collection(catalog, collection),
          "from": start.isoformat(), "to": end.isoformat(), "max_cloud": max_cloud},
         {"observations": len(done), "skipped": len(skipped), "failed": len(failed)},
     )  # fmt: skip
@@ -739,7 +747,17 @@ def _fetch_one(
     if failures and not any(b in bands for b in ("VV", "VH", "HH", "HV")):
         raise ImageReadError(f"item {scene.item_id}: no polarisation could be read: {'; '.join(failures)}")
     order = [b for b in profile.bands if b in bands]
-    # QA bit flags stay for provenance of the cloud figure; detectors read SCL only by name.
+    if "QA" in bands:
+        # Landsat's QA_PIXEL bits go into the archive as SCL classes, as ingest archives a Landsat product's:
+        # the detectors read SCL by name, so a fetched scene was masked by the spectral test alone and its
+        # QA cloud figure (100 % over the site, say) overwritten by that test's, a usable "no vessel" date.
+        qa = bands.pop("QA")
+        bands["SCL"] = np.where(np.isfinite(qa), qa_pixel_to_scl(np.nan_to_num(qa, nan=1.0)), np.nan).astype(np.float32)
+        notes["SCL"] = f"{QA_PIXEL_CLOUD_RULE} (the figure over the site: {notes.pop('QA')})"
+        hrefs = {("SCL" if b == "QA" else b): h for b, h in scene.hrefs.items()}
+        order = ["SCL" if b == "QA" else b for b in order]
+    else:
+        hrefs = dict(scene.hrefs)
     data = np.stack([bands[b] for b in order])
     if stats is None:
         valid = valid_pixels(data, inside)
@@ -751,10 +769,10 @@ def _fetch_one(
     provenance = {
         "source": "stac",
         "catalog": catalog.name,
-        "catalog_url": catalog.url,
+        "catalog_url": catalog.shown_url,
         "collection": scene.collection,
         "item_id": scene.item_id,
-        "asset_hrefs": {b: redact(scene.hrefs[b]) for b in order},
+        "asset_hrefs": {b: redact(hrefs[b]) for b in order},
         "platform": scene.platform,
         "orbit": orbit,
         "retrieved_at": now_utc(),

@@ -20,6 +20,7 @@ import math
 import os
 import re
 import shutil
+import socket
 import warnings
 from collections import Counter
 from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping, Sequence
@@ -605,6 +606,15 @@ def read_scene_ref(
                     f"sitewatch can cut by; warp it first, e.g. `gdalwarp -r bilinear {path.name} warped.tif` "
                     "(-r near for SAR; -tps for many points), and ingest warped.tif"
                 )
+            if src.crs is None and src.rpcs is not None:
+                # A Basic (L1B) product, placed by its rational polynomial coefficients and the terrain: a bounding
+                # box given with gdal_translate -a_ullr would put it hundreds of metres off, tilted.
+                raise ImageReadError(
+                    f"{path}: is not orthorectified: it carries rational polynomial coefficients (RPCs, a Basic or "
+                    "L1B product), not a map grid; orthorectify it first, e.g. "
+                    f"`gdalwarp -rpc -to RPC_DEM=dem.tif -t_srs EPSG:4326 -r bilinear {path.name} ortho.tif` "
+                    "(without a DEM the relief shifts it), or order the provider's ortho product, and ingest that"
+                )
             if src.crs is None:
                 raise ImageReadError(
                     f"{path}: has no CRS; sitewatch cannot place it on the ground "
@@ -685,11 +695,11 @@ def read_scene_ref(
     simulated = tags.get("SITEWATCH_SIMULATED", "").lower() == "true"
     provider, collection = "simulator" if simulated else "local", tags.get("SITEWATCH_COLLECTION", "local-geotiff")
     item_id = tags.get("SITEWATCH_SCENE_ID", path.stem)
-    parts = item_id.split(":", 2)
-    if "SITEWATCH_COLLECTION" not in tags and len(parts) == 3 and all(parts):
+    whole = _SCENE_ID.fullmatch(item_id)
+    if "SITEWATCH_COLLECTION" not in tags and whole:
         # An archived COG (of another workspace) is tagged with its scene's whole id, provider:collection:item:
         # the same scene, not a new one whose item id is that whole id.
-        provider, collection, item_id = parts
+        provider, collection, item_id = whole.groups()
     scene = SceneRef(
         provider=provider,
         collection=collection,
@@ -710,6 +720,11 @@ def read_scene_ref(
         # The provider's layout: a Pléiades file of red, green, blue, NIR, an 8-band WorldView file's NIR in band 7.
         return scene, _provider_band_names(product.bands) if name_bands else []
     return scene, _band_names(descriptions, count, kind, path, colours) if name_bands else []
+
+
+_SCENE_ID = re.compile(r"((?:\[[^\]]*\]|[^:\[\]]+)(?::\d+)?):([^:]+):(.+)")
+"""A scene's whole id, provider:collection:item. The provider of a catalogue named by its URL is the URL's
+host with its port (``127.0.0.1:8080``, ``[::1]:8080``); an item id may hold colons (a file named after a time)."""
 
 
 def _provider_band_names(bands: Sequence[str]) -> list[str]:
@@ -998,6 +1013,9 @@ def archive_observation(
                 ),
                 SITEWATCH_SIMULATED=str(scene.simulated).lower(),
                 SITEWATCH_VERSION=__version__,
+                # Read back by ingest and import, as the acquisition is: the archive's sidecar of a Maxar or
+                # Airbus file (NAME.metadata.XML) is not where their names are looked for.
+                **({"SITEWATCH_PLATFORM": scene.platform} if scene.platform else {}),
             )
             scale = prov.get("scale_applied")
             if isinstance(scale, int | float) and not isinstance(scale, bool) and scale > 0:
@@ -1421,6 +1439,15 @@ class FileJob:
 
 def archive_job(job: FileJob) -> Archived | None | str:
     """Worker side of ingest and import: the archived observation, None, or the error message naming the file."""
+    missing = next((f for f in (job.path, *(job.band_files or {}).values()) if not Path(f).exists()), None)
+    if missing is not None:
+        # The command found it (click checks that the paths exist): a Dask worker on another machine, or in
+        # another mount, does not see it there; "not a readable raster (No such file)" blamed the file.
+        return (
+            f"{missing}: not found where the job ran ({socket.gethostname()}), though the command sees it: every Dask "
+            "worker must see the input files at the paths the command's machine sees them at (a shared file system "
+            "mounted there), or run without --scheduler"
+        )
     try:
         with warnings.catch_warnings():
             # ingest_paths said it when it read the product's scene (read_scene_ref); once is enough
@@ -1559,7 +1586,7 @@ def unique_item_id(
         # and both compare with these bounds in the stored form.
         second = scene.acquired.astimezone(UTC).replace(microsecond=0)
         rows = store.execute(
-            "SELECT observation_id, provenance FROM observations WHERE site_id = ? AND sensor = ? "
+            "SELECT observation_id, scene_id, provenance FROM observations WHERE site_id = ? AND sensor = ? "
             "AND acquired >= ? AND acquired < ? ORDER BY observation_id",
             (site.id, scene.sensor, stored_time(second), stored_time(second + timedelta(seconds=1))),
         )
@@ -1571,6 +1598,11 @@ def unique_item_id(
                 and "band_files" not in prov and same_file(prov)
             ):  # fmt: skip
                 return item  # this file's observation, or that of a copy of it under another name
+            if item not in taken and scene.properties.get("SITEWATCH_SCENE_ID") and row["scene_id"] == scene.id:
+                # An archived COG (this workspace's or a colleague's) of a scene the site holds, taken at that
+                # second: that image cut to the site again, its observation again, not a second look that
+                # would count each of its vessels twice.
+                return item
         if not is_safe_product(path):
             # A copy imported with another time (--acquired, or a date in its new name) is still that image:
             # kept as a second observation, one image made two looks, on two dates of the timeline.

@@ -166,6 +166,14 @@ def detect_format(header: Sequence[str], path: str | Path = "AIS file") -> tuple
     for name, fields in AIS_FORMATS.items():
         if all(fields[f] in cols for f in _REQUIRED):
             return name, {f: cols[c] for f, c in fields.items() if c in cols}  # type: ignore[return-value]
+    for separator in (";", "\t", "|") if len(header) == 1 else ():
+        names = {_norm(c) for c in header[0].split(separator)}
+        if any(all(fields[f] in names for f in _REQUIRED) for fields in AIS_FORMATS.values()):
+            # A spreadsheet saved as CSV in a locale whose decimal mark is a comma: one column to the csv module.
+            raise InputError(
+                f"{path}: its columns are separated by {separator!r}, not commas (header {_shown(header[0], 80)}): "
+                "save it as comma-separated CSV with '.' as the decimal mark (42.88, not 42,88)"
+            )
     missing = "; ".join(
         f"{name} lacks {', '.join(repr(c) for f, c in fields.items() if f in _REQUIRED and c not in cols)}"
         for name, fields in AIS_FORMATS.items()

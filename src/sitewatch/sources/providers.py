@@ -174,6 +174,8 @@ def _maxar(product: str, how: str, count: int, path: Path | None, imd: tuple[str
         return ProviderProduct("Maxar", product, how, BGRN)
     why = (
         f"its metadata lists {len(imd)} bands and the file has {count}" if imd is not None
+        else "Maxar's 3-band products are natural colour (red, green, blue) or colour infrared (NIR, red, green), "
+        "told apart by the .IMD or .XML delivered with the file, and neither lies beside it" if count == 3
         else f"Maxar's {count}-band layouts differ by satellite (WorldView-2/3 and Legion place NIR apart) and no .IMD lies beside it"
     )  # fmt: skip
     return ProviderProduct("Maxar", product, how, None, why)

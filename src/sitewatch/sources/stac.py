@@ -32,6 +32,7 @@ import math
 import os
 import re
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -121,6 +122,16 @@ class Catalog:
     toml_credentials: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     """Credentials written in sitewatch.toml (``token``, ``access_key``, ``secret_key``); never shown."""
 
+    @property
+    def shown_url(self) -> str:
+        """``url`` as messages, provenance and caches record it: a password in it (``user:pw@host``) as ``***``."""
+        return masked_url(self.url)
+
+
+def masked_url(url: str) -> str:
+    """``url`` with the password of its user part (``https://ana:pw@host/``) shown as ``***``."""
+    return re.sub(r"^([a-z][a-z0-9+.-]*://[^:/@?#]*):[^@/?#]*@", r"\1:***@", url, flags=re.I)
+
 
 _S2, _S1, _LS = "sentinel-2-l2a", "sentinel-1-grd", "landsat-c2-l2"
 _DEFAULT_ALIASES = {"s2": _S2, "sentinel-2": _S2, "s1": _S1, "sentinel-1": _S1, "landsat": _LS}
@@ -183,8 +194,10 @@ def resolve_catalog(name_or_url: str, workspace: Path | None = None, origin: str
         for cat in BUILTIN_CATALOGS.values():  # a built-in named by URL keeps its signing and keys
             if cat.url.rstrip("/") == key.rstrip("/"):
                 return cat
-        host = re.sub(r"^https?://", "", key).split("/")[0]
-        return Catalog(name=key, url=key.rstrip("/"), provider=host)
+        # The provider (the scene ids' first part, in the database, COG tags and reports) and the name shown
+        # in messages and provenance never hold a password given in the URL (https://ana:pw@host/stac).
+        host = re.sub(r"^https?://", "", key).split("/")[0].rsplit("@", 1)[-1]
+        return Catalog(name=masked_url(key), url=key.rstrip("/"), provider=host)
     known = sorted(set(BUILTIN_CATALOGS) | set(tables))
     raise ConfigError(
         f"unknown catalogue {name_or_url!r}{f' ({origin})' if origin else ''}; use one of {', '.join(known)}, "
@@ -812,9 +825,11 @@ def search_items(
     import requests
     from pystac.errors import STACError, STACTypeError
     from pystac_client import Client
+    from pystac_client.conformance import ConformanceClasses
     from pystac_client.errors import ClientTypeError
     from pystac_client.exceptions import APIError
     from pystac_client.stac_api_io import StacApiIO
+    from pystac_client.warnings import NoConformsTo
 
     logging.getLogger("pystac_client.stac_api_io").addFilter(_HIDE_CREDENTIALS)  # once: a filter is added once
     creds = catalog_credentials(catalog, env)
@@ -833,7 +848,14 @@ def search_items(
     seen: set[str] = set()
     try:
         # Client.open sets the stac_io's request modifier: given to StacApiIO, it was dropped.
-        client = Client.open(catalog.url, stac_io=io, timeout=timeout, request_modifier=with_token)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NoConformsTo)  # answered below, when it matters
+            client = Client.open(catalog.url, stac_io=io, timeout=timeout, request_modifier=with_token)
+        if not client.conforms_to(ConformanceClasses.ITEM_SEARCH):
+            if not client.get_links("search"):
+                raise SourceError(_no_item_search(catalog))
+            # An API that links its /search but lists no conformance classes (STAC API before 1.0)
+            client.add_conforms_to("ITEM_SEARCH")
         search = client.search(
             collections=[collection],
             bbox=list(bbox),
@@ -859,6 +881,8 @@ def search_items(
             if max_items is not None and len(features) >= max_items:
                 features = features[:max_items]
                 break
+        if not features:
+            _check_collection_exists(client, catalog, collection)
     except APIError as exc:
         status = getattr(exc, "status_code", None)
         if status in (401, 403):
@@ -881,9 +905,44 @@ def search_items(
     if cache_file is not None:
         from ..files import write_text_atomic
 
-        write_text_atomic(cache_file, json.dumps({"created": time.time(), "catalog": catalog.url, "collection": collection,
+        write_text_atomic(cache_file, json.dumps({"created": time.time(), "catalog": catalog.shown_url, "collection": collection,
                                                   "bbox": list(bbox), "features": features}))  # fmt: skip
     return features
+
+
+def _check_collection_exists(client: Any, catalog: Catalog, collection: str) -> None:
+    """Raise a SourceError when a search found nothing because the catalogue has no such collection
+    (a typo, or an old name such as Earth Search v0's ``sentinel-s2-l2a-cogs``): a STAC API answers that
+    with an empty page, which read as "nothing there in those dates". Built-in catalogues' names are
+    checked before the search; an API that does not list its collections is not asked."""
+    from itertools import islice
+
+    from pystac_client.conformance import ConformanceClasses
+    from pystac_client.warnings import PystacClientWarning
+
+    if catalog.name in BUILTIN_CATALOGS or not client.conforms_to(ConformanceClasses.COLLECTIONS):
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PystacClientWarning)  # a root without its "data" link, say
+            if client.get_collection(collection) is not None:
+                return
+            names = sorted(c.id for c in islice(client.get_collections(), 50))
+    except Exception:  # an API that errs here cannot tell: the empty search stands
+        return
+    raise SourceError(
+        f"{catalog.name} has no collection {collection!r}"
+        + (f"; its collections: {', '.join(names)}" if names else "")
+        + "; give one of them with --collection"
+    )
+
+
+def _no_item_search(catalog: Catalog) -> str:
+    return (
+        f"{catalog.name} is a STAC catalogue without item search (a static catalog.json, or an API root "
+        "that links no /search): sitewatch search and fetch need a STAC API; download the images you want "
+        "from it and give them to `sitewatch import` (or `sitewatch ingest SITE FILE…`)"
+    )
 
 
 def now_utc() -> str:

@@ -89,6 +89,29 @@ def test_a_lone_band_of_an_optical_satellite_is_not_asked_whether_it_is_sar(tmp_
     assert "--sensor sar" not in r.output and "--band blue=" in r.output
 
 
+def test_an_eo_browser_exports_name_is_its_observations_name_not_a_scene_id(tmp_path: Path) -> None:
+    """EO Browser names a day's exports `2024-10-17-00:00_2024-10-17-23:59_…`: its two colons were read as an
+    archived scene id's provider:collection:item, giving the provider "2024-10-17-00" and, for a single file,
+    the observation `tiny/59_Sentinel-2_L2A_True_color`."""
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    crs, x0, y0 = site_utm_origin(SITE)
+    one = write_tiff(tmp_path / "2024-10-17-00:00_2024-10-17-23:59_Sentinel-2_L2A_4_bands.tiff",
+                     np.full((4, 60, 60), 1500, np.uint16), crs=crs, transform=Affine(10, 0, x0, 0, -10, y0),
+                     descriptions=["blue", "green", "red", "nir"])  # fmt: skip
+    bands = [f"--band={b}={_eo_browser_band(tmp_path, code)}" for b, code in
+             (("blue", "B02"), ("green", "B03"), ("red", "B04"), ("nir", "B08"))]  # fmt: skip
+    for args in ([str(one)], bands):
+        r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "-w", str(ws.root)])
+        assert r.exit_code == 0, r.output
+    with ws.store() as st:
+        scenes = {o.id: o.scene for o in st.observations(SITE.id)}
+    assert set(scenes) == {f"{SITE.id}/2024-10-17-00:00_2024-10-17-23:59_Sentinel-2_L2A_4_bands",
+                           f"{SITE.id}/2024-10-17-00:00_2024-10-17-23:59_Sentinel-2_L2A_(Raw)"}  # fmt: skip
+    for oid, scene in scenes.items():
+        assert (scene.provider, scene.collection) == ("local", "local-geotiff")
+        assert scene.id == f"local:local-geotiff:{oid.split('/', 1)[1]}"
+
+
 def test_a_sar_satellites_image_read_as_optical_by_its_bands_says_so_not_a_tag(tmp_path: Path) -> None:
     """A three-band Sentinel-1 rendering (EO Browser) is read as optical by its band count; the refusal
     named a SITEWATCH_SENSOR tag the file does not have."""

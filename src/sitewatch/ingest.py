@@ -686,9 +686,11 @@ def read_scene_ref(
     provider, collection = "simulator" if simulated else "local", tags.get("SITEWATCH_COLLECTION", "local-geotiff")
     item_id = tags.get("SITEWATCH_SCENE_ID", path.stem)
     parts = item_id.split(":", 2)
-    if "SITEWATCH_COLLECTION" not in tags and len(parts) == 3 and all(parts):
+    if "SITEWATCH_SCENE_ID" in tags and "SITEWATCH_COLLECTION" not in tags and len(parts) == 3 and all(parts):
         # An archived COG (of another workspace) is tagged with its scene's whole id, provider:collection:item:
-        # the same scene, not a new one whose item id is that whole id.
+        # the same scene, not a new one whose item id is that whole id. A file's own name is never split so:
+        # EO Browser's exports hold two colons (`2023-07-10-00:00_2023-07-10-23:59_…`), which made
+        # "2023-07-10-00" the provider and "59_Sentinel-2_L2A_…" the observation's name.
         provider, collection, item_id = parts
     scene = SceneRef(
         provider=provider,

@@ -1008,6 +1008,22 @@ def test_a_second_footprint_without_name_or_id_does_not_replace_the_first(tmp_pa
     assert west_of == pytest.approx({"site": 109.48, "site-2": 72.90})
 
 
+def test_a_site_added_from_an_unnamed_polygon_is_named_by_its_id(tmp_path: Path) -> None:
+    """`sites add beihai --geojson beihai.geojson` of OSCD's unnamed footprint named the site "site" (the id the
+    polygon would take in `sites import`): the report's findings then read "site: …" for every such city."""
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    (tmp_path / "unnamed.geojson").write_text(json.dumps(_polygon_fc([{}])), encoding="utf-8")
+    (tmp_path / "named.geojson").write_text(json.dumps(_polygon_fc([{"name": "Port A"}])), encoding="utf-8")
+    for site_id, path in (("beihai", "unnamed"), ("port-b", "named")):
+        res = runner.invoke(main, ["sites", "add", site_id, "--geojson", str(tmp_path / f"{path}.geojson"), "-w", ws])
+        assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["sites", "list", "--json", "-w", ws])
+    names = {f["id"]: f["properties"]["name"] for f in json.loads(res.stdout)["features"]}
+    assert names == {"beihai": "beihai", "port-b": "Port A"}
+
+
 def test_a_kml_export_names_the_sites_without_coordinates_it_could_not_place(tmp_path: Path) -> None:
     """`sites export x.kml` said "wrote 2 site(s)" of a workspace holding the built-in lifarevka, which
     has no coordinates and so no placemark: the count is of the sites placed, and the others are named."""

@@ -112,6 +112,30 @@ def test_an_eo_browser_exports_name_is_its_observations_name_not_a_scene_id(tmp_
         assert scene.id == f"local:local-geotiff:{oid.split('/', 1)[1]}"
 
 
+def test_a_name_taken_elsewhere_gets_the_date_of_an_image_known_by_its_date_not_an_assumed_noon(tmp_path: Path) -> None:
+    """EO Browser names a day's exports alike in every port, so a second port's got the acquisition time added:
+    for an image known by its date alone, its assumed noon (`…_(Raw)_20241017T120000`), shown as the time it
+    was taken. Now the date; an id made so before still goes to its files, never a second observation."""
+    sites = [tiny_site(i) for i in ("a", "b", "c")]
+    ws = workspace_with_sites(tmp_path / "ws", *sites)
+
+    def ingest(site: str, folder: str, *extra: str) -> None:
+        (tmp_path / folder).mkdir(exist_ok=True)
+        bands = [f"--band={b}={_eo_browser_band(tmp_path / folder, code)}" for b, code in
+                 (("blue", "B02"), ("green", "B03"), ("red", "B04"), ("nir", "B08"))]  # fmt: skip
+        r = CliRunner().invoke(main, ["-q", "ingest", site, *bands, *extra, "-w", str(ws.root)])
+        assert r.exit_code == 0, r.output
+
+    base = "2024-10-17-00:00_2024-10-17-23:59_Sentinel-2_L2A_(Raw)"
+    ingest("a", "a")
+    ingest("c", "c")  # another port's export of that day: same names, other files
+    ingest("b", "b", "--acquired", "2024-10-17T12:00:00")  # a time given: it names the observation
+    ingest("b", "b")  # again, known by its date: the observation it made, not a second one
+    with ws.store() as st:
+        ids = {s.id: [o.id for o in st.observations(s.id)] for s in sites}
+    assert ids == {"a": [f"a/{base}"], "b": [f"b/{base}_20241017T120000"], "c": [f"c/{base}_20241017"]}
+
+
 def test_a_sar_satellites_image_read_as_optical_by_its_bands_says_so_not_a_tag(tmp_path: Path) -> None:
     """A three-band Sentinel-1 rendering (EO Browser) is read as optical by its band count; the refusal
     named a SITEWATCH_SENSOR tag the file does not have."""

@@ -1521,7 +1521,7 @@ def unique_item_id(
     Files are named after themselves (``harbour_20241017.tif`` → ``harbour_20241017``). When
     that observation already comes from another file, or another file of this run
     (``taken``) claims it — Sentinel Hub names every download ``response.tiff`` — the
-    acquisition time is added, then a digest of the path. The same file (by path, or by
+    acquisition time is added (the date alone for an image known by its date), then a digest of the path. The same file (by path, or by
     content when it has moved) always lands on the same id again, so a rerun replaces
     instead of adding; with ``copies``, so does a byte-identical copy under another name, or
     with another acquisition time (``--acquired``, a date in its new name): a file that is not
@@ -1536,7 +1536,10 @@ def unique_item_id(
     """
     base = scene.item_id
     source = str(Path(path).resolve())
-    stamp = scene.acquired.strftime("%Y%m%dT%H%M%S")
+    # An image known by its date alone gets the date: its assumed noon in the id (`…_20161130T120000`)
+    # read as the time it was taken. Ids so made before keep going to their files (`legacy` below).
+    timed = scene.acquired.strftime("%Y%m%dT%H%M%S")
+    stamp = scene.acquired.strftime("%Y%m%d") if says_date_only(scene.properties.get("acquired_from")) else timed
     digest = hashlib.sha256(source.encode()).hexdigest()[:8]
     if content is None:
         content = SourceDigest(Path(path))
@@ -1586,6 +1589,11 @@ def unique_item_id(
                 item = str(row["observation_id"]).split("/", 1)[1]
                 if item not in taken and "band_files" not in prov and content.same_as(prov):
                     return item
+    if stamp != timed:
+        for item in (f"{base}_{timed}", f"{base}_{timed}_{digest}"):
+            legacy = store.execute("SELECT provenance FROM observations WHERE observation_id = ?", (f"{site.id}/{item}",))
+            if item not in taken and legacy and same_file(json.loads(legacy[0]["provenance"])):
+                return item
     for item in (base, f"{base}_{stamp}", f"{base}_{stamp}_{digest}"):
         if item in taken:
             continue

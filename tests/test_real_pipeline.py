@@ -136,6 +136,24 @@ def test_a_name_taken_elsewhere_gets_the_date_of_an_image_known_by_its_date_not_
     assert ids == {"a": [f"a/{base}"], "b": [f"b/{base}_20241017T120000"], "c": [f"c/{base}_20241017"]}
 
 
+@pytest.mark.parametrize("level", ["L1C", "L2A"])
+def test_band_files_named_level_1c_go_in_with_a_warning_and_say_so(tmp_path: Path, level: str) -> None:
+    """A Level-1C product is refused (the optical models were trained on L2A); its bands exported one file
+    each (EO Browser's "Sentinel-2 L1C", ESA's S2A_OPER_MSI_L1C_… tiles) went in silently as surface reflectance."""
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    bands = []
+    for b, code in (("blue", "B02"), ("green", "B03"), ("red", "B04"), ("nir", "B08")):
+        made = _eo_browser_band(tmp_path, code)
+        bands.append(f"--band={b}={made.rename(made.with_name(made.name.replace('L2A', level)))}")
+    r = CliRunner().invoke(main, ["ingest", SITE.id, *bands, "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    assert ("Level-1C by its name" in r.output) is (level == "L1C"), r.output
+    with ws.store() as st:
+        (obs,) = st.observations(SITE.id)
+    said = obs.scene.properties.get("processing_level", "")
+    assert said.startswith("L1C") if level == "L1C" else not said
+
+
 def test_a_sar_satellites_image_read_as_optical_by_its_bands_says_so_not_a_tag(tmp_path: Path) -> None:
     """A three-band Sentinel-1 rendering (EO Browser) is read as optical by its band count; the refusal
     named a SITEWATCH_SENSOR tag the file does not have."""

@@ -44,7 +44,14 @@ from shapely.geometry import MultiPolygon, Polygon, box
 
 from . import __version__
 from .detect.clouds import QA_PIXEL_CLOUD_RULE, UDM2_CLOUD_RULE, qa_pixel_to_scl
-from .errors import ImageReadError, InputError, OutputError, SitewatchError, SkippedInputWarning
+from .errors import (
+    ImageReadError,
+    InputError,
+    Level1CWarning,
+    OutputError,
+    SitewatchError,
+    SkippedInputWarning,
+)
 from .files import owner_of, partial_owner, partial_path
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
 from .model import (
@@ -395,6 +402,8 @@ _WEEK_ALONE = re.compile(r"\d{4}-?W\d{2}")
 """A week without its day (``2024-W42``), which :func:`~datetime.date.fromisoformat` reads as its Monday: not a date."""
 
 _ESA_OLD_NAME = re.compile(r"(?<![A-Za-z0-9])S2[ABCD]_OPER_")
+_LEVEL_1C_NAME = re.compile(r"(?:MSI|(?<![A-Za-z0-9]))L1C(?![A-Za-z0-9])")
+"""A Sentinel-2 Level-1C file's name: `S2B_MSIL1C_…`, `S2A_OPER_MSI_L1C_TL_…`, EO Browser's `…_Sentinel-2_L1C_B08_(Raw).tiff`."""
 """ESA's Sentinel-2 naming before December 2016, whose first date-time is when the file was made."""
 
 
@@ -683,6 +692,16 @@ def read_scene_ref(
             )
         raise InputError(f"{path}: cannot tell whether it is SAR or optical; pass --sensor")
     simulated = tags.get("SITEWATCH_SIMULATED", "").lower() == "true"
+    level1c = kind == "optical" and _LEVEL_1C_NAME.search(path.name) is not None
+    if level1c:
+        # A Level-1C product is refused; its bands exported one file each (EO Browser's "Sentinel-2 L1C",
+        # ESA's S2A_OPER_MSI_L1C_… tiles, OSCD) went in and were detected in as if they were surface reflectance.
+        warnings.warn(
+            f"{path}: Sentinel-2 Level-1C by its name (top-of-atmosphere reflectance); `sitewatch detect`'s optical "
+            "models were trained on Level-2A (surface reflectance), which is why a Level-1C product is refused: prefer "
+            "the L2A export for vessels (`sitewatch change` compares Level-1C pairs as it compares L2A ones)",
+            Level1CWarning, stacklevel=2,
+        )  # fmt: skip
     provider, collection = "simulator" if simulated else "local", tags.get("SITEWATCH_COLLECTION", "local-geotiff")
     item_id = tags.get("SITEWATCH_SCENE_ID", path.stem)
     parts = item_id.split(":", 2)
@@ -706,6 +725,7 @@ def read_scene_ref(
         properties={k: v for k, v in tags.items() if k.startswith("SITEWATCH_") or k.startswith("TIFFTAG_")}
         | {"acquired_from": when_from}
         | ({"platform_from": platform_from} if platform_from else {})
+        | ({"processing_level": "L1C (top-of-atmosphere), by its file name"} if level1c else {})
         | ({"bands_from": product.reason} if by_provider and product is not None else {}),
     )
     if by_provider and product is not None and product.bands is not None:
@@ -1422,6 +1442,7 @@ def archive_job(job: FileJob) -> Archived | None | str:
         with warnings.catch_warnings():
             # ingest_paths said it when it read the product's scene (read_scene_ref); once is enough
             warnings.simplefilter("ignore", NoiseNotRemovedWarning)
+            warnings.simplefilter("ignore", Level1CWarning)
             return archive_file(
                 job.ws, job.site, job.path, acquired=job.acquired, sensor=job.sensor, compress=job.compress,
                 item_id=job.item_id, band_files=job.band_files, thermal_noise=job.thermal_noise,

@@ -152,6 +152,9 @@ def test_band_files_named_level_1c_go_in_with_a_warning_and_say_so(tmp_path: Pat
         (obs,) = st.observations(SITE.id)
     said = obs.scene.properties.get("processing_level", "")
     assert said.startswith("L1C") if level == "L1C" else not said
+    r = CliRunner().invoke(main, ["detect-image", *bands, "--out", str(tmp_path / "found.geojson")])
+    assert r.exit_code == 0, r.output
+    assert ("Level-1C by its name" in r.output) is (level == "L1C"), r.output
 
 
 def test_a_sar_satellites_image_read_as_optical_by_its_bands_says_so_not_a_tag(tmp_path: Path) -> None:

@@ -67,7 +67,7 @@ from .model import (
     says_date_only,
     utc,
 )
-from .platforms import platform_of, platform_sensor
+from .platforms import level_1c_note, platform_of, platform_sensor
 from .run import map_jobs
 from .sources.landsat import (
     LandsatProduct,
@@ -402,8 +402,6 @@ _WEEK_ALONE = re.compile(r"\d{4}-?W\d{2}")
 """A week without its day (``2024-W42``), which :func:`~datetime.date.fromisoformat` reads as its Monday: not a date."""
 
 _ESA_OLD_NAME = re.compile(r"(?<![A-Za-z0-9])S2[ABCD]_OPER_")
-_LEVEL_1C_NAME = re.compile(r"(?:MSI|(?<![A-Za-z0-9]))L1C(?![A-Za-z0-9])")
-"""A Sentinel-2 Level-1C file's name: `S2B_MSIL1C_…`, `S2A_OPER_MSI_L1C_TL_…`, EO Browser's `…_Sentinel-2_L1C_B08_(Raw).tiff`."""
 """ESA's Sentinel-2 naming before December 2016, whose first date-time is when the file was made."""
 
 
@@ -692,16 +690,9 @@ def read_scene_ref(
             )
         raise InputError(f"{path}: cannot tell whether it is SAR or optical; pass --sensor")
     simulated = tags.get("SITEWATCH_SIMULATED", "").lower() == "true"
-    level1c = kind == "optical" and _LEVEL_1C_NAME.search(path.name) is not None
+    level1c = level_1c_note(path) if kind == "optical" else None
     if level1c:
-        # A Level-1C product is refused; its bands exported one file each (EO Browser's "Sentinel-2 L1C",
-        # ESA's S2A_OPER_MSI_L1C_… tiles, OSCD) went in and were detected in as if they were surface reflectance.
-        warnings.warn(
-            f"{path}: Sentinel-2 Level-1C by its name (top-of-atmosphere reflectance); `sitewatch detect`'s optical "
-            "models were trained on Level-2A (surface reflectance), which is why a Level-1C product is refused: prefer "
-            "the L2A export for vessels (`sitewatch change` compares Level-1C pairs as it compares L2A ones)",
-            Level1CWarning, stacklevel=2,
-        )  # fmt: skip
+        warnings.warn(level1c, Level1CWarning, stacklevel=2)
     provider, collection = "simulator" if simulated else "local", tags.get("SITEWATCH_COLLECTION", "local-geotiff")
     item_id = tags.get("SITEWATCH_SCENE_ID", path.stem)
     parts = item_id.split(":", 2)

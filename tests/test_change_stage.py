@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
 from affine import Affine
 from click.testing import CliRunner
 from scipy import ndimage
@@ -129,10 +130,20 @@ def test_observations_on_other_grids_are_refused_as_a_pair(workspace: tuple[Path
     assert runner.invoke(main, ["ingest", "base", str(path), "--sensor", "optical", "-w", str(root)]).exit_code == 0
     res = runner.invoke(main, ["change", "base", "--before", "2024-10-09", "--after", "2024-10-11", "-w", str(root)])
     assert res.exit_code == 1 and "are not on one grid (pixel size 10 m against 5 m)" in res.output
+    # ingest has no option for another pixel size: the message says how (it said "at the same resolution")
+    assert "SITEWATCH_RESOLUTION_M=X" in res.output and "at 10 m to compare them" in res.output
     # Without --before/--after the 5 m image has no partner on its grid: nothing compared across grids.
     res = runner.invoke(main, ["change", "base", "--json", "-w", str(root)])
     doc = json.loads(res.stdout)
     assert all("fine" not in p["after"] and "fine" not in p["before"] for p in doc["pairs"])
+    (lone,) = [n for n in doc["notes"] if n.startswith("base/fine_20241011")]
+    assert "others are at 10 m against its 5 m" in lone and "SITEWATCH_RESOLUTION_M=X" in lone
+    # and so tagged, a copy of it is cut to the others' grid and compared with them
+    with rasterio.open(path, "r+") as dst:
+        dst.update_tags(SITEWATCH_RESOLUTION_M="10")
+    assert runner.invoke(main, ["ingest", "base", str(path), "--sensor", "optical", "-w", str(root)]).exit_code == 0
+    res = runner.invoke(main, ["change", "base", "--before", "2024-10-09", "--after", "base/fine_20241011", "-w", str(root)])
+    assert res.exit_code == 0, res.output
     assert any("fine_20241011" in n and "nothing to compare" in n for n in doc["notes"])
 
 

@@ -89,6 +89,74 @@ def test_a_lone_band_of_an_optical_satellite_is_not_asked_whether_it_is_sar(tmp_
     assert "--sensor sar" not in r.output and "--band blue=" in r.output
 
 
+def test_an_eo_browser_exports_name_is_its_observations_name_not_a_scene_id(tmp_path: Path) -> None:
+    """EO Browser names a day's exports `2024-10-17-00:00_2024-10-17-23:59_…`: its two colons were read as an
+    archived scene id's provider:collection:item, giving the provider "2024-10-17-00" and, for a single file,
+    the observation `tiny/59_Sentinel-2_L2A_True_color`."""
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    crs, x0, y0 = site_utm_origin(SITE)
+    one = write_tiff(tmp_path / "2024-10-17-00:00_2024-10-17-23:59_Sentinel-2_L2A_4_bands.tiff",
+                     np.full((4, 60, 60), 1500, np.uint16), crs=crs, transform=Affine(10, 0, x0, 0, -10, y0),
+                     descriptions=["blue", "green", "red", "nir"])  # fmt: skip
+    bands = [f"--band={b}={_eo_browser_band(tmp_path, code)}" for b, code in
+             (("blue", "B02"), ("green", "B03"), ("red", "B04"), ("nir", "B08"))]  # fmt: skip
+    for args in ([str(one)], bands):
+        r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "-w", str(ws.root)])
+        assert r.exit_code == 0, r.output
+    with ws.store() as st:
+        scenes = {o.id: o.scene for o in st.observations(SITE.id)}
+    assert set(scenes) == {f"{SITE.id}/2024-10-17-00:00_2024-10-17-23:59_Sentinel-2_L2A_4_bands",
+                           f"{SITE.id}/2024-10-17-00:00_2024-10-17-23:59_Sentinel-2_L2A_(Raw)"}  # fmt: skip
+    for oid, scene in scenes.items():
+        assert (scene.provider, scene.collection) == ("local", "local-geotiff")
+        assert scene.id == f"local:local-geotiff:{oid.split('/', 1)[1]}"
+
+
+def test_a_name_taken_elsewhere_gets_the_date_of_an_image_known_by_its_date_not_an_assumed_noon(tmp_path: Path) -> None:
+    """EO Browser names a day's exports alike in every port, so a second port's got the acquisition time added:
+    for an image known by its date alone, its assumed noon (`…_(Raw)_20241017T120000`), shown as the time it
+    was taken. Now the date; an id made so before still goes to its files, never a second observation."""
+    sites = [tiny_site(i) for i in ("a", "b", "c")]
+    ws = workspace_with_sites(tmp_path / "ws", *sites)
+
+    def ingest(site: str, folder: str, *extra: str) -> None:
+        (tmp_path / folder).mkdir(exist_ok=True)
+        bands = [f"--band={b}={_eo_browser_band(tmp_path / folder, code)}" for b, code in
+                 (("blue", "B02"), ("green", "B03"), ("red", "B04"), ("nir", "B08"))]  # fmt: skip
+        r = CliRunner().invoke(main, ["-q", "ingest", site, *bands, *extra, "-w", str(ws.root)])
+        assert r.exit_code == 0, r.output
+
+    base = "2024-10-17-00:00_2024-10-17-23:59_Sentinel-2_L2A_(Raw)"
+    ingest("a", "a")
+    ingest("c", "c")  # another port's export of that day: same names, other files
+    ingest("b", "b", "--acquired", "2024-10-17T12:00:00")  # a time given: it names the observation
+    ingest("b", "b")  # again, known by its date: the observation it made, not a second one
+    with ws.store() as st:
+        ids = {s.id: [o.id for o in st.observations(s.id)] for s in sites}
+    assert ids == {"a": [f"a/{base}"], "b": [f"b/{base}_20241017T120000"], "c": [f"c/{base}_20241017"]}
+
+
+@pytest.mark.parametrize("level", ["L1C", "L2A"])
+def test_band_files_named_level_1c_go_in_with_a_warning_and_say_so(tmp_path: Path, level: str) -> None:
+    """A Level-1C product is refused (the optical models were trained on L2A); its bands exported one file
+    each (EO Browser's "Sentinel-2 L1C", ESA's S2A_OPER_MSI_L1C_… tiles) went in silently as surface reflectance."""
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    bands = []
+    for b, code in (("blue", "B02"), ("green", "B03"), ("red", "B04"), ("nir", "B08")):
+        made = _eo_browser_band(tmp_path, code)
+        bands.append(f"--band={b}={made.rename(made.with_name(made.name.replace('L2A', level)))}")
+    r = CliRunner().invoke(main, ["ingest", SITE.id, *bands, "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    assert ("Level-1C by its name" in r.output) is (level == "L1C"), r.output
+    with ws.store() as st:
+        (obs,) = st.observations(SITE.id)
+    said = obs.scene.properties.get("processing_level", "")
+    assert said.startswith("L1C") if level == "L1C" else not said
+    r = CliRunner().invoke(main, ["detect-image", *bands, "--out", str(tmp_path / "found.geojson")])
+    assert r.exit_code == 0, r.output
+    assert ("Level-1C by its name" in r.output) is (level == "L1C"), r.output
+
+
 def test_a_sar_satellites_image_read_as_optical_by_its_bands_says_so_not_a_tag(tmp_path: Path) -> None:
     """A three-band Sentinel-1 rendering (EO Browser) is read as optical by its band count; the refusal
     named a SITEWATCH_SENSOR tag the file does not have."""

@@ -988,6 +988,42 @@ def test_a_second_place_named_in_cyrillic_does_not_replace_the_first(tmp_path: P
     assert got == {"site": "Владивосток", "site-2": "Находка"}
 
 
+def test_a_second_footprint_without_name_or_id_does_not_replace_the_first(tmp_path: Path) -> None:
+    """Two footprint files of one polygon each, with no name or id (OSCD's `beihai.geojson` and
+    `mumbai.geojson`): both went in as site 'site', so the second replaced the first city. A workspace
+    site of another area keeps its id; importing a file again still replaces its own site."""
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    for west in (109.48, 72.90):
+        fc = _polygon_fc([{}])
+        fc["features"][0]["geometry"] = mapping(box(west, 19.0, west + 0.05, 19.06))  # type: ignore[index]
+        (tmp_path / f"{west}.geojson").write_text(json.dumps(fc), encoding="utf-8")
+    for west, again in ((109.48, False), (72.90, False), (72.90, True), (109.48, True)):
+        res = runner.invoke(main, ["sites", "import", str(tmp_path / f"{west}.geojson"), "-w", ws])
+        assert res.exit_code == 0, res.output
+        assert ("(replaced)" in res.output) is again, res.output
+    res = runner.invoke(main, ["sites", "list", "--json", "-w", ws])
+    west_of = {f["id"]: min(x for x, _ in f["geometry"]["coordinates"][0]) for f in json.loads(res.stdout)["features"]}
+    assert west_of == pytest.approx({"site": 109.48, "site-2": 72.90})
+
+
+def test_a_site_added_from_an_unnamed_polygon_is_named_by_its_id(tmp_path: Path) -> None:
+    """`sites add beihai --geojson beihai.geojson` of OSCD's unnamed footprint named the site "site" (the id the
+    polygon would take in `sites import`): the report's findings then read "site: …" for every such city."""
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    (tmp_path / "unnamed.geojson").write_text(json.dumps(_polygon_fc([{}])), encoding="utf-8")
+    (tmp_path / "named.geojson").write_text(json.dumps(_polygon_fc([{"name": "Port A"}])), encoding="utf-8")
+    for site_id, path in (("beihai", "unnamed"), ("port-b", "named")):
+        res = runner.invoke(main, ["sites", "add", site_id, "--geojson", str(tmp_path / f"{path}.geojson"), "-w", ws])
+        assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["sites", "list", "--json", "-w", ws])
+    names = {f["id"]: f["properties"]["name"] for f in json.loads(res.stdout)["features"]}
+    assert names == {"beihai": "beihai", "port-b": "Port A"}
+
+
 def test_a_kml_export_names_the_sites_without_coordinates_it_could_not_place(tmp_path: Path) -> None:
     """`sites export x.kml` said "wrote 2 site(s)" of a workspace holding the built-in lifarevka, which
     has no coordinates and so no placemark: the count is of the sites placed, and the others are named."""

@@ -222,23 +222,33 @@ class ChangeResult:
         return float(sum(r.area_m2 for r in self.regions))
 
 
+RESAMPLE_HINT = (
+    "to cut a GeoTIFF at another pixel size X, tag a copy of it (of each band file) SITEWATCH_RESOLUTION_M=X "
+    "(`gdal_edit.py -mo SITEWATCH_RESOLUTION_M=X FILE`) and ingest that"
+)
+"""How an image is ingested at another site's pixel size, for two observations that differ in theirs."""
+
+
 def check_same_grid(before: Grid, after: Grid, before_name: str = "before", after_name: str = "after") -> None:
     """Raise :class:`GridMismatchError` naming what differs when two grids are not the same."""
     from pyproj import CRS
 
     what = None
+    how = "ingest both images into the same site, at the same resolution, so that they are cut to its grid"
     if CRS.from_user_input(before.crs) != CRS.from_user_input(after.crs):
         what = f"CRS {before.crs} against {after.crs}"
     elif not np.allclose(before.pixel_size, after.pixel_size, rtol=1e-6):
         what = f"pixel size {before.pixel_size[0]:g} m against {after.pixel_size[0]:g} m"
+        # `ingest` cuts an image at its own ground resolution and has no option for another one: two
+        # Sentinel-2 exports of one place came out at 9.63 and 9.666 m (OSCD's hongkong) and could not be compared.
+        how = f"{RESAMPLE_HINT} (at {before.pixel_size[0]:g} m to compare them)"
     elif not np.allclose(before.transform, after.transform, rtol=0, atol=1e-6 * max(before.pixel_size)):
         what = f"origin ({before.transform[2]:.2f}, {before.transform[5]:.2f}) against ({after.transform[2]:.2f}, {after.transform[5]:.2f})"
     elif before.shape != after.shape:
         what = f"{before.width} x {before.height} pixels against {after.width} x {after.height}"
     if what:
         raise GridMismatchError(
-            f"{before_name} and {after_name} are not on one grid ({what}): change compares pixels of one site grid; "
-            "ingest both images into the same site, at the same resolution, so that they are cut to its grid"
+            f"{before_name} and {after_name} are not on one grid ({what}): change compares pixels of one site grid; {how}"
         )
 
 

@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from .change import (
     COVER_CLASSES,
+    RESAMPLE_HINT,
     ChangeImage,
     ChangeResult,
     check_same_grid,
@@ -152,9 +153,15 @@ def choose_pairs(
         chains[key] = chain
     if before is None and after is None:
         pairs = [(c[i - 1], c[i]) for c in chains.values() for i in range(1, len(c))]
-        for (sensor, _), chain in chains.items():
+        for (sensor, grid_key), chain in chains.items():
             if len(chain) == 1:
-                notes.append(f"{chain[0].id}: the only usable {sensor} observation on its grid; nothing to compare it with")
+                own = grid_key[1][0]
+                sizes = sorted({g[1][0] for kind, g in chains if kind == sensor and g[1][0] != own})
+                hint = (
+                    f" (others are at {', '.join(f'{x:g}' for x in sizes)} m against its {own:g} m: {RESAMPLE_HINT})"
+                    if sizes else ""
+                )
+                notes.append(f"{chain[0].id}: the only usable {sensor} observation on its grid; nothing to compare it with{hint}")
         return sorted(pairs, key=lambda p: (p[1].scene.acquired, p[0].scene.acquired, p[1].id)), notes
     ref = before if before is not None else after
     option = "--before" if before is not None else "--after"

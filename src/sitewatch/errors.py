@@ -23,6 +23,7 @@ __all__ = [
     "SkippedInputWarning",
     "RefusedFeatureWarning",
     "RenamedSiteWarning",
+    "Level1CWarning",
 ]
 
 
@@ -83,6 +84,11 @@ class SkippedInputWarning(SitewatchWarning):
 
 class RefusedFeatureWarning(SitewatchWarning):
     """One feature of a sites file was refused (named, with why); the others were imported."""
+
+
+class Level1CWarning(SitewatchWarning):
+    """An optical file whose name says Sentinel-2 Level-1C (top-of-atmosphere): ingested, since change
+    compares such pairs, but the vessel detector was trained on Level-2A."""
 
 
 class RenamedSiteWarning(SitewatchWarning):

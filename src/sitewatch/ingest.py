@@ -45,7 +45,14 @@ from shapely.geometry import MultiPolygon, Polygon, box
 
 from . import __version__
 from .detect.clouds import QA_PIXEL_CLOUD_RULE, UDM2_CLOUD_RULE, qa_pixel_to_scl
-from .errors import ImageReadError, InputError, OutputError, SitewatchError, SkippedInputWarning
+from .errors import (
+    ImageReadError,
+    InputError,
+    Level1CWarning,
+    OutputError,
+    SitewatchError,
+    SkippedInputWarning,
+)
 from .files import owner_of, partial_owner, partial_path
 from .geo import ground_pixel_size, reproject_geometry, utm_crs_for
 from .model import (
@@ -61,7 +68,7 @@ from .model import (
     says_date_only,
     utc,
 )
-from .platforms import platform_of, platform_sensor
+from .platforms import level_1c_note, platform_of, platform_sensor
 from .run import map_jobs
 from .sources.landsat import (
     LandsatProduct,
@@ -693,12 +700,17 @@ def read_scene_ref(
             )
         raise InputError(f"{path}: cannot tell whether it is SAR or optical; pass --sensor")
     simulated = tags.get("SITEWATCH_SIMULATED", "").lower() == "true"
+    level1c = level_1c_note(path) if kind == "optical" else None
+    if level1c:
+        warnings.warn(level1c, Level1CWarning, stacklevel=2)
     provider, collection = "simulator" if simulated else "local", tags.get("SITEWATCH_COLLECTION", "local-geotiff")
     item_id = tags.get("SITEWATCH_SCENE_ID", path.stem)
-    whole = _SCENE_ID.fullmatch(item_id)
+    whole = _SCENE_ID.fullmatch(item_id) if "SITEWATCH_SCENE_ID" in tags else None
     if "SITEWATCH_COLLECTION" not in tags and whole:
         # An archived COG (of another workspace) is tagged with its scene's whole id, provider:collection:item:
-        # the same scene, not a new one whose item id is that whole id.
+        # the same scene, not a new one whose item id is that whole id. A file's own name is never split so:
+        # EO Browser's exports hold two colons (`2023-07-10-00:00_2023-07-10-23:59_…`), which made
+        # "2023-07-10-00" the provider and "59_Sentinel-2_L2A_…" the observation's name.
         provider, collection, item_id = whole.groups()
     scene = SceneRef(
         provider=provider,
@@ -714,6 +726,7 @@ def read_scene_ref(
         properties={k: v for k, v in tags.items() if k.startswith("SITEWATCH_") or k.startswith("TIFFTAG_")}
         | {"acquired_from": when_from}
         | ({"platform_from": platform_from} if platform_from else {})
+        | ({"processing_level": "L1C (top-of-atmosphere), by its file name"} if level1c else {})
         | ({"bands_from": product.reason} if by_provider and product is not None else {}),
     )
     if by_provider and product is not None and product.bands is not None:
@@ -1452,6 +1465,7 @@ def archive_job(job: FileJob) -> Archived | None | str:
         with warnings.catch_warnings():
             # ingest_paths said it when it read the product's scene (read_scene_ref); once is enough
             warnings.simplefilter("ignore", NoiseNotRemovedWarning)
+            warnings.simplefilter("ignore", Level1CWarning)
             return archive_file(
                 job.ws, job.site, job.path, acquired=job.acquired, sensor=job.sensor, compress=job.compress,
                 item_id=job.item_id, band_files=job.band_files, thermal_noise=job.thermal_noise,
@@ -1551,7 +1565,7 @@ def unique_item_id(
     Files are named after themselves (``harbour_20241017.tif`` → ``harbour_20241017``). When
     that observation already comes from another file, or another file of this run
     (``taken``) claims it — Sentinel Hub names every download ``response.tiff`` — the
-    acquisition time is added, then a digest of the path. The same file (by path, or by
+    acquisition time is added (the date alone for an image known by its date), then a digest of the path. The same file (by path, or by
     content when it has moved) always lands on the same id again, so a rerun replaces
     instead of adding; with ``copies``, so does a byte-identical copy under another name, or
     with another acquisition time (``--acquired``, a date in its new name): a file that is not
@@ -1566,7 +1580,10 @@ def unique_item_id(
     """
     base = scene.item_id
     source = str(Path(path).resolve())
-    stamp = scene.acquired.strftime("%Y%m%dT%H%M%S")
+    # An image known by its date alone gets the date: its assumed noon in the id (`…_20161130T120000`)
+    # read as the time it was taken. Ids so made before keep going to their files (`legacy` below).
+    timed = scene.acquired.strftime("%Y%m%dT%H%M%S")
+    stamp = scene.acquired.strftime("%Y%m%d") if says_date_only(scene.properties.get("acquired_from")) else timed
     digest = hashlib.sha256(source.encode()).hexdigest()[:8]
     if content is None:
         content = SourceDigest(Path(path))
@@ -1621,6 +1638,11 @@ def unique_item_id(
                 item = str(row["observation_id"]).split("/", 1)[1]
                 if item not in taken and "band_files" not in prov and content.same_as(prov):
                     return item
+    if stamp != timed:
+        for item in (f"{base}_{timed}", f"{base}_{timed}_{digest}"):
+            legacy = store.execute("SELECT provenance FROM observations WHERE observation_id = ?", (f"{site.id}/{item}",))
+            if item not in taken and legacy and same_file(json.loads(legacy[0]["provenance"])):
+                return item
     for item in (base, f"{base}_{stamp}", f"{base}_{stamp}_{digest}"):
         if item in taken:
             continue

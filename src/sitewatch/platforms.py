@@ -13,7 +13,9 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["platform_from_name", "platform_from_metadata", "platform_of", "platform_sensor", "MAXAR_PLATFORMS"]
+__all__ = [
+    "platform_from_name", "platform_from_metadata", "platform_of", "platform_sensor", "level_1c_note", "MAXAR_PLATFORMS",
+]
 
 # Maxar / DigitalGlobe satellite ids (IMD ``satId``, XML ``SATID``).
 _MAXAR = {
@@ -112,3 +114,23 @@ def platform_sensor(platform: str) -> str:
         if pattern.fullmatch(platform):
             return sensor
     return ""
+
+
+_LEVEL_1C_NAME = re.compile(r"(?:MSI|(?<![A-Za-z0-9]))L1C(?![A-Za-z0-9])")
+"""A Sentinel-2 Level-1C file's name: `S2B_MSIL1C_…`, `S2A_OPER_MSI_L1C_TL_…`, EO Browser's `…_Sentinel-2_L1C_B08_(Raw).tiff`."""
+
+
+def level_1c_note(path: Path | str) -> str | None:
+    """What to say of an optical file whose name says Sentinel-2 Level-1C (top-of-atmosphere), else None.
+
+    A Level-1C product is refused (the optical models were trained on Level-2A); its bands exported one
+    file each went in and were detected in as if they were surface reflectance, saying nothing.
+    """
+    name = Path(str(path)).name
+    if _LEVEL_1C_NAME.search(name) is None:
+        return None
+    return (
+        f"{path}: Sentinel-2 Level-1C by its name (top-of-atmosphere reflectance); sitewatch's optical vessel "
+        "models were trained on Level-2A (surface reflectance), which is why a Level-1C product is refused: prefer "
+        "the L2A export for vessels (`sitewatch change` compares Level-1C pairs as it compares L2A ones)"
+    )

@@ -451,8 +451,15 @@ def _site_ids(site_feats: list[dict[str, Any]], origin: str, known: Mapping[str,
             base = site_id = legacy
         unspellable = bool(name) and not _ascii_slug(name)
         # A name with no letters to spell an id from (Cyrillic) gets the fallback id: one a workspace site of
-        # another name holds is another place, not this one imported again.
-        others = {k for k, v in known.items() if v.name != name} if unspellable else set()
+        # another name holds is another place, not this one imported again. A polygon with no name at all
+        # (a footprint file, OSCD's `beihai.geojson`) has no name to tell: the workspace's `site` is this
+        # place imported again only when it is the same area, else a second such file replaced the first.
+        if unspellable:
+            others = {k for k, v in known.items() if v.name != name}
+        elif not name:
+            others = {k for k, v in known.items() if not _same_area(v.geometry, f["geometry"])}
+        else:
+            others = set()
         n = 2
         while site_id in used or site_id in others:
             site_id, n = f"{base}-{n}", n + 1
@@ -470,6 +477,11 @@ def _site_ids(site_feats: list[dict[str, Any]], origin: str, known: Mapping[str,
         used.add(site_id)
         ids.append(site_id)
     return ids
+
+
+def _same_area(a: BaseGeometry | None, b: BaseGeometry | None) -> bool:
+    """Whether two site areas are one polygon, whatever its ring's start and direction."""
+    return a is not None and b is not None and a.normalize().equals_exact(b.normalize(), 1e-9)
 
 
 def right_handed(geom: BaseGeometry) -> dict[str, Any]:

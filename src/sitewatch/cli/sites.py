@@ -135,7 +135,10 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
         found, refused = _read_with_notes(geojson_path, renames=False)
         if len(found) != 1:
             raise InputError(f"{geojson_path}: holds {len(found)} sites; use `sitewatch sites import` for many")
-        site = dataclasses.replace(found[0], id=site_id, name=name or found[0].name, kind=kind or found[0].kind)
+        # A polygon without a name (a footprint file) is named after the id it took in the file ("site"):
+        # that is no name of the place; the id given here is.
+        named = found[0].name if found[0].name != found[0].id else ""
+        site = dataclasses.replace(found[0], id=site_id, name=name or named or site_id, kind=kind or found[0].kind)
     else:
         builtin = builtin_sites()
         if site_id not in builtin:

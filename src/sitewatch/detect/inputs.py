@@ -273,6 +273,12 @@ def open_image_input(
         sensor = _choose_sensor(sensor, image, bands, tell, warn or _warn)
     if udm2_of_image and sensor != "optical":
         raise InputError("--band udm2: a Planet scene's usable data mask, read by the optical detector; drop --sensor sar")
+    if sensor == "optical":
+        from ..platforms import level_1c_note
+
+        named = [image] if image is not None and not bands else [b.partition("=")[2] for b in bands if "=" in b]
+        if (note := next((n for n in map(level_1c_note, named) if n), None)) is not None:
+            (warn or _warn)(note)
     if resolution is not None and sensor == "optical":
         raise InputError("--resolution applies to SAR images; the optical detector measures widths as they are")
     if sensor == "sar" and (dn_scale is not None or dn_offset is not None):

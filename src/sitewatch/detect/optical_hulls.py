@@ -13,10 +13,11 @@ measured again on its hull: the pixels inside its box that the pixel score holds
 candidate level) and that are not NDWI water; the brighter than water ones alone when they are
 most of them (a bright hull without its shadow on the water, which is dry by NDWI as often as
 not); opened by 2 x 2 pixels (water pixels that noise takes below the NDWI threshold, alone or on
-the hull's outline) and in pieces of at least a tenth of the largest. Which vessels are reported,
-and their scores, do not change: the candidates, their object features and the choice between
-overlapping ones are those of the whole candidates. A vessel whose hull so measured is not of a
-vessel's size keeps its box.
+the hull's outline) and in pieces of at least a tenth of the largest. Which vessels the learned
+stages report, and their scores, do not change: the candidates, their object features and the
+choice between overlapping ones are those of the whole candidates (the ships-at-anchor and contrast
+stages after them, which leave out what lies in a reported box, see the hulls' boxes). A vessel
+whose hull so measured is not of a vessel's size keeps its box.
 """
 
 from __future__ import annotations

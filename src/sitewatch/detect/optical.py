@@ -45,7 +45,10 @@ How it works
      (5 m) or finer, where those stages were not trained, vessels standing
      out from open water are also looked for by contrast alone, and what
      the learned stages find on open water stands only if it stands out
-     there (:mod:`~sitewatch.detect.optical_contrast`).
+     there (:mod:`~sitewatch.detect.optical_contrast`). At pixels of
+     ``hull_max_pixel_m`` (5 m) or finer the learned stages' vessels are boxed on
+     their hulls, not on the whole candidates, whose pixel score holds 15 m of
+     water around a hull (:mod:`~sitewatch.detect.optical_hulls`).
 
    Every window is set in metres, so one parameter set serves 10 m and
    3 m pixels. Boxes are measured with the oriented-box moments of
@@ -55,8 +58,8 @@ Where it lives: this module runs the stages and keeps the public API (every name
 below is importable from here); reflectance in :mod:`~sitewatch.detect.optical_reflectance`,
 parameters in :mod:`~sitewatch.detect.optical_params`, pixel features in
 :mod:`~sitewatch.detect.optical_features`, the two MLPs in :mod:`~sitewatch.detect.optical_model`,
-candidates and ships at anchor in :mod:`~sitewatch.detect.optical_objects`, cranes in
-:mod:`~sitewatch.detect.optical_cranes`.
+candidates and ships at anchor in :mod:`~sitewatch.detect.optical_objects`, hull boxes at fine
+pixels in :mod:`~sitewatch.detect.optical_hulls`, cranes in :mod:`~sitewatch.detect.optical_cranes`.
 """
 
 
@@ -84,6 +87,7 @@ from .optical_features import (
     pixel_features,
     scene_stats,
 )
+from .optical_hulls import hull_boxes
 from .optical_model import _load_model, mlp_forward, model_for, object_scores, vessel_probability
 from .optical_objects import (
     OBJECT_FEATURE_NAMES,
@@ -131,7 +135,7 @@ __all__ = [
 ]
 
 DETECTOR = "optical-mlp"
-VERSION = "0.4.0"
+VERSION = "0.4.1"
 
 
 @dataclass(frozen=True)
@@ -375,5 +379,8 @@ def _vessel_objects(
                 source[j] = cand[np.argmax(ms["length_m"][cand])]
     cut = (ms["truncated"][source] > 0) | (ms["truncated"][keep] > 0)
     out = detections_from_measurements({k: v[source] for k, v in ms.items()}, score[keep], kind="vessel", truncated=cut)
+    if 0.5 * (pixel_size[0] + pixel_size[1]) <= params.hull_max_pixel_m:
+        brighter = feats[FEATURE_NAMES.index("vis_minus_water")] > 0
+        out = hull_boxes(out, prob, water, brighter, pixel_size, params)
     nir = feats[FEATURE_NAMES.index("nir_minus_water")]  # NIR up to a constant: differences suffice
     return out + _anchored(prob, nir, water, hidden, pixel_size, params, out)

@@ -49,6 +49,11 @@ class OpticalParams:
     alone, and keeps what the learned stages find on open water only where it stands out there
     (:mod:`~sitewatch.detect.optical_contrast`), since the learned stages were trained at 10 m;
     0 turns that stage off."""
+    hull_max_pixel_m: float = 5.0
+    """Image-only mode at pixels this fine or finer measures each vessel of the learned stages again on
+    its hull, the pixels of its box that are not water (:mod:`~sitewatch.detect.optical_hulls`): the pixel
+    score, trained at 10 m, stays high 15 m around a hull, a 15 m border of water on every candidate
+    at 0.5 m; 0 keeps the candidates' boxes."""
     contrast_background_m: float = 240.0
     """Window of the water's median background the contrast is taken against."""
     contrast_seed_z: float = 24.0

@@ -17,8 +17,9 @@ from the water around it, as a CFAR does in SAR.
 3. **Open water around it.** In a ring from 2 pixels to ``contrast_ring_m`` (20 m) beyond the
    component, at least ``contrast_ring_fraction`` (0.8) of the pixels must be NDWI water and as
    large a share quiet (``z`` below the grow level). Land is textured and not water; a quay next
-   to a hull breaks the ring, so ships alongside stay the learned stages' (and the known-water
-   mode's) business.
+   to a hull breaks the ring, so ships alongside are left to the learned stages, which at these
+   pixels mostly miss them too, and to the known-water mode, which finds them (BENCHMARKS.md,
+   "Hulls alongside a quay or pier").
 4. **The hull.** At high contrast a hull's glow and shadow pass the grow level too, so the hull
    is the component's pixels above half its upper contrast (the 75th percentile of its pixels
    above ``contrast_local_z``, 8) and above that level, the brighter-than-water ones when they

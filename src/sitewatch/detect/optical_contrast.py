@@ -56,7 +56,7 @@ from scipy import ndimage
 
 from .base import PixelDetection, detections_from_measurements
 from .optical_features import _px
-from .optical_objects import _inside, _measure_pixels
+from .optical_objects import _inside, _measure_pixels, box_window
 from .optical_params import OpticalParams
 from .optical_water import dilate
 
@@ -202,18 +202,14 @@ def _unbacked_in_open_water(
     for o in objects:
         if _inside(np.array([o.corners]), d.col, d.row).any():
             return False
-    h, w = z.shape
     reach = max(3, _px(params.contrast_ring_m, 0.5 * (pixel_size[0] + pixel_size[1])))
-    q = np.asarray(d.corners, np.float64)
-    c0, c1 = max(int(q[:, 0].min()) - reach - 2, 0), min(int(q[:, 0].max()) + reach + 3, w)
-    r0, r1 = max(int(q[:, 1].min()) - reach - 2, 0), min(int(q[:, 1].max()) + reach + 3, h)
-    if r1 <= r0 or c1 <= c0:
+    found = box_window(d.corners, z.shape, reach + 2)
+    if found is None:
         return False
-    rr, cc = np.mgrid[r0:r1, c0:c1]
-    box = _inside(q[None], cc.ravel()[:, None].astype(np.float64), rr.ravel()[:, None].astype(np.float64)).reshape(rr.shape)
-    if not box.any():
-        box[min(max(int(round(d.row)) - r0, 0), r1 - r0 - 1), min(max(int(round(d.col)) - c0, 0), c1 - c0 - 1)] = True
-    window = (slice(r0, r1), slice(c0, c1))
+    window, box = found
+    if not box.any():  # a box thinner than a pixel: its centre's pixel
+        r0, c0 = window[0].start, window[1].start
+        box[min(max(round(d.row) - r0, 0), box.shape[0] - 1), min(max(round(d.col) - c0, 0), box.shape[1] - 1)] = True
     return _open_water(_ring(box, reach, hidden[window]), water[window], z[window], params)
 
 

@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from .base import PixelDetection
-from .optical_objects import _inside, _measure_pixels, _vessel_sized
+from .optical_objects import _measure_pixels, _vessel_sized, box_window
 from .optical_params import OpticalParams
 
 __all__ = ["hull_boxes"]
@@ -63,15 +63,12 @@ def _on_hull(
     params: OpticalParams,
 ) -> PixelDetection:
     """One detection measured on its hull, or as it was when none of a vessel's size is found."""
-    h, w = prob.shape
-    q = np.asarray(d.corners, np.float64)
-    r0, r1 = max(int(np.floor(q[:, 1].min())), 0), min(int(np.ceil(q[:, 1].max())) + 1, h)
-    c0, c1 = max(int(np.floor(q[:, 0].min())), 0), min(int(np.ceil(q[:, 0].max())) + 1, w)
-    if r1 <= r0 or c1 <= c0:
+    found = box_window(d.corners, prob.shape)
+    if found is None:
         return d
-    rr, cc = np.mgrid[r0:r1, c0:c1]
-    box = _inside(q[None], cc.reshape(-1, 1).astype(np.float64), rr.reshape(-1, 1).astype(np.float64)).reshape(rr.shape)
-    win = (slice(r0, r1), slice(c0, c1))
+    win, box = found
+    h, w = prob.shape
+    r0, c0 = win[0].start, win[1].start
     dry = box & ~water[win] & (prob[win] > min(params.pixel_thresholds))
     bright = dry & brighter[win]
     if 2 * int(bright.sum()) >= int(dry.sum()):

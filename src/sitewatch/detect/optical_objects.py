@@ -519,6 +519,22 @@ def _non_overlapping(
     return np.asarray(kept, dtype=np.intp)
 
 
+def box_window(
+    corners: Sequence[tuple[float, float]], shape: tuple[int, int], margin: int = 0
+) -> tuple[tuple[slice, slice], NDArray[np.bool_]] | None:
+    """The window of an image of ``shape`` around an oriented box (``corners`` as (col, row)), ``margin``
+    pixels wider on every side, and which of its pixels lie inside the box; None when it falls outside."""
+    h, w = shape
+    q = np.asarray(corners, np.float64)
+    r0, r1 = max(int(np.floor(q[:, 1].min())) - margin, 0), min(int(np.ceil(q[:, 1].max())) + 1 + margin, h)
+    c0, c1 = max(int(np.floor(q[:, 0].min())) - margin, 0), min(int(np.ceil(q[:, 0].max())) + 1 + margin, w)
+    if r1 <= r0 or c1 <= c0:
+        return None
+    rr, cc = np.mgrid[r0:r1, c0:c1]
+    inside = _inside(q[None], cc.reshape(-1, 1).astype(np.float64), rr.reshape(-1, 1).astype(np.float64)).reshape(rr.shape)
+    return (slice(r0, r1), slice(c0, c1)), inside
+
+
 def _inside(quads: NDArray[np.float64], x: NDArray[np.float64] | float, y: NDArray[np.float64] | float) -> NDArray[np.bool_]:
     """Whether points (x, y) lie inside convex quads ``(n, 4, 2)`` (broadcast over n)."""
     x = np.asarray(x, dtype=np.float64)

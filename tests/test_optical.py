@@ -378,6 +378,11 @@ def test_cli_multiband_and_per_band_files(tmp_path: Path) -> None:
     r = runner.invoke(main, ["detect-image", "--sensor", "optical", *args, "--out", str(out2)])
     assert r.exit_code == 0, r.output
     assert json.loads(out2.read_text())["features"] == fc["features"]
+    # The summary names every band file read, not only the one whose grid the scene takes (green's).
+    r = runner.invoke(main, ["detect-image", "--sensor", "optical", *args, "--out", str(out2), "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert set(summary["bands"]) == set(names) and summary["bands"]["nir"].endswith("nir.tif"), summary
 
 
 def test_cli_web_mercator_pixels_are_scaled(tmp_path: Path) -> None:

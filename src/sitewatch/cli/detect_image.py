@@ -91,7 +91,9 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
         write_geojson(fc, out)
     kinds = result.kinds
     if as_json:
-        click.echo(json.dumps({"image": str(result.image), "out": str(out), "detections": len(result.detections), "vessels": kinds["vessel"], "pixel_size_m": list(info.pixel_size)} | extra))
+        # With --band, "image" is the file whose grid the scene takes (green's, for optical); "bands" names them all.
+        bands_read = {"bands": dict(result.band_sources)} if result.band_sources else {}
+        click.echo(json.dumps({"image": str(result.image), **bands_read, "out": str(out), "detections": len(result.detections), "vessels": kinds["vessel"], "pixel_size_m": list(info.pixel_size)} | extra))
     elif not quiet:
         source = result.band_sources
         what = ", ".join(f"{k}={v}" for k, v in source.items()) if source else str(result.image)

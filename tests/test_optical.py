@@ -27,7 +27,7 @@ from sitewatch.detect.optical import (
     to_reflectance,
 )
 from sitewatch.detect.optical_image import parse_band_args
-from sitewatch.detect.optical_water import water_mask
+from sitewatch.detect.optical_water import water_bodies, water_mask
 from sitewatch.errors import InputError
 
 # Reflectance (blue, green, red, nir): harbour water, concrete quay, grey deck, yellow crane, cloud.
@@ -240,6 +240,53 @@ def test_learned_path_finds_a_ship_at_anchor() -> None:
     near = [d for d in dets if abs(d.row - 70) < 4 and abs(d.col - 50) < 4]
     assert len(near) == 1
     assert abs(near[0].length_m - 150) < 40
+
+
+# A cloud's shadow, a dark square or a block of slate roofs: as dark in the NIR as water, and as "wet" by NDWI.
+SHADOW = np.array([0.040, 0.036, 0.022, 0.014])
+GRASS = np.array([0.040, 0.070, 0.050, 0.300])
+
+
+def inland_town(n: int = 200) -> dict[str, NDArray[np.float32]]:
+    """Bands (10 m pixels, 2 km square) of an inland town: concrete and grass in 50 m patches, and nine
+    shadowed squares 250 m x 400 m, each with a bright roof 150 m x 25 m in it. No body of water."""
+    rng = np.random.default_rng(3)
+    grass = np.kron(rng.random((n // 5, n // 5)) < 0.4, np.ones((5, 5)))[:n, :n]
+    img = QUAY[:, None, None] * (1 - grass) + GRASS[:, None, None] * grass
+    for cy in (400.0, 1000.0, 1600.0):
+        for cx in (400.0, 1000.0, 1600.0):
+            s = coverage(n, 10.0, cx, cy, 400.0, 250.0, 0.0)
+            img = img * (1 - s) + SHADOW[:, None, None] * s
+            c = coverage(n, 10.0, cx, cy, 150.0, 25.0, 0.0)
+            img = img * (1 - c) + DECK[:, None, None] * c
+    img = img + rng.normal(0, 0.004, img.shape)
+    return {k: img[i].astype(np.float32) for i, k in enumerate(("blue", "green", "red", "nir"))}
+
+
+def test_an_inland_town_has_no_vessel_and_a_harbour_keeps_its_ship() -> None:
+    # Image only: the darkest tenth of the NIR stands for water in every scene. In a town it is shadow,
+    # never a body of water a ship can lie in; searched near all of it, each roof was a vessel.
+    town = inland_town()
+    assert vessels(detect_optical(town, 10.0)) == []
+    assert len(vessels(detect_optical(town, 10.0, params=OpticalParams(water_body_m=0.0)))) == 9
+    # The ship at anchor in a harbour (1.2 km of open water) is kept.
+    dets = vessels(detect_optical(_ship_at_anchor(), 10.0))
+    assert len([d for d in dets if abs(d.row - 70) < 4 and abs(d.col - 50) < 4]) == 1
+
+
+def test_water_bodies_keep_the_water_a_ship_can_lie_in() -> None:
+    water = np.zeros((100, 100), bool)
+    water[5:55, 5:55] = True  # a basin 500 m across...
+    water[55:80, 28:31] = True  # ...with a dock 30 m wide opening on it
+    water[70:90, 70:90] = True  # a pond 200 m across
+    bodies = water_bodies(water, 10.0, 450.0)
+    assert bodies[5:55, 5:55].all() and bodies[55:80, 28:31].all()
+    assert not bodies[70:90, 70:90].any()
+    assert (water_bodies(water, 10.0, 0.0) == water).all()
+    # The image's edge is not a shore: a sea cut by it keeps the width it shows.
+    sea = np.zeros((100, 100), bool)
+    sea[:, :24] = True
+    assert water_bodies(sea, 10.0, 450.0).sum() == sea.sum()
 
 
 def test_rgb_only_is_accepted() -> None:

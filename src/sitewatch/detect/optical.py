@@ -25,7 +25,11 @@ How it works
      components of ship size are vessels. Piers and quays are outside the
      polygon and cannot be taken for ships.
    - *Image only* (no water mask: ``sitewatch detect-image``, the
-     benchmark): a learned pixel score, then learned object scoring.
+     benchmark): only pixels within ``near_water_m`` of a body of water
+     (water that holds a circle ``water_body_m``, the longest vessel's
+     length, across: :func:`~sitewatch.detect.optical_water.water_bodies`)
+     are searched, since the scene's darkest NIR is "water" in a town
+     without any; then a learned pixel score, then learned object scoring.
      Sixteen per-pixel features (NDWI, contrast to the scene's water,
      white top-hats of NIR and visible brightness at a ship's beam, local
      texture, colour, water fractions at 30/100/300 m) go through a small
@@ -34,8 +38,8 @@ How it works
      score, water in a ring around it, contrast) and scored by a second
      small MLP; overlapping candidates keep the best score and are
      measured on the largest candidate that holds them alone. Ship-sized
-     islands of non-water with water all around are added as ships at
-     anchor. Both MLPs are trained on the sen2ships port scenes by
+     islands of non-water with a body of water all around are added as
+     ships at anchor. Both MLPs are trained on the sen2ships port scenes by
      ``benchmarks/optical_train.py`` (weights in
      ``sitewatch/data/optical_vessel_mlp.npz``, numpy only at run time;
      figures leave-one-port-out in BENCHMARKS.md). Input without NIR runs
@@ -103,7 +107,7 @@ from .optical_objects import (
 from .optical_params import MODEL_FILE as MODEL_FILE  # for tests and benchmarks, not in __all__
 from .optical_params import RGB_MODEL_FILE, OpticalParams, params_for_dn_scale
 from .optical_reflectance import RENDERING_CLOUD_BRIGHT, infer_dn_scale, to_reflectance
-from .optical_water import dilate
+from .optical_water import dilate, water_bodies
 
 __all__ = [
     "DETECTOR",
@@ -135,7 +139,7 @@ __all__ = [
 ]
 
 DETECTOR = "optical-mlp"
-VERSION = "0.4.1"
+VERSION = "0.4.2"
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,9 @@ class PixelScores:
     """Cloud or cloud shadow."""
     prob: NDArray[np.float32]
     """Pixel vessel score (0 outside the searched area)."""
+    bodies: NDArray[np.bool_] | None = None
+    """Image-only mode: the pieces of ``water`` wide enough to be a body of water
+    (:func:`~sitewatch.detect.optical_water.water_bodies`); None with the caller's water mask."""
 
 
 def score_pixels(
@@ -184,14 +191,17 @@ def score_pixels(
     cloud = cloud_mask(b, scl=scl, pixel_size=p, bright=params.cloud_bright, valid=ok)
     hidden = cloud | ~ok
     feats, raw_water = feature_planes(b, (px, py), None, stats)
-    search = dilate(raw_water, _px(2 * params.near_water_m, p)) & ~hidden
+    # Image only: the scene's darkest tenth is "water" even where there is none (roofs, shadows);
+    # a ship is searched for near a body of water only.
+    bodies = None if water is not None else water_bodies(raw_water, (px, py), params.water_body_m, params.min_length_m)
+    search = dilate(raw_water if bodies is None else bodies, _px(2 * params.near_water_m, p)) & ~hidden
     if water is not None:
         w = np.asarray(water, bool)
         if w.shape != shape:
             raise InputError(f"water mask shape {w.shape} differs from the bands' {shape}")
         search &= w
     prob = vessel_probability(feats, search, model)
-    return PixelScores(b, feats, raw_water, hidden, cloud, prob)
+    return PixelScores(b, feats, raw_water, hidden, cloud, prob, bodies)
 
 
 # ---------------------------------------------------------------- objects
@@ -266,7 +276,9 @@ def detect_optical_result(
     else:
         prob = np.where(crane_px, np.float32(0.0), sc.prob)
         cloud = sc.cloud if params.nodata_cut else None
-        vessels = _vessel_objects(prob, sc.features, sc.water, sc.hidden, (px, py), params, model, sc.bands, cloud)
+        vessels = _vessel_objects(
+            prob, sc.features, sc.water, sc.hidden, (px, py), params, model, sc.bands, cloud, bodies=sc.bodies
+        )
         if p <= params.contrast_max_pixel_m:
             vessels = open_water_vessels(sc.bands, sc.water, sc.hidden, crane_px, (px, py), params, vessels)
     out = _flag_edge(vessels + cranes, sc.water.shape)
@@ -354,11 +366,14 @@ def _vessel_objects(
     model: Mapping[str, NDArray[np.float32]],
     bands: Mapping[str, NDArray[np.float32]] | None = None,
     cloud: NDArray[np.bool_] | None = None,
+    *,
+    bodies: NDArray[np.bool_] | None = None,
 ) -> list[PixelDetection]:
     """Candidates of every threshold scored by the object model; overlaps keep the best.
 
     ``cloud`` (cloud and shadow within ``hidden``), when given, is what the cloud margin keeps
-    candidates from; one touching the rest of ``hidden`` (no data) is ``truncated``."""
+    candidates from; one touching the rest of ``hidden`` (no data) is ``truncated``. ``bodies``
+    (the bodies of water within ``water``), when given, is the water ships at anchor lie in."""
     ms, xs = multi_candidates(prob, feats, water, hidden, pixel_size, params, bands=bands, cloud=cloud)
     if not len(xs):
         return []
@@ -383,4 +398,4 @@ def _vessel_objects(
         brighter = feats[FEATURE_NAMES.index("vis_minus_water")] > 0
         out = hull_boxes(out, prob, water, brighter, pixel_size, params)
     nir = feats[FEATURE_NAMES.index("nir_minus_water")]  # NIR up to a constant: differences suffice
-    return out + _anchored(prob, nir, water, hidden, pixel_size, params, out)
+    return out + _anchored(prob, nir, water if bodies is None else bodies, hidden, pixel_size, params, out)

@@ -32,6 +32,13 @@ class OpticalParams:
     """Widest object reported as a vessel; wider blobs are quays or roofs."""
     near_water_m: float = 150.0
     """Only pixels this close to water are searched (ships are on water, berthed ones beside it)."""
+    water_body_m: float = 450.0
+    """Image-only mode: water counts (for ``near_water_m`` and ships at anchor) only in a connected body
+    of water that holds a circle this wide, the longest vessel's length (``max_length_m``): room for
+    the largest ship to lie at any heading; dark roofs and shadows never are that wide
+    (:func:`~sitewatch.detect.optical_water.water_bodies`; specks of non-water shorter than
+    ``min_length_m`` are no shore). Narrower rivers and canals need a site's
+    water polygon; 0 searches near any water."""
     crane_max_pixel_m: float = 5.0
     """Cranes are looked for only when pixels are this fine or finer."""
     crane_min_length_m: float = 20.0

@@ -97,6 +97,11 @@ def detect_optical_observation(
     pixel = ground_pixel_size(grid.crs, grid.affine, grid.width, grid.height)
     # Ingest's divisor says whether an 8-bit display rendering went in.
     params = optical.params_for_dn_scale(replace(optical.OpticalParams(), **limits), _dn_scale(obs))
+    if site.water is not None:
+        # The site's polygon says where the water is: a river port narrower than a body of water
+        # (water_body_m, which keeps image-only detection off a town's dark roofs) is still searched,
+        # and the polygon then drops what lies far from it.
+        params = replace(params, water_body_m=0.0)
     # The water references of the features, once for the whole grid: every tile judges
     # contrast against the same water (the whole grid itself when it has under 4 M pixels).
     whole, _ = _split(read_observation(path, out_shape=decimated_shape(shape)), names)

@@ -157,18 +157,21 @@ def open_water_vessels(
     z, spreads, brighter = contrast_z(bands, pixel_size, params, ~hidden)
     z[excluded] = 0.0
     objects = _contrast_objects(bands, z, spreads, brighter, water, hidden, pixel_size, params)
-    kept = [d for d in found if not _unbacked_in_open_water(d, objects, z, water, hidden, pixel_size, params)]
-    if not kept:
-        return objects
-    quads = np.array([d.corners for d in kept])
-    rows = np.array([d.row for d in kept])
-    cols = np.array([d.col for d in kept])
-    new = []
-    for o in objects:
-        if _inside(quads, o.col, o.row).any() or _inside(np.array([o.corners]), cols, rows).any():
-            continue
-        new.append(o)
-    return kept + new
+    backed = np.asarray(_centres_in(objects, found).any(axis=1))
+    kept = [d for d, b in zip(found, backed, strict=True) if b or not _in_open_water(d, z, water, hidden, pixel_size, params)]
+    # A contrast object is new unless it holds a kept vessel's centre or its centre lies in one.
+    clash = np.asarray(_centres_in(kept, objects).any(axis=1) | _centres_in(objects, kept).any(axis=0))
+    return kept + [o for o, c in zip(objects, clash, strict=True) if not c]
+
+
+def _centres_in(boxes: Sequence[PixelDetection], points: Sequence[PixelDetection]) -> NDArray[np.bool_]:
+    """Whether each of ``points``' centres lies in each of ``boxes`` (rows: points, columns: boxes)."""
+    if not boxes or not points:
+        return np.zeros((len(points), len(boxes)), bool)
+    quads = np.array([b.corners for b in boxes], np.float64)
+    cols = np.array([d.col for d in points])[:, None]
+    rows = np.array([d.row for d in points])[:, None]
+    return _inside(quads[None], cols, rows)
 
 
 def _ring(inside: NDArray[np.bool_], reach: int, hidden: NDArray[np.bool_]) -> NDArray[np.bool_]:
@@ -187,21 +190,17 @@ def _open_water(ring: NDArray[np.bool_], water: NDArray[np.bool_], z: NDArray[np
     return min(wet, calm) >= params.contrast_ring_fraction
 
 
-def _unbacked_in_open_water(
+def _in_open_water(
     d: PixelDetection,
-    objects: Sequence[PixelDetection],
     z: NDArray[np.float32],
     water: NDArray[np.bool_],
     hidden: NDArray[np.bool_],
     pixel_size: tuple[float, float],
     params: OpticalParams,
 ) -> bool:
-    """Whether ``d`` lies in open water with no contrast object holding its centre."""
+    """Whether the vessel ``d`` lies in open water (its box's ring, step 3 of the module doc)."""
     if d.kind != "vessel":
         return False
-    for o in objects:
-        if _inside(np.array([o.corners]), d.col, d.row).any():
-            return False
     reach = max(3, _px(params.contrast_ring_m, 0.5 * (pixel_size[0] + pixel_size[1])))
     found = box_window(d.corners, z.shape, reach + 2)
     if found is None:

@@ -1103,3 +1103,61 @@ def test_a_basic_product_placed_by_rpcs_is_named_as_not_orthorectified(tmp_path:
     with pytest.raises(ImageReadError, match=r"not orthorectified.*RPCs.*gdalwarp -rpc") as caught:
         read_scene_ref(path)
     assert "-a_ullr" not in str(caught.value)
+
+
+def _s2_band_files(folder: Path, offset: int) -> list[Path]:
+    """Four Sentinel-2-like band files, reflectance 0.09 to 0.06 as DN x 10,000 plus ``offset``."""
+    crs, x0, y0 = site_utm_origin(SITE)
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        write_tiff(
+            folder / f"T53TMN_20241017T015651_{name}_10m.tif", np.full((60, 60), value + offset, np.uint16), crs=crs,
+            transform=Affine(10, 0, x0, 0, -10, y0),
+        )
+        for name, value in (("B02", 900), ("B03", 800), ("B04", 700), ("B08", 600))
+    ]  # fmt: skip
+
+
+def test_band_files_with_the_baseline_04_offset_read_as_reflectance_with_dn_offset(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Band files of a baseline-04.00 L2A product moved out of it (IMG_DATA files copied elsewhere):
+    # DN = reflectance x 10,000 + 1,000. Read by their range alone they are 0.1 too bright.
+    files = _s2_band_files(tmp_path / "bands", 1000)
+    args = [f"--band={b}={f}" for b, f in zip(("blue", "green", "red", "nir"), files, strict=True)]
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "--dn-offset", "1000", "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    with rasterio.open(ws.root / obs.path) as cog:
+        assert [cog.read(k)[30, 30] for k in (1, 2, 3, 4)] == pytest.approx([0.09, 0.08, 0.07, 0.06])
+    assert obs.provenance["offset_applied"] == -1000 and obs.provenance["scaling_from"] == "--dn-offset"
+    assert obs.provenance["scale_applied"] == pytest.approx(1 / 10_000)  # the divisor still read from the range
+
+
+def test_dn_scale_replaces_the_divisor_read_from_the_range(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    files = _s2_band_files(tmp_path / "bands", 0)
+    args = [f"--band={b}={f}" for b, f in zip(("blue", "green", "red", "nir"), files, strict=True)]
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "--dn-scale", "4000", "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    with rasterio.open(ws.root / obs.path) as cog:
+        assert cog.read(1)[30, 30] == pytest.approx(900 / 4000)
+    assert obs.provenance["scaling_from"] == "--dn-scale" and "offset_applied" in obs.provenance
+
+
+def test_dn_scaling_is_refused_for_sar_by_name(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sar = _sar(tmp_path / "pier_20241017.tif")
+    given = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(sar), "--sensor", "sar", "--dn-offset", "1000", "-w", str(ws.root)])
+    assert given.exit_code == 1 and "--dn-offset: for optical images" in given.output
+    # Told by the file itself (its VV band) it is SAR: skipped and named; an optical file of the same run goes in.
+    optical = write_tiff(
+        tmp_path / "rgb_20241018.tif", np.full((3, 60, 60), 1100, np.uint16), crs=site_utm_origin(SITE)[0],
+        transform=Affine(10, 0, site_utm_origin(SITE)[1], 0, -10, site_utm_origin(SITE)[2]), descriptions=["red", "green", "blue"],
+    )  # fmt: skip
+    told = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(sar), str(optical), "--dn-offset", "1000", "-w", str(ws.root)])
+    assert told.exit_code == 3, told.output
+    assert f"{sar}: --dn-scale and --dn-offset are for optical images" in told.output.replace("\n", "")
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    with rasterio.open(ws.root / obs.path) as cog:
+        assert cog.read(1)[30, 30] == pytest.approx(0.01)

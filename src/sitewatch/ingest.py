@@ -1185,6 +1185,7 @@ def _cut_to_grid(
     product: S2Product | LandsatProduct | None,
     classes: Callable[[Any], NDArray[np.uint8]] | None = None,
     toa: PlanetTOA | None = None,
+    given: tuple[float | None, float | None] | None = None,
 ) -> tuple[NDArray[np.float32], float, bool] | None:
     """Each band (``sources``: file and band number) reprojected onto ``grid``, NaN where no data,
     the factor that turned its values into reflectance and whether DN 0 was read as no data (a
@@ -1197,12 +1198,16 @@ def _cut_to_grid(
     (``bands`` ends with ``SCL``, which ``sources`` does not hold).
     ``toa``: a Planet radiance file's reflectance coefficients, each band's own factor (the factor
     returned is then 1.0).
+    ``given``: the user's (divisor, offset) for the values (``--dn-scale``, ``--dn-offset``), either
+    None: the offset is taken off each value (after DN 0 is read as no data) and the divisor, when
+    not given, is read from the values' range as without them.
     """
     out = np.full((len(bands), grid.height, grid.width), np.nan, dtype=np.float32)
     if classes is not None:
         bands = bands[:-1]  # the last, SCL, is read by ``classes`` below
     scale = 1.0
     zero = False
+    divisor, offset = given or (None, None)
     try:
         with ExitStack() as stack:
             opened = {f: stack.enter_context(rasterio.open(f)) for f, _ in sources}
@@ -1223,6 +1228,8 @@ def _cut_to_grid(
                 scale = 1 / product.quantification
             elif toa is not None:
                 pass  # each band by its own coefficient, below: radiance, whose range says nothing of its scale
+            elif divisor is not None:
+                scale = 1 / divisor
             elif scene.sensor == "optical" and first.dtypes[0] in ("uint8", "uint16", "int16"):
                 # Integer reflectance: 8-bit RGB products are 0-255; surface reflectance products
                 # (Sentinel-2 L2A, PlanetScope SR) are scaled by 10,000, full-range 16-bit exports
@@ -1272,6 +1279,8 @@ def _cut_to_grid(
                 if product is not None and band.upper() != "SCL":
                     src_arr[src_arr == 0] = np.nan  # DN 0 is the product's no-data value
                     src_arr += np.float32(product.offset)
+                if offset and band.upper() != "SCL":
+                    src_arr -= np.float32(offset)
                 if band.upper() != "SCL":
                     src_arr = src_arr * np.float32(scale if toa is None else toa.coefficients[i - 1])
                 _warp_to_grid(src_arr, out[k], src, window, grid, band_resampling(band, scene.sensor))
@@ -1311,6 +1320,8 @@ def archive_file(
     thermal_noise: ThermalNoise = "keep",
     source_sha256: str | None = None,
     owner: str | None = None,
+    dn_scale: float | None = None,
+    dn_offset: float | None = None,
 ) -> Archived | None:
     """Cut one image to the site and write its COG, without touching the store.
 
@@ -1322,7 +1333,9 @@ def archive_file(
     one its acquisition time and id are read from. ``item_id`` overrides the id
     the file would get (see :func:`ingest_paths`). ``source_sha256`` is ``path``'s sha256 when
     the caller has read it already (:class:`SourceDigest`); it is read here otherwise. ``owner`` is
-    that of the partial files written (:func:`archive_observation`).
+    that of the partial files written (:func:`archive_observation`). ``dn_scale`` and ``dn_offset`` (an
+    optical file, or band files, that is no product): reflectance = (value - ``dn_offset``) / ``dn_scale``,
+    instead of the divisor read from the values' range (:func:`_given_scaling`).
     """
     path = Path(path)
     s1 = open_s1_grd(path, thermal_noise=thermal_noise) if not band_files and is_s1_product(path) else None
@@ -1361,13 +1374,17 @@ def archive_file(
     if landsat is not None and landsat.qa is not None:
         bands = [*bands, "SCL"]
         classes = partial(_qa_pixel_as_scl, landsat.qa)
+    given = (dn_scale, dn_offset) != (None, None)
+    if given:
+        _check_given_scaling(path, scene.sensor, "a Sentinel-1 product" if s1 else "a Sentinel-2 product" if product else
+                             "a Landsat product" if landsat else "a Planet radiance file" if toa else None)  # fmt: skip
     grid = site_grid(site, resolution_m or scene.resolution_m)
     if s1 is not None:
         out = np.full((len(bands), grid.height, grid.width), np.nan, dtype=np.float32)
         _read_s1(s1, grid, out)  # as sigma0, placed by its GCPs
         scale, zero = 1.0, False
     else:
-        cut = _cut_to_grid(path, scene, bands, sources, grid, product or landsat, classes, toa)
+        cut = _cut_to_grid(path, scene, bands, sources, grid, product or landsat, classes, toa, (dn_scale, dn_offset) if given else None)
         if cut is None:
             return None
         out, scale, zero = cut
@@ -1393,6 +1410,10 @@ def archive_file(
         provenance["source_size"] = size
     if zero:
         provenance["no_data"] = ZERO_NO_DATA_NOTE
+    if given:
+        # As a product's own: reflectance = (DN + offset_applied) x scale_applied.
+        provenance["offset_applied"] = -(dn_offset or 0.0)
+        provenance["scaling_from"] = " and ".join(o for o, v in (("--dn-scale", dn_scale), ("--dn-offset", dn_offset)) if v is not None)
     if toa is not None:
         provenance["scale_applied"] = dict(zip(bands, toa.coefficients, strict=False))
         provenance["planet"] = toa.provenance([b for b in bands if b != "SCL"])
@@ -1439,6 +1460,9 @@ class FileJob:
     """The file's sha256 when the parent read it to choose the id (else the worker reads it)."""
     owner: str = field(default_factory=partial_owner)
     """The command that made the job, which commits or removes what it writes (:func:`~sitewatch.files.partial_path`)."""
+    dn_scale: float | None = None
+    dn_offset: float | None = None
+    """The user's scaling of an optical file's values (``--dn-scale``, ``--dn-offset``; :func:`archive_file`)."""
 
     def absolute(self) -> FileJob:
         """The job as a Dask worker started in another folder, on another machine, needs it: its
@@ -1469,7 +1493,7 @@ def archive_job(job: FileJob) -> Archived | None | str:
             return archive_file(
                 job.ws, job.site, job.path, acquired=job.acquired, sensor=job.sensor, compress=job.compress,
                 item_id=job.item_id, band_files=job.band_files, thermal_noise=job.thermal_noise,
-                source_sha256=job.source_sha256, owner=job.owner,
+                source_sha256=job.source_sha256, owner=job.owner, dn_scale=job.dn_scale, dn_offset=job.dn_offset,
             )  # fmt: skip
     except (ImageReadError, InputError) as exc:
         return str(exc)
@@ -1496,6 +1520,15 @@ def map_file_jobs(
     return map_jobs(
         archive_job, jobs, workers=workers, scheduler=scheduler, describe=describe, shared_folder=ws.archive.resolve()
     )
+
+
+def _check_given_scaling(path: Path, sensor: str, product: str | None) -> None:
+    """Refuse ``--dn-scale``/``--dn-offset`` for a file they cannot apply to: SAR values are not
+    reflectance, and a product (``product`` names its kind) is read with its own scaling."""
+    if sensor != "optical":
+        raise InputError(f"{path}: --dn-scale and --dn-offset are for optical images (reflectance); this one is {sensor}")
+    if product is not None:
+        raise InputError(f"{path}: is {product}, read with its own scale and offset; --dn-scale and --dn-offset are for other files")
 
 
 def _refuse_bands_of_a_product(band_files: Mapping[str, Path]) -> None:
@@ -1770,6 +1803,8 @@ def ingest_paths(
     compress: str = "deflate",
     band_files: Mapping[str, Path] | None = None,
     thermal_noise: ThermalNoise = "keep",
+    dn_scale: float | None = None,
+    dn_offset: float | None = None,
 ) -> IngestReport:
     """Ingest files and folders of GeoTIFFs into ``site``; a bad file is skipped and named.
 
@@ -1780,7 +1815,9 @@ def ingest_paths(
     Each file's observation id comes from :func:`unique_item_id`; a file that is the same
     image as an earlier one of the run goes in once (``IngestReport.duplicates``). With
     ``band_files`` (band name → single-band file) those files make one
-    observation and ``paths`` is ignored.
+    observation and ``paths`` is ignored. ``dn_scale`` and ``dn_offset`` scale an optical file's
+    values to reflectance, (value - offset) / scale, instead of the scale read from their range
+    (a file they cannot apply to, SAR or a product, is skipped and named).
     """
     started = now_utc()
     # A Planet UDM2 goes in with its image, as its cloud mask: set apart before repeats are looked for,
@@ -1818,7 +1855,9 @@ def ingest_paths(
                 band_paths={str(Path(b).resolve()) for b in (band_files or {}).values()}, content=content,
             )  # fmt: skip
             taken.add(item)
-        jobs.append(FileJob(ws, site, f, acquired, sensor, compress, item, band_files, thermal_noise, content.sha256))
+        jobs.append(FileJob(
+            ws, site, f, acquired, sensor, compress, item, band_files, thermal_noise, content.sha256, dn_scale=dn_scale, dn_offset=dn_offset,
+        ))  # fmt: skip
     results = map_file_jobs(ws, jobs, workers=workers, scheduler=scheduler)
     try:
         for i, (f, result) in enumerate(zip(files, results, strict=True)):

@@ -14,6 +14,7 @@ from ..ingest import band_files_sensor, ingest_paths
 from ..workspace import open_workspace
 from .options import (
     DateOrTime,
+    FiniteFloatRange,
     OnceCommand,
     handle_errors,
     is_quiet,
@@ -61,6 +62,12 @@ def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
               help="One file per band, all of one acquisition, ingested as one observation (instead of "
               "PATHS); repeat. Optical: blue, green, red, nir, scl (or B02, B03, B04, B08). SAR: vv, vh, hh, hv.")  # fmt: skip
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), help="When the files do not say.")
+@click.option("--dn-scale", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="N",
+              help="Optical files (not products): values are reflectance x N (default: 255 for 8-bit; 65535 when "
+              "the values fill the 16-bit range; 10000 for other integers; floats as they are).")  # fmt: skip
+@click.option("--dn-offset", type=FiniteFloatRange(), default=None, metavar="N",
+              help="Optical files (not products): subtracted from the values first (1000 for Sentinel-2 L2A band "
+              "files of processing baseline 04.00 or later taken out of their product; default 0).")  # fmt: skip
 @click.option("--acquired", type=DateOrTime("acquired"), metavar="TIME", help="Acquisition time (ISO 8601, UTC; a date alone is 12:00 UTC), for files that do not say; "
               "it overrides what they say.")  # fmt: skip
 @workers_option
@@ -69,8 +76,8 @@ def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
 @json_option
 @handle_errors
 def command(
-    site_id: str, paths: tuple[Path, ...], bands: tuple[str, ...], sensor: str | None, acquired: datetime | None,
-    workers: int | None, scheduler: str | None, workspace: Path, as_json: bool,
+    site_id: str, paths: tuple[Path, ...], bands: tuple[str, ...], sensor: str | None, dn_scale: float | None,
+    dn_offset: float | None, acquired: datetime | None, workers: int | None, scheduler: str | None, workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Ingest GeoTIFF files or folders (any CRS) into SITE_ID as observations.
 
@@ -93,6 +100,9 @@ def command(
     if bool(paths) == bool(bands):
         raise InputError("give PATHS or --band NAME=PATH, not both and not neither")
     band_files = _band_files(bands, sensor) if bands else None
+    if (dn_scale, dn_offset) != (None, None) and (sensor or (band_files_sensor(band_files) if band_files else None)) == "sar":
+        given = " and ".join(o for o, v in (("--dn-scale", dn_scale), ("--dn-offset", dn_offset)) if v is not None)
+        raise InputError(f"{given}: for optical images (reflectance); SAR values are read as they are")
     first_band: dict[Path, str] = {}
     for band, path in (band_files or {}).items():
         if path.resolve() in first_band:
@@ -113,7 +123,7 @@ def command(
         report = ingest_paths(
             ws, store, site, paths, acquired=acquired, sensor=sensor, progress=progress,
             workers=settings["workers"], scheduler=settings["scheduler"], compress=settings["cog_compress"], band_files=band_files,
-            thermal_noise=settings["sar_thermal_noise"],
+            thermal_noise=settings["sar_thermal_noise"], dn_scale=dn_scale, dn_offset=dn_offset,
         )  # fmt: skip
     missed = set(report.missed)
     if as_json:

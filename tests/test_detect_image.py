@@ -742,3 +742,58 @@ def test_out_not_named_for_geojson_is_refused_before_any_work(tmp_path: Path, na
     r = CliRunner().invoke(main, ["detect-image", str(png), "--pixel-size", "10", "--out", str(out)])
     assert r.exit_code == 2 and name in r.output and ".geojson" in r.output, r.output
     assert not out.exists()
+
+
+def _chip(path: Path, seed: int) -> Path:
+    img = sea_with_ships(np.random.default_rng(seed), (120, 120), [(60.0, 60.0, 113.0, 15.6, 30.0)])
+    Image.fromarray((np.sqrt(img) / np.sqrt(img).max() * 255).astype(np.uint8)).save(path)
+    return path
+
+
+def test_a_folder_of_chips_gives_one_geojson_each_as_one_at_a_time_does(tmp_path: Path) -> None:
+    chips = tmp_path / "chips"
+    chips.mkdir()
+    for k in range(3):
+        _chip(chips / f"chip{k}.png", k)
+    (chips / "chip0.xml").write_text("<annotation/>")  # labels beside the chips are left alone
+    Image.fromarray(np.zeros((120, 120, 3), np.uint8)).save(chips / "chip1_instance_id_RGB.png")  # so is an HRSID mask
+    (chips / "broken.png").write_bytes(b"not a png")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "broken.geojson").write_text("{}")  # an earlier run's result for an image that fails now
+    r = CliRunner().invoke(main, ["detect-image", str(chips), "--sensor", "sar", "--pixel-size", "10", "--out", str(out), "--json"])
+    assert r.exit_code == 3, r.output  # partial: the broken image is named, the others written
+    summary = json.loads(r.stdout)
+    assert [Path(i["image"]).name for i in summary["images"]] == ["chip0.png", "chip1.png", "chip2.png"]
+    assert [Path(f["image"]).name for f in summary["failed"]] == ["broken.png"]
+    assert "broken.png" in r.stderr and "removed" in r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["chip0.geojson", "chip1.geojson", "chip2.geojson"]
+    single = tmp_path / "chip1.geojson"
+    assert CliRunner().invoke(main, ["detect-image", str(chips / "chip1.png"), "--sensor", "sar", "--pixel-size", "10", "--out", str(single)]).exit_code == 0
+    assert json.loads((out / "chip1.geojson").read_text())["features"] == json.loads(single.read_text())["features"]
+    # A rerun writes the same files again, not more.
+    (chips / "broken.png").unlink()
+    again = CliRunner().invoke(main, ["-q", "detect-image", str(chips), "--sensor", "sar", "--pixel-size", "10", "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    assert sorted(p.name for p in out.iterdir()) == ["chip0.geojson", "chip1.geojson", "chip2.geojson"]
+
+
+def test_a_folder_needs_a_folder_out_and_a_file_a_file_out(tmp_path: Path) -> None:
+    chips = tmp_path / "chips"
+    chips.mkdir()
+    png = _chip(chips / "a.png", 1)
+    file_out = CliRunner().invoke(main, ["detect-image", str(chips), "--pixel-size", "10", "--out", str(tmp_path / "d.geojson")])
+    assert file_out.exit_code == 1 and "--out must be a folder that exists" in file_out.output
+    assert not (tmp_path / "d.geojson").exists()
+    folder_out = CliRunner().invoke(main, ["detect-image", str(png), "--pixel-size", "10", "--out", str(tmp_path)])
+    assert folder_out.exit_code == 2 and "is a folder; give a .geojson file" in folder_out.output
+    _chip(chips / "a.jpg", 2)  # a.png and a.jpg would both write a.geojson
+    clash = CliRunner().invoke(main, ["detect-image", str(chips), "--pixel-size", "10", "--out", str(tmp_path)])
+    assert clash.exit_code == 1 and "a.jpg" in clash.output and "a.png" in clash.output
+    assert not (tmp_path / "a.geojson").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    none = CliRunner().invoke(main, ["detect-image", str(empty), "--pixel-size", "10", "--out", str(tmp_path)])
+    assert none.exit_code == 1 and "no image in it" in none.output
+    bands = CliRunner().invoke(main, ["detect-image", str(chips), "--band", f"udm2={png}", "--out", str(tmp_path)])
+    assert bands.exit_code == 1 and "--band: for one image" in bands.output

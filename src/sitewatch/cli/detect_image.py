@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +18,22 @@ from .options import (
     warnings_as_lines,
 )
 
+if TYPE_CHECKING:
+    from ..detect.inputs import ReadOptions
+
+
+def _geojson_or_folder(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Click callback for --out: a folder that exists passes (for IMAGE a folder of images, checked in the
+    command), anything else is a GeoJSON file (:func:`~sitewatch.cli.options.geojson_out`)."""
+    if value is not None and str(value) != "-":
+        if Path(value).is_dir():
+            return value
+        if str(value).endswith(("/", "\\")) or not Path(value).suffix:
+            raise click.BadParameter(
+                f"{value}: folder {value} does not exist (make it first; one image's output is a .geojson file)", ctx=ctx, param=param
+            )
+    return geojson_out(ctx, param, value)
+
 
 @click.command("detect-image", cls=OnceCommand, short_help="Detect vessels in one image; write them as GeoJSON.")
 @click.argument("image", type=ImagePath(path_type=Path), required=False)
@@ -26,7 +43,7 @@ from .options import (
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), default=None, help="Which detector to run (default: optical when the --band names or the image's band descriptions are blue/green/red/nir or B02/B03/B04/B08, or a GeoTIFF without descriptions has red, green and blue colour interpretations, or a PlanetScope, SkySat, Maxar or Airbus file by its name or metadata sidecar; else sar, but an image whose file name says Sentinel-2 or Landsat is refused).")
 @click.option("--pixel-size", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="METRES", help="Ground pixel size; needed only when the image has no georeference (overrides it otherwise).")
 @click.option("--resolution", type=FiniteFloatRange(min=0), default=None, metavar="METRES", help="SAR: the image's resolution (impulse response width at half maximum), taken out of measured widths; default: the image's SITEWATCH_IMPULSE_RESPONSE_M tag, else twice the pixel size (detected products such as Sentinel-1 GRD); 0 keeps widths as measured.")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, callback=geojson_out, help="GeoJSON file to write (.geojson or .json; its folder must exist); - for standard output.")
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True, callback=_geojson_or_folder, help="GeoJSON file to write (.geojson or .json; its folder must exist); - for standard output. With IMAGE a folder of images: a folder that exists, where each image's detections go as NAME.geojson.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Threads for the pixel passes.")
 @thermal_noise_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")
@@ -36,6 +53,10 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     """Detect vessels in IMAGE (GeoTIFF, PNG or JPEG, a Sentinel-2 L2A or Sentinel-1 GRD
     .SAFE folder or its .zip, or a Landsat Collection 2 Level-2 product's folder or _MTL.txt)
     and write them to --out as GeoJSON.
+
+    IMAGE may be a folder of images (chips, scenes): each image in it is read on its own, with the
+    same options, into --out (a folder) as NAME.geojson; an image that cannot be read is named and the
+    others go on (exit code 3; 1 when none could be read).
 
     Each feature is a vessel's oriented box (in the image's CRS, or in pixel
     coordinates when the image has none) with row, col, length_m, width_m,
@@ -47,19 +68,33 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     from rich.progress import Progress
 
     from ..detect.image import skew_note, write_geojson
-    from ..detect.inputs import detect_image_input, image_and_udm2, open_image_input
+    from ..detect.inputs import (
+        detect_image_input,
+        image_and_udm2,
+        is_image_folder,
+        open_image_input,
+    )
     from ..errors import InputError
 
     try:
         _, udm2_of_image = image_and_udm2(image, bands)  # the input's shape checked before --out's
     except InputError as exc:  # no IMAGE and no --band, or both: a usage error (exit code 2)
         raise click.UsageError(str(exc), ctx=ctx) from None
+    quiet = bool((ctx.obj or {}).get("quiet")) or as_json
+    if isinstance(image, Path) and is_image_folder(image):
+        if bands:
+            raise InputError(f"--band: for one image; {image} is a folder of images, each read on its own")
+        options: ReadOptions = {"sensor": sensor, "pixel_size": pixel_size, "dn_scale": dn_scale, "dn_offset": dn_offset,  # type: ignore[typeddict-item]
+                                "resolution": resolution, "thermal_noise": thermal_noise}  # fmt: skip
+        _detect_folder(image, out, options, workers=workers, as_json=as_json, quiet=quiet)
+        return
+    if str(out) != "-" and out.is_dir():
+        raise click.BadParameter(f"{out}: is a folder; give a .geojson file (a folder is for IMAGE a folder of images)", ctx=ctx, param_hint="--out")
     to_stdout = str(out) == "-"
     if to_stdout and as_json:
         raise InputError("--out - writes the GeoJSON to standard output; drop --json or give --out a file")
     if not to_stdout:
         _refuse_an_input_as_out(out, [image, *udm2_of_image, *(b.partition("=")[2] for b in bands)])
-    quiet = bool((ctx.obj or {}).get("quiet")) or as_json
 
     def say(line: str) -> None:
         click.echo(line, err=True)
@@ -102,6 +137,54 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
         # Written to a stream (-, /dev/stdout, a pipe), the GeoJSON is read from it: the line goes to standard error.
         stream = to_stdout or not out.is_file()
         click.echo(f"{kinds['vessel']} vessel(s){others} in {what} → {'standard output' if to_stdout else out}", err=stream)
+
+
+def _detect_folder(folder: Path, out: Path, options: ReadOptions, *, workers: int, as_json: bool, quiet: bool) -> None:
+    """Each image of ``folder`` (:func:`~sitewatch.detect.inputs.folder_images`) into ``out/NAME.geojson``;
+    an image that cannot be read is named, its earlier GeoJSON in ``out`` removed (``score`` would read it
+    as this run's), and the others go on. Exit code 3 when some failed, 1 when all did."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from ..detect.image import skew_note, write_geojson
+    from ..detect.inputs import detect_image_file, folder_images
+    from ..errors import InputError, SitewatchError
+
+    if str(out) == "-" or not out.is_dir():
+        raise InputError(f"{folder} is a folder of images: --out must be a folder that exists, where each image's detections go as NAME.geojson")
+    images = folder_images(folder)
+    written: list[dict[str, Any]] = []
+    failed: list[dict[str, str]] = []
+    console = Console(stderr=True)
+    with Progress(transient=True, disable=quiet or not console.is_terminal, console=console) as bar:
+        task = bar.add_task(f"detecting in {len(images)} images", total=len(images))
+        for image in images:
+            target = out / f"{image.stem}.geojson"
+            try:
+                with warnings_as_lines():
+                    result = detect_image_file(image, workers=workers, warn=lambda message: click.echo(f"warning: {message}", err=True), **options)
+            except SitewatchError as exc:  # a refused or unreadable image: named, the others go on
+                removed = target.is_file()
+                target.unlink(missing_ok=True)
+                failed.append({"image": str(image), "reason": str(exc)})
+                click.echo(f"skipped: {exc}" + (f" (its earlier {target} removed)" if removed else ""), err=True)
+            else:
+                write_geojson(result.geojson(), target)
+                if skew := skew_note(result.info):
+                    click.echo(f"warning: {image}: {skew}", err=True)
+                kinds = result.kinds
+                written.append({"image": str(image), "out": str(target), "sensor": result.sensor, "detections": len(result.detections),
+                                "vessels": kinds["vessel"], "pixel_size_m": list(result.info.pixel_size)})  # fmt: skip
+                if not quiet:
+                    others = "".join(f" and {n} {kind}(s)" for kind, n in sorted(kinds.items()) if kind != "vessel")
+                    click.echo(f"{kinds['vessel']} vessel(s){others} in {image} ({result.sensor}) → {target}")
+            bar.advance(task)
+    if as_json:
+        click.echo(json.dumps({"folder": str(folder), "out": str(out), "images": written, "failed": failed}))
+    elif not quiet:
+        click.echo(f"{len(written)} of {len(images)} image(s) → {out}" + (f"; {len(failed)} could not be read (named above)" if failed else ""))
+    if failed:
+        raise SystemExit(3 if written else 1)
 
 
 def _refuse_an_input_as_out(out: Path, inputs: list[Path | str | None]) -> None:

@@ -55,7 +55,14 @@ __all__ = [
     "detect_image_file",
     "image_and_udm2",
     "ReadOptions",
+    "is_image_folder",
+    "folder_images",
 ]
+
+FOLDER_IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".jp2", ".bmp")
+"""The files of a folder of images that are read as images (any case); the rest (labels, sidecars) is left alone."""
+LABEL_MASK_TAILS = ("_instance_id_rgb", "_instance_color_rgb")
+"""Stem endings of label masks kept beside their chips (HRSID's): not images to detect in."""
 
 Sensor = Literal["sar", "optical"]
 Say = Callable[[str], None]
@@ -173,6 +180,40 @@ def detect_image_file(
         resolution=resolution, thermal_noise=thermal_noise, say=say, warn=warn,
     )  # fmt: skip
     return detect_image_input(found, workers=workers, progress=progress)
+
+
+def is_image_folder(image: Path | str | None) -> bool:
+    """``image`` is a folder that is no product (a Sentinel-1 or -2 SAFE, a Landsat product): a folder
+    of images, each to be detected in on its own (:func:`folder_images`)."""
+    from ..sources.landsat import landsat_level1_refusal, landsat_products_in
+    from ..sources.safe import is_s1_product, is_safe_product
+
+    if not isinstance(image, Path) or not image.is_dir() or image.name.upper().endswith(".SAFE"):
+        return False
+    if is_s1_product(image) or is_safe_product(image):
+        return False
+    return not landsat_products_in(image) and landsat_level1_refusal(image) is None
+
+
+def folder_images(folder: Path) -> list[Path]:
+    """The images directly in ``folder``, by name: files named ``.tif``, ``.png``, ``.jpg`` … (any case),
+    neither label masks beside their chips (HRSID's ``NAME_instance_id_RGB.png``) nor Planet usable data
+    masks (read with their scene's image). Subfolders are not read. Two images of one name but for the
+    suffix (``a.png``, ``a.jpg``) are refused, naming both: their outputs would be one file."""
+    from ..sources.planet import is_udm, is_udm2
+
+    images = sorted(
+        p for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in FOLDER_IMAGE_SUFFIXES and not p.stem.lower().endswith(LABEL_MASK_TAILS)
+        and not is_udm2(p) and not is_udm(p)
+    )  # fmt: skip
+    stems: dict[str, Path] = {}
+    for p in images:
+        if (other := stems.setdefault(p.stem.lower(), p)) is not p:
+            raise InputError(f"{other} and {p}: two images of one name in {folder}; their detections would be one file {p.stem}.geojson")
+    if not images:
+        raise InputError(f"{folder}: no image in it ({', '.join(FOLDER_IMAGE_SUFFIXES)}; subfolders are not read)")
+    return images
 
 
 def image_and_udm2(image: Path | str | None, bands: Sequence[str]) -> tuple[tuple[str, ...], list[str]]:

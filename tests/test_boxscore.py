@@ -555,3 +555,56 @@ def test_in_a_folder_an_unreadable_detections_file_is_named_and_the_others_score
     assert "1 image(s): TP 0  FP 0  FN 3" in r.output, r.output
     r = CliRunner().invoke(main, ["score", str(out), str(labels), "--json"])
     assert r.exit_code == 3 and json.loads(r.stdout)["images"] == 1, r.output
+
+
+def _measured(path: Path, points: list[tuple[float, float, float]], pixel_m: tuple[float, float]) -> Path:
+    """Detections of length 100 m at (row, col), in an image of ``pixel_m`` pixels."""
+    _dets(path, [(r, c, 0.9) for r, c, _ in points])
+    fc = json.loads(path.read_text())
+    for f, (_, _, length) in zip(fc["features"], points, strict=True):
+        f["properties"]["length_m"] = length
+    fc["sitewatch"]["pixel_size_m"] = list(pixel_m)
+    path.write_text(json.dumps(fc))
+    return path
+
+
+def test_length_error_against_rotated_boxes_and_masks_not_axis_aligned_ones(tmp_path: Path) -> None:
+    import math
+
+    import numpy as np
+    from PIL import Image
+
+    # A DOTA ship 50 px long at 30°, pixels 2 m: 100 m labelled; detected 110 m → +10 m.
+    c, s = math.cos(math.radians(30)), math.sin(math.radians(30))
+    corners = [(60 + c * dx - s * dy, 60 + s * dx + c * dy) for dx, dy in ((-25, -4), (25, -4), (25, 4), (-25, 4))]
+    (tmp_path / "chip.txt").write_text(" ".join(f"{x:.3f} {y:.3f}" for x, y in corners) + " ship 0\n")
+    dets = _measured(tmp_path / "chip.geojson", [(60.0, 60.0, 110.0)], (2.0, 2.0))
+    r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.txt"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["length_error_m"] == pytest.approx({"n": 1, "median": 10.0, "median_abs": 10.0, "mean_abs": 10.0}, abs=0.05)
+    text = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.txt")]).output
+    assert "median +10.0 m" in text
+    # An instance mask: a diagonal hull 40 px along the diagonal (about 56.6 px), on 1.5 × 1.5 m pixels.
+    mask = np.zeros((100, 100, 3), np.uint8)
+    for k in range(40):
+        mask[30 + k, 30 + k : 33 + k] = (255, 0, 0)
+    Image.fromarray(mask).save(tmp_path / "hull_instance_id_RGB.png")
+    hull = _measured(tmp_path / "hull.geojson", [(50.0, 51.0, 90.0)], (1.5, 1.5))
+    m = CliRunner().invoke(main, ["score", str(hull), str(tmp_path / "hull_instance_id_RGB.png"), "--json"])
+    assert m.exit_code == 0, m.output
+    error = json.loads(m.output)["length_error_m"]
+    assert error["n"] == 1 and 90.0 - 1.5 * 59 < error["median"] < 90.0 - 1.5 * 55  # labelled ≈ 56-59 px
+    # An axis-aligned VOC box gives no length: a diagonal ship fills its corners.
+    (tmp_path / "chip.xml").write_text(VOC)
+    voc = _measured(tmp_path / "voc.geojson", [(12.0, 15.0, 30.0)], (2.0, 2.0))
+    plain = CliRunner().invoke(main, ["score", str(voc), str(tmp_path / "chip.xml"), "--json"])
+    assert plain.exit_code == 0, plain.output
+    assert json.loads(plain.output)["tp"] == 1 and json.loads(plain.output)["length_error_m"] is None
+
+
+def test_length_error_uses_each_axis_of_a_non_square_pixel(tmp_path: Path) -> None:
+    # A quad 50 px along x: 50 × 3 m = 150 m, not 50 × the mean of 3 and 2.
+    (tmp_path / "chip.txt").write_text("35 58 85 58 85 62 35 62 ship 0\n")
+    dets = _measured(tmp_path / "chip.geojson", [(60.0, 60.0, 150.0)], (3.0, 2.0))
+    r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.txt"), "--json"])
+    assert json.loads(r.output)["length_error_m"]["median"] == pytest.approx(0.0, abs=0.01)

@@ -30,11 +30,14 @@ false, as VOC's and DOTA's own evaluations do.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import math
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PureWindowsPath
 from typing import Any
 
@@ -61,6 +64,11 @@ class Box:
     """Vertices of a rotated box or polygon; a point must lie inside it too (edges included)."""
     difficult: bool = False
     """Flagged difficult by the dataset: neither a miss when undetected nor a false alarm when detected."""
+    length: Callable[[float, float], float | None] | None = field(default=None, compare=False, repr=False)
+    """The long side of the object's oriented box (a rotated box's, a polygon's or a mask's) given the
+    size of a unit of the labels' coordinates along x and y (a pixel's in metres; 1, 1 for a GeoJSON in
+    metres); None for an axis-aligned box, whose sides are not a ship's length (a ship lying diagonally
+    fills its box's corners). Measured when asked: only matched objects are."""
 
     def __post_init__(self) -> None:
         if not (self.x0 <= self.x1 and self.y0 <= self.y1):
@@ -68,14 +76,51 @@ class Box:
 
     @classmethod
     def around(cls, points: list[Point], difficult: bool = False) -> Box:
-        """The box of an outline (at least three points)."""
+        """The box of an outline (at least three points), with its oriented length (:func:`outline_length`)."""
         xs, ys = [p[0] for p in points], [p[1] for p in points]
-        return cls(min(xs), min(ys), max(xs), max(ys), tuple(points), difficult)
+        return cls(min(xs), min(ys), max(xs), max(ys), tuple(points), difficult, partial(outline_length, tuple(points)))
 
     def holds(self, x: float, y: float) -> bool:
         if not (self.x0 <= x <= self.x1 and self.y0 <= y <= self.y1):
             return False
         return not self.outline or _in_polygon(x, y, self.outline)
+
+
+def outline_length(points: tuple[Point, ...], sx: float = 1.0, sy: float = 1.0) -> float | None:
+    """Long side of the smallest rotated rectangle around an outline (a rotated box's own length), its
+    x and y scaled by ``sx`` and ``sy``; None when the outline has no area."""
+    from shapely.geometry import MultiPoint
+
+    rect = MultiPoint([(x * sx, y * sy) for x, y in points]).minimum_rotated_rectangle
+    if rect.geom_type != "Polygon" or rect.area <= 0:
+        return None
+    (xa, ya), (xb, yb), (xc, yc) = list(rect.exterior.coords)[:3]
+    return max(math.hypot(xb - xa, yb - ya), math.hypot(xc - xb, yc - yb))
+
+
+def mask_length(mask: Any, sx: float = 1.0, sy: float = 1.0) -> float | None:
+    """Long axis of the oriented box of one object's pixels (``mask``, a boolean array, its pixels
+    ``sx`` by ``sy``): their second moments, the footprints' extent along that axis, as
+    ``benchmarks/optical_sen2ships.py`` measures labelled masks
+    (:func:`sitewatch.detect.base.measure_components`); None without a pixel."""
+    import numpy as np
+
+    from .detect.base import measure_components
+
+    labels = np.asarray(mask, bool).astype(np.int32)
+    if not labels.any():
+        return None
+    return float(measure_components(labels, np.array([1]), (sx, sy))["length_m"][0])
+
+
+def pixels_mask(rows: Any, cols: Any) -> Any:
+    """The smallest boolean array holding pixels (``rows``, ``cols``), for :func:`mask_length`."""
+    import numpy as np
+
+    rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+    mask = np.zeros((int(rows.max()) - int(rows.min()) + 1, int(cols.max()) - int(cols.min()) + 1), bool)
+    mask[rows - rows.min(), cols - cols.min()] = True
+    return mask
 
 
 def _in_polygon(x: float, y: float, pts: tuple[Point, ...]) -> bool:
@@ -271,17 +316,24 @@ def _rle_box(seg: dict[str, Any]) -> Box | None:
     runs = _rle_counts(counts) if isinstance(counts, str) else [int(v) for v in counts]
     if any(n < 0 for n in runs) or sum(runs) != h * w:
         raise ValueError(f"its RLE counts sum to {sum(runs)}, not height × width {h} × {w}")
+    import numpy as np
+
     c0 = r0 = math.inf
     c1 = r1 = -math.inf
     start = 0
+    pieces = []
     for k, n in enumerate(runs):
         if k % 2 and n:
             end = start + n - 1
             (ca, ra), (cb, rb) = divmod(start, h), divmod(end, h)
             c0, c1 = min(c0, ca), max(c1, cb)
             r0, r1 = (min(r0, ra), max(r1, rb)) if ca == cb else (0, h - 1)
+            pieces.append(np.arange(start, end + 1))
         start += n
-    return None if c0 == math.inf else Box(c0 - 0.5, r0 - 0.5, c1 + 0.5, r1 + 0.5)
+    if c0 == math.inf:
+        return None
+    flat = np.concatenate(pieces)  # column-major pixel numbers, as COCO's RLE counts them
+    return Box(c0 - 0.5, r0 - 0.5, c1 + 0.5, r1 + 0.5, length=partial(mask_length, pixels_mask(flat % h, flat // h)))
 
 
 def _segmentation_box(seg: Any) -> Box | None:
@@ -299,7 +351,8 @@ def _segmentation_box(seg: Any) -> Box | None:
         ys += values[1::2]
     if not xs or not all(map(math.isfinite, xs + ys)):
         return None
-    return Box(min(xs) - 0.5, min(ys) - 0.5, max(xs) - 0.5, max(ys) - 0.5)
+    length = partial(outline_length, tuple(zip(xs, ys, strict=True))) if len(xs) >= 3 else None
+    return Box(min(xs) - 0.5, min(ys) - 0.5, max(xs) - 0.5, max(ys) - 0.5, length=length)
 
 
 def _coco_box(path: Path, i: int, a: dict[str, Any], size: tuple[Any, Any], raw: list[float]) -> Box:
@@ -326,6 +379,14 @@ def _coco_box(path: Path, i: int, a: dict[str, Any], size: tuple[Any, Any], raw:
     if box is None:
         why = f"a zero width or height (bbox {bbox})" if bbox not in (None, []) else "no bbox"
         raise InputError(f"{path}: annotation {aid} has {why} and no segmentation to take its extent from: no detection could fall inside it")
+    if box.length is None and a.get("segmentation"):
+        # Scored by its bbox, measured by its mask or polygon (the length error of `score`), when that reads.
+        try:
+            outline = _segmentation_box(a["segmentation"])
+        except (TypeError, ValueError, KeyError, SyntaxError, MemoryError, RecursionError):
+            outline = None
+        if outline is not None:
+            box = dataclasses.replace(box, length=outline.length)
     width, height = size
     if isinstance(width, (int, float)) and isinstance(height, (int, float)) and width > 0 and height > 0:
         if box.x1 > width - 0.5 + 2 or box.y1 > height - 0.5 + 2:
@@ -468,7 +529,10 @@ def _geojson_boxes(path: Path, data: dict[str, Any], wanted: set[str], class_key
                 f"{path}: feature {i} is a {geom.geom_type} of {len(parts)} separate areas; one labelled object is one "
                 "polygon (QGIS: Vector > Geometry Tools > Multipart to Singleparts)"
             )
-        boxes.append(Box(x0, y0, x1, y1))
+        rectangle = geom.geom_type == "Polygon" and abs(geom.area - (x1 - x0) * (y1 - y0)) <= 1e-9 * max(geom.area, 1e-12)
+        # An axis-aligned rectangle is a box drawn around the object: its sides are not a ship's length.
+        length = partial(outline_length, tuple(geom.exterior.coords)) if geom.geom_type == "Polygon" and not rectangle else None
+        boxes.append(Box(x0, y0, x1, y1, length=length))
     return boxes
 
 

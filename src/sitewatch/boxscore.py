@@ -49,6 +49,8 @@ class Detected:
     x: float
     y: float
     score: float
+    length_m: float | None = None
+    """The detection's length (``length_m``), compared with a matched label's oriented length."""
 
 
 @dataclass
@@ -60,6 +62,9 @@ class Counts:
     fn: int = 0
     images: int = 0
     per_image: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    length_errors: list[float] = field(default_factory=list)
+    """Detected minus labelled length (m) of each true positive whose label gives a length (a rotated
+    box, a polygon or a mask; not an axis-aligned box) in units known as metres."""
 
     def add(self, name: str, t: tuple[int, int, int]) -> None:
         self.tp, self.fp, self.fn, self.images = self.tp + t[0], self.fp + t[1], self.fn + t[2], self.images + 1
@@ -78,14 +83,31 @@ class Counts:
         n = 2 * self.tp + self.fp + self.fn
         return 2 * self.tp / n if n else None
 
+    def length_summary(self) -> dict[str, float | int] | None:
+        """``n``, ``median`` (detected minus labelled, m), ``median_abs`` and ``mean_abs`` (m) of the
+        length errors, as ``benchmarks/optical_sen2ships.py`` summarises them; None without any."""
+        if not self.length_errors:
+            return None
+        e = sorted(self.length_errors)
+        a = sorted(abs(v) for v in e)
+        return {"n": len(e), "median": _median(e), "median_abs": _median(a), "mean_abs": sum(a) / len(a)}
 
-def match_boxes(dets: Sequence[Detected], boxes: Sequence[Box]) -> tuple[int, int, int]:
+
+def _median(v: list[float]) -> float:
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def match_boxes(
+    dets: Sequence[Detected], boxes: Sequence[Box], matched: list[tuple[int, int]] | None = None
+) -> tuple[int, int, int]:
     """``(tp, fp, fn)``: best score first, each detection to the free box holding its centroid
     whose centre is nearest. A detection no free box holds but a difficult one does is left out
-    (neither true nor false, as VOC and DOTA score), and a difficult box left free is no miss."""
+    (neither true nor false, as VOC and DOTA score), and a difficult box left free is no miss.
+    ``matched`` (a list) receives each true positive's (detection index, box index)."""
     used = [False] * len(boxes)
     tp = ignored = 0
-    for d in sorted(dets, key=lambda d: -d.score):
+    for j, d in sorted(enumerate(dets), key=lambda jd: -jd[1].score):
         best, bestd = -1, math.inf
         for i, b in enumerate(boxes):
             if used[i] or b.difficult or not b.holds(d.x, d.y):
@@ -96,6 +118,8 @@ def match_boxes(dets: Sequence[Detected], boxes: Sequence[Box]) -> tuple[int, in
         if best >= 0:
             used[best] = True
             tp += 1
+            if matched is not None:
+                matched.append((j, best))
         elif any(b.difficult and b.holds(d.x, d.y) for b in boxes):
             ignored += 1
     return tp, len(dets) - tp - ignored, sum(not b.difficult for b in boxes) - tp
@@ -175,8 +199,10 @@ def read_detections(
             raise InputError(f"{path}: feature {i} lacks what detect-image writes (row, col, geometry): {exc}") from exc
         if not all(map(math.isfinite, (col, row))):
             raise InputError(f"{path}: feature {i} has a row or col that is not a number ({p['row']}, {p['col']})")
-        pixel.append(Detected(col, row, score))
-        geo.append(Detected(cx, cy, score))
+        length = p.get("length_m")
+        length = float(length) if isinstance(length, (int, float)) and math.isfinite(length) else None
+        pixel.append(Detected(col, row, score, length))
+        geo.append(Detected(cx, cy, score, length))
     return pixel, geo, crs_name(fc)
 
 
@@ -317,9 +343,14 @@ def score_files(
                     "run y = row downwards, while QGIS draws an image without georeference at y = -row "
                     "(flip the labels' y)"
                 )
-            counts.add(det_path.stem, match_boxes(geo, boxes))
+            matched: list[tuple[int, int]] = []
+            counts.add(det_path.stem, match_boxes(geo, boxes, matched))
+            metres = _pixel_metres(fc) if det_crs is not None and det_crs.startswith('LOCAL_CS["pixel"') else _crs_metres(det_crs)
+            _add_length_errors(counts, geo, boxes, matched, metres)
         else:
-            counts.add(det_path.stem, match_boxes(pixel, boxes))
+            matched = []
+            counts.add(det_path.stem, match_boxes(pixel, boxes, matched))
+            _add_length_errors(counts, pixel, boxes, matched, _pixel_metres(fc))
     if wanted and seen and not wanted & {class_key_of(c) for c in seen}:
         # Every box left out: the figures would read as if nothing had been labelled.
         where = pairs[0][1] if len({lp for _, lp in pairs}) == 1 else pairs[0][1].parent
@@ -328,6 +359,43 @@ def score_files(
             f"(classes found: {', '.join(sorted(seen))})"
         )
     return counts
+
+
+def _pixel_metres(fc: dict[str, Any]) -> tuple[float, float] | None:
+    """Metres in a pixel of the detections' image along x and y (``sitewatch.pixel_size_m``)."""
+    try:
+        px, py = (float(v) for v in fc["sitewatch"]["pixel_size_m"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (px, py) if px > 0 and py > 0 and math.isfinite(px + py) else None
+
+
+def _crs_metres(crs: str | None) -> tuple[float, float] | None:
+    """1.0 when GeoJSON labels' coordinates are metres (a projected CRS in metres); None otherwise (WGS84)."""
+    if crs is None:
+        return None
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        c = CRS.from_user_input(crs)
+    except CRSError:
+        return None
+    return (1.0, 1.0) if c.is_projected and all(a.unit_name in ("metre", "meter") for a in c.axis_info) else None
+
+
+def _add_length_errors(
+    counts: Counts, dets: Sequence[Detected], boxes: Sequence[Box], matched: list[tuple[int, int]], metres: tuple[float, float] | None
+) -> None:
+    """Detected minus labelled length of each matched pair whose label gives a length (:attr:`Box.length`),
+    ``metres`` the size of a unit of the labels' coordinates along x and y (None: unknown, no length)."""
+    if metres is None:
+        return
+    for j, i in matched:
+        detected, measure = dets[j].length_m, boxes[i].length
+        labelled = measure(*metres) if measure is not None else None
+        if detected is not None and labelled is not None:
+            counts.length_errors.append(detected - labelled)
 
 
 def _is_label_file(p: Path, any_text: bool = False) -> bool:

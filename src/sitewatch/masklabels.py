@@ -10,11 +10,12 @@ objects apart and is refused when its one colour falls in pieces.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from .boxlabels import Box
+from .boxlabels import Box, mask_length
 from .errors import InputError
 
 __all__ = ["INSTANCE_MASK_TAIL", "is_instance_mask_name", "mask_image_stem", "read_instance_mask"]
@@ -65,8 +66,9 @@ def read_instance_mask(path: Path) -> list[Box]:
         )
     labels = inverse.reshape(code.shape) + (0 if colours[0] == 0 else 1)  # black is 0, each colour its own label
     boxes = []
-    for window in ndimage.find_objects(labels):
+    for k, window in enumerate(ndimage.find_objects(labels), 1):
         if window is not None:
             rows, cols = window
-            boxes.append(Box(cols.start - 0.5, rows.start - 0.5, cols.stop - 0.5, rows.stop - 0.5))
+            length = partial(mask_length, labels[window] == k)  # the mask's oriented length, for `score`'s length error
+            boxes.append(Box(cols.start - 0.5, rows.start - 0.5, cols.stop - 0.5, rows.stop - 0.5, length=length))
     return boxes

@@ -41,7 +41,8 @@ def command(
     boxes or an instance mask .png (one colour per object on black), or a
     folder of label files named after the images (masks NAME_instance_id_RGB.png). Matching is one-to-one per
     image: a detection counts when its centroid falls inside a labelled box,
-    best score first, as the benchmarks count. Prints precision, recall and F1.
+    best score first, as the benchmarks count. Prints precision, recall and F1, and
+    the length error (detected minus labelled) where the labels give lengths (rotated boxes, polygons, masks).
 
     Exit code 0 when every label file (every image of a COCO file, when
     DETECTIONS is a folder) was scored, 3 when some had no detections file
@@ -91,6 +92,7 @@ def command(
         out = {
             "images": counts.images, "tp": counts.tp, "fp": counts.fp, "fn": counts.fn,
             "precision": counts.precision, "recall": counts.recall, "f1": counts.f1,
+            "length_error_m": counts.length_summary(),
         } | ({"per_image": {k: dict(zip(("tp", "fp", "fn"), v, strict=True)) for k, v in counts.per_image.items()}} if per_image else {})  # fmt: skip
         click.echo(json.dumps(out, indent=1))
     else:
@@ -101,6 +103,11 @@ def command(
             f"{counts.images} image(s): TP {counts.tp}  FP {counts.fp}  FN {counts.fn}  "
             f"P {_ratio(counts.precision)}  R {_ratio(counts.recall)}  F1 {_ratio(counts.f1)}"
         )
+        if (lengths := counts.length_summary()) is not None:
+            click.echo(
+                f"length, detected - labelled, over {lengths['n']} matched object(s) with an oriented label: "
+                f"median {lengths['median']:+.1f} m, median |error| {lengths['median_abs']:.1f} m, mean |error| {lengths['mean_abs']:.1f} m"
+            )
     if unscored or images or unreadable:
         # As ingest, eval and detect: labelled images without detections (detect-image failed on them)
         # are inputs left out, and figures over the others alone must not pass for the whole set's.

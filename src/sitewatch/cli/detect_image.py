@@ -28,7 +28,7 @@ def _geojson_or_folder(ctx: click.Context, param: click.Parameter, value: Any) -
     if value is not None and str(value) != "-":
         if Path(value).is_dir():
             return value
-        if str(value).endswith(("/", "\\")) or not Path(value).suffix:
+        if not Path(value).exists() and (str(value).endswith(("/", "\\")) or not Path(value).suffix):
             raise click.BadParameter(
                 f"{value}: folder {value} does not exist (make it first; one image's output is a .geojson file)", ctx=ctx, param=param
             )

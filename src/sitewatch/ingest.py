@@ -1335,7 +1335,7 @@ def archive_file(
     the caller has read it already (:class:`SourceDigest`); it is read here otherwise. ``owner`` is
     that of the partial files written (:func:`archive_observation`). ``dn_scale`` and ``dn_offset`` (an
     optical file, or band files, that is no product): reflectance = (value - ``dn_offset``) / ``dn_scale``,
-    instead of the divisor read from the values' range (:func:`_given_scaling`).
+    instead of the divisor read from the values' range (:func:`_check_given_scaling` says which files).
     """
     path = Path(path)
     s1 = open_s1_grd(path, thermal_noise=thermal_noise) if not band_files and is_s1_product(path) else None

@@ -75,7 +75,7 @@ PIPELINE_ORDER = [
     "serve",                                          # and in the browser
     "alerts",                                         # told once when a rule's event shows
     "simulate", "demo",                               # the simulator's
-    "detect-image", "score",                          # one image, outside a workspace
+    "detect-image", "score", "change-image",          # image files, outside a workspace
 ]  # fmt: skip
 
 

@@ -50,6 +50,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "detect_image",
     "score",
+    "change_image",
 )
 """The command modules, in the order ``sitewatch --help`` lists them: the order a study runs them."""
 
@@ -95,8 +96,8 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     database and its sites; imagery in, and a look at what came in; detection, the timeline, links
     between sites, AIS matching, change between two images, claims checked against
     the imagery, the evaluation, the report, the export of detections, the
-    dashboard and alerts. Then the simulator's two, and the two that work on one
-    image outside a workspace.
+    dashboard and alerts. Then the simulator's two, and the three that work on
+    image files outside a workspace.
     """
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

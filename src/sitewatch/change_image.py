@@ -1,0 +1,290 @@
+"""Change between two image files, outside a workspace: ``sitewatch change-image BEFORE AFTER``.
+
+The pair is read as ``detect-image`` reads an image (optical: the bands by their names, colours or
+provider's layout, as reflectance; SAR: intensity, dB and amplitude read as such) and compared by
+:func:`sitewatch.change.detect_changes` with its defaults, as ``sitewatch change`` compares two
+observations of a site:
+
+- **georeferenced** images are compared on the earlier image's grid when it is in metres on the ground
+  (a projected CRS whose pixels measure what its transform says); otherwise (degrees, Web Mercator's
+  stretched metres) both are laid on a UTM grid of the earlier image's ground pixel size. The later
+  image is warped onto that grid (bilinear), so two products of one place on other grids compare; only
+  where both have data is compared. Regions are written in WGS84, as ``sitewatch change --out`` writes them.
+- **images without georeference** (PNG or JPEG chips) must be of one size and are compared pixel for
+  pixel at ``pixel_size`` metres; regions are written in pixel coordinates (x = column, y = row, pixel
+  centres at integers), as ``detect-image`` writes such an image's detections.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .change import COVER_CLASSES, OPTICAL_BANDS, ChangeImage, ChangeResult, detect_changes
+from .errors import ImageReadError, InputError
+from .model import Grid
+
+__all__ = ["ChangePair", "change_images", "change_pair_geojson", "read_change_pair", "write_change_mask"]
+
+Sensor = Literal["sar", "optical"]
+
+_STAND_IN = (500_000.0, 5_000_000.0)
+"""Origin of the metric grid an image without georeference is compared on (areas only; never written)."""
+_STAND_IN_CRS = "EPSG:32631"
+
+
+@dataclass(frozen=True)
+class ChangePair:
+    """Two images on the one grid they are compared on."""
+
+    before: ChangeImage
+    after: ChangeImage
+    georeferenced: bool
+    """False: the images have no georeference; the grid is a stand-in in metres and output is in pixels."""
+    pixel_size_m: float
+    """Side of the compared grid's pixel on the ground."""
+    warped: tuple[str, ...] = ()
+    """Which of ``before``/``after`` were laid on the compared grid from their own."""
+
+
+@dataclass(frozen=True)
+class _Raster:
+    data: NDArray[np.float32]
+    bands: tuple[str, ...]
+    crs: str | None
+    transform: Any  # Affine or None
+    pixel_size: tuple[float, float]
+
+
+def _choose_sensor(path: Path, sensor: Sensor | None) -> Sensor:
+    from .detect.optical_image import sensor_from_band_names
+
+    if sensor is not None:
+        return sensor
+    chosen, _why = sensor_from_band_names(path)
+    return "optical" if chosen == "optical" else "sar"
+
+
+def _read_optical(path: Path, pixel_size: float | None, dn_scale: float | None) -> _Raster:
+    from .detect.optical_image import _read_raw, _to_reflectance, open_optical
+    from .detect.optical_reflectance import infer_dn_scale
+
+    src = open_optical(path, pixel_size, scale_given=dn_scale is not None)
+    raw = _read_raw(src, None)
+    scale = dn_scale if dn_scale is not None else infer_dn_scale([raw[b] for b in src.bands])
+    bands, valid, _ = _to_reflectance(src, raw, scale, 0.0)
+    names = tuple(n for n in OPTICAL_BANDS if n in bands)
+    if not names:
+        raise InputError(f"{path}: none of the bands {', '.join(OPTICAL_BANDS)} found; pass --sensor sar for a radar image")
+    data = np.stack([np.where(valid, bands[n], np.nan).astype(np.float32) for n in names])
+    info = src.info
+    return _Raster(data, names, info.crs, info.transform, info.pixel_size)
+
+
+def _read_sar(path: Path, pixel_size: float | None) -> _Raster:
+    from .detect.image import _sar_window_reader, open_image_info
+
+    info = open_image_info(path, pixel_size)
+    values, valid = _sar_window_reader(info)((0, info.height, 0, info.width))
+    a = values.astype(np.float32)
+    if valid is not None:
+        a[~valid] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low = float(np.nanmin(a)) if np.isfinite(a).any() else 0.0
+    if np.issubdtype(values.dtype, np.floating) and low < 0:
+        a = np.power(np.float32(10.0), a / np.float32(10.0))  # dB → intensity
+    elif np.issubdtype(values.dtype, np.integer):
+        a = np.square(a)  # amplitude DN (a GRD's, or an 8-bit rendering's grey) → intensity
+    return _Raster(a[None], ("VV",), info.crs, info.transform, info.pixel_size)
+
+
+def _read(path: Path, sensor: Sensor, pixel_size: float | None, dn_scale: float | None) -> _Raster:
+    if not path.exists():
+        raise ImageReadError(f"{path}: no such file")
+    if sensor == "optical":
+        return _read_optical(path, pixel_size, dn_scale)
+    if dn_scale is not None:
+        raise InputError("--dn-scale: for optical images (reflectance); SAR values are read as they are")
+    return _read_sar(path, pixel_size)
+
+
+def _metric(r: _Raster) -> bool:
+    """The raster's own grid measures the ground in metres: a projected CRS whose pixel is, within 1 %,
+    the ground pixel (not degrees; not Web Mercator, whose metres are stretched by 1/cos(latitude))."""
+    if r.crs is None or r.transform is None:
+        return False
+    from pyproj import CRS
+
+    c = CRS.from_user_input(r.crs)
+    if not c.is_projected:
+        return False
+    px, py = abs(r.transform.a), abs(r.transform.e)
+    return abs(px - r.pixel_size[0]) <= 0.01 * px and abs(py - r.pixel_size[1]) <= 0.01 * py
+
+
+def _utm_grid(r: _Raster) -> Grid:
+    """A UTM grid over ``r``'s footprint at its ground pixel size (the smaller side)."""
+    from affine import Affine
+    from rasterio.warp import transform_bounds
+
+    from .geo import utm_crs_for
+
+    h, w = r.data.shape[1:]
+    x0, y0 = r.transform * (0, 0)
+    x1, y1 = r.transform * (w, h)
+    west, south, east, north = transform_bounds(r.crs, "EPSG:4326", min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+    crs = utm_crs_for((west + east) / 2, (south + north) / 2)
+    minx, miny, maxx, maxy = transform_bounds(r.crs, crs, min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+    p = min(r.pixel_size)
+    width, height = max(1, math.ceil((maxx - minx) / p)), max(1, math.ceil((maxy - miny) / p))
+    t = Affine(p, 0.0, minx, 0.0, -p, maxy)
+    return Grid(crs=crs, transform=(t.a, t.b, t.c, t.d, t.e, t.f), width=width, height=height)
+
+
+def _on_grid(r: _Raster, grid: Grid) -> NDArray[np.float32]:
+    """``r``'s bands warped onto ``grid`` (bilinear; NaN where it has no data)."""
+    from rasterio.warp import Resampling, reproject
+
+    out = np.full((r.data.shape[0], grid.height, grid.width), np.nan, np.float32)
+    for k in range(r.data.shape[0]):
+        reproject(
+            r.data[k], out[k], src_transform=r.transform, src_crs=r.crs, src_nodata=np.nan,
+            dst_transform=grid.affine, dst_crs=grid.crs, dst_nodata=np.nan, resampling=Resampling.bilinear,
+        )  # fmt: skip
+    return out
+
+
+def read_change_pair(
+    before: Path, after: Path, *, sensor: Sensor | None = None, pixel_size: float | None = None, dn_scale: float | None = None
+) -> ChangePair:
+    """The two images read and laid on one grid (module doc). Raises :class:`InputError` naming the image
+    for a pair that cannot be compared: of two sensors, one georeferenced and one not, two chips of other
+    sizes, or images that do not overlap."""
+    before, after = Path(before), Path(after)
+    kind = _choose_sensor(before, sensor)
+    other = _choose_sensor(after, sensor)
+    if kind != other:
+        raise InputError(f"{before} reads as {kind} and {after} as {other}: change compares two images of one sensor (--sensor to say which)")
+    b = _read(before, kind, pixel_size, dn_scale)
+    a = _read(after, kind, pixel_size, dn_scale)
+    if kind == "optical":
+        common = tuple(n for n in b.bands if n in a.bands)
+        if len(common) < len(b.bands) or len(common) < len(a.bands):
+            b = _Raster(b.data[[b.bands.index(n) for n in common]], common, b.crs, b.transform, b.pixel_size)
+            a = _Raster(a.data[[a.bands.index(n) for n in common]], common, a.crs, a.transform, a.pixel_size)
+    geo_b, geo_a = b.transform is not None and b.crs is not None, a.transform is not None and a.crs is not None
+    if geo_b != geo_a:
+        placed, loose = (before, after) if geo_b else (after, before)
+        raise InputError(f"{placed} is georeferenced and {loose} is not: give two georeferenced images, or two chips of one size with --pixel-size")
+    if not geo_b:
+        if b.data.shape[1:] != a.data.shape[1:]:
+            raise InputError(
+                f"{before} is {b.data.shape[2]} × {b.data.shape[1]} pixels and {after} {a.data.shape[2]} × {a.data.shape[1]}: "
+                "images without georeference are compared pixel for pixel and must be of one size"
+            )
+        p = float(b.pixel_size[0])
+        h, w = b.data.shape[1:]
+        grid = Grid(_STAND_IN_CRS, (p, 0.0, _STAND_IN[0], 0.0, -p, _STAND_IN[1]), w, h)
+        return ChangePair(
+            ChangeImage(b.data, grid, kind, b.bands, label=str(before)), ChangeImage(a.data, grid, kind, a.bands, label=str(after)), False, p
+        )
+    warped = []
+    if _metric(b):
+        t = b.transform
+        grid = Grid(crs=b.crs, transform=(t.a, t.b, t.c, t.d, t.e, t.f), width=b.data.shape[2], height=b.data.shape[1])  # type: ignore[arg-type]
+        data_b = b.data
+    else:
+        grid = _utm_grid(b)
+        data_b = _on_grid(b, grid)
+        warped.append("before")
+    same = a.crs == grid.crs and a.transform is not None and tuple(a.transform)[:6] == grid.transform and a.data.shape[1:] == grid.shape
+    data_a = a.data if same else _on_grid(a, grid)
+    if not same:
+        warped.append("after")
+    overlap = np.isfinite(data_b).all(axis=0) & np.isfinite(data_a).all(axis=0)
+    if not overlap.any():
+        raise InputError(f"{before} and {after} do not overlap (no pixel with data in both)")
+    p = float(abs(grid.transform[0]))
+    return ChangePair(
+        ChangeImage(data_b, grid, kind, b.bands, label=str(before)), ChangeImage(data_a, grid, kind, a.bands, label=str(after)), True, p,
+        tuple(warped),
+    )
+
+
+def change_images(
+    before: Path, after: Path, *, sensor: Sensor | None = None, pixel_size: float | None = None, dn_scale: float | None = None,
+    min_area_m2: float = 200.0, cover_classes: int = COVER_CLASSES,
+) -> tuple[ChangePair, ChangeResult]:  # fmt: skip
+    """The pair (:func:`read_change_pair`) and what :func:`~sitewatch.change.detect_changes` finds in it."""
+    pair = read_change_pair(before, after, sensor=sensor, pixel_size=pixel_size, dn_scale=dn_scale)
+    return pair, detect_changes(pair.before, pair.after, min_area_m2=min_area_m2, classes=cover_classes)
+
+
+def _to_pixels(geom: Any, p: float) -> Any:
+    """A polygon of the stand-in grid in pixel coordinates (x = column, y = row, pixel centres at integers)."""
+    from shapely.affinity import affine_transform
+
+    return affine_transform(geom, [1 / p, 0.0, 0.0, -1 / p, -_STAND_IN[0] / p - 0.5, _STAND_IN[1] / p - 0.5])
+
+
+def change_pair_geojson(pair: ChangePair, result: ChangeResult) -> dict[str, Any]:
+    """The regions as a GeoJSON FeatureCollection: WGS84 for georeferenced images, pixels otherwise; the
+    collection's ``sitewatch`` member says what was compared and how."""
+    from shapely.geometry import mapping
+
+    from . import __version__
+
+    features = []
+    for k, r in enumerate(result.regions):
+        geom = r.polygon_wgs84 if pair.georeferenced else _to_pixels(r.polygon, pair.pixel_size_m)
+        features.append({
+            "type": "Feature", "id": k, "geometry": mapping(geom),
+            "properties": {"direction": r.direction, "area_m2": r.area_m2, "magnitude": r.magnitude, "pixels": r.pixels},
+        })  # fmt: skip
+    meta: dict[str, Any] = {
+        "before": pair.before.name, "after": pair.after.name, "sensor": result.sensor, "method": result.method,
+        "method_version": result.method_version, "compared_fraction": result.compared_fraction,
+        "parameters": result.parameters, "pixel_size_m": pair.pixel_size_m, "sitewatch": __version__,
+        "compared_on": pair.before.grid.crs if pair.georeferenced else "pixels, as given",
+        "warped": list(pair.warped),
+    }  # fmt: skip
+    fc: dict[str, Any] = {"type": "FeatureCollection", "features": features, "sitewatch": meta}
+    if not pair.georeferenced:
+        meta["coordinates"] = "pixel (x=col, y=row, pixel centres at integers)"
+        fc["crs"] = {"type": "name", "properties": {"name": 'LOCAL_CS["pixel"]'}}
+    return fc
+
+
+def write_change_mask(pair: ChangePair, result: ChangeResult, path: Path) -> None:
+    """The changed pixels (255) on the compared grid, 0 elsewhere: a GeoTIFF (``.tif``) georeferenced as
+    the grid (none for a pair without georeference), or a PNG (``.png``), to score against a change map."""
+    from .files import partial_path
+
+    mask = (np.asarray(result.changed, bool) * 255).astype(np.uint8)
+    tmp = partial_path(path)
+    try:
+        if path.suffix.lower() == ".png":
+            from PIL import Image
+
+            Image.fromarray(mask).save(tmp, format="PNG")
+        else:
+            import rasterio
+
+            grid = pair.before.grid
+            profile: dict[str, Any] = {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": 1, "dtype": "uint8", "compress": "deflate"}
+            if pair.georeferenced:
+                profile |= {"crs": grid.crs, "transform": grid.affine}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # NotGeoreferencedWarning for a chip's mask
+                with rasterio.open(tmp, "w", **profile) as ds:
+                    ds.write(mask, 1)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,89 @@
+"""``sitewatch change-image BEFORE AFTER``: where two image files differ, outside a workspace."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..change import COVER_CLASSES
+from .options import (
+    FiniteFloatRange,
+    ImagePath,
+    OnceCommand,
+    existing_folder,
+    geojson_out,
+    handle_errors,
+    is_quiet,
+    refuse_input_as_out,
+)
+
+
+def _mask_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """--mask is a .tif or .png in a folder that exists."""
+    value = existing_folder(ctx, param, value)
+    if value is not None and Path(value).suffix.lower() not in (".tif", ".tiff", ".png"):
+        raise click.BadParameter(f"{value}: the mask is written as a GeoTIFF (.tif) or a PNG (.png)", ctx=ctx, param=param)
+    return value
+
+
+@click.command("change-image", cls=OnceCommand, short_help="Find where two image files differ; write the regions as GeoJSON.")
+@click.argument("before", type=ImagePath(path_type=Path))
+@click.argument("after", type=ImagePath(path_type=Path))
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, callback=geojson_out,
+              help="GeoJSON file to write (.geojson or .json; its folder must exist): WGS84, or pixel coordinates for images without georeference.")  # fmt: skip
+@click.option("--sensor", type=click.Choice(["sar", "optical"]), default=None,
+              help="optical or sar (default: as detect-image decides from the earlier image; PNG and JPEG chips are sar unless told).")  # fmt: skip
+@click.option("--pixel-size", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="METRES",
+              help="Ground pixel size of images without georeference (both); overrides the georeference otherwise.")  # fmt: skip
+@click.option("--dn-scale", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="N",
+              help="Optical: integer values are reflectance x N (default: 255 for 8-bit; 65535 when the values fill the 16-bit range, else 10000).")  # fmt: skip
+@click.option("--min-area-m2", type=FiniteFloatRange(min=0), default=200.0, show_default=True, help="Drop regions smaller than this (m²).")
+@click.option("--cover-classes", type=click.IntRange(min=0, max=32), default=COVER_CLASSES, show_default=True, metavar="N",
+              help="Optical: spectral classes of the earlier image whose own common change each pixel must also differ from (as `change`).")  # fmt: skip
+@click.option("--mask", "mask", type=click.Path(dir_okay=False, path_type=Path), default=None, callback=_mask_out,
+              help="Also write the changed pixels (255) on the compared grid: a GeoTIFF (.tif) or PNG (.png), to score against a change map.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")
+@click.pass_context
+@handle_errors
+def command(
+    ctx: click.Context, before: Path, after: Path, out: Path, sensor: str | None, pixel_size: float | None, dn_scale: float | None,
+    min_area_m2: float, cover_classes: int, mask: Path | None, as_json: bool,
+) -> None:  # fmt: skip
+    """Regions that appeared, disappeared or altered from BEFORE to AFTER, two image files of one
+    place and one sensor (GeoTIFF, PNG or JPEG), compared as `sitewatch change` compares two
+    observations of a site, without a workspace.
+
+    Georeferenced images are compared on the earlier image's grid (a UTM grid when it is in degrees or
+    Web Mercator), the later one warped onto it, where both have data. Images without georeference
+    (chips) must be of one size and need --pixel-size.
+    """
+    from ..change_image import change_images, change_pair_geojson, write_change_mask
+    from ..detect.image import write_geojson
+
+    refuse_input_as_out(out, [before, after])
+    refuse_input_as_out(mask, [before, after], "--mask")
+    pair, result = change_images(
+        before, after, sensor=sensor, pixel_size=pixel_size, dn_scale=dn_scale, min_area_m2=min_area_m2, cover_classes=cover_classes,  # type: ignore[arg-type]
+    )  # fmt: skip
+    write_geojson(change_pair_geojson(pair, result), out)
+    if mask is not None:
+        write_change_mask(pair, result, mask)
+    counts = {d: result.count(d) for d in ("appeared", "disappeared", "altered")}
+    if as_json:
+        click.echo(json.dumps({
+            "before": str(before), "after": str(after), "out": str(out), "mask": str(mask) if mask else None,
+            "sensor": result.sensor, "method": f"{result.method} {result.method_version}", "regions": len(result.regions),
+            **counts, "area_m2": round(result.area_m2, 1), "compared_fraction": result.compared_fraction,
+            "pixel_size_m": pair.pixel_size_m, "warped": list(pair.warped),
+        }))  # fmt: skip
+        return
+    if not is_quiet():
+        how = ", ".join(f"{n} {d}" for d, n in counts.items())
+        warped = f"; {' and '.join(pair.warped)} laid on the compared grid" if pair.warped else ""
+        click.echo(
+            f"{len(result.regions)} region(s) ({how}), {result.area_m2:,.0f} m², {result.compared_fraction:.0%} of the pixels "
+            f"compared at {pair.pixel_size_m:g} m ({result.method} {result.method_version}){warped} → {out}"
+        )

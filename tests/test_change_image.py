@@ -1,0 +1,151 @@
+"""``sitewatch change-image``: two image files compared without a workspace."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from click.testing import CliRunner
+from PIL import Image
+from pyproj import Transformer
+from rasterio.warp import Resampling, calculate_default_transform, reproject
+from shapely.geometry import shape
+
+from sitewatch.cli import main
+from sitewatch.testing import write_tiff
+
+UTM = "EPSG:32653"
+X0, Y0, PX = 300_000.0, 4_750_000.0, 2.0
+ROOF = (100, 130, 60, 90)  # rows, cols of a 60 x 60 m roof built between the dates
+
+
+def _ground(seed: int, shape_: tuple[int, int] = (200, 200)) -> np.ndarray:
+    """Four bands of a fields-and-tracks scene, reflectance, with pixel noise of its own per seed."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0 : shape_[0], 0 : shape_[1]]
+    base = 0.08 + 0.04 * (((yy // 40) + (xx // 50)) % 3)
+    bands = np.stack([base * f for f in (0.8, 1.0, 1.1, 2.5)]).astype(np.float32)
+    return bands + rng.normal(0, 0.004, bands.shape).astype(np.float32)
+
+
+def _pair(tmp_path: Path) -> tuple[Path, Path]:
+    before = _ground(1)
+    after = _ground(2) * np.float32(1.1)  # another date: brighter overall, its own noise
+    r0, r1, c0, c1 = ROOF
+    after[:, r0:r1, c0:c1] = np.float32(0.45)
+    t = Affine(PX, 0, X0, 0, -PX, Y0)
+    names = ["blue", "green", "red", "nir"]
+    return (
+        write_tiff(tmp_path / "before.tif", before, crs=UTM, transform=t, descriptions=names),
+        write_tiff(tmp_path / "after.tif", after, crs=UTM, transform=t, descriptions=names),
+    )
+
+
+def _roof_lonlat() -> tuple[float, float]:
+    r0, r1, c0, c1 = ROOF
+    x, y = X0 + PX * (c0 + c1) / 2, Y0 - PX * (r0 + r1) / 2
+    return Transformer.from_crs(UTM, "EPSG:4326", always_xy=True).transform(x, y)
+
+
+def test_a_new_roof_between_two_georeferenced_images_is_one_region_where_it_stands(tmp_path: Path) -> None:
+    before, after = _pair(tmp_path)
+    out, mask = tmp_path / "changes.geojson", tmp_path / "changed.tif"
+    r = CliRunner().invoke(main, ["change-image", str(before), str(after), "--out", str(out), "--mask", str(mask), "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.output)
+    assert summary["regions"] == 1 and summary["appeared"] == 1 and summary["warped"] == []
+    assert 3000 < summary["area_m2"] < 4500  # 60 x 60 m = 3600 m²
+    fc = json.loads(out.read_text())
+    c = shape(fc["features"][0]["geometry"]).centroid
+    lon, lat = _roof_lonlat()
+    assert abs(c.x - lon) < 2e-4 and abs(c.y - lat) < 2e-4  # WGS84, at the roof
+    assert fc["sitewatch"]["method"] == "irmad-cva" and fc["features"][0]["properties"]["direction"] == "appeared"
+    with rasterio.open(mask) as ds:
+        changed = ds.read(1) > 0
+        assert ds.crs.to_string() == UTM and changed[115, 75] and changed.sum() == pytest.approx(900, rel=0.25)
+
+
+def test_the_later_image_on_another_grid_is_laid_on_the_earlier_ones(tmp_path: Path) -> None:
+    before, after = _pair(tmp_path)
+    geographic = tmp_path / "after_wgs84.tif"
+    with rasterio.open(after) as src:
+        t, w, h = calculate_default_transform(src.crs, "EPSG:4326", src.width, src.height, *src.bounds)
+        profile = src.profile | {"crs": "EPSG:4326", "transform": t, "width": w, "height": h, "nodata": np.nan}
+        with rasterio.open(geographic, "w", **profile) as dst:
+            for k in range(1, src.count + 1):
+                reproject(rasterio.band(src, k), rasterio.band(dst, k), resampling=Resampling.bilinear, dst_nodata=np.nan)
+            dst.descriptions = src.descriptions
+    out = tmp_path / "changes.geojson"
+    r = CliRunner().invoke(main, ["change-image", str(before), str(geographic), "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.output)
+    assert summary["warped"] == ["after"] and summary["appeared"] >= 1
+    lon, lat = _roof_lonlat()
+    biggest = max(json.loads(out.read_text())["features"], key=lambda f: f["properties"]["area_m2"])
+    c = shape(biggest["geometry"]).centroid
+    assert abs(c.x - lon) < 2e-4 and abs(c.y - lat) < 2e-4
+    # In degrees, the earlier image is laid on a UTM grid of its ground pixel size: the same roof.
+    swapped = CliRunner().invoke(main, ["change-image", str(geographic), str(before), "--out", str(tmp_path / "s.geojson"), "--json"])
+    assert swapped.exit_code == 0, swapped.output
+    assert json.loads(swapped.output)["warped"] == ["before", "after"] and json.loads(swapped.output)["disappeared"] >= 1
+
+
+def test_chips_without_georeference_are_compared_pixel_for_pixel_and_written_in_pixels(tmp_path: Path) -> None:
+    before, after = (np.clip(_ground(s)[[2, 1, 0]] * 3 * 255, 0, 255).astype(np.uint8) for s in (1, 2))
+    r0, r1, c0, c1 = ROOF
+    after[:, r0:r1, c0:c1] = 250
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    Image.fromarray(before.transpose(1, 2, 0)).save(a)
+    Image.fromarray(after.transpose(1, 2, 0)).save(b)
+    out, mask = tmp_path / "c.geojson", tmp_path / "c.png"
+    missing = CliRunner().invoke(main, ["change-image", str(a), str(b), "--sensor", "optical", "--out", str(out)])
+    assert missing.exit_code == 1 and "--pixel-size" in missing.output and not out.exists()
+    r = CliRunner().invoke(main, ["change-image", str(a), str(b), "--sensor", "optical", "--pixel-size", "2", "--out", str(out), "--mask", str(mask)])
+    assert r.exit_code == 0, r.output
+    fc = json.loads(out.read_text())
+    assert fc["crs"]["properties"]["name"].startswith('LOCAL_CS["pixel"')
+    (feature,) = fc["features"]
+    c = shape(feature["geometry"]).centroid
+    assert abs(c.x - (c0 + c1 - 1) / 2) < 1 and abs(c.y - (r0 + r1 - 1) / 2) < 1  # column, row of the roof's centre
+    changed = np.asarray(Image.open(mask)) > 0
+    assert changed[r0 + 5, c0 + 5] and not changed[10, 10]
+    small = tmp_path / "small.png"
+    Image.fromarray(before.transpose(1, 2, 0)[:100]).save(small)
+    sizes = CliRunner().invoke(main, ["change-image", str(a), str(small), "--sensor", "optical", "--pixel-size", "2", "--out", str(out)])
+    assert sizes.exit_code == 1 and "must be of one size" in sizes.output
+
+
+def test_pairs_that_cannot_be_compared_are_named(tmp_path: Path) -> None:
+    before, after = _pair(tmp_path)
+    chip = tmp_path / "chip.png"
+    Image.fromarray(np.zeros((200, 200, 3), np.uint8)).save(chip)
+    mixed = CliRunner().invoke(main, ["change-image", str(before), str(chip), "--sensor", "optical", "--pixel-size", "2", "--out", str(tmp_path / "m.geojson")])
+    assert mixed.exit_code == 1 and "before.tif is georeferenced and" in mixed.output and "chip.png is not" in mixed.output
+    far = write_tiff(tmp_path / "far.tif", _ground(3), crs=UTM, transform=Affine(PX, 0, X0 + 50_000, 0, -PX, Y0), descriptions=["blue", "green", "red", "nir"])
+    apart = CliRunner().invoke(main, ["change-image", str(before), str(far), "--out", str(tmp_path / "f.geojson")])
+    assert apart.exit_code == 1 and "do not overlap" in apart.output
+    sar = write_tiff(tmp_path / "sar.tif", np.full((200, 200), 0.05, np.float32), crs=UTM, transform=Affine(PX, 0, X0, 0, -PX, Y0), descriptions=["VV"])
+    sensors = CliRunner().invoke(main, ["change-image", str(before), str(sar), "--out", str(tmp_path / "s.geojson")])
+    assert sensors.exit_code == 1 and "one sensor" in sensors.output
+    same = CliRunner().invoke(main, ["change-image", str(before), str(after), "--out", str(before)])
+    assert same.exit_code == 2 and "written as GeoJSON" in same.output
+    mask = CliRunner().invoke(main, ["change-image", str(before), str(after), "--out", str(tmp_path / "o.geojson"), "--mask", str(tmp_path / "m.jpg")])
+    assert mask.exit_code == 2 and ".tif" in mask.output
+
+
+def test_sar_pair_in_db_finds_a_new_bright_object(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    t = Affine(10.0, 0, X0, 0, -10.0, Y0)
+    # Sea (-15 dB, below the level at which a pixel dark in both is not tested) and land (-5 dB) beside it.
+    level = np.where(np.arange(200) < 120, 0.03, 0.3)[None, :]
+    sea = [(rng.gamma(4.0, 1 / 4.0, (200, 200)) * level).astype(np.float32) for _ in range(2)]
+    sea[1][90:110, 40:60] = 3.0  # 20 dB over the sea: a hull, a new pier head
+    before, after = (write_tiff(tmp_path / f"{n}.tif", 10 * np.log10(a), crs=UTM, transform=t, descriptions=["VV"]) for n, a in zip(("b", "a"), sea, strict=True))
+    r = CliRunner().invoke(main, ["change-image", str(before), str(after), "--out", str(tmp_path / "c.geojson"), "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.output)
+    assert summary["sensor"] == "sar" and summary["appeared"] == 1 and summary["disappeared"] == 0

@@ -52,3 +52,34 @@ def test_out_that_is_the_input_file_is_refused_and_the_input_kept(
     assert res.exit_code == 2, res.output
     assert str(given) in res.stderr and "choose another path" in res.stderr
     assert given.read_text() == CONTENT
+
+
+OWN_FILE_ARGS: dict[str, Callable[[Path, str], list[str]]] = {
+    "report": lambda f, out: ["report", "--out", out],
+    "timeline --csv": lambda f, out: ["timeline", "dunai", "--csv", out],
+    "timeline --chart": lambda f, out: ["timeline", "dunai", "--chart", out],
+    "claims": lambda f, out: ["claims", "check", str(f), "--out", out],
+    "alerts": lambda f, out: ["alerts", "check", "--rules", str(f), "--out", out],
+    "sites export": lambda f, out: ["sites", "export", out, "--format", "geojson"],
+    "export": lambda f, out: ["export", "--out", out, "--format", "csv"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(OWN_FILE_ARGS))
+@pytest.mark.parametrize("own", ["sitewatch.gpkg", "sitewatch.toml"])
+def test_out_that_is_the_workspace_database_or_settings_is_refused_and_the_workspace_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, own: str
+) -> None:
+    # `sitewatch report --out s<TAB>` completed to sitewatch.gpkg wrote the report over the workspace's database.
+    root = tmp_path / "ws"
+    assert CliRunner().invoke(main, ["init", str(root)]).exit_code == 0
+    assert CliRunner().invoke(main, ["sites", "add", "dunai", "--builtin", "-w", str(root)]).exit_code == 0
+    given = tmp_path / "input.yaml"
+    given.write_text("claims: []\n")
+    before = (root / own).read_bytes()
+    monkeypatch.chdir(root)
+    res = CliRunner().invoke(main, OWN_FILE_ARGS[command](given, own))
+    assert res.exit_code == 1, res.output
+    assert "is the workspace's own" in res.stderr and own in res.stderr
+    assert (root / own).read_bytes() == before
+    assert CliRunner().invoke(main, ["sites", "list"]).exit_code == 0

@@ -19,6 +19,7 @@ from .options import (
     handle_errors,
     json_option,
     refuse_input_as_out,
+    refuse_workspace_file,
     workspace_option,
 )
 
@@ -56,6 +57,7 @@ def check(
     """
     ws = open_workspace(workspace)
     refuse_input_as_out(out, [rules_path or ws.root / RULES_FILE])
+    refuse_workspace_file(ws, [("--out", out)])
     hook = webhook if webhook is not None else ws.settings().get("alerts_webhook") or None
     with ws.store() as store:
         rules, errors = load_rules(store, rules_path or ws.root / RULES_FILE)

@@ -30,6 +30,7 @@ from .options import (
     check_date_order,
     existing_folder,
     handle_errors,
+    refuse_workspace_file,
     workspace_option,
 )
 
@@ -111,8 +112,7 @@ def command(
         raise InputError(f"{out} is not a regular file; a GeoPackage is a database and needs a file name")
     check_date_order(start, end)
     ws = open_workspace(workspace)
-    if not to_stdout and path.resolve() == ws.db_path.resolve():
-        raise InputError(f"{out} is the workspace's own database; give the export another name")
+    refuse_workspace_file(ws, [("--out", out)])
     sites = list(dict.fromkeys(site_ids)) or None
     with ws.store() as store:
         for sid in sites or ():

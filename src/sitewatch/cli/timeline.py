@@ -16,6 +16,7 @@ from .options import (
     check_date_order,
     existing_folder,
     handle_errors,
+    refuse_workspace_file,
     timeline_options,
     timeline_params,
     workspace_option,
@@ -99,6 +100,7 @@ def command(
         gap_days=gap_days, min_valid=min_valid, max_cloud=max_cloud, max_berth_hidden=max_berth_hidden, utc_offset=utc_offset, start=start, end=end
     )
     ws = open_workspace(workspace)
+    refuse_workspace_file(ws, outputs)
     with ws.store() as store:
         tl = load_timeline(store, site_id, params)
     to_stdout = "-" in (json_path, csv_path)  # then stdout holds that document alone; messages go to stderr

@@ -317,6 +317,8 @@ def test_observation_page_shows_a_captioned_close_up_per_detection(ws: Workspace
         assert row and f'href="#close-up-{n}"' in row[1]  # the row links back to its close-up
         for text in (f"{d.length_m:.1f} × ", f"{d.width_m:.1f} m", f"heading {d.heading_deg:.0f}°", f"score {d.score:.2f}"):
             assert text in fig[1], (n, text)
+        # A screenshot of the close-up is cited by its detection's id: "#1" is the table's row, whose id ends "#000".
+        assert f'<span class="hash">{d.id}</span>' in fig[1], n
 
 
 def test_observation_page_shows_the_highest_scoring_close_ups_and_counts_the_rest(ws: Workspace, client: TestClient,

@@ -293,7 +293,10 @@ def test_utc_offset_dates_are_labelled_local(ws: Workspace, tmp_path: Path) -> N
     assert "Dates are local dates at UTC+10" in text
     assert "<th>date (UTC)</th>" in write_report(ws, ["dunai"], tmp_path / "utc.html").read_text()
     res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--utc-offset", "10"])
-    assert res.exit_code == 0 and "Dates are local dates at UTC+10." in res.output
+    assert res.exit_code == 0 and "Dates are local dates at UTC+10." in res.output and "(UTC)" not in res.output
+    # Without an offset the table's dates are UTC dates, and its header says so (it said "date" alone).
+    res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root)])
+    assert res.exit_code == 0 and any(line.startswith("date (UTC)  seen by sensor") for line in res.output.splitlines())
     helptext = " ".join(CliRunner().invoke(main, ["timeline", "--help"]).output.split())
     assert "First date kept: a UTC date, or with --utc-offset a local date" in helptext
     assert "(UTC)." not in helptext

@@ -29,7 +29,8 @@ def _print(tl: Timeline, zone: str) -> None:
     if zone != "UTC":
         click.echo(f"Dates are local dates at {zone}.")
     if tl.rows:  # a header over no row reads as a table that failed to fill
-        click.echo(f"{'date':<10}  {'seen by sensor':<20} {'vessels':>7}  {'arr':>3} {'dep':>3}  at berths / others")
+        # "date (UTC)" fits the column of an ISO date; a local zone is said on the line above instead.
+        click.echo(f"{'date (UTC)' if zone == 'UTC' else 'date':<10}  {'seen by sensor':<20} {'vessels':>7}  {'arr':>3} {'dep':>3}  at berths / others")
     for r in tl.rows:
         berths = ", ".join(f"{b}:{n}" for b, n in r.at_berth.items())
         if r.off_berth:

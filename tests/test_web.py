@@ -181,6 +181,16 @@ def test_unknown_ids_are_404_naming_the_id(client: TestClient, url: str) -> None
     assert ("nowhere" if "nowhere" in url else "dunai/no-such-item") in r.text
 
 
+def test_an_address_that_is_no_page_answers_404_with_a_page_and_the_api_with_json(client: TestClient) -> None:
+    # A mistyped address (/site/dunai) showed {"detail":"Not Found"} in the browser: no way back to the sites.
+    r = client.get("/site/dunai")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "no page at /site/dunai" in r.text and '<a href="/">sites</a>' in r.text
+    r = client.get("/api/site/dunai")
+    assert r.status_code == 404 and r.json() == {"detail": "no API endpoint at /api/site/dunai: /openapi.json lists them"}
+    assert client.post("/").status_code == 405
+
+
 @pytest.mark.parametrize("url", [
     "/observations/%2E%2E/%2E%2E/sitewatch.gpkg/image.tif",
     "/observations/dunai/%2E%2E%2F%2E%2E%2Fsitewatch.gpkg/image.tif",

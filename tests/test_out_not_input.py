@@ -83,3 +83,31 @@ def test_out_that_is_the_workspace_database_or_settings_is_refused_and_the_works
     assert "is the workspace's own" in res.stderr and own in res.stderr
     assert (root / own).read_bytes() == before
     assert CliRunner().invoke(main, ["sites", "list"]).exit_code == 0
+
+
+EMPTY_OUT_ARGS: list[list[str]] = [
+    ["report", "--out"],
+    ["timeline", "dunai", "--csv"],
+    ["timeline", "dunai", "--json"],
+    ["timeline", "dunai", "--chart"],
+    ["export", "--out"],
+    ["claims", "check", "{given}", "--out"],
+    ["alerts", "check", "--rules", "{given}", "--out"],
+    ["sites", "export"],
+    ["change", "dunai", "--out"],
+    ["ais", "dunai", "--ais", "{given}", "--out"],
+]
+
+
+@pytest.mark.parametrize("args", EMPTY_OUT_ARGS, ids=[" ".join(a).replace("{given}", "FILE") for a in EMPTY_OUT_ARGS])
+def test_an_empty_output_name_is_a_usage_error_naming_the_option(tmp_path: Path, args: list[str]) -> None:
+    # `--out "$OUT"` with OUT unset: `report` rendered the whole report, then failed with a ValueError traceback;
+    # `timeline --csv ""` printed the table and exited 0 without a CSV.
+    root = tmp_path / "ws"
+    assert CliRunner().invoke(main, ["init", str(root)]).exit_code == 0
+    assert CliRunner().invoke(main, ["sites", "add", "dunai", "--builtin", "-w", str(root)]).exit_code == 0
+    given = tmp_path / "input.json"
+    given.write_text(CONTENT)
+    res = CliRunner().invoke(main, [*(a.format(given=given) for a in args), "", "-w", str(root)])
+    assert res.exit_code == 2, res.output
+    assert f"Invalid value for '{args[-1] if args[-1].startswith('--') else 'PATH'}': an empty name" in res.stderr

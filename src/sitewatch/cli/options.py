@@ -144,6 +144,8 @@ def existing_folder(ctx: click.Context, param: click.Parameter, value: Any) -> A
     """
     if value is None or str(value) == "-":
         return value
+    if str(value) in ("", "."):  # '--out ""' (an unset "$OUT"), which a Path option reads as "."
+        raise click.BadParameter("an empty name; name the file to write", ctx=ctx, param=param)
     folder = Path(value).parent
     if not folder.is_dir():
         raise click.BadParameter(f"{value}: folder {folder} does not exist", ctx=ctx, param=param)

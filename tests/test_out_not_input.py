@@ -111,3 +111,14 @@ def test_an_empty_output_name_is_a_usage_error_naming_the_option(tmp_path: Path,
     res = CliRunner().invoke(main, [*(a.format(given=given) for a in args), "", "-w", str(root)])
     assert res.exit_code == 2, res.output
     assert f"Invalid value for '{args[-1] if args[-1].startswith('--') else 'PATH'}': an empty name" in res.stderr
+
+
+def test_an_output_under_a_file_says_the_file_is_no_folder(tmp_path: Path) -> None:
+    # `--out notes.txt/x.kml` said "folder notes.txt does not exist" of a file the user could see there.
+    root = tmp_path / "ws"
+    assert CliRunner().invoke(main, ["init", str(root)]).exit_code == 0
+    (tmp_path / "notes.txt").write_text("x")
+    res = CliRunner().invoke(main, ["export", "--out", str(tmp_path / "notes.txt" / "x.kml"), "-w", str(root)])
+    assert res.exit_code == 2 and "notes.txt is a file, not a folder" in res.stderr, res.output
+    res = CliRunner().invoke(main, ["export", "--out", str(tmp_path / "missing" / "x.kml"), "-w", str(root)])
+    assert res.exit_code == 2 and "missing does not exist" in res.stderr, res.output

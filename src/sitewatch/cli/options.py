@@ -148,7 +148,8 @@ def existing_folder(ctx: click.Context, param: click.Parameter, value: Any) -> A
         raise click.BadParameter("an empty name; name the file to write", ctx=ctx, param=param)
     folder = Path(value).parent
     if not folder.is_dir():
-        raise click.BadParameter(f"{value}: folder {folder} does not exist", ctx=ctx, param=param)
+        why = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise click.BadParameter(f"{value}: folder {folder} {why}", ctx=ctx, param=param)
     return value
 
 

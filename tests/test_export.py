@@ -266,6 +266,25 @@ def test_the_workspace_database_is_not_overwritten(ws: Workspace) -> None:
     assert ws.db_path.read_bytes() == before
 
 
+def test_a_geopackage_holding_other_layers_is_not_replaced(ws: Workspace, tmp_path: Path) -> None:
+    # QGIS adds a layer to an existing GeoPackage; `export --out project.gpkg` replaced the whole file,
+    # and the project's own layers (and the QGIS project saved in it) were gone.
+    project = tmp_path / "project.gpkg"
+    with sqlite3.connect(project) as db:
+        db.executescript("""CREATE TABLE gpkg_contents (table_name TEXT PRIMARY KEY, data_type TEXT);
+            CREATE TABLE roads (fid INTEGER PRIMARY KEY); CREATE TABLE qgis_projects (name TEXT);
+            INSERT INTO gpkg_contents VALUES ('roads', 'features'), ('qgis_projects', 'attributes');""")
+    before = project.read_bytes()
+    res = run(ws, "--out", str(project))
+    assert res.exit_code == 1 and "holding other layers (qgis_projects, roads)" in res.stderr, res.output
+    assert project.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["project.gpkg"]
+    # An earlier export of the same layer, and a file that is no GeoPackage, are replaced.
+    out = tmp_path / "d.gpkg"
+    assert run(ws, "--out", str(out)).exit_code == 0 and run(ws, "--out", str(out)).exit_code == 0
+    (tmp_path / "notes.gpkg").write_text("not a database")
+    assert run(ws, "--out", str(tmp_path / "notes.gpkg")).exit_code == 0
+
+
 @pytest.mark.parametrize("suffix", ["geojson", "kml", "csv", "gpkg"])
 def test_an_unwritable_out_is_named_and_leaves_nothing(ws: Workspace, tmp_path: Path, suffix: str) -> None:
     folder = Path("/proc/self")  # a folder no one may make files in, root included

@@ -33,6 +33,9 @@ ARGS: dict[str, Callable[[Path, str], list[str]]] = {
     "claims": lambda f, out: ["claims", "check", str(f), "--out", out],
     "alerts": lambda f, out: ["alerts", "check", "--rules", str(f), "--out", out],
     "ais": lambda f, out: ["ais", "dunai", "--ais", str(f), "--out", out],
+    # `report --claims claims.yaml --out claims.yaml` wrote the report over the claims it had just checked.
+    "report --claims": lambda f, out: ["report", "--claims", str(f), "--out", out],
+    "report --ais": lambda f, out: ["report", "--ais", str(f), "--out", out],
 }
 
 

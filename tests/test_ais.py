@@ -330,6 +330,11 @@ def test_command_prints_matched_dark_and_unseen(world: tuple[Path, Path], tmp_pa
     statuses = sorted(f["properties"]["status"] for f in fc["features"])
     assert statuses == ["dark", "matched", "unseen"]
     assert all(f["properties"]["simulated"] is True and f["properties"]["image"].startswith("archive/") for f in fc["features"])
+    # Each point's lon, lat attributes are where it is drawn: a match's were its AIS position, metres off its point.
+    for f in fc["features"]:
+        assert [round(f["properties"]["lon"], 7), round(f["properties"]["lat"], 7)] == f["geometry"]["coordinates"]
+    (match,) = (f["properties"] for f in fc["features"] if f["properties"]["status"] == "matched")
+    assert (match["ais_lon"], match["ais_lat"]) != (match["lon"], match["lat"])
     # Computed on request: a second run says the same, and the workspace holds no new rows.
     again = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(root), "--json"])
     doc = json.loads(again.output)

@@ -438,6 +438,9 @@ def test_cli_check_prints_new_events_then_nothing_and_names_a_bad_rule(ws: tuple
     assert len((root / "alerts.jsonl").read_text().splitlines()) == 1
     again = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--rules", str(rules)])
     assert "ls" not in again.stdout and "0 new events of 1" in again.stderr
+    # An event's line is cited with its image's time and zone: it gave the date alone.
+    every = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--rules", str(rules), "--all"])
+    assert "    rests on dunai/dunai-2024-10-17 (2024-10-17 09:00 UTC); images archive/dunai/" in every.stdout, every.output
 
 
 @pytest.mark.parametrize(("text", "words"), [

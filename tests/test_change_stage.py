@@ -94,6 +94,21 @@ def test_change_finds_the_dug_ground_between_the_first_two_dates_and_a_rerun_rep
     assert _rows(root, "SELECT count(*) FROM rtree_changes_geom") == [(1,)]
 
 
+def test_change_out_carries_the_properties_export_gives_each_region(workspace: tuple[Path, Point], tmp_path: Path) -> None:
+    # `change --out` wrote "site", "before", "after" and no image or hash, where `export --layer changes` of the
+    # same regions writes site_id, before_id, after_id, each image and its sha256: two schemas for one region.
+    root, _ = workspace
+    out = tmp_path / "c.geojson"
+    assert CliRunner().invoke(main, ["change", "base", "--out", str(out), "-w", str(root)]).exit_code == 0
+    res = CliRunner().invoke(main, ["export", "base", "--layer", "changes", "--out", "-", "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    exported = {f["properties"]["change_id"]: f for f in json.loads(res.stdout)["features"]}
+    written = json.loads(out.read_text())["features"]
+    assert written and {f["properties"]["change_id"]: f for f in written} == exported
+    props = written[0]["properties"]
+    assert props["before_image"].startswith("archive/base/") and len(props["after_sha256"]) == 64
+
+
 def test_before_and_after_by_date_or_id(workspace: tuple[Path, Point]) -> None:
     root, _ = workspace
     runner = CliRunner()

@@ -27,10 +27,12 @@ from _report_world import build
 from sitewatch.cli import main
 from sitewatch.kml import kml_to_geojson
 from sitewatch.model import DATE_ONLY_NOTE, Site, utc
+from sitewatch.report.change_exports import changes_to_kml
 from sitewatch.report.detection_exports import (
     DETECTION_CSV_COLUMNS,
     detections_to_csv,
     detections_to_kml,
+    kml_title,
 )
 from sitewatch.report.exports import detections_to_geojson
 from sitewatch.store.gpkg import from_gpkg_blob
@@ -119,6 +121,21 @@ def test_kml_has_a_placemark_with_a_timestamp_per_detection_in_folders_by_site_a
         assert shape(k["geometry"]).equals_exact(shape(f["geometry"]), 1e-6)
     when = {pm.findtext(f"{KML}name"): pm.findtext(f"{KML}TimeStamp/{KML}when") for pm in placemarks}
     assert when["118 m vessel (SAR, simulated)"] == "2024-10-17T21:00:00Z"
+
+
+def test_kml_document_name_says_simulated_imagery_as_the_demo_s_does(ws: Workspace, tmp_path: Path) -> None:
+    # Google Earth's Places list shows a document by its name: `sitewatch export` of the demo's workspace
+    # was "sitewatch detections" there, where the demo's own detections.kml said SIMULATED.
+    out = tmp_path / "d.kml"
+    assert run(ws, "--out", str(out)).exit_code == 0
+    assert ET.parse(out).getroot().findtext(f"{KML}Document/{KML}name") == "sitewatch detections (SIMULATED imagery)"
+    real = {"type": "FeatureCollection", "features": [{"properties": {"simulated": False}}]}
+    sim = {"type": "FeatureCollection", "features": [{"properties": {"simulated": True}}]}
+    assert kml_title("sitewatch changes", sim) == "sitewatch changes (SIMULATED imagery)"
+    assert kml_title("sitewatch changes", real) == "sitewatch changes"
+    empty = {"type": "FeatureCollection", "features": []}
+    assert ET.fromstring(detections_to_kml(empty)).findtext(f"{KML}Document/{KML}name") == "sitewatch detections"
+    assert ET.fromstring(changes_to_kml(empty)).findtext(f"{KML}Document/{KML}name") == "sitewatch changes"
 
 
 def _mark_optical_date_only(w: Workspace) -> None:
@@ -247,6 +264,25 @@ def test_the_workspace_database_is_not_overwritten(ws: Workspace) -> None:
     res = run(ws, "--out", str(ws.db_path))
     assert res.exit_code == 1 and "workspace's own database" in res.output
     assert ws.db_path.read_bytes() == before
+
+
+def test_a_geopackage_holding_other_layers_is_not_replaced(ws: Workspace, tmp_path: Path) -> None:
+    # QGIS adds a layer to an existing GeoPackage; `export --out project.gpkg` replaced the whole file,
+    # and the project's own layers (and the QGIS project saved in it) were gone.
+    project = tmp_path / "project.gpkg"
+    with sqlite3.connect(project) as db:
+        db.executescript("""CREATE TABLE gpkg_contents (table_name TEXT PRIMARY KEY, data_type TEXT);
+            CREATE TABLE roads (fid INTEGER PRIMARY KEY); CREATE TABLE qgis_projects (name TEXT);
+            INSERT INTO gpkg_contents VALUES ('roads', 'features'), ('qgis_projects', 'attributes');""")
+    before = project.read_bytes()
+    res = run(ws, "--out", str(project))
+    assert res.exit_code == 1 and "holding other layers (qgis_projects, roads)" in res.stderr, res.output
+    assert project.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["project.gpkg"]
+    # An earlier export of the same layer, and a file that is no GeoPackage, are replaced.
+    out = tmp_path / "d.gpkg"
+    assert run(ws, "--out", str(out)).exit_code == 0 and run(ws, "--out", str(out)).exit_code == 0
+    (tmp_path / "notes.gpkg").write_text("not a database")
+    assert run(ws, "--out", str(tmp_path / "notes.gpkg")).exit_code == 0
 
 
 @pytest.mark.parametrize("suffix", ["geojson", "kml", "csv", "gpkg"])

@@ -293,7 +293,10 @@ def test_utc_offset_dates_are_labelled_local(ws: Workspace, tmp_path: Path) -> N
     assert "Dates are local dates at UTC+10" in text
     assert "<th>date (UTC)</th>" in write_report(ws, ["dunai"], tmp_path / "utc.html").read_text()
     res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--utc-offset", "10"])
-    assert res.exit_code == 0 and "Dates are local dates at UTC+10." in res.output
+    assert res.exit_code == 0 and "Dates are local dates at UTC+10." in res.output and "(UTC)" not in res.output
+    # Without an offset the table's dates are UTC dates, and its header says so (it said "date" alone).
+    res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root)])
+    assert res.exit_code == 0 and any(line.startswith("date (UTC)  seen by sensor") for line in res.output.splitlines())
     helptext = " ".join(CliRunner().invoke(main, ["timeline", "--help"]).output.split())
     assert "First date kept: a UTC date, or with --utc-offset a local date" in helptext
     assert "(UTC)." not in helptext
@@ -414,7 +417,7 @@ def test_report_names_observations_by_the_ids_show_accepts(tmp_path: Path) -> No
     assert "observation dunai:sim-dunai-2024-10-17-optical" in html  # chip captions
     with w.store() as st:
         for d in st.detections(site_id="dunai"):
-            assert f"{d.observation_id} · {st.get_observation(d.observation_id).scene.id}" in html
+            assert f">{d.observation_id}</a> · {st.get_observation(d.observation_id).scene.id}" in html  # linked to its image
 
 
 def test_the_date_axis_names_the_year_not_the_month_of_its_last_tick() -> None:
@@ -845,3 +848,24 @@ def test_an_arrival_beside_a_departure_after_hidden_dates_keeps_its_own_pair(tmp
     assert re.findall(r"observation (\S+) · image", section)[::2] == [
         "dunai:sim-dunai-2024-10-17-optical", "dunai:sim-dunai-2024-10-19-sar"
     ]
+
+
+def test_timeline_and_detection_tables_link_each_observation_to_its_image(ws: Workspace, html: str) -> None:
+    # The timeline chart and the map pointed to tables that gave observation ids alone: a colleague holding the
+    # report (without sitewatch to run `show`) could not open the image a date or a detection rests on.
+    out_dir = ws.root / "out"
+    sections = _sections(html)
+    with ws.store() as st:
+        obs = {o.id: o for o in st.observations("dunai")}
+        dets = st.detections(site_id="dunai")
+    links = {oid: href for href, oid in re.findall(r'<a href="([^"]+)">([^<]+)</a>', sections["Timeline"])}
+    rows = re.findall(r'<td class="ids">(.*?)</td>', sections["Timeline"])
+    assert links and rows and all("<a href=" in r for r in rows)
+    for oid, href in links.items():
+        assert href == os.path.relpath(ws.root / obs[oid].path, out_dir) and (out_dir / href).is_file()
+    detections = sections[f"Detections ({len(dets)})"]
+    for d in dets:
+        href = os.path.relpath(ws.root / obs[d.observation_id].path, out_dir)
+        assert f'<a href="{href}">{d.observation_id}</a>' in detections
+    assert html.count("<figcaption>The site, its berths and every detection") == len(re.findall(r'<h2 id="site-', html))
+    assert "the observations behind each date are listed in the timeline table below, each linked to its image" in html

@@ -181,6 +181,16 @@ def test_unknown_ids_are_404_naming_the_id(client: TestClient, url: str) -> None
     assert ("nowhere" if "nowhere" in url else "dunai/no-such-item") in r.text
 
 
+def test_an_address_that_is_no_page_answers_404_with_a_page_and_the_api_with_json(client: TestClient) -> None:
+    # A mistyped address (/site/dunai) showed {"detail":"Not Found"} in the browser: no way back to the sites.
+    r = client.get("/site/dunai")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "no page at /site/dunai" in r.text and '<a href="/">sites</a>' in r.text
+    r = client.get("/api/site/dunai")
+    assert r.status_code == 404 and r.json() == {"detail": "no API endpoint at /api/site/dunai: /openapi.json lists them"}
+    assert client.post("/").status_code == 405
+
+
 @pytest.mark.parametrize("url", [
     "/observations/%2E%2E/%2E%2E/sitewatch.gpkg/image.tif",
     "/observations/dunai/%2E%2E%2F%2E%2E%2Fsitewatch.gpkg/image.tif",
@@ -317,6 +327,8 @@ def test_observation_page_shows_a_captioned_close_up_per_detection(ws: Workspace
         assert row and f'href="#close-up-{n}"' in row[1]  # the row links back to its close-up
         for text in (f"{d.length_m:.1f} × ", f"{d.width_m:.1f} m", f"heading {d.heading_deg:.0f}°", f"score {d.score:.2f}"):
             assert text in fig[1], (n, text)
+        # A screenshot of the close-up is cited by its detection's id: "#1" is the table's row, whose id ends "#000".
+        assert f'<span class="hash">{d.id}</span>' in fig[1], n
 
 
 def test_observation_page_shows_the_highest_scoring_close_ups_and_counts_the_rest(ws: Workspace, client: TestClient,

@@ -332,19 +332,12 @@ def outcome_summary(o: PairOutcome) -> dict[str, object]:
 
 
 def changes_to_geojson(outcomes: Sequence[PairOutcome]) -> str:
-    """The regions of every pair as one GeoJSON FeatureCollection (WGS84), simulated ones so marked."""
+    """The regions of every pair as one GeoJSON FeatureCollection (WGS84): each region with the properties
+    ``sitewatch export --layer changes`` gives it (:func:`~sitewatch.report.change_exports.change_feature`:
+    both observations with their times, archived images and sha256, method, ``simulated``...)."""
     import json
 
-    from shapely.geometry import mapping
+    from .report.change_exports import change_feature
 
-    features = []
-    for o in outcomes:
-        for c in o.changes:
-            props = {
-                "change_id": c.id, "site": c.site_id, "before": c.before_id, "after": c.after_id,
-                "before_acquired": iso_utc(o.before.scene.acquired), "after_acquired": iso_utc(o.after.scene.acquired),
-                "sensor": o.pair.sensor, "direction": c.direction, "area_m2": c.area_m2, "magnitude": c.magnitude,
-                "method": c.method, "method_version": c.method_version, "simulated": o.pair.simulated,
-            }  # fmt: skip
-            features.append({"type": "Feature", "geometry": mapping(c.polygon), "properties": props})
+    features = [change_feature(o.pair, o.before, o.after, c) for o in outcomes for c in o.changes]
     return json.dumps({"type": "FeatureCollection", "features": features}, indent=1) + "\n"

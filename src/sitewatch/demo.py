@@ -155,10 +155,10 @@ def _write_exports(ws: Workspace, site_ids: Sequence[str]) -> tuple[Path, ...]:
     folder = ws.root / "exports"
     folder.mkdir(exist_ok=True)
     texts = {"detections.geojson": json.dumps(fc, indent=1),
-             "detections.kml": detections_to_kml(fc, title="sitewatch demo detections (SIMULATED imagery)")}  # fmt: skip
+             "detections.kml": detections_to_kml(fc, title="sitewatch demo detections")}  # fmt: skip
     if changes is not None:
         texts["changes.geojson"] = json.dumps(changes, indent=1)
-        texts["changes.kml"] = changes_to_kml(changes, title="sitewatch demo changes (SIMULATED imagery)")
+        texts["changes.kml"] = changes_to_kml(changes, title="sitewatch demo changes")
     return tuple(write_text_atomic(folder / name, text) for name, text in texts.items())
 
 

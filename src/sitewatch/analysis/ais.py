@@ -541,7 +541,8 @@ def ais_to_dict(result: AisResult) -> dict[str, Any]:
 
 def ais_to_geojson(result: AisResult, detections: Mapping[str, Detection]) -> dict[str, Any]:
     """A GeoJSON FeatureCollection of points: each match (at the detection, with the AIS position in its
-    properties), each dark detection and each unseen AIS position, with ``status`` saying which."""
+    properties as ``ais_lon``, ``ais_lat``), each dark detection and each unseen AIS position, with ``status``
+    saying which. Each point's ``lon``, ``lat`` are its own coordinates."""
     feats: list[dict[str, Any]] = []
 
     def point(lon: float, lat: float, props: dict[str, Any]) -> None:
@@ -553,7 +554,9 @@ def ais_to_geojson(result: AisResult, detections: Mapping[str, Detection]) -> di
         for m in o.matched:
             det = detections.get(m.detection_id)
             c = det.centroid if det is not None else None
-            point(c.x if c else m.lon, c.y if c else m.lat, base | {"status": "matched", **asdict(m), "ais_lon": m.lon, "ais_lat": m.lat})
+            lon, lat = (c.x, c.y) if c else (m.lon, m.lat)
+            # lon, lat as for a dark detection: where the point is drawn, not the AIS position beside it.
+            point(lon, lat, base | {"status": "matched", **asdict(m), "lon": lon, "lat": lat, "ais_lon": m.lon, "ais_lat": m.lat})
         for d in o.dark:
             point(d.lon, d.lat, base | {"status": "dark", **asdict(d)})
         for u in o.unseen:

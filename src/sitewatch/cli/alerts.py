@@ -10,6 +10,7 @@ import click
 
 from ..alert_rules import RULES_FILE
 from ..alerts import WEBHOOK_TIMEOUT_S, check_alerts, load_rules
+from ..model import acquired_label
 from ..workspace import open_workspace
 from .options import (
     DateOrTime,
@@ -19,6 +20,7 @@ from .options import (
     handle_errors,
     json_option,
     refuse_input_as_out,
+    refuse_workspace_file,
     workspace_option,
 )
 
@@ -56,6 +58,7 @@ def check(
     """
     ws = open_workspace(workspace)
     refuse_input_as_out(out, [rules_path or ws.root / RULES_FILE])
+    refuse_workspace_file(ws, [("--out", out)])
     hook = webhook if webhook is not None else ws.settings().get("alerts_webhook") or None
     with ws.store() as store:
         rules, errors = load_rules(store, rules_path or ws.root / RULES_FILE)
@@ -63,6 +66,9 @@ def check(
             store, rules, since=since, show_all=show_all, out=out or ws.root / EVENTS_FILE, webhook=hook,
             timeout=webhook_timeout,
         )  # fmt: skip
+        # Each image an event rests on with its acquisition time, so that a line is cited with a time and its zone.
+        when = {} if as_json else {o.id: acquired_label(o) for sid in {e["site"] for e in result.events}
+                                   for o in store.observations(sid)}  # fmt: skip
     if as_json:
         for e in result.events:
             click.echo(json.dumps({**e, "new": e["event_id"] in result.new}, sort_keys=True))
@@ -70,7 +76,8 @@ def check(
         for e in result.events:
             mark = "" if e["event_id"] in result.new else " (reported before)"
             click.echo(f"{e['date']} {e['site']} [{e['rule']}]{mark}: {e['what']}")
-            click.echo(f"    rests on {', '.join(e['observations'])}; images {', '.join(e['images'])}")
+            rests = ", ".join(f"{o} ({when[o]})" if o in when else o for o in e["observations"])
+            click.echo(f"    rests on {rests}; images {', '.join(e['images'])}")
         n = len(result.new)
         click.echo(f"{n} new event{'' if n == 1 else 's'} of {result.evaluated} from {len(rules)} rule{'' if len(rules) == 1 else 's'}"
                    + (f"; {result.delivered} delivered to the webhook" if hook else ""), err=True)  # fmt: skip

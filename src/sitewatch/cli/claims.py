@@ -16,6 +16,7 @@ from .options import (
     handle_errors,
     json_option,
     refuse_input_as_out,
+    refuse_workspace_file,
     workspace_option,
 )
 from .output import print_table
@@ -64,7 +65,9 @@ def check(claims_file: Path, out_path: Path | None, workspace: Path, as_json: bo
     3 when some were refused; 1 when none could be read.
     """
     refuse_input_as_out(out_path, [claims_file])
-    with open_workspace(workspace).store() as store:
+    ws = open_workspace(workspace)
+    refuse_workspace_file(ws, [("--out", out_path)])
+    with ws.store() as store:
         result = check_claims_file(store, claims_file)
     doc = claims_to_dict(result)
     if out_path is not None:

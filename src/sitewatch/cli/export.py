@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Collection
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from ..report.detection_exports import detections_to_csv, detections_to_kml, wri
 from ..report.exports import detections_to_geojson, write_text_atomic
 from ..store import Store
 from ..store.changes import change_pairs
+from ..store.schema import GPKG_TABLES
 from ..workspace import open_workspace
 from .options import (
     DateOrTime,
@@ -30,6 +32,7 @@ from .options import (
     check_date_order,
     existing_folder,
     handle_errors,
+    refuse_workspace_file,
     workspace_option,
 )
 
@@ -111,8 +114,9 @@ def command(
         raise InputError(f"{out} is not a regular file; a GeoPackage is a database and needs a file name")
     check_date_order(start, end)
     ws = open_workspace(workspace)
-    if not to_stdout and path.resolve() == ws.db_path.resolve():
-        raise InputError(f"{out} is the workspace's own database; give the export another name")
+    refuse_workspace_file(ws, [("--out", out)])
+    if fmt == "gpkg":
+        _refuse_other_geopackage(path, {"changes"} if layer == "changes" else GPKG_TABLES)
     sites = list(dict.fromkeys(site_ids)) or None
     with ws.store() as store:
         for sid in sites or ():
@@ -138,6 +142,28 @@ def command(
     what = "change region(s)" if layer == "changes" else "detection(s)"
     click.echo(f"wrote {len(fc['features'])} {what} to {'standard output' if to_stdout else path}"
                + (" (simulated imagery)" if simulated else ""), err=to_stdout)  # fmt: skip
+
+
+def _refuse_other_geopackage(path: Path, written: Collection[str]) -> None:
+    """Refuse an existing ``path`` that is a GeoPackage holding tables the export does not write.
+
+    The export is a new file renamed over ``path``: the layers of a QGIS project's GeoPackage named
+    there (QGIS adds a layer to an existing GeoPackage) would be lost. Another file, or a GeoPackage of an
+    earlier export of the same layer, is replaced.
+    """
+    if not path.is_file():
+        return
+    try:
+        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
+            tables = {str(r[0]) for r in db.execute("SELECT table_name FROM gpkg_contents")}
+    except sqlite3.Error:  # not a GeoPackage: nothing in it that QGIS would show as a layer
+        return
+    other = sorted(tables - set(written))
+    if other:
+        shown = ", ".join(other[:5]) + (f" and {len(other) - 5} more" if len(other) > 5 else "")
+        raise InputError(f"{path} is a GeoPackage holding other layers ({shown}): export writes a new file "
+                         "in its place and they would be lost; give --out another name (QGIS can then add "
+                         "its layers to that GeoPackage)")  # fmt: skip
 
 
 def _sites_with_changes(store: Store, sites: list[str] | None) -> list[str]:

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import click
 
 from ..config import SAR_THERMAL_NOISE, WORKSPACE_ENV
-from ..errors import SitewatchError, SitewatchWarning
+from ..errors import InputError, SitewatchError, SitewatchWarning
 
 if TYPE_CHECKING:
     from ..analysis.occupancy import TimelineParams
+    from ..workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -143,9 +144,12 @@ def existing_folder(ctx: click.Context, param: click.Parameter, value: Any) -> A
     """
     if value is None or str(value) == "-":
         return value
+    if str(value) in ("", "."):  # '--out ""' (an unset "$OUT"), which a Path option reads as "."
+        raise click.BadParameter("an empty name; name the file to write", ctx=ctx, param=param)
     folder = Path(value).parent
     if not folder.is_dir():
-        raise click.BadParameter(f"{value}: folder {folder} does not exist", ctx=ctx, param=param)
+        why = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise click.BadParameter(f"{value}: folder {folder} {why}", ctx=ctx, param=param)
     return value
 
 
@@ -169,11 +173,28 @@ def refuse_input_as_out(out: Path | None, inputs: Iterable[Path], option: str = 
     if out is None or str(out) == "-":
         return
     for given in inputs:
-        same = out.resolve() == given.resolve() or (out.exists() and given.exists() and os.path.samefile(out, given))
-        if same:
+        if _same_file(out, given):
             raise click.UsageError(
                 f"{option} {out} is the input file {given}: writing there would overwrite it; choose another path"
             )
+
+
+def refuse_workspace_file(ws: Workspace, outputs: Iterable[tuple[str, str | Path | None]]) -> None:
+    """Refuse (exit 1) an output file, given as ``(option, path)``, that is the workspace's own database or
+    its ``sitewatch.toml``: the file written would replace it (``report --out sitewatch.gpkg`` left a workspace
+    of HTML). Paths are compared as :func:`refuse_input_as_out` compares them; None and ``-`` pass."""
+    own = (("database", ws.db_path), ("settings file", ws.config_path))
+    for option, out in outputs:
+        if out is None or str(out) == "-":
+            continue
+        for what, path in own:
+            if _same_file(Path(out), path):
+                raise InputError(f"{option} {out} is the workspace's own {what} ({path.name}): writing there "
+                                 "would replace it; give the output another name")  # fmt: skip
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
 
 
 class ImagePath(click.Path):

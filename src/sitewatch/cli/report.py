@@ -12,6 +12,8 @@ from .options import (
     ais_files_option,
     existing_folder,
     handle_errors,
+    refuse_input_as_out,
+    refuse_workspace_file,
     timeline_options,
     timeline_params,
     workspace_option,
@@ -49,7 +51,9 @@ def command(
     """
     from ..report.html import write_report
 
+    refuse_input_as_out(out_path, [*ais_files, *claims_files])
     ws = open_workspace(workspace)
+    refuse_workspace_file(ws, [("--out", out_path)])
     params = timeline_params(gap_days=gap_days, min_valid=min_valid, max_cloud=max_cloud, max_berth_hidden=max_berth_hidden, utc_offset=utc_offset)
     path = write_report(ws, list(site_ids) or None, out_path, params, ais_files, claims_files)
     size = path.stat().st_size

@@ -20,6 +20,7 @@ from .options import (
     existing_folder,
     handle_errors,
     json_option,
+    refuse_workspace_file,
     workspace_option,
 )
 from .output import add_id_column, print_table
@@ -231,7 +232,9 @@ def export(path: Path, fmt: str | None, workspace: Path) -> None:
                 f"{path}: cannot write {path.suffix or 'a file without a suffix'}; sites export writes "
                 f"{', '.join(EXPORT_SUFFIXES)} (or name the format with --format geojson|kml)"
             )
-    with open_workspace(workspace).store() as store:
+    ws = open_workspace(workspace)
+    refuse_workspace_file(ws, [("PATH", path)])
+    with ws.store() as store:
         sites = store.sites()
     text = sites_to_kml(sites) if fmt == "kml" else json.dumps(sites_to_geojson(sites), indent=1)
     write_text_atomic(path, text)  # UTF-8, as the KML header says, whatever the locale

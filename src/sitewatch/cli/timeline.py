@@ -16,6 +16,7 @@ from .options import (
     check_date_order,
     existing_folder,
     handle_errors,
+    refuse_workspace_file,
     timeline_options,
     timeline_params,
     workspace_option,
@@ -28,7 +29,8 @@ def _print(tl: Timeline, zone: str) -> None:
     if zone != "UTC":
         click.echo(f"Dates are local dates at {zone}.")
     if tl.rows:  # a header over no row reads as a table that failed to fill
-        click.echo(f"{'date':<10}  {'seen by sensor':<20} {'vessels':>7}  {'arr':>3} {'dep':>3}  at berths / others")
+        # "date (UTC)" fits the column of an ISO date; a local zone is said on the line above instead.
+        click.echo(f"{'date (UTC)' if zone == 'UTC' else 'date':<10}  {'seen by sensor':<20} {'vessels':>7}  {'arr':>3} {'dep':>3}  at berths / others")
     for r in tl.rows:
         berths = ", ".join(f"{b}:{n}" for b, n in r.at_berth.items())
         if r.off_berth:
@@ -99,6 +101,7 @@ def command(
         gap_days=gap_days, min_valid=min_valid, max_cloud=max_cloud, max_berth_hidden=max_berth_hidden, utc_offset=utc_offset, start=start, end=end
     )
     ws = open_workspace(workspace)
+    refuse_workspace_file(ws, outputs)
     with ws.store() as store:
         tl = load_timeline(store, site_id, params)
     to_stdout = "-" in (json_path, csv_path)  # then stdout holds that document alone; messages go to stderr

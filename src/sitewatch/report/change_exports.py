@@ -32,7 +32,7 @@ from ..store.gpkg import (
 from ..store.schema import GPKG_CORE, GPKG_EXTENSIONS, rtree_index_sql
 from ..store.sqlite import stored_time
 from .colours import CHANGE_COLOURS, OTHER_COLOUR
-from .detection_exports import features_to_csv, kml_text
+from .detection_exports import features_to_csv, kml_text, kml_title
 from .exports import acquired_in
 
 if TYPE_CHECKING:
@@ -174,10 +174,10 @@ def changes_to_kml(fc: dict[str, Any], title: str = "sitewatch changes") -> str:
     per region with its polygon, styled by its direction in the dashboard's colours (blue appeared,
     orange disappeared, grey altered), a ``<TimeSpan>`` from the before to the after acquisition (Google
     Earth's time slider shows the region from when it may have appeared until it was seen) and the
-    properties as ``ExtendedData``.
+    properties as ``ExtendedData``; the document's name says when the imagery is simulated.
     """
     parts = ['<?xml version="1.0" encoding="UTF-8"?>', '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>']
-    parts.append(f"<name>{escape(title)}</name>{_kml_styles()}")
+    parts.append(f"<name>{escape(kml_title(title, fc))}</name>{_kml_styles()}")
     feats = sorted(fc["features"], key=lambda f: (f["properties"]["site_id"], f["properties"]["after_acquired"],
                                                   f["properties"]["before_acquired"], f["properties"]["after_id"]))  # fmt: skip
     for site_id, in_site in groupby(feats, key=lambda f: f["properties"]["site_id"]):

@@ -36,6 +36,7 @@ __all__ = [
     "detections_to_kml",
     "features_to_csv",
     "kml_text",
+    "kml_title",
     "write_detections_gpkg",
 ]
 
@@ -63,6 +64,13 @@ def kml_text(value: Any) -> str:
     return "" if value is None else without_controls(str(value))
 
 
+def kml_title(title: str, fc: dict[str, Any]) -> str:
+    """The ``<name>`` of a KML document of ``fc``'s features: ``title``, and ``(SIMULATED imagery)`` when any of
+    them rests on a simulated scene, since Google Earth's Places list shows a document by its name alone."""
+    simulated = any(f["properties"]["simulated"] for f in fc["features"])
+    return f"{title} (SIMULATED imagery)" if simulated else title
+
+
 def _candidates(props: dict[str, Any]) -> dict[str, float]:
     return {name: round(p, 3) for name, p in props["class_candidates"]}
 
@@ -77,10 +85,10 @@ def detections_to_kml(fc: dict[str, Any], title: str = "sitewatch detections") -
 
     A folder per site, in it a folder per acquisition date (UTC), in it a Placemark per detection
     with its box, the acquisition time as ``<TimeStamp>`` (Google Earth's time slider) and the
-    properties as ``ExtendedData``.
+    properties as ``ExtendedData``; the document's name says when the imagery is simulated (:func:`kml_title`).
     """
     parts = ['<?xml version="1.0" encoding="UTF-8"?>', '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>']
-    parts.append(f"<name>{escape(title)}</name>")
+    parts.append(f"<name>{escape(kml_title(title, fc))}</name>")
     feats = sorted(fc["features"], key=lambda f: (f["properties"]["site_id"], f["properties"]["acquired"]))
     for site_id, in_site in groupby(feats, key=lambda f: f["properties"]["site_id"]):
         parts.append(f"<Folder><name>{escape(kml_text(site_id))}</name>")

@@ -137,6 +137,8 @@ class _SiteSection:
     """Before/after chips of the stored change pairs (``sitewatch change``) with the most changed area."""
     change_finding: str = ""
     """The stored changes in one sentence, for the findings; empty when change has not run on the site."""
+    images: dict[str, str] = field(default_factory=dict)
+    """Each observation's archived image (its ``path``) by observation id: the timeline table links its ids to them."""
 
 
 def _imagery_lines(observations: Sequence[Observation], utc_offset_hours: float = 0.0) -> tuple[list[str], str]:
@@ -356,6 +358,7 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
         chart_png="" if inland else _b64(charts.timeline_chart_png(tl)) or "",
         inland=inland,
         change_finding=_change_finding(site.name or site.id, change_pairs),
+        images={o.id: o.path for o in observations},
     )
     section.imagery, section.revisit_note = _imagery_lines(observations, params.utc_offset_hours)
 

@@ -10,7 +10,9 @@ in a transaction.
 
 from __future__ import annotations
 
-__all__ = ["MIGRATIONS", "FEATURE_TABLES", "GPKG_CORE", "GPKG_EXTENSIONS", "SCHEMA_VERSION", "rtree_index_sql"]
+import re
+
+__all__ = ["MIGRATIONS", "FEATURE_TABLES", "GPKG_CORE", "GPKG_TABLES", "GPKG_EXTENSIONS", "SCHEMA_VERSION", "rtree_index_sql"]
 
 _GPKG_CORE = """
 CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
@@ -389,3 +391,8 @@ MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3(), _v4(), _v5(), _v6(), _V7, _V8,
 """Migration i brings the schema from version i to i + 1. Append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+GPKG_TABLES: frozenset[str] = frozenset(
+    re.findall(r"INSERT INTO gpkg_contents \(table_name[^)]*\)\s+VALUES \('(\w+)'", "".join(MIGRATIONS))
+)
+"""The tables a workspace database lists in ``gpkg_contents``: its layers and attribute tables."""

@@ -35,6 +35,7 @@ from urllib.parse import quote
 import jinja2
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
 
 from .. import __version__
 from ..analysis.links import inland_without_vessels
@@ -215,6 +216,16 @@ def _add_error_handlers(app: FastAPI, dash: Dashboard) -> None:
 
     for error, status in _ERROR_STATUS:
         app.add_exception_handler(error, answer(status))
+
+    @app.exception_handler(HTTPException)
+    def no_route(request: Request, exc: HTTPException) -> Response:
+        # A mistyped or outdated address: a page with the dashboard's links, not {"detail":"Not Found"} in the browser.
+        path = request.url.path
+        if exc.status_code == 404 and path.startswith("/api/"):
+            return reply(request, 404, f"no API endpoint at {path}: /openapi.json lists them")
+        if exc.status_code == 404:
+            return reply(request, 404, f"no page at {path} in this dashboard: start from its sites page")
+        return reply(request, exc.status_code, str(exc.detail))
 
     @app.exception_handler(sqlite3.OperationalError)
     def busy(request: Request, exc: sqlite3.OperationalError) -> Response:

@@ -795,5 +795,7 @@ def test_a_folder_needs_a_folder_out_and_a_file_a_file_out(tmp_path: Path) -> No
     empty.mkdir()
     none = CliRunner().invoke(main, ["detect-image", str(empty), "--pixel-size", "10", "--out", str(tmp_path)])
     assert none.exit_code == 1 and "no image in it" in none.output
+    unset = CliRunner().invoke(main, ["detect-image", str(chips), "--pixel-size", "10", "--out", ""])  # --out "$OUT", OUT unset
+    assert unset.exit_code == 2 and "an empty name" in unset.output
     bands = CliRunner().invoke(main, ["detect-image", str(chips), "--band", f"udm2={png}", "--out", str(tmp_path)])
     assert bands.exit_code == 1 and "--band: for one image" in bands.output

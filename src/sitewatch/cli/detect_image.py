@@ -25,14 +25,17 @@ if TYPE_CHECKING:
 def _geojson_or_folder(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     """Click callback for --out: a folder that exists passes (for IMAGE a folder of images, checked in the
     command), anything else is a GeoJSON file (:func:`~sitewatch.cli.options.geojson_out`)."""
+    if value == "":  # an unset "$OUT": read as text here, since a Path option would take it for "."
+        raise click.BadParameter("an empty name; name the file or folder to write", ctx=ctx, param=param)
     if value is not None and str(value) != "-":
         if Path(value).is_dir():
-            return value
+            return Path(value)  # "." too: for IMAGE a folder, the current folder
         if not Path(value).exists() and (str(value).endswith(("/", "\\")) or not Path(value).suffix):
             raise click.BadParameter(
                 f"{value}: folder {value} does not exist (make it first; one image's output is a .geojson file)", ctx=ctx, param=param
             )
-    return geojson_out(ctx, param, value)
+    value = geojson_out(ctx, param, value)
+    return None if value is None else Path(value)
 
 
 @click.command("detect-image", cls=OnceCommand, short_help="Detect vessels in one image; write them as GeoJSON.")
@@ -43,7 +46,7 @@ def _geojson_or_folder(ctx: click.Context, param: click.Parameter, value: Any) -
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), default=None, help="Which detector to run (default: optical when the --band names or the image's band descriptions are blue/green/red/nir or B02/B03/B04/B08, or a GeoTIFF without descriptions has red, green and blue colour interpretations, or a PlanetScope, SkySat, Maxar or Airbus file by its name or metadata sidecar; else sar, but an image whose file name says Sentinel-2 or Landsat is refused).")
 @click.option("--pixel-size", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="METRES", help="Ground pixel size; needed only when the image has no georeference (overrides it otherwise).")
 @click.option("--resolution", type=FiniteFloatRange(min=0), default=None, metavar="METRES", help="SAR: the image's resolution (impulse response width at half maximum), taken out of measured widths; default: the image's SITEWATCH_IMPULSE_RESPONSE_M tag, else twice the pixel size (detected products such as Sentinel-1 GRD); 0 keeps widths as measured.")
-@click.option("--out", "out", type=click.Path(path_type=Path), required=True, callback=_geojson_or_folder, help="GeoJSON file to write (.geojson or .json; its folder must exist); - for standard output. With IMAGE a folder of images: a folder that exists, where each image's detections go as NAME.geojson.")
+@click.option("--out", "out", type=click.Path(), required=True, callback=_geojson_or_folder, help="GeoJSON file to write (.geojson or .json; its folder must exist); - for standard output. With IMAGE a folder of images: a folder that exists, where each image's detections go as NAME.geojson.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Threads for the pixel passes.")
 @thermal_noise_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")

@@ -91,6 +91,7 @@ from .optical_features import (
     pixel_features,
     scene_stats,
 )
+from .optical_fine import fine_vessels
 from .optical_hulls import hull_boxes
 from .optical_model import _load_model, mlp_forward, model_for, object_scores, vessel_probability
 from .optical_objects import (
@@ -281,6 +282,8 @@ def detect_optical_result(
         )
         if p <= params.contrast_max_pixel_m:
             vessels = open_water_vessels(sc.bands, sc.water, sc.hidden, crane_px, (px, py), params, vessels)
+        if p <= params.fine_max_pixel_m:
+            vessels = vessels + fine_vessels(sc.bands, sc.water, sc.hidden, crane_px, (px, py), params, vessels)
     out = _flag_edge(vessels + cranes, sc.water.shape)
     return OpticalResult(sorted(out, key=lambda d: -d.score), sc.hidden, sc.cloud, sc.water)
 

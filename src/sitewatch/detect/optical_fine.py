@@ -1,0 +1,202 @@
+"""Boats and ships in harbours, marinas and at anchor in sub-metre optical pixels (aerial, Maxar, SkySat).
+
+The learned stages were trained on Sentinel-2's 10 m ports and report nothing shorter than
+``min_length_m`` (20 m); the open-water contrast stage needs a ring of open water around a hull.
+In a marina at 0.3-1 m neither holds: the hulls are 5-20 m long, moored side by side along
+pontoons, and what surrounds each is other hulls, pontoon and a strip of water. At pixels of
+``fine_max_pixel_m`` (1.5 m) or finer this stage looks for them directly. It learns nothing;
+every window is set in metres and every threshold in the image's own noise units.
+
+1. **Water at fine scale.** The NDWI water (with NIR when the image has it, red standing in
+   otherwise) that is also *smooth*: the local spread of brightness over ``fine_texture_m``
+   (2 m) below ``fine_smooth_z`` times the image's own texture floor (its 20th percentile, the
+   flattest fifth of the scene, at least :data:`_NOISE_FLOOR`). Dark roofs, shadows and asphalt
+   pass NDWI often enough; the hulls and the clutter of a quay are textured at 2 m, calm water is
+   not. The pieces of it opened by ``fine_open_m`` and of at least ``fine_water_area_m2`` are the
+   water bodies (a basin a few boat lengths across; a shadow or a wet roof is smaller).
+2. **Contrast.** Brightness (the mean of the bands, NIR included) minus the water's mean over
+   ``fine_background_m`` (the water pixels only), in units of the water's robust spread
+   (1.4826 x MAD over the water bodies, at least :data:`_NOISE_FLOOR`, an 8-bit step and a half).
+3. **Hull pixels.** Not water, above ``fine_grow_z`` and in a component that reaches
+   ``fine_seed_z`` somewhere (hysteresis); opened by a disk of ``fine_open_m`` (a mooring line, a
+   pontoon's edge or a mixed pixel is thinner than any hull).
+4. **Hulls side by side.** Boats moored side by side touch, or nearly; each is split off at the
+   saddles of the distance to the hull pixels' edge: a watershed of that distance from its
+   maxima at least ``fine_split_m`` apart (about a beam of the smallest boats), a hull's ridge
+   being wider than the neck between two hulls.
+5. **In or by water.** A piece is a vessel when it lies within ``fine_near_water_m`` of a water
+   body (a car or a roof inland is not), is of a vessel's size (``fine_min_length_m`` to
+   ``max_length_m`` long, at most ``max_width_m`` wide) and shape (length at least
+   ``fine_min_elongation`` and at most ``contrast_max_elongation`` times the width: a pontoon or
+   quay face is longer and thinner, a moored block of several boats squatter), and at most
+   ``fine_max_land`` of the ring around it is textured land.
+
+Boxes, length, width and heading are the oriented-box moments of the piece
+(:func:`~sitewatch.detect.base.measure_components`). A piece whose centre lies in a vessel the other
+stages report, or whose box holds one's centre, is not repeated. The score is
+``1 - exp(-(median z) / 32)``: it orders detections by contrast, it is not a calibrated probability.
+
+What it misses (BENCHMARKS.md, "Sub-metre harbours"): dark hulls (the contrast is one-sided, so
+that boats' shadows on the water are not hull), boats hauled out on land, and at 1 m the hulls of a
+dense marina merge into blocks along the pontoons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+from skimage.feature import peak_local_max
+from skimage.morphology import disk, remove_small_holes
+from skimage.segmentation import watershed
+
+from .base import PixelDetection, detections_from_measurements
+from .optical_objects import _inside, _measure
+from .optical_params import OpticalParams
+from .optical_water import dilate
+
+__all__ = ["fine_water", "fine_vessels"]
+
+_NOISE_FLOOR = 0.006
+"""Smallest noise (reflectance) the contrast and texture are counted in: an 8-bit step and a half;
+water in an 8-bit JPEG rendering can be flatter than that."""
+
+
+def _px(metres: float, p: float, least: int = 1) -> int:
+    return max(least, int(round(metres / p)))
+
+
+def _brightness(bands: Mapping[str, NDArray[np.float32]]) -> NDArray[np.float32]:
+    """Mean of the distinct bands (a stand-in band, as RGB's NIR is its red, counts once)."""
+    names: list[str] = []
+    for b in ("blue", "green", "red", "nir"):
+        if b in bands and not any(bands[b] is bands[n] for n in names):
+            names.append(b)
+    return np.asarray(np.mean([bands[b] for b in names], axis=0), dtype=np.float32)
+
+
+def _local_spread(a: NDArray[np.float32], size: int) -> NDArray[np.float32]:
+    m1 = ndimage.uniform_filter(a, size)
+    m2 = ndimage.uniform_filter(a * a, size)
+    return np.sqrt(np.maximum(m2 - m1 * m1, 0.0)).astype(np.float32)
+
+
+def fine_water(
+    lum: NDArray[np.float32], water: NDArray[np.bool_], usable: NDArray[np.bool_], p: float, params: OpticalParams
+) -> NDArray[np.bool_]:
+    """Water bodies at fine pixels (step 1 of the module doc): NDWI ``water`` that is smooth, in pieces
+    of at least ``fine_water_area_m2``."""
+    spread = _local_spread(lum, _px(params.fine_texture_m, p, 3) | 1)
+    sample = spread[::3, ::3][usable[::3, ::3]]
+    floor = max(float(np.percentile(sample, 20)) if sample.size else 0.0, _NOISE_FLOOR)
+    smooth = water & usable & (spread < params.fine_smooth_z * floor)
+    r = _px(params.fine_open_m, p)
+    smooth = ndimage.binary_opening(smooth, structure=disk(r))
+    labels, n = ndimage.label(smooth)
+    if n == 0:
+        return smooth
+    area = np.bincount(labels.ravel(), minlength=n + 1) * p * p
+    big = area >= params.fine_water_area_m2
+    big[0] = False
+    return np.asarray(big[labels])
+
+
+def fine_vessels(
+    bands: Mapping[str, NDArray[np.float32]],
+    water: NDArray[np.bool_],
+    hidden: NDArray[np.bool_],
+    exclude: NDArray[np.bool_],
+    pixel_size: tuple[float, float],
+    params: OpticalParams,
+    found: Sequence[PixelDetection] = (),
+) -> list[PixelDetection]:
+    """Vessels of sub-metre imagery (the module doc), besides those ``found`` by the other stages.
+
+    ``water`` is the NDWI water, ``hidden`` cloud or no data, ``exclude`` pixels that are no vessel
+    (cranes)."""
+    px, py = pixel_size
+    p = 0.5 * (px + py)
+    usable = ~hidden
+    lum = _brightness(bands)
+    bodies = fine_water(lum, water, usable, p, params)
+    if not bodies.any():
+        return []
+    # The water's own mean around each pixel (water pixels only), and its spread.
+    size = _px(params.fine_background_m, p, 3)
+    wf = bodies.astype(np.float32)
+    num = ndimage.uniform_filter(np.where(bodies, lum, np.float32(0.0)), size)
+    den = ndimage.uniform_filter(wf, size)
+    background = np.where(den > 0.02, num / np.maximum(den, 1e-6), np.float32(np.inf))
+    resid = (lum - background)[bodies]
+    noise = max(1.4826 * float(np.median(np.abs(resid - np.median(resid)))), _NOISE_FLOOR)
+    z = np.where(np.isfinite(background), (lum - background) / np.float32(noise), np.float32(0.0))
+    hull = (z > params.fine_grow_z) & ~bodies & usable & ~exclude
+    # A deck's darker fittings and cockpit leave holes in a hull (the water between two hulls moored
+    # side by side, enclosed by the pontoon, is a larger one).
+    hull = remove_small_holes(hull, max_size=max(1, int(params.fine_min_width_m**2 / (px * py))))
+    hull = ndimage.binary_opening(hull, structure=disk(_px(params.fine_open_m, p)))
+    lab, n = ndimage.label(hull)
+    if n == 0:
+        return []
+    peak = ndimage.maximum(z, lab, np.arange(1, n + 1))
+    seeded = np.concatenate([[False], np.asarray(peak) >= params.fine_seed_z])
+    hull = seeded[lab]
+    # Hulls side by side: a watershed of the distance to the edge from maxima a beam apart.
+    dist = ndimage.distance_transform_edt(hull, sampling=(py, px)).astype(np.float32)
+    dist = ndimage.gaussian_filter(dist, 0.5)
+    peaks = peak_local_max(
+        dist, min_distance=_px(params.fine_split_m, p), threshold_abs=0.5 * params.fine_min_width_m,
+        labels=ndimage.label(hull)[0], exclude_border=False,
+    )  # fmt: skip
+    markers = np.zeros(hull.shape, np.int32)
+    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+    pieces = watershed(-dist, markers, mask=hull)
+    n = int(pieces.max())
+    if n == 0:
+        return []
+    index = np.arange(1, n + 1)
+    # By water: the nearest water body within reach; and not walled in by textured land.
+    to_water = ndimage.distance_transform_edt(~bodies, sampling=(py, px))
+    near = np.asarray(ndimage.minimum(to_water, pieces, index)) <= params.fine_near_water_m
+    ring_px = _px(params.fine_near_water_m, p)
+    grown = ndimage.grey_dilation(pieces, footprint=disk(ring_px))
+    ring = (grown > 0) & ~hull
+    # Land: neither water by NDWI nor hull (the dark gaps between hulls moored side by side are water).
+    land = ring & ~water & (z <= params.fine_grow_z)
+    ring_n = np.bincount(grown[ring], minlength=n + 1)[1:]
+    land_n = np.bincount(grown[land], minlength=n + 1)[1:]
+    open_enough = land_n <= params.fine_max_land * np.maximum(ring_n, 1)
+    index = index[near & open_enough]
+    if index.size == 0:
+        return []
+    m = _measure(pieces, index, pixel_size)
+    length, width = m["length_m"], m["width_m"]
+    elong = length / np.maximum(width, 1e-6)
+    ok = (
+        (length >= params.fine_min_length_m) & (length <= params.max_length_m) & (width <= params.max_width_m)
+        & (width >= params.fine_min_width_m)
+        & (elong >= params.fine_min_elongation) & (elong <= params.contrast_max_elongation)
+    )  # fmt: skip
+    # Hidden pixels (cloud, no data) within the cloud margin: as the other stages, not reported.
+    margin = _px(params.cloud_margin_m, p)
+    if hidden.any():
+        near_hidden = np.asarray(ndimage.maximum(dilate(hidden, 2 * margin), pieces, index)) > 0
+        ok &= ~near_hidden
+    m = {k: v[ok] for k, v in m.items()}
+    idx = index[ok]
+    if idx.size == 0:
+        return []
+    med = np.asarray(ndimage.median(z, pieces, idx), dtype=np.float64)
+    score = 1.0 - np.exp(-med / 32.0)
+    if found:
+        quads = np.array([d.corners for d in found], np.float64)
+        rows = np.array([d.row for d in found])
+        cols = np.array([d.col for d in found])
+        in_found = _inside(quads[None], m["col"][:, None], m["row"][:, None]).any(axis=1)
+        holds = _inside(m["corners"][:, None], cols[None, :], rows[None, :]).any(axis=1)
+        keep = ~(in_found | holds)
+        m = {k: v[keep] for k, v in m.items()}
+        score = score[keep]
+    return detections_from_measurements(m, score, kind="vessel")

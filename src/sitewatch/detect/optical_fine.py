@@ -143,16 +143,16 @@ def fine_vessels(
     peak = ndimage.maximum(z, lab, np.arange(1, n + 1))
     seeded = np.concatenate([[False], np.asarray(peak) >= params.fine_seed_z])
     hull = seeded[lab]
-    # Hulls side by side: a watershed of the distance to the edge from maxima a beam apart.
-    dist = ndimage.distance_transform_edt(hull, sampling=(py, px)).astype(np.float32)
-    dist = ndimage.gaussian_filter(dist, 0.5)
-    peaks = peak_local_max(
-        dist, min_distance=_px(params.fine_split_m, p), threshold_abs=0.5 * params.fine_min_width_m,
-        labels=ndimage.label(hull)[0], exclude_border=False,
-    )  # fmt: skip
-    markers = np.zeros(hull.shape, np.int32)
-    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-    pieces = watershed(-dist, markers, mask=hull)
+    # Hulls side by side: the seam between two is darker than either deck though brighter than the
+    # water; cut at a share of the brightest contrast a beam around, then a watershed of the distance
+    # to the cores' edges from maxima a beam apart, grown back over the hull pixels.
+    core = hull & (z >= params.fine_core_share * ndimage.maximum_filter(z, _px(2 * params.fine_split_m, p, 3)))
+    # Each core of at least a beam squared seeds a hull; smaller ones (a bright fitting) join their neighbour.
+    markers, k = ndimage.label(core)
+    big = np.bincount(markers.ravel(), minlength=k + 1) * px * py >= params.fine_min_width_m**2
+    big[0] = False
+    markers = np.where(big[markers], markers, 0)
+    pieces = watershed(-z, markers, mask=hull)
     n = int(pieces.max())
     if n == 0:
         return []

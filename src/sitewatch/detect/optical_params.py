@@ -82,13 +82,16 @@ class OpticalParams:
     """Contrast (noise units of the water) that makes a pixel part of a hull."""
     fine_seed_z: float = 12.0
     """Contrast a hull needs somewhere."""
-    fine_split_m: float = 1.5
+    fine_split_m: float = 2.5
     """Hulls side by side are split at maxima of the distance to their edge at least this far apart."""
+    fine_core_share: float = 0.4
+    """A hull's core: contrast at least this share of the highest within two beams (``fine_split_m``);
+    the darker seam between hulls moored side by side falls below it."""
     fine_min_width_m: float = 1.5
     """Narrowest hull (beam) reported."""
     fine_min_length_m: float = 4.0
     """Shortest hull reported by the sub-metre stage (a car is 4.5 m long, but not by water)."""
-    fine_min_elongation: float = 1.6
+    fine_min_elongation: float = 1.4
     """Shortest length / width of a sub-metre hull: squatter blobs are several hulls or a roof."""
     fine_near_water_m: float = 3.0
     """A sub-metre hull lies within this distance of a body of water, and the ring this wide around it

@@ -84,10 +84,16 @@ def _local_spread(a: NDArray[np.float32], size: int) -> NDArray[np.float32]:
 
 
 def fine_water(
-    lum: NDArray[np.float32], water: NDArray[np.bool_], usable: NDArray[np.bool_], p: float, params: OpticalParams
+    lum: NDArray[np.float32],
+    water: NDArray[np.bool_],
+    usable: NDArray[np.bool_],
+    p: float,
+    params: OpticalParams,
+    greener: NDArray[np.float32] | None = None,
 ) -> NDArray[np.bool_]:
     """Water bodies at fine pixels (step 1 of the module doc): NDWI ``water`` that is smooth, in pieces
-    of at least ``fine_water_area_m2``."""
+    of at least ``fine_water_area_m2`` whose mean ``greener`` (green minus NIR, or minus red without
+    NIR), when given, is positive."""
     spread = _local_spread(lum, _px(params.fine_texture_m, p, 3) | 1)
     sample = spread[::3, ::3][usable[::3, ::3]]
     floor = max(float(np.percentile(sample, 20)) if sample.size else 0.0, _NOISE_FLOOR)
@@ -99,6 +105,10 @@ def fine_water(
         return smooth
     area = np.bincount(labels.ravel(), minlength=n + 1) * p * p
     big = area >= params.fine_water_area_m2
+    if greener is not None:
+        # McFeeters' fixed NDWI > 0, over a whole body, besides the scene's threshold: in a scene without
+        # water the adaptive one passes the darkest grey roofs and asphalt, no greener than they are red.
+        big &= np.bincount(labels.ravel(), weights=greener.ravel(), minlength=n + 1) > 0
     big[0] = False
     return np.asarray(big[labels])
 
@@ -120,7 +130,7 @@ def fine_vessels(
     p = 0.5 * (px + py)
     usable = ~hidden
     lum = _brightness(bands)
-    bodies = fine_water(lum, water, usable, p, params)
+    bodies = fine_water(lum, water, usable, p, params, bands["green"] - bands["nir"])
     if not bodies.any():
         return []
     # The water's own mean around each pixel (water pixels only), and its spread.
@@ -154,9 +164,9 @@ def fine_vessels(
     markers = np.where(big[markers], markers, 0)
     pieces = watershed(-z, markers, mask=hull)
     n = int(pieces.max())
-    if n == 0:
+    index = np.flatnonzero(np.bincount(pieces.ravel(), minlength=n + 1)[1:]) + 1  # the seeds' labels skip the small cores'
+    if index.size == 0:
         return []
-    index = np.arange(1, n + 1)
     # By water: the nearest water body within reach; and not walled in by textured land.
     to_water = ndimage.distance_transform_edt(~bodies, sampling=(py, px))
     near = np.asarray(ndimage.minimum(to_water, pieces, index)) <= params.fine_near_water_m
@@ -165,8 +175,8 @@ def fine_vessels(
     ring = (grown > 0) & ~hull
     # Land: neither water by NDWI nor hull (the dark gaps between hulls moored side by side are water).
     land = ring & ~water & (z <= params.fine_grow_z)
-    ring_n = np.bincount(grown[ring], minlength=n + 1)[1:]
-    land_n = np.bincount(grown[land], minlength=n + 1)[1:]
+    ring_n = np.bincount(grown[ring], minlength=n + 1)[index]
+    land_n = np.bincount(grown[land], minlength=n + 1)[index]
     open_enough = land_n <= params.fine_max_land * np.maximum(ring_n, 1)
     index = index[near & open_enough]
     if index.size == 0:

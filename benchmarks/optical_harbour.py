@@ -107,13 +107,12 @@ def harbour(root: Path, params: OpticalParams, tmp: Path) -> None:
         path = resampled(image, factor, tmp / f"P0706_{pixel_m:g}.png")
         boxes = scaled(boxes0, factor)
         dets, seconds = detect(path, pixel_m, params)
-        width = Image.open(path).width
+        width, height = Image.open(path).size
         half = width / 2
-        mp = Image.open(path).width * Image.open(path).height / 1e6
-        print(f"P0706 at {pixel_m:g} m ({width} px wide, {len(dets)} vessels, {seconds / mp:.1f} s/Mpx)")
-        for name, keep in (("whole", lambda x: True), ("left", lambda x: x < half), ("right", lambda x: x >= half)):
-            ds = [d for d in dets if keep(d.col)]
-            bs = [b for b in boxes if keep((b.x0 + b.x1) / 2)]
+        print(f"P0706 at {pixel_m:g} m ({width} px wide, {len(dets)} vessels, {seconds / (width * height / 1e6):.1f} s/Mpx)")
+        for name, lo, hi in (("whole", -np.inf, np.inf), ("left", -np.inf, half), ("right", half, np.inf)):
+            ds = [d for d in dets if lo <= d.col < hi]
+            bs = [b for b in boxes if lo <= (b.x0 + b.x1) / 2 < hi]
             tp, fp, fn = match_boxes([Detected(d.col, d.row, d.score) for d in ds], bs)
             lengths = np.array(matched_lengths(ds, bs, pixel_m)).reshape(-1, 2)
             err = lengths[:, 0] - lengths[:, 1]

@@ -12,18 +12,20 @@ every window is set in metres and every threshold in the image's own noise units
    (2 m) below ``fine_smooth_z`` times the image's own texture floor (its 20th percentile, the
    flattest fifth of the scene, at least :data:`_NOISE_FLOOR`). Dark roofs, shadows and asphalt
    pass NDWI often enough; the hulls and the clutter of a quay are textured at 2 m, calm water is
-   not. The pieces of it opened by ``fine_open_m`` and of at least ``fine_water_area_m2`` are the
-   water bodies (a basin a few boat lengths across; a shadow or a wet roof is smaller).
+   not. The pieces of it opened by ``fine_open_m``, of at least ``fine_water_area_m2`` and greener
+   than red (or NIR) on average (McFeeters' NDWI > 0) are the water bodies (a basin a few boat
+   lengths across; a shadow or a wet roof is smaller, a grey roof or car park not greener).
 2. **Contrast.** Brightness (the mean of the bands, NIR included) minus the water's mean over
    ``fine_background_m`` (the water pixels only), in units of the water's robust spread
    (1.4826 x MAD over the water bodies, at least :data:`_NOISE_FLOOR`, an 8-bit step and a half).
 3. **Hull pixels.** Not water, above ``fine_grow_z`` and in a component that reaches
    ``fine_seed_z`` somewhere (hysteresis); opened by a disk of ``fine_open_m`` (a mooring line, a
    pontoon's edge or a mixed pixel is thinner than any hull).
-4. **Hulls side by side.** Boats moored side by side touch, or nearly; each is split off at the
-   saddles of the distance to the hull pixels' edge: a watershed of that distance from its
-   maxima at least ``fine_split_m`` apart (about a beam of the smallest boats), a hull's ridge
-   being wider than the neck between two hulls.
+4. **Hulls side by side.** Boats moored side by side touch, or nearly; the seam between two is darker
+   than either deck, though brighter than the water. A hull's core is its pixels of at least
+   ``fine_core_share`` (0.4) of the highest contrast within two ``fine_split_m`` (2.5 m, a beam and
+   a gap); each core of at least a beam squared (``fine_min_width_m``) seeds a hull, grown back over
+   the hull pixels by a watershed of the contrast (smaller cores, a bright fitting, join a neighbour).
 5. **In or by water.** A piece is a vessel when it lies within ``fine_near_water_m`` of a water
    body (a car or a roof inland is not), is of a vessel's size (``fine_min_length_m`` to
    ``max_length_m`` long, at most ``max_width_m`` wide) and shape (length at least
@@ -37,8 +39,11 @@ stages report, or whose box holds one's centre, is not repeated. The score is
 ``1 - exp(-(median z) / 32)``: it orders detections by contrast, it is not a calibrated probability.
 
 What it misses (BENCHMARKS.md, "Sub-metre harbours"): dark hulls (the contrast is one-sided, so
-that boats' shadows on the water are not hull), boats hauled out on land, and at 1 m the hulls of a
-dense marina merge into blocks along the pontoons.
+that boats' shadows on the water are not hull), boats hauled out on land, hulls whose cabin cuts the
+core in two (counted once, short, or not at all), and at 1 m the hulls of a dense marina, which merge
+into blocks along the pontoons. Lengths come out about 1.5 m short (a hull's pale outline pixels are
+mixed with water). The constants were set on the left half of DOTA's P0706 (0.2556 m), the only
+labelled sub-metre harbour at hand.
 """
 
 from __future__ import annotations
@@ -48,7 +53,6 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
-from skimage.feature import peak_local_max
 from skimage.morphology import disk, remove_small_holes
 from skimage.segmentation import watershed
 

@@ -83,7 +83,8 @@ class OpticalParams:
     fine_seed_z: float = 12.0
     """Contrast a hull needs somewhere."""
     fine_split_m: float = 2.5
-    """Hulls side by side are split at maxima of the distance to their edge at least this far apart."""
+    """A beam and the gap to the next hull: a hull's core is taken against the highest contrast within
+    twice this (:mod:`~sitewatch.detect.optical_fine`, step 4)."""
     fine_core_share: float = 0.4
     """A hull's core: contrast at least this share of the highest within two beams (``fine_split_m``);
     the darker seam between hulls moored side by side falls below it."""

@@ -101,9 +101,9 @@ def fine_water(
     spread = _local_spread(lum, _px(params.fine_texture_m, p, 3) | 1)
     sample = spread[::3, ::3][usable[::3, ::3]]
     floor = max(float(np.percentile(sample, 20)) if sample.size else 0.0, _NOISE_FLOOR)
-    smooth = water & usable & (spread < params.fine_smooth_z * floor)
     r = _px(params.fine_open_m, p)
-    smooth = ndimage.binary_opening(smooth, structure=disk(r))
+    calm = ndimage.binary_opening(usable & (spread < params.fine_smooth_z * floor), structure=disk(r))
+    smooth = ndimage.binary_opening(water & calm, structure=disk(r))
     labels, n = ndimage.label(smooth)
     if n == 0:
         return smooth
@@ -114,7 +114,15 @@ def fine_water(
         # water the adaptive one passes the darkest grey roofs and asphalt, no greener than they are red.
         big &= np.bincount(labels.ravel(), weights=greener.ravel(), minlength=n + 1) > 0
     big[0] = False
-    return np.asarray(big[labels])
+    if not params.fine_water_grow:
+        return np.asarray(big[labels])
+    # The same calm surface beyond NDWI's brightness ceiling (glint or haze over part of a basin lifts
+    # it above the scene's): a sharp quay edge is textured, so the calm water stops there.
+    grown, _ = ndimage.label(calm)
+    held = np.zeros(int(grown.max()) + 1, bool)
+    held[np.unique(grown[big[labels]])] = True
+    held[0] = False
+    return np.asarray(held[grown])
 
 
 def fine_vessels(

@@ -76,6 +76,8 @@ class OpticalParams:
     or a mixed pixel is thinner than twice this."""
     fine_water_area_m2: float = 2000.0
     """Smallest body of smooth water searched beside (a basin a few boat lengths across, 45 m x 45 m)."""
+    fine_water_grow: bool = True
+    """Experimental switch: the water bodies take in the calm surface connected to them (step 1)."""
     fine_background_m: float = 30.0
     """Window of the water's mean that hulls are contrasted against."""
     fine_grow_z: float = 6.0

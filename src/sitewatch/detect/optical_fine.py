@@ -57,7 +57,7 @@ from skimage.morphology import disk, remove_small_holes
 from skimage.segmentation import watershed
 
 from .base import PixelDetection, detections_from_measurements
-from .optical_objects import _inside, _measure
+from .optical_objects import _inside, _measure, _measure_pixels
 from .optical_params import OpticalParams
 from .optical_water import dilate
 
@@ -85,6 +85,66 @@ def _local_spread(a: NDArray[np.float32], size: int) -> NDArray[np.float32]:
     m1 = ndimage.uniform_filter(a, size)
     m2 = ndimage.uniform_filter(a * a, size)
     return np.sqrt(np.maximum(m2 - m1 * m1, 0.0)).astype(np.float32)
+
+
+def _touching_pairs(pieces: NDArray[np.integer]) -> NDArray[np.int64]:
+    """Pairs (a < b) of labels whose pixels touch (4-connected), each once."""
+    pairs = []
+    for a, b in ((pieces[:, :-1], pieces[:, 1:]), (pieces[:-1, :], pieces[1:, :])):
+        both = (a > 0) & (b > 0) & (a != b)
+        pairs.append(np.stack([np.minimum(a[both], b[both]), np.maximum(a[both], b[both])], axis=1))
+    found = np.concatenate(pairs).astype(np.int64)
+    return np.unique(found, axis=0) if found.size else found.reshape(0, 2)
+
+
+def _joined_end_to_end(pieces: NDArray[np.integer], pixel_size: tuple[float, float], join_width: float) -> NDArray[np.integer]:
+    """Pieces of one hull joined again: two touching pieces are one when together they are no wider than
+    ``join_width`` times the wider of the two and more elongated than either (a cabin or a cockpit that cut a
+    hull's core across leaves its bow and stern end to end; hulls moored side by side make a wider whole).
+    Repeated until nothing joins, so the pieces of a pontoon become the long thin pontoon again."""
+    pieces = np.asarray(pieces, np.int64).copy()
+    for _ in range(16):
+        pairs = _touching_pairs(pieces)
+        if not len(pairs):
+            break
+        labels = np.unique(pairs)
+        one = _measure(pieces, labels, pixel_size)
+        at = np.searchsorted(labels, pairs)
+        # Both pieces' pixels, numbered by pair: the union's oriented box.
+        flat = pieces.ravel()
+        order = np.argsort(flat, kind="stable")
+        starts = np.searchsorted(flat[order], labels)
+        ends = np.searchsorted(flat[order], labels, side="right")
+        counts = ends - starts
+        k_parts, px_parts = [], []
+        for side in (0, 1):
+            c = counts[at[:, side]]
+            k_parts.append(np.repeat(np.arange(len(pairs)), c))
+            first = np.repeat(starts[at[:, side]] - np.cumsum(c) + c, c) + np.arange(int(c.sum()))
+            px_parts.append(order[first])
+        pix = np.concatenate(px_parts)
+        k = np.concatenate(k_parts)
+        srt = np.argsort(pix, kind="stable")  # raster order, as the measuring expects
+        rows, cols = np.divmod(pix[srt], pieces.shape[1])
+        both = _measure_pixels(rows, cols, k[srt], len(pairs), pieces.shape, pixel_size)
+        la, lb = one["length_m"][at[:, 0]], one["length_m"][at[:, 1]]
+        wa, wb = one["width_m"][at[:, 0]], one["width_m"][at[:, 1]]
+        elong = both["length_m"] / np.maximum(both["width_m"], 1e-6)
+        join = (both["width_m"] <= join_width * np.maximum(wa, wb)) & (
+            elong > np.maximum(la / np.maximum(wa, 1e-6), lb / np.maximum(wb, 1e-6))
+        )
+        if not join.any():
+            break
+        # Each piece joins at most once a round, the slimmest unions first.
+        taken = np.zeros(int(pieces.max()) + 1, bool)
+        lut = np.arange(int(pieces.max()) + 1)
+        for i in np.flatnonzero(join)[np.argsort(-elong[join], kind="stable")]:
+            a, b = pairs[i]
+            if not (taken[a] or taken[b]):
+                taken[a] = taken[b] = True
+                lut[b] = a
+        pieces = lut[pieces]
+    return pieces
 
 
 def fine_water(
@@ -174,7 +234,7 @@ def fine_vessels(
     big = np.bincount(markers.ravel(), minlength=k + 1) * px * py >= params.fine_min_width_m**2
     big[0] = False
     markers = np.where(big[markers], markers, 0)
-    pieces = watershed(-z, markers, mask=hull)
+    pieces = _joined_end_to_end(watershed(-z, markers, mask=hull), pixel_size, params.fine_join_width)
     n = int(pieces.max())
     index = np.flatnonzero(np.bincount(pieces.ravel(), minlength=n + 1)[1:]) + 1  # the seeds' labels skip the small cores'
     if index.size == 0:
@@ -182,8 +242,9 @@ def fine_vessels(
     # By water: the nearest water body within reach; and not walled in by textured land.
     to_water = ndimage.distance_transform_edt(~bodies, sampling=(py, px))
     near = np.asarray(ndimage.minimum(to_water, pieces, index)) <= params.fine_near_water_m
-    ring_px = _px(params.fine_near_water_m, p)
-    grown = ndimage.grey_dilation(pieces, footprint=disk(ring_px))
+    # Each pixel off the hulls belongs to the ring of the nearest piece within reach.
+    gap, (ri, ci) = ndimage.distance_transform_edt(pieces == 0, sampling=(py, px), return_indices=True)
+    grown = np.where(gap <= params.fine_near_water_m, pieces[ri, ci], 0)
     ring = (grown > 0) & ~hull
     # Land: neither water by NDWI nor hull (the dark gaps between hulls moored side by side are water).
     land = ring & ~water & (z <= params.fine_grow_z)

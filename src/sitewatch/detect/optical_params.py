@@ -90,13 +90,16 @@ class OpticalParams:
     fine_core_share: float = 0.4
     """A hull's core: contrast at least this share of the highest within two beams (``fine_split_m``);
     the darker seam between hulls moored side by side falls below it."""
+    fine_join_width: float = 1.25
+    """Two touching pieces of hull are one hull when together they are at most this many times as wide as
+    the wider and more elongated than either (a bow and a stern cut apart by a cabin; a pontoon's pieces)."""
     fine_min_width_m: float = 1.5
     """Narrowest hull (beam) reported."""
     fine_min_length_m: float = 4.0
     """Shortest hull reported by the sub-metre stage (a car is 4.5 m long, but not by water)."""
     fine_min_elongation: float = 1.4
     """Shortest length / width of a sub-metre hull: squatter blobs are several hulls or a roof."""
-    fine_near_water_m: float = 3.0
+    fine_near_water_m: float = 6.0
     """A sub-metre hull lies within this distance of a body of water, and the ring this wide around it
     is not mostly land."""
     fine_max_land: float = 0.6

@@ -79,9 +79,9 @@ def test_a_scene_without_water_stays_empty() -> None:
 
 
 @needs_p0706
-def test_p0706_marina_at_its_own_pixels_finds_half_its_boats_at_precision_over_0_8() -> None:
+def test_p0706_marina_at_its_own_pixels_finds_two_thirds_of_its_boats_at_precision_over_0_8() -> None:
     """DOTA's P0706 (531 labelled ships, 0.2556 m), run and scored as detect-image and score run it;
-    BENCHMARKS.md "Sub-metre harbours" measured R 0.573, P 0.862 (in-sample: the stage was designed on it)."""
+    BENCHMARKS.md "Sub-metre harbours" measured R 0.75, P 0.87 (in-sample: the stage was designed on it)."""
     from sitewatch.boxlabels import read_labels
     from sitewatch.boxscore import Detected, match_boxes
     from sitewatch.detect.optical_image import detect_optical_image
@@ -91,7 +91,7 @@ def test_p0706_marina_at_its_own_pixels_finds_half_its_boats_at_precision_over_0
     _, boxes, _ = read_labels(ex / "labelTxt" / "P0706.txt", ("ship",))
     assert isinstance(boxes, list)
     tp, fp, fn = match_boxes([Detected(d.col, d.row, d.score) for d in res.detections if d.kind == "vessel"], boxes)
-    assert tp / (tp + fn) >= 0.5, (tp, fp, fn)
+    assert tp / (tp + fn) >= 0.65, (tp, fp, fn)
     assert tp / (tp + fp) >= 0.8, (tp, fp, fn)
 
 

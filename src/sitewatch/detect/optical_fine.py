@@ -14,7 +14,9 @@ every window is set in metres and every threshold in the image's own noise units
    pass NDWI often enough; the hulls and the clutter of a quay are textured at 2 m, calm water is
    not. The pieces of it opened by ``fine_open_m``, of at least ``fine_water_area_m2`` and greener
    than red (or NIR) on average (McFeeters' NDWI > 0) are the water bodies (a basin a few boat
-   lengths across; a shadow or a wet roof is smaller, a grey roof or car park not greener).
+   lengths across; a shadow or a wet roof is smaller, a grey roof or car park not greener), with
+   the calm surface connected to them (``fine_water_grow``): glint or haze lifts part of a basin
+   above NDWI's scene-wide brightness ceiling, and a sharp quay edge, textured, stops the growth.
 2. **Contrast.** Brightness (the mean of the bands, NIR included) minus the water's mean over
    ``fine_background_m`` (the water pixels only), in units of the water's robust spread
    (1.4826 x MAD over the water bodies, at least :data:`_NOISE_FLOOR`, an 8-bit step and a half).
@@ -26,12 +28,16 @@ every window is set in metres and every threshold in the image's own noise units
    ``fine_core_share`` (0.4) of the highest contrast within two ``fine_split_m`` (2.5 m, a beam and
    a gap); each core of at least a beam squared (``fine_min_width_m``) seeds a hull, grown back over
    the hull pixels by a watershed of the contrast (smaller cores, a bright fitting, join a neighbour).
-5. **In or by water.** A piece is a vessel when it lies within ``fine_near_water_m`` of a water
-   body (a car or a roof inland is not), is of a vessel's size (``fine_min_length_m`` to
+   Two touching pieces that together are no wider than ``fine_join_width`` (1.25) times the wider
+   and more elongated than either are one hull again (a bow and a stern a cabin cut apart; the
+   pieces of a pontoon, which so become a pontoon again), until none joins.
+5. **In or by water.** A piece is a vessel when it lies within ``fine_near_water_m`` (6 m) of a
+   water body (a boat moored bow-in has the fairway at its stern, but its shadow and the 2 m texture
+   window keep the calm water a few metres off; a car or a roof inland is further), is of a vessel's size (``fine_min_length_m`` to
    ``max_length_m`` long, at most ``max_width_m`` wide) and shape (length at least
    ``fine_min_elongation`` and at most ``contrast_max_elongation`` times the width: a pontoon or
    quay face is longer and thinner, a moored block of several boats squatter), and at most
-   ``fine_max_land`` of the ring around it is textured land.
+   ``fine_max_land`` of the ring as wide around it is land (neither NDWI water nor hull).
 
 Boxes, length, width and heading are the oriented-box moments of the piece
 (:func:`~sitewatch.detect.base.measure_components`). A piece whose centre lies in a vessel the other
@@ -39,11 +45,12 @@ stages report, or whose box holds one's centre, is not repeated. The score is
 ``1 - exp(-(median z) / 32)``: it orders detections by contrast, it is not a calibrated probability.
 
 What it misses (BENCHMARKS.md, "Sub-metre harbours"): dark hulls (the contrast is one-sided, so
-that boats' shadows on the water are not hull), boats hauled out on land, hulls whose cabin cuts the
-core in two (counted once, short, or not at all), and at 1 m the hulls of a dense marina, which merge
-into blocks along the pontoons. Lengths come out about 1.5 m short (a hull's pale outline pixels are
-mixed with water). The constants were set on the left half of DOTA's P0706 (0.2556 m), the only
-labelled sub-metre harbour at hand.
+that boats' shadows on the water are not hull), boats hauled out on land, large yachts against a
+quay (the ring is mostly land), and at 1 m half the hulls of a dense marina, which merge into blocks
+along the pontoons. Lengths come out 1-2 m short (a hull's pale outline pixels are mixed with
+water). Dark green fields of an inland scene can pass for calm water, and the tracks between them
+for hulls. The constants were set on DOTA's P0706 (0.2556 m), the only labelled sub-metre harbour
+at hand, first on its left half.
 """
 
 from __future__ import annotations

@@ -77,7 +77,8 @@ class OpticalParams:
     fine_water_area_m2: float = 2000.0
     """Smallest body of smooth water searched beside (a basin a few boat lengths across, 45 m x 45 m)."""
     fine_water_grow: bool = True
-    """Experimental switch: the water bodies take in the calm surface connected to them (step 1)."""
+    """The water bodies take in the calm surface connected to them, beyond NDWI's brightness ceiling
+    (:mod:`~sitewatch.detect.optical_fine`, step 1); False keeps them to NDWI water."""
     fine_background_m: float = 30.0
     """Window of the water's mean that hulls are contrasted against."""
     fine_grow_z: float = 6.0
@@ -100,8 +101,8 @@ class OpticalParams:
     fine_min_elongation: float = 1.4
     """Shortest length / width of a sub-metre hull: squatter blobs are several hulls or a roof."""
     fine_near_water_m: float = 6.0
-    """A sub-metre hull lies within this distance of a body of water, and the ring this wide around it
-    is not mostly land."""
+    """A sub-metre hull lies within this distance of a body of water (its shadow and the texture window
+    keep the calm water a few metres off a moored hull), and the ring this wide around it is not mostly land."""
     fine_max_land: float = 0.6
     """Largest share of that ring that may be land (not water, not hull)."""
     contrast_background_m: float = 240.0

@@ -64,7 +64,7 @@ from skimage.morphology import disk, remove_small_holes
 from skimage.segmentation import watershed
 
 from .base import PixelDetection, detections_from_measurements
-from .optical_objects import _inside, _measure, _measure_pixels
+from .optical_objects import _inside, _measure
 from .optical_params import OpticalParams
 from .optical_water import dilate
 
@@ -104,54 +104,111 @@ def _touching_pairs(pieces: NDArray[np.integer]) -> NDArray[np.int64]:
     return np.unique(found, axis=0) if found.size else found.reshape(0, 2)
 
 
+_DIRECTIONS = 18
+"""A piece is kept, for joining, as its moments and its extreme pixels in this many directions (10 degrees
+apart, both ways): its outline to 4 cm over a 10 m hull."""
+
+
+def _extreme_pixels(pieces: NDArray[np.integer], labels: NDArray[np.integer], pixel_size: tuple[float, float]) -> NDArray[np.float64]:
+    """(labels, 2 x :data:`_DIRECTIONS`, 2) metric (east, north) positions of each piece's extreme pixel centres
+    along every direction, both ways (``labels`` sorted, each present)."""
+    px, py = pixel_size
+    # Extremes lie on a piece's outline: its pixels with a neighbour of another label.
+    edge = (pieces > 0) & (ndimage.grey_erosion(pieces, size=3) != ndimage.grey_dilation(pieces, size=3))
+    rows, cols = np.nonzero(edge)
+    lab = pieces[rows, cols]
+    order = np.argsort(lab, kind="stable")
+    lab, x, y = lab[order], cols[order] * px, -rows[order] * py
+    starts = np.searchsorted(lab, labels)
+    counts = np.diff(np.append(starts, lab.size))
+    owner = np.repeat(np.arange(labels.size), counts)
+    out = np.zeros((labels.size, 2 * _DIRECTIONS, 2))
+    for j, t in enumerate(np.linspace(0.0, np.pi, _DIRECTIONS, endpoint=False)):
+        proj = x * np.cos(t) + y * np.sin(t)
+        for side, sign in enumerate((1.0, -1.0)):
+            best = np.maximum.reduceat(sign * proj, starts)
+            at = np.flatnonzero(sign * proj == best[owner])
+            first = at[np.unique(owner[at], return_index=True)[1]]
+            out[:, 2 * j + side, 0] = x[first]
+            out[:, 2 * j + side, 1] = y[first]
+    return out
+
+
+def _union_boxes(
+    sums: NDArray[np.float64], points: NDArray[np.float64], pixel_size: tuple[float, float]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Length, width and extreme pixels of unions of pieces, each given by its pixel moment sums added up
+    (``sums``: n, sum row, sum col, sum row², sum col², sum row·col) and its pieces' extreme pixels
+    (``points``, metric): the axis from the moments, the extent from the points and the pixels' footprint, as
+    :func:`~sitewatch.detect.base.measure_components` measures. No pixel is touched: a large piece costs no
+    more than a small one."""
+    px, py = pixel_size
+    n, sr, sc, srr, scc, src = (sums[:, i] for i in range(6))
+    r0, c0 = sr / n, sc / n
+    sxx = (scc / n - c0 * c0) * px * px
+    syy = (srr / n - r0 * r0) * py * py
+    sxy = -(src / n - c0 * r0) * px * py
+    theta = 0.5 * np.arctan2(2 * sxy, sxx - syy)
+    ux, uy = np.cos(theta)[:, None], np.sin(theta)[:, None]
+    x, y = points[..., 0], points[..., 1]
+    along, across = x * ux + y * uy, -x * uy + y * ux
+    half_along = 0.5 * (np.abs(ux[:, 0]) * px + np.abs(uy[:, 0]) * py)
+    half_across = 0.5 * (np.abs(uy[:, 0]) * px + np.abs(ux[:, 0]) * py)
+    length = along.max(1) - along.min(1) + 2 * half_along
+    width = across.max(1) - across.min(1) + 2 * half_across
+    # The union's own extreme pixels: in each direction, the further of its parts'.
+    t = np.linspace(0.0, np.pi, _DIRECTIONS, endpoint=False)
+    d = np.repeat(np.stack([np.cos(t), np.sin(t)], axis=1), 2, axis=0) * np.tile([[1.0], [-1.0]], (_DIRECTIONS, 1))
+    proj = np.einsum("npc,dc->npd", points, d)
+    best = np.argmax(proj, axis=1)  # (unions, directions): which point is furthest that way
+    own = np.take_along_axis(points, best[..., None], axis=1)
+    return length, width, own
+
+
 def _joined_end_to_end(pieces: NDArray[np.integer], pixel_size: tuple[float, float], join_width: float) -> NDArray[np.integer]:
     """Pieces of one hull joined again: two touching pieces are one when together they are no wider than
     ``join_width`` times the wider of the two and more elongated than either (a cabin or a cockpit that cut a
     hull's core across leaves its bow and stern end to end; hulls moored side by side make a wider whole).
-    Repeated until nothing joins, so the pieces of a pontoon become the long thin pontoon again."""
-    pieces = np.asarray(pieces, np.int64).copy()
-    for _ in range(16):
-        pairs = _touching_pairs(pieces)
+    Repeated until nothing joins, so the pieces of a pontoon become the long thin pontoon again. The pieces
+    are measured once; a union is measured from its parts' moments and extreme pixels (:func:`_union_boxes`)."""
+    pieces = np.asarray(pieces, np.int64)
+    top = int(pieces.max()) + 1
+    flat = pieces.ravel()
+    rr, cc = np.divmod(np.flatnonzero(flat).astype(np.float64), pieces.shape[1])
+    lab = flat[flat > 0]
+    labels = np.unique(lab)
+    if labels.size < 2:
+        return pieces
+    sums = np.zeros((top, 6))
+    for i, v in enumerate((np.ones(lab.size), rr, cc, rr * rr, cc * cc, rr * cc)):
+        sums[:, i] = np.bincount(lab, weights=v, minlength=top)
+    sums[sums[:, 0] == 0, 0] = 1.0
+    points = np.zeros((top, 2 * _DIRECTIONS, 2))
+    points[labels] = _extreme_pixels(pieces, labels, pixel_size)
+    length, width, _ = _union_boxes(sums, points, pixel_size)
+    width = np.maximum(width, 1e-6)
+    root = np.arange(top)  # each label's piece after the joins
+    pairs = _touching_pairs(pieces)
+    for _ in range(64):
+        pairs = np.unique(np.sort(root[pairs], axis=1), axis=0) if len(pairs) else pairs
+        pairs = pairs[pairs[:, 0] != pairs[:, 1]]
         if not len(pairs):
             break
-        labels = np.unique(pairs)
-        one = _measure(pieces, labels, pixel_size)
-        at = np.searchsorted(labels, pairs)
-        # Both pieces' pixels, numbered by pair: the union's oriented box.
-        flat = pieces.ravel()
-        order = np.argsort(flat, kind="stable")
-        starts = np.searchsorted(flat[order], labels)
-        ends = np.searchsorted(flat[order], labels, side="right")
-        counts = ends - starts
-        k_parts, px_parts = [], []
-        for side in (0, 1):
-            c = counts[at[:, side]]
-            k_parts.append(np.repeat(np.arange(len(pairs)), c))
-            first = np.repeat(starts[at[:, side]] - np.cumsum(c) + c, c) + np.arange(int(c.sum()))
-            px_parts.append(order[first])
-        pix = np.concatenate(px_parts)
-        k = np.concatenate(k_parts)
-        srt = np.argsort(pix, kind="stable")  # raster order, as the measuring expects
-        rows, cols = np.divmod(pix[srt], pieces.shape[1])
-        both = _measure_pixels(rows, cols, k[srt], len(pairs), pieces.shape, pixel_size)
-        la, lb = one["length_m"][at[:, 0]], one["length_m"][at[:, 1]]
-        wa, wb = one["width_m"][at[:, 0]], one["width_m"][at[:, 1]]
-        elong = both["length_m"] / np.maximum(both["width_m"], 1e-6)
-        join = (both["width_m"] <= join_width * np.maximum(wa, wb)) & (
-            elong > np.maximum(la / np.maximum(wa, 1e-6), lb / np.maximum(wb, 1e-6))
-        )
+        a, b = pairs[:, 0], pairs[:, 1]
+        ul, uw, up = _union_boxes(sums[a] + sums[b], np.concatenate([points[a], points[b]], axis=1), pixel_size)
+        elong = ul / np.maximum(uw, 1e-6)
+        join = (uw <= join_width * np.maximum(width[a], width[b])) & (elong > np.maximum(length[a] / width[a], length[b] / width[b]))
         if not join.any():
             break
         # Each piece joins at most once a round, the slimmest unions first.
-        taken = np.zeros(int(pieces.max()) + 1, bool)
-        lut = np.arange(int(pieces.max()) + 1)
+        taken = np.zeros(top, bool)
         for i in np.flatnonzero(join)[np.argsort(-elong[join], kind="stable")]:
-            a, b = pairs[i]
-            if not (taken[a] or taken[b]):
-                taken[a] = taken[b] = True
-                lut[b] = a
-        pieces = lut[pieces]
-    return pieces
+            if not (taken[a[i]] or taken[b[i]]):
+                taken[a[i]] = taken[b[i]] = True
+                root[root == b[i]] = a[i]
+                sums[a[i]] += sums[b[i]]
+                points[a[i]], length[a[i]], width[a[i]] = up[i], ul[i], max(uw[i], 1e-6)
+    return root[pieces]
 
 
 def fine_water(

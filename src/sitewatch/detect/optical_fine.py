@@ -42,7 +42,7 @@ every window is set in metres and every threshold in the image's own noise units
 Boxes, length, width and heading are the oriented-box moments of the piece
 (:func:`~sitewatch.detect.base.measure_components`). A piece whose centre lies in a vessel the other
 stages report, or whose box holds one's centre, is not repeated. The score is
-``1 - exp(-(median z) / 32)``: it orders detections by contrast, it is not a calibrated probability.
+``1 - exp(-(mean z) / 32)``: it orders detections by contrast, it is not a calibrated probability.
 
 What it misses (BENCHMARKS.md, "Sub-metre harbours"): dark hulls (the contrast is one-sided, so
 that boats' shadows on the water are not hull), boats hauled out on land, large yachts against a
@@ -136,8 +136,8 @@ def _extreme_pixels(pieces: NDArray[np.integer], labels: NDArray[np.integer], pi
 
 def _union_boxes(
     sums: NDArray[np.float64], points: NDArray[np.float64], pixel_size: tuple[float, float]
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Length, width and extreme pixels of unions of pieces, each given by its pixel moment sums added up
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Length and width of unions of pieces, each given by its pixel moment sums added up
     (``sums``: n, sum row, sum col, sum row², sum col², sum row·col) and its pieces' extreme pixels
     (``points``, metric): the axis from the moments, the extent from the points and the pixels' footprint, as
     :func:`~sitewatch.detect.base.measure_components` measures. No pixel is touched: a large piece costs no
@@ -156,13 +156,16 @@ def _union_boxes(
     half_across = 0.5 * (np.abs(uy[:, 0]) * px + np.abs(ux[:, 0]) * py)
     length = along.max(1) - along.min(1) + 2 * half_along
     width = across.max(1) - across.min(1) + 2 * half_across
-    # The union's own extreme pixels: in each direction, the further of its parts'.
+    return length, width
+
+
+def _union_extremes(points: NDArray[np.float64]) -> NDArray[np.float64]:
+    """A union's own extreme pixels (as :func:`_extreme_pixels`) from its parts' (``points``: their
+    concatenation): in each direction, the further of its parts'."""
     t = np.linspace(0.0, np.pi, _DIRECTIONS, endpoint=False)
     d = np.repeat(np.stack([np.cos(t), np.sin(t)], axis=1), 2, axis=0) * np.tile([[1.0], [-1.0]], (_DIRECTIONS, 1))
-    proj = np.einsum("npc,dc->npd", points, d)
-    best = np.argmax(proj, axis=1)  # (unions, directions): which point is furthest that way
-    own = np.take_along_axis(points, best[..., None], axis=1)
-    return length, width, own
+    best = np.argmax(points @ d.T, axis=-2)  # (directions,): which point is furthest that way
+    return np.asarray(points[best])
 
 
 def _joined_end_to_end(pieces: NDArray[np.integer], pixel_size: tuple[float, float], join_width: float) -> NDArray[np.integer]:
@@ -185,7 +188,7 @@ def _joined_end_to_end(pieces: NDArray[np.integer], pixel_size: tuple[float, flo
     sums[sums[:, 0] == 0, 0] = 1.0
     points = np.zeros((top, 2 * _DIRECTIONS, 2))
     points[labels] = _extreme_pixels(pieces, labels, pixel_size)
-    length, width, _ = _union_boxes(sums, points, pixel_size)
+    length, width = _union_boxes(sums, points, pixel_size)
     width = np.maximum(width, 1e-6)
     root = np.arange(top)  # each label's piece after the joins
     pairs = _touching_pairs(pieces)
@@ -195,7 +198,7 @@ def _joined_end_to_end(pieces: NDArray[np.integer], pixel_size: tuple[float, flo
         if not len(pairs):
             break
         a, b = pairs[:, 0], pairs[:, 1]
-        ul, uw, up = _union_boxes(sums[a] + sums[b], np.concatenate([points[a], points[b]], axis=1), pixel_size)
+        ul, uw = _union_boxes(sums[a] + sums[b], np.concatenate([points[a], points[b]], axis=1), pixel_size)
         elong = ul / np.maximum(uw, 1e-6)
         join = (uw <= join_width * np.maximum(width[a], width[b])) & (elong > np.maximum(length[a] / width[a], length[b] / width[b]))
         if not join.any():
@@ -207,7 +210,8 @@ def _joined_end_to_end(pieces: NDArray[np.integer], pixel_size: tuple[float, flo
                 taken[a[i]] = taken[b[i]] = True
                 root[root == b[i]] = a[i]
                 sums[a[i]] += sums[b[i]]
-                points[a[i]], length[a[i]], width[a[i]] = up[i], ul[i], max(uw[i], 1e-6)
+                points[a[i]] = _union_extremes(np.concatenate([points[a[i]], points[b[i]]]))
+                length[a[i]], width[a[i]] = ul[i], max(uw[i], 1e-6)
     return root[pieces]
 
 
@@ -286,8 +290,8 @@ def fine_vessels(
     lab, n = ndimage.label(hull)
     if n == 0:
         return []
-    peak = ndimage.maximum(z, lab, np.arange(1, n + 1))
-    seeded = np.concatenate([[False], np.asarray(peak) >= params.fine_seed_z])
+    seeded = np.bincount(lab[hull & (z >= params.fine_seed_z)], minlength=n + 1) > 0
+    seeded[0] = False
     hull = seeded[lab]
     # Hulls side by side: the seam between two is darker than either deck though brighter than the
     # water; cut at a share of the brightest contrast a beam around, then a watershed of the distance
@@ -305,7 +309,7 @@ def fine_vessels(
         return []
     # By water: the nearest water body within reach; and not walled in by textured land.
     to_water = ndimage.distance_transform_edt(~bodies, sampling=(py, px))
-    near = np.asarray(ndimage.minimum(to_water, pieces, index)) <= params.fine_near_water_m
+    near = (np.bincount(pieces[to_water <= params.fine_near_water_m], minlength=n + 1) > 0)[index]
     # Each pixel off the hulls belongs to the ring of the nearest piece within reach.
     gap, (ri, ci) = ndimage.distance_transform_edt(pieces == 0, sampling=(py, px), return_indices=True)
     grown = np.where(gap <= params.fine_near_water_m, pieces[ri, ci], 0)
@@ -335,8 +339,9 @@ def fine_vessels(
     idx = index[ok]
     if idx.size == 0:
         return []
-    med = np.asarray(ndimage.median(z, pieces, idx), dtype=np.float64)
-    score = 1.0 - np.exp(-med / 32.0)
+    total = np.bincount(pieces.ravel(), weights=z.ravel().astype(np.float64), minlength=n + 1)
+    mean = total[idx] / np.maximum(np.bincount(pieces.ravel(), minlength=n + 1)[idx], 1)
+    score = 1.0 - np.exp(-mean / 32.0)
     if found:
         quads = np.array([d.corners for d in found], np.float64)
         rows = np.array([d.row for d in found])

@@ -174,17 +174,20 @@ def _joined_end_to_end(pieces: NDArray[np.integer], pixel_size: tuple[float, flo
     hull's core across leaves its bow and stern end to end; hulls moored side by side make a wider whole).
     Repeated until nothing joins, so the pieces of a pontoon become the long thin pontoon again. The pieces
     are measured once; a union is measured from its parts' moments and extreme pixels (:func:`_union_boxes`)."""
-    pieces = np.asarray(pieces, np.int64)
     top = int(pieces.max()) + 1
     flat = pieces.ravel()
-    rr, cc = np.divmod(np.flatnonzero(flat).astype(np.float64), pieces.shape[1])
-    lab = flat[flat > 0]
+    at = np.flatnonzero(flat)
+    lab = flat[at]
     labels = np.unique(lab)
     if labels.size < 2:
         return pieces
+    rr, cc = np.divmod(at.astype(np.float64), pieces.shape[1])
+    del at
     sums = np.zeros((top, 6))
-    for i, v in enumerate((np.ones(lab.size), rr, cc, rr * rr, cc * cc, rr * cc)):
-        sums[:, i] = np.bincount(lab, weights=v, minlength=top)
+    sums[:, 0] = np.bincount(lab, minlength=top)
+    for i, (u, v) in enumerate(((rr, 1.0), (cc, 1.0), (rr, rr), (cc, cc), (rr, cc)), start=1):
+        sums[:, i] = np.bincount(lab, weights=u * v, minlength=top)
+    del rr, cc, lab
     sums[sums[:, 0] == 0, 0] = 1.0
     points = np.zeros((top, 2 * _DIRECTIONS, 2))
     points[labels] = _extreme_pixels(pieces, labels, pixel_size)
@@ -212,7 +215,7 @@ def _joined_end_to_end(pieces: NDArray[np.integer], pixel_size: tuple[float, flo
                 sums[a[i]] += sums[b[i]]
                 points[a[i]] = _union_extremes(np.concatenate([points[a[i]], points[b[i]]]))
                 length[a[i]], width[a[i]] = ul[i], max(uw[i], 1e-6)
-    return root[pieces]
+    return root.astype(np.int32)[pieces]
 
 
 def fine_water(
@@ -282,6 +285,7 @@ def fine_vessels(
     resid = (lum - background)[bodies]
     noise = max(1.4826 * float(np.median(np.abs(resid - np.median(resid)))), _NOISE_FLOOR)
     z = np.where(np.isfinite(background), (lum - background) / np.float32(noise), np.float32(0.0))
+    del lum, wf, num, den, background, resid  # a sub-metre window is tens of millions of pixels
     hull = (z > params.fine_grow_z) & ~bodies & usable & ~exclude
     # A deck's darker fittings and cockpit leave holes in a hull (the water between two hulls moored
     # side by side, enclosed by the pontoon, is a larger one).
@@ -294,25 +298,31 @@ def fine_vessels(
     seeded[0] = False
     hull = seeded[lab]
     # Hulls side by side: the seam between two is darker than either deck though brighter than the
-    # water; cut at a share of the brightest contrast a beam around, then a watershed of the distance
-    # to the cores' edges from maxima a beam apart, grown back over the hull pixels.
+    # water; the cores are cut at a share of the brightest contrast two beams around, and grown back over
+    # the hull pixels by a watershed of the contrast.
     core = hull & (z >= params.fine_core_share * ndimage.maximum_filter(z, _px(2 * params.fine_split_m, p, 3)))
     # Each core of at least a beam squared seeds a hull; smaller ones (a bright fitting) join their neighbour.
     markers, k = ndimage.label(core)
     big = np.bincount(markers.ravel(), minlength=k + 1) * px * py >= params.fine_min_width_m**2
     big[0] = False
     markers = np.where(big[markers], markers, 0)
-    pieces = _joined_end_to_end(watershed(-z, markers, mask=hull), pixel_size, params.fine_join_width)
+    del core, lab
+    pieces = _joined_end_to_end(watershed(-z, markers, mask=hull).astype(np.int32), pixel_size, params.fine_join_width)
+    del markers
     n = int(pieces.max())
     index = np.flatnonzero(np.bincount(pieces.ravel(), minlength=n + 1)[1:]) + 1  # the seeds' labels skip the small cores'
     if index.size == 0:
         return []
     # By water: the nearest water body within reach; and not walled in by textured land.
-    to_water = ndimage.distance_transform_edt(~bodies, sampling=(py, px))
-    near = (np.bincount(pieces[to_water <= params.fine_near_water_m], minlength=n + 1) > 0)[index]
-    # Each pixel off the hulls belongs to the ring of the nearest piece within reach.
-    gap, (ri, ci) = ndimage.distance_transform_edt(pieces == 0, sampling=(py, px), return_indices=True)
-    grown = np.where(gap <= params.fine_near_water_m, pieces[ri, ci], 0)
+    reach = ndimage.distance_transform_edt(~bodies, sampling=(py, px)) <= params.fine_near_water_m
+    near = (np.bincount(pieces[reach], minlength=n + 1) > 0)[index]
+    del reach
+    # Each pixel off the hulls belongs to the ring of the nearest piece within reach (int32 indices: a
+    # third of the memory of the default int64 ones).
+    nearest = np.empty((2, *pieces.shape), np.int32)
+    gap = ndimage.distance_transform_edt(pieces == 0, sampling=(py, px), return_indices=True, indices=nearest)
+    grown = np.where(gap <= params.fine_near_water_m, pieces[nearest[0], nearest[1]], 0)
+    del gap, nearest
     ring = (grown > 0) & ~hull
     # Land: neither water by NDWI nor hull (the dark gaps between hulls moored side by side are water).
     land = ring & ~water & (z <= params.fine_grow_z)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import pytest
 from numpy.typing import NDArray
 
 from _datasets import DATASETS, needs_dataset
+from sitewatch.detect import optical
 from sitewatch.detect.optical import detect_optical
 from sitewatch.detect.optical_params import OpticalParams
 
@@ -63,10 +65,21 @@ def test_boats_moored_side_by_side_and_at_anchor_are_found_one_each_and_cars_on_
     assert abs(anchored.heading_deg - 125.0) < 8  # turned 35 degrees clockwise from east: 125 degrees from north
 
 
-def test_the_stage_is_off_above_its_pixel_size_and_off_at_zero() -> None:
+def test_the_stage_is_off_at_zero_and_does_not_run_above_its_pixel_size(monkeypatch: pytest.MonkeyPatch) -> None:
     bands, _ = _marina()
     off = OpticalParams(fine_max_pixel_m=0.0)
     assert [d for d in detect_optical(bands, PIXEL, params=off) if d.kind == "vessel"] == []
+    calls: list[float] = []
+
+    def spy(*args: object, **kwargs: object) -> list[object]:
+        calls.append(1.0)
+        return []
+
+    monkeypatch.setattr(optical, "fine_vessels", spy)
+    detect_optical(bands, 1.6)  # coarser than fine_max_pixel_m (1.5 m): 3 m and 10 m scenes are left as they were
+    assert calls == []
+    detect_optical(bands, 1.5)
+    assert calls == [1.0]
 
 
 def test_a_scene_without_water_stays_empty() -> None:

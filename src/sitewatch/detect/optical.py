@@ -1,4 +1,4 @@
-"""Vessels (and, at 5 m or finer, cranes) in optical imagery: Sentinel-2 10 m, PlanetScope-class 3 m.
+"""Vessels (and, at 5 m or finer, cranes) in optical imagery: Sentinel-2 10 m, PlanetScope-class 3 m, sub-metre.
 
 How it works
 ------------
@@ -53,6 +53,11 @@ How it works
      ``hull_max_pixel_m`` (5 m) or finer the learned stages' vessels are boxed on
      their hulls, not on the whole candidates, whose pixel score holds 15 m of
      water around a hull (:mod:`~sitewatch.detect.optical_hulls`).
+     At pixels of ``fine_max_pixel_m`` (1.5 m) or finer (aerial, Maxar, SkySat)
+     boats and ships in harbours, marinas and at anchor, 4 m long and more, are
+     also looked for as bright hulls beside smooth water, split where moored
+     side by side (:mod:`~sitewatch.detect.optical_fine`): the learned stages
+     report nothing under 20 m, and a moored boat has no open water around it.
 
    Every window is set in metres, so one parameter set serves 10 m and
    3 m pixels. Boxes are measured with the oriented-box moments of
@@ -63,7 +68,7 @@ below is importable from here); reflectance in :mod:`~sitewatch.detect.optical_r
 parameters in :mod:`~sitewatch.detect.optical_params`, pixel features in
 :mod:`~sitewatch.detect.optical_features`, the two MLPs in :mod:`~sitewatch.detect.optical_model`,
 candidates and ships at anchor in :mod:`~sitewatch.detect.optical_objects`, hull boxes at fine
-pixels in :mod:`~sitewatch.detect.optical_hulls`, cranes in :mod:`~sitewatch.detect.optical_cranes`.
+pixels in :mod:`~sitewatch.detect.optical_hulls`, sub-metre boats in :mod:`~sitewatch.detect.optical_fine`, cranes in :mod:`~sitewatch.detect.optical_cranes`.
 """
 
 
@@ -91,6 +96,7 @@ from .optical_features import (
     pixel_features,
     scene_stats,
 )
+from .optical_fine import fine_vessels
 from .optical_hulls import hull_boxes
 from .optical_model import _load_model, mlp_forward, model_for, object_scores, vessel_probability
 from .optical_objects import (
@@ -139,7 +145,7 @@ __all__ = [
 ]
 
 DETECTOR = "optical-mlp"
-VERSION = "0.4.2"
+VERSION = "0.5.0"
 
 
 @dataclass(frozen=True)
@@ -281,6 +287,8 @@ def detect_optical_result(
         )
         if p <= params.contrast_max_pixel_m:
             vessels = open_water_vessels(sc.bands, sc.water, sc.hidden, crane_px, (px, py), params, vessels)
+        if p <= params.fine_max_pixel_m:
+            vessels = vessels + fine_vessels(sc.bands, sc.water, sc.hidden, crane_px, (px, py), params, vessels)
     out = _flag_edge(vessels + cranes, sc.water.shape)
     return OpticalResult(sorted(out, key=lambda d: -d.score), sc.hidden, sc.cloud, sc.water)
 

@@ -61,6 +61,50 @@ class OpticalParams:
     its hull, the pixels of its box that are not water (:mod:`~sitewatch.detect.optical_hulls`): the pixel
     score, trained at 10 m, stays high 15 m around a hull, a 15 m border of water on every candidate
     at 0.5 m; 0 keeps the candidates' boxes."""
+    fine_max_pixel_m: float = 1.5
+    """Image-only mode at pixels this fine or finer also looks for boats and ships in harbours, marinas
+    and at anchor by their contrast to the water beside them (:mod:`~sitewatch.detect.optical_fine`):
+    at 1.5 m a 3 m beam is two pixels, the least a hull's width and heading can be measured on; coarser
+    pixels are left to the stages above (the 3 m ShipsNet scenes and Sentinel-2 do not change); 0 turns
+    that stage off."""
+    fine_texture_m: float = 2.0
+    """Window of the local brightness spread that tells calm water (smooth) from hulls and quays (textured)."""
+    fine_smooth_z: float = 4.0
+    """Water is smooth: its local spread below this many times the scene's texture floor."""
+    fine_open_m: float = 0.75
+    """Radius of the disk that opens the water and the hull pixels: a mooring line, a pontoon's edge
+    or a mixed pixel is thinner than twice this."""
+    fine_water_area_m2: float = 2000.0
+    """Smallest body of smooth water searched beside (a basin a few boat lengths across, 45 m x 45 m)."""
+    fine_water_grow: bool = True
+    """The water bodies take in the calm surface connected to them, beyond NDWI's brightness ceiling
+    (:mod:`~sitewatch.detect.optical_fine`, step 1); False keeps them to NDWI water."""
+    fine_background_m: float = 30.0
+    """Window of the water's mean that hulls are contrasted against."""
+    fine_grow_z: float = 6.0
+    """Contrast (noise units of the water) that makes a pixel part of a hull."""
+    fine_seed_z: float = 12.0
+    """Contrast a hull needs somewhere."""
+    fine_split_m: float = 2.5
+    """A beam and the gap to the next hull: a hull's core is taken against the highest contrast within
+    twice this (:mod:`~sitewatch.detect.optical_fine`, step 4)."""
+    fine_core_share: float = 0.4
+    """A hull's core: contrast at least this share of the highest within two beams (``fine_split_m``);
+    the darker seam between hulls moored side by side falls below it."""
+    fine_join_width: float = 1.25
+    """Two touching pieces of hull are one hull when together they are at most this many times as wide as
+    the wider and more elongated than either (a bow and a stern cut apart by a cabin; a pontoon's pieces)."""
+    fine_min_width_m: float = 1.5
+    """Narrowest hull (beam) reported."""
+    fine_min_length_m: float = 4.0
+    """Shortest hull reported by the sub-metre stage (a car is 4.5 m long, but not by water)."""
+    fine_min_elongation: float = 1.4
+    """Shortest length / width of a sub-metre hull: squatter blobs are several hulls or a roof."""
+    fine_near_water_m: float = 6.0
+    """A sub-metre hull lies within this distance of a body of water (its shadow and the texture window
+    keep the calm water a few metres off a moored hull), and the ring this wide around it is not mostly land."""
+    fine_max_land: float = 0.6
+    """Largest share of that ring that may be land (not water, not hull)."""
     contrast_background_m: float = 240.0
     """Window of the water's median background the contrast is taken against."""
     contrast_seed_z: float = 24.0

@@ -68,9 +68,10 @@ def test_the_sub_metre_rules_stop_above_one_metre() -> None:
                     reason="../shared/datasets/levir-cd-samples or dsifn-cd-samples not present")  # fmt: skip
 def test_sub_metre_samples_beat_plain_change_vector_analysis() -> None:
     """Pooled over the 21 LEVIR-CD and DSIFN-CD sample crops (0.5 m RGB, regions of 25 m² and more):
-    measured F1 0.352 against 0.327 for RGB change vector analysis with Otsu's threshold (BENCHMARKS.md,
-    "Sub-metre optical change"); on LEVIR alone 0.302 against 0.232 (on DSIFN alone 0.393 against 0.415: not
-    asserted). Version 3 gave 0.004 and 0.069. In-sample figures: the rules were chosen looking at both."""
+    measured F1 0.367 against 0.327 for RGB change vector analysis with Otsu's threshold (BENCHMARKS.md,
+    "Sub-metre optical change"); on LEVIR alone 0.308 against 0.232 (on DSIFN alone 0.417 against 0.415:
+    a tie, not asserted). Version 3 gave 0.004 and 0.069. In-sample figures: the rules were revised after
+    both sets had been scored. The margins sit about half-way below the measurements."""
     import_benchmarks()
     from change_oscd import (
         PNG_SETS,
@@ -88,6 +89,6 @@ def test_sub_metre_samples_beat_plain_change_vector_analysis() -> None:
         ours[folder] = sum((counts(sitewatch_changed(p, min_area_m2=25.0), p) for p in pairs), np.zeros(3, np.int64))
         base[folder] = sum((counts(cva_otsu_changed(p), p) for p in pairs), np.zeros(3, np.int64))
     pooled, pooled_base = figures(sum(ours.values()))[2], figures(sum(base.values()))[2]
-    assert pooled > pooled_base + 0.01, (pooled, pooled_base)
+    assert pooled > pooled_base + 0.02, (pooled, pooled_base)
     levir, levir_base = figures(ours["levir-cd-samples"])[2], figures(base["levir-cd-samples"])[2]
     assert levir > levir_base + 0.05, (levir, levir_base)

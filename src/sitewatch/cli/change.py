@@ -39,9 +39,9 @@ def _check_geojson_out(out_path: Path | None, site_id: str) -> None:
               help="Drop regions smaller than this (m²).")
 @click.option("--cover-classes", type=click.IntRange(min=0, max=32), default=COVER_CLASSES,
               show_default=True, metavar="N",
-              help="Optical: spectral classes of the earlier image whose own common change each pixel must also "
-                   "differ from; 0 compares each pixel with the scene only (for sub-metre images of "
-                   "large building sites: README).")
+              help="Optical, pixels coarser than 1 m: spectral classes of the earlier image whose own common "
+                   "change each pixel must also differ from; 0 compares each pixel with the scene only. "
+                   "Pixels of 1 m or finer use no classes (README).")
 @click.option("--with-detections", is_flag=True,
               help="Compare the pixels of the stored vessels and cranes too (by default they are left out).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), callback=existing_folder,

@@ -493,3 +493,21 @@ def test_a_bare_no_as_a_vessel_id_says_to_quote_it(tmp_path: Path) -> None:
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InputError, match=r"vessels\[0\]\.id: expected a string, got False; YAML reads .* in quotes"):
         load_scenario(path)
+
+
+def test_a_site_placed_only_for_the_demo_is_stored_unresolved() -> None:
+    """The demo's Sergeyevka training ground is a box beside a candidate village, its real place not
+    located: it was stored `resolved: yes` while its name said "location unresolved"."""
+    from sitewatch.sources.simulate import layout_site
+
+    scen = load_scenario("seed-story")
+    sites = {s.id: layout_site(s, scen.name) for s in scen.sites}
+    assert sites["sergeyevka-base"].resolved is False
+    assert sites["dunai"].resolved is True and sites["rason"].resolved is True
+
+
+def test_resolved_must_be_true_or_false(tmp_path: Path) -> None:
+    data = _scenario()
+    data["sites"][0]["resolved"] = "no"
+    with pytest.raises(InputError, match=r"sites\[0\]\.resolved"):
+        load_scenario(_write(tmp_path, data))

@@ -126,6 +126,9 @@ class SimSite:
     from_gazetteer: bool = True
     note: str = ""
     """What the scenario says of the site's place (e.g. that the real location is unresolved)."""
+    resolved: bool = True
+    """False when the real place is not located and the polygon only stands in for it (``resolved: false``
+    in the scenario): the site is stored unresolved, as the gazetteer's unlocated places are."""
 
 
 @dataclass(frozen=True)
@@ -435,7 +438,7 @@ def _kind_name(kind: Any) -> str:
 _TOP_KEYS = (
     "name", "title", "seed", "description", "revisits", "sites", "acquisitions", "vessels", "equipment", "clouds", "ground",
 )
-_SITE_KEYS = ("id", "name", "kind", "polygon", "layout", "note")
+_SITE_KEYS = ("id", "name", "kind", "polygon", "layout", "note", "resolved")
 _LAYOUT_KEYS = ("land", "built", "berths", "scatterers", "forest", "fields", "bare")
 _GROUND_KEYS = {
     "trench": ("id", "name", "kind", "site", "line", "dug", "width_m", "trench_m", "zigzag_m", "zigzag_period_m"),
@@ -536,6 +539,7 @@ def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
         raise r.fail(f"{lw}.scatterers", f"expected a count >= 0, got {scatterers}")
     layout = Layout(land=land, built=built, berths=tuple(berths), scatterers=scatterers, **cover)
     note = str(r.get(m, "note", where, "", str)).strip()
+    resolved = bool(r.get(m, "resolved", where, True, bool))
     if "polygon" in m:
         pts = r.coords(m["polygon"], f"{where}.polygon", min_points=3)
         poly = _polygon(r, pts, f"{where}.polygon")
@@ -560,7 +564,7 @@ def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
         if kind not in SITE_KINDS:
             raise r.fail(f"{where}.kind", f"{kind!r} is not one of {SITE_KINDS}")
         _check_berths_inside(r, layout, poly, lw)
-        return SimSite(site_id, str(m.get("name") or site_id), kind, poly, layout, from_gazetteer=False, note=note)
+        return SimSite(site_id, str(m.get("name") or site_id), kind, poly, layout, from_gazetteer=False, note=note, resolved=resolved)
     known = builtin_sites()
     if site_id not in known or known[site_id].geometry is None:
         raise r.fail(
@@ -571,7 +575,7 @@ def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
     s = known[site_id]
     assert s.geometry is not None
     _check_berths_inside(r, layout, s.geometry, lw)
-    return SimSite(site_id, str(m.get("name") or s.name), s.kind, s.geometry, layout, from_gazetteer=True, note=note)
+    return SimSite(site_id, str(m.get("name") or s.name), s.kind, s.geometry, layout, from_gazetteer=True, note=note, resolved=resolved)
 
 
 def _read_series(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[str, SimSite]) -> Acquisitions:

@@ -312,6 +312,7 @@ def layout_site(site: SimSite, scenario_name: str = "") -> Site:
         berths=berths,
         water=water,
         tags=("simulated",),
+        resolved=site.resolved,
         coord_source=(
             f"site polygon from the {'built-in gazetteer' if site.from_gazetteer else 'scenario'}; "
             f"berths and water from the SIMULATED layout of scenario {scenario_name!r}"

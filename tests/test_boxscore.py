@@ -608,3 +608,28 @@ def test_length_error_uses_each_axis_of_a_non_square_pixel(tmp_path: Path) -> No
     dets = _measured(tmp_path / "chip.geojson", [(60.0, 60.0, 150.0)], (3.0, 2.0))
     r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.txt"), "--json"])
     assert json.loads(r.output)["length_error_m"]["median"] == pytest.approx(0.0, abs=0.01)
+
+
+def test_length_error_of_geojson_labels_in_web_mercator_is_in_ground_metres(tmp_path: Path) -> None:
+    import math
+
+    from pyproj import Transformer
+
+    # A 200 m ship at Genoa (44.4° N), drawn at 30° as a polygon in EPSG:3857, where a ground metre
+    # is 1/cos(44.4°) = 1.40 of the projection's: read as they are, its labelled length was 280 m.
+    x, y = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True).transform(8.9, 44.4)
+    k = 1 / math.cos(math.radians(44.4))
+    c, s = math.cos(math.radians(30)), math.sin(math.radians(30))
+    ring = [[x + k * (c * dx - s * dy), y + k * (s * dx + c * dy)] for dx, dy in ((-100, -15), (100, -15), (100, 15), (-100, 15), (-100, -15))]
+    labels = tmp_path / "truth.geojson"
+    labels.write_text(json.dumps({
+        "type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "EPSG:3857"}},
+        "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {"class": "ship"}}],
+    }))  # fmt: skip
+    dets = _measured(tmp_path / "d.geojson", [(12.0, 12.0, 210.0)], (7.15, 7.15))
+    fc = json.loads(dets.read_text())
+    fc["features"][0]["geometry"]["coordinates"] = [[[x - 5, y - 5], [x + 5, y - 5], [x + 5, y + 5], [x - 5, y + 5], [x - 5, y - 5]]]
+    dets.write_text(json.dumps(fc))
+    r = CliRunner().invoke(main, ["score", str(_with_crs(dets, "EPSG:3857", "crs")), str(labels), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["length_error_m"]["median"] == pytest.approx(10.0, abs=0.5)

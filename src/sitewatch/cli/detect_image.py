@@ -150,12 +150,20 @@ def _detect_folder(folder: Path, out: Path, options: ReadOptions, *, workers: in
     from rich.progress import Progress
 
     from ..detect.image import skew_note, write_geojson
-    from ..detect.inputs import detect_image_file, folder_images
+    from ..detect.inputs import (
+        describe_subfolders,
+        detect_image_file,
+        folder_images,
+        subfolders_with_images,
+    )
     from ..errors import InputError, SitewatchError
 
     if str(out) == "-" or not out.is_dir():
         raise InputError(f"{folder} is a folder of images: --out must be a folder that exists, where each image's detections go as NAME.geojson")
     images = folder_images(folder)
+    not_read = subfolders_with_images(folder)
+    if not_read:  # a set split into train/ and test/: said, not skipped in silence
+        click.echo(f"note: the subfolders of {folder} are not read: {describe_subfolders(not_read)}; give each as IMAGE", err=True)
     written: list[dict[str, Any]] = []
     failed: list[dict[str, str]] = []
     console = Console(stderr=True)
@@ -183,7 +191,8 @@ def _detect_folder(folder: Path, out: Path, options: ReadOptions, *, workers: in
                     click.echo(f"{kinds['vessel']} vessel(s){others} in {image} ({result.sensor}) → {target}")
             bar.advance(task)
     if as_json:
-        click.echo(json.dumps({"folder": str(folder), "out": str(out), "images": written, "failed": failed}))
+        subfolders = [{"folder": str(sub), "images": n} for sub, n in not_read]
+        click.echo(json.dumps({"folder": str(folder), "out": str(out), "images": written, "failed": failed, "subfolders_not_read": subfolders}))
     elif not quiet:
         click.echo(f"{len(written)} of {len(images)} image(s) → {out}" + (f"; {len(failed)} could not be read (named above)" if failed else ""))
     if failed:

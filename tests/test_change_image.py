@@ -149,3 +149,18 @@ def test_sar_pair_in_db_finds_a_new_bright_object(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     summary = json.loads(r.output)
     assert summary["sensor"] == "sar" and summary["appeared"] == 1 and summary["disappeared"] == 0
+
+
+def test_the_sensor_chosen_for_chips_is_said_when_not_given(tmp_path: Path) -> None:
+    """Two colour chips without --sensor were compared as SAR renderings ("0 region(s) … (log-ratio 2)"),
+    nothing saying that they had been read as radar or how to say otherwise."""
+    before, after = (np.clip(_ground(s)[[2, 1, 0]] * 3 * 255, 0, 255).astype(np.uint8) for s in (1, 2))
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    Image.fromarray(before.transpose(1, 2, 0)).save(a)
+    Image.fromarray(after.transpose(1, 2, 0)).save(b)
+    out = tmp_path / "c.geojson"
+    r = CliRunner().invoke(main, ["change-image", str(a), str(b), "--pixel-size", "2", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "sensor: sar, the default" in r.stderr and "--sensor to choose" in r.stderr and "(sar: log-ratio" in r.stdout, r.output
+    told = CliRunner().invoke(main, ["change-image", str(a), str(b), "--sensor", "optical", "--pixel-size", "2", "--out", str(out)])
+    assert told.exit_code == 0 and "sensor:" not in told.stderr and "(optical: irmad-cva" in told.stdout, told.output

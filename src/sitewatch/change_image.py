@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -62,13 +63,14 @@ class _Raster:
     pixel_size: tuple[float, float]
 
 
-def _choose_sensor(path: Path, sensor: Sensor | None) -> Sensor:
+def _choose_sensor(path: Path, sensor: Sensor | None) -> tuple[Sensor, str]:
+    """The sensor to read ``path`` as, and why (empty when given)."""
     from .detect.optical_image import sensor_from_band_names
 
     if sensor is not None:
-        return sensor
-    chosen, _why = sensor_from_band_names(path)
-    return "optical" if chosen == "optical" else "sar"
+        return sensor, ""
+    chosen, why = sensor_from_band_names(path)
+    return ("optical" if chosen == "optical" else "sar"), why
 
 
 def _read_optical(path: Path, pixel_size: float | None, dn_scale: float | None) -> _Raster:
@@ -162,16 +164,20 @@ def _on_grid(r: _Raster, grid: Grid) -> NDArray[np.float32]:
 
 
 def read_change_pair(
-    before: Path, after: Path, *, sensor: Sensor | None = None, pixel_size: float | None = None, dn_scale: float | None = None
+    before: Path, after: Path, *, sensor: Sensor | None = None, pixel_size: float | None = None, dn_scale: float | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> ChangePair:
     """The two images read and laid on one grid (module doc). Raises :class:`InputError` naming the image
     for a pair that cannot be compared: of two sensors, one georeferenced and one not, two chips of other
-    sizes, or images that do not overlap."""
+    sizes, or images that do not overlap. ``say`` is told the sensor chosen and why, when not given, as
+    ``detect-image`` tells it: two colour chips are compared as SAR renderings unless told."""
     before, after = Path(before), Path(after)
-    kind = _choose_sensor(before, sensor)
-    other = _choose_sensor(after, sensor)
+    kind, why = _choose_sensor(before, sensor)
+    other, _ = _choose_sensor(after, sensor)
     if kind != other:
         raise InputError(f"{before} reads as {kind} and {after} as {other}: change compares two images of one sensor (--sensor to say which)")
+    if why and say is not None:
+        say(f"sensor: {kind}, {why} (--sensor to choose)")
     b = _read(before, kind, pixel_size, dn_scale)
     a = _read(after, kind, pixel_size, dn_scale)
     if kind == "optical":
@@ -220,10 +226,10 @@ def read_change_pair(
 
 def change_images(
     before: Path, after: Path, *, sensor: Sensor | None = None, pixel_size: float | None = None, dn_scale: float | None = None,
-    min_area_m2: float = 200.0, cover_classes: int = COVER_CLASSES,
+    min_area_m2: float = 200.0, cover_classes: int = COVER_CLASSES, say: Callable[[str], None] | None = None,
 ) -> tuple[ChangePair, ChangeResult]:  # fmt: skip
     """The pair (:func:`read_change_pair`) and what :func:`~sitewatch.change.detect_changes` finds in it."""
-    pair = read_change_pair(before, after, sensor=sensor, pixel_size=pixel_size, dn_scale=dn_scale)
+    pair = read_change_pair(before, after, sensor=sensor, pixel_size=pixel_size, dn_scale=dn_scale, say=say)
     return pair, detect_changes(pair.before, pair.after, min_area_m2=min_area_m2, classes=cover_classes)
 
 

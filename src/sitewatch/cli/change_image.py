@@ -67,6 +67,7 @@ def command(
     refuse_input_as_out(mask, [before, after], "--mask")
     pair, result = change_images(
         before, after, sensor=sensor, pixel_size=pixel_size, dn_scale=dn_scale, min_area_m2=min_area_m2, cover_classes=cover_classes,  # type: ignore[arg-type]
+        say=None if is_quiet() or as_json else lambda line: click.echo(line, err=True),
     )  # fmt: skip
     write_geojson(change_pair_geojson(pair, result), out)
     if mask is not None:
@@ -85,5 +86,5 @@ def command(
         warped = f"; {' and '.join(pair.warped)} laid on the compared grid" if pair.warped else ""
         click.echo(
             f"{len(result.regions)} region(s) ({how}), {result.area_m2:,.0f} m², {result.compared_fraction:.0%} of the pixels "
-            f"compared at {pair.pixel_size_m:g} m ({result.method} {result.method_version}){warped} → {out}"
+            f"compared at {pair.pixel_size_m:g} m ({result.sensor}: {result.method} {result.method_version}){warped} → {out}"
         )

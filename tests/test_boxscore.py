@@ -633,3 +633,32 @@ def test_length_error_of_geojson_labels_in_web_mercator_is_in_ground_metres(tmp_
     r = CliRunner().invoke(main, ["score", str(_with_crs(dets, "EPSG:3857", "crs")), str(labels), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["length_error_m"]["median"] == pytest.approx(10.0, abs=0.5)
+
+
+@pytest.mark.parametrize("crs", [None, "EPSG:4326"])
+def test_length_error_of_geojson_labels_in_lon_lat_is_measured_on_the_ground(tmp_path: Path, crs: str | None) -> None:
+    import math
+
+    # A 200 m ship at 60° N drawn at 30° as a lon/lat polygon (a Sentinel-1 product's detections are
+    # lon/lat from its GCPs): its length was left out, "length_error_m": null.
+    lon0, lat0 = 10.0, 60.0
+    # Metres in a degree of longitude and of latitude at 60° N on the WGS84 ellipsoid (the usual series).
+    mx = 111_412.84 * math.cos(math.radians(lat0)) - 93.5 * math.cos(math.radians(3 * lat0))
+    my = 111_132.95 - 559.82 * math.cos(math.radians(2 * lat0)) + 1.17 * math.cos(math.radians(4 * lat0))
+    c, s = math.cos(math.radians(30)), math.sin(math.radians(30))
+    ring = [[lon0 + (c * dx - s * dy) / mx, lat0 + (s * dx + c * dy) / my] for dx, dy in ((-100, -15), (100, -15), (100, 15), (-100, 15), (-100, -15))]
+    labels = tmp_path / "truth.geojson"
+    truth: dict[str, object] = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {}}]}
+    if crs is not None:
+        truth["crs"] = {"type": "name", "properties": {"name": crs}}
+    labels.write_text(json.dumps(truth))
+    dets = _measured(tmp_path / "d.geojson", [(12.0, 12.0, 210.0)], (10.0, 10.0))
+    fc = json.loads(dets.read_text())
+    d = 1e-5
+    fc["features"][0]["geometry"]["coordinates"] = [[[lon0 - d, lat0 - d], [lon0 + d, lat0 - d], [lon0 + d, lat0 + d], [lon0 - d, lat0 + d], [lon0 - d, lat0 - d]]]
+    dets.write_text(json.dumps(fc))
+    if crs is not None:
+        _with_crs(dets, crs, "crs")
+    r = CliRunner().invoke(main, ["score", str(dets), str(labels), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["length_error_m"]["median"] == pytest.approx(10.0, abs=0.5)

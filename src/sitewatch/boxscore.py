@@ -371,30 +371,44 @@ def _pixel_metres(fc: dict[str, Any]) -> tuple[float, float] | None:
 
 
 def _ground_metres(crs: str | None) -> Callable[[Box], tuple[float, float] | None] | None:
-    """Ground metres in a unit of GeoJSON labels' coordinates along x and y, at each label's centre, when
-    they are a projected CRS in metres (None otherwise: WGS84 gives no length). A projection's metres are
-    not the ground's: Web Mercator's are 1/cos(latitude) of them (1.4 at 44°, sen2ships' Genoa), so its
-    labels were measured 40 % longer than the ships detect-image measures on the ground."""
-    if crs is None:
-        return None
+    """Ground metres in a unit of GeoJSON labels' coordinates along x and y, at each label's centre:
+    for a projected CRS in metres, its metres over the projection's scale there (Web Mercator's are
+    1/cos(latitude) of the ground's: 1.4 at 44°, sen2ships' Genoa, whose labels were measured 40 % longer
+    than the ships detect-image measures on the ground); for lon/lat (``crs`` None, WGS84, as RFC 7946
+    has it), a degree's metres along the parallel and the meridian there. None for any other CRS."""
     from pyproj import CRS, Proj, Transformer
     from pyproj.exceptions import CRSError
 
     try:
-        c = CRS.from_user_input(crs)
+        c = CRS.from_user_input(crs or "OGC:CRS84")
     except CRSError:
         return None
+    if c.is_geographic and all(a.unit_name == "degree" for a in c.axis_info):
+        geod = c.get_geod()
+        if geod is None:
+            return None
+
+        def in_degrees(box: Box) -> tuple[float, float] | None:
+            # GeoJSON is lon, lat (x, y) whatever the CRS's own axis order.
+            lon, lat, d = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2, 1e-4
+            if not (-90 + d <= lat <= 90 - d):
+                return None
+            mx = float(geod.inv(lon - d, lat, lon + d, lat)[2]) / (2 * d)
+            my = float(geod.inv(lon, lat - d, lon, lat + d)[2]) / (2 * d)
+            return (mx, my) if mx > 0 and my > 0 else None
+
+        return in_degrees
     if not (c.is_projected and all(a.unit_name in ("metre", "meter") for a in c.axis_info)):
         return None
     proj, to_lonlat = Proj(c), Transformer.from_crs(c, c.geodetic_crs or "EPSG:4326", always_xy=True)
 
-    def at(box: Box) -> tuple[float, float] | None:
+    def projected(box: Box) -> tuple[float, float] | None:
         lon, lat = to_lonlat.transform((box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2)
         factors = proj.get_factors(lon, lat)
         kx, ky = float(factors.parallel_scale), float(factors.meridional_scale)
         return (1 / kx, 1 / ky) if kx > 0 and ky > 0 and math.isfinite(kx + ky) else None
 
-    return at
+    return projected
 
 
 def _add_length_errors(

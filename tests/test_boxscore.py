@@ -662,3 +662,17 @@ def test_length_error_of_geojson_labels_in_lon_lat_is_measured_on_the_ground(tmp
     r = CliRunner().invoke(main, ["score", str(dets), str(labels), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["length_error_m"]["median"] == pytest.approx(10.0, abs=0.5)
+
+
+def test_detections_of_an_image_a_coco_file_does_not_list_say_how_to_go_on(tmp_path: Path) -> None:
+    """A folder detected whole, scored against a COCO file of one split: the error told the evaluator to
+    rename a detections file that was named after its image all along."""
+    coco = {"images": [{"id": 1, "file_name": "test/a.jpg"}], "categories": [{"id": 1, "name": "ship"}], "annotations": []}
+    labels = tmp_path / "test.json"
+    labels.write_text(json.dumps(coco))
+    out = tmp_path / "out"
+    out.mkdir()
+    _dets(out / "a.geojson", [], source="chips/a.jpg")
+    _dets(out / "b.geojson", [], source="chips/b.jpg")
+    r = CliRunner().invoke(main, ["score", str(out), str(labels)])
+    assert r.exit_code == 1 and "no image named 'b'" in r.output and "take b.geojson out of DETECTIONS" in r.output, r.output

@@ -276,7 +276,8 @@ def _coco_image(label_path: Path, labels: CocoBoxes, det_path: Path, fc: Any = N
     some = ", ".join(sorted(labels)[:5]) + (" …" if len(labels) > 5 else "")
     raise InputError(
         f"{label_path}: no image named {stem!r} ({whose}); COCO images are found by their "
-        f"file_name ({some}): name the detections file after its image"
+        f"file_name ({some}): name the detections file after its image, or, when its image is not labelled in "
+        f"this file (a split the file does not cover), take {det_path.name} out of DETECTIONS"
     )
 
 

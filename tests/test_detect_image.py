@@ -822,3 +822,17 @@ def test_a_folder_names_its_subfolders_of_images_it_does_not_read(tmp_path: Path
     (chips / "top.png").unlink()
     none = CliRunner().invoke(main, ["detect-image", str(chips), "--sensor", "sar", "--pixel-size", "10", "--out", str(out)])
     assert none.exit_code == 1 and "no image in it" in none.output and "train/ holds 2 image(s)" in none.output, none.output
+
+
+def test_a_folder_refused_for_one_reason_says_it_three_times_then_counts(tmp_path: Path) -> None:
+    """OpenSARShip's 124 Patch_Cal chips without --pixel-size printed 124 lines of one refusal."""
+    chips = tmp_path / "chips"
+    chips.mkdir()
+    for k in range(6):
+        _chip(chips / f"c{k}.png", k)
+    out = tmp_path / "out"
+    out.mkdir()
+    r = CliRunner().invoke(main, ["detect-image", str(chips), "--sensor", "sar", "--out", str(out), "--json"])
+    assert r.exit_code == 1, r.output
+    assert r.stderr.count("skipped: ") == 4 and "skipped: 3 more image(s) for the same reason: the image has no georeference" in r.stderr, r.stderr
+    assert len(json.loads(r.stdout)["failed"]) == 6  # every image still named for a script

@@ -52,6 +52,9 @@ class ChangePair:
     """Side of the compared grid's pixel on the ground."""
     warped: tuple[str, ...] = ()
     """Which of ``before``/``after`` were laid on the compared grid from their own."""
+    before_grid: Grid | None = None
+    """The earlier image's own grid when it was laid on another (degrees, Web Mercator): the grid its
+    pixels, and a change map drawn on them, are on."""
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,8 @@ def read_change_pair(
         grid = _utm_grid(b)
         data_b = _on_grid(b, grid)
         warped.append("before")
+        t = b.transform
+        own = Grid(crs=b.crs, transform=(t.a, t.b, t.c, t.d, t.e, t.f), width=b.data.shape[2], height=b.data.shape[1])  # type: ignore[arg-type]
     same = a.crs == grid.crs and a.transform is not None and tuple(a.transform)[:6] == grid.transform and a.data.shape[1:] == grid.shape
     data_a = a.data if same else _on_grid(a, grid)
     if not same:
@@ -220,7 +225,7 @@ def read_change_pair(
     p = float(abs(grid.transform[0]))
     return ChangePair(
         ChangeImage(data_b, grid, kind, b.bands, label=str(before)), ChangeImage(data_a, grid, kind, a.bands, label=str(after)), True, p,
-        tuple(warped),
+        tuple(warped), own if warped[:1] == ["before"] else None,
     )
 
 
@@ -269,11 +274,24 @@ def change_pair_geojson(pair: ChangePair, result: ChangeResult) -> dict[str, Any
 
 
 def write_change_mask(pair: ChangePair, result: ChangeResult, path: Path) -> None:
-    """The changed pixels (255) on the compared grid, 0 elsewhere: a GeoTIFF (``.tif``) georeferenced as
-    the grid (none for a pair without georeference), or a PNG (``.png``), to score against a change map."""
+    """The changed pixels (255) on the earlier image's own grid, 0 elsewhere: a GeoTIFF (``.tif``)
+    georeferenced as that grid (none for a pair without georeference), or a PNG (``.png``), to score
+    against a change map drawn on the earlier image. Where that image was laid on a UTM grid to be
+    compared (degrees, Web Mercator: OSCD's cities), the changed pixels go back onto its own grid by
+    nearest neighbour, so that the mask is pixel for pixel the image's, as its change map is."""
     from .files import partial_path
 
     mask = (np.asarray(result.changed, bool) * 255).astype(np.uint8)
+    grid = pair.before.grid
+    if pair.before_grid is not None:
+        from rasterio.warp import Resampling, reproject
+
+        own = np.zeros((pair.before_grid.height, pair.before_grid.width), np.uint8)
+        reproject(
+            mask, own, src_transform=grid.affine, src_crs=grid.crs, dst_transform=pair.before_grid.affine,
+            dst_crs=pair.before_grid.crs, resampling=Resampling.nearest,
+        )  # fmt: skip
+        mask, grid = own, pair.before_grid
     tmp = partial_path(path)
     try:
         if path.suffix.lower() == ".png":
@@ -283,7 +301,6 @@ def write_change_mask(pair: ChangePair, result: ChangeResult, path: Path) -> Non
         else:
             import rasterio
 
-            grid = pair.before.grid
             profile: dict[str, Any] = {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": 1, "dtype": "uint8", "compress": "deflate"}
             if pair.georeferenced:
                 profile |= {"crs": grid.crs, "transform": grid.affine}

@@ -44,7 +44,7 @@ def _mask_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 @click.option("--cover-classes", type=click.IntRange(min=0, max=32), default=COVER_CLASSES, show_default=True, metavar="N",
               help="Optical: spectral classes of the earlier image whose own common change each pixel must also differ from (as `change`).")  # fmt: skip
 @click.option("--mask", "mask", type=click.Path(dir_okay=False, path_type=Path), default=None, callback=_mask_out,
-              help="Also write the changed pixels (255) on the compared grid: a GeoTIFF (.tif) or PNG (.png), to score against a change map.")  # fmt: skip
+              help="Also write the changed pixels (255) on the earlier image's own pixels: a GeoTIFF (.tif) or PNG (.png), to score against a change map drawn on it.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")
 @click.pass_context
 @handle_errors

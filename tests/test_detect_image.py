@@ -813,11 +813,13 @@ def test_a_folder_names_its_subfolders_of_images_it_does_not_read(tmp_path: Path
     _chip(chips / "test" / "deep" / "c.png", 3)
     (chips / "labels").mkdir()
     (chips / "labels" / "a.xml").write_text("<annotation/>")  # a folder of labels alone is no folder of images
+    (chips / "chips_masks").mkdir()  # nor are label maps in a folder named for them (sen2ships' …_segmentation_masks/)
+    Image.fromarray(np.zeros((120, 120), np.uint8)).save(chips / "chips_masks" / "a.png")
     out = tmp_path / "out"
     out.mkdir()
     r = CliRunner().invoke(main, ["-q", "detect-image", str(chips), "--sensor", "sar", "--pixel-size", "10", "--out", str(out), "--json"])
     assert r.exit_code == 0, r.output
-    assert "test/ holds 1 image(s), train/ holds 2 image(s)" in r.stderr and "labels/" not in r.stderr, r.stderr
+    assert "test/ holds 1 image(s), train/ holds 2 image(s)" in r.stderr and "labels/" not in r.stderr and "masks" not in r.stderr, r.stderr
     assert [(Path(s["folder"]).name, s["images"]) for s in json.loads(r.stdout)["subfolders_not_read"]] == [("test", 1), ("train", 2)]
     (chips / "top.png").unlink()
     none = CliRunner().invoke(main, ["detect-image", str(chips), "--sensor", "sar", "--pixel-size", "10", "--out", str(out)])

@@ -218,11 +218,16 @@ def folder_images(folder: Path) -> list[Path]:
     return images
 
 
+_LABEL_FOLDER_WORDS = ("label", "mask", "annotation", "segmentation")
+
+
 def subfolders_with_images(folder: Path) -> list[tuple[Path, int]]:
     """The subfolders of ``folder`` with images anywhere under them, and how many (as :func:`folder_images`
-    counts them): a withheld set split into ``train/`` and ``test/``, which a folder of images does not read."""
+    counts them): a withheld set split into ``train/`` and ``test/``, which a folder of images does not read.
+    Folders named for labels (``label``, ``mask``, ``annotation``, ``segmentation`` in the name: LEVIR-CD's
+    ``label/``, sen2ships' ``genoa_segmentation_masks/``) hold label maps, not images to detect in."""
     held = []
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not any(w in p.name.casefold() for w in _LABEL_FOLDER_WORDS)):
         n = sum(
             1 for p in sub.rglob("*")
             if p.suffix.lower() in FOLDER_IMAGE_SUFFIXES and not p.stem.lower().endswith(LABEL_MASK_TAILS) and p.is_file()

@@ -676,3 +676,14 @@ def test_detections_of_an_image_a_coco_file_does_not_list_say_how_to_go_on(tmp_p
     _dets(out / "b.geojson", [], source="chips/b.jpg")
     r = CliRunner().invoke(main, ["score", str(out), str(labels)])
     assert r.exit_code == 1 and "no image named 'b'" in r.output and "take b.geojson out of DETECTIONS" in r.output, r.output
+
+
+def test_detections_only_in_subfolders_are_pointed_to(tmp_path: Path) -> None:
+    """Chips detected split by split into out/train/ and out/test/: `score out/ labels/` said only that out/
+    held no detections."""
+    out = tmp_path / "out"
+    (out / "train").mkdir(parents=True)
+    _dets(out / "train" / "chip.geojson", [(12, 15, 0.9)])
+    (tmp_path / "chip.xml").write_text(VOC)
+    r = CliRunner().invoke(main, ["score", str(out), str(tmp_path)])
+    assert r.exit_code == 1 and "no detections in this folder" in r.output and "train/ hold(s) .geojson files" in r.output, r.output

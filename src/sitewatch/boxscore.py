@@ -491,7 +491,9 @@ def pair_files(detections: Path, labels: Path) -> list[tuple[Path, Path]]:
     """
     dets = sorted(p for p in detections.iterdir() if p.is_file() and _detections_suffix(p)) if detections.is_dir() else [detections]
     if not dets:
-        raise InputError(f"{detections}: no detections in this folder (.geojson, or .json written by detect-image)")
+        held = sorted({q.parent.relative_to(detections).as_posix() for q in detections.rglob("*.geojson")}) if detections.is_dir() else []
+        hint = f"; {', '.join(f'{h}/' for h in held[:5])} hold(s) .geojson files, and DETECTIONS is read without its subfolders: score each" if held else ""
+        raise InputError(f"{detections}: no detections in this folder (.geojson, or .json written by detect-image){hint}")
     stems = {d: _paired_stem(d, detections.is_dir()) for d in dets}  # each read once: checked, and named
     if not labels.is_dir():
         return [(d, labels) for d in dets]

@@ -608,3 +608,82 @@ def test_length_error_uses_each_axis_of_a_non_square_pixel(tmp_path: Path) -> No
     dets = _measured(tmp_path / "chip.geojson", [(60.0, 60.0, 150.0)], (3.0, 2.0))
     r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.txt"), "--json"])
     assert json.loads(r.output)["length_error_m"]["median"] == pytest.approx(0.0, abs=0.01)
+
+
+def test_length_error_of_geojson_labels_in_web_mercator_is_in_ground_metres(tmp_path: Path) -> None:
+    import math
+
+    from pyproj import Transformer
+
+    # A 200 m ship at Genoa (44.4° N), drawn at 30° as a polygon in EPSG:3857, where a ground metre
+    # is 1/cos(44.4°) = 1.40 of the projection's: read as they are, its labelled length was 280 m.
+    x, y = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True).transform(8.9, 44.4)
+    k = 1 / math.cos(math.radians(44.4))
+    c, s = math.cos(math.radians(30)), math.sin(math.radians(30))
+    ring = [[x + k * (c * dx - s * dy), y + k * (s * dx + c * dy)] for dx, dy in ((-100, -15), (100, -15), (100, 15), (-100, 15), (-100, -15))]
+    labels = tmp_path / "truth.geojson"
+    labels.write_text(json.dumps({
+        "type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "EPSG:3857"}},
+        "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {"class": "ship"}}],
+    }))  # fmt: skip
+    dets = _measured(tmp_path / "d.geojson", [(12.0, 12.0, 210.0)], (7.15, 7.15))
+    fc = json.loads(dets.read_text())
+    fc["features"][0]["geometry"]["coordinates"] = [[[x - 5, y - 5], [x + 5, y - 5], [x + 5, y + 5], [x - 5, y + 5], [x - 5, y - 5]]]
+    dets.write_text(json.dumps(fc))
+    r = CliRunner().invoke(main, ["score", str(_with_crs(dets, "EPSG:3857", "crs")), str(labels), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["length_error_m"]["median"] == pytest.approx(10.0, abs=0.5)
+
+
+@pytest.mark.parametrize("crs", [None, "EPSG:4326"])
+def test_length_error_of_geojson_labels_in_lon_lat_is_measured_on_the_ground(tmp_path: Path, crs: str | None) -> None:
+    import math
+
+    # A 200 m ship at 60° N drawn at 30° as a lon/lat polygon (a Sentinel-1 product's detections are
+    # lon/lat from its GCPs): its length was left out, "length_error_m": null.
+    lon0, lat0 = 10.0, 60.0
+    # Metres in a degree of longitude and of latitude at 60° N on the WGS84 ellipsoid (the usual series).
+    mx = 111_412.84 * math.cos(math.radians(lat0)) - 93.5 * math.cos(math.radians(3 * lat0))
+    my = 111_132.95 - 559.82 * math.cos(math.radians(2 * lat0)) + 1.17 * math.cos(math.radians(4 * lat0))
+    c, s = math.cos(math.radians(30)), math.sin(math.radians(30))
+    ring = [[lon0 + (c * dx - s * dy) / mx, lat0 + (s * dx + c * dy) / my] for dx, dy in ((-100, -15), (100, -15), (100, 15), (-100, 15), (-100, -15))]
+    labels = tmp_path / "truth.geojson"
+    truth: dict[str, object] = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {}}]}
+    if crs is not None:
+        truth["crs"] = {"type": "name", "properties": {"name": crs}}
+    labels.write_text(json.dumps(truth))
+    dets = _measured(tmp_path / "d.geojson", [(12.0, 12.0, 210.0)], (10.0, 10.0))
+    fc = json.loads(dets.read_text())
+    d = 1e-5
+    fc["features"][0]["geometry"]["coordinates"] = [[[lon0 - d, lat0 - d], [lon0 + d, lat0 - d], [lon0 + d, lat0 + d], [lon0 - d, lat0 + d], [lon0 - d, lat0 - d]]]
+    dets.write_text(json.dumps(fc))
+    if crs is not None:
+        _with_crs(dets, crs, "crs")
+    r = CliRunner().invoke(main, ["score", str(dets), str(labels), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["length_error_m"]["median"] == pytest.approx(10.0, abs=0.5)
+
+
+def test_detections_of_an_image_a_coco_file_does_not_list_say_how_to_go_on(tmp_path: Path) -> None:
+    """A folder detected whole, scored against a COCO file of one split: the error told the evaluator to
+    rename a detections file that was named after its image all along."""
+    coco = {"images": [{"id": 1, "file_name": "test/a.jpg"}], "categories": [{"id": 1, "name": "ship"}], "annotations": []}
+    labels = tmp_path / "test.json"
+    labels.write_text(json.dumps(coco))
+    out = tmp_path / "out"
+    out.mkdir()
+    _dets(out / "a.geojson", [], source="chips/a.jpg")
+    _dets(out / "b.geojson", [], source="chips/b.jpg")
+    r = CliRunner().invoke(main, ["score", str(out), str(labels)])
+    assert r.exit_code == 1 and "no image named 'b'" in r.output and "take b.geojson out of DETECTIONS" in r.output, r.output
+
+
+def test_detections_only_in_subfolders_are_pointed_to(tmp_path: Path) -> None:
+    """Chips detected split by split into out/train/ and out/test/: `score out/ labels/` said only that out/
+    held no detections."""
+    out = tmp_path / "out"
+    (out / "train").mkdir(parents=True)
+    _dets(out / "train" / "chip.geojson", [(12, 15, 0.9)])
+    (tmp_path / "chip.xml").write_text(VOC)
+    r = CliRunner().invoke(main, ["score", str(out), str(tmp_path)])
+    assert r.exit_code == 1 and "no detections in this folder" in r.output and "train/ hold(s) .geojson files" in r.output, r.output

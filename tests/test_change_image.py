@@ -149,3 +149,47 @@ def test_sar_pair_in_db_finds_a_new_bright_object(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     summary = json.loads(r.output)
     assert summary["sensor"] == "sar" and summary["appeared"] == 1 and summary["disappeared"] == 0
+
+
+def test_the_sensor_chosen_for_chips_is_said_when_not_given(tmp_path: Path) -> None:
+    """Two colour chips without --sensor were compared as SAR renderings ("0 region(s) … (log-ratio 2)"),
+    nothing saying that they had been read as radar or how to say otherwise."""
+    before, after = (np.clip(_ground(s)[[2, 1, 0]] * 3 * 255, 0, 255).astype(np.uint8) for s in (1, 2))
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    Image.fromarray(before.transpose(1, 2, 0)).save(a)
+    Image.fromarray(after.transpose(1, 2, 0)).save(b)
+    out = tmp_path / "c.geojson"
+    r = CliRunner().invoke(main, ["change-image", str(a), str(b), "--pixel-size", "2", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "sensor: sar, the default" in r.stderr and "--sensor to choose" in r.stderr and "(sar: log-ratio" in r.stdout, r.output
+    told = CliRunner().invoke(main, ["change-image", str(a), str(b), "--sensor", "optical", "--pixel-size", "2", "--out", str(out)])
+    assert told.exit_code == 0 and "sensor:" not in told.stderr and "(optical: irmad-cva" in told.stdout, told.output
+
+
+def test_the_mask_of_an_image_in_degrees_is_on_its_own_pixels_as_its_change_map_is(tmp_path: Path) -> None:
+    """OSCD's cities are GeoTIFFs in lon/lat, their change maps on those pixels: --mask was written on the
+    UTM grid they were compared on (886 × 801 pixels for Abu Dhabi's 785 × 799), scoreable against nothing."""
+    before, after = _pair(tmp_path)
+    pairs = []
+    for src_path in (before, after):
+        geographic = tmp_path / f"{src_path.stem}_wgs84.tif"
+        with rasterio.open(src_path) as src:
+            t, w, h = calculate_default_transform(src.crs, "EPSG:4326", src.width, src.height, *src.bounds)
+            profile = src.profile | {"crs": "EPSG:4326", "transform": t, "width": w, "height": h, "nodata": np.nan}
+            with rasterio.open(geographic, "w", **profile) as dst:
+                for k in range(1, src.count + 1):
+                    reproject(rasterio.band(src, k), rasterio.band(dst, k), resampling=Resampling.bilinear, dst_nodata=np.nan)
+                dst.descriptions = src.descriptions
+        pairs.append(geographic)
+    mask = tmp_path / "changed.tif"
+    r = CliRunner().invoke(main, ["change-image", str(pairs[0]), str(pairs[1]), "--out", str(tmp_path / "c.geojson"), "--mask", str(mask), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["warped"] == ["before", "after"]
+    with rasterio.open(pairs[0]) as img, rasterio.open(mask) as ds:
+        assert (ds.width, ds.height) == (img.width, img.height) and ds.crs == img.crs and ds.transform == img.transform
+        changed = ds.read(1) > 0
+        row, col = img.index(*_roof_lonlat())
+    assert changed[row, col] and changed.sum() == pytest.approx(changed[row - 20 : row + 20, col - 20 : col + 20].sum())  # the roof alone
+    png = tmp_path / "changed.png"
+    assert CliRunner().invoke(main, ["change-image", str(pairs[0]), str(pairs[1]), "--out", str(tmp_path / "c.geojson"), "--mask", str(png)]).exit_code == 0
+    assert (np.asarray(Image.open(png)) > 0).tolist() == changed.tolist()

@@ -799,3 +799,42 @@ def test_a_folder_needs_a_folder_out_and_a_file_a_file_out(tmp_path: Path) -> No
     assert unset.exit_code == 2 and "an empty name" in unset.output
     bands = CliRunner().invoke(main, ["detect-image", str(chips), "--band", f"udm2={png}", "--out", str(tmp_path)])
     assert bands.exit_code == 1 and "--band: for one image" in bands.output
+
+
+def test_a_folder_names_its_subfolders_of_images_it_does_not_read(tmp_path: Path) -> None:
+    """A withheld set split into train/ and test/ was read as its one top-level chip, "1 of 1 image(s)",
+    exit code 0, the other chips skipped in silence."""
+    chips = tmp_path / "JPEGImages"
+    (chips / "train").mkdir(parents=True)
+    (chips / "test" / "deep").mkdir(parents=True)
+    _chip(chips / "top.png", 0)
+    _chip(chips / "train" / "a.png", 1)
+    _chip(chips / "train" / "b.jpg", 2)
+    _chip(chips / "test" / "deep" / "c.png", 3)
+    (chips / "labels").mkdir()
+    (chips / "labels" / "a.xml").write_text("<annotation/>")  # a folder of labels alone is no folder of images
+    (chips / "chips_masks").mkdir()  # nor are label maps in a folder named for them (sen2ships' …_segmentation_masks/)
+    Image.fromarray(np.zeros((120, 120), np.uint8)).save(chips / "chips_masks" / "a.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    r = CliRunner().invoke(main, ["-q", "detect-image", str(chips), "--sensor", "sar", "--pixel-size", "10", "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    assert "test/ holds 1 image(s), train/ holds 2 image(s)" in r.stderr and "labels/" not in r.stderr and "masks" not in r.stderr, r.stderr
+    assert [(Path(s["folder"]).name, s["images"]) for s in json.loads(r.stdout)["subfolders_not_read"]] == [("test", 1), ("train", 2)]
+    (chips / "top.png").unlink()
+    none = CliRunner().invoke(main, ["detect-image", str(chips), "--sensor", "sar", "--pixel-size", "10", "--out", str(out)])
+    assert none.exit_code == 1 and "no image in it" in none.output and "train/ holds 2 image(s)" in none.output, none.output
+
+
+def test_a_folder_refused_for_one_reason_says_it_three_times_then_counts(tmp_path: Path) -> None:
+    """OpenSARShip's 124 Patch_Cal chips without --pixel-size printed 124 lines of one refusal."""
+    chips = tmp_path / "chips"
+    chips.mkdir()
+    for k in range(6):
+        _chip(chips / f"c{k}.png", k)
+    out = tmp_path / "out"
+    out.mkdir()
+    r = CliRunner().invoke(main, ["detect-image", str(chips), "--sensor", "sar", "--out", str(out), "--json"])
+    assert r.exit_code == 1, r.output
+    assert r.stderr.count("skipped: ") == 4 and "skipped: 3 more image(s) for the same reason: the image has no georeference" in r.stderr, r.stderr
+    assert len(json.loads(r.stdout)["failed"]) == 6  # every image still named for a script

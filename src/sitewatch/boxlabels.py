@@ -66,8 +66,8 @@ class Box:
     """Flagged difficult by the dataset: neither a miss when undetected nor a false alarm when detected."""
     length: Callable[[float, float], float | None] | None = field(default=None, compare=False, repr=False)
     """The long side of the object's oriented box (a rotated box's, a polygon's or a mask's) given the
-    size of a unit of the labels' coordinates along x and y (a pixel's in metres; 1, 1 for a GeoJSON in
-    metres); None for an axis-aligned box, whose sides are not a ship's length (a ship lying diagonally
+    size of a unit of the labels' coordinates along x and y in ground metres (a pixel's; for a GeoJSON in a
+    projected CRS, its metres over the projection's scale factor at the label); None for an axis-aligned box, whose sides are not a ship's length (a ship lying diagonally
     fills its box's corners). Measured when asked: only matched objects are."""
 
     def __post_init__(self) -> None:

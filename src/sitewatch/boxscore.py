@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -276,7 +276,8 @@ def _coco_image(label_path: Path, labels: CocoBoxes, det_path: Path, fc: Any = N
     some = ", ".join(sorted(labels)[:5]) + (" …" if len(labels) > 5 else "")
     raise InputError(
         f"{label_path}: no image named {stem!r} ({whose}); COCO images are found by their "
-        f"file_name ({some}): name the detections file after its image"
+        f"file_name ({some}): name the detections file after its image, or, when its image is not labelled in "
+        f"this file (a split the file does not cover), take {det_path.name} out of DETECTIONS"
     )
 
 
@@ -345,7 +346,7 @@ def score_files(
                 )
             matched: list[tuple[int, int]] = []
             counts.add(det_path.stem, match_boxes(geo, boxes, matched))
-            metres = _pixel_metres(fc) if det_crs is not None and det_crs.startswith('LOCAL_CS["pixel"') else _crs_metres(det_crs)
+            metres = _pixel_metres(fc) if det_crs is not None and det_crs.startswith('LOCAL_CS["pixel"') else _ground_metres(det_crs)
             _add_length_errors(counts, geo, boxes, matched, metres)
         else:
             matched = []
@@ -370,30 +371,60 @@ def _pixel_metres(fc: dict[str, Any]) -> tuple[float, float] | None:
     return (px, py) if px > 0 and py > 0 and math.isfinite(px + py) else None
 
 
-def _crs_metres(crs: str | None) -> tuple[float, float] | None:
-    """1.0 when GeoJSON labels' coordinates are metres (a projected CRS in metres); None otherwise (WGS84)."""
-    if crs is None:
-        return None
-    from pyproj import CRS
+def _ground_metres(crs: str | None) -> Callable[[Box], tuple[float, float] | None] | None:
+    """Ground metres in a unit of GeoJSON labels' coordinates along x and y, at each label's centre:
+    for a projected CRS in metres, its metres over the projection's scale there (Web Mercator's are
+    1/cos(latitude) of the ground's: 1.4 at 44°, sen2ships' Genoa, whose labels were measured 40 % longer
+    than the ships detect-image measures on the ground); for lon/lat (``crs`` None, WGS84, as RFC 7946
+    has it), a degree's metres along the parallel and the meridian there. None for any other CRS."""
+    from pyproj import CRS, Proj, Transformer
     from pyproj.exceptions import CRSError
 
     try:
-        c = CRS.from_user_input(crs)
+        c = CRS.from_user_input(crs or "OGC:CRS84")
     except CRSError:
         return None
-    return (1.0, 1.0) if c.is_projected and all(a.unit_name in ("metre", "meter") for a in c.axis_info) else None
+    if c.is_geographic and all(a.unit_name == "degree" for a in c.axis_info):
+        geod = c.get_geod()
+        if geod is None:
+            return None
+
+        def in_degrees(box: Box) -> tuple[float, float] | None:
+            # GeoJSON is lon, lat (x, y) whatever the CRS's own axis order.
+            lon, lat, d = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2, 1e-4
+            if not (-90 + d <= lat <= 90 - d):
+                return None
+            mx = float(geod.inv(lon - d, lat, lon + d, lat)[2]) / (2 * d)
+            my = float(geod.inv(lon, lat - d, lon, lat + d)[2]) / (2 * d)
+            return (mx, my) if mx > 0 and my > 0 else None
+
+        return in_degrees
+    if not (c.is_projected and all(a.unit_name in ("metre", "meter") for a in c.axis_info)):
+        return None
+    proj, to_lonlat = Proj(c), Transformer.from_crs(c, c.geodetic_crs or "EPSG:4326", always_xy=True)
+
+    def projected(box: Box) -> tuple[float, float] | None:
+        lon, lat = to_lonlat.transform((box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2)
+        factors = proj.get_factors(lon, lat)
+        kx, ky = float(factors.parallel_scale), float(factors.meridional_scale)
+        return (1 / kx, 1 / ky) if kx > 0 and ky > 0 and math.isfinite(kx + ky) else None
+
+    return projected
 
 
 def _add_length_errors(
-    counts: Counts, dets: Sequence[Detected], boxes: Sequence[Box], matched: list[tuple[int, int]], metres: tuple[float, float] | None
+    counts: Counts, dets: Sequence[Detected], boxes: Sequence[Box], matched: list[tuple[int, int]],
+    metres: tuple[float, float] | Callable[[Box], tuple[float, float] | None] | None,
 ) -> None:
     """Detected minus labelled length of each matched pair whose label gives a length (:attr:`Box.length`),
-    ``metres`` the size of a unit of the labels' coordinates along x and y (None: unknown, no length)."""
+    ``metres`` the size in ground metres of a unit of the labels' coordinates along x and y, or a function
+    giving it at a label (None: unknown, no length)."""
     if metres is None:
         return
     for j, i in matched:
         detected, measure = dets[j].length_m, boxes[i].length
-        labelled = measure(*metres) if measure is not None else None
+        scale = metres(boxes[i]) if callable(metres) else metres
+        labelled = measure(*scale) if measure is not None and scale is not None else None
         if detected is not None and labelled is not None:
             counts.length_errors.append(detected - labelled)
 
@@ -460,7 +491,9 @@ def pair_files(detections: Path, labels: Path) -> list[tuple[Path, Path]]:
     """
     dets = sorted(p for p in detections.iterdir() if p.is_file() and _detections_suffix(p)) if detections.is_dir() else [detections]
     if not dets:
-        raise InputError(f"{detections}: no detections in this folder (.geojson, or .json written by detect-image)")
+        held = sorted({q.parent.relative_to(detections).as_posix() for q in detections.rglob("*.geojson")}) if detections.is_dir() else []
+        hint = f"; {', '.join(f'{h}/' for h in held[:5])} hold(s) .geojson files, and DETECTIONS is read without its subfolders: score each" if held else ""
+        raise InputError(f"{detections}: no detections in this folder (.geojson, or .json written by detect-image){hint}")
     stems = {d: _paired_stem(d, detections.is_dir()) for d in dets}  # each read once: checked, and named
     if not labels.is_dir():
         return [(d, labels) for d in dets]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -51,6 +52,9 @@ class ChangePair:
     """Side of the compared grid's pixel on the ground."""
     warped: tuple[str, ...] = ()
     """Which of ``before``/``after`` were laid on the compared grid from their own."""
+    before_grid: Grid | None = None
+    """The earlier image's own grid when it was laid on another (degrees, Web Mercator): the grid its
+    pixels, and a change map drawn on them, are on."""
 
 
 @dataclass(frozen=True)
@@ -62,13 +66,14 @@ class _Raster:
     pixel_size: tuple[float, float]
 
 
-def _choose_sensor(path: Path, sensor: Sensor | None) -> Sensor:
+def _choose_sensor(path: Path, sensor: Sensor | None) -> tuple[Sensor, str]:
+    """The sensor to read ``path`` as, and why (empty when given)."""
     from .detect.optical_image import sensor_from_band_names
 
     if sensor is not None:
-        return sensor
-    chosen, _why = sensor_from_band_names(path)
-    return "optical" if chosen == "optical" else "sar"
+        return sensor, ""
+    chosen, why = sensor_from_band_names(path)
+    return ("optical" if chosen == "optical" else "sar"), why
 
 
 def _read_optical(path: Path, pixel_size: float | None, dn_scale: float | None) -> _Raster:
@@ -162,16 +167,20 @@ def _on_grid(r: _Raster, grid: Grid) -> NDArray[np.float32]:
 
 
 def read_change_pair(
-    before: Path, after: Path, *, sensor: Sensor | None = None, pixel_size: float | None = None, dn_scale: float | None = None
+    before: Path, after: Path, *, sensor: Sensor | None = None, pixel_size: float | None = None, dn_scale: float | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> ChangePair:
     """The two images read and laid on one grid (module doc). Raises :class:`InputError` naming the image
     for a pair that cannot be compared: of two sensors, one georeferenced and one not, two chips of other
-    sizes, or images that do not overlap."""
+    sizes, or images that do not overlap. ``say`` is told the sensor chosen and why, when not given, as
+    ``detect-image`` tells it: two colour chips are compared as SAR renderings unless told."""
     before, after = Path(before), Path(after)
-    kind = _choose_sensor(before, sensor)
-    other = _choose_sensor(after, sensor)
+    kind, why = _choose_sensor(before, sensor)
+    other, _ = _choose_sensor(after, sensor)
     if kind != other:
         raise InputError(f"{before} reads as {kind} and {after} as {other}: change compares two images of one sensor (--sensor to say which)")
+    if why and say is not None:
+        say(f"sensor: {kind}, {why} (--sensor to choose)")
     b = _read(before, kind, pixel_size, dn_scale)
     a = _read(after, kind, pixel_size, dn_scale)
     if kind == "optical":
@@ -204,6 +213,8 @@ def read_change_pair(
         grid = _utm_grid(b)
         data_b = _on_grid(b, grid)
         warped.append("before")
+        t = b.transform
+        own = Grid(crs=b.crs, transform=(t.a, t.b, t.c, t.d, t.e, t.f), width=b.data.shape[2], height=b.data.shape[1])  # type: ignore[arg-type]
     same = a.crs == grid.crs and a.transform is not None and tuple(a.transform)[:6] == grid.transform and a.data.shape[1:] == grid.shape
     data_a = a.data if same else _on_grid(a, grid)
     if not same:
@@ -214,16 +225,16 @@ def read_change_pair(
     p = float(abs(grid.transform[0]))
     return ChangePair(
         ChangeImage(data_b, grid, kind, b.bands, label=str(before)), ChangeImage(data_a, grid, kind, a.bands, label=str(after)), True, p,
-        tuple(warped),
+        tuple(warped), own if warped[:1] == ["before"] else None,
     )
 
 
 def change_images(
     before: Path, after: Path, *, sensor: Sensor | None = None, pixel_size: float | None = None, dn_scale: float | None = None,
-    min_area_m2: float = 200.0, cover_classes: int = COVER_CLASSES,
+    min_area_m2: float = 200.0, cover_classes: int = COVER_CLASSES, say: Callable[[str], None] | None = None,
 ) -> tuple[ChangePair, ChangeResult]:  # fmt: skip
     """The pair (:func:`read_change_pair`) and what :func:`~sitewatch.change.detect_changes` finds in it."""
-    pair = read_change_pair(before, after, sensor=sensor, pixel_size=pixel_size, dn_scale=dn_scale)
+    pair = read_change_pair(before, after, sensor=sensor, pixel_size=pixel_size, dn_scale=dn_scale, say=say)
     return pair, detect_changes(pair.before, pair.after, min_area_m2=min_area_m2, classes=cover_classes)
 
 
@@ -263,11 +274,24 @@ def change_pair_geojson(pair: ChangePair, result: ChangeResult) -> dict[str, Any
 
 
 def write_change_mask(pair: ChangePair, result: ChangeResult, path: Path) -> None:
-    """The changed pixels (255) on the compared grid, 0 elsewhere: a GeoTIFF (``.tif``) georeferenced as
-    the grid (none for a pair without georeference), or a PNG (``.png``), to score against a change map."""
+    """The changed pixels (255) on the earlier image's own grid, 0 elsewhere: a GeoTIFF (``.tif``)
+    georeferenced as that grid (none for a pair without georeference), or a PNG (``.png``), to score
+    against a change map drawn on the earlier image. Where that image was laid on a UTM grid to be
+    compared (degrees, Web Mercator: OSCD's cities), the changed pixels go back onto its own grid by
+    nearest neighbour, so that the mask is pixel for pixel the image's, as its change map is."""
     from .files import partial_path
 
     mask = (np.asarray(result.changed, bool) * 255).astype(np.uint8)
+    grid = pair.before.grid
+    if pair.before_grid is not None:
+        from rasterio.warp import Resampling, reproject
+
+        own = np.zeros((pair.before_grid.height, pair.before_grid.width), np.uint8)
+        reproject(
+            mask, own, src_transform=grid.affine, src_crs=grid.crs, dst_transform=pair.before_grid.affine,
+            dst_crs=pair.before_grid.crs, resampling=Resampling.nearest,
+        )  # fmt: skip
+        mask, grid = own, pair.before_grid
     tmp = partial_path(path)
     try:
         if path.suffix.lower() == ".png":
@@ -277,7 +301,6 @@ def write_change_mask(pair: ChangePair, result: ChangeResult, path: Path) -> Non
         else:
             import rasterio
 
-            grid = pair.before.grid
             profile: dict[str, Any] = {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": 1, "dtype": "uint8", "compress": "deflate"}
             if pair.georeferenced:
                 profile |= {"crs": grid.crs, "transform": grid.affine}

@@ -44,7 +44,7 @@ def _mask_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 @click.option("--cover-classes", type=click.IntRange(min=0, max=32), default=COVER_CLASSES, show_default=True, metavar="N",
               help="Optical: spectral classes of the earlier image whose own common change each pixel must also differ from (as `change`).")  # fmt: skip
 @click.option("--mask", "mask", type=click.Path(dir_okay=False, path_type=Path), default=None, callback=_mask_out,
-              help="Also write the changed pixels (255) on the compared grid: a GeoTIFF (.tif) or PNG (.png), to score against a change map.")  # fmt: skip
+              help="Also write the changed pixels (255) on the earlier image's own pixels: a GeoTIFF (.tif) or PNG (.png), to score against a change map drawn on it.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")
 @click.pass_context
 @handle_errors
@@ -67,6 +67,7 @@ def command(
     refuse_input_as_out(mask, [before, after], "--mask")
     pair, result = change_images(
         before, after, sensor=sensor, pixel_size=pixel_size, dn_scale=dn_scale, min_area_m2=min_area_m2, cover_classes=cover_classes,  # type: ignore[arg-type]
+        say=None if is_quiet() or as_json else lambda line: click.echo(line, err=True),
     )  # fmt: skip
     write_geojson(change_pair_geojson(pair, result), out)
     if mask is not None:
@@ -85,5 +86,5 @@ def command(
         warped = f"; {' and '.join(pair.warped)} laid on the compared grid" if pair.warped else ""
         click.echo(
             f"{len(result.regions)} region(s) ({how}), {result.area_m2:,.0f} m², {result.compared_fraction:.0%} of the pixels "
-            f"compared at {pair.pixel_size_m:g} m ({result.method} {result.method_version}){warped} → {out}"
+            f"compared at {pair.pixel_size_m:g} m ({result.sensor}: {result.method} {result.method_version}){warped} → {out}"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -142,6 +143,10 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
         click.echo(f"{kinds['vessel']} vessel(s){others} in {what} → {'standard output' if to_stdout else out}", err=stream)
 
 
+_SAME_REASON_LINES = 3
+"""Images of a folder skipped for one reason that are named one a line; the rest are counted."""
+
+
 def _detect_folder(folder: Path, out: Path, options: ReadOptions, *, workers: int, as_json: bool, quiet: bool) -> None:
     """Each image of ``folder`` (:func:`~sitewatch.detect.inputs.folder_images`) into ``out/NAME.geojson``;
     an image that cannot be read is named, its earlier GeoJSON in ``out`` removed (``score`` would read it
@@ -150,14 +155,24 @@ def _detect_folder(folder: Path, out: Path, options: ReadOptions, *, workers: in
     from rich.progress import Progress
 
     from ..detect.image import skew_note, write_geojson
-    from ..detect.inputs import detect_image_file, folder_images
+    from ..detect.inputs import (
+        describe_subfolders,
+        detect_image_file,
+        folder_images,
+        subfolders_with_images,
+    )
     from ..errors import InputError, SitewatchError
 
     if str(out) == "-" or not out.is_dir():
         raise InputError(f"{folder} is a folder of images: --out must be a folder that exists, where each image's detections go as NAME.geojson")
     images = folder_images(folder)
+    not_read = subfolders_with_images(folder)
+    if not_read:  # a set split into train/ and test/: said, not skipped in silence
+        click.echo(f"note: the subfolders of {folder} are not read: {describe_subfolders(not_read)}; give each as IMAGE", err=True)
     written: list[dict[str, Any]] = []
     failed: list[dict[str, str]] = []
+    same: Counter[str] = Counter()
+    removed_unsaid: Counter[str] = Counter()
     console = Console(stderr=True)
     with Progress(transient=True, disable=quiet or not console.is_terminal, console=console) as bar:
         task = bar.add_task(f"detecting in {len(images)} images", total=len(images))
@@ -170,7 +185,14 @@ def _detect_folder(folder: Path, out: Path, options: ReadOptions, *, workers: in
                 removed = target.is_file()
                 target.unlink(missing_ok=True)
                 failed.append({"image": str(image), "reason": str(exc)})
-                click.echo(f"skipped: {exc}" + (f" (its earlier {target} removed)" if removed else ""), err=True)
+                # One missing option (--pixel-size for chips without georeference) refuses every image: said
+                # three times, then counted, rather than a line for each of 124 chips.
+                reason = str(exc).removeprefix(f"{image}: ")
+                same[reason] += 1
+                if same[reason] <= _SAME_REASON_LINES:
+                    click.echo(f"skipped: {exc}" + (f" (its earlier {target} removed)" if removed else ""), err=True)
+                else:
+                    removed_unsaid[reason] += removed
             else:
                 write_geojson(result.geojson(), target)
                 if skew := skew_note(result.info):
@@ -182,10 +204,15 @@ def _detect_folder(folder: Path, out: Path, options: ReadOptions, *, workers: in
                     others = "".join(f" and {n} {kind}(s)" for kind, n in sorted(kinds.items()) if kind != "vessel")
                     click.echo(f"{kinds['vessel']} vessel(s){others} in {image} ({result.sensor}) → {target}")
             bar.advance(task)
+    for reason, n in same.items():
+        if n > _SAME_REASON_LINES:
+            gone = f" ({removed_unsaid[reason]} earlier GeoJSON file(s) of theirs removed)" if removed_unsaid[reason] else ""
+            click.echo(f"skipped: {n - _SAME_REASON_LINES} more image(s) for the same reason: {reason}{gone}", err=True)
     if as_json:
-        click.echo(json.dumps({"folder": str(folder), "out": str(out), "images": written, "failed": failed}))
+        subfolders = [{"folder": str(sub), "images": n} for sub, n in not_read]
+        click.echo(json.dumps({"folder": str(folder), "out": str(out), "images": written, "failed": failed, "subfolders_not_read": subfolders}))
     elif not quiet:
-        click.echo(f"{len(written)} of {len(images)} image(s) → {out}" + (f"; {len(failed)} could not be read (named above)" if failed else ""))
+        click.echo(f"{len(written)} of {len(images)} image(s) → {out}" + (f"; {len(failed)} skipped, refused or unreadable (named above)" if failed else ""))
     if failed:
         raise SystemExit(3 if written else 1)
 

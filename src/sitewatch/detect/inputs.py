@@ -212,8 +212,34 @@ def folder_images(folder: Path) -> list[Path]:
         if (other := stems.setdefault(p.stem.lower(), p)) is not p:
             raise InputError(f"{other} and {p}: two images of one name in {folder}; their detections would be one file {p.stem}.geojson")
     if not images:
-        raise InputError(f"{folder}: no image in it ({', '.join(FOLDER_IMAGE_SUFFIXES)}; subfolders are not read)")
+        held = subfolders_with_images(folder)
+        where = f": {describe_subfolders(held)}; give each as IMAGE" if held else ""
+        raise InputError(f"{folder}: no image in it ({', '.join(FOLDER_IMAGE_SUFFIXES)}; subfolders are not read{where})")
     return images
+
+
+_LABEL_FOLDER_WORDS = ("label", "mask", "annotation", "segmentation")
+
+
+def subfolders_with_images(folder: Path) -> list[tuple[Path, int]]:
+    """The subfolders of ``folder`` with images anywhere under them, and how many (as :func:`folder_images`
+    counts them): a withheld set split into ``train/`` and ``test/``, which a folder of images does not read.
+    Folders named for labels (``label``, ``mask``, ``annotation``, ``segmentation`` in the name: LEVIR-CD's
+    ``label/``, sen2ships' ``genoa_segmentation_masks/``) hold label maps, not images to detect in."""
+    held = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not any(w in p.name.casefold() for w in _LABEL_FOLDER_WORDS)):
+        n = sum(
+            1 for p in sub.rglob("*")
+            if p.suffix.lower() in FOLDER_IMAGE_SUFFIXES and not p.stem.lower().endswith(LABEL_MASK_TAILS) and p.is_file()
+        )  # fmt: skip
+        if n:
+            held.append((sub, n))
+    return held
+
+
+def describe_subfolders(held: list[tuple[Path, int]]) -> str:
+    """``train/ holds 6 image(s), test/ holds 5 image(s)``, of :func:`subfolders_with_images`."""
+    return ", ".join(f"{sub.name}/ holds {n} image(s)" for sub, n in held)
 
 
 def image_and_udm2(image: Path | str | None, bands: Sequence[str]) -> tuple[tuple[str, ...], list[str]]:

@@ -21,6 +21,7 @@ from ..report.change_exports import (
 )
 from ..report.detection_exports import detections_to_csv, detections_to_kml, write_detections_gpkg
 from ..report.exports import detections_to_geojson, write_text_atomic
+from ..share import SHARED_NOTE, shared_paths
 from ..store import Store
 from ..store.changes import change_pairs
 from ..store.schema import GPKG_TABLES
@@ -33,6 +34,7 @@ from .options import (
     existing_folder,
     handle_errors,
     refuse_workspace_file,
+    share_option,
     workspace_option,
 )
 
@@ -64,6 +66,7 @@ TEXT_WRITERS: dict[tuple[str, str], Callable[[dict[str, Any]], str]] = {
               help="--layer changes: only regions of this direction (repeat for several; default: all).")
 @click.option("--min-area-m2", type=FiniteFloatRange(min=0), default=None, metavar="M2",
               help="--layer changes: only regions of at least this area (m²).")
+@share_option
 @workspace_option
 @handle_errors
 def command(
@@ -76,6 +79,7 @@ def command(
     kind: str,
     directions: tuple[str, ...],
     min_area_m2: float | None,
+    share: bool,
     workspace: Path,
 ) -> None:
     """Write the detections (or with --layer changes, the change regions) of each SITE (default: every
@@ -89,7 +93,9 @@ def command(
     sensor, archived image, detector; for a region direction, area, magnitude, both observations,
     their times, archived images and sha256, sensor, resolution, method, compared fraction; and
     whether the imagery is simulated. --from/--to choose detections by their acquisition time,
-    regions by the acquisition of the pair's after image. A rerun replaces the file.
+    regions by the acquisition of the pair's after image. A rerun replaces the file. With --share no
+    local path outside the workspace is named (the GeoPackage's observations keep their provenance,
+    its paths shortened), and the GeoJSON, KML and GeoPackage say so.
     """
     ctx = click.get_current_context()
     given = {name for name in ("kind", "directions", "min_area_m2")
@@ -118,6 +124,7 @@ def command(
     if fmt == "gpkg":
         _refuse_other_geopackage(path, {"changes"} if layer == "changes" else GPKG_TABLES)
     sites = list(dict.fromkeys(site_ids)) or None
+    sharing = shared_paths(ws.root) if share else None
     with ws.store() as store:
         for sid in sites or ():
             store.get_site(sid)  # an unknown site is an error naming the known ones
@@ -129,11 +136,17 @@ def command(
             only = None if kind == "all" else kind
             fc = detections_to_geojson(store, sites, start=start, end=end, kind=only)
             if fmt == "gpkg":
-                write_detections_gpkg(store, path, sites, start=start, end=end, kind=only)
+                write_detections_gpkg(store, path, sites, start=start, end=end, kind=only, share=sharing)
+    if sharing:
+        for f in fc["features"]:
+            f["properties"] = sharing.value(f["properties"])
+        fc["note"] = SHARED_NOTE  # a foreign member: GeoJSON readers keep the features as they are
     if fmt == "gpkg" and layer == "changes":
         write_changes_gpkg(path, fc)
     elif fmt != "gpkg":
         text = TEXT_WRITERS[(layer, fmt)](fc) if (layer, fmt) in TEXT_WRITERS else json.dumps(fc, indent=1)
+        if sharing:
+            text = sharing.finished(text)
         if to_stdout:
             click.echo(text, nl=not text.endswith("\n"))
         else:
@@ -141,7 +154,8 @@ def command(
     simulated = any(f["properties"]["simulated"] for f in fc["features"])
     what = "change region(s)" if layer == "changes" else "detection(s)"
     click.echo(f"wrote {len(fc['features'])} {what} to {'standard output' if to_stdout else path}"
-               + (" (simulated imagery)" if simulated else ""), err=to_stdout)  # fmt: skip
+               + (" (simulated imagery)" if simulated else "") + ("; " + SHARED_NOTE if sharing else ""),
+               err=to_stdout)  # fmt: skip
 
 
 def _refuse_other_geopackage(path: Path, written: Collection[str]) -> None:

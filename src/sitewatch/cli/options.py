@@ -95,6 +95,12 @@ workspace_option = click.option(
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
+share_option = click.option(
+    "--share", is_flag=True,
+    help="Write it to hand on: paths inside the workspace relative to it, others by file name alone "
+         "(the sha256 still identifies each file), so no user or local folder is named; the output says so.",
+)  # fmt: skip
+
 
 def ais_files_option(help: str, *, required: bool = False) -> Callable[[F], F]:
     """``--ais FILE``, repeatable, into ``ais_files``: AIS CSV files that must exist; ``help`` says what

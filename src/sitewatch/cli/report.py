@@ -14,6 +14,7 @@ from .options import (
     handle_errors,
     refuse_input_as_out,
     refuse_workspace_file,
+    share_option,
     timeline_options,
     timeline_params,
     workspace_option,
@@ -27,6 +28,7 @@ from .options import (
 @ais_files_option("Add an AIS section: these AIS CSV files matched with the detections, as `sitewatch ais` does.")
 @click.option("--claims", "claims_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Add a claims section: the claims of these files checked against the imagery, as `sitewatch claims check` does.")
+@share_option
 @timeline_options(dates=False)
 @workspace_option
 @handle_errors
@@ -35,6 +37,7 @@ def command(
     out_path: Path,
     ais_files: tuple[Path, ...],
     claims_files: tuple[Path, ...],
+    share: bool,
     gap_days: int,
     min_valid: float,
     max_cloud: float,
@@ -47,7 +50,8 @@ def command(
     One file that works offline: maps, timelines, image chips, every
     detection with its provenance, and the figures of the last `sitewatch eval`.
     The timeline options are those of `sitewatch timeline`; the report covers
-    every date in the archive.
+    every date in the archive. With --share, the report names no local path outside the
+    workspace (a user name, a Downloads folder): one to hand to an editor or publish.
     """
     from ..report.html import write_report
 
@@ -55,7 +59,7 @@ def command(
     ws = open_workspace(workspace)
     refuse_workspace_file(ws, [("--out", out_path)])
     params = timeline_params(gap_days=gap_days, min_valid=min_valid, max_cloud=max_cloud, max_berth_hidden=max_berth_hidden, utc_offset=utc_offset)
-    path = write_report(ws, list(site_ids) or None, out_path, params, ais_files, claims_files)
+    path = write_report(ws, list(site_ids) or None, out_path, params, ais_files, claims_files, share=share)
     size = path.stat().st_size
     # "(0.0 MB)" read as an empty file: a report of a workspace without observations is a few kB.
     click.echo(f"wrote {path} ({size / 1e6:.1f} MB)" if size >= 100_000 else f"wrote {path} ({size / 1e3:.0f} kB)")

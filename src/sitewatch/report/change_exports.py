@@ -32,7 +32,7 @@ from ..store.gpkg import (
 from ..store.schema import GPKG_CORE, GPKG_EXTENSIONS, rtree_index_sql
 from ..store.sqlite import stored_time
 from .colours import CHANGE_COLOURS, OTHER_COLOUR
-from .detection_exports import features_to_csv, kml_text, kml_title
+from .detection_exports import features_to_csv, kml_note, kml_text, kml_title
 from .exports import acquired_in
 
 if TYPE_CHECKING:
@@ -177,7 +177,7 @@ def changes_to_kml(fc: dict[str, Any], title: str = "sitewatch changes") -> str:
     properties as ``ExtendedData``; the document's name says when the imagery is simulated.
     """
     parts = ['<?xml version="1.0" encoding="UTF-8"?>', '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>']
-    parts.append(f"<name>{escape(kml_title(title, fc))}</name>{_kml_styles()}")
+    parts.append(f"<name>{escape(kml_title(title, fc))}</name>{kml_note(fc)}{_kml_styles()}")
     feats = sorted(fc["features"], key=lambda f: (f["properties"]["site_id"], f["properties"]["after_acquired"],
                                                   f["properties"]["before_acquired"], f["properties"]["after_id"]))  # fmt: skip
     for site_id, in_site in groupby(feats, key=lambda f: f["properties"]["site_id"]):
@@ -237,8 +237,10 @@ def write_changes_gpkg(path: Path, fc: dict[str, Any], layer: str = "changes") -
                              + GPKG_EXTENSIONS + rtree_index_sql(layer))  # fmt: skip
             db.execute(
                 "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, min_x, min_y, max_x, max_y, srs_id)"
-                " VALUES (?, 'features', ?, 'Regions that changed between two observations of a site (sitewatch export)', ?, ?, ?, ?, 4326)",
-                (layer, layer, *extent),
+                " VALUES (?, 'features', ?, ?, ?, ?, ?, ?, 4326)",
+                # with how its paths were written (--share), which QGIS shows in the layer's properties
+                (layer, layer, "Regions that changed between two observations of a site (sitewatch export)"
+                 + (f"; {fc['note']}" if fc.get("note") else ""), *extent),
             )
             db.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', 'MULTIPOLYGON', 4326, 0, 0)", (layer,))
             marks = ", ".join("?" * (len(CHANGE_FIELDS) + 1))

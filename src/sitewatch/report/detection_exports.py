@@ -22,11 +22,13 @@ from shapely.geometry import shape
 
 from ..errors import StoreError
 from ..files import written_whole
+from ..share import SHARED_NOTE
 from ..sites import kml_data, kml_geometry
 from ..untrusted import without_controls
 from .exports import csv_cell, select_detections
 
 if TYPE_CHECKING:
+    from ..share import SharedPaths
     from ..store import Store
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "detections_to_csv",
     "detections_to_kml",
     "features_to_csv",
+    "kml_note",
     "kml_text",
     "kml_title",
     "write_detections_gpkg",
@@ -71,6 +74,11 @@ def kml_title(title: str, fc: dict[str, Any]) -> str:
     return f"{title} (SIMULATED imagery)" if simulated else title
 
 
+def kml_note(fc: dict[str, Any]) -> str:
+    """The document's ``<description>``: the collection's ``note`` (how its paths were written), if any."""
+    return f"<description>{escape(kml_text(fc['note']))}</description>" if fc.get("note") else ""
+
+
 def _candidates(props: dict[str, Any]) -> dict[str, float]:
     return {name: round(p, 3) for name, p in props["class_candidates"]}
 
@@ -88,7 +96,7 @@ def detections_to_kml(fc: dict[str, Any], title: str = "sitewatch detections") -
     properties as ``ExtendedData``; the document's name says when the imagery is simulated (:func:`kml_title`).
     """
     parts = ['<?xml version="1.0" encoding="UTF-8"?>', '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>']
-    parts.append(f"<name>{escape(kml_title(title, fc))}</name>")
+    parts.append(f"<name>{escape(kml_title(title, fc))}</name>" + kml_note(fc))
     feats = sorted(fc["features"], key=lambda f: (f["properties"]["site_id"], f["properties"]["acquired"]))
     for site_id, in_site in groupby(feats, key=lambda f: f["properties"]["site_id"]):
         parts.append(f"<Folder><name>{escape(kml_text(site_id))}</name>")
@@ -140,12 +148,15 @@ def write_detections_gpkg(
     start: datetime | None = None,
     end: datetime | None = None,
     kind: str | None = None,
+    share: SharedPaths | None = None,
 ) -> int:
     """Write a standalone GeoPackage of the chosen detections (as :func:`select_detections` chooses
     them) with their sites, observations and scenes; return how many detections it holds.
 
     It is a new database with the workspace's schema, written under a partial name and renamed
-    over ``path`` once whole: a rerun replaces the file, and a failure leaves nothing behind.
+    over ``path`` once whole: a rerun replaces the file, and a failure leaves nothing behind. With
+    ``share``, the observations' provenance and the scenes' files name no local path outside the
+    workspace, and ``sitewatch_meta`` says so under ``paths``.
     """
     from ..store import Store
 
@@ -158,6 +169,8 @@ def write_detections_gpkg(
             if s.id in sites:
                 out.put_site(s)
         for o, dets in selected:
-            out.put_observation(o, footprints.get(o.id))
+            out.put_observation(share.observation(o) if share else o, footprints.get(o.id))
             out.replace_detections(o, dets)
+        if share:
+            out.set_meta("paths", SHARED_NOTE)
     return sum(len(dets) for _, dets in selected)

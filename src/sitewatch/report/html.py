@@ -23,7 +23,7 @@ import os
 import statistics
 import subprocess
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -56,6 +56,7 @@ from ..model import (
     acquired_text,
     direction_counts,
 )
+from ..share import SHARED_NOTE, SharedPaths, shared_paths
 from ..store.changes import ChangePair, pairs_with_regions
 from ..vessels import catalogue, is_ambiguous
 from ..workspace import Workspace
@@ -515,11 +516,15 @@ def utc_text(value: str | datetime | None, date_only: bool = False) -> str:
     return acquired_text(when if when.tzinfo else when.replace(tzinfo=UTC), date_only)
 
 
-def image_href(ws: Workspace, path: str, out_dir: Path | None = None) -> str:
+def image_href(ws: Workspace, path: str, out_dir: Path | None = None, *, share: bool = False) -> str:
     """A link to the archived image ``path`` (relative to the workspace) from a page in ``out_dir``
     (default: the workspace's folder): relative, so that the report and the workspace can move
-    together; a ``file:`` URI when no relative path leads there (another drive)."""
+    together; a ``file:`` URI when no relative path leads there (another drive). With ``share``, a
+    page outside the workspace links as if it lay in the workspace's folder: a path climbing out of
+    its own folder to the workspace would name the folders between them (a home folder, a user)."""
     target = ws.root / path
+    if share and out_dir is not None and not Path(out_dir).resolve().is_relative_to(ws.root.resolve()):
+        out_dir = None
     if out_dir is None:
         return quote(Path(path).as_posix())
     try:
@@ -531,11 +536,12 @@ def image_href(ws: Workspace, path: str, out_dir: Path | None = None) -> str:
 
 def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
                   params: TimelineParams | None = None, ais_files: Sequence[str | Path] = (),
-                  claims_files: Sequence[str | Path] = (), out_dir: Path | None = None) -> str:
+                  claims_files: Sequence[str | Path] = (), out_dir: Path | None = None, *, share: bool = False) -> str:
     """The report of ``site_ids`` (default: every site with observations) as one HTML string;
     with ``ais_files``, an AIS section (:mod:`sitewatch.report.ais_section`); with ``claims_files``,
     the claims checked against the imagery (:mod:`sitewatch.report.claims_section`). Links to the
-    archived images lead there from a page in ``out_dir`` (default: the workspace's folder)."""
+    archived images lead there from a page in ``out_dir`` (default: the workspace's folder). With
+    ``share``, no local path outside the workspace is named (:mod:`sitewatch.share`) and the page says so."""
     params = params or TimelineParams()
     with ws.store() as store:
         # A site named twice is shown once: two sections would share their HTML anchors and chips.
@@ -574,18 +580,20 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
             from .claims_section import claims_section
 
             claims = claims_section(store, claims_files)
+        stored_runs = [dict(r) for r in store.execute(
+            "SELECT stage, site_id, finished, version, parameters, summary FROM runs ORDER BY run_id DESC LIMIT 40"
+        )]  # fmt: skip
+        sharing = _sharing(ws, observations, stored_runs) if share else None
         runs = [
             # With what each run did: an import that refused every file is not read as one that brought them in.
             {k: r[k] for k in ("stage", "site_id", "finished", "version")}
-            | {"parameters": _shortened(r["parameters"] or ""), "summary": _shortened(r["summary"] or "")}
-            for r in store.execute(
-                "SELECT stage, site_id, finished, version, parameters, summary FROM runs ORDER BY run_id DESC LIMIT 40"
-            )
+            | {k: _shortened(sharing.json_text(r[k] or "") if sharing else r[k] or "") for k in ("parameters", "summary")}
+            for r in stored_runs
         ]
     simulated = any(sec.timeline.simulated for sec in sections)
     env = template_environment()
-    env.filters["image_href"] = lambda path: image_href(ws, path, out_dir)
-    return env.get_template("report.html.j2").render(
+    env.filters["image_href"] = lambda path: image_href(ws, path, out_dir, share=share)
+    html = env.get_template("report.html.j2").render(
         sections=sections,
         evaluation=evaluation,
         links=links,
@@ -599,19 +607,34 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         params_json=json.dumps(vars(params), default=str),  # numbers as numbers, no dates as null
         version=_code_version(),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        workspace=str(ws.root.resolve()),
+        workspace=ws.root.name if sharing else str(ws.root.resolve()),
+        shared_note=SHARED_NOTE if sharing else "",
         catalogue_size=len(catalogue()),
     )
+    return sharing.finished(html) if sharing else html
+
+
+def _sharing(ws: Workspace, observations: Mapping[str, Sequence[Observation]], runs: Sequence[Mapping[str, Any]]) -> SharedPaths:
+    """How the report names paths with ``share``: the absolute paths of the observations' provenance
+    and of the runs' parameters and results are looked for whole in free text (they may hold spaces)."""
+    values: list[Any] = [[o.provenance, dict(o.scene.hrefs)] for obs in observations.values() for o in obs]
+    for r in runs:
+        for k in ("parameters", "summary"):
+            try:
+                values.append(json.loads(r[k] or "null"))
+            except ValueError:
+                continue
+    return shared_paths(ws.root, values)
 
 
 def write_report(ws: Workspace, site_ids: Sequence[str] | None, out_path: Path,
                  params: TimelineParams | None = None, ais_files: Sequence[str | Path] = (),
-                 claims_files: Sequence[str | Path] = ()) -> Path:
+                 claims_files: Sequence[str | Path] = (), *, share: bool = False) -> Path:
     """Write the report to ``out_path`` whole or not at all; returns the path. Its links to the
-    archived images are relative to ``out_path``'s folder."""
+    archived images are relative to ``out_path``'s folder; ``share`` as :func:`render_report` has it."""
     out_path = Path(out_path)
     return write_text_atomic(out_path, render_report(ws, site_ids, params, ais_files, claims_files,
-                                                     out_dir=out_path.absolute().parent))
+                                                     out_dir=out_path.absolute().parent, share=share))
 
 
 # The web dashboard (sitewatch.web) words detections and imagery as the report does.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     scenario = two_date_scenario("lake", "Lake shore (SIMULATED)", "port", water_edge_m=-150.0, thing=ship,
                                  name="share-test", title="A ship comes (SIMULATED)")  # fmt: skip
     paths = simulate(scenario, home / "Downloads" / ORDER)
-    ws = workspace_with_sites(home / "investigations" / "ws", layout_site(scenario.sites[0], scenario.name))
+    # As `sitewatch sites add --from FILE` records it: the file's whole path, the source of the coordinates.
+    site = replace(layout_site(scenario.sites[0], scenario.name), coord_source=str(home / "sites" / "lake.geojson"))
+    ws = workspace_with_sites(home / "investigations" / "ws", site)
     runner = CliRunner()
     for args in (["ingest", "lake", *map(str, paths)], ["detect", "lake"], ["change", "lake"]):
         res = runner.invoke(main, [*args, "-w", str(ws.root)])
@@ -68,6 +71,7 @@ def test_shared_outputs_name_no_user_or_folder_and_say_so(home: Path) -> None:
             assert secret.encode() not in data, (name, secret)
     html = shared["report.html"].decode()
     assert SHARED_NOTE in html and "workspace ws" in html
+    assert "Coordinates: lake.geojson" in html
     assert 'href="archive/' in html  # links as from the workspace's folder, not up through the home folder
     for name in ("detections.geojson", "changes.geojson"):
         assert json.loads(shared[name])["note"] == SHARED_NOTE
@@ -80,6 +84,8 @@ def test_shared_outputs_name_no_user_or_folder_and_say_so(home: Path) -> None:
     # The evidence chain holds: each observation's source file is still named, by its name, with its sha256.
     with sqlite3.connect(home / "Desktop" / "shared" / "detections.gpkg") as db:
         provenance = [json.loads(p) for (p,) in db.execute("SELECT provenance FROM observations")]
+        (coord_source,) = db.execute("SELECT coord_source FROM sites").fetchone()
+    assert coord_source == "lake.geojson"
     assert provenance and all("/" not in p["source_path"] and p["source_path"].endswith(".tif") and p["source_sha256"]
                               for p in provenance)  # fmt: skip
 

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from .model import Observation
+from .model import Observation, Site
 
 __all__ = ["SHARED_NOTE", "SharedPaths", "shared_paths"]
 
@@ -106,6 +106,11 @@ class SharedPaths:
         """``o`` with the paths of its provenance and of its scene's files and properties shortened."""
         scene = replace(o.scene, hrefs=self.value(dict(o.scene.hrefs), "href"), properties=self.value(dict(o.scene.properties)))
         return replace(o, scene=scene, path=self.path(o.path), provenance=self.value(dict(o.provenance)))
+
+    def site(self, site: Site) -> Site:
+        """``site`` with the source of its coordinates shortened: a site added from a file records the
+        file's whole path there."""
+        return replace(site, coord_source=self.value(site.coord_source, "coord_source"), note=self.text(site.note))
 
     def finished(self, text: str) -> str:
         """A whole output's text, last: the workspace's folder and the home folder wherever still named."""

@@ -155,8 +155,8 @@ def write_detections_gpkg(
 
     It is a new database with the workspace's schema, written under a partial name and renamed
     over ``path`` once whole: a rerun replaces the file, and a failure leaves nothing behind. With
-    ``share``, the observations' provenance and the scenes' files name no local path outside the
-    workspace, and ``sitewatch_meta`` says so under ``paths``.
+    ``share``, the observations' provenance, the scenes' files and the sites' coordinate sources name no
+    local path outside the workspace, and ``sitewatch_meta`` says so under ``paths``.
     """
     from ..store import Store
 
@@ -167,7 +167,7 @@ def write_detections_gpkg(
     with written_whole(path, (StoreError,)) as tmp, Store(tmp) as out, out.transaction():
         for s in store.sites():
             if s.id in sites:
-                out.put_site(s)
+                out.put_site(share.site(s) if share else s)
         for o, dets in selected:
             out.put_observation(share.observation(o) if share else o, footprints.get(o.id))
             out.replace_detections(o, dets)

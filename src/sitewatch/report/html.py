@@ -584,6 +584,9 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
             "SELECT stage, site_id, finished, version, parameters, summary FROM runs ORDER BY run_id DESC LIMIT 40"
         )]  # fmt: skip
         sharing = _sharing(ws, observations, stored_runs) if share else None
+        if sharing:
+            for sec in sections:
+                sec.site = sharing.site(sec.site)
         if sharing and claims:  # a claims file's problems may quote its own path
             for f in claims["files"]:
                 f["refused"] = [sharing.text(p) for p in f["refused"]]

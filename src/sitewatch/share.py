@@ -105,7 +105,9 @@ class SharedPaths:
     def observation(self, o: Observation) -> Observation:
         """``o`` with the paths of its provenance and of its scene's files and properties shortened."""
         scene = replace(o.scene, hrefs=self.value(dict(o.scene.hrefs), "href"), properties=self.value(dict(o.scene.properties)))
-        return replace(o, scene=scene, path=self.path(o.path), provenance=self.value(dict(o.provenance)))
+        # Its archived image is named relative to the workspace already (whether or not the file is still there).
+        path = self.path(o.path) if _is_absolute(o.path) else o.path
+        return replace(o, scene=scene, path=path, provenance=self.value(dict(o.provenance)))
 
     def site(self, site: Site) -> Site:
         """``site`` with the source of its coordinates shortened: a site added from a file records the

@@ -529,3 +529,13 @@ def test_a_file_that_is_not_a_text_csv_is_named_with_what_to_do_in_a_short_line(
     message = str(err.value)
     assert str(path) in message and words in message, message
     assert len(message) < 700 and message.isprintable(), message
+
+
+def test_every_simulated_ais_row_says_it_is_simulated() -> None:
+    """Its MMSIs have a real country's MID first: a row copied out of the file must not pass for a real report."""
+    from sitewatch.sources.scenario import load_scenario
+    from sitewatch.sources.sim_ais import ais_csv_text, simulated_ais_rows
+
+    rows = simulated_ais_rows(load_scenario("seed-story"))
+    assert rows and all(r["simulated"] == "true" for r in rows)
+    assert ais_csv_text(rows).splitlines()[0].endswith(",simulated")

@@ -32,7 +32,9 @@ from .simulate import _frame, _stable_seed, _vessel_box
 
 __all__ = ["AIS_COLUMNS", "vessel_mmsi", "simulated_ais_rows", "ais_csv_text", "write_simulated_ais"]
 
-AIS_COLUMNS = ("mmsi", "time", "lat", "lon", "sog", "cog", "length", "width", "name", "vessel_id")
+AIS_COLUMNS = ("mmsi", "time", "lat", "lon", "sog", "cog", "length", "width", "name", "vessel_id", "simulated")
+"""``simulated`` is ``true`` on every row: its MMSIs are made up, but of a real station's form (a country's
+MID first), so a row copied out of the file must still say it is not a real report."""
 
 
 def vessel_mmsi(vessel: Vessel) -> str:
@@ -80,7 +82,7 @@ def simulated_ais_rows(
                 rows.append((t, mmsi, {
                     "mmsi": mmsi, "time": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "lat": f"{lat:.6f}", "lon": f"{lon:.6f}",
                     "sog": "0.0", "cog": "", "length": f"{vessel.length_m:g}", "width": f"{vessel.width_m:g}",
-                    "name": vessel.name or vessel.id, "vessel_id": vessel.id,
+                    "name": vessel.name or vessel.id, "vessel_id": vessel.id, "simulated": "true",
                 }))  # fmt: skip
     rows.sort(key=lambda r: (r[0], r[1]))
     return [r[2] for r in rows]

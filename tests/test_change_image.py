@@ -45,6 +45,19 @@ def _pair(tmp_path: Path) -> tuple[Path, Path]:
     )
 
 
+def _in_lonlat(path: Path) -> Path:
+    """``path`` reprojected to WGS84 lon/lat (bilinear, NaN outside), as ``NAME_wgs84.tif`` beside it."""
+    out = path.with_name(f"{path.stem}_wgs84.tif")
+    with rasterio.open(path) as src:
+        t, w, h = calculate_default_transform(src.crs, "EPSG:4326", src.width, src.height, *src.bounds)
+        profile = src.profile | {"crs": "EPSG:4326", "transform": t, "width": w, "height": h, "nodata": np.nan}
+        with rasterio.open(out, "w", **profile) as dst:
+            for k in range(1, src.count + 1):
+                reproject(rasterio.band(src, k), rasterio.band(dst, k), resampling=Resampling.bilinear, dst_nodata=np.nan)
+            dst.descriptions = src.descriptions
+    return out
+
+
 def _roof_lonlat() -> tuple[float, float]:
     r0, r1, c0, c1 = ROOF
     x, y = X0 + PX * (c0 + c1) / 2, Y0 - PX * (r0 + r1) / 2
@@ -71,14 +84,7 @@ def test_a_new_roof_between_two_georeferenced_images_is_one_region_where_it_stan
 
 def test_the_later_image_on_another_grid_is_laid_on_the_earlier_ones(tmp_path: Path) -> None:
     before, after = _pair(tmp_path)
-    geographic = tmp_path / "after_wgs84.tif"
-    with rasterio.open(after) as src:
-        t, w, h = calculate_default_transform(src.crs, "EPSG:4326", src.width, src.height, *src.bounds)
-        profile = src.profile | {"crs": "EPSG:4326", "transform": t, "width": w, "height": h, "nodata": np.nan}
-        with rasterio.open(geographic, "w", **profile) as dst:
-            for k in range(1, src.count + 1):
-                reproject(rasterio.band(src, k), rasterio.band(dst, k), resampling=Resampling.bilinear, dst_nodata=np.nan)
-            dst.descriptions = src.descriptions
+    geographic = _in_lonlat(after)
     out = tmp_path / "changes.geojson"
     r = CliRunner().invoke(main, ["change-image", str(before), str(geographic), "--out", str(out), "--json"])
     assert r.exit_code == 0, r.output
@@ -170,17 +176,7 @@ def test_the_mask_of_an_image_in_degrees_is_on_its_own_pixels_as_its_change_map_
     """OSCD's cities are GeoTIFFs in lon/lat, their change maps on those pixels: --mask was written on the
     UTM grid they were compared on (886 × 801 pixels for Abu Dhabi's 785 × 799), scoreable against nothing."""
     before, after = _pair(tmp_path)
-    pairs = []
-    for src_path in (before, after):
-        geographic = tmp_path / f"{src_path.stem}_wgs84.tif"
-        with rasterio.open(src_path) as src:
-            t, w, h = calculate_default_transform(src.crs, "EPSG:4326", src.width, src.height, *src.bounds)
-            profile = src.profile | {"crs": "EPSG:4326", "transform": t, "width": w, "height": h, "nodata": np.nan}
-            with rasterio.open(geographic, "w", **profile) as dst:
-                for k in range(1, src.count + 1):
-                    reproject(rasterio.band(src, k), rasterio.band(dst, k), resampling=Resampling.bilinear, dst_nodata=np.nan)
-                dst.descriptions = src.descriptions
-        pairs.append(geographic)
+    pairs = [_in_lonlat(before), _in_lonlat(after)]
     mask = tmp_path / "changed.tif"
     r = CliRunner().invoke(main, ["change-image", str(pairs[0]), str(pairs[1]), "--out", str(tmp_path / "c.geojson"), "--mask", str(mask), "--json"])
     assert r.exit_code == 0, r.output

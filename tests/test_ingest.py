@@ -6,6 +6,7 @@ import sys
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -1118,30 +1119,29 @@ def _s2_band_files(folder: Path, offset: int) -> list[Path]:
     ]  # fmt: skip
 
 
-def test_band_files_with_the_baseline_04_offset_read_as_reflectance_with_dn_offset(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    # Band files of a baseline-04.00 L2A product moved out of it (IMG_DATA files copied elsewhere):
-    # DN = reflectance x 10,000 + 1,000. Read by their range alone they are 0.1 too bright.
-    files = _s2_band_files(tmp_path / "bands", 1000)
+def _ingested_bands(ws: Workspace, files: list[Path], *options: str) -> tuple[Any, list[float]]:
+    """``files`` ingested as blue, green, red and NIR with ``options``: the observation and its four values at (30, 30)."""
     args = [f"--band={b}={f}" for b, f in zip(("blue", "green", "red", "nir"), files, strict=True)]
-    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "--dn-offset", "1000", "-w", str(ws.root)])
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, *options, "-w", str(ws.root)])
     assert r.exit_code == 0, r.output
     with ws.store() as store:
         (obs,) = store.observations(SITE.id)
     with rasterio.open(ws.root / obs.path) as cog:
-        assert [cog.read(k)[30, 30] for k in (1, 2, 3, 4)] == pytest.approx([0.09, 0.08, 0.07, 0.06])
+        return obs, [float(cog.read(k)[30, 30]) for k in (1, 2, 3, 4)]
+
+
+def test_band_files_with_the_baseline_04_offset_read_as_reflectance_with_dn_offset(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Band files of a baseline-04.00 L2A product moved out of it (IMG_DATA files copied elsewhere):
+    # DN = reflectance x 10,000 + 1,000. Read by their range alone they are 0.1 too bright.
+    obs, values = _ingested_bands(ws, _s2_band_files(tmp_path / "bands", 1000), "--dn-offset", "1000")
+    assert values == pytest.approx([0.09, 0.08, 0.07, 0.06])
     assert obs.provenance["offset_applied"] == -1000 and obs.provenance["scaling_from"] == "--dn-offset"
     assert obs.provenance["scale_applied"] == pytest.approx(1 / 10_000)  # the divisor still read from the range
 
 
 def test_dn_scale_replaces_the_divisor_read_from_the_range(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    files = _s2_band_files(tmp_path / "bands", 0)
-    args = [f"--band={b}={f}" for b, f in zip(("blue", "green", "red", "nir"), files, strict=True)]
-    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *args, "--dn-scale", "4000", "-w", str(ws.root)])
-    assert r.exit_code == 0, r.output
-    with ws.store() as store:
-        (obs,) = store.observations(SITE.id)
-    with rasterio.open(ws.root / obs.path) as cog:
-        assert cog.read(1)[30, 30] == pytest.approx(900 / 4000)
+    obs, values = _ingested_bands(ws, _s2_band_files(tmp_path / "bands", 0), "--dn-scale", "4000")
+    assert values[0] == pytest.approx(900 / 4000)
     assert obs.provenance["scaling_from"] == "--dn-scale" and "offset_applied" in obs.provenance
 
 

@@ -135,6 +135,12 @@ class ImageInfo:
     zero_no_data: bool = False
     """The image's bands are integers wider than 8 bits declaring no no-data value, no mask and no
     alpha band (:func:`sitewatch.zero_collar.zero_is_no_data`): the SAR reader takes DN 0 for no data."""
+    rendering_divisor: float | None = None
+    """The image is an 8-bit rendering stored wider (16-bit × 257 or × 256, float 0-255 or 0-1): what
+    its values were multiplied by, divided out when the SAR reader reads it
+    (:func:`sitewatch.detect.eight_bit.rendering_divisor`); None for genuine values."""
+    dtype: str = ""
+    """The data type of the image's first band (``uint16``, ``float32`` …)."""
 
 
 IMPULSE_RESPONSE_TAG = "SITEWATCH_IMPULSE_RESPONSE_M"
@@ -202,7 +208,10 @@ def open_image_info(path: str | Path | PixelSource, pixel_size: float | None = N
                 elif ds.transform.is_identity and crs is None:
                     transform = None
                 info = dict(width=ds.width, height=ds.height, count=ds.count, nodata=ds.nodata)
-                zero = source is None and zero_is_no_data(ds, _radar_bands(ds))
+                rendering = None if source is not None else _stored_rendering(ds)
+                # A rendering's black is a value, as in the 8-bit file it was stored from.
+                zero = source is None and rendering is None and zero_is_no_data(ds, _radar_bands(ds))
+                dtype = ds.dtypes[0]
                 impulse = impulse_response_from_tags(ds.tags())
     except RasterioIOError as exc:
         what = "GDAL cannot open this virtual path" if isinstance(p, str) else "not a readable image"
@@ -231,7 +240,23 @@ def open_image_info(path: str | Path | PixelSource, pixel_size: float | None = N
         if min(pxy) < MIN_PIXEL_SIZE_M:
             why = "its transform has no CRS, and its units (degrees?) are not metres" if crs is None else f"its CRS ({crs}) gives it"
             raise InputError(f"{p}: a ground pixel of {min(pxy):.3g} m is too small to be real ({why}); pass --pixel-size METRES")
-    return ImageInfo(p, info["width"], info["height"], info["count"], crs, transform, pxy, info["nodata"], approximate, impulse, source, zero)
+    return ImageInfo(p, info["width"], info["height"], info["count"], crs, transform, pxy, info["nodata"], approximate, impulse, source, zero, rendering, dtype)
+
+
+def _stored_rendering(ds: Any) -> float | None:
+    """:func:`~sitewatch.detect.eight_bit.rendering_divisor` of an open dataset's radar bands (a strided
+    read, at most about 1024 pixels a side: all of a chip), no-data values left out; None for a
+    two-band image (a polarisation pair, read as one) and for 8-bit or complex bands."""
+    from .eight_bit import rendering_divisor
+
+    bands = _radar_bands(ds)
+    if len(bands) == 2 or np.dtype(ds.dtypes[bands[0] - 1]).kind not in "iuf" or ds.dtypes[bands[0] - 1] == "uint8":
+        return None
+    step = max(1, math.ceil(max(ds.width, ds.height) / 1024))
+    a = ds.read(bands, out_shape=(len(bands), max(1, ds.height // step), max(1, ds.width // step)))
+    if ds.nodata is not None:
+        a = a[a != ds.nodata]
+    return rendering_divisor(a)
 
 
 def _sar_window_reader(info: ImageInfo, band: int | None = None) -> Callable[[tuple[int, int, int, int]], tuple[NDArray[Any], NDArray[np.bool_] | None]]:
@@ -244,6 +269,7 @@ def _sar_window_reader(info: ImageInfo, band: int | None = None) -> Callable[[tu
         r0, r1, c0, c1 = win
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            a: NDArray[Any]
             if info.source is not None:
                 a = info.source.read(win)[None]
             else:
@@ -252,6 +278,14 @@ def _sar_window_reader(info: ImageInfo, band: int | None = None) -> Callable[[tu
         # A collar of DN 0 in an integer image declaring no no-data value is no data (GRD's convention).
         nodata = 0 if info.nodata is None and info.zero_no_data else info.nodata
         valid = None if nodata is None else np.all(a != nodata, axis=0)
+        if info.rendering_divisor is not None:
+            # An 8-bit rendering stored wider is read as the 8-bit file it was stored from.
+            from .eight_bit import to_rendering
+
+            if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
+                finite = np.all(np.isfinite(a), axis=0)
+                valid = finite if valid is None else valid & finite
+            a = to_rendering(a, info.rendering_divisor)
         if np.iscomplexobj(a):  # single-look complex: the intensity is |z|², not the real part
             a = (np.square(a.real, dtype=np.float32) + np.square(a.imag, dtype=np.float32)).astype(np.float32)
             if valid is not None:
@@ -554,6 +588,10 @@ def detections_to_geojson(info: ImageInfo, dets: list[PixelDetection], sensor: s
             "features with truncated true reach the image's edge or a pixel without data: "
             "length_m and width_m are lower bounds and class_candidates is left empty"
         )
+    if info.rendering_divisor is not None and sensor == "sar":
+        from .eight_bit import describe_divisor
+
+        meta["values"] = describe_divisor(info.rendering_divisor, info.dtype)
     if info.approximate:
         meta["note"] = "transform fitted to the image's GCPs: coordinates are approximate"
     skew = skew_note(info)

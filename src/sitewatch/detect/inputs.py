@@ -397,7 +397,7 @@ def detect_image_input(found: ImageInput, *, workers: int = 1, progress: Callabl
                 metadata["polarisation_bands"] = {"co": pols[0], "cross": pols[1]}
     if found.sensor == "sar":
         used = found.resolution if found.resolution is not None else info.impulse_response_m
-        if _is_8bit(info.path):
+        if info.rendering_divisor is not None or _is_8bit(info.path):
             metadata["impulse_response_m"] = "none taken out: widths of an 8-bit rendering are as measured"
         else:
             metadata["impulse_response_m"] = (

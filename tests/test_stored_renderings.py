@@ -34,8 +34,9 @@ def _grey() -> np.ndarray:
 
 
 def _tif(path: Path, a: np.ndarray) -> Path:
-    with rasterio.open(path, "w", driver="GTiff", width=a.shape[1], height=a.shape[0], count=1, dtype=a.dtype.name) as dst:
-        dst.write(a[None])
+    bands = a if a.ndim == 3 else a[None]
+    with rasterio.open(path, "w", driver="GTiff", width=a.shape[-1], height=a.shape[-2], count=bands.shape[0], dtype=a.dtype.name) as dst:
+        dst.write(bands)
     return path
 
 
@@ -121,7 +122,8 @@ def test_rendering_divisor_finds_each_way_of_storing_8_bits_and_to_rendering_und
         (grey.astype(np.float32) / 255, 1 / 255),
     ):
         found = rendering_divisor(stored)
-        assert found == (divisor if many else None)
+        stretched = divisor != 1.0 or grey.max() == 255  # whole floats: a rendering reaches 255
+        assert found == (divisor if many and stretched else None)
         if found is not None:
             assert np.array_equal(to_rendering(stored, found), grey)
     assert rendering_divisor(grey) is None  # 8-bit is read as it is
@@ -134,4 +136,22 @@ def test_constant_images_and_values_off_the_grid_are_not_renderings() -> None:
     assert rendering_divisor(np.array([0.0, 1.0, 2.0, 300.0], np.float32)) is None  # DN past 255
     assert rendering_divisor(np.array([0.01, 0.02, 0.5, 0.7], np.float32)) is None  # sigma0, off the 1/255 grid
     assert rendering_divisor(np.array([-20.0, -15.0, -3.0, 0.0], np.float32)) is None  # dB
-    assert rendering_divisor(np.array([np.nan, 0.0, 1.0, 2.0, 3.0], np.float32)) == 1.0
+    assert rendering_divisor(np.array([1.0, 20.0, 117.0, 254.0], np.float32)) is None  # a VH band of DN, peaking below 255
+    assert rendering_divisor(np.array([np.nan, 0.0, 1.0, 2.0, 255.0], np.float32)) == 1.0
+
+
+def test_a_polarisation_channel_file_of_low_whole_dn_is_not_taken_for_a_rendering(tmp_path: Path) -> None:
+    # OpenSARShip's Patch/ VH bands: amplitude DN as float, 16 of 125 never above 255.
+    img = sea_with_ships(np.random.default_rng(5), (120, 120), [(60.0, 60.0, 113.0, 15.6, 30.0)])
+    vv = np.clip(np.rint(np.sqrt(img) * 400), 1, None).astype(np.float32)
+    vh = np.clip(np.rint(np.sqrt(img / 10) * 400), 1, 255).astype(np.float32)
+    vh[0, 0] = 255
+    assert rendering_divisor(vh) == 1.0  # alone, a whole 0-255 float reaching 255 reads as a rendering
+    paths = {"vv": _tif(tmp_path / "vv.tif", vv), "vh": _tif(tmp_path / "vh.tif", vh)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        found = detect_image_file(bands=paths, sensor="sar", pixel_size=PX)
+        pair = detect_image_file(_tif(tmp_path / "pair.tif", np.stack([vv, vh])), sensor="sar", pixel_size=PX)
+    assert "values" not in found.metadata and found.info.rendering_divisor is None
+    as_pair = [(round(d.row, 2), round(d.col, 2)) for d in pair.detections]
+    assert [(round(d.row, 2), round(d.col, 2)) for d in found.detections] == as_pair and len(as_pair) == 1

@@ -12,9 +12,13 @@ not meet:
 
 - integers, all multiples of 257 (or of 256, none above 65280): genuine 16-bit amplitude is not
   quantised in steps of 256;
-- floats, all whole numbers in 0-255: calibrated sigma0 and dB are never all whole; uncalibrated
-  amplitude DN stored as float (OpenSARShip's ``Patch/``, read as amplitude by the detector) are
-  whole but reach past 255 wherever there is a ship (the lowest chip maximum there is 303);
+- floats, all whole numbers in 0-255 with 255 among them (a stretched rendering saturates its
+  brightest hull; all 16 sample chips reach 255): calibrated sigma0 and dB are never all whole.
+  Uncalibrated amplitude DN stored as float (OpenSARShip's ``Patch/``, read as amplitude by the
+  detector) are whole: their VV bands peak at 303 or more, but 16 of their 125 VH bands stay
+  within 117-254. Those are read as a pair with their VV band (two-band files and ``--band``
+  files are never taken for renderings); a lone VH DN band peaking at exactly 255 would be
+  misread, the one case these rules cannot tell apart;
 - floats in 0-1 that are all k / 255 for whole k (to 1e-3 of a step): genuine linear sigma0 in 0-1
   is continuous, so a sample of it is not all on a grid of 1/255 (the chance that one value falls
   within 1e-3 of a step is 0.2 %).
@@ -62,7 +66,7 @@ def rendering_divisor(values: NDArray[np.generic]) -> float | None:
             return 256.0
         return None
     f = levels.astype(np.float64)
-    if f.max() <= 255 and np.array_equal(f, np.round(f)):
+    if f.max() == 255 and np.array_equal(f, np.round(f)):
         return 1.0
     if f.max() <= 1:
         k = f * 255

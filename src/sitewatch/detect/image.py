@@ -175,8 +175,11 @@ def image_path(path: str | Path) -> Path | str:
     return Path(path)
 
 
-def open_image_info(path: str | Path | PixelSource, pixel_size: float | None = None) -> ImageInfo:
-    """Read an image's size and georeference; raise a clear error for unusable input."""
+def open_image_info(path: str | Path | PixelSource, pixel_size: float | None = None, *, renderings: bool = True) -> ImageInfo:
+    """Read an image's size and georeference; raise a clear error for unusable input.
+
+    ``renderings``: whether an 8-bit rendering stored wider is told apart (:attr:`ImageInfo.rendering_divisor`);
+    off for a polarisation channel given as its own file, which is measured data."""
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
     from rasterio.transform import from_gcps
@@ -208,7 +211,7 @@ def open_image_info(path: str | Path | PixelSource, pixel_size: float | None = N
                 elif ds.transform.is_identity and crs is None:
                     transform = None
                 info = dict(width=ds.width, height=ds.height, count=ds.count, nodata=ds.nodata)
-                rendering = None if source is not None else _stored_rendering(ds)
+                rendering = None if source is not None or not renderings else _stored_rendering(ds)
                 # A rendering's black is a value, as in the 8-bit file it was stored from.
                 zero = source is None and rendering is None and zero_is_no_data(ds, _radar_bands(ds))
                 dtype = ds.dtypes[0]
@@ -454,7 +457,8 @@ def detect_sar_bands(
     unknown = sorted(set(names) - set(CO_POL) - set(CROSS_POL))
     if unknown or len(co) != 1 or len(cross) != 1:
         raise InputError(f"SAR --band takes one co-polarised (vv or hh) and one cross-polarised (vh or hv) file, got {', '.join(sorted(names)) or 'none'}")
-    ci, xi = open_image_info(names[co[0]], pixel_size), open_image_info(names[cross[0]], pixel_size)
+    # A channel file is measured data: a VH band of amplitude DN may hold only whole numbers up to 255.
+    ci, xi = (open_image_info(names[k], pixel_size, renderings=False) for k in (co[0], cross[0]))
     for i in (ci, xi):
         if i.count != 1:
             raise InputError(f"{i.path}: a --band file holds one band, this one has {i.count}")

@@ -157,3 +157,19 @@ def test_a_polarisation_channel_file_of_low_whole_dn_is_not_taken_for_a_renderin
     assert "values" not in found.metadata and found.info.rendering_divisor is None
     as_pair = [(round(d.row, 2), round(d.col, 2)) for d in pair.detections]
     assert [(round(d.row, 2), round(d.col, 2)) for d in found.detections] == as_pair and len(as_pair) == 1
+
+
+def test_a_scene_is_sampled_by_windows_with_the_same_verdict(tmp_path: Path) -> None:
+    """Above 2048 pixels a side five windows are read, not every tile of the scene."""
+    from rasterio.transform import from_origin
+
+    rng = np.random.default_rng(3)
+    verdicts = {}
+    for name, data in (("rendering", rng.integers(0, 256, (2100, 2200)).astype(np.uint16) * 257),
+                       ("amplitude", rng.integers(0, 4000, (2100, 2200)).astype(np.uint16))):  # fmt: skip
+        path = tmp_path / f"{name}.tif"
+        with rasterio.open(path, "w", driver="GTiff", width=2200, height=2100, count=1, dtype="uint16", crs="EPSG:32633",
+                           transform=from_origin(500000, 4000000, 10, 10), tiled=True) as ds:  # fmt: skip
+            ds.write(data, 1)
+        verdicts[name] = open_image_info(path).rendering_divisor
+    assert verdicts == {"rendering": 257.0, "amplitude": None}

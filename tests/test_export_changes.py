@@ -113,6 +113,8 @@ def test_geojson_holds_every_stored_region_with_its_pair_and_images(ws: Workspac
             assert (ws.root / p[f"{which}_image"]).is_file()  # relative to the workspace
         assert bool(p["simulated"]) is True
     text = json.loads(out.read_text())
+    # One geometry type, as the GeoPackage: mixed Polygons and MultiPolygons are "Unknown" to GDAL, two layers to QGIS.
+    assert meta["geometry_type"] == "MultiPolygon" and {f["geometry"]["type"] for f in text["features"]} == {"MultiPolygon"}
     sar = next(f["properties"] for f in text["features"] if f["properties"]["sensor"] == "sar")
     assert (sar["before_acquired"], sar["after_acquired"]) == ("2024-10-17T21:00:00Z", "2024-10-20T21:00:00Z")
     assert sar["after_acquired_date_only"] is False and list(sar) == list(CHANGE_FIELDS)

@@ -251,10 +251,12 @@ def change_pair_geojson(pair: ChangePair, result: ChangeResult) -> dict[str, Any
     from shapely.geometry import mapping
 
     from . import __version__
+    from .store.gpkg import as_multipolygon
 
     features = []
     for k, r in enumerate(result.regions):
-        geom = r.polygon_wgs84 if pair.georeferenced else _to_pixels(r.polygon, pair.pixel_size_m)
+        # Every region a MultiPolygon: a layer of both kinds is "Unknown" to GDAL, and QGIS asks which to load.
+        geom = as_multipolygon(r.polygon_wgs84 if pair.georeferenced else _to_pixels(r.polygon, pair.pixel_size_m))
         features.append({
             "type": "Feature", "id": k, "geometry": mapping(geom),
             "properties": {"direction": r.direction, "area_m2": r.area_m2, "magnitude": r.magnitude, "pixels": r.pixels},

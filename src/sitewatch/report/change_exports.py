@@ -136,7 +136,9 @@ def change_feature(pair: ChangePair, before: Observation | None, after: Observat
         "method": c.method, "method_version": c.method_version, "compared_fraction": pair.compared_fraction,
         "simulated": pair.simulated,
     }  # fmt: skip
-    return {"type": "Feature", "geometry": right_handed(c.polygon), "properties": props}
+    # Every region a MultiPolygon, as the GeoPackage has them: a layer of Polygons and MultiPolygons mixed is
+    # "Unknown" to GDAL, and QGIS asks which of the two to load.
+    return {"type": "Feature", "geometry": right_handed(as_multipolygon(c.polygon)), "properties": props}
 
 
 def change_name(props: dict[str, Any]) -> str:

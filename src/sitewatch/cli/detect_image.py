@@ -39,7 +39,7 @@ def _geojson_or_folder(ctx: click.Context, param: click.Parameter, value: Any) -
     return None if value is None else Path(value)
 
 
-@click.command("detect-image", cls=OnceCommand, short_help="Detect vessels in one image; write them as GeoJSON.")
+@click.command("detect-image", cls=OnceCommand, short_help="Detect vessels in an image, or each of a folder; write GeoJSON.")
 @click.argument("image", type=ImagePath(path_type=Path), required=False)
 @click.option("--band", "bands", multiple=True, metavar="NAME=PATH", help="One file per band, replaces IMAGE; repeat (GDAL virtual paths such as /vsizip//abs/a.zip/b.tif work here and for IMAGE). Optical: blue, green, red, nir, scl, udm2 (a Planet scene's 8-band usable data mask; found beside a single Planet file by itself). SAR: a dual-polarisation pair, vv=PATH vh=PATH (or hh, hv).")
 @click.option("--dn-scale", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="N", help="Optical: integer values are reflectance x N (default: 255 for 8-bit; 65535 when the values fill the 16-bit range, else 10000).")

@@ -122,7 +122,7 @@ def grey(path: Path) -> np.ndarray:
     power, an alpha band left out (:func:`sitewatch.detect.image._sar_window_reader`)."""
     from sitewatch.detect.image import _sar_window_reader, open_image_info
 
-    info = open_image_info(path, pixel_size=1.0)
+    info = open_image_info(path, pixel_size=1.0, renderings=True)
     return np.asarray(_sar_window_reader(info)((0, info.height, 0, info.width))[0])
 
 

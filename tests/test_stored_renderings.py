@@ -77,7 +77,7 @@ def test_an_8bit_rendering_stored_wider_gives_the_8bit_detections(tmp_path: Path
     reference = _found(png8)
     assert len(reference) == 1 and abs(reference[0][0] - 60) < 1.5 and abs(reference[0][1] - 60) < 1.5
     assert _found(wide) == reference
-    info = open_image_info(wide, PX)
+    info = open_image_info(wide, PX, renderings=True)
     read, valid = _sar_window_reader(info)((0, 120, 0, 120))
     assert read.dtype == np.uint8 and np.array_equal(read, grey) and valid is None  # black is data, as in the PNG
 
@@ -106,7 +106,7 @@ def test_genuine_16bit_amplitude_and_float_sigma0_are_read_as_before(tmp_path: P
     }
     for name, a in cases.items():
         path = _tif(tmp_path / name, a)
-        info = open_image_info(path, PX)
+        info = open_image_info(path, PX, renderings=True)
         assert info.rendering_divisor is None, name
         read, _ = _sar_window_reader(info)((0, 120, 0, 120))
         assert read.dtype == a.dtype and np.array_equal(read, a), name
@@ -171,5 +171,5 @@ def test_a_scene_is_sampled_by_windows_with_the_same_verdict(tmp_path: Path) -> 
         with rasterio.open(path, "w", driver="GTiff", width=2200, height=2100, count=1, dtype="uint16", crs="EPSG:32633",
                            transform=from_origin(500000, 4000000, 10, 10), tiled=True) as ds:  # fmt: skip
             ds.write(data, 1)
-        verdicts[name] = open_image_info(path).rendering_divisor
+        verdicts[name] = open_image_info(path, renderings=True).rendering_divisor
     assert verdicts == {"rendering": 257.0, "amplitude": None}

@@ -95,7 +95,7 @@ def _read_optical(path: Path, pixel_size: float | None, dn_scale: float | None) 
 def _read_sar(path: Path, pixel_size: float | None) -> _Raster:
     from .detect.image import _sar_window_reader, open_image_info
 
-    info = open_image_info(path, pixel_size)
+    info = open_image_info(path, pixel_size, renderings=True)
     values, valid = _sar_window_reader(info)((0, info.height, 0, info.width))
     a = values.astype(np.float32)
     if valid is not None:

@@ -175,11 +175,12 @@ def image_path(path: str | Path) -> Path | str:
     return Path(path)
 
 
-def open_image_info(path: str | Path | PixelSource, pixel_size: float | None = None, *, renderings: bool = True) -> ImageInfo:
+def open_image_info(path: str | Path | PixelSource, pixel_size: float | None = None, *, renderings: bool = False) -> ImageInfo:
     """Read an image's size and georeference; raise a clear error for unusable input.
 
-    ``renderings``: whether an 8-bit rendering stored wider is told apart (:attr:`ImageInfo.rendering_divisor`);
-    off for a polarisation channel given as its own file, which is measured data."""
+    ``renderings``: whether an 8-bit rendering stored wider is told apart (:attr:`ImageInfo.rendering_divisor`,
+    a read of a sample of the pixels): on for an image the SAR reader reads; off for optical bands, for a
+    check of the input alone, and for a polarisation channel given as its own file, which is measured data."""
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
     from rasterio.transform import from_gcps
@@ -478,7 +479,7 @@ def detect_sar_bands(
     if unknown or len(co) != 1 or len(cross) != 1:
         raise InputError(f"SAR --band takes one co-polarised (vv or hh) and one cross-polarised (vh or hv) file, got {', '.join(sorted(names)) or 'none'}")
     # A channel file is measured data: a VH band of amplitude DN may hold only whole numbers up to 255.
-    ci, xi = (open_image_info(names[k], pixel_size, renderings=False) for k in (co[0], cross[0]))
+    ci, xi = (open_image_info(names[k], pixel_size) for k in (co[0], cross[0]))
     for i in (ci, xi):
         if i.count != 1:
             raise InputError(f"{i.path}: a --band file holds one band, this one has {i.count}")
@@ -540,7 +541,7 @@ def detect_image(
     runner = SENSOR_RUNNERS.get(sensor)
     if runner is None:
         raise InputError(f"unknown sensor {sensor!r}: use one of {', '.join(SENSOR_RUNNERS)}")
-    info = open_image_info(path, pixel_size)
+    info = open_image_info(path, pixel_size, renderings=sensor == "sar")
     try:
         dets = runner(info, params, workers, progress)
     except (ImageReadError, InputError):

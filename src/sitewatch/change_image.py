@@ -281,7 +281,7 @@ def write_change_mask(pair: ChangePair, result: ChangeResult, path: Path) -> Non
     against a change map drawn on the earlier image. Where that image was laid on a UTM grid to be
     compared (degrees, Web Mercator: OSCD's cities), the changed pixels go back onto its own grid by
     nearest neighbour, so that the mask is pixel for pixel the image's, as its change map is."""
-    from .files import partial_path
+    from .files import written_whole
 
     mask = (np.asarray(result.changed, bool) * 255).astype(np.uint8)
     grid = pair.before.grid
@@ -294,8 +294,7 @@ def write_change_mask(pair: ChangePair, result: ChangeResult, path: Path) -> Non
             dst_crs=pair.before_grid.crs, resampling=Resampling.nearest,
         )  # fmt: skip
         mask, grid = own, pair.before_grid
-    tmp = partial_path(path)
-    try:
+    with written_whole(path) as tmp:  # a rerun replaces it; a failure leaves nothing behind, naming the file
         if path.suffix.lower() == ".png":
             from PIL import Image
 
@@ -310,6 +309,3 @@ def write_change_mask(pair: ChangePair, result: ChangeResult, path: Path) -> Non
                 warnings.simplefilter("ignore")  # NotGeoreferencedWarning for a chip's mask
                 with rasterio.open(tmp, "w", **profile) as ds:
                     ds.write(mask, 1)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -136,15 +136,20 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     elif not quiet:
         source = result.band_sources
         what = ", ".join(f"{k}={v}" for k, v in source.items()) if source else str(result.image)
-        # Cranes (optical, 5 m or finer) are written too but are not vessels: counted apart.
-        others = "".join(f" and {n} {kind}(s)" for kind, n in sorted(kinds.items()) if kind != "vessel")
         # Written to a stream (-, /dev/stdout, a pipe), the GeoJSON is read from it: the line goes to standard error.
         stream = to_stdout or not out.is_file()
-        click.echo(f"{kinds['vessel']} vessel(s){others} in {what} → {'standard output' if to_stdout else out}", err=stream)
+        click.echo(f"{_counted(kinds)} in {what} → {'standard output' if to_stdout else out}", err=stream)
 
 
 _SAME_REASON_LINES = 3
 """Images of a folder skipped for one reason that are named one a line; the rest are counted."""
+
+
+def _counted(kinds: Counter[str]) -> str:
+    """``3 vessel(s)``, and the other kinds apart (``and 1 crane(s)``: cranes, optical at 5 m or finer, are
+    written too but are not vessels)."""
+    others = "".join(f" and {n} {kind}(s)" for kind, n in sorted(kinds.items()) if kind != "vessel")
+    return f"{kinds['vessel']} vessel(s){others}"
 
 
 def _detect_folder(folder: Path, out: Path, options: ReadOptions, *, workers: int, as_json: bool, quiet: bool) -> None:
@@ -201,8 +206,7 @@ def _detect_folder(folder: Path, out: Path, options: ReadOptions, *, workers: in
                 written.append({"image": str(image), "out": str(target), "sensor": result.sensor, "detections": len(result.detections),
                                 "vessels": kinds["vessel"], "pixel_size_m": list(result.info.pixel_size)})  # fmt: skip
                 if not quiet:
-                    others = "".join(f" and {n} {kind}(s)" for kind, n in sorted(kinds.items()) if kind != "vessel")
-                    click.echo(f"{kinds['vessel']} vessel(s){others} in {image} ({result.sensor}) → {target}")
+                    click.echo(f"{_counted(kinds)} in {image} ({result.sensor}) → {target}")
             bar.advance(task)
     for reason, n in same.items():
         if n > _SAME_REASON_LINES:

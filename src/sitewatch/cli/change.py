@@ -12,11 +12,11 @@ from ..change_stage import changes_to_geojson, choose_pairs, outcome_summary, ru
 from ..store import now_utc
 from ..workspace import open_workspace
 from .options import (
-    FiniteFloatRange,
     OnceCommand,
     existing_folder,
     handle_errors,
     json_option,
+    min_area_option,
     workspace_option,
 )
 
@@ -35,8 +35,7 @@ def _check_geojson_out(out_path: Path | None, site_id: str) -> None:
 @click.argument("site_id")
 @click.option("--before", "before", metavar="OBS_ID|DATE", help="The earlier observation, by id or UTC date.")
 @click.option("--after", "after", metavar="OBS_ID|DATE", help="The later observation, by id or UTC date.")
-@click.option("--min-area-m2", type=FiniteFloatRange(min=0), default=200.0, show_default=True,
-              help="Drop regions smaller than this (m²).")
+@min_area_option
 @click.option("--cover-classes", type=click.IntRange(min=0, max=32), default=COVER_CLASSES,
               show_default=True, metavar="N",
               help="Optical, pixels coarser than 1 m: spectral classes of the earlier image whose own common "

@@ -13,10 +13,13 @@ from .options import (
     FiniteFloatRange,
     ImagePath,
     OnceCommand,
+    dn_scale_option,
     existing_folder,
     geojson_out,
     handle_errors,
     is_quiet,
+    json_summary_option,
+    min_area_option,
     refuse_input_as_out,
 )
 
@@ -38,14 +41,13 @@ def _mask_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
               help="optical or sar (default: as detect-image decides from the earlier image; PNG and JPEG chips are sar unless told).")  # fmt: skip
 @click.option("--pixel-size", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="METRES",
               help="Ground pixel size of images without georeference (both); overrides the georeference otherwise.")  # fmt: skip
-@click.option("--dn-scale", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="N",
-              help="Optical: integer values are reflectance x N (default: 255 for 8-bit; 65535 when the values fill the 16-bit range, else 10000).")  # fmt: skip
-@click.option("--min-area-m2", type=FiniteFloatRange(min=0), default=200.0, show_default=True, help="Drop regions smaller than this (m²).")
+@dn_scale_option
+@min_area_option
 @click.option("--cover-classes", type=click.IntRange(min=0, max=32), default=COVER_CLASSES, show_default=True, metavar="N",
               help="Optical: spectral classes of the earlier image whose own common change each pixel must also differ from (as `change`).")  # fmt: skip
 @click.option("--mask", "mask", type=click.Path(dir_okay=False, path_type=Path), default=None, callback=_mask_out,
               help="Also write the changed pixels (255) on the earlier image's own pixels: a GeoTIFF (.tif) or PNG (.png), to score against a change map drawn on it.")  # fmt: skip
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")
+@json_summary_option
 @click.pass_context
 @handle_errors
 def command(

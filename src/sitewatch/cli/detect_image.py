@@ -13,8 +13,10 @@ from .options import (
     FiniteFloatRange,
     ImagePath,
     OnceCommand,
+    dn_scale_option,
     geojson_out,
     handle_errors,
+    json_summary_option,
     thermal_noise_option,
     warnings_as_lines,
 )
@@ -42,7 +44,7 @@ def _geojson_or_folder(ctx: click.Context, param: click.Parameter, value: Any) -
 @click.command("detect-image", cls=OnceCommand, short_help="Detect vessels in an image, or each of a folder; write GeoJSON.")
 @click.argument("image", type=ImagePath(path_type=Path), required=False)
 @click.option("--band", "bands", multiple=True, metavar="NAME=PATH", help="One file per band, replaces IMAGE; repeat (GDAL virtual paths such as /vsizip//abs/a.zip/b.tif work here and for IMAGE). Optical: blue, green, red, nir, scl, udm2 (a Planet scene's 8-band usable data mask; found beside a single Planet file by itself). SAR: a dual-polarisation pair, vv=PATH vh=PATH (or hh, hv).")
-@click.option("--dn-scale", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="N", help="Optical: integer values are reflectance x N (default: 255 for 8-bit; 65535 when the values fill the 16-bit range, else 10000).")
+@dn_scale_option
 @click.option("--dn-offset", type=FiniteFloatRange(), default=None, metavar="N", help="Optical: subtracted from integer values first (default 0; 1000 for Sentinel-2 L2A from processing baseline 04.00; a SAFE product's own BOA_ADD_OFFSET).")
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), default=None, help="Which detector to run (default: optical when the --band names or the image's band descriptions are blue/green/red/nir or B02/B03/B04/B08, or a GeoTIFF without descriptions has red, green and blue colour interpretations, or a PlanetScope, SkySat, Maxar or Airbus file by its name or metadata sidecar; else sar, but an image whose file name says Sentinel-2 or Landsat is refused).")
 @click.option("--pixel-size", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="METRES", help="Ground pixel size; needed only when the image has no georeference (overrides it otherwise).")
@@ -50,7 +52,7 @@ def _geojson_or_folder(ctx: click.Context, param: click.Parameter, value: Any) -
 @click.option("--out", "out", type=click.Path(), required=True, callback=_geojson_or_folder, help="GeoJSON file to write (.geojson or .json; its folder must exist); - for standard output. With IMAGE a folder of images: a folder that exists, where each image's detections go as NAME.geojson.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Threads for the pixel passes.")
 @thermal_noise_option
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")
+@json_summary_option
 @click.pass_context
 @handle_errors
 def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...], dn_scale: float | None, dn_offset: float | None, sensor: str | None, pixel_size: float | None, resolution: float | None, out: Path, workers: int, thermal_noise: str | None, as_json: bool) -> None:

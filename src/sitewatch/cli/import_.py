@@ -24,8 +24,9 @@ from ..ingest import (
 from ..sources.planet import udm2_apart
 from ..workspace import open_workspace
 from .options import (
-    DateOrTime,
     OnceCommand,
+    acquired_option,
+    files_sensor_option,
     handle_errors,
     is_quiet,
     json_option,
@@ -41,9 +42,8 @@ from .output import duplicate_line, observation_row
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--site", "site_ids", multiple=True, help="Import into this site (repeatable). Default: every "
               "workspace site the image covers.")  # fmt: skip
-@click.option("--acquired", type=DateOrTime("acquired"), metavar="TIME", help="Acquisition time (ISO 8601, UTC; a date alone is 12:00 UTC), for files that "
-              "do not say; it overrides what they say.")  # fmt: skip
-@click.option("--sensor", type=click.Choice(["sar", "optical"]), help="When the files do not say.")
+@acquired_option
+@files_sensor_option
 @workers_option
 @scheduler_option
 @workspace_option

@@ -13,9 +13,10 @@ from ..errors import InputError, SkippedInputWarning
 from ..ingest import band_files_sensor, ingest_paths
 from ..workspace import open_workspace
 from .options import (
-    DateOrTime,
     FiniteFloatRange,
     OnceCommand,
+    acquired_option,
+    files_sensor_option,
     handle_errors,
     is_quiet,
     json_option,
@@ -61,15 +62,14 @@ def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
 @click.option("--band", "bands", multiple=True, metavar="NAME=PATH",
               help="One file per band, all of one acquisition, ingested as one observation (instead of "
               "PATHS); repeat. Optical: blue, green, red, nir, scl (or B02, B03, B04, B08). SAR: vv, vh, hh, hv.")  # fmt: skip
-@click.option("--sensor", type=click.Choice(["sar", "optical"]), help="When the files do not say.")
+@files_sensor_option
 @click.option("--dn-scale", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="N",
               help="Optical files (not products): values are reflectance x N (default: 255 for 8-bit; 65535 when "
               "the values fill the 16-bit range; 10000 for other integers; floats as they are).")  # fmt: skip
 @click.option("--dn-offset", type=FiniteFloatRange(), default=None, metavar="N",
               help="Optical files (not products): subtracted from the values first (1000 for Sentinel-2 L2A band "
               "files of processing baseline 04.00 or later taken out of their product; default 0).")  # fmt: skip
-@click.option("--acquired", type=DateOrTime("acquired"), metavar="TIME", help="Acquisition time (ISO 8601, UTC; a date alone is 12:00 UTC), for files that do not say; "
-              "it overrides what they say.")  # fmt: skip
+@acquired_option
 @workers_option
 @scheduler_option
 @workspace_option

@@ -448,6 +448,35 @@ def check_date_order(start: date | None, end: date | None) -> None:
     )
 
 
+# Options of the commands that read image files: declared once where two commands take them alike.
+
+acquired_option = click.option(
+    "--acquired", type=DateOrTime("acquired"), metavar="TIME",
+    help="Acquisition time (ISO 8601, UTC; a date alone is 12:00 UTC), for files that do not say; "
+         "it overrides what they say.",
+)  # fmt: skip
+"""``--acquired`` of ``ingest`` and ``import``: the acquisition time of files that carry none, or another."""
+
+files_sensor_option = click.option("--sensor", type=click.Choice(["sar", "optical"]), help="When the files do not say.")
+"""``--sensor`` of ``ingest`` and ``import``: the sensor of files that do not name one."""
+
+dn_scale_option = click.option(
+    "--dn-scale", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="N",
+    help="Optical: integer values are reflectance x N (default: 255 for 8-bit; 65535 when the values fill the "
+         "16-bit range, else 10000).",
+)  # fmt: skip
+"""``--dn-scale`` of ``detect-image`` and ``change-image`` (``ingest`` says it of files, not products)."""
+
+json_summary_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")
+"""``--json`` of ``detect-image`` and ``change-image``: a summary, the regions or detections going to --out."""
+
+min_area_option = click.option(
+    "--min-area-m2", type=FiniteFloatRange(min=0), default=200.0, show_default=True,
+    help="Drop regions smaller than this (m²).",
+)  # fmt: skip
+"""``--min-area-m2`` of ``change`` and ``change-image``: the smallest change region kept."""
+
+
 def timeline_options(*, dates: bool = True) -> Callable[[F], F]:
     """The timeline rules ``timeline`` and ``report`` share, declared once.
 

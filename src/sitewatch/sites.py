@@ -50,6 +50,7 @@ __all__ = [
     "sites_to_kml",
     "kml_geometry",
     "kml_data",
+    "KML_OPEN",
     "read_sites_file",
     "right_handed",
     "slugify",
@@ -536,6 +537,11 @@ def sites_to_geojson(sites: Iterable[Site]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": feats}
 
 
+KML_OPEN: tuple[str, str] = ('<?xml version="1.0" encoding="UTF-8"?>', '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>')
+"""The first two lines of a KML 2.2 document (sites, detections and changes are written as one); it ends with
+``</Document></kml>``."""
+
+
 def _kml_coords(coords: Iterable[tuple[float, ...]]) -> str:
     return " ".join(f"{c[0]:.6f},{c[1]:.6f},0" for c in coords)
 
@@ -587,7 +593,7 @@ def kml_data(props: dict[str, Any]) -> str:
 
 def sites_to_kml(sites: Iterable[Site]) -> str:
     """A KML document with a folder per site: the area, its berths and its water (read back by :func:`read_sites_file`)."""
-    parts = ['<?xml version="1.0" encoding="UTF-8"?>', '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>']
+    parts = list(KML_OPEN)
     parts.append("<name>sitewatch sites</name>")
     for s in sites:
         desc = escape(f"id: {s.id}; kind: {s.kind}; resolved: {s.resolved}; source: {s.coord_source}. {s.note}")

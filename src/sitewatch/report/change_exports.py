@@ -20,7 +20,7 @@ from shapely.geometry import shape
 
 from ..files import written_whole
 from ..model import Change, Observation, iso_utc, utc
-from ..sites import kml_data, kml_geometry, right_handed
+from ..sites import KML_OPEN, kml_data, kml_geometry, right_handed
 from ..store.changes import ChangePair, pairs_with_regions
 from ..store.gpkg import (
     APPLICATION_ID,
@@ -32,7 +32,7 @@ from ..store.gpkg import (
 from ..store.schema import GPKG_CORE, GPKG_EXTENSIONS, rtree_index_sql
 from ..store.sqlite import stored_time
 from .colours import CHANGE_COLOURS, OTHER_COLOUR
-from .detection_exports import features_to_csv, kml_note, kml_text, kml_title
+from .detection_exports import features_to_csv, kml_note, kml_text, kml_title, kml_when
 from .exports import acquired_in
 
 if TYPE_CHECKING:
@@ -164,11 +164,6 @@ def _kml_styles() -> str:
     )
 
 
-def _kml_time(props: dict[str, Any], which: str) -> str:
-    # KML takes a date alone: an image known only by its date is not given the assumed 12:00.
-    return str(props[f"{which}_acquired"])[:10] if props[f"{which}_acquired_date_only"] else str(props[f"{which}_acquired"])
-
-
 def changes_to_kml(fc: dict[str, Any], title: str = "sitewatch changes") -> str:
     """The features of :func:`stored_changes_to_geojson` as a KML 2.2 document.
 
@@ -178,7 +173,7 @@ def changes_to_kml(fc: dict[str, Any], title: str = "sitewatch changes") -> str:
     Earth's time slider shows the region from when it may have appeared until it was seen) and the
     properties as ``ExtendedData``; the document's name says when the imagery is simulated.
     """
-    parts = ['<?xml version="1.0" encoding="UTF-8"?>', '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>']
+    parts = list(KML_OPEN)
     parts.append(f"<name>{escape(kml_title(title, fc))}</name>{kml_note(fc)}{_kml_styles()}")
     feats = sorted(fc["features"], key=lambda f: (f["properties"]["site_id"], f["properties"]["after_acquired"],
                                                   f["properties"]["before_acquired"], f["properties"]["after_id"]))  # fmt: skip
@@ -197,7 +192,7 @@ def changes_to_kml(fc: dict[str, Any], title: str = "sitewatch changes") -> str:
                 parts.append(
                     # In KML 2.2's order (a strict reader refuses others): the time, then the style.
                     f"<Placemark><name>{escape(kml_text(change_name(p)))}</name>"
-                    f"<TimeSpan><begin>{_kml_time(p, 'before')}</begin><end>{_kml_time(p, 'after')}</end></TimeSpan>"
+                    f"<TimeSpan><begin>{kml_when(p, 'before_')}</begin><end>{kml_when(p, 'after_')}</end></TimeSpan>"
                     f"<styleUrl>#{style}</styleUrl>{kml_data({k: kml_text(v) for k, v in p.items()})}{kml_geometry(shape(f['geometry']))}</Placemark>"
                 )
             parts.append("</Folder>")

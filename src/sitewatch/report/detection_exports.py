@@ -23,7 +23,7 @@ from shapely.geometry import shape
 from ..errors import StoreError
 from ..files import written_whole
 from ..share import SHARED_NOTE
-from ..sites import kml_data, kml_geometry
+from ..sites import KML_OPEN, kml_data, kml_geometry
 from ..untrusted import without_controls
 from .exports import csv_cell, select_detections
 
@@ -40,6 +40,7 @@ __all__ = [
     "kml_note",
     "kml_text",
     "kml_title",
+    "kml_when",
     "write_detections_gpkg",
 ]
 
@@ -83,9 +84,11 @@ def _candidates(props: dict[str, Any]) -> dict[str, float]:
     return {name: round(p, 3) for name, p in props["class_candidates"]}
 
 
-def _when(props: dict[str, Any]) -> str:
-    # KML's <when> takes a date alone: an image known only by its date is not given the assumed 12:00.
-    return str(props["acquired"])[:10] if props["acquired_date_only"] else str(props["acquired"])
+def kml_when(props: dict[str, Any], prefix: str = "") -> str:
+    """A feature's ``{prefix}acquired`` as a KML time (``<when>``, ``<begin>``, ``<end>``): KML takes a date
+    alone, so an image known only by its date (``{prefix}acquired_date_only``) is not given the assumed 12:00."""
+    acquired = str(props[f"{prefix}acquired"])
+    return acquired[:10] if props[f"{prefix}acquired_date_only"] else acquired
 
 
 def detections_to_kml(fc: dict[str, Any], title: str = "sitewatch detections") -> str:
@@ -95,7 +98,7 @@ def detections_to_kml(fc: dict[str, Any], title: str = "sitewatch detections") -
     with its box, the acquisition time as ``<TimeStamp>`` (Google Earth's time slider) and the
     properties as ``ExtendedData``; the document's name says when the imagery is simulated (:func:`kml_title`).
     """
-    parts = ['<?xml version="1.0" encoding="UTF-8"?>', '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>']
+    parts = list(KML_OPEN)
     parts.append(f"<name>{escape(kml_title(title, fc))}</name>" + kml_note(fc))
     feats = sorted(fc["features"], key=lambda f: (f["properties"]["site_id"], f["properties"]["acquired"]))
     for site_id, in_site in groupby(feats, key=lambda f: f["properties"]["site_id"]):
@@ -108,7 +111,7 @@ def detections_to_kml(fc: dict[str, Any], title: str = "sitewatch detections") -
                 data["class_candidates"] = csv_cell(_candidates(p))
                 parts.append(
                     f"<Placemark><name>{escape(kml_text(detection_name(p)))}</name>"
-                    f"<TimeStamp><when>{_when(p)}</when></TimeStamp>"
+                    f"<TimeStamp><when>{kml_when(p)}</when></TimeStamp>"
                     f"{kml_data(data)}{kml_geometry(shape(f['geometry']))}</Placemark>"
                 )
             parts.append("</Folder>")

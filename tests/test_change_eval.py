@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from shapely.geometry import box, mapping
 
-from sitewatch.change_eval import ChangeScore, score_pair, truth_changes
+from sitewatch.change_eval import ChangeScore, score_pair, truth_changes, truth_footprint
+from sitewatch.errors import InputError
 from sitewatch.geo import reproject_geometry
 
 CRS = "EPSG:32652"
@@ -62,3 +63,13 @@ def test_the_truth_of_a_pair_is_what_one_scene_has_and_the_other_not_vehicles_by
     assert dict(out)["row"].area == pytest.approx(42.0, rel=1e-3)
     assert truth_changes(after, after, CRS) == []
     assert [k for k, _ in truth_changes(after, before, CRS)] == ["row", "trench-1"]  # gone counts too
+
+
+def test_a_truth_footprint_is_read_in_the_crs_asked_and_one_without_a_geometry_is_named_by_its_index() -> None:
+    # Both evaluations (detections and changes) read the truth's footprints through truth_footprint.
+    lonlat = box(130.0, 42.0, 130.001, 42.001)
+    got = truth_footprint({"geometry": mapping(lonlat)}, 0, CRS)
+    assert got.equals_exact(reproject_geometry(lonlat, "EPSG:4326", CRS), 1e-6)
+    for bad in ({"properties": {}}, {"geometry": None}, {"geometry": {"type": "Polygon"}}):
+        with pytest.raises(InputError, match=r"ground truth feature 3 has no usable geometry"):
+            truth_footprint(bad, 3, CRS)

@@ -38,7 +38,7 @@ from .geo import reproject_geometry
 if TYPE_CHECKING:
     from .store import Store
 
-__all__ = ["CHANGE_KINDS", "ChangeScore", "evaluate_changes", "score_pair", "truth_changes"]
+__all__ = ["CHANGE_KINDS", "ChangeScore", "evaluate_changes", "score_pair", "truth_changes", "truth_footprint"]
 
 CHANGE_KINDS: tuple[str, ...] = ("trench", "vehicle")
 """Truth object kinds that are change of the ground (the simulator's ``ground`` works)."""
@@ -122,6 +122,15 @@ class ChangeScore:
         )
 
 
+def truth_footprint(feature: Mapping[str, Any], index: int, crs: str) -> BaseGeometry:
+    """A ground-truth feature's geometry (WGS84) in ``crs``, for the detection and the change evaluation alike;
+    :class:`~sitewatch.errors.InputError` naming the feature by its ``index`` when it has none usable."""
+    try:
+        return reproject_geometry(shape(feature["geometry"]), "EPSG:4326", crs)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"ground truth feature {index} has no usable geometry ({exc!r})") from exc
+
+
 def _objects(fc: Mapping[str, Any], crs: str) -> dict[str, tuple[BaseGeometry, bool]]:
     """Group id -> (footprint in ``crs``, visible) of the truth's change objects."""
     parts: dict[str, list[BaseGeometry]] = {}
@@ -131,10 +140,7 @@ def _objects(fc: Mapping[str, Any], crs: str) -> dict[str, tuple[BaseGeometry, b
         if props.get("kind") not in CHANGE_KINDS:
             continue
         key = str(props.get("group") or props.get("id") or i)
-        try:
-            geom = reproject_geometry(shape(feat["geometry"]), "EPSG:4326", crs)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise InputError(f"ground truth feature {i} has no usable geometry ({exc!r})") from exc
+        geom = truth_footprint(feat, i, crs)
         parts.setdefault(key, []).append(geom)
         visible[key] = visible.get(key, True) and props.get("visible", True) is not False
     return {k: (unary_union(v), visible[k]) for k, v in parts.items()}

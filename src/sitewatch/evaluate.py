@@ -29,11 +29,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pyproj import CRS
 from scipy.optimize import linear_sum_assignment
-from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from .analysis.occupancy import TimelineParams, load_timeline, observation_date
-from .change_eval import ChangeScore, evaluate_changes
+from .change_eval import ChangeScore, evaluate_changes, truth_footprint
 from .errors import InputError
 from .geo import reproject_geometry, utm_crs_for
 from .model import Detection, Observation, iso_utc
@@ -258,10 +257,7 @@ def evaluate_observation(
         props = feat.get("properties") or {}
         if props.get("kind", "vessel") != params.kind or not _truthy(props.get("visible", True)):
             continue
-        try:
-            geom = reproject_geometry(shape(feat["geometry"]), "EPSG:4326", crs)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise InputError(f"ground truth feature {i} has no usable geometry ({exc!r})") from exc
+        geom = truth_footprint(feat, i, crs)
         cx, cy = geom.centroid.x, geom.centroid.y
         if grid_is_metric and not (minx <= cx <= maxx and miny <= cy <= maxy):
             continue  # outside this cut of the scene

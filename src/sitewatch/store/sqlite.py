@@ -161,11 +161,15 @@ class Store:
             return 0
         return int(row[0]) if row else 0
 
-    def _migrate(self) -> None:
+    def _file_schema_version(self) -> int:
+        """:meth:`schema_version`, or a :class:`StoreError` saying the file is no SQLite database at all."""
         try:
-            current = self.schema_version()
+            return self.schema_version()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a SQLite/GeoPackage file ({exc})") from exc
+
+    def _migrate(self) -> None:
+        current = self._file_schema_version()
         if current > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path}: schema version {current} is newer than this sitewatch "
@@ -194,10 +198,7 @@ class Store:
 
     def _check_current(self) -> None:
         """A read-only store cannot migrate: one of another schema version is refused, saying what to do."""
-        try:
-            current = self.schema_version()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: not a SQLite/GeoPackage file ({exc})") from exc
+        current = self._file_schema_version()
         if current != SCHEMA_VERSION:
             self._db.close()
             action = "upgrade sitewatch" if current > SCHEMA_VERSION else "run `sitewatch observations` on it once to migrate it"

@@ -50,7 +50,7 @@ __all__ = [
     "sites_to_kml",
     "kml_geometry",
     "kml_data",
-    "KML_OPEN",
+    "kml_document",
     "read_sites_file",
     "right_handed",
     "slugify",
@@ -537,9 +537,11 @@ def sites_to_geojson(sites: Iterable[Site]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": feats}
 
 
-KML_OPEN: tuple[str, str] = ('<?xml version="1.0" encoding="UTF-8"?>', '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>')
-"""The first two lines of a KML 2.2 document (sites, detections and changes are written as one); it ends with
-``</Document></kml>``."""
+def kml_document(lines: Iterable[str]) -> str:
+    """``lines`` (the document's name, then its folders and placemarks) as a KML 2.2 document, one to a line:
+    the opening and closing the sites, detections and changes exports share."""
+    return "\n".join(['<?xml version="1.0" encoding="UTF-8"?>', '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>',
+                      *lines, "</Document></kml>"])  # fmt: skip
 
 
 def _kml_coords(coords: Iterable[tuple[float, ...]]) -> str:
@@ -593,8 +595,7 @@ def kml_data(props: dict[str, Any]) -> str:
 
 def sites_to_kml(sites: Iterable[Site]) -> str:
     """A KML document with a folder per site: the area, its berths and its water (read back by :func:`read_sites_file`)."""
-    parts = list(KML_OPEN)
-    parts.append("<name>sitewatch sites</name>")
+    parts = ["<name>sitewatch sites</name>"]
     for s in sites:
         desc = escape(f"id: {s.id}; kind: {s.kind}; resolved: {s.resolved}; source: {s.coord_source}. {s.note}")
         # The folder carries the description too: a site without coordinates has no placemark,
@@ -619,8 +620,7 @@ def sites_to_kml(sites: Iterable[Site]) -> str:
                 f"{kml_data({'role': 'water', 'site_id': s.id})}{kml_geometry(s.water)}</Placemark>"
             )
         parts.append("</Folder>")
-    parts.append("</Document></kml>")
-    return "\n".join(parts)
+    return kml_document(parts)
 
 
 def read_sites_file(path: Path, known: Mapping[str, Site] | None = None) -> list[Site]:

@@ -20,7 +20,7 @@ from shapely.geometry import shape
 
 from ..files import written_whole
 from ..model import Change, Observation, iso_utc, utc
-from ..sites import KML_OPEN, kml_data, kml_geometry, right_handed
+from ..sites import kml_data, kml_document, kml_geometry, right_handed
 from ..store.changes import ChangePair, pairs_with_regions
 from ..store.gpkg import (
     APPLICATION_ID,
@@ -173,8 +173,7 @@ def changes_to_kml(fc: dict[str, Any], title: str = "sitewatch changes") -> str:
     Earth's time slider shows the region from when it may have appeared until it was seen) and the
     properties as ``ExtendedData``; the document's name says when the imagery is simulated.
     """
-    parts = list(KML_OPEN)
-    parts.append(f"<name>{escape(kml_title(title, fc))}</name>{kml_note(fc)}{_kml_styles()}")
+    parts = [f"<name>{escape(kml_title(title, fc))}</name>{kml_note(fc)}{_kml_styles()}"]
     feats = sorted(fc["features"], key=lambda f: (f["properties"]["site_id"], f["properties"]["after_acquired"],
                                                   f["properties"]["before_acquired"], f["properties"]["after_id"]))  # fmt: skip
     for site_id, in_site in groupby(feats, key=lambda f: f["properties"]["site_id"]):
@@ -197,8 +196,7 @@ def changes_to_kml(fc: dict[str, Any], title: str = "sitewatch changes") -> str:
                 )
             parts.append("</Folder>")
         parts.append("</Folder>")
-    parts.append("</Document></kml>")
-    return "\n".join(parts)
+    return kml_document(parts)
 
 
 def changes_to_csv(fc: dict[str, Any]) -> str:

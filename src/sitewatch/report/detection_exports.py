@@ -23,7 +23,7 @@ from shapely.geometry import shape
 from ..errors import StoreError
 from ..files import written_whole
 from ..share import SHARED_NOTE
-from ..sites import KML_OPEN, kml_data, kml_geometry
+from ..sites import kml_data, kml_document, kml_geometry
 from ..untrusted import without_controls
 from .exports import csv_cell, select_detections
 
@@ -98,8 +98,7 @@ def detections_to_kml(fc: dict[str, Any], title: str = "sitewatch detections") -
     with its box, the acquisition time as ``<TimeStamp>`` (Google Earth's time slider) and the
     properties as ``ExtendedData``; the document's name says when the imagery is simulated (:func:`kml_title`).
     """
-    parts = list(KML_OPEN)
-    parts.append(f"<name>{escape(kml_title(title, fc))}</name>" + kml_note(fc))
+    parts = [f"<name>{escape(kml_title(title, fc))}</name>" + kml_note(fc)]
     feats = sorted(fc["features"], key=lambda f: (f["properties"]["site_id"], f["properties"]["acquired"]))
     for site_id, in_site in groupby(feats, key=lambda f: f["properties"]["site_id"]):
         parts.append(f"<Folder><name>{escape(kml_text(site_id))}</name>")
@@ -116,8 +115,7 @@ def detections_to_kml(fc: dict[str, Any], title: str = "sitewatch detections") -
                 )
             parts.append("</Folder>")
         parts.append("</Folder>")
-    parts.append("</Document></kml>")
-    return "\n".join(parts)
+    return kml_document(parts)
 
 
 def detections_to_csv(fc: dict[str, Any]) -> str:

@@ -114,14 +114,7 @@ def write_s2_safe(
 """
     (root / granule).mkdir(parents=True, exist_ok=True)
     (root / granule / "MTD_TL.xml").write_text(tl)
-    if not as_zip:
-        return root
-    archive = root.with_name(root.name + ".zip")
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for f in sorted(root.rglob("*")):
-            zf.write(f, f.relative_to(root.parent).as_posix())
-    shutil.rmtree(root)
-    return archive
+    return _zipped(root, root.with_name(root.name + ".zip")) if as_zip else root
 
 
 LutVector = tuple[int, Sequence[int], Sequence[float]]
@@ -139,6 +132,16 @@ class NoiseAzimuthBlock:
     last_sample: int
     lines: Sequence[int]
     values: Sequence[float]
+
+
+def _zipped(root: Path, archive: Path) -> Path:
+    """The product folder ``root`` as the zip ``archive``, the folder inside it as ESA's zips hold it; the
+    folder removed."""
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in sorted(root.rglob("*")):
+            zf.write(f, f.relative_to(root.parent).as_posix())
+    shutil.rmtree(root)
+    return archive
 
 
 def _vector_xml(tag: str, line: int, pixels: Sequence[int], lut: str, values: Sequence[float], extra: str = "") -> str:
@@ -305,11 +308,4 @@ def write_s1_grd_safe(
 </xfdu:XFDU>
 """
     (root / "manifest.safe").write_text(manifest)
-    if not as_zip:
-        return root
-    archive = root.with_name(root.name.replace(".SAFE", ".zip"))
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for f in sorted(root.rglob("*")):
-            zf.write(f, f.relative_to(root.parent).as_posix())
-    shutil.rmtree(root)
-    return archive
+    return _zipped(root, root.with_name(root.name.replace(".SAFE", ".zip"))) if as_zip else root

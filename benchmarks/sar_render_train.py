@@ -95,6 +95,7 @@ from pathlib import Path
 
 import numpy as np
 
+from _sar_pairs import PairRule, joined_typical, split_pairs, typical_size
 from sar_real import (
     BOX_CHIPS,
     DEFAULT_DATASETS,
@@ -442,6 +443,10 @@ SECOND_CUT: list[float | None] = [None]
 JOIN = [False]
 """``--join-pieces``: also the detector with hull pieces joined (:func:`joined`); a line of its own."""
 
+PAIRS = [False]
+"""``--pairs``: also the detector with hulls abreast split, with pieces joined by the chip's typical hull, and with
+both (the last is the one gated for shipping; :mod:`_sar_pairs`, 6 Dec); a line each."""
+
 TRAIN_SECOND = [False]
 CROSS_FIT = [False]
 """``--cross-fit``: with ``--train-second-pass``, each training chip's first pass from trees fitted without its
@@ -482,6 +487,12 @@ class Variant:
     second_cut: float | None = None
     join: bool = False
     """Drop a detection that is a piece of a larger one with no water between them (:func:`joined`)."""
+    split_pairs: bool = False
+    """Cut a kept candidate twice as wide as the chip's sure ships, with two ridges across it, in two
+    (:func:`_sar_pairs.split_pairs`; 6 Dec)."""
+    join_typical: bool = False
+    """Drop a piece of a larger kept detection when the two together are one hull of the chip's typical size
+    (:func:`_sar_pairs.joined_typical`; 6 Dec)."""
 
 
 def detect_variant(img: np.ndarray, model: dict[str, object], variant: Variant, passes: list[int] | None = None) -> list[tuple[float, float, float]]:
@@ -494,7 +505,31 @@ def detect_variant(img: np.ndarray, model: dict[str, object], variant: Variant, 
     p = RenderParams()
     cut = float(model["cut"])  # type: ignore[arg-type]
     lab, feats, extra, prob, keep = _scored_pass(img, p, model, cut)
-    found = _measured(lab, feats, extra, prob, keep, (1.0, 1.0), None)
+    typ = typical_size(feats, prob, PairRule()) if variant.split_pairs or variant.join_typical else None
+    pixels: list[tuple[np.ndarray, np.ndarray]] = []
+    siblings: set[frozenset[int]] = set()
+
+    def measured(pass_img: np.ndarray, lab: np.ndarray, feats: np.ndarray, extra: dict, prob: np.ndarray, keep: np.ndarray) -> list:
+        if variant.split_pairs:
+            lab, splits = split_pairs(pass_img, lab, keep, typ, p)
+            if splits:
+                feats = np.vstack([feats, feats[[i for i, _ in splits]]])
+                prob = np.concatenate([prob, prob[[i for i, _ in splits]]])
+                keep = np.concatenate([keep, np.array([n - 1 for _, n in splits], np.int64)])
+                at = {int(j): len(found_so_far[0]) + q for q, j in enumerate(keep)}
+                siblings.update(frozenset((at[i], at[n - 1])) for i, n in splits)
+        out = _measured(lab, feats, extra, prob, keep, (1.0, 1.0), None)
+        if variant.join_typical:
+            objs = ndimage.find_objects(lab)
+            for j in keep:
+                sl = objs[int(j)]
+                rr, cc = np.nonzero(lab[sl] == j + 1)
+                pixels.append((rr + sl[0].start, cc + sl[1].start))
+        return out
+
+    found_so_far: list[list] = [[]]
+    found = measured(img, lab, feats, extra, prob, keep)
+    found_so_far[0] = found
     if passes is not None:
         passes += [1] * len(found)
     kept = np.isin(lab, keep + 1)
@@ -507,11 +542,17 @@ def detect_variant(img: np.ndarray, model: dict[str, object], variant: Variant, 
         lab, feats, extra, prob, keep = _scored_pass(v, p, model, later, second=True)
         near = ndimage.binary_dilation(kept, np.ones((5, 5), bool))
         keep = keep[~np.isin(keep + 1, lab[near])]
-        more = _measured(lab, feats, extra, prob, keep, (1.0, 1.0), None)
+        more = measured(v, lab, feats, extra, prob, keep)
         found += more
+        found_so_far[0] = found
         if passes is not None:
             passes += [k + 2] * len(more)
         kept |= np.isin(lab, keep + 1)
+    if variant.join_typical and len(found) > 1:
+        keep_i = joined_typical([d for d, _ in found], pixels, typ, siblings)
+        found = [found[i] for i in keep_i]
+        if passes is not None:
+            passes[:] = [passes[i] for i in keep_i]
     if variant.join and len(found) > 1:
         keep_i = joined(img, [d for d, _ in found], p)
         found = [found[i] for i in keep_i]
@@ -935,6 +976,10 @@ def print_shipped(root: Path, label: str, models: dict[str, dict[str, object]]) 
         runs.append((f"variant: second pass at {SECOND_CUT[0]}", Variant(second_cut=SECOND_CUT[0])))
     if JOIN[0]:
         runs.append(("variant: hull pieces joined", Variant(join=True)))
+    if PAIRS[0]:
+        runs.append(("variant: pairs split", Variant(split_pairs=True)))
+        runs.append(("variant: typical-hull join", Variant(join_typical=True)))
+        runs.append(("variant: split + join (gated)", Variant(split_pairs=True, join_typical=True)))
     for what, how in runs:
         per_chip = shipped_counts(root, models, how)
         total = Counts()
@@ -1160,6 +1205,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--passes", type=int, default=2, help="also the detector with up to this many passes (a third look and more)")
     ap.add_argument("--second-cut", type=float, default=None, help="also the detector with this cut for the later passes' candidates")
     ap.add_argument("--join-pieces", action="store_true", help="also the detector with pieces of a larger detection and no water between them dropped (joined)")
+    ap.add_argument("--pairs", action="store_true", help="also the detector with hulls abreast split and pieces joined by the chip's typical ship size (_sar_pairs)")
     ap.add_argument("--cross-fit", action="store_true", help="with --train-second-pass: training chips' first pass from trees that did not see their source group")
     ap.add_argument("--no-pass-feature", action="store_true", help="with --train-second-pass: no feature saying which pass a row comes from")
     ap.add_argument("--robust-spread", action="store_true", help="block spreads that ships filling part of a block do not inflate (robust_block_background)")
@@ -1181,6 +1227,7 @@ def main(argv: list[str] | None = None) -> int:
     PASSES[0] = args.passes
     SECOND_CUT[0] = args.second_cut
     JOIN[0] = args.join_pieces
+    PAIRS[0] = args.pairs
     NO_PASS_FEATURE[0] = args.no_pass_feature
     CROSS_FIT[0] = args.cross_fit
     ANCHORAGES[0] = args.anchorages

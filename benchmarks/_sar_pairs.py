@@ -207,3 +207,31 @@ def joined_typical(
         if not piece:
             kept.append(i)
     return sorted(kept)
+
+
+def split_verdict(
+    image: NDArray[np.generic], lab: NDArray[np.int32], i: int, typ: tuple[float, float], p: RenderParams, rule: PairRule | None = None
+) -> str:
+    """Why candidate ``i`` (0-based) is or is not split (diagnosis only): the width gate, or per axis the
+    parts' sizes and the deepest dip among cuts whose parts pass (or the deepest at all)."""
+    rule = rule or PairRule()
+    v = np.asarray(image, dtype=np.float32)
+    med, *_ = _block_background(v, p)
+    vs = ndimage.median_filter(v, p.despeckle_px, mode="reflect")
+    rr, cc = np.nonzero(lab == i + 1)
+    r, c = rr.astype(np.float64), cc.astype(np.float64)
+    length, width, ax_long, ax_short = _moments(r, c)
+    head = f"W/w {width / typ[0]:.2f} L/L {length / typ[1]:.2f}"
+    if not rule.wide[0] * typ[0] <= width <= rule.wide[1] * typ[0]:
+        return head + ": width gate"
+    vals, bg = vs[rr, cc].astype(np.float64), float(med[rr, cc].mean())
+    said = []
+    for name, d in (("across", ax_short), ("along", ax_long)):
+        loose = PairRule(part=(0.0, np.inf), dip=-np.inf)
+        any_cut = _best_cut(r, c, vals, bg, d, typ[0], loose, p.min_area_px)
+        parts_ok = _best_cut(r, c, vals, bg, d, typ[0], PairRule(part=rule.part, dip=-np.inf), p.min_area_px)
+        said.append(
+            f"{name}: deepest dip {any_cut[0]:.2f}" if any_cut else f"{name}: no cut"
+        )
+        said[-1] += f", with parts one ship wide {parts_ok[0]:.2f}" if parts_ok else ", no cut with parts one ship wide"
+    return head + ": " + "; ".join(said)

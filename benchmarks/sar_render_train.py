@@ -1127,6 +1127,74 @@ def diagnose_held_out(root: Path, data: list, extra: tuple[np.ndarray, np.ndarra
         print(f"  {name:<24}{np.median(x[miss, j]):8.2f}{np.median(x[tp, j]):8.2f}{np.median(xp[:, j]):9.2f}{np.median(xn[:, j]):9.2f}  {pct:5.0f}")
 
 
+def diagnose_pairs(root: Path, data: list, extra: tuple[np.ndarray, np.ndarray], members: int, extra_keys: list[str], chip: str) -> None:
+    """Why :mod:`_sar_pairs`' split does not recover ``chip``'s merged ships (``--diagnose-pairs CHIP``; 6 Dec):
+    the chip's two passes with trees fitted without it (as leave-one-chip-out); for each box the shipped detector
+    misses, the kept candidate (either pass) covering most of it; when that one covers 10 px or more of another
+    box too (merged), whether the two boxes lie side by side (their centres' offset more across the candidate's
+    long axis than along it) or end to end, and what the split rule says of it (:func:`_sar_pairs.split_verdict`).
+    Also the splits the rule makes and the boxes their parts fall in."""
+    from scipy import ndimage
+
+    from _sar_pairs import split_verdict
+
+    tr = [r for r in data if r[1] != chip]
+    model = _ensemble(tr, extra, members, extra_keys)
+    img = next(im for n, im, _ in ssdd_chips(root) + hrsid_chips(root) if n == chip)
+    boxes = next(b for n, _, b in ssdd_chips(root) + hrsid_chips(root) if n == chip)
+    p = RenderParams()
+    found = detect_variant(img, model, Variant())
+    pos = np.array([(r, c) for r, c, _ in found])
+    taken = _assigned(pos, np.array([s for _, _, s in found]), boxes, -np.inf)
+    print(f"{chip} held out: tp {len(taken)} fp {len(found) - len(taken)} fn {len(boxes) - len(taken)}")
+    lab1, feats1, _, prob1, keep1 = _scored_pass(img, p, model, CUT)
+    typ = typical_size(feats1, prob1, PairRule())
+    print(f"  typical width / length {typ[0]:.1f} / {typ[1]:.1f} px" if typ else "  no typical size")
+    lab2, _, _, _, keep2 = _scored_pass(_without(img.astype(np.float32), lab1, keep1 + 1, p), p, model, CUT, second=True)
+    near = ndimage.binary_dilation(np.isin(lab1, keep1 + 1), np.ones((5, 5), bool))
+    keep2 = keep2[~np.isin(keep2 + 1, lab2[near])]
+    passes = [(1, lab1, keep1, img), (2, lab2, keep2, _without(img.astype(np.float32), lab1, keep1 + 1, p))]
+    centre = [((y0 + y1) / 2, (x0 + x1) / 2) for x0, y0, x1, y1 in boxes]
+    tally: dict[str, int] = {}
+    for j, b in enumerate(boxes):
+        if j in taken:
+            continue
+        sl = _box_slices(b, img.shape)
+        best = max(((int((lb[sl] == k + 1).sum()), n, lb, k, im) for n, lb, kp, im in passes for k in kp), default=None, key=lambda t: t[0])
+        if best is None or best[0] == 0:
+            kind = "no kept candidate on it"
+            print(f"  box {j}: {kind}")
+            tally[kind] = tally.get(kind, 0) + 1
+            continue
+        _, n, lb, k, im = best
+        comp = lb == k + 1
+        others = [o for o, bb in enumerate(boxes) if o != j and int(comp[_box_slices(bb, img.shape)].sum()) >= 10]
+        if not others:
+            kind = "kept candidate covers no other box"
+            print(f"  box {j}: {kind} (pass {n})")
+            tally[kind] = tally.get(kind, 0) + 1
+            continue
+        o = max(others, key=lambda t: int(comp[_box_slices(boxes[t], img.shape)].sum()))
+        rr, cc = np.nonzero(comp)
+        ev = np.linalg.eigh(np.cov(np.vstack([rr, cc]).astype(float), bias=True))[1][:, 1]
+        off = np.subtract(centre[o], centre[j])
+        along = abs(off @ ev)
+        across = abs(off[0] * ev[1] - off[1] * ev[0])
+        kind = "merged, side by side" if across > along else "merged, end to end"
+        tally[kind] = tally.get(kind, 0) + 1
+        verdict = split_verdict(im, lb, k, typ, p) if typ else "no typical size"
+        print(f"  box {j}: {kind} with box {o} (pass {n}, {len(others) + 1} boxes, centres {along:.0f} px along, {across:.0f} across); {verdict}")
+    print("  misses: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.items())))
+    for n, lb, kp, im in passes:
+        new, splits = split_pairs(im, lb, kp, typ, p)
+        for i, m in splits:
+            inside = []
+            for part in (i + 1, m):
+                r, c = np.argwhere(new == part).mean(axis=0)
+                inside.append(next((q for q, (x0, y0, x1, y1) in enumerate(boxes) if x0 - 0.5 <= c <= x1 + 0.5 and y0 - 0.5 <= r <= y1 + 0.5), None))
+            print(f"  split (pass {n}) candidate {i}: parts in boxes {inside}; {split_verdict(im, lb, i, typ, p)}")
+
+
 def diagnose(root: Path) -> None:
     """Each box no candidate matches (every candidate kept, one-to-one as :func:`score`), and why:
     the component covering most of it lies mostly outside every box (merged with land or clutter),
@@ -1206,6 +1274,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--second-cut", type=float, default=None, help="also the detector with this cut for the later passes' candidates")
     ap.add_argument("--join-pieces", action="store_true", help="also the detector with pieces of a larger detection and no water between them dropped (joined)")
     ap.add_argument("--pairs", action="store_true", help="also the detector with hulls abreast split and pieces joined by the chip's typical ship size (_sar_pairs)")
+    ap.add_argument("--diagnose-pairs", metavar="CHIP", help="why the pair split misses CHIP's merged ships (held out), and stop")
     ap.add_argument("--cross-fit", action="store_true", help="with --train-second-pass: training chips' first pass from trees that did not see their source group")
     ap.add_argument("--no-pass-feature", action="store_true", help="with --train-second-pass: no feature saying which pass a row comes from")
     ap.add_argument("--robust-spread", action="store_true", help="block spreads that ships filling part of a block do not inflate (robust_block_background)")
@@ -1242,6 +1311,9 @@ def main(argv: list[str] | None = None) -> int:
     data = rows(args.datasets, GAMMAS if args.members > 1 else ())
     osr = [] if args.no_opensarship else opensarship_rows(args.datasets, GAMMAS if args.members > 1 and not args.box_gamma_only else ())
     extra, extra_keys = opensarship_training(osr), opensarship_keys(osr) if args.members > 1 else []
+    if args.diagnose_pairs:
+        diagnose_pairs(args.datasets, data, extra, args.members, extra_keys, args.diagnose_pairs)
+        return 0
     if args.diagnose_held_out:
         diagnose_held_out(args.datasets, data, extra, args.members, extra_keys, args.diagnose_held_out)
         return 0

@@ -127,14 +127,20 @@ def split_pairs(
     typ: tuple[float, float] | None,
     p: RenderParams,
     rule: PairRule | None = None,
+    inline: bool = False,
 ) -> tuple[NDArray[np.int32], list[tuple[int, int]]]:
     """``lab`` with each kept candidate that is two hulls abreast cut in two (module docstring, rule 1): the part
     on one side keeps the label, the other gets a new one. Returns the new labels and ``(kept index, new label)``
-    per split (index 0-based as ``keep``'s entries)."""
+    per split (index 0-based as ``keep``'s entries).
+
+    ``inline`` (rule 1b, designed after the held-out diagnosis of P0119, ``--diagnose-pairs``: 17 of its 19 misses
+    are merged end to end): the same rule turned by 90 degrees with the same constants, a candidate about twice
+    as long as the chip's ships (moment length within :attr:`PairRule.wide` typical lengths) cut across its long
+    axis when each part is about one ship long and the profile along it has two ridges."""
     rule = rule or PairRule()
     if typ is None or not keep.size:
         return lab, []
-    typ_w = typ[0]
+    typ_w = typ[1] if inline else typ[0]
     v = np.asarray(image, dtype=np.float32)
     med, *_ = _block_background(v, p)
     vs = ndimage.median_filter(v, p.despeckle_px, mode="reflect") if p.despeckle_px > 1 else v
@@ -151,12 +157,13 @@ def split_pairs(
         if rr.size < 2 * p.min_area_px:
             continue
         r, c = rr.astype(np.float64), cc.astype(np.float64)
-        _, width, ax_long, ax_short = _moments(r, c)
-        if not rule.wide[0] * typ_w <= width <= rule.wide[1] * typ_w:
+        length, width, ax_long, ax_short = _moments(r, c)
+        if not rule.wide[0] * typ_w <= (length if inline else width) <= rule.wide[1] * typ_w:
             continue
         vals = vs[sl][own].astype(np.float64)
         bg = float(med[sl][own].mean())
-        cuts = [x for d in (ax_short, ax_long) if (x := _best_cut(r, c, vals, bg, d, typ_w, rule, p.min_area_px)) is not None]
+        axes = (ax_long,) if inline else (ax_short, ax_long)
+        cuts = [x for d in axes if (x := _best_cut(r, c, vals, bg, d, typ_w, rule, p.min_area_px)) is not None]
         if not cuts:
             continue
         _, left = max(cuts, key=lambda x: x[0])

@@ -447,6 +447,11 @@ PAIRS = [False]
 """``--pairs``: also the detector with hulls abreast split, with pieces joined by the chip's typical hull, and with
 both (the last is the one gated for shipping; :mod:`_sar_pairs`, 6 Dec); a line each."""
 
+PAIRS_INLINE = [False]
+"""``--pairs-inline``: also the detector with hulls in line split (the pair split turned by 90 degrees, same
+constants; designed after ``--diagnose-pairs`` showed P0119's held-out misses merged end to end, so its
+figures are not clean held-out ones), alone, with the join, and with both splits and the join."""
+
 TRAIN_SECOND = [False]
 CROSS_FIT = [False]
 """``--cross-fit``: with ``--train-second-pass``, each training chip's first pass from trees fitted without its
@@ -490,6 +495,9 @@ class Variant:
     split_pairs: bool = False
     """Cut a kept candidate twice as wide as the chip's sure ships, with two ridges across it, in two
     (:func:`_sar_pairs.split_pairs`; 6 Dec)."""
+    split_inline: bool = False
+    """Cut a kept candidate twice as long as the chip's sure ships, with two ridges along it, in two
+    (:func:`_sar_pairs.split_pairs` with ``inline``; 6 Dec, designed after ``--diagnose-pairs``)."""
     join_typical: bool = False
     """Drop a piece of a larger kept detection when the two together are one hull of the chip's typical size
     (:func:`_sar_pairs.joined_typical`; 6 Dec)."""
@@ -505,13 +513,15 @@ def detect_variant(img: np.ndarray, model: dict[str, object], variant: Variant, 
     p = RenderParams()
     cut = float(model["cut"])  # type: ignore[arg-type]
     lab, feats, extra, prob, keep = _scored_pass(img, p, model, cut)
-    typ = typical_size(feats, prob, PairRule()) if variant.split_pairs or variant.join_typical else None
+    typ = typical_size(feats, prob, PairRule()) if variant.split_pairs or variant.split_inline or variant.join_typical else None
     pixels: list[tuple[np.ndarray, np.ndarray]] = []
     siblings: set[frozenset[int]] = set()
 
     def measured(pass_img: np.ndarray, lab: np.ndarray, feats: np.ndarray, extra: dict, prob: np.ndarray, keep: np.ndarray) -> list:
-        if variant.split_pairs:
-            lab, splits = split_pairs(pass_img, lab, keep, typ, p)
+        for on, inline in ((variant.split_pairs, False), (variant.split_inline, True)):
+            if not on:
+                continue
+            lab, splits = split_pairs(pass_img, lab, keep, typ, p, inline=inline)
             if splits:
                 feats = np.vstack([feats, feats[[i for i, _ in splits]]])
                 prob = np.concatenate([prob, prob[[i for i, _ in splits]]])
@@ -980,6 +990,10 @@ def print_shipped(root: Path, label: str, models: dict[str, dict[str, object]]) 
         runs.append(("variant: pairs split", Variant(split_pairs=True)))
         runs.append(("variant: typical-hull join", Variant(join_typical=True)))
         runs.append(("variant: split + join (gated)", Variant(split_pairs=True, join_typical=True)))
+    if PAIRS_INLINE[0]:
+        runs.append(("variant: in-line split", Variant(split_inline=True)))
+        runs.append(("variant: in-line split + join", Variant(split_inline=True, join_typical=True)))
+        runs.append(("variant: both splits + join", Variant(split_pairs=True, split_inline=True, join_typical=True)))
     for what, how in runs:
         per_chip = shipped_counts(root, models, how)
         total = Counts()
@@ -1274,6 +1288,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--second-cut", type=float, default=None, help="also the detector with this cut for the later passes' candidates")
     ap.add_argument("--join-pieces", action="store_true", help="also the detector with pieces of a larger detection and no water between them dropped (joined)")
     ap.add_argument("--pairs", action="store_true", help="also the detector with hulls abreast split and pieces joined by the chip's typical ship size (_sar_pairs)")
+    ap.add_argument("--pairs-inline", action="store_true", help="also the detector with hulls in line split by the chip's typical length (_sar_pairs; designed after --diagnose-pairs)")
     ap.add_argument("--diagnose-pairs", metavar="CHIP", help="why the pair split misses CHIP's merged ships (held out), and stop")
     ap.add_argument("--cross-fit", action="store_true", help="with --train-second-pass: training chips' first pass from trees that did not see their source group")
     ap.add_argument("--no-pass-feature", action="store_true", help="with --train-second-pass: no feature saying which pass a row comes from")
@@ -1297,6 +1312,7 @@ def main(argv: list[str] | None = None) -> int:
     SECOND_CUT[0] = args.second_cut
     JOIN[0] = args.join_pieces
     PAIRS[0] = args.pairs
+    PAIRS_INLINE[0] = args.pairs_inline
     NO_PASS_FEATURE[0] = args.no_pass_feature
     CROSS_FIT[0] = args.cross_fit
     ANCHORAGES[0] = args.anchorages

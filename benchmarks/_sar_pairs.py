@@ -1,4 +1,4 @@
-"""Hulls moored abreast split, and hull pieces joined, by the chip's own typical ship (6 Dec, `pairs`).
+"""Hulls moored abreast split, and hull pieces joined, by the chip's own typical ship (5 Dec, `pairs`).
 
 Two label-free rules on the 8-bit rendering detector's kept candidates (:mod:`sitewatch.detect.sar_render`),
 both judged against the size of the ships the same chip is sure of: the *typical* width and length are the

@@ -6,6 +6,7 @@ Run:  python benchmarks/sar_render_train.py [--datasets DIR] [--opensarship-held
       [--relative FEATURE ...] [--downscale N] [--open-water] [--open-water-feature]
       [--robust-spread]   (tried, not shipped)
       [--train-second-pass [--no-pass-feature] [--cross-fit]] [--passes N] [--second-cut C] [--join-pieces]   (5 Dec, not shipped)
+      [--pairs] [--pairs-inline] [--diagnose-pairs CHIP]   (5 Dec, `pairs`, not shipped)
       [--diagnose-held-out CHIP]
 
 Candidates are :func:`sitewatch.detect.sar_render.rendering_candidates` on the 16 box-labelled
@@ -83,6 +84,12 @@ chip's first pass from trees fitted without its source group, and both models pr
 prints the detector with up to N looks, ``--second-cut C`` with the second look's candidates kept at C
 (:func:`detect_variant`, which gives exactly :func:`detect_rendering`'s detections with neither), ``--join-pieces``
 with hull pieces that have no water between them and a larger detection dropped (:func:`joined`).
+Tried for P0119's merged ships and the fragments (5 Dec, `pairs`; BENCHMARKS.md, "Hulls abreast split and hull pieces
+joined"; not shipped): ``--pairs`` also prints the detector with a kept candidate twice as wide as the chip's sure ships
+cut in two where two ridges run across it, with pieces joined when together they are one hull of the chip's typical
+size, and with both (:mod:`_sar_pairs`; constants fixed before the first run); ``--pairs-inline`` the same split turned
+by 90 degrees (hulls in line; designed after ``--diagnose-pairs CHIP``, which says for each box the detector misses on
+CHIP held out whether its candidate merged ships side by side or end to end).
 """
 
 from __future__ import annotations
@@ -445,7 +452,7 @@ JOIN = [False]
 
 PAIRS = [False]
 """``--pairs``: also the detector with hulls abreast split, with pieces joined by the chip's typical hull, and with
-both (the last is the one gated for shipping; :mod:`_sar_pairs`, 6 Dec); a line each."""
+both (the last is the one gated for shipping; :mod:`_sar_pairs`, 5 Dec); a line each."""
 
 PAIRS_INLINE = [False]
 """``--pairs-inline``: also the detector with hulls in line split (the pair split turned by 90 degrees, same
@@ -494,13 +501,13 @@ class Variant:
     """Drop a detection that is a piece of a larger one with no water between them (:func:`joined`)."""
     split_pairs: bool = False
     """Cut a kept candidate twice as wide as the chip's sure ships, with two ridges across it, in two
-    (:func:`_sar_pairs.split_pairs`; 6 Dec)."""
+    (:func:`_sar_pairs.split_pairs`; 5 Dec)."""
     split_inline: bool = False
     """Cut a kept candidate twice as long as the chip's sure ships, with two ridges along it, in two
-    (:func:`_sar_pairs.split_pairs` with ``inline``; 6 Dec, designed after ``--diagnose-pairs``)."""
+    (:func:`_sar_pairs.split_pairs` with ``inline``; 5 Dec, designed after ``--diagnose-pairs``)."""
     join_typical: bool = False
     """Drop a piece of a larger kept detection when the two together are one hull of the chip's typical size
-    (:func:`_sar_pairs.joined_typical`; 6 Dec)."""
+    (:func:`_sar_pairs.joined_typical`; 5 Dec)."""
 
 
 def detect_variant(img: np.ndarray, model: dict[str, object], variant: Variant, passes: list[int] | None = None) -> list[tuple[float, float, float]]:
@@ -1142,7 +1149,7 @@ def diagnose_held_out(root: Path, data: list, extra: tuple[np.ndarray, np.ndarra
 
 
 def diagnose_pairs(root: Path, data: list, extra: tuple[np.ndarray, np.ndarray], members: int, extra_keys: list[str], chip: str) -> None:
-    """Why :mod:`_sar_pairs`' split does not recover ``chip``'s merged ships (``--diagnose-pairs CHIP``; 6 Dec):
+    """Why :mod:`_sar_pairs`' split does not recover ``chip``'s merged ships (``--diagnose-pairs CHIP``; 5 Dec):
     the chip's two passes with trees fitted without it (as leave-one-chip-out); for each box the shipped detector
     misses, the kept candidate (either pass) covering most of it; when that one covers 10 px or more of another
     box too (merged), whether the two boxes lie side by side (their centres' offset more across the candidate's

@@ -6,6 +6,7 @@ Run:  python benchmarks/sar_render_train.py [--datasets DIR] [--opensarship-held
       [--relative FEATURE ...] [--downscale N] [--open-water] [--open-water-feature]
       [--robust-spread]   (tried, not shipped)
       [--train-second-pass [--no-pass-feature] [--cross-fit]] [--passes N] [--second-cut C] [--join-pieces]   (5 Dec, not shipped)
+      [--pairs] [--pairs-inline] [--diagnose-pairs CHIP]   (5 Dec, `pairs`, not shipped)
       [--diagnose-held-out CHIP]
 
 Candidates are :func:`sitewatch.detect.sar_render.rendering_candidates` on the 16 box-labelled
@@ -83,6 +84,12 @@ chip's first pass from trees fitted without its source group, and both models pr
 prints the detector with up to N looks, ``--second-cut C`` with the second look's candidates kept at C
 (:func:`detect_variant`, which gives exactly :func:`detect_rendering`'s detections with neither), ``--join-pieces``
 with hull pieces that have no water between them and a larger detection dropped (:func:`joined`).
+Tried for P0119's merged ships and the fragments (5 Dec, `pairs`; BENCHMARKS.md, "Hulls abreast split and hull pieces
+joined"; not shipped): ``--pairs`` also prints the detector with a kept candidate twice as wide as the chip's sure ships
+cut in two where two ridges run across it, with pieces joined when together they are one hull of the chip's typical
+size, and with both (:mod:`_sar_pairs`; constants fixed before the first run); ``--pairs-inline`` the same split turned
+by 90 degrees (hulls in line; designed after ``--diagnose-pairs CHIP``, which says for each box the detector misses on
+CHIP held out whether its candidate merged ships side by side or end to end).
 """
 
 from __future__ import annotations
@@ -95,6 +102,7 @@ from pathlib import Path
 
 import numpy as np
 
+from _sar_pairs import PairRule, joined_typical, split_pairs, typical_size
 from sar_real import (
     BOX_CHIPS,
     DEFAULT_DATASETS,
@@ -442,6 +450,15 @@ SECOND_CUT: list[float | None] = [None]
 JOIN = [False]
 """``--join-pieces``: also the detector with hull pieces joined (:func:`joined`); a line of its own."""
 
+PAIRS = [False]
+"""``--pairs``: also the detector with hulls abreast split, with pieces joined by the chip's typical hull, and with
+both (the last is the one gated for shipping; :mod:`_sar_pairs`, 5 Dec); a line each."""
+
+PAIRS_INLINE = [False]
+"""``--pairs-inline``: also the detector with hulls in line split (the pair split turned by 90 degrees, same
+constants; designed after ``--diagnose-pairs`` showed P0119's held-out misses merged end to end, so its
+figures are not clean held-out ones), alone, with the join, and with both splits and the join."""
+
 TRAIN_SECOND = [False]
 CROSS_FIT = [False]
 """``--cross-fit``: with ``--train-second-pass``, each training chip's first pass from trees fitted without its
@@ -482,6 +499,15 @@ class Variant:
     second_cut: float | None = None
     join: bool = False
     """Drop a detection that is a piece of a larger one with no water between them (:func:`joined`)."""
+    split_pairs: bool = False
+    """Cut a kept candidate twice as wide as the chip's sure ships, with two ridges across it, in two
+    (:func:`_sar_pairs.split_pairs`; 5 Dec)."""
+    split_inline: bool = False
+    """Cut a kept candidate twice as long as the chip's sure ships, with two ridges along it, in two
+    (:func:`_sar_pairs.split_pairs` with ``inline``; 5 Dec, designed after ``--diagnose-pairs``)."""
+    join_typical: bool = False
+    """Drop a piece of a larger kept detection when the two together are one hull of the chip's typical size
+    (:func:`_sar_pairs.joined_typical`; 5 Dec)."""
 
 
 def detect_variant(img: np.ndarray, model: dict[str, object], variant: Variant, passes: list[int] | None = None) -> list[tuple[float, float, float]]:
@@ -494,7 +520,33 @@ def detect_variant(img: np.ndarray, model: dict[str, object], variant: Variant, 
     p = RenderParams()
     cut = float(model["cut"])  # type: ignore[arg-type]
     lab, feats, extra, prob, keep = _scored_pass(img, p, model, cut)
-    found = _measured(lab, feats, extra, prob, keep, (1.0, 1.0), None)
+    typ = typical_size(feats, prob, PairRule()) if variant.split_pairs or variant.split_inline or variant.join_typical else None
+    pixels: list[tuple[np.ndarray, np.ndarray]] = []
+    siblings: set[frozenset[int]] = set()
+
+    def measured(pass_img: np.ndarray, lab: np.ndarray, feats: np.ndarray, extra: dict, prob: np.ndarray, keep: np.ndarray) -> list:
+        for on, inline in ((variant.split_pairs, False), (variant.split_inline, True)):
+            if not on:
+                continue
+            lab, splits = split_pairs(pass_img, lab, keep, typ, p, inline=inline)
+            if splits:
+                feats = np.vstack([feats, feats[[i for i, _ in splits]]])
+                prob = np.concatenate([prob, prob[[i for i, _ in splits]]])
+                keep = np.concatenate([keep, np.array([n - 1 for _, n in splits], np.int64)])
+                at = {int(j): len(found_so_far[0]) + q for q, j in enumerate(keep)}
+                siblings.update(frozenset((at[i], at[n - 1])) for i, n in splits)
+        out = _measured(lab, feats, extra, prob, keep, (1.0, 1.0), None)
+        if variant.join_typical:
+            objs = ndimage.find_objects(lab)
+            for j in keep:
+                sl = objs[int(j)]
+                rr, cc = np.nonzero(lab[sl] == j + 1)
+                pixels.append((rr + sl[0].start, cc + sl[1].start))
+        return out
+
+    found_so_far: list[list] = [[]]
+    found = measured(img, lab, feats, extra, prob, keep)
+    found_so_far[0] = found
     if passes is not None:
         passes += [1] * len(found)
     kept = np.isin(lab, keep + 1)
@@ -507,11 +559,17 @@ def detect_variant(img: np.ndarray, model: dict[str, object], variant: Variant, 
         lab, feats, extra, prob, keep = _scored_pass(v, p, model, later, second=True)
         near = ndimage.binary_dilation(kept, np.ones((5, 5), bool))
         keep = keep[~np.isin(keep + 1, lab[near])]
-        more = _measured(lab, feats, extra, prob, keep, (1.0, 1.0), None)
+        more = measured(v, lab, feats, extra, prob, keep)
         found += more
+        found_so_far[0] = found
         if passes is not None:
             passes += [k + 2] * len(more)
         kept |= np.isin(lab, keep + 1)
+    if variant.join_typical and len(found) > 1:
+        keep_i = joined_typical([d for d, _ in found], pixels, typ, siblings)
+        found = [found[i] for i in keep_i]
+        if passes is not None:
+            passes[:] = [passes[i] for i in keep_i]
     if variant.join and len(found) > 1:
         keep_i = joined(img, [d for d, _ in found], p)
         found = [found[i] for i in keep_i]
@@ -935,6 +993,14 @@ def print_shipped(root: Path, label: str, models: dict[str, dict[str, object]]) 
         runs.append((f"variant: second pass at {SECOND_CUT[0]}", Variant(second_cut=SECOND_CUT[0])))
     if JOIN[0]:
         runs.append(("variant: hull pieces joined", Variant(join=True)))
+    if PAIRS[0]:
+        runs.append(("variant: pairs split", Variant(split_pairs=True)))
+        runs.append(("variant: typical-hull join", Variant(join_typical=True)))
+        runs.append(("variant: split + join (gated)", Variant(split_pairs=True, join_typical=True)))
+    if PAIRS_INLINE[0]:
+        runs.append(("variant: in-line split", Variant(split_inline=True)))
+        runs.append(("variant: in-line split + join", Variant(split_inline=True, join_typical=True)))
+        runs.append(("variant: both splits + join", Variant(split_pairs=True, split_inline=True, join_typical=True)))
     for what, how in runs:
         per_chip = shipped_counts(root, models, how)
         total = Counts()
@@ -1082,6 +1148,74 @@ def diagnose_held_out(root: Path, data: list, extra: tuple[np.ndarray, np.ndarra
         print(f"  {name:<24}{np.median(x[miss, j]):8.2f}{np.median(x[tp, j]):8.2f}{np.median(xp[:, j]):9.2f}{np.median(xn[:, j]):9.2f}  {pct:5.0f}")
 
 
+def diagnose_pairs(root: Path, data: list, extra: tuple[np.ndarray, np.ndarray], members: int, extra_keys: list[str], chip: str) -> None:
+    """Why :mod:`_sar_pairs`' split does not recover ``chip``'s merged ships (``--diagnose-pairs CHIP``; 5 Dec):
+    the chip's two passes with trees fitted without it (as leave-one-chip-out); for each box the shipped detector
+    misses, the kept candidate (either pass) covering most of it; when that one covers 10 px or more of another
+    box too (merged), whether the two boxes lie side by side (their centres' offset more across the candidate's
+    long axis than along it) or end to end, and what the split rule says of it (:func:`_sar_pairs.split_verdict`).
+    Also the splits the rule makes and the boxes their parts fall in."""
+    from scipy import ndimage
+
+    from _sar_pairs import split_verdict
+
+    tr = [r for r in data if r[1] != chip]
+    model = _ensemble(tr, extra, members, extra_keys)
+    img = next(im for n, im, _ in ssdd_chips(root) + hrsid_chips(root) if n == chip)
+    boxes = next(b for n, _, b in ssdd_chips(root) + hrsid_chips(root) if n == chip)
+    p = RenderParams()
+    found = detect_variant(img, model, Variant())
+    pos = np.array([(r, c) for r, c, _ in found])
+    taken = _assigned(pos, np.array([s for _, _, s in found]), boxes, -np.inf)
+    print(f"{chip} held out: tp {len(taken)} fp {len(found) - len(taken)} fn {len(boxes) - len(taken)}")
+    lab1, feats1, _, prob1, keep1 = _scored_pass(img, p, model, CUT)
+    typ = typical_size(feats1, prob1, PairRule())
+    print(f"  typical width / length {typ[0]:.1f} / {typ[1]:.1f} px" if typ else "  no typical size")
+    lab2, _, _, _, keep2 = _scored_pass(_without(img.astype(np.float32), lab1, keep1 + 1, p), p, model, CUT, second=True)
+    near = ndimage.binary_dilation(np.isin(lab1, keep1 + 1), np.ones((5, 5), bool))
+    keep2 = keep2[~np.isin(keep2 + 1, lab2[near])]
+    passes = [(1, lab1, keep1, img), (2, lab2, keep2, _without(img.astype(np.float32), lab1, keep1 + 1, p))]
+    centre = [((y0 + y1) / 2, (x0 + x1) / 2) for x0, y0, x1, y1 in boxes]
+    tally: dict[str, int] = {}
+    for j, b in enumerate(boxes):
+        if j in taken:
+            continue
+        sl = _box_slices(b, img.shape)
+        best = max(((int((lb[sl] == k + 1).sum()), n, lb, k, im) for n, lb, kp, im in passes for k in kp), default=None, key=lambda t: t[0])
+        if best is None or best[0] == 0:
+            kind = "no kept candidate on it"
+            print(f"  box {j}: {kind}")
+            tally[kind] = tally.get(kind, 0) + 1
+            continue
+        _, n, lb, k, im = best
+        comp = lb == k + 1
+        others = [o for o, bb in enumerate(boxes) if o != j and int(comp[_box_slices(bb, img.shape)].sum()) >= 10]
+        if not others:
+            kind = "kept candidate covers no other box"
+            print(f"  box {j}: {kind} (pass {n})")
+            tally[kind] = tally.get(kind, 0) + 1
+            continue
+        o = max(others, key=lambda t: int(comp[_box_slices(boxes[t], img.shape)].sum()))
+        rr, cc = np.nonzero(comp)
+        ev = np.linalg.eigh(np.cov(np.vstack([rr, cc]).astype(float), bias=True))[1][:, 1]
+        off = np.subtract(centre[o], centre[j])
+        along = abs(off @ ev)
+        across = abs(off[0] * ev[1] - off[1] * ev[0])
+        kind = "merged, side by side" if across > along else "merged, end to end"
+        tally[kind] = tally.get(kind, 0) + 1
+        verdict = split_verdict(im, lb, k, typ, p) if typ else "no typical size"
+        print(f"  box {j}: {kind} with box {o} (pass {n}, {len(others) + 1} boxes, centres {along:.0f} px along, {across:.0f} across); {verdict}")
+    print("  misses: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.items())))
+    for n, lb, kp, im in passes:
+        new, splits = split_pairs(im, lb, kp, typ, p)
+        for i, m in splits:
+            inside = []
+            for part in (i + 1, m):
+                r, c = np.argwhere(new == part).mean(axis=0)
+                inside.append(next((q for q, (x0, y0, x1, y1) in enumerate(boxes) if x0 - 0.5 <= c <= x1 + 0.5 and y0 - 0.5 <= r <= y1 + 0.5), None))
+            print(f"  split (pass {n}) candidate {i}: parts in boxes {inside}; {split_verdict(im, lb, i, typ, p)}")
+
+
 def diagnose(root: Path) -> None:
     """Each box no candidate matches (every candidate kept, one-to-one as :func:`score`), and why:
     the component covering most of it lies mostly outside every box (merged with land or clutter),
@@ -1160,6 +1294,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--passes", type=int, default=2, help="also the detector with up to this many passes (a third look and more)")
     ap.add_argument("--second-cut", type=float, default=None, help="also the detector with this cut for the later passes' candidates")
     ap.add_argument("--join-pieces", action="store_true", help="also the detector with pieces of a larger detection and no water between them dropped (joined)")
+    ap.add_argument("--pairs", action="store_true", help="also the detector with hulls abreast split and pieces joined by the chip's typical ship size (_sar_pairs)")
+    ap.add_argument("--pairs-inline", action="store_true", help="also the detector with hulls in line split by the chip's typical length (_sar_pairs; designed after --diagnose-pairs)")
+    ap.add_argument("--diagnose-pairs", metavar="CHIP", help="why the pair split misses CHIP's merged ships (held out), and stop")
     ap.add_argument("--cross-fit", action="store_true", help="with --train-second-pass: training chips' first pass from trees that did not see their source group")
     ap.add_argument("--no-pass-feature", action="store_true", help="with --train-second-pass: no feature saying which pass a row comes from")
     ap.add_argument("--robust-spread", action="store_true", help="block spreads that ships filling part of a block do not inflate (robust_block_background)")
@@ -1181,6 +1318,8 @@ def main(argv: list[str] | None = None) -> int:
     PASSES[0] = args.passes
     SECOND_CUT[0] = args.second_cut
     JOIN[0] = args.join_pieces
+    PAIRS[0] = args.pairs
+    PAIRS_INLINE[0] = args.pairs_inline
     NO_PASS_FEATURE[0] = args.no_pass_feature
     CROSS_FIT[0] = args.cross_fit
     ANCHORAGES[0] = args.anchorages
@@ -1195,6 +1334,9 @@ def main(argv: list[str] | None = None) -> int:
     data = rows(args.datasets, GAMMAS if args.members > 1 else ())
     osr = [] if args.no_opensarship else opensarship_rows(args.datasets, GAMMAS if args.members > 1 and not args.box_gamma_only else ())
     extra, extra_keys = opensarship_training(osr), opensarship_keys(osr) if args.members > 1 else []
+    if args.diagnose_pairs:
+        diagnose_pairs(args.datasets, data, extra, args.members, extra_keys, args.diagnose_pairs)
+        return 0
     if args.diagnose_held_out:
         diagnose_held_out(args.datasets, data, extra, args.members, extra_keys, args.diagnose_held_out)
         return 0

@@ -244,6 +244,18 @@ def test_init_with_an_unreachable_store_makes_nothing(tmp_path: Path, monkeypatc
     assert "store =" not in kept.config_path.read_text().replace("# store =", "")
 
 
+def test_the_cluster_helper_names_a_failure_without_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """README's `python -m sitewatch.testing.postgres start DIR`, run again on DIR (a cluster already
+    made there), ended in a Python traceback around initdb's message."""
+    from sitewatch.testing.postgres import main as cluster_main
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "PG_VERSION").write_text("15\n")
+    assert cluster_main(["start", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+
+
 def test_the_wrong_password_is_named(postgres_server: Server) -> None:
     admin(postgres_server.url, f"DROP ROLE IF EXISTS {PASSWORD_ROLE}", f"CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD 'right'")
     try:

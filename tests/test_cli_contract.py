@@ -236,6 +236,24 @@ def test_every_date_option_reads_the_same_forms_and_names_a_bad_value(tmp_path: 
 
 
 @pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["links", "--from"], "--from"),
+        (["ais", "dunai", "--to"], "--to"),
+        (["alerts", "check", "--since"], "--since"),
+    ],
+)
+def test_a_date_option_without_utc_offset_refuses_a_time_without_naming_it(args: list[str], option: str) -> None:
+    """`links`, `ais` and `alerts check` take whole UTC dates too, but have no --utc-offset: their
+    refusal of a time told the user of "the timeline" and of an option they do not have."""
+    res = CliRunner().invoke(main, [*args, "2024-10-17T09:30Z"])
+    assert res.exit_code == 2, res.output
+    assert f"Invalid value for '{option}': '2024-10-17T09:30Z' is a time;" in res.stderr
+    assert "--utc-offset" not in res.stderr and "timeline" not in res.stderr
+    assert "give a UTC date, e.g. 2024-10-01 or 20241001" in res.stderr
+
+
+@pytest.mark.parametrize(
     ("args", "absent"),
     [
         (["--version"], ["sitewatch.cli.detect", "rasterio", "scipy"]),

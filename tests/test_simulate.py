@@ -222,6 +222,25 @@ def test_cli_simulate(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "missing.yaml" in bad.output
 
 
+def test_cli_simulate_writes_its_ais_into_the_out_folder_it_makes(tmp_path: Path) -> None:
+    """README's `sitewatch simulate SCENARIO --out sim/ --ais sim/ais.csv`: --out is a folder simulate makes,
+    so --ais may name a file in it; it was refused ("folder sim does not exist") before anything was made.
+    An --ais in any other missing folder is still refused, before anything is written."""
+    from sitewatch.cli import main
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY % "quay")
+    out = tmp_path / "sim"
+    res = CliRunner().invoke(main, ["-q", "simulate", str(path), "--out", f"{out}/", "--ais", str(out / "ais.csv")])
+    assert res.exit_code == 0, res.output
+    assert (out / "ais.csv").read_text().startswith("mmsi,time,lat,lon")
+    assert sorted(p.name for p in (out / "dunai").glob("*.tif"))
+    other = tmp_path / "other"
+    bad = CliRunner().invoke(main, ["simulate", str(path), "--out", str(other), "--ais", str(tmp_path / "nowhere" / "ais.csv")])
+    assert bad.exit_code == 2 and "folder" in bad.stderr and "nowhere" in bad.stderr, bad.output
+    assert not other.exists()
+
+
 def test_ships_detectable_end_to_end(short_run: tuple[Path, list[Path]]) -> None:
     """Simulated SAR through the CFAR detector: the ship is found, the quays and land are not.
 

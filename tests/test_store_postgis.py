@@ -230,6 +230,32 @@ def test_an_unreachable_server_is_named_with_its_password_masked(tmp_path: Path)
     assert mask_url(url) in message and "ana:***@" in message
 
 
+def test_init_with_an_unreachable_store_makes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`init --store URL` with the server down exited 1 ("nothing done") but left the folder, a
+    sitewatch.toml naming the store and archive/: the store is now reached before anything is made."""
+    monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+    url = f"postgresql://ana@/sitewatch?host={tmp_path}&port=1"
+    res = CliRunner().invoke(main, ["init", str(tmp_path / "ws"), "--store", url])
+    assert res.exit_code == 1 and "Error:" in res.output, res.output
+    assert not (tmp_path / "ws").exists()
+    kept = init_workspace(tmp_path / "kept")  # a workspace already there keeps its settings
+    res = CliRunner().invoke(main, ["init", str(kept.root), "--store", url])
+    assert res.exit_code == 1
+    assert "store =" not in kept.config_path.read_text().replace("# store =", "")
+
+
+def test_the_cluster_helper_names_a_failure_without_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """README's `python -m sitewatch.testing.postgres start DIR`, run again on DIR (a cluster already
+    made there), ended in a Python traceback around initdb's message."""
+    from sitewatch.testing.postgres import main as cluster_main
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "PG_VERSION").write_text("15\n")
+    assert cluster_main(["start", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+
+
 def test_the_wrong_password_is_named(postgres_server: Server) -> None:
     admin(postgres_server.url, f"DROP ROLE IF EXISTS {PASSWORD_ROLE}", f"CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD 'right'")
     try:

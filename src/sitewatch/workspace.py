@@ -108,7 +108,12 @@ def init_workspace(root: Path, store: str | None = None) -> Workspace:
         # would fail every later command of a workspace that init had called ready.
         check_toml(root)
     ws = Workspace(root, store_setting=store)
-    if ws.db_path.exists() and not ws.store_url:
+    given_store = bool(store and store.strip())
+    if given_store:
+        # The PostGIS store given is reached (and its tables made) before the folder is touched: a
+        # server down or a wrong password leaves nothing made, as an error's exit code 1 says.
+        ws.store().close()
+    elif ws.db_path.exists() and not ws.store_url:
         # So is a database already there (not SQLite, a folder, from a newer sitewatch).
         ws.store().close()
     try:
@@ -123,7 +128,8 @@ def init_workspace(root: Path, store: str | None = None) -> Workspace:
     except OSError as exc:  # a file where a folder goes, a read-only or missing place
         where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(root) else ""
         raise StoreError(f"{root}: cannot make a workspace there: {exc.strerror or exc}{where}") from exc
-    ws.store().close()
+    if not given_store:
+        ws.store().close()  # the folder's GeoPackage (or SITEWATCH_STORE's store), the folder now there
     return ws
 
 

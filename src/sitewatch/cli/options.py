@@ -402,7 +402,8 @@ class DateOrTime(click.ParamType):
     - ``end``: its whole day (to 23:59:59.999999 UTC);
     - ``acquired``: 12:00 UTC, as a date in a file name; a time in the future is refused;
     - ``date``: the calendar date itself (a :class:`~datetime.date`), for the timeline, whose
-      dates are local with --utc-offset: a time is refused there, since a date row cannot be cut.
+      dates are local with --utc-offset, and for ``links``, ``ais`` and ``alerts check``, whose
+      dates are UTC dates: a time is refused there, since a date row cannot be cut.
     """
 
     name = "date"
@@ -423,10 +424,13 @@ class DateOrTime(click.ParamType):
             ctx.meta.setdefault(_GIVEN_DATES, {})[param.opts[0]] = str(value).strip()
         if self.role == "date":
             if not date_only:
-                self.fail(
-                    f"{value!r} is a time; the timeline keeps whole dates (local ones with --utc-offset): "
-                    "give a date, e.g. 2024-10-01 or 20241001", param, ctx,
-                )  # fmt: skip
+                # `timeline` and `report` take local dates with --utc-offset; `links`, `ais` and
+                # `alerts check` have no such option: their dates are UTC dates.
+                if ctx is not None and any(p.name == "utc_offset" for p in ctx.command.params):
+                    why = "the timeline keeps whole dates (local ones with --utc-offset): give a date"
+                else:
+                    why = "this option takes a whole date: give a UTC date"
+                self.fail(f"{value!r} is a time; {why}, e.g. 2024-10-01 or 20241001", param, ctx)
             return when.date()
         if date_only and self.role == "end":
             return when.replace(hour=23, minute=59, second=59, microsecond=999999)  # adding a day overflows on 9999-12-31

@@ -21,6 +21,16 @@ from .options import (
 )
 
 
+def _ais_folder(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """--ais goes into a folder that exists, or into --out itself, which simulate makes
+    (`--out sim/ --ais sim/ais.csv`)."""
+    out = ctx.params.get("out")
+    if value is not None and out is not None and str(value) not in ("", "."):
+        if value.parent.resolve() == Path(out).resolve():
+            return value
+    return existing_folder(ctx, param, value)
+
+
 @click.command("simulate", cls=OnceCommand, short_help="Render a scenario's imagery as simulated GeoTIFFs.")
 @click.argument("scenario")
 @click.option(
@@ -28,6 +38,7 @@ from .options import (
     "--out",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
+    is_eager=True,  # read before --ais, which may name a file in it
     help="Folder to write <site>/<scene>.tif, truth files, layouts and scenario.json into.",
 )
 @click.option("--seed", type=int, default=None, help="Random seed (default: the scenario's own).")
@@ -37,7 +48,7 @@ from .options import (
     help="Delete the simulated scenes of another scenario found in --out first (without it they are refused). "
     "Files simulate did not write are never touched.",
 )
-@click.option("--ais", "ais_path", type=click.Path(dir_okay=False, path_type=Path), callback=existing_folder,
+@click.option("--ais", "ais_path", type=click.Path(dir_okay=False, path_type=Path), callback=_ais_folder,
               help="Also write the scenario's simulated AIS reports (CSV, mmsi,time,lat,lon…) into a file.")
 @json_option
 @handle_errors

@@ -88,10 +88,14 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] not in {"start", "stop"}:
         print("usage: python -m sitewatch.testing.postgres start|stop DIR", file=sys.stderr)
         return 2
-    if argv[0] == "start":
-        print(start_cluster(Path(argv[1])))
-    else:
-        stop_cluster(Path(argv[1]))
+    try:
+        if argv[0] == "start":
+            print(start_cluster(Path(argv[1])))
+        else:
+            stop_cluster(Path(argv[1]))
+    except (OSError, RuntimeError) as exc:  # no initdb, a cluster already in DIR, a folder closed to postgres
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -209,7 +209,7 @@ def read_change_image(site: Site, obs: Observation, path: Path) -> ChangeImage:
     from .detect.clouds import cloud_mask, scl_no_data
     from .detection_read import observation_bands, read_observation
     from .geo import ground_pixel_size
-    from .ingest import site_mask
+    from .ingest.grid import site_mask
 
     names = observation_bands(str(path), obs)
     data = read_observation(str(path))
@@ -279,7 +279,7 @@ def run_changes(
     pair that failed keeps what an earlier run stored for it.
     """
     from .errors import SitewatchError
-    from .ingest import site_mask
+    from .ingest.grid import site_mask
 
     out, errors = [], []
     for before, after in pairs:

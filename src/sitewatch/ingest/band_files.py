@@ -23,6 +23,7 @@ __all__ = ["band_files_sensor", "band_files_name"]
 _BAND_ORDER = {b: i for i, b in enumerate(("BLUE", "GREEN", "RED", "NIR", "SCL", "VV", "HH", "VH", "HV"))}
 """The order in which bands given one file each are read and stored."""
 
+
 def _refuse_bands_of_a_product(band_files: Mapping[str, Path]) -> None:
     """Refuse band files (key ``""``: a file given alone) taken out of a SAFE or Landsat product
     (:func:`~sitewatch.sources.product_files.refuse_files_of_a_product`): read alone they go

@@ -38,6 +38,7 @@ MAX_WHOLE_READ_PIXELS = 2**28
 """A file with more pixels a band than this (1 GB as float32) is read over the site's window only, not whole:
 a purchased strip is cut without decoding all of it, and a header claiming 10⁶ × 10⁶ pixels allocates nothing."""
 
+
 def _warp_to_grid(
     values: NDArray[np.float32],
     out: NDArray[np.float32],
@@ -59,6 +60,7 @@ def _warp_to_grid(
         dst_nodata=np.nan,
         resampling=resampling,
     )
+
 
 def _read_s1(product: S1Product, grid: Grid, out: NDArray[np.float32]) -> None:
     """Each polarisation of a Sentinel-1 GRD product as sigma0 on ``grid``, placed by its GCPs
@@ -119,6 +121,7 @@ def band_resampling(band: str, sensor: str) -> Resampling:
     chips themselves, which nearest-neighbour reproduces). Reflectances may be averaged. The same
     rule for GeoTIFFs, SAFE products and fetched assets, placed by transform or by GCPs."""
     return Resampling.nearest if band.upper() == "SCL" or sensor == "sar" else Resampling.bilinear
+
 
 def _cut_to_grid(
     path: Path,

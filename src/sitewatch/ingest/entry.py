@@ -42,6 +42,7 @@ __all__ = ["RASTER_SUFFIXES", "IngestReport", "ingest_file", "ingest_paths", "ex
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".gtiff")
 
+
 @dataclass(frozen=True)
 class IngestReport:
     """What an ingest run did: observations written and inputs skipped with the reason."""
@@ -57,6 +58,7 @@ class IngestReport:
     missed: tuple[str, ...] = ()
     """The inputs of ``skipped`` that are readable but hold no valid pixel over the site (the
     others were refused: unreadable, no CRS...)."""
+
 
 def ingest_file(
     ws: Workspace,
@@ -81,6 +83,7 @@ def ingest_file(
         thermal_noise=thermal_noise, source_sha256=content.sha256,
     )  # fmt: skip
     return _commit(ws, store, archived)
+
 
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
     """The images PATHS name: GeoTIFFs, and SAFE products (folders and zips) taken whole; a
@@ -115,6 +118,7 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
         else:
             out.append(product_root(p))  # a product's MTD_MSIL2A.xml or manifest.safe: the product
     return out
+
 
 def ingest_paths(
     ws: Workspace,

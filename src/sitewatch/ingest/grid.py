@@ -27,6 +27,7 @@ MAX_GRID_PIXELS = 2**30
 """Most pixels a site's grid may have (32768 × 32768): a largest site (2° across) at 10 m fits; a file
 claiming millimetre pixels gets an error naming its pixel size, not an allocation of tens of GB."""
 
+
 def site_grid(site: Site, resolution_m: float, crs: str | None = None) -> Grid:
     """The site's grid: its polygon's bounds in ``crs`` (default: its UTM zone), snapped to pixels.
 
@@ -55,6 +56,7 @@ def site_mask(site: Site, grid: Grid) -> NDArray[np.bool_]:
     geom = reproject_geometry(site.require_geometry(), "EPSG:4326", grid.crs)
     return geometry_mask([geom], out_shape=grid.shape, transform=grid.affine, invert=True)
 
+
 # -- no data --------------------------------------------------------------------------------------
 
 
@@ -78,6 +80,7 @@ def valid_pixels(data: NDArray[np.floating], inside: NDArray[np.bool_]) -> NDArr
     """Pixels (of bands × rows × cols on a site's grid) inside the site with data in every band:
     the valid fraction's pixels (:func:`no_data_as_nan`'s rule)."""
     return np.all(np.isfinite(data), axis=0) & inside
+
 
 def _grid_box(grid: Grid) -> Any:
     t = grid.affine

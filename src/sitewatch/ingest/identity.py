@@ -21,6 +21,7 @@ from ..store import Store, stored_time
 
 __all__ = ["sha256_file", "SourceDigest", "same_images", "unique_item_id"]
 
+
 def sha256_file(path: Path) -> str:
     """sha256 of a file; of a folder (a SAFE product), over each file's relative path and sha256."""
     if Path(path).is_dir():
@@ -62,6 +63,7 @@ class SourceDigest:
         if not prov.get("source_sha256") or (self.size is not None and isinstance(stored, int) and stored != self.size):
             return False
         return bool(prov["source_sha256"] == self.value())
+
 
 def unique_item_id(
     store: Store, site: Site, path: Path, scene: SceneRef, taken: Collection[str], *, copies: bool = True,
@@ -168,6 +170,7 @@ def unique_item_id(
         if not held or same_file(json.loads(held[0]["provenance"])):
             return item
     return f"{base}_{stamp}_{digest}"
+
 
 def same_images(
     files: list[Path], digests: dict[Path, str] | None = None

@@ -46,6 +46,7 @@ from .scene_ref import read_scene_ref
 
 __all__ = ["archive_file", "FileJob", "archive_job", "map_file_jobs"]
 
+
 def archive_file(
     ws: Workspace,
     site: Site,

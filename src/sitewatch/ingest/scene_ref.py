@@ -57,6 +57,7 @@ _OPTICAL_ALIASES = {
     "scl": "SCL",
 }  # fmt: skip
 
+
 def _band_names(
     descriptions: Sequence[str | None], count: int, sensor: str, path: Path, colours: Sequence[str] = ()
 ) -> list[str]:

@@ -20,15 +20,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from .change import (
-    COVER_CLASSES,
-    RESAMPLE_HINT,
-    ChangeImage,
-    ChangeResult,
-    check_same_grid,
-    detect_changes,
-    to_changes,
-)
+from .change.compare import detect_changes, to_changes
+from .change.optical import COVER_CLASSES
+from .change.pair import RESAMPLE_HINT, ChangeImage, ChangeResult, check_same_grid
 from .errors import InputError
 from .model import Change, Observation, Site, iso_utc, parse_date_or_time
 from .store import Store

@@ -94,20 +94,21 @@ def oscd() -> Pairs:
 def _run(pair: tuple[str, NDArray[np.float32], NDArray[np.float32], tuple[str, ...]], irmad: Callable[..., NDArray[np.float64]],
          **kwargs: int) -> tuple[float, NDArray[np.bool_]]:  # fmt: skip
     from sitewatch import change
+    from sitewatch.change import optical  # whose statistics call irmad_weights
     from sitewatch.model import Grid
 
     _, before, after, bands = pair
     h, w = before.shape[1:]
     grid = Grid("EPSG:32631", (10.0, 0.0, 500_000.0, 0.0, -10.0, 5_000_000.0), w, h)
-    keep = change.irmad_weights
-    change.irmad_weights = irmad  # type: ignore[assignment]
+    keep = optical.irmad_weights
+    optical.irmad_weights = irmad  # type: ignore[assignment]
     try:
         t0 = time.perf_counter()
         res = change.detect_changes(change.ChangeImage(before, grid, "optical", bands), change.ChangeImage(after, grid, "optical", bands),
                                      **kwargs)  # type: ignore[arg-type]
         return time.perf_counter() - t0, res.changed
     finally:
-        change.irmad_weights = keep  # type: ignore[assignment]
+        optical.irmad_weights = keep  # type: ignore[assignment]
 
 
 def main() -> None:

@@ -47,17 +47,21 @@ GRID: dict[str, tuple[Any, ...]] = {
 
 @contextmanager
 def constants(**values: Any) -> Iterator[None]:
-    """Set module constants of :mod:`sitewatch.change` for the duration."""
+    """Set constants of :mod:`sitewatch.change` for the duration, in each of its modules that holds them."""
+    import importlib
+    import pkgutil
+
     import sitewatch.change as change
 
-    old = {k: getattr(change, k) for k in values}
-    for k, v in values.items():
-        setattr(change, k, v)
+    modules = [change, *(importlib.import_module(f"{change.__name__}.{m.name}") for m in pkgutil.iter_modules(change.__path__))]
+    old = [(m, k, getattr(m, k)) for m in modules for k in values if hasattr(m, k)]
+    for m, k, _ in old:
+        setattr(m, k, values[k])
     try:
         yield
     finally:
-        for k, v in old.items():
-            setattr(change, k, v)
+        for m, k, v in old:
+            setattr(m, k, v)
 
 
 def simulated(n: int) -> None:

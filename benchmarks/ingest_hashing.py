@@ -3,7 +3,7 @@
 FILES GeoTIFFs of about MB megabytes each (random uint16, uncompressed, each a few rows
 taller than the last so that no two share a size, as compressed deliveries do not) cover
 two sites, one inside the other. Two runs, each timed with one worker (in this process,
-so that every call of ``sitewatch.ingest.sha256_file`` on an input file is counted):
+so that every call of ``sha256_file`` on an input file is counted, wherever ``sitewatch.ingest`` calls it):
 
 1. ``ingest`` of the files into site A of an empty workspace;
 2. ``import`` of the same files, which go into A again (the same paths) and into B.
@@ -73,7 +73,10 @@ def _child(inputs: list[Path], root: Path) -> dict[str, object]:
             calls.append(Path(path).name)
         return hash_file(path)
 
-    ingest_module.sha256_file = counted
+    # The baseline's sitewatch.ingest is one module, this tree's a package whose modules each hold the name.
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[:2] == ["sitewatch", "ingest"] and getattr(module, "sha256_file", None) is hash_file:
+            module.sha256_file = counted
     out: dict[str, object] = {}
     for label, command in (
         ("ingest into A", ["ingest", "a", *map(str, inputs)]),

@@ -3,7 +3,7 @@
     python benchmarks/optical_resampling.py
     python benchmarks/optical_resampling.py --ports genoa athens
 
-Ingest reprojects every optical band onto the site's UTM grid (``ingest._cut_to_grid``).
+Ingest reprojects every optical band onto the site's UTM grid (``sitewatch.ingest.cut._cut_to_grid``).
 Here each sen2ships port's bands (EPSG:3857, 10 m Mercator pixels) are put on the grid
 ingest would make for a site covering the whole scene — the UTM zone of the scene's
 centre at the scene's ground resolution, from ingest's own :func:`read_scene_ref` and
@@ -87,7 +87,7 @@ def port_grid(name: str) -> tuple[Site, Grid, str, Affine, float | None]:
 def to_grid(
     bands: dict[str, NDArray[np.float32]], crs: str, tr: Affine, grid: Grid, method: Resampling
 ) -> dict[str, NDArray[np.float32]]:
-    """Each band on ``grid``, reprojected as ``ingest._cut_to_grid`` does (NaN outside the file)."""
+    """Each band on ``grid``, reprojected as ``sitewatch.ingest.cut._cut_to_grid`` does (NaN outside the file)."""
     out = {}
     for b, arr in bands.items():
         dst = np.full((grid.height, grid.width), np.nan, np.float32)

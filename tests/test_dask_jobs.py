@@ -142,14 +142,14 @@ def test_a_file_whose_dask_workers_died_is_named_and_nothing_partial_stays(
             time.sleep(1.0)  # still writing when the run stops
         return archive_file(ws, site, path, **kw)
 
-    monkeypatch.setattr(ingest, "archive_file", dies_on_the_third)  # (the workers run in this process)
+    monkeypatch.setattr("sitewatch.ingest.jobs.archive_file", dies_on_the_third)  # (the workers run in this process)
     res = _invoke("ingest", SITE.id, str(scenes), "--scheduler", scheduler, "-w", str(ws.root))
     _when_idle(scheduler)
     assert res.exit_code == 1, res.output
     assert f"Dask workers died running a job, {(scenes / 's1_20241012.tif').resolve()} (" in res.output
     assert sorted(_archive(ws)) == ["pier/s1_20241010.tif", "pier/s1_20241010.truth.geojson", "pier/s1_20241011.tif"]
     assert [o["id"] for o in _observations(ws)] == ["pier/s1_20241010", "pier/s1_20241011"]
-    monkeypatch.setattr(ingest, "archive_file", archive_file)
+    monkeypatch.setattr("sitewatch.ingest.jobs.archive_file", archive_file)
     again = _invoke("ingest", SITE.id, str(scenes), "--scheduler", scheduler, "-w", str(ws.root))
     assert again.exit_code == 3, again.output  # the broken file
     assert [o["id"] for o in _observations(ws)] == [f"pier/s1_202410{d}" for d in range(10, 15)]
@@ -173,7 +173,7 @@ def test_a_job_that_raises_on_dask_leaves_no_partial_file(
         time.sleep(0.5)  # the other worker still writing when the run stops
         return archive_file(ws, site, path, **kw)
 
-    monkeypatch.setattr(ingest, "archive_file", disk_full_on_the_first)
+    monkeypatch.setattr("sitewatch.ingest.jobs.archive_file", disk_full_on_the_first)
     res = _invoke("import", str(scenes), "--scheduler", scheduler, "-w", str(ws.root))
     _when_idle(scheduler)
     assert res.exit_code == 1, res.output

@@ -718,7 +718,7 @@ _PAUSED_INGEST = """
 import sys, time
 from pathlib import Path
 
-import sitewatch.ingest as ingest
+import sitewatch.ingest.entry as ingest
 from sitewatch.cli import main
 
 folder = Path(sys.argv[1])
@@ -781,7 +781,7 @@ def test_ctrl_c_in_a_parallel_ingest_leaves_no_partial_file(ws, tmp_path: Path, 
     (hidden ``.partial`` files) until the next ingest of the site."""
     import time
 
-    import sitewatch.ingest as ingest
+    import sitewatch.ingest.entry as ingest
 
     folder = tmp_path / "in"
     folder.mkdir()
@@ -819,7 +819,7 @@ def test_gdal_temporary_files_of_a_killed_ingest_are_removed(ws, tmp_path: Path)
 def test_a_full_disk_is_named_and_leaves_nothing(ws, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A full disk (or read-only archive) ended ingest in GDAL's raw 'CPLE_AppDefinedError:
     TIFFWriteDirectoryTagData:IO error writing tag data', naming no file."""
-    import sitewatch.ingest as ingest
+    import sitewatch.ingest.archive as ingest
 
     src = _sar(tmp_path / "a_20241017.tif")
     full = tmp_path / "full.tif"
@@ -836,7 +836,7 @@ def test_a_full_disk_is_named_and_leaves_nothing(ws, tmp_path: Path, monkeypatch
 def test_partial_files_of_a_writer_that_ended_during_the_run_are_removed(ws, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Run again at once after a kill, ingest found the killed run's workers still finishing a file
     (they end within a second of their parent) and kept their partial files, for good."""
-    import sitewatch.ingest as ingest
+    import sitewatch.ingest.archive as ingest
 
     folder = ws.archive / SITE.id
     folder.mkdir(parents=True)
@@ -912,7 +912,7 @@ def test_infinite_values_are_archived_as_no_data_as_nan_is(ws, tmp_path: Path, n
 _WORKER_KILLED_INGEST = """
 import sys
 
-import sitewatch.ingest as ingest
+import sitewatch.ingest.jobs as ingest
 from sitewatch.cli import main
 from sitewatch.testing.processes import die_while_sending
 
@@ -1052,7 +1052,8 @@ def test_each_input_file_is_hashed_once_a_run(tmp_path: Path, monkeypatch) -> No
         calls.append(Path(path).name)
         return hash_file(path)
 
-    monkeypatch.setattr(ingest_module, "sha256_file", counted)
+    monkeypatch.setattr("sitewatch.ingest.identity.sha256_file", counted)  # the parent's hashing
+    monkeypatch.setattr("sitewatch.ingest.jobs.sha256_file", counted)  # the worker's
 
     def hashes_of(command: list[str], name: str) -> int:
         calls.clear()

@@ -175,7 +175,7 @@ def evaluate_changes(store: Store, root: Path, site_ids: Iterable[str]) -> dict[
     """The stored change pairs of the sites whose two observations both have truth, scored by resolution
     and sensor (``"3 m optical"``) and over all (``"all"``); empty when no such pair is stored."""
     from .evaluate import _metric_crs, read_truth
-    from .ingest import site_mask
+    from .ingest.grid import site_mask
     from .store.changes import pairs_with_regions
 
     by_key: dict[str, ChangeScore] = {}

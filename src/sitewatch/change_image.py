@@ -27,7 +27,9 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from .change import COVER_CLASSES, OPTICAL_BANDS, ChangeImage, ChangeResult, detect_changes
+from .change.compare import OPTICAL_BANDS, detect_changes
+from .change.optical import COVER_CLASSES
+from .change.pair import ChangeImage, ChangeResult
 from .errors import ImageReadError, InputError
 from .model import Grid
 

@@ -20,15 +20,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from .change import (
-    COVER_CLASSES,
-    RESAMPLE_HINT,
-    ChangeImage,
-    ChangeResult,
-    check_same_grid,
-    detect_changes,
-    to_changes,
-)
+from .change.compare import detect_changes, to_changes
+from .change.optical import COVER_CLASSES
+from .change.pair import RESAMPLE_HINT, ChangeImage, ChangeResult, check_same_grid
 from .errors import InputError
 from .model import Change, Observation, Site, iso_utc, parse_date_or_time
 from .store import Store
@@ -209,7 +203,7 @@ def read_change_image(site: Site, obs: Observation, path: Path) -> ChangeImage:
     from .detect.clouds import cloud_mask, scl_no_data
     from .detection_read import observation_bands, read_observation
     from .geo import ground_pixel_size
-    from .ingest import site_mask
+    from .ingest.grid import site_mask
 
     names = observation_bands(str(path), obs)
     data = read_observation(str(path))
@@ -279,7 +273,7 @@ def run_changes(
     pair that failed keeps what an earlier run stored for it.
     """
     from .errors import SitewatchError
-    from .ingest import site_mask
+    from .ingest.grid import site_mask
 
     out, errors = [], []
     for before, after in pairs:

@@ -29,7 +29,7 @@ from .detection_optical import OPTICAL_TILE_PX, detect_optical_observation
 from .detection_sar import detect_sar_observation
 from .errors import ConfigError, ImageReadError, InputError
 from .geo import ground_pixel_size, heading_from_north, reproject_geometry, unwrap_longitudes
-from .ingest import sha256_file
+from .ingest.identity import sha256_file
 from .model import Detection, Observation, Site
 from .run import map_jobs
 from .store import now_utc

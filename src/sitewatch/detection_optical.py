@@ -27,7 +27,7 @@ from .detect.base import PixelDetection
 from .detection_masks import BerthHidden, Window, near_water_at, water_mask, window_grid
 from .detection_read import observation_bands, read_observation
 from .geo import ground_pixel_size
-from .ingest import site_mask
+from .ingest.grid import site_mask
 from .model import Observation, Site
 
 __all__ = ["OPTICAL_TILE_PX", "detect_optical_observation", "optical_water"]

@@ -35,7 +35,7 @@ from .detect.base import PixelDetection
 from .detection_masks import BerthHidden, Window, water_mask, window_grid
 from .detection_read import observation_bands, read_observation, sample_rows
 from .geo import ground_pixel_size
-from .ingest import site_mask
+from .ingest.grid import site_mask
 from .model import Observation, Site
 
 if TYPE_CHECKING:

@@ -47,15 +47,9 @@ from rasterio.windows import Window, from_bounds
 from .detect.clouds import QA_PIXEL_CLOUD_RULE, qa_pixel_to_scl
 from .errors import CredentialError, ImageReadError, InputError, SourceError
 from .files import write_text_atomic
-from .ingest import (
-    band_resampling,
-    no_data_as_nan,
-    remove_partials,
-    site_grid,
-    site_mask,
-    valid_pixels,
-    write_observation,
-)
+from .ingest.archive import remove_partials, write_observation
+from .ingest.cut import band_resampling
+from .ingest.grid import no_data_as_nan, site_grid, site_mask, valid_pixels
 from .model import Grid, Observation, SceneRef, Site
 from .sources.gcp import (
     across_antimeridian,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..change import COVER_CLASSES
+from ..change.optical import COVER_CLASSES
 from ..change_stage import changes_to_geojson, choose_pairs, outcome_summary, run_changes
 from ..store import now_utc
 from ..workspace import open_workspace

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ..change import COVER_CLASSES
+from ..change.optical import COVER_CLASSES
 from .options import (
     FiniteFloatRange,
     ImagePath,

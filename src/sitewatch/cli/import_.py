@@ -10,17 +10,11 @@ from typing import Any
 import click
 
 from ..errors import ImageReadError, InputError
-from ..ingest import (
-    FileJob,
-    SourceDigest,
-    commit_archived,
-    expand_paths,
-    map_file_jobs,
-    read_scene_ref,
-    remove_partials,
-    same_images,
-    unique_item_id,
-)
+from ..ingest.archive import commit_archived, remove_partials
+from ..ingest.entry import expand_paths
+from ..ingest.identity import SourceDigest, same_images, unique_item_id
+from ..ingest.jobs import FileJob, map_file_jobs
+from ..ingest.scene_ref import read_scene_ref
 from ..sources.planet import udm2_apart
 from ..workspace import open_workspace
 from .options import (

@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 
 from ..errors import InputError, SkippedInputWarning
-from ..ingest import band_files_sensor, ingest_paths
+from ..ingest import ingest_paths
+from ..ingest.band_files import band_files_sensor
 from ..workspace import open_workspace
 from .options import (
     FiniteFloatRange,

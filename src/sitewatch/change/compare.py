@@ -1,0 +1,194 @@
+"""The entry point: :func:`detect_changes` compares a pair of images by its sensor's method (with the
+false-alarm probability, growth and rules' version each method runs with), and :func:`to_changes`
+makes its regions the store's rows.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import InputError
+from ..model import Change
+from .optical import COVER_CLASSES, NoiseRule, _optical_statistics
+from .pair import ChangeImage, ChangeResult, check_same_grid
+from .regions import _hysteresis, _regions
+from .sar import _f_thresholds, sar_log_ratio
+from .submetre import (
+    FINE_PIXEL_M,
+    FINE_TOLERANCE_M,
+    _fine_grow,
+    _fine_scale,
+    _fine_shapes,
+)
+from .windows import _masked_mean
+
+__all__ = ["METHOD_VERSIONS", "DEFAULT_PFA", "GROW", "OPTICAL_BANDS", "VISIBLE_BANDS", "detect_changes", "to_changes"]
+
+METHOD_VERSIONS: dict[str, str] = {"irmad-cva": "4", "log-ratio": "2"}
+"""The version of each method's rules, bumped whenever they change what a pair gives (``log-ratio`` 2:
+the looks of each despeckling window, not the scene's everywhere; ``irmad-cva`` 3: a pixel must also
+differ from the common change of its spectral class; ``irmad-cva`` 4: pixels of :data:`FINE_PIXEL_M` or
+finer have their own rules, see the package docstring; a coarser pair gives what version 3 gave and says
+``3``, or ``2`` without classes)."""
+
+DEFAULT_PFA: dict[str, float] = {"optical": 1e-6, "sar": 1e-7}
+"""Per-pixel false-alarm probability of the threshold a region must reach somewhere (its seed).
+Regions grow from their seeds into the neighbouring pixels beyond the threshold of ``GROW`` times that
+probability (hysteresis): a smoothed (optical) or despeckled (SAR) pixel shares its noise with its
+neighbours, so one false alarm comes as a patch of a few pixels, which a single threshold of 1e-3 let
+through a dozen times in a noise-only pair of 160 × 160 pixels, while a real change has a core far
+beyond the noise. SAR's is lower because its 5 × 5 window spreads a false alarm further."""
+
+GROW = 1000.0
+"""How much likelier than the seeds' the false alarms of a region's extent may be (hysteresis)."""
+
+
+OPTICAL_BANDS = ("blue", "green", "red", "nir")
+"""The optical bands compared, when both images have them (any others are ignored)."""
+VISIBLE_BANDS = ("blue", "green", "red")
+"""The bands an optical region's direction is judged on (all compared bands when none of these is)."""
+
+
+def _version(method: str, classes: int, fine: bool = False) -> str:
+    """The version of the rules a pair ran: ``irmad-cva`` at :data:`FINE_PIXEL_M` or finer is version 4's;
+    coarser, without spectral classes, version 2's test, with them version 3's."""
+    if method != "irmad-cva" or fine:
+        return METHOD_VERSIONS[method]
+    return "2" if classes <= 1 else "3"
+
+
+def detect_changes(
+    before: ChangeImage,
+    after: ChangeImage,
+    *,
+    area: NDArray[np.bool_] | None = None,
+    min_area_m2: float = 200.0,
+    pfa: float | None = None,
+    despeckle_px: int = 5,
+    dark_db: float | None = -14.0,
+    smooth_px: int = 3,
+    exclude: NDArray[np.bool_] | None = None,
+    noise: NoiseRule = "scene",
+    classes: int = COVER_CLASSES,
+) -> ChangeResult:
+    """The regions that changed from ``before`` to ``after``, two images of one grid and one sensor.
+
+    ``area`` marks the pixels that belong to the comparison (the site's polygon; default: all);
+    ``min_area_m2`` drops smaller regions; ``pfa`` is the per-pixel false-alarm probability of the
+    threshold (chi-square quantile for optical, F quantiles for SAR; default :data:`DEFAULT_PFA`); ``despeckle_px`` the SAR mean
+    filter's side, ``dark_db`` the SAR level below which a pixel dark in both is not tested (None: test
+    all), ``smooth_px`` the side of the optical differences' mean. ``exclude`` marks pixels left out of
+    the comparison, as cloud is (the vessels and cranes detection found: :mod:`sitewatch.change_objects`);
+    :attr:`ChangeResult.excluded_m2` says how much of what could be compared they were, and
+    :attr:`ChangeResult.compared_fraction` does not count them as not compared. See the package docstring for the
+    methods; ``noise`` which pixels the optical noise spread is read from (:func:`_noise_sd`); ``classes``
+    how many spectral classes of ``before`` the optical test centres each pixel's change on (0 or 1: none,
+    method version 2's test; not used on pixels of :data:`FINE_PIXEL_M` or finer). Raises :class:`GridMismatchError` when the grids differ and :class:`InputError` when
+    the sensors differ or the images share no band to compare.
+    """
+    check_same_grid(before.grid, after.grid, before.name, after.name)
+    if before.sensor != after.sensor:
+        raise InputError(
+            f"{before.name} is {before.sensor} and {after.name} is {after.sensor}: change compares two images "
+            "of one sensor (SAR backscatter and optical reflectance measure different things); pick two of the same"
+        )
+    pfa = DEFAULT_PFA[before.sensor] if pfa is None else pfa
+    if not 0 < pfa < 0.5:
+        raise InputError(f"pfa must lie between 0 and 0.5, got {pfa}")
+    if min_area_m2 < 0:
+        raise InputError(f"the minimum region area must not be negative, got {min_area_m2} m²")
+    domain = np.ones(before.grid.shape, bool) if area is None else np.asarray(area, bool)
+    ok = before.usable() & after.usable() & domain
+    n_domain = int(domain.sum())
+    compared = int(ok.sum())
+    fraction = round(compared / n_domain, 6) if n_domain else 0.0
+    excluded_m2 = 0.0
+    if exclude is not None:
+        if exclude.shape != before.grid.shape:
+            raise InputError(f"exclude mask of shape {exclude.shape}, grid {before.grid.shape}")
+        ex = np.asarray(exclude, bool)
+        a, b, _, d, e, _ = before.grid.transform
+        excluded_m2 = round(float((ok & ex).sum()) * abs(a * e - b * d), 3)
+        ok = ok & ~ex
+    params: dict[str, Any] = {"pfa": pfa, "min_area_m2": min_area_m2}
+    if before.sensor == "optical":
+        names_b, names_a = [n.lower() for n in before.band_names], [n.lower() for n in after.band_names]
+        common = [n for n in OPTICAL_BANDS if n in names_b and n in names_a]
+        if not common:
+            raise InputError(
+                f"{before.name} and {after.name} share none of the bands {', '.join(OPTICAL_BANDS)}: nothing to compare"
+            )
+        xb = np.stack([before.data[names_b.index(n)] for n in common])
+        xa = np.stack([after.data[names_a.index(n)] for n in common])
+        method = "irmad-cva"
+        pixel_m = max(before.grid.pixel_size)
+        fine = pixel_m <= FINE_PIXEL_M
+        if fine:
+            classes = 0  # at sub-metre a spectral class is a kind of object (roofs, roads, shadow), not a cover
+        version = _version(method, classes, fine)
+        params |= {"bands": common, "smooth_px": smooth_px, "noise": noise, "classes": classes}
+        if compared < 10 * len(common):
+            return ChangeResult((), "optical", method, version, fraction, compared, np.zeros_like(ok), params, excluded_m2)
+        visible = [i for i, n in enumerate(common) if n in VISIBLE_BANDS] or list(range(len(common)))
+        tolerance = max(1, int(round(FINE_TOLERANCE_M / pixel_m))) if fine else 0
+        z, zt, brightness = _optical_statistics(xb, xa, ok, smooth_px=smooth_px, noise=noise, brightness_bands=visible,
+                                                classes=classes, tolerance_px=tolerance)
+        from scipy import stats
+
+        seed = float(stats.chi2.ppf(1.0 - pfa, len(common)))
+        grow = float(stats.chi2.ppf(1.0 - min(0.1, pfa * GROW), len(common)))
+        if zt is not None:
+            share = _masked_mean(ok.astype(np.float64), ok, smooth_px)[1]
+            scale = _fine_scale(z, ok & (share >= 1.0), len(common))
+            z, brightness = zt / scale, brightness / math.sqrt(scale)
+            grow = _fine_grow(z, ok, grow, len(common))
+            params |= {"noise_scale": round(math.sqrt(scale), 4), "tolerance_px": tolerance}
+        params |= {"chi2_seed": round(seed, 4), "chi2_grow": round(grow, 4)}
+        with np.errstate(invalid="ignore"):
+            changed = _hysteresis(ok & (z > grow), ok & (z > seed))
+        if fine:
+            changed = _fine_shapes(changed, pixel_m, min_area_m2) & ok
+        regions, kept = _regions(changed, before.grid, min_area_m2, np.sqrt(np.nan_to_num(z)), brightness)
+    else:
+        method = "log-ratio"
+        params |= {"despeckle_px": despeckle_px, "dark_db": dark_db, "band": before.band_names[0]}
+        lr, tested, looks = sar_log_ratio(before.data[0], after.data[0], ok, despeckle_px=despeckle_px, dark_db=dark_db)
+        if not np.isfinite(looks).any():
+            return ChangeResult((), "sar", method, METHOD_VERSIONS[method], fraction, compared, np.zeros_like(ok), params, excluded_m2)
+        t_seed, t_grow = _f_thresholds(looks, pfa), _f_thresholds(looks, min(0.1, pfa * GROW))
+        to_db = 10 / math.log(10)
+        params |= {"looks": round(float(np.nanmax(looks)), 3), "seed_db": round(to_db * float(np.min(t_seed)), 4),
+                   "grow_db": round(to_db * float(np.min(t_grow)), 4)}  # fmt: skip
+        db = np.nan_to_num(np.abs(lr)) * to_db
+        with np.errstate(invalid="ignore"):
+            up = _hysteresis(tested & (lr > t_grow), tested & (lr > t_seed))
+            down = _hysteresis(tested & (lr < -t_grow), tested & (lr < -t_seed))
+        r_up, k_up = _regions(up, before.grid, min_area_m2, db, "appeared")
+        r_down, k_down = _regions(down, before.grid, min_area_m2, db, "disappeared")
+        regions, kept = r_up + r_down, k_up | k_down
+    regions.sort(key=lambda r: (-r.area_m2, r.polygon.bounds))
+    version = _version(method, classes, before.sensor == "optical" and max(before.grid.pixel_size) <= FINE_PIXEL_M)
+    return ChangeResult(tuple(regions), before.sensor, method, version, fraction, compared, kept, params, excluded_m2)
+
+
+def to_changes(result: ChangeResult, site_id: str, before_id: str, after_id: str) -> list[Change]:
+    """The regions as :class:`~sitewatch.model.Change` rows (WGS84 polygons), ids ``BEFORE..AFTER#n``."""
+    return [
+        Change(
+            id=f"{before_id}..{after_id}#{i + 1}",
+            site_id=site_id,
+            before_id=before_id,
+            after_id=after_id,
+            polygon=r.polygon_wgs84,
+            area_m2=r.area_m2,
+            magnitude=r.magnitude,
+            direction=r.direction,
+            method=result.method,
+            method_version=result.method_version,
+        )
+        for i, r in enumerate(result.regions)
+    ]

@@ -1,0 +1,82 @@
+"""Changed pixels made regions: grown from their seeds (hysteresis), 8-connected groups of at least the
+minimum area as valid polygons in the grid's CRS and in WGS84, with their magnitude and direction.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from shapely import make_valid
+from shapely.geometry import MultiPolygon, Polygon, shape
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import unary_union
+
+from ..geo import reproject_geometry
+from ..model import Grid
+from .pair import ChangeRegion, Direction
+
+
+def _hysteresis(grow: NDArray[np.bool_], seed: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The 8-connected parts of ``grow`` that hold a ``seed`` pixel."""
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(grow | seed, structure=np.ones((3, 3), bool))
+    keep = np.unique(labels[seed])
+    return np.isin(labels, keep[keep > 0])
+
+
+def _polygonal(geom: BaseGeometry) -> BaseGeometry:
+    """The polygons of ``geom`` (a made-valid pixel outline: a polygon, a multipolygon, or a collection
+    with the lines and points of the corners it was split at), as one polygon or multipolygon."""
+    if isinstance(geom, Polygon | MultiPolygon):
+        return geom
+    polys = [g for g in getattr(geom, "geoms", []) if isinstance(g, Polygon | MultiPolygon)]
+    return unary_union(polys)
+
+
+def _regions(
+    mask: NDArray[np.bool_], grid: Grid, min_area_m2: float, value: NDArray[np.float64],
+    direction_of: NDArray[np.float64] | Direction,
+) -> tuple[list[ChangeRegion], NDArray[np.bool_]]:  # fmt: skip
+    """8-connected regions of ``mask`` at least ``min_area_m2`` large, with their mean ``value``."""
+    from rasterio.features import shapes
+    from scipy import ndimage
+
+    a, b, _, d, e, _ = grid.transform
+    pixel_m2 = abs(a * e - b * d)
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return [], np.zeros_like(mask)
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    keep = sizes * pixel_m2 >= min_area_m2
+    keep[0] = False
+    labels = np.where(keep[labels], labels, 0).astype(np.int32)
+    if not keep.any():
+        return [], np.zeros_like(mask)
+    ids = np.flatnonzero(keep)
+    vmean = dict(zip(ids.tolist(), ndimage.mean(value, labels, ids), strict=True))
+    dmean = None if isinstance(direction_of, str) else dict(zip(ids.tolist(), ndimage.mean(direction_of, labels, ids), strict=True))
+    parts: dict[int, list[BaseGeometry]] = {}
+    for geom, v in shapes(labels, mask=labels > 0, connectivity=8, transform=grid.affine):
+        parts.setdefault(int(v), []).append(shape(geom))
+    out = []
+    for k in sorted(parts):
+        # Pixels joined only at a corner give rings that touch themselves there: invalid for shapely, GEOS
+        # and QGIS's tools. make_valid keeps the same pixels (only the rings are split at the corner).
+        poly = _polygonal(make_valid(unary_union(parts[k])))
+        if isinstance(direction_of, str):
+            direction: Direction = direction_of
+        else:
+            bright = float(dmean[k]) if dmean is not None else 0.0
+            direction = "appeared" if bright > 1.0 else "disappeared" if bright < -1.0 else "altered"
+        out.append(
+            ChangeRegion(
+                polygon=poly,
+                polygon_wgs84=reproject_geometry(poly, grid.crs, "EPSG:4326"),
+                area_m2=round(float(sizes[k] * pixel_m2), 3),
+                magnitude=round(float(vmean[k]), 4),
+                direction=direction,
+                pixels=int(sizes[k]),
+            )
+        )
+    return out, labels > 0

@@ -1,0 +1,298 @@
+"""Observations written into the archive: a COG on the site's grid with its provenance (in the
+store and in the COG's tags).
+
+Files are written to a partial name in the archive and renamed into place only when complete,
+then recorded in the store in one transaction (:func:`commit_archived`): an interrupted ingest
+leaves no half-written COG and no half row, and :func:`remove_partials` clears what a killed run
+left.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from numpy.typing import NDArray
+from rasterio._err import CPLE_BaseError
+from rasterio.errors import RasterioError
+from shapely.geometry import Polygon
+
+from .. import __version__
+from ..errors import InputError, OutputError, SitewatchError
+from ..files import owner_of, partial_path
+from ..geo import reproject_geometry
+from ..model import Grid, Observation, SceneRef, Site, iso_utc, says_date_only
+from ..store import Store
+from ..workspace import Workspace
+from .grid import _grid_box, no_data_as_nan, site_mask, valid_pixels
+from .identity import sha256_file
+
+__all__ = ["Archived", "write_observation", "commit_archived", "remove_partials", "archive_observation"]
+
+_MAX_NAME = 200
+"""Longest archive file name taken from an id as it is: with ``.`` before it and ``.stac.json.PID.partial``
+after (:func:`partial_path`), a name stays under the 255 bytes file systems allow."""
+
+
+def _safe_name(text: str) -> str:
+    """A file name for an item id: the id itself when it is safe (and not too long), else made safe
+    (cut to :data:`_MAX_NAME`) plus a digest of the id, so that two ids (``harbour east``,
+    ``harbour_east``) never share one archive file."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "scene"
+    if safe == text and len(safe) <= _MAX_NAME:
+        return safe
+    # A catalogue's id of 400 characters ended the whole fetch in "File name too long".
+    return f"{safe[:_MAX_NAME]}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+Archived = tuple[Observation, Polygon, tuple[tuple[Path, Path], ...]]
+"""An observation written to the archive but not yet recorded: the observation, its WGS84
+footprint, and the files to move into place when it is (each partial file and its final name)."""
+
+
+def write_observation(
+    ws: Workspace,
+    store: Store,
+    site: Site,
+    scene: SceneRef,
+    data: NDArray[np.floating],
+    grid: Grid,
+    band_names: Sequence[str],
+    provenance: Mapping[str, Any],
+    *,
+    cloud_fraction: float | None = None,
+    sidecars: Mapping[str, Path] | None = None,
+    compress: str = "deflate",
+) -> Observation | None:
+    """Archive ``data`` (bands × rows × cols, NaN = no data) on ``grid`` as a COG and record it.
+
+    Returns None (and archives nothing) when the site has no valid pixel in it.
+    ``sidecars`` (name → file) are copied next to the COG, e.g. ``{"truth": path}``,
+    and recorded in the provenance as paths relative to the workspace.
+    """
+    archived = archive_observation(
+        ws, site, scene, data, grid, band_names, provenance,
+        cloud_fraction=cloud_fraction, sidecars=sidecars, compress=compress,
+    )  # fmt: skip
+    return _commit(ws, store, archived)
+
+
+def _commit(ws: Workspace, store: Store, archived: Archived | None) -> Observation | None:
+    """Record what :func:`archive_observation` or :func:`archive_file` wrote (None: nothing, the
+    site had no valid pixel in it) and return its observation."""
+    if archived is None:
+        return None
+    commit_archived(ws, store, *archived)
+    return archived[0]
+
+
+def commit_archived(
+    ws: Workspace,
+    store: Store,
+    obs: Observation,
+    footprint: Polygon,
+    files: Sequence[tuple[Path, Path]] | None = None,
+) -> None:
+    """Record an archived observation and move its COG and sidecars into place, together.
+
+    ``files`` are the (partial, final) pairs of :data:`Archived` (default: the COG written by this
+    process). The row and the renames happen in one transaction (the renames last, just before
+    the commit), so an interrupted run leaves either both or neither: the partial files of a
+    commit that fails are removed, and those of a killed run by the next ingest of the site.
+    """
+    final = ws.root / obs.path
+    moves = list(files) if files is not None else [(partial_path(final), final)]
+    try:
+        with store.transaction():
+            store.put_observation(obs, footprint=footprint)
+            for partial, dest in moves:
+                try:
+                    os.replace(partial, dest)
+                except OSError as exc:
+                    raise OutputError(f"{dest}: cannot move it into place in the archive ({exc.strerror or exc})") from exc
+    except BaseException:
+        _discard(partial for partial, _ in moves)
+        raise
+
+
+def _writer_running(partial: Path) -> bool:
+    """Whether the command that owns a partial file (:func:`~sitewatch.files.owner_of`) is another one,
+    still running, or one on another machine, which cannot be looked up from here."""
+    owner = owner_of(partial)
+    if owner is None:
+        return False
+    pid, here = owner
+    if not here:
+        return True  # its own next run removes it once it has gone
+    if os.name == "nt" or pid == os.getpid():
+        return False  # (Windows: os.kill would end the process, not test it)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
+
+
+def remove_partials(ws: Workspace, site_id: str) -> int:
+    """Delete the files an interrupted or killed run left half-done in a site's archive folder.
+
+    The partial files of another command writing into the site at this moment are left alone, and so
+    are those of a command on another machine (written for it by Dask workers): its next run there
+    removes them. GDAL's own temporary files beside a partial COG (``….partial.ovr.tmp``, the overviews
+    being built when the writer was killed) go with it, and so does the file a command killed while
+    it checked its Dask workers left in the archive folder (:func:`~sitewatch.run.map_jobs`).
+    """
+    n = 0
+    for p in [*ws.archive.glob(".*.partial"), *(ws.archive / site_id).glob(".*.partial*")]:
+        if not _writer_running(p):
+            _discard([p])  # (on a read-only workspace, the write that follows names the problem)
+            n += not p.exists()
+    return n
+
+
+def archive_observation(
+    ws: Workspace,
+    site: Site,
+    scene: SceneRef,
+    data: NDArray[np.floating],
+    grid: Grid,
+    band_names: Sequence[str],
+    provenance: Mapping[str, Any],
+    *,
+    cloud_fraction: float | None = None,
+    sidecars: Mapping[str, Path] | None = None,
+    compress: str = "deflate",
+    owner: str | None = None,
+) -> Archived | None:
+    """Write the COG (and sidecars) of an observation without touching the store.
+
+    Returns the observation, its WGS84 footprint and the files written, or None when the
+    site has no valid pixel in ``data``. The COG and sidecars are left at :func:`partial_path`
+    of their final names until :func:`commit_archived` records them. Safe to run in a
+    worker process, or on a Dask worker: ``owner`` (:func:`~sitewatch.files.partial_owner`) is then
+    the command's that will commit them, by default this process.
+    """
+    data = no_data_as_nan(np.asarray(data))  # ±inf archived as NaN, whoever made the values
+    if data.ndim == 2:
+        data = data[None]
+    if data.shape[1:] != grid.shape or data.shape[0] != len(band_names):
+        raise InputError(f"{scene.id}: data shape {data.shape} does not fit grid {grid.shape} × {len(band_names)} bands")
+    inside = site_mask(site, grid)
+    valid = valid_pixels(data, inside)
+    n_inside = int(inside.sum())
+    valid_fraction = float(valid.sum()) / n_inside if n_inside else 0.0
+    if valid_fraction == 0.0:
+        return None
+    folder = ws.archive / site.id
+    name = _safe_name(scene.item_id)
+    final = folder / f"{name}.tif"
+    tmp = partial_path(final, owner)
+    # (each partial name once: it holds a random part)
+    sidecar_files = [(src, _sidecar_path(folder, name, k, src)) for k, src in (sidecars or {}).items()]
+    sidecar_partials = [partial_path(dest, owner) for _, dest in sidecar_files]
+    written = [tmp, *sidecar_partials]
+    prov = dict(provenance) | {
+        "sitewatch_version": __version__,
+        "sensor": scene.sensor,
+        "acquired": iso_utc(scene.acquired),
+        "resolution_m": scene.resolution_m,
+        "scene_id": scene.id,
+        "simulated": scene.simulated,
+        "bands": list(band_names),
+    }
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with rasterio.open(
+            tmp,
+            "w",
+            driver="COG",
+            width=grid.width,
+            height=grid.height,
+            count=data.shape[0],
+            dtype="float32",
+            crs=grid.crs,
+            transform=grid.affine,
+            nodata=float("nan"),
+            compress=compress,
+            predictor=3 if compress in ("deflate", "zstd", "lzw") else None,
+            blocksize=256,
+        ) as dst:
+            dst.write(data)
+            for i, band in enumerate(band_names, start=1):
+                dst.set_band_description(i, band)
+            dst.update_tags(
+                SITEWATCH_SCENE_ID=scene.id,
+                SITEWATCH_SITE=site.id,
+                SITEWATCH_SENSOR=scene.sensor,
+                # The date alone when only the date is known, as read back by ingest and import (as date only)
+                # and as gdalinfo shows it: not the 12:00 UTC assumed for it, which would pass for a time.
+                SITEWATCH_ACQUIRED=scene.acquired.astimezone(UTC).strftime(
+                    "%Y-%m-%d" if says_date_only(prov.get("acquired_from")) else "%Y-%m-%dT%H:%M:%SZ"
+                ),
+                SITEWATCH_SIMULATED=str(scene.simulated).lower(),
+                SITEWATCH_VERSION=__version__,
+                # Read back by ingest and import, as the acquisition is: the archive's sidecar of a Maxar or
+                # Airbus file (NAME.metadata.XML) is not where their names are looked for.
+                **({"SITEWATCH_PLATFORM": scene.platform} if scene.platform else {}),
+            )
+            scale = prov.get("scale_applied")
+            if isinstance(scale, int | float) and not isinstance(scale, bool) and scale > 0:
+                # What the values were multiplied by to become reflectance (1/255: an 8-bit display
+                # rendering), so that detect-image on this COG judges its clouds as the pipeline does.
+                dst.update_tags(SITEWATCH_SCALE_APPLIED=repr(float(scale)))
+        digest = sha256_file(tmp)
+        copied: dict[str, str] = {}
+        moves: list[tuple[Path, Path]] = []
+        for key, (src_path, dest), part in zip(sidecars or {}, sidecar_files, sidecar_partials, strict=True):
+            # Beside its final name until the commit, as the COG: an interrupted copy never leaves a cut
+            # sidecar where the one an earlier run recorded was, nor one that no observation names.
+            shutil.copyfile(src_path, part)
+            moves.append((part, dest))
+            copied[key] = dest.relative_to(ws.root).as_posix()
+        moves.append((tmp, final))
+    except (OSError, RasterioError, CPLE_BaseError) as exc:
+        _discard(written)
+        if isinstance(exc, SitewatchError):
+            raise
+        # A full disk, a read-only or vanished workspace: GDAL's or the system's words, and the file.
+        why = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise OutputError(f"{final}: cannot write it into the archive ({why})") from exc
+    except BaseException:
+        _discard(written)
+        raise
+    obs = Observation(
+        id=f"{site.id}/{scene.item_id}",
+        site_id=site.id,
+        scene=scene,
+        grid=grid,
+        path=final.relative_to(ws.root).as_posix(),
+        sha256=digest,
+        valid_fraction=round(valid_fraction, 6),
+        cloud_fraction=cloud_fraction,
+        provenance=prov | copied,
+    )
+    footprint = reproject_geometry(_grid_box(grid), grid.crs, "EPSG:4326")
+    return obs, footprint, tuple(moves)
+
+
+def _discard(partials: Iterable[Path]) -> None:
+    """Remove partial files after a failed write, as far as the file system lets (it may be read-only)."""
+    for p in partials:
+        try:
+            p.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _sidecar_path(folder: Path, name: str, key: str, src_path: Path) -> Path:
+    return folder / f"{name}.{key}{''.join(Path(src_path).suffixes[-1:]) or '.json'}"

@@ -1,0 +1,228 @@
+"""The entry points: :func:`ingest_paths` (files and folders of images into a site, cut in workers
+and recorded here, in file order) and :func:`ingest_file` (one file), with :func:`expand_paths`,
+the images a list of paths names.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+from ..errors import ImageReadError, InputError, SkippedInputWarning
+from ..model import Observation, Site
+from ..sources.landsat import (
+    landsat_level1_products_in,
+    landsat_product_id,
+    landsat_product_of,
+    landsat_products_in,
+    landsat_tar_refusal,
+)
+from ..sources.planet import udm2_apart
+from ..sources.s1_radiometry import ThermalNoise
+from ..sources.safe import is_safe_product, product_root, safe_products_in
+from ..store import Store, now_utc
+from ..workspace import Workspace
+from .archive import _commit, commit_archived, remove_partials
+from .band_files import (
+    _BAND_ORDER,
+    _check_one_date,
+    _refuse_bands_of_a_product,
+    band_files_name,
+    band_files_sensor,
+)
+from .identity import SourceDigest, same_images, unique_item_id
+from .jobs import FileJob, archive_file, map_file_jobs
+from .scene_ref import read_scene_ref
+
+__all__ = ["RASTER_SUFFIXES", "IngestReport", "ingest_file", "ingest_paths", "expand_paths"]
+
+RASTER_SUFFIXES = (".tif", ".tiff", ".gtiff")
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What an ingest run did: observations written and inputs skipped with the reason."""
+
+    observations: tuple[Observation, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
+    """(input path or id, reason) for every input that was not ingested."""
+    duplicates: tuple[tuple[str, str], ...] = ()
+    """(input path, earlier input path) for every file that is the same image as an earlier one
+    of the run: it went in once, as that one."""
+    sources: tuple[str, ...] = ()
+    """The input path of each of ``observations``, in the same order (as given, not resolved)."""
+    missed: tuple[str, ...] = ()
+    """The inputs of ``skipped`` that are readable but hold no valid pixel over the site (the
+    others were refused: unreadable, no CRS...)."""
+
+
+def ingest_file(
+    ws: Workspace,
+    store: Store,
+    site: Site,
+    path: Path,
+    *,
+    acquired: datetime | None = None,
+    sensor: str | None = None,
+    resolution_m: float | None = None,
+    compress: str = "deflate",
+    thermal_noise: ThermalNoise = "keep",
+) -> Observation | None:
+    """Cut one GeoTIFF to the site, archive it (a COG compressed with ``compress``, the
+    ``cog_compress`` setting; a Sentinel-1 product's noise as ``thermal_noise``, the
+    ``sar_thermal_noise`` setting, says) and record it. None when it misses the site."""
+    scene, _ = read_scene_ref(path, acquired=acquired, sensor=sensor, thermal_noise=thermal_noise)
+    content = SourceDigest(path)
+    item = unique_item_id(store, site, path, scene, (), content=content)
+    archived = archive_file(
+        ws, site, path, acquired=acquired, sensor=sensor, resolution_m=resolution_m, compress=compress, item_id=item,
+        thermal_noise=thermal_noise, source_sha256=content.sha256,
+    )  # fmt: skip
+    return _commit(ws, store, archived)
+
+
+def expand_paths(paths: Iterable[Path]) -> list[Path]:
+    """The images PATHS name: GeoTIFFs, and SAFE products (folders and zips) taken whole; a
+    folder is searched for both, without looking inside the products it holds."""
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir() and is_safe_product(p):
+            out.append(p)
+        elif p.is_dir():
+            # SAFE products in the folder go in whole; the files inside them are theirs, not scenes.
+            # So do Landsat Level-2 products, by their MTL files, and their band files are theirs.
+            products = safe_products_in(p)
+            landsat = set(landsat_products_in(p))
+            # A Level-1 product is named once, by its MTL, not once a band file.
+            level1 = landsat_level1_products_in(p)
+            of_level1 = {(m.parent, m.name.split("_MTL.")[0]) for m in level1}
+            out += sorted(
+                q for q in p.rglob("*")
+                if q.suffix.lower() in RASTER_SUFFIXES and not q.name.startswith(".")
+                and not any(d in products for d in q.parents) and landsat_product_of(q) not in landsat
+                and not any(q.parent == d and q.name.startswith(f"{pid}_") for d, pid in of_level1)
+            )  # fmt: skip
+            out += products + sorted(landsat) + level1
+            # A product still in USGS's .tar is named (not "no GeoTIFF found"), unless it is unpacked there too.
+            unpacked = {landsat_product_id(m) for m in landsat}
+            out += sorted(
+                q for q in p.rglob("*") if landsat_tar_refusal(q) and q.is_file() and not q.name.startswith(".")
+                and re.sub(r"\.(tar|tar\.gz|tgz)$", "", q.name, flags=re.I) not in unpacked
+                and q.name.upper().startswith(("LC0", "LE0", "LT0", "LO0"))
+            )  # fmt: skip
+        else:
+            out.append(product_root(p))  # a product's MTD_MSIL2A.xml or manifest.safe: the product
+    return out
+
+
+def ingest_paths(
+    ws: Workspace,
+    store: Store,
+    site: Site,
+    paths: Iterable[Path],
+    *,
+    acquired: datetime | None = None,
+    sensor: str | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    workers: int = 0,
+    scheduler: str = "",
+    compress: str = "deflate",
+    band_files: Mapping[str, Path] | None = None,
+    thermal_noise: ThermalNoise = "keep",
+    dn_scale: float | None = None,
+    dn_offset: float | None = None,
+) -> IngestReport:
+    """Ingest files and folders of GeoTIFFs into ``site``; a bad file is skipped and named.
+
+    ``thermal_noise`` (the ``sar_thermal_noise`` setting) says whether a Sentinel-1 GRD
+    product's noise LUT is subtracted. Files are cut and written in parallel (``workers``, 0 = one per core),
+    or on the Dask cluster whose scheduler is at ``scheduler`` (:func:`map_file_jobs`); the store is written
+    here, one observation per transaction, in file order.
+    Each file's observation id comes from :func:`unique_item_id`; a file that is the same
+    image as an earlier one of the run goes in once (``IngestReport.duplicates``). With
+    ``band_files`` (band name → single-band file) those files make one
+    observation and ``paths`` is ignored. ``dn_scale`` and ``dn_offset`` scale an optical file's
+    values to reflectance, (value - offset) / scale, instead of the scale read from their range
+    (a file they cannot apply to, SAR or a product, is skipped and named).
+    """
+    started = now_utc()
+    # A Planet UDM2 goes in with its image, as its cloud mask: set apart before repeats are looked for,
+    # so that two scenes' masks alike byte for byte are not one "image".
+    files, masks = udm2_apart(expand_paths(paths))
+    digests: dict[Path, str] = {}
+    files, repeats = same_images(files, digests)
+    if band_files:
+        # In one order whatever the order of the flags, so that a rerun reads the same first file.
+        band_files = dict(sorted(band_files.items(), key=lambda kv: _BAND_ORDER.get(kv[0].upper(), len(_BAND_ORDER))))
+        _refuse_bands_of_a_product(band_files)
+        _check_one_date(band_files)
+        files = [next(iter(band_files.values()))]
+    remove_partials(ws, site.id)
+    done: list[Observation] = []
+    sources: list[str] = []
+    missed: list[str] = []
+    skipped: list[tuple[str, str]] = [(str(f), why) for f, why in masks] if not band_files else []
+    jobs: list[FileJob] = []
+    taken: set[str] = set()
+    for f in files:
+        content = SourceDigest(f, digests.get(f.resolve()))
+        try:
+            scene, _ = read_scene_ref(
+                f, acquired=acquired, sensor=sensor or (band_files_sensor(band_files) if band_files else None),
+                name_bands=not band_files, thermal_noise=thermal_noise,
+            )  # fmt: skip
+        except (ImageReadError, InputError):
+            item = None  # the job names the file and the reason
+        else:
+            if band_files:
+                scene = replace(scene, item_id=band_files_name(band_files))
+            item = unique_item_id(
+                store, site, f, scene, taken, copies=not band_files,
+                band_paths={str(Path(b).resolve()) for b in (band_files or {}).values()}, content=content,
+            )  # fmt: skip
+            taken.add(item)
+        jobs.append(FileJob(
+            ws, site, f, acquired, sensor, compress, item, band_files, thermal_noise, content.sha256, dn_scale=dn_scale, dn_offset=dn_offset,
+        ))  # fmt: skip
+    results = map_file_jobs(ws, jobs, workers=workers, scheduler=scheduler)
+    try:
+        for i, (f, result) in enumerate(zip(files, results, strict=True)):
+            if isinstance(result, str):
+                warnings.warn(result, SkippedInputWarning, stacklevel=2)
+                skipped.append((str(f), result))
+            elif result is None:
+                skipped.append((str(f), f"{f}: no valid pixel over site {site.id!r}"))
+                missed.append(str(f))
+            else:
+                commit_archived(ws, store, *result)
+                done.append(result[0])
+                sources.append(str(f))
+            if progress:
+                progress(i + 1, len(files), f.name)
+    except BaseException:
+        # Ctrl-C: the workers are ended first, then the COGs they wrote that were not committed go.
+        results.close()
+        remove_partials(ws, site.id)
+        raise
+    # Again at the end: the workers of a run killed just before this one started may have
+    # been finishing a file then (they end within a second of their parent).
+    remove_partials(ws, site.id)
+    if not files and not skipped:
+        given = ", ".join(str(p) for p in paths)
+        skipped.append((given, f"no GeoTIFF files or SAFE products found in {given}"))
+    store.record_run(
+        "ingest",
+        site.id,
+        {"paths": [str(p) for p in paths], "sensor": sensor}
+        | ({"band_files": {b: str(f) for b, f in band_files.items()}} if band_files else {}),
+        {"observations": len(done), "skipped": len(skipped), "duplicates": len(repeats)},
+        started=started,
+    )
+    return IngestReport(
+        tuple(done), tuple(skipped), tuple((str(f), str(g)) for f, g in repeats), tuple(sources), tuple(missed)
+    )

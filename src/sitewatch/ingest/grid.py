@@ -1,0 +1,89 @@
+"""The site's grid and the pixels on it.
+
+The site grid is the site polygon's bounding box in the site's UTM zone, snapped outward to
+whole pixels at the scene's ground resolution; :func:`site_mask` is the polygon on it.
+:func:`no_data_as_nan` is the one no-data rule of ingest, import and fetch, and
+:func:`valid_pixels` the pixels an observation's valid fraction counts.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from affine import Affine
+from numpy.typing import NDArray
+from rasterio.features import geometry_mask
+from shapely.geometry import box
+
+from ..errors import InputError
+from ..geo import reproject_geometry, utm_crs_for
+from ..model import Grid, Site
+
+__all__ = ["MAX_GRID_PIXELS", "site_grid", "site_mask", "no_data_as_nan", "valid_pixels"]
+
+MAX_GRID_PIXELS = 2**30
+"""Most pixels a site's grid may have (32768 × 32768): a largest site (2° across) at 10 m fits; a file
+claiming millimetre pixels gets an error naming its pixel size, not an allocation of tens of GB."""
+
+
+def site_grid(site: Site, resolution_m: float, crs: str | None = None) -> Grid:
+    """The site's grid: its polygon's bounds in ``crs`` (default: its UTM zone), snapped to pixels.
+
+    A site is at most :data:`~sitewatch.model.MAX_SITE_DEG` across (:class:`Site` refuses wider ones), so its
+    grid fits one UTM zone.
+    """
+    geom = site.require_geometry()
+    crs = crs or utm_crs_for(geom.centroid.x, geom.centroid.y)
+    minx, miny, maxx, maxy = reproject_geometry(geom, "EPSG:4326", crs).bounds
+    r = float(resolution_m)
+    x0, y1 = math.floor(minx / r) * r, math.ceil(maxy / r) * r
+    width = max(1, math.ceil((maxx - x0) / r))
+    height = max(1, math.ceil((y1 - miny) / r))
+    if width * height > MAX_GRID_PIXELS:
+        raise InputError(
+            f"site {site.id!r} ({(maxx - minx) / 1000:.1f} × {(maxy - miny) / 1000:.1f} km) at {r:g} m pixels would be "
+            f"{width} × {height} pixels, more than sitewatch handles ({MAX_GRID_PIXELS:,}); is the image's pixel size "
+            "right? Resample it coarser (gdalwarp -tr) or cut the site smaller"
+        )
+    t = Affine(r, 0.0, x0, 0.0, -r, y1)
+    return Grid(crs=crs, transform=(t.a, t.b, t.c, t.d, t.e, t.f), width=width, height=height)
+
+
+def site_mask(site: Site, grid: Grid) -> NDArray[np.bool_]:
+    """True for pixels of ``grid`` whose centre lies inside the site polygon."""
+    geom = reproject_geometry(site.require_geometry(), "EPSG:4326", grid.crs)
+    return geometry_mask([geom], out_shape=grid.shape, transform=grid.affine, invert=True)
+
+
+# -- no data --------------------------------------------------------------------------------------
+
+
+def no_data_as_nan(values: NDArray[np.floating] | np.ma.MaskedArray) -> NDArray[np.float32]:
+    """Pixel values as sitewatch archives them: float32, NaN where there is no data.
+
+    No data is what a file's mask says (its no-data value: a masked read) and every value that
+    is not finite: NaN, and ±inf too, which is no measurement (a float export's overflow, a
+    division by a zero calibration gain). The one rule of ingest, import and fetch, applied to
+    the values as read, before they are resampled onto the site's grid (GDAL leaves NaN out of a
+    bilinear kernel, an infinity it spreads to the pixels around), and to what is archived.
+    The values are returned as they are (no copy) when nothing needs changing.
+    """
+    a = np.ma.filled(values.astype(np.float32, copy=False), np.nan) if np.ma.isMaskedArray(values) else values
+    a = np.asarray(a, dtype=np.float32)
+    inf = np.isinf(a)
+    return np.where(inf, np.float32(np.nan), a) if inf.any() else a
+
+
+def valid_pixels(data: NDArray[np.floating], inside: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Pixels (of bands × rows × cols on a site's grid) inside the site with data in every band:
+    the valid fraction's pixels (:func:`no_data_as_nan`'s rule)."""
+    return np.all(np.isfinite(data), axis=0) & inside
+
+
+def _grid_box(grid: Grid) -> Any:
+    t = grid.affine
+    x0, y0 = t @ (0, 0)
+    x1, y1 = t @ (grid.width, grid.height)
+    return box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))

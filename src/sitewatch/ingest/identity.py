@@ -1,0 +1,230 @@
+"""Which image a file is: its content's sha256 (read at most once a run: :class:`SourceDigest`),
+the repeats among a run's files (:func:`same_images`), and the id its observation gets in a site,
+the same again for the same image, so that a rerun replaces instead of adding (:func:`unique_item_id`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Collection, Mapping
+from dataclasses import replace
+from datetime import UTC, timedelta
+from pathlib import Path
+from typing import Any
+
+from ..errors import ImageReadError, InputError
+from ..model import SceneRef, Site, says_date_only
+from ..sources.safe import is_safe_product, safe_product_name
+from ..store import Store, stored_time
+
+__all__ = ["sha256_file", "SourceDigest", "same_images", "unique_item_id"]
+
+
+def sha256_file(path: Path) -> str:
+    """sha256 of a file; of a folder (a SAFE product), over each file's relative path and sha256."""
+    if Path(path).is_dir():
+        h = hashlib.sha256()
+        for f in sorted(q for q in Path(path).rglob("*") if q.is_file()):
+            h.update(f"{f.relative_to(path).as_posix()}\0{sha256_file(f)}\n".encode())
+        return h.hexdigest()
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class SourceDigest:
+    """An input file's sha256, read at most once in a run and only when something asks for it.
+
+    Its size, known without reading it (None for a folder), rules out without hashing a stored
+    source of another size (provenance ``source_size``) as its copy. The digest, once read, goes
+    to the worker in :class:`FileJob`, so that the provenance's ``source_sha256`` is not read again.
+    """
+
+    def __init__(self, path: Path, sha256: str | None = None) -> None:
+        self.path = Path(path)
+        self.sha256 = sha256
+        """The digest when it has been read (or was known), else None."""
+        self.size = _size(self.path) if self.path.is_file() else None
+
+    def value(self) -> str:
+        """The file's sha256, read now if it has not been."""
+        if self.sha256 is None:
+            self.sha256 = sha256_file(self.path)
+        return self.sha256
+
+    def same_as(self, prov: Mapping[str, Any]) -> bool:
+        """Whether the stored source of provenance ``prov`` is this file's content (hashed only when
+        its size, if recorded, is this file's)."""
+        stored = prov.get("source_size")
+        if not prov.get("source_sha256") or (self.size is not None and isinstance(stored, int) and stored != self.size):
+            return False
+        return bool(prov["source_sha256"] == self.value())
+
+
+def unique_item_id(
+    store: Store, site: Site, path: Path, scene: SceneRef, taken: Collection[str], *, copies: bool = True,
+    band_paths: Collection[str] = (), content: SourceDigest | None = None,
+) -> str:
+    """The id a file's observation gets in ``site``: its name, unless another image holds that.
+
+    Files are named after themselves (``harbour_20241017.tif`` → ``harbour_20241017``). When
+    that observation already comes from another file, or another file of this run
+    (``taken``) claims it — Sentinel Hub names every download ``response.tiff`` — the
+    acquisition time is added (the date alone for an image known by its date), then a digest of the path. The same file (by path, or by
+    content when it has moved) always lands on the same id again, so a rerun replaces
+    instead of adding; with ``copies``, so does a byte-identical copy under another name, or
+    with another acquisition time (``--acquired``, a date in its new name): a file that is not
+    an observation of the same time and sensor by its path is matched by content against the
+    site's observations of its sensor (a SAFE product is not). The file is hashed only when a
+    stored source could be its copy: one whose size the provenance records as this file's
+    (``source_size``), or does not record (an observation ingested before it was recorded). ``content`` is the file's
+    :class:`SourceDigest`, shared by the sites of one import and passed on to the worker, so
+    that a file is hashed at most once in a run. Bands given one file each
+    (``band_paths``, resolved) are the same image as an observation made of any of those files,
+    whatever the order or the set of bands given.
+    """
+    base = scene.item_id
+    source = str(Path(path).resolve())
+    # An image known by its date alone gets the date: its assumed noon in the id (`…_20161130T120000`)
+    # read as the time it was taken. Ids so made before keep going to their files (`legacy` below).
+    timed = scene.acquired.strftime("%Y%m%dT%H%M%S")
+    stamp = scene.acquired.strftime("%Y%m%d") if says_date_only(scene.properties.get("acquired_from")) else timed
+    digest = hashlib.sha256(source.encode()).hexdigest()[:8]
+    if content is None:
+        content = SourceDigest(Path(path))
+
+    def same_file(prov: Mapping[str, Any]) -> bool:
+        if band_paths and isinstance(prov.get("band_files"), dict):
+            return bool({str(b.get("path")) for b in prov["band_files"].values()} & set(band_paths))
+        if prov.get("source_path") in (None, source):
+            return True
+        if isinstance(prov.get("safe"), dict) and is_safe_product(path):
+            # A SAFE product is the same image as its folder, its zip or a copy of either.
+            return bool(prov["safe"].get("product") == safe_product_name(path))
+        return content.same_as(prov)
+
+    if copies:
+        # Acquired within the same second: stored times are ISO text (the GeoPackage) or timestamptz (PostGIS),
+        # and both compare with these bounds in the stored form.
+        second = scene.acquired.astimezone(UTC).replace(microsecond=0)
+        rows = store.execute(
+            "SELECT observation_id, scene_id, provenance FROM observations WHERE site_id = ? AND sensor = ? "
+            "AND acquired >= ? AND acquired < ? ORDER BY observation_id",
+            (site.id, scene.sensor, stored_time(second), stored_time(second + timedelta(seconds=1))),
+        )
+        for row in rows:
+            prov = json.loads(row["provenance"])
+            item = str(row["observation_id"]).split("/", 1)[1]
+            if (
+                item not in taken and prov.get("source_path") and prov.get("source_sha256")
+                and "band_files" not in prov and same_file(prov)
+            ):  # fmt: skip
+                return item  # this file's observation, or that of a copy of it under another name
+            if item not in taken and scene.properties.get("SITEWATCH_SCENE_ID") and row["scene_id"] == scene.id:
+                # An archived COG (this workspace's or a colleague's) of a scene the site holds, taken at that
+                # second: that image cut to the site again, its observation again, not a second look that
+                # would count each of its vessels twice.
+                return item
+        if not is_safe_product(path):
+            # A copy imported with another time (--acquired, or a date in its new name) is still that image:
+            # kept as a second observation, one image made two looks, on two dates of the timeline.
+            # Only sources of this file's size (or of no recorded size) can be it: the file is hashed
+            # when there is one. (The provenance is read here, not with the SQL dialects' JSON functions.)
+            rows = store.execute(
+                "SELECT observation_id, provenance FROM observations WHERE site_id = ? AND sensor = ? ORDER BY observation_id",
+                (site.id, scene.sensor),
+            )
+            for row in rows:
+                prov = json.loads(row["provenance"])
+                if prov.get("source_sha256") is None:
+                    continue
+                if content.size is not None and prov.get("source_size") not in (None, content.size):
+                    continue
+                item = str(row["observation_id"]).split("/", 1)[1]
+                if item not in taken and "band_files" not in prov and content.same_as(prov):
+                    return item
+    if stamp != timed:
+        for item in (f"{base}_{timed}", f"{base}_{timed}_{digest}"):
+            legacy = store.execute("SELECT provenance FROM observations WHERE observation_id = ?", (f"{site.id}/{item}",))
+            if item not in taken and legacy and same_file(json.loads(legacy[0]["provenance"])):
+                return item
+    for item in (base, f"{base}_{stamp}", f"{base}_{stamp}_{digest}"):
+        if item in taken:
+            continue
+        held = store.execute(
+            "SELECT provenance FROM observations WHERE observation_id = ?", (f"{site.id}/{item}",)
+        )
+        # The scene id (provider:collection:item) is one row of the workspace's scenes: another
+        # site's observation of another image under that name (EO Browser names a day's exports
+        # alike in every port) would have its scene, resolution and file taken over by this one.
+        elsewhere = store.execute(
+            "SELECT provenance FROM observations WHERE scene_id = ? AND site_id != ?",
+            (replace(scene, item_id=item).id, site.id),
+        )
+        if any(not same_file(json.loads(row["provenance"])) for row in elsewhere):
+            continue
+        if not held or same_file(json.loads(held[0]["provenance"])):
+            return item
+    return f"{base}_{stamp}_{digest}"
+
+
+def same_images(
+    files: list[Path], digests: dict[Path, str] | None = None
+) -> tuple[list[Path], list[tuple[Path, Path]]]:
+    """``files`` with every repeat of an image left out, and (repeat, first) for each one left out.
+
+    The same file given twice (a folder and a file in it) or byte-identical copies in two
+    folders are one image: one observation, as a moved file is on a rerun. Only files that
+    share a size are hashed; ``digests`` (resolved path → sha256), when given, receives their
+    digests, so that the run does not read them again.
+    """
+    sizes = [_size(f) for f in files]
+    count = Counter(sizes)
+    if digests is None:
+        digests = {}  # resolved path -> sha256: a path given twice is hashed once
+    first: dict[str, Path] = {}
+    kept: list[Path] = []
+    repeats: list[tuple[Path, Path]] = []
+    for f, n in zip(files, sizes, strict=True):
+        if f.is_dir() or f.suffix.lower() == ".zip":
+            # SAFE products (folder or zip) are one image by their product name; one that is not
+            # a product is named by its job.
+            try:
+                key = f"safe:{safe_product_name(f)}"
+            except (InputError, ImageReadError):  # a damaged zip, say: named by its job
+                kept.append(f)
+                continue
+            if key in first:
+                repeats.append((f, first[key]))
+            else:
+                first[key] = f
+                kept.append(f)
+            continue
+        if n is None or count[n] < 2:
+            kept.append(f)
+            continue
+        real = f.resolve()
+        try:
+            if real not in digests:
+                digests[real] = sha256_file(f)
+        except OSError:
+            kept.append(f)
+            continue
+        digest = digests[real]
+        if digest in first:
+            repeats.append((f, first[digest]))
+        else:
+            first[digest] = f
+            kept.append(f)
+    return kept, repeats
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:  # a missing file is named by its job
+        return None

@@ -1,0 +1,272 @@
+"""One image cut to one site and written as a COG without touching the store (:func:`archive_file`):
+the worker side of ingest and import, as plain picklable jobs (:class:`FileJob`) run in worker
+processes or on a Dask cluster (:func:`map_file_jobs`).
+"""
+
+from __future__ import annotations
+
+import socket
+import warnings
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..detect.clouds import QA_PIXEL_CLOUD_RULE, UDM2_CLOUD_RULE
+from ..errors import ImageReadError, InputError, Level1CWarning
+from ..files import partial_owner
+from ..model import Site
+from ..run import map_jobs
+from ..sources.landsat import is_landsat_mtl, open_landsat_l2
+from ..sources.planet import check_udm2, read_udm2_as_scl, udm2_sibling
+from ..sources.planet_toa import planet_toa
+from ..sources.providers import provider_product
+from ..sources.s1_radiometry import ThermalNoise
+from ..sources.safe import (
+    NoiseNotRemovedWarning,
+    is_s1_product,
+    is_safe_product,
+    open_s1_grd,
+    open_s2_l2a,
+)
+from ..workspace import Workspace
+from ..zero_collar import ZERO_NO_DATA_NOTE
+from .archive import Archived, archive_observation
+from .band_files import _refuse_bands_of_a_product, band_files_name, band_files_sensor
+from .cut import _cut_to_grid, _qa_pixel_as_scl, _read_s1
+from .grid import site_grid
+from .identity import _size, sha256_file
+from .metadata import metadata_sidecars
+from .scene_ref import read_scene_ref
+
+__all__ = ["archive_file", "FileJob", "archive_job", "map_file_jobs"]
+
+
+def archive_file(
+    ws: Workspace,
+    site: Site,
+    path: Path,
+    *,
+    acquired: datetime | None = None,
+    sensor: str | None = None,
+    resolution_m: float | None = None,
+    compress: str = "deflate",
+    item_id: str | None = None,
+    band_files: Mapping[str, Path] | None = None,
+    thermal_noise: ThermalNoise = "keep",
+    source_sha256: str | None = None,
+    owner: str | None = None,
+    dn_scale: float | None = None,
+    dn_offset: float | None = None,
+) -> Archived | None:
+    """Cut one image to the site and write its COG, without touching the store.
+
+    The image is a GeoTIFF, a Sentinel-2 L2A or Sentinel-1 GRD SAFE product (read as
+    reflectance or sigma0, :mod:`sitewatch.sources.safe`; ``thermal_noise`` says whether a
+    Sentinel-1 product's noise LUT is subtracted) or, with ``band_files``, a set of
+    single-band files. ``band_files`` (band name → single-band file, e.g. Sentinel-2 bands delivered
+    one file each) makes one observation of several files; ``path`` is then the
+    one its acquisition time and id are read from. ``item_id`` overrides the id
+    the file would get (see :func:`ingest_paths`). ``source_sha256`` is ``path``'s sha256 when
+    the caller has read it already (:class:`SourceDigest`); it is read here otherwise. ``owner`` is
+    that of the partial files written (:func:`archive_observation`). ``dn_scale`` and ``dn_offset`` (an
+    optical file, or band files, that is no product): reflectance = (value - ``dn_offset``) / ``dn_scale``,
+    instead of the divisor read from the values' range (:func:`_check_given_scaling` says which files).
+    """
+    path = Path(path)
+    s1 = open_s1_grd(path, thermal_noise=thermal_noise) if not band_files and is_s1_product(path) else None
+    product = open_s2_l2a(path) if not band_files and s1 is None and is_safe_product(path) else None
+    landsat = open_landsat_l2(path) if not band_files and is_landsat_mtl(path) else None
+    if band_files:
+        sensor = sensor or band_files_sensor(band_files)
+    elif s1 is None and product is None and landsat is None:
+        _refuse_bands_of_a_product({"": path})
+    scene, bands = read_scene_ref(path, acquired=acquired, sensor=sensor, name_bands=not band_files, thermal_noise=thermal_noise)
+    sources: list[tuple[Path | str, int]] = [(path, i) for i in range(1, len(bands) + 1)]
+    if band_files:
+        bands = list(band_files)
+        sources = [(Path(f), 1) for f in band_files.values()]
+    if product is not None:
+        sources = list(product.bands.values())
+    if landsat is not None:
+        sources = list(landsat.bands.values())
+    if item_id:
+        scene = replace(scene, item_id=item_id)
+    elif band_files:
+        scene = replace(scene, item_id=band_files_name(band_files))
+    # A Planet scene's UDM2 is its cloud mask, archived as the band SCL in SCL's classes (as a
+    # Sentinel-2 SCL is): detect then reads it instead of running the spectral cloud test.
+    plain = not band_files and s1 is None and product is None and landsat is None
+    # A Planet radiance file (…_3B_AnalyticMS_clip.tif): TOA reflectance by its metadata XML's coefficients.
+    toa = planet_toa(path, provider_product(path, len(bands)), len(bands)) if plain and scene.sensor == "optical" else None
+    udm2 = udm2_sibling(path) if plain and scene.sensor == "optical" else None
+    classes: Callable[[Any], NDArray[np.uint8]] | None = None
+    if udm2 is not None and "SCL" not in bands:
+        check_udm2(udm2, path)
+        bands = [*bands, "SCL"]
+        classes = partial(read_udm2_as_scl, udm2)
+    else:
+        udm2 = None
+    if landsat is not None and landsat.qa is not None:
+        bands = [*bands, "SCL"]
+        classes = partial(_qa_pixel_as_scl, landsat.qa)
+    given = (dn_scale, dn_offset) != (None, None)
+    if given:
+        _check_given_scaling(path, scene.sensor, "a Sentinel-1 product" if s1 else "a Sentinel-2 product" if product else
+                             "a Landsat product" if landsat else "a Planet radiance file" if toa else None)  # fmt: skip
+    grid = site_grid(site, resolution_m or scene.resolution_m)
+    if s1 is not None:
+        out = np.full((len(bands), grid.height, grid.width), np.nan, dtype=np.float32)
+        _read_s1(s1, grid, out)  # as sigma0, placed by its GCPs
+        scale, zero = 1.0, False
+    else:
+        cut = _cut_to_grid(path, scene, bands, sources, grid, product or landsat, classes, toa, (dn_scale, dn_offset) if given else None)
+        if cut is None:
+            return None
+        out, scale, zero = cut
+    sidecars = {}
+    truth = path.with_name(path.stem + ".truth.geojson")
+    if truth.exists():
+        sidecars["truth"] = truth
+    metadata = metadata_sidecars(path) if product is None and s1 is None and landsat is None else []  # a product's own metadata is recorded below
+    if metadata:
+        sidecars["metadata"] = metadata[0]  # the provider's metadata is archived next to the COG
+    provenance: dict[str, Any] = {
+        "source": "sentinel-1 safe" if s1 else "landsat c2 l2" if landsat else "file" if product is None else "sentinel-2 safe",
+        "source_path": str(path.resolve()),
+        "source_sha256": source_sha256 or sha256_file(path),
+        "ingested_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "scale_applied": scale,
+        "acquired_from": scene.properties.get("acquired_from", ""),
+        "tags": {k: v for k, v in scene.properties.items() if k != "acquired_from"},
+        "metadata_files": [str(m.resolve()) for m in metadata],
+    }
+    if path.is_file() and (size := _size(path)) is not None:
+        # so that a later run rules out a file of another size as a copy of this one without hashing it
+        provenance["source_size"] = size
+    if zero:
+        provenance["no_data"] = ZERO_NO_DATA_NOTE
+    if given:
+        # As a product's own: reflectance = (DN + offset_applied) x scale_applied.
+        provenance["offset_applied"] = -(dn_offset or 0.0)
+        provenance["scaling_from"] = " and ".join(o for o, v in (("--dn-scale", dn_scale), ("--dn-offset", dn_offset)) if v is not None)
+    if toa is not None:
+        provenance["scale_applied"] = dict(zip(bands, toa.coefficients, strict=False))
+        provenance["planet"] = toa.provenance([b for b in bands if b != "SCL"])
+    if band_files:
+        provenance["band_files"] = {
+            b: {
+                "path": str(Path(f).resolve()),
+                # the first band file is the source, hashed just above
+                "sha256": provenance["source_sha256"] if Path(f).resolve() == path.resolve() else sha256_file(Path(f)),
+            }
+            for b, f in band_files.items()
+        }
+    if product is not None:
+        provenance["safe"] = product.provenance()
+        provenance["offset_applied"] = product.offset
+    if s1 is not None:
+        provenance["safe"] = s1.provenance()
+    if udm2 is not None:
+        provenance["cloud_mask"] = {"from": "udm2", "path": str(udm2.resolve()), "sha256": sha256_file(udm2)}
+        provenance["cloud_rule"] = UDM2_CLOUD_RULE
+    if landsat is not None:
+        provenance["landsat"] = landsat.provenance() | {"band_sha256": {b: sha256_file(f) for b, (f, _) in landsat.bands.items()}}
+        provenance["offset_applied"] = landsat.offset
+        if landsat.qa is not None:
+            provenance["cloud_mask"] = {"from": "qa_pixel", "path": str(landsat.qa.resolve()), "sha256": sha256_file(landsat.qa)}
+            provenance["cloud_rule"] = QA_PIXEL_CLOUD_RULE
+    return archive_observation(ws, site, scene, out, grid, bands, provenance, sidecars=sidecars, compress=compress, owner=owner)
+
+
+@dataclass(frozen=True)
+class FileJob:
+    """One image to cut to one site in a worker (:func:`archive_job`): plain values, picklable."""
+
+    ws: Workspace
+    site: Site
+    path: Path
+    acquired: datetime | None
+    sensor: str | None
+    compress: str = "deflate"
+    item_id: str | None = None
+    band_files: Mapping[str, Path] | None = None
+    thermal_noise: ThermalNoise = "keep"
+    source_sha256: str | None = None
+    """The file's sha256 when the parent read it to choose the id (else the worker reads it)."""
+    owner: str = field(default_factory=partial_owner)
+    """The command that made the job, which commits or removes what it writes (:func:`~sitewatch.files.partial_path`)."""
+    dn_scale: float | None = None
+    dn_offset: float | None = None
+    """The user's scaling of an optical file's values (``--dn-scale``, ``--dn-offset``; :func:`archive_file`)."""
+
+    def absolute(self) -> FileJob:
+        """The job as a Dask worker started in another folder, on another machine, needs it: its
+        paths absolute, and the workspace without its store setting (a worker never opens the
+        store, and a URL given with ``--store`` may hold a password)."""
+        return replace(
+            self, ws=Workspace(self.ws.root.resolve()), path=self.path.resolve(),
+            band_files={b: Path(f).resolve() for b, f in self.band_files.items()} if self.band_files else None,
+        )  # fmt: skip
+
+
+def archive_job(job: FileJob) -> Archived | None | str:
+    """Worker side of ingest and import: the archived observation, None, or the error message naming the file."""
+    missing = next((f for f in (job.path, *(job.band_files or {}).values()) if not Path(f).exists()), None)
+    if missing is not None:
+        # The command found it (click checks that the paths exist): a Dask worker on another machine, or in
+        # another mount, does not see it there; "not a readable raster (No such file)" blamed the file.
+        return (
+            f"{missing}: not found where the job ran ({socket.gethostname()}), though the command sees it: every Dask "
+            "worker must see the input files at the paths the command's machine sees them at (a shared file system "
+            "mounted there), or run without --scheduler"
+        )
+    try:
+        with warnings.catch_warnings():
+            # ingest_paths said it when it read the product's scene (read_scene_ref); once is enough
+            warnings.simplefilter("ignore", NoiseNotRemovedWarning)
+            warnings.simplefilter("ignore", Level1CWarning)
+            return archive_file(
+                job.ws, job.site, job.path, acquired=job.acquired, sensor=job.sensor, compress=job.compress,
+                item_id=job.item_id, band_files=job.band_files, thermal_noise=job.thermal_noise,
+                source_sha256=job.source_sha256, owner=job.owner, dn_scale=job.dn_scale, dn_offset=job.dn_offset,
+            )  # fmt: skip
+    except (ImageReadError, InputError) as exc:
+        return str(exc)
+
+
+def map_file_jobs(
+    ws: Workspace,
+    jobs: Sequence[FileJob],
+    *,
+    workers: int = 0,
+    scheduler: str = "",
+    describe: Callable[[FileJob], str] = lambda job: str(job.path),
+) -> Generator[Archived | None | str, None, None]:
+    """:func:`archive_job` of each job, in order, in worker processes or on a Dask cluster (``scheduler``);
+    ``describe`` names a job in the error of a worker that died running it.
+
+    On Dask the jobs go with absolute paths (:meth:`FileJob.absolute`), each worker is first checked to
+    see the workspace's archive at the path this machine sees it at, and a run that stops waits for the
+    jobs running on workers (:func:`~sitewatch.run.map_jobs`), so that the caller's
+    :func:`remove_partials` finds every file they wrote.
+    """
+    if scheduler:
+        jobs = [job.absolute() for job in jobs]
+    return map_jobs(
+        archive_job, jobs, workers=workers, scheduler=scheduler, describe=describe, shared_folder=ws.archive.resolve()
+    )
+
+
+def _check_given_scaling(path: Path, sensor: str, product: str | None) -> None:
+    """Refuse ``--dn-scale``/``--dn-offset`` for a file they cannot apply to: SAR values are not
+    reflectance, and a product (``product`` names its kind) is read with its own scaling."""
+    if sensor != "optical":
+        raise InputError(f"{path}: --dn-scale and --dn-offset are for optical images (reflectance); this one is {sensor}")
+    if product is not None:
+        raise InputError(f"{path}: is {product}, read with its own scale and offset; --dn-scale and --dn-offset are for other files")

@@ -101,7 +101,7 @@ __all__ = [
 ]
 
 DETECTOR = "sar-cfar"
-VERSION = "1.12.0"
+VERSION = "1.13.0"
 
 
 InputScale = Literal["auto", "intensity", "amplitude", "db"]

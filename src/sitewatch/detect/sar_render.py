@@ -40,11 +40,22 @@ This detector works on the grey values as they are and in pixels:
 5. **Measure.** Oriented box from the pixels' second moments; length and width are
    ``sqrt(12 · variance)`` of the pixel positions weighted by grey level above the
    background (as :func:`sitewatch.detect.sar.size_from_features`), times the pixel size.
+6. **Pieces joined by the chip's typical ship** (sar-cfar 1.13.0). The hysteresis sometimes
+   leaves a hull in two kept pieces, each counted as a vessel. The chip's *typical* ship is the
+   median moment width and length (``sqrt(12 variance) + 1`` px, unweighted) of its first-pass
+   candidates the trees are sure of (scored at least :attr:`RenderParams.sure_score`, at least
+   :attr:`RenderParams.min_sure` of them; else nothing is joined). In order of area, a kept
+   detection is dropped as a piece of a larger kept one when its centroid lies in the larger one's
+   box lengthened by both half-lengths plus 4 px and across within the wider half-width plus 1 px,
+   the two together measure at most 1.4 typical widths and 1.5 typical lengths, and the smaller is
+   under 0.6 typical lengths: not a hull on its own, so ships moored end to end stay two
+   (:func:`joined_pieces`; BENCHMARKS.md, "Hulls abreast split and hull pieces joined").
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -54,10 +65,19 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from ..errors import InputError
-from .base import PixelDetection, detections_from_measurements, measure_components
+from .base import PixelDetection, detections_from_measurements, measure_components, pixel_size_pair
 from .sar_candidates import read_packaged_model
 
-__all__ = ["RENDER_FEATURES", "RENDER_MODEL_FILE", "RenderParams", "detect_rendering", "rendering_candidates", "render_probability"]
+__all__ = [
+    "RENDER_FEATURES",
+    "RENDER_MODEL_FILE",
+    "RenderParams",
+    "detect_rendering",
+    "joined_pieces",
+    "render_probability",
+    "rendering_candidates",
+    "typical_hull",
+]
 
 RENDER_MODEL_FILE = "sar_render_gb.json"
 
@@ -109,12 +129,35 @@ class RenderParams:
     """Keep candidates the trees score at least this high; ``None``: the model file's cut."""
     second_pass: bool = True
     """Look again at the chip with the kept candidates replaced by water (module docstring, step 4)."""
+    join_pieces: bool = True
+    """Drop a kept detection that is a piece of a larger kept one, judged by the chip's typical ship
+    (module docstring, step 6; :func:`joined_pieces`). The constants below were fixed before the rule
+    was first scored (``benchmarks/_sar_pairs.py``, 5 Dec) and not changed after."""
+    sure_score: float = 0.9
+    """A first-pass candidate scored at least this is one of the chip's sure ships: the typical ship's
+    width and length are the medians of theirs (:func:`typical_hull`)..."""
+    min_sure: int = 3
+    """...when the chip has at least this many, else it has no typical ship and nothing is joined."""
+    join_reach_px: float = 4.0
+    """A piece's centroid lies within the larger detection's box lengthened at each end by the piece's
+    half-length plus this many pixels..."""
+    join_across_px: float = 1.0
+    """...and across its axis within the wider one's half-width plus this many pixels (3 Dec's geometry)..."""
+    join_width: float = 1.4
+    """...the two pieces' pixels together are at most this many typical widths wide (moment width)..."""
+    join_length: float = 1.5
+    """...and at most this many typical lengths long (one hull of the chip's typical size, not two)..."""
+    piece_length: float = 0.6
+    """...and the smaller one is shorter than this many typical lengths (moment length): not a hull on
+    its own. Two ships moored end to end are each a hull, and together twice as long as one."""
 
     def __post_init__(self) -> None:
         if self.block_px < 2 or self.smooth_blocks < 1 or self.despeckle_px < 1:
             raise InputError("need block_px >= 2, smooth_blocks >= 1 and despeckle_px >= 1")
         if not 0 < self.k_grow <= self.k_seed:
             raise InputError("need 0 < k_grow <= k_seed")
+        if self.min_sure < 1 or min(self.join_width, self.join_length, self.piece_length) <= 0:
+            raise InputError("need min_sure >= 1 and join_width, join_length, piece_length > 0")
 
 
 def _block_background(v: NDArray[np.float32], p: RenderParams) -> tuple[NDArray[np.float32], NDArray[np.float32], float, NDArray[np.float32], float]:
@@ -182,8 +225,10 @@ def rendering_candidates(
     Returns ``(labels, features, extra)``: ``labels`` numbers the candidates 1..n in raster
     order of their first pixel; ``features`` has one row per candidate; ``extra`` holds the
     pixel-unit centroid (``row``, ``col``), the mean background grey level under each
-    candidate (``background``) and the grey-level weights image (``weights``, grey level
-    above the background) used for the measurement.
+    candidate (``background``), the grey-level weights image (``weights``, grey level
+    above the background) used for the measurement, and each candidate's pixel count, centroid
+    and unweighted second central moments (row-row, col-col, row-col) in pixels (``moments``,
+    one row of 6 each: what the piece join, :func:`joined_pieces`, needs of its pixels).
     """
     p = params or RenderParams()
     v = np.asarray(image, dtype=np.float32)
@@ -203,7 +248,7 @@ def rendering_candidates(
     n = int(has.sum())
     empty = np.zeros((0, len(RENDER_FEATURES)))
     if n == 0:
-        return lab, empty, {"row": np.zeros(0), "col": np.zeros(0), "background": np.zeros(0), "weights": np.zeros_like(v)}
+        return lab, empty, {"row": np.zeros(0), "col": np.zeros(0), "background": np.zeros(0), "weights": np.zeros_like(v), "moments": np.zeros((0, 6))}
     rr, cc = np.nonzero(lab)
     k = lab[rr, cc].astype(np.int64) - 1
     cnt = np.bincount(k, minlength=n).astype(np.float64)
@@ -250,7 +295,8 @@ def rendering_candidates(
         ]
     )
     weights = np.where(lab > 0, np.maximum(v - med, 0.0), 0.0)
-    return lab, feats, {"row": r0, "col": c0, "background": mean_md, "weights": weights}
+    moments = np.column_stack([cnt, r0, c0, srr, scc, src])
+    return lab, feats, {"row": r0, "col": c0, "background": mean_md, "weights": weights, "moments": moments}
 
 
 @lru_cache(maxsize=1)
@@ -311,12 +357,14 @@ def detect_rendering(
     """Vessels in an 8-bit rendering; each with its feature values (and ``probability``).
 
     A vessel whose pixels lie on the image's edge or next to a pixel outside ``valid`` is
-    ``truncated``. Those of the second pass (module docstring, step 4) follow the first's."""
+    ``truncated``. Those of the second pass (module docstring, step 4) follow the first's, less
+    the pieces of larger ones (step 6), in the same order."""
     p = params or RenderParams()
     m_ = model or _render_model()
     cut = float(m_["cut"]) if p.cut is None else p.cut
     lab, feats, extra, prob, keep = _one_pass(image, p, m_, cut)
     found = _measured(lab, feats, extra, prob, keep, pxy, valid)
+    moments = [extra["moments"][keep]]
     if p.second_pass and keep.size:
         again = _without(np.asarray(image, dtype=np.float32), lab, keep + 1, p)
         lab2, feats2, extra2, prob2, keep2 = _one_pass(again, p, m_, cut)
@@ -324,7 +372,103 @@ def detect_rendering(
         near = ndimage.binary_dilation(np.isin(lab, keep + 1), np.ones((5, 5), bool))
         keep2 = keep2[~np.isin(keep2 + 1, lab2[near])]
         found += _measured(lab2, feats2, extra2, prob2, keep2, pxy, valid)
+        moments.append(extra2["moments"][keep2])
+    if p.join_pieces and len(found) > 1:
+        kept = joined_pieces([d for d, _ in found], np.vstack(moments), typical_hull(feats, prob, p), pxy, p)
+        found = [found[i] for i in kept]
     return found
+
+
+def typical_hull(feats: NDArray[np.float64], prob: NDArray[np.float64], params: RenderParams | None = None) -> tuple[float, float] | None:
+    """The chip's typical ship, (width, length) in pixels: the medians of the moment width and length
+    (``sqrt(12 variance) + 1``, unweighted, as the features ``elongation`` and ``log_length_px`` hold
+    them) of the first-pass candidates ``feats`` scored ``prob`` at least :attr:`RenderParams.sure_score`;
+    ``None`` when fewer than :attr:`RenderParams.min_sure` are (module docstring, step 6)."""
+    p = params or RenderParams()
+    if not len(feats):
+        return None
+    sure = np.asarray(prob) >= p.sure_score
+    if int(sure.sum()) < p.min_sure:
+        return None
+    length = np.exp(feats[sure, RENDER_FEATURES.index("log_length_px")])
+    width = length / feats[sure, RENDER_FEATURES.index("elongation")]
+    return float(np.median(width)), float(np.median(length))
+
+
+def _moment_size(srr: float, scc: float, src: float) -> tuple[float, float]:
+    """Moment length and width, ``sqrt(12 variance) + 1`` along and across the long axis, of pixels
+    whose central second moments are ``srr``, ``scc`` and ``src`` (the eigenvalues of their 2 × 2 matrix)."""
+    mid = (srr + scc) / 2
+    rad = math.sqrt(((srr - scc) / 2) ** 2 + src**2)
+    return math.sqrt(12 * max(mid + rad, 0.0)) + 1, math.sqrt(12 * max(mid - rad, 0.0)) + 1
+
+
+def _pooled(a: NDArray[np.float64], b: NDArray[np.float64]) -> tuple[float, float, float]:
+    """Central second moments (row-row, col-col, row-col) of two pixel sets together, from each one's
+    ``moments`` row (count, centroid row and col, its own three moments): no pixel is read again."""
+    na, nb = float(a[0]), float(b[0])
+    n = na + nb
+    dr, dc, f = float(a[1] - b[1]), float(a[2] - b[2]), na * nb / (n * n)
+    return (
+        float(na * a[3] + nb * b[3]) / n + f * dr * dr,
+        float(na * a[4] + nb * b[4]) / n + f * dc * dc,
+        float(na * a[5] + nb * b[5]) / n + f * dr * dc,
+    )
+
+
+def joined_pieces(
+    dets: Sequence[PixelDetection],
+    moments: NDArray[np.float64],
+    typical: tuple[float, float] | None,
+    pxy: tuple[float, float],
+    params: RenderParams | None = None,
+    apart: Collection[frozenset[int]] = (),
+) -> list[int]:
+    """Indices of ``dets`` left, in order, after dropping the pieces of larger kept ones (module docstring,
+    step 6): in order of ``area_px``, largest first, a detection goes when its moment length is under
+    :attr:`RenderParams.piece_length` typical lengths and, for some larger one kept, its centroid lies
+    within that one's box lengthened by both half-lengths plus :attr:`RenderParams.join_reach_px` px and
+    across within the wider half-width plus :attr:`RenderParams.join_across_px` px, and their pixels
+    together measure at most :attr:`RenderParams.join_width` typical widths and
+    :attr:`RenderParams.join_length` typical lengths.
+
+    ``moments`` holds a row per detection as :func:`rendering_candidates`' ``extra["moments"]`` (pixel
+    count, centroid, unweighted central second moments, pixels); ``typical`` is
+    :func:`typical_hull`'s (``None``: nothing joined); ``pxy`` the (x, y) pixel size the boxes were
+    measured with (the box test runs in metres, its margins scaled by the pixel size; the sizes against
+    the typical ship in pixels); ``apart`` index pairs never joined (two parts of a split, which
+    ``benchmarks/_sar_pairs.py`` tries)."""
+    p = params or RenderParams()
+    if typical is None or len(dets) < 2:
+        return list(range(len(dets)))
+    typ_w, typ_l = typical
+    px, py = pixel_size_pair(pxy)
+    gpx = math.sqrt(px * py)
+    order = sorted(range(len(dets)), key=lambda i: -dets[i].area_px)
+    kept: list[int] = []
+    for i in order:
+        b, mb = dets[i], moments[i]
+        piece = False
+        if _moment_size(mb[3], mb[4], mb[5])[0] < p.piece_length * typ_l:
+            for j in kept:
+                if frozenset((i, j)) in apart:
+                    continue
+                a = dets[j]
+                t = math.radians(a.heading_deg)
+                dr, dc = (b.row - a.row) * py, (b.col - a.col) * px  # metres, rows down
+                along = -dr * math.cos(t) + dc * math.sin(t)
+                across = dr * math.sin(t) + dc * math.cos(t)
+                if abs(along) > a.length_m / 2 + b.length_m / 2 + p.join_reach_px * gpx:
+                    continue
+                if abs(across) > max(a.width_m, b.width_m) / 2 + p.join_across_px * gpx:
+                    continue
+                length, width = _moment_size(*_pooled(moments[j], mb))
+                if width <= p.join_width * typ_w and length <= p.join_length * typ_l:
+                    piece = True
+                    break
+        if not piece:
+            kept.append(i)
+    return sorted(kept)
 
 
 def _measured(

@@ -4,7 +4,15 @@ Two label-free rules on the 8-bit rendering detector's kept candidates (:mod:`si
 both judged against the size of the ships the same chip is sure of: the *typical* width and length are the
 medians of the unweighted moment width and length (``sqrt(12 variance) + 1`` px, as the candidate features
 ``log_length_px`` and ``elongation`` measure them) of the chip's first-pass candidates scored at least
-:attr:`PairRule.confident`, when there are at least :attr:`PairRule.min_typical` of them (else neither rule acts).
+:attr:`~sitewatch.detect.sar_render.RenderParams.sure_score`, when there are at least
+:attr:`~sitewatch.detect.sar_render.RenderParams.min_sure` of them (else neither rule acts):
+:func:`sitewatch.detect.sar_render.typical_hull`.
+
+The join (rule 2) shipped in sar-cfar 1.13.0 and lives in the package
+(:func:`sitewatch.detect.sar_render.joined_pieces`, its constants in
+:class:`~sitewatch.detect.sar_render.RenderParams`); this module keeps the split, which did not ship, and
+the pixel moments the benchmark's variants hand to the join (:func:`pixel_moments`: a split part has no
+moments of the pass's own).
 
 1. **Split** (:func:`split_pairs`). A kept candidate about twice as wide as the chip's ships (moment width
    within :attr:`PairRule.wide` times the typical width) is cut in two along one of its axes when each part is
@@ -13,16 +21,18 @@ medians of the unweighted moment width and length (``sqrt(12 variance) + 1`` px,
    the hulls are long (cut along the long axis) and wider than long when they are short (cut across it); a
    single hull is never as wide as two, so it is not considered, and a single long hull's halves along its
    length are far wider than a ship in that direction. The parts keep the candidate's score.
-2. **Join** (:func:`joined_typical`). A kept detection is dropped as a piece of a larger kept one when its
-   centroid lies in the larger one's box lengthened by both half-lengths plus 4 px, across within the wider
-   half-width plus 1 px (3 Dec's geometry), **and** the two together look like one hull of the chip's typical
-   size (their pixels' moment width at most :attr:`PairRule.join_width`, length at most
-   :attr:`PairRule.join_length` times typical), **and** the smaller is not hull-shaped on its own (its moment
-   length under :attr:`PairRule.piece_length` typical lengths). Two ships moored end to end are each a hull,
-   and together twice as long as one: neither test joins them. The two parts of one split are never joined.
+2. **Join** (:func:`sitewatch.detect.sar_render.joined_pieces`, shipped in 1.13.0). A kept detection is
+   dropped as a piece of a larger kept one when its centroid lies in the larger one's box lengthened by both
+   half-lengths plus 4 px, across within the wider half-width plus 1 px (3 Dec's geometry), **and** the two
+   together look like one hull of the chip's typical size (their pixels' moment width at most 1.4, length at
+   most 1.5 times typical), **and** the smaller is not hull-shaped on its own (its moment length under 0.6
+   typical lengths). Two ships moored end to end are each a hull, and together twice as long as one: neither
+   test joins them. The two parts of one split are never joined (``apart``).
 
 Every constant was fixed before the first scored run (commit "Pair split and typical-hull join rules, constants
-fixed before scoring"); they are round values, not fitted.
+fixed before scoring"); they are round values, not fitted. The join's moved to
+:class:`~sitewatch.detect.sar_render.RenderParams` unchanged (``sure_score`` 0.9, ``min_sure`` 3,
+``join_width`` 1.4, ``join_length`` 1.5, ``piece_length`` 0.6).
 """
 
 from __future__ import annotations
@@ -34,17 +44,14 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from sitewatch.detect.sar_render import RENDER_FEATURES, RenderParams, _block_background
+from sitewatch.detect.sar_render import RenderParams, _block_background
 
 
 @dataclass(frozen=True)
 class PairRule:
-    """Constants of the split and join rules (fixed before scoring)."""
+    """Constants of the split rule (fixed before scoring; the typical ship and the join's are
+    :class:`~sitewatch.detect.sar_render.RenderParams`')."""
 
-    confident: float = 0.9
-    """A first-pass candidate scored at least this is one of the chip's sure ships (the typical size)."""
-    min_typical: int = 3
-    """At least this many sure ships, else no typical size and neither rule acts on the chip."""
     wide: tuple[float, float] = (1.5, 2.6)
     """A candidate whose moment width is within these multiples of the typical width may be two hulls abreast."""
     part: tuple[float, float] = (0.6, 1.4)
@@ -52,24 +59,14 @@ class PairRule:
     dip: float = 0.15
     """Across the cut, the lower ridge's mean grey level stands at least this share of its height over the
     background above the dip between the ridges."""
-    join_width: float = 1.4
-    """Join: the two pieces together at most this many typical widths wide..."""
-    join_length: float = 1.5
-    """...and at most this many typical lengths long..."""
-    piece_length: float = 0.6
-    """...and the smaller piece shorter than this many typical lengths (not a hull on its own)."""
 
 
-def typical_size(feats: NDArray[np.float64], prob: NDArray[np.float64], rule: PairRule) -> tuple[float, float] | None:
-    """(width, length) in pixels: medians over the candidates scored at least ``rule.confident`` (``None``: too few)."""
-    if not len(feats):
-        return None
-    sure = prob >= rule.confident
-    if int(sure.sum()) < rule.min_typical:
-        return None
-    length = np.exp(feats[sure, RENDER_FEATURES.index("log_length_px")])
-    width = length / feats[sure, RENDER_FEATURES.index("elongation")]
-    return float(np.median(width)), float(np.median(length))
+def pixel_moments(rows: NDArray[np.integer], cols: NDArray[np.integer]) -> NDArray[np.float64]:
+    """One row of :func:`~sitewatch.detect.sar_render.joined_pieces`' ``moments`` for the pixels ``(rows, cols)``:
+    count, centroid row and col, unweighted central second moments row-row, col-col, row-col (pixels)."""
+    r, c = np.asarray(rows, np.float64), np.asarray(cols, np.float64)
+    dr, dc = r - r.mean(), c - c.mean()
+    return np.array([r.size, r.mean(), c.mean(), (dr * dr).mean(), (dc * dc).mean(), (dr * dc).mean()])
 
 
 def _moments(r: NDArray[np.float64], c: NDArray[np.float64]) -> tuple[float, float, NDArray[np.float64], NDArray[np.float64]]:
@@ -172,48 +169,6 @@ def split_pairs(
         splits.append((int(i), nxt))
         nxt += 1
     return out, splits
-
-
-def joined_typical(
-    dets: list,
-    pixels: list[tuple[NDArray[np.int64], NDArray[np.int64]]],
-    typ: tuple[float, float] | None,
-    siblings: set[frozenset[int]] | None = None,
-    rule: PairRule | None = None,
-) -> list[int]:
-    """Indices of ``dets`` (pixel units: ``length_m`` in px) kept after dropping pieces of a larger kept one
-    (module docstring, rule 2); ``pixels`` holds each detection's (rows, cols); ``siblings`` the index pairs of
-    the two parts of one split (never joined)."""
-    rule = rule or PairRule()
-    if typ is None or len(dets) < 2:
-        return list(range(len(dets)))
-    typ_w, typ_l = typ
-    siblings = siblings or set()
-    order = sorted(range(len(dets)), key=lambda i: -dets[i].area_px)
-    kept: list[int] = []
-    for i in order:
-        b = dets[i]
-        rb, cb = (x.astype(np.float64) for x in pixels[i])
-        piece = False
-        if _moments(rb, cb)[0] < rule.piece_length * typ_l if rb.size > 1 else True:
-            for j in kept:
-                if frozenset((i, j)) in siblings:
-                    continue
-                a = dets[j]
-                t = math.radians(a.heading_deg)
-                dr, dc = b.row - a.row, b.col - a.col
-                along = -dr * math.cos(t) + dc * math.sin(t)
-                across = dr * math.sin(t) + dc * math.cos(t)
-                if abs(along) > a.length_m / 2 + b.length_m / 2 + 4 or abs(across) > max(a.width_m, b.width_m) / 2 + 1:
-                    continue
-                ra, ca = (x.astype(np.float64) for x in pixels[j])
-                length, width, _, _ = _moments(np.concatenate([ra, rb]), np.concatenate([ca, cb]))
-                if width <= rule.join_width * typ_w and length <= rule.join_length * typ_l:
-                    piece = True
-                    break
-        if not piece:
-            kept.append(i)
-    return sorted(kept)
 
 
 def split_verdict(

@@ -13,7 +13,8 @@ is added unless it lies within 2 px of a kept candidate (the rest of that hull).
 the shipped code with trees fitted without the scored chip (the 16-member gamma ensemble of
 ``sar_render_train.py``, cut 0.75, OpenSARShip's renderings in every fit): leave-one-chip-out, and
 with ``--all-splits`` leave-one-dataset-out, leave-one-source-out and in-sample; each line with the
-second pass off (``RenderParams(second_pass=False)``, 1.11.0) and on. About 3 minutes a split on 2 cores.
+second pass off (``RenderParams(second_pass=False)``, 1.11.0) and on, both without 1.13.0's piece join
+(``join_pieces=False``: this script measures the second pass as 1.12.0 shipped it). About 3 minutes a split on 2 cores.
 
 **Neighbours' scores (``--context``; tried, not shipped).** Auto-context (stacking): a second,
 small model sees each candidate's first-stage score and what the first stage said about the
@@ -157,7 +158,8 @@ def second_pass_held_out(root: Path, data: list, extra: tuple[np.ndarray, np.nda
         if g not in models:
             models[g] = T.fit_ensemble([r for r in data if key is None or r[key] != g], extra, T.MEMBERS, keys)
         found = [
-            [(d.row, d.col, d.score) for d, _ in detect_rendering(img, (1.0, 1.0), RenderParams(second_pass=again), models[g])]
+            # 1.12.0's second pass as it was measured: without 1.13.0's piece join, so the second list extends the first.
+            [(d.row, d.col, d.score) for d, _ in detect_rendering(img, (1.0, 1.0), RenderParams(second_pass=again, join_pieces=False), models[g])]
             for again in (False, True)
         ]
         out.append((name, found[0], found[1], boxes))

@@ -102,7 +102,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _sar_pairs import PairRule, joined_typical, split_pairs, typical_size
+from _sar_pairs import pixel_moments, split_pairs
 from sar_real import (
     BOX_CHIPS,
     DEFAULT_DATASETS,
@@ -122,8 +122,10 @@ from sitewatch.detect.sar_render import (
     _measured,
     _without,
     detect_rendering,
+    joined_pieces,
     render_probability,
     rendering_candidates,
+    typical_hull,
 )
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "sitewatch" / "data" / RENDER_MODEL_FILE
@@ -505,9 +507,10 @@ class Variant:
     split_inline: bool = False
     """Cut a kept candidate twice as long as the chip's sure ships, with two ridges along it, in two
     (:func:`_sar_pairs.split_pairs` with ``inline``; 5 Dec, designed after ``--diagnose-pairs``)."""
-    join_typical: bool = False
+    join_typical: bool = True
     """Drop a piece of a larger kept detection when the two together are one hull of the chip's typical size
-    (:func:`_sar_pairs.joined_typical`; 5 Dec)."""
+    (:func:`sitewatch.detect.sar_render.joined_pieces`: tried 5 Dec in `pairs`, shipped in sar-cfar 1.13.0;
+    ``False``: 1.12.0's detector)."""
 
 
 def detect_variant(img: np.ndarray, model: dict[str, object], variant: Variant, passes: list[int] | None = None) -> list[tuple[float, float, float]]:
@@ -520,7 +523,7 @@ def detect_variant(img: np.ndarray, model: dict[str, object], variant: Variant, 
     p = RenderParams()
     cut = float(model["cut"])  # type: ignore[arg-type]
     lab, feats, extra, prob, keep = _scored_pass(img, p, model, cut)
-    typ = typical_size(feats, prob, PairRule()) if variant.split_pairs or variant.split_inline or variant.join_typical else None
+    typ = typical_hull(feats, prob, p) if variant.split_pairs or variant.split_inline or variant.join_typical else None
     pixels: list[tuple[np.ndarray, np.ndarray]] = []
     siblings: set[frozenset[int]] = set()
 
@@ -566,7 +569,8 @@ def detect_variant(img: np.ndarray, model: dict[str, object], variant: Variant, 
             passes += [k + 2] * len(more)
         kept |= np.isin(lab, keep + 1)
     if variant.join_typical and len(found) > 1:
-        keep_i = joined_typical([d for d, _ in found], pixels, typ, siblings)
+        moments = np.array([pixel_moments(rr, cc) for rr, cc in pixels])
+        keep_i = joined_pieces([d for d, _ in found], moments, typ, (1.0, 1.0), p, siblings)
         found = [found[i] for i in keep_i]
         if passes is not None:
             passes[:] = [passes[i] for i in keep_i]
@@ -974,7 +978,7 @@ def shipped_counts(root: Path, models: dict[str, dict[str, object]], how: Render
     for name, img, boxes in ssdd_chips(root) + hrsid_chips(root):
         m = models[name]
         if isinstance(how, Variant) or list(m["features"])[-1:] == [PASS_FEATURE]:  # type: ignore[call-overload]
-            variant = how if isinstance(how, Variant) else Variant(passes=2 if how.second_pass else 1)
+            variant = how if isinstance(how, Variant) else Variant(passes=2 if how.second_pass else 1, join_typical=how.join_pieces)
             found = detect_variant(img, m, variant)
         else:
             found = [(d.row, d.col, d.score) for d, _ in detect_rendering(img, (1.0, 1.0), how, m)]
@@ -983,10 +987,15 @@ def shipped_counts(root: Path, models: dict[str, dict[str, object]], how: Render
 
 
 def print_shipped(root: Path, label: str, models: dict[str, dict[str, object]]) -> None:
-    """The shipped detector's box figures (first pass only, and as shipped with the second pass; and the
-    ``--passes`` / ``--second-cut`` variants) and the per-chip counts of all but the first, each chip with its
-    model in ``models``."""
-    runs: list[tuple[str, RenderParams | Variant]] = [("shipped detector, first pass only", RenderParams(second_pass=False)), ("shipped detector (second pass)", RenderParams())]
+    """The shipped detector's box figures (first pass only without the join, which scores as the candidates do;
+    1.12.0's two passes without the join; and as shipped, sar-cfar 1.13.0, two passes and the typical-hull join;
+    then the variants the flags ask for, each on top of the shipped detector unless it says otherwise) and the
+    per-chip counts of all but the first, each chip with its model in ``models``."""
+    runs: list[tuple[str, RenderParams | Variant]] = [
+        ("first pass only (no join)", RenderParams(second_pass=False, join_pieces=False)),
+        ("1.12.0 (second pass, no join)", RenderParams(join_pieces=False)),
+        ("shipped detector (2 passes + join)", RenderParams()),
+    ]
     if PASSES[0] != 2:
         runs.append((f"variant: up to {PASSES[0]} passes", Variant(passes=PASSES[0])))
     if SECOND_CUT[0] is not None:
@@ -994,11 +1003,12 @@ def print_shipped(root: Path, label: str, models: dict[str, dict[str, object]]) 
     if JOIN[0]:
         runs.append(("variant: hull pieces joined", Variant(join=True)))
     if PAIRS[0]:
-        runs.append(("variant: pairs split", Variant(split_pairs=True)))
+        runs.append(("variant: pairs split", Variant(split_pairs=True, join_typical=False)))
+        # The shipped detector again, through detect_variant's pixel moments: the same figures as its line.
         runs.append(("variant: typical-hull join", Variant(join_typical=True)))
         runs.append(("variant: split + join (gated)", Variant(split_pairs=True, join_typical=True)))
     if PAIRS_INLINE[0]:
-        runs.append(("variant: in-line split", Variant(split_inline=True)))
+        runs.append(("variant: in-line split", Variant(split_inline=True, join_typical=False)))
         runs.append(("variant: in-line split + join", Variant(split_inline=True, join_typical=True)))
         runs.append(("variant: both splits + join", Variant(split_pairs=True, split_inline=True, join_typical=True)))
     for what, how in runs:
@@ -1169,7 +1179,7 @@ def diagnose_pairs(root: Path, data: list, extra: tuple[np.ndarray, np.ndarray],
     taken = _assigned(pos, np.array([s for _, _, s in found]), boxes, -np.inf)
     print(f"{chip} held out: tp {len(taken)} fp {len(found) - len(taken)} fn {len(boxes) - len(taken)}")
     lab1, feats1, _, prob1, keep1 = _scored_pass(img, p, model, CUT)
-    typ = typical_size(feats1, prob1, PairRule())
+    typ = typical_hull(feats1, prob1)
     print(f"  typical width / length {typ[0]:.1f} / {typ[1]:.1f} px" if typ else "  no typical size")
     lab2, _, _, _, keep2 = _scored_pass(_without(img.astype(np.float32), lab1, keep1 + 1, p), p, model, CUT, second=True)
     near = ndimage.binary_dilation(np.isin(lab1, keep1 + 1), np.ones((5, 5), bool))

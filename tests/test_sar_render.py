@@ -170,3 +170,68 @@ def test_second_look_leaves_open_sea_and_land_alone() -> None:
     # Nothing kept, nothing to look at again; ships on open sea and a coast: the same detections.
     for img in (_chip(np.random.default_rng(3), []), _chip(np.random.default_rng(6), SHIPS, land=True)):
         assert [d for d, _ in detect_rendering(img, (5.0, 5.0))] == [d for d, _ in detect_rendering(img, (5.0, 5.0), RenderParams(second_pass=False))]
+
+
+def _hulls_and_piece(seed: int, sure: bool = True) -> np.ndarray:
+    """Vertical 22 × 8 px hulls on speckled sea: four sure ones (the chip's typical ship) unless not ``sure``, a
+    hull at rows 120-141 with a 6 × 6 bright piece 3 px of sea off its bow (rows 111-116), and two hulls moored
+    end to end (rows 150-171 and 175-196, 3 px of sea between)."""
+    rng = np.random.default_rng(seed)
+    a = rng.gamma(2.0, 6.0, (256, 256))
+    typical = [(30, 30 + 60 * i, 22, 8) for i in range(4)] if sure else []
+    for r, c, h, w in [*typical, (120, 40, 22, 8), (111, 41, 6, 6), (150, 150, 22, 8), (175, 150, 22, 8)]:
+        a[r : r + h, c : c + w] = rng.uniform(200, 255, (h, w))
+    return np.clip(a, 0, 255).astype(np.uint8)
+
+
+def test_hull_piece_joined_by_the_chips_typical_ship_but_not_hulls_end_to_end() -> None:
+    # 1.12.0 reported the piece off the bow as a second vessel. 1.13.0 drops it: it lies within the hull's
+    # lengthened box, the two together are one typical hull, and it is far shorter than one. The hulls end
+    # to end are each a typical hull (and twice as long together): both stay.
+    def at(found: list, rows: tuple[int, int], cols: tuple[int, int]) -> list:
+        return [d for d, _ in found if rows[0] <= d.row <= rows[1] and cols[0] <= d.col <= cols[1]]
+
+    for seed in range(3):
+        img = _hulls_and_piece(seed)
+        for pxy in ((1.0, 1.0), (5.0, 5.0)):
+            found = detect_rendering(img, pxy)
+            (hull,) = at(found, (105, 145), (30, 55))
+            assert abs(hull.row - 130.5) < 1 and abs(hull.col - 43.5) < 1, (seed, pxy)
+            pair = at(found, (145, 200), (140, 165))
+            assert len(pair) == 2 and abs(pair[0].row - 160.5) < 1 and abs(pair[1].row - 185.5) < 1, (seed, pxy)
+            assert len(found) == 7, (seed, pxy)  # the four typical hulls, the hull, the two end to end
+        before = detect_rendering(img, (1.0, 1.0), RenderParams(join_pieces=False))
+        assert len(at(before, (105, 145), (30, 55))) == 2, seed  # the hull and its piece, as 1.12.0 found them
+        assert [d for d, _ in detect_rendering(img, (1.0, 1.0))] == [d for d, _ in before if d.row > 117 or d.row < 100]
+
+
+def test_no_join_without_a_typical_ship() -> None:
+    # Without the four other hulls the chip is still sure of a few ships (the hull and the two in line), so
+    # the piece is joined; asking for more sure ships than the chip has candidates leaves it without a
+    # typical ship, and nothing is joined.
+    from sitewatch.detect.sar_render import joined_pieces, typical_hull
+
+    img = _hulls_and_piece(0, sure=False)
+    _, feats, _ = rendering_candidates(img)
+    prob = render_probability(feats)
+    none = RenderParams(min_sure=len(feats) + 1)
+    assert typical_hull(feats, prob) is not None and typical_hull(feats, prob, none) is None
+    unjoined = [d for d, _ in detect_rendering(img, (1.0, 1.0), RenderParams(join_pieces=False))]
+    assert len(unjoined) == 4 and len(detect_rendering(img, (1.0, 1.0))) == 3
+    assert [d for d, _ in detect_rendering(img, (1.0, 1.0), none)] == unjoined
+    assert joined_pieces(unjoined, np.zeros((4, 6)), None, (1.0, 1.0)) == [0, 1, 2, 3]
+
+
+def test_pooled_moments_are_the_pixels_moments() -> None:
+    # The join measures two pieces together from each one's moments, not from their pixels: the same numbers.
+    from sitewatch.detect.sar_render import _moment_size, _pooled
+
+    img = _hulls_and_piece(1)
+    lab, _, extra = rendering_candidates(img)
+    m = extra["moments"]
+    for i, j in ((0, 1), (2, 5), (3, 4)):
+        rr, cc = np.nonzero((lab == i + 1) | (lab == j + 1))
+        cov = np.cov(np.vstack([rr, cc]).astype(float), bias=True)
+        assert np.allclose(_pooled(m[i], m[j]), (cov[0, 0], cov[1, 1], cov[0, 1]))
+        val = np.linalg.eigvalsh(cov)
+        assert np.allclose(_moment_size(*_pooled(m[i], m[j])), (np.sqrt(12 * val[1]) + 1, np.sqrt(12 * val[0]) + 1))

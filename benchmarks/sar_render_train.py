@@ -6,7 +6,7 @@ Run:  python benchmarks/sar_render_train.py [--datasets DIR] [--opensarship-held
       [--relative FEATURE ...] [--downscale N] [--open-water] [--open-water-feature]
       [--robust-spread]   (tried, not shipped)
       [--train-second-pass [--no-pass-feature] [--cross-fit]] [--passes N] [--second-cut C] [--join-pieces]   (5 Dec, not shipped)
-      [--pairs] [--pairs-inline] [--diagnose-pairs CHIP]   (5 Dec, `pairs`, not shipped)
+      [--pairs] [--pairs-inline] [--diagnose-pairs CHIP]   (5 Dec, `pairs`; the join shipped in 1.13.0)
       [--diagnose-held-out CHIP]
 
 Candidates are :func:`sitewatch.detect.sar_render.rendering_candidates` on the 16 box-labelled
@@ -39,10 +39,13 @@ leave-one-chip-out 0.791 / 0.724 / 0.756 (0.863 / 0.589 / 0.700), leave-one-data
 0.779 / 0.724 / 0.751 (0.859 / 0.626 / 0.724), leave-one-source-out 0.785 / 0.734 / 0.758
 (0.873 / 0.579 / 0.697); nested cut F1 0.740 / 0.722 / 0.742 (0.699 / 0.734 / 0.687);
 in-sample 0.810 (0.811). Those score the first pass's candidates; each split (and the in-sample fit)
-then runs the shipped detector (:func:`detect_rendering`) on every chip with its fold's trees, first
-pass only (the same figures) and with sar-cfar 1.12.0's second look without the kept ships
-(``shipped detector (second pass)``): leave-one-chip-out 0.787 / 0.846 / 0.815, leave-one-dataset-out
-0.751 / 0.832 / 0.789, leave-one-source-out 0.784 / 0.850 / 0.816, in-sample 0.788 / 0.869 / 0.827.
+then runs the detector (:func:`detect_rendering`) on every chip with its fold's trees: first pass only
+without the join (``first pass only (no join)``, the same figures); with sar-cfar 1.12.0's second look
+without the kept ships (``1.12.0 (second pass, no join)``): leave-one-chip-out 0.787 / 0.846 / 0.815,
+leave-one-dataset-out 0.751 / 0.832 / 0.789, leave-one-source-out 0.784 / 0.850 / 0.816, in-sample
+0.788 / 0.869 / 0.827; and as shipped, 1.13.0, the second look and the typical-hull join
+(``shipped detector (2 passes + join)``): 0.808 / 0.846 / 0.826, 0.771 / 0.832 / 0.800,
+0.805 / 0.850 / 0.827, in-sample 0.823 / 0.869 / 0.845.
 The 19 features were picked among about 15 variants on the chip- and
 dataset-out figures (1.8.0); the re-rendering among 4 kinds (flips and rotations, gamma, linear
 stretch, both) and the ensemble among 3 (bootstrap of chips, gamma draws, both) on the same
@@ -83,11 +86,14 @@ a 20th input saying which pass a row comes from (``--no-pass-feature``: without 
 chip's first pass from trees fitted without its source group, and both models printed); ``--passes N`` also
 prints the detector with up to N looks, ``--second-cut C`` with the second look's candidates kept at C
 (:func:`detect_variant`, which gives exactly :func:`detect_rendering`'s detections with neither), ``--join-pieces``
-with hull pieces that have no water between them and a larger detection dropped (:func:`joined`).
+with hull pieces that have no water between them and a larger detection dropped (:func:`joined`); since 1.13.0 these
+three run on top of the typical-hull join (the shipped detector; their BENCHMARKS figures are 1.12.0's, without it).
 Tried for P0119's merged ships and the fragments (5 Dec, `pairs`; BENCHMARKS.md, "Hulls abreast split and hull pieces
-joined"; not shipped): ``--pairs`` also prints the detector with a kept candidate twice as wide as the chip's sure ships
-cut in two where two ridges run across it, with pieces joined when together they are one hull of the chip's typical
-size, and with both (:mod:`_sar_pairs`; constants fixed before the first run); ``--pairs-inline`` the same split turned
+joined"; the join shipped in 1.13.0, the splits not): ``--pairs`` also prints the detector with a kept candidate twice
+as wide as the chip's sure ships cut in two where two ridges run across it (without the join), with pieces joined when
+together they are one hull of the chip's typical size (:func:`sitewatch.detect.sar_render.joined_pieces`, the shipped
+detector again, by pixel moments: its line repeats the shipped one), and with both (:mod:`_sar_pairs`; constants
+fixed before the first run); ``--pairs-inline`` the same split turned
 by 90 degrees (hulls in line; designed after ``--diagnose-pairs CHIP``, which says for each box the detector misses on
 CHIP held out whether its candidate merged ships side by side or end to end).
 """

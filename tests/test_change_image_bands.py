@@ -116,6 +116,8 @@ def test_a_band_of_another_pixel_size_is_refused_as_detect_image_refuses_it(tmp_
     ("case", "said", "code"),
     [
         ("missing file", "--before-band red {tmp}/nowhere_B04.tif: no such file", 1),
+        ("missing image", "{tmp}/nowhere.tif: no such file", 1),
+        ("too few bands", "--after-band: blue, red given; change-image needs at least green and red (or green and nir)", 1),
         ("band given twice", "--after-band blue given twice", 1),
         ("mismatched band sets", "--after-band has no nir band, which --before-band has", 1),
         ("folder without bands", "{tmp}/empty: no Sentinel-2 band files in it (looked for *B02* (blue)", 1),
@@ -133,6 +135,10 @@ def test_bad_band_input_is_named_in_one_line_and_nothing_is_written(tmp_path: Pa
     extra: list[str] = []
     if case == "missing file":
         before = _band_args("--before-band", {**f1, "red": tmp_path / "nowhere_B04.tif"})
+    elif case == "missing image":
+        before, after = [str(tmp_path / "nowhere.tif"), str(s2)], []
+    elif case == "too few bands":
+        after = _band_args("--after-band", {k: f2[k] for k in ("blue", "red")})
     elif case == "band given twice":
         after += ["--after-band", f"B02={f2['green']}"]
     elif case == "mismatched band sets":

@@ -125,6 +125,8 @@ def _date(given: ImageSource, which: Literal["before", "after"]) -> _Date:
         for name, path in bands.items():
             if isinstance(path, Path) and not path.exists():
                 raise ImageReadError(f"{option} {name} {path}: no such file")
+        if "green" not in bands or not {"red", "nir"} & set(bands):
+            raise InputError(f"{option}: {', '.join(bands)} given; change-image needs at least green and red (or green and nir)")
         label = ", ".join(f"{name}={path}" for name, path in bands.items())
         return _Date(label, bands=bands, where=option)
     path = Path(given)
@@ -132,6 +134,8 @@ def _date(given: ImageSource, which: Literal["before", "after"]) -> _Date:
         from .detect.band_folder import band_files_in
 
         return _Date(str(path), bands=dict(band_files_in(path)), where=f"{which.upper()} {path}", folder=True)
+    if not str(given).startswith("/vsi") and not path.exists():
+        raise ImageReadError(f"{path}: no such file")  # before its sensor is guessed: "reads as sar" said of no file
     return _Date(str(given), image=path)
 
 

@@ -71,3 +71,32 @@ def test_oscd_abudhabi_from_its_band_folders_scores_as_its_stacked_files(tmp_pat
     tp = float((changed & label).sum())
     precision, recall = tp / changed.sum(), tp / label.sum()
     assert 2 * precision * recall / (precision + recall) == pytest.approx(0.300, abs=0.0015), (precision, recall)
+
+
+@pytest.mark.slow
+def test_an_offset_on_one_date_of_oscd_abudhabi_leaves_the_mask_as_it_is(tmp_path: Path) -> None:
+    """Band files out of a SAFE go without the product's BOA_ADD_OFFSET (1,000 DN from baseline 04.00): the
+    same 1,000 DN added to every band of abudhabi's second date leaves change-image's mask pixel for pixel as
+    it was (README)."""
+    import rasterio
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    images = DATASETS / "oscd" / "Onera Satellite Change Detection dataset - Images" / "abudhabi"
+    offset = tmp_path / "imgs_2_offset"
+    offset.mkdir()
+    for code in ("B02", "B03", "B04", "B08"):
+        (f,) = (images / "imgs_2").glob(f"*_{code}.tif")
+        with rasterio.open(f) as src:
+            profile, dn = src.profile, src.read(1).astype(np.uint32)
+        with rasterio.open(offset / f.name, "w", **profile) as dst:
+            dst.write(np.clip(dn + 1000, 0, 65_535).astype(np.uint16), 1)
+    masks = []
+    for after in (images / "imgs_2", offset):
+        mask = tmp_path / f"{after.name}.tif"
+        r = CliRunner().invoke(main, ["-q", "change-image", str(images / "imgs_1"), str(after), "--out", str(tmp_path / f"{after.name}.geojson"), "--mask", str(mask)])
+        assert r.exit_code == 0, r.output
+        with rasterio.open(mask) as ds:
+            masks.append(ds.read(1))
+    assert masks[0].any() and np.array_equal(masks[0], masks[1])

@@ -13,14 +13,20 @@ observations of a site:
 - **images without georeference** (PNG or JPEG chips) must be of one size and are compared pixel for
   pixel at ``pixel_size`` metres; regions are written in pixel coordinates (x = column, y = row, pixel
   centres at integers), as ``detect-image`` writes such an image's detections.
+
+A date given one file a band (``{"blue": path, …}``, as ``detect-image --band`` takes them), or as the
+folder holding them (found by their Sentinel-2 band codes, :func:`~sitewatch.detect.band_folder.band_files_in`:
+OSCD's ``imgs_1/``, a SAFE's ``R10m/``), is read as ``detect-image`` reads band files: on the grid of its
+green band, each band of that grid or refused; the two dates then name the same bands, or the one lacking
+a band is named. It compares as the same bands stacked into one file do.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,9 +39,12 @@ from .change.pair import ChangeImage, ChangeResult
 from .errors import ImageReadError, InputError
 from .model import Grid
 
-__all__ = ["ChangePair", "change_images", "change_pair_geojson", "read_change_pair", "write_change_mask"]
+__all__ = ["ChangePair", "ImageSource", "change_images", "change_pair_geojson", "read_change_pair", "write_change_mask"]
 
 Sensor = Literal["sar", "optical"]
+ImageSource = Path | str | Mapping[str, Path | str]
+"""One date: an image file, a folder of its band files, or band name -> file (``blue``, ``green``, ``red``,
+``nir``, or ``B02``…)."""
 
 _STAND_IN = (500_000.0, 5_000_000.0)
 """Origin of the metric grid an image without georeference is compared on (areas only; never written)."""
@@ -57,6 +66,23 @@ class ChangePair:
     before_grid: Grid | None = None
     """The earlier image's own grid when it was laid on another (degrees, Web Mercator): the grid its
     pixels, and a change map drawn on them, are on."""
+    before_bands: Mapping[str, str] = field(default_factory=dict)
+    """Band name -> file, when the earlier date was given one file a band (or as their folder)."""
+    after_bands: Mapping[str, str] = field(default_factory=dict)
+    """The same of the later date."""
+
+
+@dataclass(frozen=True)
+class _Date:
+    """One date as given: an image file, or its band files (given one by one, or as their folder)."""
+
+    label: str
+    """What messages and the output call it: the file, the folder, or the band files."""
+    image: Path | None = None
+    bands: Mapping[str, Path | str] = field(default_factory=dict)
+    where: str = ""
+    """Where the bands came from, for messages: ``--before-band``, ``BEFORE folder``."""
+    folder: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,17 +104,76 @@ def _choose_sensor(path: Path, sensor: Sensor | None) -> tuple[Sensor, str]:
     return ("optical" if chosen == "optical" else "sar"), why
 
 
-def _read_optical(path: Path, pixel_size: float | None, dn_scale: float | None) -> _Raster:
+_REFUSED_BANDS = ("scl", "udm2")
+"""``--band`` names detect-image takes that change-image does not: cloud masks, which it does not read."""
+
+
+def _date(given: ImageSource, which: Literal["before", "after"]) -> _Date:
+    """``given`` as one date: band files (a mapping, named as ``--before-band`` would name them; a folder,
+    :func:`~sitewatch.detect.band_folder.band_files_in`) or an image file."""
+    from .detect.optical_image import parse_band_args
+
+    option = f"--{which}-band"
+    if isinstance(given, Mapping):
+        bands = parse_band_args([f"{name}={path}" for name, path in given.items()], option)
+        for name in _REFUSED_BANDS:
+            if name in bands:
+                raise InputError(
+                    f"{option} {name}: change-image compares the reflectance bands ({', '.join(OPTICAL_BANDS)}) "
+                    "and reads no cloud mask; drop it"
+                )
+        for name, path in bands.items():
+            if isinstance(path, Path) and not path.exists():
+                raise ImageReadError(f"{option} {name} {path}: no such file")
+        if "green" not in bands or not {"red", "nir"} & set(bands):
+            raise InputError(f"{option}: {', '.join(bands)} given; change-image needs at least green and red (or green and nir)")
+        label = ", ".join(f"{name}={path}" for name, path in bands.items())
+        return _Date(label, bands=bands, where=option)
+    path = Path(given)
+    if path.is_dir():
+        from .detect.band_folder import band_files_in
+
+        return _Date(str(path), bands=dict(band_files_in(path)), where=f"{which.upper()} {path}", folder=True)
+    if not str(given).startswith("/vsi") and not path.exists():
+        raise ImageReadError(f"{path}: no such file")  # before its sensor is guessed: "reads as sar" said of no file
+    return _Date(str(given), image=path)
+
+
+def _folder_read(folder: Path, bands: Mapping[str, Path | str]) -> str:
+    """``imgs_1: blue B02, green B03, red B04, nir B08 (4 of its 13 image files)``: what was read of a folder."""
+    from .detect.band_folder import BAND_FILE_SUFFIXES, SENTINEL2_BAND_CODES
+
+    codes = {name: code for code, name in SENTINEL2_BAND_CODES.items()}
+    files = sum(1 for p in folder.iterdir() if p.is_file() and p.suffix.lower() in BAND_FILE_SUFFIXES)
+    return f"{folder}: {', '.join(f'{name} {codes[name]}' for name in bands)} ({len(bands)} of its {files} image files)"
+
+
+def _same_bands(b: _Date, a: _Date) -> None:
+    """Band files of both dates name the same bands: a band of one date alone is named, with the date lacking it."""
+    from .detect.band_folder import SENTINEL2_BAND_CODES
+
+    codes = {name: code for code, name in SENTINEL2_BAND_CODES.items()}
+    for has, lacks in ((b, a), (a, b)):
+        missing = [n for n in has.bands if n not in lacks.bands]
+        if missing:
+            looked = f" (no *{codes[missing[0]]}* file)" if lacks.folder and len(missing) == 1 else ""
+            raise InputError(
+                f"{lacks.where} has no {', '.join(missing)} band{looked}, which {has.where} has: give the same bands for "
+                f"both dates ({b.where}: {', '.join(b.bands)}; {a.where}: {', '.join(a.bands)})"
+            )
+
+
+def _read_optical(source: Path | Mapping[str, Path | str], label: str, pixel_size: float | None, dn_scale: float | None) -> _Raster:
     from .detect.optical_image import _read_raw, _to_reflectance, open_optical
     from .detect.optical_reflectance import infer_dn_scale
 
-    src = open_optical(path, pixel_size, scale_given=dn_scale is not None)
+    src = open_optical(source, pixel_size, scale_given=dn_scale is not None)
     raw = _read_raw(src, None)
     scale = dn_scale if dn_scale is not None else infer_dn_scale([raw[b] for b in src.bands])
     bands, valid, _ = _to_reflectance(src, raw, scale, 0.0)
     names = tuple(n for n in OPTICAL_BANDS if n in bands)
     if not names:
-        raise InputError(f"{path}: none of the bands {', '.join(OPTICAL_BANDS)} found; pass --sensor sar for a radar image")
+        raise InputError(f"{label}: none of the bands {', '.join(OPTICAL_BANDS)} found; pass --sensor sar for a radar image")
     data = np.stack([np.where(valid, bands[n], np.nan).astype(np.float32) for n in names])
     info = src.info
     return _Raster(data, names, info.crs, info.transform, info.pixel_size)
@@ -112,14 +197,29 @@ def _read_sar(path: Path, pixel_size: float | None) -> _Raster:
     return _Raster(a[None], ("VV",), info.crs, info.transform, info.pixel_size)
 
 
-def _read(path: Path, sensor: Sensor, pixel_size: float | None, dn_scale: float | None) -> _Raster:
+def _read(date: _Date, sensor: Sensor, pixel_size: float | None, dn_scale: float | None) -> _Raster:
+    if date.image is None:
+        return _read_optical(date.bands, date.label, pixel_size, dn_scale)
+    path = date.image
     if not path.exists():
         raise ImageReadError(f"{path}: no such file")
     if sensor == "optical":
-        return _read_optical(path, pixel_size, dn_scale)
+        return _read_optical(path, date.label, pixel_size, dn_scale)
     if dn_scale is not None:
         raise InputError("--dn-scale: for optical images (reflectance); SAR values are read as they are")
     return _read_sar(path, pixel_size)
+
+
+def _date_sensor(date: _Date, sensor: Sensor | None) -> tuple[Sensor, str]:
+    """The sensor to read ``date`` as, and why (empty when given, or band files: optical)."""
+    if date.image is not None:
+        return _choose_sensor(date.image, sensor)
+    if sensor == "sar":
+        raise InputError(
+            "--sensor sar: --before-band and --after-band are optical band files (and folders of them); "
+            "give each date's SAR image as BEFORE and AFTER"
+        )
+    return "optical", ""
 
 
 def _metric(r: _Raster) -> bool:
@@ -169,22 +269,32 @@ def _on_grid(r: _Raster, grid: Grid) -> NDArray[np.float32]:
 
 
 def read_change_pair(
-    before: Path, after: Path, *, sensor: Sensor | None = None, pixel_size: float | None = None, dn_scale: float | None = None,
-    say: Callable[[str], None] | None = None,
+    before: ImageSource, after: ImageSource, *, sensor: Sensor | None = None, pixel_size: float | None = None,
+    dn_scale: float | None = None, say: Callable[[str], None] | None = None,
 ) -> ChangePair:
     """The two images read and laid on one grid (module doc). Raises :class:`InputError` naming the image
     for a pair that cannot be compared: of two sensors, one georeferenced and one not, two chips of other
-    sizes, or images that do not overlap. ``say`` is told the sensor chosen and why, when not given, as
-    ``detect-image`` tells it: two colour chips are compared as SAR renderings unless told."""
-    before, after = Path(before), Path(after)
-    kind, why = _choose_sensor(before, sensor)
-    other, _ = _choose_sensor(after, sensor)
+    sizes, or images that do not overlap; band files naming other bands on each date, naming the band and the
+    date without it. ``say`` is told the sensor chosen and why, when not given, as ``detect-image`` tells it
+    (two colour chips are compared as SAR renderings unless told), and the band files found in a folder."""
+    b_date, a_date = _date(before, "before"), _date(after, "after")
+    if b_date.bands and a_date.bands:
+        _same_bands(b_date, a_date)
+    for which, d in (("before", b_date), ("after", a_date)):
+        if d.folder and say is not None:
+            say(f"{which}: {_folder_read(Path(d.label), d.bands)}")
+    kind, why = _date_sensor(b_date, sensor)
+    other, _ = _date_sensor(a_date, sensor)
     if kind != other:
-        raise InputError(f"{before} reads as {kind} and {after} as {other}: change compares two images of one sensor (--sensor to say which)")
+        raise InputError(
+            f"{b_date.label} reads as {kind} and {a_date.label} as {other}: change compares two images of one sensor (--sensor to say which)"
+        )
     if why and say is not None:
         say(f"sensor: {kind}, {why} (--sensor to choose)")
-    b = _read(before, kind, pixel_size, dn_scale)
-    a = _read(after, kind, pixel_size, dn_scale)
+    b = _read(b_date, kind, pixel_size, dn_scale)
+    a = _read(a_date, kind, pixel_size, dn_scale)
+    before, after = b_date.label, a_date.label
+    b_files, a_files = ({n: str(p) for n, p in d.bands.items()} for d in (b_date, a_date))
     if kind == "optical":
         common = tuple(n for n in b.bands if n in a.bands)
         if len(common) < len(b.bands) or len(common) < len(a.bands):
@@ -204,8 +314,9 @@ def read_change_pair(
         h, w = b.data.shape[1:]
         grid = Grid(_STAND_IN_CRS, (p, 0.0, _STAND_IN[0], 0.0, -p, _STAND_IN[1]), w, h)
         return ChangePair(
-            ChangeImage(b.data, grid, kind, b.bands, label=str(before)), ChangeImage(a.data, grid, kind, a.bands, label=str(after)), False, p
-        )
+            ChangeImage(b.data, grid, kind, b.bands, label=before), ChangeImage(a.data, grid, kind, a.bands, label=after), False, p,
+            before_bands=b_files, after_bands=a_files,
+        )  # fmt: skip
     warped = []
     if _metric(b):
         t = b.transform
@@ -226,13 +337,13 @@ def read_change_pair(
         raise InputError(f"{before} and {after} do not overlap (no pixel with data in both)")
     p = float(abs(grid.transform[0]))
     return ChangePair(
-        ChangeImage(data_b, grid, kind, b.bands, label=str(before)), ChangeImage(data_a, grid, kind, a.bands, label=str(after)), True, p,
-        tuple(warped), own if warped[:1] == ["before"] else None,
-    )
+        ChangeImage(data_b, grid, kind, b.bands, label=before), ChangeImage(data_a, grid, kind, a.bands, label=after), True, p,
+        tuple(warped), own if warped[:1] == ["before"] else None, b_files, a_files,
+    )  # fmt: skip
 
 
 def change_images(
-    before: Path, after: Path, *, sensor: Sensor | None = None, pixel_size: float | None = None, dn_scale: float | None = None,
+    before: ImageSource, after: ImageSource, *, sensor: Sensor | None = None, pixel_size: float | None = None, dn_scale: float | None = None,
     min_area_m2: float = 200.0, cover_classes: int = COVER_CLASSES, say: Callable[[str], None] | None = None,
 ) -> tuple[ChangePair, ChangeResult]:  # fmt: skip
     """The pair (:func:`read_change_pair`) and what :func:`~sitewatch.change.detect_changes` finds in it."""
@@ -270,6 +381,7 @@ def change_pair_geojson(pair: ChangePair, result: ChangeResult) -> dict[str, Any
         "compared_on": pair.before.grid.crs if pair.georeferenced else "pixels, as given",
         "warped": list(pair.warped),
     }  # fmt: skip
+    meta |= {k: dict(v) for k, v in (("before_bands", pair.before_bands), ("after_bands", pair.after_bands)) if v}
     fc: dict[str, Any] = {"type": "FeatureCollection", "features": features, "sitewatch": meta}
     if not pair.georeferenced:
         meta["coordinates"] = "pixel (x=col, y=row, pixel centres at integers)"

@@ -33,8 +33,13 @@ def _mask_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 
 
 @click.command("change-image", cls=OnceCommand, short_help="Find where two image files differ; write the regions as GeoJSON.")
-@click.argument("before", type=ImagePath(path_type=Path))
-@click.argument("after", type=ImagePath(path_type=Path))
+@click.argument("before", type=ImagePath(path_type=Path), required=False)
+@click.argument("after", type=ImagePath(path_type=Path), required=False)
+@click.option("--before-band", "before_bands", multiple=True, metavar="NAME=PATH",
+              help="The earlier date one file a band, instead of BEFORE; repeat. Names as detect-image's --band: blue, green, red, "
+                   "nir (or B02, B03, B04, B08), on one grid (20 and 60 m bands resampled to it first).")  # fmt: skip
+@click.option("--after-band", "after_bands", multiple=True, metavar="NAME=PATH",
+              help="The later date one file a band, instead of AFTER; repeat, with the bands --before-band names.")  # fmt: skip
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, callback=geojson_out,
               help="GeoJSON file to write (.geojson or .json; its folder must exist): WGS84, or pixel coordinates for images without georeference.")  # fmt: skip
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), default=None,
@@ -51,24 +56,43 @@ def _mask_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 @click.pass_context
 @handle_errors
 def command(
-    ctx: click.Context, before: Path, after: Path, out: Path, sensor: str | None, pixel_size: float | None, dn_scale: float | None,
-    min_area_m2: float, cover_classes: int, mask: Path | None, as_json: bool,
+    ctx: click.Context, before: Path | None, after: Path | None, before_bands: tuple[str, ...], after_bands: tuple[str, ...], out: Path,
+    sensor: str | None, pixel_size: float | None, dn_scale: float | None, min_area_m2: float, cover_classes: int, mask: Path | None,
+    as_json: bool,
 ) -> None:  # fmt: skip
-    """Regions that appeared, disappeared or altered from BEFORE to AFTER, two image files of one
-    place and one sensor (GeoTIFF, PNG or JPEG), compared as `sitewatch change` compares two
-    observations of a site, without a workspace.
+    """Regions that appeared, disappeared or altered from BEFORE to AFTER, two images of one place
+    and one sensor (GeoTIFF, PNG or JPEG files, or folders of band files), compared as
+    `sitewatch change` compares two observations of a site, without a workspace.
+
+    A date delivered one file a band (Sentinel-2, OSCD) is given as the folder holding its band files,
+    found by their Sentinel-2 codes (B02 blue, B03 green, B04 red, B08 nir: OSCD's imgs_1, a SAFE's R10m),
+    or band by band with --before-band and --after-band instead of BEFORE and AFTER.
 
     Georeferenced images are compared on the earlier image's grid (a UTM grid when it is in degrees or
     Web Mercator), the later one warped onto it, where both have data. Images without georeference
     (chips) must be of one size and need --pixel-size.
     """
-    from ..change_image import change_images, change_pair_geojson, write_change_mask
+    from ..change_image import ImageSource, change_images, change_pair_geojson, write_change_mask
     from ..detect.image import write_geojson
+    from ..detect.optical_image import parse_band_args
 
-    refuse_input_as_out(out, [before, after])
-    refuse_input_as_out(mask, [before, after], "--mask")
+    if before_bands or after_bands:
+        if before is not None:
+            raise click.UsageError("give BEFORE and AFTER (image files or folders of band files), or --before-band and --after-band, not both", ctx=ctx)
+        for option, given, other in (("--after-band", after_bands, "later"), ("--before-band", before_bands, "earlier")):
+            if not given:
+                raise click.UsageError(f"{option}: give the {other} date's band files too", ctx=ctx)
+    elif before is None or after is None:
+        raise click.UsageError("give BEFORE and AFTER (image files or folders of band files), or --before-band and --after-band", ctx=ctx)
+    dates: tuple[ImageSource, ImageSource] = (
+        (parse_band_args(before_bands, "--before-band"), parse_band_args(after_bands, "--after-band")) if before_bands
+        else (before, after)  # type: ignore[assignment]
+    )  # fmt: skip
+    inputs = [p for p in (before, after) if p is not None] + [p for d in dates if isinstance(d, dict) for p in d.values()]
+    refuse_input_as_out(out, [p for p in inputs if isinstance(p, Path)])
+    refuse_input_as_out(mask, [p for p in inputs if isinstance(p, Path)], "--mask")
     pair, result = change_images(
-        before, after, sensor=sensor, pixel_size=pixel_size, dn_scale=dn_scale, min_area_m2=min_area_m2, cover_classes=cover_classes,  # type: ignore[arg-type]
+        *dates, sensor=sensor, pixel_size=pixel_size, dn_scale=dn_scale, min_area_m2=min_area_m2, cover_classes=cover_classes,  # type: ignore[arg-type]
         say=None if is_quiet() or as_json else lambda line: click.echo(line, err=True),
     )  # fmt: skip
     write_geojson(change_pair_geojson(pair, result), out)
@@ -77,10 +101,11 @@ def command(
     counts = {d: result.count(d) for d in ("appeared", "disappeared", "altered")}
     if as_json:
         click.echo(json.dumps({
-            "before": str(before), "after": str(after), "out": str(out), "mask": str(mask) if mask else None,
+            "before": pair.before.name, "after": pair.after.name, "out": str(out), "mask": str(mask) if mask else None,
             "sensor": result.sensor, "method": f"{result.method} {result.method_version}", "regions": len(result.regions),
             **counts, "area_m2": round(result.area_m2, 1), "compared_fraction": result.compared_fraction,
             "pixel_size_m": pair.pixel_size_m, "warped": list(pair.warped),
+            **{k: dict(v) for k, v in (("before_bands", pair.before_bands), ("after_bands", pair.after_bands)) if v},
         }))  # fmt: skip
         return
     if not is_quiet():

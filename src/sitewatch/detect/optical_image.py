@@ -146,8 +146,9 @@ class OpticalImageResult:
     """DN 0 in every band was read as no data (integer files wider than 8 bits declaring no no-data value)."""
 
 
-def parse_band_args(values: tuple[str, ...] | list[str]) -> dict[str, Path | str]:
-    """``("blue=a.tif", "nir=b.tif")`` -> ``{"blue": Path("a.tif"), ...}``, naming any bad item.
+def parse_band_args(values: tuple[str, ...] | list[str], option: str = "--band") -> dict[str, Path | str]:
+    """``("blue=a.tif", "nir=b.tif")`` -> ``{"blue": Path("a.tif"), ...}``, naming any bad item as
+    given with ``option`` (``change-image``'s ``--before-band``).
 
     A GDAL virtual path stays a string (:func:`~sitewatch.detect.image.image_path`)."""
     out: dict[str, Path | str] = {}
@@ -156,10 +157,10 @@ def parse_band_args(values: tuple[str, ...] | list[str]) -> dict[str, Path | str
         key = _ALIASES.get(name.strip().lower())
         if not sep or not path or key is None:
             raise InputError(
-                f"--band {v!r}: use NAME=PATH with NAME one of blue, green, red, nir, scl, udm2 (or B02, B03, B04, B08)"
+                f"{option} {v!r}: use NAME=PATH with NAME one of blue, green, red, nir, scl, udm2 (or B02, B03, B04, B08)"
             )
         if key in out:
-            raise InputError(f"--band {key} given twice")
+            raise InputError(f"{option} {key} given twice")
         out[key] = image_path(path)
     return out
 

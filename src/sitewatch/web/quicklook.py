@@ -136,7 +136,7 @@ class QuicklookCache:
             return png
 
     def put(self, key: tuple[str, ...], png: bytes) -> None:
-        """Store ``png`` under ``key``, dropping the least recently used; a PNG over ``max_bytes`` is not kept."""
+        """Store ``png`` under ``key``, dropping the least recently used to fit; one over ``max_bytes`` is not kept."""
         with self._lock:
             old = self._items.pop(key, None)
             self._size -= len(old) if old else 0

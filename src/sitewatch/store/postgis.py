@@ -232,7 +232,7 @@ class PostgisStore(Store):
     # -- schema ---------------------------------------------------------------------------------
 
     def schema_version(self) -> int:
-        """The schema version recorded in ``sitewatch_meta`` (0: no such table in the current schema)."""
+        """The schema version recorded in ``sitewatch_meta`` (0: none, as in a new database)."""
         # pg_tables read as a table (with this statement's snapshot), not to_regclass: a name looked up in the
         # catalogue caches may miss a table another session made since this transaction began (two users
         # opening a new store at once: the second, let in by the lock, saw no tables and made them again).

@@ -159,7 +159,7 @@ class Store:
         return str(self.path)
 
     def schema_version(self) -> int:
-        """The schema version recorded in ``sitewatch_meta`` (0: a database without sitewatch's tables)."""
+        """The schema version recorded in ``sitewatch_meta`` (0: none, as in a new database)."""
         try:
             row = self._db.execute("SELECT value FROM sitewatch_meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.OperationalError:

@@ -67,6 +67,7 @@ class Rule:
 
     @property
     def vessel_filtered(self) -> bool:
+        """True when the rule narrows the vessels it counts (by berth, length or class)."""
         return any(v is not None for v in (self.berth, self.min_length_m, self.max_length_m, self.vessel_class))
 
 

@@ -81,6 +81,7 @@ class Box:
         return cls(min(xs), min(ys), max(xs), max(ys), tuple(points), difficult, partial(outline_length, tuple(points)))
 
     def holds(self, x: float, y: float) -> bool:
+        """Whether (x, y) lies in the box and, when it has one, in its outline (edges included)."""
         if not (self.x0 <= x <= self.x1 and self.y0 <= y <= self.y1):
             return False
         return not self.outline or _in_polygon(x, y, self.outline)
@@ -146,6 +147,7 @@ def file_stem(name: str) -> str:
 
 
 def read_json(path: Path) -> Any:
+    """The parsed JSON of a file (UTF-8, a byte-order mark allowed); an InputError when it cannot be read."""
     try:
         return json.loads(path.read_bytes())  # bytes: UTF-8 whatever the locale, a byte-order mark allowed
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -155,6 +157,7 @@ def read_json(path: Path) -> Any:
 
 
 def is_detect_image_output(data: Any) -> bool:
+    """Whether parsed JSON is a ``sitewatch detect-image`` output (its ``sitewatch`` member names a detector)."""
     return isinstance(data, dict) and isinstance(data.get("sitewatch"), dict) and "detector" in data["sitewatch"]
 
 
@@ -537,6 +540,7 @@ def _geojson_boxes(path: Path, data: dict[str, Any], wanted: set[str], class_key
 
 
 def crs_name(fc: dict[str, Any]) -> str | None:
+    """The name in a GeoJSON's ``crs`` member (e.g. ``EPSG:32633``); None when it has no such member."""
     crs = fc.get("crs")
     return str(crs.get("properties", {}).get("name")) if isinstance(crs, dict) else None
 

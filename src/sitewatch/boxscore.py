@@ -67,19 +67,23 @@ class Counts:
     box, a polygon or a mask; not an axis-aligned box) in units known as metres."""
 
     def add(self, name: str, t: tuple[int, int, int]) -> None:
+        """Add one image's ``(tp, fp, fn)`` to the sums and record it under ``name``."""
         self.tp, self.fp, self.fn, self.images = self.tp + t[0], self.fp + t[1], self.fn + t[2], self.images + 1
         self.per_image[name] = t
 
     @property
     def precision(self) -> float | None:
+        """tp / (tp + fp) (None: no detection counted)."""
         return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
 
     @property
     def recall(self) -> float | None:
+        """tp / (tp + fn) (None: no box counted)."""
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
 
     @property
     def f1(self) -> float | None:
+        """Harmonic mean of precision and recall, 2tp / (2tp + fp + fn) (None: nothing counted)."""
         n = 2 * self.tp + self.fp + self.fn
         return 2 * self.tp / n if n else None
 

@@ -71,22 +71,27 @@ class ChangeScore:
 
     @property
     def recall(self) -> float | None:
+        """Share of the true change objects a region overlaps (None: no true change object)."""
         return self.found / self.truth_objects if self.truth_objects else None
 
     @property
     def precision(self) -> float | None:
+        """Share of the regions that overlap a true change object (None: no region)."""
         return self.true_regions / self.regions if self.regions else None
 
     @property
     def area_precision(self) -> float | None:
+        """Share of the regions' area that lies on a true change (None: no region area)."""
         return self.overlap_m2 / self.region_m2 if self.region_m2 else None
 
     @property
     def area_recall(self) -> float | None:
+        """Share of the true change's area that lies inside a region (None: no true change area)."""
         return self.overlap_m2 / self.truth_m2 if self.truth_m2 else None
 
     @property
     def area_f1(self) -> float | None:
+        """Harmonic mean of the area precision and recall (None: neither regions nor true change)."""
         total = self.region_m2 + self.truth_m2
         return 2 * self.overlap_m2 / total if total else None
 
@@ -96,11 +101,13 @@ class ChangeScore:
         return self.quiet_regions / self.quiet_km2 if self.quiet_km2 else None
 
     def to_dict(self) -> dict[str, Any]:
+        """The sums and the ratios (rounded to 4 places, None where undefined) as a JSON-ready dict."""
         ratios = ("recall", "precision", "area_precision", "area_recall", "area_f1", "false_per_km2_pair")
         return asdict(self) | {k: None if (v := getattr(self, k)) is None else round(v, 4) for k in ratios}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ChangeScore:
+        """A score from :meth:`to_dict`'s output: the sums are read, the ratios and unknown keys ignored."""
         return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
     def line(self, label: str) -> str:

@@ -50,6 +50,7 @@ class Setting:
 
     @property
     def env(self) -> str:
+        """The environment variable that sets it (``max_cloud`` → ``SITEWATCH_MAX_CLOUD``)."""
         return "SITEWATCH_" + self.name.upper().replace(".", "_")
 
 

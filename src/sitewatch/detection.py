@@ -52,6 +52,8 @@ class DetectJob:
 
 @dataclass(frozen=True)
 class DetectResult:
+    """What detecting one observation gave: its detections and cloud fraction (None: SAR, or not
+    measured), or, when it failed, no detections and ``error`` saying why (empty on success)."""
     observation: Observation
     detections: tuple[Detection, ...]
     cloud_fraction: float | None

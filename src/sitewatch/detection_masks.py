@@ -164,4 +164,5 @@ class BerthHidden:
                 self._counts[zone_id][1] += int(in_zone.sum())
 
     def fractions(self) -> dict[str, float]:
+        """Berth id → hidden pixels / zone pixels counted (0–1, 4 places); berths without a counted pixel left out."""
         return {bid: round(hid / total, 4) for bid, (hid, total) in sorted(self._counts.items()) if total}

@@ -162,6 +162,7 @@ class ClaimResult:
 
     @property
     def images(self) -> tuple[Image, ...]:
+        """The images the parts rest on, each once, oldest first."""
         seen: dict[str, Image] = {}
         for p in self.parts:
             for im in p.images:
@@ -170,6 +171,7 @@ class ClaimResult:
 
     @property
     def simulated(self) -> bool:
+        """True when any image the verdict rests on is simulated."""
         return any(im.simulated for im in self.images)
 
     @property
@@ -226,6 +228,7 @@ class World:
                                              for k, v in by_day.items()})  # fmt: skip
 
     def detections_of(self, observation_id: str) -> list[Detection]:
+        """The detections of one observation (empty when it has none or detection has not run)."""
         return self._by_obs.get(observation_id, [])
 
     def on_date(self, site_id: str, day: date) -> tuple[list[Observation], list[tuple[Observation, str]]]:
@@ -240,6 +243,7 @@ class World:
         return usable, skipped
 
     def site_observations(self, site_id: str) -> list[Observation]:
+        """A site's observations, in the order of :attr:`observations`."""
         return [o for o in self.observations if o.site_id == site_id]
 
 

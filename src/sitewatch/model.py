@@ -246,6 +246,7 @@ class Site:
 
     @property
     def centroid(self) -> Point:
+        """Centroid of the site's polygon (lon, lat, WGS84); a SiteError when the site is unresolved."""
         return self.require_geometry().centroid
 
     def utm_epsg(self) -> int:
@@ -272,6 +273,7 @@ class Grid:
 
     @property
     def affine(self) -> Affine:
+        """The transform as a rasterio ``Affine``, pixel (col, row) to CRS coordinates."""
         return Affine(*self.transform)
 
     @property
@@ -282,6 +284,7 @@ class Grid:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """(height, width) in pixels, numpy's order."""
         return self.height, self.width
 
 
@@ -315,6 +318,7 @@ class SceneRef:
 
     @property
     def id(self) -> str:
+        """The scene's key, ``provider:collection:item_id``."""
         return f"{self.provider}:{self.collection}:{self.item_id}"
 
 
@@ -384,6 +388,7 @@ class Detection:
 
     @property
     def centroid(self) -> Point:
+        """Centroid of the footprint (lon, lat, WGS84)."""
         return self.footprint.centroid
 
 

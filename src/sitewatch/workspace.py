@@ -73,14 +73,17 @@ class Workspace:
 
     @property
     def db_path(self) -> Path:
+        """The folder's GeoPackage, ``sitewatch.gpkg`` (used when no PostGIS ``store`` is set)."""
         return self.root / DB_FILE
 
     @property
     def archive(self) -> Path:
+        """The archive folder, ``archive/``: a subfolder per site of its observations' COGs."""
         return self.root / ARCHIVE_DIR
 
     @property
     def config_path(self) -> Path:
+        """The workspace's ``sitewatch.toml``."""
         return self.root / CONFIG_FILE
 
     def store(self, *, read_only: bool = False) -> Store:
@@ -89,6 +92,7 @@ class Workspace:
         return open_store(url if url else self.db_path, read_only=read_only)
 
     def settings(self, flags: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Every setting for this workspace: ``flags`` (a None value: unset) > env > sitewatch.toml > default."""
         return load_settings(self.root, flags)
 
 

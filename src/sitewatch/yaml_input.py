@@ -37,6 +37,7 @@ class StrictYamlLoader(yaml.SafeLoader):
     an error naming its field and value rather than PyYAML's bare "day is out of range for month"."""
 
     def construct_document(self, node: yaml.Node) -> Any:
+        """PyYAML's construction, refused when the aliases expand past :data:`MAX_YAML_EXPANDED` characters."""
         # Aliases of aliases ("billion laughs": nine lines of nine aliases are 9**9 strings) build a
         # small shared structure that the first repr, str or walk of it expands past any memory.
         size = _expanded_size(node, {}, set())

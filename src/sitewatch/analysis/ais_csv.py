@@ -146,6 +146,7 @@ class AisReadSummary:
 
     @property
     def skipped(self) -> int:
+        """Rows skipped for any reason (the sum of ``bad``)."""
         return sum(self.bad.values())
 
 

@@ -54,13 +54,16 @@ class DarkScores:
 
     @property
     def precision(self) -> float | None:
+        """Share of the detections reported dark whose truth vessel is truly dark (None: none reported dark)."""
         return self.dark_right / self.dark if self.dark else None
 
     @property
     def recall(self) -> float | None:
+        """Share of the detected truly dark vessels reported dark (None: none detected)."""
         return self.truly_dark_found / self.truly_dark_detected if self.truly_dark_detected else None
 
     def to_dict(self) -> dict[str, Any]:
+        """The counts with ``precision`` and ``recall`` (None where undefined) as a JSON-ready dict."""
         return asdict(self) | {"precision": self.precision, "recall": self.recall}
 
 

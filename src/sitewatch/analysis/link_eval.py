@@ -56,6 +56,7 @@ class LinkScore:
         )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
+        """The score as a JSON-ready dict, as ``eval`` records it (read back by :meth:`from_dict`)."""
         return {
             "found": self.found, "true": self.true, "truth_links": self.truth_links, "missed": self.missed,
             "true_links": list(self.true_links), "missed_links": list(self.missed_links),

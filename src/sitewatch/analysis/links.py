@@ -184,6 +184,7 @@ class AisId:
     """The vessel's name as broadcast ("" when the file gives none)."""
 
     def text(self) -> str:
+        """``MMSI 123456789`` followed by the vessel's name when it has one."""
         return f"MMSI {self.mmsi}" + (f" {self.name}" if self.name else "")
 
 
@@ -234,10 +235,12 @@ class LinkCandidate:
 
     @property
     def alternatives(self) -> int:
+        """Other feasible departures and arrivals that fit by size as well (both counts together)."""
         return self.other_departures + self.other_arrivals
 
     @property
     def simulated(self) -> bool:
+        """True when either end was seen in a simulated scene."""
         return self.departure.simulated or self.arrival.simulated
 
     def ambiguity_text(self) -> str:
@@ -314,10 +317,12 @@ class Links:
 
     @property
     def feasible(self) -> tuple[LinkCandidate, ...]:
+        """The links whose speed needed is within ``params.max_speed_kn``, in the order of the departures."""
         return tuple(link for link in self.links if link.feasible)
 
     @property
     def simulated(self) -> bool:
+        """True when any link has an end seen in a simulated scene."""
         return any(link.simulated for link in self.links)
 
     def summary_lines(self) -> list[str]:

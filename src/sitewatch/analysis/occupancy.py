@@ -188,6 +188,7 @@ class TimelineRow:
 
     @property
     def present(self) -> bool:
+        """True when at least one vessel was seen on the date."""
         return self.vessels > 0
 
     @property
@@ -246,6 +247,7 @@ class Timeline:
 
     @property
     def presence_days(self) -> int:
+        """Dates with a vessel seen, over every period."""
         return sum(p.presence_days for p in self.periods)
 
     def summary_lines(self) -> list[str]:

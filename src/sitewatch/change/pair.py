@@ -54,10 +54,12 @@ class ChangeImage:
 
     @property
     def name(self) -> str:
+        """What messages call the image: its ``label``, else "image"."""
         return self.label or "image"
 
     @property
     def band_names(self) -> tuple[str, ...]:
+        """The band names, ``bands`` or ``band1``, ``band2``… when none were given."""
         return self.bands or tuple(f"band{i + 1}" for i in range(self.data.shape[0]))
 
     def usable(self) -> NDArray[np.bool_]:
@@ -102,10 +104,12 @@ class ChangeResult:
     """Area of the pixels that could have been compared but were left out (``exclude``: detected objects)."""
 
     def count(self, direction: Direction) -> int:
+        """How many regions have ``direction``."""
         return sum(1 for r in self.regions if r.direction == direction)
 
     @property
     def area_m2(self) -> float:
+        """Total area of the regions, square metres on the grid."""
         return float(sum(r.area_m2 for r in self.regions))
 
 

@@ -68,14 +68,17 @@ class OnceGroup(_OnceOptions, click.Group):
     command_class = OnceCommand
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
+        """click's entry point, with Ctrl-C and SIGTERM exiting 130 and 143 (:func:`interruption_exits`)."""
         with sigterm_raises(), interruption_exits():
             return super().main(*args, **kwargs)
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        """click's argument parsing, with Ctrl-C exiting 130 (:func:`interruption_exits`), not "Aborted!"."""
         with interruption_exits():  # click's main turns a KeyboardInterrupt in here into "Aborted!"
             return super().make_context(*args, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
+        """click's group body and subcommand call, with Ctrl-C exiting 130 (:func:`interruption_exits`)."""
         with interruption_exits():  # and in here: the group's own body, the command's arguments
             return super().invoke(ctx)
 
@@ -209,6 +212,7 @@ class ImagePath(click.Path):
     The command's own open names it when GDAL cannot read it."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """click's check of the path, skipped for a GDAL ``/vsi...`` path (returned as a string)."""
         if isinstance(value, str) and value.startswith("/vsi"):
             return value
         return super().convert(value, param, ctx)
@@ -220,6 +224,7 @@ class FiniteFloatRange(click.FloatRange):
     ``inf`` passes any range open above (a pixel size of ``inf`` metres)."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """click's range check, then a NaN or infinite value refused."""
         rv = super().convert(value, param, ctx)
         if not math.isfinite(rv):
             self.fail(f"{value!r} is not a finite number", param, ctx)
@@ -368,6 +373,7 @@ class UtcOffset(click.ParamType):
     name = "hours"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The offset in hours east of UTC (a float), or a usage error."""
         if isinstance(value, (int, float)):
             hours = float(value)
         else:
@@ -412,6 +418,7 @@ class DateOrTime(click.ParamType):
         self.role = role
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The value as an aware UTC datetime, or a date for the ``date`` role (see the class); else a usage error."""
         if isinstance(value, (datetime, date)):
             return value
         from ..model import NoonOfDate, parse_date_or_time

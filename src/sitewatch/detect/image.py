@@ -103,7 +103,9 @@ class PixelSource(Protocol):
     ``path`` for the size and georeference, ``read`` gives the values of a window."""
 
     @property
-    def path(self) -> str: ...
+    def path(self) -> str:
+        """The file (or GDAL path) GDAL opens for the image's size and georeference."""
+        ...
 
     def read(self, window: tuple[int, int, int, int]) -> NDArray[np.float32]:
         """The values of pixels (row0, row1, col0, col1); the image's no-data value where there are none."""

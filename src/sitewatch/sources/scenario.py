@@ -86,6 +86,7 @@ class SimBerth:
 
     @property
     def length_m(self) -> float:
+        """Length of the quay face, metres."""
         return float(LineString(self.line).length)
 
 
@@ -158,6 +159,7 @@ class Acquisitions:
     """SAR only: equivalent number of looks of the speckle."""
 
     def acquisition_dates(self) -> tuple[date, ...]:
+        """Every acquisition date from ``start`` to ``end`` (the revisits and ``dates`` inside it), sorted."""
         out = set(d for d in self.dates if self.start <= d <= self.end)
         if self.revisit_days > 0:
             d = self.start
@@ -176,6 +178,7 @@ class Window:
     state: str = ""
 
     def contains(self, t: datetime) -> bool:
+        """Whether ``t`` lies in ``[start, end)``."""
         return self.start <= t < self.end
 
 
@@ -259,6 +262,7 @@ class GroundWork:
     name: str = ""
 
     def present(self, t: datetime) -> bool:
+        """Whether the work is there at ``t`` (inside one of its windows)."""
         return any(w.contains(t) for w in self.windows)
 
 
@@ -295,6 +299,7 @@ class Scenario:
     """File the scenario was read from."""
 
     def site(self, site_id: str) -> SimSite:
+        """The scenario's site with id ``site_id``; a SiteError when it has none."""
         for s in self.sites:
             if s.id == site_id:
                 return s

@@ -70,6 +70,7 @@ class Box:
         return (math.sin(h), math.cos(h)), (math.cos(h), -math.sin(h))
 
     def corners(self) -> list[tuple[float, float]]:
+        """The four corners (x, y), metres, in order around the rectangle."""
         (ux, uy), (vx, vy) = self.axes
         a, b = self.length / 2, self.width / 2
         return [
@@ -177,4 +178,5 @@ def shift_field(field: F64, rows: int, cols: int) -> F64:
 
 
 def to_f32(a: F64) -> F32:
+    """The array as C-contiguous float32."""
     return np.ascontiguousarray(a, dtype=np.float32)

@@ -418,6 +418,7 @@ class NoSigner:
     """Catalogues whose assets are read as they are."""
 
     def sign(self, href: str, *, refresh: bool = False) -> str:
+        """The href unchanged."""
         return href
 
 
@@ -431,6 +432,7 @@ class PlanetaryComputerSigner:
     """
 
     def sign(self, href: str, *, refresh: bool = False) -> str:
+        """The href with a SAS token appended; ``refresh=True`` drops cached tokens first."""
         require_extra("planetary_computer", "stac")
         import planetary_computer
         from planetary_computer import sas

@@ -100,6 +100,7 @@ class Row(tuple[Any, ...]):
         return tuple.__getitem__(self, key)
 
     def keys(self) -> list[str]:
+        """The column names, in order (as :meth:`sqlite3.Row.keys`)."""
         return list(self._names)
 
 
@@ -231,6 +232,7 @@ class PostgisStore(Store):
     # -- schema ---------------------------------------------------------------------------------
 
     def schema_version(self) -> int:
+        """The schema version recorded in ``sitewatch_meta`` (0: none, as in a new database)."""
         # pg_tables read as a table (with this statement's snapshot), not to_regclass: a name looked up in the
         # catalogue caches may miss a table another session made since this transaction began (two users
         # opening a new store at once: the second, let in by the lock, saw no tables and made them again).
@@ -282,6 +284,7 @@ class PostgisStore(Store):
     # -- transactions ---------------------------------------------------------------------------
 
     def close(self) -> None:
+        """Close the connection to PostgreSQL."""
         self._pg.close()
 
     @contextmanager
@@ -325,6 +328,7 @@ class PostgisStore(Store):
         """Nothing to do (see :meth:`_extend`)."""
 
     def execute(self, sql: str, args: Iterable[Any] = ()) -> list[Any]:
+        """:meth:`Store.execute` through psycopg (``?`` as ``%s``); a StoreError when the server cannot be read."""
         psycopg = _psycopg()
         try:
             return list(self._pg.execute(_to_pg(sql), tuple(args)).fetchall())
@@ -332,6 +336,7 @@ class PostgisStore(Store):
             raise StoreError(f"{self.location}: cannot read the PostGIS store ({_reason(exc)})") from exc
 
     def columns(self, table: str) -> list[str]:
+        """:meth:`Store.columns` from ``information_schema``, for a table of the current schema."""
         return [
             r[0] for r in self.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_name = ? "

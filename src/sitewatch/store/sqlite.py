@@ -97,9 +97,13 @@ class Connection(Protocol):
     """What :meth:`Store.transaction` gives its block: ``execute`` and ``executemany`` with ``?`` placeholders
     (a :class:`sqlite3.Connection`, or the PostGIS store's equivalent)."""
 
-    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any:
+        """Run one statement with ``?`` placeholders."""
+        ...
 
-    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+    def executemany(self, sql: str, parameters: Any, /) -> Any:
+        """Run one statement once for each set of parameters."""
+        ...
 
 
 class Store:
@@ -155,6 +159,7 @@ class Store:
         return str(self.path)
 
     def schema_version(self) -> int:
+        """The schema version recorded in ``sitewatch_meta`` (0: none, as in a new database)."""
         try:
             row = self._db.execute("SELECT value FROM sitewatch_meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.OperationalError:
@@ -223,6 +228,7 @@ class Store:
                 )
 
     def close(self) -> None:
+        """Close the connection to the database."""
         self._db.close()
 
     def __enter__(self) -> Store:
@@ -380,6 +386,7 @@ class Store:
         )
 
     def get_site(self, site_id: str) -> Site:
+        """The site stored under ``site_id``; a SiteError naming the workspace's sites when none is."""
         rows = self.execute("SELECT * FROM sites WHERE site_id = ?", (site_id,))
         if not rows:
             known = [r[0] for r in self.execute("SELECT site_id FROM sites ORDER BY site_id")]
@@ -390,11 +397,13 @@ class Store:
         return self._site_from_row(rows[0])
 
     def sites(self) -> list[Site]:
+        """Every site stored, ordered by id."""
         return [self._site_from_row(r) for r in self.execute("SELECT * FROM sites ORDER BY site_id")]
 
     # -- scenes and observations ---------------------------------------------------------------
 
     def put_scene(self, scene: SceneRef) -> None:
+        """Record a scene (footprint WGS84), replacing what is stored under its id."""
         footprint = as_multipolygon(scene.footprint)  # the layer is MULTIPOLYGON (antimeridian footprints)
         with self.transaction() as db:
             db.execute(
@@ -502,6 +511,7 @@ class Store:
             self._extend(db, "observations", [footprint])
 
     def set_cloud_fraction(self, observation_id: str, cloud_fraction: float | None) -> None:
+        """Record an observation's cloud fraction over the site (0–1; None: not measured)."""
         with self.transaction() as db:
             db.execute(
                 "UPDATE observations SET cloud_fraction = ? WHERE observation_id = ?",
@@ -547,6 +557,7 @@ class Store:
         return [self._observation_from_row(r) for r in self.execute(sql, args)]
 
     def get_observation(self, observation_id: str) -> Observation:
+        """The observation stored under ``observation_id``; a StoreError when there is none."""
         rows = self.execute("SELECT * FROM observations WHERE observation_id = ?", (observation_id,))
         if not rows:
             raise StoreError(f"no observation {observation_id!r}; list them with `sitewatch observations [SITE]`")

@@ -109,6 +109,7 @@ class Dashboard:
             store.close()
 
     def page(self, template: str, *, simulated: bool, status: int = 200, **context: Any) -> HTMLResponse:
+        """``template`` rendered with ``context`` as an HTML response; ``simulated`` marks the page SIMULATED."""
         html = self.env.get_template(template).render(
             simulated=simulated, workspace=str(self.ws.root.resolve()), version=__version__, **context
         )

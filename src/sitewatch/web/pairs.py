@@ -50,6 +50,7 @@ class PairView:
 
     @property
     def id(self) -> str:
+        """The pair's id, ``BEFORE..AFTER`` (:func:`~sitewatch.web.data.pair_id`)."""
         return pair_id(self.pair.before_id, self.pair.after_id)
 
     @property

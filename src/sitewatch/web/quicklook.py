@@ -125,6 +125,7 @@ class QuicklookCache:
         self.misses = 0
 
     def get(self, key: tuple[str, ...]) -> bytes | None:
+        """The PNG stored under ``key``, now the most recently used (None: not cached); counts a hit or a miss."""
         with self._lock:
             png = self._items.get(key)
             if png is None:
@@ -135,6 +136,7 @@ class QuicklookCache:
             return png
 
     def put(self, key: tuple[str, ...], png: bytes) -> None:
+        """Store ``png`` under ``key``, dropping the least recently used to fit; one over ``max_bytes`` is not kept."""
         with self._lock:
             old = self._items.pop(key, None)
             self._size -= len(old) if old else 0

@@ -239,6 +239,41 @@ def main() -> None:
         wr.writeheader()
         wr.writerows(rows)
     print(f"{len(rows)} crops and errors.csv in {args.out}")
+    summary(rows, params.object_threshold)
+
+
+def summary(rows: list[dict[str, object]], threshold: float) -> None:
+    """Counts from the automatic hints alone (no looking): where each FP and FN comes from."""
+    fp: dict[str, int] = {}
+    fn: dict[str, int] = {}
+    for r in rows:
+        if r["kind"] == "FP":
+            covers = str(r["covers_masks"])
+            if abs(float(str(r["score"])) - threshold) < 1e-6:
+                k = "anchorage stage (score floored at the object threshold)"
+            elif "taken" in covers:
+                k = "box over a ship another detection matched (hull piece)"
+            elif "free" in covers:
+                k = "box over an unmatched ship, centroid outside its box"
+            else:
+                k = "over no labelled mask"
+            fp[k] = fp.get(k, 0) + 1
+        else:
+            best = float(str(r["best_cand_score"]))
+            k = (
+                "no candidate with its centroid in the box"
+                if best < 0
+                else "best candidate < 0.5"
+                if best < 0.5
+                else f"best candidate 0.5-{threshold:g}"
+                if best < threshold
+                else f"best candidate >= {threshold:g} (lost in overlap suppression)"
+            )
+            fn[k] = fn.get(k, 0) + 1
+    for name, counts in (("false positives", fp), ("false negatives", fn)):
+        print(f"{name} ({sum(counts.values())}):")
+        for k, v in sorted(counts.items(), key=lambda kv: -kv[1]):
+            print(f"  {v:4d}  {k}")
 
 
 if __name__ == "__main__":

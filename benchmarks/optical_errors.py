@@ -7,8 +7,8 @@
 Runs the detector as ``optical_sen2ships.py`` does (same reader, same one-to-one matching: a
 detection counts when its centroid falls in a labelled box) and, for every unmatched labelled
 ship (FN) and every unmatched detection (FP), writes a PNG to ``OUT_DIR/PORT/``: a 48 x 48 px
-true-colour crop (2-98 % stretch of the crop, NIR when blue is absent is not substituted: a port
-without blue shows green as blue), upscaled x 4, with
+true-colour crop (each band stretched 2-98 % over the crop; santos has no blue band, so its crops
+show green in the blue channel), upscaled x 4, with
 
 - labelled boxes in green, labelled mask outlines in cyan (thin);
 - detections' oriented boxes: matched (TP) yellow, unmatched (FP) red, centroid as a dot;

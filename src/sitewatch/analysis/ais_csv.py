@@ -142,7 +142,6 @@ class AisReadSummary:
     not_ships: int = 0
     """Rows of MMSIs that are no ship station (first digit not 2-7, ITU-R M.585: coast stations, aids to
     navigation, SAR aircraft, SARTs, handhelds): read but not kept, as no vessel in an image answers them."""
-    """Rows skipped, by reason (:data:`BAD_REASONS`)."""
 
     @property
     def skipped(self) -> int:

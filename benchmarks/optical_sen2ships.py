@@ -4,6 +4,7 @@
     python benchmarks/optical_sen2ships.py --shipped  # also the shipped model (trained on all ports)
     python benchmarks/optical_sen2ships.py --seed 1   # fold models trained with another seed
     python benchmarks/optical_sen2ships.py --diagnose # also why each missed ship was missed
+    python benchmarks/optical_sen2ships.py --object-positives one-neg --models DIR  # object stage trained otherwise
     python benchmarks/optical_sen2ships.py --shipped-only --root DIR  # the shipped model on DIR's ports
 
 For every port whose bands are in ``../shared/datasets/sen2ships`` (``--datasets DIR`` or
@@ -43,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _sen2ships  # noqa: E402
 from _sen2ships import Port, load_port, port_names, select_ports  # noqa: E402
-from optical_train import Prepared, fit, fold_model, prepare, save  # noqa: E402
+from optical_train import Prepared, add_object_options, fit, fold_model, prepare, save  # noqa: E402
 from sitewatch.detect.base import PixelDetection, measure_components  # noqa: E402
 from sitewatch.detect.optical import (  # noqa: E402
     OpticalParams,
@@ -202,6 +203,7 @@ def nested_threshold(
     folder: Path,
     groups: int = 2,
     seed: int = 0,
+    **fit_options: object,
 ) -> float:
     """Object threshold with the best pooled F1 over ``train`` alone (inner cross-validation).
 
@@ -218,7 +220,7 @@ def nested_threshold(
         held = train[g::groups]
         path = folder / f"group_{g}.npz"
         if not path.exists():
-            save(fit([prepared[k] for k in train if k not in held], params, seed=seed), path)
+            save(fit([prepared[k] for k in train if k not in held], params, seed=seed, **fit_options), path)  # type: ignore[arg-type]
         for k in held:
             port = prepared[k].port
             low = replace(params, model=str(path), object_threshold=sweep[0])
@@ -247,6 +249,7 @@ def main() -> None:
     ap.add_argument("--root", type=Path, default=None,
                     help="the folder of port folders itself (as sen2ships/sen2ships: PORT/…_B03_(Raw).tiff …, labels in "
                          "coco_annotations.json or PORT/*coco*.json)")  # fmt: skip
+    add_object_options(ap)
     args = ap.parse_args()
     if args.root is not None or args.datasets is not None:
         _sen2ships.use_root(args.root or args.datasets / "sen2ships" / "sen2ships")
@@ -256,6 +259,7 @@ def main() -> None:
         return
     params = OpticalParams()
     print(f"optical detector on sen2ships ({len(names)} ports), params: {params}")
+    print(f"object stage trained with positives={args.object_positives}, {args.object_hidden} hidden units")
     prepared: dict[str, Prepared] = {}
     sweep = np.round(np.arange(0.5, 0.96, 0.05), 2)
     swept: dict[float, list[Score]] = {float(t): [] for t in sweep}
@@ -267,7 +271,10 @@ def main() -> None:
         scores = []
         suffix = "" if args.seed == 0 else f"_s{args.seed}"
         for n in names:
-            path = fold_model(folder, n, port_names(), prepared, params, seed=args.seed, suffix=suffix)
+            path = fold_model(
+                folder, n, port_names(), prepared, params, seed=args.seed, suffix=suffix,
+                positives=args.object_positives, obj_hidden=args.object_hidden,
+            )  # fmt: skip
             port = load_port(n)
             t0 = time.perf_counter()
             s = score(port, detect_optical(port.bands, port.pixel_size, params=replace(params, model=str(path))))
@@ -300,8 +307,9 @@ def main() -> None:
             nested = []
             for n in names:
                 t = nested_threshold(
-                    prepared, [k for k in prepared if k != n], params, folder / f"inner_{n}{suffix}", seed=args.seed
-                )
+                    prepared, [k for k in prepared if k != n], params, folder / f"inner_{n}{suffix}", seed=args.seed,
+                    positives=args.object_positives, obj_hidden=args.object_hidden,
+                )  # fmt: skip
                 port = load_port(n)
                 run = replace(params, model=str(folder / f"lopo_{n}{suffix}.npz"), object_threshold=t)
                 nested.append(score(port, detect_optical(port.bands, port.pixel_size, params=run)))

@@ -1,0 +1,241 @@
+"""Time and peak memory of ``sitewatch change-image`` on a whole Sentinel-2 tile pair (two R10m folders).
+
+    python benchmarks/change_image_tile.py                       # 10980 (a whole tile) against 2745, same run
+    python benchmarks/change_image_tile.py --size 5490 --baseline-size 2745
+    python benchmarks/change_image_tile.py --size 10980 --kill-gb 18
+
+Writes two synthetic band folders in a temporary folder, named as a SAFE's ``GRANULE/*/IMG_DATA/R10m/``
+names its files (``T33TUL_20240901T100031_B02_10m.tif``; GeoTIFF, not JPEG 2000: tiled, deflated uint16
+DN of L2A's scale, offset 1000 as since baseline 04.00, on UTM 33N at 10 m): a scene of sea, a lake and
+a river, and land of four covers (forest, crops, bare soil, town) with texture; the later date in other
+light (a gain and an offset a band), fresh noise, and changed patches (a cover replaced by another; one a
+500 × 500 pixel block, 12-40 pixels a side). Then runs ``python -m sitewatch change-image BEFORE AFTER
+--out … --mask …`` in a child process for the baseline size and for ``--size``, and prints for each the
+wall time, CPU time (user + system) and peak resident memory of the child (``os.wait4``'s rusage), bytes
+a pixel, and the recall of the planted patches (a patch is found when half its pixels are in the mask),
+and the share of the mask outside them; last, each ratio large / baseline against the ratio of pixels.
+A watchdog kills a child whose resident memory passes ``--kill-gb`` and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+TILE = "T33TUL"
+DATES = ("20240901T100031", "20240926T100029")
+BANDS = ("B02", "B03", "B04", "B08")
+# Reflectance (blue, green, red, nir) of water and of four land covers.
+WATER = np.array([0.040, 0.045, 0.030, 0.015], np.float32)
+COVERS = np.array([
+    [0.030, 0.050, 0.030, 0.300],  # forest
+    [0.050, 0.090, 0.060, 0.400],  # crops
+    [0.100, 0.130, 0.160, 0.230],  # bare soil
+    [0.110, 0.120, 0.130, 0.170],  # town
+], np.float32)  # fmt: skip
+ORIGIN = (300_000.0, 5_000_040.0)  # T33TUL's upper left corner, UTM 33N
+PATCH_EVERY = 500  # one changed patch a PATCH_EVERY × PATCH_EVERY pixel block
+
+
+def _smooth_field(size: int, rng: np.random.Generator, cell: int) -> np.ndarray:
+    """A smooth random field of ``size`` × ``size`` (float32, about unit spread): Gaussian noise on a grid of
+    ``cell`` pixels, filtered and enlarged bilinearly (cheap at any size)."""
+    from scipy import ndimage
+
+    n = max(4, size // cell + 2)
+    low = ndimage.gaussian_filter(rng.standard_normal((n, n)), 1.5)
+    low = ((low - low.mean()) / (low.std() or 1.0)).astype(np.float32)
+    return ndimage.zoom(low, size / (n - 1), order=1, prefilter=False)[:size, :size]
+
+
+def scene(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, int, int]]]:
+    """(cover index of each pixel: 0 water, 1-4 the covers, uint8; the later date's; the changed patches as
+    row, col, height, width)."""
+    rng = np.random.default_rng(seed)
+    cover = np.zeros((size, size), np.uint8)
+    coast = _smooth_field(size, rng, 1500)
+    rows = np.linspace(-1.0, 1.0, size, dtype=np.float32)[:, None]
+    land = (coast + 2.5 * rows) > -1.2  # sea in the north, a wavy coast
+    kind = _smooth_field(size, rng, 300)
+    wet = _smooth_field(size, rng, 800)
+    cover[land] = 1 + np.digitize(kind[land], [-0.6, 0.0, 0.6]).astype(np.uint8)
+    del kind
+    cover[land & (wet > 2.0)] = 0  # lakes
+    x = np.arange(size, dtype=np.float32)
+    river = (size * 0.5 + 0.08 * size * np.sin(x / max(size, 1) * 9.0)).astype(int)
+    for c in range(0, size, 1):
+        r0 = river[c]
+        if land[min(r0, size - 1), c]:
+            cover[max(0, r0 - 2) : r0 + 3, c] = 0
+    del coast, wet, land
+    after = cover.copy()
+    patches = []
+    for r0 in range(0, size - PATCH_EVERY + 1, PATCH_EVERY):
+        for c0 in range(0, size - PATCH_EVERY + 1, PATCH_EVERY):
+            h, w = rng.integers(12, 41, 2)
+            r, c = r0 + rng.integers(50, PATCH_EVERY - 100), c0 + rng.integers(50, PATCH_EVERY - 100)
+            was = cover[r : r + h, c : c + w]
+            if (was == 0).mean() > 0.2:
+                continue  # on land only (a lake or river under it: another)
+            old = int(np.bincount(was.ravel(), minlength=5).argmax())
+            new = 1 + (old + rng.integers(0, 3)) % 4  # any other land cover
+            after[r : r + h, c : c + w] = new
+            patches.append((int(r), int(c), int(h), int(w)))
+    return cover, after, patches
+
+
+def write_date(folder: Path, cover: np.ndarray, date: int, seed: int) -> None:
+    """The four R10m band files of one date: each cover's reflectance times a texture, the date's light, noise."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    size = cover.shape[0]
+    rng = np.random.default_rng(seed)
+    texture = 1.0 + 0.15 * _smooth_field(size, np.random.default_rng(99), 8)  # the same ground texture on both dates
+    light = [(1.0, 0.0), (1.08, 0.004)][date]
+    folder.mkdir(parents=True, exist_ok=True)
+    profile = {
+        "driver": "GTiff", "width": size, "height": size, "count": 1, "dtype": "uint16", "crs": "EPSG:32633",
+        "transform": from_origin(ORIGIN[0], ORIGIN[1], 10.0, 10.0), "tiled": True, "blockxsize": 512, "blockysize": 512,
+        "compress": "deflate", "zlevel": 1, "predictor": 2, "nodata": 0,
+    }  # fmt: skip
+    table = np.vstack([WATER, COVERS])
+    for k, band in enumerate(BANDS):
+        refl = table[:, k][cover] * texture
+        refl = refl * light[0] + light[1]
+        refl += rng.standard_normal(refl.shape, np.float32) * np.float32(0.004)
+        dn = np.clip(refl * 10_000 + 1000, 1, 65535).astype(np.uint16)  # L2A: DN = 10000 ρ + 1000
+        del refl
+        with rasterio.open(folder / f"{TILE}_{DATES[date]}_{band}_10m.tif", "w", **profile) as ds:
+            ds.write(dn, 1)
+        del dn
+
+
+def make_pair(root: Path, size: int, seed: int = 0) -> tuple[Path, Path, list[tuple[int, int, int, int]]]:
+    cover, after, patches = scene(size, seed)
+    folders = []
+    for date, c in enumerate((cover, after)):
+        d = root / f"S2A_MSIL2A_{DATES[date]}_{size}" / "R10m"
+        write_date(d, c, date, seed * 10 + date + 1)
+        folders.append(d)
+    return folders[0], folders[1], patches
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run(before: Path, after: Path, out_dir: Path, kill_gb: float) -> dict[str, float | str]:
+    """One ``change-image`` in a child process: wall, CPU, peak RSS, and the output's paths."""
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out, mask = out_dir / "changes.geojson", out_dir / "changed.tif"
+    cmd = [sys.executable, "-m", "sitewatch", "change-image", str(before), str(after), "--out", str(out), "--mask", str(mask)]
+    t0 = time.perf_counter()
+    child = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    killed = {"rss_kb": 0}
+    timeline: list[tuple[float, int]] = []
+
+    def watch() -> None:
+        while child.poll() is None:
+            rss = _rss_kb(child.pid)
+            timeline.append((time.perf_counter() - t0, rss))
+            if rss > kill_gb * 1024**2:
+                killed["rss_kb"] = rss
+                child.send_signal(signal.SIGKILL)
+                return
+            time.sleep(0.5)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    assert child.stdout is not None
+    text = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t0
+    watcher.join()
+    if killed["rss_kb"]:
+        return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": killed["rss_kb"] / 1024, "killed": f"killed at {killed['rss_kb'] / 1024**2:.1f} GB"}
+    if child.returncode != 0:
+        raise SystemExit(f"change-image failed ({child.returncode}):\n{text}")
+    return {
+        "wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024, "said": text.strip().splitlines()[-1],
+        "mask": str(mask), "timeline": " ".join(f"{t:.0f}s:{r / 1024**2:.1f}G" for t, r in timeline[:: max(1, len(timeline) // 24)]),
+    }  # fmt: skip
+
+
+def recall(mask_path: str, patches: list[tuple[int, int, int, int]]) -> tuple[float, float, int]:
+    """(share of patches half in the mask, share of mask pixels outside every patch, mask pixels)."""
+    import rasterio
+
+    with rasterio.open(mask_path) as ds:
+        m = ds.read(1) > 0
+    inside = np.zeros_like(m)
+    found = 0
+    for r, c, h, w in patches:
+        found += m[r : r + h, c : c + w].mean() >= 0.5
+        inside[r : r + h, c : c + w] = True
+    n = int(m.sum())
+    return found / max(1, len(patches)), float((m & ~inside).sum()) / max(1, n), n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=int, default=10980, help="pixels a side of the large pair (10980: a whole tile at 10 m)")
+    parser.add_argument("--baseline-size", type=int, default=2745, help="pixels a side of the baseline pair, measured in the same run")
+    parser.add_argument("--kill-gb", type=float, default=18.0, help="kill a child whose resident memory passes this")
+    parser.add_argument("--keep", type=Path, default=None, help="write the pairs here and keep them (default: a temporary folder, removed)")
+    args = parser.parse_args()
+    root = args.keep or Path(tempfile.mkdtemp(prefix="change_tile_"))
+    rows = []
+    try:
+        for size in (args.baseline_size, args.size):
+            t0 = time.perf_counter()
+            before, after, patches = make_pair(root, size)
+            made = time.perf_counter() - t0
+            out_dir = root / f"out_{size}"
+            out_dir.mkdir(exist_ok=True)
+            r = run(before, after, out_dir, args.kill_gb)
+            mpx = size * size / 1e6
+            line = (f"{size:>6} × {size:<6} {mpx:7.1f} Mpx  wall {r['wall']:7.1f} s  cpu {r['cpu']:7.1f} s  peak {r['peak_mb']:8.0f} MB"
+                    f"  {r['peak_mb'] * 1024**2 / (size * size):6.1f} B/px  (pair written in {made:.0f} s)")  # fmt: skip
+            if "killed" in r:
+                print(line + f"  {r['killed']}", flush=True)
+                rows.append((size, r))
+                break
+            rec, outside, n = recall(str(r["mask"]), patches)
+            print(line, flush=True)
+            print(f"        {len(patches)} patches planted, recall {rec:.3f}; {n} changed pixels, {outside:.1%} outside the patches", flush=True)
+            print(f"        change-image said: {r['said']}", flush=True)
+            print(f"        RSS over time: {r['timeline']}", flush=True)
+            rows.append((size, r))
+            for d in (before, after):
+                shutil.rmtree(d.parent)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+    if len(rows) == 2:
+        (s0, r0), (s1, r1) = rows
+        px = (s1 / s0) ** 2
+        print(f"large / baseline: pixels {px:.2f}x, wall {r1['wall'] / r0['wall']:.2f}x, cpu {r1['cpu'] / r0['cpu']:.2f}x, "
+              f"peak {r1['peak_mb'] / r0['peak_mb']:.2f}x")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -122,8 +122,9 @@ def detect_changes(
             raise InputError(
                 f"{before.name} and {after.name} share none of the bands {', '.join(OPTICAL_BANDS)}: nothing to compare"
             )
-        xb = np.stack([before.data[names_b.index(n)] for n in common])
-        xa = np.stack([after.data[names_a.index(n)] for n in common])
+        # The images' own arrays when they hold just these bands in this order (a whole tile's copy is 2 GB a date).
+        xb = before.data if names_b == common else np.stack([before.data[names_b.index(n)] for n in common])
+        xa = after.data if names_a == common else np.stack([after.data[names_a.index(n)] for n in common])
         method = "irmad-cva"
         pixel_m = max(before.grid.pixel_size)
         fine = pixel_m <= FINE_PIXEL_M

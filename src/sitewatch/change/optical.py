@@ -94,7 +94,10 @@ def _cover_classes(
         centres, _ = kmeans2(feat[:, sample].T / scale, classes, seed=np.random.default_rng(0), minit="++")
     label = np.zeros(ok.size, np.intp)
     flat = ok.ravel()
-    label[flat] = vq(feat[:, flat].T / scale, centres, check_finite=False)[0] + 1
+    step = 1 << 20  # a million pixels at a time: vq's working arrays are several times its input's
+    for s in range(0, ok.size, step):
+        f = flat[s : s + step]
+        label[s : s + step][f] = vq(feat[:, s : s + step][:, f].T / scale, centres, check_finite=False)[0] + 1
     return label.reshape(ok.shape)
 
 
@@ -109,14 +112,16 @@ def _common_change(
     gain times their value, so a window across two covers gets some of each. Classes of fewer than
     :data:`CLASS_MIN_PIXELS` whole windows, and label 0, have none."""
     value = np.where(ok, band, 0.0).astype(np.float64)
-    level, _ = _masked_mean(value, ok, smooth_px)
+    level = _masked_mean(value, ok, smooth_px)[0]
     whole = ok & (share >= 1.0) & (level > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = d / level
+    del level
     gain = np.zeros(classes + 1)
     counts = np.bincount(label[whole], minlength=classes + 1)
     for c in np.flatnonzero(counts[1:] >= CLASS_MIN_PIXELS) + 1:
         gain[c] = float(np.median(ratio[whole & (label == c)]))
+    del ratio, whole  # a whole-grid array each: not kept through the last mean
     return np.nan_to_num(_masked_mean(gain[label] * value, ok, smooth_px)[0])
 
 
@@ -155,16 +160,18 @@ def _optical_statistics(
         raise ValueError("brightness_bands: no band")
     n_bands = before.shape[0]
     idx = np.flatnonzero(ok)
-    if idx.size < 10 * n_bands:
-        raise InputError(f"only {idx.size} pixels can be compared: too few to tell change from noise")
-    sample = idx[:: max(1, idx.size // _SAMPLE)]
+    n_ok = idx.size
+    if n_ok < 10 * n_bands:
+        raise InputError(f"only {n_ok} pixels can be compared: too few to tell change from noise")
+    sample = idx[:: max(1, n_ok // _SAMPLE)].copy()  # not a view: idx goes
+    del idx  # 8 bytes a pixel, not kept through the rest
     xb = before.reshape(n_bands, -1)[:, sample].T.astype(np.float64)
     xa = after.reshape(n_bands, -1)[:, sample].T.astype(np.float64)
     w = irmad_weights(xb, xa)
     invariant = w >= np.median(w)
     z = np.zeros(ok.shape)
     zc = np.zeros(ok.shape)
-    label = _cover_classes(before, ok, sample, classes, smooth_px) if classes > 1 and idx.size >= 2 * CLASS_MIN_PIXELS else None
+    label = _cover_classes(before, ok, sample, classes, smooth_px) if classes > 1 and n_ok >= 2 * CLASS_MIN_PIXELS else None
     brightness = np.zeros(ok.shape)
     zt = np.zeros(ok.shape) if tolerance_px > 0 else None
     for k in range(n_bands):
@@ -181,6 +188,7 @@ def _optical_statistics(
             slope, offset = _quartile_match(xb[invariant, k], xa[invariant, k])
         diff = (after[k].astype(np.float64) - offset) / slope - before[k]
         d, share = _masked_mean(diff, ok, smooth_px)
+        del diff
         sd = _noise_sd(d, ok, share, sample, w, noise, n_bands) or float(np.std(d[ok])) or 1.0
         # A mean of fewer pixels (the grid's edge, beside no data or cloud) is noisier: its spread is
         # that of a whole window over the square root of the share it holds.

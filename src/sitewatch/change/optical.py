@@ -122,7 +122,8 @@ def _common_change(
     for c in np.flatnonzero(counts[1:] >= CLASS_MIN_PIXELS) + 1:
         gain[c] = float(np.median(ratio[whole & (label == c)]))
     del ratio, whole  # a whole-grid array each: not kept through the last mean
-    return np.nan_to_num(_masked_mean(gain[label] * value, ok, smooth_px)[0])
+    value *= gain[label]
+    return np.nan_to_num(_masked_mean(value, ok, smooth_px)[0])
 
 
 _SAMPLE = 100_000

@@ -15,11 +15,17 @@ def _masked_mean(a: NDArray[np.floating], ok: NDArray[np.bool_], size: int) -> t
 
     if size <= 1:
         return np.where(ok, a, np.nan).astype(np.float64), ok.astype(np.float64)
-    num = ndimage.uniform_filter(np.where(ok, a, 0.0).astype(np.float64), size, mode="constant")
+    # In place where it can be (the same values): a whole Sentinel-2 tile is 1 GB an array.
+    num = ndimage.uniform_filter(np.where(ok, a, 0.0).astype(np.float64, copy=False), size, mode="constant")
     den = ndimage.uniform_filter(ok.astype(np.float64), size, mode="constant")
-    den = np.round(den * size * size) / (size * size)  # whole pixels: the filter's sums carry rounding
+    den *= size * size
+    np.round(den, out=den)
+    den /= size * size  # whole pixels: the filter's sums carry rounding
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(ok & (den > 0), num / np.maximum(den, 1e-12), np.nan), np.where(ok, den, 0.0)
+        num /= np.maximum(den, 1e-12)
+    num[~(ok & (den > 0))] = np.nan
+    den[~ok] = 0.0
+    return num, den
 
 
 def _disc(radius: int) -> NDArray[np.bool_]:

@@ -2,7 +2,7 @@
 
     python benchmarks/change_image_tile.py                       # 10980 (a whole tile) against 2745, same run
     python benchmarks/change_image_tile.py --size 5490 --baseline-size 2745
-    python benchmarks/change_image_tile.py --size 10980 --kill-gb 18
+    python benchmarks/change_image_tile.py --size 10980 --kill-gb 18 --src OLD/src   # another checkout's sitewatch
 
 Writes two synthetic band folders in a temporary folder, named as a SAFE's ``GRANULE/*/IMG_DATA/R10m/``
 names its files (``T33TUL_20240901T100031_B02_10m.tif``; GeoTIFF, not JPEG 2000: tiled, deflated uint16
@@ -141,10 +141,9 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-def run(before: Path, after: Path, out_dir: Path, kill_gb: float) -> dict[str, float | str]:
-    """One ``change-image`` in a child process: wall, CPU, peak RSS, and the output's paths."""
-    src = str(Path(__file__).resolve().parents[1] / "src")
-    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+def run(before: Path, after: Path, out_dir: Path, kill_gb: float, src: Path) -> dict[str, float | str]:
+    """One ``change-image`` in a child process (sitewatch from ``src``): wall, CPU, peak RSS, and the output's paths."""
+    env = {**os.environ, "PYTHONPATH": str(src) + os.pathsep + os.environ.get("PYTHONPATH", ""), "PYTHONDONTWRITEBYTECODE": "1"}
     out, mask = out_dir / "changes.geojson", out_dir / "changed.tif"
     cmd = [sys.executable, "-m", "sitewatch", "change-image", str(before), str(after), "--out", str(out), "--mask", str(mask)]
     t0 = time.perf_counter()
@@ -201,6 +200,9 @@ def main() -> None:
     parser.add_argument("--baseline-size", type=int, default=2745, help="pixels a side of the baseline pair, measured in the same run")
     parser.add_argument("--kill-gb", type=float, default=18.0, help="kill a child whose resident memory passes this")
     parser.add_argument("--keep", type=Path, default=None, help="write the pairs here and keep them (default: a temporary folder, removed)")
+    parser.add_argument("--src", type=Path, default=Path(__file__).resolve().parents[1] / "src",
+                        help="the sitewatch source tree the children run (default: this checkout's; another, e.g. "
+                             "`git archive COMMIT src | tar -x -C DIR`, to measure it)")  # fmt: skip
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="change_tile_"))
     rows = []
@@ -211,7 +213,7 @@ def main() -> None:
             made = time.perf_counter() - t0
             out_dir = root / f"out_{size}"
             out_dir.mkdir(exist_ok=True)
-            r = run(before, after, out_dir, args.kill_gb)
+            r = run(before, after, out_dir, args.kill_gb, args.src)
             mpx = size * size / 1e6
             line = (f"{size:>6} × {size:<6} {mpx:7.1f} Mpx  wall {r['wall']:7.1f} s  cpu {r['cpu']:7.1f} s  peak {r['peak_mb']:8.0f} MB"
                     f"  {r['peak_mb'] * 1024**2 / (size * size):6.1f} B/px  (pair written in {made:.0f} s)")  # fmt: skip

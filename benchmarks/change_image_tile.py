@@ -11,7 +11,7 @@ a river, and land of four covers (forest, crops, bare soil, town) with texture; 
 light (a gain and an offset a band), fresh noise, and changed patches (a cover replaced by another; one a
 500 × 500 pixel block, 12-40 pixels a side). Then runs ``python -m sitewatch change-image BEFORE AFTER
 --out … --mask …`` in a child process for the baseline size and for ``--size``, and prints for each the
-wall time, CPU time (user + system) and peak resident memory of the child (``os.wait4``'s rusage), bytes
+wall time, CPU time (user + system, and the system part: page faults of fresh arrays) and peak resident memory of the child (``os.wait4``'s rusage), bytes
 a pixel, and the recall of the planted patches (a patch is found when half its pixels are in the mask),
 and the share of the mask outside them; last, each ratio large / baseline against the ratio of pixels.
 A watchdog kills a child whose resident memory passes ``--kill-gb`` and says so.
@@ -174,7 +174,8 @@ def run(before: Path, after: Path, out_dir: Path, kill_gb: float, src: Path) -> 
     if child.returncode != 0:
         raise SystemExit(f"change-image failed ({child.returncode}):\n{text}")
     return {
-        "wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024, "said": text.strip().splitlines()[-1],
+        "wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "sys": usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024,
+        "said": text.strip().splitlines()[-1],
         "mask": str(mask), "timeline": " ".join(f"{t:.0f}s:{r / 1024**2:.1f}G" for t, r in timeline[:: max(1, len(timeline) // 24)]),
     }  # fmt: skip
 
@@ -222,7 +223,7 @@ def main() -> None:
                 rows.append((size, r))
                 break
             rec, outside, n = recall(str(r["mask"]), patches)
-            print(line, flush=True)
+            print(line + f"  (system {r['sys']:.0f} s of the cpu)", flush=True)
             print(f"        {len(patches)} patches planted, recall {rec:.3f}; {n} changed pixels, {outside:.1%} outside the patches", flush=True)
             print(f"        change-image said: {r['said']}", flush=True)
             print(f"        RSS over time: {r['timeline']}", flush=True)

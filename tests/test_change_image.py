@@ -189,3 +189,26 @@ def test_the_mask_of_an_image_in_degrees_is_on_its_own_pixels_as_its_change_map_
     png = tmp_path / "changed.png"
     assert CliRunner().invoke(main, ["change-image", str(pairs[0]), str(pairs[1]), "--out", str(tmp_path / "c.geojson"), "--mask", str(png)]).exit_code == 0
     assert (np.asarray(Image.open(png)) > 0).tolist() == changed.tolist()
+
+
+def test_images_inside_a_zip_are_compared_by_their_gdal_virtual_paths(tmp_path: Path) -> None:
+    """``/vsizip//abs/p.zip/a.tif`` is read as detect-image reads it; ``Path`` would fold its double slash
+    and the image be "no such file" (and, before that, its sensor guessed from nothing)."""
+    import zipfile
+
+    before, after = _pair(tmp_path)
+    archive = tmp_path / "pair.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(before, "d1/before.tif")
+        z.write(after, "d2/after.tif")
+    before.unlink()
+    after.unlink()
+    out = tmp_path / "changes.geojson"
+    vsi = f"/vsizip/{archive}"
+    r = CliRunner().invoke(main, ["change-image", f"{vsi}/d1/before.tif", f"{vsi}/d2/after.tif", "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.output)
+    assert summary["sensor"] == "optical" and summary["regions"] == 1 and summary["appeared"] == 1
+    assert summary["before"].startswith("/vsizip//") and summary["before"].endswith("d1/before.tif")
+    missing = CliRunner().invoke(main, ["change-image", f"{vsi}/d1/nothing.tif", f"{vsi}/d2/after.tif", "--out", str(out)])
+    assert missing.exit_code == 1 and "nothing.tif: GDAL cannot open this virtual path" in missing.output

@@ -78,7 +78,8 @@ class _Date:
 
     label: str
     """What messages and the output call it: the file, the folder, or the band files."""
-    image: Path | None = None
+    image: Path | str | None = None
+    """The image file, or a GDAL virtual path (``/vsizip//…``) kept as a string as detect-image keeps it."""
     bands: Mapping[str, Path | str] = field(default_factory=dict)
     where: str = ""
     """Where the bands came from, for messages: ``--before-band``, ``BEFORE folder``."""
@@ -94,7 +95,7 @@ class _Raster:
     pixel_size: tuple[float, float]
 
 
-def _choose_sensor(path: Path, sensor: Sensor | None) -> tuple[Sensor, str]:
+def _choose_sensor(path: Path | str, sensor: Sensor | None) -> tuple[Sensor, str]:
     """The sensor to read ``path`` as, and why (empty when given)."""
     from .detect.optical_image import sensor_from_band_names
 
@@ -129,14 +130,19 @@ def _date(given: ImageSource, which: Literal["before", "after"]) -> _Date:
             raise InputError(f"{option}: {', '.join(bands)} given; change-image needs at least green and red (or green and nir)")
         label = ", ".join(f"{name}={path}" for name, path in bands.items())
         return _Date(label, bands=bands, where=option)
-    path = Path(given)
+    from .detect.image import image_path, open_image_info
+
+    path = image_path(given)
+    if isinstance(path, str):  # a GDAL virtual path, kept whole: opened now, so one GDAL cannot read is
+        open_image_info(path, 1.0)  # named before its sensor is guessed (the pixel size is checked later)
+        return _Date(path, image=path)
     if path.is_dir():
         from .detect.band_folder import band_files_in
 
         return _Date(str(path), bands=dict(band_files_in(path)), where=f"{which.upper()} {path}", folder=True)
-    if not str(given).startswith("/vsi") and not path.exists():
+    if not path.exists():
         raise ImageReadError(f"{path}: no such file")  # before its sensor is guessed: "reads as sar" said of no file
-    return _Date(str(given), image=path)
+    return _Date(str(path), image=path)
 
 
 def _folder_read(folder: Path, bands: Mapping[str, Path | str]) -> str:
@@ -163,7 +169,7 @@ def _same_bands(b: _Date, a: _Date) -> None:
             )
 
 
-def _read_optical(source: Path | Mapping[str, Path | str], label: str, pixel_size: float | None, dn_scale: float | None) -> _Raster:
+def _read_optical(source: Path | str | Mapping[str, Path | str], label: str, pixel_size: float | None, dn_scale: float | None) -> _Raster:
     from .detect.optical_image import _read_raw, _to_reflectance, open_optical
     from .detect.optical_reflectance import infer_dn_scale
 
@@ -179,7 +185,7 @@ def _read_optical(source: Path | Mapping[str, Path | str], label: str, pixel_siz
     return _Raster(data, names, info.crs, info.transform, info.pixel_size)
 
 
-def _read_sar(path: Path, pixel_size: float | None) -> _Raster:
+def _read_sar(path: Path | str, pixel_size: float | None) -> _Raster:
     from .detect.image import _sar_window_reader, open_image_info
 
     info = open_image_info(path, pixel_size, renderings=True)
@@ -201,7 +207,7 @@ def _read(date: _Date, sensor: Sensor, pixel_size: float | None, dn_scale: float
     if date.image is None:
         return _read_optical(date.bands, date.label, pixel_size, dn_scale)
     path = date.image
-    if not path.exists():
+    if isinstance(path, Path) and not path.exists():
         raise ImageReadError(f"{path}: no such file")
     if sensor == "optical":
         return _read_optical(path, date.label, pixel_size, dn_scale)

@@ -147,22 +147,20 @@ def _date(given: ImageSource, which: Literal["before", "after"]) -> _Date:
 
 def _folder_read(folder: Path, bands: Mapping[str, Path | str]) -> str:
     """``imgs_1: blue B02, green B03, red B04, nir B08 (4 of its 13 image files)``: what was read of a folder."""
-    from .detect.band_folder import BAND_FILE_SUFFIXES, SENTINEL2_BAND_CODES
+    from .detect.band_folder import BAND_CODES, BAND_FILE_SUFFIXES
 
-    codes = {name: code for code, name in SENTINEL2_BAND_CODES.items()}
     files = sum(1 for p in folder.iterdir() if p.is_file() and p.suffix.lower() in BAND_FILE_SUFFIXES)
-    return f"{folder}: {', '.join(f'{name} {codes[name]}' for name in bands)} ({len(bands)} of its {files} image files)"
+    return f"{folder}: {', '.join(f'{name} {BAND_CODES[name]}' for name in bands)} ({len(bands)} of its {files} image files)"
 
 
 def _same_bands(b: _Date, a: _Date) -> None:
     """Band files of both dates name the same bands: a band of one date alone is named, with the date lacking it."""
-    from .detect.band_folder import SENTINEL2_BAND_CODES
+    from .detect.band_folder import BAND_CODES
 
-    codes = {name: code for code, name in SENTINEL2_BAND_CODES.items()}
     for has, lacks in ((b, a), (a, b)):
         missing = [n for n in has.bands if n not in lacks.bands]
         if missing:
-            looked = f" (no *{codes[missing[0]]}* file)" if lacks.folder and len(missing) == 1 else ""
+            looked = f" (no *{BAND_CODES[missing[0]]}* file)" if lacks.folder and len(missing) == 1 else ""
             raise InputError(
                 f"{lacks.where} has no {', '.join(missing)} band{looked}, which {has.where} has: give the same bands for "
                 f"both dates ({b.where}: {', '.join(b.bands)}; {a.where}: {', '.join(a.bands)})"

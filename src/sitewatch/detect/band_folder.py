@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import InputError
 from .optical_image import _ALIASES
 
-__all__ = ["BAND_FILE_SUFFIXES", "SENTINEL2_BAND_CODES", "band_files_in"]
+__all__ = ["BAND_CODES", "BAND_FILE_SUFFIXES", "SENTINEL2_BAND_CODES", "band_files_in"]
 
 BAND_FILE_SUFFIXES = (".tif", ".tiff", ".jp2")
 """The files of a folder that may be band files (any case)."""
@@ -23,6 +23,9 @@ BAND_FILE_SUFFIXES = (".tif", ".tiff", ".jp2")
 SENTINEL2_BAND_CODES: dict[str, str] = {k.upper(): v for k, v in _ALIASES.items() if re.fullmatch(r"b0\d", k)}
 """Sentinel-2 band code -> band name, the codes ``--band`` takes (``B02`` blue, ``B03`` green, ``B04`` red,
 ``B08`` nir). One-digit codes (``B2``) are not looked for in file names: Landsat's ``…_B8.TIF`` is panchromatic."""
+
+BAND_CODES: dict[str, str] = {name: code for code, name in SENTINEL2_BAND_CODES.items()}
+"""Band name -> its Sentinel-2 code (``blue`` -> ``B02``), for saying which file a band was read from."""
 
 _TOKENS = re.compile(r"[_\-.()\s]+")
 

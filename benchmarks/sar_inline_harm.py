@@ -1,0 +1,196 @@
+"""Does the in-line split cut single ships in two? Judged on chips it was not designed on (5 Dec, `inline`).
+
+Run:  python benchmarks/sar_inline_harm.py [--datasets DIR] [--skip-box-chips] [--list]
+
+The in-line split (:func:`_sar_pairs.split_pairs` with ``inline``: a kept candidate 1.5-2.6 of the chip's typical
+ship lengths long is cut across its long axis where the profile along it dips by 0.15, each part 0.6-1.4 typical
+lengths) was designed after a diagnosis of HRSID P0119's held-out misses (17 of 19 ships merged end to end), so
+its figures on the 16 box chips count as in-sample. This script measures its harm where it was not designed,
+under the gate declared before the first run (BENCHMARKS.md, "The in-line split judged on chips it was not
+designed on"); the split and the join after it are run by ``sar_render_train.detect_variant``, the detector
+without the split by :func:`sitewatch.detect.sar_render.detect_rendering` (sar-cfar 1.13.0), and the two are
+checked to agree when the split is off.
+
+1. **OpenSARShip's own 8-bit renderings** (``Patch_Uint8/…_vv.tif`` of every GRD chip with an annotated bow-stern
+   line; one AIS-matched ship centred per chip). The packaged trees were trained on these renderings, so they
+   measure only the split's harm (it has no fitted constant). Per chip: the centred ship detected
+   (``sar_real.centred_detection``); the centred ship *cut* (the split parted a kept candidate and both parts
+   remain, their centroids within 30 m across and half the ship's length along the annotated line from its
+   midpoint; the length is AIS's, else the annotated one); a split whose parts are not both on the hull is
+   counted as "beyond the hull"; the centred detection's length error against AIS (chips with an AIS length whose
+   centred ship both runs detect); detections per chip. Two settings: *as shipped* (each chip's own typical ship:
+   with fewer than 3 sure ships on a chip, the rule does nothing) and *stress* (the scene's typical ship, the
+   medians over the sure first-pass candidates of all its renderings, given to every chip).
+2. **The 15 box chips other than P0119**, leave-one-chip-out (trees fitted as ``sar_render_train.py`` fits
+   them, 16 folds: about 3 minutes on 2 cores): TP / FP / FN chip by chip with and without the split, summed over
+   the 15 and over all 16 (the latter "direction chosen on P0119's held-out misses").
+
+``--list`` prints every chip where the split acted on OpenSARShip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import sar_render_train as srt
+from sar_real import BOX_CHIPS, DEFAULT_DATASETS, OPENSARSHIP, ON_SHIP_M, Chip, Counts, centred_detection, missing_datasets, opensarship_chips
+from sitewatch.detect.sar_render import RENDER_FEATURES, RenderParams, _render_model, detect_rendering, render_probability, rendering_candidates
+
+PLAIN = srt.Variant()
+"""The shipped detector, sar-cfar 1.13.0 (two passes and the typical-hull join)."""
+INLINE = srt.Variant(split_inline=True, join_typical=True)
+"""The same with the in-line split before the join."""
+
+
+def grd_renderings(root: Path) -> list[Chip]:
+    """OpenSARShip GRD chips with an 8-bit co-polarised rendering and an annotated bow-stern line."""
+    return [
+        c
+        for c in opensarship_chips(root)
+        if c.kind == "GRD" and c.rendering is not None and c.rendering.dtype == np.uint8 and all(math.isfinite(v) for v in c.head_tail)
+    ]
+
+
+def sure_sizes(img: np.ndarray, model: dict[str, object]) -> np.ndarray:
+    """(width, length) in pixels, moment sizes as :func:`typical_hull` reads them, of the first-pass candidates
+    the trees are sure of (scored at least :attr:`RenderParams.sure_score`)."""
+    p = RenderParams()
+    _, feats, _ = rendering_candidates(img, p)
+    if not len(feats):
+        return np.zeros((0, 2))
+    sure = render_probability(feats, model) >= p.sure_score
+    length = np.exp(feats[sure, RENDER_FEATURES.index("log_length_px")])
+    return np.column_stack([length / feats[sure, RENDER_FEATURES.index("elongation")], length])
+
+
+def on_hull(c: Chip, row: float, col: float) -> bool:
+    """Whether a centroid lies on the chip's annotated ship: within ``ON_SHIP_M`` across and half the ship's
+    length (AIS, else the annotated bow-stern length) along its line from the line's midpoint."""
+    hx, hy, tx, ty = c.head_tail
+    sx, sy = c.pixel
+    vx, vy = (tx - hx) * sx, (ty - hy) * sy
+    norm = math.hypot(vx, vy)
+    half = (c.ais_length if c.ais_length > 0 else norm) / 2
+    dx, dy = (col - (hx + tx) / 2) * sx, (row - (hy + ty) / 2) * sy
+    if norm < 1e-9:
+        return math.hypot(dx, dy) <= ON_SHIP_M
+    along = (dx * vx + dy * vy) / norm
+    across = abs(dx * vy - dy * vx) / norm
+    return abs(along) <= half and across <= ON_SHIP_M
+
+
+def _run(c: Chip, model: dict[str, object], variant: srt.Variant, typical: tuple[float, float] | None) -> dict[str, list]:
+    detail: dict[str, list] = {}
+    srt.detect_variant(c.rendering, model, variant, typical=typical, detail=detail)  # type: ignore[arg-type]
+    return detail
+
+
+def opensarship_harm(root: Path, list_chips: bool) -> None:
+    """Part 1 (module docstring): the split's harm on OpenSARShip's renderings, as shipped and under stress."""
+    t0 = time.perf_counter()
+    chips = grd_renderings(root)
+    model = _render_model()
+    scene_typ: dict[str, tuple[float, float]] = {}
+    for scene in sorted({c.scene for c in chips}):
+        sizes = np.vstack([sure_sizes(c.rendering, model) for c in chips if c.scene == scene])  # type: ignore[arg-type]
+        if len(sizes) >= RenderParams().min_sure:
+            scene_typ[scene] = (float(np.median(sizes[:, 0])), float(np.median(sizes[:, 1])))
+    print(f"OpenSARShip GRD 8-bit renderings: {len(chips)} chips in {len({c.scene for c in chips})} scenes (packaged trees, trained on these renderings: harm only)")
+    for scene, (w, length) in scene_typ.items():
+        print(f"    scene typical ship {scene[:40]}: width {w:.1f} px, length {length:.1f} px ({length * 10:.0f} m)")
+    own_typ = 0
+    plain: list[dict[str, list]] = []
+    for c in chips:
+        d = _run(c, model, PLAIN, None)
+        ref = detect_rendering(c.rendering, (1.0, 1.0))  # type: ignore[arg-type]
+        same = [(round(a.row, 6), round(a.col, 6)) for a in d["found"]] == [(round(a.row, 6), round(a.col, 6)) for a, _ in ref]
+        if not same:
+            raise SystemExit(f"detect_variant differs from detect_rendering on {c.name}: the comparison would not be with 1.13.0")
+        plain.append(d)
+        _, feats, _ = rendering_candidates(c.rendering, RenderParams())  # type: ignore[arg-type]
+        own_typ += bool(len(feats)) and int((render_probability(feats, model) >= RenderParams().sure_score).sum()) >= RenderParams().min_sure
+    print(f"    chips with a typical ship of their own (>= {RenderParams().min_sure} sure ships; where the split can act as shipped): {own_typ} of {len(chips)}")
+    rows = [("1.13.0 (no split)", plain, None)]
+    for label, stress in (("in-line split + join, as shipped", False), ("in-line split + join, stress (scene typical)", True)):
+        rows.append((label, [_run(c, model, INLINE, scene_typ.get(c.scene) if stress else None) for c in chips], stress))
+    base_found = [centred_detection(c, d["found"]) for c, d in zip(chips, plain, strict=True)]
+    for label, runs, _stress in rows:
+        found = [centred_detection(c, d["found"]) for c, d in zip(chips, runs, strict=True)]
+        detected = sum(f is not None for f in found)
+        cut = beyond = splits = 0
+        acted = []
+        for c, d in zip(chips, runs, strict=True):
+            for i, j in d.get("parts", []):
+                splits += 1
+                a, b = d["found"][i], d["found"][j]
+                if on_hull(c, a.row, a.col) and on_hull(c, b.row, b.col):
+                    cut += 1
+                    acted.append((c, "CUT", a, b))
+                else:
+                    beyond += 1
+                    acted.append((c, "beyond", a, b))
+        both = [(f, g, c) for f, g, c in zip(found, base_found, chips, strict=True) if f is not None and g is not None and c.ais_length > 0]
+        mae = float(np.mean([abs(f.length_m * c.pixel[0] - c.ais_length) for f, _, c in both])) if both else math.nan
+        mae0 = float(np.mean([abs(g.length_m * c.pixel[0] - c.ais_length) for _, g, c in both])) if both else math.nan
+        dets = sum(len(d["found"]) for d in runs) / len(chips)
+        print(
+            f"  {label:<46} centred ship detected {detected} = {detected / len(chips):.3f}; splits {splits}: centred ship cut {cut}"
+            f" ({cut / max(detected, 1):.1%} of those detected), beyond the hull {beyond}; centred length MAE {mae:.1f} m"
+            f" (1.13.0 on the same {len(both)} chips {mae0:.1f} m); detections per chip {dets:.3f}"
+        )
+        if list_chips:
+            for c, what, a, b in acted:
+                print(
+                    f"      {what:<6} {c.scene[17:32]} {c.name:<34} AIS {c.ais_length:5.0f} m; parts {a.length_m * 10:5.0f} m at ({a.row:.0f}, {a.col:.0f})"
+                    f" and {b.length_m * 10:5.0f} m at ({b.row:.0f}, {b.col:.0f})"
+                )
+    print(f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+
+def box_chips(root: Path) -> None:
+    """Part 2 (module docstring): leave-one-chip-out TP / FP / FN with and without the split, chip by chip."""
+    t0 = time.perf_counter()
+    data = srt.rows(root, srt.GAMMAS)
+    osr = srt.opensarship_rows(root, srt.GAMMAS)
+    extra, keys = srt.opensarship_training(osr), srt.opensarship_keys(osr)
+    models: dict[str, dict[str, object]] = {}
+    srt.held_out(data, 1, extra, srt.MEMBERS, keys, models)
+    base = srt.shipped_counts(root, models, RenderParams())
+    split = srt.shipped_counts(root, models, INLINE)
+    print("box chips, leave-one-chip-out, TP / FP / FN: 1.13.0 -> in-line split + join")
+    for name in base:
+        mark = "   (P0119: the split's direction was chosen on its held-out misses)" if name.startswith("P0119") else ""
+        print(f"    {name:<34} {'%3d / %3d / %3d' % base[name]} -> {'%3d / %3d / %3d' % split[name]}{mark}")
+    for label, names in (("15 chips other than P0119", [n for n in base if not n.startswith("P0119")]), ("all 16 chips (direction chosen on P0119)", list(base))):
+        for what, counts in (("1.13.0", base), ("in-line split + join", split)):
+            total = Counts()
+            for n in names:
+                total.add(counts[n])
+            print(f"  {label:<42} {what:<22} TP {total.tp:3d} FP {total.fp:3d} FN {total.fn:3d}  P %.3f  R %.3f  F1 %.3f" % total.prf())
+    print(f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print both parts (module docstring)."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
+    ap.add_argument("--skip-box-chips", action="store_true", help="OpenSARShip part only (1 minute)")
+    ap.add_argument("--list", action="store_true", help="every chip where the split acted on OpenSARShip")
+    args = ap.parse_args(argv)
+    if message := missing_datasets(args.datasets, (OPENSARSHIP,) if args.skip_box_chips else (*BOX_CHIPS, OPENSARSHIP)):
+        print(message, file=sys.stderr)
+        return 2
+    opensarship_harm(args.datasets, args.list)
+    if not args.skip_box_chips:
+        box_chips(args.datasets)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -25,7 +25,8 @@ checked to agree when the split is off.
    them, 16 folds: about 3 minutes on 2 cores): TP / FP / FN chip by chip with and without the split, summed over
    the 15 and over all 16 (the latter "direction chosen on P0119's held-out misses").
 
-``--list`` prints every chip where the split acted on OpenSARShip.
+``--list`` prints every chip where the split acted on OpenSARShip. ``--dip D`` (after the gate, exploration only:
+not a result) runs everything with the split's dip threshold at D instead of 0.15.
 """
 
 from __future__ import annotations
@@ -39,8 +40,25 @@ from pathlib import Path
 import numpy as np
 
 import sar_render_train as srt
-from sar_real import BOX_CHIPS, DEFAULT_DATASETS, OPENSARSHIP, ON_SHIP_M, Chip, Counts, centred_detection, missing_datasets, opensarship_chips
-from sitewatch.detect.sar_render import RENDER_FEATURES, RenderParams, _render_model, detect_rendering, render_probability, rendering_candidates
+from sar_real import (
+    BOX_CHIPS,
+    DEFAULT_DATASETS,
+    ON_SHIP_M,
+    OPENSARSHIP,
+    Chip,
+    Counts,
+    centred_detection,
+    missing_datasets,
+    opensarship_chips,
+)
+from sitewatch.detect.sar_render import (
+    RENDER_FEATURES,
+    RenderParams,
+    _render_model,
+    detect_rendering,
+    render_probability,
+    rendering_candidates,
+)
 
 PLAIN = srt.Variant()
 """The shipped detector, sar-cfar 1.13.0 (two passes and the typical-hull join)."""
@@ -49,12 +67,41 @@ INLINE = srt.Variant(split_inline=True, join_typical=True)
 
 
 def grd_renderings(root: Path) -> list[Chip]:
-    """OpenSARShip GRD chips with an 8-bit co-polarised rendering and an annotated bow-stern line."""
-    return [
-        c
-        for c in opensarship_chips(root)
-        if c.kind == "GRD" and c.rendering is not None and c.rendering.dtype == np.uint8 and all(math.isfinite(v) for v in c.head_tail)
-    ]
+    """OpenSARShip GRD chips with an 8-bit co-polarised rendering and an annotated bow-stern line.
+
+    ``sar_real.opensarship_chips`` reads the renderings named ``…_vv.tif`` (the dual-polarisation scenes', which
+    the trees were trained on); the VV-only scene's are named without the suffix (``Visual_<chip>.tif``) and are
+    read here (:func:`unsuffixed_renderings`): the trees never saw those."""
+    chips = [c for c in opensarship_chips(root) if c.kind == "GRD" and all(math.isfinite(v) for v in c.head_tail)]
+    more = unsuffixed_renderings(root)
+    for c in chips:
+        if c.rendering is None and (c.scene, c.name) in more:
+            c.rendering = more[(c.scene, c.name)]
+    return [c for c in chips if c.rendering is not None and c.rendering.dtype == np.uint8]
+
+
+def unsuffixed_renderings(root: Path) -> dict[tuple[str, str], np.ndarray]:
+    """(scene, chip file name) -> its 8-bit rendering ``Patch_Uint8/Visual_<chip>.tif`` (no ``_vv`` / ``_vh``
+    suffix: single-polarisation scenes)."""
+    import warnings
+    import zipfile
+
+    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.io import MemoryFile
+
+    out = {}
+    for zp in sorted(q for q in (root / OPENSARSHIP).rglob("*") if q.suffix.lower() == ".zip" and q.is_file()):
+        with zipfile.ZipFile(zp) as zf, warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            for member in zf.namelist():
+                name = member.rsplit("/", 1)[-1]
+                if "/Patch_Uint8/" not in "/" + member or not name.startswith("Visual_") or name.endswith(("_vv.tif", "_vh.tif", "_hh.tif", "_hv.tif")):
+                    continue
+                if not name.endswith(".tif"):
+                    continue
+                with MemoryFile(zf.read(member)) as mf, mf.open() as ds:
+                    out[(zp.stem, name[len("Visual_") :])] = ds.read(1)
+    return out
 
 
 def sure_sizes(img: np.ndarray, model: dict[str, object]) -> np.ndarray:
@@ -119,8 +166,28 @@ def opensarship_harm(root: Path, list_chips: bool) -> None:
     rows = [("1.13.0 (no split)", plain, None)]
     for label, stress in (("in-line split + join, as shipped", False), ("in-line split + join, stress (scene typical)", True)):
         rows.append((label, [_run(c, model, INLINE, scene_typ.get(c.scene) if stress else None) for c in chips], stress))
+    seen = {c.scene for c in opensarship_chips(root) if c.rendering is not None}
+    groups = (
+        ("all", [True] * len(chips)),
+        ("dual-pol scenes (trees trained on them)", [c.scene in seen for c in chips]),
+        ("VV-only scene (never in training)", [c.scene not in seen for c in chips]),
+    )
+    for gname, sel in groups:
+        if not any(sel):
+            continue
+        print(f"  {gname}: {sum(sel)} chips")
+        _report(
+            [c for c, s in zip(chips, sel, strict=True) if s],
+            [(label, [r for r, s in zip(runs, sel, strict=True) if s]) for label, runs, _ in rows],
+            list_chips and gname == "all",
+        )
+    print(f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+
+def _report(chips: list[Chip], rows: list[tuple[str, list[dict[str, list]]]], list_chips: bool) -> None:
+    plain = rows[0][1]
     base_found = [centred_detection(c, d["found"]) for c, d in zip(chips, plain, strict=True)]
-    for label, runs, _stress in rows:
+    for label, runs in rows:
         found = [centred_detection(c, d["found"]) for c, d in zip(chips, runs, strict=True)]
         detected = sum(f is not None for f in found)
         cut = beyond = splits = 0
@@ -140,7 +207,7 @@ def opensarship_harm(root: Path, list_chips: bool) -> None:
         mae0 = float(np.mean([abs(g.length_m * c.pixel[0] - c.ais_length) for _, g, c in both])) if both else math.nan
         dets = sum(len(d["found"]) for d in runs) / len(chips)
         print(
-            f"  {label:<46} centred ship detected {detected} = {detected / len(chips):.3f}; splits {splits}: centred ship cut {cut}"
+            f"    {label:<46} centred ship detected {detected} = {detected / len(chips):.3f}; splits {splits}: centred ship cut {cut}"
             f" ({cut / max(detected, 1):.1%} of those detected), beyond the hull {beyond}; centred length MAE {mae:.1f} m"
             f" (1.13.0 on the same {len(both)} chips {mae0:.1f} m); detections per chip {dets:.3f}"
         )
@@ -150,7 +217,6 @@ def opensarship_harm(root: Path, list_chips: bool) -> None:
                     f"      {what:<6} {c.scene[17:32]} {c.name:<34} AIS {c.ais_length:5.0f} m; parts {a.length_m * 10:5.0f} m at ({a.row:.0f}, {a.col:.0f})"
                     f" and {b.length_m * 10:5.0f} m at ({b.row:.0f}, {b.col:.0f})"
                 )
-    print(f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
 
 
 def box_chips(root: Path) -> None:
@@ -166,7 +232,8 @@ def box_chips(root: Path) -> None:
     print("box chips, leave-one-chip-out, TP / FP / FN: 1.13.0 -> in-line split + join")
     for name in base:
         mark = "   (P0119: the split's direction was chosen on its held-out misses)" if name.startswith("P0119") else ""
-        print(f"    {name:<34} {'%3d / %3d / %3d' % base[name]} -> {'%3d / %3d / %3d' % split[name]}{mark}")
+        (a, b, c), (d, e, f) = base[name], split[name]
+        print(f"    {name:<34} {a:3d} / {b:3d} / {c:3d} -> {d:3d} / {e:3d} / {f:3d}{mark}")
     for label, names in (("15 chips other than P0119", [n for n in base if not n.startswith("P0119")]), ("all 16 chips (direction chosen on P0119)", list(base))):
         for what, counts in (("1.13.0", base), ("in-line split + join", split)):
             total = Counts()
@@ -182,7 +249,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
     ap.add_argument("--skip-box-chips", action="store_true", help="OpenSARShip part only (1 minute)")
     ap.add_argument("--list", action="store_true", help="every chip where the split acted on OpenSARShip")
+    ap.add_argument("--dip", type=float, default=None, help="the split's dip threshold (exploration after the gate; committed rule: 0.15)")
     args = ap.parse_args(argv)
+    if args.dip is not None:
+        import functools
+
+        import _sar_pairs
+
+        srt.split_pairs = functools.partial(_sar_pairs.split_pairs, rule=_sar_pairs.PairRule(dip=args.dip))  # type: ignore[assignment]
+        print(f"EXPLORATION (not the committed rule): the split's dip threshold at {args.dip}")
     if message := missing_datasets(args.datasets, (OPENSARSHIP,) if args.skip_box_chips else (*BOX_CHIPS, OPENSARSHIP)):
         print(message, file=sys.stderr)
         return 2

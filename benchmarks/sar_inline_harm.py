@@ -25,7 +25,8 @@ checked to agree when the split is off.
    them, 16 folds: about 3 minutes on 2 cores): TP / FP / FN chip by chip with and without the split, summed over
    the 15 and over all 16 (the latter "direction chosen on P0119's held-out misses").
 
-``--list`` prints every chip where the split acted on OpenSARShip. ``--dip D`` (after the gate, exploration only:
+``--list`` prints every split on OpenSARShip and on the box chips, with the split candidate's moment length and
+width over the typical ship's. ``--dip D`` (after the gate, exploration only:
 not a result) runs everything with the split's dip threshold at D instead of 0.15.
 """
 
@@ -48,8 +49,10 @@ from sar_real import (
     Chip,
     Counts,
     centred_detection,
+    hrsid_chips,
     missing_datasets,
     opensarship_chips,
+    ssdd_chips,
 )
 from sitewatch.detect.sar_render import (
     RENDER_FEATURES,
@@ -132,6 +135,17 @@ def on_hull(c: Chip, row: float, col: float) -> bool:
     return abs(along) <= half and across <= ON_SHIP_M
 
 
+def whole_shape(d: dict[str, list], i: int, j: int) -> str:
+    """The split candidate's moment length and width (its two parts' pixels pooled) over the typical ship's."""
+    from sitewatch.detect.sar_render import _moment_size, _pooled
+
+    typ = d["typical"][0]
+    if typ is None or "moments" not in d:
+        return ""
+    length, width = _moment_size(*_pooled(d["moments"][i], d["moments"][j]))
+    return f"L/typ {length / typ[1]:.2f} W/typ {width / typ[0]:.2f}"
+
+
 def _run(c: Chip, model: dict[str, object], variant: srt.Variant, typical: tuple[float, float] | None) -> dict[str, list]:
     detail: dict[str, list] = {}
     srt.detect_variant(c.rendering, model, variant, typical=typical, detail=detail)  # type: ignore[arg-type]
@@ -198,10 +212,10 @@ def _report(chips: list[Chip], rows: list[tuple[str, list[dict[str, list]]]], li
                 a, b = d["found"][i], d["found"][j]
                 if on_hull(c, a.row, a.col) and on_hull(c, b.row, b.col):
                     cut += 1
-                    acted.append((c, "CUT", a, b))
+                    acted.append((c, "CUT", a, b, whole_shape(d, i, j)))
                 else:
                     beyond += 1
-                    acted.append((c, "beyond", a, b))
+                    acted.append((c, "beyond", a, b, whole_shape(d, i, j)))
         both = [(f, g, c) for f, g, c in zip(found, base_found, chips, strict=True) if f is not None and g is not None and c.ais_length > 0]
         mae = float(np.mean([abs(f.length_m * c.pixel[0] - c.ais_length) for f, _, c in both])) if both else math.nan
         mae0 = float(np.mean([abs(g.length_m * c.pixel[0] - c.ais_length) for _, g, c in both])) if both else math.nan
@@ -212,14 +226,14 @@ def _report(chips: list[Chip], rows: list[tuple[str, list[dict[str, list]]]], li
             f" (1.13.0 on the same {len(both)} chips {mae0:.1f} m); detections per chip {dets:.3f}"
         )
         if list_chips:
-            for c, what, a, b in acted:
+            for c, what, a, b, whole in acted:
                 print(
                     f"      {what:<6} {c.scene[17:32]} {c.name:<34} AIS {c.ais_length:5.0f} m; parts {a.length_m * 10:5.0f} m at ({a.row:.0f}, {a.col:.0f})"
-                    f" and {b.length_m * 10:5.0f} m at ({b.row:.0f}, {b.col:.0f})"
+                    f" and {b.length_m * 10:5.0f} m at ({b.row:.0f}, {b.col:.0f}); {whole}"
                 )
 
 
-def box_chips(root: Path) -> None:
+def box_chips(root: Path, list_splits: bool = False) -> None:
     """Part 2 (module docstring): leave-one-chip-out TP / FP / FN with and without the split, chip by chip."""
     t0 = time.perf_counter()
     data = srt.rows(root, srt.GAMMAS)
@@ -240,7 +254,25 @@ def box_chips(root: Path) -> None:
             for n in names:
                 total.add(counts[n])
             print(f"  {label:<42} {what:<22} TP {total.tp:3d} FP {total.fp:3d} FN {total.fn:3d}  P %.3f  R %.3f  F1 %.3f" % total.prf())
+    if list_splits:
+        print("  every split on the box chips (held-out trees): the parts' centroids in two different boxes, one box, or not both in a box")
+        for name, img, boxes in ssdd_chips(root) + hrsid_chips(root):
+            d: dict[str, list] = {}
+            srt.detect_variant(img, models[name], INLINE, detail=d)
+            for i, j in d["parts"]:
+                a, b = d["found"][i], d["found"][j]
+                ia, ib = _box_of(a.row, a.col, boxes), _box_of(b.row, b.col, boxes)
+                said = "two boxes" if ia is not None and ib is not None and ia != ib else "one box" if ia is not None and ia == ib else "not both in a box"
+                print(f"      {name:<34} {said:<18} {whole_shape(d, i, j)}")
     print(f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+
+def _box_of(row: float, col: float, boxes: list[tuple[float, float, float, float]]) -> int | None:
+    """Index of the first box ``(xmin, ymin, xmax, ymax)``, inclusive pixel indices, holding the point."""
+    for k, (x0, y0, x1, y1) in enumerate(boxes):
+        if x0 - 0.5 <= col <= x1 + 0.5 and y0 - 0.5 <= row <= y1 + 0.5:
+            return k
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
     ap.add_argument("--skip-box-chips", action="store_true", help="OpenSARShip part only (1 minute)")
-    ap.add_argument("--list", action="store_true", help="every chip where the split acted on OpenSARShip")
+    ap.add_argument("--list", action="store_true", help="every split, with its candidate's shape against the typical ship")
     ap.add_argument("--dip", type=float, default=None, help="the split's dip threshold (exploration after the gate; committed rule: 0.15)")
     args = ap.parse_args(argv)
     if args.dip is not None:
@@ -263,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     opensarship_harm(args.datasets, args.list)
     if not args.skip_box_chips:
-        box_chips(args.datasets)
+        box_chips(args.datasets, args.list)
     return 0
 
 

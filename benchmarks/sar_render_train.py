@@ -532,8 +532,9 @@ def detect_variant(
     :func:`detect_rendering`'s (same steps: the 2 px rule, against everything kept so far). ``passes``, if
     given, receives the pass (1, 2, ...) of each detection. ``typical``, if given, replaces the chip's own
     typical ship (``benchmarks/sar_inline_harm.py``'s stress setting); ``detail``, if given, receives the
-    detections (``"found"``, :class:`PixelDetection`, pixel units) and the index pairs of the two parts of
-    each split that both remain (``"parts"``)."""
+    detections (``"found"``, :class:`PixelDetection`, pixel units), the index pairs of the two parts of
+    each split that both remain (``"parts"``), the typical ship used (``"typical"``, one item) and, with the
+    join, each detection's pixel moments (``"moments"``, as :func:`_sar_pairs.pixel_moments`)."""
     from scipy import ndimage
 
     p = RenderParams()
@@ -604,6 +605,9 @@ def detect_variant(
         at = {j: q for q, j in enumerate(left)}
         detail["found"] = [d for d, _ in found]
         detail["parts"] = [tuple(sorted(at[j] for j in pair)) for pair in siblings if all(j in at for j in pair)]
+        detail["typical"] = [typ]
+        if pixels:
+            detail["moments"] = [pixel_moments(*pixels[j]) for j in left]
     return [(d.row, d.col, d.score) for d, _ in found]
 
 

@@ -26,7 +26,8 @@ checked to agree when the split is off.
    the 15 and over all 16 (the latter "direction chosen on P0119's held-out misses").
 
 ``--list`` prints every split on OpenSARShip and on the box chips, with the split candidate's moment length and
-width over the typical ship's. ``--dip D`` (after the gate, exploration only:
+width over the typical ship's. ``--simulated`` runs only part 3, a simulated unit-level check that the rule does
+what it says (:func:`simulated_check`; simulated, so no evidence of harm on real imagery). ``--dip D`` (after the gate, exploration only:
 not a result) runs everything with the split's dip threshold at D instead of 0.15.
 """
 
@@ -267,6 +268,34 @@ def box_chips(root: Path, list_splits: bool = False) -> None:
     print(f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
 
 
+def simulated_check() -> None:
+    """Part 3, simulated (``--simulated``; a unit-level check that the rule does what it says, no evidence of harm):
+    on speckled sea with four sure 22 × 8 px hulls (the chip's typical ship), the split with the join against
+    1.13.0 on three 44-46 px objects: two hulls end to end with 2 px of dimmer water between them (merged into one
+    candidate), one uniform 44 × 10 px hull, and one 44 × 10 px hull bright at bow and stern (10 px each) and dim
+    amidships, as a long ship's deck often renders. Three seeds; the detections within each object's rows."""
+    model = _render_model()
+    objects = {
+        "two hulls end to end": [(150, 40, 22, 8, 200, 255), (172, 40, 2, 8, 90, 110), (174, 40, 22, 8, 200, 255)],
+        "one uniform long hull": [(150, 120, 44, 10, 200, 255)],
+        "one long hull, dim amidships": [(150, 200, 10, 10, 200, 255), (160, 200, 24, 10, 120, 170), (184, 200, 10, 10, 200, 255)],
+    }
+    cols = {"two hulls end to end": (30, 60), "one uniform long hull": (110, 140), "one long hull, dim amidships": (190, 220)}
+    print("simulated (unit-level check of the rule, not evidence): detections on each object, 1.13.0 -> in-line split + join")
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        a = rng.gamma(2.0, 6.0, (256, 256))
+        for r, c, h, w, lo, hi in [(30, 30 + 60 * i, 22, 8, 200, 255) for i in range(4)] + [x for v in objects.values() for x in v]:
+            a[r : r + h, c : c + w] = rng.uniform(lo, hi, (h, w))
+        img = np.clip(a, 0, 255).astype(np.uint8)
+        said = []
+        for name in objects:
+            c0, c1 = cols[name]
+            n = [sum(140 <= r <= 205 and c0 <= c <= c1 for r, c, _ in srt.detect_variant(img, model, v)) for v in (PLAIN, INLINE)]
+            said.append(f"{name} {n[0]} -> {n[1]}")
+        print(f"    seed {seed}: " + "; ".join(said))
+
+
 def _box_of(row: float, col: float, boxes: list[tuple[float, float, float, float]]) -> int | None:
     """Index of the first box ``(xmin, ymin, xmax, ymax)``, inclusive pixel indices, holding the point."""
     for k, (x0, y0, x1, y1) in enumerate(boxes):
@@ -281,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
     ap.add_argument("--skip-box-chips", action="store_true", help="OpenSARShip part only (1 minute)")
     ap.add_argument("--list", action="store_true", help="every split, with its candidate's shape against the typical ship")
+    ap.add_argument("--simulated", action="store_true", help="only the simulated unit-level check (part 3), and stop")
     ap.add_argument("--dip", type=float, default=None, help="the split's dip threshold (exploration after the gate; committed rule: 0.15)")
     args = ap.parse_args(argv)
     if args.dip is not None:
@@ -293,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     if message := missing_datasets(args.datasets, (OPENSARSHIP,) if args.skip_box_chips else (*BOX_CHIPS, OPENSARSHIP)):
         print(message, file=sys.stderr)
         return 2
+    if args.simulated:
+        simulated_check()
+        return 0
     opensarship_harm(args.datasets, args.list)
     if not args.skip_box_chips:
         box_chips(args.datasets, args.list)

@@ -1,6 +1,6 @@
 """Does the in-line split cut single ships in two? Judged on chips it was not designed on (5 Dec, `inline`).
 
-Run:  python benchmarks/sar_inline_harm.py [--datasets DIR] [--skip-box-chips] [--list]
+Run:  python benchmarks/sar_inline_harm.py [--datasets DIR] [--skip-box-chips] [--list] [--dip D] [--simulated]
 
 The in-line split (:func:`_sar_pairs.split_pairs` with ``inline``: a kept candidate 1.5-2.6 of the chip's typical
 ship lengths long is cut across its long axis where the profile along it dips by 0.15, each part 0.6-1.4 typical

@@ -519,17 +519,30 @@ class Variant:
     ``False``: 1.12.0's detector)."""
 
 
-def detect_variant(img: np.ndarray, model: dict[str, object], variant: Variant, passes: list[int] | None = None) -> list[tuple[float, float, float]]:
+def detect_variant(
+    img: np.ndarray,
+    model: dict[str, object],
+    variant: Variant,
+    passes: list[int] | None = None,
+    typical: tuple[float, float] | None = None,
+    detail: dict[str, list] | None = None,
+) -> list[tuple[float, float, float]]:
     """(row, col, score) of the detections of :func:`detect_rendering` changed as ``variant`` says, with the
     pass input for a ``--train-second-pass`` model; ``Variant()`` and a model without that input give exactly
     :func:`detect_rendering`'s (same steps: the 2 px rule, against everything kept so far). ``passes``, if
-    given, receives the pass (1, 2, ...) of each detection."""
+    given, receives the pass (1, 2, ...) of each detection. ``typical``, if given, replaces the chip's own
+    typical ship (``benchmarks/sar_inline_harm.py``'s stress setting); ``detail``, if given, receives the
+    detections (``"found"``, :class:`PixelDetection`, pixel units), the index pairs of the two parts of
+    each split that both remain (``"parts"``), the typical ship used (``"typical"``, one item) and, with the
+    join, each detection's pixel moments (``"moments"``, as :func:`_sar_pairs.pixel_moments`)."""
     from scipy import ndimage
 
     p = RenderParams()
     cut = float(model["cut"])  # type: ignore[arg-type]
     lab, feats, extra, prob, keep = _scored_pass(img, p, model, cut)
     typ = typical_hull(feats, prob, p) if variant.split_pairs or variant.split_inline or variant.join_typical else None
+    if typical is not None:
+        typ = typical
     pixels: list[tuple[np.ndarray, np.ndarray]] = []
     siblings: set[frozenset[int]] = set()
 
@@ -574,17 +587,27 @@ def detect_variant(img: np.ndarray, model: dict[str, object], variant: Variant, 
         if passes is not None:
             passes += [k + 2] * len(more)
         kept |= np.isin(lab, keep + 1)
+    left = list(range(len(found)))
     if variant.join_typical and len(found) > 1:
         moments = np.array([pixel_moments(rr, cc) for rr, cc in pixels])
         keep_i = joined_pieces([d for d, _ in found], moments, typ, (1.0, 1.0), p, siblings)
         found = [found[i] for i in keep_i]
+        left = [left[i] for i in keep_i]
         if passes is not None:
             passes[:] = [passes[i] for i in keep_i]
     if variant.join and len(found) > 1:
         keep_i = joined(img, [d for d, _ in found], p)
         found = [found[i] for i in keep_i]
+        left = [left[i] for i in keep_i]
         if passes is not None:
             passes[:] = [passes[i] for i in keep_i]
+    if detail is not None:
+        at = {j: q for q, j in enumerate(left)}
+        detail["found"] = [d for d, _ in found]
+        detail["parts"] = [tuple(sorted(at[j] for j in pair)) for pair in siblings if all(j in at for j in pair)]
+        detail["typical"] = [typ]
+        if pixels:
+            detail["moments"] = [pixel_moments(*pixels[j]) for j in left]
     return [(d.row, d.col, d.score) for d, _ in found]
 
 

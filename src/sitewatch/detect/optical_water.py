@@ -313,22 +313,47 @@ def square_filter(a: NDArray[Any], size: int, op: Any) -> NDArray[Any]:
 
 
 def _window_1d(a: NDArray[Any], k: int, op: Any, axis: int) -> NDArray[Any]:
+    """``op`` over the window ``[i - k//2, i + (k-1)//2]`` along ``axis`` (as scipy.ndimage, origin
+    0), edge values repeated past the edges. Padding the whole array was one more whole copy of it
+    a pass: only the k - 1 pixels at either end are padded."""
     if k <= 1:
         return a
+    n = a.shape[axis]
+    if n < k:
+        return _window_1d_padded(a, k, op, axis)
+    before, after = k // 2, k - 1 - k // 2
+    cur = a
+    w = 1
+    while 2 * w <= k:  # cur[i] = op over a[i : i + w]
+        cur = op(_cut(cur, axis, 0, -w), _cut(cur, axis, w, None))
+        w *= 2
+    out = np.empty(a.shape, cur.dtype)
+    # Windows that fit: a[i - before : i - before + k], for i in [before, n - after).
+    if w < k:
+        op(_cut(cur, axis, 0, n - k + 1), _cut(cur, axis, k - w, n - w + 1), out=_cut(out, axis, before, n - after))
+    else:
+        _cut(out, axis, before, n - after)[...] = _cut(cur, axis, 0, n - k + 1)
+    # Windows cut by the edges, from the padded way over the k - 1 pixels at either end: the same
+    # operands in the same order, so the same values to the sign of a zero.
+    if before:
+        head = _window_1d_padded(_cut(a, axis, 0, k - 1), k, op, axis)
+        _cut(out, axis, 0, before)[...] = _cut(head, axis, 0, before)
+    if after:
+        tail = _window_1d_padded(_cut(a, axis, n - k + 1, None), k, op, axis)
+        _cut(out, axis, n - after, None)[...] = _cut(tail, axis, before, None)
+    return out
+
+
+def _window_1d_padded(a: NDArray[Any], k: int, op: Any, axis: int) -> NDArray[Any]:
+    """:func:`_window_1d` over a copy of ``a`` padded with its edge values (an axis shorter than ``k``)."""
     before = k // 2  # as scipy.ndimage (origin 0): window [i - k//2, i + (k-1)//2]
     pad = [(0, 0), (0, 0)]
     pad[axis] = (before, k - 1 - before)
     cur = np.pad(a, pad, mode="edge")
-
-    def cut(x: NDArray[Any], start: int, stop: int | None) -> NDArray[Any]:
-        idx = [slice(None), slice(None)]
-        idx[axis] = slice(start, stop)
-        return x[tuple(idx)]
-
     w = 1
     while 2 * w <= k:  # cur[i] = op over padded[i : i + w]
-        cur = op(cut(cur, 0, -w), cut(cur, w, None))
+        cur = op(_cut(cur, axis, 0, -w), _cut(cur, axis, w, None))
         w *= 2
     if w < k:
-        cur = op(cut(cur, 0, -(k - w)), cut(cur, k - w, None))
+        cur = op(_cut(cur, axis, 0, -(k - w)), _cut(cur, axis, k - w, None))
     return cur

@@ -52,7 +52,7 @@ def _masks(draw: st.DrawFn) -> NDArray[np.bool_]:
 @settings(max_examples=150, deadline=None)
 @given(
     _masks(),
-    st.sampled_from([(10.0, 10.0), (8.5, 8.5), (3.0, 3.0), (1.0, 2.7), (2.7, 1.0), (0.5, 0.5)]),
+    st.sampled_from([(10.0, 10.0), (8.5, 8.5), (3.0, 3.0), (2.2, 2.2), (1.5, 1.5), (1.0, 2.7), (2.7, 1.0), (0.5, 0.5)]),
     st.sampled_from([0.0, 3.0, 30.0, 100.0, 200.0, 450.0]),
     st.sampled_from([0.0, 5.0, 20.0, 30.0]),
 )

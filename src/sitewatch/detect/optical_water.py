@@ -156,8 +156,9 @@ def water_bodies(
     k = max(1, int(round(speck_m / min(px, py))))
     k += 1 - k % 2
     # ``uniform_filter(water, k, mode="nearest") > 0.5`` as a count: k is odd, so a majority is
-    # never a tie, and the filter's rounding (under 1e-6) is far from the 1/(2 k²) margin.
-    wet = 2 * _box_count(water, k) > k * k
+    # never a tie, and the filter's rounding (under 1e-6) is far from the 1/(2 k²) margin. (The
+    # count's bytes hold up to 255: it is compared with k² // 2, never doubled.)
+    wet = _box_count(water, k) > (k * k) // 2
     labels, n = ndimage.label(wet, structure=np.ones((3, 3), bool))
     keep = _holds_circle(wet, labels, n, (py, px), 0.5 * across_m)
     keep[0] = False
@@ -169,8 +170,8 @@ def water_bodies(
     if not rest.any():
         return body
     # Water outside the bodies is kept where its piece touches a body's water: a piece of
-    # ``rest`` joins a piece of ``water`` that holds some of ``body`` exactly when it borders
-    # ``body`` (8-connected), so only the (few, small) pieces of ``rest`` need labelling.
+    # ``rest`` is part of a piece of ``water`` that holds some of ``body`` exactly when it borders
+    # ``body`` (8-connected), so only ``rest`` is labelled, not all the water.
     lab, m = ndimage.label(rest, structure=np.ones((3, 3), bool))
     joined = np.zeros(m + 1, bool)
     joined[lab[dilate(body, 3) & rest]] = True
@@ -345,7 +346,8 @@ def _window_1d(a: NDArray[Any], k: int, op: Any, axis: int) -> NDArray[Any]:
 
 
 def _window_1d_padded(a: NDArray[Any], k: int, op: Any, axis: int) -> NDArray[Any]:
-    """:func:`_window_1d` over a copy of ``a`` padded with its edge values (an axis shorter than ``k``)."""
+    """:func:`_window_1d` over a copy of ``a`` padded with its edge values (an axis shorter than ``k``,
+    and the k - 1 pixels at either end of a longer one)."""
     before = k // 2  # as scipy.ndimage (origin 0): window [i - k//2, i + (k-1)//2]
     pad = [(0, 0), (0, 0)]
     pad[axis] = (before, k - 1 - before)

@@ -91,6 +91,7 @@ from .optical_features import (
     FEATURE_NAMES,
     SceneStats,
     _band_set,
+    _planes_of_usable,
     _px,
     feature_planes,
     pixel_features,
@@ -196,7 +197,7 @@ def score_pixels(
         ok = ok & ~scl_no_data(scl)
     cloud = cloud_mask(b, scl=scl, pixel_size=p, bright=params.cloud_bright, valid=ok)
     hidden = cloud | ~ok
-    feats, raw_water = feature_planes(b, (px, py), None, stats)
+    feats, raw_water = _planes_of_usable(b, (px, py), None, stats)
     # Image only: the scene's darkest tenth is "water" even where there is none (roofs, shadows);
     # a ship is searched for near a body of water only.
     bodies = None if water is not None else water_bodies(raw_water, (px, py), params.water_body_m, params.min_length_m)

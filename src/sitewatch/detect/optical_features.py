@@ -196,7 +196,17 @@ def feature_planes(
     Stacking sixteen tile-sized planes into one array costs a fresh
     allocation of 16 planes and a copy, as much as computing half of them.
     """
-    b = _band_set(bands)
+    return _planes_of_usable(_band_set(bands), pixel_size, water, stats)
+
+
+def _planes_of_usable(
+    b: Mapping[str, NDArray[np.float32]],
+    pixel_size: float | tuple[float, float],
+    water: NDArray[np.bool_] | None = None,
+    stats: SceneStats | None = None,
+) -> tuple[list[NDArray[np.float32]], NDArray[np.bool_]]:
+    """:func:`feature_planes` of bands :func:`_band_set` already took (the detector's own call:
+    checking the four bands again was two passes over each)."""
     p = float(np.mean(pixel_size_pair(pixel_size)))
     stats = stats or scene_stats(b, water)
     blue, green, red, nir = b["blue"], b["green"], b["red"], b["nir"]

@@ -12,6 +12,7 @@ Land farther than ``berth_m`` from water stays out.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -154,21 +155,104 @@ def water_bodies(
     # water is no shore, and would cut a noisy sea's widths down to the spaces between specks.
     k = max(1, int(round(speck_m / min(px, py))))
     k += 1 - k % 2
-    wet = ndimage.uniform_filter(water.astype(np.float32), k, mode="nearest") > 0.5
+    # ``uniform_filter(water, k, mode="nearest") > 0.5`` as a count: k is odd, so a majority is
+    # never a tie, and the filter's rounding (under 1e-6) is far from the 1/(2 k²) margin. (The
+    # count's bytes hold up to 255: it is compared with k² // 2, never doubled.)
+    wet = _box_count(water, k) > (k * k) // 2
     labels, n = ndimage.label(wet, structure=np.ones((3, 3), bool))
-    # Distance from each pixel to the nearest one that is not water, in metres.
-    depth = ndimage.distance_transform_edt(wet, sampling=(py, px))
-    widest = np.zeros(n + 1)
-    np.maximum.at(widest, labels.ravel(), depth.ravel())
-    keep = widest >= 0.5 * across_m
+    keep = _holds_circle(wet, labels, n, (py, px), 0.5 * across_m)
     keep[0] = False
+    if not keep.any():
+        return np.zeros_like(water)
     # A body's water, and the water beside it (a dock too narrow to keep its majority, a berth).
-    body = dilate(keep[labels], k)
-    lab_w, m = ndimage.label(water, structure=np.ones((3, 3), bool))
+    body = dilate(keep[labels], k) & water
+    rest = water & ~body
+    if not rest.any():
+        return body
+    # Water outside the bodies is kept where its piece touches a body's water: a piece of
+    # ``rest`` is part of a piece of ``water`` that holds some of ``body`` exactly when it borders
+    # ``body`` (8-connected), so only ``rest`` is labelled, not all the water.
+    lab, m = ndimage.label(rest, structure=np.ones((3, 3), bool))
     joined = np.zeros(m + 1, bool)
-    joined[lab_w[body & water]] = True
+    joined[lab[dilate(body, 3) & rest]] = True
     joined[0] = False
-    return np.asarray(joined[lab_w])
+    return np.asarray(body | joined[lab])
+
+
+def _box_count(mask: NDArray[np.bool_], k: int) -> NDArray[np.integer[Any]]:
+    """How many pixels of ``mask`` are set in the ``k`` x ``k`` square around each (``k`` odd), pixels
+    past the edge repeating it: ``k * k * ndimage.uniform_filter(mask, k, mode="nearest")``."""
+    out: NDArray[Any] = mask
+    before = k // 2
+    for axis in (0, 1):
+        pad = [(0, 0), (0, 0)]
+        pad[axis] = (before, k - 1 - before)
+        cur = np.pad(out, pad, mode="edge")
+        n = out.shape[axis]
+        if k * k <= 255:  # a few shifted sums of bytes
+            out = _cut(cur, axis, 0, n).astype(np.uint8)
+            for i in range(1, k):
+                out += _cut(cur, axis, i, i + n)
+        else:  # running sums
+            c = np.cumsum(cur, axis=axis, dtype=np.int64)
+            out = _cut(c, axis, k - 1, None).copy()
+            _cut(out, axis, 1, None)[...] -= _cut(c, axis, 0, n - 1)
+    return out
+
+
+def _cut(x: NDArray[Any], axis: int, start: int, stop: int | None) -> NDArray[Any]:
+    """``x[start:stop]`` along ``axis`` of a 2-D array (a view)."""
+    idx = [slice(None), slice(None)]
+    idx[axis] = slice(start, stop)
+    return x[tuple(idx)]
+
+
+def _holds_circle(
+    wet: NDArray[np.bool_], labels: NDArray[np.int32], n: int, sampling: tuple[float, float], radius: float
+) -> NDArray[np.bool_]:
+    """Which of the ``n`` labelled pieces of ``wet`` hold a pixel ``radius`` metres or more from the
+    nearest pixel that is not wet (the image's edge is none), as the largest
+    ``ndimage.distance_transform_edt(wet, sampling)`` over the piece, compared with ``radius``, says.
+
+    The transform of a whole tile was most of the 10 m detector's water search. A piece with a
+    pixel whose rectangle reaching past ``radius`` on both axes is all wet holds the circle; one
+    without a pixel whose rectangle inside the circle is all wet does not; the transform is taken
+    only for the pieces left in doubt, over their pixels' bounding box widened by ``radius`` (every
+    not-wet pixel nearer than ``radius`` to them is inside it).
+    """
+    sy, sx = sampling
+    if wet.all():  # nothing but water: the transform has no not-wet pixel to measure to
+        depth = ndimage.distance_transform_edt(wet, sampling=sampling)
+        widest = np.zeros(n + 1)
+        np.maximum.at(widest, labels.ravel(), depth.ravel())
+        return np.asarray(widest >= radius)
+    # Rectangles taken with the edge's value repeated past it: a repeated not-wet pixel stands
+    # for one in the image at least as near, so the tests are those of an edge that is no shore.
+    ay, ax = int(radius // sy) + 1, int(radius // sx) + 1  # any pixel outside is farther than radius
+    sure = _window_1d(_window_1d(wet, 2 * ay + 1, np.logical_and, 0), 2 * ax + 1, np.logical_and, 1)
+    keep = np.zeros(n + 1, bool)
+    keep[labels[sure]] = True
+    by = max(0, int(radius / (math.sqrt(2.0) * sy)) - 1)  # every pixel inside is nearer than radius
+    bx = max(0, int(radius / (math.sqrt(2.0) * sx)) - 1)
+    can = _window_1d(_window_1d(wet, 2 * by + 1, np.logical_and, 0), 2 * bx + 1, np.logical_and, 1)
+    doubt = np.zeros(n + 1, bool)
+    doubt[labels[can]] = True
+    doubt &= ~keep
+    doubt[0] = False
+    if not doubt.any():
+        return keep
+    inner = can & doubt[labels]  # the only pixels of the doubtful pieces that can be that far in
+    rows, cols = np.flatnonzero(inner.any(axis=1)), np.flatnonzero(inner.any(axis=0))
+    r0, r1 = max(int(rows[0]) - ay, 0), min(int(rows[-1]) + ay + 1, wet.shape[0])
+    c0, c1 = max(int(cols[0]) - ax, 0), min(int(cols[-1]) + ax + 1, wet.shape[1])
+    win = (slice(r0, r1), slice(c0, c1))
+    if wet[win].all():  # no shore within radius of any of them
+        keep |= doubt
+        return keep
+    depth = ndimage.distance_transform_edt(wet[win], sampling=sampling)
+    far = inner[win] & (depth >= radius)
+    keep[labels[win][far]] = True
+    return keep
 
 
 def water_mask(
@@ -230,22 +314,48 @@ def square_filter(a: NDArray[Any], size: int, op: Any) -> NDArray[Any]:
 
 
 def _window_1d(a: NDArray[Any], k: int, op: Any, axis: int) -> NDArray[Any]:
+    """``op`` over the window ``[i - k//2, i + (k-1)//2]`` along ``axis`` (as scipy.ndimage, origin
+    0), edge values repeated past the edges. Padding the whole array was one more whole copy of it
+    a pass: only the k - 1 pixels at either end are padded."""
     if k <= 1:
         return a
+    n = a.shape[axis]
+    if n < k:
+        return _window_1d_padded(a, k, op, axis)
+    before, after = k // 2, k - 1 - k // 2
+    cur = a
+    w = 1
+    while 2 * w <= k:  # cur[i] = op over a[i : i + w]
+        cur = op(_cut(cur, axis, 0, -w), _cut(cur, axis, w, None))
+        w *= 2
+    out = np.empty(a.shape, cur.dtype)
+    # Windows that fit: a[i - before : i - before + k], for i in [before, n - after).
+    if w < k:
+        op(_cut(cur, axis, 0, n - k + 1), _cut(cur, axis, k - w, n - w + 1), out=_cut(out, axis, before, n - after))
+    else:
+        _cut(out, axis, before, n - after)[...] = _cut(cur, axis, 0, n - k + 1)
+    # Windows cut by the edges, from the padded way over the k - 1 pixels at either end: the same
+    # operands in the same order, so the same values to the sign of a zero.
+    if before:
+        head = _window_1d_padded(_cut(a, axis, 0, k - 1), k, op, axis)
+        _cut(out, axis, 0, before)[...] = _cut(head, axis, 0, before)
+    if after:
+        tail = _window_1d_padded(_cut(a, axis, n - k + 1, None), k, op, axis)
+        _cut(out, axis, n - after, None)[...] = _cut(tail, axis, before, None)
+    return out
+
+
+def _window_1d_padded(a: NDArray[Any], k: int, op: Any, axis: int) -> NDArray[Any]:
+    """:func:`_window_1d` over a copy of ``a`` padded with its edge values (an axis shorter than ``k``,
+    and the k - 1 pixels at either end of a longer one)."""
     before = k // 2  # as scipy.ndimage (origin 0): window [i - k//2, i + (k-1)//2]
     pad = [(0, 0), (0, 0)]
     pad[axis] = (before, k - 1 - before)
     cur = np.pad(a, pad, mode="edge")
-
-    def cut(x: NDArray[Any], start: int, stop: int | None) -> NDArray[Any]:
-        idx = [slice(None), slice(None)]
-        idx[axis] = slice(start, stop)
-        return x[tuple(idx)]
-
     w = 1
     while 2 * w <= k:  # cur[i] = op over padded[i : i + w]
-        cur = op(cut(cur, 0, -w), cut(cur, w, None))
+        cur = op(_cut(cur, axis, 0, -w), _cut(cur, axis, w, None))
         w *= 2
     if w < k:
-        cur = op(cut(cur, 0, -(k - w)), cut(cur, k - w, None))
+        cur = op(_cut(cur, axis, 0, -(k - w)), _cut(cur, axis, k - w, None))
     return cur

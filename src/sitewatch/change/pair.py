@@ -64,7 +64,10 @@ class ChangeImage:
 
     def usable(self) -> NDArray[np.bool_]:
         """Pixels with a finite value in every band and in :attr:`valid`."""
-        ok = np.all(np.isfinite(self.data), axis=0)
+        ok = np.empty(self.grid.shape, bool)
+        rows = max(1, (1 << 20) // max(1, self.grid.width))  # a block of rows at a time: not bands × pixels of flags at once
+        for a in range(0, self.grid.height, rows):
+            ok[a : a + rows] = np.all(np.isfinite(self.data[:, a : a + rows]), axis=0)
         return ok if self.valid is None else ok & self.valid
 
 

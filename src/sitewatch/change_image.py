@@ -272,6 +272,141 @@ def _on_grid(r: _Raster, grid: Grid) -> NDArray[np.float32]:
     return out
 
 
+_STREAMED_DTYPES = ("uint8", "uint16", "int16")
+"""Band types whose DN scale :func:`_streamed_dn_scale` takes from a histogram of every value (exact)."""
+
+
+class _BandRows:
+    """A date's reflectance bands read from their files a chunk of rows at a time, as :func:`_read_optical`
+    reads them whole (bands × rows × cols float32, NaN where there is no data): ``rows[:, a:b]`` (every
+    band) or ``rows[k, a:b]`` (band ``k``). The comparison reads the grid block by block in several passes
+    down it, instead of holding a whole tile's stack (2 GB a date). Chunks are whole blocks of the files'
+    tiling; the last two read are kept (a block and its halo straddle at most two)."""
+
+    ndim = 3
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, src: Any, scale: float | None, names: tuple[str, ...]) -> None:
+        self.src, self.scale, self.names = src, scale, names
+        self.shape = (len(names), src.info.height, src.info.width)
+        self._chunk = _chunk_rows(src)
+        self._kept: dict[int, NDArray[np.float32]] = {}
+
+    def _read(self, i: int) -> NDArray[np.float32]:
+        from .detect.optical_image import _read_raw, _to_reflectance
+
+        if i not in self._kept:
+            a, b = i * self._chunk, min(self.shape[1], (i + 1) * self._chunk)
+            bands, valid, _ = _to_reflectance(self.src, _read_raw(self.src, (a, b, 0, self.shape[2])), self.scale, 0.0)
+            chunk = np.stack([np.where(valid, bands[n], np.nan).astype(np.float32) for n in self.names])
+            self._kept = {**{k: v for k, v in self._kept.items() if k == i - 1}, i: chunk}
+        return self._kept[i]
+
+    def __getitem__(self, key: Any) -> NDArray[np.float32]:
+        band, rows = key if isinstance(key, tuple) else (key, slice(None))
+        a, b, _ = rows.indices(self.shape[1])
+        parts = [self._read(i)[band, max(a, i * self._chunk) - i * self._chunk : min(b, (i + 1) * self._chunk) - i * self._chunk]
+                 for i in range(a // self._chunk, (max(a, b - 1)) // self._chunk + 1)]  # fmt: skip
+        axis = 1 if isinstance(band, slice) else 0
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=axis)
+
+
+def _chunk_rows(src: Any) -> int:
+    """Rows a :class:`_BandRows` chunk holds: the band files' tile height (at least 256), so that each tile
+    is decoded once a pass."""
+    import rasterio
+
+    path, idx = next(iter(src.bands.values()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(path) as ds:
+            return max(256, int(ds.block_shapes[idx - 1][0]))
+
+
+def _dtypes(src: Any) -> list[str]:
+    import rasterio
+
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for path, idx in src.bands.values():
+            with rasterio.open(path) as ds:
+                out.append(ds.dtypes[idx - 1])
+    return out
+
+
+def _streamed_dn_scale(hist: NDArray[np.int64], dtypes: list[str]) -> float | None:
+    """:func:`~sitewatch.detect.optical_reflectance.infer_dn_scale` of bands of ``dtypes`` from ``hist``, each
+    band's count of every value 0 to 65535 (bands × 65536): the same answer, which turns on whether a band's
+    99th percentile of its values between 0 and 65535 exceeds 15,000. The percentile is bracketed by order
+    statistics read off the counts; only when they straddle 15,000 is it computed from the values laid out."""
+    from .detect.optical_reflectance import _STRETCHED_P99
+
+    if all(t == "uint8" for t in dtypes):
+        return 255.0
+    for counts in hist[:, 1:65535]:
+        n = int(counts.sum())
+        if not n:
+            continue
+        cum = np.cumsum(counts)
+        lo = max(0, int(math.floor((n - 1) * 0.99)) - 1)
+        hi = min(n - 1, lo + 3)
+        v_lo, v_hi = (int(np.searchsorted(cum, r, side="right")) + 1 for r in (lo, hi))
+        if v_lo > _STRETCHED_P99:
+            return 65535.0
+        if v_hi > _STRETCHED_P99 and float(np.percentile(np.repeat(np.arange(1, 65535, dtype=np.uint16), counts), 99)) > _STRETCHED_P99:
+            return 65535.0
+    return 10000.0
+
+
+def _rows_pair(
+    b_date: _Date, a_date: _Date, pixel_size: float | None, dn_scale: float | None,
+) -> tuple[_BandRows, _BandRows, Grid] | None:  # fmt: skip
+    """The two dates as :class:`_BandRows` on the earlier's grid, when they can be read a block of rows at
+    a time to the same values as whole: optical, both on one grid in metres (nothing to warp), bands of
+    integer DN (a DN scale from every value, :func:`_streamed_dn_scale`); None otherwise. Raises
+    :class:`InputError` as the whole read does: no optical band, or no pixel with data in both dates."""
+    from .detect.optical_image import _read_raw, _to_reflectance, open_optical
+
+    srcs: list[Any] = []
+    names: list[tuple[str, ...]] = []
+    for d in (b_date, a_date):  # one date after the other, as the whole read opens them (errors in the same order)
+        srcs.append(open_optical(d.bands if d.image is None else d.image, pixel_size, scale_given=dn_scale is not None))
+        names.append(tuple(n for n in OPTICAL_BANDS if n in srcs[-1].bands))
+        if not names[-1]:
+            return None  # the whole read names the date without them
+    infos = [s.info for s in srcs]
+    if infos[0].crs is None or infos[0].transform is None or infos[1].transform is None or infos[1].crs is None:
+        return None
+    rasters = [_Raster(np.zeros((0, i.height, i.width), np.float32), n, i.crs, i.transform, i.pixel_size) for i, n in zip(infos, names, strict=True)]
+    t = infos[0].transform
+    same = (infos[1].crs == infos[0].crs and tuple(infos[1].transform)[:6] == (t.a, t.b, t.c, t.d, t.e, t.f)
+            and (infos[1].height, infos[1].width) == (infos[0].height, infos[0].width))  # fmt: skip
+    dtypes = [_dtypes(s) for s in srcs]
+    if not (same and _metric(rasters[0])) or any(t not in _STREAMED_DTYPES for ts in dtypes for t in ts):
+        return None
+    common = tuple(n for n in names[0] if n in names[1])
+    height, width = infos[0].height, infos[0].width
+    hists = [np.zeros((len(s.bands), 65536), np.int64) for s in srcs]
+    chunk = _chunk_rows(srcs[0])
+    overlap = False
+    for a in range(0, height, chunk):
+        valid = []
+        for s, hist in zip(srcs, hists, strict=True):
+            raw = _read_raw(s, (a, min(height, a + chunk), 0, width))
+            if dn_scale is None:
+                for j, band in enumerate(s.bands):
+                    v = raw[band].ravel()
+                    hist[j] += np.bincount(v[v > 0] if v.dtype.kind == "i" else v, minlength=65536)
+            valid.append(_to_reflectance(s, raw, 1.0, 0.0)[1])
+        overlap = overlap or bool((valid[0] & valid[1]).any())
+    if not overlap:
+        raise InputError(f"{b_date.label} and {a_date.label} do not overlap (no pixel with data in both)")
+    scales = [dn_scale if dn_scale is not None else _streamed_dn_scale(h, d) for h, d in zip(hists, dtypes, strict=True)]
+    grid = Grid(crs=infos[0].crs, transform=(t.a, t.b, t.c, t.d, t.e, t.f), width=width, height=height)
+    return _BandRows(srcs[0], scales[0], common), _BandRows(srcs[1], scales[1], common), grid
+
+
 def read_change_pair(
     before: ImageSource, after: ImageSource, *, sensor: Sensor | None = None, pixel_size: float | None = None,
     dn_scale: float | None = None, say: Callable[[str], None] | None = None,
@@ -295,10 +430,17 @@ def read_change_pair(
         )
     if why and say is not None:
         say(f"sensor: {kind}, {why} (--sensor to choose)")
-    b = _read(b_date, kind, pixel_size, dn_scale)
-    a = _read(a_date, kind, pixel_size, dn_scale)
     before, after = b_date.label, a_date.label
     b_files, a_files = ({n: str(p) for n, p in d.bands.items()} for d in (b_date, a_date))
+    rows = _rows_pair(b_date, a_date, pixel_size, dn_scale) if kind == "optical" else None
+    if rows is not None:
+        b_rows, a_rows, grid = rows
+        return ChangePair(
+            ChangeImage(b_rows, grid, kind, b_rows.names, label=before), ChangeImage(a_rows, grid, kind, a_rows.names, label=after),
+            True, float(abs(grid.transform[0])), before_bands=b_files, after_bands=a_files,
+        )  # fmt: skip
+    b = _read(b_date, kind, pixel_size, dn_scale)
+    a = _read(a_date, kind, pixel_size, dn_scale)
     if kind == "optical":
         common = tuple(n for n in b.bands if n in a.bands)
         if len(common) < len(b.bands) or len(common) < len(a.bands):

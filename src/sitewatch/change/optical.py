@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from ..errors import InputError
 from .blocks import DEFAULT_BLOCKS, RowBlocks, _BlockMeans, _halo, _in_span, _rows, _sample
 from .irmad import irmad_weights
+from .pair import BandRows
 from .submetre import (
     FINE_GAIN_RANGE,
     _quartile_match,
@@ -110,7 +111,7 @@ def optical_change_statistic(
 
 
 def _optical_statistics(
-    before: NDArray[np.floating], after: NDArray[np.floating], ok: NDArray[np.bool_], *, smooth_px: int,
+    before: NDArray[np.floating] | BandRows, after: NDArray[np.floating] | BandRows, ok: NDArray[np.bool_], *, smooth_px: int,
     noise: NoiseRule, brightness_bands: Sequence[int] | None, classes: int, tolerance_px: int, blocks: RowBlocks = DEFAULT_BLOCKS,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, NDArray[np.float64]]:  # fmt: skip
     """:func:`optical_change_statistic`'s z, its misregistration-tolerant z (None when ``tolerance_px`` is 0;
@@ -132,7 +133,7 @@ Block = tuple[int, int, NDArray[np.float64], NDArray[np.float64] | None, NDArray
 
 
 def optical_blocks(
-    before: Any, after: Any, ok: NDArray[np.bool_], *, smooth_px: int = 3, noise: NoiseRule = "scene",
+    before: NDArray[np.floating] | BandRows, after: NDArray[np.floating] | BandRows, ok: NDArray[np.bool_], *, smooth_px: int = 3, noise: NoiseRule = "scene",
     brightness_bands: Sequence[int] | None = None, classes: int = COVER_CLASSES, tolerance_px: int = 0,
     blocks: RowBlocks = DEFAULT_BLOCKS,
 ) -> Iterator[Block]:  # fmt: skip

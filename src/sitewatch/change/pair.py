@@ -6,7 +6,7 @@ what to do), :class:`ChangeRegion` and :class:`ChangeResult`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -15,7 +15,7 @@ from shapely.geometry.base import BaseGeometry
 from ..errors import InputError
 from ..model import ChangeDirection, Grid
 
-__all__ = ["ChangeImage", "ChangeRegion", "ChangeResult", "GridMismatchError", "RESAMPLE_HINT", "check_same_grid"]
+__all__ = ["BandRows", "ChangeImage", "ChangeRegion", "ChangeResult", "GridMismatchError", "RESAMPLE_HINT", "check_same_grid"]
 
 Direction = ChangeDirection
 
@@ -24,12 +24,38 @@ class GridMismatchError(InputError):
     """Two images to compare are not on one grid (CRS, transform or shape differ)."""
 
 
+class BandRows(Protocol):
+    """Bands × rows × cols read a block of rows at a time instead of held whole (``change-image``'s band
+    files of a whole tile): ``rows[:, a:b]`` gives rows ``a`` to ``b`` of every band, ``rows[k, a:b]`` of band
+    ``k``, as arrays."""
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Bands, rows, cols."""
+        ...
+
+    @property
+    def ndim(self) -> int:
+        """3."""
+        ...
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The values' type."""
+        ...
+
+    def __getitem__(self, key: Any) -> NDArray[np.floating]:
+        """The rows asked for."""
+        ...
+
+
 @dataclass(frozen=True)
 class ChangeImage:
     """One image of a pair: its bands on a grid and which of its pixels can be compared."""
 
-    data: NDArray[np.floating]
-    """Bands × rows × cols. Optical: reflectance; SAR: linear intensity (sigma0), co-polarised band first."""
+    data: NDArray[np.floating] | BandRows
+    """Bands × rows × cols. Optical: reflectance; SAR: linear intensity (sigma0), co-polarised band first.
+    Optical only: a :class:`BandRows` read as the comparison goes down the grid."""
     grid: Grid
     """The grid the pixels lie on (the site's grid for an observation)."""
     sensor: Literal["sar", "optical"]

@@ -298,7 +298,10 @@ class _BandRows:
         if i not in self._kept:
             a, b = i * self._chunk, min(self.shape[1], (i + 1) * self._chunk)
             bands, valid, _ = _to_reflectance(self.src, _read_raw(self.src, (a, b, 0, self.shape[2])), self.scale, 0.0)
-            chunk = np.stack([np.where(valid, bands[n], np.nan).astype(np.float32) for n in self.names])
+            chunk = np.empty((len(self.names), *valid.shape), np.float32)
+            for j, n in enumerate(self.names):  # np.where(valid, band, nan) of each, with one copy
+                chunk[j] = bands.pop(n)
+                chunk[j][~valid] = np.nan
             self._kept = {**{k: v for k, v in self._kept.items() if k == i - 1}, i: chunk}
         return self._kept[i]
 

@@ -546,7 +546,7 @@ def write_change_mask(pair: ChangePair, result: ChangeResult, path: Path) -> Non
     nearest neighbour, so that the mask is pixel for pixel the image's, as its change map is."""
     from .files import written_whole
 
-    mask = (np.asarray(result.changed, bool) * 255).astype(np.uint8)
+    mask = np.asarray(result.changed, bool).astype(np.uint8) * np.uint8(255)  # not bool × int: 8 bytes a pixel
     grid = pair.before.grid
     if pair.before_grid is not None:
         from rasterio.warp import Resampling, reproject

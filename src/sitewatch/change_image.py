@@ -315,15 +315,15 @@ class _BandRows:
 
 
 def _chunk_rows(src: Any) -> int:
-    """Rows a :class:`_BandRows` chunk holds: the band files' tile height (at least 256), so that each tile
-    is decoded once a pass."""
+    """Rows a :class:`_BandRows` chunk holds: the band files' tile height (256 to 1,024 rows: a file of one
+    block, or strips of a row, is read in chunks of those), so that each tile is decoded once a pass."""
     import rasterio
 
     path, idx = next(iter(src.bands.values()))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with rasterio.open(path) as ds:
-            return max(256, int(ds.block_shapes[idx - 1][0]))
+            return min(1024, max(256, int(ds.block_shapes[idx - 1][0])))
 
 
 def _dtypes(src: Any) -> list[str]:

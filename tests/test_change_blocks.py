@@ -123,7 +123,7 @@ def _dn(reflectance: np.ndarray) -> np.ndarray:
 def test_band_files_read_by_chunks_of_rows_compare_as_read_whole(tmp_path: Path) -> None:
     """A pair taller than a chunk (256 rows): the rows read give the whole read's values, whatever window,
     and the comparison finds what it finds on the arrays read whole."""
-    reps = 3  # 450 rows: two chunks and a part
+    reps = 4  # 600 rows: two chunks of 256 and a part
     before, after, _ = _pair()
     b, a = (np.concatenate([x] * reps, axis=1) for x in (before, after))
     b_dn, a_dn = _dn(b), _dn(a)
@@ -132,13 +132,15 @@ def test_band_files_read_by_chunks_of_rows_compare_as_read_whole(tmp_path: Path)
     pair = read_change_pair(fb, fa)
     assert isinstance(pair.before.data, _BandRows) and isinstance(pair.after.data, _BandRows)
     whole = _read_optical(dict(band_files_in(fb)), "b", None, None).data
-    for r0, r1 in ((0, 450), (250, 262), (255, 257), (449, 450), (3, 300)):
+    for r0, r1 in ((0, 600), (250, 262), (255, 257), (599, 600), (3, 300), (250, 520), (0, 600), (10, 20)):
         assert np.array_equal(pair.before.data[:, r0:r1], whole[:, r0:r1], equal_nan=True)
         assert np.array_equal(pair.before.data[2, r0:r1], whole[2, r0:r1], equal_nan=True)
     grid = pair.before.grid
     held = detect_changes(*(ChangeImage(np.asarray(x.data[:, 0 : grid.height]), grid, "optical", x.bands) for x in (pair.before, pair.after)))
     _, streamed = change_images(fb, fa)
     assert np.array_equal(held.changed, streamed.changed) and held.regions == streamed.regions and len(held.regions) >= reps
+    one_block = detect_changes(pair.before, pair.after, blocks=RowBlocks(grid.height * grid.width))  # rows of three chunks at once
+    assert np.array_equal(one_block.changed, streamed.changed) and one_block.regions == streamed.regions
 
 
 @pytest.mark.parametrize("high", [9_000, 14_999, 15_000, 15_001, 30_000])

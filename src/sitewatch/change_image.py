@@ -281,7 +281,10 @@ class _BandRows:
     reads them whole (bands × rows × cols float32, NaN where there is no data): ``rows[:, a:b]`` (every
     band) or ``rows[k, a:b]`` (band ``k``). The comparison reads the grid block by block in several passes
     down it, instead of holding a whole tile's stack (2 GB a date). Chunks are whole blocks of the files'
-    tiling; the last two read are kept (a block and its halo straddle at most two)."""
+    tiling; the last two read are kept (a block and its halo straddle at most two), and the one dropped is
+    the array the next is read into (not a fresh 90 MB for each chunk of a tile, faulted in page by page).
+    So rows within one chunk are given as a view of it, good until two other chunks have been read: the
+    comparison is done with a block's rows before it reads the next block's."""
 
     ndim = 3
     dtype = np.dtype(np.float32)
@@ -298,7 +301,9 @@ class _BandRows:
         if i not in self._kept:
             a, b = i * self._chunk, min(self.shape[1], (i + 1) * self._chunk)
             bands, valid, _ = _to_reflectance(self.src, _read_raw(self.src, (a, b, 0, self.shape[2])), self.scale, 0.0)
-            chunk = np.empty((len(self.names), *valid.shape), np.float32)
+            shape = (len(self.names), *valid.shape)
+            spare = [v for k, v in self._kept.items() if k != i - 1 and v.shape == shape]
+            chunk = spare[0] if spare else np.empty(shape, np.float32)
             for j, n in enumerate(self.names):  # np.where(valid, band, nan) of each, with one copy
                 chunk[j] = bands.pop(n)
                 chunk[j][~valid] = np.nan
@@ -308,10 +313,18 @@ class _BandRows:
     def __getitem__(self, key: Any) -> NDArray[np.float32]:
         band, rows = key if isinstance(key, tuple) else (key, slice(None))
         a, b, _ = rows.indices(self.shape[1])
-        parts = [self._read(i)[band, max(a, i * self._chunk) - i * self._chunk : min(b, (i + 1) * self._chunk) - i * self._chunk]
-                 for i in range(a // self._chunk, (max(a, b - 1)) // self._chunk + 1)]  # fmt: skip
-        axis = 1 if isinstance(band, slice) else 0
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=axis)
+        c = self._chunk
+        first, last = a // c, max(a, b - 1) // c
+        if first == last:
+            return self._read(first)[band, a - first * c : b - first * c]
+        # Rows of several chunks: each copied out before the next is read (into the array of one dropped).
+        out = np.empty((*self.shape[:1], b - a, self.shape[2]) if isinstance(band, slice) else (b - a, self.shape[2]), np.float32)
+        if isinstance(band, slice):
+            out = out[band]
+        for i in range(first, last + 1):
+            lo, hi = max(a, i * c), min(b, (i + 1) * c)
+            out[..., lo - a : hi - a, :] = self._read(i)[band, lo - i * c : hi - i * c]
+        return out
 
 
 def _chunk_rows(src: Any) -> int:

@@ -14,13 +14,8 @@ from shapely.geometry import Point
 from sitewatch.change import ChangeImage, detect_changes, optical_change_statistic
 from sitewatch.change.blocks import RowBlocks, _BlockMeans, _halo
 from sitewatch.change.windows import _masked_mean
-from sitewatch.change_image import (
-    _BandRows,
-    _read_optical,
-    _streamed_dn_scale,
-    change_images,
-    read_change_pair,
-)
+from sitewatch.change_image import _read_optical, change_images, read_change_pair
+from sitewatch.change_image_rows import _BandRows, _streamed_dn_scale
 from sitewatch.detect.band_folder import band_files_in
 from sitewatch.detect.optical_reflectance import infer_dn_scale
 from sitewatch.errors import InputError

@@ -295,10 +295,19 @@ def read_change_pair(
         )
     if why and say is not None:
         say(f"sensor: {kind}, {why} (--sensor to choose)")
-    b = _read(b_date, kind, pixel_size, dn_scale)
-    a = _read(a_date, kind, pixel_size, dn_scale)
     before, after = b_date.label, a_date.label
     b_files, a_files = ({n: str(p) for n, p in d.bands.items()} for d in (b_date, a_date))
+    from .change_image_rows import _rows_pair
+
+    rows = _rows_pair(b_date, a_date, pixel_size, dn_scale) if kind == "optical" else None
+    if rows is not None:
+        b_rows, a_rows, grid = rows
+        return ChangePair(
+            ChangeImage(b_rows, grid, kind, b_rows.names, label=before), ChangeImage(a_rows, grid, kind, a_rows.names, label=after),
+            True, float(abs(grid.transform[0])), before_bands=b_files, after_bands=a_files,
+        )  # fmt: skip
+    b = _read(b_date, kind, pixel_size, dn_scale)
+    a = _read(a_date, kind, pixel_size, dn_scale)
     if kind == "optical":
         common = tuple(n for n in b.bands if n in a.bands)
         if len(common) < len(b.bands) or len(common) < len(a.bands):
@@ -401,7 +410,7 @@ def write_change_mask(pair: ChangePair, result: ChangeResult, path: Path) -> Non
     nearest neighbour, so that the mask is pixel for pixel the image's, as its change map is."""
     from .files import written_whole
 
-    mask = (np.asarray(result.changed, bool) * 255).astype(np.uint8)
+    mask = np.asarray(result.changed, bool).astype(np.uint8) * np.uint8(255)  # not bool × int: 8 bytes a pixel
     grid = pair.before.grid
     if pair.before_grid is not None:
         from rasterio.warp import Resampling, reproject

@@ -99,13 +99,16 @@ changing): :attr:`ChangeResult.excluded_m2` says how much area they took.
 
 The modules: :mod:`.pair` (the images and what is found), :mod:`.compare` (:func:`detect_changes`,
 :func:`to_changes`), :mod:`.optical` with :mod:`.irmad` and :mod:`.submetre`, :mod:`.sar`,
-:mod:`.regions`, and :mod:`.windows` (the pixel neighbourhoods both sensors average over).
+:mod:`.regions`, :mod:`.windows` (the pixel neighbourhoods both sensors average over) and :mod:`.blocks`
+(the blocks of rows the optical test goes down the grid in, :class:`~.blocks.RowBlocks`: what it finds
+does not depend on them, the memory it takes does).
 """
 
 from __future__ import annotations
 
 # The names imported "as" themselves are importable from here, as from the single module this package
 # was, without being its API: what other modules, tests and benchmarks reach for.
+from .blocks import RowBlocks
 from .compare import DEFAULT_PFA, GROW, METHOD_VERSIONS, detect_changes, to_changes
 from .compare import OPTICAL_BANDS as OPTICAL_BANDS
 from .compare import VISIBLE_BANDS as VISIBLE_BANDS
@@ -136,6 +139,7 @@ __all__ = [
     "ChangeResult",
     "GridMismatchError",
     "METHOD_VERSIONS",
+    "RowBlocks",
     "check_same_grid",
     "detect_changes",
     "irmad_weights",

@@ -13,9 +13,10 @@ from numpy.typing import NDArray
 
 from ..errors import InputError
 from ..model import Change
-from .optical import COVER_CLASSES, NoiseRule, _optical_statistics
+from .blocks import DEFAULT_BLOCKS, RowBlocks
+from .optical import COVER_CLASSES, NoiseRule, _optical_statistics, optical_blocks
 from .pair import ChangeImage, ChangeResult, check_same_grid
-from .regions import _hysteresis, _regions
+from .regions import PixelValues, _hysteresis, _regions
 from .sar import _f_thresholds, sar_log_ratio
 from .submetre import (
     FINE_PIXEL_M,
@@ -74,6 +75,7 @@ def detect_changes(
     exclude: NDArray[np.bool_] | None = None,
     noise: NoiseRule = "scene",
     classes: int = COVER_CLASSES,
+    blocks: RowBlocks = DEFAULT_BLOCKS,
 ) -> ChangeResult:
     """The regions that changed from ``before`` to ``after``, two images of one grid and one sensor.
 
@@ -87,7 +89,9 @@ def detect_changes(
     :attr:`ChangeResult.compared_fraction` does not count them as not compared. See the package docstring for the
     methods; ``noise`` which pixels the optical noise spread is read from (:func:`_noise_sd`); ``classes``
     how many spectral classes of ``before`` the optical test centres each pixel's change on (0 or 1: none,
-    method version 2's test; not used on pixels of :data:`FINE_PIXEL_M` or finer). Raises :class:`GridMismatchError` when the grids differ and :class:`InputError` when
+    method version 2's test; not used on pixels of :data:`FINE_PIXEL_M` or finer); ``blocks`` how many rows
+    of the grid the optical test works on at a time (:class:`~.blocks.RowBlocks`; what it finds does not
+    depend on it, the memory it takes does). Raises :class:`GridMismatchError` when the grids differ and :class:`InputError` when
     the sensors differ or the images share no band to compare.
     """
     check_same_grid(before.grid, after.grid, before.name, after.name)
@@ -136,24 +140,30 @@ def detect_changes(
             return ChangeResult((), "optical", method, version, fraction, compared, np.zeros_like(ok), params, excluded_m2)
         visible = [i for i, n in enumerate(common) if n in VISIBLE_BANDS] or list(range(len(common)))
         tolerance = max(1, int(round(FINE_TOLERANCE_M / pixel_m))) if fine else 0
-        z, zt, brightness = _optical_statistics(xb, xa, ok, smooth_px=smooth_px, noise=noise, brightness_bands=visible,
-                                                classes=classes, tolerance_px=tolerance)
         from scipy import stats
 
         seed = float(stats.chi2.ppf(1.0 - pfa, len(common)))
         grow = float(stats.chi2.ppf(1.0 - min(0.1, pfa * GROW), len(common)))
-        if zt is not None:
+        statistics: dict[str, Any] = {"smooth_px": smooth_px, "noise": noise, "brightness_bands": visible, "classes": classes, "blocks": blocks}
+        if fine:
+            z, zt, brightness = _optical_statistics(xb, xa, ok, tolerance_px=tolerance, **statistics)
+            assert zt is not None
             share = _masked_mean(ok.astype(np.float64), ok, smooth_px)[1]
             scale = _fine_scale(z, ok & (share >= 1.0), len(common))
             z, brightness = zt / scale, brightness / math.sqrt(scale)
             grow = _fine_grow(z, ok, grow, len(common))
             params |= {"noise_scale": round(math.sqrt(scale), 4), "tolerance_px": tolerance}
-        params |= {"chi2_seed": round(seed, 4), "chi2_grow": round(grow, 4)}
-        with np.errstate(invalid="ignore"):
-            changed = _hysteresis(ok & (z > grow), ok & (z > seed))
-        if fine:
+            with np.errstate(invalid="ignore"):
+                changed = _hysteresis(ok & (z > grow), ok & (z > seed))
             changed = _fine_shapes(changed, pixel_m, min_area_m2) & ok
-        regions, kept = _regions(changed, before.grid, min_area_m2, np.sqrt(np.nan_to_num(z)), brightness)
+            magnitude: NDArray[np.float64] | PixelValues = np.sqrt(np.nan_to_num(z))
+            direction: NDArray[np.float64] | PixelValues = brightness
+        else:
+            grown, seeds, magnitude, direction = _thresholded(xb, xa, ok, grow, seed, statistics)
+            changed = _hysteresis(grown, seeds)
+            del grown, seeds
+        params |= {"chi2_seed": round(seed, 4), "chi2_grow": round(grow, 4)}
+        regions, kept = _regions(changed, before.grid, min_area_m2, magnitude, direction)
     else:
         method = "log-ratio"
         params |= {"despeckle_px": despeckle_px, "dark_db": dark_db, "band": before.band_names[0]}
@@ -174,6 +184,28 @@ def detect_changes(
     regions.sort(key=lambda r: (-r.area_m2, r.polygon.bounds))
     version = _version(method, classes, before.sensor == "optical" and max(before.grid.pixel_size) <= FINE_PIXEL_M)
     return ChangeResult(tuple(regions), before.sensor, method, version, fraction, compared, kept, params, excluded_m2)
+
+
+def _thresholded(
+    before: Any, after: Any, ok: NDArray[np.bool_], grow: float, seed: float, statistics: dict[str, Any],
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_], PixelValues, PixelValues]:  # fmt: skip
+    """The pixels whose statistic passes ``grow`` and ``seed`` (whole grids, a byte a pixel), and the
+    magnitude (square root of the statistic) and brightness change at those pixels: the optical test a
+    block of rows at a time (:func:`~.optical.optical_blocks`), with no whole grid of its float64 values."""
+    grown, seeds = np.zeros(ok.shape, bool), np.zeros(ok.shape, bool)
+    width = ok.shape[1]
+    index, magnitude, brightness = [], [], []
+    for r0, r1, z, _, bright in optical_blocks(before, after, ok, **statistics):
+        core = ok[r0:r1]
+        with np.errstate(invalid="ignore"):
+            g, s = core & (z > grow), core & (z > seed)
+        grown[r0:r1], seeds[r0:r1] = g, s
+        at = np.flatnonzero(g | s)
+        index.append(at + r0 * width)
+        magnitude.append(np.sqrt(np.nan_to_num(z.ravel()[at])))
+        brightness.append(bright.ravel()[at])
+    at = np.concatenate(index)
+    return grown, seeds, PixelValues(at, np.concatenate(magnitude)), PixelValues(at, np.concatenate(brightness))
 
 
 def to_changes(result: ChangeResult, site_id: str, before_id: str, after_id: str) -> list[Change]:

@@ -6,26 +6,35 @@ pixel's spectral class, and the brightness change that gives a region its direct
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InputError
+from .blocks import DEFAULT_BLOCKS, RowBlocks, _BlockMeans, _halo, _in_span, _rows, _sample
 from .irmad import irmad_weights
+from .pair import BandRows
 from .submetre import (
     FINE_GAIN_RANGE,
     _quartile_match,
 )
-from .windows import _disc, _masked_mean
+from .windows import _disc
 
-__all__ = ["COVER_CLASSES", "CLASS_MIN_PIXELS", "NOISE_MIN_P", "NoiseRule", "optical_change_statistic"]
+__all__ = ["COVER_CLASSES", "CLASS_MIN_PIXELS", "NOISE_MIN_P", "NoiseRule", "optical_blocks", "optical_change_statistic"]
 
 
-def _robust_sd(v: NDArray[np.floating]) -> float:
-    med = float(np.median(v))
-    return 1.4826 * float(np.median(np.abs(v - med)))
+def _robust_sd(v: NDArray[np.floating], *, overwrite: bool = False) -> float:
+    """1.4826 × the median absolute deviation of ``v``; ``overwrite``: ``v`` is the working space (a whole
+    tile's values are too many to copy twice), the same value."""
+    if not overwrite:
+        med = float(np.median(v))
+        return 1.4826 * float(np.median(np.abs(v - med)))
+    med = float(np.median(v, overwrite_input=True))
+    np.subtract(v, med, out=v)
+    np.abs(v, out=v)
+    return 1.4826 * float(np.median(v, overwrite_input=True))
 
 
 NoiseRule = Literal["scene", "quiet", "half"]
@@ -36,32 +45,34 @@ NOISE_MIN_P = 0.01
 
 
 def _noise_sd(
-    d: NDArray[np.float64], ok: NDArray[np.bool_], share: NDArray[np.float64], sample: NDArray[np.intp],
+    whole: NDArray[np.float64], part: NDArray[np.float64], at_sample: NDArray[np.float64], whole_at_sample: NDArray[np.bool_],
     w: NDArray[np.float64], rule: NoiseRule, n_bands: int,
 ) -> float:  # fmt: skip
-    """The noise spread of one band's smoothed difference ``d``, read from pixels whose window is whole.
+    """The noise spread of one band's smoothed difference, read from pixels whose window is whole: ``whole``
+    the difference at every compared pixel whose window is whole, ``part`` at the other compared pixels
+    (each in any order; both are the working space of ``scene``), ``at_sample`` at the sampled pixels and
+    ``whole_at_sample`` which of them have a whole window.
 
     ``scene`` (method version 1): 1.4826 × the median absolute deviation over every compared pixel,
     most of which did not change; the change itself widens it where much of a scene changed.
-    ``quiet``: the same over the ``sample``d pixels to which IR-MAD (weights ``w``) gives a no-change
+    ``quiet``: the same over the sampled pixels to which IR-MAD (weights ``w``) gives a no-change
     probability of at least :data:`NOISE_MIN_P`. ``half``: the variance over the half of the sampled
     pixels IR-MAD ranks likeliest unchanged (the half the radiometric normalisation is fitted to),
     made consistent for that selection as the minimum covariance determinant's is (Croux & Haesbroeck,
     J. Multivariate Anal. 71, 1999): times 0.5 / F(χ²(p + 2); χ²(p) median), p = ``n_bands``.
     Too few pixels (under 100) in the set: ``scene``.
     """
-    whole = ok & (share >= 1.0)
     if rule != "scene":
-        pick = sample[(w >= (NOISE_MIN_P if rule == "quiet" else float(np.median(w)))) & whole.ravel()[sample]]
-        v = d.ravel()[pick]
-        if pick.size > 100 and rule == "quiet":
+        pick = (w >= (NOISE_MIN_P if rule == "quiet" else float(np.median(w)))) & whole_at_sample
+        v = at_sample[pick]
+        if v.size > 100 and rule == "quiet":
             return _robust_sd(v)
-        if pick.size > 100:
+        if v.size > 100:
             from scipy import stats
 
             c = 0.5 / float(stats.chi2.cdf(stats.chi2.ppf(0.5, n_bands), n_bands + 2))
             return math.sqrt(c * float(np.var(v)))
-    return _robust_sd(d[whole if whole.sum() > 100 else ok])
+    return _robust_sd(whole if whole.size > 100 else np.concatenate([whole, part]), overwrite=True)
 
 
 COVER_CLASSES = 6
@@ -74,58 +85,6 @@ CLASS_MIN_PIXELS = 500
 against the scene alone. The median of 500 has a standard error of about 0.06 noise spreads."""
 
 
-def _cover_classes(
-    before: NDArray[np.floating], ok: NDArray[np.bool_], sample: NDArray[np.intp], classes: int, smooth_px: int,
-) -> NDArray[np.intp]:  # fmt: skip
-    """Each compared pixel's spectral class in the earlier image, 1 to ``classes`` (0 where not compared):
-    k-means (k-means++ seeding, a fixed seed) of the ``sample``d pixels' bands, each averaged over the
-    ``smooth_px`` window the differences are averaged over and divided by its spread; every compared
-    pixel goes to the nearest centre."""
-    import warnings
-
-    from scipy.cluster.vq import kmeans2, vq
-
-    n_bands = before.shape[0]
-    feat = np.stack([_masked_mean(before[k], ok, smooth_px)[0] for k in range(n_bands)]).reshape(n_bands, -1)
-    scale = feat[:, sample].std(axis=1)
-    scale[~(scale > 0)] = 1.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # an empty cluster: one class fewer
-        centres, _ = kmeans2(feat[:, sample].T / scale, classes, seed=np.random.default_rng(0), minit="++")
-    label = np.zeros(ok.size, np.intp)
-    flat = ok.ravel()
-    step = 1 << 20  # a million pixels at a time: vq's working arrays are several times its input's
-    for s in range(0, ok.size, step):
-        f = flat[s : s + step]
-        label[s : s + step][f] = vq(feat[:, s : s + step][:, f].T / scale, centres, check_finite=False)[0] + 1
-    return label.reshape(ok.shape)
-
-
-def _common_change(
-    d: NDArray[np.float64], band: NDArray[np.floating], label: NDArray[np.intp], ok: NDArray[np.bool_],
-    share: NDArray[np.float64], classes: int, smooth_px: int,
-) -> NDArray[np.float64]:  # fmt: skip
-    """The difference ``d`` (one band's, averaged over the window) each window would show if each of its
-    pixels had changed as its class did: a class's change is a gain on the earlier ``band`` (the median
-    over the class's whole windows of ``d`` over the window's mean of ``band``), as leaves turning or
-    the sun sinking scale a textured surface; a window's is the mean over its pixels of their class's
-    gain times their value, so a window across two covers gets some of each. Classes of fewer than
-    :data:`CLASS_MIN_PIXELS` whole windows, and label 0, have none."""
-    value = np.where(ok, band, 0.0).astype(np.float64)
-    level = _masked_mean(value, ok, smooth_px)[0]
-    whole = ok & (share >= 1.0) & (level > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = d / level
-    del level
-    gain = np.zeros(classes + 1)
-    counts = np.bincount(label[whole], minlength=classes + 1)
-    for c in np.flatnonzero(counts[1:] >= CLASS_MIN_PIXELS) + 1:
-        gain[c] = float(np.median(ratio[whole & (label == c)]))
-    del ratio, whole  # a whole-grid array each: not kept through the last mean
-    value *= gain[label]
-    return np.nan_to_num(_masked_mean(value, ok, smooth_px)[0])
-
-
 _SAMPLE = 100_000
 """IR-MAD and the regressions run on at most this many compared pixels (an even stride), applied to all."""
 
@@ -133,7 +92,7 @@ _SAMPLE = 100_000
 def optical_change_statistic(
     before: NDArray[np.floating], after: NDArray[np.floating], ok: NDArray[np.bool_], *, smooth_px: int = 3,
     noise: NoiseRule = "scene", brightness_bands: Sequence[int] | None = None, classes: int = COVER_CLASSES,
-    tolerance_px: int = 0,
+    tolerance_px: int = 0, blocks: RowBlocks = DEFAULT_BLOCKS,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """The chi-square statistic of the standardised change vector and the brightness change, per pixel.
 
@@ -144,74 +103,272 @@ def optical_change_statistic(
     package docstring; NaN where not compared); brightness their mean over ``brightness_bands`` (indexes;
     default every band), signed, in noise spreads, not less the class's. ``tolerance_px`` above 0: z of
     the differences that tolerate that much misregistration instead (:func:`_tolerant_difference`).
+    ``blocks``: how many rows are worked on at a time (the values do not depend on it).
     """
-    z, zt, brightness = _optical_statistics(before, after, ok, smooth_px=smooth_px, noise=noise,
-                                            brightness_bands=brightness_bands, classes=classes, tolerance_px=tolerance_px)
+    z, zt, brightness = _optical_statistics(before, after, ok, smooth_px=smooth_px, noise=noise, brightness_bands=brightness_bands,
+                                            classes=classes, tolerance_px=tolerance_px, blocks=blocks)  # fmt: skip
     return (z if zt is None else zt), brightness
 
 
 def _optical_statistics(
-    before: NDArray[np.floating], after: NDArray[np.floating], ok: NDArray[np.bool_], *, smooth_px: int,
-    noise: NoiseRule, brightness_bands: Sequence[int] | None, classes: int, tolerance_px: int,
+    before: NDArray[np.floating] | BandRows, after: NDArray[np.floating] | BandRows, ok: NDArray[np.bool_], *, smooth_px: int,
+    noise: NoiseRule, brightness_bands: Sequence[int] | None, classes: int, tolerance_px: int, blocks: RowBlocks = DEFAULT_BLOCKS,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, NDArray[np.float64]]:  # fmt: skip
     """:func:`optical_change_statistic`'s z, its misregistration-tolerant z (None when ``tolerance_px`` is 0;
-    each band's difference divided by the same noise spread as z's) and the brightness change."""
+    each band's difference divided by the same noise spread as z's) and the brightness change, as whole
+    grids (:func:`optical_blocks`' blocks put together)."""
+    z = np.full(ok.shape, np.nan)
+    brightness = np.full(ok.shape, np.nan)
+    zt = np.full(ok.shape, np.nan) if tolerance_px > 0 else None
+    for r0, r1, zb, ztb, bb in optical_blocks(before, after, ok, smooth_px=smooth_px, noise=noise, brightness_bands=brightness_bands,
+                                              classes=classes, tolerance_px=tolerance_px, blocks=blocks):  # fmt: skip
+        z[r0:r1], brightness[r0:r1] = zb, bb
+        if zt is not None and ztb is not None:
+            zt[r0:r1] = ztb
+    return z, zt, brightness
+
+
+Block = tuple[int, int, NDArray[np.float64], NDArray[np.float64] | None, NDArray[np.float64]]
+"""Rows ``r0`` to ``r1`` of z, the misregistration-tolerant z (or None) and the brightness change."""
+
+
+def optical_blocks(
+    before: NDArray[np.floating] | BandRows, after: NDArray[np.floating] | BandRows, ok: NDArray[np.bool_], *, smooth_px: int = 3, noise: NoiseRule = "scene",
+    brightness_bands: Sequence[int] | None = None, classes: int = COVER_CLASSES, tolerance_px: int = 0,
+    blocks: RowBlocks = DEFAULT_BLOCKS,
+) -> Iterator[Block]:  # fmt: skip
+    """:func:`optical_change_statistic`'s values a block of rows at a time, top to bottom (see it for the
+    arguments): ``(r0, r1, z, zt, brightness)`` of rows ``r0`` to ``r1``, zt None when ``tolerance_px``
+    is 0. ``before`` and ``after`` are bands × rows × cols arrays, or readers whose ``[:, a:b]`` and
+    ``[k, a:b]`` give those rows of every band or of band ``k``; ``ok`` is the whole grid's.
+
+    The scene-wide quantities are taken first, each from every pixel as the whole grid gives it, a pass
+    down the grid each (the sample's values and the cover features; the cover classes; each band's
+    noise spread and class gains), then the blocks are compared: whatever ``blocks`` says, the values
+    are those of the whole grid at once, to the bit. Misregistration tolerance (sub-metre pixels) takes
+    the grid as one block."""
     lit = range(before.shape[0]) if brightness_bands is None else brightness_bands
     if not lit:
         raise ValueError("brightness_bands: no band")
     n_bands = before.shape[0]
-    idx = np.flatnonzero(ok)
-    n_ok = idx.size
+    height, width = ok.shape
+    n_ok = int(ok.sum())
     if n_ok < 10 * n_bands:
         raise InputError(f"only {n_ok} pixels can be compared: too few to tell change from noise")
-    sample = idx[:: max(1, n_ok // _SAMPLE)].copy()  # not a view: idx goes
-    del idx  # 8 bytes a pixel, not kept through the rest
-    xb = before.reshape(n_bands, -1)[:, sample].T.astype(np.float64)
-    xa = after.reshape(n_bands, -1)[:, sample].T.astype(np.float64)
+    spans = [(0, height)] if tolerance_px > 0 else blocks.spans(height, width)
+    sample = _sample(ok, max(1, n_ok // _SAMPLE), spans)
+    classed = classes > 1 and n_ok >= 2 * CLASS_MIN_PIXELS
+    xb, xa, feat, n_whole = _sample_pass(before, after, ok, sample, spans, smooth_px, classed)
     w = irmad_weights(xb, xa)
     invariant = w >= np.median(w)
-    z = np.zeros(ok.shape)
-    zc = np.zeros(ok.shape)
-    label = _cover_classes(before, ok, sample, classes, smooth_px) if classes > 1 and n_ok >= 2 * CLASS_MIN_PIXELS else None
-    brightness = np.zeros(ok.shape)
-    zt = np.zeros(ok.shape) if tolerance_px > 0 else None
+    fits = [_fit(xb[invariant, k], xa[invariant, k], tolerance_px) for k in range(n_bands)]
+    del xb, xa
+    label, counts = _class_pass(before, ok, feat, classes, spans, smooth_px) if classed else (None, None)
+    sds, gains = [], []
     for k in range(n_bands):
-        u, v = xb[invariant, k], xa[invariant, k]
-        c = np.cov(u, v)
-        # Orthogonal (total least squares) regression v = slope * u + offset: both dates have noise.
-        if abs(c[0, 1]) > 1e-12:
-            slope = (c[1, 1] - c[0, 0] + math.sqrt((c[1, 1] - c[0, 0]) ** 2 + 4 * c[0, 1] ** 2)) / (2 * c[0, 1])
-        else:
-            slope = 1.0
-        slope = slope if slope > 1e-6 else 1.0
-        offset = float(v.mean() - slope * u.mean())
-        if tolerance_px > 0 and not FINE_GAIN_RANGE[0] <= slope <= FINE_GAIN_RANGE[1]:
-            slope, offset = _quartile_match(xb[invariant, k], xa[invariant, k])
-        diff = (after[k].astype(np.float64) - offset) / slope - before[k]
-        d, share = _masked_mean(diff, ok, smooth_px)
-        del diff
-        sd = _noise_sd(d, ok, share, sample, w, noise, n_bands) or float(np.std(d[ok])) or 1.0
-        # A mean of fewer pixels (the grid's edge, beside no data or cloud) is noisier: its spread is
-        # that of a whole window over the square root of the share it holds.
-        scale = np.sqrt(share) / sd
-        if zt is not None:
-            b, _ = _masked_mean(before[k].astype(np.float64), ok, smooth_px)
-            zt += (np.nan_to_num(_tolerant_difference(b, b + d, ok, tolerance_px)) * scale) ** 2
+        sd, gain = _band_pass(before, after, ok, k, fits[k], sample, w, spans, smooth_px, noise, n_whole, n_ok, label,
+                              None if counts is None else counts[k])  # fmt: skip
+        sds.append(sd)
+        gains.append(gain)
+    means = _BlockMeans(smooth_px, height)
+    halo = _halo(smooth_px)
+    for r0, r1 in spans:
+        ea, eb = max(0, r0 - halo), min(height, r1 + halo)
+        bx, ax, okx = _rows(before, ea, eb), _rows(after, ea, eb), ok[ea:eb]
+        core = ok[r0:r1]
+        share = means.share(okx, ea, r0, r1)
+        z = np.zeros(core.shape)
+        zc = np.zeros(core.shape)
+        brightness = np.zeros(core.shape)
+        zt = np.zeros(core.shape) if tolerance_px > 0 else None
+        for k in range(n_bands):
+            slope, offset = fits[k]
+            d = means.mean(("d", k), (ax[k].astype(np.float64) - offset) / slope - bx[k], okx, ea, r0, r1)
+            # A mean of fewer pixels (the grid's edge, beside no data or cloud) is noisier: its spread is
+            # that of a whole window over the square root of the share it holds.
+            scale = np.sqrt(share) / sds[k]
+            if zt is not None:
+                b = means.mean(("b", k), bx[k].astype(np.float64), okx, ea, r0, r1)
+                zt += (np.nan_to_num(_tolerant_difference(b, b + d, core, tolerance_px)) * scale) ** 2
+            gain = gains[k]
+            if label is not None and gain is not None:
+                value = np.where(okx, bx[k], 0.0).astype(np.float64)
+                value *= gain[label[ea:eb]]
+                common = np.nan_to_num(means.mean(("c", k), value, okx, ea, r0, r1))
+                del value
+                zc += ((d - common) * scale) ** 2
+            d *= scale
+            z += d**2
+            if k in lit:
+                brightness += d
         if label is not None:
-            zc += ((d - _common_change(d, before[k], label, ok, share, classes, smooth_px)) * scale) ** 2
-        d *= scale
-        z += d**2
-        if k in lit:
-            brightness += d
-    if label is not None:
-        z = np.minimum(z, zc)
-    z[~ok] = np.nan
-    if zt is not None:
-        zt[~ok] = np.nan
-    brightness /= len(lit)
-    brightness[~ok] = np.nan
-    return z, zt, brightness
+            z = np.minimum(z, zc)
+        del zc
+        z[~core] = np.nan
+        if zt is not None:
+            zt[~core] = np.nan
+        brightness /= len(lit)
+        brightness[~core] = np.nan
+        yield r0, r1, z, zt, brightness
 
+
+def _fit(u: NDArray[np.float64], v: NDArray[np.float64], tolerance_px: int) -> tuple[float, float]:
+    """The gain and offset that lay one band of the later date (``v``) on the earlier's (``u``), from the
+    sampled pixels IR-MAD ranks likeliest unchanged: an orthogonal (total least squares) regression, as both
+    dates have noise; with ``tolerance_px`` (sub-metre) outside :data:`FINE_GAIN_RANGE`, the quartiles'."""
+    c = np.cov(u, v)
+    if abs(c[0, 1]) > 1e-12:
+        slope = (c[1, 1] - c[0, 0] + math.sqrt((c[1, 1] - c[0, 0]) ** 2 + 4 * c[0, 1] ** 2)) / (2 * c[0, 1])
+    else:
+        slope = 1.0
+    slope = slope if slope > 1e-6 else 1.0
+    offset = float(v.mean() - slope * u.mean())
+    if tolerance_px > 0 and not FINE_GAIN_RANGE[0] <= slope <= FINE_GAIN_RANGE[1]:
+        slope, offset = _quartile_match(u, v)
+    return slope, offset
+
+
+def _sample_pass(
+    before: Any, after: Any, ok: NDArray[np.bool_], sample: NDArray[np.intp], spans: list[tuple[int, int]], smooth_px: int,
+    classed: bool,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64] | None, int]:  # fmt: skip
+    """The sampled pixels' bands of each date (pixels × bands, float64), with ``classed`` their cover
+    features (each band's window mean, bands × pixels), and how many compared pixels have a whole window."""
+    n_bands = before.shape[0]
+    height, width = ok.shape
+    xb = np.empty((n_bands, sample.size), before.dtype)
+    xa = np.empty((n_bands, sample.size), after.dtype)
+    feat = np.empty((n_bands, sample.size)) if classed else None
+    means = _BlockMeans(smooth_px, height)
+    halo = _halo(smooth_px)
+    n_whole = 0
+    for r0, r1 in spans:
+        ea, eb = max(0, r0 - halo), min(height, r1 + halo)
+        okx = ok[ea:eb]
+        at = _in_span(sample, r0, r1, width)
+        local = sample[at] - r0 * width
+        n_whole += int((ok[r0:r1] & (means.share(okx, ea, r0, r1) >= 1.0)).sum())
+        bx = _rows(before, ea, eb) if classed else _rows(before, r0, r1)
+        core = bx[:, r0 - ea : r1 - ea] if classed else bx
+        xb[:, at] = core.reshape(n_bands, -1)[:, local]
+        xa[:, at] = _rows(after, r0, r1).reshape(n_bands, -1)[:, local]
+        if feat is not None:
+            for k in range(n_bands):
+                feat[k, at] = means.mean(("f", k), bx[k], okx, ea, r0, r1).ravel()[local]
+    return xb.T.astype(np.float64), xa.T.astype(np.float64), feat, n_whole
+
+
+def _class_pass(
+    before: Any, ok: NDArray[np.bool_], feat: NDArray[np.float64] | None, classes: int, spans: list[tuple[int, int]], smooth_px: int,
+) -> tuple[NDArray[np.integer], NDArray[np.int64]]:  # fmt: skip
+    """Each compared pixel's spectral class in the earlier image, 1 to ``classes`` (0 where not compared),
+    and for each band how many compared pixels of each class have a whole window of positive mean (those
+    its class gain is the median over, :func:`_band_pass`).
+
+    The classes: k-means (k-means++ seeding, a fixed seed) of the sampled pixels' features ``feat`` (each
+    band averaged over the ``smooth_px`` window the differences are averaged over), each divided by its
+    spread; every compared pixel goes to the nearest centre."""
+    import warnings
+
+    from scipy.cluster.vq import kmeans2, vq
+
+    assert feat is not None
+    n_bands = before.shape[0]
+    height, width = ok.shape
+    scale = feat.std(axis=1)
+    scale[~(scale > 0)] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an empty cluster: one class fewer
+        centres, _ = kmeans2(feat.T / scale, classes, seed=np.random.default_rng(0), minit="++")
+    label = np.zeros(ok.shape, np.min_scalar_type(classes))
+    counts = np.zeros((n_bands, classes + 1), np.int64)
+    means = _BlockMeans(smooth_px, height)
+    halo = _halo(smooth_px)
+    for r0, r1 in spans:
+        ea, eb = max(0, r0 - halo), min(height, r1 + halo)
+        bx, okx, core = _rows(before, ea, eb), ok[ea:eb], ok[r0:r1]
+        f = np.stack([means.mean(("f", k), bx[k], okx, ea, r0, r1) for k in range(n_bands)])
+        flat = core.ravel()
+        lab = label[r0:r1].reshape(-1)
+        lab[flat] = vq(f.reshape(n_bands, -1)[:, flat].T / scale, centres, check_finite=False)[0] + 1
+        whole = core & (means.share(okx, ea, r0, r1) >= 1.0)
+        for k in range(n_bands):
+            counts[k] += np.bincount(label[r0:r1][whole & (f[k] > 0)], minlength=classes + 1)
+    return label, counts
+
+
+def _band_pass(
+    before: Any, after: Any, ok: NDArray[np.bool_], k: int, fit: tuple[float, float], sample: NDArray[np.intp],
+    w: NDArray[np.float64], spans: list[tuple[int, int]], smooth_px: int, noise: NoiseRule, n_whole: int, n_ok: int,
+    label: NDArray[np.integer] | None, counts: NDArray[np.int64] | None,
+) -> tuple[float, NDArray[np.float64] | None]:  # fmt: skip
+    """Band ``k``'s noise spread (:func:`_noise_sd`) and, with ``label``, its class gains: a class's change is
+    a gain on the earlier band, the median over the class's whole windows of positive mean of the smoothed
+    difference over the window's mean of the band, as leaves turning or the sun sinking scale a textured
+    surface (:func:`optical_blocks` gives a window the mean over its pixels of their class's gain times
+    their value, so a window across two covers gets some of each). Classes of fewer than
+    :data:`CLASS_MIN_PIXELS` such windows (``counts``), and label 0, have none.
+
+    One pass down the grid that keeps each value the medians need (8 bytes a compared pixel, and as much
+    for the gains), as the whole grid's arrays held them."""
+    height, width = ok.shape
+    slope, offset = fit
+    whole_d, part_d = np.empty(n_whole), np.empty(n_ok - n_whole)
+    at_sample, whole_at_sample = np.empty(sample.size), np.zeros(sample.size, bool)
+    big = [] if counts is None else [int(c) for c in np.flatnonzero(counts[1:] >= CLASS_MIN_PIXELS) + 1]
+    ratios = {c: np.empty(int(counts[c])) for c in big} if counts is not None else {}
+    filled = dict.fromkeys([*ratios, "whole", "part"], 0)
+    means = _BlockMeans(smooth_px, height)
+    halo = _halo(smooth_px)
+    for r0, r1 in spans:
+        ea, eb = max(0, r0 - halo), min(height, r1 + halo)
+        bx, okx, core = _rows(before, ea, eb, k), ok[ea:eb], ok[r0:r1]
+        d = means.mean("d", (_rows(after, ea, eb, k).astype(np.float64) - offset) / slope - bx, okx, ea, r0, r1)
+        whole = core & (means.share(okx, ea, r0, r1) >= 1.0)
+        for key, v in (("whole", d[whole]), ("part", d[core & ~whole])):
+            (whole_d if key == "whole" else part_d)[filled[key] : filled[key] + v.size] = v
+            filled[key] += v.size
+        at = _in_span(sample, r0, r1, width)
+        local = sample[at] - r0 * width
+        at_sample[at], whole_at_sample[at] = d.ravel()[local], whole.ravel()[local]
+        if label is not None and big:
+            level = means.mean("level", np.where(okx, bx, 0.0).astype(np.float64), okx, ea, r0, r1)
+            positive = whole & (level > 0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = d / level
+            lab = label[r0:r1]
+            for c in big:
+                v = ratio[positive & (lab == c)]
+                ratios[c][filled[c] : filled[c] + v.size] = v
+                filled[c] += v.size
+    sd = _noise_sd(whole_d, part_d, at_sample, whole_at_sample, w, noise, before.shape[0])
+    del whole_d, part_d
+    if not sd:
+        sd = float(np.std(_compared_difference(before, after, ok, k, fit, spans, smooth_px))) or 1.0
+    if label is None:
+        return sd, None
+    gain = np.zeros(len(counts) if counts is not None else 1)
+    for c in big:
+        gain[c] = float(np.median(ratios.pop(c), overwrite_input=True))
+    return sd, gain
+
+
+def _compared_difference(
+    before: Any, after: Any, ok: NDArray[np.bool_], k: int, fit: tuple[float, float], spans: list[tuple[int, int]], smooth_px: int,
+) -> NDArray[np.float64]:  # fmt: skip
+    """Band ``k``'s smoothed difference at every compared pixel, in the grid's order (the spread of a band
+    whose robust spread is 0)."""
+    height = ok.shape[0]
+    slope, offset = fit
+    means = _BlockMeans(smooth_px, height)
+    halo = _halo(smooth_px)
+    parts = []
+    for r0, r1 in spans:
+        ea, eb = max(0, r0 - halo), min(height, r1 + halo)
+        okx = ok[ea:eb]
+        diff = (_rows(after, ea, eb, k).astype(np.float64) - offset) / slope - _rows(before, ea, eb, k)
+        parts.append(means.mean("d", diff, okx, ea, r0, r1)[ok[r0:r1]])
+    return np.concatenate(parts)
 
 def _tolerant_difference(
     before: NDArray[np.float64], after: NDArray[np.float64], ok: NDArray[np.bool_], radius: int,

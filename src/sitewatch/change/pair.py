@@ -6,7 +6,7 @@ what to do), :class:`ChangeRegion` and :class:`ChangeResult`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -15,7 +15,7 @@ from shapely.geometry.base import BaseGeometry
 from ..errors import InputError
 from ..model import ChangeDirection, Grid
 
-__all__ = ["ChangeImage", "ChangeRegion", "ChangeResult", "GridMismatchError", "RESAMPLE_HINT", "check_same_grid"]
+__all__ = ["BandRows", "ChangeImage", "ChangeRegion", "ChangeResult", "GridMismatchError", "RESAMPLE_HINT", "check_same_grid"]
 
 Direction = ChangeDirection
 
@@ -24,12 +24,38 @@ class GridMismatchError(InputError):
     """Two images to compare are not on one grid (CRS, transform or shape differ)."""
 
 
+class BandRows(Protocol):
+    """Bands × rows × cols read a block of rows at a time instead of held whole (``change-image``'s band
+    files of a whole tile): ``rows[:, a:b]`` gives rows ``a`` to ``b`` of every band, ``rows[k, a:b]`` of band
+    ``k``, as arrays."""
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Bands, rows, cols."""
+        ...
+
+    @property
+    def ndim(self) -> int:
+        """3."""
+        ...
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The values' type."""
+        ...
+
+    def __getitem__(self, key: Any) -> NDArray[np.floating]:
+        """The rows asked for."""
+        ...
+
+
 @dataclass(frozen=True)
 class ChangeImage:
     """One image of a pair: its bands on a grid and which of its pixels can be compared."""
 
-    data: NDArray[np.floating]
-    """Bands × rows × cols. Optical: reflectance; SAR: linear intensity (sigma0), co-polarised band first."""
+    data: NDArray[np.floating] | BandRows
+    """Bands × rows × cols. Optical: reflectance; SAR: linear intensity (sigma0), co-polarised band first.
+    Optical only: a :class:`BandRows` read as the comparison goes down the grid."""
     grid: Grid
     """The grid the pixels lie on (the site's grid for an observation)."""
     sensor: Literal["sar", "optical"]
@@ -64,7 +90,10 @@ class ChangeImage:
 
     def usable(self) -> NDArray[np.bool_]:
         """Pixels with a finite value in every band and in :attr:`valid`."""
-        ok = np.all(np.isfinite(self.data), axis=0)
+        ok = np.empty(self.grid.shape, bool)
+        rows = max(1, (1 << 20) // max(1, self.grid.width))  # a block of rows at a time: not bands × pixels of flags at once
+        for a in range(0, self.grid.height, rows):
+            ok[a : a + rows] = np.all(np.isfinite(self.data[:, a : a + rows]), axis=0)
         return ok if self.valid is None else ok & self.valid
 
 

@@ -4,6 +4,8 @@ minimum area as valid polygons in the grid's CRS and in WGS84, with their magnit
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import NDArray
 from shapely import make_valid
@@ -20,9 +22,36 @@ def _hysteresis(grow: NDArray[np.bool_], seed: NDArray[np.bool_]) -> NDArray[np.
     """The 8-connected parts of ``grow`` that hold a ``seed`` pixel."""
     from scipy import ndimage
 
-    labels, _ = ndimage.label(grow | seed, structure=np.ones((3, 3), bool))
-    keep = np.unique(labels[seed])
-    return np.isin(labels, keep[keep > 0])
+    labels, n = ndimage.label(grow | seed, structure=np.ones((3, 3), bool))
+    # A table of the labels kept, looked up: np.isin sorts the whole grid's labels once there are many.
+    keep = np.zeros(n + 1, bool)
+    keep[labels[seed]] = True
+    keep[0] = False
+    return keep[labels]
+
+
+@dataclass(frozen=True)
+class PixelValues:
+    """A value at some pixels of a grid, the only ones a mean over regions will need (the changed pixels'
+    magnitude and brightness: a whole tile's float64 grid is 1 GB)."""
+
+    index: NDArray[np.intp]
+    """Flat indexes of the pixels (rows × cols order), ascending."""
+    values: NDArray[np.float64]
+    """The value at each."""
+
+
+def _label_means(value: NDArray[np.float64] | PixelValues, labels: NDArray[np.int32], ids: NDArray[np.intp]) -> NDArray[np.float64]:
+    """The mean of ``value`` over the pixels of each label in ``ids``: ``scipy.ndimage.mean``'s sums, in the
+    same order, of a whole grid or of :class:`PixelValues` holding every labelled pixel."""
+    from scipy import ndimage
+
+    if not isinstance(value, PixelValues):
+        return np.asarray(ndimage.mean(value, labels, ids))
+    at = labels.ravel()[value.index]
+    counts = np.bincount(at, minlength=labels.max(initial=0) + 1)
+    sums = np.bincount(at, weights=value.values, minlength=counts.size)
+    return np.asarray(sums[ids] / counts[ids].astype(np.float64))
 
 
 def _polygonal(geom: BaseGeometry) -> BaseGeometry:
@@ -35,10 +64,12 @@ def _polygonal(geom: BaseGeometry) -> BaseGeometry:
 
 
 def _regions(
-    mask: NDArray[np.bool_], grid: Grid, min_area_m2: float, value: NDArray[np.float64],
-    direction_of: NDArray[np.float64] | Direction,
+    mask: NDArray[np.bool_], grid: Grid, min_area_m2: float, value: NDArray[np.float64] | PixelValues,
+    direction_of: NDArray[np.float64] | PixelValues | Direction,
 ) -> tuple[list[ChangeRegion], NDArray[np.bool_]]:  # fmt: skip
-    """8-connected regions of ``mask`` at least ``min_area_m2`` large, with their mean ``value``."""
+    """8-connected regions of ``mask`` at least ``min_area_m2`` large, with their mean ``value`` (a whole
+    grid, or :class:`PixelValues` at every pixel of ``mask``) and direction (one, or from the mean of
+    ``direction_of``, as ``value``)."""
     from rasterio.features import shapes
     from scipy import ndimage
 
@@ -50,12 +81,12 @@ def _regions(
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
     keep = sizes * pixel_m2 >= min_area_m2
     keep[0] = False
-    labels = np.where(keep[labels], labels, 0).astype(np.int32)
+    labels[~keep[labels]] = 0  # in place: the whole grid's labels are 4 bytes a pixel
     if not keep.any():
         return [], np.zeros_like(mask)
     ids = np.flatnonzero(keep)
-    vmean = dict(zip(ids.tolist(), ndimage.mean(value, labels, ids), strict=True))
-    dmean = None if isinstance(direction_of, str) else dict(zip(ids.tolist(), ndimage.mean(direction_of, labels, ids), strict=True))
+    vmean = dict(zip(ids.tolist(), _label_means(value, labels, ids), strict=True))
+    dmean = None if isinstance(direction_of, str) else dict(zip(ids.tolist(), _label_means(direction_of, labels, ids), strict=True))
     parts: dict[int, list[BaseGeometry]] = {}
     for geom, v in shapes(labels, mask=labels > 0, connectivity=8, transform=grid.affine):
         parts.setdefault(int(v), []).append(shape(geom))

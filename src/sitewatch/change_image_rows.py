@@ -1,0 +1,176 @@
+"""``change-image``'s pair read a chunk of rows at a time (:class:`_BandRows`) when that gives the values
+of the whole read: optical band files of integer DN, both dates on one grid in metres (:func:`_rows_pair`).
+The comparison goes down the grid in blocks of rows (:mod:`sitewatch.change.blocks`), several passes, and
+reads each block's rows as it goes, instead of holding a whole tile's stacks (2 GB a date).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .change.compare import OPTICAL_BANDS
+from .errors import InputError
+from .model import Grid
+
+if TYPE_CHECKING:
+    from .change_image import _Date
+
+__all__: list[str] = []
+
+
+_STREAMED_DTYPES = ("uint8", "uint16", "int16")
+"""Band types whose DN scale :func:`_streamed_dn_scale` takes from a histogram of every value (exact)."""
+
+
+class _BandRows:
+    """A date's reflectance bands read from their files a chunk of rows at a time, as :func:`_read_optical`
+    reads them whole (bands × rows × cols float32, NaN where there is no data): ``rows[:, a:b]`` (every
+    band) or ``rows[k, a:b]`` (band ``k``). The comparison reads the grid block by block in several passes
+    down it, instead of holding a whole tile's stack (2 GB a date). Chunks are whole blocks of the files'
+    tiling; the last two read are kept (a block and its halo straddle at most two), and the one dropped is
+    the array the next is read into (not a fresh 90 MB for each chunk of a tile, faulted in page by page).
+    So rows within one chunk are given as a view of it, good until two other chunks have been read: the
+    comparison is done with a block's rows before it reads the next block's."""
+
+    ndim = 3
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, src: Any, scale: float | None, names: tuple[str, ...]) -> None:
+        self.src, self.scale, self.names = src, scale, names
+        self.shape = (len(names), src.info.height, src.info.width)
+        self._chunk = _chunk_rows(src)
+        self._kept: dict[int, NDArray[np.float32]] = {}
+
+    def _read(self, i: int) -> NDArray[np.float32]:
+        from .detect.optical_image import _read_raw, _to_reflectance
+
+        if i not in self._kept:
+            a, b = i * self._chunk, min(self.shape[1], (i + 1) * self._chunk)
+            bands, valid, _ = _to_reflectance(self.src, _read_raw(self.src, (a, b, 0, self.shape[2])), self.scale, 0.0)
+            shape = (len(self.names), *valid.shape)
+            spare = [v for k, v in self._kept.items() if k != i - 1 and v.shape == shape]
+            chunk = spare[0] if spare else np.empty(shape, np.float32)
+            for j, n in enumerate(self.names):  # np.where(valid, band, nan) of each, with one copy
+                chunk[j] = bands.pop(n)
+                chunk[j][~valid] = np.nan
+            self._kept = {**{k: v for k, v in self._kept.items() if k == i - 1}, i: chunk}
+        return self._kept[i]
+
+    def __getitem__(self, key: Any) -> NDArray[np.float32]:
+        band, rows = key if isinstance(key, tuple) else (key, slice(None))
+        a, b, _ = rows.indices(self.shape[1])
+        c = self._chunk
+        first, last = a // c, max(a, b - 1) // c
+        if first == last:
+            return self._read(first)[band, a - first * c : b - first * c]
+        # Rows of several chunks: each copied out before the next is read (into the array of one dropped).
+        out = np.empty((*self.shape[:1], b - a, self.shape[2]) if isinstance(band, slice) else (b - a, self.shape[2]), np.float32)
+        if isinstance(band, slice):
+            out = out[band]
+        for i in range(first, last + 1):
+            lo, hi = max(a, i * c), min(b, (i + 1) * c)
+            out[..., lo - a : hi - a, :] = self._read(i)[band, lo - i * c : hi - i * c]
+        return out
+
+
+def _chunk_rows(src: Any) -> int:
+    """Rows a :class:`_BandRows` chunk holds: the band files' tile height (256 to 1,024 rows: a file of one
+    block, or strips of a row, is read in chunks of those), so that each tile is decoded once a pass."""
+    import rasterio
+
+    path, idx = next(iter(src.bands.values()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(path) as ds:
+            return min(1024, max(256, int(ds.block_shapes[idx - 1][0])))
+
+
+def _dtypes(src: Any) -> list[str]:
+    import rasterio
+
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for path, idx in src.bands.values():
+            with rasterio.open(path) as ds:
+                out.append(ds.dtypes[idx - 1])
+    return out
+
+
+def _streamed_dn_scale(hist: NDArray[np.int64], dtypes: list[str]) -> float | None:
+    """:func:`~sitewatch.detect.optical_reflectance.infer_dn_scale` of bands of ``dtypes`` from ``hist``, each
+    band's count of every value 0 to 65535 (bands × 65536): the same answer, which turns on whether a band's
+    99th percentile of its values between 0 and 65535 exceeds 15,000. The percentile is bracketed by order
+    statistics read off the counts; only when they straddle 15,000 is it computed from the values laid out."""
+    from .detect.optical_reflectance import _STRETCHED_P99
+
+    if all(t == "uint8" for t in dtypes):
+        return 255.0
+    for counts in hist[:, 1:65535]:
+        n = int(counts.sum())
+        if not n:
+            continue
+        cum = np.cumsum(counts)
+        lo = max(0, int(math.floor((n - 1) * 0.99)) - 1)
+        hi = min(n - 1, lo + 3)
+        v_lo, v_hi = (int(np.searchsorted(cum, r, side="right")) + 1 for r in (lo, hi))
+        if v_lo > _STRETCHED_P99:
+            return 65535.0
+        if v_hi > _STRETCHED_P99 and float(np.percentile(np.repeat(np.arange(1, 65535, dtype=np.uint16), counts), 99)) > _STRETCHED_P99:
+            return 65535.0
+    return 10000.0
+
+
+def _rows_pair(
+    b_date: _Date, a_date: _Date, pixel_size: float | None, dn_scale: float | None,
+) -> tuple[_BandRows, _BandRows, Grid] | None:  # fmt: skip
+    """The two dates as :class:`_BandRows` on the earlier's grid, when they can be read a block of rows at
+    a time to the same values as whole: optical, both on one grid in metres (nothing to warp), bands of
+    integer DN (a DN scale from every value, :func:`_streamed_dn_scale`); None otherwise. Raises
+    :class:`InputError` as the whole read does: no optical band, or no pixel with data in both dates."""
+    from .detect.optical_image import _read_raw, _to_reflectance, open_optical
+
+    srcs: list[Any] = []
+    names: list[tuple[str, ...]] = []
+    for d in (b_date, a_date):  # one date after the other, as the whole read opens them (errors in the same order)
+        srcs.append(open_optical(d.bands if d.image is None else d.image, pixel_size, scale_given=dn_scale is not None))
+        names.append(tuple(n for n in OPTICAL_BANDS if n in srcs[-1].bands))
+        if not names[-1]:
+            return None  # the whole read names the date without them
+    infos = [s.info for s in srcs]
+    if infos[0].crs is None or infos[0].transform is None or infos[1].transform is None or infos[1].crs is None:
+        return None
+    from .change_image import _metric, _Raster
+
+    rasters = [_Raster(np.zeros((0, i.height, i.width), np.float32), n, i.crs, i.transform, i.pixel_size) for i, n in zip(infos, names, strict=True)]
+    t = infos[0].transform
+    same = (infos[1].crs == infos[0].crs and tuple(infos[1].transform)[:6] == (t.a, t.b, t.c, t.d, t.e, t.f)
+            and (infos[1].height, infos[1].width) == (infos[0].height, infos[0].width))  # fmt: skip
+    dtypes = [_dtypes(s) for s in srcs]
+    if not (same and _metric(rasters[0])) or any(t not in _STREAMED_DTYPES for ts in dtypes for t in ts):
+        return None
+    common = tuple(n for n in names[0] if n in names[1])
+    height, width = infos[0].height, infos[0].width
+    hists = [np.zeros((len(s.bands), 65536), np.int64) for s in srcs]
+    chunk = _chunk_rows(srcs[0])
+    overlap = False
+    for a in range(0, height, chunk):
+        valid = []
+        for s, hist in zip(srcs, hists, strict=True):
+            raw = _read_raw(s, (a, min(height, a + chunk), 0, width))
+            if dn_scale is None:
+                for j, band in enumerate(s.bands):
+                    v = raw[band].ravel()
+                    hist[j] += np.bincount(v[v > 0] if v.dtype.kind == "i" else v, minlength=65536)
+            valid.append(_to_reflectance(s, raw, 1.0, 0.0)[1])
+        overlap = overlap or bool((valid[0] & valid[1]).any())
+    if not overlap:
+        raise InputError(f"{b_date.label} and {a_date.label} do not overlap (no pixel with data in both)")
+    scales = [dn_scale if dn_scale is not None else _streamed_dn_scale(h, d) for h, d in zip(hists, dtypes, strict=True)]
+    grid = Grid(crs=infos[0].crs, transform=(t.a, t.b, t.c, t.d, t.e, t.f), width=width, height=height)
+    return _BandRows(srcs[0], scales[0], common), _BandRows(srcs[1], scales[1], common), grid

@@ -3,9 +3,10 @@
     python benchmarks/change_image_tile.py                       # 10980 (a whole tile) against 2745, same run
     python benchmarks/change_image_tile.py --size 5490 --baseline-size 2745
     python benchmarks/change_image_tile.py --size 10980 --kill-gb 18 --src OLD/src   # another checkout's sitewatch
+    python benchmarks/change_image_tile.py --size 5490 --jp2    # band files in JPEG 2000, as a SAFE holds them
 
 Writes two synthetic band folders in a temporary folder, named as a SAFE's ``GRANULE/*/IMG_DATA/R10m/``
-names its files (``T33TUL_20240901T100031_B02_10m.tif``; GeoTIFF, not JPEG 2000: tiled, deflated uint16
+names its files (``T33TUL_20240901T100031_B02_10m.tif``; GeoTIFF, not JPEG 2000 unless ``--jp2``: tiled, deflated uint16
 DN of L2A's scale, offset 1000 as since baseline 04.00, on UTM 33N at 10 m): a scene of sea, a lake and
 a river, and land of four covers (forest, crops, bare soil, town) with texture; the later date in other
 light (a gain and an offset a band), fresh noise, and changed patches (a cover replaced by another; one a
@@ -94,8 +95,9 @@ def scene(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[tuple[
     return cover, after, patches
 
 
-def write_date(folder: Path, cover: np.ndarray, date: int, seed: int) -> None:
-    """The four R10m band files of one date: each cover's reflectance times a texture, the date's light, noise."""
+def write_date(folder: Path, cover: np.ndarray, date: int, seed: int, jp2: bool = False) -> None:
+    """The four R10m band files of one date: each cover's reflectance times a texture, the date's light, noise
+    (GeoTIFF, or with ``jp2`` lossless JPEG 2000 in 1,024-pixel tiles as a SAFE holds them)."""
     import rasterio
     from rasterio.transform import from_origin
 
@@ -109,6 +111,10 @@ def write_date(folder: Path, cover: np.ndarray, date: int, seed: int) -> None:
         "transform": from_origin(ORIGIN[0], ORIGIN[1], 10.0, 10.0), "tiled": True, "blockxsize": 512, "blockysize": 512,
         "compress": "deflate", "zlevel": 1, "predictor": 2, "nodata": 0,
     }  # fmt: skip
+    if jp2:
+        for key in ("tiled", "compress", "zlevel", "predictor"):
+            del profile[key]
+        profile.update(driver="JP2OpenJPEG", blockxsize=1024, blockysize=1024, quality=100, reversible=True)
     table = np.vstack([WATER, COVERS])
     for k, band in enumerate(BANDS):
         refl = table[:, k][cover] * texture
@@ -116,17 +122,17 @@ def write_date(folder: Path, cover: np.ndarray, date: int, seed: int) -> None:
         refl += rng.standard_normal(refl.shape, np.float32) * np.float32(0.004)
         dn = np.clip(refl * 10_000 + 1000, 1, 65535).astype(np.uint16)  # L2A: DN = 10000 ρ + 1000
         del refl
-        with rasterio.open(folder / f"{TILE}_{DATES[date]}_{band}_10m.tif", "w", **profile) as ds:
+        with rasterio.open(folder / f"{TILE}_{DATES[date]}_{band}_10m.{'jp2' if jp2 else 'tif'}", "w", **profile) as ds:
             ds.write(dn, 1)
         del dn
 
 
-def make_pair(root: Path, size: int, seed: int = 0) -> tuple[Path, Path, list[tuple[int, int, int, int]]]:
+def make_pair(root: Path, size: int, seed: int = 0, jp2: bool = False) -> tuple[Path, Path, list[tuple[int, int, int, int]]]:
     cover, after, patches = scene(size, seed)
     folders = []
     for date, c in enumerate((cover, after)):
         d = root / f"S2A_MSIL2A_{DATES[date]}_{size}" / "R10m"
-        write_date(d, c, date, seed * 10 + date + 1)
+        write_date(d, c, date, seed * 10 + date + 1, jp2)
         folders.append(d)
     return folders[0], folders[1], patches
 
@@ -204,13 +210,14 @@ def main() -> None:
     parser.add_argument("--src", type=Path, default=Path(__file__).resolve().parents[1] / "src",
                         help="the sitewatch source tree the children run (default: this checkout's; another, e.g. "
                              "`git archive COMMIT src | tar -x -C DIR`, to measure it)")  # fmt: skip
+    parser.add_argument("--jp2", action="store_true", help="band files in lossless JPEG 2000 (as a SAFE holds them), not GeoTIFF")
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="change_tile_"))
     rows = []
     try:
         for size in (args.baseline_size, args.size):
             t0 = time.perf_counter()
-            before, after, patches = make_pair(root, size)
+            before, after, patches = make_pair(root, size, jp2=args.jp2)
             made = time.perf_counter() - t0
             out_dir = root / f"out_{size}"
             out_dir.mkdir(exist_ok=True)

@@ -1,12 +1,16 @@
 """``change-image``'s pair read a chunk of rows at a time (:class:`_BandRows`) when that gives the values
 of the whole read: optical band files of integer DN, both dates on one grid in metres (:func:`_rows_pair`).
 The comparison goes down the grid in blocks of rows (:mod:`sitewatch.change.blocks`), several passes, and
-reads each block's rows as it goes, instead of holding a whole tile's stacks (2 GB a date).
+reads each block's rows as it goes, instead of holding a whole tile's stacks (2 GB a date). Files that are
+dear to decode again (JPEG 2000, as a Sentinel-2 product holds its bands) are decoded once, in the first
+pass, into a temporary file of their values as stored (:class:`_Spill`), which the later passes read.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -40,8 +44,8 @@ class _BandRows:
     ndim = 3
     dtype = np.dtype(np.float32)
 
-    def __init__(self, src: Any, scale: float | None, names: tuple[str, ...]) -> None:
-        self.src, self.scale, self.names = src, scale, names
+    def __init__(self, src: Any, scale: float | None, names: tuple[str, ...], spill: _Spill | None = None) -> None:
+        self.src, self.scale, self.names, self.spill = src, scale, names, spill
         self.shape = (len(names), src.info.height, src.info.width)
         self._chunk = _chunk_rows(src)
         self._kept: dict[int, NDArray[np.float32]] = {}
@@ -51,7 +55,8 @@ class _BandRows:
 
         if i not in self._kept:
             a, b = i * self._chunk, min(self.shape[1], (i + 1) * self._chunk)
-            bands, valid, _ = _to_reflectance(self.src, _read_raw(self.src, (a, b, 0, self.shape[2])), self.scale, 0.0)
+            raw = self.spill.read(a, b) if self.spill is not None else _read_raw(self.src, (a, b, 0, self.shape[2]))
+            bands, valid, _ = _to_reflectance(self.src, raw, self.scale, 0.0)
             shape = (len(self.names), *valid.shape)
             spare = [v for k, v in self._kept.items() if k != i - 1 and v.shape == shape]
             chunk = spare[0] if spare else np.empty(shape, np.float32)
@@ -76,6 +81,58 @@ class _BandRows:
             lo, hi = max(a, i * c), min(b, (i + 1) * c)
             out[..., lo - a : hi - a, :] = self._read(i)[band, lo - i * c : hi - i * c]
         return out
+
+
+class _Spill:
+    """A date's values as :func:`~sitewatch.detect.optical_image._read_raw` reads them (every band, alpha,
+    SCL), kept in a temporary file as they are read in the first pass down the grid, rows ``a`` to ``b``
+    given back by :meth:`read`. For files dear to decode again, such as JPEG 2000 (a Sentinel-2 tile's band
+    takes seconds to decode whole, and the comparison goes down the grid several times): the bytes as
+    stored, 2 a pixel a band for 16-bit DN (a tile pair's eight bands 1.9 GB of disk). The file is removed
+    from its folder as it is made, so nothing stays behind, even if the process is killed. It is read with
+    plain reads, not mapped, so its pages count as the system's file cache, not the process's memory."""
+
+    def __init__(self, height: int, width: int) -> None:
+        self.height, self.width = height, width
+        self._file = tempfile.TemporaryFile(prefix="sitewatch-rows-")
+        self._at: dict[str, tuple[int, np.dtype[Any]]] = {}  # each value's offset in the file and its type
+        self._end = 0
+
+    def write(self, a: int, raw: dict[str, NDArray[Any]]) -> None:
+        """Keep ``raw``'s rows, the grid's from row ``a`` on (chunks written top to bottom)."""
+        for name, v in raw.items():
+            if name not in self._at:
+                self._at[name] = (self._end, v.dtype)
+                self._end += self.height * self.width * v.dtype.itemsize
+            start, dtype = self._at[name]
+            data = np.ascontiguousarray(v, dtype)
+            os.pwrite(self._file.fileno(), data.data.cast("B"), start + a * self.width * dtype.itemsize)
+
+    def read(self, a: int, b: int) -> dict[str, NDArray[Any]]:
+        """Rows ``a`` to ``b`` of every value kept, as written."""
+        out: dict[str, NDArray[Any]] = {}
+        for name, (start, dtype) in self._at.items():
+            v = np.empty((b - a, self.width), dtype)
+            view = v.data.cast("B")
+            got = os.preadv(self._file.fileno(), [view], start + a * self.width * dtype.itemsize)
+            if got != view.nbytes:
+                raise OSError(f"the temporary copy of the image's rows {a}-{b} came back short ({got} of {view.nbytes} bytes)")
+            out[name] = v
+        return out
+
+
+def _dear_to_decode(src: Any) -> bool:
+    """Whether any of the source's band files is in a format dear to decode again (anything but GeoTIFF:
+    JPEG 2000 above all), so that its values are worth keeping in a :class:`_Spill` after the first pass."""
+    import rasterio
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for path, _ in src.bands.values():
+            with rasterio.open(path) as ds:
+                if ds.driver not in ("GTiff", "COG"):
+                    return True
+    return False
 
 
 def _chunk_rows(src: Any) -> int:
@@ -157,12 +214,15 @@ def _rows_pair(
     common = tuple(n for n in names[0] if n in names[1])
     height, width = infos[0].height, infos[0].width
     hists = [np.zeros((len(s.bands), 65536), np.int64) for s in srcs]
+    spills = [_Spill(height, width) if _dear_to_decode(s) else None for s in srcs]
     chunk = _chunk_rows(srcs[0])
     overlap = False
     for a in range(0, height, chunk):
         valid = []
-        for s, hist in zip(srcs, hists, strict=True):
+        for s, hist, spill in zip(srcs, hists, spills, strict=True):
             raw = _read_raw(s, (a, min(height, a + chunk), 0, width))
+            if spill is not None:
+                spill.write(a, raw)
             if dn_scale is None:
                 for j, band in enumerate(s.bands):
                     v = raw[band].ravel()
@@ -173,4 +233,4 @@ def _rows_pair(
         raise InputError(f"{b_date.label} and {a_date.label} do not overlap (no pixel with data in both)")
     scales = [dn_scale if dn_scale is not None else _streamed_dn_scale(h, d) for h, d in zip(hists, dtypes, strict=True)]
     grid = Grid(crs=infos[0].crs, transform=(t.a, t.b, t.c, t.d, t.e, t.f), width=width, height=height)
-    return _BandRows(srcs[0], scales[0], common), _BandRows(srcs[1], scales[1], common), grid
+    return (_BandRows(srcs[0], scales[0], common, spills[0]), _BandRows(srcs[1], scales[1], common, spills[1]), grid)

@@ -1,5 +1,7 @@
 """SAR change (``log-ratio``; the package docstring says the method): the despeckled log-ratio of two
-intensities, the equivalent looks of each window, and the F-distribution thresholds they give.
+intensities, the equivalent looks of each window, and the F-distribution thresholds they give; of the whole
+grid at once (:func:`sar_log_ratio`) or, to the same bits, a block of rows at a time (:func:`sar_blocks`, what
+:func:`~.compare.detect_changes` runs).
 """
 
 from __future__ import annotations

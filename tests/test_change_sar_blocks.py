@@ -4,9 +4,11 @@ what the whole grid at once gives (:func:`sitewatch.change.sar_log_ratio`), to t
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+from affine import Affine
 from scipy import ndimage
 from shapely.geometry import Point
 
@@ -15,7 +17,10 @@ from sitewatch.change.blocks import RowBlocks
 from sitewatch.change.compare import GROW
 from sitewatch.change.regions import _hysteresis, _regions
 from sitewatch.change.sar import _f_thresholds, sar_blocks
+from sitewatch.change_image import _read_sar, change_images, read_change_pair
+from sitewatch.change_image_rows import _SarRows
 from sitewatch.model import Grid
+from sitewatch.testing import write_tiff
 
 H, W = 150, 120
 GRID = Grid("EPSG:32633", (10.0, 0.0, 300_000.0, 0.0, -10.0, 5_000_000.0), W, H)
@@ -116,3 +121,50 @@ def test_too_few_tested_pixels_give_no_blocks_and_no_regions() -> None:
     area[:3, :3] = True
     result = detect_changes(before, after, area=area, blocks=RowBlocks(W))
     assert result.regions == () and not result.changed.any()
+
+
+def _sar_files(tmp_path: Path, kind: str) -> tuple[Path, Path]:
+    """The pair as two GeoTIFFs of 600 rows (chunks of 256 and a part): sigma0 (float32), dB (float32), or
+    amplitude DN (uint16, a collar of DN 0)."""
+    reps = 4
+    before, after = _pair()
+    t = Affine(10.0, 0, 300_000.0, 0, -10.0, 5_000_000.0)
+    paths = []
+    for name, image in (("b", before), ("a", after)):
+        x = np.concatenate([np.nan_to_num(image.data[0], nan=0.0)] * reps, axis=0)
+        if kind == "db":
+            data = (10 * np.log10(np.maximum(x, 1e-6))).astype(np.float32)
+            data[x == 0] = np.nan
+        elif kind == "amplitude":
+            data = np.clip(np.rint(np.sqrt(x) * 1000), 0, 65_535).astype(np.uint16)
+        else:
+            data = x.astype(np.float32)
+        paths.append(tmp_path / f"{name}_{kind}.tif")
+        write_tiff(paths[-1], data, crs="EPSG:32633", transform=t)
+    return paths[0], paths[1]
+
+
+@pytest.mark.parametrize("kind", ["sigma0", "db", "amplitude"])
+def test_sar_images_read_by_chunks_of_rows_compare_as_read_whole(tmp_path: Path, kind: str) -> None:
+    """A SAR pair taller than a chunk: the rows read give the whole read's values, whatever window, and the
+    comparison finds what it finds on the images read whole."""
+    fb, fa = _sar_files(tmp_path, kind)
+    pair = read_change_pair(fb, fa, sensor="sar")
+    assert isinstance(pair.before.data, _SarRows) and isinstance(pair.after.data, _SarRows)
+    whole_b, whole_a = (_read_sar(f, None).data for f in (fb, fa))
+    for r0, r1 in ((0, 600), (250, 262), (255, 257), (599, 600), (3, 300), (250, 520), (10, 20)):
+        assert np.array_equal(pair.before.data[:, r0:r1], whole_b[:, r0:r1], equal_nan=True)
+        assert np.array_equal(pair.after.data[0, r0:r1], whole_a[0, r0:r1], equal_nan=True)
+    grid = pair.before.grid
+    held = detect_changes(ChangeImage(whole_b, grid, "sar", ("VV",)), ChangeImage(whole_a, grid, "sar", ("VV",)))
+    _, streamed = change_images(fb, fa, sensor="sar")
+    assert streamed.changed.tobytes() == held.changed.tobytes() and streamed.regions == held.regions and len(held.regions) >= 4
+    assert streamed.parameters == held.parameters
+
+
+def test_a_sar_pair_not_on_one_grid_is_read_whole(tmp_path: Path) -> None:
+    fb, _ = _sar_files(tmp_path, "sigma0")
+    other = tmp_path / "shifted.tif"
+    write_tiff(other, np.ones((600, W), np.float32), crs="EPSG:32633", transform=Affine(10.0, 0, 300_010.0, 0, -10.0, 5_000_000.0))
+    pair = read_change_pair(fb, other, sensor="sar")
+    assert isinstance(pair.before.data, np.ndarray)

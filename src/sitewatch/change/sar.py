@@ -96,7 +96,7 @@ class _SarScene:
     positive: NDArray[np.bool_]
 
 
-class _SarRows:
+class _LogRatioRows:
     """One block's despeckled means, log-ratio (not yet less the median), tested pixels and share, with the
     window means of each quantity carried down the grid (:class:`~.blocks._BlockMeans`)."""
 
@@ -143,7 +143,7 @@ def _sar_scene(
     selection as of the whole grid's values). None when fewer than 10 pixels are tested with a whole window."""
     height = ok.shape[0]
     positive = np.zeros(ok.shape, bool)
-    rows = _SarRows(despeckle_px, height, dark_db)
+    rows = _LogRatioRows(despeckle_px, height, dark_db)
     n_whole = 0
     for r0, r1 in spans:
         _, _, share, pos, _, tested = rows.block(before, after, ok, r0, r1)
@@ -153,7 +153,7 @@ def _sar_scene(
         return None
     values = np.empty(n_whole)
     filled = 0
-    rows = _SarRows(despeckle_px, height, dark_db)
+    rows = _LogRatioRows(despeckle_px, height, dark_db)
     for r0, r1 in spans:
         _, _, share, _, lr, tested = rows.block(before, after, ok, r0, r1)
         v = lr[tested & (share >= 1.0)]
@@ -164,7 +164,7 @@ def _sar_scene(
     np.abs(values, out=values)
     looks = _looks_for_mad(float(np.median(values, overwrite_input=True)))
     filled = 0
-    rows = _SarRows(despeckle_px, height, dark_db)
+    rows = _LogRatioRows(despeckle_px, height, dark_db)
     for r0, r1 in spans:
         b, a, share, _, _, tested = rows.block(before, after, ok, r0, r1)
         v = rows.spread(positive, a, b, r0, r1)[tested & (share >= 1.0)]
@@ -196,7 +196,7 @@ def sar_blocks(
         return None
 
     def run(scene: _SarScene) -> Iterator[SarBlock]:
-        rows = _SarRows(despeckle_px, height, dark_db)
+        rows = _LogRatioRows(despeckle_px, height, dark_db)
         for r0, r1 in spans:
             b, a, share, _, lr, tested = rows.block(before, after, ok, r0, r1)
             spread = rows.spread(scene.positive, a, b, r0, r1)

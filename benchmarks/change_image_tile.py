@@ -4,6 +4,7 @@
     python benchmarks/change_image_tile.py --size 5490 --baseline-size 2745
     python benchmarks/change_image_tile.py --size 10980 --kill-gb 18 --src OLD/src   # another checkout's sitewatch
     python benchmarks/change_image_tile.py --size 5490 --jp2    # band files in JPEG 2000, as a SAFE holds them
+    python benchmarks/change_image_tile.py --sar --size 8000 --baseline-size 3000 --keep DIR   # a SAR pair instead
 
 Writes two synthetic band folders in a temporary folder, named as a SAFE's ``GRANULE/*/IMG_DATA/R10m/``
 names its files (``T33TUL_20240901T100031_B02_10m.tif``; GeoTIFF, not JPEG 2000 unless ``--jp2``: tiled, deflated uint16
@@ -16,6 +17,11 @@ wall time, CPU time (user + system, and the system part: page faults of fresh ar
 a pixel, and the recall of the planted patches (a patch is found when half its pixels are in the mask),
 and the share of the mask outside them; last, each ratio large / baseline against the ratio of pixels.
 A watchdog kills a child whose resident memory passes ``--kill-gb`` and says so.
+
+``--sar``: a synthetic Sentinel-1-like pair instead (``--sensor sar``): one float32 GeoTIFF of linear sigma0 a
+date (tiled, deflated, UTM 33N at 10 m), textured land about -9 dB and water at -22 dB under gamma speckle of
+4.6 looks drawn anew each date, a bright scatterer every 250 pixels on both dates, and in each 500 × 500 block
+a patch of 12-40 pixels a side that appeared (+2 dB) or, every other block, went (-3 dB to -12 dB).
 """
 
 from __future__ import annotations
@@ -137,6 +143,51 @@ def make_pair(root: Path, size: int, seed: int = 0, jp2: bool = False) -> tuple[
     return folders[0], folders[1], patches
 
 
+def sar_scene(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, int, int]]]:
+    """Mean sigma0 (linear, float32) of the two dates of ``--sar``, and the patches (row, col, height, width)."""
+    rng = np.random.default_rng(seed)
+    db = (-9.0 + 1.5 * _smooth_field(size, rng, 16)).astype(np.float32)
+    water = _smooth_field(size, rng, 400) > 1.0
+    db[water] = -22.0
+    db[::250, ::250] = 10.0
+    patches = []
+    before = db.copy()
+    after = db
+    for k, r in enumerate(range(0, size - PATCH_EVERY + 1, PATCH_EVERY)):
+        for j, c in enumerate(range(0, size - PATCH_EVERY + 1, PATCH_EVERY)):
+            h, w = (int(v) for v in rng.integers(12, 41, 2))
+            pr, pc = r + int(rng.integers(20, PATCH_EVERY - 60)), c + int(rng.integers(20, PATCH_EVERY - 60))
+            if (k + j) % 2:
+                before[pr : pr + h, pc : pc + w], after[pr : pr + h, pc : pc + w] = -3.0, -12.0
+            else:
+                after[pr : pr + h, pc : pc + w] = 2.0
+            patches.append((pr, pc, h, w))
+    return np.power(np.float32(10), before / 10), np.power(np.float32(10), after / 10), patches
+
+
+def make_sar_pair(root: Path, size: int, seed: int = 0) -> tuple[Path, Path, list[tuple[int, int, int, int]]]:
+    """The ``--sar`` pair's two GeoTIFFs, each in a folder of its own (removed after the run)."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    means = sar_scene(size, seed)
+    profile = {
+        "driver": "GTiff", "width": size, "height": size, "count": 1, "dtype": "float32", "crs": "EPSG:32633",
+        "transform": from_origin(ORIGIN[0], ORIGIN[1], 10.0, 10.0), "tiled": True, "blockxsize": 512, "blockysize": 512,
+        "compress": "deflate", "zlevel": 1,
+    }  # fmt: skip
+    files = []
+    for date, mean in enumerate(means[:2]):
+        rng = np.random.default_rng(seed * 10 + date + 1)
+        folder = root / f"S1A_IW_GRDH_{DATES[date]}_{size}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "vv.tif"
+        with rasterio.open(path, "w", **profile) as ds:
+            ds.write(mean * rng.gamma(4.6, 1 / 4.6, mean.shape).astype(np.float32), 1)
+        files.append(path)
+    return files[0], files[1], means[2]
+
+
 def _rss_kb(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -147,11 +198,11 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-def run(before: Path, after: Path, out_dir: Path, kill_gb: float, src: Path) -> dict[str, float | str]:
+def run(before: Path, after: Path, out_dir: Path, kill_gb: float, src: Path, extra: tuple[str, ...] = ()) -> dict[str, float | str]:
     """One ``change-image`` in a child process (sitewatch from ``src``): wall, CPU, peak RSS, and the output's paths."""
     env = {**os.environ, "PYTHONPATH": str(src) + os.pathsep + os.environ.get("PYTHONPATH", ""), "PYTHONDONTWRITEBYTECODE": "1"}
     out, mask = out_dir / "changes.geojson", out_dir / "changed.tif"
-    cmd = [sys.executable, "-m", "sitewatch", "change-image", str(before), str(after), "--out", str(out), "--mask", str(mask)]
+    cmd = [sys.executable, "-m", "sitewatch", "change-image", str(before), str(after), "--out", str(out), "--mask", str(mask), *extra]
     t0 = time.perf_counter()
     child = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     killed = {"rss_kb": 0}
@@ -211,17 +262,21 @@ def main() -> None:
                         help="the sitewatch source tree the children run (default: this checkout's; another, e.g. "
                              "`git archive COMMIT src | tar -x -C DIR`, to measure it)")  # fmt: skip
     parser.add_argument("--jp2", action="store_true", help="band files in lossless JPEG 2000 (as a SAFE holds them), not GeoTIFF")
+    parser.add_argument("--sar", action="store_true", help="a synthetic SAR pair (one float32 GeoTIFF a date, --sensor sar) instead")
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="change_tile_"))
     rows = []
     try:
         for size in (args.baseline_size, args.size):
             t0 = time.perf_counter()
-            before, after, patches = make_pair(root, size, jp2=args.jp2)
+            if args.sar:
+                before, after, patches = make_sar_pair(root, size)
+            else:
+                before, after, patches = make_pair(root, size, jp2=args.jp2)
             made = time.perf_counter() - t0
             out_dir = root / f"out_{size}"
             out_dir.mkdir(exist_ok=True)
-            r = run(before, after, out_dir, args.kill_gb, args.src)
+            r = run(before, after, out_dir, args.kill_gb, args.src, ("--sensor", "sar") if args.sar else ())
             mpx = size * size / 1e6
             line = (f"{size:>6} × {size:<6} {mpx:7.1f} Mpx  wall {r['wall']:7.1f} s  cpu {r['cpu']:7.1f} s  peak {r['peak_mb']:8.0f} MB"
                     f"  {r['peak_mb'] * 1024**2 / (size * size):6.1f} B/px  (pair written in {made:.0f} s)")  # fmt: skip

@@ -297,9 +297,11 @@ def read_change_pair(
         say(f"sensor: {kind}, {why} (--sensor to choose)")
     before, after = b_date.label, a_date.label
     b_files, a_files = ({n: str(p) for n, p in d.bands.items()} for d in (b_date, a_date))
-    from .change_image_rows import _rows_pair
+    from .change_image_rows import _rows_pair, _sar_rows_pair
 
-    rows = _rows_pair(b_date, a_date, pixel_size, dn_scale) if kind == "optical" else None
+    rows: Any = _rows_pair(b_date, a_date, pixel_size, dn_scale) if kind == "optical" else None
+    if kind == "sar" and dn_scale is None:
+        rows = _sar_rows_pair(b_date, a_date, pixel_size)
     if rows is not None:
         b_rows, a_rows, grid = rows
         return ChangePair(

@@ -1,5 +1,6 @@
 """``change-image``'s pair read a chunk of rows at a time (:class:`_BandRows`) when that gives the values
-of the whole read: optical band files of integer DN, both dates on one grid in metres (:func:`_rows_pair`).
+of the whole read: optical band files of integer DN, both dates on one grid in metres (:func:`_rows_pair`);
+SAR images of one float32 or uint16 band, both on one grid in metres (:class:`_SarRows`, :func:`_sar_rows_pair`).
 The comparison goes down the grid in blocks of rows (:mod:`sitewatch.change.blocks`), several passes, and
 reads each block's rows as it goes, instead of holding a whole tile's stacks (2 GB a date). Files that are
 dear to decode again (JPEG 2000, as a Sentinel-2 product holds its bands) are decoded once, in the first
@@ -12,6 +13,7 @@ import math
 import os
 import tempfile
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -51,20 +53,24 @@ class _BandRows:
         self._kept: dict[int, NDArray[np.float32]] = {}
 
     def _read(self, i: int) -> NDArray[np.float32]:
-        from .detect.optical_image import _read_raw, _to_reflectance
-
         if i not in self._kept:
             a, b = i * self._chunk, min(self.shape[1], (i + 1) * self._chunk)
-            raw = self.spill.read(a, b) if self.spill is not None else _read_raw(self.src, (a, b, 0, self.shape[2]))
-            bands, valid, _ = _to_reflectance(self.src, raw, self.scale, 0.0)
-            shape = (len(self.names), *valid.shape)
+            shape = (len(self.names), b - a, self.shape[2])
             spare = [v for k, v in self._kept.items() if k != i - 1 and v.shape == shape]
             chunk = spare[0] if spare else np.empty(shape, np.float32)
-            for j, n in enumerate(self.names):  # np.where(valid, band, nan) of each, with one copy
-                chunk[j] = bands.pop(n)
-                chunk[j][~valid] = np.nan
+            self._fill(chunk, a, b)
             self._kept = {**{k: v for k, v in self._kept.items() if k == i - 1}, i: chunk}
         return self._kept[i]
+
+    def _fill(self, chunk: NDArray[np.float32], a: int, b: int) -> None:
+        """Rows ``a`` to ``b`` of every band into ``chunk``."""
+        from .detect.optical_image import _read_raw, _to_reflectance
+
+        raw = self.spill.read(a, b) if self.spill is not None else _read_raw(self.src, (a, b, 0, self.shape[2]))
+        bands, valid, _ = _to_reflectance(self.src, raw, self.scale, 0.0)
+        for j, n in enumerate(self.names):  # np.where(valid, band, nan) of each, with one copy
+            chunk[j] = bands.pop(n)
+            chunk[j][~valid] = np.nan
 
     def __getitem__(self, key: Any) -> NDArray[np.float32]:
         band, rows = key if isinstance(key, tuple) else (key, slice(None))
@@ -234,3 +240,92 @@ def _rows_pair(
     scales = [dn_scale if dn_scale is not None else _streamed_dn_scale(h, d) for h, d in zip(hists, dtypes, strict=True)]
     grid = Grid(crs=infos[0].crs, transform=(t.a, t.b, t.c, t.d, t.e, t.f), width=width, height=height)
     return (_BandRows(srcs[0], scales[0], common, spills[0]), _BandRows(srcs[1], scales[1], common, spills[1]), grid)
+
+
+_SAR_DTYPES = ("float32", "uint16")
+"""SAR image types :func:`_sar_rows_pair` reads a chunk of rows at a time (one band: sigma0 or dB, amplitude DN)."""
+
+
+class _SarRows(_BandRows):
+    """A SAR image read a chunk of rows at a time as :func:`~sitewatch.change_image._read_sar` reads it whole
+    (1 × rows × cols float32 linear intensity, NaN where there is no data): dB made intensity when the whole
+    image's least value is negative (``db``, found by :func:`_sar_rows_pair`'s pass), amplitude DN squared."""
+
+    def __init__(self, info: Any, db: bool, chunk: int) -> None:
+        from .detect.image import _sar_window_reader
+
+        self.info, self.db, self.names = info, db, ("VV",)
+        self.reader = _sar_window_reader(info)
+        self.shape = (1, info.height, info.width)
+        self._chunk = chunk
+        self._kept = {}
+
+    def _fill(self, chunk: NDArray[np.float32], a: int, b: int) -> None:
+        """Rows ``a`` to ``b`` into ``chunk``, elementwise as the whole read converts them."""
+        values, valid = self.reader((a, b, 0, self.shape[2]))
+        x = values.astype(np.float32)
+        if valid is not None:
+            x[~valid] = np.nan
+        if self.db:
+            x = np.power(np.float32(10.0), x / np.float32(10.0))
+        elif np.issubdtype(values.dtype, np.integer):
+            x = np.square(x)
+        chunk[0] = x
+
+
+def _sar_rows_pair(b_date: _Date, a_date: _Date, pixel_size: float | None) -> tuple[_SarRows, _SarRows, Grid] | None:
+    """The two dates as :class:`_SarRows` on the earlier's grid, when they can be read a block of rows at a
+    time to the same values as whole: image files of one float32 or uint16 band (no 8-bit rendering stored
+    wider), both on one grid in metres; None otherwise, and whenever the whole read would refuse the pair
+    (it is then read whole, to the same error). One pass down both images first: each one's least and most
+    value (dB or not, as the whole read tells it), and whether they overlap."""
+    import rasterio
+
+    from .change_image import _metric, _Raster
+    from .detect.image import _MAX_DB, _sar_window_reader, open_image_info
+
+    infos: list[Any] = []
+    for d in (b_date, a_date):
+        if d.image is None or not isinstance(d.image, Path) or not d.image.exists():
+            return None
+        info = open_image_info(d.image, pixel_size, renderings=True)
+        if info.source is not None or info.rendering_divisor is not None or info.count != 1 or info.dtype not in _SAR_DTYPES:
+            return None
+        if info.crs is None or info.transform is None:
+            return None
+        infos.append(info)
+    b, a = infos
+    t = b.transform
+    same = a.crs == b.crs and tuple(a.transform)[:6] == (t.a, t.b, t.c, t.d, t.e, t.f) and (a.height, a.width) == (b.height, b.width)
+    if not (same and _metric(_Raster(np.zeros((0, b.height, b.width), np.float32), ("VV",), b.crs, t, b.pixel_size))):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(b.path) as ds:
+            chunk = min(1024, max(256, int(ds.block_shapes[0][0])))
+    readers = [_sar_window_reader(i) for i in infos]
+    lo, hi, low = [math.inf, math.inf], [-math.inf, -math.inf], [math.inf, math.inf]
+    overlap = False
+    for r in range(0, b.height, chunk):
+        finite = []
+        for k, read in enumerate(readers):
+            try:
+                values, valid = read((r, min(b.height, r + chunk), 0, b.width))
+            except InputError:
+                return None
+            x = values.astype(np.float32)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                if values.dtype.kind == "f":  # the whole read refuses float pixels neither sigma0 nor dB
+                    lo[k] = min(lo[k], float(np.nanmin(values, initial=np.inf)))
+                    hi[k] = max(hi[k], float(np.nanmax(values, initial=-np.inf)))
+                if valid is not None:
+                    x[~valid] = np.nan
+                low[k] = min(low[k], float(np.nanmin(x, initial=np.inf)))
+            finite.append(np.isfinite(x))
+        overlap = overlap or bool((finite[0] & finite[1]).any())
+    if any(lo[k] < 0 and hi[k] > _MAX_DB for k in range(2)) or not overlap:
+        return None  # the whole read's refusal, in its words
+    dbs = [i.dtype == "float32" and low[k] < 0 for k, i in enumerate(infos)]
+    grid = Grid(crs=b.crs, transform=(t.a, t.b, t.c, t.d, t.e, t.f), width=b.width, height=b.height)
+    return _SarRows(b, dbs[0], chunk), _SarRows(a, dbs[1], chunk), grid

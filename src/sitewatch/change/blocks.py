@@ -26,7 +26,7 @@ __all__ = ["DEFAULT_BLOCKS", "RowBlocks"]
 
 @dataclass(frozen=True)
 class RowBlocks:
-    """How many rows of the grid an optical comparison works on at a time (its results do not depend on it)."""
+    """How many rows of the grid a comparison (optical or SAR) works on at a time (its results do not depend on it)."""
 
     pixels: int = 1 << 21
     """About how many pixels a block holds (whole rows; at least one row): a block's working arrays take

@@ -17,7 +17,7 @@ from .blocks import DEFAULT_BLOCKS, RowBlocks
 from .optical import COVER_CLASSES, NoiseRule, _optical_statistics, optical_blocks
 from .pair import ChangeImage, ChangeResult, check_same_grid
 from .regions import PixelValues, _hysteresis, _regions
-from .sar import _f_thresholds, sar_log_ratio
+from .sar import _f_thresholds, sar_blocks
 from .submetre import (
     FINE_PIXEL_M,
     FINE_TOLERANCE_M,
@@ -90,7 +90,7 @@ def detect_changes(
     methods; ``noise`` which pixels the optical noise spread is read from (:func:`_noise_sd`); ``classes``
     how many spectral classes of ``before`` the optical test centres each pixel's change on (0 or 1: none,
     method version 2's test; not used on pixels of :data:`FINE_PIXEL_M` or finer); ``blocks`` how many rows
-    of the grid the optical test works on at a time (:class:`~.blocks.RowBlocks`; what it finds does not
+    of the grid the test (optical or SAR) works on at a time (:class:`~.blocks.RowBlocks`; what it finds does not
     depend on it, the memory it takes does). Raises :class:`GridMismatchError` when the grids differ and :class:`InputError` when
     the sensors differ or the images share no band to compare.
     """
@@ -167,18 +167,18 @@ def detect_changes(
     else:
         method = "log-ratio"
         params |= {"despeckle_px": despeckle_px, "dark_db": dark_db, "band": before.band_names[0]}
-        lr, tested, looks = sar_log_ratio(before.data[0], after.data[0], ok, despeckle_px=despeckle_px, dark_db=dark_db)
-        if not np.isfinite(looks).any():
+        passed = _sar_thresholded(before.data, after.data, ok, pfa, despeckle_px, dark_db, blocks)
+        if passed is None:
             return ChangeResult((), "sar", method, METHOD_VERSIONS[method], fraction, compared, np.zeros_like(ok), params, excluded_m2)
-        t_seed, t_grow = _f_thresholds(looks, pfa), _f_thresholds(looks, min(0.1, pfa * GROW))
+        (up_grow, up_seed, down_grow, down_seed), db, looks_max, seed_min, grow_min = passed
         to_db = 10 / math.log(10)
-        params |= {"looks": round(float(np.nanmax(looks)), 3), "seed_db": round(to_db * float(np.min(t_seed)), 4),
-                   "grow_db": round(to_db * float(np.min(t_grow)), 4)}  # fmt: skip
-        db = np.nan_to_num(np.abs(lr)) * to_db
-        with np.errstate(invalid="ignore"):
-            up = _hysteresis(tested & (lr > t_grow), tested & (lr > t_seed))
-            down = _hysteresis(tested & (lr < -t_grow), tested & (lr < -t_seed))
+        params |= {"looks": round(looks_max, 3), "seed_db": round(to_db * seed_min, 4), "grow_db": round(to_db * grow_min, 4)}
+        up = _hysteresis(up_grow, up_seed)
+        del up_grow, up_seed
+        down = _hysteresis(down_grow, down_seed)
+        del down_grow, down_seed
         r_up, k_up = _regions(up, before.grid, min_area_m2, db, "appeared")
+        del up
         r_down, k_down = _regions(down, before.grid, min_area_m2, db, "disappeared")
         regions, kept = r_up + r_down, k_up | k_down
     regions.sort(key=lambda r: (-r.area_m2, r.polygon.bounds))
@@ -206,6 +206,39 @@ def _thresholded(
         brightness.append(bright.ravel()[at])
     at = np.concatenate(index)
     return grown, seeds, PixelValues(at, np.concatenate(magnitude)), PixelValues(at, np.concatenate(brightness))
+
+
+def _sar_thresholded(
+    before: Any, after: Any, ok: NDArray[np.bool_], pfa: float, despeckle_px: int, dark_db: float | None, blocks: RowBlocks,
+) -> tuple[tuple[NDArray[np.bool_], ...], PixelValues, float, float, float] | None:  # fmt: skip
+    """The SAR test a block of rows at a time (:func:`~.sar.sar_blocks`): the pixels past the grow and seed
+    thresholds upward and downward (four whole grids, a byte a pixel), the change in dB at those pixels, the
+    most looks of any pixel and the lowest seed and grow thresholds (ln); None when no pixel has looks."""
+    runs = sar_blocks(before, after, ok, despeckle_px=despeckle_px, dark_db=dark_db, blocks=blocks)
+    if runs is None:
+        return None
+    masks = tuple(np.zeros(ok.shape, bool) for _ in range(4))
+    width = ok.shape[1]
+    index, values = [], []
+    looks_max, seed_min, grow_min, any_looks = -math.inf, math.inf, math.inf, False
+    to_db = 10 / math.log(10)
+    for r0, r1, lr, tested, looks in runs:
+        finite = np.isfinite(looks)
+        any_looks |= bool(finite.any())
+        if not np.isnan(looks).all():
+            looks_max = max(looks_max, float(np.nanmax(looks)))
+        t_seed, t_grow = _f_thresholds(looks, pfa), _f_thresholds(looks, min(0.1, pfa * GROW))
+        seed_min, grow_min = min(seed_min, float(np.min(t_seed))), min(grow_min, float(np.min(t_grow)))
+        with np.errstate(invalid="ignore"):
+            block = (tested & (lr > t_grow), tested & (lr > t_seed), tested & (lr < -t_grow), tested & (lr < -t_seed))
+        for mask, part in zip(masks, block, strict=True):
+            mask[r0:r1] = part
+        at = np.flatnonzero(block[0] | block[1] | block[2] | block[3])
+        index.append(at + r0 * width)
+        values.append(np.nan_to_num(np.abs(lr.ravel()[at])) * to_db)
+    if not any_looks:
+        return None
+    return masks, PixelValues(np.concatenate(index), np.concatenate(values)), looks_max, seed_min, grow_min
 
 
 def to_changes(result: ChangeResult, site_id: str, before_id: str, after_id: str) -> list[Change]:

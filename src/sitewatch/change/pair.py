@@ -26,7 +26,7 @@ class GridMismatchError(InputError):
 
 class BandRows(Protocol):
     """Bands × rows × cols read a block of rows at a time instead of held whole (``change-image``'s band
-    files of a whole tile): ``rows[:, a:b]`` gives rows ``a`` to ``b`` of every band, ``rows[k, a:b]`` of band
+    files of a whole tile, its SAR images): ``rows[:, a:b]`` gives rows ``a`` to ``b`` of every band, ``rows[k, a:b]`` of band
     ``k``, as arrays."""
 
     @property
@@ -55,7 +55,8 @@ class ChangeImage:
 
     data: NDArray[np.floating] | BandRows
     """Bands × rows × cols. Optical: reflectance; SAR: linear intensity (sigma0), co-polarised band first.
-    Optical only: a :class:`BandRows` read as the comparison goes down the grid."""
+    Or a :class:`BandRows` read as the comparison goes down the grid (``change-image``'s band files and
+    single-band SAR images)."""
     grid: Grid
     """The grid the pixels lie on (the site's grid for an observation)."""
     sensor: Literal["sar", "optical"]

@@ -1,17 +1,23 @@
 """SAR change (``log-ratio``; the package docstring says the method): the despeckled log-ratio of two
-intensities, the equivalent looks of each window, and the F-distribution thresholds they give.
+intensities, the equivalent looks of each window, and the F-distribution thresholds they give; of the whole
+grid at once (:func:`sar_log_ratio`) or, to the same bits, a block of rows at a time (:func:`sar_blocks`, what
+:func:`~.compare.detect_changes` runs).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from .blocks import DEFAULT_BLOCKS, RowBlocks, _BlockMeans, _halo, _rows
 from .windows import _masked_mean
 
-__all__ = ["sar_log_ratio"]
+__all__ = ["sar_blocks", "sar_log_ratio"]
 
 
 def _looks_for_mad(mad: float) -> float:
@@ -75,6 +81,128 @@ def _window_spread(
     with np.errstate(divide="ignore", invalid="ignore"):
         spread = ((a + b) / 2) ** 2 / sq
     return np.where(np.isfinite(spread), np.minimum(spread, 1.0), 1.0)
+
+
+@dataclass(frozen=True)
+class _SarScene:
+    """The scene-wide quantities of :func:`sar_log_ratio`, from every pixel: the log-ratio's median and the
+    median of the windows' spread over the tested pixels with a whole window, the looks of a whole window,
+    and the pixels whose window means are both positive (a byte a pixel, the spread's window needs them
+    in the rows beside a block)."""
+
+    median: float
+    looks: float
+    spread_median: float
+    positive: NDArray[np.bool_]
+
+
+class _LogRatioRows:
+    """One block's despeckled means, log-ratio (not yet less the median), tested pixels and share, with the
+    window means of each quantity carried down the grid (:class:`~.blocks._BlockMeans`)."""
+
+    def __init__(self, despeckle_px: int, height: int, dark_db: float | None) -> None:
+        self.size, self.halo, self.height = despeckle_px, _halo(despeckle_px), height
+        self.means = _BlockMeans(despeckle_px, height)
+        self.pooled = _BlockMeans(despeckle_px, height)
+        self.dark = None if dark_db is None else 10 ** (dark_db / 10)
+
+    def block(self, before: Any, after: Any, ok: NDArray[np.bool_], r0: int, r1: int) -> tuple[NDArray[Any], ...]:
+        """Rows ``r0`` to ``r1``: the means ``b`` and ``a``, the share, the pixels with both means positive,
+        the log-ratio there (NaN elsewhere) and the tested pixels; also the extended rows' inputs."""
+        ea, eb = max(0, r0 - self.halo), min(self.height, r1 + self.halo)
+        bx, ax, okx = np.maximum(_rows(before, ea, eb, 0), 0.0), np.maximum(_rows(after, ea, eb, 0), 0.0), ok[ea:eb]
+        b = self.means.mean("b", bx, okx, ea, r0, r1)
+        a = self.means.mean("a", ax, okx, ea, r0, r1)
+        share = self.means.share(okx, ea, r0, r1)
+        positive = ok[r0:r1] & np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lr = np.where(positive, np.log(a / b), np.nan)
+        tested = positive.copy()
+        if self.dark is not None:
+            tested &= ~((a < self.dark) & (b < self.dark))
+        self._extended = (ea, eb, bx, ax)
+        return b, a, share, positive, lr, tested
+
+    def spread(self, positive: NDArray[np.bool_], a: NDArray[np.float64], b: NDArray[np.float64], r0: int, r1: int) -> NDArray[np.float64]:
+        """:func:`_window_spread` of rows ``r0`` to ``r1`` (of the last :meth:`block`), ``positive`` the whole grid's."""
+        ea, eb, bx, ax = self._extended
+        pooled = (bx + ax) / 2
+        sq = self.pooled.mean("sq", pooled.astype(np.float64) ** 2, positive[ea:eb], ea, r0, r1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            spread = ((a + b) / 2) ** 2 / sq
+        return np.where(np.isfinite(spread), np.minimum(spread, 1.0), 1.0)
+
+
+def _sar_scene(
+    before: Any, after: Any, ok: NDArray[np.bool_], despeckle_px: int, dark_db: float | None, spans: list[tuple[int, int]],
+) -> _SarScene | None:  # fmt: skip
+    """:func:`sar_log_ratio`'s scene-wide quantities from every pixel, in three passes down the grid (the
+    pixels with both means positive and how many tested pixels have a whole window; the log-ratio at
+    those, 8 bytes each, for its median and median absolute deviation; the windows' spread at the same,
+    in the same space, for its median), each median exact (:func:`numpy.median` in place, the same
+    selection as of the whole grid's values). None when fewer than 10 pixels are tested with a whole window."""
+    height = ok.shape[0]
+    positive = np.zeros(ok.shape, bool)
+    rows = _LogRatioRows(despeckle_px, height, dark_db)
+    n_whole = 0
+    for r0, r1 in spans:
+        _, _, share, pos, _, tested = rows.block(before, after, ok, r0, r1)
+        positive[r0:r1] = pos
+        n_whole += int((tested & (share >= 1.0)).sum())
+    if n_whole < 10:
+        return None
+    values = np.empty(n_whole)
+    filled = 0
+    rows = _LogRatioRows(despeckle_px, height, dark_db)
+    for r0, r1 in spans:
+        _, _, share, _, lr, tested = rows.block(before, after, ok, r0, r1)
+        v = lr[tested & (share >= 1.0)]
+        values[filled : filled + v.size] = v
+        filled += v.size
+    median = float(np.median(values, overwrite_input=True))
+    np.subtract(values, median, out=values)
+    np.abs(values, out=values)
+    looks = _looks_for_mad(float(np.median(values, overwrite_input=True)))
+    filled = 0
+    rows = _LogRatioRows(despeckle_px, height, dark_db)
+    for r0, r1 in spans:
+        b, a, share, _, _, tested = rows.block(before, after, ok, r0, r1)
+        v = rows.spread(positive, a, b, r0, r1)[tested & (share >= 1.0)]
+        values[filled : filled + v.size] = v
+        filled += v.size
+    spread_median = float(np.median(values, overwrite_input=True))
+    return _SarScene(median, looks, spread_median, positive)
+
+
+SarBlock = tuple[int, int, NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64]]
+"""Rows ``r0`` to ``r1`` of the log-ratio less its median, the tested pixels and each pixel's looks."""
+
+
+def sar_blocks(
+    before: Any, after: Any, ok: NDArray[np.bool_], *, despeckle_px: int = 5, dark_db: float | None = -14.0,
+    blocks: RowBlocks = DEFAULT_BLOCKS,
+) -> Iterator[SarBlock] | None:  # fmt: skip
+    """:func:`sar_log_ratio`'s values a block of rows at a time, top to bottom: ``(r0, r1, lr, tested,
+    looks)`` of rows ``r0`` to ``r1``; None when too few pixels are tested (its looks all NaN). ``before``
+    and ``after`` are bands × rows × cols arrays whose band 0 is compared, or readers whose ``[0, a:b]``
+    give those rows; ``ok`` is the whole grid's.
+
+    The scene-wide quantities are taken first from every pixel (:func:`_sar_scene`), then the blocks are
+    computed: whatever ``blocks`` says, the values are those of the whole grid at once, to the bit."""
+    height, width = ok.shape
+    spans = blocks.spans(height, width)
+    scene = _sar_scene(before, after, ok, despeckle_px, dark_db, spans)
+    if scene is None:
+        return None
+
+    def run(scene: _SarScene) -> Iterator[SarBlock]:
+        rows = _LogRatioRows(despeckle_px, height, dark_db)
+        for r0, r1 in spans:
+            b, a, share, _, lr, tested = rows.block(before, after, ok, r0, r1)
+            spread = rows.spread(scene.positive, a, b, r0, r1)
+            yield r0, r1, lr - scene.median, tested, scene.looks * share * np.minimum(1.0, spread / scene.spread_median)
+
+    return run(scene)
 
 
 def _f_thresholds(looks: NDArray[np.float64], pfa: float) -> NDArray[np.float64]:

@@ -142,11 +142,16 @@ def _dear_to_decode(src: Any) -> bool:
 
 
 def _chunk_rows(src: Any) -> int:
-    """Rows a :class:`_BandRows` chunk holds: the band files' tile height (256 to 1,024 rows: a file of one
+    """Rows a :class:`_BandRows` chunk holds: :func:`_file_chunk_rows` of the first band file."""
+    path, idx = next(iter(src.bands.values()))
+    return _file_chunk_rows(path, idx)
+
+
+def _file_chunk_rows(path: Any, idx: int = 1) -> int:
+    """Rows a chunk of band ``idx`` of ``path`` holds: its tile height (256 to 1,024 rows: a file of one
     block, or strips of a row, is read in chunks of those), so that each tile is decoded once a pass."""
     import rasterio
 
-    path, idx = next(iter(src.bands.values()))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with rasterio.open(path) as ds:
@@ -279,7 +284,6 @@ def _sar_rows_pair(b_date: _Date, a_date: _Date, pixel_size: float | None) -> tu
     wider), both on one grid in metres; None otherwise, and whenever the whole read would refuse the pair
     (it is then read whole, to the same error). One pass down both images first: each one's least and most
     value (dB or not, as the whole read tells it), and whether they overlap."""
-    import rasterio
 
     from .change_image import _metric, _Raster
     from .detect.image import _MAX_DB, _sar_window_reader, open_image_info
@@ -299,10 +303,7 @@ def _sar_rows_pair(b_date: _Date, a_date: _Date, pixel_size: float | None) -> tu
     same = a.crs == b.crs and tuple(a.transform)[:6] == (t.a, t.b, t.c, t.d, t.e, t.f) and (a.height, a.width) == (b.height, b.width)
     if not (same and _metric(_Raster(np.zeros((0, b.height, b.width), np.float32), ("VV",), b.crs, t, b.pixel_size))):
         return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with rasterio.open(b.path) as ds:
-            chunk = min(1024, max(256, int(ds.block_shapes[0][0])))
+    chunk = _file_chunk_rows(b.path)
     readers = [_sar_window_reader(i) for i in infos]
     lo, hi, low = [math.inf, math.inf], [-math.inf, -math.inf], [math.inf, math.inf]
     overlap = False

@@ -32,8 +32,10 @@ from sitewatch.store.alerts import (
     stored_events,
 )
 from sitewatch.store.changes import change_pairs, changes, replace_changes
+from sitewatch.store.copy import copy_store
 from sitewatch.store.pg_schema import PG_FEATURE_TABLES, PG_SCHEMA_VERSION
 from sitewatch.store.postgis import PostgisStore
+from sitewatch.store.schema import SCHEMA_VERSION
 from sitewatch.testing.postgres import PASSWORD_ROLE
 from sitewatch.workspace import Workspace, init_workspace, open_workspace
 from test_store import _det, _obs
@@ -376,3 +378,26 @@ def test_init_store_and_store_copy_refuse_what_is_no_store(tmp_path: Path, monke
         "counts": {"sites": 0, "berths": 0, "site_water": 0, "scenes": 0, "observations": 0, "detections": 0,
                    "change_pairs": 0, "changes": 0, "runs": 0, "alert_events": 0},
     }  # fmt: skip
+
+
+def test_store_copy_carries_what_detect_kept_so_nothing_is_detected_again(tmp_path: Path, pg_url: str) -> None:
+    # detect's record of what each site's detections were made from (sitewatch_meta, detect:SITE:SENSOR) went
+    # nowhere: the first `detect` after a copy ran on every observation again, though the rows were all there.
+    source = tmp_path / "source.gpkg"
+    with open_store(source) as s:
+        s.put_site(_site())
+        s.set_meta("detect:dunai:sar", '{"key": "k", "observations": {"dunai/a": "f"}}')
+    with open_store(pg_url) as pg:
+        pg.set_meta("detect:gone:sar", "an earlier store's")
+    with open_store(source) as s, open_store(pg_url) as pg:
+        copy_store(s, pg, replace=True)
+    with open_store(pg_url) as pg:
+        assert pg.meta("detect:dunai:sar") == '{"key": "k", "observations": {"dunai/a": "f"}}'
+        assert pg.meta("detect:gone:sar") is None  # --replace empties the target, this too
+        assert pg.schema_version() == PG_SCHEMA_VERSION  # each store keeps its own schema version
+    back = tmp_path / "back.gpkg"
+    with open_store(pg_url) as pg, open_store(back) as b:
+        copy_store(pg, b)
+    with open_store(back) as b:
+        assert b.meta("detect:dunai:sar") == '{"key": "k", "observations": {"dunai/a": "f"}}'
+        assert b.schema_version() == SCHEMA_VERSION

@@ -1,8 +1,9 @@
 """Copy a workspace's database into another store: a GeoPackage into a PostGIS team store, or back.
 
 Rows are copied as they are, table by table (``fid`` and every column the two stores share, so the
-detection times, the runs and the alert events' order stay what they were), in one transaction on the
-target: a copy that fails leaves the target as it was. A target that already holds rows is refused
+detection times, the runs and the alert events' order stay what they were), with what ``sitewatch_meta``
+keeps besides the schema version (what ``detect`` last ran on, so that it does not run again on every
+observation), in one transaction on the target: a copy that fails leaves the target as it was. A target that already holds rows is refused
 unless ``replace``, which empties it first: a copy run again gives the same rows, not twice the rows.
 """
 
@@ -23,6 +24,9 @@ COPIED_TABLES = (
 
 _BOOLEAN_COLUMNS = frozenset({"resolved", "simulated", "truncated", "acquired_date_only", "webhook_pending"})
 """Columns the GeoPackage holds as 0/1 and PostgreSQL as boolean."""
+
+_SCHEMA_KEY = "schema_version"
+"""The ``sitewatch_meta`` row that is the store's own, not copied."""
 
 _KEYS = {"runs": "run_id", "change_pairs": "pair_id"}
 """The tables whose key is not ``fid``."""
@@ -61,5 +65,11 @@ def copy_store(source: Store, target: Store, *, replace: bool = False) -> dict[s
             )
             target._keys_follow(db, table, _KEYS.get(table, "fid"))
             copied[table] = len(rows)
+        # Each store keeps its own schema version (the GeoPackage's and PostGIS's are counted apart).
+        db.execute(f"DELETE FROM sitewatch_meta WHERE key <> '{_SCHEMA_KEY}'")
+        db.executemany(
+            "INSERT INTO sitewatch_meta (key, value) VALUES (?, ?)",
+            [tuple(r) for r in source.execute(f"SELECT key, value FROM sitewatch_meta WHERE key <> '{_SCHEMA_KEY}' ORDER BY key")],
+        )
     target.update_extents()
     return copied

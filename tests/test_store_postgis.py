@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -401,3 +402,33 @@ def test_store_copy_carries_what_detect_kept_so_nothing_is_detected_again(tmp_pa
     with open_store(back) as b:
         assert b.meta("detect:dunai:sar") == '{"key": "k", "observations": {"dunai/a": "f"}}'
         assert b.schema_version() == SCHEMA_VERSION
+
+
+def test_a_copy_into_a_store_someone_is_writing_waits_for_it_then_refuses(tmp_path: Path, pg_url: str) -> None:
+    # The check for rows already there ran before the copy's transaction: a member's write (or a second
+    # copy) committing meanwhile met the copy's rows of the same keys, and the copy ended in a traceback
+    # (UniqueViolation on sites_pkey). Now the copy locks the tables, waits, and sees what is there.
+    source = tmp_path / "source.gpkg"
+    with open_store(source) as s:
+        s.put_site(_site())
+    outcome: dict[str, BaseException | None] = {}
+
+    def run_copy() -> None:
+        try:
+            with open_store(source) as s, open_store(pg_url) as pg:
+                copy_store(s, pg)
+            outcome["error"] = None
+        except BaseException as exc:  # noqa: BLE001 (what the copy ended in, for the test to read)
+            outcome["error"] = exc
+
+    with open_store(pg_url) as writer:
+        with writer.transaction():
+            writer.put_site(Site(id="rason", name="Rason", kind="port", geometry=box(130.3, 42.2, 130.4, 42.3)))
+            copying = threading.Thread(target=run_copy)
+            copying.start()
+            copying.join(2.0)  # the copy meets the write that has not committed yet
+        copying.join(60)
+    assert isinstance(outcome["error"], StoreError), outcome
+    assert "holds rows already (1 sites)" in str(outcome["error"]) and "--replace" in str(outcome["error"])
+    with open_store(pg_url) as pg:
+        assert [x.id for x in pg.sites()] == ["rason"]

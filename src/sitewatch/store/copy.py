@@ -5,6 +5,8 @@ detection times, the runs and the alert events' order stay what they were), with
 keeps besides the schema version (what ``detect`` last ran on, so that it does not run again on every
 observation), in one transaction on the target: a copy that fails leaves the target as it was. A target that already holds rows is refused
 unless ``replace``, which empties it first: a copy run again gives the same rows, not twice the rows.
+The target's tables are locked against writes while it is copied into (reads go on), so a member writing to
+a team store at that moment, or a second copy, is waited for and then seen.
 """
 
 from __future__ import annotations
@@ -45,14 +47,17 @@ def copy_store(source: Store, target: Store, *, replace: bool = False) -> dict[s
 
     ``target`` with rows already is refused (a :class:`StoreError` saying so) unless ``replace``.
     """
-    held = {t: n for t in COPIED_TABLES if (n := int(target.execute(f"SELECT count(*) FROM {t}")[0][0]))}
-    if held and not replace:
-        what = ", ".join(f"{n} {t}" for t, n in held.items())
-        raise StoreError(
-            f"{target.location}: holds rows already ({what}); pass --replace to empty it and copy again"
-        )
     copied: dict[str, int] = {}
     with target.transaction() as db:
+        # Looked at under the lock: a member writing to the store (or a second copy) at this moment is
+        # waited for and then seen, not met halfway by rows of the same keys.
+        target._lock_tables(db, (*COPIED_TABLES, "sitewatch_meta"))
+        held = {t: n for t in COPIED_TABLES if (n := int(target.execute(f"SELECT count(*) FROM {t}")[0][0]))}
+        if held and not replace:
+            what = ", ".join(f"{n} {t}" for t, n in held.items())
+            raise StoreError(
+                f"{target.location}: holds rows already ({what}); pass --replace to empty it and copy again"
+            )
         for table in reversed(COPIED_TABLES):
             db.execute(f"DELETE FROM {table}")
         for table in COPIED_TABLES:

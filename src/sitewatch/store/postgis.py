@@ -318,6 +318,10 @@ class PostgisStore(Store):
     def _lock(self, db: Connection, key: str) -> None:
         db.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (key,))
 
+    def _lock_tables(self, db: Connection, tables: Iterable[str]) -> None:
+        """``LOCK TABLE … IN EXCLUSIVE MODE``: other sessions' writes wait for this transaction, their reads do not."""
+        db.execute(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE")
+
     def _touch(self, db: Connection, table: str) -> None:
         """Nothing: PostgreSQL has no ``gpkg_contents`` to date a layer's last change in."""
 

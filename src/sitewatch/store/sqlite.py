@@ -273,6 +273,10 @@ class Store:
         """Wait, inside a transaction, until no other one holds ``key``; hold it to the end. SQLite has
         nothing to do: its write transactions (``BEGIN IMMEDIATE``) already run one at a time."""
 
+    def _lock_tables(self, db: Connection, tables: Iterable[str]) -> None:
+        """Inside a transaction, keep every other writer out of ``tables`` to its end (reads go on). SQLite
+        has nothing to do: its write transactions (``BEGIN IMMEDIATE``) hold the whole file already."""
+
     def _touch(self, db: Connection, table: str) -> None:
         db.execute(
             "UPDATE gpkg_contents SET last_change = ? WHERE table_name = ?", (_now(), table)

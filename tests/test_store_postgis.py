@@ -432,3 +432,36 @@ def test_a_copy_into_a_store_someone_is_writing_waits_for_it_then_refuses(tmp_pa
     assert "holds rows already (1 sites)" in str(outcome["error"]) and "--replace" in str(outcome["error"])
     with open_store(pg_url) as pg:
         assert [x.id for x in pg.sites()] == ["rason"]
+
+
+def test_two_members_ingesting_an_image_of_one_name_into_two_sites_keep_both(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both chose `response` before either had recorded it; the scene id (local:local-geotiff:response) is one
+    # row of the store, so the second took over the first's scene: its time, footprint and file.
+    from sitewatch.ingest import ingest_paths
+    from sitewatch.testing import tiny_site
+    from test_ingest import SITE, _colleague_ingests_first, _sar
+
+    monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+    init_workspace(tmp_path / "ws", store=pg_url)
+    ws = open_workspace(tmp_path / "ws")
+    other = tiny_site("other")  # the same place under another id: the colleague's port
+    with ws.store() as s:
+        s.put_site(SITE)
+        s.put_site(other)
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+    mine = _sar(tmp_path / "a" / "response.tif", "2023-08-21T10:00:00Z")
+    theirs = _sar(tmp_path / "b" / "response.tif", "2023-09-05T10:00:00Z", seed=1)
+    _colleague_ingests_first(monkeypatch, ws, other, theirs)
+    with ws.store() as store:
+        report = ingest_paths(ws, store, SITE, [mine], workers=1)
+        assert report.observations == () and "run the ingest (or import) again" in report.skipped[0][1]
+        report = ingest_paths(ws, store, SITE, [mine], workers=1)
+        assert [o.id for o in report.observations] == [f"{SITE.id}/response_20230821T100000"]
+        days = {o.id: (o.scene.id, o.scene.acquired.day) for o in store.observations()}
+        assert days == {
+            "other/response": ("local:local-geotiff:response", 5),
+            f"{SITE.id}/response_20230821T100000": ("local:local-geotiff:response_20230821T100000", 21),
+        }

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import re
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -465,3 +467,26 @@ def test_two_members_ingesting_an_image_of_one_name_into_two_sites_keep_both(
             "other/response": ("local:local-geotiff:response", 5),
             f"{SITE.id}/response_20230821T100000": ("local:local-geotiff:response_20230821T100000", 21),
         }
+
+
+def test_a_member_whose_role_has_no_rights_on_the_tables_is_told_what_to_grant(pg_url: str) -> None:
+    # The tables belong to the role of whoever opened the store first; another member's role could not read
+    # them, and every command ended in a traceback (psycopg.errors.InsufficientPrivilege on sitewatch_meta).
+    role = f"sitewatch_member_{uuid.uuid4().hex[:8]}"
+    member_url = pg_url.replace("postgresql://postgres@", f"postgresql://{role}@", 1)
+    PostgisStore(pg_url).close()  # made by the first member
+    admin(pg_url, f"CREATE ROLE {role} LOGIN")
+    try:
+        with pytest.raises(StoreError) as err:
+            PostgisStore(member_url)
+        message = str(err.value)
+        assert message.startswith(f"{mask_url(member_url)}: ") and f"role {role!r} has no rights on" in message
+        grants = re.findall(r"`(GRANT [^`]*)`", message)
+        assert grants, message
+        admin(pg_url, *grants[0].split("; "))  # what the message says to run, as the tables' owner
+        with PostgisStore(member_url) as s:
+            s.put_site(_site())
+            assert [x.id for x in s.sites()] == ["dunai"]
+    finally:
+        admin(pg_url, f"DROP OWNED BY {role}")
+        admin(with_database(pg_url, "postgres"), f"DROP ROLE IF EXISTS {role}")

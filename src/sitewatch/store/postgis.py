@@ -187,9 +187,27 @@ class PostgisStore(Store):
                 self._check_current()
             else:
                 self._migrate()
+        except psycopg.errors.InsufficientPrivilege as exc:
+            message = f"{self.location}: {self._denied(exc)}"
+            self._pg.close()
+            raise StoreError(message) from exc
         except BaseException:
             self._pg.close()
             raise
+
+    def _denied(self, exc: BaseException) -> str:
+        """What a role refused the tables (another member's role: they belong to whoever made them) must be granted."""
+        user = self._pg.info.user
+        try:
+            schema = self._pg.execute("SELECT current_schema()").fetchone()[0] or "public"
+        except Exception:  # (the connection gone meanwhile: the usual schema)
+            schema = "public"
+        return (
+            f"role {user!r} has no rights on sitewatch's tables here ({_reason(exc)}): the role that made them, "
+            f"their owner, or a superuser must grant them, `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN "
+            f"SCHEMA {schema} TO {user}; GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {schema} TO {user}` "
+            "(or every member signs in as one role: README, A team store on PostGIS)"
+        )
 
     @property
     def location(self) -> str:
@@ -270,6 +288,13 @@ class PostgisStore(Store):
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                         (str(version + 1),),
                     )
+        except psycopg.errors.InsufficientPrivilege as exc:
+            user = self._pg.info.user
+            raise StoreError(
+                f"{self.location}: cannot make or migrate the sitewatch tables ({_reason(exc)}): role {user!r} may not "
+                "create tables in this database; open it first (`sitewatch init --store URL`) as its owner "
+                f"(`createdb -O {user} …` makes {user} the owner), or have the owner run `GRANT CREATE ON SCHEMA public TO {user}`"
+            ) from exc
         except psycopg.Error as exc:
             raise StoreError(f"{self.location}: cannot make or migrate the sitewatch tables ({_reason(exc)})") from exc
 
@@ -304,6 +329,8 @@ class PostgisStore(Store):
             if self._depth == 0:
                 if not self._pg.closed:
                     self._pg.execute("ROLLBACK")
+                if isinstance(exc, psycopg.errors.InsufficientPrivilege) and not self.read_only:
+                    raise StoreError(f"{self.location}: cannot write to the PostGIS store: {self._denied(exc)}") from exc
                 if _cannot_write(psycopg, exc):
                     raise StoreError(f"{self.location}: cannot write to the PostGIS store ({_reason(exc)})") from exc
             raise
@@ -338,6 +365,10 @@ class PostgisStore(Store):
             return list(self._pg.execute(_to_pg(sql), tuple(args)).fetchall())
         except psycopg.OperationalError as exc:
             raise StoreError(f"{self.location}: cannot read the PostGIS store ({_reason(exc)})") from exc
+        except psycopg.errors.InsufficientPrivilege as exc:
+            if self._depth:  # in a transaction: rolled back, and said so, as it ends
+                raise
+            raise StoreError(f"{self.location}: {self._denied(exc)}") from exc
 
     def columns(self, table: str) -> list[str]:
         """:meth:`Store.columns` from ``information_schema``, for a table of the current schema."""

@@ -261,7 +261,7 @@ def test_the_cluster_helper_names_a_failure_without_a_traceback(tmp_path: Path, 
     assert err.startswith("error: ") and "Traceback" not in err
 
 
-def test_the_wrong_password_is_named(postgres_server: Server) -> None:
+def test_the_wrong_password_is_named(postgres_server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     admin(postgres_server.url, f"DROP ROLE IF EXISTS {PASSWORD_ROLE}", f"CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD 'right'")
     try:
         url = with_database(postgres_server.url, postgres_server.template).replace("postgres@", f"{PASSWORD_ROLE}:wrong@", 1)
@@ -271,10 +271,21 @@ def test_the_wrong_password_is_named(postgres_server: Server) -> None:
             PostgisStore(url).close()
         except StoreError as exc:
             assert "password authentication failed" in str(exc) and "wrong" not in str(exc)
+            assert "~/.pgpass" in str(exc) and "PGPASSWORD" in str(exc)  # where the right one goes
         else:
             pytest.skip("this server does not ask that role for a password (SITEWATCH_TEST_POSTGRES=auto's does)")
+        # None given: libpq's "no password supplied" alone did not say where to give it.
+        monkeypatch.delenv("PGPASSWORD", raising=False)
+        monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-pgpass"))
+        with pytest.raises(StoreError, match=r"no password supplied.*give the password.*~/\.pgpass.*PGPASSWORD"):
+            PostgisStore(url.replace(":wrong@", "@", 1))
     finally:
         admin(postgres_server.url, f"DROP ROLE IF EXISTS {PASSWORD_ROLE}")
+
+
+def test_a_database_that_does_not_exist_is_named_with_how_to_make_it(postgres_server: Server) -> None:
+    with pytest.raises(StoreError, match=r'database "sitewatch_nothere" does not exist.*createdb sitewatch_nothere.*CREATE EXTENSION postgis'):
+        PostgisStore(with_database(postgres_server.url, "sitewatch_nothere"))
 
 
 def test_a_database_without_postgis_says_create_extension(postgres_server: Server) -> None:

@@ -175,7 +175,9 @@ class PostgisStore(Store):
         try:
             self._pg = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, row_factory=_row_factory)
         except psycopg.OperationalError as exc:
-            raise StoreError(f"{self.location}: cannot connect to the PostGIS store ({_reason(exc)})") from exc
+            raise StoreError(
+                f"{self.location}: cannot connect to the PostGIS store ({_reason(exc)}){_connect_hint(exc)}"
+            ) from exc
         except psycopg.ProgrammingError as exc:  # a URL libpq cannot parse
             raise StoreError(f"{self.location}: not a PostgreSQL URL libpq reads ({_reason(exc)})") from exc
         try:
@@ -400,6 +402,31 @@ def _cannot_write(psycopg: Any, exc: BaseException) -> bool:
     session, a role without the right to write), not what was written."""
     errors = psycopg.errors
     return isinstance(exc, (psycopg.OperationalError, errors.ReadOnlySqlTransaction, errors.InsufficientPrivilege))
+
+
+_PASSWORD_PLACES = (
+    "give the password in ~/.pgpass (a line host:port:database:user:password, the file mode 600) or in PGPASSWORD, "
+    "never in sitewatch.toml"
+)
+
+
+def _connect_hint(exc: BaseException) -> str:
+    """What to do about a connection libpq refused, where its own words do not say (they do for a server
+    that is not running or a host it cannot resolve): "" when there is nothing to add."""
+    text = str(exc)
+    if "no password supplied" in text:
+        return f": {_PASSWORD_PLACES}"
+    if "password authentication failed" in text:
+        return f": check the password; {_PASSWORD_PLACES}"
+    if missing := re.search(r'database "([^"]+)" does not exist', text):
+        db = missing.group(1)
+        return (
+            f": make it on the server (`createdb {db}`, then `psql -d {db} -c 'CREATE EXTENSION postgis'`, see README, "
+            "A team store on PostGIS), or check the database's name in the URL"
+        )
+    if missing := re.search(r'role "([^"]+)" does not exist', text):
+        return f": check the user in the URL, or have the server's administrator make the role (`createuser {missing.group(1)}`)"
+    return ""
 
 
 def _reason(exc: BaseException) -> str:

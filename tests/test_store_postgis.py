@@ -501,3 +501,32 @@ def test_a_member_whose_role_has_no_rights_on_the_tables_is_told_what_to_grant(p
     finally:
         admin(pg_url, f"DROP OWNED BY {role}")
         admin(with_database(pg_url, "postgres"), f"DROP ROLE IF EXISTS {role}")
+
+
+def test_a_copy_out_of_a_store_being_written_is_of_one_moment(tmp_path: Path, pg_url: str) -> None:
+    # The source was read table by table, each query seeing what was committed by then: an ingest committing
+    # between the read of `scenes` and that of `observations` left an observation without its scene in the copy,
+    # which then failed to open it (IndexError reading the observation). Now the copy reads one snapshot.
+    with open_store(pg_url) as pg:
+        pg.put_site(_site())
+        pg.put_observation(_obs())
+    source = open_store(pg_url)
+    read = source.execute
+
+    def a_member_ingests_meanwhile(sql: str, args: Any = ()) -> list[Any]:
+        rows = read(sql, args)
+        if sql.startswith("SELECT") and " FROM scenes " in sql:
+            with open_store(pg_url) as member:  # another command, its own connection, commits now
+                member.put_observation(_obs(item="scene-2"))
+                member.replace_detections(_obs(item="scene-2"), [_det(_obs(item="scene-2"), 0)])
+        return rows
+
+    source.execute = a_member_ingests_meanwhile  # type: ignore[method-assign]
+    try:
+        with open_store(tmp_path / "copy.gpkg") as copy:
+            counts = copy_store(source, copy)
+    finally:
+        source.close()
+    assert counts["scenes"] == counts["observations"] == 1 and counts["detections"] == 0
+    with open_store(tmp_path / "copy.gpkg") as copy:
+        assert [o.id for o in copy.observations()] == [_obs().id]  # opens: every observation has its scene

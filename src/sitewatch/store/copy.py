@@ -6,7 +6,8 @@ keeps besides the schema version (what ``detect`` last ran on, so that it does n
 observation), in one transaction on the target: a copy that fails leaves the target as it was. A target that already holds rows is refused
 unless ``replace``, which empties it first: a copy run again gives the same rows, not twice the rows.
 The target's tables are locked against writes while it is copied into (reads go on), so a member writing to
-a team store at that moment, or a second copy, is waited for and then seen.
+a team store at that moment, or a second copy, is waited for and then seen; the source is read as one
+moment (:meth:`~sitewatch.store.Store.snapshot`), so rows committed to it during the copy are not half in it.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ def copy_store(source: Store, target: Store, *, replace: bool = False) -> dict[s
     ``target`` with rows already is refused (a :class:`StoreError` saying so) unless ``replace``.
     """
     copied: dict[str, int] = {}
-    with target.transaction() as db:
+    # The source as one moment, though members may be writing to it: not an observation whose scene
+    # was committed after the scenes were read.
+    with source.snapshot(), target.transaction() as db:
         # Looked at under the lock: a member writing to the store (or a second copy) at this moment is
         # waited for and then seen, not met halfway by rows of the same keys.
         target._lock_tables(db, (*COPIED_TABLES, "sitewatch_meta"))

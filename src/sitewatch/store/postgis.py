@@ -344,6 +344,26 @@ class PostgisStore(Store):
                 except psycopg.Error as exc:
                     raise StoreError(f"{self.location}: cannot write to the PostGIS store ({_reason(exc)})") from exc
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see the store as one moment: a ``REPEATABLE READ READ ONLY`` transaction, which other
+        members' writes do not wait for. Inside a transaction of this store: that one's view."""
+        psycopg = _psycopg()
+        if self._depth:
+            yield
+            return
+        try:
+            self._pg.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        except psycopg.Error as exc:
+            raise StoreError(f"{self.location}: cannot read the PostGIS store ({_reason(exc)})") from exc
+        try:
+            yield
+        finally:
+            try:
+                self._pg.execute("COMMIT")
+            except psycopg.Error:  # the connection lost: what stopped the reads is raised already
+                pass
+
     def _lock(self, db: Connection, key: str) -> None:
         db.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (key,))
 

@@ -530,3 +530,14 @@ def test_a_copy_out_of_a_store_being_written_is_of_one_moment(tmp_path: Path, pg
     assert counts["scenes"] == counts["observations"] == 1 and counts["detections"] == 0
     with open_store(tmp_path / "copy.gpkg") as copy:
         assert [o.id for o in copy.observations()] == [_obs().id]  # opens: every observation has its scene
+
+
+def test_store_copy_use_says_when_sitewatch_store_still_overrides_it(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `--use` wrote sitewatch.toml and said "sitewatch.gpkg is now this workspace's database" while SITEWATCH_STORE
+    # (set, here to nothing: the GeoPackage) went on overriding it: the next commands used another database.
+    monkeypatch.setenv("SITEWATCH_STORE", "")
+    ws = init_workspace(tmp_path / "ws")
+    res = CliRunner().invoke(main, ["store", "copy", "--to", pg_url, "--use", "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    assert f"{mask_url(pg_url)} is now the `store` in sitewatch.toml" in res.output
+    assert "SITEWATCH_STORE is set and overrides it" in res.output and "sitewatch.gpkg is now" not in res.output

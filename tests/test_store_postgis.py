@@ -13,6 +13,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -541,3 +542,46 @@ def test_store_copy_use_says_when_sitewatch_store_still_overrides_it(tmp_path: P
     assert res.exit_code == 0, res.output
     assert f"{mask_url(pg_url)} is now the `store` in sitewatch.toml" in res.output
     assert "SITEWATCH_STORE is set and overrides it" in res.output and "sitewatch.gpkg is now" not in res.output
+
+
+def test_an_image_ingested_again_while_detect_records_its_old_one_waits_for_it(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # detect looks at the observation's sha256 and then replaces its detections; on PostgreSQL each statement
+    # sees what was committed by then, so an ingest of another image committing in between had the old
+    # image's detections recorded as the new one's, detected_at set: "current" until the next detect.
+    # Now ingest's write of the observation and detect's record of it take one lock, one after the other.
+    from sitewatch.detection import detect_site
+    from sitewatch.ingest import ingest_paths
+    from test_ingest import SITE, _sar
+
+    monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+    init_workspace(tmp_path / "ws", store=pg_url)
+    ws = open_workspace(tmp_path / "ws")
+    (tmp_path / "in").mkdir()
+    image = _sar(tmp_path / "in" / "pier.tif", "2024-10-17T09:30:00Z")
+    with ws.store() as s:
+        s.put_site(SITE)
+        [obs] = ingest_paths(ws, s, SITE, [image], workers=1).observations
+    again = replace(obs, sha256="0" * 64)  # the same id, another image (its COG is ingest's concern here)
+    execute = PostgisStore.execute
+    ingesting: list[threading.Thread] = []
+
+    def another_ingest_commits_meanwhile(self: PostgisStore, sql: str, args: Any = ()) -> list[Any]:
+        rows = execute(self, sql, args)
+        if sql.startswith("SELECT sha256 FROM observations") and not ingesting:
+            def ingest() -> None:
+                with PostgisStore(pg_url) as member:
+                    member.put_observation(again)
+            ingesting.append(threading.Thread(target=ingest))
+            ingesting[0].start()
+            ingesting[0].join(2.0)  # before: done at once; now: waits for detect's transaction
+        return rows
+
+    monkeypatch.setattr(PostgisStore, "execute", another_ingest_commits_meanwhile)
+    detect_site(ws, SITE.id, workers=1)
+    ingesting[0].join(30)
+    monkeypatch.undo()
+    with ws.store() as s:
+        assert s.get_observation(obs.id).sha256 == again.sha256
+        assert obs.id in s.undetected(SITE.id) and s.detections(observation_id=obs.id) == []

@@ -477,6 +477,9 @@ class Store:
         (provenance ``berths_hidden``) detection measured with them.
         """
         with self.transaction() as db:
+            # The lock detect holds from reading an observation's sha256 to recording its detections: an image
+            # replaced meanwhile would have the old one's detections recorded as its own.
+            self._lock(db, f"detections {obs.id}")
             self.put_scene(obs.scene)
             db.execute(
                 """DELETE FROM detections WHERE observation_id IN

@@ -585,3 +585,19 @@ def test_an_image_ingested_again_while_detect_records_its_old_one_waits_for_it(
     with ws.store() as s:
         assert s.get_observation(obs.id).sha256 == again.sha256
         assert obs.id in s.undetected(SITE.id) and s.detections(observation_id=obs.id) == []
+
+
+def test_a_server_gone_midway_is_named_with_what_to_do(pg_url: str) -> None:
+    # "cannot write to the PostGIS store (terminating connection due to administrator command)" said neither
+    # what became of the run's earlier writes nor what to do.
+    with PostgisStore(pg_url) as s:
+        s.put_site(_site())
+        pid = s.execute("SELECT pg_backend_pid()")[0][0]
+        admin(pg_url, f"SELECT pg_terminate_backend({pid})")  # the server ends this connection (a restart, a crash)
+        with pytest.raises(StoreError) as err:
+            s.put_observation(_obs())
+    message = str(err.value)
+    assert message.startswith(f"{mask_url(pg_url)}: cannot write to the PostGIS store (")
+    assert "what was recorded before is kept" in message and "run the command again" in message
+    with PostgisStore(pg_url) as s:
+        assert [x.id for x in s.sites()] == ["dunai"] and s.observations() == []

@@ -322,7 +322,7 @@ class PostgisStore(Store):
             try:
                 self._pg.execute("BEGIN")
             except psycopg.Error as exc:
-                raise StoreError(f"{self.location}: cannot write to the PostGIS store ({_reason(exc)})") from exc
+                raise StoreError(f"{self.location}: cannot write to the PostGIS store ({_reason(exc)}){_gone(psycopg, exc)}") from exc
         self._depth += 1
         try:
             yield _Transaction(self._pg)
@@ -334,7 +334,7 @@ class PostgisStore(Store):
                 if isinstance(exc, psycopg.errors.InsufficientPrivilege) and not self.read_only:
                     raise StoreError(f"{self.location}: cannot write to the PostGIS store: {self._denied(exc)}") from exc
                 if _cannot_write(psycopg, exc):
-                    raise StoreError(f"{self.location}: cannot write to the PostGIS store ({_reason(exc)})") from exc
+                    raise StoreError(f"{self.location}: cannot write to the PostGIS store ({_reason(exc)}){_gone(psycopg, exc)}") from exc
             raise
         else:
             self._depth -= 1
@@ -342,7 +342,7 @@ class PostgisStore(Store):
                 try:
                     self._pg.execute("COMMIT")
                 except psycopg.Error as exc:
-                    raise StoreError(f"{self.location}: cannot write to the PostGIS store ({_reason(exc)})") from exc
+                    raise StoreError(f"{self.location}: cannot write to the PostGIS store ({_reason(exc)}){_gone(psycopg, exc)}") from exc
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -355,7 +355,7 @@ class PostgisStore(Store):
         try:
             self._pg.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         except psycopg.Error as exc:
-            raise StoreError(f"{self.location}: cannot read the PostGIS store ({_reason(exc)})") from exc
+            raise StoreError(f"{self.location}: cannot read the PostGIS store ({_reason(exc)}){_gone(psycopg, exc)}") from exc
         try:
             yield
         finally:
@@ -386,7 +386,7 @@ class PostgisStore(Store):
         try:
             return list(self._pg.execute(_to_pg(sql), tuple(args)).fetchall())
         except psycopg.OperationalError as exc:
-            raise StoreError(f"{self.location}: cannot read the PostGIS store ({_reason(exc)})") from exc
+            raise StoreError(f"{self.location}: cannot read the PostGIS store ({_reason(exc)}){_gone(psycopg, exc)}") from exc
         except psycopg.errors.InsufficientPrivilege as exc:
             if self._depth:  # in a transaction: rolled back, and said so, as it ends
                 raise
@@ -447,6 +447,17 @@ def _connect_hint(exc: BaseException) -> str:
     if missing := re.search(r'role "([^"]+)" does not exist', text):
         return f": check the user in the URL, or have the server's administrator make the role (`createuser {missing.group(1)}`)"
     return ""
+
+
+def _gone(psycopg: Any, exc: BaseException) -> str:
+    """What to do when the connection failed midway (the server stopped, restarted or unreachable): "" for
+    other errors."""
+    if not isinstance(exc, psycopg.OperationalError):
+        return ""
+    return (
+        "; what was recorded before is kept: check that the server is up and reachable, then run the command "
+        "again (a rerun does not duplicate)"
+    )
 
 
 def _reason(exc: BaseException) -> str:

@@ -193,8 +193,8 @@ def test_workers_that_do_not_see_the_workspace_are_named(
     other.mkdir(parents=True)
     cannot_use = run._cannot_use
 
-    def on_its_own_disk(probe: str, token: str, write: bool = True) -> str:  # the same path, on the worker's own disk
-        return cannot_use(str(other / Path(probe).name), token, write)
+    def on_its_own_disk(probe: str, token: str, write: bool = True, code: str = "") -> str:  # the same path, on the worker's own disk
+        return cannot_use(str(other / Path(probe).name), token, write, code)
 
     monkeypatch.setattr(run, "_cannot_use", on_its_own_disk)
     res = _invoke("ingest", SITE.id, str(scenes), "--scheduler", scheduler, "-w", str(ws.root))
@@ -335,8 +335,8 @@ def test_detect_on_workers_that_do_not_see_the_archive_is_refused_and_keeps_the_
     assert before  # the hull: something that could be lost
     cannot_use = run._cannot_use
 
-    def unmounted(probe: str, token: str, write: bool = True) -> str:  # the workspace not mounted there
-        return cannot_use(str(tmp_path / "nowhere" / Path(probe).name), token, write)
+    def unmounted(probe: str, token: str, write: bool = True, code: str = "") -> str:  # the workspace not mounted there
+        return cannot_use(str(tmp_path / "nowhere" / Path(probe).name), token, write, code)
 
     monkeypatch.setattr(run, "_cannot_use", unmounted)
     res = _invoke("detect", SITE.id, "--force", "--scheduler", scheduler, "-w", str(ws.root))
@@ -352,3 +352,34 @@ def test_detect_on_workers_that_do_not_see_the_archive_is_refused_and_keeps_the_
         assert [(d.id, d.observation_id) for d in store.detections(site_id=SITE.id)] == before
         assert len(store.execute("SELECT 1 FROM runs")) > runs
     assert not [p for p in ws.archive.rglob("*") if "probe" in p.name]
+
+
+def test_a_worker_without_sitewatch_or_with_other_code_is_named_before_any_job(
+    tmp_path: Path, scheduler: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker machine the team forgot to install sitewatch on ended the command in a traceback (the
+    ImportError of unpickling the check, raised by Client.run); one running another sitewatch would have
+    made the detections that the store records as this version's. Both are named, nothing is written."""
+    scenes = _scenes(tmp_path / "in", range(10, 12))
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    cannot_use = run._cannot_use
+    with distributed.Client(scheduler) as client:
+        workers = sorted(client.scheduler_info()["workers"])
+
+    def not_installed(*args: Any) -> str:
+        raise ModuleNotFoundError("No module named 'sitewatch'")
+
+    monkeypatch.setattr(run, "_cannot_use", not_installed)
+    res = _invoke("ingest", SITE.id, str(scenes), "--scheduler", scheduler, "-w", str(ws.root))
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert all(f"{w}: cannot run sitewatch there (ModuleNotFoundError: No module named 'sitewatch')" in res.output for w in workers)
+    assert "install sitewatch[dask]" in res.output and "same version" in res.output
+
+    def other_code(probe: str, token: str, write: bool = True, code: str = "") -> str:
+        return cannot_use(probe, token, write, "the code of another sitewatch")
+
+    monkeypatch.setattr(run, "_cannot_use", other_code)
+    res = _invoke("ingest", SITE.id, str(scenes), "--scheduler", scheduler, "-w", str(ws.root))
+    assert res.exit_code == 1, res.output
+    assert all(f"{w}: runs another sitewatch than this command's" in res.output for w in workers), res.output
+    assert _archive(ws) == {} and _observations(ws) == []

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from sitewatch.cli import main
 from sitewatch.errors import ImageReadError, InputError
 from sitewatch.ingest import ingest_file, ingest_paths, read_scene_ref, site_grid
+from sitewatch.ingest.identity import sha256_file
 from sitewatch.testing import site_utm_origin, tiny_site, workspace_with_sites, write_tiff
 from sitewatch.workspace import Workspace, init_workspace
 
@@ -1162,3 +1163,45 @@ def test_dn_scaling_is_refused_for_sar_by_name(ws, tmp_path: Path) -> None:  # t
         (obs,) = store.observations(SITE.id)
     with rasterio.open(ws.root / obs.path) as cog:
         assert cog.read(1)[30, 30] == pytest.approx(0.01)
+
+
+def _colleague_ingests_first(monkeypatch: pytest.MonkeyPatch, ws: Workspace, site: Any, theirs: Path) -> None:
+    """Another command (a team member's, on its own connection) records ``theirs`` into ``site`` after this
+    command has chosen its ids and before it records its own: between the naming and the jobs' results."""
+    from sitewatch.ingest import entry
+
+    real = entry.map_file_jobs
+    done: list[bool] = []
+
+    def jobs_after_the_colleague(*args: Any, **kwargs: Any) -> Any:
+        if not done:
+            done.append(True)
+            with ws.store() as theirs_store:
+                ingest_paths(ws, theirs_store, site, [theirs], workers=1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(entry, "map_file_jobs", jobs_after_the_colleague)
+
+
+def test_an_image_of_that_name_recorded_by_another_command_meanwhile_is_not_overwritten(
+    ws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    # Two members ingesting a response.tif each at once: both chose `response` before either had recorded
+    # it, and the second took the first's observation over (its COG, time and source), the first image lost.
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+    mine = _sar(tmp_path / "a" / "response.tif", "2023-08-21T10:00:00Z")
+    theirs = _sar(tmp_path / "b" / "response.tif", "2023-09-05T10:00:00Z", seed=1)
+    _colleague_ingests_first(monkeypatch, ws, SITE, theirs)
+    with ws.store() as store:
+        report = ingest_paths(ws, store, SITE, [mine], workers=1)
+        assert report.observations == ()
+        [(name, why)] = report.skipped
+        assert name == str(mine) and f"{SITE.id}/response" in why and "run the ingest (or import) again" in why
+        kept = store.get_observation(f"{SITE.id}/response")
+        assert kept.provenance["source_path"] == str(theirs.resolve()) and kept.scene.acquired.day == 5
+        assert sha256_file(ws.root / kept.path) == kept.sha256  # its COG is its own, not mine written over it
+        assert not list((ws.archive / SITE.id).glob(".*partial*"))
+        report = ingest_paths(ws, store, SITE, [mine], workers=1)  # run again: named apart
+        assert [o.id for o in report.observations] == [f"{SITE.id}/response_20230821T100000"]
+        assert len(store.observations(SITE.id)) == 2

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import re
 import sys
+import threading
+import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,8 +36,10 @@ from sitewatch.store.alerts import (
     stored_events,
 )
 from sitewatch.store.changes import change_pairs, changes, replace_changes
+from sitewatch.store.copy import copy_store
 from sitewatch.store.pg_schema import PG_FEATURE_TABLES, PG_SCHEMA_VERSION
 from sitewatch.store.postgis import PostgisStore
+from sitewatch.store.schema import SCHEMA_VERSION
 from sitewatch.testing.postgres import PASSWORD_ROLE
 from sitewatch.workspace import Workspace, init_workspace, open_workspace
 from test_store import _det, _obs
@@ -256,7 +262,7 @@ def test_the_cluster_helper_names_a_failure_without_a_traceback(tmp_path: Path, 
     assert err.startswith("error: ") and "Traceback" not in err
 
 
-def test_the_wrong_password_is_named(postgres_server: Server) -> None:
+def test_the_wrong_password_is_named(postgres_server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     admin(postgres_server.url, f"DROP ROLE IF EXISTS {PASSWORD_ROLE}", f"CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD 'right'")
     try:
         url = with_database(postgres_server.url, postgres_server.template).replace("postgres@", f"{PASSWORD_ROLE}:wrong@", 1)
@@ -266,10 +272,21 @@ def test_the_wrong_password_is_named(postgres_server: Server) -> None:
             PostgisStore(url).close()
         except StoreError as exc:
             assert "password authentication failed" in str(exc) and "wrong" not in str(exc)
+            assert "~/.pgpass" in str(exc) and "PGPASSWORD" in str(exc)  # where the right one goes
         else:
             pytest.skip("this server does not ask that role for a password (SITEWATCH_TEST_POSTGRES=auto's does)")
+        # None given: libpq's "no password supplied" alone did not say where to give it.
+        monkeypatch.delenv("PGPASSWORD", raising=False)
+        monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-pgpass"))
+        with pytest.raises(StoreError, match=r"no password supplied.*give the password.*~/\.pgpass.*PGPASSWORD"):
+            PostgisStore(url.replace(":wrong@", "@", 1))
     finally:
         admin(postgres_server.url, f"DROP ROLE IF EXISTS {PASSWORD_ROLE}")
+
+
+def test_a_database_that_does_not_exist_is_named_with_how_to_make_it(postgres_server: Server) -> None:
+    with pytest.raises(StoreError, match=r'database "sitewatch_nothere" does not exist.*createdb sitewatch_nothere.*CREATE EXTENSION postgis'):
+        PostgisStore(with_database(postgres_server.url, "sitewatch_nothere"))
 
 
 def test_a_database_without_postgis_says_create_extension(postgres_server: Server) -> None:
@@ -376,3 +393,211 @@ def test_init_store_and_store_copy_refuse_what_is_no_store(tmp_path: Path, monke
         "counts": {"sites": 0, "berths": 0, "site_water": 0, "scenes": 0, "observations": 0, "detections": 0,
                    "change_pairs": 0, "changes": 0, "runs": 0, "alert_events": 0},
     }  # fmt: skip
+
+
+def test_store_copy_carries_what_detect_kept_so_nothing_is_detected_again(tmp_path: Path, pg_url: str) -> None:
+    # detect's record of what each site's detections were made from (sitewatch_meta, detect:SITE:SENSOR) went
+    # nowhere: the first `detect` after a copy ran on every observation again, though the rows were all there.
+    source = tmp_path / "source.gpkg"
+    with open_store(source) as s:
+        s.put_site(_site())
+        s.set_meta("detect:dunai:sar", '{"key": "k", "observations": {"dunai/a": "f"}}')
+    with open_store(pg_url) as pg:
+        pg.set_meta("detect:gone:sar", "an earlier store's")
+    with open_store(source) as s, open_store(pg_url) as pg:
+        copy_store(s, pg, replace=True)
+    with open_store(pg_url) as pg:
+        assert pg.meta("detect:dunai:sar") == '{"key": "k", "observations": {"dunai/a": "f"}}'
+        assert pg.meta("detect:gone:sar") is None  # --replace empties the target, this too
+        assert pg.schema_version() == PG_SCHEMA_VERSION  # each store keeps its own schema version
+    back = tmp_path / "back.gpkg"
+    with open_store(pg_url) as pg, open_store(back) as b:
+        copy_store(pg, b)
+    with open_store(back) as b:
+        assert b.meta("detect:dunai:sar") == '{"key": "k", "observations": {"dunai/a": "f"}}'
+        assert b.schema_version() == SCHEMA_VERSION
+
+
+def test_a_copy_into_a_store_someone_is_writing_waits_for_it_then_refuses(tmp_path: Path, pg_url: str) -> None:
+    # The check for rows already there ran before the copy's transaction: a member's write (or a second
+    # copy) committing meanwhile met the copy's rows of the same keys, and the copy ended in a traceback
+    # (UniqueViolation on sites_pkey). Now the copy locks the tables, waits, and sees what is there.
+    source = tmp_path / "source.gpkg"
+    with open_store(source) as s:
+        s.put_site(_site())
+    outcome: dict[str, BaseException | None] = {}
+
+    def run_copy() -> None:
+        try:
+            with open_store(source) as s, open_store(pg_url) as pg:
+                copy_store(s, pg)
+            outcome["error"] = None
+        except BaseException as exc:  # noqa: BLE001 (what the copy ended in, for the test to read)
+            outcome["error"] = exc
+
+    with open_store(pg_url) as writer:
+        with writer.transaction():
+            writer.put_site(Site(id="rason", name="Rason", kind="port", geometry=box(130.3, 42.2, 130.4, 42.3)))
+            copying = threading.Thread(target=run_copy)
+            copying.start()
+            copying.join(2.0)  # the copy meets the write that has not committed yet
+        copying.join(60)
+    assert isinstance(outcome["error"], StoreError), outcome
+    assert "holds rows already (1 sites)" in str(outcome["error"]) and "--replace" in str(outcome["error"])
+    with open_store(pg_url) as pg:
+        assert [x.id for x in pg.sites()] == ["rason"]
+
+
+def test_two_members_ingesting_an_image_of_one_name_into_two_sites_keep_both(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both chose `response` before either had recorded it; the scene id (local:local-geotiff:response) is one
+    # row of the store, so the second took over the first's scene: its time, footprint and file.
+    from sitewatch.ingest import ingest_paths
+    from sitewatch.testing import tiny_site
+    from test_ingest import SITE, _colleague_ingests_first, _sar
+
+    monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+    init_workspace(tmp_path / "ws", store=pg_url)
+    ws = open_workspace(tmp_path / "ws")
+    other = tiny_site("other")  # the same place under another id: the colleague's port
+    with ws.store() as s:
+        s.put_site(SITE)
+        s.put_site(other)
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+    mine = _sar(tmp_path / "a" / "response.tif", "2023-08-21T10:00:00Z")
+    theirs = _sar(tmp_path / "b" / "response.tif", "2023-09-05T10:00:00Z", seed=1)
+    _colleague_ingests_first(monkeypatch, ws, other, theirs)
+    with ws.store() as store:
+        report = ingest_paths(ws, store, SITE, [mine], workers=1)
+        assert report.observations == () and "run the ingest (or import) again" in report.skipped[0][1]
+        report = ingest_paths(ws, store, SITE, [mine], workers=1)
+        assert [o.id for o in report.observations] == [f"{SITE.id}/response_20230821T100000"]
+        days = {o.id: (o.scene.id, o.scene.acquired.day) for o in store.observations()}
+        assert days == {
+            "other/response": ("local:local-geotiff:response", 5),
+            f"{SITE.id}/response_20230821T100000": ("local:local-geotiff:response_20230821T100000", 21),
+        }
+
+
+def test_a_member_whose_role_has_no_rights_on_the_tables_is_told_what_to_grant(pg_url: str) -> None:
+    # The tables belong to the role of whoever opened the store first; another member's role could not read
+    # them, and every command ended in a traceback (psycopg.errors.InsufficientPrivilege on sitewatch_meta).
+    role = f"sitewatch_member_{uuid.uuid4().hex[:8]}"
+    member_url = pg_url.replace("postgresql://postgres@", f"postgresql://{role}@", 1)
+    PostgisStore(pg_url).close()  # made by the first member
+    admin(pg_url, f"CREATE ROLE {role} LOGIN")
+    try:
+        with pytest.raises(StoreError) as err:
+            PostgisStore(member_url)
+        message = str(err.value)
+        assert message.startswith(f"{mask_url(member_url)}: ") and f"role {role!r} has no rights on" in message
+        grants = re.findall(r"`(GRANT [^`]*)`", message)
+        assert grants, message
+        admin(pg_url, *grants[0].split("; "))  # what the message says to run, as the tables' owner
+        with PostgisStore(member_url) as s:
+            s.put_site(_site())
+            assert [x.id for x in s.sites()] == ["dunai"]
+    finally:
+        admin(pg_url, f"DROP OWNED BY {role}")
+        admin(with_database(pg_url, "postgres"), f"DROP ROLE IF EXISTS {role}")
+
+
+def test_a_copy_out_of_a_store_being_written_is_of_one_moment(tmp_path: Path, pg_url: str) -> None:
+    # The source was read table by table, each query seeing what was committed by then: an ingest committing
+    # between the read of `scenes` and that of `observations` left an observation without its scene in the copy,
+    # which then failed to open it (IndexError reading the observation). Now the copy reads one snapshot.
+    with open_store(pg_url) as pg:
+        pg.put_site(_site())
+        pg.put_observation(_obs())
+    source = open_store(pg_url)
+    read = source.execute
+
+    def a_member_ingests_meanwhile(sql: str, args: Any = ()) -> list[Any]:
+        rows = read(sql, args)
+        if sql.startswith("SELECT") and " FROM scenes " in sql:
+            with open_store(pg_url) as member:  # another command, its own connection, commits now
+                member.put_observation(_obs(item="scene-2"))
+                member.replace_detections(_obs(item="scene-2"), [_det(_obs(item="scene-2"), 0)])
+        return rows
+
+    source.execute = a_member_ingests_meanwhile  # type: ignore[method-assign]
+    try:
+        with open_store(tmp_path / "copy.gpkg") as copy:
+            counts = copy_store(source, copy)
+    finally:
+        source.close()
+    assert counts["scenes"] == counts["observations"] == 1 and counts["detections"] == 0
+    with open_store(tmp_path / "copy.gpkg") as copy:
+        assert [o.id for o in copy.observations()] == [_obs().id]  # opens: every observation has its scene
+
+
+def test_store_copy_use_says_when_sitewatch_store_still_overrides_it(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `--use` wrote sitewatch.toml and said "sitewatch.gpkg is now this workspace's database" while SITEWATCH_STORE
+    # (set, here to nothing: the GeoPackage) went on overriding it: the next commands used another database.
+    monkeypatch.setenv("SITEWATCH_STORE", "")
+    ws = init_workspace(tmp_path / "ws")
+    res = CliRunner().invoke(main, ["store", "copy", "--to", pg_url, "--use", "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    assert f"{mask_url(pg_url)} is now the `store` in sitewatch.toml" in res.output
+    assert "SITEWATCH_STORE is set and overrides it" in res.output and "sitewatch.gpkg is now" not in res.output
+
+
+def test_an_image_ingested_again_while_detect_records_its_old_one_waits_for_it(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # detect looks at the observation's sha256 and then replaces its detections; on PostgreSQL each statement
+    # sees what was committed by then, so an ingest of another image committing in between had the old
+    # image's detections recorded as the new one's, detected_at set: "current" until the next detect.
+    # Now ingest's write of the observation and detect's record of it take one lock, one after the other.
+    from sitewatch.detection import detect_site
+    from sitewatch.ingest import ingest_paths
+    from test_ingest import SITE, _sar
+
+    monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+    init_workspace(tmp_path / "ws", store=pg_url)
+    ws = open_workspace(tmp_path / "ws")
+    (tmp_path / "in").mkdir()
+    image = _sar(tmp_path / "in" / "pier.tif", "2024-10-17T09:30:00Z")
+    with ws.store() as s:
+        s.put_site(SITE)
+        [obs] = ingest_paths(ws, s, SITE, [image], workers=1).observations
+    again = replace(obs, sha256="0" * 64)  # the same id, another image (its COG is ingest's concern here)
+    execute = PostgisStore.execute
+    ingesting: list[threading.Thread] = []
+
+    def another_ingest_commits_meanwhile(self: PostgisStore, sql: str, args: Any = ()) -> list[Any]:
+        rows = execute(self, sql, args)
+        if sql.startswith("SELECT sha256 FROM observations") and not ingesting:
+            def ingest() -> None:
+                with PostgisStore(pg_url) as member:
+                    member.put_observation(again)
+            ingesting.append(threading.Thread(target=ingest))
+            ingesting[0].start()
+            ingesting[0].join(2.0)  # before: done at once; now: waits for detect's transaction
+        return rows
+
+    monkeypatch.setattr(PostgisStore, "execute", another_ingest_commits_meanwhile)
+    detect_site(ws, SITE.id, workers=1)
+    ingesting[0].join(30)
+    monkeypatch.undo()
+    with ws.store() as s:
+        assert s.get_observation(obs.id).sha256 == again.sha256
+        assert obs.id in s.undetected(SITE.id) and s.detections(observation_id=obs.id) == []
+
+
+def test_a_server_gone_midway_is_named_with_what_to_do(pg_url: str) -> None:
+    # "cannot write to the PostGIS store (terminating connection due to administrator command)" said neither
+    # what became of the run's earlier writes nor what to do.
+    with PostgisStore(pg_url) as s:
+        s.put_site(_site())
+        pid = s.execute("SELECT pg_backend_pid()")[0][0]
+        admin(pg_url, f"SELECT pg_terminate_backend({pid})")  # the server ends this connection (a restart, a crash)
+        with pytest.raises(StoreError) as err:
+            s.put_observation(_obs())
+    message = str(err.value)
+    assert message.startswith(f"{mask_url(pg_url)}: cannot write to the PostGIS store (")
+    assert "what was recorded before is kept" in message and "run the command again" in message
+    with PostgisStore(pg_url) as s:
+        assert [x.id for x in s.sites()] == ["dunai"] and s.observations() == []

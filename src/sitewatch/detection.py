@@ -286,10 +286,12 @@ def detect_site(
                 # Detections of an image that cannot be read or has changed are no evidence.
                 store.clear_detections(res.observation.id)
             else:
-                with store.transaction():
+                with store.transaction() as db:
                     # Another command (ingest, fetch --force, sites remove) may have replaced or
                     # removed the observation while it was detected in: its result describes
-                    # an image no longer on record.
+                    # an image no longer on record. Under the lock ingest takes to replace it, so
+                    # that it cannot do so between this look and the write (a team store).
+                    store._lock(db, f"detections {res.observation.id}")
                     row = store.execute(
                         "SELECT sha256 FROM observations WHERE observation_id = ?", (res.observation.id,)
                     )

@@ -11,6 +11,7 @@ __all__ = [
     "SitewatchError",
     "ConfigError",
     "InputError",
+    "IdTakenError",
     "ImageReadError",
     "OutputError",
     "SiteError",
@@ -37,6 +38,11 @@ class ConfigError(SitewatchError, ValueError):
 
 class InputError(SitewatchError, ValueError):
     """A user-supplied input (file, scenario, argument) is malformed."""
+
+
+class IdTakenError(InputError):
+    """The id an input's observation was to get was recorded for another image by another command (a team
+    member's ingest at the same moment) after it was chosen: the input is skipped, and a rerun names it apart."""
 
 
 class ImageReadError(SitewatchError, OSError):

@@ -157,9 +157,26 @@ def _check_workers_see(client: Any, folder: Path, *, write: bool = True) -> None
             return
         raise OutputError(f"{folder}: cannot write into it ({exc.strerror or exc})") from exc
     try:
-        seen: dict[str, str] = client.run(_cannot_use, str(probe), token, write)
+        # on_error="return": a worker that cannot run the check at all (no sitewatch there to unpickle it
+        # with) is named with the others, not raised as that worker's traceback.
+        seen: dict[str, Any] = client.run(_cannot_use, str(probe), token, write, _code_fingerprint(), on_error="return")
     finally:
         probe.unlink(missing_ok=True)
+    broken = sorted((a, f"{type(why).__name__}: {why}") for a, why in seen.items() if isinstance(why, BaseException))
+    if broken:
+        raise ConfigError(
+            "Dask worker(s) cannot run sitewatch ("
+            + "; ".join(f"{address}: cannot run sitewatch there ({why})" for address, why in broken)
+            + "): install sitewatch[dask], the same version as this command's, on every worker machine and "
+            "start its workers from that Python; or run without --scheduler"
+        )
+    if other := sorted((a, why) for a, why in seen.items() if isinstance(why, str) and why.startswith(_OTHER_CODE)):
+        raise ConfigError(
+            "Dask worker(s) run another sitewatch than this command's ("
+            + "; ".join(f"{address}: {why}" for address, why in other)
+            + "): their results would be recorded as this version's; install this one on every worker machine "
+            "(the same version, with no local edits) and restart the workers; or run without --scheduler"
+        )
     if blind := sorted((address, why) for address, why in seen.items() if why):
         raise ConfigError(
             f"Dask worker(s) cannot use the workspace folder {folder} ("
@@ -169,9 +186,25 @@ def _check_workers_see(client: Any, folder: Path, *, write: bool = True) -> None
         )
 
 
-def _cannot_use(probe: str, token: str, write: bool = True) -> str:
+_OTHER_CODE = "runs another sitewatch than this command's"
+
+
+def _code_fingerprint() -> str:
+    """A digest of this sitewatch's code and data files (what detection's results depend on): a Dask worker's
+    must be the command's."""
+    from .detection_state import _code_hash
+
+    return _code_hash()
+
+
+def _cannot_use(probe: str, token: str, write: bool = True, code: str = "") -> str:
     """On a Dask worker: why it cannot use the folder of the file ``probe`` that the command wrote
-    ``token`` into (``write``: to write there too), or "" when it can."""
+    ``token`` into (``write``: to write there too), or "" when it can. ``code``: the command's
+    :func:`_code_fingerprint`, which this worker's must equal."""
+    if code and code != _code_fingerprint():
+        from . import __version__
+
+        return f"{_OTHER_CODE} (sitewatch {__version__} there, with other code)"
     path = Path(probe)
     if not path.parent.is_dir():
         return "no such folder there"

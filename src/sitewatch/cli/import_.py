@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ..errors import ImageReadError, InputError
+from ..errors import IdTakenError, ImageReadError, InputError
 from ..ingest.archive import commit_archived, remove_partials
-from ..ingest.entry import expand_paths
+from ..ingest.entry import _same_id, expand_paths
 from ..ingest.identity import SourceDigest, same_images, unique_item_id
 from ..ingest.jobs import FileJob, map_file_jobs
 from ..ingest.scene_ref import read_scene_ref
@@ -92,6 +94,7 @@ def command(
         # Each (file, site) is one job, cut and written in worker processes (--workers); the ids are
         # chosen here first, as ingest chooses them, so two files of one name in a run get two.
         jobs: list[tuple[int, FileJob]] = []
+        naming: list[Callable[[set[str]], bool]] = []  # each job's id looked at again as it is recorded
         taken: dict[str, set[str]] = {site.id: set() for site in sites}
         for i, f in enumerate(files):
             try:
@@ -109,10 +112,12 @@ def command(
                     items.append((site, item))
                 for site, item in items:  # with the digest if any site's id needed it
                     jobs.append((i, FileJob(ws, site, f, acquired, sensor, compress, item, None, thermal_noise, content.sha256)))
+                    naming.append(_same_id(store, site, f, scene, item, content, (), copies=True))
             except (ImageReadError, InputError) as exc:
                 refused_of[i].append(str(exc))
         results = map_file_jobs(ws, [job for _, job in jobs], workers=settings["workers"], scheduler=settings["scheduler"],
                                 describe=lambda job: f"{job.path} into site {job.site.id}")  # fmt: skip
+        ids_before: dict[str, set[str]] = {site.id: set() for site in sites}  # each site's `taken` as the id was chosen
         try:
             for k, ((i, job), result) in enumerate(zip(jobs, results, strict=True)):
                 if isinstance(result, str):
@@ -121,8 +126,14 @@ def command(
                 elif result is None:
                     missed_of[i].append(f"no valid pixel over site {job.site.id!r}")
                 else:
-                    commit_archived(ws, store, *result)
-                    imported.append(observation_row(result[0], str(job.path), result[0].id in held))
+                    try:
+                        commit_archived(ws, store, *result, still_named=partial(naming[k], set(ids_before[job.site.id])))
+                    except IdTakenError as exc:
+                        refused_of[i].append(str(exc))
+                    else:
+                        imported.append(observation_row(result[0], str(job.path), result[0].id in held))
+                if job.item_id is not None:
+                    ids_before[job.site.id].add(job.item_id)
                 progress(k + 1, len(jobs), job.path.name)
         except BaseException:
             # Ctrl-C: the workers are ended first, then the COGs they wrote that were not committed go.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,9 @@ from .options import OnceCommand, OnceGroup, handle_errors, json_option, workspa
 def command() -> None:
     """The workspace's database: its GeoPackage (sitewatch.gpkg) or a PostGIS team store (the `store` setting)."""
 
+
+STORE_ENV = "SITEWATCH_STORE"
+"""The environment variable of the ``store`` setting, which beats sitewatch.toml."""
 
 RECORD_TABLES = ("change_pairs", "changes", "runs", "alert_events")
 """The tables `store info` counts besides the layers."""
@@ -76,9 +80,21 @@ def copy(target: str, replace: bool, use: bool, workspace: Path, as_json: bool) 
         where = dest.location
     if use:
         set_store_setting(ws.root, target if is_store_url(target) else "")
+    # SITEWATCH_STORE beats sitewatch.toml: set to another database, the commands that follow go on using that one.
+    env = os.environ.get(STORE_ENV)
+    overridden = use and env is not None and mask_url(env.strip()) != (mask_url(target) if is_store_url(target) else "")
+    if overridden:
+        given = mask_url(env or "") or f"empty: the folder's {DB_FILE}"
+        click.echo(
+            f"note: {STORE_ENV} is set and overrides it ({given}): "
+            f"unset it, or set it to the same, for commands to use {where}",
+            err=True,
+        )
     if as_json:
         click.echo(json.dumps({"to": where, "counts": counts, "use": use}, indent=1))
         return
     click.echo(f"copied to {where}: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
-    if use:
+    if use and overridden:
+        click.echo(f"{where} is now the `store` in sitewatch.toml, but {STORE_ENV} is set and overrides it")
+    elif use:
         click.echo(f"{Workspace(ws.root).store_label} is now this workspace's database (sitewatch.toml: store)")

@@ -13,7 +13,7 @@ import hashlib
 import os
 import re
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from rasterio.errors import RasterioError
 from shapely.geometry import Polygon
 
 from .. import __version__
-from ..errors import InputError, OutputError, SitewatchError
+from ..errors import IdTakenError, InputError, OutputError, SitewatchError
 from ..files import owner_of, partial_path
 from ..geo import reproject_geometry
 from ..model import Grid, Observation, SceneRef, Site, iso_utc, says_date_only
@@ -35,7 +35,7 @@ from ..workspace import Workspace
 from .grid import _grid_box, no_data_as_nan, site_mask, valid_pixels
 from .identity import sha256_file
 
-__all__ = ["Archived", "write_observation", "commit_archived", "remove_partials", "archive_observation"]
+__all__ = ["Archived", "NAMING_LOCK", "write_observation", "commit_archived", "remove_partials", "archive_observation"]
 
 _MAX_NAME = 200
 """Longest archive file name taken from an id as it is: with ``.`` before it and ``.stac.json.PID.partial``
@@ -94,12 +94,19 @@ def _commit(ws: Workspace, store: Store, archived: Archived | None) -> Observati
     return archived[0]
 
 
+NAMING_LOCK = "sitewatch observation ids"
+"""What the commits of ingest and import take turns on (on a team store, every member's), so that the id each
+chose is looked at again with what the others have recorded (:func:`commit_archived`'s ``still_named``)."""
+
+
 def commit_archived(
     ws: Workspace,
     store: Store,
     obs: Observation,
     footprint: Polygon,
     files: Sequence[tuple[Path, Path]] | None = None,
+    *,
+    still_named: Callable[[], bool] | None = None,
 ) -> None:
     """Record an archived observation and move its COG and sidecars into place, together.
 
@@ -107,11 +114,25 @@ def commit_archived(
     process). The row and the renames happen in one transaction (the renames last, just before
     the commit), so an interrupted run leaves either both or neither: the partial files of a
     commit that fails are removed, and those of a killed run by the next ingest of the site.
+
+    ``still_named`` says, in that transaction and under :data:`NAMING_LOCK`, whether the id chosen before the
+    file was cut is still this image's: another command (a team member's ingest of another image of that
+    name, at the same moment) may have recorded its own under it, or under its scene id, since. When it is
+    not, nothing is recorded or moved and an :class:`~sitewatch.errors.IdTakenError` names the file.
     """
     final = ws.root / obs.path
     moves = list(files) if files is not None else [(partial_path(final), final)]
     try:
-        with store.transaction():
+        with store.transaction() as db:
+            if still_named is not None:
+                store._lock(db, NAMING_LOCK)
+                if not still_named():
+                    source = obs.provenance.get("source_path") or obs.path
+                    raise IdTakenError(
+                        f"{source}: another command recorded another image as {obs.id} (or as its scene, "
+                        f"{obs.scene.id}) while this one was being ingested, a team member's at the same time; "
+                        "nothing of this file was kept: run the ingest (or import) again, which names it apart"
+                    )
             store.put_observation(obs, footprint=footprint)
             for partial, dest in moves:
                 try:

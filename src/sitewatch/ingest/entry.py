@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
-from ..errors import ImageReadError, InputError, SkippedInputWarning
-from ..model import Observation, Site
+from ..errors import IdTakenError, ImageReadError, InputError, SkippedInputWarning
+from ..model import Observation, SceneRef, Site
 from ..sources.landsat import (
     landsat_level1_products_in,
     landsat_product_id,
@@ -120,6 +121,20 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
+def _same_id(
+    store: Store, site: Site, path: Path, scene: SceneRef, item: str, content: SourceDigest,
+    band_paths: Collection[str], *, copies: bool,
+) -> Callable[[set[str]], bool]:
+    """Whether :func:`unique_item_id` still gives ``path`` the id ``item`` (given the ids the run's files
+    before it took): what ``commit_archived`` asks, under its lock, as the file is recorded."""
+
+    def same(earlier: set[str]) -> bool:
+        now = unique_item_id(store, site, path, scene, earlier, copies=copies, band_paths=band_paths, content=content)
+        return now == item
+
+    return same
+
+
 def ingest_paths(
     ws: Workspace,
     store: Store,
@@ -169,6 +184,10 @@ def ingest_paths(
     skipped: list[tuple[str, str]] = [(str(f), why) for f, why in masks] if not band_files else []
     jobs: list[FileJob] = []
     taken: set[str] = set()
+    # Each file's id and what chose it, to look at again as it is recorded (another command may have
+    # recorded an image under that id meanwhile: commit_archived's still_named).
+    naming: list[Callable[[set[str]], bool] | None] = []
+    band_paths = {str(Path(b).resolve()) for b in (band_files or {}).values()}
     for f in files:
         content = SourceDigest(f, digests.get(f.resolve()))
         try:
@@ -178,20 +197,23 @@ def ingest_paths(
             )  # fmt: skip
         except (ImageReadError, InputError):
             item = None  # the job names the file and the reason
+            naming.append(None)
         else:
             if band_files:
                 scene = replace(scene, item_id=band_files_name(band_files))
             item = unique_item_id(
-                store, site, f, scene, taken, copies=not band_files,
-                band_paths={str(Path(b).resolve()) for b in (band_files or {}).values()}, content=content,
+                store, site, f, scene, taken, copies=not band_files, band_paths=band_paths, content=content,
             )  # fmt: skip
             taken.add(item)
+            naming.append(_same_id(store, site, f, scene, item, content, band_paths, copies=not band_files))
         jobs.append(FileJob(
             ws, site, f, acquired, sensor, compress, item, band_files, thermal_noise, content.sha256, dn_scale=dn_scale, dn_offset=dn_offset,
         ))  # fmt: skip
     results = map_file_jobs(ws, jobs, workers=workers, scheduler=scheduler)
+    earlier: set[str] = set()  # the ids of the files before, as `taken` was when each id was chosen
     try:
         for i, (f, result) in enumerate(zip(files, results, strict=True)):
+            still = naming[i]
             if isinstance(result, str):
                 warnings.warn(result, SkippedInputWarning, stacklevel=2)
                 skipped.append((str(f), result))
@@ -199,9 +221,16 @@ def ingest_paths(
                 skipped.append((str(f), f"{f}: no valid pixel over site {site.id!r}"))
                 missed.append(str(f))
             else:
-                commit_archived(ws, store, *result)
-                done.append(result[0])
-                sources.append(str(f))
+                try:
+                    commit_archived(ws, store, *result, still_named=None if still is None else partial(still, set(earlier)))
+                except IdTakenError as exc:
+                    warnings.warn(str(exc), SkippedInputWarning, stacklevel=2)
+                    skipped.append((str(f), str(exc)))
+                else:
+                    done.append(result[0])
+                    sources.append(str(f))
+            if (chosen := jobs[i].item_id) is not None:
+                earlier.add(chosen)
             if progress:
                 progress(i + 1, len(files), f.name)
     except BaseException:

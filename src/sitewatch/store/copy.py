@@ -1,9 +1,13 @@
 """Copy a workspace's database into another store: a GeoPackage into a PostGIS team store, or back.
 
 Rows are copied as they are, table by table (``fid`` and every column the two stores share, so the
-detection times, the runs and the alert events' order stay what they were), in one transaction on the
-target: a copy that fails leaves the target as it was. A target that already holds rows is refused
+detection times, the runs and the alert events' order stay what they were), with what ``sitewatch_meta``
+keeps besides the schema version (what ``detect`` last ran on, so that it does not run again on every
+observation), in one transaction on the target: a copy that fails leaves the target as it was. A target that already holds rows is refused
 unless ``replace``, which empties it first: a copy run again gives the same rows, not twice the rows.
+The target's tables are locked against writes while it is copied into (reads go on), so a member writing to
+a team store at that moment, or a second copy, is waited for and then seen; the source is read as one
+moment (:meth:`~sitewatch.store.Store.snapshot`), so rows committed to it during the copy are not half in it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ COPIED_TABLES = (
 _BOOLEAN_COLUMNS = frozenset({"resolved", "simulated", "truncated", "acquired_date_only", "webhook_pending"})
 """Columns the GeoPackage holds as 0/1 and PostgreSQL as boolean."""
 
+_SCHEMA_KEY = "schema_version"
+"""The ``sitewatch_meta`` row that is the store's own, not copied."""
+
 _KEYS = {"runs": "run_id", "change_pairs": "pair_id"}
 """The tables whose key is not ``fid``."""
 
@@ -41,14 +48,19 @@ def copy_store(source: Store, target: Store, *, replace: bool = False) -> dict[s
 
     ``target`` with rows already is refused (a :class:`StoreError` saying so) unless ``replace``.
     """
-    held = {t: n for t in COPIED_TABLES if (n := int(target.execute(f"SELECT count(*) FROM {t}")[0][0]))}
-    if held and not replace:
-        what = ", ".join(f"{n} {t}" for t, n in held.items())
-        raise StoreError(
-            f"{target.location}: holds rows already ({what}); pass --replace to empty it and copy again"
-        )
     copied: dict[str, int] = {}
-    with target.transaction() as db:
+    # The source as one moment, though members may be writing to it: not an observation whose scene
+    # was committed after the scenes were read.
+    with source.snapshot(), target.transaction() as db:
+        # Looked at under the lock: a member writing to the store (or a second copy) at this moment is
+        # waited for and then seen, not met halfway by rows of the same keys.
+        target._lock_tables(db, (*COPIED_TABLES, "sitewatch_meta"))
+        held = {t: n for t in COPIED_TABLES if (n := int(target.execute(f"SELECT count(*) FROM {t}")[0][0]))}
+        if held and not replace:
+            what = ", ".join(f"{n} {t}" for t, n in held.items())
+            raise StoreError(
+                f"{target.location}: holds rows already ({what}); pass --replace to empty it and copy again"
+            )
         for table in reversed(COPIED_TABLES):
             db.execute(f"DELETE FROM {table}")
         for table in COPIED_TABLES:
@@ -61,5 +73,11 @@ def copy_store(source: Store, target: Store, *, replace: bool = False) -> dict[s
             )
             target._keys_follow(db, table, _KEYS.get(table, "fid"))
             copied[table] = len(rows)
+        # Each store keeps its own schema version (the GeoPackage's and PostGIS's are counted apart).
+        db.execute(f"DELETE FROM sitewatch_meta WHERE key <> '{_SCHEMA_KEY}'")
+        db.executemany(
+            "INSERT INTO sitewatch_meta (key, value) VALUES (?, ?)",
+            [tuple(r) for r in source.execute(f"SELECT key, value FROM sitewatch_meta WHERE key <> '{_SCHEMA_KEY}' ORDER BY key")],
+        )
     target.update_extents()
     return copied

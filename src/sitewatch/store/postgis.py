@@ -175,7 +175,9 @@ class PostgisStore(Store):
         try:
             self._pg = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, row_factory=_row_factory)
         except psycopg.OperationalError as exc:
-            raise StoreError(f"{self.location}: cannot connect to the PostGIS store ({_reason(exc)})") from exc
+            raise StoreError(
+                f"{self.location}: cannot connect to the PostGIS store ({_reason(exc)}){_connect_hint(exc)}"
+            ) from exc
         except psycopg.ProgrammingError as exc:  # a URL libpq cannot parse
             raise StoreError(f"{self.location}: not a PostgreSQL URL libpq reads ({_reason(exc)})") from exc
         try:
@@ -187,9 +189,27 @@ class PostgisStore(Store):
                 self._check_current()
             else:
                 self._migrate()
+        except psycopg.errors.InsufficientPrivilege as exc:
+            message = f"{self.location}: {self._denied(exc)}"
+            self._pg.close()
+            raise StoreError(message) from exc
         except BaseException:
             self._pg.close()
             raise
+
+    def _denied(self, exc: BaseException) -> str:
+        """What a role refused the tables (another member's role: they belong to whoever made them) must be granted."""
+        user = self._pg.info.user
+        try:
+            schema = self._pg.execute("SELECT current_schema()").fetchone()[0] or "public"
+        except Exception:  # (the connection gone meanwhile: the usual schema)
+            schema = "public"
+        return (
+            f"role {user!r} has no rights on sitewatch's tables here ({_reason(exc)}): the role that made them, "
+            f"their owner, or a superuser must grant them, `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN "
+            f"SCHEMA {schema} TO {user}; GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {schema} TO {user}` "
+            "(or every member signs in as one role: README, A team store on PostGIS)"
+        )
 
     @property
     def location(self) -> str:
@@ -270,6 +290,13 @@ class PostgisStore(Store):
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                         (str(version + 1),),
                     )
+        except psycopg.errors.InsufficientPrivilege as exc:
+            user = self._pg.info.user
+            raise StoreError(
+                f"{self.location}: cannot make or migrate the sitewatch tables ({_reason(exc)}): role {user!r} may not "
+                "create tables in this database; open it first (`sitewatch init --store URL`) as its owner "
+                f"(`createdb -O {user} …` makes {user} the owner), or have the owner run `GRANT CREATE ON SCHEMA public TO {user}`"
+            ) from exc
         except psycopg.Error as exc:
             raise StoreError(f"{self.location}: cannot make or migrate the sitewatch tables ({_reason(exc)})") from exc
 
@@ -295,7 +322,7 @@ class PostgisStore(Store):
             try:
                 self._pg.execute("BEGIN")
             except psycopg.Error as exc:
-                raise StoreError(f"{self.location}: cannot write to the PostGIS store ({_reason(exc)})") from exc
+                raise StoreError(f"{self.location}: cannot write to the PostGIS store ({_reason(exc)}){_gone(psycopg, exc)}") from exc
         self._depth += 1
         try:
             yield _Transaction(self._pg)
@@ -304,8 +331,10 @@ class PostgisStore(Store):
             if self._depth == 0:
                 if not self._pg.closed:
                     self._pg.execute("ROLLBACK")
+                if isinstance(exc, psycopg.errors.InsufficientPrivilege) and not self.read_only:
+                    raise StoreError(f"{self.location}: cannot write to the PostGIS store: {self._denied(exc)}") from exc
                 if _cannot_write(psycopg, exc):
-                    raise StoreError(f"{self.location}: cannot write to the PostGIS store ({_reason(exc)})") from exc
+                    raise StoreError(f"{self.location}: cannot write to the PostGIS store ({_reason(exc)}){_gone(psycopg, exc)}") from exc
             raise
         else:
             self._depth -= 1
@@ -313,10 +342,34 @@ class PostgisStore(Store):
                 try:
                     self._pg.execute("COMMIT")
                 except psycopg.Error as exc:
-                    raise StoreError(f"{self.location}: cannot write to the PostGIS store ({_reason(exc)})") from exc
+                    raise StoreError(f"{self.location}: cannot write to the PostGIS store ({_reason(exc)}){_gone(psycopg, exc)}") from exc
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see the store as one moment: a ``REPEATABLE READ READ ONLY`` transaction, which other
+        members' writes do not wait for. Inside a transaction of this store: that one's view."""
+        psycopg = _psycopg()
+        if self._depth:
+            yield
+            return
+        try:
+            self._pg.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        except psycopg.Error as exc:
+            raise StoreError(f"{self.location}: cannot read the PostGIS store ({_reason(exc)}){_gone(psycopg, exc)}") from exc
+        try:
+            yield
+        finally:
+            try:
+                self._pg.execute("COMMIT")
+            except psycopg.Error:  # the connection lost: what stopped the reads is raised already
+                pass
 
     def _lock(self, db: Connection, key: str) -> None:
         db.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (key,))
+
+    def _lock_tables(self, db: Connection, tables: Iterable[str]) -> None:
+        """``LOCK TABLE … IN EXCLUSIVE MODE``: other sessions' writes wait for this transaction, their reads do not."""
+        db.execute(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE")
 
     def _touch(self, db: Connection, table: str) -> None:
         """Nothing: PostgreSQL has no ``gpkg_contents`` to date a layer's last change in."""
@@ -333,7 +386,11 @@ class PostgisStore(Store):
         try:
             return list(self._pg.execute(_to_pg(sql), tuple(args)).fetchall())
         except psycopg.OperationalError as exc:
-            raise StoreError(f"{self.location}: cannot read the PostGIS store ({_reason(exc)})") from exc
+            raise StoreError(f"{self.location}: cannot read the PostGIS store ({_reason(exc)}){_gone(psycopg, exc)}") from exc
+        except psycopg.errors.InsufficientPrivilege as exc:
+            if self._depth:  # in a transaction: rolled back, and said so, as it ends
+                raise
+            raise StoreError(f"{self.location}: {self._denied(exc)}") from exc
 
     def columns(self, table: str) -> list[str]:
         """:meth:`Store.columns` from ``information_schema``, for a table of the current schema."""
@@ -365,6 +422,42 @@ def _cannot_write(psycopg: Any, exc: BaseException) -> bool:
     session, a role without the right to write), not what was written."""
     errors = psycopg.errors
     return isinstance(exc, (psycopg.OperationalError, errors.ReadOnlySqlTransaction, errors.InsufficientPrivilege))
+
+
+_PASSWORD_PLACES = (
+    "give the password in ~/.pgpass (a line host:port:database:user:password, the file mode 600) or in PGPASSWORD, "
+    "never in sitewatch.toml"
+)
+
+
+def _connect_hint(exc: BaseException) -> str:
+    """What to do about a connection libpq refused, where its own words do not say (they do for a server
+    that is not running or a host it cannot resolve): "" when there is nothing to add."""
+    text = str(exc)
+    if "no password supplied" in text:
+        return f": {_PASSWORD_PLACES}"
+    if "password authentication failed" in text:
+        return f": check the password; {_PASSWORD_PLACES}"
+    if missing := re.search(r'database "([^"]+)" does not exist', text):
+        db = missing.group(1)
+        return (
+            f": make it on the server (`createdb {db}`, then `psql -d {db} -c 'CREATE EXTENSION postgis'`, see README, "
+            "A team store on PostGIS), or check the database's name in the URL"
+        )
+    if missing := re.search(r'role "([^"]+)" does not exist', text):
+        return f": check the user in the URL, or have the server's administrator make the role (`createuser {missing.group(1)}`)"
+    return ""
+
+
+def _gone(psycopg: Any, exc: BaseException) -> str:
+    """What to do when the connection failed midway (the server stopped, restarted or unreachable): "" for
+    other errors."""
+    if not isinstance(exc, psycopg.OperationalError):
+        return ""
+    return (
+        "; what was recorded before is kept: check that the server is up and reachable, then run the command "
+        "again (a rerun does not duplicate)"
+    )
 
 
 def _reason(exc: BaseException) -> str:

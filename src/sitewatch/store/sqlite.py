@@ -269,9 +269,28 @@ class Store:
                         self._db.execute("ROLLBACK")
                     raise StoreError(f"{self.path}: cannot write to the workspace database ({exc})") from exc
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see the database as one moment, whatever other connections commit meanwhile (what a
+        copy reads, table after table). SQLite: a read transaction; other processes' writes wait for its end
+        (as for a write, up to :data:`BUSY_TIMEOUT_S`). Inside a transaction of this store: that one's view."""
+        if self._depth or self._db.in_transaction:
+            yield
+            return
+        self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")  # (nothing was written: this ends the read)
+
     def _lock(self, db: Connection, key: str) -> None:
         """Wait, inside a transaction, until no other one holds ``key``; hold it to the end. SQLite has
         nothing to do: its write transactions (``BEGIN IMMEDIATE``) already run one at a time."""
+
+    def _lock_tables(self, db: Connection, tables: Iterable[str]) -> None:
+        """Inside a transaction, keep every other writer out of ``tables`` to its end (reads go on). SQLite
+        has nothing to do: its write transactions (``BEGIN IMMEDIATE``) hold the whole file already."""
 
     def _touch(self, db: Connection, table: str) -> None:
         db.execute(
@@ -458,6 +477,9 @@ class Store:
         (provenance ``berths_hidden``) detection measured with them.
         """
         with self.transaction() as db:
+            # The lock detect holds from reading an observation's sha256 to recording its detections: an image
+            # replaced meanwhile would have the old one's detections recorded as its own.
+            self._lock(db, f"detections {obs.id}")
             self.put_scene(obs.scene)
             db.execute(
                 """DELETE FROM detections WHERE observation_id IN

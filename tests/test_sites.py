@@ -1037,3 +1037,28 @@ def test_a_kml_export_names_the_sites_without_coordinates_it_could_not_place(tmp
     assert "wrote 1 site(s)" in res.output and "lifarevka" in res.output and "no coordinates" in res.output
     res = runner.invoke(main, ["sites", "export", str(tmp_path / "s.geojson"), "-w", ws])
     assert "wrote 2 site(s)" in res.output  # GeoJSON keeps it, without a geometry
+
+
+def test_a_long_name_or_id_never_makes_a_site_whose_folder_cannot_be_made(tmp_path: Path) -> None:
+    """A placemark named with a paragraph gave a 300-character id: imported, then every ingest or import into it
+    crashed with a traceback (OSError: File name too long, making archive/ID/)."""
+    runner = CliRunner()
+    ws = tmp_path / "ws"
+    runner.invoke(main, ["init", str(ws)])
+    long_name = "Port of " + "very " * 60 + "long name"
+    fc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": long_name}, "geometry": mapping(box(132.30, 42.86, 132.31, 42.87))},
+        {"type": "Feature", "properties": {"name": long_name}, "geometry": mapping(box(132.32, 42.86, 132.33, 42.87))},
+        {"type": "Feature", "properties": {"id": "p" * 300}, "geometry": mapping(box(132.34, 42.86, 132.35, 42.87))},
+    ]}  # fmt: skip
+    (tmp_path / "long.geojson").write_text(json.dumps(fc))
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "long.geojson"), "-w", str(ws)])
+    assert r.exit_code == 3, r.output
+    assert "site id 'pppp" in r.output and "is 300 characters long; a site id is at most 64" in r.output.replace("\n", " ")
+    ids = [f["id"] for f in json.loads(runner.invoke(main, ["sites", "list", "--json", "-w", str(ws)]).output)["features"]]
+    assert len(ids) == 2 and all(len(i) <= 64 for i in ids) and ids[0].startswith("port-of-very-")
+    assert ids[1] == ids[0] + "-2"  # the repeated name's suffix fits
+    for site_id in ids:
+        (ws / "archive" / site_id).mkdir(parents=True)  # the folder ingest makes
+    r = runner.invoke(main, ["sites", "add", "q" * 300, "--bbox", "132.30,42.86,132.31,42.87", "-w", str(ws)])
+    assert r.exit_code == 1 and "is 300 characters long" in r.output

@@ -38,7 +38,7 @@ from .errors import (
 )
 from .geo import reproject_geometry
 from .kml import read_kml
-from .model import Berth, Site
+from .model import SITE_ID_MAX_LENGTH, Berth, Site, check_new_site_id
 from .untrusted import without_controls
 
 __all__ = [
@@ -66,9 +66,14 @@ def _ascii_slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", folded.encode("ascii", "ignore").decode()).strip("-")
 
 
+_SLUG_MAX = SITE_ID_MAX_LENGTH - 8
+"""A site id made from a name is cut to this length, leaving room for the suffix of a repeated name (``-2``)."""
+
+
 def slugify(text: str) -> str:
-    """A site id from free text: lowercase ASCII, accents dropped (``Ångström`` → ``angstrom``), ``-`` between words."""
-    return _ascii_slug(text) or "site"
+    """A site id from free text: lowercase ASCII, accents dropped (``Ångström`` → ``angstrom``), ``-`` between words,
+    cut to 56 characters (a long placemark name gave an id too long to be a folder name)."""
+    return _ascii_slug(text)[:_SLUG_MAX].rstrip("-_") or "site"
 
 
 def builtin_sites() -> dict[str, Site]:
@@ -93,6 +98,7 @@ def site_from_bbox(
     site_id: str, bbox: tuple[float, float, float, float], name: str = "", kind: str = "area", source: str = ""
 ) -> Site:
     """A site from a W,S,E,N box in WGS84 degrees."""
+    check_new_site_id(site_id)
     w, s, e, n = bbox
     if not (w < e and s < n):
         across = " (a box across the antimeridian, 180°, cannot be a site: make two)" if w > e and s < n else ""
@@ -204,6 +210,7 @@ def sites_from_geojson(
     for f, site_id in zip(site_feats, _site_ids(site_feats, origin, known), strict=True):
         props, geom, where = f["props"], f["geometry"], f["where"]
         try:
+            check_new_site_id(site_id)
             site = Site(
                 id=site_id,
                 name=str(props.get("name") or site_id),

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from ..errors import InputError
-from ..model import SITE_ID_PATTERN, Site
+from ..model import SITE_ID_PATTERN, Site, check_new_site_id
 from ..report.exports import write_text_atomic
 from ..sites import builtin_sites, read_sites_file, site_from_bbox, sites_to_geojson, sites_to_kml
 from ..workspace import open_workspace
@@ -128,6 +128,7 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
     """Add (or replace) a site from a box, a GeoJSON polygon or the built-in gazetteer."""
     if sum(x is not None and x is not False for x in (bbox, geojson_path, from_builtin or None)) != 1:
         raise InputError("give exactly one of --bbox W,S,E,N, --geojson FILE or --builtin")
+    check_new_site_id(site_id)
     refused = 0  # features of the --geojson file skipped by name
     if bbox:
         site = site_from_bbox(site_id, _parse_bbox(bbox), name=name, kind=kind or "area")

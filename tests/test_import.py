@@ -353,3 +353,17 @@ def test_import_reads_infinite_values_as_no_data(ws, tmp_path):
     (valid, values), (valid_nan, values_nan) = out
     assert not np.isinf(values).any()
     assert np.array_equal(values, values_nan, equal_nan=True) and valid == valid_nan
+
+
+def test_a_file_whose_name_is_near_the_file_system_limit_goes_in(ws, tmp_path):
+    """A 250-byte file name crashed import and ingest with a traceback (OSError: File name too long), and
+    with it every other file of the run: the sidecars looked for beside it (NAME_metadata.json) are longer."""
+    long = _optical(tmp_path / ("x" * 236 + "_20241015.tif"), tags={"SITEWATCH_ACQUIRED": "2024-10-15T01:23:45Z"})
+    other = _optical(tmp_path / "other_20241016.tif", tags={"SITEWATCH_ACQUIRED": "2024-10-16T01:23:45Z"})
+    res = CliRunner().invoke(main, ["-q", "import", "-w", str(ws.root), str(long), str(other), "--site", "pier", "--json"])
+    assert res.exit_code == 0, res.output
+    assert len(json.loads(res.stdout)["imported"]) == 2
+    res = CliRunner().invoke(main, ["-q", "ingest", "pier", str(long), "-w", str(ws.root), "--json"])
+    assert res.exit_code == 0, res.output
+    with ws.store() as store:
+        assert len(store.observations("pier")) == 2

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from ..detect.clouds import QA_PIXEL_CLOUD_RULE, UDM2_CLOUD_RULE
 from ..errors import ImageReadError, InputError, Level1CWarning
-from ..files import partial_owner
+from ..files import is_file, partial_owner
 from ..model import Site
 from ..run import map_jobs
 from ..sources.landsat import is_landsat_mtl, open_landsat_l2
@@ -131,7 +131,7 @@ def archive_file(
         out, scale, zero, declared = cut
     sidecars = {}
     truth = path.with_name(path.stem + ".truth.geojson")
-    if truth.exists():
+    if is_file(truth):
         sidecars["truth"] = truth
     metadata = metadata_sidecars(path) if product is None and s1 is None and landsat is None else []  # a product's own metadata is recorded below
     if metadata:

@@ -1062,3 +1062,35 @@ def test_a_long_name_or_id_never_makes_a_site_whose_folder_cannot_be_made(tmp_pa
         (ws / "archive" / site_id).mkdir(parents=True)  # the folder ingest makes
     r = runner.invoke(main, ["sites", "add", "q" * 300, "--bbox", "132.30,42.86,132.31,42.87", "-w", str(ws)])
     assert r.exit_code == 1 and "is 300 characters long" in r.output
+
+
+def test_a_site_exported_to_kml_and_imported_again_is_the_same_site(tmp_path: Path) -> None:
+    """KML was written to six decimals: a site drawn with finer coordinates (any reprojected one) came back
+    up to 5 cm off, its berths and water too, and `import` warned that its observations were cut to its old area."""
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    site = Site(id="fine", name="Fine", kind="port", geometry=box(132.30012345678, 42.86098765432, 132.31034567891, 42.87022222222),
+                berths=(Berth("q1", LineString([(132.3051234567, 42.8651234567), (132.3071234567, 42.8651234567)])),),
+                water=box(132.3061234567, 42.8621234567, 132.3091234567, 42.8681234567))  # fmt: skip
+    (back,) = read_sites_file_kml(tmp_path, [site])
+    assert back.geometry is not None and back.geometry.normalize().equals_exact(site.geometry.normalize(), 0)
+    assert back.berths[0].geometry.equals_exact(site.berths[0].geometry, 0)
+    assert back.water is not None and back.water.normalize().equals_exact(site.water.normalize(), 0)  # type: ignore[union-attr]
+    (tmp_path / "fine.geojson").write_text(json.dumps(sites_to_geojson([site])))
+    runner.invoke(main, ["sites", "import", str(tmp_path / "fine.geojson"), "-w", ws])
+    before = json.loads(runner.invoke(main, ["sites", "list", "--json", "-w", ws]).output)
+    r = runner.invoke(main, ["sites", "export", str(tmp_path / "out.kml"), "-w", ws])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "out.kml"), "-w", ws])
+    assert r.exit_code == 0, r.output
+    after = json.loads(runner.invoke(main, ["sites", "list", "--json", "-w", ws]).output)
+    assert [f["geometry"] for f in after["features"]] == [f["geometry"] for f in before["features"]]
+    assert [f["properties"] for f in after["features"][::2]] == [f["properties"] for f in before["features"][::2]]
+
+
+def read_sites_file_kml(tmp_path: Path, sites: list[Site]) -> list[Site]:
+    from sitewatch.sites import read_sites_file
+
+    (tmp_path / "s.kml").write_text(sites_to_kml(sites), encoding="utf-8")
+    return read_sites_file(tmp_path / "s.kml")

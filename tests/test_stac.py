@@ -73,6 +73,22 @@ def test_builtin_catalogues_named_and_by_url():
         resolve_catalog("nowhere")
 
 
+def test_a_static_catalogue_on_disk_is_named_as_one_and_import_suggested(tmp_path):
+    """A pystac user gives the catalogue's catalog.json (or file://, or its folder): it was "unknown catalogue",
+    as a mistyped name is, and in sitewatch.toml "url must be http(s)", neither saying what to do with one."""
+    (tmp_path / "stac").mkdir()
+    (tmp_path / "stac" / "catalog.json").write_text(json.dumps({"type": "Catalog", "id": "local", "links": []}))
+    for given in (str(tmp_path / "stac" / "catalog.json"), f"file://{tmp_path}/stac/catalog.json", str(tmp_path / "stac")):
+        with pytest.raises(ConfigError, match=r"a STAC catalogue on disk .* is not searched.*`sitewatch import`") as caught:
+            resolve_catalog(given, origin="--catalog")
+        assert given in str(caught.value)
+    (tmp_path / "sitewatch.toml").write_text(f'[catalogs.local]\nurl = "{tmp_path}/stac/catalog.json"\n')
+    with pytest.raises(ConfigError, match=r"\[catalogs.local\] url .*a STAC catalogue on disk"):
+        resolve_catalog("local", tmp_path)
+    (tmp_path / "sitewatch.toml").write_text('[catalogs.static]\nurl = "https://example.org/stac/catalog.json"\n')
+    assert resolve_catalog("static", tmp_path).url == "https://example.org/stac/catalog.json"  # named when searched
+
+
 def test_catalogue_from_toml_keeps_secrets_out_of_repr(tmp_path):
     (tmp_path / "sitewatch.toml").write_text(
         '[catalogs.mine]\nurl = "https://stac.example.org/v1"\ntoken_env = "MINE_TOKEN"\n'

@@ -198,11 +198,33 @@ def resolve_catalog(name_or_url: str, workspace: Path | None = None, origin: str
         # in messages and provenance never hold a password given in the URL (https://ana:pw@host/stac).
         host = re.sub(r"^https?://", "", key).split("/")[0].rsplit("@", 1)[-1]
         return Catalog(name=masked_url(key), url=key.rstrip("/"), provider=host)
+    if _on_disk(key):
+        raise ConfigError(f"{name_or_url!r}{f' ({origin})' if origin else ''}: {_LOCAL_CATALOGUE}")
     known = sorted(set(BUILTIN_CATALOGS) | set(tables))
     raise ConfigError(
         f"unknown catalogue {name_or_url!r}{f' ({origin})' if origin else ''}; use one of {', '.join(known)}, "
         "a STAC API URL, or add [catalogs.NAME] with a url to sitewatch.toml"
     )
+
+
+_LOCAL_CATALOGUE = (
+    "a STAC catalogue on disk (a static catalog.json, an item's JSON, their folder) is not searched: sitewatch search "
+    "and fetch read a STAC API over http:// or https://; give the catalogue's image files to `sitewatch import` "
+    "(or `sitewatch ingest SITE FILE…`), with --acquired where a file does not say when it was taken"
+)
+
+
+def _on_disk(text: str) -> bool:
+    """Whether a catalogue given by the user names a file or folder (``file://``, a path, a ``.json``) rather than
+    an API: pystac users open a static catalogue by its path, and were told it was an unknown catalogue name."""
+    if re.match(r"https?://", text):
+        return False
+    if text.startswith("file:") or text.lower().endswith(".json"):
+        return True
+    try:
+        return ("/" in text or "\\" in text) and Path(text).expanduser().exists()
+    except OSError:
+        return False
 
 
 def _catalog_tables(path: Path) -> dict[str, Any]:
@@ -236,6 +258,8 @@ def _catalog_from_table(name: str, table: Any, base: Catalog | None, path: Path 
         raise ConfigError(f"{path}: [catalogs.{name}] has unknown keys {sorted(unknown)}; known: {sorted(known)}")
     if base is None and not table.get("url"):
         raise ConfigError(f"{path}: [catalogs.{name}] needs a url")
+    if "url" in table and isinstance(table["url"], str) and _on_disk(table["url"]):
+        raise ConfigError(f"{path}: [catalogs.{name}] url {table['url']!r}: {_LOCAL_CATALOGUE}")
     if "url" in table and not (isinstance(table["url"], str) and re.match(r"https?://[^/\s]+", table["url"])):
         raise ConfigError(f"{path}: [catalogs.{name}] url must be a STAC API's http:// or https:// address, got {table['url']!r}")
     signing = table.get("signing", base.signing if base else "none")

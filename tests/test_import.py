@@ -367,3 +367,20 @@ def test_a_file_whose_name_is_near_the_file_system_limit_goes_in(ws, tmp_path):
     assert res.exit_code == 0, res.output
     with ws.store() as store:
         assert len(store.observations("pier")) == 2
+
+
+def test_simulated_imagery_says_so_on_the_lines_import_and_ingest_print(ws, tmp_path):
+    """The simulator's scenes imported into a workspace were listed as any image is: every place that shows
+    simulated imagery is to say so."""
+    sim = _optical(tmp_path / "sim-planet-pier-20241015T0040.tif",
+                   tags={"SITEWATCH_SIMULATED": "true", "SITEWATCH_ACQUIRED": "2024-10-15T00:40:00Z"})  # fmt: skip
+    real = _optical(tmp_path / "real_20241016.tif", tags={"SITEWATCH_ACQUIRED": "2024-10-16T01:23:45Z"})
+    res = CliRunner().invoke(main, ["-q", "import", "-w", str(ws.root), str(sim), str(real), "--site", "pier"])
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("pier/sim-planet-pier-20241015T0040 ") and lines[0].endswith("SIMULATED")
+    assert lines[1].startswith("pier/real_20241016 ") and "SIMULATED" not in lines[1]
+    res = CliRunner().invoke(main, ["-q", "import", "-w", str(ws.root), str(sim), "--site", "pier", "--json"])
+    assert json.loads(res.stdout)["imported"][0]["simulated"] is True
+    res = CliRunner().invoke(main, ["-q", "ingest", "pier", str(sim), str(real), "-w", str(ws.root)])
+    assert res.exit_code == 0 and "ingested 2 observation(s) into 'pier' (1 of them SIMULATED imagery)" in res.output

@@ -923,6 +923,16 @@ def test_geometry_checks_name_what_is_wrong() -> None:
     for bbox in ((132.3, 42.8, 132.3, 42.9), (132.3, 42.9, 132.4, 42.9)):
         with pytest.raises(InputError, match="expected W,S,E,N with W < E and S < N"):
             site_from_bbox("flat", bbox)
+    # Longitudes past 180 (a Pacific-centred map saved as lon/lat) were "not lon/lat degrees: did you swap them?"
+    fiji = {"type": "Feature", "properties": {"id": "suva"}, "geometry": mapping(box(179.9, -16.9, 180.1, -16.8))}
+    with pytest.raises(InputError, match=r"feature 0 \(suva\): runs from longitude 179.9 to 180.1, across the antimeridian"):
+        sites_from_geojson(fiji)
+    east = {"type": "Feature", "properties": {"id": "east"}, "geometry": mapping(box(181.0, -16.9, 181.1, -16.8))}
+    with pytest.raises(InputError, match=r"longitudes 181 to 181.1 are beyond ±180° .*subtract 360"):
+        sites_from_geojson(east)
+    swapped = {"type": "Feature", "properties": {"id": "sw"}, "geometry": mapping(box(42.86, 132.3, 42.87, 132.31))}
+    with pytest.raises(InputError, match="did you swap them"):
+        sites_from_geojson(swapped)
 
 
 def test_flags_read_every_spelling_of_no() -> None:

@@ -116,6 +116,18 @@ def _check_geometry(geom: BaseGeometry, where: str) -> None:
     if geom.is_empty:
         raise InputError(f"{where}: the geometry is empty")
     minx, miny, maxx, maxy = geom.bounds
+    if -90 <= miny <= maxy <= 90 and (minx < 180 < maxx <= 360 or -360 <= minx < -180 < maxx):
+        # Longitudes past ±180 (drawn on a Pacific-centred map and saved as lon/lat): the area runs across the
+        # antimeridian, which "did you swap them?" did not say.
+        raise InputError(
+            f"{where}: runs from longitude {minx:g} to {maxx:g}, across the antimeridian (180°), which a site "
+            "cannot; split it at 180° into two sites, each with longitudes within -180..180"
+        )
+    if -90 <= miny <= maxy <= 90 and (180 < minx <= maxx <= 360 or -360 <= minx <= maxx < -180):
+        raise InputError(
+            f"{where}: longitudes {minx:g} to {maxx:g} are beyond ±180° (a 0..360° convention); give them "
+            f"within -180..180 ({'subtract' if minx > 0 else 'add'} 360)"
+        )
     if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
         raise InputError(
             f"{where}: coordinates {geom.bounds} are not lon/lat degrees "

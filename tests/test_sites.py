@@ -940,6 +940,15 @@ def test_flags_read_every_spelling_of_no() -> None:
     assert [s.resolved for s in sites_from_geojson(fc)] == [False] * 5
 
 
+def test_tags_of_another_type_are_read_or_named_not_a_traceback() -> None:
+    """A number in a `tags` field (an integer field QGIS named so) crashed the import with a TypeError traceback."""
+    feats = [{"type": "Feature", "properties": {"name": n, "tags": t}, "geometry": mapping(box(132.30 + k / 100, 42.86, 132.305 + k / 100, 42.87))}
+             for k, (n, t) in enumerate((("A", 5), ("B", True), ("C", {"a": 1}), ("D", None)))]  # fmt: skip
+    with pytest.warns(RefusedFeatureWarning, match=r"feature 2 \(C\): tags \{\"a\": 1\} is neither a list nor comma-separated text"):
+        sites = sites_from_geojson({"type": "FeatureCollection", "features": feats})
+    assert [(s.id, s.tags) for s in sites] == [("a", ("5",)), ("b", ("True",)), ("d", ())]
+
+
 def test_tags_split_on_semicolons_as_on_commas() -> None:
     (site,) = sites_from_geojson(_polygon_fc([{"id": "a", "tags": "navy; pier,ships"}]))
     assert site.tags == ("navy", "pier", "ships")

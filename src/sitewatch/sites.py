@@ -419,6 +419,10 @@ def _tags(value: Any) -> tuple[str, ...]:
             pass
     if isinstance(value, str):
         return tuple(t.strip() for t in re.split(r"[,;]", value) if t.strip())
+    if isinstance(value, bool | int | float):  # a number field named tags (QGIS): one tag, not a traceback
+        return (str(value),)
+    if value is not None and not isinstance(value, list):
+        raise InputError(f"tags {json.dumps(value)[:80]} is neither a list nor comma-separated text")
     return tuple(str(t) for t in value or ())
 
 

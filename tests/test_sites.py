@@ -949,6 +949,15 @@ def test_tags_of_another_type_are_read_or_named_not_a_traceback() -> None:
     assert [(s.id, s.tags) for s in sites] == [("a", ("5",)), ("b", ("True",)), ("d", ())]
 
 
+def test_a_kind_typed_with_capitals_or_spaces_is_read() -> None:
+    """`Port` or `Naval base`, as a QGIS attribute table is typed, were refused naming the kinds."""
+    feats = [{"type": "Feature", "properties": {"name": n, "kind": k}, "geometry": mapping(box(132.30 + i / 100, 42.86, 132.305 + i / 100, 42.87))}
+             for i, (n, k) in enumerate((("A", "Port"), ("B", "Naval base"), ("C", " training-ground "), ("D", "harbour")))]  # fmt: skip
+    with pytest.warns(RefusedFeatureWarning, match=r"feature 3 \(D\): site 'd': kind 'harbour' is not one of"):
+        sites = sites_from_geojson({"type": "FeatureCollection", "features": feats})
+    assert [(s.id, s.kind) for s in sites] == [("a", "port"), ("b", "naval_base"), ("c", "training_ground")]
+
+
 def test_tags_split_on_semicolons_as_on_commas() -> None:
     (site,) = sites_from_geojson(_polygon_fc([{"id": "a", "tags": "navy; pier,ships"}]))
     assert site.tags == ("navy", "pier", "ships")

@@ -38,7 +38,7 @@ from .errors import (
 )
 from .geo import reproject_geometry
 from .kml import read_kml
-from .model import SITE_ID_MAX_LENGTH, Berth, Site, check_new_site_id
+from .model import SITE_ID_MAX_LENGTH, SITE_KINDS, Berth, Site, check_new_site_id
 from .untrusted import without_controls
 
 __all__ = [
@@ -226,7 +226,7 @@ def sites_from_geojson(
             site = Site(
                 id=site_id,
                 name=str(props.get("name") or site_id),
-                kind=str(props.get("kind") or "area"),
+                kind=_kind(props.get("kind")),
                 geometry=geom,
                 tags=_tags(props.get("tags")),
                 coord_source=str(props.get("coord_source") or source or origin),
@@ -408,6 +408,14 @@ def _layer_role(props: dict[str, Any]) -> str:
     if "site_id" in props and set(props) <= {"site_id", "fid"}:  # the site_water layer
         return "water"
     return "site"
+
+
+def _kind(value: Any) -> str:
+    """A site's kind as a layer typed it: ``Port``, ``Naval base`` and ``naval-base`` are ``port`` and ``naval_base``
+    (they were refused, naming the kinds); anything else is left for :class:`Site` to refuse by name."""
+    text = str(value or "area").strip()
+    spelled = re.sub(r"[\s-]+", "_", text.lower())
+    return spelled if spelled in SITE_KINDS else text
 
 
 def _tags(value: Any) -> tuple[str, ...]:

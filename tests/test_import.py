@@ -384,3 +384,21 @@ def test_simulated_imagery_says_so_on_the_lines_import_and_ingest_print(ws, tmp_
     assert json.loads(res.stdout)["imported"][0]["simulated"] is True
     res = CliRunner().invoke(main, ["-q", "ingest", "pier", str(sim), str(real), "-w", str(ws.root)])
     assert res.exit_code == 0 and "ingested 2 observation(s) into 'pier' (1 of them SIMULATED imagery)" in res.output
+
+
+def test_a_file_cut_short_is_named_with_gdals_reason_and_what_to_do(ws, tmp_path):
+    """A COG cut short (an unfinished download) was refused as "could not be read (Read failed. See previous
+    exception for details.)": neither the damage nor what to do."""
+    crs, x0, y0 = site_utm_origin(SITE)
+    rng = np.random.default_rng(1)
+    whole = tmp_path / "whole_20241015.tif"
+    with rasterio.open(whole, "w", driver="GTiff", width=512, height=512, count=4, dtype="uint16", crs=crs, tiled=True,
+                       blockxsize=256, blockysize=256, transform=Affine(3, 0, x0, 0, -3, y0)) as dst:  # fmt: skip
+        dst.write(rng.integers(100, 3000, (4, 512, 512), dtype=np.uint16))
+    short = tmp_path / "short_20241015.tif"
+    short.write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 3])
+    res = CliRunner().invoke(main, ["-q", "import", "-w", str(ws.root), str(short), "--site", "pier"])
+    assert res.exit_code == 1
+    told = res.output.replace("\n", " ")
+    assert f"refused {short}" in told and "previous exception" not in told
+    assert "damaged or cut short" in told and "copy it again" in told

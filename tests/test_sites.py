@@ -734,6 +734,28 @@ def test_the_geopackage_berths_and_water_layers_saved_as_geojson_import_as_berth
     assert shape(feats[0]["geometry"]).equals(box(132.30, 42.86, 132.37, 42.90))
 
 
+def test_a_placemark_of_a_polygon_and_a_line_is_refused_by_name_not_skipped_as_empty(tmp_path: Path) -> None:
+    """A MultiGeometry of the site's polygon and a quay line was skipped with a note, "needs a polygon or line",
+    and the import said exit code 0: the place the user drew was silently not imported."""
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    kml = tmp_path / "place.kml"
+    kml.write_text(
+        '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+        "<Placemark><name>Pier</name><MultiGeometry><Polygon><outerBoundaryIs><LinearRing><coordinates>"
+        "132.33,43.10 132.36,43.10 132.36,43.12 132.33,43.12 132.33,43.10</coordinates></LinearRing></outerBoundaryIs></Polygon>"
+        "<LineString><coordinates>132.34,43.11 132.35,43.11</coordinates></LineString></MultiGeometry></Placemark>"
+        "<Placemark><name>Area</name><Polygon><outerBoundaryIs><LinearRing><coordinates>"
+        "132.33,43.10 132.36,43.10 132.36,43.12 132.33,43.12 132.33,43.10"
+        "</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark></Document></kml>"
+    )
+    r = runner.invoke(main, ["sites", "import", str(kml), "-w", ws])
+    assert r.exit_code == 3, r.output
+    assert "skipped: " in r.output and "feature 0 (Pier): its geometry mixes LineString and Polygon" in r.output
+    assert "imported 1 site(s): area" in r.output
+
+
 def test_cli_add_from_kml_notes_a_skipped_pin_as_import_does(tmp_path: Path) -> None:
     runner = CliRunner()
     ws = str(tmp_path / "ws")

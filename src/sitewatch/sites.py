@@ -309,6 +309,11 @@ def _read_feature(
         warnings.warn(SkippedInputWarning(f"{where}: skipped, a site or berth needs a polygon or line ({geom.geom_type})"),
                       stacklevel=3)  # fmt: skip
         return None
+    if geom is not None and geom.geom_type == "GeometryCollection":
+        raise InputError(
+            f"{where}: its geometry mixes {' and '.join(sorted({g.geom_type for g in geom.geoms}))}: a site is one polygon; "
+            "make the lines placemarks (or features) of their own, with role berth and the site's id as site_id"
+        )
     if isinstance(geom, MultiPolygon):
         if len(geom.geoms) != 1:
             raise InputError(f"{where}: a site is one polygon; split the multipolygon into sites")

@@ -402,3 +402,17 @@ def test_a_file_cut_short_is_named_with_gdals_reason_and_what_to_do(ws, tmp_path
     told = res.output.replace("\n", " ")
     assert f"refused {short}" in told and "previous exception" not in told
     assert "damaged or cut short" in told and "copy it again" in told
+
+
+def test_a_stac_items_json_given_as_an_image_says_to_give_its_image(ws, tmp_path):
+    """A static catalogue's item JSON given to import was "not a readable raster (not recognized as being in a
+    supported file format)": it names the item's image and how its time goes with it."""
+    item = {"type": "Feature", "stac_version": "1.0.0", "id": "scene", "properties": {"datetime": "2024-10-15T01:23:45Z"},
+            "geometry": None, "links": [],
+            "assets": {"data": {"href": "./scene.tif", "type": "image/tiff; application=geotiff"}}}  # fmt: skip
+    (tmp_path / "scene_item.json").write_text(json.dumps(item))
+    res = CliRunner().invoke(main, ["-q", "import", "-w", str(ws.root), str(tmp_path / "scene_item.json")])
+    assert res.exit_code == 1
+    told = res.output.replace("\n", " ")
+    assert "scene_item.json: is a STAC item's JSON, not an image (its image assets: ./scene.tif)" in told
+    assert "NAME.json beside NAME.tif" in told

@@ -298,7 +298,7 @@ def _stac_item_assets(path: Path) -> str | None:
         return None
     if not isinstance(item, dict) or item.get("type") != "Feature" or "stac_version" not in item:
         return None
-    assets = item.get("assets") if isinstance(item.get("assets"), dict) else {}
+    assets = item["assets"] if isinstance(item.get("assets"), dict) else {}
     hrefs = [str(a.get("href")) for a in assets.values() if isinstance(a, dict) and "image/" in str(a.get("type", "")) and a.get("href")]
     shown = f" (its image assets: {', '.join(hrefs[:4])}{' …' if len(hrefs) > 4 else ''})" if hrefs else ""
     return (

@@ -416,3 +416,30 @@ def test_a_stac_items_json_given_as_an_image_says_to_give_its_image(ws, tmp_path
     told = res.output.replace("\n", " ")
     assert "scene_item.json: is a STAC item's JSON, not an image (its image assets: ./scene.tif)" in told
     assert "NAME.json beside NAME.tif" in told
+
+
+def test_a_read_only_archive_is_named_as_such(ws, tmp_path, monkeypatch):
+    """On a read-only workspace the error was GDAL's "Attempt to create new tiff file './.NAME.tif….ovr.tmp'
+    failed in VSI_TIFFOpen()": neither the folder nor what to do. (A test as root cannot make a folder
+    read-only, so the file system's answer is given here.)"""
+    import rasterio.errors
+
+    from sitewatch.ingest import archive
+
+    scene = _optical(tmp_path / "scene_20241015.tif", tags={"SITEWATCH_ACQUIRED": "2024-10-15T01:23:45Z"})
+    (ws.archive / "pier").mkdir(parents=True, exist_ok=True)
+
+    opened = rasterio.open
+
+    def refused(path, mode="r", *args, **kw):  # type: ignore[no-untyped-def]
+        if mode != "w":
+            return opened(path, mode, *args, **kw)
+        raise rasterio.errors.RasterioIOError("Attempt to create new tiff file './.scene.tif.ovr.tmp' failed in VSI_TIFFOpen().")
+
+    monkeypatch.setattr(archive.rasterio, "open", refused)
+    monkeypatch.setattr(archive, "_writable", lambda folder: False)
+    res = CliRunner().invoke(main, ["-q", "import", "-w", str(ws.root), str(scene), "--site", "pier", "--workers", "1"])
+    assert res.exit_code == 1
+    assert "pier is read-only (a read-only disk or workspace?): make it writable" in res.output.replace("\n", " ")
+    with ws.store() as store:
+        assert store.observations("pier") == []

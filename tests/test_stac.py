@@ -242,6 +242,24 @@ def test_refused_connection_is_not_retried_for_half_a_minute():
     assert time.monotonic() - t0 < 6  # 5 retries with backoff 1 s took about 31 s
 
 
+def test_a_catalogue_that_never_answers_is_asked_twice_not_six_times_and_said(caplog):
+    """A host that takes the connection and never answers (a proxy swallowing requests) kept a search silent for
+    6.5 minutes: six tries of the 60 s timeout plus the backoff. Now twice, with a warning at the first."""
+    import socket
+    import time
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)  # accepted by the system, never answered
+        catalog = Catalog(name="silent", url=f"http://127.0.0.1:{server.getsockname()[1]}/stac", provider="generic")
+        t0 = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="sitewatch.sources.stac"), pytest.raises(SourceError, match=r"could not reach 127\.0\.0\.1"):
+            stac.search_items(catalog, "sentinel-2-l2a", (0, 0, 1, 1), T0, T1, retries=5, backoff=0.2, timeout=0.5)
+        took = time.monotonic() - t0
+    assert took < 2.5  # six tries: 3 s of timeouts and 6.2 s of backoff
+    assert [r.getMessage() for r in caplog.records if "did not answer in time" in r.getMessage()] != []
+
+
 def test_planetary_computer_signer_drops_cached_tokens_on_refresh(monkeypatch):
     import planetary_computer
     from planetary_computer import sas

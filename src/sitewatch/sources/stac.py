@@ -362,6 +362,15 @@ def keys_go_to(catalog: Catalog, url: str) -> bool:
     return parts.scheme == "s3" and parts.netloc in catalog.s3_buckets
 
 
+_READ_RETRIES = 1
+"""A request that got no answer within the timeout is asked once more, not ``retries`` times.
+
+A host that takes the connection and never answers (a proxy or firewall that swallows requests, a hung
+server) kept a search silent for six and a half minutes: six tries of 60 s each, plus the backoff.
+Each timeout is said as it happens, so the wait is never without a word.
+"""
+
+
 def require_asset_credentials(catalog: Catalog, creds: Mapping[str, str]) -> None:
     """Fail before any download when the catalogue's assets cannot be read without keys."""
     if catalog.assets_need_credentials and not ({"access_key", "secret_key"} <= set(creds) or "token" in creds):
@@ -732,6 +741,7 @@ def _retry(total: int, backoff: float) -> Any:
     return _retry_class()(
         total=total,
         connect=min(total, _CONNECT_RETRIES),
+        read=min(total, _READ_RETRIES),
         backoff_factor=backoff,
         status_forcelist=_TRANSIENT,
         allowed_methods=None,  # STAC search is a POST; it only reads, so retrying it is safe
@@ -748,7 +758,7 @@ def _retry_class() -> Any:
     A failed DNS lookup means no network or a mistyped URL: waiting for the backoff
     (about 31 s over 5 retries) only delays saying so. Everything else is retried as before.
     """
-    from urllib3.exceptions import MaxRetryError, NameResolutionError
+    from urllib3.exceptions import MaxRetryError, NameResolutionError, ReadTimeoutError
     from urllib3.util.retry import Retry
 
     class FailFastOnDns(Retry):
@@ -756,7 +766,11 @@ def _retry_class() -> Any:
                       _pool: Any = None, _stacktrace: Any = None) -> Any:  # fmt: skip
             if isinstance(error, NameResolutionError):
                 raise MaxRetryError(_pool, url, error) from error
-            return super().increment(method, url, response, error, _pool, _stacktrace)
+            retry = super().increment(method, url, response, error, _pool, _stacktrace)
+            if isinstance(error, ReadTimeoutError):  # (super() raised when no try is left)
+                host = getattr(_pool, "host", None) or "the catalogue"
+                log.warning("%s took the request but did not answer in time (%s); asking once more", host, error)
+            return retry
 
         def parse_retry_after(self, retry_after: str) -> float:
             return float(min(super().parse_retry_after(retry_after), RETRY_AFTER_MAX_S))

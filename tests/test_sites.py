@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import shapely.affinity
 from click.testing import CliRunner
 from hypothesis import given
 from shapely.geometry import LineString, MultiPolygon, box, mapping, shape
@@ -632,6 +634,31 @@ def test_cli_import_that_moves_a_site_warns_of_observations_cut_to_the_old_area(
     r = runner.invoke(main, ["sites", "import", str(tmp_path / "moved.geojson"), "-w", str(ws.root)])
     assert r.exit_code == 0, r.output
     assert "warning: 4 observation(s) of 'dunai' were cut to its old area" in r.output  # was silent
+
+
+def test_a_site_saved_again_with_fewer_decimals_is_not_moved_under_its_observations(tmp_path: Path) -> None:
+    """A layer exported and saved again through a tool that rounds (GDAL's RFC 7946 GeoJSON keeps 7 decimals,
+    1 cm) came back as a moved site: its polygon changed and import warned its observations were cut to the old area."""
+    from _report_world import build
+
+    ws = build(tmp_path / "ws")
+    with ws.store() as store:
+        old = store.get_site("dunai")
+    assert old.geometry is not None
+    fine = dataclasses.replace(old, geometry=shapely.affinity.translate(old.geometry, 1.23456789e-6, -9.87654321e-7))
+    (tmp_path / "fine.geojson").write_text(json.dumps(sites_to_geojson([fine])))
+    runner = CliRunner()
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "fine.geojson"), "-w", str(ws.root)])
+    assert "warning: 4 observation(s) of 'dunai' were cut to its old area" in r.output  # 10 cm: moved
+    rounded = sites_to_geojson([fine])
+    rounded["features"][0]["geometry"]["coordinates"] = [
+        [[round(x, 7), round(y, 7)] for x, y in ring] for ring in rounded["features"][0]["geometry"]["coordinates"]
+    ]
+    (tmp_path / "rounded.geojson").write_text(json.dumps(rounded))
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "rounded.geojson"), "-w", str(ws.root)])
+    assert r.exit_code == 0 and "warning" not in r.output, r.output
+    with ws.store() as store:
+        assert store.get_site("dunai").geometry.equals_exact(fine.geometry, 0)  # type: ignore[union-attr]
 
 
 def test_a_rerun_import_keeps_the_id_older_sitewatch_made_from_an_accented_name(tmp_path: Path) -> None:

@@ -82,10 +82,26 @@ def show(site_id: str, workspace: Path) -> None:
         click.echo(json.dumps(sites_to_geojson([store.get_site(site_id)]), indent=1))
 
 
+_SAME_AREA_DEG = 1e-7
+"""Vertices this close (about 1 cm) are one place: a layer saved again with fewer decimals (GDAL's RFC 7946 GeoJSON
+keeps 7) or reprojected and back is the same site, not one moved under its observations."""
+
+
 def _same_area(a: Site, b: Site) -> bool:
     if a.geometry is None or b.geometry is None:
         return a.geometry is b.geometry
-    return bool(a.geometry.equals(b.geometry))
+    if a.geometry.equals(b.geometry):
+        return True
+    return bool(a.geometry.normalize().equals_exact(b.geometry.normalize(), _SAME_AREA_DEG))
+
+
+def _keeping_area(old: Site | None, new: Site) -> Site:
+    """``new``, with ``old``'s polygon when the two are the same area to a centimetre (:func:`_same_area`): a round
+    trip through a file that rounds the coordinates neither moves the site nor says its observations were cut
+    to an old area."""
+    if old is None or old.geometry is None or new.geometry is None or not _same_area(old, new):
+        return new
+    return dataclasses.replace(new, geometry=old.geometry)
 
 
 def _dropped(old: Site, new: Site) -> list[str]:
@@ -197,6 +213,7 @@ def import_(path: Path, workspace: Path) -> None:
         # Berths and water of a site already in the workspace may come without its area.
         before = {s.id: s for s in store.sites()}
         sites, refused = _read_with_notes(path, known=before)
+        sites = [_keeping_area(before.get(s.id), s) for s in sites]
         with store.transaction():
             for s in sites:
                 store.put_site(s)

@@ -260,6 +260,25 @@ def test_a_catalogue_that_never_answers_is_asked_twice_not_six_times_and_said(ca
     assert [r.getMessage() for r in caplog.records if "did not answer in time" in r.getMessage()] != []
 
 
+def test_https_to_a_server_without_tls_is_said_at_once_with_what_to_check():
+    """https:// to a plain HTTP server (or a certificate refused) was retried with the full backoff, 31 s, then
+    called "no network, or the catalogue is down", though the server answered."""
+    import http.server
+    import time
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        catalog = Catalog(name="plain", url=f"https://127.0.0.1:{server.server_address[1]}/stac", provider="generic")
+        t0 = time.monotonic()
+        with pytest.raises(SourceError, match=r"127\.0\.0\.1 answered, but not with a certificate .*check the URL") as caught:
+            stac.search_items(catalog, "sentinel-2-l2a", (0, 0, 1, 1), T0, T1, retries=5, backoff=1.0)
+        assert time.monotonic() - t0 < 5
+        assert "no network" not in str(caught.value)
+    finally:
+        server.shutdown()
+
+
 def test_planetary_computer_signer_drops_cached_tokens_on_refresh(monkeypatch):
     import planetary_computer
     from planetary_computer import sas

@@ -750,6 +750,10 @@ def _retry(total: int, backoff: float) -> Any:
     )
 
 
+_TLS_REFUSED = re.compile(r"CERTIFICATE_VERIFY_FAILED|WRONG_VERSION_NUMBER|certificate is not valid|hostname mismatch", re.I)
+"""A TLS failure that a retry cannot mend: the server's certificate refused, or no TLS server at all."""
+
+
 @functools.cache
 def _retry_class() -> Any:
     """urllib3's Retry, except that a host name that does not resolve is not retried, and a
@@ -758,13 +762,15 @@ def _retry_class() -> Any:
     A failed DNS lookup means no network or a mistyped URL: waiting for the backoff
     (about 31 s over 5 retries) only delays saying so. Everything else is retried as before.
     """
-    from urllib3.exceptions import MaxRetryError, NameResolutionError, ReadTimeoutError
+    from urllib3.exceptions import MaxRetryError, NameResolutionError, ReadTimeoutError, SSLError
     from urllib3.util.retry import Retry
 
     class FailFastOnDns(Retry):
         def increment(self, method: Any = None, url: Any = None, response: Any = None, error: Any = None,
                       _pool: Any = None, _stacktrace: Any = None) -> Any:  # fmt: skip
-            if isinstance(error, NameResolutionError):
+            if isinstance(error, NameResolutionError) or (isinstance(error, SSLError) and _TLS_REFUSED.search(str(error))):
+                # no network or a mistyped host; a certificate refused, or https:// to a plain HTTP server: asking
+                # again changes nothing (a refused certificate was retried for 31 s before it was said)
                 raise MaxRetryError(_pool, url, error) from error
             retry = super().increment(method, url, response, error, _pool, _stacktrace)
             if isinstance(error, ReadTimeoutError):  # (super() raised when no try is left)
@@ -808,6 +814,12 @@ def unreachable_message(catalog: Catalog, exc: BaseException) -> str:
     root = chain[-1]
     reason = str(root.strerror) if isinstance(root, OSError) and root.strerror else str(root)
     reason = re.sub(r"^<[^>]*>: ", "", reason)  # urllib3's '<connection object at 0x…>: ' prefix
+    if _TLS_REFUSED.search(reason):
+        return (
+            f"{catalog.name}: {host} answered, but not with a certificate this machine trusts for it, or not over https "
+            f"({type(root).__name__}: {redact(reason)}); check the URL (http:// or https://, the host name), or give the "
+            "certificate authority of a proxy that inspects HTTPS in REQUESTS_CA_BUNDLE"
+        )
     return f"{catalog.name}: could not reach {host} ({type(root).__name__}: {redact(reason)}); no network, or the catalogue is down"
 
 

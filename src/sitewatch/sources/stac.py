@@ -814,6 +814,11 @@ def unreachable_message(catalog: Catalog, exc: BaseException) -> str:
     root = chain[-1]
     reason = str(root.strerror) if isinstance(root, OSError) and root.strerror else str(root)
     reason = re.sub(r"^<[^>]*>: ", "", reason)  # urllib3's '<connection object at 0x…>: ' prefix
+    if any(type(e).__name__ == "ReadTimeoutError" for e in chain):
+        return (
+            f"{catalog.name}: {host} took the request but did not answer in time, asked twice ({redact(reason)}): the "
+            "catalogue is overloaded, or a proxy or firewall holds the requests; try again later"
+        )
     if _TLS_REFUSED.search(reason):
         return (
             f"{catalog.name}: {host} answered, but not with a certificate this machine trusts for it, or not over https "

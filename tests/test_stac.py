@@ -259,7 +259,41 @@ def test_a_catalogue_that_never_answers_is_asked_twice_not_six_times_and_said(ca
             stac.search_items(catalog, "sentinel-2-l2a", (0, 0, 1, 1), T0, T1, retries=5, backoff=0.2, timeout=0.5)
         took = time.monotonic() - t0
     assert took < 2.5  # six tries: 3 s of timeouts and 6.2 s of backoff
-    assert [r.getMessage() for r in caplog.records if "did not answer in time" in r.getMessage()] != []
+    assert [r.getMessage() for r in caplog.records if "did not answer within 0.5 s; asking once more" in r.getMessage()] != []
+
+
+def test_a_host_that_drops_connections_is_given_up_in_seconds_not_minutes(caplog, monkeypatch):
+    """A host that drops the packets (a firewall, a VPN that is down) waited the whole 60 s timeout for a
+    connection, three times: three minutes without a word. The connection now has CONNECT_TIMEOUT_S, said each time."""
+    import socket
+    import time
+
+    monkeypatch.setattr(stac, "CONNECT_TIMEOUT_S", 0.3)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port = server.getsockname()[1]
+        queued = []
+        for _ in range(8):  # fill the accept queue: later connections are neither taken nor refused
+            c = socket.socket()
+            c.setblocking(False)
+            try:
+                c.connect(("127.0.0.1", port))
+            except BlockingIOError:
+                pass
+            queued.append(c)
+        time.sleep(0.2)
+        catalog = Catalog(name="dropped", url=f"http://127.0.0.1:{port}/stac", provider="generic")
+        t0 = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="sitewatch.sources.stac"), pytest.raises(
+            SourceError, match=r"no connection to 127\.0\.0\.1 in 0.3 s, tried three times: no network to it"
+        ):
+            stac.search_items(catalog, "sentinel-2-l2a", (0, 0, 1, 1), T0, T1, retries=5, backoff=0.1, timeout=30)
+        took = time.monotonic() - t0
+        for c in queued:
+            c.close()
+    assert took < 5  # was 3 x the 30 s timeout
+    assert any("no connection to 127.0.0.1 within 0.3 s; trying again" in r.getMessage() for r in caplog.records)
 
 
 def test_https_to_a_server_without_tls_is_said_at_once_with_what_to_check():

@@ -362,6 +362,9 @@ def keys_go_to(catalog: Catalog, url: str) -> bool:
     return parts.scheme == "s3" and parts.netloc in catalog.s3_buckets
 
 
+CONNECT_TIMEOUT_S = 15.0
+"""How long a connection to a catalogue may take to be made (the answer then has the whole ``timeout``)."""
+
 _READ_RETRIES = 1
 """A request that got no answer within the timeout is asked once more, not ``retries`` times.
 
@@ -762,7 +765,14 @@ def _retry_class() -> Any:
     A failed DNS lookup means no network or a mistyped URL: waiting for the backoff
     (about 31 s over 5 retries) only delays saying so. Everything else is retried as before.
     """
-    from urllib3.exceptions import MaxRetryError, NameResolutionError, ReadTimeoutError, SSLError
+    from urllib3.exceptions import (
+        ConnectTimeoutError,
+        MaxRetryError,
+        NameResolutionError,
+        NewConnectionError,
+        ReadTimeoutError,
+        SSLError,
+    )
     from urllib3.util.retry import Retry
 
     class FailFastOnDns(Retry):
@@ -773,9 +783,13 @@ def _retry_class() -> Any:
                 # again changes nothing (a refused certificate was retried for 31 s before it was said)
                 raise MaxRetryError(_pool, url, error) from error
             retry = super().increment(method, url, response, error, _pool, _stacktrace)
+            host = getattr(_pool, "host", None) or "the catalogue"
+            waited = re.search(r"timeout=([\d.]+)", str(error))
+            within = f" within {float(waited.group(1)):g} s" if waited else ""
             if isinstance(error, ReadTimeoutError):  # (super() raised when no try is left)
-                host = getattr(_pool, "host", None) or "the catalogue"
-                log.warning("%s took the request but did not answer in time (%s); asking once more", host, error)
+                log.warning("%s took the request but did not answer%s; asking once more", host, within)
+            elif isinstance(error, ConnectTimeoutError) and not isinstance(error, NewConnectionError):  # (refused: at once)
+                log.warning("no connection to %s%s; trying again", host, within)
             return retry
 
         def parse_retry_after(self, retry_after: str) -> float:
@@ -818,6 +832,11 @@ def unreachable_message(catalog: Catalog, exc: BaseException) -> str:
         return (
             f"{catalog.name}: {host} took the request but did not answer in time, asked twice ({redact(reason)}): the "
             "catalogue is overloaded, or a proxy or firewall holds the requests; try again later"
+        )
+    if any(type(e).__name__ == "ConnectTimeoutError" for e in chain):
+        return (
+            f"{catalog.name}: no connection to {host} in {CONNECT_TIMEOUT_S:g} s, tried three times: no network to it (a "
+            "firewall, a VPN that is down), or a mistyped address"
         )
     if _TLS_REFUSED.search(reason):
         return (
@@ -900,14 +919,17 @@ def search_items(
             request.headers = {**(request.headers or {}), **headers}
         return request
 
-    io = StacApiIO(timeout=timeout, max_retries=_retry(retries, backoff))
+    # A connection is made in a second or two, or not at all (a host that drops the packets: a firewall, a VPN
+    # that is down): waiting the whole read timeout for it, three times, kept a search silent for three minutes.
+    timeouts = (min(timeout, CONNECT_TIMEOUT_S), timeout)
+    io = StacApiIO(timeout=timeouts, max_retries=_retry(retries, backoff))
     features: list[dict[str, Any]] = []
     seen: set[str] = set()
     try:
         # Client.open sets the stac_io's request modifier: given to StacApiIO, it was dropped.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NoConformsTo)  # answered below, when it matters
-            client = Client.open(catalog.url, stac_io=io, timeout=timeout, request_modifier=with_token)
+            client = Client.open(catalog.url, stac_io=io, timeout=timeouts, request_modifier=with_token)
         if not client.conforms_to(ConformanceClasses.ITEM_SEARCH):
             if not client.get_links("search"):
                 raise SourceError(_no_item_search(catalog))

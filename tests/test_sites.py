@@ -1005,6 +1005,12 @@ def test_a_kind_typed_with_capitals_or_spaces_is_read() -> None:
     with pytest.warns(RefusedFeatureWarning, match=r"feature 3 \(D\): site 'd': kind 'harbour' is not one of"):
         sites = sites_from_geojson({"type": "FeatureCollection", "features": feats})
     assert [(s.id, s.kind) for s in sites] == [("a", "port"), ("b", "naval_base"), ("c", "training_ground")]
+    # and a role typed so too (it was "unknown role 'Berth'")
+    quay = {"type": "Feature", "properties": {"role": "Berth ", "site_id": "a", "id": "q"},
+            "geometry": mapping(LineString([(132.301, 42.865), (132.304, 42.865)]))}  # fmt: skip
+    area = {"type": "Feature", "properties": {"role": "Site", "id": "a"}, "geometry": feats[0]["geometry"]}
+    (site,) = sites_from_geojson({"type": "FeatureCollection", "features": [area, quay]})
+    assert [b.id for b in site.berths] == ["q"]
 
 
 def test_tags_split_on_semicolons_as_on_commas() -> None:

@@ -287,7 +287,7 @@ def _read_feature(
         _check_geometry(geom, where)
         if geom.geom_type == "GeometryCollection" and all(g.geom_type in ("Polygon", "MultiPolygon") for g in geom.geoms):
             geom = MultiPolygon([p for g in geom.geoms for p in getattr(g, "geoms", [g])])  # QGIS may write one
-    role = props.get("role") or _layer_role(props)
+    role = _role(props)
     site_key = str(props.get("site_id") or "")
     if role == "berth":
         if geom is None or not isinstance(geom, (LineString, Polygon)):
@@ -345,7 +345,7 @@ def _given_id(props: dict[str, Any], feat: dict[str, Any]) -> Any:
 def _refused_site_id(feat: Any) -> str | None:
     """The id a refused site feature gave, if it is a site and gave one."""
     props = feat.get("properties") if isinstance(feat, dict) else None
-    if not isinstance(props, dict) or (props.get("role") or _layer_role(props)) != "site":
+    if not isinstance(props, dict) or _role(props) != "site":
         return None
     given = _given_id(_with_name(props), feat)
     return str(given) if given else None
@@ -404,6 +404,15 @@ def _with_name(props: dict[str, Any]) -> dict[str, Any]:
         if variant is not None:
             return {**props, "name": props[variant]}
     return props
+
+
+def _role(props: dict[str, Any]) -> Any:
+    """A feature's role, ``Berth`` or `` water `` as typed in an attribute table read as ``berth`` and ``water``
+    (they were "unknown role 'Berth'"); without one, the role of the layer it was saved from."""
+    role = props.get("role")
+    if isinstance(role, str) and role.strip().lower() in ("site", "berth", "water"):
+        return role.strip().lower()
+    return role or _layer_role(props)
 
 
 def _layer_role(props: dict[str, Any]) -> str:

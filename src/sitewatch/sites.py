@@ -657,10 +657,15 @@ def sites_to_kml(sites: Iterable[Site]) -> str:
                 f"<description>{desc}</description>{kml_data(site_data)}{kml_geometry(s.geometry)}</Placemark>"
             )
         for b in s.berths:
+            data = kml_data({"role": "berth", "site_id": s.id, "id": b.id})
+            if not b.name:
+                # Google Earth shows the id as the placemark's name; the empty name in the data reads back as none
+                # (the berth came back named after its id).
+                data = data.replace("</ExtendedData>", '<Data name="name"><value></value></Data></ExtendedData>')
             parts.append(
                 f"<Placemark><name>{escape(b.name or b.id)}</name>"
                 f"<description>berth {escape(b.id)} of {escape(s.id)}</description>"
-                f"{kml_data({'role': 'berth', 'site_id': s.id, 'id': b.id})}{kml_geometry(b.geometry)}</Placemark>"
+                f"{data}{kml_geometry(b.geometry)}</Placemark>"
             )
         if s.water is not None:
             parts.append(

@@ -353,3 +353,93 @@ def test_import_reads_infinite_values_as_no_data(ws, tmp_path):
     (valid, values), (valid_nan, values_nan) = out
     assert not np.isinf(values).any()
     assert np.array_equal(values, values_nan, equal_nan=True) and valid == valid_nan
+
+
+def test_a_file_whose_name_is_near_the_file_system_limit_goes_in(ws, tmp_path):
+    """A 250-byte file name crashed import and ingest with a traceback (OSError: File name too long), and
+    with it every other file of the run: the sidecars looked for beside it (NAME_metadata.json) are longer."""
+    long = _optical(tmp_path / ("x" * 236 + "_20241015.tif"), tags={"SITEWATCH_ACQUIRED": "2024-10-15T01:23:45Z"})
+    other = _optical(tmp_path / "other_20241016.tif", tags={"SITEWATCH_ACQUIRED": "2024-10-16T01:23:45Z"})
+    res = CliRunner().invoke(main, ["-q", "import", "-w", str(ws.root), str(long), str(other), "--site", "pier", "--json"])
+    assert res.exit_code == 0, res.output
+    assert len(json.loads(res.stdout)["imported"]) == 2
+    res = CliRunner().invoke(main, ["-q", "ingest", "pier", str(long), "-w", str(ws.root), "--json"])
+    assert res.exit_code == 0, res.output
+    with ws.store() as store:
+        assert len(store.observations("pier")) == 2
+
+
+def test_simulated_imagery_says_so_on_the_lines_import_and_ingest_print(ws, tmp_path):
+    """The simulator's scenes imported into a workspace were listed as any image is: every place that shows
+    simulated imagery is to say so."""
+    sim = _optical(tmp_path / "sim-planet-pier-20241015T0040.tif",
+                   tags={"SITEWATCH_SIMULATED": "true", "SITEWATCH_ACQUIRED": "2024-10-15T00:40:00Z"})  # fmt: skip
+    real = _optical(tmp_path / "real_20241016.tif", tags={"SITEWATCH_ACQUIRED": "2024-10-16T01:23:45Z"})
+    res = CliRunner().invoke(main, ["-q", "import", "-w", str(ws.root), str(sim), str(real), "--site", "pier"])
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("pier/sim-planet-pier-20241015T0040 ") and lines[0].endswith("SIMULATED")
+    assert lines[1].startswith("pier/real_20241016 ") and "SIMULATED" not in lines[1]
+    res = CliRunner().invoke(main, ["-q", "import", "-w", str(ws.root), str(sim), "--site", "pier", "--json"])
+    assert json.loads(res.stdout)["imported"][0]["simulated"] is True
+    res = CliRunner().invoke(main, ["-q", "ingest", "pier", str(sim), str(real), "-w", str(ws.root)])
+    assert res.exit_code == 0 and "ingested 2 observation(s) into 'pier' (1 of them SIMULATED imagery)" in res.output
+
+
+def test_a_file_cut_short_is_named_with_gdals_reason_and_what_to_do(ws, tmp_path):
+    """A COG cut short (an unfinished download) was refused as "could not be read (Read failed. See previous
+    exception for details.)": neither the damage nor what to do."""
+    crs, x0, y0 = site_utm_origin(SITE)
+    rng = np.random.default_rng(1)
+    whole = tmp_path / "whole_20241015.tif"
+    with rasterio.open(whole, "w", driver="GTiff", width=512, height=512, count=4, dtype="uint16", crs=crs, tiled=True,
+                       blockxsize=256, blockysize=256, transform=Affine(3, 0, x0, 0, -3, y0)) as dst:  # fmt: skip
+        dst.write(rng.integers(100, 3000, (4, 512, 512), dtype=np.uint16))
+    short = tmp_path / "short_20241015.tif"
+    short.write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 3])
+    res = CliRunner().invoke(main, ["-q", "import", "-w", str(ws.root), str(short), "--site", "pier"])
+    assert res.exit_code == 1
+    told = res.output.replace("\n", " ")
+    assert f"refused {short}" in told and "previous exception" not in told
+    assert "damaged or cut short" in told and "copy it again" in told
+
+
+def test_a_stac_items_json_given_as_an_image_says_to_give_its_image(ws, tmp_path):
+    """A static catalogue's item JSON given to import was "not a readable raster (not recognized as being in a
+    supported file format)": it names the item's image and how its time goes with it."""
+    item = {"type": "Feature", "stac_version": "1.0.0", "id": "scene", "properties": {"datetime": "2024-10-15T01:23:45Z"},
+            "geometry": None, "links": [],
+            "assets": {"data": {"href": "./scene.tif", "type": "image/tiff; application=geotiff"}}}  # fmt: skip
+    (tmp_path / "scene_item.json").write_text(json.dumps(item))
+    res = CliRunner().invoke(main, ["-q", "import", "-w", str(ws.root), str(tmp_path / "scene_item.json")])
+    assert res.exit_code == 1
+    told = res.output.replace("\n", " ")
+    assert "scene_item.json: is a STAC item's JSON, not an image (its image assets: ./scene.tif)" in told
+    assert "NAME.json beside NAME.tif" in told
+
+
+def test_a_read_only_archive_is_named_as_such(ws, tmp_path, monkeypatch):
+    """On a read-only workspace the error was GDAL's "Attempt to create new tiff file './.NAME.tif….ovr.tmp'
+    failed in VSI_TIFFOpen()": neither the folder nor what to do. (A test as root cannot make a folder
+    read-only, so the file system's answer is given here.)"""
+    import rasterio.errors
+
+    from sitewatch.ingest import archive
+
+    scene = _optical(tmp_path / "scene_20241015.tif", tags={"SITEWATCH_ACQUIRED": "2024-10-15T01:23:45Z"})
+    (ws.archive / "pier").mkdir(parents=True, exist_ok=True)
+
+    opened = rasterio.open
+
+    def refused(path, mode="r", *args, **kw):  # type: ignore[no-untyped-def]
+        if mode != "w":
+            return opened(path, mode, *args, **kw)
+        raise rasterio.errors.RasterioIOError("Attempt to create new tiff file './.scene.tif.ovr.tmp' failed in VSI_TIFFOpen().")
+
+    monkeypatch.setattr(archive.rasterio, "open", refused)
+    monkeypatch.setattr(archive, "_writable", lambda folder: False)
+    res = CliRunner().invoke(main, ["-q", "import", "-w", str(ws.root), str(scene), "--site", "pier", "--workers", "1"])
+    assert res.exit_code == 1
+    assert "pier is read-only (a read-only disk or workspace?): make it writable" in res.output.replace("\n", " ")
+    with ws.store() as store:
+        assert store.observations("pier") == []

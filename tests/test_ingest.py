@@ -1205,3 +1205,33 @@ def test_an_image_of_that_name_recorded_by_another_command_meanwhile_is_not_over
         report = ingest_paths(ws, store, SITE, [mine], workers=1)  # run again: named apart
         assert [o.id for o in report.observations] == [f"{SITE.id}/response_20230821T100000"]
         assert len(store.observations(SITE.id)) == 2
+
+
+def test_a_file_declaring_its_band_scale_and_offset_is_read_by_them(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A 4-band uint16 file whose bands declare scale 0.0001 and offset -0.1 (GDAL metadata, as `gdal_translate
+    -a_scale -a_offset` or rioxarray write it) went in by its range alone: DN / 10,000, 0.1 too bright."""
+    crs, x0, y0 = site_utm_origin(SITE)
+    reflectance = np.array([0.09, 0.08, 0.07, 0.06])
+    path = write_tiff(
+        tmp_path / "scaled_20241017.tif", np.broadcast_to(np.round((reflectance + 0.1) / 0.0001)[:, None, None], (4, 60, 60)).astype(np.uint16),
+        crs=crs, transform=Affine(10, 0, x0, 0, -10, y0), descriptions=["blue", "green", "red", "nir"],
+    )  # fmt: skip
+    with rasterio.open(path, "r+") as dst:
+        dst.scales, dst.offsets = (0.0001,) * 4, (-0.1,) * 4
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(path), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    with rasterio.open(ws.root / obs.path) as cog:
+        assert [float(cog.read(k)[30, 30]) for k in (1, 2, 3, 4)] == pytest.approx(reflectance.tolist(), abs=1e-4)
+    assert obs.provenance["scale_applied"] == pytest.approx(0.0001)
+    assert obs.provenance["offset_applied"] == pytest.approx(-1000)
+    assert "scale and offset" in obs.provenance["scaling_from"]
+    # --dn-scale / --dn-offset still say it when given
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(path), "--dn-offset", "1000", "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    with rasterio.open(ws.root / obs.path) as cog:
+        assert float(cog.read(1)[30, 30]) == pytest.approx(0.09, abs=1e-4)
+    assert obs.provenance["scaling_from"] == "--dn-offset"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import shapely.affinity
 from click.testing import CliRunner
 from hypothesis import given
 from shapely.geometry import LineString, MultiPolygon, box, mapping, shape
@@ -634,6 +636,31 @@ def test_cli_import_that_moves_a_site_warns_of_observations_cut_to_the_old_area(
     assert "warning: 4 observation(s) of 'dunai' were cut to its old area" in r.output  # was silent
 
 
+def test_a_site_saved_again_with_fewer_decimals_is_not_moved_under_its_observations(tmp_path: Path) -> None:
+    """A layer exported and saved again through a tool that rounds (GDAL's RFC 7946 GeoJSON keeps 7 decimals,
+    1 cm) came back as a moved site: its polygon changed and import warned its observations were cut to the old area."""
+    from _report_world import build
+
+    ws = build(tmp_path / "ws")
+    with ws.store() as store:
+        old = store.get_site("dunai")
+    assert old.geometry is not None
+    fine = dataclasses.replace(old, geometry=shapely.affinity.translate(old.geometry, 1.23456789e-6, -9.87654321e-7))
+    (tmp_path / "fine.geojson").write_text(json.dumps(sites_to_geojson([fine])))
+    runner = CliRunner()
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "fine.geojson"), "-w", str(ws.root)])
+    assert "warning: 4 observation(s) of 'dunai' were cut to its old area" in r.output  # 10 cm: moved
+    rounded = sites_to_geojson([fine])
+    rounded["features"][0]["geometry"]["coordinates"] = [
+        [[round(x, 7), round(y, 7)] for x, y in ring] for ring in rounded["features"][0]["geometry"]["coordinates"]
+    ]
+    (tmp_path / "rounded.geojson").write_text(json.dumps(rounded))
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "rounded.geojson"), "-w", str(ws.root)])
+    assert r.exit_code == 0 and "warning" not in r.output, r.output
+    with ws.store() as store:
+        assert store.get_site("dunai").geometry.equals_exact(fine.geometry, 0)  # type: ignore[union-attr]
+
+
 def test_a_rerun_import_keeps_the_id_older_sitewatch_made_from_an_accented_name(tmp_path: Path) -> None:
     runner = CliRunner()
     ws = str(tmp_path / "ws")
@@ -732,6 +759,28 @@ def test_the_geopackage_berths_and_water_layers_saved_as_geojson_import_as_berth
     assert [(f["properties"]["role"], f["properties"]["id"] if "id" in f["properties"] else None) for f in feats] == [
         ("site", "p1"), ("berth", "east"), ("water", None)]  # fmt: skip
     assert shape(feats[0]["geometry"]).equals(box(132.30, 42.86, 132.37, 42.90))
+
+
+def test_a_placemark_of_a_polygon_and_a_line_is_refused_by_name_not_skipped_as_empty(tmp_path: Path) -> None:
+    """A MultiGeometry of the site's polygon and a quay line was skipped with a note, "needs a polygon or line",
+    and the import said exit code 0: the place the user drew was silently not imported."""
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    kml = tmp_path / "place.kml"
+    kml.write_text(
+        '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+        "<Placemark><name>Pier</name><MultiGeometry><Polygon><outerBoundaryIs><LinearRing><coordinates>"
+        "132.33,43.10 132.36,43.10 132.36,43.12 132.33,43.12 132.33,43.10</coordinates></LinearRing></outerBoundaryIs></Polygon>"
+        "<LineString><coordinates>132.34,43.11 132.35,43.11</coordinates></LineString></MultiGeometry></Placemark>"
+        "<Placemark><name>Area</name><Polygon><outerBoundaryIs><LinearRing><coordinates>"
+        "132.33,43.10 132.36,43.10 132.36,43.12 132.33,43.12 132.33,43.10"
+        "</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark></Document></kml>"
+    )
+    r = runner.invoke(main, ["sites", "import", str(kml), "-w", ws])
+    assert r.exit_code == 3, r.output
+    assert "skipped: " in r.output and "feature 0 (Pier): its geometry mixes LineString and Polygon" in r.output
+    assert "imported 1 site(s): area" in r.output
 
 
 def test_cli_add_from_kml_notes_a_skipped_pin_as_import_does(tmp_path: Path) -> None:
@@ -923,11 +972,45 @@ def test_geometry_checks_name_what_is_wrong() -> None:
     for bbox in ((132.3, 42.8, 132.3, 42.9), (132.3, 42.9, 132.4, 42.9)):
         with pytest.raises(InputError, match="expected W,S,E,N with W < E and S < N"):
             site_from_bbox("flat", bbox)
+    # Longitudes past 180 (a Pacific-centred map saved as lon/lat) were "not lon/lat degrees: did you swap them?"
+    fiji = {"type": "Feature", "properties": {"id": "suva"}, "geometry": mapping(box(179.9, -16.9, 180.1, -16.8))}
+    with pytest.raises(InputError, match=r"feature 0 \(suva\): runs from longitude 179.9 to 180.1, across the antimeridian"):
+        sites_from_geojson(fiji)
+    east = {"type": "Feature", "properties": {"id": "east"}, "geometry": mapping(box(181.0, -16.9, 181.1, -16.8))}
+    with pytest.raises(InputError, match=r"longitudes 181 to 181.1 are beyond ±180° .*subtract 360"):
+        sites_from_geojson(east)
+    swapped = {"type": "Feature", "properties": {"id": "sw"}, "geometry": mapping(box(42.86, 132.3, 42.87, 132.31))}
+    with pytest.raises(InputError, match="did you swap them"):
+        sites_from_geojson(swapped)
 
 
 def test_flags_read_every_spelling_of_no() -> None:
     fc = _polygon_fc([{"id": f"s{i}", "resolved": v} for i, v in enumerate(("no", "f", "n", "N", " False "))])
     assert [s.resolved for s in sites_from_geojson(fc)] == [False] * 5
+
+
+def test_tags_of_another_type_are_read_or_named_not_a_traceback() -> None:
+    """A number in a `tags` field (an integer field QGIS named so) crashed the import with a TypeError traceback."""
+    feats = [{"type": "Feature", "properties": {"name": n, "tags": t}, "geometry": mapping(box(132.30 + k / 100, 42.86, 132.305 + k / 100, 42.87))}
+             for k, (n, t) in enumerate((("A", 5), ("B", True), ("C", {"a": 1}), ("D", None)))]  # fmt: skip
+    with pytest.warns(RefusedFeatureWarning, match=r"feature 2 \(C\): tags \{\"a\": 1\} is neither a list nor comma-separated text"):
+        sites = sites_from_geojson({"type": "FeatureCollection", "features": feats})
+    assert [(s.id, s.tags) for s in sites] == [("a", ("5",)), ("b", ("True",)), ("d", ())]
+
+
+def test_a_kind_typed_with_capitals_or_spaces_is_read() -> None:
+    """`Port` or `Naval base`, as a QGIS attribute table is typed, were refused naming the kinds."""
+    feats = [{"type": "Feature", "properties": {"name": n, "kind": k}, "geometry": mapping(box(132.30 + i / 100, 42.86, 132.305 + i / 100, 42.87))}
+             for i, (n, k) in enumerate((("A", "Port"), ("B", "Naval base"), ("C", " training-ground "), ("D", "harbour")))]  # fmt: skip
+    with pytest.warns(RefusedFeatureWarning, match=r"feature 3 \(D\): site 'd': kind 'harbour' is not one of"):
+        sites = sites_from_geojson({"type": "FeatureCollection", "features": feats})
+    assert [(s.id, s.kind) for s in sites] == [("a", "port"), ("b", "naval_base"), ("c", "training_ground")]
+    # and a role typed so too (it was "unknown role 'Berth'")
+    quay = {"type": "Feature", "properties": {"role": "Berth ", "site_id": "a", "id": "q"},
+            "geometry": mapping(LineString([(132.301, 42.865), (132.304, 42.865)]))}  # fmt: skip
+    area = {"type": "Feature", "properties": {"role": "Site", "id": "a"}, "geometry": feats[0]["geometry"]}
+    (site,) = sites_from_geojson({"type": "FeatureCollection", "features": [area, quay]})
+    assert [b.id for b in site.berths] == ["q"]
 
 
 def test_tags_split_on_semicolons_as_on_commas() -> None:
@@ -1037,3 +1120,61 @@ def test_a_kml_export_names_the_sites_without_coordinates_it_could_not_place(tmp
     assert "wrote 1 site(s)" in res.output and "lifarevka" in res.output and "no coordinates" in res.output
     res = runner.invoke(main, ["sites", "export", str(tmp_path / "s.geojson"), "-w", ws])
     assert "wrote 2 site(s)" in res.output  # GeoJSON keeps it, without a geometry
+
+
+def test_a_long_name_or_id_never_makes_a_site_whose_folder_cannot_be_made(tmp_path: Path) -> None:
+    """A placemark named with a paragraph gave a 300-character id: imported, then every ingest or import into it
+    crashed with a traceback (OSError: File name too long, making archive/ID/)."""
+    runner = CliRunner()
+    ws = tmp_path / "ws"
+    runner.invoke(main, ["init", str(ws)])
+    long_name = "Port of " + "very " * 60 + "long name"
+    fc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": long_name}, "geometry": mapping(box(132.30, 42.86, 132.31, 42.87))},
+        {"type": "Feature", "properties": {"name": long_name}, "geometry": mapping(box(132.32, 42.86, 132.33, 42.87))},
+        {"type": "Feature", "properties": {"id": "p" * 300}, "geometry": mapping(box(132.34, 42.86, 132.35, 42.87))},
+    ]}  # fmt: skip
+    (tmp_path / "long.geojson").write_text(json.dumps(fc))
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "long.geojson"), "-w", str(ws)])
+    assert r.exit_code == 3, r.output
+    assert "site id 'pppp" in r.output and "is 300 characters long; a site id is at most 64" in r.output.replace("\n", " ")
+    ids = [f["id"] for f in json.loads(runner.invoke(main, ["sites", "list", "--json", "-w", str(ws)]).output)["features"]]
+    assert len(ids) == 2 and all(len(i) <= 64 for i in ids) and ids[0].startswith("port-of-very-")
+    assert ids[1] == ids[0] + "-2"  # the repeated name's suffix fits
+    for site_id in ids:
+        (ws / "archive" / site_id).mkdir(parents=True)  # the folder ingest makes
+    r = runner.invoke(main, ["sites", "add", "q" * 300, "--bbox", "132.30,42.86,132.31,42.87", "-w", str(ws)])
+    assert r.exit_code == 1 and "is 300 characters long" in r.output
+
+
+def test_a_site_exported_to_kml_and_imported_again_is_the_same_site(tmp_path: Path) -> None:
+    """KML was written to six decimals: a site drawn with finer coordinates (any reprojected one) came back
+    up to 5 cm off, its berths and water too, and `import` warned that its observations were cut to its old area."""
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    site = Site(id="fine", name="Fine", kind="port", geometry=box(132.30012345678, 42.86098765432, 132.31034567891, 42.87022222222),
+                berths=(Berth("q1", LineString([(132.3051234567, 42.8651234567), (132.3071234567, 42.8651234567)])),),
+                water=box(132.3061234567, 42.8621234567, 132.3091234567, 42.8681234567))  # fmt: skip
+    (back,) = read_sites_file_kml(tmp_path, [site])
+    assert back.geometry is not None and back.geometry.normalize().equals_exact(site.geometry.normalize(), 0)
+    assert back.berths[0].geometry.equals_exact(site.berths[0].geometry, 0)
+    assert back.berths[0].name == ""  # it came back named after its id
+    assert back.water is not None and back.water.normalize().equals_exact(site.water.normalize(), 0)  # type: ignore[union-attr]
+    (tmp_path / "fine.geojson").write_text(json.dumps(sites_to_geojson([site])))
+    runner.invoke(main, ["sites", "import", str(tmp_path / "fine.geojson"), "-w", ws])
+    before = json.loads(runner.invoke(main, ["sites", "list", "--json", "-w", ws]).output)
+    r = runner.invoke(main, ["sites", "export", str(tmp_path / "out.kml"), "-w", ws])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "out.kml"), "-w", ws])
+    assert r.exit_code == 0, r.output
+    after = json.loads(runner.invoke(main, ["sites", "list", "--json", "-w", ws]).output)
+    assert [f["geometry"] for f in after["features"]] == [f["geometry"] for f in before["features"]]
+    assert [f["properties"] for f in after["features"]] == [f["properties"] for f in before["features"]]
+
+
+def read_sites_file_kml(tmp_path: Path, sites: list[Site]) -> list[Site]:
+    from sitewatch.sites import read_sites_file
+
+    (tmp_path / "s.kml").write_text(sites_to_kml(sites), encoding="utf-8")
+    return read_sites_file(tmp_path / "s.kml")

@@ -73,6 +73,22 @@ def test_builtin_catalogues_named_and_by_url():
         resolve_catalog("nowhere")
 
 
+def test_a_static_catalogue_on_disk_is_named_as_one_and_import_suggested(tmp_path):
+    """A pystac user gives the catalogue's catalog.json (or file://, or its folder): it was "unknown catalogue",
+    as a mistyped name is, and in sitewatch.toml "url must be http(s)", neither saying what to do with one."""
+    (tmp_path / "stac").mkdir()
+    (tmp_path / "stac" / "catalog.json").write_text(json.dumps({"type": "Catalog", "id": "local", "links": []}))
+    for given in (str(tmp_path / "stac" / "catalog.json"), f"file://{tmp_path}/stac/catalog.json", str(tmp_path / "stac")):
+        with pytest.raises(ConfigError, match=r"a STAC catalogue on disk .* is not searched.*`sitewatch import`") as caught:
+            resolve_catalog(given, origin="--catalog")
+        assert given in str(caught.value)
+    (tmp_path / "sitewatch.toml").write_text(f'[catalogs.local]\nurl = "{tmp_path}/stac/catalog.json"\n')
+    with pytest.raises(ConfigError, match=r"\[catalogs.local\] url .*a STAC catalogue on disk"):
+        resolve_catalog("local", tmp_path)
+    (tmp_path / "sitewatch.toml").write_text('[catalogs.static]\nurl = "https://example.org/stac/catalog.json"\n')
+    assert resolve_catalog("static", tmp_path).url == "https://example.org/stac/catalog.json"  # named when searched
+
+
 def test_catalogue_from_toml_keeps_secrets_out_of_repr(tmp_path):
     (tmp_path / "sitewatch.toml").write_text(
         '[catalogs.mine]\nurl = "https://stac.example.org/v1"\ntoken_env = "MINE_TOKEN"\n'
@@ -224,6 +240,79 @@ def test_refused_connection_is_not_retried_for_half_a_minute():
     with pytest.raises(SourceError, match=r"could not reach 127\.0\.0\.1.*refused"):
         stac.search_items(catalog, "sentinel-2-l2a", (0, 0, 1, 1), T0, T1, retries=5, backoff=1.0)
     assert time.monotonic() - t0 < 6  # 5 retries with backoff 1 s took about 31 s
+
+
+def test_a_catalogue_that_never_answers_is_asked_twice_not_six_times_and_said(caplog):
+    """A host that takes the connection and never answers (a proxy swallowing requests) kept a search silent for
+    6.5 minutes: six tries of the 60 s timeout plus the backoff. Now twice, with a warning at the first."""
+    import socket
+    import time
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)  # accepted by the system, never answered
+        catalog = Catalog(name="silent", url=f"http://127.0.0.1:{server.getsockname()[1]}/stac", provider="generic")
+        t0 = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="sitewatch.sources.stac"), pytest.raises(
+            SourceError, match=r"127\.0\.0\.1 took the request but did not answer in time, asked twice .*try again later"
+        ):
+            stac.search_items(catalog, "sentinel-2-l2a", (0, 0, 1, 1), T0, T1, retries=5, backoff=0.2, timeout=0.5)
+        took = time.monotonic() - t0
+    assert took < 2.5  # six tries: 3 s of timeouts and 6.2 s of backoff
+    assert [r.getMessage() for r in caplog.records if "did not answer within 0.5 s; asking once more" in r.getMessage()] != []
+
+
+def test_a_host_that_drops_connections_is_given_up_in_seconds_not_minutes(caplog, monkeypatch):
+    """A host that drops the packets (a firewall, a VPN that is down) waited the whole 60 s timeout for a
+    connection, three times: three minutes without a word. The connection now has CONNECT_TIMEOUT_S, said each time."""
+    import socket
+    import time
+
+    monkeypatch.setattr(stac, "CONNECT_TIMEOUT_S", 0.3)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port = server.getsockname()[1]
+        queued = []
+        for _ in range(8):  # fill the accept queue: later connections are neither taken nor refused
+            c = socket.socket()
+            c.setblocking(False)
+            try:
+                c.connect(("127.0.0.1", port))
+            except BlockingIOError:
+                pass
+            queued.append(c)
+        time.sleep(0.2)
+        catalog = Catalog(name="dropped", url=f"http://127.0.0.1:{port}/stac", provider="generic")
+        t0 = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="sitewatch.sources.stac"), pytest.raises(
+            SourceError, match=r"no connection to 127\.0\.0\.1 in 0.3 s, tried three times: no network to it"
+        ):
+            stac.search_items(catalog, "sentinel-2-l2a", (0, 0, 1, 1), T0, T1, retries=5, backoff=0.1, timeout=30)
+        took = time.monotonic() - t0
+        for c in queued:
+            c.close()
+    assert took < 5  # was 3 x the 30 s timeout
+    assert any("no connection to 127.0.0.1 within 0.3 s; trying again" in r.getMessage() for r in caplog.records)
+
+
+def test_https_to_a_server_without_tls_is_said_at_once_with_what_to_check():
+    """https:// to a plain HTTP server (or a certificate refused) was retried with the full backoff, 31 s, then
+    called "no network, or the catalogue is down", though the server answered."""
+    import http.server
+    import time
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        catalog = Catalog(name="plain", url=f"https://127.0.0.1:{server.server_address[1]}/stac", provider="generic")
+        t0 = time.monotonic()
+        with pytest.raises(SourceError, match=r"127\.0\.0\.1 answered, but not with a certificate .*check the URL") as caught:
+            stac.search_items(catalog, "sentinel-2-l2a", (0, 0, 1, 1), T0, T1, retries=5, backoff=1.0)
+        assert time.monotonic() - t0 < 5
+        assert "no network" not in str(caught.value)
+    finally:
+        server.shutdown()
 
 
 def test_planetary_computer_signer_drops_cached_tokens_on_refresh(monkeypatch):

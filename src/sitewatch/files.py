@@ -12,7 +12,17 @@ from pathlib import Path
 
 from .errors import InputError, OutputError
 
-__all__ = ["owner_of", "partial_owner", "partial_path", "write_text_atomic", "written_whole"]
+__all__ = ["is_file", "owner_of", "partial_owner", "partial_path", "write_text_atomic", "written_whole"]
+
+
+def is_file(path: Path) -> bool:
+    """Whether ``path`` is a file, False too for a name no file can have: a sidecar looked for beside an
+    input (``NAME_metadata.json``) is longer than its name, and past 255 bytes ``Path.is_file`` raises
+    "File name too long" rather than saying no."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def partial_path(final: Path, owner: str | None = None) -> Path:

@@ -68,6 +68,8 @@ def _geometry(el: ET.Element, where: str) -> dict[str, Any] | None:
             return {"type": "MultiPolygon", "coordinates": [g["coordinates"] for g in parts]}
         if types == {"LineString"}:
             return {"type": "MultiLineString", "coordinates": [g["coordinates"] for g in parts]}
+        if parts:  # polygons and lines in one placemark: refused by name (it was skipped as if it held neither)
+            return {"type": "GeometryCollection", "geometries": parts}
         return None
     return None
 

@@ -38,7 +38,9 @@ __all__ = [
     "Link",
     "Claim",
     "utc",
+    "SITE_ID_MAX_LENGTH",
     "SITE_ID_PATTERN",
+    "check_new_site_id",
     "is_date_only",
     "iso_utc",
     "parse_date_or_time",
@@ -58,6 +60,24 @@ SiteKind = Literal[
 SITE_KINDS: tuple[str, ...] = SiteKind.__args__  # type: ignore[attr-defined]
 SENSORS: tuple[str, ...] = Sensor.__args__  # type: ignore[attr-defined]
 SITE_ID_PATTERN = r"[a-z0-9][a-z0-9_-]*"
+
+SITE_ID_MAX_LENGTH = 64
+"""The longest id a new site may take: it names the site's folder in ``archive/`` and the files exports write
+(``SITE.timeline.csv``…), which a file system holds to 255 bytes."""
+
+
+def check_new_site_id(site_id: str, where: str = "") -> None:
+    """Refuse an id too long for a new site (:data:`SITE_ID_MAX_LENGTH`), naming it and ``where`` it came from.
+
+    Checked where a site comes in (``sites add``, ``sites import``), not when a stored site is read, so that a
+    workspace holding one made before can still list and remove it.
+    """
+    if len(site_id) > SITE_ID_MAX_LENGTH:
+        shown = site_id[:40] + "…"
+        raise InputError(
+            f"{where + ': ' if where else ''}site id {shown!r} is {len(site_id)} characters long; a site id is at "
+            f"most {SITE_ID_MAX_LENGTH} (it names the site's folder in archive/ and the files exports write): give a shorter one"
+        )
 """What a site id may be (whole match): it names the site's folder in the archive."""
 
 

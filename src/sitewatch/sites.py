@@ -38,7 +38,7 @@ from .errors import (
 )
 from .geo import reproject_geometry
 from .kml import read_kml
-from .model import Berth, Site
+from .model import SITE_ID_MAX_LENGTH, SITE_KINDS, Berth, Site, check_new_site_id
 from .untrusted import without_controls
 
 __all__ = [
@@ -66,9 +66,14 @@ def _ascii_slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", folded.encode("ascii", "ignore").decode()).strip("-")
 
 
+_SLUG_MAX = SITE_ID_MAX_LENGTH - 8
+"""A site id made from a name is cut to this length, leaving room for the suffix of a repeated name (``-2``)."""
+
+
 def slugify(text: str) -> str:
-    """A site id from free text: lowercase ASCII, accents dropped (``Ångström`` → ``angstrom``), ``-`` between words."""
-    return _ascii_slug(text) or "site"
+    """A site id from free text: lowercase ASCII, accents dropped (``Ångström`` → ``angstrom``), ``-`` between words,
+    cut to 56 characters (a long placemark name gave an id too long to be a folder name)."""
+    return _ascii_slug(text)[:_SLUG_MAX].rstrip("-_") or "site"
 
 
 def builtin_sites() -> dict[str, Site]:
@@ -93,6 +98,7 @@ def site_from_bbox(
     site_id: str, bbox: tuple[float, float, float, float], name: str = "", kind: str = "area", source: str = ""
 ) -> Site:
     """A site from a W,S,E,N box in WGS84 degrees."""
+    check_new_site_id(site_id)
     w, s, e, n = bbox
     if not (w < e and s < n):
         across = " (a box across the antimeridian, 180°, cannot be a site: make two)" if w > e and s < n else ""
@@ -110,6 +116,18 @@ def _check_geometry(geom: BaseGeometry, where: str) -> None:
     if geom.is_empty:
         raise InputError(f"{where}: the geometry is empty")
     minx, miny, maxx, maxy = geom.bounds
+    if -90 <= miny <= maxy <= 90 and (minx < 180 < maxx <= 360 or -360 <= minx < -180 < maxx):
+        # Longitudes past ±180 (drawn on a Pacific-centred map and saved as lon/lat): the area runs across the
+        # antimeridian, which "did you swap them?" did not say.
+        raise InputError(
+            f"{where}: runs from longitude {minx:g} to {maxx:g}, across the antimeridian (180°), which a site "
+            "cannot; split it at 180° into two sites, each with longitudes within -180..180"
+        )
+    if -90 <= miny <= maxy <= 90 and (180 < minx <= maxx <= 360 or -360 <= minx <= maxx < -180):
+        raise InputError(
+            f"{where}: longitudes {minx:g} to {maxx:g} are beyond ±180° (a 0..360° convention); give them "
+            f"within -180..180 ({'subtract' if minx > 0 else 'add'} 360)"
+        )
     if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
         raise InputError(
             f"{where}: coordinates {geom.bounds} are not lon/lat degrees "
@@ -204,10 +222,11 @@ def sites_from_geojson(
     for f, site_id in zip(site_feats, _site_ids(site_feats, origin, known), strict=True):
         props, geom, where = f["props"], f["geometry"], f["where"]
         try:
+            check_new_site_id(site_id)
             site = Site(
                 id=site_id,
                 name=str(props.get("name") or site_id),
-                kind=str(props.get("kind") or "area"),
+                kind=_kind(props.get("kind")),
                 geometry=geom,
                 tags=_tags(props.get("tags")),
                 coord_source=str(props.get("coord_source") or source or origin),
@@ -268,7 +287,7 @@ def _read_feature(
         _check_geometry(geom, where)
         if geom.geom_type == "GeometryCollection" and all(g.geom_type in ("Polygon", "MultiPolygon") for g in geom.geoms):
             geom = MultiPolygon([p for g in geom.geoms for p in getattr(g, "geoms", [g])])  # QGIS may write one
-    role = props.get("role") or _layer_role(props)
+    role = _role(props)
     site_key = str(props.get("site_id") or "")
     if role == "berth":
         if geom is None or not isinstance(geom, (LineString, Polygon)):
@@ -290,6 +309,11 @@ def _read_feature(
         warnings.warn(SkippedInputWarning(f"{where}: skipped, a site or berth needs a polygon or line ({geom.geom_type})"),
                       stacklevel=3)  # fmt: skip
         return None
+    if geom is not None and geom.geom_type == "GeometryCollection":
+        raise InputError(
+            f"{where}: its geometry mixes {' and '.join(sorted({g.geom_type for g in geom.geoms}))}: a site is one polygon; "
+            "make the lines placemarks (or features) of their own, with role berth and the site's id as site_id"
+        )
     if isinstance(geom, MultiPolygon):
         if len(geom.geoms) != 1:
             raise InputError(f"{where}: a site is one polygon; split the multipolygon into sites")
@@ -321,7 +345,7 @@ def _given_id(props: dict[str, Any], feat: dict[str, Any]) -> Any:
 def _refused_site_id(feat: Any) -> str | None:
     """The id a refused site feature gave, if it is a site and gave one."""
     props = feat.get("properties") if isinstance(feat, dict) else None
-    if not isinstance(props, dict) or (props.get("role") or _layer_role(props)) != "site":
+    if not isinstance(props, dict) or _role(props) != "site":
         return None
     given = _given_id(_with_name(props), feat)
     return str(given) if given else None
@@ -382,6 +406,15 @@ def _with_name(props: dict[str, Any]) -> dict[str, Any]:
     return props
 
 
+def _role(props: dict[str, Any]) -> Any:
+    """A feature's role, ``Berth`` or `` water `` as typed in an attribute table read as ``berth`` and ``water``
+    (they were "unknown role 'Berth'"); without one, the role of the layer it was saved from."""
+    role = props.get("role")
+    if isinstance(role, str) and role.strip().lower() in ("site", "berth", "water"):
+        return role.strip().lower()
+    return role or _layer_role(props)
+
+
 def _layer_role(props: dict[str, Any]) -> str:
     """The role of a feature without one, from the fields of the GeoPackage layer it was saved from."""
     if "berth_id" in props:  # the berths layer: site_id, berth_id, name
@@ -389,6 +422,14 @@ def _layer_role(props: dict[str, Any]) -> str:
     if "site_id" in props and set(props) <= {"site_id", "fid"}:  # the site_water layer
         return "water"
     return "site"
+
+
+def _kind(value: Any) -> str:
+    """A site's kind as a layer typed it: ``Port``, ``Naval base`` and ``naval-base`` are ``port`` and ``naval_base``
+    (they were refused, naming the kinds); anything else is left for :class:`Site` to refuse by name."""
+    text = str(value or "area").strip()
+    spelled = re.sub(r"[\s-]+", "_", text.lower())
+    return spelled if spelled in SITE_KINDS else text
 
 
 def _tags(value: Any) -> tuple[str, ...]:
@@ -400,6 +441,10 @@ def _tags(value: Any) -> tuple[str, ...]:
             pass
     if isinstance(value, str):
         return tuple(t.strip() for t in re.split(r"[,;]", value) if t.strip())
+    if isinstance(value, bool | int | float):  # a number field named tags (QGIS): one tag, not a traceback
+        return (str(value),)
+    if value is not None and not isinstance(value, list):
+        raise InputError(f"tags {json.dumps(value)[:80]} is neither a list nor comma-separated text")
     return tuple(str(t) for t in value or ())
 
 
@@ -545,7 +590,10 @@ def kml_document(lines: Iterable[str]) -> str:
 
 
 def _kml_coords(coords: Iterable[tuple[float, ...]]) -> str:
-    return " ".join(f"{c[0]:.6f},{c[1]:.6f},0" for c in coords)
+    # Each number as Python writes it back (its shortest exact form), as GeoJSON has it: written to six decimals,
+    # a site exported and imported again moved by up to 5 cm, and import warned that its observations were cut
+    # to its "old area".
+    return " ".join(f"{float(c[0])!r},{float(c[1])!r},0" for c in coords)
 
 
 def kml_geometry(geom: BaseGeometry) -> str:
@@ -609,10 +657,15 @@ def sites_to_kml(sites: Iterable[Site]) -> str:
                 f"<description>{desc}</description>{kml_data(site_data)}{kml_geometry(s.geometry)}</Placemark>"
             )
         for b in s.berths:
+            data = kml_data({"role": "berth", "site_id": s.id, "id": b.id})
+            if not b.name:
+                # Google Earth shows the id as the placemark's name; the empty name in the data reads back as none
+                # (the berth came back named after its id).
+                data = data.replace("</ExtendedData>", '<Data name="name"><value></value></Data></ExtendedData>')
             parts.append(
                 f"<Placemark><name>{escape(b.name or b.id)}</name>"
                 f"<description>berth {escape(b.id)} of {escape(s.id)}</description>"
-                f"{kml_data({'role': 'berth', 'site_id': s.id, 'id': b.id})}{kml_geometry(b.geometry)}</Placemark>"
+                f"{data}{kml_geometry(b.geometry)}</Placemark>"
             )
         if s.water is not None:
             parts.append(

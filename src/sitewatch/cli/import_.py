@@ -157,7 +157,7 @@ def command(
         for row in imported:
             # A date alone is not shown as the time the image was taken (its 12:00 UTC is assumed).
             when = f"{str(row['acquired'])[:10]}, time unknown" if row["acquired_date_only"] else row["acquired"]
-            click.echo(f"{row['id']}  {when}  valid {row['valid_pct']}%")
+            click.echo(f"{row['id']}  {when}  valid {row['valid_pct']}%" + ("  SIMULATED" if row["simulated"] else ""))
         click.echo(f"imported {len(imported)} observation(s) from {len(files)} file(s)")
         failed = {name for name, _ in (*refused, *missed)}
         for repeat, earlier in repeats:

@@ -137,7 +137,10 @@ def command(
             "duplicates": [{"file": a, "same_as": b} for a, b in report.duplicates],
         }, indent=1))  # fmt: skip
     else:
-        click.echo(f"ingested {len(report.observations)} observation(s) into {site_id!r}")
+        simulated = sum(o.scene.simulated for o in report.observations)
+        # Simulated imagery says so wherever it shows (the simulator's scenes, ingested into a workspace).
+        click.echo(f"ingested {len(report.observations)} observation(s) into {site_id!r}"
+                   + (f" ({simulated} of them SIMULATED imagery)" if simulated else ""))  # fmt: skip
         failed = {path for path, _ in report.skipped}
         for repeat, earlier in report.duplicates:
             click.echo(duplicate_line(repeat, earlier, "ingested", earlier in failed))

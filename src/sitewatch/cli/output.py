@@ -99,5 +99,5 @@ def observation_row(obs: Observation, file: str, replaced: bool) -> dict[str, An
     return {
         "id": obs.id, "file": file, "acquired": iso_utc(obs.scene.acquired),
         "acquired_date_only": obs.acquired_date_only, "sensor": obs.scene.sensor,
-        "valid_pct": round(obs.valid_fraction * 100, 1), "replaced": replaced,
+        "valid_pct": round(obs.valid_fraction * 100, 1), "replaced": replaced, "simulated": obs.scene.simulated,
     }  # fmt: skip

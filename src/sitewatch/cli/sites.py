@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from ..errors import InputError
-from ..model import SITE_ID_PATTERN, Site
+from ..model import SITE_ID_PATTERN, Site, check_new_site_id
 from ..report.exports import write_text_atomic
 from ..sites import builtin_sites, read_sites_file, site_from_bbox, sites_to_geojson, sites_to_kml
 from ..workspace import open_workspace
@@ -82,10 +82,26 @@ def show(site_id: str, workspace: Path) -> None:
         click.echo(json.dumps(sites_to_geojson([store.get_site(site_id)]), indent=1))
 
 
+_SAME_AREA_DEG = 1e-7
+"""Vertices this close (about 1 cm) are one place: a layer saved again with fewer decimals (GDAL's RFC 7946 GeoJSON
+keeps 7) or reprojected and back is the same site, not one moved under its observations."""
+
+
 def _same_area(a: Site, b: Site) -> bool:
     if a.geometry is None or b.geometry is None:
         return a.geometry is b.geometry
-    return bool(a.geometry.equals(b.geometry))
+    if a.geometry.equals(b.geometry):
+        return True
+    return bool(a.geometry.normalize().equals_exact(b.geometry.normalize(), _SAME_AREA_DEG))
+
+
+def _keeping_area(old: Site | None, new: Site) -> Site:
+    """``new``, with ``old``'s polygon when the two are the same area to a centimetre (:func:`_same_area`): a round
+    trip through a file that rounds the coordinates neither moves the site nor says its observations were cut
+    to an old area."""
+    if old is None or old.geometry is None or new.geometry is None or not _same_area(old, new):
+        return new
+    return dataclasses.replace(new, geometry=old.geometry)
 
 
 def _dropped(old: Site, new: Site) -> list[str]:
@@ -128,6 +144,7 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
     """Add (or replace) a site from a box, a GeoJSON polygon or the built-in gazetteer."""
     if sum(x is not None and x is not False for x in (bbox, geojson_path, from_builtin or None)) != 1:
         raise InputError("give exactly one of --bbox W,S,E,N, --geojson FILE or --builtin")
+    check_new_site_id(site_id)
     refused = 0  # features of the --geojson file skipped by name
     if bbox:
         site = site_from_bbox(site_id, _parse_bbox(bbox), name=name, kind=kind or "area")
@@ -196,6 +213,7 @@ def import_(path: Path, workspace: Path) -> None:
         # Berths and water of a site already in the workspace may come without its area.
         before = {s.id: s for s in store.sites()}
         sites, refused = _read_with_notes(path, known=before)
+        sites = [_keeping_area(before.get(s.id), s) for s in sites]
         with store.transaction():
             for s in sites:
                 store.put_site(s)

@@ -287,6 +287,9 @@ def archive_observation(
             raise
         # A full disk, a read-only or vanished workspace: GDAL's or the system's words, and the file.
         why = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if folder.is_dir() and not _writable(folder):
+            # GDAL says only "Attempt to create new tiff file … failed": say which folder, and what to do.
+            why = f"{folder} is read-only (a read-only disk or workspace?): make it writable, or use a copy of the workspace"
         raise OutputError(f"{final}: cannot write it into the archive ({why})") from exc
     except BaseException:
         _discard(written)
@@ -304,6 +307,11 @@ def archive_observation(
     )
     footprint = reproject_geometry(_grid_box(grid), grid.crs, "EPSG:4326")
     return obs, footprint, tuple(moves)
+
+
+def _writable(folder: Path) -> bool:
+    """Whether this process may write into ``folder`` (False on a read-only disk, even for root)."""
+    return os.access(folder, os.W_OK)
 
 
 def _discard(partials: Iterable[Path]) -> None:

@@ -9,6 +9,7 @@ sigma0, placed by its GCPs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -114,6 +115,26 @@ def _qa_pixel_as_scl(qa: Path, window: Any) -> NDArray[np.uint8]:
         raise ImageReadError(f"{qa}: could not read the QA_PIXEL band ({exc})") from exc
 
 
+DECLARED_SCALING = "the file's own band scale and offset (GDAL metadata): reflectance = DN x scale + offset"
+"""The provenance's ``scaling_from`` for a file whose bands declare how their values become reflectance."""
+
+
+def _declared_scaling(
+    opened: Mapping[Path | str, Any], sources: Sequence[tuple[Path | str, int]], bands: Sequence[str]
+) -> dict[str, tuple[float, float]] | None:
+    """Each value band's (scale, offset) as its file declares them (GDAL's band metadata, ``gdal_translate
+    -a_scale -a_offset``, rioxarray's ``scale_factor``/``add_offset``), or None when none declares any:
+    reflectance = DN x scale + offset, which a divisor read from the values' range cannot know."""
+    declared = {
+        band: (float(opened[f].scales[i - 1] or 1.0), float(opened[f].offsets[i - 1] or 0.0))
+        for (f, i), band in zip(sources, bands, strict=False)
+        if band.upper() != "SCL"
+    }
+    if all(v == (1.0, 0.0) for v in declared.values()):
+        return None
+    return declared
+
+
 def band_resampling(band: str, sensor: str) -> Resampling:
     """Class maps (SCL) must not be interpolated, nor SAR: averaging neighbours smooths the speckle
     and the hull's peaks that the CFAR detector measures (OpenSARShip GRD chips half a pixel off the
@@ -133,10 +154,11 @@ def _cut_to_grid(
     classes: Callable[[Any], NDArray[np.uint8]] | None = None,
     toa: PlanetTOA | None = None,
     given: tuple[float | None, float | None] | None = None,
-) -> tuple[NDArray[np.float32], float, bool] | None:
+) -> tuple[NDArray[np.float32], float, bool, dict[str, tuple[float, float]] | None] | None:
     """Each band (``sources``: file and band number) reprojected onto ``grid``, NaN where no data,
-    the factor that turned its values into reflectance and whether DN 0 was read as no data (a
-    black collar: :mod:`sitewatch.zero_collar`); None when the files miss the grid.
+    the factor that turned its values into reflectance, whether DN 0 was read as no data (a
+    black collar: :mod:`sitewatch.zero_collar`) and each band's (scale, offset) when the file declares
+    them (:func:`_declared_scaling`; None otherwise); None when the files miss the grid.
 
     ``product``: the Sentinel-2 SAFE or Landsat Level-2 product the files belong to, whose own
     offset and quantification apply and of whose bands only the site's window is read.
@@ -147,7 +169,10 @@ def _cut_to_grid(
     returned is then 1.0).
     ``given``: the user's (divisor, offset) for the values (``--dn-scale``, ``--dn-offset``), either
     None: the offset is taken off each value (after DN 0 is read as no data) and the divisor, when
-    not given, is read from the values' range as without them.
+    not given, is read from the values' range as without them. Without them, an optical file whose
+    bands declare a scale and offset is read by those (DN x scale + offset), not by its range: a
+    Sentinel-2 file saved with its -0.1 offset declared went in 0.1 too bright, a Landsat-style one
+    (x 2.75e-05 - 0.2) several times too bright.
     """
     out = np.full((len(bands), grid.height, grid.width), np.nan, dtype=np.float32)
     if classes is not None:
@@ -155,6 +180,7 @@ def _cut_to_grid(
     scale = 1.0
     zero = False
     divisor, offset = given or (None, None)
+    declared = None
     try:
         with ExitStack() as stack:
             opened = {f: stack.enter_context(rasterio.open(f)) for f, _ in sources}
@@ -177,6 +203,9 @@ def _cut_to_grid(
                 pass  # each band by its own coefficient, below: radiance, whose range says nothing of its scale
             elif divisor is not None:
                 scale = 1 / divisor
+            elif given is None and scene.sensor == "optical" and (declared := _declared_scaling(opened, sources, bands)):
+                # each band by its own scale and offset, below; the factor returned is the one they share
+                scale = declared[bands[0]][0] if len({s for s, _ in declared.values()}) == 1 else 1.0
             elif scene.sensor == "optical" and first.dtypes[0] in ("uint8", "uint16", "int16"):
                 # Integer reflectance: 8-bit RGB products are 0-255; surface reflectance products
                 # (Sentinel-2 L2A, PlanetScope SR) are scaled by 10,000, full-range 16-bit exports
@@ -215,7 +244,7 @@ def _cut_to_grid(
                     src_arr = no_data_as_nan(src.read(i, out_dtype="float32", masked=True, window=window))
                 except RasterioError as exc:
                     # Name the band: GDAL's own message ("Read failed") does not say which file is damaged.
-                    raise ImageReadError(f"{path}: could not read its {band} band ({exc})") from exc
+                    raise ImageReadError(f"{path}: could not read its {band} band ({_damaged(exc)})") from exc
                 if zero and band.upper() != "SCL":
                     if collar is None:
                         src_arr[src_arr == 0] = np.nan  # SAR: DN 0 is no data, as in a GRD product
@@ -228,7 +257,10 @@ def _cut_to_grid(
                     src_arr += np.float32(product.offset)
                 if offset and band.upper() != "SCL":
                     src_arr -= np.float32(offset)
-                if band.upper() != "SCL":
+                if declared is not None and band.upper() != "SCL":
+                    band_scale, band_offset = declared[band]
+                    src_arr = src_arr * np.float32(band_scale) + np.float32(band_offset)
+                elif band.upper() != "SCL":
                     src_arr = src_arr * np.float32(scale if toa is None else toa.coefficients[i - 1])
                 _warp_to_grid(src_arr, out[k], src, window, grid, band_resampling(band, scene.sensor))
             if classes is not None:
@@ -237,8 +269,17 @@ def _cut_to_grid(
                     classes(window).astype(np.float32), out[-1], first, window, grid, band_resampling("SCL", scene.sensor)
                 )
     except RasterioError as exc:
-        raise ImageReadError(f"{path}: could not be read ({exc})") from exc
-    return out, scale, zero
+        raise ImageReadError(f"{path}: could not be read ({_damaged(exc)})") from exc
+    return out, scale, zero, declared
+
+
+def _damaged(exc: BaseException) -> str:
+    """GDAL's reason a read failed, and what to do: rasterio's own message is "Read failed. See previous
+    exception for details.", which names neither the damage nor a way out."""
+    reason = str(exc.__cause__ or exc) if "previous exception" in str(exc) else str(exc)
+    if not re.search(r"Read failed|IReadBlock|TIFFRead|short read|truncat", f"{exc} {reason}", re.I):
+        return reason
+    return f"{reason}; the file is damaged or cut short (an unfinished download or copy?): fetch or copy it again"
 
 
 def _zero_in_every_band(opened: Mapping[Path | str, Any], values: Sequence[tuple[tuple[Path | str, int], Any]]) -> NDArray[np.bool_] | None:

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from ..detect.clouds import QA_PIXEL_CLOUD_RULE, UDM2_CLOUD_RULE
 from ..errors import ImageReadError, InputError, Level1CWarning
-from ..files import partial_owner
+from ..files import is_file, partial_owner
 from ..model import Site
 from ..run import map_jobs
 from ..sources.landsat import is_landsat_mtl, open_landsat_l2
@@ -38,7 +38,7 @@ from ..workspace import Workspace
 from ..zero_collar import ZERO_NO_DATA_NOTE
 from .archive import Archived, archive_observation
 from .band_files import _refuse_bands_of_a_product, band_files_name, band_files_sensor
-from .cut import _cut_to_grid, _qa_pixel_as_scl, _read_s1
+from .cut import DECLARED_SCALING, _cut_to_grid, _qa_pixel_as_scl, _read_s1
 from .grid import site_grid
 from .identity import _size, sha256_file
 from .metadata import metadata_sidecars
@@ -123,15 +123,15 @@ def archive_file(
     if s1 is not None:
         out = np.full((len(bands), grid.height, grid.width), np.nan, dtype=np.float32)
         _read_s1(s1, grid, out)  # as sigma0, placed by its GCPs
-        scale, zero = 1.0, False
+        scale, zero, declared = 1.0, False, None
     else:
         cut = _cut_to_grid(path, scene, bands, sources, grid, product or landsat, classes, toa, (dn_scale, dn_offset) if given else None)
         if cut is None:
             return None
-        out, scale, zero = cut
+        out, scale, zero, declared = cut
     sidecars = {}
     truth = path.with_name(path.stem + ".truth.geojson")
-    if truth.exists():
+    if is_file(truth):
         sidecars["truth"] = truth
     metadata = metadata_sidecars(path) if product is None and s1 is None and landsat is None else []  # a product's own metadata is recorded below
     if metadata:
@@ -155,6 +155,14 @@ def archive_file(
         # As a product's own: reflectance = (DN + offset_applied) x scale_applied.
         provenance["offset_applied"] = -(dn_offset or 0.0)
         provenance["scaling_from"] = " and ".join(o for o, v in (("--dn-scale", dn_scale), ("--dn-offset", dn_offset)) if v is not None)
+    if declared is not None:
+        # As a product's own: reflectance = (DN + offset_applied) x scale_applied; one value when every band shares it.
+        scales = {b: s for b, (s, _) in declared.items()}
+        offsets = {b: o / s for b, (s, o) in declared.items()}
+        shared = len(set(declared.values())) == 1
+        provenance["scale_applied"] = next(iter(scales.values())) if shared else scales
+        provenance["offset_applied"] = next(iter(offsets.values())) if shared else offsets
+        provenance["scaling_from"] = DECLARED_SCALING
     if toa is not None:
         provenance["scale_applied"] = dict(zip(bands, toa.coefficients, strict=False))
         provenance["planet"] = toa.provenance([b for b in bands if b != "SCL"])

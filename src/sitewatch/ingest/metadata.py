@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from ..errors import InputError
+from ..files import is_file
 from ..model import DATE_ONLY_NOTE, NoonOfDate, is_date_only, utc
 from ..sources.planet import planet_scene_id
 from ..sources.providers import airbus_dim_path, dimap_imaging_time, maxar_product_path
@@ -50,7 +51,7 @@ def metadata_sidecars(path: Path) -> list[Path]:
         names += sorted(path.parent.glob(f"{_glob_escape(prefix)}*metadata*.json"))
     seen: list[Path] = []
     for n in names:
-        if n.is_file() and n != path and n not in seen:
+        if is_file(n) and n != path and n not in seen:
             seen.append(n)
     return seen
 

@@ -6,6 +6,7 @@ cannot be placed on the ground or told apart.
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 from collections.abc import Sequence
@@ -186,6 +187,8 @@ def read_scene_ref(
             colours = [c.name for c in src.colorinterp] if src.driver == "GTiff" else []
             count = src.count
     except RasterioError as exc:
+        if (item := _stac_item_assets(path)) is not None:
+            raise ImageReadError(item) from exc
         raise ImageReadError(f"{path}: not a readable raster ({exc})") from exc
     from ..detect.optical_image import bands_by_colour
 
@@ -282,6 +285,26 @@ def read_scene_ref(
 _SCENE_ID = re.compile(r"((?:\[[^\]]*\]|[^:\[\]]+)(?::\d+)?):([^:]+):(.+)")
 """A scene's whole id, provider:collection:item. The provider of a catalogue named by its URL is the URL's
 host with its port (``127.0.0.1:8080``, ``[::1]:8080``); an item id may hold colons (a file named after a time)."""
+
+
+def _stac_item_assets(path: Path) -> str | None:
+    """What to do with a STAC item's JSON given as an image (a static catalogue's item), naming its image assets;
+    None for any other file. It was "not a readable raster (not recognized as being in a supported file format)"."""
+    if path.suffix.lower() not in (".json", ".geojson") or not path.is_file() or path.stat().st_size > 10_000_000:
+        return None
+    try:
+        item = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(item, dict) or item.get("type") != "Feature" or "stac_version" not in item:
+        return None
+    assets = item["assets"] if isinstance(item.get("assets"), dict) else {}
+    hrefs = [str(a.get("href")) for a in assets.values() if isinstance(a, dict) and "image/" in str(a.get("type", "")) and a.get("href")]
+    shown = f" (its image assets: {', '.join(hrefs[:4])}{' …' if len(hrefs) > 4 else ''})" if hrefs else ""
+    return (
+        f"{path}: is a STAC item's JSON, not an image{shown}; give the image file itself, with this JSON beside it under "
+        "the image's name (NAME.json beside NAME.tif), from which its acquisition time and platform are read"
+    )
 
 
 def _provider_band_names(bands: Sequence[str]) -> list[str]:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..files import is_file
 from ..untrusted import parse_xml
 from .providers import ProviderProduct
 
@@ -125,7 +126,7 @@ def planet_metadata_xml(path: Path) -> Path | None:
     clipped = stem != path.stem
     names = [f"{stem}_metadata_clip.xml", f"{stem}_metadata.xml"] if clipped else [f"{stem}_metadata.xml"]
     for name in names:
-        if (path.parent / name).is_file():
+        if is_file(path.parent / name):
             return path.parent / name
     return None
 

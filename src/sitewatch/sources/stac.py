@@ -198,11 +198,33 @@ def resolve_catalog(name_or_url: str, workspace: Path | None = None, origin: str
         # in messages and provenance never hold a password given in the URL (https://ana:pw@host/stac).
         host = re.sub(r"^https?://", "", key).split("/")[0].rsplit("@", 1)[-1]
         return Catalog(name=masked_url(key), url=key.rstrip("/"), provider=host)
+    if _on_disk(key):
+        raise ConfigError(f"{name_or_url!r}{f' ({origin})' if origin else ''}: {_LOCAL_CATALOGUE}")
     known = sorted(set(BUILTIN_CATALOGS) | set(tables))
     raise ConfigError(
         f"unknown catalogue {name_or_url!r}{f' ({origin})' if origin else ''}; use one of {', '.join(known)}, "
         "a STAC API URL, or add [catalogs.NAME] with a url to sitewatch.toml"
     )
+
+
+_LOCAL_CATALOGUE = (
+    "a STAC catalogue on disk (a static catalog.json, an item's JSON, their folder) is not searched: sitewatch search "
+    "and fetch read a STAC API over http:// or https://; give the catalogue's image files to `sitewatch import` "
+    "(or `sitewatch ingest SITE FILE…`), with --acquired where a file does not say when it was taken"
+)
+
+
+def _on_disk(text: str) -> bool:
+    """Whether a catalogue given by the user names a file or folder (``file://``, a path, a ``.json``) rather than
+    an API: pystac users open a static catalogue by its path, and were told it was an unknown catalogue name."""
+    if re.match(r"https?://", text):
+        return False
+    if text.startswith("file:") or text.lower().endswith(".json"):
+        return True
+    try:
+        return ("/" in text or "\\" in text) and Path(text).expanduser().exists()
+    except OSError:
+        return False
 
 
 def _catalog_tables(path: Path) -> dict[str, Any]:
@@ -236,6 +258,8 @@ def _catalog_from_table(name: str, table: Any, base: Catalog | None, path: Path 
         raise ConfigError(f"{path}: [catalogs.{name}] has unknown keys {sorted(unknown)}; known: {sorted(known)}")
     if base is None and not table.get("url"):
         raise ConfigError(f"{path}: [catalogs.{name}] needs a url")
+    if "url" in table and isinstance(table["url"], str) and _on_disk(table["url"]):
+        raise ConfigError(f"{path}: [catalogs.{name}] url {table['url']!r}: {_LOCAL_CATALOGUE}")
     if "url" in table and not (isinstance(table["url"], str) and re.match(r"https?://[^/\s]+", table["url"])):
         raise ConfigError(f"{path}: [catalogs.{name}] url must be a STAC API's http:// or https:// address, got {table['url']!r}")
     signing = table.get("signing", base.signing if base else "none")
@@ -336,6 +360,18 @@ def keys_go_to(catalog: Catalog, url: str) -> bool:
     a requester-pays bucket of someone else's bills the key's owner."""
     parts = urlsplit(url)
     return parts.scheme == "s3" and parts.netloc in catalog.s3_buckets
+
+
+CONNECT_TIMEOUT_S = 15.0
+"""How long a connection to a catalogue may take to be made (the answer then has the whole ``timeout``)."""
+
+_READ_RETRIES = 1
+"""A request that got no answer within the timeout is asked once more, not ``retries`` times.
+
+A host that takes the connection and never answers (a proxy or firewall that swallows requests, a hung
+server) kept a search silent for six and a half minutes: six tries of 60 s each, plus the backoff.
+Each timeout is said as it happens, so the wait is never without a word.
+"""
 
 
 def require_asset_credentials(catalog: Catalog, creds: Mapping[str, str]) -> None:
@@ -708,12 +744,17 @@ def _retry(total: int, backoff: float) -> Any:
     return _retry_class()(
         total=total,
         connect=min(total, _CONNECT_RETRIES),
+        read=min(total, _READ_RETRIES),
         backoff_factor=backoff,
         status_forcelist=_TRANSIENT,
         allowed_methods=None,  # STAC search is a POST; it only reads, so retrying it is safe
         raise_on_status=False,
         respect_retry_after_header=True,
     )
+
+
+_TLS_REFUSED = re.compile(r"CERTIFICATE_VERIFY_FAILED|WRONG_VERSION_NUMBER|certificate is not valid|hostname mismatch", re.I)
+"""A TLS failure that a retry cannot mend: the server's certificate refused, or no TLS server at all."""
 
 
 @functools.cache
@@ -724,15 +765,32 @@ def _retry_class() -> Any:
     A failed DNS lookup means no network or a mistyped URL: waiting for the backoff
     (about 31 s over 5 retries) only delays saying so. Everything else is retried as before.
     """
-    from urllib3.exceptions import MaxRetryError, NameResolutionError
+    from urllib3.exceptions import (
+        ConnectTimeoutError,
+        MaxRetryError,
+        NameResolutionError,
+        NewConnectionError,
+        ReadTimeoutError,
+        SSLError,
+    )
     from urllib3.util.retry import Retry
 
     class FailFastOnDns(Retry):
         def increment(self, method: Any = None, url: Any = None, response: Any = None, error: Any = None,
                       _pool: Any = None, _stacktrace: Any = None) -> Any:  # fmt: skip
-            if isinstance(error, NameResolutionError):
+            if isinstance(error, NameResolutionError) or (isinstance(error, SSLError) and _TLS_REFUSED.search(str(error))):
+                # no network or a mistyped host; a certificate refused, or https:// to a plain HTTP server: asking
+                # again changes nothing (a refused certificate was retried for 31 s before it was said)
                 raise MaxRetryError(_pool, url, error) from error
-            return super().increment(method, url, response, error, _pool, _stacktrace)
+            retry = super().increment(method, url, response, error, _pool, _stacktrace)
+            host = getattr(_pool, "host", None) or "the catalogue"
+            waited = re.search(r"timeout=([\d.]+)", str(error))
+            within = f" within {float(waited.group(1)):g} s" if waited else ""
+            if isinstance(error, ReadTimeoutError):  # (super() raised when no try is left)
+                log.warning("%s took the request but did not answer%s; asking once more", host, within)
+            elif isinstance(error, ConnectTimeoutError) and not isinstance(error, NewConnectionError):  # (refused: at once)
+                log.warning("no connection to %s%s; trying again", host, within)
+            return retry
 
         def parse_retry_after(self, retry_after: str) -> float:
             return float(min(super().parse_retry_after(retry_after), RETRY_AFTER_MAX_S))
@@ -770,6 +828,22 @@ def unreachable_message(catalog: Catalog, exc: BaseException) -> str:
     root = chain[-1]
     reason = str(root.strerror) if isinstance(root, OSError) and root.strerror else str(root)
     reason = re.sub(r"^<[^>]*>: ", "", reason)  # urllib3's '<connection object at 0x…>: ' prefix
+    if any(type(e).__name__ == "ReadTimeoutError" for e in chain):
+        return (
+            f"{catalog.name}: {host} took the request but did not answer in time, asked twice ({redact(reason)}): the "
+            "catalogue is overloaded, or a proxy or firewall holds the requests; try again later"
+        )
+    if any(type(e).__name__ == "ConnectTimeoutError" for e in chain):
+        return (
+            f"{catalog.name}: no connection to {host} in {CONNECT_TIMEOUT_S:g} s, tried three times: no network to it (a "
+            "firewall, a VPN that is down), or a mistyped address"
+        )
+    if _TLS_REFUSED.search(reason):
+        return (
+            f"{catalog.name}: {host} answered, but not with a certificate this machine trusts for it, or not over https "
+            f"({type(root).__name__}: {redact(reason)}); check the URL (http:// or https://, the host name), or give the "
+            "certificate authority of a proxy that inspects HTTPS in REQUESTS_CA_BUNDLE"
+        )
     return f"{catalog.name}: could not reach {host} ({type(root).__name__}: {redact(reason)}); no network, or the catalogue is down"
 
 
@@ -845,14 +919,17 @@ def search_items(
             request.headers = {**(request.headers or {}), **headers}
         return request
 
-    io = StacApiIO(timeout=timeout, max_retries=_retry(retries, backoff))
+    # A connection is made in a second or two, or not at all (a host that drops the packets: a firewall, a VPN
+    # that is down): waiting the whole read timeout for it, three times, kept a search silent for three minutes.
+    timeouts = (min(timeout, CONNECT_TIMEOUT_S), timeout)
+    io = StacApiIO(timeout=timeouts, max_retries=_retry(retries, backoff))
     features: list[dict[str, Any]] = []
     seen: set[str] = set()
     try:
         # Client.open sets the stac_io's request modifier: given to StacApiIO, it was dropped.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NoConformsTo)  # answered below, when it matters
-            client = Client.open(catalog.url, stac_io=io, timeout=timeout, request_modifier=with_token)
+            client = Client.open(catalog.url, stac_io=io, timeout=timeouts, request_modifier=with_token)
         if not client.conforms_to(ConformanceClasses.ITEM_SEARCH):
             if not client.get_links("search"):
                 raise SourceError(_no_item_search(catalog))

@@ -30,6 +30,22 @@ def _hysteresis(grow: NDArray[np.bool_], seed: NDArray[np.bool_]) -> NDArray[np.
     return keep[labels]
 
 
+def _hysteresis_bits(state: NDArray[np.uint8], grow: int, seed: int) -> NDArray[np.bool_]:
+    """:func:`_hysteresis` of the pixels whose ``state`` has the bit ``grow`` and of those with ``seed``: the
+    same parts, from one grid of bits instead of two boolean grids (and the seeds looked up a block of
+    rows at a time)."""
+    from scipy import ndimage
+
+    labels, n = ndimage.label(state & np.uint8(grow | seed), structure=np.ones((3, 3), bool))
+    keep = np.zeros(n + 1, bool)
+    rows = max(1, (1 << 20) // max(1, state.shape[1]))
+    for a in range(0, state.shape[0], rows):
+        block = labels[a : a + rows]
+        keep[block[(state[a : a + rows] & np.uint8(seed)) != 0]] = True
+    keep[0] = False
+    return keep[labels]
+
+
 @dataclass(frozen=True)
 class PixelValues:
     """A value at some pixels of a grid, the only ones a mean over regions will need (the changed pixels'
@@ -81,14 +97,18 @@ def _regions(
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
     keep = sizes * pixel_m2 >= min_area_m2
     keep[0] = False
-    labels[~keep[labels]] = 0  # in place: the whole grid's labels are 4 bytes a pixel
+    drop = keep[labels]
+    np.logical_not(drop, out=drop)
+    labels[drop] = 0  # in place: the whole grid's labels are 4 bytes a pixel
+    del drop
     if not keep.any():
         return [], np.zeros_like(mask)
     ids = np.flatnonzero(keep)
     vmean = dict(zip(ids.tolist(), _label_means(value, labels, ids), strict=True))
     dmean = None if isinstance(direction_of, str) else dict(zip(ids.tolist(), _label_means(direction_of, labels, ids), strict=True))
     parts: dict[int, list[BaseGeometry]] = {}
-    for geom, v in shapes(labels, mask=labels > 0, connectivity=8, transform=grid.affine):
+    kept = labels > 0
+    for geom, v in shapes(labels, mask=kept, connectivity=8, transform=grid.affine):
         parts.setdefault(int(v), []).append(shape(geom))
     out = []
     for k in sorted(parts):
@@ -110,4 +130,4 @@ def _regions(
                 pixels=int(sizes[k]),
             )
         )
-    return out, labels > 0
+    return out, kept

@@ -180,6 +180,7 @@ def detect_changes(
         if passed is None:
             return ChangeResult((), "sar", method, METHOD_VERSIONS[method], fraction, compared, np.zeros_like(ok), params, excluded_m2)
         state, db, looks_max, seed_min, grow_min = passed
+        del passed  # so that ``del state`` below frees the grid
         to_db = 10 / math.log(10)
         params |= {"looks": round(looks_max, 3), "seed_db": round(to_db * seed_min, 4), "grow_db": round(to_db * grow_min, 4)}
         # Upward and downward in turn, so that one grid of labels is held at a time.

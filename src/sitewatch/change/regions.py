@@ -70,6 +70,16 @@ def _label_means(value: NDArray[np.float64] | PixelValues, labels: NDArray[np.in
     return np.asarray(sums[ids] / counts[ids].astype(np.float64))
 
 
+def _label_sizes(labels: NDArray[np.int32], n: int) -> NDArray[np.intp]:
+    """How many pixels hold each label 0 to ``n``: ``np.bincount(labels.ravel())``, a block of rows at a time
+    (bincount makes a whole grid's int32 labels intp first: 8 bytes a pixel)."""
+    sizes = np.zeros(n + 1, np.intp)
+    rows = max(1, (1 << 20) // max(1, labels.shape[1]))
+    for a in range(0, labels.shape[0], rows):
+        sizes += np.bincount(labels[a : a + rows].ravel(), minlength=n + 1)
+    return sizes
+
+
 def _polygonal(geom: BaseGeometry) -> BaseGeometry:
     """The polygons of ``geom`` (a made-valid pixel outline: a polygon, a multipolygon, or a collection
     with the lines and points of the corners it was split at), as one polygon or multipolygon."""
@@ -94,7 +104,7 @@ def _regions(
     labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
     if n == 0:
         return [], np.zeros_like(mask)
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    sizes = _label_sizes(labels, n)
     keep = sizes * pixel_m2 >= min_area_m2
     keep[0] = False
     drop = keep[labels]

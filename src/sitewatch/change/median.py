@@ -23,6 +23,12 @@ def _keys(x: NDArray[np.float64]) -> NDArray[np.uint64]:
     return np.where(neg, ~u, u | _SIGN)
 
 
+def _value(key: np.uint64) -> float:
+    """The float whose :func:`_keys` key is ``key``."""
+    u = key ^ _SIGN if key >= _SIGN else ~key
+    return float(np.array([u], np.uint64).view(np.float64)[0])
+
+
 class _Rank:
     """The ``rank``-th smallest (from 0) of values given in passes, found among ever fewer keys: each pass
     either counts the values whose keys share the known leading bits, by their next bits (at most
@@ -36,6 +42,7 @@ class _Rank:
         self.below = 0  # how many values have smaller keys
         self.value: float | None = None
         self._hist: NDArray[np.int64] | None = None
+        self._span: tuple[int, int] | None = None  # the least and greatest key counted this pass
         self._kept: list[NDArray[np.float64]] = []
 
     def _collecting(self) -> bool:
@@ -58,6 +65,9 @@ class _Rank:
         bins = ((keys - self.lo) >> np.uint64(shift)).astype(np.intp)
         counts = np.bincount(bins, minlength=1 << (self.free - shift))
         self._hist = counts if self._hist is None else self._hist + counts
+        if keys.size:  # so that a crowd of one value (a cap, a fill) is known as such without more passes
+            lo, hi = int(keys.min()), int(keys.max())
+            self._span = (lo, hi) if self._span is None else (min(lo, self._span[0]), max(hi, self._span[1]))
 
     def close(self) -> bool:
         """End the pass; True once the value is known."""
@@ -71,7 +81,10 @@ class _Rank:
             return True
         shift = self._shift()
         hist = self._hist if self._hist is not None else np.zeros(1 << (self.free - shift), np.int64)
-        self._hist = None
+        span, self._hist, self._span = self._span, None, None
+        if span is not None and span[0] == span[1]:  # every value counted is one and the same
+            self.value = _value(np.uint64(span[0]))
+            return True
         cum = np.cumsum(hist)
         k = self.rank - self.below
         j = int(np.searchsorted(cum, k, side="right"))
@@ -80,8 +93,7 @@ class _Rank:
         self.lo = self.lo + (np.uint64(j) << np.uint64(shift))
         self.free = shift
         if self.free == 0:  # one key: the value itself
-            u = self.lo ^ _SIGN if self.lo >= _SIGN else ~self.lo
-            self.value = float(np.array([u], np.uint64).view(np.float64)[0])
+            self.value = _value(self.lo)
             return True
         return False
 
@@ -93,6 +105,8 @@ class StreamedMedian:
     gives). Passes after the first keep at most ``hold`` values; usually two passes do."""
 
     def __init__(self, hold: int = 1 << 22, bits: int = 20) -> None:
+        if not 1 <= bits <= 24:
+            raise ValueError(f"a streamed median counts by 1 to 24 bits at a time (2**bits bins), not {bits}")
         self.hold, self.bits = hold, bits
         self.n = 0
         self.nan = False
@@ -132,6 +146,7 @@ class StreamedMedian:
             self._ranks = [_Rank(k, self.hold, self.bits) for k in ((half,) if self.n % 2 else (half - 1, half))]
             for r in self._ranks:
                 r._hist = None if hist is None else hist.copy()
+                r._span = self._counting._span
         if not all([r.close() for r in self._ranks]):
             return False
         # numpy.median's own arithmetic: the mean of the middle one or two.

@@ -20,6 +20,9 @@ from .windows import _masked_mean
 
 __all__ = ["sar_blocks", "sar_log_ratio"]
 
+_MEDIAN_HOLD = 1 << 22
+"""Values a :class:`~.median.StreamedMedian` of :func:`_sar_scene` keeps once it knows their bin (32 MB)."""
+
 
 def _looks_for_mad(mad: float) -> float:
     """The looks L whose log F(2L, 2L) (symmetric about 0) has median absolute deviation ``mad``."""
@@ -146,7 +149,7 @@ def _sar_scene(
     counted; the deviations kept. None when fewer than 10 pixels are tested with a whole window."""
     height = ok.shape[0]
     positive = np.zeros(ok.shape, bool)
-    lr_median, mad, spread_median = StreamedMedian(), StreamedMedian(), StreamedMedian()
+    lr_median, mad, spread_median = (StreamedMedian(hold=_MEDIAN_HOLD) for _ in range(3))
     median: float | None = None
     first = True
     while True:

@@ -335,7 +335,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=10980, help="pixels a side of the large pair (10980: a whole tile at 10 m)")
     parser.add_argument("--baseline-size", type=int, default=2745, help="pixels a side of the baseline pair, measured in the same run")
     parser.add_argument("--kill-gb", type=float, default=18.0, help="kill a child whose resident memory passes this")
-    parser.add_argument("--keep", type=Path, default=None, help="write the pairs here and keep them (default: a temporary folder, removed)")
+    parser.add_argument("--keep", type=Path, default=None, help="write the pairs and outputs here and keep them (default: a temporary folder, removed)")
     parser.add_argument("--src", type=Path, default=Path(__file__).resolve().parents[1] / "src",
                         help="the sitewatch source tree the children run (default: this checkout's; another, e.g. "
                              "`git archive COMMIT src | tar -x -C DIR`, to measure it)")  # fmt: skip
@@ -377,8 +377,9 @@ def main() -> None:
             print(f"        change-image said: {r['said']}", flush=True)
             print(f"        RSS over time: {r['timeline']}", flush=True)
             rows.append((height * width, r))
-            for d in (before, after):
-                shutil.rmtree(d.parent)
+            if args.keep is None:  # kept, the pairs can be given to another checkout's change-image to compare outputs
+                for d in (before, after):
+                    shutil.rmtree(d.parent)
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)

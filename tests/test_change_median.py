@@ -14,7 +14,7 @@ import sitewatch.change.sar as sar
 from sitewatch.change import sar_log_ratio
 from sitewatch.change.blocks import RowBlocks
 from sitewatch.change.median import StreamedMedian
-from sitewatch.change.regions import _hysteresis, _hysteresis_bits, _label_sizes
+from sitewatch.change.regions import _hysteresis, _hysteresis_bits, _hysteresis_labels, _label_sizes
 
 
 def _streamed(x: np.ndarray, hold: int = 1 << 22, bits: int = 20, chunks: int = 3, seed: int = 0) -> tuple[float, int]:
@@ -108,6 +108,10 @@ def test_hysteresis_of_threshold_bits_is_that_of_two_masks(seed: int) -> None:
     assert np.array_equal(_hysteresis_bits(state, 4, 8), _hysteresis(grow, seed_mask))
     assert np.array_equal(_hysteresis_bits(state, 1, 2), _hysteresis((state & 1) > 0, (state & 2) > 0))
     assert not _hysteresis_bits(np.zeros(shape, np.uint8), 1, 2).any()
+    for grow_bit, seed_bit in ((4, 8), (1, 2)):
+        labels, n = _hysteresis_labels(state, grow_bit, seed_bit)
+        want, m = ndimage.label(_hysteresis((state & grow_bit) > 0, (state & seed_bit) > 0), structure=np.ones((3, 3), bool))
+        assert n == m and labels.dtype == want.dtype and np.array_equal(labels, want)  # the same numbers, not only the same parts
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (3, 5000), (2100, 600), (700, 3)])

@@ -16,7 +16,7 @@ from ..model import Change
 from .blocks import DEFAULT_BLOCKS, RowBlocks
 from .optical import COVER_CLASSES, NoiseRule, _optical_statistics, optical_blocks
 from .pair import ChangeImage, ChangeResult, check_same_grid
-from .regions import PixelValues, _hysteresis, _hysteresis_bits, _regions
+from .regions import PixelValues, _hysteresis, _hysteresis_labels, _labelled_regions, _regions
 from .sar import _f_thresholds, sar_blocks
 from .submetre import (
     FINE_PIXEL_M,
@@ -180,17 +180,18 @@ def detect_changes(
         if passed is None:
             return ChangeResult((), "sar", method, METHOD_VERSIONS[method], fraction, compared, np.zeros_like(ok), params, excluded_m2)
         state, db, looks_max, seed_min, grow_min = passed
-        del passed  # so that ``del state`` below frees the grid
+        del passed, ok  # so that ``del state`` below frees the grid (the compared pixels are no longer needed)
         to_db = 10 / math.log(10)
         params |= {"looks": round(looks_max, 3), "seed_db": round(to_db * seed_min, 4), "grow_db": round(to_db * grow_min, 4)}
-        # Upward and downward in turn, so that one grid of labels is held at a time.
-        up = _hysteresis_bits(state, UP_GROW, UP_SEED)
-        r_up, kept = _regions(up, before.grid, min_area_m2, db, "appeared")
-        del up
-        down = _hysteresis_bits(state, DOWN_GROW, DOWN_SEED)
+        # Upward and downward in turn, so that one grid of labels is held at a time; the hysteresis' labels
+        # are the regions' (no mask labelled again).
+        labels, n = _hysteresis_labels(state, UP_GROW, UP_SEED)
+        r_up, kept = _labelled_regions(labels, n, before.grid, min_area_m2, db, "appeared")
+        del labels
+        labels, n = _hysteresis_labels(state, DOWN_GROW, DOWN_SEED)
         del state
-        r_down, k_down = _regions(down, before.grid, min_area_m2, db, "disappeared")
-        del down
+        r_down, k_down = _labelled_regions(labels, n, before.grid, min_area_m2, db, "disappeared")
+        del labels
         regions = r_up + r_down
         kept |= k_down
         del k_down

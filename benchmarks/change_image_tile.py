@@ -5,6 +5,7 @@
     python benchmarks/change_image_tile.py --size 10980 --kill-gb 18 --src OLD/src   # another checkout's sitewatch
     python benchmarks/change_image_tile.py --size 5490 --jp2    # band files in JPEG 2000, as a SAFE holds them
     python benchmarks/change_image_tile.py --sar --size 8000 --baseline-size 3000 --keep DIR   # a SAR pair instead
+    python benchmarks/change_image_tile.py --sar --rows 25000 --cols 17000 --baseline-size 3000  # a whole S1 GRD scene pair
 
 Writes two synthetic band folders in a temporary folder, named as a SAFE's ``GRANULE/*/IMG_DATA/R10m/``
 names its files (``T33TUL_20240901T100031_B02_10m.tif``; GeoTIFF, not JPEG 2000 unless ``--jp2``: tiled, deflated uint16
@@ -22,6 +23,9 @@ A watchdog kills a child whose resident memory passes ``--kill-gb`` and says so.
 date (tiled, deflated, UTM 33N at 10 m), textured land about -9 dB and water at -22 dB under gamma speckle of
 4.6 looks drawn anew each date, a bright scatterer every 250 pixels on both dates, and in each 500 × 500 block
 a patch of 12-40 pixels a side that appeared (+2 dB) or, every other block, went (-3 dB to -12 dB).
+``--rows``/``--cols`` (with ``--sar``): the large pair of that many rows and columns (25,000 × 17,000 is a
+whole Sentinel-1 IW GRD scene, 425 Mpx), written a strip of rows at a time so that the writer does not hold
+the scene (the same kind of scene, not the same pixels as a square pair's).
 """
 
 from __future__ import annotations
@@ -188,6 +192,79 @@ def make_sar_pair(root: Path, size: int, seed: int = 0) -> tuple[Path, Path, lis
     return files[0], files[1], means[2]
 
 
+def _field_rows(low: np.ndarray, rows: int, cols: int, r0: int, r1: int) -> np.ndarray:
+    """Rows ``r0`` to ``r1`` of the ``rows`` × ``cols`` field enlarged bilinearly from ``low`` (float32)."""
+    nr, nc = low.shape
+    y = np.arange(r0, r1) * ((nr - 1) / rows)
+    i = y.astype(np.intp)
+    t = (y - i)[:, None]
+    lines = low[i] * (1 - t) + low[i + 1] * t
+    x = np.arange(cols) * ((nc - 1) / cols)
+    j = x.astype(np.intp)
+    u = x - j
+    return (lines[:, j] * (1 - u) + lines[:, j + 1] * u).astype(np.float32)
+
+
+def _low_field(rows: int, cols: int, rng: np.random.Generator, cell: int) -> np.ndarray:
+    """The coarse grid of :func:`_field_rows`: Gaussian noise on cells of ``cell`` pixels, smoothed, unit spread."""
+    from scipy import ndimage
+
+    low = ndimage.gaussian_filter(rng.standard_normal((max(4, rows // cell + 2), max(4, cols // cell + 2))), 1.5)
+    return (low - low.mean()) / (low.std() or 1.0)
+
+
+def make_sar_scene_pair(root: Path, rows: int, cols: int, seed: int = 0, strip: int = 512) -> tuple[Path, Path, list[tuple[int, int, int, int]]]:
+    """A ``--sar`` pair of ``rows`` × ``cols`` (``--rows``/``--cols``: a whole Sentinel-1 GRD scene is about
+    25,000 × 17,000) written a strip of rows at a time, so that the writer never holds the scene: the same
+    kind of scene as :func:`sar_scene` (textured land, water, bright scatterers, a patch a 500 × 500 block)
+    with its smooth fields enlarged from their coarse grids strip by strip (not the same pixels as the
+    square pairs')."""
+    import rasterio
+    from rasterio.transform import from_origin
+    from rasterio.windows import Window
+
+    rng = np.random.default_rng(seed)
+    texture, water = _low_field(rows, cols, rng, 16), _low_field(rows, cols, rng, 400)
+    patches, kinds = [], []
+    for k, r in enumerate(range(0, rows - PATCH_EVERY + 1, PATCH_EVERY)):
+        for j, c in enumerate(range(0, cols - PATCH_EVERY + 1, PATCH_EVERY)):
+            h, w = (int(v) for v in rng.integers(12, 41, 2))
+            pr, pc = r + int(rng.integers(20, PATCH_EVERY - 60)), c + int(rng.integers(20, PATCH_EVERY - 60))
+            patches.append((pr, pc, h, w))
+            kinds.append((k + j) % 2)
+    profile = {
+        "driver": "GTiff", "width": cols, "height": rows, "count": 1, "dtype": "float32", "crs": "EPSG:32633",
+        "transform": from_origin(ORIGIN[0], ORIGIN[1], 10.0, 10.0), "tiled": True, "blockxsize": 512, "blockysize": 512,
+        "compress": "deflate", "zlevel": 1, "BIGTIFF": "IF_SAFER",
+    }  # fmt: skip
+    files = []
+    for date in range(2):
+        folder = root / f"S1A_IW_GRDH_{DATES[date]}_{rows}x{cols}"
+        folder.mkdir(parents=True, exist_ok=True)
+        files.append(folder / "vv.tif")
+    speckle = [np.random.default_rng(seed * 10 + date + 1) for date in range(2)]
+    with rasterio.open(files[0], "w", **profile) as d0, rasterio.open(files[1], "w", **profile) as d1:
+        for r0 in range(0, rows, strip):
+            r1 = min(rows, r0 + strip)
+            db = -9.0 + 1.5 * _field_rows(texture, rows, cols, r0, r1)
+            db[_field_rows(water, rows, cols, r0, r1) > 1.0] = -22.0
+            first = -(-r0 // 250) * 250
+            db[first - r0 : r1 - r0 : 250, ::250] = 10.0
+            before, after = db, db.copy()
+            for (pr, pc, h, w), gone in zip(patches, kinds, strict=True):
+                a, b = max(pr, r0), min(pr + h, r1)
+                if a >= b:
+                    continue
+                if gone:
+                    before[a - r0 : b - r0, pc : pc + w], after[a - r0 : b - r0, pc : pc + w] = -3.0, -12.0
+                else:
+                    after[a - r0 : b - r0, pc : pc + w] = 2.0
+            for ds, mean, rng_d in ((d0, before, speckle[0]), (d1, after, speckle[1])):
+                sigma0 = np.power(np.float32(10), mean / np.float32(10)) * rng_d.gamma(4.6, 1 / 4.6, mean.shape).astype(np.float32)
+                ds.write(sigma0.astype(np.float32), 1, window=Window(0, r0, cols, r1 - r0))
+    return files[0], files[1], patches
+
+
 def _rss_kb(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -242,14 +319,15 @@ def recall(mask_path: str, patches: list[tuple[int, int, int, int]]) -> tuple[fl
     import rasterio
 
     with rasterio.open(mask_path) as ds:
-        m = ds.read(1) > 0
-    inside = np.zeros_like(m)
-    found = 0
+        m = ds.read(1)
+    np.greater(m, 0, out=m)  # a byte a pixel, not another grid (a scene's mask is 425 MB)
+    found, n, inside = 0, int(np.count_nonzero(m)), 0
     for r, c, h, w in patches:
         found += m[r : r + h, c : c + w].mean() >= 0.5
-        inside[r : r + h, c : c + w] = True
-    n = int(m.sum())
-    return found / max(1, len(patches)), float((m & ~inside).sum()) / max(1, n), n
+    for r, c, h, w in patches:
+        inside += int(np.count_nonzero(m[r : r + h, c : c + w]))
+        m[r : r + h, c : c + w] = 0  # counted once where patches overlap
+    return found / max(1, len(patches)), float(n - inside) / max(1, n), n
 
 
 def main() -> None:
@@ -257,47 +335,57 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=10980, help="pixels a side of the large pair (10980: a whole tile at 10 m)")
     parser.add_argument("--baseline-size", type=int, default=2745, help="pixels a side of the baseline pair, measured in the same run")
     parser.add_argument("--kill-gb", type=float, default=18.0, help="kill a child whose resident memory passes this")
-    parser.add_argument("--keep", type=Path, default=None, help="write the pairs here and keep them (default: a temporary folder, removed)")
+    parser.add_argument("--keep", type=Path, default=None, help="write the pairs and outputs here and keep them (default: a temporary folder, removed)")
     parser.add_argument("--src", type=Path, default=Path(__file__).resolve().parents[1] / "src",
                         help="the sitewatch source tree the children run (default: this checkout's; another, e.g. "
                              "`git archive COMMIT src | tar -x -C DIR`, to measure it)")  # fmt: skip
     parser.add_argument("--jp2", action="store_true", help="band files in lossless JPEG 2000 (as a SAFE holds them), not GeoTIFF")
     parser.add_argument("--sar", action="store_true", help="a synthetic SAR pair (one float32 GeoTIFF a date, --sensor sar) instead")
+    parser.add_argument("--rows", type=int, default=None, help="with --sar and --cols: the large pair rows × cols instead of --size "
+                        "(25000 × 17000: a whole Sentinel-1 IW GRD scene), written a strip at a time")  # fmt: skip
+    parser.add_argument("--cols", type=int, default=None, help="see --rows")
     args = parser.parse_args()
+    if (args.rows is None) != (args.cols is None) or (args.rows is not None and not args.sar):
+        parser.error("--rows and --cols go together, and with --sar")
     root = args.keep or Path(tempfile.mkdtemp(prefix="change_tile_"))
     rows = []
+    large = (args.rows, args.cols) if args.rows is not None else (args.size, args.size)
     try:
-        for size in (args.baseline_size, args.size):
+        for shape in ((args.baseline_size, args.baseline_size), large):
+            height, width = shape
             t0 = time.perf_counter()
-            if args.sar:
-                before, after, patches = make_sar_pair(root, size)
+            if args.sar and shape == (args.rows, args.cols):
+                before, after, patches = make_sar_scene_pair(root, height, width)
+            elif args.sar:
+                before, after, patches = make_sar_pair(root, height)
             else:
-                before, after, patches = make_pair(root, size, jp2=args.jp2)
+                before, after, patches = make_pair(root, height, jp2=args.jp2)
             made = time.perf_counter() - t0
-            out_dir = root / f"out_{size}"
+            out_dir = root / f"out_{height}x{width}"
             out_dir.mkdir(exist_ok=True)
             r = run(before, after, out_dir, args.kill_gb, args.src, ("--sensor", "sar") if args.sar else ())
-            mpx = size * size / 1e6
-            line = (f"{size:>6} × {size:<6} {mpx:7.1f} Mpx  wall {r['wall']:7.1f} s  cpu {r['cpu']:7.1f} s  peak {r['peak_mb']:8.0f} MB"
-                    f"  {r['peak_mb'] * 1024**2 / (size * size):6.1f} B/px  (pair written in {made:.0f} s)")  # fmt: skip
+            mpx = height * width / 1e6
+            line = (f"{height:>6} × {width:<6} {mpx:7.1f} Mpx  wall {r['wall']:7.1f} s  cpu {r['cpu']:7.1f} s  peak {r['peak_mb']:8.0f} MB"
+                    f"  {r['peak_mb'] * 1024**2 / (height * width):6.1f} B/px  (pair written in {made:.0f} s)")  # fmt: skip
             if "killed" in r:
                 print(line + f"  {r['killed']}", flush=True)
-                rows.append((size, r))
+                rows.append((height * width, r))
                 break
             rec, outside, n = recall(str(r["mask"]), patches)
             print(line + f"  (system {r['sys']:.0f} s of the cpu)", flush=True)
             print(f"        {len(patches)} patches planted, recall {rec:.3f}; {n} changed pixels, {outside:.1%} outside the patches", flush=True)
             print(f"        change-image said: {r['said']}", flush=True)
             print(f"        RSS over time: {r['timeline']}", flush=True)
-            rows.append((size, r))
-            for d in (before, after):
-                shutil.rmtree(d.parent)
+            rows.append((height * width, r))
+            if args.keep is None:  # kept, the pairs can be given to another checkout's change-image to compare outputs
+                for d in (before, after):
+                    shutil.rmtree(d.parent)
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
     if len(rows) == 2:
         (s0, r0), (s1, r1) = rows
-        px = (s1 / s0) ** 2
+        px = s1 / s0
         print(f"large / baseline: pixels {px:.2f}x, wall {r1['wall'] / r0['wall']:.2f}x, cpu {r1['cpu'] / r0['cpu']:.2f}x, "
               f"peak {r1['peak_mb'] / r0['peak_mb']:.2f}x")  # fmt: skip
 

@@ -16,7 +16,7 @@ from ..model import Change
 from .blocks import DEFAULT_BLOCKS, RowBlocks
 from .optical import COVER_CLASSES, NoiseRule, _optical_statistics, optical_blocks
 from .pair import ChangeImage, ChangeResult, check_same_grid
-from .regions import PixelValues, _hysteresis, _regions
+from .regions import PixelValues, _hysteresis, _hysteresis_labels, _labelled_regions, _regions
 from .sar import _f_thresholds, sar_blocks
 from .submetre import (
     FINE_PIXEL_M,
@@ -46,6 +46,9 @@ beyond the noise. SAR's is lower because its 5 × 5 window spreads a false alarm
 
 GROW = 1000.0
 """How much likelier than the seeds' the false alarms of a region's extent may be (hysteresis)."""
+
+UP_GROW, UP_SEED, DOWN_GROW, DOWN_SEED = 1, 2, 4, 8
+"""The bits of :func:`_sar_thresholded`'s grid: past the grow and the seed thresholds, upward and downward."""
 
 
 OPTICAL_BANDS = ("blue", "green", "red", "nir")
@@ -105,9 +108,15 @@ def detect_changes(
         raise InputError(f"pfa must lie between 0 and 0.5, got {pfa}")
     if min_area_m2 < 0:
         raise InputError(f"the minimum region area must not be negative, got {min_area_m2} m²")
-    domain = np.ones(before.grid.shape, bool) if area is None else np.asarray(area, bool)
-    ok = before.usable() & after.usable() & domain
-    n_domain = int(domain.sum())
+    ok = before.usable()
+    ok &= after.usable()  # in place: a whole grid less (a byte a pixel each)
+    if area is None:
+        n_domain = ok.size
+    else:
+        domain = np.asarray(area, bool)
+        ok &= domain
+        n_domain = int(domain.sum())
+        del domain
     compared = int(ok.sum())
     fraction = round(compared / n_domain, 6) if n_domain else 0.0
     excluded_m2 = 0.0
@@ -170,17 +179,22 @@ def detect_changes(
         passed = _sar_thresholded(before.data, after.data, ok, pfa, despeckle_px, dark_db, blocks)
         if passed is None:
             return ChangeResult((), "sar", method, METHOD_VERSIONS[method], fraction, compared, np.zeros_like(ok), params, excluded_m2)
-        (up_grow, up_seed, down_grow, down_seed), db, looks_max, seed_min, grow_min = passed
+        state, db, looks_max, seed_min, grow_min = passed
+        del passed, ok  # so that ``del state`` below frees the grid (the compared pixels are no longer needed)
         to_db = 10 / math.log(10)
         params |= {"looks": round(looks_max, 3), "seed_db": round(to_db * seed_min, 4), "grow_db": round(to_db * grow_min, 4)}
-        up = _hysteresis(up_grow, up_seed)
-        del up_grow, up_seed
-        down = _hysteresis(down_grow, down_seed)
-        del down_grow, down_seed
-        r_up, k_up = _regions(up, before.grid, min_area_m2, db, "appeared")
-        del up
-        r_down, k_down = _regions(down, before.grid, min_area_m2, db, "disappeared")
-        regions, kept = r_up + r_down, k_up | k_down
+        # Upward and downward in turn, so that one grid of labels is held at a time; the hysteresis' labels
+        # are the regions' (no mask labelled again).
+        labels, n = _hysteresis_labels(state, UP_GROW, UP_SEED)
+        r_up, kept = _labelled_regions(labels, n, before.grid, min_area_m2, db, "appeared")
+        del labels
+        labels, n = _hysteresis_labels(state, DOWN_GROW, DOWN_SEED)
+        del state
+        r_down, k_down = _labelled_regions(labels, n, before.grid, min_area_m2, db, "disappeared")
+        del labels
+        regions = r_up + r_down
+        kept |= k_down
+        del k_down
     regions.sort(key=lambda r: (-r.area_m2, r.polygon.bounds))
     version = _version(method, classes, before.sensor == "optical" and max(before.grid.pixel_size) <= FINE_PIXEL_M)
     return ChangeResult(tuple(regions), before.sensor, method, version, fraction, compared, kept, params, excluded_m2)
@@ -210,14 +224,15 @@ def _thresholded(
 
 def _sar_thresholded(
     before: Any, after: Any, ok: NDArray[np.bool_], pfa: float, despeckle_px: int, dark_db: float | None, blocks: RowBlocks,
-) -> tuple[tuple[NDArray[np.bool_], ...], PixelValues, float, float, float] | None:  # fmt: skip
+) -> tuple[NDArray[np.uint8], PixelValues, float, float, float] | None:  # fmt: skip
     """The SAR test a block of rows at a time (:func:`~.sar.sar_blocks`): the pixels past the grow and seed
-    thresholds upward and downward (four whole grids, a byte a pixel), the change in dB at those pixels, the
-    most looks of any pixel and the lowest seed and grow thresholds (ln); None when no pixel has looks."""
+    thresholds upward and downward (one whole grid of a byte a pixel, the bits :data:`UP_GROW`,
+    :data:`UP_SEED`, :data:`DOWN_GROW`, :data:`DOWN_SEED`), the change in dB at those pixels, the most looks
+    of any pixel and the lowest seed and grow thresholds (ln); None when no pixel has looks."""
     runs = sar_blocks(before, after, ok, despeckle_px=despeckle_px, dark_db=dark_db, blocks=blocks)
     if runs is None:
         return None
-    masks = tuple(np.zeros(ok.shape, bool) for _ in range(4))
+    state = np.zeros(ok.shape, np.uint8)
     width = ok.shape[1]
     index, values = [], []
     looks_max, seed_min, grow_min, any_looks = -math.inf, math.inf, math.inf, False
@@ -229,16 +244,16 @@ def _sar_thresholded(
             looks_max = max(looks_max, float(np.nanmax(looks)))
         t_seed, t_grow = _f_thresholds(looks, pfa), _f_thresholds(looks, min(0.1, pfa * GROW))
         seed_min, grow_min = min(seed_min, float(np.min(t_seed))), min(grow_min, float(np.min(t_grow)))
+        block = state[r0:r1]
         with np.errstate(invalid="ignore"):
-            block = (tested & (lr > t_grow), tested & (lr > t_seed), tested & (lr < -t_grow), tested & (lr < -t_seed))
-        for mask, part in zip(masks, block, strict=True):
-            mask[r0:r1] = part
-        at = np.flatnonzero(block[0] | block[1] | block[2] | block[3])
+            for bit, passed in ((UP_GROW, lr > t_grow), (UP_SEED, lr > t_seed), (DOWN_GROW, lr < -t_grow), (DOWN_SEED, lr < -t_seed)):
+                block[tested & passed] |= np.uint8(bit)
+        at = np.flatnonzero(block)
         index.append(at + r0 * width)
         values.append(np.nan_to_num(np.abs(lr.ravel()[at])) * to_db)
     if not any_looks:
         return None
-    return masks, PixelValues(np.concatenate(index), np.concatenate(values)), looks_max, seed_min, grow_min
+    return state, PixelValues(np.concatenate(index), np.concatenate(values)), looks_max, seed_min, grow_min
 
 
 def to_changes(result: ChangeResult, site_id: str, before_id: str, after_id: str) -> list[Change]:

@@ -30,6 +30,34 @@ def _hysteresis(grow: NDArray[np.bool_], seed: NDArray[np.bool_]) -> NDArray[np.
     return keep[labels]
 
 
+def _hysteresis_labels(state: NDArray[np.uint8], grow: int, seed: int) -> tuple[NDArray[np.int32], int]:
+    """``ndimage.label`` of :func:`_hysteresis`'s mask of the pixels whose ``state`` has the bit ``grow``
+    and of those with ``seed``, and how many labels, without that mask: the 8-connected parts of either bit
+    are labelled once, those without a seed pixel set to 0 and the others renumbered 1, 2… in their order.
+    The same labels: the parts kept are whole parts of the mask, and ``ndimage.label`` numbers parts in the
+    order the raster first meets them (rows, then columns), an order a subset keeps."""
+    from scipy import ndimage
+
+    labels, n = ndimage.label(state & np.uint8(grow | seed), structure=np.ones((3, 3), bool))
+    keep = np.zeros(n + 1, bool)
+    rows = max(1, (1 << 20) // max(1, state.shape[1]))
+    for a in range(0, state.shape[0], rows):
+        block = labels[a : a + rows]
+        keep[block[(state[a : a + rows] & np.uint8(seed)) != 0]] = True
+    keep[0] = False
+    renumber = np.cumsum(keep, dtype=np.int32)
+    kept = int(renumber[-1])
+    renumber[~keep] = 0
+    for a in range(0, state.shape[0], rows):  # in place, a block at a time: no second grid of labels
+        labels[a : a + rows] = renumber[labels[a : a + rows]]
+    return labels, kept
+
+
+def _hysteresis_bits(state: NDArray[np.uint8], grow: int, seed: int) -> NDArray[np.bool_]:
+    """:func:`_hysteresis` of the pixels whose ``state`` has the bit ``grow`` and of those with ``seed``."""
+    return _hysteresis_labels(state, grow, seed)[0] > 0
+
+
 @dataclass(frozen=True)
 class PixelValues:
     """A value at some pixels of a grid, the only ones a mean over regions will need (the changed pixels'
@@ -54,6 +82,16 @@ def _label_means(value: NDArray[np.float64] | PixelValues, labels: NDArray[np.in
     return np.asarray(sums[ids] / counts[ids].astype(np.float64))
 
 
+def _label_sizes(labels: NDArray[np.int32], n: int) -> NDArray[np.intp]:
+    """How many pixels hold each label 0 to ``n``: ``np.bincount(labels.ravel())``, a block of rows at a time
+    (bincount makes a whole grid's int32 labels intp first: 8 bytes a pixel)."""
+    sizes = np.zeros(n + 1, np.intp)
+    rows = max(1, (1 << 20) // max(1, labels.shape[1]))
+    for a in range(0, labels.shape[0], rows):
+        sizes += np.bincount(labels[a : a + rows].ravel(), minlength=n + 1)
+    return sizes
+
+
 def _polygonal(geom: BaseGeometry) -> BaseGeometry:
     """The polygons of ``geom`` (a made-valid pixel outline: a polygon, a multipolygon, or a collection
     with the lines and points of the corners it was split at), as one polygon or multipolygon."""
@@ -70,25 +108,38 @@ def _regions(
     """8-connected regions of ``mask`` at least ``min_area_m2`` large, with their mean ``value`` (a whole
     grid, or :class:`PixelValues` at every pixel of ``mask``) and direction (one, or from the mean of
     ``direction_of``, as ``value``)."""
-    from rasterio.features import shapes
     from scipy import ndimage
+
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    return _labelled_regions(labels, n, grid, min_area_m2, value, direction_of)
+
+
+def _labelled_regions(
+    labels: NDArray[np.int32], n: int, grid: Grid, min_area_m2: float, value: NDArray[np.float64] | PixelValues,
+    direction_of: NDArray[np.float64] | PixelValues | Direction,
+) -> tuple[list[ChangeRegion], NDArray[np.bool_]]:  # fmt: skip
+    """:func:`_regions` of the mask whose ``ndimage.label`` (8-connected) is ``labels``, ``n`` labels (cut in place)."""
+    from rasterio.features import shapes
 
     a, b, _, d, e, _ = grid.transform
     pixel_m2 = abs(a * e - b * d)
-    labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
     if n == 0:
-        return [], np.zeros_like(mask)
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+        return [], np.zeros(labels.shape, bool)
+    sizes = _label_sizes(labels, n)
     keep = sizes * pixel_m2 >= min_area_m2
     keep[0] = False
-    labels[~keep[labels]] = 0  # in place: the whole grid's labels are 4 bytes a pixel
+    drop = keep[labels]
+    np.logical_not(drop, out=drop)
+    labels[drop] = 0  # in place: the whole grid's labels are 4 bytes a pixel
+    del drop
     if not keep.any():
-        return [], np.zeros_like(mask)
+        return [], np.zeros(labels.shape, bool)
     ids = np.flatnonzero(keep)
     vmean = dict(zip(ids.tolist(), _label_means(value, labels, ids), strict=True))
     dmean = None if isinstance(direction_of, str) else dict(zip(ids.tolist(), _label_means(direction_of, labels, ids), strict=True))
     parts: dict[int, list[BaseGeometry]] = {}
-    for geom, v in shapes(labels, mask=labels > 0, connectivity=8, transform=grid.affine):
+    kept = labels > 0
+    for geom, v in shapes(labels, mask=kept, connectivity=8, transform=grid.affine):
         parts.setdefault(int(v), []).append(shape(geom))
     out = []
     for k in sorted(parts):
@@ -110,4 +161,4 @@ def _regions(
                 pixels=int(sizes[k]),
             )
         )
-    return out, labels > 0
+    return out, kept

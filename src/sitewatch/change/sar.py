@@ -15,9 +15,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .blocks import DEFAULT_BLOCKS, RowBlocks, _BlockMeans, _halo, _rows
+from .median import StreamedMedian
 from .windows import _masked_mean
 
 __all__ = ["sar_blocks", "sar_log_ratio"]
+
+_MEDIAN_HOLD = 1 << 22
+"""Values a :class:`~.median.StreamedMedian` of :func:`_sar_scene` keeps once it knows their bin (32 MB)."""
 
 
 def _looks_for_mad(mad: float) -> float:
@@ -136,42 +140,46 @@ class _LogRatioRows:
 def _sar_scene(
     before: Any, after: Any, ok: NDArray[np.bool_], despeckle_px: int, dark_db: float | None, spans: list[tuple[int, int]],
 ) -> _SarScene | None:  # fmt: skip
-    """:func:`sar_log_ratio`'s scene-wide quantities from every pixel, in three passes down the grid (the
-    pixels with both means positive and how many tested pixels have a whole window; the log-ratio at
-    those, 8 bytes each, for its median and median absolute deviation; the windows' spread at the same,
-    in the same space, for its median), each median exact (:func:`numpy.median` in place, the same
-    selection as of the whole grid's values). None when fewer than 10 pixels are tested with a whole window."""
+    """:func:`sar_log_ratio`'s scene-wide quantities from every pixel, in passes down the grid until each is
+    known: the pixels with both means positive (the first pass), and over the tested pixels with a whole
+    window the log-ratio's median, then its median absolute deviation, and the windows' spread's median,
+    each exact (:class:`~.median.StreamedMedian`: :func:`numpy.median`'s value, counted in bins and then
+    chosen among the few values of one bin, not a float64 of every pixel held at once). Usually four passes:
+    the log-ratio counted; kept in its middle bin, and the spread counted; the spread kept, the deviations
+    counted; the deviations kept. None when fewer than 10 pixels are tested with a whole window."""
     height = ok.shape[0]
     positive = np.zeros(ok.shape, bool)
-    rows = _LogRatioRows(despeckle_px, height, dark_db)
-    n_whole = 0
-    for r0, r1 in spans:
-        _, _, share, pos, _, tested = rows.block(before, after, ok, r0, r1)
-        positive[r0:r1] = pos
-        n_whole += int((tested & (share >= 1.0)).sum())
-    if n_whole < 10:
-        return None
-    values = np.empty(n_whole)
-    filled = 0
-    rows = _LogRatioRows(despeckle_px, height, dark_db)
-    for r0, r1 in spans:
-        _, _, share, _, lr, tested = rows.block(before, after, ok, r0, r1)
-        v = lr[tested & (share >= 1.0)]
-        values[filled : filled + v.size] = v
-        filled += v.size
-    median = float(np.median(values, overwrite_input=True))
-    np.subtract(values, median, out=values)
-    np.abs(values, out=values)
-    looks = _looks_for_mad(float(np.median(values, overwrite_input=True)))
-    filled = 0
-    rows = _LogRatioRows(despeckle_px, height, dark_db)
-    for r0, r1 in spans:
-        b, a, share, _, _, tested = rows.block(before, after, ok, r0, r1)
-        v = rows.spread(positive, a, b, r0, r1)[tested & (share >= 1.0)]
-        values[filled : filled + v.size] = v
-        filled += v.size
-    spread_median = float(np.median(values, overwrite_input=True))
-    return _SarScene(median, looks, spread_median, positive)
+    lr_median, mad, spread_median = (StreamedMedian(hold=_MEDIAN_HOLD) for _ in range(3))
+    median: float | None = None
+    first = True
+    while True:
+        want_mad = median is not None and mad.value is None
+        want_spread = not first and spread_median.value is None
+        rows = _LogRatioRows(despeckle_px, height, dark_db)
+        for r0, r1 in spans:
+            b, a, share, pos, lr, tested = rows.block(before, after, ok, r0, r1)
+            whole = tested & (share >= 1.0)
+            if first:
+                positive[r0:r1] = pos
+            if median is None:
+                lr_median.feed(lr[whole])
+            if want_mad:
+                mad.feed(np.abs(lr[whole] - median))
+            if want_spread:
+                spread_median.feed(rows.spread(positive, a, b, r0, r1)[whole])
+        if first and lr_median.n < 10:
+            return None
+        first = False
+        if median is None and lr_median.close():
+            median = lr_median.value
+        if want_mad:
+            mad.close()
+        if want_spread:
+            spread_median.close()
+        if mad.value is not None and spread_median.value is not None:
+            break
+    assert median is not None and mad.value is not None and spread_median.value is not None
+    return _SarScene(median, _looks_for_mad(mad.value), spread_median.value, positive)
 
 
 SarBlock = tuple[int, int, NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64]]

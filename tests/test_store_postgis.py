@@ -152,6 +152,23 @@ def test_queries_other_modules_run_read_the_same_on_both(store: Store) -> None:
                              ("2024-10-17T09:30:01.000Z", "2024-10-17T09:30:02.000Z"))  # fmt: skip
 
 
+def test_removing_a_site_with_its_observations_removes_the_scenes_only_they_named(store: Store) -> None:
+    # The scene rows stayed: a later, different file of the same name was then taken for a clash with them.
+    dunai, other = _site(), Site(**{**_site().__dict__, "id": "other", "berths": ()})
+    store.put_site(dunai)
+    store.put_site(other)
+    own, shared = _obs(item="own"), _obs(item="shared")
+    elsewhere = type(shared)(**{**shared.__dict__, "id": "other/shared", "site_id": "other"})
+    for obs in (own, shared, elsewhere):
+        store.put_observation(obs)
+    store.replace_detections(own, [_det(own, 0)])
+    store.delete_site("dunai", observations=True)
+    assert [r[0] for r in store.execute("SELECT scene_id FROM scenes")] == [shared.scene.id]  # other's still names it
+    assert store.observations() == [elsewhere] and store.detections() == []
+    store.delete_site("other", observations=True)
+    assert store.counts()["scenes"] == 0
+
+
 # -- PostGIS only -------------------------------------------------------------------------------
 
 

@@ -367,8 +367,9 @@ class Store:
             self._extend(db, "site_water", [site.water])
 
     def delete_site(self, site_id: str, *, observations: bool = False) -> None:
-        """Drop a site with its berths and water; with ``observations``, its observations and
-        detections too (their archived files are the caller's to remove, after this commits)."""
+        """Drop a site with its berths and water; with ``observations``, its observations, their
+        detections and the scenes no other observation names too (their archived files are the
+        caller's to remove, after this commits)."""
         with self.transaction() as db:
             if db.execute("DELETE FROM sites WHERE site_id = ?", (site_id,)).rowcount == 0:
                 raise SiteError(f"no site {site_id!r} in this workspace")
@@ -376,11 +377,26 @@ class Store:
             db.execute("DELETE FROM site_water WHERE site_id = ?", (site_id,))
             tables: tuple[str, ...] = ("sites", "berths", "site_water")
             if observations:
+                scene_ids = [
+                    r[0] for r in db.execute(
+                        "SELECT DISTINCT scene_id FROM observations WHERE site_id = ?", (site_id,)
+                    ).fetchall()
+                ]
+                # An ingest recording an observation of one of these scenes commits before the scene rows
+                # no observation names are looked for below, or waits for this removal (a team store).
+                self._lock_tables(db, ("scenes",))
                 db.execute("DELETE FROM detections WHERE site_id = ?", (site_id,))
                 db.execute("DELETE FROM observations WHERE site_id = ?", (site_id,))
                 db.execute("DELETE FROM changes WHERE site_id = ?", (site_id,))  # sitewatch change's regions
                 db.execute("DELETE FROM change_pairs WHERE site_id = ?", (site_id,))
-                tables += ("observations", "detections", "changes")
+                # Scenes only these observations named: left, a later image of the same name (another file)
+                # would be taken for a clash with them.
+                db.executemany(
+                    "DELETE FROM scenes WHERE scene_id = ? AND NOT EXISTS "
+                    "(SELECT 1 FROM observations WHERE observations.scene_id = scenes.scene_id)",
+                    [(sid,) for sid in scene_ids],
+                )
+                tables += ("observations", "detections", "changes", "scenes")
             self.update_extents(tables)
 
     def _site_from_row(self, row: Any) -> Site:

@@ -377,11 +377,17 @@ class Store:
             db.execute("DELETE FROM site_water WHERE site_id = ?", (site_id,))
             tables: tuple[str, ...] = ("sites", "berths", "site_water")
             if observations:
-                scene_ids = [
-                    r[0] for r in db.execute(
-                        "SELECT DISTINCT scene_id FROM observations WHERE site_id = ?", (site_id,)
-                    ).fetchall()
-                ]
+                held = db.execute(
+                    "SELECT observation_id, scene_id FROM observations WHERE site_id = ? ORDER BY observation_id",
+                    (site_id,),
+                ).fetchall()
+                # The lock detect holds from its look at an observation's sha256 to the write of its detections:
+                # one it records meanwhile would outlive this removal, detections of no observation (a team
+                # store; on SQLite this write transaction already waits for detect's). In one order, as detect
+                # and ingest take one at a time.
+                for oid in sorted({r[0] for r in held}):
+                    self._lock(db, f"detections {oid}")
+                scene_ids = sorted({r[1] for r in held})
                 # An ingest recording an observation of one of these scenes commits before the scene rows
                 # no observation names are looked for below, or waits for this removal (a team store).
                 self._lock_tables(db, ("scenes",))

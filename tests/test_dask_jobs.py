@@ -220,7 +220,7 @@ def test_dask_jobs_carry_absolute_paths_and_no_store_url(tmp_path: Path, monkeyp
     sent: list[Any] = []
 
     def on_dask(func: Any, items: Any, scheduler: str, describe: Any, shared_folder: Path | None,
-                workers_write: bool) -> Iterator[Any]:  # fmt: skip
+                workers_write: bool, wait_workers: float | None) -> Iterator[Any]:  # fmt: skip
         sent.extend(items)
         assert shared_folder == tmp_path.resolve() / "archive" and workers_write
         yield from ()
@@ -295,6 +295,37 @@ def test_a_cluster_without_workers_yet_ingests_once_one_joins(tmp_path: Path, ca
     assert f"the Dask scheduler at {cluster.scheduler_address} has no workers" in caplog.text
     assert [o.id for o in report.observations] == ["pier/s1_20241010", "pier/s1_20241011"]
     assert sorted(_archive(ws)) == ["pier/s1_20241010.tif", "pier/s1_20241010.truth.geojson", "pier/s1_20241011.tif"]
+
+
+def test_a_cluster_no_worker_joins_is_said_under_quiet_and_ends_the_run_after_wait_workers(tmp_path: Path) -> None:
+    """-q hid the warning and the jobs waited for ever: a cron job hung without a word. The warning is shown
+    under -q now, and --wait-workers (the wait_workers setting) ends the wait with an error naming the scheduler."""
+    import os
+    import subprocess
+    import sys
+
+    scenes = _scenes(tmp_path / "in", range(10, 11))
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    with distributed.LocalCluster(n_workers=0, processes=False, protocol="tcp://", host="127.0.0.1",
+                                  dashboard_address=None, worker_dashboard_address=None) as cluster:  # fmt: skip
+        address = cluster.scheduler_address  # tcp://127.0.0.1:PORT: another process's command reaches it
+        r = subprocess.run(
+            [sys.executable, "-m", "sitewatch", "-q", "ingest", SITE.id, str(scenes / "s1_20241010.tif"),
+             "--scheduler", address, "--wait-workers", "1", "-w", str(ws.root)],
+            capture_output=True, text=True, timeout=120, env={**os.environ, "SITEWATCH_WAIT_WORKERS": "600"},
+        )  # fmt: skip
+        assert r.returncode == 1, r.stderr
+        assert f"WARNING sitewatch.stalled: the Dask scheduler at {address} has no workers" in r.stderr
+        assert f"no worker joined the Dask scheduler at {address} in 1 s" in r.stderr and "Traceback" not in r.stderr
+        with ws.store() as store:
+            assert store.observations() == []
+        # The setting alone (here from the environment), on import.
+        res = CliRunner().invoke(
+            main, ["import", str(scenes / "s1_20241010.tif"), "--scheduler", address, "-w", str(ws.root)],
+            env={"SITEWATCH_WAIT_WORKERS": "0.5"},
+        )  # fmt: skip
+        assert res.exit_code == 1 and f"no worker joined the Dask scheduler at {address} in 0.5 s" in res.output
+    assert _archive(ws) == {}  # nothing written, the workers' check's file removed
 
 
 def test_ingest_on_dask_into_a_postgis_store_gives_what_the_geopackage_gets(

@@ -208,11 +208,74 @@ def test_a_database_another_process_is_writing_is_named_not_a_traceback(tmp_path
     other = sqlite3.connect(ws.root / "sitewatch.gpkg", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another command in the middle of a write
     try:
-        with ws.store() as store, pytest.raises(StoreError, match=r"sitewatch.gpkg: cannot write .*database is locked"):
+        with ws.store() as store, pytest.raises(StoreError, match=r"sitewatch.gpkg: cannot write .*another program holds a lock"):
             store.put_site(builtin_sites()["dunai"])
     finally:
         other.execute("ROLLBACK")
         other.close()
+
+
+def test_a_database_another_program_holds_locked_is_named_while_waiting_and_at_the_end(tmp_path, monkeypatch, caplog):
+    """QGIS holding a write transaction on the GeoPackage (a layer in editing mode): the command said nothing
+    for the whole busy timeout. Now a warning names the file and the other program after LOCK_NOTICE_S,
+    and the error at the end says what to do."""
+    import logging
+    import threading
+
+    from sitewatch.errors import STALL_LOGGER
+    from sitewatch.store import sqlite as store_sqlite
+
+    monkeypatch.setattr(store_sqlite, "LOCK_NOTICE_S", 0.2)
+    monkeypatch.setattr(store_sqlite, "BUSY_TIMEOUT_S", 0.6)
+    ws = init_workspace(tmp_path / "ws")
+    other = sqlite3.connect(ws.root / "sitewatch.gpkg", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # QGIS: a layer in editing mode, an edit not yet saved
+    try:
+        with caplog.at_level(logging.WARNING, logger=STALL_LOGGER), ws.store() as store:
+            with pytest.raises(StoreError) as failed:
+                store.put_site(builtin_sites()["dunai"])
+            [warned] = [r.getMessage() for r in caplog.records if r.name == STALL_LOGGER]
+            assert warned.startswith(f"{ws.db_path}: waiting to write: another program holds a lock") and "QGIS" in warned
+            message = str(failed.value)
+            assert message.startswith(f"{ws.db_path}: cannot write to the workspace database: another program holds")
+            assert "not released in 0.6 s" in message and "leave editing mode" in message and "run this command again" in message
+            # Released while the command waits: it goes on, having said why it waited.
+            caplog.clear()
+            monkeypatch.setattr(store_sqlite, "BUSY_TIMEOUT_S", 10.0)
+            threading.Timer(0.5, other.execute, ("ROLLBACK",)).start()
+            store.put_site(builtin_sites()["dunai"])
+            assert [r.name for r in caplog.records] == [STALL_LOGGER]
+        with ws.store() as store:
+            assert [s.id for s in store.sites()] == ["dunai"]
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+
+
+def test_the_wait_for_a_locked_database_is_said_even_under_quiet(tmp_path):
+    """-q hides warnings, but not this one: a cron job waiting on QGIS's lock would look hung."""
+    import subprocess
+    import sys
+
+    ws = init_workspace(tmp_path / "ws")
+    other = sqlite3.connect(ws.root / "sitewatch.gpkg", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    code = (
+        "import sys; import sitewatch.store.sqlite as s; s.LOCK_NOTICE_S = 0.2; s.BUSY_TIMEOUT_S = 0.5\n"
+        "from sitewatch.cli import main; main(sys.argv[1:])"
+    )
+    try:
+        r = subprocess.run(
+            [sys.executable, "-c", code, "-q", "sites", "add", "p", "--bbox", "131.0,42.0,131.1,42.1", "-w", str(ws.root)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert r.returncode == 1
+    assert f"WARNING sitewatch.stalled: {ws.db_path}: waiting to write: another program holds a lock" in r.stderr
+    assert "not released in 0.5 s" in r.stderr and "Traceback" not in r.stderr
 
 
 _ASSIGNABLE = {"GEOMETRY": None, "POLYGON": {"Polygon"}, "MULTIPOLYGON": {"MultiPolygon"}, "LINESTRING": {"LineString"}}

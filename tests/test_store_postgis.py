@@ -152,6 +152,23 @@ def test_queries_other_modules_run_read_the_same_on_both(store: Store) -> None:
                              ("2024-10-17T09:30:01.000Z", "2024-10-17T09:30:02.000Z"))  # fmt: skip
 
 
+def test_removing_a_site_with_its_observations_removes_the_scenes_only_they_named(store: Store) -> None:
+    # The scene rows stayed: a later, different file of the same name was then taken for a clash with them.
+    dunai, other = _site(), Site(**{**_site().__dict__, "id": "other", "berths": ()})
+    store.put_site(dunai)
+    store.put_site(other)
+    own, shared = _obs(item="own"), _obs(item="shared")
+    elsewhere = type(shared)(**{**shared.__dict__, "id": "other/shared", "site_id": "other"})
+    for obs in (own, shared, elsewhere):
+        store.put_observation(obs)
+    store.replace_detections(own, [_det(own, 0)])
+    store.delete_site("dunai", observations=True)
+    assert [r[0] for r in store.execute("SELECT scene_id FROM scenes")] == [shared.scene.id]  # other's still names it
+    assert store.observations() == [elsewhere] and store.detections() == []
+    store.delete_site("other", observations=True)
+    assert store.counts()["scenes"] == 0
+
+
 # -- PostGIS only -------------------------------------------------------------------------------
 
 
@@ -601,3 +618,62 @@ def test_a_server_gone_midway_is_named_with_what_to_do(pg_url: str) -> None:
     assert "what was recorded before is kept" in message and "run the command again" in message
     with PostgisStore(pg_url) as s:
         assert [x.id for x in s.sites()] == ["dunai"] and s.observations() == []
+
+
+def _sar_with_vessels(path: Path) -> Path:
+    """test_ingest's SAR speckle over its tiny site, with three bright hulls that detect finds."""
+    import numpy as np
+    from affine import Affine
+
+    from sitewatch.testing import site_utm_origin, write_tiff
+    from test_ingest import SITE
+
+    crs, x0, y0 = site_utm_origin(SITE)
+    data = np.random.default_rng(0).gamma(4.5, 0.01 / 4.5, (260, 220)).astype("float32")
+    for row, col in ((60, 50), (130, 110), (200, 160)):
+        data[row : row + 3, col : col + 12] = 1.0
+    return write_tiff(path, data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0), descriptions=["VV"],
+                      tags={"SITEWATCH_ACQUIRED": "2024-10-17T09:30:00Z"})  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", ["geopackage", "postgis"])
+def test_a_site_removed_while_detect_records_its_detections_leaves_none_behind(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `sites remove --with-observations` committing between detect's look at an observation's sha256 and the
+    # write of its detections left those detections, of no observation, in a team store. Now the removal takes
+    # the lock detect holds from that look to the write (the GeoPackage's write transactions are one at a time).
+    from sitewatch.detection import detect_site
+    from sitewatch.ingest import ingest_paths
+    from test_ingest import SITE
+
+    monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+    location: Any = request.getfixturevalue("pg_url") if backend == "postgis" else None
+    init_workspace(tmp_path / "ws", store=location)
+    ws = open_workspace(tmp_path / "ws")
+    (tmp_path / "in").mkdir()
+    with ws.store() as s:
+        s.put_site(SITE)
+        [obs] = ingest_paths(ws, s, SITE, [_sar_with_vessels(tmp_path / "in" / "pier.tif")], workers=1).observations
+    cls: Any = PostgisStore if backend == "postgis" else Store
+    execute = cls.execute
+    removing: list[threading.Thread] = []
+
+    def removed_meanwhile(self: Store, sql: str, args: Any = ()) -> list[Any]:
+        rows = execute(self, sql, args)
+        if sql.startswith("SELECT sha256 FROM observations") and not removing:
+            def remove() -> None:
+                with ws.store() as member:
+                    member.delete_site(SITE.id, observations=True)
+            removing.append(threading.Thread(target=remove))
+            removing[0].start()
+            removing[0].join(2.0)  # before (PostGIS): done at once; now: waits for detect's transaction
+        return rows
+
+    monkeypatch.setattr(cls, "execute", removed_meanwhile)
+    detect_site(ws, SITE.id, workers=1)
+    removing[0].join(30)
+    monkeypatch.undo()
+    with ws.store() as s:
+        assert s.observations() == [] and s.detections() == [] and s.counts()["detections"] == 0
+        assert obs.id not in s.undetected()

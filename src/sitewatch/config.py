@@ -65,6 +65,7 @@ see :mod:`sitewatch.sources.s1_radiometry`)."""
 SETTINGS: tuple[Setting, ...] = (
     Setting("workers", int, 0, "Parallel worker processes for ingest and detection (0: one per core).", minimum=0),
     Setting("scheduler", str, "", "Dask scheduler address (tcp://host:8786); empty runs locally."),
+    Setting("wait_workers", float, None, "Longest wait, seconds, for a worker to join a Dask scheduler that has none, then an error (default: wait until one does).", positive=True),
     Setting("min_vessel_length_m", float, None, "Shortest object reported as a vessel, metres (default: the detector's own, SAR 15, optical 20).", positive=True),
     Setting("max_vessel_length_m", float, None, "Longest object reported as a vessel, metres (default: the detector's own, SAR 500, optical 450).", positive=True),
     Setting("max_cloud", float, 100.0, "Default fetch --max-cloud: highest cloud % over the site of a scene fetch archives.", minimum=0, maximum=100),

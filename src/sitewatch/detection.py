@@ -201,6 +201,7 @@ def detect_site(
     *,
     workers: int = 0,
     scheduler: str = "",
+    wait_workers: float | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     min_length_m: float | None = None,
     max_length_m: float | None = None,
@@ -276,7 +277,7 @@ def detect_site(
         # On Dask, workers that do not see the archive are refused before any job: each of their
         # observations would fail as unreadable, and its stored detections be cleared.
         for res in map_jobs(
-            detect_observation, jobs, workers=workers, scheduler=scheduler,
+            detect_observation, jobs, workers=workers, scheduler=scheduler, wait_workers=wait_workers,
             describe=lambda job: f"observation {job.observation.id}",
             shared_folder=root / ARCHIVE_DIR, workers_write=False,
         ):  # fmt: skip

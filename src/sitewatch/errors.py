@@ -8,6 +8,7 @@ CLI turns them into ``click.ClickException`` at its edge, nowhere else.
 from __future__ import annotations
 
 __all__ = [
+    "STALL_LOGGER",
     "SitewatchError",
     "ConfigError",
     "InputError",
@@ -78,6 +79,11 @@ class CredentialError(SourceError, PermissionError):
 
 class MissingExtraError(SitewatchError, ImportError):
     """An optional dependency is not installed; the message says which extra to install."""
+
+
+STALL_LOGGER = "sitewatch.stalled"
+"""The logger of a command stalled by something outside it (a database another program holds locked, a Dask
+scheduler no worker has joined): its warnings are shown even under ``-q``, where a silent wait looks like a hang."""
 
 
 class SitewatchWarning(UserWarning):

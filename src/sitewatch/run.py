@@ -26,7 +26,7 @@ from multiprocessing.queues import SimpleQueue
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from .errors import ConfigError, OutputError, WorkerError, require_extra
+from .errors import STALL_LOGGER, ConfigError, OutputError, WorkerError, require_extra
 from .files import partial_path
 
 __all__ = ["map_jobs"]
@@ -57,6 +57,7 @@ def map_jobs(
     describe: Callable[[T], str] | None = None,
     shared_folder: Path | None = None,
     workers_write: bool = True,
+    wait_workers: float | None = None,
 ) -> Generator[R, None, None]:
     """Yield ``func(item)`` for each item, in order.
 
@@ -79,9 +80,13 @@ def map_jobs(
     :class:`~sitewatch.errors.ConfigError` names the workers that cannot. A Dask run of writing jobs
     that stops (a job raising, Ctrl-C) then also waits for the jobs already running on workers, which
     cannot be stopped mid-job, so that the caller can remove what they wrote.
+
+    A scheduler no worker has joined is named in a warning (shown even under ``-q``: the run is stalled); the
+    jobs wait for a worker, for ever, or at most ``wait_workers`` seconds (the ``wait_workers`` setting), after
+    which a :class:`~sitewatch.errors.WorkerError` names the scheduler and nothing has run.
     """
     if scheduler and items:  # nothing to run (a rerun that keeps everything) needs no cluster
-        yield from _map_on_dask(func, items, scheduler, describe, shared_folder, workers_write)
+        yield from _map_on_dask(func, items, scheduler, describe, shared_folder, workers_write, wait_workers)
         return
     n = workers or _cores()
     if n <= 1 or len(items) <= 2:
@@ -98,6 +103,7 @@ def _map_on_dask(
     describe: Callable[[T], str] | None,
     shared_folder: Path | None,
     workers_write: bool = True,
+    wait_workers: float | None = None,
 ) -> Generator[R, None, None]:
     """:func:`map_jobs` on the Dask cluster whose scheduler is at ``scheduler``."""
     require_extra("distributed", "dask")
@@ -116,12 +122,15 @@ def _map_on_dask(
             _check_workers_see(client, shared_folder, write=workers_write)
         futures = client.map(func, list(items), pure=False)
         if futures and not client.scheduler_info().get("workers"):
-            # Dask would wait for one without a word; an adaptive cluster may yet start one.
-            log.warning(
-                "the Dask scheduler at %s has no workers: the jobs wait until one joins "
+            # Dask would wait for one without a word; an adaptive cluster may yet start one (the jobs are
+            # submitted first: what it scales by). Said even under -q: a cron job would look hung.
+            logging.getLogger(STALL_LOGGER).warning(
+                "the Dask scheduler at %s has no workers: the jobs wait until one joins%s "
                 "(start one with `dask worker %s`, or press Ctrl-C)",
-                scheduler, scheduler,
+                scheduler, "" if wait_workers is None else f", for at most {wait_workers:g} s (wait_workers)", scheduler,
             )  # fmt: skip
+            if wait_workers is not None:
+                _wait_for_a_worker(client, futures, scheduler, wait_workers)
         k = 0  # the job whose result is awaited
         try:
             for fut in futures:
@@ -137,6 +146,19 @@ def _map_on_dask(
         except BaseException:
             _stop_dask_jobs(client, futures, settle=shared_folder is not None and workers_write)
             raise
+
+
+def _wait_for_a_worker(client: Any, futures: Sequence[Any], scheduler: str, seconds: float) -> None:
+    """Wait up to ``seconds`` for a worker to join; a WorkerError naming the scheduler when none has."""
+    try:
+        client.wait_for_workers(1, timeout=seconds)
+    except TimeoutError as exc:  # (asyncio's and dask's are the builtin since Python 3.11)
+        client.cancel(list(futures))  # no worker: none of them can be running
+        raise WorkerError(
+            f"no worker joined the Dask scheduler at {scheduler} in {seconds:g} s (--wait-workers, the "
+            "`wait_workers` setting), so nothing was run: start workers with `dask worker "
+            f"{scheduler}`, or check --scheduler / the `scheduler` setting, or run without it; then run again"
+        ) from exc
 
 
 def _check_workers_see(client: Any, folder: Path, *, write: bool = True) -> None:

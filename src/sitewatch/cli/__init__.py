@@ -21,6 +21,7 @@ import click
 
 from .. import __version__
 from ..config import SETTINGS, WORKSPACE_ENV, unknown_env
+from ..errors import STALL_LOGGER
 from .options import OnceGroup
 
 __all__ = ["main", "COMMAND_MODULES", "all_commands", "command_name"]
@@ -101,6 +102,8 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # A command waiting on something outside it says so even under -q: a cron job would look hung.
+    logging.getLogger(STALL_LOGGER).setLevel(logging.WARNING)
     if verbose == 0:
         # GDAL's remarks on a file's own CRS keys (e.g. EO Browser exports) repeat for every
         # band and window read and ask nothing of the user; -v shows them.

@@ -17,6 +17,7 @@ from .options import (
     json_option,
     progress_bar,
     scheduler_option,
+    wait_workers_option,
     workers_option,
     workspace_option,
 )
@@ -26,6 +27,7 @@ from .options import (
 @click.argument("site_id")
 @workers_option
 @scheduler_option
+@wait_workers_option
 @click.option("--optical-mode", type=click.Choice(OPTICAL_MODES), default=None,
               help="How optical detection uses the site's water polygon (setting optical_mode; default auto: the learned detector, vessels kept within 40 m of the polygon; known water on simulated scenes).")
 @click.option("--force", is_flag=True, help="Detect again in observations whose inputs have not changed since the last run.")
@@ -33,7 +35,8 @@ from .options import (
 @json_option
 @handle_errors
 def command(
-    site_id: str, workers: int | None, scheduler: str | None, optical_mode: str | None, force: bool, workspace: Path, as_json: bool
+    site_id: str, workers: int | None, scheduler: str | None, wait_workers: float | None, optical_mode: str | None,
+    force: bool, workspace: Path, as_json: bool,
 ) -> None:
     """Detect vessels in SITE_ID's observations; a rerun replaces, never duplicates.
 
@@ -46,13 +49,16 @@ def command(
     detections are dropped), 1 when none could.
     """
     ws = open_workspace(workspace)
-    settings = ws.settings({"workers": workers, "scheduler": scheduler, "optical_mode": optical_mode})
+    settings = ws.settings(
+        {"workers": workers, "scheduler": scheduler, "wait_workers": wait_workers, "optical_mode": optical_mode}
+    )
     with progress_bar("detect", is_quiet() or as_json) as progress:
         summary = detect_site(
             ws,
             site_id,
             workers=settings["workers"],
             scheduler=settings["scheduler"],
+            wait_workers=settings["wait_workers"],
             progress=progress,
             min_length_m=settings["min_vessel_length_m"],
             max_length_m=settings["max_vessel_length_m"],

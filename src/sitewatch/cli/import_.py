@@ -28,6 +28,7 @@ from .options import (
     json_option,
     progress_bar,
     scheduler_option,
+    wait_workers_option,
     workers_option,
     workspace_option,
 )
@@ -42,12 +43,13 @@ from .output import duplicate_line, observation_row
 @files_sensor_option
 @workers_option
 @scheduler_option
+@wait_workers_option
 @workspace_option
 @json_option
 @handle_errors
 def command(
     paths: tuple[Path, ...], site_ids: tuple[str, ...], acquired: datetime | None, sensor: str | None,
-    workers: int | None, scheduler: str | None, workspace: Path, as_json: bool,
+    workers: int | None, scheduler: str | None, wait_workers: float | None, workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Import purchased GeoTIFFs as observations of the sites they cover.
 
@@ -66,7 +68,7 @@ def command(
     when nothing went in.
     """
     ws = open_workspace(workspace)
-    settings = ws.settings({"workers": workers, "scheduler": scheduler})
+    settings = ws.settings({"workers": workers, "scheduler": scheduler, "wait_workers": wait_workers})
     compress, thermal_noise = settings["cog_compress"], settings["sar_thermal_noise"]
     site_ids = tuple(dict.fromkeys(site_ids))  # --site a --site a: one import into a, not two
     imported: list[dict[str, Any]] = []
@@ -116,6 +118,7 @@ def command(
             except (ImageReadError, InputError) as exc:
                 refused_of[i].append(str(exc))
         results = map_file_jobs(ws, [job for _, job in jobs], workers=settings["workers"], scheduler=settings["scheduler"],
+                                wait_workers=settings["wait_workers"],
                                 describe=lambda job: f"{job.path} into site {job.site.id}")  # fmt: skip
         ids_before: dict[str, set[str]] = {site.id: set() for site in sites}  # each site's `taken` as the id was chosen
         try:

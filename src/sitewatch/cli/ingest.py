@@ -23,6 +23,7 @@ from .options import (
     json_option,
     progress_bar,
     scheduler_option,
+    wait_workers_option,
     warnings_as_lines,
     workers_option,
     workspace_option,
@@ -73,12 +74,14 @@ def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
 @acquired_option
 @workers_option
 @scheduler_option
+@wait_workers_option
 @workspace_option
 @json_option
 @handle_errors
 def command(
     site_id: str, paths: tuple[Path, ...], bands: tuple[str, ...], sensor: str | None, dn_scale: float | None,
-    dn_offset: float | None, acquired: datetime | None, workers: int | None, scheduler: str | None, workspace: Path, as_json: bool,
+    dn_offset: float | None, acquired: datetime | None, workers: int | None, scheduler: str | None,
+    wait_workers: float | None, workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Ingest GeoTIFF files or folders (any CRS) into SITE_ID as observations.
 
@@ -115,7 +118,7 @@ def command(
         if not path.is_file():
             raise InputError(f"--band: no such file {path}")
     ws = open_workspace(workspace)
-    settings = ws.settings({"workers": workers, "scheduler": scheduler})
+    settings = ws.settings({"workers": workers, "scheduler": scheduler, "wait_workers": wait_workers})
     with ws.store() as store, progress_bar("ingest", is_quiet() or as_json) as progress, warnings_as_lines():
         # Skipped files are listed below with their reason; no second, raw warning.
         warnings.simplefilter("ignore", SkippedInputWarning)
@@ -123,7 +126,8 @@ def command(
         held = {r[0] for r in store.execute("SELECT observation_id FROM observations WHERE site_id = ?", (site_id,))}
         report = ingest_paths(
             ws, store, site, paths, acquired=acquired, sensor=sensor, progress=progress,
-            workers=settings["workers"], scheduler=settings["scheduler"], compress=settings["cog_compress"], band_files=band_files,
+            workers=settings["workers"], scheduler=settings["scheduler"], wait_workers=settings["wait_workers"],
+            compress=settings["cog_compress"], band_files=band_files,
             thermal_noise=settings["sar_thermal_noise"], dn_scale=dn_scale, dn_offset=dn_offset,
         )  # fmt: skip
     missed = set(report.missed)

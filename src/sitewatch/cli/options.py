@@ -134,6 +134,16 @@ scheduler_option = click.option(
 """The ``scheduler`` setting as a flag (``detect``, ``ingest``, ``import``): the commands whose jobs run through
 :func:`~sitewatch.run.map_jobs`."""
 
+wait_workers_option = click.option(
+    "--wait-workers",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="With --scheduler: end with an error when no Dask worker has joined within SECONDS. Default: the "
+    "`wait_workers` setting (SITEWATCH_WAIT_WORKERS), else wait until one does.",
+)
+"""The ``wait_workers`` setting as a flag (``detect``, ``ingest``, ``import``): a cron job's limit on a scheduler
+no worker joins."""
+
 thermal_noise_option = click.option(
     "--thermal-noise",
     type=click.Choice(SAR_THERMAL_NOISE),

@@ -146,6 +146,7 @@ def ingest_paths(
     progress: Callable[[int, int, str], None] | None = None,
     workers: int = 0,
     scheduler: str = "",
+    wait_workers: float | None = None,
     compress: str = "deflate",
     band_files: Mapping[str, Path] | None = None,
     thermal_noise: ThermalNoise = "keep",
@@ -209,7 +210,7 @@ def ingest_paths(
         jobs.append(FileJob(
             ws, site, f, acquired, sensor, compress, item, band_files, thermal_noise, content.sha256, dn_scale=dn_scale, dn_offset=dn_offset,
         ))  # fmt: skip
-    results = map_file_jobs(ws, jobs, workers=workers, scheduler=scheduler)
+    results = map_file_jobs(ws, jobs, workers=workers, scheduler=scheduler, wait_workers=wait_workers)
     earlier: set[str] = set()  # the ids of the files before, as `taken` was when each id was chosen
     try:
         for i, (f, result) in enumerate(zip(files, results, strict=True)):

@@ -255,6 +255,7 @@ def map_file_jobs(
     workers: int = 0,
     scheduler: str = "",
     describe: Callable[[FileJob], str] = lambda job: str(job.path),
+    wait_workers: float | None = None,
 ) -> Generator[Archived | None | str, None, None]:
     """:func:`archive_job` of each job, in order, in worker processes or on a Dask cluster (``scheduler``);
     ``describe`` names a job in the error of a worker that died running it.
@@ -267,7 +268,8 @@ def map_file_jobs(
     if scheduler:
         jobs = [job.absolute() for job in jobs]
     return map_jobs(
-        archive_job, jobs, workers=workers, scheduler=scheduler, describe=describe, shared_folder=ws.archive.resolve()
+        archive_job, jobs, workers=workers, scheduler=scheduler, describe=describe, shared_folder=ws.archive.resolve(),
+        wait_workers=wait_workers,
     )
 
 

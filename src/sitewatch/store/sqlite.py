@@ -9,6 +9,7 @@ stage gives the same rows, not twice the rows.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from .. import __version__
-from ..errors import SiteError, StoreError
+from ..errors import STALL_LOGGER, SiteError, StoreError
 from ..model import Berth, ClassCandidate, Detection, Grid, Observation, SceneRef, Site, utc
 from .gpkg import (
     APPLICATION_ID,
@@ -77,6 +78,26 @@ BUSY_TIMEOUT_S = 30.0
 _CANNOT_WRITE = ("SQLITE_READONLY", "SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN")
 """SQLite's error codes (and their extended forms) for a database that cannot be written at the moment:
 a read-only file or folder, a full disk, an I/O error, another writer."""
+
+
+LOCK_NOTICE_S = 5.0
+"""How long a write waits for another program's lock on the file before it says so (and waits on, up to
+:data:`BUSY_TIMEOUT_S` in all)."""
+
+_LOCKED_BY = (
+    "another program holds a lock on the workspace database: QGIS (or another GIS) with one of its layers "
+    "in editing mode, or another sitewatch command writing to it"
+)
+_TO_FREE_IT = (
+    "in QGIS, save or discard the layer's edits and leave editing mode (Toggle Editing), or close the layer "
+    "or the other program, or let the other sitewatch command finish"
+)
+
+
+def _busy(exc: BaseException) -> bool:
+    """Whether SQLite gave up waiting for another connection's lock."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return isinstance(exc, sqlite3.OperationalError) and name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
 
 
 def _cannot_write(exc: BaseException) -> bool:
@@ -241,14 +262,7 @@ class Store:
     def transaction(self) -> Iterator[Connection]:
         """All writes inside commit together or not at all. Nests (inner blocks join the outer)."""
         if self._depth == 0:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                # "database is locked" after BUSY_TIMEOUT_S; "readonly database", "disk I/O error"
-                raise StoreError(
-                    f"{self.path}: cannot write to the workspace database ({exc}); another sitewatch "
-                    "command may be writing to it: try again when it has finished"
-                ) from exc
+            self._begin_write()
         self._depth += 1
         try:
             yield self._db
@@ -268,6 +282,34 @@ class Store:
                     if self._db.in_transaction:
                         self._db.execute("ROLLBACK")
                     raise StoreError(f"{self.path}: cannot write to the workspace database ({exc})") from exc
+
+    def _begin_write(self) -> None:
+        """``BEGIN IMMEDIATE``, waiting up to :data:`BUSY_TIMEOUT_S` for another connection's write lock; after
+        :data:`LOCK_NOTICE_S` of it, a warning (shown even under ``-q``) names the file and who may hold it."""
+        try:
+            self._db.execute(f"PRAGMA busy_timeout = {round(min(LOCK_NOTICE_S, BUSY_TIMEOUT_S) * 1000)}")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc) or LOCK_NOTICE_S >= BUSY_TIMEOUT_S:
+                    raise
+            logging.getLogger(STALL_LOGGER).warning(
+                "%s: waiting to write: %s; this command goes on when it is released (waiting up to %g s more): %s",
+                self.path, _LOCKED_BY, BUSY_TIMEOUT_S - LOCK_NOTICE_S, _TO_FREE_IT,
+            )  # fmt: skip
+            self._db.execute(f"PRAGMA busy_timeout = {round((BUSY_TIMEOUT_S - LOCK_NOTICE_S) * 1000)}")
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if _busy(exc):
+                raise StoreError(
+                    f"{self.path}: cannot write to the workspace database: {_LOCKED_BY}, and it was not released "
+                    f"in {BUSY_TIMEOUT_S:g} s; {_TO_FREE_IT}, then run this command again"
+                ) from exc
+            # "readonly database", "disk I/O error"
+            raise StoreError(f"{self.path}: cannot write to the workspace database ({exc})") from exc
+        finally:  # the full wait again for the statements inside (a COMMIT waiting for readers)
+            self._db.execute(f"PRAGMA busy_timeout = {round(BUSY_TIMEOUT_S * 1000)}")
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -367,8 +409,9 @@ class Store:
             self._extend(db, "site_water", [site.water])
 
     def delete_site(self, site_id: str, *, observations: bool = False) -> None:
-        """Drop a site with its berths and water; with ``observations``, its observations and
-        detections too (their archived files are the caller's to remove, after this commits)."""
+        """Drop a site with its berths and water; with ``observations``, its observations, their
+        detections and the scenes no other observation names too (their archived files are the
+        caller's to remove, after this commits)."""
         with self.transaction() as db:
             if db.execute("DELETE FROM sites WHERE site_id = ?", (site_id,)).rowcount == 0:
                 raise SiteError(f"no site {site_id!r} in this workspace")
@@ -376,11 +419,32 @@ class Store:
             db.execute("DELETE FROM site_water WHERE site_id = ?", (site_id,))
             tables: tuple[str, ...] = ("sites", "berths", "site_water")
             if observations:
+                held = db.execute(
+                    "SELECT observation_id, scene_id FROM observations WHERE site_id = ? ORDER BY observation_id",
+                    (site_id,),
+                ).fetchall()
+                # The lock detect holds from its look at an observation's sha256 to the write of its detections:
+                # one it records meanwhile would outlive this removal, detections of no observation (a team
+                # store; on SQLite this write transaction already waits for detect's). In one order, as detect
+                # and ingest take one at a time.
+                for oid in sorted({r[0] for r in held}):
+                    self._lock(db, f"detections {oid}")
+                scene_ids = sorted({r[1] for r in held})
+                # An ingest recording an observation of one of these scenes commits before the scene rows
+                # no observation names are looked for below, or waits for this removal (a team store).
+                self._lock_tables(db, ("scenes",))
                 db.execute("DELETE FROM detections WHERE site_id = ?", (site_id,))
                 db.execute("DELETE FROM observations WHERE site_id = ?", (site_id,))
                 db.execute("DELETE FROM changes WHERE site_id = ?", (site_id,))  # sitewatch change's regions
                 db.execute("DELETE FROM change_pairs WHERE site_id = ?", (site_id,))
-                tables += ("observations", "detections", "changes")
+                # Scenes only these observations named: left, a later image of the same name (another file)
+                # would be taken for a clash with them.
+                db.executemany(
+                    "DELETE FROM scenes WHERE scene_id = ? AND NOT EXISTS "
+                    "(SELECT 1 FROM observations WHERE observations.scene_id = scenes.scene_id)",
+                    [(sid,) for sid in scene_ids],
+                )
+                tables += ("observations", "detections", "changes", "scenes")
             self.update_extents(tables)
 
     def _site_from_row(self, row: Any) -> Site:

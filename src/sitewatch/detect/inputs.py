@@ -440,6 +440,9 @@ def _detect_optical(
         "dn_offset": found.dn_offset,
         "model": res.model,
     }
+    if res.declared is not None:
+        # Each band's own: reflectance = DN x scale + offset (dn_scale, when they share a scale, is 1 / it).
+        metadata["band_scaling"] = {b: {"scale": sc, "offset": off} for b, (sc, off) in res.declared.items()}
     if res.zero_no_data:
         metadata["no_data"] = ZERO_NO_DATA_NOTE
     return res.info, res.detections, found.image or res.info.path

@@ -677,10 +677,11 @@ def detect_optical_image(
     else:
         used = infer_dn_scale([a for k, a in raw.items() if k not in _NOT_REFLECTANCE])
     params = params_for_dn_scale(params or OpticalParams(), used if used is not None else _archived_dn_scale(src))
-    small, small_valid, _ = _to_reflectance(src, raw, used, offset)
+    read_scale = None if declared is not None else used  # None: the declared scale and offset, band by band
+    small, small_valid, _ = _to_reflectance(src, raw, read_scale, offset)
     stats = scene_stats({k: np.where(small_valid, v, np.nan) for k, v in small.items()})
     dets, cloud, valid = detect_optical_tiled(
-        lambda win: _read(src, win, used, offset), (h, w), info.pixel_size, stats,
+        lambda win: _read(src, win, read_scale, offset), (h, w), info.pixel_size, stats,
         params=params, workers=workers, tile=tile, progress=progress,
     )
     model = model_for([k for k in src.bands if k != "scl"], params)

@@ -143,8 +143,9 @@ def test_detect_image_reads_a_sar_file_by_its_declared_scale_and_offset(tmp_path
     and squared. Each now detects as the float file of the values it declares."""
     floats, declared = _sar_files(tmp_path, kind)
     want, _ = _detect(tmp_path, "floats", str(floats), "--sensor", "sar")
-    got, _ = _detect(tmp_path, "dn", str(declared), "--sensor", "sar")
+    got, meta = _detect(tmp_path, "dn", str(declared), "--sensor", "sar")
     assert got == want and len(want) == 1
+    assert "scale and offset" in meta["values"] and meta["band_scaling"]["1"]["scale"] == pytest.approx(0.01 if kind == "db" else 1e-4)
 
 
 @pytest.mark.parametrize("kind", ["db", "linear"])

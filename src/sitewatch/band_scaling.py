@@ -10,14 +10,14 @@ own scaling (``--dn-scale``, ``--dn-offset``) overrides them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DECLARED_SAR_SCALING", "DECLARED_SCALING", "Scaling", "apply_scaling", "band_scalings", "declared_scaling", "declared_scaling_of", "shared_scale"]
+__all__ = ["DECLARED_SAR_SCALING", "DECLARED_SCALING", "Scaling", "apply_scaling", "band_scalings", "declared_scaling", "shared_scale"]
 
 Scaling = tuple[float, float]
 """A band's (scale, offset): value = DN x scale + offset."""
@@ -42,30 +42,6 @@ def declared_scaling(
     1-based band number; ``opened``: each file's open dataset), or None when none declares any."""
     declared = {band: band_scalings(opened[f])[i - 1] for band, (f, i) in sources.items()}
     return None if all(v == (1.0, 0.0) for v in declared.values()) else declared
-
-
-def declared_scaling_of(sources: Mapping[str, tuple[Path | str, int]]) -> dict[str, Scaling] | None:
-    """:func:`declared_scaling` of band files not yet open."""
-    import warnings
-
-    import rasterio
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a file without georeference is told of by its reader
-        opened = {}
-        for f, _ in sources.values():
-            if f not in opened:
-                with rasterio.open(f) as ds:
-                    opened[f] = _Scalings(band_scalings(ds))
-    return declared_scaling(opened, sources)
-
-
-class _Scalings:
-    """An opened file's scales and offsets, kept after it is closed."""
-
-    def __init__(self, scalings: Sequence[Scaling]) -> None:
-        self.scales = [s for s, _ in scalings]
-        self.offsets = [o for _, o in scalings]
 
 
 def apply_scaling(a: NDArray[Any], scaling: Scaling) -> NDArray[np.float32]:

@@ -1141,6 +1141,25 @@ def test_band_files_with_the_baseline_04_offset_read_as_reflectance_with_dn_offs
     assert obs.provenance["scale_applied"] == pytest.approx(1 / 10_000)  # the divisor still read from the range
 
 
+def test_a_sar_file_declaring_its_band_scale_is_read_by_it(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """sigma0 dB x 100 stored as int16 with scale 0.01 declared went in as -1500: archived as its values, in dB,
+    which the SAR detector reads as such; the provenance says where the scale came from."""
+    crs, x0, y0 = site_utm_origin(SITE)
+    path = write_tiff(
+        tmp_path / "pier_20241017.tif", np.full((60, 60), -1500, np.int16), crs=crs,
+        transform=Affine(10, 0, x0, 0, -10, y0), descriptions=["VV"], nodata=-32768,
+    )  # fmt: skip
+    with rasterio.open(path, "r+") as dst:
+        dst.scales, dst.offsets = (0.01,), (0.0,)
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(path), "--sensor", "sar", "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    with rasterio.open(ws.root / obs.path) as cog:
+        assert float(cog.read(1)[30, 30]) == pytest.approx(-15.0)
+    assert "scale and offset" in obs.provenance["scaling_from"] and obs.provenance["scale_applied"] == pytest.approx(0.01)
+
+
 def test_dn_scale_replaces_the_divisor_read_from_the_range(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     obs, values = _ingested_bands(ws, _s2_band_files(tmp_path / "bands", 0), "--dn-scale", "4000")
     assert values[0] == pytest.approx(900 / 4000)

@@ -168,12 +168,14 @@ def _same_bands(b: _Date, a: _Date) -> None:
 
 
 def _read_optical(source: Path | str | Mapping[str, Path | str], label: str, pixel_size: float | None, dn_scale: float | None) -> _Raster:
-    from .detect.optical_image import _read_raw, _to_reflectance, open_optical
+    from .detect.optical_image import _read_raw, _to_reflectance, declared_applies, open_optical
     from .detect.optical_reflectance import infer_dn_scale
 
     src = open_optical(source, pixel_size, scale_given=dn_scale is not None)
     raw = _read_raw(src, None)
-    scale = dn_scale if dn_scale is not None else infer_dn_scale([raw[b] for b in src.bands])
+    # A file declaring its bands' scale and offset is read by them (_to_reflectance), not by its range.
+    declared = declared_applies(src, dn_scale)
+    scale = dn_scale if dn_scale is not None or declared else infer_dn_scale([raw[b] for b in src.bands])
     bands, valid, _ = _to_reflectance(src, raw, scale, 0.0)
     names = tuple(n for n in OPTICAL_BANDS if n in bands)
     if not names:

@@ -201,7 +201,7 @@ def _rows_pair(
     a time to the same values as whole: optical, both on one grid in metres (nothing to warp), bands of
     integer DN (a DN scale from every value, :func:`_streamed_dn_scale`); None otherwise. Raises
     :class:`InputError` as the whole read does: no optical band, or no pixel with data in both dates."""
-    from .detect.optical_image import _read_raw, _to_reflectance, open_optical
+    from .detect.optical_image import _read_raw, _to_reflectance, declared_applies, open_optical
 
     srcs: list[Any] = []
     names: list[tuple[str, ...]] = []
@@ -234,7 +234,7 @@ def _rows_pair(
             raw = _read_raw(s, (a, min(height, a + chunk), 0, width))
             if spill is not None:
                 spill.write(a, raw)
-            if dn_scale is None:
+            if dn_scale is None and not declared_applies(s, None):
                 for j, band in enumerate(s.bands):
                     v = raw[band].ravel()
                     hist[j] += np.bincount(v[v > 0] if v.dtype.kind == "i" else v, minlength=65536)
@@ -242,7 +242,11 @@ def _rows_pair(
         overlap = overlap or bool((valid[0] & valid[1]).any())
     if not overlap:
         raise InputError(f"{b_date.label} and {a_date.label} do not overlap (no pixel with data in both)")
-    scales = [dn_scale if dn_scale is not None else _streamed_dn_scale(h, d) for h, d in zip(hists, dtypes, strict=True)]
+    # A date whose files declare their bands' scale and offset is read by them (None: _to_reflectance takes them).
+    scales = [
+        dn_scale if dn_scale is not None or declared_applies(s, None) else _streamed_dn_scale(h, d)
+        for s, h, d in zip(srcs, hists, dtypes, strict=True)
+    ]
     grid = Grid(crs=infos[0].crs, transform=(t.a, t.b, t.c, t.d, t.e, t.f), width=width, height=height)
     return (_BandRows(srcs[0], scales[0], common, spills[0]), _BandRows(srcs[1], scales[1], common, spills[1]), grid)
 
@@ -327,6 +331,6 @@ def _sar_rows_pair(b_date: _Date, a_date: _Date, pixel_size: float | None) -> tu
         overlap = overlap or bool((finite[0] & finite[1]).any())
     if any(lo[k] < 0 and hi[k] > _MAX_DB for k in range(2)) or not overlap:
         return None  # the whole read's refusal, in its words
-    dbs = [i.dtype == "float32" and low[k] < 0 for k, i in enumerate(infos)]
+    dbs = [(i.dtype == "float32" or i.scaling is not None) and low[k] < 0 for k, i in enumerate(infos)]
     grid = Grid(crs=b.crs, transform=(t.a, t.b, t.c, t.d, t.e, t.f), width=b.width, height=b.height)
     return _SarRows(b, dbs[0], chunk), _SarRows(a, dbs[1], chunk), grid

@@ -45,6 +45,7 @@ import numpy as np
 from affine import Affine
 from numpy.typing import NDArray
 
+from ..band_scaling import Scaling, apply_scaling, band_scalings
 from ..errors import ImageReadError, InputError
 from ..files import write_text_atomic
 from ..geo import grid_skew_deg, ground_pixel_size, heading_from_north
@@ -143,6 +144,9 @@ class ImageInfo:
     (:func:`sitewatch.detect.eight_bit.rendering_divisor`); None for genuine values."""
     dtype: str = ""
     """The data type of the image's first band (``uint16``, ``float32`` …)."""
+    scaling: tuple[Scaling, ...] | None = None
+    """Each band's (scale, offset) as the file declares them (:mod:`sitewatch.band_scaling`), applied when
+    the SAR reader reads it (DN x scale + offset, then read as any float file); None when it declares none."""
 
 
 IMPULSE_RESPONSE_TAG = "SITEWATCH_IMPULSE_RESPONSE_M"
@@ -214,7 +218,11 @@ def open_image_info(path: str | Path | PixelSource, pixel_size: float | None = N
                 elif ds.transform.is_identity and crs is None:
                     transform = None
                 info = dict(width=ds.width, height=ds.height, count=ds.count, nodata=ds.nodata)
-                rendering = None if source is not None or not renderings else _stored_rendering(ds)
+                scaling = band_scalings(ds) if source is None else None
+                if scaling is not None and all(v == (1.0, 0.0) for v in scaling):
+                    scaling = None
+                # A file declaring how its values scale holds values, not a rendering.
+                rendering = None if source is not None or not renderings or scaling is not None else _stored_rendering(ds)
                 # A rendering's black is a value, as in the 8-bit file it was stored from.
                 zero = source is None and rendering is None and zero_is_no_data(ds, _radar_bands(ds))
                 dtype = ds.dtypes[0]
@@ -246,7 +254,7 @@ def open_image_info(path: str | Path | PixelSource, pixel_size: float | None = N
         if min(pxy) < MIN_PIXEL_SIZE_M:
             why = "its transform has no CRS, and its units (degrees?) are not metres" if crs is None else f"its CRS ({crs}) gives it"
             raise InputError(f"{p}: a ground pixel of {min(pxy):.3g} m is too small to be real ({why}); pass --pixel-size METRES")
-    return ImageInfo(p, info["width"], info["height"], info["count"], crs, transform, pxy, info["nodata"], approximate, impulse, source, zero, rendering, dtype)
+    return ImageInfo(p, info["width"], info["height"], info["count"], crs, transform, pxy, info["nodata"], approximate, impulse, source, zero, rendering, dtype, scaling)
 
 
 _WHOLE_SAMPLE_PX = 2048
@@ -296,14 +304,22 @@ def _sar_window_reader(info: ImageInfo, band: int | None = None) -> Callable[[tu
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             a: NDArray[Any]
+            indexes: list[int] = []
             if info.source is not None:
                 a = info.source.read(win)[None]
             else:
                 with rasterio.open(info.path) as ds:
-                    a = ds.read([band] if band is not None else _radar_bands(ds), window=Window(c0, r0, c1 - c0, r1 - r0))
+                    indexes = [band] if band is not None else _radar_bands(ds)
+                    a = ds.read(indexes, window=Window(c0, r0, c1 - c0, r1 - r0))
         # A collar of DN 0 in an integer image declaring no no-data value is no data (GRD's convention).
         nodata = 0 if info.nodata is None and info.zero_no_data else info.nodata
         valid = None if nodata is None else np.all(a != nodata, axis=0)
+        if info.scaling is not None and indexes and not np.iscomplexobj(a):
+            # The file's declared scale and offset first (sigma0 dB x 100 in int16, linear x 10,000 in uint16):
+            # the values are then read as a float file's are (negative: dB; else sigma0, or amplitude if whole).
+            a = np.stack([apply_scaling(a[j], info.scaling[i - 1]) for j, i in enumerate(indexes)])
+            if valid is not None:
+                a[:, ~valid] = np.nan
         if info.rendering_divisor is not None:
             # An 8-bit rendering stored wider is read as the 8-bit file it was stored from.
             from .eight_bit import to_rendering
@@ -319,9 +335,10 @@ def _sar_window_reader(info: ImageInfo, band: int | None = None) -> Callable[[tu
         elif np.issubdtype(a.dtype, np.signedinteger) and (a if valid is None else a[:, valid]).min(initial=0) < 0:
             raise InputError(
                 f"{info.path}: signed integer pixels with negative values are neither amplitude nor intensity "
-                "(dB scaled to integers?); convert the image to float sigma0 or dB"
+                "(dB scaled to integers?); convert the image to float sigma0 or dB, or declare its scale "
+                "(dB x 100: gdal_edit.py -scale 0.01 FILE)"
             )
-        if valid is not None and np.issubdtype(a.dtype, np.floating):
+        if valid is not None and np.issubdtype(a.dtype, np.floating) and info.scaling is None:
             # A negative fill (-9999) left in would make the detector take the image for dB.
             a = np.where(a == info.nodata, np.nan, a).astype(a.dtype, copy=False)
         if np.issubdtype(a.dtype, np.floating):

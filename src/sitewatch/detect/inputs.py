@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypedDict, Unpack
 
+from ..band_scaling import DECLARED_SAR_SCALING
 from ..errors import InputError, SitewatchWarning
 from .base import PixelDetection
 from .image import ImageInfo
@@ -405,6 +406,10 @@ def detect_image_input(found: ImageInput, *, workers: int = 1, progress: Callabl
             )
         if info.zero_no_data:
             metadata["no_data"] = ZERO_NO_DATA_NOTE
+        if info.scaling is not None:
+            # Read as DN x scale + offset (sitewatch.band_scaling), then as any float file: said, with each band's.
+            metadata["values"] = DECLARED_SAR_SCALING
+            metadata["band_scaling"] = {str(i): {"scale": sc, "offset": off} for i, (sc, off) in enumerate(info.scaling, 1)}
     assert image is not None
     return ImageDetections(info=info, detections=dets, sensor=found.sensor, metadata=metadata, image=image, band_sources=found.band_sources)
 
@@ -440,6 +445,9 @@ def _detect_optical(
         "dn_offset": found.dn_offset,
         "model": res.model,
     }
+    if res.declared is not None:
+        # Each band's own: reflectance = DN x scale + offset (dn_scale, when they share a scale, is 1 / it).
+        metadata["band_scaling"] = {b: {"scale": sc, "offset": off} for b, (sc, off) in res.declared.items()}
     if res.zero_no_data:
         metadata["no_data"] = ZERO_NO_DATA_NOTE
     return res.info, res.detections, found.image or res.info.path

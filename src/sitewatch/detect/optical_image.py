@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..band_scaling import DECLARED_SCALING, Scaling, apply_scaling, shared_scale
 from ..errors import ImageReadError, InputError
 from ..sources.landsat import LandsatProduct
 from ..sources.planet import check_udm2, read_udm2_as_scl, udm2_sibling
@@ -117,6 +118,10 @@ class OpticalSource:
     toa: PlanetTOA | None = None
     """A Planet radiance file's reflectance coefficients (:func:`~sitewatch.sources.planet_toa.planet_toa`):
     each band's DN times its own, unless the caller gives a scale."""
+    declared: Mapping[str, Scaling] | None = None
+    """Each reflectance band's (scale, offset) as its file declares them (:mod:`sitewatch.band_scaling`):
+    reflectance = DN x scale + offset, unless the caller gives a scale or an offset
+    (:func:`declared_applies`); None when no band declares any, and for a Planet radiance file (``toa``)."""
 
     def gain(self, band: str) -> float | None:
         """TOA reflectance per DN of ``band`` by the Planet metadata, or None."""
@@ -144,6 +149,9 @@ class OpticalImageResult:
     four-band model, or the RGB model when the input has no NIR band."""
     zero_no_data: bool = False
     """DN 0 in every band was read as no data (integer files wider than 8 bits declaring no no-data value)."""
+    declared: Mapping[str, Scaling] | None = None
+    """Each band's (scale, offset) the values were read by when the files declare them (``dn_scale_from``
+    :data:`~sitewatch.band_scaling.DECLARED_SCALING`); None otherwise."""
 
 
 def parse_band_args(values: tuple[str, ...] | list[str], option: str = "--band") -> dict[str, Path | str]:
@@ -362,7 +370,15 @@ def open_optical(
     zero = zero_is_no_data_in([v for k, v in bands.items() if k != "scl"])
     if zero:
         nodata = {k: (0.0 if k != "scl" else nd) for k, nd in nodata.items()}
-    return OpticalSource(bands, first, nodata, zero, udm2, alpha=alpha, toa=toa)
+    scalings = {k: (infos[k].scaling or ((1.0, 0.0),) * i)[i - 1] for k, (_, i) in bands.items() if k != "scl"}
+    declared = None if toa is not None or all(v == (1.0, 0.0) for v in scalings.values()) else scalings
+    return OpticalSource(bands, first, nodata, zero, udm2, alpha=alpha, toa=toa, declared=declared)
+
+
+def declared_applies(src: OpticalSource, scale: float | None, offset: float = 0.0) -> bool:
+    """Whether ``src``'s bands are read by the scale and offset their files declare: they declare some, and
+    the caller gives neither a scale nor an offset (``--dn-scale``, ``--dn-offset``), which override them."""
+    return src.declared is not None and scale is None and not offset
 
 
 def _alpha_band(path: Path | str, colours: Sequence[str], product: ProviderProduct | None) -> tuple[Path | str, int] | None:
@@ -539,6 +555,7 @@ def _to_reflectance(
     cloud margin around it, hid the ships beside them.
     """
     bands: dict[str, NDArray[np.float32]] = {}
+    declared = src.declared if declared_applies(src, scale, offset) else None
     finite: NDArray[np.bool_] | None = None
     fill: NDArray[np.bool_] | None = None
     for name, a in raw.items():
@@ -550,6 +567,10 @@ def _to_reflectance(
         if nd is not None and not math.isnan(nd):
             at = a == nd
             fill = at if fill is None else fill & at
+        if declared is not None and name in declared:
+            r = apply_scaling(a, declared[name])
+            bands[name] = np.maximum(r, 0.0, where=~np.isnan(r), out=r)  # clipped at 0, as to_reflectance's DN are
+            continue
         gain = src.gain(name) if scale is None else None
         bands[name] = to_reflectance(a, scale=scale if gain is None else 1.0 / gain, offset=offset)
     assert finite is not None
@@ -646,20 +667,29 @@ def detect_optical_image(
     _refuse_an_empty_band(src, raw)
     # One divisor for the whole scene, judged on the decimated read: every tile must agree. A Planet
     # radiance file's metadata gives each band its own instead (None here: _to_reflectance takes them).
+    declared = src.declared if declared_applies(src, scale, offset) else None
     if scale is not None or src.toa is not None:
         used = scale
+    elif declared is not None:
+        # The files' own scale and offset, band by band (_to_reflectance); the divisor, when they share one scale.
+        shared = shared_scale(declared)
+        used = 1.0 / shared if shared else None
     else:
         used = infer_dn_scale([a for k, a in raw.items() if k not in _NOT_REFLECTANCE])
     params = params_for_dn_scale(params or OpticalParams(), used if used is not None else _archived_dn_scale(src))
-    small, small_valid, _ = _to_reflectance(src, raw, used, offset)
+    read_scale = None if declared is not None else used  # None: the declared scale and offset, band by band
+    small, small_valid, _ = _to_reflectance(src, raw, read_scale, offset)
     stats = scene_stats({k: np.where(small_valid, v, np.nan) for k, v in small.items()})
     dets, cloud, valid = detect_optical_tiled(
-        lambda win: _read(src, win, used, offset), (h, w), info.pixel_size, stats,
+        lambda win: _read(src, win, read_scale, offset), (h, w), info.pixel_size, stats,
         params=params, workers=workers, tile=tile, progress=progress,
     )
     model = model_for([k for k in src.bands if k != "scl"], params)
-    used_from = "given" if scale is not None else src.toa.metadata.name if src.toa is not None else "values"
-    return OpticalImageResult(info, dets, cloud, valid, used, used_from, model, src.zero_no_data)
+    used_from = (
+        "given" if scale is not None else src.toa.metadata.name if src.toa is not None
+        else DECLARED_SCALING if declared is not None else "values"
+    )  # fmt: skip
+    return OpticalImageResult(info, dets, cloud, valid, used, used_from, model, src.zero_no_data, declared)
 
 
 def _archived_dn_scale(src: OpticalSource) -> float | None:

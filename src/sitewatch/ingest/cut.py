@@ -23,6 +23,7 @@ from rasterio.errors import RasterioError
 from rasterio.warp import reproject, transform_bounds
 from shapely.geometry import box
 
+from ..band_scaling import apply_scaling, declared_scaling, shared_scale
 from ..detect.clouds import qa_pixel_to_scl
 from ..errors import ImageReadError
 from ..model import Grid, SceneRef
@@ -115,24 +116,12 @@ def _qa_pixel_as_scl(qa: Path, window: Any) -> NDArray[np.uint8]:
         raise ImageReadError(f"{qa}: could not read the QA_PIXEL band ({exc})") from exc
 
 
-DECLARED_SCALING = "the file's own band scale and offset (GDAL metadata): reflectance = DN x scale + offset"
-"""The provenance's ``scaling_from`` for a file whose bands declare how their values become reflectance."""
-
-
 def _declared_scaling(
     opened: Mapping[Path | str, Any], sources: Sequence[tuple[Path | str, int]], bands: Sequence[str]
 ) -> dict[str, tuple[float, float]] | None:
-    """Each value band's (scale, offset) as its file declares them (GDAL's band metadata, ``gdal_translate
-    -a_scale -a_offset``, rioxarray's ``scale_factor``/``add_offset``), or None when none declares any:
-    reflectance = DN x scale + offset, which a divisor read from the values' range cannot know."""
-    declared = {
-        band: (float(opened[f].scales[i - 1] or 1.0), float(opened[f].offsets[i - 1] or 0.0))
-        for (f, i), band in zip(sources, bands, strict=False)
-        if band.upper() != "SCL"
-    }
-    if all(v == (1.0, 0.0) for v in declared.values()):
-        return None
-    return declared
+    """Each value band's (scale, offset) as its file declares them (:func:`sitewatch.band_scaling.declared_scaling`),
+    or None when none declares any: value = DN x scale + offset, which a divisor read from the values' range cannot know."""
+    return declared_scaling(opened, {band: fi for fi, band in zip(sources, bands, strict=False) if band.upper() != "SCL"})
 
 
 def band_resampling(band: str, sensor: str) -> Resampling:
@@ -203,9 +192,10 @@ def _cut_to_grid(
                 pass  # each band by its own coefficient, below: radiance, whose range says nothing of its scale
             elif divisor is not None:
                 scale = 1 / divisor
-            elif given is None and scene.sensor == "optical" and (declared := _declared_scaling(opened, sources, bands)):
-                # each band by its own scale and offset, below; the factor returned is the one they share
-                scale = declared[bands[0]][0] if len({s for s, _ in declared.values()}) == 1 else 1.0
+            elif given is None and (declared := _declared_scaling(opened, sources, bands)):
+                # each band by its own scale and offset, below (SAR too: then read as dB, sigma0 or amplitude
+                # as any float file); the factor returned is the one they share
+                scale = shared_scale(declared) or 1.0
             elif scene.sensor == "optical" and first.dtypes[0] in ("uint8", "uint16", "int16"):
                 # Integer reflectance: 8-bit RGB products are 0-255; surface reflectance products
                 # (Sentinel-2 L2A, PlanetScope SR) are scaled by 10,000, full-range 16-bit exports
@@ -258,8 +248,7 @@ def _cut_to_grid(
                 if offset and band.upper() != "SCL":
                     src_arr -= np.float32(offset)
                 if declared is not None and band.upper() != "SCL":
-                    band_scale, band_offset = declared[band]
-                    src_arr = src_arr * np.float32(band_scale) + np.float32(band_offset)
+                    src_arr = apply_scaling(src_arr, declared[band])
                 elif band.upper() != "SCL":
                     src_arr = src_arr * np.float32(scale if toa is None else toa.coefficients[i - 1])
                 _warp_to_grid(src_arr, out[k], src, window, grid, band_resampling(band, scene.sensor))

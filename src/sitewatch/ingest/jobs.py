@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..band_scaling import DECLARED_SAR_SCALING, DECLARED_SCALING
 from ..detect.clouds import QA_PIXEL_CLOUD_RULE, UDM2_CLOUD_RULE
 from ..errors import ImageReadError, InputError, Level1CWarning
 from ..files import is_file, partial_owner
@@ -38,7 +39,7 @@ from ..workspace import Workspace
 from ..zero_collar import ZERO_NO_DATA_NOTE
 from .archive import Archived, archive_observation
 from .band_files import _refuse_bands_of_a_product, band_files_name, band_files_sensor
-from .cut import DECLARED_SCALING, _cut_to_grid, _qa_pixel_as_scl, _read_s1
+from .cut import _cut_to_grid, _qa_pixel_as_scl, _read_s1
 from .grid import site_grid
 from .identity import _size, sha256_file
 from .metadata import metadata_sidecars
@@ -162,7 +163,7 @@ def archive_file(
         shared = len(set(declared.values())) == 1
         provenance["scale_applied"] = next(iter(scales.values())) if shared else scales
         provenance["offset_applied"] = next(iter(offsets.values())) if shared else offsets
-        provenance["scaling_from"] = DECLARED_SCALING
+        provenance["scaling_from"] = DECLARED_SCALING if scene.sensor == "optical" else DECLARED_SAR_SCALING
     if toa is not None:
         provenance["scale_applied"] = dict(zip(bands, toa.coefficients, strict=False))
         provenance["planet"] = toa.provenance([b for b in bands if b != "SCL"])

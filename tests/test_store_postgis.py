@@ -194,11 +194,12 @@ def test_schema_version_and_a_newer_database_refused(pg_url: str) -> None:
 
 def _open(url: str, ready: Any) -> None:
     ready.wait()  # every process connects at the same moment
-    with PostgisStore(url) as s:
+    with PostgisStore(url, create=True) as s:
         sys.exit(0 if s.schema_version() == PG_SCHEMA_VERSION else 3)
 
 
-def test_two_users_opening_a_new_store_at_once_migrate_it_once(pg_url: str) -> None:
+def test_two_users_opening_a_new_store_at_once_migrate_it_once(pg_empty_url: str) -> None:
+    pg_url = pg_empty_url
     ctx = multiprocessing.get_context("spawn")
     ready = ctx.Barrier(4)
     procs = [ctx.Process(target=_open, args=(pg_url, ready)) for _ in range(4)]
@@ -332,8 +333,9 @@ def test_mask_url() -> None:
 
 
 def test_init_store_writes_the_setting_without_the_password_and_commands_use_it(
-    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, pg_empty_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    pg_url = pg_empty_url  # init makes the tables
     monkeypatch.delenv("SITEWATCH_STORE", raising=False)
     withpw = pg_url.replace("postgres@", "postgres:hunter2@", 1)  # the socket trusts it; the password is ignored
     res = CliRunner().invoke(main, ["init", str(tmp_path / "ws"), "--store", withpw])
@@ -360,7 +362,10 @@ def test_a_store_setting_that_is_no_url_is_refused(tmp_path: Path, monkeypatch: 
     assert res.exit_code == 1 and "SITEWATCH_STORE: store must be empty" in res.output and "pw" not in res.output
 
 
-def test_store_copy_moves_a_geopackage_workspace_into_postgis(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_store_copy_moves_a_geopackage_workspace_into_postgis(
+    tmp_path: Path, pg_empty_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pg_url = pg_empty_url  # the copy makes the tables in a new database
     monkeypatch.delenv("SITEWATCH_STORE", raising=False)
     ws = init_workspace(tmp_path / "ws")
     obs = _obs()
@@ -395,6 +400,50 @@ def test_store_copy_moves_a_geopackage_workspace_into_postgis(tmp_path: Path, pg
     with open_workspace(ws.root).store() as back:
         assert not isinstance(back, PostgisStore) and back.counts()["detections"] == 3
         assert back.execute("SELECT count(*) FROM runs")[0][0] == 2
+
+
+def test_commands_refuse_a_database_without_sitewatch_tables_and_only_init_makes_them(
+    tmp_path: Path, pg_empty_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A URL naming another database of the server (`/postgres` for `/sitewatch`) had every command make
+    # sitewatch's tables there: the member then worked alone in a new, empty store.
+    monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+    withpw = pg_empty_url.replace("postgres@", "postgres:hunter2@", 1)
+    ws = init_workspace(tmp_path / "ws")
+    monkeypatch.setenv("SITEWATCH_STORE", withpw)
+    for args in (["sites", "list"], ["observations"], ["store", "info"], ["sites", "add", "x", "--bbox", "132.33,42.87,132.34,42.88"]):
+        res = CliRunner().invoke(main, [*args, "-w", str(ws.root)])
+        assert res.exit_code == 1, (args, res.output)
+        assert f"{mask_url(withpw)}: no sitewatch store in database" in res.output and "hunter2" not in res.output
+        assert "check the database name in the URL" in res.output and "sitewatch init --store URL" in res.output
+    for read_only in (False, True):
+        with pytest.raises(StoreError, match="no sitewatch store in database"):
+            PostgisStore(pg_empty_url, read_only=read_only)
+    assert _public_tables(pg_empty_url) == {"spatial_ref_sys"}  # PostGIS's own: nothing made
+    monkeypatch.delenv("SITEWATCH_STORE")
+    res = CliRunner().invoke(main, ["init", str(tmp_path / "team"), "--store", pg_empty_url])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(main, ["sites", "list", "-w", str(tmp_path / "team")])
+    assert res.exit_code == 0, res.output
+    assert "sitewatch_meta" in _public_tables(pg_empty_url)
+
+
+def _public_tables(url: str) -> set[str]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+
+
+def test_an_older_store_is_still_migrated_on_open(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Only a database with none of the tables is refused: one at an older schema version is migrated as before.
+    import sitewatch.store.postgis as postgis
+
+    later = [*postgis.PG_MIGRATIONS, "CREATE TABLE sitewatch_later (x integer)"]
+    monkeypatch.setattr(postgis, "PG_MIGRATIONS", later)
+    monkeypatch.setattr(postgis, "PG_SCHEMA_VERSION", len(later))
+    with PostgisStore(pg_url) as s:
+        assert s.schema_version() == len(later) and s.execute("SELECT count(*) FROM sitewatch_later")[0][0] == 0
 
 
 def test_init_store_and_store_copy_refuse_what_is_no_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -86,10 +86,11 @@ class Workspace:
         """The workspace's ``sitewatch.toml``."""
         return self.root / CONFIG_FILE
 
-    def store(self, *, read_only: bool = False) -> Store:
-        """Open the workspace database (migrating it if an older sitewatch made it)."""
+    def store(self, *, read_only: bool = False, create: bool = False) -> Store:
+        """Open the workspace database (migrating it if an older sitewatch made it). A PostGIS database without
+        sitewatch's tables is refused unless ``create`` (``init``'s)."""
         url = self.store_url
-        return open_store(url if url else self.db_path, read_only=read_only)
+        return open_store(url if url else self.db_path, read_only=read_only, create=create)
 
     def settings(self, flags: dict[str, Any] | None = None) -> dict[str, Any]:
         """Every setting for this workspace: ``flags`` (a None value: unset) > env > sitewatch.toml > default."""
@@ -116,7 +117,7 @@ def init_workspace(root: Path, store: str | None = None) -> Workspace:
     if given_store:
         # The PostGIS store given is reached (and its tables made) before the folder is touched: a
         # server down or a wrong password leaves nothing made, as an error's exit code 1 says.
-        ws.store().close()
+        ws.store(create=True).close()
     elif ws.db_path.exists() and not ws.store_url:
         # So is a database already there (not SQLite, a folder, from a newer sitewatch).
         ws.store().close()
@@ -133,7 +134,7 @@ def init_workspace(root: Path, store: str | None = None) -> Workspace:
         where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(root) else ""
         raise StoreError(f"{root}: cannot make a workspace there: {exc.strerror or exc}{where}") from exc
     if not given_store:
-        ws.store().close()  # the folder's GeoPackage (or SITEWATCH_STORE's store), the folder now there
+        ws.store(create=True).close()  # the folder's GeoPackage (or SITEWATCH_STORE's store), the folder now there
     return ws
 
 

@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -426,6 +427,41 @@ def test_commands_refuse_a_database_without_sitewatch_tables_and_only_init_makes
     res = CliRunner().invoke(main, ["sites", "list", "-w", str(tmp_path / "team")])
     assert res.exit_code == 0, res.output
     assert "sitewatch_meta" in _public_tables(pg_empty_url)
+
+
+def test_init_store_on_a_workspace_of_another_store_is_refused_unless_replace(
+    tmp_path: Path, pg_url: str, postgres_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `init --store OTHER` switched a workspace silently: its next COGs could overwrite files the old store names.
+    monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+    other = with_database(postgres_server.url, f"sitewatch_test_{uuid.uuid4().hex[:10]}")
+    admin(postgres_server.url, f"CREATE DATABASE {urlsplit(other).path[1:]} TEMPLATE {postgres_server.template}")
+    try:
+        ws = tmp_path / "ws"
+        assert CliRunner().invoke(main, ["init", str(ws), "--store", pg_url]).exit_code == 0
+        res = CliRunner().invoke(main, ["init", str(ws), "--store", pg_url.replace("postgres@", "postgres:pw@", 1)])
+        assert res.exit_code == 0, res.output  # the same store again: nothing to say
+        withpw = other.replace("postgres@", "postgres:hunter2@", 1)
+        res = CliRunner().invoke(main, ["init", str(ws), "--store", withpw])
+        assert res.exit_code == 1, res.output
+        assert mask_url(pg_url) in res.output and mask_url(withpw) in res.output and "hunter2" not in res.output
+        assert "--replace" in res.output and "store copy" in res.output
+        assert Workspace(ws).store_url == pg_url
+        assert _public_tables(other) == {"spatial_ref_sys"}  # nothing made there either
+        res = CliRunner().invoke(main, ["init", str(ws), "--store", withpw, "--replace"])
+        assert res.exit_code == 0, res.output
+        assert Workspace(ws).store_url == other
+        # A GeoPackage workspace holding sites is refused too; a new, empty one is not.
+        gpkg = init_workspace(tmp_path / "g")
+        with gpkg.store() as s:
+            s.put_site(_site())
+        res = CliRunner().invoke(main, ["init", str(gpkg.root), "--store", pg_url])
+        assert res.exit_code == 1 and "sitewatch.gpkg" in res.output and mask_url(pg_url) in res.output, res.output
+        assert Workspace(gpkg.root).store_url == ""
+        fresh = init_workspace(tmp_path / "fresh")
+        assert CliRunner().invoke(main, ["init", str(fresh.root), "--store", pg_url]).exit_code == 0
+    finally:
+        admin(postgres_server.url, f"DROP DATABASE IF EXISTS {urlsplit(other).path[1:]} WITH (FORCE)")
 
 
 def _public_tables(url: str) -> set[str]:

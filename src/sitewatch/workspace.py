@@ -97,11 +97,12 @@ class Workspace:
         return load_settings(self.root, flags)
 
 
-def init_workspace(root: Path, store: str | None = None) -> Workspace:
+def init_workspace(root: Path, store: str | None = None, *, replace: bool = False) -> Workspace:
     """Make ``root`` a workspace; an existing one is left as it is (its database is migrated).
 
     ``store``: a ``postgresql://`` URL of the PostGIS team store, written to sitewatch.toml without any
     password in it; None keeps the ``store`` setting there is (default: the folder's sitewatch.gpkg).
+    A workspace whose database is another one is refused unless ``replace`` (see :func:`_refuse_switch`).
     """
     root = Path(root)
     if store is not None and store.strip() and not is_store_url(store):
@@ -112,6 +113,8 @@ def init_workspace(root: Path, store: str | None = None) -> Workspace:
         # A sitewatch.toml already there is checked before anything is made: a typo in it
         # would fail every later command of a workspace that init had called ready.
         check_toml(root)
+        if store is not None and not replace:
+            _refuse_switch(root, store)
     ws = Workspace(root, store_setting=store)
     given_store = bool(store and store.strip())
     if given_store:
@@ -136,6 +139,34 @@ def init_workspace(root: Path, store: str | None = None) -> Workspace:
     if not given_store:
         ws.store(create=True).close()  # the folder's GeoPackage (or SITEWATCH_STORE's store), the folder now there
     return ws
+
+
+def _refuse_switch(root: Path, store: str) -> None:
+    """Refuse to point a workspace at ``store`` while its sitewatch.toml names another PostGIS store, or its
+    sitewatch.gpkg holds rows: the COGs the new database records could overwrite files the old one names."""
+    from .store.postgis import url_without_password
+
+    def same(url: str) -> str:
+        return url_without_password(url) if url else ""
+
+    current = str(load_settings(root, env={})["store"] or "").strip()  # the file's: SITEWATCH_STORE is not init's
+    if same(current) == same(store.strip()):
+        return
+    ws = Workspace(root, store_setting=current)
+    if not current:
+        if not ws.db_path.exists():
+            return
+        with open_store(ws.db_path) as old:
+            if not any(old.counts().values()):
+                return  # a new, empty GeoPackage: nothing of it to lose sight of
+    new = mask_url(store.strip()) if store.strip() else DB_FILE
+    target = url_without_password(store.strip()) if store.strip() else DB_FILE  # (a command to copy, never with ***)
+    raise StoreError(
+        f"{root}: this workspace's database is {ws.store_label}, not {new}; switching it would have the new database's "
+        f"COGs written into {ws.archive.name}/ beside (and over) those {ws.store_label} still names. To move the "
+        f"database there, run `sitewatch store copy --to {target} --use`; to switch anyway (nothing copied or deleted), "
+        "pass --replace"
+    )
 
 
 def set_store_setting(root: Path, url: str) -> None:

@@ -88,7 +88,7 @@ def main() -> None:
         load = os.getloadavg()
         with Store(tmp / "bench.gpkg") as gpkg:
             base = _run(gpkg, world, args.sites)
-        with open_store(url) as pg:
+        with open_store(url, create=True) as pg:  # a new database: its tables made, as `init --store` does
             postgis = _run(pg, world, args.sites)
         after = os.getloadavg()
         print(f"{args.sites} sites × {args.obs} observations × {args.dets} detections = {n} detections; "

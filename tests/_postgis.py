@@ -75,7 +75,7 @@ def postgres_server() -> Iterator[Server]:
 
 
 @pytest.fixture
-def pg_url(postgres_server: Server) -> Iterator[str]:
+def pg_empty_url(postgres_server: Server) -> Iterator[str]:
     """A new database with PostGIS (and nothing else) for one test; dropped after it."""
     name = f"sitewatch_test_{uuid.uuid4().hex[:10]}"
     admin(postgres_server.url, f"CREATE DATABASE {name} TEMPLATE {postgres_server.template}")
@@ -83,3 +83,13 @@ def pg_url(postgres_server: Server) -> Iterator[str]:
         yield with_database(postgres_server.url, name)
     finally:
         admin(postgres_server.url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def pg_url(pg_empty_url: str) -> str:
+    """A new database with sitewatch's tables made in it, as `sitewatch init --store URL` makes them (the other
+    commands refuse a database without them)."""
+    from sitewatch.store.postgis import PostgisStore
+
+    PostgisStore(pg_empty_url, create=True).close()
+    return pg_empty_url

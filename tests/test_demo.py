@@ -140,6 +140,20 @@ def test_demo_refuses_a_workspace_with_the_analysts_own_sites(tmp_path: Path) ->
     assert not (ws / "simulated").exists() and not (ws / "report.html").exists()
 
 
+def test_demo_refuses_a_workspace_of_a_team_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo switched such a folder to its own GeoPackage silently; init now refuses that switch, and the
+    demo says why, before anything is written (no server is reached)."""
+    from sitewatch.workspace import init_workspace, set_store_setting
+
+    monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+    ws = init_workspace(tmp_path / "team")
+    set_store_setting(ws.root, "postgresql://ana@db.example.org/sitewatch")
+    r = CliRunner().invoke(main, ["demo", "--out", str(ws.root)])
+    assert r.exit_code == 1 and "team store postgresql://ana@db.example.org/sitewatch" in r.output, r.output
+    assert "another --out" in r.output and not (ws.root / "simulated").exists()
+    assert 'store = "postgresql://ana@db.example.org/sitewatch"' in ws.config_path.read_text()
+
+
 def test_demo_with_another_scenario_replaces_the_simulated_scenes_in_its_own_folder(tmp_path: Path) -> None:
     from dataclasses import replace
 

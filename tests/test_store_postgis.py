@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -194,11 +195,12 @@ def test_schema_version_and_a_newer_database_refused(pg_url: str) -> None:
 
 def _open(url: str, ready: Any) -> None:
     ready.wait()  # every process connects at the same moment
-    with PostgisStore(url) as s:
+    with PostgisStore(url, create=True) as s:
         sys.exit(0 if s.schema_version() == PG_SCHEMA_VERSION else 3)
 
 
-def test_two_users_opening_a_new_store_at_once_migrate_it_once(pg_url: str) -> None:
+def test_two_users_opening_a_new_store_at_once_migrate_it_once(pg_empty_url: str) -> None:
+    pg_url = pg_empty_url
     ctx = multiprocessing.get_context("spawn")
     ready = ctx.Barrier(4)
     procs = [ctx.Process(target=_open, args=(pg_url, ready)) for _ in range(4)]
@@ -332,8 +334,9 @@ def test_mask_url() -> None:
 
 
 def test_init_store_writes_the_setting_without_the_password_and_commands_use_it(
-    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, pg_empty_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    pg_url = pg_empty_url  # init makes the tables
     monkeypatch.delenv("SITEWATCH_STORE", raising=False)
     withpw = pg_url.replace("postgres@", "postgres:hunter2@", 1)  # the socket trusts it; the password is ignored
     res = CliRunner().invoke(main, ["init", str(tmp_path / "ws"), "--store", withpw])
@@ -360,7 +363,10 @@ def test_a_store_setting_that_is_no_url_is_refused(tmp_path: Path, monkeypatch: 
     assert res.exit_code == 1 and "SITEWATCH_STORE: store must be empty" in res.output and "pw" not in res.output
 
 
-def test_store_copy_moves_a_geopackage_workspace_into_postgis(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_store_copy_moves_a_geopackage_workspace_into_postgis(
+    tmp_path: Path, pg_empty_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pg_url = pg_empty_url  # the copy makes the tables in a new database
     monkeypatch.delenv("SITEWATCH_STORE", raising=False)
     ws = init_workspace(tmp_path / "ws")
     obs = _obs()
@@ -395,6 +401,85 @@ def test_store_copy_moves_a_geopackage_workspace_into_postgis(tmp_path: Path, pg
     with open_workspace(ws.root).store() as back:
         assert not isinstance(back, PostgisStore) and back.counts()["detections"] == 3
         assert back.execute("SELECT count(*) FROM runs")[0][0] == 2
+
+
+def test_commands_refuse_a_database_without_sitewatch_tables_and_only_init_makes_them(
+    tmp_path: Path, pg_empty_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A URL naming another database of the server (`/postgres` for `/sitewatch`) had every command make
+    # sitewatch's tables there: the member then worked alone in a new, empty store.
+    monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+    withpw = pg_empty_url.replace("postgres@", "postgres:hunter2@", 1)
+    ws = init_workspace(tmp_path / "ws")
+    monkeypatch.setenv("SITEWATCH_STORE", withpw)
+    for args in (["sites", "list"], ["observations"], ["store", "info"], ["sites", "add", "x", "--bbox", "132.33,42.87,132.34,42.88"]):
+        res = CliRunner().invoke(main, [*args, "-w", str(ws.root)])
+        assert res.exit_code == 1, (args, res.output)
+        assert f"{mask_url(withpw)}: no sitewatch store in database" in res.output and "hunter2" not in res.output
+        assert "check the database name in the URL" in res.output and "sitewatch init --store URL" in res.output
+    for read_only in (False, True):
+        with pytest.raises(StoreError, match="no sitewatch store in database"):
+            PostgisStore(pg_empty_url, read_only=read_only)
+    assert _public_tables(pg_empty_url) == {"spatial_ref_sys"}  # PostGIS's own: nothing made
+    monkeypatch.delenv("SITEWATCH_STORE")
+    res = CliRunner().invoke(main, ["init", str(tmp_path / "team"), "--store", pg_empty_url])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(main, ["sites", "list", "-w", str(tmp_path / "team")])
+    assert res.exit_code == 0, res.output
+    assert "sitewatch_meta" in _public_tables(pg_empty_url)
+
+
+def test_init_store_on_a_workspace_of_another_store_is_refused_unless_replace(
+    tmp_path: Path, pg_url: str, postgres_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `init --store OTHER` switched a workspace silently: its next COGs could overwrite files the old store names.
+    monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+    other = with_database(postgres_server.url, f"sitewatch_test_{uuid.uuid4().hex[:10]}")
+    admin(postgres_server.url, f"CREATE DATABASE {urlsplit(other).path[1:]} TEMPLATE {postgres_server.template}")
+    try:
+        ws = tmp_path / "ws"
+        assert CliRunner().invoke(main, ["init", str(ws), "--store", pg_url]).exit_code == 0
+        res = CliRunner().invoke(main, ["init", str(ws), "--store", pg_url.replace("postgres@", "postgres:pw@", 1)])
+        assert res.exit_code == 0, res.output  # the same store again: nothing to say
+        withpw = other.replace("postgres@", "postgres:hunter2@", 1)
+        res = CliRunner().invoke(main, ["init", str(ws), "--store", withpw])
+        assert res.exit_code == 1, res.output
+        assert mask_url(pg_url) in res.output and mask_url(withpw) in res.output and "hunter2" not in res.output
+        assert "--replace" in res.output and "store copy" in res.output
+        assert Workspace(ws).store_url == pg_url
+        assert _public_tables(other) == {"spatial_ref_sys"}  # nothing made there either
+        res = CliRunner().invoke(main, ["init", str(ws), "--store", withpw, "--replace"])
+        assert res.exit_code == 0, res.output
+        assert Workspace(ws).store_url == other
+        # A GeoPackage workspace holding sites is refused too; a new, empty one is not.
+        gpkg = init_workspace(tmp_path / "g")
+        with gpkg.store() as s:
+            s.put_site(_site())
+        res = CliRunner().invoke(main, ["init", str(gpkg.root), "--store", pg_url])
+        assert res.exit_code == 1 and "sitewatch.gpkg" in res.output and mask_url(pg_url) in res.output, res.output
+        assert Workspace(gpkg.root).store_url == ""
+        fresh = init_workspace(tmp_path / "fresh")
+        assert CliRunner().invoke(main, ["init", str(fresh.root), "--store", pg_url]).exit_code == 0
+    finally:
+        admin(postgres_server.url, f"DROP DATABASE IF EXISTS {urlsplit(other).path[1:]} WITH (FORCE)")
+
+
+def _public_tables(url: str) -> set[str]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+
+
+def test_an_older_store_is_still_migrated_on_open(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Only a database with none of the tables is refused: one at an older schema version is migrated as before.
+    import sitewatch.store.postgis as postgis
+
+    later = [*postgis.PG_MIGRATIONS, "CREATE TABLE sitewatch_later (x integer)"]
+    monkeypatch.setattr(postgis, "PG_MIGRATIONS", later)
+    monkeypatch.setattr(postgis, "PG_SCHEMA_VERSION", len(later))
+    with PostgisStore(pg_url) as s:
+        assert s.schema_version() == len(later) and s.execute("SELECT count(*) FROM sitewatch_later")[0][0] == 0
 
 
 def test_init_store_and_store_copy_refuse_what_is_no_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

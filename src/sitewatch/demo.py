@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .config import load_settings
 from .detection import detect_site
 from .errors import InputError
 from .ingest import ingest_paths
@@ -22,6 +23,7 @@ from .model import direction_counts
 from .sites import builtin_sites, read_sites_file
 from .sources.scenario import Scenario
 from .sources.simulate import load_scenario, simulate
+from .store import mask_url
 from .workspace import Workspace, init_workspace
 
 if TYPE_CHECKING:
@@ -115,6 +117,13 @@ def _refuse_own_workspace(out: Path, demo_sites: set[str]) -> None:
     ``report.html`` would be overwritten.
     """
     ws = Workspace(out, store_setting="")  # the demo's database is always its own GeoPackage
+    if ws.config_path.exists() and (team := str(load_settings(out, env={})["store"] or "").strip()):
+        # Pointing it at its own GeoPackage would have the demo's simulated COGs written into the archive/ the
+        # team store names (and init refuses that switch, offering a --replace the demo does not have).
+        raise InputError(
+            f"{out} is a workspace of the team store {mask_url(team)}; the demo writes its own sitewatch.gpkg and "
+            "simulated imagery into its folder, so give it another --out"
+        )
     if not ws.db_path.exists():
         if out.is_dir() and any(out.iterdir()) and not ws.config_path.exists():  # (a demo stopped while making it)
             raise InputError(

@@ -86,21 +86,23 @@ class Workspace:
         """The workspace's ``sitewatch.toml``."""
         return self.root / CONFIG_FILE
 
-    def store(self, *, read_only: bool = False) -> Store:
-        """Open the workspace database (migrating it if an older sitewatch made it)."""
+    def store(self, *, read_only: bool = False, create: bool = False) -> Store:
+        """Open the workspace database (migrating it if an older sitewatch made it). A PostGIS database without
+        sitewatch's tables is refused unless ``create`` (``init``'s)."""
         url = self.store_url
-        return open_store(url if url else self.db_path, read_only=read_only)
+        return open_store(url if url else self.db_path, read_only=read_only, create=create)
 
     def settings(self, flags: dict[str, Any] | None = None) -> dict[str, Any]:
         """Every setting for this workspace: ``flags`` (a None value: unset) > env > sitewatch.toml > default."""
         return load_settings(self.root, flags)
 
 
-def init_workspace(root: Path, store: str | None = None) -> Workspace:
+def init_workspace(root: Path, store: str | None = None, *, replace: bool = False) -> Workspace:
     """Make ``root`` a workspace; an existing one is left as it is (its database is migrated).
 
     ``store``: a ``postgresql://`` URL of the PostGIS team store, written to sitewatch.toml without any
     password in it; None keeps the ``store`` setting there is (default: the folder's sitewatch.gpkg).
+    A workspace whose database is another one is refused unless ``replace`` (see :func:`_refuse_switch`).
     """
     root = Path(root)
     if store is not None and store.strip() and not is_store_url(store):
@@ -111,12 +113,14 @@ def init_workspace(root: Path, store: str | None = None) -> Workspace:
         # A sitewatch.toml already there is checked before anything is made: a typo in it
         # would fail every later command of a workspace that init had called ready.
         check_toml(root)
+        if store is not None and not replace:
+            _refuse_switch(root, store)
     ws = Workspace(root, store_setting=store)
     given_store = bool(store and store.strip())
     if given_store:
         # The PostGIS store given is reached (and its tables made) before the folder is touched: a
         # server down or a wrong password leaves nothing made, as an error's exit code 1 says.
-        ws.store().close()
+        ws.store(create=True).close()
     elif ws.db_path.exists() and not ws.store_url:
         # So is a database already there (not SQLite, a folder, from a newer sitewatch).
         ws.store().close()
@@ -133,8 +137,36 @@ def init_workspace(root: Path, store: str | None = None) -> Workspace:
         where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(root) else ""
         raise StoreError(f"{root}: cannot make a workspace there: {exc.strerror or exc}{where}") from exc
     if not given_store:
-        ws.store().close()  # the folder's GeoPackage (or SITEWATCH_STORE's store), the folder now there
+        ws.store(create=True).close()  # the folder's GeoPackage (or SITEWATCH_STORE's store), the folder now there
     return ws
+
+
+def _refuse_switch(root: Path, store: str) -> None:
+    """Refuse to point a workspace at ``store`` while its sitewatch.toml names another PostGIS store, or its
+    sitewatch.gpkg holds rows: the COGs the new database records could overwrite files the old one names."""
+    from .store.postgis import url_without_password
+
+    def same(url: str) -> str:
+        return url_without_password(url) if url else ""
+
+    current = str(load_settings(root, env={})["store"] or "").strip()  # the file's: SITEWATCH_STORE is not init's
+    if same(current) == same(store.strip()):
+        return
+    ws = Workspace(root, store_setting=current)
+    if not current:
+        if not ws.db_path.exists():
+            return
+        with open_store(ws.db_path) as old:
+            if not any(old.counts().values()):
+                return  # a new, empty GeoPackage: nothing of it to lose sight of
+    new = mask_url(store.strip()) if store.strip() else DB_FILE
+    target = url_without_password(store.strip()) if store.strip() else DB_FILE  # (a command to copy, never with ***)
+    raise StoreError(
+        f"{root}: this workspace's database is {ws.store_label}, not {new}; switching it would have the new database's "
+        f"COGs written into {ws.archive.name}/ beside (and over) those {ws.store_label} still names. To move the "
+        f"database there, run `sitewatch store copy --to {target} --use`; to switch anyway (nothing copied or deleted), "
+        "pass --replace"
+    )
 
 
 def set_store_setting(root: Path, url: str) -> None:

@@ -75,7 +75,8 @@ def copy(target: str, replace: bool, use: bool, workspace: Path, as_json: bool) 
             raise StoreError(f"--use takes a PostGIS URL or this workspace's {DB_FILE}, not {path}")
     elif ws.store_url and mask_url(target) == mask_url(ws.store_url):
         raise StoreError(f"{mask_url(target)}: is this workspace's own database; --to names another one")
-    with ws.store() as source, open_store(target if is_store_url(target) else Path(target)) as dest:
+    # A new PostGIS target gets its tables made: naming it in --to is asking for a store there.
+    with ws.store() as source, open_store(target if is_store_url(target) else Path(target), create=True) as dest:
         counts = copy_store(source, dest, replace=replace)
         where = dest.location
     if use:

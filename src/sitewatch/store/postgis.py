@@ -149,8 +149,9 @@ def _psycopg() -> Any:
 class PostgisStore(Store):
     """A sitewatch database in PostgreSQL with PostGIS, opened by its URL (``postgresql://user@host/db``).
 
-    The schema is made or migrated on open, under an advisory lock; one made by a newer sitewatch is
-    refused. ``read_only`` (the dashboard's): every transaction of the session is read-only, and the
+    The schema is migrated on open, under an advisory lock; one made by a newer sitewatch is refused.
+    A database without sitewatch's tables is refused unless ``create`` (``sitewatch init --store``, ``store copy``
+    into it), so that a URL naming the wrong database never gets a new, empty store made there. ``read_only`` (the dashboard's): every transaction of the session is read-only, and the
     schema must be current. The URL is shown only with its password masked (:attr:`location`).
     """
 
@@ -163,7 +164,7 @@ class PostgisStore(Store):
     _pg: Any
     """The psycopg connection (autocommit: :meth:`transaction` says BEGIN and COMMIT)."""
 
-    def __init__(self, url: str, *, read_only: bool = False) -> None:
+    def __init__(self, url: str, *, read_only: bool = False, create: bool = False) -> None:
         self.url = url
         self.read_only = read_only
         self._depth = 0
@@ -188,7 +189,7 @@ class PostgisStore(Store):
                 self._pg.execute("SET default_transaction_read_only = on")
                 self._check_current()
             else:
-                self._migrate()
+                self._migrate(create=create)
         except psycopg.errors.InsufficientPrivilege as exc:
             message = f"{self.location}: {self._denied(exc)}"
             self._pg.close()
@@ -272,16 +273,28 @@ class PostgisStore(Store):
                 f"({PG_SCHEMA_VERSION}); upgrade sitewatch"
             )
 
-    def _migrate(self) -> None:
+    def _no_store(self) -> StoreError:
+        """A database without sitewatch's tables, opened by a command that does not make them."""
+        return StoreError(
+            f"{self.location}: no sitewatch store in database {self._pg.info.dbname!r} (none of its tables): "
+            "check the database name in the URL, or run `sitewatch init --store URL` to make one there"
+        )
+
+    def _migrate(self, *, create: bool = False) -> None:
         psycopg = _psycopg()
-        if self.schema_version() == PG_SCHEMA_VERSION:
+        found = self.schema_version()
+        if found == PG_SCHEMA_VERSION:
             return
+        if found == 0 and not create:
+            raise self._no_store()
         try:
             with self._pg.transaction():
                 # Under the lock, the version is read again: another user opening the store at the same
                 # moment may have migrated it meanwhile.
                 self._pg.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
                 current = self.schema_version()
+                if current == 0 and not create:  # (dropped meanwhile)
+                    raise self._no_store()
                 self._refuse_newer(current)
                 for version in range(current, PG_SCHEMA_VERSION):
                     self._pg.execute(PG_MIGRATIONS[version])
@@ -302,6 +315,8 @@ class PostgisStore(Store):
 
     def _check_current(self) -> None:
         current = self.schema_version()
+        if current == 0:
+            raise self._no_store()
         if current != PG_SCHEMA_VERSION:
             action = "upgrade sitewatch" if current > PG_SCHEMA_VERSION else "run `sitewatch observations` once to migrate it"
             raise StoreError(

@@ -10,14 +10,14 @@ own scaling (``--dn-scale``, ``--dn-offset``) overrides them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DECLARED_SAR_SCALING", "DECLARED_SCALING", "Scaling", "apply_scaling", "band_scalings", "declared_scaling", "shared_scale"]
+__all__ = ["DECLARED_SAR_SCALING", "DECLARED_SCALING", "Scaling", "apply_scaling", "band_scalings", "declares_any", "declared_scaling", "shared_scale"]
 
 Scaling = tuple[float, float]
 """A band's (scale, offset): value = DN x scale + offset."""
@@ -35,13 +35,18 @@ def band_scalings(ds: Any) -> tuple[Scaling, ...]:
     return tuple((float(s or 1.0), float(o or 0.0)) for s, o in zip(ds.scales, ds.offsets, strict=True))
 
 
+def declares_any(scalings: Iterable[Scaling]) -> bool:
+    """Whether any of ``scalings`` is other than (1.0, 0.0), what a band declaring nothing has."""
+    return any(v != (1.0, 0.0) for v in scalings)
+
+
 def declared_scaling(
     opened: Mapping[Path | str, Any], sources: Mapping[str, tuple[Path | str, int]]
 ) -> dict[str, Scaling] | None:
     """Each named band's (scale, offset) as its file declares them (``sources``: band name -> file and
     1-based band number; ``opened``: each file's open dataset), or None when none declares any."""
     declared = {band: band_scalings(opened[f])[i - 1] for band, (f, i) in sources.items()}
-    return None if all(v == (1.0, 0.0) for v in declared.values()) else declared
+    return declared if declares_any(declared.values()) else None
 
 
 def apply_scaling(a: NDArray[Any], scaling: Scaling) -> NDArray[np.float32]:

@@ -60,6 +60,7 @@ SiteKind = Literal[
 SITE_KINDS: tuple[str, ...] = SiteKind.__args__  # type: ignore[attr-defined]
 SENSORS: tuple[str, ...] = Sensor.__args__  # type: ignore[attr-defined]
 SITE_ID_PATTERN = r"[a-z0-9][a-z0-9_-]*"
+"""What a site id may be (whole match): it names the site's folder in the archive."""
 
 SITE_ID_MAX_LENGTH = 64
 """The longest id a new site may take: it names the site's folder in ``archive/`` and the files exports write
@@ -78,7 +79,6 @@ def check_new_site_id(site_id: str, where: str = "") -> None:
             f"{where + ': ' if where else ''}site id {shown!r} is {len(site_id)} characters long; a site id is at "
             f"most {SITE_ID_MAX_LENGTH} (it names the site's folder in archive/ and the files exports write): give a shorter one"
         )
-"""What a site id may be (whole match): it names the site's folder in the archive."""
 
 
 def iso_utc(value: datetime) -> str:

@@ -45,7 +45,7 @@ import numpy as np
 from affine import Affine
 from numpy.typing import NDArray
 
-from ..band_scaling import Scaling, apply_scaling, band_scalings
+from ..band_scaling import Scaling, apply_scaling, band_scalings, declares_any
 from ..errors import ImageReadError, InputError
 from ..files import write_text_atomic
 from ..geo import grid_skew_deg, ground_pixel_size, heading_from_north
@@ -219,7 +219,7 @@ def open_image_info(path: str | Path | PixelSource, pixel_size: float | None = N
                     transform = None
                 info = dict(width=ds.width, height=ds.height, count=ds.count, nodata=ds.nodata)
                 scaling = band_scalings(ds) if source is None else None
-                if scaling is not None and all(v == (1.0, 0.0) for v in scaling):
+                if scaling is not None and not declares_any(scaling):
                     scaling = None
                 # A file declaring how its values scale holds values, not a rendering.
                 rendering = None if source is not None or not renderings or scaling is not None else _stored_rendering(ds)

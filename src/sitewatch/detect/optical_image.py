@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..band_scaling import DECLARED_SCALING, Scaling, apply_scaling, shared_scale
+from ..band_scaling import DECLARED_SCALING, Scaling, apply_scaling, declares_any, shared_scale
 from ..errors import ImageReadError, InputError
 from ..sources.landsat import LandsatProduct
 from ..sources.planet import check_udm2, read_udm2_as_scl, udm2_sibling
@@ -371,7 +371,7 @@ def open_optical(
     if zero:
         nodata = {k: (0.0 if k != "scl" else nd) for k, nd in nodata.items()}
     scalings = {k: (infos[k].scaling or ((1.0, 0.0),) * i)[i - 1] for k, (_, i) in bands.items() if k != "scl"}
-    declared = None if toa is not None or all(v == (1.0, 0.0) for v in scalings.values()) else scalings
+    declared = scalings if toa is None and declares_any(scalings.values()) else None
     return OpticalSource(bands, first, nodata, zero, udm2, alpha=alpha, toa=toa, declared=declared)
 
 

@@ -253,3 +253,21 @@ def test_bad_catalogues_are_named(ws, delivery: Path, tmp_path: Path) -> None:
     assert f"{item_file}: item 'S2_CLEAR_20241005' has no geometry" in error(str(delivery))
     # an item's JSON given as the catalogue
     assert f"{item_file} is a STAC item, not a catalogue" in error(str(item_file))
+
+
+def test_a_collection_json_a_loop_and_items_of_no_collection(ws, delivery: Path, tmp_path: Path) -> None:
+    coll = delivery.parent / "sentinel-2-l2a" / "collection.json"
+    doc = json.loads(coll.read_text())
+    doc["extent"]["spatial"]["bbox"] = [[*SITE.require_geometry().bounds[:2], 0, *SITE.require_geometry().bounds[2:], 10]]
+    doc["links"].append({"rel": "child", "href": "../catalog.json", "type": "application/json"})  # back to the root
+    coll.write_text(json.dumps(doc))
+    for given in (str(coll), str(delivery)):  # the collection alone, or the root whose child links it back
+        res = _search(ws, given, "--json")
+        assert res.exit_code == 0, res.output
+        assert [r["item_id"] for r in json.loads(res.stdout)] == ["S2_RANGE_20240925", "S2_CLEAR_20241005", "S2_CLOUDY_20241008"]
+    plain = pystac.Catalog("plain", "items in no collection")
+    plain.add_item(_item("S2_LOOSE_20241005", "2024-10-05T01:53:49+00:00"))
+    plain.normalize_hrefs(str(tmp_path / "plain"))
+    plain.save(pystac.CatalogType.SELF_CONTAINED)
+    res = _search(ws, str(tmp_path / "plain"))
+    assert res.exit_code == 1 and "none of its 1 items names a collection (nor sits in one)" in " ".join(res.output.split())

@@ -458,10 +458,10 @@ def _small_asset(reader: _Reader, href: str) -> bytes:
     """
     if reader.catalog.on_disk and Path(href).is_absolute():  # a catalogue on disk's own file (stac_static)
         with open(href, "rb") as f:
-            content = f.read(MAX_CALIBRATION_BYTES + 1)
-        if len(content) > MAX_CALIBRATION_BYTES:
+            local = f.read(MAX_CALIBRATION_BYTES + 1)
+        if len(local) > MAX_CALIBRATION_BYTES:
             raise ValueError(f"larger than {MAX_CALIBRATION_BYTES:,} bytes")
-        return content
+        return local
     if not href.startswith("http"):
         raise ValueError(f"only http(s) assets are read, not {href.partition(':')[0]}://")
     import requests

@@ -10,7 +10,8 @@ name more in ``sitewatch.toml``::
     token_env = "MINE_TOKEN"         # sent as "Authorization: Bearer …" to the API and assets
     # access_key_env / secret_key_env / s3_endpoint for S3 assets
 
-Any other STAC API URL works as it is. Credentials come from the environment
+Any other STAC API URL works as it is, and so does a static catalogue on disk (its catalog.json's path,
+its folder or a ``file://`` URL), walked by :mod:`.stac_static`. Credentials come from the environment
 (the variable names are part of the catalogue) or from the same toml table
 (``token = "…"``); they never appear in logs, reprs, errors or provenance.
 
@@ -90,12 +91,12 @@ _TRANSIENT = (429, 500, 502, 503, 504)
 
 @dataclass(frozen=True)
 class Catalog:
-    """One STAC API and what reading its assets needs."""
+    """One STAC API (or a static catalogue on disk, :attr:`on_disk`) and what reading its assets needs."""
 
     name: str
     """Name used on the command line (``--catalog NAME``)."""
     url: str
-    """STAC API root."""
+    """STAC API root, or a ``file://`` URL of a catalogue on disk (its root JSON or its folder)."""
     provider: str
     """Provider slug recorded in each SceneRef."""
     signing: Literal["none", "planetary-computer"] = "none"
@@ -209,7 +210,8 @@ def resolve_catalog(name_or_url: str, workspace: Path | None = None, origin: str
     known = sorted(set(BUILTIN_CATALOGS) | set(tables))
     raise ConfigError(
         f"unknown catalogue {name_or_url!r}{f' ({origin})' if origin else ''}; use one of {', '.join(known)}, "
-        "a STAC API URL, or add [catalogs.NAME] with a url to sitewatch.toml"
+        "a STAC API URL, the path of a static catalogue's catalog.json (./delivery/catalog.json), or add "
+        "[catalogs.NAME] with a url to sitewatch.toml"
     )
 
 

@@ -78,6 +78,7 @@ def search_static(
         )
     area = box(*bbox)
     found: list[dict[str, Any]] = []
+    n_items = 0
     collections: set[str] = set()
     seen: set[str] = {str(root_file.resolve())}
     todo: list[tuple[Any, str | None]] = [(root, None)]
@@ -102,6 +103,7 @@ def search_static(
             item = _read(Path(href), f"{own}: item link {link.href!r}: ")
             if not isinstance(item, pystac.Item):
                 raise SourceError(f"{own}: item link {link.href!r} names {href}, a {type(item).__name__}, not an item")
+            n_items += 1
             if item.collection_id:
                 collections.add(item.collection_id)
             if (item.collection_id or inherited) == collection and _meets(item, href, area, start, end):
@@ -109,10 +111,14 @@ def search_static(
                 if progress:
                     progress(len(found))
     if not found and collection not in collections:
+        if collections:
+            raise SourceError(f"{root_file} has no collection {collection!r}; its collections: "
+                              f"{', '.join(sorted(collections))}; give one of them with --collection")  # fmt: skip
+        if not n_items:
+            raise SourceError(f"{root_file} links no items (nor child catalogues holding any)")
         raise SourceError(
-            f"{root_file} has no collection {collection!r}"
-            + (f"; its collections: {', '.join(sorted(collections))}" if collections else "; none of its items names a collection")
-            + ("; give one of them with --collection" if collections else "; give its image files to `sitewatch import`")
+            f"{root_file}: none of its {n_items} items names a collection (nor sits in one), so none is of "
+            f"{collection!r}; give their image files to `sitewatch import`"
         )
     return found
 
@@ -152,10 +158,10 @@ def _extent_meets(collection: Any, area: Any, start: datetime, end: datetime) ->
     try:
         boxes = collection.extent.spatial.bboxes or []
         intervals = collection.extent.temporal.intervals or []
-        if boxes and len(boxes[0]) >= 4:
-            b = boxes[0]
-            whole = box(b[0], b[1], b[-2 if len(b) == 6 else 2], b[-1])
-            if b[0] <= b[-2 if len(b) == 6 else 2] and not whole.intersects(area):  # (west > east: across the antimeridian)
+        if boxes and len(boxes[0]) in (4, 6):
+            b = [float(v) for v in boxes[0]]
+            west, south, east, north = (b[0], b[1], b[3], b[4]) if len(b) == 6 else b  # (6: with heights)
+            if west <= east and not box(west, south, east, north).intersects(area):  # (west > east: across the antimeridian)
                 return False
         if intervals and len(intervals[0]) == 2:
             first, last = (_aware(t) if t is not None else None for t in intervals[0])

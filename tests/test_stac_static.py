@@ -271,3 +271,16 @@ def test_a_collection_json_a_loop_and_items_of_no_collection(ws, delivery: Path,
     plain.save(pystac.CatalogType.SELF_CONTAINED)
     res = _search(ws, str(tmp_path / "plain"))
     assert res.exit_code == 1 and "none of its 1 items names a collection (nor sits in one)" in " ".join(res.output.split())
+
+
+def test_a_calibration_lut_of_a_catalogue_on_disk_is_read_from_its_file(delivery: Path, tmp_path: Path) -> None:
+    """A Sentinel-1 GRD item's calibration XML is a metadata asset read whole (over HTTP for an API's items)."""
+    from sitewatch import fetch
+    from sitewatch.sources.stac import NoSigner
+
+    lut = _write(tmp_path / "calibration-iw-vv.xml", "<calibration/>")
+    reader = fetch._Reader(resolve_catalog(str(delivery)), NoSigner(), {}, retries=0, backoff=0.0)
+    assert fetch._small_asset(reader, str(lut)) == b"<calibration/>"
+    api = fetch._Reader(resolve_catalog("https://stac.example.org/v1"), NoSigner(), {}, retries=0, backoff=0.0)
+    with pytest.raises(ValueError, match="only http"):  # an API's item naming a file of this machine: not read
+        fetch._small_asset(api, str(lut))

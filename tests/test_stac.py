@@ -73,18 +73,20 @@ def test_builtin_catalogues_named_and_by_url():
         resolve_catalog("nowhere")
 
 
-def test_a_static_catalogue_on_disk_is_named_as_one_and_import_suggested(tmp_path):
+def test_a_static_catalogue_on_disk_is_walked_not_refused(tmp_path):
     """A pystac user gives the catalogue's catalog.json (or file://, or its folder): it was "unknown catalogue",
-    as a mistyped name is, and in sitewatch.toml "url must be http(s)", neither saying what to do with one."""
+    as a mistyped name is, then refused naming `sitewatch import`; it is now walked as a catalogue on disk
+    (tests/test_stac_static.py), and one naming no items says so."""
     (tmp_path / "stac").mkdir()
-    (tmp_path / "stac" / "catalog.json").write_text(json.dumps({"type": "Catalog", "id": "local", "links": []}))
+    (tmp_path / "stac" / "catalog.json").write_text(json.dumps({"type": "Catalog", "id": "local", "description": "d",
+                                                                "stac_version": "1.0.0", "links": []}))  # fmt: skip
     for given in (str(tmp_path / "stac" / "catalog.json"), f"file://{tmp_path}/stac/catalog.json", str(tmp_path / "stac")):
-        with pytest.raises(ConfigError, match=r"a STAC catalogue on disk .* is not searched.*`sitewatch import`") as caught:
-            resolve_catalog(given, origin="--catalog")
-        assert given in str(caught.value)
+        catalog = resolve_catalog(given, origin="--catalog")
+        assert catalog.on_disk and catalog.provider == "local-stac"
+        with pytest.raises(SourceError, match=r"catalog.json links no items"):
+            stac.search_items(catalog, "s2", SITE.require_geometry().bounds, T0, T1)
     (tmp_path / "sitewatch.toml").write_text(f'[catalogs.local]\nurl = "{tmp_path}/stac/catalog.json"\n')
-    with pytest.raises(ConfigError, match=r"\[catalogs.local\] url .*a STAC catalogue on disk"):
-        resolve_catalog("local", tmp_path)
+    assert resolve_catalog("local", tmp_path).url == (tmp_path / "stac" / "catalog.json").as_uri()
     (tmp_path / "sitewatch.toml").write_text('[catalogs.static]\nurl = "https://example.org/stac/catalog.json"\n')
     assert resolve_catalog("static", tmp_path).url == "https://example.org/stac/catalog.json"  # named when searched
 

@@ -451,10 +451,17 @@ def _grd_radiometry(reader: _Reader, scene: SceneRef, pol: str, thermal_noise: T
 
 
 def _small_asset(reader: _Reader, href: str) -> bytes:
-    """The bytes of a metadata asset of at most :data:`MAX_CALIBRATION_BYTES`, over HTTP(S).
+    """The bytes of a metadata asset of at most :data:`MAX_CALIBRATION_BYTES`, over HTTP(S) (or, of a catalogue on
+    disk, from its file).
 
     Raises OSError (requests' errors) or ValueError (too large, or a scheme not read: s3://).
     """
+    if reader.catalog.on_disk and Path(href).is_absolute():  # a catalogue on disk's own file (stac_static)
+        with open(href, "rb") as f:
+            local = f.read(MAX_CALIBRATION_BYTES + 1)
+        if len(local) > MAX_CALIBRATION_BYTES:
+            raise ValueError(f"larger than {MAX_CALIBRATION_BYTES:,} bytes")
+        return local
     if not href.startswith("http"):
         raise ValueError(f"only http(s) assets are read, not {href.partition(':')[0]}://")
     import requests

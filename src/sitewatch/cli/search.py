@@ -36,7 +36,8 @@ def stac_query_options(func: F) -> F:
     """The options ``search`` and ``fetch`` share, declared once."""
     options = [
         click.option("--catalog", "catalog_name", help="earth-search, planetary-computer, cdse, a [catalogs.NAME] "
-                     "from sitewatch.toml, or a STAC API URL. Default: the `catalog` setting."),
+                     "from sitewatch.toml, a STAC API URL, or a static catalogue on disk (its catalog.json, its "
+                     "folder or a file:// URL). Default: the `catalog` setting."),
         click.option("--collection", required=True, help="Collection id (sentinel-2-l2a, sentinel-1-rtc, "
                      "sentinel-1-grd, landsat-c2-l2) or s2 / s1 (RTC where the catalogue has it) / landsat."),
         click.option("--from", "start", type=DateOrTime("start"), required=True, metavar="DATE",

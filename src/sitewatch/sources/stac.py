@@ -10,7 +10,8 @@ name more in ``sitewatch.toml``::
     token_env = "MINE_TOKEN"         # sent as "Authorization: Bearer …" to the API and assets
     # access_key_env / secret_key_env / s3_endpoint for S3 assets
 
-Any other STAC API URL works as it is. Credentials come from the environment
+Any other STAC API URL works as it is, and so does a static catalogue on disk (its catalog.json's path,
+its folder or a ``file://`` URL), walked by :mod:`.stac_static`. Credentials come from the environment
 (the variable names are part of the catalogue) or from the same toml table
 (``token = "…"``); they never appear in logs, reprs, errors or provenance.
 
@@ -52,6 +53,7 @@ __all__ = [
     "Catalog",
     "BUILTIN_CATALOGS",
     "resolve_catalog",
+    "catalog_on_disk",
     "check_catalogs",
     "catalog_credentials",
     "token_goes_to",
@@ -89,12 +91,12 @@ _TRANSIENT = (429, 500, 502, 503, 504)
 
 @dataclass(frozen=True)
 class Catalog:
-    """One STAC API and what reading its assets needs."""
+    """One STAC API (or a static catalogue on disk, :attr:`on_disk`) and what reading its assets needs."""
 
     name: str
     """Name used on the command line (``--catalog NAME``)."""
     url: str
-    """STAC API root."""
+    """STAC API root, or a ``file://`` URL of a catalogue on disk (its root JSON or its folder)."""
     provider: str
     """Provider slug recorded in each SceneRef."""
     signing: Literal["none", "planetary-computer"] = "none"
@@ -121,6 +123,11 @@ class Catalog:
     """Where a user gets the credentials, for error messages."""
     toml_credentials: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     """Credentials written in sitewatch.toml (``token``, ``access_key``, ``secret_key``); never shown."""
+
+    @property
+    def on_disk(self) -> bool:
+        """A static catalogue on this machine (``file://``), walked rather than searched; its assets may be local files."""
+        return self.url.startswith("file:")
 
     @property
     def shown_url(self) -> str:
@@ -199,19 +206,29 @@ def resolve_catalog(name_or_url: str, workspace: Path | None = None, origin: str
         host = re.sub(r"^https?://", "", key).split("/")[0].rsplit("@", 1)[-1]
         return Catalog(name=masked_url(key), url=key.rstrip("/"), provider=host)
     if _on_disk(key):
-        raise ConfigError(f"{name_or_url!r}{f' ({origin})' if origin else ''}: {_LOCAL_CATALOGUE}")
+        return catalog_on_disk(key)
     known = sorted(set(BUILTIN_CATALOGS) | set(tables))
     raise ConfigError(
         f"unknown catalogue {name_or_url!r}{f' ({origin})' if origin else ''}; use one of {', '.join(known)}, "
-        "a STAC API URL, or add [catalogs.NAME] with a url to sitewatch.toml"
+        "a STAC API URL, the path of a static catalogue's catalog.json (./delivery/catalog.json), or add "
+        "[catalogs.NAME] with a url to sitewatch.toml"
     )
 
 
-_LOCAL_CATALOGUE = (
-    "a STAC catalogue on disk (a static catalog.json, an item's JSON, their folder) is not searched: sitewatch search "
-    "and fetch read a STAC API over http:// or https://; give the catalogue's image files to `sitewatch import` "
-    "(or `sitewatch ingest SITE FILE…`), with --acquired where a file does not say when it was taken"
-)
+def catalog_on_disk(path: str, base: Path | None = None) -> Catalog:
+    """A static catalogue on this machine, by its root JSON's path (or folder, or ``file://`` URL); a relative
+    path is taken from ``base`` (the current folder when None). Its items are walked, not searched:
+    :mod:`sitewatch.sources.stac_static`."""
+    if path.startswith("file:"):
+        from urllib.parse import unquote
+
+        local = Path(unquote(urlsplit(path).path))
+    else:
+        local = Path(path).expanduser()
+        if not local.is_absolute() and base is not None:
+            local = base / local
+    local = local.absolute()
+    return Catalog(name=str(local), url=local.as_uri(), provider="local-stac")
 
 
 def _on_disk(text: str) -> bool:
@@ -258,17 +275,19 @@ def _catalog_from_table(name: str, table: Any, base: Catalog | None, path: Path 
         raise ConfigError(f"{path}: [catalogs.{name}] has unknown keys {sorted(unknown)}; known: {sorted(known)}")
     if base is None and not table.get("url"):
         raise ConfigError(f"{path}: [catalogs.{name}] needs a url")
-    if "url" in table and isinstance(table["url"], str) and _on_disk(table["url"]):
-        raise ConfigError(f"{path}: [catalogs.{name}] url {table['url']!r}: {_LOCAL_CATALOGUE}")
-    if "url" in table and not (isinstance(table["url"], str) and re.match(r"https?://[^/\s]+", table["url"])):
-        raise ConfigError(f"{path}: [catalogs.{name}] url must be a STAC API's http:// or https:// address, got {table['url']!r}")
+    on_disk = "url" in table and isinstance(table["url"], str) and _on_disk(table["url"])
+    if "url" in table and not on_disk and not (isinstance(table["url"], str) and re.match(r"https?://[^/\s]+", table["url"])):
+        raise ConfigError(f"{path}: [catalogs.{name}] url must be a STAC API's http:// or https:// address, or the path "
+                          f"of a catalog.json on disk, got {table['url']!r}")
     signing = table.get("signing", base.signing if base else "none")
     if signing not in ("none", "planetary-computer"):
         raise ConfigError(f"{path}: [catalogs.{name}] signing must be 'none' or 'planetary-computer', got {signing!r}")
     _check_catalog_types(name, table, path)
     creds = {k: table[k] for k in ("token", "access_key", "secret_key") if table.get(k)}
     values: dict[str, Any] = {k: table[k] for k in known - {"token", "access_key", "secret_key"} if k in table}
-    if "url" in values:
+    if on_disk:  # a catalogue on disk named in sitewatch.toml: a relative path is from the toml's folder
+        values["url"] = catalog_on_disk(values["url"], path.parent if path is not None else None).url
+    elif "url" in values:
         values["url"] = values["url"].rstrip("/")  # as a catalogue given by URL: https://x/v1/ is https://x/v1
     values["signing"] = signing
     for key, pattern, what, example in (
@@ -652,10 +671,10 @@ def item_to_scene(item: Mapping[str, Any], catalog: Catalog, profile: Profile | 
     for band, keys in profile.bands.items():
         key = next((k for k in keys if k in assets), None)
         if key is not None:
-            hrefs[band] = _href(item, key)
+            hrefs[band] = _href(item, key, catalog.on_disk)
     for key in (f"schema-{lut}-{pol}" for lut in ("calibration", "noise") for pol in ("vv", "vh", "hh", "hv")):
         if key in assets:
-            hrefs[key] = _href(item, key)
+            hrefs[key] = _href(item, key, catalog.on_disk)
     geom = item.get("geometry")
     try:
         footprint = shape(geom) if geom else None
@@ -685,12 +704,22 @@ def item_to_scene(item: Mapping[str, Any], catalog: Catalog, profile: Profile | 
     )
 
 
-def _href(item: Mapping[str, Any], key: str) -> str:
+def _href(item: Mapping[str, Any], key: str, on_disk: bool = False) -> str:
+    """The asset's href, remote; or, of a catalogue on disk (``on_disk``), a local file's absolute path too."""
     asset = (item.get("assets") or {})[key]
     if not isinstance(asset, Mapping) or not asset.get("href"):
         raise SourceError(f"item {item.get('id')!r}: asset {key!r} has no href")
     href = str(asset["href"])
-    if urlsplit(href).scheme.lower() not in REMOTE_SCHEMES:
+    scheme = urlsplit(href).scheme.lower()
+    if on_disk and scheme == "file":
+        from urllib.parse import unquote
+
+        href, scheme = unquote(urlsplit(href).path), ""
+    if on_disk and scheme not in REMOTE_SCHEMES and Path(href).is_absolute() and not href.startswith("/vsi"):
+        # The user's own catalogue names its own files (its walk made relative hrefs absolute); a GDAL /vsi… name is
+        # still refused: it may name a URL or an archive the catalogue does not say it reads.
+        return href
+    if scheme not in REMOTE_SCHEMES:
         # A catalogue's answer must not make fetch read (and archive) a file of this machine:
         # a local path, file://, a relative href or a GDAL /vsi… name is refused.
         raise SourceError(
@@ -886,6 +915,10 @@ def search_items(
     :data:`SEARCH_CACHE_HOURS` and reused unless ``refresh``.
     """
     collection = resolve_collection(catalog, collection)
+    if catalog.on_disk:  # walked, not searched; not cached either: a delivery is read in a moment, and may change
+        from .stac_static import search_static
+
+        return _in_api_order(search_static(catalog.url, collection, bbox, start, end, progress=progress))
     cache_file = None
     if cache_dir is not None:
         cache_file = Path(cache_dir) / f"search-{_cache_key(catalog, collection, bbox, start, end)}.json"
@@ -980,13 +1013,22 @@ def search_items(
             f"{catalog.name} did not answer as a STAC API does ({type(exc).__name__}: {redact(str(exc))[:200]}); "
             "check that the URL is a STAC API root"
         ) from exc
-    features.sort(key=lambda f: (str((f.get("properties") or {}).get("datetime") or ""), str(f.get("id"))))
+    features = _in_api_order(features)
     if cache_file is not None:
         from ..files import write_text_atomic
 
         write_text_atomic(cache_file, json.dumps({"created": time.time(), "catalog": catalog.shown_url, "collection": collection,
                                                   "bbox": list(bbox), "features": features}))  # fmt: skip
     return features
+
+
+def _in_api_order(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Items oldest first, then by id: the order search results are listed and fetched in."""
+    def when(f: dict[str, Any]) -> str:
+        props = f.get("properties") or {}
+        return str(props.get("datetime") or props.get("start_datetime") or "")  # (the time item_to_scene reads)
+
+    return sorted(features, key=lambda f: (when(f), str(f.get("id"))))
 
 
 def _check_collection_exists(client: Any, catalog: Catalog, collection: str) -> None:
@@ -1019,8 +1061,9 @@ def _check_collection_exists(client: Any, catalog: Catalog, collection: str) -> 
 def _no_item_search(catalog: Catalog) -> str:
     return (
         f"{catalog.name} is a STAC catalogue without item search (a static catalog.json, or an API root "
-        "that links no /search): sitewatch search and fetch need a STAC API; download the images you want "
-        "from it and give them to `sitewatch import` (or `sitewatch ingest SITE FILE…`)"
+        "that links no /search): sitewatch search and fetch need a STAC API, or the catalogue on disk (download "
+        "its catalog.json, items and images, and give the catalog.json's path to --catalog); or give the images you "
+        "want to `sitewatch import` (or `sitewatch ingest SITE FILE…`)"
     )
 
 

@@ -132,6 +132,25 @@ def test_a_catalogue_on_disk_is_named_by_path_folder_or_file_url(delivery: Path,
     assert named.url == delivery.as_uri() and named.on_disk
 
 
+def test_the_catalog_setting_in_sitewatch_toml_counts_from_the_workspace(
+    ws, delivery: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As a [catalogs.NAME] url does: a command run from another folder (-w) finds the same delivery.
+    toml = ws.root / "sitewatch.toml"
+    toml.write_text(toml.read_text().replace("[settings]", '[settings]\ncatalog = "../delivery/catalog.json"', 1))
+    elsewhere = tmp_path / "elsewhere" / "deeper"
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    res = CliRunner().invoke(main, ["search", "port", "-w", str(ws.root), "--collection", "s2",
+                                    "--from", "2024-10-01", "--to", "2024-10-31", "--json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert [r["item_id"] for r in json.loads(res.stdout)] == ["S2_RANGE_20240925", "S2_CLEAR_20241005", "S2_CLOUDY_20241008"]
+    given = CliRunner().invoke(main, ["search", "port", "-w", str(ws.root), "--catalog", "../delivery/catalog.json",
+                                      "--collection", "s2", "--from", "2024-10-01", "--to", "2024-10-31"])  # fmt: skip
+    # The flag's relative path counts from here: elsewhere/delivery, which is not there, named.
+    assert given.exit_code != 0 and str(tmp_path / "elsewhere" / "delivery" / "catalog.json") in given.output
+
+
 def test_search_lists_the_items_over_the_site_in_the_period_only(ws, delivery: Path) -> None:
     res = _search(ws, str(delivery), "--json")
     assert res.exit_code == 0, res.output

@@ -57,7 +57,12 @@ def chosen_catalog(ws: Workspace, catalog_name: str | None, settings: Mapping[st
     """The catalogue ``--catalog`` names, else the ``catalog`` setting; an unknown name is told
     where it came from (the flag, ``SITEWATCH_CATALOG`` or sitewatch.toml)."""
     origin = "--catalog" if catalog_name else setting_origin("catalog", ws.root)
-    return resolve_catalog(catalog_name or settings["catalog"], ws.root, origin=origin)
+    # A catalogue on disk named in sitewatch.toml counts from the workspace, as a [catalogs.NAME] url does;
+    # given by the flag or SITEWATCH_CATALOG, from the current folder.
+    in_file = not catalog_name and origin.endswith("[settings] catalog")
+    return resolve_catalog(
+        catalog_name or settings["catalog"], ws.root, origin=origin, relative_to=ws.root if in_file else None
+    )
 
 
 def _orbit(value: Any) -> int | None:

@@ -182,11 +182,15 @@ BUILTIN_CATALOGS: dict[str, Catalog] = {
 }
 
 
-def resolve_catalog(name_or_url: str, workspace: Path | None = None, origin: str = "") -> Catalog:
-    """A catalogue by name (``[catalogs.NAME]`` in sitewatch.toml, then built-ins) or by URL.
+def resolve_catalog(
+    name_or_url: str, workspace: Path | None = None, origin: str = "", relative_to: Path | None = None
+) -> Catalog:
+    """A catalogue by name (``[catalogs.NAME]`` in sitewatch.toml, then built-ins), by URL, or by the
+    path of a static catalogue on disk.
 
     ``origin`` says where the name came from (``--catalog``, ``SITEWATCH_CATALOG``...) for the error
-    an unknown name gets."""
+    an unknown name gets; ``relative_to`` is the folder a relative path counts from (the current
+    folder when None; the workspace's for the ``catalog`` setting written in its sitewatch.toml)."""
     tables: dict[str, Any] = {}
     path = None
     if workspace is not None:
@@ -205,8 +209,8 @@ def resolve_catalog(name_or_url: str, workspace: Path | None = None, origin: str
         # in messages and provenance never hold a password given in the URL (https://ana:pw@host/stac).
         host = re.sub(r"^https?://", "", key).split("/")[0].rsplit("@", 1)[-1]
         return Catalog(name=masked_url(key), url=key.rstrip("/"), provider=host)
-    if _on_disk(key):
-        return catalog_on_disk(key)
+    if _on_disk(key, relative_to):
+        return catalog_on_disk(key, relative_to)
     known = sorted(set(BUILTIN_CATALOGS) | set(tables))
     raise ConfigError(
         f"unknown catalogue {name_or_url!r}{f' ({origin})' if origin else ''}; use one of {', '.join(known)}, "
@@ -227,11 +231,11 @@ def catalog_on_disk(path: str, base: Path | None = None) -> Catalog:
         local = Path(path).expanduser()
         if not local.is_absolute() and base is not None:
             local = base / local
-    local = local.absolute()
+    local = Path(os.path.abspath(local))  # (absolute with any ../ taken out, as messages and provenance name it)
     return Catalog(name=str(local), url=local.as_uri(), provider="local-stac")
 
 
-def _on_disk(text: str) -> bool:
+def _on_disk(text: str, relative_to: Path | None = None) -> bool:
     """Whether a catalogue given by the user names a file or folder (``file://``, a path, a ``.json``) rather than
     an API: pystac users open a static catalogue by its path, and were told it was an unknown catalogue name."""
     if re.match(r"https?://", text):
@@ -239,7 +243,8 @@ def _on_disk(text: str) -> bool:
     if text.startswith("file:") or text.lower().endswith(".json"):
         return True
     try:
-        return ("/" in text or "\\" in text) and Path(text).expanduser().exists()
+        path = Path(text).expanduser()
+        return ("/" in text or "\\" in text) and (path if relative_to is None else relative_to / path).exists()
     except OSError:
         return False
 
@@ -259,7 +264,7 @@ def check_catalogs(workspace: Path, catalog: str) -> None:
     tables = _catalog_tables(path)
     for name, table in tables.items():
         _catalog_from_table(name, table, BUILTIN_CATALOGS.get(name), path)
-    resolve_catalog(catalog, workspace, origin=f"{path}: [settings] catalog")
+    resolve_catalog(catalog, workspace, origin=f"{path}: [settings] catalog", relative_to=Path(workspace))
 
 
 def _catalog_from_table(name: str, table: Any, base: Catalog | None, path: Path | None) -> Catalog:

@@ -69,7 +69,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("min_vessel_length_m", float, None, "Shortest object reported as a vessel, metres (default: the detector's own, SAR 15, optical 20).", positive=True),
     Setting("max_vessel_length_m", float, None, "Longest object reported as a vessel, metres (default: the detector's own, SAR 500, optical 450).", positive=True),
     Setting("max_cloud", float, 100.0, "Default fetch --max-cloud: highest cloud % over the site of a scene fetch archives.", minimum=0, maximum=100),
-    Setting("catalog", str, "earth-search", "Default STAC catalogue (name or URL)."),
+    Setting("catalog", str, "earth-search", "Default STAC catalogue: a name, a STAC API URL, or a static catalogue on disk (a relative path written in sitewatch.toml counts from its folder)."),
     Setting("cog_compress", str, "deflate", "Compression of archive COGs (deflate, zstd, lzw).", choices=COG_COMPRESSIONS),
     Setting("optical_mode", str, "auto", "How optical detection uses a site's water polygon: auto (the learned detector, vessels kept within 40 m of the polygon; on simulated scenes, water), water (anything opaque inside the polygon is a vessel), image (the polygon is not used).", choices=OPTICAL_MODES),
     Setting("sar_thermal_noise", str, "keep", "Sentinel-1 GRD products read by ingest, import, fetch and detect-image: keep (sigma0 with the thermal noise in, as the SAR detector was validated on: OpenSARShip's calibrated chips) or subtract (the product's noise LUT subtracted as SNAP's ThermalNoiseRemoval does: dark sea, VH above all, much darker, and floored where the noise exceeds the signal).", choices=SAR_THERMAL_NOISE),

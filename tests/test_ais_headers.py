@@ -1,0 +1,101 @@
+"""AIS files in the shapes investigators get them besides MarineCadastre's and the DMA's own: other
+names for the columns (Global Fishing Watch's ``ssvid``, ``timestamp``, ``speed_knots``), times written
+as BigQuery exports them or as Unix seconds, and a European spreadsheet's semicolons and decimal commas.
+
+The files are written here from the published column descriptions; none is real data."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from sitewatch.analysis.ais_csv import read_ais
+from sitewatch.errors import InputError
+
+T = datetime(2024, 10, 17, 9, 30, tzinfo=UTC)
+
+
+def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_text(text.lstrip("\n"), encoding=encoding)
+    return path
+
+
+def test_dma_column_names_with_iso_times_are_read(tmp_path: Path) -> None:
+    # Was: taken for a DMA file and refused, "give the times as DD/MM/YYYY HH:MM:SS, as the Danish
+    # Maritime Authority writes it", of times that are unambiguous ISO 8601.
+    f = _write(tmp_path / "export.csv", """
+MMSI,Timestamp,Latitude,Longitude
+273000001,2024-10-17T09:30:00Z,42.88,132.338
+273000001,2024-10-17T19:33:00+10:00,42.881,132.339
+""")
+    data = read_ais([f])
+    tr = data.tracks["273000001"]
+    assert list(tr.times) == [T.timestamp(), T.timestamp() + 180]
+    assert data.files[0].skipped == 0
+
+
+def test_a_dma_file_still_reads_its_day_first_times(tmp_path: Path) -> None:
+    f = _write(tmp_path / "aisdk.csv", """
+# Timestamp,Type of mobile,MMSI,Latitude,Longitude,Navigational status,ROT,SOG,COG,Heading,IMO,Callsign,Name,Ship type,Cargo type,Width,Length
+05/10/2024 09:30:00,Class A,219000001,55.7,12.6,Moored,0,0.0,,511,Unknown,OXAB,DANA,Cargo,,16,100
+""")
+    tr = read_ais([f]).tracks["219000001"]
+    assert tr.times[0] == datetime(2024, 10, 5, 9, 30, tzinfo=UTC).timestamp()  # 5 October, not 10 May
+
+
+@pytest.mark.parametrize(("header", "row"), [
+    # Global Fishing Watch's names (ssvid is its MMSI), a BigQuery CSV's time ("… UTC").
+    ("ssvid,timestamp,lat,lon,speed_knots,course,shipname",
+     "273000001,2024-10-17 09:30:00 UTC,42.88,132.338,10.5,90,ØSTERSØ"),
+    # GFW's anonymised track files: Unix seconds, speed and course.
+    ("mmsi,timestamp,distance_from_shore,distance_from_port,speed,course,lat,lon,is_fishing,source",
+     "273000001,1729157400,0,0,10.5,90,42.88,132.338,-1,x"),
+    ("mmsi,timestamp,distance_from_shore,distance_from_port,speed,course,lat,lon,is_fishing,source",
+     "273000001,1729157400.0,0,0,10.5,90,42.88,132.338,-1,x"),
+    # A tracking site's export: upper case, longitude as LNG, UTC time with a space.
+    ("MMSI,TIMESTAMP,LAT,LNG,SPEED,COURSE,NAME", "273000001,2024-10-17 09:30:00,42.88,132.338,10.5,90,ØSTERSØ"),
+    ("mmsi,datetime,latitude,longitude,sog,cog,vessel_name",
+     "273000001,2024-10-17T09:30:00Z,42.88,132.338,10.5,90,ØSTERSØ"),
+], ids=["gfw-bigquery", "gfw-unix", "gfw-unix-float", "tracker", "datetime"])  # fmt: skip
+def test_common_other_names_of_the_columns_are_read(tmp_path: Path, header: str, row: str) -> None:
+    f = _write(tmp_path / "track.csv", f"{header}\n{row}\n")
+    data = read_ais([f])
+    (s,) = data.files
+    assert (s.rows, s.kept, s.skipped) == (1, 1, 0)
+    tr = data.tracks["273000001"]
+    assert tr.times[0] == T.timestamp()
+    assert (tr.lats[0], tr.lons[0], tr.sogs[0], tr.cogs[0]) == (42.88, 132.338, 10.5, 90.0)
+    assert tr.name in ("ØSTERSØ", "")
+
+
+def test_unix_milliseconds_are_an_error_saying_so(tmp_path: Path) -> None:
+    f = _write(tmp_path / "ms.csv", "mmsi,timestamp,lat,lon\n273000001,1729157400000,42.88,132.338\n")
+    with pytest.raises(InputError) as err:
+        read_ais([f])
+    assert str(f) in str(err.value) and "'1729157400000'" in str(err.value)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig"])
+def test_a_semicolon_separated_file_with_decimal_commas_is_read(tmp_path: Path, encoding: str) -> None:
+    # A spreadsheet's CSV in a locale whose decimal mark is a comma: was refused, "save it comma-separated".
+    f = _write(tmp_path / "eu.csv", """
+MMSI;Zeit;Time;Lat;Lon;SOG;COG;Length;Width;Name
+273000001;x;2024-10-17T09:30:00Z;42,88;132,338;10,5;90,0;112,5;15;Ижора
+273000001;x;2024-10-17T09:33:00Z;42.881;132.339;;;112,5;15;Ижора
+""", encoding)
+    data = read_ais([f])
+    (s,) = data.files
+    assert (s.rows, s.kept, s.skipped) == (2, 2, 0)
+    tr = data.tracks["273000001"]
+    assert list(tr.lats) == [42.88, 42.881] and list(tr.lons) == [132.338, 132.339]
+    assert tr.sogs[0] == 10.5 and math.isnan(tr.sogs[1]) and tr.cogs[0] == 90.0
+    assert (tr.name, tr.length_m, tr.width_m) == ("Ижора", 112.5, 15.0)
+
+
+def test_a_tab_separated_file_is_read(tmp_path: Path) -> None:
+    f = _write(tmp_path / "ais.tsv", "mmsi\ttime\tlat\tlon\n273000001\t2024-10-17T09:30:00Z\t42.88\t132.338\n")
+    tr = read_ais([f]).tracks["273000001"]
+    assert (tr.times[0], tr.lats[0], tr.lons[0]) == (T.timestamp(), 42.88, 132.338)

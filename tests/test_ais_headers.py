@@ -99,3 +99,10 @@ def test_a_tab_separated_file_is_read(tmp_path: Path) -> None:
     f = _write(tmp_path / "ais.tsv", "mmsi\ttime\tlat\tlon\n273000001\t2024-10-17T09:30:00Z\t42.88\t132.338\n")
     tr = read_ais([f]).tracks["273000001"]
     assert (tr.times[0], tr.lats[0], tr.lons[0]) == (T.timestamp(), 42.88, 132.338)
+
+
+def test_speed_and_course_by_other_names_on_a_file_of_dma_names(tmp_path: Path) -> None:
+    f = _write(tmp_path / "export.csv", "MMSI,Timestamp,Latitude,Longitude,Speed,Course,Ship name\n"
+                                        "273000001,2024-10-17T09:30:00Z,42.88,132.338,10.5,90,ØSTERSØ\n")  # fmt: skip
+    tr = read_ais([f]).tracks["273000001"]
+    assert (tr.sogs[0], tr.cogs[0], tr.name) == (10.5, 90.0, "ØSTERSØ")

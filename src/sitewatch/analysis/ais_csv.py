@@ -177,6 +177,14 @@ class AisReadSummary:
     not_ships: int = 0
     """Rows of MMSIs that are no ship station (first digit not 2-7, ITU-R M.585: coast stations, aids to
     navigation, SAR aircraft, SARTs, handhelds): read but not kept, as no vessel in an image answers them."""
+    first: str | None = None
+    last: str | None = None
+    """The earliest and latest report time of the file (ISO 8601 UTC; None when none reads): what time it
+    covers, so that an image of another day is not matched against it. Read from the rows kept, the first
+    and last of every :data:`CHUNK_ROWS` and every :data:`SPAN_SAMPLE`-th row: a file in time order exactly,
+    another to within minutes."""
+    extent: tuple[float, float, float, float] | None = None
+    """West, south, east, north of the file's valid positions (degrees; None without one): the area it covers."""
 
     @property
     def skipped(self) -> int:
@@ -319,6 +327,9 @@ class _Windows:
 CHUNK_ROWS = 8192
 """Rows read at a time: their positions are parsed and tested by numpy, the few kept row by row."""
 
+SPAN_SAMPLE = 64
+"""Every this many rows one's time is read for the file's time span, besides the rows kept."""
+
 
 def _floats(texts: list[str], decimal_comma: bool = False) -> NDArray[np.float64]:
     """The texts as numbers, NaN where one is not a number (a clean column in one pass of ``float``)."""
@@ -392,6 +403,8 @@ def _read_rows(
     first_bad_time = ""
     sample_times: list[str] = []  # of the file's first rows, near the sites or not
     spans: list[tuple[list[float], list[float]]] = []
+    t_lo, t_hi = math.inf, -math.inf  # the file's time span
+    box = [math.inf, math.inf, -math.inf, -math.inf]  # and the extent of its positions
     while chunk := list(islice(rows, CHUNK_ROWS)):
         short = [r for r in chunk if len(r) < need]
         if short:
@@ -408,6 +421,15 @@ def _read_rows(
         valid = (lats >= -90) & (lats <= 90) & (lons >= -180) & (lons <= 180)
         if unplaced := int((~valid).sum()):
             bad["position"] += unplaced
+        if valid.any():
+            box = [min(box[0], float(lons[valid].min())), min(box[1], float(lats[valid].min())),
+                   max(box[2], float(lons[valid].max())), max(box[3], float(lats[valid].max()))]  # fmt: skip
+        for r in (*chunk[::SPAN_SAMPLE], chunk[-1]) if chunk else ():
+            try:
+                t = seconds(r[i_time])
+            except (ValueError, OverflowError):
+                continue
+            t_lo, t_hi = min(t_lo, t), max(t_hi, t)
         near = valid if windows.all else valid & (lons >= west) & (lons <= east) & (lats >= south) & (lats <= north)
         outside += int(valid.sum() - near.sum())
         for k in np.flatnonzero(near):
@@ -425,6 +447,7 @@ def _read_rows(
                 untimed += 1
                 first_bad_time = first_bad_time or row[i_time]
                 continue
+            t_lo, t_hi = min(t_lo, t), max(t_hi, t)
             if not windows.all and not windows.in_time(spans, t):
                 outside += 1
                 continue
@@ -457,7 +480,13 @@ def _read_rows(
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(bad.items()))
         raise InputError(f"{path}: no row could be read ({reasons}): check the columns hold 9-digit MMSIs and "
                          "latitude and longitude in decimal degrees, the right way round")  # fmt: skip
-    return AisReadSummary(str(path), fmt, n, kept, outside, dict(bad), not_ships)
+    def iso(t: float) -> str | None:
+        return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if math.isfinite(t) else None
+
+    return AisReadSummary(
+        str(path), fmt, n, kept, outside, dict(bad), not_ships, iso(t_lo), iso(t_hi),
+        (box[0], box[1], box[2], box[3]) if math.isfinite(box[0]) else None,
+    )  # fmt: skip
 
 
 def _track(mmsi: str, reports: list[tuple[float, float, float, float, float]], static: tuple[str, float, float]) -> AisTrack:

@@ -495,3 +495,12 @@ def test_a_bare_no_where_text_belongs_says_to_quote_it(tmp_path: Path) -> None:
     (problem,) = read_claims(path).problems
     assert (problem.claim, problem.field) == ("x", "source") and "got False" in problem.message, problem
     assert "put the text in quotes" in problem.message, problem
+
+
+def test_some_date_of_a_range_with_no_image_at_all_says_so_not_0_dates_tested() -> None:
+    # Was "not seen on the 0 dates tested of 2019-01-01 to 2019-01-31; 31 dates without a usable image …".
+    o = obs("2024-10-17")
+    r = verdict(LANDING, [o], [vessel(o, 0, 111.0)], **{"from": "2019-01-01", "to": "2019-01-31"})
+    assert r.verdict == "not testable"
+    assert r.reason.startswith("no date of 2019-01-01 to 2019-01-31 has a usable image that could tell"), r.reason
+    assert "0 dates" not in r.reason and "no image of dunai" in r.reason

@@ -105,8 +105,8 @@ mmsi,time,lat,lon,sog
 
 
 @pytest.mark.parametrize(("times", "example"), [
-    (["1728977400000", "1728977580000"], "'1728977400000'"),  # Unix milliseconds (seconds are read)
-    (["17/10/2024 09:30", "17/10/2024 09:33"], "'17/10/2024 09:30'"),  # a spreadsheet's own date format
+    (["1728977400000", "1728977580000"], "'1728977400000' on line 2"),  # Unix milliseconds (seconds are read)
+    (["17/10/2024 09:30", "17/10/2024 09:33"], "'17/10/2024 09:30' on line 2"),  # a spreadsheet's own date format
 ])  # fmt: skip
 def test_a_time_column_no_row_of_which_reads_is_an_error_naming_a_value(tmp_path: Path, times: list[str], example: str) -> None:
     # Every row skipped ("40 skipped (time 40)") and the command went on: every detection came out

@@ -106,3 +106,11 @@ def test_speed_and_course_by_other_names_on_a_file_of_dma_names(tmp_path: Path) 
                                         "273000001,2024-10-17T09:30:00Z,42.88,132.338,10.5,90,ØSTERSØ\n")  # fmt: skip
     tr = read_ais([f]).tracks["273000001"]
     assert (tr.sogs[0], tr.cogs[0], tr.name) == (10.5, 90.0, "ØSTERSØ")
+
+
+def test_an_unreadable_time_column_is_named_with_the_line_of_its_first_value(tmp_path: Path) -> None:
+    rows = "".join(f"273000001,{t},42.88,132.338\n" for t in ("17.10.2024 09:30", "17.10.2024 09:33"))
+    f = _write(tmp_path / "mine.csv", "mmsi,time,lat,lon\n,,\n" + "x,y\n" + rows)  # two short rows before them
+    with pytest.raises(InputError) as err:
+        read_ais([f])
+    assert "'17.10.2024 09:30' on line 4" in str(err.value), err.value

@@ -400,14 +400,19 @@ def _read_rows(
     bad: Counter[str] = Counter()
     n = kept = outside = not_ships = 0
     timed = untimed = 0  # rows whose time was read, and of those the ones whose time could not be
-    first_bad_time = ""
+    first_bad_time, bad_time_line = "", 0
     sample_times: list[str] = []  # of the file's first rows, near the sites or not
     spans: list[tuple[list[float], list[float]]] = []
     t_lo, t_hi = math.inf, -math.inf  # the file's time span
     box = [math.inf, math.inf, -math.inf, -math.inf]  # and the extent of its positions
-    while chunk := list(islice(rows, CHUNK_ROWS)):
+    while True:
+        line = getattr(rows, "line_num", 0)  # lines read before this chunk (a csv.reader counts them)
+        if not (chunk := list(islice(rows, CHUNK_ROWS))):
+            break
+        where: list[int] | None = None  # each row's place in the chunk as read, when short rows were taken out
         short = [r for r in chunk if len(r) < need]
         if short:
+            where = [i for i, r in enumerate(chunk) if len(r) >= need]
             chunk = [r for r in chunk if len(r) >= need]
             for r in short:
                 if any(c.strip() for c in r):  # a blank line is no row
@@ -445,7 +450,8 @@ def _read_rows(
             except (ValueError, OverflowError):
                 bad["time"] += 1
                 untimed += 1
-                first_bad_time = first_bad_time or row[i_time]
+                if not first_bad_time:  # its line, as an editor numbers them (one line a row)
+                    first_bad_time, bad_time_line = row[i_time], line + 1 + int(k if where is None else where[k])
                 continue
             t_lo, t_hi = min(t_lo, t), max(t_hi, t)
             if not windows.all and not windows.in_time(spans, t):
@@ -475,7 +481,7 @@ def _read_rows(
         form = "DD/MM/YYYY HH:MM:SS, as the Danish Maritime Authority writes it" if fmt == "dma" else \
             "ISO 8601 in UTC or with an offset, e.g. 2024-10-17T09:30:00Z, or Unix seconds"
         raise InputError(f"{path}: no time could be read in its {header[i_time].strip()!r} column "
-                         f"(e.g. {first_bad_time!r}): give the times as {form}")  # fmt: skip
+                         f"(e.g. {first_bad_time!r} on line {bad_time_line}): give the times as {form}")  # fmt: skip
     if n and sum(bad.values()) == n:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(bad.items()))
         raise InputError(f"{path}: no row could be read ({reasons}): check the columns hold 9-digit MMSIs and "

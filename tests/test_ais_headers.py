@@ -114,3 +114,13 @@ def test_an_unreadable_time_column_is_named_with_the_line_of_its_first_value(tmp
     with pytest.raises(InputError) as err:
         read_ais([f])
     assert "'17.10.2024 09:30' on line 4" in str(err.value), err.value
+
+
+def test_a_windows_1252_file_keeps_its_names(tmp_path: Path) -> None:
+    # A spreadsheet's CSV saved on Windows in a European locale: Ø was read as U+FFFD, the name lost.
+    f = tmp_path / "excel.csv"
+    f.write_bytes("MMSI;Time;Lat;Lon;Name\n273000001;2024-10-17T09:30:00Z;42,88;132,338;ØSTERSØ – Å\n".encode("cp1252"))
+    assert read_ais([f]).tracks["273000001"].name == "ØSTERSØ – Å"
+    g = tmp_path / "utf8.csv"  # UTF-8 stays UTF-8
+    g.write_text("mmsi,time,lat,lon,name\n273000001,2024-10-17T09:30:00Z,42.88,132.338,Ижора ØST\n", encoding="utf-8")
+    assert read_ais([g]).tracks["273000001"].name == "Ижора ØST"

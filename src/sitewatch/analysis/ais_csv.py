@@ -24,6 +24,7 @@ Times are read as ISO 8601 (a space for the ``T``, and a trailing ``UTC`` as Big
 2000-2099, so milliseconds are not taken for seconds), and in the DMA form also day first as the DMA
 writes them. A file whose columns are separated by ``;``, tabs or ``|`` (a spreadsheet's CSV in a locale
 whose decimal mark is a comma) is read so, and a decimal comma in its numbers (``42,88``) is a decimal mark.
+Text is UTF-8; bytes that are not are read as Windows-1252 (:func:`_as_cp1252`).
 
 Sources of the column sets: MarineCadastre's "AIS Data Dictionary" (the files at
 coast.noaa.gov/htdata/CMSP/AISDataHandler) and the DMA's column list on its "AIS data" page (the
@@ -44,6 +45,7 @@ together, and only the rows kept are parsed further and stored, per MMSI, as num
 
 from __future__ import annotations
 
+import codecs
 import csv
 import math
 from bisect import bisect_right
@@ -364,6 +366,18 @@ def _shown(cell: str, most: int = 40) -> str:
     return text if len(text) <= most else text[: most - 1] + "…"
 
 
+def _as_cp1252(exc: UnicodeError) -> tuple[str, int]:
+    """Bytes that are not UTF-8 read as Windows-1252 (a spreadsheet's CSV saved on Windows in Western Europe:
+    'Ø' is one byte), so a vessel's name survives; a byte that code page leaves undefined as Latin-1."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    part = exc.object[exc.start : exc.end]
+    return "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in part), exc.end
+
+
+codecs.register_error("sitewatch.cp1252", _as_cp1252)
+
+
 def _read_one(
     path: Path, windows: _Windows, into: dict[str, list[tuple[float, float, float, float, float]]],
     static: dict[str, tuple[str, float, float]],
@@ -371,7 +385,7 @@ def _read_one(
     try:
         with open(path, "rb") as raw:
             _check_text(path, raw.read(4096))
-        with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        with open(path, newline="", encoding="utf-8-sig", errors="sitewatch.cp1252") as f:
             separator = _separator(f.readline())
             f.seek(0)
             return _read_rows(path, csv.reader(f, delimiter=separator), windows, into, static, separator != ",")

@@ -124,3 +124,12 @@ def test_a_windows_1252_file_keeps_its_names(tmp_path: Path) -> None:
     g = tmp_path / "utf8.csv"  # UTF-8 stays UTF-8
     g.write_text("mmsi,time,lat,lon,name\n273000001,2024-10-17T09:30:00Z,42.88,132.338,Ижора ØST\n", encoding="utf-8")
     assert read_ais([g]).tracks["273000001"].name == "Ижора ØST"
+
+
+def test_a_one_vessel_track_without_an_mmsi_column_is_refused_saying_to_add_one(tmp_path: Path) -> None:
+    # A Global Fishing Watch track download: Lon, Lat, Timestamp, Speed, Course, Seg_id, one vessel, no MMSI.
+    f = _write(tmp_path / "track.csv", "Lon,Lat,Timestamp,Speed,Course,Seg_id\n132.338,42.88,2024-10-17T09:30:00Z,0.1,90,s1\n")
+    with pytest.raises(InputError) as err:
+        read_ais([f])
+    text = str(err.value)
+    assert str(f) in text and "no MMSI column" in text and "add a column mmsi" in text, text

@@ -219,6 +219,12 @@ def detect_format(header: Sequence[str], path: str | Path = "AIS file") -> tuple
                 f"{path}: its columns are separated by {separator!r}, not commas (header {_shown(header[0], 80)}): "
                 "save it as comma-separated CSV with '.' as the decimal mark (42.88, not 42,88)"
             )
+    if all(any(a in cols for a in GENERIC_ALIASES[f]) for f in _REQUIRED if f != "mmsi"):
+        raise InputError(
+            f"{path}: has no MMSI column (header {', '.join(_shown(h) for h in header[:8])}"
+            f"{', …' if len(header) > 8 else ''}): a track of one vessel (as Global Fishing Watch's track download "
+            "gives it)? add a column mmsi holding its 9-digit MMSI"
+        )
     missing = "; ".join(
         f"{name} lacks {', '.join(repr(c) for f, c in fields.items() if f in _REQUIRED and _columns_of(name, f) & cols.keys() == set())}"
         for name, fields in AIS_FORMATS.items()

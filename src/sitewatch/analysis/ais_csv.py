@@ -211,14 +211,6 @@ def detect_format(header: Sequence[str], path: str | Path = "AIS file") -> tuple
     for name in AIS_FORMATS:
         if (found := _columns(name, cols)) is not None:
             return name, found  # type: ignore[return-value]
-    for separator in _SEPARATORS if len(header) == 1 else ():
-        names = {_norm(c): i for i, c in enumerate(header[0].split(separator))}
-        if any(_columns(form, names) is not None for form in AIS_FORMATS):
-            # A spreadsheet saved as CSV in a locale whose decimal mark is a comma: one column to the csv module.
-            raise InputError(
-                f"{path}: its columns are separated by {separator!r}, not commas (header {_shown(header[0], 80)}): "
-                "save it as comma-separated CSV with '.' as the decimal mark (42.88, not 42,88)"
-            )
     if all(any(a in cols for a in GENERIC_ALIASES[f]) for f in _REQUIRED if f != "mmsi"):
         raise InputError(
             f"{path}: has no MMSI column (header {', '.join(_shown(h) for h in header[:8])}"

@@ -133,3 +133,11 @@ def test_a_one_vessel_track_without_an_mmsi_column_is_refused_saying_to_add_one(
         read_ais([f])
     text = str(err.value)
     assert str(f) in text and "no MMSI column" in text and "add a column mmsi" in text, text
+
+
+def test_a_file_of_dma_names_that_is_no_dma_file_is_named_for_what_it_is(tmp_path: Path) -> None:
+    # An export with mmsi, timestamp, latitude, longitude (and ISO times) was read, and reported, as the DMA's.
+    f = _write(tmp_path / "export.csv", "mmsi,timestamp,latitude,longitude\n273000001,2024-10-17T09:30:00Z,42.88,132.338\n")
+    assert read_ais([f]).files[0].format == "generic"
+    dma = _write(tmp_path / "aisdk.csv", "# Timestamp,MMSI,Latitude,Longitude\n17/10/2024 09:30:00,273000001,42.88,132.338\n")
+    assert read_ais([dma]).files[0].format == "dma"  # its '#', or its 'Type of mobile', says it is the DMA's

@@ -208,8 +208,11 @@ def detect_format(header: Sequence[str], path: str | Path = "AIS file") -> tuple
     An :class:`~sitewatch.errors.InputError` names the file and, for each form, the columns missing.
     """
     cols = {_norm(h): i for i, h in reversed(list(enumerate(header)))}
+    # The DMA's files start '# Timestamp' and hold 'Type of mobile'; another export of mmsi, timestamp,
+    # latitude, longitude is the generic form (its times ISO, never read day first).
+    dma = "typeofmobile" in cols or any(h.lstrip("\ufeff").lstrip().startswith("#") for h in header[:1])
     for name in AIS_FORMATS:
-        if (found := _columns(name, cols)) is not None:
+        if (name != "dma" or dma) and (found := _columns(name, cols)) is not None:
             return name, found  # type: ignore[return-value]
     if all(any(a in cols for a in GENERIC_ALIASES[f]) for f in _REQUIRED if f != "mmsi"):
         raise InputError(
@@ -287,7 +290,7 @@ def _dma_seconds(text: str) -> float:
     # '17/10/2024 09:30:00', day first; strptime is several times slower than slicing.
     s = text.strip()
     if len(s) != 19 or s[2] != "/" or s[5] != "/" or s[10] != " ":
-        return _iso_seconds(s)  # DMA's names on another export, with unambiguous ISO times
+        return _iso_seconds(s)  # a DMA file whose times were rewritten ISO (unambiguous)
     return datetime(int(s[6:10]), int(s[3:5]), int(s[0:2]), int(s[11:13]), int(s[14:16]), int(s[17:19]), tzinfo=UTC).timestamp()
 
 

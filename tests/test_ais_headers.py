@@ -141,3 +141,9 @@ def test_a_file_of_dma_names_that_is_no_dma_file_is_named_for_what_it_is(tmp_pat
     assert read_ais([f]).files[0].format == "generic"
     dma = _write(tmp_path / "aisdk.csv", "# Timestamp,MMSI,Latitude,Longitude\n17/10/2024 09:30:00,273000001,42.88,132.338\n")
     assert read_ais([dma]).files[0].format == "dma"  # its '#', or its 'Type of mobile', says it is the DMA's
+
+
+@pytest.mark.parametrize("written", ["2024/10/17 09:30:00", "2024-10-17T09:30:00.000000000Z", "2024-10-17T09:30:00+0000"])
+def test_other_unambiguous_ways_of_writing_a_time_are_read(tmp_path: Path, written: str) -> None:
+    f = _write(tmp_path / "t.csv", f"mmsi,time,lat,lon\n273000001,{written},42.88,132.338\n")
+    assert read_ais([f]).tracks["273000001"].times[0] == T.timestamp()

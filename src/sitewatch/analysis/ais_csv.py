@@ -273,6 +273,8 @@ def _iso_seconds(text: str) -> float:
         return value
     if s.endswith("UTC"):  # BigQuery's CSV: '2024-10-17 09:30:00 UTC'
         s = s[:-3].rstrip()
+    if s[4:5] == "/" and s[7:8] == "/":  # '2024/10/17 09:30:00': year first, so never ambiguous
+        s = s[:10].replace("/", "-") + s[10:]
     t = datetime.fromisoformat(s)
     return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
 

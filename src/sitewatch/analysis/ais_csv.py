@@ -20,7 +20,7 @@ without case: ``# Timestamp``, ``speed_knots`` and ``Time (UTC)`` are ``timestam
   ``latitude``, ``lng``, ``speed``, ``course``, ``shipname``…).
 
 Times are read as ISO 8601 (a space for the ``T``, and a trailing ``UTC`` as BigQuery's CSV writes it,
-``2024-10-17 09:30:00 UTC``, are read too), as Unix seconds (``1729157400``, GFW's track files; years
+``2024-10-17 09:30:00 UTC``, and slashes in a year-first date are read too), as Unix seconds (``1729157400``, GFW's track files; years
 2000-2099, so milliseconds are not taken for seconds), and in the DMA form also day first as the DMA
 writes them. A file whose columns are separated by ``;``, tabs or ``|`` (a spreadsheet's CSV in a locale
 whose decimal mark is a comma) is read so, and a decimal comma in its numbers (``42,88``) is a decimal mark.

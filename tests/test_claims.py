@@ -495,3 +495,40 @@ def test_a_bare_no_where_text_belongs_says_to_quote_it(tmp_path: Path) -> None:
     (problem,) = read_claims(path).problems
     assert (problem.claim, problem.field) == ("x", "source") and "got False" in problem.message, problem
     assert "put the text in quotes" in problem.message, problem
+
+
+def test_some_date_of_a_range_with_no_image_at_all_says_so_not_0_dates_tested() -> None:
+    # Was "not seen on the 0 dates tested of 2019-01-01 to 2019-01-31; 31 dates without a usable image …".
+    o = obs("2024-10-17")
+    r = verdict(LANDING, [o], [vessel(o, 0, 111.0)], **{"from": "2019-01-01", "to": "2019-01-31"})
+    assert r.verdict == "not testable"
+    assert r.reason.startswith("no date of 2019-01-01 to 2019-01-31 has a usable image that could tell"), r.reason
+    assert "0 dates" not in r.reason and "no image of dunai" in r.reason
+
+
+@pytest.mark.parametrize(("written", "day"), [
+    ("17 October 2024", date(2024, 10, 17)), ("17 Oct 2024", date(2024, 10, 17)),
+    ("October 17, 2024", date(2024, 10, 17)), ("Oct 17 2024", date(2024, 10, 17)), ("1 november 2024", date(2024, 11, 1)),
+])  # fmt: skip
+def test_a_date_written_out_as_published_is_read(tmp_path: Path, written: str, day: date) -> None:
+    # A claim copied from an article ("on 17 October 2024") was refused: "is not a date (YYYY-MM-DD)".
+    path = tmp_path / "c.yaml"
+    path.write_text(_CLAIM_X + f"    date: {written}\n")
+    parsed = read_claims(path)
+    assert not parsed.problems, parsed.problems
+    assert (parsed.claims[0].assertions[0].start, parsed.claims[0].assertions[0].end) == (day, day)
+
+
+@pytest.mark.parametrize(("written", "words"), [
+    ("17/10/2024", "'17/10/2024' is not a date (YYYY-MM-DD): write 2024-10-17"),
+    ("17.10.2024", "write 2024-10-17"),
+    ("10/17/2024", "write 2024-10-17"),
+    ("05/10/2024", "write 2024-10-05 (5 October) or 2024-05-10 (10 May), as meant"),
+    ("2024-10", "'2024-10' is a month: give from: 2024-10-01 and to: 2024-10-31"),
+    ("2024-10-17T23:30:00-03:00", "is a time: give a date (YYYY-MM-DD; claim dates are UTC dates, and this time's is 2024-10-18)"),
+])  # fmt: skip
+def test_a_date_in_another_numeric_form_is_refused_saying_what_to_write(tmp_path: Path, written: str, words: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(_CLAIM_X + f"    date: '{written}'\n")
+    (problem,) = read_claims(path).problems
+    assert words in problem.message, problem.message

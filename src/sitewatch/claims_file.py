@@ -26,10 +26,12 @@ the others go on (:mod:`sitewatch.evidence` decides the verdicts).
 
 from __future__ import annotations
 
+import calendar
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
@@ -212,9 +214,62 @@ def _text(value: Any, field: str, *, required: bool = True) -> str:
     return str(value).strip()
 
 
+_MONTHS = {m: i for i, names in enumerate((
+    ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
+    ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+    ("december", "dec")), start=1) for m in names}  # fmt: skip
+"""English month names and their abbreviations, as articles write dates ("17 October 2024", "Oct. 17, 2024")."""
+
+_DAY_MONTH_YEAR = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?\s+([a-z]+)\.?,?\s+(\d{4})")
+_MONTH_DAY_YEAR = re.compile(r"([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})")
+_NUMERIC = re.compile(r"(\d{1,2})[./-](\d{1,2})[./-](\d{4})")
+_MONTH_ALONE = re.compile(r"(\d{4})-(\d{2})")
+
+
+def _written_date(text: str) -> date | None:
+    """A date written out with its month's name, either order ("17 October 2024", "October 17, 2024"); None else."""
+    low = " ".join(text.lower().split())
+    if m := _DAY_MONTH_YEAR.fullmatch(low):
+        day, month, year = m.group(1), m.group(2), m.group(3)
+    elif m := _MONTH_DAY_YEAR.fullmatch(low):
+        month, day, year = m.group(1), m.group(2), m.group(3)
+    else:
+        return None
+    if month not in _MONTHS:
+        return None
+    try:
+        return date(int(year), _MONTHS[month], int(day))
+    except ValueError:
+        return None
+
+
+def _how_to_write(text: str) -> str:
+    """What to write instead of a numeric date of another form, or a month: '' when there is nothing to say."""
+    if m := _NUMERIC.fullmatch(text):
+        a, b, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        readings = []
+        for day, month in ((a, b), (b, a)):
+            try:
+                readings.append(date(year, month, day))
+            except ValueError:
+                continue
+        readings = list(dict.fromkeys(readings))
+        if len(readings) == 1:
+            return f": write {readings[0]}"
+        if len(readings) == 2:
+            return ": write " + " or ".join(f"{d} ({d.day} {d.strftime('%B')})" for d in readings) + ", as meant"
+    return ""
+
+
+def _a_time(shown: str, when: datetime, field: str) -> _Bad:
+    # With a zone, the UTC date it falls on: a 23:30 at UTC-3 is the next day's.
+    zone = f"; claim dates are UTC dates, and this time's is {when.astimezone(UTC).date()}" if when.tzinfo else ""
+    return _Bad(field, f"{shown} is a time: give a date (YYYY-MM-DD{zone})")
+
+
 def _date(value: Any, field: str) -> date:
     if isinstance(value, datetime):
-        raise _Bad(field, f"{value} is a time: give a date (YYYY-MM-DD)")
+        raise _a_time(str(value), value, field)
     if isinstance(value, date):
         return value
     text = str(value).strip()
@@ -222,11 +277,17 @@ def _date(value: Any, field: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         pass
+    if (written := _written_date(text)) is not None:
+        return written
+    if (m := _MONTH_ALONE.fullmatch(text)) and 1 <= int(m.group(2)) <= 12:
+        year, month = int(m.group(1)), int(m.group(2))
+        last = date(year, month, calendar.monthrange(year, month)[1])
+        raise _Bad(field, f"{value!r} is a month: give from: {date(year, month, 1)} and to: {last}")
     try:
-        datetime.fromisoformat(text)
+        when = datetime.fromisoformat(text)
     except ValueError:
-        raise _Bad(field, f"{value!r} is not a date (YYYY-MM-DD)") from None
-    raise _Bad(field, f"{text} is a time: give a date (YYYY-MM-DD)")
+        raise _Bad(field, f"{value!r} is not a date (YYYY-MM-DD){_how_to_write(text)}") from None
+    raise _a_time(text, when, field)
 
 
 def _range(raw: Mapping[str, Any], prefix: str, default: tuple[date, date] | None) -> tuple[date, date]:

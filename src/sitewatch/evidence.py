@@ -448,6 +448,9 @@ def _over_range(a: Assertion, days: Sequence[_Day], dates: Sequence[date], want:
     good = [(day, r) for day, r in zip(dates, days, strict=True) if r.verdict == want]
     bad = [(day, r) for day, r in zip(dates, days, strict=True) if r.verdict not in (want, UNTESTABLE)]
     span = f"{dates[0]} to {dates[-1]}"
+    if not tested and not good and not bad:  # any or all: nothing to go on, and the first date says why
+        return PartResult(a, UNTESTABLE, f"no date of {span} has a usable image that could tell: {days[0].reason}",
+                          tuple(im for r in days for im in r.images), tested, untested)  # fmt: skip
     if a.on == "any":
         if good:
             day, r = good[0]
@@ -463,9 +466,6 @@ def _over_range(a: Assertion, days: Sequence[_Day], dates: Sequence[date], want:
     if bad:
         day, r = bad[0]
         return PartResult(a, _other(want), r.reason, tuple(im for _, r in bad for im in r.images), tested, untested)
-    if not tested:
-        return PartResult(a, UNTESTABLE, f"no date of {span} has a usable image that could tell: {days[0].reason}",
-                          tuple(im for r in days for im in r.images), tested, untested)  # fmt: skip
     part = (f"on every date tested ({count_noun(len(tested), 'date')}: {_dates_text(list(tested))}); "
             f"not tested: {_dates_text(list(untested))}" if untested else f"on all {count_noun(len(tested), 'date')} {span}")  # fmt: skip
     return PartResult(a, want, f"{good[0][1].reason}; {part}", tuple(im for _, r in good for im in r.images), tested, untested)

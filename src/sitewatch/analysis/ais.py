@@ -172,7 +172,7 @@ class ObservationAis:
     acquired: str
     sensor: str
     resolution_m: float
-    status: Literal["matched", "date only", "not detected"]
+    status: Literal["matched", "date only", "not detected", "not covered"]
     note: str = ""
     matched: tuple[AisMatch, ...] = ()
     dark: tuple[DarkDetection, ...] = ()
@@ -199,11 +199,12 @@ class AisResult:
         """Per site: observations matched and refused, and matched / dark / unseen / hidden counts."""
         out: dict[str, dict[str, int]] = {}
         for o in self.observations:
-            c = out.setdefault(o.site_id, dict.fromkeys(("observations", "date_only", "not_detected", "matched", "dark", "unseen", "hidden"), 0))
+            c = out.setdefault(o.site_id, dict.fromkeys(
+                ("observations", "date_only", "not_detected", "not_covered", "matched", "dark", "unseen", "hidden"), 0))  # fmt: skip
             if o.status == "matched":
                 c["observations"] += 1
             else:
-                c["date_only" if o.status == "date only" else "not_detected"] += 1
+                c[o.status.replace(" ", "_")] += 1
             c["matched"] += len(o.matched)
             c["dark"] += len(o.dark)
             c["unseen"] += len(o.unseen)
@@ -478,6 +479,30 @@ def windows_for(observations: Sequence[Observation], sites: Mapping[str, Site], 
     return out
 
 
+def _covers(f: AisReadSummary, window: AisWindow, reach_s: float) -> bool:
+    """Whether file ``f`` holds reports around the window's image time (its middle), within ``reach_s``, and
+    positions around its box: else an image's vessels missing from it say nothing about their AIS."""
+    if f.first is None or f.last is None or f.extent is None:
+        return False
+    t = window.start + (window.end - window.start) / 2
+    first, last = datetime.fromisoformat(f.first), datetime.fromisoformat(f.last)
+    west, south, east, north = f.extent
+    return (first - timedelta(seconds=reach_s) <= t <= last + timedelta(seconds=reach_s)
+            and west <= window.east and window.west <= east and south <= window.north and window.south <= north)  # fmt: skip
+
+
+def _coverage_text(files: Sequence[AisReadSummary]) -> str:
+    held = [
+        f"{Path(f.path).name} holds {f.first} to {f.last}" + (
+            f" at lon {f.extent[0]:.2f} to {f.extent[2]:.2f}, lat {f.extent[1]:.2f} to {f.extent[3]:.2f}" if f.extent else "")
+        if f.first else f"{Path(f.path).name} holds no report"
+        for f in files[:3]
+    ]  # fmt: skip
+    more = f" and {len(files) - 3} more file(s)" if len(files) > 3 else ""
+    return (f"no AIS file covers its time and place ({'; '.join(held)}{more}), so its vessels are not called "
+            "dark; give the AIS of its day and area")  # fmt: skip
+
+
 def match_workspace(
     store: Store,
     root: Path,
@@ -516,6 +541,12 @@ def match_workspace(
             note = "detection has not run on it: run `sitewatch detect` first"
             results.append(replace(_head(obs), status="not detected", note=note))
             continue
+        if not obs.acquired_date_only and not any(
+            _covers(f, w, p.max_extrapolation_s) for w in windows_for([obs], sites, p) for f in data.files
+        ):
+            results.append(replace(_head(obs), status="not covered", note=_coverage_text(data.files)))
+            continue
+
         def view_of(points: Mapping[str, tuple[float, float]], obs: Observation = obs) -> dict[str, ViewState]:
             return view_states(root / obs.path, obs, points)
 

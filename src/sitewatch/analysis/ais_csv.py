@@ -1,7 +1,8 @@
 """Reading AIS position reports from CSV files as users get them.
 
-Three column sets are told apart by the header (names compared without case, spaces or a
-leading ``#``):
+Three column sets are told apart by the header (names compared by their letters and digits alone,
+without case: ``# Timestamp``, ``speed_knots`` and ``Time (UTC)`` are ``timestamp``, ``speedknots`` and
+``timeutc``):
 
 - **marinecadastre**: NOAA / BOEM MarineCadastre.gov daily AIS files (``AIS_2023_01_01.csv``):
   ``MMSI, BaseDateTime, LAT, LON, SOG, COG, Heading, VesselName, IMO, CallSign, VesselType,
@@ -14,7 +15,16 @@ leading ``#``):
   Data source type, A, B, C, D``; ``Width`` and ``Length`` in metres.
 - **generic**: ``mmsi, time, lat, lon`` (``time`` ISO 8601, UTC, ``Z`` or an offset; no zone is
   UTC), optionally ``sog`` (knots), ``cog`` (degrees), ``length`` and ``width`` (metres), ``name``.
-  ``sitewatch simulate --ais`` writes this form.
+  ``sitewatch simulate --ais`` writes this form. Each column may go by another name other exports
+  use (:data:`GENERIC_ALIASES`: Global Fishing Watch's ``ssvid`` and ``speed_knots``, ``timestamp``,
+  ``latitude``, ``lng``, ``speed``, ``course``, ``shipname``…).
+
+Times are read as ISO 8601 (a space for the ``T``, and a trailing ``UTC`` as BigQuery's CSV writes it,
+``2024-10-17 09:30:00 UTC``, and slashes in a year-first date are read too), as Unix seconds (``1729157400``, GFW's track files; years
+2000-2099, so milliseconds are not taken for seconds), and in the DMA form also day first as the DMA
+writes them. A file whose columns are separated by ``;``, tabs or ``|`` (a spreadsheet's CSV in a locale
+whose decimal mark is a comma) is read so, and a decimal comma in its numbers (``42,88``) is a decimal mark.
+Text is UTF-8; bytes that are not are read as Windows-1252 (:func:`_as_cp1252`).
 
 Sources of the column sets: MarineCadastre's "AIS Data Dictionary" (the files at
 coast.noaa.gov/htdata/CMSP/AISDataHandler) and the DMA's column list on its "AIS data" page (the
@@ -35,6 +45,7 @@ together, and only the rows kept are parsed further and stored, per MMSI, as num
 
 from __future__ import annotations
 
+import codecs
 import csv
 import math
 from bisect import bisect_right
@@ -81,6 +92,19 @@ AIS_FORMATS: dict[str, dict[str, str]] = {
 }  # fmt: skip
 """Each form's columns by the field they give (names normalised as :func:`_norm` does)."""
 
+GENERIC_ALIASES: dict[str, tuple[str, ...]] = {
+    "mmsi": ("mmsi", "ssvid"),  # GFW's "source-specific vessel id" is the MMSI in its AIS tables
+    "time": ("time", "timestamp", "datetime", "basedatetime", "timeutc", "timestamputc", "datetimeutc"),
+    "lat": ("lat", "latitude"),
+    "lon": ("lon", "longitude", "lng", "long"),
+    "sog": ("sog", "speed", "speedknots", "speedoverground"),
+    "cog": ("cog", "course", "courseoverground"),
+    "name": ("name", "vesselname", "shipname"),
+    "length": ("length", "lengthm"),
+    "width": ("width", "widthm", "beam"),
+}  # fmt: skip
+"""The generic form's columns: each field and the names it goes by, the first one present taken."""
+
 _REQUIRED = ("mmsi", "time", "lat", "lon")
 
 BAD_REASONS = ("mmsi", "time", "position")
@@ -88,7 +112,20 @@ BAD_REASONS = ("mmsi", "time", "position")
 
 
 def _norm(name: str) -> str:
-    return name.strip().lstrip("\ufeff").lstrip("#").replace(" ", "").replace("_", "").lower()
+    # Letters and digits alone: '# Timestamp', 'speed_knots', 'Time (UTC)', a BOM left in the first name.
+    return "".join(c for c in name.lower() if c.isalnum())
+
+
+def _columns(form: str, cols: dict[str, int]) -> dict[str, int] | None:
+    """Each field's column index in a header of ``form`` (normalised names -> index); None without a required one."""
+    # A form's own names first; an optional field it lacks by another name (speed, course on DMA's names).
+    names = GENERIC_ALIASES if form == "generic" else {
+        f: (c,) if f in _REQUIRED else (c, *GENERIC_ALIASES[f]) for f, c in AIS_FORMATS[form].items()
+    }  # fmt: skip
+    found = {f: next((cols[a] for a in aliases if a in cols), None) for f, aliases in names.items()}
+    if any(found[f] is None for f in _REQUIRED):
+        return None
+    return {f: i for f, i in found.items() if i is not None}
 
 
 @dataclass(frozen=True)
@@ -142,6 +179,14 @@ class AisReadSummary:
     not_ships: int = 0
     """Rows of MMSIs that are no ship station (first digit not 2-7, ITU-R M.585: coast stations, aids to
     navigation, SAR aircraft, SARTs, handhelds): read but not kept, as no vessel in an image answers them."""
+    first: str | None = None
+    last: str | None = None
+    """The earliest and latest report time of the file (ISO 8601 UTC; None when none reads): what time it
+    covers, so that an image of another day is not matched against it. Read from the rows kept, the first
+    and last of every :data:`CHUNK_ROWS` and every :data:`SPAN_SAMPLE`-th row: a file in time order exactly,
+    another to within minutes."""
+    extent: tuple[float, float, float, float] | None = None
+    """West, south, east, north of the file's valid positions (degrees; None without one): the area it covers."""
 
     @property
     def skipped(self) -> int:
@@ -163,26 +208,45 @@ def detect_format(header: Sequence[str], path: str | Path = "AIS file") -> tuple
     An :class:`~sitewatch.errors.InputError` names the file and, for each form, the columns missing.
     """
     cols = {_norm(h): i for i, h in reversed(list(enumerate(header)))}
-    for name, fields in AIS_FORMATS.items():
-        if all(fields[f] in cols for f in _REQUIRED):
-            return name, {f: cols[c] for f, c in fields.items() if c in cols}  # type: ignore[return-value]
-    for separator in (";", "\t", "|") if len(header) == 1 else ():
-        names = {_norm(c) for c in header[0].split(separator)}
-        if any(all(fields[f] in names for f in _REQUIRED) for fields in AIS_FORMATS.values()):
-            # A spreadsheet saved as CSV in a locale whose decimal mark is a comma: one column to the csv module.
-            raise InputError(
-                f"{path}: its columns are separated by {separator!r}, not commas (header {_shown(header[0], 80)}): "
-                "save it as comma-separated CSV with '.' as the decimal mark (42.88, not 42,88)"
-            )
+    # The DMA's files start '# Timestamp' and hold 'Type of mobile'; another export of mmsi, timestamp,
+    # latitude, longitude is the generic form (its times ISO, never read day first).
+    dma = "typeofmobile" in cols or any(h.lstrip("\ufeff").lstrip().startswith("#") for h in header[:1])
+    for name in AIS_FORMATS:
+        if (name != "dma" or dma) and (found := _columns(name, cols)) is not None:
+            return name, found  # type: ignore[return-value]
+    if all(any(a in cols for a in GENERIC_ALIASES[f]) for f in _REQUIRED if f != "mmsi"):
+        raise InputError(
+            f"{path}: has no MMSI column (header {', '.join(_shown(h) for h in header[:8])}"
+            f"{', …' if len(header) > 8 else ''}): a track of one vessel (as Global Fishing Watch's track download "
+            "gives it)? add a column mmsi holding its 9-digit MMSI"
+        )
     missing = "; ".join(
-        f"{name} lacks {', '.join(repr(c) for f, c in fields.items() if f in _REQUIRED and c not in cols)}"
+        f"{name} lacks {', '.join(repr(c) for f, c in fields.items() if f in _REQUIRED and _columns_of(name, f) & cols.keys() == set())}"
         for name, fields in AIS_FORMATS.items()
     )
     raise InputError(
         f"{path}: not an AIS CSV sitewatch reads (header {', '.join(_shown(h) for h in header[:8])}"
         f"{', …' if len(header) > 8 else ''}): {missing}. Give MarineCadastre or Danish Maritime Authority "
-        "files as downloaded, or columns mmsi, time, lat, lon"
+        "files as downloaded, or columns mmsi, time, lat, lon (or ssvid, timestamp, latitude, longitude…)"
     )
+
+
+def _columns_of(form: str, field: str) -> set[str]:
+    return set(GENERIC_ALIASES[field]) if form == "generic" else {AIS_FORMATS[form][field]}
+
+
+_SEPARATORS = (";", "\t", "|")
+"""Column separators besides the comma: a spreadsheet's CSV where the decimal mark is a comma uses ';'."""
+
+
+def _separator(first_line: str) -> str:
+    """The separator whose split of the header line is an AIS form: a comma unless another one alone is."""
+    for separator in (",", *_SEPARATORS):
+        header = next(csv.reader([first_line], delimiter=separator), [])
+        cols = {_norm(h): i for i, h in reversed(list(enumerate(header)))}
+        if any(_columns(form, cols) is not None for form in AIS_FORMATS):
+            return separator
+    return ","
 
 
 def _number(text: str, unknown: float | None = None) -> float:
@@ -195,9 +259,23 @@ def _number(text: str, unknown: float | None = None) -> float:
     return value
 
 
+_UNIX_SECONDS = (datetime(2000, 1, 1, tzinfo=UTC).timestamp(), datetime(2100, 1, 1, tzinfo=UTC).timestamp())
+"""Unix seconds read as such: AIS began around 2000; a count of milliseconds is far above the end."""
+
+
 def _iso_seconds(text: str) -> float:
-    # fromisoformat reads '2024-10-17T09:30:00', '…Z' and offsets (Python 3.11+); no zone is UTC.
-    t = datetime.fromisoformat(text.strip())
+    # fromisoformat reads '2024-10-17T09:30:00', a space for the T, '…Z' and offsets (Python 3.11+); no zone is UTC.
+    s = text.strip()
+    if s[:1].isdigit() and s.replace(".", "", 1).isdigit() and len(s.partition(".")[0]) > 8:
+        value = float(s)  # Unix seconds, as GFW's track files give them
+        if not _UNIX_SECONDS[0] <= value < _UNIX_SECONDS[1]:
+            raise ValueError(text)
+        return value
+    if s.endswith("UTC"):  # BigQuery's CSV: '2024-10-17 09:30:00 UTC'
+        s = s[:-3].rstrip()
+    if s[4:5] == "/" and s[7:8] == "/":  # '2024/10/17 09:30:00': year first, so never ambiguous
+        s = s[:10].replace("/", "-") + s[10:]
+    t = datetime.fromisoformat(s)
     return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
 
 
@@ -214,7 +292,7 @@ def _dma_seconds(text: str) -> float:
     # '17/10/2024 09:30:00', day first; strptime is several times slower than slicing.
     s = text.strip()
     if len(s) != 19 or s[2] != "/" or s[5] != "/" or s[10] != " ":
-        raise ValueError(text)
+        return _iso_seconds(s)  # a DMA file whose times were rewritten ISO (unambiguous)
     return datetime(int(s[6:10]), int(s[3:5]), int(s[0:2]), int(s[11:13]), int(s[14:16]), int(s[17:19]), tzinfo=UTC).timestamp()
 
 
@@ -254,9 +332,14 @@ class _Windows:
 CHUNK_ROWS = 8192
 """Rows read at a time: their positions are parsed and tested by numpy, the few kept row by row."""
 
+SPAN_SAMPLE = 64
+"""Every this many rows one's time is read for the file's time span, besides the rows kept."""
 
-def _floats(texts: list[str]) -> NDArray[np.float64]:
+
+def _floats(texts: list[str], decimal_comma: bool = False) -> NDArray[np.float64]:
     """The texts as numbers, NaN where one is not a number (a clean column in one pass of ``float``)."""
+    if decimal_comma:
+        texts = [t.replace(",", ".") for t in texts]
     try:
         return np.fromiter(map(float, texts), np.float64, len(texts))
     except ValueError:  # an empty cell or a word: that chunk one by one
@@ -286,6 +369,18 @@ def _shown(cell: str, most: int = 40) -> str:
     return text if len(text) <= most else text[: most - 1] + "…"
 
 
+def _as_cp1252(exc: UnicodeError) -> tuple[str, int]:
+    """Bytes that are not UTF-8 read as Windows-1252 (a spreadsheet's CSV saved on Windows in Western Europe:
+    'Ø' is one byte), so a vessel's name survives; a byte that code page leaves undefined as Latin-1."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    part = exc.object[exc.start : exc.end]
+    return "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in part), exc.end
+
+
+codecs.register_error("sitewatch.cp1252", _as_cp1252)
+
+
 def _read_one(
     path: Path, windows: _Windows, into: dict[str, list[tuple[float, float, float, float, float]]],
     static: dict[str, tuple[str, float, float]],
@@ -293,8 +388,10 @@ def _read_one(
     try:
         with open(path, "rb") as raw:
             _check_text(path, raw.read(4096))
-        with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
-            return _read_rows(path, csv.reader(f), windows, into, static)
+        with open(path, newline="", encoding="utf-8-sig", errors="sitewatch.cp1252") as f:
+            separator = _separator(f.readline())
+            f.seek(0)
+            return _read_rows(path, csv.reader(f, delimiter=separator), windows, into, static, separator != ",")
     except OSError as exc:
         raise InputError(f"{path}: cannot read the AIS file ({exc.strerror or exc})") from exc
     except csv.Error as exc:
@@ -304,7 +401,10 @@ def _read_one(
 def _read_rows(
     path: Path, rows: Iterator[list[str]], windows: _Windows,
     into: dict[str, list[tuple[float, float, float, float, float]]], static: dict[str, tuple[str, float, float]],
+    decimal_comma: bool = False,
 ) -> AisReadSummary:
+    # Columns separated by ';' (or tabs) leave the comma free to be a decimal mark: 42,88.
+    num = (lambda text, unknown=None: _number(text.replace(",", "."), unknown)) if decimal_comma else _number
     header = next(rows, None)
     if header is None:
         raise InputError(f"{path}: is empty; an AIS CSV starts with a header row (mmsi, time, lat, lon…)")
@@ -317,12 +417,19 @@ def _read_rows(
     bad: Counter[str] = Counter()
     n = kept = outside = not_ships = 0
     timed = untimed = 0  # rows whose time was read, and of those the ones whose time could not be
-    first_bad_time = ""
+    first_bad_time, bad_time_line = "", 0
     sample_times: list[str] = []  # of the file's first rows, near the sites or not
     spans: list[tuple[list[float], list[float]]] = []
-    while chunk := list(islice(rows, CHUNK_ROWS)):
+    t_lo, t_hi = math.inf, -math.inf  # the file's time span
+    box = [math.inf, math.inf, -math.inf, -math.inf]  # and the extent of its positions
+    while True:
+        line = getattr(rows, "line_num", 0)  # lines read before this chunk (a csv.reader counts them)
+        if not (chunk := list(islice(rows, CHUNK_ROWS))):
+            break
+        where: list[int] | None = None  # each row's place in the chunk as read, when short rows were taken out
         short = [r for r in chunk if len(r) < need]
         if short:
+            where = [i for i, r in enumerate(chunk) if len(r) >= need]
             chunk = [r for r in chunk if len(r) >= need]
             for r in short:
                 if any(c.strip() for c in r):  # a blank line is no row
@@ -330,12 +437,21 @@ def _read_rows(
                     bad["position" if len(r) <= max(i_lat, i_lon) else "time"] += 1
         n += len(chunk)
         sample_times += [r[i_time] for r in chunk[: 20 - len(sample_times)]]
-        lats = _floats([r[i_lat] for r in chunk])
-        lons = _floats([r[i_lon] for r in chunk])
+        lats = _floats([r[i_lat] for r in chunk], decimal_comma)
+        lons = _floats([r[i_lon] for r in chunk], decimal_comma)
         # NaN fails too; 91 / 181 are AIS's "not available".
         valid = (lats >= -90) & (lats <= 90) & (lons >= -180) & (lons <= 180)
         if unplaced := int((~valid).sum()):
             bad["position"] += unplaced
+        if valid.any():
+            box = [min(box[0], float(lons[valid].min())), min(box[1], float(lats[valid].min())),
+                   max(box[2], float(lons[valid].max())), max(box[3], float(lats[valid].max()))]  # fmt: skip
+        for r in (*chunk[::SPAN_SAMPLE], chunk[-1]) if chunk else ():
+            try:
+                t = seconds(r[i_time])
+            except (ValueError, OverflowError):
+                continue
+            t_lo, t_hi = min(t_lo, t), max(t_hi, t)
         near = valid if windows.all else valid & (lons >= west) & (lons <= east) & (lats >= south) & (lats <= north)
         outside += int(valid.sum() - near.sum())
         for k in np.flatnonzero(near):
@@ -351,8 +467,10 @@ def _read_rows(
             except (ValueError, OverflowError):
                 bad["time"] += 1
                 untimed += 1
-                first_bad_time = first_bad_time or row[i_time]
+                if not first_bad_time:  # its line, as an editor numbers them (one line a row)
+                    first_bad_time, bad_time_line = row[i_time], line + 1 + int(k if where is None else where[k])
                 continue
+            t_lo, t_hi = min(t_lo, t), max(t_hi, t)
             if not windows.all and not windows.in_time(spans, t):
                 outside += 1
                 continue
@@ -365,27 +483,33 @@ def _read_rows(
             if mmsi[0] not in "234567":
                 not_ships += 1
                 continue
-            sog = _number(row[i_sog], 102.3) if i_sog is not None else math.nan
-            cog = _number(row[i_cog], 360.0) if i_cog is not None else math.nan
+            sog = num(row[i_sog], 102.3) if i_sog is not None else math.nan
+            cog = num(row[i_cog], 360.0) if i_cog is not None else math.nan
             into[mmsi].append((t, lat, lon, sog, cog))
             kept += 1
             name = row[i_name].strip() if i_name is not None else ""
-            length = _number(row[i_len]) if i_len is not None else math.nan
-            width = _number(row[i_wid]) if i_wid is not None else math.nan
+            length = num(row[i_len]) if i_len is not None else math.nan
+            width = num(row[i_wid]) if i_wid is not None else math.nan
             if name or length > 0 or width > 0:
                 old = static.get(mmsi, ("", math.nan, math.nan))
                 static[mmsi] = (name or old[0], length if length > 0 else old[1], width if width > 0 else old[2])
     if timed and untimed == timed and not any(_reads(seconds, t) for t in sample_times):
         # Not a few bad rows but a time column of another form: going on would call every detection dark.
         form = "DD/MM/YYYY HH:MM:SS, as the Danish Maritime Authority writes it" if fmt == "dma" else \
-            "ISO 8601 in UTC or with an offset, e.g. 2024-10-17T09:30:00Z"
+            "ISO 8601 in UTC or with an offset, e.g. 2024-10-17T09:30:00Z, or Unix seconds"
         raise InputError(f"{path}: no time could be read in its {header[i_time].strip()!r} column "
-                         f"(e.g. {first_bad_time!r}): give the times as {form}")  # fmt: skip
+                         f"(e.g. {first_bad_time!r} on line {bad_time_line}): give the times as {form}")  # fmt: skip
     if n and sum(bad.values()) == n:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(bad.items()))
         raise InputError(f"{path}: no row could be read ({reasons}): check the columns hold 9-digit MMSIs and "
                          "latitude and longitude in decimal degrees, the right way round")  # fmt: skip
-    return AisReadSummary(str(path), fmt, n, kept, outside, dict(bad), not_ships)
+    def iso(t: float) -> str | None:
+        return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if math.isfinite(t) else None
+
+    return AisReadSummary(
+        str(path), fmt, n, kept, outside, dict(bad), not_ships, iso(t_lo), iso(t_hi),
+        (box[0], box[1], box[2], box[3]) if math.isfinite(box[0]) else None,
+    )  # fmt: skip
 
 
 def _track(mmsi: str, reports: list[tuple[float, float, float, float, float]], static: tuple[str, float, float]) -> AisTrack:

@@ -72,9 +72,10 @@ def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
     for site, c in counts.items():
         refused = f"; {c['date_only']} known only by date, not matched" if c["date_only"] else ""
         undetected = f"; {c['not_detected']} not detected yet" if c["not_detected"] else ""
+        uncovered = f"; {c['not_covered']} outside the AIS files' times or area" if c["not_covered"] else ""
         click.echo(
             f"{site}: AIS: {c['matched']} matched, {c['dark']} dark, {c['unseen']} unseen "
-            f"over {c['observations']} observation(s){refused}{undetected}"
+            f"over {c['observations']} observation(s){refused}{undetected}{uncovered}"
         )
     click.echo(f"note: {DARK_CAVEAT}")
 

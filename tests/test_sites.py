@@ -1178,3 +1178,28 @@ def read_sites_file_kml(tmp_path: Path, sites: list[Site]) -> list[Site]:
 
     (tmp_path / "s.kml").write_text(sites_to_kml(sites), encoding="utf-8")
     return read_sites_file(tmp_path / "s.kml")
+
+
+_SQUARE = '{"type": "Polygon", "coordinates": [[[1, 1], [2, 1], [2, 2], [1, 1]]]}'
+
+
+@pytest.mark.parametrize(("name", "text", "named"), [
+    pytest.param("s.geojson", '{"type": "FeatureCollection", "features": 5}', r"s.geojson: its 'features' is not a list",
+                 id="features-not-a-list"),  # TypeError: 'int' object is not iterable
+    pytest.param("s.geojson", '{"type": "Feature", "properties": {"id": 1' + "0" * 400 + '}, "geometry": ' + _SQUARE + "}",
+                 r"s.geojson, feature 0 \(10+\): site id '10+…' is 401 characters long", id="id-past-float"),  # OverflowError
+    pytest.param("s.geojson", '{"type": "Polygon", "crs": {"type": "name", "properties": {"name": "EPSG:2221"}},'
+                 ' "coordinates": [[[1, 1], [2, 1], [2, 2], [1, 1]]]}', r"s.geojson: cannot reproject its CRS 'EPSG:2221'",
+                 id="crs-without-a-way-to-lon-lat"),  # pyproj's ProjError: Input is not a transformation
+    pytest.param("s.kml", '<?xml version="1.0" encoding="UTF-3"?><kml/>', r"s.kml: its declared encoding .*UTF-3.*save it as UTF-8",
+                 id="kml-unknown-encoding"),  # LookupError
+    pytest.param("s.kml", '<?xml version="1.0" encoding="UTF-7"?><kml/>', r"s.kml: its declared encoding .*UTF-7.*save it as UTF-8",
+                 id="kml-multibyte-encoding"),  # ValueError: multi-byte encodings are not supported
+])  # fmt: skip
+def test_malformed_sites_files_found_by_fuzzing_are_input_errors(tmp_path: Path, name: str, text: str, named: str) -> None:
+    """Inputs fuzz/fuzz_sites.py found that ended `sites import` in a traceback."""
+    from sitewatch.sites import read_sites_file
+
+    (tmp_path / name).write_text(text)
+    with pytest.raises(InputError, match=named):
+        read_sites_file(tmp_path / name)

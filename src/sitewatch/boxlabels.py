@@ -33,7 +33,6 @@ import ast
 import dataclasses
 import json
 import math
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from .errors import InputError
-from .untrusted import parse_xml
+from .untrusted import declared_encoding, parse_xml
 
 __all__ = ["LABEL_SUFFIXES", "Box", "class_key_of", "file_stem", "read_labels"]
 
@@ -173,9 +172,6 @@ def _number(text: str | None, what: str) -> float:
 
 # --- Pascal VOC -------------------------------------------------------------------------------
 
-_DECLARED = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
-
-
 def _xml_root(path: Path) -> ET.Element:
     try:
         data = path.read_bytes()
@@ -188,13 +184,13 @@ def _xml_root(path: Path) -> ET.Element:
             raise
         except (ValueError, LookupError) as exc:
             # expat reads UTF-8/16 and one-byte encodings only: Chinese tools write GBK, declared so.
-            declared = _DECLARED.match(data.lstrip(b"\xef\xbb\xbf"))
+            declared = declared_encoding(data)
             if declared is None:
                 raise InputError(f"{path}: not readable XML ({exc})") from exc
             try:
-                text = data.decode(declared.group(1).decode("ascii"))
+                text = data.decode(declared)
             except (LookupError, UnicodeDecodeError) as exc2:
-                raise InputError(f"{path}: not readable XML in its declared encoding {declared.group(1).decode()!r} ({exc2})") from exc2
+                raise InputError(f"{path}: not readable XML in its declared encoding {declared!r} ({exc2})") from exc2
             return parse_xml(text, str(path))
     except ET.ParseError as exc:
         raise InputError(f"{path}: not readable XML ({exc})") from exc

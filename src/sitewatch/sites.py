@@ -154,14 +154,20 @@ def _geojson_crs(data: dict[str, Any], origin: str) -> str | None:
     name = props.get("name") if isinstance(props, dict) else None
     if not isinstance(name, str):
         raise InputError(f"{origin}: cannot read its 'crs' member {json.dumps(member)}; save the layer in EPSG:4326")
-    from pyproj import CRS
-    from pyproj.exceptions import CRSError
+    from pyproj import CRS, Transformer
+    from pyproj.exceptions import CRSError, ProjError
 
     try:
         crs = CRS.from_user_input(name)
     except CRSError as exc:
         raise InputError(f"{origin}: unknown CRS {name!r} in its 'crs' member; save the layer in EPSG:4326") from exc
-    return None if crs.equals(CRS("OGC:CRS84"), ignore_axis_order=True) else name
+    if crs.equals(CRS("OGC:CRS84"), ignore_axis_order=True):
+        return None
+    try:  # a CRS PROJ knows but has no way to lon/lat for (EPSG:2221): its features cannot be placed
+        Transformer.from_crs(crs, CRS("EPSG:4326"), always_xy=True)
+    except ProjError as exc:
+        raise InputError(f"{origin}: cannot reproject its CRS {name!r} to lon/lat ({exc}); save the layer in EPSG:4326") from exc
+    return name
 
 
 def sites_from_geojson(
@@ -189,7 +195,9 @@ def sites_from_geojson(
     if data.get("type") == "Feature":
         features = [data]
     elif data.get("type") == "FeatureCollection":
-        features = list(data.get("features") or [])
+        features = data.get("features") or []
+        if not isinstance(features, list):
+            raise InputError(f"{origin}: its 'features' is not a list of features (a JSON {type(features).__name__})")
     elif data.get("type") in {"Polygon", "MultiPolygon"}:
         features = [{"type": "Feature", "geometry": data, "properties": {}}]
     else:
@@ -338,7 +346,9 @@ def _given_id(props: dict[str, Any], feat: dict[str, Any]) -> Any:
         # as the feature's id): the name makes the id when there is one ("Busan" → busan, not 1).
         if props.get("name"):
             return None
-        return int(given) if float(given).is_integer() else given  # 2.0, as a Real field writes it, is 2
+        if isinstance(given, int):  # as it is: float() of one of 400 digits overflows
+            return given
+        return int(given) if given.is_integer() else given  # 2.0, as a Real field writes it, is 2
     return given
 
 

@@ -12,6 +12,7 @@ refused with an :class:`~sitewatch.errors.InputError`.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 import xml.etree.ElementTree as ET
 import xml.parsers.expat
@@ -19,17 +20,34 @@ import zipfile
 
 from .errors import ImageReadError, InputError
 
-__all__ = ["LINKING_DRIVERS", "MAX_MEMBER_BYTES", "check_not_linking", "parse_xml", "read_zip_member", "without_controls"]
+__all__ = [
+    "LINKING_DRIVERS", "MAX_MEMBER_BYTES", "check_not_linking", "declared_encoding", "parse_xml", "read_zip_member",
+    "without_controls",
+]  # fmt: skip
 
 MAX_MEMBER_BYTES = 256 * 2**20
 """Most bytes a zip member read into memory (a KML, a SAFE metadata file) may unpack to."""
 
 
+_DECLARED = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
+def declared_encoding(data: str | bytes) -> str | None:
+    """The encoding an XML document's declaration names (``GBK``), or None; a byte-order mark before it is skipped.
+
+    ``parse_xml`` raises ``LookupError`` for one Python does not know and ``ValueError`` for a multi-byte one
+    other than UTF-8/16 (expat reads no others), which a reader names from this.
+    """
+    raw = data.encode("utf-8", "replace") if isinstance(data, str) else data
+    found = _DECLARED.match(raw.lstrip(b"\xef\xbb\xbf"))
+    return None if found is None else found.group(1).decode("ascii")
+
+
 def parse_xml(data: str | bytes, origin: str) -> ET.Element:
     """The root element of an XML document; one declaring entities is an :class:`InputError`.
 
-    Raises :class:`xml.etree.ElementTree.ParseError` for text that is not XML, as
-    ``ET.fromstring`` does.
+    Raises :class:`xml.etree.ElementTree.ParseError` for text that is not XML, and ``LookupError``
+    or ``ValueError`` for bytes declaring an encoding expat cannot read, as ``ET.fromstring`` does.
     """
 
     def refuse(*_: object) -> None:

@@ -401,3 +401,51 @@ def test_a_16_bit_instance_mask_keeps_every_object(tmp_path: Path) -> None:
     Image.fromarray(a).save(tmp_path / "m.png")
     d = _dets(tmp_path / "a.geojson", [(12, 15, 0.9), (12, 25, 0.8)])
     assert _score(d, tmp_path / "m.png") == (0, (2, 0, 0))
+
+
+def _broken_pngs() -> list[Any]:
+    import io
+    import struct
+    import zlib
+
+    import numpy as np
+    from PIL import Image
+
+    mask = np.zeros((8, 8, 3), np.uint8)
+    mask[1:3, 1:4] = 255
+    out = io.BytesIO()
+    Image.fromarray(mask).save(out, format="PNG")
+    png = out.getvalue()
+    at = png.index(b"IDAT")
+    short_idat = png[: at - 4] + struct.pack(">I", struct.unpack(">I", png[at - 4 : at])[0] - 8) + png[at:]
+    ihdr = b"IHDR" + bytes(9)  # 9 bytes of the 13 a header holds
+    short_ihdr = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 9) + ihdr + struct.pack(">I", zlib.crc32(ihdr))
+    return [
+        pytest.param(short_idat, "broken PNG file", id="png-chunk-misread"),  # PIL's SyntaxError
+        pytest.param(short_ihdr, "Truncated IHDR chunk", id="png-short-header"),  # PIL's ValueError
+    ]
+
+
+@pytest.mark.parametrize(("name", "data", "named"), [
+    pytest.param("l.json", b'{"images": [{"id": 1}], "annotations": 5}', r"l.json: its 'annotations' is not a list",
+                 id="coco-annotations-not-a-list"),  # TypeError: 'int' object is not iterable
+    pytest.param("l.geojson", b'{"type": "FeatureCollection", "features": 5}', r"l.geojson: its 'features' is not a list",
+                 id="geojson-features-not-a-list"),  # TypeError
+    pytest.param("l.geojson", b'{"type": "FeatureCollection", "crs": {"properties": [1]}, "features": []}',
+                 r"l.geojson: cannot read its 'crs' member", id="geojson-crs-properties-not-an-object"),  # AttributeError
+    pytest.param("l.geojson", b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"class": "ship"},'
+                 b' "geometry": {"type": "Polygo", "coordinates": []}}]}', r"l.geojson: feature 0 has no usable geometry",
+                 id="geojson-unknown-geometry-type"),  # shapely's GeometryTypeError
+    pytest.param("l.json", b'{"images": [{"id": 1}], "categories": [{"id": 1, "name": "ship"}], "annotations": [{"image_id": 1, "category_id": 1, "segmentation": {"size": [1e400, 1],'
+                 b' "counts": [1]}}]}', r"l.json: annotation #0 has no bbox and its segmentation is not readable",
+                 id="coco-rle-size-infinite"),  # OverflowError: cannot convert float infinity to integer
+    *[pytest.param("l.png", *p.values, id=p.id) for p in _broken_pngs()],
+])  # fmt: skip
+def test_malformed_label_files_found_by_fuzzing_are_input_errors(tmp_path: Path, name: str, data: bytes, named: str) -> None:
+    """Inputs fuzz/fuzz_labels.py found that ended `score` in a traceback."""
+    from sitewatch.boxlabels import read_labels
+    from sitewatch.errors import InputError
+
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(InputError, match=named):
+        read_labels(tmp_path / name, classes=("ship",))

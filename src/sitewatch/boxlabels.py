@@ -373,7 +373,7 @@ def _coco_box(path: Path, i: int, a: dict[str, Any], size: tuple[Any, Any], raw:
     if box is None and a.get("segmentation"):
         try:
             box = _segmentation_box(a["segmentation"])
-        except (TypeError, ValueError, KeyError, SyntaxError, MemoryError, RecursionError) as exc:
+        except (TypeError, ValueError, OverflowError, KeyError, SyntaxError, MemoryError, RecursionError) as exc:
             raise InputError(f"{path}: annotation {aid} has no bbox and its segmentation is not readable ({exc!r})") from exc
     if box is None:
         why = f"a zero width or height (bbox {bbox})" if bbox not in (None, []) else "no bbox"
@@ -382,7 +382,7 @@ def _coco_box(path: Path, i: int, a: dict[str, Any], size: tuple[Any, Any], raw:
         # Scored by its bbox, measured by its mask or polygon (the length error of `score`), when that reads.
         try:
             outline = _segmentation_box(a["segmentation"])
-        except (TypeError, ValueError, KeyError, SyntaxError, MemoryError, RecursionError):
+        except (TypeError, ValueError, OverflowError, KeyError, SyntaxError, MemoryError, RecursionError):
             outline = None
         if outline is not None:
             box = dataclasses.replace(box, length=outline.length)
@@ -417,7 +417,10 @@ def _coco(path: Path, data: dict[str, Any], wanted: set[str], seen: set[str]) ->
     out.shared = {stem: files for stem, files in by_stem.items() if len(files) > 1}
     out.folded = {k.casefold(): k for k in out}
     raw: list[float] = []
-    for i, a in enumerate(data.get("annotations") or []):
+    annotations = data.get("annotations") or []
+    if not isinstance(annotations, list):
+        raise InputError(f"{path}: its 'annotations' is not a list of annotations (a JSON {type(annotations).__name__})")
+    for i, a in enumerate(annotations):
         if not isinstance(a, dict):
             raise InputError(f"{path}: annotation {i} is not a JSON object")
         cid = a.get("category_id")
@@ -501,10 +504,14 @@ def looks_like_dota(path: Path) -> bool:
 
 
 def _geojson_boxes(path: Path, data: dict[str, Any], wanted: set[str], class_key: str, seen: set[str]) -> list[Box]:
+    from shapely.errors import ShapelyError
     from shapely.geometry import shape
 
+    features = data.get("features") or []
+    if not isinstance(features, list):
+        raise InputError(f"{path}: its 'features' is not a list of features (a JSON {type(features).__name__})")
     boxes = []
-    for i, f in enumerate(data.get("features") or []):
+    for i, f in enumerate(features):
         if not isinstance(f, dict):
             raise InputError(f"{path}: feature {i} is not a GeoJSON Feature")
         props = f.get("properties") or {}
@@ -517,7 +524,7 @@ def _geojson_boxes(path: Path, data: dict[str, Any], wanted: set[str], class_key
         try:
             geom = shape(f["geometry"])
             x0, y0, x1, y1 = geom.bounds
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, ShapelyError) as exc:
             raise InputError(f"{path}: feature {i} has no usable geometry ({exc})") from exc
         if geom.area <= 0:
             raise InputError(f"{path}: feature {i} is a {geom.geom_type}, not an area: labels are boxes or polygons")
@@ -535,10 +542,19 @@ def _geojson_boxes(path: Path, data: dict[str, Any], wanted: set[str], class_key
     return boxes
 
 
-def crs_name(fc: dict[str, Any]) -> str | None:
-    """The name in a GeoJSON's ``crs`` member (e.g. ``EPSG:32633``); None when it has no such member."""
+def crs_name(fc: dict[str, Any], origin: str = "GeoJSON") -> str | None:
+    """The name in a GeoJSON's ``crs`` member (e.g. ``EPSG:32633``); None when it has no such member.
+
+    A ``crs`` whose ``properties`` is no JSON object is an :class:`~sitewatch.errors.InputError` naming ``origin``.
+    """
     crs = fc.get("crs")
-    return str(crs.get("properties", {}).get("name")) if isinstance(crs, dict) else None
+    if not isinstance(crs, dict):
+        return None
+    props = crs.get("properties", {})
+    if not isinstance(props, dict):
+        raise InputError(f"{origin}: cannot read its 'crs' member {json.dumps(crs)[:80]}; "
+                         'write it as {"type": "name", "properties": {"name": "EPSG:32633"}}')  # fmt: skip
+    return str(props.get("name"))
 
 
 # --- any ----------------------------------------------------------------------------------------
@@ -576,5 +592,5 @@ def read_labels(
     if isinstance(data, dict) and data.get("type") == "FeatureCollection":
         if is_detect_image_output(data):
             raise InputError(f"{path}: a detect-image output, not labels (pass the label file or folder as LABELS)")
-        return "geojson", _geojson_boxes(path, data, wanted, class_key, seen), crs_name(data)
+        return "geojson", _geojson_boxes(path, data, wanted, class_key, seen), crs_name(data, str(path))
     raise InputError(f"{path}: neither COCO (images, annotations) nor a GeoJSON FeatureCollection")

@@ -207,7 +207,7 @@ def read_detections(
         length = float(length) if isinstance(length, (int, float)) and math.isfinite(length) else None
         pixel.append(Detected(col, row, score, length))
         geo.append(Detected(cx, cy, score, length))
-    return pixel, geo, crs_name(fc)
+    return pixel, geo, crs_name(fc, str(path))
 
 
 def _score(path: Path, i: int, value: Any, min_score: float) -> float:

@@ -495,3 +495,12 @@ def test_a_bare_no_where_text_belongs_says_to_quote_it(tmp_path: Path) -> None:
     (problem,) = read_claims(path).problems
     assert (problem.claim, problem.field) == ("x", "source") and "got False" in problem.message, problem
     assert "put the text in quotes" in problem.message, problem
+
+
+def test_a_yaml_number_of_more_than_4300_digits_is_an_input_error(tmp_path: Path) -> None:
+    """PyYAML's int() refuses it with a ValueError, which ended `claims check` in a traceback."""
+    from sitewatch.errors import InputError
+
+    (tmp_path / "claims.yaml").write_text("- " + "1" * 5000 + "\n")
+    with pytest.raises(InputError, match=r"claims.yaml: not valid YAML .*4300 digits"):
+        read_claims(tmp_path / "claims.yaml")

@@ -449,3 +449,12 @@ def test_malformed_label_files_found_by_fuzzing_are_input_errors(tmp_path: Path,
     (tmp_path / name).write_bytes(data)
     with pytest.raises(InputError, match=named):
         read_labels(tmp_path / name, classes=("ship",))
+
+
+def test_a_label_file_with_a_number_of_more_than_4300_digits_is_an_input_error(tmp_path: Path) -> None:
+    from sitewatch.boxlabels import read_labels
+    from sitewatch.errors import InputError
+
+    (tmp_path / "l.json").write_text('{"images": ' + "1" * 5000 + "}")
+    with pytest.raises(InputError, match=r"l.json: not readable JSON .*4300 digits"):
+        read_labels(tmp_path / "l.json")

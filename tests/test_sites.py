@@ -1203,3 +1203,15 @@ def test_malformed_sites_files_found_by_fuzzing_are_input_errors(tmp_path: Path,
     (tmp_path / name).write_text(text)
     with pytest.raises(InputError, match=named):
         read_sites_file(tmp_path / name)
+
+
+def test_a_number_of_more_than_4300_digits_is_an_input_error(tmp_path: Path) -> None:
+    """Python refuses to read such a number (a ValueError, not a JSONDecodeError), which ended `sites import` in a traceback."""
+    from sitewatch.sites import read_sites_file
+
+    (tmp_path / "s.geojson").write_text('{"type": ' + "1" * 5000 + "}")
+    with pytest.raises(InputError, match=r"s.geojson: not valid JSON .*4300 digits"):
+        read_sites_file(tmp_path / "s.geojson")
+    feature = {"type": "Feature", "properties": {"tags": "[" + "1" * 5000 + "]"}, "geometry": json.loads(_SQUARE)}
+    (tmp_path / "t.geojson").write_text(json.dumps(feature))
+    assert read_sites_file(tmp_path / "t.geojson")[0].tags == ("[" + "1" * 5000 + "]",)  # text, as other unreadable JSON

@@ -149,7 +149,7 @@ def read_json(path: Path) -> Any:
     """The parsed JSON of a file (UTF-8, a byte-order mark allowed); an InputError when it cannot be read."""
     try:
         return json.loads(path.read_bytes())  # bytes: UTF-8 whatever the locale, a byte-order mark allowed
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: JSONDecodeError, UnicodeDecodeError, a number of more than 4300 digits
         raise InputError(f"{path}: not readable JSON ({exc})") from exc
     except RecursionError as exc:  # "[[[[…" a hundred thousand deep: Python's parser recurses
         raise InputError(f"{path}: its JSON is nested too deeply to read") from exc

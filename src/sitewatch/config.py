@@ -207,6 +207,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not UTF-8 text ({exc}); save it as UTF-8") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}){_toml_line(text, str(exc))}") from exc
+    except ValueError as exc:  # a whole number of more than 4300 digits, which Python refuses to read
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
 
 
 def _toml_line(text: str, message: str) -> str:

@@ -447,7 +447,7 @@ def _tags(value: Any) -> tuple[str, ...]:
     if isinstance(value, str) and value.startswith("["):  # the GeoPackage's JSON list, as QGIS exports it
         try:
             value = json.loads(value)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # ValueError: also a number of more than 4300 digits
             pass
     if isinstance(value, str):
         return tuple(t.strip() for t in re.split(r"[,;]", value) if t.strip())
@@ -697,7 +697,7 @@ def read_sites_file(path: Path, known: Mapping[str, Site] | None = None) -> list
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, or a number of more than 4300 digits Python refuses
         if path.suffix.lower() not in (".geojson", ".json"):  # a GeoPackage or shapefile read as JSON said "utf-8 codec…"
             raise InputError(
                 f"{path}: not GeoJSON, KML or KMZ, the formats sites are read from; save the layer as GeoJSON "

@@ -317,6 +317,9 @@ GOOD = {"id": "ok", "text": "t", "source": "s", "sites": ["dunai"], "date": "202
         # a transit's destination not among the claim's sites was named as the field `site`, which it has not
         ({"sites": ["dunai", "rason"], "assert": {"kind": "vessel_transit", "within_days": 3, "destination": "vladivostok"}},
          "assert.destination", "'vladivostok' is not among the claim's sites"),
+        # found by fuzz/fuzz_claims.py: OverflowError (int too large to convert to float) tracebacks
+        ({"assert": {"kind": "vessel_present", "max_length_m": 10**400}}, "assert.max_length_m", "got one of 401 digits"),
+        ({"assert": {"kind": "presence_days", "days": 10**400}}, "assert.days", "got one of 401 digits"),
     ],
 )
 def test_a_malformed_claim_is_named_with_its_field_and_the_others_proceed(change: dict[str, Any], field: str, words: str) -> None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import atheris
-from _harness import as_file, run
+import yaml
+from _harness import as_file, mutated_json, run
 
 with atheris.instrument_imports(include=["sitewatch", "yaml"]):
     from shapely.geometry import LineString, box
 
     from sitewatch.claims_file import check_against_sites, read_claims
     from sitewatch.model import Berth, Site
+    from sitewatch.yaml_input import StrictYamlLoader
 
 SITES = {
     "busan": Site(id="busan", name="Busan", kind="port", geometry=box(129.0, 35.0, 129.1, 35.1),
@@ -28,8 +30,15 @@ SEEDS = [
 ]
 
 
+DOCS = [yaml.load(seed, Loader=StrictYamlLoader) for seed in SEEDS]
+SEEDS.append(b"\x01" + bytes(64))
+SEEDS[:3] = [b"\x00" + seed for seed in SEEDS[:3]]
+
+
 def read(data: bytes) -> None:
-    check_against_sites(read_claims(as_file(data, "claims.yaml")), SITES)
+    """The first byte: odd, a seed with values of other types swapped in (as JSON, which is YAML); even, YAML as it is."""
+    body = mutated_json(data[1:], DOCS) if data[:1] and data[0] % 2 else data[1:]
+    check_against_sites(read_claims(as_file(body, "claims.yaml")), SITES)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 """Fuzz a label file as `sitewatch score DETECTIONS LABELS` reads it; the input's first byte picks the
-format: Pascal VOC .xml, COCO .json, DOTA .txt, GeoJSON or an instance-mask .png."""
+format: Pascal VOC .xml, COCO .json, DOTA .txt, GeoJSON or an instance-mask .png, or a seed's COCO or
+GeoJSON with values of other types swapped in."""
 
 from __future__ import annotations
 
 import io
+import json
 
 import atheris
-from _harness import as_file, run
+from _harness import as_file, mutated_json, run
 
 with atheris.instrument_imports(include=["sitewatch"]):
     import numpy as np
@@ -42,9 +44,16 @@ SEEDS = [
 ]
 
 
+SEEDS.append(b"\x05" + bytes(64))
+DOCS = [json.loads(SEEDS[1][1:]), json.loads(SEEDS[3][1:])]
+
+
 def read(data: bytes) -> None:
-    suffix = SUFFIXES[data[0] % len(SUFFIXES)] if data else ".xml"
-    read_labels(as_file(data[1:], f"labels{suffix}"), classes=("ship",))
+    mode = data[0] % (len(SUFFIXES) + 1) if data else 0
+    if mode == len(SUFFIXES):
+        read_labels(as_file(mutated_json(data[1:], DOCS), "labels.json"), classes=("ship",))
+    else:
+        read_labels(as_file(data[1:], f"labels{SUFFIXES[mode]}"), classes=("ship",))
 
 
 if __name__ == "__main__":

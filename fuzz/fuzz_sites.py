@@ -1,10 +1,12 @@
-"""Fuzz a sites file as `sitewatch sites import FILE` reads it: GeoJSON (the input's first byte even) or KML
-(odd), against a workspace that holds one site."""
+"""Fuzz a sites file as `sitewatch sites import FILE` reads it, against a workspace that holds one site; the
+input's first byte picks GeoJSON, KML, or a seed's GeoJSON with values of other types swapped in."""
 
 from __future__ import annotations
 
+import json
+
 import atheris
-from _harness import as_file, run
+from _harness import as_file, mutated_json, run
 
 with atheris.instrument_imports(include=["sitewatch"]):
     from shapely.geometry import box
@@ -33,12 +35,15 @@ KML = (
     b"<coordinates>1.2,1.2 1.5,1.5</coordinates></LineString></MultiGeometry></Placemark>"
     b"<Placemark><name>pin</name><Point><coordinates>3,3</coordinates></Point></Placemark></Folder></Document></kml>"
 )
-SEEDS = [b"\x00" + GEOJSON, b"\x01" + KML, b'\x02{"type": "Polygon", "coordinates": [[[1, 1], [2, 1], [2, 2], [1, 1]]]}']
+POLYGON = b'{"type": "Polygon", "coordinates": [[[1, 1], [2, 1], [2, 2], [1, 1]]]}'
+SEEDS = [b"\x00" + GEOJSON, b"\x01" + KML, b"\x00" + POLYGON, b"\x02" + bytes(64)]
+DOCS = [json.loads(GEOJSON), json.loads(POLYGON)]
 
 
 def read(data: bytes) -> None:
-    name = "sites.kml" if data[:1] and data[0] % 2 else "sites.geojson"
-    read_sites_file(as_file(data[1:], name), known=KNOWN)
+    mode = data[0] % 3 if data else 0
+    body = mutated_json(data[1:], DOCS) if mode == 2 else data[1:]
+    read_sites_file(as_file(body, "sites.kml" if mode == 1 else "sites.geojson"), known=KNOWN)
 
 
 if __name__ == "__main__":

@@ -439,6 +439,15 @@ def _broken_pngs() -> list[Any]:
     pytest.param("l.json", b'{"images": [{"id": 1}], "categories": [{"id": 1, "name": "ship"}], "annotations": [{"image_id": 1, "category_id": 1, "segmentation": {"size": [1e400, 1],'
                  b' "counts": [1]}}]}', r"l.json: annotation #0 has no bbox and its segmentation is not readable",
                  id="coco-rle-size-infinite"),  # OverflowError: cannot convert float infinity to integer
+    pytest.param("l.geojson", b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"class": "ship"},'
+                 b' "geometry": {"type": "Polygon", "coordinates": ""}}]}', r"l.geojson: feature 0 has no usable geometry",
+                 id="geojson-coordinates-empty-text"),  # IndexError: string index out of range
+    pytest.param("l.geojson", b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": 1.5,'
+                 b' "geometry": null}]}', r"l.geojson: feature 0 has properties that are no JSON object",
+                 id="geojson-properties-a-number"),  # TypeError: argument of type 'float' is not iterable
+    pytest.param("l.json", b'{"images": [{"id": 1}], "categories": [{"id": 1, "name": "ship"}], "annotations": [{"image_id": 1,'
+                 b' "category_id": 1, "bbox": [10, 10, -1' + b"0" * 400 + b', 5]}]}', r"l.json: annotation #0 has no usable bbox",
+                 id="coco-bbox-past-float"),  # OverflowError
     *[pytest.param("l.png", *p.values, id=p.id) for p in _broken_pngs()],
 ])  # fmt: skip
 def test_malformed_label_files_found_by_fuzzing_are_input_errors(tmp_path: Path, name: str, data: bytes, named: str) -> None:

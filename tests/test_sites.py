@@ -1191,6 +1191,9 @@ _SQUARE = '{"type": "Polygon", "coordinates": [[[1, 1], [2, 1], [2, 2], [1, 1]]]
     pytest.param("s.geojson", '{"type": "Polygon", "crs": {"type": "name", "properties": {"name": "EPSG:2221"}},'
                  ' "coordinates": [[[1, 1], [2, 1], [2, 2], [1, 1]]]}', r"s.geojson: cannot reproject its CRS 'EPSG:2221'",
                  id="crs-without-a-way-to-lon-lat"),  # pyproj's ProjError: Input is not a transformation
+    pytest.param("s.geojson", '{"type": {"a": 1}}', r"s.geojson: not a GeoJSON FeatureCollection", id="type-an-object"),  # TypeError
+    pytest.param("s.geojson", '{"type": "Polygon", "coordinates": [[[-1' + "0" * 400 + ', 1], [2, 1], [2, 2], [1, 1]]]}',
+                 r"s.geojson, feature 0 \(no id\): cannot read its geometry", id="coordinate-past-float"),  # OverflowError
     pytest.param("s.kml", '<?xml version="1.0" encoding="UTF-3"?><kml/>', r"s.kml: its declared encoding .*UTF-3.*save it as UTF-8",
                  id="kml-unknown-encoding"),  # LookupError
     pytest.param("s.kml", '<?xml version="1.0" encoding="UTF-7"?><kml/>', r"s.kml: its declared encoding .*UTF-7.*save it as UTF-8",

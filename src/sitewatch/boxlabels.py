@@ -361,7 +361,7 @@ def _coco_box(path: Path, i: int, a: dict[str, Any], size: tuple[Any, Any], raw:
     if bbox not in (None, []):
         try:
             x, y, w, h = (float(v) for v in bbox)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise InputError(f"{path}: annotation {aid} has no usable bbox ({exc})") from exc
         if not all(map(math.isfinite, (x, y, w, h))):
             raise InputError(f"{path}: annotation {aid} has a bbox that is not four numbers ({bbox})")
@@ -515,6 +515,8 @@ def _geojson_boxes(path: Path, data: dict[str, Any], wanted: set[str], class_key
         if not isinstance(f, dict):
             raise InputError(f"{path}: feature {i} is not a GeoJSON Feature")
         props = f.get("properties") or {}
+        if not isinstance(props, dict):
+            raise InputError(f"{path}: feature {i} has properties that are no JSON object ({json.dumps(props)[:40]})")
         label = str(props[class_key]) if class_key in props else f"(no {class_key!r} property; see --class-key)"
         seen.add(label)
         if wanted and class_key_of(label) not in wanted:
@@ -524,7 +526,7 @@ def _geojson_boxes(path: Path, data: dict[str, Any], wanted: set[str], class_key
         try:
             geom = shape(f["geometry"])
             x0, y0, x1, y1 = geom.bounds
-        except (KeyError, TypeError, ValueError, AttributeError, ShapelyError) as exc:
+        except (KeyError, IndexError, TypeError, ValueError, OverflowError, AttributeError, ShapelyError) as exc:
             raise InputError(f"{path}: feature {i} has no usable geometry ({exc})") from exc
         if geom.area <= 0:
             raise InputError(f"{path}: feature {i} is a {geom.geom_type}, not an area: labels are boxes or polygons")

@@ -198,7 +198,7 @@ def sites_from_geojson(
         features = data.get("features") or []
         if not isinstance(features, list):
             raise InputError(f"{origin}: its 'features' is not a list of features (a JSON {type(features).__name__})")
-    elif data.get("type") in {"Polygon", "MultiPolygon"}:
+    elif data.get("type") in ("Polygon", "MultiPolygon"):  # a tuple: a "type" that is an object is not hashable
         features = [{"type": "Feature", "geometry": data, "properties": {}}]
     else:
         raise InputError(f"{origin}: not a GeoJSON FeatureCollection, Feature or Polygon")
@@ -287,7 +287,7 @@ def _read_feature(
     where = f"{origin}, feature {i} ({props.get('id') or props.get('name') or 'no id'})"
     try:
         geom = shapely.force_2d(shape(feat["geometry"])) if feat.get("geometry") else None
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, shapely.errors.ShapelyError) as exc:
+    except (ValueError, TypeError, OverflowError, KeyError, IndexError, AttributeError, shapely.errors.ShapelyError) as exc:
         raise InputError(f"{where}: cannot read its geometry ({exc or type(exc).__name__})") from exc
     if geom is not None and crs is not None:
         geom = reproject_geometry(geom, crs, "EPSG:4326")

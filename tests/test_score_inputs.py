@@ -467,3 +467,36 @@ def test_a_label_file_with_a_number_of_more_than_4300_digits_is_an_input_error(t
     (tmp_path / "l.json").write_text('{"images": ' + "1" * 5000 + "}")
     with pytest.raises(InputError, match=r"l.json: not readable JSON .*4300 digits"):
         read_labels(tmp_path / "l.json")
+
+
+_DET = {"type": "Feature", "properties": {"row": 12, "col": 15, "score": 0.9, "kind": "vessel"},
+        "geometry": {"type": "Polygon", "coordinates": [[[14, 11], [16, 11], [16, 13], [14, 11]]]}}  # fmt: skip
+
+
+@pytest.mark.parametrize(("features", "named"), [
+    pytest.param(5, "a.geojson: its 'features' is not a list", id="features-not-a-list"),  # TypeError
+    pytest.param([{**_DET, "properties": 1.5}], "a.geojson: feature 0 has properties that are no JSON object",
+                 id="properties-a-number"),  # AttributeError: 'float' object has no attribute 'get'
+    pytest.param([{**_DET, "properties": {**_DET["properties"], "kind": ["vessel"]}}], "a.geojson: feature 0 has kind ['vessel']",
+                 id="kind-a-list"),  # TypeError: unhashable type: 'list'
+    pytest.param([{**_DET, "geometry": {"type": "Polygo", "coordinates": []}}], "a.geojson: feature 0 lacks what detect-image",
+                 id="unknown-geometry-type"),  # shapely's GeometryTypeError
+    pytest.param([{**_DET, "geometry": {"type": "Point", "coordinates": []}}], "a.geojson: feature 0 lacks what detect-image",
+                 id="empty-point"),  # GEOSException: getX called on empty Point
+    pytest.param([{**_DET, "properties": {**_DET["properties"], "col": 10**400}}], "a.geojson: feature 0 lacks what detect-image",
+                 id="col-past-float"),  # OverflowError
+    pytest.param([{**_DET, "properties": {**_DET["properties"], "score": 10**400}}], "a.geojson: feature 0 has a score that is not",
+                 id="score-past-float"),  # OverflowError
+    pytest.param([{**_DET, "properties": {**_DET["properties"], "length_m": 10**400}}], None,
+                 id="length-past-float"),  # OverflowError; now no length, as for a length that is no number
+])  # fmt: skip
+def test_malformed_detections_found_by_fuzzing_are_named(tmp_path: Path, features: Any, named: str | None) -> None:
+    """Detections files fuzz/fuzz_detections.py found that ended `score` in a traceback."""
+    labels = _voc(tmp_path / "a.xml", SHIP)
+    d = tmp_path / "a.geojson"
+    d.write_text(json.dumps({"type": "FeatureCollection", "features": features, "sitewatch": {"source": "a.jpg", "detector": "sar-cfar"}}))
+    code, out = _score(d, labels)
+    if named is None:
+        assert code == 0 and out == (1, 0, 0), out
+    else:
+        assert code == 1 and named in out and "Traceback" not in out, out

@@ -7,6 +7,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 import shapely.affinity
@@ -1218,3 +1219,49 @@ def test_a_number_of_more_than_4300_digits_is_an_input_error(tmp_path: Path) -> 
     feature = {"type": "Feature", "properties": {"tags": "[" + "1" * 5000 + "]"}, "geometry": json.loads(_SQUARE)}
     (tmp_path / "t.geojson").write_text(json.dumps(feature))
     assert read_sites_file(tmp_path / "t.geojson")[0].tags == ("[" + "1" * 5000 + "]",)  # text, as other unreadable JSON
+
+
+def _kmz(method: int, garble: Any) -> bytes:
+    import io
+    import zipfile
+
+    kml = (b"<kml><Placemark><name>a</name><Polygon><outerBoundaryIs><LinearRing><coordinates>1,1 2,1 2,2 1,1"
+           b"</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark></kml>")  # fmt: skip
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", method) as zf:
+        zf.writestr("doc.kml", kml)
+    data = bytearray(out.getvalue())
+    garble(data, data.index(b"PK\x01\x02"))  # the local header is at 0, the central directory's entry at the index
+    return bytes(data)
+
+
+def _flip(at: int) -> Any:
+    def garble(data: bytearray, central: int) -> None:
+        data[at] ^= 0xFF
+
+    return garble
+
+
+def _encrypted(data: bytearray, central: int) -> None:
+    data[6] |= 1  # the general purpose flag's bit 0, in both headers
+    data[central + 8] |= 1
+
+
+def _method_99(data: bytearray, central: int) -> None:
+    data[8] = data[central + 10] = 99  # AES, which zipfile cannot unpack
+
+
+@pytest.mark.parametrize(("method", "garble", "why"), [
+    pytest.param(8, _flip(42), "Error -3 while decompressing", id="deflate-garbled"),  # zlib.error
+    pytest.param(14, _flip(49), "Corrupt input data", id="lzma-garbled"),  # lzma.LZMAError
+    pytest.param(12, _flip(49), "Invalid data stream", id="bzip2-garbled"),  # OSError
+    pytest.param(0, _encrypted, "encrypted", id="encrypted"),  # RuntimeError
+    pytest.param(0, _method_99, "compression method is not supported", id="aes"),  # NotImplementedError
+])  # fmt: skip
+def test_a_kmz_whose_document_cannot_be_unpacked_is_an_input_error(tmp_path: Path, method: int, garble: Any, why: str) -> None:
+    """KMZs fuzz/fuzz_sites.py found that ended `sites import` in a traceback of the zip's decompressor."""
+    from sitewatch.sites import read_sites_file
+
+    (tmp_path / "s.kmz").write_bytes(_kmz(method, garble))
+    with pytest.raises(InputError, match=rf"s.kmz: doc.kml cannot be unpacked \(.*{why}.*\): is the zip damaged"):
+        read_sites_file(tmp_path / "s.kmz")

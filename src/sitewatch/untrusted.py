@@ -12,11 +12,13 @@ refused with an :class:`~sitewatch.errors.InputError`.
 
 from __future__ import annotations
 
+import lzma
 import re
 import unicodedata
 import xml.etree.ElementTree as ET
 import xml.parsers.expat
 import zipfile
+import zlib
 
 from .errors import ImageReadError, InputError
 
@@ -66,7 +68,8 @@ def parse_xml(data: str | bytes, origin: str) -> ET.Element:
 
 
 def read_zip_member(zf: zipfile.ZipFile, name: str, origin: str, limit: int | None = None) -> bytes:
-    """The bytes of member ``name``; one unpacking to more than ``limit`` (default :data:`MAX_MEMBER_BYTES`) bytes is an :class:`InputError`.
+    """The bytes of member ``name``; one unpacking to more than ``limit`` (default :data:`MAX_MEMBER_BYTES`) bytes,
+    or that cannot be unpacked (damaged, encrypted, compressed by a method zipfile lacks), is an :class:`InputError`.
 
     Raises ``KeyError`` for a member the zip does not hold, as ``ZipFile.read`` does.
     """
@@ -75,8 +78,13 @@ def read_zip_member(zf: zipfile.ZipFile, name: str, origin: str, limit: int | No
     if info.file_size > limit:
         raise InputError(f"{origin}: {name} unpacks to {info.file_size:,} bytes, more than sitewatch reads "
                          f"({limit:,}); is the zip damaged or made to exhaust memory?")  # fmt: skip
-    with zf.open(info) as f:
-        data = f.read(limit + 1)  # the size in the header is checked by zipfile, but read no more regardless
+    try:
+        with zf.open(info) as f:
+            data = f.read(limit + 1)  # the size in the header is checked by zipfile, but read no more regardless
+    except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
+        # Each decompressor's own error for damaged data (bz2's is an OSError), zipfile's RuntimeError for an
+        # encrypted member and NotImplementedError for AES or another method it lacks.
+        raise InputError(f"{origin}: {name} cannot be unpacked ({exc}): is the zip damaged, or encrypted?") from exc
     if len(data) > limit:
         raise InputError(f"{origin}: {name} unpacks to more than {limit:,} bytes, more than sitewatch reads")
     return data

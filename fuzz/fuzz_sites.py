@@ -1,9 +1,11 @@
 """Fuzz a sites file as `sitewatch sites import FILE` reads it, against a workspace that holds one site; the
-input's first byte picks GeoJSON, KML, or a seed's GeoJSON with values of other types swapped in."""
+input's first byte picks GeoJSON, KML, a seed's GeoJSON with values of other types swapped in, or a KMZ."""
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 
 import atheris
 from _harness import as_file, mutated_json, run
@@ -36,14 +38,25 @@ KML = (
     b"<Placemark><name>pin</name><Point><coordinates>3,3</coordinates></Point></Placemark></Folder></Document></kml>"
 )
 POLYGON = b'{"type": "Polygon", "coordinates": [[[1, 1], [2, 1], [2, 2], [1, 1]]]}'
-SEEDS = [b"\x00" + GEOJSON, b"\x01" + KML, b"\x00" + POLYGON, b"\x02" + bytes(64)]
+
+
+def _kmz(method: int) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", method) as zf:
+        zf.writestr("doc.kml", KML)
+        zf.writestr("files/readme.txt", b"pins")
+    return out.getvalue()
+
+
+SEEDS = [b"\x00" + GEOJSON, b"\x01" + KML, b"\x00" + POLYGON, b"\x02" + bytes(64), b"\x03" + _kmz(zipfile.ZIP_DEFLATED),
+         b"\x03" + _kmz(zipfile.ZIP_STORED)]  # fmt: skip
 DOCS = [json.loads(GEOJSON), json.loads(POLYGON)]
 
 
 def read(data: bytes) -> None:
-    mode = data[0] % 3 if data else 0
+    mode = data[0] % 4 if data else 0
     body = mutated_json(data[1:], DOCS) if mode == 2 else data[1:]
-    read_sites_file(as_file(body, "sites.kml" if mode == 1 else "sites.geojson"), known=KNOWN)
+    read_sites_file(as_file(body, ("sites.geojson", "sites.kml", "sites.geojson", "sites.kmz")[mode]), known=KNOWN)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from .errors import InputError
-from .untrusted import declared_encoding, parse_xml
+from .untrusted import parse_xml
 
 __all__ = ["LABEL_SUFFIXES", "Box", "class_key_of", "file_stem", "read_labels"]
 
@@ -178,20 +178,7 @@ def _xml_root(path: Path) -> ET.Element:
     except OSError as exc:
         raise InputError(f"{path}: not readable XML ({exc})") from exc
     try:
-        try:
-            return parse_xml(data, str(path))
-        except InputError:
-            raise
-        except (ValueError, LookupError) as exc:
-            # expat reads UTF-8/16 and one-byte encodings only: Chinese tools write GBK, declared so.
-            declared = declared_encoding(data)
-            if declared is None:
-                raise InputError(f"{path}: not readable XML ({exc})") from exc
-            try:
-                text = data.decode(declared)
-            except (LookupError, UnicodeDecodeError) as exc2:
-                raise InputError(f"{path}: not readable XML in its declared encoding {declared!r} ({exc2})") from exc2
-            return parse_xml(text, str(path))
+        return parse_xml(data, str(path))  # GBK, as Chinese tools write and declare it, too
     except ET.ParseError as exc:
         raise InputError(f"{path}: not readable XML ({exc})") from exc
 

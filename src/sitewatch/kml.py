@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, SkippedInputWarning
-from .untrusted import declared_encoding, parse_xml, read_zip_member
+from .untrusted import parse_xml, read_zip_member
 
 __all__ = ["kml_to_geojson", "read_kml"]
 
@@ -95,9 +95,6 @@ def kml_to_geojson(text: str | bytes, origin: str = "KML") -> dict[str, Any]:
         root = parse_xml(text, origin)
     except ET.ParseError as exc:
         raise InputError(f"{origin}: not a valid KML (XML) file ({exc})") from exc
-    except (LookupError, ValueError) as exc:  # expat: "unknown encoding: UTF-3", "multi-byte encodings are not supported"
-        raise InputError(f"{origin}: its declared encoding {declared_encoding(text)!r} cannot be read ({exc}); "
-                         "save it as UTF-8") from exc  # fmt: skip
     if _local(root.tag) != "kml":
         raise InputError(f"{origin}: not a KML file (its root element is <{_local(root.tag)}>, not <kml>)")
     features = []

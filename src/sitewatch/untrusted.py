@@ -23,7 +23,7 @@ import zlib
 from .errors import ImageReadError, InputError
 
 __all__ = [
-    "LINKING_DRIVERS", "MAX_MEMBER_BYTES", "check_not_linking", "declared_encoding", "parse_xml", "read_zip_member",
+    "LINKING_DRIVERS", "MAX_MEMBER_BYTES", "check_not_linking", "parse_xml", "read_zip_member",
     "without_controls",
 ]  # fmt: skip
 
@@ -34,22 +34,20 @@ MAX_MEMBER_BYTES = 256 * 2**20
 _DECLARED = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 
 
-def declared_encoding(data: str | bytes) -> str | None:
-    """The encoding an XML document's declaration names (``GBK``), or None; a byte-order mark before it is skipped.
-
-    ``parse_xml`` raises ``LookupError`` for one Python does not know and ``ValueError`` for a multi-byte one
-    other than UTF-8/16 (expat reads no others), which a reader names from this.
-    """
-    raw = data.encode("utf-8", "replace") if isinstance(data, str) else data
-    found = _DECLARED.match(raw.lstrip(b"\xef\xbb\xbf"))
+def _declared_encoding(data: bytes) -> str | None:
+    """The encoding an XML document's declaration names (``GBK``), or None; a byte-order mark before it is skipped."""
+    found = _DECLARED.match(data.lstrip(b"\xef\xbb\xbf"))
     return None if found is None else found.group(1).decode("ascii")
 
 
 def parse_xml(data: str | bytes, origin: str) -> ET.Element:
     """The root element of an XML document; one declaring entities is an :class:`InputError`.
 
-    Raises :class:`xml.etree.ElementTree.ParseError` for text that is not XML, and ``LookupError``
-    or ``ValueError`` for bytes declaring an encoding expat cannot read, as ``ET.fromstring`` does.
+    expat reads UTF-8/16 and one-byte encodings only: bytes declaring another (GBK, as Chinese
+    labelling tools write) are decoded by Python first. Raises
+    :class:`xml.etree.ElementTree.ParseError` for text that is not XML, as ``ET.fromstring`` does,
+    and for bytes in an encoding neither reads (``UTF-3``); ``ET.fromstring`` raised ``LookupError``
+    or ``ValueError`` for those, which no reader caught.
     """
 
     def refuse(*_: object) -> None:
@@ -64,7 +62,24 @@ def parse_xml(data: str | bytes, origin: str) -> ET.Element:
         check.Parse(data, True)
     except xml.parsers.expat.ExpatError:
         pass  # not XML: ET.fromstring says so below, as a ParseError
+    except InputError:
+        raise
+    except (LookupError, ValueError) as exc:  # "unknown encoding: UTF-3", "multi-byte encodings are not supported"
+        return parse_xml(_decoded(data, exc), origin)
     return ET.fromstring(data)
+
+
+def _decoded(data: str | bytes, refused: Exception) -> str:
+    """``data`` decoded by Python as its declaration says (expat ``refused`` it); a ParseError when it cannot be."""
+    declared = _declared_encoding(data) if isinstance(data, bytes) else None  # a str's declaration is not read
+    why: Exception = refused
+    if isinstance(data, bytes) and declared:
+        try:
+            return data.decode(declared)
+        except (LookupError, UnicodeDecodeError) as exc:
+            why = exc
+    what = f"its declared encoding {declared!r}" if declared else "its encoding"
+    raise ET.ParseError(f"{what} cannot be read ({why}); save it as UTF-8") from why
 
 
 def read_zip_member(zf: zipfile.ZipFile, name: str, origin: str, limit: int | None = None) -> bytes:

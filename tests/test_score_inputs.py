@@ -500,3 +500,20 @@ def test_malformed_detections_found_by_fuzzing_are_named(tmp_path: Path, feature
         assert code == 0 and out == (1, 0, 0), out
     else:
         assert code == 1 and named in out and "Traceback" not in out, out
+
+
+def test_a_coco_rle_mask_spanning_a_huge_image_is_boxed_without_measuring_it(tmp_path: Path) -> None:
+    """Two pixels at opposite corners of a 30 000 × 30 000 RLE mask (a file of 200 bytes): its length was measured
+    over an int32 array of the whole extent, 3.4 GB, when a detection matched it. No labelled object is that big:
+    such a mask is boxed and scored, its length left unmeasured."""
+    from sitewatch.boxlabels import MAX_MEASURED_PIXELS, read_labels
+
+    n = 30_000
+    assert n * n > MAX_MEASURED_PIXELS
+    seg = {"size": [n, n], "counts": [0, 1, n * n - 2, 1]}
+    _coco(tmp_path / "l.json", [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": seg}],
+          images=[{"id": 1, "file_name": "a.jpg", "width": n, "height": n}])
+    fmt, boxes, _ = read_labels(tmp_path / "l.json")
+    assert isinstance(boxes, dict)
+    (box,) = boxes["a"]
+    assert (box.x0, box.y0, box.x1, box.y1) == (-0.5, -0.5, n - 0.5, n - 0.5) and box.length is None

@@ -1249,6 +1249,28 @@ def _method_99(data: bytearray, central: int) -> None:
     data[8] = data[central + 10] = 99  # AES, which zipfile cannot unpack
 
 
+def _version_15_7(data: bytearray, central: int) -> None:
+    data[central + 6] = 157  # the version needed to extract, which zipfile refuses in its directory
+
+
+def _utf8_names(data: bytearray, central: int) -> None:
+    data[central + 9] |= 0x08  # bit 11: names in UTF-8, and the name's first byte is none
+    data[central + 46] = 0x9D
+
+
+@pytest.mark.parametrize(("garble", "why"), [
+    pytest.param(_version_15_7, "zip file version 15.7", id="version"),  # NotImplementedError
+    pytest.param(_utf8_names, "invalid start byte", id="name-not-utf8"),  # UnicodeDecodeError
+])  # fmt: skip
+def test_a_kmz_whose_directory_zipfile_refuses_is_an_input_error(tmp_path: Path, garble: Any, why: str) -> None:
+    """KMZs fuzz/fuzz_sites.py found that ended `sites import` in a traceback of zipfile."""
+    from sitewatch.sites import read_sites_file
+
+    (tmp_path / "s.kmz").write_bytes(_kmz(0, garble))
+    with pytest.raises(InputError, match=rf"s.kmz: not a KMZ \(zip\) file \(.*{why}"):
+        read_sites_file(tmp_path / "s.kmz")
+
+
 @pytest.mark.parametrize(("method", "garble", "why"), [
     pytest.param(8, _flip(42), "Error -3 while decompressing", id="deflate-garbled"),  # zlib.error
     pytest.param(14, _flip(49), "Corrupt input data", id="lzma-garbled"),  # lzma.LZMAError

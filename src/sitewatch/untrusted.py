@@ -22,10 +22,7 @@ import zlib
 
 from .errors import ImageReadError, InputError
 
-__all__ = [
-    "LINKING_DRIVERS", "MAX_MEMBER_BYTES", "check_not_linking", "parse_xml", "read_zip_member",
-    "without_controls",
-]  # fmt: skip
+__all__ = ["LINKING_DRIVERS", "MAX_MEMBER_BYTES", "check_not_linking", "parse_xml", "read_zip_member", "without_controls"]
 
 MAX_MEMBER_BYTES = 256 * 2**20
 """Most bytes a zip member read into memory (a KML, a SAFE metadata file) may unpack to."""

@@ -517,3 +517,13 @@ def test_a_coco_rle_mask_spanning_a_huge_image_is_boxed_without_measuring_it(tmp
     assert isinstance(boxes, dict)
     (box,) = boxes["a"]
     assert (box.x0, box.y0, box.x1, box.y1) == (-0.5, -0.5, n - 0.5, n - 0.5) and box.length is None
+
+
+def test_a_pixel_size_of_400_digits_is_no_pixel_size(tmp_path: Path) -> None:
+    """An OverflowError traceback of `score` (found by fuzz/fuzz_detections.py); now no length is measured, as for
+    a pixel size that is no number."""
+    labels = _voc(tmp_path / "a.xml", SHIP)
+    d = tmp_path / "a.geojson"
+    d.write_text(json.dumps({"type": "FeatureCollection", "features": [_DET],
+                             "sitewatch": {"source": "a.jpg", "detector": "sar-cfar", "pixel_size_m": [10, 10**400]}}))  # fmt: skip
+    assert _score(d, labels) == (0, (1, 0, 0))

@@ -390,7 +390,7 @@ def _pixel_metres(fc: dict[str, Any]) -> tuple[float, float] | None:
     """Metres in a pixel of the detections' image along x and y (``sitewatch.pixel_size_m``)."""
     try:
         px, py = (float(v) for v in fc["sitewatch"]["pixel_size_m"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: a whole number of 400 digits
         return None
     return (px, py) if px > 0 and py > 0 and math.isfinite(px + py) else None
 

@@ -170,7 +170,11 @@ def test_link_fires_from_one_site_to_the_other_and_not_back(ws: tuple[Path, Stor
         ({"id": "k", "kind": "object", "sites": ["dunai"], "object_kind": "cranes"}, "rule 'k': object_kind: 'cranes'"),
         # no sea route to an inland site: the rule could never fire
         ({"id": "m", "kind": "link", "sites": ["rason", "camp"]}, "rule 'm': sites: no sea route between rason and camp"),
-    ],
+        # found by fuzz/fuzz_alert_rules.py: each ended `alerts check` in a traceback
+        ({"id": "n", "kind": "object", "sites": ["dunai"], "object_kind": ["crane"]}, "rule 'n': object_kind: ['crane']"),  # TypeError
+        ({"id": "o", "kind": "change", "sites": ["dunai"], "min_area_m2": 10**400}, "rule 'o': min_area_m2 must be a number"),
+        ({"id": "p", "kind": "vessel_count", "sites": ["dunai"], "above": 10**400}, "rule 'p': above must be a whole number"),
+    ],  # (OverflowError: int too large to convert to float)
 )
 def test_a_malformed_rule_is_named_with_its_field_and_the_others_proceed(ws: tuple[Path, Store], rule: dict[str, Any], named: str) -> None:
     _, store = ws

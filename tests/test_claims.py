@@ -317,6 +317,9 @@ GOOD = {"id": "ok", "text": "t", "source": "s", "sites": ["dunai"], "date": "202
         # a transit's destination not among the claim's sites was named as the field `site`, which it has not
         ({"sites": ["dunai", "rason"], "assert": {"kind": "vessel_transit", "within_days": 3, "destination": "vladivostok"}},
          "assert.destination", "'vladivostok' is not among the claim's sites"),
+        # found by fuzz/fuzz_claims.py: OverflowError (int too large to convert to float) tracebacks
+        ({"assert": {"kind": "vessel_present", "max_length_m": 10**400}}, "assert.max_length_m", "got one of 401 digits"),
+        ({"assert": {"kind": "presence_days", "days": 10**400}}, "assert.days", "got one of 401 digits"),
     ],
 )
 def test_a_malformed_claim_is_named_with_its_field_and_the_others_proceed(change: dict[str, Any], field: str, words: str) -> None:
@@ -532,3 +535,12 @@ def test_a_date_in_another_numeric_form_is_refused_saying_what_to_write(tmp_path
     path.write_text(_CLAIM_X + f"    date: '{written}'\n")
     (problem,) = read_claims(path).problems
     assert words in problem.message, problem.message
+
+
+def test_a_yaml_number_of_more_than_4300_digits_is_an_input_error(tmp_path: Path) -> None:
+    """PyYAML's int() refuses it with a ValueError, which ended `claims check` in a traceback."""
+    from sitewatch.errors import InputError
+
+    (tmp_path / "claims.yaml").write_text("- " + "1" * 5000 + "\n")
+    with pytest.raises(InputError, match=r"claims.yaml: not valid YAML .*4300 digits"):
+        read_claims(tmp_path / "claims.yaml")

@@ -30,6 +30,9 @@ def test_precedence_flag_env_file_default(tmp_path: Path) -> None:
     ("[settings]\nworkers = 'many'\n", "workers"),
     ("[settings]\nworkers = 2.5\n", "workers must be int, got 2.5"),  # int() would take it as 2
     ("[settings]\nworkers = true\n", "workers must be int, got True"),  # and this as 1
+    pytest.param("[settings]\nmax_cloud = 1" + "0" * 400 + "\n", "max_cloud must be a finite number",
+                 id="int-past-float"),  # was an OverflowError traceback
+    pytest.param("[settings]\nworkers = " + "1" * 5000 + "\n", "not valid TOML .*4300 digits", id="int-past-4300-digits"),
     ("[setings]\nworkers = 2\n", "setings"),
     ("[settings\n", "sitewatch.toml"),
 ])  # fmt: skip

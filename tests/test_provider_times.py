@@ -257,3 +257,16 @@ def test_a_pleiades_neo_file_takes_its_dim_files_time(tmp_path: Path) -> None:
     _image(tmp_path / "d" / f"IMG_{stem}_R1C1.TIF", 904)
     (tmp_path / "d" / f"DIM_{stem}.XML").write_text(dim_v2(("2023-03-07", "10:43:37.9Z")))
     assert _imported(tmp_path, tmp_path / "d") == ("2023-03-07T10:43:37.900000Z", f"sidecar DIM_{stem}.XML", False)
+
+
+def test_sidecar_json_with_a_number_of_more_than_4300_digits_is_skipped_as_unreadable(tmp_path: Path) -> None:
+    """Python refuses to read such a number (a ValueError, not a JSONDecodeError): it ended `import` in a traceback."""
+    from sitewatch.platforms import platform_from_metadata
+    from sitewatch.sources.landsat import _mtl_json_values
+
+    (tmp_path / "scene.json").write_text('{"datetime": ' + "1" * 5000 + "}")
+    assert _acquired_from({"TIFFTAG_DATETIME": "2024:10:19 07:00:00"}, tmp_path / "scene.tif") == (
+        datetime(2024, 10, 19, 7, tzinfo=UTC), "tag TIFFTAG_DATETIME"
+    )  # fmt: skip
+    assert platform_from_metadata(tmp_path / "scene.json") == ""
+    assert _mtl_json_values('{"LANDSAT_METADATA_FILE": ' + "1" * 5000 + "}") == {}

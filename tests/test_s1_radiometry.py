@@ -299,6 +299,7 @@ def test_an_unreadable_noise_file_is_named_and_read_without_noise(tmp_path: Path
         ("<calibration><calibrationVector><line>0</line><pixel>0 9</pixel><sigmaNought>5 0</sigmaNought></calibrationVector></calibration>", "not positive"),
         ("<calibration><calibrationVector><line>0</line><pixel>9 0</pixel><sigmaNought>5 5</sigmaNought></calibrationVector></calibration>", "pixels do not increase"),
         ("not xml", "not a readable Sentinel-1 calibration LUT"),
+        ('<?xml version="1.0" encoding="UTF-3"?><calibration/>', "declared encoding 'UTF-3' cannot be read"),  # LookupError
     ],
 )  # fmt: skip
 def test_a_malformed_calibration_lut_is_a_named_error(tmp_path: Path, xml: str, says: str) -> None:

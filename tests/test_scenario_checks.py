@@ -511,3 +511,32 @@ def test_resolved_must_be_true_or_false(tmp_path: Path) -> None:
     data["sites"][0]["resolved"] = "no"
     with pytest.raises(InputError, match=r"sites\[0\]\.resolved"):
         load_scenario(_write(tmp_path, data))
+
+
+def _series(**changes: Any) -> dict[str, Any]:
+    return _scenario(acquisitions=[{**_scenario()["acquisitions"][0], **changes}])
+
+
+def _land_corner(value: Any) -> dict[str, Any]:
+    data = _scenario()
+    data["sites"][0]["layout"]["land"][0][0] = [value, 0]
+    return data
+
+
+@pytest.mark.parametrize(("data", "named"), [
+    pytest.param(_series(resolution_m=10**400), r"acquisitions\[0\].resolution_m: expected a positive number, got one of 401 digits",
+                 id="number-past-float"),  # OverflowError
+    pytest.param(_land_corner(10**400), r"expected a list of \[x, y\] pairs", id="coordinate-past-float"),  # OverflowError
+    pytest.param(_series(start="0001-01-01", end="2024-11-30"), r"acquisitions\[0\]: 739,220 dates from 0001-01-01 to 2024-11-30",
+                 id="series-of-millennia"),  # read for minutes, rendering an image a day from year 1
+    pytest.param(_series(end="9999-12-31"), r"acquisitions\[0\]: 2,912,900 dates", id="series-to-the-last-date"),  # OverflowError
+])  # fmt: skip
+def test_values_found_by_fuzzing_are_named(tmp_path: Path, data: dict[str, Any], named: str) -> None:
+    """Scenarios fuzz/fuzz_scenario.py (and probes beside it) found that ended `simulate` in a traceback or kept it reading."""
+    with pytest.raises(InputError, match=named):
+        load_scenario(_write(tmp_path, data))
+
+
+def test_a_series_ending_on_the_last_date_there_is_reads_its_dates(tmp_path: Path) -> None:
+    scen = load_scenario(_write(tmp_path, _series(start="9999-12-25", end="9999-12-31", revisit_days=3)))
+    assert [d.isoformat() for d in scen.acquisitions[0].acquisition_dates()] == ["9999-12-25", "9999-12-28", "9999-12-31"]

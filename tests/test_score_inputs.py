@@ -401,3 +401,129 @@ def test_a_16_bit_instance_mask_keeps_every_object(tmp_path: Path) -> None:
     Image.fromarray(a).save(tmp_path / "m.png")
     d = _dets(tmp_path / "a.geojson", [(12, 15, 0.9), (12, 25, 0.8)])
     assert _score(d, tmp_path / "m.png") == (0, (2, 0, 0))
+
+
+def _broken_pngs() -> list[Any]:
+    import io
+    import struct
+    import zlib
+
+    import numpy as np
+    from PIL import Image
+
+    mask = np.zeros((8, 8, 3), np.uint8)
+    mask[1:3, 1:4] = 255
+    out = io.BytesIO()
+    Image.fromarray(mask).save(out, format="PNG")
+    png = out.getvalue()
+    at = png.index(b"IDAT")
+    short_idat = png[: at - 4] + struct.pack(">I", struct.unpack(">I", png[at - 4 : at])[0] - 8) + png[at:]
+    ihdr = b"IHDR" + bytes(9)  # 9 bytes of the 13 a header holds
+    short_ihdr = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 9) + ihdr + struct.pack(">I", zlib.crc32(ihdr))
+    return [
+        pytest.param(short_idat, "broken PNG file", id="png-chunk-misread"),  # PIL's SyntaxError
+        pytest.param(short_ihdr, "Truncated IHDR chunk", id="png-short-header"),  # PIL's ValueError
+    ]
+
+
+@pytest.mark.parametrize(("name", "data", "named"), [
+    pytest.param("l.json", b'{"images": [{"id": 1}], "annotations": 5}', r"l.json: its 'annotations' is not a list",
+                 id="coco-annotations-not-a-list"),  # TypeError: 'int' object is not iterable
+    pytest.param("l.geojson", b'{"type": "FeatureCollection", "features": 5}', r"l.geojson: its 'features' is not a list",
+                 id="geojson-features-not-a-list"),  # TypeError
+    pytest.param("l.geojson", b'{"type": "FeatureCollection", "crs": {"properties": [1]}, "features": []}',
+                 r"l.geojson: cannot read its 'crs' member", id="geojson-crs-properties-not-an-object"),  # AttributeError
+    pytest.param("l.geojson", b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"class": "ship"},'
+                 b' "geometry": {"type": "Polygo", "coordinates": []}}]}', r"l.geojson: feature 0 has no usable geometry",
+                 id="geojson-unknown-geometry-type"),  # shapely's GeometryTypeError
+    pytest.param("l.json", b'{"images": [{"id": 1}], "categories": [{"id": 1, "name": "ship"}], "annotations": [{"image_id": 1, "category_id": 1, "segmentation": {"size": [1e400, 1],'
+                 b' "counts": [1]}}]}', r"l.json: annotation #0 has no bbox and its segmentation is not readable",
+                 id="coco-rle-size-infinite"),  # OverflowError: cannot convert float infinity to integer
+    pytest.param("l.geojson", b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"class": "ship"},'
+                 b' "geometry": {"type": "Polygon", "coordinates": ""}}]}', r"l.geojson: feature 0 has no usable geometry",
+                 id="geojson-coordinates-empty-text"),  # IndexError: string index out of range
+    pytest.param("l.geojson", b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": 1.5,'
+                 b' "geometry": null}]}', r"l.geojson: feature 0 has properties that are no JSON object",
+                 id="geojson-properties-a-number"),  # TypeError: argument of type 'float' is not iterable
+    pytest.param("l.json", b'{"images": [{"id": 1}], "categories": [{"id": 1, "name": "ship"}], "annotations": [{"image_id": 1,'
+                 b' "category_id": 1, "bbox": [10, 10, -1' + b"0" * 400 + b', 5]}]}', r"l.json: annotation #0 has no usable bbox",
+                 id="coco-bbox-past-float"),  # OverflowError
+    *[pytest.param("l.png", *p.values, id=p.id) for p in _broken_pngs()],
+])  # fmt: skip
+def test_malformed_label_files_found_by_fuzzing_are_input_errors(tmp_path: Path, name: str, data: bytes, named: str) -> None:
+    """Inputs fuzz/fuzz_labels.py found that ended `score` in a traceback."""
+    from sitewatch.boxlabels import read_labels
+    from sitewatch.errors import InputError
+
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(InputError, match=named):
+        read_labels(tmp_path / name, classes=("ship",))
+
+
+def test_a_label_file_with_a_number_of_more_than_4300_digits_is_an_input_error(tmp_path: Path) -> None:
+    from sitewatch.boxlabels import read_labels
+    from sitewatch.errors import InputError
+
+    (tmp_path / "l.json").write_text('{"images": ' + "1" * 5000 + "}")
+    with pytest.raises(InputError, match=r"l.json: not readable JSON .*4300 digits"):
+        read_labels(tmp_path / "l.json")
+
+
+_DET = {"type": "Feature", "properties": {"row": 12, "col": 15, "score": 0.9, "kind": "vessel"},
+        "geometry": {"type": "Polygon", "coordinates": [[[14, 11], [16, 11], [16, 13], [14, 11]]]}}  # fmt: skip
+
+
+@pytest.mark.parametrize(("features", "named"), [
+    pytest.param(5, "a.geojson: its 'features' is not a list", id="features-not-a-list"),  # TypeError
+    pytest.param([{**_DET, "properties": 1.5}], "a.geojson: feature 0 has properties that are no JSON object",
+                 id="properties-a-number"),  # AttributeError: 'float' object has no attribute 'get'
+    pytest.param([{**_DET, "properties": {**_DET["properties"], "kind": ["vessel"]}}], "a.geojson: feature 0 has kind ['vessel']",
+                 id="kind-a-list"),  # TypeError: unhashable type: 'list'
+    pytest.param([{**_DET, "geometry": {"type": "Polygo", "coordinates": []}}], "a.geojson: feature 0 lacks what detect-image",
+                 id="unknown-geometry-type"),  # shapely's GeometryTypeError
+    pytest.param([{**_DET, "geometry": {"type": "Point", "coordinates": []}}], "a.geojson: feature 0 lacks what detect-image",
+                 id="empty-point"),  # GEOSException: getX called on empty Point
+    pytest.param([{**_DET, "properties": {**_DET["properties"], "col": 10**400}}], "a.geojson: feature 0 lacks what detect-image",
+                 id="col-past-float"),  # OverflowError
+    pytest.param([{**_DET, "properties": {**_DET["properties"], "score": 10**400}}], "a.geojson: feature 0 has a score that is not",
+                 id="score-past-float"),  # OverflowError
+    pytest.param([{**_DET, "properties": {**_DET["properties"], "length_m": 10**400}}], None,
+                 id="length-past-float"),  # OverflowError; now no length, as for a length that is no number
+])  # fmt: skip
+def test_malformed_detections_found_by_fuzzing_are_named(tmp_path: Path, features: Any, named: str | None) -> None:
+    """Detections files fuzz/fuzz_detections.py found that ended `score` in a traceback."""
+    labels = _voc(tmp_path / "a.xml", SHIP)
+    d = tmp_path / "a.geojson"
+    d.write_text(json.dumps({"type": "FeatureCollection", "features": features, "sitewatch": {"source": "a.jpg", "detector": "sar-cfar"}}))
+    code, out = _score(d, labels)
+    if named is None:
+        assert code == 0 and out == (1, 0, 0), out
+    else:
+        assert code == 1 and named in out and "Traceback" not in out, out
+
+
+def test_a_coco_rle_mask_spanning_a_huge_image_is_boxed_without_measuring_it(tmp_path: Path) -> None:
+    """Two pixels at opposite corners of a 30 000 × 30 000 RLE mask (a file of 200 bytes): its length was measured
+    over an int32 array of the whole extent, 3.4 GB, when a detection matched it. No labelled object is that big:
+    such a mask is boxed and scored, its length left unmeasured."""
+    from sitewatch.boxlabels import MAX_MEASURED_PIXELS, read_labels
+
+    n = 30_000
+    assert n * n > MAX_MEASURED_PIXELS
+    seg = {"size": [n, n], "counts": [0, 1, n * n - 2, 1]}
+    _coco(tmp_path / "l.json", [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": seg}],
+          images=[{"id": 1, "file_name": "a.jpg", "width": n, "height": n}])
+    fmt, boxes, _ = read_labels(tmp_path / "l.json")
+    assert isinstance(boxes, dict)
+    (box,) = boxes["a"]
+    assert (box.x0, box.y0, box.x1, box.y1) == (-0.5, -0.5, n - 0.5, n - 0.5) and box.length is None
+
+
+def test_a_pixel_size_of_400_digits_is_no_pixel_size(tmp_path: Path) -> None:
+    """An OverflowError traceback of `score` (found by fuzz/fuzz_detections.py); now no length is measured, as for
+    a pixel size that is no number."""
+    labels = _voc(tmp_path / "a.xml", SHIP)
+    d = tmp_path / "a.geojson"
+    d.write_text(json.dumps({"type": "FeatureCollection", "features": [_DET],
+                             "sitewatch": {"source": "a.jpg", "detector": "sar-cfar", "pixel_size_m": [10, 10**400]}}))  # fmt: skip
+    assert _score(d, labels) == (0, (1, 0, 0))

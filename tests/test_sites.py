@@ -7,6 +7,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 import shapely.affinity
@@ -1178,3 +1179,121 @@ def read_sites_file_kml(tmp_path: Path, sites: list[Site]) -> list[Site]:
 
     (tmp_path / "s.kml").write_text(sites_to_kml(sites), encoding="utf-8")
     return read_sites_file(tmp_path / "s.kml")
+
+
+_SQUARE = '{"type": "Polygon", "coordinates": [[[1, 1], [2, 1], [2, 2], [1, 1]]]}'
+
+
+@pytest.mark.parametrize(("name", "text", "named"), [
+    pytest.param("s.geojson", '{"type": "FeatureCollection", "features": 5}', r"s.geojson: its 'features' is not a list",
+                 id="features-not-a-list"),  # TypeError: 'int' object is not iterable
+    pytest.param("s.geojson", '{"type": "Feature", "properties": {"id": 1' + "0" * 400 + '}, "geometry": ' + _SQUARE + "}",
+                 r"s.geojson, feature 0 \(10+\): site id '10+…' is 401 characters long", id="id-past-float"),  # OverflowError
+    pytest.param("s.geojson", '{"type": "Polygon", "crs": {"type": "name", "properties": {"name": "EPSG:2221"}},'
+                 ' "coordinates": [[[1, 1], [2, 1], [2, 2], [1, 1]]]}', r"s.geojson: cannot reproject its CRS 'EPSG:2221'",
+                 id="crs-without-a-way-to-lon-lat"),  # pyproj's ProjError: Input is not a transformation
+    pytest.param("s.geojson", '{"type": {"a": 1}}', r"s.geojson: not a GeoJSON FeatureCollection", id="type-an-object"),  # TypeError
+    pytest.param("s.geojson", '{"type": "Polygon", "coordinates": [[[-1' + "0" * 400 + ', 1], [2, 1], [2, 2], [1, 1]]]}',
+                 r"s.geojson, feature 0 \(no id\): cannot read its geometry", id="coordinate-past-float"),  # OverflowError
+    pytest.param("s.kml", '<?xml version="1.0" encoding="UTF-3"?><kml/>', r"s.kml: .*declared encoding 'UTF-3' cannot be read.*save it as UTF-8",
+                 id="kml-unknown-encoding"),  # LookupError
+])  # fmt: skip
+def test_malformed_sites_files_found_by_fuzzing_are_input_errors(tmp_path: Path, name: str, text: str, named: str) -> None:
+    """Inputs fuzz/fuzz_sites.py found that ended `sites import` in a traceback."""
+    from sitewatch.sites import read_sites_file
+
+    (tmp_path / name).write_text(text)
+    with pytest.raises(InputError, match=named):
+        read_sites_file(tmp_path / name)
+
+
+def test_a_number_of_more_than_4300_digits_is_an_input_error(tmp_path: Path) -> None:
+    """Python refuses to read such a number (a ValueError, not a JSONDecodeError), which ended `sites import` in a traceback."""
+    from sitewatch.sites import read_sites_file
+
+    (tmp_path / "s.geojson").write_text('{"type": ' + "1" * 5000 + "}")
+    with pytest.raises(InputError, match=r"s.geojson: not valid JSON .*4300 digits"):
+        read_sites_file(tmp_path / "s.geojson")
+    feature = {"type": "Feature", "properties": {"tags": "[" + "1" * 5000 + "]"}, "geometry": json.loads(_SQUARE)}
+    (tmp_path / "t.geojson").write_text(json.dumps(feature))
+    assert read_sites_file(tmp_path / "t.geojson")[0].tags == ("[" + "1" * 5000 + "]",)  # text, as other unreadable JSON
+
+
+def _kmz(method: int, garble: Any) -> bytes:
+    import io
+    import zipfile
+
+    kml = (b"<kml><Placemark><name>a</name><Polygon><outerBoundaryIs><LinearRing><coordinates>1,1 2,1 2,2 1,1"
+           b"</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark></kml>")  # fmt: skip
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", method) as zf:
+        zf.writestr("doc.kml", kml)
+    data = bytearray(out.getvalue())
+    garble(data, data.index(b"PK\x01\x02"))  # the local header is at 0, the central directory's entry at the index
+    return bytes(data)
+
+
+def _flip(at: int) -> Any:
+    def garble(data: bytearray, central: int) -> None:
+        data[at] ^= 0xFF
+
+    return garble
+
+
+def _encrypted(data: bytearray, central: int) -> None:
+    data[6] |= 1  # the general purpose flag's bit 0, in both headers
+    data[central + 8] |= 1
+
+
+def _method_99(data: bytearray, central: int) -> None:
+    data[8] = data[central + 10] = 99  # AES, which zipfile cannot unpack
+
+
+def _version_15_7(data: bytearray, central: int) -> None:
+    data[central + 6] = 157  # the version needed to extract, which zipfile refuses in its directory
+
+
+def _utf8_names(data: bytearray, central: int) -> None:
+    data[central + 9] |= 0x08  # bit 11: names in UTF-8, and the name's first byte is none
+    data[central + 46] = 0x9D
+
+
+@pytest.mark.parametrize(("garble", "why"), [
+    pytest.param(_version_15_7, "zip file version 15.7", id="version"),  # NotImplementedError
+    pytest.param(_utf8_names, "invalid start byte", id="name-not-utf8"),  # UnicodeDecodeError
+])  # fmt: skip
+def test_a_kmz_whose_directory_zipfile_refuses_is_an_input_error(tmp_path: Path, garble: Any, why: str) -> None:
+    """KMZs fuzz/fuzz_sites.py found that ended `sites import` in a traceback of zipfile."""
+    from sitewatch.sites import read_sites_file
+
+    (tmp_path / "s.kmz").write_bytes(_kmz(0, garble))
+    with pytest.raises(InputError, match=rf"s.kmz: not a KMZ \(zip\) file \(.*{why}"):
+        read_sites_file(tmp_path / "s.kmz")
+
+
+@pytest.mark.parametrize(("method", "garble", "why"), [
+    pytest.param(8, _flip(42), "Error -3 while decompressing", id="deflate-garbled"),  # zlib.error
+    pytest.param(14, _flip(49), "Corrupt input data", id="lzma-garbled"),  # lzma.LZMAError
+    pytest.param(12, _flip(49), "Invalid data stream", id="bzip2-garbled"),  # OSError
+    pytest.param(0, _encrypted, "encrypted", id="encrypted"),  # RuntimeError
+    pytest.param(0, _method_99, "compression method is not supported", id="aes"),  # NotImplementedError
+])  # fmt: skip
+def test_a_kmz_whose_document_cannot_be_unpacked_is_an_input_error(tmp_path: Path, method: int, garble: Any, why: str) -> None:
+    """KMZs fuzz/fuzz_sites.py found that ended `sites import` in a traceback of the zip's decompressor."""
+    from sitewatch.sites import read_sites_file
+
+    (tmp_path / "s.kmz").write_bytes(_kmz(method, garble))
+    with pytest.raises(InputError, match=rf"s.kmz: doc.kml cannot be unpacked \(.*{why}.*\): is the zip damaged"):
+        read_sites_file(tmp_path / "s.kmz")
+
+
+def test_a_kml_in_a_multi_byte_encoding_expat_lacks_is_read(tmp_path: Path) -> None:
+    """GBK (declared so) was a ValueError traceback (found by fuzz/fuzz_sites.py, with UTF-7); it reads as VOC labels in GBK do."""
+    from sitewatch.sites import read_sites_file
+
+    kml = ('<?xml version="1.0" encoding="GBK"?><kml><Placemark><name>\u6e2f\u53e3</name><Polygon><outerBoundaryIs><LinearRing>'
+           "<coordinates>1,1 2,1 2,2 1,1</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark></kml>")  # fmt: skip
+    (tmp_path / "s.kml").write_bytes(kml.encode("gbk"))
+    with pytest.warns(RenamedSiteWarning):  # a name without Latin letters
+        (site,) = read_sites_file(tmp_path / "s.kml")
+    assert site.name == "\u6e2f\u53e3"

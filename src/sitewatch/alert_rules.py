@@ -72,11 +72,15 @@ class Rule:
 
 
 def _number(rid: str, name: str, value: Any, *, whole: bool = False, minimum: float = 0.0) -> float:
-    ok = isinstance(value, int) if whole else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok or not math.isfinite(value) or value < minimum:
-        kind = "a whole number" if whole else "a number"
+    ok = (isinstance(value, int) if whole else isinstance(value, (int, float))) and not isinstance(value, bool)
+    kind = "a whole number" if whole else "a number"
+    try:
+        number = float(value) if ok else math.nan
+    except OverflowError:  # YAML's integers have no bound: one of 400 digits is past any float
+        raise InputError(f"rule {rid!r}: {name} must be {kind} of at least {minimum:g}, got one of {len(str(value))} digits") from None
+    if not math.isfinite(number) or number < minimum:
         raise InputError(f"rule {rid!r}: {name} must be {kind} of at least {minimum:g}, got {value!r}")
-    return float(value)
+    return number
 
 
 def _class_names() -> list[str]:
@@ -147,7 +151,7 @@ def _rule(raw: Any, index: int, sites: Mapping[str, Site]) -> Rule:
             raise InputError(f"rule {rid!r}: vessel_class: {wanted!r} names no class of the catalogue ({'; '.join(_class_names())})")
         out["vessel_class"] = wanted
     if raw.get("object_kind") is not None:
-        if raw["object_kind"] not in OBJECT_KINDS:  # a kind no detector finds would never fire
+        if not isinstance(raw["object_kind"], str) or raw["object_kind"] not in OBJECT_KINDS:  # a kind no detector finds would never fire
             raise InputError(f"rule {rid!r}: object_kind: {raw['object_kind']!r}: the detectors find "
                              f"{', '.join(OBJECT_KINDS)} besides vessels")  # fmt: skip
         out["object_kind"] = raw["object_kind"]

@@ -33,7 +33,6 @@ import ast
 import dataclasses
 import json
 import math
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -150,7 +149,7 @@ def read_json(path: Path) -> Any:
     """The parsed JSON of a file (UTF-8, a byte-order mark allowed); an InputError when it cannot be read."""
     try:
         return json.loads(path.read_bytes())  # bytes: UTF-8 whatever the locale, a byte-order mark allowed
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: JSONDecodeError, UnicodeDecodeError, a number of more than 4300 digits
         raise InputError(f"{path}: not readable JSON ({exc})") from exc
     except RecursionError as exc:  # "[[[[…" a hundred thousand deep: Python's parser recurses
         raise InputError(f"{path}: its JSON is nested too deeply to read") from exc
@@ -173,29 +172,13 @@ def _number(text: str | None, what: str) -> float:
 
 # --- Pascal VOC -------------------------------------------------------------------------------
 
-_DECLARED = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
-
-
 def _xml_root(path: Path) -> ET.Element:
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: not readable XML ({exc})") from exc
     try:
-        try:
-            return parse_xml(data, str(path))
-        except InputError:
-            raise
-        except (ValueError, LookupError) as exc:
-            # expat reads UTF-8/16 and one-byte encodings only: Chinese tools write GBK, declared so.
-            declared = _DECLARED.match(data.lstrip(b"\xef\xbb\xbf"))
-            if declared is None:
-                raise InputError(f"{path}: not readable XML ({exc})") from exc
-            try:
-                text = data.decode(declared.group(1).decode("ascii"))
-            except (LookupError, UnicodeDecodeError) as exc2:
-                raise InputError(f"{path}: not readable XML in its declared encoding {declared.group(1).decode()!r} ({exc2})") from exc2
-            return parse_xml(text, str(path))
+        return parse_xml(data, str(path))  # GBK, as Chinese tools write and declare it, too
     except ET.ParseError as exc:
         raise InputError(f"{path}: not readable XML ({exc})") from exc
 
@@ -312,6 +295,11 @@ def _rle_counts(counts: str) -> list[int]:
     return out
 
 
+MAX_MEASURED_PIXELS = 4096 * 4096
+"""Largest extent (pixels) of a label's mask whose length is measured: a 400 m hull at 0.3 m a pixel spans
+1 350; a mask of a few RLE numbers can span any number (measured over an int32 array of its extent)."""
+
+
 def _rle_box(seg: dict[str, Any]) -> Box | None:
     """The box of an RLE mask's pixels (column-major runs, zeros first); None when it has none."""
     h, w = (int(v) for v in seg["size"])
@@ -331,12 +319,15 @@ def _rle_box(seg: dict[str, Any]) -> Box | None:
             (ca, ra), (cb, rb) = divmod(start, h), divmod(end, h)
             c0, c1 = min(c0, ca), max(c1, cb)
             r0, r1 = (min(r0, ra), max(r1, rb)) if ca == cb else (0, h - 1)
-            pieces.append(np.arange(start, end + 1))
+            pieces.append((start, end))
         start += n
     if c0 == math.inf:
         return None
-    flat = np.concatenate(pieces)  # column-major pixel numbers, as COCO's RLE counts them
-    return Box(c0 - 0.5, r0 - 0.5, c1 + 0.5, r1 + 0.5, length=partial(mask_length, pixels_mask(flat % h, flat // h)))
+    box = Box(c0 - 0.5, r0 - 0.5, c1 + 0.5, r1 + 0.5)
+    if (r1 - r0 + 1) * (c1 - c0 + 1) > MAX_MEASURED_PIXELS:
+        return box  # a few numbers may span gigapixels: no object is measured over an array that size
+    flat = np.concatenate([np.arange(a, b + 1) for a, b in pieces])  # column-major pixel numbers, as COCO's RLE counts them
+    return dataclasses.replace(box, length=partial(mask_length, pixels_mask(flat % h, flat // h)))
 
 
 def _segmentation_box(seg: Any) -> Box | None:
@@ -365,7 +356,7 @@ def _coco_box(path: Path, i: int, a: dict[str, Any], size: tuple[Any, Any], raw:
     if bbox not in (None, []):
         try:
             x, y, w, h = (float(v) for v in bbox)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise InputError(f"{path}: annotation {aid} has no usable bbox ({exc})") from exc
         if not all(map(math.isfinite, (x, y, w, h))):
             raise InputError(f"{path}: annotation {aid} has a bbox that is not four numbers ({bbox})")
@@ -377,7 +368,7 @@ def _coco_box(path: Path, i: int, a: dict[str, Any], size: tuple[Any, Any], raw:
     if box is None and a.get("segmentation"):
         try:
             box = _segmentation_box(a["segmentation"])
-        except (TypeError, ValueError, KeyError, SyntaxError, MemoryError, RecursionError) as exc:
+        except (TypeError, ValueError, OverflowError, KeyError, SyntaxError, MemoryError, RecursionError) as exc:
             raise InputError(f"{path}: annotation {aid} has no bbox and its segmentation is not readable ({exc!r})") from exc
     if box is None:
         why = f"a zero width or height (bbox {bbox})" if bbox not in (None, []) else "no bbox"
@@ -386,7 +377,7 @@ def _coco_box(path: Path, i: int, a: dict[str, Any], size: tuple[Any, Any], raw:
         # Scored by its bbox, measured by its mask or polygon (the length error of `score`), when that reads.
         try:
             outline = _segmentation_box(a["segmentation"])
-        except (TypeError, ValueError, KeyError, SyntaxError, MemoryError, RecursionError):
+        except (TypeError, ValueError, OverflowError, KeyError, SyntaxError, MemoryError, RecursionError):
             outline = None
         if outline is not None:
             box = dataclasses.replace(box, length=outline.length)
@@ -421,7 +412,10 @@ def _coco(path: Path, data: dict[str, Any], wanted: set[str], seen: set[str]) ->
     out.shared = {stem: files for stem, files in by_stem.items() if len(files) > 1}
     out.folded = {k.casefold(): k for k in out}
     raw: list[float] = []
-    for i, a in enumerate(data.get("annotations") or []):
+    annotations = data.get("annotations") or []
+    if not isinstance(annotations, list):
+        raise InputError(f"{path}: its 'annotations' is not a list of annotations (a JSON {type(annotations).__name__})")
+    for i, a in enumerate(annotations):
         if not isinstance(a, dict):
             raise InputError(f"{path}: annotation {i} is not a JSON object")
         cid = a.get("category_id")
@@ -505,13 +499,19 @@ def looks_like_dota(path: Path) -> bool:
 
 
 def _geojson_boxes(path: Path, data: dict[str, Any], wanted: set[str], class_key: str, seen: set[str]) -> list[Box]:
+    from shapely.errors import ShapelyError
     from shapely.geometry import shape
 
+    features = data.get("features") or []
+    if not isinstance(features, list):
+        raise InputError(f"{path}: its 'features' is not a list of features (a JSON {type(features).__name__})")
     boxes = []
-    for i, f in enumerate(data.get("features") or []):
+    for i, f in enumerate(features):
         if not isinstance(f, dict):
             raise InputError(f"{path}: feature {i} is not a GeoJSON Feature")
         props = f.get("properties") or {}
+        if not isinstance(props, dict):
+            raise InputError(f"{path}: feature {i} has properties that are no JSON object ({json.dumps(props)[:40]})")
         label = str(props[class_key]) if class_key in props else f"(no {class_key!r} property; see --class-key)"
         seen.add(label)
         if wanted and class_key_of(label) not in wanted:
@@ -521,7 +521,7 @@ def _geojson_boxes(path: Path, data: dict[str, Any], wanted: set[str], class_key
         try:
             geom = shape(f["geometry"])
             x0, y0, x1, y1 = geom.bounds
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, IndexError, TypeError, ValueError, OverflowError, AttributeError, ShapelyError) as exc:
             raise InputError(f"{path}: feature {i} has no usable geometry ({exc})") from exc
         if geom.area <= 0:
             raise InputError(f"{path}: feature {i} is a {geom.geom_type}, not an area: labels are boxes or polygons")
@@ -539,10 +539,19 @@ def _geojson_boxes(path: Path, data: dict[str, Any], wanted: set[str], class_key
     return boxes
 
 
-def crs_name(fc: dict[str, Any]) -> str | None:
-    """The name in a GeoJSON's ``crs`` member (e.g. ``EPSG:32633``); None when it has no such member."""
+def crs_name(fc: dict[str, Any], origin: str = "GeoJSON") -> str | None:
+    """The name in a GeoJSON's ``crs`` member (e.g. ``EPSG:32633``); None when it has no such member.
+
+    A ``crs`` whose ``properties`` is no JSON object is an :class:`~sitewatch.errors.InputError` naming ``origin``.
+    """
     crs = fc.get("crs")
-    return str(crs.get("properties", {}).get("name")) if isinstance(crs, dict) else None
+    if not isinstance(crs, dict):
+        return None
+    props = crs.get("properties", {})
+    if not isinstance(props, dict):
+        raise InputError(f"{origin}: cannot read its 'crs' member {json.dumps(crs)[:80]}; "
+                         'write it as {"type": "name", "properties": {"name": "EPSG:32633"}}')  # fmt: skip
+    return str(props.get("name"))
 
 
 # --- any ----------------------------------------------------------------------------------------
@@ -580,5 +589,5 @@ def read_labels(
     if isinstance(data, dict) and data.get("type") == "FeatureCollection":
         if is_detect_image_output(data):
             raise InputError(f"{path}: a detect-image output, not labels (pass the label file or folder as LABELS)")
-        return "geojson", _geojson_boxes(path, data, wanted, class_key, seen), crs_name(data)
+        return "geojson", _geojson_boxes(path, data, wanted, class_key, seen), crs_name(data, str(path))
     raise InputError(f"{path}: neither COCO (images, annotations) nor a GeoJSON FeatureCollection")

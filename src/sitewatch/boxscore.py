@@ -14,6 +14,7 @@ pixel coordinates when the detections are in pixels).
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -181,16 +182,25 @@ def read_detections(
 ) -> tuple[list[Detected], list[Detected], str | None]:
     """A ``detect-image`` GeoJSON's detections of ``kinds`` scoring at least ``min_score``:
     ``(by pixel (col, row), by geometry centroid, crs member)``; ``fc``: the file already read."""
+    from shapely.errors import ShapelyError
     from shapely.geometry import shape
 
     fc = _detections_json(path) if fc is None else fc
     wanted = set(kinds)
     pixel, geo = [], []
-    for i, f in enumerate(fc.get("features") or []):
+    features = fc.get("features") or []
+    if not isinstance(features, list):
+        raise InputError(f"{path}: its 'features' is not a list of features (a JSON {type(features).__name__})")
+    for i, f in enumerate(features):
         if not isinstance(f, dict):
             raise InputError(f"{path}: feature {i} is not a GeoJSON Feature")
         p = f.get("properties") or {}
-        if p.get("kind", "vessel") not in wanted:
+        if not isinstance(p, dict):
+            raise InputError(f"{path}: feature {i} has properties that are no JSON object ({json.dumps(p)[:40]})")
+        kind = p.get("kind", "vessel")
+        if not isinstance(kind, str):
+            raise InputError(f"{path}: feature {i} has kind {kind!r}, which is no text (detect-image writes vessel, crane...)")
+        if kind not in wanted:
             continue
         score = _score(path, i, p.get("score"), min_score)
         if score < min_score:
@@ -199,15 +209,25 @@ def read_detections(
             col, row = float(p["col"]), float(p["row"])
             c = shape(f["geometry"]).centroid
             cx, cy = float(c.x), float(c.y)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, IndexError, TypeError, ValueError, OverflowError, AttributeError, ShapelyError) as exc:
             raise InputError(f"{path}: feature {i} lacks what detect-image writes (row, col, geometry): {exc}") from exc
         if not all(map(math.isfinite, (col, row))):
             raise InputError(f"{path}: feature {i} has a row or col that is not a number ({p['row']}, {p['col']})")
-        length = p.get("length_m")
-        length = float(length) if isinstance(length, (int, float)) and math.isfinite(length) else None
+        length = _finite(p.get("length_m"))
         pixel.append(Detected(col, row, score, length))
         geo.append(Detected(cx, cy, score, length))
-    return pixel, geo, crs_name(fc)
+    return pixel, geo, crs_name(fc, str(path))
+
+
+def _finite(value: Any) -> float | None:
+    """A JSON number as a finite float; None for anything else (NaN, text, a whole number of 400 digits)."""
+    if not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _score(path: Path, i: int, value: Any, min_score: float) -> float:
@@ -219,7 +239,7 @@ def _score(path: Path, i: int, value: Any, min_score: float) -> float:
         return 1.0
     try:
         score = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a whole number of 400 digits
         score = math.nan
     if not math.isfinite(score):
         raise InputError(f"{path}: feature {i} has a score that is not a number ({value!r})")
@@ -370,7 +390,7 @@ def _pixel_metres(fc: dict[str, Any]) -> tuple[float, float] | None:
     """Metres in a pixel of the detections' image along x and y (``sitewatch.pixel_size_m``)."""
     try:
         px, py = (float(v) for v in fc["sitewatch"]["pixel_size_m"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: a whole number of 400 digits
         return None
     return (px, py) if px > 0 and py > 0 and math.isfinite(px + py) else None
 

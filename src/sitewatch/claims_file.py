@@ -314,10 +314,13 @@ def _number(raw: Mapping[str, Any], key: str, field: str, *, whole: bool = False
     value = raw.get(key)
     if value is None:
         return None
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value >= 0 if zero else value > 0) and (not whole or float(value).is_integer())
+    kind = "a whole number" if whole else "a number"
+    try:
+        number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+    except OverflowError:  # YAML's integers have no bound: one of 400 digits is past any float
+        raise _Bad(field, f"must be {kind} {'of 0 or more' if zero else 'above 0'}, got one of {len(str(value))} digits") from None
+    ok = math.isfinite(number) and (number >= 0 if zero else number > 0) and (not whole or number.is_integer())
     if not ok:
-        kind = "a whole number" if whole else "a number"
         raise _Bad(field, f"must be {kind} {'of 0 or more' if zero else 'above 0'}, got {value!r}")
     return int(value) if whole else float(value)
 

@@ -99,6 +99,8 @@ def _coerce(setting: Setting, value: Any, origin: str, *, typed: bool = False) -
         raise ConfigError(
             f"{origin}: {setting.name} must be {setting.type.__name__}, got {value!r}"
         ) from exc
+    except OverflowError as exc:  # a whole number of 400 digits for a float setting (TOML's integers have no bound)
+        raise ConfigError(f"{origin}: {setting.name} must be a finite number, got {value!r}") from exc
     if isinstance(out, float) and not math.isfinite(out):  # min_vessel_length_m = inf would report no vessel at all
         raise ConfigError(f"{origin}: {setting.name} must be a finite number, got {value!r}")
     if setting.choices:
@@ -205,6 +207,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not UTF-8 text ({exc}); save it as UTF-8") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}){_toml_line(text, str(exc))}") from exc
+    except ValueError as exc:  # a whole number of more than 4300 digits, which Python refuses to read
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
 
 
 def _toml_line(text: str, message: str) -> str:

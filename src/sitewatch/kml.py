@@ -136,5 +136,6 @@ def read_kml(path: Path) -> dict[str, Any]:
             return kml_to_geojson(read_zip_member(kmz, doc, str(path)), origin=f"{path}!{doc}")
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file") from exc
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, NotImplementedError, UnicodeDecodeError) as exc:
+        # zipfile's directory: a version it lacks ("zip file version 15.7"), names flagged UTF-8 that are not
         raise InputError(f"{path}: not a KMZ (zip) file ({exc})") from exc

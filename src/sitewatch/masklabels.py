@@ -53,7 +53,8 @@ def read_instance_mask(path: Path) -> list[Box]:
                 rgba = np.asarray(im.convert("RGBA"), dtype=np.int64)
                 code = (rgba[..., 0] << 16) | (rgba[..., 1] << 8) | rgba[..., 2]
                 code[rgba[..., 3] == 0] = 0
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+    except (OSError, SyntaxError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        # PIL raises SyntaxError for a chunk it cannot read ("broken PNG file") and ValueError for a truncated header.
         raise InputError(f"{path}: not a readable PNG mask ({exc})") from exc
     colours, inverse = np.unique(code, return_inverse=True)
     objects = [int(c) for c in colours if c != 0]

@@ -68,7 +68,7 @@ def platform_from_metadata(path: Path) -> str:
     if suffix == ".json":
         try:
             meta = json.loads(text)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # ValueError: also a number of more than 4300 digits
             return ""
         props = meta.get("properties", meta) if isinstance(meta, dict) else None
         if not isinstance(props, dict):

@@ -154,14 +154,20 @@ def _geojson_crs(data: dict[str, Any], origin: str) -> str | None:
     name = props.get("name") if isinstance(props, dict) else None
     if not isinstance(name, str):
         raise InputError(f"{origin}: cannot read its 'crs' member {json.dumps(member)}; save the layer in EPSG:4326")
-    from pyproj import CRS
-    from pyproj.exceptions import CRSError
+    from pyproj import CRS, Transformer
+    from pyproj.exceptions import CRSError, ProjError
 
     try:
         crs = CRS.from_user_input(name)
     except CRSError as exc:
         raise InputError(f"{origin}: unknown CRS {name!r} in its 'crs' member; save the layer in EPSG:4326") from exc
-    return None if crs.equals(CRS("OGC:CRS84"), ignore_axis_order=True) else name
+    if crs.equals(CRS("OGC:CRS84"), ignore_axis_order=True):
+        return None
+    try:  # a CRS PROJ knows but has no way to lon/lat for (EPSG:2221): its features cannot be placed
+        Transformer.from_crs(crs, CRS("EPSG:4326"), always_xy=True)
+    except ProjError as exc:
+        raise InputError(f"{origin}: cannot reproject its CRS {name!r} to lon/lat ({exc}); save the layer in EPSG:4326") from exc
+    return name
 
 
 def sites_from_geojson(
@@ -189,8 +195,10 @@ def sites_from_geojson(
     if data.get("type") == "Feature":
         features = [data]
     elif data.get("type") == "FeatureCollection":
-        features = list(data.get("features") or [])
-    elif data.get("type") in {"Polygon", "MultiPolygon"}:
+        features = data.get("features") or []
+        if not isinstance(features, list):
+            raise InputError(f"{origin}: its 'features' is not a list of features (a JSON {type(features).__name__})")
+    elif data.get("type") in ("Polygon", "MultiPolygon"):  # a tuple: a "type" that is an object is not hashable
         features = [{"type": "Feature", "geometry": data, "properties": {}}]
     else:
         raise InputError(f"{origin}: not a GeoJSON FeatureCollection, Feature or Polygon")
@@ -279,7 +287,7 @@ def _read_feature(
     where = f"{origin}, feature {i} ({props.get('id') or props.get('name') or 'no id'})"
     try:
         geom = shapely.force_2d(shape(feat["geometry"])) if feat.get("geometry") else None
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, shapely.errors.ShapelyError) as exc:
+    except (ValueError, TypeError, OverflowError, KeyError, IndexError, AttributeError, shapely.errors.ShapelyError) as exc:
         raise InputError(f"{where}: cannot read its geometry ({exc or type(exc).__name__})") from exc
     if geom is not None and crs is not None:
         geom = reproject_geometry(geom, crs, "EPSG:4326")
@@ -338,7 +346,9 @@ def _given_id(props: dict[str, Any], feat: dict[str, Any]) -> Any:
         # as the feature's id): the name makes the id when there is one ("Busan" → busan, not 1).
         if props.get("name"):
             return None
-        return int(given) if float(given).is_integer() else given  # 2.0, as a Real field writes it, is 2
+        if isinstance(given, int):  # as it is: float() of one of 400 digits overflows
+            return given
+        return int(given) if given.is_integer() else given  # 2.0, as a Real field writes it, is 2
     return given
 
 
@@ -437,7 +447,7 @@ def _tags(value: Any) -> tuple[str, ...]:
     if isinstance(value, str) and value.startswith("["):  # the GeoPackage's JSON list, as QGIS exports it
         try:
             value = json.loads(value)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # ValueError: also a number of more than 4300 digits
             pass
     if isinstance(value, str):
         return tuple(t.strip() for t in re.split(r"[,;]", value) if t.strip())
@@ -687,7 +697,7 @@ def read_sites_file(path: Path, known: Mapping[str, Site] | None = None) -> list
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, or a number of more than 4300 digits Python refuses
         if path.suffix.lower() not in (".geojson", ".json"):  # a GeoPackage or shapefile read as JSON said "utf-8 codec…"
             raise InputError(
                 f"{path}: not GeoJSON, KML or KMZ, the formats sites are read from; save the layer as GeoJSON "

@@ -12,10 +12,13 @@ refused with an :class:`~sitewatch.errors.InputError`.
 
 from __future__ import annotations
 
+import lzma
+import re
 import unicodedata
 import xml.etree.ElementTree as ET
 import xml.parsers.expat
 import zipfile
+import zlib
 
 from .errors import ImageReadError, InputError
 
@@ -25,11 +28,23 @@ MAX_MEMBER_BYTES = 256 * 2**20
 """Most bytes a zip member read into memory (a KML, a SAFE metadata file) may unpack to."""
 
 
+_DECLARED = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
+def _declared_encoding(data: bytes) -> str | None:
+    """The encoding an XML document's declaration names (``GBK``), or None; a byte-order mark before it is skipped."""
+    found = _DECLARED.match(data.lstrip(b"\xef\xbb\xbf"))
+    return None if found is None else found.group(1).decode("ascii")
+
+
 def parse_xml(data: str | bytes, origin: str) -> ET.Element:
     """The root element of an XML document; one declaring entities is an :class:`InputError`.
 
-    Raises :class:`xml.etree.ElementTree.ParseError` for text that is not XML, as
-    ``ET.fromstring`` does.
+    expat reads UTF-8/16 and one-byte encodings only: bytes declaring another (GBK, as Chinese
+    labelling tools write) are decoded by Python first. Raises
+    :class:`xml.etree.ElementTree.ParseError` for text that is not XML, as ``ET.fromstring`` does,
+    and for bytes in an encoding neither reads (``UTF-3``); ``ET.fromstring`` raised ``LookupError``
+    or ``ValueError`` for those, which no reader caught.
     """
 
     def refuse(*_: object) -> None:
@@ -44,11 +59,29 @@ def parse_xml(data: str | bytes, origin: str) -> ET.Element:
         check.Parse(data, True)
     except xml.parsers.expat.ExpatError:
         pass  # not XML: ET.fromstring says so below, as a ParseError
+    except InputError:
+        raise
+    except (LookupError, ValueError) as exc:  # "unknown encoding: UTF-3", "multi-byte encodings are not supported"
+        return parse_xml(_decoded(data, exc), origin)
     return ET.fromstring(data)
 
 
+def _decoded(data: str | bytes, refused: Exception) -> str:
+    """``data`` decoded by Python as its declaration says (expat ``refused`` it); a ParseError when it cannot be."""
+    declared = _declared_encoding(data) if isinstance(data, bytes) else None  # a str's declaration is not read
+    why: Exception = refused
+    if isinstance(data, bytes) and declared:
+        try:
+            return data.decode(declared)
+        except (LookupError, UnicodeDecodeError) as exc:
+            why = exc
+    what = f"its declared encoding {declared!r}" if declared else "its encoding"
+    raise ET.ParseError(f"{what} cannot be read ({why}); save it as UTF-8") from why
+
+
 def read_zip_member(zf: zipfile.ZipFile, name: str, origin: str, limit: int | None = None) -> bytes:
-    """The bytes of member ``name``; one unpacking to more than ``limit`` (default :data:`MAX_MEMBER_BYTES`) bytes is an :class:`InputError`.
+    """The bytes of member ``name``; one unpacking to more than ``limit`` (default :data:`MAX_MEMBER_BYTES`) bytes,
+    or that cannot be unpacked (damaged, encrypted, compressed by a method zipfile lacks), is an :class:`InputError`.
 
     Raises ``KeyError`` for a member the zip does not hold, as ``ZipFile.read`` does.
     """
@@ -57,8 +90,13 @@ def read_zip_member(zf: zipfile.ZipFile, name: str, origin: str, limit: int | No
     if info.file_size > limit:
         raise InputError(f"{origin}: {name} unpacks to {info.file_size:,} bytes, more than sitewatch reads "
                          f"({limit:,}); is the zip damaged or made to exhaust memory?")  # fmt: skip
-    with zf.open(info) as f:
-        data = f.read(limit + 1)  # the size in the header is checked by zipfile, but read no more regardless
+    try:
+        with zf.open(info) as f:
+            data = f.read(limit + 1)  # the size in the header is checked by zipfile, but read no more regardless
+    except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
+        # Each decompressor's own error for damaged data (bz2's is an OSError), zipfile's RuntimeError for an
+        # encrypted member and NotImplementedError for AES or another method it lacks.
+        raise InputError(f"{origin}: {name} cannot be unpacked ({exc}): is the zip damaged, or encrypted?") from exc
     if len(data) > limit:
         raise InputError(f"{origin}: {name} unpacks to more than {limit:,} bytes, more than sitewatch reads")
     return data

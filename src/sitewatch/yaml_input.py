@@ -115,6 +115,8 @@ def read_yaml(path: str | Path, what: str, *, missing_hint: str = "") -> Any:
         raise InputError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from exc
     except RecursionError as exc:  # "[[[[…" thousands deep: the parser recurses
         raise InputError(f"{path}: nested too deeply to read") from exc
+    except ValueError as exc:  # PyYAML's int() of a number of more than 4300 digits, which Python refuses
+        raise InputError(f"{path}: not valid YAML ({exc})") from exc
 
 
 def unknown_fields(record: Mapping[Any, Any], allowed: Iterable[str]) -> list[str]:

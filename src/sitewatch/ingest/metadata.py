@@ -169,7 +169,7 @@ def _acquisition_times(tags: Mapping[str, str], path: Path) -> Iterator[tuple[da
         if sidecar.suffix.lower() == ".json":
             try:
                 meta = json.loads(sidecar.read_text())
-            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            except (ValueError, RecursionError):  # not JSON, not UTF-8, or a number of more than 4300 digits
                 continue
             props = meta.get("properties", meta) if isinstance(meta, dict) else None
             for key in ("datetime", "acquired", "acquisition_time"):

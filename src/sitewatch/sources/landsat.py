@@ -197,7 +197,7 @@ def _mtl_json_values(text: str) -> dict[str, str]:
 
     try:
         walk(json.loads(text))
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # ValueError: also a number of more than 4300 digits
         return {}
     return out
 

@@ -626,7 +626,7 @@ def _check_all_polarisations(manifest: str, read: set[str], product: Path) -> No
     """
     try:
         text = _read_bytes(manifest).decode("utf-8", errors="replace")
-    except (OSError, KeyError, zipfile.BadZipFile):
+    except (OSError, KeyError, zipfile.BadZipFile, InputError):
         return  # GDAL read the manifest; what it offered stands
     listed: dict[str, str] = {}
     for href in re.findall(r'href="\.?/?(measurement/[^"]+)"', text):

@@ -161,11 +161,9 @@ class Acquisitions:
     def acquisition_dates(self) -> tuple[date, ...]:
         """Every acquisition date from ``start`` to ``end`` (the revisits and ``dates`` inside it), sorted."""
         out = set(d for d in self.dates if self.start <= d <= self.end)
-        if self.revisit_days > 0:
-            d = self.start
-            while d <= self.end:
-                out.add(d)
-                d += timedelta(days=self.revisit_days)
+        if self.revisit_days > 0:  # counted, not stepped past end: an end of 9999-12-31 has no day after it
+            out.update(self.start + timedelta(days=k * self.revisit_days)
+                       for k in range((self.end - self.start).days // self.revisit_days + 1))  # fmt: skip
         return tuple(sorted(out))
 
 
@@ -349,9 +347,16 @@ class _Reader:
     def number(self, m: Mapping[str, Any], key: str, where: str, default: Any = ..., positive: bool = False) -> Any:
         """A finite number as float (or ``default``, which may be None)."""
         value = self.get(m, key, where, default, (int, float))
-        if value is not None and (not math.isfinite(value) or (positive and value <= 0)):
-            raise self.fail(self.path(where, key), f"expected a {'positive ' if positive else ''}number, got {value!r}")
-        return float(value) if value is not None else value
+        if value is None:
+            return value
+        try:
+            number = float(value)
+        except OverflowError:  # YAML's integers have no bound: one of 400 digits is past any float
+            number = math.inf
+        if not math.isfinite(number) or (positive and number <= 0):
+            shown = f"one of {len(str(value))} digits" if isinstance(value, int) and math.isinf(number) else repr(value)
+            raise self.fail(self.path(where, key), f"expected a {'positive ' if positive else ''}number, got {shown}")
+        return number
 
     def day(self, value: Any, where: str) -> date:
         if isinstance(value, datetime):
@@ -369,6 +374,8 @@ class _Reader:
         if isinstance(value, datetime):
             t = value
         elif isinstance(value, date):
+            if end and value == date.max:  # its day ends past the last datetime Python has
+                raise self.fail(where, f"{value} ends past the last date there is; give an earlier one")
             t = datetime.combine(value, time(0), tzinfo=UTC) + (timedelta(days=1) if end else timedelta(0))
         else:
             text = str(value).strip()
@@ -390,9 +397,9 @@ class _Reader:
     def coords(self, value: Any, where: str, *, min_points: int) -> Coords:
         try:
             pts = tuple((float(p[0]), float(p[1])) for p in value)
-            if any(len(p) != 2 for p in value):
+            if any(len(p) != 2 for p in value) or not all(math.isfinite(c) for p in pts for c in p):
                 raise ValueError
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, OverflowError, IndexError):  # OverflowError: a number of 400 digits
             raise self.fail(where, "expected a list of [x, y] pairs in metres") from None
         if len(pts) < min_points:
             raise self.fail(where, f"needs at least {min_points} points, got {len(pts)}")
@@ -452,6 +459,9 @@ _GROUND_KEYS = {
 _FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
 """The end of a trench's window: once dug it stays (the scenario's scenes end long before)."""
 _BERTH_KEYS = ("id", "name", "line")
+MAX_SERIES_DATES = 10_000
+"""Most acquisition dates one series may have: a daily series of 27 years (each is an image rendered)."""
+
 _SERIES_KEYS = (
     "name", "site", "sensor", "platform", "collection", "resolution_m", "start", "end", "revisit_days", "dates",
     "time_utc", "cloud_probability", "scl", "enl",
@@ -617,6 +627,10 @@ def _read_series(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[st
     revisit = r.get(m, "revisit_days", where, 0, int)
     if revisit < 0:
         raise r.fail(f"{where}.revisit_days", "must be >= 0")
+    if revisit and (end - start).days // revisit + 1 > MAX_SERIES_DATES:
+        # Each date is an image rendered: a daily series from year 1 read for minutes before a word was said.
+        raise r.fail(where, f"{(end - start).days // revisit + 1:,} dates from {start} to {end} every {revisit} day(s), more than "
+                            f"a series may have ({MAX_SERIES_DATES:,}); narrow start..end or raise revisit_days")  # fmt: skip
     dates = tuple(r.day(d, f"{where}.dates[{i}]") for i, d in enumerate(r.items(m, "dates", where)))
     outside = [d.isoformat() for d in dates if not start <= d <= end]
     if outside:

@@ -228,10 +228,14 @@ def _add_error_handlers(app: FastAPI, dash: Dashboard) -> None:
             return reply(request, 404, f"no page at {path} in this dashboard: start from its sites page")
         return reply(request, exc.status_code, str(exc.detail))
 
-    @app.exception_handler(sqlite3.OperationalError)
-    def busy(request: Request, exc: sqlite3.OperationalError) -> Response:
-        # "database is locked" while a stage writes for longer than the busy timeout
-        return reply(request, 503, f"the workspace database cannot be read at the moment ({exc}); try again")
+    @app.exception_handler(sqlite3.DatabaseError)
+    def unreadable(request: Request, exc: sqlite3.DatabaseError) -> Response:
+        # "database is locked" while a stage writes for longer than the busy timeout: it passes
+        if "locked" in str(exc) or "busy" in str(exc):
+            return reply(request, 503, f"the workspace database cannot be read at the moment ({exc}); try again")
+        # A damaged file opens when its first pages read, then fails mid-query ("disk image is malformed"): it stays
+        return reply(request, 503, f"the workspace database {dash.ws.db_path} cannot be read ({exc}): it may be damaged; "
+                                   "check it with `sqlite3 FILE 'PRAGMA integrity_check'` and restore it from a backup")  # fmt: skip
 
 
 def _site_id(site_id: str) -> str:

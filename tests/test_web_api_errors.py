@@ -1,0 +1,71 @@
+"""The dashboard's answers to what it cannot show: a damaged store, hostile ids, and what its OpenAPI doc declares.
+
+Found by property-based testing of the API with schemathesis (README, "Development"), each case kept
+here as a plain request. On a tiny workspace of two sites and no imagery, made in a second.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from sitewatch.cli import main
+from sitewatch.web import create_app
+
+pytest.importorskip("fastapi", reason="the web extra: pip install 'sitewatch[web]'")
+pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx (in the dev extra)")
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """A workspace with two sites, ``harbour`` and ``yard``, and nothing else."""
+    root = tmp_path / "ws"
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", str(root)]).exit_code == 0
+    for site, bbox in (("harbour", "131.10,42.70,131.14,42.73"), ("yard", "131.20,42.70,131.22,42.72")):
+        res = runner.invoke(main, ["sites", "add", site, "--bbox", bbox, "--kind", "port", "-w", str(root)])
+        assert res.exit_code == 0, res.output
+    return root
+
+
+def _client(root: Path) -> TestClient:
+    return TestClient(create_app(root), raise_server_exceptions=False)
+
+
+def test_a_damaged_database_is_503_naming_it_not_a_bare_500(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store whose first pages read but whose later ones are damaged opens, then fails in the middle of a
+    query with sqlite3.DatabaseError ("database disk image is malformed"): that answered 500 "Internal Server
+    Error" as text/plain, where a store that could not be opened at all answers 503 naming it."""
+
+    def damaged(*args: Any, **kwargs: Any) -> Any:
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr("sitewatch.web.data.site_summaries", damaged)
+    monkeypatch.setattr("sitewatch.web.data.site_detail", damaged)
+    client = _client(root)
+    for url in ("/api/sites", "/api/sites/harbour"):
+        r = client.get(url)
+        assert r.status_code == 503 and r.headers["content-type"] == "application/json", url
+        detail = r.json()["detail"]
+        assert "database disk image is malformed" in detail and "damaged" in detail and "try again" not in detail
+    r = client.get("/")
+    assert r.status_code == 503 and r.headers["content-type"].startswith("text/html")
+    assert "database disk image is malformed" in r.text
+
+
+def test_a_locked_database_still_says_try_again(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr("sitewatch.web.data.site_summaries", locked)
+    r = _client(root).get("/api/sites")
+    assert r.status_code == 503 and "database is locked" in r.json()["detail"] and "try again" in r.json()["detail"]

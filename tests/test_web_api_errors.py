@@ -69,3 +69,27 @@ def test_a_locked_database_still_says_try_again(root: Path, monkeypatch: pytest.
     monkeypatch.setattr("sitewatch.web.data.site_summaries", locked)
     r = _client(root).get("/api/sites")
     assert r.status_code == 503 and "database is locked" in r.json()["detail"] and "try again" in r.json()["detail"]
+
+
+def _add_alert_event(root: Path, event: str) -> None:
+    with sqlite3.connect(root / "sitewatch.gpkg") as db:
+        db.execute(
+            """INSERT INTO alert_events (event_key, rule_id, kind, site_id, event_date, acquired, summary, observation_ids,
+               simulated, event, first_reported) VALUES ('k1', 'r1', 'arrival', 'harbour', '2024-10-17',
+               '2024-10-17T00:40:00Z', 'what', '[]', 0, ?, '2024-10-18T00:00:00Z')""",
+            (event,),
+        )
+
+
+@pytest.mark.parametrize("event", ["not json{", "[]", "null"])
+def test_a_damaged_alert_event_is_503_naming_it_not_a_bare_500(root: Path, event: str) -> None:
+    """An alert event whose stored JSON is not an object answered 500 "Internal Server Error" (text/plain)
+    on the site's page and its /alerts."""
+    _add_alert_event(root, event)
+    client = _client(root)
+    r = client.get("/api/sites/harbour/alerts")
+    assert r.status_code == 503 and r.headers["content-type"] == "application/json"
+    assert "alert event 'k1'" in r.json()["detail"] and "harbour" in r.json()["detail"]
+    r = client.get("/sites/harbour")
+    assert r.status_code == 503 and "alert event &#39;k1&#39;" in r.text
+    assert client.get("/api/sites/yard/alerts").json() == []

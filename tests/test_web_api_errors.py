@@ -93,3 +93,21 @@ def test_a_damaged_alert_event_is_503_naming_it_not_a_bare_500(root: Path, event
     r = client.get("/sites/harbour")
     assert r.status_code == 503 and "alert event &#39;k1&#39;" in r.text
     assert client.get("/api/sites/yard/alerts").json() == []
+
+
+def test_an_unexpected_error_is_500_in_the_shape_of_its_address_without_a_traceback(root: Path,
+                                                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Any other error answered Starlette's 500 "Internal Server Error" as text/plain: under /api/ the doc
+    promises JSON, and a page would rather keep the dashboard's links."""
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("something unforeseen")
+
+    monkeypatch.setattr("sitewatch.web.data.site_summaries", broken)
+    client = _client(root)
+    r = client.get("/api/sites")
+    assert r.status_code == 500 and r.headers["content-type"] == "application/json"
+    assert r.json() == {"detail": "internal error (RuntimeError: something unforeseen); the server's log has the details"}
+    r = client.get("/")
+    assert r.status_code == 500 and r.headers["content-type"].startswith("text/html")
+    assert "something unforeseen" in r.text and '<a href="/">sites</a>' in r.text and "Traceback" not in r.text

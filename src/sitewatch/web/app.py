@@ -228,6 +228,12 @@ def _add_error_handlers(app: FastAPI, dash: Dashboard) -> None:
             return reply(request, 404, f"no page at {path} in this dashboard: start from its sites page")
         return reply(request, exc.status_code, str(exc.detail))
 
+    @app.exception_handler(Exception)
+    def unforeseen(request: Request, exc: Exception) -> Response:
+        # Starlette's own answer is text/plain "Internal Server Error": not JSON under /api/, no links on a page.
+        # The traceback stays in the server's log (Starlette re-raises after this answer).
+        return reply(request, 500, f"internal error ({type(exc).__name__}: {exc}); the server's log has the details")
+
     @app.exception_handler(sqlite3.DatabaseError)
     def unreadable(request: Request, exc: sqlite3.DatabaseError) -> Response:
         # "database is locked" while a stage writes for longer than the busy timeout: it passes

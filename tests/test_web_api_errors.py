@@ -111,3 +111,37 @@ def test_an_unexpected_error_is_500_in_the_shape_of_its_address_without_a_traceb
     r = client.get("/")
     assert r.status_code == 500 and r.headers["content-type"].startswith("text/html")
     assert "something unforeseen" in r.text and '<a href="/">sites</a>' in r.text and "Traceback" not in r.text
+
+
+def _operations(client: TestClient) -> dict[str, dict[str, Any]]:
+    return {path: ops["get"] for path, ops in client.get("/openapi.json").json()["paths"].items()}
+
+
+def test_the_openapi_doc_declares_the_errors_the_api_answers_and_no_422(root: Path) -> None:
+    """The doc declared 200 and FastAPI's 422 "Validation Error", which no path string can cause, and none of
+    the 400, 404 and 503 every route with an id answers; and application/json for the detections, served as
+    application/geo+json."""
+    client = _client(root)
+    doc = client.get("/openapi.json").json()
+    assert "422" not in str(doc) and "ValidationError" not in str(doc)
+    for path, op in _operations(client).items():
+        with_id = "{" in path
+        assert set(op["responses"]) == ({"200", "400", "404", "500", "503"} if with_id else {"200", "500", "503"}), path
+        for status in set(op["responses"]) - {"200"}:
+            assert op["responses"][status]["content"] == {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    assert doc["components"]["schemas"]["Error"]["required"] == ["detail"]
+    detections = _operations(client)["/api/sites/{site_id}/detections"]["responses"]["200"]["content"]
+    assert list(detections) == ["application/geo+json"]
+    r = client.get("/api/sites/harbour/detections")
+    assert r.headers["content-type"] == "application/geo+json" and r.json() == {"type": "FeatureCollection", "features": []}
+
+
+@pytest.mark.parametrize("value", ["nowhere", "%2E%2E", "a%01b", "%5C", pytest.param("x" * 3000, id="3000-chars"),
+                                   "%F0%9F%9A%A2", "-1", "NaN", "1e309", "%2Fetc%2Fpasswd"])
+def test_every_api_route_answers_a_declared_status_as_json(root: Path, value: str) -> None:
+    client = _client(root)
+    for path, op in _operations(client).items():
+        url = path.replace("{site_id}", value).replace("{observation_id}", value).replace("{pair_id}", value)
+        r = client.get(url)
+        assert str(r.status_code) in op["responses"], (url, r.status_code)
+        assert r.headers["content-type"] in op["responses"][str(r.status_code)]["content"], (url, r.headers["content-type"])

@@ -50,6 +50,7 @@ from ..store.changes import changes
 from ..workspace import Workspace, open_workspace
 from . import data
 from .data import BadId, NotFound, check_id
+from .openapi import declare_errors
 from .pairs import SIDES, PairView, Side, load_pair, pair_detail
 from .quicklook import (
     QUICKLOOK_PX,
@@ -61,7 +62,7 @@ from .quicklook import (
 )
 from .svg import changes_overlay_svg, overlay_svg, site_crs, site_svg
 
-__all__ = ["create_app", "Dashboard", "MAX_CLOSE_UPS", "CLOSE_UP_PX"]
+__all__ = ["create_app", "Dashboard", "GeoJSONResponse", "MAX_CLOSE_UPS", "CLOSE_UP_PX"]
 
 MAX_CLOSE_UPS = 24
 """Close-ups on an observation page, highest scores first; the page says how many are not shown."""
@@ -69,6 +70,12 @@ CLOSE_UP_PX = 384
 """A close-up's longer side (px) at most, reached by whole-number upscaling of the image pixels."""
 CLOSE_UP_MIN_IMAGE_PX = 64
 """A close-up's window is about four times its detection's length, and at least this many image pixels."""
+
+
+class GeoJSONResponse(JSONResponse):
+    """GeoJSON, with its own media type (RFC 7946), as `sitewatch export` writes it."""
+
+    media_type = "application/geo+json"
 
 
 def close_up_margin_m(d: Detection, resolution_m: float) -> float:
@@ -192,6 +199,7 @@ def create_app(
     _add_api(app, dash)
     _add_pages(app, dash)
     _add_pair_routes(app, dash)
+    declare_errors(app)
     return app
 
 
@@ -267,12 +275,12 @@ def _add_api(app: FastAPI, dash: Dashboard) -> None:
         with dash.store() as store:
             return data.site_timeline(store, _site_id(site_id), dash.params)
 
-    @app.get("/api/sites/{site_id:path}/detections", tags=["api"],
+    @app.get("/api/sites/{site_id:path}/detections", tags=["api"], response_class=GeoJSONResponse,
              summary="The site's detections as GeoJSON, as `sitewatch export` writes them")  # fmt: skip
-    def api_detections(site_id: str) -> JSONResponse:
+    def api_detections(site_id: str) -> GeoJSONResponse:
         with dash.store() as store:
             fc = data.site_detections(store, _site_id(site_id))
-        return JSONResponse(fc, media_type="application/geo+json")
+        return GeoJSONResponse(fc)
 
     @app.get("/api/sites/{site_id:path}/changes", tags=["api"],
              summary="The site's stored changes (`sitewatch change`): pairs and regions (GeoJSON)")  # fmt: skip

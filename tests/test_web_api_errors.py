@@ -6,6 +6,7 @@ here as a plain request. On a tiny workspace of two sites and no imagery, made i
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import warnings
 from pathlib import Path
@@ -13,9 +14,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sitewatch.cli import main
 from sitewatch.web import create_app
+from sitewatch.web.data import ID_PATTERNS, BadId, check_id
 
 pytest.importorskip("fastapi", reason="the web extra: pip install 'sitewatch[web]'")
 pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx (in the dev extra)")
@@ -145,3 +149,25 @@ def test_every_api_route_answers_a_declared_status_as_json(root: Path, value: st
         r = client.get(url)
         assert str(r.status_code) in op["responses"], (url, r.status_code)
         assert r.headers["content-type"] in op["responses"][str(r.status_code)]["content"], (url, r.headers["content-type"])
+
+
+ID_TEXT = st.text(alphabet=st.sampled_from(["a", "Z", "é", "漢", "-", "/", ".", "~", "\\", "\x00", "\x1f", "\x7f", "\n", " "]))
+
+
+@given(value=ID_TEXT)
+def test_the_id_patterns_of_the_doc_are_the_ids_the_api_looks_up(value: str) -> None:
+    """The doc gave every id as any string, though the API refuses some with 400: the pattern it now
+    gives is check_id's rule, for a site's id (one part) and an observation's or a pair's (any number)."""
+    for parts in (1, None):
+        try:
+            check_id(value, "test", parts=parts)
+            accepted = True
+        except BadId:
+            accepted = False
+        assert accepted == bool(re.fullmatch(ID_PATTERNS[parts], value)), (value, parts)
+
+
+def test_the_doc_gives_each_id_parameter_its_pattern(root: Path) -> None:
+    for path, op in _operations(_client(root)).items():
+        for parameter in op.get("parameters", []):
+            assert parameter["schema"]["pattern"] == ID_PATTERNS[1 if parameter["name"] == "site_id" else None], path

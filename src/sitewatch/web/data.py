@@ -27,6 +27,7 @@ __all__ = [
     "NotFound",
     "BadId",
     "check_id",
+    "ID_PATTERNS",
     "site_summaries",
     "site_detail",
     "site_timeline",
@@ -51,6 +52,13 @@ class BadId(InputError):
 
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\\]")
+
+_CHAR = r"[^/\\\x00-\x1f\x7f]"
+_PART = rf"(?:[^/\\\x00-\x1f\x7f~.]{_CHAR}*|\.[^/\\\x00-\x1f\x7f.]{_CHAR}*|\.\.{_CHAR}+)"
+ID_PATTERNS: dict[int | None, str] = {1: rf"^{_PART}$", None: rf"^{_PART}(?:/{_PART})*$"}
+""":func:`check_id`'s rule as a regular expression (ECMAScript as well as Python), by its ``parts``: what the
+OpenAPI doc says an id parameter may be. Each part: not empty, ``.`` or ``..``, not beginning with ``~``, no
+control character or ``\\``."""
 
 
 def check_id(value: str, what: str, *, parts: int | None = 1) -> str:

@@ -1,9 +1,11 @@
-"""The dashboard's OpenAPI doc as the app answers: its error responses declared, FastAPI's 422 left out.
+"""The dashboard's OpenAPI doc as the app answers: its error responses declared, FastAPI's 422 left out,
+each id parameter's pattern given.
 
 FastAPI documents a 422 "Validation Error" on every route with a parameter; the dashboard's parameters
 are path strings that no value fails, so none answers it. What they do answer instead is each error
 the app's handlers make (:data:`ERRORS`), always ``{"detail": MESSAGE}`` as JSON, whatever the
-route's own media type (``application/geo+json`` for a site's detections).
+route's own media type (``application/geo+json`` for a site's detections). An id that does not match its
+parameter's pattern (:data:`~sitewatch.web.data.ID_PATTERNS`) is the 400; one that does is looked up.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from typing import Any
 
 from fastapi import FastAPI
 
-__all__ = ["ERROR_SCHEMA", "ERRORS", "declare_errors"]
+from .data import ID_PATTERNS
+
+__all__ = ["ERROR_SCHEMA", "ERRORS", "ID_PARAMETERS", "declare_errors"]
 
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",
@@ -31,9 +35,14 @@ ERRORS: tuple[tuple[str, str, bool], ...] = (
 )
 """(status, description, only on routes with a path parameter) of each error an API route may answer."""
 
+ID_PARAMETERS: dict[str, str] = {"site_id": ID_PATTERNS[1], "observation_id": ID_PATTERNS[None], "pair_id": ID_PATTERNS[None]}
+"""The pattern of each id parameter: a site's id is one part; an observation's (``SITE/ITEM``) and a change
+pair's (``BEFORE..AFTER``) may have several, joined by ``/``."""
+
 
 def declare_errors(app: FastAPI) -> None:
-    """Make ``app.openapi()`` declare each of :data:`ERRORS` on the ``/api/`` routes and drop FastAPI's 422."""
+    """Make ``app.openapi()`` declare each of :data:`ERRORS` on the ``/api/`` routes, the pattern of each of
+    :data:`ID_PARAMETERS`, and drop FastAPI's 422."""
     make = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -45,6 +54,9 @@ def declare_errors(app: FastAPI) -> None:
             for op in operations.values():
                 responses = op["responses"]
                 responses.pop("422", None)
+                for parameter in op.get("parameters", []):
+                    if parameter["name"] in ID_PARAMETERS:
+                        parameter["schema"]["pattern"] = ID_PARAMETERS[parameter["name"]]
                 if not path.startswith("/api/"):
                     continue
                 for status, description, with_id in ERRORS:

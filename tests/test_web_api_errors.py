@@ -196,3 +196,13 @@ def test_schemathesis_finds_nothing_on_a_tiny_workspace(root: Path) -> None:
             case.call_and_validate()
 
         call()
+
+
+@pytest.mark.parametrize("url", ["/api/sites", "/api/sites/harbour", "/", "/sites/harbour"])
+def test_a_method_not_allowed_says_which_are(root: Path, url: str) -> None:
+    """The 405 to a POST or TRACE lost Starlette's Allow header (RFC 9110 requires it) in the app's own
+    error answer."""
+    client = _client(root)
+    for method in ("POST", "TRACE", "DELETE"):
+        r = client.request(method, url)
+        assert r.status_code == 405 and r.headers.get("allow") == "GET", (method, url)

@@ -234,7 +234,9 @@ def _add_error_handlers(app: FastAPI, dash: Dashboard) -> None:
             return reply(request, 404, f"no API endpoint at {path}: /openapi.json lists them")
         if exc.status_code == 404:
             return reply(request, 404, f"no page at {path} in this dashboard: start from its sites page")
-        return reply(request, exc.status_code, str(exc.detail))
+        response = reply(request, exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # a 405's Allow (RFC 9110 requires it)
+        return response
 
     @app.exception_handler(Exception)
     def unforeseen(request: Request, exc: Exception) -> Response:

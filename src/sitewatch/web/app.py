@@ -48,7 +48,7 @@ from ..report.html import by_kind, candidates_text, imagery_lines, template_envi
 from ..store import Store
 from ..store.changes import changes
 from ..workspace import Workspace, open_workspace
-from . import data
+from . import data, schemas
 from .data import BadId, NotFound, check_id
 from .openapi import declare_errors
 from .pairs import SIDES, PairView, Side, load_pair, pair_detail
@@ -266,8 +266,14 @@ def _pair_id(pid: str) -> str:
     return check_id(pid, "change pair", parts=None)
 
 
+def _doc(model: Any) -> dict[str, Any]:
+    """A route's arguments declaring ``model`` (of :mod:`~sitewatch.web.schemas`) as its answer in the doc only:
+    the dict a route returns is sent as it is, not validated against the model or cut to it."""
+    return {"response_model": None, "responses": {200: {"model": model}}}
+
+
 def _add_api(app: FastAPI, dash: Dashboard) -> None:
-    @app.get("/api/sites", tags=["api"], summary="Every site with its counts and date range")
+    @app.get("/api/sites", tags=["api"], summary="Every site with its counts and date range", **_doc(list[schemas.SiteSummary]))
     def api_sites() -> list[dict[str, Any]]:
         with dash.store() as store:
             return data.site_summaries(store)
@@ -278,19 +284,20 @@ def _add_api(app: FastAPI, dash: Dashboard) -> None:
             return data.site_timeline(store, _site_id(site_id), dash.params)
 
     @app.get("/api/sites/{site_id:path}/detections", tags=["api"], response_class=GeoJSONResponse,
-             summary="The site's detections as GeoJSON, as `sitewatch export` writes them")  # fmt: skip
+             summary="The site's detections as GeoJSON, as `sitewatch export` writes them",
+             **_doc(schemas.FeatureCollection))  # fmt: skip
     def api_detections(site_id: str) -> GeoJSONResponse:
         with dash.store() as store:
             fc = data.site_detections(store, _site_id(site_id))
         return GeoJSONResponse(fc)
 
-    @app.get("/api/sites/{site_id:path}/changes", tags=["api"],
+    @app.get("/api/sites/{site_id:path}/changes", tags=["api"], **_doc(list[schemas.ChangePairSummary]),
              summary="The site's stored changes (`sitewatch change`): pairs and regions (GeoJSON)")  # fmt: skip
     def api_changes(site_id: str) -> list[dict[str, Any]]:
         with dash.store() as store:
             return data.site_changes(store, _site_id(site_id))
 
-    @app.get("/api/sites/{site_id:path}/alerts", tags=["api"],
+    @app.get("/api/sites/{site_id:path}/alerts", tags=["api"], **_doc(list[schemas.AlertEvent]),
              summary="The site's recorded alert events (`sitewatch alerts check`)")  # fmt: skip
     def api_alerts(site_id: str) -> list[dict[str, Any]]:
         with dash.store() as store:
@@ -302,12 +309,13 @@ def _add_api(app: FastAPI, dash: Dashboard) -> None:
             return data.links_data(store, dash.ws.root, dash.ais_files)
 
     # After the routes above: a {site_id:path} would take their suffixes for part of the id.
-    @app.get("/api/sites/{site_id:path}", tags=["api"], summary="One site: its geometry, berths and observations")
+    @app.get("/api/sites/{site_id:path}", tags=["api"], summary="One site: its geometry, berths and observations",
+             **_doc(schemas.SiteDetail))  # fmt: skip
     def api_site(site_id: str) -> dict[str, Any]:
         with dash.store() as store:
             return data.site_detail(store, _site_id(site_id))
 
-    @app.get("/api/observations/{observation_id:path}", tags=["api"],
+    @app.get("/api/observations/{observation_id:path}", tags=["api"], **_doc(schemas.ObservationDetail),
              summary="One observation: provenance, grid and detections (GeoJSON features)")  # fmt: skip
     def api_observation(observation_id: str) -> dict[str, Any]:
         with dash.store() as store:
@@ -440,7 +448,7 @@ def _add_pair_routes(app: FastAPI, dash: Dashboard) -> None:
             view = load_pair(store, _pair_id(pid))
         return view, pair_detail(view, {side: missing(view, side) for side in SIDES})
 
-    @app.get("/api/changes/{pair_id:path}", tags=["api"],
+    @app.get("/api/changes/{pair_id:path}", tags=["api"], **_doc(schemas.ChangePairDetail),
              summary="One stored change pair (BEFORE..AFTER): both images' provenance, the regions (GeoJSON), the ground shown")  # fmt: skip
     def api_pair(pair_id: str) -> dict[str, Any]:
         return shown(pair_id)[1]

@@ -206,3 +206,18 @@ def test_a_method_not_allowed_says_which_are(root: Path, url: str) -> None:
     for method in ("POST", "TRACE", "DELETE"):
         r = client.request(method, url)
         assert r.status_code == 405 and r.headers.get("allow") == "GET", (method, url)
+
+
+def test_an_ais_file_gone_or_damaged_after_the_start_is_503_naming_it(root: Path, tmp_path: Path) -> None:
+    """`serve --ais FILE` checks the file is there when it starts and reads it on each request for the links:
+    one removed or overwritten since answered 500 (text/plain "Internal Server Error")."""
+    ais = tmp_path / "ais.csv"
+    ais.write_text("mmsi,time,lat,lon\n273000001,2024-10-17T00:00:00Z,42.71,131.12\n")
+    client = TestClient(create_app(root, ais_files=[ais]), raise_server_exceptions=False)
+    assert client.get("/api/links").status_code == 200
+    ais.write_text("not,an,ais,file\n")
+    r = client.get("/api/links")
+    assert r.status_code == 503 and str(ais) in r.json()["detail"] and "not an AIS CSV" in r.json()["detail"]
+    ais.unlink()
+    r = client.get("/links")
+    assert r.status_code == 503 and r.headers["content-type"].startswith("text/html") and "cannot read the AIS file" in r.text

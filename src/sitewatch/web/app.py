@@ -208,8 +208,9 @@ _ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (BadId, 400),
     (ImageReadError, 500),
     (StoreError, 503),
+    (InputError, 503),  # not the request's (BadId is its 400): an AIS file of `serve --ais` gone or damaged since
 )
-"""The errors answered with a status of their own, their message as the detail."""
+"""The errors answered with a status of their own, their message as the detail (the most specific class wins)."""
 
 
 def _add_error_handlers(app: FastAPI, dash: Dashboard) -> None:

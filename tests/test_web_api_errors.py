@@ -205,7 +205,7 @@ def test_a_method_not_allowed_says_which_are(root: Path, url: str) -> None:
     client = _client(root)
     for method in ("POST", "TRACE", "DELETE"):
         r = client.request(method, url)
-        assert r.status_code == 405 and r.headers.get("allow") == "GET", (method, url)
+        assert r.status_code == 405 and r.headers.get("allow") == "GET, HEAD", (method, url)
 
 
 def test_an_ais_file_gone_or_damaged_after_the_start_is_503_naming_it(root: Path, tmp_path: Path) -> None:
@@ -221,3 +221,14 @@ def test_an_ais_file_gone_or_damaged_after_the_start_is_503_naming_it(root: Path
     ais.unlink()
     r = client.get("/links")
     assert r.status_code == 503 and r.headers["content-type"].startswith("text/html") and "cannot read the AIS file" in r.text
+
+
+@pytest.mark.parametrize("url", ["/api/sites", "/api/sites/harbour", "/", "/sites/harbour", "/api/sites/nowhere"])
+def test_head_answers_as_get_without_the_body(root: Path, url: str) -> None:
+    """HEAD, which every general-purpose server must answer (RFC 9110; `curl -I`, link checkers), was 405."""
+    client = _client(root)
+    get, head = client.get(url), client.head(url)
+    assert head.status_code == get.status_code and head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["content-length"] == get.headers["content-length"] == str(len(get.content))
+    assert client.post(url).headers["allow"] == "GET, HEAD"

@@ -200,7 +200,28 @@ def create_app(
     _add_pages(app, dash)
     _add_pair_routes(app, dash)
     declare_errors(app)
+    app.add_middleware(HeadAsGet)
     return app
+
+
+class HeadAsGet:
+    """ASGI middleware answering HEAD as GET without the body, which every general-purpose server must (RFC 9110):
+    FastAPI's GET routes answer it 405. The headers, Content-Length included, are the GET's."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Any) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 _ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
@@ -237,6 +258,8 @@ def _add_error_handlers(app: FastAPI, dash: Dashboard) -> None:
             return reply(request, 404, f"no page at {path} in this dashboard: start from its sites page")
         response = reply(request, exc.status_code, str(exc.detail))
         response.headers.update(exc.headers or {})  # a 405's Allow (RFC 9110 requires it)
+        if response.headers.get("allow") == "GET":
+            response.headers["allow"] = "GET, HEAD"  # HeadAsGet answers it
         return response
 
     @app.exception_handler(Exception)

@@ -15,6 +15,7 @@ import re
 import warnings
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -154,3 +155,35 @@ def test_an_ais_file_that_is_not_there_is_named(ws: Workspace, tmp_path: Path) -
         create_app(ws.root, ais_files=[tmp_path / "nowhere.csv"])
     res = CliRunner().invoke(main, ["serve", "-w", str(ws.root), "--ais", str(tmp_path / "nowhere.csv")])
     assert res.exit_code == 2 and "nowhere.csv" in res.output
+
+
+def test_every_api_answer_is_what_the_doc_declares(ws: Workspace, client: TestClient) -> None:
+    """The doc declared every answer as an object or a list of objects with anything in them: each route now
+    names its model (sitewatch.web.schemas), and each answer of a workspace with every kind of evidence
+    (observations, detections, a stored change pair, alert events) validates against it, strictly."""
+    from pydantic import TypeAdapter
+
+    from sitewatch.web import schemas
+
+    with ws.store() as st:
+        observations = [o.id for o in st.observations()]
+        (pair,) = change_pairs(st, "dunai")
+        sites = [s.id for s in st.sites()]
+    pair_id = f"{pair.before_id}..{pair.after_id}"
+    declared: dict[str, Any] = {
+        "/api/sites": list[schemas.SiteSummary],
+        **{f"/api/sites/{s}": schemas.SiteDetail for s in sites},
+        **{f"/api/sites/{s}/detections": schemas.FeatureCollection for s in sites},
+        **{f"/api/sites/{s}/changes": list[schemas.ChangePairSummary] for s in sites},
+        **{f"/api/sites/{s}/alerts": list[schemas.AlertEvent] for s in sites},
+        **{f"/api/observations/{o}": schemas.ObservationDetail for o in observations},
+        f"/api/changes/{pair_id}": schemas.ChangePairDetail,
+    }
+    for url, model in declared.items():
+        r = client.get(url)
+        assert r.status_code == 200, url
+        TypeAdapter(model).validate_python(r.json(), strict=True)
+    assert any(client.get(f"/api/sites/{s}/alerts").json() for s in sites)
+    doc = client.get("/openapi.json").json()
+    ref = doc["paths"]["/api/observations/{observation_id}"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert ref["schema"] == {"$ref": "#/components/schemas/ObservationDetail"}

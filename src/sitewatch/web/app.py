@@ -48,8 +48,9 @@ from ..report.html import by_kind, candidates_text, imagery_lines, template_envi
 from ..store import Store
 from ..store.changes import changes
 from ..workspace import Workspace, open_workspace
-from . import data
+from . import data, schemas
 from .data import BadId, NotFound, check_id
+from .openapi import declare_errors
 from .pairs import SIDES, PairView, Side, load_pair, pair_detail
 from .quicklook import (
     QUICKLOOK_PX,
@@ -61,7 +62,7 @@ from .quicklook import (
 )
 from .svg import changes_overlay_svg, overlay_svg, site_crs, site_svg
 
-__all__ = ["create_app", "Dashboard", "MAX_CLOSE_UPS", "CLOSE_UP_PX"]
+__all__ = ["create_app", "Dashboard", "GeoJSONResponse", "MAX_CLOSE_UPS", "CLOSE_UP_PX"]
 
 MAX_CLOSE_UPS = 24
 """Close-ups on an observation page, highest scores first; the page says how many are not shown."""
@@ -69,6 +70,12 @@ CLOSE_UP_PX = 384
 """A close-up's longer side (px) at most, reached by whole-number upscaling of the image pixels."""
 CLOSE_UP_MIN_IMAGE_PX = 64
 """A close-up's window is about four times its detection's length, and at least this many image pixels."""
+
+
+class GeoJSONResponse(JSONResponse):
+    """GeoJSON, with its own media type (RFC 7946), as `sitewatch export` writes it."""
+
+    media_type = "application/geo+json"
 
 
 def close_up_margin_m(d: Detection, resolution_m: float) -> float:
@@ -192,7 +199,29 @@ def create_app(
     _add_api(app, dash)
     _add_pages(app, dash)
     _add_pair_routes(app, dash)
+    declare_errors(app)
+    app.add_middleware(HeadAsGet)
     return app
+
+
+class HeadAsGet:
+    """ASGI middleware answering HEAD as GET without the body, which every general-purpose server must (RFC 9110):
+    FastAPI's GET routes answer it 405. The headers, Content-Length included, are the GET's."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Any) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 _ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
@@ -200,8 +229,9 @@ _ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (BadId, 400),
     (ImageReadError, 500),
     (StoreError, 503),
+    (InputError, 503),  # not the request's (BadId is its 400): an AIS file of `serve --ais` gone or damaged since
 )
-"""The errors answered with a status of their own, their message as the detail."""
+"""The errors answered with a status of their own, their message as the detail (the most specific class wins)."""
 
 
 def _add_error_handlers(app: FastAPI, dash: Dashboard) -> None:
@@ -226,12 +256,26 @@ def _add_error_handlers(app: FastAPI, dash: Dashboard) -> None:
             return reply(request, 404, f"no API endpoint at {path}: /openapi.json lists them")
         if exc.status_code == 404:
             return reply(request, 404, f"no page at {path} in this dashboard: start from its sites page")
-        return reply(request, exc.status_code, str(exc.detail))
+        response = reply(request, exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # a 405's Allow (RFC 9110 requires it)
+        if response.headers.get("allow") == "GET":
+            response.headers["allow"] = "GET, HEAD"  # HeadAsGet answers it
+        return response
 
-    @app.exception_handler(sqlite3.OperationalError)
-    def busy(request: Request, exc: sqlite3.OperationalError) -> Response:
-        # "database is locked" while a stage writes for longer than the busy timeout
-        return reply(request, 503, f"the workspace database cannot be read at the moment ({exc}); try again")
+    @app.exception_handler(Exception)
+    def unforeseen(request: Request, exc: Exception) -> Response:
+        # Starlette's own answer is text/plain "Internal Server Error": not JSON under /api/, no links on a page.
+        # The traceback stays in the server's log (Starlette re-raises after this answer).
+        return reply(request, 500, f"internal error ({type(exc).__name__}: {exc}); the server's log has the details")
+
+    @app.exception_handler(sqlite3.DatabaseError)
+    def unreadable(request: Request, exc: sqlite3.DatabaseError) -> Response:
+        # "database is locked" while a stage writes for longer than the busy timeout: it passes
+        if "locked" in str(exc) or "busy" in str(exc):
+            return reply(request, 503, f"the workspace database cannot be read at the moment ({exc}); try again")
+        # A damaged file opens when its first pages read, then fails mid-query ("disk image is malformed"): it stays
+        return reply(request, 503, f"the workspace database {dash.ws.db_path} cannot be read ({exc}): it may be damaged; "
+                                   "check it with `sqlite3 FILE 'PRAGMA integrity_check'` and restore it from a backup")  # fmt: skip
 
 
 def _site_id(site_id: str) -> str:
@@ -246,8 +290,14 @@ def _pair_id(pid: str) -> str:
     return check_id(pid, "change pair", parts=None)
 
 
+def _doc(model: Any) -> dict[str, Any]:
+    """A route's arguments declaring ``model`` (of :mod:`~sitewatch.web.schemas`) as its answer in the doc only:
+    the dict a route returns is sent as it is, not validated against the model or cut to it."""
+    return {"response_model": None, "responses": {200: {"model": model}}}
+
+
 def _add_api(app: FastAPI, dash: Dashboard) -> None:
-    @app.get("/api/sites", tags=["api"], summary="Every site with its counts and date range")
+    @app.get("/api/sites", tags=["api"], summary="Every site with its counts and date range", **_doc(list[schemas.SiteSummary]))
     def api_sites() -> list[dict[str, Any]]:
         with dash.store() as store:
             return data.site_summaries(store)
@@ -257,20 +307,21 @@ def _add_api(app: FastAPI, dash: Dashboard) -> None:
         with dash.store() as store:
             return data.site_timeline(store, _site_id(site_id), dash.params)
 
-    @app.get("/api/sites/{site_id:path}/detections", tags=["api"],
-             summary="The site's detections as GeoJSON, as `sitewatch export` writes them")  # fmt: skip
-    def api_detections(site_id: str) -> JSONResponse:
+    @app.get("/api/sites/{site_id:path}/detections", tags=["api"], response_class=GeoJSONResponse,
+             summary="The site's detections as GeoJSON, as `sitewatch export` writes them",
+             **_doc(schemas.FeatureCollection))  # fmt: skip
+    def api_detections(site_id: str) -> GeoJSONResponse:
         with dash.store() as store:
             fc = data.site_detections(store, _site_id(site_id))
-        return JSONResponse(fc, media_type="application/geo+json")
+        return GeoJSONResponse(fc)
 
-    @app.get("/api/sites/{site_id:path}/changes", tags=["api"],
+    @app.get("/api/sites/{site_id:path}/changes", tags=["api"], **_doc(list[schemas.ChangePairSummary]),
              summary="The site's stored changes (`sitewatch change`): pairs and regions (GeoJSON)")  # fmt: skip
     def api_changes(site_id: str) -> list[dict[str, Any]]:
         with dash.store() as store:
             return data.site_changes(store, _site_id(site_id))
 
-    @app.get("/api/sites/{site_id:path}/alerts", tags=["api"],
+    @app.get("/api/sites/{site_id:path}/alerts", tags=["api"], **_doc(list[schemas.AlertEvent]),
              summary="The site's recorded alert events (`sitewatch alerts check`)")  # fmt: skip
     def api_alerts(site_id: str) -> list[dict[str, Any]]:
         with dash.store() as store:
@@ -282,12 +333,13 @@ def _add_api(app: FastAPI, dash: Dashboard) -> None:
             return data.links_data(store, dash.ws.root, dash.ais_files)
 
     # After the routes above: a {site_id:path} would take their suffixes for part of the id.
-    @app.get("/api/sites/{site_id:path}", tags=["api"], summary="One site: its geometry, berths and observations")
+    @app.get("/api/sites/{site_id:path}", tags=["api"], summary="One site: its geometry, berths and observations",
+             **_doc(schemas.SiteDetail))  # fmt: skip
     def api_site(site_id: str) -> dict[str, Any]:
         with dash.store() as store:
             return data.site_detail(store, _site_id(site_id))
 
-    @app.get("/api/observations/{observation_id:path}", tags=["api"],
+    @app.get("/api/observations/{observation_id:path}", tags=["api"], **_doc(schemas.ObservationDetail),
              summary="One observation: provenance, grid and detections (GeoJSON features)")  # fmt: skip
     def api_observation(observation_id: str) -> dict[str, Any]:
         with dash.store() as store:
@@ -420,7 +472,7 @@ def _add_pair_routes(app: FastAPI, dash: Dashboard) -> None:
             view = load_pair(store, _pair_id(pid))
         return view, pair_detail(view, {side: missing(view, side) for side in SIDES})
 
-    @app.get("/api/changes/{pair_id:path}", tags=["api"],
+    @app.get("/api/changes/{pair_id:path}", tags=["api"], **_doc(schemas.ChangePairDetail),
              summary="One stored change pair (BEFORE..AFTER): both images' provenance, the regions (GeoJSON), the ground shown")  # fmt: skip
     def api_pair(pair_id: str) -> dict[str, Any]:
         return shown(pair_id)[1]

@@ -16,7 +16,7 @@ from typing import Any
 from shapely.geometry import mapping
 
 from ..analysis.occupancy import Timeline, TimelineParams, load_timeline, timeline_to_dict
-from ..errors import InputError, SitewatchError
+from ..errors import InputError, SitewatchError, StoreError
 from ..model import Change, Observation, Site, acquired_label, direction_counts, iso_utc
 from ..report.exports import detection_feature, select_detections
 from ..sites import right_handed
@@ -27,6 +27,7 @@ __all__ = [
     "NotFound",
     "BadId",
     "check_id",
+    "ID_PATTERNS",
     "site_summaries",
     "site_detail",
     "site_timeline",
@@ -51,6 +52,13 @@ class BadId(InputError):
 
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\\]")
+
+_CHAR = r"[^/\\\x00-\x1f\x7f]"
+_PART = rf"(?:[^/\\\x00-\x1f\x7f~.]{_CHAR}*|\.[^/\\\x00-\x1f\x7f.]{_CHAR}*|\.\.{_CHAR}+)"
+ID_PATTERNS: dict[int | None, str] = {1: rf"^{_PART}$", None: rf"^{_PART}(?:/{_PART})*$"}
+""":func:`check_id`'s rule as a regular expression (ECMAScript as well as Python), by its ``parts``: what the
+OpenAPI doc says an id parameter may be. Each part: not empty, ``.`` or ``..``, not beginning with ``~``, no
+control character or ``\\``."""
 
 
 def check_id(value: str, what: str, *, parts: int | None = 1) -> str:
@@ -232,9 +240,10 @@ def site_alerts(store: Store, site_id: str) -> list[dict[str, Any]]:
     find_site(store, site_id)
     out = []
     for r in store.execute(
-        "SELECT event, first_reported FROM alert_events WHERE site_id = ? ORDER BY event_date, acquired, fid", (site_id,)
+        "SELECT event_key, event, first_reported FROM alert_events WHERE site_id = ? ORDER BY event_date, acquired, fid",
+        (site_id,),
     ):
-        e = json.loads(r["event"])
+        e = _stored_event(r["event_key"], site_id, r["event"])
         out.append({
             "event_id": e.get("event_id"), "rule": e.get("rule"), "kind": e.get("kind"), "date": e.get("date"),
             "acquired": e.get("acquired"), "what": e.get("what", ""), "observations": list(e.get("observations") or []),
@@ -242,6 +251,18 @@ def site_alerts(store: Store, site_id: str) -> list[dict[str, Any]]:
             "simulated": bool(e.get("simulated")), "first_reported": r["first_reported"],
         })  # fmt: skip
     return out
+
+
+def _stored_event(key: str, site_id: str, text: str) -> dict[str, Any]:
+    """An alert event as ``alerts check`` stored it (a JSON object); :class:`StoreError` naming it when damaged."""
+    try:
+        e = json.loads(text)
+    except ValueError:
+        e = None
+    if not isinstance(e, dict):
+        raise StoreError(f"alert event {key!r} of site {site_id!r} in the workspace database is damaged "
+                         f"(not a JSON object: {text[:80]!r})")  # fmt: skip
+    return e
 
 
 def links_data(store: Store, root: Path, ais_files: Sequence[Path] = ()) -> dict[str, Any]:

@@ -1,0 +1,74 @@
+"""The dashboard's OpenAPI doc as the app answers: its error responses declared, FastAPI's 422 left out,
+each id parameter's pattern given.
+
+FastAPI documents a 422 "Validation Error" on every route with a parameter; the dashboard's parameters
+are path strings that no value fails, so none answers it. What they do answer instead is each error
+the app's handlers make (:data:`ERRORS`), always ``{"detail": MESSAGE}`` as JSON, whatever the
+route's own media type (``application/geo+json`` for a site's detections). An id that does not match its
+parameter's pattern (:data:`~sitewatch.web.data.ID_PATTERNS`) is the 400; one that does is looked up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from .data import ID_PATTERNS
+
+__all__ = ["ERROR_SCHEMA", "ERRORS", "ID_PARAMETERS", "declare_errors"]
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "description": "What went wrong, in a sentence that names the id or the file and says what to do.",
+    "type": "object",
+    "properties": {"detail": {"type": "string", "title": "Detail"}},
+    "required": ["detail"],
+}
+"""Every error's body, as the app's handlers write it."""
+
+ERRORS: tuple[tuple[str, str, bool], ...] = (
+    ("400", "An id that reads as a path (`..`, `\\`, a control character, an empty part), refused before any lookup", True),
+    ("404", "No site, observation or change pair of that id in the workspace", True),
+    ("500", "An error the dashboard did not foresee; the server's log has the details", False),
+    ("503", "The workspace's data cannot be read: its database locked by a stage writing it (try again), missing or "
+            "damaged, or an AIS file given to `serve --ais` gone or unreadable", False),
+)
+"""(status, description, only on routes with a path parameter) of each error an API route may answer."""
+
+ID_PARAMETERS: dict[str, str] = {"site_id": ID_PATTERNS[1], "observation_id": ID_PATTERNS[None], "pair_id": ID_PATTERNS[None]}
+"""The pattern of each id parameter: a site's id is one part; an observation's (``SITE/ITEM``) and a change
+pair's (``BEFORE..AFTER``) may have several, joined by ``/``."""
+
+
+def declare_errors(app: FastAPI) -> None:
+    """Make ``app.openapi()`` declare each of :data:`ERRORS` on the ``/api/`` routes, the pattern of each of
+    :data:`ID_PARAMETERS`, and drop FastAPI's 422."""
+    make = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        doc = make()
+        ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        for path, operations in doc["paths"].items():
+            for op in operations.values():
+                responses = op["responses"]
+                responses.pop("422", None)
+                for parameter in op.get("parameters", []):
+                    if parameter["name"] in ID_PARAMETERS:
+                        parameter["schema"]["pattern"] = ID_PARAMETERS[parameter["name"]]
+                if not path.startswith("/api/"):
+                    continue
+                for status, description, with_id in ERRORS:
+                    if with_id and not op.get("parameters"):
+                        continue
+                    responses[status] = {"description": description, "content": ref}
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        schemas["Error"] = ERROR_SCHEMA
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -22,6 +22,7 @@ import matplotlib.image as mimage
 import pytest
 from click.testing import CliRunner
 
+from _a11y import elements
 from sitewatch.analysis.occupancy import load_timeline, timeline_to_dict
 from sitewatch.cli import main
 from sitewatch.demo import run_demo
@@ -74,6 +75,19 @@ def _pages(ws: Workspace) -> list[str]:
 
 def _snapshot(ws: Workspace) -> dict[str, str]:
     return {str(p.relative_to(ws.root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(ws.root.rglob("*")) if p.is_file()}
+
+
+def test_every_page_has_one_main_landmark_and_focusable_scrolling_boxes(ws: Workspace, client: TestClient) -> None:
+    """Content outside every landmark is missed by a screen reader's jump to the main content; a table
+    (sideways at 200% zoom) or a .scroll box without focus cannot be scrolled from the keyboard."""
+    for url in [*_pages(ws), "/links", "/sites/nowhere"]:
+        els = elements(client.get(url).text)
+        assert [e.tag for e in els].count("main") == 1, url
+        loose = [e.tag for e in els if e.tag in {"h1", "h2", "p", "table", "figure", "ul"}
+                 and not any(a.tag in {"main", "nav"} for a in e.ancestors)]  # fmt: skip
+        assert loose == [], url
+        boxes = [e for e in els if e.tag == "table" or "scroll" in e.classes]
+        assert [e.tag for e in boxes if e.attrs.get("tabindex") != "0"] == [], url
 
 
 def test_every_page_answers_and_says_simulated(ws: Workspace, client: TestClient) -> None:

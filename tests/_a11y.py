@@ -15,9 +15,10 @@ class Element:
 
     tag: str
     attrs: dict[str, str]
-    ancestors: list[Element]
-    text: list[str] = field(default_factory=list)
-    children: list[Element] = field(default_factory=list)
+    # Out of the repr: a failing assertion would print the whole tree through every element.
+    ancestors: list[Element] = field(repr=False, compare=False)
+    text: list[str] = field(default_factory=list, repr=False, compare=False)
+    children: list[Element] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def classes(self) -> set[str]:

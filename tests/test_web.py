@@ -90,6 +90,26 @@ def test_every_page_has_one_main_landmark_and_focusable_scrolling_boxes(ws: Work
         assert [e.tag for e in boxes if e.attrs.get("tabindex") != "0"] == [], url
 
 
+def test_pictures_with_links_are_groups_of_named_links(ws: Workspace, client: TestClient) -> None:
+    """role="img" makes a picture's contents presentational: its links, which the keyboard still stops on,
+    were hidden from a screen reader (axe: nested-interactive), and a box drawn as a link has no text to name it."""
+    svgs = 0
+    for url in _pages(ws):
+        for e in elements(client.get(url).text):
+            if e.tag != "svg":
+                continue
+            svgs += 1
+            links = [c for c in _descendants(e) if c.tag == "a"]
+            assert e.attrs.get("aria-label"), url
+            assert e.attrs.get("role") == ("group" if links else "img"), url
+            assert all(a.attrs.get("aria-label") for a in links), url
+    assert svgs > 1
+
+
+def _descendants(e: Any) -> list[Any]:
+    return [d for c in e.children for d in (c, *_descendants(c))]
+
+
 def test_every_page_answers_and_says_simulated(ws: Workspace, client: TestClient) -> None:
     for url in _pages(ws):
         r = client.get(url)

@@ -70,6 +70,18 @@ def test_report_content_lies_in_one_main_landmark(html: str) -> None:
     assert loose == []
 
 
+def test_report_timeline_chart_says_in_words_what_it_shows(ws: Workspace, html: str) -> None:
+    """A reader who cannot see the chart hears its figures and where each date's are, not "occupancy timeline"."""
+    with ws.store() as st:
+        tl = load_timeline(st, "dunai")
+    charts = [e for e in elements(html) if e.tag == "img" and "vessels per usable date" in e.attrs.get("alt", "")]
+    assert len(charts) == 1
+    alt = charts[0].attrs["alt"]
+    assert tl.periods and "table below" in alt
+    for p in tl.periods:
+        assert f"period {p.index}, {p.start.isoformat()} to {p.end.isoformat()}: {p.presence_days} presence day" in alt
+
+
 def test_report_says_simulated_everywhere(html: str) -> None:
     assert html.count("Simulated imagery") >= 3
 

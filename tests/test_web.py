@@ -90,6 +90,14 @@ def test_every_page_has_one_main_landmark_and_focusable_scrolling_boxes(ws: Work
         assert [e.tag for e in boxes if e.attrs.get("tabindex") != "0"] == [], url
 
 
+def test_timeline_chart_says_in_words_what_it_shows(ws: Workspace, client: TestClient) -> None:
+    """The site page's chart, like the report's, gives each period's figures in its alt and names the table."""
+    charts = [e for e in elements(client.get("/sites/dunai").text) if e.tag == "img" and e.attrs["src"].endswith("/timeline.png")]
+    assert len(charts) == 1
+    alt = charts[0].attrs["alt"]
+    assert alt.startswith("Bar chart of vessels per usable date at ") and "presence day" in alt and "table below" in alt
+
+
 def test_pictures_with_links_are_groups_of_named_links(ws: Workspace, client: TestClient) -> None:
     """role="img" makes a picture's contents presentational: its links, which the keyboard still stops on,
     were hidden from a screen reader (axe: nested-interactive), and a box drawn as a link has no text to name it."""

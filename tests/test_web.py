@@ -22,7 +22,7 @@ import matplotlib.image as mimage
 import pytest
 from click.testing import CliRunner
 
-from _a11y import elements
+from _a11y import contrast_ratio, elements
 from sitewatch.analysis.occupancy import load_timeline, timeline_to_dict
 from sitewatch.cli import main
 from sitewatch.demo import run_demo
@@ -112,6 +112,29 @@ def test_pictures_with_links_are_groups_of_named_links(ws: Workspace, client: Te
             assert e.attrs.get("role") == ("group" if links else "img"), url
             assert all(a.attrs.get("aria-label") for a in links), url
     assert svgs > 1
+
+
+def test_every_outline_keeps_3_to_1_contrast_on_the_light_map(ws: Workspace, client: TestClient) -> None:
+    """A yellow crane (1.45:1) or green truck (2.1:1) outline all but vanished on the map's light ground
+    (WCAG 1.4.11 asks 3:1 of a graphic): each coloured outline now lies on a dark casing that contrasts
+    with the map and its water, and that the colour contrasts with."""
+    from sitewatch.report.colours import CHANGE_COLOURS, KIND_COLOURS, OTHER_COLOUR
+
+    coloured = {*KIND_COLOURS.values(), *CHANGE_COLOURS.values(), OTHER_COLOUR}
+    outlines = 0
+    for url in _pages(ws):
+        for svg in (e for e in elements(client.get(url).text) if e.tag == "svg"):
+            shapes = [e for e in _descendants(svg) if e.tag in {"path", "polyline"}]
+            for before, shape in zip([None, *shapes], shapes, strict=False):
+                colour = shape.attrs.get("stroke", "")
+                if colour not in coloured:
+                    continue
+                outlines += 1
+                assert before is not None and before.attrs.get("d") == shape.attrs.get("d"), url
+                casing = before.attrs["stroke"]
+                assert min(contrast_ratio(casing, bg) for bg in ("#ffffff", "#fafafa", "#cfe8ff")) >= 3, url
+                assert contrast_ratio(colour, casing) >= 3, (url, colour)
+    assert outlines
 
 
 def _descendants(e: Any) -> list[Any]:

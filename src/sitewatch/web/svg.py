@@ -16,7 +16,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ..geo import reproject_geometry, utm_crs_for
 from ..model import Change, Detection, Grid, Site
-from ..report.colours import CHANGE_COLOURS, KIND_COLOURS, OTHER_COLOUR
+from ..report.colours import CHANGE_COLOURS, KIND_COLOURS, OTHER_COLOUR, OUTLINE_CASING
 
 __all__ = ["KIND_COLOURS", "CHANGE_COLOURS", "site_crs", "site_svg", "overlay_svg", "changes_overlay_svg", "grid_bounds"]
 
@@ -59,6 +59,12 @@ def _link(href: str, name: str, shape: str) -> str:
     return f'<a href="{escape(href)}" aria-label="{escape(name)}">{shape}</a>'
 
 
+def _cased(geom: BaseGeometry, attrs: str, title: str) -> str:
+    """The outline drawn twice: a dark casing, then the coloured line (``attrs``) on it."""
+    casing = _shape(geom, f'stroke="{OUTLINE_CASING}" stroke-width="3.5" fill="none" vector-effect="non-scaling-stroke"')
+    return casing + _shape(geom, attrs, title)
+
+
 def _detection_title(d: Detection) -> str:
     size = f"≥ {d.length_m:.0f} m" if d.truncated else f"{d.length_m:.0f} m"
     return f"{d.id}: {d.kind} {size}, heading {d.heading_deg:.0f}°, score {d.score:.2f}"
@@ -69,7 +75,7 @@ def _detections(detections: Sequence[Detection], crs: str, href: Callable[[int, 
     for i, (d, g) in enumerate(zip(detections, _to_crs([d.footprint for d in detections], crs), strict=True), start=1):
         colour = KIND_COLOURS.get(d.kind, OTHER_COLOUR)
         title = _detection_title(d)
-        shape = _shape(g, f'stroke="{colour}" stroke-width="1.5" fill="{colour}" fill-opacity="0.15" '
+        shape = _cased(g, f'stroke="{colour}" stroke-width="1.5" fill="{colour}" fill-opacity="0.15" '
                           'vector-effect="non-scaling-stroke"', title)  # fmt: skip
         # Each box is a link (no script needed): to its row of the table, or to its observation.
         out.append(_link(href(i, d), title, shape) if href else shape)
@@ -81,7 +87,7 @@ def _changes(changes: Sequence[Change], crs: str, href: Callable[[int, Change], 
     for i, (c, g) in enumerate(zip(changes, _to_crs([c.polygon for c in changes], crs), strict=True), start=1):
         colour = CHANGE_COLOURS.get(c.direction, OTHER_COLOUR)
         title = f"{c.id}: {c.direction}, {c.area_m2:.0f} m² ({c.before_id} → {c.after_id})"
-        shape = _shape(g, f'stroke="{colour}" stroke-width="1.5" stroke-dasharray="4 3" fill="{colour}" '
+        shape = _cased(g, f'stroke="{colour}" stroke-width="1.5" stroke-dasharray="4 3" fill="{colour}" '
                           'fill-opacity="0.12" vector-effect="non-scaling-stroke"', title)  # fmt: skip
         out.append(_link(href(i, c), title, shape) if href else shape)
     return out

@@ -82,6 +82,15 @@ def test_report_timeline_chart_says_in_words_what_it_shows(ws: Workspace, html: 
         assert f"period {p.index}, {p.start.isoformat()} to {p.end.isoformat()}: {p.presence_days} presence day" in alt
 
 
+def test_report_says_in_words_what_its_green_and_red_mean(html: str) -> None:
+    """An F1 or a length error drawn green or red (target met or missed) said so by colour alone, which a
+    colour-blind reader cannot see (WCAG 1.4.1)."""
+    marked = [e for e in elements(html) if e.tag == "td" and "num" in e.classes and e.classes & {"good", "bad"}]
+    assert marked
+    for e in marked:
+        assert ("(meets target)" if "good" in e.classes else "(misses target)") in e.inner_text()
+
+
 def test_report_says_simulated_everywhere(html: str) -> None:
     assert html.count("Simulated imagery") >= 3
 

@@ -284,7 +284,7 @@ def _pictures(html: str, site_id: str) -> list[bytes]:
     import base64
     import re
 
-    block = html.split(f'id="changed-{site_id}"', 1)[1].split("</table>", 1)[0].split('<div class="scroll">', 1)[0]
+    block = html.split(f'id="changed-{site_id}"', 1)[1].split("</table>", 1)[0].split('<div class="scroll"', 1)[0]
     return [base64.b64decode(s) for s in re.findall(r'src="data:image/png;base64,([^"]+)"', block)]
 
 
@@ -309,7 +309,7 @@ def test_report_draws_the_changed_pair_before_and_after_with_its_region_and_says
     assert "2024-10-01 → 2024-10-05: 1 region" in findings and 'href="#changed-base"' in findings
     pngs = _pictures(html, "base")
     assert len(pngs) == 2  # the pair with a region, before and after; the pair without one is not drawn
-    block = html.split('id="changed-base"', 1)[1].split('<div class="scroll">', 1)[0]
+    block = html.split('id="changed-base"', 1)[1].split('<div class="scroll"', 1)[0]
     assert "archive/base/base_20241001" in block and "archive/base/base_20241005" in block
     # The region is outlined on both images in the colour of "appeared".
     blue = np.array([int(CHANGE_COLOURS["appeared"][i:i + 2], 16) for i in (1, 3, 5)])

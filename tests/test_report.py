@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from matplotlib import font_manager
 from shapely.geometry.base import BaseGeometry
 
+from _a11y import elements
 from _report_world import build
 from sitewatch.analysis import load_timeline
 from sitewatch.analysis.occupancy import Timeline, TimelineParams
@@ -50,6 +51,44 @@ def test_report_is_one_offline_file(html: str) -> None:
     assert not re.search(r"<(script|link|iframe)\b", html)
     assert not re.search(r'src="(?!data:image/png;base64,)', html), "every image is embedded"
     assert html.count("data:image/png;base64,") >= 5  # map, chart, two change chips, observation chips
+
+
+def test_report_every_scrolling_box_takes_keyboard_focus(html: str) -> None:
+    """A table (sideways on a phone or at 200% zoom) or a .scroll box scrolls by itself: without
+    focus, a reader on a keyboard cannot scroll one that holds no link (axe: scrollable-region-focusable)."""
+    boxes = [e for e in elements(html) if e.tag == "table" or "scroll" in e.classes]
+    assert boxes
+    assert [e.tag for e in boxes if e.attrs.get("tabindex") != "0"] == []
+
+
+def test_report_content_lies_in_one_main_landmark(html: str) -> None:
+    """A screen reader jumps to the main landmark; content outside every landmark is missed by that jump."""
+    els = elements(html)
+    assert [e.tag for e in els].count("main") == 1
+    loose = [e.tag for e in els if e.tag in {"h1", "h2", "h3", "p", "table", "figure", "ul"}
+             and not any(a.tag == "main" for a in e.ancestors)]  # fmt: skip
+    assert loose == []
+
+
+def test_report_timeline_chart_says_in_words_what_it_shows(ws: Workspace, html: str) -> None:
+    """A reader who cannot see the chart hears its figures and where each date's are, not "occupancy timeline"."""
+    with ws.store() as st:
+        tl = load_timeline(st, "dunai")
+    charts = [e for e in elements(html) if e.tag == "img" and "vessels per usable date" in e.attrs.get("alt", "")]
+    assert len(charts) == 1
+    alt = charts[0].attrs["alt"]
+    assert tl.periods and "table below" in alt
+    for p in tl.periods:
+        assert f"period {p.index}, {p.start.isoformat()} to {p.end.isoformat()}: {p.presence_days} presence day" in alt
+
+
+def test_report_says_in_words_what_its_green_and_red_mean(html: str) -> None:
+    """An F1 or a length error drawn green or red (target met or missed) said so by colour alone, which a
+    colour-blind reader cannot see (WCAG 1.4.1)."""
+    marked = [e for e in elements(html) if e.tag == "td" and "num" in e.classes and e.classes & {"good", "bad"}]
+    assert marked
+    for e in marked:
+        assert ("(meets target)" if "good" in e.classes else "(misses target)") in e.inner_text()
 
 
 def test_report_says_simulated_everywhere(html: str) -> None:
@@ -673,11 +712,11 @@ def test_every_part_showing_simulated_imagery_says_so(html: str) -> None:
     for title in ("Changes between consecutive dates", "Observations with detections",
                   "Close-ups of the strongest detections", "Detections (3)"):  # fmt: skip
         assert '<p class="sim">Simulated imagery</p>' in sections[title], title
-    evaluation = html.split('<h2 id="evaluation">', 1)[1].split("<table>", 1)[0]
+    evaluation = html.split('<h2 id="evaluation">', 1)[1].split("<table", 1)[0]
     assert "Simulated imagery: the ground truth is the simulator's own record" in evaluation
     site = html.split('<h2 id="site-dunai">', 1)[1].split("<h3>", 1)[0]
     assert '<p class="sim">Simulated imagery</p>' in site
-    assert html.rstrip().endswith('<p class="sim">Simulated imagery</p></body>\n</html>')
+    assert html.rstrip().endswith('<p class="sim">Simulated imagery</p></main>\n</body>\n</html>')
     assert "optical · sim (SIMULATED) · 3 m: 2 scene(s)" in sections["Imagery"]
     rows = re.findall(r"<tr><td class=\"hash\">.*?</tr>", sections["Detections (3)"])
     assert len(rows) == 3 and all(" m (simulated)</td>" in r for r in rows)

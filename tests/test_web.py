@@ -22,6 +22,7 @@ import matplotlib.image as mimage
 import pytest
 from click.testing import CliRunner
 
+from _a11y import contrast_ratio, elements
 from sitewatch.analysis.occupancy import load_timeline, timeline_to_dict
 from sitewatch.cli import main
 from sitewatch.demo import run_demo
@@ -74,6 +75,70 @@ def _pages(ws: Workspace) -> list[str]:
 
 def _snapshot(ws: Workspace) -> dict[str, str]:
     return {str(p.relative_to(ws.root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(ws.root.rglob("*")) if p.is_file()}
+
+
+def test_every_page_has_one_main_landmark_and_focusable_scrolling_boxes(ws: Workspace, client: TestClient) -> None:
+    """Content outside every landmark is missed by a screen reader's jump to the main content; a table
+    (sideways at 200% zoom) or a .scroll box without focus cannot be scrolled from the keyboard."""
+    for url in [*_pages(ws), "/links", "/sites/nowhere"]:
+        els = elements(client.get(url).text)
+        assert [e.tag for e in els].count("main") == 1, url
+        loose = [e.tag for e in els if e.tag in {"h1", "h2", "p", "table", "figure", "ul"}
+                 and not any(a.tag in {"main", "nav"} for a in e.ancestors)]  # fmt: skip
+        assert loose == [], url
+        boxes = [e for e in els if e.tag == "table" or "scroll" in e.classes]
+        assert [e.tag for e in boxes if e.attrs.get("tabindex") != "0"] == [], url
+
+
+def test_timeline_chart_says_in_words_what_it_shows(ws: Workspace, client: TestClient) -> None:
+    """The site page's chart, like the report's, gives each period's figures in its alt and names the table."""
+    charts = [e for e in elements(client.get("/sites/dunai").text) if e.tag == "img" and e.attrs["src"].endswith("/timeline.png")]
+    assert len(charts) == 1
+    alt = charts[0].attrs["alt"]
+    assert alt.startswith("Bar chart of vessels per usable date at ") and "presence day" in alt and "table below" in alt
+
+
+def test_pictures_with_links_are_groups_of_named_links(ws: Workspace, client: TestClient) -> None:
+    """role="img" makes a picture's contents presentational: its links, which the keyboard still stops on,
+    were hidden from a screen reader (axe: nested-interactive), and a box drawn as a link has no text to name it."""
+    svgs = 0
+    for url in _pages(ws):
+        for e in elements(client.get(url).text):
+            if e.tag != "svg":
+                continue
+            svgs += 1
+            links = [c for c in _descendants(e) if c.tag == "a"]
+            assert e.attrs.get("aria-label"), url
+            assert e.attrs.get("role") == ("group" if links else "img"), url
+            assert all(a.attrs.get("aria-label") for a in links), url
+    assert svgs > 1
+
+
+def test_every_outline_keeps_3_to_1_contrast_on_the_light_map(ws: Workspace, client: TestClient) -> None:
+    """A yellow crane (1.45:1) or green truck (2.1:1) outline all but vanished on the map's light ground
+    (WCAG 1.4.11 asks 3:1 of a graphic): each coloured outline now lies on a dark casing that contrasts
+    with the map and its water, and that the colour contrasts with."""
+    from sitewatch.report.colours import CHANGE_COLOURS, KIND_COLOURS, OTHER_COLOUR
+
+    coloured = {*KIND_COLOURS.values(), *CHANGE_COLOURS.values(), OTHER_COLOUR}
+    outlines = 0
+    for url in _pages(ws):
+        for svg in (e for e in elements(client.get(url).text) if e.tag == "svg"):
+            shapes = [e for e in _descendants(svg) if e.tag in {"path", "polyline"}]
+            for before, shape in zip([None, *shapes], shapes, strict=False):
+                colour = shape.attrs.get("stroke", "")
+                if colour not in coloured:
+                    continue
+                outlines += 1
+                assert before is not None and before.attrs.get("d") == shape.attrs.get("d"), url
+                casing = before.attrs["stroke"]
+                assert min(contrast_ratio(casing, bg) for bg in ("#ffffff", "#fafafa", "#cfe8ff")) >= 3, url
+                assert contrast_ratio(colour, casing) >= 3, (url, colour)
+    assert outlines
+
+
+def _descendants(e: Any) -> list[Any]:
+    return [d for c in e.children for d in (c, *_descendants(c))]
 
 
 def test_every_page_answers_and_says_simulated(ws: Workspace, client: TestClient) -> None:

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from _a11y import elements
 from sitewatch.demo import run_demo
 from sitewatch.model import Grid
 from sitewatch.sources.simulate import load_scenario, shorten
@@ -108,6 +109,13 @@ def test_pair_page_shows_both_images_every_region_and_what_it_rests_on(ws: Works
         assert f"{p.method} {p.method_version}" in html and f"compared {p.compared_fraction:.1%} of the site" in html
         assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", _visible_text(html))  # times read as date, time, UTC
         assert "the archived file has changed" not in html and 'class="warn"' not in html
+
+
+def test_pair_page_every_header_cell_has_words(ws: Workspace, client: TestClient) -> None:
+    """An empty header cell (the corner of "What this rests on") gives a screen reader's table nothing to read."""
+    for p, _ in _pairs(ws):
+        headers = [e for e in elements(client.get(_url(p)).text) if e.tag == "th"]
+        assert headers and [e for e in headers if not e.inner_text()] == []
 
 
 def test_both_images_show_the_same_ground_at_the_same_scale(ws: Workspace) -> None:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from rasterio.io import DatasetReader
     from rasterio.windows import Window
 
-__all__ = ["timeline_chart_png", "site_map_png", "chip_png", "display_values", "SIMULATED_LABEL"]
+__all__ = ["timeline_chart_png", "timeline_chart_alt", "site_map_png", "chip_png", "display_values", "SIMULATED_LABEL"]
 
 SIMULATED_LABEL = "SIMULATED IMAGERY"
 _CHIP_DPI = 80
@@ -169,6 +169,22 @@ def timeline_figure(tl: Timeline) -> Figure:
         axes[0][-1].legend(handles, labels, fontsize=7, loc="upper right")
     fig.suptitle(_title(_timeline_heading(tl), tl.simulated), fontsize=10, y=1.12 if tl.simulated else 1.05)
     return fig
+
+
+def timeline_chart_alt(tl: Timeline) -> str:
+    """The timeline chart in words, for its ``alt``: what it plots, each period's figures, and where
+    every date's figures are (the timeline table under it)."""
+    name = tl.site_name or tl.site_id
+    if not tl.periods:
+        return f"Chart of vessels per usable date at {name}: no usable observations."
+    periods = "; ".join(
+        f"period {p.index}, {p.start.isoformat()} to {p.end.isoformat()}: {count_noun(p.presence_days, 'presence day')} "
+        f"of {count_noun(p.dates, 'usable date')}, at most {count_noun(p.max_vessels, 'vessel')} at once, "
+        f"{count_noun(p.arrivals, 'arrival')}, {count_noun(p.departures, 'departure')}"
+        for p in tl.periods
+    )
+    return (f"Bar chart of vessels per usable date at {name} (at a berth and elsewhere), with arrivals and "
+            f"departures: {periods}. Every date's figures are in the timeline table below.")  # fmt: skip
 
 
 def _timeline_heading(tl: Timeline) -> str:

@@ -498,6 +498,7 @@ def template_environment(templates: str = "report/templates") -> jinja2.Environm
     env.filters["pct"] = lambda v: "–" if v is None else f"{v:.1%}"
     env.filters["num"] = lambda v, nd=1: "–" if v is None else f"{v:.{nd}f}"
     env.filters["utc"] = utc_text
+    env.filters["chart_alt"] = charts.timeline_chart_alt
     return env
 
 

@@ -16,7 +16,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ..geo import reproject_geometry, utm_crs_for
 from ..model import Change, Detection, Grid, Site
-from ..report.colours import CHANGE_COLOURS, KIND_COLOURS, OTHER_COLOUR
+from ..report.colours import CHANGE_COLOURS, KIND_COLOURS, OTHER_COLOUR, OUTLINE_CASING
 
 __all__ = ["KIND_COLOURS", "CHANGE_COLOURS", "site_crs", "site_svg", "overlay_svg", "changes_overlay_svg", "grid_bounds"]
 
@@ -54,6 +54,17 @@ def _shape(geom: BaseGeometry, attrs: str, title: str = "") -> str:
     return ""
 
 
+def _link(href: str, name: str, shape: str) -> str:
+    # A screen reader names a link by its text, and a shape has none: the tooltip's words name it.
+    return f'<a href="{escape(href)}" aria-label="{escape(name)}">{shape}</a>'
+
+
+def _cased(geom: BaseGeometry, attrs: str, title: str) -> str:
+    """The outline drawn twice: a dark casing, then the coloured line (``attrs``) on it."""
+    casing = _shape(geom, f'stroke="{OUTLINE_CASING}" stroke-width="3.5" fill="none" vector-effect="non-scaling-stroke"')
+    return casing + _shape(geom, attrs, title)
+
+
 def _detection_title(d: Detection) -> str:
     size = f"≥ {d.length_m:.0f} m" if d.truncated else f"{d.length_m:.0f} m"
     return f"{d.id}: {d.kind} {size}, heading {d.heading_deg:.0f}°, score {d.score:.2f}"
@@ -63,10 +74,11 @@ def _detections(detections: Sequence[Detection], crs: str, href: Callable[[int, 
     out = []
     for i, (d, g) in enumerate(zip(detections, _to_crs([d.footprint for d in detections], crs), strict=True), start=1):
         colour = KIND_COLOURS.get(d.kind, OTHER_COLOUR)
-        shape = _shape(g, f'stroke="{colour}" stroke-width="1.5" fill="{colour}" fill-opacity="0.15" '
-                          'vector-effect="non-scaling-stroke"', _detection_title(d))  # fmt: skip
+        title = _detection_title(d)
+        shape = _cased(g, f'stroke="{colour}" stroke-width="1.5" fill="{colour}" fill-opacity="0.15" '
+                          'vector-effect="non-scaling-stroke"', title)  # fmt: skip
         # Each box is a link (no script needed): to its row of the table, or to its observation.
-        out.append(f'<a href="{escape(href(i, d))}">{shape}</a>' if href else shape)
+        out.append(_link(href(i, d), title, shape) if href else shape)
     return out
 
 
@@ -75,9 +87,9 @@ def _changes(changes: Sequence[Change], crs: str, href: Callable[[int, Change], 
     for i, (c, g) in enumerate(zip(changes, _to_crs([c.polygon for c in changes], crs), strict=True), start=1):
         colour = CHANGE_COLOURS.get(c.direction, OTHER_COLOUR)
         title = f"{c.id}: {c.direction}, {c.area_m2:.0f} m² ({c.before_id} → {c.after_id})"
-        shape = _shape(g, f'stroke="{colour}" stroke-width="1.5" stroke-dasharray="4 3" fill="{colour}" '
+        shape = _cased(g, f'stroke="{colour}" stroke-width="1.5" stroke-dasharray="4 3" fill="{colour}" '
                           'fill-opacity="0.12" vector-effect="non-scaling-stroke"', title)  # fmt: skip
-        out.append(f'<a href="{escape(href(i, c))}">{shape}</a>' if href else shape)
+        out.append(_link(href(i, c), title, shape) if href else shape)
     return out
 
 
@@ -85,8 +97,11 @@ def _svg(bounds: tuple[float, float, float, float], body: Sequence[str], *, labe
          preserve: str = "xMidYMid meet") -> str:  # fmt: skip
     minx, miny, maxx, maxy = bounds
     w, h = max(maxx - minx, 1.0), max(maxy - miny, 1.0)
+    # A picture with links in it is a group: role="img" would hide its links from a screen reader
+    # while the keyboard still stops on them (axe: nested-interactive).
+    role = "group" if any("<a " in b for b in body) else "img"
     return (
-        f'<svg class="{css_class}" role="img" aria-label="{escape(label)}" '
+        f'<svg class="{css_class}" role="{role}" aria-label="{escape(label)}" '
         f'viewBox="{minx:.1f} {-maxy:.1f} {w:.1f} {h:.1f}" preserveAspectRatio="{preserve}">'
         + "".join(body)
         + "</svg>"

@@ -1,0 +1,85 @@
+"""Accessibility checks on rendered HTML, with the standard library's parser: what a screen reader,
+a keyboard or a colour-blind reader meets, checked without a browser."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+@dataclass
+class Element:
+    """One element: its tag, attributes, the tags of its ancestors and the text inside it."""
+
+    tag: str
+    attrs: dict[str, str]
+    # Out of the repr: a failing assertion would print the whole tree through every element.
+    ancestors: list[Element] = field(repr=False, compare=False)
+    text: list[str] = field(default_factory=list, repr=False, compare=False)
+    children: list[Element] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def classes(self) -> set[str]:
+        return set(self.attrs.get("class", "").split())
+
+    def inner_text(self) -> str:
+        return " ".join("".join(self.text).split())
+
+
+class _Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[Element] = []
+        self.stack: list[Element] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        e = Element(tag, {k: v or "" for k, v in attrs}, list(self.stack))
+        if self.stack:
+            self.stack[-1].children.append(e)
+        self.elements.append(e)
+        if tag not in _VOID:
+            self.stack.append(e)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in _VOID:
+            self.stack.pop()
+
+    def handle_endtag(self, tag: str) -> None:
+        for i in range(len(self.stack) - 1, -1, -1):
+            if self.stack[i].tag == tag:
+                del self.stack[i:]
+                break
+
+    def handle_data(self, data: str) -> None:
+        for e in self.stack:
+            e.text.append(data)
+
+
+def elements(html: str) -> list[Element]:
+    """Every element of ``html``, in document order."""
+    p = _Collector()
+    p.feed(html)
+    p.close()
+    return p.elements
+
+
+def relative_luminance(colour: str) -> float:
+    """WCAG 2.1 relative luminance of a ``#rrggbb`` (or ``#rgb``) colour."""
+    h = colour.lstrip("#")
+    if len(h) == 3:
+        h = "".join(c * 2 for c in h)
+
+    def lin(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (lin(int(h[i:i + 2], 16) / 255) for i in (0, 2, 4))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_ratio(a: str, b: str) -> float:
+    """WCAG 2.1 contrast ratio between two colours (1 to 21)."""
+    hi, lo = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)

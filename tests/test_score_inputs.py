@@ -527,3 +527,47 @@ def test_a_pixel_size_of_400_digits_is_no_pixel_size(tmp_path: Path) -> None:
     d.write_text(json.dumps({"type": "FeatureCollection", "features": [_DET],
                              "sitewatch": {"source": "a.jpg", "detector": "sar-cfar", "pixel_size_m": [10, 10**400]}}))  # fmt: skip
     assert _score(d, labels) == (0, (1, 0, 0))
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "RGB", "L", "I;16"])
+def test_instance_mask_boxes_are_each_colours_extent_in_blocks_of_rows(
+    tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Labelled a few rows at a time (LABEL_ROWS made small), every colour's box and length are those of its own
+    pixels: with and without black, with transparent pixels (RGBA: not an object), in 8- and 16-bit grey."""
+    import numpy as np
+    from PIL import Image
+
+    from sitewatch import masklabels
+    from sitewatch.boxlabels import mask_length
+
+    monkeypatch.setattr(masklabels, "LABEL_ROWS", 7)
+    rng = np.random.default_rng(3)
+    ids = np.zeros((50, 70), np.int64)
+    for k in range(1, 9):
+        r, c = rng.integers(0, 40), rng.integers(0, 60)
+        ids[r : r + rng.integers(2, 10), c : c + rng.integers(2, 10)] = k
+    if mode == "RGB":
+        ids[ids == 0] = 9  # no black at all: every colour an object, as the reader has always counted it
+    palette = np.array([(0, 0, 0)] + [tuple(int(v) for v in rng.integers(1, 256, 3)) for _ in range(9)], np.uint8)
+    if mode in ("RGBA", "RGB"):
+        pixels = palette[ids]
+        if mode == "RGBA":
+            alpha = np.full(ids.shape, 255, np.uint8)
+            alpha[:, :3] = 0  # transparent: not an object, whatever its colour
+            ids[:, :3] = 0
+            pixels = np.dstack([pixels, alpha])
+        Image.fromarray(pixels, mode).save(tmp_path / "m.png")
+    else:
+        grey = (ids * 37 + (0 if mode == "L" else 1000) * (ids > 0)).astype(np.uint8 if mode == "L" else np.uint16)
+        Image.fromarray(grey).save(tmp_path / "m.png")
+    boxes = masklabels.read_instance_mask(tmp_path / "m.png")
+    expected = []
+    for k in np.unique(ids):
+        if k == 0 and mode != "RGB":
+            continue
+        rows, cols = np.nonzero(ids == k)
+        window = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+        expected.append(((cols.min() - 0.5, rows.min() - 0.5, cols.max() + 0.5, rows.max() + 0.5), mask_length((ids == k)[window], 1.0, 1.0)))
+    got = [((b.x0, b.y0, b.x1, b.y1), b.length(1.0, 1.0) if b.length else None) for b in boxes]
+    assert sorted(got) == sorted(expected)

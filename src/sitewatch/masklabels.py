@@ -48,15 +48,15 @@ def read_instance_mask(path: Path) -> list[Box]:
     try:
         with Image.open(path) as im:
             if im.mode in ("L", "I", "I;16", "I;16B", "I;16L"):
-                code = np.asarray(im, dtype=np.int64)  # grey levels as ids: a 16-bit mask keeps them all
+                code = np.asarray(im)  # grey levels as ids, in the mask's own type: a 16-bit mask keeps them all
             else:
-                rgba = np.asarray(im.convert("RGBA"), dtype=np.int64)
-                code = (rgba[..., 0] << 16) | (rgba[..., 1] << 8) | rgba[..., 2]
-                code[rgba[..., 3] == 0] = 0
+                rgba = np.asarray(im.convert("RGBA"))
+                code = _rgb_code(rgba)
+                del rgba
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
         # PIL raises SyntaxError for a chunk it cannot read ("broken PNG file") and ValueError for a truncated header.
         raise InputError(f"{path}: not a readable PNG mask ({exc})") from exc
-    colours, inverse = np.unique(code, return_inverse=True)
+    colours = np.unique(code)  # (no inverse: its 8 B a pixel, and the sort's, were a large mask's peak)
     objects = [int(c) for c in colours if c != 0]
     if len(objects) > MAX_OBJECTS:
         raise InputError(f"{path}: {len(colours):,} colours, not an instance mask (one colour per object on black)")
@@ -65,7 +65,7 @@ def read_instance_mask(path: Path) -> list[Box]:
             f"{path}: one colour for several separate objects, a class mask; give the instance mask, "
             "one colour per object (SegmentationObject/, NAME_instance_id_RGB.png)"
         )
-    labels = inverse.reshape(code.shape) + (0 if colours[0] == 0 else 1)  # black is 0, each colour its own label
+    labels = _labels(code, colours)  # black is 0, each colour its own label
     boxes = []
     for k, window in enumerate(ndimage.find_objects(labels), 1):
         if window is not None:
@@ -73,3 +73,25 @@ def read_instance_mask(path: Path) -> list[Box]:
             length = partial(mask_length, labels[window] == k)  # the mask's oriented length, for `score`'s length error
             boxes.append(Box(cols.start - 0.5, rows.start - 0.5, cols.stop - 0.5, rows.stop - 0.5, length=length))
     return boxes
+
+
+def _rgb_code(rgba: np.ndarray) -> np.ndarray:
+    """Each pixel's colour as one 24-bit number (uint32), 0 where it is fully transparent."""
+    code = rgba[..., 0].astype(np.uint32) << 16
+    code |= rgba[..., 1].astype(np.uint32) << 8
+    code |= rgba[..., 2]
+    code[rgba[..., 3] == 0] = 0
+    return code
+
+
+LABEL_ROWS = 1024
+"""Rows of a mask given their labels at a time (``searchsorted`` answers in 8-byte indices)."""
+
+
+def _labels(code: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """Each pixel's label (int32): 0 on black, else 1 + its colour's place among the colours other than black."""
+    labels = np.empty(code.shape, np.int32)
+    shift = 0 if colours[0] == 0 else 1
+    for r in range(0, code.shape[0], LABEL_ROWS):
+        labels[r : r + LABEL_ROWS] = np.searchsorted(colours, code[r : r + LABEL_ROWS]) + shift
+    return labels

@@ -908,3 +908,32 @@ def test_timeline_and_detection_tables_link_each_observation_to_its_image(ws: Wo
         assert f'<a href="{href}">{d.observation_id}</a>' in detections
     assert html.count("<figcaption>The site, its berths and every detection") == len(re.findall(r'<h2 id="site-', html))
     assert "the observations behind each date are listed in the timeline table below, each linked to its image" in html
+
+
+def test_report_map_outlines_keep_three_to_one_against_the_white_map() -> None:
+    """A yellow crane's outline alone is 1.5:1 on the white map (WCAG 1.4.11 asks 3:1 of graphics):
+    each outline is drawn on a dark casing, so a pixel beside the colour stands out from the white."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+    from shapely.geometry import box
+
+    from _a11y import contrast_ratio
+    from sitewatch.model import Detection, Site
+    from sitewatch.report.charts import site_map_png
+
+    site = Site("dunai", "Dunai", "naval_base", box(132.32, 42.865, 132.36, 42.895))
+    crane = Detection("o#1", "o", "crane", box(132.335, 42.875, 132.345, 42.885), 800.0, 800.0, 0.0, 0.9, "t", "1")
+    rgb = np.asarray(Image.open(io.BytesIO(site_map_png(site, [crane]))).convert("RGB")).astype(int)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    yellow = (r > 150) & (g > 110) & (b < 90) & (r - b > 120)  # #ffcc00, however blended
+    assert yellow.sum() >= 40
+    dark = np.zeros(yellow.shape, bool)  # 3:1 or more against the white ground
+    for y, x in zip(*np.nonzero((rgb < 200).any(axis=-1)), strict=True):
+        dark[y, x] = contrast_ratio("#{:02x}{:02x}{:02x}".format(*rgb[y, x]), "#ffffff") >= 3
+    beside = np.zeros_like(dark)  # a dark pixel within two pixels
+    for dy in range(-2, 3):
+        for dx in range(-2, 3):
+            beside |= np.roll(dark, (dy, dx), axis=(0, 1))
+    assert (beside & yellow).sum() >= 0.9 * yellow.sum()

@@ -12,6 +12,7 @@ CHANGE_COLOURS = {"appeared": "#007aff", "disappeared": "#ff9500", "altered": "#
 OTHER_COLOUR = "#af52de"
 """Anything else."""
 OUTLINE_CASING = "#000000"
-"""A dark edge drawn under each coloured outline of the dashboard's drawings: a yellow crane or an orange
-"disappeared" region keeps a 3:1 contrast against the light map and bright ground (WCAG 1.4.11), which
-the colour alone does not (1.45:1 for the yellow against the map's #fafafa)."""
+"""A dark edge drawn under each coloured outline of the dashboard's maps and the report's pictures: a
+yellow crane or an orange "disappeared" region keeps a 3:1 contrast against the light map and bright
+ground (WCAG 1.4.11), which the colour alone does not (1.45:1 for the yellow against the map's #fafafa,
+1.5:1 against the report map's white)."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from shapely.geometry import box
 
+from sitewatch.analysis.occupancy import TimelineParams
 from sitewatch.evidence import World, check_claim
 from sitewatch.model import Change
 from sitewatch.store.changes import ChangePair
@@ -119,3 +121,17 @@ def test_the_reason_names_a_pair_within_the_dates_before_a_larger_region_beyond_
     assert r.verdict == "supported"
     assert r.reason.startswith("2024-10-01 09:00 UTC, 3 m optical → 2024-10-08 09:00 UTC, 3 m optical: 1 changed region")
     assert "(and 1 other pair with such regions)" in r.reason and "reach outside" not in r.reason
+
+
+def test_with_a_utc_offset_a_pair_brackets_the_dates_by_its_images_local_dates() -> None:
+    # The after image, 9 Oct 20:00 UTC, is on 10 Oct at UTC+10: it ends the claimed dates there, not in UTC.
+    o = [obs("2024-09-24", site="base", sensor="optical", res=3.0), obs("2024-10-09", site="base", sensor="optical", res=3.0, hour=20)]
+    pairs = [_pair(o[0], o[1])]
+    c = claim({"kind": "change_present"}, sites=("base",), **{"from": "2024-10-01", "to": "2024-10-10"})
+    utc = check_claim(c, World({"base": SITE}, o, [], change_pairs=pairs, changes=[_region(pairs[0], 1, 7800.0)]))
+    assert utc.verdict == "not testable" and "the last is of 2024-10-09" in utc.reason, utc.reason
+    local = World({"base": SITE}, o, [], params=TimelineParams(utc_offset_hours=10), change_pairs=pairs,
+                  changes=[_region(pairs[0], 1, 7800.0)])  # fmt: skip
+    r = check_claim(c, local)
+    assert r.verdict == "supported", r.reason
+    assert r.parts[0].tested == (date(2024, 9, 24), date(2024, 10, 10))

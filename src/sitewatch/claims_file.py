@@ -7,7 +7,7 @@ optionally, ``title`` and ``description``). Each claim::
       text: "A landing ship was at the Dunai pier on 17 October 2024 ..."   # as published
       source: {who: "...", where: "...", when: "2024-11"}                   # or one string: who
       sites: [dunai]                              # workspace site ids (origin first for vessel_transit)
-      date: 2024-10-17                            # or from: / to: (UTC dates, both ends included)
+      date: 2024-10-17                            # or from: / to: (UTC dates, or local ones with --utc-offset; both ends included)
       assert:                                     # one assertion, or a list that must all hold
         kind: vessel_present
         berth: [pier-east, pier-west]             # optional: berth ids, or "any" (at some berth)
@@ -31,7 +31,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
@@ -261,15 +261,23 @@ def _how_to_write(text: str) -> str:
     return ""
 
 
-def _a_time(shown: str, when: datetime, field: str) -> _Bad:
-    # With a zone, the UTC date it falls on: a 23:30 at UTC-3 is the next day's.
-    zone = f"; claim dates are UTC dates, and this time's is {when.astimezone(UTC).date()}" if when.tzinfo else ""
+def _a_time(shown: str, when: datetime, field: str, utc_offset_hours: float) -> _Bad:
+    # With a zone, the date it falls on where images' dates are taken (UTC, or UTC+offset with
+    # --utc-offset): a 23:30 at UTC-3 is the next day's UTC date.
+    if utc_offset_hours:
+        from .report.exports import date_zone
+
+        convention = f"local dates at {date_zone(utc_offset_hours)}"
+    else:
+        convention = "UTC dates"
+    day = (when.astimezone(UTC) + timedelta(hours=utc_offset_hours)).date() if when.tzinfo else None
+    zone = f"; claim dates are {convention}, and this time's is {day}" if day else ""
     return _Bad(field, f"{shown} is a time: give a date (YYYY-MM-DD{zone})")
 
 
-def _date(value: Any, field: str) -> date:
+def _date(value: Any, field: str, utc_offset_hours: float) -> date:
     if isinstance(value, datetime):
-        raise _a_time(str(value), value, field)
+        raise _a_time(str(value), value, field, utc_offset_hours)
     if isinstance(value, date):
         return value
     text = str(value).strip()
@@ -287,21 +295,21 @@ def _date(value: Any, field: str) -> date:
         when = datetime.fromisoformat(text)
     except ValueError:
         raise _Bad(field, f"{value!r} is not a date (YYYY-MM-DD){_how_to_write(text)}") from None
-    raise _a_time(text, when, field)
+    raise _a_time(text, when, field, utc_offset_hours)
 
 
-def _range(raw: Mapping[str, Any], prefix: str, default: tuple[date, date] | None) -> tuple[date, date]:
+def _range(raw: Mapping[str, Any], prefix: str, default: tuple[date, date] | None, utc_offset_hours: float) -> tuple[date, date]:
     has_date, has_range = "date" in raw, "from" in raw or "to" in raw
     if has_date and has_range:
         raise _Bad(f"{prefix}date", "give either date or from/to, not both")
     if has_date:
-        day = _date(raw["date"], f"{prefix}date")
+        day = _date(raw["date"], f"{prefix}date", utc_offset_hours)
         return day, day
     if has_range:
         for key in ("from", "to"):
             if key not in raw:
                 raise _Bad(f"{prefix}{key}", "missing (a range needs from and to)")
-        start, end = _date(raw["from"], f"{prefix}from"), _date(raw["to"], f"{prefix}to")
+        start, end = _date(raw["from"], f"{prefix}from", utc_offset_hours), _date(raw["to"], f"{prefix}to", utc_offset_hours)
         if start > end:
             raise _Bad(f"{prefix}from", f"{start} is after to {end}")
         return start, end
@@ -338,7 +346,7 @@ def _vessel_class(value: Any, field: str) -> str:
     raise _Bad(field, f"{name!r} {what}; the classes are: {'; '.join(names)}")
 
 
-def _assertion(raw: Any, prefix: str, sites: tuple[str, ...], span: tuple[date, date]) -> Assertion:
+def _assertion(raw: Any, prefix: str, sites: tuple[str, ...], span: tuple[date, date], utc_offset_hours: float) -> Assertion:
     if not isinstance(raw, Mapping):
         raise _Bad(prefix.rstrip("."), "must be a mapping with a kind")
     kind = raw.get("kind")
@@ -350,7 +358,7 @@ def _assertion(raw: Any, prefix: str, sites: tuple[str, ...], span: tuple[date, 
     for key in sorted(_REQUIRED.get(kind, ())):
         if raw.get(key) is None:
             raise _Bad(f"{prefix}{key}", f"missing (a {kind} assertion needs it)")
-    start, end = _range(raw, prefix, span)
+    start, end = _range(raw, prefix, span, utc_offset_hours)
     if kind == "vessel_transit":
         origin = _text(raw.get("origin", sites[0] if sites else None), f"{prefix}origin")
         dest = _text(raw.get("destination", sites[1] if len(sites) > 1 else None), f"{prefix}destination")
@@ -400,7 +408,7 @@ def _assertion(raw: Any, prefix: str, sites: tuple[str, ...], span: tuple[date, 
     )  # fmt: skip
 
 
-def _claim(raw: Mapping[str, Any]) -> ClaimSpec:
+def _claim(raw: Mapping[str, Any], utc_offset_hours: float) -> ClaimSpec:
     unknown = unknown_fields(raw, _CLAIM_FIELDS)
     if unknown:
         raise _Bad(unknown[0], f"not a field of a claim; the fields are {', '.join(sorted(_CLAIM_FIELDS))}")
@@ -423,7 +431,7 @@ def _claim(raw: Mapping[str, Any]) -> ClaimSpec:
     if not isinstance(raw_sites, list) or not raw_sites:
         raise _Bad("sites", "missing" if raw_sites is None else "must be a list of site ids")
     sites = tuple(dict.fromkeys(_text(s, "sites") for s in raw_sites))
-    span = _range(raw, "", None) if any(k in raw for k in ("date", "from", "to")) else None
+    span = _range(raw, "", None, utc_offset_hours) if any(k in raw for k in ("date", "from", "to")) else None
     raw_assert = raw.get("assert")
     if raw_assert is None:
         raise _Bad("assert", f"missing (one assertion or a list; the kinds are {', '.join(KINDS)})")
@@ -435,14 +443,17 @@ def _claim(raw: Mapping[str, Any]) -> ClaimSpec:
         prefix = f"assert[{i}]." if isinstance(raw_assert, list) else "assert."
         if span is None and not (isinstance(part, Mapping) and any(k in part for k in ("date", "from", "to"))):
             raise _Bad("date", "missing (give date, or from and to)")
-        assertions.append(_assertion(part, prefix, sites, span or (date.min, date.min)))
+        assertions.append(_assertion(part, prefix, sites, span or (date.min, date.min), utc_offset_hours))
     start = min(a.start for a in assertions) if span is None else span[0]
     end = max(a.end for a in assertions) if span is None else span[1]
     return ClaimSpec(claim_id, text, source, sites, start, end, tuple(assertions))
 
 
-def parse_claims(doc: Any, name: str = "claims file") -> ClaimsFile:
+def parse_claims(doc: Any, name: str = "claims file", *, utc_offset_hours: float = 0.0) -> ClaimsFile:
     """Claims from a parsed YAML document; each claim in error becomes a :class:`ClaimProblem`.
+
+    ``utc_offset_hours`` is the date convention the claims will be judged in (``--utc-offset``): a date
+    given as a time with a zone is refused naming the date it falls on there (UTC without one).
 
     A document that is not a list of claims (nor a mapping with one under ``claims``) is an
     :class:`~sitewatch.errors.InputError` naming ``name``.
@@ -467,7 +478,7 @@ def parse_claims(doc: Any, name: str = "claims file") -> ClaimsFile:
         try:
             if not isinstance(raw, Mapping):
                 raise _Bad("claim", f"must be a mapping (id, text, source, sites, date, assert), got {raw!r}")
-            spec = _claim(raw)
+            spec = _claim(raw, utc_offset_hours)
             if spec.id in seen:
                 raise _Bad("id", "given to an earlier claim too; ids must be unique")
         except _Bad as bad:
@@ -478,9 +489,10 @@ def parse_claims(doc: Any, name: str = "claims file") -> ClaimsFile:
     return ClaimsFile(name, tuple(claims), tuple(problems), title)
 
 
-def read_claims(path: str | Path) -> ClaimsFile:
-    """Read and check the form of a claims file (YAML). A file that cannot be read is an InputError naming it."""
-    return parse_claims(read_yaml(path, "claims file"), str(path))
+def read_claims(path: str | Path, *, utc_offset_hours: float = 0.0) -> ClaimsFile:
+    """Read and check the form of a claims file (YAML), as :func:`parse_claims`. A file that cannot be read is an
+    InputError naming it."""
+    return parse_claims(read_yaml(path, "claims file"), str(path), utc_offset_hours=utc_offset_hours)
 
 
 def check_against_sites(claims: ClaimsFile, sites: Mapping[str, Site]) -> ClaimsFile:

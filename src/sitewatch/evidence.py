@@ -71,6 +71,7 @@ from .claims_file import (
     read_claims,
 )
 from .model import Change, Claim, Detection, Observation, Site, acquired_text, iso_utc
+from .report.exports import date_zone
 from .store.changes import ChangePair
 from .vessels import is_ambiguous, length_sigma_m
 
@@ -197,6 +198,9 @@ class ClaimsCheck:
     results: tuple[ClaimResult, ...]
     problems: tuple[ClaimProblem, ...] = ()
     title: str = ""
+    utc_offset_hours: float = 0.0
+    """The date convention the claims' dates were compared in: each image's date is its acquisition time plus this
+    (0: UTC dates), as the timeline's with ``--utc-offset``."""
 
 
 @dataclass(frozen=True)
@@ -626,6 +630,8 @@ def claims_to_dict(check: ClaimsCheck) -> dict[str, Any]:
     return {
         "file": check.path,
         "title": check.title,
+        "utc_offset_hours": check.utc_offset_hours,
+        "date_zone": date_zone(check.utc_offset_hours),
         "simulated": any(r.simulated for r in check.results),
         "claims": [
             {
@@ -670,9 +676,13 @@ def load_world(store: Store, site_ids: Iterable[str], params: TimelineParams | N
 
 
 def check_claims_file(store: Store, path: str | Path, params: TimelineParams | None = None) -> ClaimsCheck:
-    """Read a claims file, refuse the claims in error (naming each) and decide the others from the store."""
-    claims: ClaimsFile = read_claims(path)
+    """Read a claims file, refuse the claims in error (naming each) and decide the others from the store.
+
+    With ``params.utc_offset_hours`` (``--utc-offset``) the claims' dates are local dates: each image counts for
+    its acquisition time's date plus the offset, as in the timeline."""
+    offset = params.utc_offset_hours if params is not None else 0.0
+    claims: ClaimsFile = read_claims(path, utc_offset_hours=offset)
     sites = {s.id: s for s in store.sites()}
     claims = check_against_sites(claims, sites)
     world = load_world(store, [sid for c in claims.claims for sid in c.site_ids], params)
-    return ClaimsCheck(str(path), check_claims(claims.claims, world), claims.problems, claims.title)
+    return ClaimsCheck(str(path), check_claims(claims.claims, world), claims.problems, claims.title, offset)

@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import UTC, date, datetime
 
-from .analysis.occupancy import count_noun
+from .analysis.occupancy import count_noun, observation_date
 from .claims_file import Assertion
 from .evidence import CONTRADICTED, SUPPORTED, UNTESTABLE, Image, PartResult, World
 from .model import Change, Observation
@@ -31,24 +32,29 @@ MIN_COMPARED = 0.5
 """A pair that compared less of the site than this (cloud, no data) cannot say nothing changed."""
 
 
-def bracketing_runs(pairs: Sequence[ChangePair], a: Assertion, series: Callable[[ChangePair], str]) -> list[list[ChangePair]]:
+def bracketing_runs(
+    pairs: Sequence[ChangePair], a: Assertion, series: Callable[[ChangePair], str],
+    day: Callable[[str, datetime], date] | None = None,
+) -> list[list[ChangePair]]:  # fmt: skip
     """Per series (``series`` of a pair: its sensor and resolution), the shortest run of chained pairs from an image on or before
-    ``a.start`` to one on or after ``a.end`` (UTC dates); none for a series that does not bracket them."""
+    ``a.start`` to one on or after ``a.end``; none for a series that does not bracket them. ``day`` of an observation id and
+    its acquisition time is the date it counts for (default: its UTC date; local with --utc-offset)."""
+    on = day or _utc_day
     by_before: dict[str, list[ChangePair]] = defaultdict(list)
     for p in pairs:
         by_before[p.before_id].append(p)
     best: dict[str, list[ChangePair]] = {}
     for p0 in pairs:
-        if p0.before_acquired.date() > a.start:
+        if on(p0.before_id, p0.before_acquired) > a.start:
             continue
         run, cur = [p0], p0
-        while cur.after_acquired.date() < a.end:
+        while on(cur.after_id, cur.after_acquired) < a.end:
             nxt = [q for q in by_before.get(cur.after_id, []) if q.after_acquired > cur.after_acquired]
             if not nxt:
                 break
             cur = min(nxt, key=lambda q: (q.after_acquired, q.after_id))
             run.append(cur)
-        if cur.after_acquired.date() < a.end:
+        if on(cur.after_id, cur.after_acquired) < a.end:
             continue
         key = series(p0)
         old = best.get(key)
@@ -57,11 +63,15 @@ def bracketing_runs(pairs: Sequence[ChangePair], a: Assertion, series: Callable[
     return [best[k] for k in sorted(best)]
 
 
-def _bracket_hint(sid: str, a: Assertion, observations: Sequence[Observation]) -> str:
+def _utc_day(observation_id: str, acquired: datetime) -> date:
+    return acquired.astimezone(UTC).date()
+
+
+def _bracket_hint(sid: str, a: Assertion, observations: Sequence[Observation], utc_offset_hours: float) -> str:
     """What to do about dates no stored pair brackets: compare the images there are, or say which is missing.
 
     Running ``sitewatch change`` again cannot help when no image lies before (or after) the dates."""
-    days = sorted(o.scene.acquired.date() for o in observations)
+    days = sorted(observation_date(o, utc_offset_hours) for o in observations)
     if not days:
         return f"{sid} has no image"
     missing = []
@@ -96,10 +106,15 @@ def change_part(a: Assertion, world: World, present: bool) -> PartResult:
         and p.before_sha256 in ("", obs[p.before_id].sha256) and p.after_sha256 in ("", obs[p.after_id].sha256)
     ]  # fmt: skip
     span = f"{a.start}" if a.start == a.end else f"{a.start} to {a.end}"
-    runs = bracketing_runs(pairs, a, lambda p: f"{obs[p.after_id].scene.resolution_m:g} m {p.sensor}")
+    offset = world.params.utc_offset_hours
+
+    def on(observation_id: str, acquired: datetime) -> date:  # the date the timeline gives it (local with --utc-offset)
+        return observation_date(obs[observation_id], offset)
+
+    runs = bracketing_runs(pairs, a, lambda p: f"{obs[p.after_id].scene.resolution_m:g} m {p.sensor}", on)
     if not runs:
         return PartResult(a, UNTESTABLE, f"no stored pair of {sid}'s images brackets {span} (an image on or before "
-                          f"{a.start} and one on or after {a.end}); {_bracket_hint(sid, a, list(obs.values()))}", (), (), ())  # fmt: skip
+                          f"{a.start} and one on or after {a.end}); {_bracket_hint(sid, a, list(obs.values()), offset)}", (), (), ())  # fmt: skip
 
     def images(p: ChangePair, regions: Sequence[Change] = ()) -> tuple[Image, Image]:
         ids = tuple(c.id for c in regions)
@@ -109,17 +124,17 @@ def change_part(a: Assertion, world: World, present: bool) -> PartResult:
         return f"{Image.of(obs[p.before_id]).label()} → {Image.of(obs[p.after_id]).label()}"
 
     found = [(p, rs) for run in runs for p in run if (rs := _regions(a, p, world.changes))]
-    tested = tuple(sorted({d for run in runs for p in run for d in (p.before_acquired.date(), p.after_acquired.date())}))
+    tested = tuple(sorted({d for run in runs for p in run for d in (on(p.before_id, p.before_acquired), on(p.after_id, p.after_acquired))}))
     if found:
         def strength(t: tuple[ChangePair, list[Change]]) -> tuple[bool, float, float]:
             # A pair within the claimed dates first (the change then lies in them), then the finer pixels, then the larger region.
             q, qs = t
-            beyond = q.before_acquired.date() < a.start or q.after_acquired.date() > a.end
+            beyond = on(q.before_id, q.before_acquired) < a.start or on(q.after_id, q.after_acquired) > a.end
             return beyond, obs[q.after_id].scene.resolution_m, -max(c.area_m2 for c in qs)
 
         p, rs = min(found, key=strength)
         total = sum(c.area_m2 for c in rs)
-        outside = p.before_acquired.date() < a.start or p.after_acquired.date() > a.end
+        outside = on(p.before_id, p.before_acquired) < a.start or on(p.after_id, p.after_acquired) > a.end
         reason = (
             f"{pair_text(p)}: {len(rs)} {_what(a, len(rs))}, {total:,.0f} m² in all (largest {max(c.area_m2 for c in rs):,.0f} m²)"
             + (f"; the pair's images reach outside {span}, so the change may lie just outside it" if outside else "")

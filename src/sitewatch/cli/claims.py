@@ -7,8 +7,10 @@ from pathlib import Path
 
 import click
 
+from ..analysis.occupancy import TimelineParams
 from ..evidence import ClaimsCheck, check_claims_file, claims_to_dict
 from ..files import write_text_atomic
+from ..report.exports import date_zone
 from ..workspace import open_workspace
 from .options import (
     OnceGroup,
@@ -17,6 +19,7 @@ from .options import (
     json_option,
     refuse_input_as_out,
     refuse_workspace_file,
+    utc_offset_option,
     workspace_option,
 )
 from .output import print_table
@@ -34,6 +37,9 @@ def _print(check: ClaimsCheck) -> None:
 
     if any(r.simulated for r in check.results):
         click.echo("Simulated imagery: every verdict that rests on it says so.")
+    if check.utc_offset_hours:  # said only when not UTC, the default, whose output is as it always was
+        click.echo(f"Claim dates are local dates at {date_zone(check.utc_offset_hours)}: each image counts for the date of "
+                   f"its acquisition time plus {check.utc_offset_hours:g} h (image times stay in UTC).")  # fmt: skip
     if check.results:
         table = Table(title=f"Claims checked against the imagery ({check.title or check.path})")
         for col in ("id", "verdict", "reason", "images"):
@@ -53,22 +59,25 @@ def _print(check: ClaimsCheck) -> None:
 @click.argument("claims_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), callback=existing_folder,
               help="Also write the verdicts as JSON to this file (its folder must exist).")
+@utc_offset_option("claim dates are then local dates at UTC+HOURS, as in `timeline` and `report`.")
 @workspace_option
 @json_option
 @handle_errors
-def check(claims_file: Path, out_path: Path | None, workspace: Path, as_json: bool) -> None:
+def check(claims_file: Path, out_path: Path | None, utc_offset: float, workspace: Path, as_json: bool) -> None:
     """Decide each claim of CLAIMS_FILE from the workspace's stored detections.
 
     A claim in error (an unknown kind, a missing field, an unknown site or
     berth, a bad date) is named with its field and refused; the others are
     checked. Exit code 0 when every claim was checked, whatever the verdicts;
-    3 when some were refused; 1 when none could be read.
+    3 when some were refused; 1 when none could be read. Claim dates are UTC
+    dates, or with --utc-offset local ones (an image at 23:30 UTC is on the
+    next day's local date at UTC+10).
     """
     refuse_input_as_out(out_path, [claims_file])
     ws = open_workspace(workspace)
     refuse_workspace_file(ws, [("--out", out_path)])
     with ws.store() as store:
-        result = check_claims_file(store, claims_file)
+        result = check_claims_file(store, claims_file, TimelineParams(utc_offset_hours=utc_offset))
     doc = claims_to_dict(result)
     if out_path is not None:
         write_text_atomic(out_path, json.dumps(doc, indent=1) + "\n", make_folder=False)

@@ -498,6 +498,15 @@ min_area_option = click.option(
 """``--min-area-m2`` of ``change`` and ``change-image``: the smallest change region kept."""
 
 
+def utc_offset_option(then: str) -> Callable[[F], F]:
+    """``--utc-offset HOURS`` into ``utc_offset``, declared once for every command that takes local dates
+    (``timeline``, ``report``, ``claims check``); ``then`` says which of the command's dates become local."""
+    return click.option(
+        "--utc-offset", type=UtcOffset(), default=0.0, show_default=True, metavar="HOURS",
+        help=f"Hours added to acquisition times before taking the date (10 or +10:00 for Primorsky local dates); {then}",
+    )  # fmt: skip
+
+
 def timeline_options(*, dates: bool = True) -> Callable[[F], F]:
     """The timeline rules ``timeline`` and ``report`` share, declared once.
 
@@ -522,9 +531,7 @@ def timeline_options(*, dates: bool = True) -> Callable[[F], F]:
                      show_default=True, metavar="PCT",
                      help="A berth with more % of its zone without data or under cloud is not seen that date: "
                           "a vessel last seen there is carried forward, not counted a departure."),
-        click.option("--utc-offset", type=UtcOffset(), default=0.0, show_default=True, metavar="HOURS",
-                     help="Hours added to acquisition times before taking the date (10 or +10:00 for Primorsky local dates); "
-                          + ("dates, --from and --to are then local dates." if dates else "dates are then local dates.")),
+        utc_offset_option("dates, --from and --to are then local dates." if dates else "dates are then local dates."),
     ]  # fmt: skip
     if dates:
         options[:0] = [

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..analysis.occupancy import TimelineParams
 from ..evidence import check_claims_file
 
 if TYPE_CHECKING:
@@ -21,11 +22,14 @@ __all__ = ["claims_section"]
 log = logging.getLogger(__name__)
 
 
-def claims_section(store: Store, claims_files: Sequence[str | Path]) -> dict[str, Any]:
-    """The template's ``claims``: per file, a row per claim (verdict, reason, source, images) and the claims refused."""
+def claims_section(store: Store, claims_files: Sequence[str | Path], utc_offset_hours: float = 0.0) -> dict[str, Any]:
+    """The template's ``claims``: per file, a row per claim (verdict, reason, source, images) and the claims refused.
+
+    ``utc_offset_hours`` is the report's (``--utc-offset``): the claims are judged on the timeline's dates, local
+    ones with an offset, so that one report has one day convention."""
     files: list[dict[str, Any]] = []
     for path in claims_files:
-        check = check_claims_file(store, path)
+        check = check_claims_file(store, path, TimelineParams(utc_offset_hours=utc_offset_hours))
         for problem in check.problems:  # the report lists them too, but a terminal or cron log should say so
             log.warning("refused: %s: %s (left out of the report's claims)", path, problem)
         rows = [

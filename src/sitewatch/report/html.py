@@ -580,7 +580,7 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         if claims_files:
             from .claims_section import claims_section
 
-            claims = claims_section(store, claims_files)
+            claims = claims_section(store, claims_files, params.utc_offset_hours)  # the timeline's dates
         stored_runs = [dict(r) for r in store.execute(
             "SELECT stage, site_id, finished, version, parameters, summary FROM runs ORDER BY run_id DESC LIMIT 40"
         )]  # fmt: skip

@@ -119,3 +119,19 @@ def mutated_json(data: bytes, docs: list[object]) -> bytes:
     fdp = atheris.FuzzedDataProvider(data)
     doc = docs[fdp.ConsumeIntInRange(0, len(docs) - 1)]
     return json.dumps(_mutate(doc, fdp)).encode()
+
+
+def yaml_modes(texts: list[bytes]) -> tuple[list[bytes], Callable[[bytes], bytes]]:
+    """The seeds and the file body of a YAML reader's harness in two modes, told by the input's first byte:
+    even, the text as it is (each of ``texts`` seeded so); odd, one of ``texts`` parsed, with values of other
+    types and sizes swapped in (:func:`mutated_json`; JSON is YAML)."""
+    import yaml
+
+    from sitewatch.yaml_input import StrictYamlLoader
+
+    docs = [yaml.load(text, Loader=StrictYamlLoader) for text in texts]
+
+    def body(data: bytes) -> bytes:
+        return mutated_json(data[1:], docs) if data[:1] and data[0] % 2 else data[1:]
+
+    return [b"\x00" + text for text in texts] + [b"\x01" + bytes(64)], body

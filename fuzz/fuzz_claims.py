@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import atheris
-import yaml
-from _harness import as_file, mutated_json, run
+from _harness import as_file, run, yaml_modes
 
 with atheris.instrument_imports(include=["sitewatch", "yaml"]):
     from shapely.geometry import LineString, box
 
     from sitewatch.claims_file import check_against_sites, read_claims
     from sitewatch.model import Berth, Site
-    from sitewatch.yaml_input import StrictYamlLoader
 
 SITES = {
     "busan": Site(id="busan", name="Busan", kind="port", geometry=box(129.0, 35.0, 129.1, 35.1),
@@ -30,15 +28,12 @@ SEEDS = [
 ]
 
 
-DOCS = [yaml.load(seed, Loader=StrictYamlLoader) for seed in SEEDS]
-SEEDS.append(b"\x01" + bytes(64))
-SEEDS[:3] = [b"\x00" + seed for seed in SEEDS[:3]]
+SEEDS, BODY = yaml_modes(SEEDS)
 
 
 def read(data: bytes) -> None:
-    """The first byte: odd, a seed with values of other types swapped in (as JSON, which is YAML); even, YAML as it is."""
-    body = mutated_json(data[1:], DOCS) if data[:1] and data[0] % 2 else data[1:]
-    check_against_sites(read_claims(as_file(body, "claims.yaml")), SITES)
+    """The first byte: odd, a seed with values of other types swapped in; even, YAML as it is (:func:`yaml_modes`)."""
+    check_against_sites(read_claims(as_file(BODY(data), "claims.yaml")), SITES)
 
 
 if __name__ == "__main__":

@@ -6,21 +6,17 @@ from __future__ import annotations
 from importlib.resources import files
 
 import atheris
-import yaml
-from _harness import as_file, mutated_json, run
+from _harness import as_file, run, yaml_modes
 
 with atheris.instrument_imports(include=["sitewatch"]):
     from sitewatch.sources.scenario import load_scenario
-    from sitewatch.yaml_input import StrictYamlLoader
 
 STORY = files("sitewatch").joinpath("data/scenarios/seed-story.yaml").read_bytes()
-DOCS = [yaml.load(STORY, Loader=StrictYamlLoader)]
-SEEDS = [b"\x00" + STORY, b"\x01" + bytes(64)]
+SEEDS, BODY = yaml_modes([STORY])
 
 
 def read(data: bytes) -> None:
-    body = mutated_json(data[1:], DOCS) if data[:1] and data[0] % 2 else data[1:]
-    load_scenario(as_file(body, "scenario.yaml"))
+    load_scenario(as_file(BODY(data), "scenario.yaml"))
 
 
 if __name__ == "__main__":

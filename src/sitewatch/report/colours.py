@@ -24,6 +24,8 @@ __all__ = [
     "CHANGE_DASH",
     "OTHER_COLOUR",
     "OUTLINE_CASING",
+    "MIN_DELTA_E",
+    "MIN_GREY_DELTA_E",
     "kind_cue",
     "kinds_legend",
     "changes_legend",
@@ -77,6 +79,16 @@ OUTLINE_CASING = "#000000"
 yellow crane or an orange "disappeared" region keeps a 3:1 contrast against the light map and bright
 ground (WCAG 1.4.11), which the colour alone does not (1.45:1 for the yellow against the map's #fafafa,
 1.5:1 against the report map's white). It is solid under a patterned line: the gaps show it."""
+
+MIN_DELTA_E = 20.0
+"""The least CIEDE2000 between two kinds' colours, or two directions', with normal vision and with each
+dichromacy (:mod:`.colour_vision`): ten times a just-noticeable difference, which Okabe & Ito's three for
+the kinds clear (23.8 at worst, vermilion and yellow under deuteranopia) and the old red and green did not
+(8.2)."""
+MIN_GREY_DELTA_E = 12.0
+"""The least CIEDE2000 in grey (lightness alone). No three colours of Okabe & Ito's set or Paul Tol's bright
+or vibrant ones are more than 13.4 apart in lightness that way, so in print the kinds' patterns carry the
+difference; the old palette was 9.3 (kinds) and 5.6 (changes: blue and grey)."""
 
 
 def kind_cue(kind: str) -> Cue:

@@ -47,7 +47,8 @@ class Cue:
     mpl_dashes: tuple[float, ...] | None
     """matplotlib's on-off sequence in multiples of the line width (its dashes scale with it), None for solid."""
     kml_width: float
-    """The KML ``LineStyle`` width in pixels: KML has no dashes, and Google Earth and QGIS draw the width."""
+    """The KML ``LineStyle`` width in pixels: KML has no dashes; Google Earth draws the width, and GDAL's LIBKML
+    driver (QGIS's KML reader) carries it as the placemark's style."""
 
     def words(self) -> str:
         """``vermilion, solid``."""

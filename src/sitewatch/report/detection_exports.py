@@ -103,8 +103,9 @@ _OTHER_STYLE = "other-kind"
 
 
 def _kind_styles() -> str:
-    # KML draws no dashes: each kind's line is as wide as its cue says (Google Earth and QGIS both draw
-    # LineStyle's width), and its name ("118 m vessel") says the kind in the Places list and the balloon.
+    # KML draws no dashes: each kind's line is as wide as its cue says (Google Earth draws LineStyle's width,
+    # GDAL's LIBKML driver gives QGIS each placemark's style by name, "@vessel"), and its name ("118 m vessel")
+    # says the kind in the Places list and the balloon.
     return "".join(kml_style(kind, cue.colour, cue.kml_width) for kind, cue in KIND_CUES.items()) + kml_style(
         _OTHER_STYLE, OTHER_CUE.colour, OTHER_CUE.kml_width)
 

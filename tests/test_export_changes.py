@@ -148,7 +148,7 @@ def test_kml_has_a_folder_per_site_and_pair_and_a_timespan_and_style_per_region(
     # The two parts of the altered region, each a polygon; each style in the dashboard's colour (KML: aabbggrr).
     assert len(list(optical[1].iter(f"{KML}Polygon"))) == 2
     styles = {s.get("id"): s.findtext(f"{KML}LineStyle/{KML}color") for s in doc.findall(f"{KML}Style")}
-    assert styles["appeared"] == "ffff7a00" and CHANGE_COLOURS["appeared"] == "#007aff"
+    assert styles["appeared"] == "ffb27200" and CHANGE_COLOURS["appeared"] == "#0072b2"
     assert set(CHANGE_COLOURS) <= set(styles)
 
 

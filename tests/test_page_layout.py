@@ -266,13 +266,18 @@ def test_report_map_draws_a_ship_at_its_berth_over_the_berth_line() -> None:
     from shapely.geometry import LineString, box
 
     from sitewatch.model import Berth, Detection, Site
-    from sitewatch.report.charts import site_map_png
+    from sitewatch.report.charts import site_map_figure
 
     berth = Berth("pier-east", LineString([(132.3399, 42.876), (132.3399, 42.881)]), "Pier, east face")
     site = Site("dunai", "Dunai", "naval_base", box(132.32, 42.865, 132.36, 42.895), (berth,))
     ship = Detection("o#1", "o", "vessel", box(132.3399, 42.8772, 132.3401, 42.8782), 111.0, 16.0, 0.0, 0.9, "t", "1")
-    rgb = np.asarray(Image.open(io.BytesIO(site_map_png(site, [ship]))).convert("RGB")).astype(int)
-    red = (rgb[..., 0] > 200) & (rgb[..., 1] < 110) & (rgb[..., 2] < 110)  # the vessel outline's #ff3b30
+    fig = site_map_figure(site, [ship])
+    fig.axes[0].get_legend().remove()  # its vessel key is vermilion too, wherever the outline went
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    rgb = np.asarray(Image.open(buf).convert("RGB")).astype(int)
+    # The vessel outline's vermilion #d55e00 (at 0.8 alpha over its black casing), not the berth's brown under it.
+    red = (rgb[..., 0] > 150) & (rgb[..., 2] < 60) & (rgb[..., 0] - rgb[..., 1] > 60)
     assert red.sum() >= 10
 
 

@@ -31,8 +31,16 @@ from ..store.gpkg import (
 )
 from ..store.schema import GPKG_CORE, GPKG_EXTENSIONS, rtree_index_sql
 from ..store.sqlite import stored_time
-from .colours import CHANGE_COLOURS, OTHER_COLOUR
-from .detection_exports import features_to_csv, kml_note, kml_text, kml_title, kml_when
+from .colours import CHANGE_COLOURS, OTHER_COLOUR, changes_legend
+from .detection_exports import (
+    features_to_csv,
+    kml_legend,
+    kml_note,
+    kml_style,
+    kml_text,
+    kml_title,
+    kml_when,
+)
 from .exports import acquired_in
 
 if TYPE_CHECKING:
@@ -148,32 +156,22 @@ def change_name(props: dict[str, Any]) -> str:
     return f"{props['direction']} {props['area_m2']:,.0f} m² ({sensor}{', simulated' if props['simulated'] else ''})"
 
 
-def _kml_colour(hex_rgb: str, alpha: str) -> str:
-    # KML colours are aabbggrr.
-    r, g, b = hex_rgb[1:3], hex_rgb[3:5], hex_rgb[5:7]
-    return f"{alpha}{b}{g}{r}"
-
-
 def _kml_styles() -> str:
     # An outline in the dashboard's colour of each direction over a faint fill, so the ground under stays visible.
     styles = {**CHANGE_COLOURS, "other": OTHER_COLOUR}
-    return "".join(
-        f'<Style id="{name}"><LineStyle><color>{_kml_colour(rgb, "ff")}</color><width>2</width></LineStyle>'
-        f"<PolyStyle><color>{_kml_colour(rgb, '40')}</color></PolyStyle></Style>"
-        for name, rgb in styles.items()
-    )
+    return "".join(kml_style(name, rgb, 2) for name, rgb in styles.items())
 
 
 def changes_to_kml(fc: dict[str, Any], title: str = "sitewatch changes") -> str:
     """The features of :func:`stored_changes_to_geojson` as a KML 2.2 document.
 
     A folder per site, in it a folder per pair (``2024-10-01 → 2024-10-04 optical``), in it a Placemark
-    per region with its polygon, styled by its direction in the dashboard's colours (blue appeared,
-    orange disappeared, grey altered), a ``<TimeSpan>`` from the before to the after acquisition (Google
+    per region with its polygon, styled by its direction in the dashboard's colours
+    (:func:`~sitewatch.report.colours.changes_legend`, which the document's ``<Snippet>`` gives), a ``<TimeSpan>`` from the before to the after acquisition (Google
     Earth's time slider shows the region from when it may have appeared until it was seen) and the
     properties as ``ExtendedData``; the document's name says when the imagery is simulated.
     """
-    parts = [f"<name>{escape(kml_title(title, fc))}</name>{kml_note(fc)}{_kml_styles()}"]
+    parts = [f"<name>{escape(kml_title(title, fc))}</name>{kml_legend(f'Outlines by direction: {changes_legend()}.')}{kml_note(fc)}{_kml_styles()}"]
     feats = sorted(fc["features"], key=lambda f: (f["properties"]["site_id"], f["properties"]["after_acquired"],
                                                   f["properties"]["before_acquired"], f["properties"]["after_id"]))  # fmt: skip
     for site_id, in_site in groupby(feats, key=lambda f: f["properties"]["site_id"]):

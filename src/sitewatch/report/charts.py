@@ -21,6 +21,8 @@ import numpy as np
 from matplotlib import font_manager, rc_context
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patheffects import Normal, Stroke
 from matplotlib.ticker import MaxNLocator
 from numpy.typing import NDArray
 from shapely.geometry import LineString, MultiPolygon, Polygon, box
@@ -29,7 +31,15 @@ from shapely.geometry.base import BaseGeometry
 from ..analysis.occupancy import Timeline, count_noun
 from ..geo import reproject_geometry
 from ..model import Change, Detection, Observation, Site, acquired_label
-from .colours import CHANGE_COLOURS, KIND_COLOURS, OTHER_COLOUR, OUTLINE_CASING
+from .colours import (
+    CHANGE_COLOURS,
+    CHANGE_DASH,
+    KIND_CUES,
+    OTHER_COLOUR,
+    OUTLINE_CASING,
+    Cue,
+    kind_cue,
+)
 from .exports import date_zone
 
 if TYPE_CHECKING:
@@ -37,7 +47,8 @@ if TYPE_CHECKING:
     from rasterio.io import DatasetReader
     from rasterio.windows import Window
 
-__all__ = ["timeline_chart_png", "timeline_chart_alt", "site_map_png", "chip_png", "display_values", "SIMULATED_LABEL"]
+__all__ = ["timeline_chart_png", "timeline_chart_alt", "site_map_png", "site_map_figure", "chip_png", "display_values",
+           "SIMULATED_LABEL"]
 
 SIMULATED_LABEL = "SIMULATED IMAGERY"
 _CHIP_DPI = 80
@@ -220,7 +231,13 @@ def _plot_geom(ax: Axes, geom: BaseGeometry, **kw: Any) -> None:
 
 @_with_fonts
 def site_map_png(site: Site, detections: Sequence[Detection] = (), *, simulated: bool = False) -> bytes:
-    """The site's outline, water, berths (labelled) and every detection's outline."""
+    """The site's outline, water, berths (labelled) and every detection's outline in its kind's colour and
+    line pattern, with a legend of the kinds drawn."""
+    return _png(site_map_figure(site, detections, simulated=simulated))
+
+
+def site_map_figure(site: Site, detections: Sequence[Detection] = (), *, simulated: bool = False) -> Figure:
+    """The figure :func:`site_map_png` draws (call it under the chart fonts, as that does)."""
     fig = Figure(figsize=(5.2, 4.6))
     ax = fig.subplots()
     geom = site.geometry
@@ -239,15 +256,21 @@ def site_map_png(site: Site, detections: Sequence[Detection] = (), *, simulated:
         ax.annotate(_plain(b.name or b.id), (p.x, p.y), fontsize=8, color="#8c564b", xytext=(-3 if left else 3, 3),
                     textcoords="offset points", ha="right" if left else "left")
     # One collection for all outlines: a busy port has thousands of detections over a season.
-    polys = [np.asarray(d.footprint.exterior.coords) for d in detections if isinstance(d.footprint, Polygon)]
-    colours = [KIND_COLOURS.get(d.kind, OTHER_COLOUR) for d in detections if isinstance(d.footprint, Polygon)]
+    outlined = [d for d in detections if isinstance(d.footprint, Polygon)]
+    polys = [np.asarray(d.footprint.exterior.coords) for d in outlined]
+    cues = [kind_cue(d.kind) for d in outlined]
     if polys:
         # Over the berth lines (a collection is drawn under lines by default): ships lie along berths.
         # Each on a dark casing (a second collection under it, which keeps the one fast draw): the
-        # yellow alone is 1.5:1 on the white map, under WCAG's 3:1 for graphics.
-        for edges, width in ((OUTLINE_CASING, 0.8 + _CASING_PT), (colours, 0.8)):
-            ax.add_collection(PolyCollection(polys, facecolors="none", edgecolors=edges, linewidths=width, alpha=0.8,
-                                             zorder=3))
+        # yellow alone is 1.5:1 on the white map, under WCAG's 3:1 for graphics. The casing is solid;
+        # the coloured line over it has its kind's pattern, so a reader who cannot tell the colours
+        # (or prints the page in grey) still tells the kinds.
+        ax.add_collection(PolyCollection(polys, facecolors="none", edgecolors=OUTLINE_CASING,
+                                         linewidths=0.8 + _CASING_PT, alpha=0.8, zorder=3))  # fmt: skip
+        ax.add_collection(PolyCollection(polys, facecolors="none", edgecolors=[c.colour for c in cues],
+                                         linestyles=[_linestyle(c) for c in cues], linewidths=0.8, alpha=0.8,
+                                         zorder=3))  # fmt: skip
+        _kinds_legend(ax, {d.kind: c for d, c in zip(outlined, cues, strict=True)})
     if geom is not None:
         _lonlat_aspect(ax, geom.centroid.y)
     ax.set_xlabel("longitude")
@@ -257,7 +280,7 @@ def site_map_png(site: Site, detections: Sequence[Detection] = (), *, simulated:
     ax.xaxis.set_major_locator(MaxNLocator(4))
     ax.yaxis.set_major_locator(MaxNLocator(5))
     ax.set_title(_title(f"{site.name or site.id}: berths and all detections", simulated), fontsize=10)
-    return _png(fig)
+    return fig
 
 
 def _stretch(a: NDArray[np.floating]) -> NDArray[np.floating]:
@@ -320,6 +343,22 @@ def _plot_cased(ax: Axes, xs: NDArray[np.floating], ys: NDArray[np.floating], co
     ax.plot(xs, ys, color=colour, linewidth=1.2, **kw)
 
 
+def _linestyle(cue: Cue) -> Any:
+    """A kind's pattern as a matplotlib line style (its dashes in multiples of the line width)."""
+    return "solid" if cue.mpl_dashes is None else (0, cue.mpl_dashes)
+
+
+def _kinds_legend(ax: Axes, cues: dict[str, Cue]) -> None:
+    """A legend naming each kind drawn by its colour and pattern, on its casing as the outlines are: the
+    pattern is the cue that does not need colour, so the key shows it."""
+    order = [k for k in KIND_CUES if k in cues] + sorted(k for k in cues if k not in KIND_CUES)
+    casing = [Stroke(linewidth=1.4 + _CASING_PT, foreground=OUTLINE_CASING), Normal()]
+    handles = [Line2D([], [], color=cues[k].colour, linewidth=1.4, linestyle=_linestyle(cues[k]), path_effects=casing)
+               for k in order]  # fmt: skip
+    ax.legend(handles, [f"{_plain(k)} ({cues[k].pattern})" for k in order], fontsize=7, loc="best", handlelength=3.2,
+              title="detections", title_fontsize=7)  # fmt: skip
+
+
 @_with_fonts
 def chip_png(
     path: Path,
@@ -333,7 +372,8 @@ def chip_png(
     integer_scale: bool = False,
     changes: Sequence[Change] = (),
 ) -> bytes | None:
-    """An image chip of ``obs`` around ``focus`` (WGS84) with the detections outlined; None if unreadable.
+    """An image chip of ``obs`` around ``focus`` (WGS84) with the detections outlined in their kind's colour
+    and line pattern (:data:`~sitewatch.report.colours.KIND_CUES`); None if unreadable.
 
     The window is the focus box grown by ``margin_m`` (approximately, in
     degrees at the site's latitude) so two chips with the same focus show
@@ -372,14 +412,15 @@ def chip_png(
         local = reproject_geometry(d.footprint, "EPSG:4326", crs)
         if isinstance(local, Polygon):
             cols, rows = zip(*[inv @ xy for xy in local.exterior.coords], strict=True)
-            _plot_cased(ax, np.array(cols) - 0.5, np.array(rows) - 0.5, KIND_COLOURS.get(d.kind, OTHER_COLOUR))
+            cue = kind_cue(d.kind)
+            _plot_cased(ax, np.array(cols) - 0.5, np.array(rows) - 0.5, cue.colour, linestyle=_linestyle(cue))
     for c in changes:
         local = reproject_geometry(c.polygon, "EPSG:4326", crs)
         parts = local.geoms if isinstance(local, MultiPolygon) else [local] if isinstance(local, Polygon) else []
         for ring in (r for part in parts for r in (part.exterior, *part.interiors)):
             cols, rows = zip(*[inv @ xy for xy in ring.coords], strict=True)
             _plot_cased(ax, np.array(cols) - 0.5, np.array(rows) - 0.5, CHANGE_COLOURS.get(c.direction, OTHER_COLOUR),
-                        linestyle=(0, (3, 2)))
+                        linestyle=(0, CHANGE_DASH[1]))
     ax.set_xlim(-0.5, w - 0.5)
     ax.set_ylim(h - 0.5, -0.5)
     ax.set_xticks([])

@@ -1,18 +1,107 @@
-"""Outline colours shared by the report's pictures and the dashboard's maps, so a crane or an
-"appeared" region looks the same in both."""
+"""Outline colours and line patterns shared by the report's pictures, the dashboard's maps and the KML
+exports, so a crane or an "appeared" region looks the same in each.
+
+The colours are Okabe & Ito's set for colour-blind readers ("Color Universal Design", 2008; Wong, "Points of
+view: Color blindness", Nature Methods 8, 441, 2011): the three kinds are its vermilion, yellow and sky blue,
+which stay at least 23.8 CIEDE2000 apart under simulated protanopia, deuteranopia and tritanopia; the old
+red/yellow/green was 8.2 between vessel and truck under deuteranopia (:mod:`.colour_vision`,
+``benchmarks/colour_vision.py``). Lightness alone (a page printed in grey) cannot hold three clearly different
+outlines at once, so each kind has a line pattern too, in every picture: vessel solid, crane dotted, truck
+dash-dot; a change region is dashed.
+"""
 
 from __future__ import annotations
 
-__all__ = ["KIND_COLOURS", "CHANGE_COLOURS", "OTHER_COLOUR", "OUTLINE_CASING"]
+from dataclasses import dataclass
 
-KIND_COLOURS = {"vessel": "#ff3b30", "crane": "#ffcc00", "truck": "#34c759"}
+__all__ = [
+    "Cue",
+    "KIND_CUES",
+    "OTHER_CUE",
+    "KIND_COLOURS",
+    "CHANGE_COLOURS",
+    "CHANGE_COLOUR_NAMES",
+    "CHANGE_DASH",
+    "OTHER_COLOUR",
+    "OUTLINE_CASING",
+    "MIN_DELTA_E",
+    "MIN_GREY_DELTA_E",
+    "kind_cue",
+    "kinds_legend",
+    "changes_legend",
+]
+
+
+@dataclass(frozen=True)
+class Cue:
+    """How an outline of one kind is drawn: its colour, and a pattern that says the kind without it."""
+
+    colour: str
+    """``#rrggbb``."""
+    colour_name: str
+    """The colour in words, for captions and legends."""
+    pattern: str
+    """The line pattern in words: ``solid``, ``dotted``, ``dash-dot``."""
+    svg_dasharray: str
+    """The SVG ``stroke-dasharray`` in screen pixels (the outlines do not scale), empty for a solid line."""
+    mpl_dashes: tuple[float, ...] | None
+    """matplotlib's on-off sequence in multiples of the line width (its dashes scale with it), None for solid."""
+    kml_width: float
+    """The KML ``LineStyle`` width in pixels: KML has no dashes; Google Earth draws the width, and GDAL's LIBKML
+    driver (QGIS's KML reader) carries it as the placemark's style."""
+
+    def words(self) -> str:
+        """``vermilion, solid``."""
+        return f"{self.colour_name}, {self.pattern}"
+
+
+KIND_CUES: dict[str, Cue] = {
+    "vessel": Cue("#d55e00", "vermilion", "solid", "", None, 4.0),
+    # Dots as long as the line is wide: a crane's thin boom still shows several of them.
+    "crane": Cue("#f0e442", "yellow", "dotted", "1.5 2", (1.0, 1.5), 2.5),
+    "truck": Cue("#56b4e9", "sky blue", "dash-dot", "6 2 1.5 2", (4.0, 1.5, 1.0, 1.5), 1.5),
+}
 """A detection's outline by its kind."""
-CHANGE_COLOURS = {"appeared": "#007aff", "disappeared": "#ff9500", "altered": "#8e8e93"}
-"""A change region's outline by its direction (:data:`sitewatch.model.CHANGE_DIRECTIONS`)."""
-OTHER_COLOUR = "#af52de"
+OTHER_CUE = Cue("#cc79a7", "reddish purple", "solid", "", None, 2.0)
+"""A detection of a kind not in :data:`KIND_CUES` (a store written by another version): its tooltip or name says which."""
+KIND_COLOURS = {kind: cue.colour for kind, cue in KIND_CUES.items()}
+"""A detection's outline colour by its kind."""
+CHANGE_COLOURS = {"appeared": "#0072b2", "disappeared": "#e69f00", "altered": "#ffffff"}
+"""A change region's outline by its direction (:data:`sitewatch.model.CHANGE_DIRECTIONS`): Okabe & Ito's blue and
+orange, and white, which stand apart in lightness too (19 CIEDE2000 in grey, the old blue and grey 5.6)."""
+CHANGE_COLOUR_NAMES = {"appeared": "blue", "disappeared": "orange", "altered": "white"}
+""":data:`CHANGE_COLOURS` in words."""
+CHANGE_DASH = ("4 3", (3.0, 2.0))
+"""Every change region's dashes: SVG ``stroke-dasharray`` (screen pixels), matplotlib's (in line widths)."""
+OTHER_COLOUR = OTHER_CUE.colour
 """Anything else."""
 OUTLINE_CASING = "#000000"
 """A dark edge drawn under each coloured outline of the dashboard's maps and the report's pictures: a
 yellow crane or an orange "disappeared" region keeps a 3:1 contrast against the light map and bright
 ground (WCAG 1.4.11), which the colour alone does not (1.45:1 for the yellow against the map's #fafafa,
-1.5:1 against the report map's white)."""
+1.5:1 against the report map's white). It is solid under a patterned line: the gaps show it."""
+
+MIN_DELTA_E = 20.0
+"""The least CIEDE2000 between two kinds' colours, or two directions', with normal vision and with each
+dichromacy (:mod:`.colour_vision`): ten times a just-noticeable difference, which Okabe & Ito's three for
+the kinds clear (23.8 at worst, vermilion and yellow under deuteranopia) and the old red and green did not
+(8.2)."""
+MIN_GREY_DELTA_E = 12.0
+"""The least CIEDE2000 in grey (lightness alone). No three colours of Okabe & Ito's set or Paul Tol's bright
+or vibrant ones are more than 13.4 apart in lightness that way, so in print the kinds' patterns carry the
+difference; the old palette was 9.3 (kinds) and 5.6 (changes: blue and grey)."""
+
+
+def kind_cue(kind: str) -> Cue:
+    """The cue of a detection's ``kind``: :data:`OTHER_CUE` for a kind not in :data:`KIND_CUES`."""
+    return KIND_CUES.get(kind, OTHER_CUE)
+
+
+def kinds_legend() -> str:
+    """The kinds' cues in words for a caption: ``vessel vermilion, solid; crane yellow, dotted; ...``."""
+    return "; ".join(f"{kind} {cue.words()}" for kind, cue in KIND_CUES.items())
+
+
+def changes_legend() -> str:
+    """The directions' colours in words for a caption: ``blue appeared, orange disappeared, white altered``."""
+    return ", ".join(f"{CHANGE_COLOUR_NAMES[d]} {d}" for d in CHANGE_COLOURS)

@@ -25,6 +25,7 @@ from ..files import written_whole
 from ..share import SHARED_NOTE
 from ..sites import kml_data, kml_document, kml_geometry
 from ..untrusted import without_controls
+from .colours import KIND_CUES, OTHER_CUE
 from .exports import csv_cell, select_detections
 
 if TYPE_CHECKING:
@@ -37,7 +38,9 @@ __all__ = [
     "detections_to_csv",
     "detections_to_kml",
     "features_to_csv",
+    "kml_legend",
     "kml_note",
+    "kml_style",
     "kml_text",
     "kml_title",
     "kml_when",
@@ -80,6 +83,38 @@ def kml_note(fc: dict[str, Any]) -> str:
     return f"<description>{escape(kml_text(fc['note']))}</description>" if fc.get("note") else ""
 
 
+def kml_legend(text: str) -> str:
+    """What the outlines' styles mean as the document's ``<Snippet>``, which Google Earth shows under its
+    name in the Places list (before ``<description>`` in KML 2.2's order)."""
+    return f'<Snippet maxLines="3">{escape(text)}</Snippet>'
+
+
+def kml_style(name: str, colour: str, width: float) -> str:
+    """A ``<Style>`` of id ``name``: an outline of ``colour`` (``#rrggbb``), ``width`` pixels wide, over a
+    faint fill of it, so the ground under stays visible."""
+    # KML colours are aabbggrr.
+    r, g, b = colour[1:3], colour[3:5], colour[5:7]
+    return (f'<Style id="{escape(name)}"><LineStyle><color>ff{b}{g}{r}</color><width>{width:g}</width></LineStyle>'
+            f"<PolyStyle><color>40{b}{g}{r}</color></PolyStyle></Style>")  # fmt: skip
+
+
+_OTHER_STYLE = "other-kind"
+"""The style of a detection of a kind not in :data:`~sitewatch.report.colours.KIND_CUES`."""
+
+
+def _kind_styles() -> str:
+    # KML draws no dashes: each kind's line is as wide as its cue says (Google Earth draws LineStyle's width,
+    # GDAL's LIBKML driver gives QGIS each placemark's style by name, "@vessel"), and its name ("118 m vessel")
+    # says the kind in the Places list and the balloon.
+    return "".join(kml_style(kind, cue.colour, cue.kml_width) for kind, cue in KIND_CUES.items()) + kml_style(
+        _OTHER_STYLE, OTHER_CUE.colour, OTHER_CUE.kml_width)
+
+
+def _kinds_legend() -> str:
+    widths = "; ".join(f"{kind} {cue.colour_name}, {cue.kml_width:g} px" for kind, cue in KIND_CUES.items())
+    return f"Outlines by kind, colour and line width: {widths}; any other kind {OTHER_CUE.colour_name}."
+
+
 def _candidates(props: dict[str, Any]) -> dict[str, float]:
     return {name: round(p, 3) for name, p in props["class_candidates"]}
 
@@ -95,10 +130,12 @@ def detections_to_kml(fc: dict[str, Any], title: str = "sitewatch detections") -
     """The features of :func:`~sitewatch.report.exports.detections_to_geojson` as a KML 2.2 document.
 
     A folder per site, in it a folder per acquisition date (UTC), in it a Placemark per detection
-    with its box, the acquisition time as ``<TimeStamp>`` (Google Earth's time slider) and the
-    properties as ``ExtendedData``; the document's name says when the imagery is simulated (:func:`kml_title`).
+    with its box, the acquisition time as ``<TimeStamp>`` (Google Earth's time slider), a style of its
+    kind (the dashboard's colour, and a line width of its own since KML cannot dash; the document's
+    ``<Snippet>`` names them) and the properties as ``ExtendedData``; the document's name says when the
+    imagery is simulated (:func:`kml_title`).
     """
-    parts = [f"<name>{escape(kml_title(title, fc))}</name>" + kml_note(fc)]
+    parts = [f"<name>{escape(kml_title(title, fc))}</name>{kml_legend(_kinds_legend())}{kml_note(fc)}{_kind_styles()}"]
     feats = sorted(fc["features"], key=lambda f: (f["properties"]["site_id"], f["properties"]["acquired"]))
     for site_id, in_site in groupby(feats, key=lambda f: f["properties"]["site_id"]):
         parts.append(f"<Folder><name>{escape(kml_text(site_id))}</name>")
@@ -111,7 +148,7 @@ def detections_to_kml(fc: dict[str, Any], title: str = "sitewatch detections") -
                 parts.append(
                     f"<Placemark><name>{escape(kml_text(detection_name(p)))}</name>"
                     f"<TimeStamp><when>{kml_when(p)}</when></TimeStamp>"
-                    f"{kml_data(data)}{kml_geometry(shape(f['geometry']))}</Placemark>"
+                    f"<styleUrl>#{p['kind'] if p['kind'] in KIND_CUES else _OTHER_STYLE}</styleUrl>{kml_data(data)}{kml_geometry(shape(f['geometry']))}</Placemark>"
                 )
             parts.append("</Folder>")
         parts.append("</Folder>")

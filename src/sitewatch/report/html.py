@@ -60,7 +60,7 @@ from ..share import SHARED_NOTE, SharedPaths, shared_paths
 from ..store.changes import ChangePair, pairs_with_regions
 from ..vessels import catalogue, is_ambiguous
 from ..workspace import Workspace
-from . import charts
+from . import charts, colours
 from .exports import date_zone, write_text_atomic
 
 __all__ = ["write_report", "render_report", "MAX_CHIPS_PER_SITE", "MAX_CHANGES_PER_SITE", "MAX_CLOSE_UPS_PER_SITE"]
@@ -499,6 +499,10 @@ def template_environment(templates: str = "report/templates") -> jinja2.Environm
     env.filters["num"] = lambda v, nd=1: "–" if v is None else f"{v:.{nd}f}"
     env.filters["utc"] = utc_text
     env.filters["chart_alt"] = charts.timeline_chart_alt
+    # The outlines' colours and line patterns in words, from where the pictures take them: a caption
+    # naming "red" over a vermilion line misleads the very reader it is for.
+    env.globals["kinds_legend"] = colours.kinds_legend()
+    env.globals["changes_legend"] = colours.changes_legend()
     return env
 
 

@@ -16,7 +16,14 @@ from shapely.geometry.base import BaseGeometry
 
 from ..geo import reproject_geometry, utm_crs_for
 from ..model import Change, Detection, Grid, Site
-from ..report.colours import CHANGE_COLOURS, KIND_COLOURS, OTHER_COLOUR, OUTLINE_CASING
+from ..report.colours import (
+    CHANGE_COLOURS,
+    CHANGE_DASH,
+    KIND_COLOURS,
+    OTHER_COLOUR,
+    OUTLINE_CASING,
+    kind_cue,
+)
 
 __all__ = ["KIND_COLOURS", "CHANGE_COLOURS", "site_crs", "site_svg", "overlay_svg", "changes_overlay_svg", "grid_bounds"]
 
@@ -73,9 +80,11 @@ def _detection_title(d: Detection) -> str:
 def _detections(detections: Sequence[Detection], crs: str, href: Callable[[int, Detection], str] | None) -> list[str]:
     out = []
     for i, (d, g) in enumerate(zip(detections, _to_crs([d.footprint for d in detections], crs), strict=True), start=1):
-        colour = KIND_COLOURS.get(d.kind, OTHER_COLOUR)
+        cue = kind_cue(d.kind)
         title = _detection_title(d)
-        shape = _cased(g, f'stroke="{colour}" stroke-width="1.5" fill="{colour}" fill-opacity="0.15" '
+        # The kind's pattern on its colour: the cue a reader who cannot tell the colours still has.
+        dashes = f' stroke-dasharray="{cue.svg_dasharray}"' if cue.svg_dasharray else ""
+        shape = _cased(g, f'stroke="{cue.colour}" stroke-width="1.5"{dashes} fill="{cue.colour}" fill-opacity="0.15" '
                           'vector-effect="non-scaling-stroke"', title)  # fmt: skip
         # Each box is a link (no script needed): to its row of the table, or to its observation.
         out.append(_link(href(i, d), title, shape) if href else shape)
@@ -87,7 +96,7 @@ def _changes(changes: Sequence[Change], crs: str, href: Callable[[int, Change], 
     for i, (c, g) in enumerate(zip(changes, _to_crs([c.polygon for c in changes], crs), strict=True), start=1):
         colour = CHANGE_COLOURS.get(c.direction, OTHER_COLOUR)
         title = f"{c.id}: {c.direction}, {c.area_m2:.0f} m² ({c.before_id} → {c.after_id})"
-        shape = _cased(g, f'stroke="{colour}" stroke-width="1.5" stroke-dasharray="4 3" fill="{colour}" '
+        shape = _cased(g, f'stroke="{colour}" stroke-width="1.5" stroke-dasharray="{CHANGE_DASH[0]}" fill="{colour}" '
                           'fill-opacity="0.12" vector-effect="non-scaling-stroke"', title)  # fmt: skip
         out.append(_link(href(i, c), title, shape) if href else shape)
     return out

@@ -168,6 +168,14 @@ def test_the_report_takes_the_stated_coverage(root: Path, tmp_path: Path) -> Non
     assert res.exit_code == 0, res.output
     after = out.read_text()
     assert before.count("no AIS file covers") == 4 and after.count("no AIS file covers") == 0
+    assert "the files cover, as stated, 2024-10-17 00:00 to 2024-10-20 23:59 UTC" in after
+    day = _file(tmp_path / "day.csv", [_wgs(5000, 0)])
+    twice = CliRunner().invoke(main, ["report", "dunai", "-w", str(root), "--out", str(out), "--ais", str(day),
+                                      "--ais", str(day)])  # fmt: skip
+    assert twice.exit_code == 0, twice.output
+    html = out.read_text()
+    assert "day.csv (generic, 240 rows, 6 near the sites, 0 skipped)" in html  # 6 rows around the two images of the 17th
+    assert "day.csv (generic, 240 rows, 0 near the sites, 0 skipped, 6 repeated rows dropped)" in html
 
 
 @pytest.mark.parametrize(("args", "message"), [

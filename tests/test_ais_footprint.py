@@ -247,3 +247,12 @@ def test_a_row_repeated_in_one_file_counts_once_and_another_place_at_that_time_i
     assert (s.kept, s.duplicates, s.conflicting) == (2, 2, 1)
     track = data.tracks["273000001"]
     assert track.lats.tolist() == [42.0, 42.001]  # the first read of each time
+
+
+@pytest.mark.parametrize("command", [["links"], ["report", "--out", "r.html"]])
+def test_the_stated_coverage_without_ais_files_is_refused(root: Path, tmp_path: Path, command: list[str]) -> None:
+    area = _area(tmp_path / "area.geojson", box(LON - 1, LAT - 1, LON + 1, LAT + 1))
+    args = [*command, "-w", str(root), "--ais-coverage", str(area), "--ais-period", "2024-10-17/2024-10-18"]
+    res = CliRunner().invoke(main, [a if a != "r.html" else str(tmp_path / a) for a in args])
+    assert res.exit_code == 2, res.output
+    assert "--ais-coverage and --ais-period state what the --ais files cover" in res.output, res.output

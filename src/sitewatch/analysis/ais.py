@@ -26,6 +26,10 @@ For each observation of a site:
    site polygon, in a pixel of the image with data and, optical, not under cloud, with no detection).
    AIS positions in the site that the image could not show (no data, cloud) are ``hidden``, not unseen.
 
+An image no AIS file covers - taken outside the files' reports, or of a site no file's positions come within
+20 km of, unless the user states the area and period the files cover - is ``not covered``, not matched
+(:mod:`sitewatch.analysis.ais_coverage`, :func:`match_workspace`): a vessel missing from them says nothing.
+
 Caveats, said wherever results are shown: a dark detection is a *candidate*: small craft, warships
 and fishing boats need not carry AIS, the file may simply lack the vessel (coverage of terrestrial
 receivers, a day's file cut at midnight), and a detection may be a false alarm. SAR images shift a

@@ -114,6 +114,7 @@ class FootprintBuilder:
         self._south, self._north = min(self._south, float(lats.min())), max(self._north, float(lats.max()))
 
     def build(self) -> Footprint:
+        """The footprint of the positions added so far."""
         held = np.flatnonzero(np.isfinite(self._west))
         if not held.size:
             return Footprint(frozenset(), None)
@@ -154,10 +155,6 @@ class StatedCoverage:
         if self.start is not None and self.end is not None and self.end < self.start:
             raise InputError(f"the stated AIS period ends ({self.end:%Y-%m-%dT%H:%M:%SZ}) before it starts "
                              f"({self.start:%Y-%m-%dT%H:%M:%SZ}): give FROM/TO in that order")  # fmt: skip
-
-    @property
-    def period(self) -> bool:
-        return self.start is not None
 
     def to_dict(self) -> dict[str, Any]:
         """For --json: the area's file and bounds, the period as ISO 8601 UTC."""

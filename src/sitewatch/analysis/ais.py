@@ -26,6 +26,10 @@ For each observation of a site:
    site polygon, in a pixel of the image with data and, optical, not under cloud, with no detection).
    AIS positions in the site that the image could not show (no data, cloud) are ``hidden``, not unseen.
 
+An image no AIS file covers - taken outside the files' reports, or of a site no file's positions come within
+20 km of, unless the user states the area and period the files cover - is ``not covered``, not matched
+(:mod:`sitewatch.analysis.ais_coverage`, :func:`match_workspace`): a vessel missing from them says nothing.
+
 Caveats, said wherever results are shown: a dark detection is a *candidate*: small craft, warships
 and fishing boats need not carry AIS, the file may simply lack the vessel (coverage of terrestrial
 receivers, a day's file cut at midnight), and a detection may be a false alarm. SAR images shift a
@@ -56,6 +60,7 @@ from scipy.optimize import linear_sum_assignment
 from ..errors import InputError
 from ..model import Detection, Observation, Site, iso_utc
 from ..vessels import length_sigma_m
+from .ais_coverage import COVER_DISTANCE_M, Footprint, StatedCoverage, extent_text
 from .ais_csv import AisData, AisReadSummary, AisTrack, AisWindow, read_ais
 
 if TYPE_CHECKING:
@@ -85,6 +90,12 @@ _MOORED_KN = 0.5
 DARK_CAVEAT = (
     "dark = a detection with no AIS position near it: a candidate only. Small craft, warships and fishing "
     "boats need not carry AIS, the AIS file may lack the vessel, and a detection may be a false alarm."
+)
+
+COVERAGE_RULE = (
+    f"an image is matched against a file when its time is within the file's reports (3 min leeway) and the file "
+    f"holds a position within {COVER_DISTANCE_M / 1000:.0f} km of the site (0.1° cells: up to about 35 km); "
+    "a stated period or area (--ais-period, --ais-coverage) replaces the file's own"
 )
 
 Method = Literal["interpolated", "dead-reckoned", "held"]
@@ -194,6 +205,8 @@ class AisResult:
     files: tuple[AisReadSummary, ...]
     observations: tuple[ObservationAis, ...]
     simulated: bool = False
+    coverage: StatedCoverage | None = None
+    """The area and period the user stated the files cover (``--ais-coverage``, ``--ais-period``), if any."""
 
     def site_counts(self) -> dict[str, dict[str, int]]:
         """Per site: observations matched and refused, and matched / dark / unseen / hidden counts."""
@@ -479,28 +492,46 @@ def windows_for(observations: Sequence[Observation], sites: Mapping[str, Site], 
     return out
 
 
-def _covers(f: AisReadSummary, window: AisWindow, reach_s: float) -> bool:
-    """Whether file ``f`` holds reports around the window's image time (its middle), within ``reach_s``, and
-    positions around its box: else an image's vessels missing from it say nothing about their AIS."""
-    if f.first is None or f.last is None or f.extent is None:
+def _covers(
+    f: AisReadSummary, footprint: Footprint | None, obs: Observation, site: Site, reach_s: float,
+    stated: StatedCoverage | None = None,
+) -> bool:
+    """Whether file ``f`` covers the image (:mod:`sitewatch.analysis.ais_coverage`): holds reports around its
+    time, within ``reach_s``, and positions within 20 km of its site; a stated period or area replaces the
+    file's own. Else an image's vessels missing from it say nothing about their AIS."""
+    t = obs.scene.acquired.astimezone(UTC)
+    if stated is not None and stated.start is not None and stated.end is not None:
+        in_time = stated.start <= t <= stated.end
+    elif f.first is None or f.last is None:
         return False
-    t = window.start + (window.end - window.start) / 2
-    first, last = datetime.fromisoformat(f.first), datetime.fromisoformat(f.last)
-    west, south, east, north = f.extent
-    return (first - timedelta(seconds=reach_s) <= t <= last + timedelta(seconds=reach_s)
-            and west <= window.east and window.west <= east and south <= window.north and window.south <= north)  # fmt: skip
+    else:
+        first, last = datetime.fromisoformat(f.first), datetime.fromisoformat(f.last)
+        in_time = first - timedelta(seconds=reach_s) <= t <= last + timedelta(seconds=reach_s)
+    if not in_time:
+        return False
+    polygon = site.require_geometry()
+    if stated is not None and stated.area is not None:
+        return bool(stated.area.intersects(polygon))
+    return footprint is not None and footprint.reaches(*polygon.bounds)
 
 
-def _coverage_text(files: Sequence[AisReadSummary]) -> str:
+def _coverage_text(files: Sequence[AisReadSummary], stated: StatedCoverage | None = None) -> str:
     held = [
-        f"{Path(f.path).name} holds {f.first} to {f.last}" + (
-            f" at lon {f.extent[0]:.2f} to {f.extent[2]:.2f}, lat {f.extent[1]:.2f} to {f.extent[3]:.2f}" if f.extent else "")
+        f"{Path(f.path).name} holds {f.first} to {f.last}" + (f" at {extent_text(f.extent)}" if f.extent else "")
         if f.first else f"{Path(f.path).name} holds no report"
         for f in files[:3]
     ]  # fmt: skip
     more = f" and {len(files) - 3} more file(s)" if len(files) > 3 else ""
-    return (f"no AIS file covers its time and place ({'; '.join(held)}{more}), so its vessels are not called "
-            "dark; give the AIS of its day and area")  # fmt: skip
+    said = []
+    if stated is not None and stated.start is not None and stated.end is not None:
+        said.append(f"the period stated is {stated.start:%Y-%m-%dT%H:%M:%SZ} to {stated.end:%Y-%m-%dT%H:%M:%SZ}")
+    if stated is not None and stated.area is not None:
+        said.append(f"the site is outside the area stated ({Path(stated.area_source).name})")
+    where = (f"a file covers the images of its reports' span within {COVER_DISTANCE_M / 1000:.0f} km of its positions: "
+             if stated is None or stated.area is None else "")  # fmt: skip
+    return (f"no AIS file covers its time and place ({where}{'; '.join(held)}{more}"
+            f"{'; ' + '; '.join(said) if said else ''}), so its vessels are not called dark; give the AIS of its "
+            "day and area, or state what the files cover (--ais-coverage, --ais-period)")  # fmt: skip
 
 
 def match_workspace(
@@ -512,11 +543,13 @@ def match_workspace(
     *,
     start: date | None = None,
     end: date | None = None,
+    coverage: StatedCoverage | None = None,
 ) -> AisResult:
     """Read the AIS files for the sites' observations (UTC dates ``start``..``end``) and match each.
 
     Reads only the rows near the sites around the images' times. An unknown site, or an AIS file
-    that cannot be read as one, is an error naming it.
+    that cannot be read as one, is an error naming it. ``coverage``: the area and period the user
+    says the files cover, instead of where and when their positions are.
     """
     p = params or AisParams()
     wanted = list(dict.fromkeys(site_ids))
@@ -541,10 +574,12 @@ def match_workspace(
             note = "detection has not run on it: run `sitewatch detect` first"
             results.append(replace(_head(obs), status="not detected", note=note))
             continue
+        prints = data.footprints or (None,) * len(data.files)
         if not obs.acquired_date_only and not any(
-            _covers(f, w, p.max_extrapolation_s) for w in windows_for([obs], sites, p) for f in data.files
+            _covers(f, fp, obs, sites[obs.site_id], p.max_extrapolation_s, coverage)
+            for f, fp in zip(data.files, prints, strict=True)
         ):
-            results.append(replace(_head(obs), status="not covered", note=_coverage_text(data.files)))
+            results.append(replace(_head(obs), status="not covered", note=_coverage_text(data.files, coverage)))
             continue
 
         def view_of(points: Mapping[str, tuple[float, float]], obs: Observation = obs) -> dict[str, ViewState]:
@@ -552,7 +587,7 @@ def match_workspace(
 
         results.append(match_observation(obs, dets.get(obs.id, []), data.tracks.values(), sites[obs.site_id], p, view_of=view_of))
     simulated = any(o.scene.simulated for o in chosen)
-    return AisResult(p, data.files, tuple(results), simulated)
+    return AisResult(p, data.files, tuple(results), simulated, coverage)
 
 
 # ---------------------------------------------------------------- output
@@ -565,6 +600,10 @@ def ais_to_dict(result: AisResult) -> dict[str, Any]:
         "caveat": DARK_CAVEAT,
         "parameters": asdict(result.params),
         "files": [asdict(f) | {"skipped": f.skipped} for f in result.files],
+        "coverage": {
+            "rule": COVERAGE_RULE,
+            "stated": result.coverage.to_dict() if result.coverage is not None else None,
+        },
         "sites": result.site_counts(),
         "observations": [asdict(o) for o in result.observations],
     }

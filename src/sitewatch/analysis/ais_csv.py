@@ -41,6 +41,12 @@ and a time span) is counted as outside and not checked further (its MMSI and tim
 which is what lets a MarineCadastre day of millions of rows be read in seconds and in little
 memory: :mod:`csv` reads :data:`CHUNK_ROWS` rows at a time, numpy parses and tests their positions
 together, and only the rows kept are parsed further and stored, per MMSI, as numpy arrays.
+
+Rows repeated (exports that overlap, one file given twice) are read once: of the kept rows of one MMSI at one
+time, the first read is kept and the others dropped, counted as ``duplicates`` when within :data:`DUPLICATE_M`
+(10 m) of it, else as ``conflicting`` (a track holds one position a time). Files are read in the order given,
+so a rerun keeps the same rows. Where each file's positions are (its 0.1° cells, its box across 180° or not) is
+gathered as it is read: :mod:`sitewatch.analysis.ais_coverage`.
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ import math
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -61,6 +67,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InputError
+from .ais_coverage import Footprint, FootprintBuilder
 
 __all__ = [
     "AisFormat",
@@ -186,7 +193,16 @@ class AisReadSummary:
     and last of every :data:`CHUNK_ROWS` and every :data:`SPAN_SAMPLE`-th row: a file in time order exactly,
     another to within minutes."""
     extent: tuple[float, float, float, float] | None = None
-    """West, south, east, north of the file's valid positions (degrees; None without one): the area it covers."""
+    """West, south, east, north of the file's valid positions (degrees; None without one), the smallest
+    longitude interval holding them: west > east when it runs across 180°. What it covers is finer: the
+    cells of :class:`~sitewatch.analysis.ais_coverage.Footprint`."""
+    cells: int = 0
+    """How many 0.1° cells (:data:`~sitewatch.analysis.ais_coverage.CELL_DEG`) hold a valid position: the area covered."""
+    duplicates: int = 0
+    """Rows near the sites dropped as repeats of one read before (:data:`DUPLICATE_M`): not in ``kept``."""
+    conflicting: int = 0
+    """Rows near the sites of an MMSI and time read before at another place (further than :data:`DUPLICATE_M`):
+    a track holds one position a time, the first read; dropped, not in ``kept``."""
 
     @property
     def skipped(self) -> int:
@@ -200,6 +216,8 @@ class AisData:
 
     tracks: dict[str, AisTrack]
     files: tuple[AisReadSummary, ...]
+    footprints: tuple[Footprint, ...] = ()
+    """Each file's positions' cells, in the order of ``files``."""
 
 
 def detect_format(header: Sequence[str], path: str | Path = "AIS file") -> tuple[AisFormat, dict[str, int]]:
@@ -381,9 +399,13 @@ def _as_cp1252(exc: UnicodeError) -> tuple[str, int]:
 codecs.register_error("sitewatch.cp1252", _as_cp1252)
 
 
+_Report = tuple[float, float, float, float, float, int]
+"""A kept row: time, lat, lon, SOG, COG, and the index of the file it came from."""
+
+
 def _read_one(
-    path: Path, windows: _Windows, into: dict[str, list[tuple[float, float, float, float, float]]],
-    static: dict[str, tuple[str, float, float]],
+    path: Path, windows: _Windows, into: dict[str, list[_Report]],
+    static: dict[str, tuple[str, float, float]], footprint: FootprintBuilder, index: int = 0,
 ) -> AisReadSummary:
     try:
         with open(path, "rb") as raw:
@@ -391,7 +413,8 @@ def _read_one(
         with open(path, newline="", encoding="utf-8-sig", errors="sitewatch.cp1252") as f:
             separator = _separator(f.readline())
             f.seek(0)
-            return _read_rows(path, csv.reader(f, delimiter=separator), windows, into, static, separator != ",")
+            return _read_rows(path, csv.reader(f, delimiter=separator), windows, into, static, separator != ",",
+                              footprint, index)
     except OSError as exc:
         raise InputError(f"{path}: cannot read the AIS file ({exc.strerror or exc})") from exc
     except csv.Error as exc:
@@ -400,8 +423,8 @@ def _read_one(
 
 def _read_rows(
     path: Path, rows: Iterator[list[str]], windows: _Windows,
-    into: dict[str, list[tuple[float, float, float, float, float]]], static: dict[str, tuple[str, float, float]],
-    decimal_comma: bool = False,
+    into: dict[str, list[_Report]], static: dict[str, tuple[str, float, float]],
+    decimal_comma: bool = False, footprint: FootprintBuilder | None = None, index: int = 0,
 ) -> AisReadSummary:
     # Columns separated by ';' (or tabs) leave the comma free to be a decimal mark: 42,88.
     num = (lambda text, unknown=None: _number(text.replace(",", "."), unknown)) if decimal_comma else _number
@@ -421,7 +444,7 @@ def _read_rows(
     sample_times: list[str] = []  # of the file's first rows, near the sites or not
     spans: list[tuple[list[float], list[float]]] = []
     t_lo, t_hi = math.inf, -math.inf  # the file's time span
-    box = [math.inf, math.inf, -math.inf, -math.inf]  # and the extent of its positions
+    cover = footprint if footprint is not None else FootprintBuilder()  # and where its positions are
     while True:
         line = getattr(rows, "line_num", 0)  # lines read before this chunk (a csv.reader counts them)
         if not (chunk := list(islice(rows, CHUNK_ROWS))):
@@ -444,8 +467,7 @@ def _read_rows(
         if unplaced := int((~valid).sum()):
             bad["position"] += unplaced
         if valid.any():
-            box = [min(box[0], float(lons[valid].min())), min(box[1], float(lats[valid].min())),
-                   max(box[2], float(lons[valid].max())), max(box[3], float(lats[valid].max()))]  # fmt: skip
+            cover.add(lons[valid], lats[valid])
         for r in (*chunk[::SPAN_SAMPLE], chunk[-1]) if chunk else ():
             try:
                 t = seconds(r[i_time])
@@ -485,7 +507,7 @@ def _read_rows(
                 continue
             sog = num(row[i_sog], 102.3) if i_sog is not None else math.nan
             cog = num(row[i_cog], 360.0) if i_cog is not None else math.nan
-            into[mmsi].append((t, lat, lon, sog, cog))
+            into[mmsi].append((t, lat, lon, sog, cog, index))
             kept += 1
             name = row[i_name].strip() if i_name is not None else ""
             length = num(row[i_len]) if i_len is not None else math.nan
@@ -506,22 +528,39 @@ def _read_rows(
     def iso(t: float) -> str | None:
         return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if math.isfinite(t) else None
 
+    built = cover.build()
     return AisReadSummary(
-        str(path), fmt, n, kept, outside, dict(bad), not_ships, iso(t_lo), iso(t_hi),
-        (box[0], box[1], box[2], box[3]) if math.isfinite(box[0]) else None,
+        str(path), fmt, n, kept, outside, dict(bad), not_ships, iso(t_lo), iso(t_hi), built.extent, len(built.cells),
     )  # fmt: skip
 
 
-def _track(mmsi: str, reports: list[tuple[float, float, float, float, float]], static: tuple[str, float, float]) -> AisTrack:
+DUPLICATE_M = 10.0
+"""Two rows of one MMSI at one time (to the second, as read) within this many metres are one report read twice
+(exports that overlap, a file given twice): the later read is dropped. 10 m holds a copy rounded to 4 decimals
+(at most 7.9 m off) and is far below the distance a ship moves between two reports."""
+
+
+def _track(
+    mmsi: str, reports: list[_Report], static: tuple[str, float, float]
+) -> tuple[AisTrack, NDArray[np.int64], NDArray[np.int64]]:
+    """The MMSI's track, one report a time, the first read kept; and the file index of each row dropped as a
+    duplicate (:data:`DUPLICATE_M`) and of each dropped as conflicting (the same time elsewhere)."""
     a = np.asarray(reports, dtype=np.float64)
-    a = a[np.argsort(a[:, 0], kind="stable")]
-    keep = np.concatenate([[True], np.diff(a[:, 0]) > 0])  # one report per time (files may overlap)
-    a = a[keep]
+    a = a[np.argsort(a[:, 0], kind="stable")]  # stable: of one time, the row read first comes first
+    new = np.concatenate([[True], np.diff(a[:, 0]) > 0])
+    first = np.maximum.accumulate(np.where(new, np.arange(len(a)), 0))  # each row's first row of its time
+    k = np.cos(np.radians(a[:, 1]))
+    apart = 6_371_008.8 * np.hypot(np.radians(a[:, 2] - a[first, 2]) * k, np.radians(a[:, 1] - a[first, 1]))
+    duplicate = ~new & (apart <= DUPLICATE_M)
+    conflicting = ~new & ~duplicate
+    files = a[:, 5].astype(np.int64)
+    a = a[new]
     name, length, width = static
-    return AisTrack(
+    track = AisTrack(
         mmsi, a[:, 0].copy(), a[:, 1].copy(), a[:, 2].copy(), a[:, 3].copy(), a[:, 4].copy(), name,
         None if math.isnan(length) else length, None if math.isnan(width) else width,
     )
+    return track, files[duplicate], files[conflicting]
 
 
 def read_ais(paths: Iterable[str | Path], windows: Sequence[AisWindow] | None = None) -> AisData:
@@ -532,8 +571,22 @@ def read_ais(paths: Iterable[str | Path], windows: Sequence[AisWindow] | None = 
     :class:`~sitewatch.errors.InputError` naming it; bad rows in a file are counted and skipped.
     """
     wins = _Windows(windows)
-    reports: dict[str, list[tuple[float, float, float, float, float]]] = defaultdict(list)
+    reports: dict[str, list[_Report]] = defaultdict(list)
     static: dict[str, tuple[str, float, float]] = {}
-    summaries = [_read_one(Path(p), wins, reports, static) for p in paths]
-    tracks = {m: _track(m, r, static.get(m, ("", math.nan, math.nan))) for m, r in sorted(reports.items())}
-    return AisData(tracks, tuple(summaries))
+    summaries, footprints = [], []
+    for i, p in enumerate(paths):
+        builder = FootprintBuilder()
+        summaries.append(_read_one(Path(p), wins, reports, static, builder, i))
+        footprints.append(builder.build())
+    tracks: dict[str, AisTrack] = {}
+    duplicates: Counter[int] = Counter()
+    conflicting: Counter[int] = Counter()
+    for mmsi, rows in sorted(reports.items()):
+        tracks[mmsi], dup, clash = _track(mmsi, rows, static.get(mmsi, ("", math.nan, math.nan)))
+        duplicates.update(dup.tolist())
+        conflicting.update(clash.tolist())
+    summaries = [
+        replace(s, kept=s.kept - duplicates[i] - conflicting[i], duplicates=duplicates[i], conflicting=conflicting[i])
+        for i, s in enumerate(summaries)
+    ]
+    return AisData(tracks, tuple(summaries), tuple(footprints))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import click
@@ -22,12 +22,14 @@ from .options import (
     DateOrTime,
     FiniteFloatRange,
     OnceCommand,
+    ais_coverage_options,
     ais_files_option,
     check_date_order,
     geojson_out,
     handle_errors,
     json_option,
     refuse_input_as_out,
+    stated_ais_coverage,
     workspace_option,
 )
 
@@ -46,7 +48,15 @@ def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
             f"read {f.path} ({f.format}): {f.rows} rows, {f.kept} near the sites at the images' times, "
             f"{f.outside} elsewhere, {f.skipped} skipped{f' ({bad})' if bad else ''}"
             + (f", {f.not_ships} from stations that are no ship (coast, aids to navigation, aircraft)" if f.not_ships else "")
+            + (f", {f.duplicates} duplicate(s) dropped (same MMSI and time, within 10 m)" if f.duplicates else "")
+            + (f", {f.conflicting} dropped as another position of an MMSI at a time already read" if f.conflicting else "")
         )
+    if result.coverage is not None:
+        stated = result.coverage
+        said = [f"area {stated.area_source}" if stated.area is not None else "",
+                f"period {stated.start:%Y-%m-%dT%H:%M:%SZ} to {stated.end:%Y-%m-%dT%H:%M:%SZ}"
+                if stated.start and stated.end else ""]  # fmt: skip
+        click.echo(f"AIS coverage as stated: {'; '.join(x for x in said if x)}")
     for o in result.observations:
         head = f"{o.acquired[:16].replace('T', ' ')} {o.sensor:<7} {o.observation_id}"
         if o.status != "matched":
@@ -84,6 +94,7 @@ def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
 @click.argument("site_ids", nargs=-1, required=True)
 @ais_files_option("AIS CSV file (MarineCadastre, Danish Maritime Authority or mmsi,time,lat,lon); repeat for more.",
                   required=True)
+@ais_coverage_options
 @click.option("--from", "start", type=DateOrTime("date"), metavar="DATE", help="First UTC date of images kept.")
 @click.option("--to", "end", type=DateOrTime("date"), metavar="DATE", help="Last UTC date of images kept.")
 @click.option("--max-gap-min", type=FiniteFloatRange(min=0), default=AisParams().max_gap_s / 60, show_default=True,
@@ -99,6 +110,8 @@ def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
 def command(
     site_ids: tuple[str, ...],
     ais_files: tuple[Path, ...],
+    ais_coverage: Path | None,
+    ais_period: tuple[datetime, datetime] | None,
     start: date | None,
     end: date | None,
     max_gap_min: float,
@@ -115,11 +128,12 @@ def command(
     Nothing is stored: the matching is computed on each run.
     """
     check_date_order(start, end)
-    refuse_input_as_out(out, ais_files)
+    refuse_input_as_out(out, [*ais_files, *([ais_coverage] if ais_coverage else [])])
+    coverage = stated_ais_coverage(ais_coverage, ais_period, ais_files)
     params = AisParams(max_gap_s=max_gap_min * 60, max_distance_m=max_distance)
     ws = open_workspace(workspace)
     with ws.store() as store:
-        result = match_workspace(store, ws.root, site_ids, ais_files, params, start=start, end=end)
+        result = match_workspace(store, ws.root, site_ids, ais_files, params, start=start, end=end, coverage=coverage)
         if out is not None:
             dets = {d.id: d for sid in dict.fromkeys(site_ids) for d in store.detections(site_id=sid)}
             write_text_atomic(out, json.dumps(ais_to_geojson(result, dets), indent=1), make_folder=False)

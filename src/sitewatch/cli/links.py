@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import click
@@ -24,10 +24,12 @@ from .options import (
     DateOrTime,
     FiniteFloatRange,
     OnceCommand,
+    ais_coverage_options,
     ais_files_option,
     check_date_order,
     handle_errors,
     json_option,
+    stated_ais_coverage,
     workspace_option,
 )
 from .output import print_table
@@ -106,12 +108,14 @@ def _print(links: Links) -> None:
 @click.option("--window-days", type=FiniteFloatRange(min=0, min_open=True), default=_D.window_days,
               show_default=True, metavar="DAYS", help="Most days between the last sighting at one site and the first at the other.")
 @ais_files_option("AIS CSV file (as `sitewatch ais` reads): the same MMSI at both ends confirms a link, two MMSIs rule it out; repeat for more.")
+@ais_coverage_options
 @workspace_option
 @json_option
 @handle_errors
 def command(
     site_ids: tuple[str, ...], start: date | None, end: date | None, max_speed_kn: float, window_days: float,
-    ais_files: tuple[Path, ...], workspace: Path, as_json: bool,
+    ais_files: tuple[Path, ...], ais_coverage: Path | None, ais_period: tuple[datetime, datetime] | None,
+    workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Pair each departure from a site with the arrivals at the other sites (default: every site with observations).
 
@@ -127,6 +131,7 @@ def command(
     size-only candidates.
     """
     check_date_order(start, end)
+    coverage = stated_ais_coverage(ais_coverage, ais_period, ais_files)
     params = LinkParams(window_days=window_days, max_speed_kn=max_speed_kn, start=start, end=end)
     ws = open_workspace(workspace)
     with ws.store() as store:
@@ -135,7 +140,7 @@ def command(
             from ..analysis.ais import match_workspace
 
             ids = list(site_ids) or [s.id for s in store.sites() if store.observations(s.id)]
-            ais = ais_ids(match_workspace(store, ws.root, ids, ais_files, start=start, end=end))
+            ais = ais_ids(match_workspace(store, ws.root, ids, ais_files, start=start, end=end, coverage=coverage))
         links = load_links(store, list(site_ids) or None, params, ais=ais)
     if as_json:
         click.echo(json.dumps(links_to_dict(links), indent=1, default=str))

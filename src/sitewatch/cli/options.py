@@ -20,6 +20,7 @@ from ..config import SAR_THERMAL_NOISE, WORKSPACE_ENV
 from ..errors import InputError, SitewatchError, SitewatchWarning
 
 if TYPE_CHECKING:
+    from ..analysis.ais_coverage import StatedCoverage
     from ..analysis.occupancy import TimelineParams
     from ..workspace import Workspace
 
@@ -115,6 +116,58 @@ def ais_files_option(help: str, *, required: bool = False) -> Callable[[F], F]:
         required=required,
         type=click.Path(dir_okay=False, exists=True, path_type=Path),
         help=help,
+    )
+
+
+class AisPeriod(click.ParamType):
+    """``--ais-period FROM/TO``: the period AIS files cover, read by
+    :func:`~sitewatch.analysis.ais_coverage.parse_period` (a date alone as TO is its whole day)."""
+
+    name = "period"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """(start, end), aware UTC; a bad value is a usage error naming it."""
+        if isinstance(value, tuple):
+            return value
+        from ..analysis.ais_coverage import parse_period
+
+        try:
+            return parse_period(str(value))
+        except SitewatchError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def ais_coverage_options(func: F) -> F:
+    """``--ais-coverage AREA.geojson`` and ``--ais-period FROM/TO``, into ``ais_coverage`` and ``ais_period``:
+    what the ``--ais`` files cover, as the user knows it (:func:`stated_ais_coverage` reads them)."""
+    func = click.option(
+        "--ais-period", "ais_period", type=AisPeriod(), default=None, metavar="FROM/TO",
+        help="The period the --ais files cover (ISO 8601 UTC; a date alone as TO is its whole day), when known: "
+             "images in it are matched even in hours without reports; others are not covered.",
+    )(func)  # fmt: skip
+    return click.option(
+        "--ais-coverage", "ais_coverage", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+        metavar="AREA.geojson",
+        help="The area the --ais files cover (a GeoJSON polygon, lon/lat), when known: sites touching it are "
+             "covered even with no report near them; others are not (default: within 20 km of the files' positions).",
+    )(func)  # fmt: skip
+
+
+def stated_ais_coverage(
+    area: Path | None, period: tuple[datetime, datetime] | None, ais_files: Iterable[Path]
+) -> StatedCoverage | None:
+    """The coverage ``--ais-coverage`` and ``--ais-period`` state, None without either; given without ``--ais``
+    they are refused (exit code 2): they say what the AIS files cover."""
+    if area is None and period is None:
+        return None
+    if not list(ais_files):
+        given = " and ".join(o for o, v in (("--ais-coverage", area), ("--ais-period", period)) if v is not None)
+        raise click.UsageError(f"{given} state what the --ais files cover: give the AIS files too (--ais FILE)")
+    from ..analysis.ais_coverage import StatedCoverage, read_coverage_area
+
+    return StatedCoverage(
+        read_coverage_area(area) if area is not None else None, str(area) if area is not None else "",
+        *(period if period is not None else (None, None)),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -9,12 +10,14 @@ import click
 from ..workspace import open_workspace
 from .options import (
     OnceCommand,
+    ais_coverage_options,
     ais_files_option,
     existing_folder,
     handle_errors,
     refuse_input_as_out,
     refuse_workspace_file,
     share_option,
+    stated_ais_coverage,
     timeline_options,
     timeline_params,
     workspace_option,
@@ -26,6 +29,7 @@ from .options import (
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"),
               show_default=True, callback=existing_folder, help="HTML file to write (its folder must exist).")
 @ais_files_option("Add an AIS section: these AIS CSV files matched with the detections, as `sitewatch ais` does.")
+@ais_coverage_options
 @click.option("--claims", "claims_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Add a claims section: the claims of these files checked against the imagery, as `sitewatch claims check` does.")
 @share_option
@@ -36,6 +40,8 @@ def command(
     site_ids: tuple[str, ...],
     out_path: Path,
     ais_files: tuple[Path, ...],
+    ais_coverage: Path | None,
+    ais_period: tuple[datetime, datetime] | None,
     claims_files: tuple[Path, ...],
     share: bool,
     gap_days: int,
@@ -55,11 +61,13 @@ def command(
     """
     from ..report.html import write_report
 
-    refuse_input_as_out(out_path, [*ais_files, *claims_files])
+    refuse_input_as_out(out_path, [*ais_files, *claims_files, *([ais_coverage] if ais_coverage else [])])
+    coverage = stated_ais_coverage(ais_coverage, ais_period, ais_files)
     ws = open_workspace(workspace)
     refuse_workspace_file(ws, [("--out", out_path)])
     params = timeline_params(gap_days=gap_days, min_valid=min_valid, max_cloud=max_cloud, max_berth_hidden=max_berth_hidden, utc_offset=utc_offset)
-    path = write_report(ws, list(site_ids) or None, out_path, params, ais_files, claims_files, share=share)
+    path = write_report(ws, list(site_ids) or None, out_path, params, ais_files, claims_files, share=share,
+                        ais_coverage=coverage)
     size = path.stat().st_size
     # "(0.0 MB)" read as an empty file: a report of a workspace without observations is a few kB.
     click.echo(f"wrote {path} ({size / 1e6:.1f} MB)" if size >= 100_000 else f"wrote {path} ({size / 1e3:.0f} kB)")

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
 
 from ..web import DEFAULT_HOST, DEFAULT_PORT
-from .options import OnceCommand, ais_files_option, handle_errors, workspace_option
+from .options import (
+    OnceCommand,
+    ais_coverage_options,
+    ais_files_option,
+    handle_errors,
+    stated_ais_coverage,
+    workspace_option,
+)
 
 
 @click.command("serve", cls=OnceCommand, short_help="Serve a read-only web dashboard of the workspace.")
@@ -15,9 +23,13 @@ from .options import OnceCommand, ais_files_option, handle_errors, workspace_opt
               help="Address to listen on; 0.0.0.0 shows the workspace and its images to every machine that can reach this one.")
 @click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True, help="Port to listen on.")
 @ais_files_option("AIS CSV file that settles the links page's links by MMSI (as `sitewatch links --ais`); repeat for more.")
+@ais_coverage_options
 @workspace_option
 @handle_errors
-def command(host: str, port: int, ais_files: tuple[Path, ...], workspace: Path) -> None:
+def command(
+    host: str, port: int, ais_files: tuple[Path, ...], ais_coverage: Path | None,
+    ais_period: tuple[datetime, datetime] | None, workspace: Path,
+) -> None:
     """Serve the dashboard of the workspace until Ctrl-C: sites, timelines, observations with
     quick-looks and detections, stored changes, alert events, links between
     sites, and a JSON API under /api/. Needs `pip install 'sitewatch[web]'`.
@@ -28,7 +40,8 @@ def command(host: str, port: int, ais_files: tuple[Path, ...], workspace: Path) 
     from ..web import create_app, serve_app
 
     require_extra("uvicorn", "web")
-    app = create_app(workspace, ais_files=ais_files)  # a missing extra or a workspace that is not one: said before anything listens
+    coverage = stated_ais_coverage(ais_coverage, ais_period, ais_files)
+    app = create_app(workspace, ais_files=ais_files, ais_coverage=coverage)  # a missing extra or a workspace that is not one: said before anything listens
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: listening on {host}: anyone who can reach this machine can read the workspace", err=True)
     url_host = f"[{host}]" if ":" in host else host  # an IPv6 address is bracketed in a URL

@@ -14,6 +14,16 @@ from ..analysis.ais import DARK_CAVEAT, AisResult
 __all__ = ["ais_section"]
 
 
+def _stated(result: AisResult) -> str:
+    """What the user said the AIS files cover (``--ais-coverage``, ``--ais-period``), as words; '' when nothing."""
+    c = result.coverage
+    if c is None:
+        return ""
+    said = [f"the area of {Path(c.area_source).name}" if c.area is not None else "",
+            f"{c.start:%Y-%m-%d %H:%M} to {c.end:%Y-%m-%d %H:%M} UTC" if c.start and c.end else ""]  # fmt: skip
+    return " and ".join(x for x in said if x)
+
+
 def _m(value: float | None) -> str:
     return "?" if value is None else f"{value:.0f} m"
 
@@ -37,8 +47,10 @@ def ais_section(result: AisResult) -> dict[str, Any]:
             "hidden": [f"MMSI {u.mmsi} ({why})" for u, why in o.hidden],
         })  # fmt: skip
     return {
-        "files": [{"name": Path(f.path).name, "format": f.format, "rows": f.rows, "kept": f.kept, "skipped": f.skipped}
+        "files": [{"name": Path(f.path).name, "format": f.format, "rows": f.rows, "kept": f.kept, "skipped": f.skipped,
+                   "duplicates": f.duplicates + f.conflicting}
                   for f in result.files],  # fmt: skip
+        "coverage": _stated(result),
         "sites": result.site_counts(),
         "rows": rows,
         "caveat": DARK_CAVEAT,

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import jinja2
@@ -62,6 +62,9 @@ from ..vessels import catalogue, is_ambiguous
 from ..workspace import Workspace
 from . import charts, colours
 from .exports import date_zone, write_text_atomic
+
+if TYPE_CHECKING:
+    from ..analysis.ais_coverage import StatedCoverage
 
 __all__ = ["write_report", "render_report", "MAX_CHIPS_PER_SITE", "MAX_CHANGES_PER_SITE", "MAX_CLOSE_UPS_PER_SITE"]
 
@@ -541,10 +544,12 @@ def image_href(ws: Workspace, path: str, out_dir: Path | None = None, *, share: 
 
 def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
                   params: TimelineParams | None = None, ais_files: Sequence[str | Path] = (),
-                  claims_files: Sequence[str | Path] = (), out_dir: Path | None = None, *, share: bool = False) -> str:
+                  claims_files: Sequence[str | Path] = (), out_dir: Path | None = None, *, share: bool = False,
+                  ais_coverage: StatedCoverage | None = None) -> str:
     """The report of ``site_ids`` (default: every site with observations) as one HTML string;
     with ``ais_files``, an AIS section (:mod:`sitewatch.report.ais_section`); with ``claims_files``,
-    the claims checked against the imagery (:mod:`sitewatch.report.claims_section`). Links to the
+    the claims checked against the imagery (:mod:`sitewatch.report.claims_section`); ``ais_coverage``, what the
+    user says the AIS files cover (``--ais-coverage``, ``--ais-period``). Links to the
     archived images lead there from a page in ``out_dir`` (default: the workspace's folder). With
     ``share``, no local path outside the workspace is named (:mod:`sitewatch.share`) and the page says so."""
     params = params or TimelineParams()
@@ -577,7 +582,8 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
             from .ais_section import ais_section
 
             # Not at a training ground: no vessel there to match (the demo's AIS is matched the same way).
-            matched = match_workspace(store, ws.root, [sec.site.id for sec in sections if not sec.inland], ais_files)
+            matched = match_workspace(store, ws.root, [sec.site.id for sec in sections if not sec.inland], ais_files,
+                                      coverage=ais_coverage)
             ais, links_ais = ais_section(matched), ais_ids(matched)
         links = load_links(store, [s.id for s in sites], ais=links_ais) if len(sites) > 1 else None
         claims = None
@@ -640,12 +646,14 @@ def _sharing(ws: Workspace, observations: Mapping[str, Sequence[Observation]], r
 
 def write_report(ws: Workspace, site_ids: Sequence[str] | None, out_path: Path,
                  params: TimelineParams | None = None, ais_files: Sequence[str | Path] = (),
-                 claims_files: Sequence[str | Path] = (), *, share: bool = False) -> Path:
+                 claims_files: Sequence[str | Path] = (), *, share: bool = False,
+                 ais_coverage: StatedCoverage | None = None) -> Path:
     """Write the report to ``out_path`` whole or not at all; returns the path. Its links to the
     archived images are relative to ``out_path``'s folder; ``share`` as :func:`render_report` has it."""
     out_path = Path(out_path)
     return write_text_atomic(out_path, render_report(ws, site_ids, params, ais_files, claims_files,
-                                                     out_dir=out_path.absolute().parent, share=share))
+                                                     out_dir=out_path.absolute().parent, share=share,
+                                                     ais_coverage=ais_coverage))
 
 
 # The web dashboard (sitewatch.web) words detections and imagery as the report does.

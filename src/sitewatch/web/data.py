@@ -15,6 +15,7 @@ from typing import Any
 
 from shapely.geometry import mapping
 
+from ..analysis.ais_coverage import StatedCoverage
 from ..analysis.occupancy import Timeline, TimelineParams, load_timeline, timeline_to_dict
 from ..errors import InputError, SitewatchError, StoreError
 from ..model import Change, Observation, Site, acquired_label, direction_counts, iso_utc
@@ -265,9 +266,9 @@ def _stored_event(key: str, site_id: str, text: str) -> dict[str, Any]:
     return e
 
 
-def links_data(store: Store, root: Path, ais_files: Sequence[Path] = ()) -> dict[str, Any]:
+def links_data(store: Store, root: Path, ais_files: Sequence[Path] = (), ais_coverage: StatedCoverage | None = None) -> dict[str, Any]:
     """The candidate links among every site with observations, as ``sitewatch links --json`` gives them;
-    with ``ais_files``, settled by AIS as ``sitewatch links --ais`` settles them."""
+    with ``ais_files``, settled by AIS as ``sitewatch links --ais`` settles them (covering ``ais_coverage``, if stated)."""
     from ..analysis.links import ais_ids, links_to_dict, load_links
 
     ais = None
@@ -275,6 +276,6 @@ def links_data(store: Store, root: Path, ais_files: Sequence[Path] = ()) -> dict
         from ..analysis.ais import match_workspace
 
         ids = [s.id for s in store.sites() if store.observations(s.id)]
-        ais = ais_ids(match_workspace(store, root, ids, list(ais_files)))
+        ais = ais_ids(match_workspace(store, root, ids, list(ais_files), coverage=ais_coverage))
     doc = links_to_dict(load_links(store, None, ais=ais))
     return doc | {"ais_files": [str(f) for f in ais_files]}

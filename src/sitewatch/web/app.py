@@ -24,6 +24,7 @@ must lie inside the workspace's archive.
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -40,7 +41,7 @@ from starlette.exceptions import HTTPException
 from .. import __version__
 from ..analysis.links import inland_without_vessels
 from ..analysis.occupancy import TimelineParams
-from ..errors import ImageReadError, InputError, StoreError
+from ..errors import ImageReadError, InputError, StoreError, StoreUnavailableError
 from ..model import Detection, Observation, acquired_label
 from ..report import charts
 from ..report.exports import date_zone
@@ -62,7 +63,7 @@ from .quicklook import (
 )
 from .svg import changes_overlay_svg, overlay_svg, site_crs, site_svg
 
-__all__ = ["create_app", "Dashboard", "GeoJSONResponse", "MAX_CLOSE_UPS", "CLOSE_UP_PX"]
+__all__ = ["create_app", "Dashboard", "GeoJSONResponse", "MAX_CLOSE_UPS", "CLOSE_UP_PX", "RETRY_AFTER_S"]
 
 MAX_CLOSE_UPS = 24
 """Close-ups on an observation page, highest scores first; the page says how many are not shown."""
@@ -70,6 +71,9 @@ CLOSE_UP_PX = 384
 """A close-up's longer side (px) at most, reached by whole-number upscaling of the image pixels."""
 CLOSE_UP_MIN_IMAGE_PX = 64
 """A close-up's window is about four times its detection's length, and at least this many image pixels."""
+RETRY_AFTER_S = 5
+"""The ``Retry-After`` (s) of a 503 that passes (the PostGIS server restarting or unreachable, the GeoPackage
+locked by a stage writing it): a restart of PostgreSQL takes a few seconds, and each request connects anew."""
 
 
 class GeoJSONResponse(JSONResponse):
@@ -108,12 +112,36 @@ class Dashboard:
 
     @contextmanager
     def store(self) -> Iterator[Store]:
-        """The workspace's store, read-only, for one request (and the thread serving it)."""
-        store = self.ws.store(read_only=True)
+        """The workspace's store, read-only, for one request (and the thread serving it): opened anew each
+        time, so that a PostGIS server back after a restart, or a GeoPackage put back, is read at once."""
+        try:
+            store = self.ws.store(read_only=True)
+        except StoreUnavailableError:
+            raise
+        except StoreError as exc:
+            raise self._why_not(exc) from exc
         try:
             yield store
         finally:
             store.close()
+
+    def _why_not(self, exc: StoreError) -> StoreError:
+        """``exc`` (the GeoPackage would not open) said in the dashboard's terms when its file went away since the
+        start, which SQLite only calls "unable to open database file"; ``exc`` itself otherwise."""
+        if self.ws.store_url:
+            return exc
+        db = self.ws.db_path
+        again = "the dashboard opens it anew for each request, so it shows the workspace again at once, without a restart"
+        if not db.exists():
+            return StoreError(f"the workspace database {db} is gone (deleted or moved since the dashboard started): put it "
+                              f"back, from a backup if need be; {again}")  # fmt: skip
+        if not db.is_file():
+            return StoreError(f"the workspace database {db} is no longer a file (a folder or a device is there now): put the "
+                              f"GeoPackage back in its place; {again}")  # fmt: skip
+        if not os.access(db, os.R_OK):
+            return StoreError(f"the workspace database {db} cannot be read by the dashboard's user ({exc}): give it read "
+                              f"permission (`chmod a+r {db}`); {again}")  # fmt: skip
+        return exc
 
     def page(self, template: str, *, simulated: bool, status: int = 200, **context: Any) -> HTMLResponse:
         """``template`` rendered with ``context`` as an HTML response; ``simulated`` marks the page SIMULATED."""
@@ -235,18 +263,29 @@ _ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
 
 
 def _add_error_handlers(app: FastAPI, dash: Dashboard) -> None:
-    def reply(request: Request, status: int, message: str) -> Response:
+    def reply(request: Request, status: int, message: str, *, retry: bool = False) -> Response:
         # JSON for the API and for files (an <img> shows no page); a page for a page.
         path = request.url.path
+        headers = {"Retry-After": str(RETRY_AFTER_S)} if retry else None
         if path.startswith("/api/") or path.endswith((".png", ".tif")):
-            return JSONResponse({"detail": message}, status_code=status)
-        return dash.page("error.html.j2", simulated=False, status=status, message=message, heading=str(status))
+            return JSONResponse({"detail": message}, status_code=status, headers=headers)
+        response = dash.page("error.html.j2", simulated=False, status=status, message=message, heading=str(status))
+        response.headers.update(headers or {})
+        return response
 
     def answer(status: int) -> Callable[[Request, Exception], Response]:
         return lambda request, exc: reply(request, status, str(exc))
 
     for error, status in _ERROR_STATUS:
         app.add_exception_handler(error, answer(status))
+
+    @app.exception_handler(StoreUnavailableError)
+    def unreachable(request: Request, exc: StoreUnavailableError) -> Response:
+        # The PostGIS server stopped, restarting or too busy: it passes, and the next request connects anew.
+        return reply(request, 503, f"the workspace's store {exc.location} cannot be reached at the moment ({exc.reason}): "
+                                   "check that its PostgreSQL server is running and accepts connections; the dashboard "
+                                   f"connects anew for each request, so it answers again as soon as the server does "
+                                   f"(no restart needed): try again in {RETRY_AFTER_S} s", retry=True)  # fmt: skip
 
     @app.exception_handler(HTTPException)
     def no_route(request: Request, exc: HTTPException) -> Response:
@@ -272,7 +311,7 @@ def _add_error_handlers(app: FastAPI, dash: Dashboard) -> None:
     def unreadable(request: Request, exc: sqlite3.DatabaseError) -> Response:
         # "database is locked" while a stage writes for longer than the busy timeout: it passes
         if "locked" in str(exc) or "busy" in str(exc):
-            return reply(request, 503, f"the workspace database cannot be read at the moment ({exc}); try again")
+            return reply(request, 503, f"the workspace database cannot be read at the moment ({exc}); try again", retry=True)
         # A damaged file opens when its first pages read, then fails mid-query ("disk image is malformed"): it stays
         return reply(request, 503, f"the workspace database {dash.ws.db_path} cannot be read ({exc}): it may be damaged; "
                                    "check it with `sqlite3 FILE 'PRAGMA integrity_check'` and restore it from a backup")  # fmt: skip

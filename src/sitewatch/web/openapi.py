@@ -31,8 +31,9 @@ ERRORS: tuple[tuple[str, str, bool], ...] = (
     ("400", "An id that reads as a path (`..`, `\\`, a control character, an empty part), refused before any lookup", True),
     ("404", "No site, observation or change pair of that id in the workspace", True),
     ("500", "An error the dashboard did not foresee; the server's log has the details", False),
-    ("503", "The workspace's data cannot be read: its database locked by a stage writing it (try again), missing or "
-            "damaged, or an AIS file given to `serve --ais` gone or unreadable", False),
+    ("503", "The workspace's data cannot be read: its PostGIS server stopped, restarting or refusing connections, or "
+            "its GeoPackage locked by a stage writing it (these pass: `Retry-After` says when to try again); its "
+            "GeoPackage gone or damaged, or an AIS file given to `serve --ais` gone or unreadable", False),
 )
 """(status, description, only on routes with a path parameter) of each error an API route may answer."""
 

@@ -24,7 +24,9 @@ must lie inside the workspace's archive.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -40,7 +42,7 @@ from starlette.exceptions import HTTPException
 
 from .. import __version__
 from ..analysis.links import inland_without_vessels
-from ..analysis.occupancy import TimelineParams
+from ..analysis.occupancy import Timeline, TimelineParams, timeline_to_dict
 from ..errors import ImageReadError, InputError, StoreError, StoreUnavailableError
 from ..model import Detection, Observation, acquired_label
 from ..report import charts
@@ -174,6 +176,18 @@ class Dashboard:
             self.cache.put(key, png)
         return png
 
+    def timeline_chart(self, tl: Timeline) -> bytes:
+        """The timeline chart PNG of ``tl``, from the cache when a timeline of the same figures was drawn before
+        (a HEAD and its GET, each page view's <img>): drawing it takes matplotlib a few hundred ms."""
+        figures = json.dumps(timeline_to_dict(tl), sort_keys=True, default=str)
+        key = ("timeline", tl.site_id, hashlib.sha256(figures.encode()).hexdigest())
+        png = self.cache.get(key)
+        if png is None:
+            with _DRAWING:
+                png = charts.timeline_chart_png(tl)
+            self.cache.put(key, png)
+        return png
+
     def close_up(self, obs: Observation, detections: Sequence[Detection], n: int) -> bytes:
         """The close-up PNG of the ``n``-th (from 1) of ``obs``'s ``detections``: a window read around its
         centroid, every detection's oriented box outlined; cached by the file and the detections drawn."""
@@ -227,14 +241,20 @@ def create_app(
     _add_api(app, dash)
     _add_pages(app, dash)
     _add_pair_routes(app, dash)
+    _add_addresses_without_id(app)
     declare_errors(app)
     app.add_middleware(HeadAsGet)
     return app
 
 
+HEAD_SCOPE_KEY = "sitewatch.head"
+"""Set in the scope of a HEAD request :class:`HeadAsGet` passes on as a GET: what :class:`ArchivedFile` looks at."""
+
+
 class HeadAsGet:
     """ASGI middleware answering HEAD as GET without the body, which every general-purpose server must (RFC 9110):
-    FastAPI's GET routes answer it 405. The headers, Content-Length included, are the GET's."""
+    FastAPI's GET routes answer it 405. The headers, Content-Length included, are the GET's. A file
+    (:class:`ArchivedFile`) is not read for it; a PNG is drawn (once: it is kept, as the GET's is)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -249,7 +269,18 @@ class HeadAsGet:
                 message = {**message, "body": b""}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, headers_only)
+        await self.app({**scope, "method": "GET", HEAD_SCOPE_KEY: True}, receive, headers_only)
+
+
+class ArchivedFile(FileResponse):
+    """A file served as Starlette serves it (Content-Length, Last-Modified, ETag from its size and time, ranges),
+    and to a HEAD that :class:`HeadAsGet` made a GET, its headers only, the file not read (a 200 MB image was
+    read through for nothing)."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope.get(HEAD_SCOPE_KEY):
+            scope = {**scope, "method": "HEAD"}  # Starlette's FileResponse then sends the headers alone
+        await super().__call__(scope, receive, send)
 
 
 _ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
@@ -396,9 +427,7 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
     def timeline_png(site_id: str) -> Response:
         with dash.store() as store:
             tl = data.load_site_timeline(store, _site_id(site_id), dash.params)
-        with _DRAWING:
-            png = charts.timeline_chart_png(tl)
-        return Response(png, media_type="image/png")
+        return Response(dash.timeline_chart(tl), media_type="image/png")
 
     @app.get("/sites/{site_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def site_page(site_id: str) -> Response:
@@ -462,7 +491,7 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
         with dash.store() as store:
             obs = data.find_observation(store, _observation_id(observation_id))
         path = dash.archived(obs)
-        return FileResponse(path, media_type="image/tiff", filename=path.name)
+        return ArchivedFile(path, media_type="image/tiff", filename=path.name)
 
     @app.get("/observations/{observation_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def observation_page(observation_id: str) -> HTMLResponse:
@@ -490,6 +519,41 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             close_ups_omitted=len(rows) - len(close_ups), close_up_min_px=CLOSE_UP_MIN_IMAGE_PX,
             shown={c["n"] for c in close_ups},
         )  # fmt: skip
+
+
+_ID_NAMES: dict[str, tuple[str, str]] = {
+    "site_id": ("a site", "/api/sites"),
+    "observation_id": ("an observation", "/api/sites/{site_id}"),
+    "pair_id": ("a change pair", "/api/sites/{site_id}/changes"),
+}
+"""What each id parameter names, and the API route that lists its ids."""
+
+
+def _add_addresses_without_id(app: FastAPI) -> None:
+    """Answer at once an address that stops where its id would begin (``/api/observations``, ``/changes``): 404
+    naming the id it lacks. Starlette redirected it (307) to the same address with a "/", whose empty id then
+    answered 400; the OpenAPI doc has no such path (only ``/api/observations/{observation_id}``)."""
+    taken = {getattr(r, "path", None) for r in app.routes}
+    for route in list(app.routes):
+        found = re.fullmatch(r"(/.+)/\{(\w+):path\}", getattr(route, "path", ""))
+        if found is None or found.group(1) in taken or found.group(2) not in _ID_NAMES:
+            continue
+        prefix, name = found.groups()
+        what, listed = _ID_NAMES[name]
+        if prefix.startswith("/api/"):
+            message = (f"no API endpoint at {prefix}: {what}'s is {prefix}/{{{name}}}, with its id (as {listed} "
+                       "lists them); /openapi.json lists the endpoints")  # fmt: skip
+        else:
+            message = f"no page at {prefix} in this dashboard: {what}'s page is {prefix}/ID, linked from its site's page; start from the sites page"
+        app.add_api_route(prefix, _missing_id(message), methods=["GET"], include_in_schema=False)
+        taken.add(prefix)
+
+
+def _missing_id(message: str) -> Callable[[], Response]:
+    def missing() -> Response:
+        raise NotFound(message)
+
+    return missing
 
 
 def _add_pair_routes(app: FastAPI, dash: Dashboard) -> None:

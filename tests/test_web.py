@@ -568,7 +568,7 @@ def test_head_on_the_archived_image_does_not_read_it(ws: Workspace, monkeypatch:
 
 
 def test_the_timeline_chart_is_drawn_once_for_a_head_and_its_get(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The chart was drawn on every request (a few hundred ms of matplotlib): a HEAD then a GET drew it twice. It is
+    """The chart was drawn on every request (matplotlib, most of its time): a HEAD then a GET drew it twice. It is
     kept as the quick-looks are, by the timeline's figures: a changed timeline is drawn anew."""
     from sitewatch.report import charts
 

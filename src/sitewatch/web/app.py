@@ -178,7 +178,7 @@ class Dashboard:
 
     def timeline_chart(self, tl: Timeline) -> bytes:
         """The timeline chart PNG of ``tl``, from the cache when a timeline of the same figures was drawn before
-        (a HEAD and its GET, each page view's <img>): drawing it takes matplotlib a few hundred ms."""
+        (a HEAD and its GET, each page view's <img>): matplotlib's drawing is most of the request (benchmarks/head_cost.py)."""
         figures = json.dumps(timeline_to_dict(tl), sort_keys=True, default=str)
         key = ("timeline", tl.site_id, hashlib.sha256(figures.encode()).hexdigest())
         png = self.cache.get(key)

@@ -133,6 +133,7 @@ def test_the_openapi_doc_declares_the_errors_the_api_answers_and_no_422(root: Pa
         assert set(op["responses"]) == ({"200", "400", "404", "500", "503"} if with_id else {"200", "500", "503"}), path
         for status in set(op["responses"]) - {"200"}:
             assert op["responses"][status]["content"] == {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        assert list(op["responses"]["503"]["headers"]) == ["Retry-After"]  # on a 503 that passes (the store restarting)
     assert doc["components"]["schemas"]["Error"]["required"] == ["detail"]
     detections = _operations(client)["/api/sites/{site_id}/detections"]["responses"]["200"]["content"]
     assert list(detections) == ["application/geo+json"]

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from .data import ID_PATTERNS
 
-__all__ = ["ERROR_SCHEMA", "ERRORS", "ID_PARAMETERS", "declare_errors"]
+__all__ = ["ERROR_SCHEMA", "ERRORS", "ID_PARAMETERS", "RETRY_AFTER_HEADER", "declare_errors"]
 
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",
@@ -36,6 +36,14 @@ ERRORS: tuple[tuple[str, str, bool], ...] = (
             "GeoPackage gone or damaged, or an AIS file given to `serve --ais` gone or unreadable", False),
 )
 """(status, description, only on routes with a path parameter) of each error an API route may answer."""
+
+RETRY_AFTER_HEADER: dict[str, Any] = {
+    "description": "Seconds to wait before asking again, on a 503 that passes (the PostGIS server restarting or "
+                   "unreachable, the GeoPackage locked); absent when it does not (a file gone or damaged)",
+    "required": False,
+    "schema": {"type": "integer", "minimum": 1},
+}
+"""The header of a 503 that passes (:data:`~sitewatch.web.app.RETRY_AFTER_S`), as the doc declares it."""
 
 ID_PARAMETERS: dict[str, str] = {"site_id": ID_PATTERNS[1], "observation_id": ID_PATTERNS[None], "pair_id": ID_PATTERNS[None]}
 """The pattern of each id parameter: a site's id is one part; an observation's (``SITE/ITEM``) and a change
@@ -65,6 +73,8 @@ def declare_errors(app: FastAPI) -> None:
                     if with_id and not op.get("parameters"):
                         continue
                     responses[status] = {"description": description, "content": ref}
+                    if status == "503":
+                        responses[status]["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
         schemas = doc.setdefault("components", {}).setdefault("schemas", {})
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)

@@ -118,10 +118,11 @@ class Dashboard:
         time, so that a PostGIS server back after a restart, or a GeoPackage put back, is read at once."""
         try:
             store = self.ws.store(read_only=True)
-        except StoreUnavailableError:
-            raise
         except StoreError as exc:
-            raise self._why_not(exc) from exc
+            named = self._why_not(exc)
+            if named is exc:
+                raise
+            raise named from exc
         try:
             yield store
         finally:
@@ -129,8 +130,9 @@ class Dashboard:
 
     def _why_not(self, exc: StoreError) -> StoreError:
         """``exc`` (the GeoPackage would not open) said in the dashboard's terms when its file went away since the
-        start, which SQLite only calls "unable to open database file"; ``exc`` itself otherwise."""
-        if self.ws.store_url:
+        start, which SQLite only calls "unable to open database file"; ``exc`` itself otherwise (a PostGIS store's
+        errors name it already)."""
+        if self.ws.store_url or isinstance(exc, StoreUnavailableError):
             return exc
         db = self.ws.db_path
         again = "the dashboard opens it anew for each request, so it shows the workspace again at once, without a restart"

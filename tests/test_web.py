@@ -517,18 +517,13 @@ def test_a_site_page_asked_with_a_trailing_slash_is_sent_to_the_page(ws: Workspa
 
 def _route_kinds(ws: Workspace) -> dict[str, str]:
     """An address of each kind of answer: page, JSON, GeoJSON, the three drawn PNGs, the archived file, errors."""
-    o = next(o for o in _observations(ws) if o.id in {d.observation_id for d in _detections(ws)})
+    o = _with_detections(ws)
     return {
         "page": "/sites/dunai", "json": "/api/sites/dunai/timeline", "geojson": "/api/sites/dunai/detections",
         "timeline png": "/sites/dunai/timeline.png", "quicklook png": f"/observations/{o.id}/quicklook.png",
         "close-up png": f"/observations/{o.id}/detections/1.png", "file": f"/observations/{o.id}/image.tif",
         "404 json": "/api/sites/nowhere", "404 page": "/sites/nowhere", "404 png": "/sites/nowhere/timeline.png",
     }  # fmt: skip
-
-
-def _detections(ws: Workspace) -> list[Any]:
-    with ws.store() as st:
-        return st.detections(site_id="dunai")
 
 
 @pytest.mark.parametrize("first", ["GET", "HEAD"])

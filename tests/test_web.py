@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from _a11y import contrast_ratio, elements
-from sitewatch.analysis.occupancy import load_timeline, timeline_to_dict
+from sitewatch.analysis.occupancy import TimelineParams, load_timeline, timeline_to_dict
 from sitewatch.cli import main
 from sitewatch.demo import run_demo
 from sitewatch.errors import StoreError
@@ -513,3 +513,72 @@ def test_a_site_page_asked_with_a_trailing_slash_is_sent_to_the_page(ws: Workspa
     assert r.status_code == 308 and r.headers["location"] == "/sites/dunai"
     assert client.get("/sites/dunai/").status_code == 200
     assert client.get("/sites/no-such-site/").status_code == 404
+
+
+def _route_kinds(ws: Workspace) -> dict[str, str]:
+    """An address of each kind of answer: page, JSON, GeoJSON, the three drawn PNGs, the archived file, errors."""
+    o = _with_detections(ws)
+    return {
+        "page": "/sites/dunai", "json": "/api/sites/dunai/timeline", "geojson": "/api/sites/dunai/detections",
+        "timeline png": "/sites/dunai/timeline.png", "quicklook png": f"/observations/{o.id}/quicklook.png",
+        "close-up png": f"/observations/{o.id}/detections/1.png", "file": f"/observations/{o.id}/image.tif",
+        "404 json": "/api/sites/nowhere", "404 page": "/sites/nowhere", "404 png": "/sites/nowhere/timeline.png",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("first", ["GET", "HEAD"])
+def test_head_answers_the_headers_of_get_on_every_kind_of_route(ws: Workspace, first: str) -> None:
+    """HEAD after GET (the PNGs cached) and before it (drawn by the HEAD): the same status and headers, the file's
+    Content-Length, Last-Modified and ETag included, and no body."""
+    client = TestClient(create_app(ws.root, cache=QuicklookCache()), raise_server_exceptions=False)
+    for kind, url in _route_kinds(ws).items():
+        if first == "GET":
+            get, head = client.get(url), client.head(url)
+        else:
+            head, get = client.head(url), client.get(url)
+        assert head.status_code == get.status_code and head.content == b"" and get.content, kind
+        assert dict(head.headers) == dict(get.headers), kind
+        assert head.headers["content-length"] == str(len(get.content)), kind
+    file = client.head(_route_kinds(ws)["file"]).headers
+    assert file["content-type"] == "image/tiff" and {"etag", "last-modified", "accept-ranges"} <= set(file)
+
+
+def test_head_on_the_archived_image_does_not_read_it(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HEAD ran the GET and dropped its body: the whole image (hundreds of MB for a scene) was read for nothing.
+    benchmarks/head_cost.py times it."""
+    from starlette.responses import FileResponse
+
+    opened: list[str] = []
+    real = FileResponse._open_file
+
+    def counting(self: Any) -> Any:
+        opened.append(str(self.path))
+        return real(self)
+
+    monkeypatch.setattr(FileResponse, "_open_file", counting)
+    client = TestClient(create_app(ws.root))
+    url = _route_kinds(ws)["file"]
+    assert client.head(url).status_code == 200 and opened == []
+    assert client.get(url).status_code == 200 and len(opened) == 1
+
+
+def test_the_timeline_chart_is_drawn_once_for_a_head_and_its_get(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chart was drawn on every request (matplotlib, most of its time): a HEAD then a GET drew it twice. It is
+    kept as the quick-looks are, by the timeline's figures: a changed timeline is drawn anew."""
+    from sitewatch.report import charts
+
+    drawn: list[str] = []
+    real = charts.timeline_chart_png
+
+    def counting(tl: Any) -> bytes:
+        drawn.append(tl.site_id)
+        return real(tl)
+
+    monkeypatch.setattr(charts, "timeline_chart_png", counting)
+    client = TestClient(create_app(ws.root, cache=QuicklookCache()))
+    head, get = client.head("/sites/dunai/timeline.png"), client.get("/sites/dunai/timeline.png")
+    assert head.status_code == get.status_code == 200 and drawn == ["dunai"]
+    assert client.get("/sites/dunai/timeline.png").content == get.content and drawn == ["dunai"]
+    other = TestClient(create_app(ws.root, cache=QuicklookCache(), params=dataclasses.replace(TimelineParams(), utc_offset_hours=12)))
+    other.get("/sites/dunai/timeline.png")
+    assert len(drawn) == 2  # another timeline (local dates 12 h on): its own chart

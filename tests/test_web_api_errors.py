@@ -133,6 +133,7 @@ def test_the_openapi_doc_declares_the_errors_the_api_answers_and_no_422(root: Pa
         assert set(op["responses"]) == ({"200", "400", "404", "500", "503"} if with_id else {"200", "500", "503"}), path
         for status in set(op["responses"]) - {"200"}:
             assert op["responses"][status]["content"] == {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        assert list(op["responses"]["503"]["headers"]) == ["Retry-After"]  # on a 503 that passes (the store restarting)
     assert doc["components"]["schemas"]["Error"]["required"] == ["detail"]
     detections = _operations(client)["/api/sites/{site_id}/detections"]["responses"]["200"]["content"]
     assert list(detections) == ["application/geo+json"]
@@ -232,3 +233,24 @@ def test_head_answers_as_get_without_the_body(root: Path, url: str) -> None:
     assert head.headers["content-type"] == get.headers["content-type"]
     assert head.headers["content-length"] == get.headers["content-length"] == str(len(get.content))
     assert client.post(url).headers["allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("/api/observations", "no API endpoint at /api/observations: an observation's is /api/observations/{observation_id}"),
+        ("/api/changes", "no API endpoint at /api/changes: a change pair's is /api/changes/{pair_id}"),
+        ("/observations", "no page at /observations in this dashboard: an observation&#39;s page is /observations/ID"),
+        ("/changes", "no page at /changes in this dashboard: a change pair&#39;s page is /changes/ID"),
+        ("/sites", "no page at /sites in this dashboard: a site&#39;s page is /sites/ID"),
+    ],
+)
+def test_an_address_without_its_id_is_404_at_once_naming_the_id(root: Path, url: str, says: str) -> None:
+    """/api/observations answered 307 to /api/observations/, whose empty id then answered 400: two answers, the
+    second naming an id '' nobody gave. No such path is in the OpenAPI doc: 404, saying what the address lacks."""
+    client = _client(root)
+    r = client.get(url, follow_redirects=False)
+    assert r.status_code == 404 and "location" not in r.headers
+    assert says in (r.json()["detail"] if url.startswith("/api/") else r.text)
+    assert client.head(url).status_code == 404 and client.post(url).headers["allow"] == "GET, HEAD"
+    assert client.get(url + "/").status_code == 400  # an empty id, as the doc's pattern refuses it

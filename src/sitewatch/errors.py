@@ -17,6 +17,7 @@ __all__ = [
     "OutputError",
     "SiteError",
     "StoreError",
+    "StoreUnavailableError",
     "WorkerError",
     "SourceError",
     "CredentialError",
@@ -63,6 +64,18 @@ class SiteError(SitewatchError, KeyError):
 
 class StoreError(SitewatchError, RuntimeError):
     """The workspace database is missing, locked or from a newer sitewatch."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store's server cannot be reached at the moment (stopped, restarting, refusing connections or
+    with too many clients, the connection lost midway): the same request may succeed later, unlike a wrong
+    password or a damaged file. ``location`` is the store (its URL, password masked), ``reason`` the
+    driver's words, for callers that say what to do in their own terms (the dashboard's 503)."""
+
+    def __init__(self, message: str, *, location: str, reason: str) -> None:
+        super().__init__(message)
+        self.location = location
+        self.reason = reason
 
 
 class WorkerError(SitewatchError, RuntimeError):

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from ..errors import MissingExtraError, StoreError, require_extra
+from ..errors import MissingExtraError, StoreError, StoreUnavailableError, require_extra
 from .pg_schema import MIGRATION_LOCK, PG_FEATURE_TABLES, PG_MIGRATIONS, PG_SCHEMA_VERSION
 from .sqlite import Connection, Store, _iso
 
@@ -176,9 +176,10 @@ class PostgisStore(Store):
         try:
             self._pg = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, row_factory=_row_factory)
         except psycopg.OperationalError as exc:
-            raise StoreError(
-                f"{self.location}: cannot connect to the PostGIS store ({_reason(exc)}){_connect_hint(exc)}"
-            ) from exc
+            message = f"{self.location}: cannot connect to the PostGIS store ({_reason(exc)}){_connect_hint(exc)}"
+            if _unreachable(psycopg, exc):
+                raise StoreUnavailableError(message, location=self.location, reason=_reason(exc)) from exc
+            raise StoreError(message) from exc
         except psycopg.ProgrammingError as exc:  # a URL libpq cannot parse
             raise StoreError(f"{self.location}: not a PostgreSQL URL libpq reads ({_reason(exc)})") from exc
         try:
@@ -194,6 +195,9 @@ class PostgisStore(Store):
             message = f"{self.location}: {self._denied(exc)}"
             self._pg.close()
             raise StoreError(message) from exc
+        except psycopg.OperationalError as exc:  # the server stopped between the connection and these reads
+            self._pg.close()
+            raise self._failed("read", exc) from exc
         except BaseException:
             self._pg.close()
             raise
@@ -216,6 +220,15 @@ class PostgisStore(Store):
     def location(self) -> str:
         """The store's URL, password masked."""
         return mask_url(self.url)
+
+    def _failed(self, action: str, exc: BaseException) -> StoreError:
+        """The error to raise when ``action`` ("read", "write to") failed with psycopg's ``exc``: a
+        :class:`StoreUnavailableError` when the server could not be reached (it may be again), else a StoreError."""
+        psycopg = _psycopg()
+        message = f"{self.location}: cannot {action} the PostGIS store ({_reason(exc)}){_gone(psycopg, exc)}"
+        if _unreachable(psycopg, exc):
+            return StoreUnavailableError(message, location=self.location, reason=_reason(exc))
+        return StoreError(message)
 
     def _check_postgis(self) -> None:
         row = self._pg.execute("SELECT extversion FROM pg_extension WHERE extname = 'postgis'").fetchone()
@@ -337,7 +350,7 @@ class PostgisStore(Store):
             try:
                 self._pg.execute("BEGIN")
             except psycopg.Error as exc:
-                raise StoreError(f"{self.location}: cannot write to the PostGIS store ({_reason(exc)}){_gone(psycopg, exc)}") from exc
+                raise self._failed("write to", exc) from exc
         self._depth += 1
         try:
             yield _Transaction(self._pg)
@@ -349,7 +362,7 @@ class PostgisStore(Store):
                 if isinstance(exc, psycopg.errors.InsufficientPrivilege) and not self.read_only:
                     raise StoreError(f"{self.location}: cannot write to the PostGIS store: {self._denied(exc)}") from exc
                 if _cannot_write(psycopg, exc):
-                    raise StoreError(f"{self.location}: cannot write to the PostGIS store ({_reason(exc)}){_gone(psycopg, exc)}") from exc
+                    raise self._failed("write to", exc) from exc
             raise
         else:
             self._depth -= 1
@@ -357,7 +370,7 @@ class PostgisStore(Store):
                 try:
                     self._pg.execute("COMMIT")
                 except psycopg.Error as exc:
-                    raise StoreError(f"{self.location}: cannot write to the PostGIS store ({_reason(exc)}){_gone(psycopg, exc)}") from exc
+                    raise self._failed("write to", exc) from exc
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -370,7 +383,7 @@ class PostgisStore(Store):
         try:
             self._pg.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         except psycopg.Error as exc:
-            raise StoreError(f"{self.location}: cannot read the PostGIS store ({_reason(exc)}){_gone(psycopg, exc)}") from exc
+            raise self._failed("read", exc) from exc
         try:
             yield
         finally:
@@ -401,7 +414,7 @@ class PostgisStore(Store):
         try:
             return list(self._pg.execute(_to_pg(sql), tuple(args)).fetchall())
         except psycopg.OperationalError as exc:
-            raise StoreError(f"{self.location}: cannot read the PostGIS store ({_reason(exc)}){_gone(psycopg, exc)}") from exc
+            raise self._failed("read", exc) from exc
         except psycopg.errors.InsufficientPrivilege as exc:
             if self._depth:  # in a transaction: rolled back, and said so, as it ends
                 raise
@@ -462,6 +475,24 @@ def _connect_hint(exc: BaseException) -> str:
     if missing := re.search(r'role "([^"]+)" does not exist', text):
         return f": check the user in the URL, or have the server's administrator make the role (`createuser {missing.group(1)}`)"
     return ""
+
+
+_UNREACHABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+"""SQLSTATEs of a server going away or not letting one in now: admin_shutdown (stopped or restarted, the session
+ended), crash_shutdown, cannot_connect_now (starting up, shutting down) and too_many_connections; class 08
+(connection exception) is matched by its prefix."""
+
+
+def _unreachable(psycopg: Any, exc: BaseException) -> bool:
+    """Whether psycopg's ``exc`` says the server cannot be reached at the moment (stopped, restarting, refusing
+    or too busy for another connection, the connection lost midway): it passes, unlike a refusal that stays (a
+    wrong password, database or role, which :func:`_connect_hint` names) or an error in what was asked (a query
+    cancelled, a full disk)."""
+    if not isinstance(exc, psycopg.OperationalError) or _connect_hint(exc):
+        return False
+    state = getattr(exc, "sqlstate", None)
+    # No SQLSTATE: libpq's own failure (no server on the socket, refused, timed out, the connection lost).
+    return state is None or state.startswith("08") or state in _UNREACHABLE_STATES
 
 
 def _gone(psycopg: Any, exc: BaseException) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..config import TEST_POSTGRES_ENV
 
-__all__ = ["PG_BIN_DIRS", "find_pg_bin", "start_cluster", "stop_cluster", "TEST_ENV"]
+__all__ = ["PG_BIN_DIRS", "find_pg_bin", "start_cluster", "stop_cluster", "restart_cluster", "TEST_ENV"]
 
 TEST_ENV = TEST_POSTGRES_ENV
 """The variable the PostGIS tests read: a ``postgresql://`` URL of a server whose user may create
@@ -70,8 +70,18 @@ def start_cluster(folder: Path, *, durable: bool = False) -> str:
     # One role signs in with a password (the wrong-password test's); everyone else is trusted on the socket.
     hba = data / "pg_hba.conf"
     hba.write_text(f"local all {PASSWORD_ROLE} scram-sha-256\n" + hba.read_text())
+    return restart_cluster(folder, durable=durable)
+
+
+def restart_cluster(folder: Path, *, durable: bool = False) -> str:
+    """Start again the cluster :func:`start_cluster` made in ``folder`` and :func:`stop_cluster` stopped (its
+    databases as they were: a server back after a restart); its URL."""
+    pg_bin = find_pg_bin()
+    if pg_bin is None:
+        raise FileNotFoundError("no pg_ctl: install PostgreSQL (Debian: apt-get install postgresql postgresql-15-postgis-3)")
+    folder = Path(folder).resolve()
     options = f"-c listen_addresses='' -k {folder} -p {PORT}" + ("" if durable else " -c fsync=off -c full_page_writes=off")
-    _run([str(pg_bin / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"], folder)
+    _run([str(pg_bin / "pg_ctl"), "-D", str(folder / "data"), "-o", options, "-l", str(folder / "log"), "-w", "start"], folder)
     return f"postgresql://postgres@/postgres?host={folder}&port={PORT}"
 
 

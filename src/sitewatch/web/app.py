@@ -24,6 +24,9 @@ must lie inside the workspace's archive.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -40,8 +43,8 @@ from starlette.exceptions import HTTPException
 from .. import __version__
 from ..analysis.ais_coverage import StatedCoverage
 from ..analysis.links import inland_without_vessels
-from ..analysis.occupancy import TimelineParams
-from ..errors import ImageReadError, InputError, StoreError
+from ..analysis.occupancy import Timeline, TimelineParams, timeline_to_dict
+from ..errors import ImageReadError, InputError, StoreError, StoreUnavailableError
 from ..model import Detection, Observation, acquired_label
 from ..report import charts
 from ..report.exports import date_zone
@@ -63,7 +66,7 @@ from .quicklook import (
 )
 from .svg import changes_overlay_svg, overlay_svg, site_crs, site_svg
 
-__all__ = ["create_app", "Dashboard", "GeoJSONResponse", "MAX_CLOSE_UPS", "CLOSE_UP_PX"]
+__all__ = ["create_app", "Dashboard", "GeoJSONResponse", "MAX_CLOSE_UPS", "CLOSE_UP_PX", "RETRY_AFTER_S"]
 
 MAX_CLOSE_UPS = 24
 """Close-ups on an observation page, highest scores first; the page says how many are not shown."""
@@ -71,6 +74,9 @@ CLOSE_UP_PX = 384
 """A close-up's longer side (px) at most, reached by whole-number upscaling of the image pixels."""
 CLOSE_UP_MIN_IMAGE_PX = 64
 """A close-up's window is about four times its detection's length, and at least this many image pixels."""
+RETRY_AFTER_S = 5
+"""The ``Retry-After`` (s) of a 503 that passes (the PostGIS server restarting or unreachable, the GeoPackage
+locked by a stage writing it): a restart of PostgreSQL takes a few seconds, and each request connects anew."""
 
 
 class GeoJSONResponse(JSONResponse):
@@ -110,12 +116,38 @@ class Dashboard:
 
     @contextmanager
     def store(self) -> Iterator[Store]:
-        """The workspace's store, read-only, for one request (and the thread serving it)."""
-        store = self.ws.store(read_only=True)
+        """The workspace's store, read-only, for one request (and the thread serving it): opened anew each
+        time, so that a PostGIS server back after a restart, or a GeoPackage put back, is read at once."""
+        try:
+            store = self.ws.store(read_only=True)
+        except StoreError as exc:
+            named = self._why_not(exc)
+            if named is exc:
+                raise
+            raise named from exc
         try:
             yield store
         finally:
             store.close()
+
+    def _why_not(self, exc: StoreError) -> StoreError:
+        """``exc`` (the GeoPackage would not open) said in the dashboard's terms when its file went away since the
+        start, which SQLite only calls "unable to open database file"; ``exc`` itself otherwise (a PostGIS store's
+        errors name it already)."""
+        if self.ws.store_url or isinstance(exc, StoreUnavailableError):
+            return exc
+        db = self.ws.db_path
+        again = "the dashboard opens it anew for each request, so it shows the workspace again at once, without a restart"
+        if not db.exists():
+            return StoreError(f"the workspace database {db} is gone (deleted or moved since the dashboard started): put it "
+                              f"back, from a backup if need be; {again}")  # fmt: skip
+        if not db.is_file():
+            return StoreError(f"the workspace database {db} is no longer a file (a folder or a device is there now): put the "
+                              f"GeoPackage back in its place; {again}")  # fmt: skip
+        if not os.access(db, os.R_OK):
+            return StoreError(f"the workspace database {db} cannot be read by the dashboard's user ({exc}): give it read "
+                              f"permission (`chmod a+r {db}`); {again}")  # fmt: skip
+        return exc
 
     def page(self, template: str, *, simulated: bool, status: int = 200, **context: Any) -> HTMLResponse:
         """``template`` rendered with ``context`` as an HTML response; ``simulated`` marks the page SIMULATED."""
@@ -145,6 +177,18 @@ class Dashboard:
                     png = quicklook_png(path, obs, self.max_px, window, WINDOW_MIN_PX)
             except Exception as exc:  # rasterio's errors and a damaged file's: named, not a traceback
                 raise ImageReadError(f"cannot read the image of observation {obs.id!r} ({obs.path}): {exc}") from exc
+            self.cache.put(key, png)
+        return png
+
+    def timeline_chart(self, tl: Timeline) -> bytes:
+        """The timeline chart PNG of ``tl``, from the cache when a timeline of the same figures was drawn before
+        (a HEAD and its GET, each page view's <img>): matplotlib's drawing is most of the request (benchmarks/head_cost.py)."""
+        figures = json.dumps(timeline_to_dict(tl), sort_keys=True, default=str)
+        key = ("timeline", tl.site_id, hashlib.sha256(figures.encode()).hexdigest())
+        png = self.cache.get(key)
+        if png is None:
+            with _DRAWING:
+                png = charts.timeline_chart_png(tl)
             self.cache.put(key, png)
         return png
 
@@ -203,14 +247,20 @@ def create_app(
     _add_api(app, dash)
     _add_pages(app, dash)
     _add_pair_routes(app, dash)
+    _add_addresses_without_id(app)
     declare_errors(app)
     app.add_middleware(HeadAsGet)
     return app
 
 
+HEAD_SCOPE_KEY = "sitewatch.head"
+"""Set in the scope of a HEAD request :class:`HeadAsGet` passes on as a GET: what :class:`ArchivedFile` looks at."""
+
+
 class HeadAsGet:
     """ASGI middleware answering HEAD as GET without the body, which every general-purpose server must (RFC 9110):
-    FastAPI's GET routes answer it 405. The headers, Content-Length included, are the GET's."""
+    FastAPI's GET routes answer it 405. The headers, Content-Length included, are the GET's. A file
+    (:class:`ArchivedFile`) is not read for it; a PNG is drawn (once: it is kept, as the GET's is)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -225,7 +275,18 @@ class HeadAsGet:
                 message = {**message, "body": b""}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, headers_only)
+        await self.app({**scope, "method": "GET", HEAD_SCOPE_KEY: True}, receive, headers_only)
+
+
+class ArchivedFile(FileResponse):
+    """A file served as Starlette serves it (Content-Length, Last-Modified, ETag from its size and time, ranges),
+    and to a HEAD that :class:`HeadAsGet` made a GET, its headers only, the file not read (a 200 MB image was
+    read through for nothing)."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope.get(HEAD_SCOPE_KEY):
+            scope = {**scope, "method": "HEAD"}  # Starlette's FileResponse then sends the headers alone
+        await super().__call__(scope, receive, send)
 
 
 _ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
@@ -239,18 +300,29 @@ _ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
 
 
 def _add_error_handlers(app: FastAPI, dash: Dashboard) -> None:
-    def reply(request: Request, status: int, message: str) -> Response:
+    def reply(request: Request, status: int, message: str, *, retry: bool = False) -> Response:
         # JSON for the API and for files (an <img> shows no page); a page for a page.
         path = request.url.path
+        headers = {"Retry-After": str(RETRY_AFTER_S)} if retry else None
         if path.startswith("/api/") or path.endswith((".png", ".tif")):
-            return JSONResponse({"detail": message}, status_code=status)
-        return dash.page("error.html.j2", simulated=False, status=status, message=message, heading=str(status))
+            return JSONResponse({"detail": message}, status_code=status, headers=headers)
+        response = dash.page("error.html.j2", simulated=False, status=status, message=message, heading=str(status))
+        response.headers.update(headers or {})
+        return response
 
     def answer(status: int) -> Callable[[Request, Exception], Response]:
         return lambda request, exc: reply(request, status, str(exc))
 
     for error, status in _ERROR_STATUS:
         app.add_exception_handler(error, answer(status))
+
+    @app.exception_handler(StoreUnavailableError)
+    def unreachable(request: Request, exc: StoreUnavailableError) -> Response:
+        # The PostGIS server stopped, restarting or too busy: it passes, and the next request connects anew.
+        return reply(request, 503, f"the workspace's store {exc.location} cannot be reached at the moment ({exc.reason}): "
+                                   "check that its PostgreSQL server is running and accepts connections; the dashboard "
+                                   f"connects anew for each request, so it answers again as soon as the server does "
+                                   f"(no restart needed): try again in {RETRY_AFTER_S} s", retry=True)  # fmt: skip
 
     @app.exception_handler(HTTPException)
     def no_route(request: Request, exc: HTTPException) -> Response:
@@ -276,7 +348,7 @@ def _add_error_handlers(app: FastAPI, dash: Dashboard) -> None:
     def unreadable(request: Request, exc: sqlite3.DatabaseError) -> Response:
         # "database is locked" while a stage writes for longer than the busy timeout: it passes
         if "locked" in str(exc) or "busy" in str(exc):
-            return reply(request, 503, f"the workspace database cannot be read at the moment ({exc}); try again")
+            return reply(request, 503, f"the workspace database cannot be read at the moment ({exc}); try again", retry=True)
         # A damaged file opens when its first pages read, then fails mid-query ("disk image is malformed"): it stays
         return reply(request, 503, f"the workspace database {dash.ws.db_path} cannot be read ({exc}): it may be damaged; "
                                    "check it with `sqlite3 FILE 'PRAGMA integrity_check'` and restore it from a backup")  # fmt: skip
@@ -361,9 +433,7 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
     def timeline_png(site_id: str) -> Response:
         with dash.store() as store:
             tl = data.load_site_timeline(store, _site_id(site_id), dash.params)
-        with _DRAWING:
-            png = charts.timeline_chart_png(tl)
-        return Response(png, media_type="image/png")
+        return Response(dash.timeline_chart(tl), media_type="image/png")
 
     @app.get("/sites/{site_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def site_page(site_id: str) -> Response:
@@ -427,7 +497,7 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
         with dash.store() as store:
             obs = data.find_observation(store, _observation_id(observation_id))
         path = dash.archived(obs)
-        return FileResponse(path, media_type="image/tiff", filename=path.name)
+        return ArchivedFile(path, media_type="image/tiff", filename=path.name)
 
     @app.get("/observations/{observation_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def observation_page(observation_id: str) -> HTMLResponse:
@@ -455,6 +525,41 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             close_ups_omitted=len(rows) - len(close_ups), close_up_min_px=CLOSE_UP_MIN_IMAGE_PX,
             shown={c["n"] for c in close_ups},
         )  # fmt: skip
+
+
+_ID_NAMES: dict[str, tuple[str, str]] = {
+    "site_id": ("a site", "/api/sites"),
+    "observation_id": ("an observation", "/api/sites/{site_id}"),
+    "pair_id": ("a change pair", "/api/sites/{site_id}/changes"),
+}
+"""What each id parameter names, and the API route that lists its ids."""
+
+
+def _add_addresses_without_id(app: FastAPI) -> None:
+    """Answer at once an address that stops where its id would begin (``/api/observations``, ``/changes``): 404
+    naming the id it lacks. Starlette redirected it (307) to the same address with a "/", whose empty id then
+    answered 400; the OpenAPI doc has no such path (only ``/api/observations/{observation_id}``)."""
+    taken = {getattr(r, "path", None) for r in app.routes}
+    for route in list(app.routes):
+        found = re.fullmatch(r"(/.+)/\{(\w+):path\}", getattr(route, "path", ""))
+        if found is None or found.group(1) in taken or found.group(2) not in _ID_NAMES:
+            continue
+        prefix, name = found.groups()
+        what, listed = _ID_NAMES[name]
+        if prefix.startswith("/api/"):
+            message = (f"no API endpoint at {prefix}: {what}'s is {prefix}/{{{name}}}, with its id (as {listed} "
+                       "lists them); /openapi.json lists the endpoints")  # fmt: skip
+        else:
+            message = f"no page at {prefix} in this dashboard: {what}'s page is {prefix}/ID, linked from its site's page; start from the sites page"
+        app.add_api_route(prefix, _missing_id(message), methods=["GET"], include_in_schema=False)
+        taken.add(prefix)
+
+
+def _missing_id(message: str) -> Callable[[], Response]:
+    def missing() -> Response:
+        raise NotFound(message)
+
+    return missing
 
 
 def _add_pair_routes(app: FastAPI, dash: Dashboard) -> None:

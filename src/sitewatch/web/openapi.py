@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from .data import ID_PATTERNS
 
-__all__ = ["ERROR_SCHEMA", "ERRORS", "ID_PARAMETERS", "declare_errors"]
+__all__ = ["ERROR_SCHEMA", "ERRORS", "ID_PARAMETERS", "RETRY_AFTER_HEADER", "declare_errors"]
 
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",
@@ -31,10 +31,19 @@ ERRORS: tuple[tuple[str, str, bool], ...] = (
     ("400", "An id that reads as a path (`..`, `\\`, a control character, an empty part), refused before any lookup", True),
     ("404", "No site, observation or change pair of that id in the workspace", True),
     ("500", "An error the dashboard did not foresee; the server's log has the details", False),
-    ("503", "The workspace's data cannot be read: its database locked by a stage writing it (try again), missing or "
-            "damaged, or an AIS file given to `serve --ais` gone or unreadable", False),
+    ("503", "The workspace's data cannot be read: its PostGIS server stopped, restarting or refusing connections, or "
+            "its GeoPackage locked by a stage writing it (these pass: `Retry-After` says when to try again); its "
+            "GeoPackage gone or damaged, or an AIS file given to `serve --ais` gone or unreadable", False),
 )
 """(status, description, only on routes with a path parameter) of each error an API route may answer."""
+
+RETRY_AFTER_HEADER: dict[str, Any] = {
+    "description": "Seconds to wait before asking again, on a 503 that passes (the PostGIS server restarting or "
+                   "unreachable, the GeoPackage locked); absent when it does not (a file gone or damaged)",
+    "required": False,
+    "schema": {"type": "integer", "minimum": 1},
+}
+"""The header of a 503 that passes (:data:`~sitewatch.web.app.RETRY_AFTER_S`), as the doc declares it."""
 
 ID_PARAMETERS: dict[str, str] = {"site_id": ID_PATTERNS[1], "observation_id": ID_PATTERNS[None], "pair_id": ID_PATTERNS[None]}
 """The pattern of each id parameter: a site's id is one part; an observation's (``SITE/ITEM``) and a change
@@ -64,6 +73,8 @@ def declare_errors(app: FastAPI) -> None:
                     if with_id and not op.get("parameters"):
                         continue
                     responses[status] = {"description": description, "content": ref}
+                    if status == "503":
+                        responses[status]["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
         schemas = doc.setdefault("components", {}).setdefault("schemas", {})
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)

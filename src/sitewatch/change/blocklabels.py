@@ -105,12 +105,17 @@ def label_parts(rows: Rows, shape: tuple[int, int], blocks: RowBlocks, seeds: Ro
         at = np.flatnonzero(flat)
         which = flat[at]
         sizes.append(np.bincount(which, minlength=k + 1)[1:])
-        lo = np.full(k + 1, flat.size, np.intp)
+        # First and last pixels and columns from the labelled pixels alone (find_objects reads the whole block).
+        lo, hi = np.full(k + 1, flat.size, np.intp), np.zeros(k + 1, np.intp)
         np.minimum.at(lo, which, at)
+        np.maximum.at(hi, which, at)
+        col = at % width
+        left, right = np.full(k + 1, width, np.intp), np.zeros(k + 1, np.intp)
+        np.minimum.at(left, which, col)
+        np.maximum.at(right, which, col)
         first.append(lo[1:] + a * width)
-        del at, which
-        objs = ndimage.find_objects(lab)
-        box.append(np.array([(s[0].start + a, s[0].stop + a, s[1].start, s[1].stop) for s in objs], np.intp).reshape(-1, 4))
+        box.append(np.stack([lo[1:] // width + a, hi[1:] // width + a + 1, left[1:], right[1:] + 1], axis=1))
+        del at, which, col
         has = np.zeros(k + 1, bool)
         if seeds is not None:
             has[lab[seeds(a, b)]] = True
@@ -235,18 +240,20 @@ def block_regions(
     vsum = np.zeros(parts.n + 1)
     dsum = None if isinstance(direction_of, str) else np.zeros(parts.n + 1)
     outlines: dict[int, list[BaseGeometry]] = {}
+    ids = np.flatnonzero(keep)
     for a, b, lab in parts.labelled(rows):
         here = keep[lab]
         kept[a:b] = here
         _add_values(vsum, value, lab, here, a, b)
         if dsum is not None and not isinstance(direction_of, str):
             _add_values(dsum, direction_of, lab, here, a, b)
-        whole = keep & (parts.box[:, 0] >= a) & (parts.box[:, 1] <= b)
-        if whole.any():
+        inside = ids[(parts.box[ids, 0] >= a) & (parts.box[ids, 1] <= b)]
+        if inside.size:
+            whole = np.zeros(keep.size, bool)
+            whole[inside] = True
             # The regions this block holds whole, from its labels: the polygons the whole grid's would give.
             for geom, v in shapes(lab, mask=whole[lab], connectivity=8):
                 outlines.setdefault(int(v), []).append(_to_grid(shape(geom), a, 0, grid))
-    ids = np.flatnonzero(keep)
     for k in ids.tolist():
         if k not in outlines:  # cut by a block's edge
             box = parts.box[k]

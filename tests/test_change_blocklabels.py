@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
+from sitewatch.change import ChangeImage, detect_changes
 from sitewatch.change.blocklabels import block_hysteresis, block_regions, label_parts
 from sitewatch.change.blocks import RowBlocks
 from sitewatch.change.regions import PixelValues, _hysteresis, _regions
@@ -150,3 +151,59 @@ def test_an_empty_mask_gives_no_parts_and_no_regions() -> None:
     assert parts.n == 0
     regions, kept = block_regions(_rows(mask), _grid(mask.shape), 0.0, np.zeros(mask.shape), "appeared", RowBlocks(16))
     assert regions == [] and not kept.any()
+
+
+def _optical_pair(shape: tuple[int, int], pixel: float, seed: int = 5) -> tuple[ChangeImage, ChangeImage]:
+    """Two dates of textured ground (four bands) with bright patches built and one gone, some across many
+    row edges, on a grid of ``pixel`` metres."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    texture = ndimage.gaussian_filter(rng.normal(size=shape), 2) * 5
+    base = np.array([0.05, 0.08, 0.07, 0.3])[:, None, None] * (1 + 0.3 * texture)
+    after = base.copy()
+    for r, c, dh, dw in ((5, 5, 30, 4), (40, 20, 6, 30), (10, 50, 3, 3), (55, 60, 12, 12)):
+        after[:, r : r + dh, c : c + dw] = np.array([0.25, 0.26, 0.27, 0.30])[:, None, None]
+    after[:, 30:45, 70:78] *= 0.3
+    before = (base + rng.normal(0, 0.003, base.shape)).astype(np.float32)
+    after = (after + rng.normal(0, 0.003, after.shape)).astype(np.float32)
+    grid = _grid(shape, pixel)
+    bands = ("blue", "green", "red", "nir")
+    return ChangeImage(before, grid, "optical", bands), ChangeImage(after, grid, "optical", bands)
+
+
+def _sar_pair(shape: tuple[int, int], seed: int = 7) -> tuple[ChangeImage, ChangeImage]:
+    rng = np.random.default_rng(seed)
+    mean = np.full(shape, 0.1)
+    later = mean.copy()
+    later[8:60, 10:16] = 1.0  # appeared, across many row edges
+    later[40:52, 40:70] = 0.005  # gone
+    grid = _grid(shape)
+    before = (mean * rng.gamma(4.6, 1 / 4.6, shape)).astype(np.float32)[None]
+    after = (later * rng.gamma(4.6, 1 / 4.6, shape)).astype(np.float32)[None]
+    return ChangeImage(before, grid, "sar", ("vv",)), ChangeImage(after, grid, "sar", ("vv",))
+
+
+@pytest.mark.parametrize("kind", ["optical 10 m", "optical 0.5 m", "sar"])
+@pytest.mark.parametrize("rows", [1, 3, 8])
+def test_detect_changes_in_blocks_gives_the_whole_grids_labelling(kind: str, rows: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``detect_changes`` labelling by blocks of rows against the same comparison with the whole grid labelled
+    at once (the hysteresis and the regions of :mod:`.regions`, as before blocks): the same result, to the bit."""
+    import sitewatch.change.compare as compare
+
+    shape = (72, 90)
+    pair = _sar_pair(shape) if kind == "sar" else _optical_pair(shape, 0.5 if "0.5" in kind else 10.0)
+    got = detect_changes(*pair, min_area_m2=0.5 if "0.5" in kind else 200.0, blocks=RowBlocks(rows * shape[1]))
+
+    def whole_regions(rows_of, grid, min_area_m2, value, direction_of, blocks, seeds=None):  # noqa: ANN001, ANN202
+        mask = rows_of(0, grid.height)
+        if seeds is not None:
+            mask = _hysteresis(mask, seeds(0, grid.height))
+        return _regions(mask, grid, min_area_m2, value, direction_of)
+
+    monkeypatch.setattr(compare, "block_regions", whole_regions)
+    monkeypatch.setattr(compare, "block_hysteresis", lambda grow, seed, blocks: _hysteresis(grow, seed))
+    want = detect_changes(*pair, min_area_m2=0.5 if "0.5" in kind else 200.0, blocks=RowBlocks(rows * shape[1]))
+    assert len(want.regions) >= 2
+    assert got.changed.tobytes() == want.changed.tobytes()
+    assert got.parameters == want.parameters
+    _same_regions(list(got.regions), list(want.regions))

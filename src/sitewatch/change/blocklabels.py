@@ -9,9 +9,10 @@ of a block against the first of the next, 8-connected: straight down and both di
 graph whose connected components (``scipy.sparse.csgraph.connected_components``) are the grid's parts. The
 parts are then numbered in the order the raster first meets them, as ``ndimage.label`` numbers them.
 
-What is held at once is a block's labels and their copies (some 20 bytes a pixel of the block: about 80 MB
-at :data:`LABEL_BLOCK_PIXELS`) and a few numbers per part, whatever the size of the grid; the whole grid's
-labels were 4 bytes a pixel, each copy as many again. A region is vectorised from the labels of the block
+What is held at once, whatever the size of the grid, is a block's labels and their copies (some 20 bytes a
+pixel of the block: about 40 MB in the comparison's default blocks of 2^21 pixels) and some 100 bytes a
+part (the parts of every block, before they are joined), besides the kept pixels' mask that the caller gets
+(a byte a pixel); the whole grid's labels were 4 bytes a pixel, and their copies as many again. A region is vectorised from the labels of the block
 that holds it whole, or, when it crosses a block's edge, from the kept pixels of its bounding box (2 bytes a
 pixel of that box: a region as large as the grid costs that much, which no other does).
 """
@@ -31,10 +32,7 @@ from .blocks import RowBlocks
 from .pair import ChangeRegion, Direction
 from .regions import PixelValues, _made_regions
 
-__all__ = ["LABEL_BLOCK_PIXELS", "Parts", "block_hysteresis", "block_regions", "label_parts"]
-
-LABEL_BLOCK_PIXELS = 1 << 22
-"""About how many pixels a block of labels holds when the caller gives no blocks (whole rows)."""
+__all__ = ["Parts", "block_hysteresis", "block_regions", "label_parts"]
 
 Rows = Callable[[int, int], NDArray[np.bool_]]
 """Rows ``a`` to ``b`` of a mask, as a bool array."""

@@ -1,5 +1,9 @@
 """Changed pixels made regions: grown from their seeds (hysteresis), 8-connected groups of at least the
 minimum area as valid polygons in the grid's CRS and in WGS84, with their magnitude and direction.
+
+Here the whole grid is labelled at once (an int32 label a pixel, and copies): the reference that
+:mod:`.blocklabels`, which the comparison uses, is held to, to the bit, and the baseline of
+``benchmarks/change_labels_memory.py``.
 """
 
 from __future__ import annotations

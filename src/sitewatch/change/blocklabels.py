@@ -12,9 +12,10 @@ parts are then numbered in the order the raster first meets them, as ``ndimage.l
 What is held at once, whatever the size of the grid, is a block's labels and their copies (some 20 bytes a
 pixel of the block: about 40 MB in the comparison's default blocks of 2^21 pixels) and some 100 bytes a
 part (the parts of every block, before they are joined), besides the kept pixels' mask that the caller gets
-(a byte a pixel); the whole grid's labels were 4 bytes a pixel, and their copies as many again. A region is vectorised from the labels of the block
-that holds it whole, or, when it crosses a block's edge, from the kept pixels of its bounding box (2 bytes a
-pixel of that box: a region as large as the grid costs that much, which no other does).
+(a byte a pixel); the whole grid's labels were 4 bytes a pixel, and their copies as many again. A region
+is vectorised from the labels of the block that holds it whole, or, when it crosses a block's edge, from the
+kept pixels of its bounding box (2 bytes a pixel of that box: a region as large as the grid costs that
+much, which no other does).
 """
 
 from __future__ import annotations

@@ -99,9 +99,11 @@ changing): :attr:`ChangeResult.excluded_m2` says how much area they took.
 
 The modules: :mod:`.pair` (the images and what is found), :mod:`.compare` (:func:`detect_changes`,
 :func:`to_changes`), :mod:`.optical` with :mod:`.irmad` and :mod:`.submetre`, :mod:`.sar`,
-:mod:`.regions`, :mod:`.windows` (the pixel neighbourhoods both sensors average over) and :mod:`.blocks`
-(the blocks of rows the optical and SAR tests go down the grid in, :class:`~.blocks.RowBlocks`: what it finds
-does not depend on them, the memory it takes does).
+:mod:`.regions` (the whole grid labelled at once: the reference), :mod:`.blocklabels` (the same regions
+labelled a block of rows at a time, as the comparison makes them), :mod:`.windows` (the pixel
+neighbourhoods both sensors average over) and :mod:`.blocks` (the blocks of rows the optical and SAR tests
+and the labelling go down the grid in, :class:`~.blocks.RowBlocks`: what it finds does not depend on them,
+the memory it takes does).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ makes its regions the store's rows.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -13,10 +14,11 @@ from numpy.typing import NDArray
 
 from ..errors import InputError
 from ..model import Change
+from .blocklabels import block_hysteresis, block_regions
 from .blocks import DEFAULT_BLOCKS, RowBlocks
 from .optical import COVER_CLASSES, NoiseRule, _optical_statistics, optical_blocks
 from .pair import ChangeImage, ChangeResult, check_same_grid
-from .regions import PixelValues, _hysteresis, _hysteresis_labels, _labelled_regions, _regions
+from .regions import PixelValues
 from .sar import _f_thresholds, sar_blocks
 from .submetre import (
     FINE_PIXEL_M,
@@ -163,16 +165,22 @@ def detect_changes(
             grow = _fine_grow(z, ok, grow, len(common))
             params |= {"noise_scale": round(math.sqrt(scale), 4), "tolerance_px": tolerance}
             with np.errstate(invalid="ignore"):
-                changed = _hysteresis(ok & (z > grow), ok & (z > seed))
+                changed = block_hysteresis(ok & (z > grow), ok & (z > seed), blocks)
             changed = _fine_shapes(changed, pixel_m, min_area_m2) & ok
-            magnitude: NDArray[np.float64] | PixelValues = np.sqrt(np.nan_to_num(z))
-            direction: NDArray[np.float64] | PixelValues = brightness
+            params |= {"chi2_seed": round(seed, 4), "chi2_grow": round(grow, 4)}
+            regions, kept = block_regions(
+                lambda a, b: changed[a:b], before.grid, min_area_m2, np.sqrt(np.nan_to_num(z)), brightness, blocks
+            )
         else:
             grown, seeds, magnitude, direction = _thresholded(xb, xa, ok, grow, seed, statistics)
-            changed = _hysteresis(grown, seeds)
+            params |= {"chi2_seed": round(seed, 4), "chi2_grow": round(grow, 4)}
+            # The hysteresis and the regions in one labelling, a block of rows at a time: the parts of the
+            # grown pixels that hold a seed are the regions (the whole grid's labels were 4 bytes a pixel).
+            regions, kept = block_regions(
+                lambda a, b: grown[a:b] | seeds[a:b], before.grid, min_area_m2, magnitude, direction, blocks,
+                seeds=lambda a, b: seeds[a:b],
+            )
             del grown, seeds
-        params |= {"chi2_seed": round(seed, 4), "chi2_grow": round(grow, 4)}
-        regions, kept = _regions(changed, before.grid, min_area_m2, magnitude, direction)
     else:
         method = "log-ratio"
         params |= {"despeckle_px": despeckle_px, "dark_db": dark_db, "band": before.band_names[0]}
@@ -183,15 +191,14 @@ def detect_changes(
         del passed, ok  # so that ``del state`` below frees the grid (the compared pixels are no longer needed)
         to_db = 10 / math.log(10)
         params |= {"looks": round(looks_max, 3), "seed_db": round(to_db * seed_min, 4), "grow_db": round(to_db * grow_min, 4)}
-        # Upward and downward in turn, so that one grid of labels is held at a time; the hysteresis' labels
-        # are the regions' (no mask labelled again).
-        labels, n = _hysteresis_labels(state, UP_GROW, UP_SEED)
-        r_up, kept = _labelled_regions(labels, n, before.grid, min_area_m2, db, "appeared")
-        del labels
-        labels, n = _hysteresis_labels(state, DOWN_GROW, DOWN_SEED)
+        # Upward and downward in turn, each a block of rows at a time: the hysteresis and the regions in
+        # one labelling, the parts of the grow bit's pixels that hold a seed bit's.
+        def bits(bit: int) -> Callable[[int, int], NDArray[np.bool_]]:
+            return lambda a, b: (state[a:b] & np.uint8(bit)) != 0
+
+        r_up, kept = block_regions(bits(UP_GROW | UP_SEED), before.grid, min_area_m2, db, "appeared", blocks, seeds=bits(UP_SEED))
+        r_down, k_down = block_regions(bits(DOWN_GROW | DOWN_SEED), before.grid, min_area_m2, db, "disappeared", blocks, seeds=bits(DOWN_SEED))
         del state
-        r_down, k_down = _labelled_regions(labels, n, before.grid, min_area_m2, db, "disappeared")
-        del labels
         regions = r_up + r_down
         kept |= k_down
         del k_down

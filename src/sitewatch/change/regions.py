@@ -1,5 +1,9 @@
 """Changed pixels made regions: grown from their seeds (hysteresis), 8-connected groups of at least the
 minimum area as valid polygons in the grid's CRS and in WGS84, with their magnitude and direction.
+
+Here the whole grid is labelled at once (an int32 label a pixel, and copies): the reference that
+:mod:`.blocklabels`, which the comparison uses, is held to, to the bit, and the baseline of
+``benchmarks/change_labels_memory.py``.
 """
 
 from __future__ import annotations
@@ -141,6 +145,16 @@ def _labelled_regions(
     kept = labels > 0
     for geom, v in shapes(labels, mask=kept, connectivity=8, transform=grid.affine):
         parts.setdefault(int(v), []).append(shape(geom))
+    return _made_regions(parts, sizes, pixel_m2, vmean, dmean, direction_of, grid), kept
+
+
+def _made_regions(
+    parts: dict[int, list[BaseGeometry]], sizes: NDArray[np.intp], pixel_m2: float, vmean: dict[int, float],
+    dmean: dict[int, float] | None, direction_of: NDArray[np.float64] | PixelValues | Direction, grid: Grid,
+) -> list[ChangeRegion]:  # fmt: skip
+    """The regions of the labels ``parts`` holds the pixel outlines of (in the grid's CRS), in label order,
+    with their pixel counts ``sizes`` and mean values ``vmean`` and ``dmean`` (the direction's, or None when
+    ``direction_of`` is the direction of all)."""
     out = []
     for k in sorted(parts):
         # Pixels joined only at a corner give rings that touch themselves there: invalid for shapely, GEOS
@@ -161,4 +175,4 @@ def _labelled_regions(
                 pixels=int(sizes[k]),
             )
         )
-    return out, kept
+    return out

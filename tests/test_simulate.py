@@ -222,6 +222,24 @@ def test_cli_simulate(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "missing.yaml" in bad.output
 
 
+def test_cli_simulate_lists_its_series_in_columns(tmp_path: Path) -> None:
+    """The count of each series lines up however long its site id or series name (the demo's
+    `sergeyevka-base planet        5` stood a column out of line with the others)."""
+    from sitewatch.cli import main
+
+    path = tmp_path / "tiny.yaml"
+    two = (TINY % "quay").replace(
+        "acquisitions:\n",
+        "acquisitions:\n  - {name: a-long-series-name, site: dunai, sensor: sar, start: 2024-10-17, end: 2024-10-17, revisit_days: 1}\n",
+    )
+    path.write_text(two)
+    res = CliRunner().invoke(main, ["simulate", str(path), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    rows = [line for line in res.output.splitlines() if line.startswith("  dunai")]
+    assert len(rows) == 2 and len({len(row) for row in rows}) == 1, rows
+    assert {row.split()[-1] for row in rows} == {"1", "2"}
+
+
 def test_cli_simulate_writes_its_ais_into_the_out_folder_it_makes(tmp_path: Path) -> None:
     """README's `sitewatch simulate SCENARIO --out sim/ --ais sim/ais.csv`: --out is a folder simulate makes,
     so --ais may name a file in it; it was refused ("folder sim does not exist") before anything was made.

@@ -183,6 +183,27 @@ def test_a_collection_the_catalogue_lacks_is_named_with_those_it_has(ws, deliver
     assert f"{delivery} has no collection 'sentinel-1-grd'; its collections: landsat-c2-l2, sentinel-2-l2a" in res.output
 
 
+def test_a_collection_named_as_a_short_name_is_the_catalogues_own(ws, tmp_path: Path) -> None:
+    # README's example, `--collection s2` on a delivery whose collection is called s2: it was taken for
+    # sentinel-2-l2a and refused ("has no collection 'sentinel-2-l2a'; its collections: s2").
+    data = tmp_path / "mine" / "data"
+    _cog(data / "dn.tif", 2000, 10, "uint16")
+    _cog(data / "scl_clear.tif", 6, 20, "uint8")
+    own = _save(tmp_path / "mine", _collection("s2", [_item("MINE_20241005", "2024-10-05T01:53:49+00:00")]))
+    res = _search(ws, str(own), "--json")
+    assert res.exit_code == 0, res.output
+    assert [r["item_id"] for r in json.loads(res.stdout)] == ["MINE_20241005"]
+    fetched = CliRunner().invoke(main, ["fetch", "port", "-w", str(ws.root), "--catalog", str(own), "--collection", "s2",
+                                        "--from", "2024-10-01", "--to", "2024-10-31"])  # fmt: skip
+    assert fetched.exit_code == 0, fetched.output
+    with ws.store() as store:
+        assert [o.id for o in store.observations("port")] == ["port/MINE_20241005"]
+    # Neither the id given nor what it stands for: both named, with the collections the catalogue has.
+    res = CliRunner().invoke(main, ["search", "port", "-w", str(ws.root), "--catalog", str(own), "--collection", "s1",
+                                    "--from", "2024-10-01", "--to", "2024-10-31"])  # fmt: skip
+    assert res.exit_code == 1 and "no collection 's1' (nor 'sentinel-1-grd', which s1 stands for); its collections: s2" in res.output
+
+
 def test_fetch_cuts_the_local_assets_and_records_the_catalogue_and_item(ws, delivery: Path) -> None:
     args = ["fetch", "port", "-w", str(ws.root), "--catalog", str(delivery), "--collection", "s2",
             "--from", "2024-10-04", "--to", "2024-10-31", "--max-cloud", "20", "--json"]  # fmt: skip

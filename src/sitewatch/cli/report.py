@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..share import SHARED_NOTE
 from ..workspace import open_workspace
 from .options import (
     OnceCommand,
@@ -70,4 +71,6 @@ def command(
                         ais_coverage=coverage)
     size = path.stat().st_size
     # "(0.0 MB)" read as an empty file: a report of a workspace without observations is a few kB.
-    click.echo(f"wrote {path} ({size / 1e6:.1f} MB)" if size >= 100_000 else f"wrote {path} ({size / 1e3:.0f} kB)")
+    line = f"wrote {path} ({size / 1e6:.1f} MB)" if size >= 100_000 else f"wrote {path} ({size / 1e3:.0f} kB)"
+    # As `export --share` does: the terminal says the paths were shortened, not only the report's header.
+    click.echo(f"{line}; {SHARED_NOTE}" if share else line)

@@ -93,7 +93,10 @@ def command(scenario: str, out: Path, seed: int | None, replace: bool, ais_path:
         return
     if not is_quiet():
         click.echo(f"simulated {len(paths)} scene(s) of scenario {scen.name!r} into {out} in {elapsed:.1f} s (SIMULATED imagery)")
+        # Columns as wide as the longest id, so that a long one (sergeyevka-base) does not push its row's count out of line.
+        w_site = max([12, *(len(site) for site, _ in counts)])
+        w_name = max([10, *(len(name) for _, name in counts)])
         for (site, name), n in sorted(counts.items()):
-            click.echo(f"  {site:<12} {name:<10} {n:>4}")
+            click.echo(f"  {site:<{w_site}} {name:<{w_name}} {n:>4}")
         if ais_path is not None:
             click.echo(f"wrote {ais_reports} simulated AIS report(s) to {ais_path} (SIMULATED AIS)")

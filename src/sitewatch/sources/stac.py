@@ -919,11 +919,11 @@ def search_items(
     naming the credential to set. With ``cache_dir``, results are kept there for
     :data:`SEARCH_CACHE_HOURS` and reused unless ``refresh``.
     """
-    collection = resolve_collection(catalog, collection)
+    given, collection = collection, resolve_collection(catalog, collection)
     if catalog.on_disk:  # walked, not searched; not cached either: a delivery is read in a moment, and may change
         from .stac_static import search_static
 
-        return _in_api_order(search_static(catalog.url, collection, bbox, start, end, progress=progress))
+        return _in_api_order(search_static(catalog.url, collection, bbox, start, end, given=given, progress=progress))
     cache_file = None
     if cache_dir is not None:
         cache_file = Path(cache_dir) / f"search-{_cache_key(catalog, collection, bbox, start, end)}.json"

@@ -56,10 +56,15 @@ def search_static(
     start: datetime,
     end: datetime,
     *,
+    given: str = "",
     progress: Callable[[int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Items of ``collection`` in the static catalogue at ``url`` (a ``file://`` URL or path) over
     ``bbox`` (lon/lat) between ``start`` and ``end``, as JSON dicts with absolute asset hrefs.
+
+    ``given`` is the id the user wrote when ``collection`` is what sitewatch's short name stands for
+    (``s2`` for ``sentinel-2-l2a``): a catalogue of one's own names its collections as it likes, so one
+    that has a collection of that very id is searched in it, and else in ``collection``.
 
     Raises SourceError naming the file for a catalogue that cannot be read (no such file, not
     STAC JSON, a child or item link naming no file) and for an item without geometry (whether it
@@ -77,7 +82,8 @@ def search_static(
             "or its image files to `sitewatch import`"
         )
     area = box(*bbox)
-    found: list[dict[str, Any]] = []
+    names = {collection, given} - {""}
+    found_in: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     n_items = 0
     collections: set[str] = set()
     seen: set[str] = {str(root_file.resolve())}
@@ -87,7 +93,7 @@ def search_static(
         own = str(node.get_self_href())
         if isinstance(node, pystac.Collection):
             collections.add(node.id)
-            if node.id != collection or not _extent_meets(node, area, start, end):
+            if node.id not in names or not _extent_meets(node, area, start, end):
                 continue  # its items are of another collection, or all elsewhere or at other times
             inherited = node.id
         for link in node.get_links(pystac.RelType.CHILD):
@@ -106,13 +112,18 @@ def search_static(
             n_items += 1
             if item.collection_id:
                 collections.add(item.collection_id)
-            if (item.collection_id or inherited) == collection and _meets(item, href, area, start, end):
-                found.append(_item_dict(item, inherited))
+            of = item.collection_id or inherited
+            if of in found_in and _meets(item, href, area, start, end):
+                found_in[of].append(_item_dict(item, inherited))
                 if progress:
-                    progress(len(found))
+                    progress(sum(map(len, found_in.values())))
+    if given and given in collections:
+        collection = given
+    found = found_in[collection]
     if not found and collection not in collections:
         if collections:
-            raise SourceError(f"{root_file} has no collection {collection!r}; its collections: "
+            asked = repr(collection) if not given or given == collection else f"{given!r} (nor {collection!r}, which {given} stands for)"
+            raise SourceError(f"{root_file} has no collection {asked}; its collections: "
                               f"{', '.join(sorted(collections))}; give one of them with --collection")  # fmt: skip
         if not n_items:
             raise SourceError(f"{root_file} links no items (nor child catalogues holding any)")

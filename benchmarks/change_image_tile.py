@@ -14,8 +14,11 @@ a river, and land of four covers (forest, crops, bare soil, town) with texture; 
 light (a gain and an offset a band), fresh noise, and changed patches (a cover replaced by another; one a
 500 × 500 pixel block, 12-40 pixels a side). Then runs ``python -m sitewatch change-image BEFORE AFTER
 --out … --mask …`` in a child process for the baseline size and for ``--size``, and prints for each the
-wall time, CPU time (user + system, and the system part: page faults of fresh arrays) and peak resident memory of the child (``os.wait4``'s rusage), bytes
-a pixel, and the recall of the planted patches (a patch is found when half its pixels are in the mask),
+wall time, CPU time (user + system, and the system part: page faults of fresh arrays; ``os.wait4``'s rusage) and peak resident memory of the child
+(its own ``VmHWM``, read as it ends: the rusage's ``ru_maxrss`` is not the child's alone, as Linux starts
+an exec'd child's figure at the high-water mark of the memory it replaced, which for Python's vfork'ed
+children is this script's, so it counted the pair the script had just generated: 1,404 MB for an 8,000 pair
+whose ``change-image`` took 0.8 GB; it is printed beside the peak), bytes a pixel, and the recall of the planted patches (a patch is found when half its pixels are in the mask),
 and the share of the mask outside them; last, each ratio large / baseline against the ratio of pixels.
 A watchdog kills a child whose resident memory passes ``--kill-gb`` and says so.
 
@@ -275,11 +278,26 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+# The child runs the CLI as ``python -m sitewatch`` does and, as it ends, writes its own peak (VmHWM, kB) to the
+# file named by CHANGE_IMAGE_TILE_VMHWM: the rusage wait4 gives counts this script's peak too (see the docstring).
+_CHILD = """import os, re
+from sitewatch.cli import main
+try:
+    main()
+finally:
+    with open(os.environ["CHANGE_IMAGE_TILE_VMHWM"], "w") as f:
+        f.write(re.search(r"VmHWM:\\s*(\\d+)", open("/proc/self/status").read()).group(1))
+"""
+
+
 def run(before: Path, after: Path, out_dir: Path, kill_gb: float, src: Path, extra: tuple[str, ...] = ()) -> dict[str, float | str]:
     """One ``change-image`` in a child process (sitewatch from ``src``): wall, CPU, peak RSS, and the output's paths."""
-    env = {**os.environ, "PYTHONPATH": str(src) + os.pathsep + os.environ.get("PYTHONPATH", ""), "PYTHONDONTWRITEBYTECODE": "1"}
+    hwm = out_dir / "vmhwm.kb"
+    hwm.unlink(missing_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(src) + os.pathsep + os.environ.get("PYTHONPATH", ""), "PYTHONDONTWRITEBYTECODE": "1",
+           "CHANGE_IMAGE_TILE_VMHWM": str(hwm)}  # fmt: skip
     out, mask = out_dir / "changes.geojson", out_dir / "changed.tif"
-    cmd = [sys.executable, "-m", "sitewatch", "change-image", str(before), str(after), "--out", str(out), "--mask", str(mask), *extra]
+    cmd = [sys.executable, "-c", _CHILD, "change-image", str(before), str(after), "--out", str(out), "--mask", str(mask), *extra]
     t0 = time.perf_counter()
     child = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     killed = {"rss_kb": 0}
@@ -307,8 +325,11 @@ def run(before: Path, after: Path, out_dir: Path, kill_gb: float, src: Path, ext
         return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": killed["rss_kb"] / 1024, "killed": f"killed at {killed['rss_kb'] / 1024**2:.1f} GB"}
     if child.returncode != 0:
         raise SystemExit(f"change-image failed ({child.returncode}):\n{text}")
+    peak_kb = int(hwm.read_text())
+    hwm.unlink()
     return {
-        "wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "sys": usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024,
+        "wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "sys": usage.ru_stime, "peak_mb": peak_kb / 1024,
+        "ru_maxrss_mb": usage.ru_maxrss / 1024,
         "said": text.strip().splitlines()[-1],
         "mask": str(mask), "timeline": " ".join(f"{t:.0f}s:{r / 1024**2:.1f}G" for t, r in timeline[:: max(1, len(timeline) // 24)]),
     }  # fmt: skip
@@ -372,7 +393,7 @@ def main() -> None:
                 rows.append((height * width, r))
                 break
             rec, outside, n = recall(str(r["mask"]), patches)
-            print(line + f"  (system {r['sys']:.0f} s of the cpu)", flush=True)
+            print(line + f"  (system {r['sys']:.0f} s of the cpu; ru_maxrss {r['ru_maxrss_mb']:.0f} MB)", flush=True)
             print(f"        {len(patches)} patches planted, recall {rec:.3f}; {n} changed pixels, {outside:.1%} outside the patches", flush=True)
             print(f"        change-image said: {r['said']}", flush=True)
             print(f"        RSS over time: {r['timeline']}", flush=True)

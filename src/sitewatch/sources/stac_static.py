@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from shapely import make_valid
-from shapely.errors import GEOSException
+from shapely.errors import ShapelyError
 from shapely.geometry import box, shape
 
 from ..errors import SourceError, require_extra
@@ -167,7 +167,7 @@ def _extent_meets(collection: Any, area: Any, start: datetime, end: datetime) ->
             first, last = (_aware(t) if t is not None else None for t in intervals[0])
             if (first is not None and first > end) or (last is not None and last < start):
                 return False
-    except (TypeError, ValueError, IndexError, AttributeError, GEOSException):
+    except (TypeError, ValueError, IndexError, AttributeError, OverflowError, ShapelyError):
         return True
     return True
 
@@ -184,7 +184,8 @@ def _meets(item: Any, path: str, area: Any, start: datetime, end: datetime) -> b
         footprint = shape(item.geometry)
         if not footprint.is_valid:
             footprint = make_valid(footprint)
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, GEOSException) as exc:
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, ShapelyError) as exc:
+        # (ShapelyError: GEOS's own, and shapely's GeometryTypeError for a "type" no geometry has)
         raise SourceError(f"{path}: item {item.id!r}: its geometry is not a valid GeoJSON geometry ({exc})") from exc
     first = item.common_metadata.start_datetime or item.datetime
     last = item.common_metadata.end_datetime or item.datetime

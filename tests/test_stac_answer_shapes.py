@@ -1,0 +1,85 @@
+"""Items of a STAC API's answer (or a static catalogue's) whose fields are JSON of another type than STAC
+says: each is refused by name, naming the item and the field, never a Python traceback. Found by
+fuzz/fuzz_stac_search.py and fuzz/fuzz_stac_static.py (6 Dec)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sitewatch.errors import SourceError
+from sitewatch.sources.stac import (
+    BUILTIN_CATALOGS,
+    _in_api_order,
+    asset_scaling,
+    item_to_scene,
+    profile_for,
+)
+
+DATA = Path(__file__).parent / "data" / "stac"
+ES = BUILTIN_CATALOGS["earth-search"]
+
+
+def _item(name: str = "earth-search-s2-l2a-item.json") -> dict[str, Any]:
+    return json.loads((DATA / name).read_text())
+
+
+@pytest.mark.parametrize(("key", "value", "kind"), [("properties", "2024-10-01", "string"), ("properties", [1], "array"),
+                                                    ("assets", 7, "number"), ("assets", ["red"], "array")])  # fmt: skip
+def test_properties_or_assets_that_are_no_object_are_named(key, value, kind):
+    """Were AttributeError, TypeError or ValueError from dict(), `in` and .get()."""
+    item = {**_item(), key: value}
+    with pytest.raises(SourceError, match=rf"item 'S2B_\w+': its '{key}' is a JSON {kind}, not an object"):
+        item_to_scene(item, ES)
+
+
+@pytest.mark.parametrize(
+    ("raster_bands", "said"),
+    [(0.5, r"raster:bands is a JSON number, not an array of objects"),
+     ({"scale": 1}, r"raster:bands is a JSON object, not an array of objects"),
+     ([None], r"raster:bands is a JSON array of null, not an array of objects"),
+     ([{"scale": "n/a"}], r"raster:bands\[0\]\.scale is 'n/a', not a finite number"),
+     ([{"scale": 1e308 * 10}], r"raster:bands\[0\]\.scale is 'inf', not a finite number"),
+     ([{"offset": [0]}], r"raster:bands\[0\]\.offset is '\[0\]', not a finite number"),
+     ([{"scale": True}], r"raster:bands\[0\]\.scale is 'True', not a finite number")],
+)  # fmt: skip
+def test_raster_bands_that_fetch_could_not_scale_by_are_named(raster_bands, said):
+    """fetch's asset_scaling raised TypeError ('float' object is not subscriptable), KeyError: 0 or
+    AttributeError ('NoneType' object has no attribute 'get') after the item had been listed."""
+    item = _item()
+    item["assets"]["red"]["raster:bands"] = raster_bands
+    with pytest.raises(SourceError, match=r"item 'S2B_\w+': asset 'red': " + said):
+        item_to_scene(item, ES)
+
+
+def test_an_item_let_through_is_scaled_by_its_raster_bands():
+    item = _item()
+    item["assets"]["red"]["raster:bands"] = [{"scale": "2e-4", "offset": None}]  # (a number in a string, as float() reads it)
+    scene = item_to_scene(item, ES)
+    profile = profile_for(scene.collection, item["properties"])
+    assert asset_scaling(profile, "red", item["properties"], item["assets"]["red"])[0] == 2e-4
+
+
+def test_a_geometry_of_no_known_type_is_named():
+    """Was shapely's GeometryTypeError, which is no ValueError."""
+    item = {**_item(), "geometry": {"type": "Poly'on", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}}
+    with pytest.raises(SourceError, match=r"its geometry is not a valid GeoJSON geometry \(Unknown geometry type"):
+        item_to_scene(item, ES)
+
+
+def test_a_cloud_cover_too_big_for_a_float_is_unknown():
+    """Was OverflowError: a JSON integer of 400 digits is valid JSON."""
+    item = _item()
+    item["properties"]["eo:cloud_cover"] = 10**400
+    assert item_to_scene(item, ES).cloud_cover is None
+
+
+def test_items_whose_properties_are_no_object_are_still_put_in_order():
+    """The search's order (oldest first) read each item's properties before item_to_scene could name them."""
+    good = _item()
+    odd = {**copy.deepcopy(good), "id": "odd", "properties": "x"}
+    assert [f["id"] for f in _in_api_order([good, odd])] == ["odd", good["id"]]

@@ -1,0 +1,64 @@
+"""Metadata that ingest reads in and beside a GeoTIFF (its tags, a provider's sidecars) holding values of
+another form than the provider writes: each is refused by name, naming the file and the field, or passed
+over as no answer where the metadata only helps; never a Python traceback. Found by
+fuzz/fuzz_ingest_metadata.py (6 Dec)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from affine import Affine
+from click.testing import CliRunner
+
+from sitewatch.cli import main
+from sitewatch.errors import InputError
+from sitewatch.ingest import read_scene_ref
+from sitewatch.testing import site_utm_origin, tiny_site, workspace_with_sites, write_tiff
+
+SITE = tiny_site("port")
+
+
+def _sar(path: Path, **tags: str) -> Path:
+    crs, x0, y0 = site_utm_origin(SITE)
+    data = np.random.default_rng(0).gamma(4.5, 0.01 / 4.5, (60, 50)).astype("float32")
+    return write_tiff(path, data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0), descriptions=["VV"],
+                      tags={"SITEWATCH_ACQUIRED": "2024-10-17T09:30:00Z", **tags})  # fmt: skip
+
+
+@pytest.mark.parametrize("value", ["1\ufffd0", "ten", "-5", "nan", "inf", "1e999"])
+def test_a_resolution_tag_that_is_no_pixel_size_is_named(tmp_path, value):
+    """Was ValueError (could not convert string to float) from read_scene_ref; nan, inf and -5 became the
+    scene's resolution."""
+    image = _sar(tmp_path / "scene.tif", SITEWATCH_RESOLUTION_M=value)
+    with pytest.raises(InputError, match=r"scene\.tif: its tag SITEWATCH_RESOLUTION_M is .*, not a pixel size in metres"):
+        read_scene_ref(image)
+
+
+@pytest.mark.parametrize(("value", "resolution"), [("0", 10.0), ("20", 20.0), (" 2.5 ", 2.5)])
+def test_a_resolution_tag_of_a_number_sets_the_resolution_and_0_leaves_the_files_own(tmp_path, value, resolution):
+    scene, _ = read_scene_ref(_sar(tmp_path / "scene.tif", SITEWATCH_RESOLUTION_M=value))
+    assert scene.resolution_m == resolution
+
+
+def test_ingest_names_the_tag_and_writes_nothing(tmp_path):
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    image = _sar(tmp_path / "scene.tif", SITEWATCH_RESOLUTION_M="ten")
+    res = CliRunner().invoke(main, ["ingest", "port", str(image), "-w", str(ws.root)])
+    assert "its tag SITEWATCH_RESOLUTION_M is 'ten', not a pixel size in metres" in res.output
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    with ws.store() as store:
+        assert store.observations("port") == []
+
+
+def test_a_dimap_band_index_of_thousands_of_digits_is_no_band_order(tmp_path):
+    """Was ValueError (Exceeds the limit (4300 digits) for integer string conversion) from airbus_bands."""
+    from sitewatch.sources.providers import airbus_bands
+
+    dim = tmp_path / "DIM_PHR1A_MS_202410170930051_ORT_ab12cd34.XML"
+    indexes = ["1", "2", "3", "4" + "0" * 5000]
+    dim.write_text("<Dimap_Document><Raster_Index_List>" + "".join(
+        f"<Raster_Index><BAND_ID>B{b}</BAND_ID><BAND_INDEX>{i}</BAND_INDEX></Raster_Index>" for b, i in zip("2103", indexes, strict=True)
+    ) + "</Raster_Index_List></Dimap_Document>")  # fmt: skip
+    assert airbus_bands(dim) == ("red", "green", "blue")

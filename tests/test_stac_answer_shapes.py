@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sitewatch.errors import SourceError
+from sitewatch.model import utc
 from sitewatch.sources.stac import (
     BUILTIN_CATALOGS,
     _in_api_order,
@@ -83,3 +85,55 @@ def test_items_whose_properties_are_no_object_are_still_put_in_order():
     good = _item()
     odd = {**copy.deepcopy(good), "id": "odd", "properties": "x"}
     assert [f["id"] for f in _in_api_order([good, odd])] == ["odd", good["id"]]
+
+
+def _delivery(root: Path, item: dict[str, Any]) -> Path:
+    """A catalog.json linking one item, as a provider delivers it."""
+    (root / "item").mkdir(parents=True)
+    (root / "item" / "item.json").write_text(json.dumps(item))
+    (root / "catalog.json").write_text(json.dumps({
+        "type": "Catalog", "id": "delivery", "stac_version": "1.0.0", "description": "d",
+        "links": [{"rel": "root", "href": "./catalog.json"}, {"rel": "item", "href": "./item/item.json"}],
+    }))  # fmt: skip
+    return root / "catalog.json"
+
+
+def _static_item() -> dict[str, Any]:
+    item = _item()
+    item["links"] = [{"rel": "root", "href": "../catalog.json"}]
+    item["assets"] = {k: {**a, "href": f"./{k}.tif"} for k, a in item["assets"].items()}
+    return item
+
+
+@pytest.mark.parametrize("href", [{"a": 1}, ["../collection.json"], 7])
+def test_a_static_catalogues_link_whose_href_is_no_string_is_named(tmp_path, href):
+    """Was AttributeError ('dict' object has no attribute 'get_self_href') from pystac when the item was
+    turned back into JSON, after the walk had read it. Found by fuzz/fuzz_stac_static.py."""
+    from sitewatch.sources.stac_static import search_static
+
+    item = _static_item()
+    item["links"].append({"rel": "collection", "href": href})
+    root = _delivery(tmp_path / "delivery", item)
+    said = re.escape(f"its 'collection' link's href is {json.dumps(href)}, not a string")
+    with pytest.raises(SourceError, match=r"catalog\.json: item link './item/item\.json': .*item\.json: " + said):
+        search_static(str(root), item["collection"], (-180, -90, 180, 90), utc("2000-01-01T00:00:00Z"), utc("2030-01-01T00:00:00Z"))
+
+
+def test_a_static_catalogues_item_is_found_when_its_hrefs_are_strings(tmp_path):
+    from sitewatch.sources.stac_static import search_static
+
+    item = _static_item()
+    root = _delivery(tmp_path / "delivery", item)
+    found = search_static(str(root), item["collection"], (-180, -90, 180, 90), utc("2000-01-01T00:00:00Z"), utc("2030-01-01T00:00:00Z"))
+    assert [f["id"] for f in found] == [item["id"]]
+    assert found[0]["assets"]["red"]["href"] == str(tmp_path / "delivery" / "item" / "red.tif")
+
+
+def test_a_static_items_geometry_of_no_known_type_is_named(tmp_path):
+    """Was shapely's GeometryTypeError from the walk's coverage test."""
+    from sitewatch.sources.stac_static import search_static
+
+    item = {**_static_item(), "geometry": {"type": "Poly'on", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}}
+    root = _delivery(tmp_path / "delivery", item)
+    with pytest.raises(SourceError, match=r"item\.json: item '\w+': its geometry is not a valid GeoJSON geometry"):
+        search_static(str(root), item["collection"], (-180, -90, 180, 90), utc("2000-01-01T00:00:00Z"), utc("2030-01-01T00:00:00Z"))

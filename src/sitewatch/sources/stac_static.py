@@ -129,7 +129,7 @@ def _read(path: Path, where: str) -> Any:
     from pystac.errors import STACError, STACTypeError
 
     try:
-        return pystac.read_file(str(path))
+        stac = pystac.read_file(str(path))
     except FileNotFoundError as exc:
         raise SourceError(f"{where}no such file {path}") from exc
     except OSError as exc:
@@ -138,6 +138,11 @@ def _read(path: Path, where: str) -> Any:
         raise SourceError(f"{where}{path} is not JSON ({exc})") from exc
     except (STACError, STACTypeError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise SourceError(f"{where}{path} is not STAC JSON ({type(exc).__name__}: {exc})") from exc
+    # pystac takes a link's href of any JSON type (an asset's it refuses as it reads), and fails on it later, far from this file.
+    for link in stac.links:
+        if not isinstance(link.target, (str, pystac.STACObject)):
+            raise SourceError(f"{where}{path}: its {link.rel!r} link's href is {json.dumps(link.target)[:60]}, not a string")
+    return stac
 
 
 def _link_file(link: Any, own: str, rel: str) -> str:

@@ -1,7 +1,8 @@
 """Fuzz the metadata `sitewatch ingest`/`import` read beside and inside a GeoTIFF: a provider's sidecar
 (Planet's ``_metadata.xml`` and ``_metadata.json``, Maxar's ``.IMD`` and ``.XML``, Airbus's ``DIM_….XML``, a
-STAC-like ``.json``) next to a small 4-band image named as that provider names it, or the image's own tags
-(acquisition time, sensor, scene id, resolution, band descriptions). The input's first byte picks which;
+STAC-like ``.json``) next to a small 4-band image named as that provider names it, the image's own tags
+(acquisition time, sensor, scene id, resolution, band descriptions), a SkySat radiance file's header (its
+reflectance coefficients) or a Landsat Level-2 product's MTL (``.txt`` or ``.json``). The input's first byte picks which;
 the rest is the sidecar's text, or the tags as ``KEY=VALUE`` lines (``#N=`` lines: band N's description)."""
 
 from __future__ import annotations
@@ -59,6 +60,19 @@ DIM = (
     "<IMAGING_TIME>09:30:05.1Z</IMAGING_TIME><BAND_MODE>MS</BAND_MODE></Strip_Source></Source_Identification>"
     "</Dataset_Sources></Dimap_Document>\n"
 )
+SKYSAT_HEADER = {"properties": {"reflectance_coefficients": [2.1e-5, 2.2e-5, 2.5e-5, 3.1e-5], "satellite_id": "SSC6"}}
+LANDSAT = "LC09_L2SP_118038_20241015_20241016_02_T1"
+MTL = (
+    'GROUP = LANDSAT_METADATA_FILE\n  GROUP = IMAGE_ATTRIBUTES\n    SPACECRAFT_ID = "LANDSAT_9"\n'
+    '    DATE_ACQUIRED = 2024-10-15\n    SCENE_CENTER_TIME = "02:30:45.1234560Z"\n  END_GROUP = IMAGE_ATTRIBUTES\n'
+    "  GROUP = LEVEL2_SURFACE_REFLECTANCE_PARAMETERS\n"
+    + "".join(f"    REFLECTANCE_MULT_BAND_{n} = 2.75E-05\n    REFLECTANCE_ADD_BAND_{n} = -0.200000\n" for n in (2, 3, 4, 5))
+    + "  END_GROUP = LEVEL2_SURFACE_REFLECTANCE_PARAMETERS\nEND_GROUP = LANDSAT_METADATA_FILE\nEND\n"
+)
+MTL_JSON = {"LANDSAT_METADATA_FILE": {
+    "IMAGE_ATTRIBUTES": {"SPACECRAFT_ID": "LANDSAT_9", "DATE_ACQUIRED": "2024-10-15", "SCENE_CENTER_TIME": "02:30:45.1234560Z"},
+    "LEVEL2_SURFACE_REFLECTANCE_PARAMETERS": {
+        k: v for n in (2, 3, 4, 5) for k, v in ((f"REFLECTANCE_MULT_BAND_{n}", "2.75E-05"), (f"REFLECTANCE_ADD_BAND_{n}", "-0.2"))}}}  # fmt: skip
 STAC_JSON = {"type": "Feature", "id": "scene", "properties": {"datetime": "2024-10-17T01:23:45Z", "platform": "sentinel-2a"}}
 TAGS = (
     "SITEWATCH_ACQUIRED=2024-10-17T01:23:45Z\nSITEWATCH_SENSOR=optical\nSITEWATCH_SCENE_ID=local:col:item\n"
@@ -75,6 +89,9 @@ CASES = [
     ("IMG_PHR1A_MS_202410170930051_ORT_ab12cd34_R1C1.TIF", "DIM_PHR1A_MS_202410170930051_ORT_ab12cd34.XML", DIM),
     ("scene.tif", "scene.json", STAC_JSON),
     ("scene.tif", "", TAGS),
+    ("20230415_083012_ssc6d1_0001_analytic.tif", "", SKYSAT_HEADER),  # its header: the TIFF's ImageDescription
+    (f"{LANDSAT}_MTL.txt", f"{LANDSAT}_MTL.txt", MTL),  # the product by its MTL, its band files beside it
+    (f"{LANDSAT}_MTL.json", f"{LANDSAT}_MTL.json", MTL_JSON),
 ]
 # A JSON case's body drives the swaps: 0xff bytes keep the seed nearly whole, zeros swap its root.
 SEEDS = [bytes([i]) + (b"\xff" * 256 if isinstance(seed, dict) else seed.encode()) for i, (_, _, seed) in enumerate(CASES)]
@@ -111,7 +128,13 @@ def read(data: bytes) -> None:
     for old in ROOT.iterdir():
         old.unlink()
     body = mutated_json(data[1:], [seed]) if isinstance(seed, dict) else data[1:]
-    if sidecar:
+    if name.startswith(LANDSAT):
+        for n in (2, 3, 4, 5):
+            _image(ROOT / f"{LANDSAT}_SR_B{n}.TIF", {}, {})
+        (ROOT / name).write_bytes(body)
+    elif seed is SKYSAT_HEADER:
+        _image(ROOT / name, {"TIFFTAG_IMAGEDESCRIPTION": body.decode("utf-8", errors="replace").replace("\x00", "")}, {})
+    elif sidecar:
         _image(ROOT / name, {}, {})
         (ROOT / sidecar).write_bytes(body)
     else:

@@ -62,3 +62,17 @@ def test_a_dimap_band_index_of_thousands_of_digits_is_no_band_order(tmp_path):
         f"<Raster_Index><BAND_ID>B{b}</BAND_ID><BAND_INDEX>{i}</BAND_INDEX></Raster_Index>" for b, i in zip("2103", indexes, strict=True)
     ) + "</Raster_Index_List></Dimap_Document>")  # fmt: skip
     assert airbus_bands(dim) == ("red", "green", "blue")
+
+
+@pytest.mark.parametrize("coefficient", [10**400, True, "2e-5", None])
+def test_a_skysat_header_coefficient_that_is_no_float_is_named(tmp_path, coefficient):
+    """Was OverflowError (int too large to convert to float) for a JSON integer of 400 digits."""
+    import json
+
+    crs, x0, y0 = site_utm_origin(SITE)
+    image = write_tiff(tmp_path / "20230415_083012_ssc6d1_0001_analytic.tif", np.full((4, 20, 20), 900, np.uint16),
+                       crs=crs, transform=Affine(1, 0, x0, 0, -1, y0),
+                       tags={"TIFFTAG_IMAGEDESCRIPTION": json.dumps({"properties": {"reflectance_coefficients": [coefficient, 2e-5, 2e-5, 2e-5]}}),
+                             "SITEWATCH_ACQUIRED": "2023-04-15T08:30:12Z"})  # fmt: skip
+    with pytest.raises(InputError, match=r"analytic\.tif: its header's reflectance_coefficients .* are not one number for each of its 4 bands"):
+        read_scene_ref(image)

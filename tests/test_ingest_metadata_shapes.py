@@ -76,3 +76,38 @@ def test_a_skysat_header_coefficient_that_is_no_float_is_named(tmp_path, coeffic
                              "SITEWATCH_ACQUIRED": "2023-04-15T08:30:12Z"})  # fmt: skip
     with pytest.raises(InputError, match=r"analytic\.tif: its header's reflectance_coefficients .* are not one number for each of its 4 bands"):
         read_scene_ref(image)
+
+
+LANDSAT = "LC09_L2SP_118038_20241015_20241016_02_T1"
+MTL = (
+    'GROUP = IMAGE_ATTRIBUTES\n    DATE_ACQUIRED = 2024-10-15\n    SCENE_CENTER_TIME = "02:30:45.1234560Z"\nEND_GROUP = IMAGE_ATTRIBUTES\n'
+    + "".join(f"REFLECTANCE_MULT_BAND_{n} = 2.75E-05\nREFLECTANCE_ADD_BAND_{n} = -0.200000\n" for n in (2, 3, 4, 5))
+)
+
+
+def _landsat(folder: Path, mtl: str) -> Path:
+    crs, x0, y0 = site_utm_origin(SITE)
+    for n in (2, 3, 4, 5):
+        write_tiff(folder / f"{LANDSAT}_SR_B{n}.TIF", np.full((20, 20), 9000, np.uint16), crs=crs, transform=Affine(30, 0, x0, 0, -30, y0))
+    (folder / f"{LANDSAT}_MTL.txt").write_text(mtl)
+    return folder / f"{LANDSAT}_MTL.txt"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [("2024-10-15", "2024-02-30", r"DATE_ACQUIRED '2024-02-30' with SCENE_CENTER_TIME '02:30:45.1234560Z' is no time \(day is out of range"),
+     ("02:30:45", "25:30:45", r"DATE_ACQUIRED '2024-10-15' with SCENE_CENTER_TIME '25:30:45.1234560Z' is no time \(hour must be"),
+     ("REFLECTANCE_ADD_BAND_2 = -0.200000", "REFLECTANCE_ADD_BAND_2 = nan", r"REFLECTANCE_MULT/ADD_BAND_2 is 2.75e-05/nan, not a finite number"),
+     ("REFLECTANCE_MULT_BAND_5 = 2.75E-05", "REFLECTANCE_MULT_BAND_5 = 1e999", r"REFLECTANCE_MULT/ADD_BAND_5 is inf/-0.2, not a finite number")],
+)  # fmt: skip
+def test_a_landsat_mtl_of_an_impossible_time_or_scale_is_named(tmp_path, old, new, said):
+    """Were ValueError from datetime (day is out of range for month; hour must be in 0..23); a NaN offset
+    was "its bands are scaled differently", each NaN unequal to the others; an infinite scale was taken."""
+    assert old in MTL
+    with pytest.raises(InputError, match=rf"{LANDSAT}_MTL\.txt: {said}"):
+        read_scene_ref(_landsat(tmp_path, MTL.replace(old, new)))
+
+
+def test_a_landsat_mtl_as_written_is_read(tmp_path):
+    scene, _ = read_scene_ref(_landsat(tmp_path, MTL))
+    assert scene.acquired.isoformat() == "2024-10-15T02:30:45+00:00"

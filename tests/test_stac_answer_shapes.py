@@ -137,3 +137,16 @@ def test_a_static_items_geometry_of_no_known_type_is_named(tmp_path):
     root = _delivery(tmp_path / "delivery", item)
     with pytest.raises(SourceError, match=r"item\.json: item '\w+': its geometry is not a valid GeoJSON geometry"):
         search_static(str(root), item["collection"], (-180, -90, 180, 90), utc("2000-01-01T00:00:00Z"), utc("2030-01-01T00:00:00Z"))
+
+
+@pytest.mark.parametrize(("field", "value"), [("collection", {"a": 1}), ("collection", ["s2"]), ("id", 7), ("id", ["a"])])
+def test_a_static_items_id_or_collection_that_is_no_string_is_named(tmp_path, field, value):
+    """Was TypeError (unhashable type: 'dict') when the walk noted the item's collection. Found by
+    fuzz/fuzz_stac_static.py."""
+    from sitewatch.sources.stac_static import search_static
+
+    item = {**_static_item(), field: value}
+    root = _delivery(tmp_path / "delivery", item)
+    said = re.escape(f"item.json: its '{field}' is {json.dumps(value)}, not a string")
+    with pytest.raises(SourceError, match=said):
+        search_static(str(root), "sentinel-2-l2a", (-180, -90, 180, 90), utc("2000-01-01T00:00:00Z"), utc("2030-01-01T00:00:00Z"))

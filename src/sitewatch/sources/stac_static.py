@@ -138,7 +138,12 @@ def _read(path: Path, where: str) -> Any:
         raise SourceError(f"{where}{path} is not JSON ({exc})") from exc
     except (STACError, STACTypeError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise SourceError(f"{where}{path} is not STAC JSON ({type(exc).__name__}: {exc})") from exc
-    # pystac takes a link's href of any JSON type (an asset's it refuses as it reads), and fails on it later, far from this file.
+    # pystac takes an id, a collection or a link's href of any JSON type (an asset's href it refuses as it reads),
+    # and fails on it later, far from this file.
+    fields = {"id": stac.id} | ({"collection": stac.collection_id} if isinstance(stac, pystac.Item) and stac.collection_id is not None else {})
+    for name, value in fields.items():
+        if not isinstance(value, str):
+            raise SourceError(f"{where}{path}: its {name!r} is {json.dumps(value)[:60]}, not a string")
     for link in stac.links:
         if not isinstance(link.target, (str, pystac.STACObject)):
             raise SourceError(f"{where}{path}: its {link.rel!r} link's href is {json.dumps(link.target)[:60]}, not a string")

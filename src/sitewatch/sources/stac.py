@@ -667,9 +667,9 @@ def item_to_scene(item: Mapping[str, Any], catalog: Catalog, profile: Profile | 
     collection = str(item.get("collection", ""))
     if not item.get("id"):
         raise SourceError(f"an item of {collection or 'no collection'} has no id")
-    for key in ("properties", "assets"):
-        if not isinstance(item.get(key) or {}, Mapping):
-            raise SourceError(f"item {item['id']!r}: its {key!r} is a JSON {_json_kind(item[key])}, not an object")
+    for field_name in ("properties", "assets"):
+        if not isinstance(item.get(field_name) or {}, Mapping):
+            raise SourceError(f"item {item['id']!r}: its {field_name!r} is a JSON {_json_kind(item[field_name])}, not an object")
     props = dict(item.get("properties") or {})
     profile = profile or profile_for(collection, props)
     when = props.get("datetime") or props.get("start_datetime")
@@ -1065,7 +1065,9 @@ def search_items(
 def _in_api_order(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Items oldest first, then by id: the order search results are listed and fetched in."""
     def when(f: dict[str, Any]) -> str:
-        props = f.get("properties") if isinstance(f.get("properties"), dict) else {}  # (item_to_scene refuses it by name)
+        props = f.get("properties")
+        if not isinstance(props, dict):
+            props = {}  # (item_to_scene refuses it by name)
         return str(props.get("datetime") or props.get("start_datetime") or "")  # (the time item_to_scene reads)
 
     return sorted(features, key=lambda f: (when(f), str(f.get("id"))))

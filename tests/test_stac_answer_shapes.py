@@ -150,3 +150,22 @@ def test_a_static_items_id_or_collection_that_is_no_string_is_named(tmp_path, fi
     said = re.escape(f"item.json: its '{field}' is {json.dumps(value)}, not a string")
     with pytest.raises(SourceError, match=said):
         search_static(str(root), "sentinel-2-l2a", (-180, -90, 180, 90), utc("2000-01-01T00:00:00Z"), utc("2030-01-01T00:00:00Z"))
+
+
+def test_an_asset_href_that_is_no_url_is_named():
+    """Was ValueError (Invalid IPv6 URL) from urlsplit, which `search` and `fetch` let through (they leave out
+    an item whose SourceError names it)."""
+    item = _item()
+    item["assets"]["red"]["href"] = "https://[sentinel-cogs/red.tif"
+    with pytest.raises(SourceError, match=r"asset 'red': its href 'https://\[sentinel-cogs/red\.tif' is no URL \(Invalid IPv6 URL\)"):
+        item_to_scene(item, ES)
+
+
+def test_a_static_link_naming_no_file_is_named(tmp_path):
+    """Was ValueError (embedded null byte) from the walk's Path.resolve()."""
+    from sitewatch.sources.stac_static import search_static
+
+    (tmp_path / "catalog.json").write_text(json.dumps({"type": "Catalog", "id": "d", "stac_version": "1.0.0", "description": "d",
+                                                       "links": [{"rel": "item", "href": "./it\x00em.json"}]}))  # fmt: skip
+    with pytest.raises(SourceError, match=r"catalog\.json: item link './it\\x00em\.json' names no file \(embedded null byte\)"):
+        search_static(str(tmp_path / "catalog.json"), "x", (0, 0, 1, 1), utc("2000-01-01T00:00:00Z"), utc("2030-01-01T00:00:00Z"))

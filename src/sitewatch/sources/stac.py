@@ -750,7 +750,10 @@ def _href(item: Mapping[str, Any], key: str, on_disk: bool = False) -> str:
     if not isinstance(asset, Mapping) or not asset.get("href"):
         raise SourceError(f"item {item.get('id')!r}: asset {key!r} has no href")
     href = str(asset["href"])
-    scheme = urlsplit(href).scheme.lower()
+    try:
+        scheme = urlsplit(href).scheme.lower()
+    except ValueError as exc:  # "Invalid IPv6 URL": a "[" in its host
+        raise SourceError(f"item {item.get('id')!r}: asset {key!r}: its href {redact(href)[:200]!r} is no URL ({exc})") from exc
     if on_disk and scheme == "file":
         from urllib.parse import unquote
 

@@ -154,12 +154,15 @@ def _link_file(link: Any, own: str, rel: str) -> str:
     """The file a child or item link names, as an absolute path; a SourceError for one that names no file
     on this machine (an http:// link: the walk reads the catalogue on disk only)."""
     href = str(link.get_absolute_href() or link.href)
-    scheme = urlsplit(href).scheme.lower()
-    if scheme == "file":
-        href = unquote(urlsplit(href).path)
-    elif len(scheme) > 1:  # (one letter: a Windows drive)
-        raise SourceError(f"{own}: {rel} link {link.href!r} is not a file on this machine; the catalogue on disk is read alone")
-    return str(Path(href).resolve())
+    try:
+        scheme = urlsplit(href).scheme.lower()
+        if scheme == "file":
+            href = unquote(urlsplit(href).path)
+        elif len(scheme) > 1:  # (one letter: a Windows drive)
+            raise SourceError(f"{own}: {rel} link {link.href!r} is not a file on this machine; the catalogue on disk is read alone")
+        return str(Path(href).resolve())
+    except ValueError as exc:  # "Invalid IPv6 URL" (a "[" in its host), "embedded null byte"
+        raise SourceError(f"{own}: {rel} link {link.href!r} names no file ({exc})") from exc
 
 
 def _extent_meets(collection: Any, area: Any, start: datetime, end: datetime) -> bool:

@@ -169,3 +169,43 @@ def test_a_static_link_naming_no_file_is_named(tmp_path):
                                                        "links": [{"rel": "item", "href": "./it\x00em.json"}]}))  # fmt: skip
     with pytest.raises(SourceError, match=r"catalog\.json: item link './it\\x00em\.json' names no file \(embedded null byte\)"):
         search_static(str(tmp_path / "catalog.json"), "x", (0, 0, 1, 1), utc("2000-01-01T00:00:00Z"), utc("2030-01-01T00:00:00Z"))
+
+
+def test_a_search_link_naming_a_local_file_is_refused_and_the_file_not_read(tmp_path, monkeypatch):
+    """pystac-client's StacApiIO opened an href with a scheme but no host (``search:page.json``, which it
+    does not join to the API's URL) as a local file, relative to the working folder: that file was read as
+    the search's answer, and a garbled href (``http.1:8080/search``) was FileNotFoundError. Found by
+    fuzz/fuzz_stac_search.py."""
+    import threading
+    from datetime import UTC, datetime
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from sitewatch.sources.stac import Catalog, search_items
+
+    monkeypatch.chdir(tmp_path)
+    local = Path("search:page.json")
+    local.write_text(json.dumps({"type": "FeatureCollection", "features": [_item()], "links": []}))
+    landing = {"type": "Catalog", "id": "api", "stac_version": "1.0.0", "description": "d",
+               "conformsTo": ["https://api.stacspec.org/v1.0.0/core", "https://api.stacspec.org/v1.0.0/item-search"],
+               "links": [{"rel": "search", "href": str(local), "method": "GET", "type": "application/geo+json"}]}  # fmt: skip
+
+    class Api(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(landing).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        catalog = Catalog(name="api", url=f"http://127.0.0.1:{server.server_address[1]}/", provider="generic")
+        with pytest.raises(SourceError, match=rf"api: its answer names '{re.escape(str(local))}' to read, which is no http\(s\) URL"):
+            search_items(catalog, "sentinel-2-l2a", (-180, -90, 180, 90), datetime(2024, 1, 1, tzinfo=UTC),
+                         datetime(2025, 1, 1, tzinfo=UTC), retries=0)  # fmt: skip
+    finally:
+        server.shutdown()

@@ -998,7 +998,7 @@ def search_items(
     # A connection is made in a second or two, or not at all (a host that drops the packets: a firewall, a VPN
     # that is down): waiting the whole read timeout for it, three times, kept a search silent for three minutes.
     timeouts = (min(timeout, CONNECT_TIMEOUT_S), timeout)
-    io = StacApiIO(timeout=timeouts, max_retries=_retry(retries, backoff))
+    io = _remote_only(StacApiIO, catalog)(timeout=timeouts, max_retries=_retry(retries, backoff))
     features: list[dict[str, Any]] = []
     seen: set[str] = set()
     try:
@@ -1063,6 +1063,32 @@ def search_items(
         write_text_atomic(cache_file, json.dumps({"created": time.time(), "catalog": catalog.shown_url, "collection": collection,
                                                   "bbox": list(bbox), "features": features}))  # fmt: skip
     return features
+
+
+def _remote_only(base: Any, catalog: Catalog) -> Any:
+    """pystac-client's StacApiIO reading http(s) URLs alone.
+
+    StacApiIO opens an href that is no URL as a local file: a landing page whose search link was
+    ``http.1:8080/search`` (or ``/etc/hosts``) made the search read this machine's file of that name, or
+    fail with FileNotFoundError. An API names the pages it serves by URL; anything else is refused by name.
+    """
+    from pystac import Link
+
+    class RemoteOnly(base):
+        def read_text(self, source: Any, *args: Any, **kwargs: Any) -> str:
+            href = str(source.href if isinstance(source, Link) else source)
+            try:
+                scheme = urlsplit(href).scheme.lower()
+            except ValueError:  # "Invalid IPv6 URL"
+                scheme = ""
+            if scheme not in ("http", "https"):
+                raise SourceError(
+                    f"{catalog.name}: its answer names {redact(href)[:200]!r} to read, which is no http(s) URL; "
+                    "sitewatch reads a STAC API over http(s) alone (check that the URL is a STAC API root)"
+                )
+            return str(super().read_text(source, *args, **kwargs))
+
+    return RemoteOnly
 
 
 def _in_api_order(features: list[dict[str, Any]]) -> list[dict[str, Any]]:

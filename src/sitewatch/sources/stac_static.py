@@ -145,8 +145,12 @@ def _read(path: Path, where: str) -> Any:
         if not isinstance(value, str):
             raise SourceError(f"{where}{path}: its {name!r} is {json.dumps(value)[:60]}, not a string")
     for link in stac.links:
-        if not isinstance(link.target, (str, pystac.STACObject)):
-            raise SourceError(f"{where}{path}: its {link.rel!r} link's href is {json.dumps(link.target)[:60]}, not a string")
+        try:
+            target = link.target
+        except ValueError:  # pystac's "No target defined for link." of an href null, which it writes back as null
+            continue
+        if not isinstance(target, (str, pystac.STACObject)):
+            raise SourceError(f"{where}{path}: its {link.rel!r} link's href is {json.dumps(target)[:60]}, not a string")
     return stac
 
 

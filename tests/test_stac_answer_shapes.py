@@ -212,3 +212,18 @@ def test_a_search_link_naming_a_local_file_is_refused_and_the_file_not_read(tmp_
                          datetime(2025, 1, 1, tzinfo=UTC), retries=0)  # fmt: skip
     finally:
         server.shutdown()
+
+
+@pytest.mark.parametrize("extent", [{"spatial": {"bbox": []}, "temporal": {"interval": [[None, None]]}},
+                                    {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [[None]]}}])  # fmt: skip
+def test_a_static_collection_whose_extent_pystac_cannot_read_is_named(tmp_path, extent):
+    """Was IndexError (list index out of range) from pystac's SpatialExtent/TemporalExtent. Found by
+    fuzz/fuzz_stac_static.py."""
+    from sitewatch.sources.stac_static import search_static
+
+    (tmp_path / "catalog.json").write_text(json.dumps({"type": "Catalog", "id": "d", "stac_version": "1.0.0", "description": "d",
+                                                       "links": [{"rel": "child", "href": "./collection.json"}]}))  # fmt: skip
+    (tmp_path / "collection.json").write_text(json.dumps({"type": "Collection", "id": "c", "stac_version": "1.0.0", "description": "d",
+                                                          "license": "proprietary", "extent": extent, "links": []}))  # fmt: skip
+    with pytest.raises(SourceError, match=r"catalog\.json: child link './collection\.json': .*collection\.json is not STAC JSON \(IndexError"):
+        search_static(str(tmp_path / "catalog.json"), "c", (0, 0, 1, 1), utc("2000-01-01T00:00:00Z"), utc("2030-01-01T00:00:00Z"))

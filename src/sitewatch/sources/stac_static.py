@@ -136,7 +136,8 @@ def _read(path: Path, where: str) -> Any:
         raise SourceError(f"{where}cannot read {path} ({exc.strerror or exc})") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SourceError(f"{where}{path} is not JSON ({exc})") from exc
-    except (STACError, STACTypeError, ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (STACError, STACTypeError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        # (IndexError: pystac's of a collection whose extent's bbox or interval is an empty list)
         raise SourceError(f"{where}{path} is not STAC JSON ({type(exc).__name__}: {exc})") from exc
     # pystac takes an id, a collection or a link's href of any JSON type (an asset's href it refuses as it reads),
     # and fails on it later, far from this file.

@@ -7,6 +7,7 @@ cannot be placed on the ground or told apart.
 from __future__ import annotations
 
 import json
+import math
 import re
 import warnings
 from collections.abc import Sequence
@@ -265,7 +266,7 @@ def read_scene_ref(
         item_id=item_id,
         sensor=kind,
         acquired=utc(when),
-        resolution_m=round(float(tags.get("SITEWATCH_RESOLUTION_M", 0)) or min(px, py), 3),
+        resolution_m=round(_tagged_resolution(tags, path) or min(px, py), 3),
         hrefs={"data": str(path.resolve())},
         footprint=footprint,
         platform=platform,
@@ -280,6 +281,26 @@ def read_scene_ref(
         # The provider's layout: a Pléiades file of red, green, blue, NIR, an 8-band WorldView file's NIR in band 7.
         return scene, _provider_band_names(product.bands) if name_bands else []
     return scene, _band_names(descriptions, count, kind, path, colours) if name_bands else []
+
+
+def _tagged_resolution(tags: dict[str, str], path: Path) -> float | None:
+    """The pixel size a ``SITEWATCH_RESOLUTION_M`` tag gives (None: no tag, or 0, the grid's own), refused by
+    name when it is no positive number: it sets the grid every later cut of the scene is made on."""
+    text = tags.get("SITEWATCH_RESOLUTION_M")
+    if text is None:
+        return None
+    try:
+        metres = float(text)
+    except ValueError:
+        metres = math.nan
+    if metres == 0:
+        return None
+    if not (math.isfinite(metres) and metres > 0):
+        raise InputError(
+            f"{path}: its tag SITEWATCH_RESOLUTION_M is {text[:40]!r}, not a pixel size in metres; set it to a "
+            f"positive number (`gdal_edit.py -mo SITEWATCH_RESOLUTION_M=10 {path.name}`), or 0 for the file's own pixel size"
+        )
+    return metres
 
 
 _SCENE_ID = re.compile(r"((?:\[[^\]]*\]|[^:\[\]]+)(?::\d+)?):([^:]+):(.+)")

@@ -9,6 +9,7 @@ read in SCL's classes (:func:`~sitewatch.detect.clouds.qa_pixel_to_scl`) as inge
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -223,10 +224,12 @@ def open_landsat_l2(mtl: Path) -> LandsatProduct:
             raise InputError(f"{mtl}: its {band} band {f.name} is not beside it; unpack the whole product")
         bands[band] = (f, 1)
         try:
-            scales.add((float(meta.get(f"REFLECTANCE_MULT_BAND_{n}", "2.75e-05")),
-                        float(meta.get(f"REFLECTANCE_ADD_BAND_{n}", "-0.2"))))  # fmt: skip
+            scale = (float(meta.get(f"REFLECTANCE_MULT_BAND_{n}", "2.75e-05")), float(meta.get(f"REFLECTANCE_ADD_BAND_{n}", "-0.2")))
         except ValueError as exc:
             raise InputError(f"{mtl}: REFLECTANCE_MULT/ADD_BAND_{n} is not a number ({exc})") from exc
+        if not all(map(math.isfinite, scale)):  # (NaN, a set of its own each: "scaled differently", which misled)
+            raise InputError(f"{mtl}: REFLECTANCE_MULT/ADD_BAND_{n} is {scale[0]:g}/{scale[1]:g}, not a finite number")
+        scales.add(scale)
     if len(scales) != 1:
         raise InputError(f"{mtl}: its bands are scaled differently ({sorted(scales)}); sitewatch reads one scale a product")
     mult, add = scales.pop()
@@ -239,7 +242,10 @@ def open_landsat_l2(mtl: Path) -> LandsatProduct:
     if when is None:
         raise InputError(f"{mtl}: no DATE_ACQUIRED; pass --acquired")
     hh, mm, ss = (int(g) for g in clock.groups()) if clock else (12, 0, 0)
-    acquired = datetime.fromisoformat(when.group(1)).replace(hour=hh, minute=mm, second=ss, tzinfo=UTC)
+    try:
+        acquired = datetime.fromisoformat(when.group(1)).replace(hour=hh, minute=mm, second=ss, tzinfo=UTC)
+    except ValueError as exc:  # 2024-02-30, or 25:00:00
+        raise InputError(f"{mtl}: DATE_ACQUIRED {day!r} with SCENE_CENTER_TIME {centre!r} is no time ({exc}); pass --acquired") from exc
     return LandsatProduct(
         path=mtl,
         name=name,

@@ -109,12 +109,23 @@ def header_reflectance_coefficients(path: Path, count: int) -> tuple[float, ...]
     found = header.get("reflectance_coefficients") if found is None else found
     if found is None:
         return None
-    if not isinstance(found, list) or len(found) != count or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in found):
+    if not isinstance(found, list) or len(found) != count or not all(_number(c) for c in found):
         raise InputError(
             f"{path}: its header's reflectance_coefficients {found!r} are not one number for each of its {count} "
             "bands; give the scene's analytic_sr (surface reflectance) product"
         )
     return tuple(float(c) for c in found)
+
+
+def _number(value: object) -> bool:
+    """Whether a header's ``value`` is a JSON number a float holds (not a boolean, nor an integer of 309 digits)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 def planet_metadata_xml(path: Path) -> Path | None:

@@ -290,7 +290,8 @@ def airbus_bands(dim: Path) -> tuple[str, ...]:
     order: list[tuple[int, str]] = []
     for body in pairs:
         band = re.search(r"<BAND_ID>\s*([^<\s]+)\s*</BAND_ID>", body)
-        index = re.search(r"<BAND_INDEX>\s*(\d+)\s*</BAND_INDEX>", body)
+        # (at most 9 digits: int() refuses more than 4300 with a ValueError, and no image has a billion bands)
+        index = re.search(r"<BAND_INDEX>\s*(\d{1,9})\s*</BAND_INDEX>", body)
         if band and index:
             order.append((int(index.group(1)), band.group(1).upper()))
     order.sort()

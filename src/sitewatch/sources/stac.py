@@ -42,7 +42,7 @@ from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from shapely import make_valid
-from shapely.errors import GEOSException
+from shapely.errors import ShapelyError
 from shapely.geometry import shape
 
 from ..config import read_toml
@@ -658,12 +658,20 @@ def asset_scaling(profile: Profile, band: str, props: Mapping[str, Any], asset: 
 
 
 def item_to_scene(item: Mapping[str, Any], catalog: Catalog, profile: Profile | None = None) -> SceneRef:
-    """A SceneRef of a STAC item (as JSON), with the hrefs of the bands sitewatch reads."""
-    props = dict(item.get("properties") or {})
+    """A SceneRef of a STAC item (as JSON), with the hrefs of the bands sitewatch reads.
+
+    Raises SourceError naming the item and the field for an item that cannot be read: no id or datetime,
+    ``properties`` or ``assets`` that are not JSON objects, an asset sitewatch reads that is not an object
+    with an href, or whose ``raster:bands`` are not a list of objects with numeric ``scale`` and ``offset``
+    (fetch reads the item's scaling from there, after this has let it through)."""
     collection = str(item.get("collection", ""))
-    profile = profile or profile_for(collection, props)
     if not item.get("id"):
         raise SourceError(f"an item of {collection or 'no collection'} has no id")
+    for field_name in ("properties", "assets"):
+        if not isinstance(item.get(field_name) or {}, Mapping):
+            raise SourceError(f"item {item['id']!r}: its {field_name!r} is a JSON {_json_kind(item[field_name])}, not an object")
+    props = dict(item.get("properties") or {})
+    profile = profile or profile_for(collection, props)
     when = props.get("datetime") or props.get("start_datetime")
     if not when:
         raise SourceError(f"item {item.get('id')!r} has no datetime")
@@ -677,16 +685,18 @@ def item_to_scene(item: Mapping[str, Any], catalog: Catalog, profile: Profile | 
         key = next((k for k in keys if k in assets), None)
         if key is not None:
             hrefs[band] = _href(item, key, catalog.on_disk)
+            _check_raster_bands(item, key)
     for key in (f"schema-{lut}-{pol}" for lut in ("calibration", "noise") for pol in ("vv", "vh", "hh", "hv")):
         if key in assets:
             hrefs[key] = _href(item, key, catalog.on_disk)
     geom = item.get("geometry")
     try:
         footprint = shape(geom) if geom else None
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, GEOSException) as exc:
+        if footprint is not None and not footprint.is_valid:
+            footprint = make_valid(footprint)  # a self-crossing ring would fail the coverage intersection
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, ShapelyError) as exc:
+        # (ShapelyError: GEOS's own, and shapely's GeometryTypeError for a "type" no geometry has)
         raise SourceError(f"item {item['id']!r}: its geometry is not a valid GeoJSON geometry ({exc})") from exc
-    if footprint is not None and not footprint.is_valid:
-        footprint = make_valid(footprint)  # a self-crossing ring would fail the coverage intersection
     keep = (
         "platform", "constellation", "eo:cloud_cover", "s2:processing_baseline", "processing:version",
         "earthsearch:boa_offset_applied", "sat:orbit_state", "sat:relative_orbit", "sat:absolute_orbit",
@@ -709,13 +719,41 @@ def item_to_scene(item: Mapping[str, Any], catalog: Catalog, profile: Profile | 
     )
 
 
+def _json_kind(value: Any) -> str:
+    """What JSON calls ``value``'s type, for a message naming a field of the wrong one."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    return {str: "string", int: "number", float: "number", list: "array"}.get(type(value), "object")
+
+
+def _check_raster_bands(item: Mapping[str, Any], key: str) -> None:
+    """Refuse an asset whose ``raster:bands`` :func:`asset_scaling` could not read, naming the item and asset."""
+    bands = item["assets"][key].get("raster:bands")
+    if not bands:
+        return  # none: the profile's scaling
+    where = f"item {item.get('id')!r}: asset {key!r}: raster:bands"
+    if not isinstance(bands, list) or not isinstance(bands[0], Mapping):
+        kind = _json_kind(bands) if not isinstance(bands, list) else f"array of {_json_kind(bands[0])}"
+        raise SourceError(f"{where} is a JSON {kind}, not an array of objects")
+    for name in ("scale", "offset"):
+        value = bands[0].get(name)
+        # A number written as a string ("1e-4") is read as asset_scaling reads it, by float().
+        if value is not None and (isinstance(value, bool) or _number(value) is None):
+            raise SourceError(f"{where}[0].{name} is {str(value)[:40]!r}, not a finite number")
+
+
 def _href(item: Mapping[str, Any], key: str, on_disk: bool = False) -> str:
     """The asset's href, remote; or, of a catalogue on disk (``on_disk``), a local file's absolute path too."""
     asset = (item.get("assets") or {})[key]
     if not isinstance(asset, Mapping) or not asset.get("href"):
         raise SourceError(f"item {item.get('id')!r}: asset {key!r} has no href")
     href = str(asset["href"])
-    scheme = urlsplit(href).scheme.lower()
+    try:
+        scheme = urlsplit(href).scheme.lower()
+    except ValueError as exc:  # "Invalid IPv6 URL": a "[" in its host
+        raise SourceError(f"item {item.get('id')!r}: asset {key!r}: its href {redact(href)[:200]!r} is no URL ({exc})") from exc
     if on_disk and scheme == "file":
         from urllib.parse import unquote
 
@@ -741,7 +779,7 @@ def _number(value: Any) -> float | None:
     """
     try:
         number = float(value) if value is not None else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # (OverflowError: an integer of more than 308 digits)
         return None
     return number if number is not None and math.isfinite(number) else None
 
@@ -960,7 +998,7 @@ def search_items(
     # A connection is made in a second or two, or not at all (a host that drops the packets: a firewall, a VPN
     # that is down): waiting the whole read timeout for it, three times, kept a search silent for three minutes.
     timeouts = (min(timeout, CONNECT_TIMEOUT_S), timeout)
-    io = StacApiIO(timeout=timeouts, max_retries=_retry(retries, backoff))
+    io = _remote_only(StacApiIO, catalog)(timeout=timeouts, max_retries=_retry(retries, backoff))
     features: list[dict[str, Any]] = []
     seen: set[str] = set()
     try:
@@ -1027,10 +1065,38 @@ def search_items(
     return features
 
 
+def _remote_only(base: Any, catalog: Catalog) -> Any:
+    """pystac-client's StacApiIO reading http(s) URLs alone.
+
+    StacApiIO opens an href that is no URL as a local file: a landing page whose search link was
+    ``http.1:8080/search`` (or ``/etc/hosts``) made the search read this machine's file of that name, or
+    fail with FileNotFoundError. An API names the pages it serves by URL; anything else is refused by name.
+    """
+    from pystac import Link
+
+    class RemoteOnly(base):
+        def read_text(self, source: Any, *args: Any, **kwargs: Any) -> str:
+            href = str(source.href if isinstance(source, Link) else source)
+            try:
+                scheme = urlsplit(href).scheme.lower()
+            except ValueError:  # "Invalid IPv6 URL"
+                scheme = ""
+            if scheme not in ("http", "https"):
+                raise SourceError(
+                    f"{catalog.name}: its answer names {redact(href)[:200]!r} to read, which is no http(s) URL; "
+                    "sitewatch reads a STAC API over http(s) alone (check that the URL is a STAC API root)"
+                )
+            return str(super().read_text(source, *args, **kwargs))
+
+    return RemoteOnly
+
+
 def _in_api_order(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Items oldest first, then by id: the order search results are listed and fetched in."""
     def when(f: dict[str, Any]) -> str:
-        props = f.get("properties") or {}
+        props = f.get("properties")
+        if not isinstance(props, dict):
+            props = {}  # (item_to_scene refuses it by name)
         return str(props.get("datetime") or props.get("start_datetime") or "")  # (the time item_to_scene reads)
 
     return sorted(features, key=lambda f: (when(f), str(f.get("id"))))

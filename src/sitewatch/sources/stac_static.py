@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from shapely import make_valid
-from shapely.errors import GEOSException
+from shapely.errors import ShapelyError
 from shapely.geometry import box, shape
 
 from ..errors import SourceError, require_extra
@@ -140,27 +140,45 @@ def _read(path: Path, where: str) -> Any:
     from pystac.errors import STACError, STACTypeError
 
     try:
-        return pystac.read_file(str(path))
+        stac = pystac.read_file(str(path))
     except FileNotFoundError as exc:
         raise SourceError(f"{where}no such file {path}") from exc
     except OSError as exc:
         raise SourceError(f"{where}cannot read {path} ({exc.strerror or exc})") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SourceError(f"{where}{path} is not JSON ({exc})") from exc
-    except (STACError, STACTypeError, ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (STACError, STACTypeError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        # (IndexError: pystac's of a collection whose extent's bbox or interval is an empty list)
         raise SourceError(f"{where}{path} is not STAC JSON ({type(exc).__name__}: {exc})") from exc
+    # pystac takes an id, a collection or a link's href of any JSON type (an asset's href it refuses as it reads),
+    # and fails on it later, far from this file.
+    fields = {"id": stac.id} | ({"collection": stac.collection_id} if isinstance(stac, pystac.Item) and stac.collection_id is not None else {})
+    for name, value in fields.items():
+        if not isinstance(value, str):
+            raise SourceError(f"{where}{path}: its {name!r} is {json.dumps(value)[:60]}, not a string")
+    for link in stac.links:
+        try:
+            target = link.target
+        except ValueError:  # pystac's "No target defined for link." of an href null, which it writes back as null
+            continue
+        if not isinstance(target, (str, pystac.STACObject)):
+            raise SourceError(f"{where}{path}: its {link.rel!r} link's href is {json.dumps(target)[:60]}, not a string")
+    return stac
 
 
 def _link_file(link: Any, own: str, rel: str) -> str:
     """The file a child or item link names, as an absolute path; a SourceError for one that names no file
     on this machine (an http:// link: the walk reads the catalogue on disk only)."""
     href = str(link.get_absolute_href() or link.href)
-    scheme = urlsplit(href).scheme.lower()
-    if scheme == "file":
-        href = unquote(urlsplit(href).path)
-    elif len(scheme) > 1:  # (one letter: a Windows drive)
-        raise SourceError(f"{own}: {rel} link {link.href!r} is not a file on this machine; the catalogue on disk is read alone")
-    return str(Path(href).resolve())
+    try:
+        scheme = urlsplit(href).scheme.lower()
+        if scheme == "file":
+            href = unquote(urlsplit(href).path)
+        elif len(scheme) > 1:  # (one letter: a Windows drive)
+            raise SourceError(f"{own}: {rel} link {link.href!r} is not a file on this machine; the catalogue on disk is read alone")
+        return str(Path(href).resolve())
+    except ValueError as exc:  # "Invalid IPv6 URL" (a "[" in its host), "embedded null byte"
+        raise SourceError(f"{own}: {rel} link {link.href!r} names no file ({exc})") from exc
 
 
 def _extent_meets(collection: Any, area: Any, start: datetime, end: datetime) -> bool:
@@ -178,7 +196,7 @@ def _extent_meets(collection: Any, area: Any, start: datetime, end: datetime) ->
             first, last = (_aware(t) if t is not None else None for t in intervals[0])
             if (first is not None and first > end) or (last is not None and last < start):
                 return False
-    except (TypeError, ValueError, IndexError, AttributeError, GEOSException):
+    except (TypeError, ValueError, IndexError, AttributeError, OverflowError, ShapelyError):
         return True
     return True
 
@@ -195,7 +213,8 @@ def _meets(item: Any, path: str, area: Any, start: datetime, end: datetime) -> b
         footprint = shape(item.geometry)
         if not footprint.is_valid:
             footprint = make_valid(footprint)
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, GEOSException) as exc:
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, ShapelyError) as exc:
+        # (ShapelyError: GEOS's own, and shapely's GeometryTypeError for a "type" no geometry has)
         raise SourceError(f"{path}: item {item.id!r}: its geometry is not a valid GeoJSON geometry ({exc})") from exc
     first = item.common_metadata.start_datetime or item.datetime
     last = item.common_metadata.end_datetime or item.datetime

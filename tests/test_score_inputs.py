@@ -571,3 +571,17 @@ def test_instance_mask_boxes_are_each_colours_extent_in_blocks_of_rows(
         expected.append(((cols.min() - 0.5, rows.min() - 0.5, cols.max() + 0.5, rows.max() + 0.5), mask_length((ids == k)[window], 1.0, 1.0)))
     got = [((b.x0, b.y0, b.x1, b.y1), b.length(1.0, 1.0) if b.length else None) for b in boxes]
     assert sorted(got) == sorted(expected)
+
+
+@pytest.mark.parametrize("width", [10**400, float("inf"), float("nan")])
+def test_a_coco_image_width_no_float_holds_is_named(tmp_path: Path, width: float) -> None:
+    """A COCO image 400 digits wide (or of infinite or NaN width, which Python's JSON writes and reads) failed the
+    check of its boxes against the image with an OverflowError traceback (found by fuzz/fuzz_labels.py); now the
+    image and the field are named."""
+    from sitewatch.boxlabels import read_labels
+    from sitewatch.errors import InputError
+
+    _coco(tmp_path / "l.json", [{"id": 1, "image_id": 7, "category_id": 1, "bbox": [1, 1, 10, 4]}],
+          images=[{"id": 7, "file_name": "a.jpg", "width": width, "height": 100}])
+    with pytest.raises(InputError, match=r"l\.json: image 7 has width .*no number of pixels"):
+        read_labels(tmp_path / "l.json")

@@ -391,6 +391,22 @@ def _coco_box(path: Path, i: int, a: dict[str, Any], size: tuple[Any, Any], raw:
     return box
 
 
+def _image_side(path: Path, im: dict[str, Any], key: str) -> Any:
+    """A COCO image's ``width`` or ``height`` as given; a number no float holds (hundreds of digits, NaN,
+    infinity) is refused by name, as it would fail the check of boxes against their image later."""
+    value = im.get(key)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            finite = math.isfinite(float(value))
+        except OverflowError:
+            finite = False
+        if not finite:
+            text = str(value)
+            shown = text if len(text) <= 40 else f"{text[:20]}…({len(text)} characters)"
+            raise InputError(f"{path}: image {str(im['id'])[:40]} has {key} {shown}, which is no number of pixels")
+    return value
+
+
 def _coco(path: Path, data: dict[str, Any], wanted: set[str], seen: set[str]) -> CocoBoxes:
     try:
         cats = {c["id"]: str(c.get("name") or "") for c in data.get("categories") or []}
@@ -400,7 +416,7 @@ def _coco(path: Path, data: dict[str, Any], wanted: set[str], seen: set[str]) ->
             if im["id"] in names:
                 raise InputError(f"{path}: image id {im['id']} is given twice ({names[im['id']]}, {im.get('file_name')})")
             names[im["id"]] = str(im.get("file_name", im["id"]))
-            sizes[im["id"]] = (im.get("width"), im.get("height"))
+            sizes[im["id"]] = (_image_side(path, im, "width"), _image_side(path, im, "height"))
     except (KeyError, TypeError, AttributeError) as exc:
         raise InputError(f"{path}: its images and categories need an id each ({exc!r})") from exc
     by_stem: dict[str, list[str]] = {}

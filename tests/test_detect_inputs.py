@@ -113,3 +113,15 @@ def test_the_detect_package_exports_it_without_importing_it_early() -> None:
     assert "detect_image_file" in sitewatch.detect.__all__ and sitewatch.detect.detect_image_file is detect_image_file
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         _ = sitewatch.detect.nothing  # type: ignore[attr-defined]
+
+
+def test_a_tiff_whose_tags_gdal_refuses_while_reading_is_named(tmp_path: Path) -> None:
+    """A 730-byte TIFF garbled by fuzz/fuzz_image.py from its own seed (tests/data/fuzz): it opens, then GDAL's
+    "Key 0 of unknown type" surfaces as rasterio's CPLE_AppDefinedError (no RasterioError) when the bands' colour
+    interpretation is read, and went out of detect-image as a traceback; now it is the unreadable image, named."""
+    garbled = Path(__file__).parent / "data" / "fuzz" / "tiff-tag-of-unknown-type.tif"
+    result = CliRunner().invoke(main, ["detect-image", str(garbled), "--sensor", "sar", "--pixel-size", "10",
+                                       "--out", str(tmp_path / "d.geojson")])
+    assert result.exit_code == 1, result.output
+    assert "tiff-tag-of-unknown-type.tif" in result.output and "Traceback" not in result.output, result.output
+    assert not (tmp_path / "d.geojson").exists()

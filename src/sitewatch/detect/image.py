@@ -566,9 +566,12 @@ def detect_image(
     except (ImageReadError, InputError):
         raise
     except Exception as exc:  # a file that opens but fails to decode (truncated JPEG, bad TIFF tile)
+        from rasterio._err import CPLE_BaseError
         from rasterio.errors import RasterioError
 
-        if isinstance(exc, RasterioError):
+        # GDAL's own errors (CPLE_*, e.g. a TIFF tag "of unknown type" met reading the colour interpretation)
+        # are no RasterioError.
+        if isinstance(exc, (RasterioError, CPLE_BaseError)):
             raise ImageReadError(f"{info.path}: could not read the pixels ({exc})") from exc
         raise
     return info, dets

@@ -13,13 +13,11 @@ from pathlib import Path
 
 import atheris
 from _harness import mutated_json, run
+from _stac import read_as_fetch
 
 with atheris.instrument_imports(include=["sitewatch"]):
     from sitewatch.sources.stac import (
         Catalog,
-        asset_scaling,
-        item_to_scene,
-        profile_for,
         search_items,
     )
 
@@ -76,17 +74,7 @@ def read(data: bytes) -> None:
     else:
         _Answers.landing = data[1:]
     items = search_items(CATALOG, "any-collection", (-180, -90, 180, 90), START, END, retries=0, max_items=20)
-    for item in items:
-        try:
-            scene = item_to_scene(item, CATALOG)
-        except KeyError:
-            continue  # fetch leaves such an item out, naming it (find_scenes)
-        profile = profile_for(scene.collection, item.get("properties") or {})
-        assets = item.get("assets") or {}
-        for band, keys in profile.bands.items():
-            key = next((k for k in keys if k in assets), None)
-            if key is not None:
-                asset_scaling(profile, band, item.get("properties") or {}, assets[key])
+    read_as_fetch(items, CATALOG)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -133,8 +134,13 @@ def test_change_fires_on_a_stored_change_of_at_least_the_area(ws: tuple[Path, St
     region = Change("c1", "dunai", before.id, after.id, box(lon, lat, lon + 0.001, lat + 0.001), 8000.0, 3.0, "appeared", "test")
     replace_changes(store, before, after, compared_fraction=1.0, method="test", method_version="1", parameters={}, changes=[region])
     (e,) = _events(store, {"id": "big", "kind": "change", "sites": ["dunai"], "min_area_m2": 5000})
-    assert e.observation_ids == (before.id, after.id) and e.date == date(2024, 10, 17) and "8000 m²" in e.what
+    assert e.observation_ids == (before.id, after.id) and e.date == date(2024, 10, 17) and "8,000 m²" in e.what
     assert not _events(store, {"id": "huge", "kind": "change", "sites": ["dunai"], "min_area_m2": 9000})
+    # Areas as the claims write them; `:g` wrote a threshold of a million square metres "1e+06 m²".
+    replace_changes(store, before, after, compared_fraction=1.0, method="test", method_version="1", parameters={},
+                    changes=[dataclasses.replace(region, area_m2=1_500_000.0)])
+    (e,) = _events(store, {"id": "vast", "kind": "change", "sites": ["dunai"], "min_area_m2": 1_000_000})
+    assert "at least 1,000,000 m²" in e.what and "1,500,000 m² in all" in e.what, e.what
     assert not _events(store, {"id": "gone", "kind": "change", "sites": ["dunai"], "min_area_m2": 10, "direction": "disappeared"})
 
 

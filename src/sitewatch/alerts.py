@@ -237,9 +237,10 @@ def _change_events(ws: _Workspace, rule: Rule, sid: str) -> list[AlertEvent]:
             continue
         largest = max(found, key=lambda c: c.area_m2)
         total = sum(c.area_m2 for c in found)
-        what = (f"{len(found)} region{'' if len(found) == 1 else 's'} of at least {rule.min_area_m2:g} m² changed at {sid} "
-                f"between {p.before_acquired.date()} and {p.after_acquired.date()} ({total:.0f} m² in all, the largest "
-                f"{largest.area_m2:.0f} m² {largest.direction})")  # fmt: skip
+        # Areas written as the claims write them (2,000 m²): `:g` wrote a million square metres as "1e+06 m²".
+        what = (f"{len(found)} region{'' if len(found) == 1 else 's'} of at least {rule.min_area_m2:,.0f} m² changed at {sid} "
+                f"between {p.before_acquired.date()} and {p.after_acquired.date()} ({total:,.0f} m² in all, the largest "
+                f"{largest.area_m2:,.0f} m² {largest.direction})")  # fmt: skip
         ids = (p.before_id, p.after_id)
         out.append(AlertEvent(
             key=f"{rule.id}|{sid}|change|{p.before_id}+{p.after_id}", rule_id=rule.id, kind="change", site_id=sid,

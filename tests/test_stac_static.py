@@ -284,6 +284,14 @@ def test_bad_catalogues_are_named(ws, delivery: Path, tmp_path: Path) -> None:
     _write(delivery, root)
     assert f"{delivery}: child link './gone/collection.json': no such file {delivery.parent / 'gone' / 'collection.json'}" in error(str(delivery))
     root["links"].pop()
+    # a child link to a folder, or to a device pystac would read for ever (found by reading fuzz/fuzz_stac_static.py's
+    # harness: a catalogue from elsewhere may link anything)
+    for target in [str(tmp_path)] + (["/dev/zero"] if Path("/dev/zero").exists() else []):
+        root["links"].append({"rel": "child", "href": target, "type": "application/json"})
+        _write(delivery, root)
+        said = error(str(delivery))  # (pystac gives the link's href relative to the catalogue: './..')
+        assert said.startswith(f"Error: {delivery}: child link ") and f": {target} is no file (a folder, device or pipe)" in said
+        root["links"].pop()
     _write(delivery, root)
     # an item without geometry: named with its file
     item_file = delivery.parent / "sentinel-2-l2a" / "S2_CLEAR_20241005" / "S2_CLEAR_20241005.json"

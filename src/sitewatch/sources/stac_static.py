@@ -139,6 +139,9 @@ def _read(path: Path, where: str) -> Any:
     import pystac
     from pystac.errors import STACError, STACTypeError
 
+    if path.exists() and not path.is_file():
+        # A link to /dev/zero or a named pipe would be read for ever; a folder gives only "Is a directory".
+        raise SourceError(f"{where}{path} is no file (a folder, device or pipe): a catalogue links JSON files")
     try:
         stac = pystac.read_file(str(path))
     except FileNotFoundError as exc:

@@ -125,3 +125,13 @@ def test_a_tiff_whose_tags_gdal_refuses_while_reading_is_named(tmp_path: Path) -
     assert result.exit_code == 1, result.output
     assert "tiff-tag-of-unknown-type.tif" in result.output and "Traceback" not in result.output, result.output
     assert not (tmp_path / "d.geojson").exists()
+
+
+def test_an_image_declaring_tens_of_thousands_of_bands_is_refused_at_once(tmp_path: Path) -> None:
+    """A 2.9 KB TIFF garbled by fuzz/fuzz_image.py declaring 65,530 bands of 48 × 48 pixels: its bands' scalings and
+    pixels were read for minutes (over 4 at the CLI) before any check; now refused as it opens."""
+    stack = Path(__file__).parent / "data" / "fuzz" / "65530-bands-of-48x48.tif"
+    result = CliRunner().invoke(main, ["detect-image", str(stack), "--sensor", "sar", "--pixel-size", "10",
+                                       "--out", str(tmp_path / "d.geojson")])
+    assert result.exit_code == 1 and "65,530 bands, more than sitewatch reads (1,000)" in result.output, result.output
+    assert not (tmp_path / "d.geojson").exists()

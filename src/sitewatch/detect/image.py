@@ -95,6 +95,9 @@ TILE_ABOVE_PIXELS = 64_000_000
 MAX_IMAGE_PIXELS = 2**36
 """Most pixels an image may have (about 262 000 × 262 000; a whole WorldView strip has under 10¹⁰): a header
 claiming 10⁶ × 10⁶ pixels is an error at once, not days of tiles over empty pixels."""
+MAX_IMAGE_BANDS = 1000
+"""Most bands an image may have (a hyperspectral cube has a few hundred): a 2.9 KB TIFF declaring 65,530 bands of
+48 × 48 pixels read every band's scaling and pixels for minutes before any check (fuzz/fuzz_image.py)."""
 
 
 @runtime_checkable
@@ -218,6 +221,11 @@ def open_image_info(path: str | Path | PixelSource, pixel_size: float | None = N
                 elif ds.transform.is_identity and crs is None:
                     transform = None
                 info = dict(width=ds.width, height=ds.height, count=ds.count, nodata=ds.nodata)
+                if ds.count > MAX_IMAGE_BANDS:
+                    raise InputError(
+                        f"{p}: {ds.count:,} bands, more than sitewatch reads ({MAX_IMAGE_BANDS:,}); is the file "
+                        "damaged? Otherwise take the bands you need first (gdal_translate -b)"
+                    )
                 scaling = band_scalings(ds) if source is None else None
                 if scaling is not None and not declares_any(scaling):
                     scaling = None

@@ -18,8 +18,11 @@ does not reach are no data (not compared, not scored). The label grid is date 1'
 
 sitewatch's method runs with its defaults (:func:`sitewatch.change.detect_changes`: pfa 1e-3,
 3 × 3 smoothing, regions of 200 m² and more), on a 10 m UTM grid (areas only; the images are
-not reprojected). Nothing is fitted to the labels. The baseline in the same run is plain change
-vector analysis: the length of the RGB difference, thresholded by Otsu's method.
+not reprojected), twice: ``sitewatch irmad-cva`` is the chi-square test (``learned=False``, method
+version 3), fitted to no label; ``sitewatch learned (in-sample)`` the default at 10 m, the learned score
+(method version 5), whose trees were trained on these cities' RGB pairs: its figures here are in-sample
+(``benchmarks/change_learned_train.py`` scores it on cities it did not see). The baseline in the same run
+is plain change vector analysis: the length of the RGB difference, thresholded by Otsu's method.
 
 Printed per city and pooled over the pixels of all cities: precision, recall, F1 and IoU of the
 changed pixels, and the time per megapixel of each method (the pair in memory, labels not counted).
@@ -213,8 +216,9 @@ def png_pairs(root: Path) -> list[Pair]:
     return out
 
 
-def sitewatch_changed(pair: Pair, min_area_m2: float = 200.0, noise: str | None = None) -> NDArray[np.bool_]:
-    """Changed pixels by :func:`sitewatch.change.detect_changes` with its defaults (``noise``: another noise rule)."""
+def sitewatch_changed(pair: Pair, min_area_m2: float = 200.0, noise: str | None = None, learned: bool = True) -> NDArray[np.bool_]:
+    """Changed pixels by :func:`sitewatch.change.detect_changes` with its defaults (``noise``: another noise rule;
+    ``learned``: its ``learned``)."""
     from sitewatch.change import ChangeImage, detect_changes
     from sitewatch.model import Grid
 
@@ -223,7 +227,7 @@ def sitewatch_changed(pair: Pair, min_area_m2: float = 200.0, noise: str | None 
     before = ChangeImage(pair.before, grid, "optical", pair.bands, label=f"{pair.name} date 1")
     after = ChangeImage(pair.after, grid, "optical", pair.bands, label=f"{pair.name} date 2")
     extra = {} if noise is None else {"noise": noise}
-    return detect_changes(before, after, min_area_m2=min_area_m2, **extra).changed  # type: ignore[arg-type]
+    return detect_changes(before, after, min_area_m2=min_area_m2, learned=learned, **extra).changed  # type: ignore[arg-type]
 
 
 def cva_otsu_changed(pair: Pair) -> NDArray[np.bool_]:
@@ -254,7 +258,8 @@ def figures(c: NDArray[np.int64]) -> tuple[float, float, float, float]:
 
 
 METHODS: dict[str, Callable[..., NDArray[np.bool_]]] = {
-    "sitewatch irmad-cva": sitewatch_changed, "baseline cva-rgb-otsu": cva_otsu_changed,
+    "sitewatch irmad-cva": partial(sitewatch_changed, learned=False), "sitewatch learned (in-sample)": sitewatch_changed,
+    "baseline cva-rgb-otsu": cva_otsu_changed,
 }  # fmt: skip
 NOISE_RULES = ("scene", "quiet", "half")
 """``--noise-rules``: each of :func:`sitewatch.change._noise_sd`'s rules (version 1 was ``scene``)."""
@@ -314,7 +319,7 @@ def main() -> None:
         sys.exit(f"no OSCD city with band stacks and a change map under {OSCD}")
     methods = dict(METHODS)
     if args.noise_rules:
-        methods = {f"sitewatch noise={r}": partial(sitewatch_changed, noise=r) for r in NOISE_RULES}
+        methods = {f"sitewatch noise={r}": partial(sitewatch_changed, noise=r, learned=False) for r in NOISE_RULES}
         methods["baseline cva-rgb-otsu"] = cva_otsu_changed
     per_city: dict[str, dict[str, NDArray[np.int64]]] = {}
     if cities:

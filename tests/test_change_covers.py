@@ -43,19 +43,21 @@ def test_two_covers_that_shift_differently_give_no_region(seed: int) -> None:
     """Nothing but the season changed: version 2's one map per band left the forest as a region of
     thousands of pixels; version 3 finds none."""
     before, after = _pair(seed)
-    old = detect_changes(before, after, classes=0)
+    old = detect_changes(before, after, learned=False, classes=0)
     assert old.changed[WOOD].mean() > 0.5  # the old test: the forest as a whole
-    result = detect_changes(before, after)
-    assert result.method_version == "3" and METHOD_VERSIONS["irmad-cva"] == "4"  # 4 differs only at 1 m or finer
+    result = detect_changes(before, after, learned=False)
+    assert result.method_version == "3" and METHOD_VERSIONS["irmad-cva"] == "5"  # 4 differs only at 1 m or finer, 5 is the learned score
     assert result.parameters["classes"] == COVER_CLASSES
     assert result.regions == ()
+    assert detect_changes(before, after).regions == ()  # nor the learned score (version 5), which grows into it
 
 
 @pytest.mark.parametrize("seed", range(4))
 def test_what_is_built_in_a_cover_that_shifted_is_still_found(seed: int) -> None:
     before, after = _pair(seed, roof=True)
-    result = detect_changes(before, after)
+    result = detect_changes(before, after, learned=False)
     assert len(result.regions) == 1
+    assert len(detect_changes(before, after).regions) == 1  # the learned score too
     (region,) = result.regions
     assert region.direction == "appeared"
     assert result.changed[ROOF].all()
@@ -70,7 +72,7 @@ def test_the_class_centred_test_only_takes_pixels_away() -> None:
     data[:, 120:126, 100:140] = np.array([0.075, 0.095, 0.120, 0.160])[:, None, None]  # dug earth in a field
     data[:, 130:150, 10:30] *= rng.uniform(0.6, 1.4, (4, 1, 1)).astype(np.float32)
     after = ChangeImage(data, GRID, "optical", BANDS)
-    old, new = detect_changes(before, after, classes=0), detect_changes(before, after)
+    old, new = detect_changes(before, after, learned=False, classes=0), detect_changes(before, after, learned=False)
     assert new.changed.any()
     assert not (new.changed & ~old.changed).any()
 
@@ -80,7 +82,7 @@ def test_too_few_pixels_for_classes_is_version_2s_test() -> None:
     before, after = _pair(2, roof=True)
     area = np.zeros((H, W), bool)
     area[30:60, 30:60] = True  # 900 pixels around the roof
-    old = detect_changes(before, after, classes=0, area=area)
-    new = detect_changes(before, after, area=area)
+    old = detect_changes(before, after, learned=False, classes=0, area=area)
+    new = detect_changes(before, after, learned=False, area=area)
     assert new.changed[ROOF].all()
     assert np.array_equal(old.changed, new.changed)

@@ -234,7 +234,7 @@ def test_store_round_trip_and_a_failed_write_keeps_the_last_complete_run(workspa
         from shapely.geometry import shape
 
         for c, f in zip(stored, written, strict=True):
-            assert as_multipolygon(c.polygon).equals_exact(shape(f["geometry"]), 1e-9) and c.method_version == ("3" if c.method == "irmad-cva" else METHOD_VERSIONS[c.method])  # 10 m: version 3's rules
+            assert as_multipolygon(c.polygon).equals_exact(shape(f["geometry"]), 1e-9) and c.method_version == ("5" if c.method == "irmad-cva" else METHOD_VERSIONS[c.method])  # 10 m: the learned score
             assert (c.direction, c.area_m2) == (f["properties"]["direction"], f["properties"]["area_m2"])
         (pair,) = [p for p in change_pairs(store, "base") if p.after_id.endswith("20241005")]
         assert pair.compared_fraction == 1.0 and pair.parameters["bands"] == ["blue", "green", "red", "nir"]
@@ -410,6 +410,10 @@ def test_cover_classes_are_a_choice_of_the_command_stored_with_each_pair(workspa
         assert "1 appeared, 0 disappeared, 0 altered" in res.output  # the dug patch, whichever test
         params = [json.loads(p)["classes"] for (p,) in _rows(root, "SELECT parameters FROM change_pairs")]
         assert params == [stored, stored]
+        versions = {v for (v,) in _rows(root, "SELECT method_version FROM change_pairs")}
+        assert versions == {"5"}  # the learned score at 10 m, its statistic with or without classes
+        res = runner.invoke(main, ["change", "base", *given, "--no-learned", "-w", str(root)])
+        assert res.exit_code == 0 and "1 appeared, 0 disappeared, 0 altered" in res.output, res.output
         versions = {v for (v,) in _rows(root, "SELECT method_version FROM change_pairs")}
         assert versions == {"2" if stored <= 1 else "3"}  # without classes it is version 2's test
     res = runner.invoke(main, ["change", "base", "--cover-classes", "-1", "-w", str(root)])

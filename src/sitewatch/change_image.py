@@ -93,6 +93,8 @@ class _Raster:
     crs: str | None
     transform: Any  # Affine or None
     pixel_size: tuple[float, float]
+    rendering: bool = False
+    """8-bit values (:attr:`ChangeImage.rendering`)."""
 
 
 def _choose_sensor(path: Path | str, sensor: Sensor | None) -> tuple[Sensor, str]:
@@ -182,7 +184,7 @@ def _read_optical(source: Path | str | Mapping[str, Path | str], label: str, pix
         raise InputError(f"{label}: none of the bands {', '.join(OPTICAL_BANDS)} found; pass --sensor sar for a radar image")
     data = np.stack([np.where(valid, bands[n], np.nan).astype(np.float32) for n in names])
     info = src.info
-    return _Raster(data, names, info.crs, info.transform, info.pixel_size)
+    return _Raster(data, names, info.crs, info.transform, info.pixel_size, all(raw[b].dtype == np.uint8 for b in src.bands))
 
 
 def _read_sar(path: Path | str, pixel_size: float | None) -> _Raster:
@@ -307,7 +309,8 @@ def read_change_pair(
     if rows is not None:
         b_rows, a_rows, grid = rows
         return ChangePair(
-            ChangeImage(b_rows, grid, kind, b_rows.names, label=before), ChangeImage(a_rows, grid, kind, a_rows.names, label=after),
+            ChangeImage(b_rows, grid, kind, b_rows.names, label=before, rendering=getattr(b_rows, "rendering", False)),
+            ChangeImage(a_rows, grid, kind, a_rows.names, label=after, rendering=getattr(a_rows, "rendering", False)),
             True, float(abs(grid.transform[0])), before_bands=b_files, after_bands=a_files,
         )  # fmt: skip
     b = _read(b_date, kind, pixel_size, dn_scale)
@@ -315,8 +318,8 @@ def read_change_pair(
     if kind == "optical":
         common = tuple(n for n in b.bands if n in a.bands)
         if len(common) < len(b.bands) or len(common) < len(a.bands):
-            b = _Raster(b.data[[b.bands.index(n) for n in common]], common, b.crs, b.transform, b.pixel_size)
-            a = _Raster(a.data[[a.bands.index(n) for n in common]], common, a.crs, a.transform, a.pixel_size)
+            b = _Raster(b.data[[b.bands.index(n) for n in common]], common, b.crs, b.transform, b.pixel_size, b.rendering)
+            a = _Raster(a.data[[a.bands.index(n) for n in common]], common, a.crs, a.transform, a.pixel_size, a.rendering)
     geo_b, geo_a = b.transform is not None and b.crs is not None, a.transform is not None and a.crs is not None
     if geo_b != geo_a:
         placed, loose = (before, after) if geo_b else (after, before)
@@ -331,7 +334,8 @@ def read_change_pair(
         h, w = b.data.shape[1:]
         grid = Grid(_STAND_IN_CRS, (p, 0.0, _STAND_IN[0], 0.0, -p, _STAND_IN[1]), w, h)
         return ChangePair(
-            ChangeImage(b.data, grid, kind, b.bands, label=before), ChangeImage(a.data, grid, kind, a.bands, label=after), False, p,
+            ChangeImage(b.data, grid, kind, b.bands, label=before, rendering=b.rendering),
+            ChangeImage(a.data, grid, kind, a.bands, label=after, rendering=a.rendering), False, p,
             before_bands=b_files, after_bands=a_files,
         )  # fmt: skip
     warped = []
@@ -354,18 +358,19 @@ def read_change_pair(
         raise InputError(f"{before} and {after} do not overlap (no pixel with data in both)")
     p = float(abs(grid.transform[0]))
     return ChangePair(
-        ChangeImage(data_b, grid, kind, b.bands, label=before), ChangeImage(data_a, grid, kind, a.bands, label=after), True, p,
+        ChangeImage(data_b, grid, kind, b.bands, label=before, rendering=b.rendering),
+        ChangeImage(data_a, grid, kind, a.bands, label=after, rendering=a.rendering), True, p,
         tuple(warped), own if warped[:1] == ["before"] else None, b_files, a_files,
     )  # fmt: skip
 
 
 def change_images(
     before: ImageSource, after: ImageSource, *, sensor: Sensor | None = None, pixel_size: float | None = None, dn_scale: float | None = None,
-    min_area_m2: float = 200.0, cover_classes: int = COVER_CLASSES, say: Callable[[str], None] | None = None,
+    min_area_m2: float = 200.0, cover_classes: int = COVER_CLASSES, say: Callable[[str], None] | None = None, learned: bool = True,
 ) -> tuple[ChangePair, ChangeResult]:  # fmt: skip
     """The pair (:func:`read_change_pair`) and what :func:`~sitewatch.change.detect_changes` finds in it."""
     pair = read_change_pair(before, after, sensor=sensor, pixel_size=pixel_size, dn_scale=dn_scale, say=say)
-    return pair, detect_changes(pair.before, pair.after, min_area_m2=min_area_m2, classes=cover_classes)
+    return pair, detect_changes(pair.before, pair.after, min_area_m2=min_area_m2, classes=cover_classes, learned=learned)
 
 
 def _to_pixels(geom: Any, p: float) -> Any:

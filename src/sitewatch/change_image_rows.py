@@ -48,6 +48,7 @@ class _BandRows:
 
     def __init__(self, src: Any, scale: float | None, names: tuple[str, ...], spill: _Spill | None = None) -> None:
         self.src, self.scale, self.names, self.spill = src, scale, names, spill
+        self.rendering = False  # 8-bit band files (:attr:`ChangeImage.rendering`), set by :func:`_rows_pair`
         self.shape = (len(names), src.info.height, src.info.width)
         self._chunk = _chunk_rows(src)
         self._kept: dict[int, NDArray[np.float32]] = {}
@@ -248,7 +249,10 @@ def _rows_pair(
         for s, h, d in zip(srcs, hists, dtypes, strict=True)
     ]
     grid = Grid(crs=infos[0].crs, transform=(t.a, t.b, t.c, t.d, t.e, t.f), width=width, height=height)
-    return (_BandRows(srcs[0], scales[0], common, spills[0]), _BandRows(srcs[1], scales[1], common, spills[1]), grid)
+    rows = (_BandRows(srcs[0], scales[0], common, spills[0]), _BandRows(srcs[1], scales[1], common, spills[1]))
+    for r, ts in zip(rows, dtypes, strict=True):
+        r.rendering = all(t == "uint8" for t in ts)
+    return (*rows, grid)
 
 
 _SAR_DTYPES = ("float32", "uint16")

@@ -257,12 +257,12 @@ def _objects_exclusion(store: Store, before: Observation, after: Observation) ->
 
 def run_changes(
     store: Store, root: Path, site: Site, pairs: Sequence[tuple[Observation, Observation]], *, min_area_m2: float = 200.0,
-    with_detections: bool = False, cover_classes: int = COVER_CLASSES,
+    with_detections: bool = False, cover_classes: int = COVER_CLASSES, learned: bool = True,
 ) -> tuple[list[PairOutcome], list[str]]:  # fmt: skip
     """Compare each pair and record it (replacing an earlier run's rows for that pair).
 
     ``cover_classes``: the spectral classes the optical test centres each pixel's change on
-    (:func:`sitewatch.change.detect_changes`' ``classes``; 0: none).
+    (:func:`sitewatch.change.detect_changes`' ``classes``; 0: none); ``learned``: its ``learned``.
 
     The pixels of the vessels and cranes stored for either observation are left out of the comparison
     (a ship that came or went is reported by detection, not as a change of the ground), unless
@@ -288,7 +288,7 @@ def run_changes(
             a = read_change_image(site, after, root / after.path)
             exclude, n_objects, notes = (None, 0, []) if with_detections else _objects_exclusion(store, before, after)
             result = detect_changes(b, a, area=site_mask(site, before.grid), min_area_m2=min_area_m2, exclude=exclude,
-                                    classes=cover_classes)  # fmt: skip
+                                    classes=cover_classes, learned=learned)  # fmt: skip
         except SitewatchError as exc:
             errors.append(f"{before.id} -> {after.id}: {exc}")
             continue

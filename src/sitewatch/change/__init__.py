@@ -38,6 +38,13 @@ is the fields' common change). This is a stratified form of change vector analys
 first date, compare each pixel with the change of its class; M. J. Carlotto's cluster-based change
 detection (IEEE TGRS 43(2), 2005) is of this kind.
 
+**Learned score** (optical pairs of :data:`~.learned.LEARNED_PIXEL_M`, Sentinel-2's class, with blue, green and
+red; method version 5; ``learned=False`` keeps version 3's test). Boosted trees trained on OSCD's labelled
+cities score each pixel from its colours, differences, textures and the chi-square statistic above
+(:mod:`.learned`); a pixel scoring the model's cut seeds a region, as does one whose statistic passes
+:data:`~.learned.STRONG_PFA`, and regions grow into the pixels past :data:`~.learned.GROW_PFA`, except on 8-bit
+renderings, where the score alone decides.
+
 **Sub-metre optical** (pixels of :data:`FINE_PIXEL_M`, 1 m, or finer; method version 4; coarser pairs
 give what version 3 gave). Aerial, Maxar-, SkySat- or Google Earth-class pairs bought months or years
 apart break three assumptions of the above. (1) A spectral class is a kind of object (roofs, roads,

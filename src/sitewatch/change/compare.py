@@ -16,6 +16,9 @@ from ..errors import InputError
 from ..model import Change
 from .blocklabels import block_hysteresis, block_regions
 from .blocks import DEFAULT_BLOCKS, RowBlocks
+from .learned import MODEL_FILE as LEARNED_MODEL_FILE
+from .learned import learned_applies, learned_blocks
+from .learned import model as learned_model
 from .optical import COVER_CLASSES, NoiseRule, _optical_statistics, optical_blocks
 from .pair import ChangeImage, ChangeResult, check_same_grid
 from .regions import PixelValues
@@ -31,12 +34,13 @@ from .windows import _masked_mean
 
 __all__ = ["METHOD_VERSIONS", "DEFAULT_PFA", "GROW", "OPTICAL_BANDS", "VISIBLE_BANDS", "detect_changes", "to_changes"]
 
-METHOD_VERSIONS: dict[str, str] = {"irmad-cva": "4", "log-ratio": "2"}
+METHOD_VERSIONS: dict[str, str] = {"irmad-cva": "5", "log-ratio": "2"}
 """The version of each method's rules, bumped whenever they change what a pair gives (``log-ratio`` 2:
 the looks of each despeckling window, not the scene's everywhere; ``irmad-cva`` 3: a pixel must also
 differ from the common change of its spectral class; ``irmad-cva`` 4: pixels of :data:`FINE_PIXEL_M` or
-finer have their own rules, see the package docstring; a coarser pair gives what version 3 gave and says
-``3``, or ``2`` without classes)."""
+finer have their own rules, see the package docstring; ``irmad-cva`` 5: pairs of
+:data:`~.learned.LEARNED_PIXEL_M` with blue, green and red are thresholded on a learned score,
+:mod:`.learned`; any other pair gives what version 4 or 3 gave and says so, or ``2`` without classes)."""
 
 DEFAULT_PFA: dict[str, float] = {"optical": 1e-6, "sar": 1e-7}
 """Per-pixel false-alarm probability of the threshold a region must reach somewhere (its seed).
@@ -59,11 +63,16 @@ VISIBLE_BANDS = ("blue", "green", "red")
 """The bands an optical region's direction is judged on (all compared bands when none of these is)."""
 
 
-def _version(method: str, classes: int, fine: bool = False) -> str:
-    """The version of the rules a pair ran: ``irmad-cva`` at :data:`FINE_PIXEL_M` or finer is version 4's;
-    coarser, without spectral classes, version 2's test, with them version 3's."""
-    if method != "irmad-cva" or fine:
+def _version(method: str, classes: int, fine: bool = False, learned: bool = False) -> str:
+    """The version of the rules a pair ran: ``irmad-cva`` with the learned score is version 5's; at
+    :data:`FINE_PIXEL_M` or finer version 4's; otherwise, without spectral classes, version 2's test, with
+    them version 3's."""
+    if method != "irmad-cva":
         return METHOD_VERSIONS[method]
+    if learned:
+        return "5"
+    if fine:
+        return "4"
     return "2" if classes <= 1 else "3"
 
 
@@ -81,6 +90,7 @@ def detect_changes(
     noise: NoiseRule = "scene",
     classes: int = COVER_CLASSES,
     blocks: RowBlocks = DEFAULT_BLOCKS,
+    learned: bool = True,
 ) -> ChangeResult:
     """The regions that changed from ``before`` to ``after``, two images of one grid and one sensor.
 
@@ -96,7 +106,9 @@ def detect_changes(
     how many spectral classes of ``before`` the optical test centres each pixel's change on (0 or 1: none,
     method version 2's test; not used on pixels of :data:`FINE_PIXEL_M` or finer); ``blocks`` how many rows
     of the grid the test (optical or SAR) works on at a time (:class:`~.blocks.RowBlocks`; what it finds does not
-    depend on it, the memory it takes does). Raises :class:`GridMismatchError` when the grids differ and :class:`InputError` when
+    depend on it, the memory it takes does). ``learned``: optical pairs of :data:`~.learned.LEARNED_PIXEL_M`
+    with blue, green and red are thresholded on the learned score (:mod:`.learned`, method version 5);
+    False keeps the chi-square thresholds there too. Raises :class:`GridMismatchError` when the grids differ and :class:`InputError` when
     the sensors differ or the images share no band to compare.
     """
     check_same_grid(before.grid, after.grid, before.name, after.name)
@@ -145,7 +157,8 @@ def detect_changes(
         fine = pixel_m <= FINE_PIXEL_M
         if fine:
             classes = 0  # at sub-metre a spectral class is a kind of object (roofs, roads, shadow), not a cover
-        version = _version(method, classes, fine)
+        use_learned = learned and not fine and learned_applies(common, pixel_m)
+        version = _version(method, classes, fine, use_learned)
         params |= {"bands": common, "smooth_px": smooth_px, "noise": noise, "classes": classes}
         if compared < 10 * len(common):
             return ChangeResult((), "optical", method, version, fraction, compared, np.zeros_like(ok), params, excluded_m2)
@@ -172,8 +185,20 @@ def detect_changes(
                 lambda a, b: changed[a:b], before.grid, min_area_m2, np.sqrt(np.nan_to_num(z)), brightness, blocks
             )
         else:
-            grown, seeds, magnitude, direction = _thresholded(xb, xa, ok, grow, seed, statistics)
-            params |= {"chi2_seed": round(seed, 4), "chi2_grow": round(grow, 4)}
+            if use_learned:
+                cut = float(learned_model()["cut"])
+                noisy = not (before.rendering or after.rendering)
+                grown, seeds, magnitude, direction = _learned_thresholded(
+                    xb, xa, ok, [common.index(n) for n in ("blue", "green", "red")], cut, statistics, noisy
+                )
+                params |= {"learned_cut": cut, "learned_model": LEARNED_MODEL_FILE}
+                if noisy:
+                    from . import learned as _learned
+
+                    params |= {"learned_strong_pfa": _learned.STRONG_PFA, "learned_grow_pfa": _learned.GROW_PFA}
+            else:
+                grown, seeds, magnitude, direction = _thresholded(xb, xa, ok, grow, seed, statistics)
+                params |= {"chi2_seed": round(seed, 4), "chi2_grow": round(grow, 4)}
             # The hysteresis and the regions in one labelling, a block of rows at a time: the parts of the
             # grown pixels that hold a seed are the regions (the whole grid's labels were 4 bytes a pixel).
             regions, kept = block_regions(
@@ -203,7 +228,8 @@ def detect_changes(
         kept |= k_down
         del k_down
     regions.sort(key=lambda r: (-r.area_m2, r.polygon.bounds))
-    version = _version(method, classes, before.sensor == "optical" and max(before.grid.pixel_size) <= FINE_PIXEL_M)
+    if method != "irmad-cva":
+        version = _version(method, classes)
     return ChangeResult(tuple(regions), before.sensor, method, version, fraction, compared, kept, params, excluded_m2)
 
 
@@ -227,6 +253,38 @@ def _thresholded(
         brightness.append(bright.ravel()[at])
     at = np.concatenate(index)
     return grown, seeds, PixelValues(at, np.concatenate(magnitude)), PixelValues(at, np.concatenate(brightness))
+
+
+def _learned_thresholded(
+    before: Any, after: Any, ok: NDArray[np.bool_], visible: list[int], cut: float, statistics: dict[str, Any], noisy: bool,
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_], PixelValues, PixelValues]:  # fmt: skip
+    """:func:`_thresholded`'s grids and values with the learned score (:func:`~.learned.learned_blocks`): the
+    seeds are the pixels whose score reaches ``cut``, and, with ``noisy`` (not 8-bit renderings), those whose
+    chi-square statistic passes :data:`~.learned.STRONG_PFA`; the grown pixels are the seeds and, with
+    ``noisy``, the pixels past :data:`~.learned.GROW_PFA`."""
+    from scipy import stats
+
+    from . import learned
+
+    strong = np.inf if learned.STRONG_PFA is None or not noisy else float(stats.chi2.isf(learned.STRONG_PFA, before.shape[0]))
+    grow = np.inf if learned.GROW_PFA is None or not noisy else float(stats.chi2.isf(learned.GROW_PFA, before.shape[0]))
+    changed = np.zeros(ok.shape, bool)
+    grown = np.zeros(ok.shape, bool)
+    width = ok.shape[1]
+    index, magnitude, brightness = [], [], []
+    for r0, r1, p, z, bright in learned_blocks(before, after, ok, visible, statistics):
+        with np.errstate(invalid="ignore"):
+            c = ok[r0:r1] & ((p >= cut) | (z > strong))
+            g = c | (ok[r0:r1] & (z > grow))
+        changed[r0:r1] = c
+        grown[r0:r1] = g
+        at = np.flatnonzero(g)
+        index.append(at + r0 * width)
+        magnitude.append(np.sqrt(np.nan_to_num(z.ravel()[at])))
+        brightness.append(bright.ravel()[at])
+    at = np.concatenate(index) if index else np.zeros(0, np.intp)
+    values = (np.concatenate(magnitude), np.concatenate(brightness)) if index else (np.zeros(0), np.zeros(0))
+    return grown, changed, PixelValues(at, values[0]), PixelValues(at, values[1])
 
 
 def _sar_thresholded(

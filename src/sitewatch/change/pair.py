@@ -67,6 +67,10 @@ class ChangeImage:
     every band is never compared."""
     label: str = ""
     """What errors call the image (an observation id)."""
+    rendering: bool = False
+    """An 8-bit image (a PNG or JPEG chip, an 8-bit GeoTIFF): a display stretch quantised to 256 levels, not
+    reflectance with a sensor's noise, so the optical test's chi-square levels do not hold for it and the learned
+    score alone decides (:mod:`.learned`)."""
 
     def __post_init__(self) -> None:
         if self.data.ndim != 3:

@@ -41,6 +41,8 @@ def _check_geojson_out(out_path: Path | None, site_id: str) -> None:
               help="Optical, pixels coarser than 1 m: spectral classes of the earlier image whose own common "
                    "change each pixel must also differ from; 0 compares each pixel with the scene only. "
                    "Pixels of 1 m or finer use no classes (README).")
+@click.option("--learned/--no-learned", default=True, show_default=True,
+              help="Optical pairs of 5-15 m pixels with blue, green and red: a changed pixel is one the learned score (trained on OSCD's labelled cities, README) puts at its cut or above; --no-learned keeps the chi-square test of the noise there too.")
 @click.option("--with-detections", is_flag=True,
               help="Compare the pixels of the stored vessels and cranes too (by default they are left out).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), callback=existing_folder,
@@ -49,7 +51,7 @@ def _check_geojson_out(out_path: Path | None, site_id: str) -> None:
 @json_option
 @handle_errors
 def command(
-    site_id: str, before: str | None, after: str | None, min_area_m2: float, cover_classes: int, with_detections: bool,
+    site_id: str, before: str | None, after: str | None, min_area_m2: float, cover_classes: int, learned: bool, with_detections: bool,
     out_path: Path | None, workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Regions of SITE_ID that appeared, disappeared or altered between two observations.
@@ -71,12 +73,12 @@ def command(
         site = store.get_site(site_id)
         pairs, notes = choose_pairs(store.observations(site_id), site_id, before, after)
         outcomes, errors = run_changes(store, ws.root, site, pairs, min_area_m2=min_area_m2,
-                                       with_detections=with_detections, cover_classes=cover_classes)
+                                       with_detections=with_detections, cover_classes=cover_classes, learned=learned)
         rows = [outcome_summary(o) for o in outcomes]
         notes += [n for o in outcomes for n in o.notes]
         notes = list(dict.fromkeys(notes))  # an observation in two pairs is named once
         store.record_run("change", site_id, {"before": before, "after": after, "min_area_m2": min_area_m2,
-                                              "cover_classes": cover_classes, "with_detections": with_detections},
+                                              "cover_classes": cover_classes, "learned": learned, "with_detections": with_detections},
                          {"pairs": len(rows), "regions": sum(len(o.changes) for o in outcomes), "errors": errors},
                          started)  # fmt: skip
     if out_path is not None:

@@ -50,6 +50,8 @@ def _mask_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 @min_area_option
 @click.option("--cover-classes", type=click.IntRange(min=0, max=32), default=COVER_CLASSES, show_default=True, metavar="N",
               help="Optical: spectral classes of the earlier image whose own common change each pixel must also differ from (as `change`).")  # fmt: skip
+@click.option("--learned/--no-learned", default=True, show_default=True,
+              help="Optical pairs of 5-15 m pixels with blue, green and red: a changed pixel is one the learned score (trained on OSCD's labelled cities, README) puts at its cut or above; --no-learned keeps the chi-square test of the noise there too.")
 @click.option("--mask", "mask", type=click.Path(dir_okay=False, path_type=Path), default=None, callback=_mask_out,
               help="Also write the changed pixels (255) on the earlier image's own pixels: a GeoTIFF (.tif) or PNG (.png), to score against a change map drawn on it.")  # fmt: skip
 @json_summary_option
@@ -57,8 +59,8 @@ def _mask_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 @handle_errors
 def command(
     ctx: click.Context, before: Path | None, after: Path | None, before_bands: tuple[str, ...], after_bands: tuple[str, ...], out: Path,
-    sensor: str | None, pixel_size: float | None, dn_scale: float | None, min_area_m2: float, cover_classes: int, mask: Path | None,
-    as_json: bool,
+    sensor: str | None, pixel_size: float | None, dn_scale: float | None, min_area_m2: float, cover_classes: int, learned: bool,
+    mask: Path | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Regions that appeared, disappeared or altered from BEFORE to AFTER, two images of one place
     and one sensor (GeoTIFF, PNG or JPEG files, or folders of band files), compared as
@@ -96,7 +98,7 @@ def command(
     refuse_input_as_out(out, [p for p in inputs if isinstance(p, Path)])
     refuse_input_as_out(mask, [p for p in inputs if isinstance(p, Path)], "--mask")
     pair, result = change_images(
-        *dates, sensor=sensor, pixel_size=pixel_size, dn_scale=dn_scale, min_area_m2=min_area_m2, cover_classes=cover_classes,  # type: ignore[arg-type]
+        *dates, sensor=sensor, pixel_size=pixel_size, dn_scale=dn_scale, min_area_m2=min_area_m2, cover_classes=cover_classes, learned=learned,  # type: ignore[arg-type]
         say=None if is_quiet() or as_json else lambda line: click.echo(line, err=True),
     )  # fmt: skip
     write_geojson(change_pair_geojson(pair, result), out)

@@ -65,6 +65,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from ..errors import InputError
+from ..trees import tree_probability
 from .base import PixelDetection, detections_from_measurements, measure_components, pixel_size_pair
 from .sar_candidates import read_packaged_model
 
@@ -305,25 +306,9 @@ def _render_model() -> dict[str, Any]:
 
 
 def render_probability(x: NDArray[np.float64], model: dict[str, Any] | None = None) -> NDArray[np.float64]:
-    """Ship probability of each feature row under the boosted trees (``model`` or the shipped one).
-
-    A tree is ``[feature, threshold, [left, right]]`` with each side ``[feature, threshold,
-    value_if_at_most, value_if_above]`` (feature -1: a leaf, both values equal); the score
-    is the logistic of ``rate`` times the sum of the leaves reached.
-    """
-    m = model or _render_model()
-    x = np.asarray(x, dtype=np.float64)
-    raw = np.full(len(x), float(m.get("base", 0.0)))
-    for j, t, sides in m["trees"]:
-        left = x[:, j] <= t
-        for side, (j2, t2, a, b) in zip((left, ~left), sides, strict=True):
-            if j2 < 0:
-                raw[side] += m["rate"] * a
-            else:
-                low = x[:, j2] <= t2
-                raw[side & low] += m["rate"] * a
-                raw[side & ~low] += m["rate"] * b
-    return np.asarray(1.0 / (1.0 + np.exp(-raw)), dtype=np.float64)
+    """Ship probability of each feature row under the boosted trees (``model`` or the shipped one;
+    :func:`sitewatch.trees.tree_probability` says how the trees are read)."""
+    return tree_probability(np.asarray(x, dtype=np.float64), model or _render_model())
 
 
 def _without(v: NDArray[np.float32], lab: NDArray[np.int32], ids: NDArray[np.int64], p: RenderParams) -> NDArray[np.uint8]:

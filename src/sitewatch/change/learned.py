@@ -1,0 +1,248 @@
+"""A learned change score for optical pairs of Sentinel-2's class (pixels of :data:`LEARNED_PIXEL_M`):
+boosted depth-2 trees over each pixel's colours, differences, textures and the chi-square statistic of
+:mod:`.optical`, trained by ``benchmarks/change_learned_train.py`` on OSCD's labelled cities (urban change:
+new buildings, roads, cleared ground) and scored there leave-one-city-out (BENCHMARKS.md, "Learned change
+score"). Method ``irmad-cva`` version 5: where it applies, a pixel changed when its score reaches the
+model's cut, instead of the chi-square thresholds; everything else (regions, magnitude, direction) is as
+before.
+
+The features, per pixel (the visible bands only, blue, green and red, so that an 8-bit rendering and a
+reflectance file are read alike; :data:`FEATURES` names them):
+
+- each date's visible bands stretched together, one gain and offset for the three (their pooled 0.1 and
+  99.9 percentiles to 0 and 1: a rendering's stretch keeps the colour balance, so reflectance files and
+  8-bit renderings give the same values), the later date's each band matched to the earlier's mean and
+  spread;
+- the difference of each band in units of its robust spread (1.4826 × the median absolute deviation),
+  averaged over 3 × 3 and 7 × 7 pixels, and the length of the 3 × 3 difference vector averaged over 1, 7,
+  15 and 31 pixels (how much of the neighbourhood changed);
+- each date's brightness, its 3 × 3 texture (standard deviation) and the change of texture (new roofs are
+  edges in a field), the earlier date's excess green (2G - R - B) and its change;
+- :mod:`.optical`'s statistic over every compared band (its square root over the number of bands, so
+  that three and four bands read alike) and brightness change, the first also averaged over 7, 15 and 31
+  pixels, the second over 7.
+
+Scene-wide quantities (stretch, band means and spreads, the spread of each difference) are read from an
+even sample of the compared pixels; the rest is a window around each pixel, computed a block of rows at a
+time with :data:`HALO` rows on each side (:func:`learned_blocks`), so memory stays bounded on a whole tile.
+Pixels not compared take the scene's median value before the windows, and are never changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..trees import tree_probability
+from .blocks import DEFAULT_BLOCKS, RowBlocks, _rows, _sample
+from .optical import optical_blocks
+
+__all__ = ["FEATURES", "HALO", "LEARNED_PIXEL_M", "MODEL_FILE", "SceneScales", "learned_applies", "learned_blocks", "pair_features", "scene_scales"]
+
+LEARNED_PIXEL_M = (5.0, 15.0)
+"""The pixel sizes (metres, the coarser axis) the learned score is used at: it was trained on OSCD's 10 m
+pairs and its windows are counted in pixels. Finer and coarser pairs keep the chi-square thresholds."""
+
+MODEL_FILE = "change_oscd_gb.json"
+"""The trees in ``sitewatch/data``, written by ``benchmarks/change_learned_train.py``."""
+
+HALO = 16
+"""Rows a block's windows need above and below it (the widest window is 31 pixels)."""
+
+STRONG_PFA: float | None = 1e-20
+"""A pixel whose chi-square statistic passes this false-alarm probability is changed whatever its learned
+score (a change far beyond the noise that is not of the kinds OSCD labels, such as trenches dug in a
+field); None: the learned score alone. Not on 8-bit renderings (:attr:`~.pair.ChangeImage.rendering`)."""
+
+GROW_PFA: float | None = 1e-6
+"""Regions seeded by the learned score (or :data:`STRONG_PFA`) grow into neighbouring pixels whose chi-square
+statistic passes this false-alarm probability (the chi-square test's own seed level); None: they do not
+grow. Not on 8-bit renderings."""
+
+_SAMPLE = 250_000
+"""The scene-wide quantities are read from at most about this many compared pixels (an even stride)."""
+
+_VISIBLE = ("blue", "green", "red")
+
+FEATURES = (
+    *(f"{k}_{d}" for k in _VISIBLE for d in ("before", "after", "diff3", "diff7")),
+    "diff_length", "diff_length7", "diff_length15", "diff_length31",
+    "texture_before", "texture_after", "texture_change",
+    "green_excess", "green_excess_change", "brightness_before", "brightness_after",
+    "statistic", "brightness_change", "statistic7", "statistic15", "statistic31", "brightness_change7",
+)  # fmt: skip
+"""The model's inputs, in order (module docstring)."""
+
+
+def learned_applies(bands: Sequence[str], pixel_m: float) -> bool:
+    """Whether the learned score is used on a pair of these compared ``bands`` (lower-case names) at ``pixel_m``."""
+    return all(b in bands for b in _VISIBLE) and LEARNED_PIXEL_M[0] <= pixel_m <= LEARNED_PIXEL_M[1]
+
+
+@lru_cache(maxsize=1)
+def _model() -> dict[str, Any]:
+    from ..detect.sar_candidates import read_packaged_model
+
+    return read_packaged_model(MODEL_FILE, FEATURES, "benchmarks/change_learned_train.py")
+
+
+def model() -> dict[str, Any]:
+    """The shipped trees (with their ``cut``)."""
+    return _model()
+
+
+@dataclass(frozen=True)
+class SceneScales:
+    """The scene-wide quantities of the features (module docstring): per date the stretch's offset and
+    gain, the earlier date's stretched band means and spreads and the later date's, each band's
+    difference spread, and each stretched band's median (the value of pixels not compared)."""
+
+    offset: tuple[float, float]
+    gain: tuple[float, float]
+    mean: tuple[NDArray[np.float64], NDArray[np.float64]]
+    sd: tuple[NDArray[np.float64], NDArray[np.float64]]
+    diff_sd: NDArray[np.float64]
+    median: tuple[NDArray[np.float64], NDArray[np.float64]]
+
+
+def _stretch(x: NDArray[np.float64]) -> tuple[float, float]:
+    lo, hi = np.percentile(x, [0.1, 99.9])
+    return float(lo), 1.0 / max(float(hi - lo), 1e-9)
+
+
+def scene_scales(before: Any, after: Any, ok: NDArray[np.bool_], visible: Sequence[int], blocks: RowBlocks = DEFAULT_BLOCKS) -> SceneScales:
+    """:class:`SceneScales` from an even sample of the ``ok`` pixels of ``before`` and ``after`` (bands × rows ×
+    cols arrays or row readers), ``visible`` the indexes of blue, green and red."""
+    height, width = ok.shape
+    n_ok = int(ok.sum())
+    spans = blocks.spans(height, width)
+    sample = _sample(ok, max(1, n_ok // _SAMPLE), spans)
+    vb = np.empty((len(visible), sample.size))
+    va = np.empty((len(visible), sample.size))
+    taken = 0
+    for r0, r1 in spans:
+        lo, hi = np.searchsorted(sample, [r0 * width, r1 * width])
+        local = sample[lo:hi] - r0 * width
+        bx, ax = _rows(before, r0, r1), _rows(after, r0, r1)
+        for i, k in enumerate(visible):
+            vb[i, taken : taken + local.size] = bx[k].ravel()[local]
+            va[i, taken : taken + local.size] = ax[k].ravel()[local]
+        taken += local.size
+    ob, gb = _stretch(vb)
+    oa, ga = _stretch(va)
+    sb, sa = (vb - ob) * gb, (va - oa) * ga
+    mb, ma = sb.mean(axis=1), sa.mean(axis=1)
+    db, da = sb.std(axis=1) + 1e-6, sa.std(axis=1) + 1e-6
+    matched = (sa - ma[:, None]) / da[:, None] * db[:, None] + mb[:, None]
+    d = matched - sb
+    med = np.median(d, axis=1)
+    diff_sd = 1.4826 * np.median(np.abs(d - med[:, None]), axis=1) + 1e-4
+    return SceneScales((ob, oa), (gb, ga), (mb, ma), (db, da), diff_sd, (np.median(sb, axis=1), np.median(matched, axis=1)))
+
+
+def _window_features(
+    bx: NDArray[Any], ax: NDArray[Any], okx: NDArray[np.bool_], z: NDArray[np.float64], brightness: NDArray[np.float64],
+    scales: SceneScales, visible: Sequence[int], n_bands: int,
+) -> NDArray[np.float32]:  # fmt: skip
+    """:data:`FEATURES` of every pixel of a window of rows (bands × rows × cols of each date, the compared
+    pixels, :mod:`.optical`'s statistic and brightness change on the same rows), pixels × features."""
+    from scipy import ndimage
+
+    def mean(v: NDArray[np.float64], size: int) -> NDArray[np.float64]:
+        return ndimage.uniform_filter(v, size, mode="reflect")
+
+    a = np.empty((len(visible), *okx.shape))
+    b = np.empty_like(a)
+    for i, k in enumerate(visible):
+        a[i] = np.where(okx, (bx[k].astype(np.float64) - scales.offset[0]) * scales.gain[0], scales.median[0][i])
+        s = (ax[k].astype(np.float64) - scales.offset[1]) * scales.gain[1]
+        s = (s - scales.mean[1][i]) / scales.sd[1][i] * scales.sd[0][i] + scales.mean[0][i]
+        b[i] = np.where(okx, s, scales.median[1][i])
+    feats: list[NDArray[np.float64]] = []
+    smooth = []
+    for i in range(len(visible)):
+        dz = (b[i] - a[i]) / scales.diff_sd[i]
+        d3 = mean(dz, 3)
+        smooth.append(d3)
+        feats += [a[i], b[i], d3, mean(dz, 7)]
+    length = np.sqrt(sum(d * d for d in smooth))
+    feats += [length, mean(length, 7), mean(length, 15), mean(length, 31)]
+    ga, gb = a.mean(axis=0), b.mean(axis=0)
+    textures = []
+    for g in (ga, gb):
+        m1 = mean(g, 3)
+        textures.append(np.sqrt(np.maximum(mean(g * g, 3) - m1 * m1, 0.0)))
+    feats += [textures[0], textures[1], textures[1] - textures[0]]
+    ea = 2 * a[1] - a[0] - a[2]
+    eb = 2 * b[1] - b[0] - b[2]
+    feats += [ea, eb - ea, ga, gb]
+    stat = np.sqrt(np.where(okx, np.nan_to_num(z), 0.0) / n_bands)
+    bright = np.where(okx, np.nan_to_num(brightness), 0.0)
+    feats += [stat, bright, mean(stat, 7), mean(stat, 15), mean(stat, 31), mean(bright, 7)]
+    return np.stack([f.astype(np.float32).ravel() for f in feats], axis=1)
+
+
+def pair_features(
+    before: NDArray[np.floating], after: NDArray[np.floating], ok: NDArray[np.bool_], visible: Sequence[int], statistics: dict[str, Any],
+) -> NDArray[np.float32]:  # fmt: skip
+    """:data:`FEATURES` of every pixel of a whole pair at once (pixels × features, the grid's order), as
+    :func:`learned_blocks` computes them a block at a time: what the model is trained on."""
+    z = np.full(ok.shape, np.nan)
+    brightness = np.full(ok.shape, np.nan)
+    for r0, r1, zb, _, bb in optical_blocks(before, after, ok, **statistics):
+        z[r0:r1], brightness[r0:r1] = zb, bb
+    scales = scene_scales(before, after, ok, visible, statistics.get("blocks", DEFAULT_BLOCKS))
+    return _window_features(before, after, ok, z, brightness, scales, visible, before.shape[0])
+
+
+_CHUNK = 1 << 18
+"""Pixels scored by the trees at a time (their working arrays are a few bytes a pixel each)."""
+
+
+def learned_blocks(
+    before: Any, after: Any, ok: NDArray[np.bool_], visible: Sequence[int], statistics: dict[str, Any],
+    trees: dict[str, Any] | None = None,
+) -> Iterator[tuple[int, int, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]]:  # fmt: skip
+    """:func:`.optical.optical_blocks`' blocks, top to bottom, each with the learned score of its pixels:
+    ``(r0, r1, score, z, brightness)`` (score NaN where not compared). ``trees``: the model (default the
+    shipped one). A block is scored once the blocks after it have given the :data:`HALO` rows its windows
+    need, so at most a few blocks' values are held at a time."""
+    m = trees or model()
+    height = ok.shape[0]
+    n_bands = before.shape[0]
+    scales = scene_scales(before, after, ok, visible, statistics.get("blocks", DEFAULT_BLOCKS))
+    held: list[tuple[int, int, NDArray[np.float64], NDArray[np.float64]]] = []
+    queue: list[tuple[int, int]] = []
+
+    def rows(brightness: bool, a: int, b: int) -> NDArray[np.float64]:
+        """Rows ``a`` to ``b`` of the held statistic, or of the brightness change."""
+        return np.concatenate([(h[3] if brightness else h[2])[max(a, h[0]) - h[0] : min(b, h[1]) - h[0]] for h in held if h[1] > a and h[0] < b])
+
+    def scored(r0: int, r1: int) -> tuple[int, int, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        ea, eb = max(0, r0 - HALO), min(height, r1 + HALO)
+        okx = ok[ea:eb]
+        z, br = rows(False, ea, eb), rows(True, ea, eb)
+        x = _window_features(_rows(before, ea, eb), _rows(after, ea, eb), okx, z, br, scales, visible, n_bands)
+        core = slice((r0 - ea) * ok.shape[1], (r1 - ea) * ok.shape[1])
+        x = x[core]
+        p = np.concatenate([tree_probability(x[i : i + _CHUNK], m) for i in range(0, len(x), _CHUNK)]) if len(x) else np.zeros(0)
+        p = p.reshape(r1 - r0, ok.shape[1])
+        p[~ok[r0:r1]] = np.nan
+        return r0, r1, p, z[r0 - ea : r1 - ea], br[r0 - ea : r1 - ea]
+
+    for r0, r1, z, _, br in optical_blocks(before, after, ok, **statistics):
+        held.append((r0, r1, z, br))
+        queue.append((r0, r1))
+        while queue and r1 >= min(height, queue[0][1] + HALO):
+            q0, q1 = queue.pop(0)
+            yield scored(q0, q1)
+            nxt = queue[0][0] if queue else height
+            held = [h for h in held if h[1] > nxt - HALO]
+    while queue:
+        q0, q1 = queue.pop(0)
+        yield scored(q0, q1)

@@ -1,0 +1,128 @@
+"""The learned change score of optical pairs at 10 m (:mod:`sitewatch.change.learned`): where it applies, that
+a block of rows gives what the whole grid gives, and what it finds on a pair with a built block in other light."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from sitewatch.change import ChangeImage, detect_changes
+from sitewatch.change.blocks import RowBlocks
+from sitewatch.change.learned import (
+    FEATURES,
+    LEARNED_PIXEL_M,
+    learned_applies,
+    learned_blocks,
+    model,
+    pair_features,
+)
+from sitewatch.change.optical import COVER_CLASSES
+from sitewatch.model import Grid
+from sitewatch.trees import tree_probability
+
+H, W = 160, 140
+BUILT = (slice(60, 75), slice(50, 66))
+
+
+def _grid(pixel: float) -> Grid:
+    return Grid("EPSG:32633", (pixel, 0.0, 300_000.0, 0.0, -pixel, 5_000_000.0), W, H)
+
+
+def _pair(seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Fields and a town (textured reflectance, blue, green, red, nir), the later date in other light, with a
+    block of bright new roofs built on a field."""
+    rng = np.random.default_rng(seed)
+    texture = ndimage.gaussian_filter(rng.normal(size=(H, W)), 2) * 5
+    field = np.array([0.04, 0.07, 0.05, 0.32])[:, None, None]
+    town = np.array([0.09, 0.10, 0.11, 0.18])[:, None, None]
+    base = np.where(np.arange(W)[None, None, :] < 80, field, town) * (1 + 0.2 * texture)
+    after = base * np.array([1.08, 1.05, 1.1, 0.95])[:, None, None] + 0.005
+    after[(slice(None), *BUILT)] = np.array([0.22, 0.23, 0.25, 0.27])[:, None, None]
+    before = (base + rng.normal(0, 0.002, base.shape)).astype(np.float32)
+    after = (after + rng.normal(0, 0.002, after.shape)).astype(np.float32)
+    return before, after
+
+
+def _images(pixel: float, before: np.ndarray, after: np.ndarray) -> tuple[ChangeImage, ChangeImage]:
+    names = ("blue", "green", "red", "nir")
+    return ChangeImage(before, _grid(pixel), "optical", names), ChangeImage(after, _grid(pixel), "optical", names)
+
+
+def test_the_shipped_trees_read_the_features_the_code_computes() -> None:
+    m = model()
+    assert tuple(m["features"]) == FEATURES
+    assert 0.5 <= float(m["cut"]) < 1.0 and len(m["trees"]) > 0
+
+
+@pytest.mark.parametrize(
+    ("bands", "pixel", "applies"),
+    [(("blue", "green", "red", "nir"), 10.0, True), (("blue", "green", "red"), 10.0, True), (("green", "red", "nir"), 10.0, False),
+     (("blue", "green", "red", "nir"), 3.0, False), (("blue", "green", "red", "nir"), 30.0, False), (("blue", "green", "red"), LEARNED_PIXEL_M[1], True)],
+)  # fmt: skip
+def test_the_learned_score_is_used_on_visible_bands_at_sentinel_2_class_pixels(bands: tuple[str, ...], pixel: float, applies: bool) -> None:
+    assert learned_applies(bands, pixel) is applies
+
+
+def test_a_pair_at_10_m_runs_version_5_and_at_3_m_or_without_it_the_chi_square_test() -> None:
+    before, after = _pair()
+    at10 = detect_changes(*_images(10.0, before, after))
+    assert at10.method_version == "5" and "learned_cut" in at10.parameters and "chi2_seed" not in at10.parameters
+    off = detect_changes(*_images(10.0, before, after), learned=False)
+    assert off.method_version == "3" and "chi2_seed" in off.parameters and "learned_cut" not in off.parameters
+    at3 = detect_changes(*_images(3.0, before, after))
+    assert at3.method_version == "3" and "learned_cut" not in at3.parameters
+
+
+def test_the_built_block_is_found_and_the_light_of_the_later_date_is_not_change() -> None:
+    before, after = _pair()
+    r = detect_changes(*_images(10.0, before, after))
+    built = np.zeros((H, W), bool)
+    built[BUILT] = True
+    assert r.changed[BUILT].mean() > 0.8
+    near = ndimage.binary_dilation(built, iterations=3)
+    assert r.changed[~near].mean() < 0.01
+    inside = [g for g in r.regions if g.pixels >= 0.8 * built.sum()]
+    assert len(inside) == 1 and inside[0].direction == "appeared"
+
+
+@pytest.mark.parametrize("rows", [1, 7, 40])
+def test_blocks_of_rows_give_the_scores_of_the_whole_grid(rows: int) -> None:
+    before, after = _pair(7)
+    ok = np.ones((H, W), bool)
+    ok[5:12, 30:70] = False  # no data, across the top blocks' halo
+    stats = {"smooth_px": 3, "noise": "scene", "brightness_bands": [0, 1, 2], "classes": COVER_CLASSES}
+    whole = tree_probability(pair_features(before, after, ok, [0, 1, 2], stats | {"blocks": RowBlocks(H * W)}), model()).reshape(H, W)
+    whole[~ok] = np.nan
+    got = np.full((H, W), -1.0)
+    spans = []
+    for r0, r1, p, z, br in learned_blocks(before, after, ok, [0, 1, 2], stats | {"blocks": RowBlocks(rows * W)}):
+        got[r0:r1] = p
+        spans.append((r0, r1))
+        assert z.shape == p.shape == br.shape
+    assert spans == RowBlocks(rows * W).spans(H, W)
+    assert np.allclose(got, whole, atol=1e-9, equal_nan=True)
+    a = detect_changes(*_images(10.0, before, after), blocks=RowBlocks(H * W))
+    b = detect_changes(*_images(10.0, before, after), blocks=RowBlocks(rows * W))
+    assert np.array_equal(a.changed, b.changed) and a.regions == b.regions
+
+
+def test_pixels_not_compared_are_never_changed() -> None:
+    before, after = _pair()
+    before[:, 62:70, 52:60] = np.nan  # inside the built block
+    r = detect_changes(*_images(10.0, before, after))
+    assert not r.changed[62:70, 52:60].any() and r.changed[BUILT].any()
+
+
+def test_an_8_bit_rendering_is_decided_by_the_learned_score_alone() -> None:
+    """On renderings the chi-square levels do not hold (quantised, stretched): no seed or growth from them."""
+    before, after = _pair()
+    scale = float(max(before[:3].max(), after[:3].max()))
+    b8, a8 = (np.round(x[:3] / scale * 255) / 255 for x in (before, after))
+    names = ("blue", "green", "red")
+    as_read = [ChangeImage(x.astype(np.float32), _grid(10.0), "optical", names, rendering=True) for x in (b8, a8)]
+    r = detect_changes(*as_read)
+    assert r.method_version == "5" and "learned_grow_pfa" not in r.parameters
+    noisy = detect_changes(*[ChangeImage(x.astype(np.float32), _grid(10.0), "optical", names) for x in (b8, a8)])
+    assert noisy.parameters["learned_grow_pfa"] == 1e-6
+    assert r.changed.sum() <= noisy.changed.sum()

@@ -365,6 +365,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=None, help="with --sar and --cols: the large pair rows × cols instead of --size "
                         "(25000 × 17000: a whole Sentinel-1 IW GRD scene), written a strip at a time")  # fmt: skip
     parser.add_argument("--cols", type=int, default=None, help="see --rows")
+    parser.add_argument("--compare-learned", action="store_true",
+                        help="optical: run change-image on each pair with --no-learned (the chi-square test) too, and print both and their ratios")  # fmt: skip
     args = parser.parse_args()
     if (args.rows is None) != (args.cols is None) or (args.rows is not None and not args.sar):
         parser.error("--rows and --cols go together, and with --sar")
@@ -384,7 +386,15 @@ def main() -> None:
             made = time.perf_counter() - t0
             out_dir = root / f"out_{height}x{width}"
             out_dir.mkdir(exist_ok=True)
+            if args.compare_learned and not args.sar:
+                chi2 = run(before, after, out_dir, args.kill_gb, args.src, ("--no-learned",))
+                rec, outside, n = recall(str(chi2["mask"]), patches)
+                print(f"{height:>6} × {width:<6} --no-learned: wall {chi2['wall']:7.1f} s  cpu {chi2['cpu']:7.1f} s  peak {chi2['peak_mb']:8.0f} MB"
+                      f"  recall {rec:.3f}, {n} changed pixels, {outside:.1%} outside the patches", flush=True)  # fmt: skip
             r = run(before, after, out_dir, args.kill_gb, args.src, ("--sensor", "sar") if args.sar else ())
+            if args.compare_learned and not args.sar and "killed" not in r:
+                print(f"{height:>6} × {width:<6} learned / --no-learned: wall {r['wall'] / chi2['wall']:.2f}x, cpu {r['cpu'] / chi2['cpu']:.2f}x, "
+                      f"peak {r['peak_mb'] / chi2['peak_mb']:.2f}x", flush=True)  # fmt: skip
             mpx = height * width / 1e6
             line = (f"{height:>6} × {width:<6} {mpx:7.1f} Mpx  wall {r['wall']:7.1f} s  cpu {r['cpu']:7.1f} s  peak {r['peak_mb']:8.0f} MB"
                     f"  {r['peak_mb'] * 1024**2 / (height * width):6.1f} B/px  (pair written in {made:.0f} s)")  # fmt: skip

@@ -184,11 +184,7 @@ def held_out(args: tuple[str, dict[str, Any], Path, Path]) -> tuple[str, dict[st
     import sitewatch.change.learned as learned
 
     city, model, images, cm = args
-    learned._model.cache_clear()
     learned.model = lambda: model  # type: ignore[assignment]
-    import sitewatch.change.compare as compare
-
-    compare.learned_model = lambda: model  # type: ignore[assignment]
     y = _label(cm)
     out: dict[str, NDArray[np.int64]] = {}
     b, a = _png(images / city / "pair" / "img1.png"), _png(images / city / "pair" / "img2.png")

@@ -20,12 +20,8 @@ def tree_probability(x: NDArray[np.floating], model: dict[str, Any]) -> NDArray[
     raw = np.full(len(x), float(model.get("base", 0.0)))
     rate = float(model["rate"])
     for j, t, sides in model["trees"]:
-        left = x[:, j] <= t
-        for side, (j2, t2, a, b) in zip((left, ~left), sides, strict=True):
-            if j2 < 0:
-                raw[side] += rate * a
-            else:
-                low = x[:, j2] <= t2
-                raw[side & low] += rate * a
-                raw[side & ~low] += rate * b
+        # Each row's leaf chosen with dense comparisons and selections (no masked writes): a column of a
+        # feature-major array (``x`` the transpose of features × rows) is read contiguously.
+        leaf = [a if j2 < 0 else np.where(x[:, j2] <= t2, a, b) for j2, t2, a, b in sides]
+        raw += rate * np.where(x[:, j] <= t, leaf[0], leaf[1])
     return np.asarray(1.0 / (1.0 + np.exp(-raw)), dtype=np.float64)

@@ -14,11 +14,9 @@ from numpy.typing import NDArray
 
 from ..errors import InputError
 from ..model import Change
+from . import learned as learned_score
 from .blocklabels import block_hysteresis, block_regions
 from .blocks import DEFAULT_BLOCKS, RowBlocks
-from .learned import MODEL_FILE as LEARNED_MODEL_FILE
-from .learned import learned_applies, learned_blocks
-from .learned import model as learned_model
 from .optical import COVER_CLASSES, NoiseRule, _optical_statistics, optical_blocks
 from .pair import ChangeImage, ChangeResult, check_same_grid
 from .regions import PixelValues
@@ -157,7 +155,7 @@ def detect_changes(
         fine = pixel_m <= FINE_PIXEL_M
         if fine:
             classes = 0  # at sub-metre a spectral class is a kind of object (roofs, roads, shadow), not a cover
-        use_learned = learned and not fine and learned_applies(common, pixel_m)
+        use_learned = learned and not fine and learned_score.learned_applies(common, pixel_m)
         version = _version(method, classes, fine, use_learned)
         params |= {"bands": common, "smooth_px": smooth_px, "noise": noise, "classes": classes}
         if compared < 10 * len(common):
@@ -186,16 +184,14 @@ def detect_changes(
             )
         else:
             if use_learned:
-                cut = float(learned_model()["cut"])
+                cut = float(learned_score.model()["cut"])
                 noisy = not (before.rendering or after.rendering)
                 grown, seeds, magnitude, direction = _learned_thresholded(
                     xb, xa, ok, [common.index(n) for n in ("blue", "green", "red")], cut, statistics, noisy
                 )
-                params |= {"learned_cut": cut, "learned_model": LEARNED_MODEL_FILE}
+                params |= {"learned_cut": cut, "learned_model": learned_score.MODEL_FILE}
                 if noisy:
-                    from . import learned as _learned
-
-                    params |= {"learned_strong_pfa": _learned.STRONG_PFA, "learned_grow_pfa": _learned.GROW_PFA}
+                    params |= {"learned_strong_pfa": learned_score.STRONG_PFA, "learned_grow_pfa": learned_score.GROW_PFA}
             else:
                 grown, seeds, magnitude, direction = _thresholded(xb, xa, ok, grow, seed, statistics)
                 params |= {"chi2_seed": round(seed, 4), "chi2_grow": round(grow, 4)}
@@ -208,6 +204,7 @@ def detect_changes(
             del grown, seeds
     else:
         method = "log-ratio"
+        version = METHOD_VERSIONS[method]
         params |= {"despeckle_px": despeckle_px, "dark_db": dark_db, "band": before.band_names[0]}
         passed = _sar_thresholded(before.data, after.data, ok, pfa, despeckle_px, dark_db, blocks)
         if passed is None:
@@ -228,8 +225,6 @@ def detect_changes(
         kept |= k_down
         del k_down
     regions.sort(key=lambda r: (-r.area_m2, r.polygon.bounds))
-    if method != "irmad-cva":
-        version = _version(method, classes)
     return ChangeResult(tuple(regions), before.sensor, method, version, fraction, compared, kept, params, excluded_m2)
 
 
@@ -264,15 +259,14 @@ def _learned_thresholded(
     ``noisy``, the pixels past :data:`~.learned.GROW_PFA`."""
     from scipy import stats
 
-    from . import learned
-
-    strong = np.inf if learned.STRONG_PFA is None or not noisy else float(stats.chi2.isf(learned.STRONG_PFA, before.shape[0]))
-    grow = np.inf if learned.GROW_PFA is None or not noisy else float(stats.chi2.isf(learned.GROW_PFA, before.shape[0]))
+    strong_pfa, grow_pfa = (learned_score.STRONG_PFA, learned_score.GROW_PFA) if noisy else (None, None)
+    strong = np.inf if strong_pfa is None else float(stats.chi2.isf(strong_pfa, before.shape[0]))
+    grow = np.inf if grow_pfa is None else float(stats.chi2.isf(grow_pfa, before.shape[0]))
     changed = np.zeros(ok.shape, bool)
     grown = np.zeros(ok.shape, bool)
     width = ok.shape[1]
     index, magnitude, brightness = [], [], []
-    for r0, r1, p, z, bright in learned_blocks(before, after, ok, visible, statistics):
+    for r0, r1, p, z, bright in learned_score.learned_blocks(before, after, ok, visible, statistics):
         with np.errstate(invalid="ignore"):
             c = ok[r0:r1] & ((p >= cut) | (z > strong))
             g = c | (ok[r0:r1] & (z > grow))

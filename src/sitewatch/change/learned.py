@@ -147,11 +147,20 @@ def scene_scales(before: Any, after: Any, ok: NDArray[np.bool_], visible: Sequen
 
 def _window_features(
     bx: NDArray[Any], ax: NDArray[Any], okx: NDArray[np.bool_], z: NDArray[np.float64], brightness: NDArray[np.float64],
-    scales: SceneScales, visible: Sequence[int], n_bands: int,
+    scales: SceneScales, visible: Sequence[int], n_bands: int, space: NDArray[np.float32] | None = None,
 ) -> NDArray[np.float32]:  # fmt: skip
     """:data:`FEATURES` of every pixel of a window of rows (bands × rows × cols of each date, the compared
-    pixels, :mod:`.optical`'s statistic and brightness change on the same rows), pixels × features."""
+    pixels, :mod:`.optical`'s statistic and brightness change on the same rows), features × pixels (float32,
+    each feature's row written as it is computed: 116 bytes a pixel, no other copy), in ``space`` when given
+    (a features × at least as many pixels array, used again block after block: memory touched once)."""
     from scipy import ndimage
+
+    out = np.empty((len(FEATURES), okx.size), np.float32) if space is None else space[:, : okx.size]
+    row = iter(range(len(FEATURES)))
+
+    def put(*values: NDArray[np.float64]) -> None:
+        for v in values:
+            out[next(row)] = v.ravel()
 
     def mean(v: NDArray[np.float64], size: int) -> NDArray[np.float64]:
         return ndimage.uniform_filter(v, size, mode="reflect")
@@ -163,41 +172,42 @@ def _window_features(
         s = (ax[k].astype(np.float64) - scales.offset[1]) * scales.gain[1]
         s = (s - scales.mean[1][i]) / scales.sd[1][i] * scales.sd[0][i] + scales.mean[0][i]
         b[i] = np.where(okx, s, scales.median[1][i])
-    feats: list[NDArray[np.float64]] = []
-    smooth = []
+    length = np.zeros(okx.shape)
     for i in range(len(visible)):
         dz = (b[i] - a[i]) / scales.diff_sd[i]
         d3 = mean(dz, 3)
-        smooth.append(d3)
-        feats += [a[i], b[i], d3, mean(dz, 7)]
-    length = np.sqrt(sum(d * d for d in smooth))
-    feats += [length, mean(length, 7), mean(length, 15), mean(length, 31)]
+        length += d3 * d3
+        put(a[i], b[i], d3, mean(dz, 7))
+    np.sqrt(length, out=length)
+    put(length, mean(length, 7), mean(length, 15), mean(length, 31))
     ga, gb = a.mean(axis=0), b.mean(axis=0)
     textures = []
     for g in (ga, gb):
         m1 = mean(g, 3)
         textures.append(np.sqrt(np.maximum(mean(g * g, 3) - m1 * m1, 0.0)))
-    feats += [textures[0], textures[1], textures[1] - textures[0]]
+    put(textures[0], textures[1], textures[1] - textures[0])
     ea = 2 * a[1] - a[0] - a[2]
     eb = 2 * b[1] - b[0] - b[2]
-    feats += [ea, eb - ea, ga, gb]
+    put(ea, eb - ea, ga, gb)
     stat = np.sqrt(np.where(okx, np.nan_to_num(z), 0.0) / n_bands)
     bright = np.where(okx, np.nan_to_num(brightness), 0.0)
-    feats += [stat, bright, mean(stat, 7), mean(stat, 15), mean(stat, 31), mean(bright, 7)]
-    return np.stack([f.astype(np.float32).ravel() for f in feats], axis=1)
+    put(stat, bright, mean(stat, 7), mean(stat, 15), mean(stat, 31), mean(bright, 7))
+    assert next(row, None) is None, "every feature written"
+    return out
 
 
 def pair_features(
     before: NDArray[np.floating], after: NDArray[np.floating], ok: NDArray[np.bool_], visible: Sequence[int], statistics: dict[str, Any],
 ) -> NDArray[np.float32]:  # fmt: skip
-    """:data:`FEATURES` of every pixel of a whole pair at once (pixels × features, the grid's order), as
-    :func:`learned_blocks` computes them a block at a time: what the model is trained on."""
+    """:data:`FEATURES` of every pixel of a whole pair at once (pixels × features, the grid's order: a view of a
+    features × pixels array), as :func:`learned_blocks` computes them a block at a time: what the model is
+    trained on."""
     z = np.full(ok.shape, np.nan)
     brightness = np.full(ok.shape, np.nan)
     for r0, r1, zb, _, bb in optical_blocks(before, after, ok, **statistics):
         z[r0:r1], brightness[r0:r1] = zb, bb
     scales = scene_scales(before, after, ok, visible, statistics.get("blocks", DEFAULT_BLOCKS))
-    return _window_features(before, after, ok, z, brightness, scales, visible, before.shape[0])
+    return _window_features(before, after, ok, z, brightness, scales, visible, before.shape[0]).T
 
 
 _CHUNK = 1 << 18
@@ -218,6 +228,9 @@ def learned_blocks(
     scales = scene_scales(before, after, ok, visible, statistics.get("blocks", DEFAULT_BLOCKS))
     held: list[tuple[int, int, NDArray[np.float64], NDArray[np.float64]]] = []
     queue: list[tuple[int, int]] = []
+    spans = statistics.get("blocks", DEFAULT_BLOCKS).spans(*ok.shape)
+    widest = max(min(height, r1 + HALO) - max(0, r0 - HALO) for r0, r1 in spans) if spans else 0
+    space = np.empty((len(FEATURES), widest * ok.shape[1]), np.float32)
 
     def rows(brightness: bool, a: int, b: int) -> NDArray[np.float64]:
         """Rows ``a`` to ``b`` of the held statistic, or of the brightness change."""
@@ -227,10 +240,10 @@ def learned_blocks(
         ea, eb = max(0, r0 - HALO), min(height, r1 + HALO)
         okx = ok[ea:eb]
         z, br = rows(False, ea, eb), rows(True, ea, eb)
-        x = _window_features(_rows(before, ea, eb), _rows(after, ea, eb), okx, z, br, scales, visible, n_bands)
-        core = slice((r0 - ea) * ok.shape[1], (r1 - ea) * ok.shape[1])
-        x = x[core]
-        p = np.concatenate([tree_probability(x[i : i + _CHUNK], m) for i in range(0, len(x), _CHUNK)]) if len(x) else np.zeros(0)
+        x = _window_features(_rows(before, ea, eb), _rows(after, ea, eb), okx, z, br, scales, visible, n_bands, space)
+        x = x[:, (r0 - ea) * ok.shape[1] : (r1 - ea) * ok.shape[1]]
+        n = x.shape[1]
+        p = np.concatenate([tree_probability(x[:, i : i + _CHUNK].T, m) for i in range(0, n, _CHUNK)]) if n else np.zeros(0)
         p = p.reshape(r1 - r0, ok.shape[1])
         p[~ok[r0:r1]] = np.nan
         return r0, r1, p, z[r0 - ea : r1 - ea], br[r0 - ea : r1 - ea]

@@ -3,6 +3,7 @@
     python benchmarks/change_learned_train.py             # leave-one-city-out figures, then the shipped model
     python benchmarks/change_learned_train.py --no-write  # the figures only
     python benchmarks/change_learned_train.py --datasets DIR
+    python benchmarks/change_learned_train.py --no-write --folds DIR --strong-pfa 0 --grow-pfa 1e-9  # another rule, same trees
 
 **Data.** Every OSCD city (``../shared/datasets/oscd``) whose change map ``<city>-cm.tif`` is under a
 ``… Labels`` folder: its RGB pair (``pair/img1.png``, ``pair/img2.png``, 8-bit renderings of the 10 m
@@ -211,7 +212,7 @@ def main() -> None:
     ap.add_argument("--datasets", type=Path, default=None, help="a folder laid out as ../shared/datasets")
     ap.add_argument("--no-write", action="store_true", help="print the figures, do not write the shipped model")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--folds", type=Path, default=None, help="keep each fold's trees in this folder, and read them from it on a rerun")
+    ap.add_argument("--folds", type=Path, default=None, help="keep each fold's trees in this folder, and read them from it on a rerun (empty it when the cities change)")
     ap.add_argument("--strong-pfa", type=float, default=None, help="the learned module's STRONG_PFA for this run (0: none)")
     ap.add_argument("--grow-pfa", type=float, default=None, help="the learned module's GROW_PFA for this run (0: none)")
     opts = ap.parse_args()
@@ -237,13 +238,11 @@ def main() -> None:
         for k, m in zip(kept, models, strict=True):
             k.parent.mkdir(parents=True, exist_ok=True)
             k.write_text(json.dumps(m))
-    if opts.strong_pfa is not None:
-        import sitewatch.change.learned as learned
+    import sitewatch.change.learned as learned  # the workers are forked from here: they inherit what is set
 
+    if opts.strong_pfa is not None:
         learned.STRONG_PFA = opts.strong_pfa or None
     if opts.grow_pfa is not None:
-        import sitewatch.change.learned as learned
-
         learned.GROW_PFA = opts.grow_pfa or None
     with Pool(opts.workers) as pool:
         results = pool.map(held_out, [(c, m, images, cms[c]) for c, m in zip(cities, models, strict=True)])

@@ -2,9 +2,10 @@
 boosted depth-2 trees over each pixel's colours, differences, textures and the chi-square statistic of
 :mod:`.optical`, trained by ``benchmarks/change_learned_train.py`` on OSCD's labelled cities (urban change:
 new buildings, roads, cleared ground) and scored there leave-one-city-out (BENCHMARKS.md, "Learned change
-score"). Method ``irmad-cva`` version 5: where it applies, a pixel changed when its score reaches the
-model's cut, instead of the chi-square thresholds; everything else (regions, magnitude, direction) is as
-before.
+score"). Method ``irmad-cva`` version 5: where it applies, a region's seeds are the pixels whose score
+reaches the model's cut or whose chi-square statistic passes :data:`STRONG_PFA`, and it grows into the pixels
+past :data:`GROW_PFA` (on 8-bit renderings the score alone), instead of the chi-square thresholds of version
+3; everything else (regions, magnitude, direction) is as before.
 
 The features, per pixel (the visible bands only, blue, green and red, so that an 8-bit rendering and a
 reflectance file are read alike; :data:`FEATURES` names them):

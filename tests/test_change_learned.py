@@ -3,6 +3,8 @@ a block of rows gives what the whole grid gives, and what it finds on a pair wit
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -126,3 +128,27 @@ def test_an_8_bit_rendering_is_decided_by_the_learned_score_alone() -> None:
     noisy = detect_changes(*[ChangeImage(x.astype(np.float32), _grid(10.0), "optical", names) for x in (b8, a8)])
     assert noisy.parameters["learned_grow_pfa"] == 1e-6
     assert r.changed.sum() <= noisy.changed.sum()
+
+
+def test_change_image_reads_png_and_8_bit_files_as_renderings_and_others_as_reflectance(tmp_path: Path) -> None:
+    from affine import Affine
+    from PIL import Image
+
+    from sitewatch.change_image import read_change_pair
+    from sitewatch.testing import write_tiff
+
+    before, after = _pair()
+    scale = float(max(before[:3].max(), after[:3].max()))
+    for name, x in (("b", before), ("a", after)):
+        rgb = np.clip(np.round(x[[2, 1, 0]] / scale * 255), 0, 255).astype(np.uint8)
+        Image.fromarray(rgb.transpose(1, 2, 0)).save(tmp_path / f"{name}.png")
+        t = Affine(10.0, 0, 300_000.0, 0, -10.0, 5_000_000.0)
+        write_tiff(tmp_path / f"{name}8.tif", rgb, crs="EPSG:32633", transform=t, descriptions=("red", "green", "blue"))
+        write_tiff(tmp_path / f"{name}.tif", x, crs="EPSG:32633", transform=t, descriptions=("blue", "green", "red", "nir"))
+    png = read_change_pair(tmp_path / "b.png", tmp_path / "a.png", sensor="optical", pixel_size=10.0)
+    eight = read_change_pair(tmp_path / "b8.tif", tmp_path / "a8.tif", sensor="optical")
+    floats = read_change_pair(tmp_path / "b.tif", tmp_path / "a.tif", sensor="optical")
+    assert png.before.rendering and png.after.rendering and eight.before.rendering
+    assert not floats.before.rendering and not floats.after.rendering
+    r = detect_changes(png.before, png.after)
+    assert r.method_version == "5" and "learned_grow_pfa" not in r.parameters and r.regions

@@ -309,8 +309,8 @@ def read_change_pair(
     if rows is not None:
         b_rows, a_rows, grid = rows
         return ChangePair(
-            ChangeImage(b_rows, grid, kind, b_rows.names, label=before, rendering=getattr(b_rows, "rendering", False)),
-            ChangeImage(a_rows, grid, kind, a_rows.names, label=after, rendering=getattr(a_rows, "rendering", False)),
+            ChangeImage(b_rows, grid, kind, b_rows.names, label=before, rendering=b_rows.rendering),
+            ChangeImage(a_rows, grid, kind, a_rows.names, label=after, rendering=a_rows.rendering),
             True, float(abs(grid.transform[0])), before_bands=b_files, after_bands=a_files,
         )  # fmt: skip
     b = _read(b_date, kind, pixel_size, dn_scale)

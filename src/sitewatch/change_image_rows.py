@@ -46,9 +46,11 @@ class _BandRows:
     ndim = 3
     dtype = np.dtype(np.float32)
 
+    rendering = False
+    """8-bit band files (:attr:`~sitewatch.change.pair.ChangeImage.rendering`), set by :func:`_rows_pair`."""
+
     def __init__(self, src: Any, scale: float | None, names: tuple[str, ...], spill: _Spill | None = None) -> None:
         self.src, self.scale, self.names, self.spill = src, scale, names, spill
-        self.rendering = False  # 8-bit band files (:attr:`ChangeImage.rendering`), set by :func:`_rows_pair`
         self.shape = (len(names), src.info.height, src.info.width)
         self._chunk = _chunk_rows(src)
         self._kept: dict[int, NDArray[np.float32]] = {}

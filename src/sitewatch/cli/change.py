@@ -16,6 +16,7 @@ from .options import (
     existing_folder,
     handle_errors,
     json_option,
+    learned_option,
     min_area_option,
     workspace_option,
 )
@@ -41,8 +42,7 @@ def _check_geojson_out(out_path: Path | None, site_id: str) -> None:
               help="Optical, pixels coarser than 1 m: spectral classes of the earlier image whose own common "
                    "change each pixel must also differ from; 0 compares each pixel with the scene only. "
                    "Pixels of 1 m or finer use no classes (README).")
-@click.option("--learned/--no-learned", default=True, show_default=True,
-              help="Optical pairs of 5-15 m pixels with blue, green and red: a changed pixel is one the learned score (trained on OSCD's labelled cities, README) puts at its cut or above; --no-learned keeps the chi-square test of the noise there too.")
+@learned_option
 @click.option("--with-detections", is_flag=True,
               help="Compare the pixels of the stored vessels and cranes too (by default they are left out).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), callback=existing_folder,

@@ -19,6 +19,7 @@ from .options import (
     handle_errors,
     is_quiet,
     json_summary_option,
+    learned_option,
     min_area_option,
     refuse_input_as_out,
 )
@@ -50,8 +51,7 @@ def _mask_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 @min_area_option
 @click.option("--cover-classes", type=click.IntRange(min=0, max=32), default=COVER_CLASSES, show_default=True, metavar="N",
               help="Optical: spectral classes of the earlier image whose own common change each pixel must also differ from (as `change`).")  # fmt: skip
-@click.option("--learned/--no-learned", default=True, show_default=True,
-              help="Optical pairs of 5-15 m pixels with blue, green and red: a changed pixel is one the learned score (trained on OSCD's labelled cities, README) puts at its cut or above; --no-learned keeps the chi-square test of the noise there too.")
+@learned_option
 @click.option("--mask", "mask", type=click.Path(dir_okay=False, path_type=Path), default=None, callback=_mask_out,
               help="Also write the changed pixels (255) on the earlier image's own pixels: a GeoTIFF (.tif) or PNG (.png), to score against a change map drawn on it.")  # fmt: skip
 @json_summary_option

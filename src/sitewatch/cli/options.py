@@ -550,6 +550,14 @@ min_area_option = click.option(
 )  # fmt: skip
 """``--min-area-m2`` of ``change`` and ``change-image``: the smallest change region kept."""
 
+learned_option = click.option(
+    "--learned/--no-learned", default=True, show_default=True,
+    help="Optical pairs of 5-15 m pixels with blue, green and red: regions seeded by a learned score (trained on "
+         "OSCD's labelled cities) and by the chi-square test's strongest changes (README); --no-learned: the "
+         "chi-square test alone.",
+)  # fmt: skip
+"""``--learned/--no-learned`` of ``change`` and ``change-image``: method ``irmad-cva`` 5 or the test of 3."""
+
 
 def utc_offset_option(then: str) -> Callable[[F], F]:
     """``--utc-offset HOURS`` into ``utc_offset``, declared once for every command that takes local dates

@@ -38,9 +38,10 @@ from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-VARIANTS: dict[str, dict[str, Any]] = {"version 2": {"classes": 0}, "version 3": {}}
+VARIANTS: dict[str, dict[str, Any]] = {"version 2": {"classes": 0, "learned": False}, "version 3": {"learned": False}}
 """Name -> keyword arguments of ``detect_changes``: ``irmad-cva`` 2 (no class-centred test) and 3 (its
-defaults); ``--classes`` adds the same with other numbers of classes."""
+defaults before the learned score, which version 5 puts in place of their thresholds at 5-15 m);
+``--classes`` adds the same with other numbers of classes."""
 
 
 # -- the demo's training ground ----------------------------------------------------------------
@@ -256,7 +257,7 @@ def main() -> None:
     parser.add_argument("--noise", type=int, default=0, help="score the variants on this many synthetic pairs")
     parser.add_argument("--classes", type=int, nargs="*", default=[], help="also run version 3 with these numbers of classes")
     args = parser.parse_args()
-    VARIANTS.update({f"version 3, {k} classes": {"classes": k} for k in args.classes})
+    VARIANTS.update({f"version 3, {k} classes": {"classes": k, "learned": False} for k in args.classes})
     if args.demo:
         pairs = demo_pairs(args.demo)
         if args.regions:

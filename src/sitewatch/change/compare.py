@@ -6,7 +6,7 @@ makes its regions the store's rows.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -234,20 +234,9 @@ def _thresholded(
     """The pixels whose statistic passes ``grow`` and ``seed`` (whole grids, a byte a pixel), and the
     magnitude (square root of the statistic) and brightness change at those pixels: the optical test a
     block of rows at a time (:func:`~.optical.optical_blocks`), with no whole grid of its float64 values."""
-    grown, seeds = np.zeros(ok.shape, bool), np.zeros(ok.shape, bool)
-    width = ok.shape[1]
-    index, magnitude, brightness = [], [], []
-    for r0, r1, z, _, bright in optical_blocks(before, after, ok, **statistics):
-        core = ok[r0:r1]
-        with np.errstate(invalid="ignore"):
-            g, s = core & (z > grow), core & (z > seed)
-        grown[r0:r1], seeds[r0:r1] = g, s
-        at = np.flatnonzero(g | s)
-        index.append(at + r0 * width)
-        magnitude.append(np.sqrt(np.nan_to_num(z.ravel()[at])))
-        brightness.append(bright.ravel()[at])
-    at = np.concatenate(index)
-    return grown, seeds, PixelValues(at, np.concatenate(magnitude)), PixelValues(at, np.concatenate(brightness))
+    blocks = ((r0, r1, z, bright, core & (z > grow), core & (z > seed))
+              for r0, r1, z, _, bright in optical_blocks(before, after, ok, **statistics) for core in [ok[r0:r1]])  # fmt: skip
+    return _gathered(blocks, ok.shape)
 
 
 def _learned_thresholded(
@@ -262,23 +251,34 @@ def _learned_thresholded(
     strong_pfa, grow_pfa = (learned_score.STRONG_PFA, learned_score.GROW_PFA) if noisy else (None, None)
     strong = np.inf if strong_pfa is None else float(stats.chi2.isf(strong_pfa, before.shape[0]))
     grow = np.inf if grow_pfa is None else float(stats.chi2.isf(grow_pfa, before.shape[0]))
-    changed = np.zeros(ok.shape, bool)
-    grown = np.zeros(ok.shape, bool)
-    width = ok.shape[1]
-    index, magnitude, brightness = [], [], []
-    for r0, r1, p, z, bright in learned_score.learned_blocks(before, after, ok, visible, statistics):
-        with np.errstate(invalid="ignore"):
-            c = ok[r0:r1] & ((p >= cut) | (z > strong))
-            g = c | (ok[r0:r1] & (z > grow))
-        changed[r0:r1] = c
-        grown[r0:r1] = g
-        at = np.flatnonzero(g)
-        index.append(at + r0 * width)
-        magnitude.append(np.sqrt(np.nan_to_num(z.ravel()[at])))
-        brightness.append(bright.ravel()[at])
-    at = np.concatenate(index) if index else np.zeros(0, np.intp)
-    values = (np.concatenate(magnitude), np.concatenate(brightness)) if index else (np.zeros(0), np.zeros(0))
-    return grown, changed, PixelValues(at, values[0]), PixelValues(at, values[1])
+
+    def passed(r0: int, r1: int, p: NDArray[np.float64], z: NDArray[np.float64]) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+        core = ok[r0:r1]
+        seeds = core & ((p >= cut) | (z > strong))
+        return seeds | (core & (z > grow)), seeds
+
+    blocks = ((r0, r1, z, bright, *passed(r0, r1, p, z))
+              for r0, r1, p, z, bright in learned_score.learned_blocks(before, after, ok, visible, statistics))  # fmt: skip
+    return _gathered(blocks, ok.shape)
+
+
+def _gathered(
+    blocks: Iterator[tuple[int, int, NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_], NDArray[np.bool_]]], shape: tuple[int, int],
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_], PixelValues, PixelValues]:  # fmt: skip
+    """The grown and seed pixels of ``blocks`` (``(r0, r1, z, brightness, grown, seeds)`` of each block of rows, top
+    to bottom) as whole grids, and the magnitude (square root of z) and brightness change at the pixels of either."""
+    grown, seeds = np.zeros(shape, bool), np.zeros(shape, bool)
+    width = shape[1]
+    index, magnitude, brightness = [np.zeros(0, np.intp)], [np.zeros(0)], [np.zeros(0)]
+    with np.errstate(invalid="ignore"):  # (z is NaN where not compared)
+        for r0, r1, z, bright, g, s in blocks:
+            grown[r0:r1], seeds[r0:r1] = g, s
+            at = np.flatnonzero(g | s)
+            index.append(at + r0 * width)
+            magnitude.append(np.sqrt(np.nan_to_num(z.ravel()[at])))
+            brightness.append(bright.ravel()[at])
+    at = np.concatenate(index)
+    return grown, seeds, PixelValues(at, np.concatenate(magnitude)), PixelValues(at, np.concatenate(brightness))
 
 
 def _sar_thresholded(

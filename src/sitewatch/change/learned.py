@@ -86,15 +86,11 @@ def learned_applies(bands: Sequence[str], pixel_m: float) -> bool:
 
 
 @lru_cache(maxsize=1)
-def _model() -> dict[str, Any]:
+def model() -> dict[str, Any]:
+    """The shipped trees (with their ``cut``), read once."""
     from ..detect.sar_candidates import read_packaged_model
 
     return read_packaged_model(MODEL_FILE, FEATURES, "benchmarks/change_learned_train.py")
-
-
-def model() -> dict[str, Any]:
-    """The shipped trees (with their ``cut``)."""
-    return _model()
 
 
 @dataclass(frozen=True)
@@ -217,13 +213,12 @@ _CHUNK = 1 << 18
 
 def learned_blocks(
     before: Any, after: Any, ok: NDArray[np.bool_], visible: Sequence[int], statistics: dict[str, Any],
-    trees: dict[str, Any] | None = None,
 ) -> Iterator[tuple[int, int, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]]:  # fmt: skip
     """:func:`.optical.optical_blocks`' blocks, top to bottom, each with the learned score of its pixels:
-    ``(r0, r1, score, z, brightness)`` (score NaN where not compared). ``trees``: the model (default the
-    shipped one). A block is scored once the blocks after it have given the :data:`HALO` rows its windows
-    need, so at most a few blocks' values are held at a time."""
-    m = trees or model()
+    ``(r0, r1, score, z, brightness)`` (score NaN where not compared), by the shipped trees (:func:`model`).
+    A block is scored once the blocks after it have given the :data:`HALO` rows its windows need, so at most
+    a few blocks' values are held at a time."""
+    m = model()
     height = ok.shape[0]
     n_bands = before.shape[0]
     scales = scene_scales(before, after, ok, visible, statistics.get("blocks", DEFAULT_BLOCKS))

@@ -36,6 +36,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable, Sequence
 from multiprocessing import Pool
 from pathlib import Path
 from typing import Any
@@ -102,9 +103,9 @@ def city_rows(args: tuple[str, Path, Path]) -> tuple[str, NDArray[np.float32], N
     return city, pair_features(b, a, ok, [0, 1, 2], _statistics()), y.ravel()
 
 
-def _draw(x: NDArray[np.float32], y: NDArray[np.bool_], rng: np.random.Generator) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
+def _draw(x: NDArray[np.float32], y: NDArray[np.bool_], rng: np.random.Generator, draw: int = DRAW) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
     pos, neg = np.flatnonzero(y), np.flatnonzero(~y)
-    i = np.r_[rng.choice(pos, min(len(pos), DRAW // 2), replace=False), rng.choice(neg, min(len(neg), DRAW // 2), replace=False)]
+    i = np.r_[rng.choice(pos, min(len(pos), draw // 2), replace=False), rng.choice(neg, min(len(neg), draw // 2), replace=False)]
     return x[i], y[i].astype(np.float64)
 
 
@@ -122,14 +123,21 @@ def _kept(p: NDArray[np.float64], shape: tuple[int, int], cut: float) -> NDArray
     return m.ravel()
 
 
-def fit_model(data: dict[str, tuple[NDArray[np.float32], NDArray[np.bool_], tuple[int, int]]], cities: list[str]) -> dict[str, Any]:
-    """Trees on ``cities``' draws, with the cut of best pooled F1 over them."""
+Kept = Callable[[NDArray[np.float64], tuple[int, int], float], NDArray[np.bool_]]
+
+
+def fit_model(
+    data: dict[str, tuple[NDArray[np.float32], NDArray[np.bool_], tuple[int, int]]], cities: list[str],
+    kept: Kept = _kept, cuts: Sequence[float] = CUTS, draw: int = DRAW,
+) -> dict[str, Any]:  # fmt: skip
+    """Trees on ``cities``' draws (``draw`` pixels each), with the cut of ``cuts`` that gives the best pooled F1
+    over them, each city's pixels thresholded and shaped by ``kept``."""
     import sar_render_train as srt
     from sitewatch.change.learned import FEATURES
     from sitewatch.trees import tree_probability
 
     rng = np.random.default_rng(SEED)
-    draws = [_draw(data[c][0], data[c][1], rng) for c in cities]
+    draws = [_draw(data[c][0], data[c][1], rng, draw) for c in cities]
     x = np.vstack([d[0] for d in draws]).astype(np.float64)
     y = np.concatenate([d[1] for d in draws])
     groups = np.concatenate([np.full(len(d[1]), i) for i, d in enumerate(draws)])
@@ -137,10 +145,10 @@ def fit_model(data: dict[str, tuple[NDArray[np.float32], NDArray[np.bool_], tupl
     model["features"] = list(FEATURES)
     probs = {c: tree_probability(data[c][0], model) for c in cities}
     best = (-1.0, 0.9)
-    for cut in CUTS:
+    for cut in cuts:
         t = np.zeros(3)
         for c in cities:
-            m, yy = _kept(probs[c], data[c][2], cut), data[c][1]
+            m, yy = kept(probs[c], data[c][2], cut), data[c][1]
             t += ((m & yy).sum(), (m & ~yy).sum(), (~m & yy).sum())
         f1 = 2 * t[0] / max(2 * t[0] + t[1] + t[2], 1)
         if f1 > best[0]:
@@ -185,7 +193,7 @@ def held_out(args: tuple[str, dict[str, Any], Path, Path]) -> tuple[str, dict[st
     import sitewatch.change.learned as learned
 
     city, model, images, cm = args
-    learned.model = lambda: model  # type: ignore[assignment]
+    learned.model = lambda *_: model  # type: ignore[assignment]
     y = _label(cm)
     out: dict[str, NDArray[np.int64]] = {}
     b, a = _png(images / city / "pair" / "img1.png"), _png(images / city / "pair" / "img2.png")

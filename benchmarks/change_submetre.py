@@ -1,6 +1,6 @@
-"""Optical change at sub-metre pixels (``irmad-cva`` 4): simulated pairs, the LEVIR-CD and DSIFN-CD samples.
+"""Optical change at sub-metre pixels (``irmad-cva`` 6 and 4): simulated pairs, the LEVIR-CD and DSIFN-CD samples.
 
-    python benchmarks/change_submetre.py                 # simulated pairs and the samples: version 4, version 3, baseline
+    python benchmarks/change_submetre.py                 # simulated pairs and the samples: versions 6, 4 and 3, baseline
     python benchmarks/change_submetre.py --pairs 20      # more simulated pairs
     python benchmarks/change_submetre.py --grid          # also: choose the rules' constants on one sample set, score the other
 
@@ -11,12 +11,15 @@ roof added: how many of the objects a region covers, and how many regions lie el
 
 **Samples**: the LEVIR-CD and DSIFN-CD crops of ``benchmarks/change_oscd.py`` (0.5 m RGB, regions of 25 m²
 and more), pooled per set and over both. "version 3" is the same code with :data:`sitewatch.change.FINE_PIXEL_M`
-set to 0, so that no pixel gets the sub-metre rules (what ``irmad-cva`` 3 gave, to the digit); the
-baseline is change vector analysis of RGB with Otsu's threshold.
+set to 0, so that no pixel gets the sub-metre rules (what ``irmad-cva`` 3 gave, to the digit); "version 4"
+is ``learned=False`` (the sub-metre rules without the learned score); "version 6" the default (the
+learned score's seeds, :mod:`sitewatch.change.learned`: its figures on the samples are in-sample, the
+held-out ones come from ``benchmarks/change_submetre_train.py``); the baseline is change vector analysis
+of RGB with Otsu's threshold.
 
 ``--grid``: every combination of a few values of the sub-metre constants (the quiet share, the tolerance,
 the opening and closing, the gain range on or off), scored on both sets; the combination of best F1 on
-one set is then scored on the other. A check of how much the choice of constants depends on the set it
+one set is then scored on the other (version 4's rules: ``learned=False``). A check of how much the choice of constants depends on the set it
 is made on, not how they were chosen (BENCHMARKS.md says how).
 """
 
@@ -71,7 +74,7 @@ def simulated(n: int) -> None:
     from sitewatch.model import Grid
     from sitewatch.testing.submetre_change import submetre_pair
 
-    for name, values in (("version 4", {}), ("version 3", {"FINE_PIXEL_M": 0.0})):
+    for name, values, learned in (("version 6", {}, True), ("version 4", {}, False), ("version 3", {"FINE_PIXEL_M": 0.0}, False)):
         quiet = found = total = elsewhere = 0
         with constants(**values):
             for seed in range(n):
@@ -81,7 +84,7 @@ def simulated(n: int) -> None:
                     grid = Grid("EPSG:32631", (0.5, 0.0, 500_000.0, 0.0, -0.5, 5_000_000.0), w, h)
                     bands = ("blue", "green", "red")
                     r = detect_changes(ChangeImage(p.before, grid, "optical", bands), ChangeImage(p.after, grid, "optical", bands),
-                                       min_area_m2=25.0)  # fmt: skip
+                                       min_area_m2=25.0, learned=learned)  # fmt: skip
                     labels, k = ndimage.label(r.changed, structure=np.ones((3, 3), bool))
                     if not changed:
                         quiet += k
@@ -97,10 +100,10 @@ def sample_sets() -> dict[str, list[co.Pair]]:
     return {folder: [p for root in co.pair_folders(co.DATASETS / folder) for p in co.png_pairs(root)] for _, folder in co.PNG_SETS}
 
 
-def pooled(sets: dict[str, list[co.Pair]], method: str = "sitewatch") -> dict[str, NDArray[np.int64]]:
+def pooled(sets: dict[str, list[co.Pair]], method: str = "sitewatch", learned: bool = False) -> dict[str, NDArray[np.int64]]:
     out = {}
     for folder, pairs in sets.items():
-        fn = co.cva_otsu_changed if method == "baseline" else lambda p: co.sitewatch_changed(p, min_area_m2=25.0)
+        fn = co.cva_otsu_changed if method == "baseline" else lambda p: co.sitewatch_changed(p, min_area_m2=25.0, learned=learned)
         out[folder] = sum((co.counts(fn(p), p) for p in pairs), np.zeros(3, np.int64))
     out["both"] = sum(out.values(), np.zeros(3, np.int64))
     return out
@@ -121,6 +124,7 @@ def main() -> None:
         print(f"no LEVIR-CD or DSIFN-CD samples under {co.DATASETS}", file=sys.stderr)
         return
     print("\npooled P R F1 per set and over both (regions of 25 m² and more)")
+    print(line("version 6 (in-sample)", pooled(sets, learned=True)))
     print(line("version 4", pooled(sets)))
     with constants(FINE_PIXEL_M=0.0):
         print(line("version 3", pooled(sets)))

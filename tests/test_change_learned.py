@@ -1,5 +1,7 @@
-"""The learned change score of optical pairs at 10 m (:mod:`sitewatch.change.learned`): where it applies, that
-a block of rows gives what the whole grid gives, and what it finds on a pair with a built block in other light."""
+"""The learned change scores of optical pairs (:mod:`sitewatch.change.learned`): at 10 m, where it applies, that
+a block of rows gives what the whole grid gives, and what it finds on a pair with a built block in other light;
+at sub-metre pixels, where its seeds come from and what they keep (the simulated pairs' own tests are in
+``test_change_submetre.py``, which now run version 6)."""
 
 from __future__ import annotations
 
@@ -9,18 +11,22 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from sitewatch.change import ChangeImage, detect_changes
+from sitewatch.change import ChangeImage, ChangeResult, detect_changes
 from sitewatch.change.blocks import RowBlocks
 from sitewatch.change.learned import (
     FEATURES,
+    FINE_MODEL_FILE,
     LEARNED_PIXEL_M,
+    MODEL_FILE,
     learned_applies,
     learned_blocks,
+    learned_model_file,
     model,
     pair_features,
 )
 from sitewatch.change.optical import COVER_CLASSES
 from sitewatch.model import Grid
+from sitewatch.testing.submetre_change import SubmetrePair, submetre_pair
 from sitewatch.trees import tree_probability
 
 H, W = 160, 140
@@ -51,10 +57,22 @@ def _images(pixel: float, before: np.ndarray, after: np.ndarray) -> tuple[Change
     return ChangeImage(before, _grid(pixel), "optical", names), ChangeImage(after, _grid(pixel), "optical", names)
 
 
-def test_the_shipped_trees_read_the_features_the_code_computes() -> None:
-    m = model()
+@pytest.mark.parametrize("file", [MODEL_FILE, FINE_MODEL_FILE])
+def test_the_shipped_trees_read_the_features_the_code_computes(file: str) -> None:
+    m = model(file)
     assert tuple(m["features"]) == FEATURES
-    assert 0.5 <= float(m["cut"]) < 1.0 and len(m["trees"]) > 0
+    assert 0.3 <= float(m["cut"]) < 1.0 and len(m["trees"]) > 0
+
+
+@pytest.mark.parametrize(
+    ("bands", "pixel", "file"),
+    [(("blue", "green", "red"), 10.0, MODEL_FILE), (("blue", "green", "red", "nir"), 0.5, FINE_MODEL_FILE),
+     (("blue", "green", "red"), 1.0, FINE_MODEL_FILE), (("blue", "green", "red"), 0.25, FINE_MODEL_FILE),
+     (("blue", "green", "red"), 0.1, None), (("blue", "green", "red"), 3.0, None), (("green", "red", "nir"), 0.5, None)],
+)  # fmt: skip
+def test_each_model_has_its_pixel_sizes(bands: tuple[str, ...], pixel: float, file: str | None) -> None:
+    assert learned_model_file(bands, pixel) == file
+    assert learned_applies(bands, pixel) is (file is not None)
 
 
 @pytest.mark.parametrize(
@@ -152,3 +170,58 @@ def test_change_image_reads_png_and_8_bit_files_as_renderings_and_others_as_refl
     assert not floats.before.rendering and not floats.after.rendering
     r = detect_changes(png.before, png.after)
     assert r.method_version == "5" and "learned_grow_pfa" not in r.parameters and r.regions
+
+
+def _submetre(seed: int, pixel_m: float = 0.5, learned: bool = True) -> tuple[SubmetrePair, ChangeResult]:
+    pair = submetre_pair(seed, changed=True)
+    h, w = pair.truth.shape
+    grid = Grid("EPSG:32631", (pixel_m, 0.0, 500_000.0, 0.0, -pixel_m, 5_000_000.0), w, h)
+    names = ("blue", "green", "red")
+    images = (ChangeImage(pair.before, grid, "optical", names), ChangeImage(pair.after, grid, "optical", names))
+    return pair, detect_changes(*images, min_area_m2=25.0, learned=learned)
+
+
+def test_sub_metre_pairs_run_version_6_with_the_sub_metre_trees_and_version_4_without() -> None:
+    _, r = _submetre(0)
+    assert r.method_version == "6" and r.parameters["learned_model"] == FINE_MODEL_FILE
+    assert {"learned_cut", "learned_seed_chi2", "chi2_seed", "noise_scale"} <= set(r.parameters)
+    _, off = _submetre(0, learned=False)
+    assert off.method_version == "4" and "learned_cut" not in off.parameters
+    _, finer = _submetre(0, pixel_m=0.1)
+    assert finer.method_version == "4" and "learned_cut" not in finer.parameters
+
+
+def test_sub_metre_regions_without_a_learned_seed_keep_the_strong_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trees that mark nothing (a cut no score reaches): the trench and the roof are still found, seeded by
+    the sub-metre statistic past STRONG_PFA; with no strong seeds either, nothing is."""
+    import sitewatch.change.learned as learned
+
+    blind = dict(model(FINE_MODEL_FILE), cut=2.0)
+    monkeypatch.setattr(learned, "model", lambda *_: blind)
+    pair, r = _submetre(1)
+    for rows, cols in pair.objects:
+        assert r.changed[rows, cols].mean() > 0.5
+    monkeypatch.setattr(learned, "STRONG_PFA", None)
+    _, none = _submetre(1)
+    assert none.regions == ()
+
+
+def test_sub_metre_learned_seeds_need_the_tolerant_statistic(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same ground in other light half a pixel apart: with the gate no region, without it (the score
+    alone seeding) regions along the drawn edges (BENCHMARKS.md: 118 in 20 pairs)."""
+    import sitewatch.change.learned as learned
+
+    def regions() -> int:
+        n = 0
+        for seed in range(3):
+            pair = submetre_pair(seed)
+            h, w = pair.truth.shape
+            grid = Grid("EPSG:32631", (0.5, 0.0, 500_000.0, 0.0, -0.5, 5_000_000.0), w, h)
+            names = ("blue", "green", "red")
+            r = detect_changes(ChangeImage(pair.before, grid, "optical", names), ChangeImage(pair.after, grid, "optical", names), min_area_m2=25.0)
+            n += len(r.regions)
+        return n
+
+    assert regions() == 0
+    monkeypatch.setattr(learned, "FINE_SEED_QUANTILE", 0.0)
+    assert regions() > 0

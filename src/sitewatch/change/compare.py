@@ -32,13 +32,14 @@ from .windows import _masked_mean
 
 __all__ = ["METHOD_VERSIONS", "DEFAULT_PFA", "GROW", "OPTICAL_BANDS", "VISIBLE_BANDS", "detect_changes", "to_changes"]
 
-METHOD_VERSIONS: dict[str, str] = {"irmad-cva": "5", "log-ratio": "2"}
+METHOD_VERSIONS: dict[str, str] = {"irmad-cva": "6", "log-ratio": "2"}
 """The version of each method's rules, bumped whenever they change what a pair gives (``log-ratio`` 2:
 the looks of each despeckling window, not the scene's everywhere; ``irmad-cva`` 3: a pixel must also
 differ from the common change of its spectral class; ``irmad-cva`` 4: pixels of :data:`FINE_PIXEL_M` or
 finer have their own rules, see the package docstring; ``irmad-cva`` 5: pairs of
 :data:`~.learned.LEARNED_PIXEL_M` with blue, green and red are thresholded on a learned score,
-:mod:`.learned`; any other pair gives what version 4 or 3 gave and says so, or ``2`` without classes)."""
+:mod:`.learned`; ``irmad-cva`` 6: at :data:`~.learned.LEARNED_FINE_PIXEL_M` a sub-metre learned score seeds
+version 4's changed pixels; any other pair gives what version 4 or 3 gave and says so, or ``2`` without classes)."""
 
 DEFAULT_PFA: dict[str, float] = {"optical": 1e-6, "sar": 1e-7}
 """Per-pixel false-alarm probability of the threshold a region must reach somewhere (its seed).
@@ -62,15 +63,15 @@ VISIBLE_BANDS = ("blue", "green", "red")
 
 
 def _version(method: str, classes: int, fine: bool = False, learned: bool = False) -> str:
-    """The version of the rules a pair ran: ``irmad-cva`` with the learned score is version 5's; at
-    :data:`FINE_PIXEL_M` or finer version 4's; otherwise, without spectral classes, version 2's test, with
+    """The version of the rules a pair ran: ``irmad-cva`` at :data:`FINE_PIXEL_M` or finer is version 6's with
+    the learned score, version 4's without; coarser with the learned score version 5's; otherwise, without spectral classes, version 2's test, with
     them version 3's."""
     if method != "irmad-cva":
         return METHOD_VERSIONS[method]
+    if fine:
+        return "6" if learned else "4"
     if learned:
         return "5"
-    if fine:
-        return "4"
     return "2" if classes <= 1 else "3"
 
 
@@ -105,8 +106,9 @@ def detect_changes(
     method version 2's test; not used on pixels of :data:`FINE_PIXEL_M` or finer); ``blocks`` how many rows
     of the grid the test (optical or SAR) works on at a time (:class:`~.blocks.RowBlocks`; what it finds does not
     depend on it, the memory it takes does). ``learned``: optical pairs of :data:`~.learned.LEARNED_PIXEL_M`
-    with blue, green and red are thresholded on the learned score (:mod:`.learned`, method version 5);
-    False keeps the chi-square thresholds there too. Raises :class:`GridMismatchError` when the grids differ and :class:`InputError` when
+    with blue, green and red are thresholded on the learned score (:mod:`.learned`, method version 5), and
+    at :data:`~.learned.LEARNED_FINE_PIXEL_M` the sub-metre rules' changed pixels are kept where they hold a
+    pixel of the sub-metre score's (version 6); False keeps the chi-square thresholds and version 4's rules. Raises :class:`GridMismatchError` when the grids differ and :class:`InputError` when
     the sensors differ or the images share no band to compare.
     """
     check_same_grid(before.grid, after.grid, before.name, after.name)
@@ -155,7 +157,8 @@ def detect_changes(
         fine = pixel_m <= FINE_PIXEL_M
         if fine:
             classes = 0  # at sub-metre a spectral class is a kind of object (roofs, roads, shadow), not a cover
-        use_learned = learned and not fine and learned_score.learned_applies(common, pixel_m)
+        learned_file = learned_score.learned_model_file(common, pixel_m) if learned else None
+        use_learned = learned_file is not None
         version = _version(method, classes, fine, use_learned)
         params |= {"bands": common, "smooth_px": smooth_px, "noise": noise, "classes": classes}
         if compared < 10 * len(common):
@@ -177,19 +180,32 @@ def detect_changes(
             params |= {"noise_scale": round(math.sqrt(scale), 4), "tolerance_px": tolerance}
             with np.errstate(invalid="ignore"):
                 changed = block_hysteresis(ok & (z > grow), ok & (z > seed), blocks)
-            changed = _fine_shapes(changed, pixel_m, min_area_m2) & ok
             params |= {"chi2_seed": round(seed, 4), "chi2_grow": round(grow, 4)}
+            if use_learned:
+                assert learned_file is not None
+                cut = float(learned_score.model(learned_file)["cut"])
+                scored = _learned_seeds(xb, xa, ok, [common.index(n) for n in VISIBLE_BANDS], cut, statistics, learned_file)
+                gate = float(stats.chi2.ppf(learned_score.FINE_SEED_QUANTILE, len(common)))
+                strong_pfa = learned_score.STRONG_PFA
+                strong = np.inf if strong_pfa is None else float(stats.chi2.isf(strong_pfa, len(common)))
+                with np.errstate(invalid="ignore"):
+                    seeds = (scored & (z > gate)) | (ok & (z > strong))
+                del scored
+                changed = block_hysteresis(changed | seeds, seeds, blocks)
+                del seeds
+                params |= {"learned_cut": cut, "learned_model": learned_file, "learned_seed_chi2": round(gate, 4), "learned_strong_pfa": strong_pfa}
+            changed = _fine_shapes(changed, pixel_m, min_area_m2) & ok
             regions, kept = block_regions(
                 lambda a, b: changed[a:b], before.grid, min_area_m2, np.sqrt(np.nan_to_num(z)), brightness, blocks
             )
         else:
             if use_learned:
-                cut = float(learned_score.model()["cut"])
+                cut = float(learned_score.model(learned_score.MODEL_FILE)["cut"])
                 noisy = not (before.rendering or after.rendering)
                 grown, seeds, magnitude, direction = _learned_thresholded(
-                    xb, xa, ok, [common.index(n) for n in ("blue", "green", "red")], cut, statistics, noisy
+                    xb, xa, ok, [common.index(n) for n in VISIBLE_BANDS], cut, statistics, noisy
                 )
-                params |= {"learned_cut": cut, "learned_model": learned_score.MODEL_FILE}
+                params |= {"learned_cut": cut, "learned_model": learned_file}
                 if noisy:
                     params |= {"learned_strong_pfa": learned_score.STRONG_PFA, "learned_grow_pfa": learned_score.GROW_PFA}
             else:
@@ -260,6 +276,17 @@ def _learned_thresholded(
     blocks = ((r0, r1, z, bright, *passed(r0, r1, p, z))
               for r0, r1, p, z, bright in learned_score.learned_blocks(before, after, ok, visible, statistics))  # fmt: skip
     return _gathered(blocks, ok.shape)
+
+
+def _learned_seeds(
+    before: Any, after: Any, ok: NDArray[np.bool_], visible: list[int], cut: float, statistics: dict[str, Any], file: str,
+) -> NDArray[np.bool_]:  # fmt: skip
+    """The compared pixels whose learned score (the trees of ``file``) reaches ``cut``, a whole grid."""
+    seeds = np.zeros(ok.shape, bool)
+    for r0, r1, p, _, _ in learned_score.learned_blocks(before, after, ok, visible, statistics, file):
+        with np.errstate(invalid="ignore"):
+            seeds[r0:r1] = ok[r0:r1] & (p >= cut)
+    return seeds
 
 
 def _gathered(

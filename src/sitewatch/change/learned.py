@@ -43,7 +43,10 @@ from ..trees import tree_probability
 from .blocks import DEFAULT_BLOCKS, RowBlocks, _rows, _sample
 from .optical import optical_blocks
 
-__all__ = ["FEATURES", "HALO", "LEARNED_PIXEL_M", "MODEL_FILE", "SceneScales", "learned_applies", "learned_blocks", "pair_features", "scene_scales"]
+__all__ = [
+    "FEATURES", "FINE_MODEL_FILE", "FINE_SEED_QUANTILE", "HALO", "LEARNED_FINE_PIXEL_M", "LEARNED_PIXEL_M", "MODEL_FILE", "SceneScales", "learned_applies",
+    "learned_blocks", "learned_model_file", "pair_features", "scene_scales",
+]  # fmt: skip
 
 LEARNED_PIXEL_M = (5.0, 15.0)
 """The pixel sizes (metres, the coarser axis) the learned score is used at: it was trained on OSCD's 10 m
@@ -51,6 +54,25 @@ pairs and its windows are counted in pixels. Finer and coarser pairs keep the ch
 
 MODEL_FILE = "change_oscd_gb.json"
 """The trees in ``sitewatch/data``, written by ``benchmarks/change_learned_train.py``."""
+
+LEARNED_FINE_PIXEL_M = (0.25, 1.0)
+"""The pixel sizes (metres) the sub-metre score (:data:`FINE_MODEL_FILE`) is used at: it was trained on the
+LEVIR-CD and DSIFN-CD samples' 0.5 m crops, and its windows are counted in pixels. Its seeds (gated by
+:data:`FINE_SEED_QUANTILE`) grow into the changed pixels of ``irmad-cva`` 4's sub-metre rules, whose regions
+without such a seed, or one past :data:`STRONG_PFA`, are dropped (:func:`~.compare.detect_changes`, method
+version 6)."""
+
+FINE_MODEL_FILE = "change_submetre_gb.json"
+"""The sub-metre trees in ``sitewatch/data``, written by ``benchmarks/change_submetre_train.py``."""
+
+FINE_SEED_QUANTILE = 0.5
+"""Sub-metre: a pixel the score marks seeds a region only where its misregistration-tolerant chi-square
+statistic (:mod:`.submetre`) also passes this quantile of chi-square's, that is differs more than half
+the unchanged pixels do once each edge may lie a metre off (on simulated pairs of one ground half a
+pixel apart, the score alone seeded 118 regions in 20 pairs, this gate none). Regions also keep the
+sub-metre rules' pixels past :data:`STRONG_PFA` as seeds (a trench the score does not know)."""
+
+_TRAINED_BY = {MODEL_FILE: "benchmarks/change_learned_train.py", FINE_MODEL_FILE: "benchmarks/change_submetre_train.py"}
 
 HALO = 16
 """Rows a block's windows need above and below it (the widest window is 31 pixels)."""
@@ -80,17 +102,30 @@ FEATURES = (
 """The model's inputs, in order (module docstring)."""
 
 
+def learned_model_file(bands: Sequence[str], pixel_m: float) -> str | None:
+    """The model that scores a pair of these compared ``bands`` (lower-case names) at ``pixel_m``: :data:`MODEL_FILE`
+    at :data:`LEARNED_PIXEL_M`, :data:`FINE_MODEL_FILE` at :data:`LEARNED_FINE_PIXEL_M`, None elsewhere or
+    without blue, green and red."""
+    if not all(b in bands for b in _VISIBLE):
+        return None
+    if LEARNED_PIXEL_M[0] <= pixel_m <= LEARNED_PIXEL_M[1]:
+        return MODEL_FILE
+    if LEARNED_FINE_PIXEL_M[0] <= pixel_m <= LEARNED_FINE_PIXEL_M[1]:
+        return FINE_MODEL_FILE
+    return None
+
+
 def learned_applies(bands: Sequence[str], pixel_m: float) -> bool:
-    """Whether the learned score is used on a pair of these compared ``bands`` (lower-case names) at ``pixel_m``."""
-    return all(b in bands for b in _VISIBLE) and LEARNED_PIXEL_M[0] <= pixel_m <= LEARNED_PIXEL_M[1]
+    """Whether a learned score is used on a pair of these compared ``bands`` (lower-case names) at ``pixel_m``."""
+    return learned_model_file(bands, pixel_m) is not None
 
 
-@lru_cache(maxsize=1)
-def model() -> dict[str, Any]:
-    """The shipped trees (with their ``cut``), read once."""
+@lru_cache(maxsize=2)
+def model(file: str = MODEL_FILE) -> dict[str, Any]:
+    """The shipped trees of ``file`` (:data:`MODEL_FILE` or :data:`FINE_MODEL_FILE`, with their ``cut``), read once."""
     from ..detect.sar_candidates import read_packaged_model
 
-    return read_packaged_model(MODEL_FILE, FEATURES, "benchmarks/change_learned_train.py")
+    return read_packaged_model(file, FEATURES, _TRAINED_BY[file])
 
 
 @dataclass(frozen=True)
@@ -212,13 +247,13 @@ _CHUNK = 1 << 18
 
 
 def learned_blocks(
-    before: Any, after: Any, ok: NDArray[np.bool_], visible: Sequence[int], statistics: dict[str, Any],
+    before: Any, after: Any, ok: NDArray[np.bool_], visible: Sequence[int], statistics: dict[str, Any], file: str = MODEL_FILE,
 ) -> Iterator[tuple[int, int, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]]:  # fmt: skip
     """:func:`.optical.optical_blocks`' blocks, top to bottom, each with the learned score of its pixels:
-    ``(r0, r1, score, z, brightness)`` (score NaN where not compared), by the shipped trees (:func:`model`).
+    ``(r0, r1, score, z, brightness)`` (score NaN where not compared), by the shipped trees of ``file`` (:func:`model`).
     A block is scored once the blocks after it have given the :data:`HALO` rows its windows need, so at most
     a few blocks' values are held at a time."""
-    m = model()
+    m = model(file)
     height = ok.shape[0]
     n_bands = before.shape[0]
     scales = scene_scales(before, after, ok, visible, statistics.get("blocks", DEFAULT_BLOCKS))

@@ -27,7 +27,8 @@ leave one dataset out (LEVIR's crops by trees fitted on DSIFN's and the reverse:
 labelling: LEVIR labels buildings only, DSIFN other land changes too). Each held-out crop is compared by
 ``sitewatch.change.detect_changes`` itself with its fold's trees (regions of 25 m²), scored pixel by pixel
 against its change map; the baseline in the same run is ``learned=False`` (version 4). Pooled precision,
-recall, F1 per dataset and over both.
+recall, F1 per dataset and over both, then each crop's F1 (and, for a crop without labelled change, the
+pixels each version flags).
 
 **Shipped model.** Then fitted on every crop, its cut chosen on all of them, and written to
 ``src/sitewatch/data/change_submetre_gb.json`` (``--no-write``: not).
@@ -156,6 +157,14 @@ def main() -> None:
             held = [c for c in names if s == "both" or c.startswith(s + "/")]
             for i, rule in enumerate(("version 6 (learned seeds)", "version 4 (learned=False)")):
                 print("  " + _line(f"{s.split('-')[0]:<6} {rule}", sum((per[c][i] for c in held), np.zeros(3, np.int64))))
+        f1 = {c: (co.figures(per[c][0])[2], co.figures(per[c][1])[2]) for c in names}
+        labelled = [c for c in names if _PAIRS[c].label.any()]
+        print(f"  per crop, F1 version 6 / version 4 (better on {sum(f1[c][0] > f1[c][1] for c in labelled)} of the "
+              f"{len(labelled)} crops with labelled change, worse on {sum(f1[c][0] < f1[c][1] for c in labelled)}):")  # fmt: skip
+        print("  " + ", ".join(f"{c.split('/')[-1]} {f1[c][0]:.3f}/{f1[c][1]:.3f}" for c in labelled))
+        for c in names:
+            if c not in labelled:
+                print(f"  {c.split('/')[-1]} (no labelled change): {per[c][0][1]:,} pixels flagged, version 4 {per[c][1][1]:,}")
     if opts.no_write:
         return
     final = fit(_DATA, names)

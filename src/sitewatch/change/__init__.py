@@ -68,6 +68,14 @@ else (:mod:`sitewatch.testing.submetre_change`). On the LEVIR-CD samples (BENCHM
 change vector analysis, on the DSIFN-CD samples not quite; what it finds is any change, not building
 change only, and where most of a picture changed it finds little of it.
 
+**Sub-metre learned score** (pixels of :data:`~.learned.LEARNED_FINE_PIXEL_M` with blue, green and red;
+method version 6; ``learned=False`` keeps version 4). The features of the learned score above, scored by
+trees trained on the LEVIR-CD and DSIFN-CD samples (:data:`~.learned.FINE_MODEL_FILE`): a pixel scoring
+the model's cut whose misregistration-tolerant statistic passes chi-square's
+:data:`~.learned.FINE_SEED_QUANTILE`, or whose statistic passes :data:`~.learned.STRONG_PFA`, seeds a
+region; regions grow into version 4's changed pixels, and version 4's regions without such a seed are
+dropped, before the shaping in metres.
+
 The direction of an optical region is the sign of its brightness change, the mean over its pixels
 and visible bands (blue, green, red) of the standardised difference (after minus before): more than
 one noise spread brighter is ``appeared`` (new concrete, roofs, cleared or dug ground, a hull on dark

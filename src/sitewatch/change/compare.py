@@ -64,8 +64,8 @@ VISIBLE_BANDS = ("blue", "green", "red")
 
 def _version(method: str, classes: int, fine: bool = False, learned: bool = False) -> str:
     """The version of the rules a pair ran: ``irmad-cva`` at :data:`FINE_PIXEL_M` or finer is version 6's with
-    the learned score, version 4's without; coarser with the learned score version 5's; otherwise, without spectral classes, version 2's test, with
-    them version 3's."""
+    the learned score, version 4's without; coarser, with the learned score version 5's; otherwise, without
+    spectral classes, version 2's test, with them version 3's."""
     if method != "irmad-cva":
         return METHOD_VERSIONS[method]
     if fine:
@@ -200,7 +200,8 @@ def detect_changes(
             )
         else:
             if use_learned:
-                cut = float(learned_score.model(learned_score.MODEL_FILE)["cut"])
+                assert learned_file is not None
+                cut = float(learned_score.model(learned_file)["cut"])
                 noisy = not (before.rendering or after.rendering)
                 grown, seeds, magnitude, direction = _learned_thresholded(
                     xb, xa, ok, [common.index(n) for n in VISIBLE_BANDS], cut, statistics, noisy

@@ -7,6 +7,12 @@ reaches the model's cut or whose chi-square statistic passes :data:`STRONG_PFA`,
 past :data:`GROW_PFA` (on 8-bit renderings the score alone), instead of the chi-square thresholds of version
 3; everything else (regions, magnitude, direction) is as before.
 
+At sub-metre pixels (:data:`LEARNED_FINE_PIXEL_M`) the same features are scored by other trees
+(:data:`FINE_MODEL_FILE`, trained by ``benchmarks/change_submetre_train.py`` on the LEVIR-CD and DSIFN-CD
+samples and scored there leave one crop out and leave one dataset out; BENCHMARKS.md, "Sub-metre learned
+change score"): method version 6, where their seeds (gated by :data:`FINE_SEED_QUANTILE`) grow into the
+changed pixels of version 4's sub-metre rules (:mod:`.submetre`).
+
 The features, per pixel (the visible bands only, blue, green and red, so that an 8-bit rendering and a
 reflectance file are read alike; :data:`FEATURES` names them):
 
@@ -50,7 +56,8 @@ __all__ = [
 
 LEARNED_PIXEL_M = (5.0, 15.0)
 """The pixel sizes (metres, the coarser axis) the learned score is used at: it was trained on OSCD's 10 m
-pairs and its windows are counted in pixels. Finer and coarser pairs keep the chi-square thresholds."""
+pairs and its windows are counted in pixels. Coarser pairs keep the chi-square thresholds, and so do finer
+ones but those of :data:`LEARNED_FINE_PIXEL_M`, which have a model of their own."""
 
 MODEL_FILE = "change_oscd_gb.json"
 """The trees in ``sitewatch/data``, written by ``benchmarks/change_learned_train.py``."""

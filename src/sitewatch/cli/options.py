@@ -553,10 +553,11 @@ min_area_option = click.option(
 learned_option = click.option(
     "--learned/--no-learned", default=True, show_default=True,
     help="Optical pairs of 5-15 m pixels with blue, green and red: regions seeded by a learned score (trained on "
-         "OSCD's labelled cities) and by the chi-square test's strongest changes (README); --no-learned: the "
-         "chi-square test alone.",
+         "OSCD's labelled cities) and by the chi-square test's strongest changes; at 0.25-1 m by another (trained on "
+         "LEVIR-CD and DSIFN-CD samples) (README); --no-learned: the chi-square test alone.",
 )  # fmt: skip
-"""``--learned/--no-learned`` of ``change`` and ``change-image``: method ``irmad-cva`` 5 or the test of 3."""
+"""``--learned/--no-learned`` of ``change`` and ``change-image``: method ``irmad-cva`` 5 or the test of 3 (at
+sub-metre pixels 6 or 4)."""
 
 
 def utc_offset_option(then: str) -> Callable[[F], F]:

@@ -159,17 +159,22 @@ def test_sar_pair_in_db_finds_a_new_bright_object(tmp_path: Path) -> None:
 
 def test_the_sensor_chosen_for_chips_is_said_when_not_given(tmp_path: Path) -> None:
     """Two colour chips without --sensor were compared as SAR renderings ("0 region(s) … (log-ratio 2)"),
-    nothing saying that they had been read as radar or how to say otherwise."""
+    nothing saying that they had been read as radar or how to say otherwise. Now a colour picture reads as
+    optical and a grey one stored in colour (as SAR chips are) as SAR, each saying so."""
     before, after = (np.clip(_ground(s)[[2, 1, 0]] * 3 * 255, 0, 255).astype(np.uint8) for s in (1, 2))
-    a, b = tmp_path / "a.png", tmp_path / "b.png"
-    Image.fromarray(before.transpose(1, 2, 0)).save(a)
-    Image.fromarray(after.transpose(1, 2, 0)).save(b)
+    a, b, ga, gb = (tmp_path / f"{n}.png" for n in ("a", "b", "grey_a", "grey_b"))
+    for path, x in ((a, before), (b, after), (ga, np.repeat(before[1:2], 3, axis=0)), (gb, np.repeat(after[1:2], 3, axis=0))):
+        Image.fromarray(x.transpose(1, 2, 0)).save(path)
     out = tmp_path / "c.geojson"
     r = CliRunner().invoke(main, ["change-image", str(a), str(b), "--pixel-size", "2", "--out", str(out)])
     assert r.exit_code == 0, r.output
-    assert "sensor: sar, the default" in r.stderr and "--sensor to choose" in r.stderr and "(sar: log-ratio" in r.stdout, r.output
-    told = CliRunner().invoke(main, ["change-image", str(a), str(b), "--sensor", "optical", "--pixel-size", "2", "--out", str(out)])
-    assert told.exit_code == 0 and "sensor:" not in told.stderr and "(optical: irmad-cva" in told.stdout, told.output
+    assert "sensor: optical, a colour picture" in r.stderr and "--sensor to choose" in r.stderr and "(optical: irmad-cva" in r.stdout, r.output
+    grey = CliRunner().invoke(main, ["change-image", str(ga), str(gb), "--pixel-size", "2", "--out", str(out)])
+    assert grey.exit_code == 0 and "sensor: sar, the default" in grey.stderr and "(sar: log-ratio" in grey.stdout, grey.output
+    told = CliRunner().invoke(main, ["change-image", str(a), str(b), "--sensor", "sar", "--pixel-size", "2", "--out", str(out)])
+    assert told.exit_code == 0 and "sensor:" not in told.stderr and "(sar: log-ratio" in told.stdout, told.output
+    mixed = CliRunner().invoke(main, ["change-image", str(a), str(gb), "--pixel-size", "2", "--out", str(out)])
+    assert mixed.exit_code != 0 and "reads as optical" in mixed.output and "as sar" in mixed.output, mixed.output
 
 
 def test_the_mask_of_an_image_in_degrees_is_on_its_own_pixels_as_its_change_map_is(tmp_path: Path) -> None:

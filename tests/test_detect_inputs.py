@@ -135,3 +135,32 @@ def test_an_image_declaring_tens_of_thousands_of_bands_is_refused_at_once(tmp_pa
                                        "--out", str(tmp_path / "d.geojson")])
     assert result.exit_code == 1 and "65,530 bands, more than sitewatch reads (1,000)" in result.output, result.output
     assert not (tmp_path / "d.geojson").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "mode", "grey", "sensor"),
+    [("c.png", "RGB", False, "optical"), ("g.png", "RGB", True, "sar"), ("c.jpg", "RGB", False, "optical"), ("g.jpg", "RGB", True, "sar"),
+     ("c.png", "RGBA", False, "optical"), ("g.png", "L", True, "sar"), ("c16.png", "I;16", False, "sar")],
+)  # fmt: skip
+def test_a_picture_is_optical_when_it_has_colour_and_sar_when_grey(tmp_path: Path, name: str, mode: str, grey: bool, sensor: str) -> None:
+    """A SAR chip stored as a colour PNG or JPEG repeats one grey in each channel (JPEG's colour noise too); a
+    photograph's channels differ. One channel (``L``, 16-bit ``I;16``) is never taken for colour."""
+    from PIL import Image
+
+    from sitewatch.detect.optical_image import sensor_from_band_names
+
+    rng = np.random.default_rng(3)
+    base = (rng.random((64, 64)) * 120 + 60).astype(np.uint8)
+    rgb = np.stack([base, base, base] if grey else [base, (base * 0.8).astype(np.uint8), (base * 0.6).astype(np.uint8)], axis=-1)
+    if mode == "RGBA":
+        image = Image.fromarray(np.concatenate([rgb, np.full((64, 64, 1), 255, np.uint8)], axis=-1), "RGBA")
+    elif mode == "L":
+        image = Image.fromarray(base, "L")
+    elif mode == "I;16":
+        image = Image.fromarray(base.astype(np.uint16) * 200)
+    else:
+        image = Image.fromarray(rgb, "RGB")
+    image.save(tmp_path / name, **({"quality": 85} if name.endswith(".jpg") else {}))
+    got, why = sensor_from_band_names(tmp_path / name)
+    assert got == sensor, why
+    assert ("colour picture" in why) is (sensor == "optical")

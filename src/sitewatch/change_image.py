@@ -284,7 +284,8 @@ def read_change_pair(
     for a pair that cannot be compared: of two sensors, one georeferenced and one not, two chips of other
     sizes, or images that do not overlap; band files naming other bands on each date, naming the band and the
     date without it. ``say`` is told the sensor chosen and why, when not given, as ``detect-image`` tells it
-    (two colour chips are compared as SAR renderings unless told), and the band files found in a folder."""
+    (a colour picture reads as optical, a grey one, as SAR chips are stored, as SAR), and the band files
+    found in a folder."""
     b_date, a_date = _date(before, "before"), _date(after, "after")
     if b_date.bands and a_date.bands:
         _same_bands(b_date, a_date)

@@ -246,9 +246,10 @@ def sensor_from_band_names(image: str | Path | None, bands: Sequence[str] = ()) 
     when a GeoTIFF without band descriptions has red, green and blue colour
     interpretations, when a Planet scene's UDM2 lies beside the image, or when the provider's file name
     or metadata sidecar says it is an optical product (:func:`~sitewatch.sources.providers.provider_product`:
-    PlanetScope, SkySat, Maxar, Airbus); otherwise ``sar``, the default. (A PNG or JPEG chip's colour
-    is its format's, not a statement about the bands: colour chips stay SAR
-    renderings by default.) An unreadable image is left to the detector to report.
+    PlanetScope, SkySat, Maxar, Airbus), or when a PNG, JPEG, WebP or BMP picture of three or four
+    channels has colour in it (its red, green and blue differ by :data:`COLOUR_SPREAD` grey levels or
+    more on average: a SAR chip stored in colour repeats one grey); otherwise ``sar``, the default. An
+    unreadable image is left to the detector to report.
     """
     names = [b.partition("=")[0].strip().lower() for b in bands]
     if names:
@@ -277,7 +278,46 @@ def sensor_from_band_names(image: str | Path | None, bands: Sequence[str] = ()) 
         product = provider_product(image, len(labels.descriptions)) if labels.descriptions else None
         if product is not None:  # PlanetScope, SkySat, Maxar, Airbus: their names and sidecars say optical
             return "optical", product.reason
+        if labels.driver in _PICTURE_DRIVERS and len(labels.descriptions) in (3, 4):
+            spread = _channel_spread(image)
+            if spread is not None and spread >= COLOUR_SPREAD:
+                return "optical", (
+                    f"a colour picture: its first three channels differ by {spread:.1f} grey levels on average "
+                    "(a SAR chip stored in colour has them equal)"
+                )
     return "sar", "the default: no band is named blue, green, red or nir"
+
+
+_PICTURE_DRIVERS = ("PNG", "JPEG", "WEBP", "BMP")
+"""Picture formats whose colour says nothing about their bands: their content is looked at instead."""
+
+COLOUR_SPREAD = 1.0
+"""Grey levels (of 255) by which a picture's red, green and blue must differ on average (the mean of
+|R - G| and |G - B|) for it to be taken as optical without ``--sensor``. SAR chips stored as colour
+pictures repeat one grey in each channel (0.00 on the SAR-Ship-Dataset and HRSID chips here, JPEG's
+colour noise included); the least coloured optical pictures here differ by 3.8 (LEVIR-CD), 3.9 (DSIFN-CD)
+and 4.3 (OSCD's renderings) grey levels. A false-colour SAR composite (VV, VH and their ratio as red,
+green and blue) reads as optical: ``--sensor sar`` for it."""
+
+
+def _channel_spread(image: str | Path) -> float | None:
+    """The mean of |R - G| and |G - B| of a picture's first three bands, in grey levels of 255 (of their
+    type's range), read at most 512 pixels a side; None when it cannot be read."""
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.errors import NotGeoreferencedWarning
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(image) as ds:
+                step = max(1, -(-max(ds.width, ds.height) // 512))
+                shape = (3, max(1, ds.height // step), max(1, ds.width // step))
+                rgb = ds.read([1, 2, 3], out_shape=shape, resampling=Resampling.nearest).astype(np.float64)
+                full = float(np.iinfo(ds.dtypes[0]).max) if np.issubdtype(np.dtype(ds.dtypes[0]), np.integer) else 1.0
+    except Exception:  # unreadable: open_image_info names it later
+        return None
+    return float((np.abs(rgb[0] - rgb[1]).mean() + np.abs(rgb[1] - rgb[2]).mean()) / 2 * 255 / full)
 
 
 def open_optical(

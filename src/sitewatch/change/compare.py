@@ -158,6 +158,8 @@ def detect_changes(
         if fine:
             classes = 0  # at sub-metre a spectral class is a kind of object (roofs, roads, shadow), not a cover
         learned_file = learned_score.learned_model_file(common, pixel_m) if learned else None
+        if learned_file != (learned_score.FINE_MODEL_FILE if fine else learned_score.MODEL_FILE):
+            learned_file = None  # each model on its own path only (FINE_PIXEL_M and the models' ranges are set apart)
         use_learned = learned_file is not None
         version = _version(method, classes, fine, use_learned)
         params |= {"bands": common, "smooth_px": smooth_px, "noise": noise, "classes": classes}

@@ -118,17 +118,25 @@ def _fold(held: tuple[str, ...]) -> dict[str, Any]:
     return fit(_DATA, [c for c in _DATA if c not in held])
 
 
-def held_out(args: tuple[tuple[str, ...], dict[str, Any]]) -> dict[str, tuple[NDArray[np.int64], NDArray[np.int64]]]:
-    """The held-out crops compared by the product with their fold's trees (version 6) and without (version 4)."""
+def _both(pair: co.Pair) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """A pair compared by the product with the trees :func:`sitewatch.change.learned.model` gives (version 6) and
+    without (version 4): each one's counts."""
+    six, four = (co.counts(co.sitewatch_changed(pair, min_area_m2=MIN_AREA_M2, learned=on), pair) for on in (True, False))
+    return six, four
+
+
+def _use(model: dict[str, Any]) -> None:
+    """Make ``model`` the trees the product scores with, in this worker."""
     import sitewatch.change.learned as learned
 
-    held, model = args
     learned.model = lambda *_: model  # type: ignore[assignment]
-    out = {}
-    for c in held:
-        pair = _PAIRS[c]
-        out[c] = tuple(co.counts(co.sitewatch_changed(pair, min_area_m2=MIN_AREA_M2, learned=on), pair) for on in (True, False))
-    return out  # type: ignore[return-value]
+
+
+def held_out(args: tuple[tuple[str, ...], dict[str, Any]]) -> dict[str, tuple[NDArray[np.int64], NDArray[np.int64]]]:
+    """The held-out crops compared by the product with their fold's trees (version 6) and without (version 4)."""
+    held, model = args
+    _use(model)
+    return {c: _both(_PAIRS[c]) for c in held}
 
 
 def _resampled(pair: co.Pair, pixel_m: float) -> co.Pair:
@@ -144,15 +152,9 @@ def _resampled(pair: co.Pair, pixel_m: float) -> co.Pair:
 
 def at_scales(args: tuple[str, dict[str, Any]]) -> tuple[str, dict[float, tuple[NDArray[np.int64], NDArray[np.int64]]]]:
     """A crop resampled to each of :data:`SCALES`, compared with its fold's trees (version 6) and without (version 4)."""
-    import sitewatch.change.learned as learned
-
     c, model = args
-    learned.model = lambda *_: model  # type: ignore[assignment]
-    out = {}
-    for pixel_m in SCALES:
-        pair = _resampled(_PAIRS[c], pixel_m)
-        out[pixel_m] = tuple(co.counts(co.sitewatch_changed(pair, min_area_m2=MIN_AREA_M2, learned=on), pair) for on in (True, False))
-    return c, out  # type: ignore[return-value]
+    _use(model)
+    return c, {pixel_m: _both(_resampled(_PAIRS[c], pixel_m)) for pixel_m in SCALES}
 
 
 def _line(label: str, t: NDArray[np.int64]) -> str:

@@ -164,3 +164,33 @@ def test_a_picture_is_optical_when_it_has_colour_and_sar_when_grey(tmp_path: Pat
     got, why = sensor_from_band_names(tmp_path / name)
     assert got == sensor, why
     assert ("colour picture" in why) is (sensor == "optical")
+
+
+@pytest.mark.parametrize(("table", "refused"), [("colour", "-expand rgb"), ("grey ramp", "-expand gray"), ("identity", None)])
+def test_a_palette_image_is_refused_unless_its_indexes_are_its_grey_levels(tmp_path: Path, table: str, refused: str | None) -> None:
+    """A palette PNG holds indexes into a colour table: read as they are, a colour screenshot would be measured as
+    a grey (SAR) image of its index order. Refused with the expansion that fixes it, in a folder too (the other
+    images proceed); a table mapping each index to that grey level is read as it is."""
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    image = Image.fromarray(rng.integers(0, 16, (96, 96)).astype(np.uint8), "P")
+    colours = {"colour": rng.integers(0, 256, (256, 3)), "grey ramp": np.repeat(np.arange(256)[:, None] * 17 % 256, 3, axis=1),
+               "identity": np.repeat(np.arange(256)[:, None], 3, axis=1)}[table]  # fmt: skip
+    image.putpalette(colours.astype(np.uint8).ravel().tolist())
+    (tmp_path / "in").mkdir()
+    image.save(tmp_path / "in" / "p.png")
+    Image.fromarray((rng.random((96, 96)) * 120 + 60).astype(np.uint8), "L").save(tmp_path / "in" / "grey.png")
+    (tmp_path / "out").mkdir()
+
+    one = CliRunner().invoke(main, ["detect-image", str(tmp_path / "in" / "p.png"), "--pixel-size", "10", "--out", str(tmp_path / "p.geojson")])
+    folder = CliRunner().invoke(main, ["detect-image", str(tmp_path / "in"), "--pixel-size", "10", "--out", str(tmp_path / "out")])
+
+    if refused is None:
+        assert one.exit_code == 0 and folder.exit_code == 0, one.output + folder.output
+        assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["grey.geojson", "p.geojson"]
+    else:
+        assert one.exit_code == 1 and "a palette image" in one.output and refused in one.output, one.output
+        assert "Traceback" not in one.output and not (tmp_path / "p.geojson").exists()
+        assert folder.exit_code == 3 and "p.png: a palette image" in folder.output, folder.output
+        assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["grey.geojson"]

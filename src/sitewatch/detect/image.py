@@ -209,6 +209,7 @@ def open_image_info(path: str | Path | PixelSource, pixel_size: float | None = N
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(p) as ds:
                 check_not_linking(ds.driver, p)
+                _refuse_colour_table(ds, p)
                 crs = ds.crs.to_string() if ds.crs else None
                 transform: Affine | None = ds.transform
                 approximate = False
@@ -263,6 +264,32 @@ def open_image_info(path: str | Path | PixelSource, pixel_size: float | None = N
             why = "its transform has no CRS, and its units (degrees?) are not metres" if crs is None else f"its CRS ({crs}) gives it"
             raise InputError(f"{p}: a ground pixel of {min(pxy):.3g} m is too small to be real ({why}); pass --pixel-size METRES")
     return ImageInfo(p, info["width"], info["height"], info["count"], crs, transform, pxy, info["nodata"], approximate, impulse, source, zero, rendering, dtype, scaling)
+
+
+def _refuse_colour_table(ds: Any, p: Path | str) -> None:
+    """Refuse a one-band image whose pixels are indexes into a colour table (a palette PNG or GeoTIFF),
+    unless the table maps each index to its own grey level, so the indexes are the brightness.
+
+    Read as they are, the indexes would be measured as brightness: a colour screenshot saved with a
+    palette would be taken for a grey (SAR) image and every statistic drawn from its index order. GDAL
+    expands the table on request (``gdal_translate -expand rgb``), which the message names."""
+    from rasterio._err import CPLE_BaseError
+    from rasterio.enums import ColorInterp
+
+    try:
+        if ds.count != 1 or ds.colorinterp[0] != ColorInterp.palette:
+            return
+        table = ds.colormap(1)
+    except (ValueError, CPLE_BaseError):  # no table after all, or tags GDAL refuses: named where the pixels are read
+        return
+    if all(r == g == b == i for i, (r, g, b, *_) in table.items()):
+        return
+    grey = all(r == g == b for r, g, b, *_ in table.values())
+    raise InputError(
+        f"{p}: a palette image: its pixels are indexes into a colour table, not brightness; expand the table first, "
+        f"gdal_translate -expand {'gray' if grey else 'rgb'} {p} OUT.tif, or save the picture as "
+        f"{'greyscale' if grey else 'RGB'}"
+    )
 
 
 _WHOLE_SAMPLE_PX = 2048

@@ -20,6 +20,7 @@ from sitewatch.analysis.ais import (
     match_observation,
     position_at,
     positions_at,
+    windows_for,
 )
 from sitewatch.analysis.ais_csv import AisTrack, AisWindow, read_ais
 from sitewatch.cli import main
@@ -280,6 +281,43 @@ def test_an_observation_known_only_by_its_date_is_not_matched() -> None:
     assert res.status == "date only" and "only the date" in res.note
     assert not res.matched and not res.dark and not res.unseen
     assert match_observation(_obs(), [ship], [here], _site()).matched  # the same with its time
+
+
+def test_a_site_beside_the_antimeridian_matches_the_ships_across_it(tmp_path: Path) -> None:
+    """Taveuni, Fiji, lies on 180°: a ship crossing it between two reports is interpolated the short way (not
+    through Greenwich), measured 0.02° and not 359.98° from a detection across the line, and its rows are read
+    from the other side's longitudes as well."""
+    import numpy as np
+
+    t0 = T.timestamp()
+    site = Site(id="taveuni", name="Taveuni", kind="port", geometry=box(179.985, -16.52, 179.9999, -16.50))
+    scene = SceneRef("simulator", "sim", "s1", "sar", T, 10.0, simulated=True)
+    grid = Grid("EPSG:32760", (10.0, 0.0, 600000.0, 0.0, -10.0, 8180000.0), 200, 200)
+    obs = Observation("taveuni/s1", "taveuni", scene, grid, "archive/taveuni/s1.tif", "0" * 64, 1.0, None, {})
+    at_lon, lat = 179.9995, -16.51
+    ship = Detection("taveuni/s1#0", "taveuni/s1", "vessel", box(at_lon - 0.0004, lat - 0.00005, at_lon + 0.0004, lat + 0.00005),
+                     100.0, 15.0, 270.0, 0.9, "test", "1")  # fmt: skip
+    # Westward at about 6 kn: 0.001° east of 180° a minute before the image, 0.002° west of it a minute after.
+    crossing = AisTrack("512000001", np.array([t0 - 60, t0 + 60]), np.array([lat, lat]), np.array([-179.999, 179.998]),
+                        np.array([6.0, 6.0]), np.array([270.0, 270.0]), "", 100.0, None)  # fmt: skip
+    pos = position_at(crossing, T)
+    assert pos is not None and pos.lon == pytest.approx(179.9995, abs=1e-6)
+    res = match_observation(obs, [ship], [crossing], site)
+    assert [(m.mmsi, m.distance_m < 5) for m in res.matched] == [("512000001", True)] and not res.dark
+    # Moored 0.0001° across the line, its hull centred 53 m away on the site's side: near the site, and matched.
+    moored = AisTrack("512000002", np.array([t0 - 60, t0 + 60]), np.array([lat, lat]), np.array([-179.9999, -179.9999]),
+                      np.array([0.0, 0.0]), np.array([np.nan, np.nan]), "", 100.0, None)  # fmt: skip
+    res = match_observation(obs, [replace(ship, footprint=box(179.9994, lat - 0.00005, 179.9998, lat + 0.00005))], [moored], site)
+    assert [(m.mmsi, round(m.distance_m)) for m in res.matched] == [("512000002", 53)] and not res.dark
+
+    csv = _write(tmp_path / "a.csv", """
+mmsi,time,lat,lon
+512000001,2024-10-17T09:29:00Z,-16.51,-179.999
+512000001,2024-10-17T09:31:00Z,-16.51,179.998
+512000003,2024-10-17T09:30:00Z,-16.51,-179.5
+""")
+    data = read_ais([csv], windows_for([obs], {"taveuni": site}, AisParams()))
+    assert set(data.tracks) == {"512000001"} and data.tracks["512000001"].times.size == 2
 
 
 def test_positions_at_leaves_out_tracks_without_a_position() -> None:

@@ -228,7 +228,13 @@ class AisResult:
 # ---------------------------------------------------------------- positions
 
 
+def _wrap(dlon: float) -> float:
+    """A longitude, or a difference of two, in [-180, 180): a ship at 179.99° and one at -179.99° are 0.02° apart."""
+    return (dlon + 180.0) % 360.0 - 180.0
+
+
 def _offset(lon: float, lat: float, east_m: float, north_m: float) -> tuple[float, float]:
+    """``lon``, ``lat`` moved east and north (metres); the longitude not wrapped (a box's edge may pass ±180°)."""
     dlat = math.degrees(north_m / EARTH_RADIUS_M)
     dlon = math.degrees(east_m / (EARTH_RADIUS_M * max(math.cos(math.radians(lat)), 1e-6)))
     return lon + dlon, lat + dlat
@@ -236,7 +242,7 @@ def _offset(lon: float, lat: float, east_m: float, north_m: float) -> tuple[floa
 
 def _distance_m(lon_a: float, lat_a: float, lon_b: float, lat_b: float) -> float:
     k = math.cos(math.radians((lat_a + lat_b) / 2))
-    return EARTH_RADIUS_M * math.hypot(math.radians(lon_b - lon_a) * k, math.radians(lat_b - lat_a))
+    return EARTH_RADIUS_M * math.hypot(math.radians(_wrap(lon_b - lon_a)) * k, math.radians(lat_b - lat_a))
 
 
 def _fin(value: float) -> float | None:
@@ -260,7 +266,7 @@ def position_at(track: AisTrack, when: datetime, params: AisParams | None = None
         return at(track.lons[before], track.lats[before], "interpolated", 0.0, _fin(track.sogs[before]))
     if before >= 0 and after < times.size and times[after] - times[before] <= p.max_gap_s:
         f = (t - times[before]) / (times[after] - times[before])
-        lon = track.lons[before] + f * (track.lons[after] - track.lons[before])
+        lon = _wrap(track.lons[before] + f * _wrap(track.lons[after] - track.lons[before]))  # the short way across 180°
         lat = track.lats[before] + f * (track.lats[after] - track.lats[before])
         sogs = [s for s in (track.sogs[before], track.sogs[after]) if math.isfinite(s)]
         return at(lon, lat, "interpolated", min(t - times[before], times[after] - t), max(sogs) if sogs else None)
@@ -278,7 +284,7 @@ def position_at(track: AisTrack, when: datetime, params: AisParams | None = None
         return None
     d = sog * KNOT_M_S * dt  # backwards when the report is after the image
     lon, lat = _offset(float(track.lons[k]), float(track.lats[k]), d * math.sin(math.radians(cog)), d * math.cos(math.radians(cog)))
-    return at(lon, lat, "dead-reckoned", abs(dt), float(sog))
+    return at(_wrap(lon), lat, "dead-reckoned", abs(dt), float(sog))
 
 
 def positions_at(tracks: Iterable[AisTrack], when: datetime, params: AisParams | None = None) -> list[AisPosition]:
@@ -380,9 +386,7 @@ def match_observation(
             d.id, round(d.centroid.x, 7), round(d.centroid.y, 7), d.length_m,
             None if k is None else near[k].mmsi, None if k is None else round(float(dist[k, j]), 1),
         ))  # fmt: skip
-    from shapely.geometry import Point
-
-    inside = [pos for i, pos in enumerate(near) if i not in used_p and polygon.contains(Point(pos.lon, pos.lat))]
+    inside = [pos for i, pos in enumerate(near) if i not in used_p and polygon.contains(_on_site_side(pos, polygon))]
     view = view_of({pos.mmsi: (pos.lon, pos.lat) for pos in inside}) if view_of is not None and inside else {}
     unseen, hidden = [], []
     for pos in inside:
@@ -403,15 +407,21 @@ def _head(obs: Observation) -> ObservationAis:
     )
 
 
-def _near_site(positions: Sequence[AisPosition], polygon: Any, resolution_m: float, params: AisParams) -> list[AisPosition]:
-    """The positions inside the site or within their gate of its polygon (a detection at its edge)."""
+def _on_site_side(pos: AisPosition, polygon: Any) -> Any:
+    """``pos`` as a point on the site's side of 180° (a site at 179.99° sees a ship at -179.99° 0.02° east)."""
     from shapely.geometry import Point
 
+    centre = polygon.centroid.x
+    return Point(centre + _wrap(pos.lon - centre), pos.lat)
+
+
+def _near_site(positions: Sequence[AisPosition], polygon: Any, resolution_m: float, params: AisParams) -> list[AisPosition]:
+    """The positions inside the site or within their gate of its polygon (a detection at its edge)."""
     out = []
     for pos in positions:
         reach = gate_m(pos, resolution_m, params)
         dlon = math.degrees(reach / (EARTH_RADIUS_M * max(math.cos(math.radians(pos.lat)), 1e-6)))
-        if polygon.distance(Point(pos.lon, pos.lat)) <= max(dlon, math.degrees(reach / EARTH_RADIUS_M)):
+        if polygon.distance(_on_site_side(pos, polygon)) <= max(dlon, math.degrees(reach / EARTH_RADIUS_M)):
             out.append(pos)
     return out
 
@@ -488,7 +498,13 @@ def windows_for(observations: Sequence[Observation], sites: Mapping[str, Site], 
         w, s = _offset(west, south, -margin_m, -margin_m)
         e, n = _offset(east, north, margin_m, margin_m)
         t = obs.scene.acquired.astimezone(UTC)
-        out.append(AisWindow(max(w, -180), max(s, -90), min(e, 180), min(n, 90), t - timedelta(seconds=span), t + timedelta(seconds=span)))
+        start, end, s, n = t - timedelta(seconds=span), t + timedelta(seconds=span), max(s, -90), min(n, 90)
+        out.append(AisWindow(max(w, -180), s, min(e, 180), n, start, end))
+        # A box past 180° goes on at the other side's longitudes (a site within the margin of the antimeridian).
+        if w < -180:
+            out.append(AisWindow(w + 360, s, 180, n, start, end))
+        if e > 180:
+            out.append(AisWindow(-180, s, e - 360, n, start, end))
     return out
 
 

@@ -137,6 +137,11 @@ def test_pairs_that_cannot_be_compared_are_named(tmp_path: Path) -> None:
     sar = write_tiff(tmp_path / "sar.tif", np.full((200, 200), 0.05, np.float32), crs=UTM, transform=Affine(PX, 0, X0, 0, -PX, Y0), descriptions=["VV"])
     sensors = CliRunner().invoke(main, ["change-image", str(before), str(sar), "--out", str(tmp_path / "s.geojson")])
     assert sensors.exit_code == 1 and "one sensor" in sensors.output
+    # A file cut short before its directory: named as unreadable, not said to read as SAR against the optical one.
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(before.read_bytes()[: before.stat().st_size * 9 // 10])
+    damaged = CliRunner().invoke(main, ["change-image", str(cut), str(after), "--out", str(tmp_path / "c.geojson")])
+    assert damaged.exit_code == 1 and "cut.tif: not a readable image" in damaged.output and "sensor" not in damaged.output, damaged.output
     same = CliRunner().invoke(main, ["change-image", str(before), str(after), "--out", str(before)])
     assert same.exit_code == 2 and "written as GeoJSON" in same.output
     mask = CliRunner().invoke(main, ["change-image", str(before), str(after), "--out", str(tmp_path / "o.geojson"), "--mask", str(tmp_path / "m.jpg")])

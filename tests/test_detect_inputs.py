@@ -166,6 +166,22 @@ def test_a_picture_is_optical_when_it_has_colour_and_sar_when_grey(tmp_path: Pat
     assert ("colour picture" in why) is (sensor == "optical")
 
 
+def test_a_png_cut_short_is_refused_not_read_as_black(tmp_path: Path) -> None:
+    """GDAL reads the rows a PNG cut short lacks as zeros and says nothing: a half-copied chip was searched (and
+    compared) as mostly black. Its missing end chunk names it, with what to do; the whole file reads."""
+    from PIL import Image
+
+    rng = np.random.default_rng(7)
+    whole = tmp_path / "whole.png"
+    Image.fromarray((rng.random((128, 128, 3)) * 255).astype(np.uint8), "RGB").save(whole)
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(whole.read_bytes()[:3000])
+    result = CliRunner().invoke(main, ["detect-image", str(cut), "--pixel-size", "1", "--out", str(tmp_path / "d.geojson")])
+    assert result.exit_code == 1 and "cut.png: a PNG cut short (3,000 bytes and no end chunk)" in result.output, result.output
+    assert "fetch or copy it again" in result.output and not (tmp_path / "d.geojson").exists()
+    assert CliRunner().invoke(main, ["detect-image", str(whole), "--pixel-size", "1", "--out", str(tmp_path / "w.geojson")]).exit_code == 0
+
+
 @pytest.mark.parametrize(("table", "refused"), [("colour", "-expand rgb"), ("grey ramp", "-expand gray"), ("identity", None)])
 def test_a_palette_image_is_refused_unless_its_indexes_are_its_grey_levels(tmp_path: Path, table: str, refused: str | None) -> None:
     """A palette PNG holds indexes into a colour table: read as they are, a colour screenshot would be measured as

@@ -569,6 +569,11 @@ def test_one_file_given_as_two_bands_is_refused_and_the_observation_kept(ws, tmp
     r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *slip, "-w", str(ws.root)])
     assert r.exit_code == 1
     assert "--band blue and --band green are the same file" in r.output and files[0].name in r.output
+    # Two bands only, one file for both, or one missing: that is said, not that green and red are too few.
+    two = CliRunner().invoke(main, ["-q", "ingest", SITE.id, f"--band=blue={files[0]}", f"--band=green={files[0]}", "-w", str(ws.root)])
+    assert two.exit_code == 1 and "are the same file" in two.output and "needs at least" not in two.output, two.output
+    gone = CliRunner().invoke(main, ["-q", "ingest", SITE.id, f"--band=blue={tmp_path / 'no.tif'}", f"--band=green={files[1]}", "-w", str(ws.root)])
+    assert gone.exit_code == 1 and "no such file" in gone.output and "needs at least" not in gone.output, gone.output
     twice = CliRunner().invoke(main, ["-q", "ingest", SITE.id, f"--band=blue={files[0]}", f"--band=blue={files[1]}"])
     assert "given twice" in twice.output and "for SAR" not in twice.output
     with ws.store() as store:

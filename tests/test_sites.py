@@ -983,6 +983,13 @@ def test_geometry_checks_name_what_is_wrong() -> None:
     swapped = {"type": "Feature", "properties": {"id": "sw"}, "geometry": mapping(box(42.86, 132.3, 42.87, 132.31))}
     with pytest.raises(InputError, match="did you swap them"):
         sites_from_geojson(swapped)
+    # A --bbox past 180° was "not WGS84 lon/lat (did you swap latitude and longitude?)": now as a file's is.
+    with pytest.raises(InputError, match=r"bbox 179.5,10,180.5,11: runs from longitude 179.5 to 180.5, across the antimeridian"):
+        site_from_bbox("am", (179.5, 10, 180.5, 11))
+    with pytest.raises(InputError, match=r"bbox 181,10,182,11: longitudes 181 to 182 are beyond ±180° .*subtract 360"):
+        site_from_bbox("am", (181, 10, 182, 11))
+    with pytest.raises(InputError, match="did you swap them"):
+        site_from_bbox("am", (42.8, 132.3, 42.9, 132.4))
 
 
 def test_flags_read_every_spelling_of_no() -> None:

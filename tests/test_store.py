@@ -253,6 +253,43 @@ def test_a_database_another_program_holds_locked_is_named_while_waiting_and_at_t
         other.close()
 
 
+def test_a_database_locked_against_readers_is_waited_for_as_a_write_waits(tmp_path, monkeypatch, caplog):
+    """A lock that keeps readers out too (another program's BEGIN EXCLUSIVE) held as a command opens the workspace:
+    its first read waited the whole timeout in silence, took the lock for a file without sitewatch's tables, and
+    failed a second timeout later with "migration to schema 1 failed (database is locked)". Now the read waits as
+    a write does: said after LOCK_NOTICE_S, named at the end with what to do; released in time, the command goes on."""
+    import logging
+    import threading
+
+    from sitewatch.errors import STALL_LOGGER
+    from sitewatch.store import sqlite as store_sqlite
+
+    monkeypatch.setattr(store_sqlite, "LOCK_NOTICE_S", 0.2)
+    monkeypatch.setattr(store_sqlite, "BUSY_TIMEOUT_S", 0.6)
+    ws = init_workspace(tmp_path / "ws")
+    other = sqlite3.connect(ws.root / "sitewatch.gpkg", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with caplog.at_level(logging.WARNING, logger=STALL_LOGGER):
+            with pytest.raises(StoreError) as failed:
+                ws.store()
+            [warned] = [r.getMessage() for r in caplog.records if r.name == STALL_LOGGER]
+            assert warned.startswith(f"{ws.db_path}: waiting to read: another program holds a lock") and "QGIS" in warned
+            message = str(failed.value)
+            assert message.startswith(f"{ws.db_path}: cannot read the workspace database: another program holds")
+            assert "not released in 0.6 s" in message and "run this command again" in message and "migration" not in message
+            caplog.clear()
+            monkeypatch.setattr(store_sqlite, "BUSY_TIMEOUT_S", 10.0)
+            threading.Timer(0.5, other.execute, ("ROLLBACK",)).start()
+            with ws.store() as store:
+                store.put_site(builtin_sites()["dunai"])
+            assert [r.name for r in caplog.records] == [STALL_LOGGER]
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+
+
 def test_the_wait_for_a_locked_database_is_said_even_under_quiet(tmp_path):
     """-q hides warnings, but not this one: a cron job waiting on QGIS's lock would look hung."""
     import subprocess

@@ -142,8 +142,9 @@ def _date(given: ImageSource, which: Literal["before", "after"]) -> _Date:
         from .detect.band_folder import band_files_in
 
         return _Date(str(path), bands=dict(band_files_in(path)), where=f"{which.upper()} {path}", folder=True)
-    if not path.exists():
-        raise ImageReadError(f"{path}: no such file")  # before its sensor is guessed: "reads as sar" said of no file
+    # Opened now, before its sensor is guessed: a missing, damaged or palette file is named as such, not said to
+    # read as sar against the other date's optical.
+    open_image_info(path, 1.0)
     return _Date(str(path), image=path)
 
 

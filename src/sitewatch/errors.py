@@ -27,6 +27,7 @@ __all__ = [
     "RefusedFeatureWarning",
     "RenamedSiteWarning",
     "Level1CWarning",
+    "read_failure",
 ]
 
 
@@ -131,3 +132,16 @@ def require_extra(module: str, extra: str) -> None:
             f"this needs the optional package {module!r}: install it with "
             f"`pip install 'sitewatch[{extra}]'`"
         ) from exc
+
+
+def read_failure(exc: BaseException) -> str:
+    """Why GDAL could not open or read a file, and what to do when the file is damaged: rasterio's own message
+    on a failed read is "Read failed. See previous exception for details.", which names neither the damage
+    nor a way out, so the exception under it is given, with a word to fetch or copy the file again when it
+    reads as cut short."""
+    import re
+
+    reason = str(exc.__cause__ or exc) if "previous exception" in str(exc) else str(exc)
+    if not re.search(r"Read failed|IReadBlock|TIFFRead|short read|truncat|cut short|Premature end", f"{exc} {reason}", re.I):
+        return reason
+    return f"{reason}; the file is damaged or cut short (an unfinished download or copy?): fetch or copy it again"

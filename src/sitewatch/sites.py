@@ -103,6 +103,7 @@ def site_from_bbox(
     if not (w < e and s < n):
         across = " (a box across the antimeridian, 180°, cannot be a site: make two)" if w > e and s < n else ""
         raise InputError(f"bbox {bbox}: expected W,S,E,N with W < E and S < N{across}")
+    _check_geometry(box(w, s, e, n), f"bbox {w:g},{s:g},{e:g},{n:g}")  # past ±180°, or lat/lon swapped: said so
     return Site(
         id=site_id,
         name=name or site_id,
@@ -131,7 +132,7 @@ def _check_geometry(geom: BaseGeometry, where: str) -> None:
     if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
         raise InputError(
             f"{where}: coordinates {geom.bounds} are not lon/lat degrees "
-            "(GeoJSON is WGS84 longitude, latitude; did you swap them, or export in a projected CRS?)"
+            "(WGS84 longitude first, then latitude; did you swap them, or export in a projected CRS?)"
         )
 
 

@@ -44,7 +44,7 @@ def _mask_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, callback=geojson_out,
               help="GeoJSON file to write (.geojson or .json; its folder must exist): WGS84, or pixel coordinates for images without georeference.")  # fmt: skip
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), default=None,
-              help="optical or sar (default: as detect-image decides from the earlier image; PNG and JPEG chips are sar unless told).")  # fmt: skip
+              help="optical or sar (default: as detect-image decides from the earlier image; grey PNG and JPEG chips are sar, colour ones optical).")  # fmt: skip
 @click.option("--pixel-size", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="METRES",
               help="Ground pixel size of images without georeference (both); overrides the georeference otherwise.")  # fmt: skip
 @dn_scale_option

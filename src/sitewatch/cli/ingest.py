@@ -50,12 +50,17 @@ def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
             f"--band udm2={named['udm2']}: ingest reads a Planet scene's UDM2 beside its image; give the image "
             "(…_AnalyticMS_SR_clip.tif) as PATH, with its …_udm2_clip.tif in the same folder"
         )
+    return named
+
+
+def _check_optical_bands(named: dict[str, Path]) -> None:
+    """Refuse optical ``--band`` files too few for the detector (after each file is found, and found once: a
+    missing or repeated file is what to name first)."""
     if "green" not in named or not {"red", "nir"} & set(named):
         raise InputError(
             f"--band gave {', '.join(named)}: an optical observation needs at least green and red "
             "(or green and nir) for the detector; blue and nir are used when given"
         )
-    return named
 
 
 @click.command("ingest", cls=OnceCommand, short_help="Ingest image files or folders into a site.")
@@ -117,6 +122,8 @@ def command(
     for path in (band_files or {}).values():
         if not path.is_file():
             raise InputError(f"--band: no such file {path}")
+    if band_files and band_files_sensor(band_files) != "sar":
+        _check_optical_bands(band_files)
     ws = open_workspace(workspace)
     settings = ws.settings({"workers": workers, "scheduler": scheduler, "wait_workers": wait_workers})
     with ws.store() as store, progress_bar("ingest", is_quiet() or as_json) as progress, warnings_as_lines():

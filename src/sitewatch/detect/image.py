@@ -46,7 +46,7 @@ from affine import Affine
 from numpy.typing import NDArray
 
 from ..band_scaling import Scaling, apply_scaling, band_scalings, declares_any
-from ..errors import ImageReadError, InputError
+from ..errors import ImageReadError, InputError, read_failure
 from ..files import write_text_atomic
 from ..geo import grid_skew_deg, ground_pixel_size, heading_from_north
 from ..untrusted import check_not_linking
@@ -221,7 +221,7 @@ def open_image_info(path: str | Path | PixelSource, pixel_size: float | None = N
                     transform, crs, approximate = from_gcps(gcps), (gcp_crs.to_string() if gcp_crs else None), True
                 elif ds.transform.is_identity and crs is None:
                     transform = None
-                info = dict(width=ds.width, height=ds.height, count=ds.count, nodata=ds.nodata)
+                info = dict(width=ds.width, height=ds.height, count=ds.count, nodata=ds.nodata, driver=ds.driver)
                 if ds.count > MAX_IMAGE_BANDS:
                     raise InputError(
                         f"{p}: {ds.count:,} bands, more than sitewatch reads ({MAX_IMAGE_BANDS:,}); is the file "
@@ -244,7 +244,11 @@ def open_image_info(path: str | Path | PixelSource, pixel_size: float | None = N
             detail = "the path names the archive, not a file in it: name the one to read after it, /vsizip//ABSOLUTE/PATH.zip/FOLDER/FILE.tif"
         elif len(detail) > 500:
             detail = detail[:500] + " …"
+        else:
+            detail = read_failure(exc)  # with a word to fetch it again when it is cut short
         raise ImageReadError(f"{p}: {what} ({detail})") from exc
+    if isinstance(p, Path) and info.get("driver") == "PNG":
+        _refuse_cut_png(p)
     if info["width"] * info["height"] > MAX_IMAGE_PIXELS:
         raise InputError(
             f"{p}: {info['width']} × {info['height']} pixels, more than sitewatch reads ({MAX_IMAGE_PIXELS:,}); "
@@ -290,6 +294,25 @@ def _refuse_colour_table(ds: Any, p: Path | str) -> None:
         f"gdal_translate -expand {'gray' if grey else 'rgb'} {p} OUT.tif, or save the picture as "
         f"{'greyscale' if grey else 'RGB'}"
     )
+
+
+_PNG_END = b"IEND\xaeB`\x82"
+"""A PNG's last chunk (its type and CRC): a file without it was cut short."""
+
+
+def _refuse_cut_png(p: Path) -> None:
+    """Refuse a PNG cut short (an unfinished download or copy): GDAL reads the rows it lacks as zeros, saying
+    nothing, so a chip would be compared or searched as mostly black. Its end chunk is looked for in its last
+    kilobyte (a writer may leave a few bytes after it)."""
+    size = p.stat().st_size
+    with p.open("rb") as f:
+        f.seek(max(0, size - 1024))
+        tail = f.read()
+    if _PNG_END not in tail:
+        raise ImageReadError(
+            f"{p}: a PNG cut short ({size:,} bytes and no end chunk): the file is damaged or was not written or copied "
+            "whole (an unfinished download or copy?): fetch or copy it again"
+        )
 
 
 _WHOLE_SAMPLE_PX = 2048
@@ -607,7 +630,7 @@ def detect_image(
         # GDAL's own errors (CPLE_*, e.g. a TIFF tag "of unknown type" met reading the colour interpretation)
         # are no RasterioError.
         if isinstance(exc, (RasterioError, CPLE_BaseError)):
-            raise ImageReadError(f"{info.path}: could not read the pixels ({exc})") from exc
+            raise ImageReadError(f"{info.path}: could not read the pixels ({read_failure(exc)})") from exc
         raise
     return info, dets
 

@@ -47,7 +47,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..band_scaling import DECLARED_SCALING, Scaling, apply_scaling, declares_any, shared_scale
-from ..errors import ImageReadError, InputError
+from ..errors import ImageReadError, InputError, read_failure
 from ..sources.landsat import LandsatProduct
 from ..sources.planet import check_udm2, read_udm2_as_scl, udm2_sibling
 from ..sources.planet_toa import PlanetTOA, planet_toa
@@ -557,7 +557,7 @@ def _read_raw(
                 with rasterio.open(path) as ds:
                     out[name] = ds.read(idx, window=win, out_shape=out_shape, resampling=Resampling.nearest)
         except RasterioError as exc:
-            raise ImageReadError(f"{path}: could not read band {name} ({exc})") from exc
+            raise ImageReadError(f"{path}: could not read band {name} ({read_failure(exc)})") from exc
     if src.alpha is not None:
         with rasterio.open(src.alpha[0]) as ds:
             out["alpha"] = ds.read(src.alpha[1], window=win, out_shape=out_shape, resampling=Resampling.nearest)

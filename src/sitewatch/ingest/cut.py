@@ -9,7 +9,6 @@ sigma0, placed by its GCPs.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -25,7 +24,7 @@ from shapely.geometry import box
 
 from ..band_scaling import apply_scaling, declared_scaling, shared_scale
 from ..detect.clouds import qa_pixel_to_scl
-from ..errors import ImageReadError
+from ..errors import ImageReadError, read_failure
 from ..model import Grid, SceneRef
 from ..sources.landsat import LandsatProduct
 from ..sources.planet_toa import PlanetTOA
@@ -234,7 +233,7 @@ def _cut_to_grid(
                     src_arr = no_data_as_nan(src.read(i, out_dtype="float32", masked=True, window=window))
                 except RasterioError as exc:
                     # Name the band: GDAL's own message ("Read failed") does not say which file is damaged.
-                    raise ImageReadError(f"{path}: could not read its {band} band ({_damaged(exc)})") from exc
+                    raise ImageReadError(f"{path}: could not read its {band} band ({read_failure(exc)})") from exc
                 if zero and band.upper() != "SCL":
                     if collar is None:
                         src_arr[src_arr == 0] = np.nan  # SAR: DN 0 is no data, as in a GRD product
@@ -258,17 +257,8 @@ def _cut_to_grid(
                     classes(window).astype(np.float32), out[-1], first, window, grid, band_resampling("SCL", scene.sensor)
                 )
     except RasterioError as exc:
-        raise ImageReadError(f"{path}: could not be read ({_damaged(exc)})") from exc
+        raise ImageReadError(f"{path}: could not be read ({read_failure(exc)})") from exc
     return out, scale, zero, declared
-
-
-def _damaged(exc: BaseException) -> str:
-    """GDAL's reason a read failed, and what to do: rasterio's own message is "Read failed. See previous
-    exception for details.", which names neither the damage nor a way out."""
-    reason = str(exc.__cause__ or exc) if "previous exception" in str(exc) else str(exc)
-    if not re.search(r"Read failed|IReadBlock|TIFFRead|short read|truncat", f"{exc} {reason}", re.I):
-        return reason
-    return f"{reason}; the file is damaged or cut short (an unfinished download or copy?): fetch or copy it again"
 
 
 def _zero_in_every_band(opened: Mapping[Path | str, Any], values: Sequence[tuple[tuple[Path | str, int], Any]]) -> NDArray[np.bool_] | None:

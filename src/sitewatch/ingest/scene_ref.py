@@ -22,7 +22,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.warp import transform_bounds
 from shapely.geometry import MultiPolygon, Polygon, box
 
-from ..errors import ImageReadError, InputError, Level1CWarning
+from ..errors import ImageReadError, InputError, Level1CWarning, read_failure
 from ..geo import ground_pixel_size
 from ..model import SceneRef, acquired_given, utc
 from ..platforms import level_1c_note, platform_of, platform_sensor
@@ -190,7 +190,7 @@ def read_scene_ref(
     except RasterioError as exc:
         if (item := _stac_item_assets(path)) is not None:
             raise ImageReadError(item) from exc
-        raise ImageReadError(f"{path}: not a readable raster ({exc})") from exc
+        raise ImageReadError(f"{path}: not a readable raster ({read_failure(exc)})") from exc
     from ..detect.optical_image import bands_by_colour
 
     # PlanetScope, SkySat, Maxar and Airbus files carry no band descriptions: their names and sidecars say optical.

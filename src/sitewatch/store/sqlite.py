@@ -183,16 +183,41 @@ class Store:
         """The schema version recorded in ``sitewatch_meta`` (0: none, as in a new database)."""
         try:
             row = self._db.execute("SELECT value FROM sitewatch_meta WHERE key = 'schema_version'").fetchone()
-        except sqlite3.OperationalError:
+        except sqlite3.OperationalError as exc:
+            if _busy(exc):  # locked by another program: not a database without the table
+                raise
             return 0
         return int(row[0]) if row else 0
 
     def _file_schema_version(self) -> int:
-        """:meth:`schema_version`, or a :class:`StoreError` saying the file is no SQLite database at all."""
+        """:meth:`schema_version`, the file's first read: a :class:`StoreError` saying the file is no SQLite database
+        at all, and, while another program holds a lock that keeps readers out (an exclusive transaction), the
+        wait :meth:`_begin_write` makes for a write: said after :data:`LOCK_NOTICE_S`, an error after
+        :data:`BUSY_TIMEOUT_S`."""
         try:
+            self._db.execute(f"PRAGMA busy_timeout = {round(min(LOCK_NOTICE_S, BUSY_TIMEOUT_S) * 1000)}")
+            try:
+                return self.schema_version()
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc) or LOCK_NOTICE_S >= BUSY_TIMEOUT_S:
+                    raise
+            logging.getLogger(STALL_LOGGER).warning(
+                "%s: waiting to read: %s; this command goes on when it is released (waiting up to %g s more): %s",
+                self.path, _LOCKED_BY, BUSY_TIMEOUT_S - LOCK_NOTICE_S, _TO_FREE_IT,
+            )  # fmt: skip
+            self._db.execute(f"PRAGMA busy_timeout = {round((BUSY_TIMEOUT_S - LOCK_NOTICE_S) * 1000)}")
             return self.schema_version()
+        except sqlite3.OperationalError as exc:
+            if _busy(exc):
+                raise StoreError(
+                    f"{self.path}: cannot read the workspace database: {_LOCKED_BY}, and it was not released "
+                    f"in {BUSY_TIMEOUT_S:g} s; {_TO_FREE_IT}, then run this command again"
+                ) from exc
+            raise StoreError(f"{self.path}: not a SQLite/GeoPackage file ({exc})") from exc
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a SQLite/GeoPackage file ({exc})") from exc
+        finally:
+            self._db.execute(f"PRAGMA busy_timeout = {round(BUSY_TIMEOUT_S * 1000)}")
 
     def _migrate(self) -> None:
         current = self._file_schema_version()

@@ -7,6 +7,8 @@ CLI turns them into ``click.ClickException`` at its edge, nowhere else.
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "STALL_LOGGER",
     "SitewatchError",
@@ -139,8 +141,6 @@ def read_failure(exc: BaseException) -> str:
     on a failed read is "Read failed. See previous exception for details.", which names neither the damage
     nor a way out, so the exception under it is given, with a word to fetch or copy the file again when it
     reads as cut short."""
-    import re
-
     reason = str(exc.__cause__ or exc) if "previous exception" in str(exc) else str(exc)
     if not re.search(r"Read failed|IReadBlock|TIFFRead|short read|truncat|cut short|Premature end", f"{exc} {reason}", re.I):
         return reason

@@ -65,6 +65,26 @@ def _rows(root: Path, sql: str) -> list[tuple[object, ...]]:
         return db.execute(sql).fetchall()
 
 
+def test_the_library_records_the_change_run_as_the_command_does(workspace: tuple[Path, Point]) -> None:
+    """``run_changes`` called from Python (as the demo calls it) recorded no row in ``runs``, which the report's
+    provenance reads: the command's record was in the command. Now the library records it, with how the pairs
+    were chosen when the command says."""
+    from sitewatch.change_stage import choose_pairs, run_changes
+    from sitewatch.store import Store
+
+    root, _ = workspace
+    with Store(root / "sitewatch.gpkg") as store:
+        site = store.get_site("base")
+        pairs, _ = choose_pairs(store.observations("base"), "base", None, None)
+        outcomes, errors = run_changes(store, root, site, pairs, min_area_m2=100.0)
+    [(parameters, summary)] = _rows(root, "SELECT parameters, summary FROM runs WHERE stage = 'change'")
+    assert json.loads(parameters) == {"min_area_m2": 100.0, "cover_classes": 6, "learned": True, "with_detections": False}
+    assert json.loads(summary) == {"pairs": len(outcomes), "regions": sum(len(o.changes) for o in outcomes), "errors": errors}
+    assert CliRunner().invoke(main, ["change", "base", "--after", "2024-10-09", "-w", str(root)]).exit_code == 0
+    last = json.loads(_rows(root, "SELECT parameters FROM runs WHERE stage = 'change' ORDER BY run_id DESC LIMIT 1")[0][0])
+    assert last["before"] is None and last["after"] == "2024-10-09" and last["min_area_m2"] == 200.0
+
+
 def test_change_finds_the_dug_ground_between_the_first_two_dates_and_a_rerun_replaces_its_rows(workspace: tuple[Path, Point], tmp_path: Path) -> None:
     root, centre = workspace
     runner = CliRunner()

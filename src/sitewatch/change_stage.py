@@ -12,10 +12,11 @@ the same pair.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,7 +26,7 @@ from .change.optical import COVER_CLASSES
 from .change.pair import RESAMPLE_HINT, ChangeImage, ChangeResult, check_same_grid
 from .errors import InputError
 from .model import Change, Observation, Site, iso_utc, parse_date_or_time
-from .store import Store
+from .store import Store, now_utc
 from .store.changes import ChangePair, replace_changes
 
 __all__ = [
@@ -258,8 +259,10 @@ def _objects_exclusion(store: Store, before: Observation, after: Observation) ->
 def run_changes(
     store: Store, root: Path, site: Site, pairs: Sequence[tuple[Observation, Observation]], *, min_area_m2: float = 200.0,
     with_detections: bool = False, cover_classes: int = COVER_CLASSES, learned: bool = True,
+    selection: Mapping[str, Any] | None = None,
 ) -> tuple[list[PairOutcome], list[str]]:  # fmt: skip
-    """Compare each pair and record it (replacing an earlier run's rows for that pair).
+    """Compare each pair and record it (replacing an earlier run's rows for that pair), and the run in the store's
+    ``runs`` table (its parameters, with ``selection``, how the pairs were chosen, and how many regions it found).
 
     ``cover_classes``: the spectral classes the optical test centres each pixel's change on
     (:func:`sitewatch.change.detect_changes`' ``classes``; 0: none); ``learned``: its ``learned``.
@@ -275,6 +278,7 @@ def run_changes(
     from .errors import SitewatchError
     from .ingest.grid import site_mask
 
+    started = now_utc()
     out, errors = [], []
     for before, after in pairs:
         _check_pair(before, after)
@@ -300,6 +304,10 @@ def run_changes(
             method_version=result.method_version, parameters=params, changes=changes,
         )  # fmt: skip
         out.append(PairOutcome(pair, before, after, result, changes, n_objects, tuple(notes)))
+    parameters = {**(selection or {}), "min_area_m2": min_area_m2, "cover_classes": cover_classes, "learned": learned,
+                  "with_detections": with_detections}  # fmt: skip
+    store.record_run("change", site.id, parameters,
+                     {"pairs": len(out), "regions": sum(len(o.changes) for o in out), "errors": errors}, started)  # fmt: skip
     return out, errors
 
 

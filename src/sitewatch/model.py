@@ -406,6 +406,17 @@ class Detection:
     (:attr:`sitewatch.detect.base.PixelDetection.truncated`). None: not recorded, a detection
     stored before sitewatch kept the flag (``sitewatch detect`` records it on its next run)."""
 
+    def __post_init__(self) -> None:
+        if not self.kind:
+            raise InputError(f"detection {self.id!r}: no kind ('vessel', 'crane', ...)")
+        for name in ("length_m", "width_m"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise InputError(f"detection {self.id!r}: {name} must be a finite number of metres, at least 0, got {value}")
+        for name in ("heading_deg", "score", "row", "col"):
+            if not math.isfinite(getattr(self, name)):
+                raise InputError(f"detection {self.id!r}: {name} must be finite, got {getattr(self, name)}")
+
     @property
     def centroid(self) -> Point:
         """Centroid of the footprint (lon, lat, WGS84)."""
@@ -441,6 +452,14 @@ class Change:
     method_version: str = ""
     """Version of the method's rules (:data:`sitewatch.change.METHOD_VERSIONS`)."""
 
+    def __post_init__(self) -> None:
+        if self.direction not in CHANGE_DIRECTIONS:
+            raise InputError(f"change {self.id!r}: direction {self.direction!r} is not one of {', '.join(CHANGE_DIRECTIONS)}")
+        if not (math.isfinite(self.area_m2) and self.area_m2 >= 0):
+            raise InputError(f"change {self.id!r}: area_m2 must be a finite number of square metres, at least 0, got {self.area_m2}")
+        if self.polygon is None or self.polygon.is_empty:
+            raise InputError(f"change {self.id!r}: no polygon")
+
 
 @dataclass(frozen=True)
 class Link:
@@ -453,6 +472,17 @@ class Link:
     similarity: float
     feasible: bool
 
+    def __post_init__(self) -> None:
+        for name in ("hours_apart", "distance_km", "similarity"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise InputError(f"link {self.a_id!r}-{self.b_id!r}: {name} must be finite and at least 0, got {value}")
+
+
+ClaimVerdict = Literal["supported", "contradicted", "not testable", "open"]
+CLAIM_VERDICTS: tuple[ClaimVerdict, ...] = get_args(ClaimVerdict)
+"""What the imagery says of a claim (:mod:`sitewatch.evidence`); ``open`` until it is checked."""
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -464,8 +494,14 @@ class Claim:
     start: datetime
     end: datetime
     site_ids: tuple[str, ...]
-    verdict: Literal["supported", "contradicted", "not testable", "open"] = "open"
+    verdict: ClaimVerdict = "open"
     evidence: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.verdict not in CLAIM_VERDICTS:
+            raise InputError(f"claim {self.id!r}: verdict {self.verdict!r} is not one of {', '.join(CLAIM_VERDICTS)}")
+        if self.end < self.start:
+            raise InputError(f"claim {self.id!r}: ends ({self.end:%Y-%m-%d}) before it starts ({self.start:%Y-%m-%d})")
 
 
 def acquired_text(acquired: datetime, date_only: bool, *, seconds: bool = False) -> str:

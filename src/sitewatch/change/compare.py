@@ -111,7 +111,7 @@ def detect_changes(
     pixel of the sub-metre score's (version 6); False keeps the chi-square thresholds and version 4's rules. Raises :class:`GridMismatchError` when the grids differ and :class:`InputError` when
     the sensors differ or the images share no band to compare.
     """
-    check_same_grid(before.grid, after.grid, before.name, after.name)
+    check_same_grid(before.grid, after.grid, before.label or "before", after.label or "after")
     if before.sensor != after.sensor:
         raise InputError(
             f"{before.name} is {before.sensor} and {after.name} is {after.sensor}: change compares two images "

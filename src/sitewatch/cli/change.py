@@ -9,7 +9,6 @@ import click
 
 from ..change.optical import COVER_CLASSES
 from ..change_stage import changes_to_geojson, choose_pairs, outcome_summary, run_changes
-from ..store import now_utc
 from ..workspace import open_workspace
 from .options import (
     OnceCommand,
@@ -68,19 +67,14 @@ def command(
     """
     _check_geojson_out(out_path, site_id)
     ws = open_workspace(workspace)
-    started = now_utc()
     with ws.store() as store:
         site = store.get_site(site_id)
         pairs, notes = choose_pairs(store.observations(site_id), site_id, before, after)
-        outcomes, errors = run_changes(store, ws.root, site, pairs, min_area_m2=min_area_m2,
-                                       with_detections=with_detections, cover_classes=cover_classes, learned=learned)
+        outcomes, errors = run_changes(store, ws.root, site, pairs, min_area_m2=min_area_m2, with_detections=with_detections,
+                                       cover_classes=cover_classes, learned=learned, selection={"before": before, "after": after})
         rows = [outcome_summary(o) for o in outcomes]
         notes += [n for o in outcomes for n in o.notes]
         notes = list(dict.fromkeys(notes))  # an observation in two pairs is named once
-        store.record_run("change", site_id, {"before": before, "after": after, "min_area_m2": min_area_m2,
-                                              "cover_classes": cover_classes, "learned": learned, "with_detections": with_detections},
-                         {"pairs": len(rows), "regions": sum(len(o.changes) for o in outcomes), "errors": errors},
-                         started)  # fmt: skip
     if out_path is not None:
         from ..report.exports import write_text_atomic
 

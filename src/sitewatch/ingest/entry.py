@@ -42,6 +42,7 @@ from .scene_ref import read_scene_ref
 __all__ = ["RASTER_SUFFIXES", "IngestReport", "ingest_file", "ingest_paths", "expand_paths"]
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".gtiff")
+"""File suffixes a folder given to ``ingest`` is searched for (case aside); a file named outright may be any raster GDAL reads."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ __all__ = ["create_app", "serve", "serve_app", "DEFAULT_HOST", "DEFAULT_PORT"]
 DEFAULT_HOST = "127.0.0.1"
 """Localhost only: 0.0.0.0 would show the workspace, archived images included, to the whole network."""
 DEFAULT_PORT = 8000
+"""The port ``sitewatch serve`` listens on unless ``--port`` says another."""
 
 
 def create_app(workspace: Path | str, **kwargs: Any) -> FastAPI:

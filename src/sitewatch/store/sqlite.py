@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
@@ -114,6 +114,9 @@ def _schema_is(value: str | None, version: int) -> int:
     return 1
 
 
+_T = TypeVar("_T")
+
+
 class Connection(Protocol):
     """What :meth:`Store.transaction` gives its block: ``execute`` and ``executemany`` with ``?`` placeholders
     (a :class:`sqlite3.Connection`, or the PostGIS store's equivalent)."""
@@ -195,29 +198,41 @@ class Store:
         wait :meth:`_begin_write` makes for a write: said after :data:`LOCK_NOTICE_S`, an error after
         :data:`BUSY_TIMEOUT_S`."""
         try:
+            return self._waiting("read", self.schema_version)
+        except sqlite3.OperationalError as exc:
+            if _busy(exc):
+                raise self._not_released("read") from exc
+            raise StoreError(f"{self.path}: not a SQLite/GeoPackage file ({exc})") from exc
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a SQLite/GeoPackage file ({exc})") from exc
+
+    def _waiting(self, to: str, step: Callable[[], _T]) -> _T:
+        """``step()`` (a statement that takes a lock), waiting for another program's lock up to
+        :data:`BUSY_TIMEOUT_S`: after :data:`LOCK_NOTICE_S` of it, a warning (shown even under ``-q``) that this
+        command is waiting ``to`` read or write names the file and who may hold it. SQLite's busy error when the
+        lock is not released; the full wait set again after (a COMMIT waiting for readers)."""
+        try:
             self._db.execute(f"PRAGMA busy_timeout = {round(min(LOCK_NOTICE_S, BUSY_TIMEOUT_S) * 1000)}")
             try:
-                return self.schema_version()
+                return step()
             except sqlite3.OperationalError as exc:
                 if not _busy(exc) or LOCK_NOTICE_S >= BUSY_TIMEOUT_S:
                     raise
             logging.getLogger(STALL_LOGGER).warning(
-                "%s: waiting to read: %s; this command goes on when it is released (waiting up to %g s more): %s",
-                self.path, _LOCKED_BY, BUSY_TIMEOUT_S - LOCK_NOTICE_S, _TO_FREE_IT,
+                "%s: waiting to %s: %s; this command goes on when it is released (waiting up to %g s more): %s",
+                self.path, to, _LOCKED_BY, BUSY_TIMEOUT_S - LOCK_NOTICE_S, _TO_FREE_IT,
             )  # fmt: skip
             self._db.execute(f"PRAGMA busy_timeout = {round((BUSY_TIMEOUT_S - LOCK_NOTICE_S) * 1000)}")
-            return self.schema_version()
-        except sqlite3.OperationalError as exc:
-            if _busy(exc):
-                raise StoreError(
-                    f"{self.path}: cannot read the workspace database: {_LOCKED_BY}, and it was not released "
-                    f"in {BUSY_TIMEOUT_S:g} s; {_TO_FREE_IT}, then run this command again"
-                ) from exc
-            raise StoreError(f"{self.path}: not a SQLite/GeoPackage file ({exc})") from exc
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: not a SQLite/GeoPackage file ({exc})") from exc
+            return step()
         finally:
             self._db.execute(f"PRAGMA busy_timeout = {round(BUSY_TIMEOUT_S * 1000)}")
+
+    def _not_released(self, what: str) -> StoreError:
+        """The error of a lock held past :data:`BUSY_TIMEOUT_S`: ``what`` this command could not do, and what to do."""
+        return StoreError(
+            f"{self.path}: cannot {what} the workspace database: {_LOCKED_BY}, and it was not released "
+            f"in {BUSY_TIMEOUT_S:g} s; {_TO_FREE_IT}, then run this command again"
+        )
 
     def _migrate(self) -> None:
         current = self._file_schema_version()
@@ -312,29 +327,12 @@ class Store:
         """``BEGIN IMMEDIATE``, waiting up to :data:`BUSY_TIMEOUT_S` for another connection's write lock; after
         :data:`LOCK_NOTICE_S` of it, a warning (shown even under ``-q``) names the file and who may hold it."""
         try:
-            self._db.execute(f"PRAGMA busy_timeout = {round(min(LOCK_NOTICE_S, BUSY_TIMEOUT_S) * 1000)}")
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if not _busy(exc) or LOCK_NOTICE_S >= BUSY_TIMEOUT_S:
-                    raise
-            logging.getLogger(STALL_LOGGER).warning(
-                "%s: waiting to write: %s; this command goes on when it is released (waiting up to %g s more): %s",
-                self.path, _LOCKED_BY, BUSY_TIMEOUT_S - LOCK_NOTICE_S, _TO_FREE_IT,
-            )  # fmt: skip
-            self._db.execute(f"PRAGMA busy_timeout = {round((BUSY_TIMEOUT_S - LOCK_NOTICE_S) * 1000)}")
-            self._db.execute("BEGIN IMMEDIATE")
+            self._waiting("write", lambda: self._db.execute("BEGIN IMMEDIATE"))
         except sqlite3.OperationalError as exc:
             if _busy(exc):
-                raise StoreError(
-                    f"{self.path}: cannot write to the workspace database: {_LOCKED_BY}, and it was not released "
-                    f"in {BUSY_TIMEOUT_S:g} s; {_TO_FREE_IT}, then run this command again"
-                ) from exc
+                raise self._not_released("write to") from exc
             # "readonly database", "disk I/O error"
             raise StoreError(f"{self.path}: cannot write to the workspace database ({exc})") from exc
-        finally:  # the full wait again for the statements inside (a COMMIT waiting for readers)
-            self._db.execute(f"PRAGMA busy_timeout = {round(BUSY_TIMEOUT_S * 1000)}")
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:

@@ -96,6 +96,31 @@ def test_a_region_across_a_block_edge_is_one_region(rows: int) -> None:
     assert cut.regions == whole.regions and np.array_equal(cut.changed, whole.changed)
 
 
+@pytest.mark.parametrize("rows", [1, 7, 64])
+def test_a_sub_metre_pair_in_blocks_gives_what_the_whole_grid_gives(rows: int) -> None:
+    """At sub-metre the misregistration-tolerant difference looks two pixels (1 m) beyond a block's rows, which a
+    second pass running ahead of the blocks gives: cut into blocks, a pair gives the whole grid's statistic, changed
+    pixels, regions and parameters, to the bit, with the learned score and without."""
+    from sitewatch.testing.submetre_change import submetre_pair
+
+    size = 200  # a new roof and a trench
+    pair = submetre_pair(4, size=size, changed=True)
+    before = pair.before.copy()
+    before[:, 20:26, 30:60] = np.nan  # no data, beside which the windows and the tolerance are cut short
+    ok = np.isfinite(before).all(0)
+    one = optical_change_statistic(before, pair.after, ok, classes=0, tolerance_px=2, blocks=RowBlocks(size * size))
+    cut = optical_change_statistic(before, pair.after, ok, classes=0, tolerance_px=2, blocks=RowBlocks(rows * size))
+    assert all(np.array_equal(x, y, equal_nan=True) for x, y in zip(one, cut, strict=True))
+    grid = Grid("EPSG:32633", (0.5, 0.0, 300_000.0, 0.0, -0.5, 5_000_000.0), size, size)
+    images = [ChangeImage(x, grid, "optical", ("blue", "green", "red")) for x in (before, pair.after)]
+    for learned in (True, False):
+        a = detect_changes(*images, min_area_m2=5.0, learned=learned, blocks=RowBlocks(size * size))
+        b = detect_changes(*images, min_area_m2=5.0, learned=learned, blocks=RowBlocks(rows * size))
+        assert a.method_version == ("6" if learned else "4") and a.parameters["tolerance_px"] == 2
+        assert np.array_equal(a.changed, b.changed) and a.changed.any()
+        assert a.regions == b.regions and a.parameters == b.parameters
+
+
 def test_row_blocks_hold_at_least_a_row() -> None:
     assert RowBlocks(1).spans(3, 10) == [(0, 1), (1, 2), (2, 3)]
     assert RowBlocks(25).spans(5, 10) == [(0, 2), (2, 4), (4, 5)]

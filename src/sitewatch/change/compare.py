@@ -16,8 +16,8 @@ from ..errors import InputError
 from ..model import Change
 from . import learned as learned_score
 from .blocklabels import block_hysteresis, block_regions
-from .blocks import DEFAULT_BLOCKS, RowBlocks
-from .optical import COVER_CLASSES, NoiseRule, _optical_statistics, optical_blocks
+from .blocks import DEFAULT_BLOCKS, RowBlocks, _BlockMeans, _halo
+from .optical import COVER_CLASSES, NoiseRule, optical_blocks
 from .pair import ChangeImage, ChangeResult, check_same_grid
 from .regions import PixelValues
 from .sar import _f_thresholds, sar_blocks
@@ -28,7 +28,6 @@ from .submetre import (
     _fine_scale,
     _fine_shapes,
 )
-from .windows import _masked_mean
 
 __all__ = ["METHOD_VERSIONS", "DEFAULT_PFA", "GROW", "OPTICAL_BANDS", "VISIBLE_BANDS", "detect_changes", "to_changes"]
 
@@ -173,11 +172,9 @@ def detect_changes(
         grow = float(stats.chi2.ppf(1.0 - min(0.1, pfa * GROW), len(common)))
         statistics: dict[str, Any] = {"smooth_px": smooth_px, "noise": noise, "brightness_bands": visible, "classes": classes, "blocks": blocks}
         if fine:
-            z, zt, brightness = _optical_statistics(xb, xa, ok, tolerance_px=tolerance, **statistics)
-            assert zt is not None
-            share = _masked_mean(ok.astype(np.float64), ok, smooth_px)[1]
-            scale = _fine_scale(z, ok & (share >= 1.0), len(common))
-            z, brightness = zt / scale, brightness / math.sqrt(scale)
+            z, brightness, scale = _fine_statistics(xb, xa, ok, tolerance, statistics)
+            z /= scale
+            brightness /= math.sqrt(scale)
             grow = _fine_grow(z, ok, grow, len(common))
             params |= {"noise_scale": round(math.sqrt(scale), 4), "tolerance_px": tolerance}
             with np.errstate(invalid="ignore"):
@@ -197,9 +194,8 @@ def detect_changes(
                 del seeds
                 params |= {"learned_cut": cut, "learned_model": learned_file, "learned_seed_chi2": round(gate, 4), "learned_strong_pfa": strong_pfa}
             changed = _fine_shapes(changed, pixel_m, min_area_m2) & ok
-            regions, kept = block_regions(
-                lambda a, b: changed[a:b], before.grid, min_area_m2, np.sqrt(np.nan_to_num(z)), brightness, blocks
-            )
+            np.sqrt(np.nan_to_num(z, copy=False), out=z)  # the magnitude, in place: z is not needed again
+            regions, kept = block_regions(lambda a, b: changed[a:b], before.grid, min_area_m2, z, brightness, blocks)
         else:
             if use_learned:
                 assert learned_file is not None
@@ -245,6 +241,26 @@ def detect_changes(
         del k_down
     regions.sort(key=lambda r: (-r.area_m2, r.polygon.bounds))
     return ChangeResult(tuple(regions), before.sensor, method, version, fraction, compared, kept, params, excluded_m2)
+
+
+def _fine_statistics(
+    before: Any, after: Any, ok: NDArray[np.bool_], tolerance_px: int, statistics: dict[str, Any],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:  # fmt: skip
+    """The sub-metre path's values, a block of rows at a time (:func:`~.optical.optical_blocks`): the
+    misregistration-tolerant statistic and the brightness change as whole grids (8 bytes a pixel each), and the
+    noise scale (:func:`~.submetre._fine_scale`) of the plain statistic over the compared pixels whose window is
+    whole, gathered from the blocks (no whole grid of it, nor of the windows' shares)."""
+    zt, brightness = np.full(ok.shape, np.nan), np.full(ok.shape, np.nan)
+    quiet = []
+    height = ok.shape[0]
+    smooth_px = statistics["smooth_px"]
+    windows, halo = _BlockMeans(smooth_px, height), _halo(smooth_px)
+    for r0, r1, z, tolerant, bright in optical_blocks(before, after, ok, tolerance_px=tolerance_px, **statistics):
+        assert tolerant is not None
+        share = windows.share(ok[max(0, r0 - halo) : min(height, r1 + halo)], max(0, r0 - halo), r0, r1)
+        quiet.append(z[ok[r0:r1] & (share >= 1.0) & np.isfinite(z)])
+        zt[r0:r1], brightness[r0:r1] = tolerant, bright
+    return zt, brightness, _fine_scale(np.concatenate(quiet) if quiet else np.zeros(0), before.shape[0])
 
 
 def _thresholded(

@@ -145,8 +145,9 @@ def optical_blocks(
     The scene-wide quantities are taken first, each from every pixel as the whole grid gives it, a pass
     down the grid each (the sample's values and the cover features; the cover classes; each band's
     noise spread and class gains), then the blocks are compared: whatever ``blocks`` says, the values
-    are those of the whole grid at once, to the bit. Misregistration tolerance (sub-metre pixels) takes
-    the grid as one block."""
+    are those of the whole grid at once, to the bit. Misregistration tolerance (sub-metre pixels) looks
+    ``tolerance_px`` rows beyond a block: those rows' window means come from a second pass running that far
+    ahead (:class:`_AheadMeans`), so its values are the whole grid's too."""
     lit = range(before.shape[0]) if brightness_bands is None else brightness_bands
     if not lit:
         raise ValueError("brightness_bands: no band")
@@ -155,7 +156,7 @@ def optical_blocks(
     n_ok = int(ok.sum())
     if n_ok < 10 * n_bands:
         raise InputError(f"only {n_ok} pixels can be compared: too few to tell change from noise")
-    spans = [(0, height)] if tolerance_px > 0 else blocks.spans(height, width)
+    spans = blocks.spans(height, width)
     sample = _sample(ok, max(1, n_ok // _SAMPLE), spans)
     classed = classes > 1 and n_ok >= 2 * CLASS_MIN_PIXELS
     xb, xa, feat, n_whole = _sample_pass(before, after, ok, sample, spans, smooth_px, classed)
@@ -172,24 +173,33 @@ def optical_blocks(
         gains.append(gain)
     means = _BlockMeans(smooth_px, height)
     halo = _halo(smooth_px)
+    ahead = _AheadMeans(before, after, ok, fits, smooth_px) if tolerance_px > 0 else None
     for r0, r1 in spans:
         ea, eb = max(0, r0 - halo), min(height, r1 + halo)
         bx, ax, okx = _rows(before, ea, eb), _rows(after, ea, eb), ok[ea:eb]
         core = ok[r0:r1]
         share = means.share(okx, ea, r0, r1)
+        # The tolerant difference of the block's rows looks tolerance_px rows above and below them.
+        ta, tb = max(0, r0 - tolerance_px), min(height, r1 + tolerance_px)
+        if ahead is not None:
+            ahead.advance(tb, keep_from=ta)
         z = np.zeros(core.shape)
         zc = np.zeros(core.shape)
         brightness = np.zeros(core.shape)
         zt = np.zeros(core.shape) if tolerance_px > 0 else None
         for k in range(n_bands):
             slope, offset = fits[k]
-            d = means.mean(("d", k), (ax[k].astype(np.float64) - offset) / slope - bx[k], okx, ea, r0, r1)
+            if ahead is not None:  # the pass ahead has these rows' smoothed difference already, to the bit
+                d = ahead.difference(k, r0, r1).copy()
+            else:
+                d = means.mean(("d", k), (ax[k].astype(np.float64) - offset) / slope - bx[k], okx, ea, r0, r1)
             # A mean of fewer pixels (the grid's edge, beside no data or cloud) is noisier: its spread is
             # that of a whole window over the square root of the share it holds.
             scale = np.sqrt(share) / sds[k]
-            if zt is not None:
-                b = means.mean(("b", k), bx[k].astype(np.float64), okx, ea, r0, r1)
-                zt += (np.nan_to_num(_tolerant_difference(b, b + d, core, tolerance_px)) * scale) ** 2
+            if zt is not None and ahead is not None:
+                b, a = ahead.rows(k, ta, tb)
+                far = _tolerant_difference(b, a, ok[ta:tb], tolerance_px)[r0 - ta : r1 - ta]
+                zt += (np.nan_to_num(far) * scale) ** 2
             gain = gains[k]
             if label is not None and gain is not None:
                 value = np.where(okx, bx[k], 0.0).astype(np.float64)
@@ -210,6 +220,49 @@ def optical_blocks(
         brightness /= len(lit)
         brightness[~core] = np.nan
         yield r0, r1, z, zt, brightness
+
+
+class _AheadMeans:
+    """Each band's window mean of the earlier date and the smoothed difference of the later date laid on it (as
+    :func:`optical_blocks` forms them), computed by a pass of its own down the grid that runs ahead of the blocks:
+    the rows a block's misregistration-tolerant difference needs beyond it. Rows are kept from the lowest one still
+    asked for; the values are the whole grid's to the bit (:class:`_BlockMeans`)."""
+
+    def __init__(self, before: Any, after: Any, ok: NDArray[np.bool_], fits: list[tuple[float, float]], smooth_px: int) -> None:
+        self.before, self.after, self.ok, self.fits = before, after, ok, fits
+        self.height = ok.shape[0]
+        self.means = _BlockMeans(smooth_px, self.height)
+        self.halo = _halo(smooth_px)
+        self.first = self.done = 0
+        self.held: list[tuple[NDArray[np.float64], NDArray[np.float64]]] = [
+            (np.zeros((0, ok.shape[1])), np.zeros((0, ok.shape[1]))) for _ in fits
+        ]
+
+    def advance(self, to: int, keep_from: int) -> None:
+        """Compute the rows up to ``to`` not yet computed, and let go of those above ``keep_from``."""
+        r0, r1 = self.done, to
+        if r1 > r0:
+            ea, eb = max(0, r0 - self.halo), min(self.height, r1 + self.halo)
+            bx, ax, okx = _rows(self.before, ea, eb), _rows(self.after, ea, eb), self.ok[ea:eb]
+            for k, (slope, offset) in enumerate(self.fits):
+                d = self.means.mean(("d", k), (ax[k].astype(np.float64) - offset) / slope - bx[k], okx, ea, r0, r1)
+                b = self.means.mean(("b", k), bx[k].astype(np.float64), okx, ea, r0, r1)
+                hb, hd = self.held[k]
+                self.held[k] = (np.concatenate([hb[keep_from - self.first :], b]), np.concatenate([hd[keep_from - self.first :], d]))
+            self.first, self.done = keep_from, r1
+        elif keep_from > self.first:
+            self.held = [(hb[keep_from - self.first :], hd[keep_from - self.first :]) for hb, hd in self.held]
+            self.first = keep_from
+
+    def rows(self, k: int, a: int, b: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Band ``k``'s mean of the earlier date and of the later one laid on it, rows ``a`` to ``b`` (held)."""
+        hb, hd = self.held[k]
+        b0 = hb[a - self.first : b - self.first]
+        return b0, b0 + hd[a - self.first : b - self.first]
+
+    def difference(self, k: int, a: int, b: int) -> NDArray[np.float64]:
+        """Band ``k``'s smoothed difference, rows ``a`` to ``b`` (held; a view)."""
+        return self.held[k][1][a - self.first : b - self.first]
 
 
 def _fit(u: NDArray[np.float64], v: NDArray[np.float64], tolerance_px: int) -> tuple[float, float]:

@@ -56,15 +56,14 @@ def _quartile_match(u: NDArray[np.float64], v: NDArray[np.float64]) -> tuple[flo
     return slope, float(qv[1] - slope * qu[1])
 
 
-def _fine_scale(z: NDArray[np.float64], whole: NDArray[np.bool_], n_bands: int) -> float:
-    """The factor (at most 1) the squared length ``z`` of the standardised change vector is divided by at
-    sub-metre: the :data:`FINE_QUIET_SHARE` quantile of ``z`` over the pixels with a whole window, over chi-square's with
-    ``n_bands`` degrees of freedom. Under no change it is about 1 (as the per-band median absolute
-    deviations already make it); where much of the scene changed, the changed pixels have widened
+def _fine_scale(v: NDArray[np.float64], n_bands: int) -> float:
+    """The factor (at most 1) the squared length of the standardised change vector is divided by at
+    sub-metre: the :data:`FINE_QUIET_SHARE` quantile of its values ``v`` at the compared pixels with a whole
+    window, over chi-square's with ``n_bands`` degrees of freedom. Under no change it is about 1 (as the per-band
+    median absolute deviations already make it); where much of the scene changed, the changed pixels have widened
     those deviations and it is less. Never above 1: the rule only undoes a widening."""
     from scipy import stats
 
-    v = z[whole & np.isfinite(z)]
     if v.size < 100:
         return 1.0
     ref = float(stats.chi2.ppf(FINE_QUIET_SHARE, n_bands))

@@ -86,7 +86,9 @@ def submetre_pair(seed: int, size: int = 256, changed: bool = False) -> Submetre
             # the first spot of the cover below the roofs' rows that holds the object whole
             from scipy import ndimage
 
-            room = ndimage.binary_erosion(where, np.ones((h + 8, w + 8), bool))
+            # A rectangle's erosion is its column's and then its row's, to the pixel, in a fraction of the time
+            # (a 4,096² pair drew for minutes): the spots where the object and a 4-pixel margin fit.
+            room = ndimage.binary_erosion(ndimage.binary_erosion(where, np.ones((h + 8, 1), bool)), np.ones((1, w + 8), bool))
             room[road - h // 2 - 8 :, :] = False
             spots = np.argwhere(room)
             if not spots.size:

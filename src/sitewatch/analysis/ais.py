@@ -386,7 +386,8 @@ def match_observation(
             d.id, round(d.centroid.x, 7), round(d.centroid.y, 7), d.length_m,
             None if k is None else near[k].mmsi, None if k is None else round(float(dist[k, j]), 1),
         ))  # fmt: skip
-    inside = [pos for i, pos in enumerate(near) if i not in used_p and polygon.contains(_on_site_side(pos, polygon))]
+    centre = polygon.centroid.x
+    inside = [pos for i, pos in enumerate(near) if i not in used_p and polygon.contains(_on_site_side(pos, centre))]
     view = view_of({pos.mmsi: (pos.lon, pos.lat) for pos in inside}) if view_of is not None and inside else {}
     unseen, hidden = [], []
     for pos in inside:
@@ -407,21 +408,22 @@ def _head(obs: Observation) -> ObservationAis:
     )
 
 
-def _on_site_side(pos: AisPosition, polygon: Any) -> Any:
-    """``pos`` as a point on the site's side of 180° (a site at 179.99° sees a ship at -179.99° 0.02° east)."""
+def _on_site_side(pos: AisPosition, centre: float) -> Any:
+    """``pos`` as a point on the side of 180° of a site whose centre is at longitude ``centre`` (a site at 179.99°
+    sees a ship at -179.99° 0.02° east)."""
     from shapely.geometry import Point
 
-    centre = polygon.centroid.x
     return Point(centre + _wrap(pos.lon - centre), pos.lat)
 
 
 def _near_site(positions: Sequence[AisPosition], polygon: Any, resolution_m: float, params: AisParams) -> list[AisPosition]:
     """The positions inside the site or within their gate of its polygon (a detection at its edge)."""
+    centre = polygon.centroid.x
     out = []
     for pos in positions:
         reach = gate_m(pos, resolution_m, params)
         dlon = math.degrees(reach / (EARTH_RADIUS_M * max(math.cos(math.radians(pos.lat)), 1e-6)))
-        if polygon.distance(_on_site_side(pos, polygon)) <= max(dlon, math.degrees(reach / EARTH_RADIUS_M)):
+        if polygon.distance(_on_site_side(pos, centre)) <= max(dlon, math.degrees(reach / EARTH_RADIUS_M)):
             out.append(pos)
     return out
 

@@ -176,7 +176,10 @@ def optical_blocks(
     ahead = _AheadMeans(before, after, ok, fits, smooth_px) if tolerance_px > 0 else None
     for r0, r1 in spans:
         ea, eb = max(0, r0 - halo), min(height, r1 + halo)
-        bx, ax, okx = _rows(before, ea, eb), _rows(after, ea, eb), ok[ea:eb]
+        okx = ok[ea:eb]
+        # With the tolerance, the pass ahead has the block's smoothed difference: its rows are read for the classes only.
+        bx = _rows(before, ea, eb) if ahead is None or label is not None else None
+        ax = _rows(after, ea, eb) if ahead is None else None
         core = ok[r0:r1]
         share = means.share(okx, ea, r0, r1)
         # The tolerant difference of the block's rows looks tolerance_px rows above and below them.
@@ -192,6 +195,7 @@ def optical_blocks(
             if ahead is not None:  # the pass ahead has these rows' smoothed difference already, to the bit
                 d = ahead.difference(k, r0, r1).copy()
             else:
+                assert bx is not None and ax is not None
                 d = means.mean(("d", k), (ax[k].astype(np.float64) - offset) / slope - bx[k], okx, ea, r0, r1)
             # A mean of fewer pixels (the grid's edge, beside no data or cloud) is noisier: its spread is
             # that of a whole window over the square root of the share it holds.
@@ -202,6 +206,7 @@ def optical_blocks(
                 zt += (np.nan_to_num(far) * scale) ** 2
             gain = gains[k]
             if label is not None and gain is not None:
+                assert bx is not None
                 value = np.where(okx, bx[k], 0.0).astype(np.float64)
                 value *= gain[label[ea:eb]]
                 common = np.nan_to_num(means.mean(("c", k), value, okx, ea, r0, r1))

@@ -314,6 +314,53 @@ def test_workers_end_when_the_command_is_killed(tmp_path: Path) -> None:
     assert gone, "workers left behind after their parent was killed"
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
+def test_workers_end_when_the_command_is_killed_under_forkserver(tmp_path: Path) -> None:
+    """Python 3.14's default start method on Linux: a worker's parent is the fork server, which
+    outlives the command while any worker lives, so watching the parent kept them for ever."""
+    source = 'import multiprocessing; multiprocessing.set_start_method("forkserver", force=True)\n' + _SLOW_COMMAND
+    proc = _start_slow(tmp_path, source)
+    try:
+        os.kill(proc.pid, signal.SIGKILL)
+        gone = _group_gone(proc, 20)
+    finally:
+        if not gone:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    assert gone, "workers (or the fork server) left behind after the command was killed"
+
+
+_SLOW_TILES = """
+import sys, time
+from pathlib import Path
+
+from sitewatch.detect.optical_image import _map_tiles
+
+def tile(i):
+    Path(sys.argv[1], f"started-{i}").write_text(str(__import__("os").getpid()))
+    time.sleep(120)
+    return i
+
+if __name__ == "__main__":
+    list(_map_tiles(tile, list(range(8)), 2))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
+def test_tile_workers_end_when_the_command_is_killed(tmp_path: Path) -> None:
+    """detect-image's tile workers (a large optical scene) waited for ever on the pool's pipes once
+    the command was killed outright, each holding its tile's bands."""
+    proc = _start_slow(tmp_path, _SLOW_TILES)
+    try:
+        os.kill(proc.pid, signal.SIGKILL)
+        gone = _group_gone(proc, 20)
+    finally:
+        if not gone:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    assert gone, "tile workers left behind after the command was killed"
+
+
 def test_cli_says_interrupted_and_exits_130() -> None:
     import click
     from click.testing import CliRunner

@@ -13,6 +13,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import secrets
+import select
 import signal
 import threading
 import time
@@ -294,7 +295,7 @@ def _map_in_processes(
         # command waited for their jobs before exiting).
         with _stop_signals_blocked():
             pool = ProcessPoolExecutor(
-                max_workers=n, mp_context=cast(BaseContext, context), initializer=_init_worker, initargs=(started,)
+                max_workers=n, mp_context=cast(BaseContext, context), initializer=_init_worker, initargs=(started, os.getpid())
             )
             for k, item in enumerate(items):  # (one by one: the pool may break while they are handed out)
                 futures.append(pool.submit(_run_job, func, k, item))
@@ -304,8 +305,10 @@ def _map_in_processes(
         ended = _ended(context.processes)  # before _stop_pool ends the others
         if pool is not None:
             _stop_pool(pool, context)
-        # Their exit codes once all are joined: the pool's thread may be reaping one meanwhile.
-        dead = [(p.pid, p.exitcode) for p in ended if p.exitcode is not None]
+        # Their exit codes once all are joined: the pool's thread may be reaping one meanwhile. Under
+        # forkserver the pool may see the death before its sentinel shows here: then every worker's
+        # (the others' SIGTERM is told apart from the death in _worker_died).
+        dead = [(p.pid, p.exitcode) for p in ended or context.processes if p.exitcode is not None]
         raise WorkerError(_worker_died(dead, started, futures, items, describe)) from exc
     except BaseException:  # KeyboardInterrupt, or GeneratorExit when the caller stops early
         if pool is not None:
@@ -434,13 +437,11 @@ def _run_job(func: Callable[[T], R], k: int, item: T) -> R:
     return func(item)
 
 
-def _init_worker(started: Any) -> None:
+def _init_worker(started: Any, command: int) -> None:
     """Pool initializer: Ctrl-C is the parent's to handle, so a worker neither dies nor prints a
-    traceback; SIGTERM (the parent ending it) ends it at once; and it ends when the parent has gone.
-
-    A parent killed outright (SIGKILL, out of memory) cannot stop its workers, and they would wait
-    for ever on the pool's pipes, which they hold open themselves. ``started`` is the run's table
-    of which worker started which job, shared memory each worker writes its pid into.
+    traceback; SIGTERM (the parent ending it) ends it at once; and it ends when the command has gone
+    (:func:`end_with_command`; ``command`` is its pid). ``started`` is the run's table of which
+    worker started which job, shared memory each worker writes its pid into.
     """
     global _started
     _started = started
@@ -448,16 +449,48 @@ def _init_worker(started: Any) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's handler (cli.options.Terminated) is inherited
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
-    # The process that started it: sitewatch's own, or the fork server of the forkserver start
-    # method, which ends with it.
+    end_with_command(command)
+
+
+def end_with_command(command: int) -> None:
+    """In a worker process: end it as soon as ``command`` (the process whose pool started it) has gone.
+
+    A command killed outright (SIGKILL, out of memory) cannot stop its workers, and they would wait
+    for ever on the pool's pipes, which they hold open themselves. Under the fork and spawn start
+    methods the command is the worker's parent; under forkserver (Python 3.14's default on Linux)
+    the parent is the fork server, which outlives the command while any worker it forked lives, so
+    the command itself is watched: through a pidfd where the system has them (Linux 5.3), else by
+    asking every second whether it is there.
+    """
     parent = os.getppid()
-    threading.Thread(target=_end_with_parent, args=(parent,), daemon=True, name="sitewatch-parent-watch").start()
+    try:
+        watch = os.pidfd_open(command) if hasattr(os, "pidfd_open") else None
+    except ProcessLookupError:  # gone already
+        os._exit(1)
+    except OSError:  # a kernel without pidfds, or a sandbox refusing them
+        watch = None
+    threading.Thread(
+        target=_end_with, args=(command, parent, watch), daemon=True, name="sitewatch-command-watch"
+    ).start()
 
 
-def _end_with_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(_PARENT_CHECK_S)
+def _end_with(command: int, parent: int, watch: int | None) -> None:
+    if watch is not None:
+        select.select([watch], [], [])  # readable once the command has ended
+    else:
+        while os.getppid() == parent and _running(command):
+            time.sleep(_PARENT_CHECK_S)
     os._exit(1)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # there, and another user's: the pid was taken again
+        return False
+    return True
 
 
 def _stop_pool(pool: ProcessPoolExecutor, context: _WatchedContext) -> None:

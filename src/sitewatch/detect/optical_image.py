@@ -35,6 +35,7 @@ from __future__ import annotations
 import itertools
 import math
 import multiprocessing
+import os
 import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -48,6 +49,7 @@ from numpy.typing import NDArray
 
 from ..band_scaling import DECLARED_SCALING, Scaling, apply_scaling, declares_any, shared_scale
 from ..errors import ImageReadError, InputError, read_failure
+from ..run import end_with_command
 from ..sources.landsat import LandsatProduct
 from ..sources.planet import check_udm2, read_udm2_as_scl, udm2_sibling
 from ..sources.planet_toa import PlanetTOA, planet_toa
@@ -857,10 +859,12 @@ def _run_job(key: int, item: Any) -> Any:
     return _JOBS[key](item)
 
 
-def _worker_setup() -> None:
-    """Worker start-up: one BLAS thread per worker, freed memory kept (see below)."""
+def _worker_setup(command: int) -> None:
+    """Worker start-up: one BLAS thread per worker, freed memory kept (see below), and an end
+    when the command has gone (killed outright, the workers waited for ever on the pool's pipes)."""
     _one_blas_thread()
     _keep_freed_memory()
+    end_with_command(command)
 
 
 def _one_blas_thread() -> None:
@@ -921,7 +925,8 @@ def _map_tiles(fn: Callable[[Any], Any], items: list[Any], workers: int) -> Iter
     _JOBS[key] = fn
     try:
         with ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("fork"), initializer=_worker_setup
+            workers, mp_context=multiprocessing.get_context("fork"), initializer=_worker_setup,
+            initargs=(os.getpid(),),
         ) as pool:
             yield from pool.map(_run_job, itertools.repeat(key), items)
     finally:

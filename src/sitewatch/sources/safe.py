@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import ImageReadError, InputError, SitewatchWarning
+from ..errors import ImageReadError, InputError, SitewatchError, SitewatchWarning
 from ..model import utc
 from ..untrusted import read_zip_member
 from .s1_radiometry import S1Radiometry, ThermalNoise, parse_calibration, parse_noise
@@ -312,7 +312,7 @@ def open_s2_l2a(path: str | Path) -> S2Product:
                 if scl and _band_file_present(files20, "SCL"):
                     bands["SCL"] = (sds20, scl[0])
     except RasterioError as exc:
-        raise ImageReadError(f"{path}: GDAL could not read the product ({exc})") from exc
+        raise _unreadable(path, exc) from exc
     when, when_from = _acquired(tags, path, _granule_sensing_time(files10))
     baseline = tags.get("PROCESSING_BASELINE", "")
     _check_offsets(offsets, baseline, path)
@@ -548,7 +548,7 @@ def open_s1_grd(path: str | Path, *, thermal_noise: ThermalNoise = "keep") -> S1
                 vrt = _dn_vrt(subdatasets[pol], size, sentinel1_centred(pol_gcps), gcp_crs.to_string() if gcp_crs else "EPSG:4326")
                 vrts[pol] = S1Band(pol, vrt, _radiometry(cal_file, path, thermal_noise))
     except RasterioError as exc:
-        raise ImageReadError(f"{path}: GDAL could not read the product ({exc})") from exc
+        raise _unreadable(path, exc) from exc
     if not vrts:
         raise InputError(f"{path}: GDAL finds no VV, VH, HH or HV measurement in the product")
     _check_all_polarisations(manifest, set(vrts), path)
@@ -592,6 +592,25 @@ def is_s1_product(path: str | Path) -> bool:
         return False
 
 
+def _unreadable(product: Path, exc: Exception) -> SitewatchError:
+    """The error for a product GDAL could not open: a file named outside it said as such.
+
+    GDAL 3.12 (rasterio 1.5) refuses such a name itself ("Path traversal detected in …") before
+    :func:`_check_inside` sees the file list; the user gets the same words either way.
+    """
+    traversal = re.search(r"Path traversal detected in (.+)$", str(exc))
+    if traversal:
+        return _outside(product, traversal.group(1).strip())
+    return ImageReadError(f"{product}: GDAL could not read the product ({exc})")
+
+
+def _outside(product: Path, name: str) -> InputError:
+    return InputError(
+        f"{product}: its metadata names a file outside the product ({name}); "
+        "a product from ESA names only its own files: download it again from a source you trust"
+    )
+
+
 def _check_inside(files: list[str], folder: str, product: Path) -> None:
     """Refuse a product whose metadata names a file outside it.
 
@@ -602,10 +621,7 @@ def _check_inside(files: list[str], folder: str, product: Path) -> None:
     root = posixpath.normpath(folder.replace("\\", "/")) + "/"
     outside = [f for f in files if not posixpath.normpath(f.replace("\\", "/")).startswith(root)]
     if outside:
-        raise InputError(
-            f"{product}: its metadata names a file outside the product ({outside[0]}); "
-            "a product from ESA names only its own files: download it again from a source you trust"
-        )
+        raise _outside(product, outside[0])
 
 
 def _read_bytes(gdal_path: str) -> bytes:

@@ -196,8 +196,22 @@ def test_timeline_csv_cells_from_gazetteers_are_never_formulas(ws: Workspace) ->
     assert rows[0]["vessels"] == "1" and rows[0]["date"][:1] == "2"  # numbers and dates as they were
     for lead in ("+", "-", "\t", "\r"):  # the other starts a spreadsheet reads as a formula (OWASP)
         row = dataclasses.replace(tl.rows[1], departure_berths=(lead + "cmd|' /C calc'!A0",))
+        (read,) = csv.DictReader(io.StringIO(timeline_to_csv(dataclasses.replace(tl, rows=(row,))), newline=""))
+        assert read["departure_berths"] == "'" + lead + "cmd|' /C calc'!A0", repr(lead)
+
+
+def test_a_line_break_inside_a_csv_cell_stays_in_its_row(ws: Workspace) -> None:
+    """Lines end CRLF (RFC 4180), so a cell holding a lone CR is quoted: Python 3.11 and 3.12 wrote it
+    bare under "\n" line ends, and a reader (Python's csv, a spreadsheet) broke the row in two there."""
+    import dataclasses
+
+    with ws.store() as st:
+        tl = load_timeline(st, "dunai")
+    for brk in ("\r", "\n", "\r\n"):
+        row = dataclasses.replace(tl.rows[1], departure_berths=(f"pier{brk}east",))
         text = timeline_to_csv(dataclasses.replace(tl, rows=(row,)))
-        assert ",'" + lead + "cmd|' /C calc'!A0," in text, repr(lead)  # (the csv module leaves a CR unquoted)
+        (read,) = csv.DictReader(io.StringIO(text, newline=""))
+        assert read["departure_berths"] == f"pier{brk}east" and read["site_id"] == "dunai", repr(brk)
 
 
 def test_timeline_csv_writes_simulated_as_true_or_false(ws: Workspace) -> None:

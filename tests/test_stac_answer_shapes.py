@@ -170,7 +170,7 @@ def test_a_static_link_naming_no_file_is_named(tmp_path):
 
     (tmp_path / "catalog.json").write_text(json.dumps({"type": "Catalog", "id": "d", "stac_version": "1.0.0", "description": "d",
                                                        "links": [{"rel": "item", "href": "./it\x00em.json"}]}))  # fmt: skip
-    with pytest.raises(SourceError, match=r"catalog\.json: item link './it\\x00em\.json' names no file \(embedded null byte\)"):
+    with pytest.raises(SourceError, match=r"catalog\.json: item link './it\\x00em\.json' names no file \((lstat: )?embedded null (byte|character in path)\)"):
         search_static(str(tmp_path / "catalog.json"), "x", (0, 0, 1, 1), utc("2000-01-01T00:00:00Z"), utc("2030-01-01T00:00:00Z"))
 
 

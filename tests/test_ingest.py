@@ -738,7 +738,8 @@ def paused(*args, **kw):
     return commit(*args, **kw)
 
 ingest.commit_archived = paused
-main(sys.argv[2:])
+if __name__ == "__main__":  # workers started by spawn or forkserver import this script too
+    main(sys.argv[2:])
 """
 
 
@@ -931,7 +932,8 @@ def killed_while_returning(job):
     return result
 
 ingest.archive_job = killed_while_returning
-main(sys.argv[2:])
+if __name__ == "__main__":  # workers started by spawn or forkserver import this script too
+    main(sys.argv[2:])
 """
 
 
@@ -992,7 +994,8 @@ def killed_while_returning(job):
     return result
 
 detection.detect_observation = killed_while_returning
-main(sys.argv[2:])
+if __name__ == "__main__":  # workers started by spawn or forkserver import this script too
+    main(sys.argv[2:])
 """
 
 

@@ -317,3 +317,44 @@ def test_dashboard_site_note_and_json_links_are_apart(tmp_path: Path) -> None:
         st.put_site(replace(st.get_site("dunai"), note="Layout from the demo scenario."))
     page = TestClient(create_app(w)).get("/sites/dunai").text
     assert "Layout from the demo scenario.<br>\nJSON:" in page
+
+
+def test_timeline_chart_prints_departures_above_the_bar_in_text_contrast() -> None:
+    # On a date that kept one of two vessels the "-1" was drawn 9 points down, inside the blue bar: red
+    # on blue, unreadable (the demo's Rason chart, 4 October 2023). Arrival and departure counts now
+    # stand above the bar, one over the other, in colours of at least 4.5:1 on the white chart.
+    from matplotlib.colors import to_rgb
+
+    from sitewatch.analysis import build_timeline
+    from sitewatch.report.charts import timeline_figure
+    from test_occupancy import obs, vessel
+
+    a, b, c = obs("2024-10-14"), obs("2024-10-17"), obs("2024-10-20")
+    # Two ships on the 17th; on the 20th one stayed, the other left and a third came.
+    dets = [vessel(b, 0), vessel(b, 1, berth="b2", dx_m=300), vessel(c, 0), vessel(c, 2, berth="b3", dx_m=600)]
+    tl = build_timeline("dunai", [a, b, c], dets)
+    assert [(r.vessels, r.arrivals, r.departures) for r in tl.rows][2] == (2, 1, 1)
+    counts = {t.get_text(): t for t in timeline_figure(tl).axes[0].texts}
+    assert {"+2", "+1", "\u22121"} <= set(counts)
+    assert all(t.xyann[1] > 0 for t in counts.values()), {k: t.xyann for k, t in counts.items()}
+    assert counts["\u22121"].xyann[1] > counts["+1"].xyann[1] + 7  # over the arrival's count, not on it
+
+    def contrast(colour: str) -> float:
+        lin = [x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4 for x in to_rgb(colour)]
+        return 1.05 / (0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2] + 0.05)
+
+    assert min(contrast(t.get_color()) for t in counts.values()) >= 4.5
+
+
+def test_an_id_column_is_not_squeezed_to_a_few_characters_on_a_phone(html: str, client) -> None:  # type: ignore[no-untyped-def]
+    # Ids and hashes break anywhere; at 420 px the tables' auto layout narrowed those columns to 2-4
+    # characters a line ("duna/i" on the sites page, a region id over 14 lines on a pair's page). Each
+    # such cell keeps a width of its own, and the table, which scrolls sideways on a phone, scrolls instead.
+    pages = {"report": html, "sites": client.get("/").text, "observation": client.get(_observation_path(client)).text}
+    for name, page in pages.items():
+        rules = _rules(_style(page))
+        cells = set(re.findall(r'<td class="(hash|ids)"', page))
+        assert cells, name
+        for c in cells:
+            rule = rules.get(f"td.{c}", {})
+            assert rule.get("white-space") == "nowrap" or rule.get("min-width") == "12ch", (name, c)

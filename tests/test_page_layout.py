@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from _report_world import build
+from sitewatch.model import Site
 from sitewatch.report.html import write_report
 from sitewatch.workspace import Workspace
 
@@ -358,3 +359,45 @@ def test_an_id_column_is_not_squeezed_to_a_few_characters_on_a_phone(html: str, 
         for c in cells:
             rule = rules.get(f"td.{c}", {})
             assert rule.get("white-space") == "nowrap" or rule.get("min-width") == "12ch", (name, c)
+
+
+def _east_west_pier() -> tuple[Site, tuple[float, float]]:
+    """Rason's pier 1, running east-west with a north and a south face, and its western and eastern ends."""
+    from shapely.geometry import LineString, box
+
+    from sitewatch.model import Berth
+
+    north = Berth("pier-1-north", LineString([(130.2985, 42.2368), (130.3015, 42.2368)]), "Pier 1, north face")
+    south = Berth("pier-1-south", LineString([(130.2985, 42.2364), (130.3015, 42.2364)]), "Pier 1, south face")
+    site = Site("rason", "Rason", "port", box(130.28, 42.22, 130.32, 42.25), (north, south))
+    return site, (130.2985, 130.3015)
+
+
+def test_maps_name_the_north_and_south_faces_of_a_pier_apart_and_clear_of_its_ships() -> None:
+    # Rason's "Pier 1, north face" and "Pier 1, south face" were written left and right of the pier's
+    # middle, at the same height: over the ships moored along it and over each other's line. Faces one
+    # over the other are now named above and below, beyond the pier's eastern end, on a white halo.
+    from matplotlib.text import Annotation
+    from pyproj import Transformer
+
+    from sitewatch.report.berth_labels import label_sides
+    from sitewatch.report.charts import site_map_figure
+    from sitewatch.web.svg import site_svg
+
+    site, (_, east_end) = _east_west_pier()
+    assert label_sides([b.geometry.centroid for b in site.berths], 0.01) == ["above", "below"]
+
+    svg = site_svg(site, [], "EPSG:32652")
+    texts = {t: (float(x), float(y), rest) for x, y, rest, t in
+             re.findall(r'<text x="([-\d.]+)" y="([-\d.]+)"([^>]*)>([^<]+)</text>', svg)}  # fmt: skip
+    north, south = texts["Pier 1, north face"], texts["Pier 1, south face"]
+    assert north[1] < south[1]  # SVG's y grows downwards: the north face's name is the upper one
+    east_x = Transformer.from_crs("EPSG:4326", "EPSG:32652", always_xy=True).transform(east_end, 42.2366)[0]
+    assert min(north[0], south[0]) > east_x  # beyond the pier's end, not over its ships
+    assert all('paint-order="stroke"' in t[2] and 'stroke="#fff"' in t[2] for t in (north, south))
+
+    ax = site_map_figure(site).axes[0]
+    names = {a.get_text(): a for a in ax.texts if isinstance(a, Annotation)}
+    n, s = names["Pier 1, north face"], names["Pier 1, south face"]
+    assert n.xy[0] == s.xy[0] == east_end and n.xyann[1] > 0 > s.xyann[1]
+    assert (n.get_va(), s.get_va()) == ("bottom", "top") and n.get_path_effects()

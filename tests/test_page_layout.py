@@ -401,3 +401,46 @@ def test_maps_name_the_north_and_south_faces_of_a_pier_apart_and_clear_of_its_sh
     n, s = names["Pier 1, north face"], names["Pier 1, south face"]
     assert n.xy[0] == s.xy[0] == east_end and n.xyann[1] > 0 > s.xyann[1]
     assert (n.get_va(), s.get_va()) == ("bottom", "top") and n.get_path_effects()
+
+
+def test_every_link_and_image_on_the_dashboard_resolves(client) -> None:  # type: ignore[no-untyped-def]
+    # Crawled from the sites page: each page's links, images and #anchors answer 200 and exist, and
+    # "this page's data" is JSON. An error page's nav pointed "this page's data" at the sites' list.
+    from urllib.parse import urldefrag, urljoin
+
+    from _a11y import elements
+
+    pages: dict[str, set[str]] = {}
+    queue, checked = ["/"], set()
+    anchors: list[tuple[str, str, str]] = []
+    while queue:
+        url = queue.pop()
+        if url in pages:
+            continue
+        page = client.get(url)
+        assert page.status_code == 200, url
+        els = elements(page.text)
+        pages[url] = {e.attrs["id"] for e in els if "id" in e.attrs}
+        for e in els:
+            ref = e.attrs.get("href") or e.attrs.get("src")
+            if not ref or ref.startswith("data:"):
+                continue
+            assert not ref.startswith(("http:", "https:", "//")), (url, ref)
+            target, fragment = urldefrag(urljoin(url, ref))
+            if fragment:
+                anchors.append((url, target, fragment))
+            if e.tag == "a" and target.startswith(("/sites", "/observations", "/changes", "/links")) and not (
+                target.endswith((".png", ".tif"))
+            ):
+                queue.append(target)
+            elif target not in checked:
+                checked.add(target)
+                answer = client.head(target)
+                assert answer.status_code == 200, (url, ref, answer.status_code)
+            if e.inner_text() == "this page's data":
+                assert client.get(ref).headers["content-type"].startswith("application/json"), (url, ref)
+    assert len(pages) >= 5 and checked and anchors
+    assert [a for a in anchors if a[2] not in pages.get(a[1], set())] == []
+    for url in ("/site/dunai", "/sites/nowhere", "/observations/dunai/nothing"):
+        error = client.get(url)
+        assert error.status_code == 404 and "this page's data" not in error.text.replace("&#39;", "'"), url

@@ -444,3 +444,30 @@ def test_every_link_and_image_on_the_dashboard_resolves(client) -> None:  # type
     for url in ("/site/dunai", "/sites/nowhere", "/observations/dunai/nothing"):
         error = client.get(url)
         assert error.status_code == 404 and "this page's data" not in error.text.replace("&#39;", "'"), url
+
+
+def test_a_claim_resting_on_many_images_lists_them_in_a_box_of_their_own(html: str) -> None:
+    # The demo's "ships at Rason on 34 days" rests on 45 images: its row ran over four screens. Past
+    # six, the images scroll in a short box (whole on paper, as every scroll box is printed).
+    from sitewatch.analysis.occupancy import TimelineParams
+    from sitewatch.report.html import template_environment
+
+    env = template_environment()
+    env.filters["image_href"] = lambda path: path
+
+    def row(n: int) -> str:
+        images = [{"path": f"archive/o{k}.tif", "observation_id": f"s/o{k}", "label": "10 m SAR", "simulated": True,
+                   "note": "", "sha256": "0" * 64} for k in range(n)]  # fmt: skip
+        claims = {"simulated": True, "files": [{"name": "c.yaml", "title": "c", "refused": [], "rows": [
+            {"id": "c1", "text": "t", "source": "s", "dates": "2024-10-01", "verdict": "supported", "partial": False,
+             "reason": "r", "images": images}]}]}  # fmt: skip
+        page = env.get_template("claims.html.j2").render(claims=claims, params=TimelineParams(), date_zone="UTC")
+        return page.split('<tr id="claim-1-1">', 1)[1].split("</tr>", 1)[0]
+
+    few, many = row(6), row(45)
+    assert "scroll" not in few and few.count('<a href="archive/') == 6
+    box = re.search(r'45 images:<div class="scroll short" tabindex="0">(.*?)</div></td>', many, re.S)
+    assert box and box.group(1).count('<a href="archive/') == 45
+    css = _style(html)
+    assert _rules(_media(css, "screen"))[".scroll.short"]["max-height"] == "18em"
+    assert _rules(_media(css, "print"))[".scroll"]["max-height"] == "none"

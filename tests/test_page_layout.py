@@ -447,7 +447,7 @@ def test_every_link_and_image_on_the_dashboard_resolves(client) -> None:  # type
 
 
 def test_a_claim_resting_on_many_images_lists_them_in_a_box_of_their_own(html: str) -> None:
-    # The demo's "ships at Rason on 34 days" rests on 45 images: its row ran over four screens. Past
+    # The demo's "ships at Rason on 34 days" rests on 34 images: its row ran over four screens. Past
     # six, the images scroll in a short box (whole on paper, as every scroll box is printed).
     from sitewatch.analysis.occupancy import TimelineParams
     from sitewatch.report.html import template_environment
@@ -469,5 +469,5 @@ def test_a_claim_resting_on_many_images_lists_them_in_a_box_of_their_own(html: s
     box = re.search(r'45 images:<div class="scroll short" tabindex="0">(.*?)</div></td>', many, re.S)
     assert box and box.group(1).count('<a href="archive/') == 45
     css = _style(html)
-    assert _rules(_media(css, "screen"))[".scroll.short"]["max-height"] == "18em"
+    assert _rules(_media(css, "screen"))[".scroll.short"]["max-height"] == "18em"  # and a border: it scrolls
     assert _rules(_media(css, "print"))[".scroll"]["max-height"] == "none"

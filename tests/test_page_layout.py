@@ -471,3 +471,22 @@ def test_a_claim_resting_on_many_images_lists_them_in_a_box_of_their_own(html: s
     css = _style(html)
     assert _rules(_media(css, "screen"))[".scroll.short"]["max-height"] == "18em"  # and a border: it scrolls
     assert _rules(_media(css, "print"))[".scroll"]["max-height"] == "none"
+
+
+def test_the_timeline_chart_scrolls_at_its_size_on_a_phone(html: str, client) -> None:  # type: ignore[no-untyped-def]
+    # Shrunk to a 420 px screen, Rason's half-year chart (1048 px) had dates and counts 3 px high. On
+    # screen it keeps its size in a box that scrolls sideways (and takes focus, to scroll by keyboard);
+    # on paper it fits the page.
+    from _a11y import elements
+
+    for name, page in {"report": html, "site": client.get("/sites/dunai").text}.items():
+        charts = [e for e in elements(page) if e.tag == "img" and e.attrs.get("alt", "").startswith("Bar chart of vessels")]
+        assert charts, name
+        for img in charts:
+            box = img.ancestors[-1]
+            assert box.tag == "div" and "chart" in box.classes and box.attrs.get("tabindex") == "0", name
+            assert any(a.tag == "figure" for a in img.ancestors), name
+        css = _style(page)
+        screen = _rules(_media(css, "screen"))
+        assert screen[".chart"]["overflow-x"] == "auto" and screen[".chart img"]["max-width"] == "none", name
+        assert ".chart img" not in _rules(css) and ".chart img" not in _rules(_media(css, "print")), name

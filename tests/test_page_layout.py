@@ -359,6 +359,9 @@ def test_an_id_column_is_not_squeezed_to_a_few_characters_on_a_phone(html: str, 
         for c in cells:
             rule = rules.get(f"td.{c}", {})
             assert rule.get("white-space") == "nowrap" or rule.get("min-width") == "12ch", (name, c)
+        # Nor the class candidates, a sentence, to a word a line (a row 60 lines tall).
+        if name != "sites":
+            assert '<td class="words">' in page and rules["td.words"]["min-width"] == "16em", name
 
 
 def _east_west_pier() -> tuple[Site, tuple[float, float]]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from click.testing import CliRunner
@@ -513,7 +515,9 @@ def test_report_has_an_ais_section_naming_each_image(world: tuple[Path, Path], t
     html = out.read_text()
     section = html[html.index('id="ais"'):html.index('id="provenance"')]
     assert "candidate only" in section and "ais.csv (generic, 11 rows" in section
-    assert "dunai:sim-dunai-2024-10-17-sar · archive/dunai/sim-dunai-2024-10-17-sar.tif" in section
+    # Each row's image is a link to the file, as every image named in the report is.
+    link = re.search(r'dunai:sim-dunai-2024-10-17-sar · <a href="([^"]+)">archive/dunai/sim-dunai-2024-10-17-sar.tif</a>', section)
+    assert link and (out.parent / unquote(link.group(1))).resolve() == (root / "archive/dunai/sim-dunai-2024-10-17-sar.tif").resolve()
     assert "MMSI 273111111 NIKOLAY" in section and "MMSI 273222222 CARGO" in section
     without = tmp_path / "plain.html"
     assert CliRunner().invoke(main, ["report", "-w", str(root), "--out", str(without)]).exit_code == 0

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from _report_world import build
+from sitewatch.model import Site
 from sitewatch.report.html import write_report
 from sitewatch.workspace import Workspace
 
@@ -317,3 +318,178 @@ def test_dashboard_site_note_and_json_links_are_apart(tmp_path: Path) -> None:
         st.put_site(replace(st.get_site("dunai"), note="Layout from the demo scenario."))
     page = TestClient(create_app(w)).get("/sites/dunai").text
     assert "Layout from the demo scenario.<br>\nJSON:" in page
+
+
+def test_timeline_chart_prints_departures_above_the_bar_in_text_contrast() -> None:
+    # On a date that kept one of two vessels the "-1" was drawn 9 points down, inside the blue bar: red
+    # on blue, unreadable (the demo's Rason chart, 4 October 2023). Arrival and departure counts now
+    # stand above the bar, one over the other, in colours of at least 4.5:1 on the white chart.
+    from matplotlib.colors import to_rgb
+
+    from sitewatch.analysis import build_timeline
+    from sitewatch.report.charts import timeline_figure
+    from test_occupancy import obs, vessel
+
+    a, b, c = obs("2024-10-14"), obs("2024-10-17"), obs("2024-10-20")
+    # Two ships on the 17th; on the 20th one stayed, the other left and a third came.
+    dets = [vessel(b, 0), vessel(b, 1, berth="b2", dx_m=300), vessel(c, 0), vessel(c, 2, berth="b3", dx_m=600)]
+    tl = build_timeline("dunai", [a, b, c], dets)
+    assert [(r.vessels, r.arrivals, r.departures) for r in tl.rows][2] == (2, 1, 1)
+    counts = {t.get_text(): t for t in timeline_figure(tl).axes[0].texts}
+    assert {"+2", "+1", "\u22121"} <= set(counts)
+    assert all(t.xyann[1] > 0 for t in counts.values()), {k: t.xyann for k, t in counts.items()}
+    assert counts["\u22121"].xyann[1] > counts["+1"].xyann[1] + 7  # over the arrival's count, not on it
+
+    def contrast(colour: str) -> float:
+        lin = [x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4 for x in to_rgb(colour)]
+        return 1.05 / (0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2] + 0.05)
+
+    assert min(contrast(t.get_color()) for t in counts.values()) >= 4.5
+
+
+def test_an_id_column_is_not_squeezed_to_a_few_characters_on_a_phone(html: str, client) -> None:  # type: ignore[no-untyped-def]
+    # Ids and hashes break anywhere; at 420 px the tables' auto layout narrowed those columns to 2-4
+    # characters a line ("duna/i" on the sites page, a region id over 14 lines on a pair's page). Each
+    # such cell keeps a width of its own, and the table, which scrolls sideways on a phone, scrolls instead.
+    pages = {"report": html, "sites": client.get("/").text, "observation": client.get(_observation_path(client)).text}
+    for name, page in pages.items():
+        rules = _rules(_style(page))
+        cells = set(re.findall(r'<td class="(hash|ids)"', page))
+        assert cells, name
+        for c in cells:
+            rule = rules.get(f"td.{c}", {})
+            assert rule.get("white-space") == "nowrap" or rule.get("min-width") == "12ch", (name, c)
+        # Nor the class candidates, a sentence, to a word a line (a row 60 lines tall).
+        if name != "sites":
+            assert '<td class="words">' in page and rules["td.words"]["min-width"] == "16em", name
+
+
+def _east_west_pier() -> tuple[Site, tuple[float, float]]:
+    """Rason's pier 1, running east-west with a north and a south face, and its western and eastern ends."""
+    from shapely.geometry import LineString, box
+
+    from sitewatch.model import Berth
+
+    north = Berth("pier-1-north", LineString([(130.2985, 42.2368), (130.3015, 42.2368)]), "Pier 1, north face")
+    south = Berth("pier-1-south", LineString([(130.2985, 42.2364), (130.3015, 42.2364)]), "Pier 1, south face")
+    site = Site("rason", "Rason", "port", box(130.28, 42.22, 130.32, 42.25), (north, south))
+    return site, (130.2985, 130.3015)
+
+
+def test_maps_name_the_north_and_south_faces_of_a_pier_apart_and_clear_of_its_ships() -> None:
+    # Rason's "Pier 1, north face" and "Pier 1, south face" were written left and right of the pier's
+    # middle, at the same height: over the ships moored along it and over each other's line. Faces one
+    # over the other are now named above and below, beyond the pier's eastern end, on a white halo.
+    from matplotlib.text import Annotation
+    from pyproj import Transformer
+
+    from sitewatch.report.berth_labels import label_sides
+    from sitewatch.report.charts import site_map_figure
+    from sitewatch.web.svg import site_svg
+
+    site, (_, east_end) = _east_west_pier()
+    assert label_sides([b.geometry.centroid for b in site.berths], 0.01) == ["above", "below"]
+
+    svg = site_svg(site, [], "EPSG:32652")
+    texts = {t: (float(x), float(y), rest) for x, y, rest, t in
+             re.findall(r'<text x="([-\d.]+)" y="([-\d.]+)"([^>]*)>([^<]+)</text>', svg)}  # fmt: skip
+    north, south = texts["Pier 1, north face"], texts["Pier 1, south face"]
+    assert north[1] < south[1]  # SVG's y grows downwards: the north face's name is the upper one
+    east_x = Transformer.from_crs("EPSG:4326", "EPSG:32652", always_xy=True).transform(east_end, 42.2366)[0]
+    assert min(north[0], south[0]) > east_x  # beyond the pier's end, not over its ships
+    assert all('paint-order="stroke"' in t[2] and 'stroke="#fff"' in t[2] for t in (north, south))
+
+    ax = site_map_figure(site).axes[0]
+    names = {a.get_text(): a for a in ax.texts if isinstance(a, Annotation)}
+    n, s = names["Pier 1, north face"], names["Pier 1, south face"]
+    assert n.xy[0] == s.xy[0] == east_end and n.xyann[1] > 0 > s.xyann[1]
+    assert (n.get_va(), s.get_va()) == ("bottom", "top") and n.get_path_effects()
+
+
+def test_every_link_and_image_on_the_dashboard_resolves(client) -> None:  # type: ignore[no-untyped-def]
+    # Crawled from the sites page: each page's links, images and #anchors answer 200 and exist, and
+    # "this page's data" is JSON. An error page's nav pointed "this page's data" at the sites' list.
+    from urllib.parse import urldefrag, urljoin
+
+    from _a11y import elements
+
+    pages: dict[str, set[str]] = {}
+    queue, checked = ["/"], set()
+    anchors: list[tuple[str, str, str]] = []
+    while queue:
+        url = queue.pop()
+        if url in pages:
+            continue
+        page = client.get(url)
+        assert page.status_code == 200, url
+        els = elements(page.text)
+        pages[url] = {e.attrs["id"] for e in els if "id" in e.attrs}
+        for e in els:
+            ref = e.attrs.get("href") or e.attrs.get("src")
+            if not ref or ref.startswith("data:"):
+                continue
+            assert not ref.startswith(("http:", "https:", "//")), (url, ref)
+            target, fragment = urldefrag(urljoin(url, ref))
+            if fragment:
+                anchors.append((url, target, fragment))
+            if e.tag == "a" and target.startswith(("/sites", "/observations", "/changes", "/links")) and not (
+                target.endswith((".png", ".tif"))
+            ):
+                queue.append(target)
+            elif target not in checked:
+                checked.add(target)
+                answer = client.head(target)
+                assert answer.status_code == 200, (url, ref, answer.status_code)
+            if e.inner_text() == "this page's data":
+                assert client.get(ref).headers["content-type"].startswith("application/json"), (url, ref)
+    assert len(pages) >= 5 and checked and anchors
+    assert [a for a in anchors if a[2] not in pages.get(a[1], set())] == []
+    for url in ("/site/dunai", "/sites/nowhere", "/observations/dunai/nothing"):
+        error = client.get(url)
+        assert error.status_code == 404 and "this page's data" not in error.text.replace("&#39;", "'"), url
+
+
+def test_a_claim_resting_on_many_images_lists_them_in_a_box_of_their_own(html: str) -> None:
+    # The demo's "ships at Rason on 34 days" rests on 34 images: its row ran over four screens. Past
+    # six, the images scroll in a short box (whole on paper, as every scroll box is printed).
+    from sitewatch.analysis.occupancy import TimelineParams
+    from sitewatch.report.html import template_environment
+
+    env = template_environment()
+    env.filters["image_href"] = lambda path: path
+
+    def row(n: int) -> str:
+        images = [{"path": f"archive/o{k}.tif", "observation_id": f"s/o{k}", "label": "10 m SAR", "simulated": True,
+                   "note": "", "sha256": "0" * 64} for k in range(n)]  # fmt: skip
+        claims = {"simulated": True, "files": [{"name": "c.yaml", "title": "c", "refused": [], "rows": [
+            {"id": "c1", "text": "t", "source": "s", "dates": "2024-10-01", "verdict": "supported", "partial": False,
+             "reason": "r", "images": images}]}]}  # fmt: skip
+        page = env.get_template("claims.html.j2").render(claims=claims, params=TimelineParams(), date_zone="UTC")
+        return page.split('<tr id="claim-1-1">', 1)[1].split("</tr>", 1)[0]
+
+    few, many = row(6), row(45)
+    assert "scroll" not in few and few.count('<a href="archive/') == 6
+    box = re.search(r'45 images:<div class="scroll short" tabindex="0">(.*?)</div></td>', many, re.S)
+    assert box and box.group(1).count('<a href="archive/') == 45
+    css = _style(html)
+    assert _rules(_media(css, "screen"))[".scroll.short"]["max-height"] == "18em"  # and a border: it scrolls
+    assert _rules(_media(css, "print"))[".scroll"]["max-height"] == "none"
+
+
+def test_the_timeline_chart_scrolls_at_its_size_on_a_phone(html: str, client) -> None:  # type: ignore[no-untyped-def]
+    # Shrunk to a 420 px screen, Rason's half-year chart (1048 px) had dates and counts 3 px high. On
+    # screen it keeps its size in a box that scrolls sideways (and takes focus, to scroll by keyboard);
+    # on paper it fits the page.
+    from _a11y import elements
+
+    for name, page in {"report": html, "site": client.get("/sites/dunai").text}.items():
+        charts = [e for e in elements(page) if e.tag == "img" and e.attrs.get("alt", "").startswith("Bar chart of vessels")]
+        assert charts, name
+        for img in charts:
+            box = img.ancestors[-1]
+            assert box.tag == "div" and "chart" in box.classes and box.attrs.get("tabindex") == "0", name
+            assert any(a.tag == "figure" for a in img.ancestors), name
+        css = _style(page)
+        screen = _rules(_media(css, "screen"))
+        assert screen[".chart"]["overflow-x"] == "auto" and screen[".chart img"]["max-width"] == "none", name
+        assert ".chart img" not in _rules(css) and ".chart img" not in _rules(_media(css, "print")), name

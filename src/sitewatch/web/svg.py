@@ -16,6 +16,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ..geo import reproject_geometry, utm_crs_for
 from ..model import Change, Detection, Grid, Site
+from ..report.berth_labels import label_sides
 from ..report.colours import (
     CHANGE_COLOURS,
     CHANGE_DASH,
@@ -140,12 +141,17 @@ def site_svg(site: Site, detections: Sequence[Detection], crs: str,
     font = 0.025 * max(maxx - minx, maxy - miny)
     centres = [g.centroid for g in berths]
     near = 0.08 * max(maxx - minx, maxy - miny)
-    for i, (b, c) in enumerate(zip(site.berths, centres, strict=True)):
-        # Two faces of one pier have nearly the same centre: the western one is labelled on its left,
-        # as the report's map does, so the two names do not print over each other.
-        left = any(j != i and c.distance(q) < near and c.x < q.x for j, q in enumerate(centres))
-        x, anchor = (c.x - font / 3, "end") if left else (c.x + font / 3, "start")
-        body.append(f'<text x="{x:.1f}" y="{-c.y:.1f}" font-size="{font:.1f}" fill="#8c564b" '
+    # The two faces of one pier named apart, as the report's map names them (label_sides).
+    for b, g, c, side in zip(site.berths, berths, centres, label_sides(centres, near), strict=True):
+        if side in ("left", "right"):
+            x, y, anchor = (c.x - font / 2, -c.y, "end") if side == "left" else (c.x + font / 2, -c.y, "start")
+        else:
+            # Beyond the line's eastern end, not at its middle, where the ships moored along it lie.
+            x, anchor = g.bounds[2] + font / 3, "start"
+            y = -c.y - font * 0.3 if side == "above" else -c.y + font * 0.9
+        # A white halo (drawn under the letters) keeps a name legible over water, lines and outlines.
+        body.append(f'<text x="{x:.1f}" y="{y:.1f}" font-size="{font:.1f}" fill="#8c564b" stroke="#fff" '
+                    f'stroke-width="{font / 6:.1f}" paint-order="stroke" '
                     f'text-anchor="{anchor}">{escape(b.name or b.id)}</text>')  # fmt: skip
     return _svg((minx - pad, miny - pad, maxx + pad, maxy + pad), body,
                 label=f"map of {site.id} (UTM {crs}) with berths and detections", css_class="map")  # fmt: skip

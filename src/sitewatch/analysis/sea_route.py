@@ -1,0 +1,361 @@
+"""Distance by sea: the shortest route over water between two points, on a 1 km land mask, offline.
+
+The land mask is that of the ``global-land-mask`` package (1.0.0, MIT): NOAA's GLOBE digital elevation
+model (public domain) made into a 30 arc-second (about 1 km) grid, True over the sea. Lakes are land in
+it. Its module (``global_land_mask.globe``) decompresses the whole 21600 × 43200 grid (about 1 GB) when
+imported, and so does importing the package (its ``__init__`` imports that module), so the package is
+never imported here: its ``.npz`` file is found with :func:`importlib.util.find_spec` (which does not
+import a top-level package; :mod:`importlib.resources` would) and read as a stream, row after row, with
+only the cells the route needs kept (:func:`water_at`).
+
+The route (:func:`sea_distance`) runs on a square grid in an azimuthal-equidistant projection centred
+halfway between the two points (distances from the centre are true; across a 2000 km square, less than
+2 % off elsewhere, and the route's length is measured on the sphere in any case). Each cell is water
+or land by the mask at its centre; the passages in :data:`PASSAGES` that the mask closes at 1 km or
+that a cell of several km would close are opened along their centre-lines. Each point is moved to the
+nearest water cell within ``snap_km`` (a point farther from the sea has no sea route); the shortest
+8-connected path between the two (:class:`skimage.graph.MCP_Geometric`) is pulled taut over water
+(a path on a grid zig-zags: up to 8 % longer than the straight line), and its length is the sum of its
+legs on the sphere. The square starts at 1.5 times the great circle (at least 100 km) and doubles when
+no route is found or the route runs along its edge, up to ``max_area_km``; its cells are the larger of
+``cell_km`` and the square's side over 1500, so at most 1500 × 1500 cells.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from numpy.lib import format as npy_format
+
+__all__ = [
+    "MASK_PACKAGE",
+    "PASSAGES",
+    "Passage",
+    "SeaDistance",
+    "land_mask_file",
+    "water_at",
+    "sea_distance",
+]
+
+MASK_PACKAGE = "global_land_mask"
+"""The importable name of the land mask's package (``pip install global-land-mask``)."""
+
+_MASK_FILE = "globe_combined_mask_compressed.npz"
+_PX_PER_DEG = 120  # 30 arc-seconds
+_ROWS, _COLS = 180 * _PX_PER_DEG, 360 * _PX_PER_DEG
+_CHUNK_ROWS = 64  # 2.8 MB of mask rows at a time
+_MAX_SIDE = 1500  # cells along a side of the routing square
+_EARTH_RADIUS_KM = 6371.0088
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A channel ships use that the 1 km mask (or a coarser routing cell) may close: opened along its centre-line."""
+
+    name: str
+    points: tuple[tuple[float, float], ...]
+    """(lon, lat) from open water to open water."""
+
+
+PASSAGES: tuple[Passage, ...] = (
+    # Port Said 31.25 N 32.29 E, the canal at 30.4947 N 32.3447 E and the Port of Suez 29.97 N 32.55 E are
+    # marinelink.com's port data (ports.marinelink.com/ports/port/suez-canal); the points between follow
+    # the canal past El Qantara, through Lake Timsah and the Bitter Lakes (approximate, checked against
+    # the mask: the lakes are water in it, the canal itself, 205-225 m wide, is land).
+    Passage("Suez Canal", (
+        (32.32, 31.40), (32.29, 31.25), (32.31, 30.85), (32.30, 30.58), (32.3447, 30.4947),
+        (32.38, 30.35), (32.50, 30.20), (32.56, 30.00), (32.55, 29.97), (32.54, 29.85),
+    )),  # fmt: skip
+    # The Bosporus is 0.7-3 km wide: open in the 1 km mask, one pixel wide in places, so closed by a
+    # coarser cell. Centre-line from the mask's own channel (sitewatch's test checks each point is water).
+    Passage("Bosporus", (
+        (29.13, 41.23), (29.08, 41.17), (29.06, 41.12), (29.04, 41.08), (29.01, 41.03), (28.99, 41.00),
+    )),  # fmt: skip
+    # The Dardanelles narrows (Çanakkale, 1.2 km): centre-line from the mask's channel, as the Bosporus.
+    Passage("Dardanelles", (
+        (26.20, 40.02), (26.33, 40.10), (26.40, 40.15), (26.40, 40.20), (26.45, 40.25), (26.60, 40.35),
+        (26.75, 40.45),
+    )),  # fmt: skip
+)
+"""Channels opened along their centre-lines, whatever the mask says there."""
+
+
+@dataclass(frozen=True)
+class SeaDistance:
+    """How far apart two points are by sea, and how that was measured."""
+
+    km: float | None
+    """The distance; None when there is no sea route (``no_route`` says why)."""
+    method: Literal["route", "great circle"]
+    """``route``: the shortest route over water on the land mask; ``great circle``: the caller's fallback."""
+    cell_km: float | None = None
+    """The routing grid's cell size (``route`` only)."""
+    text: str = ""
+    """How the distance was measured, or why it was not routed, in one phrase."""
+    no_route: str | None = None
+    """Why there is no sea route (a point farther than ``snap_km`` from the sea), None otherwise."""
+
+
+def land_mask_file() -> Path | None:
+    """The land mask's ``.npz`` in the installed ``global-land-mask`` package, or None when it is not installed.
+
+    Found without importing the package, whose import decompresses the whole mask (about 1 GB).
+    """
+    spec = importlib.util.find_spec(MASK_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        path = Path(folder) / _MASK_FILE
+        if path.is_file():
+            return path
+    return None
+
+
+def _mask_index(lons: np.ndarray, lats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of each point in the mask (row 0 at 90 N, column 0 at 180 W), as the package indexes them."""
+    rows = np.clip(np.floor((90.0 - lats) * _PX_PER_DEG), 0, _ROWS - 1).astype(np.int32)
+    cols = (np.floor((lons + 180.0) * _PX_PER_DEG).astype(np.int64) % _COLS).astype(np.int32)
+    return rows, cols
+
+
+def water_at(lons: np.ndarray, lats: np.ndarray, path: Path | None = None) -> np.ndarray:
+    """Whether each point (degrees) is water in the land mask, reading only the mask's rows they fall in.
+
+    The mask's rows are inflated a chunk at a time and dropped once their points are read, so memory
+    stays at a few MB besides the points; a point set spanning 10° of latitude inflates a 5th of the
+    mask's north-south extent above its southern edge.
+    """
+    path = path or land_mask_file()
+    if path is None:
+        raise FileNotFoundError("the land mask is not installed: pip install global-land-mask")
+    rows, cols = _mask_index(np.asarray(lons, float).ravel(), np.asarray(lats, float).ravel())
+    return _water_at_index(rows, cols, path).reshape(np.shape(lons))
+
+
+def _water_at_index(rows: np.ndarray, cols: np.ndarray, path: Path) -> np.ndarray:
+    """The mask at (row, column) pairs, inflating rows from the first point's to the last's only."""
+    out = np.zeros(rows.size, bool)
+    if not rows.size:
+        return out
+    order = np.argsort(rows, kind="stable")
+    sorted_rows = rows[order]
+    first, last = int(sorted_rows[0]), int(sorted_rows[-1])
+    with zipfile.ZipFile(path) as z, z.open("mask.npy") as f:
+        version = npy_format.read_magic(f)
+        read_header = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+        shape, fortran, dtype = read_header(f)
+        if tuple(shape) != (_ROWS, _COLS) or fortran or np.dtype(dtype) != np.bool_:
+            raise ValueError(f"{path}: not the 21600 × 43200 boolean land mask expected ({shape}, {dtype})")
+        row = 0
+        while row < first:  # rows above the points: inflated and dropped
+            n = min(_CHUNK_ROWS, first - row)
+            f.read(n * _COLS)
+            row += n
+        while row <= last:
+            n = min(_CHUNK_ROWS, last + 1 - row)
+            chunk = np.frombuffer(f.read(n * _COLS), np.bool_).reshape(n, _COLS)
+            lo, hi = np.searchsorted(sorted_rows, [row, row + n])
+            idx = order[lo:hi]
+            out[idx] = chunk[rows[idx] - row, cols[idx]]
+            row += n
+    return out
+
+
+def _great_circle_km(lons: np.ndarray, lats: np.ndarray) -> float:
+    """Length of a polyline (degrees) on the mean Earth sphere, leg by leg (haversine)."""
+    lon, lat = np.radians(lons), np.radians(lats)
+    h = np.sin(np.diff(lat) / 2) ** 2 + np.cos(lat[:-1]) * np.cos(lat[1:]) * np.sin(np.diff(lon) / 2) ** 2
+    return float(np.sum(2 * _EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))))
+
+
+@dataclass(frozen=True)
+class _Area:
+    """A square routing grid in an azimuthal-equidistant projection: cell (i, j) centre at x = x0 + j·cell, y = y0 - i·cell."""
+
+    crs: str
+    half_km: float
+    cell_km: float
+
+    @property
+    def n(self) -> int:
+        return int(math.ceil(2 * self.half_km / self.cell_km))
+
+    def xy(self, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        c = self.cell_km * 1000
+        return -self.half_km * 1000 + (j + 0.5) * c, self.half_km * 1000 - (i + 0.5) * c
+
+    def ij(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        c = self.cell_km * 1000
+        return (self.half_km * 1000 - y) / c - 0.5, (x + self.half_km * 1000) / c - 0.5
+
+
+def _water_grid(area: _Area, mask: Path, passages: Sequence[Passage]) -> np.ndarray:
+    """The area's cells, True over water: the mask at each cell centre, with the passages opened."""
+    from pyproj import Transformer
+
+    to_lonlat = Transformer.from_crs(area.crs, "EPSG:4326", always_xy=True)
+    n = area.n
+    jj = np.arange(n)
+    water = np.zeros((n, n), bool)
+    band = max(1, 1_000_000 // n)  # a million cell centres through pyproj at a time
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    for i0 in range(0, n, band):
+        ii, jg = np.meshgrid(np.arange(i0, min(n, i0 + band)), jj, indexing="ij")
+        lon, lat = to_lonlat.transform(*area.xy(ii, jg))
+        r, c = _mask_index(np.asarray(lon).ravel(), np.asarray(lat).ravel())
+        rows.append(r)
+        cols.append(c)
+    water[:] = _water_at_index(np.concatenate(rows), np.concatenate(cols), mask).reshape(n, n)
+    to_xy = Transformer.from_crs("EPSG:4326", area.crs, always_xy=True)
+    for p in passages:
+        lon, lat = _densify(p.points, area.cell_km / 3)
+        i, j = area.ij(*to_xy.transform(lon, lat))
+        i, j = np.rint(i).astype(int), np.rint(j).astype(int)
+        inside = (i >= 0) & (i < n) & (j >= 0) & (j < n)
+        water[i[inside], j[inside]] = True
+    return water
+
+
+def _densify(points: Sequence[tuple[float, float]], step_km: float) -> tuple[np.ndarray, np.ndarray]:
+    """Points along a polyline (lon, lat) at most ``step_km`` apart (linear in degrees: legs of a few km)."""
+    lons: list[np.ndarray] = []
+    lats: list[np.ndarray] = []
+    for (lon0, lat0), (lon1, lat1) in zip(points, points[1:], strict=False):
+        km = _great_circle_km(np.array([lon0, lon1]), np.array([lat0, lat1]))
+        t = np.linspace(0, 1, max(2, int(math.ceil(km / step_km)) + 1))
+        lons.append(lon0 + t * (lon1 - lon0))
+        lats.append(lat0 + t * (lat1 - lat0))
+    return np.concatenate(lons), np.concatenate(lats)
+
+
+def _snap(water: np.ndarray, i: float, j: float, cells: int) -> tuple[int, int] | None:
+    """The water cell nearest (i, j) within ``cells`` cells, None when there is none."""
+    n = water.shape[0]
+    ci, cj = int(round(i)), int(round(j))
+    i0, i1, j0, j1 = max(0, ci - cells), min(n, ci + cells + 1), max(0, cj - cells), min(n, cj + cells + 1)
+    if i0 >= i1 or j0 >= j1:
+        return None
+    wi, wj = np.nonzero(water[i0:i1, j0:j1])
+    if not wi.size:
+        return None
+    d2 = (wi + i0 - i) ** 2 + (wj + j0 - j) ** 2
+    k = int(np.argmin(d2))  # argmin takes the first of equals: the same cell every run
+    if d2[k] > (cells + 0.5) ** 2:
+        return None
+    return int(wi[k] + i0), int(wj[k] + j0)
+
+
+def _visible(water: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether the straight segment between two cells stays over water (sampled every half cell)."""
+    steps = int(math.ceil(2 * float(np.hypot(*(b - a))))) + 1
+    t = np.linspace(0, 1, steps)[:, None]
+    cells = np.rint(a + t * (b - a)).astype(int)
+    return bool(water[cells[:, 0], cells[:, 1]].all())
+
+
+def _pull_taut(water: np.ndarray, path: np.ndarray) -> np.ndarray:
+    """The path's vertices with every run that a straight leg over water can replace cut out (greedy)."""
+    keep = [0]
+    i, last = 0, len(path) - 1
+    while i < last:
+        # Farthest visible vertex: grow the step while visible, then halve back (visibility is not
+        # monotone along a path; every leg kept is checked, so the result stays over water).
+        step = 1
+        while i + step * 2 <= last and _visible(water, path[i], path[i + step * 2]):
+            step *= 2
+        lo, hi = i + step, min(last, i + step * 2)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if _visible(water, path[i], path[mid]):
+                lo = mid
+            else:
+                hi = mid - 1
+        keep.append(lo)
+        i = lo
+    return path[keep]
+
+
+def sea_distance(
+    lon_a: float,
+    lat_a: float,
+    lon_b: float,
+    lat_b: float,
+    *,
+    cell_km: float = 1.0,
+    snap_km: float = 5.0,
+    max_area_km: float = 5000.0,
+    passages: Sequence[Passage] = PASSAGES,
+    mask: Path | None = None,
+) -> SeaDistance:
+    """The shortest route over water from A to B (degrees), or why there is none or it was not routed.
+
+    ``method`` is ``route`` with ``km`` when a route was found; ``route`` with ``km`` None and
+    ``no_route`` when a point is farther than ``snap_km`` from the sea; ``great circle`` with ``km``
+    None when the route could not be measured (the mask is not installed, or no route was found in a
+    square of side ``max_area_km``): the caller falls back, and ``text`` says why.
+    """
+    from pyproj import Geod
+    from skimage.graph import MCP_Geometric
+
+    mask = mask or land_mask_file()
+    if mask is None:
+        return SeaDistance(None, "great circle", text="the land mask is not installed (pip install global-land-mask)")
+    geod = Geod(ellps="sphere", a=_EARTH_RADIUS_KM * 1000, b=_EARTH_RADIUS_KM * 1000)
+    az, _, metres = geod.inv(lon_a, lat_a, lon_b, lat_b)
+    mid_lon, mid_lat, _ = geod.fwd(lon_a, lat_a, az, metres / 2)
+    crs = f"+proj=aeqd +lat_0={mid_lat:.6f} +lon_0={mid_lon:.6f} +R={_EARTH_RADIUS_KM * 1000} +units=m +no_defs"
+    from pyproj import Transformer
+
+    to_xy = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    (xa, xb), (ya, yb) = to_xy.transform([lon_a, lon_b], [lat_a, lat_b])
+    half = max(0.75 * metres / 1000, 50.0)
+    while True:
+        area = _Area(crs, half, max(cell_km, 2 * half / _MAX_SIDE))
+        water = _water_grid(area, mask, passages)
+        snap_cells = max(1, int(math.ceil(snap_km / area.cell_km)))
+        ends = []
+        for name, x, y in (("A", xa, ya), ("B", xb, yb)):
+            cell = _snap(water, *area.ij(np.float64(x), np.float64(y)), snap_cells)
+            if cell is None:
+                where = ("first", lon_a, lat_a) if name == "A" else ("second", lon_b, lat_b)
+                return SeaDistance(
+                    None, "route", area.cell_km,
+                    no_route=f"the {where[0]} point ({where[1]:.3f}, {where[2]:.3f}) is more than {snap_km:g} km "
+                             f"from the sea on the 1 km land mask",
+                )  # fmt: skip
+            ends.append(cell)
+        edge = False
+        if ends[0] == ends[1]:
+            path = np.array([ends[0]])
+        else:
+            mcp = MCP_Geometric(np.where(water, 1.0, np.inf), fully_connected=True)
+            costs, _ = mcp.find_costs([ends[0]], [ends[1]])
+            if np.isfinite(costs[ends[1]]):
+                path = np.array(mcp.traceback(ends[1]))
+                n = area.n
+                edge = bool((path.min() <= 1) or (path.max() >= n - 2))
+            else:
+                path = None  # type: ignore[assignment]
+        if path is not None and not edge:
+            break
+        if 2 * half >= max_area_km:
+            why = "the route runs along the edge of" if path is not None else "no route over water was found in"
+            return SeaDistance(None, "great circle", area.cell_km,
+                               text=f"{why} the largest area searched ({2 * half:.0f} km square at {area.cell_km:.1f} km cells)")  # fmt: skip
+        half *= 2
+    taut = _pull_taut(water, path.astype(float))
+    to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    lon, lat = to_lonlat.transform(*area.xy(taut[:, 0], taut[:, 1]))
+    km = _great_circle_km(np.r_[lon_a, lon, lon_b], np.r_[lat_a, lat, lat_b])
+    return SeaDistance(
+        round(km, 1), "route", round(area.cell_km, 2),
+        text=f"routed over water on a 1 km land mask at {area.cell_km:.1f} km cells",
+    )  # fmt: skip

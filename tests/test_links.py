@@ -78,15 +78,40 @@ def test_a_ship_last_seen_at_one_site_and_first_at_another_is_a_feasible_link() 
     assert link.hours_apart == 40.0  # 12 Oct 09:00 to 14 Oct 01:00
     gc = great_circle_km(*PLACES["rason"], *PLACES["dunai"])
     assert 175 < gc < 190
-    assert link.distance_km == pytest.approx(gc * 1.2, abs=0.1)
-    assert link.speed_kn == pytest.approx(gc * 1.2 / 1.852 / 40, abs=0.01)
+    # Routed over water between the sites' centres: near the 200 km coastal track drawn by hand.
+    assert link.distance_by == "route" and 185 < link.distance_km < 210
+    assert "routed over water on a 1 km land mask" in link.distance_text
+    assert link.speed_kn == pytest.approx(link.distance_km / 1.852 / 40, abs=0.01)
+    assert "km by sea (routed)" in link.summary_line()
     assert link.feasible and link.alternatives == 0
     assert link.length_sigmas == pytest.approx(3 / (2**0.5 * (3**2 + 8**2) ** 0.5), abs=0.01)
     assert link.to_link().a_id == "rason/rason-2024-10-12-9#0"
     doc = links_to_dict(found)
     assert doc["links"][0]["from"]["image"] == "archive/rason/rason-2024-10-12-9.tif"
     assert doc["links"][0]["to"]["scene_id"] == "simulator:sim:dunai-2024-10-14-1"
+    assert doc["links"][0]["distance_by"] == "route" and doc["parameters"]["sea_route"] is True
+    assert doc["parameters"]["land_mask"].startswith("global-land-mask 1.0.0")
     json.dumps(doc)
+
+
+def test_without_routing_the_distance_is_the_great_circle_times_the_detour_factor_and_says_so() -> None:
+    found = rason_to_dunai(sea_route=False)
+    (link,) = found.links
+    gc = great_circle_km(*PLACES["rason"], *PLACES["dunai"])
+    assert link.distance_by == "great circle" and link.distance_km == pytest.approx(gc * 1.2, abs=0.1)
+    assert link.distance_text == "great circle × 1.2: routing turned off (LinkParams.sea_route)"
+    assert "km by sea (great circle × 1.2)" in link.summary_line()
+    assert "distance by sea between dunai and rason: great circle × 1.2: routing turned off (LinkParams.sea_route)" in found.notes
+    assert links_to_dict(found)["links"][0]["distance_by"] == "great circle"
+
+
+def test_sites_beyond_the_routing_limit_fall_back_and_say_so() -> None:
+    (link,) = rason_to_dunai(max_route_km=100).links
+    assert link.distance_by == "great circle" and "beyond the 100 km routing limit" in link.distance_text
+
+
+def test_the_same_inputs_give_the_same_distance() -> None:
+    assert rason_to_dunai().links[0].distance_km == rason_to_dunai().links[0].distance_km
 
 
 def test_a_passage_faster_than_the_top_speed_is_not_feasible() -> None:
@@ -144,6 +169,17 @@ def test_a_site_inland_has_no_sea_route_and_says_so() -> None:
     assert found.links == () and (found.departures, found.arrivals) == (1, 1)
     assert len(found.notes) == 1 and "no sea route between rason and ussuriysk" in found.notes[0]
     assert "ussuriysk is a town" in found.notes[0]
+
+
+def test_a_site_whose_centre_is_far_from_the_sea_has_no_sea_route_whatever_its_kind() -> None:
+    # Ussuriysk given the kind "port": the land mask puts it 50 km from the sea.
+    r = [obs("rason", "2024-10-12"), obs("rason", "2024-10-13")]
+    u = [obs("ussuriysk", "2024-10-13"), obs("ussuriysk", "2024-10-14")]
+    dets = [ship(r[0], 0, 90.0), ship(u[1], 0, 90.0)]
+    found = links_of([site("rason"), site("ussuriysk")], r + u, dets)
+    assert found.links == ()
+    assert found.notes == ("no sea route between rason and ussuriysk: ussuriysk's centre (131.957, 43.805) is more "
+                           "than 5 km from the sea on the 1 km land mask",)  # fmt: skip
 
 
 def test_the_moves_are_the_timelines_departures_and_arrivals() -> None:

@@ -16,13 +16,21 @@ Rules, each a field of :class:`LinkParams`:
   first sighting at B: the most time the vessel can have had for the passage. An image known only by
   its date (``acquired_date_only``) is taken at the start of its day at A and at the end of its day
   at B, so the bound stays a bound; the link says so.
-- **Distance by sea**: the great-circle distance between the two sightings times ``detour_factor``
-  (1.2). The offline maritime network of the ``searoute`` package (1.6.0) was tried first and left
-  out: its graph has two nodes between Chongjin and Vladivostok, puts Rajin and Chongjin on the same
-  node (0 km apart) and Rajin-Dunai at 80 km, less than the 182 km great circle, and it snaps inland
-  places to the sea, so it can neither measure these coastal runs nor say when there is no sea route.
+- **Distance by sea**: the shortest route over water between the two sites' centres (their polygons'
+  centroids; a site without a polygon: the link's sighting), on the 1 km land mask of the
+  ``global-land-mask`` package (:mod:`sitewatch.analysis.sea_route`), measured once per pair of sites.
+  Rajin-Dunai routes at 192 km against a 182 km great circle and a 200 km coastal track drawn by hand;
+  Nampo-Vladivostok, around the Korean peninsula, at 1771 km against 732 km. The great circle times
+  ``detour_factor`` (1.2) is kept as a fallback, and a link that uses it says so (``distance_by``):
+  with ``sea_route`` False, without the mask package, for sites more than ``max_route_km`` apart, or
+  when no route is found in the largest area searched. The offline maritime network of the
+  ``searoute`` package (1.6.0) was tried first and left out: its graph has two nodes between Chongjin
+  and Vladivostok, puts Rajin and Chongjin on the same node (0 km apart) and Rajin-Dunai at 80 km, less
+  than the 182 km great circle, and it snaps inland places to the sea, so it can neither measure these
+  coastal runs nor say when there is no sea route.
 - **No sea route**: a site whose kind lies inland by nature (:data:`INLAND_KINDS`: town, city,
-  training ground, launch site) has none; such a pair gives no link, with a note naming the site.
+  training ground, launch site) has none, nor one whose centre is more than ``snap_km`` (5 km) from the
+  sea on the land mask; such a pair gives no link, with a note naming the site.
 - **Feasible**: the implied speed (distance over time) is at most ``max_speed_kn`` (25 kn).
 - **Similarity**: each measured length (and width, when both are known) against the other's, in
   standard deviations of the difference of two measurements (:func:`sitewatch.vessels.length_sigma_m`,
@@ -56,6 +64,7 @@ from ..errors import InputError
 from ..model import Detection, Link, Observation, Site, iso_utc
 from ..vessels import length_sigma_m, width_sigma_m
 from .occupancy import Sighting, Timeline, TimelineParams, load_timeline, match_sightings
+from .sea_route import LAND_MASK_TEXT, SeaDistance, sea_distance
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -75,6 +84,7 @@ __all__ = [
     "moves_from_timeline",
     "great_circle_km",
     "sea_route_note",
+    "DistanceBy",
     "find_links",
     "links_to_dict",
     "load_links",
@@ -110,10 +120,21 @@ class LinkParams:
     nearly every merchant ship (general cargo 12-16 kn, container ships 20-25 kn); warships such as
     frigates (30 kn and more) can beat it: raise it for them."""
     detour_factor: float = 1.2
-    """Distance by sea over the great-circle distance. A coastal track Rajin-Dunai drawn by hand (out of
-    Rajin bay, past the Tumen mouth and Cape Gamov, south of Askold Island, through Strelok Strait) is
-    200 km against a 182 km great circle (1.10); 1.2 leaves room for pilotage and for runs around
-    headlands. A larger factor makes fewer passages feasible."""
+    """The fallback's distance by sea over the great-circle distance, when no route is measured (see
+    ``sea_route``). A coastal track Rajin-Dunai drawn by hand (out of Rajin bay, past the Tumen mouth and
+    Cape Gamov, south of Askold Island, through Strelok Strait) is 200 km against a 182 km great circle
+    (1.10); 1.2 leaves room for pilotage and for runs around headlands, not for a peninsula in the way
+    (Nampo-Vladivostok is 2.4 times its great circle by sea). A larger factor makes fewer passages feasible."""
+    sea_route: bool = True
+    """Measure the distance by sea as a route over water on the 1 km land mask (``global-land-mask``);
+    False: the great circle times ``detour_factor`` for every link."""
+    max_route_km: float = 2500.0
+    """Sites farther apart than this (great circle) get the fallback, not a route: the routing square
+    (up to 5000 km, 1500 × 1500 cells of 3.3 km) would be too coarse for narrow passages."""
+    route_cell_km: float = 1.0
+    """Smallest routing cell (km); a larger area gets larger cells, at most 1500 along a side."""
+    snap_km: float = 5.0
+    """A site's centre is moved to the nearest water within this distance; farther inland, no sea route."""
     max_sigmas: float = 3.0
     """Two measurements fit when they differ by at most this many standard deviations of their difference."""
     start: date | None = None
@@ -128,6 +149,10 @@ class LinkParams:
             raise InputError(f"LinkParams.max_speed_kn must be a positive speed in knots, got {self.max_speed_kn}")
         if not (math.isfinite(self.detour_factor) and self.detour_factor >= 1):
             raise InputError(f"LinkParams.detour_factor must be 1 or more, got {self.detour_factor}")
+        for name in ("max_route_km", "route_cell_km", "snap_km"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise InputError(f"LinkParams.{name} must be a positive number of km, got {value}")
         if not self.max_sigmas > 0:
             raise InputError(f"LinkParams.max_sigmas must be positive, got {self.max_sigmas}")
         if self.start and self.end and self.start > self.end:
@@ -171,6 +196,10 @@ class Move:
         return start, start + timedelta(days=1)
 
 
+DistanceBy = Literal["route", "great circle"]
+"""How a link's distance by sea was measured: a route over water on the land mask, or the great circle
+times the detour factor (the fallback)."""
+
 AisVerdict = Literal["confirmed", "ruled out", "not matched"]
 """What AIS says of a link: the same MMSI at both ends, two different MMSIs, or an end without one."""
 
@@ -202,7 +231,7 @@ class LinkCandidate:
     hours_apart: float
     """Hours between the two images (whole-day bounds for an image known only by its date)."""
     distance_km: float
-    """Distance by sea (great circle times the detour factor)."""
+    """Distance by sea: the route over water between the two sites, or the fallback (``distance_by``)."""
     great_circle_km: float
     speed_kn: float
     """The speed the passage implies: distance over the hours apart."""
@@ -232,6 +261,12 @@ class LinkCandidate:
     """The MMSI the arrival's detection was matched with (None: not matched)."""
     ais_accounted_for_by: tuple[Move, Move] | None = None
     """Ruled out because an end's MMSI is confirmed by another link: that link's departure and arrival."""
+    distance_by: DistanceBy = "great circle"
+    """How ``distance_km`` was measured: ``route`` (over water on the land mask) or ``great circle``
+    (times the detour factor: the fallback)."""
+    distance_text: str = ""
+    """How the distance was measured, in words ("routed over water on a 1 km land mask at 1.0 km cells
+    between the sites' centres", or why the fallback was used)."""
 
     @property
     def alternatives(self) -> int:
@@ -283,6 +318,13 @@ class LinkCandidate:
         ends = [f"{m.site_id} {x.text()}" if x else f"{m.site_id} not matched" for m, x in ((self.departure, d), (self.arrival, a))]
         return f"not settled by AIS ({', '.join(ends)}): a size-only candidate"
 
+    def distance_by_text(self) -> str:
+        """``"routed"`` or ``"great circle × 1.2"``: the distance's method in a few words (``distance_text`` in full)."""
+        if self.distance_by == "route":
+            return "routed"
+        factor = self.distance_km / self.great_circle_km if self.great_circle_km else 1.0
+        return f"great circle × {factor:.1f}"
+
     def to_link(self) -> Link:
         """The model's :class:`~sitewatch.model.Link` (detection ids at A and B and the figures)."""
         return Link(
@@ -296,7 +338,7 @@ class LinkCandidate:
         return (
             f"{d.site_id} {d.date.isoformat()} → {a.site_id} {a.date.isoformat()}: "
             f"{d.length_m:.0f} m and {a.length_m:.0f} m long, {self.hours_apart:.0f} h apart, "
-            f"{self.distance_km:.0f} km by sea, {self.speed_kn:.1f} kn "
+            f"{self.distance_km:.0f} km by sea ({self.distance_by_text()}), {self.speed_kn:.1f} kn "
             f"({'feasible' if self.feasible else 'too fast'}); {self.ambiguity_text()}"
             f"{'; ' + self.ais_text() if self.ais else ''}{' (simulated)' if self.simulated else ''}"
         )
@@ -363,6 +405,38 @@ def sea_route_note(a: Site, b: Site) -> str | None:
                 f"(if it is on the sea, give it the kind port, naval_base or area: `sitewatch sites add {s.id} --kind port ...`)"
             )
     return None
+
+
+def _pair_distance(
+    site_a: Site, site_b: Site, d: Move, a: Move, params: LinkParams, routes: dict[tuple[str, str], SeaDistance]
+) -> SeaDistance:
+    """The distance by sea between two sites, measured once per pair (either way round) and kept in ``routes``.
+
+    Between the sites' centres (the centroids of their polygons; a site without one: the sighting).
+    ``km`` None and ``method`` "great circle": the caller falls back, ``text`` says why.
+    """
+    key = (site_a.id, site_b.id) if site_a.id <= site_b.id else (site_b.id, site_a.id)
+    if key in routes:
+        return routes[key]
+    ends = {}
+    for site, m in ((site_a, d), (site_b, a)):
+        centre = site.geometry.centroid if site.geometry is not None else None
+        ends[site.id] = (centre.x, centre.y) if centre is not None else (m.lon, m.lat)
+    (lon_a, lat_a), (lon_b, lat_b) = ends[key[0]], ends[key[1]]
+    gc = great_circle_km(lon_a, lat_a, lon_b, lat_b)
+    if not params.sea_route:
+        sea = SeaDistance(None, "great circle", text="routing turned off (LinkParams.sea_route)")
+    elif gc > params.max_route_km:
+        sea = SeaDistance(None, "great circle", text=f"the sites are {gc:.0f} km apart, beyond the "
+                                                     f"{params.max_route_km:g} km routing limit")  # fmt: skip
+    else:
+        sea = sea_distance(lon_a, lat_a, lon_b, lat_b, cell_km=params.route_cell_km, snap_km=params.snap_km)
+        if sea.no_route:
+            site = site_a if f"({lon_a:.3f}, {lat_a:.3f})" in sea.no_route else site_b
+            sea = replace(sea, no_route=f"{site.id}'s centre ({ends[site.id][0]:.3f}, {ends[site.id][1]:.3f}) is "
+                                        f"more than {params.snap_km:g} km from the sea on the 1 km land mask")  # fmt: skip
+    routes[key] = sea
+    return sea
 
 
 def _move(
@@ -503,6 +577,8 @@ def find_links(
         arrivals += [m for m in arr if not (params.end and m.date > params.end)]
     by_id = {s.id: s for s in sites}
     notes: dict[tuple[str, str], str] = {}
+    routes: dict[tuple[str, str], SeaDistance] = {}
+    fallbacks: dict[tuple[str, ...], str] = {}
     found: list[LinkCandidate] = []
     for d in departures:
         start, _ = d.time_bounds()
@@ -518,11 +594,20 @@ def find_links(
                 notes[pair] = sea_route_note(by_id[d.site_id], by_id[a.site_id]) or ""
             if notes[pair]:
                 continue
+            sea = _pair_distance(by_id[d.site_id], by_id[a.site_id], d, a, params, routes)
+            if sea.no_route:
+                notes[pair] = f"no sea route between {d.site_id} and {a.site_id}: {sea.no_route}"
+                continue
             fit = _size_fit(d, a, params)
             if fit is None:
                 continue
             gc = great_circle_km(d.lon, d.lat, a.lon, a.lat)
-            km = gc * params.detour_factor
+            if sea.km is not None:
+                km, how = sea.km, f"{sea.text} between the sites' centres"
+            else:
+                km = gc * params.detour_factor
+                how = f"great circle × {params.detour_factor:g}: {sea.text}"
+                fallbacks[tuple(sorted(pair))] = how
             speed = km / KNOT_KMH / hours
             text = []
             if d.acquired_date_only or a.acquired_date_only:
@@ -543,6 +628,7 @@ def find_links(
                     length_sigmas=None if fit[0] is None else round(fit[0], 2),
                     width_sigmas=None if fit[1] is None else round(fit[1], 2),
                     likely_class=_likely_class(d, a), notes=tuple(text),
+                    distance_by="route" if sea.km is not None else "great circle", distance_text=how,
                 )
             )  # fmt: skip
     by_arrival: dict[str, int] = defaultdict(int)
@@ -570,7 +656,8 @@ def find_links(
         links=tuple(out),
         departures=len(departures),
         arrivals=len(arrivals),
-        notes=tuple(sorted({n for n in notes.values() if n})),
+        notes=tuple(sorted({n for n in notes.values() if n}))
+        + tuple(f"distance by sea between {' and '.join(p)}: {how}" for p, how in sorted(fallbacks.items())),
     )
 
 
@@ -662,6 +749,8 @@ def links_to_dict(links: Links) -> dict[str, Any]:
         "sites": list(links.site_ids),
         "parameters": {
             "window_days": p.window_days, "max_speed_kn": p.max_speed_kn, "detour_factor": p.detour_factor,
+            "sea_route": p.sea_route, "max_route_km": p.max_route_km, "route_cell_km": p.route_cell_km,
+            "snap_km": p.snap_km, "land_mask": LAND_MASK_TEXT if p.sea_route else None,
             "max_sigmas": p.max_sigmas, "from": p.start.isoformat() if p.start else None,
             "to": p.end.isoformat() if p.end else None,
         },  # fmt: skip
@@ -677,6 +766,8 @@ def links_to_dict(links: Links) -> dict[str, Any]:
                 "hours_apart": k.hours_apart,
                 "distance_km": k.distance_km,
                 "great_circle_km": k.great_circle_km,
+                "distance_by": k.distance_by,
+                "distance_text": k.distance_text,
                 "speed_kn": k.speed_kn,
                 "feasible": k.feasible,
                 "similarity": k.similarity,

@@ -36,6 +36,7 @@ from numpy.lib import format as npy_format
 
 __all__ = [
     "MASK_PACKAGE",
+    "LAND_MASK_TEXT",
     "PASSAGES",
     "Passage",
     "SeaDistance",
@@ -46,6 +47,9 @@ __all__ = [
 
 MASK_PACKAGE = "global_land_mask"
 """The importable name of the land mask's package (``pip install global-land-mask``)."""
+
+LAND_MASK_TEXT = "global-land-mask 1.0.0: NOAA GLOBE, 30 arc-seconds (about 1 km), lakes as land"
+"""The land mask routes are measured on, as the run's parameters record it."""
 
 _MASK_FILE = "globe_combined_mask_compressed.npz"
 _PX_PER_DEG = 120  # 30 arc-seconds
@@ -76,7 +80,8 @@ PASSAGES: tuple[Passage, ...] = (
     # The Bosporus is 0.7-3 km wide: open in the 1 km mask, one pixel wide in places, so closed by a
     # coarser cell. Centre-line from the mask's own channel (sitewatch's test checks each point is water).
     Passage("Bosporus", (
-        (29.13, 41.23), (29.08, 41.17), (29.06, 41.12), (29.04, 41.08), (29.01, 41.03), (28.99, 41.00),
+        (29.13, 41.23), (29.11, 41.20), (29.075, 41.17), (29.08, 41.14), (29.07, 41.10), (29.058, 41.08),
+        (29.048, 41.06), (29.01, 41.04), (29.00, 41.02), (28.99, 41.00),
     )),  # fmt: skip
     # The Dardanelles narrows (Çanakkale, 1.2 km): centre-line from the mask's channel, as the Bosporus.
     Passage("Dardanelles", (
@@ -323,7 +328,8 @@ def sea_distance(
         snap_cells = max(1, int(math.ceil(snap_km / area.cell_km)))
         ends = []
         for name, x, y in (("A", xa, ya), ("B", xb, yb)):
-            cell = _snap(water, *area.ij(np.float64(x), np.float64(y)), snap_cells)
+            i, j = area.ij(np.array(x), np.array(y))
+            cell = _snap(water, float(i), float(j), snap_cells)
             if cell is None:
                 where = ("first", lon_a, lat_a) if name == "A" else ("second", lon_b, lat_b)
                 return SeaDistance(
@@ -333,6 +339,7 @@ def sea_distance(
                 )  # fmt: skip
             ends.append(cell)
         edge = False
+        path: np.ndarray | None = None
         if ends[0] == ends[1]:
             path = np.array([ends[0]])
         else:
@@ -342,8 +349,6 @@ def sea_distance(
                 path = np.array(mcp.traceback(ends[1]))
                 n = area.n
                 edge = bool((path.min() <= 1) or (path.max() >= n - 2))
-            else:
-                path = None  # type: ignore[assignment]
         if path is not None and not edge:
             break
         if 2 * half >= max_area_km:

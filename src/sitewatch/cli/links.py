@@ -72,7 +72,7 @@ def _print(links: Links) -> None:
         size += f"\nwidth {k.width_sigmas:.1f}σ" if k.width_sigmas is not None else ""
         size += f"\n{k.likely_class}" if k.likely_class else ""
         table.add_row(
-            _end(k.departure), _end(k.arrival), f"{k.hours_apart:.0f}", f"{k.distance_km:.0f}", f"{k.speed_kn:.1f}",
+            _end(k.departure), _end(k.arrival), f"{k.hours_apart:.0f}", f"{k.distance_km:.0f}\n{k.distance_by_text()}", f"{k.speed_kn:.1f}",
             "yes" if k.feasible else "no", size, f"{k.alternatives}\n{k.ambiguity_text()}",
             *([_ais_cell(k)] if with_ais else []),
         )  # fmt: skip
@@ -86,6 +86,12 @@ def _print(links: Links) -> None:
         f"(at most {links.params.max_speed_kn:g} kn, {links.params.window_days:g} days); "
         f"{links.departures} departures, {links.arrivals} arrivals. A link is a candidate: "
         "at these pixel sizes other vessels of the same size fit too (alternatives)."
+    )
+    routed = sum(k.distance_by == "route" for k in links.links)
+    click.echo(
+        f"Distance by sea: {routed} of {len(links.links)} routed over water between the sites' centres on a 1 km land "
+        f"mask (global-land-mask, NOAA GLOBE); {len(links.links) - routed} the great circle × "
+        f"{links.params.detour_factor:g} (the fallback: the notes say why)."
     )
     if with_ais:
         n_ok = sum(k.ais == "confirmed" for k in links.feasible)
@@ -122,8 +128,9 @@ def command(
     A pair is a candidate link when the arrival came within --window-days, the
     sizes fit within three standard deviations of the measurement error (which
     grows with the pixel size; a hull cut by the image's edge is a lower bound),
-    and the distance by sea (great circle x 1.2) over the hours between the two
-    images is at most --max-speed-kn. Each link says how many other departures
+    and the distance by sea (a route over water between the two sites on a 1 km
+    land mask; great circle x 1.2 where no route can be measured, and the link
+    says so) over the hours between the two images is at most --max-speed-kn. Each link says how many other departures
     and arrivals fit as well: it is evidence, never an identity. With --ais, a
     link whose two ends were matched with the same MMSI (as `sitewatch ais`
     matches them) is confirmed, one with two different MMSIs is ruled out, as is

@@ -321,7 +321,7 @@ def sea_distance(
 
     to_xy = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     (xa, xb), (ya, yb) = to_xy.transform([lon_a, lon_b], [lat_a, lat_b])
-    half = max(0.75 * metres / 1000, 50.0)
+    half = min(max(0.75 * metres / 1000, 50.0), max_area_km / 2)
     while True:
         area = _Area(crs, half, max(cell_km, 2 * half / _MAX_SIDE))
         water = _water_grid(area, mask, passages)
@@ -351,11 +351,11 @@ def sea_distance(
                 edge = bool((path.min() <= 1) or (path.max() >= n - 2))
         if path is not None and not edge:
             break
-        if 2 * half >= max_area_km:
+        if half >= max_area_km / 2:
             why = "the route runs along the edge of" if path is not None else "no route over water was found in"
             return SeaDistance(None, "great circle", area.cell_km,
                                text=f"{why} the largest area searched ({2 * half:.0f} km square at {area.cell_km:.1f} km cells)")  # fmt: skip
-        half *= 2
+        half = min(2 * half, max_area_km / 2)
     taut = _pull_taut(water, path.astype(float))
     to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     lon, lat = to_lonlat.transform(*area.xy(taut[:, 0], taut[:, 1]))

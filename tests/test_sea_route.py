@@ -113,3 +113,16 @@ def test_passage_points_in_the_mask_channels_are_water() -> None:
         lon, lat = np.array(p.points).T
         near = [water_at(lon + dx, lat + dy) for dx in (-1 / 120, 0, 1 / 120) for dy in (-1 / 120, 0, 1 / 120)]
         assert np.any(near, axis=0).all(), p.name
+
+
+def test_a_fallback_distance_is_labelled_in_the_json_and_the_text() -> None:
+    from jinja2 import Environment
+
+    from sitewatch.analysis.links import links_to_dict
+    from test_links import rason_to_dunai
+
+    found = rason_to_dunai(sea_route=False)
+    (k,) = links_to_dict(found)["links"]
+    assert k["distance_by"] == "great circle" and k["distance_text"].startswith("great circle × 1.2: ")
+    assert "(great circle × 1.2)" in found.links[0].summary_line()
+    assert Environment().from_string("{{ k.distance_by_text() }}").render(k=found.links[0]) == "great circle × 1.2"

@@ -171,15 +171,19 @@ def test_a_site_inland_has_no_sea_route_and_says_so() -> None:
     assert "ussuriysk is a town" in found.notes[0]
 
 
-def test_a_site_whose_centre_is_far_from_the_sea_has_no_sea_route_whatever_its_kind() -> None:
-    # Ussuriysk given the kind "port": the land mask puts it 50 km from the sea.
+def test_a_port_far_from_the_mask_sea_gets_the_fallback_said_as_such() -> None:
+    """A port up a river (Hamburg, Rostov-on-Don) or on a lake is far from the sea on the mask, which has
+    neither: its passages are measured by the fallback, not ruled out. Ussuriysk given the kind "port"
+    stands for one: the land mask puts it 50 km from the sea."""
     r = [obs("rason", "2024-10-12"), obs("rason", "2024-10-13")]
     u = [obs("ussuriysk", "2024-10-13"), obs("ussuriysk", "2024-10-14")]
     dets = [ship(r[0], 0, 90.0), ship(u[1], 0, 90.0)]
     found = links_of([site("rason"), site("ussuriysk")], r + u, dets)
-    assert found.links == ()
-    assert found.notes == ("no sea route between rason and ussuriysk: ussuriysk's centre (131.957, 43.805) is more "
-                           "than 5 km from the sea on the 1 km land mask",)  # fmt: skip
+    (link,) = found.links
+    assert link.distance_by == "great circle" and link.distance_km == pytest.approx(1.2 * link.great_circle_km, abs=0.1)
+    why = "ussuriysk's centre (131.957, 43.805) is more than 5 km from the sea on the 1 km land mask, which has no rivers, canals or lakes"
+    assert link.distance_text == f"great circle × 1.2: {why}"
+    assert found.notes == (f"distance by sea between rason and ussuriysk: great circle × 1.2: {why}",)
 
 
 def test_the_moves_are_the_timelines_departures_and_arrivals() -> None:

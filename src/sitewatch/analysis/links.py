@@ -28,9 +28,11 @@ Rules, each a field of :class:`LinkParams`:
   and Vladivostok, puts Rajin and Chongjin on the same node (0 km apart) and Rajin-Dunai at 80 km, less
   than the 182 km great circle, and it snaps inland places to the sea, so it can neither measure these
   coastal runs nor say when there is no sea route.
+  A site whose centre is more than ``snap_km`` (5 km) from the sea on the mask (a port up a river or
+  canal, Hamburg, Antwerp, Rostov-on-Don, or on a lake such as the Caspian: the mask has none of them)
+  gets the fallback too, said as such.
 - **No sea route**: a site whose kind lies inland by nature (:data:`INLAND_KINDS`: town, city,
-  training ground, launch site) has none, nor one whose centre is more than ``snap_km`` (5 km) from the
-  sea on the land mask; such a pair gives no link, with a note naming the site.
+  training ground, launch site) has none; such a pair gives no link, with a note naming the site.
 - **Feasible**: the implied speed (distance over time) is at most ``max_speed_kn`` (25 kn).
 - **Similarity**: each measured length (and width, when both are known) against the other's, in
   standard deviations of the difference of two measurements (:func:`sitewatch.vessels.length_sigma_m`,
@@ -134,7 +136,8 @@ class LinkParams:
     route_cell_km: float = 1.0
     """Smallest routing cell (km); a larger area gets larger cells, at most 1500 along a side."""
     snap_km: float = 5.0
-    """A site's centre is moved to the nearest water within this distance; farther inland, no sea route."""
+    """A site's centre is moved to the nearest water within this distance; farther from the sea (up a river,
+    on a lake), the fallback."""
     max_sigmas: float = 3.0
     """Two measurements fit when they differ by at most this many standard deviations of their difference."""
     start: date | None = None
@@ -432,9 +435,13 @@ def _pair_distance(
     else:
         sea = sea_distance(lon_a, lat_a, lon_b, lat_b, cell_km=params.route_cell_km, snap_km=params.snap_km)
         if sea.no_route:
+            # Up a river or canal (Hamburg, Antwerp, Rostov-on-Don, Mykolaiv) or on a lake (the Caspian):
+            # the mask has neither, so the passage is not routed, but it is not ruled out either.
             site = site_a if f"({lon_a:.3f}, {lat_a:.3f})" in sea.no_route else site_b
-            sea = replace(sea, no_route=f"{site.id}'s centre ({ends[site.id][0]:.3f}, {ends[site.id][1]:.3f}) is "
-                                        f"more than {params.snap_km:g} km from the sea on the 1 km land mask")  # fmt: skip
+            sea = SeaDistance(None, "great circle", text=(
+                f"{site.id}'s centre ({ends[site.id][0]:.3f}, {ends[site.id][1]:.3f}) is more than {params.snap_km:g} km "
+                "from the sea on the 1 km land mask, which has no rivers, canals or lakes"
+            ))  # fmt: skip
     routes[key] = sea
     return sea
 
@@ -595,9 +602,6 @@ def find_links(
             if notes[pair]:
                 continue
             sea = _pair_distance(by_id[d.site_id], by_id[a.site_id], d, a, params, routes)
-            if sea.no_route:
-                notes[pair] = f"no sea route between {d.site_id} and {a.site_id}: {sea.no_route}"
-                continue
             fit = _size_fit(d, a, params)
             if fit is None:
                 continue

@@ -99,9 +99,9 @@ def test_without_routing_the_distance_is_the_great_circle_times_the_detour_facto
     (link,) = found.links
     gc = great_circle_km(*PLACES["rason"], *PLACES["dunai"])
     assert link.distance_by == "great circle" and link.distance_km == pytest.approx(gc * 1.2, abs=0.1)
-    assert link.distance_text == "great circle × 1.2: routing turned off (LinkParams.sea_route)"
+    assert link.distance_text == "great circle × 1.2: routing turned off (--great-circle, LinkParams.sea_route False)"
     assert "km by sea (great circle × 1.2)" in link.summary_line()
-    assert "distance by sea between dunai and rason: great circle × 1.2: routing turned off (LinkParams.sea_route)" in found.notes
+    assert "distance by sea between dunai and rason: great circle × 1.2: routing turned off (--great-circle, LinkParams.sea_route False)" in found.notes
     assert links_to_dict(found)["links"][0]["distance_by"] == "great circle"
 
 
@@ -241,6 +241,12 @@ def test_links_command_prints_a_table_or_json(tmp_path: Path) -> None:
     res = runner.invoke(main, ["links", "rason", "dunai", "-w", str(root), "--json", "--max-speed-kn", "1"])
     doc = json.loads(res.output)
     assert doc["links"][0]["feasible"] is False and doc["parameters"]["max_speed_kn"] == 1
+    assert doc["links"][0]["distance_by"] == "route" and doc["parameters"]["sea_route"] is True
+    res = runner.invoke(main, ["links", "-w", str(root), "--json", "--great-circle"])
+    doc = json.loads(res.output)
+    assert doc["parameters"]["sea_route"] is False and doc["parameters"]["land_mask"] is None
+    (link,) = doc["links"]
+    assert link["distance_by"] == "great circle" and link["distance_km"] == pytest.approx(1.2 * link["great_circle_km"], abs=0.1)
     res = runner.invoke(main, ["links", "-w", str(root), "--from", "2024-10-13", "--json"])
     assert json.loads(res.output)["links"] == []
     res = runner.invoke(main, ["links", "dunai", "-w", str(root)])

@@ -428,7 +428,7 @@ def _pair_distance(
     (lon_a, lat_a), (lon_b, lat_b) = ends[key[0]], ends[key[1]]
     gc = great_circle_km(lon_a, lat_a, lon_b, lat_b)
     if not params.sea_route:
-        sea = SeaDistance(None, "great circle", text="routing turned off (LinkParams.sea_route)")
+        sea = SeaDistance(None, "great circle", text="routing turned off (--great-circle, LinkParams.sea_route False)")
     elif gc > params.max_route_km:
         sea = SeaDistance(None, "great circle", text=f"the sites are {gc:.0f} km apart, beyond the "
                                                      f"{params.max_route_km:g} km routing limit")  # fmt: skip

@@ -113,6 +113,9 @@ def _print(links: Links) -> None:
               help="Fastest passage counted feasible (25 kn: above landing ships' and merchant ships' speeds).")
 @click.option("--window-days", type=FiniteFloatRange(min=0, min_open=True), default=_D.window_days,
               show_default=True, metavar="DAYS", help="Most days between the last sighting at one site and the first at the other.")
+@click.option("--great-circle", is_flag=True,
+              help="Measure every distance by sea as the great circle x 1.2, routing none (as sitewatch did before "
+                   "it routed over water; each link says so).")  # fmt: skip
 @ais_files_option("AIS CSV file (as `sitewatch ais` reads): the same MMSI at both ends confirms a link, two MMSIs rule it out; repeat for more.")
 @ais_coverage_options
 @workspace_option
@@ -120,7 +123,7 @@ def _print(links: Links) -> None:
 @handle_errors
 def command(
     site_ids: tuple[str, ...], start: date | None, end: date | None, max_speed_kn: float, window_days: float,
-    ais_files: tuple[Path, ...], ais_coverage: Path | None, ais_period: tuple[datetime, datetime] | None,
+    great_circle: bool, ais_files: tuple[Path, ...], ais_coverage: Path | None, ais_period: tuple[datetime, datetime] | None,
     workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Pair each departure from a site with the arrivals at the other sites (default: every site with observations).
@@ -139,7 +142,9 @@ def command(
     """
     check_date_order(start, end)
     coverage = stated_ais_coverage(ais_coverage, ais_period, ais_files)
-    params = LinkParams(window_days=window_days, max_speed_kn=max_speed_kn, start=start, end=end)
+    params = LinkParams(
+        window_days=window_days, max_speed_kn=max_speed_kn, start=start, end=end, sea_route=not great_circle
+    )
     ws = open_workspace(workspace)
     with ws.store() as store:
         ais = None

@@ -23,6 +23,7 @@ no route is found or the route runs along its edge, up to ``max_area_km``; its c
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import math
 import zipfile
@@ -306,11 +307,22 @@ def sea_distance(
     ``no_route`` when a point is farther than ``snap_km`` from the sea; ``great circle`` with ``km``
     None when the route could not be measured (the mask is not installed, or no route was found in a
     square of side ``max_area_km``): the caller falls back, and ``text`` says why.
+
+    Kept for the process (the last 256 asked): the report, the claims, the alerts and each dashboard
+    page that shows links route the same pairs again, up to 1.5 s a pair.
     """
+    mask = mask or land_mask_file()
+    return _sea_distance(lon_a, lat_a, lon_b, lat_b, cell_km, snap_km, max_area_km, tuple(passages), mask)
+
+
+@functools.lru_cache(maxsize=256)
+def _sea_distance(
+    lon_a: float, lat_a: float, lon_b: float, lat_b: float, cell_km: float, snap_km: float, max_area_km: float,
+    passages: tuple[Passage, ...], mask: Path | None,
+) -> SeaDistance:  # fmt: skip
     from pyproj import Geod
     from skimage.graph import MCP_Geometric
 
-    mask = mask or land_mask_file()
     if mask is None:
         return SeaDistance(None, "great circle", text="the land mask is not installed (pip install global-land-mask)")
     geod = Geod(ellps="sphere", a=_EARTH_RADIUS_KM * 1000, b=_EARTH_RADIUS_KM * 1000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -359,6 +360,21 @@ def test_tile_workers_end_when_the_command_is_killed(tmp_path: Path) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
     assert gone, "tile workers left behind after the command was killed"
+
+
+def test_tile_workers_are_threads_off_linux(monkeypatch: pytest.MonkeyPatch) -> None:
+    """macOS has fork, but a forked child can crash in its system libraries (Python's default there is
+    spawn): the tiles go to threads there, as on Windows; on Linux to forked processes."""
+    from sitewatch.detect import optical_image
+
+    def pid(_: int) -> int:
+        return os.getpid()
+
+    monkeypatch.setattr(optical_image.sys, "platform", "darwin")
+    assert set(optical_image._map_tiles(pid, [0, 1, 2, 3], 2)) == {os.getpid()}
+    if "fork" in multiprocessing.get_all_start_methods():
+        monkeypatch.setattr(optical_image.sys, "platform", "linux")
+        assert os.getpid() not in set(optical_image._map_tiles(pid, [0, 1, 2, 3], 2))
 
 
 def test_cli_says_interrupted_and_exits_130() -> None:

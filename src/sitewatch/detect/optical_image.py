@@ -37,6 +37,7 @@ import math
 import multiprocessing
 import os
 import re
+import sys
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -912,12 +913,14 @@ def _keep_freed_memory() -> None:
 
 
 def _map_tiles(fn: Callable[[Any], Any], items: list[Any], workers: int) -> Iterator[Any]:
-    """``map(fn, items)`` in order, on ``workers`` forked processes (threads where fork is missing)."""
+    """``map(fn, items)`` in order, on ``workers`` forked processes on Linux, threads elsewhere."""
     workers = min(max(1, workers), len(items))
     if workers <= 1:
         yield from map(fn, items)
         return
-    if "fork" not in multiprocessing.get_all_start_methods():
+    # Forked processes on Linux only: Windows has no fork, and on macOS a forked child can crash in the
+    # system's libraries, which may run threads of their own (Python's own default there is spawn).
+    if not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods():
         with ThreadPoolExecutor(max_workers=workers) as threads:
             yield from threads.map(fn, items)
         return

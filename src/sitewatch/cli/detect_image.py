@@ -50,7 +50,7 @@ def _geojson_or_folder(ctx: click.Context, param: click.Parameter, value: Any) -
 @click.option("--pixel-size", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="METRES", help="Ground pixel size; needed only when the image has no georeference (overrides it otherwise).")
 @click.option("--resolution", type=FiniteFloatRange(min=0), default=None, metavar="METRES", help="SAR: the image's resolution (impulse response width at half maximum), taken out of measured widths; default: the image's SITEWATCH_IMPULSE_RESPONSE_M tag, else twice the pixel size (detected products such as Sentinel-1 GRD); 0 keeps widths as measured.")
 @click.option("--out", "out", type=click.Path(), required=True, callback=_geojson_or_folder, help="GeoJSON file to write (.geojson or .json; its folder must exist); - for standard output. With IMAGE a folder of images: a folder that exists, where each image's detections go as NAME.geojson.")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Threads for the pixel passes.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Workers: threads for SAR pixel passes, processes for an optical scene's tiles (threads off Linux).")
 @thermal_noise_option
 @json_summary_option
 @click.pass_context

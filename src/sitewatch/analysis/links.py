@@ -601,10 +601,11 @@ def find_links(
                 notes[pair] = sea_route_note(by_id[d.site_id], by_id[a.site_id]) or ""
             if notes[pair]:
                 continue
-            sea = _pair_distance(by_id[d.site_id], by_id[a.site_id], d, a, params, routes)
             fit = _size_fit(d, a, params)
             if fit is None:
                 continue
+            # Routed only for a pair of sites with a move that fits by size (up to 1.5 s a pair).
+            sea = _pair_distance(by_id[d.site_id], by_id[a.site_id], d, a, params, routes)
             gc = great_circle_km(d.lon, d.lat, a.lon, a.lat)
             if sea.km is not None:
                 km, how = sea.km, f"{sea.text} between the sites' centres"

@@ -337,7 +337,8 @@ def sea_distance(
     :class:`~sitewatch.errors.InputError`, as do sizes that are not positive.
 
     Kept for the process (the last 256 asked): the report, the claims, the alerts and each dashboard
-    page that shows links route the same pairs again, up to 1.5 s a pair.
+    page that shows links route the same pairs again: 1.5 s for Nampo-Vladivostok, 6-7 s for a pair with
+    no route, whose square grows to ``max_area_km`` (Punta Arenas - Ushuaia: the mask closes its channels).
     """
     for name, value in (("lon_a", lon_a), ("lat_a", lat_a), ("lon_b", lon_b), ("lat_b", lat_b)):
         if not math.isfinite(value) or (name.startswith("lat") and abs(value) > 90):

@@ -41,6 +41,7 @@ PAIRS = [
 _CHILD = """
 import json, resource, sys, time
 from sitewatch.analysis.sea_route import sea_distance
+import pyproj, skimage.graph  # imported by the first route: counted with the imports, not the route
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
 sea = sea_distance(*json.loads(sys.argv[1]))

@@ -89,3 +89,13 @@ def test_the_readme_commands_are_ones_sitewatch_takes() -> None:
             if "does not exist" not in exc.format_message():  # README's example files are the reader's
                 refused.append(f"sitewatch {command}: {exc.format_message()}")
     assert refused == []
+
+
+def test_readme_says_how_the_csv_exports_end_their_lines() -> None:
+    """The CSVs went from LF to CRLF line ends and README said nothing, while a line tool (`grep ',0$'`,
+    `cut` on the last column) now sees a CR at the end of each row."""
+    from sitewatch.report.detection_exports import features_to_csv
+
+    text = README.read_text(encoding="utf-8")
+    if features_to_csv([], ["id"]).endswith("\r\n"):
+        assert "lines end CRLF" in text and "tr -d '\\r'" in text

@@ -404,3 +404,27 @@ def test_alternatives_after_ais_leave_out_the_candidates_ais_ruled_out() -> None
     assert [k.other_arrivals for k in half.links] == [2, 2, 2]
     doc = links_to_dict(found)["links"][0]
     assert doc["alternatives"] == 0 and doc["ais_ruled_out_arrivals"] == 2 and doc["ais_ruled_out_departures"] == 0
+
+
+def test_the_site_far_from_the_sea_is_named_whichever_way_the_vessel_went() -> None:
+    """Ussuriysk to Rason: the pair's points are routed in the order of the site ids, and the note named
+    Rason (the harbour) as more than 5 km from the sea whenever the departure's id sorted last."""
+    u = [obs("ussuriysk", "2024-10-12"), obs("ussuriysk", "2024-10-13")]
+    r = [obs("rason", "2024-10-13"), obs("rason", "2024-10-14")]
+    found = links_of([site("rason"), site("ussuriysk", "port")], r + u, [ship(u[0], 0, 90.0), ship(r[1], 0, 90.0)])
+    (link,) = found.links
+    assert (link.departure.site_id, link.arrival.site_id) == ("ussuriysk", "rason")
+    assert link.distance_text.startswith("great circle × 1.2: ussuriysk's centre (131.957, 43.805) is more than 5 km")
+
+
+def test_the_distance_by_sea_is_never_less_than_the_great_circle_between_the_sightings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sites close together, sightings at their far ends: the route between the centres (6.3 km) was
+    shorter than the straight line between the sightings (7.4 km), and so was the speed it implied."""
+    monkeypatch.setitem(PLACES, "west", (131.00, 42.0))  # open sea off Primorye
+    monkeypatch.setitem(PLACES, "east", (131.05, 42.0))
+    w, e = [obs("west", "2024-10-12"), obs("west", "2024-10-13")], [obs("east", "2024-10-13"), obs("east", "2024-10-14")]
+    (link,) = links_of([site("west"), site("east")], w + e, [ship(w[0], 0, 90.0, dx=-1600), ship(e[1], 0, 90.0, dx=1600)]).links
+    assert link.distance_by == "route" and link.distance_km == link.great_circle_km > 7
+    assert link.distance_text.startswith("the great circle between the two sightings, longer than the 6.3 km route over water")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -126,3 +127,57 @@ def test_a_fallback_distance_is_labelled_in_the_json_and_the_text() -> None:
     assert k["distance_by"] == "great circle" and k["distance_text"].startswith("great circle × 1.2: ")
     assert "(great circle × 1.2)" in found.links[0].summary_line()
     assert Environment().from_string("{{ k.distance_by_text() }}").render(k=found.links[0]) == "great circle × 1.2"
+
+
+def test_points_farther_apart_than_the_largest_area_fall_back_and_are_not_called_inland() -> None:
+    # Outside the square a point found no water near it: Rajin was "more than 5 km from the sea".
+    sea = sea_distance(*RAJIN, *DUNAI, max_area_km=100)
+    assert (sea.km, sea.method, sea.no_route) == (None, "great circle", None)
+    assert sea.text == "the points are 182 km apart, too far for the largest area searched (100 km square)"
+
+
+def test_the_same_point_is_no_distance_and_a_route_is_never_shorter_than_the_great_circle() -> None:
+    assert sea_distance(*RAJIN, *RAJIN).km == 0.0  # was 1.4 km: there and back to the water cell's centre
+    for a, b in ((RAJIN, DUNAI), (NAMPO, VLADIVOSTOK), ((179.5, 62.0), (-179.5, 62.5)), (RAJIN, (130.33, 42.25))):
+        sea = sea_distance(*a, *b)
+        assert sea.km is not None and sea.km >= round(great_circle_km(*a, *b), 1), (a, b, sea)
+
+
+@pytest.mark.parametrize("bad", [(float("nan"), 42.0), (float("inf"), 42.0), (130.0, 91.0)])
+def test_coordinates_that_are_no_place_are_refused(bad: tuple[float, float]) -> None:
+    from sitewatch.errors import InputError
+
+    with pytest.raises(InputError, match="sea_distance: l.._a must be a finite"):  # was pyproj's CRSError
+        sea_distance(*bad, *DUNAI)
+    with pytest.raises(InputError, match="max_area_km must be a positive number of km, got 0"):
+        sea_distance(*RAJIN, *DUNAI, max_area_km=0)
+
+
+def _npz(path: Path, header_shape: tuple[int, int], data: bytes) -> Path:
+    import io
+    import zipfile
+
+    from numpy.lib import format as npy_format
+
+    buf = io.BytesIO()
+    npy_format.write_array_header_1_0(buf, {"descr": "|b1", "fortran_order": False, "shape": header_shape})
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("mask.npy", buf.getvalue() + data)
+    return path
+
+
+def test_a_damaged_mask_is_named_with_what_to_do_and_the_caller_falls_back(tmp_path: Path) -> None:
+    from sitewatch.errors import LandMaskError
+
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(land_mask_file().read_bytes()[:100_000])  # type: ignore[union-attr]
+    short = _npz(tmp_path / "short.npz", (21600, 43200), b"\x01" * 1000)  # the mask ends early
+    wrong = _npz(tmp_path / "wrong.npz", (10, 10), b"\x01" * 100)
+    for path, why in ((truncated, "File is not a zip file"), (short, "the mask ends early"),
+                      (wrong, "not the 21600 × 43200 boolean land mask expected"), (tmp_path / "gone.npz", "No such file")):  # fmt: skip
+        with pytest.raises(LandMaskError, match=why) as err:
+            water_at(np.array([135.0]), np.array([40.0]), path)
+        assert str(err.value).startswith(f"{path}: the land mask cannot be read (")
+        assert str(err.value).endswith("reinstall it: pip install --force-reinstall global-land-mask")
+        sea = sea_distance(*RAJIN, *DUNAI, mask=path)  # was a traceback: zipfile.BadZipFile
+        assert (sea.km, sea.method, sea.text) == (None, "great circle", str(err.value))

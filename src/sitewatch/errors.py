@@ -24,6 +24,7 @@ __all__ = [
     "SourceError",
     "CredentialError",
     "MissingExtraError",
+    "LandMaskError",
     "SitewatchWarning",
     "SkippedInputWarning",
     "RefusedFeatureWarning",
@@ -91,6 +92,10 @@ class SourceError(SitewatchError, OSError):
 
 class CredentialError(SourceError, PermissionError):
     """A catalogue refused access; the message names the missing credential."""
+
+
+class LandMaskError(SitewatchError, OSError):
+    """The land mask that distances by sea are routed on cannot be read (a damaged install); the message names the file."""
 
 
 class MissingExtraError(SitewatchError, ImportError):

@@ -18,12 +18,14 @@ Rules, each a field of :class:`LinkParams`:
   at B, so the bound stays a bound; the link says so.
 - **Distance by sea**: the shortest route over water between the two sites' centres (their polygons'
   centroids; a site without a polygon: the link's sighting), on the 1 km land mask of the
-  ``global-land-mask`` package (:mod:`sitewatch.analysis.sea_route`), measured once per pair of sites.
+  ``global-land-mask`` package (:mod:`sitewatch.analysis.sea_route`), measured once per pair of sites;
+  never less than the great circle between the two sightings, taken instead when longer (sites close
+  together, sightings at their far ends).
   Rajin-Dunai routes at 192 km against a 182 km great circle and a 200 km coastal track drawn by hand;
   Nampo-Vladivostok, around the Korean peninsula, at 1771 km against 732 km. The great circle times
   ``detour_factor`` (1.2) is kept as a fallback, and a link that uses it says so (``distance_by``):
-  with ``sea_route`` False, without the mask package, for sites more than ``max_route_km`` apart, or
-  when no route is found in the largest area searched. The offline maritime network of the
+  with ``sea_route`` False, without the mask package or when its file cannot be read, for sites more
+  than ``max_route_km`` apart, or when no route is found in the largest area searched. The offline maritime network of the
   ``searoute`` package (1.6.0) was tried first and left out: its graph has two nodes between Chongjin
   and Vladivostok, puts Rajin and Chongjin on the same node (0 km apart) and Rajin-Dunai at 80 km, less
   than the 182 km great circle, and it snaps inland places to the sea, so it can neither measure these
@@ -426,6 +428,7 @@ def _pair_distance(
         centre = site.geometry.centroid if site.geometry is not None else None
         ends[site.id] = (centre.x, centre.y) if centre is not None else (m.lon, m.lat)
     (lon_a, lat_a), (lon_b, lat_b) = ends[key[0]], ends[key[1]]
+    by_key = (site_a, site_b) if key[0] == site_a.id else (site_b, site_a)
     gc = great_circle_km(lon_a, lat_a, lon_b, lat_b)
     if not params.sea_route:
         sea = SeaDistance(None, "great circle", text="routing turned off (--great-circle, LinkParams.sea_route False)")
@@ -436,8 +439,9 @@ def _pair_distance(
         sea = sea_distance(lon_a, lat_a, lon_b, lat_b, cell_km=params.route_cell_km, snap_km=params.snap_km)
         if sea.no_route:
             # Up a river or canal (Hamburg, Antwerp, Rostov-on-Don, Mykolaiv) or on a lake (the Caspian):
-            # the mask has neither, so the passage is not routed, but it is not ruled out either.
-            site = site_a if f"({lon_a:.3f}, {lat_a:.3f})" in sea.no_route else site_b
+            # the mask has neither, so the passage is not routed, but it is not ruled out either. The
+            # points were given in the key's order, not the departure's (the harbour was once named).
+            site = by_key[sea.no_route_point or 0]
             sea = SeaDistance(None, "great circle", text=(
                 f"{site.id}'s centre ({ends[site.id][0]:.3f}, {ends[site.id][1]:.3f}) is more than {params.snap_km:g} km "
                 "from the sea on the 1 km land mask, which has no rivers, canals or lakes"
@@ -607,8 +611,13 @@ def find_links(
             # Routed only for a pair of sites with a move that fits by size (up to 1.5 s a pair).
             sea = _pair_distance(by_id[d.site_id], by_id[a.site_id], d, a, params, routes)
             gc = great_circle_km(d.lon, d.lat, a.lon, a.lat)
-            if sea.km is not None:
+            if sea.km is not None and sea.km >= gc:
                 km, how = sea.km, f"{sea.text} between the sites' centres"
+            elif sea.km is not None:
+                # Two sightings far apart in sites close together: the route between the centres was the
+                # shorter, and made the passage slower than a straight line could.
+                km, how = gc, (f"the great circle between the two sightings, longer than the {sea.km:.1f} km "
+                               f"{sea.text.replace('routed', 'route', 1)} between the sites' centres")  # fmt: skip
             else:
                 km = gc * params.detour_factor
                 how = f"great circle × {params.detour_factor:g}: {sea.text}"

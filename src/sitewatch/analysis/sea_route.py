@@ -27,13 +27,16 @@ import functools
 import importlib.util
 import math
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 import numpy as np
 from numpy.lib import format as npy_format
+
+from ..errors import InputError, LandMaskError
 
 __all__ = [
     "MASK_PACKAGE",
@@ -107,6 +110,8 @@ class SeaDistance:
     """How the distance was measured, or why it was not routed, in one phrase."""
     no_route: str | None = None
     """Why there is no sea route (a point farther than ``snap_km`` from the sea), None otherwise."""
+    no_route_point: Literal[0, 1] | None = None
+    """Which point ``no_route`` is about: 0 the first, 1 the second."""
 
 
 def land_mask_file() -> Path | None:
@@ -136,7 +141,8 @@ def water_at(lons: np.ndarray, lats: np.ndarray, path: Path | None = None) -> np
 
     The mask's rows are inflated a chunk at a time and dropped once their points are read, so memory
     stays at a few MB besides the points; a point set spanning 10° of latitude inflates a 5th of the
-    mask's north-south extent above its southern edge.
+    mask's north-south extent above its southern edge. A mask file that cannot be read (damaged,
+    truncated, not the mask) raises :class:`~sitewatch.errors.LandMaskError` naming it.
     """
     path = path or land_mask_file()
     if path is None:
@@ -150,6 +156,18 @@ def _water_at_index(rows: np.ndarray, cols: np.ndarray, path: Path) -> np.ndarra
     out = np.zeros(rows.size, bool)
     if not rows.size:
         return out
+    try:
+        return _read_mask_rows(rows, cols, path, out)
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
+        # A damaged install (a truncated download, a full disk) gave "File is not a zip file" and a
+        # traceback, naming neither the file nor what to do.
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        raise LandMaskError(
+            f"{path}: the land mask cannot be read ({why}); reinstall it: pip install --force-reinstall global-land-mask"
+        ) from exc
+
+
+def _read_mask_rows(rows: np.ndarray, cols: np.ndarray, path: Path, out: np.ndarray) -> np.ndarray:
     order = np.argsort(rows, kind="stable")
     sorted_rows = rows[order]
     first, last = int(sorted_rows[0]), int(sorted_rows[-1])
@@ -158,20 +176,27 @@ def _water_at_index(rows: np.ndarray, cols: np.ndarray, path: Path) -> np.ndarra
         read_header = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
         shape, fortran, dtype = read_header(f)
         if tuple(shape) != (_ROWS, _COLS) or fortran or np.dtype(dtype) != np.bool_:
-            raise ValueError(f"{path}: not the 21600 × 43200 boolean land mask expected ({shape}, {dtype})")
+            raise ValueError(f"not the 21600 × 43200 boolean land mask expected: {shape}, {dtype}")
         row = 0
         while row < first:  # rows above the points: inflated and dropped
             n = min(_CHUNK_ROWS, first - row)
-            f.read(n * _COLS)
+            _read_exactly(f, n * _COLS)
             row += n
         while row <= last:
             n = min(_CHUNK_ROWS, last + 1 - row)
-            chunk = np.frombuffer(f.read(n * _COLS), np.bool_).reshape(n, _COLS)
+            chunk = np.frombuffer(_read_exactly(f, n * _COLS), np.bool_).reshape(n, _COLS)
             lo, hi = np.searchsorted(sorted_rows, [row, row + n])
             idx = order[lo:hi]
             out[idx] = chunk[rows[idx] - row, cols[idx]]
             row += n
     return out
+
+
+def _read_exactly(f: IO[bytes], size: int) -> bytes:
+    data = f.read(size)
+    if len(data) != size:
+        raise EOFError("the mask ends early")
+    return data
 
 
 def _great_circle_km(lons: np.ndarray, lats: np.ndarray) -> float:
@@ -305,12 +330,23 @@ def sea_distance(
 
     ``method`` is ``route`` with ``km`` when a route was found; ``route`` with ``km`` None and
     ``no_route`` when a point is farther than ``snap_km`` from the sea; ``great circle`` with ``km``
-    None when the route could not be measured (the mask is not installed, or no route was found in a
-    square of side ``max_area_km``): the caller falls back, and ``text`` says why.
+    None when the route could not be measured (the mask is not installed or cannot be read, the points
+    are too far apart for a square of side ``max_area_km``, or no route was found in it): the caller
+    falls back, and ``text`` says why. The route is never shorter than the great circle from A to B.
+    Coordinates that are not finite, or a latitude beyond ±90°, raise
+    :class:`~sitewatch.errors.InputError`, as do sizes that are not positive.
 
     Kept for the process (the last 256 asked): the report, the claims, the alerts and each dashboard
-    page that shows links route the same pairs again, up to 1.5 s a pair.
+    page that shows links route the same pairs again: 1.5 s for Nampo-Vladivostok, 6-7 s for a pair with
+    no route, whose square grows to ``max_area_km`` (Punta Arenas - Ushuaia: the mask closes its channels).
     """
+    for name, value in (("lon_a", lon_a), ("lat_a", lat_a), ("lon_b", lon_b), ("lat_b", lat_b)):
+        if not math.isfinite(value) or (name.startswith("lat") and abs(value) > 90):
+            raise InputError(f"sea_distance: {name} must be a finite {'latitude (±90°)' if name.startswith('lat') else 'longitude'}"
+                             f" in degrees, got {value}")  # fmt: skip
+    for name, value in (("cell_km", cell_km), ("snap_km", snap_km), ("max_area_km", max_area_km)):
+        if not (math.isfinite(value) and value > 0):
+            raise InputError(f"sea_distance: {name} must be a positive number of km, got {value}")
     mask = mask or land_mask_file()
     return _sea_distance(lon_a, lat_a, lon_b, lat_b, cell_km, snap_km, max_area_km, tuple(passages), mask)
 
@@ -333,10 +369,17 @@ def _sea_distance(
 
     to_xy = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     (xa, xb), (ya, yb) = to_xy.transform([lon_a, lon_b], [lat_a, lat_b])
+    if max(abs(xa), abs(ya), abs(xb), abs(yb)) / 1000 + snap_km >= max_area_km / 2:
+        # Outside the largest square a point found no water near it, and was called inland.
+        return SeaDistance(None, "great circle", text=f"the points are {metres / 1000:.0f} km apart, too far for the "
+                                                      f"largest area searched ({max_area_km:.0f} km square)")  # fmt: skip
     half = min(max(0.75 * metres / 1000, 50.0), max_area_km / 2)
     while True:
         area = _Area(crs, half, max(cell_km, 2 * half / _MAX_SIDE))
-        water = _water_grid(area, mask, passages)
+        try:
+            water = _water_grid(area, mask, passages)
+        except LandMaskError as exc:
+            return SeaDistance(None, "great circle", text=str(exc))
         snap_cells = max(1, int(math.ceil(snap_km / area.cell_km)))
         ends = []
         for name, x, y in (("A", xa, ya), ("B", xb, yb)):
@@ -348,6 +391,7 @@ def _sea_distance(
                     None, "route", area.cell_km,
                     no_route=f"the {where[0]} point ({where[1]:.3f}, {where[2]:.3f}) is more than {snap_km:g} km "
                              f"from the sea on the 1 km land mask",
+                    no_route_point=0 if name == "A" else 1,
                 )  # fmt: skip
             ends.append(cell)
         edge = False
@@ -368,10 +412,15 @@ def _sea_distance(
             return SeaDistance(None, "great circle", area.cell_km,
                                text=f"{why} the largest area searched ({2 * half:.0f} km square at {area.cell_km:.1f} km cells)")  # fmt: skip
         half = min(2 * half, max_area_km / 2)
-    taut = _pull_taut(water, path.astype(float))
-    to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    lon, lat = to_lonlat.transform(*area.xy(taut[:, 0], taut[:, 1]))
-    km = _great_circle_km(np.r_[lon_a, lon, lon_b], np.r_[lat_a, lat, lat_b])
+    if len(path) == 1:
+        # Both points nearest the same water cell: straight across it (through the cell's centre, two
+        # points at the same place were 1.4 km apart).
+        km = metres / 1000
+    else:
+        taut = _pull_taut(water, path.astype(float))
+        to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+        lon, lat = to_lonlat.transform(*area.xy(taut[:, 0], taut[:, 1]))
+        km = _great_circle_km(np.r_[lon_a, lon, lon_b], np.r_[lat_a, lat, lat_b])
     return SeaDistance(
         round(km, 1), "route", round(area.cell_km, 2),
         text=f"routed over water on a 1 km land mask at {area.cell_km:.1f} km cells",

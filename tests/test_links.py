@@ -231,7 +231,7 @@ def _workspace(root: Path, inland: bool = False) -> Path:
     return root
 
 
-def test_links_command_prints_a_table_or_json(tmp_path: Path) -> None:
+def test_links_command_prints_a_table_or_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = _workspace(tmp_path / "ws")
     runner = CliRunner()
     res = runner.invoke(main, ["links", "-w", str(root)])
@@ -245,6 +245,12 @@ def test_links_command_prints_a_table_or_json(tmp_path: Path) -> None:
     res = runner.invoke(main, ["links", "-w", str(root), "--json", "--great-circle"])
     doc = json.loads(res.output)
     assert doc["parameters"]["sea_route"] is False and doc["parameters"]["land_mask"] is None
+    from sitewatch.analysis import links as links_module
+
+    monkeypatch.setattr(links_module, "land_mask_file", lambda: None)  # the package not installed: no mask named
+    res = runner.invoke(main, ["links", "-w", str(root), "--json"])
+    assert json.loads(res.output)["parameters"]["land_mask"] is None
+    monkeypatch.undo()
     (link,) = doc["links"]
     assert link["distance_by"] == "great circle" and link["distance_km"] == pytest.approx(1.2 * link["great_circle_km"], abs=0.1)
     res = runner.invoke(main, ["links", "-w", str(root), "--from", "2024-10-13", "--json"])

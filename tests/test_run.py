@@ -300,37 +300,6 @@ def test_sigterm_stops_the_command_and_its_workers(tmp_path: Path) -> None:
     assert err == "terminated\n"
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
-def test_workers_end_when_the_command_is_killed(tmp_path: Path) -> None:
-    """SIGKILL (or the out-of-memory killer) cannot be caught: the workers notice their parent
-    has gone and end, rather than wait for ever."""
-    proc = _start_slow(tmp_path, _SLOW_COMMAND)
-    try:
-        os.kill(proc.pid, signal.SIGKILL)
-        gone = _group_gone(proc, 20)
-    finally:
-        if not gone:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-    assert gone, "workers left behind after their parent was killed"
-
-
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
-def test_workers_end_when_the_command_is_killed_under_forkserver(tmp_path: Path) -> None:
-    """Python 3.14's default start method on Linux: a worker's parent is the fork server, which
-    outlives the command while any worker lives, so watching the parent kept them for ever."""
-    source = 'import multiprocessing; multiprocessing.set_start_method("forkserver", force=True)\n' + _SLOW_COMMAND
-    proc = _start_slow(tmp_path, source)
-    try:
-        os.kill(proc.pid, signal.SIGKILL)
-        gone = _group_gone(proc, 20)
-    finally:
-        if not gone:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-    assert gone, "workers (or the fork server) left behind after the command was killed"
-
-
 _SLOW_TILES = """
 import sys, time
 from pathlib import Path
@@ -346,12 +315,17 @@ if __name__ == "__main__":
     list(_map_tiles(tile, list(range(8)), 2))
 """
 
+_FORKSERVER = 'import multiprocessing; multiprocessing.set_start_method("forkserver", force=True)\n'
+
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
-def test_tile_workers_end_when_the_command_is_killed(tmp_path: Path) -> None:
-    """detect-image's tile workers (a large optical scene) waited for ever on the pool's pipes once
-    the command was killed outright, each holding its tile's bands."""
-    proc = _start_slow(tmp_path, _SLOW_TILES)
+@pytest.mark.parametrize("source", [_SLOW_COMMAND, _FORKSERVER + _SLOW_COMMAND, _SLOW_TILES], ids=["fork", "forkserver", "tiles"])
+def test_workers_end_when_the_command_is_killed(tmp_path: Path, source: str) -> None:
+    """SIGKILL (or the out-of-memory killer) cannot be caught: the workers notice the command has gone
+    and end, rather than wait for ever. Under forkserver (Python 3.14's default on Linux) a worker's
+    parent is the fork server, which outlives the command while any worker lives; detect-image's tile
+    workers (a large optical scene) waited for ever too, each holding its tile's bands."""
+    proc = _start_slow(tmp_path, source)
     try:
         os.kill(proc.pid, signal.SIGKILL)
         gone = _group_gone(proc, 20)
@@ -359,7 +333,7 @@ def test_tile_workers_end_when_the_command_is_killed(tmp_path: Path) -> None:
         if not gone:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
-    assert gone, "tile workers left behind after the command was killed"
+    assert gone, "workers (or the fork server) left behind after the command was killed"
 
 
 def test_tile_workers_are_threads_off_linux(monkeypatch: pytest.MonkeyPatch) -> None:

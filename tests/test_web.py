@@ -187,6 +187,21 @@ def test_observation_page_shows_quicklook_overlay_detections_and_provenance(ws: 
         assert text in html
 
 
+def test_drawn_pngs_carry_an_etag_and_a_browser_that_has_one_gets_304(ws: Workspace, client: TestClient) -> None:
+    """Quick-looks, close-ups and timeline charts came whole on every view of a page (no validator)."""
+    with ws.store() as st:
+        o = next(o for o in st.observations("dunai") if st.detections(observation_id=o.id))
+    for url in (f"/observations/{o.id}/quicklook.png", f"/observations/{o.id}/detections/1.png", "/sites/dunai/timeline.png"):
+        first = client.get(url)
+        tag = first.headers["etag"]
+        assert first.status_code == 200 and first.content.startswith(b"\x89PNG") and tag.startswith('"'), url
+        assert first.headers["cache-control"] == "no-cache"
+        again = client.get(url, headers={"If-None-Match": f'"other", W/{tag}'})
+        assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == tag, url
+        assert client.get(url, headers={"If-None-Match": '"other"'}).status_code == 200, url
+        assert client.head(url, headers={"If-None-Match": tag}).status_code == 304, url
+
+
 def test_observation_known_by_its_date_alone_says_time_unknown(ws: Workspace, client: TestClient) -> None:
     o = next(o for o in _observations(ws) if o.acquired_date_only)
     html = client.get(f"/observations/{o.id}").text

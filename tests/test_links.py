@@ -25,7 +25,7 @@ from sitewatch.errors import InputError
 from sitewatch.model import DATE_ONLY_NOTE, Detection, Grid, Observation, SceneRef, Site
 from sitewatch.workspace import init_workspace
 
-PLACES = {"rason": (130.300, 42.233), "dunai": (132.338, 42.880), "ussuriysk": (131.957, 43.805)}
+PLACES = {"rason": (130.300, 42.233), "dunai": (132.338, 42.880), "ussuriysk": (131.957, 43.805), "harbin": (126.63, 45.75), "songhua": (126.63, 45.75)}
 GRID = Grid("EPSG:32652", (10.0, 0.0, 500000.0, 0.0, -10.0, 4750000.0), 100, 100)
 
 
@@ -172,18 +172,28 @@ def test_a_site_inland_has_no_sea_route_and_says_so() -> None:
 
 
 def test_a_port_far_from_the_mask_sea_gets_the_fallback_said_as_such() -> None:
-    """A port up a river (Hamburg, Rostov-on-Don) or on a lake is far from the sea on the mask, which has
-    neither: its passages are measured by the fallback, not ruled out. Ussuriysk given the kind "port"
-    stands for one: the land mask puts it 50 km from the sea."""
+    """A port more than 100 km from the mask's sea (up a long river, on a lake) is not routed, nor ruled
+    out: its passages are measured by the fallback. Harbin given the kind "port" stands for one."""
     r = [obs("rason", "2024-10-12"), obs("rason", "2024-10-13")]
-    u = [obs("ussuriysk", "2024-10-13"), obs("ussuriysk", "2024-10-14")]
-    dets = [ship(r[0], 0, 90.0), ship(u[1], 0, 90.0)]
-    found = links_of([site("rason"), site("ussuriysk")], r + u, dets)
+    h = [obs("harbin", "2024-10-16"), obs("harbin", "2024-10-17")]
+    dets = [ship(r[0], 0, 90.0), ship(h[1], 0, 90.0)]
+    found = links_of([site("rason"), site("harbin")], r + h, dets)
     (link,) = found.links
     assert link.distance_by == "great circle" and link.distance_km == pytest.approx(1.2 * link.great_circle_km, abs=0.1)
-    why = "ussuriysk's centre (131.957, 43.805) is more than 5 km from the sea on the 1 km land mask, which has no rivers, canals or lakes"
+    why = "harbin's centre (126.630, 45.750) is more than 100 km from the sea on the 1 km land mask, which has no rivers, canals or lakes"
     assert link.distance_text == f"great circle × 1.2: {why}"
-    assert found.notes == (f"distance by sea between rason and ussuriysk: great circle × 1.2: {why}",)
+    assert found.notes == (f"distance by sea between harbin and rason: great circle × 1.2: {why}",)
+
+
+def test_a_port_up_a_river_is_routed_from_a_straight_leg_the_link_names() -> None:
+    """Ussuriysk given the kind "port": 55 km from the mask's sea, its route starts with a straight leg,
+    and the link says the distance is a lower bound."""
+    r = [obs("rason", "2024-10-12"), obs("rason", "2024-10-13")]
+    u = [obs("ussuriysk", "2024-10-13"), obs("ussuriysk", "2024-10-14")]
+    (link,) = links_of([site("rason"), site("ussuriysk")], r + u, [ship(r[0], 0, 90.0), ship(u[1], 0, 90.0)]).links
+    assert link.distance_by == "route" and link.distance_km > link.great_circle_km
+    assert "ussuriysk's centre 55 km from the sea on the mask (a river or canal it lacks: that leg a straight line, " \
+           "so the distance is a lower bound)" in link.distance_text
 
 
 def test_the_moves_are_the_timelines_departures_and_arrivals() -> None:
@@ -413,14 +423,14 @@ def test_alternatives_after_ais_leave_out_the_candidates_ais_ruled_out() -> None
 
 
 def test_the_site_far_from_the_sea_is_named_whichever_way_the_vessel_went() -> None:
-    """Ussuriysk to Rason: the pair's points are routed in the order of the site ids, and the note named
-    Rason (the harbour) as more than 5 km from the sea whenever the departure's id sorted last."""
-    u = [obs("ussuriysk", "2024-10-12"), obs("ussuriysk", "2024-10-13")]
-    r = [obs("rason", "2024-10-13"), obs("rason", "2024-10-14")]
-    found = links_of([site("rason"), site("ussuriysk", "port")], r + u, [ship(u[0], 0, 90.0), ship(r[1], 0, 90.0)])
+    """Songhua (Harbin) to Rason: the pair's points are routed in the order of the site ids, and the note named
+    Rason (the harbour) as far from the sea whenever the departure's id sorted last."""
+    h = [obs("songhua", "2024-10-12"), obs("songhua", "2024-10-13")]  # Harbin's port on the Songhua: an id after rason
+    r = [obs("rason", "2024-10-16"), obs("rason", "2024-10-17")]
+    found = links_of([site("rason"), site("songhua", "port")], r + h, [ship(h[0], 0, 90.0), ship(r[1], 0, 90.0)])
     (link,) = found.links
-    assert (link.departure.site_id, link.arrival.site_id) == ("ussuriysk", "rason")
-    assert link.distance_text.startswith("great circle × 1.2: ussuriysk's centre (131.957, 43.805) is more than 5 km")
+    assert (link.departure.site_id, link.arrival.site_id) == ("songhua", "rason")
+    assert link.distance_text.startswith("great circle × 1.2: songhua's centre (126.630, 45.750) is more than 100 km")
 
 
 def test_the_distance_by_sea_is_never_less_than_the_great_circle_between_the_sightings(

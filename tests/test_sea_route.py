@@ -45,10 +45,20 @@ def test_land_between_makes_the_route_longer_than_the_great_circle_by_the_right_
     assert 2.0 * gc < sea.km < 2.8 * gc
 
 
-def test_a_point_inland_has_no_sea_route() -> None:
-    sea = sea_distance(*RAJIN, 131.957, 43.805)  # Ussuriysk
+def test_a_point_far_inland_has_no_sea_route() -> None:
+    sea = sea_distance(*RAJIN, 126.63, 45.75)  # Harbin, 500 km from the sea
     assert sea.km is None and sea.method == "route"
-    assert sea.no_route == "the second point (131.957, 43.805) is more than 5 km from the sea on the 1 km land mask"
+    assert sea.no_route == "the second point (126.630, 45.750) is more than 100 km from the sea on the 1 km land mask"
+
+
+def test_a_port_up_a_river_starts_with_a_straight_leg_to_the_sea() -> None:
+    """Rostov-on-Don lies 36 km up the Don, which the mask lacks: it was called inland (no link); its route
+    now starts with a straight leg to the Sea of Azov, through the Kerch Strait to Novorossiysk."""
+    rostov, novorossiysk = (39.71, 47.22), (37.79, 44.72)
+    sea = sea_distance(*rostov, *novorossiysk)
+    assert sea.method == "route" and sea.km is not None and 30 < sea.legs_km[0] < 40 and sea.legs_km[1] < 5
+    assert 1.4 * great_circle_km(*rostov, *novorossiysk) < sea.km < 600  # around Crimea's east end, not over land
+    assert sea_distance(*rostov, *novorossiysk, reach_km=20).no_route is not None
 
 
 def test_without_the_mask_the_caller_is_told_to_fall_back(monkeypatch: pytest.MonkeyPatch) -> None:

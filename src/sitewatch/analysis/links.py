@@ -31,8 +31,9 @@ Rules, each a field of :class:`LinkParams`:
   than the 182 km great circle, and it snaps inland places to the sea, so it can neither measure these
   coastal runs nor say when there is no sea route.
   A site whose centre is more than ``snap_km`` (5 km) from the sea on the mask (a port up a river or
-  canal, Hamburg, Antwerp, Rostov-on-Don, or on a lake such as the Caspian: the mask has none of them)
-  gets the fallback too, said as such.
+  canal: the mask has neither) is routed from a straight leg to the nearest sea within ``reach_km``
+  (100 km; Rostov-on-Don's is 36 km), which the link names, the distance then a lower bound; farther
+  (a lake port, the Caspian's), the fallback, said as such.
 - **No sea route**: a site whose kind lies inland by nature (:data:`INLAND_KINDS`: town, city,
   training ground, launch site) has none; such a pair gives no link, with a note naming the site.
 - **Feasible**: the implied speed (distance over time) is at most ``max_speed_kn`` (25 kn).
@@ -138,8 +139,12 @@ class LinkParams:
     route_cell_km: float = 1.0
     """Smallest routing cell (km); a larger area gets larger cells, at most 1500 along a side."""
     snap_km: float = 5.0
-    """A site's centre is moved to the nearest water within this distance; farther from the sea (up a river,
-    on a lake), the fallback."""
+    """A site's centre within this distance of the mask's sea is on it; farther, its route starts with a
+    straight leg to the sea (``reach_km``), which the link names."""
+    reach_km: float = 100.0
+    """Farthest a site's centre may lie from the mask's sea for its route to start with a straight leg: a
+    port up a river or canal (the mask has neither; Hamburg's leg is 9 km, Rostov-on-Don's 36). Farther
+    (a lake port, the Caspian's), the fallback."""
     max_sigmas: float = 3.0
     """Two measurements fit when they differ by at most this many standard deviations of their difference."""
     start: date | None = None
@@ -154,7 +159,7 @@ class LinkParams:
             raise InputError(f"LinkParams.max_speed_kn must be a positive speed in knots, got {self.max_speed_kn}")
         if not (math.isfinite(self.detour_factor) and self.detour_factor >= 1):
             raise InputError(f"LinkParams.detour_factor must be 1 or more, got {self.detour_factor}")
-        for name in ("max_route_km", "route_cell_km", "snap_km"):
+        for name in ("max_route_km", "route_cell_km", "snap_km", "reach_km"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise InputError(f"LinkParams.{name} must be a positive number of km, got {value}")
@@ -436,14 +441,20 @@ def _pair_distance(
         sea = SeaDistance(None, "great circle", text=f"the sites are {gc:.0f} km apart, beyond the "
                                                      f"{params.max_route_km:g} km routing limit")  # fmt: skip
     else:
-        sea = sea_distance(lon_a, lat_a, lon_b, lat_b, cell_km=params.route_cell_km, snap_km=params.snap_km)
+        sea = sea_distance(lon_a, lat_a, lon_b, lat_b, cell_km=params.route_cell_km, snap_km=params.snap_km,
+                           reach_km=params.reach_km)  # fmt: skip
+        legs = [f"{site.id}'s centre {leg:.0f} km from the sea on the mask (a river or canal it lacks: that leg "
+                "a straight line, so the distance is a lower bound)"
+                for site, leg in zip(by_key, sea.legs_km, strict=True) if leg > params.snap_km]  # fmt: skip
+        if sea.km is not None and legs:
+            sea = replace(sea, text=f"{sea.text}; {'; '.join(legs)}")
         if sea.no_route:
             # Up a river or canal (Hamburg, Antwerp, Rostov-on-Don, Mykolaiv) or on a lake (the Caspian):
             # the mask has neither, so the passage is not routed, but it is not ruled out either. The
             # points were given in the key's order, not the departure's (the harbour was once named).
             site = by_key[sea.no_route_point or 0]
             sea = SeaDistance(None, "great circle", text=(
-                f"{site.id}'s centre ({ends[site.id][0]:.3f}, {ends[site.id][1]:.3f}) is more than {params.snap_km:g} km "
+                f"{site.id}'s centre ({ends[site.id][0]:.3f}, {ends[site.id][1]:.3f}) is more than {params.reach_km:g} km "
                 "from the sea on the 1 km land mask, which has no rivers, canals or lakes"
             ))  # fmt: skip
     routes[key] = sea
@@ -764,7 +775,7 @@ def links_to_dict(links: Links) -> dict[str, Any]:
         "parameters": {
             "window_days": p.window_days, "max_speed_kn": p.max_speed_kn, "detour_factor": p.detour_factor,
             "sea_route": p.sea_route, "max_route_km": p.max_route_km, "route_cell_km": p.route_cell_km,
-            "snap_km": p.snap_km, "land_mask": LAND_MASK_TEXT if p.sea_route and land_mask_file() else None,
+            "snap_km": p.snap_km, "reach_km": p.reach_km, "land_mask": LAND_MASK_TEXT if p.sea_route and land_mask_file() else None,
             "max_sigmas": p.max_sigmas, "from": p.start.isoformat() if p.start else None,
             "to": p.end.isoformat() if p.end else None,
         },  # fmt: skip

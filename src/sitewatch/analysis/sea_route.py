@@ -13,7 +13,10 @@ halfway between the two points (distances from the centre are true; across a 200
 2 % off elsewhere, and the route's length is measured on the sphere in any case). Each cell is water
 or land by the mask at its centre; the passages in :data:`PASSAGES` that the mask closes at 1 km or
 that a cell of several km would close are opened along their centre-lines. Each point is moved to the
-nearest water cell within ``snap_km`` (a point farther from the sea has no sea route); the shortest
+nearest water cell within ``snap_km`` of it; a point with none that near (a port up a river or canal,
+which the mask lacks) starts with a straight leg to the nearest water within ``reach_km``, counted in the
+distance and given in ``legs_km``; farther, it has no sea route. Either way both points must reach one
+body of water (8-connected cells), so a lagoon or a dock cut off from the sea is passed over. The shortest
 8-connected path between the two (:class:`skimage.graph.MCP_Geometric`) is pulled taut over water
 (a path on a grid zig-zags: up to 8 % longer than the straight line), and its length is the sum of its
 legs on the sphere. The square starts at 1.5 times the great circle (at least 100 km) and doubles when
@@ -35,6 +38,7 @@ from typing import IO, Literal
 
 import numpy as np
 from numpy.lib import format as npy_format
+from scipy import ndimage
 
 from ..errors import InputError, LandMaskError
 
@@ -109,9 +113,12 @@ class SeaDistance:
     text: str = ""
     """How the distance was measured, or why it was not routed, in one phrase."""
     no_route: str | None = None
-    """Why there is no sea route (a point farther than ``snap_km`` from the sea), None otherwise."""
+    """Why there is no sea route (a point farther than ``reach_km`` from the sea), None otherwise."""
     no_route_point: Literal[0, 1] | None = None
     """Which point ``no_route`` is about: 0 the first, 1 the second."""
+    legs_km: tuple[float, float] = (0.0, 0.0)
+    """How far each point lies from the water its route starts or ends in (a straight leg, counted in
+    ``km``): more than ``snap_km`` for a port up a river or canal, which the mask does not have."""
 
 
 def land_mask_file() -> Path | None:
@@ -267,21 +274,27 @@ def _densify(points: Sequence[tuple[float, float]], step_km: float) -> tuple[np.
     return np.concatenate(lons), np.concatenate(lats)
 
 
-def _snap(water: np.ndarray, i: float, j: float, cells: int) -> tuple[int, int] | None:
-    """The water cell nearest (i, j) within ``cells`` cells, None when there is none."""
+def _nearest_by_body(
+    water: np.ndarray, bodies: np.ndarray, i: float, j: float, cells: int
+) -> dict[int, tuple[float, tuple[int, int]]]:
+    """For each body of water (its label in ``bodies``) with a cell within ``cells`` cells of (i, j): the
+    distance to its nearest such cell, in cells, and that cell (the first of equals: the same every run)."""
     n = water.shape[0]
     ci, cj = int(round(i)), int(round(j))
     i0, i1, j0, j1 = max(0, ci - cells), min(n, ci + cells + 1), max(0, cj - cells), min(n, cj + cells + 1)
     if i0 >= i1 or j0 >= j1:
-        return None
+        return {}
     wi, wj = np.nonzero(water[i0:i1, j0:j1])
-    if not wi.size:
-        return None
     d2 = (wi + i0 - i) ** 2 + (wj + j0 - j) ** 2
-    k = int(np.argmin(d2))  # argmin takes the first of equals: the same cell every run
-    if d2[k] > (cells + 0.5) ** 2:
-        return None
-    return int(wi[k] + i0), int(wj[k] + j0)
+    inside = d2 <= (cells + 0.5) ** 2
+    wi, wj, d2 = wi[inside], wj[inside], d2[inside]
+    order = np.argsort(d2, kind="stable")
+    labels = bodies[wi[order] + i0, wj[order] + j0]
+    found, first = np.unique(labels, return_index=True)
+    return {
+        int(label): (float(np.sqrt(d2[order[k]])), (int(wi[order[k]] + i0), int(wj[order[k]] + j0)))
+        for label, k in zip(found, first, strict=True)
+    }
 
 
 def _visible(water: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
@@ -322,6 +335,7 @@ def sea_distance(
     *,
     cell_km: float = 1.0,
     snap_km: float = 5.0,
+    reach_km: float = 100.0,
     max_area_km: float = 5000.0,
     passages: Sequence[Passage] = PASSAGES,
     mask: Path | None = None,
@@ -329,7 +343,7 @@ def sea_distance(
     """The shortest route over water from A to B (degrees), or why there is none or it was not routed.
 
     ``method`` is ``route`` with ``km`` when a route was found; ``route`` with ``km`` None and
-    ``no_route`` when a point is farther than ``snap_km`` from the sea; ``great circle`` with ``km``
+    ``no_route`` when a point is farther than ``reach_km`` from the sea; ``great circle`` with ``km``
     None when the route could not be measured (the mask is not installed or cannot be read, the points
     are too far apart for a square of side ``max_area_km``, or no route was found in it): the caller
     falls back, and ``text`` says why. The route is never shorter than the great circle from A to B.
@@ -344,17 +358,17 @@ def sea_distance(
         if not math.isfinite(value) or (name.startswith("lat") and abs(value) > 90):
             raise InputError(f"sea_distance: {name} must be a finite {'latitude (±90°)' if name.startswith('lat') else 'longitude'}"
                              f" in degrees, got {value}")  # fmt: skip
-    for name, value in (("cell_km", cell_km), ("snap_km", snap_km), ("max_area_km", max_area_km)):
+    for name, value in (("cell_km", cell_km), ("snap_km", snap_km), ("reach_km", reach_km), ("max_area_km", max_area_km)):
         if not (math.isfinite(value) and value > 0):
             raise InputError(f"sea_distance: {name} must be a positive number of km, got {value}")
     mask = mask or land_mask_file()
-    return _sea_distance(lon_a, lat_a, lon_b, lat_b, cell_km, snap_km, max_area_km, tuple(passages), mask)
+    return _sea_distance(lon_a, lat_a, lon_b, lat_b, cell_km, snap_km, reach_km, max_area_km, tuple(passages), mask)
 
 
 @functools.lru_cache(maxsize=256)
 def _sea_distance(
-    lon_a: float, lat_a: float, lon_b: float, lat_b: float, cell_km: float, snap_km: float, max_area_km: float,
-    passages: tuple[Passage, ...], mask: Path | None,
+    lon_a: float, lat_a: float, lon_b: float, lat_b: float, cell_km: float, snap_km: float, reach_km: float,
+    max_area_km: float, passages: tuple[Passage, ...], mask: Path | None,
 ) -> SeaDistance:  # fmt: skip
     from pyproj import Geod
     from skimage.graph import MCP_Geometric
@@ -369,7 +383,7 @@ def _sea_distance(
 
     to_xy = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     (xa, xb), (ya, yb) = to_xy.transform([lon_a, lon_b], [lat_a, lat_b])
-    if max(abs(xa), abs(ya), abs(xb), abs(yb)) / 1000 + snap_km >= max_area_km / 2:
+    if max(abs(xa), abs(ya), abs(xb), abs(yb)) / 1000 + max(snap_km, reach_km) >= max_area_km / 2:
         # Outside the largest square a point found no water near it, and was called inland.
         return SeaDistance(None, "great circle", text=f"the points are {metres / 1000:.0f} km apart, too far for the "
                                                       f"largest area searched ({max_area_km:.0f} km square)")  # fmt: skip
@@ -380,23 +394,37 @@ def _sea_distance(
             water = _water_grid(area, mask, passages)
         except LandMaskError as exc:
             return SeaDistance(None, "great circle", text=str(exc))
-        snap_cells = max(1, int(math.ceil(snap_km / area.cell_km)))
-        ends = []
-        for name, x, y in (("A", xa, ya), ("B", xb, yb)):
+        # Each point starts from the nearest water within reach that belongs to a body of water the
+        # other point can reach too: the nearest water may be a lagoon or a dock cut off from the sea.
+        reach_cells = max(1, int(math.ceil(max(snap_km, reach_km) / area.cell_km)))
+        bodies, _ = ndimage.label(water, structure=np.ones((3, 3), bool))
+        near = []
+        for k, (x, y) in enumerate(((xa, ya), (xb, yb))):
             i, j = area.ij(np.array(x), np.array(y))
-            cell = _snap(water, float(i), float(j), snap_cells)
-            if cell is None:
-                where = ("first", lon_a, lat_a) if name == "A" else ("second", lon_b, lat_b)
+            bodies_near = _nearest_by_body(water, bodies, float(i), float(j), reach_cells)
+            # A point on the sea keeps to the water it is on: a straight leg to other water (across a
+            # headland, an isthmus or a closed strait) is for a point with no water near it alone.
+            on = {b: v for b, v in bodies_near.items() if v[0] * area.cell_km <= snap_km}
+            near.append(on or bodies_near)
+            if not near[k]:
+                where = ("first", lon_a, lat_a) if k == 0 else ("second", lon_b, lat_b)
                 return SeaDistance(
                     None, "route", area.cell_km,
-                    no_route=f"the {where[0]} point ({where[1]:.3f}, {where[2]:.3f}) is more than {snap_km:g} km "
-                             f"from the sea on the 1 km land mask",
-                    no_route_point=0 if name == "A" else 1,
+                    no_route=f"the {where[0]} point ({where[1]:.3f}, {where[2]:.3f}) is more than "
+                             f"{max(snap_km, reach_km):g} km from the sea on the 1 km land mask",
+                    no_route_point=0 if k == 0 else 1,
                 )  # fmt: skip
-            ends.append(cell)
+        shared = near[0].keys() & near[1].keys()
         edge = False
         path: np.ndarray | None = None
-        if ends[0] == ends[1]:
+        ends: list[tuple[int, int]] = []
+        if shared:
+            body = min(shared, key=lambda b: (near[0][b][0] + near[1][b][0], b))
+            ends = [near[0][body][1], near[1][body][1]]
+            legs = (near[0][body][0] * area.cell_km, near[1][body][0] * area.cell_km)
+        if not ends:
+            pass  # no body of water both reach in this square: grow it
+        elif ends[0] == ends[1]:
             path = np.array([ends[0]])
         else:
             mcp = MCP_Geometric(np.where(water, 1.0, np.inf), fully_connected=True)
@@ -424,4 +452,5 @@ def _sea_distance(
     return SeaDistance(
         round(km, 1), "route", round(area.cell_km, 2),
         text=f"routed over water on a 1 km land mask at {area.cell_km:.1f} km cells",
+        legs_km=(round(legs[0], 1), round(legs[1], 1)),
     )  # fmt: skip

@@ -69,7 +69,7 @@ from ..errors import InputError
 from ..model import Detection, Link, Observation, Site, iso_utc
 from ..vessels import length_sigma_m, width_sigma_m
 from .occupancy import Sighting, Timeline, TimelineParams, load_timeline, match_sightings
-from .sea_route import LAND_MASK_TEXT, SeaDistance, land_mask_file, sea_distance
+from .sea_route import LAND_MASK_TEXT, SeaDistance, great_circle_km, land_mask_file, sea_distance
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -107,7 +107,6 @@ def inland_without_vessels(site: Site, detections: Iterable[Detection]) -> bool:
     timeline, every date "0 vessels", says nothing, and the report and dashboard leave it out."""
     return site.kind in INLAND_KINDS and not any(d.kind == "vessel" for d in detections)
 
-_EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
 
 _Date = date
 """``date`` where a class's own ``date`` field hides the type."""
@@ -396,14 +395,6 @@ class Links:
         if not self.feasible:
             return [f"No feasible link among {len(self.links)} pair{'' if len(self.links) == 1 else 's'} that fit by size."]
         return [link.summary_line() for link in self.feasible]
-
-
-def great_circle_km(lon_a: float, lat_a: float, lon_b: float, lat_b: float) -> float:
-    """Great-circle (haversine) distance in km on the mean Earth sphere."""
-    p1, p2 = math.radians(lat_a), math.radians(lat_b)
-    dp, dl = p2 - p1, math.radians(lon_b - lon_a)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * _EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
 def sea_route_note(a: Site, b: Site) -> str | None:

@@ -64,7 +64,7 @@ _PX_PER_DEG = 120  # 30 arc-seconds
 _ROWS, _COLS = 180 * _PX_PER_DEG, 360 * _PX_PER_DEG
 _CHUNK_ROWS = 64  # 2.8 MB of mask rows at a time
 _MAX_SIDE = 1500  # cells along a side of the routing square
-_EARTH_RADIUS_KM = 6371.0088
+_EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,15 @@ def _read_exactly(f: IO[bytes], size: int) -> bytes:
     return data
 
 
-def _great_circle_km(lons: np.ndarray, lats: np.ndarray) -> float:
+def great_circle_km(lon_a: float, lat_a: float, lon_b: float, lat_b: float) -> float:
+    """Great-circle (haversine) distance in km on the mean Earth sphere."""
+    p1, p2 = math.radians(lat_a), math.radians(lat_b)
+    dp, dl = p2 - p1, math.radians(lon_b - lon_a)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * _EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def _path_km(lons: np.ndarray, lats: np.ndarray) -> float:
     """Length of a polyline (degrees) on the mean Earth sphere, leg by leg (haversine)."""
     lon, lat = np.radians(lons), np.radians(lats)
     h = np.sin(np.diff(lat) / 2) ** 2 + np.cos(lat[:-1]) * np.cos(lat[1:]) * np.sin(np.diff(lon) / 2) ** 2
@@ -267,7 +275,7 @@ def _densify(points: Sequence[tuple[float, float]], step_km: float) -> tuple[np.
     lons: list[np.ndarray] = []
     lats: list[np.ndarray] = []
     for (lon0, lat0), (lon1, lat1) in zip(points, points[1:], strict=False):
-        km = _great_circle_km(np.array([lon0, lon1]), np.array([lat0, lat1]))
+        km = great_circle_km(lon0, lat0, lon1, lat1)
         t = np.linspace(0, 1, max(2, int(math.ceil(km / step_km)) + 1))
         lons.append(lon0 + t * (lon1 - lon0))
         lats.append(lat0 + t * (lat1 - lat0))
@@ -416,23 +424,19 @@ def _sea_distance(
                 )  # fmt: skip
         shared = near[0].keys() & near[1].keys()
         edge = False
-        path: np.ndarray | None = None
-        ends: list[tuple[int, int]] = []
+        path: np.ndarray | None = None  # None: no body of water both points reach in this square (grow it)
         if shared:
             body = min(shared, key=lambda b: (near[0][b][0] + near[1][b][0], b))
-            ends = [near[0][body][1], near[1][body][1]]
+            start, end = near[0][body][1], near[1][body][1]
             legs = (near[0][body][0] * area.cell_km, near[1][body][0] * area.cell_km)
-        if not ends:
-            pass  # no body of water both reach in this square: grow it
-        elif ends[0] == ends[1]:
-            path = np.array([ends[0]])
-        else:
-            mcp = MCP_Geometric(np.where(water, 1.0, np.inf), fully_connected=True)
-            costs, _ = mcp.find_costs([ends[0]], [ends[1]])
-            if np.isfinite(costs[ends[1]]):
-                path = np.array(mcp.traceback(ends[1]))
-                n = area.n
-                edge = bool((path.min() <= 1) or (path.max() >= n - 2))
+            if start == end:
+                path = np.array([start])
+            else:
+                mcp = MCP_Geometric(np.where(water, 1.0, np.inf), fully_connected=True)
+                costs, _ = mcp.find_costs([start], [end])
+                if np.isfinite(costs[end]):
+                    path = np.array(mcp.traceback(end))
+                    edge = bool((path.min() <= 1) or (path.max() >= area.n - 2))
         if path is not None and not edge:
             break
         if half >= max_area_km / 2:
@@ -448,7 +452,7 @@ def _sea_distance(
         taut = _pull_taut(water, path.astype(float))
         to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
         lon, lat = to_lonlat.transform(*area.xy(taut[:, 0], taut[:, 1]))
-        km = _great_circle_km(np.r_[lon_a, lon, lon_b], np.r_[lat_a, lat, lat_b])
+        km = _path_km(np.r_[lon_a, lon, lon_b], np.r_[lat_a, lat, lat_b])
     return SeaDistance(
         round(km, 1), "route", round(area.cell_km, 2),
         text=f"routed over water on a 1 km land mask at {area.cell_km:.1f} km cells",

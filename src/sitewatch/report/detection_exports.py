@@ -167,7 +167,7 @@ def features_to_csv(features: Sequence[dict[str, Any]], columns: Sequence[str]) 
     their geometry's centroid and ``wkt`` of the geometry; cells as :func:`~sitewatch.report.exports.csv_cell`
     writes them, None as an empty cell."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
+    w = csv.writer(buf)  # lines end CRLF (RFC 4180), the csv module's own default
     w.writerow(columns)
     for f in features:
         p = dict(f["properties"])

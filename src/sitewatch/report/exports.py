@@ -91,7 +91,7 @@ def _not_formula(text: str) -> str:
 def timeline_to_csv(tl: Timeline) -> str:
     """The timeline rows as CSV text, one row per usable date."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
+    w = csv.writer(buf)  # lines end CRLF (RFC 4180), the csv module's own default
     w.writerow(TIMELINE_CSV_COLUMNS)
     # Each row says whether its date is a UTC date or a local one (--utc-offset): CSVs get combined.
     zone = date_zone(tl.params.utc_offset_hours)

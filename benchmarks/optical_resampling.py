@@ -104,12 +104,12 @@ def back_to_source(dets: list[PixelDetection], grid: Grid, crs: str, tr: Affine)
     if not dets:
         return []
     # PixelDetection rows/cols put row 0 at the first row's centre; affines address pixel edges.
-    xs, ys = zip(*(grid.affine * (d.col + 0.5, d.row + 0.5) for d in dets), strict=True)
+    xs, ys = zip(*(grid.affine @ (d.col + 0.5, d.row + 0.5) for d in dets), strict=True)
     sx, sy = transform(grid.crs, crs, list(xs), list(ys))
     inv = ~tr
     moved = []
     for d, x, y in zip(dets, sx, sy, strict=True):
-        c, r = inv * (x, y)
+        c, r = inv @ (x, y)
         moved.append(replace(d, col=c - 0.5, row=r - 0.5))
     return moved
 

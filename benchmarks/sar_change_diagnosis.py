@@ -39,7 +39,7 @@ from sitewatch.workspace import open_workspace
 def _on_grid(layer: np.ndarray, base_grid, grid) -> np.ndarray:  # type: ignore[no-untyped-def]
     """The simulator's ``layer`` sampled at the observation grid's pixel centres (nearest)."""
     rows, cols = np.mgrid[0 : grid.height, 0 : grid.width]
-    xs, ys = grid.affine * (cols + 0.5, rows + 0.5)
+    xs, ys = grid.affine @ (cols + 0.5, rows + 0.5)
     c = np.floor((xs - base_grid.x0) / base_grid.res).astype(int)
     r = np.floor((base_grid.y0 - ys) / base_grid.res).astype(int)
     inside = (r >= 0) & (r < base_grid.height) & (c >= 0) & (c < base_grid.width)

@@ -57,7 +57,7 @@ def _truth(path: Path, obs_grid: object) -> list[tuple[float, float, float]]:
             continue
         c = shape(f["geometry"]).centroid
         x, y = tr.transform(c.x, c.y)
-        col, row = inv * (x, y)
+        col, row = inv @ (x, y)
         out.append((row - 0.5, col - 0.5, float(props.get("length_m") or 0.0)))
     return out
 

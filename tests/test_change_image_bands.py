@@ -42,7 +42,7 @@ def _date(tmp_path: Path, name: str, seed: int, built: bool) -> tuple[Path, Path
     folder.mkdir()
     stem = f"T40RBN_2023071{seed}T065919"
     files = {b: write_tiff(folder / f"{stem}_{code}.tif", dn[k], crs=UTM, transform=T) for k, (b, code) in enumerate(CODES.items())}
-    write_tiff(folder / f"{stem}_B8A.tif", dn[3, ::2, ::2], crs=UTM, transform=T * Affine.scale(2))
+    write_tiff(folder / f"{stem}_B8A.tif", dn[3, ::2, ::2], crs=UTM, transform=T @ Affine.scale(2))
     stacked = tmp_path / f"{name}.tif"
     with rasterio.open(files["blue"]) as src:
         profile = src.profile | {"count": 4}

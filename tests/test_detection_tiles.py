@@ -149,4 +149,4 @@ def test_near_water_is_the_buffered_polygon_rasterised(harbour) -> None:  # type
         for r, c in zip(rows, cols, strict=True)
     ]
     assert got == want and any(got) and not all(got)
-    assert window_grid(grid, (5, 9, 7, 8)).affine == grid.affine * grid.affine.translation(7, 5)
+    assert window_grid(grid, (5, 9, 7, 8)).affine == grid.affine @ grid.affine.translation(7, 5)

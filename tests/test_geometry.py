@@ -45,7 +45,7 @@ def _ship_on_ground(transform: Affine, crs: str, lon: float, lat: float, ss: int
     off = (np.arange(ss) + 0.5) / ss
     idx = (np.arange(N)[:, None] + off[None, :]).ravel()
     cols, rows = np.meshgrid(idx, idx)
-    xs, ys = transform * (cols, rows)
+    xs, ys = transform @ (cols, rows)
     local = CRS.from_proj4(f"+proj=aeqd +lat_0={lat} +lon_0={lon} +datum=WGS84 +units=m")
     x, y = Transformer.from_crs(crs, local, always_xy=True).transform(xs, ys)
     t = math.radians(HEADING)
@@ -224,7 +224,7 @@ def _gcp_tiff_across_the_antimeridian(path: Path) -> Path:
     gcps = []
     for r in np.linspace(0, N, 5):
         for c in np.linspace(0, N, 5):
-            x, y = t * (c, r)
+            x, y = t @ (c, r)
             gcps.append(GroundControlPoint(row=r, col=c, x=x - 360.0 if x > 180.0 else x, y=y, z=0.0))
     assert min(g.x for g in gcps) < -179.9 and max(g.x for g in gcps) > 179.9
     with rasterio.open(path, "w", driver="GTiff", width=N, height=N, count=1, dtype="float32") as ds:
@@ -264,7 +264,7 @@ def test_gcps_on_both_sides_of_the_antimeridian_warp_onto_a_site_grid(tmp_path: 
     if lon > 0:  # the hull lies over this grid: its bright pixels at the ship
         assert len(bright) > 20
         r, c = bright.mean(axis=0)
-        x, y = grid.affine * (c + 0.5, r + 0.5)
+        x, y = grid.affine @ (c + 0.5, r + 0.5)
         blon, blat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True).transform(x, y)
         assert GEOD.inv(ship, -17.0, blon, blat)[2] < 20.0
     else:  # east of the line: sea from the scene, no hull

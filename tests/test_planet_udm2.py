@@ -141,7 +141,7 @@ def _misfit(path: Path, *, bands: int = 8, shift: float = 0.0) -> None:
     """Write over ``path`` a UDM2 with ``bands`` bands, or moved ``shift`` metres east."""
     with rasterio.open(path) as src:
         profile = src.profile
-    profile |= {"count": bands, "transform": profile["transform"] * rasterio.Affine.translation(shift / P, 0)}
+    profile |= {"count": bands, "transform": profile["transform"] @ rasterio.Affine.translation(shift / P, 0)}
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(np.zeros((bands, profile["height"], profile["width"]), np.uint8))
 
@@ -193,7 +193,7 @@ def test_ingest_archives_the_udm2_as_the_cloud_mask_and_detect_uses_it(tmp_path:
 
     def near(ship: str) -> int:
         x, y = SHIPS[ship]
-        at = [(t * (d.col + 0.5, d.row + 0.5)) for d in dets]
+        at = [(t @ (d.col + 0.5, d.row + 0.5)) for d in dets]
         return sum(abs(px - (X0 + x)) < 20 and abs(py - (Y0 - y)) < 20 for px, py in at)
 
     assert (near("cloud"), near("shadow"), near("clear")) == (0, 0, 1)

@@ -112,7 +112,7 @@ def values_at_product_pixels(cog: Path, band: int = 1) -> dict[tuple[int, int], 
         assert src.crs.to_string() == crs
         data = src.read(band)
         for r, c in PIXELS:
-            col, row = ~src.transform * (west + (c + 0.5) * 10, north - (r + 0.5) * 10)
+            col, row = ~src.transform @ (west + (c + 0.5) * 10, north - (r + 0.5) * 10)
             out[(r, c)] = float(data[int(math.floor(row)), int(math.floor(col))])
     return out
 

@@ -298,7 +298,7 @@ def test_grd_gcps_number_pixel_centres_as_sentinel_1_does(ws, tmp_path: Path) ->
     truth = (x0 + 100.5 * 10.0, y0 - 130.5 * 10.0)  # the centre of pixel (130, 100), in UTM
     to_utm = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     with rasterio.open(open_s1_grd(product).bands["VV"].path) as vrt:
-        lon, lat = from_gcps(vrt.gcps[0]) * (100.5, 130.5)  # GDAL's convention: the centre is +0.5
+        lon, lat = from_gcps(vrt.gcps[0]) @ (100.5, 130.5)  # GDAL's convention: the centre is +0.5
     assert np.hypot(*np.subtract(to_utm.transform(lon, lat), truth)) < 0.5
 
     obs = _ingest_the_one_observation(ws, product)
@@ -306,7 +306,7 @@ def test_grd_gcps_number_pixel_centres_as_sentinel_1_does(ws, tmp_path: Path) ->
         vv, t = cog.read(1), cog.transform
     w = np.clip(np.nan_to_num(vv) - 1.0, 0, None)  # the target only (sigma0 36; the sea 0.02)
     rows, cols = np.indices(vv.shape)
-    x, y = t * (float((w * cols).sum() / w.sum()) + 0.5, float((w * rows).sum() / w.sum()) + 0.5)
+    x, y = t @ (float((w * cols).sum() / w.sum()) + 0.5, float((w * rows).sum() / w.sum()) + 0.5)
     assert np.hypot(x - truth[0], y - truth[1]) < 4.0  # 3.5 m (the grid's cell); GCPs read as corners: 10.6 m
     # SAR is resampled by nearest neighbour, as GeoTIFFs are: values of the product, the hull's peaks kept
     assert {round(float(v), 4) for v in np.unique(vv[np.isfinite(vv)])} <= {round((70 / 500) ** 2, 4), 36.0}

@@ -283,7 +283,7 @@ def test_ships_detectable_end_to_end(short_run: tuple[Path, list[Path]]) -> None
         dets = detect_sar(data[0], 10.0, water=mask, params=SarParams(refine_water=False, berth_margin_m=0))
         (ship,) = json.loads(path.with_name(path.stem + ".truth.geojson").read_text())["features"]
         assert len(dets) == 1
-        x, y = tr * (dets[0].col + 0.5, dets[0].row + 0.5)
+        x, y = tr @ (dets[0].col + 0.5, dets[0].row + 0.5)
         hull = reproject_geometry(shape(ship["geometry"]), "EPSG:4326", crs)
         assert hull.buffer(15).contains(shape({"type": "Point", "coordinates": (x, y)}))
         assert abs(dets[0].length_m - 113.0) < 40

@@ -253,8 +253,8 @@ def _utm_grid(r: _Raster) -> Grid:
     from .geo import utm_crs_for
 
     h, w = r.data.shape[1:]
-    x0, y0 = r.transform * (0, 0)
-    x1, y1 = r.transform * (w, h)
+    x0, y0 = r.transform @ (0, 0)
+    x1, y1 = r.transform @ (w, h)
     west, south, east, north = transform_bounds(r.crs, "EPSG:4326", min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
     crs = utm_crs_for((west + east) / 2, (south + north) / 2)
     minx, miny, maxx, maxy = transform_bounds(r.crs, crs, min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))

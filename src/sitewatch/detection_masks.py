@@ -132,7 +132,7 @@ class BerthHidden:
             return None
         inv = ~self._grid.affine
         x0, y0, x1, y1 = zone.bounds
-        cols, rows = zip(*(inv * (x, y) for x in (x0, x1) for y in (y0, y1)), strict=True)
+        cols, rows = zip(*(inv @ (x, y) for x in (x0, x1) for y in (y0, y1)), strict=True)
         r0, r1 = max(0, int(np.floor(min(rows)))), min(self._grid.height, int(np.ceil(max(rows))) + 1)
         c0, c1 = max(0, int(np.floor(min(cols)))), min(self._grid.width, int(np.ceil(max(cols))) + 1)
         return (r0, r1, c0, c1) if r0 < r1 and c0 < c1 else None
@@ -140,8 +140,8 @@ class BerthHidden:
     def add(self, window: Window, hidden: NDArray[np.bool_]) -> None:
         """Count the zone pixels of ``window`` and those of them ``hidden`` (the window's shape) marks."""
         local = window_grid(self._grid, window)
-        x0, y0 = local.affine * (0, 0)
-        x1, y1 = local.affine * (local.width, local.height)
+        x0, y0 = local.affine @ (0, 0)
+        x1, y1 = local.affine @ (local.width, local.height)
         frame = box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
         for bid, zone in self._zones:
             if zone.is_empty or not zone.intersects(frame):

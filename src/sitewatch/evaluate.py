@@ -218,7 +218,7 @@ def _metric_crs(obs: Observation) -> str:
     crs = CRS.from_user_input(obs.grid.crs)
     if crs.is_projected:
         return obs.grid.crs
-    x, y = obs.grid.affine * (obs.grid.width / 2, obs.grid.height / 2)
+    x, y = obs.grid.affine @ (obs.grid.width / 2, obs.grid.height / 2)
     return utm_crs_for(x, y)
 
 

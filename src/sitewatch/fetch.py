@@ -207,7 +207,7 @@ def _grid_lon(grid: Grid) -> float:
     """Longitude of a grid's centre."""
     from pyproj import Transformer
 
-    x, y = grid.affine * (grid.width / 2, grid.height / 2)
+    x, y = grid.affine @ (grid.width / 2, grid.height / 2)
     return float(Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True).transform(x, y)[0])
 
 

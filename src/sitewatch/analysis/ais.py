@@ -454,7 +454,7 @@ def view_states(path: str | Path, obs: Observation, points: Mapping[str, tuple[f
             names = [d or "" for d in src.descriptions]
             for key, (lon, lat) in points.items():
                 x, y = to_grid.transform(lon, lat)
-                col, row = (int(math.floor(v)) for v in inverse * (x, y))
+                col, row = (int(math.floor(v)) for v in inverse @ (x, y))
                 if not (0 <= row < src.height and 0 <= col < src.width):
                     out[key] = "no data"
                     continue

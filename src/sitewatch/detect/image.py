@@ -583,7 +583,7 @@ def _same_grid(a: ImageInfo, b: ImageInfo) -> bool:
             return False
     ta, tb = a.transform, b.transform
     half = 0.5 * min(math.hypot(ta.a, ta.d), math.hypot(ta.b, ta.e))
-    return all(math.dist(ta * xy, tb * xy) <= half for xy in ((0, 0), (a.width, 0), (0, a.height), (a.width, a.height)))
+    return all(math.dist(ta @ xy, tb @ xy) <= half for xy in ((0, 0), (a.width, 0), (0, a.height), (a.width, a.height)))
 
 
 def _run_optical(info: ImageInfo, params: Any, workers: int, progress: Callable[[int, int], None] | None) -> list[PixelDetection]:
@@ -652,7 +652,7 @@ def detections_to_geojson(info: ImageInfo, dets: list[PixelDetection], sensor: s
             ring = [[round(c, 3), round(r, 3)] for c, r in d.corners]
         else:
             # Corners are pixel-centre indices; the transform maps pixel corners.
-            ring = [list(t * (c + 0.5, r + 0.5)) for c, r in d.corners]
+            ring = [list(t @ (c + 0.5, r + 0.5)) for c, r in d.corners]
         ring.append(ring[0])
         feats.append(
             {

@@ -479,7 +479,7 @@ def _check_band_files(infos: Mapping[str, ImageInfo], first: ImageInfo) -> None:
         tol = 0.01 * min(abs(first.transform.a) + abs(first.transform.b), abs(first.transform.d) + abs(first.transform.e))
         h, w = first.height, first.width
         corners = [(0, 0), (w, 0), (0, h), (w, h)]
-        near = all(math.dist(inf.transform * c, first.transform * c) <= tol for c in corners)
+        near = all(math.dist(inf.transform @ c, first.transform @ c) <= tol for c in corners)
         if not (same_crs and near):
             where = "its CRS" if not same_crs else "its transform (place or pixel size)"
             raise InputError(

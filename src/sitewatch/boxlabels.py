@@ -34,14 +34,14 @@ import dataclasses
 import json
 import math
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from .errors import InputError
-from .untrusted import parse_xml
+from .untrusted import json_list, parse_xml
 
 __all__ = ["LABEL_SUFFIXES", "Box", "class_key_of", "file_stem", "read_labels"]
 
@@ -428,10 +428,7 @@ def _coco(path: Path, data: dict[str, Any], wanted: set[str], seen: set[str]) ->
     out.shared = {stem: files for stem, files in by_stem.items() if len(files) > 1}
     out.folded = {k.casefold(): k for k in out}
     raw: list[float] = []
-    annotations = data.get("annotations") or []
-    if not isinstance(annotations, list):
-        raise InputError(f"{path}: its 'annotations' is not a list of annotations (a JSON {type(annotations).__name__})")
-    for i, a in enumerate(annotations):
+    for i, a in enumerate(json_list(data, "annotations", path)):
         if not isinstance(a, dict):
             raise InputError(f"{path}: annotation {i} is not a JSON object")
         cid = a.get("category_id")
@@ -514,20 +511,24 @@ def looks_like_dota(path: Path) -> bool:
 # --- GeoJSON ----------------------------------------------------------------------------------
 
 
-def _geojson_boxes(path: Path, data: dict[str, Any], wanted: set[str], class_key: str, seen: set[str]) -> list[Box]:
-    from shapely.errors import ShapelyError
-    from shapely.geometry import shape
-
-    features = data.get("features") or []
-    if not isinstance(features, list):
-        raise InputError(f"{path}: its 'features' is not a list of features (a JSON {type(features).__name__})")
-    boxes = []
-    for i, f in enumerate(features):
+def geojson_features(path: Path, data: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any], dict[str, Any]]]:
+    """Each feature of a GeoJSON FeatureCollection read from ``path``, as (index, feature, properties);
+    a feature or its properties that are no JSON object are an :class:`InputError` when reached."""
+    for i, f in enumerate(json_list(data, "features", path)):
         if not isinstance(f, dict):
             raise InputError(f"{path}: feature {i} is not a GeoJSON Feature")
         props = f.get("properties") or {}
         if not isinstance(props, dict):
             raise InputError(f"{path}: feature {i} has properties that are no JSON object ({json.dumps(props)[:40]})")
+        yield i, f, props
+
+
+def _geojson_boxes(path: Path, data: dict[str, Any], wanted: set[str], class_key: str, seen: set[str]) -> list[Box]:
+    from shapely.errors import ShapelyError
+    from shapely.geometry import shape
+
+    boxes = []
+    for i, f, props in geojson_features(path, data):
         label = str(props[class_key]) if class_key in props else f"(no {class_key!r} property; see --class-key)"
         seen.add(label)
         if wanted and class_key_of(label) not in wanted:

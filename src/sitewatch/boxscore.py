@@ -14,7 +14,6 @@ pixel coordinates when the detections are in pixels).
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -29,6 +28,7 @@ from .boxlabels import (
     class_key_of,
     crs_name,
     file_stem,
+    geojson_features,
     is_detect_image_output,
     looks_like_dota,
     read_json,
@@ -188,15 +188,7 @@ def read_detections(
     fc = _detections_json(path) if fc is None else fc
     wanted = set(kinds)
     pixel, geo = [], []
-    features = fc.get("features") or []
-    if not isinstance(features, list):
-        raise InputError(f"{path}: its 'features' is not a list of features (a JSON {type(features).__name__})")
-    for i, f in enumerate(features):
-        if not isinstance(f, dict):
-            raise InputError(f"{path}: feature {i} is not a GeoJSON Feature")
-        p = f.get("properties") or {}
-        if not isinstance(p, dict):
-            raise InputError(f"{path}: feature {i} has properties that are no JSON object ({json.dumps(p)[:40]})")
+    for i, f, p in geojson_features(path, fc):
         kind = p.get("kind", "vessel")
         if not isinstance(kind, str):
             raise InputError(f"{path}: feature {i} has kind {kind!r}, which is no text (detect-image writes vessel, crane...)")

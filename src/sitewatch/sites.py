@@ -39,7 +39,7 @@ from .errors import (
 from .geo import reproject_geometry
 from .kml import read_kml
 from .model import SITE_ID_MAX_LENGTH, SITE_KINDS, Berth, Site, check_new_site_id
-from .untrusted import without_controls
+from .untrusted import json_list, without_controls
 
 __all__ = [
     "builtin_sites",
@@ -196,9 +196,7 @@ def sites_from_geojson(
     if data.get("type") == "Feature":
         features = [data]
     elif data.get("type") == "FeatureCollection":
-        features = data.get("features") or []
-        if not isinstance(features, list):
-            raise InputError(f"{origin}: its 'features' is not a list of features (a JSON {type(features).__name__})")
+        features = json_list(data, "features", origin)
     elif data.get("type") in ("Polygon", "MultiPolygon"):  # a tuple: a "type" that is an object is not hashable
         features = [{"type": "Feature", "geometry": data, "properties": {}}]
     else:

@@ -19,10 +19,14 @@ import xml.etree.ElementTree as ET
 import xml.parsers.expat
 import zipfile
 import zlib
+from collections.abc import Mapping
+from typing import Any
 
 from .errors import ImageReadError, InputError
 
-__all__ = ["LINKING_DRIVERS", "MAX_MEMBER_BYTES", "check_not_linking", "parse_xml", "read_zip_member", "without_controls"]
+__all__ = [
+    "LINKING_DRIVERS", "MAX_MEMBER_BYTES", "check_not_linking", "json_list", "parse_xml", "read_zip_member", "without_controls",
+]  # fmt: skip
 
 MAX_MEMBER_BYTES = 256 * 2**20
 """Most bytes a zip member read into memory (a KML, a SAFE metadata file) may unpack to."""
@@ -131,3 +135,12 @@ def without_controls(text: str) -> str:
     escape sequence (ESC, CSI) in a delivered file would recolour the screen, rewrite lines or
     plant a hyperlink there."""
     return "".join(c for c in text if c in "\t\n" or unicodedata.category(c) != "Cc")
+
+
+def json_list(data: Mapping[str, Any], key: str, origin: object) -> list[Any]:
+    """The list under ``key`` of a JSON object read from ``origin`` (absent or null: empty); anything
+    else there is an :class:`InputError` naming what it is, before a loop over it fails on it."""
+    items = data.get(key) or []
+    if not isinstance(items, list):
+        raise InputError(f"{origin}: its '{key}' is not a list of {key} (a JSON {type(items).__name__})")
+    return items

@@ -323,6 +323,15 @@ def _channel_spread(image: str | Path) -> float | None:
     return float((np.abs(rgb[0] - rgb[1]).mean() + np.abs(rgb[1] - rgb[2]).mean()) / 2 * 255 / full)
 
 
+def _given_pixel_size(pixel_size: float | tuple[float, float] | None) -> tuple[tuple[float, float] | None, float | None]:
+    """A caller's ``pixel_size`` as the (x, y) pair that replaces the image's (None: not given as a pair), and
+    as the one number :func:`open_image_info` takes (a pair's x)."""
+    if isinstance(pixel_size, tuple):
+        pair = (float(pixel_size[0]), float(pixel_size[1]))
+        return pair, pair[0]
+    return None, pixel_size
+
+
 def open_optical(
     source: str | Path | Mapping[str, str | Path],
     pixel_size: float | tuple[float, float] | None = None,
@@ -348,8 +357,7 @@ def open_optical(
     the file unless ``scale_given`` (the caller's scale then applies).
     """
     toa: PlanetTOA | None = None
-    pair = pixel_size if isinstance(pixel_size, tuple) else None
-    scalar: float | None = float(pair[0]) if pair is not None else pixel_size  # type: ignore[assignment]
+    pair, scalar = _given_pixel_size(pixel_size)
     alpha: tuple[Path | str, int] | None = None
     if isinstance(source, Mapping):
         paths = {(_ALIASES.get(k.lower()) or k): image_path(v) for k, v in source.items()}
@@ -406,7 +414,7 @@ def open_optical(
         udm2 = image_path(udm2)
         check_udm2(udm2, first.path)
     if pair is not None:
-        first = replace(first, pixel_size=(float(pair[0]), float(pair[1])))
+        first = replace(first, pixel_size=pair)
     nodata = {k: inf.nodata for k, inf in infos.items()}
     # A black collar (gdalwarp without -dstnodata) declares nothing: DN 0 in every band is no data,
     # as a declared no-data value held by every band is (_to_reflectance).
@@ -501,8 +509,7 @@ def optical_source_from_safe(product: S2Product, pixel_size: float | tuple[float
     """
     from ..sources.safe import resampled_band_vrt
 
-    pair = pixel_size if isinstance(pixel_size, tuple) else None
-    scalar: float | None = float(pair[0]) if pair is not None else pixel_size  # type: ignore[assignment]
+    pair, scalar = _given_pixel_size(pixel_size)
     ten = product.bands["green"][0]
     info = open_image_info(ten, scalar)
     bands: dict[str, tuple[Path | str, int]] = {k: v for k, v in product.bands.items() if k != "SCL"}
@@ -514,15 +521,14 @@ def optical_source_from_safe(product: S2Product, pixel_size: float | tuple[float
             1,
         )
     if pair is not None:
-        info = replace(info, pixel_size=(float(pair[0]), float(pair[1])))
+        info = replace(info, pixel_size=pair)
     return OpticalSource(bands, info, {k: (None if k == "scl" else 0.0) for k in bands})
 
 
 def optical_source_from_landsat(product: LandsatProduct, pixel_size: float | tuple[float, float] | None = None) -> OpticalSource:
     """The bands of a Landsat Collection 2 Level-2 product (blue, green, red, NIR ``…_SR_Bn.TIF``) as one
     optical scene, its ``QA_PIXEL`` the cloud mask; DN 0 is the product's fill in every band."""
-    pair = pixel_size if isinstance(pixel_size, tuple) else None
-    scalar: float | None = float(pair[0]) if pair is not None else pixel_size  # type: ignore[assignment]
+    pair, scalar = _given_pixel_size(pixel_size)
     bands: dict[str, tuple[Path | str, int]] = dict(product.bands)
     infos = {k: open_image_info(p, scalar) for k, (p, _) in bands.items()}
     first = infos["green"]
@@ -532,7 +538,7 @@ def optical_source_from_landsat(product: LandsatProduct, pixel_size: float | tup
         if (qa.width, qa.height) != (first.width, first.height) or not _same_grid(qa, first):
             raise InputError(f"{product.qa}: not on the grid of the product's bands ({first.path}); give the QA_PIXEL delivered with them")
     if pair is not None:
-        first = replace(first, pixel_size=(float(pair[0]), float(pair[1])))
+        first = replace(first, pixel_size=pair)
     return OpticalSource(bands, first, {k: 0.0 for k in bands}, qa_pixel=product.qa)
 
 

@@ -20,7 +20,7 @@ from shapely.geometry import shape
 
 from ..files import written_whole
 from ..model import Change, Observation, iso_utc, utc
-from ..sites import kml_data, kml_document, kml_geometry, right_handed
+from ..sites import kml_document, right_handed
 from ..store.changes import ChangePair, pairs_with_regions
 from ..store.gpkg import (
     APPLICATION_ID,
@@ -36,6 +36,7 @@ from .detection_exports import (
     features_to_csv,
     kml_legend,
     kml_note,
+    kml_placemark,
     kml_style,
     kml_text,
     kml_title,
@@ -186,12 +187,8 @@ def changes_to_kml(fc: dict[str, Any], title: str = "sitewatch changes") -> str:
             for f in regions:
                 p = f["properties"]
                 style = p["direction"] if p["direction"] in CHANGE_COLOURS else "other"
-                parts.append(
-                    # In KML 2.2's order (a strict reader refuses others): the time, then the style.
-                    f"<Placemark><name>{escape(kml_text(change_name(p)))}</name>"
-                    f"<TimeSpan><begin>{kml_when(p, 'before_')}</begin><end>{kml_when(p, 'after_')}</end></TimeSpan>"
-                    f"<styleUrl>#{style}</styleUrl>{kml_data({k: kml_text(v) for k, v in p.items()})}{kml_geometry(shape(f['geometry']))}</Placemark>"
-                )
+                span = f"<TimeSpan><begin>{kml_when(p, 'before_')}</begin><end>{kml_when(p, 'after_')}</end></TimeSpan>"
+                parts.append(kml_placemark(change_name(p), span, style, {k: kml_text(v) for k, v in p.items()}, f["geometry"]))
             parts.append("</Folder>")
         parts.append("</Folder>")
     return kml_document(parts)

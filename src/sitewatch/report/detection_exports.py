@@ -40,6 +40,7 @@ __all__ = [
     "features_to_csv",
     "kml_legend",
     "kml_note",
+    "kml_placemark",
     "kml_style",
     "kml_text",
     "kml_title",
@@ -126,6 +127,16 @@ def kml_when(props: dict[str, Any], prefix: str = "") -> str:
     return acquired[:10] if props[f"{prefix}acquired_date_only"] else acquired
 
 
+def kml_placemark(name: str, when: str, style: str, data: dict[str, Any], geometry: dict[str, Any]) -> str:
+    """One feature's KML Placemark: its ``name``, its time (``when``, a ``<TimeStamp>`` or ``<TimeSpan>``
+    element), its ``style`` id, ``data`` as ``ExtendedData`` and its GeoJSON ``geometry``."""
+    # In KML 2.2's order (a strict reader refuses others): the time, then the style.
+    return (
+        f"<Placemark><name>{escape(kml_text(name))}</name>{when}"
+        f"<styleUrl>#{style}</styleUrl>{kml_data(data)}{kml_geometry(shape(geometry))}</Placemark>"
+    )
+
+
 def detections_to_kml(fc: dict[str, Any], title: str = "sitewatch detections") -> str:
     """The features of :func:`~sitewatch.report.exports.detections_to_geojson` as a KML 2.2 document.
 
@@ -145,11 +156,10 @@ def detections_to_kml(fc: dict[str, Any], title: str = "sitewatch detections") -
                 p = f["properties"]
                 data = {k: kml_text(v) for k, v in p.items() if k != "class_candidates"}
                 data["class_candidates"] = csv_cell(_candidates(p))
-                parts.append(
-                    f"<Placemark><name>{escape(kml_text(detection_name(p)))}</name>"
-                    f"<TimeStamp><when>{kml_when(p)}</when></TimeStamp>"
-                    f"<styleUrl>#{p['kind'] if p['kind'] in KIND_CUES else _OTHER_STYLE}</styleUrl>{kml_data(data)}{kml_geometry(shape(f['geometry']))}</Placemark>"
-                )
+                style = p["kind"] if p["kind"] in KIND_CUES else _OTHER_STYLE
+                parts.append(kml_placemark(
+                    detection_name(p), f"<TimeStamp><when>{kml_when(p)}</when></TimeStamp>", style, data, f["geometry"]
+                ))  # fmt: skip
             parts.append("</Folder>")
         parts.append("</Folder>")
     return kml_document(parts)

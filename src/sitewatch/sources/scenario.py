@@ -433,6 +433,22 @@ class _Reader:
         value = self.get(m, key, where, ... if required else [], list)
         return list(value)
 
+    def site(self, m: Mapping[str, Any], where: str, sites: Mapping[str, SimSite]) -> str:
+        """The id under ``site``, which must name one of the scenario's ``sites``."""
+        site_id = str(self.get(m, "site", where, kind=str))
+        if site_id not in sites:
+            raise self.fail(f"{where}.site", f"{site_id!r} is not a site of this scenario ({', '.join(sites)})")
+        return site_id
+
+    def windows(self, m: Mapping[str, Any], key: str, where: str, keys: Iterable[str], state: str,
+                required: bool = False) -> list[Window]:
+        """The time windows listed under ``key``, each a mapping of ``keys`` (:meth:`window`)."""
+        out = []
+        for i, w in enumerate(self.items(m, key, where, required)):
+            self.known(w, f"{where}.{key}[{i}]", keys)
+            out.append(self.window(w, f"{where}.{key}[{i}]", state))
+        return out
+
 
 def _suggest_slug(text: str) -> str:
     return re.sub(r"[^a-z0-9_]+", "-", text.lower()).strip("-_") or "site"
@@ -487,12 +503,17 @@ def layout_origin(polygon: Polygon) -> tuple[str, float, float]:
     return crs, float(round(cu.x / SNAP_M) * SNAP_M), float(round(cu.y / SNAP_M) * SNAP_M)
 
 
+def _in_layout_metres(polygon: Polygon) -> Polygon:
+    """A site polygon (WGS84) in its layout's metres, from :func:`layout_origin`: where berths and positions are given."""
+    crs, cx, cy = layout_origin(polygon)
+    return affinity.translate(reproject_geometry(polygon, "EPSG:4326", crs), -cx, -cy)
+
+
 def _check_berths_inside(r: _Reader, layout: Layout, polygon: Polygon, where: str) -> None:
     """A berth line must lie inside the site polygon (with 1 m of slack for rounding)."""
     if not layout.berths:
         return
-    crs, cx, cy = layout_origin(polygon)
-    local = affinity.translate(reproject_geometry(polygon, "EPSG:4326", crs), -cx, -cy).buffer(1.0)
+    local = _in_layout_metres(polygon).buffer(1.0)
     for i, b in enumerate(layout.berths):
         line = LineString(b.line)
         if not local.covers(line):
@@ -506,8 +527,7 @@ def _check_berths_inside(r: _Reader, layout: Layout, polygon: Polygon, where: st
 
 def _check_position_inside(r: _Reader, site: SimSite, position: tuple[float, float], where: str) -> None:
     """A ship placed away from berths must be inside the site, or no scene would ever show it."""
-    crs, cx, cy = layout_origin(site.polygon)
-    local = affinity.translate(reproject_geometry(site.polygon, "EPSG:4326", crs), -cx, -cy)
+    local = _in_layout_metres(site.polygon)
     if not local.buffer(1.0).covers(Point(position)):
         minx, miny, maxx, maxy = local.bounds
         raise r.fail(
@@ -595,9 +615,7 @@ def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
 
 def _read_series(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[str, SimSite]) -> Acquisitions:
     r.known(m, where, _SERIES_KEYS)
-    site = str(r.get(m, "site", where, kind=str))
-    if site not in sites:
-        raise r.fail(f"{where}.site", f"{site!r} is not a site of this scenario ({', '.join(sites)})")
+    site = r.site(m, where, sites)
     sensor = str(r.get(m, "sensor", where, kind=str))
     if sensor not in SENSORS:
         raise r.fail(f"{where}.sensor", f"{sensor!r} is not one of {SENSORS}")
@@ -676,9 +694,7 @@ def _read_vessel(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[st
     for i, v in enumerate(r.items(m, "visits", where, True)):
         vw = f"{where}.visits[{i}]"
         r.known(v, vw, _VISIT_KEYS)
-        site_id = str(r.get(v, "site", vw, kind=str))
-        if site_id not in sites:
-            raise r.fail(f"{vw}.site", f"{site_id!r} is not a site of this scenario ({', '.join(sites)})")
+        site_id = r.site(v, vw, sites)
         berth_id = r.get(v, "berth", vw, None, str)
         at_m = r.number(v, "at_m", vw, None)
         position = None
@@ -733,19 +749,14 @@ def _read_equipment(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping
     kind = str(r.get(m, "kind", where, kind=str))
     if kind not in ("crane", "truck"):
         raise r.fail(f"{where}.kind", f"{kind!r} is not one of ('crane', 'truck')")
-    site_id = str(r.get(m, "site", where, kind=str))
-    if site_id not in sites:
-        raise r.fail(f"{where}.site", f"{site_id!r} is not a site of this scenario ({', '.join(sites)})")
+    site_id = r.site(m, where, sites)
     b = _berth(r, sites[site_id], r.get(m, "berth", where, kind=str), f"{where}.berth")
     at_m = r.number(m, "at_m", where, b.length_m / 2)
     if not 0 <= at_m <= b.length_m:
         raise r.fail(f"{where}.at_m", f"{at_m} is outside berth {b.id!r} (0..{b.length_m:.0f} m)")
     key = "extended" if kind == "crane" else "present"
     r.known(m, where, _EQUIPMENT_KEYS + (key,))
-    windows = []
-    for i, w in enumerate(r.items(m, key, where)):
-        r.known(w, f"{where}.{key}[{i}]", ("start", "end", "state"))
-        windows.append(r.window(w, f"{where}.{key}[{i}]", "extended" if kind == "crane" else "present"))
+    windows = r.windows(m, key, where, ("start", "end", "state"), "extended" if kind == "crane" else "present")
     defaults = {"crane": (32.0, 2.5), "truck": (12.0, 2.5)}[kind]
     return Equipment(
         id=str(r.get(m, "id", where, kind=str)),
@@ -762,9 +773,7 @@ def _read_equipment(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping
 
 def _read_cloud(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[str, SimSite]) -> Cloud:
     r.known(m, where, _CLOUD_KEYS)
-    site_id = str(r.get(m, "site", where, kind=str))
-    if site_id not in sites:
-        raise r.fail(f"{where}.site", f"{site_id!r} is not a site of this scenario ({', '.join(sites)})")
+    site_id = r.site(m, where, sites)
     cover = r.number(m, "cover", where)
     if not 0 <= cover <= 1:
         raise r.fail(f"{where}.cover", f"must be a fraction between 0 and 1, got {cover}")
@@ -779,9 +788,7 @@ def _read_ground(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[st
     if kind not in _GROUND_KEYS:
         raise r.fail(f"{where}.kind", f"{kind!r} is not one of {tuple(_GROUND_KEYS)}")
     r.known(m, where, _GROUND_KEYS[kind])
-    site_id = str(r.get(m, "site", where, kind=str))
-    if site_id not in sites:
-        raise r.fail(f"{where}.site", f"{site_id!r} is not a site of this scenario ({', '.join(sites)})")
+    site_id = r.site(m, where, sites)
     line = r.coords(r.get(m, "line", where, kind=list), f"{where}.line", min_points=2)
     if any(line[i] == line[i - 1] for i in range(1, len(line))):
         raise r.fail(f"{where}.line", "two points in a row are the same; drop one")
@@ -800,10 +807,7 @@ def _read_ground(r: _Reader, m: Mapping[str, Any], where: str, sites: Mapping[st
             zigzag_m=r.number(m, "zigzag_m", where, 0.0), zigzag_period_m=r.number(m, "zigzag_period_m", where, 20.0, positive=True),
             **common,
         )  # fmt: skip
-    windows = []
-    for i, w in enumerate(r.items(m, "present", where, True)):
-        r.known(w, f"{where}.present[{i}]", ("start", "end"))
-        windows.append(r.window(w, f"{where}.present[{i}]", "present"))
+    windows = r.windows(m, "present", where, ("start", "end"), "present", required=True)
     count = r.get(m, "count", where, kind=int)
     if count < 1:
         raise r.fail(f"{where}.count", f"expected a count of 1 or more, got {count}")

@@ -83,3 +83,20 @@ def contrast_ratio(a: str, b: str) -> float:
     """WCAG 2.1 contrast ratio between two colours (1 to 21)."""
     hi, lo = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
     return (hi + 0.05) / (lo + 0.05)
+
+
+def doubled_tab_stops(els: list[Element]) -> list[Element]:
+    """Focusable elements that are the only child of a focusable box: the keyboard stops twice on one
+    thing (a table inside the scroll box that scrolls it)."""
+    return [e for e in els if e.attrs.get("tabindex") == "0" and e.ancestors
+            and e.ancestors[-1].attrs.get("tabindex") == "0" and len(e.ancestors[-1].children) == 1]  # fmt: skip
+
+
+def unreachable_scrollers(els: list[Element]) -> list[Element]:
+    """Tables and ``.scroll`` boxes the keyboard cannot reach to scroll: a table scrolls sideways on a
+    phone or at 200 % zoom unless a scroll box around it does (and takes the focus for it)."""
+    def scrolled_by_its_box(e: Element) -> bool:
+        return e.tag == "table" and bool(e.ancestors) and "scroll" in e.ancestors[-1].classes
+
+    boxes = [e for e in els if (e.tag == "table" and not scrolled_by_its_box(e)) or "scroll" in e.classes]
+    return [e for e in boxes if e.attrs.get("tabindex") != "0"]

@@ -493,3 +493,13 @@ def test_the_timeline_chart_scrolls_at_its_size_on_a_phone(html: str, client) ->
         screen = _rules(_media(css, "screen"))
         assert screen[".chart"]["overflow-x"] == "auto" and screen[".chart img"]["max-width"] == "none", name
         assert ".chart img" not in _rules(css) and ".chart img" not in _rules(_media(css, "print")), name
+
+
+def test_a_table_in_a_scroll_box_is_scrolled_by_the_box(html: str, client) -> None:  # type: ignore[no-untyped-def]
+    # A table scrolling sideways by itself inside a box scrolling down took a tab stop of its own (the
+    # box's focus scrolls only the box): in a box it is a table again, and the box scrolls it both ways.
+    for name, page in {"report": html, "site": client.get("/sites/dunai").text}.items():
+        assert '<div class="scroll" tabindex="0">\n<table>' in page, name
+        screen = _rules(_media(_style(page), "screen"))
+        assert screen[".scroll > table"] == {"display": "table", "max-width": "none"}, name
+        assert _rules(_style(page))[".scroll"]["overflow"] == "auto", name

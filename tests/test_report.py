@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from matplotlib import font_manager
 from shapely.geometry.base import BaseGeometry
 
-from _a11y import doubled_tab_stops, elements, unreachable_scrollers
+from _a11y import doubled_tab_stops, elements, table_problems, unnamed_focus_boxes, unreachable_scrollers
 from _report_world import build
 from sitewatch.analysis import load_timeline
 from sitewatch.analysis.occupancy import Timeline, TimelineParams
@@ -59,6 +59,14 @@ def test_report_every_scrolling_box_takes_keyboard_focus(html: str) -> None:
     els = elements(html)
     assert any(e.tag == "table" for e in els) and any("scroll" in e.classes for e in els)
     assert [e.tag for e in unreachable_scrollers(els)] == []
+
+
+def test_report_tables_have_captions_and_scoped_headers(html: str) -> None:
+    """The evaluation, links and provenance tables (the report with an evaluation) are named by a
+    caption and their header cells scoped; every box that takes focus has a name to announce."""
+    els = elements(html)
+    assert table_problems(els) == []
+    assert unnamed_focus_boxes(els) == []
 
 
 def test_report_a_table_in_a_scroll_box_is_one_tab_stop(html: str) -> None:
@@ -350,9 +358,9 @@ def test_utc_offset_dates_are_labelled_local(ws: Workspace, tmp_path: Path) -> N
     res = CliRunner().invoke(main, ["report", "dunai", "-w", str(ws.root), "--out", str(out), "--utc-offset", "10"])
     assert res.exit_code == 0, res.output
     text = out.read_text()
-    assert "<th>date (local, UTC+10)</th>" in text and "date (UTC)" not in text
+    assert '<th scope="col">date (local, UTC+10)</th>' in text and "date (UTC)" not in text
     assert "Dates are local dates at UTC+10" in text
-    assert "<th>date (UTC)</th>" in write_report(ws, ["dunai"], tmp_path / "utc.html").read_text()
+    assert '<th scope="col">date (UTC)</th>' in write_report(ws, ["dunai"], tmp_path / "utc.html").read_text()
     res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--utc-offset", "10"])
     assert res.exit_code == 0 and "Dates are local dates at UTC+10." in res.output and "(UTC)" not in res.output
     # Without an offset the table's dates are UTC dates, and its header says so (it said "date" alone).

@@ -22,7 +22,7 @@ import matplotlib.image as mimage
 import pytest
 from click.testing import CliRunner
 
-from _a11y import contrast_ratio, doubled_tab_stops, elements, unreachable_scrollers
+from _a11y import contrast_ratio, doubled_tab_stops, elements, table_problems, unnamed_focus_boxes, unreachable_scrollers
 from sitewatch.analysis.occupancy import TimelineParams, load_timeline, timeline_to_dict
 from sitewatch.cli import main
 from sitewatch.demo import run_demo
@@ -89,6 +89,9 @@ def test_every_page_has_one_main_landmark_and_focusable_scrolling_boxes(ws: Work
         assert [e.tag for e in unreachable_scrollers(els)] == [], url
         # A table in a scroll box that takes the focus does not take it again (two stops for one table).
         assert [e.tag for e in doubled_tab_stops(els)] == [], url
+        # Each table named by its caption, its header cells scoped; each box that takes focus named.
+        assert table_problems(els) == [], url
+        assert unnamed_focus_boxes(els) == [], url
 
 
 def test_timeline_chart_says_in_words_what_it_shows(ws: Workspace, client: TestClient) -> None:
@@ -206,7 +209,7 @@ def test_drawn_pngs_carry_an_etag_and_a_browser_that_has_one_gets_304(ws: Worksp
 def test_observation_known_by_its_date_alone_says_time_unknown(ws: Workspace, client: TestClient) -> None:
     o = next(o for o in _observations(ws) if o.acquired_date_only)
     html = client.get(f"/observations/{o.id}").text
-    acquired_row = re.search(r"<tr><th>acquired</th><td>(.*?)</td></tr>", html)
+    acquired_row = re.search(r'<tr><th scope="row">acquired</th><td>(.*?)</td></tr>', html)
     assert acquired_row is not None  # the page's other times (ingested, detected) are the clock's: look at this row only
     assert acquired_row.group(1) == f"{o.scene.acquired:%Y-%m-%d}, time unknown"
     assert client.get(f"/api/observations/{o.id}").json()["acquired_date_only"] is True

@@ -19,7 +19,13 @@ from click.testing import CliRunner
 from matplotlib import font_manager
 from shapely.geometry.base import BaseGeometry
 
-from _a11y import doubled_tab_stops, elements, table_problems, unnamed_focus_boxes, unreachable_scrollers
+from _a11y import (
+    doubled_tab_stops,
+    elements,
+    table_problems,
+    unnamed_focus_boxes,
+    unreachable_scrollers,
+)
 from _report_world import build
 from sitewatch.analysis import load_timeline
 from sitewatch.analysis.occupancy import Timeline, TimelineParams
@@ -84,6 +90,25 @@ def test_report_content_lies_in_one_main_landmark(html: str) -> None:
     loose = [e.tag for e in els if e.tag in {"h1", "h2", "h3", "p", "table", "figure", "ul"}
              and not any(a.tag == "main" for a in e.ancestors)]  # fmt: skip
     assert loose == []
+
+
+def test_report_pictures_say_in_words_what_they_show(ws: Workspace, html: str) -> None:
+    """The map's alt was "map of dunai with berths and detections" and a chip's "chip" and an observation
+    id: a screen reader heard neither the berths nor what was outlined on which image."""
+    with ws.store() as st:
+        site = st.get_site("dunai")
+        detections = st.detections(site_id="dunai")
+    imgs = [e for e in elements(html) if e.tag == "img"]
+    alts = [e.attrs.get("alt", "") for e in imgs]
+    assert imgs and all(a.strip() for a in alts)
+    maps = [a for a in alts if a.startswith(f"Map of {site.name or site.id}")]
+    assert len(maps) == 1
+    assert all((b.name or b.id) in maps[0] for b in site.berths)
+    n = sum(d.kind == "vessel" for d in detections)
+    assert f"{n} vessel" in maps[0] and maps[0].endswith("outlined by kind")
+    chips = [a for a in alts if not a.startswith(("Map of", "Bar chart of"))]
+    assert chips and all(re.search(r"\d{4}-\d\d-\d\d.*: \d+ vessels?\b.* outlined", a) for a in chips), chips[:3]
+    assert any(a.startswith("Close-up of detection ") for a in chips) and any(a.startswith("Before, ") for a in chips)
 
 
 def test_report_timeline_chart_says_in_words_what_it_shows(ws: Workspace, html: str) -> None:
@@ -711,7 +736,7 @@ def test_observation_chips_spread_over_time_keep_the_latest(tmp_path: Path, monk
     monkeypatch.setattr(report_html, "MAX_CHIPS_PER_SITE", 3)
     html = report_html.render_report(w, ["dunai"])
     overview = html.split('<div class="chips">', 1)[1].split("</div>", 1)[0]
-    shown = re.findall(r'alt="chip ([^"]+)"', overview)
+    shown = re.findall(r"<br>observation (\S+) · image", overview)
     assert len(shown) == 3 and shown[0].endswith("2024-10-17-optical") and shown[-1].endswith("2024-10-23-optical"), shown
     assert "2 more observation(s) with detections" in html
 
@@ -794,7 +819,7 @@ def test_close_ups_are_of_the_highest_scores(tmp_path: Path, monkeypatch: pytest
 
     monkeypatch.setattr(report_html, "MAX_CLOSE_UPS_PER_SITE", 2)
     html = report_html.render_report(build(tmp_path / "ws"), ["dunai"])
-    shown = re.findall(r'alt="close-up (\S+) ', html)
+    shown = re.findall(r'alt="Close-up of detection (\S+) ', html)
     assert shown == ["dunai:sim-dunai-2024-10-17-optical#0", "dunai:sim-dunai-2024-10-17-sar#0"]  # 0.95, not the 0.8 crane
 
 

@@ -14,6 +14,7 @@ import re
 import sqlite3
 import sys
 import warnings
+from collections import Counter
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,14 @@ import matplotlib.image as mimage
 import pytest
 from click.testing import CliRunner
 
-from _a11y import contrast_ratio, doubled_tab_stops, elements, table_problems, unnamed_focus_boxes, unreachable_scrollers
+from _a11y import (
+    contrast_ratio,
+    doubled_tab_stops,
+    elements,
+    table_problems,
+    unnamed_focus_boxes,
+    unreachable_scrollers,
+)
 from sitewatch.analysis.occupancy import TimelineParams, load_timeline, timeline_to_dict
 from sitewatch.cli import main
 from sitewatch.demo import run_demo
@@ -100,6 +108,18 @@ def test_timeline_chart_says_in_words_what_it_shows(ws: Workspace, client: TestC
     assert len(charts) == 1
     alt = charts[0].attrs["alt"]
     assert alt.startswith("Bar chart of vessels per usable date at ") and "presence day" in alt and "table below" in alt
+
+
+def test_quicklook_says_in_words_what_is_outlined(ws: Workspace, client: TestClient) -> None:
+    """Its alt was "quick-look of" and the observation's id: nothing of what the image shows."""
+    for o in _observations(ws):
+        imgs = [e for e in elements(client.get(f"/observations/{o.id}").text) if e.tag == "img" and "quicklook" in e.attrs["src"]]
+        assert len(imgs) == 1
+        with ws.store() as st:
+            kinds = Counter(d.kind for d in st.detections(observation_id=o.id))
+        alt = imgs[0].attrs["alt"]
+        assert alt.startswith(f"Quick-look of {o.id}, ") and alt.endswith(" outlined"), alt
+        assert f"{kinds['vessel']} vessel" in alt, alt
 
 
 def test_pictures_with_links_are_groups_of_named_links(ws: Workspace, client: TestClient) -> None:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import jinja2
-from shapely.geometry import box
+from shapely.geometry import Polygon, box
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
@@ -97,6 +97,13 @@ class _Chip:
     """The image in the workspace's archive."""
     detection: str = ""
     """For a close-up: the detection it centres on, in words."""
+    simulated: bool = False
+
+    def alt(self, what: str) -> str:
+        """The chip in words for its ``alt``: ``what`` it is, the image, and what is drawn on it (its caption
+        adds the ids and the file). "chip" and an observation id told a screen reader nothing it shows."""
+        sim = " (simulated imagery)" if self.simulated else ""
+        return f"{what}, {self.label}{sim}: {self.detections} outlined"
 
 
 def _by_kind(detections: Sequence[Detection]) -> str:
@@ -124,6 +131,7 @@ class _SiteSection:
     site: Site
     timeline: Timeline
     map_png: str
+    map_alt: str
     chart_png: str
     changes: list[_Change] = field(default_factory=list)
     changes_omitted: int = 0
@@ -332,6 +340,17 @@ def _change_text(pair: ChangePair, regions: Sequence[Change]) -> str:
             + f"); largest {largest.area_m2:,.0f} m², {largest.direction}")  # fmt: skip
 
 
+def _map_alt(site: Site, detections: Sequence[Detection], simulated: bool) -> str:
+    """The site map in words, for its ``alt``: what it draws (the outline, water and berths by name) and
+    how many detections of each kind it outlines."""
+    drawn = [d for d in detections if isinstance(d.footprint, Polygon)]  # as site_map_figure draws them
+    berths = ", ".join(b.name or b.id for b in site.berths)
+    parts = ["its outline"] + (["its water"] if site.water is not None else [])
+    parts.append(f"its berths ({berths})" if berths else "no berths")
+    sim = " (simulated imagery)" if simulated else ""
+    return f"Map of {site.name or site.id}{sim}: {', '.join(parts)}; {_by_kind(drawn)} outlined by kind"
+
+
 def _change_finding(name: str, pairs: Sequence[tuple[ChangePair, list[Change]]]) -> str:
     """The stored change pairs of a site in one sentence (empty when there are none)."""
     if not pairs:
@@ -359,6 +378,7 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
         site=site,
         timeline=tl,
         map_png=_b64(charts.site_map_png(site, detections, simulated=simulated)) or "",
+        map_alt=_map_alt(site, detections, simulated),
         chart_png="" if inland else _b64(charts.timeline_chart_png(tl)) or "",
         inland=inland,
         change_finding=_change_finding(site.name or site.id, change_pairs),
@@ -369,7 +389,7 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
     def chip(o: Observation, focus: BaseGeometry, **kw: Any) -> _Chip:
         ds = by_obs.get(o.id, [])
         return _Chip(_obs_label(o), _b64(charts.chip_png(ws.root / o.path, o, ds, focus, **kw)), o.id, o.scene.id,
-                     o.sha256, _by_kind(ds), o.path)
+                     o.sha256, _by_kind(ds), o.path, simulated=o.scene.simulated)
 
     # The stored change pairs with the most changed area, in time order, their regions outlined on both images.
     changed = [(p, rs) for p, rs in change_pairs if rs and p.before_id in obs and p.after_id in obs]

@@ -534,3 +534,29 @@ def test_every_template_names_its_tables_and_scopes_its_headers() -> None:
         assert not re.findall(r"<table\b[^>]*>(?!<caption class=\"vh\">[^<]+)", text), t.name
         assert not re.findall(r"<th(?! scope=\"(?:col|row)\")[\s>]", text), t.name
     assert tables >= 20
+
+
+def test_a_chart_wider_than_the_screen_says_that_it_scrolls(html: str, client) -> None:  # type: ignore[no-untyped-def]
+    # On a phone the chart's box scrolls sideways, but its scroll bar hides until touched: a chart cut at
+    # the screen's edge looked whole. A line above it says so on screens narrower than that chart (its
+    # width, which its <img> now gives, plus the page's padding), and nowhere else.
+    import base64
+
+    from _a11y import elements
+    from sitewatch.report.charts import png_size
+
+    site = client.get("/sites/dunai").text
+    for name, page in {"report": html, "site": site}.items():
+        css = _style(page)
+        assert _rules(css)[".scroll-hint"]["display"] == "none", name
+        els = elements(page)
+        for fig in (e for e in els if e.tag == "figure" and any("chart" in c.classes for c in e.children)):
+            hint, box = fig.children[:2]
+            assert "scroll-hint" in hint.classes and "scrolls sideways" in hint.inner_text(), name
+            img = box.children[0]
+            src = img.attrs["src"]
+            png = base64.b64decode(src.split(",", 1)[1]) if src.startswith("data:") else client.get(src).content
+            assert (int(img.attrs["width"]), int(img.attrs["height"])) == png_size(png), name
+            query = f"@media screen and (max-width: calc({img.attrs['width']}px + 2.4em)) {{ #{hint.attrs['id']} {{ display: block; }} }}"
+            assert query in css, name
+    assert '"scroll-hint"' not in client.get("/").text

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from rasterio.io import DatasetReader
     from rasterio.windows import Window
 
-__all__ = ["timeline_chart_png", "timeline_chart_alt", "site_map_png", "site_map_figure", "chip_png", "display_values",
+__all__ = ["timeline_chart_png", "timeline_chart_alt", "png_size", "site_map_png", "site_map_figure", "chip_png", "display_values",
            "SIMULATED_LABEL"]
 
 SIMULATED_LABEL = "SIMULATED IMAGERY"
@@ -107,6 +107,13 @@ def _png(fig: Figure, dpi: int = 90) -> bytes:
     # metadata Software=None: matplotlib would otherwise write its web address into the PNG.
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     return buf.getvalue()
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """Width and height in pixels of a PNG, from its header: a page sizes the image's box without decoding it."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
+        raise ValueError("not a PNG")
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 
 
 def _plain(text: str) -> str:

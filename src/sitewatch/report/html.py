@@ -133,6 +133,8 @@ class _SiteSection:
     map_png: str
     map_alt: str
     chart_png: str
+    chart_size: tuple[int, int]
+    """The chart's width and height in pixels: its box scrolls, and says so, on a screen narrower than that."""
     changes: list[_Change] = field(default_factory=list)
     changes_omitted: int = 0
     chips: list[_Chip] = field(default_factory=list)
@@ -374,12 +376,14 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
     simulated = any(o.scene.simulated for o in observations)
     # A training ground has no vessel timeline to speak of: 14 dates of "0 vessels" say nothing.
     inland = inland_without_vessels(site, detections)
+    chart = None if inland else charts.timeline_chart_png(tl)
     section = _SiteSection(
         site=site,
         timeline=tl,
         map_png=_b64(charts.site_map_png(site, detections, simulated=simulated)) or "",
         map_alt=_map_alt(site, detections, simulated),
-        chart_png="" if inland else _b64(charts.timeline_chart_png(tl)) or "",
+        chart_png=_b64(chart) or "",
+        chart_size=charts.png_size(chart) if chart else (0, 0),
         inland=inland,
         change_finding=_change_finding(site.name or site.id, change_pairs),
         images={o.id: o.path for o in observations},

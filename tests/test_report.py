@@ -466,6 +466,27 @@ def test_observation_chip_of_a_port_wide_window_keeps_its_pixels(ws: Workspace) 
     assert width >= 790 and height >= 790
 
 
+def test_chip_title_is_as_large_as_its_caption_and_fits_the_chip(ws: Workspace) -> None:
+    """A chip's title (its date, sensor and SIMULATED label, which a picture copied out of the report
+    keeps) was drawn 9 px high: now 12 px, the caption's size, on lines no wider than the image."""
+    from sitewatch.report.charts import _CHIP_DPI, chip_figure
+
+    with ws.store() as st:
+        o = next(o for o in st.observations("dunai") if st.detections(observation_id=o.id))
+        dets = st.detections(observation_id=o.id)
+    fig = chip_figure(ws.root / o.path, o, dets, dets[0].footprint, margin_m=40)
+    assert fig is not None
+    title = fig.axes[0].title
+    assert title.get_fontsize() * _CHIP_DPI / 72 >= 12
+    assert "SIMULATED IMAGERY" in title.get_text() and o.scene.sensor in title.get_text()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    assert title.get_window_extent(renderer).width <= fig.axes[0].get_window_extent(renderer).width
+
+
 def test_report_has_close_ups_of_detections_naming_observation_and_image(ws: Workspace, html: str) -> None:
     assert "Close-ups of the strongest detections" in html
     section = html.split("Close-ups of the strongest detections", 1)[1].split("<h3>", 1)[0]

@@ -346,7 +346,7 @@ def _map_alt(site: Site, detections: Sequence[Detection], simulated: bool) -> st
     """The site map in words, for its ``alt``: what it draws (the outline, water and berths by name) and
     how many detections of each kind it outlines."""
     drawn = [d for d in detections if isinstance(d.footprint, Polygon)]  # as site_map_figure draws them
-    berths = ", ".join(b.name or b.id for b in site.berths)
+    berths = "; ".join(b.name or b.id for b in site.berths)  # a name may hold a comma ("Pier, east face")
     parts = ["its outline"] + (["its water"] if site.water is not None else [])
     parts.append(f"its berths ({berths})" if berths else "no berths")
     sim = " (simulated imagery)" if simulated else ""

@@ -83,3 +83,46 @@ def contrast_ratio(a: str, b: str) -> float:
     """WCAG 2.1 contrast ratio between two colours (1 to 21)."""
     hi, lo = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
     return (hi + 0.05) / (lo + 0.05)
+
+
+def doubled_tab_stops(els: list[Element]) -> list[Element]:
+    """Focusable elements that are the only child of a focusable box: the keyboard stops twice on one
+    thing (a table inside the scroll box that scrolls it)."""
+    return [e for e in els if e.attrs.get("tabindex") == "0" and e.ancestors
+            and e.ancestors[-1].attrs.get("tabindex") == "0" and len(e.ancestors[-1].children) == 1]  # fmt: skip
+
+
+def unreachable_scrollers(els: list[Element]) -> list[Element]:
+    """Tables and ``.scroll`` boxes the keyboard cannot reach to scroll: a table scrolls sideways on a
+    phone or at 200 % zoom unless a scroll box around it does (and takes the focus for it)."""
+    def scrolled_by_its_box(e: Element) -> bool:
+        return e.tag == "table" and bool(e.ancestors) and "scroll" in e.ancestors[-1].classes
+
+    boxes = [e for e in els if (e.tag == "table" and not scrolled_by_its_box(e)) or "scroll" in e.classes]
+    return [e for e in boxes if e.attrs.get("tabindex") != "0"]
+
+
+def table_problems(els: list[Element]) -> list[str]:
+    """What a screen reader's table navigation lacks: a table without a caption to name it (in the list
+    of tables, and when it takes focus), a header cell without ``scope`` saying whether it heads a
+    column or a row."""
+    problems = []
+    for e in els:
+        if e.tag == "table":
+            caption = next((c for c in e.children if c.tag == "caption"), None)
+            if caption is None or not caption.inner_text():
+                problems.append(f"table without a caption: {e.inner_text()[:60]!r}")
+        elif e.tag == "th" and e.attrs.get("scope") not in {"col", "row"}:
+            problems.append(f"th without scope: {e.inner_text()[:40]!r}")
+    return problems
+
+
+def unnamed_focus_boxes(els: list[Element]) -> list[Element]:
+    """Boxes given ``tabindex="0"`` (to scroll from the keyboard) with nothing for a screen reader to
+    call them when they take focus: a table names itself by its caption, a box by its role and label."""
+    def named(e: Element) -> bool:
+        if e.tag == "table":
+            return any(c.tag == "caption" and c.inner_text() for c in e.children)
+        return e.attrs.get("role") == "region" and bool(e.attrs.get("aria-label", "").strip())
+
+    return [e for e in els if e.attrs.get("tabindex") == "0" and not named(e)]

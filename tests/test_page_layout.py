@@ -190,7 +190,7 @@ def test_report_shows_times_as_date_time_utc_not_iso(ws: Workspace, html: str) -
 def test_dashboard_shows_times_as_date_time_utc_not_iso(client) -> None:  # type: ignore[no-untyped-def]
     page = client.get(_observation_path(client)).text
     assert not _ISO.search(_visible_text(page)), _ISO.findall(_visible_text(page))[:3]
-    assert re.search(r"<th>acquired</th><td>2024-10-\d\d \d\d:\d\d:00 UTC</td>", page)
+    assert re.search(r"<th scope=\"row\">acquired</th><td>2024-10-\d\d \d\d:\d\d:00 UTC</td>", page)
 
 
 def _screen_table(page: str) -> dict[str, str]:
@@ -469,7 +469,7 @@ def test_a_claim_resting_on_many_images_lists_them_in_a_box_of_their_own(html: s
 
     few, many = row(6), row(45)
     assert "scroll" not in few and few.count('<a href="archive/') == 6
-    box = re.search(r'45 images:<div class="scroll short" tabindex="0">(.*?)</div></td>', many, re.S)
+    box = re.search(r'45 images:<div class="scroll short" tabindex="0"[^>]*>(.*?)</div></td>', many, re.S)
     assert box and box.group(1).count('<a href="archive/') == 45
     css = _style(html)
     assert _rules(_media(css, "screen"))[".scroll.short"]["max-height"] == "18em"  # and a border: it scrolls
@@ -493,3 +493,70 @@ def test_the_timeline_chart_scrolls_at_its_size_on_a_phone(html: str, client) ->
         screen = _rules(_media(css, "screen"))
         assert screen[".chart"]["overflow-x"] == "auto" and screen[".chart img"]["max-width"] == "none", name
         assert ".chart img" not in _rules(css) and ".chart img" not in _rules(_media(css, "print")), name
+
+
+def test_a_table_in_a_scroll_box_is_scrolled_by_the_box(html: str, client) -> None:  # type: ignore[no-untyped-def]
+    # A table scrolling sideways by itself inside a box scrolling down took a tab stop of its own (the
+    # box's focus scrolls only the box): in a box it is a table again, and the box scrolls it both ways.
+    for name, page in {"report": html, "site": client.get("/sites/dunai").text}.items():
+        assert re.search(r'<div class="scroll" tabindex="0"[^>]*>\n<table><caption', page), name
+        screen = _rules(_media(_style(page), "screen"))
+        assert screen[".scroll > table"] == {"display": "table", "max-width": "none"}, name
+        assert _rules(_style(page))[".scroll"]["overflow"] == "auto", name
+
+
+def test_every_table_is_named_and_its_headers_scoped(html: str, claims_html: str, client) -> None:  # type: ignore[no-untyped-def]
+    # A screen reader lists a page's tables by their captions and reads each cell with its headers:
+    # no table had a caption, no header cell a scope, and a focused table or scroll box was announced
+    # as "table" or nothing at all.
+    from _a11y import elements, table_problems, unnamed_focus_boxes
+
+    pages = {"report": html, "claims": claims_html, "sites": client.get("/").text, "site": client.get("/sites/dunai").text,
+             "links": client.get("/links").text, "observation": client.get(_observation_path(client)).text}
+    for name, page in pages.items():
+        els = elements(page)
+        assert name == "links" or any(e.tag == "table" for e in els), name  # one site here: no links
+        assert table_problems(els) == [], name
+        assert unnamed_focus_boxes(els) == [], name
+
+
+def test_every_template_names_its_tables_and_scopes_its_headers() -> None:
+    # The pages the tests render do not show every table (the report's AIS tables need AIS files):
+    # the templates themselves, then, each table opening on its caption, each header cell scoped.
+    import sitewatch.report as report_pkg
+    import sitewatch.web as web_pkg
+
+    templates = [*(Path(report_pkg.__file__).parent / "templates").glob("*.j2"), *(Path(web_pkg.__file__).parent / "templates").glob("*.j2")]
+    tables = 0
+    for t in templates:
+        text = t.read_text()
+        tables += len(re.findall(r"<table\b", text))
+        assert not re.findall(r"<table\b[^>]*>(?!<caption class=\"vh\">[^<]+)", text), t.name
+        assert not re.findall(r"<th(?! scope=\"(?:col|row)\")[\s>]", text), t.name
+    assert tables >= 20
+
+
+def test_a_chart_wider_than_the_screen_says_that_it_scrolls(html: str, client) -> None:  # type: ignore[no-untyped-def]
+    # On a phone the chart's box scrolls sideways, but its scroll bar hides until touched: a chart cut at
+    # the screen's edge looked whole. A line above it says so on screens narrower than that chart (its
+    # width, which its <img> now gives, plus the page's padding), and nowhere else.
+    import base64
+
+    from _a11y import elements
+    from sitewatch.report.charts import png_size
+
+    site = client.get("/sites/dunai").text
+    for name, page in {"report": html, "site": site}.items():
+        css = _style(page)
+        assert _rules(css)[".scroll-hint"]["display"] == "none", name
+        els = elements(page)
+        for fig in (e for e in els if e.tag == "figure" and any("chart" in c.classes for c in e.children)):
+            hint, box = fig.children[:2]
+            assert "scroll-hint" in hint.classes and "scrolls sideways" in hint.inner_text(), name
+            img = box.children[0]
+            src = img.attrs["src"]
+            png = base64.b64decode(src.split(",", 1)[1]) if src.startswith("data:") else client.get(src).content
+            assert (int(img.attrs["width"]), int(img.attrs["height"])) == png_size(png), name
+            query = f"@media screen and (max-width: calc({img.attrs['width']}px + 2.4em)) {{ #{hint.attrs['id']} {{ display: block; }} }}"
+            assert query in css, name
+    assert '"scroll-hint"' not in client.get("/").text

@@ -19,7 +19,13 @@ from click.testing import CliRunner
 from matplotlib import font_manager
 from shapely.geometry.base import BaseGeometry
 
-from _a11y import elements
+from _a11y import (
+    doubled_tab_stops,
+    elements,
+    table_problems,
+    unnamed_focus_boxes,
+    unreachable_scrollers,
+)
 from _report_world import build
 from sitewatch.analysis import load_timeline
 from sitewatch.analysis.occupancy import Timeline, TimelineParams
@@ -56,9 +62,25 @@ def test_report_is_one_offline_file(html: str) -> None:
 def test_report_every_scrolling_box_takes_keyboard_focus(html: str) -> None:
     """A table (sideways on a phone or at 200% zoom) or a .scroll box scrolls by itself: without
     focus, a reader on a keyboard cannot scroll one that holds no link (axe: scrollable-region-focusable)."""
-    boxes = [e for e in elements(html) if e.tag == "table" or "scroll" in e.classes]
-    assert boxes
-    assert [e.tag for e in boxes if e.attrs.get("tabindex") != "0"] == []
+    els = elements(html)
+    assert any(e.tag == "table" for e in els) and any("scroll" in e.classes for e in els)
+    assert [e.tag for e in unreachable_scrollers(els)] == []
+
+
+def test_report_tables_have_captions_and_scoped_headers(html: str) -> None:
+    """The evaluation, links and provenance tables (the report with an evaluation) are named by a
+    caption and their header cells scoped; every box that takes focus has a name to announce."""
+    els = elements(html)
+    assert table_problems(els) == []
+    assert unnamed_focus_boxes(els) == []
+
+
+def test_report_a_table_in_a_scroll_box_is_one_tab_stop(html: str) -> None:
+    """The timeline's, detections' and changes' tables took focus inside their scroll boxes, which took
+    it too: two Tab presses for one table, the first of them seeming to do nothing."""
+    els = elements(html)
+    assert [e.tag for e in doubled_tab_stops(els)] == []
+    assert any(e.tag == "table" and "scroll" in e.ancestors[-1].classes for e in els)
 
 
 def test_report_content_lies_in_one_main_landmark(html: str) -> None:
@@ -68,6 +90,25 @@ def test_report_content_lies_in_one_main_landmark(html: str) -> None:
     loose = [e.tag for e in els if e.tag in {"h1", "h2", "h3", "p", "table", "figure", "ul"}
              and not any(a.tag == "main" for a in e.ancestors)]  # fmt: skip
     assert loose == []
+
+
+def test_report_pictures_say_in_words_what_they_show(ws: Workspace, html: str) -> None:
+    """The map's alt was "map of dunai with berths and detections" and a chip's "chip" and an observation
+    id: a screen reader heard neither the berths nor what was outlined on which image."""
+    with ws.store() as st:
+        site = st.get_site("dunai")
+        detections = st.detections(site_id="dunai")
+    imgs = [e for e in elements(html) if e.tag == "img"]
+    alts = [e.attrs.get("alt", "") for e in imgs]
+    assert imgs and all(a.strip() for a in alts)
+    maps = [a for a in alts if a.startswith(f"Map of {site.name or site.id}")]
+    assert len(maps) == 1
+    assert all((b.name or b.id) in maps[0] for b in site.berths)
+    n = sum(d.kind == "vessel" for d in detections)
+    assert f"{n} vessel" in maps[0] and maps[0].endswith("outlined by kind")
+    chips = [a for a in alts if not a.startswith(("Map of", "Bar chart of"))]
+    assert chips and all(re.search(r"\d{4}-\d\d-\d\d.*: \d+ vessels?\b.* outlined", a) for a in chips), chips[:3]
+    assert any(a.startswith("Close-up of detection ") for a in chips) and any(a.startswith("Before, ") for a in chips)
 
 
 def test_report_timeline_chart_says_in_words_what_it_shows(ws: Workspace, html: str) -> None:
@@ -342,9 +383,9 @@ def test_utc_offset_dates_are_labelled_local(ws: Workspace, tmp_path: Path) -> N
     res = CliRunner().invoke(main, ["report", "dunai", "-w", str(ws.root), "--out", str(out), "--utc-offset", "10"])
     assert res.exit_code == 0, res.output
     text = out.read_text()
-    assert "<th>date (local, UTC+10)</th>" in text and "date (UTC)" not in text
+    assert '<th scope="col">date (local, UTC+10)</th>' in text and "date (UTC)" not in text
     assert "Dates are local dates at UTC+10" in text
-    assert "<th>date (UTC)</th>" in write_report(ws, ["dunai"], tmp_path / "utc.html").read_text()
+    assert '<th scope="col">date (UTC)</th>' in write_report(ws, ["dunai"], tmp_path / "utc.html").read_text()
     res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--utc-offset", "10"])
     assert res.exit_code == 0 and "Dates are local dates at UTC+10." in res.output and "(UTC)" not in res.output
     # Without an offset the table's dates are UTC dates, and its header says so (it said "date" alone).
@@ -423,6 +464,27 @@ def test_observation_chip_of_a_port_wide_window_keeps_its_pixels(ws: Workspace) 
     assert png is not None
     width, height = _png_size(base64.b64encode(png).decode())
     assert width >= 790 and height >= 790
+
+
+def test_chip_title_is_as_large_as_its_caption_and_fits_the_chip(ws: Workspace) -> None:
+    """A chip's title (its date, sensor and SIMULATED label, which a picture copied out of the report
+    keeps) was drawn 9 px high: now 12 px, the caption's size, on lines no wider than the image."""
+    from sitewatch.report.charts import _CHIP_DPI, chip_figure
+
+    with ws.store() as st:
+        o = next(o for o in st.observations("dunai") if st.detections(observation_id=o.id))
+        dets = st.detections(observation_id=o.id)
+    fig = chip_figure(ws.root / o.path, o, dets, dets[0].footprint, margin_m=40)
+    assert fig is not None
+    title = fig.axes[0].title
+    assert title.get_fontsize() * _CHIP_DPI / 72 >= 12
+    assert "SIMULATED IMAGERY" in title.get_text() and o.scene.sensor in title.get_text()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    assert title.get_window_extent(renderer).width <= fig.axes[0].get_window_extent(renderer).width
 
 
 def test_report_has_close_ups_of_detections_naming_observation_and_image(ws: Workspace, html: str) -> None:
@@ -695,7 +757,7 @@ def test_observation_chips_spread_over_time_keep_the_latest(tmp_path: Path, monk
     monkeypatch.setattr(report_html, "MAX_CHIPS_PER_SITE", 3)
     html = report_html.render_report(w, ["dunai"])
     overview = html.split('<div class="chips">', 1)[1].split("</div>", 1)[0]
-    shown = re.findall(r'alt="chip ([^"]+)"', overview)
+    shown = re.findall(r"<br>observation (\S+) · image", overview)
     assert len(shown) == 3 and shown[0].endswith("2024-10-17-optical") and shown[-1].endswith("2024-10-23-optical"), shown
     assert "2 more observation(s) with detections" in html
 
@@ -778,7 +840,7 @@ def test_close_ups_are_of_the_highest_scores(tmp_path: Path, monkeypatch: pytest
 
     monkeypatch.setattr(report_html, "MAX_CLOSE_UPS_PER_SITE", 2)
     html = report_html.render_report(build(tmp_path / "ws"), ["dunai"])
-    shown = re.findall(r'alt="close-up (\S+) ', html)
+    shown = re.findall(r'alt="Close-up of detection (\S+) ', html)
     assert shown == ["dunai:sim-dunai-2024-10-17-optical#0", "dunai:sim-dunai-2024-10-17-sar#0"]  # 0.95, not the 0.8 crane
 
 

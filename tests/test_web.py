@@ -14,6 +14,7 @@ import re
 import sqlite3
 import sys
 import warnings
+from collections import Counter
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,14 @@ import matplotlib.image as mimage
 import pytest
 from click.testing import CliRunner
 
-from _a11y import contrast_ratio, elements
+from _a11y import (
+    contrast_ratio,
+    doubled_tab_stops,
+    elements,
+    table_problems,
+    unnamed_focus_boxes,
+    unreachable_scrollers,
+)
 from sitewatch.analysis.occupancy import TimelineParams, load_timeline, timeline_to_dict
 from sitewatch.cli import main
 from sitewatch.demo import run_demo
@@ -86,8 +94,12 @@ def test_every_page_has_one_main_landmark_and_focusable_scrolling_boxes(ws: Work
         loose = [e.tag for e in els if e.tag in {"h1", "h2", "p", "table", "figure", "ul"}
                  and not any(a.tag in {"main", "nav"} for a in e.ancestors)]  # fmt: skip
         assert loose == [], url
-        boxes = [e for e in els if e.tag == "table" or "scroll" in e.classes]
-        assert [e.tag for e in boxes if e.attrs.get("tabindex") != "0"] == [], url
+        assert [e.tag for e in unreachable_scrollers(els)] == [], url
+        # A table in a scroll box that takes the focus does not take it again (two stops for one table).
+        assert [e.tag for e in doubled_tab_stops(els)] == [], url
+        # Each table named by its caption, its header cells scoped; each box that takes focus named.
+        assert table_problems(els) == [], url
+        assert unnamed_focus_boxes(els) == [], url
 
 
 def test_timeline_chart_says_in_words_what_it_shows(ws: Workspace, client: TestClient) -> None:
@@ -96,6 +108,18 @@ def test_timeline_chart_says_in_words_what_it_shows(ws: Workspace, client: TestC
     assert len(charts) == 1
     alt = charts[0].attrs["alt"]
     assert alt.startswith("Bar chart of vessels per usable date at ") and "presence day" in alt and "table below" in alt
+
+
+def test_quicklook_says_in_words_what_is_outlined(ws: Workspace, client: TestClient) -> None:
+    """Its alt was "quick-look of" and the observation's id: nothing of what the image shows."""
+    for o in _observations(ws):
+        imgs = [e for e in elements(client.get(f"/observations/{o.id}").text) if e.tag == "img" and "quicklook" in e.attrs["src"]]
+        assert len(imgs) == 1
+        with ws.store() as st:
+            kinds = Counter(d.kind for d in st.detections(observation_id=o.id))
+        alt = imgs[0].attrs["alt"]
+        assert alt.startswith(f"Quick-look of {o.id}, ") and alt.endswith(" outlined"), alt
+        assert f"{kinds['vessel']} vessel" in alt, alt
 
 
 def test_pictures_with_links_are_groups_of_named_links(ws: Workspace, client: TestClient) -> None:
@@ -205,7 +229,7 @@ def test_drawn_pngs_carry_an_etag_and_a_browser_that_has_one_gets_304(ws: Worksp
 def test_observation_known_by_its_date_alone_says_time_unknown(ws: Workspace, client: TestClient) -> None:
     o = next(o for o in _observations(ws) if o.acquired_date_only)
     html = client.get(f"/observations/{o.id}").text
-    acquired_row = re.search(r"<tr><th>acquired</th><td>(.*?)</td></tr>", html)
+    acquired_row = re.search(r'<tr><th scope="row">acquired</th><td>(.*?)</td></tr>', html)
     assert acquired_row is not None  # the page's other times (ingested, detected) are the clock's: look at this row only
     assert acquired_row.group(1) == f"{o.scene.acquired:%Y-%m-%d}, time unknown"
     assert client.get(f"/api/observations/{o.id}").json()["acquired_date_only"] is True

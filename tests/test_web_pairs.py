@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from _a11y import elements
+from _a11y import elements, table_problems, unnamed_focus_boxes
 from sitewatch.demo import run_demo
 from sitewatch.model import Grid
 from sitewatch.sources.simulate import load_scenario, shorten
@@ -116,6 +116,22 @@ def test_pair_page_every_header_cell_has_words(ws: Workspace, client: TestClient
     for p, _ in _pairs(ws):
         headers = [e for e in elements(client.get(_url(p)).text) if e.tag == "th"]
         assert headers and [e for e in headers if not e.inner_text()] == []
+
+
+def test_pair_images_say_which_side_when_and_how_many_regions(ws: Workspace, client: TestClient) -> None:
+    """Their alt was "before:" and an id; now the date and the regions drawn on them, as the caption says."""
+    p, regions = next((p, rs) for p, rs in _pairs(ws) if rs)
+    alts = [e.attrs["alt"] for e in elements(client.get(_url(p)).text) if e.tag == "img"]
+    assert [a.split(":")[0] for a in alts] == ["Before", "After"]
+    assert all(f"; {len(regions)} changed region" in a and " UTC" in a for a in alts), alts
+
+
+def test_pair_page_tables_are_named_and_their_headers_scoped(ws: Workspace, client: TestClient) -> None:
+    """The regions' table and "What this rests on" (headers down its first column: scope="row") are
+    named by captions; a screen reader read the row headers as column headers."""
+    els = elements(client.get(_url(_pairs(ws)[0][0])).text)
+    assert table_problems(els) == [] and unnamed_focus_boxes(els) == []
+    assert [e.attrs["scope"] for e in els if e.tag == "th" and e.inner_text() == "sensor"] == ["row"]
 
 
 def test_both_images_show_the_same_ground_at_the_same_scale(ws: Workspace) -> None:

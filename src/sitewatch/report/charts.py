@@ -48,11 +48,15 @@ if TYPE_CHECKING:
     from rasterio.io import DatasetReader
     from rasterio.windows import Window
 
-__all__ = ["timeline_chart_png", "timeline_chart_alt", "site_map_png", "site_map_figure", "chip_png", "display_values",
-           "SIMULATED_LABEL"]
+__all__ = ["timeline_chart_png", "timeline_chart_alt", "png_size", "site_map_png", "site_map_figure", "chip_png",
+           "chip_figure", "display_values", "SIMULATED_LABEL"]
 
 SIMULATED_LABEL = "SIMULATED IMAGERY"
 _CHIP_DPI = 80
+_CHIP_TITLE_PT = 11
+"""A chip's title: 12 px at the chip's 80 dpi, as large as the caption under it in the report (0.75em); at
+8 pt it was 9 px. The caption and the alt say the same, but a picture copied out of the page keeps only this
+(and its SIMULATED label)."""
 _CASING_PT = 1.6
 """How much wider than its coloured line an outline's dark casing is, in points: about a pixel each side."""
 _ARRIVAL_COLOUR = "#1a7f37"
@@ -107,6 +111,13 @@ def _png(fig: Figure, dpi: int = 90) -> bytes:
     # metadata Software=None: matplotlib would otherwise write its web address into the PNG.
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     return buf.getvalue()
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """Width and height in pixels of a PNG, from its header: a page sizes the image's box without decoding it."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
+        raise ValueError("not a PNG")
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 
 
 def _plain(text: str) -> str:
@@ -384,6 +395,24 @@ def chip_png(
     integer_scale: bool = False,
     changes: Sequence[Change] = (),
 ) -> bytes | None:
+    """The PNG of :func:`chip_figure` (same arguments); None if the image is unreadable."""
+    fig = chip_figure(path, obs, detections, focus, title=title, margin_m=margin_m, size_px=size_px,
+                      integer_scale=integer_scale, changes=changes)  # fmt: skip
+    return None if fig is None else _png(fig, dpi=_CHIP_DPI)
+
+
+def chip_figure(
+    path: Path,
+    obs: Observation,
+    detections: Sequence[Detection],
+    focus: BaseGeometry,
+    *,
+    title: str | None = "",
+    margin_m: float = 150.0,
+    size_px: tuple[int, int] = (270, 270),
+    integer_scale: bool = False,
+    changes: Sequence[Change] = (),
+) -> Figure | None:
     """An image chip of ``obs`` around ``focus`` (WGS84) with the detections outlined in their kind's colour
     and line pattern (:data:`~sitewatch.report.colours.KIND_CUES`); None if unreadable.
 
@@ -396,7 +425,7 @@ def chip_png(
     within ``size_px[0]`` (at least 1); a window longer than ``size_px[1]`` is shrunk to it.
     ``title`` None: no title but "SIMULATED IMAGERY" on simulated imagery (its page captions it).
     ``changes``: stored change regions, outlined dashed in their direction's colour (holes and all
-    parts of a multipolygon too).
+    parts of a multipolygon too). Call it under the chart fonts, as :func:`chip_png` does.
     """
     lat = focus.centroid.y
     dlat = margin_m / 110_540.0
@@ -439,8 +468,9 @@ def chip_png(
     ax.set_yticks([])
     res = obs.scene.resolution_m
     if title is None:
-        ax.set_title(SIMULATED_LABEL if obs.scene.simulated else "", fontsize=8)
+        ax.set_title(SIMULATED_LABEL if obs.scene.simulated else "", fontsize=_CHIP_TITLE_PT)
     else:
-        label = title or f"{acquired_label(obs)} {obs.scene.sensor} {res:g} m"
-        ax.set_title(_title(label, obs.scene.simulated), fontsize=8)
-    return _png(fig, dpi=_CHIP_DPI)
+        # The date over the sensor: on one line at this size the title outran a 170 px chip.
+        label = title or f"{acquired_label(obs)}\n{obs.scene.sensor} {res:g} m"
+        ax.set_title(_title(label, obs.scene.simulated), fontsize=_CHIP_TITLE_PT)
+    return fig

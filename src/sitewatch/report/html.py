@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import jinja2
-from shapely.geometry import box
+from shapely.geometry import Polygon, box
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
@@ -97,6 +97,13 @@ class _Chip:
     """The image in the workspace's archive."""
     detection: str = ""
     """For a close-up: the detection it centres on, in words."""
+    simulated: bool = False
+
+    def alt(self, what: str) -> str:
+        """The chip in words for its ``alt``: ``what`` it is, the image, and what is drawn on it (its caption
+        adds the ids and the file). "chip" and an observation id told a screen reader nothing it shows."""
+        sim = " (simulated imagery)" if self.simulated else ""
+        return f"{what}, {self.label}{sim}: {self.detections} outlined"
 
 
 def _by_kind(detections: Sequence[Detection]) -> str:
@@ -124,7 +131,10 @@ class _SiteSection:
     site: Site
     timeline: Timeline
     map_png: str
+    map_alt: str
     chart_png: str
+    chart_size: tuple[int, int]
+    """The chart's width and height in pixels: its box scrolls, and says so, on a screen narrower than that."""
     changes: list[_Change] = field(default_factory=list)
     changes_omitted: int = 0
     chips: list[_Chip] = field(default_factory=list)
@@ -332,6 +342,17 @@ def _change_text(pair: ChangePair, regions: Sequence[Change]) -> str:
             + f"); largest {largest.area_m2:,.0f} m², {largest.direction}")  # fmt: skip
 
 
+def _map_alt(site: Site, detections: Sequence[Detection], simulated: bool) -> str:
+    """The site map in words, for its ``alt``: what it draws (the outline, water and berths by name) and
+    how many detections of each kind it outlines."""
+    drawn = [d for d in detections if isinstance(d.footprint, Polygon)]  # as site_map_figure draws them
+    berths = "; ".join(b.name or b.id for b in site.berths)  # a name may hold a comma ("Pier, east face")
+    parts = ["its outline"] + (["its water"] if site.water is not None else [])
+    parts.append(f"its berths ({berths})" if berths else "no berths")
+    sim = " (simulated imagery)" if simulated else ""
+    return f"Map of {site.name or site.id}{sim}: {', '.join(parts)}; {_by_kind(drawn)} outlined by kind"
+
+
 def _change_finding(name: str, pairs: Sequence[tuple[ChangePair, list[Change]]]) -> str:
     """The stored change pairs of a site in one sentence (empty when there are none)."""
     if not pairs:
@@ -355,11 +376,14 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
     simulated = any(o.scene.simulated for o in observations)
     # A training ground has no vessel timeline to speak of: 14 dates of "0 vessels" say nothing.
     inland = inland_without_vessels(site, detections)
+    chart = None if inland else charts.timeline_chart_png(tl)
     section = _SiteSection(
         site=site,
         timeline=tl,
         map_png=_b64(charts.site_map_png(site, detections, simulated=simulated)) or "",
-        chart_png="" if inland else _b64(charts.timeline_chart_png(tl)) or "",
+        map_alt=_map_alt(site, detections, simulated),
+        chart_png=_b64(chart) or "",
+        chart_size=charts.png_size(chart) if chart else (0, 0),
         inland=inland,
         change_finding=_change_finding(site.name or site.id, change_pairs),
         images={o.id: o.path for o in observations},
@@ -369,7 +393,7 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
     def chip(o: Observation, focus: BaseGeometry, **kw: Any) -> _Chip:
         ds = by_obs.get(o.id, [])
         return _Chip(_obs_label(o), _b64(charts.chip_png(ws.root / o.path, o, ds, focus, **kw)), o.id, o.scene.id,
-                     o.sha256, _by_kind(ds), o.path)
+                     o.sha256, _by_kind(ds), o.path, simulated=o.scene.simulated)
 
     # The stored change pairs with the most changed area, in time order, their regions outlined on both images.
     changed = [(p, rs) for p, rs in change_pairs if rs and p.before_id in obs and p.after_id in obs]

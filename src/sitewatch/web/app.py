@@ -464,6 +464,10 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             alerts = data.site_alerts(store, site.id)
             regions = changes(store, site_id=site.id)
         imagery, note = imagery_lines(observations, dash.params.utc_offset_hours) if observations else ([], "")
+        inland = inland_without_vessels(site, detections)
+        # The chart is drawn here, not only when its <img> asks (the cache then answers that): the page
+        # gives its size, so its box is laid out before it loads and a phone is told that it scrolls.
+        chart_size = None if inland else charts.png_size(dash.timeline_chart(tl))
         # Each region on the map leads to its row on its pair's page.
         region_href = {r["id"]: f"/changes/{quote(p['id'], safe='/')}#region-{n}"
                        for p in pairs for n, r in enumerate(p["regions"], start=1)}  # fmt: skip
@@ -477,7 +481,7 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             "site.html.j2", simulated=any(o.scene.simulated for o in observations), site=site, timeline=tl,
             imagery=imagery, revisit_note=note, map_svg=map_svg, crs=crs, detections=len(detections),
             observations=rows, date_zone=date_zone(dash.params.utc_offset_hours), changes=pairs, alerts=alerts,
-            regions=len(regions), inland=inland_without_vessels(site, detections),
+            regions=len(regions), inland=inland, chart_size=chart_size,
         )  # fmt: skip
 
     @app.get("/links", response_class=HTMLResponse, include_in_schema=False)

@@ -169,20 +169,25 @@ def test_unreadable_toml_is_named(tmp_path: Path) -> None:
         load_settings(tmp_path, env={})
 
 
-def test_init_without_folder_makes_the_workspace_that_sitewatch_workspace_names(tmp_path: Path) -> None:
+def test_init_without_folder_makes_the_workspace_that_sitewatch_workspace_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from click.testing import CliRunner
 
     from sitewatch.cli import main
 
     named = tmp_path / "investigation"
+    here = tmp_path / "here"
+    here.mkdir()
+    # monkeypatch.chdir, not CliRunner.isolated_filesystem: Click 8.5 deprecates that, to go in 9.0
+    monkeypatch.chdir(here)
     runner = CliRunner()
-    with runner.isolated_filesystem(temp_dir=tmp_path) as here:
-        env = {"SITEWATCH_WORKSPACE": str(named)}
-        r = runner.invoke(main, ["init"], env=env)
-        assert r.exit_code == 0 and str(named) in r.output
-        assert (named / "sitewatch.gpkg").is_file() and not (Path(here) / "sitewatch.gpkg").exists()
-        # ...so that the next command, which reads the same variable, finds it.
-        assert runner.invoke(main, ["sites", "list"], env=env).exit_code == 0
+    env = {"SITEWATCH_WORKSPACE": str(named)}
+    r = runner.invoke(main, ["init"], env=env)
+    assert r.exit_code == 0 and str(named) in r.output
+    assert (named / "sitewatch.gpkg").is_file() and not (here / "sitewatch.gpkg").exists()
+    # ...so that the next command, which reads the same variable, finds it.
+    assert runner.invoke(main, ["sites", "list"], env=env).exit_code == 0
 
 
 def test_init_where_no_folder_can_be_made_is_named_without_a_traceback(tmp_path: Path) -> None:

@@ -47,7 +47,7 @@ pytest.importorskip("fastapi", reason="the web extra: pip install 'sitewatch[web
 pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx (in the dev extra)")
 
 with warnings.catch_warnings():
-    # Starlette's TestClient says httpx (which FastAPI's docs and our dev extra name) will give way to httpx2.
+    # Starlette's TestClient says httpx (which FastAPI's docs name) will give way to httpx2 where only httpx is there.
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 

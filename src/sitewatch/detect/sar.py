@@ -58,7 +58,7 @@ import warnings
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, fields, replace
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -266,7 +266,7 @@ class SarParams:
         }
 
 
-def _nan_min(a: NDArray[np.generic], pool: Executor | None = None) -> float:
+def _nan_min(a: NDArray[np.floating], pool: Executor | None = None) -> float:
     """``np.nanmin``, NaN for an image with no finite value, without numpy's warning about it;
     with a pool the two halves of a large image in two threads."""
     with warnings.catch_warnings():
@@ -289,11 +289,14 @@ def _to_intensity(image: NDArray[np.generic], scale: InputScale, pool: Executor 
             raise InputError("input_scale 'db' does not apply to a complex (SLC) image: its intensity is |z|²")
         return np.square(np.abs(a)).astype(np.float32, copy=False)
     if scale == "auto":
+        # Float pixels below the integer case (complex ones returned above); said so to mypy, as numpy's
+        # stubs from 2.5 on take nanmin, median and comparisons only of scalars that have an order.
+        floats = cast("NDArray[np.floating]", a)
         if np.issubdtype(a.dtype, np.integer) or a.dtype == np.bool_:
             scale = "amplitude"
-        elif a.size and _nan_min(a, pool) < 0 and _mostly_db(a):
+        elif floats.size and _nan_min(floats, pool) < 0 and _mostly_db(floats):
             scale = "db"
-        elif _digital_numbers(a):
+        elif _digital_numbers(floats):
             scale = "amplitude"
         else:
             scale = "intensity"
@@ -309,7 +312,7 @@ def _to_intensity(image: NDArray[np.generic], scale: InputScale, pool: Executor 
     return a.astype(np.float32, copy=False)
 
 
-def _mostly_db(a: NDArray[np.generic]) -> bool:
+def _mostly_db(a: NDArray[np.floating]) -> bool:
     """Float pixels with negative values that are dB: the middle of the image is below 0 and some
     value below -1. Linear intensity is never below -1, and never mostly negative: a few negative
     pixels in it (a no-data value such as -9999, noise taken out of the sea) are invalid pixels,
@@ -319,7 +322,7 @@ def _mostly_db(a: NDArray[np.generic]) -> bool:
     return bool(s.size) and float(np.median(s)) < 0 and float(s.min()) < -1
 
 
-def _digital_numbers(a: NDArray[np.generic]) -> bool:
+def _digital_numbers(a: NDArray[np.floating]) -> bool:
     """Float pixels that look like a GRD product's amplitude digital numbers stored as float.
 
     Uncalibrated GRD exports (SNAP, OpenSARShip's ``Patch/`` chips) hold the

@@ -14,6 +14,7 @@ import os
 import sqlite3
 import stat
 import xml.etree.ElementTree as ET
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import shapely
 from click.testing import CliRunner, Result
 from shapely.geometry import box, shape
 
+from _fds import open_on
 from _report_world import build
 from sitewatch.cli import main
 from sitewatch.kml import kml_to_geojson
@@ -270,7 +272,7 @@ def test_a_geopackage_holding_other_layers_is_not_replaced(ws: Workspace, tmp_pa
     # QGIS adds a layer to an existing GeoPackage; `export --out project.gpkg` replaced the whole file,
     # and the project's own layers (and the QGIS project saved in it) were gone.
     project = tmp_path / "project.gpkg"
-    with sqlite3.connect(project) as db:
+    with closing(sqlite3.connect(project)) as db:
         db.executescript("""CREATE TABLE gpkg_contents (table_name TEXT PRIMARY KEY, data_type TEXT);
             CREATE TABLE roads (fid INTEGER PRIMARY KEY); CREATE TABLE qgis_projects (name TEXT);
             INSERT INTO gpkg_contents VALUES ('roads', 'features'), ('qgis_projects', 'attributes');""")
@@ -278,6 +280,8 @@ def test_a_geopackage_holding_other_layers_is_not_replaced(ws: Workspace, tmp_pa
     res = run(ws, "--out", str(project))
     assert res.exit_code == 1 and "holding other layers (qgis_projects, roads)" in res.stderr, res.output
     assert project.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["project.gpkg"]
+    if Path("/proc/self/fd").is_dir():  # the look inside it left it closed (`with connect()` does not close)
+        assert open_on(project) == []
     # An earlier export of the same layer, and a file that is no GeoPackage, are replaced.
     out = tmp_path / "d.gpkg"
     assert run(ws, "--out", str(out)).exit_code == 0 and run(ws, "--out", str(out)).exit_code == 0

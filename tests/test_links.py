@@ -161,6 +161,21 @@ def test_every_link_counts_the_other_vessels_that_fit_as_well() -> None:
     assert "one of 2 departures" in found.links[0].ambiguity_text()
 
 
+def test_each_pair_of_sites_is_routed_once_and_progress_counts_the_pairs() -> None:
+    r = [obs("rason", "2024-10-11"), obs("rason", "2024-10-12"), obs("rason", "2024-10-13")]
+    d = [obs("dunai", "2024-10-13", 1), obs("dunai", "2024-10-14", 1)]
+    dets = [ship(r[0], 0, 90.0), ship(r[0], 1, 95.0, dx=400), ship(r[1], 0, 90.0), ship(r[2], 0, 95.0, dx=400),
+            ship(d[1], 0, 92.0)]  # fmt: skip
+    sites = [site("rason"), site("dunai")]
+    timelines = {s.id: build_timeline(s.id, [o for o in r + d if o.site_id == s.id], dets) for s in sites}
+    calls: list[tuple[int, int, str]] = []
+    found = find_links(sites, timelines, r + d, dets, LinkParams(), progress=lambda *c: calls.append(c))
+    # Two departures to one arrival: two links, one pair of sites, routed once (a route takes up to seconds).
+    assert len(found.links) == 2 and {k.distance_by for k in found.links} == {"route"}
+    assert calls == [(0, 1, "dunai – rason"), (1, 1, "")]
+    assert found.links == links_of(sites, r + d, dets).links  # the same links with or without progress
+
+
 def test_a_site_inland_has_no_sea_route_and_says_so() -> None:
     r = [obs("rason", "2024-10-12"), obs("rason", "2024-10-13")]
     u = [obs("ussuriysk", "2024-10-13"), obs("ussuriysk", "2024-10-14")]

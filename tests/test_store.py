@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import struct
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
 
+from _fds import needs_proc, open_on
 from _old_store import copy_rows, old_database
 from sitewatch.errors import StoreError
 from sitewatch.model import Berth, Detection, Grid, Observation, SceneRef, Site
@@ -140,6 +142,26 @@ def test_a_migration_another_command_ran_meanwhile_is_not_run_again(
         with sqlite3.connect(path) as db:
             db.execute("UPDATE sitewatch_meta SET value = '6' WHERE key = 'schema_version'")
         Store(path)
+
+
+@needs_proc
+def test_a_database_refused_is_left_closed(tmp_path: Path) -> None:
+    """A file that is no database, or of a newer schema, was refused with its connection left open until the
+    garbage collector came (Python 3.13 warns: ResourceWarning); on Windows the file stays locked meanwhile."""
+    text = tmp_path / "notes.gpkg"
+    text.write_text("not a database, " * 100)
+    with pytest.raises(StoreError) as refused:
+        Store(text)
+    assert open_on(text) == [], refused.value  # the traceback still holds the store it refused
+    newer = tmp_path / "newer.gpkg"
+    Store(newer).close()
+    with closing(sqlite3.connect(newer)) as db:
+        db.execute(f"UPDATE sitewatch_meta SET value = '{SCHEMA_VERSION + 1}' WHERE key = 'schema_version'")
+        db.commit()
+    for read_only in (False, True):
+        with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}") as refused:
+            Store(newer, read_only=read_only)
+        assert open_on(newer) == [], refused.value
 
 
 def test_not_a_workspace_says_what_to_do(tmp_path: Path) -> None:

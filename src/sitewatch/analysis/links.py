@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -570,11 +570,13 @@ def find_links(
     detections: Iterable[Detection],
     params: LinkParams | None = None,
     ais: Mapping[str, AisId] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> Links:
     """The candidate links between the departures at each site and the arrivals at the others.
 
     With ``ais`` (detection id → MMSI, :func:`ais_ids`), each link says whether AIS confirms it, rules
-    it out or cannot tell (:attr:`LinkCandidate.ais`).
+    it out or cannot tell (:attr:`LinkCandidate.ais`). ``progress(done, total, "A – B")`` is called
+    before each pair of sites is routed by sea (up to seconds a pair) and once when all are.
     """
     params = params or LinkParams()
     obs_by_id = {o.id: o for o in observations}
@@ -592,7 +594,7 @@ def find_links(
     notes: dict[tuple[str, str], str] = {}
     routes: dict[tuple[str, str], SeaDistance] = {}
     fallbacks: dict[tuple[str, ...], str] = {}
-    found: list[LinkCandidate] = []
+    fitting: list[tuple[Move, Move, float, tuple[float | None, float | None, float]]] = []
     for d in departures:
         start, _ = d.time_bounds()
         for a in arrivals:
@@ -608,45 +610,57 @@ def find_links(
             if notes[pair]:
                 continue
             fit = _size_fit(d, a, params)
-            if fit is None:
-                continue
-            # Routed only for a pair of sites with a move that fits by size (0.2-1.5 s a pair routed, 7 s for one that finds no route).
-            sea = _pair_distance(by_id[d.site_id], by_id[a.site_id], d, a, params, routes)
-            gc = great_circle_km(d.lon, d.lat, a.lon, a.lat)
-            if sea.km is not None and sea.km >= gc:
-                km, how = sea.km, f"{sea.text} between the sites' centres"
-            elif sea.km is not None:
-                # Two sightings far apart in sites close together: the route between the centres was the
-                # shorter, and made the passage slower than a straight line could.
-                km, how = gc, (f"the great circle between the two sightings, longer than the {sea.km:.1f} km "
-                               f"{sea.text.replace('routed', 'route', 1)} between the sites' centres")  # fmt: skip
-            else:
-                km = gc * params.detour_factor
-                how = f"great circle × {params.detour_factor:g}: {sea.text}"
-                fallbacks[tuple(sorted(pair))] = how
-            speed = km / KNOT_KMH / hours
-            text = []
-            if d.acquired_date_only or a.acquired_date_only:
-                text.append(
-                    "an image known only by its date: hours counted from the start of the departure's day "
-                    "to the end of the arrival's" if d.acquired_date_only and a.acquired_date_only else
-                    "the departure's image known only by its date: hours counted from the start of its day"
-                    if d.acquired_date_only else
-                    "the arrival's image known only by its date: hours counted to the end of its day"
-                )  # fmt: skip
-            if d.truncated or a.truncated:
-                text.append("a hull cut by the image's edge or missing data: its size is a lower bound")
-            found.append(
-                LinkCandidate(
-                    departure=d, arrival=a, hours_apart=round(hours, 2), distance_km=round(km, 1),
-                    great_circle_km=round(gc, 1), speed_kn=round(speed, 2), feasible=speed <= params.max_speed_kn,
-                    similarity=round(fit[2], 3),
-                    length_sigmas=None if fit[0] is None else round(fit[0], 2),
-                    width_sigmas=None if fit[1] is None else round(fit[1], 2),
-                    likely_class=_likely_class(d, a), notes=tuple(text),
-                    distance_by="route" if sea.km is not None else "great circle", distance_text=how,
-                )
+            if fit is not None:
+                fitting.append((d, a, hours, fit))
+    # Routed only for a pair of sites with a move that fits by size (0.2-1.5 s a pair routed, 7 s for one that
+    # finds no route), each pair once, so the pairs are known before the first is routed: progress can count them.
+    first_move: dict[tuple[str, str], tuple[Move, Move]] = {}
+    for d, a, _, _ in fitting:
+        first_move.setdefault((d.site_id, a.site_id) if d.site_id <= a.site_id else (a.site_id, d.site_id), (d, a))
+    for k, (key, (d, a)) in enumerate(first_move.items()):
+        if progress:
+            progress(k, len(first_move), " – ".join(key))
+        _pair_distance(by_id[d.site_id], by_id[a.site_id], d, a, params, routes)
+    if progress:
+        progress(len(first_move), len(first_move), "")
+    found: list[LinkCandidate] = []
+    for d, a, hours, fit in fitting:
+        sea = _pair_distance(by_id[d.site_id], by_id[a.site_id], d, a, params, routes)
+        gc = great_circle_km(d.lon, d.lat, a.lon, a.lat)
+        if sea.km is not None and sea.km >= gc:
+            km, how = sea.km, f"{sea.text} between the sites' centres"
+        elif sea.km is not None:
+            # Two sightings far apart in sites close together: the route between the centres was the
+            # shorter, and made the passage slower than a straight line could.
+            km, how = gc, (f"the great circle between the two sightings, longer than the {sea.km:.1f} km "
+                           f"{sea.text.replace('routed', 'route', 1)} between the sites' centres")  # fmt: skip
+        else:
+            km = gc * params.detour_factor
+            how = f"great circle × {params.detour_factor:g}: {sea.text}"
+            fallbacks[tuple(sorted((d.site_id, a.site_id)))] = how
+        speed = km / KNOT_KMH / hours
+        text = []
+        if d.acquired_date_only or a.acquired_date_only:
+            text.append(
+                "an image known only by its date: hours counted from the start of the departure's day "
+                "to the end of the arrival's" if d.acquired_date_only and a.acquired_date_only else
+                "the departure's image known only by its date: hours counted from the start of its day"
+                if d.acquired_date_only else
+                "the arrival's image known only by its date: hours counted to the end of its day"
             )  # fmt: skip
+        if d.truncated or a.truncated:
+            text.append("a hull cut by the image's edge or missing data: its size is a lower bound")
+        found.append(
+            LinkCandidate(
+                departure=d, arrival=a, hours_apart=round(hours, 2), distance_km=round(km, 1),
+                great_circle_km=round(gc, 1), speed_kn=round(speed, 2), feasible=speed <= params.max_speed_kn,
+                similarity=round(fit[2], 3),
+                length_sigmas=None if fit[0] is None else round(fit[0], 2),
+                width_sigmas=None if fit[1] is None else round(fit[1], 2),
+                likely_class=_likely_class(d, a), notes=tuple(text),
+                distance_by="route" if sea.km is not None else "great circle", distance_text=how,
+            )
+        )  # fmt: skip
     by_arrival: dict[str, int] = defaultdict(int)
     by_departure: dict[str, int] = defaultdict(int)
     for link in found:
@@ -811,11 +825,12 @@ def load_links(
     params: LinkParams | None = None,
     timeline_params: TimelineParams | None = None,
     ais: Mapping[str, AisId] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> Links:
     """Read the sites' observations and detections from a store and find the links between them.
 
-    ``site_ids`` None: every site with observations. An unknown site is an error naming it. ``ais``:
-    as :func:`find_links`.
+    ``site_ids`` None: every site with observations. An unknown site is an error naming it. ``ais``
+    and ``progress``: as :func:`find_links`.
     """
     if site_ids:
         sites = [store.get_site(s) for s in dict.fromkeys(site_ids)]
@@ -828,4 +843,4 @@ def load_links(
         timelines[s.id] = load_timeline(store, s.id, timeline_params)
         observations += store.observations(s.id)
         detections += store.detections(site_id=s.id)
-    return find_links(sites, timelines, observations, detections, params, ais)
+    return find_links(sites, timelines, observations, detections, params, ais, progress)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Collection
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -168,7 +169,9 @@ def _refuse_other_geopackage(path: Path, written: Collection[str]) -> None:
     if not path.is_file():
         return
     try:
-        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
+        # closing(): a connection's own `with` ends a transaction but leaves it open, and an open file
+        # cannot be renamed over on Windows (Python 3.13 warns of it: ResourceWarning).
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
             tables = {str(r[0]) for r in db.execute("SELECT table_name FROM gpkg_contents")}
     except sqlite3.Error:  # not a GeoPackage: nothing in it that QGIS would show as a layer
         return

@@ -28,7 +28,9 @@ from .options import (
     ais_files_option,
     check_date_order,
     handle_errors,
+    is_quiet,
     json_option,
+    progress_bar,
     stated_ais_coverage,
     workspace_option,
 )
@@ -153,7 +155,8 @@ def command(
 
             ids = list(site_ids) or [s.id for s in store.sites() if store.observations(s.id)]
             ais = ais_ids(match_workspace(store, ws.root, ids, ais_files, start=start, end=end, coverage=coverage))
-        links = load_links(store, list(site_ids) or None, params, ais=ais)
+        with progress_bar("routing by sea", is_quiet() or as_json) as progress:
+            links = load_links(store, list(site_ids) or None, params, ais=ais, progress=progress)
     if as_json:
         click.echo(json.dumps(links_to_dict(links), indent=1, default=str))
     else:

@@ -159,6 +159,16 @@ class Store:
                 self._db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the workspace database ({exc})") from exc
+        try:
+            self._setup(read_only)
+        except BaseException:
+            # A file that is no database, of a newer schema, or locked: refused with the connection closed,
+            # not left to the garbage collector (an open file cannot be renamed or removed on Windows).
+            self._db.close()
+            raise
+
+    def _setup(self, read_only: bool) -> None:
+        """The connection's functions and settings, then the schema checked (read-only) or migrated."""
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA foreign_keys = OFF")
         # The spatial indexes' triggers call ST_IsEmpty, ST_MinX… (and run on every insert, and

@@ -1,0 +1,25 @@
+"""Which of this process's file descriptors are open on a file (Linux's /proc), for tests that a refused
+input is left closed: an open file cannot be renamed over or removed on Windows."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd (Linux)")
+
+
+def open_on(path: Path) -> list[str]:
+    """The descriptors of this process open on ``path`` (SQLite's journal files beside it included)."""
+    target = str(path.resolve())
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            link = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed while listed (the listing's own descriptor)
+            continue
+        if link.startswith(target):
+            found.append(fd)
+    return found

@@ -8,7 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import Transformer
 
-from sitewatch.geo import ground_pixel_size, heading_from_north, pixel_corners_to_polygon, utm_crs_for
+from sitewatch.geo import (
+    ground_pixel_size,
+    heading_from_north,
+    pixel_corners_to_polygon,
+    utm_crs_for,
+)
 
 
 @pytest.mark.parametrize(

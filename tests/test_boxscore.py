@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sitewatch.boxscore import Box, Detected, match_boxes, score_files
 from sitewatch.cli import main
@@ -687,3 +690,80 @@ def test_detections_only_in_subfolders_are_pointed_to(tmp_path: Path) -> None:
     (tmp_path / "chip.xml").write_text(VOC)
     r = CliRunner().invoke(main, ["score", str(out), str(tmp_path)])
     assert r.exit_code == 1 and "no detections in this folder" in r.output and "train/ hold(s) .geojson files" in r.output, r.output
+
+
+@st.composite
+def _rotated_box(draw: st.DrawFn) -> Box:
+    """A rotated rectangle (as DOTA labels give them) anywhere in a 60-pixel square, maybe difficult."""
+    cx, cy = draw(st.floats(0, 60)), draw(st.floats(0, 60))
+    half_l, half_w = draw(st.floats(0.5, 15)), draw(st.floats(0.5, 15))
+    a = math.radians(draw(st.floats(0, 180)))
+    u, v = (half_l * math.cos(a), half_l * math.sin(a)), (-half_w * math.sin(a), half_w * math.cos(a))
+    corners = [(cx + su * u[0] + sv * v[0], cy + su * u[1] + sv * v[1]) for su, sv in ((1, 1), (-1, 1), (-1, -1), (1, -1))]
+    return Box.around(corners, difficult=draw(st.booleans()))
+
+
+def _axis_box(x: int, y: int, w: int, h: int, difficult: bool) -> Box:
+    return Box(x, y, x + w, y + h, difficult=difficult)
+
+
+AXIS_BOXES = st.builds(_axis_box, st.integers(0, 40), st.integers(0, 40), st.integers(0, 20), st.integers(0, 20), st.booleans())
+DETECTIONS = st.builds(Detected, st.floats(-5, 70), st.floats(-5, 70), st.floats(0, 1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(DETECTIONS, max_size=12), st.lists(st.one_of(AXIS_BOXES, _rotated_box()), max_size=8))
+def test_matching_is_one_to_one_and_every_detection_is_counted_once(dets: list[Detected], boxes: list[Box]) -> None:
+    """Whatever overlaps: each box matches at most one detection and each detection at most one box, a
+    match holds the detection and is no difficult box, and every detection is a true positive, a false
+    one or left out, every box that is not difficult a true positive or a miss. A detection left
+    unmatched found every box that holds it taken by one scored at least as high."""
+    matched: list[tuple[int, int]] = []
+    tp, fp, fn = match_boxes(dets, boxes, matched)
+    assert tp == len(matched) and fp >= 0 and fn >= 0
+    assert len({j for j, _ in matched}) == tp and len({i for _, i in matched}) == tp
+    assert all(boxes[i].holds(dets[j].x, dets[j].y) and not boxes[i].difficult for j, i in matched)
+    left_out = sum(
+        j not in dict(matched) and any(b.difficult and b.holds(d.x, d.y) for b in boxes) for j, d in enumerate(dets)
+    )
+    assert tp + fp + left_out == len(dets)
+    assert tp + fn == sum(not b.difficult for b in boxes)
+    taker = {i: j for j, i in matched}
+    for j, d in enumerate(dets):
+        if j not in dict(matched):
+            for i, b in enumerate(boxes):
+                if b.holds(d.x, d.y) and not b.difficult:
+                    assert i in taker and dets[taker[i]].score >= d.score, (j, i)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.builds(Detected, st.integers(-5, 70), st.integers(-5, 70), st.floats(0, 1)), max_size=12),
+    st.lists(AXIS_BOXES, max_size=8),
+    st.integers(-10_000, 10_000),
+    st.integers(-10_000, 10_000),
+)
+def test_matching_moves_with_the_image(dets: list[Detected], boxes: list[Box], dx: int, dy: int) -> None:
+    """Moving detections and boxes together (by whole pixels, so that no edge is rounded) matches the
+    same pairs: pixel labels and map coordinates far from the origin are scored alike."""
+    matched: list[tuple[int, int]] = []
+    moved: list[tuple[int, int]] = []
+    counts = match_boxes(dets, boxes, matched)
+    assert match_boxes(
+        [Detected(d.x + dx, d.y + dy, d.score) for d in dets],
+        [Box(b.x0 + dx, b.y0 + dy, b.x1 + dx, b.y1 + dy, difficult=b.difficult) for b in boxes],
+        moved,
+    ) == counts
+    assert moved == matched
+
+
+@settings(max_examples=100, deadline=None)
+@given(_rotated_box())
+def test_a_rotated_box_holds_its_centre_and_its_corners(box: Box) -> None:
+    """A detection at a rotated box's centre, or on one of its corners (edges count), is a true positive."""
+    xs, ys = [p[0] for p in box.outline], [p[1] for p in box.outline]
+    centre = (sum(xs) / 4, sum(ys) / 4)
+    for x, y in [centre, *box.outline]:
+        assert box.holds(x, y), (x, y)
+        expected = (0, 0, 0) if box.difficult else (1, 0, 0)
+        assert match_boxes([Detected(x, y, 0.5)], [box]) == expected

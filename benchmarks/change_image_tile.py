@@ -316,7 +316,8 @@ def run(before: Path, after: Path, out_dir: Path, kill_gb: float, src: Path, ext
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     assert child.stdout is not None
-    text = child.stdout.read()
+    with child.stdout:  # closed once read: left to the collector, Python warns (ResourceWarning)
+        text = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t0

@@ -3,7 +3,10 @@ what the whole grid at once gives, to the bit; and ``change-image``'s band files
 
 from __future__ import annotations
 
+import gc
+import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +15,7 @@ from affine import Affine
 from scipy import ndimage
 from shapely.geometry import Point
 
+from _fds import needs_proc
 from sitewatch.change import ChangeImage, detect_changes, optical_change_statistic
 from sitewatch.change.blocks import RowBlocks, _BlockMeans, _halo
 from sitewatch.change.windows import _masked_mean
@@ -195,6 +199,56 @@ def test_jpeg2000_band_files_are_decoded_once_and_compare_as_read_whole(tmp_path
     _, streamed = change_images(*folders)
     assert np.array_equal(held.changed, streamed.changed) and held.regions == streamed.regions and len(held.regions) >= reps
     assert not [f for f in Path(tempfile.gettempdir()).iterdir() if f.name.startswith("sitewatch-rows-")]
+
+
+def _jp2_folder(folder: Path, dn: np.ndarray) -> Path:
+    """Four band files in JPEG 2000 (as a Sentinel-2 product holds them), read with a spill."""
+    import rasterio
+
+    folder.mkdir()
+    for k, code in enumerate(("B02", "B03", "B04", "B08")):
+        profile = {"driver": "JP2OpenJPEG", "width": dn.shape[2], "height": dn.shape[1], "count": 1, "dtype": "uint16",
+                   "crs": "EPSG:32633", "transform": Affine(10.0, 0, 300_000.0, 0, -10.0, 5_000_000.0), "nodata": 0,
+                   "quality": 100, "reversible": True}  # fmt: skip
+        with rasterio.open(folder / f"T33TUL_2024090{k}T100031_{code}_10m.jp2", "w", **profile) as ds:
+            ds.write(dn[k], 1)
+    return folder
+
+
+def _spills_open() -> list[str]:
+    """This process's descriptors on an unnamed temporary file (a spill is removed from its folder as it is made)."""
+    return [fd for fd in os.listdir("/proc/self/fd") if _link(fd).startswith(tempfile.gettempdir()) and _link(fd).endswith("(deleted)")]
+
+
+def _link(fd: str) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:  # the listing's own descriptor, closed since
+        return ""
+
+
+@needs_proc
+def test_a_spill_is_closed_when_the_pair_is_refused_and_when_it_goes(tmp_path: Path) -> None:
+    """The temporary file a JPEG 2000 date is decoded into was never closed: left open (held by the
+    traceback) when the pair was refused for not overlapping, and closed by the file object's own finaliser,
+    which warns (ResourceWarning, an error in the test run on Python 3.13), when the pair went."""
+    before, after, _ = _pair()
+    b, a = _jp2_folder(tmp_path / "b", _dn(before)), _jp2_folder(tmp_path / "a", _dn(after))
+    nothing = _jp2_folder(tmp_path / "none", np.zeros_like(_dn(after)))  # no data anywhere: no overlap
+    already = _spills_open()
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always", ResourceWarning)
+        with pytest.raises(InputError, match="do not overlap") as refused:
+            read_change_pair(b, nothing)
+        assert _spills_open() == already, refused.value  # closed while the error is still held
+        del refused
+        pair = read_change_pair(b, a)
+        assert isinstance(pair.before.data, _BandRows) and pair.before.data.spill is not None
+        assert len(_spills_open()) == len(already) + 2
+        del pair
+        gc.collect()
+        assert _spills_open() == already
+    assert not [w for w in warned if issubclass(w.category, ResourceWarning)], [str(w.message) for w in warned]
 
 
 @pytest.mark.parametrize("high", [9_000, 14_999, 15_000, 15_001, 30_000])

@@ -13,6 +13,7 @@ import math
 import os
 import tempfile
 import warnings
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,8 +105,16 @@ class _Spill:
     def __init__(self, height: int, width: int) -> None:
         self.height, self.width = height, width
         self._file = tempfile.TemporaryFile(prefix="sitewatch-rows-")
+        # The pair that reads it is handed to the caller, with no close of its own: the file is closed
+        # when the spill goes (as TemporaryDirectory is removed), not by the file object's own finaliser,
+        # which warns (ResourceWarning, "unclosed file"). :meth:`close` closes it sooner.
+        self._closer = weakref.finalize(self, self._file.close)
         self._at: dict[str, tuple[int, np.dtype[Any]]] = {}  # each value's offset in the file and its type
         self._end = 0
+
+    def close(self) -> None:
+        """Close (and so remove) the file; the rows kept can no longer be read."""
+        self._closer()
 
     def write(self, a: int, raw: dict[str, NDArray[Any]]) -> None:
         """Keep ``raw``'s rows, the grid's from row ``a`` on (chunks written top to bottom)."""
@@ -229,32 +238,40 @@ def _rows_pair(
     height, width = infos[0].height, infos[0].width
     hists = [np.zeros((len(s.bands), 65536), np.int64) for s in srcs]
     spills = [_Spill(height, width) if _dear_to_decode(s) else None for s in srcs]
-    chunk = _chunk_rows(srcs[0])
-    overlap = False
-    for a in range(0, height, chunk):
-        valid = []
-        for s, hist, spill in zip(srcs, hists, spills, strict=True):
-            raw = _read_raw(s, (a, min(height, a + chunk), 0, width))
+    try:
+        chunk = _chunk_rows(srcs[0])
+        overlap = False
+        for a in range(0, height, chunk):
+            valid = []
+            for s, hist, spill in zip(srcs, hists, spills, strict=True):
+                raw = _read_raw(s, (a, min(height, a + chunk), 0, width))
+                if spill is not None:
+                    spill.write(a, raw)
+                if dn_scale is None and not declared_applies(s, None):
+                    for j, band in enumerate(s.bands):
+                        v = raw[band].ravel()
+                        hist[j] += np.bincount(v[v > 0] if v.dtype.kind == "i" else v, minlength=65536)
+                valid.append(_to_reflectance(s, raw, 1.0, 0.0)[1])
+            overlap = overlap or bool((valid[0] & valid[1]).any())
+        if not overlap:
+            raise InputError(f"{b_date.label} and {a_date.label} do not overlap (no pixel with data in both)")
+        # A date whose files declare their bands' scale and offset is read by them (None: _to_reflectance takes them).
+        scales = [
+            dn_scale if dn_scale is not None or declared_applies(s, None) else _streamed_dn_scale(h, d)
+            for s, h, d in zip(srcs, hists, dtypes, strict=True)
+        ]
+        grid = Grid(crs=infos[0].crs, transform=(t.a, t.b, t.c, t.d, t.e, t.f), width=width, height=height)
+        rows = (_BandRows(srcs[0], scales[0], common, spills[0]), _BandRows(srcs[1], scales[1], common, spills[1]))
+        for r, ts in zip(rows, dtypes, strict=True):
+            r.rendering = all(t == "uint8" for t in ts)
+        return (*rows, grid)
+    except BaseException:
+        # Refused (no overlap) or failed mid-read: the spills go with the error, closed now rather than
+        # when the traceback that holds them is collected.
+        for spill in spills:
             if spill is not None:
-                spill.write(a, raw)
-            if dn_scale is None and not declared_applies(s, None):
-                for j, band in enumerate(s.bands):
-                    v = raw[band].ravel()
-                    hist[j] += np.bincount(v[v > 0] if v.dtype.kind == "i" else v, minlength=65536)
-            valid.append(_to_reflectance(s, raw, 1.0, 0.0)[1])
-        overlap = overlap or bool((valid[0] & valid[1]).any())
-    if not overlap:
-        raise InputError(f"{b_date.label} and {a_date.label} do not overlap (no pixel with data in both)")
-    # A date whose files declare their bands' scale and offset is read by them (None: _to_reflectance takes them).
-    scales = [
-        dn_scale if dn_scale is not None or declared_applies(s, None) else _streamed_dn_scale(h, d)
-        for s, h, d in zip(srcs, hists, dtypes, strict=True)
-    ]
-    grid = Grid(crs=infos[0].crs, transform=(t.a, t.b, t.c, t.d, t.e, t.f), width=width, height=height)
-    rows = (_BandRows(srcs[0], scales[0], common, spills[0]), _BandRows(srcs[1], scales[1], common, spills[1]))
-    for r, ts in zip(rows, dtypes, strict=True):
-        r.rendering = all(t == "uint8" for t in ts)
-    return (*rows, grid)
+                spill.close()
+        raise
 
 
 _SAR_DTYPES = ("float32", "uint16")

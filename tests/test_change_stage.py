@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +62,7 @@ def workspace(tmp_path: Path) -> tuple[Path, Point]:
 
 
 def _rows(root: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(root / "sitewatch.gpkg") as db:
+    with closing(sqlite3.connect(root / "sitewatch.gpkg")) as db:
         return db.execute(sql).fetchall()
 
 
@@ -188,11 +189,11 @@ def test_an_older_workspace_gets_the_changes_layer_with_its_index(tmp_path: Path
 
     old = tmp_path / "old.gpkg"
     old_database(old, 8).close()
-    with sqlite3.connect(old) as con:
+    with closing(sqlite3.connect(old)) as con:
         assert con.execute("SELECT 1 FROM sqlite_master WHERE name = 'changes'").fetchone() is None
     with Store(old) as store:
         assert store.schema_version() == len(MIGRATIONS)
-    with sqlite3.connect(old) as con:
+    with closing(sqlite3.connect(old)) as con:
         assert con.execute("SELECT geometry_type_name FROM gpkg_geometry_columns WHERE table_name = 'changes'").fetchone() == ("MULTIPOLYGON",)
         assert con.execute("SELECT extension_name FROM gpkg_extensions WHERE table_name = 'changes'").fetchone() == ("gpkg_rtree_index",)
         assert con.execute("SELECT data_type FROM gpkg_contents WHERE table_name = 'change_pairs'").fetchone() == ("attributes",)
@@ -273,7 +274,7 @@ def test_report_says_when_an_image_of_a_pair_was_ingested_again_since(workspace:
     assert runner.invoke(main, ["change", "base", "--before", "2024-10-01", "--after", "2024-10-05", "-w", str(root)]).exit_code == 0
     from sitewatch.store import register_gpkg_functions
 
-    with sqlite3.connect(root / "sitewatch.gpkg") as db:
+    with closing(sqlite3.connect(root / "sitewatch.gpkg")) as db, db:
         register_gpkg_functions(db)  # the layer's index triggers call them
         (sha,) = db.execute("SELECT after_sha256 FROM change_pairs").fetchone()
         assert len(sha) == 64

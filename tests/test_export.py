@@ -57,7 +57,7 @@ def run(ws: Workspace, *args: str) -> Result:
 
 def stored(ws: Workspace) -> dict[str, Any]:
     """The detections table's rows by id, read with plain SQL."""
-    with sqlite3.connect(ws.db_path) as db:
+    with closing(sqlite3.connect(ws.db_path)) as db:
         db.row_factory = sqlite3.Row
         return {r["detection_id"]: r for r in db.execute("SELECT * FROM detections")}
 
@@ -235,14 +235,14 @@ def test_geopackage_has_the_detections_and_their_sites_and_gdal_reads_it(ws: Wor
     out = tmp_path / "d.gpkg"
     assert run(ws, "--out", str(out)).exit_code == 0
     assert run(ws, "--out", str(out), "--kind", "crane").exit_code == 0  # a rerun replaces the file
-    with sqlite3.connect(out) as db:
+    with closing(sqlite3.connect(out)) as db:
         assert db.execute("SELECT kind, simulated FROM detections").fetchall() == [("crane", 1)]
         assert [r[0] for r in db.execute("SELECT site_id FROM sites ORDER BY site_id")] == ["dunai", "other"]
         assert db.execute("SELECT count(*) FROM observations").fetchone()[0] == 4
         assert db.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.gpkg"]  # no journal, no partial
     assert run(ws, "dunai", "--out", str(out)).exit_code == 0
-    with sqlite3.connect(out) as db:
+    with closing(sqlite3.connect(out)) as db:
         assert db.execute("SELECT count(*) FROM detections").fetchone()[0] == len(stored(ws))
         assert [r[0] for r in db.execute("SELECT site_id FROM sites")] == ["dunai"]
     raw = pytest.importorskip("pyogrio.raw")

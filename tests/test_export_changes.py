@@ -14,6 +14,7 @@ import io
 import json
 import sqlite3
 import xml.etree.ElementTree as ET
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -78,14 +79,14 @@ def run(ws: Workspace, *args: str) -> Result:
 
 def stored(ws: Workspace) -> dict[str, sqlite3.Row]:
     """The changes layer's rows by id, read with plain SQL."""
-    with sqlite3.connect(ws.db_path) as db:
+    with closing(sqlite3.connect(ws.db_path)) as db:
         db.row_factory = sqlite3.Row
         return {r["change_id"]: r for r in db.execute("SELECT * FROM changes")}
 
 
 def pairs(ws: Workspace) -> dict[str, sqlite3.Row]:
     """The change_pairs table's rows by after id."""
-    with sqlite3.connect(ws.db_path) as db:
+    with closing(sqlite3.connect(ws.db_path)) as db:
         db.row_factory = sqlite3.Row
         return {r["after_id"]: r for r in db.execute("SELECT * FROM change_pairs")}
 
@@ -204,7 +205,7 @@ def test_geopackage_is_one_polygon_layer_gdal_reads_with_its_crs_and_field_types
     assert str(sar["after_acquired"]).startswith("2024-10-20T21:00:00") and sar["simulated"]
     for p, wkb in zip(props, wkbs, strict=True):
         assert shapely.from_wkb(wkb).equals(from_gpkg_blob(stored(ws)[p["change_id"]]["geom"]))
-    with sqlite3.connect(out) as db:
+    with closing(sqlite3.connect(out)) as db:
         assert db.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert db.execute("SELECT count(*) FROM rtree_changes_geom").fetchone()[0] == len(stored(ws))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
@@ -85,8 +86,9 @@ def test_detect_stores_the_vessels_cut_by_the_site_s_edge_or_missing_data_as_tru
     assert edge.length_m < 150 and collar.length_m < 150 and whole.length_m > 150
     assert edge.class_candidates == () and collar.class_candidates == ()
     assert whole.class_candidates
-    raw = sqlite3.connect(ws.db_path).execute("SELECT truncated, typeof(truncated) FROM detections ORDER BY detection_id")
-    assert sorted(raw.fetchall()) == [(0, "integer"), (1, "integer"), (1, "integer")]
+    with closing(sqlite3.connect(ws.db_path)) as db:
+        raw = db.execute("SELECT truncated, typeof(truncated) FROM detections ORDER BY detection_id").fetchall()
+    assert sorted(raw) == [(0, "integer"), (1, "integer"), (1, "integer")]
 
 
 def test_detect_says_how_many_it_found_cut_also_of_the_observations_it_keeps(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ reports what ``import --json`` reports."""
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ def _scenes(folder: Path, n: int = 3) -> list[Path]:
 def _stored(root: Path) -> list[tuple[object, ...]]:
     import sqlite3
 
-    with sqlite3.connect(root / "sitewatch.gpkg") as db:
+    with closing(sqlite3.connect(root / "sitewatch.gpkg")) as db:
         return db.execute(
             "SELECT observation_id, sha256, valid_fraction, acquired, sensor, path FROM observations ORDER BY observation_id"
         ).fetchall()

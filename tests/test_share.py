@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
@@ -78,12 +79,12 @@ def test_shared_outputs_name_no_user_or_folder_and_say_so(home: Path) -> None:
         assert json.loads(shared[name])["note"] == SHARED_NOTE
     for name in ("detections.kml", "changes.kml"):
         assert f"<description>{SHARED_NOTE}</description>".encode() in shared[name]
-    with sqlite3.connect(home / "Desktop" / "shared" / "detections.gpkg") as db:
+    with closing(sqlite3.connect(home / "Desktop" / "shared" / "detections.gpkg")) as db:
         assert db.execute("SELECT value FROM sitewatch_meta WHERE key = 'paths'").fetchone() == (SHARED_NOTE,)
-    with sqlite3.connect(home / "Desktop" / "shared" / "changes.gpkg") as db:
+    with closing(sqlite3.connect(home / "Desktop" / "shared" / "changes.gpkg")) as db:
         assert db.execute("SELECT description FROM gpkg_contents").fetchone()[0].endswith(SHARED_NOTE)
     # The evidence chain holds: each observation's source file is still named, by its name, with its sha256.
-    with sqlite3.connect(home / "Desktop" / "shared" / "detections.gpkg") as db:
+    with closing(sqlite3.connect(home / "Desktop" / "shared" / "detections.gpkg")) as db:
         provenance = [json.loads(p) for (p,) in db.execute("SELECT provenance FROM observations")]
         (coord_source,) = db.execute("SELECT coord_source FROM sites").fetchone()
     assert coord_source == "lake.geojson"

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import re
 import xml.etree.ElementTree as ET
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -580,7 +581,8 @@ def test_cli_import_and_add_of_a_geopackage_or_shapefile_say_to_save_it_as_geojs
     runner = CliRunner()
     ws = str(tmp_path / "ws")
     runner.invoke(main, ["init", ws])
-    sqlite3.connect(tmp_path / "ports.gpkg").execute("CREATE TABLE ports (fid INTEGER)").connection.commit()
+    with closing(sqlite3.connect(tmp_path / "ports.gpkg")) as db, db:
+        db.execute("CREATE TABLE ports (fid INTEGER)")
     (tmp_path / "ports.shp").write_bytes(bytes.fromhex("0000270a") + bytes(96))
     for name in ("ports.gpkg", "ports.shp"):
         for args in (["sites", "import"], ["sites", "add", "x", "--geojson"]):

@@ -84,7 +84,7 @@ def test_workspace_is_a_geopackage_gdal_reads(tmp_path: Path) -> None:
     assert info["crs"] == "EPSG:4326"
     assert info["driver"] == "GPKG"
     assert pyogrio.read_info(ws.db_path, layer="berths")["features"] == 1
-    with sqlite3.connect(ws.db_path) as db:
+    with closing(sqlite3.connect(ws.db_path)) as db:
         assert db.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47
 
 
@@ -117,7 +117,7 @@ def test_schema_version_and_newer_database_refused(tmp_path: Path) -> None:
     path = tmp_path / "db.gpkg"
     with Store(path) as store:
         assert store.schema_version() == SCHEMA_VERSION
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:
         db.execute("UPDATE sitewatch_meta SET value = '999' WHERE key = 'schema_version'")
     with pytest.raises(StoreError, match="newer"):
         Store(path)
@@ -139,7 +139,7 @@ def test_a_migration_another_command_ran_meanwhile_is_not_run_again(
         assert store.schema_version() == SCHEMA_VERSION
         assert [r[1] for r in store._db.execute("PRAGMA table_info(detections)")].count("truncated") == 1
     with pytest.raises(StoreError, match="migration to schema 7 failed"):  # a real failure is still one
-        with sqlite3.connect(path) as db:
+        with closing(sqlite3.connect(path)) as db, db:
             db.execute("UPDATE sitewatch_meta SET value = '6' WHERE key = 'schema_version'")
         Store(path)
 
@@ -344,7 +344,7 @@ def _geometry_type_problems(path: Path) -> list[str]:
     """What breaks GeoPackage's rules on geometry columns: the declared type (gpkg_geometry_columns and the
     column's own), the SRS of each blob, and each stored geometry assignable to the declared type."""
     problems = []
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db:
         srs_ids = {r[0] for r in db.execute("SELECT srs_id FROM gpkg_spatial_ref_sys")}
         for table, column, declared, srs_id in db.execute(
             "SELECT table_name, column_name, geometry_type_name, srs_id FROM gpkg_geometry_columns"
@@ -444,7 +444,7 @@ def _index_problems(path: Path) -> list[str]:
     gpkg_extensions row or no R-tree, a row missing or left over, or bounds that are not those of
     the row's geometry as the R-tree stores them (float32, moved outwards by at most two of its steps)."""
     problems = []
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db:
         extensions = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'gpkg_extensions'").fetchone() is not None
         for table, column in db.execute("SELECT table_name, column_name FROM gpkg_geometry_columns").fetchall():
             rtree = f"rtree_{table}_{column}"
@@ -470,7 +470,7 @@ def _index_problems(path: Path) -> list[str]:
 
 
 def _layers(path: Path) -> list[str]:
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db:
         return [r[0] for r in db.execute("SELECT table_name FROM gpkg_geometry_columns ORDER BY 1")]
 
 
@@ -543,13 +543,13 @@ def test_the_index_follows_every_write_sitewatch_gdal_or_a_script_makes(tmp_path
         assert store.get_site("dunai").water is not None and store.get_site("dunai").water.equals(drawn)
     # A script's own connection: it may read and delete, but an insert or update is refused whole
     # (the index is never left behind) until it registers the functions.
-    with sqlite3.connect(ws.db_path) as db:
+    with closing(sqlite3.connect(ws.db_path)) as db, db:
         with pytest.raises(sqlite3.OperationalError, match="no such function: ST_IsEmpty"):
             db.execute("UPDATE detections SET score = 1")
         db.execute("DELETE FROM detections WHERE detection_id = 'dunai/scene-1#2'")
     assert _index_problems(ws.db_path) == []
 
-    with sqlite3.connect(ws.db_path) as db:
+    with closing(sqlite3.connect(ws.db_path)) as db, db:
         register_gpkg_functions(db)
         db.execute("UPDATE detections SET geom = ? WHERE detection_id = 'dunai/scene-1#3'", (to_gpkg_blob(box(132.0, 42.0, 132.1, 42.1)),))
         db.execute("UPDATE detections SET fid = fid + 100")  # a new fid: update5 moves its index row
@@ -589,7 +589,7 @@ def test_the_triggers_are_those_gdal_writes(tmp_path: Path) -> None:
     import shapely
 
     def triggers(path: Path, table: str) -> dict[str, str]:
-        with sqlite3.connect(path) as db:
+        with closing(sqlite3.connect(path)) as db:
             return {
                 name: "".join(sql.replace('"', "").split()).lower()
                 for name, sql in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,))

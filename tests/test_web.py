@@ -15,6 +15,7 @@ import sqlite3
 import sys
 import warnings
 from collections import Counter
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -473,7 +474,7 @@ def test_read_only_store_refuses_writes_and_other_schemas(ws: Workspace, tmp_pat
             st.put_site(site)
     old = tmp_path / "old.gpkg"
     old.write_bytes(ws.db_path.read_bytes())
-    with sqlite3.connect(old) as db:
+    with closing(sqlite3.connect(old)) as db, db:
         db.execute("UPDATE sitewatch_meta SET value = '1' WHERE key = 'schema_version'")
     with pytest.raises(StoreError, match="schema version 1"):
         Store(old, read_only=True)

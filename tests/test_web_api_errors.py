@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import warnings
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ def test_a_locked_database_still_says_try_again(root: Path, monkeypatch: pytest.
 
 
 def _add_alert_event(root: Path, event: str) -> None:
-    with sqlite3.connect(root / "sitewatch.gpkg") as db:
+    with closing(sqlite3.connect(root / "sitewatch.gpkg")) as db, db:
         db.execute(
             """INSERT INTO alert_events (event_key, rule_id, kind, site_id, event_date, acquired, summary, observation_ids,
                simulated, event, first_reported) VALUES ('k1', 'r1', 'arrival', 'harbour', '2024-10-17',

@@ -900,7 +900,8 @@ def test_report_says_a_site_is_unresolved(tmp_path: Path) -> None:
 
 def test_a_departure_after_hidden_dates_is_shown_from_the_date_the_vessel_was_last_seen(tmp_path: Path) -> None:
     ws = build(tmp_path / "ws", hidden_days=(18, 19))
-    tl = load_timeline(ws.store(), "dunai")
+    with ws.store() as st:
+        tl = load_timeline(st, "dunai")
     assert [(r.date.day, r.departures, r.hidden_berths) for r in tl.rows] == [
         (17, 0, ()), (18, 0, ("pier-1",)), (19, 0, ("pier-1",)), (20, 1, ())
     ]

@@ -315,6 +315,7 @@ def test_https_to_a_server_without_tls_is_said_at_once_with_what_to_check():
         assert "no network" not in str(caught.value)
     finally:
         server.shutdown()
+        server.server_close()
 
 
 # planetary-computer 1.0.0 (the newest) declares its pydantic models with a class-based Config, which
@@ -414,6 +415,7 @@ def test_a_url_that_is_not_a_stac_api_is_named(tmp_path):
             assert f"Error: {url} did not answer as a STAC API does" in res.output
     finally:
         server.shutdown()
+        server.server_close()
 
 
 def test_a_static_catalogue_is_named_as_one_and_an_api_listing_no_conformance_is_searched(world):
@@ -610,6 +612,7 @@ def world(tmp_path):
     yield state, ws, store
     store.close()
     server.shutdown()
+    server.server_close()  # shutdown stops the loop; the listening socket stays open without this
 
 
 def test_fetch_end_to_end_against_local_stac_api(world):

@@ -212,6 +212,7 @@ def test_a_search_link_naming_a_local_file_is_refused_and_the_file_not_read(tmp_
                          datetime(2025, 1, 1, tzinfo=UTC), retries=0)  # fmt: skip
     finally:
         server.shutdown()
+        server.server_close()
 
 
 @pytest.mark.parametrize("extent", [{"spatial": {"bbox": []}, "temporal": {"interval": [[None, None]]}},

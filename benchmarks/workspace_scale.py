@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 
 SHIFT_DAYS = 500
@@ -146,7 +147,8 @@ def _stage(name: str, ws: Path) -> None:
     from sitewatch.cli import main
     from sitewatch.workspace import open_workspace
 
-    sites = [r[0] for r in sqlite3.connect(ws / "sitewatch.gpkg").execute("SELECT site_id FROM sites ORDER BY 1")]
+    with closing(sqlite3.connect(ws / "sitewatch.gpkg")) as con:
+        sites = [r[0] for r in con.execute("SELECT site_id FROM sites ORDER BY 1")]
     out = ws / "bench-out"
     out.mkdir(exist_ok=True)
     runner = CliRunner()

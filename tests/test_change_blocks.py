@@ -172,22 +172,11 @@ def test_jpeg2000_band_files_are_decoded_once_and_compare_as_read_whole(tmp_path
     """Band files in JPEG 2000 (as a Sentinel-2 product holds them) are decoded in the first pass into a
     temporary file, which the later passes read (decoding them again each pass took four times the CPU of
     the whole read): the same values and the same regions as the arrays read whole, and no file left."""
-    import rasterio
-
     reps = 4
     before, after, _ = _pair()
     folders = []
     for name, x in (("b", before), ("a", after)):
-        dn = _dn(np.concatenate([x] * reps, axis=1))
-        folder = tmp_path / name
-        folder.mkdir()
-        for k, code in enumerate(("B02", "B03", "B04", "B08")):
-            profile = {"driver": "JP2OpenJPEG", "width": dn.shape[2], "height": dn.shape[1], "count": 1, "dtype": "uint16",
-                       "crs": "EPSG:32633", "transform": Affine(10.0, 0, 300_000.0, 0, -10.0, 5_000_000.0), "nodata": 0,
-                       "quality": 100, "reversible": True}  # fmt: skip
-            with rasterio.open(folder / f"T33TUL_2024090{k}T100031_{code}_10m.jp2", "w", **profile) as ds:
-                ds.write(dn[k], 1)
-        folders.append(folder)
+        folders.append(_jp2_folder(tmp_path / name, _dn(np.concatenate([x] * reps, axis=1))))
     pair = read_change_pair(*folders)
     for x in (pair.before, pair.after):
         assert isinstance(x.data, _BandRows) and x.data.spill is not None

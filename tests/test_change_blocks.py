@@ -4,7 +4,6 @@ what the whole grid at once gives, to the bit; and ``change-image``'s band files
 from __future__ import annotations
 
 import gc
-import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -15,7 +14,7 @@ from affine import Affine
 from scipy import ndimage
 from shapely.geometry import Point
 
-from _fds import needs_proc
+from _fds import needs_proc, open_files
 from sitewatch.change import ChangeImage, detect_changes, optical_change_statistic
 from sitewatch.change.blocks import RowBlocks, _BlockMeans, _halo
 from sitewatch.change.windows import _masked_mean
@@ -206,14 +205,7 @@ def _jp2_folder(folder: Path, dn: np.ndarray) -> Path:
 
 def _spills_open() -> list[str]:
     """This process's descriptors on an unnamed temporary file (a spill is removed from its folder as it is made)."""
-    return [fd for fd in os.listdir("/proc/self/fd") if _link(fd).startswith(tempfile.gettempdir()) and _link(fd).endswith("(deleted)")]
-
-
-def _link(fd: str) -> str:
-    try:
-        return os.readlink(f"/proc/self/fd/{fd}")
-    except OSError:  # the listing's own descriptor, closed since
-        return ""
+    return [fd for fd, link in open_files().items() if link.startswith(tempfile.gettempdir()) and link.endswith("(deleted)")]
 
 
 @needs_proc

@@ -408,6 +408,11 @@ def sea_route_note(a: Site, b: Site) -> str | None:
     return None
 
 
+def _pair_key(a: str, b: str) -> tuple[str, str]:
+    """Two sites' ids in order: a pair's distance by sea is one whichever way the vessel went."""
+    return (a, b) if a <= b else (b, a)
+
+
 def _pair_distance(
     site_a: Site, site_b: Site, d: Move, a: Move, params: LinkParams, routes: dict[tuple[str, str], SeaDistance]
 ) -> SeaDistance:
@@ -416,7 +421,7 @@ def _pair_distance(
     Between the sites' centres (the centroids of their polygons; a site without one: the sighting).
     ``km`` None and ``method`` "great circle": the caller falls back, ``text`` says why.
     """
-    key = (site_a.id, site_b.id) if site_a.id <= site_b.id else (site_b.id, site_a.id)
+    key = _pair_key(site_a.id, site_b.id)
     if key in routes:
         return routes[key]
     ends = {}
@@ -593,7 +598,7 @@ def find_links(
     by_id = {s.id: s for s in sites}
     notes: dict[tuple[str, str], str] = {}
     routes: dict[tuple[str, str], SeaDistance] = {}
-    fallbacks: dict[tuple[str, ...], str] = {}
+    fallbacks: dict[tuple[str, str], str] = {}
     fitting: list[tuple[Move, Move, float, tuple[float | None, float | None, float]]] = []
     for d in departures:
         start, _ = d.time_bounds()
@@ -616,7 +621,7 @@ def find_links(
     # finds no route), each pair once, so the pairs are known before the first is routed: progress can count them.
     first_move: dict[tuple[str, str], tuple[Move, Move]] = {}
     for d, a, _, _ in fitting:
-        first_move.setdefault((d.site_id, a.site_id) if d.site_id <= a.site_id else (a.site_id, d.site_id), (d, a))
+        first_move.setdefault(_pair_key(d.site_id, a.site_id), (d, a))
     for k, (key, (d, a)) in enumerate(first_move.items()):
         if progress:
             progress(k, len(first_move), " – ".join(key))
@@ -637,7 +642,7 @@ def find_links(
         else:
             km = gc * params.detour_factor
             how = f"great circle × {params.detour_factor:g}: {sea.text}"
-            fallbacks[tuple(sorted((d.site_id, a.site_id)))] = how
+            fallbacks[_pair_key(d.site_id, a.site_id)] = how
         speed = km / KNOT_KMH / hours
         text = []
         if d.acquired_date_only or a.acquired_date_only:

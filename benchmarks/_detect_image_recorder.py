@@ -48,4 +48,4 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     text = json.dumps(_records, indent=1, sort_keys=True)
     if _current["tmp"]:
         text = text.replace(_current["tmp"], "<tmp>")
-    Path(os.environ["DETECT_IMAGE_RECORD"]).write_text(text)
+    Path(os.environ["DETECT_IMAGE_RECORD"]).write_text(text, encoding="utf-8")

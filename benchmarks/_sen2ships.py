@@ -168,7 +168,7 @@ def _label_source(name: str) -> tuple[Path, dict[str, Any] | None] | None:
 
 @functools.cache
 def _coco(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text())
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _is_rle(segmentation: Any) -> bool:

@@ -46,7 +46,7 @@ def write_file(path: Path, rows: int, vessels: int = 5000, seed: int = 0) -> Non
     sog = np.where(np.arange(vessels) < 20, 0.0, rng.uniform(0, 15, vessels))
     cog = rng.uniform(0, 360, vessels)
     chunk = 200_000
-    with open(path, "w") as f:
+    with open(path, "w", encoding="utf-8") as f:
         f.write(HEADER)
         for start in range(0, rows, chunk):
             n = min(chunk, rows - start)

@@ -165,20 +165,20 @@ def child(which: str, cores: int, size: int, ships: int, repeat: int, out: Path)
         # The first (traced) run also warms caches and imports; the best of the others counts.
         dets, times, peak = timed(lambda: detect_sar(img, PX, workers=cores), repeat=repeat, warm=True)
     rss = _peak_rss_mb() if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out.write_text(json.dumps({"t": min(times), "median": float(np.median(times)), "cpu": min(CPU_TIMES), "peak": peak, "rss": rss, "rc": [(d.row, d.col) for d in dets]}))
+    out.write_text(json.dumps({"t": min(times), "median": float(np.median(times)), "cpu": min(CPU_TIMES), "peak": peak, "rss": rss, "rc": [(d.row, d.col) for d in dets]}), encoding="utf-8")
 
 
 def _reset_peak_rss() -> bool:
     """Reset this process's peak resident set (Linux ``clear_refs``); False where that is not possible."""
     try:
-        Path("/proc/self/clear_refs").write_text("5")
+        Path("/proc/self/clear_refs").write_text("5", encoding="utf-8")
         return True
     except OSError:
         return False
 
 
 def _peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+    for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -270,7 +270,7 @@ def make_sar_scene_pair(root: Path, rows: int, cols: int, seed: int = 0, strip: 
 
 def _rss_kb(pid: int) -> int:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        for line in Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     except OSError:
@@ -326,7 +326,7 @@ def run(before: Path, after: Path, out_dir: Path, kill_gb: float, src: Path, ext
         return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": killed["rss_kb"] / 1024, "killed": f"killed at {killed['rss_kb'] / 1024**2:.1f} GB"}
     if child.returncode != 0:
         raise SystemExit(f"change-image failed ({child.returncode}):\n{text}")
-    peak_kb = int(hwm.read_text())
+    peak_kb = int(hwm.read_text(encoding="utf-8"))
     hwm.unlink()
     return {
         "wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "sys": usage.ru_stime, "peak_mb": peak_kb / 1024,

@@ -259,7 +259,7 @@ def _worker(cases_file: Path, out_file: Path, work: Path) -> None:
     from sitewatch.cli import main
 
     records = {}
-    for c in json.loads(cases_file.read_text()):
+    for c in json.loads(cases_file.read_text(encoding="utf-8")):
         if os.environ.get("PARITY_ONLY") and os.environ["PARITY_ONLY"] not in c["name"]:
             continue
         out = work / "out" / f"{c['name']}.geojson"
@@ -276,7 +276,7 @@ def _worker(cases_file: Path, out_file: Path, work: Path) -> None:
             "geojson": json.loads(out.read_text()) if out.is_file() else None,
         }
         print(f"{c['name']}: exit {r.exit_code}", file=sys.stderr, flush=True)
-    out_file.write_text(json.dumps({"sitewatch": str(Path(sitewatch.__file__).parent), "records": records}, indent=1))
+    out_file.write_text(json.dumps({"sitewatch": str(Path(sitewatch.__file__).parent), "records": records}, indent=1), encoding="utf-8")
 
 
 def _from_tests(trees: list[Path], work: Path) -> int:

@@ -234,7 +234,7 @@ def main() -> None:
     for n in select_ports(args.ports):
         tp, fp, fn = errors(load_port(n), params, args.out, rows)
         print(f"{n:<12} {tp:4d} {fp:4d} {fn:4d}")
-    with open(args.out / "errors.csv", "w", newline="") as f:
+    with open(args.out / "errors.csv", "w", encoding="utf-8", newline="") as f:
         wr = csv.DictWriter(f, fieldnames=list(rows[0]))
         wr.writeheader()
         wr.writerows(rows)

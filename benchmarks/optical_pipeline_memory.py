@@ -141,7 +141,7 @@ def child(args: dict) -> dict:  # type: ignore[type-arg]
     from sitewatch.ingest import sha256_file
     from sitewatch.model import Observation, SceneRef
 
-    rss = int(re.search(r"VmRSS:\s*(\d+)", open("/proc/self/status").read()).group(1)) / 1024  # type: ignore[union-attr]
+    rss = int(re.search(r"VmRSS:\s*(\d+)", open("/proc/self/status", encoding="utf-8").read()).group(1)) / 1024  # type: ignore[union-attr]
     site, grid = _site_and_grid(args["size"], args["pixel"])
     path = Path(args["path"])
     from datetime import UTC, datetime

@@ -132,7 +132,7 @@ def prepare_view(port: Port, view: str) -> Prepared:
 
 def qingdao_boxes() -> NDArray[np.float64]:
     """Qingdao's labelled ships as x0, y0, x1, y1 boxes (pixels of the preview's grid)."""
-    coco = json.loads((QINGDAO / "qingdao_coco.json").read_text())
+    coco = json.loads((QINGDAO / "qingdao_coco.json").read_text(encoding="utf-8"))
     boxes = [(x, y, x + w, y + h) for x, y, w, h in (a["bbox"] for a in coco["annotations"])]
     return np.asarray(boxes, np.float64).reshape(-1, 4)
 

@@ -96,7 +96,7 @@ def detect(image: Path, out: Path, workers: int, patch: str) -> tuple[float, flo
 
 
 def positions(out: Path) -> np.ndarray:
-    feats = json.loads(out.read_text())["features"]
+    feats = json.loads(out.read_text(encoding="utf-8"))["features"]
     return np.array([(f["properties"]["row"], f["properties"]["col"]) for f in feats], float).reshape(-1, 2)
 
 

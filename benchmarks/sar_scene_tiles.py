@@ -130,7 +130,7 @@ def detect(image: Path, out: Path, workers: int, *extra: str) -> tuple[float, fl
 
 def score(out: Path, truth: np.ndarray) -> tuple[int, int, int]:
     """(ships found within 2 px, detections, duplicates within 3 px)."""
-    feats = json.loads(out.read_text())["features"]
+    feats = json.loads(out.read_text(encoding="utf-8"))["features"]
     pos = np.array([(f["properties"]["row"], f["properties"]["col"]) for f in feats]).reshape(-1, 2)
     d = np.hypot(pos[:, None, 0] - truth[None, :, 0], pos[:, None, 1] - truth[None, :, 1]) if len(pos) else np.zeros((0, len(truth)))
     found = int((d.min(axis=0) <= 2).sum()) if len(pos) else 0

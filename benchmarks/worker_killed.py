@@ -57,7 +57,7 @@ def main() -> None:
     print(f"sitewatch from {Path(sitewatch.__file__).parent}")
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp, "killed.py")
-        script.write_text(SCRIPT)
+        script.write_text(SCRIPT, encoding="utf-8")
         for case in ("none", "kill"):
             took, code, last, hung = _run(script, case, args.timeout)
             what = "no worker killed" if case == "none" else "worker killed  "

@@ -94,7 +94,7 @@ def build(root: Path, *, detections: bool = True, simulated: bool = True, hidden
                 ] if present else [],
             }
             truth_rel = f"archive/dunai/{item}.truth.geojson"
-            (root / truth_rel).write_text(json.dumps(truth))
+            (root / truth_rel).write_text(json.dumps(truth), encoding="utf-8")
             scene = SceneRef("simulator", "seed-story", item, sensor, acquired, res, simulated=simulated, platform="sim")
             obs = Observation(
                 f"dunai:{item}", "dunai", scene,

@@ -354,7 +354,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     far = _wgs(5000, 0)
     rows += [f"273333333,2024-10-17T{t}Z,{far[1]:.6f},{far[0]:.6f},0.0,50,FAR" for t in ("00:00:05", "23:59:55")]
     ais = root / "ais.csv"
-    ais.write_text("\n".join(rows) + "\n")
+    ais.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return root, ais
 
 
@@ -370,7 +370,7 @@ def test_command_prints_matched_dark_and_unseen(world: tuple[Path, Path], tmp_pa
     assert "unseen  MMSI 273222222 CARGO" in res.output
     assert "dunai: AIS: 1 matched, 1 dark, 1 unseen over 2 observation(s); 2 outside the AIS files' times or area" in res.output
     assert "candidate only" in res.output
-    fc = json.loads(out.read_text())
+    fc = json.loads(out.read_text(encoding="utf-8"))
     statuses = sorted(f["properties"]["status"] for f in fc["features"])
     assert statuses == ["dark", "matched", "unseen"]
     assert all(f["properties"]["simulated"] is True and f["properties"]["image"].startswith("archive/") for f in fc["features"])
@@ -479,12 +479,12 @@ def test_simulated_ais_follows_the_scenario_and_leaves_the_dark_ships_out(tmp_pa
 def test_scenario_ais_keys_are_checked(tmp_path: Path) -> None:
     from sitewatch.sources.scenario import load_scenario
 
-    text = Path(__file__).parents[1].joinpath("src/sitewatch/data/scenarios/seed-story.yaml").read_text()
+    text = Path(__file__).parents[1].joinpath("src/sitewatch/data/scenarios/seed-story.yaml").read_text(encoding="utf-8")
     bad = tmp_path / "bad.yaml"
-    bad.write_text(text.replace("    ais: false\n", "    ais: false\n    mmsi: 12345\n", 1))
+    bad.write_text(text.replace("    ais: false\n", "    ais: false\n    mmsi: 12345\n", 1), encoding="utf-8")
     with pytest.raises(InputError, match=r"mmsi: '12345' is not an MMSI"):
         load_scenario(bad)
-    bad.write_text(text.replace("    ais: false\n", "    ais: maybe\n", 1))
+    bad.write_text(text.replace("    ais: false\n", "    ais: maybe\n", 1), encoding="utf-8")
     with pytest.raises(InputError, match=r"vessels\[0\]\.ais"):
         load_scenario(bad)
 
@@ -512,7 +512,7 @@ def test_report_has_an_ais_section_naming_each_image(world: tuple[Path, Path], t
     out = tmp_path / "r.html"
     res = CliRunner().invoke(main, ["report", "-w", str(root), "--out", str(out), "--ais", str(ais)])
     assert res.exit_code == 0, res.output
-    html = out.read_text()
+    html = out.read_text(encoding="utf-8")
     section = html[html.index('id="ais"'):html.index('id="provenance"')]
     assert "candidate only" in section and "ais.csv (generic, 11 rows" in section
     # Each row's image is a link to the file, as every image named in the report is.
@@ -521,7 +521,7 @@ def test_report_has_an_ais_section_naming_each_image(world: tuple[Path, Path], t
     assert "MMSI 273111111 NIKOLAY" in section and "MMSI 273222222 CARGO" in section
     without = tmp_path / "plain.html"
     assert CliRunner().invoke(main, ["report", "-w", str(root), "--out", str(without)]).exit_code == 0
-    assert 'id="ais"' not in without.read_text()
+    assert 'id="ais"' not in without.read_text(encoding="utf-8")
 
 
 def test_stations_that_are_no_ship_are_not_kept(tmp_path: Path) -> None:

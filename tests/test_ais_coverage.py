@@ -33,7 +33,7 @@ def _day_file(path: Path, day: int, lon: float, lat: float) -> Path:
     for minutes in range(0, 24 * 60, 6):
         t = start + timedelta(minutes=minutes, seconds=5)
         rows.append(f"273333333,{t:%Y-%m-%dT%H:%M:%SZ},{lat:.6f},{lon:.6f},0.0")
-    path.write_text("\n".join(rows) + "\n")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
 
 
@@ -83,7 +83,7 @@ def test_an_image_within_the_files_time_and_area_is_matched_and_its_vessel_dark(
 def test_a_files_time_span_and_extent_are_read(tmp_path: Path) -> None:
     ais = tmp_path / "a.csv"
     ais.write_text("mmsi,time,lat,lon\n273000001,2024-10-17T10:00:00Z,42.0,132.0\n"
-                   "273000002,2024-10-17T02:00:00Z,43.0,131.0\n273000003,2024-10-17T05:00:00Z,91,181\n")  # fmt: skip
+                   "273000002,2024-10-17T02:00:00Z,43.0,131.0\n273000003,2024-10-17T05:00:00Z,91,181\n", encoding="utf-8")  # fmt: skip
     s = read_ais([ais]).files[0]
     assert (s.first, s.last) == ("2024-10-17T02:00:00Z", "2024-10-17T10:00:00Z")
     assert s.extent == (131.0, 42.0, 132.0, 43.0)

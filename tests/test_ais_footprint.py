@@ -45,7 +45,7 @@ def _file(path: Path, places: list[tuple[float, float]], start: datetime = datet
         t = start + timedelta(minutes=minutes, seconds=5)
         for i, (lon, lat) in enumerate(places):
             rows.append(f"{273333000 + i},{t:%Y-%m-%dT%H:%M:%SZ},{lat:.6f},{lon:.6f},0.0")
-    path.write_text("\n".join(rows) + "\n")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
 
 
@@ -139,7 +139,7 @@ def test_a_stated_period_covers_the_quiet_hours(root: Path, tmp_path: Path) -> N
 
 def _area(path: Path, geom: object) -> Path:
     path.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {}, "geometry": mapping(geom)}]}))  # fmt: skip
+        {"type": "Feature", "properties": {}, "geometry": mapping(geom)}]}), encoding="utf-8")  # fmt: skip
     return path
 
 
@@ -163,17 +163,17 @@ def test_the_report_takes_the_stated_coverage(root: Path, tmp_path: Path) -> Non
     out = tmp_path / "r.html"
     args = ["report", "dunai", "-w", str(root), "--ais", str(ais), "--out", str(out)]
     assert CliRunner().invoke(main, args).exit_code == 0
-    before = out.read_text()
+    before = out.read_text(encoding="utf-8")
     res = CliRunner().invoke(main, [*args, "--ais-period", "2024-10-17/2024-10-20"])
     assert res.exit_code == 0, res.output
-    after = out.read_text()
+    after = out.read_text(encoding="utf-8")
     assert before.count("no AIS file covers") == 4 and after.count("no AIS file covers") == 0
     assert "the files cover, as stated, 2024-10-17 00:00 to 2024-10-20 23:59 UTC" in after
     day = _file(tmp_path / "day.csv", [_wgs(5000, 0)])
     twice = CliRunner().invoke(main, ["report", "dunai", "-w", str(root), "--out", str(out), "--ais", str(day),
                                       "--ais", str(day)])  # fmt: skip
     assert twice.exit_code == 0, twice.output
-    html = out.read_text()
+    html = out.read_text(encoding="utf-8")
     assert "day.csv (generic, 240 rows, 6 near the sites, 0 skipped)" in html  # 6 rows around the two images of the 17th
     assert "day.csv (generic, 240 rows, 0 near the sites, 0 skipped, 6 repeated rows dropped)" in html
 
@@ -192,13 +192,13 @@ def test_a_bad_period_is_refused_naming_it(root: Path, tmp_path: Path, args: lis
 def test_a_bad_area_is_refused_naming_the_file(root: Path, tmp_path: Path) -> None:
     ais = _file(tmp_path / "a.csv", [_wgs(5000, 0)], hours=0.5)
     point = tmp_path / "point.geojson"
-    point.write_text(json.dumps({"type": "Point", "coordinates": [LON, LAT]}))
+    point.write_text(json.dumps({"type": "Point", "coordinates": [LON, LAT]}), encoding="utf-8")
     res = CliRunner().invoke(main, ["ais", "dunai", "-w", str(root), "--ais", str(ais), "--ais-coverage", str(point)])
     assert res.exit_code != 0 and "point.geojson: holds a 'Point', not a Polygon" in res.output, res.output
     with pytest.raises(InputError, match="not lon/lat degrees"):
         read_coverage_area(_area(tmp_path / "utm.geojson", box(500000, 4700000, 510000, 4710000)))
     with pytest.raises(InputError, match="not JSON"):
-        (tmp_path / "bad.geojson").write_text("{")
+        (tmp_path / "bad.geojson").write_text("{", encoding="utf-8")
         read_coverage_area(tmp_path / "bad.geojson")
     res = CliRunner().invoke(main, ["report", "dunai", "-w", str(root), "--ais-period", "2024-10-17/2024-10-18",
                                     "--out", str(tmp_path / "r.html")])  # fmt: skip
@@ -218,9 +218,9 @@ def test_rows_repeated_across_overlapping_files_count_once(root: Path, tmp_path:
     lon, lat = _wgs(5000, 0)
     a = _file(tmp_path / "export-a.csv", [(lon, lat)], hours=24)
     b = tmp_path / "export-b.csv"  # the second export repeats the first's last 12 hours, rounded to 4 decimals
-    lines = a.read_text().splitlines()
+    lines = a.read_text(encoding="utf-8").splitlines()
     repeated = [line.split(",") for line in lines[1 + len(lines[1:]) // 2 :]]
-    b.write_text("mmsi,time,lat,lon,sog\n" + "".join(f"{m},{t},{float(y):.4f},{float(x):.4f},{v}\n" for m, t, y, x, v in repeated))
+    b.write_text("mmsi,time,lat,lon,sog\n" + "".join(f"{m},{t},{float(y):.4f},{float(x):.4f},{v}\n" for m, t, y, x, v in repeated), encoding="utf-8")
     once = _ais(root, "--ais", str(a))
     twice = _ais(root, "--ais", str(a), "--ais", str(b))
     kept_once = once["files"][0]["kept"]
@@ -241,7 +241,7 @@ def test_a_row_repeated_in_one_file_counts_once_and_another_place_at_that_time_i
                     "273000001,2024-10-17T10:00:00Z,42.000000,132.000000\n"   # the same row again
                     "273000001,2024-10-17T10:00:00Z,42.00004,132.00004\n"     # 5 m off: the same report rounded
                     "273000001,2024-10-17T10:00:00Z,42.010000,132.000000\n"   # 1.1 km off at the same second
-                    "273000001,2024-10-17T10:03:00Z,42.001000,132.000000\n")  # fmt: skip
+                    "273000001,2024-10-17T10:03:00Z,42.001000,132.000000\n", encoding="utf-8")  # fmt: skip
     data = read_ais([path])
     s = data.files[0]
     assert (s.kept, s.duplicates, s.conflicting) == (2, 2, 1)

@@ -221,7 +221,7 @@ def test_second_run_reports_nothing_new_and_all_shows_them_again(ws: tuple[Path,
     assert len(first.events) == len(first.new) == 2
     again = check_alerts(store, rules, out=out)
     assert again.events == () and not again.new and again.evaluated == 2
-    assert len(out.read_text().splitlines()) == 2
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 2
     shown = check_alerts(store, rules, out=out, show_all=True)
     assert len(shown.events) == 2 and not shown.new
     assert store.execute("SELECT count(*) FROM alert_events")[0][0] == 2
@@ -417,7 +417,7 @@ def test_a_malformed_webhook_url_is_refused_naming_it_before_any_event_is_record
     root, store = ws
     store.close()
     rules = tmp_path / "rules.yaml"
-    rules.write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n")
+    rules.write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n", encoding="utf-8")
     res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--rules", str(rules), "--webhook", url])
     assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.exception
     assert f"webhook {url!r}" in res.stderr, res.output
@@ -439,13 +439,13 @@ def test_cli_check_prints_new_events_then_nothing_and_names_a_bad_rule(ws: tuple
     root, store = ws
     store.close()
     rules = tmp_path / "rules.yaml"
-    rules.write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n  - {id: bad, kind: arrival, sites: [nowhere]}\n")
+    rules.write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n  - {id: bad, kind: arrival, sites: [nowhere]}\n", encoding="utf-8")
     res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--rules", str(rules), "--json"])
     assert res.exit_code == 1, res.output
     (line,) = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
     assert json.loads(line)["new"] is True
     assert "rule 'bad': sites: 'nowhere'" in res.stderr
-    assert len((root / "alerts.jsonl").read_text().splitlines()) == 1
+    assert len((root / "alerts.jsonl").read_text(encoding="utf-8").splitlines()) == 1
     again = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--rules", str(rules)])
     assert "ls" not in again.stdout and "0 new events of 1" in again.stderr
     # An event's line is cited with its image's time and zone: it gave the date alone.
@@ -479,7 +479,7 @@ def test_cli_check_refuses_out_into_a_folder_that_does_not_exist(ws: tuple[Path,
     root, store = ws
     store.close()
     rules = tmp_path / "rules.yaml"
-    rules.write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n")
+    rules.write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n", encoding="utf-8")
     out = tmp_path / "no-such-folder" / "events.jsonl"
     res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--rules", str(rules), "--out", str(out)])
     assert res.exit_code == 2 and "folder" in res.stderr and str(out.parent) in res.stderr, res.output
@@ -494,7 +494,7 @@ def test_a_run_interrupted_after_the_file_and_before_the_store_adds_no_line_twic
     root, store = ws
     store.close()
     rules = tmp_path / "rules.yaml"
-    rules.write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n  - {id: gone, kind: departure, sites: [dunai, rason]}\n")
+    rules.write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n  - {id: gone, kind: departure, sites: [dunai, rason]}\n", encoding="utf-8")
     args = ["alerts", "check", "-w", str(root), "--rules", str(rules)]
     record = stored.record_events
 
@@ -504,12 +504,12 @@ def test_a_run_interrupted_after_the_file_and_before_the_store_adds_no_line_twic
     monkeypatch.setattr(stored, "record_events", interrupted)
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 130 and "interrupted" in res.stderr, res.output
-    first = (root / "alerts.jsonl").read_text().splitlines()
+    first = (root / "alerts.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(first) >= 2
     monkeypatch.setattr(stored, "record_events", record)
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
-    assert (root / "alerts.jsonl").read_text().splitlines() == first
+    assert (root / "alerts.jsonl").read_text(encoding="utf-8").splitlines() == first
     assert CliRunner().invoke(main, args).stderr.startswith("0 new events")
 
 
@@ -517,7 +517,7 @@ def test_an_out_file_that_is_not_utf8_text_is_named(ws: tuple[Path, Store], tmp_
     root, store = ws
     store.close()
     rules = tmp_path / "rules.yaml"
-    rules.write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n")
+    rules.write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n", encoding="utf-8")
     out = tmp_path / "events.jsonl"
     out.write_bytes(b"\xff\xfe\x00binary")
     res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--rules", str(rules), "--out", str(out)])

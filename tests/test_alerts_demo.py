@@ -79,10 +79,10 @@ def test_seed_story_rules_give_the_scenarios_events_once(demo) -> None:  # type:
         assert "earthworks-at-sergeyevka" not in by_rule
 
         # A second run: nothing new, nothing appended.
-        lines = (result.out / "alerts.jsonl").read_text().splitlines()
+        lines = (result.out / "alerts.jsonl").read_text(encoding="utf-8").splitlines()
         again = check_alerts(store, rules, out=result.out / "alerts.jsonl")
         assert again.events == () and not again.new and again.evaluated == len(events)
-        assert (result.out / "alerts.jsonl").read_text().splitlines() == lines
+        assert (result.out / "alerts.jsonl").read_text(encoding="utf-8").splitlines() == lines
 
 
 def test_cli_second_run_prints_no_event(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -42,7 +42,7 @@ def _as_dn(reflectance: NDArray[Any], scaling: tuple[float, float]) -> tuple[NDA
 
 
 def _features(out: Path) -> tuple[list[Any], dict[str, Any]]:
-    fc = json.loads(out.read_text())
+    fc = json.loads(out.read_text(encoding="utf-8"))
     return [(f["geometry"], {k: v for k, v in f["properties"].items() if k != "source"}) for f in fc["features"]], fc["sitewatch"]
 
 

@@ -40,14 +40,14 @@ def test_sar_ship_chips_in_any_case_and_subfolder_are_read_and_unlabelled_ones_n
     raw.mkdir(parents=True)
     _chip(raw / "a.jpg")
     _chip(raw / "NEW.JPG")  # a withheld chip under another name, in upper case
-    (raw / "a.xml").write_text(VOC)
-    (raw / "NEW.xml").write_text(VOC.replace("Name>", "name>").replace("<object>", "<Object>").replace("</object>", "</Object>"))
+    (raw / "a.xml").write_text(VOC, encoding="utf-8")
+    (raw / "NEW.xml").write_text(VOC.replace("Name>", "name>").replace("<object>", "<Object>").replace("</object>", "</Object>"), encoding="utf-8")
     _chip(raw / "lonely.jpg")  # no label file: named, not a crash
     ssdd = tmp_path / "sar-ship-dataset-samples" / "SSDD"  # SSDD's layout: JPEGImages/ beside Annotations/
     (ssdd / "JPEGImages").mkdir(parents=True)
     (ssdd / "Annotations").mkdir()
     _chip(ssdd / "JPEGImages" / "000001.jpg")
-    (ssdd / "Annotations" / "000001.xml").write_text(VOC)
+    (ssdd / "Annotations" / "000001.xml").write_text(VOC, encoding="utf-8")
     chips = {name: boxes for name, _img, boxes in ssdd_chips(tmp_path)}
     assert set(chips) == {"a", "NEW", "000001"}
     assert chips["a"] == [(29.5, 19.0, 44.0, 24.0)]  # decimal corners kept, as `sitewatch score` reads them
@@ -72,7 +72,7 @@ def test_hrsid_jpeg_chips_labelled_by_a_coco_file_are_read(tmp_path: Path, capsy
     coco = {"images": [{"id": 7, "file_name": "P2_0_800_0_800.jpg", "width": 64, "height": 64}],
             "annotations": [{"id": 1, "image_id": 7, "category_id": 1, "bbox": [30, 20, 14, 4], "iscrowd": 0}],
             "categories": [{"id": 1, "name": "ship"}]}  # fmt: skip
-    (jpg / "annotations" / "test2017.json").write_text(json.dumps(coco))
+    (jpg / "annotations" / "test2017.json").write_text(json.dumps(coco), encoding="utf-8")
     chips = {name: boxes for name, _img, boxes in hrsid_chips(tmp_path)}
     assert chips == {"P1_0_800_0_800": [(30.0, 20.0, 43.0, 23.0)], "P2_0_800_0_800": [(30.0, 20.0, 43.0, 23.0)]}
     assert "P3_0_800_0_800.jpg" in capsys.readouterr().err
@@ -96,7 +96,7 @@ def test_a_root_with_only_some_sar_datasets_scores_those(tmp_path: Path, capsys:
     raw = tmp_path / "sar-ship-dataset-samples" / "Raw images"
     raw.mkdir(parents=True)
     _chip(raw / "a.jpg")
-    (raw / "a.xml").write_text(VOC)
+    (raw / "a.xml").write_text(VOC, encoding="utf-8")
     assert sar_real.main(["--datasets", str(tmp_path)]) == 0
     out = capsys.readouterr()
     assert "sar-ship-dataset  px  5.0 m  boxes    1" in out.out
@@ -309,10 +309,10 @@ def test_a_port_labelled_by_boxes_alone_is_read(sen2ships_root: Path) -> None:
     from _sen2ships import load_port
 
     _port(sen2ships_root, "casablanca", "boxes_only")
-    coco = json.loads((S2 / "casablanca" / "casablanca_coco.json").read_text())
+    coco = json.loads((S2 / "casablanca" / "casablanca_coco.json").read_text(encoding="utf-8"))
     for a in coco["annotations"]:
         del a["segmentation"]
-    (sen2ships_root / "boxes_only" / "boxes_only_coco.json").write_text(json.dumps(coco))
+    (sen2ships_root / "boxes_only" / "boxes_only_coco.json").write_text(json.dumps(coco), encoding="utf-8")
     port = load_port("boxes_only")
     x, y, w, h = coco["annotations"][0]["bbox"]
     assert len(port.masks) == 15 and int(port.masks[0].sum()) == int(w * h)

@@ -25,7 +25,7 @@ def _dets(path: Path, points: list[tuple[float, float, float]], source: str = "c
         }
         for r, c, s in points
     ]
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats, "sitewatch": {"source": source, "detector": "sar-cfar"}}))
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats, "sitewatch": {"source": source, "detector": "sar-cfar"}}), encoding="utf-8")
     return path
 
 
@@ -46,7 +46,7 @@ def test_one_to_one_best_score_first_nearest_centre() -> None:
 
 def test_voc_counts_and_classes(tmp_path: Path) -> None:
     (tmp_path / "labels").mkdir()
-    (tmp_path / "labels" / "chip.xml").write_text(VOC)
+    (tmp_path / "labels" / "chip.xml").write_text(VOC, encoding="utf-8")
     (tmp_path / "dets").mkdir()
     # Inside the first ship (edge pixel 20 + 0.5 still counts), two on the second (one too many), one at sea.
     _dets(tmp_path / "dets" / "chip.geojson", [(12, 20.4, 0.9), (50, 42, 0.8), (52, 42, 0.7), (100, 100, 0.6)])
@@ -67,7 +67,7 @@ def test_coco_finds_the_image_by_the_detections_source(tmp_path: Path) -> None:
         "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 5, 5]}, {"id": 2, "image_id": 2, "category_id": 1, "bbox": [0, 0, 3, 3]}],
     }
     labels = tmp_path / "coco.json"
-    labels.write_text(json.dumps(coco))
+    labels.write_text(json.dumps(coco), encoding="utf-8")
     # Pixel 14 is the box's last column (edges 10..15); pixel 15 is outside.
     inside = _dets(tmp_path / "out1.geojson", [(12, 14, 0.9)], source="/data/a.tif")
     outside = _dets(tmp_path / "out2.geojson", [(12, 15, 0.9)], source="/data/a.tif")
@@ -79,12 +79,12 @@ def test_coco_finds_the_image_by_the_detections_source(tmp_path: Path) -> None:
 def test_geojson_labels_must_share_the_detections_coordinates(tmp_path: Path) -> None:
     labels = tmp_path / "truth.geojson"
     box = [[[9, 9], [15, 9], [15, 15], [9, 15], [9, 9]]]
-    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": box}, "properties": {}}]}))
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": box}, "properties": {}}]}), encoding="utf-8")
     dets = _dets(tmp_path / "d.geojson", [(12, 12, 0.9)])
     assert score_files([(dets, labels)]).tp == 1
-    fc = json.loads(dets.read_text())
+    fc = json.loads(dets.read_text(encoding="utf-8"))
     fc["crs"] = {"type": "name", "properties": {"name": "EPSG:32652"}}
-    dets.write_text(json.dumps(fc))
+    dets.write_text(json.dumps(fc), encoding="utf-8")
     with pytest.raises(InputError, match="different coordinates"):
         score_files([(dets, labels)])
 
@@ -95,15 +95,15 @@ def test_bad_inputs_are_named(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "labels")])
     assert r.exit_code == 1 and "no label file for d.geojson" in r.output
     bad = tmp_path / "bad.xml"
-    bad.write_text("<annotation><object>")
+    bad.write_text("<annotation><object>", encoding="utf-8")
     r = CliRunner().invoke(main, ["score", str(dets), str(bad)])
     assert r.exit_code == 1 and "bad.xml: not readable XML" in r.output
     txt = tmp_path / "labels.txt"
-    txt.write_text("x")
+    txt.write_text("x", encoding="utf-8")
     r = CliRunner().invoke(main, ["score", str(dets), str(txt)])
     assert r.exit_code == 1 and "labels.txt, line 1: not a DOTA object" in r.output
     csv = tmp_path / "labels.csv"
-    csv.write_text("x")
+    csv.write_text("x", encoding="utf-8")
     r = CliRunner().invoke(main, ["score", str(dets), str(csv)])
     assert r.exit_code == 1 and "Pascal VOC .xml, COCO .json, DOTA .txt, GeoJSON or an instance mask .png" in r.output
 
@@ -113,7 +113,7 @@ def test_a_label_file_declaring_entities_is_refused(tmp_path: Path) -> None:
     dets = _dets(tmp_path / "chip.geojson", [(12, 15, 0.9)])
     laughs = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 9}">' for i in range(1, 4))
     xml = f'<!DOCTYPE annotation [<!ENTITY l0 "ship">{laughs}]>' + VOC.replace("<name>buoy</name>", "<name>&l3;</name>")
-    (tmp_path / "chip.xml").write_text(xml)
+    (tmp_path / "chip.xml").write_text(xml, encoding="utf-8")
     r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.xml")])
     assert r.exit_code == 1 and "chip.xml: declares XML entities" in r.output, r.output
 
@@ -121,14 +121,14 @@ def test_a_label_file_declaring_entities_is_refused(tmp_path: Path) -> None:
 def test_a_label_file_nested_too_deeply_is_named(tmp_path: Path) -> None:
     """COCO/GeoJSON labels of "[[[[…" 100 000 deep ended `score` in a RecursionError traceback."""
     dets = _dets(tmp_path / "chip.geojson", [(12, 15, 0.9)])
-    (tmp_path / "chip.json").write_text("[" * 100_000 + "]" * 100_000)
+    (tmp_path / "chip.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
     r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.json")])
     assert r.exit_code == 1 and "chip.json: its JSON is nested too deeply to read" in r.output, r.output
 
 
 def test_a_detections_file_is_never_its_own_labels(tmp_path: Path) -> None:
     # detect-image --out written next to the chips: chip.geojson and chip.xml side by side.
-    (tmp_path / "chip.xml").write_text(VOC)
+    (tmp_path / "chip.xml").write_text(VOC, encoding="utf-8")
     _dets(tmp_path / "chip.geojson", [(12, 15, 0.9), (100, 100, 0.6)])
     for dets in (tmp_path, tmp_path / "chip.geojson"):
         r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path), "--json"])
@@ -143,12 +143,12 @@ PIXEL_CRS = 'LOCAL_CS["pixel",LOCAL_DATUM["image",0],UNIT["unknown",1],AXIS["x",
 
 
 def _with_crs(path: Path, name: str | None, coordinates: str | None = None) -> Path:
-    fc = json.loads(path.read_text())
+    fc = json.loads(path.read_text(encoding="utf-8"))
     if name is not None:
         fc["crs"] = {"type": "name", "properties": {"name": name}}
     if coordinates is not None:
         fc.setdefault("sitewatch", {})["coordinates"] = coordinates
-    path.write_text(json.dumps(fc))
+    path.write_text(json.dumps(fc), encoding="utf-8")
     return path
 
 
@@ -157,11 +157,11 @@ def test_geojson_crs_spelled_differently_is_the_same_crs(tmp_path: Path) -> None
     truth = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": box}, "properties": {}}]}
     labels = tmp_path / "truth.geojson"
     # GDAL, QGIS and geopandas write the OGC URN; detect-image writes EPSG:32633.
-    labels.write_text(json.dumps(truth | {"crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32633"}}}))
+    labels.write_text(json.dumps(truth | {"crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32633"}}}), encoding="utf-8")
     dets = _dets(tmp_path / "d.geojson", [(12, 12, 0.9)])
-    fc = json.loads(dets.read_text())
+    fc = json.loads(dets.read_text(encoding="utf-8"))
     fc["features"][0]["geometry"]["coordinates"] = box
-    dets.write_text(json.dumps(fc))
+    dets.write_text(json.dumps(fc), encoding="utf-8")
     assert score_files([(_with_crs(dets, "EPSG:32633", "crs"), labels)]).tp == 1
     with pytest.raises(InputError, match="different coordinates"):
         score_files([(_with_crs(dets, "EPSG:32634", "crs"), labels)])
@@ -171,13 +171,13 @@ def test_pixel_geojson_labels_need_no_crs_member(tmp_path: Path) -> None:
     # Boxes drawn over a JPEG carry no crs; detect-image's pixel output names its LOCAL_CS.
     labels = tmp_path / "truth.geojson"
     box = [[[9, 9], [15, 9], [15, 15], [9, 15], [9, 9]]]
-    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": box}, "properties": {}}]}))
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": box}, "properties": {}}]}), encoding="utf-8")
     dets = _with_crs(_dets(tmp_path / "d.geojson", [(12, 12, 0.9)]), PIXEL_CRS, "pixel (x=col, y=row, pixel centres at integers)")
     assert score_files([(dets, labels)]).tp == 1
 
 
 def test_a_class_no_label_has_is_an_error_not_a_zero(tmp_path: Path) -> None:
-    (tmp_path / "chip.xml").write_text(VOC)
+    (tmp_path / "chip.xml").write_text(VOC, encoding="utf-8")
     dets = _dets(tmp_path / "chip.geojson", [(12, 15, 0.9)])
     r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.xml"), "--class", "boat"])
     assert r.exit_code == 1 and "no labelled object of class 'boat'" in r.output and "buoy, ship" in r.output
@@ -193,7 +193,7 @@ def test_an_empty_label_file_is_an_image_without_objects(tmp_path: Path) -> None
     r = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels")])
     assert r.exit_code == 1 and "needs an empty label file" in r.output
     for suffix in (".xml", ".json"):
-        (tmp_path / "labels" / f"calm{suffix}").write_text("\n")
+        (tmp_path / "labels" / f"calm{suffix}").write_text("\n", encoding="utf-8")
         r = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels"), "--json"])
         assert r.exit_code == 0, r.output
         assert (json.loads(r.output)["fp"], json.loads(r.output)["fn"]) == (1, 0)
@@ -203,7 +203,7 @@ def test_an_empty_label_file_is_an_image_without_objects(tmp_path: Path) -> None
 def test_label_files_named_in_another_case_are_found(tmp_path: Path) -> None:
     (tmp_path / "labels").mkdir()
     (tmp_path / "dets").mkdir()
-    (tmp_path / "labels" / "CHIP.XML").write_text(VOC)
+    (tmp_path / "labels" / "CHIP.XML").write_text(VOC, encoding="utf-8")
     _dets(tmp_path / "dets" / "chip.geojson", [(12, 15, 0.9)], source="chip.jpg")
     r = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels"), "--json"])
     assert r.exit_code == 0, r.output
@@ -217,16 +217,16 @@ def test_coco_problems_are_told_plainly(tmp_path: Path) -> None:
         "annotations": [{"id": 7, "image_id": 12, "category_id": 1, "bbox": [10, 10, 5, 5]}],
     }
     labels = tmp_path / "coco.json"
-    labels.write_text(json.dumps(coco))
+    labels.write_text(json.dumps(coco), encoding="utf-8")
     dets = _dets(tmp_path / "algiers_rgb.geojson", [], source="algiers_rgb.tiff")
     with pytest.raises(InputError, match="annotation 7 is of image_id 12, which is not among its images"):
         score_files([(dets, labels)])
     coco["annotations"][0]["image_id"] = 1
-    labels.write_text(json.dumps(coco))
+    labels.write_text(json.dumps(coco), encoding="utf-8")
     # --band runs record a source per band: the image is then found by the detections file's name.
-    fc = json.loads(dets.read_text())
+    fc = json.loads(dets.read_text(encoding="utf-8"))
     fc["sitewatch"]["source"] = {"red": "/x/B04.tif", "green": "/x/B03.tif"}
-    (tmp_path / "algiers.geojson").write_text(json.dumps(fc))
+    (tmp_path / "algiers.geojson").write_text(json.dumps(fc), encoding="utf-8")
     with pytest.raises(InputError, match=r"no image named 'algiers' \(the name of algiers.geojson\).*algiers_rgb"):
         score_files([(tmp_path / "algiers.geojson", labels)])
 
@@ -234,14 +234,14 @@ def test_coco_problems_are_told_plainly(tmp_path: Path) -> None:
 def test_a_box_the_wrong_way_round_names_its_file(tmp_path: Path) -> None:
     dets = _dets(tmp_path / "chip.geojson", [])
     bad = tmp_path / "chip.xml"
-    bad.write_text("<annotation><object><name>ship</name><bndbox><xmin>20</xmin><ymin>10</ymin><xmax>10</xmax><ymax>14</ymax></bndbox></object></annotation>")
+    bad.write_text("<annotation><object><name>ship</name><bndbox><xmin>20</xmin><ymin>10</ymin><xmax>10</xmax><ymax>14</ymax></bndbox></object></annotation>", encoding="utf-8")
     with pytest.raises(InputError, match=r"chip.xml: an object's bndbox has xmin > xmax or ymin > ymax \(20, 10, 10, 14\)"):
         score_files([(dets, bad)])
     coco = tmp_path / "coco.json"
-    coco.write_text(json.dumps({"images": [{"id": 1, "file_name": "chip.png"}], "annotations": [{"id": 3, "image_id": 1, "bbox": [5, 5, -2, 4]}]}))
+    coco.write_text(json.dumps({"images": [{"id": 1, "file_name": "chip.png"}], "annotations": [{"id": 3, "image_id": 1, "bbox": [5, 5, -2, 4]}]}), encoding="utf-8")
     with pytest.raises(InputError, match=r"^\S*coco.json: annotation 3 has a negative width or height"):
         score_files([(dets, coco)])
-    coco.write_text(json.dumps({"images": [{"file_name": "chip.png"}], "annotations": []}))
+    coco.write_text(json.dumps({"images": [{"file_name": "chip.png"}], "annotations": []}), encoding="utf-8")
     with pytest.raises(InputError, match=r"coco.json: its images and categories need an id each"):
         score_files([(dets, coco)])
 
@@ -249,12 +249,12 @@ def test_a_box_the_wrong_way_round_names_its_file(tmp_path: Path) -> None:
 def test_a_geojson_detect_image_did_not_write_is_named_as_such(tmp_path: Path) -> None:
     (tmp_path / "dets").mkdir()
     (tmp_path / "labels").mkdir()
-    (tmp_path / "labels" / "chip.xml").write_text(VOC)
+    (tmp_path / "labels" / "chip.xml").write_text(VOC, encoding="utf-8")
     _dets(tmp_path / "dets" / "chip.geojson", [(12, 15, 0.9)], source="chip.jpg")
     # A sites export or hand-drawn boxes left in the detections folder, with or without features.
     for features in ([], [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [1, 2]}, "properties": {"class": "ship"}}]):
-        (tmp_path / "dets" / "chip_truth.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": features}))
-        (tmp_path / "labels" / "chip_truth.xml").write_text(VOC)
+        (tmp_path / "dets" / "chip_truth.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+        (tmp_path / "labels" / "chip_truth.xml").write_text(VOC, encoding="utf-8")
         r = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels")])
         # Named and left out; the chip detect-image did write is scored (a partial run: exit 3).
         assert r.exit_code == 3 and "chip_truth.geojson: not a `sitewatch detect-image --out` file" in r.output, r.output
@@ -270,7 +270,7 @@ def test_label_files_left_unscored_are_reported_and_exit_3(tmp_path: Path) -> No
     --json too); score exited 0, and named only the first five."""
     names = ("a", "b", "c", "d", "e", "f", "g", "h")
     for name in names:
-        (tmp_path / f"{name}.xml").write_text(VOC)
+        (tmp_path / f"{name}.xml").write_text(VOC, encoding="utf-8")
     (tmp_path / "out").mkdir()
     _dets(tmp_path / "out" / "a.geojson", [(12, 15, 0.9)], source="a.jpg")
     left_out = "7 label file(s) have no detections and are not scored: " + ", ".join(f"{n}.xml" for n in names[1:])
@@ -289,19 +289,19 @@ def test_label_files_left_unscored_are_reported_and_exit_3(tmp_path: Path) -> No
 def test_malformed_features_are_named_not_a_traceback(tmp_path: Path) -> None:
     dets = _dets(tmp_path / "chip.geojson", [(12, 15, 0.9)])
     bad_dets = tmp_path / "bad.geojson"
-    bad_dets.write_text(json.dumps({"type": "FeatureCollection", "features": [1], "sitewatch": {"detector": "sar-cfar"}}))
-    (tmp_path / "chip.xml").write_text(VOC)
+    bad_dets.write_text(json.dumps({"type": "FeatureCollection", "features": [1], "sitewatch": {"detector": "sar-cfar"}}), encoding="utf-8")
+    (tmp_path / "chip.xml").write_text(VOC, encoding="utf-8")
     labels = tmp_path / "labels.geojson"
-    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [1]}))
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [1]}), encoding="utf-8")
     coco = tmp_path / "coco.json"
-    coco.write_text(json.dumps({"images": [], "annotations": [3]}))
+    coco.write_text(json.dumps({"images": [], "annotations": [3]}), encoding="utf-8")
     for d, lab, what in ((bad_dets, tmp_path / "chip.xml", "bad.geojson: feature 0 is not"), (dets, labels, "labels.geojson: feature 0 is not"), (dets, coco, "coco.json: annotation 0 is not")):
         r = CliRunner().invoke(main, ["score", str(d), str(lab)])
         assert r.exit_code == 1 and what in r.output, r.output
 
 
 def test_one_image_labels_are_not_shared_by_many_detections_files(tmp_path: Path) -> None:
-    (tmp_path / "chip.xml").write_text(VOC)
+    (tmp_path / "chip.xml").write_text(VOC, encoding="utf-8")
     (tmp_path / "out").mkdir()
     for name in ("chip", "other"):
         _dets(tmp_path / "out" / f"{name}.geojson", [(12, 15, 0.9)], source=f"{name}.jpg")
@@ -312,7 +312,7 @@ def test_one_image_labels_are_not_shared_by_many_detections_files(tmp_path: Path
 
 
 def test_no_detections_leave_precision_undefined_a_dash_and_null(tmp_path: Path) -> None:
-    (tmp_path / "chip.xml").write_text(VOC)
+    (tmp_path / "chip.xml").write_text(VOC, encoding="utf-8")
     dets = _dets(tmp_path / "chip.geojson", [])
     r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.xml")])
     assert r.exit_code == 0 and "TP 0  FP 0  FN 3  P –  R 0.000  F1 0.000" in r.output, r.output
@@ -322,8 +322,8 @@ def test_no_detections_leave_precision_undefined_a_dash_and_null(tmp_path: Path)
 
 
 def test_an_empty_detections_file_is_called_empty(tmp_path: Path) -> None:
-    (tmp_path / "chip.xml").write_text(VOC)
-    (tmp_path / "chip.geojson").write_text("")
+    (tmp_path / "chip.xml").write_text(VOC, encoding="utf-8")
+    (tmp_path / "chip.geojson").write_text("", encoding="utf-8")
     r = CliRunner().invoke(main, ["score", str(tmp_path / "chip.geojson"), str(tmp_path / "chip.xml")])
     assert r.exit_code == 1 and "chip.geojson: an empty file, not a `sitewatch detect-image --out` file" in r.output, r.output
 
@@ -331,7 +331,7 @@ def test_an_empty_detections_file_is_called_empty(tmp_path: Path) -> None:
 def test_a_voc_object_without_a_box_is_an_error_not_a_skip(tmp_path: Path) -> None:
     # Skipping it would score a detection of that ship false.
     rotated = tmp_path / "chip.xml"
-    rotated.write_text("<annotation><object><name>ship</name><hbox><cx>12</cx><cy>15</cy><w>8</w><h>3</h></hbox></object></annotation>")
+    rotated.write_text("<annotation><object><name>ship</name><hbox><cx>12</cx><cy>15</cy><w>8</w><h>3</h></hbox></object></annotation>", encoding="utf-8")
     with pytest.raises(InputError, match=r"chip.xml: object 0 \(.ship.\) has no <bndbox>, <robndbox>, <rotated_bndbox> or <polygon>"):
         score_files([(_dets(tmp_path / "chip.geojson", [(12, 15, 0.9)]), rotated)])
 
@@ -339,7 +339,7 @@ def test_a_voc_object_without_a_box_is_an_error_not_a_skip(tmp_path: Path) -> No
 def test_point_or_line_geojson_labels_are_refused(tmp_path: Path) -> None:
     # A centroid never falls exactly on a point: point labels would all count as misses.
     labels = tmp_path / "truth.geojson"
-    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [12, 12]}, "properties": {}}]}))
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [12, 12]}, "properties": {}}]}), encoding="utf-8")
     with pytest.raises(InputError, match="truth.geojson: feature 0 is a Point, not an area"):
         score_files([(_dets(tmp_path / "d.geojson", [(12, 12, 0.9)]), labels)])
 
@@ -348,7 +348,7 @@ def test_pixel_labels_with_y_running_negative_are_explained(tmp_path: Path) -> N
     # QGIS shows an image without georeference with y = -row; boxes drawn there lie above the image.
     labels = tmp_path / "truth.geojson"
     box = [[[9, -9], [15, -9], [15, -15], [9, -15], [9, -9]]]
-    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": box}, "properties": {}}]}))
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": box}, "properties": {}}]}), encoding="utf-8")
     dets = _with_crs(_dets(tmp_path / "d.geojson", [(12, 12, 0.9)]), PIXEL_CRS, "pixel (x=col, y=row, pixel centres at integers)")
     with pytest.raises(InputError, match="truth.geojson: every box lies at y < 0.*y = -row"):
         score_files([(dets, labels)])
@@ -361,7 +361,7 @@ def test_coco_images_sharing_a_name_are_not_merged(tmp_path: Path) -> None:
         "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 5, 5]}, {"id": 2, "image_id": 2, "category_id": 1, "bbox": [30, 30, 5, 5]}],
     }
     labels = tmp_path / "coco.json"
-    labels.write_text(json.dumps(coco))
+    labels.write_text(json.dumps(coco), encoding="utf-8")
     assert score_files([(_dets(tmp_path / "y.geojson", [], source="y.jpg"), labels)]).fn == 0
     with pytest.raises(InputError, match=r"coco.json: 2 images are named 'x' \(train/x.jpg, val/x.jpg\)"):
         score_files([(_dets(tmp_path / "x.geojson", [(12, 12, 0.9)], source="x.jpg"), labels)])
@@ -369,8 +369,8 @@ def test_coco_images_sharing_a_name_are_not_merged(tmp_path: Path) -> None:
 
 def test_an_image_is_scored_once(tmp_path: Path) -> None:
     coco = {"images": [{"id": 1, "file_name": "x.jpg"}], "annotations": [{"id": 1, "image_id": 1, "bbox": [10, 10, 5, 5]}]}
-    (tmp_path / "coco.json").write_text(json.dumps(coco))
-    (tmp_path / "x.xml").write_text(VOC)
+    (tmp_path / "coco.json").write_text(json.dumps(coco), encoding="utf-8")
+    (tmp_path / "x.xml").write_text(VOC, encoding="utf-8")
     (tmp_path / "out").mkdir()
     _dets(tmp_path / "out" / "x.geojson", [(12, 12, 0.9)], source="x.jpg")
     _dets(tmp_path / "out" / "x_again.geojson", [(12, 12, 0.9)], source="/other/x.jpg")
@@ -382,14 +382,14 @@ def test_an_image_is_scored_once(tmp_path: Path) -> None:
 def test_a_missing_class_key_is_named(tmp_path: Path) -> None:
     labels = tmp_path / "truth.geojson"
     box = [[[9, 9], [15, 9], [15, 15], [9, 15], [9, 9]]]
-    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": box}, "properties": {"class": "ship"}}]}))
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": box}, "properties": {"class": "ship"}}]}), encoding="utf-8")
     with pytest.raises(InputError, match=r"no labelled object of class 'ship' \(classes found: \(no 'type' property; see --class-key\)\)"):
         score_files([(_dets(tmp_path / "d.geojson", [(12, 12, 0.9)]), labels)], classes=["ship"], class_key="type")
 
 
 def test_a_voc_file_named_after_another_image_is_pointed_out(tmp_path: Path) -> None:
-    (tmp_path / "b.xml").write_text(VOC)
-    (tmp_path / "a.xml").write_text(VOC)
+    (tmp_path / "b.xml").write_text(VOC, encoding="utf-8")
+    (tmp_path / "a.xml").write_text(VOC, encoding="utf-8")
     dets = _dets(tmp_path / "a.geojson", [(12, 15, 0.9)], source="a.jpg")
     r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "b.xml")])
     assert r.exit_code == 0 and "note: a.geojson (image 'a') is scored against b.xml" in r.stderr, r.output
@@ -399,7 +399,7 @@ def test_a_voc_file_named_after_another_image_is_pointed_out(tmp_path: Path) -> 
 
 def test_detections_named_in_upper_case_are_found_in_a_folder(tmp_path: Path) -> None:
     (tmp_path / "labels").mkdir()
-    (tmp_path / "labels" / "chip.xml").write_text(VOC)
+    (tmp_path / "labels" / "chip.xml").write_text(VOC, encoding="utf-8")
     (tmp_path / "dets").mkdir()
     _dets(tmp_path / "dets" / "CHIP.GEOJSON", [(12, 15, 0.9)])
     r = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels"), "--json"])
@@ -410,10 +410,10 @@ def test_detections_named_in_upper_case_are_found_in_a_folder(tmp_path: Path) ->
 def test_detect_image_outputs_named_json_are_found_in_a_folder(tmp_path: Path) -> None:
     """detect-image --out x.json writes the same GeoJSON; a folder of them is scored, other .json files left alone."""
     (tmp_path / "labels").mkdir()
-    (tmp_path / "labels" / "chip.xml").write_text(VOC)
+    (tmp_path / "labels" / "chip.xml").write_text(VOC, encoding="utf-8")
     (tmp_path / "dets").mkdir()
     _dets(tmp_path / "dets" / "chip.json", [(12, 15, 0.9)])
-    (tmp_path / "dets" / "notes.json").write_text("{}")
+    (tmp_path / "dets" / "notes.json").write_text("{}", encoding="utf-8")
     r = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels"), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["tp"] == 1
@@ -425,7 +425,7 @@ def test_coco_images_without_detections_are_named_when_a_folder_is_scored(tmp_pa
         "images": [{"id": 1, "file_name": "a.jpg"}, {"id": 2, "file_name": "b.jpg"}],
         "annotations": [{"id": 1, "image_id": 1, "bbox": [10, 10, 5, 5]}, {"id": 2, "image_id": 2, "bbox": [10, 10, 5, 5]}],
     }
-    (tmp_path / "coco.json").write_text(json.dumps(coco))
+    (tmp_path / "coco.json").write_text(json.dumps(coco), encoding="utf-8")
     (tmp_path / "out").mkdir()
     _dets(tmp_path / "out" / "a.geojson", [(12, 12, 0.9)], source="a.jpg")
     r = CliRunner().invoke(main, ["score", str(tmp_path / "out"), str(tmp_path / "coco.json")])
@@ -472,7 +472,7 @@ def test_figures_of_nothing_are_undefined() -> None:
 
 
 def test_min_score_is_inclusive_and_other_kinds_are_not_scored(tmp_path: Path) -> None:
-    (tmp_path / "chip.xml").write_text(VOC)
+    (tmp_path / "chip.xml").write_text(VOC, encoding="utf-8")
     pair = [(_dets(tmp_path / "chip.geojson", [(12, 15, 0.75), (50, 42, 0.7)]), tmp_path / "chip.xml")]
     assert score_files(pair, classes=["ship"], min_score=0.75).tp == 1
     crane = [(_dets(tmp_path / "c.geojson", [(12, 15, 0.9)], kind="crane"), tmp_path / "chip.xml")]
@@ -481,7 +481,7 @@ def test_min_score_is_inclusive_and_other_kinds_are_not_scored(tmp_path: Path) -
 
 
 def test_voc_boxes_reach_half_a_pixel_beyond_both_edges_and_read_x_as_columns(tmp_path: Path) -> None:
-    (tmp_path / "chip.xml").write_text(VOC)  # first ship: columns 10..20, rows 10..14
+    (tmp_path / "chip.xml").write_text(VOC, encoding="utf-8")  # first ship: columns 10..20, rows 10..14
     for row, col, hit in ((12, 9.6, 1), (9.6, 15, 1), (12, 9.4, 0), (15, 15, 0)):
         dets = _dets(tmp_path / "chip.geojson", [(row, col, 0.9)])
         assert score_files([(dets, tmp_path / "chip.xml")], classes=["ship"]).tp == hit, (row, col)
@@ -489,16 +489,16 @@ def test_voc_boxes_reach_half_a_pixel_beyond_both_edges_and_read_x_as_columns(tm
 
 def test_voc_boxes_are_compared_with_row_and_col_not_the_geometry(tmp_path: Path) -> None:
     # detect-image on a georeferenced image writes the box in the image's CRS and row/col in pixels.
-    (tmp_path / "chip.xml").write_text(VOC)
+    (tmp_path / "chip.xml").write_text(VOC, encoding="utf-8")
     dets = _with_crs(_dets(tmp_path / "chip.geojson", [(12, 15, 0.9)]), "EPSG:32652", "crs")
-    fc = json.loads(dets.read_text())
+    fc = json.loads(dets.read_text(encoding="utf-8"))
     fc["features"][0]["geometry"]["coordinates"] = [[[500000, 4750000], [500010, 4750000], [500010, 4750010], [500000, 4750000]]]
-    dets.write_text(json.dumps(fc))
+    dets.write_text(json.dumps(fc), encoding="utf-8")
     assert score_files([(dets, tmp_path / "chip.xml")], classes=["ship"]).tp == 1
 
 
 def test_a_xml_file_that_is_not_voc_is_named(tmp_path: Path) -> None:
-    (tmp_path / "chip.xml").write_text("<kml><object><name>ship</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>2</xmax><ymax>2</ymax></bndbox></object></kml>")
+    (tmp_path / "chip.xml").write_text("<kml><object><name>ship</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>2</xmax><ymax>2</ymax></bndbox></object></kml>", encoding="utf-8")
     with pytest.raises(InputError, match="not a Pascal VOC annotation"):
         score_files([(_dets(tmp_path / "chip.geojson", []), tmp_path / "chip.xml")])
 
@@ -511,7 +511,7 @@ def test_coco_boxes_are_x_y_width_height_and_filtered_by_class(tmp_path: Path) -
                         {"id": 2, "image_id": 1, "category_id": 2, "bbox": [60, 60, 2, 2]}],
     }
     labels = tmp_path / "coco.json"
-    labels.write_text(json.dumps(coco))
+    labels.write_text(json.dumps(coco), encoding="utf-8")
     wide = _dets(tmp_path / "a.geojson", [(22, 35, 0.9)], source="a.tif")
     assert (score_files([(wide, labels)], classes=["ship"]).tp, score_files([(wide, labels)], classes=["ship"]).fn) == (1, 0)
     assert score_files([(wide, labels)]).fn == 1  # the buoy too when no class is named
@@ -523,7 +523,7 @@ def test_geojson_labels_are_filtered_by_class(tmp_path: Path) -> None:
         return {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {"class": cls}}
 
     labels = tmp_path / "truth.geojson"
-    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [feat(0, "ship"), feat(20, "buoy")]}))
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [feat(0, "ship"), feat(20, "buoy")]}), encoding="utf-8")
     dets = _dets(tmp_path / "d.geojson", [(2, 2, 0.9)])
     assert (score_files([(dets, labels)], classes=["ship"]).fn, score_files([(dets, labels)]).fn) == (0, 1)
 
@@ -534,11 +534,11 @@ def test_wgs84_labels_named_epsg_4326_go_with_detections_without_a_crs(tmp_path:
     ring = [[132.0, 42.0], [132.1, 42.0], [132.1, 42.1], [132.0, 42.1], [132.0, 42.0]]
     labels = tmp_path / "truth.geojson"
     labels.write_text(json.dumps({"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "EPSG:4326"}},
-                                  "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {}}]}))
+                                  "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {}}]}), encoding="utf-8")
     dets = _dets(tmp_path / "d.geojson", [(42.05, 132.05, 0.9)])
-    fc = json.loads(dets.read_text())
+    fc = json.loads(dets.read_text(encoding="utf-8"))
     fc["features"][0]["geometry"]["coordinates"] = [[[132.04, 42.04], [132.06, 42.04], [132.06, 42.06], [132.04, 42.06], [132.04, 42.04]]]
-    dets.write_text(json.dumps(fc))
+    dets.write_text(json.dumps(fc), encoding="utf-8")
     assert score_files([(dets, labels)]).tp == 1
 
 
@@ -547,11 +547,11 @@ def test_in_a_folder_an_unreadable_detections_file_is_named_and_the_others_score
     labels = tmp_path / "labels"
     labels.mkdir()
     for name in ("a", "b"):
-        (labels / f"{name}.xml").write_text(VOC)
+        (labels / f"{name}.xml").write_text(VOC, encoding="utf-8")
     out = tmp_path / "out"
     out.mkdir()
     _dets(out / "a.geojson", [])
-    (out / "b.geojson").write_text("")
+    (out / "b.geojson").write_text("", encoding="utf-8")
     r = CliRunner().invoke(main, ["score", str(out), str(labels)])
     assert r.exit_code == 3, r.output
     assert "1 detections file(s) cannot be read" in r.output and "b.geojson: an empty file" in r.output, r.output
@@ -563,11 +563,11 @@ def test_in_a_folder_an_unreadable_detections_file_is_named_and_the_others_score
 def _measured(path: Path, points: list[tuple[float, float, float]], pixel_m: tuple[float, float]) -> Path:
     """Detections of length 100 m at (row, col), in an image of ``pixel_m`` pixels."""
     _dets(path, [(r, c, 0.9) for r, c, _ in points])
-    fc = json.loads(path.read_text())
+    fc = json.loads(path.read_text(encoding="utf-8"))
     for f, (_, _, length) in zip(fc["features"], points, strict=True):
         f["properties"]["length_m"] = length
     fc["sitewatch"]["pixel_size_m"] = list(pixel_m)
-    path.write_text(json.dumps(fc))
+    path.write_text(json.dumps(fc), encoding="utf-8")
     return path
 
 
@@ -580,7 +580,7 @@ def test_length_error_against_rotated_boxes_and_masks_not_axis_aligned_ones(tmp_
     # A DOTA ship 50 px long at 30°, pixels 2 m: 100 m labelled; detected 110 m → +10 m.
     c, s = math.cos(math.radians(30)), math.sin(math.radians(30))
     corners = [(60 + c * dx - s * dy, 60 + s * dx + c * dy) for dx, dy in ((-25, -4), (25, -4), (25, 4), (-25, 4))]
-    (tmp_path / "chip.txt").write_text(" ".join(f"{x:.3f} {y:.3f}" for x, y in corners) + " ship 0\n")
+    (tmp_path / "chip.txt").write_text(" ".join(f"{x:.3f} {y:.3f}" for x, y in corners) + " ship 0\n", encoding="utf-8")
     dets = _measured(tmp_path / "chip.geojson", [(60.0, 60.0, 110.0)], (2.0, 2.0))
     r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.txt"), "--json"])
     assert r.exit_code == 0, r.output
@@ -598,7 +598,7 @@ def test_length_error_against_rotated_boxes_and_masks_not_axis_aligned_ones(tmp_
     error = json.loads(m.output)["length_error_m"]
     assert error["n"] == 1 and 90.0 - 1.5 * 59 < error["median"] < 90.0 - 1.5 * 55  # labelled ≈ 56-59 px
     # An axis-aligned VOC box gives no length: a diagonal ship fills its corners.
-    (tmp_path / "chip.xml").write_text(VOC)
+    (tmp_path / "chip.xml").write_text(VOC, encoding="utf-8")
     voc = _measured(tmp_path / "voc.geojson", [(12.0, 15.0, 30.0)], (2.0, 2.0))
     plain = CliRunner().invoke(main, ["score", str(voc), str(tmp_path / "chip.xml"), "--json"])
     assert plain.exit_code == 0, plain.output
@@ -607,7 +607,7 @@ def test_length_error_against_rotated_boxes_and_masks_not_axis_aligned_ones(tmp_
 
 def test_length_error_uses_each_axis_of_a_non_square_pixel(tmp_path: Path) -> None:
     # A quad 50 px along x: 50 × 3 m = 150 m, not 50 × the mean of 3 and 2.
-    (tmp_path / "chip.txt").write_text("35 58 85 58 85 62 35 62 ship 0\n")
+    (tmp_path / "chip.txt").write_text("35 58 85 58 85 62 35 62 ship 0\n", encoding="utf-8")
     dets = _measured(tmp_path / "chip.geojson", [(60.0, 60.0, 150.0)], (3.0, 2.0))
     r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.txt"), "--json"])
     assert json.loads(r.output)["length_error_m"]["median"] == pytest.approx(0.0, abs=0.01)
@@ -628,11 +628,11 @@ def test_length_error_of_geojson_labels_in_web_mercator_is_in_ground_metres(tmp_
     labels.write_text(json.dumps({
         "type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "EPSG:3857"}},
         "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {"class": "ship"}}],
-    }))  # fmt: skip
+    }), encoding="utf-8")  # fmt: skip
     dets = _measured(tmp_path / "d.geojson", [(12.0, 12.0, 210.0)], (7.15, 7.15))
-    fc = json.loads(dets.read_text())
+    fc = json.loads(dets.read_text(encoding="utf-8"))
     fc["features"][0]["geometry"]["coordinates"] = [[[x - 5, y - 5], [x + 5, y - 5], [x + 5, y + 5], [x - 5, y + 5], [x - 5, y - 5]]]
-    dets.write_text(json.dumps(fc))
+    dets.write_text(json.dumps(fc), encoding="utf-8")
     r = CliRunner().invoke(main, ["score", str(_with_crs(dets, "EPSG:3857", "crs")), str(labels), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["length_error_m"]["median"] == pytest.approx(10.0, abs=0.5)
@@ -654,12 +654,12 @@ def test_length_error_of_geojson_labels_in_lon_lat_is_measured_on_the_ground(tmp
     truth: dict[str, object] = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {}}]}
     if crs is not None:
         truth["crs"] = {"type": "name", "properties": {"name": crs}}
-    labels.write_text(json.dumps(truth))
+    labels.write_text(json.dumps(truth), encoding="utf-8")
     dets = _measured(tmp_path / "d.geojson", [(12.0, 12.0, 210.0)], (10.0, 10.0))
-    fc = json.loads(dets.read_text())
+    fc = json.loads(dets.read_text(encoding="utf-8"))
     d = 1e-5
     fc["features"][0]["geometry"]["coordinates"] = [[[lon0 - d, lat0 - d], [lon0 + d, lat0 - d], [lon0 + d, lat0 + d], [lon0 - d, lat0 + d], [lon0 - d, lat0 - d]]]
-    dets.write_text(json.dumps(fc))
+    dets.write_text(json.dumps(fc), encoding="utf-8")
     if crs is not None:
         _with_crs(dets, crs, "crs")
     r = CliRunner().invoke(main, ["score", str(dets), str(labels), "--json"])
@@ -672,7 +672,7 @@ def test_detections_of_an_image_a_coco_file_does_not_list_say_how_to_go_on(tmp_p
     rename a detections file that was named after its image all along."""
     coco = {"images": [{"id": 1, "file_name": "test/a.jpg"}], "categories": [{"id": 1, "name": "ship"}], "annotations": []}
     labels = tmp_path / "test.json"
-    labels.write_text(json.dumps(coco))
+    labels.write_text(json.dumps(coco), encoding="utf-8")
     out = tmp_path / "out"
     out.mkdir()
     _dets(out / "a.geojson", [], source="chips/a.jpg")
@@ -687,7 +687,7 @@ def test_detections_only_in_subfolders_are_pointed_to(tmp_path: Path) -> None:
     out = tmp_path / "out"
     (out / "train").mkdir(parents=True)
     _dets(out / "train" / "chip.geojson", [(12, 15, 0.9)])
-    (tmp_path / "chip.xml").write_text(VOC)
+    (tmp_path / "chip.xml").write_text(VOC, encoding="utf-8")
     r = CliRunner().invoke(main, ["score", str(out), str(tmp_path)])
     assert r.exit_code == 1 and "no detections in this folder" in r.output and "train/ hold(s) .geojson files" in r.output, r.output
 

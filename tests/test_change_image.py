@@ -72,7 +72,7 @@ def test_a_new_roof_between_two_georeferenced_images_is_one_region_where_it_stan
     summary = json.loads(r.output)
     assert summary["regions"] == 1 and summary["appeared"] == 1 and summary["warped"] == []
     assert 3000 < summary["area_m2"] < 4500  # 60 x 60 m = 3600 m²
-    fc = json.loads(out.read_text())
+    fc = json.loads(out.read_text(encoding="utf-8"))
     c = shape(fc["features"][0]["geometry"]).centroid
     lon, lat = _roof_lonlat()
     assert abs(c.x - lon) < 2e-4 and abs(c.y - lat) < 2e-4  # WGS84, at the roof
@@ -91,7 +91,7 @@ def test_the_later_image_on_another_grid_is_laid_on_the_earlier_ones(tmp_path: P
     summary = json.loads(r.output)
     assert summary["warped"] == ["after"] and summary["appeared"] >= 1
     lon, lat = _roof_lonlat()
-    biggest = max(json.loads(out.read_text())["features"], key=lambda f: f["properties"]["area_m2"])
+    biggest = max(json.loads(out.read_text(encoding="utf-8"))["features"], key=lambda f: f["properties"]["area_m2"])
     c = shape(biggest["geometry"]).centroid
     assert abs(c.x - lon) < 2e-4 and abs(c.y - lat) < 2e-4
     # In degrees, the earlier image is laid on a UTM grid of its ground pixel size: the same roof.
@@ -112,7 +112,7 @@ def test_chips_without_georeference_are_compared_pixel_for_pixel_and_written_in_
     assert missing.exit_code == 1 and "--pixel-size" in missing.output and not out.exists()
     r = CliRunner().invoke(main, ["change-image", str(a), str(b), "--sensor", "optical", "--pixel-size", "2", "--out", str(out), "--mask", str(mask)])
     assert r.exit_code == 0, r.output
-    fc = json.loads(out.read_text())
+    fc = json.loads(out.read_text(encoding="utf-8"))
     assert fc["crs"]["properties"]["name"].startswith('LOCAL_CS["pixel"')
     (feature,) = fc["features"]
     c = shape(feature["geometry"]).centroid

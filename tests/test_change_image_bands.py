@@ -79,10 +79,10 @@ def test_band_files_folders_and_stacked_files_give_the_same_regions_and_mask(tmp
     bands = _run(_band_args("--before-band", f1) + _band_args("--after-band", f2), tmp_path / "bands.geojson", tmp_path / "bands.tif")
     folders = _run([str(d1), str(d2)], tmp_path / "folders.geojson", tmp_path / "folders.tif")
     assert stacked["appeared"] >= 1 and stacked["regions"] == bands["regions"] == folders["regions"]
-    regions = json.loads((tmp_path / "stacked.geojson").read_text())["features"]
+    regions = json.loads((tmp_path / "stacked.geojson").read_text(encoding="utf-8"))["features"]
     assert regions
     for route in ("bands", "folders"):
-        fc = json.loads((tmp_path / f"{route}.geojson").read_text())
+        fc = json.loads((tmp_path / f"{route}.geojson").read_text(encoding="utf-8"))
         assert fc["features"] == regions, route
         assert np.array_equal(_mask(tmp_path / f"{route}.tif"), _mask(tmp_path / "stacked.tif")), route
         assert fc["sitewatch"]["before_bands"] == {b: str(p) for b, p in f1.items()}  # which file was read as which band
@@ -145,7 +145,7 @@ def test_bad_band_input_is_named_in_one_line_and_nothing_is_written(tmp_path: Pa
         after = _band_args("--after-band", {k: v for k, v in f2.items() if k != "nir"})
     elif case == "folder without bands":
         (tmp_path / "empty").mkdir()
-        (tmp_path / "empty" / "README.txt").write_text("no bands here")
+        (tmp_path / "empty" / "README.txt").write_text("no bands here", encoding="utf-8")
         before, after = [str(tmp_path / "empty"), str(d2)], []
     elif case == "folders of other bands":
         next(d2.glob("*_B08.tif")).unlink()

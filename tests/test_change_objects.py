@@ -34,14 +34,14 @@ def test_a_ship_that_came_between_two_passes_is_left_out_and_kept_on_request(tmp
     res = runner.invoke(main, ["detect", "lake", "-w", str(ws.root)])
     assert res.exit_code == 0, res.output
     truth = next(p for p in paths if "s1" in p.name and "20241006" in p.name).with_suffix(".truth.geojson")
-    (drawn,) = [shape(f["geometry"]) for f in json.loads(truth.read_text())["features"]]
+    (drawn,) = [shape(f["geometry"]) for f in json.loads(truth.read_text(encoding="utf-8"))["features"]]
 
     def ship_regions(*extra: str) -> tuple[dict[str, int], list[dict[str, object]]]:
         out = tmp_path / f"changes{len(extra)}.geojson"
         res = runner.invoke(main, ["change", "lake", "--json", "--out", str(out), *extra, "-w", str(ws.root)])
         assert res.exit_code == 0, res.output
         found: dict[str, int] = {"optical": 0, "sar": 0}
-        for f in json.loads(out.read_text())["features"]:
+        for f in json.loads(out.read_text(encoding="utf-8"))["features"]:
             if shape(f["geometry"]).intersects(drawn):
                 found[f["properties"]["sensor"]] += 1
         return found, json.loads(res.stdout)["pairs"]

@@ -33,8 +33,8 @@ def test_a_structure_set_down_between_two_simulated_dates_is_found_where_it_was_
     pairs = json.loads(res.stdout)["pairs"]
     assert sorted(p["sensor"] for p in pairs) == ["optical", "sar"] and all(p["simulated"] for p in pairs)
     truth = next(p for p in paths if "s2" in p.name and "20241006" in p.name).with_suffix(".truth.geojson")
-    (drawn,) = [shape(f["geometry"]) for f in json.loads(truth.read_text())["features"]]
-    regions = json.loads(out.read_text())["features"]
+    (drawn,) = [shape(f["geometry"]) for f in json.loads(truth.read_text(encoding="utf-8"))["features"]]
+    regions = json.loads(out.read_text(encoding="utf-8"))["features"]
     for sensor in ("optical", "sar"):
         found = [shape(f["geometry"]) for f in regions if f["properties"]["sensor"] == sensor]
         hits = [g for g in found if g.intersects(drawn)]

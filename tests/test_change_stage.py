@@ -99,7 +99,7 @@ def test_change_finds_the_dug_ground_between_the_first_two_dates_and_a_rerun_rep
     assert (first["appeared"], first["disappeared"], first["altered"]) == (1, 0, 0)
     assert first["compared_fraction"] == 1.0 and first["method"].startswith("irmad-cva")
     assert pairs[("20241005", "20241009")]["appeared"] == 0
-    fc = json.loads(out.read_text())
+    fc = json.loads(out.read_text(encoding="utf-8"))
     (feature,) = fc["features"]
     from shapely.geometry import shape
 
@@ -125,7 +125,7 @@ def test_change_out_carries_the_properties_export_gives_each_region(workspace: t
     res = CliRunner().invoke(main, ["export", "base", "--layer", "changes", "--out", "-", "-w", str(root)])
     assert res.exit_code == 0, res.output
     exported = {f["properties"]["change_id"]: f for f in json.loads(res.stdout)["features"]}
-    written = json.loads(out.read_text())["features"]
+    written = json.loads(out.read_text(encoding="utf-8"))["features"]
     assert written and {f["properties"]["change_id"]: f for f in written} == exported
     props = written[0]["properties"]
     assert props["before_image"].startswith("archive/base/") and len(props["after_sha256"]) == 64
@@ -248,7 +248,7 @@ def test_store_round_trip_and_a_failed_write_keeps_the_last_complete_run(workspa
     root, _ = workspace
     out = json.loads(CliRunner().invoke(main, ["change", "base", "--json", "--out", str(root / "c.geojson"), "-w", str(root)]).stdout)
     assert out["pairs"]
-    written = json.loads((root / "c.geojson").read_text())["features"]
+    written = json.loads((root / "c.geojson").read_text(encoding="utf-8"))["features"]
     with Store(root / "sitewatch.gpkg") as store:
         stored = changes(store, site_id="base")
         assert [c.id for c in stored] == [f["properties"]["change_id"] for f in written]

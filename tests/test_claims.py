@@ -341,10 +341,10 @@ def test_unknown_sites_and_berths_are_named_and_duplicate_ids_refused() -> None:
 
 def test_a_file_that_is_not_claims_is_an_error_naming_it(tmp_path: Path) -> None:
     bad = tmp_path / "c.yaml"
-    bad.write_text("claims: [unclosed\n")
+    bad.write_text("claims: [unclosed\n", encoding="utf-8")
     with pytest.raises(ValueError, match="c.yaml: not valid YAML"):
         read_claims(bad)
-    bad.write_text("- 3\n")
+    bad.write_text("- 3\n", encoding="utf-8")
     parsed = read_claims(bad)
     assert not parsed.claims and parsed.problems[0].claim == "#1"
 
@@ -362,7 +362,7 @@ def test_the_builtin_claims_file_reads_whole() -> None:
 
 def _file(tmp_path: Path, claims: list[dict[str, Any]]) -> Path:
     path = tmp_path / "claims.yaml"
-    path.write_text(yaml.safe_dump({"title": "test claims", "claims": claims}))
+    path.write_text(yaml.safe_dump({"title": "test claims", "claims": claims}), encoding="utf-8")
     return path
 
 
@@ -384,7 +384,7 @@ def test_claims_check_prints_each_verdict_with_its_images_and_exits_0(tmp_path: 
     assert res.exit_code == 0, res.output
     assert "2 supported, 1 contradicted, 1 not testable of 4 claim(s) checked" in res.output
     assert "archive/dunai/sim-dunai-2024-10-17-optical.tif" in res.output
-    doc = json.loads(out.read_text())
+    doc = json.loads(out.read_text(encoding="utf-8"))
     verdicts = {c["id"]: c["verdict"] for c in doc["claims"]}
     assert verdicts == {"ship-17": "supported", "gone-20": "supported", "ship-20": "contradicted", "none-18": "not testable"}
     ship = doc["claims"][0]
@@ -404,7 +404,7 @@ def test_claims_check_exits_3_when_some_are_refused_and_1_when_none_could_be_rea
     res = CliRunner().invoke(main, ["claims", "check", str(_file(tmp_path, [bad])), "-w", str(ws.root)])
     assert res.exit_code == 1
     broken = tmp_path / "broken.yaml"
-    broken.write_text("{{{")
+    broken.write_text("{{{", encoding="utf-8")
     res = CliRunner().invoke(main, ["claims", "check", str(broken), "-w", str(ws.root)])
     assert res.exit_code == 1 and "not valid YAML" in res.output
 
@@ -414,7 +414,7 @@ def test_the_report_shows_the_claims_with_links_to_their_images(tmp_path: Path) 
     out = tmp_path / "report.html"
     res = CliRunner().invoke(main, ["report", "-w", str(ws.root), "--out", str(out), "--claims", str(_file(tmp_path, [SHIP_17]))])
     assert res.exit_code == 0, res.output
-    html = out.read_text()
+    html = out.read_text(encoding="utf-8")
     assert "Claims checked against the imagery" in html and "ship-17" in html
     # The report lies beside the workspace's folder: the link leads into it from there.
     assert 'href="ws/archive/dunai/sim-dunai-2024-10-17-optical.tif"' in html
@@ -431,7 +431,7 @@ def test_the_report_warns_of_a_refused_claim(tmp_path: Path, caplog: pytest.LogC
     assert res.exit_code == 0, res.output
     said = " ".join(rec.getMessage() for rec in caplog.records if rec.levelname == "WARNING")
     assert "claim typo" in said and "pier-9" in said and "claims.yaml" in said, said
-    assert "ship-17" in out.read_text()
+    assert "ship-17" in out.read_text(encoding="utf-8")
 
 
 def test_a_verdict_as_the_model_claim() -> None:
@@ -457,17 +457,17 @@ _CLAIM_X = "claims:\n  - id: x\n    text: t\n    source: s\n    sites: [dunai]\n
 ])  # fmt: skip
 def test_an_impossible_date_is_refused_naming_its_claim_not_a_traceback(tmp_path: Path, text: str, words: str) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     (problem,) = read_claims(path).problems
     assert (problem.claim, problem.field) == ("x", "date") and words in problem.message, problem
 
 
 def test_aliases_that_expand_past_any_memory_and_a_key_given_twice_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text(LAUGHS)
+    path.write_text(LAUGHS, encoding="utf-8")
     with pytest.raises(ValueError, match="c.yaml: not valid YAML .*aliases expand"):
         read_claims(path)
-    path.write_text("title: a\ntitle: b\nclaims: []\n")
+    path.write_text("title: a\ntitle: b\nclaims: []\n", encoding="utf-8")
     with pytest.raises(ValueError, match="c.yaml: not valid YAML .*key 'title' given twice"):
         read_claims(path)
 
@@ -485,7 +485,7 @@ def test_the_on_field_written_in_yaml_is_read_as_on_not_as_a_boolean_key(tmp_pat
     path = tmp_path / "c.yaml"
     path.write_text("claims:\n  - id: x\n    text: t\n    source: s\n    sites: [dunai]\n"
                     "    from: 2024-10-17\n    to: 2024-10-19\n"
-                    "    assert: {kind: vessel_present, berth: pier-east, on: all}\n")  # fmt: skip
+                    "    assert: {kind: vessel_present, berth: pier-east, on: all}\n", encoding="utf-8")  # fmt: skip
     parsed = read_claims(path)
     assert not parsed.problems, parsed.problems
     assert parsed.claims[0].assertions[0].on == "all"
@@ -494,7 +494,7 @@ def test_the_on_field_written_in_yaml_is_read_as_on_not_as_a_boolean_key(tmp_pat
 def test_a_bare_no_where_text_belongs_says_to_quote_it(tmp_path: Path) -> None:
     # YAML 1.1 reads `source: No` (a newspaper's initials, Norway's code) as False.
     path = tmp_path / "c.yaml"
-    path.write_text(_CLAIM_X.replace("source: s", "source: No"))
+    path.write_text(_CLAIM_X.replace("source: s", "source: No"), encoding="utf-8")
     (problem,) = read_claims(path).problems
     assert (problem.claim, problem.field) == ("x", "source") and "got False" in problem.message, problem
     assert "put the text in quotes" in problem.message, problem
@@ -516,7 +516,7 @@ def test_some_date_of_a_range_with_no_image_at_all_says_so_not_0_dates_tested() 
 def test_a_date_written_out_as_published_is_read(tmp_path: Path, written: str, day: date) -> None:
     # A claim copied from an article ("on 17 October 2024") was refused: "is not a date (YYYY-MM-DD)".
     path = tmp_path / "c.yaml"
-    path.write_text(_CLAIM_X + f"    date: {written}\n")
+    path.write_text(_CLAIM_X + f"    date: {written}\n", encoding="utf-8")
     parsed = read_claims(path)
     assert not parsed.problems, parsed.problems
     assert (parsed.claims[0].assertions[0].start, parsed.claims[0].assertions[0].end) == (day, day)
@@ -532,7 +532,7 @@ def test_a_date_written_out_as_published_is_read(tmp_path: Path, written: str, d
 ])  # fmt: skip
 def test_a_date_in_another_numeric_form_is_refused_saying_what_to_write(tmp_path: Path, written: str, words: str) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text(_CLAIM_X + f"    date: '{written}'\n")
+    path.write_text(_CLAIM_X + f"    date: '{written}'\n", encoding="utf-8")
     (problem,) = read_claims(path).problems
     assert words in problem.message, problem.message
 
@@ -541,6 +541,6 @@ def test_a_yaml_number_of_more_than_4300_digits_is_an_input_error(tmp_path: Path
     """PyYAML's int() refuses it with a ValueError, which ended `claims check` in a traceback."""
     from sitewatch.errors import InputError
 
-    (tmp_path / "claims.yaml").write_text("- " + "1" * 5000 + "\n")
+    (tmp_path / "claims.yaml").write_text("- " + "1" * 5000 + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"claims.yaml: not valid YAML .*4300 digits"):
         read_claims(tmp_path / "claims.yaml")

@@ -50,7 +50,7 @@ def _claims(tmp_path: Path, day: Any = "2024-10-17", cid: str = "ship-17") -> Pa
     path.write_text(yaml.safe_dump({"claims": [{
         "id": cid, "text": "a vessel at the pier on 17 October (local)", "source": "a think tank",
         "sites": ["dunai"], "date": day, "assert": {"kind": "vessel_present", "berth": "pier-1"},
-    }]}))  # fmt: skip
+    }]}), encoding="utf-8")  # fmt: skip
     return path
 
 
@@ -99,7 +99,7 @@ def test_the_reports_claims_are_judged_on_its_timelines_local_dates(tmp_path: Pa
         args = ["report", "-w", str(ws.root), "--out", str(out), "--claims", str(claims)]
         res = CliRunner().invoke(main, args + (["--utc-offset", offset] if offset else []))
         assert res.exit_code == 0, res.output
-        html = out.read_text()
+        html = out.read_text(encoding="utf-8")
         assert f"Claim ship-17 (2024-10-17): <a class=\"{'good' if offset else ''}\"" in html, html
         assert f">{verdict}</a>" in html
     # The timeline of that report has the image on 17 October, and the claims table heads its dates alike.

@@ -93,7 +93,7 @@ def test_json_runs_that_fail_in_part_say_so_on_standard_error(tmp_path: Path) ->
     with other.store() as store:
         store.put_site(SITE)
     bad = tmp_path / "bad.tif"
-    bad.write_text("not an image")
+    bad.write_text("not an image", encoding="utf-8")
     res = CliRunner().invoke(main, ["-q", "import", str(_sar(tmp_path / "a.tif")), str(bad), "-w", str(other.root), "--json"])
     assert res.exit_code == 3, res.output
     doc = json.loads(res.stdout)

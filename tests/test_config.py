@@ -13,7 +13,7 @@ README = Path(__file__).parents[1] / "README.md"
 
 
 def test_precedence_flag_env_file_default(tmp_path: Path) -> None:
-    (tmp_path / "sitewatch.toml").write_text("[settings]\nworkers = 3\nmin_vessel_length_m = 30\n")
+    (tmp_path / "sitewatch.toml").write_text("[settings]\nworkers = 3\nmin_vessel_length_m = 30\n", encoding="utf-8")
     got = load_settings(
         tmp_path, flags={"workers": 5}, env={"SITEWATCH_MIN_VESSEL_LENGTH_M": "40", "SITEWATCH_WORKERS": "4"}
     )
@@ -37,20 +37,20 @@ def test_precedence_flag_env_file_default(tmp_path: Path) -> None:
     ("[settings\n", "sitewatch.toml"),
 ])  # fmt: skip
 def test_unknown_or_bad_settings_are_named(tmp_path: Path, toml: str, named: str) -> None:
-    (tmp_path / "sitewatch.toml").write_text(toml)
+    (tmp_path / "sitewatch.toml").write_text(toml, encoding="utf-8")
     with pytest.raises(ConfigError, match=named):
         load_settings(tmp_path, env={})
 
 
 def test_every_setting_is_documented_in_the_readme() -> None:
-    text = README.read_text()
+    text = README.read_text(encoding="utf-8")
     missing = [s.name for s in SETTINGS if f"`{s.name}`" not in text or s.env not in text]
     assert not missing, f"README lacks settings: {missing}"
 
 
 @pytest.mark.parametrize("value", ["jpeg", "foo", "webp"])
 def test_cog_compress_must_be_a_lossless_codec(tmp_path: Path, value: str) -> None:
-    (tmp_path / "sitewatch.toml").write_text(f"[settings]\ncog_compress = '{value}'\n")
+    (tmp_path / "sitewatch.toml").write_text(f"[settings]\ncog_compress = '{value}'\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=rf"cog_compress must be one of deflate, zstd, lzw, got '{value}'"):
         load_settings(tmp_path, env={})
     with pytest.raises(ConfigError, match="SITEWATCH_COG_COMPRESS: cog_compress must be one of"):
@@ -61,7 +61,7 @@ def test_cog_compress_must_be_a_lossless_codec(tmp_path: Path, value: str) -> No
 def test_alerts_webhook_must_be_an_http_url_when_the_file_is_read(tmp_path: Path, value: str) -> None:
     # Checked only by `alerts check` before: a cron job found it at its first event, every other
     # command took the file for good.
-    (tmp_path / "sitewatch.toml").write_text(f"[settings]\nalerts_webhook = '{value}'\n")
+    (tmp_path / "sitewatch.toml").write_text(f"[settings]\nalerts_webhook = '{value}'\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="alerts_webhook must be empty .* http:// or https://"):
         load_settings(tmp_path, env={})
     assert load_settings(None, env={"SITEWATCH_ALERTS_WEBHOOK": ""})["alerts_webhook"] == ""
@@ -81,7 +81,7 @@ def test_number_settings_are_range_checked() -> None:
 
 
 def test_vessel_length_limits_must_be_ordered(tmp_path: Path) -> None:
-    (tmp_path / "sitewatch.toml").write_text("[settings]\nmax_vessel_length_m = 100\n")
+    (tmp_path / "sitewatch.toml").write_text("[settings]\nmax_vessel_length_m = 100\n", encoding="utf-8")
     with pytest.raises(
         ConfigError,
         match=r"min_vessel_length_m \(200, from SITEWATCH_MIN_VESSEL_LENGTH_M\) must be below "
@@ -102,7 +102,7 @@ def test_vessel_length_limits_must_be_ordered(tmp_path: Path) -> None:
     ],
 )
 def test_misplaced_or_wrongly_typed_toml_values_are_named(tmp_path: Path, text: str, message: str) -> None:
-    (tmp_path / "sitewatch.toml").write_text(text)
+    (tmp_path / "sitewatch.toml").write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as err:
         load_settings(tmp_path, env={})
     assert message in str(err.value) and "sitewatch.toml" in str(err.value)
@@ -117,14 +117,14 @@ def test_init_refuses_a_folder_whose_sitewatch_toml_is_broken_and_makes_nothing(
 
     folder = tmp_path / "ws"
     folder.mkdir()
-    (folder / "sitewatch.toml").write_text("[settings]\nwrokers = 2\n")
+    (folder / "sitewatch.toml").write_text("[settings]\nwrokers = 2\n", encoding="utf-8")
     r = CliRunner().invoke(main, ["init", str(folder)])
     assert r.exit_code != 0 and "wrokers" in r.output and "sitewatch.toml" in r.output
     assert "workspace ready" not in r.output
     assert sorted(p.name for p in folder.iterdir()) == ["sitewatch.toml"]  # no database, no archive/
-    (folder / "sitewatch.toml").write_text("[settings]\nworkers = 2\n")
+    (folder / "sitewatch.toml").write_text("[settings]\nworkers = 2\n", encoding="utf-8")
     assert CliRunner().invoke(main, ["init", str(folder)]).exit_code == 0
-    assert (folder / "sitewatch.toml").read_text() == "[settings]\nworkers = 2\n"  # kept as it was
+    assert (folder / "sitewatch.toml").read_text(encoding="utf-8") == "[settings]\nworkers = 2\n"  # kept as it was
 
 
 def test_a_flag_overrides_a_bad_environment_value(tmp_path: Path) -> None:
@@ -195,12 +195,12 @@ def test_init_where_no_folder_can_be_made_is_named_without_a_traceback(tmp_path:
 
     from sitewatch.cli import main
 
-    (tmp_path / "notes.txt").write_text("")
+    (tmp_path / "notes.txt").write_text("", encoding="utf-8")
     r = CliRunner().invoke(main, ["init", str(tmp_path / "notes.txt" / "ws")])
     assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.output
     assert f"{tmp_path / 'notes.txt' / 'ws'}: cannot make a workspace there" in r.output
     (tmp_path / "ws").mkdir()
-    (tmp_path / "ws" / "archive").write_text("")  # a file where archive/ goes
+    (tmp_path / "ws" / "archive").write_text("", encoding="utf-8")  # a file where archive/ goes
     r = CliRunner().invoke(main, ["init", str(tmp_path / "ws")])
     assert r.exit_code == 1 and "archive" in r.output and "Traceback" not in r.output, r.output
 
@@ -213,7 +213,7 @@ def test_init_refuses_a_folder_whose_database_is_unusable_and_makes_nothing(tmp_
 
     folder = tmp_path / "ws"
     folder.mkdir()
-    (folder / "sitewatch.gpkg").write_text("notes, not a database\n")
+    (folder / "sitewatch.gpkg").write_text("notes, not a database\n", encoding="utf-8")
     r = CliRunner().invoke(main, ["init", str(folder)])
     assert r.exit_code == 1 and "sitewatch.gpkg" in r.output, r.output
     assert sorted(p.name for p in folder.iterdir()) == ["sitewatch.gpkg"]
@@ -265,7 +265,7 @@ def test_an_option_taking_one_value_given_twice_is_refused_in_every_command(tmp_
     ],
 )
 def test_toml_key_given_twice_or_number_in_quotes_is_named(tmp_path: Path, text: str, message: str) -> None:
-    (tmp_path / "sitewatch.toml").write_text(text)
+    (tmp_path / "sitewatch.toml").write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as err:
         load_settings(tmp_path, env={})
     assert message in str(err.value) and "sitewatch.toml" in str(err.value)
@@ -302,7 +302,7 @@ def test_a_workspace_option_naming_a_file_a_missing_folder_or_another_folder_is_
 
     from sitewatch.cli import main
 
-    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
     for where, message in [
         (tmp_path / "notes.txt", "is a file"),
         (tmp_path / "nowhere", f"workspace folder {tmp_path / 'nowhere'} does not exist"),
@@ -317,10 +317,10 @@ def test_a_workspace_option_naming_a_file_a_missing_folder_or_another_folder_is_
 def test_sar_thermal_noise_keeps_the_noise_unless_told_to_subtract_it(tmp_path: Path) -> None:
     """The SAR detector was validated on sigma0 with the noise in: that is the default."""
     assert load_settings(None, env={})["sar_thermal_noise"] == "keep"
-    (tmp_path / "sitewatch.toml").write_text('[settings]\nsar_thermal_noise = "subtract"\n')
+    (tmp_path / "sitewatch.toml").write_text('[settings]\nsar_thermal_noise = "subtract"\n', encoding="utf-8")
     assert load_settings(tmp_path, env={})["sar_thermal_noise"] == "subtract"
     assert load_settings(tmp_path, env={"SITEWATCH_SAR_THERMAL_NOISE": "Keep"})["sar_thermal_noise"] == "keep"
-    (tmp_path / "sitewatch.toml").write_text('[settings]\nsar_thermal_noise = "remove"\n')
+    (tmp_path / "sitewatch.toml").write_text('[settings]\nsar_thermal_noise = "remove"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="sar_thermal_noise must be one of keep, subtract, got 'remove'"):
         load_settings(tmp_path, env={})
 

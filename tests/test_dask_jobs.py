@@ -47,7 +47,7 @@ def _scenes(folder: Path, days: range = range(10, 15)) -> Path:
     folder.mkdir()
     for day in days:
         _sar(folder / f"s1_202410{day:02d}.tif", day)
-    (folder / f"s1_202410{days[0]:02d}.truth.geojson").write_text('{"type": "FeatureCollection", "features": []}')
+    (folder / f"s1_202410{days[0]:02d}.truth.geojson").write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
     (folder / "broken.tif").write_bytes(b"not a tiff")
     return folder
 
@@ -269,7 +269,7 @@ def test_a_probe_left_by_a_killed_command_is_removed(tmp_path: Path) -> None:
     ws.archive.mkdir(exist_ok=True)
     host = partial_owner().split("-")[1]
     left = partial_path(ws.archive / "sitewatch-probe", f"99999999-{host}")  # a command of this machine, gone
-    left.write_text("0123")
+    left.write_text("0123", encoding="utf-8")
     ingest.remove_partials(ws, SITE.id)
     assert not left.exists()
 

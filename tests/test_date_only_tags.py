@@ -68,20 +68,20 @@ def test_a_full_time_in_a_tag_is_read_as_before(key: str, value: str, when: date
     {"acquisition_time": "2023-08-21"},
 ])  # fmt: skip
 def test_a_date_alone_in_a_json_sidecar_is_noon_and_says_so(tmp_path: Path, meta: dict[str, object]) -> None:
-    (tmp_path / "scene.json").write_text(json.dumps(meta))
+    (tmp_path / "scene.json").write_text(json.dumps(meta), encoding="utf-8")
     assert _acquired_from({}, tmp_path / "scene.tif") == (NOON, f"sidecar scene.json, date only ({DATE_ONLY_NOTE})")
-    (tmp_path / "scene.json").write_text(json.dumps({"properties": {"datetime": "2023-08-21T00:00:00Z"}}))
+    (tmp_path / "scene.json").write_text(json.dumps({"properties": {"datetime": "2023-08-21T00:00:00Z"}}), encoding="utf-8")
     assert _acquired_from({}, tmp_path / "scene.tif") == (datetime(2023, 8, 21, tzinfo=UTC), "sidecar scene.json")
 
 
 def test_a_date_alone_in_an_xml_sidecar_is_noon_unless_another_element_gives_the_time(tmp_path: Path) -> None:
     xml = tmp_path / "scene.xml"
-    xml.write_text("<m><acquisitionDate>2023-08-21</acquisitionDate></m>")
+    xml.write_text("<m><acquisitionDate>2023-08-21</acquisitionDate></m>", encoding="utf-8")
     assert isinstance(acquired_from_xml(xml), NoonOfDate) and acquired_from_xml(xml) == NOON
     assert _acquired_from({}, tmp_path / "scene.tif") == (NOON, f"sidecar scene.xml, date only ({DATE_ONLY_NOTE})")
-    xml.write_text("<m><acquisitionDate>2023-08-21Z</acquisitionDate></m>")  # an xs:date with its zone
+    xml.write_text("<m><acquisitionDate>2023-08-21Z</acquisitionDate></m>", encoding="utf-8")  # an xs:date with its zone
     assert acquired_from_xml(xml) == NOON
-    xml.write_text("<m><acquisitionDate>2023-08-21</acquisitionDate><DATETIME>2023-08-21T01:02:03Z</DATETIME></m>")
+    xml.write_text("<m><acquisitionDate>2023-08-21</acquisitionDate><DATETIME>2023-08-21T01:02:03Z</DATETIME></m>", encoding="utf-8")
     timed = acquired_from_xml(xml)
     assert timed == datetime(2023, 8, 21, 1, 2, 3, tzinfo=UTC) and not isinstance(timed, NoonOfDate)
 

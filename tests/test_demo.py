@@ -25,7 +25,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-d
 def test_demo_writes_report_database_and_archive(demo) -> None:  # type: ignore[no-untyped-def]
     assert demo.report.exists() and demo.database.exists()
     assert list(demo.archive.glob("dunai/*.tif"))
-    html = demo.report.read_text()
+    html = demo.report.read_text(encoding="utf-8")
     assert "Simulated imagery" in html or "SIMULATED" in html
     assert "2024-10-17" in html and "2024-10-20" in html
     assert "Revisits chosen for the simulation" in html and "daily" in html
@@ -42,11 +42,11 @@ def test_demo_exports_every_detection_as_geojson_and_kml(demo) -> None:  # type:
     geojson, kml = demo.exports
     with open_workspace(demo.out).store() as store:
         stored = len(store.detections(site_id="dunai"))
-    features = json.loads(geojson.read_text())["features"]
+    features = json.loads(geojson.read_text(encoding="utf-8"))["features"]
     assert stored > 0 and len(features) == stored
     assert all(f["properties"]["simulated"] is True for f in features)
     ns = {"k": "http://www.opengis.net/kml/2.2"}
-    root = ET.fromstring(kml.read_text())
+    root = ET.fromstring(kml.read_text(encoding="utf-8"))
     assert len(root.findall(".//k:Placemark", ns)) == stored
     assert "SIMULATED" in root.find(".//k:Document/k:name", ns).text
 
@@ -151,7 +151,7 @@ def test_demo_refuses_a_workspace_of_a_team_store(tmp_path: Path, monkeypatch: p
     r = CliRunner().invoke(main, ["demo", "--out", str(ws.root)])
     assert r.exit_code == 1 and "team store postgresql://ana@db.example.org/sitewatch" in r.output, r.output
     assert "another --out" in r.output and not (ws.root / "simulated").exists()
-    assert 'store = "postgresql://ana@db.example.org/sitewatch"' in ws.config_path.read_text()
+    assert 'store = "postgresql://ana@db.example.org/sitewatch"' in ws.config_path.read_text(encoding="utf-8")
 
 
 def test_demo_with_another_scenario_replaces_the_simulated_scenes_in_its_own_folder(tmp_path: Path) -> None:
@@ -212,10 +212,10 @@ def test_demo_refuses_a_folder_of_other_files(tmp_path: Path) -> None:
     """A folder that holds files and is no workspace is someone's: its report.html is not overwritten."""
     mine = tmp_path / "study"
     mine.mkdir()
-    (mine / "report.html").write_text("my own report")
+    (mine / "report.html").write_text("my own report", encoding="utf-8")
     r = CliRunner().invoke(main, ["demo", "--out", str(mine)])
     assert r.exit_code == 1 and str(mine) in r.output and "another --out" in r.output, r.output
-    assert (mine / "report.html").read_text() == "my own report"
+    assert (mine / "report.html").read_text(encoding="utf-8") == "my own report"
     assert sorted(p.name for p in mine.iterdir()) == ["report.html"]
 
 
@@ -226,8 +226,8 @@ def test_demo_rerun_applies_the_workspace_settings_as_detect_does(tmp_path: Path
     ws = open_workspace(tmp_path / "d")
     with ws.store() as store:
         assert store.detections(site_id="dunai", kind="vessel")  # the Alligator, 113 m
-    toml = ws.config_path.read_text()
-    ws.config_path.write_text(toml.replace("[settings]", "[settings]\nmin_vessel_length_m = 300", 1))
+    toml = ws.config_path.read_text(encoding="utf-8")
+    ws.config_path.write_text(toml.replace("[settings]", "[settings]\nmin_vessel_length_m = 300", 1), encoding="utf-8")
     run_demo(tmp_path / "d", scenario=one, workers=1)
     with ws.store() as store:
         assert not store.detections(site_id="dunai", kind="vessel")
@@ -289,9 +289,9 @@ def test_demo_exports_the_stored_change_regions_and_a_rerun_replaces_them(tmp_pa
         assert names == ["detections.geojson", "detections.kml", "changes.geojson", "changes.kml"]
         with open_workspace(result.out).store() as store:
             stored = sorted(c.id for c in changes(store, site_id="sergeyevka-base"))
-        features = json.loads(result.exports[2].read_text())["features"]
+        features = json.loads(result.exports[2].read_text(encoding="utf-8"))["features"]
         assert stored and sorted(f["properties"]["change_id"] for f in features) == stored
         assert all(f["properties"]["simulated"] is True for f in features)
-        root = ET.fromstring(result.exports[3].read_text())
+        root = ET.fromstring(result.exports[3].read_text(encoding="utf-8"))
         assert len(root.findall(".//{http://www.opengis.net/kml/2.2}Placemark")) == len(stored)
         assert sorted(p.name for p in (result.out / "exports").iterdir()) == sorted(names)

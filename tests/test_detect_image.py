@@ -32,7 +32,7 @@ def test_png_chip_needs_pixel_size_then_writes_pixel_geojson(tmp_path: Path) -> 
     assert not out.exists()
     r = CliRunner().invoke(main, ["detect-image", str(png), "--pixel-size", "10", "--out", str(out)])
     assert r.exit_code == 0, r.output
-    fc = json.loads(out.read_text())
+    fc = json.loads(out.read_text(encoding="utf-8"))
     assert fc["crs"]["properties"]["name"].startswith('LOCAL_CS["pixel"')
     assert len(fc["features"]) == 1
     assert "8-bit rendering" in fc["sitewatch"]["impulse_response_m"]  # its widths are not deconvolved
@@ -56,7 +56,7 @@ def test_georeferenced_geotiff_gives_crs_coordinates(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     summary = json.loads(r.output)
     assert summary["detections"] == 1 and abs(summary["pixel_size_m"][0] - PX) < 0.1
-    fc = json.loads(out.read_text())
+    fc = json.loads(out.read_text(encoding="utf-8"))
     assert fc["crs"]["properties"]["name"] == "EPSG:32633"
     x, y = np.array(fc["features"][0]["geometry"]["coordinates"][0])[:4].mean(axis=0)
     assert abs(x - (500000 + 60.5 * PX)) < 15 and abs(y - (4000000 - 60.5 * PX)) < 15
@@ -96,7 +96,7 @@ def test_colour_jpeg_rendering_is_detected_as_a_rendering(tmp_path: Path) -> Non
     out = tmp_path / "d.geojson"
     r = CliRunner().invoke(main, ["detect-image", str(jpg), "--sensor", "sar", "--pixel-size", "10", "--out", str(out)])
     assert r.exit_code == 0, r.output
-    feats = json.loads(out.read_text())["features"]
+    feats = json.loads(out.read_text(encoding="utf-8"))["features"]
     assert len(feats) == 1
     assert abs(feats[0]["properties"]["row"] - 60) < 1.5 and abs(feats[0]["properties"]["col"] - 60) < 1.5
     from sitewatch.detect.image import _sar_window_reader, open_image_info
@@ -128,7 +128,7 @@ def test_sar_band_pair_is_detected_in_both_polarisations(tmp_path: Path) -> None
     r = CliRunner().invoke(main, ["detect-image", "--band", f"vv={vv}", "--band", f"VH={vh}", "--out", str(out), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["detections"] == 1
-    props = json.loads(out.read_text())["features"][0]["properties"]
+    props = json.loads(out.read_text(encoding="utf-8"))["features"][0]["properties"]
     assert abs(props["row"] - 60) < 1.5 and abs(props["col"] - 60) < 1.5
     for bad, msg in ((["--band", f"vv={vv}"], "one co-polarised"), (["--band", f"vv={vv}", "--band", f"xx={vh}"], "vv, vh, hh, hv")):
         r = CliRunner().invoke(main, ["detect-image", *bad, "--out", str(out)])
@@ -149,7 +149,7 @@ def test_gdal_virtual_paths_are_read_for_image_and_band(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["detect-image", f"{inside}/vv.tif", "--out", str(out), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["image"] == f"{inside}/vv.tif"
-    assert json.loads(out.read_text())["sitewatch"]["source"] == f"{inside}/vv.tif"
+    assert json.loads(out.read_text(encoding="utf-8"))["sitewatch"]["source"] == f"{inside}/vv.tif"
     r = CliRunner().invoke(main, ["detect-image", "--band", f"vv={inside}/vv.tif", "--band", f"vh={inside}/vh.tif", "--out", str(out), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["detections"] == 1
@@ -186,7 +186,7 @@ def test_two_band_sar_geotiff_is_a_polarisation_pair(tmp_path: Path, names: tupl
     assert len(dets) == 1 and abs(dets[0].row - 60) < 1.5
     out = tmp_path / "d.geojson"
     assert CliRunner().invoke(main, ["detect-image", str(tif), "--sensor", "sar", "--out", str(out)]).exit_code == 0
-    recorded = json.loads(out.read_text())["sitewatch"]["polarisation_bands"]
+    recorded = json.loads(out.read_text(encoding="utf-8"))["sitewatch"]["polarisation_bands"]
     assert recorded == ({"co": 2, "cross": 1} if first is cross else {"co": 1, "cross": 2})
 
 
@@ -281,11 +281,11 @@ def test_named_optical_bands_pick_the_optical_detector_and_say_so(tmp_path: Path
     r = CliRunner().invoke(main, ["detect-image", str(tif), "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert "sensor: optical, from the band descriptions blue, green, red, nir" in r.output
-    assert json.loads(out.read_text())["sitewatch"]["sensor"] == "optical"
+    assert json.loads(out.read_text(encoding="utf-8"))["sitewatch"]["sensor"] == "optical"
     r = CliRunner().invoke(main, ["detect-image", str(tif), "--sensor", "sar", "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert "warning: --sensor sar on optical bands" in r.output
-    assert json.loads(out.read_text())["sitewatch"]["sensor"] == "sar"
+    assert json.loads(out.read_text(encoding="utf-8"))["sitewatch"]["sensor"] == "sar"
 
 
 def test_unnamed_bands_keep_the_sar_default(tmp_path: Path) -> None:
@@ -294,7 +294,7 @@ def test_unnamed_bands_keep_the_sar_default(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["detect-image", str(tif), "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert "sensor: sar, the default" in r.output
-    assert json.loads(out.read_text())["sitewatch"]["sensor"] == "sar"
+    assert json.loads(out.read_text(encoding="utf-8"))["sitewatch"]["sensor"] == "sar"
 
 
 @pytest.mark.parametrize(
@@ -330,7 +330,7 @@ def test_colour_interpretation_picks_the_optical_detector_and_its_bands(
     r = CliRunner().invoke(main, ["detect-image", str(tif), "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert f"sensor: optical, from the colour interpretation {why}" in r.output
-    meta = json.loads(out.read_text())["sitewatch"]
+    meta = json.loads(out.read_text(encoding="utf-8"))["sitewatch"]
     assert meta["sensor"] == "optical" and "rgb" in meta["model"]  # no band was taken for NIR
     order = colours or ["red", "green", "blue"]
     assert {k: i for k, (_, i) in open_optical(tif).bands.items()} == {c: order.index(c) + 1 for c in ("red", "green", "blue")}
@@ -354,7 +354,7 @@ def test_every_band_file_is_recorded_as_a_source(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert "sensor: optical, from the --band names" in r.output
     want = {n: str(p) for n, p in paths.items()}
-    assert json.loads(out.read_text())["sitewatch"]["source"] == want
+    assert json.loads(out.read_text(encoding="utf-8"))["sitewatch"]["source"] == want
     assert ", ".join(f"{n}={p}" for n, p in want.items()) in r.output
     r = CliRunner().invoke(main, ["detect-image", *args, "--out", str(out), "--json"])
     assert json.loads(r.output)["source"] == want
@@ -415,7 +415,7 @@ def test_vessels_carry_class_candidates_by_measured_size(tmp_path: Path) -> None
     out = tmp_path / "d.geojson"
     r = CliRunner().invoke(main, ["detect-image", str(tif), "--out", str(out)])
     assert r.exit_code == 0, r.output
-    (f,) = json.loads(out.read_text())["features"]
+    (f,) = json.loads(out.read_text(encoding="utf-8"))["features"]
     cands = f["properties"]["class_candidates"]
     likelihoods = [p for _, p in cands]
     assert likelihoods == sorted(likelihoods, reverse=True) and 0.9 <= sum(likelihoods) <= 1.001  # below 0.02 left out
@@ -435,7 +435,7 @@ def _width(tif: Path, tmp_path: Path, *args: str) -> tuple[float, object]:
     out = tmp_path / "w.geojson"
     r = CliRunner().invoke(main, ["detect-image", str(tif), "--out", str(out), *args])
     assert r.exit_code == 0, r.output
-    fc = json.loads(out.read_text())
+    fc = json.loads(out.read_text(encoding="utf-8"))
     (f,) = fc["features"]
     return f["properties"]["width_m"], fc["sitewatch"]["impulse_response_m"]
 
@@ -755,12 +755,12 @@ def test_a_folder_of_chips_gives_one_geojson_each_as_one_at_a_time_does(tmp_path
     chips.mkdir()
     for k in range(3):
         _chip(chips / f"chip{k}.png", k)
-    (chips / "chip0.xml").write_text("<annotation/>")  # labels beside the chips are left alone
+    (chips / "chip0.xml").write_text("<annotation/>", encoding="utf-8")  # labels beside the chips are left alone
     Image.fromarray(np.zeros((120, 120, 3), np.uint8)).save(chips / "chip1_instance_id_RGB.png")  # so is an HRSID mask
     (chips / "broken.png").write_bytes(b"not a png")
     out = tmp_path / "out"
     out.mkdir()
-    (out / "broken.geojson").write_text("{}")  # an earlier run's result for an image that fails now
+    (out / "broken.geojson").write_text("{}", encoding="utf-8")  # an earlier run's result for an image that fails now
     r = CliRunner().invoke(main, ["detect-image", str(chips), "--sensor", "sar", "--pixel-size", "10", "--out", str(out), "--json"])
     assert r.exit_code == 3, r.output  # partial: the broken image is named, the others written
     summary = json.loads(r.stdout)
@@ -770,7 +770,7 @@ def test_a_folder_of_chips_gives_one_geojson_each_as_one_at_a_time_does(tmp_path
     assert sorted(p.name for p in out.iterdir()) == ["chip0.geojson", "chip1.geojson", "chip2.geojson"]
     single = tmp_path / "chip1.geojson"
     assert CliRunner().invoke(main, ["detect-image", str(chips / "chip1.png"), "--sensor", "sar", "--pixel-size", "10", "--out", str(single)]).exit_code == 0
-    assert json.loads((out / "chip1.geojson").read_text())["features"] == json.loads(single.read_text())["features"]
+    assert json.loads((out / "chip1.geojson").read_text(encoding="utf-8"))["features"] == json.loads(single.read_text(encoding="utf-8"))["features"]
     # A rerun writes the same files again, not more.
     (chips / "broken.png").unlink()
     again = CliRunner().invoke(main, ["-q", "detect-image", str(chips), "--sensor", "sar", "--pixel-size", "10", "--out", str(out)])
@@ -812,7 +812,7 @@ def test_a_folder_names_its_subfolders_of_images_it_does_not_read(tmp_path: Path
     _chip(chips / "train" / "b.jpg", 2)
     _chip(chips / "test" / "deep" / "c.png", 3)
     (chips / "labels").mkdir()
-    (chips / "labels" / "a.xml").write_text("<annotation/>")  # a folder of labels alone is no folder of images
+    (chips / "labels" / "a.xml").write_text("<annotation/>", encoding="utf-8")  # a folder of labels alone is no folder of images
     (chips / "chips_masks").mkdir()  # nor are label maps in a folder named for them (sen2ships' …_segmentation_masks/)
     Image.fromarray(np.zeros((120, 120), np.uint8)).save(chips / "chips_masks" / "a.png")
     out = tmp_path / "out"

@@ -30,7 +30,7 @@ def _command(tmp_path: Path, *args: str) -> dict:  # type: ignore[type-arg]
     out = tmp_path / "command.geojson"
     r = CliRunner().invoke(main, ["detect-image", *args, "--out", str(out)])
     assert r.exit_code == 0, r.output
-    return json.loads(out.read_text())  # type: ignore[no-any-return]
+    return json.loads(out.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 def test_one_call_gives_what_the_command_writes_for_a_sar_geotiff(tmp_path: Path) -> None:

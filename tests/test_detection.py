@@ -73,7 +73,7 @@ def test_cli_detect_refuses_negative_workers(ws_with_sar) -> None:  # type: igno
 
 
 def test_cli_ingest_names_a_bad_cog_compress(ws_with_sar, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    (ws_with_sar.root / "sitewatch.toml").write_text("[settings]\ncog_compress = 'jpeg'\n")
+    (ws_with_sar.root / "sitewatch.toml").write_text("[settings]\ncog_compress = 'jpeg'\n", encoding="utf-8")
     tif = next(tmp_path.glob("s1.tif"))
     res = CliRunner().invoke(main, ["ingest", SITE.id, str(tif), "-w", str(ws_with_sar.root)])
     assert res.exit_code == 1, res.output
@@ -372,7 +372,7 @@ def test_optical_mode_water_without_a_water_polygon_says_so(tmp_path: Path, capl
 
 def test_optical_mode_setting_is_checked(tmp_path: Path) -> None:
     ws = _optical_ws(tmp_path, simulated=False)
-    (ws.root / "sitewatch.toml").write_text('[settings]\noptical_mode = "polygon"\n')
+    (ws.root / "sitewatch.toml").write_text('[settings]\noptical_mode = "polygon"\n', encoding="utf-8")
     r = CliRunner().invoke(main, ["-q", "detect", SITE.id, "-w", str(ws.root)])
     assert r.exit_code != 0 and "optical_mode" in r.output and "auto" in r.output
 

@@ -119,8 +119,8 @@ def test_nothing_to_match_shows_a_dash_and_null(tmp_path: Path) -> None:
 
     ws = build(tmp_path / "ws", detections=False)
     for truth in (ws.root / "archive").rglob("*.truth.geojson"):  # no ship, no crane anywhere
-        data = json.loads(truth.read_text())
-        truth.write_text(json.dumps(data | {"features": []}))
+        data = json.loads(truth.read_text(encoding="utf-8"))
+        truth.write_text(json.dumps(data | {"features": []}), encoding="utf-8")
     res = CliRunner().invoke(main, ["eval", "-w", str(ws.root), "--kind", "crane"])
     assert res.exit_code == 0, res.output
     assert "1.000" not in res.output and "F1     –" in res.output
@@ -172,7 +172,7 @@ def test_an_unreadable_truth_file_is_named_and_the_others_proceed(tmp_path: Path
     truths = sorted((ws.root / "archive" / "dunai").glob("*.truth.geojson"))
     assert len(truths) > 1
     for bad in ("garbage", '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}}]}'):
-        truths[0].write_text(bad)
+        truths[0].write_text(bad, encoding="utf-8")
         ev = evaluate_workspace(ws, record=False)
         assert len(ev.observations) == len(truths) - 1
         assert any(truths[0].name in why for _, why in ev.skipped), ev.skipped
@@ -322,9 +322,9 @@ def test_presence_check_names_missed_and_extra_days(tmp_path: Path) -> None:
     assert (missed.truth_days, missed.detected_days, missed.missed, missed.extra) == (1, 0, ("2024-10-17",), ())
     ws = build(tmp_path / "b")
     for truth in (ws.root / "archive").rglob("*.truth.geojson"):  # the crane stays, the ship goes
-        data = json.loads(truth.read_text())
+        data = json.loads(truth.read_text(encoding="utf-8"))
         data["features"] = [f for f in data["features"] if f["properties"]["kind"] != "vessel"]
-        truth.write_text(json.dumps(data))
+        truth.write_text(json.dumps(data), encoding="utf-8")
     extra = evaluate_workspace(ws, record=False).presence["dunai"]
     assert (extra.truth_days, extra.extra, extra.missed) == (0, ("2024-10-17",), ())
     # At UTC+10 the SAR pass (21:00 UTC) is on the 18th: truth and timeline move together.

@@ -86,9 +86,9 @@ def test_geojson_holds_every_stored_detection_with_its_provenance(ws: Workspace,
 def test_sites_chosen_by_name_and_an_unknown_one_refused(ws: Workspace, tmp_path: Path) -> None:
     out = tmp_path / "d.geojson"
     assert run(ws, "other", "--out", str(out)).exit_code == 0
-    assert json.loads(out.read_text())["features"] == []
+    assert json.loads(out.read_text(encoding="utf-8"))["features"] == []
     assert run(ws, "dunai", "other", "dunai", "--out", str(out)).exit_code == 0  # a site named twice counts once
-    assert len(json.loads(out.read_text())["features"]) == 3
+    assert len(json.loads(out.read_text(encoding="utf-8"))["features"]) == 3
     gone = tmp_path / "none.geojson"
     res = run(ws, "dunai", "nowhere", "--out", str(gone))
     assert res.exit_code == 1 and "nowhere" in res.output
@@ -255,7 +255,7 @@ def test_format_from_the_suffix_or_refused(ws: Workspace, tmp_path: Path) -> Non
     res = run(ws, "--out", str(tmp_path / "d.shp"))
     assert res.exit_code == 1 and "cannot write .shp" in res.output and "--format" in res.output
     res = run(ws, "--out", str(tmp_path / "d.txt"), "--format", "csv")
-    assert res.exit_code == 0 and (tmp_path / "d.txt").read_text().startswith("id,site_id,")
+    assert res.exit_code == 0 and (tmp_path / "d.txt").read_text(encoding="utf-8").startswith("id,site_id,")
     res = run(ws, "--out", "-", "--format", "gpkg")
     assert res.exit_code == 2 and "needs a file name" in res.output
     assert [p.name for p in tmp_path.iterdir()] == ["d.txt"]
@@ -285,7 +285,7 @@ def test_a_geopackage_holding_other_layers_is_not_replaced(ws: Workspace, tmp_pa
     # An earlier export of the same layer, and a file that is no GeoPackage, are replaced.
     out = tmp_path / "d.gpkg"
     assert run(ws, "--out", str(out)).exit_code == 0 and run(ws, "--out", str(out)).exit_code == 0
-    (tmp_path / "notes.gpkg").write_text("not a database")
+    (tmp_path / "notes.gpkg").write_text("not a database", encoding="utf-8")
     assert run(ws, "--out", str(tmp_path / "notes.gpkg")).exit_code == 0
 
 

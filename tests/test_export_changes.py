@@ -113,7 +113,7 @@ def test_geojson_holds_every_stored_region_with_its_pair_and_images(ws: Workspac
             assert p[f"{which}_image"] == f"archive/dunai/{p[f'{which}_id'].split(':')[1]}.tif"
             assert (ws.root / p[f"{which}_image"]).is_file()  # relative to the workspace
         assert bool(p["simulated"]) is True
-    text = json.loads(out.read_text())
+    text = json.loads(out.read_text(encoding="utf-8"))
     # One geometry type, as the GeoPackage: mixed Polygons and MultiPolygons are "Unknown" to GDAL, two layers to QGIS.
     assert meta["geometry_type"] == "MultiPolygon" and {f["geometry"]["type"] for f in text["features"]} == {"MultiPolygon"}
     sar = next(f["properties"] for f in text["features"] if f["properties"]["sensor"] == "sar")
@@ -262,7 +262,7 @@ def test_a_site_without_stored_changes_is_named_with_what_to_run(ws: Workspace, 
     # With another site that has some, that one is written and the first named on a note.
     res = run(ws, "other", "dunai", "--out", str(out))
     assert res.exit_code == 0 and "note: other has no stored changes (run `sitewatch change other`)" in res.stderr
-    assert len(json.loads(out.read_text())["features"]) == 4
+    assert len(json.loads(out.read_text(encoding="utf-8"))["features"]) == 4
     fresh = build(tmp_path / "fresh")
     res = CliRunner().invoke(main, ["export", "-w", str(fresh.root), "--layer", "changes", "--out", str(tmp_path / "x.kml")])
     assert res.exit_code == 1 and "no stored changes for any site of the workspace: run `sitewatch change dunai` first" in res.output  # its one site

@@ -69,7 +69,7 @@ def _one_vessel(tif: Path, tmp_path: Path) -> tuple[dict, dict]:  # type: ignore
     out = tmp_path / "d.geojson"
     r = CliRunner().invoke(main, ["detect-image", str(tif), "--sensor", "sar", "--out", str(out)])
     assert r.exit_code == 0, r.output
-    fc = json.loads(out.read_text())
+    fc = json.loads(out.read_text(encoding="utf-8"))
     vessels = [f for f in fc["features"] if f["properties"]["kind"] == "vessel"]
     assert len(vessels) == 1
     return vessels[0], fc["sitewatch"]
@@ -159,7 +159,7 @@ def test_a_skewed_grid_is_named_where_its_measurements_are_not_square(tmp_path: 
     r = CliRunner().invoke(main, ["-q", "detect-image", str(tif), "--sensor", "sar", "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert "warning" in r.stderr and "21.8 degrees off a right angle" in r.stderr and str(tif) in r.stderr
-    assert "21.8 degrees off a right angle" in json.loads(out.read_text())["sitewatch"]["note"]
+    assert "21.8 degrees off a right angle" in json.loads(out.read_text(encoding="utf-8"))["sitewatch"]["note"]
 
 
 @pytest.mark.parametrize("grid", ["rotated-30", "south-up", "lonlat-turned-60-at-60N", "polar-stereographic-85N"])
@@ -178,7 +178,7 @@ def test_a_sinusoidal_grid_far_from_its_meridian_is_measured_on_the_ground(tmp_p
     out = tmp_path / "d.geojson"
     r = CliRunner().invoke(main, ["-q", "detect-image", str(tif), "--sensor", "sar", "--out", str(out)])
     assert r.exit_code == 0, r.output
-    meta = json.loads(out.read_text())["sitewatch"]
+    meta = json.loads(out.read_text(encoding="utf-8"))["sitewatch"]
     assert meta["pixel_size_m"] == pytest.approx([10.0, 13.5], abs=0.01)
     assert "42.2 degrees off a right angle" in meta["note"] and "42.2 degrees" in r.stderr
 

@@ -56,11 +56,11 @@ def test_xml_sidecars_give_the_acquisition_time(tmp_path):
     planet = tmp_path / "20241015_012345_22_2470_3B_AnalyticMS_SR.tif"
     planet.write_bytes(b"")
     meta = tmp_path / "20241015_012345_22_2470_3B_AnalyticMS_metadata.xml"
-    meta.write_text(PLANET_XML)
+    meta.write_text(PLANET_XML, encoding="utf-8")
     assert metadata_sidecars(planet) == [meta]
     assert acquired_from_xml(meta).isoformat() == "2024-10-15T01:23:45+00:00"
     imd = tmp_path / "scene.IMD"
-    imd.write_text('BEGIN_GROUP = IMAGE_1\n\tsatId = "WV03";\n\tfirstLineTime = 2024-11-02T02:11:07.512345Z;\nEND_GROUP = IMAGE_1\n')
+    imd.write_text('BEGIN_GROUP = IMAGE_1\n\tsatId = "WV03";\n\tfirstLineTime = 2024-11-02T02:11:07.512345Z;\nEND_GROUP = IMAGE_1\n', encoding="utf-8")
     assert acquired_from_xml(imd).isoformat() == "2024-11-02T02:11:07.512345+00:00"
 
 
@@ -68,9 +68,9 @@ def test_import_planet_and_maxar_refuse_no_crs(ws, tmp_path):
     src = tmp_path / "delivery"
     src.mkdir()
     planet = _optical(src / "20241015_012345_22_2470_3B_AnalyticMS_SR.tif")
-    (src / "20241015_012345_22_2470_3B_AnalyticMS_metadata.xml").write_text(PLANET_XML.replace("01:23:45", "01:23:47"))
+    (src / "20241015_012345_22_2470_3B_AnalyticMS_metadata.xml").write_text(PLANET_XML.replace("01:23:45", "01:23:47"), encoding="utf-8")
     maxar = _optical(src / "24NOV02021107-M2AS-012345678010_01_P001.TIF", 1300)  # another image: other bytes
-    (src / "24NOV02021107-M2AS-012345678010_01_P001.XML").write_text(MAXAR_XML)
+    (src / "24NOV02021107-M2AS-012345678010_01_P001.XML").write_text(MAXAR_XML, encoding="utf-8")
     bare = write_tiff(src / "no_crs_20241020.tif", np.ones((4, 50, 50), np.uint16), crs=None)
     res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(src), "--json"])
     assert res.exit_code == 3, res.output  # one file refused, the others in
@@ -93,7 +93,7 @@ def test_import_planet_and_maxar_refuse_no_crs(ws, tmp_path):
     assert res.exit_code == 0 and res.output.strip() == MAXAR_XML.strip()
     # ... but never a control character from it to the terminal (an escape sequence rewrote the screen)
     archived = ws.root / prov["metadata"]
-    archived.write_text(MAXAR_XML.replace("<SATID>", "<SATID>\x1b]8;;https://example.org\x1b\\\x1b[2J", 1))
+    archived.write_text(MAXAR_XML.replace("<SATID>", "<SATID>\x1b]8;;https://example.org\x1b\\\x1b[2J", 1), encoding="utf-8")
     res = CliRunner().invoke(main, ["show", "-w", str(ws.root), by_file[maxar.name]["id"], "--item"])
     assert res.exit_code == 0 and "\x1b" not in res.output and "]8;;https://example.org" in res.output
     # The satellite, from the providers' metadata, is recorded with where it was read.
@@ -118,13 +118,13 @@ def test_platform_is_read_from_metadata_and_documented_file_names(tmp_path):
     }
     assert {n: platform_from_name(n) for n in names} == names
     imd = tmp_path / "scene.IMD"
-    imd.write_text('BEGIN_GROUP = IMAGE_1\n\tsatId = "GE01";\nEND_GROUP = IMAGE_1\n')
+    imd.write_text('BEGIN_GROUP = IMAGE_1\n\tsatId = "GE01";\nEND_GROUP = IMAGE_1\n', encoding="utf-8")
     planet_json = tmp_path / "item.json"
-    planet_json.write_text(json.dumps({"properties": {"provider": "planetscope", "satellite_id": "2470"}}))
+    planet_json.write_text(json.dumps({"properties": {"provider": "planetscope", "satellite_id": "2470"}}), encoding="utf-8")
     stac_json = tmp_path / "stac.json"
-    stac_json.write_text(json.dumps({"type": "Feature", "properties": {"platform": "Sentinel-2A"}}))
+    stac_json.write_text(json.dumps({"type": "Feature", "properties": {"platform": "Sentinel-2A"}}), encoding="utf-8")
     other = tmp_path / "other.xml"
-    other.write_text("<a><b>nothing</b></a>")
+    other.write_text("<a><b>nothing</b></a>", encoding="utf-8")
     assert [platform_from_metadata(p) for p in (imd, planet_json, stac_json, other)] == ["geoeye-1", "planetscope", "sentinel-2a", ""]
     tif = tmp_path / "S2A_MSIL2A_x.tif"
     assert platform_of({"SITEWATCH_PLATFORM": "simulated-sar"}, tif, [imd]) == ("simulated-sar", "tag SITEWATCH_PLATFORM")
@@ -261,18 +261,18 @@ def test_an_interrupted_reimport_leaves_the_recorded_metadata_whole(ws, tmp_path
     src = tmp_path / "delivery"
     src.mkdir()
     maxar = _optical(src / "24NOV02021107-M2AS-012345678010_01_P001.TIF", 1300)
-    (src / "24NOV02021107-M2AS-012345678010_01_P001.XML").write_text(MAXAR_XML)
+    (src / "24NOV02021107-M2AS-012345678010_01_P001.XML").write_text(MAXAR_XML, encoding="utf-8")
     assert CliRunner().invoke(main, ["import", "-w", str(ws.root), str(maxar)]).exit_code == 0
     archived = next((ws.archive / "pier").glob("*.metadata.XML"))
 
     def cut_short(a, b, *args, **kw):  # type: ignore[no-untyped-def]
-        Path(b).write_text(Path(a).read_text()[:40])
+        Path(b).write_text(Path(a).read_text(encoding="utf-8")[:40], encoding="utf-8")
         raise KeyboardInterrupt
 
     monkeypatch.setattr(shutil, "copyfile", cut_short)
     res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(maxar)])
     assert res.exit_code == 130, res.output
-    assert archived.read_text() == MAXAR_XML
+    assert archived.read_text(encoding="utf-8") == MAXAR_XML
     assert sorted(p.name for p in (ws.archive / "pier").iterdir() if p.name.startswith(".")) == []
 
 
@@ -302,7 +302,7 @@ def test_an_interrupted_import_leaves_no_metadata_file(ws, tmp_path, monkeypatch
     src = tmp_path / "delivery"
     src.mkdir()
     maxar = _optical(src / "24NOV02021107-M2AS-012345678010_01_P001.TIF", 1300)
-    (src / "24NOV02021107-M2AS-012345678010_01_P001.XML").write_text(MAXAR_XML)
+    (src / "24NOV02021107-M2AS-012345678010_01_P001.XML").write_text(MAXAR_XML, encoding="utf-8")
 
     def stopped(*args, **kw):  # type: ignore[no-untyped-def]
         raise KeyboardInterrupt
@@ -318,7 +318,7 @@ def test_import_writes_cogs_with_the_cog_compress_setting(ws, tmp_path: Path) ->
     import rasterio
 
     src = _optical(tmp_path / "scene_20241015T012345.tif")
-    ws.config_path.write_text("[settings]\ncog_compress = 'zstd'\n")
+    ws.config_path.write_text("[settings]\ncog_compress = 'zstd'\n", encoding="utf-8")
     for env, codec in (({}, "zstd"), ({"SITEWATCH_COG_COMPRESS": "lzw"}, "lzw")):
         r = CliRunner().invoke(main, ["import", str(src), "--site", SITE.id, "-w", str(ws.root)], env=env)
         assert r.exit_code == 0, r.output
@@ -410,7 +410,7 @@ def test_a_stac_items_json_given_as_an_image_says_to_give_its_image(ws, tmp_path
     item = {"type": "Feature", "stac_version": "1.0.0", "id": "scene", "properties": {"datetime": "2024-10-15T01:23:45Z"},
             "geometry": None, "links": [],
             "assets": {"data": {"href": "./scene.tif", "type": "image/tiff; application=geotiff"}}}  # fmt: skip
-    (tmp_path / "scene_item.json").write_text(json.dumps(item))
+    (tmp_path / "scene_item.json").write_text(json.dumps(item), encoding="utf-8")
     res = CliRunner().invoke(main, ["-q", "import", "-w", str(ws.root), str(tmp_path / "scene_item.json")])
     assert res.exit_code == 1
     told = res.output.replace("\n", " ")

@@ -139,8 +139,8 @@ def test_a_tif_that_is_vrt_xml_is_refused_unless_named_vrt(ws, tmp_path: Path) -
 <VRTRasterBand dataType="Float32" band="1"><Description>VV</Description><SimpleSource>
 <SourceFilename relativeToVRT="0">{secret}</SourceFilename><SourceBand>1</SourceBand></SimpleSource></VRTRasterBand></VRTDataset>'''
     disguised = tmp_path / "bought_20241017.tif"
-    disguised.write_text(vrt)
-    (tmp_path / "mosaic_20241017.vrt").write_text(vrt)
+    disguised.write_text(vrt, encoding="utf-8")
+    (tmp_path / "mosaic_20241017.vrt").write_text(vrt, encoding="utf-8")
     with ws.store() as store:
         report = ingest_paths(ws, store, SITE, [disguised])
         assert not report.observations and "GDAL reads it as VRT" in report.skipped[0][1]
@@ -632,7 +632,7 @@ def test_unreadable_time_in_a_tag_or_sidecar_names_the_file_and_where(ws, tmp_pa
 
     with rasterio.open(side, "r+") as ds:
         ds.update_tags(SITEWATCH_ACQUIRED="")
-    (tmp_path / "side.json").write_text(_json.dumps({"datetime": "yesterday"}))
+    (tmp_path / "side.json").write_text(_json.dumps({"datetime": "yesterday"}), encoding="utf-8")
     r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(tagged), str(side), "-w", str(ws.root)])
     assert r.exit_code == 1
     assert f"{tagged}: tag SITEWATCH_ACQUIRED '17/10/2024 09:30' is not an ISO 8601 time; pass --acquired" in r.output
@@ -756,7 +756,7 @@ def test_two_ingests_of_one_site_at_once_keep_their_own_files(ws, tmp_path: Path
 
     src = _sar(tmp_path / "a_20241017.tif")
     script = tmp_path / "paused_ingest.py"
-    script.write_text(_PAUSED_INGEST)
+    script.write_text(_PAUSED_INGEST, encoding="utf-8")
     lib = str(Path(sitewatch.__file__).parents[1])
     env = os.environ | {"PYTHONPATH": os.pathsep.join([lib, os.environ.get("PYTHONPATH", "")])}
     first = subprocess.Popen(
@@ -869,12 +869,12 @@ def test_acquisition_time_sources_each_give_the_utc_time(tmp_path: Path) -> None
     tif = tmp_path / "scene.tif"
     when = datetime(2024, 10, 15, 1, 23, 45, tzinfo=UTC)
     assert _acquired_from({"ACQUISITION_DATETIME": "2024-10-15T01:23:45Z"}, tif) == (when, "tag ACQUISITION_DATETIME")
-    (tmp_path / "scene.json").write_text(json.dumps({"acquisition_time": "2024-10-15T01:23:45Z"}))
+    (tmp_path / "scene.json").write_text(json.dumps({"acquisition_time": "2024-10-15T01:23:45Z"}), encoding="utf-8")
     assert _acquired_from({}, tif) == (when, "sidecar scene.json")
     xml = tmp_path / "x.xml"
-    xml.write_text("<m><acquisitionDateTime>2024-10-15T10:23:45+09:00</acquisitionDateTime></m>")
+    xml.write_text("<m><acquisitionDateTime>2024-10-15T10:23:45+09:00</acquisitionDateTime></m>", encoding="utf-8")
     assert acquired_from_xml(xml) == when  # the offset written is honoured, not taken for UTC
-    xml.write_text("<m><DATETIME>2024-10-16T00:00:00Z</DATETIME><FIRSTLINETIME>2024-10-15T01:23:45Z</FIRSTLINETIME></m>")
+    xml.write_text("<m><DATETIME>2024-10-16T00:00:00Z</DATETIME><FIRSTLINETIME>2024-10-15T01:23:45Z</FIRSTLINETIME></m>", encoding="utf-8")
     assert acquired_from_xml(xml) == when  # the first line's time before a generic DATETIME
 
 
@@ -949,7 +949,7 @@ def test_a_worker_killed_while_returning_its_file_ends_ingest_cleanly(ws, tmp_pa
 
     srcs = [_sar(tmp_path / f"{c}_2024101{i}.tif", when=f"2024-10-1{i}T09:30:00Z", seed=i) for i, c in enumerate("abcd")]
     script = tmp_path / "killed_ingest.py"
-    script.write_text(_WORKER_KILLED_INGEST)
+    script.write_text(_WORKER_KILLED_INGEST, encoding="utf-8")
     lib = str(Path(sitewatch.__file__).parents[1])
     env = os.environ | {"PYTHONPATH": os.pathsep.join([lib, os.environ.get("PYTHONPATH", "")]), "SITEWATCH_WORKERS": "2"}
 
@@ -1012,7 +1012,7 @@ def test_a_worker_killed_while_returning_its_detections_ends_detect_and_a_rerun_
     with ws.store() as store:
         ids = [o.id for o in ingest_paths(ws, store, SITE, srcs, workers=1).observations]
     script = tmp_path / "killed_detect.py"
-    script.write_text(_WORKER_KILLED_DETECT)
+    script.write_text(_WORKER_KILLED_DETECT, encoding="utf-8")
     lib = str(Path(sitewatch.__file__).parents[1])
     env = os.environ | {"PYTHONPATH": os.pathsep.join([lib, os.environ.get("PYTHONPATH", "")])}
 

@@ -60,7 +60,7 @@ def test_a_dimap_band_index_of_thousands_of_digits_is_no_band_order(tmp_path):
     indexes = ["1", "2", "3", "4" + "0" * 5000]
     dim.write_text("<Dimap_Document><Raster_Index_List>" + "".join(
         f"<Raster_Index><BAND_ID>B{b}</BAND_ID><BAND_INDEX>{i}</BAND_INDEX></Raster_Index>" for b, i in zip("2103", indexes, strict=True)
-    ) + "</Raster_Index_List></Dimap_Document>")  # fmt: skip
+    ) + "</Raster_Index_List></Dimap_Document>", encoding="utf-8")  # fmt: skip
     assert airbus_bands(dim) == ("red", "green", "blue")
 
 
@@ -89,7 +89,7 @@ def _landsat(folder: Path, mtl: str) -> Path:
     crs, x0, y0 = site_utm_origin(SITE)
     for n in (2, 3, 4, 5):
         write_tiff(folder / f"{LANDSAT}_SR_B{n}.TIF", np.full((20, 20), 9000, np.uint16), crs=crs, transform=Affine(30, 0, x0, 0, -30, y0))
-    (folder / f"{LANDSAT}_MTL.txt").write_text(mtl)
+    (folder / f"{LANDSAT}_MTL.txt").write_text(mtl, encoding="utf-8")
     return folder / f"{LANDSAT}_MTL.txt"
 
 

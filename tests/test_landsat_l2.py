@@ -63,7 +63,7 @@ def _product(folder: Path, *, qa: bool = True) -> Path:
         write_tiff(folder / f"{NAME}_SR_B{n}.TIF", dn, crs=CRS, transform=transform, nodata=0)
     if qa:
         write_tiff(folder / f"{NAME}_QA_PIXEL.TIF", _qa(), crs=CRS, transform=transform, nodata=1)
-    (folder / f"{NAME}_MTL.txt").write_text(MTL)
+    (folder / f"{NAME}_MTL.txt").write_text(MTL, encoding="utf-8")
     return folder / f"{NAME}_MTL.txt"
 
 
@@ -133,7 +133,7 @@ def _detect_image(tmp_path: Path, *args: str) -> tuple[int, str, dict]:  # type:
 
     out = tmp_path / "d.geojson"
     r = CliRunner().invoke(main, ["detect-image", *args, "--out", str(out)])
-    return r.exit_code, r.output, (json.loads(out.read_text()) if out.exists() else {})
+    return r.exit_code, r.output, (json.loads(out.read_text(encoding="utf-8")) if out.exists() else {})
 
 
 @pytest.mark.parametrize("given", ["folder", "mtl"])

@@ -39,7 +39,7 @@ def test_links_command_and_report_show_the_images_the_link_rests_on(demo) -> Non
     (link,) = json.loads(res.output)["links"]
     assert link["from"]["site_id"] == "rason" and link["to"]["site_id"] == "dunai"
     assert 30 < link["hours_apart"] < 48 and link["feasible"] and link["simulated"]
-    html = demo.report.read_text()
+    html = demo.report.read_text(encoding="utf-8")
     assert "Links between sites" in html
     section = html[html.index('id="links"'):]
     for end in ("from", "to"):
@@ -59,7 +59,7 @@ def test_demo_links_are_settled_by_the_simulated_ais(demo) -> None:  # type: ign
     (link,) = json.loads(res.output)["links"]
     assert link["ais"]["status"] == "confirmed" and link["ais"]["from"]["mmsi"] == link["ais"]["to"]["mmsi"]
     assert demo.evaluation["links"]["true_links"] == ["cargo-rajin-dunai: rason 2024-10-12 → dunai 2024-10-14"]
-    section = demo.report.read_text().split('id="links"')[1]
+    section = demo.report.read_text(encoding="utf-8").split('id="links"')[1]
     assert "confirmed by AIS: the same MMSI " + link["ais"]["from"]["mmsi"] in section
 
 

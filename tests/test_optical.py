@@ -326,7 +326,7 @@ def test_cli_records_which_model_ran(tmp_path: Path) -> None:
         out = tmp_path / f"{len(names)}.geojson"
         r = CliRunner().invoke(main, ["detect-image", "--sensor", "optical", str(path), "--out", str(out)])
         assert r.exit_code == 0, r.output
-        models[len(names)] = json.loads(out.read_text())["sitewatch"]["model"]
+        models[len(names)] = json.loads(out.read_text(encoding="utf-8"))["sitewatch"]["model"]
     assert models == {4: MODEL_FILE, 3: RGB_MODEL_FILE}
 
 
@@ -406,7 +406,7 @@ def test_cli_multiband_and_per_band_files(tmp_path: Path) -> None:
     out = tmp_path / "d.geojson"
     r = runner.invoke(main, ["detect-image", "--sensor", "optical", str(multi), "--out", str(out), "--json"])
     assert r.exit_code == 0, r.output
-    fc = json.loads(out.read_text())
+    fc = json.loads(out.read_text(encoding="utf-8"))
     assert fc["sitewatch"]["detector"] == DETECTOR and fc["sitewatch"]["detector_version"] == VERSION
     assert fc["sitewatch"]["cloud_fraction"] == 0.0
     v = [f for f in fc["features"] if f["properties"]["kind"] == "vessel"]
@@ -424,7 +424,7 @@ def test_cli_multiband_and_per_band_files(tmp_path: Path) -> None:
     out2 = tmp_path / "d2.geojson"
     r = runner.invoke(main, ["detect-image", "--sensor", "optical", *args, "--out", str(out2)])
     assert r.exit_code == 0, r.output
-    assert json.loads(out2.read_text())["features"] == fc["features"]
+    assert json.loads(out2.read_text(encoding="utf-8"))["features"] == fc["features"]
     # The summary names every band file read, not only the one whose grid the scene takes (green's).
     r = runner.invoke(main, ["detect-image", "--sensor", "optical", *args, "--out", str(out2), "--json"])
     assert r.exit_code == 0, r.output
@@ -444,7 +444,7 @@ def test_cli_web_mercator_pixels_are_scaled(tmp_path: Path) -> None:
     out = tmp_path / "m.geojson"
     r = CliRunner().invoke(main, ["detect-image", "--sensor", "optical", str(path), "--out", str(out)])
     assert r.exit_code == 0, r.output
-    fc = json.loads(out.read_text())
+    fc = json.loads(out.read_text(encoding="utf-8"))
     assert fc["sitewatch"]["pixel_size_m"][0] == pytest.approx(5.0, rel=0.01)
     px = fc["sitewatch"]["pixel_size_m"]
     v = [f["properties"] for f in fc["features"] if f["properties"]["kind"] == "vessel"]
@@ -479,7 +479,7 @@ def test_cli_full_range_16_bit_export_reads_as_reflectance(tmp_path: Path) -> No
         out = tmp_path / f"{scale}.geojson"
         r = CliRunner().invoke(main, ["detect-image", "--sensor", "optical", *args, "--out", str(out)])
         assert r.exit_code == 0, r.output
-        runs[scale] = json.loads(out.read_text())
+        runs[scale] = json.loads(out.read_text(encoding="utf-8"))
     assert runs[10000]["sitewatch"]["dn_scale"] == 10000.0
     assert runs[65535]["sitewatch"]["dn_scale"] == 65535.0
     assert runs[65535]["sitewatch"]["dn_scale_from"] == "values"
@@ -504,7 +504,7 @@ def test_display_rendering_sea_is_not_cloud_but_a_white_cloud_is(tmp_path: Path)
     Image.fromarray(img).save(tmp_path / "clear.png")
     r = CliRunner().invoke(main, ["detect-image", "--sensor", "optical", str(tmp_path / "clear.png"), "--pixel-size", "10", "--out", str(out)])
     assert r.exit_code == 0, r.output
-    fc = json.loads(out.read_text())
+    fc = json.loads(out.read_text(encoding="utf-8"))
     assert fc["sitewatch"]["dn_scale"] == 255.0
     assert fc["sitewatch"]["cloud_fraction"] < 0.02  # the reflectance threshold hid the whole sea
     img[100:140, 20:70] = (250, 250, 248)
@@ -512,7 +512,7 @@ def test_display_rendering_sea_is_not_cloud_but_a_white_cloud_is(tmp_path: Path)
     out = tmp_path / "cloudy.geojson"
     r = CliRunner().invoke(main, ["detect-image", "--sensor", "optical", str(tmp_path / "cloudy.png"), "--pixel-size", "10", "--out", str(out)])
     assert r.exit_code == 0, r.output
-    assert json.loads(out.read_text())["sitewatch"]["cloud_fraction"] > 40 * 50 / n**2
+    assert json.loads(out.read_text(encoding="utf-8"))["sitewatch"]["cloud_fraction"] > 40 * 50 / n**2
 
 
 def test_cli_band_needs_optical(tmp_path: Path) -> None:

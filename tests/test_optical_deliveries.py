@@ -38,8 +38,8 @@ def test_a_doves_scene_id_finds_its_metadata_json(tmp_path: Path) -> None:
     image = _planet_image(tmp_path, "20180905_101500_1034_3B_AnalyticMS_SR_clip.tif")
     meta = tmp_path / "20180905_101500_1034_metadata.json"
     meta.write_text(json.dumps({"id": "20180905_101500_1034", "properties": {
-        "acquired": "2018-09-05T10:15:00.123Z", "item_type": "PSScene", "provider": "planetscope"}}))  # fmt: skip
-    (tmp_path / "20180905_101501_1034_metadata.json").write_text("{}")  # the next scene's: not this one's
+        "acquired": "2018-09-05T10:15:00.123Z", "item_type": "PSScene", "provider": "planetscope"}}), encoding="utf-8")  # fmt: skip
+    (tmp_path / "20180905_101501_1034_metadata.json").write_text("{}", encoding="utf-8")  # the next scene's: not this one's
     assert metadata_sidecars(image) == [meta]
     scene, bands = read_scene_ref(image)
     assert scene.acquired.isoformat() == "2018-09-05T10:15:00.123000+00:00"
@@ -81,7 +81,7 @@ def test_detect_image_names_a_udm2_given_as_the_image(tmp_path: Path) -> None:
     _planet_image(tmp_path, "20241017_012345_22_2470_3B_AnalyticMS_SR_clip.tif")
     udm2 = _mask(tmp_path, "20241017_012345_22_2470_3B_udm2_clip.tif", 8)
     (tmp_path / "20241017_012345_22_2470_metadata.json").write_text(
-        json.dumps({"properties": {"acquired": "2024-10-17T01:23:45Z", "item_type": "PSScene"}}))  # fmt: skip
+        json.dumps({"properties": {"acquired": "2024-10-17T01:23:45Z", "item_type": "PSScene"}}), encoding="utf-8")  # fmt: skip
     r = CliRunner().invoke(main, ["detect-image", str(udm2), "--out", str(tmp_path / "d.geojson")])
     assert r.exit_code == 1 and f"{udm2}: a Planet usable data mask (UDM2), not an image" in r.output
     assert "20241017_012345_22_2470_3B_AnalyticMS_SR_clip.tif" in r.output  # the image to give instead
@@ -106,7 +106,7 @@ def _landsat(folder: Path, *, metadata: str | None = "_MTL.txt") -> tuple[Path, 
             + "".join(f"<REFLECTANCE_MULT_BAND_{n}>2.75E-05</REFLECTANCE_MULT_BAND_{n}><REFLECTANCE_ADD_BAND_{n}>-0.200000"
                       f"</REFLECTANCE_ADD_BAND_{n}>" for n in range(1, 8))  # fmt: skip
             + "</LEVEL2_SURFACE_REFLECTANCE_PARAMETERS></LANDSAT_METADATA_FILE>"
-        )
+        , encoding="utf-8")
     elif metadata == "_MTL.json":
         mtl.unlink()
         (folder / f"{NAME}_MTL.json").write_text(json.dumps({"LANDSAT_METADATA_FILE": {
@@ -114,9 +114,9 @@ def _landsat(folder: Path, *, metadata: str | None = "_MTL.txt") -> tuple[Path, 
             "LEVEL2_SURFACE_REFLECTANCE_PARAMETERS": {
                 k: v for n in range(1, 8) for k, v in ((f"REFLECTANCE_MULT_BAND_{n}", "2.75E-05"), (f"REFLECTANCE_ADD_BAND_{n}", "-0.200000"))
             },
-        }}))  # fmt: skip
+        }}), encoding="utf-8")  # fmt: skip
     elif metadata == "both":
-        (folder / f"{NAME}_MTL.xml").write_text(MTL.replace("LANDSAT_9", "not read"))
+        (folder / f"{NAME}_MTL.xml").write_text(MTL.replace("LANDSAT_9", "not read"), encoding="utf-8")
     return folder, NAME
 
 
@@ -211,7 +211,7 @@ def test_a_lower_case_maxar_name_is_known_as_maxar(tmp_path: Path) -> None:
     image = _maxar(tmp_path / "24nov02021107-m2as-012345678010_01_p001.tif", 8)
     with pytest.raises(InputError, match=r"Maxar M2AS file.*no \.IMD lies beside it"):
         read_scene_ref(image, acquired=None)
-    (tmp_path / "24nov02021107-m2as-012345678010_01_p001.imd").write_text(WORLDVIEW_IMD)
+    (tmp_path / "24nov02021107-m2as-012345678010_01_p001.imd").write_text(WORLDVIEW_IMD, encoding="utf-8")
     scene, bands = read_scene_ref(image)
     assert bands == ["coastal", "blue", "green", "yellow", "red", "rededge", "nir", "nir2"]
     assert scene.platform == "worldview-2" and scene.acquired.isoformat().startswith("2024-11-02T02:11:07")
@@ -222,7 +222,7 @@ def test_a_maxar_file_whose_imd_lists_other_bands_is_refused(tmp_path: Path) -> 
     from sitewatch.errors import InputError
 
     image = _maxar(tmp_path / "24NOV02021107-M2AS-012345678010_01_P001.TIF", 4)
-    (tmp_path / "24NOV02021107-M2AS-012345678010_01_P001.IMD").write_text(WORLDVIEW_IMD)
+    (tmp_path / "24NOV02021107-M2AS-012345678010_01_P001.IMD").write_text(WORLDVIEW_IMD, encoding="utf-8")
     with pytest.raises(InputError, match=r"its metadata lists 8 bands and the file has 4"):
         read_scene_ref(image)
 
@@ -232,8 +232,8 @@ def test_maxar_tiles_find_their_products_imd(tmp_path: Path, ws: Workspace) -> N
     as having no .IMD beside it (8 bands) or no acquisition time (4 bands)."""
     tiles = [_maxar(tmp_path / "order" / f"24NOV02021107-M2AS_R1C{c}-012345678010_01_P001.TIF", 8) for c in (1, 2)]
     imd = tmp_path / "order" / "24NOV02021107-M2AS-012345678010_01_P001.IMD"
-    imd.write_text(WORLDVIEW_IMD)
-    (tmp_path / "order" / "24NOV02021107-M2AS-012345678010_01_P001.TIL").write_text("numTiles = 2;\n")
+    imd.write_text(WORLDVIEW_IMD, encoding="utf-8")
+    (tmp_path / "order" / "24NOV02021107-M2AS-012345678010_01_P001.TIL").write_text("numTiles = 2;\n", encoding="utf-8")
     assert metadata_sidecars(tiles[0]) == [imd]
     scene, bands = read_scene_ref(tiles[1])
     assert bands[6] == "nir" and scene.platform == "worldview-2" and scene.acquired.isoformat().startswith("2024-11-02T02:11:07")
@@ -317,7 +317,7 @@ def test_a_landsat_level1_product_is_named_as_level1(tmp_path: Path, landsat_ws:
     product.mkdir(parents=True)
     for f in folder.iterdir():
         (product / f.name.replace("_SR_B", "_B").replace(NAME, l1)).write_bytes(f.read_bytes())
-    (product / f"{l1}_MTL.txt").write_text(MTL.replace(NAME, l1))
+    (product / f"{l1}_MTL.txt").write_text(MTL.replace(NAME, l1), encoding="utf-8")
     said = f"a Landsat Collection 2 Level-1 product ({l1}): top-of-atmosphere values"
     r = CliRunner().invoke(main, ["-q", "ingest", "tiny", str(product.parent), "-w", str(landsat_ws.root)])
     assert r.exit_code == 1 and r.output.count(said) == 1 and "SAR or optical" not in r.output, r.output

@@ -251,7 +251,7 @@ def test_no_valid_pixel_gives_no_cloud_fraction(tmp_path: Path) -> None:
     out = tmp_path / "d.geojson"
     r = CliRunner().invoke(main, ["detect-image", "--sensor", "optical", str(path), "--out", str(out), "--json"])
     assert r.exit_code == 0, r.output
-    assert json.loads(out.read_text())["sitewatch"]["cloud_fraction"] is None  # was 0.0: "clear", of nothing seen
+    assert json.loads(out.read_text(encoding="utf-8"))["sitewatch"]["cloud_fraction"] is None  # was 0.0: "clear", of nothing seen
 
 
 def test_one_band_at_its_no_data_value_is_read_as_the_value(tmp_path: Path) -> None:

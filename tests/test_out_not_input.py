@@ -49,12 +49,12 @@ def test_out_that_is_the_input_file_is_refused_and_the_input_kept(
     folder = tmp_path / "in"
     folder.mkdir()
     given = folder / "input.json"  # a name every --out takes (ais writes GeoJSON only)
-    given.write_text(CONTENT)
+    given.write_text(CONTENT, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     res = CliRunner().invoke(main, [*ARGS[command](given, spell(given)), "-w", str(root)])
     assert res.exit_code == 2, res.output
     assert str(given) in res.stderr and "choose another path" in res.stderr
-    assert given.read_text() == CONTENT
+    assert given.read_text(encoding="utf-8") == CONTENT
 
 
 OWN_FILE_ARGS: dict[str, Callable[[Path, str], list[str]]] = {
@@ -78,7 +78,7 @@ def test_out_that_is_the_workspace_database_or_settings_is_refused_and_the_works
     assert CliRunner().invoke(main, ["init", str(root)]).exit_code == 0
     assert CliRunner().invoke(main, ["sites", "add", "dunai", "--builtin", "-w", str(root)]).exit_code == 0
     given = tmp_path / "input.yaml"
-    given.write_text("claims: []\n")
+    given.write_text("claims: []\n", encoding="utf-8")
     before = (root / own).read_bytes()
     monkeypatch.chdir(root)
     res = CliRunner().invoke(main, OWN_FILE_ARGS[command](given, own))
@@ -110,7 +110,7 @@ def test_an_empty_output_name_is_a_usage_error_naming_the_option(tmp_path: Path,
     assert CliRunner().invoke(main, ["init", str(root)]).exit_code == 0
     assert CliRunner().invoke(main, ["sites", "add", "dunai", "--builtin", "-w", str(root)]).exit_code == 0
     given = tmp_path / "input.json"
-    given.write_text(CONTENT)
+    given.write_text(CONTENT, encoding="utf-8")
     res = CliRunner().invoke(main, [*(a.format(given=given) for a in args), "", "-w", str(root)])
     assert res.exit_code == 2, res.output
     assert f"Invalid value for '{args[-1] if args[-1].startswith('--') else 'PATH'}': an empty name" in res.stderr
@@ -120,7 +120,7 @@ def test_an_output_under_a_file_says_the_file_is_no_folder(tmp_path: Path) -> No
     # `--out notes.txt/x.kml` said "folder notes.txt does not exist" of a file the user could see there.
     root = tmp_path / "ws"
     assert CliRunner().invoke(main, ["init", str(root)]).exit_code == 0
-    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
     res = CliRunner().invoke(main, ["export", "--out", str(tmp_path / "notes.txt" / "x.kml"), "-w", str(root)])
     assert res.exit_code == 2 and "notes.txt is a file, not a folder" in res.stderr, res.output
     res = CliRunner().invoke(main, ["export", "--out", str(tmp_path / "missing" / "x.kml"), "-w", str(root)])

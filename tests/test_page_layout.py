@@ -55,7 +55,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 @pytest.fixture(scope="module")
 def html(ws: Workspace) -> str:
-    return write_report(ws, None, ws.root / "report.html").read_text()
+    return write_report(ws, None, ws.root / "report.html").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +109,8 @@ claims:
 @pytest.fixture(scope="module")
 def claims_html(ws: Workspace, tmp_path_factory: pytest.TempPathFactory) -> str:
     claims = tmp_path_factory.mktemp("claims") / "claims.yaml"
-    claims.write_text(CLAIMS)
-    return write_report(ws, None, ws.root / "claims-report.html", claims_files=[claims]).read_text()
+    claims.write_text(CLAIMS, encoding="utf-8")
+    return write_report(ws, None, ws.root / "claims-report.html", claims_files=[claims]).read_text(encoding="utf-8")
 
 
 def test_simulated_label_inside_a_table_cell_is_an_inline_tag(claims_html: str) -> None:
@@ -134,8 +134,8 @@ def test_every_link_to_an_image_resolves_from_where_the_report_is_written(
     out = {"workspace": ws.root, "subfolder": ws.root / "out", "elsewhere": tmp_path}[where] / "r.html"
     out.parent.mkdir(exist_ok=True)
     claims = tmp_path / "claims.yaml"
-    claims.write_text(CLAIMS)
-    page = write_report(ws, None, out, claims_files=[claims]).read_text()
+    claims.write_text(CLAIMS, encoding="utf-8")
+    page = write_report(ws, None, out, claims_files=[claims]).read_text(encoding="utf-8")
     hrefs = [h for h in re.findall(r'href="([^"]+)"', page) if not h.startswith("#")]
     with ws.store() as st:
         archived = {(ws.root / o.path).resolve() for o in st.observations()}
@@ -179,7 +179,7 @@ def test_report_shows_times_as_date_time_utc_not_iso(ws: Workspace, html: str) -
     from sitewatch.evaluate import evaluate_workspace
 
     evaluate_workspace(ws)
-    page = write_report(ws, None, ws.root / "eval-report.html").read_text()
+    page = write_report(ws, None, ws.root / "eval-report.html").read_text(encoding="utf-8")
     assert not _ISO.search(_visible_text(page)), _ISO.findall(_visible_text(page))[:3]
     assert re.search(r"Recorded by <code>sitewatch eval</code> on \d{4}-\d\d-\d\d \d\d:\d\d UTC with", page)
     detections = page.split("<h3>Detections", 1)[1].split("</table>", 1)[0]
@@ -235,7 +235,7 @@ def test_report_shortens_a_long_run_result_and_says_where_the_rest_is(tmp_path: 
     with w.store() as st:
         st.record_run("import", "dunai", {}, {"observations": [{"id": f"o{k}", "tp": 1} for k in range(2000)]})
         st.record_run("detect", "dunai", {}, {"detections": 3})
-    page = write_report(w, ["dunai"], tmp_path / "r.html").read_text()
+    page = write_report(w, ["dunai"], tmp_path / "r.html").read_text(encoding="utf-8")
     cells = re.findall(r'<td class="hash">(.*?)</td>', page.split('<h2 id="provenance">', 1)[1], re.S)
     assert max(len(html_text.unescape(c)) for c in cells) < 700  # RUN_TEXT_CHARS and the note
     assert any("characters in all: the runs table of the workspace&#39;s sitewatch.gpkg)" in c for c in cells)
@@ -289,7 +289,7 @@ def test_report_of_a_site_without_observations_says_so_in_each_part(tmp_path: Pa
     w = build(tmp_path / "ws")
     with w.store() as st:
         st.put_site(replace(st.get_site("dunai"), id="empty", name="Empty harbour", berths=()))
-    page = write_report(w, ["empty"], tmp_path / "r.html").read_text()
+    page = write_report(w, ["empty"], tmp_path / "r.html").read_text(encoding="utf-8")
     assert "<li>No imagery of this site in the workspace.</li>" in page
     assert re.search(r'<tr><td colspan="10">No usable observations: bring imagery of the site in with', page)
     assert '<tr><td colspan="10">No usable dates.</td></tr>' in page
@@ -299,7 +299,7 @@ def test_report_of_a_site_without_observations_says_so_in_each_part(tmp_path: Pa
 def test_report_of_a_workspace_without_observations_says_what_to_do(tmp_path: Path) -> None:
     from sitewatch.workspace import init_workspace
 
-    page = write_report(init_workspace(tmp_path / "ws"), None, tmp_path / "r.html").read_text()
+    page = write_report(init_workspace(tmp_path / "ws"), None, tmp_path / "r.html").read_text(encoding="utf-8")
     assert "No site with observations: bring imagery in with <code>sitewatch fetch</code>" in page
 
 
@@ -529,7 +529,7 @@ def test_every_template_names_its_tables_and_scopes_its_headers() -> None:
     templates = [*(Path(report_pkg.__file__).parent / "templates").glob("*.j2"), *(Path(web_pkg.__file__).parent / "templates").glob("*.j2")]
     tables = 0
     for t in templates:
-        text = t.read_text()
+        text = t.read_text(encoding="utf-8")
         tables += len(re.findall(r"<table\b", text))
         assert not re.findall(r"<table\b[^>]*>(?!<caption class=\"vh\">[^<]+)", text), t.name
         assert not re.findall(r"<th(?! scope=\"(?:col|row)\")[\s>]", text), t.name

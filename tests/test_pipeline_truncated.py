@@ -302,7 +302,7 @@ def test_the_report_and_its_exports_show_a_truncated_length_as_a_lower_bound_wit
         kept = store.detections(observation_id=optical.id)
         store.replace_detections(optical, [replace(kept[0], truncated=None), *kept[1:]])  # not recorded
         fc = detections_to_geojson(store)
-    html = write_report(ws, None, tmp_path / "report.html").read_text()
+    html = write_report(ws, None, tmp_path / "report.html").read_text(encoding="utf-8")
     rows = {m.group(1): m.group(0) for m in re.finditer(r'<tr><td class="hash">([^<]+)</td>.*?</tr>', html)}
     cut, whole = rows[d.id], rows[kept[0].id]
     assert "≥ 118.0 × ≥ 16.0" in cut and html_escape(TRUNCATED_TEXT) in cut and "Alligator" not in cut

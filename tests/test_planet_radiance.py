@@ -65,7 +65,7 @@ def _radiance(folder: Path, *, xml: bool = True, name: str = f"{SCENE}_3B_Analyt
     dn = np.round(_reflectance() / np.array(COEFFICIENTS)[:, None, None]).astype(np.uint16)
     image = write_tiff(folder / name, dn, crs=CRS, transform=Affine(P, 0, X0, 0, -P, Y0), nodata=0)
     if xml:
-        (folder / f"{SCENE}_3B_AnalyticMS_metadata_clip.xml").write_text(_xml())
+        (folder / f"{SCENE}_3B_AnalyticMS_metadata_clip.xml").write_text(_xml(), encoding="utf-8")
     return image
 
 
@@ -127,7 +127,7 @@ def test_a_refused_radiance_file_does_not_stop_the_others(tmp_path: Path, ws: Wo
 def test_a_metadata_xml_of_other_bands_is_refused_by_name(tmp_path: Path, ws: Workspace) -> None:
     image = _radiance(tmp_path / "order")
     xml = image.with_name(f"{SCENE}_3B_AnalyticMS_metadata_clip.xml")
-    xml.write_text(_xml(COEFFICIENTS[:3]))
+    xml.write_text(_xml(COEFFICIENTS[:3]), encoding="utf-8")
     r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(image), "-w", str(ws.root)])
     assert r.exit_code == 1 and str(xml) in r.output and "bands [1, 2, 3]" in r.output, r.output
 
@@ -137,7 +137,7 @@ def test_the_sr_product_is_read_as_before(tmp_path: Path, ws: Workspace) -> None
     folder.mkdir()
     dn = np.round(_reflectance() * 10_000).astype(np.uint16)
     image = write_tiff(folder / f"{SCENE}_3B_AnalyticMS_SR_clip.tif", dn, crs=CRS, transform=Affine(P, 0, X0, 0, -P, Y0), nodata=0)
-    (folder / f"{SCENE}_3B_AnalyticMS_metadata_clip.xml").write_text(_xml())  # delivered with SR orders too: not read
+    (folder / f"{SCENE}_3B_AnalyticMS_metadata_clip.xml").write_text(_xml(), encoding="utf-8")  # delivered with SR orders too: not read
     r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(image), "-w", str(ws.root)])
     assert r.exit_code == 0, r.output
     prov, data = _archived(ws)
@@ -158,7 +158,7 @@ def test_detect_image_sees_toa_reflectance(tmp_path: Path) -> None:
     out = tmp_path / "d.geojson"
     r = CliRunner().invoke(main, ["detect-image", str(image), "--out", str(out)])
     assert r.exit_code == 0, r.output
-    meta = json.loads(out.read_text())["sitewatch"]
+    meta = json.loads(out.read_text(encoding="utf-8"))["sitewatch"]
     assert meta["planet"]["reflectance"] == TOA_NOTE
     assert meta["planet"]["reflectance_coefficients"] == dict(zip(["blue", "green", "red", "nir"], COEFFICIENTS, strict=True))
     assert meta["dn_scale_from"] == f"{SCENE}_3B_AnalyticMS_metadata_clip.xml" and meta["dn_scale"] is None
@@ -172,7 +172,7 @@ def test_detect_image_refuses_radiance_without_xml_unless_dn_scale(tmp_path: Pat
     assert not out.exists()
     r = CliRunner().invoke(main, ["detect-image", str(image), "--dn-scale", "50000", "--out", str(out)])
     assert r.exit_code == 0, r.output
-    meta = json.loads(out.read_text())["sitewatch"]
+    meta = json.loads(out.read_text(encoding="utf-8"))["sitewatch"]
     assert meta["dn_scale"] == 50000 and meta["dn_scale_from"] == "given" and "planet" not in meta
 
 
@@ -237,7 +237,7 @@ def test_skysat_radiance_import_and_detect_image_read_the_header(tmp_path: Path,
     out = tmp_path / "d.geojson"
     r = CliRunner().invoke(main, ["detect-image", str(image), "--out", str(out)])
     assert r.exit_code == 0, r.output
-    meta = json.loads(out.read_text())["sitewatch"]
+    meta = json.loads(out.read_text(encoding="utf-8"))["sitewatch"]
     assert meta["planet"]["reflectance"] == HEADER_NOTE and meta["dn_scale_from"] == image.name and meta["dn_scale"] is None
 
 
@@ -253,7 +253,7 @@ def test_skysat_radiance_without_header_coefficients_is_refused_unless_dn_scale(
     assert not out.exists()
     r = CliRunner().invoke(main, ["detect-image", str(image), "--dn-scale", "50000", "--out", str(out)])
     assert r.exit_code == 0, r.output
-    assert json.loads(out.read_text())["sitewatch"]["dn_scale_from"] == "given"
+    assert json.loads(out.read_text(encoding="utf-8"))["sitewatch"]["dn_scale_from"] == "given"
 
 
 def test_skysat_header_coefficients_of_other_bands_are_refused(tmp_path: Path, ws: Workspace) -> None:

@@ -70,7 +70,7 @@ def _detect_image(tmp_path: Path, *args: str) -> dict:  # type: ignore[type-arg]
     out = tmp_path / "d.geojson"
     r = CliRunner().invoke(main, ["detect-image", *args, "--out", str(out)])
     assert r.exit_code == 0, r.output
-    return dict(json.loads(out.read_text()))
+    return dict(json.loads(out.read_text(encoding="utf-8")))
 
 
 def test_udm2_classes_read_as_scl() -> None:

@@ -87,7 +87,7 @@ def test_detect_image_runs_the_optical_detector_on_a_planetscope_file_by_its_nam
     r = CliRunner().invoke(main, ["detect-image", str(image), "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert "sensor: optical, a PlanetScope AnalyticMS_SR file, by Planet's file naming (--sensor to choose)" in r.output
-    assert json.loads(out.read_text())["sitewatch"]["sensor"] == "optical"
+    assert json.loads(out.read_text(encoding="utf-8"))["sitewatch"]["sensor"] == "optical"
     assert _indexes(image) == {"blue": 1, "green": 2, "red": 3, "nir": 4}
 
 
@@ -113,7 +113,7 @@ def test_a_providers_name_makes_a_file_optical_in_its_band_order(tmp_path: Path,
 
 def test_an_8_band_worldview_file_is_read_in_the_order_its_imd_lists(tmp_path: Path) -> None:
     image = _image(tmp_path / "24OCT17093005-M1BS-012345678010_01_P001.TIF", 8)
-    image.with_suffix(".IMD").write_text(WORLDVIEW_IMD)
+    image.with_suffix(".IMD").write_text(WORLDVIEW_IMD, encoding="utf-8")
     assert _indexes(image) == {"blue": 2, "green": 3, "red": 5, "nir": 7}
     _, bands = read_scene_ref(image)
     assert bands == ["coastal", "blue", "green", "yellow", "red", "rededge", "nir", "nir2"]
@@ -134,13 +134,13 @@ def test_a_3_band_maxar_file_without_its_imd_is_refused_saying_why(tmp_path: Pat
     with pytest.raises(InputError, match=r"natural colour \(red, green, blue\) or colour infrared \(NIR, red, green\)") as err:
         read_scene_ref(image, acquired=WHEN)
     assert "place NIR apart" not in str(err.value)
-    image.with_suffix(".XML").write_text("<isd><IMD><BAND_R></BAND_R><BAND_G></BAND_G><BAND_B></BAND_B></IMD></isd>")
+    image.with_suffix(".XML").write_text("<isd><IMD><BAND_R></BAND_R><BAND_G></BAND_G><BAND_B></BAND_B></IMD></isd>", encoding="utf-8")
     assert _indexes(image) == {"red": 1, "green": 2, "blue": 3}
 
 
 def test_a_maxar_file_known_by_its_imd_alone_is_optical(tmp_path: Path) -> None:
     image = _image(tmp_path / "scene.tif", 8)
-    image.with_suffix(".IMD").write_text(WORLDVIEW_IMD)
+    image.with_suffix(".IMD").write_text(WORLDVIEW_IMD, encoding="utf-8")
     sensor, why = sensor_from_band_names(image)
     assert (sensor, why) == ("optical", "a Maxar worldview-3 file, by its sidecar scene.IMD")
     assert _indexes(image)["nir"] == 7
@@ -148,7 +148,7 @@ def test_a_maxar_file_known_by_its_imd_alone_is_optical(tmp_path: Path) -> None:
 
 def test_a_planet_file_known_by_its_metadata_json_alone_is_optical(tmp_path: Path) -> None:
     image = _image(tmp_path / "harbour.tif", 4)
-    (tmp_path / "harbour_metadata.json").write_text(json.dumps({"properties": {"item_type": "PSScene", "acquired": "2024-10-17T01:23:45Z"}}))
+    (tmp_path / "harbour_metadata.json").write_text(json.dumps({"properties": {"item_type": "PSScene", "acquired": "2024-10-17T01:23:45Z"}}), encoding="utf-8")
     assert sensor_from_band_names(image) == ("optical", "a PlanetScope scene file, by its sidecar harbour_metadata.json")
     scene, bands = read_scene_ref(image)
     assert scene.sensor == "optical" and bands == ["blue", "green", "red", "nir"]
@@ -156,7 +156,7 @@ def test_a_planet_file_known_by_its_metadata_json_alone_is_optical(tmp_path: Pat
 
 def test_a_pleiades_file_is_read_in_the_order_its_dim_file_gives(tmp_path: Path) -> None:
     image = _image(tmp_path / "IMG_PHR1A_MS_202410170930051_ORT_ab12cd34_R1C1.TIF", 4)
-    (tmp_path / "DIM_PHR1A_MS_202410170930051_ORT_ab12cd34.XML").write_text(PLEIADES_DIM)
+    (tmp_path / "DIM_PHR1A_MS_202410170930051_ORT_ab12cd34.XML").write_text(PLEIADES_DIM, encoding="utf-8")
     assert sensor_from_band_names(image)[0] == "optical"
     assert _indexes(image) == {"red": 1, "green": 2, "blue": 3, "nir": 4}
     _, bands = read_scene_ref(image, acquired=WHEN)
@@ -192,7 +192,7 @@ def test_sensor_sar_still_overrides_a_providers_name(tmp_path: Path) -> None:
     out = tmp_path / "d.geojson"
     r = CliRunner().invoke(main, ["detect-image", str(image), "--sensor", "sar", "--out", str(out)])
     assert r.exit_code == 0, r.output
-    assert json.loads(out.read_text())["sitewatch"]["sensor"] == "sar"
+    assert json.loads(out.read_text(encoding="utf-8"))["sitewatch"]["sensor"] == "sar"
 
 
 def test_names_of_no_provider_stay_unknown(tmp_path: Path) -> None:
@@ -207,7 +207,7 @@ def test_ingest_archives_a_pleiades_file_in_its_dim_files_order_and_says_so(tmp_
     h = w = 200
     dn = np.stack([np.full((h, w), v, np.uint16) for v in (700, 800, 900, 1200)])  # red, green, blue, NIR
     image = write_tiff(tmp_path / "IMG_PHR1A_MS_202410170930051_ORT_ab12cd34_R1C1.TIF", dn, crs=crs, transform=Affine(2.0, 0, x0, 0, -2.0, y0))
-    (tmp_path / "DIM_PHR1A_MS_202410170930051_ORT_ab12cd34.XML").write_text(PLEIADES_DIM)
+    (tmp_path / "DIM_PHR1A_MS_202410170930051_ORT_ab12cd34.XML").write_text(PLEIADES_DIM, encoding="utf-8")
     ws = init_workspace(tmp_path / "ws")
     with ws.store() as store:
         store.put_site(site)
@@ -271,7 +271,7 @@ PNEO = "PNEO3_202303071043378_MS-FS_ORT_PWOI_000046521_1_2_F_1"
 
 def test_a_pleiades_neo_file_is_an_airbus_delivery_read_in_its_dim_files_order(tmp_path: Path) -> None:
     image = _image(tmp_path / f"IMG_{PNEO}_R1C1.TIF", 4)
-    (tmp_path / f"DIM_{PNEO}.XML").write_text(PLEIADES_DIM)
+    (tmp_path / f"DIM_{PNEO}.XML").write_text(PLEIADES_DIM, encoding="utf-8")
     product = provider_product(image, 4)
     assert product is not None and product.provider == "Airbus" and product.product == "PNEO3 MS-FS"
     assert sensor_from_band_names(image)[0] == "optical"

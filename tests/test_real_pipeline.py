@@ -41,7 +41,7 @@ def _text(html: str) -> str:
 def test_a_time_assumed_for_a_date_alone_is_never_shown_as_the_time_of_the_image(tmp_path: Path) -> None:
     ws = build(tmp_path / "ws", simulated=False)
     oid = _date_only(ws)
-    text = _text(write_report(ws, None, tmp_path / "report.html").read_text())
+    text = _text(write_report(ws, None, tmp_path / "report.html").read_text(encoding="utf-8"))
     assert "2024-10-17 12:00" not in text and "2024-10-17 12:00:00Z" not in text
     assert "2024-10-17, time unknown" in text
     assert "2024-10-20 01:00 UTC" in text  # a time the file gave is shown as before
@@ -236,7 +236,7 @@ def test_the_reports_provenance_says_what_each_run_did(tmp_path: Path) -> None:
     eo = _eo_browser_band(tmp_path, "B02")
     r = CliRunner().invoke(main, ["-q", "import", str(eo), "-w", str(ws.root)])
     assert r.exit_code == 1  # refused: one band of a Sentinel-2 scene
-    html = write_report(ws, None, tmp_path / "report.html").read_text()
+    html = write_report(ws, None, tmp_path / "report.html").read_text(encoding="utf-8")
     provenance = html[html.index('id="provenance"'):]
     row = next(tr for tr in provenance.split("<tr>") if tr.startswith("<td>import</td>"))
     assert eo.name in row  # the files it was given...

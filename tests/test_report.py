@@ -48,7 +48,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 @pytest.fixture(scope="module")
 def html(ws: Workspace) -> str:
-    return write_report(ws, None, ws.root / "out" / "report.html").read_text()
+    return write_report(ws, None, ws.root / "out" / "report.html").read_text(encoding="utf-8")
 
 
 def test_report_is_one_offline_file(html: str) -> None:
@@ -161,9 +161,9 @@ def test_report_shows_change_and_eval(html: str) -> None:
 def test_report_never_calls_nothing_to_match_a_perfect_score(tmp_path: Path) -> None:
     w = build(tmp_path / "ws", detections=False)
     for truth in (w.root / "archive").rglob("*.truth.geojson"):
-        truth.write_text(json.dumps(json.loads(truth.read_text()) | {"features": []}))
+        truth.write_text(json.dumps(json.loads(truth.read_text(encoding="utf-8")) | {"features": []}), encoding="utf-8")
     evaluate_workspace(w)
-    html = write_report(w, None, tmp_path / "r.html").read_text()
+    html = write_report(w, None, tmp_path / "r.html").read_text(encoding="utf-8")
     assert "1.000" not in html and 'class="num good"' not in html
     assert "nothing to match" in html and "precision, recall and F1 are undefined" in html
     assert "over 0 ships" not in html and "no matched ship longer than 80 m" in html
@@ -172,7 +172,7 @@ def test_report_never_calls_nothing_to_match_a_perfect_score(tmp_path: Path) -> 
 def test_report_calls_precision_with_nothing_detected_undefined(tmp_path: Path) -> None:
     w = build(tmp_path / "ws", detections=False)  # truth ships, no detection
     evaluate_workspace(w)
-    html = write_report(w, None, tmp_path / "r.html").read_text()
+    html = write_report(w, None, tmp_path / "r.html").read_text(encoding="utf-8")
     assert "F1 0.000 (precision undefined: no vessel detected, recall 0.000)" in html
     assert "1.000" not in html
 
@@ -185,7 +185,7 @@ def test_report_by_default_covers_the_sites_with_observations(tmp_path: Path) ->
     w = build(tmp_path / "ws")
     with w.store() as store:
         store.put_site(Site(id="empty-port", name="Empty port", kind="port", geometry=box(10.0, 40.0, 10.02, 40.02)))
-    html = write_report(w, None, tmp_path / "r.html").read_text()
+    html = write_report(w, None, tmp_path / "r.html").read_text(encoding="utf-8")
     assert "Dunai" in html and "Empty port" not in html
 
 
@@ -193,7 +193,7 @@ def test_report_works_without_eval_or_images(tmp_path: Path) -> None:
     w = build(tmp_path / "ws", simulated=False)
     for tif in (tmp_path / "ws").rglob("*.tif"):
         tif.unlink()
-    html = write_report(w, ["dunai"], tmp_path / "r.html").read_text()
+    html = write_report(w, ["dunai"], tmp_path / "r.html").read_text(encoding="utf-8")
     assert "Simulated imagery" not in html and "image not available" in html
     assert "Evaluation against ground truth" not in html
 
@@ -318,7 +318,7 @@ def test_cli_timeline_writes_csv_json_chart(ws: Workspace, tmp_path: Path) -> No
     )
     assert res.exit_code == 0, res.output
     assert "Simulated imagery" in res.output and "2024-10-20" in res.output
-    assert json.loads((tmp_path / "t.json").read_text())["presence_days"] == 1
+    assert json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))["presence_days"] == 1
     assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
     res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--json", "-", "--from", "2024-10-18"])
     assert json.loads(res.output)["rows"][0]["date"] == "2024-10-20"
@@ -343,7 +343,7 @@ def test_cli_report_and_errors(ws: Workspace, tmp_path: Path) -> None:
     out = tmp_path / "r.html"
     res = CliRunner().invoke(main, ["report", "dunai", "-w", str(ws.root), "--out", str(out)])
     assert res.exit_code == 0, res.output
-    assert out.read_text().startswith("<!DOCTYPE html>")  # was in the assert's message, so never checked
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")  # was in the assert's message, so never checked
     res = CliRunner().invoke(main, ["report", "atlantis", "-w", str(ws.root), "--out", str(out)])
     assert res.exit_code == 1 and "no site 'atlantis'" in res.output
     res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(tmp_path / "none")])
@@ -371,7 +371,7 @@ def test_report_takes_the_timeline_rules(ws: Workspace, tmp_path: Path) -> None:
     args = ["--min-valid", "100", "--utc-offset", "10", "--gap-days", "30", "--max-cloud", "20"]
     res = CliRunner().invoke(main, ["report", "dunai", "-w", str(ws.root), "--out", str(out), *args])
     assert res.exit_code == 0, res.output
-    text = out.read_text().replace("&#34;", '"')
+    text = out.read_text(encoding="utf-8").replace("&#34;", '"')
     assert '"min_valid_fraction": 1.0' in text and '"utc_offset_hours": 10.0' in text
 
 
@@ -382,10 +382,10 @@ def test_utc_offset_dates_are_labelled_local(ws: Workspace, tmp_path: Path) -> N
     out = tmp_path / "r.html"
     res = CliRunner().invoke(main, ["report", "dunai", "-w", str(ws.root), "--out", str(out), "--utc-offset", "10"])
     assert res.exit_code == 0, res.output
-    text = out.read_text()
+    text = out.read_text(encoding="utf-8")
     assert '<th scope="col">date (local, UTC+10)</th>' in text and "date (UTC)" not in text
     assert "Dates are local dates at UTC+10" in text
-    assert '<th scope="col">date (UTC)</th>' in write_report(ws, ["dunai"], tmp_path / "utc.html").read_text()
+    assert '<th scope="col">date (UTC)</th>' in write_report(ws, ["dunai"], tmp_path / "utc.html").read_text(encoding="utf-8")
     res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--utc-offset", "10"])
     assert res.exit_code == 0 and "Dates are local dates at UTC+10." in res.output and "(UTC)" not in res.output
     # Without an offset the table's dates are UTC dates, and its header says so (it said "date" alone).
@@ -417,8 +417,8 @@ def test_code_version_names_only_sitewatchs_own_checkout(tmp_path: Path) -> None
 
     def repo(root: Path, project: str, package: str) -> Path:
         (root / package).mkdir(parents=True)
-        (root / package / "__init__.py").write_text("")
-        (root / "pyproject.toml").write_text(f'[project]\nname = "{project}"\n')
+        (root / package / "__init__.py").write_text("", encoding="utf-8")
+        (root / "pyproject.toml").write_text(f'[project]\nname = "{project}"\n', encoding="utf-8")
         env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
         for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "x"]):
             subprocess.run(["git", "-C", str(root), *args], check=True, env=os.environ | env, capture_output=True)
@@ -523,7 +523,7 @@ def test_report_names_observations_by_the_ids_show_accepts(tmp_path: Path) -> No
     # need its SQL functions on any connection that updates a feature table.)
     with w.store() as st, st.transaction() as db:
         db.execute("UPDATE observations SET detected_at = NULL WHERE observation_id LIKE '%-20-%'")
-    html = write_report(w, ["dunai"], tmp_path / "r.html").read_text()
+    html = write_report(w, ["dunai"], tmp_path / "r.html").read_text(encoding="utf-8")
     not_used = html.split("Observations not used:", 1)[1].split("</p>", 1)[0]
     for sensor in ("sar", "optical"):
         assert f"dunai:sim-dunai-2024-10-20-{sensor}" in not_used
@@ -647,7 +647,7 @@ def test_change_chips_name_their_image_and_say_simulated(ws: Workspace, html: st
 
 
 def test_a_site_named_twice_is_reported_once(ws: Workspace, tmp_path: Path) -> None:
-    html = write_report(ws, ["dunai", "dunai"], tmp_path / "r.html").read_text()
+    html = write_report(ws, ["dunai", "dunai"], tmp_path / "r.html").read_text(encoding="utf-8")
     assert html.count('id="site-dunai"') == 1
 
 
@@ -771,7 +771,7 @@ def test_report_escapes_names_and_ids_from_gazetteers(tmp_path: Path) -> None:
         site = st.get_site("dunai")
         berth = replace(site.berths[0], id="pier-1<img src=x onerror=alert(2)>")
         st.put_site(replace(site, name="Dunai <script>alert(1)</script>", berths=(berth,)))
-    html = write_report(w, ["dunai"], tmp_path / "r.html").read_text()
+    html = write_report(w, ["dunai"], tmp_path / "r.html").read_text(encoding="utf-8")
     assert "<script" not in html and "<img src=x" not in html
     assert "Dunai &lt;script&gt;alert(1)&lt;/script&gt;" in html and "pier-1&lt;img src=x" in html
 
@@ -810,7 +810,7 @@ def test_a_report_mixing_real_and_simulated_sites_carries_the_simulated_banner(t
         st.put_site(Site(id="real", name="Real port", kind="port", geometry=box(132.3, 42.8, 132.4, 42.9)))
         o = st.observations("dunai")[0]
         st.put_observation(replace(o, id="real:x", site_id="real", scene=replace(o.scene, item_id="x", simulated=False)))
-    html = write_report(w, ["real", "dunai"], tmp_path / "r.html").read_text()
+    html = write_report(w, ["real", "dunai"], tmp_path / "r.html").read_text(encoding="utf-8")
     assert '<p class="sim">Simulated imagery: the images behind this report' in html
 
 
@@ -883,7 +883,7 @@ def test_report_lists_the_latest_runs(tmp_path: Path) -> None:
     with w.store() as st:
         for k in range(45):
             st.record_run(f"stage{k}", "dunai", {}, {})
-    html = write_report(w, ["dunai"], tmp_path / "r.html").read_text()
+    html = write_report(w, ["dunai"], tmp_path / "r.html").read_text(encoding="utf-8")
     provenance = html.split('<h2 id="provenance">', 1)[1]
     assert "<td>stage44</td>" in provenance and "<td>stage0</td>" not in provenance
 
@@ -892,10 +892,10 @@ def test_report_says_a_site_is_unresolved(tmp_path: Path) -> None:
     from dataclasses import replace
 
     w = build(tmp_path / "ws")
-    assert "unresolved place" not in write_report(w, ["dunai"], tmp_path / "r.html").read_text()
+    assert "unresolved place" not in write_report(w, ["dunai"], tmp_path / "r.html").read_text(encoding="utf-8")
     with w.store() as st:
         st.put_site(replace(st.get_site("dunai"), resolved=False))
-    assert "unresolved place" in write_report(w, ["dunai"], tmp_path / "r.html").read_text()
+    assert "unresolved place" in write_report(w, ["dunai"], tmp_path / "r.html").read_text(encoding="utf-8")
 
 
 def test_a_departure_after_hidden_dates_is_shown_from_the_date_the_vessel_was_last_seen(tmp_path: Path) -> None:
@@ -905,7 +905,7 @@ def test_a_departure_after_hidden_dates_is_shown_from_the_date_the_vessel_was_la
     assert [(r.date.day, r.departures, r.hidden_berths) for r in tl.rows] == [
         (17, 0, ()), (18, 0, ("pier-1",)), (19, 0, ("pier-1",)), (20, 1, ())
     ]
-    html = write_report(ws, None, tmp_path / "r.html").read_text()
+    html = write_report(ws, None, tmp_path / "r.html").read_text(encoding="utf-8")
     section = html.split("Changes between consecutive dates", 1)[1].split("<h3>", 1)[0]
     heads = re.findall(r"<p><strong>(.*?)</strong></p>", section)
     departure = [h for h in heads if "departure" in h]
@@ -954,7 +954,7 @@ def test_an_arrival_beside_a_departure_after_hidden_dates_keeps_its_own_pair(tmp
         (o,) = [x for x in st.observations("dunai") if x.id.endswith("10-20-sar")]
         st.replace_detections(o, [Detection(f"{o.id}#9", o.id, "vessel", _wgs(_ship(0, -400, 60, 10)), 60.0, 10.0, 90.0,
                                             0.9, "sar-test", "0.1")])  # fmt: skip
-    html = write_report(ws, None, tmp_path / "r.html").read_text()
+    html = write_report(ws, None, tmp_path / "r.html").read_text(encoding="utf-8")
     section = html.split("Changes between consecutive dates", 1)[1].split("<h3>", 1)[0]
     assert re.findall(r"<p><strong>(.*?)</strong></p>", section) == [
         "2024-10-17 → 2024-10-20: vessels 1 → 1; 1 departure (pier-1); last seen 17 Oct; berth hidden 18–19 Oct; "

@@ -237,7 +237,7 @@ ignored and passes that on to its subprocesses, where sitewatch rightly keeps it
 def _popen(tmp_path: Path, source: str) -> subprocess.Popen[str]:
     """``source`` run with sitewatch importable, in a process group of its own, given ``tmp_path``."""
     script = tmp_path / "slow.py"
-    script.write_text(FOREGROUND_SIGINT + source)
+    script.write_text(FOREGROUND_SIGINT + source, encoding="utf-8")
     src = str(Path(sitewatch.__file__).parents[1])
     env = os.environ | {"PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     return subprocess.Popen(
@@ -263,7 +263,7 @@ def _live_in_group(pgid: int) -> list[int]:
     live = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            fields = stat.read_text(encoding="utf-8").rsplit(")", 1)[1].split()
         except OSError:  # ended meanwhile
             continue
         if int(fields[2]) == pgid and fields[0] != "Z":

@@ -137,7 +137,7 @@ def test_sigma0_at_chosen_pixels_is_the_lut_value_worked_out_by_hand(tmp_path: P
     ws = init_workspace(tmp_path / "ws")
     with ws.store() as store:
         store.put_site(SITE)
-    ws.config_path.write_text('[settings]\nsar_thermal_noise = "subtract"\n')
+    ws.config_path.write_text('[settings]\nsar_thermal_noise = "subtract"\n', encoding="utf-8")
     r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(product), "-w", str(ws.root)])
     assert r.exit_code == 0, r.output
     with ws.store() as store:
@@ -157,7 +157,7 @@ def test_by_default_the_noise_stays_in_and_its_lut_is_not_read(tmp_path: Path, n
     product = grd_product(tmp_path / "p", ipf="003.71", noise_file=noise_file != "missing")
     if noise_file == "unreadable":
         (noise,) = product.rglob("noise-*.xml")
-        noise.write_text("not xml")
+        noise.write_text("not xml", encoding="utf-8")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # not a word about the noise
         s1 = open_s1_grd(product)
@@ -188,7 +188,7 @@ def test_import_reads_the_setting_as_ingest_does(tmp_path: Path) -> None:
     with ws.store() as store:
         store.put_site(SITE)
     for setting, noise in (("keep", "none"), ("subtract", "range-azimuth")):
-        ws.config_path.write_text(f'[settings]\nsar_thermal_noise = "{setting}"\n')
+        ws.config_path.write_text(f'[settings]\nsar_thermal_noise = "{setting}"\n', encoding="utf-8")
         r = CliRunner().invoke(main, ["-q", "import", str(product), "--site", SITE.id, "-w", str(ws.root)], env={"SITEWATCH_SAR_THERMAL_NOISE": None})
         assert r.exit_code == 0, r.output
         with ws.store() as store:
@@ -239,7 +239,7 @@ def test_detect_image_keeps_the_noise_unless_told_to_subtract_it(tmp_path: Path,
             got = float(band.read((row, row + 1, col, col + 1))[0, 0])
             want_value = sigma0_by_hand(row, col, dn, "range-azimuth" if want == "subtract" else "none")
             assert got == pytest.approx(want_value, rel=1e-6), (args, env, row, col)
-        text = json.loads(out.read_text())["sitewatch"]["safe"]["calibration"]["VV"]
+        text = json.loads(out.read_text(encoding="utf-8"))["sitewatch"]["safe"]["calibration"]["VV"]
         assert (KEPT_BY_SETTING in text) == (want == "keep"), (args, env, text)
         assert text.startswith("sigma0 = (DN² − N) / A²" if want == "subtract" else "sigma0 = DN² / A²"), (args, env, text)
 
@@ -285,7 +285,7 @@ def test_a_product_without_its_noise_file_is_read_without_noise_saying_so(tmp_pa
 def test_an_unreadable_noise_file_is_named_and_read_without_noise(tmp_path: Path) -> None:
     product = grd_product(tmp_path / "p")
     (noise,) = product.rglob("noise-*.xml")
-    noise.write_text("<noise><noiseRangeVectorList><noiseRangeVector><line>0</line></noiseRangeVector></noiseRangeVectorList></noise>")
+    noise.write_text("<noise><noiseRangeVectorList><noiseRangeVector><line>0</line></noiseRangeVector></noiseRangeVectorList></noise>", encoding="utf-8")
     with pytest.warns(NoiseNotRemovedWarning, match=rf"/{noise.name}: not a readable Sentinel-1 noise LUT \(no <pixel>"):
         s1 = open_s1_grd(product, thermal_noise="subtract")
     assert "NOT subtracted" in s1.provenance()["calibration"]["VV"]
@@ -307,7 +307,7 @@ def test_a_malformed_calibration_lut_is_a_named_error(tmp_path: Path, xml: str, 
         parse_calibration(xml.encode(), "calibration-x.xml")
     product = grd_product(tmp_path / "p")
     (cal,) = product.rglob("calibration-*.xml")
-    cal.write_text(xml)
+    cal.write_text(xml, encoding="utf-8")
     with pytest.raises(InputError, match=rf"{re.escape(product.name)}: .*{cal.name}.*{re.escape(says)}"):
         open_s1_grd(product)
 

@@ -46,7 +46,7 @@ def _product(tmp_path: Path, *, as_zip: bool, scl: NDArray[np.uint8] | None = No
 def _detect(path: Path | str, out: Path, *args: str) -> dict:  # type: ignore[type-arg]
     r = CliRunner().invoke(main, ["detect-image", str(path), "--out", str(out), *args])
     assert r.exit_code == 0, r.output
-    return json.loads(out.read_text())  # type: ignore[no-any-return]
+    return json.loads(out.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
@@ -104,12 +104,12 @@ def test_l1c_s1_and_broken_products_are_refused_by_name(tmp_path: Path) -> None:
     l1c = _product(tmp_path, as_zip=True, level="L1C")
     s1 = tmp_path / "S1A_IW_GRDH_1SDV_20241017T093005.SAFE"
     s1.mkdir()
-    (s1 / "manifest.safe").write_text("<xfdu/>")
+    (s1 / "manifest.safe").write_text("<xfdu/>", encoding="utf-8")
     empty = tmp_path / "S2B_MSIL2A_EMPTY.SAFE"
     empty.mkdir()
     broken = tmp_path / "broken" / "S2B_MSIL2A_X.SAFE"
     broken.mkdir(parents=True)
-    (broken / "MTD_MSIL2A.xml").write_text("<not-a-product/>")
+    (broken / "MTD_MSIL2A.xml").write_text("<not-a-product/>", encoding="utf-8")
     not_safe = tmp_path / "tiffs.zip"
     with zipfile.ZipFile(not_safe, "w") as zf:
         zf.writestr("a.tif", b"x")
@@ -387,7 +387,7 @@ def test_a_product_with_a_damaged_band_file_names_the_band_and_archives_nothing(
 def test_a_grd_product_without_pixel_spacing_is_named_not_a_traceback(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     product = _s1_product(tmp_path, as_zip=False)
     for f in (product / "annotation").glob("*.xml"):
-        f.write_text(re.sub(r"<rangePixelSpacing>.*?</rangePixelSpacing>", "", f.read_text()))
+        f.write_text(re.sub(r"<rangePixelSpacing>.*?</rangePixelSpacing>", "", f.read_text(encoding="utf-8")), encoding="utf-8")
     with pytest.raises(InputError, match="no pixel spacing in its annotation"):
         open_s1_grd(product)  # was ValueError: could not convert string to float: 'UNK'
     r = CliRunner().invoke(main, ["ingest", SITE.id, str(product), "-w", str(ws.root)])
@@ -530,7 +530,7 @@ def test_a_manifest_naming_files_outside_the_product_is_refused(tmp_path: Path) 
     (product.parent / "elsewhere").mkdir()
     shutil.move(measurement, product.parent / "elsewhere" / measurement.name)
     manifest = product / "manifest.safe"
-    manifest.write_text(manifest.read_text().replace(f"./measurement/{measurement.name}",
-                                                     f"./measurement/../../elsewhere/{measurement.name}"))  # fmt: skip
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(f"./measurement/{measurement.name}",
+                                                     f"./measurement/../../elsewhere/{measurement.name}"), encoding="utf-8")  # fmt: skip
     with pytest.raises(InputError, match=r"its metadata names a file outside the product \(.*/measurement/\.\./\.\./elsewhere/"):
         open_s1_grd(product)

@@ -134,7 +134,7 @@ def test_folder_with_another_scenarios_scenes_is_refused_or_replaced(tmp_path: P
     out = tmp_path / "ot"
     run = CliRunner().invoke
     assert run(main, ["-q", "simulate", str(a), "--out", str(out)]).exit_code == 0
-    (out / "myport" / "notes.txt").write_text("mine")
+    (out / "myport" / "notes.txt").write_text("mine", encoding="utf-8")
     # The same scenario again overwrites its own scenes.
     assert run(main, ["-q", "simulate", str(a), "--out", str(out)]).exit_code == 0
     before = sorted(p.name for p in (out / "myport").iterdir())
@@ -189,7 +189,7 @@ def test_time_utc_with_an_offset_is_refused_with_the_utc_time(tmp_path: Path) ->
 def test_time_utc_read_by_yaml_as_a_number_says_to_quote_it(tmp_path: Path) -> None:
     path = tmp_path / "t.yaml"
     text = yaml.safe_dump(_scenario()).replace("revisit_days: 1", "revisit_days: 1\n  time_utc: 9:30")
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     with pytest.raises(InputError, match=r"acquisitions\[0\]\.time_utc: got the number 570; write the time in quotes, e.g. \"09:30\""):
         load_scenario(path)
 
@@ -402,10 +402,10 @@ def test_an_out_folder_that_cannot_be_written_is_named_not_a_traceback(tmp_path:
     from sitewatch.cli import main
 
     path = _write(tmp_path, _scenario())
-    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
     blocked = tmp_path / "blocked"
     blocked.mkdir()
-    (blocked / "myport").write_text("x")  # a file where the site's folder goes
+    (blocked / "myport").write_text("x", encoding="utf-8")  # a file where the site's folder goes
     for out, named in ((tmp_path / "a-file" / "sim", tmp_path / "a-file" / "sim"), (blocked, blocked / "myport")):
         r = CliRunner().invoke(main, ["simulate", str(path), "--out", str(out)])
         assert r.exit_code == 1 and f"{named}: cannot write the simulated scenes there" in r.output, r.output
@@ -436,7 +436,7 @@ def test_rerun_after_shortening_the_scenario_drops_its_scenes_no_longer_planned(
 
     out = tmp_path / "out"
     simulate(load_scenario(_write(tmp_path, _scenario(), "s.yaml")), out)  # 2024-10-01..03
-    (out / "myport" / "notes.txt").write_text("mine")
+    (out / "myport" / "notes.txt").write_text("mine", encoding="utf-8")
     shorter = _scenario()
     shorter["acquisitions"][0]["end"] = "2024-10-01"  # the user edits the period and simulates again
     written = simulate(load_scenario(_write(tmp_path, shorter, "s.yaml")), out)

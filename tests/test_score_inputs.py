@@ -29,7 +29,7 @@ def _dets(path: Path, points: list[tuple[float, float, Any]], source: str = "a.j
         for r, c, s in points
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats, "sitewatch": {"source": source, "detector": "sar-cfar"}}))
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats, "sitewatch": {"source": source, "detector": "sar-cfar"}}), encoding="utf-8")
     return path
 
 
@@ -44,7 +44,7 @@ def _score(*args: object) -> tuple[int, Any]:
 
 def _coco(path: Path, anns: list[dict[str, Any]], cats: list[dict[str, Any]] | None = None, images: list[dict[str, Any]] | None = None) -> Path:
     images = images or [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 100}]
-    path.write_text(json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "ship"}] if cats is None else cats}))
+    path.write_text(json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "ship"}] if cats is None else cats}), encoding="utf-8")
     return path
 
 
@@ -111,7 +111,7 @@ def test_class_names_differing_in_case_are_one_class(tmp_path: Path) -> None:
     anns = [{"id": i, "image_id": 1, "category_id": i, "bbox": [10 + 30 * (i - 1), 10, 11, 5]} for i in (1, 2, 3)]
     d = _dets(tmp_path / "a.geojson", [(12, 15, 0.9)])
     assert _score(d, _coco(tmp_path / "c.json", anns, cats), "--class", "ship") == (0, (1, 0, 1))
-    (tmp_path / "a.xml").write_text(f"<annotation>{SHIP.replace('<name>ship', '<name> Ship ')}</annotation>")
+    (tmp_path / "a.xml").write_text(f"<annotation>{SHIP.replace('<name>ship', '<name> Ship ')}</annotation>", encoding="utf-8")
     assert _score(d, tmp_path / "a.xml", "--class", "SHIP") == (0, (1, 0, 0))
 
 
@@ -224,7 +224,7 @@ def test_voc_in_gbk_or_with_a_namespace_is_read(tmp_path: Path, prolog: bytes, e
 
 def test_dota_labels_are_read_with_header_difficult_and_class(tmp_path: Path) -> None:
     labels = tmp_path / "a.txt"
-    labels.write_text("imagesource:GoogleEarth\r\ngsd:0.25\r\n10 40 40 10 44 14 14 44 ship 0\r\n60 60 70 60 70 70 60 70 harbor 0\r\n80 80 90 80 90 90 80 90 ship 1\r\n")
+    labels.write_text("imagesource:GoogleEarth\r\ngsd:0.25\r\n10 40 40 10 44 14 14 44 ship 0\r\n60 60 70 60 70 70 60 70 harbor 0\r\n80 80 90 80 90 90 80 90 ship 1\r\n", encoding="utf-8")
     d = _dets(tmp_path / "a.geojson", [(27.5, 27.5, 0.9), (12, 12, 0.8)])  # the second inside the envelope only
     assert _score(d, labels) == (0, (1, 1, 1))  # the harbour missed; the difficult ship neither
     assert _score(d, labels, "--class", "ship") == (0, (1, 1, 0))
@@ -232,8 +232,8 @@ def test_dota_labels_are_read_with_header_difficult_and_class(tmp_path: Path) ->
 
 def test_a_folder_of_dota_labels_pairs_and_ignores_other_text(tmp_path: Path) -> None:
     (tmp_path / "l").mkdir()
-    (tmp_path / "l" / "a.txt").write_text("10 10 21 10 21 15 10 15 ship 0\n")
-    (tmp_path / "l" / "classes.txt").write_text("ship\nharbor\n")
+    (tmp_path / "l" / "a.txt").write_text("10 10 21 10 21 15 10 15 ship 0\n", encoding="utf-8")
+    (tmp_path / "l" / "classes.txt").write_text("ship\nharbor\n", encoding="utf-8")
     _dets(tmp_path / "d" / "a.geojson", [(12, 15, 0.9)], source="a.png")
     assert _score(tmp_path / "d", tmp_path / "l") == (0, (1, 0, 0))  # classes.txt is no image left unscored
 
@@ -241,7 +241,7 @@ def test_a_folder_of_dota_labels_pairs_and_ignores_other_text(tmp_path: Path) ->
 def test_yolo_labels_are_refused_by_name(tmp_path: Path) -> None:
     labels = tmp_path / "l" / "a.txt"
     labels.parent.mkdir()
-    labels.write_text("0 0.15 0.12 0.1 0.05\n")
+    labels.write_text("0 0.15 0.12 0.1 0.05\n", encoding="utf-8")
     code, out = _score(_dets(tmp_path / "a.geojson", []), labels)
     assert code == 1 and "a.txt, line 1: YOLO labels" in out
     # In a folder too, rather than "no label file for a.geojson".
@@ -253,7 +253,7 @@ def test_yolo_labels_are_refused_by_name(tmp_path: Path) -> None:
 
 
 def _fc(path: Path, geometry: dict[str, Any] | None) -> Path:
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": geometry, "properties": {}}]}))
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": geometry, "properties": {}}]}), encoding="utf-8")
     return path
 
 
@@ -277,7 +277,7 @@ def test_a_multipolygon_of_separate_areas_is_not_one_box(tmp_path: Path) -> None
 def test_two_label_files_of_one_image_are_an_error_not_a_choice(tmp_path: Path) -> None:
     (tmp_path / "l").mkdir()
     _voc(tmp_path / "l" / "a.xml", SHIP)
-    (tmp_path / "l" / "a.txt").write_text("")
+    (tmp_path / "l" / "a.txt").write_text("", encoding="utf-8")
     _dets(tmp_path / "d" / "a.geojson", [(12, 15, 0.9)])
     code, out = _score(tmp_path / "d", tmp_path / "l")
     assert code == 1 and "a.txt and a.xml are both labels of image 'a'" in out
@@ -298,7 +298,7 @@ def test_detection_scores_that_are_null_or_not_numbers(tmp_path: Path) -> None:
     assert _score(d, labels) == (0, (1, 0, 0))
     code, out = _score(d, labels, "--min-score", "0.5")
     assert code == 1 and "a.geojson: feature 0 has no score, so --min-score cannot judge it" in out
-    d.write_text(d.read_text().replace("null", "NaN"))
+    d.write_text(d.read_text(encoding="utf-8").replace("null", "NaN"), encoding="utf-8")
     code, out = _score(d, labels)
     assert code == 1 and "a.geojson: feature 0 has a score that is not a number" in out
 
@@ -464,7 +464,7 @@ def test_a_label_file_with_a_number_of_more_than_4300_digits_is_an_input_error(t
     from sitewatch.boxlabels import read_labels
     from sitewatch.errors import InputError
 
-    (tmp_path / "l.json").write_text('{"images": ' + "1" * 5000 + "}")
+    (tmp_path / "l.json").write_text('{"images": ' + "1" * 5000 + "}", encoding="utf-8")
     with pytest.raises(InputError, match=r"l.json: not readable JSON .*4300 digits"):
         read_labels(tmp_path / "l.json")
 
@@ -494,7 +494,7 @@ def test_malformed_detections_found_by_fuzzing_are_named(tmp_path: Path, feature
     """Detections files fuzz/fuzz_detections.py found that ended `score` in a traceback."""
     labels = _voc(tmp_path / "a.xml", SHIP)
     d = tmp_path / "a.geojson"
-    d.write_text(json.dumps({"type": "FeatureCollection", "features": features, "sitewatch": {"source": "a.jpg", "detector": "sar-cfar"}}))
+    d.write_text(json.dumps({"type": "FeatureCollection", "features": features, "sitewatch": {"source": "a.jpg", "detector": "sar-cfar"}}), encoding="utf-8")
     code, out = _score(d, labels)
     if named is None:
         assert code == 0 and out == (1, 0, 0), out
@@ -525,7 +525,7 @@ def test_a_pixel_size_of_400_digits_is_no_pixel_size(tmp_path: Path) -> None:
     labels = _voc(tmp_path / "a.xml", SHIP)
     d = tmp_path / "a.geojson"
     d.write_text(json.dumps({"type": "FeatureCollection", "features": [_DET],
-                             "sitewatch": {"source": "a.jpg", "detector": "sar-cfar", "pixel_size_m": [10, 10**400]}}))  # fmt: skip
+                             "sitewatch": {"source": "a.jpg", "detector": "sar-cfar", "pixel_size_m": [10, 10**400]}}), encoding="utf-8")  # fmt: skip
     assert _score(d, labels) == (0, (1, 0, 0))
 
 

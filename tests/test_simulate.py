@@ -62,7 +62,7 @@ def test_layout_and_scenario_files(short_run: tuple[Path, list[Path]]) -> None:
     assert site.id == "dunai" and site.water is not None
     assert {b.id for b in site.berths} == {"pier-east", "pier-west", "quay-north"}
     assert "SIMULATED" in site.note
-    resolved = json.loads((out / "scenario.json").read_text())
+    resolved = json.loads((out / "scenario.json").read_text(encoding="utf-8"))
     assert resolved["simulated"] is True and resolved["seed"] == 11
     assert "daily" in resolved["revisits"]
     assert [s["scene_id"] for s in resolved["scenes"]] == [p.stem for p in paths]
@@ -70,7 +70,7 @@ def test_layout_and_scenario_files(short_run: tuple[Path, list[Path]]) -> None:
 
 def test_truth_matches_scenario(short_run: tuple[Path, list[Path]]) -> None:
     out, _ = short_run
-    sar = json.loads((out / "dunai" / "sim-sar-dunai-20241017T0930.truth.geojson").read_text())
+    sar = json.loads((out / "dunai" / "sim-sar-dunai-20241017T0930.truth.geojson").read_text(encoding="utf-8"))
     assert sar["properties"] | {"simulated": True} == sar["properties"]
     assert sar["properties"]["sensor"] == "sar" and sar["properties"]["acquired"] == "2024-10-17T09:30:00Z"
     (ship,) = sar["features"]
@@ -83,14 +83,14 @@ def test_truth_matches_scenario(short_run: tuple[Path, list[Path]]) -> None:
     crs = utm_crs_for(132.338, 42.88)
     poly = reproject_geometry(shape(ship["geometry"]), "EPSG:4326", crs)
     assert poly.area == pytest.approx(113.0 * 15.6, rel=0.01)
-    hi_res = json.loads((out / "dunai" / "sim-planet-dunai-20241017T0040.truth.geojson").read_text())
+    hi_res = json.loads((out / "dunai" / "sim-planet-dunai-20241017T0040.truth.geojson").read_text(encoding="utf-8"))
     kinds = {f["properties"]["id"]: f["properties"] for f in hi_res["features"]}
     assert kinds["dunai-crane-1"]["kind"] == "crane" and kinds["dunai-crane-1"]["state"] == "extended"
     assert kinds["dunai-truck-1"]["kind"] == "truck"
     # Cranes and trucks are not drawn (nor listed) at 10 m; the ship left after the 19th.
-    s2 = json.loads((out / "dunai" / "sim-s2-dunai-20241017T0150.truth.geojson").read_text())
+    s2 = json.loads((out / "dunai" / "sim-s2-dunai-20241017T0150.truth.geojson").read_text(encoding="utf-8"))
     assert [f["properties"]["kind"] for f in s2["features"]] == ["vessel"]
-    assert json.loads((out / "dunai" / "sim-sar-dunai-20241018T0930.truth.geojson").read_text())["features"]
+    assert json.loads((out / "dunai" / "sim-sar-dunai-20241018T0930.truth.geojson").read_text(encoding="utf-8"))["features"]
 
 
 def test_geotiffs_in_utm_covering_site(short_run: tuple[Path, list[Path]]) -> None:
@@ -140,7 +140,7 @@ def test_speckle_enl_and_ship_contrast(short_run: tuple[Path, list[Path]]) -> No
     assert len(enls) >= 10
     assert 4.0 <= float(np.median(enls)) <= 5.2
     # The ship stands well above the sea around it.
-    truth = json.loads(path.with_name(path.stem + ".truth.geojson").read_text())
+    truth = json.loads(path.with_name(path.stem + ".truth.geojson").read_text(encoding="utf-8"))
     hull = reproject_geometry(shape(truth["features"][0]["geometry"]), "EPSG:4326", crs)
     on_ship = rasterize([(hull, 1)], out_shape=img.shape, transform=profile["transform"], all_touched=True).astype(bool)
     sea_db = 10 * np.log10(img[open_water].mean())
@@ -170,7 +170,7 @@ def test_seed_story_numbers() -> None:
 
 def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "bad.yaml"
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -209,14 +209,14 @@ def test_cli_simulate(tmp_path: Path) -> None:
     from sitewatch.cli import main
 
     path = tmp_path / "tiny.yaml"
-    path.write_text(TINY % "quay")
+    path.write_text(TINY % "quay", encoding="utf-8")
     result = CliRunner().invoke(main, ["-q", "simulate", str(path), "--out", str(tmp_path / "out"), "--seed", "5"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "out" / "dunai").glob("*.tif")) == [
         "sim-sar-dunai-20241017T0930.tif",
         "sim-sar-dunai-20241018T0930.tif",
     ]
-    truth = json.loads((tmp_path / "out" / "dunai" / "sim-sar-dunai-20241017T0930.truth.geojson").read_text())
+    truth = json.loads((tmp_path / "out" / "dunai" / "sim-sar-dunai-20241017T0930.truth.geojson").read_text(encoding="utf-8"))
     assert truth["features"][0]["properties"]["heading_deg"] == pytest.approx(90.0)
     bad = CliRunner().invoke(main, ["simulate", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "x")])
     assert bad.exit_code == 1 and "missing.yaml" in bad.output
@@ -232,7 +232,7 @@ def test_cli_simulate_lists_its_series_in_columns(tmp_path: Path) -> None:
         "acquisitions:\n",
         "acquisitions:\n  - {name: a-long-series-name, site: dunai, sensor: sar, start: 2024-10-17, end: 2024-10-17, revisit_days: 1}\n",
     )
-    path.write_text(two)
+    path.write_text(two, encoding="utf-8")
     res = CliRunner().invoke(main, ["simulate", str(path), "--out", str(tmp_path / "out")])
     assert res.exit_code == 0, res.output
     rows = [line for line in res.output.splitlines() if line.startswith("  dunai")]
@@ -247,11 +247,11 @@ def test_cli_simulate_writes_its_ais_into_the_out_folder_it_makes(tmp_path: Path
     from sitewatch.cli import main
 
     path = tmp_path / "tiny.yaml"
-    path.write_text(TINY % "quay")
+    path.write_text(TINY % "quay", encoding="utf-8")
     out = tmp_path / "sim"
     res = CliRunner().invoke(main, ["-q", "simulate", str(path), "--out", f"{out}/", "--ais", str(out / "ais.csv")])
     assert res.exit_code == 0, res.output
-    assert (out / "ais.csv").read_text().startswith("mmsi,time,lat,lon")
+    assert (out / "ais.csv").read_text(encoding="utf-8").startswith("mmsi,time,lat,lon")
     assert sorted(p.name for p in (out / "dunai").glob("*.tif"))
     other = tmp_path / "other"
     bad = CliRunner().invoke(main, ["simulate", str(path), "--out", str(other), "--ais", str(tmp_path / "nowhere" / "ais.csv")])
@@ -281,7 +281,7 @@ def test_ships_detectable_end_to_end(short_run: tuple[Path, list[Path]]) -> None
         near_berth = rasterize([(berths, 1)], out_shape=shp, transform=tr).astype(bool)
         mask = ndimage.binary_erosion(water, iterations=2) | (near_berth & water)
         dets = detect_sar(data[0], 10.0, water=mask, params=SarParams(refine_water=False, berth_margin_m=0))
-        (ship,) = json.loads(path.with_name(path.stem + ".truth.geojson").read_text())["features"]
+        (ship,) = json.loads(path.with_name(path.stem + ".truth.geojson").read_text(encoding="utf-8"))["features"]
         assert len(dets) == 1
         x, y = tr @ (dets[0].col + 0.5, dets[0].row + 0.5)
         hull = reproject_geometry(shape(ship["geometry"]), "EPSG:4326", crs)

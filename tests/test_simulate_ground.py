@@ -34,7 +34,7 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _truth(folder: Path, day: str) -> dict:  # type: ignore[type-arg]
-    return json.loads(next(folder.glob(f"*{day}T*.truth.geojson")).read_text())
+    return json.loads(next(folder.glob(f"*{day}T*.truth.geojson")).read_text(encoding="utf-8"))
 
 
 def test_the_trenches_are_in_the_truth_from_the_day_they_were_dug(sim: Path) -> None:

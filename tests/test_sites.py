@@ -134,7 +134,7 @@ def test_cli_import_keeps_every_unnamed_polygon(tmp_path: Path) -> None:
     ws = str(tmp_path / "ws")
     assert runner.invoke(main, ["init", ws]).exit_code == 0
     src = tmp_path / "unnamed.geojson"
-    src.write_text(json.dumps(_polygon_fc([{}, {}, {}])))
+    src.write_text(json.dumps(_polygon_fc([{}, {}, {}])), encoding="utf-8")
     r = runner.invoke(main, ["sites", "import", str(src), "-w", ws])
     assert r.exit_code == 0, r.output
     assert "imported 3 site(s): site, site-2, site-3" in r.output
@@ -153,7 +153,7 @@ def test_cli_export_refuses_an_unknown_suffix(tmp_path: Path, name: str) -> None
     assert (Path(name).suffix or "without a suffix") in r.output and ".geojson, .json, .kml" in r.output
     assert not (tmp_path / name).exists()
     r = runner.invoke(main, ["sites", "export", str(tmp_path / name), "--format", "geojson", "-w", ws])
-    assert r.exit_code == 0 and json.loads((tmp_path / name).read_text())["type"] == "FeatureCollection"
+    assert r.exit_code == 0 and json.loads((tmp_path / name).read_text(encoding="utf-8"))["type"] == "FeatureCollection"
 
 
 @pytest.mark.parametrize("columns", ["80", "60"])
@@ -270,10 +270,10 @@ def test_a_kml_declaring_entities_is_refused(tmp_path: Path) -> None:
 
     body = '<kml><Placemark><name>&a;</name><Polygon><outerBoundaryIs><LinearRing><coordinates>' \
            "1,1 1,2 2,2 1,1</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark></kml>"
-    (tmp_path / "x.kml").write_text(f'<?xml version="1.0"?><!DOCTYPE kml [<!ENTITY a "{"x" * 90}">]>{body}')
+    (tmp_path / "x.kml").write_text(f'<?xml version="1.0"?><!DOCTYPE kml [<!ENTITY a "{"x" * 90}">]>{body}', encoding="utf-8")
     with pytest.raises(InputError, match=r"x.kml: declares XML entities"):
         read_sites_file(tmp_path / "x.kml")
-    (tmp_path / "p.kml").write_text(f'<!DOCTYPE kml [<!ENTITY % p "x">]>{body.replace("&a;", "P")}')  # a parameter entity
+    (tmp_path / "p.kml").write_text(f'<!DOCTYPE kml [<!ENTITY % p "x">]>{body.replace("&a;", "P")}', encoding="utf-8")  # a parameter entity
     with pytest.raises(InputError, match=r"p.kml: declares XML entities"):
         read_sites_file(tmp_path / "p.kml")
 
@@ -284,7 +284,7 @@ def test_terminal_escape_sequences_in_a_gazetteer_are_dropped(tmp_path: Path) ->
 
     props = {"name": "Pier\x1b[2J\x9b31m 7\x1b]8;;https://evil.example\x07", "tags": ["navy\x1b[5m"], "note": "line 1\nline 2"}
     fc = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": props, "geometry": mapping(box(10, 10, 10.01, 10.01))}]}
-    (tmp_path / "g.geojson").write_text(json.dumps(fc))
+    (tmp_path / "g.geojson").write_text(json.dumps(fc), encoding="utf-8")
     (site,) = read_sites_file(tmp_path / "g.geojson")
     assert (site.name, site.tags, site.note) == ("Pier[2J31m 7]8;;https://evil.example", ("navy[5m",), "line 1\nline 2")
 
@@ -293,10 +293,10 @@ def test_deeply_nested_gazetteers_are_input_errors_not_tracebacks(tmp_path: Path
     """JSON arrays or KML MultiGeometries 100 000 deep ended `sites import` in a RecursionError traceback."""
     from sitewatch.sites import read_sites_file
 
-    (tmp_path / "deep.geojson").write_text('{"type": "FeatureCollection", "features": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    (tmp_path / "deep.geojson").write_text('{"type": "FeatureCollection", "features": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8")
     with pytest.raises(InputError, match=r"deep.geojson: its JSON is nested too deeply to read"):
         read_sites_file(tmp_path / "deep.geojson")
-    (tmp_path / "deep.kml").write_text("<kml><Placemark>" + "<MultiGeometry>" * 50_000 + "</MultiGeometry>" * 50_000 + "</Placemark></kml>")
+    (tmp_path / "deep.kml").write_text("<kml><Placemark>" + "<MultiGeometry>" * 50_000 + "</MultiGeometry>" * 50_000 + "</Placemark></kml>", encoding="utf-8")
     with pytest.raises(InputError, match=r"deep.kml, placemark '\(no name\)': its geometry is nested too deeply"):
         read_sites_file(tmp_path / "deep.kml")
 
@@ -325,10 +325,10 @@ def test_google_earth_kml_with_folders_altitudes_and_pins(tmp_path: Path) -> Non
     assert kamen.geometry.bounds == (132.33, 43.10, 132.36, 43.12) and not kamen.geometry.has_z
     assert (nakhodka.id, nakhodka.name, nakhodka.kind) == ("site", "Находка", "port")
     bad = tmp_path / "bad.kml"
-    bad.write_text("<kml><Document><Placemark>")
+    bad.write_text("<kml><Document><Placemark>", encoding="utf-8")
     with pytest.raises(InputError, match=r"bad\.kml: not a valid KML \(XML\) file"):
         read_sites_file(bad)
-    bad.write_text("<gpx/>")
+    bad.write_text("<gpx/>", encoding="utf-8")
     with pytest.raises(InputError, match=r"bad\.kml: not a KML file \(its root element is <gpx>"):
         read_sites_file(bad)
 
@@ -341,7 +341,7 @@ def test_cli_redrawing_a_site_says_which_berths_and_water_it_no_longer_has(tmp_p
         {"props": {"role": "berth", "id": "east"}, "geom": mapping(LineString([(132.32, 42.87), (132.33, 42.87)]))},
         {"props": {"role": "water"}, "geom": mapping(box(132.31, 42.865, 132.36, 42.875))},
     ])  # fmt: skip
-    (tmp_path / "p1.geojson").write_text(json.dumps(fc))
+    (tmp_path / "p1.geojson").write_text(json.dumps(fc), encoding="utf-8")
     assert runner.invoke(main, ["sites", "import", str(tmp_path / "p1.geojson"), "-w", ws]).exit_code == 0
     r = runner.invoke(main, ["sites", "add", "p1", "--bbox", "132.30,42.86,132.37,42.90", "-w", ws])
     assert r.exit_code == 0
@@ -400,7 +400,7 @@ def test_cli_import_of_berths_and_water_alone_goes_to_the_workspace_site(tmp_pat
         {"props": {"role": "berth", "id": "east"}, "geom": mapping(LineString([(132.32, 42.87), (132.33, 42.87)]))},
         {"props": {"role": "water"}, "geom": mapping(box(132.31, 42.865, 132.36, 42.875))},
     ])["features"][1:]  # type: ignore[index]  # fmt: skip
-    (tmp_path / "extras.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": extras}))
+    (tmp_path / "extras.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": extras}), encoding="utf-8")
     for _ in range(2):  # a rerun gives the same berths, not twice the berths
         r = runner.invoke(main, ["sites", "import", str(tmp_path / "extras.geojson"), "-w", ws])
         assert r.exit_code == 0, r.output
@@ -409,7 +409,7 @@ def test_cli_import_of_berths_and_water_alone_goes_to_the_workspace_site(tmp_pat
         assert shape(feats[0]["geometry"]).equals(box(132.30, 42.86, 132.37, 42.90))  # the area stays
     (tmp_path / "bad.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [
         {**extras[0], "properties": {**extras[0]["properties"], "site_id": "nowhere"}},
-    ]}))  # fmt: skip
+    ]}), encoding="utf-8")  # fmt: skip
     r = runner.invoke(main, ["sites", "import", str(tmp_path / "bad.geojson"), "-w", ws])
     assert r.exit_code == 1 and "bad.geojson, feature 0 (east): its site_id 'nowhere' is neither a site in the file nor in the workspace" in r.output
 
@@ -520,7 +520,7 @@ def test_an_export_to_a_device_writes_into_it_without_replacing_it(tmp_path: Pat
     assert stat.S_ISCHR(null.stat().st_mode)  # as root, a rename would have made it a plain file
     with pytest.raises(InputError, match="does not exist"):
         write_text_atomic(tmp_path / "no" / "x.csv", "a", make_folder=False)
-    assert write_text_atomic(tmp_path / "made" / "x.csv", "a").read_text() == "a"
+    assert write_text_atomic(tmp_path / "made" / "x.csv", "a").read_text(encoding="utf-8") == "a"
 
 
 def test_a_site_across_the_antimeridian_is_named_as_such() -> None:
@@ -555,7 +555,7 @@ def test_a_site_across_the_antimeridian_is_named_as_such() -> None:
 def test_cli_import_of_a_malformed_file_is_an_error_naming_it(tmp_path: Path, text: str, message: str) -> None:
     runner = CliRunner()
     runner.invoke(main, ["init", str(tmp_path / "ws")])
-    (tmp_path / "in.geojson").write_text(text)
+    (tmp_path / "in.geojson").write_text(text, encoding="utf-8")
     r = runner.invoke(main, ["sites", "import", str(tmp_path / "in.geojson"), "-w", str(tmp_path / "ws")])
     assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.exception  # an error, not a traceback
     assert re.search(message, r.output), r.output  # was a traceback, or "imported 0 site(s)" and exit 0
@@ -589,7 +589,7 @@ def test_cli_import_and_add_of_a_geopackage_or_shapefile_say_to_save_it_as_geojs
             r = runner.invoke(main, [*args, str(tmp_path / name), "-w", ws])
             assert r.exit_code == 1, r.output  # was "not valid JSON ('utf-8' codec can't decode byte…)"
             assert f"{name}: not GeoJSON, KML or KMZ" in r.output and f"ogr2ogr -f GeoJSON sites.geojson {name}" in r.output
-    (tmp_path / "broken.geojson").write_text('{"type": ')
+    (tmp_path / "broken.geojson").write_text('{"type": ', encoding="utf-8")
     assert "broken.geojson: not valid JSON" in runner.invoke(main, ["sites", "import", str(tmp_path / "broken.geojson"), "-w", ws]).output
 
 
@@ -598,7 +598,7 @@ def test_cli_import_and_add_of_a_kml_of_pins_alone_name_the_pins(tmp_path: Path)
     ws = str(tmp_path / "ws")
     runner.invoke(main, ["init", ws])
     pins = "".join(f"<Placemark><name>{n}</name><Point><coordinates>132.34,42.87,0</coordinates></Point></Placemark>" for n in ("Pier", "Gate"))
-    (tmp_path / "pins.kml").write_text(f'<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Folder>{pins}</Folder></Document></kml>')
+    (tmp_path / "pins.kml").write_text(f'<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Folder>{pins}</Folder></Document></kml>', encoding="utf-8")
     for args in (["sites", "import"], ["sites", "add", "x", "--geojson"]):
         r = runner.invoke(main, [*args, str(tmp_path / "pins.kml"), "-w", ws])
         assert r.exit_code == 1, r.output  # was "the collection holds no features", of a file holding two placemarks
@@ -611,8 +611,8 @@ def test_cli_import_says_which_sites_it_replaced_and_what_they_lost(tmp_path: Pa
     ws = str(tmp_path / "ws")
     runner.invoke(main, ["init", ws])
     fc = _with_extras([{"props": {"role": "berth", "id": "east"}, "geom": mapping(LineString([(132.32, 42.87), (132.33, 42.87)]))}])
-    (tmp_path / "full.geojson").write_text(json.dumps(fc))
-    (tmp_path / "drawn.geojson").write_text(json.dumps({"type": "Feature", "properties": {"name": "P1"}, "geometry": fc["features"][0]["geometry"]}))  # type: ignore[index]
+    (tmp_path / "full.geojson").write_text(json.dumps(fc), encoding="utf-8")
+    (tmp_path / "drawn.geojson").write_text(json.dumps({"type": "Feature", "properties": {"name": "P1"}, "geometry": fc["features"][0]["geometry"]}), encoding="utf-8")  # type: ignore[index]
     r = runner.invoke(main, ["sites", "import", str(tmp_path / "full.geojson"), "-w", ws])
     assert "imported 1 site(s): p1\n" in r.output and "warning" not in r.output
     r = runner.invoke(main, ["sites", "import", str(tmp_path / "drawn.geojson"), "-w", ws])
@@ -629,11 +629,11 @@ def test_cli_import_that_moves_a_site_warns_of_observations_cut_to_the_old_area(
     assert old.geometry is not None
     runner = CliRunner()
     same = sites_to_geojson([old])
-    (tmp_path / "same.geojson").write_text(json.dumps(same))
+    (tmp_path / "same.geojson").write_text(json.dumps(same), encoding="utf-8")
     r = runner.invoke(main, ["sites", "import", str(tmp_path / "same.geojson"), "-w", str(ws.root)])
     assert r.exit_code == 0 and "warning" not in r.output  # a rerun of the same area says nothing
     same["features"][0]["geometry"] = mapping(old.geometry.buffer(0.001, join_style="mitre"))
-    (tmp_path / "moved.geojson").write_text(json.dumps(same))
+    (tmp_path / "moved.geojson").write_text(json.dumps(same), encoding="utf-8")
     r = runner.invoke(main, ["sites", "import", str(tmp_path / "moved.geojson"), "-w", str(ws.root)])
     assert r.exit_code == 0, r.output
     assert "warning: 4 observation(s) of 'dunai' were cut to its old area" in r.output  # was silent
@@ -649,7 +649,7 @@ def test_a_site_saved_again_with_fewer_decimals_is_not_moved_under_its_observati
         old = store.get_site("dunai")
     assert old.geometry is not None
     fine = dataclasses.replace(old, geometry=shapely.affinity.translate(old.geometry, 1.23456789e-6, -9.87654321e-7))
-    (tmp_path / "fine.geojson").write_text(json.dumps(sites_to_geojson([fine])))
+    (tmp_path / "fine.geojson").write_text(json.dumps(sites_to_geojson([fine])), encoding="utf-8")
     runner = CliRunner()
     r = runner.invoke(main, ["sites", "import", str(tmp_path / "fine.geojson"), "-w", str(ws.root)])
     assert "warning: 4 observation(s) of 'dunai' were cut to its old area" in r.output  # 10 cm: moved
@@ -657,7 +657,7 @@ def test_a_site_saved_again_with_fewer_decimals_is_not_moved_under_its_observati
     rounded["features"][0]["geometry"]["coordinates"] = [
         [[round(x, 7), round(y, 7)] for x, y in ring] for ring in rounded["features"][0]["geometry"]["coordinates"]
     ]
-    (tmp_path / "rounded.geojson").write_text(json.dumps(rounded))
+    (tmp_path / "rounded.geojson").write_text(json.dumps(rounded), encoding="utf-8")
     r = runner.invoke(main, ["sites", "import", str(tmp_path / "rounded.geojson"), "-w", str(ws.root)])
     assert r.exit_code == 0 and "warning" not in r.output, r.output
     with ws.store() as store:
@@ -750,7 +750,7 @@ def test_the_geopackage_berths_and_water_layers_saved_as_geojson_import_as_berth
         {"props": {"role": "berth", "id": "east", "name": "East"}, "geom": mapping(LineString([(132.32, 42.87), (132.33, 42.87)]))},
         {"props": {"role": "water"}, "geom": mapping(box(132.31, 42.865, 132.36, 42.875))},
     ])  # fmt: skip
-    (tmp_path / "p1.geojson").write_text(json.dumps(fc))
+    (tmp_path / "p1.geojson").write_text(json.dumps(fc), encoding="utf-8")
     runner.invoke(main, ["sites", "import", str(tmp_path / "p1.geojson"), "-w", str(ws)])
     for layer in ("berths", "site_water"):
         meta, _, geoms, fields = pyogrio.raw.read(ws / "sitewatch.gpkg", layer=layer)
@@ -779,7 +779,7 @@ def test_a_placemark_of_a_polygon_and_a_line_is_refused_by_name_not_skipped_as_e
         "<Placemark><name>Area</name><Polygon><outerBoundaryIs><LinearRing><coordinates>"
         "132.33,43.10 132.36,43.10 132.36,43.12 132.33,43.12 132.33,43.10"
         "</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark></Document></kml>"
-    )
+    , encoding="utf-8")
     r = runner.invoke(main, ["sites", "import", str(kml), "-w", ws])
     assert r.exit_code == 3, r.output
     assert "skipped: " in r.output and "feature 0 (Pier): its geometry mixes LineString and Polygon" in r.output
@@ -797,7 +797,7 @@ def test_cli_add_from_kml_notes_a_skipped_pin_as_import_does(tmp_path: Path) -> 
         "<Placemark><name>Area</name><Polygon><outerBoundaryIs><LinearRing><coordinates>"
         "132.33,43.10 132.36,43.10 132.36,43.12 132.33,43.12 132.33,43.10"
         "</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark></Document></kml>"
-    )
+    , encoding="utf-8")
     r = runner.invoke(main, ["sites", "add", "kamen", "--geojson", str(kml), "-w", ws])
     assert r.exit_code == 0, r.output
     # A note like sites import's, not Python's warning line with sitewatch's source path.
@@ -816,7 +816,7 @@ def test_cli_add_from_a_file_with_a_refused_feature_is_partial(tmp_path: Path) -
     path.write_text(json.dumps({"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {"name": "Area"}, "geometry": {"type": "Polygon", "coordinates": [area]}},
         {"type": "Feature", "properties": {"name": "Crossed"}, "geometry": {"type": "Polygon", "coordinates": [crossed]}},
-    ]}))  # fmt: skip
+    ]}), encoding="utf-8")  # fmt: skip
     r = runner.invoke(main, ["sites", "add", "harbour", "--geojson", str(path), "-w", ws])
     assert r.exit_code == 3, r.output
     assert "site 'harbour' added" in r.stdout and "skipped: " in r.stderr and "Crossed" in r.stderr
@@ -907,7 +907,7 @@ def test_cli_import_names_each_bad_feature_and_imports_the_others(tmp_path: Path
     runner = CliRunner()
     ws = str(tmp_path / "ws")
     runner.invoke(main, ["init", ws])
-    (tmp_path / "ports.geojson").write_text(json.dumps(_qgis_export()))
+    (tmp_path / "ports.geojson").write_text(json.dumps(_qgis_export()), encoding="utf-8")
     for replaced in ("", " (replaced)"):  # a rerun gives the same sites
         r = runner.invoke(main, ["sites", "import", str(tmp_path / "ports.geojson"), "-w", ws])
         assert r.exit_code == 3, r.output
@@ -933,7 +933,7 @@ def test_cli_import_of_nothing_but_bad_features_names_each_and_imports_nothing(t
     runner.invoke(main, ["init", ws])
     fc = _qgis_export()
     fc["features"] = fc["features"][1:2] + fc["features"][3:6]  # type: ignore[index]
-    (tmp_path / "bad.geojson").write_text(json.dumps(fc))
+    (tmp_path / "bad.geojson").write_text(json.dumps(fc), encoding="utf-8")
     r = runner.invoke(main, ["sites", "import", str(tmp_path / "bad.geojson"), "-w", ws])
     assert r.exit_code == 1 and "bad.geojson: nothing to import; each feature was refused:" in r.output
     assert all(f"feature {i} (" in r.output for i in range(4))
@@ -1144,7 +1144,7 @@ def test_a_long_name_or_id_never_makes_a_site_whose_folder_cannot_be_made(tmp_pa
         {"type": "Feature", "properties": {"name": long_name}, "geometry": mapping(box(132.32, 42.86, 132.33, 42.87))},
         {"type": "Feature", "properties": {"id": "p" * 300}, "geometry": mapping(box(132.34, 42.86, 132.35, 42.87))},
     ]}  # fmt: skip
-    (tmp_path / "long.geojson").write_text(json.dumps(fc))
+    (tmp_path / "long.geojson").write_text(json.dumps(fc), encoding="utf-8")
     r = runner.invoke(main, ["sites", "import", str(tmp_path / "long.geojson"), "-w", str(ws)])
     assert r.exit_code == 3, r.output
     assert "site id 'pppp" in r.output and "is 300 characters long; a site id is at most 64" in r.output.replace("\n", " ")
@@ -1171,7 +1171,7 @@ def test_a_site_exported_to_kml_and_imported_again_is_the_same_site(tmp_path: Pa
     assert back.berths[0].geometry.equals_exact(site.berths[0].geometry, 0)
     assert back.berths[0].name == ""  # it came back named after its id
     assert back.water is not None and back.water.normalize().equals_exact(site.water.normalize(), 0)  # type: ignore[union-attr]
-    (tmp_path / "fine.geojson").write_text(json.dumps(sites_to_geojson([site])))
+    (tmp_path / "fine.geojson").write_text(json.dumps(sites_to_geojson([site])), encoding="utf-8")
     runner.invoke(main, ["sites", "import", str(tmp_path / "fine.geojson"), "-w", ws])
     before = json.loads(runner.invoke(main, ["sites", "list", "--json", "-w", ws]).output)
     r = runner.invoke(main, ["sites", "export", str(tmp_path / "out.kml"), "-w", ws])
@@ -1211,7 +1211,7 @@ def test_malformed_sites_files_found_by_fuzzing_are_input_errors(tmp_path: Path,
     """Inputs fuzz/fuzz_sites.py found that ended `sites import` in a traceback."""
     from sitewatch.sites import read_sites_file
 
-    (tmp_path / name).write_text(text)
+    (tmp_path / name).write_text(text, encoding="utf-8")
     with pytest.raises(InputError, match=named):
         read_sites_file(tmp_path / name)
 
@@ -1220,11 +1220,11 @@ def test_a_number_of_more_than_4300_digits_is_an_input_error(tmp_path: Path) -> 
     """Python refuses to read such a number (a ValueError, not a JSONDecodeError), which ended `sites import` in a traceback."""
     from sitewatch.sites import read_sites_file
 
-    (tmp_path / "s.geojson").write_text('{"type": ' + "1" * 5000 + "}")
+    (tmp_path / "s.geojson").write_text('{"type": ' + "1" * 5000 + "}", encoding="utf-8")
     with pytest.raises(InputError, match=r"s.geojson: not valid JSON .*4300 digits"):
         read_sites_file(tmp_path / "s.geojson")
     feature = {"type": "Feature", "properties": {"tags": "[" + "1" * 5000 + "]"}, "geometry": json.loads(_SQUARE)}
-    (tmp_path / "t.geojson").write_text(json.dumps(feature))
+    (tmp_path / "t.geojson").write_text(json.dumps(feature), encoding="utf-8")
     assert read_sites_file(tmp_path / "t.geojson")[0].tags == ("[" + "1" * 5000 + "]",)  # text, as other unreadable JSON
 
 

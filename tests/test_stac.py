@@ -57,7 +57,7 @@ T0, T1 = utc("2024-10-01T00:00:00Z"), utc("2024-11-30T23:59:59Z")
 
 
 def _recorded(name: str) -> dict[str, Any]:
-    return json.loads((DATA / name).read_text())
+    return json.loads((DATA / name).read_text(encoding="utf-8"))
 
 
 # -- catalogues -----------------------------------------------------------------------------------
@@ -79,15 +79,15 @@ def test_a_static_catalogue_on_disk_is_walked_not_refused(tmp_path):
     (tests/test_stac_static.py), and one naming no items says so."""
     (tmp_path / "stac").mkdir()
     (tmp_path / "stac" / "catalog.json").write_text(json.dumps({"type": "Catalog", "id": "local", "description": "d",
-                                                                "stac_version": "1.0.0", "links": []}))  # fmt: skip
+                                                                "stac_version": "1.0.0", "links": []}), encoding="utf-8")  # fmt: skip
     for given in (str(tmp_path / "stac" / "catalog.json"), f"file://{tmp_path}/stac/catalog.json", str(tmp_path / "stac")):
         catalog = resolve_catalog(given, origin="--catalog")
         assert catalog.on_disk and catalog.provider == "local-stac"
         with pytest.raises(SourceError, match=r"catalog.json links no items"):
             stac.search_items(catalog, "s2", SITE.require_geometry().bounds, T0, T1)
-    (tmp_path / "sitewatch.toml").write_text(f'[catalogs.local]\nurl = "{tmp_path}/stac/catalog.json"\n')
+    (tmp_path / "sitewatch.toml").write_text(f'[catalogs.local]\nurl = "{tmp_path}/stac/catalog.json"\n', encoding="utf-8")
     assert resolve_catalog("local", tmp_path).url == (tmp_path / "stac" / "catalog.json").as_uri()
-    (tmp_path / "sitewatch.toml").write_text('[catalogs.static]\nurl = "https://example.org/stac/catalog.json"\n')
+    (tmp_path / "sitewatch.toml").write_text('[catalogs.static]\nurl = "https://example.org/stac/catalog.json"\n', encoding="utf-8")
     assert resolve_catalog("static", tmp_path).url == "https://example.org/stac/catalog.json"  # named when searched
 
 
@@ -95,7 +95,7 @@ def test_catalogue_from_toml_keeps_secrets_out_of_repr(tmp_path):
     (tmp_path / "sitewatch.toml").write_text(
         '[catalogs.mine]\nurl = "https://stac.example.org/v1"\ntoken_env = "MINE_TOKEN"\n'
         'token = "s3cr3t-from-toml"\n\n[catalogs.cdse]\naccess_key = "AK"\nsecret_key = "SK"\n'
-    )
+    , encoding="utf-8")
     mine = resolve_catalog("mine", tmp_path)
     assert mine.url == "https://stac.example.org/v1" and mine.token_env == "MINE_TOKEN"
     assert "s3cr3t" not in repr(mine)
@@ -105,10 +105,10 @@ def test_catalogue_from_toml_keeps_secrets_out_of_repr(tmp_path):
     assert cdse.s3_endpoint == "eodata.dataspace.copernicus.eu"
     opts = gdal_options(cdse, catalog_credentials(cdse, env={}), ["s3://eodata/x.jp2"])
     assert opts["AWS_S3_ENDPOINT"] == "eodata.dataspace.copernicus.eu" and opts["AWS_ACCESS_KEY_ID"] == "AK"
-    (tmp_path / "sitewatch.toml").write_text('[catalogs.bad]\nurl = "https://x"\npasword = "typo"\n')
+    (tmp_path / "sitewatch.toml").write_text('[catalogs.bad]\nurl = "https://x"\npasword = "typo"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="unknown keys"):
         resolve_catalog("bad", tmp_path)
-    (tmp_path / "sitewatch.toml").write_text('[catalogs.bad]\nurl = "not a url"\n')
+    (tmp_path / "sitewatch.toml").write_text('[catalogs.bad]\nurl = "not a url"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"\[catalogs.bad\] url must be .* got 'not a url'"):
         resolve_catalog("bad", tmp_path)
 
@@ -135,11 +135,11 @@ def test_s3_keys_sign_only_the_catalogues_own_buckets(tmp_path):
     (tmp_path / "sitewatch.toml").write_text(
         '[catalogs.mine]\nurl = "https://stac.example.org/v1"\naccess_key_env = "K"\nsecret_key_env = "S"\n'
         's3_buckets = ["my-imagery"]\n'
-    )
+    , encoding="utf-8")
     mine = resolve_catalog("mine", tmp_path)
     assert stac.keys_go_to(mine, "s3://my-imagery/a.tif") and not stac.keys_go_to(mine, "https://my-imagery/a.tif")
     assert gdal_options(mine, keys, ["s3://my-imagery/a.tif"])["AWS_SECRET_ACCESS_KEY"] == "SK"
-    (tmp_path / "sitewatch.toml").write_text('[catalogs.mine]\nurl = "https://stac.example.org/v1"\ns3_buckets = "my-imagery"\n')
+    (tmp_path / "sitewatch.toml").write_text('[catalogs.mine]\nurl = "https://stac.example.org/v1"\ns3_buckets = "my-imagery"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"s3_buckets must be a list of bucket names"):
         resolve_catalog("mine", tmp_path)
 
@@ -562,7 +562,7 @@ def _grd_item(files: Path, base: str) -> dict[str, Any]:
     (files / "grd" / "calibration-iw-vv.xml").write_text(
         "<calibration><calibrationVectorList count='1'><calibrationVector><line>0</line><pixel count='3'>0 100 200</pixel>"
         "<sigmaNought count='3'>500 500 500</sigmaNought></calibrationVector></calibrationVectorList></calibration>"
-    )
+    , encoding="utf-8")
     xs, ys = _ground(np.array([0, 0, rows, rows]), np.array([0, cols, cols, 0]))
     foot = reproject_geometry(shape({"type": "Polygon", "coordinates": [list(zip(xs, ys, strict=True)) + [(xs[0], ys[0])]]}), UTM, "EPSG:4326")
     return {"type": "Feature", "stac_version": "1.0.0", "id": "S1A_IW_GRDH_1SDV_20241020_TEST", "collection": "sentinel-1-grd",
@@ -829,7 +829,7 @@ def test_fetch_subtracts_the_noise_when_the_setting_says_so_and_says_when_it_can
     state, ws, store = world
     state.fail_first_searches = 0
     state.items = [i for i in state.items if i["collection"] == "sentinel-1-grd"]
-    ws.config_path.write_text('[settings]\nsar_thermal_noise = "subtract"\n')
+    ws.config_path.write_text('[settings]\nsar_thermal_noise = "subtract"\n', encoding="utf-8")
     with caplog.at_level(logging.WARNING):
         r = CliRunner().invoke(main, ["-q", "fetch", SITE.id, "--catalog", state.url, "--collection", "sentinel-1-grd",
                                       "--from", T0.date().isoformat(), "--to", T1.date().isoformat(), "-w", str(ws.root)],
@@ -959,7 +959,7 @@ def test_an_asset_that_is_vrt_xml_is_refused(world):
                f'<GeoTransform>{", ".join(map(str, src.transform.to_gdal()))}</GeoTransform>'
                f'<VRTRasterBand dataType="UInt16" band="1"><SimpleSource><SourceFilename relativeToVRT="0">{local}'
                "</SourceFilename><SourceBand>1</SourceBand></SimpleSource></VRTRasterBand></VRTDataset>")  # fmt: skip
-    (state.files / "cogs" / "vrt_red.tif").write_text(vrt)
+    (state.files / "cogs" / "vrt_red.tif").write_text(vrt, encoding="utf-8")
     clear["assets"]["red"]["href"] = f"{state.url}/files/cogs/vrt_red.tif"
     state.items = [clear]
     catalog = Catalog(name="local", url=state.url, provider="local-stac")
@@ -994,11 +994,11 @@ def test_the_token_goes_to_the_catalogue_host_only(world):
     assert state.authorised and all(h.startswith("127.0.0.1:") for h in state.authorised), set(state.authorised)
     assert gdal_options(catalog, env, [f"{elsewhere}/x.tif"]).get("GDAL_HTTP_HEADERS") is None
     assert gdal_options(catalog, {"token": "t"}, [f"{state.url}/x.tif"])["GDAL_HTTP_HEADERS"] == "Authorization: Bearer t"
-    (ws.root / "sitewatch.toml").write_text(f'[catalogs.mine]\nurl = "{state.url}"\ntoken_hosts = ["localhost"]\n')
+    (ws.root / "sitewatch.toml").write_text(f'[catalogs.mine]\nurl = "{state.url}"\ntoken_hosts = ["localhost"]\n', encoding="utf-8")
     listed = resolve_catalog("mine", ws.root)
     assert stac.token_goes_to(listed, f"{elsewhere}/x.tif") and stac.token_goes_to(listed, "https://assets.localhost/x")
     assert not stac.token_goes_to(listed, "https://localhost.evil.example/x")
-    (ws.root / "sitewatch.toml").write_text(f'[catalogs.mine]\nurl = "{state.url}"\ntoken_hosts = "localhost"\n')
+    (ws.root / "sitewatch.toml").write_text(f'[catalogs.mine]\nurl = "{state.url}"\ntoken_hosts = "localhost"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="token_hosts must be a list of host names"):
         resolve_catalog("mine", ws.root)
 
@@ -1031,7 +1031,7 @@ def test_search_403_names_the_credential(world, monkeypatch):
     state, ws, store = world
     state.require_auth = "let-me-in"
     state.fail_first_searches = 0
-    (ws.root / "sitewatch.toml").write_text(f'[catalogs.private]\nurl = "{state.url}"\ntoken_env = "PRIVATE_STAC_TOKEN"\n')
+    (ws.root / "sitewatch.toml").write_text(f'[catalogs.private]\nurl = "{state.url}"\ntoken_env = "PRIVATE_STAC_TOKEN"\n', encoding="utf-8")
     catalog = resolve_catalog("private", ws.root)
     monkeypatch.delenv("PRIVATE_STAC_TOKEN", raising=False)
     with pytest.raises(CredentialError, match="PRIVATE_STAC_TOKEN"):
@@ -1044,7 +1044,7 @@ def test_search_403_names_the_credential(world, monkeypatch):
 def test_cli_search_fetch_show(world):
     state, ws, store = world
     state.fail_first_searches = 0
-    (ws.root / "sitewatch.toml").write_text(f'[catalogs.local]\nurl = "{state.url}"\n')
+    (ws.root / "sitewatch.toml").write_text(f'[catalogs.local]\nurl = "{state.url}"\n', encoding="utf-8")
     run = CliRunner().invoke
     args = ["-w", str(ws.root), "--catalog", "local", "--collection", "s2", "--from", "2024-10-01", "--to", "2024-11-30"]
     res = run(main, ["search", "port", *args, "--json"])
@@ -1457,7 +1457,7 @@ def test_two_fetches_keep_each_others_site_figures(tmp_path: Path) -> None:
     ],
 )
 def test_catalogue_values_of_the_wrong_type_are_named(tmp_path: Path, line: str, message: str) -> None:
-    (tmp_path / "sitewatch.toml").write_text(f'[catalogs.mine]\nurl = "https://stac.example.org/v1"\n{line}\n')
+    (tmp_path / "sitewatch.toml").write_text(f'[catalogs.mine]\nurl = "https://stac.example.org/v1"\n{line}\n', encoding="utf-8")
     with pytest.raises(ConfigError) as err:
         resolve_catalog("mine", tmp_path)
     assert message in str(err.value) and "[catalogs.mine]" in str(err.value) and "sitewatch.toml" in str(err.value)
@@ -1479,13 +1479,13 @@ def test_catalogue_tables_and_the_catalog_setting_are_checked_by_every_command(t
         ('[settings]\ncatalog = "earth-serch"\n', "unknown catalogue 'earth-serch' ("),
         ('catalogs = "https://stac.example.org/v1"\n', "catalogs must be tables"),
     ]:
-        ws.config_path.write_text(text)
+        ws.config_path.write_text(text, encoding="utf-8")
         r = CliRunner().invoke(main, ["sites", "list", "-w", str(ws.root)])
         assert r.exit_code == 1 and message in r.output and "sitewatch.toml" in r.output, (text, r.output)
-    ws.config_path.write_text('[settings]\ncatalog = "mine"\n[catalogs.mine]\nurl = "https://stac.example.org/v1/"\n')
+    ws.config_path.write_text('[settings]\ncatalog = "mine"\n[catalogs.mine]\nurl = "https://stac.example.org/v1/"\n', encoding="utf-8")
     assert CliRunner().invoke(main, ["sites", "list", "-w", str(ws.root)]).exit_code == 0
     assert resolve_catalog("mine", ws.root).url == "https://stac.example.org/v1"
-    ws.config_path.write_text("[settings]\n")
+    ws.config_path.write_text("[settings]\n", encoding="utf-8")
     r = CliRunner().invoke(main, ["search", "x", "-w", str(ws.root), "--collection", "s2", "--from", "2024-10-01",
                                   "--to", "2024-10-02"], env={"SITEWATCH_CATALOG": "earth-serch"})  # fmt: skip
     assert r.exit_code == 1 and "unknown catalogue 'earth-serch' (SITEWATCH_CATALOG)" in r.output, r.output

@@ -27,7 +27,7 @@ ES = BUILTIN_CATALOGS["earth-search"]
 
 
 def _item(name: str = "earth-search-s2-l2a-item.json") -> dict[str, Any]:
-    return json.loads((DATA / name).read_text())
+    return json.loads((DATA / name).read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize(("key", "value", "kind"), [("properties", "2024-10-01", "string"), ("properties", [1], "array"),
@@ -90,11 +90,11 @@ def test_items_whose_properties_are_no_object_are_still_put_in_order():
 def _delivery(root: Path, item: dict[str, Any]) -> Path:
     """A catalog.json linking one item, as a provider delivers it."""
     (root / "item").mkdir(parents=True)
-    (root / "item" / "item.json").write_text(json.dumps(item))
+    (root / "item" / "item.json").write_text(json.dumps(item), encoding="utf-8")
     (root / "catalog.json").write_text(json.dumps({
         "type": "Catalog", "id": "delivery", "stac_version": "1.0.0", "description": "d",
         "links": [{"rel": "root", "href": "./catalog.json"}, {"rel": "item", "href": "./item/item.json"}],
-    }))  # fmt: skip
+    }), encoding="utf-8")  # fmt: skip
     return root / "catalog.json"
 
 
@@ -169,7 +169,7 @@ def test_a_static_link_naming_no_file_is_named(tmp_path):
     from sitewatch.sources.stac_static import search_static
 
     (tmp_path / "catalog.json").write_text(json.dumps({"type": "Catalog", "id": "d", "stac_version": "1.0.0", "description": "d",
-                                                       "links": [{"rel": "item", "href": "./it\x00em.json"}]}))  # fmt: skip
+                                                       "links": [{"rel": "item", "href": "./it\x00em.json"}]}), encoding="utf-8")  # fmt: skip
     with pytest.raises(SourceError, match=r"catalog\.json: item link './it\\x00em\.json' names no file \((lstat: )?embedded null (byte|character in path)\)"):
         search_static(str(tmp_path / "catalog.json"), "x", (0, 0, 1, 1), utc("2000-01-01T00:00:00Z"), utc("2030-01-01T00:00:00Z"))
 
@@ -187,7 +187,7 @@ def test_a_search_link_naming_a_local_file_is_refused_and_the_file_not_read(tmp_
 
     monkeypatch.chdir(tmp_path)
     local = Path("search:page.json")
-    local.write_text(json.dumps({"type": "FeatureCollection", "features": [_item()], "links": []}))
+    local.write_text(json.dumps({"type": "FeatureCollection", "features": [_item()], "links": []}), encoding="utf-8")
     landing = {"type": "Catalog", "id": "api", "stac_version": "1.0.0", "description": "d",
                "conformsTo": ["https://api.stacspec.org/v1.0.0/core", "https://api.stacspec.org/v1.0.0/item-search"],
                "links": [{"rel": "search", "href": str(local), "method": "GET", "type": "application/geo+json"}]}  # fmt: skip
@@ -223,8 +223,8 @@ def test_a_static_collection_whose_extent_pystac_cannot_read_is_named(tmp_path, 
     from sitewatch.sources.stac_static import search_static
 
     (tmp_path / "catalog.json").write_text(json.dumps({"type": "Catalog", "id": "d", "stac_version": "1.0.0", "description": "d",
-                                                       "links": [{"rel": "child", "href": "./collection.json"}]}))  # fmt: skip
+                                                       "links": [{"rel": "child", "href": "./collection.json"}]}), encoding="utf-8")  # fmt: skip
     (tmp_path / "collection.json").write_text(json.dumps({"type": "Collection", "id": "c", "stac_version": "1.0.0", "description": "d",
-                                                          "license": "proprietary", "extent": extent, "links": []}))  # fmt: skip
+                                                          "license": "proprietary", "extent": extent, "links": []}), encoding="utf-8")  # fmt: skip
     with pytest.raises(SourceError, match=r"catalog\.json: child link './collection\.json': .*collection\.json is not STAC JSON \(IndexError"):
         search_static(str(tmp_path / "catalog.json"), "c", (0, 0, 1, 1), utc("2000-01-01T00:00:00Z"), utc("2030-01-01T00:00:00Z"))

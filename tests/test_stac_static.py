@@ -127,7 +127,7 @@ def test_a_catalogue_on_disk_is_named_by_path_folder_or_file_url(delivery: Path,
     for given in (str(delivery), delivery.as_uri(), str(delivery.parent)):
         cat = resolve_catalog(given, origin="--catalog")
         assert cat.on_disk and cat.provider == "local-stac" and cat.name in (str(delivery), str(delivery.parent))
-    (tmp_path / "sitewatch.toml").write_text('[catalogs.delivery]\nurl = "delivery/catalog.json"\n')
+    (tmp_path / "sitewatch.toml").write_text('[catalogs.delivery]\nurl = "delivery/catalog.json"\n', encoding="utf-8")
     named = resolve_catalog("delivery", tmp_path)  # a relative path in sitewatch.toml: from its folder
     assert named.url == delivery.as_uri() and named.on_disk
 
@@ -137,7 +137,7 @@ def test_the_catalog_setting_in_sitewatch_toml_counts_from_the_workspace(
 ) -> None:
     # As a [catalogs.NAME] url does: a command run from another folder (-w) finds the same delivery.
     toml = ws.root / "sitewatch.toml"
-    toml.write_text(toml.read_text().replace("[settings]", '[settings]\ncatalog = "../delivery/catalog.json"', 1))
+    toml.write_text(toml.read_text(encoding="utf-8").replace("[settings]", '[settings]\ncatalog = "../delivery/catalog.json"', 1), encoding="utf-8")
     elsewhere = tmp_path / "elsewhere" / "deeper"
     elsewhere.mkdir(parents=True)
     monkeypatch.chdir(elsewhere)
@@ -239,16 +239,16 @@ def test_each_file_is_read_once_and_collections_elsewhere_are_not_entered(delive
     far = _collection("sentinel-2-l2a", [], bbox=[0.0, 0.0, 1.0, 1.0])
     far_root = _save(delivery.parent.parent / "far", far)
     far_coll = far_root.parent / "sentinel-2-l2a" / "collection.json"
-    doc = json.loads(far_coll.read_text())
+    doc = json.loads(far_coll.read_text(encoding="utf-8"))
     doc["links"].append({"rel": "item", "href": "./missing/missing.json", "type": "application/json"})
-    far_coll.write_text(json.dumps(doc))
+    far_coll.write_text(json.dumps(doc), encoding="utf-8")
     # Outside the collection's extent (spatial, then temporal): not entered, so its broken link is not seen.
     assert search_items(resolve_catalog(str(far_root)), "s2", SITE.require_geometry().bounds, T0, T1) == []
     doc["extent"] = {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [["2020-01-01T00:00:00Z", "2020-12-31T00:00:00Z"]]}}
-    far_coll.write_text(json.dumps(doc))
+    far_coll.write_text(json.dumps(doc), encoding="utf-8")
     assert search_items(resolve_catalog(str(far_root)), "s2", SITE.require_geometry().bounds, T0, T1) == []
     doc["extent"]["temporal"] = {"interval": [[None, None]]}
-    far_coll.write_text(json.dumps(doc))
+    far_coll.write_text(json.dumps(doc), encoding="utf-8")
     with pytest.raises(SourceError, match=rf"{far_coll}: item link './missing/missing.json': no such file .*missing.json"):
         search_items(resolve_catalog(str(far_root)), "s2", SITE.require_geometry().bounds, T0, T1)
 
@@ -262,7 +262,7 @@ def test_each_file_is_read_once_and_collections_elsewhere_are_not_entered(delive
 
 def _write(path: Path, doc: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc), encoding="utf-8")
     return path
 
 
@@ -279,7 +279,7 @@ def test_bad_catalogues_are_named(ws, delivery: Path, tmp_path: Path) -> None:
         bad = _write(tmp_path / "bad" / "catalog.json", text)
         assert f"{bad} {said}" in error(str(bad))
     # a broken child link: the link and the file holding it are named
-    root = json.loads(delivery.read_text())
+    root = json.loads(delivery.read_text(encoding="utf-8"))
     root["links"].append({"rel": "child", "href": "./gone/collection.json", "type": "application/json"})
     _write(delivery, root)
     assert f"{delivery}: child link './gone/collection.json': no such file {delivery.parent / 'gone' / 'collection.json'}" in error(str(delivery))
@@ -295,7 +295,7 @@ def test_bad_catalogues_are_named(ws, delivery: Path, tmp_path: Path) -> None:
     _write(delivery, root)
     # an item without geometry: named with its file
     item_file = delivery.parent / "sentinel-2-l2a" / "S2_CLEAR_20241005" / "S2_CLEAR_20241005.json"
-    item = json.loads(item_file.read_text())
+    item = json.loads(item_file.read_text(encoding="utf-8"))
     item["geometry"], item["bbox"] = None, None
     _write(item_file, {k: v for k, v in item.items() if k != "bbox"})
     assert f"{item_file}: item 'S2_CLEAR_20241005' has no geometry" in error(str(delivery))
@@ -305,10 +305,10 @@ def test_bad_catalogues_are_named(ws, delivery: Path, tmp_path: Path) -> None:
 
 def test_a_collection_json_a_loop_and_items_of_no_collection(ws, delivery: Path, tmp_path: Path) -> None:
     coll = delivery.parent / "sentinel-2-l2a" / "collection.json"
-    doc = json.loads(coll.read_text())
+    doc = json.loads(coll.read_text(encoding="utf-8"))
     doc["extent"]["spatial"]["bbox"] = [[*SITE.require_geometry().bounds[:2], 0, *SITE.require_geometry().bounds[2:], 10]]
     doc["links"].append({"rel": "child", "href": "../catalog.json", "type": "application/json"})  # back to the root
-    coll.write_text(json.dumps(doc))
+    coll.write_text(json.dumps(doc), encoding="utf-8")
     for given in (str(coll), str(delivery)):  # the collection alone, or the root whose child links it back
         res = _search(ws, given, "--json")
         assert res.exit_code == 0, res.output

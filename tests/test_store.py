@@ -149,7 +149,7 @@ def test_a_database_refused_is_left_closed(tmp_path: Path) -> None:
     """A file that is no database, or of a newer schema, was refused with its connection left open until the
     garbage collector came (Python 3.13 warns: ResourceWarning); on Windows the file stays locked meanwhile."""
     text = tmp_path / "notes.gpkg"
-    text.write_text("not a database, " * 100)
+    text.write_text("not a database, " * 100, encoding="utf-8")
     with pytest.raises(StoreError) as refused:
         Store(text)
     assert open_on(text) == [], refused.value  # the traceback still holds the store it refused

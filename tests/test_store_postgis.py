@@ -266,7 +266,7 @@ def test_init_with_an_unreachable_store_makes_nothing(tmp_path: Path, monkeypatc
     kept = init_workspace(tmp_path / "kept")  # a workspace already there keeps its settings
     res = CliRunner().invoke(main, ["init", str(kept.root), "--store", url])
     assert res.exit_code == 1
-    assert "store =" not in kept.config_path.read_text().replace("# store =", "")
+    assert "store =" not in kept.config_path.read_text(encoding="utf-8").replace("# store =", "")
 
 
 def test_the_cluster_helper_names_a_failure_without_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -275,7 +275,7 @@ def test_the_cluster_helper_names_a_failure_without_a_traceback(tmp_path: Path, 
     from sitewatch.testing.postgres import main as cluster_main
 
     (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "PG_VERSION").write_text("15\n")
+    (tmp_path / "data" / "PG_VERSION").write_text("15\n", encoding="utf-8")
     assert cluster_main(["start", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err

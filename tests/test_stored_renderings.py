@@ -90,7 +90,7 @@ def test_the_geojson_says_how_a_stored_rendering_was_read(tmp_path: Path) -> Non
     out = tmp_path / "d.geojson"
     r = CliRunner().invoke(main, ["detect-image", str(png), "--sensor", "sar", "--pixel-size", "10", "--out", str(out)])
     assert r.exit_code == 0, r.output
-    meta = json.loads(out.read_text())["sitewatch"]
+    meta = json.loads(out.read_text(encoding="utf-8"))["sitewatch"]
     assert "8-bit rendering" in meta["values"] and "257" in meta["values"]
     assert "8-bit rendering" in meta["impulse_response_m"]
 

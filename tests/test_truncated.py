@@ -118,7 +118,7 @@ def test_detect_image_writes_truncated_and_no_class_for_a_cut_hull(tmp_path) -> 
     out = tmp_path / "d.geojson"
     res = CliRunner().invoke(main, ["detect-image", str(path), "--sensor", "sar", "--out", str(out)])
     assert res.exit_code == 0, res.output
-    fc = json.loads(out.read_text())
+    fc = json.loads(out.read_text(encoding="utf-8"))
     props = {round(f["properties"]["row"] / 20): f["properties"] for f in fc["features"]}
     assert all(isinstance(f["properties"]["truncated"], bool) for f in fc["features"])
     assert props[3]["truncated"] and props[3]["class_candidates"] == []

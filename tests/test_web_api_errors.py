@@ -214,10 +214,10 @@ def test_an_ais_file_gone_or_damaged_after_the_start_is_503_naming_it(root: Path
     """`serve --ais FILE` checks the file is there when it starts and reads it on each request for the links:
     one removed or overwritten since answered 500 (text/plain "Internal Server Error")."""
     ais = tmp_path / "ais.csv"
-    ais.write_text("mmsi,time,lat,lon\n273000001,2024-10-17T00:00:00Z,42.71,131.12\n")
+    ais.write_text("mmsi,time,lat,lon\n273000001,2024-10-17T00:00:00Z,42.71,131.12\n", encoding="utf-8")
     client = TestClient(create_app(root, ais_files=[ais]), raise_server_exceptions=False)
     assert client.get("/api/links").status_code == 200
-    ais.write_text("not,an,ais,file\n")
+    ais.write_text("not,an,ais,file\n", encoding="utf-8")
     r = client.get("/api/links")
     assert r.status_code == 503 and str(ais) in r.json()["detail"] and "not an AIS CSV" in r.json()["detail"]
     ais.unlink()

@@ -67,7 +67,7 @@ def test_detect_image_says_dn_0_was_read_as_no_data_and_obeys_a_declared_value(
         main, ["detect-image", "--sensor", "optical", str(path), "--out", str(out)]
     )
     assert r.exit_code == 0, r.output
-    meta = json.loads(out.read_text())["sitewatch"]
+    meta = json.loads(out.read_text(encoding="utf-8"))["sitewatch"]
     assert meta["no_data"] == NOTE and meta["valid_fraction"] == pytest.approx(
         1 - 30 / 160, abs=1e-4
     )
@@ -125,7 +125,7 @@ def test_a_sar_collar_is_no_data_and_finds_nothing_at_its_edge(
     out = tmp_path / "d.geojson"
     r = CliRunner().invoke(main, ["detect-image", "--sensor", "sar", str(path), "--out", str(out)])
     assert r.exit_code == 0, r.output
-    fc = json.loads(out.read_text())
+    fc = json.loads(out.read_text(encoding="utf-8"))
     assert fc["sitewatch"]["no_data"] == NOTE
     assert sorted(
         (round(f["properties"]["row"]), round(f["properties"]["col"])) for f in fc["features"]

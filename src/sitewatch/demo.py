@@ -97,14 +97,14 @@ def _scenario_matches(simulated: Path, scenario_json: dict[str, Any]) -> bool:
     if written.exists() and written.stat().st_mtime_ns > marker.stat().st_mtime_ns:
         return False  # `sitewatch simulate` ran in the folder after the demo finished it
     try:
-        return bool(json.loads(marker.read_text()) == json.loads(json.dumps(scenario_json, default=str)))
+        return bool(json.loads(marker.read_text(encoding="utf-8")) == json.loads(json.dumps(scenario_json, default=str)))
     except json.JSONDecodeError:
         return False
 
 
 def _mark_complete(simulated: Path, scenario_json: dict[str, Any]) -> None:
     tmp = simulated / (_COMPLETE + ".partial")
-    tmp.write_text(json.dumps(scenario_json, default=str, sort_keys=True))
+    tmp.write_text(json.dumps(scenario_json, default=str, sort_keys=True), encoding="utf-8")
     tmp.replace(simulated / _COMPLETE)
 
 

@@ -206,7 +206,7 @@ class Evaluation:
 def read_truth(path: Path) -> dict[str, Any]:
     """Read a simulator truth GeoJSON FeatureCollection, or an InputError naming the file."""
     try:
-        data = json.loads(Path(path).read_text())
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as exc:
         raise InputError(f"{path}: cannot read the ground truth ({exc})") from exc
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection":

@@ -295,7 +295,7 @@ def _stats_file(ws: Workspace) -> Path:
 
 def _load_stats(ws: Workspace) -> dict[str, Any]:
     try:
-        return dict(json.loads(_stats_file(ws).read_text()))
+        return dict(json.loads(_stats_file(ws).read_text(encoding="utf-8")))
     except (FileNotFoundError, ValueError):
         return {}
 
@@ -788,7 +788,7 @@ def _fetch_one(
     # Outside the workspace: a run killed here (SIGKILL) leaves no stray folder beside sitewatch.gpkg.
     with tempfile.TemporaryDirectory(prefix="sitewatch-item-") as tmp:
         item_path = Path(tmp) / "item.json"
-        item_path.write_text(json.dumps(item, indent=1))
+        item_path.write_text(json.dumps(item, indent=1), encoding="utf-8")
         obs = write_observation(
             ws, store, site, scene, data, grid, order, provenance,
             cloud_fraction=stats.cloud_fraction, sidecars={"stac": item_path}, compress=compress,

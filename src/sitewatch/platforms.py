@@ -61,7 +61,7 @@ def platform_from_name(name: str) -> str:
 def platform_from_metadata(path: Path) -> str:
     """The platform a provider's metadata file names: Maxar ``.IMD``/XML, Planet XML/JSON, STAC JSON."""
     try:
-        text = Path(path).read_text(errors="replace")
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
     suffix = Path(path).suffix.lower()

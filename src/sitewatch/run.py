@@ -173,7 +173,7 @@ def _check_workers_see(client: Any, folder: Path, *, write: bool = True) -> None
     probe = partial_path(folder / "sitewatch-probe")  # a partial file: removed as one if this command is killed
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe.write_text(token)
+        probe.write_text(token, encoding="utf-8")
     except OSError as exc:
         if not write:  # a read-only archive (a team's shared mount): the jobs need only read it
             log.warning("%s: cannot check that the Dask workers see it (%s)", folder, exc.strerror or exc)
@@ -232,7 +232,7 @@ def _cannot_use(probe: str, token: str, write: bool = True, code: str = "") -> s
     if not path.parent.is_dir():
         return "no such folder there"
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return "another folder of that path, not the command's"
     except OSError as exc:

@@ -86,7 +86,7 @@ class VesselClass:
 @lru_cache(maxsize=1)
 def catalogue() -> tuple[VesselClass, ...]:
     """The built-in vessel classes (package data ``data/vessel_classes.csv``)."""
-    text = files("sitewatch").joinpath("data/vessel_classes.csv").read_text()
+    text = files("sitewatch").joinpath("data/vessel_classes.csv").read_text(encoding="utf-8")
     return tuple(
         VesselClass(
             name=r["name"],

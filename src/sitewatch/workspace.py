@@ -128,7 +128,7 @@ def init_workspace(root: Path, store: str | None = None, *, replace: bool = Fals
         root.mkdir(parents=True, exist_ok=True)
         if not ws.config_path.exists():
             tmp = ws.config_path.with_suffix(".toml.tmp")
-            tmp.write_text(_default_toml())
+            tmp.write_text(_default_toml(), encoding="utf-8")
             tmp.replace(ws.config_path)
         if store is not None:
             set_store_setting(root, store.strip())
@@ -187,7 +187,7 @@ def set_store_setting(root: Path, url: str) -> None:
     if kept == lines:
         return  # as it was (the demo's own GeoPackage workspace, run again)
     tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text("\n".join(kept) + "\n")
+    tmp.write_text("\n".join(kept) + "\n", encoding="utf-8")
     tmp.replace(path)
 
 

@@ -61,7 +61,7 @@ def command(observation_id: str, show_item: bool, workspace: Path, as_json: bool
         if not prov.get("stac_item") and prov.get("metadata") and metadata.is_file():
             # An imported file's provider metadata (Planet XML/JSON, Maxar XML/IMD), archived as delivered;
             # the archived file keeps every byte, the terminal gets none of its control characters.
-            click.echo(without_controls(metadata.read_text(errors="replace")).rstrip("\n"))
+            click.echo(without_controls(metadata.read_text(encoding="utf-8", errors="replace")).rstrip("\n"))
             return
         click.echo(json.dumps(prov.get("stac_item") or prov.get("tags") or {}, indent=1))
         return

@@ -879,7 +879,7 @@ def _one_blas_thread() -> None:
     import ctypes
 
     try:
-        with open("/proc/self/maps") as fh:
+        with open("/proc/self/maps", encoding=sys.getfilesystemencoding(), errors="surrogateescape") as fh:
             libs = {line.split()[-1] for line in fh if "openblas" in line.lower() and line.rstrip().endswith(".so")}
     except OSError:
         return

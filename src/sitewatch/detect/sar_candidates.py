@@ -57,7 +57,7 @@ def candidate_vector(ft: dict[str, float]) -> list[float]:
 def read_packaged_model(file: str, features: tuple[str, ...], trained_by: str) -> dict[str, Any]:
     """The JSON model ``file`` shipped in ``sitewatch/data``, as stored; an :class:`InputError` when its
     ``features`` are not ``features`` (the code's), naming the benchmark ``trained_by`` that trains it again."""
-    text = resources.files("sitewatch").joinpath("data", file).read_text()
+    text = resources.files("sitewatch").joinpath("data", file).read_text(encoding="utf-8")
     m: dict[str, Any] = json.loads(text)
     if tuple(m["features"]) != features:
         raise InputError(f"{file} was trained on other features; rerun {trained_by}")

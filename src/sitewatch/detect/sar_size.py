@@ -64,7 +64,7 @@ def raw_length(feats: dict[str, NDArray[np.float64]], pixel_m: float) -> NDArray
 
 @lru_cache(maxsize=1)
 def _level_factors() -> tuple[float, ...]:
-    text = resources.files("sitewatch").joinpath("data", LENGTH_FILE).read_text()
+    text = resources.files("sitewatch").joinpath("data", LENGTH_FILE).read_text(encoding="utf-8")
     return tuple(float(v) for v in json.loads(text)["factors"])
 
 

@@ -67,7 +67,7 @@ def acquired_from_xml(path: Path) -> datetime | None:
     :class:`~sitewatch.model.NoonOfDate`, and only when no element gives the time.
     """
     try:
-        text = Path(path).read_text(errors="replace")
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
     if Path(path).suffix.lower() == ".imd":
@@ -168,7 +168,7 @@ def _acquisition_times(tags: Mapping[str, str], path: Path) -> Iterator[tuple[da
     for sidecar in metadata_sidecars(path):
         if sidecar.suffix.lower() == ".json":
             try:
-                meta = json.loads(sidecar.read_text())
+                meta = json.loads(sidecar.read_text(encoding="utf-8"))
             except (ValueError, RecursionError):  # not JSON, not UTF-8, or a number of more than 4300 digits
                 continue
             props = meta.get("properties", meta) if isinstance(meta, dict) else None

@@ -212,7 +212,7 @@ def _project_name(pyproject: Path) -> str:
     import tomllib
 
     try:
-        name = tomllib.loads(pyproject.read_text()).get("project", {}).get("name", "")
+        name = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("name", "")
     except (OSError, ValueError):
         return ""
     return name.lower() if isinstance(name, str) else ""

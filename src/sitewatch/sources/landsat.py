@@ -212,7 +212,7 @@ def open_landsat_l2(mtl: Path) -> LandsatProduct:
         raise InputError(f"{mtl}: not the MTL file of a Landsat Collection 2 Level-2 product (named LC09_L2SP_…_MTL.txt)")
     parse = _mtl_xml_values if mtl.name.endswith(".xml") else _mtl_json_values if mtl.name.endswith(".json") else _mtl_values
     try:
-        meta = parse(mtl.read_text(errors="replace"))
+        meta = parse(mtl.read_text(encoding="utf-8", errors="replace"))
     except OSError as exc:
         raise InputError(f"{mtl}: cannot be read ({exc.strerror or exc})") from exc
     satellite = int(m.group(1))

@@ -202,7 +202,7 @@ def maxar_product_path(path: Path) -> Path | None:
 def maxar_bands(sidecar: Path) -> tuple[str, ...]:
     """The band names a Maxar ``.IMD`` or ``.XML`` lists, in file order (empty: none listed)."""
     try:
-        text = sidecar.read_text(errors="replace")
+        text = sidecar.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ()
     groups = re.findall(r"BEGIN_GROUP\s*=\s*BAND_([A-Z0-9]+)", text) or re.findall(r"<BAND_([A-Z0-9]+)>", text)
@@ -283,7 +283,7 @@ def dimap_imaging_time(root: ET.Element) -> datetime | None:
 def airbus_bands(dim: Path) -> tuple[str, ...]:
     """The band names a DIMAP V2 ``DIM_….XML`` gives in file order (``Raster_Index``: BAND_ID by BAND_INDEX)."""
     try:
-        text = dim.read_text(errors="replace")
+        text = dim.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ()
     pairs = re.findall(r"<Raster_Index>\s*(.*?)</Raster_Index>", text, re.S)

@@ -967,7 +967,7 @@ def search_items(
         cache_file = Path(cache_dir) / f"search-{_cache_key(catalog, collection, bbox, start, end)}.json"
         if cache_file.exists() and not refresh:
             try:
-                cached = json.loads(cache_file.read_text())
+                cached = json.loads(cache_file.read_text(encoding="utf-8"))
                 if time.time() - float(cached["created"]) < SEARCH_CACHE_HOURS * 3600:
                     log.info("search results from cache %s", cache_file.name)
                     return list(cached["features"])

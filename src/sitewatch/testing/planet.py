@@ -61,5 +61,5 @@ def write_planet_scene(
         "properties": {"acquired": acquired, "item_type": "PSScene", "provider": "planetscope",
                        "satellite_id": scene_id.rsplit("_", 1)[-1], "pixel_resolution": pixel},
     }  # fmt: skip
-    (folder / f"{scene_id}_metadata.json").write_text(json.dumps(meta))
+    (folder / f"{scene_id}_metadata.json").write_text(json.dumps(meta), encoding="utf-8")
     return image

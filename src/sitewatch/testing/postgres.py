@@ -69,7 +69,7 @@ def start_cluster(folder: Path, *, durable: bool = False) -> str:
     _run([str(pg_bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"], folder)
     # One role signs in with a password (the wrong-password test's); everyone else is trusted on the socket.
     hba = data / "pg_hba.conf"
-    hba.write_text(f"local all {PASSWORD_ROLE} scram-sha-256\n" + hba.read_text())
+    hba.write_text(f"local all {PASSWORD_ROLE} scram-sha-256\n" + hba.read_text(encoding="utf-8"), encoding="utf-8")
     return restart_cluster(folder, durable=durable)
 
 

@@ -97,7 +97,7 @@ def write_s2_safe(
 </n1:Level-{level[1:]}_User_Product>
 """
     root.mkdir(parents=True, exist_ok=True)
-    (root / f"MTD_MSI{level}.xml").write_text(mtd)
+    (root / f"MTD_MSI{level}.xml").write_text(mtd, encoding="utf-8")
     sizes = "".join(
         f'<Size resolution="{r}"><NROWS>{h10 * 10 // r}</NROWS><NCOLS>{w10 * 10 // r}</NCOLS></Size>' for r in (10, 20, 60)
     )
@@ -113,7 +113,7 @@ def write_s2_safe(
 </n1:Level-{level[1:]}_Tile_ID>
 """
     (root / granule).mkdir(parents=True, exist_ok=True)
-    (root / granule / "MTD_TL.xml").write_text(tl)
+    (root / granule / "MTD_TL.xml").write_text(tl, encoding="utf-8")
     return _zipped(root, root.with_name(root.name + ".zip")) if as_zip else root
 
 
@@ -258,16 +258,17 @@ def write_s1_grd_safe(
             f"<processingInformation><ellipsoidName>WGS84</ellipsoidName><ellipsoidSemiMajorAxis>6378137</ellipsoidSemiMajorAxis>"
             f"<ellipsoidSemiMinorAxis>6356752.314245</ellipsoidSemiMinorAxis></processingInformation></imageAnnotation>"
             f'<geolocationGrid><geolocationGridPointList count="{len(points)}">{"".join(points)}'
-            f"</geolocationGridPointList></geolocationGrid></product>"
+            f"</geolocationGridPointList></geolocationGrid></product>",
+            encoding="utf-8",
         )
         cal = calibration or [(line, [0, w - 1], [sigma_nought, sigma_nought]) for line in (0, h - 1)]
-        (root / "annotation" / "calibration" / f"calibration-{stem}.xml").write_text(calibration_xml(pol, cal))
+        (root / "annotation" / "calibration" / f"calibration-{stem}.xml").write_text(calibration_xml(pol, cal), encoding="utf-8")
         if noise_file:
             old = tuple(int(v) for v in ipf.split(".")) < (2, 90)
             blocks = noise_azimuth or [NoiseAzimuthBlock("IW", 0, h - 1, 0, w - 1, [0, h - 1], [1.0, 1.0])]
             (root / "annotation" / "calibration" / f"noise-{stem}.xml").write_text(noise_xml(
                 pol, noise_range or [(line, [0, w - 1], [0.0, 0.0]) for line in (0, h - 1)], None if old else blocks,
-            ))  # fmt: skip
+            ), encoding="utf-8")  # fmt: skip
         units.append(
             f'<xfdu:contentUnit unitType="Measurement Data Unit" repID="s1Level1MeasurementSchema" '
             f'dmdID="s1Level1ProductSchema_{p} s1Level1CalibrationSchema_{p} s1Level1NoiseSchema_{p}">'
@@ -307,5 +308,5 @@ def write_s1_grd_safe(
 <dataObjectSection>{"".join(data)}</dataObjectSection>
 </xfdu:XFDU>
 """
-    (root / "manifest.safe").write_text(manifest)
+    (root / "manifest.safe").write_text(manifest, encoding="utf-8")
     return _zipped(root, root.with_name(root.name.replace(".SAFE", ".zip"))) if as_zip else root

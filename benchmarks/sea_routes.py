@@ -58,6 +58,8 @@ OFFICIAL = [
     ("Vladivostok - Nampo", "43°06'30\"N., 131°53'00\"E.", "38°43'00\"N., 125°25'00\"E.", 997,
      "around Korea, via Changjuk Sudo"),
     ("Vladivostok - Kimchaek", "43°06'30\"N., 131°53'00\"E.", "40°39'15\"N., 129°12'30\"E.", 206, "coastal"),
+    ("Ulsan - Rajin", "35°28'00\"N., 129°24'00\"E.", "42°14'00\"N., 130°18'00\"E.", 418,
+     "east coast of Korea (Rajin is the table's Najkin)"),
     ("Vladivostok - Busan", "43°06'30\"N., 131°53'00\"E.", "35°06'00\"N., 129°03'00\"E.", 514, "Sea of Japan"),
     ("Vladivostok - Niigata", "43°06'30\"N., 131°53'00\"E.", "37°58'00\"N., 139°04'00\"E.", 453, "Sea of Japan"),
     ("Vladivostok - Kobe", "43°06'30\"N., 131°53'00\"E.", "34°40'00\"N., 135°12'00\"E.", 805,

@@ -89,6 +89,8 @@ STRAITS = {
     "Kerch Strait": ((36.8, 45.6), (36.5, 44.9)),
     "Strait of Gibraltar": ((-6.0, 36.0), (-5.2, 36.0)),
     "Korea Strait": ((129.3, 35.0), (128.5, 33.5)),
+    "Kanmon Strait": ((130.85, 33.955), (131.0, 33.975)),  # Hibiki-nada to Suo-nada
+    "Kiel Canal": ((9.10, 53.88), (10.20, 54.41)),  # the Elbe off Brunsbüttel to the Kiel Fjord
 }
 
 
@@ -119,11 +121,32 @@ def test_the_bosporus_stays_open_at_a_coarse_cell() -> None:
 def test_passage_points_in_the_mask_channels_are_water() -> None:
     # The Bosporus and Dardanelles centre-lines are read off the mask's own channel: each point within 1 px of water.
     for p in PASSAGES:
-        if p.name == "Suez Canal":
+        if p.name not in ("Bosporus", "Dardanelles"):
             continue
         lon, lat = np.array(p.points).T
         near = [water_at(lon + dx, lat + dy) for dx in (-1 / 120, 0, 1 / 120) for dy in (-1 / 120, 0, 1 / 120)]
         assert np.any(near, axis=0).all(), p.name
+
+
+def test_closed_passages_run_from_the_masks_water_to_its_water() -> None:
+    # The Kanmon Strait and the Kiel Canal are land in the mask where they are closed; their ends (and the Kanmon
+    # points read off the mask either side of the closed Oseto) are its water, so the line joins two seas.
+    read_off_the_mask = {"Kanmon Strait": [0, 1, 2, 5], "Kiel Canal": [0, 6]}
+    for p in PASSAGES:
+        if p.name in read_off_the_mask:
+            lon, lat = np.array(p.points)[read_off_the_mask[p.name]].T
+            assert water_at(lon, lat).all(), p.name
+
+
+@pytest.mark.parametrize("name", ["Kanmon Strait", "Kiel Canal"])
+def test_a_strait_or_canal_the_mask_closes_is_opened_by_its_centre_line(name: str) -> None:
+    """Closed in the mask, the Kanmon Strait routed Kure - Wakamatsu around Kyushu (891 km for NGA Pub. 151's
+    125 nm) and the Kiel Canal routed Bremerhaven - Kiel around Jutland (946 km for 129 nm)."""
+    a, b = STRAITS[name]
+    shut = sea_distance(*a, *b, max_area_km=1000, passages=[p for p in PASSAGES if p.name != name])
+    assert shut.km is None or shut.km > 5 * great_circle_km(*a, *b)
+    coarse = sea_distance(*a, *b, cell_km=3.0, max_area_km=1000)  # a far pair's cell: still open
+    assert coarse.km is not None and coarse.km < 1.6 * great_circle_km(*a, *b)
 
 
 def test_a_fallback_distance_is_labelled_in_the_json_and_the_text() -> None:

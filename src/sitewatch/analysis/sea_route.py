@@ -96,6 +96,30 @@ PASSAGES: tuple[Passage, ...] = (
         (26.20, 40.02), (26.33, 40.10), (26.40, 40.15), (26.40, 40.20), (26.45, 40.25), (26.60, 40.35),
         (26.75, 40.45),
     )),  # fmt: skip
+    # The Kanmon Strait (Shimonoseki Kaikyo), between Honshu and Kyushu: the mask closes the Oseto, its western
+    # entrance on the Moji side of Hikoshima, for about 3 km along 33.93 N; its narrows, the Hayatomo-no-seto
+    # (about 650 m wide, as an encyclopedia entry at japanese.pink/p/15407.html gives it), are open at 1 km and closed by
+    # a coarser cell. From the Hibiki-nada: (130.85, 33.955) and (130.8925, 33.9325) are the mask's water west
+    # of the closed stretch, (130.9258, 33.9325) its water east of it; (130.9467, 33.9469) is the strait's
+    # position as Wikipedia gives it (33°56′49″N 130°56′48″E), (130.9583, 33.9619) the Kanmon Bridge's over the
+    # narrows (Wikipedia, "Kanmon Bridge": 33°57′43″N 130°57′30″E); (130.9842, 33.9742) is the mask's water
+    # of the Suo-nada side. Pub. 151 routes Busan - Kobe and Vladivostok - Kobe this way ("via Naikai").
+    Passage("Kanmon Strait", (
+        (130.85, 33.955), (130.8925, 33.9325), (130.9258, 33.9325), (130.9467, 33.9469), (130.9583, 33.9619),
+        (130.9842, 33.9742),
+    )),  # fmt: skip
+    # The Kiel Canal (Nord-Ostsee-Kanal), 98.26 km from the Elbe at Brunsbüttel to the Kiel Fjord at Holtenau,
+    # 102-162 m wide: land in the mask. Points: the Elbe off the Brunsbüttel locks (their position, 53.8958 N
+    # 9.1451 E, as schleuseninfo.de's visitor page gives it via lobafedo.de, moved 1.1 km south onto the mask's
+    # Elbe), the locks, the Hochdonn High Bridge (Wikipedia: 54°00′58″N 9°17′51″E), the Grünental High Bridge
+    # (deutsche-leuchtfeuer.de: 54°07'29"N 9°19'46"E), the Rendsburg High Bridge (Wikipedia: 54°17′36.94″N
+    # 9°40′58.45″E), the Levensau High Bridges (German Wikipedia: 54°22′4″N 10°4′33″E) and the canal's east
+    # entrance as NGA Pub. 151 places it (54°22'N 10°09'E), water of the Kiel Fjord in the mask. The line
+    # between the bridges cuts the canal's bends: 90 km of it, about 8 km short of the canal.
+    Passage("Kiel Canal", (
+        (9.1451, 53.8858), (9.1451, 53.8958), (9.2975, 54.0161), (9.3294, 54.1247), (9.6829, 54.2936),
+        (10.0758, 54.3678), (10.15, 54.3667),
+    )),  # fmt: skip
 )
 """Channels opened along their centre-lines, whatever the mask says there."""
 

@@ -1,0 +1,41 @@
+"""Text files are UTF-8 whatever the locale: a machine whose locale encoding is not UTF-8 (cp1252 on most
+Windows machines) reads and writes them the same."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Run in a process whose locale encoding is ASCII: the C locale with Python's UTF-8 mode and locale coercion
+# off (Python turns both on by itself in the C locale).
+_ASCII_LOCALE = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+
+# The snippet is ASCII itself: that locale cannot decode other characters in a command line.
+_SET_STORE = """
+import locale, sys
+from pathlib import Path
+from sitewatch.workspace import init_workspace, set_store_setting
+if locale.getpreferredencoding(False).lower().replace("-", "") in ("utf8", "utf_8"):
+    sys.exit(99)
+ws = init_workspace(Path(sys.argv[1]))
+ws.config_path.write_bytes(ws.config_path.read_bytes() + "# \\u041f\\u043e\\u0440\\u0442, \\u6771\\u4eac\\n".encode("utf-8"))
+set_store_setting(ws.root, "postgresql://ana@db.example.org/sitewatch")
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the C locale is a POSIX one")
+def test_store_use_keeps_a_non_ascii_line_of_sitewatch_toml_under_an_ascii_locale(tmp_path: Path) -> None:
+    """set_store_setting (``sitewatch store use``, ``init --store``) read sitewatch.toml as UTF-8 and wrote it back
+    in the locale's encoding: here a UnicodeEncodeError, on Windows a file TOML then refuses as not UTF-8."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LC_")} | _ASCII_LOCALE
+    done = subprocess.run([sys.executable, "-c", _SET_STORE, str(tmp_path / "ws")], env=env, capture_output=True, text=True,
+                          encoding="utf-8", errors="replace")  # fmt: skip
+    if done.returncode == 99:
+        pytest.skip("this Python's locale encoding is UTF-8 even in the C locale")
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "ws" / "sitewatch.toml").read_bytes().decode("utf-8")
+    assert "# Порт, 東京" in text and 'store = "postgresql://ana@db.example.org/sitewatch"' in text

@@ -102,13 +102,13 @@ def _child(variant: str, path: str, images: int) -> None:
 
 def _run(variant: str, path: Path, images: int) -> dict[str, float]:
     out = subprocess.run([sys.executable, __file__, "--child", variant, str(path), "--images", str(images)],
-                         check=True, capture_output=True, text=True)  # fmt: skip
+                         check=True, capture_output=True, encoding="locale")  # fmt: skip
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def _baseline_mb() -> float:
     code = "import resource, numpy, scipy.optimize, shapely, pyproj; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
-    return float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
+    return float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, encoding="locale").stdout)
 
 
 def main() -> None:

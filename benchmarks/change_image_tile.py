@@ -299,7 +299,7 @@ def run(before: Path, after: Path, out_dir: Path, kill_gb: float, src: Path, ext
     out, mask = out_dir / "changes.geojson", out_dir / "changed.tif"
     cmd = [sys.executable, "-c", _CHILD, "change-image", str(before), str(after), "--out", str(out), "--mask", str(mask), *extra]
     t0 = time.perf_counter()
-    child = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    child = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, encoding="locale")
     killed = {"rss_kb": 0}
     timeline: list[tuple[float, int]] = []
 

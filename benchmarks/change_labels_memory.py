@@ -100,7 +100,7 @@ def write_masks(folder: Path, size: int, regions: int, seed: int = 0) -> tuple[i
 
 def run(what: str, folder: Path, pixels: int) -> tuple[float, float, float, int]:
     env = dict(os.environ)
-    out = subprocess.run([sys.executable, "-c", CHILD, what, str(folder), str(pixels)], env=env, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", CHILD, what, str(folder), str(pixels)], env=env, capture_output=True, encoding="locale")
     if out.returncode:
         raise SystemExit(f"{what} failed:\n{out.stderr}")
     peak, traced, secs, n = out.stdout.split()

@@ -64,7 +64,7 @@ def measure(size: int, learned: bool, src: str | None = None, tiles: int = 1) ->
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
-    out = subprocess.run([sys.executable, "-c", CHILD, str(size), "1" if learned else "0", str(tiles)], check=True, capture_output=True, text=True, env=env)
+    out = subprocess.run([sys.executable, "-c", CHILD, str(size), "1" if learned else "0", str(tiles)], check=True, capture_output=True, encoding="locale", env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -27,7 +27,7 @@ def _run(workers: int) -> tuple[float, dict[str, float], float]:
             [sys.executable, "-m", "sitewatch", "demo", "--out", str(out), "--workers", str(workers), "--json"],
             check=True,
             capture_output=True,
-            text=True,
+            encoding="locale",
         )
         wall = time.perf_counter() - t
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)

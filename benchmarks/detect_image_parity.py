@@ -291,7 +291,7 @@ def _from_tests(trees: list[Path], work: Path) -> int:
         record = work / f"tests-record-{i}.json"
         env = os.environ | {"PYTHONPATH": f"{tree.resolve()}{os.pathsep}{ROOT / 'benchmarks'}", "DETECT_IMAGE_RECORD": str(record)}
         cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "_detect_image_recorder", f"--basetemp={work / f'tests-{i}'}", *files]
-        done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+        done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, encoding="locale")
         print(f"{tree}: {done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-500:]}")
         records.append(json.loads(record.read_text()))
         print(f"{tree}: {len(records[-1])} detect-image runs recorded from {len(files)} test files")

@@ -95,7 +95,7 @@ def _child(inputs: list[Path], root: Path) -> dict[str, object]:
 def _run(src: Path, inputs: list[Path], root: Path) -> dict[str, dict[str, float]]:
     env = dict(os.environ, PYTHONPATH=str(src))
     args = [sys.executable, __file__, "--child", str(root), *map(str, inputs)]
-    done = subprocess.run(args, env=env, check=True, capture_output=True, text=True)
+    done = subprocess.run(args, env=env, check=True, capture_output=True, encoding="locale")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

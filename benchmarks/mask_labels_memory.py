@@ -60,7 +60,7 @@ def run(what: str, png: Path, src: str | None) -> tuple[float, float, int]:
     env = dict(os.environ)
     if src:
         env["PYTHONPATH"] = src
-    out = subprocess.run([sys.executable, "-c", CHILD, what, str(png)], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", CHILD, what, str(png)], env=env, capture_output=True, encoding="locale", check=True)
     peak, secs, n = out.stdout.split()
     return float(peak), float(secs), int(n)
 

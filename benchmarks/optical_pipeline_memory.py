@@ -174,7 +174,7 @@ def child(args: dict) -> dict:  # type: ignore[type-arg]
 
 def run(path: Path, size: int, pixel: float, kind: str) -> dict:  # type: ignore[type-arg]
     code = _CHILD.format(bench=str(Path(__file__).resolve().parent), args={"path": str(path), "size": size, "pixel": pixel, "path_kind": kind})
-    r = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, encoding="locale")
     import json
 
     return json.loads(r.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]

@@ -91,7 +91,7 @@ def detect(image: Path, out: Path, workers: int, patch: str) -> tuple[float, flo
             "finally: print(re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read()).group(1), file=sys.stderr)")  # fmt: skip
     t = time.perf_counter()
     cmd = [sys.executable, "-c", code, "-q", "detect-image", str(image), "--sensor", "sar", "--out", str(out), "--workers", str(workers)]
-    r = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    r = subprocess.run(cmd, check=True, capture_output=True, encoding="locale")
     return time.perf_counter() - t, int(r.stderr.strip().splitlines()[-1]) / 1024
 
 

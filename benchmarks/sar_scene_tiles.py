@@ -124,7 +124,7 @@ def detect(image: Path, out: Path, workers: int, *extra: str) -> tuple[float, fl
             "try: main()\n"
             "finally: print(re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read()).group(1), file=sys.stderr)")  # fmt: skip
     cmd = [sys.executable, "-c", code, "-q", "detect-image", str(image), "--out", str(out), "--workers", str(workers), *extra]
-    r = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    r = subprocess.run(cmd, check=True, capture_output=True, encoding="locale")
     return time.perf_counter() - t, int(r.stderr.strip().splitlines()[-1]) / 1024
 
 

@@ -127,7 +127,7 @@ print(json.dumps({"km": sea.km, "cell_km": sea.cell_km, "text": sea.text or sea.
 
 
 def _route(a: tuple[float, float], b: tuple[float, float]) -> dict[str, object]:
-    out = subprocess.run([sys.executable, "-c", _CHILD, json.dumps([*a, *b])], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", _CHILD, json.dumps([*a, *b])], capture_output=True, encoding="locale", check=True)
     return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 

@@ -72,7 +72,7 @@ def main() -> None:
 def _run(script: Path, case: str, timeout: float) -> tuple[float, int, str, bool]:
     start = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, str(script), case], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, str(script), case], stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="locale",
         start_new_session=True,
     )  # fmt: skip
     try:

@@ -191,7 +191,7 @@ def _stage(name: str, ws: Path) -> None:
 def _measure(name: str, ws: Path) -> tuple[float, float]:
     """Seconds and peak RSS (MiB) of one stage, in a fresh process."""
     proc = subprocess.run(
-        [sys.executable, __file__, "--stage", name, str(ws)], check=True, capture_output=True, text=True
+        [sys.executable, __file__, "--stage", name, str(ws)], check=True, capture_output=True, encoding="locale"
     )
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     return got["seconds"], got["peak_mib"]

@@ -125,7 +125,7 @@ runpy.run_module("sitewatch", run_name="__main__")
 """
     src = Path(__file__).parents[1] / "src"
     env = os.environ | {"PYTHONPATH": str(src)}
-    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, encoding="locale", env=env, timeout=120)
 
 
 @pytest.mark.parametrize(("signame", "code", "word"), [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
@@ -175,7 +175,7 @@ def test_sigterm_while_the_arguments_are_parsed_says_terminated_and_exits_143(wh
     signal, where in the command it says "terminated" and exits 143."""
     src = Path(__file__).parents[1] / "src"
     env = os.environ | {"PYTHONPATH": str(src)}
-    res = subprocess.run([sys.executable, "-c", _SIGTERM_WHILE_PARSING, where], capture_output=True, text=True,
+    res = subprocess.run([sys.executable, "-c", _SIGTERM_WHILE_PARSING, where], capture_output=True, encoding="locale",
                          env=env, timeout=120)  # fmt: skip
     assert (res.returncode, res.stderr, res.stdout) == (143, "terminated\n", ""), res.stderr
 
@@ -273,6 +273,6 @@ except SystemExit:
 print(",".join(m for m in {absent!r} if m in sys.modules))
 """
     env = os.environ | {"PYTHONPATH": str(Path(__file__).parents[1] / "src")}
-    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, encoding="locale", env=env, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.splitlines()[-1] == "", f"imported for {args}: {res.stdout.splitlines()[-1]}"

@@ -312,7 +312,7 @@ def test_a_cluster_no_worker_joins_is_said_under_quiet_and_ends_the_run_after_wa
         r = subprocess.run(
             [sys.executable, "-m", "sitewatch", "-q", "ingest", SITE.id, str(scenes / "s1_20241010.tif"),
              "--scheduler", address, "--wait-workers", "1", "-w", str(ws.root)],
-            capture_output=True, text=True, timeout=120, env={**os.environ, "SITEWATCH_WAIT_WORKERS": "600"},
+            capture_output=True, encoding="locale", timeout=120, env={**os.environ, "SITEWATCH_WAIT_WORKERS": "600"},
         )  # fmt: skip
         assert r.returncode == 1, r.stderr
         assert f"WARNING sitewatch.stalled: the Dask scheduler at {address} has no workers" in r.stderr

@@ -761,7 +761,7 @@ def test_two_ingests_of_one_site_at_once_keep_their_own_files(ws, tmp_path: Path
     env = os.environ | {"PYTHONPATH": os.pathsep.join([lib, os.environ.get("PYTHONPATH", "")])}
     first = subprocess.Popen(
         [sys.executable, str(script), str(tmp_path), "-q", "ingest", SITE.id, str(src), "-w", str(ws.root)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="locale",
     )  # fmt: skip
     try:
         deadline = datetime.now(UTC).timestamp() + 60
@@ -956,7 +956,7 @@ def test_a_worker_killed_while_returning_its_file_ends_ingest_cleanly(ws, tmp_pa
     def ingest(case: str) -> subprocess.CompletedProcess[str]:
         args = ["-q", "ingest", SITE.id, *map(str, srcs), "-w", str(ws.root)]
         return subprocess.run(
-            [sys.executable, str(script), case, *args], env=env, capture_output=True, text=True, timeout=120
+            [sys.executable, str(script), case, *args], env=env, capture_output=True, encoding="locale", timeout=120
         )  # a hang fails the test rather than the test run
 
     first = ingest("kill")
@@ -1019,7 +1019,7 @@ def test_a_worker_killed_while_returning_its_detections_ends_detect_and_a_rerun_
     def detect(case: str) -> subprocess.CompletedProcess[str]:
         args = ["-q", "detect", SITE.id, "-w", str(ws.root), "--workers", "2"]
         return subprocess.run(
-            [sys.executable, str(script), case, *args], env=env, capture_output=True, text=True, timeout=120
+            [sys.executable, str(script), case, *args], env=env, capture_output=True, encoding="locale", timeout=120
         )  # a hang fails the test rather than the test run
 
     def per_observation() -> dict[str, int]:

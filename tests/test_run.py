@@ -242,7 +242,7 @@ def _popen(tmp_path: Path, source: str) -> subprocess.Popen[str]:
     env = os.environ | {"PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     return subprocess.Popen(
         [sys.executable, str(script), str(tmp_path)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="locale", start_new_session=True,
     )  # fmt: skip
 
 

@@ -327,7 +327,7 @@ def test_the_wait_for_a_locked_database_is_said_even_under_quiet(tmp_path):
     try:
         r = subprocess.run(
             [sys.executable, "-c", code, "-q", "sites", "add", "p", "--bbox", "131.0,42.0,131.1,42.1", "-w", str(ws.root)],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True, encoding="locale", timeout=60,
         )  # fmt: skip
     finally:
         other.execute("ROLLBACK")

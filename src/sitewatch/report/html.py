@@ -195,7 +195,7 @@ def _code_version(package_dir: Path | None = None) -> str:
 
     def git(*args: str) -> str:
         return subprocess.run(
-            ["git", "-C", str(package_dir), *args], capture_output=True, text=True, timeout=5, check=True
+            ["git", "-C", str(package_dir), *args], capture_output=True, encoding="utf-8", errors="replace", timeout=5, check=True
         ).stdout.strip()
 
     try:

@@ -49,7 +49,7 @@ def _run(args: list[str], folder: Path) -> None:
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres")
         args = ["runuser", "-u", "postgres", "--", *args]
-    done = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    done = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, encoding="locale")
     if done.returncode:
         # initdb as postgres fails when a folder above this one is closed to it (mode 0700, as mkdtemp makes)
         raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")

@@ -140,6 +140,26 @@ def test_demo_refuses_a_workspace_with_the_analysts_own_sites(tmp_path: Path) ->
     assert not (ws / "simulated").exists() and not (ws / "report.html").exists()
 
 
+def test_eval_of_a_read_only_workspace_says_to_pass_no_record(demo, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """eval records its figures for the report, so on a colleague's workspace or a read-only mount it ended in
+    'cannot write to the workspace database' without saying that --no-record prints them all the same."""
+    import sqlite3
+    from typing import Any
+
+    connect = sqlite3.connect
+
+    def read_only(path: Path, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        # As a file on a read-only disk opens (file modes bind no root): BEGIN passes, the first write fails.
+        return connect(f"file:{path}?mode=ro", *args, uri=True, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", read_only)
+    r = CliRunner().invoke(main, ["eval", "-w", str(demo.out)])
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.exception
+    assert "attempt to write a readonly database" in r.output and "pass --no-record" in r.output, r.output
+    r = CliRunner().invoke(main, ["eval", "--no-record", "-w", str(demo.out)])
+    assert r.exit_code == 0 and r.output.startswith("all ") and "F1 1.000" in r.output, r.output
+
+
 def test_demo_refuses_a_workspace_of_a_team_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The demo switched such a folder to its own GeoPackage silently; init now refuses that switch, and the
     demo says why, before anything is written (no server is reached)."""

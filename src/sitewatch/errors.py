@@ -19,6 +19,7 @@ __all__ = [
     "OutputError",
     "SiteError",
     "StoreError",
+    "StoreReadOnlyError",
     "StoreUnavailableError",
     "WorkerError",
     "SourceError",
@@ -68,6 +69,12 @@ class SiteError(SitewatchError, KeyError):
 
 class StoreError(SitewatchError, RuntimeError):
     """The workspace database is missing, locked or from a newer sitewatch."""
+
+
+class StoreReadOnlyError(StoreError):
+    """The workspace database may be read but not written: a read-only file, folder or disk (a team's shared
+    mount, a colleague's workspace). Commands that only read work on it; one that would also record something
+    says what to pass instead."""
 
 
 class StoreUnavailableError(StoreError):

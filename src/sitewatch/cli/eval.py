@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..errors import StoreReadOnlyError
 from ..evaluate import EVAL_KINDS, EvalParams, Evaluation, Scores, evaluate_workspace
 from ..workspace import open_workspace
 from .options import (
@@ -66,9 +67,13 @@ def command(
     1 when nothing could be evaluated.
     """
     ws = open_workspace(workspace)
-    ev = evaluate_workspace(
-        ws, list(site_ids) or None, EvalParams(kind=kind, long_ship_m=long_ship_m), record=not no_record
-    )
+    try:
+        ev = evaluate_workspace(
+            ws, list(site_ids) or None, EvalParams(kind=kind, long_ship_m=long_ship_m), record=not no_record
+        )
+    except StoreReadOnlyError as exc:  # a colleague's workspace, a shared read-only mount
+        raise click.ClickException(f"{exc}: the figures are recorded there for `sitewatch report`; pass --no-record "
+                                   "to print them without recording them") from exc
     # Real scenes have no truth to read and are only counted (below); a simulated scene whose truth
     # file is missing or unreadable is an input refused.
     refused = [(obs_id, why) for obs_id, why in ev.skipped if not why.startswith("no ground truth")]

@@ -21,7 +21,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from .. import __version__
-from ..errors import STALL_LOGGER, SiteError, StoreError
+from ..errors import STALL_LOGGER, SiteError, StoreError, StoreReadOnlyError
 from ..model import Berth, ClassCandidate, Detection, Grid, Observation, SceneRef, Site, utc
 from .gpkg import (
     APPLICATION_ID,
@@ -321,7 +321,7 @@ class Store:
             if self._depth == 0:
                 self._db.execute("ROLLBACK")
                 if _cannot_write(exc):
-                    raise StoreError(f"{self.path}: cannot write to the workspace database ({exc})") from exc
+                    raise self._cannot_write_error(exc) from exc
             raise
         else:
             self._depth -= 1
@@ -331,7 +331,7 @@ class Store:
                 except sqlite3.OperationalError as exc:
                     if self._db.in_transaction:
                         self._db.execute("ROLLBACK")
-                    raise StoreError(f"{self.path}: cannot write to the workspace database ({exc})") from exc
+                    raise self._cannot_write_error(exc) from exc
 
     def _begin_write(self) -> None:
         """``BEGIN IMMEDIATE``, waiting up to :data:`BUSY_TIMEOUT_S` for another connection's write lock; after
@@ -342,7 +342,14 @@ class Store:
             if _busy(exc):
                 raise self._not_released("write to") from exc
             # "readonly database", "disk I/O error"
-            raise StoreError(f"{self.path}: cannot write to the workspace database ({exc})") from exc
+            raise self._cannot_write_error(exc) from exc
+
+    def _cannot_write_error(self, exc: sqlite3.Error) -> StoreError:
+        """The error for a write the database refused because of where it is (read-only, full, failing disk)."""
+        message = f"{self.path}: cannot write to the workspace database ({exc})"
+        if (getattr(exc, "sqlite_errorname", "") or "").startswith("SQLITE_READONLY"):
+            return StoreReadOnlyError(message)
+        return StoreError(message)
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:

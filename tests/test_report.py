@@ -888,6 +888,17 @@ def test_report_lists_the_latest_runs(tmp_path: Path) -> None:
     assert "<td>stage44</td>" in provenance and "<td>stage0</td>" not in provenance
 
 
+def test_report_shows_a_runs_parameters_as_written(tmp_path: Path) -> None:
+    """The runs table keeps JSON's escapes: a folder "démo ws" or a Cyrillic file name was shown as
+    "d\\u00e9mo ws" in the report's provenance."""
+    w = build(tmp_path / "ws")
+    with w.store() as st:
+        st.record_run("ingest", "dunai", {"paths": ["démo ws/снимки"]}, {"note": "東京"})
+    html = write_report(w, ["dunai"], tmp_path / "r.html").read_text(encoding="utf-8")
+    provenance = html.split('<h2 id="provenance">', 1)[1]
+    assert "démo ws/снимки" in provenance and "東京" in provenance and "\\u" not in provenance
+
+
 def test_report_says_a_site_is_unresolved(tmp_path: Path) -> None:
     from dataclasses import replace
 

@@ -505,6 +505,15 @@ RUN_TEXT_CHARS = 600
 result holds every observation's figures (57 kB for the demo, 27 printed pages)."""
 
 
+def _as_written(text: str) -> str:
+    """Stored JSON (a run's parameters or result) with its characters as written: the runs table keeps JSON's
+    escapes (a folder "démo" as "d\\u00e9mo"), which a reader of the report should not have to decode."""
+    try:
+        return json.dumps(json.loads(text), ensure_ascii=False)
+    except ValueError:
+        return text
+
+
 def _shortened(text: str, limit: int = RUN_TEXT_CHARS) -> str:
     if len(text) <= limit:
         return text
@@ -628,7 +637,8 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         runs = [
             # With what each run did: an import that refused every file is not read as one that brought them in.
             {k: r[k] for k in ("stage", "site_id", "finished", "version")}
-            | {k: _shortened(sharing.json_text(r[k] or "") if sharing else r[k] or "") for k in ("parameters", "summary")}
+            | {k: _shortened(_as_written(sharing.json_text(r[k] or "") if sharing else r[k] or ""))
+               for k in ("parameters", "summary")}
             for r in stored_runs
         ]
     simulated = any(sec.timeline.simulated for sec in sections)

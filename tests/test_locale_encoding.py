@@ -39,3 +39,22 @@ def test_store_use_keeps_a_non_ascii_line_of_sitewatch_toml_under_an_ascii_local
     assert done.returncode == 0, done.stderr
     text = (tmp_path / "ws" / "sitewatch.toml").read_bytes().decode("utf-8")
     assert "# Порт, 東京" in text and 'store = "postgresql://ana@db.example.org/sitewatch"' in text
+
+
+def test_output_in_an_encoding_without_a_sites_characters_is_escaped_not_a_traceback(tmp_path: Path) -> None:
+    """On Windows, output redirected to a file is in cp1252: `sitewatch sites list > sites.txt` with a Chinese
+    site name (or `links`, whose notes say σ) ended in UnicodeEncodeError after half the table."""
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    ws = tmp_path / "ws"
+    assert CliRunner().invoke(main, ["init", str(ws)]).exit_code == 0
+    added = CliRunner().invoke(main, ["sites", "add", "tokyo", "--name", "東京港 σ≥", "--bbox", "139.76,35.60,139.80,35.64",
+                                      "-w", str(ws)])  # fmt: skip
+    assert added.exit_code == 0, added.output
+    env = os.environ | {"PYTHONIOENCODING": "cp1252"}
+    done = subprocess.run([sys.executable, "-m", "sitewatch", "sites", "list", "-w", str(ws)], env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode("utf-8", "replace")
+    out = done.stdout.decode("cp1252")
+    assert "tokyo" in out and "\\u6771\\u4eac\\u6e2f \\u03c3\\u2265" in out

@@ -7,7 +7,9 @@ Library errors become ``click.ClickException`` here at the edge only.
 
 from __future__ import annotations
 
+import codecs
 import importlib
+import io
 import logging
 import os
 import signal
@@ -100,6 +102,7 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     dashboard and alerts. Then the simulator's two, and the three that work on
     image files outside a workspace.
     """
+    _escape_what_the_output_cannot_encode()
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # A command waiting on something outside it says so even under -q: a cron job would look hung.
@@ -125,6 +128,21 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["quiet"] = quiet
     ctx.obj["verbose"] = verbose
+
+
+def _escape_what_the_output_cannot_encode() -> None:
+    """A character standard output's encoding lacks is printed as its escape (``\\u03c3``), not a traceback
+    after half the output. On Windows, output redirected to a file or a pipe (``sitewatch links > links.txt``)
+    is in the ANSI code page, cp1252 on most machines, which lacks σ, ≥ and every Cyrillic or CJK site name;
+    an ASCII locale lacks more. Standard error escapes already (Python's own default)."""
+    out = sys.stdout
+    if not isinstance(out, io.TextIOWrapper) or out.errors not in ("strict", "surrogateescape"):
+        return
+    try:
+        if codecs.lookup(out.encoding).name != "utf-8":
+            out.reconfigure(errors="backslashreplace")
+    except (LookupError, ValueError, OSError):
+        pass  # an encoding Python does not know, or a stream that cannot be reconfigured: as it was
 
 
 @contextmanager

@@ -591,6 +591,10 @@ def test_cli_import_and_add_of_a_geopackage_or_shapefile_say_to_save_it_as_geojs
             assert f"{name}: not GeoJSON, KML or KMZ" in r.output and f"ogr2ogr -f GeoJSON sites.geojson {name}" in r.output
     (tmp_path / "broken.geojson").write_text('{"type": ', encoding="utf-8")
     assert "broken.geojson: not valid JSON" in runner.invoke(main, ["sites", "import", str(tmp_path / "broken.geojson"), "-w", ws]).output
+    # Saved in a Windows code page: was "not valid JSON ('utf-8' codec can't decode byte 0xe9 in position 43: …)".
+    (tmp_path / "ansi.geojson").write_bytes('{"type": "Feature", "properties": {"name": "Café"}, '.encode("cp1252"))
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "ansi.geojson"), "-w", ws])
+    assert r.exit_code == 1 and "ansi.geojson: not UTF-8 (byte 47), as GeoJSON must be; save it as UTF-8" in r.output, r.output
 
 
 def test_cli_import_and_add_of_a_kml_of_pins_alone_name_the_pins(tmp_path: Path) -> None:

@@ -702,6 +702,8 @@ def read_sites_file(path: Path, known: Mapping[str, Site] | None = None) -> list
                 f"{path}: not GeoJSON, KML or KMZ, the formats sites are read from; save the layer as GeoJSON "
                 f"(QGIS: Export > Save Features As…, format GeoJSON; or `ogr2ogr -f GeoJSON sites.geojson {path.name}`)"
             ) from exc
+        if isinstance(exc, UnicodeDecodeError):  # saved in a Windows code page (cp1252) rather than UTF-8
+            raise InputError(f"{path}: not UTF-8 (byte {exc.start}), as GeoJSON must be; save it as UTF-8") from exc
         raise InputError(f"{path}: not valid JSON ({exc})") from exc
     except RecursionError as exc:  # "[[[[…" a hundred thousand deep: Python's parser recurses
         raise InputError(f"{path}: its JSON is nested too deeply to read") from exc

@@ -344,7 +344,7 @@ class Store:
             # "readonly database", "disk I/O error"
             raise self._cannot_write_error(exc) from exc
 
-    def _cannot_write_error(self, exc: sqlite3.Error) -> StoreError:
+    def _cannot_write_error(self, exc: BaseException) -> StoreError:
         """The error for a write the database refused because of where it is (read-only, full, failing disk)."""
         message = f"{self.path}: cannot write to the workspace database ({exc})"
         if (getattr(exc, "sqlite_errorname", "") or "").startswith("SQLITE_READONLY"):

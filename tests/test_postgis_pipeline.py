@@ -53,8 +53,8 @@ def _study(ws: Path, simulated: Path, *store: str) -> dict[str, Any]:
         kind = type(s).__name__
     return {
         "ingest": ingest, "detect": detect, "again": again, "timeline": timeline, "detections": detections, "counts": counts,
-        "kind": kind, "export": json.loads((ws / "dunai.geojson").read_text()),
-        "report": (ws / "report.html").read_text(),
+        "kind": kind, "export": json.loads((ws / "dunai.geojson").read_text(encoding="utf-8")),
+        "report": (ws / "report.html").read_text(encoding="utf-8"),
         "gpkg_export": [(d.id, d.footprint.wkt) for d in Store(ws / "dunai.gpkg").detections()],
         "api": _api(ws),
     }  # fmt: skip

@@ -342,7 +342,7 @@ def test_init_store_writes_the_setting_without_the_password_and_commands_use_it(
     res = CliRunner().invoke(main, ["init", str(tmp_path / "ws"), "--store", withpw])
     assert res.exit_code == 0, res.output
     assert "hunter2" not in res.output and "postgres:***@" in res.output and "~/.pgpass" in res.output
-    toml = (tmp_path / "ws" / "sitewatch.toml").read_text()
+    toml = (tmp_path / "ws" / "sitewatch.toml").read_text(encoding="utf-8")
     assert f'store = "{pg_url}"' in toml and "hunter2" not in toml
     assert not (tmp_path / "ws" / "sitewatch.gpkg").exists()
     res = CliRunner().invoke(main, ["sites", "add", "tiny", "--bbox", "132.33,42.87,132.34,42.88", "-w", str(tmp_path / "ws")])

@@ -336,6 +336,65 @@ def test_workers_end_when_the_command_is_killed(tmp_path: Path, source: str) -> 
     assert gone, "workers (or the fork server) left behind after the command was killed"
 
 
+_SPAWNED_WORKER = """
+import multiprocessing, os, sys, time
+from pathlib import Path
+
+from sitewatch.run import _end_with_parent_process
+
+def worker():
+    _end_with_parent_process()  # what a worker does on Windows, where os.kill(pid, 0) would end the command
+    Path(sys.argv[1], "started-0").write_text(str(os.getpid()), encoding="utf-8")
+    Path(sys.argv[1], "started-1").write_text("", encoding="utf-8")
+    time.sleep(120)
+
+if __name__ == "__main__":
+    multiprocessing.get_context("spawn").Process(target=worker).start()  # Windows's only start method
+    time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
+def test_a_spawned_worker_ends_with_its_command_without_signalling_it(tmp_path: Path) -> None:
+    """On Windows a worker asked every second whether its command was there with os.kill(pid, 0), which
+    Windows does not ask but carries out (TerminateProcess): the first look ended the command. There the
+    worker now waits on its parent's sentinel, as here under spawn."""
+    proc = _start_slow(tmp_path, _SPAWNED_WORKER)
+    try:
+        os.kill(proc.pid, signal.SIGKILL)
+        gone = _group_gone(proc, 20)
+    finally:
+        if not gone:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    assert gone, "the spawned worker outlived its command"
+
+
+def test_a_worker_on_windows_never_calls_os_kill(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import sitewatch.run as run
+
+    parent_ended = threading.Event()
+    exited = threading.Event()
+
+    class Parent:
+        def join(self) -> None:
+            parent_ended.wait(10)
+
+    def no_kill(*args: object) -> None:
+        raise AssertionError("os.kill(pid, 0) ends a process on Windows")
+
+    monkeypatch.setattr(run, "_SIGNAL_ZERO_ASKS", False)
+    monkeypatch.setattr(os, "kill", no_kill)
+    monkeypatch.setattr(run.multiprocessing, "parent_process", lambda: Parent())
+    monkeypatch.setattr(os, "_exit", lambda code: exited.set())
+    run.end_with_command(os.getpid())
+    assert not exited.wait(0.3)  # the command is there: the worker goes on
+    parent_ended.set()
+    assert exited.wait(5)  # the command gone: the worker ends
+
+
 def test_tile_workers_are_threads_off_linux(monkeypatch: pytest.MonkeyPatch) -> None:
     """macOS has fork, but a forked child can crash in its system libraries (Python's default there is
     spawn): the tiles go to threads there, as on Windows; on Linux to forked processes."""

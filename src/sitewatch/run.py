@@ -460,8 +460,14 @@ def end_with_command(command: int) -> None:
     methods the command is the worker's parent; under forkserver (Python 3.14's default on Linux)
     the parent is the fork server, which outlives the command while any worker it forked lives, so
     the command itself is watched: through a pidfd where the system has them (Linux 5.3), else by
-    asking every second whether it is there.
+    asking every second whether it is there. On Windows that question (``os.kill(pid, 0)``) would not be
+    asked but answered: it ends the process (TerminateProcess), so a worker's first look would have ended
+    its own command. There workers are spawned, the command is their parent, and its handle (the parent
+    process's sentinel) is waited on instead.
     """
+    if not _SIGNAL_ZERO_ASKS:
+        _end_with_parent_process()
+        return
     parent = os.getppid()
     try:
         watch = os.pidfd_open(command) if hasattr(os, "pidfd_open") else None
@@ -472,6 +478,23 @@ def end_with_command(command: int) -> None:
     threading.Thread(
         target=_end_with, args=(command, parent, watch), daemon=True, name="sitewatch-command-watch"
     ).start()
+
+
+_SIGNAL_ZERO_ASKS = os.name != "nt"
+"""Whether ``os.kill(pid, 0)`` asks whether a process is there (POSIX) rather than ending it (Windows)."""
+
+
+def _end_with_parent_process() -> None:
+    """End this process when the process that started it ends (waited on through its sentinel, no polling);
+    nothing to watch where this process was not started by :mod:`multiprocessing`."""
+    process = multiprocessing.parent_process()
+    if process is not None:
+        threading.Thread(target=_exit_after, args=(process,), daemon=True, name="sitewatch-command-watch").start()
+
+
+def _exit_after(process: BaseProcess) -> None:
+    process.join()
+    os._exit(1)
 
 
 def _end_with(command: int, parent: int, watch: int | None) -> None:

@@ -460,10 +460,10 @@ def end_with_command(command: int) -> None:
     methods the command is the worker's parent; under forkserver (Python 3.14's default on Linux)
     the parent is the fork server, which outlives the command while any worker it forked lives, so
     the command itself is watched: through a pidfd where the system has them (Linux 5.3), else by
-    asking every second whether it is there. On Windows that question (``os.kill(pid, 0)``) would not be
-    asked but answered: it ends the process (TerminateProcess), so a worker's first look would have ended
-    its own command. There workers are spawned, the command is their parent, and its handle (the parent
-    process's sentinel) is waited on instead.
+    asking every second whether it is there (``os.kill(pid, 0)``). On Windows that call does not ask: it
+    ends the process (TerminateProcess), so a worker's first look would end its own command. There workers
+    are spawned, so the command is their parent, and its handle (the parent process's sentinel) is waited
+    on instead.
     """
     if not _SIGNAL_ZERO_ASKS:
         _end_with_parent_process()

@@ -300,6 +300,20 @@ def test_sigterm_stops_the_command_and_its_workers(tmp_path: Path) -> None:
     assert err == "terminated\n"
 
 
+def _group_gone_after_sigkill(proc: subprocess.Popen[str]) -> bool:
+    """Whether the command's process group has ended within 20 s of SIGKILL to the command alone (what is
+    left is killed after, so that no test leaves processes behind)."""
+    gone = False
+    try:
+        os.kill(proc.pid, signal.SIGKILL)
+        gone = _group_gone(proc, 20)
+    finally:
+        if not gone:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    return gone
+
+
 _SLOW_TILES = """
 import sys, time
 from pathlib import Path
@@ -325,14 +339,7 @@ def test_workers_end_when_the_command_is_killed(tmp_path: Path, source: str) -> 
     and end, rather than wait for ever. Under forkserver (Python 3.14's default on Linux) a worker's
     parent is the fork server, which outlives the command while any worker lives; detect-image's tile
     workers (a large optical scene) waited for ever too, each holding its tile's bands."""
-    proc = _start_slow(tmp_path, source)
-    try:
-        os.kill(proc.pid, signal.SIGKILL)
-        gone = _group_gone(proc, 20)
-    finally:
-        if not gone:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
+    gone = _group_gone_after_sigkill(_start_slow(tmp_path, source))
     assert gone, "workers (or the fork server) left behind after the command was killed"
 
 
@@ -359,14 +366,7 @@ def test_a_spawned_worker_ends_with_its_command_without_signalling_it(tmp_path: 
     """On Windows a worker asked every second whether its command was there with os.kill(pid, 0), which
     Windows does not ask but carries out (TerminateProcess): the first look ended the command. There the
     worker now waits on its parent's sentinel, as here under spawn."""
-    proc = _start_slow(tmp_path, _SPAWNED_WORKER)
-    try:
-        os.kill(proc.pid, signal.SIGKILL)
-        gone = _group_gone(proc, 20)
-    finally:
-        if not gone:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
+    gone = _group_gone_after_sigkill(_start_slow(tmp_path, _SPAWNED_WORKER))
     assert gone, "the spawned worker outlived its command"
 
 

@@ -95,12 +95,13 @@ class SharedPaths:
         return value
 
     def json_text(self, text: str) -> str:
-        """Stored JSON text (a run's parameters or result) with its paths shortened; other text as free text."""
+        """Stored JSON text (a run's parameters or result) with its paths shortened, its characters as written
+        (no ``\\u`` escapes); other text as free text."""
         try:
             loaded = json.loads(text)
         except ValueError:
             return self.text(text)
-        return json.dumps(self.value(loaded), sort_keys=True)
+        return json.dumps(self.value(loaded), sort_keys=True, ensure_ascii=False)
 
     def observation(self, o: Observation) -> Observation:
         """``o`` with the paths of its provenance and of its scene's files and properties shortened."""

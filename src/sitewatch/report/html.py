@@ -637,7 +637,7 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         runs = [
             # With what each run did: an import that refused every file is not read as one that brought them in.
             {k: r[k] for k in ("stage", "site_id", "finished", "version")}
-            | {k: _shortened(_as_written(sharing.json_text(r[k] or "") if sharing else r[k] or ""))
+            | {k: _shortened(sharing.json_text(r[k] or "") if sharing else _as_written(r[k] or ""))
                for k in ("parameters", "summary")}
             for r in stored_runs
         ]

@@ -50,7 +50,7 @@ def test_site_wider_than_the_limit_is_refused_when_read(tmp_path: Path) -> None:
     assert str(path) in msg and "sites[0].polygon" in msg and "'myport'" in msg and "at most 2°" in msg
 
 
-@pytest.mark.parametrize("bad", ["my/port", "My Port", "../up", "-port"])
+@pytest.mark.parametrize("bad", ["my/port", "My Port", "../up", "-port", "nul"])
 def test_site_id_that_is_not_a_slug_is_refused_before_anything_is_written(tmp_path: Path, bad: str) -> None:
     from click.testing import CliRunner
 

@@ -1161,6 +1161,31 @@ def test_a_long_name_or_id_never_makes_a_site_whose_folder_cannot_be_made(tmp_pa
     assert r.exit_code == 1 and "is 300 characters long" in r.output
 
 
+def test_no_site_takes_a_name_windows_keeps_for_a_device(tmp_path: Path) -> None:
+    """A site id `con` or `nul` made a folder archive/con/ and files con.timeline.csv that Windows cannot hold: a
+    workspace or an export copied there lost them. An id given so is refused, naming it; one made from a name takes
+    `-site`; other sites of the file proceed."""
+    runner = CliRunner()
+    ws = tmp_path / "ws"
+    runner.invoke(main, ["init", str(ws)])
+    fc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "Aux"}, "geometry": mapping(box(132.30, 42.86, 132.31, 42.87))},
+        {"type": "Feature", "properties": {"id": "com1"}, "geometry": mapping(box(132.32, 42.86, 132.33, 42.87))},
+        {"type": "Feature", "properties": {"name": "Console"}, "geometry": mapping(box(132.34, 42.86, 132.35, 42.87))},
+    ]}  # fmt: skip
+    (tmp_path / "devices.geojson").write_text(json.dumps(fc), encoding="utf-8")
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "devices.geojson"), "-w", str(ws)])
+    assert r.exit_code == 3, r.output
+    assert "site id 'com1' is a name Windows keeps for a device" in r.output.replace("\n", " ")
+    ids = [f["id"] for f in json.loads(runner.invoke(main, ["sites", "list", "--json", "-w", str(ws)]).output)["features"]]
+    assert sorted(ids) == ["aux-site", "console"]
+    for device in ("nul", "lpt9", "prn"):
+        r = runner.invoke(main, ["sites", "add", device, "--bbox", "132.30,42.86,132.31,42.87", "-w", str(ws)])
+        assert r.exit_code == 1 and f"'{device}' is a name Windows keeps for a device" in r.output.replace("\n", " ")
+    r = runner.invoke(main, ["sites", "add", "com10", "--bbox", "132.30,42.86,132.31,42.87", "-w", str(ws)])
+    assert r.exit_code == 0, r.output  # COM10 is no device name
+
+
 def test_a_site_exported_to_kml_and_imported_again_is_the_same_site(tmp_path: Path) -> None:
     """KML was written to six decimals: a site drawn with finer coordinates (any reprojected one) came back
     up to 5 cm off, its berths and water too, and `import` warned that its observations were cut to its old area."""

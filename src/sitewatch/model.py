@@ -40,6 +40,7 @@ __all__ = [
     "utc",
     "SITE_ID_MAX_LENGTH",
     "SITE_ID_PATTERN",
+    "WINDOWS_DEVICE_NAMES",
     "check_new_site_id",
     "is_date_only",
     "iso_utc",
@@ -66,13 +67,26 @@ SITE_ID_MAX_LENGTH = 64
 """The longest id a new site may take: it names the site's folder in ``archive/`` and the files exports write
 (``SITE.timeline.csv``…), which a file system holds to 255 bytes."""
 
+WINDOWS_DEVICE_NAMES = frozenset(
+    ["con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))]
+)
+"""Names Windows keeps for devices, with or without an extension (``con``, ``con.timeline.csv``): no folder or
+file there may take them, so a site id among them would leave a workspace that cannot be copied to Windows."""
+
 
 def check_new_site_id(site_id: str, where: str = "") -> None:
-    """Refuse an id too long for a new site (:data:`SITE_ID_MAX_LENGTH`), naming it and ``where`` it came from.
+    """Refuse an id too long for a new site (:data:`SITE_ID_MAX_LENGTH`) or one Windows keeps for a device
+    (:data:`WINDOWS_DEVICE_NAMES`), naming it and ``where`` it came from.
 
     Checked where a site comes in (``sites add``, ``sites import``), not when a stored site is read, so that a
     workspace holding one made before can still list and remove it.
     """
+    if site_id in WINDOWS_DEVICE_NAMES:
+        raise InputError(
+            f"{where + ': ' if where else ''}site id {site_id!r} is a name Windows keeps for a device (CON, PRN, "
+            "AUX, NUL, COM1-9, LPT1-9): no folder or file may take it there, so the site's folder in archive/ and "
+            f"the files exports write could not be copied to Windows: give another, such as '{site_id}-port'"
+        )
     if len(site_id) > SITE_ID_MAX_LENGTH:
         shown = site_id[:40] + "…"
         raise InputError(

@@ -38,7 +38,14 @@ from .errors import (
 )
 from .geo import reproject_geometry
 from .kml import read_kml
-from .model import SITE_ID_MAX_LENGTH, SITE_KINDS, Berth, Site, check_new_site_id
+from .model import (
+    SITE_ID_MAX_LENGTH,
+    SITE_KINDS,
+    WINDOWS_DEVICE_NAMES,
+    Berth,
+    Site,
+    check_new_site_id,
+)
 from .untrusted import json_list, without_controls
 
 __all__ = [
@@ -72,8 +79,10 @@ _SLUG_MAX = SITE_ID_MAX_LENGTH - 8
 
 def slugify(text: str) -> str:
     """A site id from free text: lowercase ASCII, accents dropped (``Ångström`` → ``angstrom``), ``-`` between words,
-    cut to 56 characters (a long placemark name gave an id too long to be a folder name)."""
-    return _ascii_slug(text)[:_SLUG_MAX].rstrip("-_") or "site"
+    cut to 56 characters (a long placemark name gave an id too long to be a folder name); a name Windows keeps for a
+    device (``Aux``, ``NUL``) takes ``-site`` (``aux-site``), as its folder could not be made there."""
+    slug = _ascii_slug(text)[:_SLUG_MAX].rstrip("-_") or "site"
+    return f"{slug}-site" if slug in WINDOWS_DEVICE_NAMES else slug
 
 
 def builtin_sites() -> dict[str, Site]:

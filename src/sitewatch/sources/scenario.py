@@ -40,7 +40,7 @@ from shapely.geometry import LineString, Point, Polygon
 
 from ..errors import InputError, SiteError
 from ..geo import reproject_geometry, utm_crs_for
-from ..model import MAX_SITE_DEG, SENSORS, SITE_KINDS, is_date_only
+from ..model import MAX_SITE_DEG, SENSORS, SITE_KINDS, check_new_site_id, is_date_only
 from ..yaml_input import YAML_BOOL_HINT
 from ..yaml_input import StrictYamlLoader as _YamlLoader
 
@@ -542,6 +542,10 @@ def _read_site(r: _Reader, m: Mapping[str, Any], where: str) -> SimSite:
 
     r.known(m, where, _SITE_KEYS)
     site_id = r.slug(m, "id", where)
+    try:
+        check_new_site_id(site_id)  # it names the site's folder in archive/, as a site added by hand does
+    except InputError as exc:
+        raise r.fail(r.path(where, "id"), str(exc)) from None
     lay = r.get(m, "layout", where, kind=dict)
     lw = f"{where}.layout"
     r.known(lay, lw, _LAYOUT_KEYS)

@@ -402,6 +402,65 @@ def test_two_runs_at_once_post_each_event_once(ws: tuple[Path, Store]) -> None:
     assert len(first.new) + len(second.new) == 3
 
 
+def test_a_slow_webhook_keeps_no_other_command_from_writing(ws: tuple[Path, Store], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each event was posted inside a write transaction (the turn two runs take): while a receiver took its
+    # time, every other command writing to the workspace waited, and stopped with "another program holds a lock
+    # ... not released in 30 s" once the delivery took longer (23 events at 2 s each: a `sites import` failed).
+    import sitewatch.store.sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(sqlite_store, "LOCK_NOTICE_S", 0.5)
+    root, store = ws
+    rules = _rules(store, {"id": "arr", "kind": "arrival", "sites": ["dunai", "rason"]})
+    outcomes: list[str] = []
+
+    def post(url: str, event: Mapping[str, Any], timeout: float) -> None:
+        # While this event is being posted, another command writes to the workspace, and the POST
+        # answers only once that write has ended (a slow receiver, as long as the write needs).
+        def write() -> None:
+            try:
+                with open_workspace(root).store() as other:
+                    other.set_meta("written during a POST", event["event_id"])
+            except Exception as exc:  # noqa: BLE001 (the test reports what stopped it)
+                outcomes.append(f"{type(exc).__name__}: {exc}")
+            else:
+                outcomes.append("written")
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join(timeout=30)
+
+    res = check_alerts(store, rules, webhook="http://127.0.0.1:9/", post=post)
+    assert res.delivered == 1 and res.pending == 0, res
+    assert outcomes == ["written"], outcomes
+
+
+def test_the_webhook_turn_is_a_lock_file_that_a_second_process_waits_for(ws: tuple[Path, Store]) -> None:
+    # The turn of a delivery is held by a process (not a connection): another process's turn waits, saying so,
+    # until it is released, and takes it then; the workspace stays writable meanwhile.
+    import subprocess
+    import sys
+
+    root, store = ws
+    script = (
+        "import logging, sys\n"
+        "from sitewatch.workspace import open_workspace\n"
+        "logging.basicConfig(level=logging.INFO, stream=sys.stderr)\n"
+        "with open_workspace(sys.argv[1]).store() as store, store.turn('alerts webhook'):\n"
+        "    print('in', flush=True)\n"
+    )
+    with store.turn("alerts webhook"):
+        other = subprocess.Popen([sys.executable, "-c", script, str(root)], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, encoding="utf-8")  # fmt: skip
+        assert other.stderr is not None
+        said = other.stderr.readline()  # written once it found the turn taken, and before it waits
+        assert "waiting for another command's turn (alerts webhook)" in said, said
+        store.set_meta("still writable", "yes")
+        assert (root / ".sitewatch.gpkg.alerts-webhook.lock").is_file()
+    out, err = other.communicate(timeout=30)
+    assert out == "in\n" and other.returncode == 0, err
+
+
 def test_an_unreachable_webhook_is_named(ws: tuple[Path, Store]) -> None:
     _, store = ws
     rules = _rules(store, {"id": "ls", "kind": "arrival", "sites": ["dunai"]})

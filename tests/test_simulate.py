@@ -190,6 +190,36 @@ vessels:
 """
 
 
+def test_two_runs_into_one_folder_at_once_leave_whole_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Both wrote each scene to the same "<scene>.tif.partial": one renamed the file the other was writing (a torn
+    # GeoTIFF, not the bytes of either run) and the other stopped, its own partial file gone ("cannot write the
+    # simulated scenes there (No such file or directory)"). Here the second run goes whole between the first's
+    # writing of a scene and its renaming of it into place.
+    import os
+
+    from sitewatch.sources import simulate as simulate_module
+
+    scenario = load_scenario(_write(tmp_path, TINY % "quay"))
+    clean = simulate(scenario, tmp_path / "clean")
+    out = tmp_path / "out"
+    real_replace = os.replace
+    other: list[list[Path]] = []
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if str(dst).endswith(".tif") and not other:
+            other.append([])  # (the other run's own renames are the real ones)
+            other[0] = simulate(scenario, out)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(simulate_module.os, "replace", replace)
+    first = simulate(scenario, out)
+    monkeypatch.undo()
+    assert other and [p.name for p in first] == [p.name for p in other[0]] == [p.name for p in clean]
+    for a, b in zip(first, clean, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    assert not [p.name for p in out.rglob("*") if "partial" in p.name]
+
+
 def test_bad_fields_are_named(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"bad\.yaml: vessels\[0\]\.visits\[0\]\.berth: 'pier-9' is not a berth"):
         load_scenario(_write(tmp_path, TINY % "pier-9"))

@@ -91,6 +91,7 @@ from shapely.geometry import LineString, Point, Polygon, mapping
 from shapely.ops import unary_union
 
 from ..errors import InputError, OutputError, SitewatchError
+from ..files import partial_path
 from ..geo import reproject_geometry
 from ..model import Berth, Site
 from ..sites import sites_to_geojson
@@ -626,7 +627,9 @@ def _write_tif(path: Path, bands: list[F64], names: Sequence[str], grid: PixelGr
         "blockysize": 256,
         "interleave": "band" if len(bands) > 1 else "pixel",
     }
-    tmp = path.with_name(path.name + ".partial")
+    # A name of this process's own: two `simulate` runs into one folder at once wrote the same ".partial" file,
+    # so one renamed a file the other was still writing (a torn GeoTIFF) and the other failed to find its own.
+    tmp = partial_path(path)
     try:
         with rasterio.open(tmp, "w", **profile) as dst:
             for i, (band, name) in enumerate(zip(bands, names, strict=True), start=1):
@@ -640,7 +643,7 @@ def _write_tif(path: Path, bands: list[F64], names: Sequence[str], grid: PixelGr
 
 
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".partial")
+    tmp = partial_path(path)  # this process's own, as in _write_tif
     try:
         tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         os.replace(tmp, path)

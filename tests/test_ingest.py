@@ -783,6 +783,31 @@ def test_two_ingests_of_one_site_at_once_keep_their_own_files(ws, tmp_path: Path
     assert [p.name for p in (ws.archive / SITE.id).iterdir()] == [Path(obs.path).name]
 
 
+def test_an_ingest_into_a_site_removed_meanwhile_records_nothing(ws, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`sites remove --with-observations` while an ingest of the site ran: the images the ingest had still to
+    commit were recorded anyway (exit 0), observations of a site no longer there, their COGs in its archive
+    folder (2 of 12 pairs). Here the removal commits between an image's archiving and its commit."""
+    import sitewatch.ingest.entry as ingest
+    from sitewatch.errors import SiteError
+
+    commit = ingest.commit_archived
+
+    def removed_first(*args, **kw):  # type: ignore[no-untyped-def]
+        with ws.store() as other:  # another command's connection
+            other.delete_site(SITE.id, observations=True)
+        return commit(*args, **kw)
+
+    monkeypatch.setattr(ingest, "commit_archived", removed_first)
+    res = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(_sar(tmp_path / "a_20241017.tif")), "-w", str(ws.root)])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output
+    assert f"site {SITE.id!r} was removed (`sitewatch sites remove`) while this image was being ingested" in res.output
+    with ws.store() as store:
+        assert store.execute("SELECT count(*) FROM observations")[0][0] == 0
+    assert [p.name for p in (ws.archive / SITE.id).iterdir()] == []  # (its partial COG removed too)
+    with ws.store() as store, pytest.raises(SiteError):  # the library's call says the same
+        ingest_paths(ws, store, SITE, [_sar(tmp_path / "b_20241018.tif", "2024-10-18T09:30:00Z")])
+
+
 def test_ctrl_c_in_a_parallel_ingest_leaves_no_partial_file(ws, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Workers had written COGs not yet committed when Ctrl-C came: they stayed in the archive
     (hidden ``.partial`` files) until the next ingest of the site."""

@@ -26,7 +26,7 @@ from rasterio.errors import RasterioError
 from shapely.geometry import Polygon
 
 from .. import __version__
-from ..errors import IdTakenError, InputError, OutputError, SitewatchError
+from ..errors import IdTakenError, InputError, OutputError, SiteError, SitewatchError
 from ..files import owner_of, partial_path
 from ..geo import reproject_geometry
 from ..model import Grid, Observation, SceneRef, Site, iso_utc, says_date_only
@@ -124,6 +124,15 @@ def commit_archived(
     moves = list(files) if files is not None else [(partial_path(final), final)]
     try:
         with store.transaction() as db:
+            # A `sites remove` of the site while its images were cut: recorded anyway, they were observations of
+            # no site (and their COGs in an archive folder of none). Under the lock its removal takes (a team store).
+            store._lock(db, f"site {obs.site_id}")
+            if not store.execute("SELECT 1 FROM sites WHERE site_id = ?", (obs.site_id,)):
+                source = obs.provenance.get("source_path") or obs.path
+                raise SiteError(
+                    f"{source}: site {obs.site_id!r} was removed (`sitewatch sites remove`) while this image was being "
+                    "ingested; nothing of it was kept: add the site again, then run the ingest again"
+                )
             if still_named is not None:
                 store._lock(db, NAMING_LOCK)
                 if not still_named():
@@ -281,7 +290,8 @@ def archive_observation(
             moves.append((part, dest))
             copied[key] = dest.relative_to(ws.root).as_posix()
         moves.append((tmp, final))
-    except (OSError, RasterioError, CPLE_BaseError) as exc:
+    # SystemError: rasterio's "Unknown GDAL Error", as when the site's folder is removed (`sites remove`) mid-write.
+    except (OSError, RasterioError, CPLE_BaseError, SystemError) as exc:
         _discard(written)
         if isinstance(exc, SitewatchError):
             raise

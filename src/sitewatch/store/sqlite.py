@@ -478,6 +478,7 @@ class Store:
         detections and the scenes no other observation names too (their archived files are the
         caller's to remove, after this commits)."""
         with self.transaction() as db:
+            self._lock(db, f"site {site_id}")  # an ingest's commit into it checks that it is there under this lock
             if db.execute("DELETE FROM sites WHERE site_id = ?", (site_id,)).rowcount == 0:
                 raise SiteError(f"no site {site_id!r} in this workspace")
             db.execute("DELETE FROM berths WHERE site_id = ?", (site_id,))

@@ -808,6 +808,26 @@ def test_an_ingest_into_a_site_removed_meanwhile_records_nothing(ws, tmp_path: P
         ingest_paths(ws, store, SITE, [_sar(tmp_path / "b_20241018.tif", "2024-10-18T09:30:00Z")])
 
 
+def test_an_archive_folder_removed_while_a_cog_is_written_is_said(ws, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`sites remove --with-observations` removes the site's archive folder after its rows: an ingest writing a COG
+    there meanwhile ended in "cannot write it into the archive (No such file or directory: ….partial)", naming a
+    hidden file and not why it went (or, in a GDAL worker, in a traceback: SystemError "Unknown GDAL Error")."""
+    import shutil
+
+    import sitewatch.ingest.archive as archive
+
+    digest = archive.sha256_file
+
+    def folder_removed_first(path: Path) -> str:
+        shutil.rmtree(path.parent)  # the removal's rmtree, between the COG's writing and its reading back
+        return digest(path)
+
+    monkeypatch.setattr(archive, "sha256_file", folder_removed_first)
+    res = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(_sar(tmp_path / "a_20241017.tif")), "-w", str(ws.root)])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output
+    assert f"was the site removed (`sitewatch sites remove {SITE.id} --with-observations`) while this ran?" in res.output
+
+
 def test_ctrl_c_in_a_parallel_ingest_leaves_no_partial_file(ws, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Workers had written COGs not yet committed when Ctrl-C came: they stayed in the archive
     (hidden ``.partial`` files) until the next ingest of the site."""

@@ -285,6 +285,11 @@ def archive_observation(
         if folder.is_dir() and not _writable(folder):
             # GDAL says only "Attempt to create new tiff file … failed": say which folder, and what to do.
             why = f"{folder} is read-only (a read-only disk or workspace?): make it writable, or use a copy of the workspace"
+        elif isinstance(exc, FileNotFoundError | SystemError) and not tmp.exists():
+            # Its own partial file gone while it was written: the folder went (GDAL's "Unknown GDAL Error", or
+            # "No such file or directory" for the partial name), the work of another command.
+            why += (f"; the file being written was removed from {folder} meanwhile: was the site removed "
+                    f"(`sitewatch sites remove {site.id} --with-observations`) while this ran?")  # fmt: skip
         raise OutputError(f"{final}: cannot write it into the archive ({why})") from exc
     except BaseException:
         _discard(written)

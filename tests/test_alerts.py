@@ -402,6 +402,134 @@ def test_two_runs_at_once_post_each_event_once(ws: tuple[Path, Store]) -> None:
     assert len(first.new) + len(second.new) == 3
 
 
+def test_a_slow_webhook_keeps_no_other_command_from_writing(ws: tuple[Path, Store], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each event was posted inside a write transaction (the turn two runs take): while a receiver took its
+    # time, every other command writing to the workspace waited, and stopped with "another program holds a lock
+    # ... not released in 30 s" once the delivery took longer (23 events at 2 s each: a `sites import` failed).
+    import sitewatch.store.sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(sqlite_store, "LOCK_NOTICE_S", 0.5)
+    root, store = ws
+    rules = _rules(store, {"id": "arr", "kind": "arrival", "sites": ["dunai", "rason"]})
+    outcomes: list[str] = []
+
+    def post(url: str, event: Mapping[str, Any], timeout: float) -> None:
+        # While this event is being posted, another command writes to the workspace, and the POST
+        # answers only once that write has ended (a slow receiver, as long as the write needs).
+        def write() -> None:
+            try:
+                with open_workspace(root).store() as other:
+                    other.set_meta("written during a POST", event["event_id"])
+            except Exception as exc:  # noqa: BLE001 (the test reports what stopped it)
+                outcomes.append(f"{type(exc).__name__}: {exc}")
+            else:
+                outcomes.append("written")
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join(timeout=30)
+
+    res = check_alerts(store, rules, webhook="http://127.0.0.1:9/", post=post)
+    assert res.delivered == 1 and res.pending == 0, res
+    assert outcomes == ["written"], outcomes
+
+
+def test_the_webhook_turn_is_a_lock_file_that_a_second_process_waits_for(ws: tuple[Path, Store]) -> None:
+    # The turn of a delivery is held by a process (not a connection): another process's turn waits, saying so,
+    # until it is released, and takes it then; the workspace stays writable meanwhile.
+    import subprocess
+    import sys
+
+    root, store = ws
+    script = (
+        "import logging, sys\n"
+        "from sitewatch.workspace import open_workspace\n"
+        "logging.basicConfig(level=logging.INFO, stream=sys.stderr)\n"
+        "with open_workspace(sys.argv[1]).store() as store, store.turn('alerts webhook'):\n"
+        "    print('in', flush=True)\n"
+    )
+    with store.turn("alerts webhook"):
+        other = subprocess.Popen([sys.executable, "-c", script, str(root)], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, encoding="utf-8")  # fmt: skip
+        assert other.stderr is not None
+        said = other.stderr.readline()  # written once it found the turn taken, and before it waits
+        assert "waiting for another command's turn (alerts webhook)" in said, said
+        store.set_meta("still writable", "yes")
+        assert (root / ".sitewatch.gpkg.alerts-webhook.lock").is_file()
+    out, err = other.communicate(timeout=30)
+    assert out == "in\n" and other.returncode == 0, err
+
+
+def _detect_records_while_read(store: Store, root: Path, o: Observation, dets: list[Detection],
+                               monkeypatch: pytest.MonkeyPatch) -> list[str]:  # fmt: skip
+    """Make another command (a `detect`, through its own connection) record ``dets`` of ``o`` at the moment
+    ``store`` reads which observations are undetected, the last of a site's reads; a write that has to wait is
+    refused at once (the lists the outcome). Where a reader's reads were not one moment, the write went in
+    between them."""
+    import sitewatch.store.sqlite as sqlite_store
+
+    outcome: list[str] = []
+    read = store.undetected
+
+    def undetected(site_id: str | None = None) -> set[str]:
+        if not outcome:
+            def record() -> None:
+                try:
+                    with open_workspace(root).store() as other:
+                        other.replace_detections(o, dets)
+                except Exception as exc:  # noqa: BLE001 (the outcome is what the test looks at)
+                    outcome.append(type(exc).__name__)
+                else:
+                    outcome.append("recorded")
+
+            with monkeypatch.context() as m:  # no waiting: a reader's snapshot refuses the commit at once
+                m.setattr(sqlite_store, "BUSY_TIMEOUT_S", 0.0)
+                m.setattr(sqlite_store, "LOCK_NOTICE_S", 0.0)
+                writer = threading.Thread(target=record)
+                writer.start()
+                writer.join()
+        return read(site_id)
+
+    monkeypatch.setattr(store, "undetected", undetected)
+    return outcome
+
+
+def test_a_detect_recording_while_alerts_read_makes_no_false_departure(ws: tuple[Path, Store], monkeypatch: pytest.MonkeyPatch) -> None:
+    # The timeline's reads (observations, detections, then which are undetected) were three moments: a `detect`
+    # recording an image between the last two left it detected without its detections, a vessel there read as
+    # gone, and a departure fired (and was recorded: never reported again, never taken back).
+    root, store = ws
+    d19, d20 = _obs("dunai", "2024-10-19"), _obs("dunai", "2024-10-20")
+    _put(store, d19, [_det(d19, 0, 112.0)])
+    store.put_scene(d20.scene)
+    store.put_observation(d20)  # ingested, not yet detected in: its vessel is being detected meanwhile
+    outcome = _detect_records_while_read(store, root, d20, [_det(d20, 0, 112.0)], monkeypatch)
+    events = evaluate_rules(store, _rules(store, {"id": "dep", "kind": "departure", "sites": ["dunai"]}))
+    assert outcome, "the other command did not run"
+    assert [e.date for e in events] == [date(2024, 10, 18)], [e.what for e in events]  # the real one alone
+    # Read again once the other command recorded (or records now): the vessel is there on the 20th.
+    if outcome != ["recorded"]:
+        store.replace_detections(d20, [_det(d20, 0, 112.0)])
+    monkeypatch.undo()
+    assert [e.date for e in evaluate_rules(store, _rules(store, {"id": "dep", "kind": "departure", "sites": ["dunai"]}))] == [
+        date(2024, 10, 18)]  # fmt: skip
+
+
+def test_a_timeline_read_while_detect_records_is_of_one_moment(ws: tuple[Path, Store], monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same for `sitewatch timeline`, the dashboard and the report: the 20th was a date without a vessel.
+    from sitewatch.analysis.occupancy import load_timeline
+
+    root, store = ws
+    d20 = _obs("dunai", "2024-10-20")
+    store.put_scene(d20.scene)
+    store.put_observation(d20)
+    outcome = _detect_records_while_read(store, root, d20, [_det(d20, 0, 112.0)], monkeypatch)
+    tl = load_timeline(store, "dunai")
+    assert outcome
+    assert [(r.date, r.vessels) for r in tl.rows if r.date == date(2024, 10, 20)] in ([], [(date(2024, 10, 20), 1)]), tl.rows
+
+
 def test_an_unreachable_webhook_is_named(ws: tuple[Path, Store]) -> None:
     _, store = ws
     rules = _rules(store, {"id": "ls", "kind": "arrival", "sites": ["dunai"]})

@@ -205,6 +205,29 @@ def test_init_where_no_folder_can_be_made_is_named_without_a_traceback(tmp_path:
     assert r.exit_code == 1 and "archive" in r.output and "Traceback" not in r.output, r.output
 
 
+def test_two_inits_of_one_folder_at_once_both_make_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Both wrote "sitewatch.toml.tmp": the second to rename it into place found it gone, renamed by the other
+    # ("cannot make a workspace there: No such file or directory"). Here the other init goes whole between this
+    # one's writing of the file and its renaming.
+    from sitewatch.workspace import init_workspace
+
+    real_replace = Path.replace
+    other: list[Path] = []
+
+    def replace(self: Path, target: str | Path) -> Path:
+        if Path(target).name == "sitewatch.toml" and not other:
+            other.append(tmp_path)  # (the other init's own rename is a real one)
+            other[0] = init_workspace(tmp_path / "ws").root
+        return real_replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", replace)
+    ws = init_workspace(tmp_path / "ws")
+    monkeypatch.undo()
+    assert other == [ws.root]
+    assert "[settings]" in (ws.root / "sitewatch.toml").read_text(encoding="utf-8")
+    assert sorted(p.name for p in ws.root.iterdir()) == ["archive", "sitewatch.gpkg", "sitewatch.toml"]
+
+
 def test_init_refuses_a_folder_whose_database_is_unusable_and_makes_nothing(tmp_path: Path) -> None:
     """A sitewatch.gpkg that is not a database was named, but only after sitewatch.toml and archive/ were made."""
     from click.testing import CliRunner

@@ -783,6 +783,51 @@ def test_two_ingests_of_one_site_at_once_keep_their_own_files(ws, tmp_path: Path
     assert [p.name for p in (ws.archive / SITE.id).iterdir()] == [Path(obs.path).name]
 
 
+def test_an_ingest_into_a_site_removed_meanwhile_records_nothing(ws, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`sites remove --with-observations` while an ingest of the site ran: the images the ingest had still to
+    commit were recorded anyway (exit 0), observations of a site no longer there, their COGs in its archive
+    folder (2 of 12 pairs). Here the removal commits between an image's archiving and its commit."""
+    import sitewatch.ingest.entry as ingest
+    from sitewatch.errors import SiteError
+
+    commit = ingest.commit_archived
+
+    def removed_first(*args, **kw):  # type: ignore[no-untyped-def]
+        with ws.store() as other:  # another command's connection
+            other.delete_site(SITE.id, observations=True)
+        return commit(*args, **kw)
+
+    monkeypatch.setattr(ingest, "commit_archived", removed_first)
+    res = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(_sar(tmp_path / "a_20241017.tif")), "-w", str(ws.root)])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output
+    assert f"site {SITE.id!r} was removed (`sitewatch sites remove`) while this image was being ingested" in res.output
+    with ws.store() as store:
+        assert store.execute("SELECT count(*) FROM observations")[0][0] == 0
+    assert [p.name for p in (ws.archive / SITE.id).iterdir()] == []  # (its partial COG removed too)
+    with ws.store() as store, pytest.raises(SiteError):  # the library's call says the same
+        ingest_paths(ws, store, SITE, [_sar(tmp_path / "b_20241018.tif", "2024-10-18T09:30:00Z")])
+
+
+def test_an_archive_folder_removed_while_a_cog_is_written_is_said(ws, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`sites remove --with-observations` removes the site's archive folder after its rows: an ingest writing a COG
+    there meanwhile ended in "cannot write it into the archive (No such file or directory: ….partial)", naming a
+    hidden file and not why it went (or, in a GDAL worker, in a traceback: SystemError "Unknown GDAL Error")."""
+    import shutil
+
+    import sitewatch.ingest.archive as archive
+
+    digest = archive.sha256_file
+
+    def folder_removed_first(path: Path) -> str:
+        shutil.rmtree(path.parent)  # the removal's rmtree, between the COG's writing and its reading back
+        return digest(path)
+
+    monkeypatch.setattr(archive, "sha256_file", folder_removed_first)
+    res = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(_sar(tmp_path / "a_20241017.tif")), "-w", str(ws.root)])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output
+    assert f"was the site removed (`sitewatch sites remove {SITE.id} --with-observations`) while this ran?" in res.output
+
+
 def test_ctrl_c_in_a_parallel_ingest_leaves_no_partial_file(ws, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Workers had written COGs not yet committed when Ctrl-C came: they stayed in the archive
     (hidden ``.partial`` files) until the next ingest of the site."""

@@ -190,6 +190,60 @@ vessels:
 """
 
 
+def test_two_runs_into_one_folder_at_once_leave_whole_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Both wrote each scene to the same "<scene>.tif.partial": one renamed the file the other was writing (a torn
+    # GeoTIFF, not the bytes of either run) and the other stopped, its own partial file gone ("cannot write the
+    # simulated scenes there (No such file or directory)"). Here the second run goes whole between the first's
+    # writing of a scene and its renaming of it into place.
+    import os
+
+    from sitewatch.sources import simulate as simulate_module
+
+    scenario = load_scenario(_write(tmp_path, TINY % "quay"))
+    clean = simulate(scenario, tmp_path / "clean")
+    out = tmp_path / "out"
+    real_replace = os.replace
+    other: list[list[Path]] = []
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if str(dst).endswith(".tif") and not other:
+            other.append([])  # (the other run's own renames are the real ones)
+            other[0] = simulate(scenario, out)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(simulate_module.os, "replace", replace)
+    first = simulate(scenario, out)
+    monkeypatch.undo()
+    assert other and [p.name for p in first] == [p.name for p in other[0]] == [p.name for p in clean]
+    for a, b in zip(first, clean, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    assert not [p.name for p in out.rglob("*") if "partial" in p.name]
+
+
+def test_the_partial_files_of_a_killed_run_are_removed_and_a_running_ones_kept(tmp_path: Path) -> None:
+    # Each run writes under a name of its own (above): a run killed mid-write leaves its hidden partial file,
+    # which the next run removes, as ingest does in the archive; one of a run still writing is left alone.
+    import os
+
+    from sitewatch.files import partial_owner, partial_path
+
+    host = partial_owner().partition("-")[2]  # this machine, as a partial file's name holds it
+    scenario = load_scenario(_write(tmp_path, TINY % "quay"))
+    out = tmp_path / "out"
+    (out / "dunai").mkdir(parents=True)
+    tif = out / "dunai" / "sim-sar-dunai-20241017T0930.tif"
+    dead = 99_999_999  # above any process id Linux gives
+    killed = [partial_path(tif, f"{dead}-{host}"), partial_path(out / "scenario.json", f"{dead}-{host}"),
+              partial_path(out / "dunai" / "layout.geojson", f"{dead}-{host}")]  # fmt: skip
+    running = partial_path(tif, f"{os.getppid()}-{host}")  # a process that is running (this one's parent)
+    other = out / "dunai" / ".notes.txt.partial"  # not simulate's
+    for p in [*killed, running, other]:
+        p.write_bytes(b"half")
+    simulate(scenario, out)
+    left = sorted(p.name for p in out.rglob(".*"))
+    assert left == sorted([running.name, other.name]), left
+
+
 def test_bad_fields_are_named(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"bad\.yaml: vessels\[0\]\.visits\[0\]\.berth: 'pier-9' is not a berth"):
         load_scenario(_write(tmp_path, TINY % "pier-9"))

@@ -27,7 +27,14 @@ from typing import Any
 
 from .alert_rules import Rule
 from .analysis.links import LinkParams, Move, find_links, moves_from_timeline
-from .analysis.occupancy import Sighting, Timeline, TimelineRow, load_timeline
+from .analysis.occupancy import (
+    Sighting,
+    SiteRecords,
+    Timeline,
+    TimelineRow,
+    build_timeline,
+    read_site_records,
+)
 from .errors import InputError
 from .model import Detection, Observation, Site, iso_utc
 from .store import Store
@@ -79,25 +86,35 @@ class _Workspace:
         self._dets: dict[str, dict[str, Detection]] = {}
         self._tl: dict[str, Timeline] = {}
         self._moves: dict[str, tuple[list[Move], list[Move]]] = {}
+        self._read: dict[str, SiteRecords] = {}
 
     def site(self, sid: str) -> Site:
         if sid not in self._sites:
             self._sites[sid] = self.store.get_site(sid)
         return self._sites[sid]
 
+    def _records(self, sid: str) -> SiteRecords:
+        # Observations, detections and the timeline of a site from one read (a `detect` may be recording
+        # meanwhile: the timeline of one read and the detections of another did not agree).
+        if sid not in self._read:
+            self._read[sid] = read_site_records(self.store, sid)
+        return self._read[sid]
+
     def observations(self, sid: str) -> dict[str, Observation]:
         if sid not in self._obs:
-            self._obs[sid] = {o.id: o for o in self.store.observations(sid)}
+            self._obs[sid] = {o.id: o for o in self._records(sid).observations}
         return self._obs[sid]
 
     def detections(self, sid: str) -> dict[str, Detection]:
         if sid not in self._dets:
-            self._dets[sid] = {d.id: d for d in self.store.detections(site_id=sid)}
+            self._dets[sid] = {d.id: d for d in self._records(sid).detections}
         return self._dets[sid]
 
     def timeline(self, sid: str) -> Timeline:
         if sid not in self._tl:
-            self._tl[sid] = load_timeline(self.store, sid)
+            r = self._records(sid)
+            self._tl[sid] = build_timeline(sid, r.observations, r.detections, site_name=self.site(sid).name,
+                                           undetected=r.undetected)  # fmt: skip
         return self._tl[sid]
 
     def moves(self, sid: str) -> tuple[list[Move], list[Move]]:
@@ -227,11 +244,13 @@ def _change_events(ws: _Workspace, rule: Rule, sid: str) -> list[AlertEvent]:
     assert rule.min_area_m2 is not None
     obs = ws.observations(sid)
     regions: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for c in changes(ws.store, site_id=sid):
+    with ws.store.snapshot():  # a `change` run replacing a pair's regions meanwhile: both of one moment
+        stored, pairs = changes(ws.store, site_id=sid), change_pairs(ws.store, sid)
+    for c in stored:
         if c.area_m2 >= rule.min_area_m2 and (rule.direction is None or c.direction == rule.direction):
             regions[(c.before_id, c.after_id)].append(c)
     out = []
-    for p in change_pairs(ws.store, sid):
+    for p in pairs:
         found = regions.get((p.before_id, p.after_id))
         if not found:
             continue

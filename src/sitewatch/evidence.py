@@ -666,12 +666,15 @@ def load_world(store: Store, site_ids: Iterable[str], params: TimelineParams | N
     undetected: set[str] = set()
     pairs: list[ChangePair] = []
     regions: list[Change] = []
-    for sid in ids:
-        observations += store.observations(sid)
-        detections += store.detections(site_id=sid)
-        undetected |= store.undetected(sid)
-        pairs += change_pairs(store, sid)
-        regions += changes(store, site_id=sid)
+    # One moment of the store: a `detect` recording meanwhile was seen half (an observation detected in, without
+    # its detections: a vessel there read as absent).
+    with store.snapshot():
+        for sid in ids:
+            observations += store.observations(sid)
+            detections += store.detections(site_id=sid)
+            undetected |= store.undetected(sid)
+            pairs += change_pairs(store, sid)
+            regions += changes(store, site_id=sid)
     return World(known, observations, detections, frozenset(undetected), params or TimelineParams(), pairs, regions)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .errors import InputError, OutputError
 
-__all__ = ["is_file", "owner_of", "partial_owner", "partial_path", "write_text_atomic", "written_whole"]
+__all__ = ["is_file", "owner_of", "owner_running", "partial_owner", "partial_path", "write_text_atomic", "written_whole"]
 
 
 def is_file(path: Path) -> bool:
@@ -54,6 +54,26 @@ def owner_of(partial: Path) -> tuple[int, bool] | None:
     # A name of an earlier sitewatch holds the id alone: a worker process's, on this machine.
     host = rest.partition("-")[0] if rest else _host_id(socket.gethostname())
     return int(pid), host == _host_id(socket.gethostname())
+
+
+def owner_running(partial: Path) -> bool:
+    """Whether the command that owns a partial file (:func:`owner_of`) is another one, still running, or one on
+    another machine, which cannot be looked up from here (its own next run removes the file once it has gone)."""
+    owner = owner_of(partial)
+    if owner is None:
+        return False
+    pid, here = owner
+    if not here:
+        return True
+    if os.name == "nt" or pid == os.getpid():
+        return False  # (Windows: os.kill would end the process, not test it)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
 
 
 def _host_id(name: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from .config import CONFIG_FILE, SETTINGS, load_settings, workspace_setting
 from .errors import StoreError
+from .files import partial_path
 from .store import Store, is_store_url, mask_url, open_store
 
 __all__ = ["Workspace", "init_workspace", "open_workspace", "set_store_setting", "DB_FILE", "ARCHIVE_DIR"]
@@ -127,9 +128,14 @@ def init_workspace(root: Path, store: str | None = None, *, replace: bool = Fals
     try:
         root.mkdir(parents=True, exist_ok=True)
         if not ws.config_path.exists():
-            tmp = ws.config_path.with_suffix(".toml.tmp")
-            tmp.write_text(_default_toml(), encoding="utf-8")
-            tmp.replace(ws.config_path)
+            # A name of this process's own: two `init` of one folder at once both wrote "sitewatch.toml.tmp", and the
+            # second to rename it found it gone ("cannot make a workspace there: No such file or directory").
+            tmp = partial_path(ws.config_path)
+            try:
+                tmp.write_text(_default_toml(), encoding="utf-8")
+                tmp.replace(ws.config_path)
+            finally:
+                tmp.unlink(missing_ok=True)  # a full disk leaves no half file behind
         if store is not None:
             set_store_setting(root, store.strip())
         ws.archive.mkdir(exist_ok=True)
@@ -186,9 +192,12 @@ def set_store_setting(root: Path, url: str) -> None:
         kept.insert(at + 1, line)
     if kept == lines:
         return  # as it was (the demo's own GeoPackage workspace, run again)
-    tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text("\n".join(kept) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    tmp = partial_path(path)
+    try:
+        tmp.write_text("\n".join(kept) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def open_workspace(root: Path) -> Workspace:

@@ -69,6 +69,8 @@ __all__ = [
     "BERTHS_HIDDEN",
     "NOT_DETECTED",
     "load_timeline",
+    "SiteRecords",
+    "read_site_records",
     "timeline_for_site",
     "write_timeline_files",
     "equipment_changes",
@@ -691,16 +693,33 @@ def timeline_to_dict(tl: Timeline, *, sightings: bool = False) -> dict[str, Any]
     )
 
 
+@dataclass(frozen=True)
+class SiteRecords:
+    """A site's observations, their detections and which observations detection has not run on, read at one moment."""
+
+    observations: list[Observation]
+    detections: list[Detection]
+    undetected: set[str]
+
+
+def read_site_records(store: Store, site_id: str) -> SiteRecords:
+    """A site's observations, detections and undetected observations, read in one snapshot of the store.
+
+    Read one after the other, a ``detect`` recording an observation between the reads (its detections and the
+    mark that it was detected in, one transaction) was seen half: detected, but without its detections, so
+    a vessel there read as gone (a departure, then an arrival, and an alert fired for each)."""
+    with store.snapshot():
+        return SiteRecords(
+            store.observations(site_id), store.detections(site_id=site_id), store.undetected(site_id)
+        )
+
+
 def load_timeline(store: Store, site_id: str, params: TimelineParams | None = None) -> Timeline:
-    """Read a site's observations and detections from a store and build its timeline."""
+    """Read a site's observations and detections from a store (:func:`read_site_records`) and build its timeline."""
     site = store.get_site(site_id)
+    records = read_site_records(store, site_id)
     return build_timeline(
-        site_id,
-        store.observations(site_id),
-        store.detections(site_id=site_id),
-        params,
-        site_name=site.name,
-        undetected=store.undetected(site_id),
+        site_id, records.observations, records.detections, params, site_name=site.name, undetected=records.undetected
     )
 
 

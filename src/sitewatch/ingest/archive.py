@@ -26,8 +26,8 @@ from rasterio.errors import RasterioError
 from shapely.geometry import Polygon
 
 from .. import __version__
-from ..errors import IdTakenError, InputError, OutputError, SitewatchError
-from ..files import owner_of, partial_path
+from ..errors import IdTakenError, InputError, OutputError, SiteError, SitewatchError
+from ..files import owner_running, partial_path
 from ..geo import reproject_geometry
 from ..model import Grid, Observation, SceneRef, Site, iso_utc, says_date_only
 from ..store import Store
@@ -124,6 +124,15 @@ def commit_archived(
     moves = list(files) if files is not None else [(partial_path(final), final)]
     try:
         with store.transaction() as db:
+            # A `sites remove` of the site while its images were cut: recorded anyway, they were observations of
+            # no site (and their COGs in an archive folder of none). Under the lock its removal takes (a team store).
+            store._lock(db, f"site {obs.site_id}")
+            if not store.execute("SELECT 1 FROM sites WHERE site_id = ?", (obs.site_id,)):
+                source = obs.provenance.get("source_path") or obs.path
+                raise SiteError(
+                    f"{source}: site {obs.site_id!r} was removed (`sitewatch sites remove`) while this image was being "
+                    "ingested; nothing of it was kept: add the site again, then run the ingest again"
+                )
             if still_named is not None:
                 store._lock(db, NAMING_LOCK)
                 if not still_named():
@@ -145,23 +154,8 @@ def commit_archived(
 
 
 def _writer_running(partial: Path) -> bool:
-    """Whether the command that owns a partial file (:func:`~sitewatch.files.owner_of`) is another one,
-    still running, or one on another machine, which cannot be looked up from here."""
-    owner = owner_of(partial)
-    if owner is None:
-        return False
-    pid, here = owner
-    if not here:
-        return True  # its own next run removes it once it has gone
-    if os.name == "nt" or pid == os.getpid():
-        return False  # (Windows: os.kill would end the process, not test it)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process
-        return True
-    return True
+    """:func:`~sitewatch.files.owner_running` (the name the ingest tests replace)."""
+    return owner_running(partial)
 
 
 def remove_partials(ws: Workspace, site_id: str) -> int:
@@ -281,7 +275,8 @@ def archive_observation(
             moves.append((part, dest))
             copied[key] = dest.relative_to(ws.root).as_posix()
         moves.append((tmp, final))
-    except (OSError, RasterioError, CPLE_BaseError) as exc:
+    # SystemError: rasterio's "Unknown GDAL Error", as when the site's folder is removed (`sites remove`) mid-write.
+    except (OSError, RasterioError, CPLE_BaseError, SystemError) as exc:
         _discard(written)
         if isinstance(exc, SitewatchError):
             raise
@@ -290,6 +285,11 @@ def archive_observation(
         if folder.is_dir() and not _writable(folder):
             # GDAL says only "Attempt to create new tiff file … failed": say which folder, and what to do.
             why = f"{folder} is read-only (a read-only disk or workspace?): make it writable, or use a copy of the workspace"
+        elif isinstance(exc, FileNotFoundError | SystemError) and not tmp.exists():
+            # Its own partial file gone while it was written: the folder went (GDAL's "Unknown GDAL Error", or
+            # "No such file or directory" for the partial name), the work of another command.
+            why += (f"; the file being written was removed from {folder} meanwhile: was the site removed "
+                    f"(`sitewatch sites remove {site.id} --with-observations`) while this ran?")  # fmt: skip
         raise OutputError(f"{final}: cannot write it into the archive ({why})") from exc
     except BaseException:
         _discard(written)

@@ -45,6 +45,7 @@ from ..analysis.occupancy import (
     count_noun,
     equipment_changes,
     observation_date,
+    read_site_records,
 )
 from ..evaluate import latest_evaluation
 from ..model import (
@@ -592,14 +593,16 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
             s for s in store.sites()
             if store.execute("SELECT 1 FROM observations WHERE site_id = ? LIMIT 1", (s.id,))
         ]
-        observations = {s.id: store.observations(s.id) for s in sites}
+        # Each site's observations, detections and undetected ones of one moment (a `detect` may be recording).
+        records = {s.id: read_site_records(store, s.id) for s in sites}
+        observations = {s.id: records[s.id].observations for s in sites}
         # sitewatch change's stored pairs, for the sites that have any
         from .change_section import change_rows
 
         change_pairs = {s.id: pairs_with_regions(store, s.id) for s in sites}
         stored_changes = {s.id: change_rows(change_pairs[s.id], observations[s.id]) for s in sites}
         sections = [
-            _site_section(ws, s, observations[s.id], store.detections(site_id=s.id), params, store.undetected(s.id),
+            _site_section(ws, s, observations[s.id], records[s.id].detections, params, records[s.id].undetected,
                           change_pairs[s.id])  # fmt: skip
             for s in sites
         ]

@@ -91,6 +91,7 @@ from shapely.geometry import LineString, Point, Polygon, mapping
 from shapely.ops import unary_union
 
 from ..errors import InputError, OutputError, SitewatchError
+from ..files import owner_of, owner_running, partial_path
 from ..geo import reproject_geometry
 from ..model import Berth, Site
 from ..sites import sites_to_geojson
@@ -626,7 +627,9 @@ def _write_tif(path: Path, bands: list[F64], names: Sequence[str], grid: PixelGr
         "blockysize": 256,
         "interleave": "band" if len(bands) > 1 else "pixel",
     }
-    tmp = path.with_name(path.name + ".partial")
+    # A name of this process's own: two `simulate` runs into one folder at once wrote the same ".partial" file,
+    # so one renamed a file the other was still writing (a torn GeoTIFF) and the other failed to find its own.
+    tmp = partial_path(path)
     try:
         with rasterio.open(tmp, "w", **profile) as dst:
             for i, (band, name) in enumerate(zip(bands, names, strict=True), start=1):
@@ -640,7 +643,7 @@ def _write_tif(path: Path, bands: list[F64], names: Sequence[str], grid: PixelGr
 
 
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".partial")
+    tmp = partial_path(path)  # this process's own, as in _write_tif
     try:
         tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         os.replace(tmp, path)
@@ -765,6 +768,17 @@ def _remove_scenes(out_dir: Path, foreign: dict[str, list[Path]], keep_sites: se
                 folder.rmdir()
 
 
+def _remove_partials(out_dir: Path, site_ids: Sequence[str]) -> None:
+    """Delete the files a killed run left half-written (:func:`_write_tif`, :func:`_write_json`); those of another
+    run writing into the folder at this moment are left alone, as ingest leaves them (:func:`owner_running`)."""
+    names = [".scenario.json.*.partial"] + [f"{sid}/{pattern}" for sid in site_ids
+                                             for pattern in (".sim-*.partial", ".layout.geojson.*.partial")]  # fmt: skip
+    for partial in (p for name in names for p in out_dir.glob(name)):
+        # (this process's own too: another simulate() of it, in a thread, may be writing it)
+        if owner_of(partial) != (os.getpid(), True) and not owner_running(partial):
+            partial.unlink(missing_ok=True)
+
+
 @contextmanager
 def _writing_into(out_dir: Path) -> Iterator[None]:
     """Name the folder or file that cannot be written (read-only, a file in the way, a full disk):
@@ -823,6 +837,7 @@ def simulate(
             # Scenes an earlier run wrote for this scenario before its dates or sites were edited:
             # left in place they would be ingested with truth the scenario no longer says.
             _remove_scenes(out_dir, {scenario.name: stale}, {s.id for s in scenario.sites})
+        _remove_partials(out_dir, [s.id for s in scenario.sites])
         resolved = scenario_to_json(scenario, scenes)
         resolved["seed"] = seed
         _write_json(out_dir / "scenario.json", resolved)

@@ -19,6 +19,9 @@ __all__ = ["known_event_keys", "record_events", "pending_events", "mark_delivere
 _LOCK = "sitewatch alerts check"
 """What two ``alerts check`` runs at once (cron runs overlapping, two members of a team store) take turns on."""
 
+_DELIVERY = "alerts webhook"
+"""What two ``alerts check`` runs take turns on to post an event (:meth:`~sitewatch.store.Store.turn`)."""
+
 
 @contextmanager
 def alerts_turn(store: Store) -> Iterator[None]:
@@ -89,11 +92,15 @@ def deliver_pending(store: Store, post: Callable[[Mapping[str, Any]], None]) -> 
     (another run may have posted it meanwhile), posted and marked delivered together, so that an event is
     never posted by two runs and a run stopped in the middle leaves it pending. The first failure ends the
     delivery (each other would wait out the timeout) and is kept with the event. Returns the keys delivered
-    and the error of the one that failed."""
+    and the error of the one that failed.
+
+    The turn is :meth:`~sitewatch.store.Store.turn`'s, not a write transaction: a slow receiver (seconds an
+    event, up to the timeout) kept every other command from writing to a GeoPackage while it was posted to,
+    and one waiting longer than the store's busy timeout stopped with an error."""
     delivered: list[str] = []
     errors: dict[str, str] = {}
     for key in [e["event_id"] for e in pending_events(store)]:
-        with alerts_turn(store):
+        with store.turn(_DELIVERY):
             rows = store.execute("SELECT event FROM alert_events WHERE event_key = ? AND webhook_pending", (key,))
             if not rows:
                 continue

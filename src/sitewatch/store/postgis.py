@@ -395,6 +395,14 @@ class PostgisStore(Store):
     def _lock(self, db: Connection, key: str) -> None:
         db.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (key,))
 
+    @contextmanager
+    def turn(self, key: str) -> Iterator[None]:
+        """A turn on ``key`` that other members' turns on it wait for: a transaction holding the advisory lock
+        :meth:`_lock` takes, which other members' writes do not wait for (they lock rows, not the store)."""
+        with self.transaction() as db:
+            self._lock(db, key)
+            yield
+
     def _lock_tables(self, db: Connection, tables: Iterable[str]) -> None:
         """``LOCK TABLE … IN EXCLUSIVE MODE``: other sessions' writes wait for this transaction, their reads do not."""
         db.execute(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE")

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -374,6 +375,30 @@ class Store:
         """Inside a transaction, keep every other writer out of ``tables`` to its end (reads go on). SQLite
         has nothing to do: its write transactions (``BEGIN IMMEDIATE``) hold the whole file already."""
 
+    @contextmanager
+    def turn(self, key: str) -> Iterator[None]:
+        """A turn on ``key`` that other commands' turns on it wait for, without keeping anyone else from writing
+        meanwhile: for a step that takes long and writes little (``alerts check`` posting an event to a webhook),
+        which inside :meth:`transaction` would hold the whole file's lock and make every other command wait
+        for it, then give up after :data:`BUSY_TIMEOUT_S`. SQLite: an operating-system lock on a hidden file
+        beside the database (``.sitewatch.gpkg.KEY.lock``), waited for as long as the other holds it;
+        a :class:`StoreError` naming that file when it cannot be made."""
+        from .filelock import held_file_lock
+
+        slug = re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-")
+        path = self.path.with_name(f".{self.path.name}.{slug}.lock")
+
+        def say_waiting() -> None:
+            logging.getLogger(__name__).info("%s: waiting for another command's turn (%s)", self.path, key)
+
+        with ExitStack() as held:
+            try:
+                held.enter_context(held_file_lock(path, say_waiting))
+            except OSError as exc:
+                raise StoreError(f"{path}: cannot make the lock file of {key!r} beside the workspace database "
+                                 f"({exc.strerror or exc})") from exc  # fmt: skip
+            yield
+
     def _touch(self, db: Connection, table: str) -> None:
         db.execute(
             "UPDATE gpkg_contents SET last_change = ? WHERE table_name = ?", (_now(), table)
@@ -453,6 +478,7 @@ class Store:
         detections and the scenes no other observation names too (their archived files are the
         caller's to remove, after this commits)."""
         with self.transaction() as db:
+            self._lock(db, f"site {site_id}")  # an ingest's commit into it checks that it is there under this lock
             if db.execute("DELETE FROM sites WHERE site_id = ?", (site_id,)).rowcount == 0:
                 raise SiteError(f"no site {site_id!r} in this workspace")
             db.execute("DELETE FROM berths WHERE site_id = ?", (site_id,))

@@ -127,9 +127,7 @@ def init_workspace(root: Path, store: str | None = None, *, replace: bool = Fals
     try:
         root.mkdir(parents=True, exist_ok=True)
         if not ws.config_path.exists():
-            tmp = ws.config_path.with_suffix(".toml.tmp")
-            tmp.write_text(_default_toml(), encoding="utf-8")
-            tmp.replace(ws.config_path)
+            _write_whole(ws.config_path, _default_toml())
         if store is not None:
             set_store_setting(root, store.strip())
         ws.archive.mkdir(exist_ok=True)
@@ -186,9 +184,18 @@ def set_store_setting(root: Path, url: str) -> None:
         kept.insert(at + 1, line)
     if kept == lines:
         return  # as it was (the demo's own GeoPackage workspace, run again)
+    _write_whole(path, "\n".join(kept) + "\n")
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write sitewatch.toml by way of a temporary file beside it, removed when the write fails (a full disk):
+    the settings are the old file or the new one, and no half-written ``.toml.tmp`` stays behind."""
     tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text("\n".join(kept) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def open_workspace(root: Path) -> Workspace:

@@ -27,7 +27,7 @@ from shapely.geometry import Polygon
 
 from .. import __version__
 from ..errors import IdTakenError, InputError, OutputError, SitewatchError
-from ..files import owner_of, partial_path
+from ..files import owner_of, partial_path, why_not_written
 from ..geo import reproject_geometry
 from ..model import Grid, Observation, SceneRef, Site, iso_utc, says_date_only
 from ..store import Store
@@ -282,11 +282,13 @@ def archive_observation(
             copied[key] = dest.relative_to(ws.root).as_posix()
         moves.append((tmp, final))
     except (OSError, RasterioError, CPLE_BaseError) as exc:
-        _discard(written)
         if isinstance(exc, SitewatchError):
+            _discard(written)
             raise
-        # A full disk, a read-only or vanished workspace: GDAL's or the system's words, and the file.
-        why = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else str(exc)
+        # A full disk, a read-only or vanished workspace: the system's words (GDAL's have none for a full
+        # disk: told by the room left, before the partial files give theirs back), and the file.
+        why = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else why_not_written(exc, tmp)
+        _discard(written)
         if folder.is_dir() and not _writable(folder):
             # GDAL says only "Attempt to create new tiff file … failed": say which folder, and what to do.
             why = f"{folder} is read-only (a read-only disk or workspace?): make it writable, or use a copy of the workspace"

@@ -1,0 +1,139 @@
+"""A disk that fills mid-write: the error names the file and says the disk is full, nothing half-written
+stays behind, and the same command run again once there is room completes.
+
+GDAL says nothing of a full disk in the error it raises ("TIFFAppendToStrip:Write error at scanline 1024";
+libtiff's own "No space left on device" goes to standard error alone): sitewatch tells it by the room left
+on the disk. These tests make GDAL's writes really fail by pointing them at /dev/full, whose every write
+fails with ENOSPC, and report no room left where the file was going (``files._room_left``), as a disk that
+filled does; they need neither root nor a mount.
+"""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from click.testing import CliRunner
+
+import sitewatch.files as files
+from sitewatch.cli import main
+from sitewatch.errors import OutputError
+from sitewatch.files import written_whole
+from sitewatch.testing import site_utm_origin, tiny_site, workspace_with_sites, write_tiff
+
+needs_dev_full = pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+
+TINY = """
+name: tiny
+seed: 3
+sites:
+  - id: dunai
+    layout:
+      land: [[[-1700, 200], [1700, 200], [1700, 1700], [-1700, 1700]]]
+      berths: [{id: quay, line: [[-300, 200], [300, 200]]}]
+acquisitions:
+  - {name: sar, site: dunai, sensor: sar, start: 2024-10-17, end: 2024-10-17, revisit_days: 1}
+vessels: []
+"""
+
+
+@pytest.fixture()
+def no_room(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk a write fails on has no room left, as one that filled."""
+    monkeypatch.setattr(files, "_room_left", lambda path: 0, raising=False)
+
+
+def _gtiff(path: Path) -> None:
+    with rasterio.open(path, "w", driver="GTiff", width=512, height=512, count=1, dtype="float32",
+                       crs="EPSG:32653", transform=Affine(10, 0, 5e5, 0, -10, 4.7e6), compress="deflate") as ds:  # fmt: skip
+        ds.write(np.random.default_rng(0).random((512, 512), dtype=np.float32), 1)
+
+
+@needs_dev_full
+def test_a_gdal_write_on_a_full_disk_says_so_and_leaves_nothing(tmp_path: Path, no_room: None) -> None:
+    """A mask or GeoPackage GDAL could not finish was "cannot write it (TIFFAppendToStrip:Write error at
+    scanline 0)": nothing said the disk was full."""
+    out = tmp_path / "mask.tif"
+    with pytest.raises(OutputError, match=r"mask\.tif: cannot write it \(No space left on device\)$"):
+        with written_whole(out) as tmp:
+            tmp.symlink_to("/dev/full")
+            _gtiff(tmp)
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_dev_full
+def test_a_gdal_write_that_fails_with_room_left_keeps_gdal_s_words(tmp_path: Path) -> None:
+    """Not every failed write is a full disk: with room left, GDAL's own words are given, not a guess."""
+    with pytest.raises(OutputError, match=r"mask\.tif: cannot write it \((?!No space).*(Write|Seek|IO) error"):
+        with written_whole(tmp_path / "mask.tif") as tmp:
+            tmp.symlink_to("/dev/full")
+            _gtiff(tmp)
+
+
+@needs_dev_full
+def test_ingest_on_a_full_disk_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_room: None) -> None:
+    """Ingest named the archive file, but as the reason GDAL's "TIFFWriteDirectoryTagData:IO error writing tag data"."""
+    import sitewatch.ingest.archive as archive
+
+    site = tiny_site()
+    ws = workspace_with_sites(tmp_path / "ws", site)
+    crs, x0, y0 = site_utm_origin(site)
+    data = np.random.default_rng(0).gamma(4.5, 0.01 / 4.5, (260, 220)).astype("float32")
+    src = write_tiff(tmp_path / "a_20241017.tif", data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0),
+                     descriptions=["VV"], tags={"SITEWATCH_ACQUIRED": "2024-10-17T09:30:00Z"})  # fmt: skip
+    full = tmp_path / "full.tif"
+    full.symlink_to("/dev/full")
+    monkeypatch.setattr(archive, "partial_path", lambda final, owner=None: full)
+    res = CliRunner().invoke(main, ["-q", "ingest", site.id, str(src), "-w", str(ws.root)])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.exception
+    want = f"{ws.archive / site.id / 'a_20241017.tif'}: cannot write it into the archive (No space left on device)"
+    assert want in res.output, res.output
+    assert list((ws.archive / site.id).iterdir()) == []
+    with ws.store() as store:
+        assert store.counts()["observations"] == 0
+
+
+@needs_dev_full
+def test_simulate_on_a_full_disk_names_the_scene_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo and `sitewatch simulate` said only "simulated: cannot write the simulated scenes there (Write
+    failed. See previous exception for details.)": neither the file nor that the disk was full."""
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(TINY, encoding="utf-8")
+    out = tmp_path / "out"
+    scene = out / "dunai" / "sim-sar-dunai-20241017T0930.tif"
+    scene.parent.mkdir(parents=True)
+    scene.with_name(scene.name + ".partial").symlink_to("/dev/full")  # where the scene is written first
+    monkeypatch.setattr(files, "_room_left", lambda path: 0, raising=False)
+    res = CliRunner().invoke(main, ["-q", "simulate", str(scenario), "--out", str(out)])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.exception
+    assert f"{scene}: cannot write it (No space left on device)" in res.output, res.output
+    assert not any(p.name.endswith(".partial") for p in out.rglob("*")) and not scene.exists()
+    monkeypatch.undo()  # room again: the same command completes
+    res = CliRunner().invoke(main, ["-q", "simulate", str(scenario), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert scene.is_file()
+
+
+def test_init_on_a_full_disk_leaves_no_half_settings_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sitewatch init` on a full disk left a `sitewatch.toml.tmp` behind (empty, or cut where the disk filled)."""
+    write_text = Path.write_text
+
+    def fills(self: Path, text: str, *args: object, **kwargs: object) -> int:
+        if self.name.endswith(".toml.tmp"):
+            write_text(self, text[:100], encoding="utf-8")  # as far as there was room
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write_text(self, text, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "write_text", fills)
+    root = tmp_path / "ws"
+    res = CliRunner().invoke(main, ["-q", "init", str(root)])
+    assert res.exit_code == 1 and "No space left on device" in res.output, res.output
+    assert sorted(p.name for p in root.iterdir()) == []
+    monkeypatch.undo()
+    res = CliRunner().invoke(main, ["-q", "init", str(root)])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in root.iterdir()) == ["archive", "sitewatch.gpkg", "sitewatch.toml"]

@@ -137,3 +137,46 @@ def test_init_on_a_full_disk_leaves_no_half_settings_file(tmp_path: Path, monkey
     res = CliRunner().invoke(main, ["-q", "init", str(root)])
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in root.iterdir()) == ["archive", "sitewatch.gpkg", "sitewatch.toml"]
+
+
+
+def _copy_into_a_full_disk(src: Path, dst: Path) -> None:
+    """shutil.copyfile on a full disk (Linux, os.sendfile): its error names the file read, then the one written."""
+    raise OSError(errno.ENOSPC, "No space left on device", str(src), None, str(dst))
+
+
+@pytest.mark.parametrize("copy", ["system", "sendfile"])
+def test_ingest_names_the_sidecar_the_disk_had_no_room_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, copy: str) -> None:
+    """A sidecar (NAME.truth.geojson) copied into the archive of a full disk was reported as "No space left on
+    device: INPUT/NAME.truth.geojson", the input file read rather than the archive file written; a write
+    error without a file name said "No space left on device: None"."""
+    import sitewatch.ingest.archive as archive
+
+    site = tiny_site()
+    ws = workspace_with_sites(tmp_path / "ws", site)
+    crs, x0, y0 = site_utm_origin(site)
+    data = np.random.default_rng(0).gamma(4.5, 0.01 / 4.5, (260, 220)).astype("float32")
+    (tmp_path / "in").mkdir()
+    src = write_tiff(tmp_path / "in" / "a_20241017.tif", data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0),
+                     descriptions=["VV"], tags={"SITEWATCH_ACQUIRED": "2024-10-17T09:30:00Z"})  # fmt: skip
+    src.with_name("a_20241017.truth.geojson").write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    folder = ws.archive / site.id
+    if copy == "sendfile":
+        monkeypatch.setattr(archive.shutil, "copyfile", _copy_into_a_full_disk)
+        reason = f"No space left on device: {folder / 'a_20241017.truth.geojson'}"
+    elif Path("/dev/full").exists():  # a write into /dev/full fails as on a full disk; its error names no file
+        full = tmp_path / "full.json"
+        full.symlink_to("/dev/full")
+        partial_path = archive.partial_path
+        monkeypatch.setattr(archive, "partial_path", lambda final, owner=None: full if final.suffix == ".geojson" else partial_path(final, owner))
+        reason = "No space left on device"
+    else:
+        pytest.skip("needs /dev/full (Linux)")
+    res = CliRunner().invoke(main, ["-q", "ingest", site.id, str(src), "-w", str(ws.root)])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.exception
+    assert f"{folder / 'a_20241017.tif'}: cannot write it into the archive ({reason})\n" in res.output, res.output
+    assert list(folder.iterdir()) == []
+    monkeypatch.undo()  # room again: the rerun archives both
+    res = CliRunner().invoke(main, ["-q", "ingest", site.id, str(src), "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in folder.iterdir()) == ["a_20241017.tif", "a_20241017.truth.geojson"]

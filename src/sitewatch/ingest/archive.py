@@ -287,7 +287,14 @@ def archive_observation(
             raise
         # A full disk, a read-only or vanished workspace: the system's words (GDAL's have none for a full
         # disk: told by the room left, before the partial files give theirs back), and the file.
-        why = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else why_not_written(exc, tmp)
+        if isinstance(exc, OSError) and exc.strerror:
+            # A copy's error names the file read first and the one written second (shutil.copyfile on a full
+            # disk): the one written, by its final name, is where the room or the right was missing.
+            finals = {str(part): dest for part, (_, dest) in zip(sidecar_partials, sidecar_files, strict=True)}
+            where = exc.filename2 or exc.filename
+            why = exc.strerror + (f": {finals.get(str(where), where)}" if where else "")
+        else:
+            why = why_not_written(exc, tmp)
         _discard(written)
         if folder.is_dir() and not _writable(folder):
             # GDAL says only "Attempt to create new tiff file … failed": say which folder, and what to do.

@@ -11,6 +11,9 @@ filled does; they need neither root nor a mount.
 from __future__ import annotations
 
 import errno
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -180,3 +183,28 @@ def test_ingest_names_the_sidecar_the_disk_had_no_room_for(tmp_path: Path, monke
     res = CliRunner().invoke(main, ["-q", "ingest", site.id, str(src), "-w", str(ws.root)])
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in folder.iterdir()) == ["a_20241017.tif", "a_20241017.truth.geojson"]
+
+
+def _file_size_limit(limit: int) -> Callable[[], None]:
+    def limit_it() -> None:  # (in the child, before it runs: Python there ignores SIGXFSZ, so a write past it fails)
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+
+    return limit_it
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX's")
+def test_init_that_runs_out_of_room_making_the_database_leaves_none(tmp_path: Path) -> None:
+    """`sitewatch init` on a disk that filled as it made sitewatch.gpkg left it behind, empty or migrated part of
+    the way, which later commands took for a workspace's database."""
+    root = tmp_path / "ws"
+    command = [sys.executable, "-m", "sitewatch", "-q", "init", str(root)]
+    # Room for sitewatch.toml (2 kB), not for the GeoPackage's tables (over 100 kB).
+    run = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", preexec_fn=_file_size_limit(40_000), timeout=120)
+    assert run.returncode == 1, run.stderr
+    assert f"{root / 'sitewatch.gpkg'}: " in run.stderr and "Traceback" not in run.stderr, run.stderr
+    assert not (root / "sitewatch.gpkg").exists() and not any(p.name.endswith(("-journal", ".tmp")) for p in root.iterdir())
+    run = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", timeout=120)  # room again
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in root.iterdir()) == ["archive", "sitewatch.gpkg", "sitewatch.toml"]

@@ -135,7 +135,16 @@ def init_workspace(root: Path, store: str | None = None, *, replace: bool = Fals
         where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(root) else ""
         raise StoreError(f"{root}: cannot make a workspace there: {exc.strerror or exc}{where}") from exc
     if not given_store:
-        ws.store(create=True).close()  # the folder's GeoPackage (or SITEWATCH_STORE's store), the folder now there
+        new_db = not ws.store_url and not ws.db_path.exists()
+        try:
+            ws.store(create=True).close()  # the folder's GeoPackage (or SITEWATCH_STORE's store), the folder now there
+        except StoreError:
+            if new_db:
+                # A disk that filled while the GeoPackage was made (its tables, a migration at a time): no database
+                # half made stays behind for a later command to take for a workspace; init again makes it whole.
+                for made in (ws.db_path, ws.db_path.with_name(f"{DB_FILE}-journal")):
+                    made.unlink(missing_ok=True)
+            raise
     return ws
 
 

@@ -208,3 +208,50 @@ def test_init_that_runs_out_of_room_making_the_database_leaves_none(tmp_path: Pa
     run = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", timeout=120)  # room again
     assert run.returncode == 0, run.stderr
     assert sorted(p.name for p in root.iterdir()) == ["archive", "sitewatch.gpkg", "sitewatch.toml"]
+
+
+def _jp2_pair(tmp_path: Path) -> tuple[Path, Path]:
+    from test_change_blocks import _dn, _jp2_folder, _pair
+
+    before, after, _ = _pair()
+    return _jp2_folder(tmp_path / "b", _dn(before)), _jp2_folder(tmp_path / "a", _dn(after))
+
+
+def test_a_temporary_folder_that_fills_as_change_image_keeps_values_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """change-image keeps JPEG 2000 dates' decoded values in a temporary file (about 2 GB for a Sentinel-2 tile
+    pair): a temporary folder that filled ended it in a traceback (OSError: [Errno 28] from os.pwrite)."""
+    import sitewatch.change_image_rows as rows
+
+    b, a = _jp2_pair(tmp_path)
+    pwrite = rows.os.pwrite
+
+    def fills(fd: int, data: memoryview, at: int) -> int:
+        if at > 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return pwrite(fd, data, at)
+
+    monkeypatch.setattr(rows.os, "pwrite", fills)
+    res = CliRunner().invoke(main, ["-q", "change-image", str(b), str(a), "--out", str(tmp_path / "c.geojson")])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.exception
+    want = f"{rows.tempfile.gettempdir()}: cannot keep the images' values there while they are compared (No space left on device); "
+    assert want in res.output and "TMPDIR" in res.output, res.output
+    assert not (tmp_path / "c.geojson").exists()
+
+
+def test_a_write_of_kept_values_cut_short_is_carried_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write into a disk that fills is cut short before it fails (os.pwrite returns the bytes it wrote): the
+    rest of the values was never written, and the comparison ended in a traceback when it read them back ("the
+    temporary copy of the image's rows 0-150 came back short"), even where the next write would have fitted."""
+    import sitewatch.change_image_rows as rows
+    from sitewatch.change_image import change_images
+
+    b, a = _jp2_pair(tmp_path)
+    _, whole = change_images(b, a)
+    pwrite = rows.os.pwrite
+
+    def half(fd: int, data: memoryview, at: int) -> int:
+        return pwrite(fd, data[: max(1, len(data) // 2)], at)
+
+    monkeypatch.setattr(rows.os, "pwrite", half)
+    _, cut = change_images(b, a)
+    assert np.array_equal(cut.changed, whole.changed) and cut.regions == whole.regions and whole.regions

@@ -255,3 +255,20 @@ def test_a_write_of_kept_values_cut_short_is_carried_on(tmp_path: Path, monkeypa
     monkeypatch.setattr(rows.os, "pwrite", half)
     _, cut = change_images(b, a)
     assert np.array_equal(cut.changed, whole.changed) and cut.regions == whole.regions and whole.regions
+
+
+def test_a_disk_with_less_room_than_the_file_counts_as_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GDAL's COG driver removes its temporary files before it raises, so a disk that filled as ingest wrote a
+    COG had megabytes free again when the error was read, and ingest gave GDAL's "TIFFAppendToStrip:Seek error
+    at scanline 768" (the demo on a disk that filled during ingest)."""
+    from rasterio.errors import RasterioIOError
+
+    gdal = RasterioIOError("Write failed. See previous exception for details.")
+    gdal.__cause__ = RuntimeError("TIFFAppendToStrip:Seek error at scanline 768")
+    monkeypatch.setattr(files, "_room_left", lambda path: 3 << 20)  # 3 MiB left
+    assert files.why_not_written(gdal, Path("x.tif"), size=17 << 20) == "No space left on device"
+    assert files.why_not_written(gdal, Path("x.tif"), size=2 << 20) == "TIFFAppendToStrip:Seek error at scanline 768"
+    assert files.why_not_written(gdal, Path("x.tif")) == "TIFFAppendToStrip:Seek error at scanline 768"
+    monkeypatch.setattr(files, "_room_left", lambda path: 1000)
+    assert files.why_not_written(gdal, Path("x.tif")) == "No space left on device"
+    assert files.why_not_written(OSError(errno.EACCES, "Permission denied"), Path("x.tif")) == "Permission denied"

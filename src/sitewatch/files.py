@@ -77,16 +77,17 @@ def _host_id(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:6]
 
 
-def why_not_written(exc: BaseException, path: Path | str) -> str:
+def why_not_written(exc: BaseException, path: Path | str, size: int = 0) -> str:
     """Why writing ``path`` failed, in words to act on: the system's (``No space left on device``,
     ``Permission denied``) where the error has them. GDAL's write errors have none: a full disk is
     "TIFFAppendToStrip:Write error at scanline 1024", or a seek error, with libtiff's own line on
-    standard error the only one to say why. So where the disk holding ``path`` has next to no room left,
-    that is the reason; GDAL's words otherwise. Call it before the partial file is removed, which frees
-    the room it took."""
+    standard error the only one to say why. So where the disk holding ``path`` has less room left than
+    1 MiB, or than the ``size`` the file was to take (GDAL's COG driver removes its temporary files
+    before it raises, giving their room back), that is the reason; GDAL's words otherwise. Call it before
+    the partial file is removed, which frees the room it took."""
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
-    if _room_left(Path(path)) < _FULL_BELOW:
+    if _room_left(Path(path)) < max(_FULL_BELOW, size):
         return NO_SPACE
     return str(exc.__cause__ or exc)
 

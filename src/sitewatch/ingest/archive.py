@@ -294,7 +294,7 @@ def archive_observation(
             where = exc.filename2 or exc.filename
             why = exc.strerror + (f": {finals.get(str(where), where)}" if where else "")
         else:
-            why = why_not_written(exc, tmp)
+            why = why_not_written(exc, tmp, size=data.nbytes)  # (the pixels uncompressed: the most a COG takes)
         _discard(written)
         if folder.is_dir() and not _writable(folder):
             # GDAL says only "Attempt to create new tiff file … failed": say which folder, and what to do.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import struct
+import subprocess
+import sys
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -646,3 +648,47 @@ END;""")
         names = {r[0] for r in store.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     assert "rtree_detections_geom_update1" not in names and "rtree_detections_geom_update6" in names
     assert _index_problems(again) == []
+
+
+
+_WRITE_PAST_THE_LIMIT = """
+import resource, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from test_store import _det, _obs
+from sitewatch.errors import StoreError
+from sitewatch.sites import builtin_sites
+from sitewatch.store import Store
+
+path = Path(sys.argv[1])
+with Store(path) as store:
+    obs = _obs()
+    store.put_site(builtin_sites()["dunai"])
+    store.put_observation(obs)
+    store.replace_detections(obs, [_det(obs, 0)])
+    # No file may grow past the database's size now (as on a disk that fills; Python ignores SIGXFSZ).
+    resource.setrlimit(resource.RLIMIT_FSIZE, (path.stat().st_size, resource.RLIM_INFINITY))
+    try:
+        store.replace_detections(obs, [_det(obs, i) for i in range(5000)])
+    except StoreError as exc:
+        print("StoreError:", exc)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    print("detections:", store.counts()["detections"])
+    store.replace_detections(obs, [_det(obs, i) for i in range(5000)])
+    print("then:", store.counts()["detections"])
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX's")
+def test_a_write_that_fails_mid_statement_is_named_and_leaves_the_rows_as_they_were(tmp_path: Path) -> None:
+    """A write that fails mid-statement (a full disk, a file-size limit) has SQLite roll the transaction
+    back itself; the store then ran ROLLBACK again, and `sitewatch change` on a full disk ended in a traceback
+    saying "cannot rollback - no transaction is active" instead of naming the database and what failed."""
+    path = tmp_path / "db.gpkg"
+    run = subprocess.run(
+        [sys.executable, "-c", _WRITE_PAST_THE_LIMIT, str(path), str(Path(__file__).parent)],
+        capture_output=True, text=True, encoding="utf-8", timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert f"StoreError: {path}: cannot write to the workspace database (disk I/O error)" in run.stdout, run.stdout
+    assert "detections: 1\nthen: 5000" in run.stdout, run.stdout

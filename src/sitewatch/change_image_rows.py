@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .change.compare import OPTICAL_BANDS
-from .errors import InputError
+from .errors import InputError, OutputError
 from .model import Grid
 
 if TYPE_CHECKING:
@@ -104,7 +104,8 @@ class _Spill:
 
     def __init__(self, height: int, width: int) -> None:
         self.height, self.width = height, width
-        self._file = tempfile.TemporaryFile(prefix="sitewatch-rows-")
+        self.folder = Path(tempfile.gettempdir())
+        self._file = tempfile.TemporaryFile(prefix="sitewatch-rows-", dir=self.folder)
         # The pair that reads it is handed to the caller, with no close of its own: the file is closed
         # when the spill goes (as TemporaryDirectory is removed), not by the file object's own finaliser,
         # which warns (ResourceWarning, "unclosed file"). :meth:`close` closes it sooner.
@@ -123,8 +124,18 @@ class _Spill:
                 self._at[name] = (self._end, v.dtype)
                 self._end += self.height * self.width * v.dtype.itemsize
             start, dtype = self._at[name]
-            data = np.ascontiguousarray(v, dtype)
-            os.pwrite(self._file.fileno(), data.data.cast("B"), start + a * self.width * dtype.itemsize)
+            left = np.ascontiguousarray(v, dtype).data.cast("B")
+            at = start + a * self.width * dtype.itemsize
+            try:
+                while left:  # a write the disk filled during is cut short, not failed: its next part says why
+                    n = os.pwrite(self._file.fileno(), left, at)
+                    left, at = left[n:], at + n
+            except OSError as exc:
+                raise OutputError(
+                    f"{self.folder}: cannot keep the images' values there while they are compared "
+                    f"({exc.strerror or exc}); free some room there, or set TMPDIR to a folder on a disk with more "
+                    "(a Sentinel-2 tile pair takes about 2 GB)"
+                ) from exc
 
     def read(self, a: int, b: int) -> dict[str, NDArray[Any]]:
         """Rows ``a`` to ``b`` of every value kept, as written."""

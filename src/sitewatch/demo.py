@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .config import load_settings
 from .detection import detect_site
 from .errors import InputError
+from .files import write_text_atomic
 from .ingest import ingest_paths
 from .model import direction_counts
 from .sites import builtin_sites, read_sites_file
@@ -103,9 +104,7 @@ def _scenario_matches(simulated: Path, scenario_json: dict[str, Any]) -> bool:
 
 
 def _mark_complete(simulated: Path, scenario_json: dict[str, Any]) -> None:
-    tmp = simulated / (_COMPLETE + ".partial")
-    tmp.write_text(json.dumps(scenario_json, default=str, sort_keys=True), encoding="utf-8")
-    tmp.replace(simulated / _COMPLETE)
+    write_text_atomic(simulated / _COMPLETE, json.dumps(scenario_json, default=str, sort_keys=True))
 
 
 def _refuse_own_workspace(out: Path, demo_sites: set[str]) -> None:
@@ -154,7 +153,7 @@ def _write_exports(ws: Workspace, site_ids: Sequence[str]) -> tuple[Path, ...]:
     their stored change regions as ``exports/changes.geojson`` and ``.kml`` when change was run on one."""
     from .report.change_exports import changes_to_kml, stored_changes_to_geojson
     from .report.detection_exports import detections_to_kml
-    from .report.exports import detections_to_geojson, write_text_atomic
+    from .report.exports import detections_to_geojson
     from .store.changes import change_pairs
 
     with ws.store() as store:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import secrets
+import shutil
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +14,23 @@ from pathlib import Path
 
 from .errors import InputError, OutputError
 
-__all__ = ["is_file", "owner_of", "owner_running", "partial_owner", "partial_path", "write_text_atomic", "written_whole"]
+__all__ = [
+    "is_file",
+    "owner_of",
+    "owner_running",
+    "partial_owner",
+    "partial_path",
+    "why_not_written",
+    "write_text_atomic",
+    "written_whole",
+]
+
+NO_SPACE = os.strerror(errno.ENOSPC)
+"""The system's words for a full disk ("No space left on device"), said for GDAL's write errors on one too."""
+
+_FULL_BELOW = 1 << 20
+"""Free bytes under which the disk a write failed on counts as full: a write that ran out of room leaves
+less than one of its blocks (at most a few hundred kB: a tile, a page) unused."""
 
 
 def is_file(path: Path) -> bool:
@@ -80,6 +98,32 @@ def _host_id(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:6]
 
 
+def why_not_written(exc: BaseException, path: Path | str, size: int = 0) -> str:
+    """Why writing ``path`` failed, in words to act on: the system's (``No space left on device``,
+    ``Permission denied``) where the error has them. GDAL's write errors have none: a full disk is
+    "TIFFAppendToStrip:Write error at scanline 1024", or a seek error, with libtiff's own line on
+    standard error the only one to say why. So where the disk holding ``path`` has less room left than
+    1 MiB, or than the ``size`` the file was to take (GDAL's COG driver removes its temporary files
+    before it raises, giving their room back), that is the reason; GDAL's words otherwise. Call it before
+    the partial file is removed, which frees the room it took."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if _room_left(Path(path)) < max(_FULL_BELOW, size):
+        return NO_SPACE
+    return str(exc.__cause__ or exc)
+
+
+def _room_left(path: Path) -> int:
+    """Free bytes on the disk holding ``path`` (the nearest folder of it that exists); the most there
+    can be when that cannot be told."""
+    for folder in (path, *path.parents):
+        try:
+            return shutil.disk_usage(folder).free
+        except OSError:
+            continue
+    return 1 << 62
+
+
 def write_text_atomic(path: Path | str, text: str | bytes, *, make_folder: bool = True) -> Path:
     """Write ``text`` (UTF-8) or bytes to ``path`` whole or not at all: a temporary file renamed into place.
 
@@ -126,9 +170,10 @@ def written_whole(path: Path, failures: tuple[type[Exception], ...] = ()) -> Ite
         yield tmp
         os.replace(tmp, path)
     except caught as exc:
+        # Its own message would name the partial file (or "the workspace database"): the cause says why,
+        # told while the partial file still takes its room on a disk that filled.
+        reason = why_not_written(exc, tmp)
         tmp.unlink(missing_ok=True)
-        # Its own message would name the partial file (or "the workspace database"): the cause says why.
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else (exc.__cause__ or exc)
         raise OutputError(f"{path}: cannot write it ({reason})") from exc
     except BaseException:
         tmp.unlink(missing_ok=True)

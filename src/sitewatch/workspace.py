@@ -128,14 +128,7 @@ def init_workspace(root: Path, store: str | None = None, *, replace: bool = Fals
     try:
         root.mkdir(parents=True, exist_ok=True)
         if not ws.config_path.exists():
-            # A name of this process's own: two `init` of one folder at once both wrote "sitewatch.toml.tmp", and the
-            # second to rename it found it gone ("cannot make a workspace there: No such file or directory").
-            tmp = partial_path(ws.config_path)
-            try:
-                tmp.write_text(_default_toml(), encoding="utf-8")
-                tmp.replace(ws.config_path)
-            finally:
-                tmp.unlink(missing_ok=True)  # a full disk leaves no half file behind
+            _write_whole(ws.config_path, _default_toml())
         if store is not None:
             set_store_setting(root, store.strip())
         ws.archive.mkdir(exist_ok=True)
@@ -143,7 +136,16 @@ def init_workspace(root: Path, store: str | None = None, *, replace: bool = Fals
         where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(root) else ""
         raise StoreError(f"{root}: cannot make a workspace there: {exc.strerror or exc}{where}") from exc
     if not given_store:
-        ws.store(create=True).close()  # the folder's GeoPackage (or SITEWATCH_STORE's store), the folder now there
+        new_db = not ws.store_url and not ws.db_path.exists()
+        try:
+            ws.store(create=True).close()  # the folder's GeoPackage (or SITEWATCH_STORE's store), the folder now there
+        except StoreError:
+            if new_db:
+                # A disk that filled while the GeoPackage was made (its tables, a migration at a time): no database
+                # half made stays behind for a later command to take for a workspace; init again makes it whole.
+                for made in (ws.db_path, ws.db_path.with_name(f"{DB_FILE}-journal")):
+                    made.unlink(missing_ok=True)
+            raise
     return ws
 
 
@@ -192,9 +194,17 @@ def set_store_setting(root: Path, url: str) -> None:
         kept.insert(at + 1, line)
     if kept == lines:
         return  # as it was (the demo's own GeoPackage workspace, run again)
+    _write_whole(path, "\n".join(kept) + "\n")
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write sitewatch.toml by way of a partial file beside it of this process's own, removed when the write fails
+    (a full disk): the settings are the old file or the new one, and no half-written partial file stays behind.
+    The name is the process's own because two `init` of one folder at once both wrote "sitewatch.toml.tmp", and
+    the second to rename it found it gone ("cannot make a workspace there: No such file or directory")."""
     tmp = partial_path(path)
     try:
-        tmp.write_text("\n".join(kept) + "\n", encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -27,7 +27,7 @@ from shapely.geometry import Polygon
 
 from .. import __version__
 from ..errors import IdTakenError, InputError, OutputError, SiteError, SitewatchError
-from ..files import owner_running, partial_path
+from ..files import owner_running, partial_path, why_not_written
 from ..geo import reproject_geometry
 from ..model import Grid, Observation, SceneRef, Site, iso_utc, says_date_only
 from ..store import Store
@@ -277,11 +277,20 @@ def archive_observation(
         moves.append((tmp, final))
     # SystemError: rasterio's "Unknown GDAL Error", as when the site's folder is removed (`sites remove`) mid-write.
     except (OSError, RasterioError, CPLE_BaseError, SystemError) as exc:
-        _discard(written)
         if isinstance(exc, SitewatchError):
+            _discard(written)
             raise
-        # A full disk, a read-only or vanished workspace: GDAL's or the system's words, and the file.
-        why = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else str(exc)
+        # A full disk, a read-only or vanished workspace: the system's words (GDAL's have none for a full
+        # disk: told by the room left, before the partial files give theirs back), and the file.
+        if isinstance(exc, OSError) and exc.strerror:
+            # A copy's error names the file read first and the one written second (shutil.copyfile on a full
+            # disk): the one written, by its final name, is where the room or the right was missing.
+            finals = {str(part): dest for part, (_, dest) in zip(sidecar_partials, sidecar_files, strict=True)}
+            where = exc.filename2 or exc.filename
+            why = exc.strerror + (f": {finals.get(str(where), where)}" if where else "")
+        else:
+            why = why_not_written(exc, tmp, size=data.nbytes)  # (the pixels uncompressed: the most a COG takes)
+        _discard(written)
         if folder.is_dir() and not _writable(folder):
             # GDAL says only "Attempt to create new tiff file … failed": say which folder, and what to do.
             why = f"{folder} is read-only (a read-only disk or workspace?): make it writable, or use a copy of the workspace"

@@ -91,7 +91,7 @@ from shapely.geometry import LineString, Point, Polygon, mapping
 from shapely.ops import unary_union
 
 from ..errors import InputError, OutputError, SitewatchError
-from ..files import owner_of, owner_running, partial_path
+from ..files import owner_of, owner_running, partial_path, why_not_written
 from ..geo import reproject_geometry
 from ..model import Berth, Site
 from ..sites import sites_to_geojson
@@ -637,6 +637,9 @@ def _write_tif(path: Path, bands: list[F64], names: Sequence[str], grid: PixelGr
                 dst.set_band_description(i, name)
             dst.update_tags(**tags)
         os.replace(tmp, path)
+    except (OSError, rasterio.errors.RasterioError) as exc:
+        # GDAL's error names neither the file nor, on a full disk, why ("Write failed. See previous exception").
+        raise OutputError(f"{path}: cannot write it ({why_not_written(exc, tmp)})") from exc
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -647,6 +650,8 @@ def _write_json(path: Path, data: Any) -> None:
     try:
         tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         os.replace(tmp, path)
+    except OSError as exc:  # (its own filename, if any, would be the partial file's)
+        raise OutputError(f"{path}: cannot write it ({why_not_written(exc, tmp)})") from exc
     finally:
         tmp.unlink(missing_ok=True)  # a full disk leaves no half file behind
 

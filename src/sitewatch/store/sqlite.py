@@ -320,7 +320,10 @@ class Store:
         except BaseException as exc:
             self._depth -= 1
             if self._depth == 0:
-                self._db.execute("ROLLBACK")
+                # A full disk (SQLITE_FULL) or a failed write has SQLite roll the transaction back itself: a ROLLBACK
+                # then fails ("no transaction is active") and would hide the error that says why.
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 if _cannot_write(exc):
                     raise self._cannot_write_error(exc) from exc
             raise

@@ -32,8 +32,12 @@ def floors(pyproject: Path, without: frozenset[str] = frozenset()) -> list[str]:
             continue
         name, extras, version = match.groups()
         key = re.sub(r"[-_.]+", "-", name).lower()
+        pin = f"{name}{extras or ''}=={version}"
+        if key in pins and pins[key].split("==")[1] != version:
+            # Two floors of one name: pinned to the lower, the other requirement could not be installed.
+            raise SystemExit(f"{pyproject}: two floors of {name}: {pins[key]} and {pin}; give it one")
         if key not in without:
-            pins.setdefault(key, f"{name}{extras or ''}=={version}")
+            pins.setdefault(key, pin)
     return list(pins.values())
 
 

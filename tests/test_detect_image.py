@@ -841,7 +841,7 @@ def test_a_folder_refused_for_one_reason_says_it_three_times_then_counts(tmp_pat
 
 
 def test_a_disabled_bar_is_never_stopped_so_no_rich_prints_its_empty_line() -> None:
-    """rich before 15 stops a disabled bar off a terminal with an empty line (test above, under rich 13): `shown`
+    """rich before 14.3 stops a disabled bar off a terminal with an empty line (test above, under rich 13): `shown`
     neither starts nor stops one, and a bar that is drawn is started and stopped as its own `with` does."""
     import io
 

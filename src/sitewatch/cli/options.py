@@ -395,7 +395,9 @@ def handle_errors(func: F) -> F:
 def shown(bar: Progress) -> AbstractContextManager[Progress]:
     """``with shown(bar)``: the bar drawn, then cleared; a disabled one (off a terminal) never started, as rich
     before 14.3 stops even a disabled bar with an empty line where the output is no terminal (a log, a pipe)."""
-    return nullcontext(bar) if bar.disable else bar
+    if bar.disable:
+        return nullcontext(bar)
+    return bar
 
 
 @contextmanager

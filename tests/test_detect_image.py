@@ -838,3 +838,24 @@ def test_a_folder_refused_for_one_reason_says_it_three_times_then_counts(tmp_pat
     assert r.exit_code == 1, r.output
     assert r.stderr.count("skipped: ") == 4 and "skipped: 3 more image(s) for the same reason: the image has no georeference" in r.stderr, r.stderr
     assert len(json.loads(r.stdout)["failed"]) == 6  # every image still named for a script
+
+
+def test_a_disabled_bar_is_never_stopped_so_no_rich_prints_its_empty_line() -> None:
+    """rich before 14.3 stops a disabled bar off a terminal with an empty line (test above, under rich 13): `shown`
+    neither starts nor stops one, and a bar that is drawn is started and stopped as its own `with` does."""
+    import io
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from sitewatch.cli.options import shown
+
+    calls: list[str] = []
+    for disable in (True, False):
+        out = io.StringIO()
+        bar = Progress(transient=True, disable=disable, console=Console(file=out, force_terminal=not disable))
+        bar.start, bar.stop = (lambda d=disable: calls.append(f"start {d}")), (lambda d=disable: calls.append(f"stop {d}"))  # type: ignore[method-assign]
+        with shown(bar) as got:
+            got.update(got.add_task("detecting", total=2), completed=1)
+        assert got is bar and (out.getvalue() == "" or not disable)
+    assert calls == ["start False", "stop False"]

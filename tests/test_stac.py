@@ -1135,6 +1135,33 @@ def test_a_collection_the_catalogue_does_not_have_is_named_not_an_empty_search(w
     assert res.exit_code == 0 and "fetched 0, skipped 0, failed 0" in res.output, res.output
 
 
+
+@pytest.mark.parametrize(("status", "refused"), [(404, True), (500, False)])
+def test_a_collection_answered_404_is_named_as_pystac_client_0_7_raises_it(status: int, refused: bool) -> None:
+    """pystac-client 0.7 raises the API's 404 for /collections/ID (APIError) where 0.8 and later return None: the
+    missing collection came out as "fetched 0" there. A 404 names it; any other error leaves the empty search."""
+    from pystac_client.exceptions import APIError
+
+    class OldClient:
+        def conforms_to(self, _: object) -> bool:
+            return True
+
+        def get_collection(self, _: str) -> None:
+            error = APIError("not found")
+            error.status_code = status
+            raise error
+
+        def get_collections(self) -> list[Any]:
+            return [type("C", (), {"id": "sentinel-2-l2a"})()]
+
+    catalog = stac.Catalog(name="http://127.0.0.1:9", url="http://127.0.0.1:9", provider="test")
+    if refused:
+        with pytest.raises(SourceError, match=r"has no collection 'sentinel-s2-l2a-cogs'; its collections: sentinel-2-l2a"):
+            stac._check_collection_exists(OldClient(), catalog, "sentinel-s2-l2a-cogs")
+    else:
+        stac._check_collection_exists(OldClient(), catalog, "sentinel-s2-l2a-cogs")
+
+
 def _landsat_item(files: Path, base: str, item_id: str, when: str, qa: int) -> dict[str, Any]:
     """A Landsat C2 L2 item (30 m SR bands of open water, its QA_PIXEL all ``qa``) over the site."""
     x, y = _site_xy()

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..demo import run_demo
-from .options import OnceCommand, handle_errors, is_quiet
+from .options import OnceCommand, handle_errors, is_quiet, shown
 
 
 @click.command("demo", cls=OnceCommand, short_help="Run the whole pipeline on simulated imagery, offline.")
@@ -37,7 +37,7 @@ def command(out: Path, scenario: str, seed: int | None, workers: int | None, as_
             TimeElapsedColumn,
         )
 
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True, console=(console := Console(stderr=True)), disable=not console.is_terminal) as bar:
+        with shown(Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True, console=(console := Console(stderr=True)), disable=not console.is_terminal)) as bar:
             tasks: dict[str, int] = {}
 
             def progress(stage: str, done: int, total: int, what: str) -> None:

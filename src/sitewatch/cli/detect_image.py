@@ -17,6 +17,7 @@ from .options import (
     geojson_out,
     handle_errors,
     json_summary_option,
+    shown,
     thermal_noise_option,
     warnings_as_lines,
 )
@@ -114,7 +115,7 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
 
     # Off a terminal (a log, a pipe) a transient bar would leave an empty line behind.
     console = Console(stderr=True)
-    with Progress(transient=True, disable=quiet or not console.is_terminal, console=console) as bar:
+    with shown(Progress(transient=True, disable=quiet or not console.is_terminal, console=console)) as bar:
         task = bar.add_task(escape(f"detecting in {_name(found.image) if found.image else 'bands'}"), total=None)
 
         def progress(done: int, total: int) -> None:
@@ -181,7 +182,7 @@ def _detect_folder(folder: Path, out: Path, options: ReadOptions, *, workers: in
     same: Counter[str] = Counter()
     removed_unsaid: Counter[str] = Counter()
     console = Console(stderr=True)
-    with Progress(transient=True, disable=quiet or not console.is_terminal, console=console) as bar:
+    with shown(Progress(transient=True, disable=quiet or not console.is_terminal, console=console)) as bar:
         task = bar.add_task(f"detecting in {len(images)} images", total=len(images))
         for image in images:
             target = out / f"{image.stem}.geojson"

@@ -9,7 +9,7 @@ import signal
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -20,6 +20,8 @@ from ..config import SAR_THERMAL_NOISE, WORKSPACE_ENV
 from ..errors import InputError, SitewatchError, SitewatchWarning
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from ..analysis.ais_coverage import StatedCoverage
     from ..analysis.occupancy import TimelineParams
     from ..workspace import Workspace
@@ -390,6 +392,14 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def shown(bar: Progress) -> AbstractContextManager[Progress]:
+    """``with shown(bar)``: the bar drawn, then cleared; a disabled one (off a terminal) never started, as rich
+    before 14.3 stops even a disabled bar with an empty line where the output is no terminal (a log, a pipe)."""
+    if bar.disable:
+        return nullcontext(bar)
+    return bar
+
+
 @contextmanager
 def progress_bar(label: str, quiet: bool = False) -> Iterator[Callable[[int, int, str], None]]:
     """A rich progress bar as a ``progress(done, total, what)`` callback; silent when quiet."""
@@ -401,7 +411,7 @@ def progress_bar(label: str, quiet: bool = False) -> Iterator[Callable[[int, int
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)  # standard output holds the command's result alone
-    with Progress(
+    with shown(Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -410,7 +420,7 @@ def progress_bar(label: str, quiet: bool = False) -> Iterator[Callable[[int, int
         transient=True,
         console=console,
         disable=not console.is_terminal,  # off a terminal a transient bar leaves an empty line behind
-    ) as bar:
+    )) as bar:
         task = bar.add_task(escape(label), total=None, what="")
 
         def update(done: int, total: int, what: str) -> None:

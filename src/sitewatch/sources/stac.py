@@ -1110,6 +1110,7 @@ def _check_collection_exists(client: Any, catalog: Catalog, collection: str) -> 
     from itertools import islice
 
     from pystac_client.conformance import ConformanceClasses
+    from pystac_client.exceptions import APIError
     from pystac_client.warnings import PystacClientWarning
 
     if catalog.name in BUILTIN_CATALOGS or not client.conforms_to(ConformanceClasses.COLLECTIONS):
@@ -1117,8 +1118,13 @@ def _check_collection_exists(client: Any, catalog: Catalog, collection: str) -> 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PystacClientWarning)  # a root without its "data" link, say
-            if client.get_collection(collection) is not None:
-                return
+            try:
+                if client.get_collection(collection) is not None:
+                    return
+            except APIError as exc:
+                # The API's 404 for /collections/ID: pystac-client 0.7 raises it where later ones return None.
+                if getattr(exc, "status_code", None) != 404:
+                    raise
             names = sorted(c.id for c in islice(client.get_collections(), 50))
     except Exception:  # an API that errs here cannot tell: the empty search stands
         return

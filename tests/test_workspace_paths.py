@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
+from sitewatch.cli import main
 from sitewatch.report.html import image_href
 from sitewatch.workspace import Workspace
 
@@ -41,3 +46,23 @@ def test_a_report_of_a_workspace_opened_through_a_symlink_links_relative(tmp_pat
     opened = Workspace(link)
     assert image_href(opened, COG, link) == COG
     assert image_href(opened, COG, ws.root) == COG  # the same folder by its real name
+
+
+def test_a_workspace_named_with_a_tilde_the_shell_left_is_in_the_home_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SITEWATCH_WORKSPACE="~/ws" quoted in a script or an env file: init made a folder named "~" in the current
+    # one, and every other command said "workspace folder /here/~/ws does not exist".
+    home, here = tmp_path / "home", tmp_path / "here"
+    home.mkdir(), here.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(here)
+    monkeypatch.setenv("SITEWATCH_WORKSPACE", "~/ws")
+    runner = CliRunner()
+    made = runner.invoke(main, ["init"])
+    assert made.exit_code == 0, made.output
+    assert (home / "ws" / "sitewatch.gpkg").is_file() and not (here / "~").exists()
+    listed = runner.invoke(main, ["sites", "list", "--json"])
+    assert listed.exit_code == 0 and json.loads(listed.output)["features"] == [], listed.output
+    listed = runner.invoke(main, ["sites", "list", "--json", "-w", "~/ws/"], env={"SITEWATCH_WORKSPACE": None})
+    assert listed.exit_code == 0, listed.output

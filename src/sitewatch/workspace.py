@@ -57,8 +57,10 @@ class Workspace:
     default) reads the ``store`` setting (``SITEWATCH_STORE`` > sitewatch.toml)."""
 
     def __post_init__(self) -> None:
-        # Workspace("ws") from a script: every path below is built with "/", which a str does not have.
-        object.__setattr__(self, "root", Path(self.root))
+        # Workspace("ws") from a script: every path below is built with "/", which a str does not have. A "~"
+        # the shell left alone (SITEWATCH_WORKSPACE="~/ws" quoted in a script or an env file) is the home folder,
+        # not a folder named "~" in the current one (which `init` made, and every other command then missed).
+        object.__setattr__(self, "root", Path(self.root).expanduser())
 
     @property
     def store_url(self) -> str:
@@ -105,7 +107,7 @@ def init_workspace(root: Path, store: str | None = None, *, replace: bool = Fals
     password in it; None keeps the ``store`` setting there is (default: the folder's sitewatch.gpkg).
     A workspace whose database is another one is refused unless ``replace`` (see :func:`_refuse_switch`).
     """
-    root = Path(root)
+    root = Path(root).expanduser()
     if store is not None and store.strip() and not is_store_url(store):
         raise StoreError(f"--store must be a postgresql://user@host/dbname URL, got {mask_url(store)!r}")
     if root.exists() and not root.is_dir():

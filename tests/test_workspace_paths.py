@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import re
+import sqlite3
+from contextlib import closing
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
 
+import numpy as np
 import pytest
+from affine import Affine
 from click.testing import CliRunner
 
 from sitewatch.cli import main
 from sitewatch.report.html import image_href
+from sitewatch.testing import site_utm_origin, tiny_site, workspace_with_sites, write_tiff
 from sitewatch.workspace import Workspace
+
+SITE = tiny_site()
 
 COG = "archive/dunai/sim-s2-dunai-20241017T0040.tif"
 
@@ -66,3 +78,111 @@ def test_a_workspace_named_with_a_tilde_the_shell_left_is_in_the_home_folder(
     assert listed.exit_code == 0 and json.loads(listed.output)["features"] == [], listed.output
     listed = runner.invoke(main, ["sites", "list", "--json", "-w", "~/ws/"], env={"SITEWATCH_WORKSPACE": None})
     assert listed.exit_code == 0, listed.output
+
+
+def _sar(path: Path, when: str = "2024-10-17T09:30:00Z", seed: int = 0) -> Path:
+    crs, x0, y0 = site_utm_origin(SITE)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = np.random.default_rng(seed).gamma(4.5, 0.01 / 4.5, (120, 100)).astype("float32")
+    data[50:53, 40:52] = 3.0  # a ship
+    return write_tiff(path, data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0), descriptions=["VV"],
+                      tags={"SITEWATCH_ACQUIRED": when})  # fmt: skip
+
+
+def _links_folder(tmp_path: Path) -> Path:
+    """A folder of links to imagery on a big disk: one good, one to a disk not mounted, and a loop."""
+    real = _sar(tmp_path / "big disk" / "s1-20241017.tif")
+    folder = tmp_path / "links"
+    folder.mkdir()
+    (folder / "good.tif").symlink_to(real)
+    (folder / "gone.tif").symlink_to(tmp_path / "not mounted" / "s1-20241018.tif")
+    (folder / "loop-a.tif").symlink_to(folder / "loop-b.tif")
+    (folder / "loop-b.tif").symlink_to(folder / "loop-a.tif")
+    return folder
+
+
+@pytest.mark.parametrize("command", ["ingest", "import"])
+def test_a_folder_of_links_names_the_dangling_link_and_the_loop_and_takes_the_others(
+    tmp_path: Path, command: str
+) -> None:
+    # A loop was a RuntimeError traceback ("Symlink loop from …"); a dangling link was "not found where the job ran
+    # (host), though the command sees it: every Dask worker must see the input files…" without any Dask.
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    folder = _links_folder(tmp_path)
+    args = [command, SITE.id] if command == "ingest" else [command]
+    for _ in range(2):  # a rerun adds nothing
+        r = CliRunner().invoke(main, ["-q", *args, str(folder), "-w", str(ws.root), "--workers", "1"])
+        assert r.exit_code == 3, r.output
+        assert "gone.tif: a symlink to" in r.output and "which does not exist" in r.output, r.output
+        assert "loop-a.tif: a symlink loop" in r.output and "loop-b.tif: a symlink loop" in r.output, r.output
+        assert "Dask" not in r.output and "Traceback" not in r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    assert obs.provenance["source_path"] == str(tmp_path / "big disk" / "s1-20241017.tif")  # the file, not the link
+
+
+def test_detect_image_names_a_dangling_link_in_its_folder(tmp_path: Path) -> None:
+    # Links that led nowhere were left out of the folder's images without a word ("1 of 1 image(s)").
+    folder = _links_folder(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    r = CliRunner().invoke(main, ["detect-image", str(folder), "--out", str(out)])
+    assert r.exit_code == 3, r.output
+    assert "gone.tif: a symlink to" in r.output and "loop-a.tif: a symlink loop" in r.output, r.output
+    assert "1 of 4 image(s)" in r.output and (out / "good.geojson").is_file()
+
+
+def test_a_workspace_moved_and_renamed_keeps_working(tmp_path: Path) -> None:
+    # Copied with cp -a or tar to a colleague, under another name with a space: the database names its COGs
+    # relative to the folder, so nothing points back at the old place but the inputs' own paths (provenance).
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    runner = CliRunner()
+    assert runner.invoke(main, ["-q", "ingest", SITE.id, str(_sar(tmp_path / "in" / "a.tif")), "-w", str(ws.root)]).exit_code == 0
+    moved = tmp_path / "colleague" / "harbour study"
+    moved.parent.mkdir()
+    ws.root.rename(moved)
+    with closing(sqlite3.connect(moved / "sitewatch.gpkg")) as db:
+        dump = "\n".join(db.iterdump())
+    assert str(ws.root) not in dump.replace(str(tmp_path / "in"), "")
+    for args in (["detect", SITE.id, "--force"], ["report", "--out", str(moved / "r.html")],
+                 ["ingest", SITE.id, str(_sar(tmp_path / "in" / "b.tif", "2024-10-18T09:30:00Z", seed=1))]):  # fmt: skip
+        r = runner.invoke(main, ["-q", *args, "-w", str(moved)])
+        assert r.exit_code == 0, (args, r.output)
+    html = (moved / "r.html").read_text(encoding="utf-8")
+    assert f'href="archive/{SITE.id}/' in html and str(ws.root) not in html
+
+
+def test_nothing_renames_across_an_archive_or_exports_on_another_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # archive/ and exports/ symlinks to another file system: a rename between the two fails with EXDEV. Every
+    # file is written under a partial name beside its final one, so no rename crosses; this holds it so.
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    disk = tmp_path / "other fs"
+    (ws.root / "archive").rmdir()
+    (disk / "archive").mkdir(parents=True)
+    (disk / "exports").mkdir()
+    (ws.root / "archive").symlink_to(disk / "archive", target_is_directory=True)
+    (ws.root / "exports").symlink_to(disk / "exports", target_is_directory=True)
+    real_replace, real_rename = os.replace, os.rename
+
+    def same_fs_only(real: Any) -> Any:
+        def move(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+            if Path(src).resolve().parent != Path(dst).resolve().parent:
+                raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), str(src), None, str(dst))
+            real(src, dst, *args, **kwargs)
+        return move
+
+    monkeypatch.setattr(os, "replace", same_fs_only(real_replace))
+    monkeypatch.setattr(os, "rename", same_fs_only(real_rename))
+    runner = CliRunner()
+    for args in (["ingest", SITE.id, str(_sar(tmp_path / "in" / "a.tif")), "--workers", "1"], ["detect", SITE.id],
+                 ["export", "--out", "exports/d.gpkg"], ["export", "--out", "exports/d.geojson"],
+                 ["report", "--out", "exports/r.html"]):  # fmt: skip
+        monkeypatch.chdir(ws.root)
+        r = runner.invoke(main, ["-q", *args, "-w", "."])
+        assert r.exit_code == 0, (args, r.output)
+    assert len(list((disk / "archive" / SITE.id).glob("*.tif"))) == 1
+    assert {p.name for p in (disk / "exports").iterdir()} == {"d.gpkg", "d.geojson", "r.html"}
+    hrefs = re.findall(r'href="(archive/[^"]+|\.\./[^"]+)"', (disk / "exports" / "r.html").read_text(encoding="utf-8"))
+    assert hrefs and all((disk / "exports" / unquote(h)).is_file() for h in hrefs)  # from the file's real folder

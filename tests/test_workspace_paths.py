@@ -80,13 +80,13 @@ def test_a_workspace_named_with_a_tilde_the_shell_left_is_in_the_home_folder(
     assert listed.exit_code == 0, listed.output
 
 
-def _sar(path: Path, when: str = "2024-10-17T09:30:00Z", seed: int = 0) -> Path:
+def _sar(path: Path, when: str | None = "2024-10-17T09:30:00Z", seed: int = 0) -> Path:
     crs, x0, y0 = site_utm_origin(SITE)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = np.random.default_rng(seed).gamma(4.5, 0.01 / 4.5, (120, 100)).astype("float32")
     data[50:53, 40:52] = 3.0  # a ship
     return write_tiff(path, data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0), descriptions=["VV"],
-                      tags={"SITEWATCH_ACQUIRED": when})  # fmt: skip
+                      tags={"SITEWATCH_ACQUIRED": when} if when else None)  # fmt: skip
 
 
 def _links_folder(tmp_path: Path) -> Path:
@@ -186,3 +186,39 @@ def test_nothing_renames_across_an_archive_or_exports_on_another_disk(
     assert {p.name for p in (disk / "exports").iterdir()} == {"d.gpkg", "d.geojson", "r.html"}
     hrefs = re.findall(r'href="(archive/[^"]+|\.\./[^"]+)"', (disk / "exports" / "r.html").read_text(encoding="utf-8"))
     assert hrefs and all((disk / "exports" / unquote(h)).is_file() for h in hrefs)  # from the file's real folder
+
+
+def test_a_link_to_a_delivery_on_another_disk_reads_the_sidecars_beside_the_file(tmp_path: Path) -> None:
+    # The provider's metadata (its acquisition time), and a simulated scene's truth, lie beside the file on the
+    # disk, not beside the link: ingest refused the link for want of a time, and eval skipped its observation.
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    real = _sar(tmp_path / "big disk" / "delivery" / "scene_20241019.tif", when=None)
+    real.with_suffix(".json").write_text('{"properties": {"datetime": "2024-10-19T09:31:00Z"}}', encoding="utf-8")
+    real.with_name("scene_20241019.truth.geojson").write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "dunai-pass.tif").symlink_to(real)
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(inbox / "dunai-pass.tif"), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    assert obs.scene.acquired.isoformat().startswith("2024-10-19T09:31")
+    assert obs.provenance["metadata_files"] == [str(real.with_suffix(".json"))]
+    assert list((ws.archive / SITE.id).glob("*.truth.geojson"))
+
+
+def test_a_link_to_a_planet_image_finds_the_udm2_beside_the_image(tmp_path: Path) -> None:
+    # The usable data mask (its clouds) lies beside the image on the disk: the link alone left it unread.
+    from sitewatch.sources.planet import udm2_sibling
+
+    delivery = tmp_path / "big disk" / "PSScene"
+    delivery.mkdir(parents=True)
+    image = delivery / "20241015_012345_22_2470_3B_AnalyticMS_SR.tif"
+    mask = delivery / "20241015_012345_22_2470_3B_udm2.tif"
+    image.write_bytes(b"II*\0"), mask.write_bytes(b"II*\0")
+    (tmp_path / "inbox").mkdir()
+    link = tmp_path / "inbox" / image.name
+    link.symlink_to(image)
+    assert udm2_sibling(link) == mask
+    (tmp_path / "inbox" / mask.name).write_bytes(b"II*\0")  # one beside the link is the link's own
+    assert udm2_sibling(link) == tmp_path / "inbox" / mask.name

@@ -222,3 +222,17 @@ def test_a_link_to_a_planet_image_finds_the_udm2_beside_the_image(tmp_path: Path
     assert udm2_sibling(link) == mask
     (tmp_path / "inbox" / mask.name).write_bytes(b"II*\0")  # one beside the link is the link's own
     assert udm2_sibling(link) == tmp_path / "inbox" / mask.name
+
+
+def test_an_archive_link_to_a_disk_not_mounted_is_said_so(tmp_path: Path) -> None:
+    # ingest said "cannot write it into the archive (File exists: archive)" and init "File exists (archive)".
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    (ws.root / "archive").rmdir()
+    (ws.root / "archive").symlink_to(tmp_path / "not mounted" / "archive", target_is_directory=True)
+    runner = CliRunner()
+    for args in (["ingest", SITE.id, str(_sar(tmp_path / "in" / "a.tif")), "-w", str(ws.root)], ["init", str(ws.root)]):
+        r = runner.invoke(main, args)
+        assert r.exit_code == 1, r.output
+        assert "archive is a symlink to" in r.output and "which does not exist" in r.output and "mounted" in r.output, r.output
+    with ws.store() as store:
+        assert store.counts()["observations"] == 0

@@ -9,6 +9,7 @@ Dask worker that sees the folder (at any mount point) finds them.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +90,17 @@ class Workspace:
         """The workspace's ``sitewatch.toml``."""
         return self.root / CONFIG_FILE
 
+    def archive_link_broken(self) -> str | None:
+        """Why ``archive/`` cannot be written when it is a symlink that leads nowhere (the disk holding the
+        imagery not mounted, or moved), in words to act on; None otherwise. Writing into it said only
+        "File exists: archive"."""
+        if not self.archive.is_symlink() or self.archive.exists():
+            return None
+        return (
+            f"{self.archive} is a symlink to {os.readlink(self.archive)}, which does not exist (the disk holding the "
+            "archive not mounted, or moved?): mount it, or point the link at the archive's place"
+        )
+
     def store(self, *, read_only: bool = False, create: bool = False) -> Store:
         """Open the workspace database (migrating it if an older sitewatch made it). A PostGIS database without
         sitewatch's tables is refused unless ``create`` (``init``'s)."""
@@ -135,6 +147,8 @@ def init_workspace(root: Path, store: str | None = None, *, replace: bool = Fals
             set_store_setting(root, store.strip())
         ws.archive.mkdir(exist_ok=True)
     except OSError as exc:  # a file where a folder goes, a read-only or missing place
+        if (broken := ws.archive_link_broken()) is not None:
+            raise StoreError(f"{root}: cannot make a workspace there: {broken}") from exc
         where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(root) else ""
         raise StoreError(f"{root}: cannot make a workspace there: {exc.strerror or exc}{where}") from exc
     if not given_store:

@@ -336,7 +336,27 @@ def test_a_recorded_path_outside_the_archive_is_not_served(ws: Workspace) -> Non
     o = _observations(ws)[0]
     with pytest.raises(LookupError, match="not in the workspace's archive"):
         app.state.dashboard.archived(dataclasses.replace(o, path="sitewatch.gpkg"))
-    assert app.state.dashboard.archived(o) == (ws.root / o.path).resolve()
+    assert app.state.dashboard.archived(o).resolve() == (ws.root / o.path).resolve()
+    with pytest.raises(LookupError, match="not in the workspace's archive"):  # climbing out, as written
+        app.state.dashboard.archived(dataclasses.replace(o, path=f"archive/{o.site_id}/../../sitewatch.gpkg"))
+
+
+def test_a_site_folder_of_the_archive_linked_to_another_disk_is_served(ws: Workspace, tmp_path: Path) -> None:
+    # Imagery kept on a big disk, the site's archive folder a symlink to it: the dashboard read the link's
+    # target as outside the archive and answered 404 for every quick-look, close-up and image.tif of the site.
+    o = _observations(ws)[0]
+    real = tmp_path / "big-disk" / o.site_id
+    real.parent.mkdir()
+    site_folder = ws.root / "archive" / o.site_id
+    site_folder.rename(real)
+    try:
+        site_folder.symlink_to(real, target_is_directory=True)
+        client = TestClient(create_app(ws.root, cache=QuicklookCache()))  # (nothing drawn before)
+        for url in (f"/observations/{o.id}/quicklook.png", f"/observations/{o.id}/image.tif"):
+            assert client.get(url).status_code == 200, url
+    finally:
+        site_folder.unlink(missing_ok=True)
+        real.rename(site_folder)
 
 
 def test_no_page_loads_anything_from_elsewhere(ws: Workspace, client: TestClient) -> None:

@@ -8,13 +8,14 @@ import os
 import secrets
 import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import InputError, OutputError
 
 __all__ = [
+    "broken_links_apart",
     "is_file",
     "owner_of",
     "owner_running",
@@ -178,3 +179,32 @@ def written_whole(path: Path, failures: tuple[type[Exception], ...] = ()) -> Ite
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def broken_links_apart(files: Sequence[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """``files`` without the symlinks among them that lead to no file, and (link, reason) for each of those.
+
+    A folder given to ingest, import or detect-image may hold links to imagery on another disk: one whose
+    disk is not mounted, or whose file moved (a dangling link), or one that leads back to itself (a loop), is
+    named as such and skipped, and the others go on (a loop raised a traceback from ``Path.resolve``, a
+    dangling link was said to be "not found where the job ran" as if a Dask worker had missed it, and
+    detect-image left both out of the folder's images without a word).
+    """
+    kept: list[Path] = []
+    broken: list[tuple[Path, str]] = []
+    for f in files:
+        try:
+            f.stat()
+        except OSError as exc:
+            if not f.is_symlink():
+                kept.append(f)  # the job names what is wrong with it
+            elif exc.errno == errno.ELOOP:
+                broken.append((f, f"{f}: a symlink loop (it leads back to itself, through {os.readlink(f)}); nothing read"))
+            else:
+                broken.append((f, (
+                    f"{f}: a symlink to {os.readlink(f)}, which does not exist (a disk not mounted, or the file "
+                    "moved or renamed): mount the disk or point the link at the file again"
+                )))  # fmt: skip
+            continue
+        kept.append(f)
+    return kept, broken

@@ -9,6 +9,7 @@ Dask worker that sees the folder (at any mount point) finds them.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,8 +58,10 @@ class Workspace:
     default) reads the ``store`` setting (``SITEWATCH_STORE`` > sitewatch.toml)."""
 
     def __post_init__(self) -> None:
-        # Workspace("ws") from a script: every path below is built with "/", which a str does not have.
-        object.__setattr__(self, "root", Path(self.root))
+        # Workspace("ws") from a script: every path below is built with "/", which a str does not have. A "~"
+        # the shell left alone (SITEWATCH_WORKSPACE="~/ws" quoted in a script or an env file) is the home folder,
+        # not a folder named "~" in the current one (which `init` made, and every other command then missed).
+        object.__setattr__(self, "root", Path(self.root).expanduser())
 
     @property
     def store_url(self) -> str:
@@ -87,6 +90,17 @@ class Workspace:
         """The workspace's ``sitewatch.toml``."""
         return self.root / CONFIG_FILE
 
+    def archive_link_broken(self) -> str | None:
+        """Why ``archive/`` cannot be written when it is a symlink that leads nowhere (the disk holding the
+        imagery not mounted, or moved), in words to act on; None otherwise. Writing into it said only
+        "File exists: archive"."""
+        if not self.archive.is_symlink() or self.archive.exists():
+            return None
+        return (
+            f"{self.archive} is a symlink to {os.readlink(self.archive)}, which does not exist (the disk holding the "
+            "archive not mounted, or moved?): mount it, or point the link at the archive's place"
+        )
+
     def store(self, *, read_only: bool = False, create: bool = False) -> Store:
         """Open the workspace database (migrating it if an older sitewatch made it). A PostGIS database without
         sitewatch's tables is refused unless ``create`` (``init``'s)."""
@@ -105,7 +119,7 @@ def init_workspace(root: Path, store: str | None = None, *, replace: bool = Fals
     password in it; None keeps the ``store`` setting there is (default: the folder's sitewatch.gpkg).
     A workspace whose database is another one is refused unless ``replace`` (see :func:`_refuse_switch`).
     """
-    root = Path(root)
+    root = Path(root).expanduser()
     if store is not None and store.strip() and not is_store_url(store):
         raise StoreError(f"--store must be a postgresql://user@host/dbname URL, got {mask_url(store)!r}")
     if root.exists() and not root.is_dir():
@@ -133,6 +147,8 @@ def init_workspace(root: Path, store: str | None = None, *, replace: bool = Fals
             set_store_setting(root, store.strip())
         ws.archive.mkdir(exist_ok=True)
     except OSError as exc:  # a file where a folder goes, a read-only or missing place
+        if (broken := ws.archive_link_broken()) is not None:
+            raise StoreError(f"{root}: cannot make a workspace there: {broken}") from exc
         where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(root) else ""
         raise StoreError(f"{root}: cannot make a workspace there: {exc.strerror or exc}{where}") from exc
     if not given_store:

@@ -170,10 +170,12 @@ def _detect_folder(folder: Path, out: Path, options: ReadOptions, *, workers: in
         subfolders_with_images,
     )
     from ..errors import InputError, SitewatchError
+    from ..files import broken_links_apart
 
     if str(out) == "-" or not out.is_dir():
         raise InputError(f"{folder} is a folder of images: --out must be a folder that exists, where each image's detections go as NAME.geojson")
     images = folder_images(folder)
+    broken = dict(broken_links_apart(images)[1])  # a link to a disk not mounted: named with the failures
     not_read = subfolders_with_images(folder)
     if not_read:  # a set split into train/ and test/: said, not skipped in silence
         click.echo(f"note: the subfolders of {folder} are not read: {describe_subfolders(not_read)}; give each as IMAGE", err=True)
@@ -187,6 +189,8 @@ def _detect_folder(folder: Path, out: Path, options: ReadOptions, *, workers: in
         for image in images:
             target = out / f"{image.stem}.geojson"
             try:
+                if image in broken:
+                    raise InputError(broken[image])
                 with warnings_as_lines():
                     result = detect_image_file(image, workers=workers, warn=lambda message: click.echo(f"warning: {message}", err=True), **options)
             except SitewatchError as exc:  # a refused or unreadable image: named, the others go on

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from ..errors import IdTakenError, ImageReadError, InputError
+from ..files import broken_links_apart
 from ..ingest.archive import commit_archived, remove_partials
 from ..ingest.entry import _same_id, expand_paths
 from ..ingest.identity import SourceDigest, same_images, unique_item_id
@@ -72,7 +73,9 @@ def command(
     compress, thermal_noise = settings["cog_compress"], settings["sar_thermal_noise"]
     site_ids = tuple(dict.fromkeys(site_ids))  # --site a --site a: one import into a, not two
     imported: list[dict[str, Any]] = []
-    files, masks = udm2_apart(expand_paths(paths))  # a Planet UDM2 goes in with its image, as its cloud mask
+    files, broken = broken_links_apart(expand_paths(paths))  # a link to a disk not mounted: named, the others go in
+    files, masks = udm2_apart(files)  # a Planet UDM2 goes in with its image, as its cloud mask
+    masks = broken + masks
     digests: dict[Path, str] = {}  # files same_images hashed: not read again
     files, repeats = same_images(files, digests)
     if not files:

@@ -199,13 +199,14 @@ def is_image_folder(image: Path | str | None) -> bool:
 def folder_images(folder: Path) -> list[Path]:
     """The images directly in ``folder``, by name: files named ``.tif``, ``.png``, ``.jpg`` … (any case),
     neither label masks beside their chips (HRSID's ``NAME_instance_id_RGB.png``) nor Planet usable data
-    masks (read with their scene's image). Subfolders are not read. Two images of one name but for the
+    masks (read with their scene's image). A symlink of an image's name is one even when it leads nowhere (a
+    disk not mounted): the caller names it (:func:`~sitewatch.files.broken_links_apart`). Subfolders are not read. Two images of one name but for the
     suffix (``a.png``, ``a.jpg``) are refused, naming both: their outputs would be one file."""
     from ..sources.planet import is_udm, is_udm2
 
     images = sorted(
         p for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in FOLDER_IMAGE_SUFFIXES and not p.stem.lower().endswith(LABEL_MASK_TAILS)
+        if (p.is_file() or p.is_symlink()) and p.suffix.lower() in FOLDER_IMAGE_SUFFIXES and not p.stem.lower().endswith(LABEL_MASK_TAILS)
         and not is_udm2(p) and not is_udm(p)
     )  # fmt: skip
     stems: dict[str, Path] = {}

@@ -291,7 +291,9 @@ def archive_observation(
         else:
             why = why_not_written(exc, tmp, size=data.nbytes)  # (the pixels uncompressed: the most a COG takes)
         _discard(written)
-        if folder.is_dir() and not _writable(folder):
+        if (broken := ws.archive_link_broken()) is not None:
+            why = broken
+        elif folder.is_dir() and not _writable(folder):
             # GDAL says only "Attempt to create new tiff file … failed": say which folder, and what to do.
             why = f"{folder} is read-only (a read-only disk or workspace?): make it writable, or use a copy of the workspace"
         elif isinstance(exc, FileNotFoundError | SystemError) and not tmp.exists():

@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 
 from ..errors import IdTakenError, ImageReadError, InputError, SkippedInputWarning
+from ..files import broken_links_apart
 from ..model import Observation, SceneRef, Site
 from ..sources.landsat import (
     landsat_level1_products_in,
@@ -170,7 +171,9 @@ def ingest_paths(
     started = now_utc()
     # A Planet UDM2 goes in with its image, as its cloud mask: set apart before repeats are looked for,
     # so that two scenes' masks alike byte for byte are not one "image".
-    files, masks = udm2_apart(expand_paths(paths))
+    files, broken = broken_links_apart(expand_paths(paths))
+    files, masks = udm2_apart(files)
+    masks = broken + masks
     digests: dict[Path, str] = {}
     files, repeats = same_images(files, digests)
     if band_files:

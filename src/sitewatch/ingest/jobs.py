@@ -5,6 +5,7 @@ processes or on a Dask cluster (:func:`map_file_jobs`).
 
 from __future__ import annotations
 
+import os
 import socket
 import warnings
 from collections.abc import Callable, Generator, Mapping, Sequence
@@ -132,6 +133,9 @@ def archive_file(
         out, scale, zero, declared = cut
     sidecars = {}
     truth = path.with_name(path.stem + ".truth.geojson")
+    if not is_file(truth) and path.is_symlink():  # a link to a simulated scene: its truth is beside the scene
+        real = Path(os.path.realpath(path))
+        truth = real.with_name(real.stem + ".truth.geojson")
     if is_file(truth):
         sidecars["truth"] = truth
     metadata = metadata_sidecars(path) if product is None and s1 is None and landsat is None else []  # a product's own metadata is recorded below

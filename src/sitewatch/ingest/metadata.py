@@ -6,6 +6,7 @@ provider's XML) or its name, the first that gives one saying it.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -31,8 +32,17 @@ _XML_TIME_TAGS = (
 
 
 def metadata_sidecars(path: Path) -> list[Path]:
-    """Metadata files delivered next to a GeoTIFF: JSON, XML, Maxar ``.IMD``, Planet ``*_metadata.*``."""
-    path = Path(path)
+    """Metadata files delivered next to a GeoTIFF: JSON, XML, Maxar ``.IMD``, Planet ``*_metadata.*``.
+
+    A GeoTIFF given as a symlink (to a delivery kept on another disk) with none beside the link has those
+    beside the file it leads to: the delivery's folder, where the provider put them."""
+    found = _metadata_beside(Path(path))
+    if not found and Path(path).is_symlink():
+        found = _metadata_beside(Path(os.path.realpath(path)))
+    return found
+
+
+def _metadata_beside(path: Path) -> list[Path]:
     names = [path.with_suffix(s) for s in (".json", ".xml", ".XML", ".IMD", ".imd")]
     names += [path.with_name(path.stem + s) for s in ("_metadata.json", "_metadata.xml")]
     if (product := maxar_product_path(path)) is not None:

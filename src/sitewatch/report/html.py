@@ -563,16 +563,22 @@ def image_href(ws: Workspace, path: str, out_dir: Path | None = None, *, share: 
     (default: the workspace's folder): relative, so that the report and the workspace can move
     together; a ``file:`` URI when no relative path leads there (another drive). With ``share``, a
     page outside the workspace links as if it lay in the workspace's folder: a path climbing out of
-    its own folder to the workspace would name the folders between them (a home folder, a user)."""
-    target = ws.root / path
-    if share and out_dir is not None and not Path(out_dir).resolve().is_relative_to(ws.root.resolve()):
+    its own folder to the workspace would name the folders between them (a home folder, a user).
+
+    Only the workspace's folder and ``out_dir`` are resolved, not the image's path inside the workspace: an
+    ``archive/`` (or a site's folder in it) that is a symlink to a big disk is linked through, so a report in
+    the workspace keeps its links when the workspace is copied and the link pointed at the disk's new place,
+    and names no folder of that disk."""
+    root = ws.root.resolve()
+    target = root / path
+    if share and out_dir is not None and not Path(out_dir).resolve().is_relative_to(root):
         out_dir = None
     if out_dir is None:
         return quote(Path(path).as_posix())
     try:
-        rel = os.path.relpath(target.resolve(), Path(out_dir).resolve())
+        rel = os.path.relpath(target, Path(out_dir).resolve())
     except ValueError:
-        return target.resolve().as_uri()
+        return target.as_uri()
     return quote(Path(rel).as_posix())
 
 

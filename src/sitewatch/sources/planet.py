@@ -10,6 +10,7 @@ so that ingest and detect-image use it as they use a Sentinel-2 SCL.
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from collections.abc import Iterable, Sequence
@@ -86,9 +87,16 @@ def udm2_sibling(path: Path | str) -> Path | None:
     """The UDM2 delivered beside a Planet image: same folder, same scene id, ``_udm2`` in the name.
 
     A clipped image (``_clip``) takes the clipped UDM2 when both are there. None when the file is
-    not named as a Planet scene, is itself a UDM2, or has none beside it.
+    not named as a Planet scene, is itself a UDM2, or has none beside it. An image given as a symlink with
+    none beside the link takes the one beside the file it leads to (the delivery's folder on its disk).
     """
-    path = Path(str(path))
+    found = _udm2_beside(Path(str(path)))
+    if found is None and not str(path).startswith("/vsi") and Path(str(path)).is_symlink():
+        found = _udm2_beside(Path(os.path.realpath(path)))
+    return found
+
+
+def _udm2_beside(path: Path) -> Path | None:
     m = _SCENE_ID.match(path.name)
     if is_udm2(path) or str(path).startswith("/vsi") or not path.parent.is_dir():
         return None

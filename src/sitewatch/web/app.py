@@ -157,10 +157,14 @@ class Dashboard:
         return HTMLResponse(html, status_code=status)
 
     def archived(self, obs: Observation) -> Path:
-        """The archived COG of ``obs``: the path the database records, refused unless it lies in the archive."""
-        archive = self.ws.archive.resolve()
-        path = (self.ws.root / obs.path).resolve()
-        if not path.is_relative_to(archive) or not path.is_file():
+        """The archived COG of ``obs``: the path the database records, refused unless it lies in the archive.
+
+        The recorded path is checked as written (no ``..`` climbing out of ``archive/``), not resolved: an
+        ``archive/`` or a site's folder in it that is a symlink to another disk is where the user keeps
+        the imagery, and its COGs are served as every other command reads them."""
+        archive = Path(os.path.normpath(self.ws.archive.absolute()))
+        path = Path(os.path.normpath(self.ws.root.absolute() / obs.path))
+        if not path.is_relative_to(archive) or path == archive or not path.is_file():
             raise NotFound(f"the image of observation {obs.id!r} ({obs.path}) is not in the workspace's archive")
         return path
 

@@ -100,8 +100,10 @@ def main() -> None:
     for n, moment in enumerate(sorted(rng.uniform(1.0, run_time) for _ in range(args.kills))):
         folder = args.out / "runs" / f"{args.signal}-{n}"
         proc = _start(folder)
+        killed = True
         try:
             proc.wait(timeout=moment)
+            killed = False  # it finished first (a machine less loaded than the baseline's)
         except subprocess.TimeoutExpired:
             (os.killpg if sig == signal.SIGINT else os.kill)(proc.pid, sig)
         _, err = proc.communicate()
@@ -110,7 +112,7 @@ def main() -> None:
         found = problems(base, folder) if rerun.returncode == 0 else [f"rerun exit code {rerun.returncode}"]
         matched += not found
         said = err.strip().splitlines()[-1] if err.strip() else ""
-        print(json.dumps({"moment_s": round(moment, 1), "exit": proc.returncode, "said": said, "problems": found}), flush=True)
+        print(json.dumps({"moment_s": round(moment, 1), "killed": killed, "exit": proc.returncode, "said": said, "problems": found}), flush=True)
     print(f"{matched} of {args.kills} reruns after SIG{args.signal} matched the baseline")
 
 

@@ -118,3 +118,55 @@ def test_export_killed_as_it_renames_its_file_then_run_again_leaves_only_the_fil
 
     assert rerun.returncode == 0, rerun.stderr
     assert _beside(out) == ["sites.geojson"]
+
+
+_INIT_KILLED_AT_SETTINGS = textwrap.dedent(
+    """
+    import os, pathlib, signal, sys
+    real = pathlib.Path.replace
+    def replace(self, target):
+        if str(target).endswith("sitewatch.toml"):  # its partial file written, not yet renamed into place
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(self, target)
+    pathlib.Path.replace = replace
+    from sitewatch.workspace import init_workspace
+    init_workspace(pathlib.Path(sys.argv[1]))
+    """
+)
+
+
+def test_a_demo_killed_as_it_wrote_its_settings_runs_again_into_its_folder(tmp_path: Path) -> None:
+    """The demo (or init) killed as it renamed sitewatch.toml into place left only the settings' partial file in
+    its new folder: the demo run again refused the folder as one that "holds files and is not a sitewatch
+    workspace", and init kept the partial file beside the settings for ever."""
+    from sitewatch.demo import _refuse_own_workspace
+    from sitewatch.workspace import init_workspace
+
+    out = tmp_path / "sitewatch-demo"
+    proc = subprocess.run([sys.executable, "-c", _INIT_KILLED_AT_SETTINGS, str(out)], capture_output=True, text=True, encoding="utf-8", timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert [p.name for p in out.iterdir()][0].startswith(".sitewatch.toml.")
+
+    _refuse_own_workspace(out, {"dunai"})  # what the demo asks first: no error
+    init_workspace(out)
+
+    assert sorted(p.name for p in out.iterdir()) == ["archive", "sitewatch.gpkg", "sitewatch.toml"]
+
+
+def test_init_run_again_after_a_kill_leaves_no_partial_settings_file(tmp_path: Path) -> None:
+    from sitewatch.workspace import init_workspace
+
+    out = tmp_path / "ws"
+    subprocess.run([sys.executable, "-c", _INIT_KILLED_AT_SETTINGS, str(out)], capture_output=True, text=True, encoding="utf-8", timeout=120)
+    init_workspace(out)
+    assert sorted(p.name for p in out.iterdir()) == ["archive", "sitewatch.gpkg", "sitewatch.toml"]
+
+
+def test_init_of_a_workspace_removes_a_settings_partial_file_a_killed_command_left(tmp_path: Path) -> None:
+    from sitewatch.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / "ws")
+    stale = partial_path(ws.config_path, owner=f"{_a_pid_not_running()}-{partial_owner().split('-', 1)[1]}")
+    stale.write_text("half", encoding="utf-8")
+    init_workspace(ws.root)  # as every demo run does
+    assert not stale.exists() and ws.config_path.is_file()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .config import load_settings
 from .detection import detect_site
 from .errors import InputError
-from .files import write_text_atomic
+from .files import remove_stale_partials, write_text_atomic
 from .ingest import ingest_paths
 from .model import direction_counts
 from .sites import builtin_sites, read_sites_file
@@ -124,6 +124,8 @@ def _refuse_own_workspace(out: Path, demo_sites: set[str]) -> None:
             "simulated imagery into its folder, so give it another --out"
         )
     if not ws.db_path.exists():
+        # A demo (or init) killed as it wrote the settings left their partial file, the folder's only one.
+        remove_stale_partials(ws.config_path)
         if out.is_dir() and any(out.iterdir()) and not ws.config_path.exists():  # (a demo stopped while making it)
             raise InputError(
                 f"{out} holds files and is not a sitewatch workspace; the demo writes a workspace "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -21,6 +22,7 @@ __all__ = [
     "owner_running",
     "partial_owner",
     "partial_path",
+    "remove_stale_partials",
     "why_not_written",
     "write_text_atomic",
     "written_whole",
@@ -95,6 +97,32 @@ def owner_running(partial: Path) -> bool:
     return True
 
 
+def remove_stale_partials(final: Path) -> int:
+    """Delete the partial files (:func:`partial_path`) of ``final`` that a command killed while it wrote them
+    (SIGKILL, out of memory, a power cut) left beside it, and SQLite's journal of one (a GeoPackage export); those
+    of a command writing ``final`` at this moment (:func:`owner_running`), or of this process, are left alone.
+
+    Called before each write of ``final``: a rerun of the killed command leaves only the file it wrote, where
+    the killed run's ``.NAME.PID-HOST-XXXXXX.partial`` otherwise stayed beside it for ever. The number removed.
+    """
+    pattern = re.compile(rf"\.{re.escape(final.name)}\.\d+(?:-[0-9a-f]{{6}}){{1,2}}\.partial(?:-journal|-wal|-shm)?")
+    try:
+        candidates = [p for p in final.parent.iterdir() if pattern.fullmatch(p.name)]
+    except OSError:  # no folder yet, or one that cannot be listed: the write that follows says so
+        return 0
+    n = 0
+    for p in candidates:
+        partial = p.with_name(p.name.partition(".partial")[0] + ".partial")
+        if owner_of(partial) == (os.getpid(), True) or owner_running(partial):
+            continue
+        try:
+            p.unlink()
+            n += 1
+        except OSError:  # gone meanwhile, or a read-only folder (the write that follows names it)
+            continue
+    return n
+
+
 def _host_id(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:6]
 
@@ -144,6 +172,7 @@ def write_text_atomic(path: Path | str, text: str | bytes, *, make_folder: bool 
             with path.open("wb") as f:
                 f.write(data)
             return path
+        remove_stale_partials(path)
         tmp = partial_path(path)
         try:
             tmp.write_bytes(data)
@@ -167,6 +196,7 @@ def written_whole(path: Path, failures: tuple[type[Exception], ...] = ()) -> Ite
     tmp = partial_path(path)
     caught: tuple[type[Exception], ...] = (OSError, *failures)
     try:
+        remove_stale_partials(path)
         tmp.unlink(missing_ok=True)
         yield tmp
         os.replace(tmp, path)

@@ -17,7 +17,7 @@ from typing import Any
 
 from .config import CONFIG_FILE, SETTINGS, load_settings, workspace_setting
 from .errors import StoreError
-from .files import partial_path
+from .files import partial_path, remove_stale_partials
 from .store import Store, is_store_url, mask_url, open_store
 
 __all__ = ["Workspace", "init_workspace", "open_workspace", "set_store_setting", "DB_FILE", "ARCHIVE_DIR"]
@@ -143,6 +143,8 @@ def init_workspace(root: Path, store: str | None = None, *, replace: bool = Fals
         root.mkdir(parents=True, exist_ok=True)
         if not ws.config_path.exists():
             _write_whole(ws.config_path, _default_toml())
+        else:  # the settings' partial file of a command killed as it wrote them (before they were there, or since)
+            remove_stale_partials(ws.config_path)
         if store is not None:
             set_store_setting(root, store.strip())
         ws.archive.mkdir(exist_ok=True)
@@ -218,6 +220,7 @@ def _write_whole(path: Path, text: str) -> None:
     (a full disk): the settings are the old file or the new one, and no half-written partial file stays behind.
     The name is the process's own because two `init` of one folder at once both wrote "sitewatch.toml.tmp", and
     the second to rename it found it gone ("cannot make a workspace there: No such file or directory")."""
+    remove_stale_partials(path)  # (that of a command killed as it wrote it: SIGKILL, out of memory)
     tmp = partial_path(path)
     try:
         tmp.write_text(text, encoding="utf-8")

@@ -76,6 +76,7 @@ PIPELINE_ORDER = [
     "alerts",                                         # told once when a rule's event shows
     "simulate", "demo",                               # the simulator's
     "detect-image", "score", "change-image",          # image files, outside a workspace
+    "completion",                                     # the shell's completion of all of the above
 ]  # fmt: skip
 
 

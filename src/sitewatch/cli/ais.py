@@ -18,6 +18,7 @@ from ..analysis.ais import (
 )
 from ..files import write_text_atomic
 from ..workspace import open_workspace
+from .completers import complete_site_ids
 from .options import (
     DateOrTime,
     FiniteFloatRange,
@@ -91,7 +92,7 @@ def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
 
 
 @click.command("ais", cls=OnceCommand, short_help="Match AIS positions with detections: dark and unseen vessels.")
-@click.argument("site_ids", nargs=-1, required=True)
+@click.argument("site_ids", nargs=-1, required=True, shell_complete=complete_site_ids)
 @ais_files_option("AIS CSV file (MarineCadastre, Danish Maritime Authority or mmsi,time,lat,lon); repeat for more.",
                   required=True)
 @ais_coverage_options

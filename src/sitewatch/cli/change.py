@@ -10,6 +10,7 @@ import click
 from ..change.optical import COVER_CLASSES
 from ..change_stage import changes_to_geojson, choose_pairs, outcome_summary, run_changes
 from ..workspace import open_workspace
+from .completers import complete_observation_ids, complete_site_ids
 from .options import (
     OnceCommand,
     existing_folder,
@@ -32,9 +33,9 @@ def _check_geojson_out(out_path: Path | None, site_id: str) -> None:
 
 
 @click.command("change", cls=OnceCommand, short_help="Find where a site changed between two of its observations.")
-@click.argument("site_id")
-@click.option("--before", "before", metavar="OBS_ID|DATE", help="The earlier observation, by id or UTC date.")
-@click.option("--after", "after", metavar="OBS_ID|DATE", help="The later observation, by id or UTC date.")
+@click.argument("site_id", shell_complete=complete_site_ids)
+@click.option("--before", "before", metavar="OBS_ID|DATE", shell_complete=complete_observation_ids, help="The earlier observation, by id or UTC date.")
+@click.option("--after", "after", metavar="OBS_ID|DATE", shell_complete=complete_observation_ids, help="The later observation, by id or UTC date.")
 @min_area_option
 @click.option("--cover-classes", type=click.IntRange(min=0, max=32), default=COVER_CLASSES,
               show_default=True, metavar="N",

@@ -10,6 +10,7 @@ import click
 from ..config import OPTICAL_MODES
 from ..detection import detect_site
 from ..workspace import open_workspace
+from .completers import complete_site_ids
 from .options import (
     OnceCommand,
     handle_errors,
@@ -24,7 +25,7 @@ from .options import (
 
 
 @click.command("detect", cls=OnceCommand, short_help="Detect vessels in a site's observations.")
-@click.argument("site_id")
+@click.argument("site_id", shell_complete=complete_site_ids)
 @workers_option
 @scheduler_option
 @wait_workers_option

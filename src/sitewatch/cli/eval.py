@@ -10,6 +10,7 @@ import click
 from ..errors import StoreReadOnlyError
 from ..evaluate import EVAL_KINDS, EvalParams, Evaluation, Scores, evaluate_workspace
 from ..workspace import open_workspace
+from .completers import complete_site_ids
 from .options import (
     FiniteFloatRange,
     OnceCommand,
@@ -39,7 +40,7 @@ def _line(label: str, s: Scores, kind: str = "vessel") -> str:
 
 
 @click.command("eval", cls=OnceCommand, short_help="Score detections against the simulator's truth.")
-@click.argument("site_ids", nargs=-1)
+@click.argument("site_ids", nargs=-1, shell_complete=complete_site_ids)
 @click.option("--kind", type=click.Choice(EVAL_KINDS), default="vessel", show_default=True,
               help="Object kind to evaluate (the kinds the detectors produce).")
 @click.option("--long-ship", "long_ship_m", type=FiniteFloatRange(min=0, min_open=True), default=80.0,

@@ -27,6 +27,7 @@ from ..store import Store
 from ..store.changes import change_pairs
 from ..store.schema import GPKG_TABLES
 from ..workspace import open_workspace
+from .completers import complete_site_ids
 from .options import (
     DateOrTime,
     FiniteFloatRange,
@@ -50,7 +51,7 @@ TEXT_WRITERS: dict[tuple[str, str], Callable[[dict[str, Any]], str]] = {
 
 
 @click.command("export", cls=OnceCommand, short_help="Write detections or changes as GeoJSON, KML, CSV or GeoPackage.")
-@click.argument("site_ids", nargs=-1, metavar="[SITE]...")
+@click.argument("site_ids", nargs=-1, metavar="[SITE]...", shell_complete=complete_site_ids)
 @click.option("--layer", type=click.Choice(["detections", "changes"]), default="detections", show_default=True,
               help="What to write: the detections, or the change regions `sitewatch change` stored.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, allow_dash=True), callback=existing_folder,

@@ -11,6 +11,7 @@ import click
 from ..fetch import fetch_scenes
 from ..model import iso_utc
 from ..workspace import open_workspace
+from .completers import complete_site_ids
 from .options import (
     OnceCommand,
     check_date_order,
@@ -24,7 +25,7 @@ from .search import chosen_catalog, stac_query_options
 
 
 @click.command("fetch", cls=OnceCommand, short_help="Fetch a site's scenes from a STAC catalogue.")
-@click.argument("site_id")
+@click.argument("site_id", shell_complete=complete_site_ids)
 @stac_query_options
 @click.option("--force", is_flag=True, help="Fetch again items already archived.")
 @click.option("--gcp-method", type=click.Choice(["tps", "polynomial"]), default="tps", show_default=True,

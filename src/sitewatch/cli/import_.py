@@ -20,6 +20,7 @@ from ..ingest.jobs import FileJob, map_file_jobs
 from ..ingest.scene_ref import read_scene_ref
 from ..sources.planet import udm2_apart
 from ..workspace import open_workspace
+from .completers import complete_site_ids
 from .options import (
     OnceCommand,
     acquired_option,
@@ -38,7 +39,7 @@ from .output import duplicate_line, observation_row
 
 @click.command("import", cls=OnceCommand, short_help="Import purchased images into the sites they cover.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--site", "site_ids", multiple=True, help="Import into this site (repeatable). Default: every "
+@click.option("--site", "site_ids", multiple=True, shell_complete=complete_site_ids, help="Import into this site (repeatable). Default: every "
               "workspace site the image covers.")  # fmt: skip
 @acquired_option
 @files_sensor_option

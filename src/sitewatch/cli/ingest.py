@@ -13,6 +13,7 @@ from ..errors import InputError, SkippedInputWarning
 from ..ingest import ingest_paths
 from ..ingest.band_files import band_files_sensor
 from ..workspace import open_workspace
+from .completers import complete_site_ids
 from .options import (
     FiniteFloatRange,
     OnceCommand,
@@ -64,7 +65,7 @@ def _check_optical_bands(named: dict[str, Path]) -> None:
 
 
 @click.command("ingest", cls=OnceCommand, short_help="Ingest image files or folders into a site.")
-@click.argument("site_id")
+@click.argument("site_id", shell_complete=complete_site_ids)
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--band", "bands", multiple=True, metavar="NAME=PATH",
               help="One file per band, all of one acquisition, ingested as one observation (instead of "

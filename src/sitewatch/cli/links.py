@@ -20,6 +20,7 @@ from ..analysis.links import (
 )
 from ..model import acquired_text
 from ..workspace import open_workspace
+from .completers import complete_site_ids
 from .options import (
     DateOrTime,
     FiniteFloatRange,
@@ -105,7 +106,7 @@ def _print(links: Links) -> None:
 
 
 @click.command("links", cls=OnceCommand, short_help="List vessels that may have gone from one site to another.")
-@click.argument("site_ids", nargs=-1)
+@click.argument("site_ids", nargs=-1, shell_complete=complete_site_ids)
 @click.option("--from", "start", type=DateOrTime("date"), metavar="DATE",
               help="Leave out links whose last sighting at the first site is before this UTC date.")
 @click.option("--to", "end", type=DateOrTime("date"), metavar="DATE",

@@ -9,6 +9,7 @@ import click
 
 from ..model import acquired_label, iso_utc
 from ..workspace import open_workspace
+from .completers import complete_site_ids
 from .options import (
     OnceCommand,
     handle_errors,
@@ -19,7 +20,7 @@ from .output import add_id_column, print_table
 
 
 @click.command("observations", cls=OnceCommand, short_help="List the observations (scenes cut to sites).")
-@click.argument("site_id", required=False)
+@click.argument("site_id", required=False, shell_complete=complete_site_ids)
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), help="Only this sensor.")
 @workspace_option
 @json_option

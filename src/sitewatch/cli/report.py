@@ -9,6 +9,7 @@ import click
 
 from ..share import SHARED_NOTE
 from ..workspace import open_workspace
+from .completers import complete_site_ids
 from .options import (
     OnceCommand,
     ais_coverage_options,
@@ -26,7 +27,7 @@ from .options import (
 
 
 @click.command("report", cls=OnceCommand, short_help="Write one self-contained HTML report.")
-@click.argument("site_ids", nargs=-1)
+@click.argument("site_ids", nargs=-1, shell_complete=complete_site_ids)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"),
               show_default=True, callback=existing_folder, help="HTML file to write (its folder must exist).")
 @ais_files_option("Add an AIS section: these AIS CSV files matched with the detections, as `sitewatch ais` does.")

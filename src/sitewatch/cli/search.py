@@ -16,6 +16,7 @@ from ..fetch import Candidate, find_scenes, measure_site_stats
 from ..model import iso_utc
 from ..sources.stac import Catalog, resolve_catalog
 from ..workspace import Workspace, open_workspace
+from .completers import complete_site_ids
 from .options import (
     DateOrTime,
     FiniteFloatRange,
@@ -91,7 +92,7 @@ def _row(c: Candidate) -> dict[str, Any]:
 
 
 @click.command("search", cls=OnceCommand, short_help="List a STAC catalogue's scenes over a site.")
-@click.argument("site_id")
+@click.argument("site_id", shell_complete=complete_site_ids)
 @stac_query_options
 @click.option("--measure/--no-measure", default=None,
               help="Read the class band over the site to learn cloud/valid % (default: when --max-cloud is given).")  # fmt: skip

@@ -12,6 +12,7 @@ import click
 from ..model import acquired_label, iso_utc, utc
 from ..untrusted import without_controls
 from ..workspace import open_workspace
+from .completers import complete_observation_ids
 from .options import OnceCommand, handle_errors, json_option, workspace_option
 
 _ORDER = (
@@ -45,7 +46,7 @@ def _repeats(key: str, value: Any, summary: dict[str, Any], scene_id: str) -> bo
 
 
 @click.command("show", cls=OnceCommand, short_help="Print an observation's provenance.")
-@click.argument("observation_id")
+@click.argument("observation_id", shell_complete=complete_observation_ids)
 @click.option("--item", "show_item", is_flag=True, help="Print the STAC item JSON (or the file's metadata) only.")
 @workspace_option
 @json_option

@@ -15,6 +15,7 @@ from ..model import SITE_ID_PATTERN, Site, check_new_site_id
 from ..report.exports import write_text_atomic
 from ..sites import builtin_sites, read_sites_file, site_from_bbox, sites_to_geojson, sites_to_kml
 from ..workspace import open_workspace
+from .completers import complete_site_ids
 from .options import (
     OnceGroup,
     existing_folder,
@@ -73,7 +74,7 @@ def list_(workspace: Path, as_json: bool, builtin: bool) -> None:
 
 
 @command.command("show")
-@click.argument("site_id")
+@click.argument("site_id", shell_complete=complete_site_ids)
 @workspace_option
 @handle_errors
 def show(site_id: str, workspace: Path) -> None:
@@ -264,7 +265,7 @@ def export(path: Path, fmt: str | None, workspace: Path) -> None:
 
 
 @command.command("remove")
-@click.argument("site_ids", nargs=-1, required=True)
+@click.argument("site_ids", nargs=-1, required=True, shell_complete=complete_site_ids)
 @click.option("--with-observations", is_flag=True,
               help="Also remove the sites' observations, their detections and their images in the archive.")  # fmt: skip
 @workspace_option

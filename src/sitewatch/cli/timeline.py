@@ -11,6 +11,7 @@ import click
 from ..analysis.occupancy import Timeline, load_timeline
 from ..report.exports import date_zone, timeline_to_csv, timeline_to_json, write_text_atomic
 from ..workspace import open_workspace
+from .completers import complete_site_ids
 from .options import (
     OnceCommand,
     check_date_order,
@@ -59,7 +60,7 @@ def _chart_file(ctx: click.Context, param: click.Parameter, value: Path | None) 
 
 
 @click.command("timeline", cls=OnceCommand, short_help="Print a site's timeline: vessels, arrivals, departures.")
-@click.argument("site_id")
+@click.argument("site_id", shell_complete=complete_site_ids)
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, allow_dash=True), callback=existing_folder,
               help="Write the rows as CSV ('-' for standard output).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True), callback=existing_folder,

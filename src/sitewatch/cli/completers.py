@@ -21,6 +21,7 @@ import click
 from click.shell_completion import CompletionItem
 
 from ..config import WORKSPACE_ENV, workspace_setting
+from .options import COMPLETED_ARGS
 
 __all__ = ["complete_site_ids", "complete_observation_ids", "workspace_ids"]
 
@@ -83,6 +84,15 @@ def complete_observation_ids(ctx: click.Context, param: click.Parameter, incompl
     after a command's SITE_ID (``change SITE --before``), that site's alone."""
     items = _items(ctx, param, "observation", incomplete)
     site = ctx.params.get("site_id")
+    given = ctx.meta.get(COMPLETED_ARGS)
+    if site is None and given:
+        # Completing an option's value (`change SITE --before <Tab>`), click's parse stopped at that option,
+        # which awaits the value, before reading SITE: read the words before it alone.
+        try:
+            with ctx.command.make_context(ctx.info_name, given[:-1], parent=ctx.parent, resilient_parsing=True) as again:
+                site = again.params.get("site_id")
+        except Exception:  # noqa: BLE001 - a Tab prints no error: then every site's observations
+            site = None
     if isinstance(site, str) and site:
         items = [i for i in items if i.value.startswith(f"{site}/")]
     return items

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+COMPLETED_ARGS = "sitewatch.completed_args"
+"""``ctx.meta`` key of the arguments a command was given while the shell completes its command line."""
+
+
 class _OnceOptions:
     """Refuse an option given more than once where it takes one value.
 
@@ -40,6 +44,10 @@ class _OnceOptions:
     """
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.resilient_parsing:
+            # Shell completion: kept for a completer that needs the arguments click's resilient parse drops
+            # (all of them when the word being completed is an option's value: see completers.py).
+            ctx.meta[COMPLETED_ARGS] = list(args)
         _, _, order = self.make_parser(ctx).parse_args(args=list(args))  # type: ignore[attr-defined]
         seen: set[str] = set()
         for param in order:

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from ..config import OPTICAL_MODES
-from ..detection import detect_site
 from ..workspace import open_workspace
 from .completers import complete_site_ids
 from .options import (
@@ -53,6 +52,8 @@ def command(
     settings = ws.settings(
         {"workers": workers, "scheduler": scheduler, "wait_workers": wait_workers, "optical_mode": optical_mode}
     )
+    from ..detection import detect_site  # rasterio, scipy: not imported for --help or a Tab
+
     with progress_bar("detect", is_quiet() or as_json) as progress:
         summary = detect_site(
             ws,

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from ..fetch import fetch_scenes
 from ..model import iso_utc
 from ..workspace import open_workspace
 from .completers import complete_site_ids
@@ -64,6 +63,8 @@ def command(
     ws = open_workspace(workspace)
     settings = ws.settings({"max_cloud": max_cloud})
     catalog = chosen_catalog(ws, catalog_name, settings)
+    from ..fetch import fetch_scenes  # pystac-client, rasterio: not imported for --help or a Tab
+
     with ws.store() as store, progress_bar(f"fetch {site_id}", is_quiet() or as_json) as progress:
         site = store.get_site(site_id)
         report = fetch_scenes(

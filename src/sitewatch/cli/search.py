@@ -7,12 +7,11 @@ import math
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..config import setting_origin
-from ..fetch import Candidate, find_scenes, measure_site_stats
 from ..model import iso_utc
 from ..sources.stac import Catalog, resolve_catalog
 from ..workspace import Workspace, open_workspace
@@ -29,6 +28,9 @@ from .options import (
     workspace_option,
 )
 from .output import add_id_column, print_table
+
+if TYPE_CHECKING:
+    from ..fetch import Candidate
 
 F = Callable[..., Any]
 
@@ -122,6 +124,9 @@ def command(
     ws = open_workspace(workspace)
     settings = ws.settings()
     catalog = chosen_catalog(ws, catalog_name, settings)
+    # rasterio, scipy: imported by the command only, not for --help or a Tab
+    from ..fetch import find_scenes, measure_site_stats
+
     with ws.store() as store:
         site = store.get_site(site_id)
         found = find_scenes(ws, store, site, catalog, collection, start, end, refresh=refresh)

@@ -10,8 +10,6 @@ from pathlib import Path
 import click
 
 from ..errors import InputError, SkippedInputWarning
-from ..ingest import ingest_paths
-from ..ingest.band_files import band_files_sensor
 from ..workspace import open_workspace
 from .completers import complete_site_ids
 from .options import (
@@ -36,6 +34,7 @@ def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
     """``--band`` values as the band names the archive uses (blue…nir, SCL; VV, VH, HH, HV)."""
     from ..detect.image import parse_sar_band_args
     from ..detect.optical_image import parse_band_args
+    from ..ingest.band_files import band_files_sensor
 
     names = {v.partition("=")[0].strip(): Path() for v in values}
     if (sensor or band_files_sensor(names)) == "sar":
@@ -109,6 +108,10 @@ def command(
         )
     if bool(paths) == bool(bands):
         raise InputError("give PATHS or --band NAME=PATH, not both and not neither")
+    # The readers (rasterio, scipy) are imported by the command when it runs, not for --help or a Tab.
+    from ..ingest import ingest_paths
+    from ..ingest.band_files import band_files_sensor
+
     band_files = _band_files(bands, sensor) if bands else None
     if (dn_scale, dn_offset) != (None, None) and (sensor or (band_files_sensor(band_files) if band_files else None)) == "sar":
         given = " and ".join(o for o, v in (("--dn-scale", dn_scale), ("--dn-offset", dn_offset)) if v is not None)

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pyproj import CRS
-from scipy.optimize import linear_sum_assignment
 from shapely.geometry.base import BaseGeometry
 
 from .analysis.occupancy import TimelineParams, load_timeline, observation_date
@@ -276,6 +275,9 @@ def evaluate_observation(
                 cost[i, j] = geom.centroid.distance(pt)
     pairs: list[Pair] = []
     if truths and dets:
+        # scipy.optimize (0.4 s) when pairs are matched, not for `eval --help` or a Tab on `eval `.
+        from scipy.optimize import linear_sum_assignment
+
         rows, cols = linear_sum_assignment(cost)
         for i, j in zip(rows, cols, strict=True):
             if cost[i, j] < big:

@@ -13,12 +13,6 @@ import click
 
 from ..errors import IdTakenError, ImageReadError, InputError
 from ..files import broken_links_apart
-from ..ingest.archive import commit_archived, remove_partials
-from ..ingest.entry import _same_id, expand_paths
-from ..ingest.identity import SourceDigest, same_images, unique_item_id
-from ..ingest.jobs import FileJob, map_file_jobs
-from ..ingest.scene_ref import read_scene_ref
-from ..sources.planet import udm2_apart
 from ..workspace import open_workspace
 from .completers import complete_site_ids
 from .options import (
@@ -69,6 +63,14 @@ def command(
     covers, or none), 3 when some were refused or missed the --site given, 1
     when nothing went in.
     """
+    # The readers (rasterio, scipy) are imported by the command when it runs, not for --help or a Tab.
+    from ..ingest.archive import commit_archived, remove_partials
+    from ..ingest.entry import _same_id, expand_paths
+    from ..ingest.identity import SourceDigest, same_images, unique_item_id
+    from ..ingest.jobs import FileJob, map_file_jobs
+    from ..ingest.scene_ref import read_scene_ref
+    from ..sources.planet import udm2_apart
+
     ws = open_workspace(workspace)
     settings = ws.settings({"workers": workers, "scheduler": scheduler, "wait_workers": wait_workers})
     compress, thermal_noise = settings["cog_compress"], settings["sar_thermal_noise"]

@@ -55,7 +55,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from ..errors import InputError
 from ..model import Detection, Observation, Site, iso_utc
@@ -335,6 +334,9 @@ def assign(
                 cost[i, j] = dist[i, j] / gates[i] + _size_cost(p, d, resolution_m)
     pairs = []
     if cost.size:
+        # scipy.optimize (0.4 s) when positions are matched, not for `ais --help` or a Tab on `ais `.
+        from scipy.optimize import linear_sum_assignment
+
         rows, cols = linear_sum_assignment(cost)
         pairs = [(int(i), int(j), float(dist[i, j]), float(gates[i])) for i, j in zip(rows, cols, strict=True) if cost[i, j] < big]
     return pairs, dist

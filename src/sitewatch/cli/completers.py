@@ -21,6 +21,7 @@ import click
 from click.shell_completion import CompletionItem
 
 from ..config import WORKSPACE_ENV, workspace_setting
+from ..workspace import DB_FILE
 from .options import COMPLETED_ARGS
 
 __all__ = ["complete_site_ids", "complete_observation_ids", "workspace_ids"]
@@ -51,7 +52,7 @@ def workspace_ids(root: Path, kind: str, prefix: str = "") -> list[str]:
     try:
         if str(workspace_setting("store", root)).strip():
             return []
-        db = root / "sitewatch.gpkg"
+        db = root / DB_FILE
         if not db.is_file():
             return []
         # mode=ro: SQLite refuses any write on this connection and never creates a missing file.

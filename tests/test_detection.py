@@ -193,6 +193,33 @@ def test_detect_rerun_reads_no_unchanged_archived_file(ws_with_sar, monkeypatch:
     assert len(reads) == 1
 
 
+def test_detect_recomputes_the_detections_extent_alone_and_only_after_writing(ws_with_sar, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    # Each detect read every geometry of every layer (sites, scenes, observations, every site's detections) to
+    # recompute the layers' extents: a daily run's work grew with the whole workspace, even when it kept everything.
+    import pyogrio
+
+    from sitewatch.store.sqlite import Store as SqliteStore
+
+    recomputed: list[list[str] | None] = []
+    real = SqliteStore.update_extents
+
+    def spy(self: SqliteStore, tables: object = None) -> None:
+        recomputed.append(None if tables is None else list(tables))  # type: ignore[call-overload]
+        real(self, tables)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SqliteStore, "update_extents", spy)
+    detect_site(ws_with_sar, SITE.id, workers=1)
+    assert recomputed == [["detections"]]
+    detect_site(ws_with_sar, SITE.id, workers=1)  # nothing new: nothing recomputed
+    assert recomputed == [["detections"]]
+    with ws_with_sar.store() as store:
+        dets = store.detections(site_id=SITE.id)
+    if dets:  # the layer's extent is still that of its rows, as GDAL reads it
+        bounds = pyogrio.read_info(ws_with_sar.db_path, layer="detections")["total_bounds"]
+        xs = [b for d in dets for b in d.footprint.bounds[0::2]]
+        assert bounds[0] == pytest.approx(min(xs)) and bounds[2] == pytest.approx(max(xs))
+
+
 def test_detect_rerun_still_finds_a_file_changed_in_place_with_its_time_put_back(ws_with_sar, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     import os
 

@@ -343,7 +343,11 @@ def detect_site(
             "errors": errors,
         }
         store.record_run("detect", site_id, {"workers": workers, "scheduler": scheduler} | limits, summary, started=started)
-        store.update_extents()
+        if jobs:
+            # Detections replaced or cleared: the layer's extent may have shrunk (replace_detections only grows it).
+            # Only that layer, and only then: every layer's every geometry, read at each daily run, was work
+            # proportional to the whole workspace for a detect that kept all its detections.
+            store.update_extents(["detections"])
         for sensor, key in keys.items():
             current = {oid: prints[oid] for oid in kinds if sensor_of[oid] == sensor}
             files = {oid: st for oid in current if (st := stats[oid]) is not None}

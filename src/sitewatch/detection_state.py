@@ -67,8 +67,8 @@ def detect_key(site: Site, limits: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-_BOOKKEEPING = ("ingested_at", "retrieved_at", "berths_hidden")
-"""Provenance that says when a file came in, not what it holds: ingesting or fetching the
+_BOOKKEEPING = ("ingested_at", "retrieved_at", "berths_hidden", "source_mtime_ns")
+"""Provenance that says when a file came in (or was last written), not what it holds: ingesting or fetching the
 same files again (a folder with one new file in it) must not make detect run on them all;
 and what detect itself recorded there (the berths' hidden fractions), which must not make
 the next run take the observation for a new one."""

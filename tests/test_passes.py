@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from affine import Affine
 from click.testing import CliRunner
+from rasterio import open as rasterio_open
 from shapely.geometry import box, mapping
 
 from sitewatch.analysis import TimelineParams, build_timeline
@@ -282,3 +283,55 @@ def test_two_slices_ingested_and_detected_make_one_date_without_false_departures
     res = run.invoke(main, ["alerts", "check", "--all", "--json", "-w", ws])
     assert res.exit_code == 0, res.output
     assert res.stdout.strip() == ""  # one JSON line an event: none
+
+
+def _slice_catalogue(folder: Path) -> Path:
+    """The GeoTIFFs of :func:`_slices` as Sentinel-1 RTC items of a static STAC catalogue: the middle pass two
+    slice items of one datatake, 25 s apart, with their orbit and datatake, as Planetary Computer lists them."""
+    import pystac
+    from rasterio.shutil import copy as copy_raster
+
+    items = []
+    for tif in sorted(folder.glob("S1A_*.tif")):
+        with rasterio_open(tif) as r:
+            when = r.tags()["SITEWATCH_ACQUIRED"]
+            geom = mapping(reproject_geometry(box(*r.bounds), r.crs.to_string(), "EPSG:4326"))
+        cog = folder / "delivery" / "data" / f"{tif.stem}_vv.tif"
+        cog.parent.mkdir(parents=True, exist_ok=True)
+        copy_raster(tif, cog, driver="COG")
+        take = "2" if "slice" in tif.stem else tif.stem[-2:]
+        props = {"platform": "sentinel-1a", "sat:orbit_state": "descending", "sat:relative_orbit": 127,
+                 "sat:absolute_orbit": 55000 + int(take), "s1:datatake_id": f"3980{take}"}  # fmt: skip
+        xs, ys = zip(*geom["coordinates"][0], strict=True)
+        item = pystac.Item(tif.stem, geom, [min(xs), min(ys), max(xs), max(ys)],
+                           datetime.fromisoformat(when.replace("Z", "+00:00")), props)  # fmt: skip
+        item.add_asset("vv", pystac.Asset(f"../../data/{cog.name}", media_type=pystac.MediaType.COG, roles=["data"]))
+        items.append(item)
+    extent = pystac.Extent(pystac.SpatialExtent([[-180.0, -90.0, 180.0, 90.0]]), pystac.TemporalExtent([[None, None]]))
+    collection = pystac.Collection("sentinel-1-rtc", "slices of datatakes", extent)
+    collection.add_items(items)
+    catalogue = pystac.Catalog("delivery", "a delivery")
+    catalogue.add_child(collection)
+    catalogue.normalize_hrefs(str(folder / "delivery"))
+    catalogue.save(pystac.CatalogType.SELF_CONTAINED)
+    return folder / "delivery" / "catalog.json"
+
+
+def test_two_slice_items_fetched_from_a_catalogue_are_one_pass_on_the_timeline(tmp_path: Path) -> None:
+    site = _slices(tmp_path)
+    catalogue = _slice_catalogue(tmp_path)
+    ws = str(tmp_path / "ws")
+    run = CliRunner()
+    for args in (["init", ws], ["sites", "add", "port", "--geojson", str(site), "-w", ws],
+                 ["fetch", "port", "--catalog", str(catalogue), "--collection", "sentinel-1-rtc",
+                  "--from", "2024-10-01", "--to", "2024-10-31", "-w", ws],
+                 ["detect", "port", "--workers", "1", "-w", ws]):  # fmt: skip
+        res = run.invoke(main, args)
+        assert res.exit_code == 0, res.output
+    obs = json.loads(run.invoke(main, ["observations", "port", "--json", "-w", ws]).stdout)
+    # Both slices fetched (25 s apart: not one acquisition twice), and their footprints meet along the seam.
+    assert [o["valid_pct"] for o in obs] == [100.0, 60.0, 40.0, 100.0]
+    assert obs[1]["pass"] == {"pieces": [obs[1]["id"], obs[2]["id"]], "valid_pct": 100.0}
+    tl = json.loads(run.invoke(main, ["timeline", "port", "--json", "-", "-w", ws]).stdout)
+    assert tl["skipped"] == [] and [r["vessels"] for r in tl["rows"]] == [3, 3, 3]
+    assert sum(r["arrivals"] + r["departures"] for r in tl["rows"]) == 0

@@ -134,8 +134,13 @@ def passes(
 ) -> list[Pass]:
     """The observations grouped into passes (most of one piece each), in acquisition order."""
     groups: list[list[Observation]] = []
+    start = 0  # groups before this one end more than pass_seconds before the observation in hand
     for obs in sorted(observations, key=lambda o: (o.scene.acquired, o.id)):
-        home = next((g for g in groups if any(same_pass(p, obs, pass_seconds) for p in g)), None) if pass_seconds > 0 else None
+        # In time order, only the groups still open (last piece within pass_seconds) are asked: a site's
+        # thousands of observations are grouped in one sweep, not each against all.
+        while start < len(groups) and (obs.scene.acquired - groups[start][-1].scene.acquired).total_seconds() > pass_seconds:
+            start += 1
+        home = next((g for g in groups[start:] if any(same_pass(p, obs, pass_seconds) for p in g)), None) if pass_seconds > 0 else None
         if home is None:
             groups.append([obs])
         else:

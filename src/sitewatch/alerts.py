@@ -114,7 +114,7 @@ class _Workspace:
         if sid not in self._tl:
             r = self._records(sid)
             self._tl[sid] = build_timeline(sid, r.observations, r.detections, site_name=self.site(sid).name,
-                                           undetected=r.undetected)  # fmt: skip
+                                           undetected=r.undetected, site_geometry=self.site(sid).geometry)  # fmt: skip
         return self._tl[sid]
 
     def moves(self, sid: str) -> tuple[list[Move], list[Move]]:

@@ -6,8 +6,9 @@ are computed from the stored detections each time, as the timeline is; nothing i
 
 How a verdict is decided (README, "Claims", says it for users):
 
-- **Usable images** are the timeline's (:func:`sitewatch.analysis.occupancy.is_usable`: half the site
-  with data, optical at most 20 % cloud, detection run on the current image). A date without one is
+- **Usable images** are the timeline's (:func:`sitewatch.analysis.passes.usability`: half the site
+  with data, optical at most 20 % cloud, detection run on the current image; the pieces of one pass,
+  two slices of a Sentinel-1 datatake, judged together). A date without one is
   **not testable**, never contradicted: cloud, no data and no image are not "no vessel".
 - **Vessel present / absent** on a date: a vessel detection at the claimed place (the site, a berth, any
   berth) whose measured length lies in the claimed range *fits*. One that lies outside it by no more than
@@ -58,9 +59,9 @@ from .analysis.occupancy import (
     build_timeline,
     count_noun,
     hidden_berths,
-    is_usable,
     observation_date,
 )
+from .analysis.passes import usability
 from .claims_file import (
     ANY_BERTH,
     Assertion,
@@ -219,6 +220,7 @@ class World:
     """Their regions."""
     _by_obs: dict[str, list[Detection]] = field(init=False, repr=False, compare=False)
     _by_day: dict[tuple[str, date], list[Observation]] = field(init=False, repr=False, compare=False)
+    _why_not: dict[str, str | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_obs: dict[str, list[Detection]] = defaultdict(list)
@@ -227,6 +229,13 @@ class World:
         by_day: dict[tuple[str, date], list[Observation]] = defaultdict(list)
         for o in self.observations:
             by_day[(o.site_id, observation_date(o, self.params.utc_offset_hours))].append(o)
+        why_not: dict[str, str | None] = {}
+        for sid in {o.site_id for o in self.observations}:
+            # Pieces of one pass (two slices of a Sentinel-1 datatake) are judged together, as the timeline does.
+            site = self.sites.get(sid)
+            why_not |= usability([o for o in self.observations if o.site_id == sid], self.params,
+                                 site=site.geometry if site else None, undetected=self.undetected)  # fmt: skip
+        object.__setattr__(self, "_why_not", why_not)
         object.__setattr__(self, "_by_obs", dict(by_obs))
         object.__setattr__(self, "_by_day", {k: sorted(v, key=lambda o: (o.scene.resolution_m, o.scene.acquired, o.id))
                                              for k, v in by_day.items()})  # fmt: skip
@@ -239,7 +248,7 @@ class World:
         """A site's images of a date, finest first: the usable ones, and the others with why not."""
         usable, skipped = [], []
         for o in self._by_day.get((site_id, day), []):
-            why = "detection not run on the current image" if o.id in self.undetected else is_usable(o, self.params)
+            why = "detection not run on the current image" if o.id in self.undetected else self._why_not.get(o.id)
             if why:
                 skipped.append((o, why))
             else:
@@ -483,7 +492,7 @@ def _presence_days(a: Assertion, world: World) -> PartResult:
     site = world.sites[a.site_ids[0]]
     params = TimelineParams(**{**vars(world.params), "start": a.start, "end": a.end})
     tl = build_timeline(site.id, world.site_observations(site.id), world.detections, params,
-                        site_name=site.name, undetected=world.undetected)  # fmt: skip
+                        site_name=site.name, undetected=world.undetected, site_geometry=site.geometry)  # fmt: skip
     obs = {o.id: o for o in world.site_observations(site.id)}
     dets = {d.id: d for d in world.detections if d.observation_id in obs}
     present: list[tuple[date, list[Image]]] = []
@@ -532,7 +541,7 @@ def _transit(a: Assertion, world: World) -> PartResult:
     dets = [d for d in world.detections if d.observation_id in obs_ids]
     timelines = {
         s.id: build_timeline(s.id, [o for o in obs if o.site_id == s.id], dets, world.params,
-                             site_name=s.name, undetected=world.undetected)  # fmt: skip
+                             site_name=s.name, undetected=world.undetected, site_geometry=s.geometry)  # fmt: skip
         for s in (origin, dest)
     }
     links = find_links([origin, dest], timelines, obs, dets, LinkParams(window_days=max(within, 1)))

@@ -53,6 +53,8 @@ from ..model import Detection, Observation
 from ..vessels import catalogue, length_sigma_m
 
 if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
     from ..store import Store
 
 __all__ = [
@@ -102,6 +104,10 @@ class TimelineParams:
     :func:`sitewatch.vessels.length_sigma_m` grows with the pixel size: 36 m between two 10 m looks)."""
     fine_resolution_m: float = 5.0
     """Pixels this fine or finer show quay equipment (cranes, trucks); coarser looks cannot say it left."""
+    pass_seconds: float = 60.0
+    """Observations of one platform and sensor (and orbit, where recorded) acquired within this many seconds of each
+    other are pieces of one pass (Sentinel-1 slices, about 25 s apart; strips of one capture), judged together: the
+    date's coverage is their union (:mod:`sitewatch.analysis.passes`). 0: each observation judged on its own."""
     utc_offset_hours: float = 0.0
     """Shift acquisition times before taking the date (e.g. +10 for Primorsky local dates); an acquisition
     known only by its date keeps that date (:func:`observation_date`)."""
@@ -115,6 +121,8 @@ class TimelineParams:
             value = getattr(self, name)
             if not 0 <= value <= 1:
                 raise InputError(f"TimelineParams.{name} must be a fraction in [0, 1], got {value}")
+        if not 0 <= self.pass_seconds <= 3600:
+            raise InputError(f"TimelineParams.pass_seconds must be in [0, 3600] seconds, got {self.pass_seconds}")
         if self.gap_days < 1:
             raise InputError(f"gap_days must be at least 1, got {self.gap_days}")
         if self.start and self.end and self.start > self.end:
@@ -505,12 +513,18 @@ def build_timeline(
     *,
     site_name: str = "",
     undetected: Collection[str] = (),
+    site_geometry: BaseGeometry | None = None,
 ) -> Timeline:
     """The occupancy timeline of one site from its observations and their detections.
 
     ``undetected`` names observations that detection has not run on (or not since their
     image was replaced): they are skipped with that reason, not read as "no vessel".
+    Pieces of one pass are judged together (:func:`sitewatch.analysis.passes.usability`); ``site_geometry``,
+    the site's polygon, bounds how much two overlapping pieces share (without it, pieces whose footprints
+    overlap are taken to share all they can).
     """
+    from .passes import usability
+
     params = params or TimelineParams()
     by_obs: dict[str, list[Detection]] = defaultdict(list)
     for d in detections:
@@ -521,13 +535,13 @@ def build_timeline(
     def in_window(day: date) -> bool:
         return not ((params.start and day < params.start) or (params.end and day > params.end))
 
-    for obs in observations:
-        if obs.site_id != site_id:
-            continue
+    own = [obs for obs in observations if obs.site_id == site_id]
+    reasons = usability(own, params, site=site_geometry, undetected=undetected)
+    for obs in own:
         day = observation_date(obs, params.utc_offset_hours)
         if in_window(day):
             simulated = simulated or obs.scene.simulated
-        reason = NOT_DETECTED if obs.id in undetected else is_usable(obs, params)
+        reason = reasons[obs.id]
         if reason:
             if in_window(day):
                 skipped.append(SkippedObservation(obs.id, day, obs.scene.sensor, reason))
@@ -719,7 +733,8 @@ def load_timeline(store: Store, site_id: str, params: TimelineParams | None = No
     site = store.get_site(site_id)
     records = read_site_records(store, site_id)
     return build_timeline(
-        site_id, records.observations, records.detections, params, site_name=site.name, undetected=records.undetected
+        site_id, records.observations, records.detections, params, site_name=site.name, undetected=records.undetected,
+        site_geometry=site.geometry,
     )
 
 

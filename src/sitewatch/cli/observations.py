@@ -36,6 +36,18 @@ def command(site_id: str | None, sensor: str | None, workspace: Path, as_json: b
             counts[row["observation_id"]] = int(row["n"])
         # Not detected yet (or its image failed detection): no count, which 0 would claim.
         undetected = store.undetected(site_id)
+        shapes = {sid: store.get_site(sid).geometry for sid in sorted({o.site_id for o in observations})}
+    from ..analysis.occupancy import TimelineParams
+    from ..analysis.passes import passes
+
+    # Pieces of one pass (two slices of a Sentinel-1 datatake): the timeline judges them together.
+    pass_of = {
+        o.id: group
+        for sid, shape in shapes.items()
+        for group in passes([o for o in observations if o.site_id == sid], TimelineParams().pass_seconds, shape)
+        if len(group.pieces) > 1
+        for o in group.pieces
+    }
     rows = [
         {
             "id": o.id,
@@ -51,6 +63,9 @@ def command(site_id: str | None, sensor: str | None, workspace: Path, as_json: b
             "detections": None if o.id in undetected else counts.get(o.id, 0),
             "simulated": o.scene.simulated,
             "sha256": o.sha256,
+            # The other pieces of its pass and the least share of the site they hold together; null: a pass alone.
+            "pass": {"pieces": [p.id for p in pass_of[o.id].pieces], "valid_pct": round(100 * pass_of[o.id].valid_fraction, 1)}
+            if o.id in pass_of else None,
         }
         for o in observations
     ]
@@ -78,3 +93,8 @@ def command(site_id: str | None, sensor: str | None, workspace: Path, as_json: b
         click.echo("no observations; add some with `sitewatch ingest`, `sitewatch fetch` or `sitewatch import`")
         return
     print_table(table)
+    for group in {id(g): g for g in pass_of.values()}.values():
+        click.echo(
+            f"one pass, judged together by the timeline: {' + '.join(p.id for p in group.pieces)} "
+            f"(at least {100 * group.valid_fraction:.1f}% of the site together)"
+        )

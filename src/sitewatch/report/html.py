@@ -369,7 +369,8 @@ def _change_finding(name: str, pairs: Sequence[tuple[ChangePair, list[Change]]])
 def _site_section(ws: Workspace, site: Site, observations: list[Observation], detections: list[Detection],
                   params: TimelineParams, undetected: set[str],
                   change_pairs: Sequence[tuple[ChangePair, list[Change]]] = ()) -> _SiteSection:  # fmt: skip
-    tl = build_timeline(site.id, observations, detections, params, site_name=site.name, undetected=undetected)
+    tl = build_timeline(site.id, observations, detections, params, site_name=site.name, undetected=undetected,
+                        site_geometry=site.geometry)
     obs = {o.id: o for o in observations}
     by_obs: dict[str, list[Detection]] = {}
     for d in detections:

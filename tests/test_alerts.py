@@ -244,6 +244,43 @@ def test_a_redetected_observation_makes_no_new_event(ws: tuple[Path, Store]) -> 
     assert "dunai/dunai-2024-10-21" in new
 
 
+def test_an_image_that_comes_late_does_not_tell_an_event_again(ws: tuple[Path, Store], tmp_path: Path) -> None:
+    # The daily job's late image (a scene published days later, a failed download caught up): a ship first seen
+    # on 22 Oct (not seen 20 Oct) was told; the image of 21 Oct, with the ship, came two days later and the same
+    # arrival was told again, "first seen 21 Oct", as was the departure when the image of its last day came late.
+    _, store = ws
+    rules = _rules(store, {"id": "in", "kind": "arrival", "sites": ["dunai"]},
+                   {"id": "out", "kind": "departure", "sites": ["dunai"]},
+                   {"id": "busy", "kind": "vessel_count", "sites": ["dunai"], "above": 0})  # fmt: skip
+    posted: list[str] = []
+    out = tmp_path / "events.jsonl"
+
+    def check() -> Any:
+        return check_alerts(store, rules, out=out, webhook="http://127.0.0.1:9/", post=lambda u, e, t: posted.append(e["event_id"]))
+
+    for day, ship in (("2024-10-20", False), ("2024-10-22", True), ("2024-10-24", False)):
+        o = _obs("dunai", day)
+        _put(store, o, [_det(o, 0, 112.0)] if ship else [])
+    first = check()
+    told = {e["event_id"] for e in first.events if e["date"] >= "2024-10-20"}
+    assert len(told) == 3  # arrived 22, gone 24, busy from 22
+    for day in ("2024-10-21", "2024-10-23"):  # late: the ship on both
+        o = _obs("dunai", day)
+        _put(store, o, [_det(o, 0, 112.0)])
+    late = check()
+    assert late.new == frozenset() and len(late.retold) == 3
+    assert len(posted) == len(first.new) and len(out.read_text(encoding="utf-8").splitlines()) == len(first.new)
+    shown = check_alerts(store, rules, show_all=True)
+    assert {e["date"] for e in shown.events if e["rule"] == "in"} >= {"2024-10-21"} and not shown.new
+    assert check().new == frozenset()  # recorded: not new on the next run either
+    # An image that comes late outside the span an event was told from is news: a ship on 19 Oct, between
+    # the empty 18 and 20 Oct, arrived and left again.
+    o19 = _obs("dunai", "2024-10-19")
+    _put(store, o19, [_det(o19, 0, 112.0)])
+    news = check()
+    assert {e["date"] for e in news.events} == {"2024-10-19", "2024-10-20"} and len(news.new) == 3 and not news.retold
+
+
 def test_since_leaves_out_earlier_events(ws: tuple[Path, Store]) -> None:
     _, store = ws
     rules = _rules(store, {"id": "busy", "kind": "vessel_count", "sites": ["dunai"], "above": 0})

@@ -155,6 +155,88 @@ def test_detect_rerun_still_checks_the_archived_file(ws_with_sar, monkeypatch: p
         assert store.undetected(SITE.id) == {obs.id}
 
 
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The archived files detect reads whole (for their sha256), one entry a read."""
+    from sitewatch import detection
+
+    reads: list[str] = []
+    real = detection.sha256_file
+
+    def counting(path: Path) -> str:
+        reads.append(str(path))
+        return real(path)
+
+    monkeypatch.setattr(detection, "sha256_file", counting)
+    return reads
+
+
+def test_detect_rerun_reads_no_unchanged_archived_file(ws_with_sar, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    # A daily detect read every archived image of the site again (its sha256) to find the day's new one:
+    # a year of daily images, the whole archive read every day.
+    import json
+
+    detect_site(ws_with_sar, SITE.id, workers=1)
+    reads = _count_reads(monkeypatch)
+    detect_site(ws_with_sar, SITE.id, workers=1)
+    assert reads == []
+    detect_site(ws_with_sar, SITE.id, workers=1, force=True)  # --force reads it again
+    assert len(reads) == 1
+    # A state kept by an earlier sitewatch (no file times): each file is read once more, then not.
+    with ws_with_sar.store() as store:
+        key = f"detect:{SITE.id}:sar"
+        state = json.loads(store.meta(key) or "{}")
+        del state["files"]
+        store.set_meta(key, json.dumps(state))
+    reads.clear()
+    detect_site(ws_with_sar, SITE.id, workers=1)
+    detect_site(ws_with_sar, SITE.id, workers=1)
+    assert len(reads) == 1
+
+
+def test_detect_recomputes_the_detections_extent_alone_and_only_after_writing(ws_with_sar, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    # Each detect read every geometry of every layer (sites, scenes, observations, every site's detections) to
+    # recompute the layers' extents: a daily run's work grew with the whole workspace, even when it kept everything.
+    import pyogrio
+
+    from sitewatch.store.sqlite import Store as SqliteStore
+
+    recomputed: list[list[str] | None] = []
+    real = SqliteStore.update_extents
+
+    def spy(self: SqliteStore, tables: object = None) -> None:
+        recomputed.append(None if tables is None else list(tables))  # type: ignore[call-overload]
+        real(self, tables)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SqliteStore, "update_extents", spy)
+    detect_site(ws_with_sar, SITE.id, workers=1)
+    assert recomputed == [["detections"]]
+    detect_site(ws_with_sar, SITE.id, workers=1)  # nothing new: nothing recomputed
+    assert recomputed == [["detections"]]
+    with ws_with_sar.store() as store:
+        dets = store.detections(site_id=SITE.id)
+    if dets:  # the layer's extent is still that of its rows, as GDAL reads it
+        bounds = pyogrio.read_info(ws_with_sar.db_path, layer="detections")["total_bounds"]
+        xs = [b for d in dets for b in d.footprint.bounds[0::2]]
+        assert bounds[0] == pytest.approx(min(xs)) and bounds[2] == pytest.approx(max(xs))
+
+
+def test_detect_rerun_still_finds_a_file_changed_in_place_with_its_time_put_back(ws_with_sar, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    detect_site(ws_with_sar, SITE.id, workers=1)
+    with ws_with_sar.store() as store:
+        (obs,) = store.observations(SITE.id)
+    path = ws_with_sar.root / obs.path
+    st = os.stat(path)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # the same size
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # the same modification time
+    reads = _count_reads(monkeypatch)
+    summary = detect_site(ws_with_sar, SITE.id, workers=1)
+    assert reads and len(summary["errors"]) == 1 and "sha256 differs" in summary["errors"][0]
+
+
 def test_a_workspace_that_sees_none_of_its_archived_images_is_refused_and_keeps_its_detections(ws_with_sar) -> None:  # type: ignore[no-untyped-def]
     # A team member's folder without the shared archive mounted (or an archive on an unplugged disk):
     # every observation was "missing", and its detections, the team's, were dropped.

@@ -443,3 +443,40 @@ def test_a_read_only_archive_is_named_as_such(ws, tmp_path, monkeypatch):
     assert "pier is read-only (a read-only disk or workspace?): make it writable" in res.output.replace("\n", " ")
     with ws.store() as store:
         assert store.observations("pier") == []
+
+
+def test_new_only_skips_the_files_imported_before_and_unchanged(ws, tmp_path):
+    # A download folder that keeps every file, imported each day: every file was cut and written again every
+    # day (a year of daily images, the whole history each day). --new-only reads only what is new or changed.
+    import os
+
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    first = _optical(incoming / "scene_20241015T012345.tif")
+    args = ["import", "-w", str(ws.root), str(incoming), "--new-only", "--workers", "1", "--json"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert [r["file"] for r in json.loads(res.stdout)["imported"]] == [str(first)]
+    second = _optical(incoming / "scene_20241016T012345.tif", value=1300)
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert [r["file"] for r in out["imported"]] == [str(second)] and out["unchanged"] == [str(first)]
+    # nothing new: not an error, the day's job goes on
+    res = CliRunner().invoke(main, args[:-1])
+    assert res.exit_code == 0, res.output
+    assert "2 file(s) imported before and unchanged, skipped" in res.stdout
+    # a file written again (another time) is read again and replaces its observation
+    st = os.stat(first)
+    _optical(first, value=1250)
+    os.utime(first, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    (row,) = json.loads(res.stdout)["imported"]
+    assert row["file"] == str(first) and row["replaced"]
+    # without --new-only every file is read again, as before
+    res = CliRunner().invoke(main, [a for a in args if a != "--new-only"])
+    assert res.exit_code == 0, res.output
+    assert len(json.loads(res.stdout)["imported"]) == 2
+    with ws.store() as store:
+        assert len(store.observations("pier")) == 2

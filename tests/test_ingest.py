@@ -1307,3 +1307,33 @@ def test_a_file_declaring_its_band_scale_and_offset_is_read_by_them(ws, tmp_path
     with rasterio.open(ws.root / obs.path) as cog:
         assert float(cog.read(1)[30, 30]) == pytest.approx(0.09, abs=1e-4)
     assert obs.provenance["scaling_from"] == "--dn-offset"
+
+
+def test_new_only_leaves_out_the_files_ingested_before_and_unchanged(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # A folder that keeps every download, ingested each day: each file was cut and written again every day.
+    import json
+    import os
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    a = _sar(folder / "a.tif", "2024-10-17T09:30:00Z", 1)
+    args = ["ingest", SITE.id, str(folder), "--new-only", "--workers", "1", "-w", str(ws.root), "--json"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    b = _sar(folder / "b.tif", "2024-10-18T09:30:00Z", 2)
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert [r["file"] for r in out["ingested"]] == [str(b)] and out["unchanged"] == [str(a)]
+    res = CliRunner().invoke(main, args[:-1])  # nothing new: exit 0, said
+    assert res.exit_code == 0 and "2 file(s) ingested before and unchanged, skipped" in res.stdout, res.output
+    st = os.stat(a)
+    os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # written again (another time): read again
+    res = CliRunner().invoke(main, args)
+    assert [r["file"] for r in json.loads(res.stdout)["ingested"]] == [str(a)]
+    with ws.store() as store:
+        assert len(store.observations(SITE.id)) == 2
+        prov = store.get_observation(f"{SITE.id}/a").provenance
+    assert prov["source_mtime_ns"] == os.stat(a).st_mtime_ns
+    res = CliRunner().invoke(main, ["ingest", SITE.id, "--band", f"vv={a}", "--new-only", "-w", str(ws.root)])
+    assert res.exit_code == 1 and "--new-only" in res.output

@@ -19,7 +19,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -167,15 +167,18 @@ def _move_events(ws: _Workspace, rule: Rule, sid: str) -> list[AlertEvent]:
         size = f"{m.length_m:.0f} m{cut} vessel, likeliest class {_likeliest(m.classes)}"
         if rule.kind == "arrival":
             day, what = m.date, f"{size} arrived {where} at {sid} (first seen {m.date}, not seen {m.other_date})"
+            not_yet = m.other_date
         else:
             day = m.other_date or m.date
             what = f"{size} left {where} at {sid} (last seen {m.date}, gone {m.other_date})"
+            not_yet = m.date
         out.append(AlertEvent(
             key=f"{rule.id}|{sid}|{rule.kind}|{m.observation_id}|{berth or '-'}", rule_id=rule.id, kind=rule.kind,
             site_id=sid, date=day, acquired=m.acquired, what=what, observation_ids=(m.observation_id,),
             images=(m.path,), simulated=m.simulated, detection_ids=(m.detection_id,),
             details={"berth": berth, "length_m": round(m.length_m, 1), "truncated": m.truncated,
-                     "classes": dict(m.classes), "resolution_m": m.resolution_m},
+                     "classes": dict(m.classes), "resolution_m": m.resolution_m,
+                     "not_yet": not_yet.isoformat() if not_yet else None},
         ))  # fmt: skip
     return out
 
@@ -224,6 +227,7 @@ def _count_events(ws: _Workspace, rule: Rule, sid: str) -> list[AlertEvent]:
     obs = ws.observations(sid)
     out = []
     before: bool | None = None
+    last: date | None = None
     for row in ws.timeline(sid).rows:
         n = row.at_berth.get(rule.berth, 0) if rule.berth else row.vessels
         holds = n > rule.above if rule.above is not None else n < (rule.below or 0)
@@ -233,8 +237,9 @@ def _count_events(ws: _Workspace, rule: Rule, sid: str) -> list[AlertEvent]:
             bound = f"above {rule.above}" if rule.above is not None else f"below {rule.below}"
             what = f"{n} vessel{'' if n == 1 else 's'}{where} at {sid} on {row.date}: went {bound}"
             counted = [s.detection_id for s in row.sightings if not rule.berth or s.berth_id == rule.berth]
-            out.append(_row_event(rule, row, obs, row.observation_ids, what, {"vessels": n, "berth": rule.berth}, counted))
-        before = holds
+            details = {"vessels": n, "berth": rule.berth, "not_yet": last.isoformat() if last else None}
+            out.append(_row_event(rule, row, obs, row.observation_ids, what, details, counted))
+        before, last = holds, row.date
     return out
 
 
@@ -393,6 +398,42 @@ class AlertCheck:
     delivery_errors: tuple[str, ...] = ()
     pending: int = 0
     """Events still waiting for the webhook after this run."""
+    retold: tuple[str, ...] = ()
+    """Keys of the events not new, though never reported, because they re-tell one reported before (see
+    :func:`retold_events`); recorded as reported, not shown, written or posted."""
+
+
+_SPANNED = ("arrival", "departure", "vessel_count")
+"""The kinds whose event happened between two usable dates: ``details["not_yet"]`` and the event's date."""
+
+
+def retold_events(new: Sequence[Mapping[str, Any]], stored: Sequence[Mapping[str, Any]], evaluated: Collection[str]) -> set[str]:
+    """Keys of the ``new`` events that re-tell a ``stored`` one: an image that came late (a catalogue that published
+    it days after, a download that failed and was caught up), of a date between the two an event was told from,
+    moves that event into the gap: "first seen 4 January, not seen 2 January" becomes "first seen 3 January", an
+    event of another image, so of another key, and the same arrival was told twice.
+
+    A new event re-tells a stored one of the same rule, site, kind and berth that this run no longer finds
+    (``evaluated``: its keys) when it happened within that one's span: on or after its ``not_yet`` date and on or
+    before its date. Each stored event accounts for one new event at most.
+    """
+    gone: dict[tuple[Any, ...], list[tuple[str, str]]] = defaultdict(list)
+    for k in stored:
+        d = k.get("details") or {}
+        if k.get("kind") in _SPANNED and d.get("not_yet") and k.get("event_id") not in evaluated:
+            gone[(k["rule"], k["site"], k["kind"], d.get("berth"))].append((d["not_yet"], k["date"]))
+    out: set[str] = set()
+    for e in new:
+        d = e.get("details") or {}
+        spans = gone.get((e["rule"], e["site"], e["kind"], d.get("berth")))
+        if not spans or e["kind"] not in _SPANNED or not d.get("not_yet"):
+            continue
+        for i, (not_yet, day) in enumerate(spans):
+            if not_yet <= d["not_yet"] and e["date"] <= day:
+                out.add(e["event_id"])
+                del spans[i]
+                break
+    return out
 
 
 def _events_file_text(path: Path) -> str:
@@ -437,6 +478,7 @@ def check_alerts(
         known_event_keys,
         pending_count,
         record_events,
+        stored_events,
     )
 
     if webhook:
@@ -446,6 +488,11 @@ def check_alerts(
     with alerts_turn(store):
         known = known_event_keys(store)
         new = [e for e in events if e["event_id"] not in known]
+        retold: set[str] = set()
+        if any(e["kind"] in _SPANNED for e in new):
+            retold = retold_events(new, stored_events(store), {e["event_id"] for e in events})
+        again = [e for e in new if e["event_id"] in retold]
+        new = [e for e in new if e["event_id"] not in retold]
         if out is not None and new:
             old = _events_file_text(out)
             in_file = _event_ids_in(old)  # a run stopped after the file and before the store wrote them already
@@ -453,6 +500,8 @@ def check_alerts(
             if lines:
                 write_text_atomic(out, old + ("\n" if old and not old.endswith("\n") else "") + lines)
         record_events(store, new, webhook=bool(webhook))
+        if again:  # known from now on, as reported (their story was), never posted
+            record_events(store, again, webhook=False)
     delivered: list[str] = []
     errors: dict[str, str] = {}
     if webhook:
@@ -463,7 +512,7 @@ def check_alerts(
         events=tuple(events if show_all else new), new=frozenset(e["event_id"] for e in new), evaluated=len(events),
         delivered=len(delivered),
         delivery_errors=tuple(f"event {k} not delivered: {msg}; kept, the next run retries it" for k, msg in errors.items()),
-        pending=pending,
+        pending=pending, retold=tuple(sorted(retold)),
     )  # fmt: skip
 
 

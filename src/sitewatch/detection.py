@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shapely.geometry import Polygon
 
@@ -34,6 +34,9 @@ from .model import Detection, Observation, Site
 from .run import map_jobs
 from .store import now_utc
 from .workspace import ARCHIVE_DIR, Workspace
+
+if TYPE_CHECKING:
+    from .detection_state import FileStat
 
 __all__ = ["DetectJob", "DetectResult", "check_length_limits", "detect_observation", "detect_site", "to_detections"]
 
@@ -215,10 +218,18 @@ def detect_site(
     An observation whose detections were made by the last complete run from the same
     inputs (COG, observation row, site, limits, optical mode, sitewatch code: see
     :mod:`sitewatch.detection_state`) keeps them unless ``force``; its archived file is
-    still checked against its sha256. The summary counts kept and new detections alike, by kind,
+    still checked against its sha256, read again only when its size or times have changed since
+    the last run found it right. The summary counts kept and new detections alike, by kind,
     and (``truncated``) those of each kind cut by the image's edge or by missing data.
     """
-    from .detection_state import detect_key, load_state, observation_fingerprint, save_state
+    from .detection_state import (
+        detect_key,
+        file_stat,
+        load_state,
+        load_verified,
+        observation_fingerprint,
+        save_state,
+    )
 
     started = now_utc()
     with ws.store() as store:
@@ -240,10 +251,12 @@ def detect_site(
         no_mode = {k: v for k, v in limits.items() if k != "optical_mode"}
         keys = {s: detect_key(site, limits if s == "optical" else no_mode) for s in sorted(set(sensor_of.values()))}
         previous: dict[str, str] = {}
+        verified: dict[str, FileStat] = {}
         for sensor, key in keys.items():
             previous |= load_state(store, site_id, key, sensor)
+            verified |= load_verified(store, site_id, key, sensor)
         if force:
-            previous = {}
+            previous, verified = {}, {}
         undetected = store.undetected(site_id)
         prints = {o.id: observation_fingerprint(o) for o in observations}
         # Absolute: a Dask worker started in another folder must find the same files.
@@ -257,9 +270,12 @@ def detect_site(
                 f"not even their folder (e.g. {Path(observations[0].path).parent}): is the archive (on a team store, "
                 "the shared folder) there at this workspace? Nothing was changed; its detections are kept"
             )
+        # Taken before the file is hashed (here or by the job): a file written after that has other times.
+        stats: dict[str, FileStat | None] = {o.id: file_stat(paths[o.id]) for o in observations}
         kept = {
             o.id for o in observations
-            if o.id not in undetected and previous.get(o.id) == prints[o.id] and _file_unchanged(paths[o.id], o)
+            if o.id not in undetected and previous.get(o.id) == prints[o.id]
+            and _file_unchanged(paths[o.id], o, stats[o.id], verified.get(o.id))
         }  # fmt: skip
         if kept:
             log.info("%s: %d observation(s) unchanged since the last detect, kept", site_id, len(kept))
@@ -327,15 +343,26 @@ def detect_site(
             "errors": errors,
         }
         store.record_run("detect", site_id, {"workers": workers, "scheduler": scheduler} | limits, summary, started=started)
-        store.update_extents()
+        if jobs:
+            # Detections replaced or cleared: the layer's extent may have shrunk (replace_detections only grows it).
+            # Only that layer, and only then: every layer's every geometry, read at each daily run, was work
+            # proportional to the whole workspace for a detect that kept all its detections.
+            store.update_extents(["detections"])
         for sensor, key in keys.items():
-            save_state(store, site_id, key, {oid: prints[oid] for oid in kinds if sensor_of[oid] == sensor}, sensor)
+            current = {oid: prints[oid] for oid in kinds if sensor_of[oid] == sensor}
+            files = {oid: st for oid in current if (st := stats[oid]) is not None}
+            save_state(store, site_id, key, current, sensor, files)
         store.set_meta(f"detect:{site_id}", None)  # the one state of all sensors that sitewatch kept before
     return summary
 
 
-def _file_unchanged(path: str, obs: Observation) -> bool:
-    """Whether the archived COG is still there with the sha256 on record (else detection reports it)."""
+def _file_unchanged(path: str, obs: Observation, stat: FileStat | None, verified: FileStat | None) -> bool:
+    """Whether the archived COG is still there with the sha256 on record (else detection reports it): read
+    only when its size or times (``stat``, taken now) are not those it had when last found right (``verified``)."""
+    if stat is None:
+        return False
+    if stat == verified:
+        return True
     try:
         return sha256_file(Path(path)) == obs.sha256
     except OSError:

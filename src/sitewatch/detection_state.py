@@ -12,6 +12,14 @@ after a complete run, and an
 observation is skipped only when the key and its fingerprint match, detection has run on
 its current COG (``detected_at`` set) and the archived file still has its sha256.
 
+That last check reads the file whole only when it may have changed: the state keeps, for each
+observation, the archived file's size, modification and status-change times (:func:`file_stat`)
+as they were when its sha256 was last found right, and a file that still has them is not read
+again. A daily ``detect`` read every image of the site's history each day (a year of daily 3 m
+scenes: gigabytes), to find the one new image. No program writes into a file without changing
+its status-change time (``ctime``, which no tool can set back, unlike the modification time), so
+a changed file is still read and found out; ``detect --force`` reads every file again.
+
 The code part of the key hashes every source and data file of the installed package, so
 any change to sitewatch (a release or an edit) makes the next run detect everything again.
 """
@@ -20,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -29,7 +38,10 @@ from . import __version__
 from .model import Observation, Site
 from .store import Store
 
-__all__ = ["DetectState", "detect_key", "load_state", "observation_fingerprint", "save_state"]
+__all__ = [
+    "DetectState", "FileStat", "detect_key", "file_stat", "load_state", "load_verified", "observation_fingerprint",
+    "save_state",
+]  # fmt: skip
 
 _CODE_SUFFIXES = (".py", ".npz", ".json", ".csv")
 """The package files detection can depend on: code, model weights, tables."""
@@ -55,8 +67,8 @@ def detect_key(site: Site, limits: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-_BOOKKEEPING = ("ingested_at", "retrieved_at", "berths_hidden")
-"""Provenance that says when a file came in, not what it holds: ingesting or fetching the
+_BOOKKEEPING = ("ingested_at", "retrieved_at", "berths_hidden", "source_mtime_ns")
+"""Provenance that says when a file came in (or was last written), not what it holds: ingesting or fetching the
 same files again (a folder with one new file in it) must not make detect run on them all;
 and what detect itself recorded there (the berths' hidden fractions), which must not make
 the next run take the observation for a new one."""
@@ -76,6 +88,18 @@ def observation_fingerprint(obs: Observation) -> str:
 
 DetectState = dict[str, str]
 """Observation id → fingerprint of the observations whose stored detections are current."""
+
+FileStat = tuple[int, int, int]
+"""An archived file's size, modification time and status-change time (ns), as :func:`file_stat` reads them."""
+
+
+def file_stat(path: str | Path) -> FileStat | None:
+    """What tells, without reading it, that a file may have changed; None when it cannot be read."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _meta_key(site_id: str, sensor: str) -> str:
@@ -102,6 +126,29 @@ def load_state(store: Store, site_id: str, key: str, sensor: str) -> DetectState
     return {str(k): str(v) for k, v in state.get("observations", {}).items()}
 
 
-def save_state(store: Store, site_id: str, key: str, state: DetectState, sensor: str) -> None:
-    """Keep the ``sensor`` observations whose detections are now current under ``key``."""
-    store.set_meta(_meta_key(site_id, sensor), json.dumps({"key": key, "observations": state}, sort_keys=True))
+def load_verified(store: Store, site_id: str, key: str, sensor: str) -> dict[str, FileStat]:
+    """Observation id → :data:`FileStat` of its archived file when the last complete run under ``key``
+    found its sha256 right (empty for a state kept before sitewatch recorded them: each file is read once more)."""
+    raw = store.meta(_meta_key(site_id, sensor))
+    try:
+        state = json.loads(raw) if raw is not None else {}
+    except json.JSONDecodeError:
+        return {}
+    if not isinstance(state, dict) or state.get("key") != key or not isinstance(state.get("files"), dict):
+        return {}
+    return {
+        str(k): (int(v[0]), int(v[1]), int(v[2]))
+        for k, v in state["files"].items()
+        if isinstance(v, list) and len(v) == 3 and all(isinstance(x, int) for x in v)
+    }
+
+
+def save_state(
+    store: Store, site_id: str, key: str, state: DetectState, sensor: str, files: Mapping[str, FileStat] | None = None
+) -> None:
+    """Keep the ``sensor`` observations whose detections are now current under ``key``, and (``files``) the
+    :data:`FileStat` of each one's archived file taken before its sha256 was found right."""
+    doc: dict[str, Any] = {"key": key, "observations": state}
+    if files:
+        doc["files"] = {oid: list(st) for oid, st in files.items() if oid in state}
+    store.set_meta(_meta_key(site_id, sensor), json.dumps(doc, sort_keys=True))

@@ -83,6 +83,11 @@ def check(
                    + (f"; {result.delivered} delivered to the webhook" if hook else ""), err=True)  # fmt: skip
     for line in [*errors, *result.delivery_errors]:
         click.echo(f"error: {line}", err=True)
+    if result.retold:
+        n = len(result.retold)
+        click.echo(f"note: {n} event{'' if n == 1 else 's'} not reported again: an image that came late moved "
+                   f"{'it' if n == 1 else 'them'} to an earlier date ({', '.join(result.retold)}); "
+                   "`alerts check --all` shows the events as they now stand", err=True)
     if result.pending and not hook:
         click.echo(f"note: {result.pending} event(s) wait for a webhook (--webhook URL or the alerts_webhook setting)", err=True)
     if errors or result.delivery_errors:

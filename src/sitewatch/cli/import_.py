@@ -37,6 +37,9 @@ from .output import duplicate_line, observation_row
               "workspace site the image covers.")  # fmt: skip
 @acquired_option
 @files_sensor_option
+@click.option("--new-only", is_flag=True,
+              help="Skip each file an observation already came from, unchanged since (the same path, size and "
+                   "modification time): for a folder that keeps every download, imported each day.")
 @workers_option
 @scheduler_option
 @wait_workers_option
@@ -44,7 +47,7 @@ from .output import duplicate_line, observation_row
 @json_option
 @handle_errors
 def command(
-    paths: tuple[Path, ...], site_ids: tuple[str, ...], acquired: datetime | None, sensor: str | None,
+    paths: tuple[Path, ...], site_ids: tuple[str, ...], acquired: datetime | None, sensor: str | None, new_only: bool,
     workers: int | None, scheduler: str | None, wait_workers: float | None, workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Import purchased GeoTIFFs as observations of the sites they cover.
@@ -59,14 +62,17 @@ def command(
     cannot place them on the ground. The provider's metadata file is archived
     with the observation; `sitewatch show` prints it.
 
+    With --new-only, a file an observation came from and unchanged since is
+    skipped unread (a download folder that keeps every file, imported daily).
+
     Exit code 0 when every file went in (without --site: into every site it
-    covers, or none), 3 when some were refused or missed the --site given, 1
-    when nothing went in.
+    covers, or none; with --new-only, also when every file was imported before), 3 when some were
+    refused or missed the --site given, 1 when nothing went in.
     """
     # The readers (rasterio, scipy) are imported by the command when it runs, not for --help or a Tab.
     from ..ingest.archive import commit_archived, remove_partials
     from ..ingest.entry import _same_id, expand_paths
-    from ..ingest.identity import SourceDigest, same_images, unique_item_id
+    from ..ingest.identity import SourceDigest, imported_unchanged, same_images, unique_item_id
     from ..ingest.jobs import FileJob, map_file_jobs
     from ..ingest.scene_ref import read_scene_ref
     from ..sources.planet import udm2_apart
@@ -79,8 +85,15 @@ def command(
     files, broken = broken_links_apart(expand_paths(paths))  # a link to a disk not mounted: named, the others go in
     files, masks = udm2_apart(files)  # a Planet UDM2 goes in with its image, as its cloud mask
     masks = broken + masks
+    unchanged: list[Path] = []
+    if new_only:
+        with ws.store() as store:
+            files, unchanged = imported_unchanged(store, files, site_ids)
     digests: dict[Path, str] = {}  # files same_images hashed: not read again
     files, repeats = same_images(files, digests)
+    if not files and unchanged and not masks:
+        _say_unchanged(unchanged, as_json)
+        return
     if not files:
         alone = "; ".join(why for _, why in masks)
         raise InputError(alone or f"no GeoTIFF files or SAFE products found in {', '.join(str(p) for p in paths)}")
@@ -161,13 +174,15 @@ def command(
         click.echo(json.dumps({"imported": imported,
                                "refused": [{"file": n, "reason": r} for n, r in refused],
                                "skipped": [{"file": n, "reason": r} for n, r in missed],
-                               "duplicates": [{"file": str(a), "same_as": str(b)} for a, b in repeats]}, indent=1))  # fmt: skip
+                               "duplicates": [{"file": str(a), "same_as": str(b)} for a, b in repeats],
+                               "unchanged": [str(f) for f in unchanged]}, indent=1))  # fmt: skip
     else:
         for row in imported:
             # A date alone is not shown as the time the image was taken (its 12:00 UTC is assumed).
             when = f"{str(row['acquired'])[:10]}, time unknown" if row["acquired_date_only"] else row["acquired"]
             click.echo(f"{row['id']}  {when}  valid {row['valid_pct']}%" + ("  SIMULATED" if row["simulated"] else ""))
-        click.echo(f"imported {len(imported)} observation(s) from {len(files)} file(s)")
+        click.echo(f"imported {len(imported)} observation(s) from {len(files)} file(s)"
+                   + (f"; {len(unchanged)} file(s) imported before and unchanged, skipped" if unchanged else ""))
         failed = {name for name, _ in (*refused, *missed)}
         for repeat, earlier in repeats:
             click.echo(duplicate_line(str(repeat), str(earlier), "imported", str(earlier) in failed and not any(
@@ -182,3 +197,12 @@ def command(
         raise SystemExit(1)
     if refused or (site_ids and missed):
         raise SystemExit(3)
+
+
+def _say_unchanged(unchanged: list[Path], as_json: bool) -> None:
+    """``--new-only`` found nothing new: not an error, the day's job goes on (exit code 0)."""
+    if as_json:
+        click.echo(json.dumps({"imported": [], "refused": [], "skipped": [], "duplicates": [],
+                               "unchanged": [str(f) for f in unchanged]}, indent=1))  # fmt: skip
+    else:
+        click.echo(f"imported 0 observation(s): {len(unchanged)} file(s) imported before and unchanged, skipped")

@@ -77,6 +77,9 @@ def _check_optical_bands(named: dict[str, Path]) -> None:
               help="Optical files (not products): subtracted from the values first (1000 for Sentinel-2 L2A band "
               "files of processing baseline 04.00 or later taken out of their product; default 0).")  # fmt: skip
 @acquired_option
+@click.option("--new-only", is_flag=True,
+              help="Skip each file an observation of the site already came from, unchanged since (the same path, "
+                   "size and modification time): for a folder that keeps every download, ingested each day.")
 @workers_option
 @scheduler_option
 @wait_workers_option
@@ -85,7 +88,7 @@ def _check_optical_bands(named: dict[str, Path]) -> None:
 @handle_errors
 def command(
     site_id: str, paths: tuple[Path, ...], bands: tuple[str, ...], sensor: str | None, dn_scale: float | None,
-    dn_offset: float | None, acquired: datetime | None, workers: int | None, scheduler: str | None,
+    dn_offset: float | None, acquired: datetime | None, new_only: bool, workers: int | None, scheduler: str | None,
     wait_workers: float | None, workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Ingest GeoTIFF files or folders (any CRS) into SITE_ID as observations.
@@ -108,6 +111,8 @@ def command(
         )
     if bool(paths) == bool(bands):
         raise InputError("give PATHS or --band NAME=PATH, not both and not neither")
+    if new_only and bands:
+        raise InputError("--new-only skips files of PATHS ingested before; with --band, give the bands again without it")
     # The readers (rasterio, scipy) are imported by the command when it runs, not for --help or a Tab.
     from ..ingest import ingest_paths
     from ..ingest.band_files import band_files_sensor
@@ -139,7 +144,7 @@ def command(
             ws, store, site, paths, acquired=acquired, sensor=sensor, progress=progress,
             workers=settings["workers"], scheduler=settings["scheduler"], wait_workers=settings["wait_workers"],
             compress=settings["cog_compress"], band_files=band_files,
-            thermal_noise=settings["sar_thermal_noise"], dn_scale=dn_scale, dn_offset=dn_offset,
+            thermal_noise=settings["sar_thermal_noise"], dn_scale=dn_scale, dn_offset=dn_offset, new_only=new_only,
         )  # fmt: skip
     missed = set(report.missed)
     if as_json:
@@ -150,12 +155,14 @@ def command(
             "refused": [{"file": n, "reason": r} for n, r in report.skipped if n not in missed],
             "skipped": [{"file": n, "reason": r} for n, r in report.skipped if n in missed],
             "duplicates": [{"file": a, "same_as": b} for a, b in report.duplicates],
+            "unchanged": list(report.unchanged),
         }, indent=1))  # fmt: skip
     else:
         simulated = sum(o.scene.simulated for o in report.observations)
         # Simulated imagery says so wherever it shows (the simulator's scenes, ingested into a workspace).
         click.echo(f"ingested {len(report.observations)} observation(s) into {site_id!r}"
-                   + (f" ({simulated} of them SIMULATED imagery)" if simulated else ""))  # fmt: skip
+                   + (f" ({simulated} of them SIMULATED imagery)" if simulated else "")
+                   + (f"; {len(report.unchanged)} file(s) ingested before and unchanged, skipped" if report.unchanged else ""))  # fmt: skip
         failed = {path for path, _ in report.skipped}
         for repeat, earlier in report.duplicates:
             click.echo(duplicate_line(repeat, earlier, "ingested", earlier in failed))

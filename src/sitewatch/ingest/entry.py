@@ -36,7 +36,7 @@ from .band_files import (
     band_files_name,
     band_files_sensor,
 )
-from .identity import SourceDigest, same_images, unique_item_id
+from .identity import SourceDigest, imported_unchanged, same_images, unique_item_id
 from .jobs import FileJob, archive_file, map_file_jobs
 from .scene_ref import read_scene_ref
 
@@ -61,6 +61,8 @@ class IngestReport:
     missed: tuple[str, ...] = ()
     """The inputs of ``skipped`` that are readable but hold no valid pixel over the site (the
     others were refused: unreadable, no CRS...)."""
+    unchanged: tuple[str, ...] = ()
+    """With ``new_only``: the files an observation of the site came from, unchanged since, left out unread."""
 
 
 def ingest_file(
@@ -154,6 +156,7 @@ def ingest_paths(
     thermal_noise: ThermalNoise = "keep",
     dn_scale: float | None = None,
     dn_offset: float | None = None,
+    new_only: bool = False,
 ) -> IngestReport:
     """Ingest files and folders of GeoTIFFs into ``site``; a bad file is skipped and named.
 
@@ -166,7 +169,8 @@ def ingest_paths(
     ``band_files`` (band name → single-band file) those files make one
     observation and ``paths`` is ignored. ``dn_scale`` and ``dn_offset`` scale an optical file's
     values to reflectance, (value - offset) / scale, instead of the scale read from their range
-    (a file they cannot apply to, SAR or a product, is skipped and named).
+    (a file they cannot apply to, SAR or a product, is skipped and named). With ``new_only`` a file an
+    observation of the site came from, unchanged since (:func:`imported_unchanged`), is left out unread.
     """
     started = now_utc()
     # A Planet UDM2 goes in with its image, as its cloud mask: set apart before repeats are looked for,
@@ -174,6 +178,9 @@ def ingest_paths(
     files, broken = broken_links_apart(expand_paths(paths))
     files, masks = udm2_apart(files)
     masks = broken + masks
+    unchanged: list[Path] = []
+    if new_only and not band_files:
+        files, unchanged = imported_unchanged(store, files, [site.id])
     digests: dict[Path, str] = {}
     files, repeats = same_images(files, digests)
     if band_files:
@@ -246,7 +253,7 @@ def ingest_paths(
     # Again at the end: the workers of a run killed just before this one started may have
     # been finishing a file then (they end within a second of their parent).
     remove_partials(ws, site.id)
-    if not files and not skipped:
+    if not files and not skipped and not unchanged:
         given = ", ".join(str(p) for p in paths)
         skipped.append((given, f"no GeoTIFF files or SAFE products found in {given}"))
     store.record_run(
@@ -258,5 +265,6 @@ def ingest_paths(
         started=started,
     )
     return IngestReport(
-        tuple(done), tuple(skipped), tuple((str(f), str(g)) for f, g in repeats), tuple(sources), tuple(missed)
+        tuple(done), tuple(skipped), tuple((str(f), str(g)) for f, g in repeats), tuple(sources), tuple(missed),
+        tuple(str(f) for f in unchanged),
     )

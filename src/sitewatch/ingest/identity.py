@@ -19,7 +19,7 @@ from ..model import SceneRef, Site, says_date_only
 from ..sources.safe import is_safe_product, safe_product_name
 from ..store import Store, stored_time
 
-__all__ = ["sha256_file", "SourceDigest", "same_images", "unique_item_id"]
+__all__ = ["sha256_file", "SourceDigest", "imported_unchanged", "same_images", "unique_item_id"]
 
 
 def sha256_file(path: Path) -> str:
@@ -228,3 +228,33 @@ def _size(path: Path) -> int | None:
         return path.stat().st_size
     except OSError:  # a missing file is named by its job
         return None
+
+
+def imported_unchanged(store: Store, files: list[Path], site_ids: Collection[str] = ()) -> tuple[list[Path], list[Path]]:
+    """``files`` apart from those an observation (of ``site_ids``, else of any site) came from as they are now: the
+    same path, size and modification time (provenance ``source_mtime_ns``, recorded by ingests since it was added: an
+    observation without it came from a file that is read again). Returns (the others, those).
+
+    ``import --new-only``: a download folder that keeps every file is cut again whole by each day's import otherwise,
+    a day's work that grows with the history.
+    """
+    sql = "SELECT provenance FROM observations"
+    args: tuple[str, ...] = ()
+    if site_ids:
+        sql += f" WHERE site_id IN ({', '.join('?' for _ in site_ids)})"
+        args = tuple(site_ids)
+    seen: set[tuple[str, int, int]] = set()
+    for row in store.execute(sql, args):
+        prov = json.loads(row[0])
+        size, mtime = prov.get("source_size"), prov.get("source_mtime_ns")
+        if isinstance(size, int) and isinstance(mtime, int) and prov.get("source_path") and "band_files" not in prov:
+            seen.add((str(prov["source_path"]), size, mtime))
+    new: list[Path] = []
+    old: list[Path] = []
+    for f in files:
+        try:
+            st = f.stat() if f.is_file() else None
+        except OSError:
+            st = None
+        (old if st is not None and (str(f.resolve()), st.st_size, st.st_mtime_ns) in seen else new).append(f)
+    return new, old

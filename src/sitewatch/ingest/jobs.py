@@ -81,6 +81,8 @@ def archive_file(
     instead of the divisor read from the values' range (:func:`_check_given_scaling` says which files).
     """
     path = Path(path)
+    # Before anything is read: a file written after this has another time, and `import --new-only` reads it again.
+    mtime_ns = _mtime_ns(path) if not band_files else None
     s1 = open_s1_grd(path, thermal_noise=thermal_noise) if not band_files and is_s1_product(path) else None
     product = open_s2_l2a(path) if not band_files and s1 is None and is_safe_product(path) else None
     landsat = open_landsat_l2(path) if not band_files and is_landsat_mtl(path) else None
@@ -154,6 +156,8 @@ def archive_file(
     if path.is_file() and (size := _size(path)) is not None:
         # so that a later run rules out a file of another size as a copy of this one without hashing it
         provenance["source_size"] = size
+        if mtime_ns is not None:
+            provenance["source_mtime_ns"] = mtime_ns  # `import --new-only` skips the file while it has this time
     if zero:
         provenance["no_data"] = ZERO_NO_DATA_NOTE
     if given:
@@ -285,3 +289,11 @@ def _check_given_scaling(path: Path, sensor: str, product: str | None) -> None:
         raise InputError(f"{path}: --dn-scale and --dn-offset are for optical images (reflectance); this one is {sensor}")
     if product is not None:
         raise InputError(f"{path}: is {product}, read with its own scale and offset; --dn-scale and --dn-offset are for other files")
+
+
+def _mtime_ns(path: Path) -> int | None:
+    """A plain file's modification time (ns); None for a folder (a SAFE product) or a file that cannot be read."""
+    try:
+        return path.stat().st_mtime_ns if path.is_file() else None
+    except OSError:  # a missing file is named by its job
+        return None

@@ -184,7 +184,13 @@ def udm2_apart(files: Sequence[Path]) -> tuple[list[Path], list[tuple[Path, str]
     is not among them: a mask is read with its image (a UDM2) or not at all (the original UDM),
     never ingested as an image of its own."""
     images = [f for f in files if not is_udm2(f) and not is_udm(f)]
-    paired = {s.resolve() for s in (udm2_sibling(f) for f in images) if s is not None}
+    # A folder is listed once for whether it holds a UDM2 at all: looking for each image's sibling lists its
+    # folder, so a folder that keeps every download (a daily import) cost the square of its files each run.
+    holds: dict[Path, bool] = {}
+    paired = {
+        s.resolve() for f in images
+        if (f.is_symlink() or _holds_udm2(f.parent, holds)) and (s := udm2_sibling(f)) is not None
+    }  # fmt: skip
     alone = [
         (f, _elsewhere(f, images) or planet_mask_refusal(f) or "")
         for f in files
@@ -194,6 +200,18 @@ def udm2_apart(files: Sequence[Path]) -> tuple[list[Path], list[tuple[Path, str]
     for f, why in alone:
         named.setdefault(f.resolve(), (f, why))  # a mask given twice (its folder and itself) is named once
     return images, list(named.values())
+
+
+def _holds_udm2(folder: Path, seen: dict[Path, bool]) -> bool:
+    """Whether ``folder`` holds a file named as a UDM2 (:func:`is_udm2`), listed once a run (``seen``); True when
+    it cannot be listed, so that :func:`udm2_sibling` is asked as before."""
+    if folder not in seen:
+        try:
+            with os.scandir(folder) as entries:
+                seen[folder] = any(is_udm2(e.name) for e in entries)
+        except OSError:
+            seen[folder] = True
+    return seen[folder]
 
 
 def _elsewhere(udm2: Path, images: Sequence[Path]) -> str | None:

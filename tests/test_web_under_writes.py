@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -195,3 +196,16 @@ def test_an_observation_removed_and_ingested_again_between_two_reads_is_found(ws
 
         monkeypatch.setattr(reader, "execute", back_before_the_look)
         assert data.find_observation(reader, "tiny/look").id == "tiny/look"
+
+
+def test_an_observation_whose_scene_is_not_stored_is_an_error_naming_it(ws: Workspace) -> None:
+    """A damaged store (the scene's row deleted by hand): an error naming the observation and the scene, not an
+    IndexError, nor the observation silently left out."""
+    from sitewatch.errors import StoreError
+
+    with ws.store() as st:
+        scene_id = st.execute("SELECT scene_id FROM observations WHERE observation_id = 'tiny/look'")[0][0]
+        with st.transaction() as db:
+            db.execute("DELETE FROM scenes WHERE scene_id = ?", (scene_id,))
+        with pytest.raises(StoreError, match=f"'tiny/look' names scene '{re.escape(scene_id)}'.*damaged"):
+            st.observations("tiny")

@@ -77,7 +77,7 @@ _SCENE_COLUMNS = ("provider", "collection", "item_id", "sensor", "acquired", "re
 _OBSERVATIONS_WITH_SCENES = (
     "SELECT observations.*, "
     + ", ".join(f"scenes.{c} AS scene_{c}" for c in _SCENE_COLUMNS)
-    + " FROM observations JOIN scenes ON scenes.scene_id = observations.scene_id"
+    + " FROM observations LEFT JOIN scenes ON scenes.scene_id = observations.scene_id"
 )
 """Each observation with its scene's columns (named ``scene_`` + column), in one statement: read one after the other
 (the scene by a second query), a `sites remove` committed between the two left an observation without its scene
@@ -715,7 +715,10 @@ class Store:
         )
 
     def _observation_from_row(self, row: Any) -> Observation:
-        """The observation of a row of :data:`_OBSERVATIONS_WITH_SCENES`."""
+        """The observation of a row of :data:`_OBSERVATIONS_WITH_SCENES`; a StoreError when its scene is not stored."""
+        if row["scene_provider"] is None:  # NOT NULL in scenes: no scene row joined
+            raise StoreError(f"{self.location}: observation {row['observation_id']!r} names scene {row['scene_id']!r}, which "
+                             "the workspace database does not hold: it is damaged; restore it from a backup")  # fmt: skip
         return Observation(
             id=row["observation_id"],
             site_id=row["site_id"],

@@ -72,6 +72,18 @@ def _footprint(geom: BaseGeometry | None) -> BaseGeometry | None:
     return geom
 
 
+_SCENE_COLUMNS = ("provider", "collection", "item_id", "sensor", "acquired", "resolution_m", "hrefs", "geom", "platform",
+                  "cloud_cover", "simulated", "properties")  # fmt: skip
+_OBSERVATIONS_WITH_SCENES = (
+    "SELECT observations.*, "
+    + ", ".join(f"scenes.{c} AS scene_{c}" for c in _SCENE_COLUMNS)
+    + " FROM observations LEFT JOIN scenes ON scenes.scene_id = observations.scene_id"
+)
+"""Each observation with its scene's columns (named ``scene_`` + column), in one statement: read one after the other
+(the scene by a second query), a `sites remove` committed between the two left an observation without its scene
+and the reader (the dashboard, a report) failed with IndexError. One statement reads one state of the store."""
+
+
 BUSY_TIMEOUT_S = 30.0
 """How long a write waits for another process's write transaction before the store says it is busy."""
 
@@ -584,20 +596,25 @@ class Store:
             )
             self._extend(db, "scenes", [footprint])
 
-    def _scene_from_row(self, row: Any) -> SceneRef:
+    def _scene_from_row(self, row: Any, prefix: str = "") -> SceneRef:
+        """The scene of a row of ``scenes`` (or of its columns named ``prefix`` + column, as joined to an observation)."""
+
+        def col(name: str) -> Any:
+            return row[prefix + name]
+
         return SceneRef(
-            provider=row["provider"],
-            collection=row["collection"],
-            item_id=row["item_id"],
-            sensor=row["sensor"],
-            acquired=utc(row["acquired"]),
-            resolution_m=row["resolution_m"],
-            hrefs=json.loads(row["hrefs"]),
-            footprint=_footprint(self._shape(row["geom"])),
-            platform=row["platform"] or "",
-            cloud_cover=row["cloud_cover"],
-            simulated=bool(row["simulated"]),
-            properties=json.loads(row["properties"]),
+            provider=col("provider"),
+            collection=col("collection"),
+            item_id=col("item_id"),
+            sensor=col("sensor"),
+            acquired=utc(col("acquired")),
+            resolution_m=col("resolution_m"),
+            hrefs=json.loads(col("hrefs")),
+            footprint=_footprint(self._shape(col("geom"))),
+            platform=col("platform") or "",
+            cloud_cover=col("cloud_cover"),
+            simulated=bool(col("simulated")),
+            properties=json.loads(col("properties")),
         )
 
     def put_observation(self, obs: Observation, footprint: Polygon | None = None) -> None:
@@ -687,12 +704,25 @@ class Store:
                 (json.dumps(provenance, sort_keys=True, default=str), observation_id),
             )
 
+    def _observations_where(self, **equal: Any) -> list[Any]:
+        """The rows of :data:`_OBSERVATIONS_WITH_SCENES` whose observation columns equal the values of ``equal``
+        (None: any), oldest first: each observation and its scene read by one statement."""
+        kept = {col: val for col, val in equal.items() if val is not None}
+        where = "".join(f" AND observations.{col} = ?" for col in kept)
+        return self.execute(
+            f"{_OBSERVATIONS_WITH_SCENES} WHERE 1=1{where} ORDER BY observations.acquired, observations.observation_id",
+            list(kept.values()),
+        )
+
     def _observation_from_row(self, row: Any) -> Observation:
-        scene_row = self.execute("SELECT * FROM scenes WHERE scene_id = ?", (row["scene_id"],))[0]
+        """The observation of a row of :data:`_OBSERVATIONS_WITH_SCENES`; a StoreError when its scene is not stored."""
+        if row["scene_provider"] is None:  # NOT NULL in scenes: no scene row joined
+            raise StoreError(f"{self.location}: observation {row['observation_id']!r} names scene {row['scene_id']!r}, which "
+                             "the workspace database does not hold: it is damaged; restore it from a backup")  # fmt: skip
         return Observation(
             id=row["observation_id"],
             site_id=row["site_id"],
-            scene=self._scene_from_row(scene_row),
+            scene=self._scene_from_row(row, prefix="scene_"),
             grid=Grid(
                 crs=row["crs"],
                 transform=tuple(json.loads(row["transform"])),
@@ -708,12 +738,11 @@ class Store:
 
     def observations(self, site_id: str | None = None, sensor: str | None = None) -> list[Observation]:
         """Observations, oldest first, optionally of one site and/or sensor."""
-        sql, args = select_equal("observations", "acquired, observation_id", site_id=site_id, sensor=sensor)
-        return [self._observation_from_row(r) for r in self.execute(sql, args)]
+        return [self._observation_from_row(r) for r in self._observations_where(site_id=site_id, sensor=sensor)]
 
     def get_observation(self, observation_id: str) -> Observation:
         """The observation stored under ``observation_id``; a StoreError when there is none."""
-        rows = self.execute("SELECT * FROM observations WHERE observation_id = ?", (observation_id,))
+        rows = self._observations_where(observation_id=observation_id)
         if not rows:
             raise StoreError(f"no observation {observation_id!r}; list them with `sitewatch observations [SITE]`")
         return self._observation_from_row(rows[0])

@@ -29,12 +29,13 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import anyio
 import jinja2
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -168,6 +169,12 @@ class Dashboard:
             raise NotFound(f"the image of observation {obs.id!r} ({obs.path}) is not in the workspace's archive")
         return path
 
+    def gone(self, obs: Observation) -> str:
+        """Why the image of ``obs`` cannot be shown when it went from the archive after the store named it: a 404's
+        message (``sites remove --with-observations`` deletes the rows, then the files)."""
+        return (f"the image of observation {obs.id!r} ({obs.path}) is no longer in the workspace's archive: it was removed "
+                "while the dashboard read it (`sitewatch sites remove --with-observations`); reload the page")  # fmt: skip
+
     def quicklook(self, obs: Observation, window: PixelWindow | None = None) -> bytes:
         """The quick-look PNG of ``obs`` (or of its pixels in ``window``), a small one blown up towards
         :data:`~sitewatch.web.quicklook.WINDOW_MIN_PX` by whole pixels, from the cache when its file (by
@@ -180,6 +187,8 @@ class Dashboard:
                 with _DRAWING:
                     png = quicklook_png(path, obs, self.max_px, window, WINDOW_MIN_PX)
             except Exception as exc:  # rasterio's errors and a damaged file's: named, not a traceback
+                if not path.is_file():  # removed since archived() found it: gone, not unreadable
+                    raise NotFound(self.gone(obs)) from exc
                 raise ImageReadError(f"cannot read the image of observation {obs.id!r} ({obs.path}): {exc}") from exc
             self.cache.put(key, png)
         return png
@@ -208,6 +217,8 @@ class Dashboard:
             with _DRAWING:  # no title (the page captions it; a wide one would widen the image): simulated says so
                 png = charts.chip_png(path, obs, detections, d.centroid, title=None, size_px=(CLOSE_UP_PX, CLOSE_UP_PX),
                                       margin_m=close_up_margin_m(d, obs.scene.resolution_m), integer_scale=True)  # fmt: skip
+            if png is None and not path.is_file():  # removed since archived() found it: gone, not unreadable
+                raise NotFound(self.gone(obs))
             if png is None:
                 raise ImageReadError(f"cannot read the close-up of detection {n} ({d.id}) of observation {obs.id!r} ({obs.path})")
             self.cache.put(key, png)
@@ -285,12 +296,53 @@ class HeadAsGet:
 class ArchivedFile(FileResponse):
     """A file served as Starlette serves it (Content-Length, Last-Modified, ETag from its size and time, ranges),
     and to a HEAD that :class:`HeadAsGet` made a GET, its headers only, the file not read (a 200 MB image was
-    read through for nothing)."""
+    read through for nothing).
+
+    A GET opens the file once, before anything is sent, and takes its headers from that open file (``fstat``)
+    and its bytes from it: an image replaced (ingested again) or deleted (``sites remove --with-observations``)
+    while it is sent is downloaded whole, as it was when opened. Starlette opened it again by its name after
+    sending the headers: the old file's length and tag came with the new file's bytes (the connection then
+    broken halfway, "Too much data for declared Content-Length"), or nothing after the headers for one deleted.
+    A file gone before it could be opened answers 404 with ``gone``, not a 500.
+    """
+
+    def __init__(self, path: Path, *, gone: str, media_type: str, filename: str) -> None:
+        super().__init__(path, media_type=media_type, filename=filename)
+        self.gone = gone
+        self._opened: anyio.AsyncFile[bytes] | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope.get(HEAD_SCOPE_KEY):
-            scope = {**scope, "method": "HEAD"}  # Starlette's FileResponse then sends the headers alone
-        await super().__call__(scope, receive, send)
+            try:
+                self.stat_result = await anyio.to_thread.run_sync(os.stat, self.path)
+            except FileNotFoundError as exc:
+                raise NotFound(self.gone) from exc
+            self.set_stat_headers(self.stat_result)
+            # Starlette's FileResponse then sends the headers alone
+            await super().__call__({**scope, "method": "HEAD"}, receive, send)
+            return
+        try:
+            opened = await anyio.open_file(self.path, mode="rb")
+        except FileNotFoundError as exc:
+            raise NotFound(self.gone) from exc
+        try:
+            self.stat_result = os.fstat(opened.wrapped.fileno())
+            self.set_stat_headers(self.stat_result)
+            self._opened = opened
+            # Sent from the file opened here (_open_file), never by its name: a server's pathsend would open it again.
+            extensions = {k: v for k, v in scope.get("extensions", {}).items() if k != "http.response.pathsend"}
+            await super().__call__({**scope, "extensions": extensions}, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):  # closed even when the client went away mid-download
+                await opened.aclose()
+
+    @asynccontextmanager
+    async def _open_file(self) -> AsyncIterator[anyio.AsyncFile[bytes]]:
+        # Starlette (1.x) reads the body, each range's too, from what this gives, and closes it after: the file
+        # opened in __call__ (closed there).
+        assert self._opened is not None
+        await self._opened.seek(0)
+        yield self._opened
 
 
 def drawn_png(request: Request, body: bytes) -> Response:
@@ -520,7 +572,7 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
         with dash.store() as store:
             obs = data.find_observation(store, _observation_id(observation_id))
         path = dash.archived(obs)
-        return ArchivedFile(path, media_type="image/tiff", filename=path.name)
+        return ArchivedFile(path, gone=dash.gone(obs), media_type="image/tiff", filename=path.name)
 
     @app.get("/observations/{observation_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def observation_page(observation_id: str) -> HTMLResponse:

@@ -17,7 +17,7 @@ from shapely.geometry import mapping
 
 from ..analysis.ais_coverage import StatedCoverage
 from ..analysis.occupancy import Timeline, TimelineParams, load_timeline, timeline_to_dict
-from ..errors import InputError, SitewatchError, StoreError
+from ..errors import InputError, SiteError, SitewatchError, StoreError
 from ..model import Change, Observation, Site, acquired_label, direction_counts, iso_utc
 from ..report.exports import detection_feature, select_detections
 from ..sites import right_handed
@@ -74,16 +74,25 @@ def check_id(value: str, what: str, *, parts: int | None = 1) -> str:
 
 def find_site(store: Store, site_id: str) -> Site:
     """The site ``site_id``, or :class:`NotFound` naming it."""
-    if not store.execute("SELECT 1 FROM sites WHERE site_id = ?", (site_id,)):
-        raise NotFound(f"no site {site_id!r} in this workspace")
-    return store.get_site(site_id)
+    try:
+        return store.get_site(site_id)
+    except (SiteError, StoreError):
+        # Looked up after the store's error, not before the read: a site removed between a look and the read (a
+        # `sites remove` at that moment) was a 500 (SiteError, a KeyError) rather than a 404.
+        if not store.execute("SELECT 1 FROM sites WHERE site_id = ?", (site_id,)):
+            raise NotFound(f"no site {site_id!r} in this workspace") from None
+    return store.get_site(site_id)  # removed and added again between the two reads: read again (its error stands)
 
 
 def find_observation(store: Store, observation_id: str) -> Observation:
     """The observation ``observation_id``, or :class:`NotFound` naming it."""
-    if not store.execute("SELECT 1 FROM observations WHERE observation_id = ?", (observation_id,)):
-        raise NotFound(f"no observation {observation_id!r} in this workspace")
-    return store.get_observation(observation_id)
+    try:
+        return store.get_observation(observation_id)
+    except StoreError:
+        # As find_site: an observation removed between a look and the read was a 503 (the store's "no observation").
+        if not store.execute("SELECT 1 FROM observations WHERE observation_id = ?", (observation_id,)):
+            raise NotFound(f"no observation {observation_id!r} in this workspace") from None
+    return store.get_observation(observation_id)  # removed and ingested again between the two reads: read again
 
 
 def site_summaries(store: Store) -> list[dict[str, Any]]:

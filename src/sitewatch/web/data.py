@@ -17,7 +17,7 @@ from shapely.geometry import mapping
 
 from ..analysis.ais_coverage import StatedCoverage
 from ..analysis.occupancy import Timeline, TimelineParams, load_timeline, timeline_to_dict
-from ..errors import InputError, SiteError, SitewatchError, StoreError
+from ..errors import InputError, SiteError, SitewatchError, StoreError, StoreUnavailableError
 from ..model import Change, Observation, Site, acquired_label, direction_counts, iso_utc
 from ..report.exports import detection_feature, select_detections
 from ..sites import right_handed
@@ -76,6 +76,8 @@ def find_site(store: Store, site_id: str) -> Site:
     """The site ``site_id``, or :class:`NotFound` naming it."""
     try:
         return store.get_site(site_id)
+    except StoreUnavailableError:
+        raise  # the server gone (a restart): its own 503, not a second read's
     except (SiteError, StoreError):
         # Looked up after the store's error, not before the read: a site removed between a look and the read (a
         # `sites remove` at that moment) was a 500 (SiteError, a KeyError) rather than a 404.
@@ -88,6 +90,8 @@ def find_observation(store: Store, observation_id: str) -> Observation:
     """The observation ``observation_id``, or :class:`NotFound` naming it."""
     try:
         return store.get_observation(observation_id)
+    except StoreUnavailableError:
+        raise  # as find_site
     except StoreError:
         # As find_site: an observation removed between a look and the read was a 503 (the store's "no observation").
         if not store.execute("SELECT 1 FROM observations WHERE observation_id = ?", (observation_id,)):

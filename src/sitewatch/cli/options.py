@@ -310,11 +310,31 @@ class FiniteFloatRange(click.FloatRange):
 
 @contextmanager
 def errors_to_click() -> Iterator[None]:
-    """Turn sitewatch errors into ClickException (exit code 1) with the message alone."""
+    """Turn sitewatch errors into ClickException (exit code 1) with the message alone; an allocation
+    that failed (:func:`out_of_memory`) likewise, saying so, rather than a traceback from deep in numpy."""
     try:
         yield
     except SitewatchError as exc:
         raise click.ClickException(str(exc)) from exc
+    except MemoryError as exc:
+        raise click.ClickException(out_of_memory(exc)) from exc
+
+
+def out_of_memory(exc: BaseException) -> str:
+    """The one line a command that ran out of memory ends with: what it could not allocate and what to do.
+
+    A machine short of memory, or a limit on the process (``ulimit -v``, ``prlimit --as``, a container's),
+    makes numpy raise MemoryError ("Unable to allocate 33.0 MiB for an array with shape (4, 1040, 1040)
+    and data type float64") where the kernel would otherwise kill the process; it printed as a traceback.
+    """
+    ctx = click.get_current_context(silent=True)
+    name = f"sitewatch {ctx.info_name}" if ctx is not None and ctx.parent is not None else "sitewatch"
+    what = str(exc).strip().rstrip(".")
+    what = f" ({what[0].lower()}{what[1:]})" if what else ""
+    return (
+        f"out of memory: {name} could not allocate what it needed{what}; close other programs, run fewer "
+        "--workers, take a smaller site or image, or use a machine with more memory (README, \"Memory\")"
+    )
 
 
 INTERRUPTED_EXIT_CODE = 130

@@ -1,0 +1,62 @@
+"""A machine short of memory: a command whose allocation fails says it ran out of memory, in one line, and
+what to do, rather than a traceback from deep in numpy; nothing half-written stays behind.
+
+The child process imports what the command needs and runs it once on a small image (so every module and
+thread it starts is in place), then limits its own address space (RLIMIT_AS, as ``ulimit -v`` or ``prlimit
+--as`` do) to what it already has plus a little, and runs the command on an image that needs more. A fixed
+limit set before the child starts would depend on how much address space numpy's and GDAL's threads reserve
+on this machine; this one does not.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sitewatch.testing import write_tiff
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
+
+CHILD = textwrap.dedent(
+    """
+    import resource, sys
+    from pathlib import Path
+    from sitewatch.cli import main
+
+    small, big, out = sys.argv[1:4]
+    try:
+        main(["-q", "detect-image", small, "--out", str(Path(out).with_name("small.geojson"))])
+    except SystemExit as exc:
+        assert exc.code in (0, None), exc.code
+    vm = next(int(line.split()[1]) for line in open("/proc/self/status", encoding="utf-8") if line.startswith("VmSize:"))
+    limit = vm * 1024 + 48 * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    main(["-q", "detect-image", big, "--out", out])
+    """
+)
+
+
+def _sar(path: Path, side: int) -> Path:
+    rng = np.random.default_rng(0)
+    return write_tiff(path, rng.gamma(4.5, 0.03 / 4.5, size=(side, side)).astype(np.float32))
+
+
+def test_detect_image_out_of_memory_says_so_in_one_line(tmp_path: Path) -> None:
+    small = _sar(tmp_path / "small.tif", 256)
+    big = _sar(tmp_path / "big.tif", 3000)  # 36 MB of pixels, some 9-17 bytes a pixel to detect in one pass
+    out = tmp_path / "ships.geojson"
+    p = subprocess.run([sys.executable, "-c", CHILD, str(small), str(big), str(out)],
+                       capture_output=True, text=True, encoding="utf-8", timeout=120)  # fmt: skip
+    assert p.returncode == 1, p.stderr
+    assert "Traceback" not in p.stderr, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    assert lines[0].startswith("Error: out of memory: sitewatch detect-image could not allocate"), p.stderr
+    assert "--workers" in lines[0] and "more memory" in lines[0]
+    assert not out.exists()
+    assert not [f for f in tmp_path.iterdir() if f.name.startswith((".ships", "ships"))], list(tmp_path.iterdir())

@@ -13,11 +13,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
+import click
 import numpy as np
 import pytest
 
+from sitewatch.cli.options import errors_to_click
 from sitewatch.testing import write_tiff
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
@@ -60,3 +63,35 @@ def test_detect_image_out_of_memory_says_so_in_one_line(tmp_path: Path) -> None:
     assert "--workers" in lines[0] and "more memory" in lines[0]
     assert not out.exists()
     assert not [f for f in tmp_path.iterdir() if f.name.startswith((".ships", "ships"))], list(tmp_path.iterdir())
+
+
+def _limited(mib: int) -> Callable[[], None]:
+    def set_() -> None:
+        import resource  # not on Windows
+
+        resource.setrlimit(resource.RLIMIT_AS, (mib * 2**20, mib * 2**20))
+
+    return set_
+
+
+def test_too_little_address_space_is_refused_at_once(tmp_path: Path) -> None:
+    """Under 400 MiB numpy, scipy and GDAL cannot all load: at 300 MiB a command printed the loader's ImportError
+    as a traceback, and at 250 MiB scipy's OpenBLAS spun for ever as it loaded."""
+    p = subprocess.run([sys.executable, "-m", "sitewatch", "-q", "timeline", "dunai", "-w", str(tmp_path)],
+                       capture_output=True, text=True, encoding="utf-8", timeout=120, preexec_fn=_limited(300))  # fmt: skip
+    assert p.returncode == 1, p.stderr
+    assert p.stderr.strip() == (
+        "Error: out of memory: the address space is limited to 300 MiB (ulimit -v), and sitewatch needs at least "
+        '400 MiB to load its numerical libraries; raise the limit (README, "Memory")'
+    ), p.stderr
+
+
+def test_a_library_with_no_room_to_load_is_out_of_memory() -> None:
+    """The loader's "failed to map segment" is the machine's memory, said as such; another ImportError is not."""
+    missing = "/x/_geod.cpython-311-x86_64-linux-gnu.so: failed to map segment from shared object"
+    with pytest.raises(click.ClickException, match=r"^out of memory: sitewatch could not allocate what it needed \(/x/_geod"):
+        with errors_to_click():
+            raise ImportError(missing)
+    with pytest.raises(ImportError, match="No module named"):
+        with errors_to_click():
+            raise ImportError("No module named 'nothing'")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import re
 import signal
 import threading
 import warnings
@@ -90,7 +91,9 @@ class OnceGroup(_OnceOptions, click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         """click's group body and subcommand call, with Ctrl-C exiting 130 (:func:`interruption_exits`)."""
-        with interruption_exits():  # and in here: the group's own body, the command's arguments
+        refuse_too_little_address_space()
+        # The command's module is imported in here (the group's get_command), so an import with no room is said too.
+        with interruption_exits(), errors_to_click():  # and in here: the group's own body, the command's arguments
             return super().invoke(ctx)
 
 
@@ -318,6 +321,34 @@ def errors_to_click() -> Iterator[None]:
         raise click.ClickException(str(exc)) from exc
     except MemoryError as exc:
         raise click.ClickException(out_of_memory(exc)) from exc
+    except ImportError as exc:
+        if not _NO_ROOM_TO_LOAD.search(str(exc)):
+            raise
+        raise click.ClickException(out_of_memory(exc)) from exc
+
+
+_NO_ROOM_TO_LOAD = re.compile(r"failed to map segment from shared object|cannot allocate memory", re.I)
+"""The loader's words for a library it had no address space to map (a compiled module of scipy, pyproj…): an
+ImportError that is the machine's memory, not the installation."""
+
+MIN_ADDRESS_SPACE = 400 * 2**20
+"""The least address-space limit (``ulimit -v``) a command is started under. Below it numpy, scipy and GDAL
+cannot all load, and scipy's OpenBLAS, finding no room for its threads' buffers as it loads, retries for ever
+(a ``sitewatch timeline`` under 250 MiB spun for minutes, deaf to Ctrl-C and SIGTERM) rather than failing."""
+
+
+def refuse_too_little_address_space() -> None:
+    """Refuse at once, saying so, when the process's address space is limited below :data:`MIN_ADDRESS_SPACE`."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY and soft < MIN_ADDRESS_SPACE:
+        raise click.ClickException(
+            f"out of memory: the address space is limited to {soft / 2**20:.0f} MiB (ulimit -v), and sitewatch needs "
+            f"at least {MIN_ADDRESS_SPACE >> 20} MiB to load its numerical libraries; raise the limit (README, \"Memory\")"
+        )
 
 
 def out_of_memory(exc: BaseException) -> str:

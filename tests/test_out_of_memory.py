@@ -95,3 +95,32 @@ def test_a_library_with_no_room_to_load_is_out_of_memory() -> None:
     with pytest.raises(ImportError, match="No module named"):
         with errors_to_click():
             raise ImportError("No module named 'nothing'")
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [MemoryError("Unable to allocate 90.8 MiB"), ImportError("/x/_decomp_lu.so: failed to map segment from shared object")],
+)
+def test_dashboard_out_of_memory_is_a_503_that_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exc: Exception) -> None:
+    """serve under 512 MiB answered a page with its generic 500 "internal error (ImportError: …)"."""
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    from click.testing import CliRunner
+    from fastapi.testclient import TestClient
+
+    import sitewatch.web.data as data
+    from sitewatch.cli import main
+    from sitewatch.web import create_app
+
+    assert CliRunner().invoke(main, ["init", str(tmp_path)]).exit_code == 0
+    res = CliRunner().invoke(main, ["sites", "add", "harbour", "--bbox", "131.10,42.70,131.14,42.73", "--kind", "port", "-w", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+
+    def fails(*args: object, **kwargs: object) -> None:
+        raise exc
+
+    monkeypatch.setattr(data, "site_summaries", fails)
+    r = TestClient(create_app(tmp_path), raise_server_exceptions=False).get("/api/sites")
+    assert r.status_code == 503, r.text
+    assert "Retry-After" in r.headers
+    assert r.json()["detail"].startswith("the server ran out of memory answering this request"), r.text

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-import re
 import signal
 import threading
 import warnings
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import click
 
 from ..config import SAR_THERMAL_NOISE, WORKSPACE_ENV
-from ..errors import InputError, SitewatchError, SitewatchWarning
+from ..errors import NO_ROOM_TO_LOAD, InputError, SitewatchError, SitewatchWarning
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -322,14 +321,10 @@ def errors_to_click() -> Iterator[None]:
     except MemoryError as exc:
         raise click.ClickException(out_of_memory(exc)) from exc
     except ImportError as exc:
-        if not _NO_ROOM_TO_LOAD.search(str(exc)):
+        if not NO_ROOM_TO_LOAD.search(str(exc)):
             raise
         raise click.ClickException(out_of_memory(exc)) from exc
 
-
-_NO_ROOM_TO_LOAD = re.compile(r"failed to map segment from shared object|cannot allocate memory", re.I)
-"""The loader's words for a library it had no address space to map (a compiled module of scipy, pyproj…): an
-ImportError that is the machine's memory, not the installation."""
 
 MIN_ADDRESS_SPACE = 400 * 2**20
 """The least address-space limit (``ulimit -v``) a command is started under. Below it numpy, scipy and GDAL

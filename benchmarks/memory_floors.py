@@ -175,6 +175,7 @@ def main() -> None:
     only = args.only.split(",")
     with tempfile.TemporaryDirectory(prefix="memory_floors_") as tmp:
         root = Path(tmp)
+        os.chdir(root)  # `report` writes report.html where it runs
         demo = root / "demo"
         subprocess.run([*CLI, "demo", "--out", str(demo)], check=True, stdout=subprocess.DEVNULL)
         work = root / "ws"

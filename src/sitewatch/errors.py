@@ -157,3 +157,8 @@ def read_failure(exc: BaseException) -> str:
     if not re.search(r"Read failed|IReadBlock|TIFFRead|short read|truncat|cut short|Premature end", f"{exc} {reason}", re.I):
         return reason
     return f"{reason}; the file is damaged or cut short (an unfinished download or copy?): fetch or copy it again"
+
+
+NO_ROOM_TO_LOAD = re.compile(r"failed to map segment from shared object|cannot allocate memory", re.I)
+"""The loader's words for a library it had no address space to map (a compiled module of scipy, pyproj…): an
+ImportError that is the machine's memory, not the installation."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import click
 
 from ..config import SAR_THERMAL_NOISE, WORKSPACE_ENV
-from ..errors import InputError, SitewatchError, SitewatchWarning
+from ..errors import NO_ROOM_TO_LOAD, InputError, SitewatchError, SitewatchWarning
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -90,7 +90,9 @@ class OnceGroup(_OnceOptions, click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         """click's group body and subcommand call, with Ctrl-C exiting 130 (:func:`interruption_exits`)."""
-        with interruption_exits():  # and in here: the group's own body, the command's arguments
+        refuse_too_little_address_space()
+        # The command's module is imported in here (the group's get_command), so an import with no room is said too.
+        with interruption_exits(), errors_to_click():  # and in here: the group's own body, the command's arguments
             return super().invoke(ctx)
 
 
@@ -310,11 +312,55 @@ class FiniteFloatRange(click.FloatRange):
 
 @contextmanager
 def errors_to_click() -> Iterator[None]:
-    """Turn sitewatch errors into ClickException (exit code 1) with the message alone."""
+    """Turn sitewatch errors into ClickException (exit code 1) with the message alone; an allocation
+    that failed (:func:`out_of_memory`) likewise, saying so, rather than a traceback from deep in numpy."""
     try:
         yield
     except SitewatchError as exc:
         raise click.ClickException(str(exc)) from exc
+    except MemoryError as exc:
+        raise click.ClickException(out_of_memory(exc)) from exc
+    except ImportError as exc:
+        if not NO_ROOM_TO_LOAD.search(str(exc)):
+            raise
+        raise click.ClickException(out_of_memory(exc)) from exc
+
+
+MIN_ADDRESS_SPACE = 400 * 2**20
+"""The least address-space limit (``ulimit -v``) a command is started under. Below it numpy, scipy and GDAL
+cannot all load, and scipy's OpenBLAS, finding no room for its threads' buffers as it loads, retries for ever
+(a ``sitewatch timeline`` under 250 MiB spun for minutes, deaf to Ctrl-C and SIGTERM) rather than failing."""
+
+
+def refuse_too_little_address_space() -> None:
+    """Refuse at once, saying so, when the process's address space is limited below :data:`MIN_ADDRESS_SPACE`."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY and soft < MIN_ADDRESS_SPACE:
+        raise click.ClickException(
+            f"out of memory: the address space is limited to {soft / 2**20:.0f} MiB (ulimit -v), and sitewatch needs "
+            f"at least {MIN_ADDRESS_SPACE >> 20} MiB to load its numerical libraries; raise the limit (README, \"Memory\")"
+        )
+
+
+def out_of_memory(exc: BaseException) -> str:
+    """The one line a command that ran out of memory ends with: what it could not allocate and what to do.
+
+    A machine short of memory, or a limit on the process (``ulimit -v``, ``prlimit --as``, a container's),
+    makes numpy raise MemoryError ("Unable to allocate 33.0 MiB for an array with shape (4, 1040, 1040)
+    and data type float64") where the kernel would otherwise kill the process; it printed as a traceback.
+    """
+    ctx = click.get_current_context(silent=True)
+    name = f"sitewatch {ctx.info_name}" if ctx is not None and ctx.parent is not None else "sitewatch"
+    what = str(exc).strip().rstrip(".")
+    what = f" ({what[0].lower()}{what[1:]})" if what else ""
+    return (
+        f"out of memory: {name} could not allocate what it needed{what}; close other programs, run fewer "
+        "--workers, take a smaller site or image, or use a machine with more memory (README, \"Memory\")"
+    )
 
 
 INTERRUPTED_EXIT_CODE = 130

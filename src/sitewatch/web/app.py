@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -45,7 +46,7 @@ from .. import __version__
 from ..analysis.ais_coverage import StatedCoverage
 from ..analysis.links import inland_without_vessels
 from ..analysis.occupancy import Timeline, TimelineParams, timeline_to_dict
-from ..errors import ImageReadError, InputError, StoreError, StoreUnavailableError
+from ..errors import NO_ROOM_TO_LOAD, ImageReadError, InputError, StoreError, StoreUnavailableError
 from ..model import Detection, Observation, acquired_label
 from ..report import charts
 from ..report.exports import date_zone
@@ -408,6 +409,22 @@ def _add_error_handlers(app: FastAPI, dash: Dashboard) -> None:
         if response.headers.get("allow") == "GET":
             response.headers["allow"] = "GET, HEAD"  # HeadAsGet answers it
         return response
+
+    def out_of_memory(request: Request, exc: BaseException) -> Response:
+        # A request that ran out of memory (a quick-look of a large image on a small VM): it may pass once others end.
+        logging.getLogger(__name__).error("%s: out of memory (%s: %s)", request.url.path, type(exc).__name__, exc)
+        return reply(request, 503, f"the server ran out of memory answering this request ({type(exc).__name__}: {exc}): "
+                                   "try again once other requests end, or give the server more memory (README, "
+                                   '"Memory")', retry=True)  # fmt: skip
+
+    app.add_exception_handler(MemoryError, out_of_memory)
+
+    @app.exception_handler(ImportError)
+    def no_room_to_load(request: Request, exc: ImportError) -> Response:
+        # A library loaded on first use (scipy for a timeline) that the loader had no room to map: memory, not a bug.
+        if NO_ROOM_TO_LOAD.search(str(exc)):
+            return out_of_memory(request, exc)
+        return unforeseen(request, exc)
 
     @app.exception_handler(Exception)
     def unforeseen(request: Request, exc: Exception) -> Response:

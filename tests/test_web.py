@@ -19,6 +19,7 @@ from contextlib import closing
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import matplotlib.image as mimage
 import pytest
@@ -573,6 +574,16 @@ def test_a_site_page_asked_with_a_trailing_slash_is_sent_to_the_page(ws: Workspa
     assert r.status_code == 308 and r.headers["location"] == "/sites/dunai"
     assert client.get("/sites/dunai/").status_code == 200
     assert client.get("/sites/no-such-site/").status_code == 404
+
+
+def test_an_observation_page_asked_with_a_trailing_slash_is_sent_to_the_page(ws: Workspace, client: TestClient) -> None:
+    """/observations/SITE/NAME/ answered 400 ("not an observation id") where /sites/dunai/ was redirected."""
+    o = _with_detections(ws)
+    r = client.get(f"/observations/{o.id}/", follow_redirects=False)
+    assert r.status_code == 308 and r.headers["location"] == f"/observations/{quote(o.id, safe='/')}"
+    assert client.get(f"/observations/{o.id}/").status_code == 200
+    assert client.get("/observations/dunai/no-such-image/").status_code == 404
+    assert client.get("/changes/dunai/no-such-pair/").status_code == 404
 
 
 def _route_kinds(ws: Workspace) -> dict[str, str]:

@@ -446,6 +446,14 @@ def _site_id(site_id: str) -> str:
     return check_id(site_id, "site")
 
 
+def _without_trailing_slash(prefix: str, page_id: str) -> RedirectResponse | None:
+    """A permanent redirect to the page without the slash at the end of ``page_id`` (``/sites/dunai/``, as a
+    browser or a hand may write it), as static sites answer; None when there is none to drop."""
+    if page_id.endswith("/") and page_id.rstrip("/"):
+        return RedirectResponse(f"{prefix}/{quote(page_id.rstrip('/'), safe='/')}", status_code=308)
+    return None
+
+
 def _observation_id(observation_id: str) -> str:
     return check_id(observation_id, "observation", parts=None)
 
@@ -525,8 +533,8 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
 
     @app.get("/sites/{site_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def site_page(site_id: str) -> Response:
-        if site_id.endswith("/") and site_id.rstrip("/"):  # /sites/dunai/, as a browser or a hand may write it
-            return RedirectResponse(f"/sites/{quote(site_id.rstrip('/'), safe='/')}", status_code=308)
+        if moved := _without_trailing_slash("/sites", site_id):  # /sites/dunai/, as a browser or a hand may write it
+            return moved
         with dash.store() as store:
             site = data.find_site(store, _site_id(site_id))
             observations = store.observations(site.id)
@@ -592,7 +600,9 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
         return ArchivedFile(path, gone=dash.gone(obs), media_type="image/tiff", filename=path.name)
 
     @app.get("/observations/{observation_id:path}", response_class=HTMLResponse, include_in_schema=False)
-    def observation_page(observation_id: str) -> HTMLResponse:
+    def observation_page(observation_id: str) -> Response:
+        if moved := _without_trailing_slash("/observations", observation_id):
+            return moved
         with dash.store() as store:
             obs = data.find_observation(store, _observation_id(observation_id))
             detections = store.detections(observation_id=obs.id)
@@ -695,7 +705,9 @@ def _add_pair_routes(app: FastAPI, dash: Dashboard) -> None:
         return pair_png(pair_id, "after", request)
 
     @app.get("/changes/{pair_id:path}", response_class=HTMLResponse, include_in_schema=False)
-    def pair_page(pair_id: str) -> HTMLResponse:
+    def pair_page(pair_id: str) -> Response:
+        if moved := _without_trailing_slash("/changes", pair_id):
+            return moved
         view, doc = shown(pair_id)
         with dash.store() as store:
             site = data.find_site(store, view.pair.site_id)

@@ -8,17 +8,21 @@ from functools import lru_cache
 
 import numpy as np
 import shapely
+import shapely.affinity
 from affine import Affine
 from pyproj import CRS, Transformer
-from shapely import Polygon
+from shapely import MultiLineString, MultiPoint, MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
 __all__ = [
+    "cut_at_antimeridian",
     "grid_skew_deg",
     "ground_pixel_size",
     "heading_from_north",
+    "lonlat_centroid",
     "pixel_corners_to_polygon",
     "reproject_geometry",
+    "to_lonlat_beside",
     "unwrap_longitudes",
     "utm_crs_for",
 ]
@@ -45,6 +49,59 @@ def unwrap_longitudes(geom: BaseGeometry, near_lon: float) -> BaseGeometry:
     kilometres away. Beside a place at 179.99 it goes on to 180.0001 instead.
     """
     return shapely.transform(geom, lambda xy: np.column_stack((xy[:, 0] + 360.0 * np.round((near_lon - xy[:, 0]) / 360.0), xy[:, 1])))
+
+
+def to_lonlat_beside(geom: BaseGeometry, crs: str, near_lon: float) -> BaseGeometry:
+    """``geom`` (in ``crs``) in lon/lat, its longitudes within 180° of ``near_lon`` (:func:`unwrap_longitudes`).
+
+    A grid of a site that touches the antimeridian reaches a pixel past it; projected as it is, a box
+    there has corners at 179.99 and -179.99 and spans the globe the long way.
+    """
+    return unwrap_longitudes(reproject_geometry(geom, crs, "EPSG:4326"), near_lon)
+
+
+def cut_at_antimeridian(geom: BaseGeometry) -> BaseGeometry:
+    """``geom`` (lon/lat) cut at the antimeridian, each part moved within -180..180 (RFC 7946, 3.1.9).
+
+    A footprint kept beside its site (:func:`unwrap_longitudes`) may run on past 180° (180.0001) or
+    -180°; GeoJSON, KML and PostGIS's geography take longitudes within -180..180 only, and moving the
+    whole shape by 360° would not do: its corners would lie on both sides, spanning the globe the long
+    way. Returned as it is when already within; else a Multi- geometry of the parts on either side.
+    """
+    if geom.is_empty:
+        return geom
+    minx, _, maxx, _ = geom.bounds
+    if -180.0 <= minx and maxx <= 180.0:
+        return geom
+    dim = int(shapely.get_dimensions(geom))
+    parts: list[BaseGeometry] = []
+    for k in range(math.floor((minx + 180.0) / 360.0), math.floor((maxx + 180.0) / 360.0) + 1):
+        west = -180.0 + 360.0 * k
+        piece = geom.intersection(box(west, -90.0, west + 360.0, 90.0))
+        parts += [
+            shapely.affinity.translate(g, -360.0 * k)
+            for g in shapely.get_parts(piece)
+            if not g.is_empty and int(shapely.get_dimensions(g)) == dim  # not a corner touching the cut
+        ]
+    if len(parts) == 1:
+        return parts[0]
+    if dim == 2:
+        return MultiPolygon([q for g in parts for q in shapely.get_parts(g)])
+    if dim == 1:
+        return MultiLineString([q for g in parts for q in shapely.get_parts(g)])
+    return MultiPoint([q for g in parts for q in shapely.get_parts(g)])
+
+
+def lonlat_centroid(geom: BaseGeometry) -> tuple[float, float]:
+    """The centroid (lon, lat) of a lon/lat geometry, its longitude within -180..180.
+
+    A shape cut at the antimeridian (:func:`cut_at_antimeridian`) has parts at 179.99 and -179.99,
+    whose plain centroid falls near 0°, half the world away; its parts are put side by side first.
+    """
+    first = shapely.get_coordinates(geom)[0][0]
+    c = unwrap_longitudes(geom, float(first)).centroid
+    lon = c.x if -180.0 <= c.x <= 180.0 else (c.x + 180.0) % 360.0 - 180.0
+    return lon, c.y
 
 
 def utm_crs_for(lon: float, lat: float) -> str:

@@ -1,0 +1,204 @@
+"""Sites beside the antimeridian (Taveuni, Fiji: 16.8 S, 180°): what ingest stores, what change and export
+write. A site stops at 180°, but its grid runs a pixel past it, and so may a detection's box or a change region."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from affine import Affine
+from click.testing import CliRunner
+from pyproj import Transformer
+from shapely.geometry import LineString, box, shape
+
+from sitewatch.change import _regions
+from sitewatch.cli import main
+from sitewatch.geo import cut_at_antimeridian, lonlat_centroid
+from sitewatch.model import Grid
+from sitewatch.sites import site_from_bbox
+from sitewatch.testing import workspace_with_sites, write_tiff
+
+LAT = -16.80
+WEST = site_from_bbox("taveuni-w", (179.96, -16.82, 180.0, -16.78), name="Taveuni, west of 180°", kind="port")
+EAST = site_from_bbox("taveuni-e", (-180.0, -16.82, -179.96, -16.78), name="Taveuni, east of 180°", kind="port")
+ZONE60S = "EPSG:32760"
+
+
+def _x_of_180() -> float:
+    """Easting of 180° at LAT in UTM zone 60 south (its central meridian is 177° E)."""
+    return float(Transformer.from_crs("EPSG:4326", ZONE60S, always_xy=True).transform(180.0, LAT)[0])
+
+
+def _every_lon(geometry: dict) -> list[float]:  # type: ignore[type-arg]
+    return [float(x) for x in np.asarray(shape(geometry).exterior.coords if geometry["type"] == "Polygon" else
+                                         [c for p in shape(geometry).geoms for c in p.exterior.coords])[:, 0]]  # fmt: skip
+
+
+def test_a_shape_past_180_is_cut_there_into_parts_within_range() -> None:
+    past = box(179.99, -16.81, 180.01, -16.80)
+    cut = cut_at_antimeridian(past)
+    assert cut.geom_type == "MultiPolygon" and len(cut.geoms) == 2
+    west, east = sorted(cut.geoms, key=lambda p: -p.bounds[0])
+    assert west.bounds == pytest.approx((179.99, -16.81, 180.0, -16.80))
+    assert east.bounds == pytest.approx((-180.0, -16.81, -179.99, -16.80))
+    assert cut.area == pytest.approx(past.area)
+    # Past -180 the same way; a shape wholly past 180 is moved back whole, one within is left as it is.
+    assert cut_at_antimeridian(box(-180.02, 1, -179.99, 2)).bounds == pytest.approx((-180, 1, 180, 2))
+    assert cut_at_antimeridian(box(180.001, 1, 180.01, 2)).bounds == pytest.approx((-179.999, 1, -179.99, 2))
+    inside = box(170, 1, 171, 2)
+    assert cut_at_antimeridian(inside) is inside
+    line = cut_at_antimeridian(LineString([(179.9, 1), (180.1, 1)]))
+    assert line.geom_type == "MultiLineString" and line.length == pytest.approx(0.2)
+
+
+def test_the_centroid_of_parts_either_side_of_180_is_beside_them() -> None:
+    # A plain centroid of the two parts falls near 0°: half the world away (a CSV's lon column).
+    lon, lat = lonlat_centroid(cut_at_antimeridian(box(179.98, 1, 180.01, 2)))
+    assert lon == pytest.approx(179.995) and lat == pytest.approx(1.5)
+    lon, _ = lonlat_centroid(box(-180.03, 1, -179.99, 2))
+    assert lon == pytest.approx(179.99)
+    assert lonlat_centroid(box(10, 1, 12, 3)) == pytest.approx((11, 2))
+
+
+def _sar_across_180(path: Path, when: str) -> Path:
+    """A 10 m SAR scene in UTM 60S over both sites, with a 120 m hull lying east-west across 180°."""
+    x180 = _x_of_180()
+    x0 = math.floor((x180 - 3000) / 10) * 10
+    to_xy = Transformer.from_crs("EPSG:4326", ZONE60S, always_xy=True)
+    y0 = math.ceil(to_xy.transform(180.0, -16.77)[1] / 10) * 10
+    rng = np.random.default_rng(3)
+    data = rng.gamma(4.5, 0.01 / 4.5, (700, 600)).astype("float32")
+    c180 = int(round((x180 - x0) / 10))
+    r = int(round((y0 - to_xy.transform(180.0, LAT)[1]) / 10))
+    data[r - 1 : r + 1, c180 - 6 : c180 + 6] = 1.5  # 20 m x 120 m, its middle on 180°
+    return write_tiff(path, data, crs=ZONE60S, transform=Affine(10, 0, x0, 0, -10, y0), descriptions=["VV"],
+                      tags={"SITEWATCH_ACQUIRED": when})  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("taveuni")
+    ws = workspace_with_sites(root / "ws", WEST, EAST)
+    image = _sar_across_180(root / "taveuni_20240801.tif", "2024-08-01T09:30:00Z")
+    for site in ("taveuni-w", "taveuni-e"):
+        res = CliRunner().invoke(main, ["ingest", site, str(image), "-w", str(ws.root)])
+        assert res.exit_code == 0, res.output
+        res = CliRunner().invoke(main, ["detect", site, "--workers", "1", "-w", str(ws.root)])
+        assert res.exit_code == 0, res.output
+    return ws.root
+
+
+def test_an_observation_at_180_keeps_its_footprint_beside_its_site(workspace: Path) -> None:
+    # The grid's box, projected as it was, ran from 179.96 to -179.9999: round the globe, 360° wide, and
+    # QGIS's "zoom to layer" on the observations layer showed the whole world.
+    from sitewatch.workspace import open_workspace
+
+    with open_workspace(workspace).store() as store:
+        footprints = store.observation_footprints(["taveuni-w", "taveuni-e"])
+    assert len(footprints) == 2
+    for obs_id, fp in footprints.items():
+        assert fp is not None
+        minx, _, maxx, _ = fp.bounds
+        assert maxx - minx < 0.1, (obs_id, fp.bounds)
+        site_lon = 179.98 if obs_id.startswith("taveuni-w/") else -179.98
+        assert abs(fp.centroid.x - site_lon) < 0.05
+
+
+def test_export_cuts_a_box_past_180_as_rfc_7946_says(workspace: Path, tmp_path: Path) -> None:
+    for fmt in ("geojson", "csv", "kml"):
+        res = CliRunner().invoke(main, ["export", "--out", str(tmp_path / f"d.{fmt}"), "-w", str(workspace)])
+        assert res.exit_code == 0, res.output
+    fc = json.loads((tmp_path / "d.geojson").read_text(encoding="utf-8"))
+    by_site = {f["properties"]["site_id"]: f for f in fc["features"]}
+    assert set(by_site) == {"taveuni-w", "taveuni-e"}  # the hull, cut by each site's edge at 180°
+    for f in fc["features"]:
+        lons = _every_lon(f["geometry"])
+        assert all(-180.0 <= x <= 180.0 for x in lons), lons
+        assert shape(f["geometry"]).area < 1e-5  # never the long way round
+    # The west site's box ran on past 180° (to 180.00002 and more): cut, its sliver east of 180 kept.
+    west = by_site["taveuni-w"]["geometry"]
+    assert west["type"] == "MultiPolygon" and min(_every_lon(west)) == pytest.approx(-180.0)
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "d.csv").read_text(encoding="utf-8"))))
+    for row in rows:
+        lon = float(row["lon"])
+        assert abs(abs(lon) - 180.0) < 0.01, row["lon"]  # beside 180°, not the parts' plain centroid near 0°
+    kml = (tmp_path / "d.kml").read_text(encoding="utf-8")
+    for block in kml.split("<coordinates>")[1:]:
+        for triple in block.split("</coordinates>")[0].split():
+            assert -180.0 <= float(triple.split(",")[0]) <= 180.0
+
+
+def test_a_change_region_at_180_lies_beside_the_grid() -> None:
+    x180 = _x_of_180()
+    x0 = math.floor((x180 - 500) / 10) * 10
+    y0 = math.ceil(Transformer.from_crs("EPSG:4326", ZONE60S, always_xy=True).transform(180.0, LAT)[1] / 10) * 10
+    grid = Grid(crs=ZONE60S, transform=(10.0, 0.0, float(x0), 0.0, -10.0, float(y0)), width=60, height=40)
+    mask = np.zeros(grid.shape, bool)
+    c180 = int(round((x180 - x0) / 10))
+    mask[10:30, c180 - 10 : c180 + 10] = True  # 200 x 200 m, half each side of 180°
+    value = np.where(mask, 5.0, 0.0)
+    regions, _ = _regions(mask, grid, 100.0, value, "appeared")
+    assert len(regions) == 1
+    minx, _, maxx, _ = regions[0].polygon_wgs84.bounds
+    assert maxx - minx < 0.01 and 179.99 < minx < 180.0 < maxx  # was -179.999 .. 179.999: the long way round
+
+
+def _lon360_sar(path: Path, west: float, north: float, cols: int = 400, rows: int = 300) -> Path:
+    """A lon/lat SAR image numbered 0..360, 0.0001° pixels, its west edge at ``west`` (may be past 180)."""
+    data = np.random.default_rng(5).gamma(4.5, 0.01 / 4.5, (rows, cols)).astype("float32")
+    return write_tiff(path, data, crs="EPSG:4326", transform=Affine(0.0001, 0, west, 0, -0.0001, north),
+                      descriptions=["VV"], tags={"SITEWATCH_ACQUIRED": "2024-08-05T09:30:00Z"})  # fmt: skip
+
+
+def test_import_of_a_0_to_360_image_finds_the_sites_past_180(tmp_path: Path) -> None:
+    # Its footprint was the box as numbered, 179.98 to 180.02: it met the site west of 180 alone, and
+    # the site east of it (which ingest cuts it to well: 47 % of it) was left out without a word; an
+    # image of Ushuaia numbered 291.7 met no site at all ("covers no site").
+    ushuaia = site_from_bbox("ushuaia", (-68.33, -54.82, -68.30, -54.80), name="Ushuaia", kind="port")
+    ws = workspace_with_sites(tmp_path / "ws", WEST, EAST, ushuaia)
+    images = tmp_path / "incoming"
+    images.mkdir()
+    _lon360_sar(images / "fiji_20240805.tif", 179.98, -16.79)
+    _lon360_sar(images / "ushuaia_20240805.tif", 360.0 - 68.33, -54.80)
+    res = CliRunner().invoke(main, ["import", str(images), "-w", str(ws.root), "--json"])
+    assert res.exit_code == 0, res.output
+    got = {o["id"] for o in json.loads(res.output)["imported"]}
+    assert got == {"taveuni-w/fiji_20240805", "taveuni-e/fiji_20240805", "ushuaia/ushuaia_20240805"}
+
+
+def test_a_polygon_across_180_is_refused_saying_how_to_make_it_two_sites(tmp_path: Path) -> None:
+    # Google Earth writes the ring as drawn (179.97 ... -179.97); RFC 7946 cuts it into a MultiPolygon of two
+    # parts meeting at 180°, which was refused as any multipolygon is, with no word of the antimeridian.
+    ring = [[179.97, -17.70], [-179.97, -17.70], [-179.97, -17.66], [179.97, -17.66], [179.97, -17.70]]
+    kml = tmp_path / "levuka.kml"
+    kml.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark>'
+        "<name>Levuka</name><Polygon><outerBoundaryIs><LinearRing><coordinates>"
+        + " ".join(f"{x},{y},0" for x, y in ring)
+        + "</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark></Document></kml>",
+        encoding="utf-8",
+    )
+    cut = {"type": "MultiPolygon", "coordinates": [
+        [[[179.97, -17.70], [180.0, -17.70], [180.0, -17.66], [179.97, -17.66], [179.97, -17.70]]],
+        [[[-180.0, -17.70], [-179.97, -17.70], [-179.97, -17.66], [-180.0, -17.66], [-180.0, -17.70]]],
+    ]}  # fmt: skip
+    rfc = tmp_path / "levuka.geojson"
+    rfc.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "Levuka"}, "geometry": cut}]}), encoding="utf-8")  # fmt: skip
+    ws = workspace_with_sites(tmp_path / "ws")
+    res = CliRunner().invoke(main, ["sites", "import", str(kml), "-w", str(ws.root)])
+    assert res.exit_code == 1 and "crosses the antimeridian (180°)" in res.output and "two sites" in res.output
+    res = CliRunner().invoke(main, ["sites", "import", str(rfc), "-w", str(ws.root)])
+    assert res.exit_code == 1, res.output
+    assert "its parts meet at the antimeridian" in res.output and "import each part as a site" in res.output
+    # Each part a feature of its own: two sites, either side of 180°.
+    parts = [{"type": "Feature", "properties": {"id": f"levuka-{side}"}, "geometry": {"type": "Polygon", "coordinates": c}}
+             for side, c in zip(("w", "e"), cut["coordinates"], strict=True)]  # fmt: skip
+    rfc.write_text(json.dumps({"type": "FeatureCollection", "features": parts}), encoding="utf-8")
+    res = CliRunner().invoke(main, ["sites", "import", str(rfc), "-w", str(ws.root)])
+    assert res.exit_code == 0 and "levuka-w" in res.output and "levuka-e" in res.output, res.output

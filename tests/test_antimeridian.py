@@ -202,3 +202,71 @@ def test_a_polygon_across_180_is_refused_saying_how_to_make_it_two_sites(tmp_pat
     rfc.write_text(json.dumps({"type": "FeatureCollection", "features": parts}), encoding="utf-8")
     res = CliRunner().invoke(main, ["sites", "import", str(rfc), "-w", str(ws.root)])
     assert res.exit_code == 0 and "levuka-w" in res.output and "levuka-e" in res.output, res.output
+
+
+R_180 = 20037508.342789244  # Web Mercator's x of 180°
+
+
+def _merc_across_180(path: Path, when: str, block: bool = False) -> Path:
+    """A Web Mercator optical map centred on 180° at 16.8 S (as a Pacific web map exports it: x runs on past
+    20,037,508 m), about 10 m on the ground a pixel: land north, water south, and a 300 × 200 m roof across 180°."""
+    res = 10 / 0.9573  # Web Mercator metres of 10 ground metres at 16.8° S
+    n = 240
+    yc = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True).transform(179.0, LAT)[1]
+    rng = np.random.default_rng(7 if block else 6)
+    land = np.arange(n)[:, None] < n // 2
+    bands = []
+    for water, ground in ((0.05, 0.08), (0.04, 0.12), (0.03, 0.14), (0.01, 0.30)):
+        b = np.where(land, ground, water) + rng.normal(0, 0.005, (n, n))
+        if block:
+            b[60:80, 105:135] = 0.45
+        bands.append(np.broadcast_to(b, (n, n)).astype("float32"))
+    return write_tiff(path, np.stack(bands), crs="EPSG:3857", transform=Affine(res, 0, R_180 - n / 2 * res, 0, -res, yc + n / 2 * res),
+                      descriptions=["blue", "green", "red", "nir"], tags={"SITEWATCH_ACQUIRED": when})  # fmt: skip
+
+
+def test_a_mercator_raster_past_180_is_recentred_on_the_opposite_meridian() -> None:
+    from sitewatch.geo import recentred_past_180
+
+    t = Affine(10.0, 0, R_180 - 1000, 0, -10.0, -1_895_000)
+    crs, moved = recentred_past_180("EPSG:3857", t, 200, 100)
+    assert "+lon_0=-180" in crs and moved.c == pytest.approx(-1000)
+    # Every pixel is where it was on the ground, either side of 180°.
+    old = Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True)
+    new = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    for col in (0.5, 99.5, 100.5, 199.5):
+        lon_a, lat_a = old.transform(*(t @ (col, 50)))
+        lon_b, lat_b = new.transform(*(moved @ (col, 50)))
+        assert (lon_a - lon_b) % 360 == pytest.approx(0, abs=1e-9) or (lon_b - lon_a) % 360 == pytest.approx(0, abs=1e-9)
+        assert lat_a == pytest.approx(lat_b)
+    # Within the world, or not Mercator: as it is.
+    assert recentred_past_180("EPSG:3857", Affine(10, 0, 1_000_000, 0, -10, 0), 200, 100)[0] == "EPSG:3857"
+    assert recentred_past_180("EPSG:32760", Affine(10, 0, 830_000, 0, -10, 8_140_000), 200, 100)[0] == "EPSG:32760"
+
+
+def test_a_web_mercator_image_across_180_is_cut_to_the_site_east_of_it(tmp_path: Path) -> None:
+    # GDAL's warp found no pixel of it east of 180°: `import` put it in the west site only and said
+    # "no valid pixel over site 'taveuni-e'".
+    ws = workspace_with_sites(tmp_path / "ws", WEST, EAST)
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    _merc_across_180(folder / "fiji_20240802.tif", "2024-08-02T09:30:00Z")
+    res = CliRunner().invoke(main, ["import", str(folder), "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    assert "taveuni-e/fiji_20240802" in res.output and "taveuni-w/fiji_20240802" in res.output
+
+
+def test_change_image_compares_a_web_mercator_pair_across_180_whole(tmp_path: Path) -> None:
+    # Its grid was UTM zone 31's (the middle of 179.98 and -179.98 is 0°), and the half past 180° had no
+    # data: 48 % compared and half the roof (30,441 m²).
+    before = _merc_across_180(tmp_path / "before.tif", "2024-08-01T09:30:00Z")
+    after = _merc_across_180(tmp_path / "after.tif", "2024-08-02T09:30:00Z", block=True)
+    out = tmp_path / "change.geojson"
+    res = CliRunner().invoke(main, ["change-image", str(before), str(after), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    fc = json.loads(out.read_text(encoding="utf-8"))
+    assert len(fc["features"]) == 1
+    region = fc["features"][0]
+    assert 60_000 <= region["properties"]["area_m2"] <= 85_000  # 300 x 200 m and its edge pixels
+    assert all(-180.0 <= x <= 180.0 for x in _every_lon(region["geometry"]))
+    assert region["geometry"]["type"] == "MultiPolygon" and len(region["geometry"]["coordinates"]) == 2  # cut at 180°

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -21,6 +22,7 @@ __all__ = [
     "heading_from_north",
     "lonlat_centroid",
     "pixel_corners_to_polygon",
+    "recentred_past_180",
     "reproject_geometry",
     "to_lonlat_beside",
     "unwrap_longitudes",
@@ -58,6 +60,35 @@ def to_lonlat_beside(geom: BaseGeometry, crs: str, near_lon: float) -> BaseGeome
     there has corners at 179.99 and -179.99 and spans the globe the long way.
     """
     return unwrap_longitudes(reproject_geometry(geom, crs, "EPSG:4326"), near_lon)
+
+
+def recentred_past_180(crs: str, transform: Affine, width: int, height: int) -> tuple[str, Affine]:
+    """A Mercator raster that runs past its 180° meridian as the same pixels in the Mercator centred 180°
+    away (its x shifted by half the world's width); any other raster as it is.
+
+    A Web Mercator map of Fiji runs on to x 20,039,180 m, past 20,037,508 (180°): GDAL's warp, asking
+    the file for each pixel of the site's grid, finds 179.99° E inside it but -179.99° at x -20,036,396,
+    outside, so the part east of 180° came out without data ("no valid pixel over site"). Centred on
+    the opposite meridian the whole raster lies well within one world.
+    """
+    c = CRS.from_user_input(crs)
+    if not c.is_projected:
+        return crs, transform
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "Discarding datum / nonstandard parameters": the PROJ string is read back
+        params = c.to_dict()
+    if params.get("proj") != "merc" or any(k in params for k in ("lonc", "alpha", "gamma")):
+        return crs, transform
+    lon_0, x0 = float(params.get("lon_0", 0.0)), float(params.get("x_0", 0.0))
+    # x of the meridian 180° from lon_0 (x is linear in longitude): twice that of 90°.
+    half = 2.0 * abs(float(Transformer.from_crs("EPSG:4326", c, always_xy=True).transform(lon_0 + 90.0, 0.0)[0]) - x0)
+    xs = [(transform @ p)[0] for p in ((0, 0), (width, 0), (0, height), (width, height))]
+    if min(xs) - x0 >= -half and max(xs) - x0 <= half:
+        return crs, transform
+    shift = -half if max(xs) - x0 > half else half
+    moved = {k: v for k, v in params.items() if k != "type"} | {"lon_0": (lon_0 + 360.0) % 360.0 - 180.0}
+    text = " ".join(f"+{k}" if v is None or v is True else f"+{k}={v}" for k, v in moved.items())
+    return text, Affine.translation(shift, 0.0) @ transform
 
 
 def cut_at_antimeridian(geom: BaseGeometry) -> BaseGeometry:

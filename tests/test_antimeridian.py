@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from affine import Affine
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyproj import Transformer
 from shapely.geometry import LineString, box, shape
 
@@ -54,6 +56,22 @@ def test_a_shape_past_180_is_cut_there_into_parts_within_range() -> None:
     assert cut_at_antimeridian(inside) is inside
     line = cut_at_antimeridian(LineString([(179.9, 1), (180.1, 1)]))
     assert line.geom_type == "MultiLineString" and line.length == pytest.approx(0.2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    west=st.floats(-190.0, 185.0), width=st.floats(0.001, 5.0), south=st.floats(-80.0, 79.0), height=st.floats(0.001, 1.0),
+)
+def test_a_cut_keeps_the_area_and_puts_every_part_within_range(west: float, width: float, south: float, height: float) -> None:
+    shape_ = box(west, south, west + width, south + height)
+    cut = cut_at_antimeridian(shape_)
+    minx, _, maxx, _ = cut.bounds
+    assert -180.0 <= minx and maxx <= 180.0
+    assert cut.area == pytest.approx(shape_.area, rel=1e-9)
+    lon, lat = lonlat_centroid(cut)
+    assert -180.0 <= lon <= 180.0 and lat == pytest.approx(south + height / 2)
+    assert (lon - (west + width / 2)) % 360.0 == pytest.approx(0.0, abs=1e-6) or (
+        (west + width / 2) - lon) % 360.0 == pytest.approx(0.0, abs=1e-6)  # fmt: skip
 
 
 def test_the_centroid_of_parts_either_side_of_180_is_beside_them() -> None:

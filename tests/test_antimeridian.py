@@ -288,3 +288,19 @@ def test_change_image_compares_a_web_mercator_pair_across_180_whole(tmp_path: Pa
     assert 60_000 <= region["properties"]["area_m2"] <= 85_000  # 300 x 200 m and its edge pixels
     assert all(-180.0 <= x <= 180.0 for x in _every_lon(region["geometry"]))
     assert region["geometry"]["type"] == "MultiPolygon" and len(region["geometry"]["coordinates"]) == 2  # cut at 180°
+
+
+def test_fetch_reads_a_web_mercator_asset_across_180_onto_the_grid_east_of_it(tmp_path: Path) -> None:
+    # The window over the east site's grid was sought at x -20,036,396 m, the far edge of the world: the asset
+    # there gave no pixel.
+    from sitewatch.fetch import read_window
+    from sitewatch.ingest.grid import site_grid
+
+    asset = _merc_across_180(tmp_path / "asset.tif", "2024-08-02T09:30:00Z")
+    covered = {}
+    for site in (WEST, EAST):
+        values, how = read_window(str(asset), site_grid(site, 10.0))
+        assert how == "affine"
+        covered[site.id] = float(np.isfinite(values).mean())
+    # 1.2 × 2.4 km of each 4.3 × 4.4 km grid, the same either side (was 0 east of 180°).
+    assert covered["taveuni-e"] == pytest.approx(covered["taveuni-w"], abs=0.03) and covered["taveuni-e"] > 0.1, covered

@@ -250,13 +250,17 @@ def _utm_grid(r: _Raster) -> Grid:
     from affine import Affine
     from rasterio.warp import transform_bounds
 
-    from .geo import utm_crs_for
+    from .geo import reproject_geometry, utm_crs_for
 
     h, w = r.data.shape[1:]
     x0, y0 = r.transform @ (0, 0)
     x1, y1 = r.transform @ (w, h)
-    west, south, east, north = transform_bounds(r.crs, "EPSG:4326", min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
-    crs = utm_crs_for((west + east) / 2, (south + north) / 2)
+    # The zone of the image's centre. The middle of its lon/lat bounds was not it across the antimeridian:
+    # a Fiji image (179.985 to -179.985) went on zone 31's grid, 177° from its meridian (48 % compared).
+    from shapely.geometry import Point
+
+    centre = reproject_geometry(Point(r.transform @ (w / 2, h / 2)), str(r.crs), "EPSG:4326")
+    crs = utm_crs_for(centre.x, centre.y)
     minx, miny, maxx, maxy = transform_bounds(r.crs, crs, min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
     p = min(r.pixel_size)
     width, height = max(1, math.ceil((maxx - minx) / p)), max(1, math.ceil((maxy - miny) / p))
@@ -268,10 +272,14 @@ def _on_grid(r: _Raster, grid: Grid) -> NDArray[np.float32]:
     """``r``'s bands warped onto ``grid`` (bilinear; NaN where it has no data)."""
     from rasterio.warp import Resampling, reproject
 
+    from .geo import recentred_past_180
+
     out = np.full((r.data.shape[0], grid.height, grid.width), np.nan, np.float32)
+    # A Web Mercator map across 180° as the same pixels centred 180° away: else its part past 180° is lost.
+    src_crs, src_transform = recentred_past_180(str(r.crs), r.transform, r.data.shape[2], r.data.shape[1])
     for k in range(r.data.shape[0]):
         reproject(
-            r.data[k], out[k], src_transform=r.transform, src_crs=r.crs, src_nodata=np.nan,
+            r.data[k], out[k], src_transform=src_transform, src_crs=src_crs, src_nodata=np.nan,
             dst_transform=grid.affine, dst_crs=grid.crs, dst_nodata=np.nan, resampling=Resampling.bilinear,
         )  # fmt: skip
     return out
@@ -388,6 +396,7 @@ def change_pair_geojson(pair: ChangePair, result: ChangeResult) -> dict[str, Any
     from shapely.geometry import mapping
 
     from . import __version__
+    from .geo import cut_at_antimeridian
     from .store.gpkg import as_multipolygon
 
     features = []
@@ -395,7 +404,7 @@ def change_pair_geojson(pair: ChangePair, result: ChangeResult) -> dict[str, Any
         # Every region a MultiPolygon: a layer of both kinds is "Unknown" to GDAL, and QGIS asks which to load.
         geom = as_multipolygon(r.polygon_wgs84 if pair.georeferenced else _to_pixels(r.polygon, pair.pixel_size_m))
         features.append({
-            "type": "Feature", "id": k, "geometry": mapping(geom),
+            "type": "Feature", "id": k, "geometry": mapping(cut_at_antimeridian(geom) if pair.georeferenced else geom),
             "properties": {"direction": r.direction, "area_m2": r.area_m2, "magnitude": r.magnitude, "pixels": r.pixels},
         })  # fmt: skip
     meta: dict[str, Any] = {

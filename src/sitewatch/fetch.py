@@ -47,6 +47,7 @@ from rasterio.windows import Window, from_bounds
 from .detect.clouds import QA_PIXEL_CLOUD_RULE, qa_pixel_to_scl
 from .errors import CredentialError, ImageReadError, InputError, SourceError
 from .files import write_text_atomic
+from .geo import recentred_past_180
 from .ingest.archive import remove_partials, write_observation
 from .ingest.cut import band_resampling
 from .ingest.grid import no_data_as_nan, site_grid, site_mask, valid_pixels
@@ -253,8 +254,11 @@ def read_window(
             return warped, f"gcp-{gcp_method}"
         if src.crs is None:
             raise ImageReadError(f"{redact(href)}: no CRS, no GCPs: cannot place it on the ground")
-        left, bottom, right, top = grid_bounds_in(grid, src.crs.to_string())
-        win = from_bounds(left, bottom, right, top, transform=src.transform)
+        # A Web Mercator asset across 180° is read as the same pixels centred 180° away: else the grid's
+        # part past 180° maps to the far edge of the world, outside the asset (no data there).
+        src_crs, src_transform = recentred_past_180(src.crs.to_string(), src.transform, src.width, src.height)
+        left, bottom, right, top = grid_bounds_in(grid, src_crs)
+        win = from_bounds(left, bottom, right, top, transform=src_transform)
         col0, row0 = int(np.floor(win.col_off)) - 2, int(np.floor(win.row_off)) - 2
         col1 = int(np.ceil(win.col_off + win.width)) + 2
         row1 = int(np.ceil(win.row_off + win.height)) + 2
@@ -267,7 +271,7 @@ def read_window(
         try:
             reproject(
                 raw, out,
-                src_transform=src.window_transform(window), src_crs=src.crs, src_nodata=np.nan,
+                src_transform=rasterio.windows.transform(window, src_transform), src_crs=src_crs, src_nodata=np.nan,
                 dst_transform=grid.affine, dst_crs=grid.crs, dst_nodata=np.nan, resampling=resampling,
             )  # fmt: skip
         except CPLE_BaseError as exc:

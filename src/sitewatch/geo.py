@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
 import shapely
+import shapely.affinity
 from affine import Affine
 from pyproj import CRS, Transformer
-from shapely import Polygon
+from shapely import MultiLineString, MultiPoint, MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
 __all__ = [
+    "cut_at_antimeridian",
     "grid_skew_deg",
     "ground_pixel_size",
     "heading_from_north",
+    "lonlat_centroid",
     "pixel_corners_to_polygon",
+    "recentred_past_180",
     "reproject_geometry",
+    "to_lonlat_beside",
     "unwrap_longitudes",
     "utm_crs_for",
 ]
@@ -45,6 +51,88 @@ def unwrap_longitudes(geom: BaseGeometry, near_lon: float) -> BaseGeometry:
     kilometres away. Beside a place at 179.99 it goes on to 180.0001 instead.
     """
     return shapely.transform(geom, lambda xy: np.column_stack((xy[:, 0] + 360.0 * np.round((near_lon - xy[:, 0]) / 360.0), xy[:, 1])))
+
+
+def to_lonlat_beside(geom: BaseGeometry, crs: str, near_lon: float) -> BaseGeometry:
+    """``geom`` (in ``crs``) in lon/lat, its longitudes within 180° of ``near_lon`` (:func:`unwrap_longitudes`).
+
+    A grid of a site that touches the antimeridian reaches a pixel past it; projected as it is, a box
+    there has corners at 179.99 and -179.99 and spans the globe the long way.
+    """
+    return unwrap_longitudes(reproject_geometry(geom, crs, "EPSG:4326"), near_lon)
+
+
+def recentred_past_180(crs: str, transform: Affine, width: int, height: int) -> tuple[str, Affine]:
+    """A Mercator raster that runs past its 180° meridian as the same pixels in the Mercator centred 180°
+    away (its x shifted by half the world's width); any other raster as it is.
+
+    A Web Mercator map of Fiji runs on to x 20,039,180 m, past 20,037,508 (180°): GDAL's warp, asking
+    the file for each pixel of the site's grid, finds 179.99° E inside it but -179.99° at x -20,036,396,
+    outside, so the part east of 180° came out without data ("no valid pixel over site"). Centred on
+    the opposite meridian the whole raster lies well within one world.
+    """
+    c = CRS.from_user_input(crs)
+    if not c.is_projected:
+        return crs, transform
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "Discarding datum / nonstandard parameters": the PROJ string is read back
+        params = c.to_dict()
+    if params.get("proj") != "merc" or any(k in params for k in ("lonc", "alpha", "gamma")):
+        return crs, transform
+    lon_0, x0 = float(params.get("lon_0", 0.0)), float(params.get("x_0", 0.0))
+    # x of the meridian 180° from lon_0 (x is linear in longitude): twice that of 90°.
+    half = 2.0 * abs(float(Transformer.from_crs("EPSG:4326", c, always_xy=True).transform(lon_0 + 90.0, 0.0)[0]) - x0)
+    xs = [(transform @ p)[0] for p in ((0, 0), (width, 0), (0, height), (width, height))]
+    if min(xs) - x0 >= -half and max(xs) - x0 <= half:
+        return crs, transform
+    shift = -half if max(xs) - x0 > half else half
+    moved = {k: v for k, v in params.items() if k != "type"} | {"lon_0": (lon_0 + 360.0) % 360.0 - 180.0}
+    text = " ".join(f"+{k}" if v is None or v is True else f"+{k}={v}" for k, v in moved.items())
+    return text, Affine.translation(shift, 0.0) @ transform
+
+
+def cut_at_antimeridian(geom: BaseGeometry) -> BaseGeometry:
+    """``geom`` (lon/lat) cut at the antimeridian, each part moved within -180..180 (RFC 7946, 3.1.9).
+
+    A footprint kept beside its site (:func:`unwrap_longitudes`) may run on past 180° (180.0001) or
+    -180°; GeoJSON, KML and PostGIS's geography take longitudes within -180..180 only, and moving the
+    whole shape by 360° would not do: its corners would lie on both sides, spanning the globe the long
+    way. Returned as it is when already within; else a Multi- geometry of the parts on either side.
+    """
+    if geom.is_empty:
+        return geom
+    minx, _, maxx, _ = geom.bounds
+    if -180.0 <= minx and maxx <= 180.0:
+        return geom
+    dim = int(shapely.get_dimensions(geom))
+    parts: list[BaseGeometry] = []
+    for k in range(math.floor((minx + 180.0) / 360.0), math.floor((maxx + 180.0) / 360.0) + 1):
+        west = -180.0 + 360.0 * k
+        piece = geom.intersection(box(west, -90.0, west + 360.0, 90.0))
+        parts += [
+            shapely.affinity.translate(g, -360.0 * k)
+            for g in shapely.get_parts(piece)
+            if not g.is_empty and int(shapely.get_dimensions(g)) == dim  # not a corner touching the cut
+        ]
+    if len(parts) == 1:
+        return parts[0]
+    if dim == 2:
+        return MultiPolygon([q for g in parts for q in shapely.get_parts(g)])
+    if dim == 1:
+        return MultiLineString([q for g in parts for q in shapely.get_parts(g)])
+    return MultiPoint([q for g in parts for q in shapely.get_parts(g)])
+
+
+def lonlat_centroid(geom: BaseGeometry) -> tuple[float, float]:
+    """The centroid (lon, lat) of a lon/lat geometry, its longitude within -180..180.
+
+    A shape cut at the antimeridian (:func:`cut_at_antimeridian`) has parts at 179.99 and -179.99,
+    whose plain centroid falls near 0°, half the world away; its parts are put side by side first.
+    """
+    first = shapely.get_coordinates(geom)[0][0]
+    c = unwrap_longitudes(geom, float(first)).centroid
+    lon = c.x if -180.0 <= c.x <= 180.0 else (c.x + 180.0) % 360.0 - 180.0
+    return lon, c.y
 
 
 def utm_crs_for(lon: float, lat: float) -> str:

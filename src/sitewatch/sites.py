@@ -36,7 +36,7 @@ from .errors import (
     SiteError,
     SkippedInputWarning,
 )
-from .geo import reproject_geometry
+from .geo import cut_at_antimeridian, reproject_geometry
 from .kml import read_kml
 from .model import (
     SITE_ID_MAX_LENGTH,
@@ -332,7 +332,14 @@ def _read_feature(
         )
     if isinstance(geom, MultiPolygon):
         if len(geom.geoms) != 1:
-            raise InputError(f"{where}: a site is one polygon; split the multipolygon into sites")
+            bounds = [g.bounds for g in geom.geoms]
+            at_180 = any(b[2] == 180.0 for b in bounds) and any(b[0] == -180.0 for b in bounds)
+            raise InputError(
+                f"{where}: a site is one polygon; split the multipolygon into sites"
+                + ("; its parts meet at the antimeridian, where RFC 7946 cuts a polygon across 180°, and a site "
+                   "cannot cross it: import each part as a site of its own (QGIS: Multipart to Singleparts)"
+                   if at_180 else "")  # fmt: skip
+            )
         geom = geom.geoms[0]
     if isinstance(geom, Polygon) and not geom.is_valid:  # a bow-tie: where it crosses itself
         raise InputError(f"{where}: the site polygon is not valid ({explain_validity(geom)}); redraw it")
@@ -554,8 +561,10 @@ def right_handed(geom: BaseGeometry) -> dict[str, Any]:
     RFC 7946 (3.1.6) requires the right-hand rule, and KML asks for anticlockwise outer
     boundaries; a polygon drawn clockwise (as shapefiles, and so many QGIS layers, store
     them) was written as read, and strict readers and d3 take it for the rest of the globe.
+    A shape that runs past ±180° (a detection beside a site at the antimeridian) is cut there, its
+    parts on either side (RFC 7946, 3.1.9; :func:`~sitewatch.geo.cut_at_antimeridian`).
     """
-    return mapping(shapely.orient_polygons(geom))
+    return mapping(shapely.orient_polygons(cut_at_antimeridian(geom)))
 
 
 def sites_to_geojson(sites: Iterable[Site]) -> dict[str, Any]:

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 from shapely import make_valid
-from shapely.geometry import MultiPolygon, Polygon, shape
+from shapely.geometry import MultiPolygon, Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
-from ..geo import reproject_geometry
+from ..geo import reproject_geometry, to_lonlat_beside
 from ..model import Grid
 from .pair import ChangeRegion, Direction
 
@@ -156,6 +156,10 @@ def _made_regions(
     with their pixel counts ``sizes`` and mean values ``vmean`` and ``dmean`` (the direction's, or None when
     ``direction_of`` is the direction of all)."""
     out = []
+    # Longitudes beside the grid's centre: a region at the antimeridian, projected as it is, would have
+    # corners at 179.99 and -179.99 and span the globe the long way.
+    cx, cy = grid.affine @ (grid.width / 2, grid.height / 2)
+    near_lon = reproject_geometry(Point(cx, cy), grid.crs, "EPSG:4326").x
     for k in sorted(parts):
         # Pixels joined only at a corner give rings that touch themselves there: invalid for shapely, GEOS
         # and QGIS's tools. make_valid keeps the same pixels (only the rings are split at the corner).
@@ -168,7 +172,7 @@ def _made_regions(
         out.append(
             ChangeRegion(
                 polygon=poly,
-                polygon_wgs84=reproject_geometry(poly, grid.crs, "EPSG:4326"),
+                polygon_wgs84=to_lonlat_beside(poly, grid.crs, near_lon),
                 area_m2=round(float(sizes[k] * pixel_m2), 3),
                 magnitude=round(float(vmean[k]), 4),
                 direction=direction,

@@ -28,7 +28,7 @@ from shapely.geometry import Polygon
 from .. import __version__
 from ..errors import IdTakenError, InputError, OutputError, SiteError, SitewatchError
 from ..files import owner_running, partial_path, why_not_written
-from ..geo import reproject_geometry
+from ..geo import to_lonlat_beside
 from ..model import Grid, Observation, SceneRef, Site, iso_utc, says_date_only
 from ..store import Store
 from ..workspace import Workspace
@@ -316,7 +316,9 @@ def archive_observation(
         cloud_fraction=cloud_fraction,
         provenance=prov | copied,
     )
-    footprint = reproject_geometry(_grid_box(grid), grid.crs, "EPSG:4326")
+    # Beside the site: a site at the antimeridian has a grid a pixel past it, whose box, projected as it is,
+    # would run from 179.99 to -179.99 round the globe (QGIS's "zoom to layer" then shows the world).
+    footprint = to_lonlat_beside(_grid_box(grid), grid.crs, site.require_geometry().centroid.x)
     return obs, footprint, tuple(moves)
 
 

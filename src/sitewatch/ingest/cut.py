@@ -25,6 +25,7 @@ from shapely.geometry import box
 from ..band_scaling import apply_scaling, declared_scaling, shared_scale
 from ..detect.clouds import qa_pixel_to_scl
 from ..errors import ImageReadError, read_failure
+from ..geo import recentred_past_180
 from ..model import Grid, SceneRef
 from ..sources.landsat import LandsatProduct
 from ..sources.planet_toa import PlanetTOA
@@ -50,11 +51,15 @@ def _warp_to_grid(
 ) -> None:
     """Resample one band read from ``src`` (over ``window``, or whole) onto the site's ``grid`` into ``out``;
     NaN is no data on both sides."""
+    # A Web Mercator map across 180° is warped as the same pixels centred 180° away: else its part past 180° is lost.
+    src_crs, src_transform = recentred_past_180(
+        src.crs.to_string(), src.transform if window is None else src.window_transform(window), values.shape[-1], values.shape[-2]
+    )
     reproject(
         values,
         out,
-        src_transform=src.transform if window is None else src.window_transform(window),
-        src_crs=src.crs,
+        src_transform=src_transform,
+        src_crs=src_crs,
         dst_transform=grid.affine,
         dst_crs=grid.crs,
         src_nodata=np.nan,

@@ -23,7 +23,7 @@ from rasterio.warp import transform_bounds
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from ..errors import ImageReadError, InputError, Level1CWarning, read_failure
-from ..geo import ground_pixel_size
+from ..geo import cut_at_antimeridian, ground_pixel_size
 from ..model import SceneRef, acquired_given, utc
 from ..platforms import level_1c_note, platform_of, platform_sensor
 from ..sources.landsat import (
@@ -119,7 +119,11 @@ def _wgs84_footprint(crs: Any, bounds: Sequence[float]) -> Polygon | MultiPolygo
     w, s, e, n = transform_bounds(crs, "EPSG:4326", *bounds)
     if w > e:
         return MultiPolygon([box(w, s, 180.0, n), box(-180.0, s, e, n)])
-    return box(w, s, e, n)
+    # A lon/lat image numbered 0..360 (a Pacific product: 179.98 to 180.02, or Ushuaia at 291.7) keeps
+    # those longitudes: cut at 180 and moved within -180..180, it meets the sites east of 180 too.
+    cut = cut_at_antimeridian(box(w, s, e, n))
+    assert isinstance(cut, Polygon | MultiPolygon)  # a box cut at 180: one box or two
+    return cut
 
 
 def read_scene_ref(

@@ -22,6 +22,7 @@ from shapely.geometry import shape
 
 from ..errors import StoreError
 from ..files import written_whole
+from ..geo import lonlat_centroid
 from ..share import SHARED_NOTE
 from ..sites import kml_data, kml_document, kml_geometry
 from ..untrusted import without_controls
@@ -182,8 +183,8 @@ def features_to_csv(features: Sequence[dict[str, Any]], columns: Sequence[str]) 
     for f in features:
         p = dict(f["properties"])
         geom = shape(f["geometry"])
-        c = geom.centroid
-        p.update(lon=round(c.x, 7), lat=round(c.y, 7), wkt=shapely.to_wkt(geom, rounding_precision=7))
+        lon, lat = lonlat_centroid(geom)  # of parts either side of the antimeridian too
+        p.update(lon=round(lon, 7), lat=round(lat, 7), wkt=shapely.to_wkt(geom, rounding_precision=7))
         w.writerow(["" if p[k] is None else csv_cell(p[k]) for k in columns])
     return buf.getvalue()
 

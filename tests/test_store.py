@@ -166,6 +166,29 @@ def test_a_database_refused_is_left_closed(tmp_path: Path) -> None:
         assert open_on(newer) == [], refused.value
 
 
+def test_a_newer_database_is_refused_naming_both_sitewatch_versions(tmp_path: Path) -> None:
+    """A workspace a newer sitewatch migrated, opened by this one: refused, nothing changed, and the message names
+    the schema versions and, where the newer one recorded it, the sitewatch that made it, and this one's."""
+    from sitewatch import __version__
+
+    path = tmp_path / "w.gpkg"
+    old_database(path, 4).close()
+    with Store(path) as store:  # migrated here: this sitewatch's version recorded with the schema
+        assert store.meta("schema_written_by") == __version__
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute(f"UPDATE sitewatch_meta SET value = '{SCHEMA_VERSION + 1}' WHERE key = 'schema_version'")
+        db.execute("UPDATE sitewatch_meta SET value = '9.9.9' WHERE key = 'schema_written_by'")
+    before = path.read_bytes()
+    for read_only in (False, True):
+        with pytest.raises(StoreError) as refused:
+            Store(path, read_only=read_only)
+        said = str(refused.value)
+        assert f"schema version {SCHEMA_VERSION + 1} (made by sitewatch 9.9.9)" in said, said
+        assert f"{SCHEMA_VERSION} this sitewatch ({__version__}) reads" in said or f"this sitewatch ({__version__}) reads {SCHEMA_VERSION}" in said, said
+        assert "upgrade sitewatch" in said, said
+    assert path.read_bytes() == before
+
+
 def test_not_a_workspace_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="sitewatch init"):
         open_workspace(tmp_path)

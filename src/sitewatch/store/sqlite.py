@@ -263,10 +263,8 @@ class Store:
     def _migrate(self) -> None:
         current = self._file_schema_version()
         if current > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path}: schema version {current} is newer than this sitewatch "
-                f"({SCHEMA_VERSION}); upgrade sitewatch"
-            )
+            raise StoreError(f"{self.path}: schema version {current}{self._written_by()} is newer than the schema "
+                             f"{SCHEMA_VERSION} this sitewatch ({__version__}) reads; upgrade sitewatch (nothing was changed)")  # fmt: skip
         for version in range(current, SCHEMA_VERSION):
             # The write lock taken as every write takes it: another program's lock (QGIS editing a layer of a
             # workspace made by an older sitewatch) is waited for, said after LOCK_NOTICE_S and named when not
@@ -286,6 +284,7 @@ class Store:
                 for statement in _sql_statements(MIGRATIONS[version]):
                     self._db.execute(statement)
                 self._db.execute("INSERT OR REPLACE INTO sitewatch_meta VALUES ('schema_version', ?)", (str(version + 1),))
+                self._db.execute("INSERT OR REPLACE INTO sitewatch_meta VALUES ('schema_written_by', ?)", (__version__,))
                 self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 self._db.execute(f"PRAGMA user_version = {USER_VERSION}")
                 self._db.execute("COMMIT")
@@ -297,6 +296,15 @@ class Store:
                 if (getattr(exc, "sqlite_errorname", "") or "").startswith("SQLITE_READONLY"):
                     raise self._cannot_migrate(current, exc) from exc
                 raise StoreError(f"{self.path}: migration to schema {version + 1} failed ({exc})") from exc
+
+    def _written_by(self) -> str:
+        """`` (made by sitewatch X)`` for a database whose last migration a sitewatch that records its version ran
+        (``sitewatch_meta.schema_written_by``), for the message refusing it; "" otherwise."""
+        try:
+            row = self._db.execute("SELECT value FROM sitewatch_meta WHERE key = 'schema_written_by'").fetchone()
+        except sqlite3.Error:
+            return ""
+        return f" (made by sitewatch {row[0]})" if row else ""
 
     def _cannot_migrate(self, current: int, exc: BaseException) -> StoreError:
         """The error of a workspace of an older schema that this connection may not write (a colleague's, a
@@ -313,10 +321,12 @@ class Store:
         """A read-only store cannot migrate: one of another schema version is refused, saying what to do."""
         current = self._file_schema_version()
         if current != SCHEMA_VERSION:
-            self._db.close()
             action = "upgrade sitewatch" if current > SCHEMA_VERSION else "run `sitewatch observations` on it once to migrate it"
+            by = self._written_by() if current > SCHEMA_VERSION else ""
+            self._db.close()
             raise StoreError(
-                f"{self.path}: schema version {current}, this sitewatch reads {SCHEMA_VERSION} when read-only; {action}"
+                f"{self.path}: schema version {current}{by}, this sitewatch ({__version__}) reads {SCHEMA_VERSION} "
+                f"when read-only; {action}"
             )
 
     def meta(self, key: str) -> str | None:

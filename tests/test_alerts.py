@@ -23,7 +23,7 @@ from sitewatch.cli import main
 from sitewatch.errors import InputError
 from sitewatch.model import Berth, ClassCandidate, Detection, Grid, Observation, SceneRef, Site
 from sitewatch.store import Store
-from sitewatch.store.alerts import pending_events
+from sitewatch.store.alerts import pending_events, stored_events
 from sitewatch.workspace import init_workspace, open_workspace
 
 PLACES = {"rason": (130.300, 42.233), "dunai": (132.338, 42.880)}
@@ -279,6 +279,32 @@ def test_an_image_that_comes_late_does_not_tell_an_event_again(ws: tuple[Path, S
     _put(store, o19, [_det(o19, 0, 112.0)])
     news = check()
     assert {e["date"] for e in news.events} == {"2024-10-19", "2024-10-20"} and len(news.new) == 3 and not news.retold
+
+
+def test_events_an_earlier_sitewatch_recorded_are_not_told_again_by_an_image_that_comes_late(ws: tuple[Path, Store]) -> None:
+    # Events recorded before sitewatch kept their span (details.not_yet) had none for a late image to fall in: after
+    # an upgrade, the late image of 21 Oct told the arrival, the departure and the count of 22-24 Oct again. The first
+    # run after the upgrade gives the recorded events the span it finds for each; then a late image is a re-telling.
+    _, store = ws
+    rules = _rules(store, {"id": "in", "kind": "arrival", "sites": ["dunai"]},
+                   {"id": "out", "kind": "departure", "sites": ["dunai"]},
+                   {"id": "busy", "kind": "vessel_count", "sites": ["dunai"], "above": 0})  # fmt: skip
+    for day, ship in (("2024-10-20", False), ("2024-10-22", True), ("2024-10-24", False)):
+        o = _obs("dunai", day)
+        _put(store, o, [_det(o, 0, 112.0)] if ship else [])
+    first = check_alerts(store, rules)
+    assert len([e for e in first.events if e["date"] >= "2024-10-20"]) == 3
+    with store.transaction() as db:  # as a sitewatch of before not_yet recorded them
+        db.execute("UPDATE alert_events SET event = json_remove(event, '$.details.not_yet')")
+    assert not any("not_yet" in (e.get("details") or {}) for e in stored_events(store))
+    upgraded = check_alerts(store, rules)  # the first run after the upgrade: nothing new, spans recorded
+    assert upgraded.new == frozenset() and not upgraded.retold
+    assert {e["details"]["not_yet"] for e in stored_events(store) if e["date"] >= "2024-10-20"} == {"2024-10-20", "2024-10-22"}
+    for day in ("2024-10-21", "2024-10-23"):  # late: the ship on both
+        o = _obs("dunai", day)
+        _put(store, o, [_det(o, 0, 112.0)])
+    late = check_alerts(store, rules)
+    assert late.new == frozenset() and len(late.retold) == 3
 
 
 def test_since_leaves_out_earlier_events(ws: tuple[Path, Store]) -> None:

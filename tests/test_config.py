@@ -366,3 +366,28 @@ def test_a_workspace_named_by_a_string_opens_its_store(tmp_path: Path) -> None:
     assert ws.root == tmp_path / "ws"
     with ws.store() as store:
         assert store.sites() == []
+
+
+def test_a_setting_an_earlier_sitewatch_had_is_said_and_not_read(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A workspace of the first releases whose sitewatch.toml sets `sar_pfa` (gone since; it never reached a
+    detector): after an upgrade every command refused it as a typo ("unknown setting 'sar_pfa'"). Now each says it
+    is an earlier sitewatch's setting, once, and goes on with the others; a typo is still refused."""
+    import logging
+
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+    from sitewatch.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / "ws")
+    ws.config_path.write_text("[settings]\nsar_pfa = 1e-6\nworkers = 2\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="sitewatch.config"):
+        assert load_settings(ws.root, env={})["workers"] == 2
+        load_settings(ws.root, env={})
+        res = CliRunner().invoke(main, ["observations", "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    [said] = [r.getMessage() for r in caplog.records if "sar_pfa" in r.getMessage()]
+    assert said.startswith(f"{ws.config_path}: 'sar_pfa' is a setting of an earlier sitewatch") and "delete its line" in said
+    ws.config_path.write_text("[settings]\nsar_pfaa = 1e-6\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown setting 'sar_pfaa'"):
+        load_settings(ws.root, env={})

@@ -346,9 +346,11 @@ def test_detect_on_the_co_polarised_band_alone_misses_that_ship(tmp_path: Path) 
     assert not _detected_vessels(ws)
 
 
-@pytest.mark.parametrize("tag", [None, "0"])
+@pytest.mark.parametrize("tag", [None, "0", "simulated"])
 def test_detect_takes_the_impulse_response_the_image_states(tmp_path: Path, tag: str | None) -> None:
-    """Widths lose a detected product's response unless the image says it has none (the simulator's scenes)."""
+    """Widths lose a detected product's response unless the image says it has none (the simulator's scenes).
+    "simulated": a scene of sitewatch's simulator from before it wrote the tag (archived in a workspace made
+    then, detected again after an upgrade), whose hulls were drawn sharp too: its widths came out at the floor."""
     from test_sar import sea_with_ships
 
     ws = init_workspace(tmp_path / "ws")
@@ -356,7 +358,9 @@ def test_detect_takes_the_impulse_response_the_image_states(tmp_path: Path, tag:
         store.put_site(SITE)
     crs, x0, y0 = site_utm_origin(SITE)
     tags = {"SITEWATCH_ACQUIRED": "2024-10-18T09:30:00Z", "SITEWATCH_SENSOR": "sar"}
-    if tag is not None:
+    if tag == "simulated":
+        tags["SITEWATCH_SIMULATED"] = "true"
+    elif tag is not None:
         tags["SITEWATCH_IMPULSE_RESPONSE_M"] = tag
     data = sea_with_ships(np.random.default_rng(3), (260, 220), [(130.0, 110.0, 113.0, 15.6, 30.0)])
     tif = write_tiff(tmp_path / "one.tif", data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0), descriptions=["VV"], tags=tags)
@@ -371,7 +375,7 @@ def test_detect_takes_the_impulse_response_the_image_states(tmp_path: Path, tag:
     with rasterio.open(ws.root / obs.path) as cog:
         img = cog.read(1)
     (raw,) = detect_sar(np.nan_to_num(img), 10.0, params=SarParams(resolution_m=0.0))
-    if tag == "0":
+    if tag in ("0", "simulated"):
         assert d.width_m == pytest.approx(raw.width_m, abs=0.01)
     else:
         assert d.width_m < raw.width_m - 3
@@ -631,3 +635,55 @@ def test_ids_follow_the_position_and_classes_the_vessels_at_the_scenes_resolutio
     assert dets[0].length_m == 113.46
     assert dets[0].class_candidates == class_candidates(113.456, 15.3, 3.0) != class_candidates(113.456, 15.3, 10.0)
     assert dets[1].class_candidates == ()
+
+
+def test_commands_reading_detections_of_an_earlier_detector_say_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A workspace detected by an earlier sitewatch, opened after an upgrade: timeline, report, eval, links, alerts and
+    claims read its detections of the detectors it ran then without a word until `detect` ran again, and a `detect`
+    stopped midway left the two mixed. Each now says which site rests on which older detector, until detect runs
+    (timeline and report here; the others call the same warn_older_detections)."""
+    from sitewatch.detect.versions import CURRENT_DETECTORS
+    from sitewatch.detection_state import older_detector_notes
+    from test_sar import sea_with_ships
+
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(SITE)
+    crs, x0, y0 = site_utm_origin(SITE)
+    for day, seed in ((17, 3), (18, 4)):
+        data = sea_with_ships(np.random.default_rng(seed), (260, 220), [(130.0, 110.0, 113.0, 15.6, 30.0)])
+        tags = {"SITEWATCH_ACQUIRED": f"2024-10-{day}T09:30:00Z", "SITEWATCH_SENSOR": "sar"}
+        tif = write_tiff(tmp_path / f"s{day}.tif", data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0), descriptions=["VV"], tags=tags)
+        with ws.store() as store:
+            ingest_file(ws, store, SITE, tif)
+    assert CliRunner().invoke(main, ["-q", "detect", SITE.id, "-w", str(ws.root)]).exit_code == 0
+
+    def said(*command: str) -> list[str]:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="sitewatch.detection"):
+            res = CliRunner().invoke(main, [*command, "-w", str(ws.root)])
+        assert res.exit_code == 0, res.output
+        return [r.getMessage() for r in caplog.records if r.name == "sitewatch.detection"]
+
+    with ws.store() as store:
+        assert older_detector_notes(store) == []
+        assert {(d.detector, d.detector_version) for d in store.detections(site_id=SITE.id)} == {("sar-cfar", CURRENT_DETECTORS["sar-cfar"])}
+        total = len(store.detections(site_id=SITE.id))
+    assert said("timeline", SITE.id) == []
+    with ws.store() as store, store.transaction() as db:  # as an earlier sitewatch stored them
+        db.execute("UPDATE detections SET detector_version = '1.10.0'")
+    [note] = said("timeline", SITE.id)
+    assert note.startswith(f"{SITE.id}: all stored detections were made by a detector this sitewatch no longer runs (sar-cfar 1.10.0;")
+    assert f"`sitewatch detect {SITE.id}` runs again" in note
+    report = tmp_path / "r.html"
+    assert said("report", "--out", str(report)) == [note]
+    with ws.store() as store, store.transaction() as db:  # a detect after the upgrade stopped after one observation
+        db.execute("UPDATE detections SET detector_version = ? WHERE acquired < '2024-10-18'", (CURRENT_DETECTORS["sar-cfar"],))
+        db.execute("DELETE FROM sitewatch_meta WHERE key LIKE 'detect:%'")  # forgotten as such a run starts
+    with ws.store() as store:
+        older = sum(1 for d in store.detections(site_id=SITE.id) if d.detector_version == "1.10.0")
+    assert 0 < older < total
+    [note] = said("timeline", SITE.id)
+    assert note.startswith(f"{SITE.id}: {older} of the {total} stored detections were made by a detector")
+    assert CliRunner().invoke(main, ["-q", "detect", SITE.id, "-w", str(ws.root)]).exit_code == 0
+    assert said("timeline", SITE.id) == []

@@ -166,6 +166,29 @@ def test_a_database_refused_is_left_closed(tmp_path: Path) -> None:
         assert open_on(newer) == [], refused.value
 
 
+def test_a_newer_database_is_refused_naming_both_sitewatch_versions(tmp_path: Path) -> None:
+    """A workspace a newer sitewatch migrated, opened by this one: refused, nothing changed, and the message names
+    the schema versions and, where the newer one recorded it, the sitewatch that made it, and this one's."""
+    from sitewatch import __version__
+
+    path = tmp_path / "w.gpkg"
+    old_database(path, 4).close()
+    with Store(path) as store:  # migrated here: this sitewatch's version recorded with the schema
+        assert store.meta("schema_written_by") == __version__
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute(f"UPDATE sitewatch_meta SET value = '{SCHEMA_VERSION + 1}' WHERE key = 'schema_version'")
+        db.execute("UPDATE sitewatch_meta SET value = '9.9.9' WHERE key = 'schema_written_by'")
+    before = path.read_bytes()
+    for read_only in (False, True):
+        with pytest.raises(StoreError) as refused:
+            Store(path, read_only=read_only)
+        said = str(refused.value)
+        assert f"schema version {SCHEMA_VERSION + 1} (made by sitewatch 9.9.9)" in said, said
+        assert f"{SCHEMA_VERSION} this sitewatch ({__version__}) reads" in said or f"this sitewatch ({__version__}) reads {SCHEMA_VERSION}" in said, said
+        assert "upgrade sitewatch" in said, said
+    assert path.read_bytes() == before
+
+
 def test_not_a_workspace_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="sitewatch init"):
         open_workspace(tmp_path)
@@ -312,6 +335,77 @@ def test_a_database_locked_against_readers_is_waited_for_as_a_write_waits(tmp_pa
         if other.in_transaction:
             other.execute("ROLLBACK")
         other.close()
+
+
+def test_an_older_workspace_migrated_under_another_programs_lock_waits_as_a_write_does(tmp_path, monkeypatch, caplog):
+    """A workspace of an older schema opened while QGIS edits one of its layers (the first command after an
+    upgrade): the migration waited the whole timeout in silence and failed with 'migration to schema 7 failed
+    (database is locked)'. Now it waits as every write does (said after LOCK_NOTICE_S, named at the end with
+    what to do, nothing of it run) and, the lock released in time, migrates."""
+    import logging
+    import threading
+
+    from sitewatch.errors import STALL_LOGGER
+    from sitewatch.store import sqlite as store_sqlite
+
+    monkeypatch.setattr(store_sqlite, "LOCK_NOTICE_S", 0.2)
+    monkeypatch.setattr(store_sqlite, "BUSY_TIMEOUT_S", 0.6)
+    path = tmp_path / "old.gpkg"
+    old_database(path, 6).close()
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # QGIS: a layer in editing mode
+    try:
+        with caplog.at_level(logging.WARNING, logger=STALL_LOGGER):
+            with pytest.raises(StoreError) as failed:
+                Store(path)
+            [warned] = [r.getMessage() for r in caplog.records if r.name == STALL_LOGGER]
+            assert warned.startswith(f"{path}: waiting to write: another program holds a lock"), warned
+            message = str(failed.value)
+            assert message.startswith(f"{path}: cannot write to the workspace database: another program holds"), message
+            assert "not released in 0.6 s" in message and "leave editing mode" in message and "migration" not in message
+            with closing(sqlite3.connect(path)) as db:
+                assert db.execute("SELECT value FROM sitewatch_meta WHERE key = 'schema_version'").fetchone() == ("6",)
+            caplog.clear()
+            monkeypatch.setattr(store_sqlite, "BUSY_TIMEOUT_S", 10.0)
+            threading.Timer(0.5, other.execute, ("ROLLBACK",)).start()
+            with Store(path) as store:
+                assert store.schema_version() == SCHEMA_VERSION
+            assert [r.name for r in caplog.records] == [STALL_LOGGER]
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+
+
+def test_an_older_workspace_that_cannot_be_written_says_it_needs_migrating(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A colleague's workspace made by an older sitewatch, on a read-only mount: every command said 'migration to
+    schema 3 failed (attempt to write a readonly database)'. Now it says the database is of an older schema, that
+    this sitewatch updates it once, and what to do; `eval` does not suggest --no-record, which would not help."""
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    ws = init_workspace(tmp_path / "ws")
+    ws.db_path.unlink()
+    old_database(ws.db_path, 2).close()
+    before = ws.db_path.read_bytes()
+    connect = sqlite3.connect
+
+    def read_only(path: Path, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        return connect(f"file:{path}?mode=ro", *args, uri=True, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", read_only)
+    for command in (["observations"], ["eval"]):
+        res = CliRunner().invoke(main, [*command, "-w", str(ws.root)])
+        assert res.exit_code == 1 and isinstance(res.exception, SystemExit), (command, res.exception)
+        said = " ".join(res.output.split())
+        assert f"{ws.db_path}: the workspace database is of schema version 2, made by an older sitewatch" in said, said
+        assert f"this one reads {SCHEMA_VERSION}" in said and "cp -a" in said and "readonly" in said, said
+        assert "migration to schema" not in said and "--no-record" not in said, said
+    assert ws.db_path.read_bytes() == before
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    with Store(ws.db_path) as store:  # where it may be written, it is migrated
+        assert store.schema_version() == SCHEMA_VERSION
 
 
 def test_the_wait_for_a_locked_database_is_said_even_under_quiet(tmp_path):

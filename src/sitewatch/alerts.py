@@ -478,6 +478,7 @@ def check_alerts(
         known_event_keys,
         pending_count,
         record_events,
+        record_spans,
         stored_events,
     )
 
@@ -487,6 +488,9 @@ def check_alerts(
     # Two runs at once would both take every event for new and post it twice: they take turns.
     with alerts_turn(store):
         known = known_event_keys(store)
+        # Events an earlier sitewatch recorded without their span get it from this run's (the same event, found
+        # again), so that an image that comes late after the upgrade does not tell them again.
+        record_spans(store, [e for e in events if e["event_id"] in known and e["kind"] in _SPANNED])
         new = [e for e in events if e["event_id"] not in known]
         retold: set[str] = set()
         if any(e["kind"] in _SPANNED for e in new):

@@ -6,6 +6,7 @@ Every setting is declared once in :data:`SETTINGS` with its default and help;
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -18,7 +19,7 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["Setting", "SETTINGS", "load_setting", "load_settings", "setting_origin", "unknown_env", "workspace_setting",
+__all__ = ["REMOVED_SETTINGS", "Setting", "SETTINGS", "load_setting", "load_settings", "setting_origin", "unknown_env", "workspace_setting",
            "CONFIG_FILE"]
 
 CONFIG_FILE = "sitewatch.toml"
@@ -224,6 +225,26 @@ def _toml_line(text: str, message: str) -> str:
     return f": {line!r}"
 
 
+REMOVED_SETTINGS: dict[str, str] = {
+    "sar_pfa": "the first releases' SAR false-alarm rate, which no detector read (the SAR detector sets its own)",
+}
+"""Settings an earlier sitewatch had and this one has not, with what each was: a workspace's sitewatch.toml that
+sets one was refused as if the key were a typo ("unknown setting 'sar_pfa'") after an upgrade. It is said, once a
+command, and not read; none of them changed what sitewatch did."""
+
+_WARNED_REMOVED: set[tuple[str, str]] = set()
+
+
+def _warn_removed(path: Path, key: str) -> None:
+    if (str(path), key) in _WARNED_REMOVED:
+        return
+    _WARNED_REMOVED.add((str(path), key))
+    logging.getLogger(__name__).warning(
+        "%s: %r is a setting of an earlier sitewatch (%s) that this one does not have; it is not read: "
+        "delete its line", path, key, REMOVED_SETTINGS[key],
+    )  # fmt: skip
+
+
 def load_setting(name: str, flag: Any = None, env: Mapping[str, str] | None = None) -> Any:
     """One setting of a command that reads no workspace (``detect-image``): ``flag`` > ``SITEWATCH_*``
     env > default. Only this setting's variable is read, so a bad value of another one, which this
@@ -266,6 +287,9 @@ def load_settings(
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: settings must be a table ([settings] with one key = value a line), got {table!r}")
         for key, value in table.items():
+            if key in REMOVED_SETTINGS:
+                _warn_removed(path, key)
+                continue
             if key not in _BY_NAME:
                 raise ConfigError(f"{path}: unknown setting {key!r}; known: {sorted(_BY_NAME)}")
             file_values[key] = _coerce(_BY_NAME[key], value, str(path), typed=True)

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ from .model import Observation, Site
 from .store import Store
 
 __all__ = [
-    "DetectState", "FileStat", "detect_key", "file_stat", "load_state", "load_verified", "observation_fingerprint",
+    "older_detector_notes", "warn_older_detections", "DetectState", "FileStat", "detect_key", "file_stat", "load_state", "load_verified", "observation_fingerprint",
     "save_state",
 ]  # fmt: skip
 
@@ -152,3 +153,41 @@ def save_state(
     if files:
         doc["files"] = {oid: list(st) for oid, st in files.items() if oid in state}
     store.set_meta(_meta_key(site_id, sensor), json.dumps(doc, sort_keys=True))
+
+
+def older_detector_notes(store: Store, site_ids: Iterable[str] | None = None) -> list[str]:
+    """A line for each site (of ``site_ids``; None: every site) some of whose stored detections were made by
+    a detector version this sitewatch does not run (an earlier sitewatch's, before an upgrade, or a `detect`
+    after the upgrade stopped midway): what the timeline, report, alerts, claims and evaluation rest on until
+    ``sitewatch detect`` runs again, which the commands that read them did not say."""
+    from .detect.versions import CURRENT_DETECTORS
+
+    wanted = None if site_ids is None else set(site_ids)
+    by_site: dict[str, dict[str, int]] = {}
+    for row in store.execute(
+        "SELECT site_id, detector, detector_version, count(*) FROM detections GROUP BY site_id, detector, detector_version"
+    ):
+        site, detector, version, n = str(row[0]), str(row[1]), str(row[2]), int(row[3])
+        if wanted is None or site in wanted:
+            by_site.setdefault(site, {})[f"{detector} {version}"] = n
+    current = {f"{d} {v}" for d, v in CURRENT_DETECTORS.items()}
+    notes = []
+    for site, made in sorted(by_site.items()):
+        older = {k: n for k, n in made.items() if k not in current}
+        if not older:
+            continue
+        total = sum(made.values())
+        n_older = sum(older.values())
+        which = "all" if n_older == total else f"{n_older} of the {total}"
+        notes.append(
+            f"{site}: {which} stored detections were made by a detector this sitewatch no longer runs "
+            f"({', '.join(sorted(older))}; this one has {', '.join(sorted(current))}): what this command reads rests "
+            f"on them until `sitewatch detect {site}` runs again (it detects in every observation after an upgrade)"
+        )
+    return notes
+
+
+def warn_older_detections(store: Store, site_ids: Iterable[str] | None = None) -> None:
+    """Log each of :func:`older_detector_notes` as a warning (on standard error; not under ``-q``)."""
+    for note in older_detector_notes(store, site_ids):
+        logging.getLogger("sitewatch.detection").warning("%s", note)

@@ -10,6 +10,7 @@ import click
 
 from ..alert_rules import RULES_FILE
 from ..alerts import WEBHOOK_TIMEOUT_S, check_alerts, load_rules
+from ..detection_state import warn_older_detections
 from ..model import acquired_label
 from ..workspace import open_workspace
 from .options import (
@@ -62,6 +63,7 @@ def check(
     hook = webhook if webhook is not None else ws.settings().get("alerts_webhook") or None
     with ws.store() as store:
         rules, errors = load_rules(store, rules_path or ws.root / RULES_FILE)
+        warn_older_detections(store, {s for r in rules for s in r.sites})
         result = check_alerts(
             store, rules, since=since, show_all=show_all, out=out or ws.root / EVENTS_FILE, webhook=hook,
             timeout=webhook_timeout,

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..analysis.occupancy import TimelineParams
+from ..detection_state import warn_older_detections
 from ..evidence import ClaimsCheck, check_claims_file, claims_to_dict
 from ..files import write_text_atomic
 from ..report.exports import date_zone
@@ -78,6 +79,7 @@ def check(claims_file: Path, out_path: Path | None, utc_offset: float, workspace
     refuse_workspace_file(ws, [("--out", out_path)])
     with ws.store() as store:
         result = check_claims_file(store, claims_file, TimelineParams(utc_offset_hours=utc_offset))
+        warn_older_detections(store)
     doc = claims_to_dict(result)
     if out_path is not None:
         write_text_atomic(out_path, json.dumps(doc, indent=1) + "\n", make_folder=False)

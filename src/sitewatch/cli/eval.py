@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..detection_state import warn_older_detections
 from ..errors import StoreReadOnlyError
 from ..evaluate import EVAL_KINDS, EvalParams, Evaluation, Scores, evaluate_workspace
 from ..workspace import open_workspace
@@ -75,6 +76,8 @@ def command(
     except StoreReadOnlyError as exc:  # a colleague's workspace, a shared read-only mount
         raise click.ClickException(f"{exc}: the figures are recorded there for `sitewatch report`; pass --no-record "
                                    "to print them without recording them") from exc
+    with ws.store() as store:  # figures of an earlier detector's detections, said so
+        warn_older_detections(store, list(site_ids) or None)
     # Real scenes have no truth to read and are only counted (below); a simulated scene whose truth
     # file is missing or unreadable is an input refused.
     refused = [(obs_id, why) for obs_id, why in ev.skipped if not why.startswith("no ground truth")]

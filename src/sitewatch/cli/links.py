@@ -18,6 +18,7 @@ from ..analysis.links import (
     links_to_dict,
     load_links,
 )
+from ..detection_state import warn_older_detections
 from ..model import acquired_text
 from ..workspace import open_workspace
 from .completers import complete_site_ids
@@ -150,6 +151,7 @@ def command(
     )
     ws = open_workspace(workspace)
     with ws.store() as store:
+        warn_older_detections(store, list(site_ids) or None)
         ais = None
         if ais_files:
             from ..analysis.ais import match_workspace

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..detection_state import warn_older_detections
 from ..share import SHARED_NOTE
 from ..workspace import open_workspace
 from .completers import complete_site_ids
@@ -70,6 +71,8 @@ def command(
     params = timeline_params(gap_days=gap_days, min_valid=min_valid, max_cloud=max_cloud, max_berth_hidden=max_berth_hidden, utc_offset=utc_offset)
     path = write_report(ws, list(site_ids) or None, out_path, params, ais_files, claims_files, share=share,
                         ais_coverage=coverage)
+    with ws.store() as store:
+        warn_older_detections(store, list(site_ids) or None)
     size = path.stat().st_size
     # "(0.0 MB)" read as an empty file: a report of a workspace without observations is a few kB.
     line = f"wrote {path} ({size / 1e6:.1f} MB)" if size >= 100_000 else f"wrote {path} ({size / 1e3:.0f} kB)"

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..analysis.occupancy import Timeline, load_timeline
+from ..detection_state import warn_older_detections
 from ..report.exports import date_zone, timeline_to_csv, timeline_to_json, write_text_atomic
 from ..workspace import open_workspace
 from .completers import complete_site_ids
@@ -105,6 +106,7 @@ def command(
     refuse_workspace_file(ws, outputs)
     with ws.store() as store:
         tl = load_timeline(store, site_id, params)
+        warn_older_detections(store, [site_id])
     to_stdout = "-" in (json_path, csv_path)  # then stdout holds that document alone; messages go to stderr
     # Files first: `timeline SITE --csv t.csv | head` closes standard output under the table.
     written: list[Path] = []

@@ -159,7 +159,14 @@ objects are drawn without one (sitewatch's simulator)."""
 
 
 def impulse_response_from_tags(tags: Mapping[str, str]) -> float | None:
-    """The :data:`IMPULSE_RESPONSE_TAG` value in metres, or None when absent or not a number >= 0."""
+    """The :data:`IMPULSE_RESPONSE_TAG` value in metres, or None when absent or not a number >= 0.
+
+    A scene of sitewatch's simulator (``SITEWATCH_SIMULATED=true``) without the tag is one it wrote before it
+    said so (before sar-cfar 1.11.0; they are in the archives of workspaces made then): its hulls were drawn
+    sharp as they are now, so 0. Read as a real radar's (the default, twice the pixel), every width of such a
+    workspace came out at the 5 m floor when `detect` ran again after an upgrade, and the class candidates with it."""
+    if IMPULSE_RESPONSE_TAG not in tags:
+        return 0.0 if str(tags.get("SITEWATCH_SIMULATED", "")).strip().lower() == "true" else None
     try:
         value = float(tags.get(IMPULSE_RESPONSE_TAG, ""))
     except ValueError:

@@ -115,6 +115,7 @@ from .optical_params import MODEL_FILE as MODEL_FILE  # for tests and benchmarks
 from .optical_params import RGB_MODEL_FILE, OpticalParams, params_for_dn_scale
 from .optical_reflectance import RENDERING_CLOUD_BRIGHT, infer_dn_scale, to_reflectance
 from .optical_water import dilate, water_bodies
+from .versions import OPTICAL_DETECTOR, OPTICAL_VERSION
 
 __all__ = [
     "DETECTOR",
@@ -145,8 +146,8 @@ __all__ = [
     "model_for",
 ]
 
-DETECTOR = "optical-mlp"
-VERSION = "0.5.0"
+DETECTOR = OPTICAL_DETECTOR
+VERSION = OPTICAL_VERSION  # bumped in versions.py
 
 
 @dataclass(frozen=True)

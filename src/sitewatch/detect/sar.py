@@ -79,6 +79,7 @@ from .sar_size import (
     size_from_features,
 )
 from .sar_thresholds import _cell_thresholds
+from .versions import SAR_DETECTOR, SAR_VERSION
 from .water import widen_water
 
 __all__ = [
@@ -100,8 +101,8 @@ __all__ = [
     "to_intensity",
 ]
 
-DETECTOR = "sar-cfar"
-VERSION = "1.13.0"
+DETECTOR = SAR_DETECTOR
+VERSION = SAR_VERSION  # bumped in versions.py
 
 
 InputScale = Literal["auto", "intensity", "amplitude", "db"]

@@ -13,7 +13,7 @@ from typing import Any
 
 from .sqlite import Store, now_utc
 
-__all__ = ["known_event_keys", "record_events", "pending_events", "mark_delivered", "mark_failed", "stored_events",
+__all__ = ["known_event_keys", "record_events", "record_spans", "pending_events", "mark_delivered", "mark_failed", "stored_events",
            "pending_count", "alerts_turn", "deliver_pending"]
 
 _LOCK = "sitewatch alerts check"
@@ -52,6 +52,30 @@ def record_events(store: Store, events: Sequence[Mapping[str, Any]], *, webhook:
             )  # fmt: skip
             added += cur.rowcount
     return added
+
+
+def record_spans(store: Store, events: Sequence[Mapping[str, Any]]) -> int:
+    """Give each recorded event whose ``details`` lack ``not_yet`` (recorded by a sitewatch from before it kept
+    one: the usable date before the event, on which it had not happened) the ``not_yet`` of the same event
+    (``event_id``) in ``events``, this run's evaluation; one transaction. Without it, an image that comes late
+    after an upgrade told such an event again (:func:`sitewatch.alerts.retold_events` had no span to find it
+    in). Returns how many were given one."""
+    spans = {str(e["event_id"]): d["not_yet"] for e in events if isinstance(d := e.get("details"), Mapping) and d.get("not_yet")}
+    if not spans:
+        return 0
+    updates = []
+    for key, text in store.execute("SELECT event_key, event FROM alert_events"):
+        if key not in spans:
+            continue
+        event = json.loads(text)
+        details = event.get("details")
+        if isinstance(details, dict) and not details.get("not_yet"):
+            details["not_yet"] = spans[key]
+            updates.append((json.dumps(event, sort_keys=True), key))
+    if updates:
+        with store.transaction() as db:
+            db.executemany("UPDATE alert_events SET event = ? WHERE event_key = ?", updates)
+    return len(updates)
 
 
 def stored_events(store: Store) -> list[dict[str, Any]]:

@@ -119,12 +119,16 @@ def _cannot_write(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and name.startswith(_CANNOT_WRITE)
 
 
-def _schema_is(value: str | None, version: int) -> int:
-    """1 when ``sitewatch_meta``'s schema version is ``version``; an error (which stops the migration
-    script calling it) otherwise."""
-    if int(value or 0) != version:
-        raise ValueError(f"schema version {value}, not {version}")
-    return 1
+def _sql_statements(script: str) -> Iterator[str]:
+    """The statements of an SQL script, one at a time (a trigger's body, with its own semicolons, in one), so that
+    they can run inside a transaction :meth:`Store.transaction` began: ``executescript`` commits it first."""
+    statement = ""
+    for part in script.split(";"):
+        statement += part + ";"
+        if sqlite3.complete_statement(statement):
+            if statement.strip(" \n\t;"):
+                yield statement.strip()
+            statement = ""
 
 
 _T = TypeVar("_T")
@@ -191,7 +195,6 @@ class Store:
         # Python registers (it cannot mark them innocuous) may not run from triggers (OGC geopackage#668).
         self._db.execute("PRAGMA trusted_schema = ON")
         self._db.create_function("sitewatch_multipolygon", 1, multipolygon_blob, deterministic=True)  # migration 5
-        self._db.create_function("sitewatch_schema_is", 2, _schema_is)  # every migration's first statement
         self._depth = 0
         if read_only:
             self._check_current()
@@ -260,39 +263,70 @@ class Store:
     def _migrate(self) -> None:
         current = self._file_schema_version()
         if current > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path}: schema version {current} is newer than this sitewatch "
-                f"({SCHEMA_VERSION}); upgrade sitewatch"
-            )
+            raise StoreError(f"{self.path}: schema version {current}{self._written_by()} is newer than the schema "
+                             f"{SCHEMA_VERSION} this sitewatch ({__version__}) reads; upgrade sitewatch (nothing was changed)")  # fmt: skip
         for version in range(current, SCHEMA_VERSION):
-            script = MIGRATIONS[version]
-            # Another command opening the workspace at the same moment may have run this migration
-            # between the version read above and this transaction's lock: checked under the lock, so
-            # that nothing is run twice (ALTER TABLE … ADD COLUMN failed: "duplicate column name").
-            check = f"SELECT sitewatch_schema_is((SELECT value FROM sitewatch_meta WHERE key = 'schema_version'), {version});\n"
+            # The write lock taken as every write takes it: another program's lock (QGIS editing a layer of a
+            # workspace made by an older sitewatch) is waited for, said after LOCK_NOTICE_S and named when not
+            # released; a migration in one `executescript` waited 30 s in silence, then 'migration to schema N
+            # failed (database is locked)'.
             try:
-                self._db.executescript(
-                    "BEGIN IMMEDIATE;\n"
-                    + (check if version else "")
-                    + script
-                    + f"\nINSERT OR REPLACE INTO sitewatch_meta VALUES ('schema_version', '{version + 1}');"
-                    + f"\nPRAGMA application_id = {APPLICATION_ID};\nPRAGMA user_version = {USER_VERSION};"
-                    + "\nCOMMIT;"
-                )
-            except sqlite3.Error as exc:
-                self._db.execute("ROLLBACK") if self._db.in_transaction else None
-                if self.schema_version() > version:  # migrated by the other command: nothing of it ran here
+                self._begin_write()
+            except StoreReadOnlyError as exc:
+                raise self._cannot_migrate(current, exc.__cause__ or exc) from exc
+            try:
+                # Another command opening the workspace at the same moment may have run this migration
+                # between the version read above and this lock: checked under the lock, so that nothing
+                # is run twice (ALTER TABLE … ADD COLUMN failed: "duplicate column name").
+                if self.schema_version() > version:
+                    self._db.execute("ROLLBACK")
                     continue
+                for statement in _sql_statements(MIGRATIONS[version]):
+                    self._db.execute(statement)
+                self._db.execute("INSERT OR REPLACE INTO sitewatch_meta VALUES ('schema_version', ?)", (str(version + 1),))
+                self._db.execute("INSERT OR REPLACE INTO sitewatch_meta VALUES ('schema_written_by', ?)", (__version__,))
+                self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                self._db.execute(f"PRAGMA user_version = {USER_VERSION}")
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if _busy(exc):
+                    raise self._not_released("write to") from exc
+                if (getattr(exc, "sqlite_errorname", "") or "").startswith("SQLITE_READONLY"):
+                    raise self._cannot_migrate(current, exc) from exc
                 raise StoreError(f"{self.path}: migration to schema {version + 1} failed ({exc})") from exc
+
+    def _written_by(self) -> str:
+        """`` (made by sitewatch X)`` for a database whose last migration a sitewatch that records its version ran
+        (``sitewatch_meta.schema_written_by``), for the message refusing it; "" otherwise."""
+        try:
+            row = self._db.execute("SELECT value FROM sitewatch_meta WHERE key = 'schema_written_by'").fetchone()
+        except sqlite3.Error:
+            return ""
+        return f" (made by sitewatch {row[0]})" if row else ""
+
+    def _cannot_migrate(self, current: int, exc: BaseException) -> StoreError:
+        """The error of a workspace of an older schema that this connection may not write (a colleague's, a
+        read-only mount): it must be migrated once before this sitewatch reads it. Not a
+        :class:`StoreReadOnlyError`: no option of the command (``eval --no-record``) would let it go on."""
+        return StoreError(
+            f"{self.path}: the workspace database is of schema version {current}, made by an older sitewatch; this "
+            f"one reads {SCHEMA_VERSION} and updates the database once, the first time it opens it, but cannot write "
+            f"to it ({exc}): have someone who may write to it run one sitewatch command in the workspace "
+            "(`sitewatch observations`), or copy the workspace (`cp -a`) and use the copy"
+        )
 
     def _check_current(self) -> None:
         """A read-only store cannot migrate: one of another schema version is refused, saying what to do."""
         current = self._file_schema_version()
         if current != SCHEMA_VERSION:
-            self._db.close()
             action = "upgrade sitewatch" if current > SCHEMA_VERSION else "run `sitewatch observations` on it once to migrate it"
+            by = self._written_by() if current > SCHEMA_VERSION else ""
+            self._db.close()
             raise StoreError(
-                f"{self.path}: schema version {current}, this sitewatch reads {SCHEMA_VERSION} when read-only; {action}"
+                f"{self.path}: schema version {current}{by}, this sitewatch ({__version__}) reads {SCHEMA_VERSION} "
+                f"when read-only; {action}"
             )
 
     def meta(self, key: str) -> str | None:

@@ -167,6 +167,8 @@ DROP_COLUMNS = {
     "gpkg_contents": {"last_change"},
 }
 """The columns that say when a run was made (README, "Reproducible results")."""
+ID_COLUMNS = ("detection_id", "observation_id", "change_id", "scene_id", "site_id", "berth_id")
+"""The columns that name a row, in the order they are looked for."""
 DROP_KEYS = {"ingested_at", "source_mtime_ns", "source_path", "metadata_files"}
 """Provenance that says when and from where a file came in."""
 
@@ -180,7 +182,8 @@ def _clean(v: object) -> object:
 
 
 def dump_tables(db: Path, out: Path) -> None:
-    """Each table of ``db`` as sorted JSON lines (``fid`` apart, in ``_fids.txt``: the order rows were written)."""
+    """Each table of ``db`` as sorted JSON lines (``fid`` apart, in ``_fids.txt`` with each row's id: the order rows
+    were written)."""
     out.mkdir()
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
@@ -209,8 +212,9 @@ def dump_tables(db: Path, out: Path) -> None:
                     row.pop(col, None)
                 line = json.dumps(row, sort_keys=True, ensure_ascii=False)
                 rows.append(line)
-                if fid is not None:
-                    fids.append(f"{t}\t{fid}\t{hashlib.sha256(line.encode()).hexdigest()[:12]}")
+                if fid is not None:  # by the row's own id (a hash of it would hold the paths normalise replaces)
+                    ids = [str(row[c]) for c in ID_COLUMNS if c in row][:2] or [hashlib.sha256(line.encode()).hexdigest()[:12]]
+                    fids.append(f"{t}\t{fid}\t{' '.join(ids)}")
             (out / f"{t}.jsonl").write_text("\n".join(sorted(rows)) + "\n", encoding="utf-8")
         (out / "_fids.txt").write_text("\n".join(sorted(fids)) + "\n", encoding="utf-8")
     finally:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -29,6 +29,9 @@ from .options import (
     workspace_option,
 )
 from .output import duplicate_line, observation_row
+
+if TYPE_CHECKING:
+    from ..model import SceneRef, Site
 
 
 @click.command("import", cls=OnceCommand, short_help="Import purchased images into the sites they cover.")
@@ -72,7 +75,13 @@ def command(
     # The readers (rasterio, scipy) are imported by the command when it runs, not for --help or a Tab.
     from ..ingest.archive import commit_archived, remove_partials
     from ..ingest.entry import _same_id, expand_paths
-    from ..ingest.identity import SourceDigest, imported_unchanged, same_images, unique_item_id
+    from ..ingest.identity import (
+        SourceDigest,
+        imported_unchanged,
+        naming_order,
+        same_images,
+        unique_item_id,
+    )
     from ..ingest.jobs import FileJob, map_file_jobs
     from ..ingest.scene_ref import read_scene_ref
     from ..sources.planet import udm2_apart
@@ -115,31 +124,40 @@ def command(
         # Each (file, site) is one job, cut and written in worker processes (--workers); the ids are
         # chosen here first, as ingest chooses them, so two files of one name in a run get two.
         jobs: list[tuple[int, FileJob]] = []
-        naming: list[Callable[[set[str]], bool]] = []  # each job's id looked at again as it is recorded
-        taken: dict[str, set[str]] = {site.id: set() for site in sites}
+        naming: list[Callable[[], bool]] = []  # each job's id looked at again as it is recorded
+        scenes: list[SceneRef | None] = []
         for i, f in enumerate(files):
             try:
-                scene, _ = read_scene_ref(f, acquired=acquired, sensor=sensor, thermal_noise=thermal_noise)
+                scenes.append(read_scene_ref(f, acquired=acquired, sensor=sensor, thermal_noise=thermal_noise)[0])
+            except (ImageReadError, InputError) as exc:
+                refused_of[i].append(str(exc))
+                scenes.append(None)
+        contents = [SourceDigest(f, digests.get(f.resolve())) for f in files]
+        # Ids in an order of the images' own (naming_order), not the order given: the same files, the same ids.
+        chosen: dict[int, list[tuple[SceneRef, Site, str, set[str]]]] = {}  # (scene, site, id, the site's ids before)
+        taken: dict[str, set[str]] = {site.id: set() for site in sites}
+        for i, scene in naming_order(files, scenes):
+            try:
                 targets = [s for s in sites if scene.footprint is None or scene.footprint.intersects(s.geometry)]
                 if not targets:
                     missed_of[i].append("covers no site of the workspace" if not site_ids else "misses the site(s) given")
-                content = SourceDigest(f, digests.get(f.resolve()))
                 if len(targets) > 1:
-                    content.value()  # read once here rather than once by each site's worker
-                items = []
+                    contents[i].value()  # read once here rather than once by each site's worker
+                chosen[i] = []
                 for site in targets:
-                    item = unique_item_id(store, site, f, scene, taken[site.id], content=content)
+                    item = unique_item_id(store, site, files[i], scene, taken[site.id], content=contents[i])
+                    chosen[i].append((scene, site, item, set(taken[site.id])))
                     taken[site.id].add(item)
-                    items.append((site, item))
-                for site, item in items:  # with the digest if any site's id needed it
-                    jobs.append((i, FileJob(ws, site, f, acquired, sensor, compress, item, None, thermal_noise, content.sha256)))
-                    naming.append(_same_id(store, site, f, scene, item, content, (), copies=True))
             except (ImageReadError, InputError) as exc:
                 refused_of[i].append(str(exc))
+                chosen.pop(i, None)
+        for i, f in enumerate(files):
+            for scene, site, item, before in chosen.get(i, []):  # with the digest if any site's id needed it
+                jobs.append((i, FileJob(ws, site, f, acquired, sensor, compress, item, None, thermal_noise, contents[i].sha256)))
+                naming.append(partial(_same_id(store, site, f, scene, item, contents[i], (), copies=True), before))
         results = map_file_jobs(ws, [job for _, job in jobs], workers=settings["workers"], scheduler=settings["scheduler"],
                                 wait_workers=settings["wait_workers"],
                                 describe=lambda job: f"{job.path} into site {job.site.id}")  # fmt: skip
-        ids_before: dict[str, set[str]] = {site.id: set() for site in sites}  # each site's `taken` as the id was chosen
         try:
             for k, ((i, job), result) in enumerate(zip(jobs, results, strict=True)):
                 if isinstance(result, str):
@@ -149,13 +167,11 @@ def command(
                     missed_of[i].append(f"no valid pixel over site {job.site.id!r}")
                 else:
                     try:
-                        commit_archived(ws, store, *result, still_named=partial(naming[k], set(ids_before[job.site.id])))
+                        commit_archived(ws, store, *result, still_named=naming[k])
                     except IdTakenError as exc:
                         refused_of[i].append(str(exc))
                     else:
                         imported.append(observation_row(result[0], str(job.path), result[0].id in held))
-                if job.item_id is not None:
-                    ids_before[job.site.id].add(job.item_id)
                 progress(k + 1, len(jobs), job.path.name)
         except BaseException:
             # Ctrl-C: the workers are ended first, then the COGs they wrote that were not committed go.

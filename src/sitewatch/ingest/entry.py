@@ -36,7 +36,7 @@ from .band_files import (
     band_files_name,
     band_files_sensor,
 )
-from .identity import SourceDigest, imported_unchanged, same_images, unique_item_id
+from .identity import SourceDigest, imported_unchanged, naming_order, same_images, unique_item_id
 from .jobs import FileJob, archive_file, map_file_jobs
 from .scene_ref import read_scene_ref
 
@@ -195,37 +195,39 @@ def ingest_paths(
     missed: list[str] = []
     skipped: list[tuple[str, str]] = [(str(f), why) for f, why in masks] if not band_files else []
     jobs: list[FileJob] = []
-    taken: set[str] = set()
-    # Each file's id and what chose it, to look at again as it is recorded (another command may have
-    # recorded an image under that id meanwhile: commit_archived's still_named).
-    naming: list[Callable[[set[str]], bool] | None] = []
     band_paths = {str(Path(b).resolve()) for b in (band_files or {}).values()}
+    contents = [SourceDigest(f, digests.get(f.resolve())) for f in files]
+    scenes: list[SceneRef | None] = []
     for f in files:
-        content = SourceDigest(f, digests.get(f.resolve()))
         try:
             scene, _ = read_scene_ref(
                 f, acquired=acquired, sensor=sensor or (band_files_sensor(band_files) if band_files else None),
                 name_bands=not band_files, thermal_noise=thermal_noise,
             )  # fmt: skip
         except (ImageReadError, InputError):
-            item = None  # the job names the file and the reason
-            naming.append(None)
+            scenes.append(None)  # the job names the file and the reason
         else:
-            if band_files:
-                scene = replace(scene, item_id=band_files_name(band_files))
-            item = unique_item_id(
-                store, site, f, scene, taken, copies=not band_files, band_paths=band_paths, content=content,
-            )  # fmt: skip
-            taken.add(item)
-            naming.append(_same_id(store, site, f, scene, item, content, band_paths, copies=not band_files))
+            scenes.append(replace(scene, item_id=band_files_name(band_files)) if band_files else scene)
+    # Ids are chosen in an order of the images' own (naming_order), not the order given; each file's id and the
+    # ids chosen before it are kept to look at again as it is recorded (another command may have recorded an
+    # image under that id meanwhile: commit_archived's still_named).
+    items: list[str | None] = [None] * len(files)
+    naming: list[Callable[[], bool] | None] = [None] * len(files)
+    taken: set[str] = set()
+    for i, scene in naming_order(files, scenes):
+        name = unique_item_id(
+            store, site, files[i], scene, taken, copies=not band_files, band_paths=band_paths, content=contents[i],
+        )  # fmt: skip
+        naming[i] = partial(_same_id(store, site, files[i], scene, name, contents[i], band_paths, copies=not band_files), set(taken))
+        items[i] = name
+        taken.add(name)
+    for f, chosen, content in zip(files, items, contents, strict=True):
         jobs.append(FileJob(
-            ws, site, f, acquired, sensor, compress, item, band_files, thermal_noise, content.sha256, dn_scale=dn_scale, dn_offset=dn_offset,
+            ws, site, f, acquired, sensor, compress, chosen, band_files, thermal_noise, content.sha256, dn_scale=dn_scale, dn_offset=dn_offset,
         ))  # fmt: skip
     results = map_file_jobs(ws, jobs, workers=workers, scheduler=scheduler, wait_workers=wait_workers)
-    earlier: set[str] = set()  # the ids of the files before, as `taken` was when each id was chosen
     try:
         for i, (f, result) in enumerate(zip(files, results, strict=True)):
-            still = naming[i]
             if isinstance(result, str):
                 warnings.warn(result, SkippedInputWarning, stacklevel=2)
                 skipped.append((str(f), result))
@@ -234,15 +236,13 @@ def ingest_paths(
                 missed.append(str(f))
             else:
                 try:
-                    commit_archived(ws, store, *result, still_named=None if still is None else partial(still, set(earlier)))
+                    commit_archived(ws, store, *result, still_named=naming[i])
                 except IdTakenError as exc:
                     warnings.warn(str(exc), SkippedInputWarning, stacklevel=2)
                     skipped.append((str(f), str(exc)))
                 else:
                     done.append(result[0])
                     sources.append(str(f))
-            if (chosen := jobs[i].item_id) is not None:
-                earlier.add(chosen)
             if progress:
                 progress(i + 1, len(files), f.name)
     except BaseException:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -19,7 +19,7 @@ from ..model import SceneRef, Site, says_date_only
 from ..sources.safe import is_safe_product, safe_product_name
 from ..store import Store, stored_time
 
-__all__ = ["sha256_file", "SourceDigest", "imported_unchanged", "same_images", "unique_item_id"]
+__all__ = ["sha256_file", "SourceDigest", "imported_unchanged", "naming_order", "same_images", "unique_item_id"]
 
 
 def sha256_file(path: Path) -> str:
@@ -170,6 +170,19 @@ def unique_item_id(
         if not held or same_file(json.loads(held[0]["provenance"])):
             return item
     return f"{base}_{stamp}_{digest}"
+
+
+def naming_order(files: Sequence[Path], scenes: Sequence[SceneRef | None]) -> list[tuple[int, SceneRef]]:
+    """(index, scene) of ``files`` (those whose ``scenes`` were read) in the order their ids are chosen in a run:
+    by acquisition time, then by path, whatever the order the files were given in.
+
+    Two images of one name in a run (Sentinel Hub's ``response.tiff``) take the name and the name with the time
+    added (:func:`unique_item_id`) by this order, so the same files give the same ids however they are listed
+    (``ingest SITE a b`` or ``b a``, a folder's listing on another file system), and the earlier image keeps
+    the plain name, as it does when the two come in on two days.
+    """
+    read = [(i, scene) for i, scene in enumerate(scenes) if scene is not None]
+    return sorted(read, key=lambda pair: (pair[1].acquired, str(Path(files[pair[0]]).resolve())))
 
 
 def same_images(

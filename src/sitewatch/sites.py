@@ -52,6 +52,7 @@ __all__ = [
     "builtin_sites",
     "builtin_site",
     "site_from_bbox",
+    "SitesIndex",
     "sites_from_geojson",
     "sites_to_geojson",
     "sites_to_kml",
@@ -120,6 +121,21 @@ def site_from_bbox(
         geometry=box(w, s, e, n),
         coord_source=source or "bounding box given by the user",
     )
+
+
+class SitesIndex:
+    """Sites' areas in a spatial index (an STRtree): which of thousands a footprint meets, without
+    testing each one (a port list holds ~4,000; an image covers a handful)."""
+
+    def __init__(self, sites: Iterable[Site]) -> None:
+        self._sites = list(sites)
+        # A site without coordinates (unresolved) is never found: it has no area to meet.
+        self._tree = shapely.STRtree([s.geometry for s in self._sites])
+
+    def intersecting(self, geom: BaseGeometry) -> list[Site]:
+        """The sites whose area intersects ``geom`` (same CRS, lon/lat), in the order they were given."""
+        hits = self._tree.query(geom, predicate="intersects")
+        return [self._sites[i] for i in sorted(int(i) for i in hits)]
 
 
 def _check_geometry(geom: BaseGeometry, where: str) -> None:

@@ -220,8 +220,7 @@ def import_(path: Path, workspace: Path) -> None:
                 store.put_site(s)
         moved = {s.id: len(store.observations(s.id)) for s in sites if s.id in before and not _same_area(before[s.id], s)}
     # A site replaced says so: a polygon named "Dunai" replaces the workspace's dunai, berths and all.
-    names = [f"{s.id} (replaced)" if s.id in before else s.id for s in sites]
-    click.echo(f"imported {len(sites)} site(s): {', '.join(names)}")
+    click.echo(imported_line([s.id for s in sites], set(before)))
     for s in sites:
         if s.id in before and (dropped := _dropped(before[s.id], s)):
             click.echo(f"warning: {s.id!r} no longer has {' or '.join(dropped)}: {path} has none for it", err=True)
@@ -230,6 +229,23 @@ def import_(path: Path, workspace: Path) -> None:
             _warn_old_area(sid, kept)
     if refused:
         raise SystemExit(3)
+
+
+IMPORTED_NAMED = 20
+"""Most sites ``sites import`` names one by one: a port list of thousands is said in figures."""
+
+
+def imported_line(ids: list[str], before: set[str]) -> str:
+    """What ``sites import`` says it did: each site, marked when it replaced one; of a long list, the figures."""
+    replaced = sum(i in before for i in ids)
+    if len(ids) <= IMPORTED_NAMED:
+        names = [f"{i} (replaced)" if i in before else i for i in ids]
+        return f"imported {len(ids)} site(s): {', '.join(names)}"
+    # One line of 4,000 ids (44 kB) reads as nothing; the new and replaced counts are what a rerun checks.
+    return (
+        f"imported {len(ids):,} site(s): {len(ids) - replaced:,} new, {replaced:,} replaced "
+        f"({', '.join(ids[:5])}, …; `sitewatch sites list` lists them)"
+    )
 
 
 EXPORT_SUFFIXES = {".geojson": "geojson", ".json": "geojson", ".kml": "kml"}

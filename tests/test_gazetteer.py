@@ -1,0 +1,124 @@
+"""A workspace of many sites (a port list of thousands): what each command does with all of them.
+
+The figures (seconds, MiB at 40, 400 and 4,000 sites) are benchmarks/gazetteer_scale.py's; these tests
+check the behaviour that keeps them: one answer about many sites, not one per site.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from affine import Affine
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely.geometry import LineString, box, mapping
+
+from sitewatch.cli import main
+from sitewatch.errors import SiteError
+from sitewatch.ingest.archive import remove_sites_partials
+from sitewatch.model import Berth, Site
+from sitewatch.sites import SitesIndex, site_from_bbox
+from sitewatch.testing import bboxes, site_utm_origin, tiny_site, workspace_with_sites, write_tiff
+
+
+def _ports(n: int, lon0: float = 100.0) -> list[Site]:
+    """``n`` small square ports in a row along 10 S, 0.05° apart (none overlapping)."""
+    return [site_from_bbox(f"wpi-{10_000 + i}", (lon0 + 0.05 * i, -10.01, lon0 + 0.05 * i + 0.02, -9.99), name=f"Port {i}")
+            for i in range(n)]  # fmt: skip
+
+
+def _collection(sites: list[Site]) -> dict[str, object]:
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"id": s.id, "name": s.name, "kind": "port"}, "geometry": mapping(s.geometry)}
+        for s in sites
+    ]}  # fmt: skip
+
+
+def test_sites_import_of_a_port_list_says_figures_and_a_rerun_replaces(tmp_path: Path) -> None:
+    ws = workspace_with_sites(tmp_path / "ws")
+    ports = _ports(60)
+    path = tmp_path / "ports.geojson"
+    path.write_text(json.dumps(_collection(ports)), encoding="utf-8")
+    runner = CliRunner()
+    first = runner.invoke(main, ["sites", "import", str(path), "-w", str(ws.root)])
+    assert first.exit_code == 0, first.output
+    # One short line, not 60 ids (4,000 made a line of 44 kB).
+    assert "imported 60 site(s): 60 new, 0 replaced (wpi-10000, wpi-10001," in first.output
+    assert "wpi-10059" not in first.output and len(first.output) < 200
+    again = runner.invoke(main, ["sites", "import", str(path), "-w", str(ws.root)])
+    assert again.exit_code == 0 and "imported 60 site(s): 0 new, 60 replaced" in again.output
+    with ws.store() as store:
+        assert [s.id for s in store.sites()] == sorted(p.id for p in ports)  # no duplicate
+
+
+def test_sites_import_of_a_few_names_each() -> None:
+    from sitewatch.cli.sites import imported_line
+
+    assert imported_line(["a", "b"], {"b"}) == "imported 2 site(s): a, b (replaced)"
+
+
+def test_no_such_site_among_thousands_names_the_nearest_not_all(tmp_path: Path) -> None:
+    ws = workspace_with_sites(tmp_path / "ws", *_ports(300))
+    res = CliRunner().invoke(main, ["sites", "show", "wpi-10123x", "-w", str(ws.root)])
+    assert res.exit_code == 1
+    assert "no site 'wpi-10123x'" in res.output and "it has 300 sites" in res.output
+    assert "wpi-10123" in res.output and "wpi-10299" not in res.output  # the nearest, not every id
+    assert "sitewatch sites list" in res.output
+    few = workspace_with_sites(tmp_path / "few", tiny_site("alpha"), tiny_site("bravo", lon=10.0, lat=10.0))
+    with few.store() as store, pytest.raises(SiteError, match=r"have: alpha, bravo\)"):
+        store.get_site("charlie")  # a few are all named, as before
+
+
+def test_store_sites_reads_each_sites_berths_and_water(tmp_path: Path) -> None:
+    a = tiny_site("a", lon=10.0, lat=10.0)
+    b = tiny_site("b", lon=20.0, lat=20.0)
+    a = Site(**{**a.__dict__, "berths": (Berth("q2", LineString([(9.995, 10.0), (10.005, 10.0)]), "two"),
+                                         Berth("q1", LineString([(9.995, 10.001), (10.0, 10.001)]), "")),
+                "water": box(9.992, 9.992, 10.0, 10.0)})  # fmt: skip
+    b = Site(**{**b.__dict__, "water": box(19.995, 19.995, 20.0, 20.0)})
+    ws = workspace_with_sites(tmp_path / "ws", a, b, tiny_site("c", lon=30.0, lat=30.0))
+    with ws.store() as store:
+        every = store.sites()
+        assert [s.id for s in every] == ["a", "b", "c"]
+        assert every == [store.get_site(i) for i in ("a", "b", "c")]  # as read one by one
+        assert [x.id for x in every[0].berths] == ["q1", "q2"] and every[1].berths == () and every[2].water is None
+        assert every[1].water is not None and every[1].water.equals(b.water)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(bboxes(), min_size=1, max_size=30), bboxes())
+def test_sites_index_finds_the_sites_a_footprint_meets_in_their_order(boxes, footprint) -> None:  # type: ignore[no-untyped-def]
+    sites = [Site(id=f"s{i}", name="", kind="area", geometry=box(*b)) for i, b in enumerate(boxes)]
+    sites.append(Site(id="unlocated", name="", kind="area", geometry=None, resolved=False))
+    area = box(*footprint)
+    want = [s for s in sites if s.geometry is not None and area.intersects(s.geometry)]
+    assert SitesIndex(sites).intersecting(area) == want
+
+
+def test_import_finds_the_sites_an_image_covers_among_many(tmp_path: Path) -> None:
+    pier = tiny_site("pier")
+    beside = site_from_bbox("pier-north", (132.33, 42.885, 132.35, 42.9), name="beside")  # overlaps the image too
+    ws = workspace_with_sites(tmp_path / "ws", *_ports(200), pier, beside)
+    crs, x0, y0 = site_utm_origin(pier)
+    image = write_tiff(tmp_path / "scene_20241015.tif", np.full((1, 300, 300), 0.05, np.float32), crs=crs,
+                       transform=Affine(10, 0, x0, 0, -10, y0))  # fmt: skip
+    res = CliRunner().invoke(main, ["import", str(image), "--sensor", "sar", "--json", "--workers", "1", "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    assert sorted(r["id"].split("/")[0] for r in json.loads(res.stdout)["imported"]) == ["pier", "pier-north"]
+
+
+def test_partials_of_many_sites_are_removed_from_their_folders_only(tmp_path: Path) -> None:
+    ws = workspace_with_sites(tmp_path / "ws", *_ports(3))
+    left = []
+    for sid in ("wpi-10000", "wpi-10002", "other"):
+        (ws.archive / sid).mkdir(parents=True)
+        left.append(ws.archive / sid / ".x.tif.partial")
+        left[-1].write_bytes(b"half")
+    top = ws.archive / ".y.partial"
+    top.write_bytes(b"half")
+    assert remove_sites_partials(ws, ["wpi-10000", "wpi-10001", "wpi-10002"]) == 3
+    assert [p.exists() for p in left] == [False, False, True] and not top.exists()

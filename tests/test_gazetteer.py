@@ -122,3 +122,46 @@ def test_partials_of_many_sites_are_removed_from_their_folders_only(tmp_path: Pa
     top.write_bytes(b"half")
     assert remove_sites_partials(ws, ["wpi-10000", "wpi-10001", "wpi-10002"]) == 3
     assert [p.exists() for p in left] == [False, False, True] and not top.exists()
+
+
+def _two_imaged(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A workspace of 40 ports and two piers, an image of each pier imported."""
+    north, south = tiny_site("north"), tiny_site("south", lat=41.0)
+    ws = workspace_with_sites(tmp_path / "ws", *_ports(40), north, south)
+    for site in (north, south):
+        crs, x0, y0 = site_utm_origin(site)
+        image = write_tiff(tmp_path / f"{site.id}_20241015.tif", np.full((1, 300, 300), 0.05, np.float32), crs=crs,
+                           transform=Affine(10, 0, x0, 0, -10, y0))  # fmt: skip
+        res = CliRunner().invoke(main, ["import", str(image), "--sensor", "sar", "--workers", "1", "-w", str(ws.root)])
+        assert res.exit_code == 0, res.output
+    return ws
+
+
+def test_detect_without_a_site_detects_in_every_site_with_observations(tmp_path: Path) -> None:
+    ws = _two_imaged(tmp_path)
+    runner = CliRunner()
+    res = runner.invoke(main, ["detect", "--json", "--workers", "1", "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout)["sites"]
+    assert [s["site"] for s in got] == ["north", "south"] and [s["observations"] for s in got] == [1, 1]
+    with ws.store() as store:  # each recorded as its own run, as `detect SITE` records it
+        assert sorted(r[0] for r in store.execute("SELECT site_id FROM runs WHERE stage = 'detect'")) == ["north", "south"]
+    one = runner.invoke(main, ["detect", "south", "--json", "--workers", "1", "-w", str(ws.root)])
+    assert one.exit_code == 0 and json.loads(one.stdout)["observations"] == 1  # one site: its summary, as before
+    text = runner.invoke(main, ["-q", "detect", "south", "north", "--workers", "1", "-w", str(ws.root)])
+    assert text.exit_code == 0 and text.output.splitlines() == ["south: 1 observation(s), found nothing",
+                                                                 "north: 1 observation(s), found nothing"]  # fmt: skip
+
+
+def test_detect_naming_an_unknown_site_detects_in_none(tmp_path: Path) -> None:
+    ws = _two_imaged(tmp_path)
+    res = CliRunner().invoke(main, ["detect", "north", "wpi-1000x", "--workers", "1", "-w", str(ws.root)])
+    assert res.exit_code == 1 and "no site 'wpi-1000x'" in res.output and "north:" not in res.output
+    with ws.store() as store:
+        assert store.execute("SELECT count(*) FROM runs WHERE stage = 'detect'")[0][0] == 0
+
+
+def test_detect_in_a_workspace_without_observations_says_what_to_do(tmp_path: Path) -> None:
+    ws = workspace_with_sites(tmp_path / "ws", *_ports(3))
+    res = CliRunner().invoke(main, ["detect", "-w", str(ws.root)])
+    assert res.exit_code == 0 and "no site has observations" in res.output

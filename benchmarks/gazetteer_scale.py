@@ -37,7 +37,7 @@ DATES = ("2024-10-01", "2024-10-04", "2024-10-07", "2024-10-10", "2024-10-13", "
 
 _STAGES = (
     "sites-import", "sites-reimport", "sites-import-kml", "sites-list", "sites-show", "sites-export", "complete",
-    "import", "observations", "detect", "detect-all", "timeline", "links", "report", "report-all", "export",
+    "import", "observations", "detect", "detect-every", "detect-each", "timeline", "links", "report", "report-all", "export",
     "alerts", "serve",
 )  # fmt: skip
 """In the order a user runs them; each later stage reads what the earlier ones wrote."""
@@ -164,7 +164,9 @@ def _stage(name: str, ws: Path, n: int) -> dict[str, Any]:
     elif name == "detect":  # as the README's daily job: `detect SITE` for each site that has imagery
         for sid in _imaged(ws):
             cli("detect", sid, "--workers", "1", ok=(0, 3))
-    elif name == "detect-all":  # the same for every site of the list, as a script looping over them would
+    elif name == "detect-every":  # `detect` alone: every site with observations, in one process
+        cli("detect", "--workers", "1", ok=(0, 3))
+    elif name == "detect-each":  # `detect SITE` for every site of the list, in one process (a shell loop starts one a site)
         from sitewatch.workspace import open_workspace
 
         with open_workspace(ws).store() as store:

@@ -7,6 +7,7 @@ check the behaviour that keeps them: one answer about many sites, not one per si
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -165,3 +166,28 @@ def test_detect_in_a_workspace_without_observations_says_what_to_do(tmp_path: Pa
     ws = workspace_with_sites(tmp_path / "ws", *_ports(3))
     res = CliRunner().invoke(main, ["detect", "-w", str(ws.root)])
     assert res.exit_code == 0 and "no site has observations" in res.output
+
+
+def test_dashboard_lists_thousands_of_sites_a_page_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from sitewatch.web import app as web_app
+    from sitewatch.web import create_app
+
+    ws = _two_imaged(tmp_path)
+    monkeypatch.setattr(web_app, "SITES_PER_PAGE", 10)  # 42 sites: 5 pages
+    with TestClient(create_app(ws.root)) as client:
+        first = client.get("/")
+        assert first.status_code == 200
+        assert "42 sites, 2 with observations (listed first); sites 1–10 here." in first.text
+        assert "page 1 of 5" in first.text and 'href="/?page=2" rel="next"' in first.text and 'rel="prev"' not in first.text
+        rows = [re.findall(r'<tr><td class="ids"><a href="/sites/([^"]+)">', client.get(f"/?page={n}").text) for n in range(1, 6)]
+        assert rows[0][:2] == ["north", "south"] and [len(r) for r in rows] == [10, 10, 10, 10, 2]
+        every = [i for r in rows for i in r]
+        assert sorted(every) == sorted({*every}) and len(every) == 42  # each site once
+        assert 'href="/?page=4" rel="prev"' in client.get("/?page=5").text
+        assert client.get("/?page=6").status_code == 404
+        for bad in ("0", "x", "-1", "9" * 40):
+            assert client.get("/", params={"page": bad}).status_code == 400
+    assert web_app.sites_on_page([{"id": "a", "observations": 0}], None) == ([{"id": "a", "observations": 0}], None)

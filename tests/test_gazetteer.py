@@ -191,3 +191,28 @@ def test_dashboard_lists_thousands_of_sites_a_page_at_a_time(tmp_path: Path, mon
         for bad in ("0", "x", "-1", "9" * 40):
             assert client.get("/", params={"page": bad}).status_code == 400
     assert web_app.sites_on_page([{"id": "a", "observations": 0}], None) == ([{"id": "a", "observations": 0}], None)
+
+
+def test_a_port_list_without_ids_or_names_imports_again_onto_the_same_sites(tmp_path: Path) -> None:
+    # WPI's own field names (PORT_NAME, INDEX_NO) are neither `name` nor `id`: every polygon is "site", "site-2"…
+    ws = workspace_with_sites(tmp_path / "ws")
+    ports = _ports(300)
+    raw = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"PORT_NAME": s.name, "INDEX_NO": i}, "geometry": mapping(s.geometry)}
+        for i, s in enumerate(ports)
+    ]}  # fmt: skip
+    path = tmp_path / "wpi.geojson"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    runner = CliRunner()
+    assert "300 new, 0 replaced" in runner.invoke(main, ["sites", "import", str(path), "-w", str(ws.root)]).output
+    with ws.store() as store:
+        first = {s.id: s.geometry.wkb for s in store.sites()}
+    assert sorted(first) == sorted(["site", *(f"site-{n}" for n in range(2, 301))])
+    # Again, with one polygon moved: the 299 others replace themselves, the moved one is a new site.
+    raw["features"][5]["geometry"] = mapping(box(60.0, 10.0, 60.02, 10.02))
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    again = runner.invoke(main, ["sites", "import", str(path), "-w", str(ws.root)])
+    assert "imported 300 site(s): 1 new, 299 replaced" in again.output
+    with ws.store() as store:
+        after = {s.id: s.geometry.wkb for s in store.sites()}
+    assert len(after) == 301 and all(after[k] == v for k, v in first.items())  # none moved onto another's id

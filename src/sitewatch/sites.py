@@ -519,6 +519,10 @@ def _site_ids(site_feats: list[dict[str, Any]], origin: str, known: Mapping[str,
             explicit[str(given)] = f["where"]
     used = set(explicit)
     ids = []
+    # Per base id, a suffix below which every id is in `used` (which only grows): a file of thousands of
+    # polygons of one name, or of none (a port list whose name field is not `name`), tries each id once,
+    # not 2, 3, … again for each polygon.
+    free_from: dict[str, int] = {}
     for f in site_feats:
         given = f["given"]
         if given:
@@ -534,15 +538,22 @@ def _site_ids(site_feats: list[dict[str, Any]], origin: str, known: Mapping[str,
         # another name holds is another place, not this one imported again. A polygon with no name at all
         # (a footprint file, OSCD's `beihai.geojson`) has no name to tell: the workspace's `site` is this
         # place imported again only when it is the same area, else a second such file replaced the first.
-        if unspellable:
-            others = {k for k, v in known.items() if v.name != name}
-        elif not name:
-            others = {k for k, v in known.items() if not _same_area(v.geometry, f["geometry"])}
-        else:
-            others = set()
-        n = 2
-        while site_id in used or site_id in others:
+        # (Asked of the one workspace site an id names, not of every workspace site for each polygon.)
+        def other_place(sid: str, f: dict[str, Any] = f, name: str = name, unspellable: bool = unspellable) -> bool:
+            if sid not in known:
+                return False
+            if unspellable:
+                return known[sid].name != name
+            return not name and not _same_area(known[sid].geometry, f["geometry"])
+
+        if site_id in used or other_place(site_id):
+            n = free_from.get(base, 2)
+            while f"{base}-{n}" in used:
+                n += 1
+            free_from[base] = n
             site_id, n = f"{base}-{n}", n + 1
+            while site_id in used or other_place(site_id):
+                site_id, n = f"{base}-{n}", n + 1
         if site_id != base or unspellable:
             if unspellable:  # a name in Cyrillic, say: its id is not made from it
                 why = f"its name {name!r} has no Latin letters or digits to make an id from; give it an id"

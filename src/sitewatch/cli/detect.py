@@ -62,7 +62,7 @@ def command(
 
     with ws.store() as store:
         if site_ids:
-            known = {s.id for s in store.sites()}
+            known = {r[0] for r in store.execute("SELECT site_id FROM sites")}  # ids alone: no area read
             for sid in dict.fromkeys(site_ids):
                 if sid not in known:
                     store.get_site(sid)  # the error naming it (and the nearest ids), before any site is detected

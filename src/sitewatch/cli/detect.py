@@ -60,15 +60,16 @@ def command(
     )
     from ..detection import detect_site  # rasterio, scipy: not imported for --help or a Tab
 
-    with ws.store() as store:
-        if site_ids:
-            known = {r[0] for r in store.execute("SELECT site_id FROM sites")}  # ids alone: no area read
-            for sid in dict.fromkeys(site_ids):
-                if sid not in known:
-                    store.get_site(sid)  # the error naming it (and the nearest ids), before any site is detected
-            ids = list(dict.fromkeys(site_ids))
-        else:
-            ids = store.imaged_site_ids()
+    ids = list(dict.fromkeys(site_ids))
+    if len(ids) != 1:  # (one site: detect_site names it if it is not there, with no store opened for it here)
+        with ws.store() as store:
+            if ids:
+                known = {r[0] for r in store.execute("SELECT site_id FROM sites")}  # ids alone: no area read
+                for sid in ids:
+                    if sid not in known:
+                        store.get_site(sid)  # the error naming it (and the nearest ids), before any site is detected
+            else:
+                ids = store.imaged_site_ids()
     summaries: list[dict[str, Any]] = []
     with progress_bar("detect", is_quiet() or as_json) as progress:
         for sid in ids:

@@ -82,7 +82,7 @@ def _rules(ids: list[str]) -> dict[str, Any]:
     ]}  # fmt: skip
 
 
-def build(root: Path, sizes: list[int]) -> None:
+def build(root: Path, sizes: list[int], reuse: bool = False) -> None:
     """The gazetteer files of each size, the simulated imagery and an empty workspace per size under ``root``."""
     import yaml
 
@@ -105,6 +105,8 @@ def build(root: Path, sizes: list[int]) -> None:
                        check=True, capture_output=True)  # fmt: skip
     for n in sizes:
         ws = root / f"ws-{n}"
+        if reuse and ws.exists():  # the workspaces as the stages of an earlier run left them
+            continue
         shutil.rmtree(ws, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "sitewatch", "-q", "init", str(ws)], check=True, capture_output=True)
 
@@ -223,6 +225,7 @@ def main() -> None:
     ap.add_argument("--stages", default=",".join(_STAGES), help="Comma-separated stages to time, in order.")
     ap.add_argument("--keep", type=Path, help="Build here and keep it (default: a temp folder); the gazetteer and imagery are reused.")
     ap.add_argument("--skip", default="", help="Comma-separated STAGE@SITES not to run (report-all@4000: an hour before the fix).")
+    ap.add_argument("--reuse", action="store_true", help="Keep the workspaces --keep holds (to run later stages again).")
     ap.add_argument("--stage", help=argparse.SUPPRESS)
     ap.add_argument("workspace", nargs="?", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("n", nargs="?", type=int, help=argparse.SUPPRESS)
@@ -250,7 +253,7 @@ def main() -> None:
         root = args.keep or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
         t = time.perf_counter()
-        build(root, sizes)
+        build(root, sizes, args.reuse)
         print(f"built in {time.perf_counter() - t:.0f} s: {', '.join(map(str, sizes))} sites, {IMAGED} with imagery")
         skip = set(filter(None, args.skip.split(",")))
         head = "".join(f"{f'{n} s':>9}" for n in sizes) + "".join(f"{f'{n} cpu':>9}" for n in sizes)

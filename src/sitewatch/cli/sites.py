@@ -111,6 +111,10 @@ def _dropped(old: Site, new: Site) -> list[str]:
     return [what for what, before, after in had if before and not after]
 
 
+RENAMES_NOTED = 20
+"""Most sites ``sites import`` names on a note of its own for the id it gave them; the others are counted."""
+
+
 def _read_with_notes(path: Path, known: dict[str, Site] | None = None, renames: bool = True) -> tuple[list[Site], int]:
     """:func:`read_sites_file`, its skipped placemarks (and renamed sites) printed as notes, and
     each feature it refused on a ``skipped:`` line; with how many it refused."""
@@ -122,13 +126,23 @@ def _read_with_notes(path: Path, known: dict[str, Site] | None = None, renames: 
         for category in (RenamedSiteWarning, SkippedInputWarning, RefusedFeatureWarning):
             warnings.simplefilter("always", category)
         sites = read_sites_file(path, known=known)
+    renamed = 0
     for w in caught:
         if issubclass(w.category, RefusedFeatureWarning):
             click.echo(f"skipped: {w.message}", err=True)
-        elif issubclass(w.category, SkippedInputWarning) or (renames and issubclass(w.category, RenamedSiteWarning)):
+        elif renames and issubclass(w.category, RenamedSiteWarning):
+            renamed += 1
+            if renamed <= RENAMES_NOTED:
+                click.echo(f"note: {w.message}", err=True)
+        elif issubclass(w.category, SkippedInputWarning):
             click.echo(f"note: {w.message}", err=True)
         elif not issubclass(w.category, RenamedSiteWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if renamed > RENAMES_NOTED:
+        # A port list whose fields are not `id` and `name` (WPI's INDEX_NO, PORT_NAME) renames every polygon.
+        click.echo(f"note: {renamed - RENAMES_NOTED:,} more site(s) of {path} were given ids the same way (of "
+                   f"{renamed:,}); a file whose ids and names are in fields of other names (INDEX_NO, PORT_NAME) "
+                   "needs them as `id` and `name`", err=True)  # fmt: skip
     return sites, sum(issubclass(w.category, RefusedFeatureWarning) for w in caught)
 
 

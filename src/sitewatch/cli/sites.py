@@ -10,10 +10,11 @@ from pathlib import Path
 
 import click
 
-from ..errors import InputError
+from ..errors import InputError, SiteError
 from ..model import SITE_ID_PATTERN, Site, check_new_site_id
 from ..report.exports import write_text_atomic
 from ..sites import builtin_sites, read_sites_file, site_from_bbox, sites_to_geojson, sites_to_kml
+from ..store import Store
 from ..workspace import open_workspace
 from .completers import complete_site_ids
 from .options import (
@@ -179,7 +180,8 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
         known = builtin[site_id]  # --name and --kind apply here too, as with --geojson
         site = dataclasses.replace(known, name=name or known.name, kind=kind or known.kind)
     with open_workspace(workspace).store() as store:
-        old = next((s for s in store.sites() if s.id == site.id), None)
+        # The one site of that id, if any, not every site read (a port list holds thousands).
+        old = _stored_site(store, site.id)
         if old is not None and bbox:  # a new box keeps the site's name, kind and tags
             site = dataclasses.replace(site, name=name or old.name, kind=kind or old.kind, tags=old.tags)
         store.put_site(site)
@@ -199,6 +201,16 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
         _warn_old_area(site.id, kept)
     if refused:
         raise SystemExit(3)
+
+
+def _stored_site(store: Store, site_id: str) -> Site | None:
+    """The workspace's site ``site_id``, or None when it has none (removed meanwhile included)."""
+    if not store.execute("SELECT 1 FROM sites WHERE site_id = ?", (site_id,)):
+        return None
+    try:
+        return store.get_site(site_id)
+    except SiteError:  # removed between the two reads
+        return None
 
 
 def _warn_old_area(site_id: str, kept: int) -> None:

@@ -52,6 +52,7 @@ __all__ = [
     "builtin_sites",
     "builtin_site",
     "site_from_bbox",
+    "SitesIndex",
     "sites_from_geojson",
     "sites_to_geojson",
     "sites_to_kml",
@@ -120,6 +121,21 @@ def site_from_bbox(
         geometry=box(w, s, e, n),
         coord_source=source or "bounding box given by the user",
     )
+
+
+class SitesIndex:
+    """Sites' areas in a spatial index (an STRtree): which of thousands a footprint meets, without
+    testing each one (a port list holds ~4,000; an image covers a handful)."""
+
+    def __init__(self, sites: Iterable[Site]) -> None:
+        self._sites = list(sites)
+        # A site without coordinates (unresolved) is never found: it has no area to meet.
+        self._tree = shapely.STRtree([s.geometry for s in self._sites])
+
+    def intersecting(self, geom: BaseGeometry) -> list[Site]:
+        """The sites whose area intersects ``geom`` (same CRS, lon/lat), in the order they were given."""
+        hits = self._tree.query(geom, predicate="intersects")
+        return [self._sites[i] for i in sorted(int(i) for i in hits)]
 
 
 def _check_geometry(geom: BaseGeometry, where: str) -> None:
@@ -510,6 +526,10 @@ def _site_ids(site_feats: list[dict[str, Any]], origin: str, known: Mapping[str,
             explicit[str(given)] = f["where"]
     used = set(explicit)
     ids = []
+    # Per base id, a suffix below which every id is in `used` (which only grows): a file of thousands of
+    # polygons of one name, or of none (a port list whose name field is not `name`), tries each id once,
+    # not 2, 3, … again for each polygon.
+    free_from: dict[str, int] = {}
     for f in site_feats:
         given = f["given"]
         if given:
@@ -525,15 +545,22 @@ def _site_ids(site_feats: list[dict[str, Any]], origin: str, known: Mapping[str,
         # another name holds is another place, not this one imported again. A polygon with no name at all
         # (a footprint file, OSCD's `beihai.geojson`) has no name to tell: the workspace's `site` is this
         # place imported again only when it is the same area, else a second such file replaced the first.
-        if unspellable:
-            others = {k for k, v in known.items() if v.name != name}
-        elif not name:
-            others = {k for k, v in known.items() if not _same_area(v.geometry, f["geometry"])}
-        else:
-            others = set()
-        n = 2
-        while site_id in used or site_id in others:
+        # (Asked of the one workspace site an id names, not of every workspace site for each polygon.)
+        def other_place(sid: str, f: dict[str, Any] = f, name: str = name, unspellable: bool = unspellable) -> bool:
+            if sid not in known:
+                return False
+            if unspellable:
+                return known[sid].name != name
+            return not name and not _same_area(known[sid].geometry, f["geometry"])
+
+        if site_id in used or other_place(site_id):
+            n = free_from.get(base, 2)
+            while f"{base}-{n}" in used:
+                n += 1
+            free_from[base] = n
             site_id, n = f"{base}-{n}", n + 1
+            while site_id in used or other_place(site_id):
+                site_id, n = f"{base}-{n}", n + 1
         if site_id != base or unspellable:
             if unspellable:  # a name in Cyrillic, say: its id is not made from it
                 why = f"its name {name!r} has no Latin letters or digits to make an id from; give it an id"

@@ -840,7 +840,8 @@ def load_links(
     if site_ids:
         sites = [store.get_site(s) for s in dict.fromkeys(site_ids)]
     else:
-        sites = [s for s in store.sites() if store.observations(s.id)]
+        held = set(store.imaged_site_ids())  # one query, not one a site
+        sites = [s for s in store.sites() if s.id in held]
     timelines: dict[str, Timeline] = {}
     observations: list[Observation] = []
     detections: list[Detection] = []

@@ -1,9 +1,10 @@
-"""``sitewatch detect``: find vessels in every observation of a site."""
+"""``sitewatch detect``: find vessels in every observation of the sites given, or of every site."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -23,8 +24,8 @@ from .options import (
 )
 
 
-@click.command("detect", cls=OnceCommand, short_help="Detect vessels in a site's observations.")
-@click.argument("site_id", shell_complete=complete_site_ids)
+@click.command("detect", cls=OnceCommand, short_help="Detect vessels in the sites' observations.")
+@click.argument("site_ids", nargs=-1, shell_complete=complete_site_ids)
 @workers_option
 @scheduler_option
 @wait_workers_option
@@ -35,14 +36,19 @@ from .options import (
 @json_option
 @handle_errors
 def command(
-    site_id: str, workers: int | None, scheduler: str | None, wait_workers: float | None, optical_mode: str | None,
-    force: bool, workspace: Path, as_json: bool,
+    site_ids: tuple[str, ...], workers: int | None, scheduler: str | None, wait_workers: float | None,
+    optical_mode: str | None, force: bool, workspace: Path, as_json: bool,
 ) -> None:
-    """Detect vessels in SITE_ID's observations; a rerun replaces, never duplicates.
+    """Detect vessels in the observations of SITE_IDS (default: every site with
+    observations); a rerun replaces, never duplicates.
 
     An observation whose image, record, site, length limits, optical mode and sitewatch
     code are those of the last run keeps its detections (its archived file is still
-    checked); --force detects in it again.
+    checked); --force detects in it again. One run over every site reads only what is
+    new: the daily job of a port list of thousands, in one process rather than one a site.
+
+    With one SITE_ID, --json prints that site's summary; otherwise
+    {"sites": [{"site": ID, ...summary}, ...]}.
 
     Exit code 0 when every observation was read, 3 when some could not be
     (missing, unreadable or changed since ingest: each is named, and its old
@@ -54,31 +60,54 @@ def command(
     )
     from ..detection import detect_site  # rasterio, scipy: not imported for --help or a Tab
 
+    ids = list(dict.fromkeys(site_ids))
+    if len(ids) != 1:  # (one site: detect_site names it if it is not there, with no store opened for it here)
+        with ws.store() as store:
+            if ids:
+                known = {r[0] for r in store.execute("SELECT site_id FROM sites")}  # ids alone: no area read
+                for sid in ids:
+                    if sid not in known:
+                        store.get_site(sid)  # the error naming it (and the nearest ids), before any site is detected
+            else:
+                ids = store.imaged_site_ids()
+    summaries: list[dict[str, Any]] = []
     with progress_bar("detect", is_quiet() or as_json) as progress:
-        summary = detect_site(
-            ws,
-            site_id,
-            workers=settings["workers"],
-            scheduler=settings["scheduler"],
-            wait_workers=settings["wait_workers"],
-            progress=progress,
-            min_length_m=settings["min_vessel_length_m"],
-            max_length_m=settings["max_vessel_length_m"],
-            optical_mode=settings["optical_mode"],
-            force=force,
-        )
+        for sid in ids:
+            summary = detect_site(
+                ws,
+                sid,
+                workers=settings["workers"],
+                scheduler=settings["scheduler"],
+                wait_workers=settings["wait_workers"],
+                progress=progress,
+                min_length_m=settings["min_vessel_length_m"],
+                max_length_m=settings["max_vessel_length_m"],
+                optical_mode=settings["optical_mode"],
+                force=force,
+            )
+            summaries.append({"site": sid} | summary)
+            if not as_json:
+                click.echo(_summary_line(sid, summary))
+            for err in summary["errors"]:  # with --json too: standard output may be a script's, this is the user's
+                click.echo(f"error: {err}", err=True)
     if as_json:
-        click.echo(json.dumps(summary, indent=1))
-    else:
-        cut = summary["truncated"]
-        kinds = ", ".join(
-            f"{n} {k}{'' if n == 1 else 's'}" + (f" ({cut[k]} cut by the image's edge or no data)" if cut.get(k) else "")
-            for k, n in sorted(summary["detections"].items())
-        ) or "nothing"
-        failed = f", {len(summary['errors'])} could not be read" if summary["errors"] else ""
-        click.echo(f"{site_id}: {summary['observations']} observation(s){failed}, found {kinds}")
-    for err in summary["errors"]:  # with --json too: standard output may be a script's, this is the user's
-        click.echo(f"error: {err}", err=True)
-    if summary["errors"]:
+        one = len(site_ids) == 1
+        click.echo(json.dumps({k: v for k, v in summaries[0].items() if k != "site"} if one else {"sites": summaries},
+                              indent=1))  # fmt: skip
+    elif not ids:
+        click.echo("no site has observations: bring imagery in with `sitewatch fetch`, `ingest` or `import`")
+    errors = sum(len(s["errors"]) for s in summaries)
+    if errors:
         # As ingest: 3 when some observations failed (each named above), 1 when all did.
-        raise SystemExit(3 if len(summary["errors"]) < summary["observations"] else 1)
+        raise SystemExit(3 if errors < sum(s["observations"] for s in summaries) else 1)
+
+
+def _summary_line(site_id: str, summary: dict[str, Any]) -> str:
+    """What detect found at one site, on one line."""
+    cut = summary["truncated"]
+    kinds = ", ".join(
+        f"{n} {k}{'' if n == 1 else 's'}" + (f" ({cut[k]} cut by the image's edge or no data)" if cut.get(k) else "")
+        for k, n in sorted(summary["detections"].items())
+    ) or "nothing"
+    failed = f", {len(summary['errors'])} could not be read" if summary["errors"] else ""
+    return f"{site_id}: {summary['observations']} observation(s){failed}, found {kinds}"

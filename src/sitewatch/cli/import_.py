@@ -73,7 +73,7 @@ def command(
     refused or missed the --site given, 1 when nothing went in.
     """
     # The readers (rasterio, scipy) are imported by the command when it runs, not for --help or a Tab.
-    from ..ingest.archive import commit_archived, remove_partials
+    from ..ingest.archive import commit_archived, remove_sites_partials
     from ..ingest.entry import _same_id, expand_paths
     from ..ingest.identity import (
         SourceDigest,
@@ -84,6 +84,7 @@ def command(
     )
     from ..ingest.jobs import FileJob, map_file_jobs
     from ..ingest.scene_ref import read_scene_ref
+    from ..sites import SitesIndex
     from ..sources.planet import udm2_apart
 
     ws = open_workspace(workspace)
@@ -118,8 +119,8 @@ def command(
                 "the workspace has no site with an area to import into; add one with "
                 "`sitewatch sites add ID --bbox W,S,E,N` (or `sites import`) first"
             )
-        for site in sites:
-            remove_partials(ws, site.id)  # COGs a killed run left half-written (as ingest does)
+        remove_sites_partials(ws, [s.id for s in sites])  # COGs a killed run left half-written (as ingest does)
+        covering = SitesIndex(sites)  # which of a port list's thousands each image covers, without a loop over them
         held = {r[0] for r in store.execute("SELECT observation_id FROM observations")}
         # Each (file, site) is one job, cut and written in worker processes (--workers); the ids are
         # chosen here first, as ingest chooses them, so two files of one name in a run get two.
@@ -138,7 +139,7 @@ def command(
         taken: dict[str, set[str]] = {site.id: set() for site in sites}
         for i, scene in naming_order(files, scenes):
             try:
-                targets = [s for s in sites if scene.footprint is None or scene.footprint.intersects(s.geometry)]
+                targets = sites if scene.footprint is None else covering.intersecting(scene.footprint)
                 if not targets:
                     missed_of[i].append("covers no site of the workspace" if not site_ids else "misses the site(s) given")
                 if len(targets) > 1:
@@ -176,11 +177,10 @@ def command(
         except BaseException:
             # Ctrl-C: the workers are ended first, then the COGs they wrote that were not committed go.
             results.close()
-            for site in sites:
-                remove_partials(ws, site.id)
+            remove_sites_partials(ws, [s.id for s in sites])
             raise
-        for site in sites:
-            remove_partials(ws, site.id)  # again: a worker of a run killed just before may have been finishing one
+        # Again: a worker of a run killed just before may have been finishing one.
+        remove_sites_partials(ws, [s.id for s in sites])
         refused = [(str(f), why) for f, why in masks]
         refused += [(str(f), why) for f, whys in zip(files, refused_of, strict=True) for why in whys]
         missed = [(str(f), why) for f, whys in zip(files, missed_of, strict=True) for why in whys]

@@ -156,7 +156,7 @@ def command(
         if ais_files:
             from ..analysis.ais import match_workspace
 
-            ids = list(site_ids) or [s.id for s in store.sites() if store.observations(s.id)]
+            ids = list(site_ids) or store.imaged_site_ids()
             ais = ais_ids(match_workspace(store, ws.root, ids, ais_files, start=start, end=end, coverage=coverage))
         with progress_bar("routing by sea", is_quiet() or as_json) as progress:
             links = load_links(store, list(site_ids) or None, params, ais=ais, progress=progress)

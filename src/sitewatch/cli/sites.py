@@ -10,10 +10,11 @@ from pathlib import Path
 
 import click
 
-from ..errors import InputError
+from ..errors import InputError, SiteError
 from ..model import SITE_ID_PATTERN, Site, check_new_site_id
 from ..report.exports import write_text_atomic
 from ..sites import builtin_sites, read_sites_file, site_from_bbox, sites_to_geojson, sites_to_kml
+from ..store import Store
 from ..workspace import open_workspace
 from .completers import complete_site_ids
 from .options import (
@@ -111,6 +112,10 @@ def _dropped(old: Site, new: Site) -> list[str]:
     return [what for what, before, after in had if before and not after]
 
 
+RENAMES_NOTED = 20
+"""Most sites ``sites import`` names on a note of its own for the id it gave them; the others are counted."""
+
+
 def _read_with_notes(path: Path, known: dict[str, Site] | None = None, renames: bool = True) -> tuple[list[Site], int]:
     """:func:`read_sites_file`, its skipped placemarks (and renamed sites) printed as notes, and
     each feature it refused on a ``skipped:`` line; with how many it refused."""
@@ -122,13 +127,23 @@ def _read_with_notes(path: Path, known: dict[str, Site] | None = None, renames: 
         for category in (RenamedSiteWarning, SkippedInputWarning, RefusedFeatureWarning):
             warnings.simplefilter("always", category)
         sites = read_sites_file(path, known=known)
+    renamed = 0
     for w in caught:
         if issubclass(w.category, RefusedFeatureWarning):
             click.echo(f"skipped: {w.message}", err=True)
-        elif issubclass(w.category, SkippedInputWarning) or (renames and issubclass(w.category, RenamedSiteWarning)):
+        elif renames and issubclass(w.category, RenamedSiteWarning):
+            renamed += 1
+            if renamed <= RENAMES_NOTED:
+                click.echo(f"note: {w.message}", err=True)
+        elif issubclass(w.category, SkippedInputWarning):
             click.echo(f"note: {w.message}", err=True)
         elif not issubclass(w.category, RenamedSiteWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if renamed > RENAMES_NOTED:
+        # A port list whose fields are not `id` and `name` (WPI's INDEX_NO, PORT_NAME) renames every polygon.
+        click.echo(f"note: {renamed - RENAMES_NOTED:,} more site(s) of {path} were given ids the same way (of "
+                   f"{renamed:,}); a file whose ids and names are in fields of other names (INDEX_NO, PORT_NAME) "
+                   "needs them as `id` and `name`", err=True)  # fmt: skip
     return sites, sum(issubclass(w.category, RefusedFeatureWarning) for w in caught)
 
 
@@ -165,7 +180,8 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
         known = builtin[site_id]  # --name and --kind apply here too, as with --geojson
         site = dataclasses.replace(known, name=name or known.name, kind=kind or known.kind)
     with open_workspace(workspace).store() as store:
-        old = next((s for s in store.sites() if s.id == site.id), None)
+        # The one site of that id, if any, not every site read (a port list holds thousands).
+        old = _stored_site(store, site.id)
         if old is not None and bbox:  # a new box keeps the site's name, kind and tags
             site = dataclasses.replace(site, name=name or old.name, kind=kind or old.kind, tags=old.tags)
         store.put_site(site)
@@ -185,6 +201,16 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
         _warn_old_area(site.id, kept)
     if refused:
         raise SystemExit(3)
+
+
+def _stored_site(store: Store, site_id: str) -> Site | None:
+    """The workspace's site ``site_id``, or None when it has none (removed meanwhile included)."""
+    if not store.execute("SELECT 1 FROM sites WHERE site_id = ?", (site_id,)):
+        return None
+    try:
+        return store.get_site(site_id)
+    except SiteError:  # removed between the two reads
+        return None
 
 
 def _warn_old_area(site_id: str, kept: int) -> None:
@@ -220,8 +246,7 @@ def import_(path: Path, workspace: Path) -> None:
                 store.put_site(s)
         moved = {s.id: len(store.observations(s.id)) for s in sites if s.id in before and not _same_area(before[s.id], s)}
     # A site replaced says so: a polygon named "Dunai" replaces the workspace's dunai, berths and all.
-    names = [f"{s.id} (replaced)" if s.id in before else s.id for s in sites]
-    click.echo(f"imported {len(sites)} site(s): {', '.join(names)}")
+    click.echo(imported_line([s.id for s in sites], set(before)))
     for s in sites:
         if s.id in before and (dropped := _dropped(before[s.id], s)):
             click.echo(f"warning: {s.id!r} no longer has {' or '.join(dropped)}: {path} has none for it", err=True)
@@ -230,6 +255,23 @@ def import_(path: Path, workspace: Path) -> None:
             _warn_old_area(sid, kept)
     if refused:
         raise SystemExit(3)
+
+
+IMPORTED_NAMED = 20
+"""Most sites ``sites import`` names one by one: a port list of thousands is said in figures."""
+
+
+def imported_line(ids: list[str], before: set[str]) -> str:
+    """What ``sites import`` says it did: each site, marked when it replaced one; of a long list, the figures."""
+    replaced = sum(i in before for i in ids)
+    if len(ids) <= IMPORTED_NAMED:
+        names = [f"{i} (replaced)" if i in before else i for i in ids]
+        return f"imported {len(ids)} site(s): {', '.join(names)}"
+    # One line of 4,000 ids (44 kB) reads as nothing; the new and replaced counts are what a rerun checks.
+    return (
+        f"imported {len(ids):,} site(s): {len(ids) - replaced:,} new, {replaced:,} replaced "
+        f"({', '.join(ids[:5])}, …; `sitewatch sites list` lists them)"
+    )
 
 
 EXPORT_SUFFIXES = {".geojson": "geojson", ".json": "geojson", ".kml": "kml"}

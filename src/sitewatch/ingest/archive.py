@@ -35,7 +35,8 @@ from ..workspace import Workspace
 from .grid import _grid_box, no_data_as_nan, site_mask, valid_pixels
 from .identity import sha256_file
 
-__all__ = ["Archived", "NAMING_LOCK", "write_observation", "commit_archived", "remove_partials", "archive_observation"]
+__all__ = ["Archived", "NAMING_LOCK", "write_observation", "commit_archived", "remove_partials", "remove_sites_partials",
+           "archive_observation"]
 
 _MAX_NAME = 200
 """Longest archive file name taken from an id as it is: with ``.`` before it and ``.stac.json.PID.partial``
@@ -167,8 +168,24 @@ def remove_partials(ws: Workspace, site_id: str) -> int:
     being built when the writer was killed) go with it, and so does the file a command killed while
     it checked its Dask workers left in the archive folder (:func:`~sitewatch.run.map_jobs`).
     """
+    return _remove_left([*ws.archive.glob(".*.partial"), *(ws.archive / site_id).glob(".*.partial*")])
+
+
+def remove_sites_partials(ws: Workspace, site_ids: Iterable[str]) -> int:
+    """:func:`remove_partials` of many sites (``import`` into any of a port list's thousands), listing the
+    archive folder once and looking only into the sites' folders that are there, not once a site."""
+    wanted = set(site_ids)
+    try:
+        folders = [p for p in ws.archive.iterdir() if p.name in wanted and p.is_dir()]
+    except (FileNotFoundError, NotADirectoryError):  # no archive yet: nothing was left in it
+        folders = []
+    return _remove_left([*ws.archive.glob(".*.partial"), *(p for f in folders for p in f.glob(".*.partial*"))])
+
+
+def _remove_left(paths: Iterable[Path]) -> int:
+    """Delete those of ``paths`` whose writer is not running; how many went."""
     n = 0
-    for p in [*ws.archive.glob(".*.partial"), *(ws.archive / site_id).glob(".*.partial*")]:
+    for p in paths:
         if not _writer_running(p):
             _discard([p])  # (on a read-only workspace, the write that follows names the problem)
             n += not p.exists()

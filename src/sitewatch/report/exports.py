@@ -132,7 +132,8 @@ def select_detections(
     An image known only by its date (:attr:`~sitewatch.model.Observation.acquired_date_only`) is
     kept when that date lies within the dates of ``start`` and ``end``.
     """
-    sites = list(site_ids) if site_ids else [s.id for s in store.sites()]
+    # Of every site, those with observations (one query): a port list's thousands of others have none to read.
+    sites = list(site_ids) if site_ids else store.imaged_site_ids()
     selected = []
     for sid in sites:
         by_obs: dict[str, list[Detection]] = {}

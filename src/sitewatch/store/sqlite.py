@@ -57,6 +57,23 @@ def _iso(t: datetime) -> str:
     return utc(t).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z"
 
 
+KNOWN_SITES_SHOWN = 12
+"""Most site ids a 'no site' error lists: a port list holds thousands, and the message is one line."""
+
+
+def known_sites_text(site_id: str, known: list[str]) -> str:
+    """The workspace's sites, for an error about ``site_id``: all of a few, else the ids most like it and a count."""
+    if not known:
+        return "it has none"
+    if len(known) <= KNOWN_SITES_SHOWN:
+        return f"have: {', '.join(known)}"
+    import difflib
+
+    like = difflib.get_close_matches(site_id, known, n=5, cutoff=0.6)
+    near = f"; the nearest: {', '.join(like)}" if like else ""
+    return f"it has {len(known):,} sites{near}; `sitewatch sites list` lists them"
+
+
 def select_equal(table: str, order_by: str, **equal: Any) -> tuple[str, list[Any]]:
     """SQL and arguments that select the rows of ``table`` whose columns equal the values of ``equal``
     (a None value: any), in ``order_by`` order."""
@@ -562,21 +579,22 @@ class Store:
                 tables += ("observations", "detections", "changes", "scenes")
             self.update_extents(tables)
 
-    def _site_from_row(self, row: Any) -> Site:
+    def _site_from_row(self, row: Any, berth_rows: list[Any] | None = None, water_row: Any = ...) -> Site:
+        """The site of a ``sites`` row, with its berths' and water's rows (read here when not given)."""
         sid = row["site_id"]
-        berths = tuple(
-            Berth(id=b["berth_id"], geometry=self._shape(b["geom"]), name=b["name"] or "")
-            for b in self.execute("SELECT * FROM berths WHERE site_id = ? ORDER BY berth_id", (sid,))
-        )
-        water = self.execute("SELECT geom FROM site_water WHERE site_id = ?", (sid,))
-        w = water[0] if water else None
+        if berth_rows is None:
+            berth_rows = self.execute("SELECT * FROM berths WHERE site_id = ? ORDER BY berth_id", (sid,))
+        berths = tuple(Berth(id=b["berth_id"], geometry=self._shape(b["geom"]), name=b["name"] or "") for b in berth_rows)
+        if water_row is ...:
+            water = self.execute("SELECT geom FROM site_water WHERE site_id = ?", (sid,))
+            water_row = water[0] if water else None
         return Site(
             id=sid,
             name=row["name"],
             kind=row["kind"],
             geometry=self._shape(row["geom"]),
             berths=berths,
-            water=self._shape(w["geom"]) if w else None,
+            water=self._shape(water_row["geom"]) if water_row else None,
             tags=tuple(json.loads(row["tags"] or "[]")),
             coord_source=row["coord_source"] or "",
             resolved=bool(row["resolved"]),
@@ -589,14 +607,28 @@ class Store:
         if not rows:
             known = [r[0] for r in self.execute("SELECT site_id FROM sites ORDER BY site_id")]
             raise SiteError(
-                f"no site {site_id!r} in this workspace (have: {', '.join(known) or 'none'}); "
+                f"no site {site_id!r} in this workspace ({known_sites_text(site_id, known)}); "
                 f"add one with `sitewatch sites add {site_id} --bbox W,S,E,N`"
             )
         return self._site_from_row(rows[0])
 
     def sites(self) -> list[Site]:
         """Every site stored, ordered by id."""
-        return [self._site_from_row(r) for r in self.execute("SELECT * FROM sites ORDER BY site_id")]
+        # Three queries whatever the number of sites (a port list holds thousands), not two a site.
+        berths: dict[str, list[Any]] = {}
+        for b in self.execute("SELECT * FROM berths ORDER BY site_id, berth_id"):
+            berths.setdefault(b["site_id"], []).append(b)
+        water: dict[str, Any] = {}
+        for w in self.execute("SELECT site_id, geom FROM site_water"):
+            water[w["site_id"]] = w  # one a site (site_id is UNIQUE)
+        return [
+            self._site_from_row(r, berths.get(r["site_id"], []), water.get(r["site_id"]))
+            for r in self.execute("SELECT * FROM sites ORDER BY site_id")
+        ]
+
+    def imaged_site_ids(self) -> list[str]:
+        """The ids of the sites that have observations, ordered: one query, whatever the number of sites."""
+        return [r[0] for r in self.execute("SELECT DISTINCT site_id FROM observations ORDER BY site_id")]
 
     # -- scenes and observations ---------------------------------------------------------------
 

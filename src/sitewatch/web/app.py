@@ -346,6 +346,33 @@ class ArchivedFile(FileResponse):
         yield self._opened
 
 
+SITES_PER_PAGE = 200
+"""Rows of the dashboard's list of sites a page shows: a port list of 4,000 was one page of 790 kB."""
+
+
+def sites_on_page(sites: list[dict[str, Any]], page: str | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The sites the index's ``page`` (1, 2…; None: the first) shows, and how it lies among the pages (None: one page).
+
+    A list longer than a page puts the sites with observations first, so they are on the first pages
+    rather than scattered among thousands without imagery; a list of one page keeps the order by id."""
+    if page is not None and not (page.isascii() and page.isdigit() and len(page) <= 9 and int(page) >= 1):
+        shown = page if len(page) <= 12 else f"{page[:12]}…"
+        raise BadId(f"refused page {shown!r}: a page of the site list is a number from 1")
+    n = int(page or 1)
+    pages = max(-(-len(sites) // SITES_PER_PAGE), 1)
+    if n > pages:
+        raise NotFound(f"no page {n} of the site list: its {len(sites):,} sites fill {pages} page(s)")
+    if pages == 1:
+        return sites, None
+    ordered = sorted(sites, key=lambda s: not s["observations"])  # stable: by id within each part
+    imaged = len(sites) - sum(not s["observations"] for s in sites)
+    first = (n - 1) * SITES_PER_PAGE
+    return ordered[first:first + SITES_PER_PAGE], {
+        "page": n, "pages": pages, "first": first + 1, "last": min(first + SITES_PER_PAGE, len(sites)),
+        "total": len(sites), "imaged": imaged,
+    }  # fmt: skip
+
+
 def drawn_png(request: Request, body: bytes) -> Response:
     """A PNG the dashboard drew (a quick-look, a close-up, a timeline chart) with an ETag of its bytes:
     a browser showing the page again asks with If-None-Match and gets 304 without the image (they came
@@ -520,10 +547,11 @@ def _add_api(app: FastAPI, dash: Dashboard) -> None:
 
 def _add_pages(app: FastAPI, dash: Dashboard) -> None:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def sites_page() -> HTMLResponse:
+    def sites_page(page: str | None = None) -> HTMLResponse:
         with dash.store() as store:
             sites = data.site_summaries(store)
-        return dash.page("sites.html.j2", simulated=any(s["simulated"] for s in sites), sites=sites)
+        shown, paging = sites_on_page(sites, page)
+        return dash.page("sites.html.j2", simulated=any(s["simulated"] for s in sites), sites=shown, paging=paging)
 
     @app.get("/sites/{site_id:path}/timeline.png", include_in_schema=False)
     def timeline_png(site_id: str, request: Request) -> Response:

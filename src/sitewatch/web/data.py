@@ -288,7 +288,7 @@ def links_data(store: Store, root: Path, ais_files: Sequence[Path] = (), ais_cov
     if ais_files:
         from ..analysis.ais import match_workspace
 
-        ids = [s.id for s in store.sites() if store.observations(s.id)]
+        ids = store.imaged_site_ids()
         ais = ais_ids(match_workspace(store, root, ids, list(ais_files), coverage=ais_coverage))
     doc = links_to_dict(load_links(store, None, ais=ais))
     return doc | {"ais_files": [str(f) for f in ais_files]}

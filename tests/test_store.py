@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import struct
 import subprocess
 import sys
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -267,7 +269,6 @@ def test_a_database_another_program_holds_locked_is_named_while_waiting_and_at_t
     for the whole busy timeout. Now a warning names the file and the other program after LOCK_NOTICE_S,
     and the error at the end says what to do."""
     import logging
-    import threading
 
     from sitewatch.errors import STALL_LOGGER
     from sitewatch.store import sqlite as store_sqlite
@@ -289,9 +290,9 @@ def test_a_database_another_program_holds_locked_is_named_while_waiting_and_at_t
             # Released while the command waits: it goes on, having said why it waited.
             caplog.clear()
             monkeypatch.setattr(store_sqlite, "BUSY_TIMEOUT_S", 10.0)
-            threading.Timer(0.5, other.execute, ("ROLLBACK",)).start()
-            store.put_site(builtin_sites()["dunai"])
-            assert [r.name for r in caplog.records] == [STALL_LOGGER]
+            with _released_on_stall(other):
+                store.put_site(builtin_sites()["dunai"])
+            assert [r.name for r in caplog.records] == [STALL_LOGGER] and not other.in_transaction
         with ws.store() as store:
             assert [s.id for s in store.sites()] == ["dunai"]
     finally:
@@ -300,13 +301,36 @@ def test_a_database_another_program_holds_locked_is_named_while_waiting_and_at_t
         other.close()
 
 
+class _ReleaseOnStall(logging.Handler):
+    def __init__(self, other: sqlite3.Connection) -> None:
+        super().__init__(logging.WARNING)
+        self.other = other
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.other.in_transaction:
+            self.other.execute("ROLLBACK")
+
+
+@contextmanager
+def _released_on_stall(other: sqlite3.Connection) -> Iterator[None]:
+    """``other``'s transaction rolled back when a command says it waits for its lock: not after a fixed time,
+    which a loaded machine could spend before the command even asked (it then never waited, and said nothing)."""
+    from sitewatch.errors import STALL_LOGGER
+
+    handler = _ReleaseOnStall(other)
+    logging.getLogger(STALL_LOGGER).addHandler(handler)
+    try:
+        yield
+    finally:
+        logging.getLogger(STALL_LOGGER).removeHandler(handler)
+
+
 def test_a_database_locked_against_readers_is_waited_for_as_a_write_waits(tmp_path, monkeypatch, caplog):
     """A lock that keeps readers out too (another program's BEGIN EXCLUSIVE) held as a command opens the workspace:
     its first read waited the whole timeout in silence, took the lock for a file without sitewatch's tables, and
     failed a second timeout later with "migration to schema 1 failed (database is locked)". Now the read waits as
     a write does: said after LOCK_NOTICE_S, named at the end with what to do; released in time, the command goes on."""
     import logging
-    import threading
 
     from sitewatch.errors import STALL_LOGGER
     from sitewatch.store import sqlite as store_sqlite
@@ -327,10 +351,9 @@ def test_a_database_locked_against_readers_is_waited_for_as_a_write_waits(tmp_pa
             assert "not released in 0.6 s" in message and "run this command again" in message and "migration" not in message
             caplog.clear()
             monkeypatch.setattr(store_sqlite, "BUSY_TIMEOUT_S", 10.0)
-            threading.Timer(0.5, other.execute, ("ROLLBACK",)).start()
-            with ws.store() as store:
+            with _released_on_stall(other), ws.store() as store:
                 store.put_site(builtin_sites()["dunai"])
-            assert [r.name for r in caplog.records] == [STALL_LOGGER]
+            assert [r.name for r in caplog.records] == [STALL_LOGGER] and not other.in_transaction
     finally:
         if other.in_transaction:
             other.execute("ROLLBACK")
@@ -343,7 +366,6 @@ def test_an_older_workspace_migrated_under_another_programs_lock_waits_as_a_writ
     (database is locked)'. Now it waits as every write does (said after LOCK_NOTICE_S, named at the end with
     what to do, nothing of it run) and, the lock released in time, migrates."""
     import logging
-    import threading
 
     from sitewatch.errors import STALL_LOGGER
     from sitewatch.store import sqlite as store_sqlite
@@ -367,10 +389,9 @@ def test_an_older_workspace_migrated_under_another_programs_lock_waits_as_a_writ
                 assert db.execute("SELECT value FROM sitewatch_meta WHERE key = 'schema_version'").fetchone() == ("6",)
             caplog.clear()
             monkeypatch.setattr(store_sqlite, "BUSY_TIMEOUT_S", 10.0)
-            threading.Timer(0.5, other.execute, ("ROLLBACK",)).start()
-            with Store(path) as store:
+            with _released_on_stall(other), Store(path) as store:
                 assert store.schema_version() == SCHEMA_VERSION
-            assert [r.name for r in caplog.records] == [STALL_LOGGER]
+            assert [r.name for r in caplog.records] == [STALL_LOGGER] and not other.in_transaction
     finally:
         if other.in_transaction:
             other.execute("ROLLBACK")

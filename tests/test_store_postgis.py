@@ -964,3 +964,18 @@ def test_a_read_only_role_reads_and_a_write_fails_in_one_line_naming_the_permiss
         assert "cannot write to the PostGIS store" in res.output and "permission denied for table" in res.output
     finally:
         _drop_role(pg_url, role)
+
+
+def test_store_copy_keeps_each_stores_own_schema_record(tmp_path: Path, pg_url: str) -> None:
+    # sitewatch_meta was copied but for schema_version: the GeoPackage's schema_written_by (the sitewatch that last
+    # migrated the GeoPackage) became the team store's, and a refusal of the store would have named the wrong one.
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as s:
+        s.put_site(_site())
+        s.set_meta("schema_written_by", "0.0.1")
+    with ws.store() as source, PostgisStore(pg_url) as target:
+        copy_store(source, target, replace=True)
+    with PostgisStore(pg_url) as s:
+        assert s.meta("schema_written_by") == __version__ and [x.id for x in s.sites()] == ["dunai"]
+    with ws.store() as s:
+        assert s.meta("schema_written_by") == "0.0.1"

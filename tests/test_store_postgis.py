@@ -7,6 +7,7 @@ Needs SITEWATCH_TEST_POSTGRES (see tests/_postgis.py); the tests that do not nee
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import re
 import sys
@@ -24,8 +25,9 @@ from click.testing import CliRunner
 from shapely.geometry import LineString, box
 
 from _postgis import Server, admin, with_database
+from sitewatch import __version__
 from sitewatch.cli import main
-from sitewatch.errors import StoreError
+from sitewatch.errors import STALL_LOGGER, StoreError
 from sitewatch.model import Berth, Change, Site
 from sitewatch.sites import builtin_sites
 from sitewatch.store import Store, mask_url, open_store
@@ -184,13 +186,22 @@ def test_layers_are_postgis_geometry_columns_in_wgs84_with_gist_indexes(pg_url: 
 
 
 def test_schema_version_and_a_newer_database_refused(pg_url: str) -> None:
+    # The refusal said 'schema version 2 is newer than this sitewatch (1)': no sitewatch version on either side.
     with PostgisStore(pg_url) as s:
-        assert s.schema_version() == PG_SCHEMA_VERSION
+        assert s.schema_version() == PG_SCHEMA_VERSION and s.meta("schema_written_by") == __version__
         s.set_meta("schema_version", str(PG_SCHEMA_VERSION + 1))
-    with pytest.raises(StoreError, match="newer than this sitewatch"):
+        s.set_meta("schema_written_by", "9.9.9")
+        before = s.execute("SELECT key, value FROM sitewatch_meta ORDER BY key")
+    newer = f"schema version {PG_SCHEMA_VERSION + 1} (made by sitewatch 9.9.9)"
+    with pytest.raises(StoreError) as err:
         PostgisStore(pg_url)
-    with pytest.raises(StoreError, match="upgrade sitewatch"):
+    assert f"{newer} is newer than the schema {PG_SCHEMA_VERSION} this sitewatch ({__version__}) reads" in str(err.value)
+    assert "upgrade sitewatch (nothing was changed)" in str(err.value)
+    with pytest.raises(StoreError, match=re.escape(f"{newer}, this sitewatch ({__version__})")) as err:
         PostgisStore(pg_url, read_only=True)
+    assert "upgrade sitewatch" in str(err.value)
+    with _raw(pg_url) as conn:
+        assert [tuple(r) for r in conn.execute("SELECT key, value FROM sitewatch_meta ORDER BY key")] == [tuple(r) for r in before]
 
 
 def _open(url: str, ready: Any) -> None:
@@ -210,7 +221,7 @@ def test_two_users_opening_a_new_store_at_once_migrate_it_once(pg_empty_url: str
         p.join(60)
     assert [p.exitcode for p in procs] == [0] * 4
     with PostgisStore(pg_url) as s:
-        assert s.execute("SELECT count(*) FROM sitewatch_meta")[0][0] == 1
+        assert s.execute("SELECT count(*) FROM sitewatch_meta WHERE key = 'schema_version'")[0][0] == 1
 
 
 def _detect(url: str, site_id: str, rounds: int) -> int:
@@ -762,3 +773,209 @@ def test_a_site_removed_while_detect_records_its_detections_leaves_none_behind(
     with ws.store() as s:
         assert s.observations() == [] and s.detections() == [] and s.counts()["detections"] == 0
         assert obs.id not in s.undetected()
+
+
+def _raw(url: str) -> Any:
+    """A plain psycopg connection (autocommit) to ``url``: another program's session."""
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True)
+
+
+def _a_later_sitewatch(monkeypatch: pytest.MonkeyPatch) -> int:
+    """This sitewatch as one with a second migration, which alters a table (as an upgrade's would): the test's store
+    (at schema 1) is then of an older schema. The version it migrates to."""
+    import sitewatch.store.postgis as postgis
+
+    later = [*postgis.PG_MIGRATIONS, "ALTER TABLE observations ADD COLUMN later_column text"]
+    monkeypatch.setattr(postgis, "PG_MIGRATIONS", later)
+    monkeypatch.setattr(postgis, "PG_SCHEMA_VERSION", len(later))
+    return len(later)
+
+
+class _Said(logging.Handler):
+    """What the store says while it waits (STALL_LOGGER's warnings), with an event set at the first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+        self.event = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+        self.event.set()
+
+
+@pytest.fixture
+def said() -> Iterator[_Said]:
+    handler = _Said()
+    logging.getLogger(STALL_LOGGER).addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logging.getLogger(STALL_LOGGER).removeHandler(handler)
+
+
+def _open_in_thread(url: str) -> tuple[threading.Thread, list[Any]]:
+    result: list[Any] = []
+
+    def run() -> None:
+        try:
+            with PostgisStore(url) as s:
+                result.append(s.schema_version())
+        except Exception as exc:
+            result.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, result
+
+
+def test_an_older_store_migrated_under_another_sessions_lock_says_who_holds_it_and_goes_on(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, said: _Said
+) -> None:
+    # A colleague's psql (or QGIS) in a transaction holding a lock on a table the migration alters: the command
+    # waited in silence, with no end (no lock_timeout), as long as the transaction stayed open.
+    import sitewatch.store.postgis as postgis
+
+    monkeypatch.setattr(postgis, "LOCK_NOTICE_S", 0.3)
+    version = _a_later_sitewatch(monkeypatch)
+    with _raw(pg_url) as holder:
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE observations IN ACCESS EXCLUSIVE MODE")
+        pid = holder.info.backend_pid
+        thread, result = _open_in_thread(pg_url)
+        assert said.event.wait(20), "the command waited for the lock without saying so"
+        assert f"waiting to migrate the PostGIS store: session {pid} (role postgres) holds AccessExclusiveLock on " \
+               "table observations; this command goes on when it is released" in said.messages[0]  # fmt: skip
+        holder.execute("ROLLBACK")
+    thread.join(20)
+    assert result == [version]
+
+
+def test_an_older_store_under_a_lock_not_released_is_refused_naming_it_and_left_as_it_was(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, said: _Said
+) -> None:
+    import sitewatch.store.postgis as postgis
+
+    monkeypatch.setattr(postgis, "LOCK_NOTICE_S", 0.2)
+    monkeypatch.setattr(postgis, "BUSY_TIMEOUT_S", 0.6)
+    _a_later_sitewatch(monkeypatch)
+    with _raw(pg_url) as holder:
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE observations IN ACCESS EXCLUSIVE MODE")
+        thread, result = _open_in_thread(pg_url)
+        thread.join(20)
+        alive = thread.is_alive()
+        holder.execute("ROLLBACK")
+    assert not alive, "the command waited for the lock with no end"
+    thread.join(20)
+    [err] = result
+    assert isinstance(err, StoreError), err
+    assert "cannot migrate the PostGIS store: session" in str(err) and "AccessExclusiveLock on table observations" in str(err)
+    assert "not released in 0.6 s" in str(err) and "then run this command again" in str(err)
+    with _raw(pg_url) as conn:
+        assert conn.execute("SELECT value FROM sitewatch_meta WHERE key = 'schema_version'").fetchone()[0] == "1"
+
+
+def test_two_commands_opening_an_older_store_at_once_one_migrates_the_other_waits_and_goes_on(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, said: _Said
+) -> None:
+    # Another sitewatch mid-migration (holding MIGRATION_LOCK, its ALTER done, not committed yet): this one waits
+    # for it, says whose lock it waits for, then finds the store migrated and migrates nothing again.
+    import sitewatch.store.postgis as postgis
+    from sitewatch.store.pg_schema import MIGRATION_LOCK
+
+    monkeypatch.setattr(postgis, "LOCK_NOTICE_S", 0.3)
+    version = _a_later_sitewatch(monkeypatch)
+    with _raw(pg_url) as other:
+        other.execute("BEGIN")
+        other.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        other.execute(postgis.PG_MIGRATIONS[-1])
+        other.execute("UPDATE sitewatch_meta SET value = %s WHERE key = 'schema_version'", (str(version),))
+        thread, result = _open_in_thread(pg_url)
+        assert said.event.wait(20)
+        assert "holds sitewatch's migration lock (another sitewatch migrating it)" in said.messages[0]
+        other.execute("COMMIT")
+    thread.join(20)
+    assert result == [version]  # (migrating again: 'column "later_column" of relation "observations" already exists')
+
+
+def _read_only_role(pg_url: str) -> tuple[str, str]:
+    """A role that may only read the store's tables (a colleague's read-only account), and its URL."""
+    role = f"sitewatch_reader_{uuid.uuid4().hex[:8]}"
+    admin(pg_url, f"CREATE ROLE {role} LOGIN", f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+    return role, pg_url.replace("postgresql://postgres@", f"postgresql://{role}@", 1)
+
+
+def _drop_role(pg_url: str, role: str) -> None:
+    admin(pg_url, f"DROP OWNED BY {role}")
+    admin(with_database(pg_url, "postgres"), f"DROP ROLE IF EXISTS {role}")
+
+
+def test_an_older_store_opened_by_a_read_only_role_says_who_must_migrate_it(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It said 'role may not create tables in this database; open it first (`sitewatch init --store URL`) as its
+    # owner …, or have the owner run `GRANT CREATE ON SCHEMA public TO …`': no grant of CREATE lets a role alter
+    # another's tables, and init on an existing store is not what to run.
+    _a_later_sitewatch(monkeypatch)
+    role, url = _read_only_role(pg_url)
+    try:
+        for read_only in (False, True):
+            with pytest.raises(StoreError) as err:
+                PostgisStore(url, read_only=read_only)
+            message = str(err.value)
+            assert "schema version 1" in message and "the tables' owner (role 'postgres')" in message, message
+            assert "`sitewatch observations`" in message and "nothing was changed" in message, message
+            assert "GRANT CREATE" not in message and "init --store" not in message, message
+        monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+        ws = init_workspace(tmp_path / "ws")
+        monkeypatch.setenv("SITEWATCH_STORE", url)
+        res = CliRunner().invoke(main, ["observations", "-w", str(ws.root)])
+        assert res.exit_code == 1 and "Traceback" not in res.output and "role 'postgres'" in res.output, res.output
+        with _raw(pg_url) as conn:
+            assert conn.execute("SELECT value FROM sitewatch_meta WHERE key = 'schema_version'").fetchone()[0] == "1"
+        monkeypatch.setenv("SITEWATCH_STORE", pg_url)  # the owner runs one command: migrated; then the reader reads
+        assert CliRunner().invoke(main, ["observations", "-w", str(ws.root)]).exit_code == 0
+        monkeypatch.setenv("SITEWATCH_STORE", url)
+        res = CliRunner().invoke(main, ["observations", "-w", str(ws.root)])
+        assert res.exit_code == 0, res.output
+    finally:
+        _drop_role(pg_url, role)
+
+
+def test_a_read_only_role_reads_and_a_write_fails_in_one_line_naming_the_permission(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with PostgisStore(pg_url) as s:
+        s.put_site(_site())
+        s.put_observation(_obs(), footprint=box(132.3, 42.8, 132.4, 42.9))
+    role, url = _read_only_role(pg_url)
+    try:
+        monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+        ws = init_workspace(tmp_path / "ws")
+        monkeypatch.setenv("SITEWATCH_STORE", url)
+        for args in (["observations"], ["timeline", "dunai"], ["export", "--out", str(tmp_path / "d.geojson")]):
+            res = CliRunner().invoke(main, [*args, "-w", str(ws.root)])
+            assert res.exit_code == 0, (args, res.output)
+        res = CliRunner().invoke(main, ["sites", "add", "x", "--bbox", "132.33,42.87,132.34,42.88", "-w", str(ws.root)])
+        assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+        assert "cannot write to the PostGIS store" in res.output and "permission denied for table" in res.output
+    finally:
+        _drop_role(pg_url, role)
+
+
+def test_store_copy_keeps_each_stores_own_schema_record(tmp_path: Path, pg_url: str) -> None:
+    # sitewatch_meta was copied but for schema_version: the GeoPackage's schema_written_by (the sitewatch that last
+    # migrated the GeoPackage) became the team store's, and a refusal of the store would have named the wrong one.
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as s:
+        s.put_site(_site())
+        s.set_meta("schema_written_by", "0.0.1")
+    with ws.store() as source, PostgisStore(pg_url) as target:
+        copy_store(source, target, replace=True)
+    with PostgisStore(pg_url) as s:
+        assert s.meta("schema_written_by") == __version__ and [x.id for x in s.sites()] == ["dunai"]
+    with ws.store() as s:
+        assert s.meta("schema_written_by") == "0.0.1"

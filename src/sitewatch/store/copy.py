@@ -28,8 +28,9 @@ COPIED_TABLES = (
 _BOOLEAN_COLUMNS = frozenset({"resolved", "simulated", "truncated", "acquired_date_only", "webhook_pending"})
 """Columns the GeoPackage holds as 0/1 and PostgreSQL as boolean."""
 
-_SCHEMA_KEY = "schema_version"
-"""The ``sitewatch_meta`` row that is the store's own, not copied."""
+_SCHEMA_KEYS = "('schema_version', 'schema_written_by')"
+"""The ``sitewatch_meta`` rows that are the store's own, not copied: its schema version and the sitewatch that
+migrated it last (a GeoPackage's would otherwise become the PostGIS store's, and be named when it is refused)."""
 
 _KEYS = {"runs": "run_id", "change_pairs": "pair_id"}
 """The tables whose key is not ``fid``."""
@@ -74,10 +75,10 @@ def copy_store(source: Store, target: Store, *, replace: bool = False) -> dict[s
             target._keys_follow(db, table, _KEYS.get(table, "fid"))
             copied[table] = len(rows)
         # Each store keeps its own schema version (the GeoPackage's and PostGIS's are counted apart).
-        db.execute(f"DELETE FROM sitewatch_meta WHERE key <> '{_SCHEMA_KEY}'")
+        db.execute(f"DELETE FROM sitewatch_meta WHERE key NOT IN {_SCHEMA_KEYS}")
         db.executemany(
             "INSERT INTO sitewatch_meta (key, value) VALUES (?, ?)",
-            [tuple(r) for r in source.execute(f"SELECT key, value FROM sitewatch_meta WHERE key <> '{_SCHEMA_KEY}' ORDER BY key")],
+            [tuple(r) for r in source.execute(f"SELECT key, value FROM sitewatch_meta WHERE key NOT IN {_SCHEMA_KEYS} ORDER BY key")],
         )
     target.update_extents()
     return copied

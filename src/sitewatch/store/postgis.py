@@ -13,19 +13,29 @@ owner, so two runs on the same observation follow one another instead of both in
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from ..errors import MissingExtraError, StoreError, StoreUnavailableError, require_extra
+from .. import __version__
+from ..errors import (
+    STALL_LOGGER,
+    MissingExtraError,
+    StoreError,
+    StoreUnavailableError,
+    require_extra,
+)
 from .pg_schema import MIGRATION_LOCK, PG_FEATURE_TABLES, PG_MIGRATIONS, PG_SCHEMA_VERSION
-from .sqlite import Connection, Store, _iso
+from .sqlite import BUSY_TIMEOUT_S, LOCK_NOTICE_S, Connection, Store, _iso
+
+_T = TypeVar("_T")
 
 __all__ = ["PostgisStore", "is_store_url", "mask_url"]
 
@@ -188,9 +198,9 @@ class PostgisStore(Store):
             self._register_types()
             if read_only:
                 self._pg.execute("SET default_transaction_read_only = on")
-                self._check_current()
+                self._waiting("read", self._check_current)
             else:
-                self._migrate(create=create)
+                self._waiting("migrate", lambda: self._migrate(create=create))
         except psycopg.errors.InsufficientPrivilege as exc:
             message = f"{self.location}: {self._denied(exc)}"
             self._pg.close()
@@ -282,9 +292,100 @@ class PostgisStore(Store):
     def _refuse_newer(self, current: int) -> None:
         if current > PG_SCHEMA_VERSION:
             raise StoreError(
-                f"{self.location}: schema version {current} is newer than this sitewatch "
-                f"({PG_SCHEMA_VERSION}); upgrade sitewatch"
+                f"{self.location}: schema version {current}{self._written_by()} is newer than the schema "
+                f"{PG_SCHEMA_VERSION} this sitewatch ({__version__}) reads; upgrade sitewatch (nothing was changed)"
             )
+
+    def _written_by(self) -> str:
+        """`` (made by sitewatch X)`` for a store whose last migration a sitewatch that records its version ran
+        (``sitewatch_meta.schema_written_by``), for the message refusing it; "" otherwise."""
+        try:
+            row = self._pg.execute("SELECT value FROM sitewatch_meta WHERE key = 'schema_written_by'").fetchone()
+        except _psycopg().Error:
+            return ""
+        return f" (made by sitewatch {row[0]})" if row else ""
+
+    def _owner(self) -> str:
+        """The role that owns the store's tables (who may migrate them), or "" when it cannot be read."""
+        try:
+            row = self._pg.execute(
+                "SELECT tableowner FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'sitewatch_meta'"
+            ).fetchone()
+        except _psycopg().Error:
+            return ""
+        return str(row[0]) if row else ""
+
+    def _cannot_migrate(self, current: int, exc: BaseException) -> StoreError:
+        """The error of a store of an older schema that this role may not migrate (a colleague's read-only role, a
+        member who is not the tables' owner): it must be migrated once, by the owner, before this sitewatch reads it."""
+        owner = self._owner()
+        who = f"the tables' owner (role {owner!r})" if owner else "the tables' owner"
+        return StoreError(
+            f"{self.location}: the store is of schema version {current}, made by an older sitewatch; this one "
+            f"({__version__}) reads {PG_SCHEMA_VERSION} and updates the store once, the first time it opens it, but role "
+            f"{self._pg.info.user!r} may not change its tables ({_reason(exc)}; nothing was changed): have {who} run one "
+            "command of this sitewatch on it (`sitewatch observations`), then run this command again"
+        )
+
+    def _waiting(self, to: str, step: Callable[[], _T]) -> _T:
+        """``step()`` (opening the store: reading its version, migrating it), waiting for another session's lock on
+        its tables (QGIS or psql in a transaction, another sitewatch migrating it) up to :data:`BUSY_TIMEOUT_S`: after
+        :data:`LOCK_NOTICE_S` of it, a warning (shown even under ``-q``) names the sessions holding locks, and ``step``
+        runs again (what it did is rolled back); a StoreError naming them when they do not release them. Without a
+        ``lock_timeout`` the wait was silent and had no end."""
+        psycopg = _psycopg()
+        try:
+            self._pg.execute(f"SET lock_timeout = {round(min(LOCK_NOTICE_S, BUSY_TIMEOUT_S) * 1000)}")
+            try:
+                return step()
+            except psycopg.errors.LockNotAvailable:
+                if LOCK_NOTICE_S >= BUSY_TIMEOUT_S:
+                    raise self._not_released(to) from None
+            logging.getLogger(STALL_LOGGER).warning(
+                "%s: waiting to %s the PostGIS store: %s; this command goes on when it is released (waiting up to %g s more)",
+                self.location, to, self._lock_holders(), BUSY_TIMEOUT_S - LOCK_NOTICE_S,
+            )  # fmt: skip
+            self._pg.execute(f"SET lock_timeout = {round((BUSY_TIMEOUT_S - LOCK_NOTICE_S) * 1000)}")
+            try:
+                return step()
+            except psycopg.errors.LockNotAvailable as exc:
+                raise self._not_released(to) from exc
+        finally:
+            if not self._pg.closed:
+                self._pg.execute("RESET lock_timeout")
+
+    def _not_released(self, to: str) -> StoreError:
+        return StoreError(
+            f"{self.location}: cannot {to} the PostGIS store: {self._lock_holders()}, and it was not released in "
+            f"{BUSY_TIMEOUT_S:g} s; end that session's transaction (COMMIT or ROLLBACK in it, or close the program), "
+            "then run this command again"
+        )
+
+    def _lock_holders(self) -> str:
+        """The other sessions holding locks on the store's tables or its migration lock, as a phrase naming each
+        (pid, role, program, table and lock mode)."""
+        try:
+            rows = self._pg.execute(
+                "SELECT l.pid, a.usename, coalesce(a.application_name, ''), "
+                "CASE WHEN l.locktype = 'advisory' THEN NULL ELSE c.relname END, l.mode "
+                "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+                "LEFT JOIN pg_catalog.pg_class c ON c.oid = l.relation "
+                "WHERE l.granted AND l.pid <> pg_backend_pid() AND l.database = "
+                "(SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) AND ("
+                "(l.locktype = 'relation' AND c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace) "
+                "OR (l.locktype = 'advisory' AND ((l.classid::bigint << 32) | l.objid::bigint) = %s)) "
+                "ORDER BY l.pid, c.relname",
+                (MIGRATION_LOCK,),
+            ).fetchall()
+        except _psycopg().Error:
+            rows = []
+        if not rows:
+            return "another session holds a lock on its tables"
+        held = []
+        for pid, user, app, table, mode in rows:
+            who = f"session {pid} (role {user}{', ' + app if app else ''})"
+            held.append(f"{who} holds {mode} on table {table}" if table else f"{who} holds sitewatch's migration lock (another sitewatch migrating it)")
+        return "; ".join(held)
 
     def _no_store(self) -> StoreError:
         """A database without sitewatch's tables, opened by a command that does not make them."""
@@ -300,6 +401,7 @@ class PostgisStore(Store):
             return
         if found == 0 and not create:
             raise self._no_store()
+        self._refuse_newer(found)
         try:
             with self._pg.transaction():
                 # Under the lock, the version is read again: another user opening the store at the same
@@ -316,13 +418,22 @@ class PostgisStore(Store):
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                         (str(version + 1),),
                     )
+                    self._pg.execute(
+                        "INSERT INTO sitewatch_meta VALUES ('schema_written_by', %s) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        (__version__,),
+                    )
         except psycopg.errors.InsufficientPrivilege as exc:
+            if found:  # an older store: the role is not the owner, who may alter the tables
+                raise self._cannot_migrate(found, exc) from exc
             user = self._pg.info.user
             raise StoreError(
                 f"{self.location}: cannot make or migrate the sitewatch tables ({_reason(exc)}): role {user!r} may not "
                 "create tables in this database; open it first (`sitewatch init --store URL`) as its owner "
                 f"(`createdb -O {user} …` makes {user} the owner), or have the owner run `GRANT CREATE ON SCHEMA public TO {user}`"
             ) from exc
+        except psycopg.errors.LockNotAvailable:
+            raise  # (waited for again, or named, by _waiting)
         except psycopg.Error as exc:
             raise StoreError(f"{self.location}: cannot make or migrate the sitewatch tables ({_reason(exc)})") from exc
 
@@ -331,9 +442,14 @@ class PostgisStore(Store):
         if current == 0:
             raise self._no_store()
         if current != PG_SCHEMA_VERSION:
-            action = "upgrade sitewatch" if current > PG_SCHEMA_VERSION else "run `sitewatch observations` once to migrate it"
+            if current > PG_SCHEMA_VERSION:
+                by, action = self._written_by(), "upgrade sitewatch"
+            else:
+                owner = self._owner()
+                by, action = "", f"have the tables' owner{f' (role {owner!r})' if owner else ''} run `sitewatch observations` once to migrate it"
             raise StoreError(
-                f"{self.location}: schema version {current}, this sitewatch reads {PG_SCHEMA_VERSION} when read-only; {action}"
+                f"{self.location}: schema version {current}{by}, this sitewatch ({__version__}) reads {PG_SCHEMA_VERSION} "
+                f"when read-only; {action} (nothing was changed)"
             )
 
     # -- transactions ---------------------------------------------------------------------------

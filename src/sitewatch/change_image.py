@@ -249,6 +249,7 @@ def _utm_grid(r: _Raster) -> Grid:
     """A UTM grid over ``r``'s footprint at its ground pixel size (the smaller side)."""
     from affine import Affine
     from rasterio.warp import transform_bounds
+    from shapely.geometry import Point
 
     from .geo import reproject_geometry, utm_crs_for
 
@@ -257,8 +258,6 @@ def _utm_grid(r: _Raster) -> Grid:
     x1, y1 = r.transform @ (w, h)
     # The zone of the image's centre. The middle of its lon/lat bounds was not it across the antimeridian:
     # a Fiji image (179.985 to -179.985) went on zone 31's grid, 177° from its meridian (48 % compared).
-    from shapely.geometry import Point
-
     centre = reproject_geometry(Point(r.transform @ (w / 2, h / 2)), str(r.crs), "EPSG:4326")
     crs = utm_crs_for(centre.x, centre.y)
     minx, miny, maxx, maxy = transform_bounds(r.crs, crs, min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))

@@ -1,0 +1,215 @@
+"""The PostGIS team store under what a team's database goes through: another session's lock (a colleague's QGIS
+editing a layer in an open transaction, a DBA's LOCK TABLE), limits the DBA sets on the role (statement_timeout,
+idle_in_transaction_session_timeout), the session ended under a command.
+
+Needs SITEWATCH_TEST_POSTGRES (see tests/_postgis.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from _postgis import admin
+from sitewatch.errors import STALL_LOGGER, StoreError
+from sitewatch.store import mask_url
+from sitewatch.store.postgis import PostgisStore
+from test_store import _det, _obs
+
+
+def _raw(url: str, app: str = "QGIS") -> Any:
+    """A plain psycopg connection (autocommit) to ``url``: another program's session, named as QGIS names its own."""
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True, application_name=app)
+
+
+class _Said(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+        self.event = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+        self.event.set()
+
+
+@pytest.fixture
+def said() -> Iterator[_Said]:
+    handler = _Said()
+    logging.getLogger(STALL_LOGGER).addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logging.getLogger(STALL_LOGGER).removeHandler(handler)
+
+
+@pytest.fixture
+def short_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A notice after 0.3 s of waiting for a lock, an error after 1.5 s (5 s and 30 s in use)."""
+    import sitewatch.store.postgis as postgis
+
+    monkeypatch.setattr(postgis, "LOCK_NOTICE_S", 0.3)
+    monkeypatch.setattr(postgis, "BUSY_TIMEOUT_S", 1.5)
+
+
+def _in_thread(work: Any) -> tuple[threading.Thread, list[Any]]:
+    result: list[Any] = []
+
+    def run() -> None:
+        try:
+            result.append(work())
+        except Exception as exc:
+            result.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, result
+
+
+def _stored(url: str) -> Any:
+    obs = _obs()
+    with PostgisStore(url) as s:
+        s.put_observation(obs)
+        s.replace_detections(obs, [_det(obs, i) for i in range(3)])
+    return obs
+
+
+def _detections(url: str) -> int:
+    with PostgisStore(url) as s:
+        return len(s.detections())
+
+
+@pytest.mark.usefixtures("short_waits")
+def test_a_read_under_a_dbas_lock_table_says_who_holds_it_and_stops_in_bounded_time(pg_url: str, said: _Said) -> None:
+    # `timeline`, `report`, `serve` under a DBA's LOCK TABLE (or VACUUM FULL) waited in silence with no end: the
+    # store's reads had no lock_timeout (only the migration had one).
+    _stored(pg_url)
+    with _raw(pg_url, "psql") as dba:
+        dba.execute("BEGIN")
+        dba.execute("LOCK TABLE detections IN ACCESS EXCLUSIVE MODE")
+        pid = dba.info.backend_pid
+        try:
+            thread, result = _in_thread(lambda: _detections(pg_url))
+            thread.join(20)
+            alive = thread.is_alive()
+        finally:
+            dba.execute("ROLLBACK")
+    assert not alive, "the read waited for the lock with no end"
+    [err] = result
+    assert isinstance(err, StoreError), err
+    assert f"waiting to read the PostGIS store: session {pid} (role " in said.messages[0]
+    assert "psql, idle in transaction since " in said.messages[0] and "LOCK TABLE detections" in said.messages[0]
+    assert "holds a lock on table detections" in said.messages[0]
+    assert str(err).startswith(f"{mask_url(pg_url)}: cannot read the PostGIS store: session {pid} ")
+    assert "not released in 1.5 s" in str(err) and "pg_terminate_backend" in str(err) and "run this command again" in str(err)
+
+
+@pytest.mark.usefixtures("short_waits")
+def test_a_write_under_a_colleagues_uncommitted_edit_waits_says_who_and_goes_on_when_saved(pg_url: str, said: _Said) -> None:
+    # A colleague's QGIS editing the detections layer (a row changed, the transaction open until they save): a
+    # `detect` rerun replacing that observation's detections waited in silence for as long as QGIS kept it.
+    obs = _stored(pg_url)
+    with _raw(pg_url) as qgis:
+        qgis.execute("BEGIN")
+        qgis.execute("UPDATE detections SET score = 0.5 WHERE detection_id = %s", (_det(obs, 1).id,))
+        pid = qgis.info.backend_pid
+
+        def rerun() -> int:
+            with PostgisStore(pg_url) as s:
+                s.replace_detections(obs, [_det(obs, i) for i in range(2)])
+                return len(s.detections())
+
+        thread, result = _in_thread(rerun)
+        try:
+            assert said.event.wait(20), "the write waited for the lock without saying so"
+        finally:
+            qgis.execute("COMMIT")  # the edits saved
+    thread.join(20)
+    assert result == [2]
+    assert f"waiting to write to the PostGIS store: session {pid} (role " in said.messages[0]
+    assert "QGIS, idle in transaction since" in said.messages[0]
+    assert "holds rows of the store it changed and has not committed yet" in said.messages[0]
+
+
+@pytest.mark.usefixtures("short_waits")
+def test_a_write_under_a_lock_not_released_stops_naming_it_and_leaves_nothing_half_written(pg_url: str, said: _Said) -> None:
+    obs = _stored(pg_url)
+    with _raw(pg_url) as qgis:
+        qgis.execute("BEGIN")
+        qgis.execute("UPDATE detections SET score = 0.5 WHERE detection_id = %s", (_det(obs, 2).id,))
+        pid = qgis.info.backend_pid
+
+        def rerun() -> None:
+            with PostgisStore(pg_url) as s:
+                s.replace_detections(obs, [_det(obs, i) for i in range(5)])
+
+        thread, result = _in_thread(rerun)
+        thread.join(20)
+        alive = thread.is_alive()
+        qgis.execute("ROLLBACK")
+    assert not alive, "the write waited for the lock with no end"
+    [err] = result
+    assert isinstance(err, StoreError)
+    assert f"cannot write to the PostGIS store: session {pid} (role " in str(err)
+    assert "holds rows of the store it changed" in str(err) and "not released in 1.5 s" in str(err)
+    assert _detections(pg_url) == 3  # the run before, whole; nothing of the stopped one
+
+
+def test_a_sessions_lock_timeout_is_bounded_and_a_shorter_one_of_the_role_kept(pg_url: str) -> None:
+    import psycopg
+
+    with PostgisStore(pg_url) as s:
+        assert s.execute("SHOW lock_timeout") == [("30s",)]
+        assert s.execute("SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()")[0][0] == "sitewatch"
+    user = psycopg.connect(pg_url).info.user
+    admin(pg_url, f"ALTER ROLE {user} SET lock_timeout = '2s'")
+    try:
+        with PostgisStore(pg_url) as s:
+            assert s.execute("SHOW lock_timeout") == [("2s",)]
+    finally:
+        admin(pg_url, f"ALTER ROLE {user} RESET lock_timeout")
+
+
+def _dba_sets(url: str, setting: str) -> None:
+    """What a DBA sets for the database (``ALTER DATABASE … SET``), as for a role: every new session has it."""
+    from urllib.parse import urlsplit
+
+    admin(url, f"ALTER DATABASE {urlsplit(url).path.lstrip('/')} SET {setting}")
+
+
+def test_a_statement_timeout_set_by_the_dba_is_named_with_what_to_do(pg_url: str) -> None:
+    # The DBA's statement_timeout stopping a statement was said as a server gone away ("check that the server is
+    # up and reachable").
+    _dba_sets(pg_url, "statement_timeout = '300ms'")
+    with PostgisStore(pg_url) as s:
+        with pytest.raises(StoreError) as err:
+            s.execute("SELECT pg_sleep(1)")
+        assert "the server stopped a statement that ran longer than the statement_timeout" in str(err.value)
+        assert "(300ms;" in str(err.value) and "ALTER ROLE" in str(err.value) and "server is up" not in str(err.value)
+        with pytest.raises(StoreError) as err, s.transaction() as db:
+            db.execute("INSERT INTO sitewatch_meta VALUES ('x', 'y')")
+            db.execute("SELECT pg_sleep(1)")
+        assert "statement_timeout" in str(err.value) and "server is up" not in str(err.value)
+        assert s.meta("x") is None
+
+
+def test_a_session_ended_for_idling_in_a_transaction_is_named_with_what_to_do(pg_url: str) -> None:
+    # The DBA's idle_in_transaction_session_timeout ending the session: said as "check that the server is up".
+    _dba_sets(pg_url, "idle_in_transaction_session_timeout = '300ms'")
+    with PostgisStore(pg_url) as s:
+        with pytest.raises(StoreError) as err, s.transaction() as db:
+            db.execute("INSERT INTO sitewatch_meta VALUES ('x', 'y')")
+            time.sleep(1.5)
+            db.execute("INSERT INTO sitewatch_meta VALUES ('z', 'y')")
+    message = str(err.value)
+    assert "idle in a transaction longer than the idle_in_transaction_session_timeout" in message, message
+    assert "nothing of that transaction was kept" in message and "server is up" not in message
+    with PostgisStore(pg_url) as s:
+        assert s.meta("x") is None

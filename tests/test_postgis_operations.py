@@ -18,6 +18,7 @@ import pytest
 from _postgis import admin
 from sitewatch.errors import STALL_LOGGER, StoreError
 from sitewatch.store import mask_url
+from sitewatch.store.alerts import deliver_pending, pending_count, record_events
 from sitewatch.store.postgis import PostgisStore
 from test_store import _det, _obs
 
@@ -213,3 +214,43 @@ def test_a_session_ended_for_idling_in_a_transaction_is_named_with_what_to_do(pg
     assert "nothing of that transaction was kept" in message and "server is up" not in message
     with PostgisStore(pg_url) as s:
         assert s.meta("x") is None
+
+
+_EVENT = {"event_id": "e1", "rule": "r", "kind": "arrival", "site": "dunai", "date": "2024-10-17",
+          "acquired": "2024-10-17T09:30:00Z", "what": "x", "observations": [], "simulated": True}  # fmt: skip
+
+
+def test_a_slow_webhook_under_the_dbas_idle_in_transaction_timeout_is_posted_once_and_marked(pg_url: str) -> None:
+    # The delivery's turn was a transaction open while the webhook answered: a DBA's
+    # idle_in_transaction_session_timeout shorter than the answer ended the session after the event was posted and
+    # before it was marked delivered: an error, and the next run posted it again.
+    _dba_sets(pg_url, "idle_in_transaction_session_timeout = '300ms'")
+    posted: list[str] = []
+
+    def post(event: Any) -> None:
+        time.sleep(1.0)  # a receiver slower than the DBA's limit
+        posted.append(event["event_id"])
+
+    with PostgisStore(pg_url) as s:
+        record_events(s, [_EVENT], webhook=True)
+        assert deliver_pending(s, post) == (["e1"], {})
+    with PostgisStore(pg_url) as s:
+        assert pending_count(s) == 0
+        assert deliver_pending(s, post) == ([], {})
+    assert posted == ["e1"]
+
+
+@pytest.mark.usefixtures("short_waits")
+def test_two_alerts_runs_overlapping_the_second_waits_for_the_first_s_turn_naming_it(pg_url: str, said: _Said) -> None:
+    from sitewatch.store.alerts import _DELIVERY
+
+    with PostgisStore(pg_url) as first, PostgisStore(pg_url) as second, first.turn(_DELIVERY):
+        pid = first.execute("SELECT pg_backend_pid()")[0][0]
+        started = time.monotonic()
+        with pytest.raises(StoreError) as err, second.turn(_DELIVERY):
+            pass
+        assert time.monotonic() - started < 10
+    assert f"waiting to take a turn on the PostGIS store: session {pid} (role " in said.messages[0]
+    assert "sitewatch, idle), its last statement" in said.messages[0]
+    assert "holds sitewatch's turn on what this command records (another sitewatch command" in said.messages[0]
+    assert "cannot take a turn on the PostGIS store: session" in str(err.value) and "not released in 1.5 s" in str(err.value)

@@ -595,11 +595,32 @@ class PostgisStore(Store):
 
     @contextmanager
     def turn(self, key: str) -> Iterator[None]:
-        """A turn on ``key`` that other members' turns on it wait for: a transaction holding the advisory lock
-        :meth:`_lock` takes, which other members' writes do not wait for (they lock rows, not the store)."""
-        with self.transaction() as db:
-            self._lock(db, key)
+        """A turn on ``key`` that other members' turns on it wait for (up to the session's lock wait, the holder
+        named): the session's advisory lock on it (the key space of :meth:`_lock`), which other members' writes do
+        not wait for (they lock rows, not the store). Not a transaction: the step in it (``alerts check`` posting to
+        a webhook) may take long, and a session idle in a transaction that long was ended by a DBA's
+        ``idle_in_transaction_session_timeout`` (the event posted, not marked: posted again by the next run) and kept
+        VACUUM's horizon back meanwhile. Inside a transaction of this store: its lock, to that transaction's end."""
+        psycopg = _psycopg()
+        if self._depth:
+            with self.transaction() as db:
+                self._lock(db, key)
+                yield
+            return
+        self._watch.begin("take a turn on")
+        try:
+            self._pg.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+        except psycopg.Error as exc:
+            raise (self._stopped("take a turn on", exc) or self._failed("take a turn on", exc)) from exc
+        finally:
+            self._watch.end()
+        try:
             yield
+        finally:
+            try:
+                self._pg.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+            except psycopg.Error:  # the session ended (what stopped the turn is raised already): its locks went with it
+                pass
 
     def _lock_tables(self, db: Connection, tables: Iterable[str]) -> None:
         """``LOCK TABLE … IN EXCLUSIVE MODE``: other sessions' writes wait for this transaction, their reads do not."""

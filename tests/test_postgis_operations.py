@@ -254,3 +254,66 @@ def test_two_alerts_runs_overlapping_the_second_waits_for_the_first_s_turn_namin
     assert "sitewatch, idle), its last statement" in said.messages[0]
     assert "holds sitewatch's turn on what this command records (another sitewatch command" in said.messages[0]
     assert "cannot take a turn on the PostGIS store: session" in str(err.value) and "not released in 1.5 s" in str(err.value)
+
+
+def test_a_session_ended_by_the_administrator_says_so_not_that_the_server_may_be_down(pg_url: str) -> None:
+    # pg_terminate_backend (a DBA ending sessions before renaming the database) and a fast restart: "check that the
+    # server is up and reachable", when it was up all along.
+    with PostgisStore(pg_url) as s:
+        pid = s.execute("SELECT pg_backend_pid()")[0][0]
+        admin(pg_url, f"SELECT pg_terminate_backend({pid})")
+        with pytest.raises(StoreError) as err:
+            s.execute("SELECT 1 FROM sites")
+    assert "the server ended this session (restarted or shut down, or its administrator ended the session" in str(err.value)
+    assert "run the command again" in str(err.value)
+
+
+def test_a_role_out_of_connections_is_told_the_limit_and_how_many_sitewatch_holds(pg_url: str) -> None:
+    # max_connections or a CONNECTION LIMIT reached: psycopg's "too many connections for role" and nothing to do.
+    import uuid
+
+    from sitewatch.errors import StoreUnavailableError
+
+    role = f"sw_small_{uuid.uuid4().hex[:8]}"
+    admin(pg_url, f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 1", f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+    url = pg_url.replace("postgresql://postgres@", f"postgresql://{role}@", 1)
+    try:
+        assert url != pg_url
+        with _raw(url, "psql"), pytest.raises(StoreUnavailableError) as err:
+            PostgisStore(url, read_only=True)
+        message = str(err.value)
+        assert f'too many connections for role "{role}"' in message
+        assert "max_connections, or the role's or the database's CONNECTION LIMIT, is reached" in message
+        assert "a sitewatch command holds one connection (`serve` one for each request it is answering" in message
+    finally:
+        admin(pg_url, f"DROP OWNED BY {role}", f"DROP ROLE {role}")
+
+
+def test_the_dashboard_names_a_renamed_database_and_answers_again_once_it_is_back(
+    pg_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("httpx")
+    from urllib.parse import urlsplit
+
+    from fastapi.testclient import TestClient
+
+    from _postgis import with_database
+    from sitewatch.web.app import create_app
+    from sitewatch.workspace import init_workspace
+
+    monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+    ws = init_workspace(tmp_path / "ws", store=pg_url)
+    client = TestClient(create_app(ws.root))
+    assert client.get("/api/sites").status_code == 200
+    name = urlsplit(pg_url).path.lstrip("/")
+    server = with_database(pg_url, "postgres")
+    admin(server, f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'",
+          f"ALTER DATABASE {name} RENAME TO {name}_x")  # fmt: skip
+    try:
+        answer = client.get("/api/sites")
+        assert answer.status_code == 503
+        assert f'database "{name}" does not exist' in answer.json()["detail"]
+        assert "renamed or dropped on the server? `psql -l` lists its databases" in answer.json()["detail"]
+    finally:
+        admin(server, f"ALTER DATABASE {name}_x RENAME TO {name}")
+    assert client.get("/api/sites").status_code == 200  # no restart of the dashboard needed

@@ -734,12 +734,24 @@ def _connect_hint(exc: BaseException) -> str:
     if missing := re.search(r'database "([^"]+)" does not exist', text):
         db = missing.group(1)
         return (
-            f": make it on the server (`createdb {db}`, then `psql -d {db} -c 'CREATE EXTENSION postgis'`, see README, "
-            "A team store on PostGIS), or check the database's name in the URL"
+            f": check the database's name in the URL (the store setting in sitewatch.toml, or SITEWATCH_STORE; renamed or "
+            f"dropped on the server? `psql -l` lists its databases), or make it there (`createdb {db}`, then "
+            f"`psql -d {db} -c 'CREATE EXTENSION postgis'`, see README, A team store on PostGIS)"
         )
     if missing := re.search(r'role "([^"]+)" does not exist', text):
         return f": check the user in the URL, or have the server's administrator make the role (`createuser {missing.group(1)}`)"
+    if getattr(exc, "sqlstate", None) == "53300" or ("too many" in text and "connections" in text) or "too many clients" in text:
+        return f": {_FULL}"
     return ""
+
+
+_FULL = (
+    "the server lets no more sessions in (its max_connections, or the role's or the database's CONNECTION LIMIT, is "
+    "reached; `SELECT usename, application_name, state FROM pg_stat_activity` lists who holds them): a sitewatch "
+    "command holds one connection (`serve` one for each request it is answering, a Dask run's workers none); close "
+    "idle sessions or have the database's administrator raise the limit, then run the command again"
+)
+"""What to do when the server refuses another connection for want of room (SQLSTATE 53300)."""
 
 
 _UNREACHABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
@@ -753,9 +765,13 @@ def _unreachable(psycopg: Any, exc: BaseException) -> bool:
     or too busy for another connection, the connection lost midway): it passes, unlike a refusal that stays (a
     wrong password, database or role, which :func:`_connect_hint` names) or an error in what was asked (a query
     cancelled, a full disk)."""
-    if not isinstance(exc, psycopg.OperationalError) or _connect_hint(exc):
+    if not isinstance(exc, psycopg.OperationalError):
         return False
     state = getattr(exc, "sqlstate", None)
+    if state == "53300" or _connect_hint(exc).endswith(_FULL):  # no room for another session now: it passes
+        return True
+    if _connect_hint(exc):
+        return False
     # No SQLSTATE: libpq's own failure (no server on the socket, refused, timed out, the connection lost).
     return state is None or state.startswith("08") or state in _UNREACHABLE_STATES
 
@@ -765,6 +781,13 @@ def _gone(psycopg: Any, exc: BaseException) -> str:
     other errors."""
     if not isinstance(exc, psycopg.OperationalError):
         return ""
+    if getattr(exc, "sqlstate", None) == "57P01" or "administrator command" in str(exc):
+        # (A fast shutdown or restart says the same: the session was ended by the server, not lost on the way.)
+        return (
+            "; the server ended this session (restarted or shut down, or its administrator ended the session: "
+            "pg_terminate_backend, as before renaming or dropping the database); what was recorded before is kept: "
+            "once the server is back, run the command again (a rerun does not duplicate)"
+        )
     return (
         "; what was recorded before is kept: check that the server is up and reachable, then run the command "
         "again (a rerun does not duplicate)"

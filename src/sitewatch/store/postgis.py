@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -205,7 +206,14 @@ class PostgisStore(Store):
         except psycopg.ProgrammingError as exc:  # a URL libpq cannot parse
             raise StoreError(f"{self.location}: not a PostgreSQL URL libpq reads ({_reason(exc)})") from exc
         self._pid = self._pg.info.backend_pid
-        self._watch = LockWatch(LOCK_NOTICE_S, self._look, self._say_waiting)
+        # The watch's thread reaches the store only through a weak reference, so that a store nobody closed is still
+        # collected (and its connection closed) as before, and the thread stops with it.
+        me = weakref.ref(self)
+        self._watch = LockWatch(
+            LOCK_NOTICE_S, lambda: (s._look() if (s := me()) is not None else None),
+            lambda held, to: (s._say_waiting(held, to) if (s := me()) is not None else None),
+        )  # fmt: skip
+        weakref.finalize(self, self._watch.close)
         try:
             self._pg.execute("SET TIME ZONE 'UTC'")
             self._lock_wait_ms = self._bounded_lock_wait()

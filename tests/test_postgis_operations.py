@@ -346,3 +346,14 @@ def test_a_command_under_a_lock_not_released_ends_in_one_line_with_exit_code_1(
     assert f"waiting to read the PostGIS store: session {pid} (role " in said.messages[0]
     assert f"Error: {mask_url(pg_url)}: cannot read the PostGIS store: session {pid} (role " in result.stderr
     assert "Traceback" not in result.output + result.stderr
+
+
+def test_a_connection_cut_without_a_word_is_found_dead_not_waited_on_for_ever(pg_url: str) -> None:
+    # A VPN dropped mid-command: a statement sent and acknowledged waited for its answer with no end (libpq's default:
+    # no TCP keepalives). The store's connections now probe a silent peer; a URL's own settings are kept.
+    with PostgisStore(pg_url) as s:
+        given = s._pg.info.get_parameters()
+    assert {k: given.get(k) for k in ("keepalives", "keepalives_idle", "keepalives_count", "tcp_user_timeout")} == {
+        "keepalives": "1", "keepalives_idle": "30", "keepalives_count": "3", "tcp_user_timeout": "60000"}
+    with PostgisStore(pg_url + "&keepalives_idle=7" if "?" in pg_url else pg_url + "?keepalives_idle=7") as s:
+        assert s._pg.info.get_parameters()["keepalives_idle"] == "7"

@@ -197,7 +197,7 @@ class PostgisStore(Store):
         psycopg = _psycopg()
         try:
             self._pg = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, row_factory=_row_factory,
-                                       fallback_application_name=_application_name())  # fmt: skip
+                                       fallback_application_name=_application_name(), **_dead_peer_limits(url))  # fmt: skip
         except psycopg.OperationalError as exc:
             message = f"{self.location}: cannot connect to the PostGIS store ({_reason(exc)}){_connect_hint(exc)}"
             if _unreachable(psycopg, exc):
@@ -713,6 +713,26 @@ _TO_FREE = (
     "administrator end that session (`SELECT pg_terminate_backend(PID)`)"
 )
 """What to do about another session's lock that keeps a command waiting."""
+
+
+DEAD_PEER_LIMITS = {"keepalives": "1", "keepalives_idle": "30", "keepalives_interval": "10", "keepalives_count": "3",
+                    "tcp_user_timeout": "60000"}  # fmt: skip
+"""libpq's TCP settings of a connection whose URL does not give its own: a connection cut without a word (a VPN or
+Wi-Fi dropped, a server's machine gone, a firewall forgetting the flow) is found dead within about a minute, and the
+command stops naming the server. Without them a statement sent and acknowledged waited for its answer for ever
+(no data in flight, nothing to time out); the server's own kernel answers the probes, so a long statement or a
+lock wait is not cut. (Unix sockets ignore them.)"""
+
+
+def _dead_peer_limits(url: str) -> dict[str, str]:
+    """:data:`DEAD_PEER_LIMITS` less those ``url`` sets itself."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        given = conninfo_to_dict(url)
+    except _psycopg().ProgrammingError:  # (refused, saying why, by connect)
+        return {}
+    return {k: v for k, v in DEAD_PEER_LIMITS.items() if k not in given}
 
 
 def _application_name() -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -32,6 +33,7 @@ from ..errors import (
     StoreUnavailableError,
     require_extra,
 )
+from .pg_locks import LockWatch, describe_holders
 from .pg_schema import MIGRATION_LOCK, PG_FEATURE_TABLES, PG_MIGRATIONS, PG_SCHEMA_VERSION
 from .sqlite import BUSY_TIMEOUT_S, LOCK_NOTICE_S, Connection, Store, _iso
 
@@ -136,17 +138,27 @@ def _row_factory(cursor: Any) -> Any:
 
 
 class _Transaction:
-    """What :meth:`PostgisStore.transaction` gives its block: SQLite's ``execute``/``executemany`` on psycopg."""
+    """What :meth:`PostgisStore.transaction` gives its block: SQLite's ``execute``/``executemany`` on psycopg, each
+    statement watched for a wait on another session's lock."""
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, watch: LockWatch) -> None:
         self._conn = conn
+        self._watch = watch
 
     def execute(self, sql: str, parameters: Any = (), /) -> Any:
-        return self._conn.execute(_to_pg(sql), tuple(parameters))
+        self._watch.begin("write to")
+        try:
+            return self._conn.execute(_to_pg(sql), tuple(parameters))
+        finally:
+            self._watch.end()
 
     def executemany(self, sql: str, parameters: Any, /) -> Any:
         cur = self._conn.cursor()
-        cur.executemany(_to_pg(sql), list(parameters))
+        self._watch.begin("write to")
+        try:
+            cur.executemany(_to_pg(sql), list(parameters))
+        finally:
+            self._watch.end()
         return cur
 
 
@@ -184,7 +196,8 @@ class PostgisStore(Store):
             raise StoreError(f"{self.location}: the PostGIS store: {exc}") from exc
         psycopg = _psycopg()
         try:
-            self._pg = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, row_factory=_row_factory)
+            self._pg = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, row_factory=_row_factory,
+                                       fallback_application_name=_application_name(), **_dead_peer_limits(url))  # fmt: skip
         except psycopg.OperationalError as exc:
             message = f"{self.location}: cannot connect to the PostGIS store ({_reason(exc)}){_connect_hint(exc)}"
             if _unreachable(psycopg, exc):
@@ -192,8 +205,18 @@ class PostgisStore(Store):
             raise StoreError(message) from exc
         except psycopg.ProgrammingError as exc:  # a URL libpq cannot parse
             raise StoreError(f"{self.location}: not a PostgreSQL URL libpq reads ({_reason(exc)})") from exc
+        self._pid = self._pg.info.backend_pid
+        # The watch's thread reaches the store only through a weak reference, so that a store nobody closed is still
+        # collected (and its connection closed) as before, and the thread stops with it.
+        me = weakref.ref(self)
+        self._watch = LockWatch(
+            LOCK_NOTICE_S, lambda: (s._look() if (s := me()) is not None else None),
+            lambda held, to: (s._say_waiting(held, to) if (s := me()) is not None else None),
+        )  # fmt: skip
+        weakref.finalize(self, self._watch.close)
         try:
             self._pg.execute("SET TIME ZONE 'UTC'")
+            self._lock_wait_ms = self._bounded_lock_wait()
             self._check_postgis()
             self._register_types()
             if read_only:
@@ -352,14 +375,75 @@ class PostgisStore(Store):
                 raise self._not_released(to) from exc
         finally:
             if not self._pg.closed:
-                self._pg.execute("RESET lock_timeout")
+                self._pg.execute(f"SET lock_timeout = {self._lock_wait_ms}")
 
-    def _not_released(self, to: str) -> StoreError:
+    def _not_released(self, to: str, waited_s: float | None = None) -> StoreError:
+        """The error of a lock another session kept past the wait: who holds it (as the notice said, else the
+        sessions holding locks on the store's tables now) and what to do."""
+        held = self._watch.holders or self._lock_holders()
+        waited = BUSY_TIMEOUT_S if waited_s is None else waited_s
         return StoreError(
-            f"{self.location}: cannot {to} the PostGIS store: {self._lock_holders()}, and it was not released in "
-            f"{BUSY_TIMEOUT_S:g} s; end that session's transaction (COMMIT or ROLLBACK in it, or close the program), "
-            "then run this command again"
+            f"{self.location}: cannot {to} the PostGIS store: {held}, and it was not released in {waited:g} s; "
+            f"{_TO_FREE}, then run this command again (what this command recorded before is kept; a rerun does not "
+            "duplicate it)"
         )
+
+    def _bounded_lock_wait(self) -> int:
+        """Set this session's ``lock_timeout``: :data:`BUSY_TIMEOUT_S`, or a shorter one the database's administrator
+        set for the role or the database. Its milliseconds. Without it (PostgreSQL's default, 0), a statement waited
+        for another session's lock in silence, as long as that session kept it."""
+        ours = round(BUSY_TIMEOUT_S * 1000)
+        row = self._pg.execute("SELECT setting FROM pg_catalog.pg_settings WHERE name = 'lock_timeout'").fetchone()
+        theirs = int(row[0]) if row and str(row[0]).isdigit() else 0
+        ms = theirs if 0 < theirs < ours else ours
+        self._pg.execute(f"SET lock_timeout = {ms}")
+        return ms
+
+    def _look(self) -> str | None:
+        """Who holds the lock this session's statement waits for (None: it waits for none), looked up on a
+        connection of its own: this one is busy waiting."""
+        psycopg = _psycopg()
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=min(CONNECT_TIMEOUT_S, 5),
+                             fallback_application_name="sitewatch (who holds a lock)") as conn:  # fmt: skip
+            return describe_holders(conn, self._pid)
+
+    def _say_waiting(self, held: str, to: str) -> None:
+        logging.getLogger(STALL_LOGGER).warning(
+            "%s: waiting to %s the PostGIS store: %s; this command goes on when it is released (waiting up to %g s "
+            "more): %s",
+            self.location, to, held, self._lock_wait_ms / 1000 - LOCK_NOTICE_S, _TO_FREE,
+        )  # fmt: skip
+
+    def _stopped(self, to: str, exc: BaseException) -> StoreError | None:
+        """The error for a statement the server stopped on a limit (a lock not released in time, the role's
+        ``statement_timeout``, its ``idle_in_transaction_session_timeout``), saying which; None for other errors."""
+        limit = _limit(_psycopg(), exc)
+        if limit == "lock_timeout":
+            return self._not_released(to, self._lock_wait_ms / 1000)
+        if limit == "statement_timeout":
+            shown = self._setting("statement_timeout")
+            return StoreError(
+                f"{self.location}: cannot {to} the PostGIS store: the server stopped a statement that ran longer than "
+                f"the statement_timeout set for role {self._pg.info.user!r} or the database ({shown}; nothing of it was "
+                f"kept): have the database's administrator raise it for this role (`ALTER ROLE {self._pg.info.user} SET "
+                "statement_timeout = '30min'`), or run the command on fewer sites or images at a time"
+            )
+        if limit == "idle_in_transaction_session_timeout":
+            return StoreError(
+                f"{self.location}: cannot {to} the PostGIS store: the server ended this session, idle in a transaction "
+                f"longer than the idle_in_transaction_session_timeout set for role {self._pg.info.user!r} or the "
+                "database (nothing of that transaction was kept; what was recorded before is): run the command again; "
+                "if it recurs, have the database's administrator raise it for this role (`ALTER ROLE "
+                f"{self._pg.info.user} SET idle_in_transaction_session_timeout = '10min'`)"
+            )
+        return None
+
+    def _setting(self, name: str) -> str:
+        """A setting of this session as the server shows it (``30s``), or "its value unknown" once it is gone."""
+        try:
+            return str(self._pg.execute(f"SHOW {name}").fetchone()[0])
+        except _psycopg().Error:
+            return "its value unknown"
 
     def _lock_holders(self) -> str:
         """The other sessions holding locks on the store's tables or its migration lock, as a phrase naming each
@@ -456,6 +540,7 @@ class PostgisStore(Store):
 
     def close(self) -> None:
         """Close the connection to PostgreSQL."""
+        self._watch.close()
         self._pg.close()
 
     @contextmanager
@@ -469,12 +554,17 @@ class PostgisStore(Store):
                 raise self._failed("write to", exc) from exc
         self._depth += 1
         try:
-            yield _Transaction(self._pg)
+            yield _Transaction(self._pg, self._watch)
         except BaseException as exc:
             self._depth -= 1
             if self._depth == 0:
                 if not self._pg.closed:
-                    self._pg.execute("ROLLBACK")
+                    try:
+                        self._pg.execute("ROLLBACK")
+                    except psycopg.OperationalError:  # the session ended meanwhile (said below): nothing to roll back
+                        pass
+                if isinstance(exc, psycopg.Error) and (stopped := self._stopped("write to", exc)):
+                    raise stopped from exc
                 if isinstance(exc, psycopg.errors.InsufficientPrivilege) and not self.read_only:
                     raise StoreError(f"{self.location}: cannot write to the PostGIS store: {self._denied(exc)}") from exc
                 if _cannot_write(psycopg, exc):
@@ -486,7 +576,7 @@ class PostgisStore(Store):
                 try:
                     self._pg.execute("COMMIT")
                 except psycopg.Error as exc:
-                    raise self._failed("write to", exc) from exc
+                    raise (self._stopped("write to", exc) or self._failed("write to", exc)) from exc
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -513,11 +603,32 @@ class PostgisStore(Store):
 
     @contextmanager
     def turn(self, key: str) -> Iterator[None]:
-        """A turn on ``key`` that other members' turns on it wait for: a transaction holding the advisory lock
-        :meth:`_lock` takes, which other members' writes do not wait for (they lock rows, not the store)."""
-        with self.transaction() as db:
-            self._lock(db, key)
+        """A turn on ``key`` that other members' turns on it wait for (up to the session's lock wait, the holder
+        named): the session's advisory lock on it (the key space of :meth:`_lock`), which other members' writes do
+        not wait for (they lock rows, not the store). Not a transaction: the step in it (``alerts check`` posting to
+        a webhook) may take long, and a session idle in a transaction that long was ended by a DBA's
+        ``idle_in_transaction_session_timeout`` (the event posted, not marked: posted again by the next run) and kept
+        VACUUM's horizon back meanwhile. Inside a transaction of this store: its lock, to that transaction's end."""
+        psycopg = _psycopg()
+        if self._depth:
+            with self.transaction() as db:
+                self._lock(db, key)
+                yield
+            return
+        self._watch.begin("take a turn on")
+        try:
+            self._pg.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+        except psycopg.Error as exc:
+            raise (self._stopped("take a turn on", exc) or self._failed("take a turn on", exc)) from exc
+        finally:
+            self._watch.end()
+        try:
             yield
+        finally:
+            try:
+                self._pg.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+            except psycopg.Error:  # the session ended (what stopped the turn is raised already): its locks went with it
+                pass
 
     def _lock_tables(self, db: Connection, tables: Iterable[str]) -> None:
         """``LOCK TABLE … IN EXCLUSIVE MODE``: other sessions' writes wait for this transaction, their reads do not."""
@@ -535,14 +646,19 @@ class PostgisStore(Store):
     def execute(self, sql: str, args: Iterable[Any] = ()) -> list[Any]:
         """:meth:`Store.execute` through psycopg (``?`` as ``%s``); a StoreError when the server cannot be read."""
         psycopg = _psycopg()
+        self._watch.begin("read" if not self._depth else "write to")
         try:
             return list(self._pg.execute(_to_pg(sql), tuple(args)).fetchall())
-        except psycopg.OperationalError as exc:
-            raise self._failed("read", exc) from exc
+        except (psycopg.OperationalError, psycopg.errors.IdleInTransactionSessionTimeout) as exc:
+            if self._depth and _limit(psycopg, exc):  # in a transaction: said once it is rolled back, as it ends
+                raise
+            raise (self._stopped("read", exc) or self._failed("read", exc)) from exc
         except psycopg.errors.InsufficientPrivilege as exc:
             if self._depth:  # in a transaction: rolled back, and said so, as it ends
                 raise
             raise StoreError(f"{self.location}: {self._denied(exc)}") from exc
+        finally:
+            self._watch.end()
 
     def columns(self, table: str) -> list[str]:
         """:meth:`Store.columns` from ``information_schema``, for a table of the current schema."""
@@ -569,11 +685,64 @@ class PostgisStore(Store):
         return tuple(PG_FEATURE_TABLES)
 
 
+def _limit(psycopg: Any, exc: BaseException) -> str | None:
+    """The server's limit that stopped a statement (``lock_timeout``, ``statement_timeout``,
+    ``idle_in_transaction_session_timeout``), or None when none did."""
+    errors = psycopg.errors
+    if isinstance(exc, errors.LockNotAvailable):
+        return "lock_timeout"
+    if isinstance(exc, errors.QueryCanceled) and "statement timeout" in str(exc):
+        return "statement_timeout"
+    if isinstance(exc, errors.IdleInTransactionSessionTimeout) or (
+        isinstance(exc, psycopg.Error) and "idle-in-transaction timeout" in str(exc)
+    ):
+        return "idle_in_transaction_session_timeout"
+    return None
+
+
 def _cannot_write(psycopg: Any, exc: BaseException) -> bool:
     """Whether a write failed because of where the store is (the server went away, a full disk, a read-only
     session, a role without the right to write), not what was written."""
     errors = psycopg.errors
     return isinstance(exc, (psycopg.OperationalError, errors.ReadOnlySqlTransaction, errors.InsufficientPrivilege))
+
+
+_TO_FREE = (
+    "end that session's transaction (COMMIT or ROLLBACK in it; in QGIS, save or discard the layer's edits), let the "
+    "other sitewatch command or the administrator's VACUUM FULL or LOCK TABLE finish, or have the database's "
+    "administrator end that session (`SELECT pg_terminate_backend(PID)`)"
+)
+"""What to do about another session's lock that keeps a command waiting."""
+
+
+DEAD_PEER_LIMITS = {"keepalives": "1", "keepalives_idle": "30", "keepalives_interval": "10", "keepalives_count": "3",
+                    "tcp_user_timeout": "60000"}  # fmt: skip
+"""libpq's TCP settings of a connection whose URL does not give its own: a connection cut without a word (a VPN or
+Wi-Fi dropped, a server's machine gone, a firewall forgetting the flow) is found dead within about a minute, and the
+command stops naming the server. Without them a statement sent and acknowledged waited for its answer for ever
+(no data in flight, nothing to time out); the server's own kernel answers the probes, so a long statement or a
+lock wait is not cut. (Unix sockets ignore them.)"""
+
+
+def _dead_peer_limits(url: str) -> dict[str, str]:
+    """:data:`DEAD_PEER_LIMITS` less those ``url`` sets itself."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        given = conninfo_to_dict(url)
+    except _psycopg().ProgrammingError:  # (refused, saying why, by connect)
+        return {}
+    return {k: v for k, v in DEAD_PEER_LIMITS.items() if k not in given}
+
+
+def _application_name() -> str:
+    """The name the server shows for this session (``pg_stat_activity.application_name``, and so in a colleague's
+    message naming who holds a lock): ``sitewatch`` and the command running (``sitewatch alerts check``). A URL's own
+    ``application_name`` wins."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    return ctx.command_path[:63] if ctx is not None and ctx.command_path.startswith("sitewatch") else "sitewatch"
 
 
 _PASSWORD_PLACES = (
@@ -593,12 +762,24 @@ def _connect_hint(exc: BaseException) -> str:
     if missing := re.search(r'database "([^"]+)" does not exist', text):
         db = missing.group(1)
         return (
-            f": make it on the server (`createdb {db}`, then `psql -d {db} -c 'CREATE EXTENSION postgis'`, see README, "
-            "A team store on PostGIS), or check the database's name in the URL"
+            f": check the database's name in the URL (the store setting in sitewatch.toml, or SITEWATCH_STORE; renamed or "
+            f"dropped on the server? `psql -l` lists its databases), or make it there (`createdb {db}`, then "
+            f"`psql -d {db} -c 'CREATE EXTENSION postgis'`, see README, A team store on PostGIS)"
         )
     if missing := re.search(r'role "([^"]+)" does not exist', text):
         return f": check the user in the URL, or have the server's administrator make the role (`createuser {missing.group(1)}`)"
+    if getattr(exc, "sqlstate", None) == "53300" or ("too many" in text and "connections" in text) or "too many clients" in text:
+        return f": {_FULL}"
     return ""
+
+
+_FULL = (
+    "the server lets no more sessions in (its max_connections, or the role's or the database's CONNECTION LIMIT, is "
+    "reached; `SELECT usename, application_name, state FROM pg_stat_activity` lists who holds them): a sitewatch "
+    "command holds one connection (`serve` one for each request it is answering, a Dask run's workers none); close "
+    "idle sessions or have the database's administrator raise the limit, then run the command again"
+)
+"""What to do when the server refuses another connection for want of room (SQLSTATE 53300)."""
 
 
 _UNREACHABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
@@ -612,9 +793,13 @@ def _unreachable(psycopg: Any, exc: BaseException) -> bool:
     or too busy for another connection, the connection lost midway): it passes, unlike a refusal that stays (a
     wrong password, database or role, which :func:`_connect_hint` names) or an error in what was asked (a query
     cancelled, a full disk)."""
-    if not isinstance(exc, psycopg.OperationalError) or _connect_hint(exc):
+    if not isinstance(exc, psycopg.OperationalError):
         return False
     state = getattr(exc, "sqlstate", None)
+    if state == "53300" or _connect_hint(exc).endswith(_FULL):  # no room for another session now: it passes
+        return True
+    if _connect_hint(exc):
+        return False
     # No SQLSTATE: libpq's own failure (no server on the socket, refused, timed out, the connection lost).
     return state is None or state.startswith("08") or state in _UNREACHABLE_STATES
 
@@ -624,6 +809,13 @@ def _gone(psycopg: Any, exc: BaseException) -> str:
     other errors."""
     if not isinstance(exc, psycopg.OperationalError):
         return ""
+    if getattr(exc, "sqlstate", None) == "57P01" or "administrator command" in str(exc):
+        # (A fast shutdown or restart says the same: the session was ended by the server, not lost on the way.)
+        return (
+            "; the server ended this session (restarted or shut down, or its administrator ended the session: "
+            "pg_terminate_backend, as before renaming or dropping the database); what was recorded before is kept: "
+            "once the server is back, run the command again (a rerun does not duplicate)"
+        )
     return (
         "; what was recorded before is kept: check that the server is up and reachable, then run the command "
         "again (a rerun does not duplicate)"

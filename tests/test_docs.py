@@ -160,3 +160,32 @@ def test_the_json_of_ingest_and_import_has_the_members_readme_lists(tmp_path: Pa
         listed = out["ingested" if command == "ingest" else "imported"]
         assert listed, out
         assert sorted(set(out) - named) == [] and sorted(set(listed[0]) - named) == [], command
+
+
+def _readme_yaml_blocks() -> list[Any]:
+    import yaml
+
+    return [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", README.read_text(encoding="utf-8"), re.S)]
+
+
+def test_the_readme_claims_and_alert_rules_are_ones_sitewatch_reads() -> None:
+    """README's claims file and alert rules load without a refusal against the demo's sites (the seed
+    story's, with their berths), and its claim is the shipped file's first, as README says: a field renamed
+    or a berth, kind or class changed in the code would leave readers copying a file that is refused."""
+    import yaml
+
+    from sitewatch.alert_rules import parse_rules
+    from sitewatch.claims_file import builtin_claims_path, check_against_sites, parse_claims
+    from sitewatch.sources.simulate import layout_site, load_scenario
+
+    scenario = load_scenario("seed-story")
+    sites = [layout_site(s, scenario.name) for s in scenario.sites]
+    blocks = _readme_yaml_blocks()
+    (claims_doc,) = [b for b in blocks if isinstance(b, dict) and "claims" in b]
+    (rules_doc,) = [b for b in blocks if isinstance(b, dict) and "rules" in b]
+    claims = check_against_sites(parse_claims(claims_doc, "README"), {s.id: s for s in sites})
+    assert claims.problems == () and len(claims.claims) == 1
+    shipped = yaml.safe_load(builtin_claims_path().read_text(encoding="utf-8"))
+    assert claims.claims[0].id == shipped["claims"][0]["id"]
+    rules, refused = parse_rules(rules_doc, sites, "README")
+    assert refused == [] and [r.id for r in rules] == [r["id"] for r in rules_doc["rules"]]

@@ -99,3 +99,93 @@ def test_readme_says_how_the_csv_exports_end_their_lines() -> None:
     text = README.read_text(encoding="utf-8")
     if features_to_csv([], ["id"]).endswith("\r\n"):
         assert "lines end CRLF" in text and "tr -d '\\r'" in text
+
+
+def test_readme_names_only_subcommands_that_exist() -> None:
+    """A backquoted `CMD SUB` names a subcommand of a group: the fuzz table fed "`ais import` CSV", a
+    command sitewatch never had (`ais` takes sites and `--ais FILE`), so a reader typing it got a site
+    named `import` refused."""
+    import click
+
+    from sitewatch.cli import main
+
+    ctx = click.Context(main)
+    top = set(main.list_commands(ctx))
+    groups = {n: c for n in top if isinstance(c := main.get_command(ctx, n), click.Group)}
+    subs = {s for g in groups.values() for s in g.list_commands(ctx)}
+    wrong = []
+    for first, second in re.findall(r"`(?:sitewatch )?([a-z][a-z-]*) ([a-z][a-z-]*)\b[^`]*`", README.read_text(encoding="utf-8")):
+        if first in groups and second not in groups[first].list_commands(ctx):
+            wrong.append(f"{first} {second}")
+        elif first in top and first not in groups and second in top | subs:
+            wrong.append(f"{first} {second}")
+    assert wrong == []
+
+
+def _readme_paragraph(start: str, end: str) -> str:
+    text = README.read_text(encoding="utf-8")
+    i = text.index(start)
+    return text[i:text.index(end, i)]
+
+
+def test_the_json_of_ingest_and_import_has_the_members_readme_lists(tmp_path: Path) -> None:
+    """Every member `ingest --json` and `import --json` print (and every member of one of their
+    observations) is named where README describes them: `unchanged`, the files `--new-only` left out,
+    was printed by both and named for neither `ingest`'s document nor as `import`'s list of paths."""
+    import json
+
+    import numpy as np
+    from affine import Affine
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+    from sitewatch.testing import site_utm_origin, tiny_site, workspace_with_sites, write_tiff
+
+    site = tiny_site()
+    ws = workspace_with_sites(tmp_path / "ws", site)
+    crs, x0, y0 = site_utm_origin(site)
+    data = np.random.default_rng(0).gamma(4.5, 0.01 / 4.5, (260, 220)).astype("float32")
+    image = write_tiff(tmp_path / "a.tif", data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0), descriptions=["VV"],
+                       tags={"SITEWATCH_ACQUIRED": "2024-10-17T09:30:00Z"})  # fmt: skip
+    documents = {
+        "ingest": _readme_paragraph("`--json` prints one document in `import --json`'s", "\n\n"),
+        "import": _readme_paragraph("- `sitewatch import PATH…", "\n- `sitewatch show"),
+    }
+    for command, args in (("ingest", ["ingest", site.id]), ("import", ["import"])):
+        res = CliRunner().invoke(main, [*args, str(image), "--workers", "1", "--json", "-w", str(ws.root)])
+        assert res.exit_code == 0, res.output
+        out = json.loads(res.stdout)
+        # import's observations are "as `ingest --json` lists `ingested`": named in ingest's paragraph
+        named = set(re.findall(r"`([a-z_]+)`", documents[command] + documents["ingest"] * (command == "import")))
+        listed = out["ingested" if command == "ingest" else "imported"]
+        assert listed, out
+        assert sorted(set(out) - named) == [] and sorted(set(listed[0]) - named) == [], command
+
+
+def _readme_yaml_blocks() -> list[Any]:
+    import yaml
+
+    return [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", README.read_text(encoding="utf-8"), re.S)]
+
+
+def test_the_readme_claims_and_alert_rules_are_ones_sitewatch_reads() -> None:
+    """README's claims file and alert rules load without a refusal against the demo's sites (the seed
+    story's, with their berths), and its claim is the shipped file's first, as README says: a field renamed
+    or a berth, kind or class changed in the code would leave readers copying a file that is refused."""
+    import yaml
+
+    from sitewatch.alert_rules import parse_rules
+    from sitewatch.claims_file import builtin_claims_path, check_against_sites, parse_claims
+    from sitewatch.sources.simulate import layout_site, load_scenario
+
+    scenario = load_scenario("seed-story")
+    sites = [layout_site(s, scenario.name) for s in scenario.sites]
+    blocks = _readme_yaml_blocks()
+    (claims_doc,) = [b for b in blocks if isinstance(b, dict) and "claims" in b]
+    (rules_doc,) = [b for b in blocks if isinstance(b, dict) and "rules" in b]
+    claims = check_against_sites(parse_claims(claims_doc, "README"), {s.id: s for s in sites})
+    assert claims.problems == () and len(claims.claims) == 1
+    shipped = yaml.safe_load(builtin_claims_path().read_text(encoding="utf-8"))
+    assert claims.claims[0].id == shipped["claims"][0]["id"]
+    rules, refused = parse_rules(rules_doc, sites, "README")
+    assert refused == [] and [r.id for r in rules] == [r["id"] for r in rules_doc["rules"]]

@@ -26,6 +26,7 @@ from .. import __version__
 from ..config import SETTINGS, WORKSPACE_ENV, unknown_env
 from ..errors import STALL_LOGGER
 from .options import OnceGroup
+from .whole_writes import whole_writes_to_standard_output
 
 if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
@@ -117,6 +118,7 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     image files outside a workspace. Last, the shell's completion of all of these.
     """
     _escape_what_the_output_cannot_encode()
+    whole_writes_to_standard_output(ctx)
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # A command waiting on something outside it says so even under -q: a cron job would look hung.

@@ -37,7 +37,7 @@ DATES = ("2024-10-01", "2024-10-04", "2024-10-07", "2024-10-10", "2024-10-13", "
 
 _STAGES = (
     "sites-import", "sites-reimport", "sites-import-kml", "sites-list", "sites-show", "sites-export", "complete",
-    "import", "observations", "detect", "detect-every", "detect-each", "timeline", "timeline-every", "links", "report",
+    "import", "observations", "detect", "detect-every", "detect-each", "timeline", "timeline-every", "change-every", "links", "report",
     "report-all", "export", "export-gpkg", "alerts", "serve",
 )  # fmt: skip
 """In the order a user runs them; each later stage reads what the earlier ones wrote."""
@@ -181,6 +181,9 @@ def _stage(name: str, ws: Path, n: int) -> dict[str, Any]:
     elif name == "timeline-every":  # `timeline` alone: every site with observations, in one process
         cli("timeline", "--json", str(out / "tl-every.json"))
         sizes["json bytes"] = (out / "tl-every.json").stat().st_size
+    elif name == "change-every":  # `change` alone: every site with observations, each date against the one before
+        cli("change", "--json", "--out", str(out / "changes.geojson"))
+        sizes["geojson bytes"] = (out / "changes.geojson").stat().st_size
     elif name == "links":
         cli("links", "--json")
     elif name == "report":  # every site with observations

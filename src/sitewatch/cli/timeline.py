@@ -72,7 +72,7 @@ SITE_FIELD = "{site}"
 """In an output file's name, each site's id: a file per site (``--chart charts/{site}.png``)."""
 
 
-def _per_site(path: str | Path | None, site_id: str) -> Path:
+def _per_site(path: str | Path, site_id: str) -> Path:
     return Path(str(path).replace(SITE_FIELD, site_id))
 
 

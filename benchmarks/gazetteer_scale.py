@@ -37,8 +37,8 @@ DATES = ("2024-10-01", "2024-10-04", "2024-10-07", "2024-10-10", "2024-10-13", "
 
 _STAGES = (
     "sites-import", "sites-reimport", "sites-import-kml", "sites-list", "sites-show", "sites-export", "complete",
-    "import", "observations", "detect", "detect-every", "detect-each", "timeline", "links", "report", "report-all", "export",
-    "alerts", "serve",
+    "import", "observations", "detect", "detect-every", "detect-each", "timeline", "timeline-every", "change-every", "links", "report",
+    "report-all", "export", "export-gpkg", "alerts", "serve",
 )  # fmt: skip
 """In the order a user runs them; each later stage reads what the earlier ones wrote."""
 
@@ -178,6 +178,12 @@ def _stage(name: str, ws: Path, n: int) -> dict[str, Any]:
     elif name == "timeline":
         for sid in _imaged(ws):
             cli("timeline", sid, "--json", str(out / "tl.json"))
+    elif name == "timeline-every":  # `timeline` alone: every site with observations, in one process
+        cli("timeline", "--json", str(out / "tl-every.json"))
+        sizes["json bytes"] = (out / "tl-every.json").stat().st_size
+    elif name == "change-every":  # `change` alone: every site with observations, each date against the one before
+        cli("change", "--json", "--out", str(out / "changes.geojson"))
+        sizes["geojson bytes"] = (out / "changes.geojson").stat().st_size
     elif name == "links":
         cli("links", "--json")
     elif name == "report":  # every site with observations
@@ -193,6 +199,9 @@ def _stage(name: str, ws: Path, n: int) -> dict[str, Any]:
     elif name == "export":
         cli("export", "--out", str(out / "detections.geojson"))
         sizes["geojson bytes"] = (out / "detections.geojson").stat().st_size
+    elif name == "export-gpkg":  # a standalone GeoPackage of every site and its detections
+        cli("export", "--out", str(out / "detections.gpkg"))
+        sizes["gpkg bytes"] = (out / "detections.gpkg").stat().st_size
     elif name == "alerts":
         cli("alerts", "check", "--rules", str(root / f"rules-{n}.yaml"), "--out", str(out / "alerts.jsonl"))
     elif name == "serve":
@@ -201,7 +210,7 @@ def _stage(name: str, ws: Path, n: int) -> dict[str, Any]:
         from sitewatch.web import create_app
 
         with TestClient(create_app(ws)) as client:
-            for path in ("/", "/api/sites", f"/sites/{first}", f"/api/sites/{first}", "/links"):
+            for path in ("/", "/api/sites", "/api/sites?limit=10000", f"/sites/{first}", f"/api/sites/{first}", "/links"):
                 r = client.get(path)
                 if r.status_code != 200:
                     raise SystemExit(f"GET {path}: {r.status_code}")

@@ -126,3 +126,48 @@ def test_names_that_look_like_rich_markup_are_printed_as_they_are(tmp_path: Path
     monkeypatch.setenv("FORCE_COLOR", "1")  # the bar renders as on a terminal
     with progress_bar(name) as progress:
         progress(1, 2, "[/i] item")  # rendered as text, not markup: no MarkupError
+
+
+def _port_list_table(rows: int, tab: bool = False) -> Table:
+    """A table as `sites list` makes of a port list: names in several scripts, an empty cell, a header wider than its cells."""
+    table = Table()
+    add_id_column(table, "id", [])
+    for header in ("name", "kind", "resolved", "berths", "centre (lat, lon)"):
+        table.add_column(header, overflow="fold")
+    names = ("Port Cornor", "Порт Мурманск", "横須賀港", "ميناء جدة", "Ñuñoa Bahía", "")
+    for i in range(rows):
+        name = names[i % len(names)] + ("\tquay" if tab and i == 3 else "")
+        table.add_row(f"wpi-{10000 + 17 * i}", name, "port", "yes" if i % 7 else "NO", str(i % 3), f"{i / 100:.4f}, {-i / 50:.4f}")
+    return table
+
+
+@pytest.mark.parametrize("tab", [False, True])
+def test_a_long_table_is_printed_as_rich_prints_it(capsys: pytest.CaptureFixture[str], tab: bool) -> None:
+    """The rows of a table whose cells fit on a line are written without rich's layout of each cell: the same bytes."""
+    from rich.console import Console
+
+    print_table(_port_list_table(300, tab), width=120)
+    ours = capsys.readouterr().out
+    reference = _port_list_table(300, tab)
+    for column in reference.columns:
+        column.overflow, column.no_wrap = "fold", False
+    Console(width=120, markup=False).print(reference)
+    assert ours == capsys.readouterr().out
+    assert len(ours.splitlines()) == (305 if tab else 304)  # rich's own, a tab widening its cell past the width
+
+
+def test_a_long_table_is_not_laid_out_cell_by_cell(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sites list` of 4,000 sites took 2.5 s of CPU, nearly all of it rich rendering each of its 24,000 cells (about
+    1 ms a row); a table whose cells fit on a line has its header and one row rendered by rich, whatever its length."""
+    from rich.console import Console
+
+    rendered = []
+    real = Console.render_lines
+
+    def counted(self: Console, *args: object, **kwargs: object) -> object:
+        rendered.append(1)
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Console, "render_lines", counted)
+    print_table(_port_list_table(2000), width=120)
+    assert len(capsys.readouterr().out.splitlines()) == 2004 and len(rendered) < 50

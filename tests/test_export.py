@@ -251,6 +251,34 @@ def test_geopackage_has_the_detections_and_their_sites_and_gdal_reads_it(ws: Wor
     assert len(raw.read(out, layer="sites")[2]) == 1
 
 
+def test_geopackage_export_reads_the_store_once(ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`export --format gpkg` chose the detections twice (once for its count and message, once for the file) and read
+    every site twice (once for the ids): each read is now made once, and the file holds what it held."""
+    from sitewatch.store.sqlite import Store
+
+    calls: dict[str, list[Any]] = {"observations": [], "detections": [], "sites": []}
+    for name in calls:
+        real = getattr(Store, name)
+
+        def counted(self: Store, *args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            calls[_name].append(args or kwargs.get("site_id"))
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(Store, name, counted)
+    out = tmp_path / "d.gpkg"
+    assert run(ws, "--out", str(out)).exit_code == 0
+    assert calls["observations"] == [("dunai",)] and calls["detections"] == ["dunai"] and len(calls["sites"]) == 1
+    with closing(sqlite3.connect(out)) as db:
+        assert db.execute("SELECT count(*) FROM detections").fetchone()[0] == len(stored(ws))
+        assert [r[0] for r in db.execute("SELECT site_id FROM sites ORDER BY site_id")] == ["dunai", "other"]
+    for v in calls.values():
+        v.clear()
+    assert run(ws, "other", "dunai", "--out", str(out)).exit_code == 0
+    assert sorted(calls["observations"]) == [("dunai",), ("other",)] and calls["sites"] == []  # the two named, read alone
+    with closing(sqlite3.connect(out)) as db:
+        assert [r[0] for r in db.execute("SELECT site_id FROM sites")] == ["dunai", "other"]
+
+
 def test_format_from_the_suffix_or_refused(ws: Workspace, tmp_path: Path) -> None:
     res = run(ws, "--out", str(tmp_path / "d.shp"))
     assert res.exit_code == 1 and "cannot write .shp" in res.output and "--format" in res.output

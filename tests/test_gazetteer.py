@@ -6,6 +6,8 @@ check the behaviour that keeps them: one answer about many sites, not one per si
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from pathlib import Path
@@ -193,6 +195,41 @@ def test_dashboard_lists_thousands_of_sites_a_page_at_a_time(tmp_path: Path, mon
     assert web_app.sites_on_page([{"id": "a", "observations": 0}], None) == ([{"id": "a", "observations": 0}], None)
 
 
+def test_the_api_lists_a_port_list_a_page_at_a_time(tmp_path: Path) -> None:
+    """`/api/sites` sent every site in one answer (624 kB at 4,000 sites): it pages as OGC API Features and STAC
+    API do, `limit` and `offset`, with the figures and a `next` link a client follows until there is none."""
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from sitewatch.web import create_app
+
+    ws = workspace_with_sites(tmp_path / "ws", *_ports(450))
+    with ws.store() as store:
+        ids = [s.id for s in store.sites()]
+    with TestClient(create_app(ws.root)) as client:
+        first = client.get("/api/sites").json()
+        assert (first["numberMatched"], first["numberReturned"], len(first["sites"])) == (450, 200, 200)
+        assert [s["id"] for s in first["sites"]] == ids[:200]  # by id, as the answer was
+        assert {ln["rel"] for ln in first["links"]} == {"self", "next"}
+        seen, url, pages = [], "/api/sites", 0
+        while url:  # what a script does: follow `next`
+            page = client.get(url).json()
+            seen += [s["id"] for s in page["sites"]]
+            url = next((ln["href"] for ln in page["links"] if ln["rel"] == "next"), None)
+            pages += 1
+        assert seen == ids and pages == 3
+        last = client.get("/api/sites", params={"limit": 100, "offset": 400}).json()
+        assert last["numberReturned"] == 50 and [ln["rel"] for ln in last["links"]] == ["self", "prev"]
+        assert next(ln["href"] for ln in last["links"] if ln["rel"] == "prev") == "/api/sites?limit=100&offset=300"
+        assert client.get("/api/sites", params={"limit": 10_000}).json()["numberReturned"] == 450  # all at once
+        past = client.get("/api/sites", params={"offset": 999}).json()
+        assert past["sites"] == [] and past["numberMatched"] == 450
+        assert client.get("/api/sites", params={"offset": "9" * 40, "limit": "9" * 40}).json()["sites"] == []
+        for name, bad in (("limit", "0"), ("limit", "x"), ("offset", "-1"), ("offset", "1e3"), ("limit", "²")):
+            r = client.get("/api/sites", params={name: bad})
+            assert r.status_code == 400 and f"refused {name}=" in r.json()["detail"], (name, bad)
+
+
 def test_a_port_list_without_ids_or_names_imports_again_onto_the_same_sites(tmp_path: Path) -> None:
     # WPI's own field names (PORT_NAME, INDEX_NO) are neither `name` nor `id`: every polygon is "site", "site-2"…
     ws = workspace_with_sites(tmp_path / "ws")
@@ -221,3 +258,77 @@ def test_a_port_list_without_ids_or_names_imports_again_onto_the_same_sites(tmp_
     with ws.store() as store:
         after = {s.id: s.geometry.wkb for s in store.sites()}
     assert len(after) == 301 and all(after[k] == v for k, v in first.items())  # none moved onto another's id
+
+
+def _imaged_twice(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A workspace of 40 ports and two piers, two SAR images of each pier (a bright block in the second)."""
+    north, south = tiny_site("north"), tiny_site("south", lat=41.0)
+    ws = workspace_with_sites(tmp_path / "ws", *_ports(40), north, south)
+    for site in (north, south):
+        crs, x0, y0 = site_utm_origin(site)
+        for day, level in (("20241015", 0.05), ("20241018", 0.05)):
+            pixels = np.full((1, 300, 300), level, np.float32)
+            if day == "20241018":
+                pixels[0, 100:160, 100:160] = 2.0  # something built
+            image = write_tiff(tmp_path / f"{site.id}_{day}.tif", pixels, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0))
+            res = CliRunner().invoke(main, ["import", str(image), "--sensor", "sar", "--workers", "1", "-w", str(ws.root)])
+            assert res.exit_code == 0, res.output
+    return ws
+
+
+def test_timeline_of_every_site_or_of_several(tmp_path: Path) -> None:
+    """`timeline` took one site: a port list's user looped over the sites, a process each. Now none is every site with
+    observations, several are those; one site's outputs are as they were."""
+    ws = _imaged_twice(tmp_path)
+    runner = CliRunner()
+    w = ["-w", str(ws.root)]
+    assert runner.invoke(main, ["detect", "--workers", "1", *w]).exit_code == 0
+    one = runner.invoke(main, ["timeline", "south", "--json", "-", *w])
+    assert one.exit_code == 0, one.output
+    assert json.loads(one.stdout)["site_id"] == "south"  # one site: its timeline, as before
+    every = runner.invoke(main, ["timeline", "--json", "-", *w])
+    assert every.exit_code == 0, every.output
+    sites = json.loads(every.stdout)["sites"]
+    assert [s["site_id"] for s in sites] == ["north", "south"] and sites[1] == json.loads(one.stdout)
+    text = runner.invoke(main, ["timeline", "south", "north", *w])
+    assert text.exit_code == 0 and text.output.index("== south ==") < text.output.index("== north ==")
+    assert "2024-10-15" in text.output and "wpi-" not in text.output
+    out = tmp_path / "out"
+    out.mkdir()
+    res = runner.invoke(main, ["timeline", "--csv", str(out / "all.csv"), "--json", str(out / "{site}.json"),
+                               "--chart", str(out / "{site}.png"), *w])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir()) == ["all.csv", "north.json", "north.png", "south.json", "south.png"]
+    rows = list(csv.DictReader(io.StringIO((out / "all.csv").read_text(encoding="utf-8"))))
+    assert [r["site_id"] for r in rows] == ["north", "north", "south", "south"]  # one header, every site's rows
+    assert json.loads((out / "south.json").read_text(encoding="utf-8")) == json.loads(one.stdout)
+    refused = runner.invoke(main, ["timeline", "--chart", str(out / "all.png"), *w])
+    assert refused.exit_code == 2 and "{site}" in refused.output
+    unknown = runner.invoke(main, ["timeline", "north", "wpi-1000x", "--json", str(out / "x.json"), *w])
+    assert unknown.exit_code == 1 and "no site 'wpi-1000x'" in unknown.output and not (out / "x.json").exists()
+
+
+def test_change_at_every_site_or_at_several(tmp_path: Path) -> None:
+    """`change` took one site, as `timeline`: now none is every site with observations, several are those; one
+    site's --json is as it was."""
+    ws = _imaged_twice(tmp_path)
+    runner = CliRunner()
+    w = ["-w", str(ws.root)]
+    every = runner.invoke(main, ["change", "--json", "--out", str(tmp_path / "all.geojson"), *w])
+    assert every.exit_code == 0, every.output
+    sites = json.loads(every.stdout)["sites"]
+    assert [s["site"] for s in sites] == ["north", "south"] and [len(s["pairs"]) for s in sites] == [1, 1]
+    assert all(s["errors"] == [] and s["pairs"][0]["appeared"] >= 1 for s in sites)  # the block built in each
+    regions = json.loads((tmp_path / "all.geojson").read_text(encoding="utf-8"))["features"]
+    assert {f["properties"]["site_id"] for f in regions} == {"north", "south"}
+    one = runner.invoke(main, ["change", "south", "--json", *w])
+    assert one.exit_code == 0 and json.loads(one.stdout)["site"] == "south"  # one site: its object, as before
+    assert json.loads(one.stdout)["pairs"][0]["appeared"] == sites[1]["pairs"][0]["appeared"]
+    text = runner.invoke(main, ["change", "south", "north", *w])
+    assert text.exit_code == 0 and [line.split()[0] for line in text.output.splitlines() if not line.startswith("note: ")] == ["south", "north"]
+    with ws.store() as store:  # a rerun replaces each pair's regions: as many rows as one run made
+        assert store.execute("SELECT count(*) FROM change_pairs")[0][0] == 2
+    refused = runner.invoke(main, ["change", "--before", "2024-10-15", *w])
+    assert refused.exit_code == 2 and "one SITE" in refused.output
+    unknown = runner.invoke(main, ["change", "north", "wpi-1000x", *w])
+    assert unknown.exit_code == 1 and "no site 'wpi-1000x'" in unknown.output and "north 2024" not in unknown.output

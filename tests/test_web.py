@@ -240,7 +240,7 @@ def test_observation_known_by_its_date_alone_says_time_unknown(ws: Workspace, cl
 def test_api_sites_matches_the_store(ws: Workspace, client: TestClient) -> None:
     with ws.store() as st:
         sites, observations, detections = st.sites(), st.observations(), st.detections()
-    got = client.get("/api/sites").json()
+    got = client.get("/api/sites").json()["sites"]
     assert [s["id"] for s in got] == [s.id for s in sites]
     (dunai,) = got
     days = sorted(o.scene.acquired.date().isoformat() for o in observations)

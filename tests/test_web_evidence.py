@@ -174,7 +174,7 @@ def test_every_api_answer_is_what_the_doc_declares(ws: Workspace, client: TestCl
         sites = [s.id for s in st.sites()]
     pair_id = f"{pair.before_id}..{pair.after_id}"
     declared: dict[str, Any] = {
-        "/api/sites": list[schemas.SiteSummary],
+        "/api/sites": schemas.SitesPage,
         **{f"/api/sites/{s}": schemas.SiteDetail for s in sites},
         **{f"/api/sites/{s}/detections": schemas.FeatureCollection for s in sites},
         **{f"/api/sites/{s}/changes": list[schemas.ChangePairSummary] for s in sites},

@@ -1,14 +1,21 @@
-"""``sitewatch change SITE``: where a site changed between pairs of its observations."""
+"""``sitewatch change [SITE]...``: where sites changed between pairs of their observations (default: every site with observations)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ..change.optical import COVER_CLASSES
-from ..change_stage import changes_to_geojson, choose_pairs, outcome_summary, run_changes
+from ..change_stage import (
+    PairOutcome,
+    changes_to_geojson,
+    choose_pairs,
+    outcome_summary,
+    run_changes,
+)
 from ..workspace import open_workspace
 from .completers import complete_observation_ids, complete_site_ids
 from .options import (
@@ -22,7 +29,7 @@ from .options import (
 )
 
 
-def _check_geojson_out(out_path: Path | None, site_id: str) -> None:
+def _check_geojson_out(out_path: Path | None, site_id: str = "SITE") -> None:
     """``--out`` must be a GeoJSON file; another suffix is refused (exit 2) before anything runs: GeoJSON
     text in a ``.kml`` or ``.gpkg`` is a file Google Earth or QGIS cannot open."""
     if out_path is not None and out_path.suffix.lower() not in (".geojson", ".json"):
@@ -32,8 +39,8 @@ def _check_geojson_out(out_path: Path | None, site_id: str) -> None:
         )  # fmt: skip
 
 
-@click.command("change", cls=OnceCommand, short_help="Find where a site changed between two of its observations.")
-@click.argument("site_id", shell_complete=complete_site_ids)
+@click.command("change", cls=OnceCommand, short_help="Find where sites changed between pairs of their observations.")
+@click.argument("site_ids", nargs=-1, metavar="[SITE]...", shell_complete=complete_site_ids)
 @click.option("--before", "before", metavar="OBS_ID|DATE", shell_complete=complete_observation_ids, help="The earlier observation, by id or UTC date.")
 @click.option("--after", "after", metavar="OBS_ID|DATE", shell_complete=complete_observation_ids, help="The later observation, by id or UTC date.")
 @min_area_option
@@ -51,10 +58,11 @@ def _check_geojson_out(out_path: Path | None, site_id: str) -> None:
 @json_option
 @handle_errors
 def command(
-    site_id: str, before: str | None, after: str | None, min_area_m2: float, cover_classes: int, learned: bool, with_detections: bool,
+    site_ids: tuple[str, ...], before: str | None, after: str | None, min_area_m2: float, cover_classes: int, learned: bool, with_detections: bool,
     out_path: Path | None, workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
-    """Regions of SITE_ID that appeared, disappeared or altered between two observations.
+    """Regions of each SITE that appeared, disappeared or altered between two observations
+    (default: every site with observations; --before/--after with one SITE only).
 
     Without --before/--after, each usable observation is compared with the previous
     one of the same sensor and grid; of several on one UTC date, the one that shows
@@ -63,45 +71,73 @@ def command(
     of the comparison (ships come and go; the ground is what is compared) unless
     --with-detections.
 
+    Several sites (or none: every site with observations) are compared in turn, in one
+    process; --json then prints {"sites": [{"site": ID, "pairs": ...}, ...]} and --out
+    holds every site's regions.
+
     Exit code 0 when every pair was compared, 3 when some could not be (an
     archived image missing or unreadable: each is named), 1 when none could.
     """
-    _check_geojson_out(out_path, site_id)
+    ids = list(dict.fromkeys(site_ids))
+    _check_geojson_out(out_path, ids[0] if len(ids) == 1 else "SITE")
+    if len(ids) != 1 and (before or after):
+        raise click.UsageError("--before and --after choose one site's pair: name that one SITE")
     ws = open_workspace(workspace)
+    outcomes: list[PairOutcome] = []
+    results: list[dict[str, Any]] = []
     with ws.store() as store:
-        site = store.get_site(site_id)
-        pairs, notes = choose_pairs(store.observations(site_id), site_id, before, after)
-        outcomes, errors = run_changes(store, ws.root, site, pairs, min_area_m2=min_area_m2, with_detections=with_detections,
+        if len(ids) != 1:
+            if ids:
+                known = {r[0] for r in store.execute("SELECT site_id FROM sites")}  # ids alone: no area read
+                for sid in ids:
+                    if sid not in known:
+                        store.get_site(sid)  # the error naming it (and the nearest ids), before any site is compared
+            else:
+                ids = store.imaged_site_ids()
+        for site_id in ids:
+            site = store.get_site(site_id)
+            pairs, notes = choose_pairs(store.observations(site_id), site_id, before, after)
+            done, errors = run_changes(store, ws.root, site, pairs, min_area_m2=min_area_m2, with_detections=with_detections,
                                        cover_classes=cover_classes, learned=learned, selection={"before": before, "after": after})
-        rows = [outcome_summary(o) for o in outcomes]
-        notes += [n for o in outcomes for n in o.notes]
-        notes = list(dict.fromkeys(notes))  # an observation in two pairs is named once
+            outcomes += done
+            notes += [n for o in done for n in o.notes]
+            notes = list(dict.fromkeys(notes))  # an observation in two pairs is named once
+            results.append({"site": site_id, "pairs": [outcome_summary(o) for o in done], "notes": notes, "errors": errors})
     if out_path is not None:
         from ..report.exports import write_text_atomic
 
         write_text_atomic(out_path, changes_to_geojson(outcomes))
     if as_json:
-        click.echo(json.dumps({"site": site_id, "pairs": rows, "notes": notes, "errors": errors}, indent=1))
-    else:
-        if any(r["simulated"] for r in rows):
-            click.echo("Simulated imagery.")
-        if not rows and not errors:
-            click.echo(f"{site_id}: no pair of observations of one sensor and grid to compare")
-        for r in rows:
-            masked = (f", {r['detections_masked']} detections left out ({float(r['masked_m2']):,.0f} m²)"  # type: ignore[arg-type]
-                      if r["detections_masked"] else "")  # fmt: skip
-            click.echo(
-                f"{r['site']} {str(r['before_acquired'])[:10]} -> {str(r['after_acquired'])[:10]} {r['sensor']}: "
-                f"compared {100 * float(r['compared_fraction']):.0f}% of the site, {r['appeared']} appeared, "  # type: ignore[arg-type]
-                f"{r['disappeared']} disappeared, {r['altered']} altered, {float(r['area_m2']):,.0f} m²{masked}"  # type: ignore[arg-type]
-                f"  ({r['before']} -> {r['after']})"
-            )
-        for note in notes:
-            click.echo(f"note: {note}")
+        click.echo(json.dumps(results[0] if len(site_ids) == 1 else {"sites": results}, indent=1))
+    elif not results:
+        click.echo("no site has observations: bring imagery in with `sitewatch fetch`, `ingest` or `import`")
+    elif any(r["simulated"] for result in results for r in result["pairs"]):
+        click.echo("Simulated imagery.")
+    for result in [] if as_json else results:
+        _print_site(result)
     if out_path is not None:
         click.echo(f"wrote {out_path}", err=as_json)
+    errors = [e for result in results for e in result["errors"]]
     for err in errors:  # with --json too: standard output may be a script's, this is the user's
         click.echo(f"error: {err}", err=True)
     if errors:
         # As detect: 3 when some pairs could not be compared (each named above), 1 when none could.
-        raise SystemExit(3 if rows else 1)
+        raise SystemExit(3 if any(result["pairs"] for result in results) else 1)
+
+
+def _print_site(result: dict[str, Any]) -> None:
+    """One site's pairs and notes, a line each."""
+    site_id, rows, notes, errors = result["site"], result["pairs"], result["notes"], result["errors"]
+    if not rows and not errors:
+        click.echo(f"{site_id}: no pair of observations of one sensor and grid to compare")
+    for r in rows:
+        masked = (f", {r['detections_masked']} detections left out ({float(r['masked_m2']):,.0f} m²)"
+                  if r["detections_masked"] else "")  # fmt: skip
+        click.echo(
+            f"{r['site']} {str(r['before_acquired'])[:10]} -> {str(r['after_acquired'])[:10]} {r['sensor']}: "
+            f"compared {100 * float(r['compared_fraction']):.0f}% of the site, {r['appeared']} appeared, "
+            f"{r['disappeared']} disappeared, {r['altered']} altered, {float(r['area_m2']):,.0f} m²{masked}"
+            f"  ({r['before']} -> {r['after']})"
+        )
+    for note in notes:
+        click.echo(f"note: {note}")

@@ -84,19 +84,25 @@ def complete_observation_ids(ctx: click.Context, param: click.Parameter, incompl
     """``shell_complete`` of an OBSERVATION_ID argument or option: the workspace's observation ids (SITE/ITEM);
     after a command's SITE_ID (``change SITE --before``), that site's alone."""
     items = _items(ctx, param, "observation", incomplete)
-    site = ctx.params.get("site_id")
+    site = _one_site(ctx.params)
     given = ctx.meta.get(COMPLETED_ARGS)
     if site is None and given:
         # Completing an option's value (`change SITE --before <Tab>`), click's parse stopped at that option,
         # which awaits the value, before reading SITE: read the words before it alone.
         try:
             with ctx.command.make_context(ctx.info_name, given[:-1], parent=ctx.parent, resilient_parsing=True) as again:
-                site = again.params.get("site_id")
+                site = _one_site(again.params)
         except Exception:  # noqa: BLE001 - a Tab prints no error: then every site's observations
             site = None
     if isinstance(site, str) and site:
         items = [i for i in items if i.value.startswith(f"{site}/")]
     return items
+
+
+def _one_site(params: dict[str, Any]) -> Any:
+    """The SITE a command was given: its SITE_ID, or the one SITE of a command that takes several (``change``)."""
+    several = params.get("site_ids")
+    return several[0] if isinstance(several, tuple) and len(several) == 1 else params.get("site_id")
 
 
 def _items(ctx: click.Context, param: click.Parameter, kind: str, incomplete: str) -> list[CompletionItem]:

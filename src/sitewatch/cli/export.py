@@ -21,7 +21,7 @@ from ..report.change_exports import (
     write_changes_gpkg,
 )
 from ..report.detection_exports import detections_to_csv, detections_to_kml, write_detections_gpkg
-from ..report.exports import detections_to_geojson, write_text_atomic
+from ..report.exports import detections_feature_collection, select_detections, write_text_atomic
 from ..share import SHARED_NOTE, shared_paths
 from ..store import Store
 from ..store.changes import change_pairs
@@ -136,9 +136,11 @@ def command(
                                            min_area_m2=min_area_m2 or 0.0)  # fmt: skip
         else:
             only = None if kind == "all" else kind
-            fc = detections_to_geojson(store, sites, start=start, end=end, kind=only)
+            # Read once: the GeoPackage is written from the same selection the count and message come from.
+            selected = select_detections(store, sites, start=start, end=end, kind=only)
+            fc = detections_feature_collection(selected)
             if fmt == "gpkg":
-                write_detections_gpkg(store, path, sites, start=start, end=end, kind=only, share=sharing)
+                write_detections_gpkg(store, path, sites, start=start, end=end, kind=only, share=sharing, selected=selected)
     if sharing:
         for f in fc["features"]:
             f["properties"] = sharing.value(f["properties"])

@@ -1,17 +1,25 @@
-"""``sitewatch timeline SITE``: the occupancy timeline of one site."""
+"""``sitewatch timeline [SITE]...``: the occupancy timeline of each site named, or of every site with observations."""
 
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import date
 from pathlib import Path
 
 import click
 
-from ..analysis.occupancy import Timeline, load_timeline
+from ..analysis.occupancy import Timeline, TimelineParams, load_timeline
 from ..detection_state import warn_older_detections
-from ..report.exports import date_zone, timeline_to_csv, timeline_to_json, write_text_atomic
-from ..workspace import open_workspace
+from ..report.exports import (
+    TIMELINE_CSV_COLUMNS,
+    date_zone,
+    timeline_to_csv,
+    timeline_to_dict,
+    timeline_to_json,
+    write_text_atomic,
+)
+from ..workspace import Workspace, open_workspace
 from .completers import complete_site_ids
 from .options import (
     OnceCommand,
@@ -60,19 +68,27 @@ def _chart_file(ctx: click.Context, param: click.Parameter, value: Path | None) 
     return existing_folder(ctx, param, value)
 
 
-@click.command("timeline", cls=OnceCommand, short_help="Print a site's timeline: vessels, arrivals, departures.")
-@click.argument("site_id", shell_complete=complete_site_ids)
+SITE_FIELD = "{site}"
+"""In an output file's name, each site's id: a file per site (``--chart charts/{site}.png``)."""
+
+
+def _per_site(path: str | Path, site_id: str) -> Path:
+    return Path(str(path).replace(SITE_FIELD, site_id))
+
+
+@click.command("timeline", cls=OnceCommand, short_help="Print sites' timelines: vessels, arrivals, departures.")
+@click.argument("site_ids", nargs=-1, metavar="[SITE]...", shell_complete=complete_site_ids)
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, allow_dash=True), callback=existing_folder,
-              help="Write the rows as CSV ('-' for standard output).")
+              help="Write the rows as CSV ('-' for standard output; several sites: one CSV, or a file each with {site} in the name).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True), callback=existing_folder,
-              help="Write the timeline as JSON ('-' for standard output).")
+              help="Write the timeline as JSON ('-' for standard output; several sites: {\"sites\": [...]}, or a file each with {site}).")
 @click.option("--chart", "chart_path", type=click.Path(dir_okay=False, path_type=Path), callback=_chart_file,
-              help="Draw the timeline chart as PNG into a file.")
+              help="Draw the timeline chart as PNG into a file (several sites: {site} in the name, a file each).")
 @timeline_options()
 @workspace_option
 @handle_errors
 def command(
-    site_id: str,
+    site_ids: tuple[str, ...],
     csv_path: str | None,
     json_path: str | None,
     chart_path: Path | None,
@@ -85,10 +101,16 @@ def command(
     utc_offset: float,
     workspace: Path,
 ) -> None:
-    """Vessels present at SITE_ID on each usable date; arrivals, departures, presence days.
+    """Vessels present at each SITE on each usable date; arrivals, departures, presence days
+    (default: every site with observations).
 
     A date seen by several sensors is one date. Observation periods split at
     gaps longer than --gap-days; presence days are counted per period.
+
+    With one SITE the outputs are that site's. With several (or none: every site with
+    observations), the table gives each site in turn, --csv one CSV of every site's rows
+    (its site_id column tells them apart), --json {"sites": [TIMELINE, ...]}; {site} in a
+    file's name writes a file a site instead (--chart needs it).
     """
     if json_path == "-" and csv_path == "-":
         raise click.UsageError("--json - and --csv - both want standard output; send one of them to a file")
@@ -104,9 +126,19 @@ def command(
     )
     ws = open_workspace(workspace)
     refuse_workspace_file(ws, outputs)
+    ids = list(dict.fromkeys(site_ids))
+    if len(ids) != 1:
+        if chart_path is not None and SITE_FIELD not in str(chart_path):
+            raise click.UsageError(f"--chart draws one PNG a site: put {SITE_FIELD} in its name, e.g. --chart charts/{SITE_FIELD}.png")
+        _several(ws, ids, params, json_path, csv_path, chart_path, date_zone(utc_offset))
+        return
+    (site_id,) = ids
     with ws.store() as store:
         tl = load_timeline(store, site_id, params)
         warn_older_detections(store, [site_id])
+    # One site: {site} in a name is its id, as it would be among several.
+    json_path, csv_path = (None if p is None else p.replace(SITE_FIELD, site_id) for p in (json_path, csv_path))
+    chart_path = None if chart_path is None else _per_site(chart_path, site_id)
     to_stdout = "-" in (json_path, csv_path)  # then stdout holds that document alone; messages go to stderr
     # Files first: `timeline SITE --csv t.csv | head` closes standard output under the table.
     written: list[Path] = []
@@ -127,3 +159,63 @@ def command(
         _print(tl, date_zone(utc_offset))
     for path in written:
         click.echo(f"wrote {path}", err=to_stdout)
+
+
+def _several(ws: Workspace, ids: list[str], params: TimelineParams, json_path: str | None, csv_path: str | None,
+             chart_path: Path | None, zone: str) -> None:  # fmt: skip
+    """The timelines of ``ids`` (none: every site with observations), read first, then written: a site unknown
+    (named with the nearest ids) or unreadable stops the command before any file is written."""
+    with ws.store() as store:
+        if ids:
+            known = {r[0] for r in store.execute("SELECT site_id FROM sites")}  # ids alone: no area read
+            for sid in ids:
+                if sid not in known:
+                    store.get_site(sid)  # the error naming it (and the nearest ids)
+        else:
+            ids = store.imaged_site_ids()
+        timelines = [load_timeline(store, sid, params) for sid in ids]
+        warn_older_detections(store, ids)
+    to_stdout = "-" in (json_path, csv_path)
+    written: list[Path] = []
+    if json_path and json_path != "-":
+        if SITE_FIELD in json_path:
+            written += [write_text_atomic(_per_site(json_path, tl.site_id), timeline_to_json(tl)) for tl in timelines]
+        else:
+            written.append(write_text_atomic(Path(json_path), _sites_json(timelines)))
+    if csv_path and csv_path != "-":
+        if SITE_FIELD in csv_path:
+            written += [write_text_atomic(_per_site(csv_path, tl.site_id), timeline_to_csv(tl)) for tl in timelines]
+        else:
+            written.append(write_text_atomic(Path(csv_path), _sites_csv(timelines)))
+    if chart_path:
+        from ..report.charts import timeline_chart_png
+
+        for tl in timelines:
+            written.append(write_text_atomic(_per_site(chart_path, tl.site_id), timeline_chart_png(tl)))
+    if json_path == "-":
+        click.echo(_sites_json(timelines))
+    elif csv_path == "-":
+        click.echo(_sites_csv(timelines), nl=False)
+    elif not timelines:
+        click.echo("no site has observations: bring imagery in with `sitewatch fetch`, `ingest` or `import`")
+    else:
+        for k, tl in enumerate(timelines):
+            if k:
+                click.echo("")
+            click.echo(f"== {tl.site_id} ==")
+            _print(tl, zone)
+    for path in written:
+        click.echo(f"wrote {path}", err=to_stdout)
+
+
+def _sites_json(timelines: list[Timeline]) -> str:
+    """Several sites' timelines as one JSON document: ``{"sites": [TIMELINE, ...]}``, each as ``timeline --json``."""
+    return json.dumps({"sites": [timeline_to_dict(tl) for tl in timelines]}, indent=1)
+
+
+def _sites_csv(timelines: list[Timeline]) -> str:
+    """Several sites' rows as one CSV (its ``site_id`` column tells them apart): the header once."""
+    if not timelines:
+        return "\r\n".join([",".join(TIMELINE_CSV_COLUMNS), ""])
+    first, *others = (timeline_to_csv(tl) for tl in timelines)
+    return first + "".join(text.split("\r\n", 1)[1] for text in others)

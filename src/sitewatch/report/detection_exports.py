@@ -30,6 +30,7 @@ from .colours import KIND_CUES, OTHER_CUE
 from .exports import csv_cell, select_detections
 
 if TYPE_CHECKING:
+    from ..model import Detection, Observation
     from ..share import SharedPaths
     from ..store import Store
 
@@ -198,6 +199,7 @@ def write_detections_gpkg(
     end: datetime | None = None,
     kind: str | None = None,
     share: SharedPaths | None = None,
+    selected: list[tuple[Observation, list[Detection]]] | None = None,
 ) -> int:
     """Write a standalone GeoPackage of the chosen detections (as :func:`select_detections` chooses
     them) with their sites, observations and scenes; return how many detections it holds.
@@ -205,18 +207,22 @@ def write_detections_gpkg(
     It is a new database with the workspace's schema, written under a partial name and renamed
     over ``path`` once whole: a rerun replaces the file, and a failure leaves nothing behind. With
     ``share``, the observations' provenance, the scenes' files and the sites' coordinate sources name no
-    local path outside the workspace, and ``sitewatch_meta`` says so under ``paths``.
+    local path outside the workspace, and ``sitewatch_meta`` says so under ``paths``. ``selected``: what
+    :func:`select_detections` gave for these arguments, when the caller has it already (``sitewatch export``
+    makes its count and message from it): the store is then not read for them again.
     """
     from ..store import Store
 
-    selected = select_detections(store, site_ids, start=start, end=end, kind=kind)
-    sites = set(site_ids or [s.id for s in store.sites()])
+    if selected is None:
+        selected = select_detections(store, site_ids, start=start, end=end, kind=kind)
+    # The sites read once (every site's polygon, berths and water were read twice: once for their ids); the
+    # sites named, by id as store.sites() orders them, read alone rather than among thousands.
+    chosen = [store.get_site(sid) for sid in sorted(set(site_ids))] if site_ids else store.sites()
     # The footprints of the chosen sites' observations only, not of every site in the workspace.
-    footprints: dict[str, Any] = store.observation_footprints(sites)
+    footprints: dict[str, Any] = store.observation_footprints(s.id for s in chosen)
     with written_whole(path, (StoreError,)) as tmp, Store(tmp) as out, out.transaction():
-        for s in store.sites():
-            if s.id in sites:
-                out.put_site(share.site(s) if share else s)
+        for s in chosen:
+            out.put_site(share.site(s) if share else s)
         for o, dets in selected:
             out.put_observation(share.observation(o) if share else o, footprints.get(o.id))
             out.replace_detections(o, dets)

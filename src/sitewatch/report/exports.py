@@ -24,6 +24,7 @@ __all__ = [
     "timeline_to_csv",
     "timeline_to_json",
     "detections_to_geojson",
+    "detections_feature_collection",
     "detection_feature",
     "select_detections",
     "csv_cell",
@@ -161,10 +162,12 @@ def detections_to_geojson(
     observation's archived COG, relative to the workspace folder; ``simulated`` is true for a
     simulated scene, whose detections are no evidence about the real site.
     """
-    features = [
-        detection_feature(o, d) for o, dets in select_detections(store, site_ids, start=start, end=end, kind=kind) for d in dets
-    ]
-    return {"type": "FeatureCollection", "features": features}
+    return detections_feature_collection(select_detections(store, site_ids, start=start, end=end, kind=kind))
+
+
+def detections_feature_collection(selected: Sequence[tuple[Observation, Sequence[Detection]]]) -> dict[str, Any]:
+    """What :func:`select_detections` chose as :func:`detections_to_geojson`'s FeatureCollection."""
+    return {"type": "FeatureCollection", "features": [detection_feature(o, d) for o, dets in selected for d in dets]}
 
 
 def detection_feature(o: Observation, d: Detection) -> dict[str, Any]:

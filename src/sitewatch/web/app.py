@@ -57,6 +57,7 @@ from ..workspace import Workspace, open_workspace
 from . import data, schemas
 from .data import BadId, NotFound, check_id
 from .openapi import declare_errors
+from .paging import page_of
 from .pairs import SIDES, PairView, Side, load_pair, pair_detail
 from .quicklook import (
     QUICKLOOK_PX,
@@ -496,10 +497,14 @@ def _doc(model: Any) -> dict[str, Any]:
 
 
 def _add_api(app: FastAPI, dash: Dashboard) -> None:
-    @app.get("/api/sites", tags=["api"], summary="Every site with its counts and date range", **_doc(list[schemas.SiteSummary]))
-    def api_sites() -> list[dict[str, Any]]:
+    @app.get("/api/sites", tags=["api"], summary="The sites with their counts and date ranges, a page at a time (by id)",
+             description="`limit` sites (default 200) from `offset` (default 0), with `numberMatched` (every site), "
+                         "`numberReturned` and `links`: follow the `next` link until there is none.",
+             **_doc(schemas.SitesPage))  # fmt: skip
+    def api_sites(request: Request, limit: str | None = None, offset: str | None = None) -> dict[str, Any]:
         with dash.store() as store:
-            return data.site_summaries(store)
+            sites = data.site_summaries(store)
+        return page_of(sites, "sites", request.url, limit, offset)
 
     @app.get("/api/sites/{site_id:path}/timeline", tags=["api"], summary="The site's occupancy timeline, as `sitewatch timeline --json`")
     def api_timeline(site_id: str) -> dict[str, Any]:

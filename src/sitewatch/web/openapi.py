@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from .data import ID_PATTERNS
+from .paging import PAGING_PARAMETERS
 
 __all__ = ["ERROR_SCHEMA", "ERRORS", "ID_PARAMETERS", "RETRY_AFTER_HEADER", "declare_errors"]
 
@@ -27,15 +28,17 @@ ERROR_SCHEMA: dict[str, Any] = {
 }
 """Every error's body, as the app's handlers write it."""
 
-ERRORS: tuple[tuple[str, str, bool], ...] = (
-    ("400", "An id that reads as a path (`..`, `\\`, a control character, an empty part), refused before any lookup", True),
-    ("404", "No site, observation or change pair of that id in the workspace", True),
-    ("500", "An error the dashboard did not foresee; the server's log has the details", False),
+ERRORS: tuple[tuple[str, str, str | None], ...] = (
+    ("400", "An id that reads as a path (`..`, `\\`, a control character, an empty part), refused before any lookup; "
+            "a `limit` or `offset` that is not a whole number (`limit` from 1)", "any"),
+    ("404", "No site, observation or change pair of that id in the workspace", "path"),
+    ("500", "An error the dashboard did not foresee; the server's log has the details", None),
     ("503", "The workspace's data cannot be read: its PostGIS server stopped, restarting or refusing connections, or "
             "its GeoPackage locked by a stage writing it (these pass: `Retry-After` says when to try again); its "
-            "GeoPackage gone or damaged, or an AIS file given to `serve --ais` gone or unreadable", False),
+            "GeoPackage gone or damaged, or an AIS file given to `serve --ais` gone or unreadable", None),
 )
-"""(status, description, only on routes with a path parameter) of each error an API route may answer."""
+"""(status, description, on which routes) of each error an API route may answer: every one (None), those with
+a parameter (``any``: a path's id or a page's query) or with a path parameter (``path``: an id looked up)."""
 
 RETRY_AFTER_HEADER: dict[str, Any] = {
     "description": "Seconds to wait before asking again, on a 503 that passes (the PostGIS server restarting or "
@@ -67,10 +70,15 @@ def declare_errors(app: FastAPI) -> None:
                 for parameter in op.get("parameters", []):
                     if parameter["name"] in ID_PARAMETERS:
                         parameter["schema"]["pattern"] = ID_PARAMETERS[parameter["name"]]
+                    elif parameter["in"] == "query" and parameter["name"] in PAGING_PARAMETERS:
+                        # Taken as text by the route (a bad one is its 400, not FastAPI's 422); declared as what it must be.
+                        parameter["schema"] = dict(PAGING_PARAMETERS[parameter["name"]])
+                        parameter["description"] = parameter["schema"].pop("description")
                 if not path.startswith("/api/"):
                     continue
-                for status, description, with_id in ERRORS:
-                    if with_id and not op.get("parameters"):
+                where = {p["in"] for p in op.get("parameters", [])}
+                for status, description, needs in ERRORS:
+                    if (needs == "any" and not where) or (needs == "path" and "path" not in where):
                         continue
                     responses[status] = {"description": description, "content": ref}
                     if status == "503":

@@ -14,6 +14,8 @@ from pydantic import BaseModel, Field
 
 __all__ = [
     "SiteSummary",
+    "Link",
+    "SitesPage",
     "Berth",
     "ObservationRow",
     "SiteDetail",
@@ -41,6 +43,23 @@ class SiteSummary(BaseModel):
     first_date: str | None = Field(description="The first acquisition's date (YYYY-MM-DD); null without observations")
     last_date: str | None
     simulated: bool = Field(description="True when any of its images is simulated")
+
+
+class Link(BaseModel):
+    """A link of a paged answer, as OGC API Features and STAC API give them."""
+
+    rel: str = Field(description="self, next (the following page; absent on the last) or prev (the page before; absent on the first)")
+    href: str
+    type: str
+
+
+class SitesPage(BaseModel):
+    """A page of the sites (``/api/sites?limit=&offset=``), by id."""
+
+    sites: list[SiteSummary]
+    numberMatched: int = Field(description="Every site of the workspace")  # noqa: N815 (OGC API Features' name)
+    numberReturned: int = Field(description="The sites of this page")  # noqa: N815
+    links: list[Link]
 
 
 class Berth(BaseModel):

@@ -95,8 +95,12 @@ def _print_plain_rows(table: Any, console: Any, widest: list[int]) -> bool:
     from rich.table import Row
 
     columns = table.columns
-    cells = [col._cells for col in columns]
-    if (not table.rows or table.row_styles or table.show_lines or table.box is None
+    try:  # (rich's Column keeps its cells in a private field: a rich that renames it has rich print the table)
+        cells = [list(col._cells) for col in columns]
+        probe = [replace(col, _cells=[]) for col in columns[:1]]
+    except (AttributeError, TypeError):
+        return False
+    if (not probe or not table.rows or table.row_styles or table.show_lines or table.box is None
             or any(r.style is not None or r.end_section for r in table.rows)
             or any(c.justify != "left" for c in columns)
             or not all(type(v) is str and v.isprintable() for col in cells for v in col)):  # fmt: skip

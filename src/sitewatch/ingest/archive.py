@@ -32,7 +32,7 @@ from ..geo import to_lonlat_beside
 from ..model import Grid, Observation, SceneRef, Site, iso_utc, says_date_only
 from ..store import Store
 from ..workspace import Workspace
-from .grid import _grid_box, no_data_as_nan, site_mask, valid_pixels
+from .grid import _grid_box, no_data_as_nan, site_mask, too_small_for, valid_outline, valid_pixels
 from .identity import sha256_file
 
 __all__ = ["Archived", "NAMING_LOCK", "write_observation", "commit_archived", "remove_partials", "remove_sites_partials",
@@ -222,6 +222,8 @@ def archive_observation(
     inside = site_mask(site, grid)
     valid = valid_pixels(data, inside)
     n_inside = int(inside.sum())
+    if n_inside == 0:
+        raise too_small_for(site, grid)
     valid_fraction = float(valid.sum()) / n_inside if n_inside else 0.0
     if valid_fraction == 0.0:
         return None
@@ -242,6 +244,9 @@ def archive_observation(
         "simulated": scene.simulated,
         "bands": list(band_names),
     }
+    if valid_fraction < 1.0 and (outline := valid_outline(valid, grid)) is not None:
+        # Where this piece has data over the site (WKT, lon/lat): the pieces of one pass are judged on their union.
+        prov["valid_outline"] = to_lonlat_beside(outline, grid.crs, site.require_geometry().centroid.x).wkt
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with rasterio.open(

@@ -76,7 +76,7 @@ def write_scene(path: Path, crs: str, x0: float, y0: float, width: int, height: 
                 t = math.radians(heading)
                 u = (cc + 0.5 - c) * math.sin(t) - (rr + 0.5 - r) * math.cos(t)
                 v = (cc + 0.5 - c) * math.cos(t) + (rr + 0.5 - r) * math.sin(t)
-                hull = (np.abs(u) <= length / PX / 2) & (np.abs(v) <= max(beam / PX / 2, 0.5))
+                hull = (np.abs(u) <= length / PX / 2) & (np.abs(v) <= max(beam / PX / 2, 0.75))  # at least a pixel wide: a thinner diagonal line breaks in two
                 mean[rr[hull], cc[hull]] = SEA * 100
             dst.write((mean * rng.gamma(4.5, 1 / 4.5, mean.shape)).astype(np.float32), 1, window=Window(0, r0, width, h))
 

@@ -3,6 +3,7 @@ name; two frames of one pass, each half no data within its bounds, are judged on
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from pathlib import Path
@@ -173,3 +174,73 @@ def test_valid_outline_holds_every_valid_pixel(cells: int) -> None:
     xs, ys = grid.affine @ (cols + 0.5, rows + 0.5)
     assert shapely.contains_xy(outline.buffer(1e-6), xs, ys).all()
     assert valid_outline(np.zeros((3, 3), bool), grid) is None
+
+
+# -- a site smaller than the detectors' context --------------------------------------------------
+
+
+def test_detect_says_when_a_site_is_too_small_for_the_detectors(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # A 300 × 30 m pier with a 110 × 16 m hull along it, the image reaching 500 m beyond: the site's grid is the
+    # pier, so the clutter came from the pier's own pixels, the hull a sixth of them. It was found 28 m long and
+    # classed a harbour tug, silently; now detect says why such a site's vessels may be missed or measured short.
+    pier, crs, x0, y0 = _utm_site("pier", 300.0, 30.0)
+    data = sea_with_ships(np.random.default_rng(3), (103, 130), [(51.5, 65.0, 110.0, 16.0, 90.0)])
+    tif = write_tiff(tmp_path / "s1.tif", data, crs=crs, transform=Affine(RES, 0, x0 - 500, 0, -RES, y0 + 500),
+                     descriptions=["VV"], tags={"SITEWATCH_ACQUIRED": "2024-10-17T09:30:00Z", "SITEWATCH_IMPULSE_RESPONSE_M": "0"})  # fmt: skip
+    basin, _, _, _ = _utm_site("basin", 1000.0, 1000.0)
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(pier)
+        store.put_site(basin)
+    run = CliRunner()
+    for site in ("pier", "basin"):
+        assert run.invoke(main, ["ingest", site, str(tif), "-w", str(ws.root)]).exit_code == 0
+    with caplog.at_level(logging.WARNING, logger="sitewatch.detection"):
+        said = run.invoke(main, ["detect", "pier", "--workers", "1", "-w", str(ws.root)])
+    assert said.exit_code == 0, said.output
+    (note,) = [m for m in caplog.messages if "smaller than the detectors need" in m]
+    assert note.startswith("pier is 298 × 28 m, smaller than the detectors need (500 m a side)")
+    assert "give the berth as a berth of it" in note
+    # A site of 500 m or more a side is not told so.
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="sitewatch.detection"):
+        other = run.invoke(main, ["detect", "basin", "--workers", "1", "-w", str(ws.root)])
+    assert other.exit_code == 0 and not any("smaller than the detectors need" in m for m in caplog.messages)
+
+
+# -- a site of tens of kilometres in the report -------------------------------------------------
+
+
+def test_a_chip_of_a_site_wider_than_the_chip_reads_the_image_at_the_chip_s_size(tmp_path: Path) -> None:
+    # A 30 km site at 10 m: its overview chip (at most 960 px) read all 3,000 × 3,000 pixels as float64, and
+    # matplotlib copied them; at 100 km that was 7.5 GB for the report (benchmarks/site_sizes.py). Now at most
+    # twice the chip's side is read (from the COG's overviews), and the outlines still fall on the hulls.
+    from shapely.geometry import Point
+
+    from sitewatch.model import Detection
+    from sitewatch.report.charts import chip_figure
+    from sitewatch.report.html import OVERVIEW_CHIP_PX
+
+    side = 3000
+    site, crs, x0, y0 = _utm_site("strait", side * RES, side * RES)
+    rng = np.random.default_rng(0)
+    data = (0.02 * rng.gamma(4.5, 1 / 4.5, (side, side))).astype(np.float32)
+    data[2000:2003, 1000:1012] = 2.0  # a 120 m hull, 10 km from the west edge and 20 km from the north
+    tif = write_tiff(tmp_path / "s1.tif", data, crs=crs, transform=Affine(RES, 0, x0, 0, -RES, y0), descriptions=["VV"],
+                     tags={"SITEWATCH_ACQUIRED": "2024-10-17T09:30:00Z"})  # fmt: skip
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(site)
+        obs = ingest_file(ws, store, site, tif)
+    assert obs is not None and obs.grid.shape == (side, side)
+    hull = reproject_geometry(box(x0 + 10000, y0 - 20030, x0 + 10120, y0 - 20000), crs, "EPSG:4326")
+    det = Detection("strait/s1#000", obs.id, "vessel", hull, 120.0, 30.0, 90.0, 0.9, "test", "1")
+    fig = chip_figure(ws.root / obs.path, obs, [det], site.require_geometry(), margin_m=0, size_px=OVERVIEW_CHIP_PX)
+    assert fig is not None
+    shown = fig.axes[0].images[0].get_array()
+    assert max(shown.shape[:2]) <= 2 * OVERVIEW_CHIP_PX[1]
+    # The hull's outline (its casing and its line) drawn where the hull is in the pixels read.
+    f = max(shown.shape[:2]) / side
+    xs, ys = fig.axes[0].lines[0].get_data()
+    centre = Point(float(np.mean(xs[:-1])) + 0.5, float(np.mean(ys[:-1])) + 0.5)
+    assert centre.distance(Point(1006 * f, 2001.5 * f)) < 2

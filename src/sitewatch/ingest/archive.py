@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
+import shapely.wkt
 from numpy.typing import NDArray
 from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioError
@@ -246,7 +247,9 @@ def archive_observation(
     }
     if valid_fraction < 1.0 and (outline := valid_outline(valid, grid)) is not None:
         # Where this piece has data over the site (WKT, lon/lat): the pieces of one pass are judged on their union.
-        prov["valid_outline"] = to_lonlat_beside(outline, grid.crs, site.require_geometry().centroid.x).wkt
+        # (to 1e-7°, a centimetre: the cells it is drawn round are a 128th of the grid)
+        prov["valid_outline"] = shapely.wkt.dumps(to_lonlat_beside(outline, grid.crs, site.require_geometry().centroid.x),
+                                                  rounding_precision=7)  # fmt: skip
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with rasterio.open(

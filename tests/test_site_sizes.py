@@ -244,3 +244,27 @@ def test_a_chip_of_a_site_wider_than_the_chip_reads_the_image_at_the_chip_s_size
     xs, ys = fig.axes[0].lines[0].get_data()
     centre = Point(float(np.mean(xs[:-1])) + 0.5, float(np.mean(ys[:-1])) + 0.5)
     assert centre.distance(Point(1006 * f, 2001.5 * f)) < 2
+
+
+def test_fetch_refuses_a_sub_pixel_berth_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A catalogue's items cover the berth, at pixels larger than it: each was skipped "no valid pixel over
+    # the site", as if it had missed the berth.
+    import json
+
+    import test_stac_static as stac
+
+    delivery = stac.delivery.__wrapped__(tmp_path)  # type: ignore[attr-defined]
+    ws = init_workspace(tmp_path / "ws")
+    # Grids are snapped to whole pixels of the zone: 10 m pixel centres at 5 m past a multiple of 10, 20 m ones at
+    # 10 m past a multiple of 20. 16..24 m past a multiple of 20 holds neither.
+    x, y = math.floor((stac.X0 + 1500) / 20) * 20 + 16, math.floor((stac.Y1 - 1500) / 20) * 20 + 16
+    berth = Site(id="berth", name="berth", kind="port", geometry=reproject_geometry(box(x, y, x + 8, y + 5), stac.UTM, "EPSG:4326"))
+    with ws.store() as store:
+        store.put_site(berth)
+    res = CliRunner().invoke(main, ["fetch", "berth", "-w", str(ws.root), "--catalog", str(delivery), "--collection", "s2",
+                                    "--from", "2024-10-04", "--to", "2024-10-31", "--json"])  # fmt: skip
+    out = json.loads(res.stdout)
+    assert not out["observations"]
+    reasons = [r.get("reason") or r.get("error") or json.dumps(r) for r in out.get("failed", []) + out.get("skipped", [])]
+    assert reasons and not any("no valid pixel" in r for r in reasons), reasons
+    assert any("site 'berth' (8 × 5 m) is smaller than one" in r for r in reasons), reasons

@@ -50,7 +50,7 @@ from .files import write_text_atomic
 from .geo import recentred_past_180
 from .ingest.archive import remove_partials, write_observation
 from .ingest.cut import band_resampling
-from .ingest.grid import no_data_as_nan, site_grid, site_mask, valid_pixels
+from .ingest.grid import no_data_as_nan, site_grid, site_mask, too_small_for, valid_pixels
 from .model import Grid, Observation, SceneRef, Site
 from .sources.gcp import (
     across_antimeridian,
@@ -617,10 +617,13 @@ def measure_site_stats(
         try:
             profile = profile_for(cand.scene.collection, cand.item.get("properties") or {})
             grid = site_grid(site, profile.resolution_m)
-            stats, _, _ = _measure(reader, profile, cand.scene, grid, site_mask(site, grid))
+            inside = site_mask(site, grid)
+            if not inside.any():
+                raise too_small_for(site, grid)
+            stats, _, _ = _measure(reader, profile, cand.scene, grid, inside)
             table[_stats_key(site, cand.scene)] = asdict(stats)
             out.append(replace(cand, stats=stats))
-        except (CredentialError, ImageReadError, SourceError, KeyError) as exc:
+        except (CredentialError, ImageReadError, SourceError, InputError, KeyError) as exc:
             problems.append((cand.scene.item_id, str(exc)))
             out.append(cand)
         n += 1
@@ -708,6 +711,8 @@ def _fetch_one(
     props = item.get("properties") or {}
     grid = site_grid(site, profile.resolution_m)
     inside = site_mask(site, grid)
+    if not inside.any():
+        raise too_small_for(site, grid)  # not "no valid pixel": the item covers it, at pixels larger than the site
     asset_of = {
         band: next(k for k in keys if k in assets)
         for band, keys in profile.bands.items()

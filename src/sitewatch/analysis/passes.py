@@ -24,8 +24,8 @@ joining a pass when it is that close to one of its pieces.
 
 The **union's valid fraction** (:func:`pass_valid_fraction`) is a lower bound, from figures the
 store holds: the pieces' valid fractions summed, less what any two of them can share - the part
-of the site inside both their scene footprints (without the site's polygon, the smaller of the
-two when the footprints meet at all). Two slices that only touch add up; two overlapping tiles
+of the site inside both where they have data (the outline of its valid pixels ingest records, else the
+scene's footprint; without the site's polygon, the smaller of the two when those meet at all). Two slices that only touch add up; two overlapping tiles
 are never counted twice. Its cloud is the pieces' cloud weighted by their valid fractions.
 """
 
@@ -35,6 +35,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import shapely.wkt
 from shapely.errors import ShapelyError
 from shapely.geometry.base import BaseGeometry
 
@@ -92,10 +93,22 @@ def same_pass(a: Observation, b: Observation, pass_seconds: float) -> bool:
     return all(oa[k] == ob[k] for k in oa.keys() & ob.keys())
 
 
+def _data_footprint(obs: Observation) -> BaseGeometry | None:
+    """Where a piece has data: the outline ingest recorded of its valid pixels over the site (its
+    provenance's ``valid_outline``), else its scene's footprint, which takes in the scene's no-data too."""
+    outline = obs.provenance.get("valid_outline")
+    if isinstance(outline, str):
+        try:
+            return shapely.wkt.loads(outline)
+        except ShapelyError:
+            pass  # an outline that does not read is no evidence: the footprint stands
+    return obs.scene.footprint
+
+
 def _footprint_overlap(a: Observation, b: Observation, site: BaseGeometry | None) -> float:
     """Most of the site (0..1) that two pieces can both hold data for."""
     most = min(a.valid_fraction, b.valid_fraction)
-    fa, fb = a.scene.footprint, b.scene.footprint
+    fa, fb = _data_footprint(a), _data_footprint(b)
     if fa is None or fb is None:
         return most
     try:

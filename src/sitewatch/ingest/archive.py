@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
+import shapely.wkt
 from numpy.typing import NDArray
 from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioError
@@ -32,7 +33,7 @@ from ..geo import to_lonlat_beside
 from ..model import Grid, Observation, SceneRef, Site, iso_utc, says_date_only
 from ..store import Store
 from ..workspace import Workspace
-from .grid import _grid_box, no_data_as_nan, site_mask, valid_pixels
+from .grid import _grid_box, no_data_as_nan, site_mask, too_small_for, valid_outline, valid_pixels
 from .identity import sha256_file
 
 __all__ = ["Archived", "NAMING_LOCK", "write_observation", "commit_archived", "remove_partials", "remove_sites_partials",
@@ -222,6 +223,8 @@ def archive_observation(
     inside = site_mask(site, grid)
     valid = valid_pixels(data, inside)
     n_inside = int(inside.sum())
+    if n_inside == 0:
+        raise too_small_for(site, grid)
     valid_fraction = float(valid.sum()) / n_inside if n_inside else 0.0
     if valid_fraction == 0.0:
         return None
@@ -242,6 +245,11 @@ def archive_observation(
         "simulated": scene.simulated,
         "bands": list(band_names),
     }
+    if valid_fraction < 1.0 and (outline := valid_outline(valid, grid)) is not None:
+        # Where this piece has data over the site (WKT, lon/lat): the pieces of one pass are judged on their union.
+        # (to 1e-7°, a centimetre: the cells it is drawn round are a 128th of the grid)
+        prov["valid_outline"] = shapely.wkt.dumps(to_lonlat_beside(outline, grid.crs, site.require_geometry().centroid.x),
+                                                  rounding_precision=7)  # fmt: skip
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with rasterio.open(

@@ -16,12 +16,17 @@ from affine import Affine
 from numpy.typing import NDArray
 from rasterio.features import geometry_mask
 from shapely.geometry import box
+from shapely.geometry.base import BaseGeometry
 
 from ..errors import InputError
 from ..geo import reproject_geometry, utm_crs_for
 from ..model import Grid, Site
 
-__all__ = ["MAX_GRID_PIXELS", "site_grid", "site_mask", "no_data_as_nan", "valid_pixels"]
+__all__ = ["MAX_GRID_PIXELS", "site_grid", "site_mask", "too_small_for", "no_data_as_nan", "valid_pixels", "valid_outline",
+           "OUTLINE_CELLS"]
+
+OUTLINE_CELLS = 128
+"""Most cells a side of :func:`valid_outline`'s raster: its outline is at most a 128th of the grid off the data's."""
 
 MAX_GRID_PIXELS = 2**30
 """Most pixels a site's grid may have (32768 × 32768): a largest site (2° across) at 10 m fits; a file
@@ -57,6 +62,23 @@ def site_mask(site: Site, grid: Grid) -> NDArray[np.bool_]:
     return geometry_mask([geom], out_shape=grid.shape, transform=grid.affine, invert=True)
 
 
+def too_small_for(site: Site, grid: Grid) -> InputError:
+    """The error for a site no pixel centre of ``grid`` lies in: smaller than (or as thin as) one pixel.
+
+    Such a site would be "imaged" by the one pixel around it, a mixture of the berth, the quay and
+    the hull alongside, and its observations would hold no pixel to detect on: it is refused by
+    name, rather than skipped as if the image had missed it ("no valid pixel over the site").
+    """
+    minx, miny, maxx, maxy = reproject_geometry(site.require_geometry(), "EPSG:4326", grid.crs).bounds
+    px = min(abs(grid.affine.a), abs(grid.affine.e))
+    return InputError(
+        f"site {site.id!r} ({maxx - minx:.0f} × {maxy - miny:.0f} m) is smaller than one {px:g} m pixel of this image: "
+        "no pixel's centre lies in it, so nothing in it can be measured. Draw the site around the water a vessel "
+        f"there lies in (at least {2 * px:g} m across; a berth goes in as a berth line of that site: "
+        "`sites import` with role berth), or use finer imagery"
+    )
+
+
 # -- no data --------------------------------------------------------------------------------------
 
 
@@ -80,6 +102,32 @@ def valid_pixels(data: NDArray[np.floating], inside: NDArray[np.bool_]) -> NDArr
     """Pixels (of bands × rows × cols on a site's grid) inside the site with data in every band:
     the valid fraction's pixels (:func:`no_data_as_nan`'s rule)."""
     return np.all(np.isfinite(data), axis=0) & inside
+
+
+def valid_outline(valid: NDArray[np.bool_], grid: Grid) -> BaseGeometry | None:
+    """Where an observation has data, as a polygon in the grid's CRS that holds every valid pixel (an
+    outer bound: cells of up to 1/:data:`OUTLINE_CELLS` of the grid with any valid pixel); None when
+    there is none.
+
+    A scene's footprint (a file's bounds; the bounding box of a Sentinel-1 product's corners) takes in
+    its no-data too: two frames of one pass, a swath's edge half empty, seemed to share the whole site,
+    and their union was counted as the larger piece alone (:func:`sitewatch.analysis.passes.pass_valid_fraction`).
+    """
+    from rasterio.features import shapes
+    from shapely.geometry import shape
+    from shapely.ops import unary_union
+
+    if not valid.any():
+        return None
+    h, w = valid.shape
+    k = max(1, math.ceil(max(h, w) / OUTLINE_CELLS))
+    hc, wc = -(-h // k), -(-w // k)
+    padded = np.zeros((hc * k, wc * k), bool)
+    padded[:h, :w] = valid
+    cells = padded.reshape(hc, k, wc, k).any(axis=(1, 3))
+    t = grid.affine @ Affine.scale(k)
+    parts = [shape(g) for g, v in shapes(cells.astype(np.uint8), mask=cells, transform=t, connectivity=8) if v]
+    return unary_union(parts).simplify(0)
 
 
 def _grid_box(grid: Grid) -> Any:

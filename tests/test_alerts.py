@@ -680,6 +680,31 @@ def test_cli_check_prints_new_events_then_nothing_and_names_a_bad_rule(ws: tuple
     assert "    rests on dunai/dunai-2024-10-17 (2024-10-17 09:00 UTC); images archive/dunai/" in every.stdout, every.output
 
 
+def test_cli_check_reads_only_the_images_its_new_events_rest_on(ws: tuple[Path, Store], tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    # To cite each event's image with its time, a run read every observation of the sites with a new event:
+    # a daily run's one arrival at a port watched for five years read its 2,000 observations.
+    root, store = ws
+    for day in ("2024-10-01", "2024-10-02", "2024-10-03"):
+        o = _obs("dunai", day)
+        _put(store, o, [])
+    store.close()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n", encoding="utf-8")
+    reads: list[object] = []
+    real = Store.observations
+
+    def counting(self: Store, site_id: str | None = None, sensor: str | None = None) -> list[Observation]:
+        reads.append(site_id)
+        return real(self, site_id, sensor)
+
+    monkeypatch.setattr(Store, "observations", counting)
+    res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--rules", str(rules)])
+    assert res.exit_code == 0, res.output
+    assert "    rests on dunai/dunai-2024-10-17 (2024-10-17 09:00 UTC); images archive/dunai/" in res.stdout, res.output
+    assert reads == ["dunai"]  # the rules' evaluation's one read, not a second for the citations
+
+
 @pytest.mark.parametrize(("text", "words"), [
     ("rules:\n  - {id: ls, kind: arrival, sites: [dunai], description: 2024-13-01}\n", None),
     ("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\nrules: []\n", "key 'rules' given twice"),

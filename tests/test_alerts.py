@@ -307,6 +307,42 @@ def test_events_an_earlier_sitewatch_recorded_are_not_told_again_by_an_image_tha
     assert late.new == frozenset() and len(late.retold) == 3
 
 
+def test_a_daily_check_decodes_no_event_of_the_history(ws: tuple[Path, Store], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each run decoded every event ever recorded twice over: to give a span to those of an older sitewatch (none
+    # lacked one) and, when an arrival was new, to look for the event it might re-tell among all of them (only
+    # those this run no longer finds can be). Years of a daily job: thousands of events decoded every run.
+    import sitewatch.store.alerts as stored
+
+    _, store = ws
+    rules = _rules(store, {"id": "in", "kind": "arrival", "sites": ["dunai"]},
+                   {"id": "out", "kind": "departure", "sites": ["dunai"]},
+                   {"id": "busy", "kind": "vessel_count", "sites": ["dunai"], "above": 0})  # fmt: skip
+    for day, ship in (("2024-10-20", False), ("2024-10-21", True), ("2024-10-22", False), ("2024-10-23", True),
+                      ("2024-10-24", False)):
+        o = _obs("dunai", day)
+        _put(store, o, [_det(o, 0, 112.0)] if ship else [])
+    first = check_alerts(store, rules)
+    assert len(first.new) >= 6
+    o = _obs("dunai", "2024-10-25")  # the day's image: a ship arrives
+    _put(store, o, [_det(o, 0, 112.0)])
+    decoded: list[str] = []
+
+    class _Json:
+        dumps = staticmethod(json.dumps)
+
+        @staticmethod
+        def loads(text: str) -> Any:
+            decoded.append(text)
+            return json.loads(text)
+
+    monkeypatch.setattr(stored, "json", _Json)
+    day = check_alerts(store, rules)
+    assert {e["date"] for e in day.events} == {"2024-10-25"} and {e["kind"] for e in day.events} == {"arrival", "vessel_count"}
+    assert not day.retold and decoded == []
+    monkeypatch.undo()
+    assert len(stored_events(store)) == len(first.new) + len(day.new) and check_alerts(store, rules).new == frozenset()
+
+
 def test_since_leaves_out_earlier_events(ws: tuple[Path, Store]) -> None:
     _, store = ws
     rules = _rules(store, {"id": "busy", "kind": "vessel_count", "sites": ["dunai"], "above": 0})
@@ -642,6 +678,31 @@ def test_cli_check_prints_new_events_then_nothing_and_names_a_bad_rule(ws: tuple
     # An event's line is cited with its image's time and zone: it gave the date alone.
     every = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--rules", str(rules), "--all"])
     assert "    rests on dunai/dunai-2024-10-17 (2024-10-17 09:00 UTC); images archive/dunai/" in every.stdout, every.output
+
+
+def test_cli_check_reads_only_the_images_its_new_events_rest_on(ws: tuple[Path, Store], tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    # To cite each event's image with its time, a run read every observation of the sites with a new event:
+    # a daily run's one arrival at a port watched for five years read its 2,000 observations.
+    root, store = ws
+    for day in ("2024-10-01", "2024-10-02", "2024-10-03"):
+        o = _obs("dunai", day)
+        _put(store, o, [])
+    store.close()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n", encoding="utf-8")
+    reads: list[object] = []
+    real = Store.observations
+
+    def counting(self: Store, site_id: str | None = None, sensor: str | None = None) -> list[Observation]:
+        reads.append(site_id)
+        return real(self, site_id, sensor)
+
+    monkeypatch.setattr(Store, "observations", counting)
+    res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--rules", str(rules)])
+    assert res.exit_code == 0, res.output
+    assert "    rests on dunai/dunai-2024-10-17 (2024-10-17 09:00 UTC); images archive/dunai/" in res.stdout, res.output
+    assert reads == ["dunai"]  # the rules' evaluation's one read, not a second for the citations
 
 
 @pytest.mark.parametrize(("text", "words"), [

@@ -171,3 +171,20 @@ def test_a_long_table_is_not_laid_out_cell_by_cell(capsys: pytest.CaptureFixture
     monkeypatch.setattr(Console, "render_lines", counted)
     print_table(_port_list_table(2000), width=120)
     assert len(capsys.readouterr().out.splitlines()) == 2004 and len(rendered) < 50
+
+
+def test_observations_from_to_keep_the_period(tmp_path: Path) -> None:
+    """Years of daily images make thousands of rows: --from/--to list a period's, as `export` and `links` do."""
+    import json
+
+    ws = build(tmp_path / "ws")
+    every = json.loads(CliRunner().invoke(main, ["observations", "dunai", "--json", "-w", str(ws.root)]).output)
+    r = CliRunner().invoke(main, ["observations", "dunai", "--json", "--from", "2024-10-18", "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output) == [row for row in every if row["acquired"] >= "2024-10-18"] != []
+    r = CliRunner().invoke(main, ["observations", "dunai", "--json", "--to", "2024-10-17", "-w", str(ws.root)])
+    assert json.loads(r.output) == [row for row in every if row["acquired"] < "2024-10-18"] != []
+    r = CliRunner().invoke(main, ["observations", "--from", "2024-10-18", "--to", "2024-10-19", "-w", str(ws.root)])
+    assert r.exit_code == 0 and "no observations acquired in that period" in r.output, r.output
+    r = CliRunner().invoke(main, ["observations", "--from", "2024-10-20", "--to", "2024-10-19", "-w", str(ws.root)])
+    assert r.exit_code == 2 and "is before --from" in r.output

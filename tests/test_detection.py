@@ -124,6 +124,38 @@ def test_detect_rerun_keeps_what_did_not_change(ws_with_sar, monkeypatch: pytest
     assert len(seen) == 4
 
 
+def test_detect_rerun_builds_no_observation_it_keeps(ws_with_sar, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    # A daily detect built every observation of the site's history from its row (JSON, geometry, times) to
+    # fingerprint it, to find the day's one new image: at ten sites after five years, seconds a run, growing.
+    # The state keeps a digest of the columns each fingerprint was made from; a row that still has them is
+    # not built. A row changed in a column the fingerprint reads is built, and detected in again.
+    import json
+
+    from sitewatch.detection import detect_site
+    from sitewatch.store.sqlite import Store
+
+    seen = _count_detections(monkeypatch)
+    first = detect_site(ws_with_sar, SITE.id, workers=1)
+    detect_site(ws_with_sar, SITE.id, workers=1)  # (detect wrote the row's berths_hidden: its digest is taken anew)
+    built: list[str] = []
+    real = Store._observation_from_row
+
+    def counting(self: Store, row: object) -> object:
+        built.append(row["observation_id"])  # type: ignore[index]
+        return real(self, row)
+
+    monkeypatch.setattr(Store, "_observation_from_row", counting)
+    assert detect_site(ws_with_sar, SITE.id, workers=1) == first
+    assert built == [] and len(seen) == 1
+    with ws_with_sar.store() as store:  # a provenance field detection depends on, changed on record
+        (oid, text), = store.execute("SELECT observation_id, provenance FROM observations")
+        prov = json.loads(text)
+        prov["scale_applied"] = 2.0
+        store.execute("UPDATE observations SET provenance = ? WHERE observation_id = ?", (json.dumps(prov), oid))
+    detect_site(ws_with_sar, SITE.id, workers=1)
+    assert built == [oid] and seen == [oid, oid]
+
+
 def test_detect_rerun_follows_the_site(ws_with_sar, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     from dataclasses import replace
 

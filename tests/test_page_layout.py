@@ -562,3 +562,26 @@ def test_a_chart_wider_than_the_screen_says_that_it_scrolls(html: str, client) -
             query = f"@media screen and (max-width: calc({img.attrs['width']}px + 2.4em)) {{ #{hint.attrs['id']} {{ display: block; }} }}"
             assert query in css, name
     assert '"scroll-hint"' not in client.get("/").text
+
+
+def test_timeline_chart_of_years_marks_arrivals_and_departures_rather_than_counting_each() -> None:
+    # Three years of daily images at a port with calls a week or two apart: each arrival's "+1" ran into the
+    # next ("+1+:+1"), a row of text no one could read. Past a year a period marks them with triangles.
+    from datetime import date, timedelta
+
+    from sitewatch.analysis import build_timeline
+    from sitewatch.report.charts import timeline_figure
+    from test_occupancy import obs, vessel
+
+    days = [date(2021, 1, 1) + timedelta(days=k) for k in range(400)]
+    observations = [obs(d.isoformat()) for d in days]
+    dets = [vessel(o, 0) for k, o in enumerate(observations) if k % 10 < 3]  # three days in ten
+    tl = build_timeline("dunai", observations, dets)
+    arrivals = sum(r.arrivals for r in tl.rows)
+    assert len(tl.periods) == 1 and arrivals > 30
+    ax = timeline_figure(tl).axes[0]
+    assert not [t for t in ax.texts if t.get_text().startswith(("+", "\u2212"))]
+    marks = {c.get_label(): len(c.get_offsets()) for c in ax.collections}
+    assert marks["arrival"] == arrivals and marks["departure"] == sum(1 for r in tl.rows if r.departures)
+    short = build_timeline("dunai", observations[:60], [d for d in dets if d.observation_id in {o.id for o in observations[:60]}])
+    assert any(t.get_text() == "+1" for t in timeline_figure(short).axes[0].texts)  # a shorter period keeps its counts

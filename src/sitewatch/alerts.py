@@ -494,7 +494,10 @@ def check_alerts(
         new = [e for e in events if e["event_id"] not in known]
         retold: set[str] = set()
         if any(e["kind"] in _SPANNED for e in new):
-            retold = retold_events(new, stored_events(store), {e["event_id"] for e in events})
+            # Only the events this run no longer finds can be re-told (retold_events looks at no other): those
+            # alone are read, not every event of years of history.
+            evaluated = {e["event_id"] for e in events}
+            retold = retold_events(new, stored_events(store, known - evaluated), evaluated)
         again = [e for e in new if e["event_id"] in retold]
         new = [e for e in new if e["event_id"] not in retold]
         if out is not None and new:

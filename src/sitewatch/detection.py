@@ -254,20 +254,28 @@ def detect_site(
     from .detection_state import (
         detect_key,
         file_stat,
+        load_row_digests,
         load_state,
         load_verified,
         observation_fingerprint,
+        row_digest,
         save_state,
     )
 
     started = now_utc()
     with ws.store() as store:
         site = store.get_site(site_id)
-        observations = store.observations(site_id)
-        check_length_limits(min_length_m, max_length_m, [o.scene.sensor for o in observations])
+        # The rows, not yet observations: only those not detected in as they stand are built (below).
+        rows = store._observations_where(site_id=site_id)
+        for r in rows:
+            if r["scene_provider"] is None:
+                store._observation_from_row(r)  # the StoreError naming it, as reading them all gave
+        ids = [r["observation_id"] for r in rows]
+        sensor_of = {r["observation_id"]: r["scene_sensor"] for r in rows}
+        check_length_limits(min_length_m, max_length_m, list(sensor_of.values()))
         if optical_mode not in OPTICAL_MODES:
             raise ConfigError(f"optical_mode must be one of {', '.join(OPTICAL_MODES)}, got {optical_mode!r}")
-        if optical_mode == "water" and site.water is None and any(o.scene.sensor == "optical" for o in observations):
+        if optical_mode == "water" and site.water is None and "optical" in sensor_of.values():
             log.warning(
                 "%s has no water polygon, so optical_mode 'water' cannot be used: its optical observations are "
                 "searched by the learned detector alone (as 'image'); `sitewatch sites import` can give it one",
@@ -278,39 +286,51 @@ def detect_site(
         limits: dict[str, Any] = {"min_length_m": min_length_m, "max_length_m": max_length_m, "optical_mode": optical_mode}
         # One key per sensor: the optical mode changes nothing in SAR observations, so a
         # new mode detects again in the optical ones alone.
-        sensor_of = {o.id: o.scene.sensor for o in observations}
         no_mode = {k: v for k, v in limits.items() if k != "optical_mode"}
         keys = {s: detect_key(site, limits if s == "optical" else no_mode) for s in sorted(set(sensor_of.values()))}
         previous: dict[str, str] = {}
         verified: dict[str, FileStat] = {}
+        known_rows: dict[str, str] = {}
         for sensor, key in keys.items():
             previous |= load_state(store, site_id, key, sensor)
             verified |= load_verified(store, site_id, key, sensor)
+            known_rows |= load_row_digests(store, site_id, key, sensor)
         if force:
-            previous, verified = {}, {}
+            previous, verified, known_rows = {}, {}, {}
         undetected = store.undetected(site_id)
-        prints = {o.id: observation_fingerprint(o) for o in observations}
+        digests = {r["observation_id"]: row_digest(r) for r in rows}
+        built: dict[str, Observation] = {}
+        prints: dict[str, str] = {}
+        for r in rows:
+            oid = r["observation_id"]
+            if oid in previous and known_rows.get(oid) == digests[oid] and r["scene_provider"] is not None:
+                prints[oid] = previous[oid]  # the row its fingerprint was made from, unchanged
+            else:
+                built[oid] = store._observation_from_row(r)  # (a StoreError when its scene is not stored)
+                prints[oid] = observation_fingerprint(built[oid])
         # Absolute: a Dask worker started in another folder must find the same files.
         root = Path(ws.root).resolve()
-        paths = {o.id: str(root / o.path) for o in observations}
-        if observations and not any(Path(p).parent.is_dir() for p in paths.values()):
+        paths = {r["observation_id"]: str(root / r["path"]) for r in rows}
+        if rows and not any(Path(p).parent.is_dir() for p in paths.values()):
             # Not images gone one by one but no folder of them at all (a team's shared archive not
             # mounted at this workspace, a disk unplugged): going on would drop every detection of the site.
             raise ConfigError(
-                f"{site_id}: none of its {len(observations)} archived images is in {root / ARCHIVE_DIR}, "
-                f"not even their folder (e.g. {Path(observations[0].path).parent}): is the archive (on a team store, "
+                f"{site_id}: none of its {len(rows)} archived images is in {root / ARCHIVE_DIR}, "
+                f"not even their folder (e.g. {Path(rows[0]['path']).parent}): is the archive (on a team store, "
                 "the shared folder) there at this workspace? Nothing was changed; its detections are kept"
             )
         # Taken before the file is hashed (here or by the job): a file written after that has other times.
-        stats: dict[str, FileStat | None] = {o.id: file_stat(paths[o.id]) for o in observations}
+        stats: dict[str, FileStat | None] = {oid: file_stat(paths[oid]) for oid in ids}
+        sha256 = {r["observation_id"]: r["sha256"] for r in rows}
         kept = {
-            o.id for o in observations
-            if o.id not in undetected and previous.get(o.id) == prints[o.id]
-            and _file_unchanged(paths[o.id], o, stats[o.id], verified.get(o.id))
+            oid for oid in ids
+            if oid not in undetected and previous.get(oid) == prints[oid]
+            and _file_unchanged(paths[oid], sha256[oid], stats[oid], verified.get(oid))
         }  # fmt: skip
         if kept:
             log.info("%s: %d observation(s) unchanged since the last detect, kept", site_id, len(kept))
-        jobs = [DetectJob(site, o, paths[o.id], limits) for o in observations if o.id not in kept]
+        jobs = [DetectJob(site, built.get(r["observation_id"]) or store._observation_from_row(r), paths[r["observation_id"]], limits)
+                for r in rows if r["observation_id"] not in kept]  # fmt: skip
         kinds: dict[str, list[tuple[str, bool]]] = {oid: [] for oid in kept}
         for oid, kind, truncated in store.execute(
             "SELECT observation_id, kind, truncated FROM detections WHERE site_id = ? ORDER BY fid", (site_id,)
@@ -319,7 +339,7 @@ def detect_site(
                 kinds[oid].append((kind, bool(truncated)))
         done = len(kept)
         if progress and kept:
-            progress(done, len(observations), "")
+            progress(done, len(ids), "")
         errors: list[str] = []
         # On Dask, workers that do not see the archive are refused before any job: each of their
         # observations would fail as unreadable, and its stored detections be cleared.
@@ -359,16 +379,16 @@ def detect_site(
                     )
             done += 1
             if progress:
-                progress(done, len(observations), res.observation.id)
+                progress(done, len(ids), res.observation.id)
         # Counted in observation order, kept or not, so the summary is that of detecting them all.
         counts: dict[str, int] = {}
         cut: dict[str, int] = {}
-        for o in observations:
-            for kind, truncated in kinds.get(o.id, ()):
+        for oid in ids:
+            for kind, truncated in kinds.get(oid, ()):
                 counts[kind] = counts.get(kind, 0) + 1
                 cut[kind] = cut.get(kind, 0) + truncated
         summary = {
-            "observations": len(observations),
+            "observations": len(ids),
             "detections": counts,
             "truncated": {k: n for k, n in cut.items() if n},
             "errors": errors,
@@ -382,12 +402,12 @@ def detect_site(
         for sensor, key in keys.items():
             current = {oid: prints[oid] for oid in kinds if sensor_of[oid] == sensor}
             files = {oid: st for oid in current if (st := stats[oid]) is not None}
-            save_state(store, site_id, key, current, sensor, files)
+            save_state(store, site_id, key, current, sensor, files, {oid: digests[oid] for oid in current})
         store.set_meta(f"detect:{site_id}", None)  # the one state of all sensors that sitewatch kept before
     return summary
 
 
-def _file_unchanged(path: str, obs: Observation, stat: FileStat | None, verified: FileStat | None) -> bool:
+def _file_unchanged(path: str, sha256: str, stat: FileStat | None, verified: FileStat | None) -> bool:
     """Whether the archived COG is still there with the sha256 on record (else detection reports it): read
     only when its size or times (``stat``, taken now) are not those it had when last found right (``verified``)."""
     if stat is None:
@@ -395,6 +415,6 @@ def _file_unchanged(path: str, obs: Observation, stat: FileStat | None, verified
     if stat == verified:
         return True
     try:
-        return sha256_file(Path(path)) == obs.sha256
+        return sha256_file(Path(path)) == sha256
     except OSError:
         return False

@@ -41,7 +41,7 @@ from .store import Store
 
 __all__ = [
     "older_detector_notes", "warn_older_detections", "DetectState", "FileStat", "detect_key", "file_stat", "load_state", "load_verified", "observation_fingerprint",
-    "save_state",
+    "save_state", "load_row_digests", "row_digest",
 ]  # fmt: skip
 
 _CODE_SUFFIXES = (".py", ".npz", ".json", ".csv")
@@ -85,6 +85,24 @@ def observation_fingerprint(obs: Observation) -> str:
         provenance,
     ]  # fmt: skip
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+_FINGERPRINT_COLUMNS = (
+    "observation_id", "site_id", "path", "sha256", "crs", "transform", "width", "height", "sensor", "acquired", "provenance",
+    "scene_provider", "scene_collection", "scene_item_id", "scene_sensor", "scene_resolution_m", "scene_acquired",
+    "scene_simulated",
+)  # fmt: skip
+"""The columns of a row of observations joined to its scene (``Store._observations_where``) that
+:func:`observation_fingerprint` is made from, as stored."""
+
+
+def row_digest(row: Any) -> str:
+    """A digest of the stored columns an observation's fingerprint is made from: the same digest, the same
+    fingerprint, so a run need not build the observation from its row (JSON, geometry, times) to know it is
+    the one the last run detected in. A daily ``detect`` built every observation of the site's history (years
+    of daily images: tens of thousands) to find the day's new one."""
+    text = repr(tuple(row[c] for c in _FINGERPRINT_COLUMNS))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 DetectState = dict[str, str]
@@ -144,14 +162,31 @@ def load_verified(store: Store, site_id: str, key: str, sensor: str) -> dict[str
     }
 
 
+def load_row_digests(store: Store, site_id: str, key: str, sensor: str) -> dict[str, str]:
+    """Observation id → :func:`row_digest` of the row its fingerprint in the state was made from, when the last
+    complete run was under ``key`` (empty for a state kept before sitewatch recorded them)."""
+    raw = store.meta(_meta_key(site_id, sensor))
+    try:
+        state = json.loads(raw) if raw is not None else {}
+    except json.JSONDecodeError:
+        return {}
+    if not isinstance(state, dict) or state.get("key") != key or not isinstance(state.get("rows"), dict):
+        return {}
+    return {str(k): str(v) for k, v in state["rows"].items()}
+
+
 def save_state(
-    store: Store, site_id: str, key: str, state: DetectState, sensor: str, files: Mapping[str, FileStat] | None = None
+    store: Store, site_id: str, key: str, state: DetectState, sensor: str, files: Mapping[str, FileStat] | None = None,
+    rows: Mapping[str, str] | None = None,
 ) -> None:
-    """Keep the ``sensor`` observations whose detections are now current under ``key``, and (``files``) the
-    :data:`FileStat` of each one's archived file taken before its sha256 was found right."""
+    """Keep the ``sensor`` observations whose detections are now current under ``key``, (``files``) the
+    :data:`FileStat` of each one's archived file taken before its sha256 was found right, and (``rows``) the
+    :func:`row_digest` of the row each fingerprint was made from."""
     doc: dict[str, Any] = {"key": key, "observations": state}
     if files:
         doc["files"] = {oid: list(st) for oid, st in files.items() if oid in state}
+    if rows:
+        doc["rows"] = {oid: d for oid, d in rows.items() if oid in state}
     store.set_meta(_meta_key(site_id, sensor), json.dumps(doc, sort_keys=True))
 
 

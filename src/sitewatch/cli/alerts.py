@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ..alert_rules import RULES_FILE
 from ..alerts import WEBHOOK_TIMEOUT_S, check_alerts, load_rules
 from ..detection_state import warn_older_detections
+from ..errors import StoreError
 from ..model import acquired_label
+from ..store import Store
 from ..workspace import open_workspace
 from .options import (
     DateOrTime,
@@ -69,8 +73,7 @@ def check(
             timeout=webhook_timeout,
         )  # fmt: skip
         # Each image an event rests on with its acquisition time, so that a line is cited with a time and its zone.
-        when = {} if as_json else {o.id: acquired_label(o) for sid in {e["site"] for e in result.events}
-                                   for o in store.observations(sid)}  # fmt: skip
+        when = {} if as_json else _acquired_labels(store, result.events)
     if as_json:
         for e in result.events:
             click.echo(json.dumps({**e, "new": e["event_id"] in result.new}, sort_keys=True))
@@ -94,3 +97,25 @@ def check(
         click.echo(f"note: {result.pending} event(s) wait for a webhook (--webhook URL or the alerts_webhook setting)", err=True)
     if errors or result.delivery_errors:
         raise SystemExit(1)
+
+
+_FEW_IMAGES = 200
+"""Up to this many images the events rest on are read one by one; more (``--all`` over years) a site at a time."""
+
+
+def _acquired_labels(store: Store, events: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Observation id → its acquisition time as a line cites it, for the images ``events`` rest on. A daily run's
+    few new events read their few images, not every observation of their sites (years of history: thousands)."""
+    sites = {e["site"] for e in events}
+    # Those of the events' sites alone, as reading their sites gave (a link's first image, at the other site, is
+    # cited without a time unless that site has an event of its own).
+    ids = {o for e in events for o in e["observations"] if o.split("/", 1)[0] in sites}
+    if len(ids) > _FEW_IMAGES:
+        return {o.id: acquired_label(o) for sid in sites for o in store.observations(sid)}
+    labels = {}
+    for oid in sorted(ids):
+        try:
+            labels[oid] = acquired_label(store.get_observation(oid))
+        except StoreError:  # removed since (`sites remove`): the line names it without a time, as before
+            continue
+    return labels

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -11,7 +12,9 @@ from ..model import acquired_label, iso_utc
 from ..workspace import open_workspace
 from .completers import complete_site_ids
 from .options import (
+    DateOrTime,
     OnceCommand,
+    check_date_order,
     handle_errors,
     json_option,
     workspace_option,
@@ -22,11 +25,20 @@ from .output import add_id_column, print_table
 @click.command("observations", cls=OnceCommand, short_help="List the observations (scenes cut to sites).")
 @click.argument("site_id", required=False, shell_complete=complete_site_ids)
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), help="Only this sensor.")
+@click.option("--from", "start", type=DateOrTime("start"), metavar="DATE",
+              help="First acquisition kept (UTC): 2024-10-01, 20241001 or 2024-10-01T09:30Z.")
+@click.option("--to", "end", type=DateOrTime("end"), metavar="DATE",
+              help="Last acquisition kept (UTC); a date includes its whole day.")
 @workspace_option
 @json_option
 @handle_errors
-def command(site_id: str | None, sensor: str | None, workspace: Path, as_json: bool) -> None:
-    """List observations (scenes cut to sites), oldest first; ids work with `sitewatch show`."""
+def command(site_id: str | None, sensor: str | None, start: datetime | None, end: datetime | None, workspace: Path,
+            as_json: bool) -> None:  # fmt: skip
+    """List observations (scenes cut to sites), oldest first; ids work with `sitewatch show`.
+
+    --from/--to keep the observations acquired in that period (a site watched for years has thousands).
+    """
+    check_date_order(start, end)
     with open_workspace(workspace).store() as store:
         if site_id is not None:
             store.get_site(site_id)  # an unknown site is an error naming the known ones
@@ -48,6 +60,9 @@ def command(site_id: str | None, sensor: str | None, workspace: Path, as_json: b
         if len(group.pieces) > 1
         for o in group.pieces
     }
+    # Cut after the passes are found: a pass's pieces outside the period are still named with it.
+    observations = [o for o in observations if (start is None or o.scene.acquired >= start)
+                    and (end is None or o.scene.acquired <= end)]  # fmt: skip
     rows = [
         {
             "id": o.id,
@@ -90,10 +105,14 @@ def command(site_id: str | None, sensor: str | None, workspace: Path, as_json: b
             f"{r['valid_pct']} / {cloud}", "–" if r["detections"] is None else str(r["detections"]),
         )  # fmt: skip
     if not rows:
+        if start is not None or end is not None:
+            click.echo("no observations acquired in that period (--from/--to); `sitewatch observations` without them lists every one")
+            return
         click.echo("no observations; add some with `sitewatch ingest`, `sitewatch fetch` or `sitewatch import`")
         return
     print_table(table)
-    for group in {id(g): g for g in pass_of.values()}.values():
+    kept = {r["id"] for r in rows}
+    for group in {id(g): g for oid, g in pass_of.items() if oid in kept}.values():
         click.echo(
             f"one pass, judged together by the timeline: {' + '.join(p.id for p in group.pieces)} "
             f"(at least {100 * group.valid_fraction:.1f}% of the site together)"

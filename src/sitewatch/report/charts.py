@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from shapely.geometry import LineString, MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
-from ..analysis.occupancy import Timeline, count_noun
+from ..analysis.occupancy import Timeline, TimelineRow, count_noun
 from ..geo import reproject_geometry
 from ..model import Change, Detection, Observation, Site, acquired_label
 from .berth_labels import label_sides
@@ -135,6 +135,10 @@ def _date_formatter(locator: mdates.DateLocator) -> mdates.ConciseDateFormatter:
     return mdates.ConciseDateFormatter(locator, offset_formats=["", "%Y", "%Y", "%Y-%b-%d", "%Y-%b-%d", "%Y-%b-%d %H:%M"])
 
 
+COUNTS_AS_MARKS_DAYS = 366
+"""A period longer than this (days) marks its arrivals and departures with a triangle above the bar, not a count."""
+
+
 @_with_fonts
 def timeline_chart_png(tl: Timeline) -> bytes:
     """Vessels per usable date (at berths / elsewhere), arrivals and departures, one panel per period."""
@@ -158,7 +162,19 @@ def timeline_figure(tl: Timeline) -> Figure:
         bar_w = max(0.9, ((p.end - p.start).days + 1) / 120)  # stays visible on a half-year axis
         ax.bar(days, berth, width=bar_w, color="#1f77b4", label="at a berth")
         ax.bar(days, off, width=bar_w, bottom=berth, color="#9ecae1", label="elsewhere")
-        for r in rows:
+        if (p.end - p.start).days + 1 > COUNTS_AS_MARKS_DAYS:
+            # Years of dates: a "+1" a few points wide at each arrival ran into the next ("+1+:+1" at a port
+            # with calls a week apart). Marks above the bar say where; the timeline table gives the counts.
+            for n_of, y_pt, marker, colour, label in ((lambda r: r.arrivals, 0.12, "^", _ARRIVAL_COLOUR, "arrival"),
+                                                      (lambda r: r.departures, 0.3, "v", _DEPARTURE_COLOUR, "departure")):
+                marked = [r for r in rows if n_of(r)]
+                if marked:
+                    ax.scatter([r.date for r in marked], [r.vessels + y_pt for r in marked], marker=marker, s=10,
+                               color=colour, linewidths=0, label=label)  # fmt: skip
+            rows_counted: list[TimelineRow] = []
+        else:
+            rows_counted = rows
+        for r in rows_counted:
             # Both above the bar: a departure's count drawn inside the bar of a date that kept a vessel was
             # red on blue, lost in it. A dark green and red keep 4.5:1 on the white chart, as text must, and
             # a white halo keeps a count legible over the next day's bar in a short period's narrow panel.

@@ -54,6 +54,10 @@ def record_events(store: Store, events: Sequence[Mapping[str, Any]], *, webhook:
     return added
 
 
+_HAS_SPAN = '"not_yet": "'
+"""How an event's JSON (``json.dumps`` as :func:`record_events` writes it) holds a ``not_yet`` date."""
+
+
 def record_spans(store: Store, events: Sequence[Mapping[str, Any]]) -> int:
     """Give each recorded event whose ``details`` lack ``not_yet`` (recorded by a sitewatch from before it kept
     one: the usable date before the event, on which it had not happened) the ``not_yet`` of the same event
@@ -65,7 +69,9 @@ def record_spans(store: Store, events: Sequence[Mapping[str, Any]]) -> int:
         return 0
     updates = []
     for key, text in store.execute("SELECT event_key, event FROM alert_events"):
-        if key not in spans:
+        # Every event this sitewatch records has its span: only those of an older one are decoded. Each run
+        # decoded every event ever recorded (years of a daily job: thousands) to find none to give one.
+        if key not in spans or (isinstance(text, str) and _HAS_SPAN in text):
             continue
         event = json.loads(text)
         details = event.get("details")
@@ -78,9 +84,15 @@ def record_spans(store: Store, events: Sequence[Mapping[str, Any]]) -> int:
     return len(updates)
 
 
-def stored_events(store: Store) -> list[dict[str, Any]]:
-    """Every recorded event as it was reported, in the order recorded."""
-    return [json.loads(r[0]) for r in store.execute("SELECT event FROM alert_events ORDER BY fid")]
+def stored_events(store: Store, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Every recorded event (``keys``: those of these keys) as it was reported, in the order recorded."""
+    if keys is None:
+        return [json.loads(r[0]) for r in store.execute("SELECT event FROM alert_events ORDER BY fid")]
+    wanted, rows = sorted(set(keys)), []
+    for i in range(0, len(wanted), 500):  # under SQLite's limit of bound parameters
+        part = wanted[i:i + 500]
+        rows += store.execute(f"SELECT fid, event FROM alert_events WHERE event_key IN ({', '.join('?' * len(part))})", part)
+    return [json.loads(r[1]) for r in sorted(rows, key=lambda r: r[0])]
 
 
 def pending_events(store: Store) -> list[dict[str, Any]]:

@@ -281,7 +281,7 @@ def detect_site(
                 "searched by the learned detector alone (as 'image'); `sitewatch sites import` can give it one",
                 site_id,
             )
-        if observations and (note := small_site_note(site)):
+        if rows and (note := small_site_note(site)):
             log.warning("%s", note)
         limits: dict[str, Any] = {"min_length_m": min_length_m, "max_length_m": max_length_m, "optical_mode": optical_mode}
         # One key per sensor: the optical mode changes nothing in SAR observations, so a

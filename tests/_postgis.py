@@ -7,9 +7,11 @@ Unset, the PostGIS tests are skipped, saying so.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from sitewatch.errors import STALL_LOGGER
 from sitewatch.testing.postgres import TEST_ENV, start_cluster, stop_cluster
 
 SKIP_REASON = (
@@ -93,3 +96,27 @@ def pg_url(pg_empty_url: str) -> str:
 
     PostgisStore(pg_empty_url, create=True).close()
     return pg_empty_url
+
+
+class Said(logging.Handler):
+    """What the store says while it waits (STALL_LOGGER's warnings), with an event set at the first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+        self.event = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+        self.event.set()
+
+
+@pytest.fixture
+def said() -> Iterator[Said]:
+    """What the store says while it waits for a lock, gathered for the test to read."""
+    handler = Said()
+    logging.getLogger(STALL_LOGGER).addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logging.getLogger(STALL_LOGGER).removeHandler(handler)

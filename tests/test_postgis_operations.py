@@ -7,17 +7,15 @@ Needs SITEWATCH_TEST_POSTGRES (see tests/_postgis.py).
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from _postgis import admin
-from sitewatch.errors import STALL_LOGGER, StoreError
+from _postgis import Said, admin
+from sitewatch.errors import StoreError
 from sitewatch.store import mask_url
 from sitewatch.store.alerts import deliver_pending, pending_count, record_events
 from sitewatch.store.postgis import PostgisStore
@@ -29,27 +27,6 @@ def _raw(url: str, app: str = "QGIS") -> Any:
     import psycopg
 
     return psycopg.connect(url, autocommit=True, application_name=app)
-
-
-class _Said(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[str] = []
-        self.event = threading.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-        self.event.set()
-
-
-@pytest.fixture
-def said() -> Iterator[_Said]:
-    handler = _Said()
-    logging.getLogger(STALL_LOGGER).addHandler(handler)
-    try:
-        yield handler
-    finally:
-        logging.getLogger(STALL_LOGGER).removeHandler(handler)
 
 
 @pytest.fixture
@@ -89,7 +66,7 @@ def _detections(url: str) -> int:
 
 
 @pytest.mark.usefixtures("short_waits")
-def test_a_read_under_a_dbas_lock_table_says_who_holds_it_and_stops_in_bounded_time(pg_url: str, said: _Said) -> None:
+def test_a_read_under_a_dbas_lock_table_says_who_holds_it_and_stops_in_bounded_time(pg_url: str, said: Said) -> None:
     # `timeline`, `report`, `serve` under a DBA's LOCK TABLE (or VACUUM FULL) waited in silence with no end: the
     # store's reads had no lock_timeout (only the migration had one).
     _stored(pg_url)
@@ -114,7 +91,7 @@ def test_a_read_under_a_dbas_lock_table_says_who_holds_it_and_stops_in_bounded_t
 
 
 @pytest.mark.usefixtures("short_waits")
-def test_a_write_under_a_colleagues_uncommitted_edit_waits_says_who_and_goes_on_when_saved(pg_url: str, said: _Said) -> None:
+def test_a_write_under_a_colleagues_uncommitted_edit_waits_says_who_and_goes_on_when_saved(pg_url: str, said: Said) -> None:
     # A colleague's QGIS editing the detections layer (a row changed, the transaction open until they save): a
     # `detect` rerun replacing that observation's detections waited in silence for as long as QGIS kept it.
     obs = _stored(pg_url)
@@ -141,7 +118,7 @@ def test_a_write_under_a_colleagues_uncommitted_edit_waits_says_who_and_goes_on_
 
 
 @pytest.mark.usefixtures("short_waits")
-def test_a_write_under_a_lock_not_released_stops_naming_it_and_leaves_nothing_half_written(pg_url: str, said: _Said) -> None:
+def test_a_write_under_a_lock_not_released_stops_naming_it_and_leaves_nothing_half_written(pg_url: str, said: Said) -> None:
     obs = _stored(pg_url)
     with _raw(pg_url) as qgis:
         qgis.execute("BEGIN")
@@ -240,7 +217,7 @@ def test_a_slow_webhook_under_the_dbas_idle_in_transaction_timeout_is_posted_onc
 
 
 @pytest.mark.usefixtures("short_waits")
-def test_two_alerts_runs_overlapping_the_second_waits_for_the_first_s_turn_naming_it(pg_url: str, said: _Said) -> None:
+def test_two_alerts_runs_overlapping_the_second_waits_for_the_first_s_turn_naming_it(pg_url: str, said: Said) -> None:
     from sitewatch.store.alerts import _DELIVERY
 
     with PostgisStore(pg_url) as first, PostgisStore(pg_url) as second, first.turn(_DELIVERY):
@@ -323,7 +300,7 @@ def test_the_dashboard_names_a_renamed_database_and_answers_again_once_it_is_bac
 
 @pytest.mark.usefixtures("short_waits")
 def test_a_command_under_a_lock_not_released_ends_in_one_line_with_exit_code_1(
-    pg_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, said: _Said
+    pg_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, said: Said
 ) -> None:
     from click.testing import CliRunner
 

@@ -7,7 +7,6 @@ Needs SITEWATCH_TEST_POSTGRES (see tests/_postgis.py); the tests that do not nee
 from __future__ import annotations
 
 import json
-import logging
 import multiprocessing
 import re
 import sys
@@ -24,10 +23,10 @@ import pytest
 from click.testing import CliRunner
 from shapely.geometry import LineString, box
 
-from _postgis import Server, admin, with_database
+from _postgis import Said, Server, admin, with_database
 from sitewatch import __version__
 from sitewatch.cli import main
-from sitewatch.errors import STALL_LOGGER, StoreError
+from sitewatch.errors import StoreError
 from sitewatch.model import Berth, Change, Site
 from sitewatch.sites import builtin_sites
 from sitewatch.store import Store, mask_url, open_store
@@ -793,29 +792,6 @@ def _a_later_sitewatch(monkeypatch: pytest.MonkeyPatch) -> int:
     return len(later)
 
 
-class _Said(logging.Handler):
-    """What the store says while it waits (STALL_LOGGER's warnings), with an event set at the first."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[str] = []
-        self.event = threading.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-        self.event.set()
-
-
-@pytest.fixture
-def said() -> Iterator[_Said]:
-    handler = _Said()
-    logging.getLogger(STALL_LOGGER).addHandler(handler)
-    try:
-        yield handler
-    finally:
-        logging.getLogger(STALL_LOGGER).removeHandler(handler)
-
-
 def _open_in_thread(url: str) -> tuple[threading.Thread, list[Any]]:
     result: list[Any] = []
 
@@ -832,7 +808,7 @@ def _open_in_thread(url: str) -> tuple[threading.Thread, list[Any]]:
 
 
 def test_an_older_store_migrated_under_another_sessions_lock_says_who_holds_it_and_goes_on(
-    pg_url: str, monkeypatch: pytest.MonkeyPatch, said: _Said
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, said: Said
 ) -> None:
     # A colleague's psql (or QGIS) in a transaction holding a lock on a table the migration alters: the command
     # waited in silence, with no end (no lock_timeout), as long as the transaction stayed open.
@@ -854,7 +830,7 @@ def test_an_older_store_migrated_under_another_sessions_lock_says_who_holds_it_a
 
 
 def test_an_older_store_under_a_lock_not_released_is_refused_naming_it_and_left_as_it_was(
-    pg_url: str, monkeypatch: pytest.MonkeyPatch, said: _Said
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, said: Said
 ) -> None:
     import sitewatch.store.postgis as postgis
 
@@ -879,7 +855,7 @@ def test_an_older_store_under_a_lock_not_released_is_refused_naming_it_and_left_
 
 
 def test_two_commands_opening_an_older_store_at_once_one_migrates_the_other_waits_and_goes_on(
-    pg_url: str, monkeypatch: pytest.MonkeyPatch, said: _Said
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, said: Said
 ) -> None:
     # Another sitewatch mid-migration (holding MIGRATION_LOCK, its ALTER done, not committed yet): this one waits
     # for it, says whose lock it waits for, then finds the store migrated and migrates nothing again.

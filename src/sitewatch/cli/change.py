@@ -25,6 +25,7 @@ from .options import (
     json_option,
     learned_option,
     min_area_option,
+    sites_asked,
     workspace_option,
 )
 
@@ -87,13 +88,7 @@ def command(
     results: list[dict[str, Any]] = []
     with ws.store() as store:
         if len(ids) != 1:
-            if ids:
-                known = {r[0] for r in store.execute("SELECT site_id FROM sites")}  # ids alone: no area read
-                for sid in ids:
-                    if sid not in known:
-                        store.get_site(sid)  # the error naming it (and the nearest ids), before any site is compared
-            else:
-                ids = store.imaged_site_ids()
+            ids = sites_asked(store, ids)
         for site_id in ids:
             site = store.get_site(site_id)
             pairs, notes = choose_pairs(store.observations(site_id), site_id, before, after)

@@ -18,6 +18,7 @@ from .options import (
     json_option,
     progress_bar,
     scheduler_option,
+    sites_asked,
     wait_workers_option,
     workers_option,
     workspace_option,
@@ -63,13 +64,7 @@ def command(
     ids = list(dict.fromkeys(site_ids))
     if len(ids) != 1:  # (one site: detect_site names it if it is not there, with no store opened for it here)
         with ws.store() as store:
-            if ids:
-                known = {r[0] for r in store.execute("SELECT site_id FROM sites")}  # ids alone: no area read
-                for sid in ids:
-                    if sid not in known:
-                        store.get_site(sid)  # the error naming it (and the nearest ids), before any site is detected
-            else:
-                ids = store.imaged_site_ids()
+            ids = sites_asked(store, ids)
     summaries: list[dict[str, Any]] = []
     with progress_bar("detect", is_quiet() or as_json) as progress:
         for sid in ids:

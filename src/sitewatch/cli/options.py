@@ -247,6 +247,19 @@ def geojson_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     return value
 
 
+def sites_asked(store: Any, ids: list[str]) -> list[str]:
+    """The sites a command of several sites runs on: ``ids`` when every one is in ``store`` (an unknown one is the
+    error naming it and the nearest ids, raised before any site is worked on), or, none given, every site with
+    observations. Only the ids are read, not each site's area."""
+    if not ids:
+        return list(store.imaged_site_ids())
+    known = {r[0] for r in store.execute("SELECT site_id FROM sites")}
+    for sid in ids:
+        if sid not in known:
+            store.get_site(sid)  # the StoreError naming it
+    return ids
+
+
 def refuse_input_as_out(out: Path | None, inputs: Iterable[Path], option: str = "--out") -> None:
     """Refuse (exit 2) an ``--out`` file that is one of the command's own input files.
 

@@ -27,6 +27,7 @@ from .options import (
     existing_folder,
     handle_errors,
     refuse_workspace_file,
+    sites_asked,
     timeline_options,
     timeline_params,
     workspace_option,
@@ -166,13 +167,7 @@ def _several(ws: Workspace, ids: list[str], params: TimelineParams, json_path: s
     """The timelines of ``ids`` (none: every site with observations), read first, then written: a site unknown
     (named with the nearest ids) or unreadable stops the command before any file is written."""
     with ws.store() as store:
-        if ids:
-            known = {r[0] for r in store.execute("SELECT site_id FROM sites")}  # ids alone: no area read
-            for sid in ids:
-                if sid not in known:
-                    store.get_site(sid)  # the error naming it (and the nearest ids)
-        else:
-            ids = store.imaged_site_ids()
+        ids = sites_asked(store, ids)
         timelines = [load_timeline(store, sid, params) for sid in ids]
         warn_older_detections(store, ids)
     to_stdout = "-" in (json_path, csv_path)

@@ -42,12 +42,16 @@ class WholeWrites(io.BufferedIOBase):
 
     @property
     def name(self) -> Any:
+        """The inner stream's name, which the text layer over this one reports."""
         return getattr(self._inner, "name", "<stdout>")  # the wrapping TextIOWrapper's name: '<stdout>'
 
     def writable(self) -> bool:
+        """Always: this stream is only ever written to."""
         return True
 
     def write(self, data: Any) -> int:
+        """Write all of ``data`` into the inner stream, as many raw writes as that takes, and return its length;
+        raise (see :meth:`_failing`) rather than return a short count."""
         view = memoryview(data).cast("B")
         total = len(view)
         with self._failing():
@@ -59,6 +63,7 @@ class WholeWrites(io.BufferedIOBase):
         return total
 
     def flush(self) -> None:
+        """Flush the inner stream, a failure raised as :meth:`write`'s are."""
         with self._failing():
             self._inner.flush()
 
@@ -84,9 +89,11 @@ class WholeWrites(io.BufferedIOBase):
             raise OutputError(f"standard output: cannot write it ({exc.strerror or exc})") from exc
 
     def fileno(self) -> int:
+        """The inner stream's file descriptor (standard output's)."""
         return int(self._inner.fileno())
 
     def isatty(self) -> bool:
+        """Whether standard output is a terminal, so that rich and click colour and lay out as before."""
         return bool(self._inner.isatty())
 
 

@@ -259,7 +259,7 @@ def _workspace(root: Path, inland: bool = False) -> Path:
 def test_links_command_prints_a_table_or_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = _workspace(tmp_path / "ws")
     runner = CliRunner()
-    res = runner.invoke(main, ["links", "-w", str(root)])
+    res = runner.invoke(main, ["links", "-w", str(root)], env={"COLUMNS": "200"})  # (the image paths on one line)
     assert res.exit_code == 0, res.output
     assert "Simulated imagery." in res.output and "archive/rason/rason-2024-10-12-9.tif" in res.output
     assert "1 feasible link of 1" in res.output

@@ -254,9 +254,7 @@ def detect_site(
     from .detection_state import (
         detect_key,
         file_stat,
-        load_row_digests,
-        load_state,
-        load_verified,
+        load_states,
         observation_fingerprint,
         row_digest,
         save_state,
@@ -292,9 +290,10 @@ def detect_site(
         verified: dict[str, FileStat] = {}
         known_rows: dict[str, str] = {}
         for sensor, key in keys.items():
-            previous |= load_state(store, site_id, key, sensor)
-            verified |= load_verified(store, site_id, key, sensor)
-            known_rows |= load_row_digests(store, site_id, key, sensor)
+            detected, checked, digested = load_states(store, site_id, key, sensor)
+            previous |= detected
+            verified |= checked
+            known_rows |= digested
         if force:
             previous, verified, known_rows = {}, {}, {}
         undetected = store.undetected(site_id)

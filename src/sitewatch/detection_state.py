@@ -40,8 +40,8 @@ from .model import Observation, Site
 from .store import Store
 
 __all__ = [
-    "older_detector_notes", "warn_older_detections", "DetectState", "FileStat", "detect_key", "file_stat", "load_state", "load_verified", "observation_fingerprint",
-    "save_state", "load_row_digests", "row_digest",
+    "older_detector_notes", "warn_older_detections", "DetectState", "FileStat", "detect_key", "file_stat", "load_state", "load_states", "observation_fingerprint",
+    "save_state", "row_digest",
 ]  # fmt: skip
 
 _CODE_SUFFIXES = (".py", ".npz", ".json", ".csv")
@@ -125,54 +125,53 @@ def _meta_key(site_id: str, sensor: str) -> str:
     return f"detect:{site_id}:{sensor}"
 
 
-def load_state(store: Store, site_id: str, key: str, sensor: str) -> DetectState:
-    """The ``sensor`` observations detected under ``key`` by the last complete run; empty (and
-    forgotten) otherwise.
-
-    A run under another key forgets the stored state before it starts, so that one it
-    leaves half done cannot be mistaken for a complete run under the old key.
-    """
+def _stored(store: Store, site_id: str, key: str, sensor: str) -> dict[str, Any] | None:
+    """The state the last complete run under ``key`` kept for ``sensor``, parsed once; None when there is none
+    under that key (one under another key is forgotten: a run it leaves half done cannot be mistaken for a
+    complete run under the old key)."""
     raw = store.meta(_meta_key(site_id, sensor))
     if raw is None:
-        return {}
+        return None
     try:
         state = json.loads(raw)
     except json.JSONDecodeError:
         state = {}
     if not isinstance(state, dict) or state.get("key") != key:
         store.set_meta(_meta_key(site_id, sensor), None)
-        return {}
-    return {str(k): str(v) for k, v in state.get("observations", {}).items()}
+        return None
+    return state
 
 
-def load_verified(store: Store, site_id: str, key: str, sensor: str) -> dict[str, FileStat]:
-    """Observation id → :data:`FileStat` of its archived file when the last complete run under ``key``
-    found its sha256 right (empty for a state kept before sitewatch recorded them: each file is read once more)."""
-    raw = store.meta(_meta_key(site_id, sensor))
-    try:
-        state = json.loads(raw) if raw is not None else {}
-    except json.JSONDecodeError:
-        return {}
-    if not isinstance(state, dict) or state.get("key") != key or not isinstance(state.get("files"), dict):
-        return {}
-    return {
+def load_state(store: Store, site_id: str, key: str, sensor: str) -> DetectState:
+    """The ``sensor`` observations detected under ``key`` by the last complete run; empty (and
+    forgotten) otherwise."""
+    return load_states(store, site_id, key, sensor)[0]
+
+
+def load_states(store: Store, site_id: str, key: str, sensor: str) -> tuple[DetectState, dict[str, FileStat], dict[str, str]]:
+    """What the last complete run under ``key`` kept for ``sensor``, its stored state read and parsed once
+    (years of daily images make it tens of thousands of entries):
+
+    - the observations it detected in (id → fingerprint), as :func:`load_state`;
+    - id → :data:`FileStat` of each archived file whose sha256 it found right (empty for a state kept before
+      sitewatch recorded them: each file is read once more);
+    - id → :func:`row_digest` of the row each fingerprint was made from (empty for a state kept before
+      sitewatch recorded them).
+    """
+    state = _stored(store, site_id, key, sensor)
+    if state is None:
+        return {}, {}, {}
+    observations = state.get("observations")
+    files = state.get("files")
+    rows = state.get("rows")
+    detected = {str(k): str(v) for k, v in observations.items()} if isinstance(observations, dict) else {}
+    verified = {
         str(k): (int(v[0]), int(v[1]), int(v[2]))
-        for k, v in state["files"].items()
+        for k, v in files.items()
         if isinstance(v, list) and len(v) == 3 and all(isinstance(x, int) for x in v)
-    }
-
-
-def load_row_digests(store: Store, site_id: str, key: str, sensor: str) -> dict[str, str]:
-    """Observation id → :func:`row_digest` of the row its fingerprint in the state was made from, when the last
-    complete run was under ``key`` (empty for a state kept before sitewatch recorded them)."""
-    raw = store.meta(_meta_key(site_id, sensor))
-    try:
-        state = json.loads(raw) if raw is not None else {}
-    except json.JSONDecodeError:
-        return {}
-    if not isinstance(state, dict) or state.get("key") != key or not isinstance(state.get("rows"), dict):
-        return {}
-    return {str(k): str(v) for k, v in state["rows"].items()}
+    } if isinstance(files, dict) else {}  # fmt: skip
+    digests = {str(k): str(v) for k, v in rows.items()} if isinstance(rows, dict) else {}
+    return detected, verified, digests
 
 
 def save_state(

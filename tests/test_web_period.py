@@ -69,8 +69,9 @@ def test_the_site_page_shows_the_last_days_by_default_and_reads_no_older_image(c
     assert f'href="/sites/dunai?from={earlier}&amp;to={first - timedelta(days=1)}"' in page
     months = re.findall(r'<a href="/sites/dunai\?from=(\d{4}-\d\d)-01&amp;to=', page)
     assert months[0] == "2023-09" and months[-1] == "2024-10" and len(months) == 14
-    # The chart and the JSON links carry the page's period.
-    assert f'src="/sites/dunai/timeline.png?from={first}&amp;to=2024-10-20"' in page
+    # The chart draws the same default period; the JSON links, whose default is every date, carry it.
+    assert 'src="/sites/dunai/timeline.png"' in page
+    assert [r["date"] for r in client.get("/api/sites/dunai/timeline" + f"?from={first}&to=2024-10-20").json()["rows"]] == _rows(page)
     assert f'href="/api/sites/dunai/timeline?from={first}&amp;to=2024-10-20"' in page
 
 
@@ -79,6 +80,7 @@ def test_a_period_asked_shows_those_dates_with_the_edges_of_the_timeline(client:
     date before it, as `timeline --from` judges it: the ship seen on the 16th is no arrival on the 17th."""
     page = client.get("/sites/dunai?from=20241017&to=2024-10-20").text
     assert "Dates shown: 2024-10-17 to 2024-10-20</strong>" in page and _rows(page) == ["2024-10-17", "2024-10-20"]
+    assert 'src="/sites/dunai/timeline.png?from=2024-10-17&amp;to=2024-10-20"' in page  # the chart of the period asked
     assert "sim-copy-16" not in page
     api = client.get("/api/sites/dunai/timeline?from=2024-10-17&to=2024-10-20").json()
     res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--json", "-", "--from", "2024-10-17", "--to", "2024-10-20"])

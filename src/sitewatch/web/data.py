@@ -420,7 +420,7 @@ def site_period(store: Store, site_id: str, start: str | None, end: str | None, 
     asked = asked_period(start, end)
     row = store.execute("SELECT min(acquired), max(acquired) FROM observations WHERE site_id = ?", (site_id,))[0]
     shift = timedelta(hours=params.utc_offset_hours)
-    first, last = ((datetime.fromisoformat(str(v).replace("Z", "+00:00")) + shift).date() if v else None for v in row[:2])
+    first, last = ((_stored_datetime(v) + shift).date() if v else None for v in row[:2])
     if asked.asked or last is None:
         return replace(asked, first=first, last=last)
     return Period(last - timedelta(days=default_days - 1), last, False, first, last)

@@ -96,6 +96,12 @@ def test_a_period_after_the_ship_left_shows_no_detection(ws: Workspace, tmp_path
     assert "dunai:sim-dunai-2024-10-17" not in html and "dunai:sim-dunai-2024-10-20" not in html  # (the 16th's look reuses the 17th's file)
 
 
+def test_a_period_without_images_says_so_rather_than_asking_for_imagery(ws: Workspace, tmp_path: Path) -> None:
+    html = _report(ws, tmp_path / "p.html", "--from", "2025-01-01")
+    assert "No usable observations in the period covered (from 2025-01-01 (UTC dates)): no image of the site falls in it." in html
+    assert "bring imagery of the site in" not in html and "dunai:sim-dunai" not in html
+
+
 def test_local_dates_cut_the_period_as_the_timeline_does(ws: Workspace, tmp_path: Path) -> None:
     """With --utc-offset the period's dates are local, as the timeline's: the SAR looks at 21:00 UTC fall on the next
     local day at UTC+10, so --to 2024-10-17 keeps the 16th's look (the 17th, local) and the 17th's optical one."""

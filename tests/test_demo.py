@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -315,3 +316,26 @@ def test_demo_exports_the_stored_change_regions_and_a_rerun_replaces_them(tmp_pa
         root = ET.fromstring(result.exports[3].read_text(encoding="utf-8"))
         assert len(root.findall(".//{http://www.opengis.net/kml/2.2}Placemark")) == len(stored)
         assert sorted(p.name for p in (result.out / "exports").iterdir()) == sorted(names)
+
+
+def test_a_report_of_every_date_is_the_default_report_but_for_naming_its_period(demo) -> None:  # type: ignore[no-untyped-def]
+    """`report --from/--to` over every date of the demo (its AIS matched too, as the demo's report has it) gives the
+    default report's figures, chips, changes, AIS rows and evaluation: only the lines naming the period differ. (The
+    default itself was checked byte for byte against the report before --from/--to existed: README, BENCHMARKS.)"""
+    from sitewatch.analysis.occupancy import TimelineParams
+    from sitewatch.report.html import render_report
+
+    ws = open_workspace(demo.out)
+    ais = [demo.ais["file"]]
+    whole = render_report(ws, None, ais_files=ais)
+    every = render_report(ws, None, TimelineParams(start=date(2024, 10, 1), end=date(2024, 10, 31)), ais_files=ais)
+    assert "Period covered: 2024-10-01 to 2024-10-31 (UTC dates)." in every and "Period covered" not in whole
+    named = ", 2024-10-01 to 2024-10-31 (UTC dates)"
+
+    def strip(html: str) -> str:
+        html = re.sub(r"Generated [^·]*·", "", html).replace(named, "").replace(" Period covered: 2024-10-01 to 2024-10-31 (UTC dates).", "")
+        html = re.sub(r'<p class="period">.*?</p>\n', "", html, flags=re.S)
+        return html.replace("&#34;start&#34;: &#34;2024-10-01&#34;, &#34;end&#34;: &#34;2024-10-31&#34;", "&#34;start&#34;: null, &#34;end&#34;: null")
+
+    assert "data:image/png" in whole and "2024-10-17 → 2024-10-20: vessels 1 → 0" in whole
+    assert strip(every) == strip(whole)

@@ -45,16 +45,22 @@ def _study(ws: Path, simulated: Path, *store: str) -> dict[str, Any]:
     again = json.loads(_run("detect", "dunai", "--workers", "1", "--json", *w))  # kept: nothing changed
     timeline = json.loads(_run("timeline", "dunai", "--json", "-", *w))
     _run("report", "dunai", "--out", str(ws / "report.html"), *w)
+    _run("report", "dunai", "--from", "2024-10-14", "--out", str(ws / "report-14.html"), *w)
     _run("export", "dunai", "--out", str(ws / "dunai.geojson"), *w)
     _run("export", "dunai", "--out", str(ws / "dunai.gpkg"), *w)  # a standalone GeoPackage, from either store
     with open_workspace(ws).store() as s:
         detections = [(d.id, d.kind, round(d.length_m, 3), d.footprint.wkt) for d in s.detections("dunai")]
         counts = s.counts()
         kind = type(s).__name__
+        from sitewatch.analysis.occupancy import TimelineParams
+        from sitewatch.web.data import site_months
+
+        months = site_months(s, "dunai", TimelineParams())  # the site page's strip of months, from stored times
     return {
         "ingest": ingest, "detect": detect, "again": again, "timeline": timeline, "detections": detections, "counts": counts,
-        "kind": kind, "export": json.loads((ws / "dunai.geojson").read_text(encoding="utf-8")),
+        "kind": kind, "months": months, "export": json.loads((ws / "dunai.geojson").read_text(encoding="utf-8")),
         "report": (ws / "report.html").read_text(encoding="utf-8"),
+        "report_14": (ws / "report-14.html").read_text(encoding="utf-8"),
         "gpkg_export": [(d.id, d.footprint.wkt) for d in Store(ws / "dunai.gpkg").detections()],
         "api": _api(ws),
     }  # fmt: skip
@@ -70,7 +76,14 @@ def _api(ws: Path) -> dict[str, Any]:
     sites = client.get("/api/sites").json()
     timeline = client.get("/api/sites/dunai/timeline").json()
     assert client.get("/sites/dunai").status_code == 200
-    return {"sites": sites, "timeline": timeline, "detections": client.get("/api/sites/dunai/detections").json()}
+    # A period, read for its dates alone (acquired compared in the store: ISO text in SQLite, timestamptz in PostGIS).
+    page = client.get("/sites/dunai?from=2024-10-14&to=2024-10-14")
+    assert page.status_code == 200 and "Dates shown: 2024-10-14 to 2024-10-14" in page.text
+    period = {path: client.get(f"/api/sites/dunai{path}").json()
+              for path in ("/timeline?from=2024-10-14", "/detections?to=2024-10-14", "?from=2024-10-15")}  # fmt: skip
+    assert period["?from=2024-10-15"]["observations"] and {o["date"] for o in period["?from=2024-10-15"]["observations"]} == {"2024-10-15"}
+    return {"sites": sites, "timeline": timeline, "detections": client.get("/api/sites/dunai/detections").json(),
+            "period": period}  # fmt: skip
 
 
 def test_a_study_on_postgis_gives_the_geopackage_s_detections_and_timeline(
@@ -86,7 +99,9 @@ def test_a_study_on_postgis_gives_the_geopackage_s_detections_and_timeline(
     assert pg["detect"] == gpkg["detect"] and pg["again"] == gpkg["again"] and pg["ingest"] == gpkg["ingest"]
     assert pg["export"] == gpkg["export"] and pg["gpkg_export"] == gpkg["gpkg_export"]
     assert pg["api"] == gpkg["api"]
+    assert pg["months"] == gpkg["months"] and gpkg["months"][0]["month"] == "2024-10" and gpkg["months"][0]["images"] > 0
     assert "dunai" in pg["report"] and pg["report"].count("<tr") == gpkg["report"].count("<tr")
+    assert pg["report_14"].count("<tr") == gpkg["report_14"].count("<tr") < gpkg["report"].count("<tr")
     # The archive's paths are the workspace's, relative: another member sees them wherever the folder is mounted.
     with PostgisStore(pg_url) as s:
         paths = [r[0] for r in s.execute("SELECT path FROM observations")]

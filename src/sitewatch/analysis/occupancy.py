@@ -41,7 +41,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -716,15 +716,17 @@ class SiteRecords:
     undetected: set[str]
 
 
-def read_site_records(store: Store, site_id: str) -> SiteRecords:
-    """A site's observations, detections and undetected observations, read in one snapshot of the store.
+def read_site_records(store: Store, site_id: str, *, since: datetime | None = None, until: datetime | None = None) -> SiteRecords:
+    """A site's observations, detections and undetected observations, read in one snapshot of the store (those
+    acquired from ``since`` to ``until``, inclusive, when given).
 
     Read one after the other, a ``detect`` recording an observation between the reads (its detections and the
     mark that it was detected in, one transaction) was seen half: detected, but without its detections, so
     a vessel there read as gone (a departure, then an arrival, and an alert fired for each)."""
     with store.snapshot():
         return SiteRecords(
-            store.observations(site_id), store.detections(site_id=site_id), store.undetected(site_id)
+            store.observations(site_id, since=since, until=until), store.detections(site_id=site_id, since=since, until=until),
+            store.undetected(site_id),
         )
 
 

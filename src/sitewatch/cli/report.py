@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import click
@@ -15,6 +15,7 @@ from .options import (
     OnceCommand,
     ais_coverage_options,
     ais_files_option,
+    check_date_order,
     existing_folder,
     handle_errors,
     refuse_input_as_out,
@@ -36,7 +37,7 @@ from .options import (
 @click.option("--claims", "claims_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Add a claims section: the claims of these files checked against the imagery, as `sitewatch claims check` does.")
 @share_option
-@timeline_options(dates=False)
+@timeline_options()
 @workspace_option
 @handle_errors
 def command(
@@ -47,6 +48,8 @@ def command(
     ais_period: tuple[datetime, datetime] | None,
     claims_files: tuple[Path, ...],
     share: bool,
+    start: date | None,
+    end: date | None,
     gap_days: int,
     min_valid: float,
     max_cloud: float,
@@ -59,16 +62,19 @@ def command(
     One file that works offline: maps, timelines, image chips, every
     detection with its provenance, and the figures of the last `sitewatch eval`.
     The timeline options are those of `sitewatch timeline`; the report covers
-    every date in the archive. With --share, the report names no local path outside the
+    every date in the archive, or with --from/--to those dates alone (its title
+    says which): a vessel there before --from is no arrival on it. With --share, the report names no local path outside the
     workspace (a user name, a Downloads folder): one to hand to an editor or publish.
     """
     from ..report.html import write_report
 
+    check_date_order(start, end)
     refuse_input_as_out(out_path, [*ais_files, *claims_files, *([ais_coverage] if ais_coverage else [])])
     coverage = stated_ais_coverage(ais_coverage, ais_period, ais_files)
     ws = open_workspace(workspace)
     refuse_workspace_file(ws, [("--out", out_path)])
-    params = timeline_params(gap_days=gap_days, min_valid=min_valid, max_cloud=max_cloud, max_berth_hidden=max_berth_hidden, utc_offset=utc_offset)
+    params = timeline_params(gap_days=gap_days, min_valid=min_valid, max_cloud=max_cloud, max_berth_hidden=max_berth_hidden, utc_offset=utc_offset,
+                             start=start, end=end)
     path = write_report(ws, list(site_ids) or None, out_path, params, ais_files, claims_files, share=share,
                         ais_coverage=coverage)
     with ws.store() as store:

@@ -67,7 +67,7 @@ from .exports import date_zone, write_text_atomic
 if TYPE_CHECKING:
     from ..analysis.ais_coverage import StatedCoverage
 
-__all__ = ["write_report", "render_report", "MAX_CHIPS_PER_SITE", "MAX_CHANGES_PER_SITE", "MAX_CLOSE_UPS_PER_SITE"]
+__all__ = ["write_report", "render_report", "in_period", "period_text", "MAX_CHIPS_PER_SITE", "MAX_CHANGES_PER_SITE", "MAX_CLOSE_UPS_PER_SITE"]
 
 MAX_CHIPS_PER_SITE = 40
 """Observation chips drawn per site, spread evenly over time; the table still lists every detection."""
@@ -366,12 +366,39 @@ def _change_finding(name: str, pairs: Sequence[tuple[ChangePair, list[Change]]])
     return f"{head}, {count_noun(sum(len(rs) for _, rs in changed), 'region')} in all; the most: {_change_text(p, rs)}."
 
 
+def in_period(o: Observation, params: TimelineParams) -> bool:
+    """Whether ``o`` counts for a date of the period ``params.start``..``params.end`` (the timeline's dates: local
+    ones with ``utc_offset_hours``; either end open when None): what a report of that period shows of it."""
+    if params.start is None and params.end is None:
+        return True
+    day = observation_date(o, params.utc_offset_hours)
+    return not ((params.start and day < params.start) or (params.end and day > params.end))
+
+
+def period_text(params: TimelineParams) -> str:
+    """The period of ``params`` in words, ``"2024-10-01 to 2024-10-31 (UTC dates)"``, ``"from 2024-10-01 (UTC+10
+    dates)"``; empty without ``start`` and ``end`` (every date)."""
+    if params.start is None and params.end is None:
+        return ""
+    if params.start and params.end:
+        span = f"{params.start.isoformat()} to {params.end.isoformat()}"
+    else:
+        span = f"from {params.start.isoformat()}" if params.start else f"to {params.end.isoformat()}"  # type: ignore[union-attr]
+    return f"{span} ({'local dates at ' if params.utc_offset_hours else ''}{date_zone(params.utc_offset_hours)}{'' if params.utc_offset_hours else ' dates'})"
+
+
 def _site_section(ws: Workspace, site: Site, observations: list[Observation], detections: list[Detection],
                   params: TimelineParams, undetected: set[str],
                   change_pairs: Sequence[tuple[ChangePair, list[Change]]] = ()) -> _SiteSection:  # fmt: skip
+    # The timeline is built from every observation, as `timeline --from` builds it: the first date of the period
+    # is compared with the usable date before it, so a vessel already there then is no arrival.
     tl = build_timeline(site.id, observations, detections, params, site_name=site.name, undetected=undetected,
                         site_geometry=site.geometry)
+    # Everything else shows the period alone: no image, chip or detection from outside it.
+    observations = [o for o in observations if in_period(o, params)]
     obs = {o.id: o for o in observations}
+    detections = [d for d in detections if d.observation_id in obs]
+    change_pairs = [(p, rs) for p, rs in change_pairs if p.before_id in obs and p.after_id in obs]
     by_obs: dict[str, list[Detection]] = {}
     for d in detections:
         by_obs.setdefault(d.observation_id, []).append(d)
@@ -608,14 +635,17 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         unimaged = [_unimaged_row(s) for s in named if s.id not in held]
         # Each site's observations, detections and undetected ones of one moment (a `detect` may be recording).
         records = {s.id: read_site_records(store, s.id) for s in sites}
-        observations = {s.id: records[s.id].observations for s in sites}
-        # sitewatch change's stored pairs, for the sites that have any
+        # Those of the period (--from/--to): the sections build their timelines from every one (the period's edges).
+        observations = {s.id: [o for o in records[s.id].observations if in_period(o, params)] for s in sites}
+        kept = {o.id for obs in observations.values() for o in obs}
+        # sitewatch change's stored pairs, for the sites that have any (both images in the period)
         from .change_section import change_rows
 
-        change_pairs = {s.id: pairs_with_regions(store, s.id) for s in sites}
+        change_pairs = {s.id: [(p, rs) for p, rs in pairs_with_regions(store, s.id) if p.before_id in kept and p.after_id in kept]
+                        for s in sites}  # fmt: skip
         stored_changes = {s.id: change_rows(change_pairs[s.id], observations[s.id]) for s in sites}
         sections = [
-            _site_section(ws, s, observations[s.id], records[s.id].detections, params, records[s.id].undetected,
+            _site_section(ws, s, records[s.id].observations, records[s.id].detections, params, records[s.id].undetected,
                           change_pairs[s.id])  # fmt: skip
             for s in sites
         ]
@@ -632,9 +662,14 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
 
             # Not at a training ground: no vessel there to match (the demo's AIS is matched the same way).
             matched = match_workspace(store, ws.root, [sec.site.id for sec in sections if not sec.inland], ais_files,
-                                      coverage=ais_coverage)
+                                      coverage=ais_coverage, start=params.start, end=params.end)
             ais, links_ais = ais_section(matched), ais_ids(matched)
-        links = load_links(store, [s.id for s in sites], ais=links_ais) if len(sites) > 1 else None
+        link_params = None
+        if params.start or params.end:  # as `links --from/--to`: departures and arrivals of the period
+            from ..analysis.links import LinkParams
+
+            link_params = LinkParams(start=params.start, end=params.end)
+        links = load_links(store, [s.id for s in sites], link_params, ais=links_ais) if len(sites) > 1 else None
         claims = None
         if claims_files:
             from .claims_section import claims_section
@@ -673,6 +708,7 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         params=params,
         date_zone=date_zone(params.utc_offset_hours),
         params_json=json.dumps(vars(params), default=str),  # numbers as numbers, no dates as null
+        period=period_text(params),
         version=_code_version(),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         workspace=ws.root.name if sharing else str(ws.root.resolve()),

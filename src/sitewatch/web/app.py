@@ -30,27 +30,30 @@ import os
 import re
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import anyio
 import jinja2
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from .. import __version__
 from ..analysis.ais_coverage import StatedCoverage
 from ..analysis.links import inland_without_vessels
-from ..analysis.occupancy import Timeline, TimelineParams, timeline_to_dict
+from ..analysis.occupancy import Timeline, TimelineParams, build_timeline, timeline_to_dict
 from ..errors import NO_ROOM_TO_LOAD, ImageReadError, InputError, StoreError, StoreUnavailableError
 from ..model import Detection, Observation, acquired_label
 from ..report import charts
 from ..report.exports import date_zone
-from ..report.html import by_kind, candidates_text, imagery_lines, template_environment
+from ..report.html import by_kind, candidates_text, imagery_lines, in_period, template_environment
 from ..store import Store
 from ..store.changes import changes
 from ..workspace import Workspace, open_workspace
@@ -67,7 +70,7 @@ from .quicklook import (
     quicklook_png,
     quicklook_shape,
 )
-from .svg import changes_overlay_svg, overlay_svg, site_crs, site_svg
+from .svg import changes_overlay_svg, months_svg, overlay_svg, site_crs, site_svg
 
 __all__ = ["create_app", "Dashboard", "GeoJSONResponse", "MAX_CLOSE_UPS", "CLOSE_UP_PX", "RETRY_AFTER_S"]
 
@@ -194,6 +197,10 @@ class Dashboard:
                 raise ImageReadError(f"cannot read the image of observation {obs.id!r} ({obs.path}): {exc}") from exc
             self.cache.put(key, png)
         return png
+
+    def period_params(self, period: data.Period) -> TimelineParams:
+        """The dashboard's timeline parameters for the dates of ``period``."""
+        return replace(self.params, start=period.start, end=period.end)
 
     def timeline_chart(self, tl: Timeline) -> bytes:
         """The timeline chart PNG of ``tl``, from the cache when a timeline of the same figures was drawn before
@@ -470,6 +477,23 @@ def _add_error_handlers(app: FastAPI, dash: Dashboard) -> None:
                                    "check it with `sqlite3 FILE 'PRAGMA integrity_check'` and restore it from a backup")  # fmt: skip
 
 
+FROM = Query(None, alias="from", description="First date (a UTC date, or a local one as `serve --utc-offset` has "
+                                               "them; any form `sitewatch timeline --from` reads): default every date")
+TO = Query(None, alias="to", description="Last date (as `from`): default every date")
+PERIOD_DESCRIPTION = ("`from` and `to` (dates, each optional) keep the dates of that period alone, as `sitewatch timeline "
+                      "--from/--to` does: a site with years of daily images is read for those dates only. A bad date is a "
+                      "400 naming it; a `to` before `from` is a period holding no date (an answer with none).")
+
+
+def _date_in(value: Any, period: data.Period) -> bool:
+    """Whether a stored ``YYYY-MM-DD`` date lies in ``period`` (one that is not a date is shown: it is not ours to hide)."""
+    try:
+        day = date.fromisoformat(str(value))
+    except ValueError:
+        return True
+    return not ((period.start and day < period.start) or (period.end and day > period.end))
+
+
 def _site_id(site_id: str) -> str:
     return check_id(site_id, "site")
 
@@ -506,17 +530,26 @@ def _add_api(app: FastAPI, dash: Dashboard) -> None:
             sites = data.site_summaries(store)
         return page_of(sites, "sites", request.url, limit, offset)
 
-    @app.get("/api/sites/{site_id:path}/timeline", tags=["api"], summary="The site's occupancy timeline, as `sitewatch timeline --json`")
-    def api_timeline(site_id: str) -> dict[str, Any]:
+    @app.get("/api/sites/{site_id:path}/timeline", tags=["api"], summary="The site's occupancy timeline, as `sitewatch timeline --json`",
+             description=PERIOD_DESCRIPTION)  # fmt: skip
+    def api_timeline(site_id: str, start: str | None = FROM, end: str | None = TO) -> dict[str, Any]:
+        period = data.asked_period(start, end, reversed_empty=True)
         with dash.store() as store:
-            return data.site_timeline(store, _site_id(site_id), dash.params)
+            if period.empty:
+                return data.empty_timeline(store, _site_id(site_id), dash.params, period)
+            return data.site_timeline(store, _site_id(site_id), dash.period_params(period))
 
     @app.get("/api/sites/{site_id:path}/detections", tags=["api"], response_class=GeoJSONResponse,
-             summary="The site's detections as GeoJSON, as `sitewatch export` writes them",
+             summary="The site's detections as GeoJSON, as `sitewatch export` writes them", description=PERIOD_DESCRIPTION,
              **_doc(schemas.FeatureCollection))  # fmt: skip
-    def api_detections(site_id: str) -> GeoJSONResponse:
+    def api_detections(site_id: str, start: str | None = FROM, end: str | None = TO) -> GeoJSONResponse:
+        period = data.asked_period(start, end, reversed_empty=True)
         with dash.store() as store:
-            fc = data.site_detections(store, _site_id(site_id))
+            if period.empty:
+                data.find_site(store, _site_id(site_id))
+                fc: dict[str, Any] = {"type": "FeatureCollection", "features": []}
+            else:
+                fc = data.site_detections(store, _site_id(site_id), dash.period_params(period))
         return GeoJSONResponse(fc)
 
     @app.get("/api/sites/{site_id:path}/changes", tags=["api"], **_doc(list[schemas.ChangePairSummary]),
@@ -538,10 +571,13 @@ def _add_api(app: FastAPI, dash: Dashboard) -> None:
 
     # After the routes above: a {site_id:path} would take their suffixes for part of the id.
     @app.get("/api/sites/{site_id:path}", tags=["api"], summary="One site: its geometry, berths and observations",
-             **_doc(schemas.SiteDetail))  # fmt: skip
-    def api_site(site_id: str) -> dict[str, Any]:
+             description=PERIOD_DESCRIPTION, **_doc(schemas.SiteDetail))  # fmt: skip
+    def api_site(site_id: str, start: str | None = FROM, end: str | None = TO) -> dict[str, Any]:
+        period = data.asked_period(start, end, reversed_empty=True)
         with dash.store() as store:
-            return data.site_detail(store, _site_id(site_id))
+            if period.empty:
+                return data.site_detail(store, _site_id(site_id), dash.params, empty=period)
+            return data.site_detail(store, _site_id(site_id), dash.period_params(period))
 
     @app.get("/api/observations/{observation_id:path}", tags=["api"], **_doc(schemas.ObservationDetail),
              summary="One observation: provenance, grid and detections (GeoJSON features)")  # fmt: skip
@@ -559,24 +595,42 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
         return dash.page("sites.html.j2", simulated=any(s["simulated"] for s in sites), sites=shown, paging=paging)
 
     @app.get("/sites/{site_id:path}/timeline.png", include_in_schema=False)
-    def timeline_png(site_id: str, request: Request) -> Response:
+    def timeline_png(site_id: str, request: Request, start: str | None = FROM, end: str | None = TO) -> Response:
         with dash.store() as store:
-            tl = data.load_site_timeline(store, _site_id(site_id), dash.params)
+            sid = _site_id(site_id)
+            data.find_site(store, sid)
+            # The page's period (its default too, so that the chart and the tables show the same dates).
+            params = dash.period_params(data.site_period(store, sid, start, end, dash.params))
+            tl = data.load_site_timeline(store, sid, params)
         return drawn_png(request, dash.timeline_chart(tl))
 
     @app.get("/sites/{site_id:path}", response_class=HTMLResponse, include_in_schema=False)
-    def site_page(site_id: str) -> Response:
+    def site_page(site_id: str, start: str | None = FROM, end: str | None = TO) -> Response:
         if moved := _without_trailing_slash("/sites", site_id):  # /sites/dunai/, as a browser or a hand may write it
             return moved
         with dash.store() as store:
             site = data.find_site(store, _site_id(site_id))
-            observations = store.observations(site.id)
-            detections = store.detections(site_id=site.id)
-            tl = data.load_site_timeline(store, site.id, dash.params)
-            rows = data.site_detail(store, site.id)["observations"]
-            pairs = data.site_changes(store, site.id)
-            alerts = data.site_alerts(store, site.id)
-            regions = changes(store, site_id=site.id)
+            # Years of daily images: the page shows one period (the last DEFAULT_PERIOD_DAYS unless asked), read alone.
+            period = data.site_period(store, site.id, start, end, dash.params)
+            params = dash.period_params(period)
+            records = data.load_period_records(store, site.id, params)
+            tl = build_timeline(site.id, records.observations, records.detections, params, site_name=site.name,
+                                undetected=records.undetected, site_geometry=site.geometry)  # fmt: skip
+            observations = [o for o in records.observations if in_period(o, params)]
+            kept = {o.id for o in observations}
+            detections = [d for d in records.detections if d.observation_id in kept]
+            counts = Counter(d.observation_id for d in detections)
+            rows = [data.observation_row(o, counts[o.id]) for o in observations]
+            pairs = [p for p in data.site_changes(store, site.id) if p["after_id"] in kept]
+            alerts = [e for e in data.site_alerts(store, site.id) if _date_in(e.get("date"), period)]
+            regions = [r for r in changes(store, site_id=site.id) if r.after_id in kept]
+            months = data.site_months(store, site.id, dash.params)
+        page_of_month = f"/sites/{quote(site.id, safe='/')}?from={{}}&to={{}}"
+        shown = (period.start or period.first, period.end or period.last)
+        overview = months_svg(
+            months, lambda m: page_of_month.format(m["from"], m["to"]), label=f"Every month of {site.name or site.id}",
+            shown=(shown[0].strftime("%Y-%m"), shown[1].strftime("%Y-%m")) if shown[0] and shown[1] else None,
+        ) if len(months) > 1 else ""  # fmt: skip
         imagery, note = imagery_lines(observations, dash.params.utc_offset_hours) if observations else ([], "")
         inland = inland_without_vessels(site, detections)
         # The chart is drawn here, not only when its <img> asks (the cache then answers that): the page
@@ -595,7 +649,8 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             "site.html.j2", simulated=any(o.scene.simulated for o in observations), site=site, timeline=tl,
             imagery=imagery, revisit_note=note, map_svg=map_svg, crs=crs, detections=len(detections),
             observations=rows, date_zone=date_zone(dash.params.utc_offset_hours), changes=pairs, alerts=alerts,
-            regions=len(regions), inland=inland, chart_size=chart_size,
+            regions=len(regions), inland=inland, chart_size=chart_size, period=period, query=period.query(),
+            default_days=data.DEFAULT_PERIOD_DAYS, overview=overview,
         )  # fmt: skip
 
     @app.get("/links", response_class=HTMLResponse, include_in_schema=False)

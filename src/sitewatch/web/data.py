@@ -10,16 +10,35 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from shapely.geometry import mapping
 
 from ..analysis.ais_coverage import StatedCoverage
-from ..analysis.occupancy import Timeline, TimelineParams, load_timeline, timeline_to_dict
+from ..analysis.occupancy import (
+    SiteRecords,
+    Timeline,
+    TimelineParams,
+    build_timeline,
+    load_timeline,
+    read_site_records,
+    timeline_to_dict,
+)
 from ..errors import InputError, SiteError, SitewatchError, StoreError, StoreUnavailableError
-from ..model import Change, Observation, Site, acquired_label, direction_counts, iso_utc
+from ..model import (
+    Change,
+    Observation,
+    Site,
+    acquired_label,
+    direction_counts,
+    iso_utc,
+    parse_date_or_time,
+)
 from ..report.exports import detection_feature, select_detections
+from ..report.html import in_period
 from ..sites import right_handed
 from ..store import Store
 from ..store.changes import ChangePair, pairs_with_regions
@@ -33,6 +52,14 @@ __all__ = [
     "site_detail",
     "site_timeline",
     "site_detections",
+    "DEFAULT_PERIOD_DAYS",
+    "Period",
+    "asked_period",
+    "site_period",
+    "load_period_records",
+    "period_timeline",
+    "site_months",
+    "observation_row",
     "observation_detail",
     "site_changes",
     "pair_id",
@@ -148,15 +175,27 @@ def observation_row(o: Observation, detections: int) -> dict[str, Any]:
     }
 
 
-def site_detail(store: Store, site_id: str) -> dict[str, Any]:
-    """One site: its fields, outline, berths and water (GeoJSON, WGS84) and its observations, oldest first."""
+def site_detail(store: Store, site_id: str, params: TimelineParams | None = None, *, empty: Period | None = None) -> dict[str, Any]:
+    """One site: its fields, outline, berths and water (GeoJSON, WGS84) and its observations, oldest first (those
+    of the dates ``params.start``..``params.end`` when either is given, with ``period`` saying which; none, for
+    the ``empty`` period asked, whose end is before its start)."""
     site = find_site(store, site_id)
     counts = {
         r[0]: r[1]
         for r in store.execute("SELECT observation_id, count(*) FROM detections WHERE site_id = ? GROUP BY observation_id", (site_id,))
     }
-    observations = [observation_row(o, counts.get(o.id, 0)) for o in store.observations(site_id)]
-    return {
+    if empty is not None:
+        observations = []
+        period = {"from": empty.start.isoformat() if empty.start else None, "to": empty.end.isoformat() if empty.end else None}
+    elif params is not None and (params.start or params.end):
+        records = load_period_records(store, site_id, params)
+        observations = [observation_row(o, counts.get(o.id, 0)) for o in records.observations if in_period(o, params)]
+    else:
+        observations = [observation_row(o, counts.get(o.id, 0)) for o in store.observations(site_id)]
+    if empty is None:
+        period = {"from": params.start.isoformat() if params and params.start else None,
+                  "to": params.end.isoformat() if params and params.end else None}  # fmt: skip
+    return ({"period": period} if period["from"] or period["to"] else {}) | {
         "id": site.id,
         "name": site.name,
         "kind": site.kind,
@@ -168,14 +207,17 @@ def site_detail(store: Store, site_id: str) -> dict[str, Any]:
         "water": right_handed(site.water) if site.water is not None else None,
         "berths": [{"id": b.id, "name": b.name, "geometry": mapping(b.geometry)} for b in site.berths],
         "observations": observations,
-        "detections": sum(counts.values()),
+        "detections": sum(o["detections"] for o in observations) if period["from"] or period["to"] else sum(counts.values()),
         "simulated": any(o["simulated"] for o in observations),
     }
 
 
 def load_site_timeline(store: Store, site_id: str, params: TimelineParams | None = None) -> Timeline:
-    """The occupancy timeline of ``site_id`` as ``sitewatch timeline`` builds it."""
-    find_site(store, site_id)
+    """The occupancy timeline of ``site_id`` as ``sitewatch timeline`` builds it; of the dates ``params.start``..
+    ``params.end`` read for those dates alone (:func:`load_period_records`)."""
+    site = find_site(store, site_id)
+    if params is not None and (params.start or params.end):
+        return period_timeline(store, site, params)
     return load_timeline(store, site_id, params)
 
 
@@ -184,10 +226,16 @@ def site_timeline(store: Store, site_id: str, params: TimelineParams | None = No
     return timeline_to_dict(load_site_timeline(store, site_id, params))
 
 
-def site_detections(store: Store, site_id: str) -> dict[str, Any]:
-    """The site's detections as the GeoJSON FeatureCollection ``sitewatch export SITE`` writes."""
+def site_detections(store: Store, site_id: str, params: TimelineParams | None = None) -> dict[str, Any]:
+    """The site's detections as the GeoJSON FeatureCollection ``sitewatch export SITE`` writes (those of the
+    dates ``params.start``..``params.end``, the timeline's, when either is given)."""
     find_site(store, site_id)
-    features = [detection_feature(o, d) for o, dets in select_detections(store, [site_id]) for d in dets]
+    if params is not None and (params.start or params.end):
+        records = load_period_records(store, site_id, params)
+        obs = {o.id: o for o in records.observations if in_period(o, params)}
+        features = [detection_feature(obs[d.observation_id], d) for d in records.detections if d.observation_id in obs]
+    else:
+        features = [detection_feature(o, d) for o, dets in select_detections(store, [site_id]) for d in dets]
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -292,3 +340,162 @@ def links_data(store: Store, root: Path, ais_files: Sequence[Path] = (), ais_cov
         ais = ais_ids(match_workspace(store, root, ids, list(ais_files), coverage=ais_coverage))
     doc = links_to_dict(load_links(store, None, ais=ais))
     return doc | {"ais_files": [str(f) for f in ais_files]}
+
+
+DEFAULT_PERIOD_DAYS = 90
+"""The dates a site's page shows when none are asked (``?from=``/``?to=``): the last this many, to its latest image.
+Five years of daily images made a page of 1.7 MB that took 11 s; a period's page costs the same in any year."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """The dates a page or an API answer covers: ``start``..``end`` (the timeline's dates, local ones with its
+    ``utc_offset_hours``; None: open), whether they were ``asked`` (else the page's default), and the site's
+    ``first``/``last`` image dates, for the links to the periods before and after."""
+
+    start: date | None
+    end: date | None
+    asked: bool = True
+    first: date | None = None
+    last: date | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Whether ``end`` is before ``start``: no date lies in the period (the API answers it with nothing)."""
+        return self.start is not None and self.end is not None and self.end < self.start
+
+    def query(self) -> str:
+        """``?from=…&to=…`` that asks for this period again (empty for every date)."""
+        parts = [f"{k}={v.isoformat()}" for k, v in (("from", self.start), ("to", self.end)) if v is not None]
+        return "?" + "&".join(parts) if parts else ""
+
+    def earlier(self) -> Period | None:
+        """The period of as many days just before this one; None when no image is older than this one's start."""
+        if self.start is None or self.end is None or self.first is None or self.first >= self.start:
+            return None
+        days = (self.end - self.start).days + 1
+        try:
+            return Period(self.start - timedelta(days=days), self.start - timedelta(days=1), True, self.first, self.last)
+        except OverflowError:  # a period from year 1
+            return None
+
+    def later(self) -> Period | None:
+        """The period of as many days just after this one; None when no image is newer than this one's end."""
+        if self.start is None or self.end is None or self.last is None or self.last <= self.end:
+            return None
+        days = (self.end - self.start).days + 1
+        try:
+            return Period(self.end + timedelta(days=1), self.end + timedelta(days=days), True, self.first, self.last)
+        except OverflowError:  # a period to 9999
+            return None
+
+
+def _asked_date(name: str, value: str | None) -> date | None:
+    if value is None or value == "":
+        return None
+    try:
+        when, date_only = parse_date_or_time(value)
+    except SitewatchError as exc:
+        raise BadId(f"refused {name}={value[:40]!r}: {exc}; give a date, e.g. ?{name}=2024-10-01") from None
+    if not date_only:
+        raise BadId(f"refused {name}={value[:40]!r}: a time; the timeline keeps whole dates: give a date, e.g. ?{name}=2024-10-01")
+    return when.date()
+
+
+def asked_period(start: str | None, end: str | None, *, reversed_empty: bool = False) -> Period:
+    """The period the query's ``from`` and ``to`` ask (as text: each a date in any form ``sitewatch timeline --from``
+    reads), open where not given; :class:`BadId` (a 400) naming a bad one, or ``to`` before ``from`` (unless
+    ``reversed_empty``: the API's, whose doc cannot say that two valid dates are refused together, where it is a
+    period holding no date, :attr:`Period.empty`)."""
+    first, last = _asked_date("from", start), _asked_date("to", end)
+    if first and last and last < first and not reversed_empty:
+        raise BadId(f"refused to={end!r}: it is before from={start!r}; give a 'to' on or after 'from'")
+    return Period(first, last, asked=first is not None or last is not None)
+
+
+def site_period(store: Store, site_id: str, start: str | None, end: str | None, params: TimelineParams,
+                default_days: int = DEFAULT_PERIOD_DAYS) -> Period:  # fmt: skip
+    """The period a site's page shows: the one asked, else the last ``default_days`` dates to the site's latest
+    image (every date of a site with none); with the site's first and last image dates (one indexed query)."""
+    asked = asked_period(start, end)
+    row = store.execute("SELECT min(acquired), max(acquired) FROM observations WHERE site_id = ?", (site_id,))[0]
+    shift = timedelta(hours=params.utc_offset_hours)
+    first, last = ((_stored_datetime(v) + shift).date() if v else None for v in row[:2])
+    if asked.asked or last is None:
+        return replace(asked, first=first, last=last)
+    return Period(last - timedelta(days=default_days - 1), last, False, first, last)
+
+
+def load_period_records(store: Store, site_id: str, params: TimelineParams) -> SiteRecords:
+    """The site's records a timeline of ``params.start``..``params.end`` rests on, read for those dates alone (and
+    ``gap_days`` before, to judge its first date against the usable date before it, as ``timeline --from`` does):
+    a site with years of daily images is not read whole for one season.
+
+    The timeline of these is the whole archive's over the period, but for a vessel carried forward (not seen,
+    its berth hidden) through more than ``gap_days`` of dates before the period: read from there, it is not known."""
+    since = until = None
+    try:  # (a period that starts in year 1 or ends in 9999 reads from the first image or to the last)
+        if params.start is not None:
+            since = datetime.combine(params.start - timedelta(days=params.gap_days + 2), time(), UTC)
+    except OverflowError:
+        pass
+    try:
+        if params.end is not None:
+            until = datetime.combine(params.end + timedelta(days=2), time(), UTC)  # local dates run up to 14 h past UTC's
+    except OverflowError:
+        pass
+    return read_site_records(store, site_id, since=since, until=until)
+
+
+def period_timeline(store: Store, site: Site, params: TimelineParams) -> Timeline:
+    """The site's timeline of the period of ``params`` from :func:`load_period_records`."""
+    records = load_period_records(store, site.id, params)
+    return build_timeline(site.id, records.observations, records.detections, params, site_name=site.name,
+                          undetected=records.undetected, site_geometry=site.geometry)  # fmt: skip
+
+
+def _stored_datetime(value: Any) -> datetime:
+    """A stored acquisition time as an aware datetime: ISO text in the GeoPackage, a timestamptz from PostGIS."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def site_months(store: Store, site_id: str, params: TimelineParams) -> list[dict[str, Any]]:
+    """The site's whole span a month at a time, for the page's overview of years: per month (``YYYY-MM``, of the
+    timeline's dates, local with ``utc_offset_hours``) the images and the dates with a vessel detected. Counted
+    from two columns, not from built observations (cheap at any length); the dates with a vessel are the raw
+    detections' (before the timeline's rules: usable images, hidden berths), and the page says so. Months
+    without an image between the first and the last are listed with none."""
+    shift = timedelta(hours=params.utc_offset_hours)
+    images: dict[str, int] = {}
+    for (value,) in store.execute("SELECT acquired FROM observations WHERE site_id = ?", (site_id,)):
+        month = (_stored_datetime(value) + shift).strftime("%Y-%m")
+        images[month] = images.get(month, 0) + 1
+    vessel_dates: dict[str, set[date]] = {}
+    for (value,) in store.execute("SELECT DISTINCT acquired FROM detections WHERE site_id = ? AND kind = 'vessel'", (site_id,)):
+        day = (_stored_datetime(value) + shift).date()
+        vessel_dates.setdefault(day.strftime("%Y-%m"), set()).add(day)
+    if not images:
+        return []
+    first, last = min(images), max(images)
+    out = []
+    y, m = int(first[:4]), int(first[5:])
+    while f"{y:04d}-{m:02d}" <= last:
+        key = f"{y:04d}-{m:02d}"
+        start = date(y, m, 1)
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+        end = date(y, m, 1) - timedelta(days=1)
+        out.append({"month": key, "from": start.isoformat(), "to": end.isoformat(), "images": images.get(key, 0),
+                    "vessel_dates": len(vessel_dates.get(key, ()))})
+    return out
+
+
+def empty_timeline(store: Store, site_id: str, params: TimelineParams, period: Period) -> dict[str, Any]:
+    """The timeline of a period that holds no date (``to`` before ``from``) as ``site_timeline`` gives one: no row,
+    its parameters naming the dates asked."""
+    site = find_site(store, site_id)
+    doc = timeline_to_dict(build_timeline(site.id, [], [], params, site_name=site.name))
+    doc["parameters"] |= {"start": period.start.isoformat() if period.start else None,
+                          "end": period.end.isoformat() if period.end else None}  # fmt: skip
+    return doc

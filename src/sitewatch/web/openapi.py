@@ -30,7 +30,8 @@ ERROR_SCHEMA: dict[str, Any] = {
 
 ERRORS: tuple[tuple[str, str, str | None], ...] = (
     ("400", "An id that reads as a path (`..`, `\\`, a control character, an empty part), refused before any lookup; "
-            "a `limit` or `offset` that is not a whole number (`limit` from 1)", "any"),
+            "a `limit` or `offset` that is not a whole number (`limit` from 1); a `from` or `to` that is not a date, "
+            "or a `to` before `from`", "any"),
     ("404", "No site, observation or change pair of that id in the workspace", "path"),
     ("500", "An error the dashboard did not foresee; the server's log has the details", None),
     ("503", "The workspace's data cannot be read: its PostGIS server stopped, restarting or refusing connections, or "
@@ -74,6 +75,9 @@ def declare_errors(app: FastAPI) -> None:
                         # Taken as text by the route (a bad one is its 400, not FastAPI's 422); declared as what it must be.
                         parameter["schema"] = dict(PAGING_PARAMETERS[parameter["name"]])
                         parameter["description"] = parameter["schema"].pop("description")
+                    elif parameter["in"] == "query" and parameter["name"] in ("from", "to"):
+                        # As the paging's: text to the route, a date to the doc (the route also reads 20241001, 2024-W40-2).
+                        parameter["schema"] = {"type": "string", "format": "date"}
                 if not path.startswith("/api/"):
                     continue
                 where = {p["in"] for p in op.get("parameters", [])}

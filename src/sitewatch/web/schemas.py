@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "SiteSummary",
+    "Period",
     "Link",
     "SitesPage",
     "Berth",
@@ -87,6 +88,15 @@ class ObservationRow(BaseModel):
     simulated: bool
 
 
+class Period(BaseModel):
+    """The dates an answer holds, as asked (`from`, `to`: each a date, or null for open)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    start: str | None = Field(alias="from")
+    end: str | None = Field(alias="to")
+
+
 class SiteDetail(BaseModel):
     """One site: its fields, outline, water and berths, and its observations, oldest first."""
 
@@ -103,6 +113,7 @@ class SiteDetail(BaseModel):
     observations: list[ObservationRow]
     detections: int
     simulated: bool
+    period: Period | None = Field(None, description="The dates asked with `from`/`to` (absent without them: every date)")
 
 
 class Grid(BaseModel):

@@ -26,7 +26,7 @@ from ..report.colours import (
     kind_cue,
 )
 
-__all__ = ["KIND_COLOURS", "CHANGE_COLOURS", "site_crs", "site_svg", "overlay_svg", "changes_overlay_svg", "grid_bounds"]
+__all__ = ["KIND_COLOURS", "CHANGE_COLOURS", "site_crs", "site_svg", "overlay_svg", "changes_overlay_svg", "grid_bounds", "months_svg"]
 
 
 
@@ -178,3 +178,26 @@ def changes_overlay_svg(bounds: tuple[float, float, float, float], crs: str, cha
     and each region links to its row (``#region-N``, N counting from 1)."""
     return _svg(bounds, _changes(changes, crs, lambda i, c: f"#region-{i}"),
                 label="outlines of the change regions", css_class="overlay", preserve="none")  # fmt: skip
+
+
+def months_svg(months: Sequence[dict[str, object]], href: Callable[[dict[str, object]], str], *, label: str,
+               shown: tuple[str, str] | None = None) -> str:  # fmt: skip
+    """The whole span of a site a month at a time (:func:`~sitewatch.web.data.site_months`): one bar per month, as
+    tall as its dates with a vessel detected, over a pale one of its images' days, each a link to that month's
+    period (``href``); the months of ``shown`` (first and last ``YYYY-MM`` of the page's period) underlined.
+    Five years are 60 bars: the page's size stays that of one period whatever the archive holds."""
+    w, h, gap = 10, 40, 2
+    body = []
+    for k, m in enumerate(months):
+        x = k * (w + gap)
+        images, vessels = int(str(m["images"])), int(str(m["vessel_dates"]))
+        bar = round(h * min(vessels, 31) / 31, 1)
+        tip = f"{m['month']}: {images} image(s), {vessels} date(s) with a vessel detected"
+        shape = (f'<rect x="{x}" y="0" width="{w}" height="{h}" fill="{"#eef1f4" if images else "#fff"}"/>'
+                 f'<rect x="{x}" y="{h - bar}" width="{w}" height="{bar}" fill="#3b6ea5"/>')  # fmt: skip
+        if shown and shown[0] <= str(m["month"]) <= shown[1]:
+            shape += f'<rect x="{x}" y="{h + 2}" width="{w}" height="3" fill="#222"/>'
+        body.append(f'<a href="{escape(href(m))}" aria-label="{escape(tip)}"><title>{escape(tip)}</title>{shape}</a>')
+    width = max(len(months) * (w + gap) - gap, 1)
+    return (f'<svg class="months" role="group" aria-label="{escape(label)}" width="{width}" height="{h + 6}" '
+            f'viewBox="0 0 {width} {h + 6}" xmlns="http://www.w3.org/2000/svg">{"".join(body)}</svg>')

@@ -128,3 +128,25 @@ def test_the_context_m_setting_reaches_ingest(tmp_path: Path) -> None:
     with ws.store() as store:
         (obs,) = store.observations(site_id="berth")
     assert 300 <= obs.provenance["context_m"] < 310
+
+
+def test_an_optical_berth_s_cloud_fraction_is_the_site_s_not_the_margin_s(tmp_path: Path) -> None:
+    # Water all round; the scene's own cloud mask (SCL 9) covers 400 m of sea north of the berth, in the margin.
+    # The detector sees the whole grid (its water statistics), but the berth is clear: its cloud fraction is 0.
+    berth, crs, x0, y0 = _utm_site("berth", 250.0, 80.0)
+    rows, cols = 208, 225
+    bands = np.full((5, rows, cols), 0.03, np.float32)
+    bands[3] = 0.01  # NIR: water
+    bands[4] = 6  # SCL water
+    bands[4, 30:70, :] = 9  # SCL cloud, high probability: rows 30-70 are 300-700 m north of the berth (rows 100-108)
+    bands[:4, 30:70, :] = 0.6
+    tif = write_tiff(tmp_path / "s2.tif", bands, crs=crs, transform=Affine(RES, 0, x0 - 1000, 0, -RES, y0 + 1000),
+                     descriptions=["B02", "B03", "B04", "B08", "SCL"], tags={"SITEWATCH_ACQUIRED": "2024-10-17T01:50:00Z"})  # fmt: skip
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(berth)
+    _ingest_and_detect(ws, "berth", tif)
+    with ws.store() as store:
+        (obs,) = store.observations(site_id="berth")
+    assert obs.provenance["context_m"] >= CONTEXT_M
+    assert obs.cloud_fraction == 0.0

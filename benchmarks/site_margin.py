@@ -1,7 +1,8 @@
 """A berth drawn tight as the site, against the same berth inside a larger site, and against the tight
 berth archived with a margin of image around it: do the detectors still find and measure its ship?
 
-    python benchmarks/site_margin.py [--per-series 6] [--margins 0,250,500,1000] [--datasets DIR] [--no-real]
+    python benchmarks/site_margin.py [--per-series 6] [--margins 250,500,1000] [--datasets DIR] [--no-real]
+    python benchmarks/site_margin.py --cost 10,3,0.5 --margins 1000
 
 Each labelled ship becomes a berth: a 250 × 80 m rectangle along the ship, centred on it (as an
 investigator draws "pier 3"). Each berth is ingested and detected through the real pipeline
@@ -20,7 +21,9 @@ OpenSARShip Sentinel-1 GRD chips (10 m, AIS length; chips of at least 60 pixels,
 around the berth) and the sen2ships Sentinel-2 ports (10 m Mercator pixels, ground size 5.8-10 m; masks'
 long axis as length), each written as a GeoTIFF in a made-up UTM frame at its ground pixel size (they are
 read in place, never copied into the repository). Prints recall and length error per data set and mode,
-and the archive's size and ingest + detect time of each mode against ``tight`` (same run).
+and the archive's size and ingest + detect time of each mode against ``tight`` (same run). With ``--cost``,
+only one berth's ingest and detect (seconds, peak memory, COG size) at each pixel size, without and with
+each margin, each command in a child process.
 """
 
 from __future__ import annotations
@@ -246,6 +249,39 @@ def run_mode(ws_root: Path, images: list[Image], mode: str, margin: float) -> di
     return {"results": results, "bytes": size, "seconds": seconds}
 
 
+def cost(root: Path, pixels: list[float], margins: list[float]) -> None:
+    """One berth's ingest and detect, each in a child process (``site_sizes._run``: seconds, peak MiB), and its COG's
+    size, at each pixel size and margin: a SIMULATED SAR scene of sea speckle reaching 1.25 km around the berth."""
+    from site_sizes import _run
+    from sitewatch.testing import write_tiff
+
+    crs, cx, cy = "EPSG:32633", 500_000.0, 4_500_000.0
+    berth = _berth(Ship(cx, cy, 110.0, 90.0))
+    site = _site("berth", berth, crs)
+    rows = []
+    for px in pixels:
+        n = int(2 * (1250 + 125) / px)
+        rng = np.random.default_rng(1)
+        sea = (0.02 * rng.gamma(4.5, 1 / 4.5, (n, n))).astype(np.float32)
+        tif = write_tiff(root / f"cost-{px:g}.tif", sea, crs=crs, transform=Affine(px, 0, cx - n * px / 2, 0, -px, cy + n * px / 2),
+                         descriptions=["VV"], tags={"SITEWATCH_ACQUIRED": "2024-10-17T09:30:00Z", "SITEWATCH_IMPULSE_RESPONSE_M": "0"})  # fmt: skip
+        geo = root / "berth.geojson"
+        geo.write_text(json.dumps({"type": "Feature", "properties": {}, "geometry": site.geometry.__geo_interface__}))  # type: ignore[attr-defined]
+        for m in margins:
+            ws = root / f"cost-ws-{px:g}-{m:g}"
+            subprocess.run(["sitewatch", "init", str(ws)], check=True, capture_output=True)
+            subprocess.run(["sitewatch", "sites", "add", "berth", "--geojson", str(geo), "-w", str(ws)], check=True, capture_output=True)
+            env_argv = ["env", f"SITEWATCH_CONTEXT_M={m:g}", "SITEWATCH_WORKERS=1"]
+            ing = _run([*env_argv, "sitewatch", "ingest", "berth", str(tif)], ws)
+            det = _run([*env_argv, "sitewatch", "detect", "berth"], ws)
+            size = sum(f.stat().st_size for f in (ws / "archive").rglob("*.tif"))
+            rows.append((px, m, size, ing, det))
+    print("\n| pixel | margin m | COG KB | ingest s | ingest peak MiB | detect s | detect peak MiB |")
+    print("|---|---|---|---|---|---|---|")
+    for px, m, size, ing, det in rows:
+        print(f"| {px:g} m | {m:g} | {size / 1024:,.0f} | {ing[0]:.1f} | {ing[1]} | {det[0]:.1f} | {det[1]} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--per-series", type=int, default=6, help="simulated scenes with a visible ship per series")
@@ -254,10 +290,18 @@ def main() -> None:
     ap.add_argument("--no-real", action="store_true", help="the simulated scenes only")
     ap.add_argument("--min-chip-px", type=int, default=60)
     ap.add_argument("--keep", type=Path)
+    ap.add_argument("--cost", default="", help="only the cost of one berth: pixel sizes (m), e.g. 10,3,0.5; margins from --margins")
     args = ap.parse_args()
     logging.getLogger("sitewatch.detection").setLevel(logging.ERROR)  # the small-site note, once a berth: measured here
     root = args.keep or Path(tempfile.mkdtemp(prefix="site-margin-"))
     root.mkdir(parents=True, exist_ok=True)
+    if args.cost:
+        try:
+            cost(root, [float(p) for p in args.cost.split(",")], [0.0] + [float(m) for m in args.margins.split(",") if m])
+        finally:
+            if args.keep is None:
+                shutil.rmtree(root, ignore_errors=True)
+        return
     try:
         images = _simulated(root, args.per_series)
         if not args.no_real:

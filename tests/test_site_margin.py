@@ -150,3 +150,23 @@ def test_an_optical_berth_s_cloud_fraction_is_the_site_s_not_the_margin_s(tmp_pa
         (obs,) = store.observations(site_id="berth")
     assert obs.provenance["context_m"] >= CONTEXT_M
     assert obs.cloud_fraction == 0.0
+
+
+def test_a_berth_read_in_tiles_keeps_the_site_s_detections_as_one_pass_does(tmp_path: Path) -> None:
+    # Sub-metre SAR of a berth with its margin can pass the size above which detect reads a SAR grid in tiles: the
+    # tiles' windows are searched whole too, and only the berth's hull is kept.
+    from sitewatch.detection import DetectJob, detect_observation
+
+    tif, berth = _berth_scene(tmp_path, 0, [BERTH_SHIP, MARGIN_SHIP])
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(berth)  # type: ignore[arg-type]
+        obs = ingest_file(ws, store, berth, tif)  # type: ignore[arg-type]
+    assert obs is not None
+    job = DetectJob(berth, obs, str(ws.root / obs.path), {})  # type: ignore[arg-type]
+    whole = detect_observation(job)
+    tiled = detect_observation(job, sar_tile=64, sar_tile_above=1000)
+    assert not whole.error and not tiled.error, (whole.error, tiled.error)
+    for res in (whole, tiled):
+        (hull,) = [d for d in res.detections if d.kind == "vessel"]
+        assert abs(hull.length_m - 110.0) <= 12.0

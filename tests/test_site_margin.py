@@ -170,3 +170,34 @@ def test_a_berth_read_in_tiles_keeps_the_site_s_detections_as_one_pass_does(tmp_
     for res in (whole, tiled):
         (hull,) = [d for d in res.detections if d.kind == "vessel"]
         assert abs(hull.length_m - 110.0) <= 12.0
+
+
+def test_import_and_fetch_archive_a_berth_with_the_context_m_setting_s_margin(tmp_path: Path) -> None:
+    from shapely.geometry import box
+
+    import test_stac_static as stac
+    from sitewatch.geo import reproject_geometry
+    from sitewatch.model import Site
+
+    tif, berth = _berth_scene(tmp_path, 0, [BERTH_SHIP])
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(berth)  # type: ignore[arg-type]
+    res = CliRunner().invoke(main, ["import", str(tif), "-w", str(ws.root)], env={"SITEWATCH_CONTEXT_M": "400"})
+    assert res.exit_code == 0, res.output
+    with ws.store() as store:
+        (obs,) = store.observations(site_id="berth")
+    assert 400 <= obs.provenance["context_m"] < 410
+
+    delivery = stac.delivery.__wrapped__(tmp_path)  # type: ignore[attr-defined]
+    x, y = stac.X0 + 1500, stac.Y1 - 1500
+    pier = Site(id="pier", name="pier", kind="port", geometry=reproject_geometry(box(x, y, x + 250, y + 80), stac.UTM, "EPSG:4326"))
+    with ws.store() as store:
+        store.put_site(pier)
+    res = CliRunner().invoke(main, ["fetch", "pier", "-w", str(ws.root), "--catalog", str(delivery), "--collection", "s2",
+                                    "--from", "2024-10-04", "--to", "2024-10-31", "--json"], env={"SITEWATCH_CONTEXT_M": "300"})  # fmt: skip
+    assert res.exit_code in (0, 3), res.output
+    assert json.loads(res.stdout)["observations"], res.output
+    with ws.store() as store:
+        fetched = store.observations(site_id="pier")
+    assert fetched and all(300 <= o.provenance["context_m"] < 330 for o in fetched)

@@ -201,3 +201,39 @@ def test_import_and_fetch_archive_a_berth_with_the_context_m_setting_s_margin(tm
     with ws.store() as store:
         fetched = store.observations(site_id="pier")
     assert fetched and all(300 <= o.provenance["context_m"] < 330 for o in fetched)
+
+
+def test_the_dashboard_shows_a_berth_s_box_not_its_margin(tmp_path: Path) -> None:
+    # Its quick-look showed the whole grid: 2.25 km of sea round a 250 m berth, the berth a speck in the middle.
+    pytest.importorskip("fastapi", reason="the web extra: pip install 'sitewatch[web]'")
+    pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx (in the dev extra)")
+    import io
+    import re
+    import warnings
+
+    from PIL import Image
+
+    from sitewatch.web import create_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    tif, berth = _berth_scene(tmp_path, 0, [BERTH_SHIP])
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(berth)  # type: ignore[arg-type]
+    _ingest_and_detect(ws, "berth", tif)
+    with ws.store() as store:
+        (obs,) = store.observations(site_id="berth")
+    client = TestClient(create_app(ws))
+    page = client.get(f"/observations/{obs.id}")
+    assert page.status_code == 200, page.text
+    assert "the site's box shown, not the 1000 m of image archived around it" in page.text
+    width, height = (int(v) for v in re.search(r'width="(\d+)" height="(\d+)" src="/observations/[^"]+/quicklook.png"', page.text).groups())  # type: ignore[union-attr]
+    png = Image.open(io.BytesIO(client.get(f"/observations/{obs.id}/quicklook.png").content))
+    assert png.size == (width, height)
+    assert 2.5 < width / height < 3.5  # the berth's 25 × 8 pixels, not the grid's 225 × 208
+    # The outlines' picture spans the same box (the berth's 250 × 80 m, to whole pixels), so they lie on the ship.
+    box_w, box_h = (float(v) for v in re.search(r'class="overlay"[^>]*viewBox="[-\d.]+ [-\d.]+ ([\d.]+) ([\d.]+)"', page.text).groups())  # type: ignore[union-attr]
+    assert (box_w, box_h) == (250.0, 80.0)

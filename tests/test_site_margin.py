@@ -237,3 +237,26 @@ def test_the_dashboard_shows_a_berth_s_box_not_its_margin(tmp_path: Path) -> Non
     # The outlines' picture spans the same box (the berth's 250 × 80 m, to whole pixels), so they lie on the ship.
     box_w, box_h = (float(v) for v in re.search(r'class="overlay"[^>]*viewBox="[-\d.]+ [-\d.]+ ([\d.]+) ([\d.]+)"', page.text).groups())  # type: ignore[union-attr]
     assert (box_w, box_h) == (250.0, 80.0)
+
+
+def test_a_berth_on_a_team_store_keeps_its_margin(tmp_path: Path, pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    # The provenance goes through PostGIS's json column: the margin read back is what detect uses, and detect says
+    # nothing about a missing margin.
+    import logging
+
+    from sitewatch.workspace import open_workspace
+
+    tif, berth = _berth_scene(tmp_path, 0, [BERTH_SHIP, MARGIN_SHIP])
+    run = CliRunner()
+    assert run.invoke(main, ["init", str(tmp_path / "ws"), "--store", pg_url]).exit_code == 0
+    ws = open_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        assert type(store).__name__ == "PostgisStore"
+        store.put_site(berth)  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING, logger="sitewatch.detection"):
+        found = [d for d in _ingest_and_detect(ws, "berth", tif) if d["kind"] == "vessel"]
+    assert not any("smaller than the detectors need" in m for m in caplog.messages)
+    assert len(found) == 1 and abs(found[0]["length_m"] - 110.0) <= 12.0, found
+    with ws.store() as store:
+        (obs,) = store.observations(site_id="berth")
+    assert obs.provenance["context_m"] >= CONTEXT_M

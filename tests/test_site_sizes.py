@@ -180,9 +180,10 @@ def test_valid_outline_holds_every_valid_pixel(cells: int) -> None:
 
 
 def test_detect_says_when_a_site_is_too_small_for_the_detectors(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    # A 300 × 30 m pier with a 110 × 16 m hull along it, the image reaching 500 m beyond: the site's grid is the
-    # pier, so the clutter came from the pier's own pixels, the hull a sixth of them. It was found 28 m long and
-    # classed a harbour tug, silently; now detect says why such a site's vessels may be missed or measured short.
+    # A 300 × 30 m pier with a 110 × 16 m hull along it, the image reaching 500 m beyond: archived without a margin
+    # (as before margins, or with context_m 0) the site's grid is the pier, so the clutter came from the pier's own
+    # pixels, the hull a sixth of them. It was found 28 m long and classed a harbour tug, silently; detect says why
+    # such a site's vessels may be missed or measured short. Archived with its margin (the default), it is not.
     pier, crs, x0, y0 = _utm_site("pier", 300.0, 30.0)
     data = sea_with_ships(np.random.default_rng(3), (103, 130), [(51.5, 65.0, 110.0, 16.0, 90.0)])
     tif = write_tiff(tmp_path / "s1.tif", data, crs=crs, transform=Affine(RES, 0, x0 - 500, 0, -RES, y0 + 500),
@@ -194,13 +195,26 @@ def test_detect_says_when_a_site_is_too_small_for_the_detectors(tmp_path: Path, 
         store.put_site(basin)
     run = CliRunner()
     for site in ("pier", "basin"):
-        assert run.invoke(main, ["ingest", site, str(tif), "-w", str(ws.root)]).exit_code == 0
+        ingested = run.invoke(main, ["ingest", site, str(tif), "-w", str(ws.root)], env={"SITEWATCH_CONTEXT_M": "0"})
+        assert ingested.exit_code == 0, ingested.output
     with caplog.at_level(logging.WARNING, logger="sitewatch.detection"):
         said = run.invoke(main, ["detect", "pier", "--workers", "1", "-w", str(ws.root)])
     assert said.exit_code == 0, said.output
     (note,) = [m for m in caplog.messages if "smaller than the detectors need" in m]
-    assert note.startswith("pier is 298 × 28 m, smaller than the detectors need (500 m a side)")
-    assert "give the berth as a berth of it" in note
+    assert note.startswith("pier is 298 × 28 m, smaller than the detectors need (500 m a side), and 1 of its "
+                           "observations were archived without a margin of image around it")  # fmt: skip
+    assert "Ingest their images again" in note and "give the berth as a berth of it" in note
+    # Its image ingested again with the default margin: nothing to say, and the hull is measured whole.
+    caplog.clear()
+    assert run.invoke(main, ["ingest", "pier", str(tif), "-w", str(ws.root)]).exit_code == 0
+    with caplog.at_level(logging.WARNING, logger="sitewatch.detection"):
+        again = run.invoke(main, ["detect", "pier", "--workers", "1", "-w", str(ws.root)])
+    assert again.exit_code == 0 and not any("smaller than the detectors need" in m for m in caplog.messages)
+    with ws.store() as store:
+        (obs,) = store.observations(site_id="pier")
+        (hull,) = store.detections(site_id="pier")
+    assert obs.provenance["context_m"] >= 500
+    assert abs(hull.length_m - 110.0) <= 12.0, hull.length_m
     # A site of 500 m or more a side is not told so.
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="sitewatch.detection"):

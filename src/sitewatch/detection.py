@@ -29,6 +29,7 @@ from .detection_optical import OPTICAL_TILE_PX, detect_optical_observation
 from .detection_sar import detect_sar_observation
 from .errors import ConfigError, ImageReadError, InputError
 from .geo import ground_pixel_size, heading_from_north, reproject_geometry, unwrap_longitudes
+from .ingest.grid import SMALL_SITE_M
 from .ingest.identity import sha256_file
 from .model import Detection, Observation, Site
 from .run import map_jobs
@@ -198,32 +199,32 @@ def check_length_limits(
             ) from exc
 
 
-SMALL_SITE_M = 500.0
-"""A site narrower than this (either side of its box, in metres) is smaller than the detectors' context."""
-
-
-def small_site_note(site: Site) -> str:
-    """What to say of a site too small for the detectors ('' for any other): its grid is its box, so the
+def small_site_note(site: Site, without_margin: int = 1) -> str:
+    """What to say of a site too small for the detectors whose ``without_margin`` observations were archived
+    without a margin around it ('' for any other site, or when none was): their grid is the site's box, so the
     detectors see no water around it, and a vessel that fills much of it is missed or measured short.
 
     Measured (``benchmarks/site_sizes.py``'s small sites, a 110 × 16 m hull drawn at 10 m): in a 300 × 30 m pier
     the SAR detector found a 28 m vessel (classed a tug), in a 40 × 25 m berth nothing; in a 500 m box, hulls of
     110, 200 and 250 m came out 110-116, 198-212 and 239-265 m (three seeds, two headings). The SAR clutter is
-    taken from the site's own pixels, and a hull that is a large share of them raises it.
+    taken from the site's own pixels, and a hull that is a large share of them raises it. Such a site is now
+    archived with a margin (the ``context_m`` setting, :func:`~sitewatch.ingest.grid.context_for`); this is said
+    of observations archived before that, or with ``context_m`` 0.
     """
     from .geo import utm_crs_for
 
     geom = site.require_geometry()
     minx, miny, maxx, maxy = reproject_geometry(geom, "EPSG:4326", utm_crs_for(geom.centroid.x, geom.centroid.y)).bounds
     w, h = maxx - minx, maxy - miny
-    if min(w, h) >= SMALL_SITE_M:
+    if min(w, h) >= SMALL_SITE_M or without_margin <= 0:
         return ""
     return (
-        f"{site.id} is {w:,.0f} × {h:,.0f} m, smaller than the detectors need ({SMALL_SITE_M:.0f} m a side): they see "
-        "only the site, so a vessel filling much of it may be missed or measured short (a 110 m hull in a 300 × 30 m "
-        "pier came out 28 m at 10 m pixels). Draw the site around the basin or water the berth opens on, at least "
-        f"{SMALL_SITE_M:.0f} m a side, and give the berth as a berth of it (`sites import`, role berth): a vessel "
-        "there is then measured whole and counted at that berth"
+        f"{site.id} is {w:,.0f} × {h:,.0f} m, smaller than the detectors need ({SMALL_SITE_M:.0f} m a side), and "
+        f"{without_margin} of its observations were archived without a margin of image around it: in those the "
+        "detectors see only the site, so a vessel filling much of it may be missed or measured short (a 110 m hull in "
+        "a 300 × 30 m pier came out 28 m at 10 m pixels). Ingest their images again (with the context_m setting above "
+        "0, as by default) to archive them with a margin, or draw the site around the basin the berth opens on, at "
+        f"least {SMALL_SITE_M:.0f} m a side, and give the berth as a berth of it (`sites import`, role berth)"
     )
 
 
@@ -279,7 +280,8 @@ def detect_site(
                 "searched by the learned detector alone (as 'image'); `sitewatch sites import` can give it one",
                 site_id,
             )
-        if rows and (note := small_site_note(site)):
+        bare = sum(1 for r in rows if not _has_margin(r["provenance"]))
+        if bare and (note := small_site_note(site, bare)):
             log.warning("%s", note)
         limits: dict[str, Any] = {"min_length_m": min_length_m, "max_length_m": max_length_m, "optical_mode": optical_mode}
         # One key per sensor: the optical mode changes nothing in SAR observations, so a
@@ -404,6 +406,19 @@ def detect_site(
             save_state(store, site_id, key, current, sensor, files, {oid: digests[oid] for oid in current})
         store.set_meta(f"detect:{site_id}", None)  # the one state of all sensors that sitewatch kept before
     return summary
+
+
+def _has_margin(provenance: str | dict[str, Any] | None) -> bool:
+    """Whether an observation row's provenance (JSON text, or as a team store's driver decoded it) records a margin
+    of image around its site (``context_m``)."""
+    import json
+
+    try:
+        prov = provenance if isinstance(provenance, dict) else json.loads(provenance or "{}")
+        held = prov.get("context_m")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(held, int | float) and not isinstance(held, bool) and held > 0
 
 
 def _file_unchanged(path: str, sha256: str, stat: FileStat | None, verified: FileStat | None) -> bool:

@@ -6,6 +6,10 @@ and the band around that polygon a vessel found by the image alone must lie in
 (:func:`near_water_at`). A window's masks are the whole grid's cut to the window: the shore
 erosion runs on the window grown by its reach, so a detector that reads an observation tile by
 tile sees the masks one pass over the whole grid would.
+
+An observation archived with a margin of image around its site (a small site's; provenance
+``context_m``: :func:`has_context`) is searched over the whole grid, so that the detectors take their
+background from the water around the site, and only what lies in the site is kept (:func:`in_site`).
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
+from .detect.base import PixelDetection
 from .geo import reproject_geometry
-from .model import Grid, Site
+from .model import Grid, Observation, Site
 
 __all__ = [
     "BERTH_DISTANCE_M",
@@ -29,6 +34,8 @@ __all__ = [
     "Window",
     "BerthHidden",
     "window_grid",
+    "has_context",
+    "in_site",
     "grid_mask",
     "water_mask",
     "near_water_at",
@@ -51,6 +58,27 @@ def window_grid(grid: Grid, window: Window) -> Grid:
     a, b, c, d, e, f = t.a, t.b, t.c, t.d, t.e, t.f
     # The origin moved by whole pixels: (c0, r0) through the transform.
     return Grid(grid.crs, (a, b, a * c0 + b * r0 + c, d, e, d * c0 + e * r0 + f), c1 - c0, r1 - r0)
+
+
+def has_context(obs: Observation) -> bool:
+    """Whether ``obs``'s grid holds a margin of image around its site (provenance ``context_m``, recorded by
+    :func:`~sitewatch.ingest.archive_observation`): its detectors then look at the whole grid and keep what
+    lies in the site (:func:`in_site`). An observation archived before margins has none: detected on the
+    site's pixels alone, as it always was."""
+    held = obs.provenance.get("context_m")
+    return isinstance(held, int | float) and not isinstance(held, bool) and held > 0
+
+
+def in_site(found: Sequence[PixelDetection], site: Site, grid: Grid) -> list[PixelDetection]:
+    """The detections (pixel coordinates of ``grid``) whose centroid lies in the site polygon: a vessel in the
+    margin around a site is the detectors' background, not the site's (its timeline, presence and report)."""
+    from shapely.geometry import Point
+    from shapely.prepared import prep
+
+    inside = prep(reproject_geometry(site.require_geometry(), "EPSG:4326", grid.crs))
+    t = grid.affine
+    # Detector pixel coordinates put pixel centres on integers; the affine maps pixel corners.
+    return [d for d in found if inside.covers(Point(t @ (d.col + 0.5, d.row + 0.5)))]
 
 
 def grid_mask(local: BaseGeometry, grid: Grid) -> NDArray[np.bool_]:

@@ -13,6 +13,11 @@ known water (optical mode ``water``, or ``auto`` on simulated scenes: :func:`opt
 the site's water polygon cut to it (:func:`~sitewatch.detection_masks.water_mask`), and its
 cloud counted over the tile's core, so the cloud fraction is the whole grid's. An observation
 that fits one tile is read and detected in one window, as before tiling.
+
+An observation archived with a margin of image around its site (a small site's:
+:func:`~sitewatch.detection_masks.has_context`) is searched over every pixel with data, so that the
+water statistics and a ship's outline reach past the site's edge; only detections whose centroid
+lies in the site are kept, and its cloud fraction is still that of the site's valid pixels.
 """
 
 from __future__ import annotations
@@ -24,7 +29,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .detect.base import PixelDetection
-from .detection_masks import BerthHidden, Window, near_water_at, water_mask, window_grid
+from .detection_masks import (
+    BerthHidden,
+    Window,
+    has_context,
+    in_site,
+    near_water_at,
+    water_mask,
+    window_grid,
+)
 from .detection_read import observation_bands, read_observation
 from .geo import ground_pixel_size
 from .ingest.grid import site_mask
@@ -108,20 +121,42 @@ def detect_optical_observation(
     stats = optical.scene_stats(whole)
     del whole
 
+    context = has_context(obs)
+
     def read(win: Window) -> tuple[dict[str, NDArray[np.float32]], NDArray[np.bool_], NDArray[np.float32] | None]:
         data = read_observation(path, win)
-        valid = site_mask(site, window_grid(grid, win)) & np.all(np.isfinite(data), axis=0)
+        valid = np.all(np.isfinite(data), axis=0)
+        if not context:
+            valid &= site_mask(site, window_grid(grid, win))
         bands, scl = _split(data, names)
         return bands, valid, scl
 
     # The polygon as known water, or (auto, real imagery) only to drop vessels far from it.
     known = site.water is not None and optical_water(mode, obs)
     berths = BerthHidden(site, grid)
+    in_site_cloud = [0, 0]  # cloudy, valid pixels of the site (with a margin, the detector counts the whole grid's)
+
+    def on_core(win: Window, hidden: NDArray[np.bool_]) -> None:
+        if site.berths:
+            berths.add(win, hidden)
+        if context:
+            from .detect.clouds import scl_no_data
+
+            _, valid, scl = read(win)
+            valid &= site_mask(site, window_grid(grid, win))
+            if scl is not None:  # as the detector counts: the SCL's no-data classes are no data, not cloud
+                valid &= ~scl_no_data(np.nan_to_num(scl).astype(np.int16))
+            in_site_cloud[0] += int((hidden & valid).sum())
+            in_site_cloud[1] += int(valid.sum())
+
     found, cloud, _ = detect_optical_tiled(
         read, shape, pixel, stats, params=params, tile=tile,
         known_water=(lambda win: water_mask(site, grid, win)) if known else None,
-        on_core=berths.add if site.berths else None,
+        on_core=on_core if site.berths or context else None,
     )  # fmt: skip
+    if context:
+        found = in_site(found, site, grid)
+        cloud = in_site_cloud[0] / in_site_cloud[1] if in_site_cloud[1] else None
     if site.water is not None and not known and mode == "auto":
         near = near_water_at(site.water, grid, [d.row for d in found], [d.col for d in found])
         found = [d for d, ok in zip(found, near, strict=True) if d.kind != "vessel" or ok]

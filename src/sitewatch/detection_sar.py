@@ -11,7 +11,9 @@ pixels at 1.88 m and coarser, larger at finer pixels (:func:`~sitewatch.detect.t
 Read whole, the detector took 8.8 bytes a pixel (about 9 GB for the largest grid sitewatch
 takes, 2³⁰ pixels); tiled, memory is one window's.
 
-Each window's valid pixels are those inside the site polygon with data, and its water the
+Each window's valid pixels are those inside the site polygon with data (an observation archived
+with a margin around its site: every pixel with data, and only detections whose centroid lies in the
+site kept, :func:`~sitewatch.detection_masks.in_site`), and its water the
 site's water polygon and berths cut to it (:func:`~sitewatch.detection_masks.water_mask`), so
 a site with a polygon gets from the tiles what one pass gives. Without a polygon each tile
 derives land from its own pixels, as detect-image does on whole scenes: the land/water
@@ -32,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .detect.base import PixelDetection
-from .detection_masks import BerthHidden, Window, water_mask, window_grid
+from .detection_masks import BerthHidden, Window, has_context, in_site, water_mask, window_grid
 from .detection_read import observation_bands, read_observation, sample_rows
 from .geo import ground_pixel_size
 from .ingest.grid import site_mask
@@ -102,8 +104,10 @@ def detect_sar_observation(
     params = sar.SarParams(refine_water=False, berth_margin_m=0.0) if site.water is not None else sar.SarParams()
     params = replace(params, **limits, resolution_m=impulse_response_from_tags(obs.provenance.get("tags") or {}))
     if grid.width * grid.height <= (TILE_ABOVE_PIXELS if tile_above is None else tile_above):
-        return _one_pass(site, obs, path, names, pixel, params)
-    return _tiled(site, obs, path, names, pixel, params, tile)
+        found, hidden = _one_pass(site, obs, path, names, pixel, params)
+    else:
+        found, hidden = _tiled(site, obs, path, names, pixel, params, tile)
+    return (in_site(found, site, grid) if has_context(obs) else found), hidden
 
 
 def _no_data(data: NDArray[np.float32], co: int | None, cross: int | None) -> NDArray[np.bool_]:
@@ -122,7 +126,8 @@ def _one_pass(
 
     data = read_observation(path)
     berths = BerthHidden(site, obs.grid)
-    inside = site_mask(site, obs.grid)
+    # With a margin around the site the detector's background is taken from all of it (the caller keeps the site's).
+    inside = np.ones(obs.grid.shape, bool) if has_context(obs) else site_mask(site, obs.grid)
     water = water_mask(site, obs.grid)
     co, cross = _polarisations(names)
     if co is None and cross is None:
@@ -156,10 +161,11 @@ def _tiled(
         # Whether two unnamed bands are a pair is judged from rows spread over the whole grid.
         co, cross = _unnamed_pair(sample_rows(path, grid.shape), names)
     water = (lambda win: water_mask(site, grid, win)) if site.water is not None else None
+    context = has_context(obs)
 
     def reader(band: int | None) -> Callable[[Window], tuple[NDArray[np.float32], NDArray[np.bool_]]]:
         def read(win: Window) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
-            inside = site_mask(site, window_grid(grid, win))
+            inside = np.ones((win[1] - win[0], win[3] - win[2]), bool) if context else site_mask(site, window_grid(grid, win))
             if band is not None:  # one channel of a pair: its own no-data is left out by the detector
                 return read_observation(path, win, bands=[band])[0], inside
             # One channel: valid where every band has data, as in one pass.

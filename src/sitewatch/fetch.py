@@ -528,11 +528,13 @@ def fetch_scenes(
     compress: str = "deflate",
     progress: Callable[[int, int, str], None] | None = None,
     thermal_noise: ThermalNoise = "keep",
+    context_m: float | None = None,
 ) -> FetchReport:
     """Fetch every item of ``collection`` over ``site`` in [start, end] into the workspace.
 
     ``max_cloud`` is a percentage of the site's valid pixels (not the scene's).
     ``thermal_noise`` (the ``sar_thermal_noise`` setting) says whether a GRD item's noise LUT is subtracted.
+    ``context_m`` (the ``context_m`` setting) is the margin of image a site narrower than 500 m is archived with.
     ``signer`` overrides the catalogue's signing (tests point it at 127.0.0.1).
     ``force`` refetches items already archived.
     """
@@ -564,7 +566,8 @@ def fetch_scenes(
             if known is not None and (reason := _rejection(known, max_cloud)):
                 skipped.append((scene.item_id, reason + " (cached)"))
                 continue
-            outcome = _fetch_one(ws, store, site, catalog, cand, reader, max_cloud, gcp_method, compress, stats_table, thermal_noise)
+            outcome = _fetch_one(ws, store, site, catalog, cand, reader, max_cloud, gcp_method, compress, stats_table, thermal_noise,
+                                 context_m)
             if isinstance(outcome, Observation):
                 done.append(outcome)
             else:
@@ -616,7 +619,7 @@ def measure_site_stats(
             continue
         try:
             profile = profile_for(cand.scene.collection, cand.item.get("properties") or {})
-            grid = site_grid(site, profile.resolution_m)
+            grid = site_grid(site, profile.resolution_m, context_m=0)  # the site's cloud: its margin is not read for it
             inside = site_mask(site, grid)
             if not inside.any():
                 raise too_small_for(site, grid)
@@ -704,12 +707,13 @@ def _fetch_one(
     compress: str,
     stats_table: dict[str, Any],
     thermal_noise: ThermalNoise = "keep",
+    context_m: float | None = None,
 ) -> Observation | str:
     scene, item = cand.scene, cand.item
     profile = profile_for(scene.collection, item.get("properties") or {})
     assets = item.get("assets") or {}
     props = item.get("properties") or {}
-    grid = site_grid(site, profile.resolution_m)
+    grid = site_grid(site, profile.resolution_m, context_m=context_m)
     inside = site_mask(site, grid)
     if not inside.any():
         raise too_small_for(site, grid)  # not "no valid pixel": the item covers it, at pixels larger than the site

@@ -71,7 +71,7 @@ def command(
             ws, store, site, catalog, collection, start, end,
             max_cloud=float(settings["max_cloud"]), refresh=refresh, force=force, retries=retries,
             gcp_method=gcp_method, compress=settings["cog_compress"], progress=progress,
-            thermal_noise=settings["sar_thermal_noise"],
+            thermal_noise=settings["sar_thermal_noise"], context_m=settings["context_m"],
         )  # fmt: skip
     if as_json:
         click.echo(json.dumps({

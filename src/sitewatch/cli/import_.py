@@ -154,7 +154,8 @@ def command(
                 chosen.pop(i, None)
         for i, f in enumerate(files):
             for scene, site, item, before in chosen.get(i, []):  # with the digest if any site's id needed it
-                jobs.append((i, FileJob(ws, site, f, acquired, sensor, compress, item, None, thermal_noise, contents[i].sha256)))
+                jobs.append((i, FileJob(ws, site, f, acquired, sensor, compress, item, None, thermal_noise, contents[i].sha256,
+                                        context_m=settings["context_m"])))
                 naming.append(partial(_same_id(store, site, f, scene, item, contents[i], (), copies=True), before))
         results = map_file_jobs(ws, [job for _, job in jobs], workers=settings["workers"], scheduler=settings["scheduler"],
                                 wait_workers=settings["wait_workers"],

@@ -145,6 +145,7 @@ def command(
             workers=settings["workers"], scheduler=settings["scheduler"], wait_workers=settings["wait_workers"],
             compress=settings["cog_compress"], band_files=band_files,
             thermal_noise=settings["sar_thermal_noise"], dn_scale=dn_scale, dn_offset=dn_offset, new_only=new_only,
+            context_m=settings["context_m"],
         )  # fmt: skip
     missed = set(report.missed)
     if as_json:

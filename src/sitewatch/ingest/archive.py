@@ -33,7 +33,15 @@ from ..geo import to_lonlat_beside
 from ..model import Grid, Observation, SceneRef, Site, iso_utc, says_date_only
 from ..store import Store
 from ..workspace import Workspace
-from .grid import _grid_box, no_data_as_nan, site_mask, too_small_for, valid_outline, valid_pixels
+from .grid import (
+    _grid_box,
+    context_held,
+    no_data_as_nan,
+    site_mask,
+    too_small_for,
+    valid_outline,
+    valid_pixels,
+)
 from .identity import sha256_file
 
 __all__ = ["Archived", "NAMING_LOCK", "write_observation", "commit_archived", "remove_partials", "remove_sites_partials",
@@ -245,6 +253,11 @@ def archive_observation(
         "simulated": scene.simulated,
         "bands": list(band_names),
     }
+    if held := context_held(site, grid):
+        # The margin of image around the site's box (a small site's, :func:`~sitewatch.ingest.grid.context_for`):
+        # detect takes its background there and still reports only what lies in the site. None recorded: the
+        # grid is the site's box, detected on the site's pixels alone, as every archive before margins.
+        prov["context_m"] = held
     if valid_fraction < 1.0 and (outline := valid_outline(valid, grid)) is not None:
         # Where this piece has data over the site (WKT, lon/lat): the pieces of one pass are judged on their union.
         # (to 1e-7°, a centimetre: the cells it is drawn round are a 128th of the grid)

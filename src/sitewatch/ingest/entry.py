@@ -76,16 +76,18 @@ def ingest_file(
     resolution_m: float | None = None,
     compress: str = "deflate",
     thermal_noise: ThermalNoise = "keep",
+    context_m: float | None = None,
 ) -> Observation | None:
     """Cut one GeoTIFF to the site, archive it (a COG compressed with ``compress``, the
     ``cog_compress`` setting; a Sentinel-1 product's noise as ``thermal_noise``, the
-    ``sar_thermal_noise`` setting, says) and record it. None when it misses the site."""
+    ``sar_thermal_noise`` setting, says; a site narrower than 500 m with ``context_m`` of image
+    around it, the ``context_m`` setting) and record it. None when it misses the site."""
     scene, _ = read_scene_ref(path, acquired=acquired, sensor=sensor, thermal_noise=thermal_noise)
     content = SourceDigest(path)
     item = unique_item_id(store, site, path, scene, (), content=content)
     archived = archive_file(
         ws, site, path, acquired=acquired, sensor=sensor, resolution_m=resolution_m, compress=compress, item_id=item,
-        thermal_noise=thermal_noise, source_sha256=content.sha256,
+        thermal_noise=thermal_noise, source_sha256=content.sha256, context_m=context_m,
     )  # fmt: skip
     return _commit(ws, store, archived)
 
@@ -157,6 +159,7 @@ def ingest_paths(
     dn_scale: float | None = None,
     dn_offset: float | None = None,
     new_only: bool = False,
+    context_m: float | None = None,
 ) -> IngestReport:
     """Ingest files and folders of GeoTIFFs into ``site``; a bad file is skipped and named.
 
@@ -171,6 +174,8 @@ def ingest_paths(
     values to reflectance, (value - offset) / scale, instead of the scale read from their range
     (a file they cannot apply to, SAR or a product, is skipped and named). With ``new_only`` a file an
     observation of the site came from, unchanged since (:func:`imported_unchanged`), is left out unread.
+    ``context_m`` (the ``context_m`` setting; None: :data:`~sitewatch.ingest.grid.CONTEXT_M`) is the margin of
+    image a site narrower than 500 m is archived with, for the detectors' background.
     """
     started = now_utc()
     # A Planet UDM2 goes in with its image, as its cloud mask: set apart before repeats are looked for,
@@ -224,6 +229,7 @@ def ingest_paths(
     for f, chosen, content in zip(files, items, contents, strict=True):
         jobs.append(FileJob(
             ws, site, f, acquired, sensor, compress, chosen, band_files, thermal_noise, content.sha256, dn_scale=dn_scale, dn_offset=dn_offset,
+            context_m=context_m,
         ))  # fmt: skip
     results = map_file_jobs(ws, jobs, workers=workers, scheduler=scheduler, wait_workers=wait_workers)
     try:

@@ -65,6 +65,7 @@ def archive_file(
     owner: str | None = None,
     dn_scale: float | None = None,
     dn_offset: float | None = None,
+    context_m: float | None = None,
 ) -> Archived | None:
     """Cut one image to the site and write its COG, without touching the store.
 
@@ -79,6 +80,8 @@ def archive_file(
     that of the partial files written (:func:`archive_observation`). ``dn_scale`` and ``dn_offset`` (an
     optical file, or band files, that is no product): reflectance = (value - ``dn_offset``) / ``dn_scale``,
     instead of the divisor read from the values' range (:func:`_check_given_scaling` says which files).
+    ``context_m`` is the margin of image a site narrower than 500 m is archived with (the ``context_m``
+    setting; None: :data:`~sitewatch.ingest.grid.CONTEXT_M`; :func:`~sitewatch.ingest.grid.site_grid`).
     """
     path = Path(path)
     # Before anything is read: a file written after this has another time, and `import --new-only` reads it again.
@@ -123,7 +126,7 @@ def archive_file(
     if given:
         _check_given_scaling(path, scene.sensor, "a Sentinel-1 product" if s1 else "a Sentinel-2 product" if product else
                              "a Landsat product" if landsat else "a Planet radiance file" if toa else None)  # fmt: skip
-    grid = site_grid(site, resolution_m or scene.resolution_m)
+    grid = site_grid(site, resolution_m or scene.resolution_m, context_m=context_m)
     if s1 is not None:
         out = np.full((len(bands), grid.height, grid.width), np.nan, dtype=np.float32)
         _read_s1(s1, grid, out)  # as sigma0, placed by its GCPs
@@ -221,6 +224,8 @@ class FileJob:
     dn_scale: float | None = None
     dn_offset: float | None = None
     """The user's scaling of an optical file's values (``--dn-scale``, ``--dn-offset``; :func:`archive_file`)."""
+    context_m: float | None = None
+    """The margin of image around a small site (the ``context_m`` setting; :func:`archive_file`)."""
 
     def absolute(self) -> FileJob:
         """The job as a Dask worker started in another folder, on another machine, needs it: its
@@ -252,6 +257,7 @@ def archive_job(job: FileJob) -> Archived | None | str:
                 job.ws, job.site, job.path, acquired=job.acquired, sensor=job.sensor, compress=job.compress,
                 item_id=job.item_id, band_files=job.band_files, thermal_noise=job.thermal_noise,
                 source_sha256=job.source_sha256, owner=job.owner, dn_scale=job.dn_scale, dn_offset=job.dn_offset,
+                context_m=job.context_m,
             )  # fmt: skip
     except (ImageReadError, InputError) as exc:
         return str(exc)

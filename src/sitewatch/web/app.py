@@ -49,7 +49,9 @@ from .. import __version__
 from ..analysis.ais_coverage import StatedCoverage
 from ..analysis.links import inland_without_vessels
 from ..analysis.occupancy import Timeline, TimelineParams, build_timeline, timeline_to_dict
+from ..detection_masks import has_context, window_grid
 from ..errors import NO_ROOM_TO_LOAD, ImageReadError, InputError, StoreError, StoreUnavailableError
+from ..geo import reproject_geometry
 from ..model import Detection, Observation, acquired_label
 from ..report import charts
 from ..report.exports import date_zone
@@ -67,6 +69,7 @@ from .quicklook import (
     WINDOW_MIN_PX,
     PixelWindow,
     QuicklookCache,
+    bounds_window,
     quicklook_png,
     quicklook_shape,
 )
@@ -664,7 +667,8 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
     def quicklook(observation_id: str, request: Request) -> Response:
         with dash.store() as store:
             obs = data.find_observation(store, _observation_id(observation_id))
-        return drawn_png(request, dash.quicklook(obs))
+            window = site_window(store, obs)
+        return drawn_png(request, dash.quicklook(obs, window))
 
     @app.get("/observations/{observation_id:path}/detections/{number}.png", include_in_schema=False)
     def close_up(observation_id: str, number: str, request: Request) -> Response:
@@ -695,6 +699,7 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             obs = data.find_observation(store, _observation_id(observation_id))
             detections = store.detections(observation_id=obs.id)
             undetected = obs.id in store.undetected(obs.site_id)
+            window = site_window(store, obs)
         rows = [
             {
                 "id": d.id, "kind": d.kind, "length_m": d.length_m, "width_m": d.width_m, "heading_deg": d.heading_deg,
@@ -706,15 +711,27 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
         # A site-wide quick-look shows a 100 m ship as a few pixels: a close-up of each, strongest first.
         ranked = sorted(range(1, len(rows) + 1), key=lambda n: (-rows[n - 1]["score"], n))
         close_ups = [{"n": n, **rows[n - 1]} for n in ranked[:MAX_CLOSE_UPS]]
-        ql_rows, ql_cols = quicklook_shape(obs.grid.width, obs.grid.height, dash.max_px, WINDOW_MIN_PX)
+        shown_grid = obs.grid if window is None else window_grid(obs.grid, (window[1], window[1] + window[3], window[0], window[0] + window[2]))
+        ql_rows, ql_cols = quicklook_shape(shown_grid.width, shown_grid.height, dash.max_px, WINDOW_MIN_PX)
         return dash.page(
             "observation.html.j2", simulated=obs.scene.simulated, obs=obs, detections=rows,
             label=acquired_label(obs), label_seconds=acquired_label(obs, seconds=True), by_kind=by_kind(detections),
-            overlay_svg=overlay_svg(obs.grid, detections), ql_rows=ql_rows, ql_cols=ql_cols, undetected=undetected,
+            overlay_svg=overlay_svg(shown_grid, detections), ql_rows=ql_rows, ql_cols=ql_cols, undetected=undetected,
+            margin_m=obs.provenance.get("context_m") if window is not None else None,
             detectors=sorted({r["detector"] for r in rows}), close_ups=close_ups,
             close_ups_omitted=len(rows) - len(close_ups), close_up_min_px=CLOSE_UP_MIN_IMAGE_PX,
             shown={c["n"] for c in close_ups},
         )  # fmt: skip
+
+
+def site_window(store: Store, obs: Observation) -> PixelWindow | None:
+    """The pixels of the site's box in an observation archived with a margin of image around its site (a small
+    site's: :func:`~sitewatch.detection_masks.has_context`), which its quick-look shows as the report's chips show
+    the site; None for any other (the whole image is the site's box)."""
+    if not has_context(obs):
+        return None
+    site = store.get_site(obs.site_id)
+    return bounds_window(obs.grid, reproject_geometry(site.require_geometry(), "EPSG:4326", obs.grid.crs).bounds)
 
 
 _ID_NAMES: dict[str, tuple[str, str]] = {

@@ -188,6 +188,7 @@ def test_many_sites_find_exactly_what_one_search_a_site_finds_in_fewer_searches(
         found = find_scenes(ws, store, site, catalog, "s2", T0, T1, refresh=True, retries=0, page_size=2, refused=refused)
         alone[site.id] = (_view(found), refused)
     one_each = _searches(state)
+    assert sum(1 for m, p, _ in state.log if m == "GET" and p == "/") == 2 * 5
     state.log.clear()
     state.next_pages = 0
     many = find_scenes_for_sites(ws, store, sites, catalog, "s2", T0, T1, refresh=True, retries=0, page_size=2)
@@ -202,8 +203,10 @@ def test_many_sites_find_exactly_what_one_search_a_site_finds_in_fewer_searches(
     # refused for the sites a search of their own lists them for (b's does not list the one over a alone)
     assert [i for i, _ in alone["a"][1]] == ["S2_LOCAL_AB", "S2_LOCAL_A"] and [i for i, _ in alone["b"][1]] == ["S2_LOCAL_AB"]
     assert [i for i, _ in alone["c"][1]] == ["S2_LOCAL_C"] and alone["fiji-e"][1] == []
-    # five sites, four groups (a and b together); each search paged two items at a time
+    # five sites, four groups (a and b together); each search paged two items at a time; the catalogue's
+    # landing page read for the first search only (pystac-client reads it twice each time it opens it)
     assert one_each == 5 and _searches(state) == many.searches == 4
+    assert sum(1 for m, p, _ in state.log if m == "GET" and p == "/") == 2
 
 
 def test_a_group_whose_search_fails_names_its_sites_and_the_others_proceed(spread):

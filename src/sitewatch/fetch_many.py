@@ -179,12 +179,14 @@ def find_scenes_for_sites(
     found = SitesFound()
     known = _load_stats(ws)
     groups = group_sites(sites, group_km)
+    reuse: dict[str, Any] = {}
     for k, group in enumerate(groups):
         ids = group.site_ids
         try:
             items = search_items(
                 catalog, collection, group.bbox, start, end,
                 cache_dir=cache_dir(ws), refresh=refresh, retries=retries, backoff=backoff, limit=page_size, env=env,
+                reuse=reuse,
             )  # fmt: skip
         except (SourceError, CredentialError) as exc:
             named = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")

@@ -233,10 +233,11 @@ def fetch_sites(
     """:func:`sitewatch.fetch.fetch_scenes` for many sites, found by :func:`find_scenes_for_sites`.
 
     Returns each searched site's report (the same observations, skips and failures as fetching it alone)
-    and, for the sites whose group's search failed, why (naming the group's sites)."""
+    and, for the sites whose group's search failed, why (naming the group's sites). ``progress`` is told
+    of the searches (a group each), then of each site's items."""
     found = find_scenes_for_sites(
         ws, store, sites, catalog, collection, start, end, group_km=group_km, refresh=refresh, retries=retries,
-        backoff=backoff, page_size=page_size, env=env,
+        backoff=backoff, page_size=page_size, env=env, progress=progress,
     )  # fmt: skip
     reports: dict[str, FetchReport] = {}
     todo = [s for s in sites if s.id in found.candidates]

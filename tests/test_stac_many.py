@@ -324,6 +324,11 @@ def test_fetch_of_several_sites_on_the_command_line(pair, tmp_path):
     assert "fetched 0, skipped 0, failed 0 (local, s2, far)" in res.output
     res = CliRunner().invoke(main, ["search", "port-e", *args, "--json"])  # one site: its rows, as before
     assert [r["item_id"] for r in json.loads(res.stdout)] == ["S2A_CLEAR_20241005", "S2B_CLOUDY_20241008"]
+    with ws.store() as store:  # an unresolved place (no polygon): named, the others fetched
+        store.put_site(Site("lost", "lost", "port", None, resolved=False))
+    res = CliRunner().invoke(main, ["fetch", "lost", "port-e", *args])
+    assert res.exit_code == 3, res.output
+    assert "failed lost: site 'lost' is unresolved" in res.stderr and "(local, s2, port-e)" in res.stdout
     res = CliRunner().invoke(main, ["fetch", "port-e", "nowhere", *args])
     assert res.exit_code == 1 and "nowhere" in res.output
     assert Path(ws.root).exists()

@@ -31,7 +31,7 @@ from shapely import STRtree
 from shapely.errors import ShapelyError
 from shapely.geometry import box, shape
 
-from .errors import CredentialError, SourceError
+from .errors import CredentialError, SiteError, SourceError
 from .fetch import (
     Candidate,
     FetchReport,
@@ -174,11 +174,19 @@ def find_scenes_for_sites(
     """:func:`sitewatch.fetch.find_scenes` for many sites, one search a group of :func:`group_sites`.
 
     A collection the catalogue does not offer is refused before any request (an InputError); a group whose
-    search fails has its sites in ``failed`` with the reason, naming them, and the other groups proceed."""
+    search fails has its sites in ``failed`` with the reason, naming them, and the other groups proceed; so
+    does a site with no polygon (an unresolved place)."""
     resolve_collection(catalog, collection)  # an unknown collection: said once, before any group is asked
     found = SitesFound()
     known = _load_stats(ws)
-    groups = group_sites(sites, group_km)
+    placed = []
+    for site in sites:
+        try:
+            site.require_geometry()
+            placed.append(site)
+        except SiteError as exc:  # an unresolved place: named, the others searched
+            found.failed[site.id] = str(exc)
+    groups = group_sites(placed, group_km)
     reuse: dict[str, Any] = {}
     for k, group in enumerate(groups):
         ids = group.site_ids

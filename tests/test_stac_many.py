@@ -332,3 +332,17 @@ def test_fetch_of_several_sites_on_the_command_line(pair, tmp_path):
     res = CliRunner().invoke(main, ["fetch", "port-e", "nowhere", *args])
     assert res.exit_code == 1 and "nowhere" in res.output
     assert Path(ws.root).exists()
+
+
+def test_every_groups_search_carries_the_token_through_the_one_client(spread):
+    """The catalogue's client is opened once for all the groups: the token goes with each group's search
+    and its "next" pages, and only to the catalogue's host."""
+    state, ws, store, sites = spread
+    state.require_auth = "s3cr3t"
+    catalog = Catalog(name="local", url=state.url, provider="local-stac", token_env="LOCAL_TOKEN")
+    many = find_scenes_for_sites(ws, store, sites, catalog, "s2", T0, T1, retries=0, page_size=2,
+                                 env={"LOCAL_TOKEN": "s3cr3t"})  # fmt: skip
+    assert not many.failed and many.searches == 4 and state.next_pages > 0
+    assert not [s for _, _, s in state.log if s == 403]
+    refused = find_scenes_for_sites(ws, store, sites, catalog, "s2", T0, T1, retries=0, refresh=True, env={})
+    assert set(refused.failed) == {s.id for s in sites} and "LOCAL_TOKEN" in refused.failed["c"]

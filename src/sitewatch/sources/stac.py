@@ -1006,7 +1006,8 @@ def search_items(
     seen: set[str] = set()
     try:
         # Client.open sets the stac_io's request modifier: given to StacApiIO, it was dropped.
-        key = f"client {catalog.url} {retries} {backoff} {timeout}"
+        # (the credentials by a digest: a client opened with other headers is not reused, and the key shows none)
+        key = f"client {catalog.url} {retries} {backoff} {timeout} {hashlib.sha256(repr(sorted(headers.items())).encode()).hexdigest()}"
         client = reuse.get(key) if reuse is not None else None
         if client is None:
             with warnings.catch_warnings():

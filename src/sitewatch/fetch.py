@@ -1,4 +1,4 @@
-"""Fetch: find a site's scenes in a STAC catalogue, cut them to the site, archive them.
+"""Fetch: find a site's scenes in a STAC catalogue, cut them to the site, archive them (many sites: :mod:`.fetch_many`).
 
 For every item the search returns, only the window of each asset that covers
 the site is read (rasterio windowed reads of the COGs; GCP warping for

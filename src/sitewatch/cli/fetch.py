@@ -1,4 +1,4 @@
-"""``sitewatch fetch``: cut a catalogue's scenes to a site and archive them as observations."""
+"""``sitewatch fetch``: cut a catalogue's scenes to sites (one search a group of sites close together) and archive them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``sitewatch search``: what a STAC catalogue holds over a site in a period."""
+"""``sitewatch search``: what a STAC catalogue holds over sites in a period."""
 
 from __future__ import annotations
 

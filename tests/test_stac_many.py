@@ -267,16 +267,26 @@ def _arrays(ws: Any, store: Any, obs_id: str) -> np.ndarray:
         return src.read()
 
 
-def test_an_item_over_two_sites_is_listed_once_and_fetched_for_each_as_alone(pair, tmp_path):
+def test_an_item_over_two_sites_is_listed_once_and_fetched_for_each_as_alone(pair, tmp_path, monkeypatch):
     state, sites = pair
     catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    sent: list[str] = []  # the ids of the items the catalogue's answers hold, each time one is sent
+    real = test_stac._search
+
+    def counted(state_: StacServer, body: dict[str, Any]) -> dict[str, Any]:
+        answer = real(state_, body)
+        sent.extend(f["id"] for f in answer["features"])
+        return answer
+
+    monkeypatch.setattr(test_stac, "_search", counted)
     ws_alone, ws_many = init_workspace(tmp_path / "alone"), init_workspace(tmp_path / "many")
     with ws_alone.store() as store:
         for site in sites:
             store.put_site(site)
         alone = {s.id: fetch_scenes(ws_alone, store, s, catalog, "s2", T0, T1, max_cloud=20, retries=0,
                                     signer=TokenSigner(state)) for s in sites}  # fmt: skip
-    assert _searches(state) == 3
+    assert _searches(state) == 3 and sent.count("S2A_CLEAR_20241005") == 2  # once for each port
+    sent.clear()
     state.log.clear()
     state.next_pages = 0
     with ws_many.store() as store:
@@ -286,6 +296,7 @@ def test_an_item_over_two_sites_is_listed_once_and_fetched_for_each_as_alone(pai
                                       signer=TokenSigner(state))  # fmt: skip
         assert not failed
         assert _searches(state) == 2  # the two ports in one search, the far site in another
+        assert sent.count("S2A_CLEAR_20241005") == 1  # the item over both listed once, cut for each below
         for sid in ("port-w", "port-e"):
             assert [o.id for o in reports[sid].observations] == [f"{sid}/S2A_CLEAR_20241005"]
             assert reports[sid].skipped == alone[sid].skipped and reports[sid].failed == alone[sid].failed

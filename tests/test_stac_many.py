@@ -30,6 +30,8 @@ from sitewatch.sources.stac import Catalog
 from sitewatch.testing import tiny_site
 from sitewatch.workspace import init_workspace
 from test_stac import T0, T1, StacServer, TokenSigner, _s2_item
+from test_stac_static import delivery  # noqa: F401
+from test_stac_static import ws as static_ws  # noqa: F401  (fixtures: a catalogue on disk, a workspace that may not use the network)
 
 LON, LAT = 132.338, 42.88  # test_stac's SITE
 
@@ -357,3 +359,23 @@ def test_every_groups_search_carries_the_token_through_the_one_client(spread):
     assert not [s for _, _, s in state.log if s == 403]
     refused = find_scenes_for_sites(ws, store, sites, catalog, "s2", T0, T1, retries=0, refresh=True, env={})
     assert set(refused.failed) == {s.id for s in sites} and "LOCAL_TOKEN" in refused.failed["c"]
+
+
+def test_a_catalogue_on_disk_is_walked_for_several_sites_as_for_each(delivery, static_ws):  # noqa: F811
+    """A static catalogue (tests/test_stac_static.py's delivery) searched for several sites, grouped or one a
+    site, gives each site the rows a search of it alone gives."""
+    from test_stac_static import SITE as PORT
+
+    ws = static_ws
+    lon, lat = PORT.require_geometry().centroid.coords[0]
+    with ws.store() as store:  # where the delivery's S2_ELSEWHERE item lies, 50 km east; and one 10 km from the port
+        store.put_site(tiny_site("elsewhere", lon + 50_000 / (111_320 * math.cos(math.radians(lat))), lat, 0.005))
+        store.put_site(tiny_site("near", lon + 0.012, lat, 0.004))
+    args = ["-w", str(ws.root), "--catalog", str(delivery), "--collection", "s2", "--from", "2024-10-01",
+            "--to", "2024-10-31", "--json"]  # fmt: skip
+    alone = {sid: json.loads(CliRunner().invoke(main, ["search", sid, *args]).stdout) for sid in ("port", "elsewhere", "near")}
+    assert [r["item_id"] for r in alone["elsewhere"]] == ["S2_ELSEWHERE_20241006"] and alone["port"] and alone["near"]
+    for km in ("50", "100", "0"):
+        res = CliRunner().invoke(main, ["search", *args, "--group-km", km])
+        assert res.exit_code == 0, res.output
+        assert {s["site"]: s["scenes"] for s in json.loads(res.stdout)["sites"]} == alone

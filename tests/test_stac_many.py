@@ -335,6 +335,10 @@ def test_fetch_of_several_sites_on_the_command_line(pair, tmp_path):
     assert res.exit_code == 0, res.output
     assert "fetched 0, skipped 2, failed 0 (local, s2, port-e)" in res.output
     assert "fetched 0, skipped 0, failed 0 (local, s2, far)" in res.output
+    res = CliRunner().invoke(main, ["search", "port-w", "far", *args], env={"COLUMNS": "200"})  # a table a site
+    assert res.exit_code == 0, res.output
+    assert "local · s2 · port-w" in res.output and "S2A_CLEAR_20241005" in res.output
+    assert "no scenes of s2 over far between 2024-10-01 and 2024-11-30" in res.output
     res = CliRunner().invoke(main, ["search", "port-e", *args, "--json"])  # one site: its rows, as before
     assert [r["item_id"] for r in json.loads(res.stdout)] == ["S2A_CLEAR_20241005", "S2B_CLOUDY_20241008"]
     with ws.store() as store:  # an unresolved place (no polygon): named, the others fetched

@@ -1,4 +1,4 @@
-"""Fetch: find a site's scenes in a STAC catalogue, cut them to the site, archive them.
+"""Fetch: find a site's scenes in a STAC catalogue, cut them to the site, archive them (many sites: :mod:`.fetch_many`).
 
 For every item the search returns, only the window of each asset that covers
 the site is read (rasterio windowed reads of the COGs; GCP warping for
@@ -95,6 +95,9 @@ __all__ = [
     "site_stats",
     "read_window",
     "find_scenes",
+    "read_items",
+    "site_candidates",
+    "fetch_candidates",
     "measure_site_stats",
     "fetch_scenes",
     "cache_dir",
@@ -346,15 +349,37 @@ def find_scenes(
         catalog, collection, geom.bounds, start, end,
         cache_dir=cache_dir(ws), refresh=refresh, retries=retries, backoff=backoff, limit=page_size, env=env,
     )  # fmt: skip
-    known = _load_stats(ws)
-    out = []
+    return site_candidates(ws, store, site, read_items(items, catalog), _load_stats(ws), refused)
+
+
+def read_items(items: list[dict[str, Any]], catalog: Catalog) -> list[tuple[dict[str, Any], SceneRef | str]]:
+    """Each item with its scene, or why it is no scene sitewatch reads: read once, however many sites it serves."""
+    out: list[tuple[dict[str, Any], SceneRef | str]] = []
     for item in items:
         try:
-            scene = item_to_scene(item, catalog)
+            out.append((item, item_to_scene(item, catalog)))
         except (SourceError, InputError, KeyError) as exc:
-            log.warning("item %s left out: %s", item.get("id"), exc)
+            out.append((item, str(exc)))
+    return out
+
+
+def site_candidates(
+    ws: Workspace,
+    store: Store,
+    site: Site,
+    items: list[tuple[dict[str, Any], SceneRef | str]],
+    known: Mapping[str, Any],
+    refused: list[tuple[str, str]] | None = None,
+) -> list[Candidate]:
+    """The candidates of one site among items read by :func:`read_items`: those whose footprint covers part of
+    the site's polygon (not of its bounding box), with the site figures ``known`` (the cache) holds."""
+    geom = site.require_geometry()
+    out = []
+    for item, scene in items:
+        if isinstance(scene, str):
+            log.warning("item %s left out: %s", item.get("id"), scene)
             if refused is not None:
-                refused.append((str(item.get("id")), str(exc)))
+                refused.append((str(item.get("id")), scene))
             continue
         coverage = 1.0
         if scene.footprint is not None and geom.area > 0:
@@ -541,6 +566,38 @@ def fetch_scenes(
     refused: list[tuple[str, str]] = []  # items that are no scene sitewatch reads: failed, not fetched
     candidates = find_scenes(ws, store, site, catalog, collection, start, end, refresh=refresh, retries=retries,
                              backoff=backoff, page_size=page_size, env=env, refused=refused)  # fmt: skip
+    return fetch_candidates(
+        ws, store, site, catalog, collection, start, end, candidates, refused,
+        max_cloud=max_cloud, signer=signer, force=force, retries=retries, backoff=backoff, gcp_method=gcp_method,
+        env=env, compress=compress, progress=progress, thermal_noise=thermal_noise, context_m=context_m,
+    )  # fmt: skip
+
+
+def fetch_candidates(
+    ws: Workspace,
+    store: Store,
+    site: Site,
+    catalog: Catalog,
+    collection: str,
+    start: datetime,
+    end: datetime,
+    candidates: list[Candidate],
+    refused: list[tuple[str, str]],
+    *,
+    max_cloud: float = 100.0,
+    signer: Signer | None = None,
+    force: bool = False,
+    retries: int = 5,
+    backoff: float = 1.0,
+    gcp_method: str = "tps",
+    env: Mapping[str, str] | None = None,
+    compress: str = "deflate",
+    progress: Callable[[int, int, str], None] | None = None,
+    thermal_noise: ThermalNoise = "keep",
+    context_m: float | None = None,
+) -> FetchReport:
+    """Fetch one site's ``candidates`` (found by :func:`find_scenes`, or for many sites by one query of
+    :mod:`sitewatch.fetch_many`) and record the run; ``refused`` items are reported as failed."""
     candidates, duplicates = _one_per_acquisition(candidates, site)
     remove_partials(ws, site.id)  # COGs a killed run left half-written (as ingest does)
     creds = catalog_credentials(catalog, env)

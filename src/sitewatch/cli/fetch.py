@@ -1,10 +1,11 @@
-"""``sitewatch fetch``: cut a catalogue's scenes to a site and archive them as observations."""
+"""``sitewatch fetch``: cut a catalogue's scenes to sites (one search a group of sites close together) and archive them."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,13 +19,17 @@ from .options import (
     is_quiet,
     json_option,
     progress_bar,
+    sites_asked,
     workspace_option,
 )
 from .search import chosen_catalog, stac_query_options
 
+if TYPE_CHECKING:
+    from ..fetch import FetchReport
 
-@click.command("fetch", cls=OnceCommand, short_help="Fetch a site's scenes from a STAC catalogue.")
-@click.argument("site_id", shell_complete=complete_site_ids)
+
+@click.command("fetch", cls=OnceCommand, short_help="Fetch sites' scenes from a STAC catalogue.")
+@click.argument("site_ids", nargs=-1, metavar="[SITE]...", shell_complete=complete_site_ids)
 @stac_query_options
 @click.option("--force", is_flag=True, help="Fetch again items already archived.")
 @click.option("--gcp-method", type=click.Choice(["tps", "polynomial"]), default="tps", show_default=True,
@@ -35,26 +40,34 @@ from .search import chosen_catalog, stac_query_options
 @json_option
 @handle_errors
 def command(
-    site_id: str,
+    site_ids: tuple[str, ...],
     catalog_name: str | None,
     collection: str,
     start: datetime,
     end: datetime,
     max_cloud: float | None,
     refresh: bool,
+    group_km: float,
     force: bool,
     gcp_method: str,
     retries: int,
     workspace: Path,
     as_json: bool,
 ) -> None:
-    """Fetch scenes over SITE_ID: only the site's window of each asset is read.
+    """Fetch scenes over SITE (default: every site): only the site's window of each asset is read.
 
     Optical scenes cloudier over the site than --max-cloud (default: the
     `max_cloud` setting, 100), or with no valid pixel over it, are skipped
     before their bands are downloaded. A rerun fetches only what is missing;
     an acquisition the site already holds from another catalogue or collection
     is skipped. Items that failed are listed at the end.
+
+    Several sites (or none: every site) are asked for in one search a group of
+    sites close together (--group-km); an item over two sites is listed once
+    and cut for each. A group whose search fails is named with its sites; the
+    others proceed. With one SITE, --json prints its report; otherwise
+    {"sites": [{"site": ID, "observations": ..., "skipped": ..., "failed": ...}, ...]},
+    a site whose search failed with "error" instead.
 
     Exit code 0 when no item failed, 3 when some failed and the others were
     fetched or skipped (each failure is named), 1 when every item failed.
@@ -64,40 +77,75 @@ def command(
     settings = ws.settings({"max_cloud": max_cloud})
     catalog = chosen_catalog(ws, catalog_name, settings)
     from ..fetch import fetch_scenes  # pystac-client, rasterio: not imported for --help or a Tab
+    from ..fetch_many import fetch_sites
 
-    with ws.store() as store, progress_bar(f"fetch {site_id}", is_quiet() or as_json) as progress:
-        site = store.get_site(site_id)
-        report = fetch_scenes(
-            ws, store, site, catalog, collection, start, end,
-            max_cloud=float(settings["max_cloud"]), refresh=refresh, force=force, retries=retries,
-            gcp_method=gcp_method, compress=settings["cog_compress"], progress=progress,
-            thermal_noise=settings["sar_thermal_noise"], context_m=settings["context_m"],
-        )  # fmt: skip
+    one = len(site_ids) == 1
+    options: dict[str, Any] = dict(
+        max_cloud=float(settings["max_cloud"]), refresh=refresh, force=force, retries=retries,
+        gcp_method=gcp_method, compress=settings["cog_compress"], thermal_noise=settings["sar_thermal_noise"],
+        context_m=settings["context_m"],
+    )  # fmt: skip
+    reports: dict[str, FetchReport] = {}
+    search_failed: dict[str, str] = {}
+    with ws.store() as store:
+        if one:
+            with progress_bar(f"fetch {site_ids[0]}", is_quiet() or as_json) as progress:
+                site = store.get_site(site_ids[0])
+                ids = [site.id]
+                reports[site.id] = fetch_scenes(ws, store, site, catalog, collection, start, end, progress=progress, **options)
+        else:
+            ids = sites_asked(store, list(dict.fromkeys(site_ids)), every=True)
+            sites = [store.get_site(sid) for sid in ids]
+            with progress_bar(f"fetch {len(ids)} sites", is_quiet() or as_json) as progress:
+                reports, search_failed = fetch_sites(ws, store, sites, catalog, collection, start, end,
+                                                     group_km=group_km, progress=progress, **options)  # fmt: skip
     if as_json:
-        click.echo(json.dumps({
-            "observations": [
-                {"id": o.id, "item_id": o.scene.item_id, "acquired": iso_utc(o.scene.acquired),
-                 "sensor": o.scene.sensor, "valid_pct": round(o.valid_fraction * 100, 1),
-                 "cloud_pct": None if o.cloud_fraction is None else round(o.cloud_fraction * 100, 1),
-                 "path": o.path, "sha256": o.sha256}
-                for o in report.observations
-            ],
-            "skipped": [{"item_id": i, "reason": r} for i, r in report.skipped],
-            "failed": [{"item_id": i, "error": e} for i, e in report.failed],
-        }, indent=1))  # fmt: skip
+        if one:
+            click.echo(json.dumps(_report_json(reports[ids[0]]), indent=1))
+        else:
+            click.echo(json.dumps({"sites": [{"site": sid} | _report_json(reports[sid]) if sid in reports else
+                                             {"site": sid, "error": search_failed[sid]} for sid in ids]}, indent=1))  # fmt: skip
     else:
-        for o in report.observations:
-            cloud = "" if o.cloud_fraction is None else f", cloud {o.cloud_fraction * 100:.1f}%"
-            click.echo(f"{o.id}  {o.scene.acquired:%Y-%m-%d %H:%M}Z  valid {o.valid_fraction * 100:.1f}%{cloud}")
-        click.echo(
-            f"fetched {len(report.observations)}, skipped {len(report.skipped)}, failed {len(report.failed)} "
-            f"({catalog.name}, {collection}, {site_id})"
-        )
-        if not is_quiet():
-            for item_id, reason in report.skipped:
-                click.echo(f"  skipped {item_id}: {reason}")
-    for item_id, error in report.failed:  # with --json too: standard output may be a script's, this is the user's
-        click.echo(f"failed {item_id}: {error}", err=True)
-    if report.failed:
+        for sid in ids:
+            if sid not in reports:
+                continue
+            report = reports[sid]
+            for o in report.observations:
+                cloud = "" if o.cloud_fraction is None else f", cloud {o.cloud_fraction * 100:.1f}%"
+                click.echo(f"{o.id}  {o.scene.acquired:%Y-%m-%d %H:%M}Z  valid {o.valid_fraction * 100:.1f}%{cloud}")
+            click.echo(
+                f"fetched {len(report.observations)}, skipped {len(report.skipped)}, failed {len(report.failed)} "
+                f"({catalog.name}, {collection}, {sid})"
+            )
+            if not is_quiet():
+                for item_id, reason in report.skipped:
+                    click.echo(f"  skipped {item_id}: {reason}")
+        if not ids:
+            click.echo("no site in this workspace: add one with `sitewatch sites add`")
+    # with --json too: standard output may be a script's, this is the user's
+    for sid in ids:
+        if sid in reports:
+            for item_id, error in reports[sid].failed:
+                click.echo(f"failed {item_id if one else f'{sid}/{item_id}'}: {error}", err=True)
+        else:
+            click.echo(f"failed {sid}: {search_failed[sid]}", err=True)
+    failures = sum(len(r.failed) for r in reports.values()) + len(search_failed)
+    if failures:
         # As ingest, import and detect: 3 when the others went in (or were judged), 1 when none did.
-        raise SystemExit(3 if report.observations or report.skipped else 1)
+        done = any(r.observations or r.skipped for r in reports.values())
+        raise SystemExit(3 if done else 1)
+
+
+def _report_json(report: FetchReport) -> dict[str, Any]:
+    """A site's fetch as ``--json`` prints it."""
+    return {
+        "observations": [
+            {"id": o.id, "item_id": o.scene.item_id, "acquired": iso_utc(o.scene.acquired),
+             "sensor": o.scene.sensor, "valid_pct": round(o.valid_fraction * 100, 1),
+             "cloud_pct": None if o.cloud_fraction is None else round(o.cloud_fraction * 100, 1),
+             "path": o.path, "sha256": o.sha256}
+            for o in report.observations
+        ],
+        "skipped": [{"item_id": i, "reason": r} for i, r in report.skipped],
+        "failed": [{"item_id": i, "error": e} for i, e in report.failed],
+    }  # fmt: skip

@@ -247,11 +247,14 @@ def geojson_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     return value
 
 
-def sites_asked(store: Any, ids: list[str]) -> list[str]:
+def sites_asked(store: Any, ids: list[str], *, every: bool = False) -> list[str]:
     """The sites a command of several sites runs on: ``ids`` when every one is in ``store`` (an unknown one is the
     error naming it and the nearest ids, raised before any site is worked on), or, none given, every site with
-    observations. Only the ids are read, not each site's area."""
+    observations (``every``: every site, for the commands that bring the observations in). Only the ids are
+    read, not each site's area."""
     if not ids:
+        if every:
+            return [r[0] for r in store.execute("SELECT site_id FROM sites ORDER BY site_id")]
         return list(store.imaged_site_ids())
     known = {r[0] for r in store.execute("SELECT site_id FROM sites")}
     for sid in ids:

@@ -1,4 +1,4 @@
-"""``sitewatch search``: what a STAC catalogue holds over a site in a period."""
+"""``sitewatch search``: what a STAC catalogue holds over sites in a period."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from .options import (
     is_quiet,
     json_option,
     progress_bar,
+    sites_asked,
     workspace_option,
 )
 from .output import add_id_column, print_table
@@ -50,6 +51,9 @@ def stac_query_options(func: F) -> F:
         click.option("--max-cloud", type=FiniteFloatRange(0, 100), default=None,
                      help="Highest cloud % over the site (SCL/QA inside the site polygon, not the scene)."),
         click.option("--refresh", is_flag=True, help="Ask the catalogue again instead of the cached search."),
+        click.option("--group-km", type=FiniteFloatRange(0, 1000), default=50.0, show_default=True,
+                     help="Several sites: those whose common bounding box fits in a square of this side (km) are "
+                     "asked for in one search; 0 asks once a site."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -93,8 +97,8 @@ def _row(c: Candidate) -> dict[str, Any]:
     }
 
 
-@click.command("search", cls=OnceCommand, short_help="List a STAC catalogue's scenes over a site.")
-@click.argument("site_id", shell_complete=complete_site_ids)
+@click.command("search", cls=OnceCommand, short_help="List a STAC catalogue's scenes over sites.")
+@click.argument("site_ids", nargs=-1, metavar="[SITE]...", shell_complete=complete_site_ids)
 @stac_query_options
 @click.option("--measure/--no-measure", default=None,
               help="Read the class band over the site to learn cloud/valid % (default: when --max-cloud is given).")  # fmt: skip
@@ -102,23 +106,30 @@ def _row(c: Candidate) -> dict[str, Any]:
 @json_option
 @handle_errors
 def command(
-    site_id: str,
+    site_ids: tuple[str, ...],
     catalog_name: str | None,
     collection: str,
     start: datetime,
     end: datetime,
     max_cloud: float | None,
     refresh: bool,
+    group_km: float,
     measure: bool | None,
     workspace: Path,
     as_json: bool,
 ) -> None:
-    """List the catalogue's scenes over SITE_ID, with cloud and valid % over the site once known.
+    """List the catalogue's scenes over SITE (default: every site), with cloud and valid % over the site once known.
 
     Cloud % over the site comes from Sentinel-2 SCL classes 3, 8, 9, 10 (cloud
     shadow, medium/high-probability cloud, thin cirrus) or Landsat QA_PIXEL
     cloud bits, counted inside the site polygon; it is known once the class
     band has been read (by `--measure`, `--max-cloud` or an earlier fetch).
+
+    Several sites (or none: every site) are asked for in one search a group of
+    sites close together (--group-km). With one SITE, --json prints its rows;
+    otherwise {"sites": [{"site": ID, "scenes": [...]}, ...]}, a site whose
+    search failed with "error" instead. Exit code 3 when some sites' searches
+    failed (each named), 1 when all did.
     """
     check_date_order(start, end)
     ws = open_workspace(workspace)
@@ -126,22 +137,55 @@ def command(
     catalog = chosen_catalog(ws, catalog_name, settings)
     # rasterio, scipy: imported by the command only, not for --help or a Tab
     from ..fetch import find_scenes, measure_site_stats
+    from ..fetch_many import find_scenes_for_sites
 
+    one = len(site_ids) == 1
+    found: dict[str, list[Candidate]] = {}
+    failed: dict[str, str] = {}
     with ws.store() as store:
-        site = store.get_site(site_id)
-        found = find_scenes(ws, store, site, catalog, collection, start, end, refresh=refresh)
+        if one:
+            site = store.get_site(site_ids[0])
+            sites = [site]
+            found[site.id] = find_scenes(ws, store, site, catalog, collection, start, end, refresh=refresh)
+        else:
+            sites = [store.get_site(sid) for sid in sites_asked(store, list(dict.fromkeys(site_ids)), every=True)]
+            with progress_bar("searching", is_quiet() or as_json) as progress:
+                many = find_scenes_for_sites(ws, store, sites, catalog, collection, start, end, group_km=group_km,
+                                             refresh=refresh, progress=progress)  # fmt: skip
+            found, failed = many.candidates, many.failed
         if measure or (measure is None and max_cloud is not None):
             with progress_bar("measuring clouds", is_quiet() or as_json) as progress:
-                found, problems = measure_site_stats(ws, site, catalog, found, progress=progress)
-            for item_id, reason in problems:
-                click.echo(f"{item_id}: site figures unknown: {reason}", err=True)
+                for site in sites:
+                    if site.id not in found:
+                        continue
+                    found[site.id], problems = measure_site_stats(ws, site, catalog, found[site.id], progress=progress)
+                    for item_id, reason in problems:
+                        click.echo(f"{item_id}{'' if one else f' over {site.id}'}: site figures unknown: {reason}", err=True)
     if max_cloud is not None:
-        found = [c for c in found if not (c.stats and c.stats.cloud_fraction is not None
-                                          and c.stats.cloud_fraction * 100 > max_cloud)]  # fmt: skip
-    rows = [_row(c) for c in found]
+        found = {sid: [c for c in cands if not (c.stats and c.stats.cloud_fraction is not None
+                                                and c.stats.cloud_fraction * 100 > max_cloud)]
+                 for sid, cands in found.items()}  # fmt: skip
+    rows = {sid: [_row(c) for c in cands] for sid, cands in found.items()}
+    for sid, why in failed.items():  # with --json too: standard output may be a script's, this is the user's
+        click.echo(f"failed {sid}: {why}", err=True)
     if as_json:
-        click.echo(json.dumps(rows, indent=1))
-        return
+        if one:
+            click.echo(json.dumps(rows[sites[0].id], indent=1))
+        else:
+            click.echo(json.dumps({"sites": [{"site": s.id, "scenes": rows[s.id]} if s.id in rows else
+                                             {"site": s.id, "error": failed[s.id]} for s in sites]}, indent=1))  # fmt: skip
+    else:
+        if not sites:
+            click.echo("no site in this workspace: add one with `sitewatch sites add`")
+        for site in sites:
+            if site.id in rows:
+                _print_rows(catalog, collection, site.id, rows[site.id], start, end)
+    if failed:
+        raise SystemExit(3 if rows else 1)
+
+
+def _print_rows(catalog: Catalog, collection: str, site_id: str, rows: list[dict[str, Any]], start: datetime, end: datetime) -> None:
+    """One site's scenes as a table (or the line saying there are none)."""
     if not rows:
         click.echo(f"no scenes of {collection} over {site_id} between {start:%Y-%m-%d} and {end:%Y-%m-%d}")
         return

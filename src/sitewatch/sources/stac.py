@@ -949,13 +949,16 @@ def search_items(
     timeout: float = 60.0,
     env: Mapping[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
+    reuse: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """STAC items (as JSON dicts, oldest first) of ``collection`` over ``bbox`` between two times.
 
     Pages are followed to the end (or ``max_items``). Transient HTTP errors are
     retried with exponential backoff; 401/403 raise :class:`CredentialError`
     naming the credential to set. With ``cache_dir``, results are kept there for
-    :data:`SEARCH_CACHE_HOURS` and reused unless ``refresh``.
+    :data:`SEARCH_CACHE_HOURS` and reused unless ``refresh``. ``reuse``, a dict kept
+    between calls, holds the catalogue's opened client: many searches of one
+    catalogue (a group of sites each) read its landing page once, not twice each.
     """
     given, collection = collection, resolve_collection(catalog, collection)
     if catalog.on_disk:  # walked, not searched; not cached either: a delivery is read in a moment, and may change
@@ -1003,14 +1006,20 @@ def search_items(
     seen: set[str] = set()
     try:
         # Client.open sets the stac_io's request modifier: given to StacApiIO, it was dropped.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NoConformsTo)  # answered below, when it matters
-            client = Client.open(catalog.url, stac_io=io, timeout=timeouts, request_modifier=with_token)
+        # (the credentials by a digest: a client opened with other headers is not reused, and the key shows none)
+        key = f"client {catalog.url} {retries} {backoff} {timeout} {hashlib.sha256(repr(sorted(headers.items())).encode()).hexdigest()}"
+        client = reuse.get(key) if reuse is not None else None
+        if client is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NoConformsTo)  # answered below, when it matters
+                client = Client.open(catalog.url, stac_io=io, timeout=timeouts, request_modifier=with_token)
         if not client.conforms_to(ConformanceClasses.ITEM_SEARCH):
             if not client.get_links("search"):
                 raise SourceError(_no_item_search(catalog))
             # An API that links its /search but lists no conformance classes (STAC API before 1.0)
             client.add_conforms_to("ITEM_SEARCH")
+        if reuse is not None:
+            reuse[key] = client  # (opened and found to search: a failed open is asked again by the next search)
         search = client.search(
             collections=[collection],
             bbox=list(bbox),

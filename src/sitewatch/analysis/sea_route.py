@@ -35,12 +35,15 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
 import numpy as np
 from numpy.lib import format as npy_format
 
 from ..errors import InputError, LandMaskError
+
+if TYPE_CHECKING:
+    from pyproj import Transformer
 
 __all__ = [
     "MASK_PACKAGE",
@@ -386,11 +389,18 @@ class _Area:
         return (self.half_km * 1000 - y) / c - 0.5, (x + self.half_km * 1000) / c - 0.5
 
 
-def _water_grid(area: _Area, mask: Path, passages: Sequence[Passage]) -> np.ndarray:
-    """The area's cells, True over water: the mask at each cell centre, with the passages opened."""
+@functools.lru_cache(maxsize=64)
+def _transformer(src: str, dst: str) -> Transformer:
+    """A transformer between two CRSs (lon/lat order), made once: making one looks the CRSs up in PROJ's
+    database (about 40 ms), and a route made four, the same four for each square it tries."""
     from pyproj import Transformer
 
-    to_lonlat = Transformer.from_crs(area.crs, "EPSG:4326", always_xy=True)
+    return Transformer.from_crs(src, dst, always_xy=True)
+
+
+def _water_grid(area: _Area, mask: Path, passages: Sequence[Passage]) -> np.ndarray:
+    """The area's cells, True over water: the mask at each cell centre, with the passages opened."""
+    to_lonlat = _transformer(area.crs, "EPSG:4326")
     n = area.n
     jj = np.arange(n)
     water = np.zeros((n, n), bool)
@@ -404,7 +414,7 @@ def _water_grid(area: _Area, mask: Path, passages: Sequence[Passage]) -> np.ndar
         rows.append(r)
         cols.append(c)
     water[:] = _water_at_index(np.concatenate(rows), np.concatenate(cols), mask).reshape(n, n)
-    to_xy = Transformer.from_crs("EPSG:4326", area.crs, always_xy=True)
+    to_xy = _transformer("EPSG:4326", area.crs)
     for p in passages:
         lon, lat = _densify(p.points, area.cell_km / 3)
         i, j = area.ij(*to_xy.transform(lon, lat))
@@ -531,9 +541,7 @@ def _sea_distance(
     az, _, metres = geod.inv(lon_a, lat_a, lon_b, lat_b)
     mid_lon, mid_lat, _ = geod.fwd(lon_a, lat_a, az, metres / 2)
     crs = f"+proj=aeqd +lat_0={mid_lat:.6f} +lon_0={mid_lon:.6f} +R={_EARTH_RADIUS_KM * 1000} +units=m +no_defs"
-    from pyproj import Transformer
-
-    to_xy = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    to_xy = _transformer("EPSG:4326", crs)
     (xa, xb), (ya, yb) = to_xy.transform([lon_a, lon_b], [lat_a, lat_b])
     if max(abs(xa), abs(ya), abs(xb), abs(yb)) / 1000 + max(snap_km, reach_km) >= max_area_km / 2:
         # Outside the largest square a point found no water near it, and was called inland.
@@ -597,7 +605,7 @@ def _sea_distance(
         km = metres / 1000
     else:
         taut = _pull_taut(water, path.astype(float))
-        to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+        to_lonlat = _transformer(crs, "EPSG:4326")
         lon, lat = to_lonlat.transform(*area.xy(taut[:, 0], taut[:, 1]))
         km = _path_km(np.r_[lon_a, lon, lon_b], np.r_[lat_a, lat, lat_b])
     return SeaDistance(

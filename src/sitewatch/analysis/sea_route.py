@@ -514,7 +514,8 @@ def sea_distance(
 
     Kept for the process (the last 256 asked): the report, the claims, the alerts and each dashboard
     page that shows links route the same pairs again: 1.5 s for Nampo-Vladivostok, 6-7 s for a pair with
-    no route, whose square grows to ``max_area_km`` (Punta Arenas - Ushuaia: the mask closes its channels).
+    no route, whose square grows to ``max_area_km``. So are the mask's rows a route read (:class:`_MaskRows`):
+    reaching them is most of a short route's time, and the other pairs of a run lie in the same band.
     """
     for name, value in (("lon_a", lon_a), ("lat_a", lat_a), ("lon_b", lon_b), ("lat_b", lat_b)):
         if not math.isfinite(value) or (name.startswith("lat") and abs(value) > 90):

@@ -242,3 +242,33 @@ def test_a_port_pair_through_each_passage_routes_through_it(name: str) -> None:
     assert sea.method == "route" and sea.km is not None and great_circle_km(*a, *b) <= sea.km <= at_most, sea
     shut = sea_distance(*a, *b, cell_km=cell, passages=[p for p in PASSAGES if p.name != name])
     assert shut.km is None or shut.km >= shut_at_least, shut
+
+
+def test_routes_in_one_band_of_latitude_inflate_the_mask_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``links`` over ten sites near 43° N routed 45 pairs, each inflating the mask from the pole down to its rows
+    (240 MB, 0.7 s of CPU a pair: 32 s of the run); now the rows are kept and the second pair reads none."""
+    import zipfile
+
+    monkeypatch.setattr(sea_route, "_mask_rows", getattr(sea_route, "_MaskRows", object)(), raising=False)
+    opened: list[object] = []
+    real = zipfile.ZipFile
+
+    def counting(*args: object, **kwargs: object) -> zipfile.ZipFile:
+        opened.append(args[0])
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(zipfile, "ZipFile", counting)
+    first = sea_distance(130.3001, 42.2331, 132.3381, 42.8801)  # points no other test routes (the routes are kept too)
+    second = sea_distance(130.3002, 42.2332, 132.3382, 42.8802)
+    assert first.km is not None and second.km is not None and abs(first.km - second.km) < 1
+    assert len(opened) == 1
+
+
+def test_mask_cells_from_the_rows_kept_are_those_read_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sea_route, "_mask_rows", sea_route._MaskRows())
+    rng = np.random.default_rng(7)
+    lon, lat = rng.uniform(-180, 180, 20_000), rng.uniform(40.0, 44.0, 20_000)
+    fresh = water_at(lon, lat)
+    assert len(sea_route._mask_rows.chunks) == 8  # rows 5,520-6,000: chunks 86-93, each kept
+    kept = water_at(lon, lat)
+    assert 0.3 < fresh.mean() < 0.7 and (kept == fresh).all()

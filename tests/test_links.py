@@ -516,3 +516,18 @@ def test_load_links_reads_each_sites_observations_once(tmp_path: Path, monkeypat
         monkeypatch.setattr(store, "observations", counting)
         found = load_links(store)
     assert sorted(reads) == ["dunai", "rason"] and len(found.links) == 1
+
+
+def test_a_ship_through_the_corinth_canal_is_a_feasible_link_where_the_route_round_the_peloponnese_was_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Piraeus at 01:00, Patras at 09:00: 8 hours. Round the Peloponnese (the mask closes the canal) it was 533 km,
+    36 kn, "too fast"; through the canal it is 187 km, 12.6 kn."""
+    monkeypatch.setitem(PLACES, "piraeus", (23.63, 37.94))
+    monkeypatch.setitem(PLACES, "patras", (21.73, 38.25))
+    a = [obs("piraeus", "2024-10-12", 1), obs("piraeus", "2024-10-13", 1)]
+    b = [obs("patras", "2024-10-11", 9), obs("patras", "2024-10-12", 9)]
+    found = links_of([site("piraeus"), site("patras")], a + b, [ship(a[0], 0, 60.0), ship(b[1], 0, 60.0)])
+    (k,) = found.links
+    assert k.hours_apart == 8.0 and k.distance_by == "route" and 180 < k.distance_km < 200
+    assert k.feasible and k.speed_kn < 14

@@ -272,3 +272,4 @@ def test_mask_cells_from_the_rows_kept_are_those_read_afresh(monkeypatch: pytest
     assert len(sea_route._mask_rows.chunks) == 8  # rows 5,520-6,000: chunks 86-93, each kept
     kept = water_at(lon, lat)
     assert 0.3 < fresh.mean() < 0.7 and (kept == fresh).all()
+

@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import math
+import threading
 import zipfile
 import zlib
 from collections import OrderedDict
@@ -274,28 +275,33 @@ class _MaskRows:
     def __init__(self) -> None:
         self.key: tuple[str, int, int] | None = None
         self.chunks: OrderedDict[int, np.ndarray] = OrderedDict()
+        # The dashboard routes in its worker threads: one thread's eviction between another's check and read
+        # would lose a chunk it was about to return.
+        self.lock = threading.Lock()
 
     def get(self, path: Path, needed: np.ndarray) -> dict[int, np.ndarray] | None:
         """The packed chunks ``needed`` when every one is kept (marked as just used), else None."""
         key = self._key(path)
-        if key != self.key:
-            self.key, self.chunks = key, OrderedDict()
-            return None
-        if not all(int(c) in self.chunks for c in needed):
-            return None
-        for c in needed:
-            self.chunks.move_to_end(int(c))
-        return {int(c): self.chunks[int(c)] for c in needed}
+        with self.lock:
+            if key != self.key:
+                self.key, self.chunks = key, OrderedDict()
+                return None
+            if not all(int(c) in self.chunks for c in needed):
+                return None
+            for c in needed:
+                self.chunks.move_to_end(int(c))
+            return {int(c): self.chunks[int(c)] for c in needed}
 
     def put(self, path: Path, chunk: int, packed: np.ndarray) -> None:
         """Keep one packed chunk, dropping the least recently used beyond ``_CACHE_BYTES``."""
         key = self._key(path)
-        if key != self.key:
-            self.key, self.chunks = key, OrderedDict()
-        self.chunks[chunk] = packed
-        self.chunks.move_to_end(chunk)
-        while sum(c.nbytes for c in self.chunks.values()) > _CACHE_BYTES:
-            self.chunks.popitem(last=False)
+        with self.lock:
+            if key != self.key:
+                self.key, self.chunks = key, OrderedDict()
+            self.chunks[chunk] = packed
+            self.chunks.move_to_end(chunk)
+            while sum(c.nbytes for c in self.chunks.values()) > _CACHE_BYTES:
+                self.chunks.popitem(last=False)
 
     @staticmethod
     def _key(path: Path) -> tuple[str, int, int]:

@@ -135,7 +135,8 @@ PASSAGES: tuple[Passage, ...] = (
     # figures, aedik.gr): land in the mask. Only ships up to about 16-18 m of beam pass it (frigates, landing
     # ships, coasters, small cruise ships; not bulk carriers), so for a large ship the route is a lower bound, as a
     # link's distance should be: a link is what a vessel could have done. From the Gulf of Corinth's water in the
-    # mask, the Poseidonia and Isthmia ends (their bearing 131°, the canal's), to the Saronic Gulf's water.
+    # mask, the Poseidonia and Isthmia ends (placed from memory of the map, to a few hundred metres: the line between
+    # them runs 5.7 km on a bearing of 131°, the canal's), to the Saronic Gulf's water.
     Passage("Corinth Canal", (
         (22.94, 37.962), (22.9586, 37.9497), (23.0075, 37.9157), (23.03, 37.90),
     )),  # fmt: skip
@@ -143,7 +144,8 @@ PASSAGES: tuple[Passage, ...] = (
     # (barges, tankers and coasters use it): the mask closes it from the Bronx-Whitestone Bridge to the Battery,
     # so New Haven - New York went out around Montauk (314 km for a 113 km great circle). Points: the Sound's
     # water, the Throgs Neck, Bronx-Whitestone, Hell Gate, Queensboro, Williamsburg and Brooklyn bridges (their
-    # positions as Wikipedia gives them, to about 100 m), the Buttermilk Channel off the Battery, the bay's water.
+    # positions as recalled from Wikipedia, not checked against it here: to a few hundred metres, which 1 km cells
+    # forgive), the Buttermilk Channel off the Battery, the bay's water.
     Passage("East River", (
         (-73.775, 40.805), (-73.7944, 40.8003), (-73.8303, 40.8015), (-73.87, 40.795), (-73.9217, 40.7822),
         (-73.9540, 40.7569), (-73.9680, 40.7400), (-73.9724, 40.7136), (-73.9969, 40.7061), (-74.0150, 40.6960),
@@ -151,9 +153,9 @@ PASSAGES: tuple[Passage, ...] = (
     )),  # fmt: skip
     # The Cape Cod Canal, 11.9 km and 146 m wide, part of the Atlantic Intracoastal Waterway: land in the mask, so
     # Boston - Newport went round Cape Cod (272 km for a 100 km great circle). Points: Cape Cod Bay's water, the
-    # east entrance, the canal's position as wikimapia gives it (41°45'29"N 70°33'25"W), the Bourne Bridge, the
-    # railroad bridge (41.741944 N, 70.613833 W: Wikipedia, "List of crossings of the Cape Cod Canal"), the
-    # dredged channel to Buzzards Bay's water.
+    # east entrance and the Bourne Bridge (from memory of the map, to a few hundred metres), the canal's position as
+    # wikimapia gives it (41°45'29"N 70°33'25"W), the railroad bridge (41.741944 N, 70.613833 W: Wikipedia, "List of
+    # crossings of the Cape Cod Canal"), the dredged channel to Buzzards Bay's water.
     Passage("Cape Cod Canal", (
         (-70.475, 41.785), (-70.4970, 41.7750), (-70.5569, 41.7581), (-70.5897, 41.7475), (-70.6138, 41.7419),
         (-70.64, 41.725), (-70.665, 41.715),
@@ -161,7 +163,8 @@ PASSAGES: tuple[Passage, ...] = (
     # The Chesapeake and Delaware Canal, 22.5 km, 137 m wide and 10.7 m deep (ocean-going ships use it): land in
     # the mask, so the upper Chesapeake (Baltimore) and the Delaware were joined only around Cape Charles and Cape
     # May. Points: the Elk River's water, Back Creek, Chesapeake City, the canal's position as Wikipedia gives it
-    # (39°32'34"N 75°43'14"W), St. Georges, Reedy Point (the Delaware entrance), the Delaware's water.
+    # (39°32'34"N 75°43'14"W), St. Georges, Reedy Point (the Delaware entrance), the Delaware's water; all but the
+    # canal's position from memory of the map, to a few hundred metres.
     Passage("Chesapeake and Delaware Canal", (
         (-75.93, 39.48), (-75.88, 39.48), (-75.81, 39.527), (-75.72056, 39.54278), (-75.65, 39.553), (-75.567, 39.558),
         (-75.55, 39.56),

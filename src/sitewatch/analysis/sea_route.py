@@ -5,8 +5,9 @@ model (public domain) made into a 30 arc-second (about 1 km) grid, True over the
 it. Its module (``global_land_mask.globe``) decompresses the whole 21600 × 43200 grid (about 1 GB) when
 imported, and so does importing the package (its ``__init__`` imports that module), so the package is
 never imported here: its ``.npz`` file is found with :func:`importlib.util.find_spec` (which does not
-import a top-level package; :mod:`importlib.resources` would) and read as a stream, row after row, with
-only the cells the route needs kept (:func:`water_at`).
+import a top-level package; :mod:`importlib.resources` would) and read as a stream, row after row, down to
+the last row a route needs; the rows of its square are kept for the process, 8 cells a byte and at most 64 MB,
+so that the next route in the same band of latitude reads none (:func:`water_at`, :class:`_MaskRows`).
 
 The route (:func:`sea_distance`) runs on a square grid in an azimuthal-equidistant projection centred
 halfway between the two points (distances from the centre are true; across a 2000 km square, less than

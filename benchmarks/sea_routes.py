@@ -11,7 +11,11 @@ Then, with ``--official``, the pairs of :data:`OFFICIAL`: distances from an offi
 each routed once in a fresh process between the table's own port positions, with routed / published and
 great circle × 1.2 / published and a summary (median, worst, how many within ±10 %).
 
-    python benchmarks/sea_routes.py [--repeat 3] [--official | --official-only]
+Then, with ``--passages``, each passage of :data:`sitewatch.analysis.sea_route.PASSAGES` added on 7 Dec with a port
+pair that goes through it (:data:`PASSAGE_PAIRS`): the route with every passage and without that one, each in a
+fresh process, and what the sources say of the distance.
+
+    python benchmarks/sea_routes.py [--repeat 3] [--official | --official-only] [--passages | --passages-only]
 """
 
 from __future__ import annotations
@@ -112,13 +116,44 @@ OFFICIAL = [
     ("Vancouver - Nanaimo", "49°18'00\"N., 123°06'00\"W.", "49°10'00\"N., 123°55'45\"W.", 35, "Strait of Georgia"),
 ]  # fmt: skip
 
+# (passage, A, B, routing cell km, what is published of the distance): ports placed to about 1 km.
+PASSAGE_PAIRS = [
+    ("Corinth Canal", "Piraeus - Patras", (23.63, 37.94), (21.73, 38.25), 1.0,
+     "about 93 nm to the Rio-Antirrio narrows, a yacht's log (shaula3eng.myblog.it: 30 nm Athens - canal, 3 nm of "
+     "canal, 60 nm to the narrows), Patras 5 nm beyond: ~181 km; the canal saves 185 nm (a cruise line, via gntc.com.au)"),
+    ("East River", "New Haven - New York (the Battery)", (-72.92, 41.30), (-74.01, 40.70), 1.0,
+     "none found (NOAA's Distances Between United States Ports, Table 4, not readable here)"),
+    ("Cape Cod Canal", "Boston - Newport", (-71.05, 42.36), (-71.33, 41.49), 1.0,
+     "none found; the canal 'saves 135 miles' of open sea on average (US Army Corps of Engineers, via wikimapia)"),
+    ("Cape Cod Canal", "Boston - New York (the Battery)", (-71.05, 42.36), (-74.01, 40.70), 1.0, "none found"),
+    ("Chesapeake and Delaware Canal", "Baltimore - Wilmington (Delaware)", (-76.58, 39.27), (-75.51, 39.72), 1.0,
+     "none found; the canal 'saves about 300 miles' Baltimore - Wilmington (Wikipedia, via wikijii.com)"),
+    ("Beagle Channel", "Punta Arenas - Ushuaia", (-70.90, -53.16), (-68.30, -54.81), 1.0,
+     "none found; the ferry Yaghan takes 30-32 h to Puerto Williams by the Magdalena, Cockburn, Ballenero and "
+     "O'Brien channels and the Beagle (travellers' accounts: ameliasilver.com, theworldintandem.com)"),
+    ("Ballenero and O'Brien channels", "Punta Arenas - Puerto Williams", (-70.90, -53.16), (-67.61, -54.93), 1.0,
+     "none found (as above)"),
+    ("Strait of Messina", "Napoli - Iraklion at 2.8 km cells", (14.27, 40.84), (25.13, 35.34), 2.8,
+     "none for the pair; Napoli - Reggio di Calabria 179 nm (NGA Pub. 151, OFFICIAL below)"),
+    ("Strait of Messina", "Messina - Reggio di Calabria", (15.565, 38.195), (15.635, 38.115), 1.0,
+     "none found (a ferry crossing; the strait open at 1 km cells, no passage needed)"),
+    ("(none: open water)", "Norfolk - Baltimore", (-76.30, 36.85), (-76.58, 39.27), 1.0,
+     "none found; the bay is '170 miles long from the entrance to the mouth of the Susquehanna' (US Coast Pilot, 1930s)"),
+]  # fmt: skip
+
 _CHILD = """
 import json, resource, sys, time
 from sitewatch.analysis.sea_route import sea_distance
 import pyproj, skimage.graph  # imported by the first route: counted with the imports, not the route
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
-sea = sea_distance(*json.loads(sys.argv[1]))
+args = json.loads(sys.argv[1])
+if len(args) > 4:
+    from sitewatch.analysis.sea_route import PASSAGES
+    args, cell, leave_out = args[:4], args[4], args[5]
+    sea = sea_distance(*args, cell_km=cell, passages=[p for p in PASSAGES if p.name != leave_out])
+else:
+    sea = sea_distance(*args)
 dt = time.perf_counter() - t
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"km": sea.km, "cell_km": sea.cell_km, "text": sea.text or sea.no_route, "s": dt, "legs_km": sea.legs_km,
@@ -126,8 +161,8 @@ print(json.dumps({"km": sea.km, "cell_km": sea.cell_km, "text": sea.text or sea.
 """
 
 
-def _route(a: tuple[float, float], b: tuple[float, float]) -> dict[str, object]:
-    out = subprocess.run([sys.executable, "-c", _CHILD, json.dumps([*a, *b])], capture_output=True, encoding="locale", check=True)
+def _route(a: tuple[float, float], b: tuple[float, float], *more: object) -> dict[str, object]:
+    out = subprocess.run([sys.executable, "-c", _CHILD, json.dumps([*a, *b, *more])], capture_output=True, encoding="locale", check=True)
     return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 
@@ -181,13 +216,31 @@ def official(show_sources: bool = True) -> None:
         print(f"\npositions and nautical miles: {OFFICIAL_SOURCE}; 1 nm = {NM_KM} km")
 
 
+def passages() -> None:
+    """Route each pair of :data:`PASSAGE_PAIRS` with every passage and without its own (a fresh process each)."""
+    from sitewatch.analysis.links import great_circle_km
+
+    print(f"\n{'passage':30} {'pair':36} {'gc km':>6} {'routed':>7} {'without':>8} {'cell':>5} {'s':>5}  published")
+    for name, pair, a, b, cell, published in PASSAGE_PAIRS:
+        gc = great_circle_km(*a, *b)
+        run, shut = _route(a, b, cell, ""), _route(a, b, cell, name)
+        km = "none" if run["km"] is None else f"{float(run['km']):.0f}"  # type: ignore[arg-type]
+        off = "none" if shut["km"] is None else f"{float(shut['km']):.0f}"  # type: ignore[arg-type]
+        print(f"{name:30} {pair:36} {gc:6.0f} {km:>7} {off:>8} {run['cell_km']!s:>5} {float(run['s']):5.1f}  {published}")  # type: ignore[arg-type]
+
+
 def main() -> None:
     """Print the table and the timings."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=3, help="fresh processes per pair for the timings (median)")
     ap.add_argument("--official", action="store_true", help="then the pairs from the official table (Pub. 151)")
     ap.add_argument("--official-only", action="store_true", help="the pairs from the official table alone")
+    ap.add_argument("--passages", action="store_true", help="then the pairs through the passages added on 7 Dec")
+    ap.add_argument("--passages-only", action="store_true", help="those pairs alone")
     args = ap.parse_args()
+    if args.passages_only:
+        passages()
+        return
     if args.official_only:
         official()
         return
@@ -223,6 +276,8 @@ def main() -> None:
         print(f"  {name}: {source}")
     if args.official:
         official()
+    if args.passages:
+        passages()
 
 
 if __name__ == "__main__":

@@ -459,3 +459,75 @@ def test_the_distance_by_sea_is_never_less_than_the_great_circle_between_the_sig
     (link,) = links_of([site("west"), site("east")], w + e, [ship(w[0], 0, 90.0, dx=-1600), ship(e[1], 0, 90.0, dx=1600)]).links
     assert link.distance_by == "route" and link.distance_km == link.great_circle_km > 7
     assert link.distance_text.startswith("the great circle between the two sightings, longer than the 6.3 km route over water")
+
+
+def test_each_move_is_timed_once_not_once_for_every_departure_and_arrival_pair(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At ten sites over 1,800 days every departure was set against every arrival, each pair making the arrival's
+    times again (millions of pairs, seconds of Python): now each move's times are taken once, and a departure meets
+    only the arrivals within its window; the links are the same as every pair tried."""
+    from datetime import timedelta
+
+    from sitewatch.analysis.links import Move, moves_from_timeline
+
+    observations, dets = [], []
+    for sid in ("rason", "dunai"):
+        for k in range(120):
+            o = obs(sid, (date(2024, 1, 1) + timedelta(days=k)).isoformat(), 9 if sid == "rason" else 1)
+            observations.append(o)
+            if (k // 3 + (sid == "dunai")) % 2:  # three days there, three away, the two sites out of step
+                dets.append(ship(o, 0, 90.0))
+    sites = [site("rason"), site("dunai")]
+    timelines = {s.id: build_timeline(s.id, [o for o in observations if o.site_id == s.id], dets) for s in sites}
+    obs_by_id, det_by_id = {o.id: o for o in observations}, {d.id: d for d in dets}
+    moves = [moves_from_timeline(timelines[s.id], obs_by_id, det_by_id) for s in sites]
+    departures = [m for dep, _ in moves for m in dep]
+    arrivals = [m for _, arr in moves for m in arr]
+    every_pair = [(d.detection_id, a.detection_id) for d in departures for a in arrivals
+                  if a.site_id != d.site_id and a.time_bounds()[1] > d.time_bounds()[0] and (a.date - d.date).days <= 14]  # fmt: skip
+    calls = 0
+    real = Move.time_bounds
+
+    def counting(self: Move) -> tuple[datetime, datetime]:
+        nonlocal calls
+        calls += 1
+        return real(self)
+
+    monkeypatch.setattr(Move, "time_bounds", counting)
+    found = find_links(sites, timelines, observations, dets, LinkParams())
+    assert len(departures) > 30 and len(arrivals) > 30 and calls <= len(departures) + len(arrivals)
+    assert sorted((k.departure.detection_id, k.arrival.detection_id) for k in found.links) == sorted(every_pair)
+
+
+def test_load_links_reads_each_sites_observations_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each site's observations were read twice, for its timeline and for its moves' images (19,080 rows built
+    twice at ten sites over 1,800 days, 40 % of the run), and in two snapshots that a detect could write between."""
+    from sitewatch.analysis.links import load_links
+    from sitewatch.workspace import open_workspace
+
+    ws = open_workspace(_workspace(tmp_path / "ws"))
+    with ws.store() as store:
+        reads: list[str] = []
+        real = store.observations
+
+        def counting(site_id: str | None = None, *args: object, **kwargs: object) -> list[Observation]:
+            reads.append(str(site_id))
+            return real(site_id, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(store, "observations", counting)
+        found = load_links(store)
+    assert sorted(reads) == ["dunai", "rason"] and len(found.links) == 1
+
+
+def test_a_ship_through_the_corinth_canal_is_a_feasible_link_where_the_route_round_the_peloponnese_was_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Piraeus at 01:00, Patras at 09:00: 8 hours. Round the Peloponnese (the mask closes the canal) it was 533 km,
+    36 kn, "too fast"; through the canal it is 187 km, 12.6 kn."""
+    monkeypatch.setitem(PLACES, "piraeus", (23.63, 37.94))
+    monkeypatch.setitem(PLACES, "patras", (21.73, 38.25))
+    a = [obs("piraeus", "2024-10-12", 1), obs("piraeus", "2024-10-13", 1)]
+    b = [obs("patras", "2024-10-11", 9), obs("patras", "2024-10-12", 9)]
+    found = links_of([site("piraeus"), site("patras")], a + b, [ship(a[0], 0, 60.0), ship(b[1], 0, 60.0)])
+    (k,) = found.links
+    assert k.hours_apart == 8.0 and k.distance_by == "route" and 180 < k.distance_km < 200
+    assert k.feasible and k.speed_kn < 14

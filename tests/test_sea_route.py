@@ -121,7 +121,7 @@ def test_the_bosporus_stays_open_at_a_coarse_cell() -> None:
 def test_passage_points_in_the_mask_channels_are_water() -> None:
     # The Bosporus and Dardanelles centre-lines are read off the mask's own channel: each point within 1 px of water.
     for p in PASSAGES:
-        if p.name not in ("Bosporus", "Dardanelles"):
+        if p.name not in ("Bosporus", "Dardanelles", "Strait of Messina"):
             continue
         lon, lat = np.array(p.points).T
         near = [water_at(lon + dx, lat + dy) for dx in (-1 / 120, 0, 1 / 120) for dy in (-1 / 120, 0, 1 / 120)]
@@ -131,7 +131,9 @@ def test_passage_points_in_the_mask_channels_are_water() -> None:
 def test_closed_passages_run_from_the_masks_water_to_its_water() -> None:
     # The Kanmon Strait and the Kiel Canal are land in the mask where they are closed; their ends (and the Kanmon
     # points read off the mask either side of the closed Oseto) are its water, so the line joins two seas.
-    read_off_the_mask = {"Kanmon Strait": [0, 1, 2, 5], "Kiel Canal": [0, 6]}
+    read_off_the_mask = {"Kanmon Strait": [0, 1, 2, 5], "Kiel Canal": [0, 6], "Corinth Canal": [0, 3], "East River": [0, 3, 9, 10],
+                         "Cape Cod Canal": [0, 6], "Chesapeake and Delaware Canal": [0, 6], "Beagle Channel": [0, 2, 5, 8],
+                         "Ballenero and O'Brien channels": [0, 3, 4, 6]}
     for p in PASSAGES:
         if p.name in read_off_the_mask:
             lon, lat = np.array(p.points)[read_off_the_mask[p.name]].T
@@ -214,3 +216,60 @@ def test_a_damaged_mask_is_named_with_what_to_do_and_the_caller_falls_back(tmp_p
         assert str(err.value).endswith("reinstall it: pip install --force-reinstall global-land-mask")
         sea = sea_distance(*RAJIN, *DUNAI, mask=path)  # was a traceback: zipfile.BadZipFile
         assert (sea.km, sea.method, sea.text) == (None, "great circle", str(err.value))
+
+
+# Port pairs whose route the mask closed (or a coarse cell closes), each with the passage that opens it: (A, B,
+# cell km, the route's most km, the least km without that passage). Before the passages were added: Piraeus -
+# Patras 533 km (round the Peloponnese), New Haven - New York 314 (round Montauk), Boston - Newport 272 (round Cape
+# Cod), Baltimore - Wilmington (Delaware) 587 (round Cape Charles and Cape May), Punta Arenas - Ushuaia 625 (out
+# of the Strait of Magellan's Atlantic mouth, in by the Le Maire Strait; 517 with the Beagle Channel alone: out
+# to sea round the islands), Napoli - Iraklion at 2.8 km cells 1,601 (round Sicily). Ports placed to about 1 km.
+PASSAGE_PAIRS = {
+    "Corinth Canal": ((23.63, 37.94), (21.73, 38.25), 1.0, 210, 450),  # Piraeus - Patras
+    "East River": ((-72.92, 41.30), (-74.01, 40.70), 1.0, 135, 250),  # New Haven - New York (the Battery)
+    "Cape Cod Canal": ((-71.05, 42.36), (-71.33, 41.49), 1.0, 200, 240),  # Boston - Newport
+    "Chesapeake and Delaware Canal": ((-76.58, 39.27), (-75.51, 39.72), 1.0, 150, 450),  # Baltimore - Wilmington
+    "Beagle Channel": ((-70.90, -53.16), (-68.30, -54.81), 1.0, 500, 580),  # Punta Arenas - Ushuaia
+    "Ballenero and O'Brien channels": ((-70.90, -53.16), (-68.30, -54.81), 1.0, 500, 505),
+    "Strait of Messina": ((14.27, 40.84), (25.13, 35.34), 2.8, 1350, 1500),  # Napoli - Iraklion at a far pair's cell
+}
+
+
+@pytest.mark.parametrize("name", sorted(PASSAGE_PAIRS))
+def test_a_port_pair_through_each_passage_routes_through_it(name: str) -> None:
+    a, b, cell, at_most, shut_at_least = PASSAGE_PAIRS[name]
+    sea = sea_distance(*a, *b, cell_km=cell)
+    assert sea.method == "route" and sea.km is not None and great_circle_km(*a, *b) <= sea.km <= at_most, sea
+    shut = sea_distance(*a, *b, cell_km=cell, passages=[p for p in PASSAGES if p.name != name])
+    assert shut.km is None or shut.km >= shut_at_least, shut
+
+
+def test_routes_in_one_band_of_latitude_inflate_the_mask_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``links`` over ten sites near 43° N routed 45 pairs, each inflating the mask from the pole down to its rows
+    (240 MB, 0.7 s of CPU a pair: 32 s of the run); now the rows are kept and the second pair reads none."""
+    import zipfile
+
+    monkeypatch.setattr(sea_route, "_mask_rows", getattr(sea_route, "_MaskRows", object)(), raising=False)
+    opened: list[object] = []
+    real = zipfile.ZipFile
+
+    def counting(*args: object, **kwargs: object) -> zipfile.ZipFile:
+        opened.append(args[0])
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(zipfile, "ZipFile", counting)
+    first = sea_distance(130.3001, 42.2331, 132.3381, 42.8801)  # points no other test routes (the routes are kept too)
+    second = sea_distance(130.3002, 42.2332, 132.3382, 42.8802)
+    assert first.km is not None and second.km is not None and abs(first.km - second.km) < 1
+    assert len(opened) == 1
+
+
+def test_mask_cells_from_the_rows_kept_are_those_read_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sea_route, "_mask_rows", sea_route._MaskRows())
+    rng = np.random.default_rng(7)
+    lon, lat = rng.uniform(-180, 180, 20_000), rng.uniform(40.0, 44.0, 20_000)
+    fresh = water_at(lon, lat)
+    assert len(sea_route._mask_rows.chunks) == 8  # rows 5,520-6,000: chunks 86-93, each kept
+    kept = water_at(lon, lat)
+    assert 0.3 < fresh.mean() < 0.7 and (kept == fresh).all()
+

@@ -5,8 +5,9 @@ model (public domain) made into a 30 arc-second (about 1 km) grid, True over the
 it. Its module (``global_land_mask.globe``) decompresses the whole 21600 × 43200 grid (about 1 GB) when
 imported, and so does importing the package (its ``__init__`` imports that module), so the package is
 never imported here: its ``.npz`` file is found with :func:`importlib.util.find_spec` (which does not
-import a top-level package; :mod:`importlib.resources` would) and read as a stream, row after row, with
-only the cells the route needs kept (:func:`water_at`).
+import a top-level package; :mod:`importlib.resources` would) and read as a stream, row after row, down to
+the last row a route needs; the rows of its square are kept for the process, 8 cells a byte and at most 64 MB,
+so that the next route in the same band of latitude reads none (:func:`water_at`, :class:`_MaskRows`).
 
 The route (:func:`sea_distance`) runs on a square grid in an azimuthal-equidistant projection centred
 halfway between the two points (distances from the centre are true; across a 2000 km square, less than
@@ -29,17 +30,22 @@ from __future__ import annotations
 import functools
 import importlib.util
 import math
+import threading
 import zipfile
 import zlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
 import numpy as np
 from numpy.lib import format as npy_format
 
 from ..errors import InputError, LandMaskError
+
+if TYPE_CHECKING:
+    from pyproj import Transformer
 
 __all__ = [
     "MASK_PACKAGE",
@@ -119,6 +125,68 @@ PASSAGES: tuple[Passage, ...] = (
         (9.1451, 53.8858), (9.1451, 53.8958), (9.2975, 54.0161), (9.3294, 54.1247), (9.6829, 54.2936),
         (10.0758, 54.3678), (10.15, 54.3667),
     )),  # fmt: skip
+    # The Strait of Messina narrows to about 3 km between Punta Faro and Torre Cavallo: open in the 1 km mask (two
+    # or three cells wide), closed from 2.8 km cells (Napoli - Iraklion then went round Sicily, 1,601 km for
+    # 1,248). Centre-line from the mask's own channel, as the Bosporus.
+    Passage("Strait of Messina", (
+        (15.66, 38.275), (15.633, 38.25), (15.604, 38.233), (15.60, 38.2167), (15.604, 38.20), (15.60, 38.167),
+        (15.596, 38.133), (15.57, 38.10),
+    )),  # fmt: skip
+    # The Corinth Canal, 6,343 m on a bearing of 131.5°, 24.6 m wide at the surface and 8 m deep (its operator's
+    # figures, aedik.gr): land in the mask. Only ships up to about 16-18 m of beam pass it (frigates, landing
+    # ships, coasters, small cruise ships; not bulk carriers), so for a large ship the route is a lower bound, as a
+    # link's distance should be: a link is what a vessel could have done. From the Gulf of Corinth's water in the
+    # mask, the Poseidonia and Isthmia ends (placed from memory of the map, to a few hundred metres: the line between
+    # them runs 5.7 km on a bearing of 131°, the canal's), to the Saronic Gulf's water.
+    Passage("Corinth Canal", (
+        (22.94, 37.962), (22.9586, 37.9497), (23.0075, 37.9157), (23.03, 37.90),
+    )),  # fmt: skip
+    # The East River, from Long Island Sound past Throgs Neck and Hell Gate to the Upper Bay of New York Harbor
+    # (barges, tankers and coasters use it): the mask closes it from the Bronx-Whitestone Bridge to the Battery,
+    # so New Haven - New York went out around Montauk (314 km for a 113 km great circle). Points: the Sound's
+    # water, the Throgs Neck, Bronx-Whitestone, Hell Gate, Queensboro, Williamsburg and Brooklyn bridges (their
+    # positions as recalled from Wikipedia, not checked against it here: to a few hundred metres, which 1 km cells
+    # forgive), the Buttermilk Channel off the Battery, the bay's water.
+    Passage("East River", (
+        (-73.775, 40.805), (-73.7944, 40.8003), (-73.8303, 40.8015), (-73.87, 40.795), (-73.9217, 40.7822),
+        (-73.9540, 40.7569), (-73.9680, 40.7400), (-73.9724, 40.7136), (-73.9969, 40.7061), (-74.0150, 40.6960),
+        (-74.035, 40.688),
+    )),  # fmt: skip
+    # The Cape Cod Canal, 11.9 km and 146 m wide, part of the Atlantic Intracoastal Waterway: land in the mask, so
+    # Boston - Newport went round Cape Cod (272 km for a 100 km great circle). Points: Cape Cod Bay's water, the
+    # east entrance and the Bourne Bridge (from memory of the map, to a few hundred metres), the canal's position as
+    # wikimapia gives it (41°45'29"N 70°33'25"W), the railroad bridge (41.741944 N, 70.613833 W: Wikipedia, "List of
+    # crossings of the Cape Cod Canal"), the dredged channel to Buzzards Bay's water.
+    Passage("Cape Cod Canal", (
+        (-70.475, 41.785), (-70.4970, 41.7750), (-70.5569, 41.7581), (-70.5897, 41.7475), (-70.6138, 41.7419),
+        (-70.64, 41.725), (-70.665, 41.715),
+    )),  # fmt: skip
+    # The Chesapeake and Delaware Canal, 22.5 km, 137 m wide and 10.7 m deep (ocean-going ships use it): land in
+    # the mask, so the upper Chesapeake (Baltimore) and the Delaware were joined only around Cape Charles and Cape
+    # May. Points: the Elk River's water, Back Creek, Chesapeake City, the canal's position as Wikipedia gives it
+    # (39°32'34"N 75°43'14"W), St. Georges, Reedy Point (the Delaware entrance), the Delaware's water; all but the
+    # canal's position from memory of the map, to a few hundred metres.
+    Passage("Chesapeake and Delaware Canal", (
+        (-75.93, 39.48), (-75.88, 39.48), (-75.81, 39.527), (-75.72056, 39.54278), (-75.65, 39.553), (-75.567, 39.558),
+        (-75.55, 39.56),
+    )),  # fmt: skip
+    # The Beagle Channel between its north-west arm and Ushuaia, 1-5 km wide: the mask closes it at three places
+    # between 69.38 and 69.18 W, so Punta Arenas - Ushuaia left the channels and went round by the Strait of
+    # Magellan's Atlantic mouth and the Le Maire Strait (625 km). Centre-line from the mask's own channel either
+    # side of the closed cells. (The rest of the ferries' way, the Magdalena and Cockburn channels, is open in it.)
+    Passage("Beagle Channel", (
+        (-69.40, -54.893), (-69.3792, -54.8958), (-69.30, -54.915), (-69.2542, -54.9208), (-69.2292, -54.9208),
+        (-69.21, -54.93), (-69.1958, -54.9292), (-69.1792, -54.9292), (-69.16, -54.945),
+    )),  # fmt: skip
+    # The way the Punta Arenas - Puerto Williams ferry and the cruise ships take west of the Beagle Channel (the
+    # Magdalena and Cockburn channels, the Bahía Desolada, the Ballenero and O'Brien channels, the Beagle's
+    # north-west arm, as a passenger plotted it: ameliasilver.com) is open in the mask but for three cells where
+    # the channels meet near 70.7 W; closed, the route went out to sea round the islands and in by the Beagle's
+    # south-west arm. Points read off the mask's water either side of them.
+    Passage("Ballenero and O'Brien channels", (
+        (-70.7208, -54.8458), (-70.7125, -54.8458), (-70.7042, -54.8458), (-70.6958, -54.8375), (-70.6792, -54.8292),
+        (-70.6708, -54.8292), (-70.6625, -54.8292),
+    )),  # fmt: skip
 )
 """Channels opened along their centre-lines, whatever the mask says there."""
 
@@ -182,7 +250,7 @@ def water_at(lons: np.ndarray, lats: np.ndarray, path: Path | None = None) -> np
 
 
 def _water_at_index(rows: np.ndarray, cols: np.ndarray, path: Path) -> np.ndarray:
-    """The mask at (row, column) pairs, inflating rows from the first point's to the last's only."""
+    """The mask at (row, column) pairs, from the rows kept in this process or inflated to the last point's."""
     out = np.zeros(rows.size, bool)
     if not rows.size:
         return out
@@ -197,29 +265,95 @@ def _water_at_index(rows: np.ndarray, cols: np.ndarray, path: Path) -> np.ndarra
         ) from exc
 
 
+class _MaskRows:
+    """Rows of the mask already inflated in this process, bit-packed, a chunk of ``_CHUNK_ROWS`` at a time.
+
+    The mask is one zlib stream, so the rows at a latitude are reached only by inflating every row north of
+    them: for a site at 43° N, 5,600 rows (240 MB inflated, about 1 s) for each pair of sites routed. ``links``
+    over ten sites routes 45 pairs in the same band of latitude and inflated the same rows 45 times (most of its
+    35 s); the chunks a route reads are kept here (8 cells to a byte: 346 kB a chunk, at most
+    ``_CACHE_BYTES``, the least recently used dropped first), so that the next route in that band reads none.
+    Keyed by the file and its size and modification time: a mask reinstalled is read afresh.
+    """
+
+    def __init__(self) -> None:
+        self.key: tuple[str, int, int] | None = None
+        self.chunks: OrderedDict[int, np.ndarray] = OrderedDict()
+        # The dashboard routes in its worker threads: one thread's eviction between another's check and read
+        # would lose a chunk it was about to return.
+        self.lock = threading.Lock()
+
+    def get(self, path: Path, needed: np.ndarray) -> dict[int, np.ndarray] | None:
+        """The packed chunks ``needed`` when every one is kept (marked as just used), else None."""
+        key = self._key(path)
+        with self.lock:
+            if key != self.key:
+                self.key, self.chunks = key, OrderedDict()
+                return None
+            if not all(int(c) in self.chunks for c in needed):
+                return None
+            for c in needed:
+                self.chunks.move_to_end(int(c))
+            return {int(c): self.chunks[int(c)] for c in needed}
+
+    def put(self, path: Path, chunk: int, packed: np.ndarray) -> None:
+        """Keep one packed chunk, dropping the least recently used beyond ``_CACHE_BYTES``."""
+        key = self._key(path)
+        with self.lock:
+            if key != self.key:
+                self.key, self.chunks = key, OrderedDict()
+            self.chunks[chunk] = packed
+            self.chunks.move_to_end(chunk)
+            while sum(c.nbytes for c in self.chunks.values()) > _CACHE_BYTES:
+                self.chunks.popitem(last=False)
+
+    @staticmethod
+    def _key(path: Path) -> tuple[str, int, int]:
+        st = path.stat()
+        return str(path), st.st_size, st.st_mtime_ns
+
+
+_CACHE_BYTES = 64 * 2**20  # 190 chunks: 12,000 rows, 100° of latitude; a 5,000 km square spans at most 45°
+_mask_rows = _MaskRows()
+
+
+def _bits(packed: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Cells (row within the chunk, column) of a chunk packed by :func:`numpy.packbits` (big-endian bits)."""
+    return ((packed[rows, cols >> 3] >> (7 - (cols & 7)).astype(np.uint8)) & 1).astype(bool)
+
+
 def _read_mask_rows(rows: np.ndarray, cols: np.ndarray, path: Path, out: np.ndarray) -> np.ndarray:
-    order = np.argsort(rows, kind="stable")
-    sorted_rows = rows[order]
-    first, last = int(sorted_rows[0]), int(sorted_rows[-1])
+    chunk_of = rows // _CHUNK_ROWS
+    needed = np.unique(chunk_of)
+    kept = _mask_rows.get(path, needed)
+    if kept is None:
+        kept = _inflate_chunks(path, needed)
+    order = np.argsort(chunk_of, kind="stable")
+    bounds = np.searchsorted(chunk_of[order], needed)
+    for c, lo, hi in zip(needed, bounds, [*bounds[1:], rows.size], strict=True):
+        idx = order[lo:hi]
+        out[idx] = _bits(kept[int(c)], rows[idx] - int(c) * _CHUNK_ROWS, cols[idx])
+    return out
+
+
+def _inflate_chunks(path: Path, needed: np.ndarray) -> dict[int, np.ndarray]:
+    """The ``needed`` chunks of rows, inflated from the top of the mask (rows above dropped), packed and kept."""
+    got: dict[int, np.ndarray] = {}
+    wanted = {int(c) for c in needed}
     with zipfile.ZipFile(path) as z, z.open("mask.npy") as f:
         version = npy_format.read_magic(f)
         read_header = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
         shape, fortran, dtype = read_header(f)
         if tuple(shape) != (_ROWS, _COLS) or fortran or np.dtype(dtype) != np.bool_:
             raise ValueError(f"not the 21600 × 43200 boolean land mask expected: {shape}, {dtype}")
-        row = 0
-        while row < first:  # rows above the points: inflated and dropped
-            n = min(_CHUNK_ROWS, first - row)
-            _read_exactly(f, n * _COLS)
-            row += n
-        while row <= last:
-            n = min(_CHUNK_ROWS, last + 1 - row)
-            chunk = np.frombuffer(_read_exactly(f, n * _COLS), np.bool_).reshape(n, _COLS)
-            lo, hi = np.searchsorted(sorted_rows, [row, row + n])
-            idx = order[lo:hi]
-            out[idx] = chunk[rows[idx] - row, cols[idx]]
-            row += n
-    return out
+        for c in range(max(wanted) + 1):
+            n = min(_CHUNK_ROWS, _ROWS - c * _CHUNK_ROWS)
+            data = _read_exactly(f, n * _COLS)
+            if c in wanted:
+                got[c] = np.packbits(np.frombuffer(data, np.uint8).reshape(n, _COLS), axis=1)
+    for c in sorted(got):
+        _mask_rows.put(path, c, got[c])
+    return got
 
 
 def _read_exactly(f: IO[bytes], size: int) -> bytes:
@@ -265,11 +399,18 @@ class _Area:
         return (self.half_km * 1000 - y) / c - 0.5, (x + self.half_km * 1000) / c - 0.5
 
 
-def _water_grid(area: _Area, mask: Path, passages: Sequence[Passage]) -> np.ndarray:
-    """The area's cells, True over water: the mask at each cell centre, with the passages opened."""
+@functools.lru_cache(maxsize=64)
+def _transformer(src: str, dst: str) -> Transformer:
+    """A transformer between two CRSs (lon/lat order), made once: making one looks the CRSs up in PROJ's
+    database (about 40 ms), and a route made four, the same four for each square it tries."""
     from pyproj import Transformer
 
-    to_lonlat = Transformer.from_crs(area.crs, "EPSG:4326", always_xy=True)
+    return Transformer.from_crs(src, dst, always_xy=True)
+
+
+def _water_grid(area: _Area, mask: Path, passages: Sequence[Passage]) -> np.ndarray:
+    """The area's cells, True over water: the mask at each cell centre, with the passages opened."""
+    to_lonlat = _transformer(area.crs, "EPSG:4326")
     n = area.n
     jj = np.arange(n)
     water = np.zeros((n, n), bool)
@@ -283,7 +424,7 @@ def _water_grid(area: _Area, mask: Path, passages: Sequence[Passage]) -> np.ndar
         rows.append(r)
         cols.append(c)
     water[:] = _water_at_index(np.concatenate(rows), np.concatenate(cols), mask).reshape(n, n)
-    to_xy = Transformer.from_crs("EPSG:4326", area.crs, always_xy=True)
+    to_xy = _transformer("EPSG:4326", area.crs)
     for p in passages:
         lon, lat = _densify(p.points, area.cell_km / 3)
         i, j = area.ij(*to_xy.transform(lon, lat))
@@ -383,7 +524,8 @@ def sea_distance(
 
     Kept for the process (the last 256 asked): the report, the claims, the alerts and each dashboard
     page that shows links route the same pairs again: 1.5 s for Nampo-Vladivostok, 6-7 s for a pair with
-    no route, whose square grows to ``max_area_km`` (Punta Arenas - Ushuaia: the mask closes its channels).
+    no route, whose square grows to ``max_area_km``. So are the mask's rows a route read (:class:`_MaskRows`):
+    reaching them is most of a short route's time, and the other pairs of a run lie in the same band.
     """
     for name, value in (("lon_a", lon_a), ("lat_a", lat_a), ("lon_b", lon_b), ("lat_b", lat_b)):
         if not math.isfinite(value) or (name.startswith("lat") and abs(value) > 90):
@@ -410,9 +552,7 @@ def _sea_distance(
     az, _, metres = geod.inv(lon_a, lat_a, lon_b, lat_b)
     mid_lon, mid_lat, _ = geod.fwd(lon_a, lat_a, az, metres / 2)
     crs = f"+proj=aeqd +lat_0={mid_lat:.6f} +lon_0={mid_lon:.6f} +R={_EARTH_RADIUS_KM * 1000} +units=m +no_defs"
-    from pyproj import Transformer
-
-    to_xy = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    to_xy = _transformer("EPSG:4326", crs)
     (xa, xb), (ya, yb) = to_xy.transform([lon_a, lon_b], [lat_a, lat_b])
     if max(abs(xa), abs(ya), abs(xb), abs(yb)) / 1000 + max(snap_km, reach_km) >= max_area_km / 2:
         # Outside the largest square a point found no water near it, and was called inland.
@@ -476,7 +616,7 @@ def _sea_distance(
         km = metres / 1000
     else:
         taut = _pull_taut(water, path.astype(float))
-        to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+        to_lonlat = _transformer(crs, "EPSG:4326")
         lon, lat = to_lonlat.transform(*area.xy(taut[:, 0], taut[:, 1]))
         km = _path_km(np.r_[lon_a, lon, lon_b], np.r_[lat_a, lat, lat_b])
     return SeaDistance(

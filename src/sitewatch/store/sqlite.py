@@ -770,14 +770,19 @@ class Store:
                 (json.dumps(provenance, sort_keys=True, default=str), observation_id),
             )
 
-    def _observations_where(self, **equal: Any) -> list[Any]:
+    def _observations_where(self, since: datetime | None = None, **equal: Any) -> list[Any]:
         """The rows of :data:`_OBSERVATIONS_WITH_SCENES` whose observation columns equal the values of ``equal``
-        (None: any), oldest first: each observation and its scene read by one statement."""
+        (None: any), acquired at or after ``since`` (None: any time), oldest first: each observation and its scene
+        read by one statement."""
         kept = {col: val for col, val in equal.items() if val is not None}
         where = "".join(f" AND observations.{col} = ?" for col in kept)
+        args = list(kept.values())
+        if since is not None:
+            where += " AND observations.acquired >= ?"
+            args.append(_iso(since))
         return self.execute(
             f"{_OBSERVATIONS_WITH_SCENES} WHERE 1=1{where} ORDER BY observations.acquired, observations.observation_id",
-            list(kept.values()),
+            args,
         )
 
     def _observation_from_row(self, row: Any) -> Observation:
@@ -802,9 +807,13 @@ class Store:
             provenance=json.loads(row["provenance"]),
         )
 
-    def observations(self, site_id: str | None = None, sensor: str | None = None) -> list[Observation]:
-        """Observations, oldest first, optionally of one site and/or sensor."""
-        return [self._observation_from_row(r) for r in self._observations_where(site_id=site_id, sensor=sensor)]
+    def observations(
+        self, site_id: str | None = None, sensor: str | None = None, *, since: datetime | None = None
+    ) -> list[Observation]:
+        """Observations, oldest first, optionally of one site and/or sensor, and acquired at or after ``since``
+        (``alerts check`` reads the recent history alone)."""
+        rows = self._observations_where(since, site_id=site_id, sensor=sensor)
+        return [self._observation_from_row(r) for r in rows]
 
     def get_observation(self, observation_id: str) -> Observation:
         """The observation stored under ``observation_id``; a StoreError when there is none."""
@@ -879,12 +888,16 @@ class Store:
         return {r[0] for r in self.execute(sql, args)}
 
     def detections(
-        self, site_id: str | None = None, observation_id: str | None = None, kind: str | None = None
+        self, site_id: str | None = None, observation_id: str | None = None, kind: str | None = None, *,
+        since: datetime | None = None,
     ) -> list[Detection]:
-        """Detections, in acquisition then id order."""
+        """Detections, in acquisition then id order; ``since``: of images acquired at or after it."""
         sql, args = select_equal(
             "detections", "acquired, detection_id", site_id=site_id, observation_id=observation_id, kind=kind
         )
+        if since is not None:
+            sql = sql.replace(" ORDER BY ", " AND acquired >= ? ORDER BY ", 1)
+            args = [*args, _iso(since)]
         return [
             Detection(
                 id=r["detection_id"],

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -115,16 +116,37 @@ def _table(root: Path) -> list[Any]:
         return [tuple(r) for r in rows]
 
 
-@pytest.fixture
-def pair(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+@pytest.fixture(params=["geopackage", "postgis"])
+def pair(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """Two workspaces with the two ports: GeoPackages, or each a database of the PostGIS test server."""
+    urls: list[str | None] = [None, None]
+    names: list[str] = []
+    server = None
+    if request.param == "postgis":
+        from _postgis import admin, with_database
+
+        from sitewatch.store.postgis import PostgisStore
+
+        server = request.getfixturevalue("postgres_server")
+        urls = []
+        for _ in range(2):
+            name = f"sitewatch_test_{uuid.uuid4().hex[:10]}"
+            names.append(name)
+            admin(server.url, f"CREATE DATABASE {name} TEMPLATE {server.template}")
+            urls.append(with_database(server.url, name))
+            PostgisStore(urls[-1], create=True).close()
     roots = []
-    for name in ("window", "whole"):
-        w = init_workspace(tmp_path / name)
-        with w.store() as store:
-            for sid in PLACES:
-                store.put_site(_site(sid))
-        roots.append(w.root)
-    yield roots[0], roots[1]
+    try:
+        for name, url in zip(("window", "whole"), urls, strict=True):
+            w = init_workspace(tmp_path / name, url)
+            with w.store() as store:
+                for sid in PLACES:
+                    store.put_site(_site(sid))
+            roots.append(w.root)
+        yield roots[0], roots[1]
+    finally:
+        for name in names:
+            admin(server.url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _check(root: Path, raw: list[dict[str, Any]], *, whole: bool) -> tuple[Any, ...]:
@@ -137,6 +159,7 @@ def _check(root: Path, raw: list[dict[str, Any]], *, whole: bool) -> tuple[Any, 
     return res.events, sorted(res.new), res.evaluated, res.retold
 
 
+@pytest.mark.slow
 def test_window_and_whole_history_report_the_same_events_day_by_day(pair: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     window_root, whole_root = pair
     runs: list[WindowRun] = []

@@ -102,7 +102,7 @@ class SiteInputs:
 
 
 def _site_inputs(store: Store, sid: str) -> SiteInputs:
-    from .store.sqlite import _OBSERVATIONS_WITH_SCENES
+    from .store.sqlite import _OBSERVATIONS_WITH_SCENES, stored_time
 
     site = hashlib.sha256()
     for table, order in (("sites", "site_id"), ("berths", "fid"), ("site_water", "fid")):
@@ -117,7 +117,9 @@ def _site_inputs(store: Store, sid: str) -> SiteInputs:
     for row in rows:
         oid = row["observation_id"]
         # The detections' row ids: a `detect` that replaced them (--force, a new detector) gives new ones.
-        out.append((str(row["acquired"]), hashlib.sha256(_row_digest(row) + repr(dets.get(oid, [])).encode()).digest()))
+        acquired = row["acquired"]
+        text = stored_time(acquired) if isinstance(acquired, datetime) else str(acquired)
+        out.append((text, hashlib.sha256(_row_digest(row) + repr(dets.get(oid, [])).encode()).digest()))
     return SiteInputs(site.digest(), tuple(out))
 
 

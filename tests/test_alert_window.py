@@ -124,7 +124,6 @@ def pair(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Path,
     server = None
     if request.param == "postgis":
         from _postgis import admin, with_database
-
         from sitewatch.store.postgis import PostgisStore
 
         server = request.getfixturevalue("postgres_server")

@@ -235,3 +235,30 @@ def test_a_window_reads_the_recent_observations_only(pair: tuple[Path, Path], mo
         run = alert_window.evaluate_window(store, rules)
     assert not run.full and len(reads) == 2 and max(reads) < 40, (run.why_full, reads)
     assert json.loads(run.checkpoint or "{}")["sites"]["dunai"]["start"] is not None
+
+
+def test_a_rule_on_a_site_without_images_yet_keeps_the_window_until_its_first(pair: tuple[Path, Path]) -> None:
+    # A site named by a rule before its images came has no usable date: it is read whole (nothing), the others
+    # keep their window; its first image changes its digest and the run evaluates whole.
+    root, _ = pair
+    PLACES["vostok"] = (132.700, 42.890)
+    try:
+        story = History(40, seed=7)
+        raw = [*RULES, {"id": "new-port", "kind": "arrival", "sites": ["vostok"]}]
+        with open_workspace(root).store() as store:
+            store.put_site(_site("vostok"))
+            for d in range(40):
+                for o, ds in story.day(d):
+                    if o.site_id != "vostok":
+                        _put(store, o, ds)
+        _check(root, raw, whole=False)
+        with open_workspace(root).store() as store:
+            rules, _ = parse_rules({"rules": raw}, store.sites())
+            run = alert_window.evaluate_window(store, rules)
+            assert not run.full and run.starts["vostok"] is None and run.starts["dunai"] is not None, run.why_full
+            o = _obs("vostok", START + timedelta(days=3))
+            _put(store, o, [])
+            run = alert_window.evaluate_window(store, rules)
+            assert run.full and "vostok" in run.why_full, run.why_full
+    finally:
+        del PLACES["vostok"]

@@ -208,15 +208,19 @@ def _load(store: Store, digest: str) -> tuple[dict[str, Any] | None, str]:
     return doc, ""
 
 
-def _choose_starts(ws: _Workspace, sids: Sequence[str], old: Mapping[str, date | None]) -> tuple[dict[str, date | None], dict[str, date]] | None:
-    """Each site's next start and its end (last usable date), or None when a site gives no bound (no usable date,
-    or none without a hidden berth before its last): the next run then evaluates whole."""
-    ends: dict[str, date] = {}
+def _choose_starts(
+    ws: _Workspace, sids: Sequence[str], old: Mapping[str, date | None]
+) -> tuple[dict[str, date | None], dict[str, date | None]] | None:
+    """Each site's next start and its end (last usable date), or None when a site gives no bound (no date without a
+    hidden berth before its last): the next run then evaluates whole. A site without a usable date yet (a rule
+    written before its images) is read whole, and its end is None: any image stored for it changes its digest."""
+    ends: dict[str, date | None] = {}
     clear: dict[str, date] = {}
     for sid in sids:
         rows = ws.timeline(sid).rows
         if not rows:
-            return None
+            ends[sid] = None
+            continue
         ends[sid] = rows[-1].date
         seen = [r.date for r in rows[:-1] if not r.hidden_berths]
         if not seen:
@@ -224,11 +228,16 @@ def _choose_starts(ws: _Workspace, sids: Sequence[str], old: Mapping[str, date |
         clear[sid] = seen[-1]
     # A departure a new image decides was last seen on or after the site's last clear date: the window of every
     # site must hold its links whole (LINK_DAYS) from there.
+    if not clear:
+        return None
     cap = min(clear.values()) - timedelta(days=LINK_DAYS)
     pass_s = TimelineParams().pass_seconds
     starts: dict[str, date | None] = {}
     for sid in sids:
         start = old.get(sid)
+        if ends[sid] is None:
+            starts[sid] = None
+            continue
         times = sorted(o.scene.acquired.astimezone(UTC) for o in ws.observations(sid).values())
         for r in reversed(ws.timeline(sid).rows):
             if r.date > cap or r.hidden_berths:
@@ -266,8 +275,7 @@ def evaluate_window(store: Store, rules: Sequence[Rule], *, full: bool = False) 
             ws = _Workspace(store, starts, inputs=True)
             by_rule = {r.id: r for r in rules}
             events = [e for e in _evaluate(ws, rules) if in_window(e, by_rule[e.rule_id], starts)]
-            stale = [sid for sid in sids
-                     if ws.inputs(sid).before(date.fromisoformat(sites[sid]["end"])) != sites[sid]["digest"]]  # fmt: skip
+            stale = [sid for sid in sids if ws.inputs(sid).before(_day(sites[sid]["end"]) or date.max) != sites[sid]["digest"]]
             if stale:
                 why = f"stored inputs before the last evaluated date changed at {', '.join(stale)}"
             else:
@@ -285,7 +293,7 @@ def evaluate_window(store: Store, rules: Sequence[Rule], *, full: bool = False) 
     below += sum(1 for e in run.events if not in_window(e, by_rule[e.rule_id], starts))
     run.checkpoint = json.dumps({
         "version": _STATE_VERSION, "rules": digest, "below": below,
-        "sites": {sid: {"start": _iso(starts[sid]), "end": ends[sid].isoformat(),
-                        "digest": ws.inputs(sid).before(ends[sid])} for sid in sids},
+        "sites": {sid: {"start": _iso(starts[sid]), "end": _iso(ends[sid]),
+                        "digest": ws.inputs(sid).before(ends[sid] or date.max)} for sid in sids},
     }, sort_keys=True)  # fmt: skip
     return run

@@ -139,7 +139,12 @@ def unique_item_id(
                 (site.id, scene.sensor),
             )
             for row in rows:
-                prov = json.loads(row["provenance"])
+                text = row["provenance"]
+                if content.sha256 is not None and isinstance(text, str) and content.sha256 not in text:
+                    # Once the file is hashed, a stored source whose digest is not in its provenance's text cannot
+                    # be its copy: not decoded (years of a daily site's observations were, for each file).
+                    continue
+                prov = json.loads(text)
                 if prov.get("source_sha256") is None:
                     continue
                 if content.size is not None and prov.get("source_size") not in (None, content.size):

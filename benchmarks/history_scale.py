@@ -32,6 +32,8 @@ a copy of the workspace as it stands before the check (the database, settings, r
 archive), measured as "alerts check (before)"; the two runs' standard output and events files must be byte for
 byte the same (the script stops otherwise). ``--profile-import DIR``: one more day at each length whose ``import``
 runs under cProfile (``DIR/import-LENGTH.prof``; not measured), then its ``detect`` and ``alerts check`` as usual.
+``--story``: at each length the first day's images are held back and imported with the third day's (into the past),
+and the ``busy`` rule's threshold changes that day: with ``--before-src``, the byte-for-byte comparison through both.
 """
 
 from __future__ import annotations
@@ -175,6 +177,8 @@ def main() -> None:
     ap.add_argument("--no-read", action="store_true", help="Measure the daily job alone.")
     ap.add_argument("--before-src", type=Path, help="Also run each day's alerts check with the sitewatch in this src folder, on a copy; compare.")
     ap.add_argument("--profile-import", type=Path, metavar="DIR", help="One more day at each length, its import under cProfile into DIR.")
+    ap.add_argument("--story", action="store_true", help="At each length the first day's images come two days late, "
+                    "with a rule changed (with --before-src: the comparison through both; the figures are not a day's).")
     ap.add_argument("--fill", nargs=4, metavar=("WS", "TEMPLATE", "FIRST", "END"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.fill:
@@ -249,12 +253,20 @@ def run(root: Path, args: argparse.Namespace) -> None:
             day = root / "day"
             shutil.rmtree(day, ignore_errors=True)
             day.mkdir()
-            for p in by_day.get(d, []):
+            todays = [] if args.story and d == done else list(by_day.get(d, []))
+            if args.story and d == done + 2:
+                todays += by_day.get(done, [])  # the first day's images, two days late: an import into the past
+                text = (ws / "alerts.yaml").read_text(encoding="utf-8")  # and a rule changed
+                (ws / "alerts.yaml").write_text(text.replace("above: 1", "above: 0") if "above: 1" in text
+                                                else text.replace("above: 0", "above: 1"), encoding="utf-8")
+            for p in todays:
                 os.link(p, day / p.name)
             profiled = args.profile_import is not None and d == done + per_length - 1
             for name, cmd in (("import", [*sw, "-q", "import", str(day), "-w", str(ws)]),
                               ("detect", [*sw, "-q", "detect", "-w", str(ws)]),
                               ("alerts check", [*sw, "-q", "alerts", "check", "-w", str(ws), "--webhook", hook])):
+                if name == "import" and not todays:  # (--story: the images held back)
+                    continue
                 if profiled and name == "import":
                     args.profile_import.mkdir(parents=True, exist_ok=True)
                     prof = args.profile_import / f"import-{length}.prof"

@@ -493,7 +493,7 @@ def test_a_day_s_import_decodes_only_the_stored_sources_that_may_be_its_copy(ws,
     days = tmp_path / "days"
     days.mkdir()
     for d in range(1, 25):
-        _optical(days / f"pier_202410{d:02d}.tif", 1000 + d)  # one size, other bytes: each image's own digest
+        _optical(days / f"pier_202410{d:02d}.tif", 1000 + d, tags={"NOTE": "x" * d})  # each its own size and digest
     res = CliRunner().invoke(main, ["-q", "import", "-w", str(ws.root), str(days)])
     assert res.exit_code == 0, res.output
     decoded: list[int] = []
@@ -505,7 +505,7 @@ def test_a_day_s_import_decodes_only_the_stored_sources_that_may_be_its_copy(ws,
     monkeypatch.setattr(identity, "json", types.SimpleNamespace(loads=loads))
     today = tmp_path / "today"
     today.mkdir()
-    _optical(today / "pier_20241025.tif", 2000)
+    _optical(today / "pier_20241025.tif", 2000, tags={"NOTE": "y" * 100})  # of no stored source's size
     # A copy of the 7 October image under another name and date: still that image's observation.
     (today / "copy_of_seventh_20241026.tif").write_bytes((days / "pier_20241007.tif").read_bytes())
     res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(today), "--json"])

@@ -694,9 +694,9 @@ def test_cli_check_reads_only_the_images_its_new_events_rest_on(ws: tuple[Path, 
     reads: list[object] = []
     real = Store.observations
 
-    def counting(self: Store, site_id: str | None = None, sensor: str | None = None, **kw: Any) -> list[Observation]:
+    def counting(self: Store, site_id: str | None = None, sensor: str | None = None, **period: Any) -> list[Observation]:
         reads.append(site_id)
-        return real(self, site_id, sensor, **kw)
+        return real(self, site_id, sensor, **period)
 
     monkeypatch.setattr(Store, "observations", counting)
     res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--rules", str(rules)])

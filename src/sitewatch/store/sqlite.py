@@ -52,6 +52,17 @@ def _now() -> str:
     return _iso(datetime.now(UTC))
 
 
+def _acquired_between(column: str, since: datetime | None, until: datetime | None) -> str:
+    """SQL conditions (each ``AND …``) on ``column`` for the times of :func:`_times`."""
+    return (f" AND {column} >= ?" if since is not None else "") + (f" AND {column} <= ?" if until is not None else "")
+
+
+def _times(since: datetime | None, until: datetime | None) -> list[str]:
+    """The arguments of :func:`_acquired_between`: times in the stored form, which both stores compare (GeoPackage
+    ISO text, PostGIS timestamptz)."""
+    return [stored_time(t) for t in (since, until) if t is not None]
+
+
 def _iso(t: datetime) -> str:
     """GeoPackage's DATETIME form: ISO 8601 in UTC with milliseconds."""
     return utc(t).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z"
@@ -770,19 +781,16 @@ class Store:
                 (json.dumps(provenance, sort_keys=True, default=str), observation_id),
             )
 
-    def _observations_where(self, since: datetime | None = None, **equal: Any) -> list[Any]:
+    def _observations_where(self, since: datetime | None = None, until: datetime | None = None, **equal: Any) -> list[Any]:
         """The rows of :data:`_OBSERVATIONS_WITH_SCENES` whose observation columns equal the values of ``equal``
-        (None: any), acquired at or after ``since`` (None: any time), oldest first: each observation and its scene
-        read by one statement."""
+        (None: any), acquired from ``since`` to ``until`` (inclusive, either open when None), oldest first: each
+        observation and its scene read by one statement."""
         kept = {col: val for col, val in equal.items() if val is not None}
         where = "".join(f" AND observations.{col} = ?" for col in kept)
-        args = list(kept.values())
-        if since is not None:
-            where += " AND observations.acquired >= ?"
-            args.append(_iso(since))
+        where += _acquired_between("observations.acquired", since, until)
         return self.execute(
             f"{_OBSERVATIONS_WITH_SCENES} WHERE 1=1{where} ORDER BY observations.acquired, observations.observation_id",
-            args,
+            [*kept.values(), *_times(since, until)],
         )
 
     def _observation_from_row(self, row: Any) -> Observation:
@@ -807,13 +815,11 @@ class Store:
             provenance=json.loads(row["provenance"]),
         )
 
-    def observations(
-        self, site_id: str | None = None, sensor: str | None = None, *, since: datetime | None = None
-    ) -> list[Observation]:
-        """Observations, oldest first, optionally of one site and/or sensor, and acquired at or after ``since``
-        (``alerts check`` reads the recent history alone)."""
-        rows = self._observations_where(since, site_id=site_id, sensor=sensor)
-        return [self._observation_from_row(r) for r in rows]
+    def observations(self, site_id: str | None = None, sensor: str | None = None, *, since: datetime | None = None,
+                     until: datetime | None = None) -> list[Observation]:  # fmt: skip
+        """Observations, oldest first, optionally of one site and/or sensor, acquired from ``since`` to ``until``
+        (inclusive; the dashboard's period of a site with years of daily images reads that period, not all of them)."""
+        return [self._observation_from_row(r) for r in self._observations_where(since, until, site_id=site_id, sensor=sensor)]
 
     def get_observation(self, observation_id: str) -> Observation:
         """The observation stored under ``observation_id``; a StoreError when there is none."""
@@ -889,15 +895,15 @@ class Store:
 
     def detections(
         self, site_id: str | None = None, observation_id: str | None = None, kind: str | None = None, *,
-        since: datetime | None = None,
-    ) -> list[Detection]:
-        """Detections, in acquisition then id order; ``since``: of images acquired at or after it."""
+        since: datetime | None = None, until: datetime | None = None,
+    ) -> list[Detection]:  # fmt: skip
+        """Detections, in acquisition then id order; of images acquired from ``since`` to ``until`` (inclusive) if given."""
         sql, args = select_equal(
             "detections", "acquired, detection_id", site_id=site_id, observation_id=observation_id, kind=kind
         )
-        if since is not None:
-            sql = sql.replace(" ORDER BY ", " AND acquired >= ? ORDER BY ", 1)
-            args = [*args, _iso(since)]
+        if since is not None or until is not None:
+            where, order = sql.split(" ORDER BY ")
+            sql, args = f"{where}{_acquired_between('acquired', since, until)} ORDER BY {order}", [*args, *_times(since, until)]
         return [
             Detection(
                 id=r["detection_id"],

@@ -25,6 +25,15 @@ the real commands; only the history before them is copied (the rows the real com
 
     python benchmarks/history_scale.py [--lengths 60,360,1080,1800] [--template 60] [--sites 10] [--out DIR] [--json figures.json] [--no-read]
     python benchmarks/history_scale.py --out DIR --reuse   # the simulated images of an earlier run in DIR
+    python benchmarks/history_scale.py --lengths 60,1800 --no-read --before-src /work/main/src --profile-import DIR
+
+``--before-src SRC``: each day's ``alerts check`` is also run by the sitewatch in SRC (the code before a change) on
+a copy of the workspace as it stands before the check (the database, settings, rules and events file; not the
+archive), measured as "alerts check (before)"; the two runs' standard output and events files must be byte for
+byte the same (the script stops otherwise). ``--profile-import DIR``: one more day at each length whose ``import``
+runs under cProfile (``DIR/import-LENGTH.prof``; not measured), then its ``detect`` and ``alerts check`` as usual.
+``--story``: at each length the first day's images are held back and imported with the third day's (into the past),
+and the ``busy`` rule's threshold changes that day: with ``--before-src``, the byte-for-byte comparison through both.
 """
 
 from __future__ import annotations
@@ -166,6 +175,10 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="Write the figures here.")
     ap.add_argument("--read-timeout", type=float, default=300, help="Wall seconds a reading command may take (killed then).")
     ap.add_argument("--no-read", action="store_true", help="Measure the daily job alone.")
+    ap.add_argument("--before-src", type=Path, help="Also run each day's alerts check with the sitewatch in this src folder, on a copy; compare.")
+    ap.add_argument("--profile-import", type=Path, metavar="DIR", help="One more day at each length, its import under cProfile into DIR.")
+    ap.add_argument("--story", action="store_true", help="At each length the first day's images come two days late, "
+                    "with a rule changed (with --before-src: the comparison through both; the figures are not a day's).")
     ap.add_argument("--fill", nargs=4, metavar=("WS", "TEMPLATE", "FIRST", "END"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.fill:
@@ -183,7 +196,8 @@ def main() -> None:
 
 def run(root: Path, args: argparse.Namespace) -> None:
     lengths = sorted(int(x) for x in args.lengths.split(","))
-    total = args.template + 3 * len(lengths)
+    per_length = 3 + (1 if args.profile_import else 0)
+    total = args.template + per_length * len(lengths)
     env = {**os.environ, "SITEWATCH_WORKERS": "1", "TZ": "UTC"}
     sw = [sys.executable, "-m", "sitewatch"]
     sim, ws = root / "sim", root / "ws"
@@ -235,20 +249,39 @@ def run(root: Path, args: argparse.Namespace) -> None:
             if m["code"] not in (0, 3):
                 sys.exit(m["stderr"])
         daily: dict[str, list[dict[str, Any]]] = {}
-        for d in range(done, done + 3):
+        for d in range(done, done + per_length):
             day = root / "day"
             shutil.rmtree(day, ignore_errors=True)
             day.mkdir()
-            for p in by_day.get(d, []):
+            todays = [] if args.story and d == done else list(by_day.get(d, []))
+            if args.story and d == done + 2:
+                todays += by_day.get(done, [])  # the first day's images, two days late: an import into the past
+                text = (ws / "alerts.yaml").read_text(encoding="utf-8")  # and a rule changed
+                (ws / "alerts.yaml").write_text(text.replace("above: 1", "above: 0") if "above: 1" in text
+                                                else text.replace("above: 0", "above: 1"), encoding="utf-8")
+            for p in todays:
                 os.link(p, day / p.name)
+            profiled = args.profile_import is not None and d == done + per_length - 1
             for name, cmd in (("import", [*sw, "-q", "import", str(day), "-w", str(ws)]),
                               ("detect", [*sw, "-q", "detect", "-w", str(ws)]),
                               ("alerts check", [*sw, "-q", "alerts", "check", "-w", str(ws), "--webhook", hook])):
-                m = measure(cmd, env)
+                if name == "import" and not todays:  # (--story: the images held back)
+                    continue
+                if profiled and name == "import":
+                    args.profile_import.mkdir(parents=True, exist_ok=True)
+                    prof = args.profile_import / f"import-{length}.prof"
+                    cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "sitewatch", *cmd[3:]]
+                if name == "alerts check" and args.before_src and not profiled:
+                    daily.setdefault("alerts check (before)", []).append(
+                        _before(ws, root / "ws-before", cmd, {**env, "PYTHONPATH": str(args.before_src)}, root / f"out-{d}"))
+                m = measure(cmd, env, stdout=root / f"out-{d}.after" if name == "alerts check" else None)
                 if m["code"] not in (0, 3):
                     sys.exit(f"day {d + 1} {name}: exit {m['code']}\n{m['stderr']}")
-                daily.setdefault(name, []).append(m)
-        done += 3
+                if name == "alerts check" and args.before_src and not profiled:
+                    _same(root / f"out-{d}.before", root / f"out-{d}.after", root / "ws-before" / "alerts.jsonl", ws / "alerts.jsonl")
+                if not profiled:
+                    daily.setdefault(name, []).append(m)
+        done += per_length
         fig: dict[str, Any] = {"n_observations": _count(ws, "observations"), "n_detections": _count(ws, "detections"),
                                "n_events": _count(ws, "alert_events"), "n_runs": _count(ws, "runs"),
                                "gpkg_mb": (ws / "sitewatch.gpkg").stat().st_size / 1e6}
@@ -262,6 +295,31 @@ def run(root: Path, args: argparse.Namespace) -> None:
     print_figures(figures)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1), encoding="utf-8")
+
+
+def _before(ws: Path, copy: Path, cmd: list[str], env: dict[str, str], out: Path) -> dict[str, Any]:
+    """``cmd`` (an ``alerts check`` of ``ws``) run by another sitewatch (``env``'s PYTHONPATH) on a copy of the
+    workspace as it stands now: its database, settings, rules and events file (the check reads no image)."""
+    shutil.rmtree(copy, ignore_errors=True)
+    copy.mkdir()
+    for p in ws.iterdir():
+        if p.is_file():
+            shutil.copy2(p, copy / p.name)
+    cmd = [copy.as_posix() if c == str(ws) else c for c in cmd]
+    m = measure(cmd, env, stdout=out.with_suffix(".before"))
+    if m["code"] not in (0, 3):
+        sys.exit(f"alerts check (before): exit {m['code']}\n{m['stderr']}")
+    return m
+
+
+def _same(*files: Path) -> None:
+    """Stop when the two runs' outputs (before, after) or events files (before, after) differ."""
+    for a, b in (files[:2], files[2:]):
+        if a.read_bytes() != b.read_bytes():
+            sys.exit(f"{a} and {b} differ: the two codes reported different events")
+    lines = files[3].read_bytes().count(b"\n")
+    print(f"  alerts check: before and after byte-identical ({files[1].stat().st_size} bytes out, {lines} events in the file)",
+          flush=True)
 
 
 def reading(ws: Path, site: str, sw: list[str], env: dict[str, str], out: Path, timeout: float) -> dict[str, Any]:

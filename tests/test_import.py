@@ -480,3 +480,36 @@ def test_new_only_skips_the_files_imported_before_and_unchanged(ws, tmp_path):
     assert len(json.loads(res.stdout)["imported"]) == 2
     with ws.store() as store:
         assert len(store.observations("pier")) == 2
+
+
+def test_a_day_s_import_decodes_only_the_stored_sources_that_may_be_its_copy(ws, tmp_path, monkeypatch):
+    # To find whether a file is a copy of an image imported before under another name or time, import decoded the
+    # provenance of every observation of the site and sensor, for each file (years of a daily port: 1,800 JSON
+    # documents a file, the most of what a day's import grew by). Only a source whose digest is the file's can be it.
+    import types
+
+    from sitewatch.ingest import identity
+
+    days = tmp_path / "days"
+    days.mkdir()
+    for d in range(1, 25):
+        _optical(days / f"pier_202410{d:02d}.tif", 1000 + d, tags={"NOTE": "x" * d})  # each its own size and digest
+    res = CliRunner().invoke(main, ["-q", "import", "-w", str(ws.root), str(days)])
+    assert res.exit_code == 0, res.output
+    decoded: list[int] = []
+
+    def loads(text, *a, **k):  # type: ignore[no-untyped-def]
+        decoded.append(1)
+        return json.loads(text, *a, **k)
+
+    monkeypatch.setattr(identity, "json", types.SimpleNamespace(loads=loads))
+    today = tmp_path / "today"
+    today.mkdir()
+    _optical(today / "pier_20241025.tif", 2000, tags={"NOTE": "y" * 100})  # of no stored source's size
+    # A copy of the 7 October image under another name and date: still that image's observation.
+    (today / "copy_of_seventh_20241026.tif").write_bytes((days / "pier_20241007.tif").read_bytes())
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(today), "--json"])
+    assert res.exit_code == 0, res.output
+    ids = sorted(r["id"] for r in json.loads(res.stdout)["imported"])
+    assert ids == ["pier/pier_20241007", "pier/pier_20241025"], ids
+    assert len(decoded) < 10, len(decoded)  # the old code: every stored source, for each file (about 50)

@@ -77,16 +77,25 @@ def event_to_dict(e: AlertEvent) -> dict[str, Any]:
 
 
 class _Workspace:
-    """What the rules read, each read or computed once per run."""
+    """What the rules read, each read or computed once per run.
 
-    def __init__(self, store: Store) -> None:
+    ``starts``: sites read from a date on (their observations acquired that date or later, and those observations'
+    detections), not from their beginning: the window :mod:`sitewatch.alert_window` evaluates. ``inputs``: each
+    site's stored rows are also digested, in the same snapshot, so that the window can be checked against what the
+    last run saw."""
+
+    def __init__(self, store: Store, starts: Mapping[str, date | None] | None = None, *, inputs: bool = False) -> None:
         self.store = store
+        self.starts = dict(starts or {})
         self._sites: dict[str, Site] = {}
         self._obs: dict[str, dict[str, Observation]] = {}
         self._dets: dict[str, dict[str, Detection]] = {}
         self._tl: dict[str, Timeline] = {}
         self._moves: dict[str, tuple[list[Move], list[Move]]] = {}
         self._read: dict[str, SiteRecords] = {}
+        self._inputs = inputs
+        self.site_inputs: dict[str, Any] = {}
+        """Site id -> :class:`sitewatch.alert_window.SiteInputs`, read with its records (``inputs``)."""
 
     def site(self, sid: str) -> Site:
         if sid not in self._sites:
@@ -97,8 +106,29 @@ class _Workspace:
         # Observations, detections and the timeline of a site from one read (a `detect` may be recording
         # meanwhile: the timeline of one read and the detections of another did not agree).
         if sid not in self._read:
-            self._read[sid] = read_site_records(self.store, sid)
+            start = self.starts.get(sid)
+            if start is None and not self._inputs:
+                self._read[sid] = read_site_records(self.store, sid)
+            else:
+                from .alert_window import read_window
+
+                self._read[sid], self.site_inputs[sid] = read_window(self.store, sid, start)
         return self._read[sid]
+
+    def inputs(self, sid: str) -> Any:
+        """The site's :class:`sitewatch.alert_window.SiteInputs` (read with its records; ``inputs`` must be set)."""
+        self._records(sid)
+        return self.site_inputs[sid]
+
+    def path(self, sid: str, oid: str) -> str | None:
+        """The archive path of one of the site's observations (None when it has none): from those read, else its row
+        (a window does not hold the images of an old change pair)."""
+        if oid in self.observations(sid):
+            return self.observations(sid)[oid].path
+        if self.starts.get(sid) is None:
+            return None
+        rows = self.store.execute("SELECT path FROM observations WHERE observation_id = ? AND site_id = ?", (oid, sid))
+        return str(rows[0][0]) if rows else None
 
     def observations(self, sid: str) -> dict[str, Observation]:
         if sid not in self._obs:
@@ -247,7 +277,6 @@ def _change_events(ws: _Workspace, rule: Rule, sid: str) -> list[AlertEvent]:
     from .store.changes import change_pairs, changes
 
     assert rule.min_area_m2 is not None
-    obs = ws.observations(sid)
     regions: dict[tuple[str, str], list[Any]] = defaultdict(list)
     with ws.store.snapshot():  # a `change` run replacing a pair's regions meanwhile: both of one moment
         stored, pairs = changes(ws.store, site_id=sid), change_pairs(ws.store, sid)
@@ -269,7 +298,7 @@ def _change_events(ws: _Workspace, rule: Rule, sid: str) -> list[AlertEvent]:
         out.append(AlertEvent(
             key=f"{rule.id}|{sid}|change|{p.before_id}+{p.after_id}", rule_id=rule.id, kind="change", site_id=sid,
             date=p.after_acquired.date(), acquired=p.after_acquired, what=what, observation_ids=ids,
-            images=tuple(obs[o].path for o in ids if o in obs), simulated=p.simulated,
+            images=tuple(x for x in (ws.path(sid, o) for o in ids) if x is not None), simulated=p.simulated,
             detection_ids=tuple(c.id for c in found),
             details={"regions": len(found), "area_m2": round(total, 1), "largest_m2": round(largest.area_m2, 1),
                      "sensor": p.sensor, "method": f"{p.method} {p.method_version}"},
@@ -307,7 +336,11 @@ def _link_events(ws: _Workspace, rule: Rule) -> list[AlertEvent]:
 
 def evaluate_rules(store: Store, rules: Sequence[Rule], *, since: date | None = None) -> list[AlertEvent]:
     """Every event of the rules over the stored observations (from ``since`` on), in date order, then rule order."""
-    ws = _Workspace(store)
+    return _evaluate(_Workspace(store), rules, since=since)
+
+
+def _evaluate(ws: _Workspace, rules: Sequence[Rule], *, since: date | None = None) -> list[AlertEvent]:
+    """The events of the rules over what ``ws`` reads (every observation, or a window of recent ones), sorted."""
     events: list[AlertEvent] = []
     for rule in rules:
         if rule.kind == "link":
@@ -471,6 +504,7 @@ def check_alerts(
     The file is written before the store: a run stopped between the two reports its events again on the next
     run, rather than never, but does not append a line the file already holds (by ``event_id``).
     """
+    from .alert_window import CHECKPOINT_KEY, evaluate_window
     from .files import write_text_atomic
     from .store.alerts import (
         alerts_turn,
@@ -484,7 +518,16 @@ def check_alerts(
 
     if webhook:
         check_webhook_url(webhook)
-    events = [event_to_dict(e) for e in evaluate_rules(store, rules, since=since)]
+    window = None
+    if since is None:
+        # The window since the last run's checkpoint (the whole history when there is none or it is stale, or
+        # with show_all); --since evaluates whole and leaves the checkpoint be (events before it go unrecorded).
+        window = evaluate_window(store, rules, full=show_all)
+        found, n_evaluated = window.events, window.evaluated
+    else:
+        found = evaluate_rules(store, rules, since=since)
+        n_evaluated = len(found)
+    events = [event_to_dict(e) for e in found]
     # Two runs at once would both take every event for new and post it twice: they take turns.
     with alerts_turn(store):
         known = known_event_keys(store)
@@ -495,9 +538,13 @@ def check_alerts(
         retold: set[str] = set()
         if any(e["kind"] in _SPANNED for e in new):
             # Only the events this run no longer finds can be re-told (retold_events looks at no other): those
-            # alone are read, not every event of years of history.
+            # alone are read, not every event of years of history; of a window, those dated within it.
             evaluated = {e["event_id"] for e in events}
-            retold = retold_events(new, stored_events(store, known - evaluated), evaluated)
+            gone = known - evaluated
+            if window is not None and not window.full:
+                rows = store.execute("SELECT event_key, site_id, kind, event_date FROM alert_events")
+                gone &= window.recent_keys((r[0], r[1], r[2], r[3]) for r in rows)
+            retold = retold_events(new, stored_events(store, gone), evaluated)
         again = [e for e in new if e["event_id"] in retold]
         new = [e for e in new if e["event_id"] not in retold]
         if out is not None and new:
@@ -509,6 +556,9 @@ def check_alerts(
         record_events(store, new, webhook=bool(webhook))
         if again:  # known from now on, as reported (their story was), never posted
             record_events(store, again, webhook=False)
+        if window is not None:
+            # Every event below the next window is recorded by now: the next run may start from there.
+            store.set_meta(CHECKPOINT_KEY, window.checkpoint)
     delivered: list[str] = []
     errors: dict[str, str] = {}
     if webhook:
@@ -516,7 +566,7 @@ def check_alerts(
         delivered, errors = deliver_pending(store, lambda e: post(url, e, timeout))
     pending = pending_count(store)
     return AlertCheck(
-        events=tuple(events if show_all else new), new=frozenset(e["event_id"] for e in new), evaluated=len(events),
+        events=tuple(events if show_all else new), new=frozenset(e["event_id"] for e in new), evaluated=n_evaluated,
         delivered=len(delivered),
         delivery_errors=tuple(f"event {k} not delivered: {msg}; kept, the next run retries it" for k, msg in errors.items()),
         pending=pending, retold=tuple(sorted(retold)),

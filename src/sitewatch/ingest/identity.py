@@ -79,9 +79,10 @@ def unique_item_id(
     instead of adding; with ``copies``, so does a byte-identical copy under another name, or
     with another acquisition time (``--acquired``, a date in its new name): a file that is not
     an observation of the same time and sensor by its path is matched by content against the
-    site's observations of its sensor (a SAFE product is not). The file is hashed only when a
-    stored source could be its copy: one whose size the provenance records as this file's
-    (``source_size``), or does not record (an observation ingested before it was recorded). ``content`` is the file's
+    site's observations of its sensor (a SAFE product is not). The file is hashed when the site holds
+    an observation of its sensor with a recorded source digest (the worker takes that digest rather than
+    hashing it again), and only the sources whose provenance holds the file's digest are decoded: a
+    day's file was compared with every observation of years of a daily site. ``content`` is the file's
     :class:`SourceDigest`, shared by the sites of one import and passed on to the worker, so
     that a file is hashed at most once in a run. Bands given one file each
     (``band_paths``, resolved) are the same image as an observation made of any of those files,
@@ -139,7 +140,19 @@ def unique_item_id(
                 (site.id, scene.sensor),
             )
             for row in rows:
-                prov = json.loads(row["provenance"])
+                text = row["provenance"]
+                if isinstance(text, str):
+                    # Only a source whose digest is the file's can be its copy, and its provenance's text then holds
+                    # that digest: the others are not decoded (years of a daily site's observations were, for each
+                    # file, to compare their sizes). The file is hashed once (the worker takes that digest).
+                    if '"source_sha256"' not in text:
+                        continue
+                    try:
+                        if content.value() not in text:
+                            continue
+                    except OSError:  # unreadable now: the worker names it; decoded as before meanwhile
+                        pass
+                prov = json.loads(text)
                 if prov.get("source_sha256") is None:
                     continue
                 if content.size is not None and prov.get("source_size") not in (None, content.size):

@@ -534,6 +534,9 @@ def test_a_day_s_import_reads_only_the_stored_sources_that_hold_its_digest(kind,
         _optical(days / f"pier_202410{d:02d}.tif", 1000 + d, tags={"NOTE": "x" * d})
     res = CliRunner().invoke(main, ["-q", "import", "-w", str(ws.root), str(days)])
     assert res.exit_code == 0, res.output
+    if kind == "postgis":  # the provenance as jsonb writes it back (an observation whose hidden berths were kept)
+        with ws.store() as store, store.transaction() as db:
+            db.execute("UPDATE observations SET provenance = provenance::jsonb::json")
     read: list[str] = []
     for cls in (Store, PostgisStore):
         def execute(self, sql, args=(), /, _old=cls.execute):  # type: ignore[no-untyped-def]

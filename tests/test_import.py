@@ -513,3 +513,50 @@ def test_a_day_s_import_decodes_only_the_stored_sources_that_may_be_its_copy(ws,
     ids = sorted(r["id"] for r in json.loads(res.stdout)["imported"])
     assert ids == ["pier/pier_20241007", "pier/pier_20241025"], ids
     assert len(decoded) < 10, len(decoded)  # the old code: every stored source, for each file (about 50)
+
+
+@pytest.mark.parametrize("kind", ["geopackage", "postgis"])
+def test_a_day_s_import_reads_only_the_stored_sources_that_hold_its_digest(kind, tmp_path, monkeypatch, request):
+    # After the decodes went, a day's import still read the provenance text of every observation of the site and
+    # sensor for each file (1,800 a file at 1,800 days) to keep those that hold its digest: the store filters now.
+    import sys
+
+    from sitewatch.store import Store
+    from sitewatch.store.postgis import PostgisStore
+
+    url = request.getfixturevalue("pg_url") if kind == "postgis" else None
+    ws = init_workspace(tmp_path / "ws", url)
+    with ws.store() as store:
+        store.put_site(SITE)
+    days = tmp_path / "days"
+    days.mkdir()
+    for d in range(1, 25):
+        _optical(days / f"pier_202410{d:02d}.tif", 1000 + d, tags={"NOTE": "x" * d})
+    res = CliRunner().invoke(main, ["-q", "import", "-w", str(ws.root), str(days)])
+    assert res.exit_code == 0, res.output
+    if kind == "postgis":  # the provenance as jsonb writes it back (an observation whose hidden berths were kept)
+        with ws.store() as store, store.transaction() as db:
+            db.execute("UPDATE observations SET provenance = provenance::jsonb::json")
+    read: list[str] = []
+    for cls in (Store, PostgisStore):
+        def execute(self, sql, args=(), /, _old=cls.execute):  # type: ignore[no-untyped-def]
+            rows = _old(self, sql, args)
+            if sys._getframe(1).f_globals["__name__"] == "sitewatch.ingest.identity":
+                read.extend(str(r["provenance"]) for r in rows if "provenance" in r.keys())
+            return rows
+
+        monkeypatch.setattr(cls, "execute", execute)
+    today = tmp_path / "today"
+    today.mkdir()
+    _optical(today / "pier_20241025.tif", 2000, tags={"NOTE": "y" * 100})
+    (today / "copy_of_seventh_20241026.tif").write_bytes((days / "pier_20241007.tif").read_bytes())
+    res = CliRunner().invoke(main, ["import", "-w", str(ws.root), str(today), "--json"])
+    assert res.exit_code == 0, res.output
+    ids = sorted(r["id"] for r in json.loads(res.stdout)["imported"])
+    assert ids == ["pier/pier_20241007", "pier/pier_20241025"], ids  # the copy still lands on its observation
+    assert len(read) <= 3, len(read)  # the old code: 96 (each file compared with the 24, as its id is chosen and as it is recorded)
+    # Run again: each file is its own observation again (by path), nothing added.
+    res = CliRunner().invoke(main, ["-q", "import", "-w", str(ws.root), str(today)])
+    assert res.exit_code == 0, res.output
+    with ws.store() as store:
+        assert len(store.execute("SELECT observation_id FROM observations")) == 25

@@ -135,10 +135,7 @@ def unique_item_id(
             # kept as a second observation, one image made two looks, on two dates of the timeline.
             # Only sources of this file's size (or of no recorded size) can be it: the file is hashed
             # when there is one. (The provenance is read here, not with the SQL dialects' JSON functions.)
-            rows = store.execute(
-                "SELECT observation_id, provenance FROM observations WHERE site_id = ? AND sensor = ? ORDER BY observation_id",
-                (site.id, scene.sensor),
-            )
+            rows = _copy_candidates(store, site, scene.sensor, content)
             for row in rows:
                 text = row["provenance"]
                 if isinstance(text, str):
@@ -183,6 +180,33 @@ def unique_item_id(
         if not held or same_file(json.loads(held[0]["provenance"])):
             return item
     return f"{base}_{stamp}_{digest}"
+
+
+def _copy_candidates(store: Store, site: Site, sensor: str, content: SourceDigest) -> list[Any]:
+    """The observations of ``site`` and ``sensor`` whose provenance text holds ``content``'s digest (and
+    none when no source of theirs has a digest: the file is then not hashed), in id order.
+
+    The store filters on the text (``LIKE``: the JSON text on the GeoPackage, the ``json`` column as text on
+    PostGIS, jsonb's rewrite of one included: a 64-digit hex string is written alike in both): a day's file was
+    compared with the 1,800 provenance texts of years of a daily site read into Python. A file that cannot
+    be read now is looked for among all of them, as before (the worker names it).
+    """
+    where = "FROM observations WHERE site_id = ? AND sensor = ?"
+    try:
+        if content.sha256 is None:
+            has_digest = store.execute(
+                f"SELECT 1 {where} AND CAST(provenance AS TEXT) LIKE ? LIMIT 1", (site.id, sensor, '%"source_sha256"%')
+            )
+            if not has_digest:
+                return []
+        # A hex digest holds no LIKE wildcard (% or _); SQLite's LIKE ignores case, which only lets more in.
+        pattern = f"%{content.value()}%"
+    except OSError:
+        return list(store.execute(f"SELECT observation_id, provenance {where} ORDER BY observation_id", (site.id, sensor)))
+    return list(store.execute(
+        f"SELECT observation_id, provenance {where} AND CAST(provenance AS TEXT) LIKE ? ORDER BY observation_id",
+        (site.id, sensor, pattern),
+    ))  # fmt: skip
 
 
 def naming_order(files: Sequence[Path], scenes: Sequence[SceneRef | None]) -> list[tuple[int, SceneRef]]:

@@ -1,7 +1,7 @@
 """``sitewatch links`` on one workspace with two source trees: CPU, peak memory, and whether the outputs are the same.
 
 The baseline tree (``BASELINE_SRC``, e.g. main's ``src`` exported with ``git archive main src | tar -x -C /tmp/main``)
-and this checkout's ``src`` each run ``links`` (the table at ``COLUMNS=200``, then ``--json``, and ``--ais FILE``
+and this checkout's ``src`` each run ``links`` (the table at ``COLUMNS=200``, the table piped with no ``COLUMNS``, then ``--json``, and ``--ais FILE``
 with ``--ais``), each in a fresh process as a user runs it, ``--repeat`` times; the figures are the median CPU
 seconds (user + system, ``wait4``) and the largest peak RSS, with the candidate's ratio to the baseline measured in
 the same run. The outputs of the two trees are compared byte for byte (the exit status is 1 when any differs).
@@ -46,7 +46,8 @@ def main() -> None:
     args = ap.parse_args()
     out = args.keep or Path(tempfile.mkdtemp(prefix="links-speed-"))
     out.mkdir(parents=True, exist_ok=True)
-    cases: dict[str, list[str]] = {"table": [], "--json": ["--json"]}
+    # "table piped": no COLUMNS, as into a file or grep: every row on its lines, however wide (print_table's fast path).
+    cases: dict[str, list[str]] = {"table": [], "table piped": [], "--json": ["--json"]}
     if args.ais:
         cases["--ais --json"] = ["--ais", str(args.ais), "--json"]
     same = True
@@ -56,6 +57,8 @@ def main() -> None:
         row: dict[str, Any] = {}
         for label, src in (("baseline", args.baseline), ("candidate", args.candidate)):
             env = {**os.environ, "PYTHONPATH": str(src.resolve()), "COLUMNS": "200", "TZ": "UTC", "SITEWATCH_WORKERS": "1"}
+            if name == "table piped":
+                del env["COLUMNS"]
             target = out / f"{label}{name.replace(' ', '').replace('-', '_')}.out"
             runs = [measure([sys.executable, "-m", "sitewatch", "links", "-w", str(args.workspace), *extra], env, target)
                     for _ in range(args.repeat)]  # fmt: skip

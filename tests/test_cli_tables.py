@@ -173,6 +173,51 @@ def test_a_long_table_is_not_laid_out_cell_by_cell(capsys: pytest.CaptureFixture
     assert len(capsys.readouterr().out.splitlines()) == 2004 and len(rendered) < 50
 
 
+def _links_table(rows: int, end: str = "") -> Table:
+    """A table as `sitewatch links` makes: a title, cells of several lines (as many as five, some fewer than their
+    row's tallest, one line blank), σ and Hangul in them; ``end`` added to one cell ("\\n": a line break ending it)."""
+    table = Table(title="Candidate links (the same vessel at two sites?): evidence, not identity")
+    for header in ("last seen at A", "first seen at B", "hours", "size fit", "alternatives"):
+        table.add_column(header)
+    for i in range(rows):
+        a = f"rason 2024-10-{1 + i % 28:02d}\n{100 + i} m at 10 m pixels\nrason/S1A_{i:04d}\nscene S1A_{i:04d}\narchive/rason/{i}.tif"
+        size = f"0.{i % 100:02d}" + (f"\nlength {i / 7:.1f}σ\nwidth 0.3σ" if i % 3 else "") + ("\n\n부산" if i % 5 == 0 else "")
+        table.add_row(a + (end if i == 7 else ""), f"dunai 2024-10-{2 + i % 27:02d}\n{90 + i} m", str(i * 3), size, f"{i % 4}\n{'clear' if i % 4 == 0 else 'ambiguous'}")
+    return table
+
+
+@pytest.mark.parametrize("end", ["", "\n", "\tquay"])
+def test_a_table_of_cells_of_several_lines_is_printed_as_rich_prints_it(capsys: pytest.CaptureFixture[str], end: str) -> None:
+    """`links` at 1,800 days: 3,754 rows of 5 lines, two thirds of its 16 s in rich's layout of each cell. Its rows
+    are now written here, line by line: the same bytes as rich's, title, short cells and blank lines included."""
+    from rich.console import Console
+
+    print_table(_links_table(200, end), id_header="last seen at A", width=200)
+    ours = capsys.readouterr().out
+    reference = _links_table(200, end)
+    for column in reference.columns:
+        column.overflow, column.no_wrap = "fold", False
+    Console(width=200, markup=False).print(reference)
+    assert ours == capsys.readouterr().out
+    assert len(ours.splitlines()) == 1 + 4 + 200 * 5 + (1 if end else 0)  # rich's own: a line break ending a cell, a tab widening it
+
+
+def test_a_table_of_cells_of_several_lines_is_not_laid_out_cell_by_cell(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """As `sites list`'s one-line rows: rich renders the title, header and one row, however long the table."""
+    from rich.console import Console
+
+    rendered = []
+    real = Console.render_lines
+
+    def counted(self: Console, *args: object, **kwargs: object) -> object:
+        rendered.append(1)
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Console, "render_lines", counted)
+    print_table(_links_table(1000), id_header="last seen at A", width=200)
+    assert len(capsys.readouterr().out.splitlines()) == 1 + 4 + 1000 * 5 and len(rendered) < 50
+
+
 def test_observations_from_to_keep_the_period(tmp_path: Path) -> None:
     """Years of daily images make thousands of rows: --from/--to list a period's, as `export` and `links` do."""
     import json

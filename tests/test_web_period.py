@@ -16,7 +16,11 @@ import pytest
 from click.testing import CliRunner
 
 from _report_world import build
+from sitewatch.analysis.occupancy import observation_date
 from sitewatch.cli import main
+from sitewatch.model import Change
+from sitewatch.store.alerts import record_events
+from sitewatch.store.changes import replace_changes
 from sitewatch.web import create_app
 from sitewatch.web.data import DEFAULT_PERIOD_DAYS
 from sitewatch.workspace import Workspace
@@ -27,6 +31,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 SOURCE = "dunai:sim-dunai-2024-10-17-sar"
 COPIES = {"dunai:sim-copy-16": 1, "dunai:sim-copy-100": 100, "dunai:sim-copy-400": 400}
 """Each copy of the 17 Oct SAR look, by the days before the 17th it was acquired."""
+PAIRS = (("dunai:sim-copy-400", "dunai:sim-copy-100"), (SOURCE, "dunai:sim-dunai-2024-10-20-sar"))
+"""The stored change pairs (before, after), each with an alert event on its after-image's date."""
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +47,16 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
             copy = dataclasses.replace(o, id=oid, scene=scene)
             st.put_observation(copy)
             st.replace_detections(copy, [dataclasses.replace(d, id=d.id.replace(o.id, oid), observation_id=oid) for d in dets])
+        # Two stored pairs (400 -> 100 days back, 17 Oct -> 20 Oct) and an alert event on each after-image's date.
+        for before, after in PAIRS:
+            b, a = st.get_observation(before), st.get_observation(after)
+            region = Change(f"{after}#c0", "dunai", before, after, dets[0].footprint, 50.0, 0.5,
+                            "appeared", "test")  # fmt: skip
+            replace_changes(st, b, a, compared_fraction=1.0, method="test", method_version="1", parameters={}, changes=[region])
+            record_events(st, [{"event_id": f"arrival:{after}", "rule": "arrival", "kind": "arrival", "site": "dunai",
+                                "date": observation_date(a).isoformat(), "acquired": a.scene.acquired.isoformat(),
+                                "what": "a vessel arrived", "observations": [after], "images": [], "detections": [],
+                                "simulated": True, "details": {}}], webhook=False)  # fmt: skip
     return w
 
 
@@ -114,7 +130,7 @@ def test_the_api_takes_the_period_and_answers_every_date_without_one(client: Tes
     ("from=2024-10-17T09:30Z", "refused from='2024-10-17T09:30Z': a time; the timeline keeps whole dates"),
 ])  # fmt: skip
 @pytest.mark.parametrize("path", ["/sites/dunai", "/sites/dunai/timeline.png", "/api/sites/dunai", "/api/sites/dunai/timeline",
-                                  "/api/sites/dunai/detections"])  # fmt: skip
+                                  "/api/sites/dunai/detections", "/api/sites/dunai/changes", "/api/sites/dunai/alerts"])  # fmt: skip
 def test_a_bad_date_is_a_400_naming_it(client: TestClient, path: str, query: str, says: str) -> None:
     r = client.get(f"{path}?{query}")
     assert r.status_code == 400, r.text
@@ -135,9 +151,33 @@ def test_to_before_from_is_refused_on_the_page_and_an_empty_period_in_the_api(cl
     assert client.get("/api/sites/atlantis/detections?from=2024-10-20&to=2024-10-17").status_code == 404
 
 
+def test_the_changes_and_alerts_take_the_period_and_answer_every_one_without(client: TestClient) -> None:
+    """/api/sites/SITE/changes and …/alerts took no period (every pair and event of years, whatever was asked): a pair
+    is now of its after-image's date and an event of its date, as the site page shows them."""
+    def changes(query: str = "") -> list[tuple[str, str]]:
+        r = client.get(f"/api/sites/dunai/changes{query}")
+        assert r.status_code == 200, r.text
+        return [(p["before_id"], p["after_id"]) for p in r.json()]
+
+    def alerts(query: str = "") -> list[str]:
+        r = client.get(f"/api/sites/dunai/alerts{query}")
+        assert r.status_code == 200, r.text
+        return [e["observations"][0] for e in r.json()]
+
+    assert changes() == list(PAIRS) and alerts() == [after for _, after in PAIRS]
+    assert changes("?from=2024-10-01") == [PAIRS[1]] and alerts("?from=2024-10-01") == [PAIRS[1][1]]
+    assert changes("?to=2024-07-09") == [PAIRS[0]] and alerts("?to=2024-07-09") == ["dunai:sim-copy-100"]
+    assert changes("?from=20241020&to=2024-10-20") == [PAIRS[1]]  # any form `timeline --from` reads
+    assert changes("?from=2024-10-21") == [] and alerts("?to=2024-07-08") == [] == changes("?to=2024-07-08")
+    assert changes("?from=2024-10-20&to=2024-10-17") == [] and alerts("?from=2024-10-20&to=2024-10-17") == []
+    for path in ("changes", "alerts"):
+        assert client.get(f"/api/sites/atlantis/{path}?from=2024-10-20&to=2024-10-17").status_code == 404
+
+
 def test_the_openapi_doc_declares_the_period(client: TestClient) -> None:
     doc = client.get("/openapi.json").json()
-    for path in ("/api/sites/{site_id}", "/api/sites/{site_id}/timeline", "/api/sites/{site_id}/detections"):
+    for path in ("/api/sites/{site_id}", "/api/sites/{site_id}/timeline", "/api/sites/{site_id}/detections",
+                 "/api/sites/{site_id}/changes", "/api/sites/{site_id}/alerts"):
         names = {p["name"] for p in doc["paths"][path]["get"]["parameters"] if p["in"] == "query"}
         assert names == {"from", "to"}, path
         assert "400" in doc["paths"][path]["get"]["responses"]

@@ -483,9 +483,13 @@ def _add_error_handlers(app: FastAPI, dash: Dashboard) -> None:
 FROM = Query(None, alias="from", description="First date (a UTC date, or a local one as `serve --utc-offset` has "
                                                "them; any form `sitewatch timeline --from` reads): default every date")
 TO = Query(None, alias="to", description="Last date (as `from`): default every date")
-PERIOD_DESCRIPTION = ("`from` and `to` (dates, each optional) keep the dates of that period alone, as `sitewatch timeline "
-                      "--from/--to` does: a site with years of daily images is read for those dates only. A bad date is a "
-                      "400 naming it; a `to` before `from` is a period holding no date (an answer with none).")
+_PERIOD_KEEPS = "`from` and `to` (dates, each optional) keep the dates of that period alone, as `sitewatch timeline --from/--to` does"
+_PERIOD_ERRORS = "A bad date is a 400 naming it; a `to` before `from` is a period holding no date (an answer with none)."
+PERIOD_DESCRIPTION = f"{_PERIOD_KEEPS}: a site with years of daily images is read for those dates only. {_PERIOD_ERRORS}"
+CHANGES_PERIOD_DESCRIPTION = (f"{_PERIOD_KEEPS}: the pairs whose after-image counts for one of them, as the site page shows "
+                              f"them; without them every pair. {_PERIOD_ERRORS}")  # fmt: skip
+ALERTS_PERIOD_DESCRIPTION = (f"{_PERIOD_KEEPS}: the events whose date is one of them, as the site page shows them; without "
+                             f"them every event. {_PERIOD_ERRORS}")  # fmt: skip
 
 
 def _date_in(value: Any, period: data.Period) -> bool:
@@ -556,16 +560,27 @@ def _add_api(app: FastAPI, dash: Dashboard) -> None:
         return GeoJSONResponse(fc)
 
     @app.get("/api/sites/{site_id:path}/changes", tags=["api"], **_doc(list[schemas.ChangePairSummary]),
-             summary="The site's stored changes (`sitewatch change`): pairs and regions (GeoJSON)")  # fmt: skip
-    def api_changes(site_id: str) -> list[dict[str, Any]]:
+             summary="The site's stored changes (`sitewatch change`): pairs and regions (GeoJSON)",
+             description=CHANGES_PERIOD_DESCRIPTION)  # fmt: skip
+    def api_changes(site_id: str, start: str | None = FROM, end: str | None = TO) -> list[dict[str, Any]]:
+        period = data.asked_period(start, end, reversed_empty=True)
         with dash.store() as store:
-            return data.site_changes(store, _site_id(site_id))
+            pairs = data.site_changes(store, _site_id(site_id))
+            if not period.asked:
+                return pairs
+            # A pair is of the date of its after-image, as the site page's table keeps it.
+            kept = set() if period.empty else data.period_observation_ids(store, _site_id(site_id), dash.period_params(period))
+        return [p for p in pairs if p["after_id"] in kept]
 
     @app.get("/api/sites/{site_id:path}/alerts", tags=["api"], **_doc(list[schemas.AlertEvent]),
-             summary="The site's recorded alert events (`sitewatch alerts check`)")  # fmt: skip
-    def api_alerts(site_id: str) -> list[dict[str, Any]]:
+             summary="The site's recorded alert events (`sitewatch alerts check`)", description=ALERTS_PERIOD_DESCRIPTION)  # fmt: skip
+    def api_alerts(site_id: str, start: str | None = FROM, end: str | None = TO) -> list[dict[str, Any]]:
+        period = data.asked_period(start, end, reversed_empty=True)
         with dash.store() as store:
-            return data.site_alerts(store, _site_id(site_id))
+            events = data.site_alerts(store, _site_id(site_id))
+        if period.empty:
+            return []
+        return [e for e in events if _date_in(e.get("date"), period)] if period.asked else events
 
     @app.get("/api/links", tags=["api"], summary="Candidate links among all sites, as `sitewatch links --json`")
     def api_links() -> dict[str, Any]:

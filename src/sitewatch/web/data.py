@@ -447,6 +447,24 @@ def load_period_records(store: Store, site_id: str, params: TimelineParams) -> S
     return read_site_records(store, site_id, since=since, until=until)
 
 
+def period_observation_ids(store: Store, site_id: str, params: TimelineParams) -> set[str]:
+    """The ids of the site's observations that count for a date of the period of ``params`` (as the site page keeps
+    them, :func:`~sitewatch.report.html.in_period`), read for those dates alone (and 2 days either side: a local date
+    runs up to 14 h from UTC's): what the changes and alerts of a period are judged by."""
+    since = until = None
+    try:  # (a period that starts in year 1 or ends in 9999 reads from the first image or to the last)
+        if params.start is not None:
+            since = datetime.combine(params.start - timedelta(days=2), time(), UTC)
+    except OverflowError:
+        pass
+    try:
+        if params.end is not None:
+            until = datetime.combine(params.end + timedelta(days=2), time(), UTC)
+    except OverflowError:
+        pass
+    return {o.id for o in store.observations(site_id, since=since, until=until) if in_period(o, params)}
+
+
 def period_timeline(store: Store, site: Site, params: TimelineParams) -> Timeline:
     """The site's timeline of the period of ``params`` from :func:`load_period_records`."""
     records = load_period_records(store, site.id, params)

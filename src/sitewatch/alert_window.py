@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -244,9 +245,8 @@ def _choose_starts(
                 break
             # No piece of a pass may straddle the start: the last image before it is more than a pass away.
             midnight = datetime(r.date.year, r.date.month, r.date.day, tzinfo=UTC)
-            before = [t for t in times if t < midnight]
-            after = [t for t in times if t >= midnight]
-            if not before or not after or (after[0] - before[-1]).total_seconds() <= max(pass_s, 3600.0):
+            i = bisect_left(times, midnight)  # times[i - 1]: the last image before the start, times[i]: its first
+            if i == 0 or i == len(times) or (times[i] - times[i - 1]).total_seconds() <= max(pass_s, 3600.0):
                 continue
             start = r.date
             break

@@ -36,6 +36,7 @@ from ..model import (
     direction_counts,
     iso_utc,
     parse_date_or_time,
+    utc,
 )
 from ..report.exports import detection_feature, select_detections
 from ..report.html import in_period
@@ -420,10 +421,23 @@ def site_period(store: Store, site_id: str, start: str | None, end: str | None, 
     asked = asked_period(start, end)
     row = store.execute("SELECT min(acquired), max(acquired) FROM observations WHERE site_id = ?", (site_id,))[0]
     shift = timedelta(hours=params.utc_offset_hours)
-    first, last = ((_stored_datetime(v) + shift).date() if v else None for v in row[:2])
+    first, last = ((utc(v) + shift).date() if v else None for v in row[:2])
     if asked.asked or last is None:
         return replace(asked, first=first, last=last)
     return Period(last - timedelta(days=default_days - 1), last, False, first, last)
+
+
+def _read_bounds(params: TimelineParams, days_before: int) -> tuple[datetime | None, datetime | None]:
+    """The UTC times to read a period's observations between: ``days_before`` days before ``params.start`` and 2
+    days after ``params.end`` (a local date runs up to 14 h past UTC's); open where the period is, or where it
+    starts in year 1 or ends in 9999 (read from the first image or to the last)."""
+    def bound(day: date | None, days: int) -> datetime | None:
+        try:
+            return None if day is None else datetime.combine(day + timedelta(days=days), time(), UTC)
+        except OverflowError:
+            return None
+
+    return bound(params.start, -days_before), bound(params.end, 2)
 
 
 def load_period_records(store: Store, site_id: str, params: TimelineParams) -> SiteRecords:
@@ -433,17 +447,7 @@ def load_period_records(store: Store, site_id: str, params: TimelineParams) -> S
 
     The timeline of these is the whole archive's over the period, but for a vessel carried forward (not seen,
     its berth hidden) through more than ``gap_days`` of dates before the period: read from there, it is not known."""
-    since = until = None
-    try:  # (a period that starts in year 1 or ends in 9999 reads from the first image or to the last)
-        if params.start is not None:
-            since = datetime.combine(params.start - timedelta(days=params.gap_days + 2), time(), UTC)
-    except OverflowError:
-        pass
-    try:
-        if params.end is not None:
-            until = datetime.combine(params.end + timedelta(days=2), time(), UTC)  # local dates run up to 14 h past UTC's
-    except OverflowError:
-        pass
+    since, until = _read_bounds(params, params.gap_days + 2)
     return read_site_records(store, site_id, since=since, until=until)
 
 
@@ -451,17 +455,7 @@ def period_observation_ids(store: Store, site_id: str, params: TimelineParams) -
     """The ids of the site's observations that count for a date of the period of ``params`` (as the site page keeps
     them, :func:`~sitewatch.report.html.in_period`), read for those dates alone (and 2 days either side: a local date
     runs up to 14 h from UTC's): what the changes and alerts of a period are judged by."""
-    since = until = None
-    try:  # (a period that starts in year 1 or ends in 9999 reads from the first image or to the last)
-        if params.start is not None:
-            since = datetime.combine(params.start - timedelta(days=2), time(), UTC)
-    except OverflowError:
-        pass
-    try:
-        if params.end is not None:
-            until = datetime.combine(params.end + timedelta(days=2), time(), UTC)
-    except OverflowError:
-        pass
+    since, until = _read_bounds(params, 2)
     return {o.id for o in store.observations(site_id, since=since, until=until) if in_period(o, params)}
 
 
@@ -470,13 +464,6 @@ def period_timeline(store: Store, site: Site, params: TimelineParams) -> Timelin
     records = load_period_records(store, site.id, params)
     return build_timeline(site.id, records.observations, records.detections, params, site_name=site.name,
                           undetected=records.undetected, site_geometry=site.geometry)  # fmt: skip
-
-
-def _stored_datetime(value: Any) -> datetime:
-    """A stored acquisition time as an aware datetime: ISO text in the GeoPackage, a timestamptz from PostGIS."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 def site_months(store: Store, site_id: str, params: TimelineParams) -> list[dict[str, Any]]:
@@ -488,11 +475,11 @@ def site_months(store: Store, site_id: str, params: TimelineParams) -> list[dict
     shift = timedelta(hours=params.utc_offset_hours)
     images: dict[str, int] = {}
     for (value,) in store.execute("SELECT acquired FROM observations WHERE site_id = ?", (site_id,)):
-        month = (_stored_datetime(value) + shift).strftime("%Y-%m")
+        month = (utc(value) + shift).strftime("%Y-%m")
         images[month] = images.get(month, 0) + 1
     vessel_dates: dict[str, set[date]] = {}
     for (value,) in store.execute("SELECT DISTINCT acquired FROM detections WHERE site_id = ? AND kind = 'vessel'", (site_id,)):
-        day = (_stored_datetime(value) + shift).date()
+        day = (utc(value) + shift).date()
         vessel_dates.setdefault(day.strftime("%Y-%m"), set()).add(day)
     if not images:
         return []
